@@ -1,0 +1,1 @@
+"""L5: predict, compare, review, explore and validate."""

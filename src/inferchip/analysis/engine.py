@@ -1,0 +1,181 @@
+"""A model mapped onto a system: per-chip shapes, memory fit and step times for one layout.
+
+This is the bridge between the step cost (one iteration of one pipeline stage) and the
+user-facing metrics: static batches (TTFT of a batch's prefill, then decode steps) and
+continuous batching in steady state (each decode step also carries the prefill of the
+requests that replace finished ones).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from inferchip.cost.calibration import Calibration
+from inferchip.cost.step import StepCost, step_cost
+from inferchip.errors import DoesNotFitError
+from inferchip.mapping.layout import Layout
+from inferchip.mapping.memory_fit import (
+    Formats,
+    activation_bytes_per_chip,
+    kv_bytes_per_sequence,
+    weight_bytes_per_chip,
+)
+from inferchip.mapping.sharding import ShardedModel, shard
+from inferchip.spec.chip import ChipParams
+from inferchip.spec.model import ModelSpec
+from inferchip.units import GIGA
+
+DEFAULT_CHUNK_TOKENS = 8192  # prefill token budget per step (vLLM max_num_batched_tokens / TRT-LLM max_num_tokens)
+
+
+@dataclass
+class MappedModel:
+    model: ModelSpec
+    chip: ChipParams
+    layout: Layout
+    formats: Formats
+    cal: Calibration
+    sm: ShardedModel
+    weights_bytes: float
+    chunk_tokens: int = DEFAULT_CHUNK_TOKENS
+
+    @property
+    def budget_bytes(self) -> float:
+        """Device memory the engine may use on one chip."""
+        return self.chip.usable_memory_bytes * self.cal.memory_utilization_fraction
+
+    @property
+    def reserve_bytes(self) -> float:
+        return self.chip.memory_capacity_bytes - self.budget_bytes
+
+    def kv_bytes_per_seq(self, context_tokens) -> np.ndarray:
+        return kv_bytes_per_sequence(self.sm, self.formats, context_tokens)
+
+    def activation_bytes(self, step_tokens) -> np.ndarray:
+        return activation_bytes_per_chip(self.model, self.sm, self.formats, step_tokens)
+
+    def kv_capacity_tokens(self) -> int:
+        """Tokens of KV cache one replica holds (full-attention equivalent per token)."""
+        free = self.budget_bytes - self.weights_bytes - float(self.activation_bytes(self.chunk_tokens))
+        per_token = float(self.kv_bytes_per_seq(1.0))
+        return max(0, int(free // per_token)) if per_token > 0 else 0
+
+    def max_batch(self, input_tokens, output_tokens) -> np.ndarray:
+        """Largest number of sequences of length input+output whose KV cache fits one replica."""
+        ctx = np.asarray(input_tokens, float) + np.asarray(output_tokens, float)
+        free = self.budget_bytes - self.weights_bytes - self.activation_bytes(self.chunk_tokens)
+        return np.floor(np.maximum(free, 0.0) / self.kv_bytes_per_seq(ctx))
+
+    def stage_step(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows=None) -> StepCost:
+        return step_cost(self.sm, self.chip, self.formats, self.cal, num_tokens, num_decode_seqs, decode_kv_tokens,
+                         prefill_attn_pairs, logit_rows)
+
+    # --- replica-level step times (pp micro-batches in flight) ---------------------------
+    def replica_step_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows=None):
+        """Time for a whole batch to advance one iteration through all ``pp`` stages, the
+        batch split into ``pp`` micro-batches (each chip runs its stage once per micro-batch)."""
+        pp = self.layout.pp
+        lr = None if logit_rows is None else np.asarray(logit_rows, float) / pp
+        c = self.stage_step(np.asarray(num_tokens, float) / pp, np.asarray(num_decode_seqs, float) / pp,
+                            np.asarray(decode_kv_tokens, float) / pp, np.asarray(prefill_attn_pairs, float) / pp, lr)
+        return pp * c.time_s, c
+
+
+def map_model(model: ModelSpec, chip: ChipParams, layout: Layout, formats: Formats, cal: Calibration) -> MappedModel:
+    sm = shard(model, layout)
+    return MappedModel(model, chip, layout, formats, cal, sm, weight_bytes_per_chip(model, sm, formats))
+
+
+def prefill_pairs(chunk_tokens, cached_tokens=0.0):
+    """Causal query-key pairs of a prompt chunk attending to ``cached_tokens`` earlier tokens and itself."""
+    c = np.asarray(chunk_tokens, float)
+    return c * (np.asarray(cached_tokens, float) + (c + 1.0) / 2.0)
+
+
+@dataclass
+class PhaseMetrics:
+    ttft_s: np.ndarray
+    tpot_s: np.ndarray
+    e2e_s: np.ndarray
+    tokens_per_s_replica: np.ndarray
+    prefill: StepCost
+    decode: StepCost
+
+
+def static_batch(mm: MappedModel, batch, input_tokens, output_tokens) -> PhaseMetrics:
+    """A static batch: all prompts prefilled together, then ``output - 1`` decode steps.
+
+    TTFT is the batch's prefill (the first token comes out of the prefill step); TPOT is the
+    decode step at the mean context ``input + output/2`` (decode time is linear in context).
+    """
+    b = np.asarray(batch, float)
+    i = np.asarray(input_tokens, float)
+    o = np.asarray(output_tokens, float)
+    pp = mm.layout.pp
+    n_chunks = np.maximum(np.ceil(b * i / mm.chunk_tokens), 1.0)
+    chunk = b * i / n_chunks
+    pre_t, pre = mm.replica_step_s(chunk, 0.0, 0.0, prefill_pairs(i) * b / n_chunks, logit_rows=b / n_chunks)
+    # Pipeline fill: the last micro-batch leaves the last stage after 2 pp - 1 stage times.
+    ttft = n_chunks * pre_t * (2 * pp - 1) / pp
+    ctx = i + o / 2.0
+    tpot, dec = mm.replica_step_s(b, b, b * ctx, 0.0)
+    e2e = ttft + np.maximum(o - 1.0, 0.0) * tpot
+    return PhaseMetrics(ttft, tpot, e2e, b * o / e2e, pre, dec)
+
+
+def continuous_batch(mm: MappedModel, concurrency, input_tokens, output_tokens) -> PhaseMetrics:
+    """Continuous batching in steady state with ``concurrency`` sequences per replica.
+
+    Each iteration decodes one token for every sequence and prefills the prompts of the
+    ``concurrency / output`` requests that replace the ones finishing (chunked prefill mixed
+    into decode steps, as vLLM and TensorRT-LLM schedule). TPOT is that step's time; a new
+    request's TTFT is the ``ceil(input / chunk)`` steps that carry its prompt.
+    """
+    b = np.asarray(concurrency, float)
+    i = np.asarray(input_tokens, float)
+    o = np.asarray(output_tokens, float)
+    new_per_step = b / np.maximum(o, 1.0)
+    ctx = i + o / 2.0
+    tokens = b + new_per_step * i
+    tpot, dec = mm.replica_step_s(tokens, b, b * ctx, new_per_step * prefill_pairs(i))
+    chunk = np.minimum(i, mm.chunk_tokens)
+    n_chunks = np.ceil(i / mm.chunk_tokens)
+    first_t, pre = mm.replica_step_s(b + chunk, b, b * ctx, prefill_pairs(chunk) + new_per_step * prefill_pairs(i),
+                                     logit_rows=b + 1)
+    ttft = n_chunks * first_t
+    e2e = ttft + np.maximum(o - 1.0, 0.0) * tpot
+    return PhaseMetrics(ttft, tpot, e2e, b / tpot, pre, dec)
+
+
+def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens: float, chips_given: int) -> DoesNotFitError:
+    """A clear 'does not fit' error: by how much, and what would make it fit."""
+    need_w = mm.weights_bytes
+    kv = float(mm.kv_bytes_per_seq(input_tokens + output_tokens)) * batch
+    act = float(mm.activation_bytes(mm.chunk_tokens))
+    budget = mm.budget_bytes
+    short = need_w + kv + act - budget
+    lines = [
+        f"{mm.model.id} does not fit on {mm.chip.id} with tp={mm.layout.tp} pp={mm.layout.pp} ep={mm.layout.ep}: "
+        f"per chip it needs {(need_w + kv + act) / GIGA:.1f} GB (weights {need_w / GIGA:.1f}, KV cache {kv / GIGA:.1f} "
+        f"for batch {batch:g} at {input_tokens + output_tokens:g} tokens, activations {act / GIGA:.1f}) but "
+        f"{budget / GIGA:.1f} GB is usable: short by {short / GIGA:.1f} GB.",
+        "What would make it fit:",
+    ]
+    chips = mm.layout.chips_per_replica
+    per_chip_w_total = need_w * chips
+    need_chips = math.ceil(per_chip_w_total / max(budget - act - kv, 1.0))
+    if need_chips > chips:
+        lines.append(f"  - more chips: about {need_chips} per replica (--count {max(need_chips, chips_given)} with --tp/--pp to match)")
+    if need_w + act < budget and kv > 0:
+        b_fit = int(max(0.0, (budget - need_w - act)) // float(mm.kv_bytes_per_seq(input_tokens + output_tokens)))
+        if b_fit >= 1:
+            lines.append(f"  - a smaller batch: at most {b_fit} sequences of {input_tokens + output_tokens:g} tokens")
+        lines.append("  - a shorter context (--input-tokens/--output-tokens) or an fp8 KV cache (--kv fp8)")
+    if mm.formats.weights in ("bf16", "fp16", "fp32"):
+        lines.append("  - narrower weights: --weights fp8 (half the bytes) or int4/fp4 (a quarter)")
+    elif mm.formats.weights in ("fp8", "int8"):
+        lines.append("  - narrower weights: --weights fp4 or int4 (half the bytes of fp8)")
+    return DoesNotFitError("\n".join(lines))

@@ -1,0 +1,241 @@
+"""``predict``: TTFT, TPOT, throughput and memory of one model on one system.
+
+Two modes. ``batch=N``: a static batch of N sequences per replica (prefill together, then
+decode). ``max_throughput``: continuous batching in steady state; the concurrency (and,
+where not given, the parallel layout) with the most output tokens/s that fits memory and
+the optional TTFT/TPOT limits is found by a vectorised sweep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inferchip.analysis.engine import MappedModel, PhaseMetrics, continuous_batch, fit_error, map_model, static_batch
+from inferchip.cost.calibration import Calibration, load_calibration
+from inferchip.cost.peaks import executed_format
+from inferchip.cost.step import OP_CLASSES, StepCost
+from inferchip.errors import DoesNotFitError, InvalidSettingError
+from inferchip.mapping.layout import Layout, candidate_layouts, check_layout
+from inferchip.mapping.memory_fit import Formats
+from inferchip.spec.chip import ChipParams
+from inferchip.spec.formats import check_format, compute_format
+from inferchip.spec.model import ModelSpec
+
+BATCH_GRID = np.unique(np.concatenate([np.arange(1, 17), np.round(np.geomspace(16, 16384, 80))])).astype(float)
+
+
+@dataclass
+class Prediction:
+    chip_id: str
+    model_id: str
+    num_chips: int
+    tp: int
+    pp: int
+    ep: int
+    replicas: int
+    batch: int
+    mode: str
+    input_tokens: int
+    output_tokens: int
+    ttft_s: float
+    tpot_s: float
+    e2e_latency_s: float
+    output_tokens_per_s: float
+    output_tokens_per_s_per_chip: float
+    output_tokens_per_s_per_user: float
+    memory_per_chip_bytes: float
+    memory_breakdown_bytes: dict[str, float]
+    memory_capacity_per_chip_bytes: float
+    weights: str
+    activations: str
+    kv: str
+    compute_format: str
+    breakdown: dict[str, dict[str, dict[str, Any]]]
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
+        d.update(self.extra)
+        return d
+
+    def to_dataframe(self):
+        import pandas as pd
+
+        rows = []
+        for phase, classes in self.breakdown.items():
+            for cls, v in classes.items():
+                rows.append({"phase": phase, "op_class": cls, **v})
+        return pd.DataFrame(rows)
+
+
+def _breakdown(cost: StepCost, index: int | tuple, pp: int) -> dict[str, dict[str, Any]]:
+    out = {}
+    total = float(np.ravel(cost.time_s)[index] if np.ndim(cost.time_s) else cost.time_s)
+    for cls in OP_CLASSES:
+        cc = cost.classes[cls]
+        t = float(np.ravel(np.broadcast_to(cc.time_s, np.shape(cost.time_s)))[index]) if np.ndim(cost.time_s) else float(cc.time_s)
+        if t <= 0:
+            continue
+        b = cc.bound()
+        bound = str(np.ravel(np.broadcast_to(b, np.shape(cost.time_s)))[index]) if np.ndim(b) else str(b)
+        out[cls] = {"time_s": t * pp, "share": t / total if total else 0.0, "bound": bound}
+    return out
+
+
+def resolve_formats(weights: str, activations: str | None, kv: str | None) -> Formats:
+    check_format(weights, "--weights")
+    if activations is None:
+        activations = "bf16" if weights in ("int4", "fp4", "mxfp4", "bf16", "fp16", "fp32") else weights
+        if weights in ("fp4", "mxfp4"):
+            activations = "fp8"
+    check_format(activations, "--activations")
+    if kv is None:
+        kv = activations if activations in ("fp8", "bf16", "fp16") else "bf16"
+    check_format(kv, "--kv")
+    if activations in ("int4", "fp4", "mxfp4"):
+        raise InvalidSettingError(f"--activations {activations}: 4-bit activations are not modelled; use fp8 or bf16")
+    return Formats(weights=weights, activations=activations, kv=kv)
+
+
+def _positive(name: str, v: int | float | None) -> None:
+    if v is not None and v <= 0:
+        raise InvalidSettingError(f"{name} must be positive, got {v}")
+
+
+def evaluate_layout(model: ModelSpec, chip: ChipParams, layout: Layout, fmt: Formats, cal: Calibration,
+                    input_tokens: float, output_tokens: float, batch: int | None,
+                    max_ttft_s: float | None, max_tpot_s: float | None) -> tuple[MappedModel, PhaseMetrics, float, int] | None:
+    """Best point of one layout: (mapped, metrics, throughput per replica, index into the batch grid)."""
+    mm = map_model(model, chip, layout, fmt, cal)
+    bmax = float(mm.max_batch(input_tokens, output_tokens))
+    if batch is not None:
+        if batch > bmax:
+            return None
+        met = static_batch(mm, np.array([float(batch)]), input_tokens, output_tokens)
+        return mm, met, float(met.tokens_per_s_replica[0]), 0
+    if bmax < 1:
+        return None
+    grid = np.unique(np.append(BATCH_GRID[BATCH_GRID <= bmax], bmax))
+    met = continuous_batch(mm, grid, input_tokens, output_tokens)
+    ok = np.ones_like(grid, dtype=bool)
+    if max_ttft_s is not None:
+        ok &= met.ttft_s <= max_ttft_s
+    if max_tpot_s is not None:
+        ok &= met.tpot_s <= max_tpot_s
+    if not ok.any():
+        return None
+    tput = np.where(ok, met.tokens_per_s_replica, -1.0)
+    k = int(np.argmax(tput))
+    return mm, _take(met, grid, k), float(tput[k]), k
+
+
+def _take(met: PhaseMetrics, grid: np.ndarray, k: int) -> PhaseMetrics:
+    met.extra_batch = float(grid[k])  # type: ignore[attr-defined]
+    met.index = k  # type: ignore[attr-defined]
+    return met
+
+
+def predict(
+    chip: str | ChipParams,
+    model: str | ModelSpec,
+    *,
+    count: int = 1,
+    weights: str = "bf16",
+    activations: str | None = None,
+    kv: str | None = None,
+    tp: int | None = None,
+    pp: int | None = None,
+    ep: int | None = None,
+    input_tokens: int = 1024,
+    output_tokens: int = 1024,
+    batch: int | None = None,
+    max_ttft_s: float | None = None,
+    max_tpot_s: float | None = None,
+    estimate: str = "central",
+    calibration: Calibration | str | None = None,
+) -> Prediction:
+    """Predict one setting. ``batch=None`` means max-throughput (continuous batching)."""
+    for name, v in (("--count", count), ("--input-tokens", input_tokens), ("--output-tokens", output_tokens),
+                    ("--batch", batch), ("--tp", tp), ("--pp", pp), ("--ep", ep),
+                    ("--max-ttft-ms", max_ttft_s), ("--max-tpot-ms", max_tpot_s)):
+        _positive(name, v)
+    if estimate not in ("low", "central", "high"):
+        raise InvalidSettingError(f"--estimate must be low, central or high, got {estimate}")
+    if isinstance(chip, ChipParams):
+        cp = chip
+    else:
+        from inferchip.catalog.chips import get_chip_params
+
+        cp = get_chip_params(chip, estimate)
+    if isinstance(model, ModelSpec):
+        ms = model
+    else:
+        from inferchip.catalog.models import load_model
+
+        ms = load_model(model)
+    cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
+    fmt = resolve_formats(weights, activations, kv)
+    notes: list[str] = []
+    want = compute_format(fmt.weights, fmt.activations)
+    got = executed_format(cp, want)
+    if got != want:
+        notes.append(f"{cp.id} has no {want} units: GEMMs run at {got}")
+
+    if tp is not None or pp is not None or ep is not None:
+        lay = Layout(tp=tp or 1, pp=pp or 1, ep=ep or 1)
+        check_layout(ms, lay, count)
+        layouts = [Layout(lay.tp, lay.pp, lay.ep, max(1, count // lay.chips_per_replica))]
+    else:
+        layouts = candidate_layouts(ms, count, cp.max_scaleup_domain)
+        if not layouts:
+            raise InvalidSettingError(f"no parallel layout of {count} chips suits {ms.id} (heads {ms.num_heads})")
+
+    best = None
+    for lay in layouts:
+        r = evaluate_layout(ms, cp, lay, fmt, cal, input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s)
+        if r is None:
+            continue
+        tput_sys = r[2] * lay.replicas
+        if best is None or tput_sys > best[0] * (1 + 1e-9):
+            best = (tput_sys, lay, r)
+    if best is None:
+        lay = layouts[-1] if tp is None else layouts[0]
+        mm = map_model(ms, cp, lay, fmt, cal)
+        b = batch or 1
+        if float(mm.max_batch(input_tokens, output_tokens)) >= b and (max_ttft_s or max_tpot_s):
+            met = continuous_batch(mm, np.array([1.0]), input_tokens, output_tokens)
+            raise DoesNotFitError(
+                f"no batch meets the latency limits on {cp.id} x{count} for {ms.id}: at concurrency 1 "
+                f"TTFT is {met.ttft_s[0] * 1e3:.1f} ms and TPOT {met.tpot_s[0] * 1e3:.2f} ms "
+                f"(limits: TTFT {'-' if max_ttft_s is None else f'{max_ttft_s * 1e3:g} ms'}, "
+                f"TPOT {'-' if max_tpot_s is None else f'{max_tpot_s * 1e3:g} ms'})")
+        raise fit_error(mm, b, input_tokens, output_tokens, count)
+
+    tput_sys, lay, (mm, met, tput_rep, k) = best
+    b = float(batch) if batch is not None else float(met.extra_batch)  # type: ignore[attr-defined]
+    idx = 0 if batch is not None else k
+    ttft, tpot, e2e = (float(np.ravel(x)[idx]) for x in (met.ttft_s, met.tpot_s, met.e2e_s))
+    kv_bytes = float(mm.kv_bytes_per_seq(input_tokens + output_tokens)) * b
+    step_tokens = b * input_tokens if batch is not None else b + min(input_tokens, mm.chunk_tokens)
+    act = float(mm.activation_bytes(min(step_tokens, mm.chunk_tokens)))
+    mem = {"weights": mm.weights_bytes, "kv_cache": kv_bytes, "activations": act, "runtime_reserve": mm.reserve_bytes}
+    used = mm.weights_bytes + kv_bytes + act
+    pred = Prediction(
+        chip_id=cp.id, model_id=ms.id, num_chips=lay.num_chips, tp=lay.tp, pp=lay.pp, ep=lay.ep, replicas=lay.replicas,
+        batch=int(b), mode="static" if batch is not None else "continuous",
+        input_tokens=int(input_tokens), output_tokens=int(output_tokens),
+        ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e,
+        output_tokens_per_s=tput_sys, output_tokens_per_s_per_chip=tput_sys / lay.num_chips,
+        output_tokens_per_s_per_user=1.0 / tpot if tpot > 0 else float("inf"),
+        memory_per_chip_bytes=used, memory_breakdown_bytes=mem,
+        memory_capacity_per_chip_bytes=cp.memory_capacity_bytes,
+        weights=fmt.weights, activations=fmt.activations, kv=fmt.kv, compute_format=got,
+        breakdown={"prefill": _breakdown(met.prefill, idx, lay.pp), "decode": _breakdown(met.decode, idx, lay.pp)},
+        notes=notes + list(cp.notes),
+    )
+    pred.extra["calibration"] = "fitted" if cal.fitted else "defaults"
+    return pred

@@ -1,0 +1,47 @@
+"""Time of a weight GEMM ``(m x k) @ (k x n)`` on a matrix-unit chip, vectorised over m.
+
+Tile and wave quantisation (NVIDIA, *Matrix Multiplication Background User's Guide*,
+DU-09799-001): the output is computed in ``tile_m x tile_n`` tiles, ``tiles_in_flight``
+at a time; a partial tile costs a full one, and a partial last wave costs a full wave.
+A menu of M tiles (full, 1/2, 1/4 of the chip's tile, never below 16) stands for the
+small-M kernels libraries pick for decode; the fastest is taken.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from inferchip.cost.constants import FLOP_PER_MAC, MIN_TILE_M
+
+M_TILE_DIVISORS = (1, 2, 4)
+
+
+def quantised_flop(m: np.ndarray, k: float, n: float, groups: np.ndarray | float,
+                   tile_m: np.ndarray | float, tile_n: np.ndarray | float,
+                   tiles_in_flight: np.ndarray | float) -> np.ndarray:
+    """FLOP the matrix units actually spend, counting padded tiles and the partial last wave.
+
+    ``m`` rows per group, ``groups`` independent GEMMs of the same shape (MoE experts).
+    Returns the effective FLOP at full occupancy: waves x tiles_in_flight x tile FLOP.
+    """
+    m = np.asarray(m, dtype=float)
+    best = None
+    for div in M_TILE_DIVISORS:
+        tm = np.maximum(np.asarray(tile_m, dtype=float) / div, MIN_TILE_M)
+        tiles = np.ceil(np.maximum(m, 1.0) / tm) * np.ceil(n / np.asarray(tile_n, dtype=float)) * groups
+        waves = np.ceil(tiles / tiles_in_flight)
+        eff = waves * tiles_in_flight * FLOP_PER_MAC * tm * tile_n * k
+        best = eff if best is None else np.minimum(best, eff)
+    return np.where(m > 0, best, 0.0)
+
+
+def gemm_flop(m: np.ndarray, k: float, n: float, groups: np.ndarray | float = 1.0) -> np.ndarray:
+    """Useful FLOP: 2 m k n per group."""
+    return FLOP_PER_MAC * np.asarray(m, dtype=float) * k * n * groups
+
+
+def gemm_bytes(m: np.ndarray, k: float, n: float, weight_groups: np.ndarray | float,
+               weight_bytes: float, act_bytes: float, groups: np.ndarray | float = 1.0) -> np.ndarray:
+    """DRAM bytes: weights read once per step for each group that has tokens, activations in and out."""
+    m = np.asarray(m, dtype=float)
+    return k * n * weight_groups * weight_bytes + m * groups * (k + n) * act_bytes

@@ -1,0 +1,35 @@
+"""Peak throughput for a compute format, with fallback to the next wider format the chip has.
+
+Works for one chip (scalars) and for a sweep of chips (arrays per format, 0 where a chip
+has no units for that format).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from inferchip.spec.chip import ChipParams
+from inferchip.spec.formats import WIDER
+
+
+def peak_flop_per_s(chip: ChipParams, fmt: str) -> np.ndarray:
+    """Dense peak FLOP/s at ``fmt``, or at the first wider format with units (elementwise for sweeps)."""
+    out = None
+    for f in WIDER[fmt]:
+        v = chip.peak_flop_per_s.get(f)
+        if v is None:
+            continue
+        v = np.asarray(v, dtype=float)
+        out = v if out is None else np.where(out > 0, out, v)
+    if out is None:
+        out = np.asarray(max(np.max(v) for v in chip.peak_flop_per_s.values()), dtype=float)
+    return out
+
+
+def executed_format(chip: ChipParams, fmt: str) -> str:
+    """Name of the format a scalar chip actually computes ``fmt`` in (for the result's notes)."""
+    for f in WIDER[fmt]:
+        v = chip.peak_flop_per_s.get(f)
+        if v is not None and np.all(np.asarray(v) > 0):
+            return f
+    return max(chip.peak_flop_per_s, key=lambda k: float(np.max(chip.peak_flop_per_s[k])))

@@ -1,0 +1,41 @@
+"""Errors a user can cause. The CLI prints them without a traceback."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class InferchipError(Exception):
+    """Base class of every error caused by user input or an impossible request."""
+
+
+class SpecError(InferchipError):
+    """A chip, model or assumptions file is malformed: names file, field, value and what is allowed."""
+
+
+class UnknownIdError(InferchipError):
+    """An id that is not in the catalogue; the message names the closest ids."""
+
+    def __init__(self, kind: str, given: str, known: Iterable[str]):
+        known = list(known)
+        close = difflib.get_close_matches(given, known, n=5, cutoff=0.3)
+        if not close:
+            low = given.lower()
+            close = [k for k in known if low in k.lower() or k.lower() in low][:5]
+        hint = f" Closest: {', '.join(close)}." if close else ""
+        super().__init__(f"unknown {kind} '{given}'.{hint} See `inferchip {kind}s` for the full list.")
+        self.given = given
+        self.closest = close
+
+
+class InvalidSettingError(InferchipError):
+    """An impossible setting (tp that does not divide heads, zero sizes, ...)."""
+
+
+class DoesNotFitError(InferchipError):
+    """The model does not fit in memory; the message says by how much and what would make it fit."""
+
+
+def closest(given: str, known: Iterable[str]) -> list[str]:
+    return difflib.get_close_matches(given, list(known), n=5, cutoff=0.3)

@@ -1,0 +1,1 @@
+"""L6: command line, reports and the Python API."""

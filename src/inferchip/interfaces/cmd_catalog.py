@@ -1,0 +1,68 @@
+"""``inferchip chips`` and ``inferchip models``: list the catalogue."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from inferchip.interfaces import fmt
+from inferchip.interfaces.app import app
+from inferchip.interfaces.cmd_predict import OutputFormat
+
+
+@app.command("chips")
+def chips_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format")) -> None:
+    """List the chip catalogue (dense peaks, memory, power; estimates flagged)."""
+    from inferchip.catalog.chips import all_chips, get_chip_params
+
+    rows = []
+    for spec in all_chips():
+        p = get_chip_params(spec.id)
+        rows.append({
+            "id": spec.id, "name": spec.name, "vendor": spec.vendor, "status": spec.status, "estimate": spec.estimate,
+            "bf16_flop_per_s": p.peak_flop_per_s.get("bf16") or p.peak_flop_per_s.get("fp16"),
+            "fp8_flop_per_s": p.peak_flop_per_s.get("fp8"),
+            "memory_type": spec.memory.type, "memory_capacity_bytes": p.memory_capacity_bytes,
+            "memory_bytes_per_s": p.memory_bytes_per_s, "tdp_w": p.tdp_w,
+        })
+    if output == OutputFormat.json:
+        typer.echo(fmt.to_json(rows))
+        return
+    t = Table(title=f"{len(rows)} chips (dense peaks; * = estimated figures)")
+    for c in ("id", "bf16 TFLOP/s", "fp8 TFLOP/s", "memory", "TB/s", "TDP W"):
+        t.add_column(c, justify="left" if c in ("id", "memory") else "right")
+    for r in rows:
+        t.add_row(
+            r["id"] + (" *" if r["estimate"] else ""),
+            f"{r['bf16_flop_per_s'] / 1e12:,.0f}" if r["bf16_flop_per_s"] else "-",
+            f"{r['fp8_flop_per_s'] / 1e12:,.0f}" if r["fp8_flop_per_s"] else "-",
+            f"{r['memory_capacity_bytes'] / 1e9:,.1f} GB {r['memory_type']}"[:40],
+            f"{r['memory_bytes_per_s'] / 1e12:.2f}",
+            f"{r['tdp_w']:.0f}" if r["tdp_w"] == r["tdp_w"] else "-",
+        )
+    Console().print(t)
+
+
+@app.command("models")
+def models_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format")) -> None:
+    """List the bundled models (Hugging Face ids, aliases resolved) with parameter counts."""
+    from inferchip.catalog.models import load_model, model_ids
+    from inferchip.workload.params import active_params_per_token, total_params
+
+    rows = []
+    for mid in model_ids():
+        m = load_model(mid)
+        rows.append({"id": mid, "model_type": m.model_type, "layers": m.num_layers, "hidden": m.hidden_size,
+                     "attention": m.attention, "experts": m.num_experts, "total_params": total_params(m),
+                     "active_params": active_params_per_token(m)})
+    if output == OutputFormat.json:
+        typer.echo(fmt.to_json(rows))
+        return
+    t = Table(title=f"{len(rows)} models")
+    for c in ("id", "type", "layers", "attention", "experts", "params", "active"):
+        t.add_column(c, justify="left" if c in ("id", "type", "attention") else "right")
+    for r in rows:
+        t.add_row(r["id"], r["model_type"], str(r["layers"]), r["attention"], str(r["experts"] or "-"),
+                  f"{r['total_params'] / 1e9:.1f}B", f"{r['active_params'] / 1e9:.1f}B")
+    Console().print(t)

@@ -1,0 +1,106 @@
+"""``inferchip predict``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from inferchip.analysis.predict import Prediction, predict
+from inferchip.interfaces import fmt
+from inferchip.interfaces.app import app
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def prediction_table(p: Prediction) -> list[Table]:
+    head = Table(title=f"{p.model_id} on {p.num_chips} x {p.chip_id}", show_header=False, title_justify="left")
+    head.add_column(style="bold")
+    head.add_column(justify="right")
+    rows = [
+        ("layout", f"tp={p.tp} pp={p.pp} ep={p.ep}, {p.replicas} replica(s)"),
+        ("formats (w/a/kv)", f"{p.weights}/{p.activations}/{p.kv}, GEMMs in {p.compute_format}"),
+        ("mode", "static batch" if p.mode == "static" else "continuous batching (max throughput)"),
+        ("batch per replica" if p.mode == "static" else "concurrency per replica", f"{p.batch}"),
+        ("lengths (in/out)", f"{p.input_tokens} / {p.output_tokens} tokens"),
+        ("TTFT", fmt.ms(p.ttft_s)),
+        ("TPOT", fmt.ms(p.tpot_s)),
+        ("end-to-end latency", fmt.ms(p.e2e_latency_s)),
+        ("output tokens/s (total)", fmt.rate(p.output_tokens_per_s)),
+        ("output tokens/s per chip", fmt.rate(p.output_tokens_per_s_per_chip)),
+        ("output tokens/s per user", fmt.rate(p.output_tokens_per_s_per_user)),
+        ("memory per chip", f"{fmt.gb(p.memory_per_chip_bytes)} of {fmt.gb(p.memory_capacity_per_chip_bytes)}"),
+    ]
+    for key in ("power_w_per_chip", "output_tokens_per_j", "usd_per_million_tokens"):
+        if key in p.extra and p.extra[key] is not None:
+            rows.append((key.replace("_", " "), f"{p.extra[key]:,.3g}"))
+    for k, v in rows:
+        head.add_row(k, v)
+    mem = Table(title="memory per chip", title_justify="left")
+    for c in ("weights", "KV cache", "activations", "runtime reserve"):
+        mem.add_column(c, justify="right")
+    b = p.memory_breakdown_bytes
+    mem.add_row(*(fmt.gb(b[k]) for k in ("weights", "kv_cache", "activations", "runtime_reserve")))
+    br = Table(title="time per step by operator class", title_justify="left")
+    br.add_column("phase")
+    br.add_column("operator class")
+    br.add_column("time", justify="right")
+    br.add_column("share", justify="right")
+    br.add_column("bound")
+    for phase, classes in p.breakdown.items():
+        for cls, v in sorted(classes.items(), key=lambda kv: -kv[1]["time_s"]):
+            br.add_row(phase, cls, fmt.ms(v["time_s"]), fmt.pct(v["share"]), v["bound"])
+    return [head, mem, br]
+
+
+@app.command("predict")
+def predict_cmd(
+    chip: str = typer.Option(..., "--chip", help="Chip id from `inferchip chips`, or a path to a chip YAML."),
+    model: str = typer.Option(..., "--model", help="Hugging Face id from `inferchip models`, or a path to a config.json."),
+    count: int = typer.Option(1, "--count", help="Chips in the system."),
+    weights: str = typer.Option("bf16", "--weights", help="Weight format: bf16, fp16, fp8, int8, fp4, mxfp4, int4."),
+    activations: Optional[str] = typer.Option(None, "--activations", help="Activation format (default follows weights)."),
+    kv: Optional[str] = typer.Option(None, "--kv", help="KV-cache format (default follows activations)."),
+    tp: Optional[int] = typer.Option(None, "--tp", help="Tensor-parallel size (default: searched)."),
+    pp: Optional[int] = typer.Option(None, "--pp", help="Pipeline-parallel size (default: searched)."),
+    ep: Optional[int] = typer.Option(None, "--ep", help="Expert-parallel size, divides tp (default: searched)."),
+    input_tokens: int = typer.Option(1024, "--input-tokens"),
+    output_tokens: int = typer.Option(1024, "--output-tokens"),
+    batch: Optional[int] = typer.Option(None, "--batch", help="Static batch per replica."),
+    max_throughput: bool = typer.Option(False, "--max-throughput", help="Find the concurrency (and layout) with the most output tokens/s."),
+    max_ttft_ms: Optional[float] = typer.Option(None, "--max-ttft-ms"),
+    max_tpot_ms: Optional[float] = typer.Option(None, "--max-tpot-ms"),
+    estimate: str = typer.Option("central", "--estimate", help="For estimated chip figures: low, central or high."),
+    calibration: Optional[str] = typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one)."),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+) -> None:
+    """Predict TTFT, TPOT, throughput and memory of a model on a chip or a system of chips."""
+    from inferchip.errors import InvalidSettingError
+
+    if batch is not None and max_throughput:
+        raise InvalidSettingError("give either --batch N or --max-throughput, not both")
+    if batch is None and not max_throughput:
+        raise InvalidSettingError("give --batch N (a static batch) or --max-throughput")
+    if batch is not None and (max_ttft_ms or max_tpot_ms):
+        raise InvalidSettingError("--max-ttft-ms/--max-tpot-ms apply to --max-throughput only")
+    p = predict(
+        chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp, pp=pp, ep=ep,
+        input_tokens=input_tokens, output_tokens=output_tokens, batch=batch,
+        max_ttft_s=None if max_ttft_ms is None else max_ttft_ms / 1e3,
+        max_tpot_s=None if max_tpot_ms is None else max_tpot_ms / 1e3,
+        estimate=estimate, calibration=calibration,
+    )
+    if output == OutputFormat.json:
+        typer.echo(fmt.to_json(p.to_dict()))
+        return
+    con = Console()
+    for t in prediction_table(p):
+        con.print(t)
+    for n in p.notes:
+        con.print(f"[yellow]note:[/] {n}")

@@ -1,0 +1,87 @@
+"""Memory per chip: weights + KV cache + activations + runtime reserve, and the fit check.
+
+Weights are counted from the per-chip GEMM shapes (so what is stored is what is read),
+plus the embedding and LM head. The embedding and LM head are kept in 16-bit (quantisation
+tools such as NVIDIA ModelOpt and AutoAWQ leave them unquantised by default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from inferchip.mapping.sharding import ShardedModel
+from inferchip.spec.formats import BYTES_PER_ELEMENT
+from inferchip.spec.model import ModelSpec
+
+EMBEDDING_FORMAT = "bf16"
+
+
+@dataclass(frozen=True)
+class Formats:
+    weights: str = "bf16"
+    activations: str = "bf16"
+    kv: str = "bf16"
+
+    @property
+    def weight_bytes(self) -> float:
+        return BYTES_PER_ELEMENT[self.weights]
+
+    @property
+    def act_bytes(self) -> float:
+        return BYTES_PER_ELEMENT[self.activations]
+
+    @property
+    def kv_bytes(self) -> float:
+        return BYTES_PER_ELEMENT[self.kv]
+
+
+def weight_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats) -> float:
+    """Weight bytes held by one chip of the largest pipeline stage."""
+    total = 0.0
+    for layer in sm.layers:
+        per_layer = sum(g.k * g.n * max(g.experts, 1) for g in layer.gemms)
+        total += layer.count * per_layer * fmt.weight_bytes
+    tp = sm.layout.tp
+    embed = model.vocab_size * model.hidden_size / tp * BYTES_PER_ELEMENT[EMBEDDING_FORMAT]
+    lm = 0.0 if model.tie_word_embeddings else sm.lm_head.k * sm.lm_head.n * BYTES_PER_ELEMENT[EMBEDDING_FORMAT]
+    total += (embed + lm) if sm.layout.pp == 1 else max(embed, lm)
+    return total
+
+
+def kv_bytes_per_sequence(sm: ShardedModel, fmt: Formats, context_tokens: np.ndarray | float) -> np.ndarray:
+    """KV-cache bytes one sequence of ``context_tokens`` holds on one chip (sliding windows capped)."""
+    ctx = np.asarray(context_tokens, dtype=float)
+    out = np.zeros_like(ctx)
+    for layer in sm.layers:
+        held = ctx if layer.window is None else np.minimum(ctx, layer.window)
+        out = out + layer.count * layer.kv_elements_per_token * held * fmt.kv_bytes
+    return out
+
+
+def activation_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats, step_tokens: np.ndarray | float) -> np.ndarray:
+    """Peak transient activations of one step of ``step_tokens`` tokens: the widest layer's
+    inputs and outputs (residual, QKV, MLP intermediate) plus fp32 logits of the LM head."""
+    t = np.asarray(step_tokens, dtype=float)
+    widest = max(max(g.n for g in layer.gemms) for layer in sm.layers)
+    per_token = (4 * sm.hidden + 2 * widest) * fmt.act_bytes
+    logits = sm.lm_head.n * 4.0
+    return t * per_token + np.minimum(t, 4096) * logits
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    weights_bytes: float
+    kv_cache_bytes: np.ndarray
+    activations_bytes: np.ndarray
+    reserve_bytes: float
+    capacity_bytes: float
+
+    @property
+    def total_bytes(self) -> np.ndarray:
+        return self.weights_bytes + self.kv_cache_bytes + self.activations_bytes + self.reserve_bytes
+
+    @property
+    def fits(self) -> np.ndarray:
+        return self.total_bytes <= self.capacity_bytes
