@@ -1,0 +1,172 @@
+"""The bundled LLM catalogue: Hugging Face configs under ``models/`` and ``aliases.csv``.
+
+A bundled file ``<org>__<name>.json`` is the model ``<org>/<name>``. ``aliases.csv`` maps
+fine-tunes and re-quantised checkpoints (same layer shapes) to a bundled base file;
+loading an alias returns the base architecture under the requested id. A path to a
+user's ``config.json`` (or to the folder holding it) is parsed the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from inferchip.catalog.hf_config import model_spec_from_config
+from inferchip.catalog.yaml_io import read_mapping
+from inferchip.errors import SpecError, UnknownIdError
+from inferchip.spec.model import ModelSpec
+
+_DATA = Path(__file__).parent
+_MODELS_DIR = _DATA / "models"
+_ALIASES_CSV = _DATA / "aliases.csv"
+
+
+def _file_for(model_id: str) -> Path:
+    return _MODELS_DIR / (model_id.replace("/", "__", 1) + ".json")
+
+
+@lru_cache(maxsize=1)
+def _bundled_ids() -> tuple[str, ...]:
+    return tuple(sorted(p.stem.replace("__", "/", 1) for p in _MODELS_DIR.glob("*.json")))
+
+
+@lru_cache(maxsize=1)
+def _aliases() -> dict[str, tuple[str, str]]:
+    """alias -> (bundled base id, note)."""
+    where = f"{_ALIASES_CSV}"
+    try:
+        text = _ALIASES_CSV.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{where}: cannot read file ({exc.strerror})") from None
+    rows = list(csv.DictReader(io.StringIO(text)))
+    known = set(_bundled_ids())
+    out: dict[str, tuple[str, str]] = {}
+    for line, row in enumerate(rows, start=2):
+        alias, base = (row.get("alias") or "").strip(), (row.get("same_architecture_as") or "").strip()
+        if not alias or base not in known:
+            raise SpecError(
+                f"{where}: line {line}: field 'same_architecture_as': value {base!r}: expected a bundled model id"
+            )
+        out[alias] = (base, (row.get("note") or "").strip())
+    return out
+
+
+def model_ids() -> list[str]:
+    """Every id :func:`load_model` accepts: bundled models, then aliases, each sorted."""
+    return [*_bundled_ids(), *sorted(_aliases())]
+
+
+def resolve_alias(model_id: str) -> str:
+    """The bundled id whose architecture ``model_id`` shares (``model_id`` itself if not an alias)."""
+    entry = _aliases().get(model_id)
+    return entry[0] if entry else model_id
+
+
+def _canonical(given: str) -> str | None:
+    """The catalogue id matching ``given`` exactly, else case-insensitively, else by the name
+    after the organisation ("Qwen3-8B" -> "Qwen/Qwen3-8B"), when that match is unique."""
+    ids = model_ids()
+    if given in ids:
+        return given
+    low = given.lower()
+    for match in ([i for i in ids if i.lower() == low], [i for i in ids if i.lower().partition("/")[2] == low]):
+        if len(match) == 1:
+            return match[0]
+    return None
+
+
+@lru_cache(maxsize=256)
+def _load_bundled(model_id: str) -> ModelSpec:
+    path = _file_for(model_id)
+    return model_spec_from_config(read_mapping(path), model_id, f"catalog/models/{path.name}")
+
+
+def load_user_config(path: Path) -> ModelSpec:
+    """Parse a user's ``config.json`` (or a folder holding one); never cached, files change.
+
+    The id is the config's ``_name_or_path`` when present, else the folder name for a file
+    called ``config.json``, else the file stem.
+    """
+    if path.is_dir():
+        path = path / "config.json"
+    config = read_mapping(path)
+    name = config.get("_name_or_path")
+    model_id = str(name) if name else (path.parent.name if path.name == "config.json" else path.stem)
+    return model_spec_from_config(config, model_id or path.stem, str(path))
+
+
+def load_model(id_or_path: str | Path) -> ModelSpec:
+    """A bundled model, an alias (base architecture, requested id) or a user's config file.
+
+    Unknown ids raise :class:`UnknownIdError` naming the closest catalogue ids.
+    """
+    if isinstance(id_or_path, Path):
+        return load_user_config(id_or_path)
+    given = id_or_path.strip()
+    model_id = _canonical(given)
+    if model_id is None:
+        path = Path(given).expanduser()
+        if path.is_file() or (path.is_dir() and (path / "config.json").is_file()) or given.endswith(".json"):
+            return load_user_config(path)
+        raise UnknownIdError("model", given, model_ids())
+    return _load_alias(model_id) if model_id in _aliases() else _load_bundled(model_id)
+
+
+@lru_cache(maxsize=256)
+def _load_alias(alias: str) -> ModelSpec:
+    base, note = _aliases()[alias]
+    spec = _load_bundled(base)
+    doubts = (*spec.doubts, f"inferchip: alias of {base} in catalog/aliases.csv ({note}); shapes are {base}'s.")
+    return spec.model_copy(update={"id": alias, "doubts": doubts})
+
+
+# ------------------------------------------------------------------ reported parameter counts
+_SCALE = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+_FIGURE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*([KMBT])?\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ReportedCount:
+    """A vendor's parameter count as written in the catalogue (``_total_params_reported``...).
+
+    ``params`` is the most precise figure given. ``exact`` is true for a plain integer
+    ("6,053,381,344") or a parenthesised precise figure ("1B (1.23B)"); ``nominal`` when the
+    text says it is only the size in the model's name. ``active_params`` is filled from a
+    "47B / 13B active" form.
+    """
+
+    params: float
+    exact: bool
+    nominal: bool
+    active_params: float | None = None
+
+
+def _figure(text: str) -> tuple[float, bool] | None:
+    """First number in ``text`` with its scale letter; (value, written as a full integer)."""
+    m = _FIGURE.search(text)
+    if m is None:
+        return None
+    digits, scale = m.group(1).replace(",", ""), m.group(2)
+    if scale is None:
+        return float(digits), "." not in digits
+    return float(digits) * _SCALE[scale.upper()], False
+
+
+def parse_param_count(text: str) -> ReportedCount:
+    """Parse "7B", "1B (1.23B)", "47B / 13B active", "6,053,381,344", "14B (nominal, ...)"."""
+    head, _, rest = text.partition("/")
+    main = _figure(head.split("(")[0])
+    if main is None:
+        raise SpecError(f"parameter count {text!r}: expected a figure such as '7B', '1B (1.23B)' or '6,053,381,344'")
+    value, exact = main
+    inner = re.search(r"\(([^)]*)\)", head)
+    if inner and "nominal" not in inner.group(1).lower():
+        precise = _figure(inner.group(1))
+        if precise is not None:
+            value, exact = precise[0], True
+    active = _figure(rest) if "active" in rest.lower() else None
+    return ReportedCount(value, exact, "nominal" in text.lower(), active[0] if active else None)

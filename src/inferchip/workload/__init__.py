@@ -1,0 +1,1 @@
+"""L1: what must be computed, hardware-agnostic."""
