@@ -335,6 +335,13 @@ def test_malformed_user_config_names_file_field_and_value(tmp_path, change, fiel
     assert str(path) in message and field in message and shown in message
 
 
+def test_missing_user_file_is_a_spec_error(tmp_path):
+    path = tmp_path / "absent" / "config.json"
+    with pytest.raises(SpecError, match="cannot read file") as err:
+        load_model(str(path))
+    assert str(path) in str(err.value)
+
+
 def test_unknown_model_type_lists_supported(tmp_path):
     path = write_config(tmp_path, LLAMA_TINY | {"model_type": "rwkv"})
     with pytest.raises(SpecError, match="'rwkv'") as err:
