@@ -13,7 +13,6 @@ import numpy as np
 
 from inferchip.cost.constants import FLOP_PER_MAC, MIN_TILE_M
 
-M_TILE_DIVISORS = (1, 2, 4)
 
 
 def quantised_flop(m: np.ndarray, k: float, n: float, groups: np.ndarray | float,
@@ -22,17 +21,17 @@ def quantised_flop(m: np.ndarray, k: float, n: float, groups: np.ndarray | float
     """FLOP the matrix units actually spend, counting padded tiles and the partial last wave.
 
     ``m`` rows per group, ``groups`` independent GEMMs of the same shape (MoE experts).
-    Returns the effective FLOP at full occupancy: waves x tiles_in_flight x tile FLOP.
+    The M tile is the chip's tile, or for skinny GEMMs (decode) the smallest power of two
+    that holds ``m`` (not below the MMA instruction's 16 rows), as libraries pick
+    small-M kernels. Returns waves x tiles_in_flight x tile FLOP.
     """
     m = np.asarray(m, dtype=float)
-    best = None
-    for div in M_TILE_DIVISORS:
-        tm = np.maximum(np.asarray(tile_m, dtype=float) / div, MIN_TILE_M)
-        tiles = np.ceil(np.maximum(m, 1.0) / tm) * np.ceil(n / np.asarray(tile_n, dtype=float)) * groups
-        waves = np.ceil(tiles / tiles_in_flight)
-        eff = waves * tiles_in_flight * FLOP_PER_MAC * tm * tile_n * k
-        best = eff if best is None else np.minimum(best, eff)
-    return np.where(m > 0, best, 0.0)
+    tm = np.minimum(np.asarray(tile_m, dtype=float),
+                    np.maximum(MIN_TILE_M, 2.0 ** np.ceil(np.log2(np.maximum(m, 1.0)))))
+    tiles = np.ceil(np.maximum(m, 1.0) / tm) * np.ceil(n / np.asarray(tile_n, dtype=float)) * groups
+    waves = np.ceil(tiles / tiles_in_flight)
+    spent = waves * tiles_in_flight * FLOP_PER_MAC * tm * tile_n * k
+    return np.where(m > 0, spent, 0.0)
 
 
 def gemm_flop(m: np.ndarray, k: float, n: float, groups: np.ndarray | float = 1.0) -> np.ndarray:

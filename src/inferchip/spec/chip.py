@@ -258,3 +258,24 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
         family=spec.family,
         notes=tuple(notes),
     )
+
+
+def stack_chips(chips: list[ChipParams], axis_shape: tuple[int, ...] | None = None) -> ChipParams:
+    """Many chips as one ``ChipParams`` whose numeric fields are arrays (for vectorised sweeps).
+
+    A format a chip has no units for is 0 in its array (the cost model then falls back to a
+    wider format chip by chip). ``axis_shape`` reshapes the chip axis, e.g. ``(-1, 1, 1)`` to
+    broadcast against (batch, length) grids.
+    """
+    import numpy as np
+
+    shape = axis_shape or (-1,)
+
+    def arr(name: str):
+        return np.array([getattr(c, name) for c in chips], dtype=float).reshape(shape)
+
+    formats = sorted({f for c in chips for f in c.peak_flop_per_s})
+    peaks = {f: np.array([c.peak_flop_per_s.get(f, 0.0) for c in chips], dtype=float).reshape(shape) for f in formats}
+    numeric = [f for f in ChipParams.__dataclass_fields__ if f not in ("id", "peak_flop_per_s", "family", "notes")]
+    kw = {f: arr(f) for f in numeric}
+    return ChipParams(id=",".join(c.id for c in chips), peak_flop_per_s=peaks, family="mixed", notes=(), **kw)

@@ -1,0 +1,1 @@
+"""L3: time, energy and money of one mapped step."""

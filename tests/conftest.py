@@ -1,0 +1,57 @@
+"""Shared fixtures: a hand-written H100-like chip (datasheet figures) and small models."""
+
+from __future__ import annotations
+
+import pytest
+
+from inferchip.spec.chip import ChipParams
+from inferchip.spec.model import LayerGroup, ModelSpec
+
+
+def make_chip(**over) -> ChipParams:
+    """H100 SXM datasheet figures (dense), written out so tests do not depend on the catalogue."""
+    base = dict(
+        id="test-h100",
+        peak_flop_per_s={"fp32": 66.9e12, "tf32": 494.7e12, "bf16": 989.4e12, "fp16": 989.4e12,
+                         "fp8": 1978.9e12, "int8": 1978.9e12},
+        memory_bytes_per_s=3.35e12,
+        memory_capacity_bytes=80 * 2**30,
+        usable_memory_bytes=78 * 2**30,
+        sram_bytes=50e6,
+        link_bytes_per_s=450e9,
+        link_latency_s=3e-6,
+        scaleout_bytes_per_s=50e9,
+        scaleout_latency_s=10e-6,
+        max_scaleup_domain=8,
+        gemm_tile_m=128,
+        gemm_tile_n=128,
+        gemm_tiles_in_flight=132,
+        kernel_overhead_s=3e-6,
+        tdp_w=700.0,
+        idle_w=80.0,
+        vector_flop_per_s=66.9e12,
+    )
+    base.update(over)
+    return ChipParams(**base)
+
+
+def tiny_dense(layers: int = 2, hidden: int = 1024, heads: int = 8, kv_heads: int = 2, ffn: int = 4096,
+               vocab: int = 32000, window: int | None = None) -> ModelSpec:
+    return ModelSpec(
+        id="test/tiny-dense", model_type="llama", num_layers=layers, hidden_size=hidden, vocab_size=vocab,
+        num_heads=heads, num_kv_heads=kv_heads, head_dim=hidden // heads, intermediate_size=ffn,
+        layer_groups=(LayerGroup(count=layers, window=window),),
+    )
+
+
+def tiny_moe(layers: int = 2, hidden: int = 1024, experts: int = 8, top_k: int = 2, ffn: int = 2048) -> ModelSpec:
+    return ModelSpec(
+        id="test/tiny-moe", model_type="mixtral", num_layers=layers, hidden_size=hidden, vocab_size=32000,
+        num_heads=8, num_kv_heads=2, head_dim=hidden // 8, intermediate_size=ffn, num_experts=experts,
+        experts_per_token=top_k, expert_intermediate_size=ffn, layer_groups=(LayerGroup(count=layers, moe=True),),
+    )
+
+
+@pytest.fixture
+def h100() -> ChipParams:
+    return make_chip()

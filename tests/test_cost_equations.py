@@ -1,0 +1,98 @@
+"""Single operators against hand calculations: a GEMM, a decode attention, an all-reduce."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inferchip.cost.calibration import Calibration
+from inferchip.cost.gemm import gemm_bytes, gemm_flop, quantised_flop
+from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s
+from inferchip.cost.step import step_cost
+from inferchip.mapping.layout import Layout
+from inferchip.mapping.memory_fit import Formats
+from inferchip.mapping.sharding import shard
+
+from conftest import make_chip, tiny_dense
+
+
+def test_gemm_tile_and_wave_quantisation_by_hand():
+    # m=256, k=n=4096 on 132 tiles in flight with 128x128 tiles:
+    # 2 x 32 = 64 tiles -> 1 wave of 132 slots: 132 * 2*128*128*4096 FLOP spent.
+    spent = quantised_flop(np.array([256.0]), 4096, 4096, 1.0, 128, 128, 132)
+    assert spent[0] == pytest.approx(132 * 2 * 128 * 128 * 4096)
+
+
+def test_skinny_gemm_uses_a_small_m_tile():
+    # Decode, m=8: the M tile shrinks to 16 (smallest MMA), 1 x 32 tiles -> 1 wave.
+    spent = quantised_flop(np.array([8.0]), 4096, 4096, 1.0, 128, 128, 132)
+    assert spent[0] == pytest.approx(132 * 2 * 16 * 128 * 4096)
+    # m=40 -> tile 64.
+    spent = quantised_flop(np.array([40.0]), 4096, 4096, 1.0, 128, 128, 132)
+    assert spent[0] == pytest.approx(132 * 2 * 64 * 128 * 4096)
+    assert gemm_flop(np.array([256.0]), 4096, 4096)[0] == 2 * 256 * 4096 * 4096
+
+
+def test_gemm_large_m_has_only_wave_tail_waste():
+    # m=n=k=8192: 64 x 64 = 4096 tiles of 128x128, 132 slots -> ceil(4096/132) = 32 waves.
+    spent = quantised_flop(np.array([8192.0]), 8192, 8192, 1.0, 128, 128, 132)
+    useful = gemm_flop(np.array([8192.0]), 8192, 8192)
+    assert spent[0] == pytest.approx(32 * 132 * 2 * 128 * 128 * 8192)
+    assert useful[0] / spent[0] == pytest.approx(4096 / (32 * 132))
+
+
+def test_gemm_bytes_by_hand():
+    # Decode GEMM m=8, 8192x8192 fp8 weights, bf16 activations in and out.
+    b = gemm_bytes(np.array([8.0]), 8192, 8192, 1.0, 1.0, 2.0)
+    assert b[0] == 8192 * 8192 * 1 + 8 * (8192 + 8192) * 2
+
+
+def test_all_reduce_ring_and_tree_by_hand():
+    bw, lat, eff = 450e9, 3e-6, 0.7
+    big = 64e6
+    # Ring: 2(p-1) alpha + 2(p-1)/p S/(bw eff) with p=8.
+    ring = 2 * 7 * lat + 2 * 7 / 8 * big / (bw * eff)
+    tree = 2 * 3 * lat + 2 * big / (bw * eff)
+    assert all_reduce_time_s(np.array([big]), 8, bw, lat, eff)[0] == pytest.approx(min(ring, tree))
+    assert ring < tree  # bandwidth term dominates for a large message
+    small = 16e3
+    ring_s = 2 * 7 * lat + 2 * 7 / 8 * small / (bw * eff)
+    tree_s = 2 * 3 * lat + 2 * small / (bw * eff)
+    assert tree_s < ring_s  # latency term dominates for a small message
+    assert all_reduce_time_s(np.array([small]), 8, bw, lat, eff)[0] == pytest.approx(tree_s)
+    assert all_reduce_time_s(np.array([big]), 1, bw, lat, eff)[0] == 0.0
+
+
+def test_all_to_all_by_hand():
+    t = all_to_all_time_s(np.array([8e6]), 4, 100e9, 2e-6, 0.5)
+    assert t[0] == pytest.approx(3 * 2e-6 + 3 / 4 * 8e6 / 50e9)
+
+
+def test_decode_attention_streams_the_kv_cache():
+    # One layer, 8 heads of 128, 2 KV heads, bf16 KV. 16 sequences with 4096 cached tokens each.
+    model = tiny_dense(layers=1, hidden=1024, heads=8, kv_heads=2)
+    chip = make_chip()
+    cal = Calibration()
+    sm = shard(model, Layout())
+    fmt = Formats("bf16", "bf16", "bf16")
+    seqs, ctx = 16, 4096
+    cost = step_cost(sm, chip, fmt, cal, seqs, seqs, seqs * ctx, 0.0)
+    kv_elems = 2 * 2 * 128  # K and V, 2 heads of 128 per token
+    read = seqs * ctx * kv_elems * 2  # bytes of the cache read
+    write = seqs * kv_elems * 2  # the new token's K and V
+    mem_s = (read + write) / (3.35e12 * cal.memory_bandwidth_fraction)
+    flop = 2 * 8 * (128 + 128) * seqs * ctx  # QK^T and PV, 8 query heads
+    comp_s = flop / (989.4e12 * cal.attention_compute_fraction)
+    assert mem_s > comp_s  # decode attention is memory bound
+    expected = mem_s + chip.kernel_overhead_s * cal.kernel_overhead_scale
+    assert float(cost.classes["attention"].time_s) == pytest.approx(expected)
+    assert str(cost.classes["attention"].bound()) == "memory"
+
+
+def test_sliding_window_caps_decode_kv_read():
+    chip, cal, fmt = make_chip(), Calibration(), Formats()
+    full = step_cost(shard(tiny_dense(window=None), Layout()), chip, fmt, cal, 8, 8, 8 * 32768, 0.0)
+    win = step_cost(shard(tiny_dense(window=1024), Layout()), chip, fmt, cal, 8, 8, 8 * 32768, 0.0)
+    ratio = (float(win.classes["attention"].time_s) - 2 * 3e-6) / (float(full.classes["attention"].time_s) - 2 * 3e-6)
+    # Both are memory bound: the windowed layer reads 1024 of 32768 tokens (+1 written per sequence).
+    assert ratio == pytest.approx((1024 + 1) / (32768 + 1), rel=1e-6)
