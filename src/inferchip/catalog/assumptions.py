@@ -1,0 +1,88 @@
+"""Load the assumptions file: the bundled constants, optionally overridden by a user file.
+
+``load_assumptions()`` returns the bundled ``catalog/assumptions.yaml``.
+``load_assumptions(path)`` deep-merges the user file over the bundled one, so a user
+file may set any subset. An override keeps the unit of the bundled entry; when it
+carries no source (a bare number such as ``pue: 1.2``, or ``{value: 1.2}``) its source
+becomes "user override in <file>". A missing, negative or non-numeric value raises
+:class:`~inferchip.errors.SpecError` naming the file, the field and the value.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from inferchip.catalog.yaml_io import read_mapping, validate
+from inferchip.spec.assumptions import Assumptions
+
+BUNDLED_PATH = Path(__file__).with_name("assumptions.yaml")
+
+
+def _is_constant(node: Any) -> bool:
+    return isinstance(node, dict) and "value" in node
+
+
+def _override_source(path: Path) -> dict[str, str]:
+    return {"citation": f"user override in {path}", "kind": "assumption"}
+
+
+def _merge(base: Any, over: Any, path: Path) -> Any:
+    """Deep-merge ``over`` onto ``base``; constants overridden without a source get a user-override source."""
+    if _is_constant(base):
+        if not isinstance(over, dict):  # bare value: keep the bundled unit
+            return {"value": over, "unit": base.get("unit", ""), "source": _override_source(path)}
+        merged = {**base, **over}
+        if "value" in over and "source" not in over:
+            merged["source"] = _override_source(path)
+        return merged
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            # YAML reads numeric keys (nodes) as int/float; the bundled file may spell them
+            # differently (7 vs 7.0): match on the numeric value when both are numbers.
+            match = _matching_key(out, key)
+            out[match] = _merge(out[match], value, path) if match in out else _new_entry(value, path)
+        return out
+    return over
+
+
+def _matching_key(table: dict[Any, Any], key: Any) -> Any:
+    if key in table:
+        return key
+    for existing in table:
+        try:
+            if float(existing) == float(key):
+                return existing
+        except (TypeError, ValueError):
+            continue
+    return key
+
+
+def _new_entry(value: Any, path: Path) -> Any:
+    """A table entry the bundled file does not have: sourced as a user override unless it names one."""
+    if isinstance(value, dict) and "value" in value and "source" not in value:
+        return {**value, "source": _override_source(path)}
+    return value
+
+
+@lru_cache(maxsize=1)
+def _bundled_raw() -> dict[str, Any]:
+    return read_mapping(BUNDLED_PATH)
+
+
+@lru_cache(maxsize=1)
+def _bundled() -> Assumptions:
+    return validate(Assumptions, copy.deepcopy(_bundled_raw()), str(BUNDLED_PATH))
+
+
+def load_assumptions(path: str | Path | None = None) -> Assumptions:
+    """The bundled assumptions, or the bundled ones with a user file merged over them."""
+    if path is None:
+        return _bundled()
+    user_path = Path(path)
+    user = read_mapping(user_path)
+    merged = _merge(copy.deepcopy(_bundled_raw()), user, user_path)
+    return validate(Assumptions, merged, str(user_path))

@@ -1,0 +1,273 @@
+"""Energy and power of a step: events (FLOP, bytes per memory level, link bytes) times energy per event.
+
+Model (METHODS.md 2.10, 3.6):
+
+* ``E = FLOP * e_flop(format, node) + bytes_DRAM * e_byte(level) + bytes_SRAM * e_sram(node)
+  + bytes_link * e_link``, plus static power times time.
+* ``e_flop`` is an all-in matrix-unit energy per FLOP (operand delivery inside the core
+  included) at a reference node, scaled by the node table ``node_energy_factor``
+  (E ~ C V^2: planar C ~ L above 28 nm, TSMC iso-speed power reductions below; log-log
+  interpolation between nodes). Sources and derivations are in ``catalog/assumptions.yaml``.
+* DRAM energy is DRAM-side pJ/bit per level plus, for HBM, the processor-side PHY.
+* Board power = dynamic energy / time + static power; when that exceeds TDP the step is
+  stretched (:func:`throttle`).
+
+Known limit: ``static_power_fraction_of_tdp`` is an idle floor. A chip that is busy at full
+clock (e.g. batch-1 decode) draws more than floor + event energies; measured H100 batch-1
+vLLM runs (energy_cases.csv, Llama-2-7B at ~1.7 TB/s) sit near 365 W where this model gives
+~160 W. Callers with a measured active floor should pass it as ``static_w``.
+
+All functions broadcast with numpy; scalars in give floats out.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from inferchip.catalog.assumptions import load_assumptions
+from inferchip.errors import InvalidSettingError
+from inferchip.spec.assumptions import Assumptions
+from inferchip.spec.formats import check_format
+from inferchip.units import PICO
+
+BITS_PER_BYTE = 8
+
+Number = float | np.ndarray
+
+
+def scalar_if_0d(x: np.ndarray) -> Number:
+    """A float for a 0-d result (scalar inputs), the array otherwise."""
+    return float(x) if np.ndim(x) == 0 else x
+
+
+def nonnegative_array(x: ArrayLike, name: str) -> np.ndarray:
+    """``x`` as a float array; NaN or negative entries raise InvalidSettingError naming ``name``."""
+    a = np.asarray(x, dtype=float)
+    if np.any(np.isnan(a)):
+        raise InvalidSettingError(f"{name}: value is not known (NaN)")
+    if np.any(a < 0):
+        raise InvalidSettingError(f"{name}: must not be negative, got {a[a < 0].ravel()[0]:g}")
+    return a
+
+
+def _get(assumptions: Assumptions | None) -> Assumptions:
+    return load_assumptions() if assumptions is None else assumptions
+
+
+# --- process node scaling -------------------------------------------------------------
+
+
+def node_energy_factor(node_nm: ArrayLike, assumptions: Assumptions | None = None) -> Number:
+    """Dynamic energy per operation at ``node_nm`` relative to 45 nm (dimensionless).
+
+    log(factor) is linear in log(node) between tabulated nodes (a local power law
+    E ~ node^k); outside the table the nearest segment's exponent is extended.
+    """
+    node = nonnegative_array(node_nm, "node_nm")
+    if np.any(node <= 0):
+        raise InvalidSettingError("node_nm: must be a positive process node in nm")
+    table = _get(assumptions).table("energy.node_energy_factor")
+    nodes = sorted(table, key=float)
+    x = np.log([float(n) for n in nodes])
+    y = np.log([table[n] for n in nodes])
+    lq = np.log(node)
+    out = np.interp(lq, x, y)
+    slope_lo = (y[1] - y[0]) / (x[1] - x[0])
+    slope_hi = (y[-1] - y[-2]) / (x[-1] - x[-2])
+    out = np.where(lq < x[0], y[0] + slope_lo * (lq - x[0]), out)
+    out = np.where(lq > x[-1], y[-1] + slope_hi * (lq - x[-1]), out)
+    return scalar_if_0d(np.exp(out))
+
+
+def energy_per_flop_j(fmt: str, node_nm: ArrayLike, assumptions: Assumptions | None = None) -> Number:
+    """All-in matrix-unit energy of one FLOP in compute format ``fmt`` at ``node_nm``, J/FLOP."""
+    a = _get(assumptions)
+    check_format(fmt, "compute format")
+    ref_pj = a.table("energy.flop_pj_at_reference_node")[fmt]
+    ref_node = a.number("energy.reference_node_nm")
+    scale = np.asarray(node_energy_factor(node_nm, a)) / float(node_energy_factor(ref_node, a))
+    return scalar_if_0d(ref_pj * PICO * scale)
+
+
+def flop_energy_j(flop: ArrayLike, fmt: str, node_nm: ArrayLike, assumptions: Assumptions | None = None) -> Number:
+    """Energy of ``flop`` FLOP computed in ``fmt`` at ``node_nm``, J."""
+    f = nonnegative_array(flop, "flop")
+    return scalar_if_0d(f * np.asarray(energy_per_flop_j(fmt, node_nm, assumptions)))
+
+
+def sram_energy_j(bytes_: ArrayLike, node_nm: ArrayLike, assumptions: Assumptions | None = None) -> Number:
+    """Energy of ``bytes_`` read or written in a large (MB-class) on-chip SRAM at ``node_nm``, J.
+
+    Horowitz's 45 nm 1 MB-array figure scaled by :func:`node_energy_factor`. Operand traffic
+    of a tiled GEMM is already inside ``e_flop``: count here only traffic the caller models
+    on its own (weights/KV staged through L2 and shared memory in decode, SRAM-resident weights).
+    """
+    a = _get(assumptions)
+    b = nonnegative_array(bytes_, "bytes")
+    per_byte = a.number("energy.sram_pj_per_byte_at_45nm") * PICO * np.asarray(node_energy_factor(node_nm, a))
+    return scalar_if_0d(b * per_byte / float(node_energy_factor(45.0, a)))
+
+
+# --- memory levels ----------------------------------------------------------------------
+
+_DRAM_TOKENS = re.compile(
+    r"hbm\s*3\s*e|hbm\s*3\s*gen\s*2|hbm\s*4|hbm\s*3|hbm\s*2\s*e|hbm\s*2|hbm"
+    r"|gddr\s*7|gddr\s*6\s*x|gddr\s*6|lpddr\s*5\s*x|lpddr\s*5|lpddr\s*4\s*x|lpddr\s*4|ddr\s*5|ddr\s*4"
+)
+_TOKEN_LEVEL = {
+    "hbm3e": "hbm3e",
+    "hbm3gen2": "hbm3e",
+    "hbm3": "hbm3",
+    "hbm2e": "hbm2e",
+    "hbm2": "hbm2e",  # HBM2 and HBM2e share the interface class; HBM2e figure used
+    "hbm4": "hbm3e",  # no HBM4 figure yet: the newest sourced generation is used
+    "hbm": "hbm3",  # generation not stated: HBM3, the middle of the catalogue's range
+    "gddr7": "gddr6x",
+    "gddr6x": "gddr6x",
+    "gddr6": "gddr6",
+    "lpddr5x": "lpddr5x",
+    "lpddr5": "lpddr5",
+    "lpddr4x": "lpddr4x",
+    "lpddr4": "lpddr4x",
+    "ddr5": "ddr5",
+    "ddr4": "ddr4",
+}
+MEMORY_LEVELS = ("sram", *sorted(set(_TOKEN_LEVEL.values())))
+
+
+def memory_level(memory_type: str) -> str:
+    """Energy/cost level of a catalogue memory type string.
+
+    "HBM3e" -> hbm3e, "HBM2e (8 stacks)" -> hbm2e, "LPDDR5X (unified)" -> lpddr5x,
+    "SRAM-only (no HBM/DRAM)" -> sram. With several memories named ("HBM3e (GPU) + LPDDR5X
+    (CPU)", "SRAM + HBM + DDR5") the first DRAM named is the level, unless the part is SRAM-only.
+    """
+    s = memory_type.strip().lower()
+    if not s:
+        raise InvalidSettingError("memory type: empty; allowed: a string naming one of " + ", ".join(MEMORY_LEVELS))
+    if "sram-only" in s or "sram only" in s or s == "sram":
+        return "sram"
+    m = _DRAM_TOKENS.search(s)
+    if m:
+        return _TOKEN_LEVEL[re.sub(r"\s+", "", m.group(0))]
+    if "sram" in s:
+        return "sram"
+    raise InvalidSettingError(
+        f"memory type '{memory_type}': not recognised; it must name one of {', '.join(MEMORY_LEVELS)}"
+    )
+
+
+def memory_energy_per_byte_j(
+    memory_type: str, assumptions: Assumptions | None = None, *, node_nm: ArrayLike | None = None
+) -> Number:
+    """Energy per byte moved between the memory and the chip, J/B (DRAM side + HBM PHY).
+
+    For SRAM-only parts the level is on-chip SRAM at ``node_nm`` (the reference node if None).
+    """
+    a = _get(assumptions)
+    level = memory_level(memory_type)
+    if level == "sram":
+        node = a.number("energy.reference_node_nm") if node_nm is None else node_nm
+        return sram_energy_j(1.0, node, a)
+    table = a.table("energy.memory_device_pj_per_bit")
+    if level not in table:
+        raise InvalidSettingError(
+            f"memory level '{level}' (from '{memory_type}') has no energy in the assumptions; known: {', '.join(table)}"
+        )
+    pj_per_bit = table[level] + (a.number("energy.hbm_phy_pj_per_bit") if level.startswith("hbm") else 0.0)
+    return pj_per_bit * BITS_PER_BYTE * PICO
+
+
+def memory_energy_j(
+    bytes_: ArrayLike, memory_type: str, assumptions: Assumptions | None = None, *, node_nm: ArrayLike | None = None
+) -> Number:
+    """Energy of moving ``bytes_`` to or from off-chip memory of type ``memory_type``, J."""
+    b = nonnegative_array(bytes_, "bytes")
+    return scalar_if_0d(b * np.asarray(memory_energy_per_byte_j(memory_type, assumptions, node_nm=node_nm)))
+
+
+def link_energy_j(bytes_: ArrayLike, assumptions: Assumptions | None = None) -> Number:
+    """Energy of sending ``bytes_`` over one chip-to-chip link traversal, J."""
+    b = nonnegative_array(bytes_, "bytes")
+    return scalar_if_0d(b * BITS_PER_BYTE * _get(assumptions).number("energy.link_pj_per_bit") * PICO)
+
+
+# --- power ------------------------------------------------------------------------------
+
+
+def static_power_w(tdp_w: ArrayLike, assumptions: Assumptions | None = None) -> Number:
+    """Static (idle-floor) power from TDP when no measured idle power is known, W."""
+    return scalar_if_0d(
+        nonnegative_array(tdp_w, "tdp_w") * _get(assumptions).number("energy.static_power_fraction_of_tdp")
+    )
+
+
+def step_power_w(energy_j: ArrayLike, time_s: ArrayLike, static_w: ArrayLike) -> Number:
+    """Average board power of a step: dynamic energy / time + static power, W."""
+    e, t, s = (
+        nonnegative_array(energy_j, "energy_j"),
+        nonnegative_array(time_s, "time_s"),
+        nonnegative_array(static_w, "static_w"),
+    )
+    if np.any(t <= 0):
+        raise InvalidSettingError("time_s: a step must take a positive time")
+    return scalar_if_0d(e / t + s)
+
+
+def throttle(
+    time_s: ArrayLike, energy_dynamic_j: ArrayLike, static_w: ArrayLike, tdp_w: ArrayLike
+) -> tuple[Number, Number, np.ndarray]:
+    """Stretch steps whose power would exceed TDP; returns (time_s, power_w, throttled).
+
+    Where ``E_dyn / t + P_static > TDP`` the clock is lowered until the average power equals
+    TDP: ``t' = E_dyn / (TDP - P_static)``. First-order choice: the dynamic energy per
+    operation is kept constant (frequency scales, voltage does not). With DVFS the voltage
+    would also fall and energy per op with it (~V^2), so this over-states both the slowdown
+    and the energy of a throttled step; it needs no voltage-frequency curve, which no
+    datasheet publishes. A step is never shortened.
+    """
+    t, e = nonnegative_array(time_s, "time_s"), nonnegative_array(energy_dynamic_j, "energy_dynamic_j")
+    s, tdp = nonnegative_array(static_w, "static_w"), nonnegative_array(tdp_w, "tdp_w")
+    if np.any(tdp <= s):
+        raise InvalidSettingError("tdp_w: must exceed the static power, or no work can be done within it")
+    t, e, s, tdp = np.broadcast_arrays(t, e, s, tdp)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        p_dyn = np.where(t > 0, e / np.where(t > 0, t, 1.0), np.where(e > 0, np.inf, 0.0))
+    throttled = p_dyn + s > tdp
+    t_new = np.where(throttled, np.maximum(t, e / (tdp - s)), t)
+    power = np.where(throttled, tdp, p_dyn + s)
+    return scalar_if_0d(t_new), scalar_if_0d(power), throttled
+
+
+def tokens_per_j(tokens: ArrayLike, energy_j: ArrayLike) -> Number:
+    """Tokens produced per joule (inf for zero energy)."""
+    n, e = nonnegative_array(tokens, "tokens"), nonnegative_array(energy_j, "energy_j")
+    with np.errstate(divide="ignore"):
+        return scalar_if_0d(np.where(e > 0, n / np.where(e > 0, e, 1.0), math.inf))
+
+
+def j_per_token(energy_j: ArrayLike, tokens: ArrayLike) -> Number:
+    """Joules per token (inf for zero tokens)."""
+    e, n = nonnegative_array(energy_j, "energy_j"), nonnegative_array(tokens, "tokens")
+    return scalar_if_0d(np.where(n > 0, e / np.where(n > 0, n, 1.0), math.inf))
+
+
+def wall_power_w(
+    board_power_w_total: ArrayLike, num_accelerators: ArrayLike, assumptions: Assumptions | None = None
+) -> Number:
+    """AC power at the wall of a server holding ``num_accelerators`` boards, W.
+
+    ``(boards + host_idle + host_per_accelerator * n) * (1 + fan_fraction) / psu_efficiency``
+    (MLPerf Power measures at the wall; board power is NVML scope).
+    """
+    a = _get(assumptions)
+    board, n = (
+        nonnegative_array(board_power_w_total, "board_power_w_total"),
+        nonnegative_array(num_accelerators, "num_accelerators"),
+    )
+    it_w = board + a.number("host.host_idle_w") + a.number("host.host_per_accelerator_w") * n
+    return scalar_if_0d(it_w * (1.0 + a.number("host.fan_power_fraction")) / a.number("host.psu_efficiency"))

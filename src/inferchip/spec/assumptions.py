@@ -1,0 +1,231 @@
+"""Schema of the assumptions file: every constant of the energy, silicon and money models.
+
+Each constant is ``{value, unit, source}``; a table maps a key (a number format, a
+memory level, a node in nm, a package kind) to such constants. The models are frozen
+and reject unknown fields. :class:`Assumptions` exposes plain numbers through
+:meth:`Assumptions.number` and :meth:`Assumptions.table` so the cost functions never
+touch the provenance, and :meth:`Assumptions.describe` lists every constant with its
+citation for reports.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from inferchip.sources import Source
+from inferchip.spec.formats import ALL_FORMATS
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Constant(_Frozen):
+    """One number with its unit and where it came from."""
+
+    value: float = Field(description="The number, in `unit`; never negative.")
+    unit: str
+    source: Source
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _numeric(cls, v: Any) -> float:
+        if v is None:
+            raise ValueError("missing value: a number is required")
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"must be a number, got {type(v).__name__}")
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        if v < 0:
+            raise ValueError("must not be negative")
+        return float(v)
+
+
+Table = dict[str, Constant]
+
+
+def _str_keys(v: Any) -> Any:
+    """YAML reads ``7:`` as an int; tables are keyed by strings."""
+    if isinstance(v, dict):
+        return {str(k): item for k, item in v.items()}
+    return v
+
+
+def _node_keys(table: Table, field: str) -> Table:
+    for key in table:
+        try:
+            nm = float(key)
+        except ValueError:
+            raise ValueError(f"{field}: key '{key}' must be a node size in nm (a number)") from None
+        if not nm > 0:
+            raise ValueError(f"{field}: key '{key}' must be a positive node size in nm")
+    if len(table) < 2:
+        raise ValueError(f"{field}: needs at least two nodes to interpolate between")
+    return table
+
+
+def _positive(c: Constant, field: str) -> None:
+    if not c.value > 0:
+        raise ValueError(f"{field}: must be greater than 0, got {c.value}")
+
+
+class EnergyAssumptions(_Frozen):
+    reference_node_nm: Constant = Field(description="Node at which flop_pj_at_reference_node holds.")
+    flop_pj_at_reference_node: Table = Field(description="All-in matrix-unit energy per FLOP by number format.")
+    node_energy_factor: Table = Field(description="Dynamic energy per operation relative to 45 nm, by node (nm).")
+    memory_device_pj_per_bit: Table = Field(description="DRAM-side energy per bit moved, by memory level.")
+    hbm_phy_pj_per_bit: Constant = Field(description="Processor-side HBM PHY energy per bit, added for HBM levels.")
+    sram_pj_per_byte_at_45nm: Constant
+    link_pj_per_bit: Constant = Field(description="Chip-to-chip link energy per bit, per link traversal.")
+    static_power_fraction_of_tdp: Constant
+
+    @field_validator("flop_pj_at_reference_node", "node_energy_factor", "memory_device_pj_per_bit", mode="before")
+    @classmethod
+    def _keys(cls, v: Any) -> Any:
+        return _str_keys(v)
+
+    @model_validator(mode="after")
+    def _check(self) -> EnergyAssumptions:
+        missing = [f for f in ALL_FORMATS if f not in self.flop_pj_at_reference_node]
+        unknown = [f for f in self.flop_pj_at_reference_node if f not in ALL_FORMATS]
+        if missing or unknown:
+            raise ValueError(
+                f"flop_pj_at_reference_node: needs exactly the formats {', '.join(ALL_FORMATS)}"
+                f"{'; missing ' + ', '.join(missing) if missing else ''}"
+                f"{'; unknown ' + ', '.join(unknown) if unknown else ''}"
+            )
+        _node_keys(self.node_energy_factor, "node_energy_factor")
+        nodes = sorted(self.node_energy_factor, key=float)
+        factors = [self.node_energy_factor[n].value for n in nodes]
+        if any(f <= 0 for f in factors) or any(a > b for a, b in zip(factors, factors[1:], strict=False)):
+            raise ValueError("node_energy_factor: factors must be positive and never fall as the node grows")
+        _positive(self.reference_node_nm, "reference_node_nm")
+        if self.static_power_fraction_of_tdp.value >= 1:
+            raise ValueError("static_power_fraction_of_tdp: must be below 1")
+        return self
+
+
+class HostAssumptions(_Frozen):
+    host_idle_w: Constant
+    host_per_accelerator_w: Constant
+    psu_efficiency: Constant
+    fan_power_fraction: Constant
+
+    @model_validator(mode="after")
+    def _check(self) -> HostAssumptions:
+        if not 0 < self.psu_efficiency.value <= 1:
+            raise ValueError(f"psu_efficiency: must be in (0, 1], got {self.psu_efficiency.value}")
+        return self
+
+
+class SiliconAssumptions(_Frozen):
+    wafer_diameter_mm: Constant
+    edge_exclusion_mm: Constant
+    scribe_width_mm: Constant
+    yield_cluster_alpha: Constant
+    wafer_price_usd: Table = Field(description="Price of one processed 300 mm wafer by node (nm).")
+    defect_density_per_cm2: Table = Field(description="D0 by node (nm).")
+    memory_usd_per_gib: Table = Field(description="Memory price by memory level.")
+    packaging_usd: Table = Field(description="Package (interposer/substrate + assembly) by package kind.")
+    test_assembly_usd: Table = Field(description="Final test, burn-in and assembly by package kind.")
+
+    @field_validator(
+        "wafer_price_usd",
+        "defect_density_per_cm2",
+        "memory_usd_per_gib",
+        "packaging_usd",
+        "test_assembly_usd",
+        mode="before",
+    )
+    @classmethod
+    def _keys(cls, v: Any) -> Any:
+        return _str_keys(v)
+
+    @model_validator(mode="after")
+    def _check(self) -> SiliconAssumptions:
+        _node_keys(self.wafer_price_usd, "wafer_price_usd")
+        _node_keys(self.defect_density_per_cm2, "defect_density_per_cm2")
+        _positive(self.wafer_diameter_mm, "wafer_diameter_mm")
+        _positive(self.yield_cluster_alpha, "yield_cluster_alpha")
+        if set(self.packaging_usd) != set(self.test_assembly_usd):
+            raise ValueError("packaging_usd and test_assembly_usd must name the same package kinds")
+        return self
+
+
+class TcoAssumptions(_Frozen):
+    system_overhead_fraction: Constant
+    lifetime_years: Constant
+    annual_cost_of_capital: Constant
+    usd_per_kwh: Constant
+    pue: Constant
+    colocation_usd_per_kw_month: Constant
+
+    @model_validator(mode="after")
+    def _check(self) -> TcoAssumptions:
+        _positive(self.lifetime_years, "lifetime_years")
+        if self.pue.value < 1:
+            raise ValueError(f"pue: a power usage effectiveness is at least 1, got {self.pue.value}")
+        return self
+
+
+class Assumptions(_Frozen):
+    """Every constant the energy, silicon and money models use, each with its source."""
+
+    energy: EnergyAssumptions
+    host: HostAssumptions
+    silicon: SiliconAssumptions
+    tco: TcoAssumptions
+
+    def _node(self, path: str) -> Any:
+        obj: Any = self
+        for part in path.split("."):
+            if isinstance(obj, dict):
+                if part not in obj:
+                    raise KeyError(f"assumption '{path}': no entry '{part}'; known: {', '.join(obj)}")
+                obj = obj[part]
+            else:
+                if part not in type(obj).model_fields:
+                    raise KeyError(f"assumption '{path}': no field '{part}'")
+                obj = getattr(obj, part)
+        return obj
+
+    def number(self, path: str) -> float:
+        """Plain value of one constant by dotted path, e.g. ``"tco.pue"`` or ``"silicon.packaging_usd.cowos-s"``."""
+        node = self._node(path)
+        if not isinstance(node, Constant):
+            raise KeyError(f"assumption '{path}' is a table, not a constant")
+        return node.value
+
+    def table(self, path: str) -> dict[str, float]:
+        """Plain values of one table by dotted path, e.g. ``"energy.memory_device_pj_per_bit"``."""
+        node = self._node(path)
+        if not isinstance(node, dict):
+            raise KeyError(f"assumption '{path}' is a constant, not a table")
+        return {k: c.value for k, c in node.items()}
+
+    def constant(self, path: str) -> Constant:
+        """The constant with its unit and source, for reports."""
+        node = self._node(path)
+        if not isinstance(node, Constant):
+            raise KeyError(f"assumption '{path}' is a table, not a constant")
+        return node
+
+    def describe(self) -> list[tuple[str, float, str, str]]:
+        """Every constant as (dotted name, value, unit, citation), in file order."""
+        out: list[tuple[str, float, str, str]] = []
+
+        def walk(prefix: str, obj: Any) -> None:
+            if isinstance(obj, Constant):
+                out.append((prefix, obj.value, obj.unit, obj.source.citation))
+            elif isinstance(obj, dict):
+                for k, v in obj.items():
+                    walk(f"{prefix}.{k}", v)
+            elif isinstance(obj, BaseModel):
+                for k in type(obj).model_fields:
+                    walk(f"{prefix}.{k}" if prefix else k, getattr(obj, k))
+
+        walk("", self)
+        return out
