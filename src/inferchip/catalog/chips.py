@@ -1,0 +1,156 @@
+"""The bundled chip catalogue: one YAML per chip under ``chips/`` plus ``families.yaml``.
+
+A chip YAML is a :class:`~inferchip.spec.chip.ChipSpec` with datasheet units (TFLOP/s,
+TB/s, GB/s, W, USD); its ``family`` selects the micro-architecture defaults
+(:class:`~inferchip.spec.chip.FamilyDefaults`) in ``families.yaml``. :func:`get_chip_params`
+turns both into SI :class:`~inferchip.spec.chip.ChipParams` for the cost models, at the
+``low``, ``central`` or ``high`` value of estimated (Range) figures.
+
+``load_chip`` takes a catalogue id or a path to a user's YAML. Malformed files raise
+:class:`~inferchip.errors.SpecError` naming the file, the field and the value; unknown ids
+raise :class:`~inferchip.errors.UnknownIdError` with the closest ids.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from inferchip.catalog.yaml_io import read_mapping, validate
+from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
+from inferchip.spec.chip import (
+    ChipParams,
+    ChipSpec,
+    EstimateLevel,
+    FamilyDefaults,
+    Range,
+    chip_params,
+)
+
+_DATA = Path(__file__).parent
+_CHIPS_DIR = _DATA / "chips"
+_FAMILIES_YAML = _DATA / "families.yaml"
+_LEVELS = ("low", "central", "high")
+
+
+@lru_cache(maxsize=1)
+def _bundled() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(_CHIPS_DIR.glob("*.yaml"))}
+
+
+def chip_ids() -> list[str]:
+    """Ids of the bundled chips, sorted."""
+    return sorted(_bundled())
+
+
+@lru_cache(maxsize=1)
+def _families() -> dict[str, FamilyDefaults]:
+    data = read_mapping(_FAMILIES_YAML)
+    out: dict[str, FamilyDefaults] = {}
+    for name, body in data.items():
+        if str(name).startswith("x-"):  # shared YAML anchors (source records), not a family
+            continue
+        if not isinstance(body, dict):
+            raise SpecError(f"{_FAMILIES_YAML}: field '{name}': value {body!r}: expected a mapping of defaults")
+        out[str(name)] = validate(FamilyDefaults, body, f"{_FAMILIES_YAML} (family '{name}')")
+    return out
+
+
+def family_names() -> list[str]:
+    """Families a chip YAML may name, sorted (``generic`` is meant for user chips)."""
+    return sorted(_families())
+
+
+def family_defaults(family: str) -> FamilyDefaults:
+    """Micro-architecture defaults of ``family``; unknown family -> SpecError listing the allowed ones."""
+    fams = _families()
+    if family not in fams:
+        raise SpecError(f"unknown chip family '{family}'; allowed: {', '.join(sorted(fams))}")
+    return fams[family]
+
+
+def _looks_like_path(given: str) -> bool:
+    return given.endswith((".yaml", ".yml", ".json")) or "/" in given or "\\" in given
+
+
+def _load_path(path: Path) -> ChipSpec:
+    try:
+        mtime_ns = path.stat().st_mtime_ns
+    except OSError:
+        mtime_ns = -1  # read_mapping reports the missing file
+    return _load_cached(path, mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _load_cached(path: Path, mtime_ns: int) -> ChipSpec:
+    """Parse and validate once per (file, modification time), so an edited user file is re-read."""
+    data = read_mapping(path)
+    spec = validate(ChipSpec, data, str(path))
+    _check_values(spec, path)
+    if spec.family not in _families():
+        raise SpecError(
+            f"{path}: field 'family': value {spec.family!r}: unknown family; allowed: {', '.join(family_names())}"
+        )
+    return spec
+
+
+def _numbers(obj: object, prefix: str) -> list[tuple[str, float]]:
+    """(dotted field, value) of every number in a spec part; a Range gives its three values."""
+    if isinstance(obj, Range):
+        return [(f"{prefix}.{k}", getattr(obj, k)) for k in ("low", "central", "high")]
+    if isinstance(obj, bool) or obj is None:
+        return []
+    if isinstance(obj, (int, float)):
+        return [(prefix, float(obj))]
+    if isinstance(obj, dict):
+        return [x for k, v in obj.items() for x in _numbers(v, f"{prefix}.{k}")]
+    if isinstance(obj, BaseModel):
+        return [x for k in type(obj).model_fields for x in _numbers(getattr(obj, k), f"{prefix}.{k}")]
+    return []
+
+
+def _check_values(spec: ChipSpec, path: Path) -> None:
+    """No negative figure anywhere; peaks, memory bandwidth and capacity strictly positive."""
+    must_be_positive = ("compute.dense_tflops", "memory.bandwidth_tbps", "memory.capacity")
+    for part in ("compute", "memory", "sram", "interconnect", "power", "silicon", "price"):
+        for field, value in _numbers(getattr(spec, part), part):
+            positive = field.startswith(must_be_positive)
+            if math.isnan(value) or value < 0 or (positive and value == 0):
+                allowed = "a number > 0" if positive else "a number >= 0"
+                raise SpecError(f"{path}: invalid spec\n  field '{field}': value {value!r}: expected {allowed}")
+
+
+def load_chip(id_or_path: str | Path) -> ChipSpec:
+    """A bundled chip by id, or a user's chip YAML by path.
+
+    Raises UnknownIdError (with the closest ids) for an unknown id, SpecError for a missing or
+    malformed file (naming the file, the field and the value).
+    """
+    if isinstance(id_or_path, Path):
+        return _load_path(id_or_path.resolve())
+    given = str(id_or_path).strip()
+    bundled = _bundled()
+    if given in bundled:
+        return _load_path(bundled[given])
+    if _looks_like_path(given) or Path(given).is_file():
+        path = Path(given).expanduser()
+        if not path.is_file():
+            raise SpecError(f"{path}: no such chip file")
+        return _load_path(path.resolve())
+    raise UnknownIdError("chip", given, chip_ids())
+
+
+def all_chips() -> list[ChipSpec]:
+    """Every bundled chip, in id order."""
+    return [load_chip(i) for i in chip_ids()]
+
+
+def get_chip_params(id_or_path: str | Path, level: EstimateLevel = "central") -> ChipParams:
+    """SI parameters of a chip (catalogue id or YAML path) at an estimate level of its Range figures."""
+    if level not in _LEVELS:
+        raise InvalidSettingError(f"estimate level '{level}' not allowed; use one of {', '.join(_LEVELS)}")
+    spec = load_chip(id_or_path)
+    return chip_params(spec, family_defaults(spec.family), level)
