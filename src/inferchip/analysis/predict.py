@@ -20,7 +20,7 @@ from inferchip.cost.step import OP_CLASSES, StepCost
 from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout
 from inferchip.mapping.memory_fit import Formats
-from inferchip.spec.chip import ChipParams
+from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.formats import check_format, compute_format
 from inferchip.spec.model import ModelSpec
 
@@ -157,6 +157,8 @@ def predict(
     max_tpot_s: float | None = None,
     estimate: str = "central",
     calibration: Calibration | str | None = None,
+    assumptions: str | None = None,
+    chip_spec: ChipSpec | None = None,
 ) -> Prediction:
     """Predict one setting. ``batch=None`` means max-throughput (continuous batching)."""
     for name, v in (("--count", count), ("--input-tokens", input_tokens), ("--output-tokens", output_tokens),
@@ -168,9 +170,10 @@ def predict(
     if isinstance(chip, ChipParams):
         cp = chip
     else:
-        from inferchip.catalog.chips import get_chip_params
+        from inferchip.catalog.chips import get_chip_params, load_chip
 
         cp = get_chip_params(chip, estimate)
+        chip_spec = chip_spec or load_chip(chip)
     if isinstance(model, ModelSpec):
         ms = model
     else:
@@ -238,4 +241,64 @@ def predict(
         notes=notes + list(cp.notes),
     )
     pred.extra["calibration"] = "fitted" if cal.fitted else "defaults"
+    _add_energy_and_money(pred, mm, met, idx, chip_spec, estimate, assumptions)
     return pred
+
+
+def _add_energy_and_money(pred: Prediction, mm, met: PhaseMetrics, idx: int, spec: ChipSpec | None,
+                          level: str, assumptions_path: str | None) -> None:
+    """Power per chip (with TDP throttling, which stretches the steps), tokens per joule and $ per token."""
+    from inferchip.analysis.economics import chip_money, money_per_token, step_power
+    from inferchip.catalog.assumptions import load_assumptions
+
+    a = load_assumptions(assumptions_path)
+    cp = mm.chip
+    mem_type = spec.memory.type if spec is not None else "HBM3"
+    if spec is None:
+        pred.notes.append("no chip spec given: energy assumes a 7 nm node and HBM3 memory")
+    if not np.isfinite(cp.tdp_w):
+        pred.notes.append(f"{cp.id}: no TDP published: power, energy and TCO are unavailable")
+        return
+    pp = mm.layout.pp
+    dec = step_power(met.decode, met.tpot_s, pp, spec, mem_type, cp.tdp_w, cp.idle_w, a)
+
+    def at(x) -> float:
+        return float(np.ravel(np.broadcast_to(x, np.shape(met.tpot_s)))[idx])
+
+    tpot = at(dec.time_s)
+    ttft = pred.ttft_s
+    throttled = bool(at(dec.throttled))
+    if pred.mode == "static":
+        # The batch's prefill (maybe several chunks) then output-1 decode steps.
+        n_chunks = max(1.0, float(np.ceil(pred.batch * pred.input_tokens / mm.chunk_tokens)))
+        chunk_t = ttft / n_chunks
+        pre = step_power(met.prefill, chunk_t, pp, spec, mem_type, cp.tdp_w, cp.idle_w, a)
+        ttft = at(pre.time_s) * n_chunks
+        throttled = throttled or bool(at(pre.throttled))
+        e2e = ttft + max(pred.output_tokens - 1, 0) * tpot
+        energy = at(pre.energy_j) * n_chunks + max(pred.output_tokens - 1, 0) * at(dec.energy_j)
+        power = energy / e2e
+        tput = pred.batch * pred.output_tokens / e2e * pred.replicas
+    else:
+        power = at(dec.power_w)
+        e2e = ttft + max(pred.output_tokens - 1, 0) * tpot
+        tput = pred.batch / tpot * pred.replicas
+    if throttled:
+        pred.notes.append(f"power would exceed the {cp.tdp_w:.0f} W TDP: clocks throttle and the steps stretch")
+    pred.ttft_s, pred.tpot_s, pred.e2e_latency_s = ttft, tpot, e2e
+    pred.output_tokens_per_s = tput
+    pred.output_tokens_per_s_per_chip = tput / pred.num_chips
+    pred.output_tokens_per_s_per_user = 1.0 / tpot
+    money = chip_money(spec, a, level)  # type: ignore[arg-type]
+    pred.notes.extend(money.notes)
+    per_chip = pred.output_tokens_per_s_per_chip
+    pred.extra.update({
+        "power_w_per_chip": power,
+        "throttled": throttled,
+        "output_tokens_per_j": per_chip / power,
+        "j_per_output_token": power / per_chip,
+        "chip_price_usd": money.price_usd,
+        "chip_price_source": money.price_source,
+        "manufacturing_cost_usd": money.manufacturing_cost_usd,
+    })
+    pred.extra.update(money_per_token(per_chip, power, money, pred.num_chips, a))

@@ -21,9 +21,9 @@ def peak_flop_per_s(chip: ChipParams, fmt: str) -> np.ndarray:
             continue
         v = np.asarray(v, dtype=float)
         out = v if out is None else np.where(out > 0, out, v)
-    if out is None:
-        out = np.asarray(max(np.max(v) for v in chip.peak_flop_per_s.values()), dtype=float)
-    return out
+    best = np.max(np.stack(np.broadcast_arrays(*[np.asarray(v, float) for v in chip.peak_flop_per_s.values()])), axis=0)
+    # A chip with no units in the whole widening chain runs at its fastest format (said in notes).
+    return best if out is None else np.where(out > 0, out, best)
 
 
 def executed_format(chip: ChipParams, fmt: str) -> str:

@@ -37,9 +37,14 @@ def prediction_table(p: Prediction) -> list[Table]:
         ("output tokens/s per user", fmt.rate(p.output_tokens_per_s_per_user)),
         ("memory per chip", f"{fmt.gb(p.memory_per_chip_bytes)} of {fmt.gb(p.memory_capacity_per_chip_bytes)}"),
     ]
-    for key in ("power_w_per_chip", "output_tokens_per_j", "usd_per_million_tokens"):
-        if key in p.extra and p.extra[key] is not None:
-            rows.append((key.replace("_", " "), f"{p.extra[key]:,.3g}"))
+    e = p.extra
+    if e.get("power_w_per_chip") is not None:
+        rows.append(("power per chip (board)", f"{e['power_w_per_chip']:,.0f} W"))
+        rows.append(("output tokens per joule", f"{e['output_tokens_per_j']:,.2f} tok/J"))
+    if e.get("usd_per_million_tokens") is not None:
+        rows.append(("$ per million output tokens (TCO)", f"${e['usd_per_million_tokens']:,.3f}"))
+        rows.append(("output tokens/s per $ capex", f"{e['output_tokens_per_s_per_usd_capex']:,.4f}"))
+        rows.append(("chip price used", f"${e['chip_price_usd']:,.0f} ({e['chip_price_source']})"))
     for k, v in rows:
         head.add_row(k, v)
     mem = Table(title="memory per chip", title_justify="left")
@@ -78,6 +83,7 @@ def predict_cmd(
     max_tpot_ms: Optional[float] = typer.Option(None, "--max-tpot-ms"),
     estimate: str = typer.Option("central", "--estimate", help="For estimated chip figures: low, central or high."),
     calibration: Optional[str] = typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one)."),
+    assumptions: Optional[str] = typer.Option(None, "--assumptions", help="YAML overriding energy/cost assumptions."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Predict TTFT, TPOT, throughput and memory of a model on a chip or a system of chips."""
@@ -94,7 +100,7 @@ def predict_cmd(
         input_tokens=input_tokens, output_tokens=output_tokens, batch=batch,
         max_ttft_s=None if max_ttft_ms is None else max_ttft_ms / 1e3,
         max_tpot_s=None if max_tpot_ms is None else max_tpot_ms / 1e3,
-        estimate=estimate, calibration=calibration,
+        estimate=estimate, calibration=calibration, assumptions=assumptions,
     )
     if output == OutputFormat.json:
         typer.echo(fmt.to_json(p.to_dict()))

@@ -147,13 +147,15 @@ class ChipSpec(Frozen):
         out: dict[str, Figure] = {}
 
         def walk(prefix: str, obj: object) -> None:
-            if isinstance(obj, BaseModel):
+            if isinstance(obj, Range):
+                out[prefix[:-1]] = obj
+            elif isinstance(obj, BaseModel):
                 for k in type(obj).model_fields:
                     walk(f"{prefix}{k}.", getattr(obj, k))
             elif isinstance(obj, dict):
                 for k, v in obj.items():
                     walk(f"{prefix}{k}.", v)
-            elif isinstance(obj, (int, float, Range)) and not isinstance(obj, bool):
+            elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
                 out[prefix[:-1]] = obj
 
         for part in ("compute", "memory", "sram", "interconnect", "power", "silicon", "price"):
@@ -171,6 +173,9 @@ class FamilyDefaults(Frozen):
     gemm_tiles_in_flight_per_unit: float = Field(0.25, gt=0, description="Concurrent output tiles per matrix unit.")
     kernel_overhead_us: float = Field(3.0, ge=0, description="Fixed time per kernel (launch, prologue, tail).")
     scaleup_latency_us: float = Field(3.0, ge=0)
+    scaleup_bw_gbps_per_direction: float | None = Field(
+        None, gt=0, description="Used when a chip states no scale-up bandwidth; else PCIe Gen5 x16 is assumed."
+    )
     scaleout_bw_gbps_per_direction: float = Field(50.0, ge=0)
     scaleout_latency_us: float = Field(10.0, ge=0)
     runtime_reserve_gib: float = Field(2.0, ge=0, description="Memory the runtime and context keep.")
@@ -213,12 +218,15 @@ class ChipParams:
         return self.peak_flop_per_s[best], best
 
 
+PCIE5_X16_GBPS_PER_DIRECTION = 63.0  # 32 GT/s x 16 lanes, 128b/130b encoding (PCI-SIG PCIe 5.0 spec)
+
 _CAPACITY_UNIT_BYTES = {"GB": GIGA, "GiB": float(GIB), "MB": 1e6, "MiB": float(2**20), "TB": TERA}
 
 
 def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "central") -> ChipParams:
     """Convert a datasheet-level spec plus family defaults into SI parameters."""
     c, m, i, p = spec.compute, spec.memory, spec.interconnect, spec.power
+    notes: list[str] = []
     peaks = {k: pick(v, level) * TERA for k, v in c.dense_tflops.items()}  # type: ignore[operator]
     capacity = pick(m.capacity, level) * _CAPACITY_UNIT_BYTES[m.capacity_unit]  # type: ignore[operator]
     usable = pick(m.usable_capacity_gib, level)
@@ -227,12 +235,15 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
     units = c.matrix_unit_count or 128
     in_flight = c.gemm_tiles_in_flight or max(1.0, units * fam.gemm_tiles_in_flight_per_unit)
     link = pick(i.scaleup_bw_gbps_per_direction, level)
+    if not link:
+        link = fam.scaleup_bw_gbps_per_direction or PCIE5_X16_GBPS_PER_DIRECTION
+        notes.append(f"no scale-up bandwidth in the spec: {link:g} GB/s per direction assumed "
+                     f"({'family default' if fam.scaleup_bw_gbps_per_direction else 'PCIe Gen5 x16'})")
     link_lat = pick(i.scaleup_latency_us, level)
     tdp = pick(p.tdp_w, level)
     idle = pick(p.idle_w, level)
     vec = pick(c.vector_tflops, level)
     sram = pick(spec.sram.capacity_mb, level)
-    notes = []
     if tdp is None:
         notes.append("no TDP published: power-related outputs unavailable")
     return ChipParams(

@@ -1,0 +1,115 @@
+"""Energy, power and money of a prediction: W per chip, tokens per joule, $ per million tokens.
+
+Dynamic energy of a step = FLOP x e_flop(format, node) + DRAM bytes x e_byte(memory type)
++ link bytes x e_link (:mod:`inferchip.cost.energy`); board power = dynamic energy / step
+time + static power; above TDP the step is stretched (``throttle``). Money follows
+:mod:`inferchip.cost.tco`: the chip's reported price (or, where none is public, its
+manufacturing cost from the silicon model, said so in the notes) plus its share of the
+system, amortised, with electricity at a PUE and colocation rent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from inferchip.cost import energy as en
+from inferchip.cost import tco
+from inferchip.cost.silicon import NoSiliconDataError, chip_cost_breakdown
+from inferchip.cost.step import StepCost
+from inferchip.spec.assumptions import Assumptions
+from inferchip.spec.chip import ChipSpec, EstimateLevel, pick
+from inferchip.units import GIB
+
+DEFAULT_NODE_NM = 7.0
+
+
+@dataclass
+class ChipMoney:
+    price_usd: float | None
+    price_source: str
+    manufacturing_cost_usd: float | None
+    notes: list[str] = field(default_factory=list)
+
+
+def node_nm(spec: ChipSpec | None) -> float:
+    return spec.silicon.node_nm if spec is not None and spec.silicon.node_nm else DEFAULT_NODE_NM
+
+
+def package_kind(spec: ChipSpec) -> str:
+    kind = spec.memory.type.lower()
+    if "hbm" in kind:
+        return "cowos-l" if spec.silicon.compute_die_count > 1 else "cowos-s"
+    return "organic"
+
+
+def manufacturing_cost_usd(spec: ChipSpec, assumptions: Assumptions, level: EstimateLevel = "central") -> dict[str, float]:
+    """Silicon-model cost breakdown of one packaged chip (raises NoSiliconDataError when unknown)."""
+    cap = pick(spec.memory.capacity, level) or 0.0
+    unit = {"GB": 1e9 / GIB, "GiB": 1.0, "TB": 1e12 / GIB, "MB": 0.0, "MiB": 0.0}[spec.memory.capacity_unit]
+    return chip_cost_breakdown(pick(spec.silicon.die_area_mm2, level), spec.silicon.compute_die_count, spec.silicon.node_nm,
+                               spec.memory.type, cap * unit, package_kind(spec), assumptions, chip_id=spec.id)
+
+
+def chip_money(spec: ChipSpec | None, assumptions: Assumptions, level: EstimateLevel = "central") -> ChipMoney:
+    """Price to use in TCO: the reported price, else the modelled manufacturing cost, else unknown."""
+    if spec is None:
+        return ChipMoney(None, "unknown", None, ["no chip spec: cost unavailable"])
+    try:
+        made = manufacturing_cost_usd(spec, assumptions, level)["total_usd"]
+    except NoSiliconDataError:
+        made = None
+    price = pick(spec.price.usd, level)
+    if price:
+        return ChipMoney(price, "reported price", made)
+    if made is not None:
+        return ChipMoney(made, "modelled manufacturing cost (no public price; no vendor margin)", made,
+                         [f"{spec.id}: no public price; $ figures use the silicon model's manufacturing cost"])
+    return ChipMoney(None, "unknown", None, [f"{spec.id}: neither a price nor die area and node are known: $ figures unavailable"])
+
+
+def step_dynamic_energy_j(cost: StepCost, spec: ChipSpec | None, memory_type: str, assumptions: Assumptions) -> np.ndarray:
+    """Dynamic energy of one stage step on one chip, J."""
+    node = node_nm(spec)
+    e = 0.0
+    for fmt, flop in cost.flop_by_format.items():
+        e = e + np.asarray(en.flop_energy_j(flop, fmt, node, assumptions))
+    e = e + np.asarray(en.memory_energy_j(cost.dram_bytes, memory_type, assumptions, node_nm=node))
+    e = e + np.asarray(en.link_energy_j(cost.link_bytes, assumptions))
+    return e
+
+
+@dataclass
+class PowerResult:
+    time_s: np.ndarray
+    power_w: np.ndarray
+    throttled: np.ndarray
+    energy_j: np.ndarray  # per chip, dynamic + static over the (possibly stretched) step
+
+
+def step_power(cost: StepCost, replica_step_s: np.ndarray, pp: int, spec: ChipSpec | None, memory_type: str,
+               tdp_w: float, idle_w: float, assumptions: Assumptions) -> PowerResult:
+    """Board power of one chip while the replica repeats this step (each chip runs its stage ``pp`` times)."""
+    e_dyn = step_dynamic_energy_j(cost, spec, memory_type, assumptions) * pp
+    static = idle_w if np.isfinite(idle_w) else float(en.static_power_w(tdp_w, assumptions))
+    t, p, thr = en.throttle(replica_step_s, e_dyn, static, tdp_w)
+    t = np.asarray(t, float)
+    return PowerResult(t, np.asarray(p, float), np.asarray(thr), e_dyn + static * t)
+
+
+def money_per_token(output_tokens_per_s_per_chip: float, power_w_per_chip: float, money: ChipMoney,
+                    num_accelerators: int, assumptions: Assumptions) -> dict[str, float | None]:
+    """$/h per chip (TCO), $ per million output tokens, and tokens/s per $ of capex."""
+    if money.price_usd is None:
+        return {"tco_usd_per_hour_per_chip": None, "usd_per_million_tokens": None,
+                "output_tokens_per_s_per_usd_capex": None}
+    wall = float(en.wall_power_w(power_w_per_chip * num_accelerators, num_accelerators, assumptions)) / num_accelerators
+    per_h = float(tco.tco_per_hour_usd(money.price_usd, wall, None, assumptions))
+    return {
+        "tco_usd_per_hour_per_chip": per_h,
+        "usd_per_million_tokens": float(tco.usd_per_million_tokens(per_h, output_tokens_per_s_per_chip)),
+        "output_tokens_per_s_per_usd_capex": float(tco.tokens_per_s_per_usd_capex(output_tokens_per_s_per_chip,
+                                                                                  money.price_usd)),
+        "wall_power_w_per_chip": wall,
+    }

@@ -1,0 +1,126 @@
+"""predict(): memory fit errors, bad settings, layout search and the JSON contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from inferchip.analysis.predict import predict
+from inferchip.errors import DoesNotFitError, InvalidSettingError, UnknownIdError
+from inferchip.interfaces.cli import main
+
+from conftest import make_chip, tiny_dense
+
+L70 = "meta-llama/Llama-2-70b-chat-hf"
+
+
+def test_70b_bf16_does_not_fit_one_h100_and_the_error_says_why(h100):
+    with pytest.raises(DoesNotFitError) as exc:
+        predict(h100, L70, count=1, weights="bf16", batch=1, input_tokens=1024, output_tokens=1024)
+    msg = str(exc.value)
+    # 70B x 2 bytes = ~138 GB of weights against ~78 GiB usable: short by > 50 GB.
+    assert "short by" in msg and "more chips" in msg and "--weights fp8" in msg
+
+
+def test_batch_too_large_names_the_largest_that_fits(h100):
+    with pytest.raises(DoesNotFitError) as exc:
+        predict(h100, L70, count=8, tp=8, weights="fp8", batch=100000, input_tokens=1024, output_tokens=1024)
+    assert "smaller batch: at most" in str(exc.value)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(tp=3), "does not divide the 64 attention heads"),
+    (dict(tp=16), "needs more chips"),
+    (dict(ep=2, tp=2), "needs a mixture-of-experts model"),
+    (dict(batch=0), "must be positive"),
+    (dict(input_tokens=-5, batch=1), "must be positive"),
+    (dict(weights="fp9", batch=1), "unknown number format 'fp9'"),
+])
+def test_impossible_settings_are_refused_with_the_reason(h100, kwargs, words):
+    base = dict(count=8, weights="fp8", batch=1)
+    base.update(kwargs)
+    with pytest.raises(InvalidSettingError, match=words):
+        predict(h100, L70, **base)
+
+
+def test_unknown_model_names_closest():
+    with pytest.raises(UnknownIdError) as exc:
+        predict(make_chip(), "meta-llama/Llama-2-70b-chat", count=8, batch=1)
+    assert "meta-llama/Llama-2-70b-chat-hf" in str(exc.value)
+
+
+def test_max_throughput_respects_latency_limits_and_memory(h100):
+    free = predict(h100, L70, count=8, weights="fp8", input_tokens=1024, output_tokens=1024)
+    capped = predict(h100, L70, count=8, weights="fp8", input_tokens=1024, output_tokens=1024, max_tpot_s=0.03)
+    assert capped.tpot_s <= 0.03
+    assert capped.output_tokens_per_s <= free.output_tokens_per_s
+    assert free.memory_per_chip_bytes <= free.memory_capacity_per_chip_bytes
+    assert free.tp * free.pp * free.replicas == 8
+
+
+def test_unmeetable_slo_reports_best_achievable(h100):
+    with pytest.raises(DoesNotFitError, match="no batch meets the latency limits"):
+        predict(h100, L70, count=8, weights="fp8", max_tpot_s=1e-4)
+
+
+def test_format_without_units_falls_back_and_says_so():
+    a100_like = make_chip(peak_flop_per_s={"bf16": 312e12, "fp16": 312e12, "int8": 624e12, "fp32": 19.5e12})
+    p = predict(a100_like, tiny_dense(), weights="fp4", activations="bf16", batch=1)
+    assert p.compute_format == "bf16"
+    p = predict(a100_like, tiny_dense(), weights="fp8", batch=1)
+    assert p.compute_format == "int8" and any("no fp8 units" in n for n in p.notes)
+
+
+def test_more_chips_never_lower_max_throughput(h100):
+    a = predict(h100, "meta-llama/Llama-3.1-8B", count=1, weights="fp8")
+    b = predict(h100, "meta-llama/Llama-3.1-8B", count=2, weights="fp8")
+    assert b.output_tokens_per_s >= a.output_tokens_per_s
+
+
+def test_cli_json_contract(capsys):
+    rc = main(["predict", "--chip", "nvidia-h100-sxm-80gb", "--count", "8", "--model", L70, "--weights", "fp8",
+               "--input-tokens", "1024", "--output-tokens", "1024", "--max-throughput", "--format", "json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("ttft_s", "tpot_s", "e2e_latency_s", "output_tokens_per_s", "output_tokens_per_s_per_chip",
+                "batch", "tp", "pp", "ep", "memory_per_chip_bytes"):
+        assert key in out
+    assert out["output_tokens_per_s_per_chip"] == pytest.approx(out["output_tokens_per_s"] / 8)
+
+
+def test_cli_table_and_errors_without_traceback(capsys):
+    assert main(["predict", "--chip", "nvidia-h100-sxm-80gb", "--model", L70, "--count", "8", "--weights", "fp8",
+                 "--batch", "8"]) == 0
+    assert "TTFT" in capsys.readouterr().out
+    rc = main(["predict", "--chip", "nvidia-h100-sxm", "--model", L70, "--batch", "1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "nvidia-h100-sxm-80gb" in err and "Traceback" not in err
+    rc = main(["predict", "--chip", "nvidia-h100-sxm-80gb", "--model", L70, "--batch", "1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "does not fit" in err
+    rc = main(["predict", "--chip", "nvidia-h100-sxm-80gb", "--model", L70])
+    assert rc == 2 and "--max-throughput" in capsys.readouterr().err
+
+
+def test_user_chip_yaml_is_accepted_wherever_an_id_is(tmp_path, capsys):
+    y = tmp_path / "mychip.yaml"
+    y.write_text("""
+id: my-chip
+name: My chip
+vendor: Me
+family: generic
+estimate: true
+compute: {dense_tflops: {bf16: 500, fp8: 1000}}
+memory: {type: HBM3, capacity: 96, capacity_unit: GiB, bandwidth_tbps: 4}
+interconnect: {scaleup_bw_gbps_per_direction: 400, max_scaleup_domain: 8}
+power: {tdp_w: 600}
+sources: [{citation: my own design, kind: estimate}]
+""")
+    assert main(["predict", "--chip", str(y), "--model", "meta-llama/Llama-3.1-8B", "--batch", "4", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["chip_id"] == "my-chip"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(y.read_text().replace("bandwidth_tbps: 4", "bandwidth_tbps: fast"))
+    assert main(["predict", "--chip", str(bad), "--model", "meta-llama/Llama-3.1-8B", "--batch", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml" in err and "bandwidth_tbps" in err and "fast" in err
