@@ -1,0 +1,263 @@
+"""Fit the few physical calibration parameters on published measurements, with honest errors.
+
+What is fitted: the physical parameters of :meth:`Calibration.physical_parameter_names`
+(attainable fractions of peak compute, memory and link bandwidth, kernel and host overheads,
+MoE imbalance) plus the mean input length of each MLPerf data set present in the rows (one
+unknown per data set, as the validation README says; never a parameter per row). Every
+parameter stays within its pydantic field bounds (data-set means within the data set's
+input limit); positive parameters are fitted on a log scale.
+
+Loss: the residual of a row is ``log(predicted / measured)``; ``scipy.optimize.least_squares``
+minimises the soft-L1 robust loss of the residuals (``f_scale`` ``F_SCALE``: quadratic below
+about 10% error, linear above), so a few rows the physics cannot explain do not drag the fit.
+
+Speed: one pass with the starting calibration fixes each row's parallel layout and mapped
+model; the optimiser then re-evaluates only the step costs with ``dataclasses.replace(mm,
+cal=...)`` on a coarse concurrency grid. The Jacobian is by forward differences, and all
+data-set means move together in one evaluation (each touches only its own rows).
+
+Honest errors: the in-sample figures are those of ``inferchip validate`` with the fitted
+calibration (full layout search, full grid). Leave-one-accelerator-out cross-validation fits
+again on the rows of every accelerator but one, from the same start, and predicts the
+held-out accelerator's rows with that fit, so each row is predicted by a calibration that
+never saw its accelerator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from annotated_types import Ge, Gt, Le
+
+from inferchip.analysis.cases import MLPERF_DATASETS, Case
+from inferchip.analysis.engine import MappedModel
+from inferchip.analysis.validate import (
+    CaseResult,
+    NotPredictable,
+    Validator,
+    case_formats,
+    error_stats,
+    evaluate_fixed,
+    plan_for,
+)
+from inferchip.cost.calibration import Calibration
+from inferchip.errors import InferchipError
+from inferchip.mapping.layout import Layout
+
+F_SCALE = 0.1  # soft-L1 scale of log residuals: ~10% error
+FAIL_RESIDUAL = 3.0  # residual of a row the current parameters cannot predict (~20x off)
+LOWER_IF_OPEN = {"step_overhead_s": 1e-5}  # a log-scale fit needs a positive lower bound
+FRACTION_FLOOR = 0.02  # lower bound of parameters bounded only by "> 0"
+MIN_MEAN_INPUT_TOKENS = 16.0
+DS_PREFIX = "mlperf_mean_input_tokens:"
+
+
+@dataclass
+class FitRow:
+    """A row the fit uses, with its layout and mapped model fixed by the first pass."""
+
+    case: Case
+    layout: Layout
+    mm: MappedModel
+    dataset: str | None
+
+
+def parameter_bounds(name: str, cal: Calibration) -> tuple[float, float]:
+    """Bounds of a fitted parameter: the pydantic field's, or the data set's input limit."""
+    if name.startswith(DS_PREFIX):
+        ds = MLPERF_DATASETS[name[len(DS_PREFIX):]]
+        return MIN_MEAN_INPUT_TOKENS, float(ds.max_input_tokens)
+    lo, hi = 0.0, math.inf
+    open_low = False
+    for meta in Calibration.model_fields[name].metadata:
+        if isinstance(meta, Gt):
+            lo, open_low = float(meta.gt), True
+        elif isinstance(meta, Ge):
+            lo = float(meta.ge)
+        elif isinstance(meta, Le):
+            hi = float(meta.le)
+    if lo <= 0:
+        lo = LOWER_IF_OPEN.get(name, FRACTION_FLOOR if open_low or lo == 0 else lo)
+    return lo, hi
+
+
+def with_values(cal: Calibration, names: Sequence[str], values: Sequence[float], **extra: Any) -> Calibration:
+    """A copy of ``cal`` with the named parameters (data-set means included) set."""
+    upd: dict[str, Any] = {}
+    means = dict(cal.mlperf_mean_input_tokens)
+    for n, v in zip(names, values):
+        if n.startswith(DS_PREFIX):
+            means[n[len(DS_PREFIX):]] = float(v)
+        else:
+            upd[n] = float(v)
+    upd["mlperf_mean_input_tokens"] = means
+    upd.update(extra)
+    return cal.model_copy(update=upd)
+
+
+def current_values(cal: Calibration, names: Sequence[str]) -> np.ndarray:
+    return np.array([cal.mlperf_mean_input_tokens[n[len(DS_PREFIX):]] if n.startswith(DS_PREFIX) else getattr(cal, n)
+                     for n in names], float)
+
+
+def prepare(cases: Sequence[Case], start: Calibration) -> tuple[list[FitRow], list[CaseResult]]:
+    """First pass: predict every case with ``start``; the rows it predicts become fit rows."""
+    v = Validator(start)
+    rows, results = [], []
+    for c in cases:
+        r = v.predict_case(c)
+        results.append(r)
+        if r.status == "ok" and r.layout is not None:
+            fmt = case_formats(c)[0]
+            rows.append(FitRow(c, r.layout, v.mapped(c, r.layout, fmt), plan_for(c, start).dataset))
+    return rows, results
+
+
+def row_residuals(rows: Sequence[FitRow], cal: Calibration) -> np.ndarray:
+    """log(predicted / measured) of every row on its fixed layout; FAIL_RESIDUAL where none."""
+    out = np.empty(len(rows))
+    for k, r in enumerate(rows):
+        try:
+            pred = evaluate_fixed(r.case, r.layout, r.mm, cal)
+        except (InferchipError, NotPredictable):
+            pred = math.nan
+        out[k] = math.log(pred / r.case.value) if pred > 0 and math.isfinite(pred) else FAIL_RESIDUAL
+    return out
+
+
+@dataclass
+class FitResult:
+    calibration: Calibration
+    names: list[str]
+    values: list[float]
+    rows: int
+    cost: float
+    iterations: int
+
+
+def fit(rows: Sequence[FitRow], start: Calibration, names: Sequence[str] | None = None, *,
+        max_evaluations: int = 60) -> FitResult:
+    """Least-squares fit of ``names`` (default: physical parameters + the data sets of ``rows``)."""
+    from scipy.optimize import least_squares
+
+    if names is None:
+        names = fit_parameter_names(rows)
+    names = list(names)
+    bounds = [parameter_bounds(n, start) for n in names]
+    lo = np.log([b[0] for b in bounds])
+    hi = np.log([b[1] for b in bounds])
+    x0 = np.clip(np.log(current_values(start, names)), lo + 1e-9, hi - 1e-9)
+    ds_cols = [j for j, n in enumerate(names) if n.startswith(DS_PREFIX)]
+    phys_cols = [j for j in range(len(names)) if j not in ds_cols]
+    ds_of_row = [r.dataset for r in rows]
+    cache: dict[bytes, np.ndarray] = {}
+
+    def resid(x: np.ndarray) -> np.ndarray:
+        key = x.tobytes()
+        if key not in cache:
+            cache.clear() if len(cache) > 64 else None
+            cache[key] = row_residuals(rows, with_values(start, names, np.exp(x)))
+        return cache[key]
+
+    step = 0.02  # forward-difference step on the log scale (2%): the model has grid and tile steps
+
+    def jac(x: np.ndarray) -> np.ndarray:
+        f0 = resid(x)
+        J = np.zeros((len(rows), len(names)))
+        for j in phys_cols:
+            h = step if x[j] + step <= hi[j] else -step
+            xp = x.copy()
+            xp[j] += h
+            J[:, j] = (resid(xp) - f0) / h
+        if ds_cols:  # every data-set mean at once: each one moves only the rows of its data set
+            hs = np.array([step if x[j] + step <= hi[j] else -step for j in ds_cols])
+            xp = x.copy()
+            xp[ds_cols] += hs
+            fp = resid(xp)
+            for j, h in zip(ds_cols, hs):
+                ds = names[j][len(DS_PREFIX):]
+                mask = np.array([d == ds for d in ds_of_row])
+                J[mask, j] = (fp[mask] - f0[mask]) / h
+        return J
+
+    res = least_squares(resid, x0, jac=jac, bounds=(lo, hi), loss="soft_l1", f_scale=F_SCALE,
+                        max_nfev=max_evaluations, x_scale=1.0, xtol=1e-3, ftol=1e-4)
+    values = [float(v) for v in np.exp(res.x)]
+    cal = with_values(start, names, values)
+    return FitResult(cal, names, values, len(rows), float(res.cost), int(res.nfev))
+
+
+def fit_parameter_names(rows: Sequence[FitRow]) -> list[str]:
+    """Physical parameters, then one mean input length per MLPerf data set present in ``rows``."""
+    ds = sorted({r.dataset for r in rows if r.dataset is not None})
+    return list(Calibration.physical_parameter_names()) + [DS_PREFIX + d for d in ds]
+
+
+def _fold(args: tuple[list[FitRow], Calibration, list[str], int]) -> Calibration:
+    rows, start, names, max_eval = args
+    return fit(rows, start, names, max_evaluations=max_eval).calibration
+
+
+@dataclass
+class CalibrationReport:
+    fitted: FitResult
+    in_sample: list[CaseResult]
+    held_out: list[CaseResult]  # each row predicted by the fold that left its accelerator out
+    folds: dict[str, Calibration]
+
+    def summary(self) -> dict[str, Any]:
+        cv_by = {}
+        for acc in sorted(self.folds):
+            cv_by[acc] = error_stats([r for r in self.held_out if r.case.accelerator == acc])
+        return {"fitted_parameters": len(self.fitted.names), "rows_used": self.fitted.rows,
+                "parameters": dict(zip(self.fitted.names, self.fitted.values)),
+                "in_sample": error_stats(self.in_sample), "cross_validated": error_stats(self.held_out),
+                "cross_validated_by_accelerator": cv_by}
+
+
+def calibrate(cases: Sequence[Case], start: Calibration | None = None, *, cross_validate: bool = True,
+              workers: int = 2, max_evaluations: int = 60,
+              progress: Callable[[str], None] | None = None) -> CalibrationReport:
+    """Fit on all cases, then (optionally) leave-one-accelerator-out cross-validation."""
+    start = start or Calibration()
+    say = progress or (lambda _msg: None)
+    say("first pass (layouts, mapped models)")
+    rows, _ = prepare(cases, start)
+    names = fit_parameter_names(rows)
+    say(f"fitting {len(names)} parameters on {len(rows)} rows")
+    full = fit(rows, start, names, max_evaluations=max_evaluations)
+    summary = dict(fitted_parameters=float(len(names)), rows_used=float(len(rows)))
+    v = Validator(full.calibration)
+    in_sample = [v.predict_case(c) for c in cases]
+    folds: dict[str, Calibration] = {}
+    held_out: list[CaseResult] = []
+    if cross_validate:
+        accs = sorted({c.accelerator for c in cases})
+        jobs = [([r for r in rows if r.case.accelerator != a], start, names, max_evaluations) for a in accs]
+        say(f"leave-one-accelerator-out: {len(accs)} folds on {workers} worker(s)")
+        if workers > 1:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                fold_cals = list(pool.map(_fold, jobs))
+        else:
+            fold_cals = [_fold(j) for j in jobs]
+        by_case = {}
+        for a, fc in zip(accs, fold_cals):
+            folds[a] = fc
+            fv = Validator(fc)
+            for c in cases:
+                if c.accelerator == a:
+                    by_case[c.case_id] = fv.predict_case(c)
+        held_out = [by_case[c.case_id] for c in cases]
+    ins, cv = error_stats(in_sample), error_stats(held_out) if held_out else {}
+    for key, st in (("in_sample", ins), ("cv", cv)):
+        for stat in ("median_ape", "p90_ape"):
+            if st.get(stat) is not None:
+                summary[f"{key}_{stat}"] = round(float(st[stat]), 2)
+    fitted_cal = full.calibration.model_copy(update={"fit_summary": summary, "fitted": True})
+    full.calibration = fitted_cal
+    return CalibrationReport(full, in_sample, held_out, folds)

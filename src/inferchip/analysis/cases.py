@@ -1,0 +1,332 @@
+"""Published measurements in the case format of ``shared/validation/cases.csv``.
+
+One row is one measured figure (``value`` in ``unit``) of one model on one system in one
+setting. :func:`read_cases` parses a file strictly: a missing column, a number that is
+not one, an unknown scenario, metric or number format stops the read with a
+:class:`CaseFileError` naming the file, the line, the column and what is allowed.
+A row that parses but cannot be predicted (unknown chip, model that does not fit) is the
+validator's business, not the parser's.
+
+Facts that the format keeps in the free-text ``notes`` are read by the small pattern
+functions at the end (:func:`stated_limits`, :func:`stated_load_per_s`): the MLPerf
+latency constraint a Server/Interactive row ran under, and the request rate at which a
+latency row was measured. They read the text, never the case id, and apply to every row.
+
+MLPerf data-set facts (``MLPERF_DATASETS``) are those of the README next to cases.csv,
+each with its citation there.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from inferchip.errors import SpecError
+from inferchip.spec.formats import ALL_FORMATS
+
+COLUMNS = (
+    "case_id", "source_kind", "source", "accelerator", "num_accelerators", "software", "model",
+    "weight_dtype", "act_dtype", "kv_dtype", "tp", "pp", "ep", "scenario", "input_tokens",
+    "output_tokens", "concurrency", "metric", "value", "unit", "notes",
+)
+SCENARIOS = ("fixed_length", "offline", "server", "single_stream")
+# metric -> the unit its value must be given in
+METRIC_UNITS = {
+    "output_tokens_per_s_total": "tokens/s",
+    "output_tokens_per_s_per_accelerator": "tokens/s/accelerator",
+    "samples_per_s": "samples/s",
+    "ttft_ms": "ms",
+    "tpot_ms": "ms",
+    "itl_ms": "ms",
+    "batch_e2e_latency_ms": "ms",
+}
+THROUGHPUT_METRICS = ("output_tokens_per_s_total", "output_tokens_per_s_per_accelerator", "samples_per_s")
+LATENCY_METRICS = ("ttft_ms", "tpot_ms", "itl_ms", "batch_e2e_latency_ms")
+
+
+class CaseFileError(SpecError):
+    """A malformed case file; ``line`` and ``column`` (1-based, 0 = whole line) locate the fault."""
+
+    def __init__(self, path: str, line: int, column: int, field: str | None, message: str):
+        where = f"{path}: line {line}"
+        if column:
+            where += f", column {column}"
+        if field:
+            where += f" ({field})"
+        super().__init__(f"{where}: {message}")
+        self.path, self.line, self.column, self.field = path, line, column, field
+
+
+@dataclass(frozen=True)
+class LatencyLimits:
+    """p99 latency constraints of an MLPerf Server/Interactive run, seconds (None = none)."""
+
+    ttft_s: float | None = None
+    tpot_s: float | None = None
+    e2e_s: float | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """An MLPerf LLM data set as the validation README describes it."""
+
+    name: str
+    max_input_tokens: float  # upper limit of one sample's input (filter or truncation)
+    max_output_tokens: float
+    server: LatencyLimits
+    interactive: LatencyLimits | None
+    default_output_tokens: float | None  # used only when a row gives no output length
+    citation: str
+    beams: int = 1  # beam-search width of the benchmark's generation (1 = greedy)
+
+
+def _lim(ttft_ms=None, tpot_ms=None, e2e_ms=None, src="") -> LatencyLimits:
+    f = (lambda v: None if v is None else v / 1e3)
+    return LatencyLimits(f(ttft_ms), f(tpot_ms), f(e2e_ms), src)
+
+
+_README = "shared/validation/README.md, 'MLPerf dataset facts and latency constraints'"
+MLPERF_DATASETS: dict[str, Dataset] = {
+    "llama2-70b": Dataset("llama2-70b", 1024, 1024, _lim(2000, 200, src=_README), _lim(450, 40, src=_README), 294.45,
+                          "OpenOrca GPT-4, max_seq_len 1024 for input and output (processorca.py); mlcommons/inference docs/index.md"),
+    "mixtral-8x7b": Dataset("mixtral-8x7b", 2048, 2048, _lim(2000, 200, src=_README), None, 144.84,
+                            "OpenOrca + GSM8K + MBXP, max_seq_len 2048; language/mixtral-8x7b/README.md"),
+    "gptj": Dataset("gptj", 1919, 128, _lim(e2e_ms=20000, src=_README), None, 128.0,
+                    "CNN/DailyMail, inputs truncated at 1919 tokens (dataset.py); generation with 30 to 128 new "
+                    "tokens and beam search of width 4, 'only beam_size 4 is allowed for official submission' "
+                    "(mlcommons/inference language/gpt-j/backend_PyTorch.py gen_kwargs); no token count is "
+                    "reported, so the 128-token cap is assumed per sample", beams=4),
+    "llama3.1-405b": Dataset("llama3.1-405b", 131072, 20000, _lim(6000, 175, src=_README), _lim(4500, 80, src=_README),
+                             684.68, "8,313 samples; language/llama3.1-405b/README.md; limits from the v5.1 logs"),
+    "llama3.1-8b": Dataset("llama3.1-8b", 131072, 20000, _lim(2000, 100, src=_README), _lim(500, 30, src=_README), None,
+                           "13,368 CNN-DM samples; language/llama3.1-8b/README.md; limits from the v5.1 logs"),
+    "deepseek-r1": Dataset("deepseek-r1", 131072, 32768, _lim(2000, 80, src=_README), None, 3886.2,
+                           "4,388 samples; language/deepseek-r1/README.md; limits from the v5.1 logs"),
+}
+# Model id fragment (lower case, of the resolved base architecture or the alias) -> data set.
+_DATASET_OF_MODEL = (
+    ("llama-2-70b", "llama2-70b"), ("llama-3.1-405b", "llama3.1-405b"), ("llama-3.1-8b", "llama3.1-8b"),
+    ("mixtral-8x7b", "mixtral-8x7b"), ("deepseek-r1", "deepseek-r1"), ("gpt-j", "gptj"),
+)
+
+
+def dataset_for_model(model_id: str) -> Dataset | None:
+    """The MLPerf data set a model id is benchmarked on (None for models MLPerf does not use)."""
+    low = model_id.lower()
+    for frag, name in _DATASET_OF_MODEL:
+        if frag in low:
+            return MLPERF_DATASETS[name]
+    return None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One parsed row. Blank optional fields are ``None``; ``line`` is where the row starts."""
+
+    case_id: str
+    source_kind: str
+    source: str
+    accelerator: str
+    num_accelerators: int
+    software: str
+    model: str
+    weight_dtype: str | None
+    act_dtype: str | None
+    kv_dtype: str | None
+    tp: int | None
+    pp: int | None
+    ep: int | None
+    scenario: str
+    input_tokens: float | None
+    output_tokens: float | None
+    concurrency: int | None
+    metric: str
+    value: float
+    unit: str
+    notes: str
+    line: int
+
+    @property
+    def is_mlperf(self) -> bool:
+        """A replay of an MLPerf data set: offline/server without a stated input length."""
+        return self.scenario in ("offline", "server") and self.input_tokens is None
+
+    @property
+    def interactive(self) -> bool:
+        """MLPerf Interactive (Server with tighter limits), as the notes or the id say."""
+        return bool(re.search(r"\binteractive\b", self.notes, re.IGNORECASE)) or "interactive" in self.case_id.lower()
+
+
+def _int(path, line, col, name, text, *, minimum=1) -> int:
+    try:
+        v = float(text)
+    except ValueError:
+        raise CaseFileError(path, line, col, name, f"value {text!r} is not a number; expected a whole number >= {minimum}") from None
+    if not math.isfinite(v) or v != int(v) or v < minimum:
+        raise CaseFileError(path, line, col, name, f"value {text!r}: expected a whole number >= {minimum}")
+    return int(v)
+
+
+def _float(path, line, col, name, text) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise CaseFileError(path, line, col, name, f"value {text!r} is not a number; expected a positive number") from None
+    if not math.isfinite(v) or v <= 0:
+        raise CaseFileError(path, line, col, name, f"value {text!r}: expected a positive finite number")
+    return v
+
+
+def _choice(path, line, col, name, text, allowed) -> str:
+    if text not in allowed:
+        raise CaseFileError(path, line, col, name, f"value {text!r} is not allowed; allowed: {', '.join(allowed)}")
+    return text
+
+
+def parse_cases(text: str, path: str = "<cases>") -> list[Case]:
+    """Parse the text of a case file (see module doc); raises :class:`CaseFileError`."""
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise CaseFileError(path, 1, 0, None, f"empty file; expected a header with the columns {', '.join(COLUMNS)}") from None
+    except csv.Error as exc:
+        raise CaseFileError(path, reader.line_num or 1, 0, None, f"not valid CSV: {exc}") from None
+    header = [h.strip() for h in header]
+    for pos, name in enumerate(COLUMNS, start=1):
+        if name not in header:
+            raise CaseFileError(path, 1, pos, name, f"column '{name}' is missing from the header; "
+                                f"expected the columns {', '.join(COLUMNS)}")
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        col = header.index(unknown[0]) + 1
+        raise CaseFileError(path, 1, col, unknown[0], f"unknown column '{unknown[0]}'; expected the columns {', '.join(COLUMNS)}")
+    dup = [h for h in header if header.count(h) > 1]
+    if dup:
+        raise CaseFileError(path, 1, len(header) - header[::-1].index(dup[0]), dup[0], "column given twice")
+    idx = {name: header.index(name) for name in COLUMNS}
+    out: list[Case] = []
+    seen: dict[str, int] = {}
+    prev_line = reader.line_num
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise CaseFileError(path, prev_line + 1, 0, None, f"not valid CSV: {exc}") from None
+        line = prev_line + 1
+        prev_line = reader.line_num
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            raise CaseFileError(path, line, 0, None, f"{len(row)} fields, but the header has {len(header)}")
+        out.append(_parse_row(path, line, row, idx, seen))
+    return out
+
+
+def _parse_row(path: str, line: int, row: list[str], idx: dict[str, int], seen: dict[str, int]) -> Case:
+    def cell(name: str) -> tuple[str, int]:
+        return row[idx[name]].strip(), idx[name] + 1
+
+    def req(name: str) -> tuple[str, int]:
+        v, c = cell(name)
+        if not v:
+            raise CaseFileError(path, line, c, name, "blank; this column is required")
+        return v, c
+
+    def opt_int(name: str) -> int | None:
+        v, c = cell(name)
+        return None if not v else _int(path, line, c, name, v)
+
+    def opt_float(name: str) -> float | None:
+        v, c = cell(name)
+        return None if not v else _float(path, line, c, name, v)
+
+    def dtype(name: str) -> str | None:
+        v, c = cell(name)
+        return None if not v else _choice(path, line, c, name, v, ALL_FORMATS)
+
+    case_id, c = req("case_id")
+    if case_id in seen:
+        raise CaseFileError(path, line, c, "case_id", f"value {case_id!r} repeats the case of line {seen[case_id]}")
+    seen[case_id] = line
+    v, c = req("scenario")
+    scenario = _choice(path, line, c, "scenario", v, SCENARIOS)
+    v, c = req("metric")
+    metric = _choice(path, line, c, "metric", v, tuple(METRIC_UNITS))
+    unit, c = req("unit")
+    if unit != METRIC_UNITS[metric]:
+        raise CaseFileError(path, line, c, "unit", f"value {unit!r} does not match metric {metric}; expected {METRIC_UNITS[metric]!r}")
+    v, c = req("value")
+    value = _float(path, line, c, "value", v)
+    v, c = req("num_accelerators")
+    count = _int(path, line, c, "num_accelerators", v)
+    return Case(
+        case_id=case_id, source_kind=cell("source_kind")[0], source=cell("source")[0],
+        accelerator=req("accelerator")[0], num_accelerators=count, software=cell("software")[0],
+        model=req("model")[0], weight_dtype=dtype("weight_dtype"), act_dtype=dtype("act_dtype"),
+        kv_dtype=dtype("kv_dtype"), tp=opt_int("tp"), pp=opt_int("pp"), ep=opt_int("ep"), scenario=scenario,
+        input_tokens=opt_float("input_tokens"), output_tokens=opt_float("output_tokens"),
+        concurrency=opt_int("concurrency"), metric=metric, value=value, unit=unit, notes=cell("notes")[0], line=line,
+    )
+
+
+def read_cases(path: str | Path) -> list[Case]:
+    """Read and parse a case file; unreadable or malformed files raise :class:`CaseFileError`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise CaseFileError(str(p), 0, 0, None, f"cannot read file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise CaseFileError(str(p), 0, 0, None, f"not UTF-8 text ({exc.reason})") from None
+    return parse_cases(text, str(p))
+
+
+# ------------------------------------------------------------------ facts stated in the notes
+_NUM = r"(\d+(?:\.\d+)?)"
+_LIMIT_MS = re.compile(r"\b(TTFT|TPOT)\s+p99\s*<=\s*" + _NUM + r"\s*ms", re.IGNORECASE)
+_LIMIT_E2E_S = re.compile(r"end-to-end latency\s+p99\s*<=\s*" + _NUM + r"\s*s\b", re.IGNORECASE)
+_MEASURED_AT = re.compile(r"measured at[^()]*?\(?\s*" + _NUM + r"\s+completed samples/s", re.IGNORECASE)
+_MEASURED_AT_BARE = re.compile(r"measured at\s+" + _NUM + r"\s+completed samples/s", re.IGNORECASE)
+_REQUEST_RATE = re.compile(r"request rate(?:\s*\([^)]*\))?\s+(INF|" + _NUM + r")\b", re.IGNORECASE)
+
+
+def stated_limits(case: Case) -> LatencyLimits | None:
+    """p99 latency constraints for a Server/Interactive row: from its notes ("TTFT p99<=2000 ms,
+    TPOT p99<=200 ms", "end-to-end latency p99<=20 s"), else from the README's data-set table."""
+    found = {m.group(1).upper(): float(m.group(2)) for m in _LIMIT_MS.finditer(case.notes)}
+    e2e = _LIMIT_E2E_S.search(case.notes)
+    if found or e2e:
+        return LatencyLimits(
+            ttft_s=found["TTFT"] / 1e3 if "TTFT" in found else None,
+            tpot_s=found["TPOT"] / 1e3 if "TPOT" in found else None,
+            e2e_s=float(e2e.group(1)) if e2e else None,
+            source="row notes",
+        )
+    ds = dataset_for_model(case.model)
+    if ds is None:
+        return None
+    if case.interactive:
+        return ds.interactive
+    return ds.server
+
+
+def stated_load_per_s(case: Case) -> float | None:
+    """Request rate (requests/s, whole system) a latency row was measured at, from its notes:
+    "measured at the load above (74.42 completed samples/s)" or "request rate (QPS column) 2";
+    ``inf`` for a saturating rate ("INF"); None when the notes state none."""
+    for pat in (_MEASURED_AT_BARE, _MEASURED_AT):
+        m = pat.search(case.notes)
+        if m:
+            return float(m.group(1))
+    m = _REQUEST_RATE.search(case.notes)
+    if m:
+        return math.inf if m.group(1).upper() == "INF" else float(m.group(1))
+    return None

@@ -1,0 +1,142 @@
+"""Calibration: bounds from the pydantic fields, recovery of known parameters from data the model
+generated itself, leave-one-accelerator-out bookkeeping and the `inferchip calibrate` command."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import replace
+
+import pytest
+
+from inferchip.analysis.calibrate import (
+    DS_PREFIX,
+    calibrate,
+    fit,
+    parameter_bounds,
+    prepare,
+    with_values,
+)
+from inferchip.analysis.cases import COLUMNS, parse_cases
+from inferchip.analysis.validate import Validator
+from inferchip.cost.calibration import Calibration, load_calibration
+from inferchip.interfaces.cli import main
+
+L8, L70, L2 = "meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-70B-Instruct", "meta-llama/Llama-2-70b-chat-hf"
+H100, H200, B200, MI300X = "nvidia-h100-sxm-80gb", "nvidia-h200-sxm-141gb", "nvidia-b200-180gb", "amd-mi300x"
+
+# (id, chip, count, model, w, tp, scenario, in, out, concurrency, metric, notes). Closed loops and static
+# batches at a stated concurrency (no max-throughput grid), so the model is smooth in the parameters.
+# Small batches are memory/overhead bound, long prompts at large batch compute bound, tp > 1 adds links;
+# the two MLPerf rows (no input length) carry the llama2-70b mean input length.
+SETTINGS = [
+    ("s1", H100, 1, L8, "fp8", 1, "fixed_length", "128", "512", "8", "output_tokens_per_s_total", ""),
+    ("s2", H100, 1, L8, "fp8", 1, "fixed_length", "2048", "128", "384", "output_tokens_per_s_total", ""),
+    ("s3", H200, 1, L70, "fp8", 1, "single_stream", "128", "256", "1", "batch_e2e_latency_ms", ""),
+    ("s4", H200, 4, L70, "fp8", 4, "fixed_length", "2048", "128", "64", "batch_e2e_latency_ms", ""),
+    ("s5", B200, 2, L70, "fp8", 2, "fixed_length", "1000", "1000", "32", "output_tokens_per_s_total", ""),
+    ("s6", MI300X, 1, L8, "bf16", 1, "single_stream", "128", "128", "1", "batch_e2e_latency_ms", ""),
+    ("s7", H200, 8, L2, "fp8", 1, "server", "", "290", "2400", "output_tokens_per_s_total", "MLPerf"),
+    ("s8", H100, 8, L2, "fp8", 2, "server", "", "290", "256", "ttft_ms", "MLPerf"),
+    ("s9", MI300X, 8, L70, "fp8", 8, "fixed_length", "128", "2048", "256", "tpot_ms", ""),
+]
+TRUE = dict(gemm_compute_fraction=0.62, memory_bandwidth_fraction=0.71, step_overhead_s=0.0035,
+            link_bandwidth_fraction=0.5)
+TRUE_MEAN_INPUT = 420.0
+FITTED = list(TRUE) + [DS_PREFIX + "llama2-70b"]
+
+
+def _csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def synthetic_cases(cal: Calibration):
+    """The settings above, each 'measured' value being the model's own prediction under ``cal``."""
+    rows = []
+    for cid, chip, n, model, w, tp, scen, i, o, conc, metric, notes in SETTINGS:
+        unit = "ms" if metric.endswith("_ms") else "tokens/s"
+        rows.append(dict(case_id=cid, source_kind="synthetic", source="test", accelerator=chip, num_accelerators=n,
+                         software="-", model=model, weight_dtype=w, act_dtype=w, kv_dtype=w, tp=tp, pp=1, ep="",
+                         scenario=scen, input_tokens=i, output_tokens=o, concurrency=conc, metric=metric, value=1,
+                         unit=unit, notes=notes))
+    cases = parse_cases(_csv(rows), "synthetic.csv")
+    v = Validator(cal)
+    out = []
+    for c in cases:
+        r = v.predict_case(c)
+        assert r.status == "ok", (c.case_id, r.reason)
+        out.append(replace(c, value=r.predicted))
+    return out
+
+
+@pytest.fixture(scope="module")
+def truth() -> Calibration:
+    return with_values(Calibration(), FITTED, list(TRUE.values()) + [TRUE_MEAN_INPUT])
+
+
+def test_bounds_are_the_pydantic_field_bounds():
+    cal = Calibration()
+    assert parameter_bounds("gemm_compute_fraction", cal) == (0.02, 1.0)  # gt=0 (floored for a log fit), le=1
+    assert parameter_bounds("moe_imbalance", cal) == (1.0, 4.0)  # ge=1, le=4
+    assert parameter_bounds("step_overhead_s", cal) == (1e-5, 0.1)  # ge=0 -> 10 us floor, le=0.1 s
+    assert parameter_bounds("kernel_overhead_scale", cal) == (0.02, 10.0)
+    assert parameter_bounds(DS_PREFIX + "llama2-70b", cal) == (16.0, 1024.0)  # README: max_seq_len 1024
+
+
+def test_fit_recovers_the_parameters_the_data_was_made_with(truth):
+    """Noise-free data from the model itself: the fit, started from the defaults (every fitted
+    parameter 13-65% away), must land on the truth. Tolerance 2%: the optimiser stops at a log-step
+    of 1e-3 (0.1%), and the model has small steps (tile quantisation, ceil of chunks) that forward
+    differences of 2% can straddle."""
+    cases = synthetic_cases(truth)
+    start = Calibration()
+    rows, first = prepare(cases, start)
+    assert len(rows) == len(SETTINGS)
+    res = fit(rows, start, FITTED, max_evaluations=80)
+    got = dict(zip(res.names, res.values))
+    for name, want in TRUE.items():
+        assert got[name] == pytest.approx(want, rel=0.02), name
+    assert got[DS_PREFIX + "llama2-70b"] == pytest.approx(TRUE_MEAN_INPUT, rel=0.02)
+    v = Validator(res.calibration)
+    worst = max(v.predict_case(c).ape for c in cases)
+    assert worst < 1.0  # percent
+    assert max(r.ape for r in first) > 10.0  # the defaults were really off
+
+
+def test_leave_one_accelerator_out_predicts_each_row_with_a_fold_that_never_saw_it(truth):
+    cases = synthetic_cases(truth)[:6]  # s1-s6: H100, H200, B200, MI300X
+    rep = calibrate(cases, Calibration(), workers=1, max_evaluations=30)
+    assert sorted(rep.folds) == sorted({c.accelerator for c in cases})
+    for c, r in zip(cases, rep.held_out):
+        assert r.case.case_id == c.case_id
+        again = Validator(rep.folds[c.accelerator]).predict_case(c)
+        assert r.predicted == pytest.approx(again.predicted, rel=1e-12)
+    s = rep.summary()
+    assert s["fitted_parameters"] == 7  # the physical parameters; no MLPerf row, so no data-set mean
+    assert set(s["cross_validated_by_accelerator"]) == set(rep.folds)
+    fs = rep.fitted.calibration.fit_summary
+    assert rep.fitted.calibration.fitted and {"in_sample_median_ape", "cv_median_ape", "cv_p90_ape"} <= set(fs)
+
+
+def test_calibrate_command_writes_a_loadable_fitted_calibration(tmp_path, truth, capsys):
+    cases = synthetic_cases(truth)
+    rows = [{**{k: getattr(c, k) if getattr(c, k) is not None else "" for k in COLUMNS}} for c in cases]
+    src = tmp_path / "synthetic.csv"
+    src.write_text(_csv(rows))
+    out = tmp_path / "cal.yaml"
+    rc = main(["calibrate", str(src), "-o", str(out), "--no-cv", "--format", "json"])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["fitted_parameters"] == len(Calibration.physical_parameter_names()) + 1
+    cal = load_calibration(out)
+    assert cal.fitted and cal.fitted_on.startswith("synthetic.csv (9 cases, sha256 ")
+    assert cal.fit_summary["in_sample_median_ape"] < 5.0
+    assert not list(tmp_path.glob("*.tmp"))
+    rc = main(["validate", str(src), "--calibration", str(out), "--format", "json"])
+    assert rc == 0
+    assert "fitted on synthetic.csv" in json.loads(capsys.readouterr().out)["calibration"]
