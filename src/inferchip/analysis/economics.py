@@ -18,6 +18,7 @@ from inferchip.cost import energy as en
 from inferchip.cost import tco
 from inferchip.cost.silicon import NoSiliconDataError, chip_cost_breakdown
 from inferchip.cost.step import StepCost
+from inferchip.errors import InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.chip import ChipSpec, EstimateLevel, pick
 from inferchip.units import GIB
@@ -38,8 +39,16 @@ def node_nm(spec: ChipSpec | None) -> float:
 
 
 def package_kind(spec: ChipSpec) -> str:
-    kind = spec.memory.type.lower()
-    if "hbm" in kind:
+    """CoWoS (S for one compute die, L for several) for HBM parts, an organic substrate otherwise.
+
+    The memory level decides, so "SRAM-only (no HBM/DRAM)" is organic; a memory type the
+    energy model does not recognise is read as "names HBM or not".
+    """
+    try:
+        hbm = en.memory_level(spec.memory.type).startswith("hbm")
+    except InvalidSettingError:
+        hbm = "hbm" in spec.memory.type.lower()
+    if hbm:
         return "cowos-l" if spec.silicon.compute_die_count > 1 else "cowos-s"
     return "organic"
 
@@ -80,6 +89,13 @@ def step_dynamic_energy_j(cost: StepCost, spec: ChipSpec | None, memory_type: st
     return e
 
 
+def active_static_power_w(tdp_w: float, idle_w: float, assumptions: Assumptions) -> float:
+    """Static power of a chip while it runs kernels, W: max(idle floor, active floor x power limit)."""
+    idle = idle_w if np.isfinite(idle_w) else float(en.static_power_w(tdp_w, assumptions))
+    floor = assumptions.energy.active_floor_fraction_of_tdp
+    return max(idle, floor.value * tdp_w) if floor is not None else idle
+
+
 @dataclass
 class PowerResult:
     time_s: np.ndarray
@@ -90,9 +106,15 @@ class PowerResult:
 
 def step_power(cost: StepCost, replica_step_s: np.ndarray, pp: int, spec: ChipSpec | None, memory_type: str,
                tdp_w: float, idle_w: float, assumptions: Assumptions) -> PowerResult:
-    """Board power of one chip while the replica repeats this step (each chip runs its stage ``pp`` times)."""
+    """Board power of one chip while the replica repeats this step (each chip runs its stage ``pp`` times).
+
+    Static power of the busy chip: the idle floor (``idle_w``, else ``static_power_fraction_of_tdp``
+    x TDP), raised to ``energy.active_floor_fraction_of_tdp`` x ``tdp_w`` where the assumptions
+    give one (a chip at full clocks: clock tree and hot leakage; ``tdp_w`` is the enforced
+    power limit, so a capped chip, running at lower voltage, has a lower floor).
+    """
     e_dyn = step_dynamic_energy_j(cost, spec, memory_type, assumptions) * pp
-    static = idle_w if np.isfinite(idle_w) else float(en.static_power_w(tdp_w, assumptions))
+    static = active_static_power_w(tdp_w, idle_w, assumptions)
     t, p, thr = en.throttle(replica_step_s, e_dyn, static, tdp_w)
     t = np.asarray(t, float)
     return PowerResult(t, np.asarray(p, float), np.asarray(thr), e_dyn + static * t)

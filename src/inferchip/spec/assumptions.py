@@ -81,6 +81,10 @@ class EnergyAssumptions(_Frozen):
     sram_pj_per_byte_at_45nm: Constant
     link_pj_per_bit: Constant = Field(description="Chip-to-chip link energy per bit, per link traversal.")
     static_power_fraction_of_tdp: Constant
+    active_floor_fraction_of_tdp: Constant | None = Field(
+        None, description="Static power of a BUSY chip (full clocks: clock tree, leakage when hot) as a fraction "
+        "of its power limit; None = the idle floor only."
+    )
 
     @field_validator("flop_pj_at_reference_node", "node_energy_factor", "memory_device_pj_per_bit", mode="before")
     @classmethod
@@ -105,6 +109,8 @@ class EnergyAssumptions(_Frozen):
         _positive(self.reference_node_nm, "reference_node_nm")
         if self.static_power_fraction_of_tdp.value >= 1:
             raise ValueError("static_power_fraction_of_tdp: must be below 1")
+        if self.active_floor_fraction_of_tdp is not None and self.active_floor_fraction_of_tdp.value >= 1:
+            raise ValueError("active_floor_fraction_of_tdp: must be below 1")
         return self
 
 

@@ -1,0 +1,207 @@
+"""What one packaged chip costs to make, line by line with sources, checked against its price.
+
+The silicon model (:mod:`inferchip.cost.silicon`, METHODS.md 2.11) gives, for a chip with a
+die area and a process node: dies per wafer, negative-binomial yield, wafer price, good-die
+cost; then memory (GiB x price per GiB of its memory level), package and final test, summed
+by :func:`inferchip.analysis.economics.manufacturing_cost_usd`. Every line names the
+assumption it comes from (``catalog/assumptions.yaml``).
+
+Reality check: where a reported price is public, ``price / cost`` is shown with the implied
+gross margin ``1 - cost / price``. Where a cloud $/h is public, it is set beside the TCO per
+hour of owning the chip at its manufacturing cost (:mod:`inferchip.cost.tco`, power at TDP
+with the chip's share of an n-accelerator server, n = min(scale-up domain, 8)), so
+``cloud / TCO-at-cost`` is the markup of the whole chain (vendor, system builder, cloud).
+
+A chip without die area or node is costed by its reported price (status ``price_only``);
+one with neither gets status ``unknown`` and a message saying so, never a zero. Wafer-scale
+parts (fewer than one die per wafer) are outside the dies-per-wafer model and handled the
+same way, with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from inferchip.analysis.economics import manufacturing_cost_usd, package_kind
+from inferchip.cost import energy as en
+from inferchip.cost import silicon as si
+from inferchip.cost import tco
+from inferchip.errors import InvalidSettingError
+from inferchip.spec.assumptions import Assumptions
+from inferchip.spec.chip import ChipSpec, EstimateLevel, Range, pick
+from inferchip.units import GIB, GIGA, TERA
+
+SERVER_ACCELERATORS_MAX = 8  # the chip's share of a server of min(scale-up domain, 8) accelerators
+
+_CAPACITY_BYTES = {"GB": GIGA, "GiB": float(GIB), "TB": TERA, "MB": 0.0, "MiB": 0.0}  # MB-class = on-die SRAM
+
+
+@dataclass
+class CostLine:
+    """One line of the breakdown: a quantity, its unit and where it comes from."""
+
+    item: str
+    value: float | str | None
+    unit: str
+    source: str
+
+
+@dataclass
+class ChipCost:
+    chip_id: str
+    name: str
+    status: str  # "modelled", "price_only" or "unknown"
+    message: str
+    node_nm: float | None = None
+    die_area_mm2: float | None = None
+    lines: list[CostLine] = field(default_factory=list)
+    manufacturing_cost_usd: float | None = None
+    cost_used_usd: float | None = None  # modelled cost, else the price
+    price_usd: float | None = None
+    price_over_cost: float | None = None
+    implied_gross_margin: float | None = None
+    cloud_usd_per_hour: float | None = None
+    tco_at_cost_usd_per_hour: float | None = None
+    cloud_over_tco_at_cost: float | None = None
+    breakdown_usd: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _node_key(table: dict[str, float], node_nm: float) -> str:
+    """The node class a lookup by node uses (smallest tabulated node >= node), for its citation."""
+    for k in sorted(table, key=float):
+        if float(k) >= node_nm - 1e-9:
+            return k
+    return sorted(table, key=float)[-1]
+
+
+def _cite(a: Assumptions, path: str) -> str:
+    return a.constant(path).source.citation
+
+
+def _figure_source(value: Any, what: str, spec: ChipSpec) -> str:
+    if isinstance(value, Range):
+        return f"{spec.id} {what}: estimate {value.low:g}-{value.high:g}, central used ({value.derivation})"
+    return f"{spec.id} chip spec, {what}"
+
+
+def memory_gib(spec: ChipSpec, level: EstimateLevel = "central") -> float:
+    """Off-chip memory of a chip in GiB (0 for MB-class on-die SRAM)."""
+    cap = pick(spec.memory.capacity, level) or 0.0
+    return cap * _CAPACITY_BYTES[spec.memory.capacity_unit] / GIB
+
+
+def chip_cost(spec: ChipSpec, assumptions: Assumptions, level: EstimateLevel = "central") -> ChipCost:
+    """Silicon cost breakdown of one chip with sources, beside its reported price and cloud rate."""
+    a = assumptions
+    price = pick(spec.price.usd, level)
+    cloud = pick(spec.price.cloud_usd_per_hour, level)
+    area = pick(spec.silicon.die_area_mm2, level)
+    node = spec.silicon.node_nm
+    out = ChipCost(chip_id=spec.id, name=spec.name, status="unknown", message="", node_nm=node, die_area_mm2=area,
+                   price_usd=price, cloud_usd_per_hour=cloud)
+    why_not = None
+    if area is None or node is None:
+        missing = [n for n, v in (("die area", area), ("process node", node)) if v is None]
+        why_not = f"no {' or '.join(missing)} in the chip spec"
+    else:
+        try:
+            made = manufacturing_cost_usd(spec, a, level)
+        except InvalidSettingError as exc:
+            why_not = str(exc)
+        else:
+            _modelled_lines(out, spec, a, area, node, made, level)
+    if why_not is not None:
+        if price:
+            out.status, out.cost_used_usd = "price_only", price
+            out.message = f"{spec.id}: {why_not}; the silicon model does not apply: cost taken as the reported price"
+        else:
+            out.message = (f"{spec.id}: {why_not} and no reported price: its cost is unknown "
+                           "(add silicon.die_area_mm2 and silicon.node_nm, or price.usd, to the chip YAML)")
+    if price is not None:
+        out.lines.append(CostLine("reported price", price, "USD", _figure_source(spec.price.usd, "price.usd", spec)
+                                  + (f"; {spec.price.note}" if spec.price.note else "")))
+    if out.manufacturing_cost_usd and price:
+        out.price_over_cost = price / out.manufacturing_cost_usd
+        out.implied_gross_margin = 1.0 - out.manufacturing_cost_usd / price
+    if cloud is not None:
+        out.lines.append(CostLine("cloud rate", cloud, "USD/h", _figure_source(spec.price.cloud_usd_per_hour,
+                                                                             "price.cloud_usd_per_hour", spec)))
+        _cloud_check(out, spec, a, level)
+    return out
+
+
+def _modelled_lines(out: ChipCost, spec: ChipSpec, a: Assumptions, area: float, node: float,
+                    made: dict[str, float], level: EstimateLevel) -> None:
+    diameter, edge = a.number("silicon.wafer_diameter_mm"), a.number("silicon.edge_exclusion_mm")
+    scribe, alpha = a.number("silicon.scribe_width_mm"), a.number("silicon.yield_cluster_alpha")
+    dpw = float(si.dies_per_wafer(area, diameter, edge, scribe))
+    d0 = si.defect_density_per_cm2(node, a)
+    y = float(si.yield_negative_binomial(area, d0, alpha))
+    wafer = si.wafer_price_usd(node, a)
+    good_die = wafer / (dpw * y)
+    n_dies = spec.silicon.compute_die_count
+    d0_key = _node_key(a.table("silicon.defect_density_per_cm2"), node)
+    w_key = _node_key(a.table("silicon.wafer_price_usd"), node)
+    kind = package_kind(spec)
+    gib = memory_gib(spec, level)
+    lines = [
+        CostLine("process node", f"{spec.silicon.process_node or ''} ({node:g} nm)".strip(), "",
+                 f"{spec.id} chip spec, silicon.node_nm"),
+        CostLine("die area (one compute die)", area, "mm2", _figure_source(spec.silicon.die_area_mm2,
+                                                                           "silicon.die_area_mm2", spec)),
+        CostLine("compute dies per package", n_dies, "", f"{spec.id} chip spec, silicon.compute_die_count"),
+        CostLine("dies per wafer (gross)", dpw, "", f"pi r^2/A - pi d/sqrt(2A), d = {diameter:g} mm: "
+                 f"{_cite(a, 'silicon.wafer_diameter_mm')}"),
+        CostLine("defect density D0", d0, "1/cm2", f"{d0_key} nm class: {_cite(a, f'silicon.defect_density_per_cm2.{d0_key}')}"),
+        CostLine("die yield (negative binomial)", y, "fraction", f"(1 + A D0/alpha)^-alpha, alpha = {alpha:g}: "
+                 f"{_cite(a, 'silicon.yield_cluster_alpha')}"),
+        CostLine("wafer price", wafer, "USD", f"{w_key} nm class: {_cite(a, f'silicon.wafer_price_usd.{w_key}')}"),
+        CostLine("good-die cost", good_die, "USD", "wafer price / (dies per wafer x yield)"),
+        CostLine("logic dies", made["logic_dies_usd"], "USD", f"{n_dies} x good-die cost"),
+    ]
+    mem_src = "on-die SRAM only: no external memory cost"
+    if made["memory_usd"] > 0:
+        lvl = en.memory_level(spec.memory.type)
+        mem_src = f"{gib:,.0f} GiB {lvl} x {a.table('silicon.memory_usd_per_gib')[lvl]:g} USD/GiB: " \
+                  f"{_cite(a, f'silicon.memory_usd_per_gib.{lvl}')}"
+    lines += [
+        CostLine(f"memory ({spec.memory.type}, {gib:,.0f} GiB)", made["memory_usd"], "USD", mem_src),
+        CostLine(f"packaging ({kind})", made["packaging_usd"], "USD", _cite(a, f"silicon.packaging_usd.{kind}")),
+        CostLine(f"test and assembly ({kind})", made["test_assembly_usd"], "USD",
+                 _cite(a, f"silicon.test_assembly_usd.{kind}")),
+        CostLine("total manufacturing cost", made["total_usd"], "USD", "sum of the lines above (no NRE, no margin)"),
+    ]
+    out.lines += lines
+    out.status, out.manufacturing_cost_usd, out.cost_used_usd = "modelled", made["total_usd"], made["total_usd"]
+    out.breakdown_usd = dict(made)
+    out.message = f"{spec.id}: modelled manufacturing cost ${made['total_usd']:,.0f}"
+    out.notes.append("harvesting (selling partly enabled dies) is not modelled: big-die costs are upper estimates")
+    out.notes.append("only the compute dies are costed: I/O or base dies, if any, are not in the spec")
+
+
+def _cloud_check(out: ChipCost, spec: ChipSpec, a: Assumptions, level: EstimateLevel) -> None:
+    tdp = pick(spec.power.tdp_w, level)
+    if out.manufacturing_cost_usd is None or tdp is None:
+        out.notes.append("cloud rate shown without a check: needs a modelled cost and a TDP")
+        return
+    n = min(spec.interconnect.max_scaleup_domain or 1, SERVER_ACCELERATORS_MAX)
+    wall_per_chip = float(en.wall_power_w(tdp * n, n, a)) / n
+    per_h = float(tco.tco_per_hour_usd(out.manufacturing_cost_usd, wall_per_chip, None, a))
+    out.tco_at_cost_usd_per_hour = per_h
+    out.cloud_over_tco_at_cost = out.cloud_usd_per_hour / per_h if per_h > 0 else None
+    out.lines.append(CostLine("TCO per hour at manufacturing cost", per_h, "USD/h",
+                              f"capex = cost x (1 + system overhead), {a.number('tco.lifetime_years'):g} years; "
+                              f"power at TDP with 1/{n} of a {n}-accelerator server's host at the wall; "
+                              "tco.* assumptions"))
+
+
+def catalogue_costs(assumptions: Assumptions, level: EstimateLevel = "central") -> list[ChipCost]:
+    """:func:`chip_cost` for every bundled chip, in id order."""
+    from inferchip.catalog.chips import all_chips
+
+    return [chip_cost(s, assumptions, level) for s in all_chips()]
