@@ -1,0 +1,204 @@
+"""How requests arrive: Poisson at a rate, one burst, a closed loop of users, or a trace.
+
+Each spec is a frozen pydantic model; :func:`make_source` turns one into an arrival
+source the simulator polls (``peek_time_s``/``pop``; ``on_finish`` for closed loops).
+Randomness comes from :mod:`inferchip.sim.rng` streams: arrival gaps, input lengths and
+output lengths each have their own, so two rates with one seed share their lengths and
+their arrival times differ only by the factor of the rates (common random numbers).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from inferchip.errors import InvalidSettingError
+from inferchip.sim import lengths
+from inferchip.sim.engine import EventQueue, Priority
+from inferchip.sim.rng import Stream, stream
+from inferchip.sim.trace import load_trace
+
+_LEN_CHUNK = 4096
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _WithLengths(_Spec):
+    input_tokens: lengths.LengthSpec = Field(description="Prompt length per request (int, (mean, spread) or samples).")
+    output_tokens: lengths.LengthSpec = Field(description="Generated tokens per request, first token included.")
+
+    @field_validator("input_tokens", "output_tokens", mode="before")
+    @classmethod
+    def _coerce(cls, value: Any, info: Any) -> Any:
+        return lengths.as_length(value, info.field_name)
+
+
+class PoissonArrivals(_WithLengths):
+    """Open loop, exponential gaps at ``rate_per_s`` (MLPerf Server / Interactive)."""
+
+    kind: Literal["poisson"] = "poisson"
+    rate_per_s: float = Field(gt=0, description="Mean arrival rate, requests per second.")
+
+
+class BurstArrivals(_WithLengths):
+    """All requests at one instant (MLPerf Offline, max-throughput benchmarks)."""
+
+    kind: Literal["burst"] = "burst"
+    at_s: float = Field(0.0, ge=0, description="Arrival time of every request, s.")
+
+
+class ClosedLoopArrivals(_WithLengths):
+    """``concurrency`` users; each sends its next request ``think_time_s`` after the last one finished."""
+
+    kind: Literal["closed_loop"] = "closed_loop"
+    concurrency: int = Field(ge=1, description="Users, each with at most one request outstanding.")
+    think_time_s: float = Field(0.0, ge=0, description="Pause between a finish and the user's next request, s.")
+
+
+class TraceArrivals(_Spec):
+    """Replay a CSV/JSONL file with columns ``arrival_s, input_tokens, output_tokens``."""
+
+    kind: Literal["trace"] = "trace"
+    path: str = Field(description="Trace file (.csv or .jsonl).")
+
+
+ArrivalSpec = Annotated[
+    PoissonArrivals | BurstArrivals | ClosedLoopArrivals | TraceArrivals, Field(discriminator="kind")
+]
+
+
+class OpenLoopSource:
+    """Arrivals known in advance (sorted times with their lengths)."""
+
+    closed_loop = False
+
+    def __init__(self, arrival_s: np.ndarray, input_tokens: np.ndarray, output_tokens: np.ndarray):
+        self._t = arrival_s.tolist()
+        self._in = input_tokens.tolist()
+        self._out = output_tokens.tolist()
+        self._i = 0
+        self.expected_total: int | None = len(self._t)
+        self.max_input_tokens = int(input_tokens.max()) if len(self._t) else 0
+        self.max_total_tokens = int((input_tokens + output_tokens).max()) if len(self._t) else 0
+
+    @property
+    def issue_end_s(self) -> float:
+        """Time of the last arrival."""
+        return self._t[-1] if self._t else 0.0
+
+    def peek_time_s(self) -> float:
+        return self._t[self._i] if self._i < len(self._t) else math.inf
+
+    def pop(self) -> tuple[float, int, int]:
+        i = self._i
+        self._i = i + 1
+        return self._t[i], self._in[i], self._out[i]
+
+    def on_finish(self, time_s: float) -> None:
+        """Open loop: a finish changes nothing."""
+
+
+class ClosedLoopSource:
+    """Users that wait for their request to finish (plus a think time) before sending the next."""
+
+    closed_loop = True
+
+    def __init__(self, spec: ClosedLoopArrivals, num_requests: int | None, duration_s: float | None, seed: int):
+        self._spec = spec
+        self._limit = num_requests if num_requests is not None else math.inf
+        self._duration_s = duration_s if duration_s is not None else math.inf
+        self._rng_in = stream(seed, Stream.INPUT_TOKENS)
+        self._rng_out = stream(seed, Stream.OUTPUT_TOKENS)
+        self._in: list[int] = []
+        self._out: list[int] = []
+        self._issued = 0
+        self._queue = EventQueue()
+        self._scheduled = 0
+        for _ in range(spec.concurrency):
+            self._schedule(0.0)
+        self.expected_total = num_requests
+        self.max_input_tokens = lengths.max_tokens(spec.input_tokens)
+        self.max_total_tokens = self.max_input_tokens + lengths.max_tokens(spec.output_tokens)
+        self.issue_end_s = 0.0
+
+    def _schedule(self, time_s: float) -> None:
+        if self._scheduled < self._limit and time_s < self._duration_s:
+            self._queue.push(time_s, Priority.ARRIVAL, None)
+            self._scheduled += 1
+
+    def peek_time_s(self) -> float:
+        return self._queue.peek_time_s()
+
+    def pop(self) -> tuple[float, int, int]:
+        time_s, _ = self._queue.pop()
+        if self._issued >= len(self._in):
+            self._in.extend(lengths.sample(self._spec.input_tokens, self._rng_in, _LEN_CHUNK).tolist())
+            self._out.extend(lengths.sample(self._spec.output_tokens, self._rng_out, _LEN_CHUNK).tolist())
+        i = self._issued
+        self._issued += 1
+        self.issue_end_s = time_s
+        return time_s, self._in[i], self._out[i]
+
+    def on_finish(self, time_s: float) -> None:
+        self._schedule(time_s + self._spec.think_time_s)
+
+
+def poisson_times_s(rate_per_s: float, rng: np.random.Generator, num: int | None, duration_s: float | None) -> np.ndarray:
+    """Cumulative sums of standard exponential gaps divided by the rate, cut at ``num`` or ``duration_s``."""
+    if num is not None:
+        times = np.cumsum(rng.standard_exponential(num)) / rate_per_s
+    else:
+        chunks: list[np.ndarray] = []
+        total = 0.0
+        chunk = int(rate_per_s * duration_s * 1.05) + 64
+        while total < duration_s:
+            gaps = np.cumsum(rng.standard_exponential(chunk)) / rate_per_s + total
+            chunks.append(gaps)
+            total = float(gaps[-1])
+        times = np.concatenate(chunks)
+    if duration_s is not None:
+        times = times[times < duration_s]
+    return times
+
+
+def make_source(
+    spec: Any, duration_s: float | None, num_requests: int | None, seed: int
+) -> OpenLoopSource | ClosedLoopSource:
+    """The arrival source for ``spec``; limits are checked here with messages naming them."""
+    if duration_s is not None and not (math.isfinite(duration_s) and duration_s > 0):
+        raise InvalidSettingError(f"duration_s: value {duration_s!r} must be a positive number of seconds")
+    if num_requests is not None and (isinstance(num_requests, bool) or int(num_requests) != num_requests or num_requests < 1):
+        raise InvalidSettingError(f"num_requests: value {num_requests!r} must be a whole number >= 1")
+    if isinstance(spec, ClosedLoopArrivals):
+        if num_requests is None and duration_s is None:
+            raise InvalidSettingError("closed-loop arrivals need num_requests or duration_s to end the run")
+        return ClosedLoopSource(spec, num_requests, duration_s, seed)
+    if isinstance(spec, TraceArrivals):
+        times, inp, out = load_trace(spec.path)
+        keep = np.ones(times.size, dtype=bool) if duration_s is None else times < duration_s
+        times, inp, out = times[keep], inp[keep], out[keep]
+        if num_requests is not None:
+            times, inp, out = times[:num_requests], inp[:num_requests], out[:num_requests]
+        return OpenLoopSource(times, inp, out)
+    if isinstance(spec, PoissonArrivals):
+        if num_requests is None and duration_s is None:
+            raise InvalidSettingError("Poisson arrivals need num_requests or duration_s to end the run")
+        times = poisson_times_s(spec.rate_per_s, stream(seed, Stream.ARRIVALS), num_requests, duration_s)
+    elif isinstance(spec, BurstArrivals):
+        if num_requests is None:
+            raise InvalidSettingError("burst arrivals need num_requests (how many requests arrive at once)")
+        times = np.full(int(num_requests), spec.at_s)
+    else:
+        raise InvalidSettingError(
+            f"arrivals: {type(spec).__name__} is not an arrival spec; allowed: PoissonArrivals, BurstArrivals, "
+            "ClosedLoopArrivals, TraceArrivals"
+        )
+    n = times.size
+    inp = lengths.sample(spec.input_tokens, stream(seed, Stream.INPUT_TOKENS), n)
+    out = lengths.sample(spec.output_tokens, stream(seed, Stream.OUTPUT_TOKENS), n)
+    return OpenLoopSource(times, inp, out)

@@ -1,0 +1,116 @@
+"""Request length distributions (input or output tokens).
+
+A length is given as:
+
+* an ``int``: every request has exactly that many tokens;
+* a 2-tuple ``(mean, spread)``: integers drawn uniformly from
+  ``[mean - spread, mean + spread]`` (spread is a half-width in tokens);
+* a list or numpy array of token counts: each request draws one of them uniformly with
+  replacement (an empirical data-set distribution, as MLPerf data sets have);
+* one of the models below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from inferchip.errors import InvalidSettingError
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FixedLength(_Frozen):
+    kind: Literal["fixed"] = "fixed"
+    tokens: int = Field(ge=1, description="Tokens of every request.")
+
+
+class UniformLength(_Frozen):
+    kind: Literal["uniform"] = "uniform"
+    mean_tokens: int = Field(ge=1, description="Centre of the uniform distribution, tokens.")
+    spread_tokens: int = Field(ge=0, description="Half-width, tokens: draws lie in [mean - spread, mean + spread].")
+
+    @model_validator(mode="after")
+    def _positive(self) -> UniformLength:
+        if self.mean_tokens - self.spread_tokens < 1:
+            raise ValueError(
+                f"mean_tokens - spread_tokens must be >= 1 token, got {self.mean_tokens} - {self.spread_tokens}"
+            )
+        return self
+
+
+class EmpiricalLength(_Frozen):
+    kind: Literal["empirical"] = "empirical"
+    samples_tokens: tuple[Annotated[int, Field(ge=1)], ...] = Field(
+        min_length=1, description="Token counts drawn uniformly with replacement."
+    )
+
+
+LengthSpec = Annotated[FixedLength | UniformLength | EmpiricalLength, Field(discriminator="kind")]
+
+
+def as_length(value: Any, what: str = "length") -> FixedLength | UniformLength | EmpiricalLength:
+    """Turn the user's shorthand into a length model; bad input raises InvalidSettingError."""
+    if isinstance(value, FixedLength | UniformLength | EmpiricalLength):
+        return value
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        if isinstance(value, int | np.integer):
+            return FixedLength(tokens=int(value))
+        if isinstance(value, float) and value.is_integer():
+            return FixedLength(tokens=int(value))
+        if isinstance(value, dict):
+            kind = value.get("kind")
+            model = {"fixed": FixedLength, "uniform": UniformLength, "empirical": EmpiricalLength}.get(kind)
+            if model is None:
+                raise TypeError
+            return model.model_validate(value)
+        if isinstance(value, tuple) and len(value) == 2:
+            return UniformLength(mean_tokens=int(value[0]), spread_tokens=int(value[1]))
+        if isinstance(value, np.ndarray | Sequence) and not isinstance(value, str):
+            arr = np.asarray(value)
+            if arr.ndim != 1 or arr.size == 0 or not np.all(arr == np.round(arr)):
+                raise TypeError
+            return EmpiricalLength(samples_tokens=tuple(int(v) for v in arr))
+    except ValidationError as exc:
+        detail = "; ".join(err["msg"] for err in exc.errors())
+        raise InvalidSettingError(f"{what}: value {value!r} is not allowed: {detail}") from None
+    except (TypeError, ValueError):
+        pass
+    raise InvalidSettingError(
+        f"{what}: value {value!r} is not a length; allowed: a positive int, a (mean, spread) tuple, "
+        "or a 1-D list/array of positive integer token counts"
+    )
+
+
+def sample(spec: FixedLength | UniformLength | EmpiricalLength, rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` token counts (int64) drawn from ``spec`` with ``rng``."""
+    if isinstance(spec, FixedLength):
+        return np.full(n, spec.tokens, dtype=np.int64)
+    if isinstance(spec, UniformLength):
+        low = spec.mean_tokens - spec.spread_tokens
+        return rng.integers(low, spec.mean_tokens + spec.spread_tokens + 1, size=n, dtype=np.int64)
+    samples = np.asarray(spec.samples_tokens, dtype=np.int64)
+    return samples[rng.integers(0, samples.size, size=n)]
+
+
+def mean_tokens(spec: FixedLength | UniformLength | EmpiricalLength) -> float:
+    if isinstance(spec, FixedLength):
+        return float(spec.tokens)
+    if isinstance(spec, UniformLength):
+        return float(spec.mean_tokens)
+    return float(np.mean(spec.samples_tokens))
+
+
+def max_tokens(spec: FixedLength | UniformLength | EmpiricalLength) -> int:
+    if isinstance(spec, FixedLength):
+        return spec.tokens
+    if isinstance(spec, UniformLength):
+        return spec.mean_tokens + spec.spread_tokens
+    return max(spec.samples_tokens)

@@ -1,0 +1,258 @@
+"""Serving metrics of a simulation: the per-request record, step log and summary figures.
+
+Definitions (vLLM ``benchmarks/serve.py`` and MLPerf LoadGen conventions):
+
+* TTFT: arrival -> first output token; E2E: arrival -> last output token.
+* TPOT per request: ``(e2e - ttft) / (output_tokens - 1)`` (undefined for 1-token outputs).
+* ITL: every gap between two consecutive tokens of a request, over all requests.
+* Throughputs count what happens inside a *measurement window* (:meth:`SimResult.window_s`)
+  to leave out the start-up ramp and the final drain: for Poisson and trace arrivals the
+  second half of the arrival period; for a closed loop from the moment the first
+  ``concurrency`` requests have finished until the last request is sent; for a burst
+  (offline) from the first arrival to the last finish. With too few finishes in that
+  window the whole run (first arrival to last finish) is used.
+* Goodput: requests per second finishing in the window that met every SLO given.
+* Saturated: the arrival period ended with the number of requests in the system
+  growing well beyond random fluctuation while completions fell short of arrivals, or
+  the run hit its time cap with requests unfinished: a queue growing without bound.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+PERCENTILES = (50, 90, 99)
+MIN_WINDOW_REQUESTS = 20  # fewer finishes in the window than this: measure over the whole run
+SATURATION_COMPLETION_RATIO = 0.95  # completions below this share of arrivals (second half) ...
+SATURATION_GROWTH_SIGMAS = 3.0  # ... and in-system growth above this many Poisson sigmas
+
+
+def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """Smallest value whose cumulative weight reaches ``q`` percent (inverted CDF)."""
+    if values.size == 0 or weights.sum() <= 0:
+        return math.nan
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weights[order])
+    idx = int(np.searchsorted(cum, q / 100.0 * cum[-1], side="left"))
+    return float(values[order][min(idx, values.size - 1)])
+
+
+def _stats(prefix: str, values: np.ndarray, out: dict[str, Any]) -> None:
+    values = values[np.isfinite(values)]
+    out[f"{prefix}_mean"] = float(values.mean()) if values.size else math.nan
+    for p in PERCENTILES:
+        out[f"{prefix}_p{p}"] = float(np.percentile(values, p)) if values.size else math.nan
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """Everything one :func:`~inferchip.sim.simulate` run produced. Times in seconds of simulated time."""
+
+    requests: dict[str, np.ndarray]  # per-request columns (see RequestTable)
+    steps: dict[str, np.ndarray]  # step log of all replicas, with a 'replica' column
+    itl_extra_s: np.ndarray  # token gaps longer than one step (after preemptions)
+    itl_skip_per_step: np.ndarray  # per step row: decode tokens whose gap is in itl_extra_s
+    num_replicas: int
+    num_chips_per_replica: int
+    kv_capacity_blocks: int
+    block_size_tokens: int
+    arrival_kind: str
+    concurrency: int | None
+    hit_time_cap: bool
+    slo_ttft_s: float | None = None
+    slo_tpot_s: float | None = None
+    step_model_evaluations: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ per request
+    @property
+    def ttft_s(self) -> np.ndarray:
+        return self.requests["first_token_s"] - self.requests["arrival_s"]
+
+    @property
+    def e2e_s(self) -> np.ndarray:
+        return self.requests["finish_s"] - self.requests["arrival_s"]
+
+    @property
+    def tpot_s(self) -> np.ndarray:
+        out = self.requests["output_tokens"].astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tpot = (self.requests["finish_s"] - self.requests["first_token_s"]) / (out - 1)
+        return np.where(out > 1, tpot, math.nan)
+
+    @property
+    def finished(self) -> np.ndarray:
+        return np.isfinite(self.requests["finish_s"])
+
+    def meets_slo(self) -> np.ndarray:
+        """Per request: finished and within every SLO given (a 1-token output has no TPOT to miss)."""
+        ok = self.finished.copy()
+        if self.slo_ttft_s is not None:
+            ok &= self.ttft_s <= self.slo_ttft_s
+        if self.slo_tpot_s is not None:
+            tpot = self.tpot_s
+            ok &= np.isnan(tpot) | (tpot <= self.slo_tpot_s)
+        return ok
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per request, unit-suffixed columns."""
+        r = self.requests
+        return pd.DataFrame({
+            "request_id": np.arange(r["arrival_s"].size), "replica": r["replica"],
+            "arrival_s": r["arrival_s"], "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
+            "first_scheduled_s": r["first_scheduled_s"], "first_token_s": r["first_token_s"],
+            "finish_s": r["finish_s"], "queue_s": r["first_scheduled_s"] - r["arrival_s"], "ttft_s": self.ttft_s,
+            "tpot_s": self.tpot_s, "e2e_s": self.e2e_s, "num_preemptions": r["num_preemptions"],
+            "rejected": r["rejected"], "meets_slo": self.meets_slo(),
+        })
+
+    def steps_dataframe(self) -> pd.DataFrame:
+        """One row per engine step of every replica."""
+        return pd.DataFrame(self.steps)
+
+    # ------------------------------------------------------------------ ITL
+    def itl_samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """(gap_s, count): each step's duration with the tokens that waited exactly that long, plus long gaps."""
+        s = self.steps
+        weights = (s["num_decode_seqs"] - self.itl_skip_per_step).astype(float)
+        keep = weights > 0
+        values = np.concatenate([s["duration_s"][keep], self.itl_extra_s])
+        return values, np.concatenate([weights[keep], np.ones(self.itl_extra_s.size)])
+
+    # ------------------------------------------------------------------ windows
+    def window_s(self) -> tuple[float, float]:
+        """(start, end) of the measurement window, see the module docstring."""
+        r = self.requests
+        valid = ~r["rejected"]
+        arrival = r["arrival_s"][valid]
+        finish = r["finish_s"][valid]
+        if arrival.size == 0:
+            return 0.0, 0.0
+        done = np.sort(finish[np.isfinite(finish)])
+        whole = (float(arrival.min()), float(done[-1]) if done.size else float(arrival.max()))
+        first, last = float(arrival.min()), float(arrival.max())
+        if self.arrival_kind == "closed_loop" and self.concurrency and done.size >= self.concurrency:
+            start, end = float(done[self.concurrency - 1]), last
+        elif self.arrival_kind in ("poisson", "trace"):
+            start, end = first + (last - first) / 2, last
+        else:
+            return whole
+        in_window = np.count_nonzero((done > start) & (done <= end))
+        if end <= start or in_window < MIN_WINDOW_REQUESTS:
+            return whole
+        return start, end
+
+    def saturated(self) -> bool:
+        if self.hit_time_cap:
+            return True
+        if self.arrival_kind not in ("poisson", "trace"):
+            return False
+        r = self.requests
+        valid = ~r["rejected"]
+        arrival, finish = r["arrival_s"][valid], r["finish_s"][valid]
+        if arrival.size == 0:
+            return False
+        first, last = float(arrival.min()), float(arrival.max())
+        mid = first + (last - first) / 2
+        arrived = np.count_nonzero((arrival > mid) & (arrival <= last))
+        completed = np.count_nonzero((finish > mid) & (finish <= last))
+        in_system_mid = np.count_nonzero((arrival <= mid) & ~(finish <= mid))
+        in_system_end = np.count_nonzero((arrival <= last) & ~(finish <= last))
+        growth = in_system_end - in_system_mid
+        return bool(
+            arrived >= MIN_WINDOW_REQUESTS
+            and completed < SATURATION_COMPLETION_RATIO * arrived
+            and growth > SATURATION_GROWTH_SIGMAS * math.sqrt(arrived)
+        )
+
+    # ------------------------------------------------------------------ summary
+    def summary(self) -> dict[str, Any]:
+        """Flat dict of figures with unit-suffixed keys (``*_s``, ``*_per_s``, ``*_fraction``)."""
+        r = self.requests
+        out: dict[str, Any] = {
+            "num_requests": int(r["arrival_s"].size),
+            "num_completed": int(np.count_nonzero(self.finished)),
+            "num_rejected": int(np.count_nonzero(r["rejected"])),
+            "num_unfinished": int(np.count_nonzero(~self.finished & ~r["rejected"])),
+        }
+        fin = self.finished
+        _stats("ttft_s", self.ttft_s[fin], out)
+        _stats("tpot_s", self.tpot_s[fin], out)
+        itl, w = self.itl_samples()
+        out["itl_s_mean"] = float(np.average(itl, weights=w)) if w.sum() > 0 else math.nan
+        for p in PERCENTILES:
+            out[f"itl_s_p{p}"] = weighted_percentile(itl, w, p)
+        _stats("e2e_s", self.e2e_s[fin], out)
+        _stats("queue_s", (r["first_scheduled_s"] - r["arrival_s"])[fin], out)
+        start, end = self.window_s()
+        span = end - start
+        s = self.steps
+        ends = s["start_s"] + s["duration_s"]
+        in_win = (ends > start) & (ends <= end)
+        done_in = fin & (r["finish_s"] > start) & (r["finish_s"] <= end)
+        chips = self.num_replicas * self.num_chips_per_replica
+        rate = (lambda x: float(x) / span) if span > 0 else (lambda x: math.nan)
+        out["window_start_s"], out["window_end_s"] = start, end
+        out["requests_per_s"] = rate(np.count_nonzero(done_in))
+        out["output_tokens_per_s"] = rate(s["emitted_tokens"][in_win].sum())
+        out["output_tokens_per_s_per_chip"] = out["output_tokens_per_s"] / chips
+        out["input_tokens_per_s"] = rate(r["input_tokens"][done_in].sum())
+        tpot_mean = out["tpot_s_mean"]
+        out["output_tokens_per_s_per_user"] = 1.0 / tpot_mean if tpot_mean > 0 else math.nan
+        meets = self.meets_slo()
+        out["goodput_requests_per_s"] = rate(np.count_nonzero(meets & done_in))
+        out["slo_attainment_fraction"] = float(meets[fin].mean()) if fin.any() else math.nan
+        out["preemptions"] = int(s["preemptions"].sum())
+        busy_s = float(s["duration_s"].sum())
+        kv_frac = s["kv_used_blocks"] / self.kv_capacity_blocks
+        out["kv_cache_used_fraction_mean"] = float(np.sum(kv_frac * s["duration_s"]) / busy_s) if busy_s else 0.0
+        out["kv_cache_used_fraction_max"] = float(kv_frac.max()) if kv_frac.size else 0.0
+        out["running_seqs_mean"] = float(np.sum(s["running"] * s["duration_s"]) / busy_s) if busy_s else 0.0
+        finish = r["finish_s"][fin]
+        out["makespan_s"] = float(finish.max() - r["arrival_s"].min()) if finish.size else math.nan
+        out["num_steps"] = int(s["start_s"].size)
+        out["num_replicas"] = self.num_replicas
+        out["num_chips"] = chips
+        out["saturated"] = self.saturated()
+        out["hit_time_cap"] = self.hit_time_cap
+        out["step_model_evaluations"] = self.step_model_evaluations
+        return out
+
+    def timeline(self, num_bins: int = 200) -> pd.DataFrame:
+        """Time-binned KV-cache use, running and waiting sequences, preemptions and output tokens/s.
+
+        Step quantities are averaged over time inside each bin (idle time counts as zero);
+        ``kv_cache_used_fraction`` is the mean over replicas, the counts are sums over replicas.
+        """
+        s = self.steps
+        ends = s["start_s"] + s["duration_s"]
+        t_end = float(ends.max()) if ends.size else 0.0
+        edges = np.linspace(0.0, t_end, num_bins + 1) if t_end > 0 else np.array([0.0, 1.0])
+        width = np.diff(edges)
+
+        def binned_mean(values: np.ndarray) -> np.ndarray:
+            total = np.zeros(edges.size - 1)
+            for rep in range(self.num_replicas):
+                m = s["replica"] == rep
+                if not m.any():
+                    continue
+                knots_t = np.column_stack([s["start_s"][m], ends[m]]).ravel()
+                cum = np.cumsum(values[m] * s["duration_s"][m])
+                knots_f = np.column_stack([cum - values[m] * s["duration_s"][m], cum]).ravel()
+                total += np.diff(np.interp(edges, knots_t, knots_f, left=0.0, right=float(cum[-1])))
+            return total / width
+
+        idx = np.clip(np.searchsorted(edges, ends, side="left") - 1, 0, edges.size - 2)
+        return pd.DataFrame({
+            "time_s": edges[:-1] + width / 2,
+            "kv_cache_used_fraction": binned_mean(s["kv_used_blocks"] / self.kv_capacity_blocks) / self.num_replicas,
+            "running_seqs": binned_mean(s["running"].astype(float)),
+            "waiting_requests": binned_mean(s["waiting"].astype(float)),
+            "preemptions": np.bincount(idx, weights=s["preemptions"], minlength=edges.size - 1),
+            "output_tokens_per_s": np.bincount(idx, weights=s["emitted_tokens"], minlength=edges.size - 1) / width,
+        })

@@ -1,0 +1,83 @@
+"""What the serving simulator needs from the step-time model (L3, ``inferchip.cost``).
+
+The simulator only asks how long one engine iteration of a replica takes for a given
+batch; :class:`LinearStepModel` is a transparent stand-in used by tests and examples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from inferchip.errors import InvalidSettingError
+
+
+@runtime_checkable
+class StepModel(Protocol):
+    """Time of one engine iteration of a replica (all its chips), vectorised over arrays of equal shape."""
+
+    def step_time_s(
+        self,
+        num_tokens: np.ndarray,
+        num_decode_seqs: np.ndarray,
+        decode_kv_tokens: np.ndarray,
+        prefill_attn_pairs: np.ndarray,
+    ) -> np.ndarray: ...
+
+    # num_tokens: tokens processed this step = prefill-chunk tokens + one per decoding sequence
+    # num_decode_seqs: sequences decoding one token this step
+    # decode_kv_tokens: sum over decoding sequences of their KV length (tokens already cached)
+    # prefill_attn_pairs: sum over prefill chunks of chunk_len * (cached_len + (chunk_len + 1) / 2)
+    #                     (causal query-key pairs)
+    kv_capacity_tokens: int  # tokens of KV cache the replica can hold (from the memory-fit model)
+    num_chips: int  # chips in one replica (for per-chip throughput)
+
+
+def check_step_model(model: object) -> None:
+    """Raise InvalidSettingError unless ``model`` has the StepModel members with usable values."""
+    if not callable(getattr(model, "step_time_s", None)):
+        raise InvalidSettingError(f"step model {type(model).__name__} has no step_time_s(...) method")
+    for name in ("kv_capacity_tokens", "num_chips"):
+        value = getattr(model, name, None)
+        whole = isinstance(value, int | np.integer | float | np.floating) and not isinstance(value, bool)
+        if not whole or not float(value).is_integer() or value < 1:
+            raise InvalidSettingError(
+                f"step model {type(model).__name__}: field '{name}' is {value!r}; it must be a whole number >= 1"
+            )
+
+
+@dataclass(frozen=True)
+class LinearStepModel:
+    """Step time linear in each input: a transparent stand-in for tests and examples.
+
+    ``t = fixed_s + per_token_s * num_tokens + per_decode_seq_s * num_decode_seqs
+    + per_kv_token_s * decode_kv_tokens + per_attn_pair_s * prefill_attn_pairs``.
+    Each coefficient reads as a cost: weight reads (fixed), GEMM work per token, per
+    sequence overhead, KV reads per cached token, causal attention work per query-key pair.
+    It is no prediction of any chip; the real model is ``inferchip.cost``.
+    """
+
+    fixed_s: float = 0.0
+    per_token_s: float = 0.0
+    per_decode_seq_s: float = 0.0
+    per_kv_token_s: float = 0.0
+    per_attn_pair_s: float = 0.0
+    kv_capacity_tokens: int = 1_000_000
+    num_chips: int = 1
+
+    def step_time_s(
+        self,
+        num_tokens: np.ndarray,
+        num_decode_seqs: np.ndarray,
+        decode_kv_tokens: np.ndarray,
+        prefill_attn_pairs: np.ndarray,
+    ) -> np.ndarray:
+        return (
+            self.fixed_s
+            + self.per_token_s * np.asarray(num_tokens, dtype=float)
+            + self.per_decode_seq_s * np.asarray(num_decode_seqs, dtype=float)
+            + self.per_kv_token_s * np.asarray(decode_kv_tokens, dtype=float)
+            + self.per_attn_pair_s * np.asarray(prefill_attn_pairs, dtype=float)
+        )

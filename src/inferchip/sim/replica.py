@@ -1,0 +1,332 @@
+"""One model replica: a vLLM-like engine that runs steps back to back while it has work.
+
+The policy is described in :mod:`inferchip.sim.scheduler`. Decoding sequences are
+advanced in aggregate (see :class:`~inferchip.sim.scheduler.Seq`): per step the replica
+touches only prefilling, admitted, preempted and finishing sequences, so a step costs
+the same few microseconds whether 8 or 800 sequences decode.
+
+KV bookkeeping per decoding sequence at global step ``k``: ``base + k`` tokens are
+cached; the step writes one more, so it needs a new block exactly when
+``(base + k) % block_size == 0``. ``res[r]`` counts decoding sequences with
+``base % block_size == r``, so the blocks a step needs are ``res[-k % block_size]``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from array import array
+from collections import deque
+
+from inferchip.sim.kv_cache import BlockPool, blocks_for
+from inferchip.sim.request import RequestTable
+from inferchip.sim.scheduler import DECODE, DONE, PREFILL, SWAPPED, WAITING, SchedulerConfig, Seq
+from inferchip.sim.steptime import StepTimer
+from inferchip.sim.stretch import decode_stretch
+
+LOG_FIELDS = (
+    ("start_s", "d"), ("duration_s", "d"), ("num_tokens", "q"), ("num_decode_seqs", "q"),
+    ("decode_kv_tokens", "q"), ("prefill_tokens", "q"), ("emitted_tokens", "q"), ("kv_used_blocks", "q"),
+    ("running", "q"), ("waiting", "q"), ("preemptions", "q"),
+)
+
+
+class Replica:
+    def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
+                 table: RequestTable, bulk: bool = True):
+        self.index = index
+        self.timer = timer
+        self.cfg = config
+        self.table = table
+        self.pool = BlockPool(kv_capacity_tokens, config.block_size_tokens)
+        self.B = config.block_size_tokens
+        self.bulk = bulk
+        self.clock_s = 0.0  # when the next step can start
+        self.k = 0  # steps run so far (the global step index of the next step)
+        self.waiting: deque[Seq] = deque()
+        self.swapped: deque[Seq] = deque()
+        self.running: list[tuple[Seq, int]] = []  # admission order, stale entries skipped lazily
+        self.prefilling: list[Seq] = []
+        self.n_running = 0
+        self.n_dec = 0
+        self.kv_base = 0
+        self.res = [0] * self.B
+        self.finish_at: dict[int, list[tuple[Seq, int]]] = {}
+        self.finish_keys: list[int] = []  # heap of finish_at keys
+        self.admissions = 0
+        self.num_preemptions = 0
+        self.itl_extra_s: list[float] = []  # token gaps that are not one step long (after preemption)
+        self.itl_skip: dict[int, int] = {}  # step -> decode tokens of that step whose gap is in itl_extra_s
+        self.log = {name: array(code) for name, code in LOG_FIELDS}
+
+    # ------------------------------------------------------------------ queue interface
+    @property
+    def busy(self) -> bool:
+        return bool(self.n_running or self.waiting or self.swapped)
+
+    @property
+    def load(self) -> int:
+        """Requests in this replica: running, waiting and swapped out."""
+        return self.n_running + len(self.waiting) + len(self.swapped)
+
+    def enqueue(self, rid: int, prompt: int, out: int, time_s: float) -> None:
+        if not self.busy and self.clock_s < time_s:
+            self.clock_s = time_s
+        self.waiting.append(Seq(rid, prompt, out))
+        self.table.replica[rid] = self.index
+
+    def run_until(self, limit_s: float, stop_on_finish: bool = False, min_steps: int = 0) -> list[float]:
+        """Run the steps that start before ``limit_s`` (at least ``min_steps``); return finish times.
+
+        With ``stop_on_finish`` it returns right after the first step in which a request finished.
+        """
+        finished: list[float] = []
+        steps = 0
+        while self.n_running or self.waiting or self.swapped:
+            if self.clock_s >= limit_s and steps >= min_steps:
+                break
+            if self.bulk and not self.prefilling and not self.swapped and self.n_dec:
+                steps += decode_stretch(self, limit_s)
+                if self.clock_s >= limit_s and steps >= min_steps:
+                    break
+            self._step(finished)
+            steps += 1
+            if stop_on_finish and finished:
+                break
+        return finished
+
+    # ------------------------------------------------------------------ one step
+    def _step(self, finished: list[float]) -> None:
+        k = self.k
+        t = self.clock_s
+        B = self.B
+        pool = self.pool
+        budget = self.cfg.max_num_batched_tokens - self.n_dec
+        need = self.res[-k % B] if self.n_dec else 0
+        chunks: list[list] = []
+        for seq in self.prefilling:
+            if budget <= 0:
+                break
+            c = min(seq.target - seq.done, budget)
+            nb = blocks_for(seq.done + c, B) - seq.blocks
+            chunks.append([seq, c, nb])
+            need += nb
+            budget -= c
+        swap_tokens = 0
+        preempted = 0
+        if need > pool.total_blocks - pool.used_blocks:
+            need, budget, swap_tokens, preempted = self._preempt(k, t, need, chunks, budget)
+        pool.used_blocks += need
+        for ch in chunks:
+            ch[0].blocks += ch[2]
+        resumed: list[Seq] = []
+        if self.swapped:
+            budget, swap_tokens = self._swap_in(k, budget, swap_tokens, resumed)
+        if self.waiting and not self.swapped and budget > 0 and self.n_running < self.cfg.max_num_seqs:
+            self._admit(t, budget, chunks)
+        n_dec = self.n_dec
+        running, waiting = self.n_running, len(self.waiting) + len(self.swapped)  # during the step
+        prefill_tokens = 0
+        pairs = 0
+        for seq, c, _ in chunks:
+            prefill_tokens += c
+            pairs += c * seq.done + c * (c + 1) // 2
+        if n_dec + prefill_tokens == 0:  # pragma: no cover - guarded by the rejection of oversize requests
+            raise RuntimeError(f"replica {self.index}: empty step at t={t} s with work queued (scheduler bug)")
+        kv = self.kv_base + n_dec * k
+        dt = self.timer.time_s(n_dec + prefill_tokens, n_dec, kv, pairs)
+        if swap_tokens:
+            dt += swap_tokens * self.cfg.swap_s_per_token
+        t_end = t + dt
+        emitted = n_dec
+        completed_prefill = False
+        for seq, c, _ in chunks:
+            seq.done += c
+            if seq.done == seq.target:
+                emitted += 1
+                completed_prefill = True
+                self._prefill_complete(seq, k, t_end, finished)
+        if completed_prefill and self.prefilling:
+            self.prefilling = [s for s in self.prefilling if s.state == PREFILL]
+        for seq in resumed:
+            self.itl_extra_s.append(t_end - seq.last_token_s)
+        if resumed:
+            self.itl_skip[k] = len(resumed)
+        due = self.finish_at.pop(k, None)
+        if due is not None:
+            for seq, adm in due:
+                if seq.admission == adm and seq.state == DECODE:
+                    self._finish_decode(seq, k, t_end, finished)
+        log = self.log
+        log["start_s"].append(t)
+        log["duration_s"].append(dt)
+        log["num_tokens"].append(n_dec + prefill_tokens)
+        log["num_decode_seqs"].append(n_dec)
+        log["decode_kv_tokens"].append(kv)
+        log["prefill_tokens"].append(prefill_tokens)
+        log["emitted_tokens"].append(emitted)
+        log["kv_used_blocks"].append(pool.used_blocks)
+        log["running"].append(running)
+        log["waiting"].append(waiting)
+        log["preemptions"].append(preempted)
+        self.clock_s = t_end
+        self.k = k + 1
+
+    # ------------------------------------------------------------------ transitions
+    def _admit(self, t: float, budget: int, chunks: list[list]) -> None:
+        waiting = self.waiting
+        pool = self.pool
+        chunked = self.cfg.enable_chunked_prefill
+        max_seqs = self.cfg.max_num_seqs
+        first_sched = self.table.first_scheduled_s
+        while waiting and budget > 0 and self.n_running < max_seqs:
+            seq = waiting[0]
+            remaining = seq.target - seq.done
+            c = min(remaining, budget)
+            if c < remaining and not chunked:
+                break
+            nb = blocks_for(c, self.B)
+            if nb > pool.total_blocks - pool.used_blocks:
+                break
+            waiting.popleft()
+            pool.used_blocks += nb
+            seq.blocks = nb
+            seq.state = PREFILL
+            self._add_running(seq)
+            if math.isnan(first_sched[seq.rid]):
+                first_sched[seq.rid] = t
+            chunks.append([seq, c, nb])
+            budget -= c
+            if c < remaining:
+                self.prefilling.append(seq)
+
+    def _add_running(self, seq: Seq) -> None:
+        self.admissions += 1
+        seq.admission = self.admissions
+        self.running.append((seq, self.admissions))
+        self.n_running += 1
+        if len(self.running) > 2 * self.n_running + 64:
+            self.running = [(s, a) for s, a in self.running if s.admission == a and s.state in (PREFILL, DECODE)]
+
+    def _prefill_complete(self, seq: Seq, k: int, t_end: float, finished: list[float]) -> None:
+        seq.gen += 1
+        if seq.gen == 1:
+            self.table.first_token_s[seq.rid] = t_end
+        else:  # the first token after a recompute: its gap spans the preemption
+            self.itl_extra_s.append(t_end - seq.last_token_s)
+        if seq.gen >= seq.out:
+            self._release(seq, seq.blocks, t_end, finished)
+        else:
+            self._start_decode(seq, k + 1, seq.target)
+
+    def _start_decode(self, seq: Seq, k_first: int, cached: int) -> None:
+        """``seq`` decodes from step ``k_first`` with ``cached`` tokens in the cache."""
+        seq.state = DECODE
+        seq.base = base = cached - k_first
+        seq.k_first = k_first
+        seq.k_last = k_last = k_first + seq.out - seq.gen - 1
+        self.res[base % self.B] += 1
+        self.kv_base += base
+        self.n_dec += 1
+        due = self.finish_at.get(k_last)
+        if due is None:
+            self.finish_at[k_last] = [(seq, seq.admission)]
+            heapq.heappush(self.finish_keys, k_last)
+        else:
+            due.append((seq, seq.admission))
+
+    def _stop_decode(self, seq: Seq) -> None:
+        self.res[seq.base % self.B] -= 1
+        self.kv_base -= seq.base
+        self.n_dec -= 1
+
+    def _finish_decode(self, seq: Seq, k: int, t_end: float, finished: list[float]) -> None:
+        self._stop_decode(seq)
+        self._release(seq, blocks_for(seq.base + k + 1, self.B), t_end, finished)
+
+    def _release(self, seq: Seq, blocks: int, t_end: float, finished: list[float]) -> None:
+        self.pool.used_blocks -= blocks
+        seq.state = DONE
+        self.n_running -= 1
+        self.table.finish_s[seq.rid] = t_end
+        finished.append(t_end)
+
+    def _pop_last_running(self) -> Seq | None:
+        running = self.running
+        while running:
+            seq, adm = running.pop()
+            if seq.admission == adm and seq.state in (PREFILL, DECODE):
+                return seq
+        return None
+
+    def _preempt(self, k: int, t: float, need: int, chunks: list[list], budget: int) -> tuple[int, int, int, int]:
+        """Preempt the most recently admitted sequences until this step's blocks fit."""
+        pool = self.pool
+        swap = self.cfg.preemption_mode == "swap"
+        swap_tokens = 0
+        count = 0
+        while need > pool.total_blocks - pool.used_blocks:
+            seq = self._pop_last_running()
+            if seq is None:  # pragma: no cover - need comes only from running sequences
+                break
+            count += 1
+            self.num_preemptions += 1
+            self.table.num_preemptions[seq.rid] += 1
+            if seq.state == DECODE:
+                cached = seq.base + k
+                held = blocks_for(cached, self.B)
+                seq.gen += k - seq.k_first
+                self._stop_decode(seq)
+                budget += 1
+            else:
+                cached = seq.done
+                held = seq.blocks
+                self.prefilling.remove(seq)
+                for i, ch in enumerate(chunks):
+                    if ch[0] is seq:
+                        budget += ch[1]
+                        del chunks[i]
+                        break
+            pool.used_blocks -= held
+            self.n_running -= 1
+            if seq.state == DECODE:  # its last token came out at the end of the previous step
+                seq.last_token_s = t
+            if swap:
+                seq.state = SWAPPED
+                seq.cached = cached
+                seq.blocks = held
+                swap_tokens += cached
+                self.swapped.appendleft(seq)
+            else:
+                seq.state = WAITING
+                seq.target = seq.prompt + seq.gen
+                seq.done = 0
+                seq.blocks = 0
+                self.waiting.appendleft(seq)
+            need = (self.res[-k % self.B] if self.n_dec else 0) + sum(ch[2] for ch in chunks)
+        return need, budget, swap_tokens, count
+
+    def _swap_in(self, k: int, budget: int, swap_tokens: int, resumed: list[Seq]) -> tuple[int, int]:
+        """Bring swapped-out sequences back, oldest preemption first, while blocks and slots allow."""
+        pool = self.pool
+        while self.swapped and self.n_running < self.cfg.max_num_seqs:
+            seq = self.swapped[0]
+            decoding = seq.done == seq.target
+            if decoding and budget < 1:
+                break
+            nb = blocks_for(seq.cached + 1 if decoding else seq.cached, self.B)
+            if nb > pool.total_blocks - pool.used_blocks:
+                break
+            self.swapped.popleft()
+            pool.used_blocks += nb
+            swap_tokens += seq.cached
+            self._add_running(seq)
+            if decoding:
+                self._start_decode(seq, k, seq.cached)
+                budget -= 1
+                resumed.append(seq)
+            else:
+                seq.state = PREFILL
+                seq.blocks = nb
+                self.prefilling.append(seq)
+        return budget, swap_tokens

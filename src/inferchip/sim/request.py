@@ -1,0 +1,62 @@
+"""Per-request records of one simulation, stored column-wise (one Python list per field).
+
+Times are seconds of simulated time; NaN means "did not happen" (never scheduled, no
+first token, not finished). A request is *rejected* when it can never fit the replica:
+its prompt plus output exceeds the KV cache, or, without chunked prefill, its prompt
+exceeds the step token budget (vLLM refuses such requests too).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+NAN = math.nan
+
+
+class RequestTable:
+    __slots__ = (
+        "arrival_s", "input_tokens", "output_tokens", "replica", "first_scheduled_s",
+        "first_token_s", "finish_s", "num_preemptions", "rejected",
+    )
+
+    def __init__(self) -> None:
+        self.arrival_s: list[float] = []
+        self.input_tokens: list[int] = []
+        self.output_tokens: list[int] = []
+        self.replica: list[int] = []
+        self.first_scheduled_s: list[float] = []
+        self.first_token_s: list[float] = []
+        self.finish_s: list[float] = []
+        self.num_preemptions: list[int] = []
+        self.rejected: list[bool] = []
+
+    def add(self, arrival_s: float, input_tokens: int, output_tokens: int) -> int:
+        """Record a new request; returns its id (0, 1, 2, ... in arrival order)."""
+        self.arrival_s.append(arrival_s)
+        self.input_tokens.append(input_tokens)
+        self.output_tokens.append(output_tokens)
+        self.replica.append(-1)
+        self.first_scheduled_s.append(NAN)
+        self.first_token_s.append(NAN)
+        self.finish_s.append(NAN)
+        self.num_preemptions.append(0)
+        self.rejected.append(False)
+        return len(self.arrival_s) - 1
+
+    def __len__(self) -> int:
+        return len(self.arrival_s)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "arrival_s": np.asarray(self.arrival_s, dtype=float),
+            "input_tokens": np.asarray(self.input_tokens, dtype=np.int64),
+            "output_tokens": np.asarray(self.output_tokens, dtype=np.int64),
+            "replica": np.asarray(self.replica, dtype=np.int64),
+            "first_scheduled_s": np.asarray(self.first_scheduled_s, dtype=float),
+            "first_token_s": np.asarray(self.first_token_s, dtype=float),
+            "finish_s": np.asarray(self.finish_s, dtype=float),
+            "num_preemptions": np.asarray(self.num_preemptions, dtype=np.int64),
+            "rejected": np.asarray(self.rejected, dtype=bool),
+        }

@@ -1,0 +1,95 @@
+"""Scheduler settings and per-sequence state of the vLLM-like engine (see ``replica.py``).
+
+Policy (modelled on vLLM's V1 scheduler with first-come-first-served order):
+
+* continuous, iteration-level batching: every step, each running decode sequence adds
+  one token, and prefill chunks fill the rest of a token budget
+  (``max_num_batched_tokens``); at most ``max_num_seqs`` sequences run at once;
+* chunked prefill: a prompt longer than the remaining budget is split across steps,
+  and the request's first token comes out of the step that processes its last chunk;
+  with ``enable_chunked_prefill=False`` a prompt is admitted only whole;
+* KV blocks are allocated per step as sequences grow; when they run out, the most
+  recently admitted running sequence is preempted, repeatedly, until the rest fit.
+  ``recompute`` frees its blocks and puts it back at the head of the waiting queue to
+  be prefilled again (prompt plus the tokens already generated); ``swap`` copies its
+  blocks to host memory at ``swap_bandwidth_bytes_per_s`` (time added to the step) and
+  swaps it back in before any new request is admitted (vLLM V0 behaviour).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+WAITING, PREFILL, DECODE, SWAPPED, DONE = range(5)
+
+
+class SchedulerConfig(BaseModel):
+    """Engine settings of one replica; defaults follow vLLM's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_num_batched_tokens: int = Field(8192, ge=1, description="Token budget of one step (prefill + decode).")
+    max_num_seqs: int = Field(256, ge=1, description="Most sequences in one step's batch.")
+    block_size_tokens: int = Field(16, ge=1, description="Tokens per KV-cache block (PagedAttention page).")
+    enable_chunked_prefill: bool = Field(True, description="Split long prompts across steps.")
+    preemption_mode: Literal["recompute", "swap"] = Field("recompute", description="What preemption does.")
+    swap_bytes_per_token: float | None = Field(
+        None, gt=0, description="KV bytes of one token of one sequence (all layers), for swap mode."
+    )
+    swap_bandwidth_bytes_per_s: float | None = Field(
+        None, gt=0, description="Device-host copy bandwidth for swap mode, bytes/s."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SchedulerConfig:
+        if self.max_num_batched_tokens < self.max_num_seqs:
+            raise ValueError(
+                f"max_num_batched_tokens ({self.max_num_batched_tokens}) must be >= max_num_seqs "
+                f"({self.max_num_seqs}) so every running sequence can decode each step"
+            )
+        if self.preemption_mode == "swap" and (
+            self.swap_bytes_per_token is None or self.swap_bandwidth_bytes_per_s is None
+        ):
+            raise ValueError("preemption_mode 'swap' needs swap_bytes_per_token and swap_bandwidth_bytes_per_s")
+        return self
+
+    @property
+    def swap_s_per_token(self) -> float:
+        """Seconds to copy one cached token out or in (swap mode), else 0."""
+        if self.preemption_mode != "swap":
+            return 0.0
+        assert self.swap_bytes_per_token is not None and self.swap_bandwidth_bytes_per_s is not None
+        return self.swap_bytes_per_token / self.swap_bandwidth_bytes_per_s
+
+
+class Seq:
+    """Scheduling state of one request inside a replica.
+
+    While decoding, the sequence's cached tokens at global step ``k`` are ``base + k``
+    and it decodes in steps ``k_first .. k_last``; its tokens generated before step
+    ``k`` are ``gen + (k - k_first)``. This lets the replica advance every decoding
+    sequence at once by incrementing ``k`` instead of touching each one.
+    """
+
+    __slots__ = (
+        "rid", "prompt", "out", "target", "done", "gen", "blocks", "base", "k_first", "k_last",
+        "state", "admission", "last_token_s", "cached",
+    )
+
+    def __init__(self, rid: int, prompt: int, out: int):
+        self.rid = rid
+        self.prompt = prompt
+        self.out = out
+        self.target = prompt  # tokens to prefill before the next token comes out
+        self.done = 0  # of ``target``, tokens already prefilled
+        self.gen = 0  # output tokens generated (at decode start, while decoding)
+        self.blocks = 0  # KV blocks held while prefilling
+        self.base = 0
+        self.k_first = 0
+        self.k_last = 0
+        self.state = WAITING
+        self.admission = 0  # admission number; a stale entry in the running list has another
+        self.last_token_s = 0.0  # time of the last token before a preemption
+        self.cached = 0  # cached tokens kept in host memory while swapped

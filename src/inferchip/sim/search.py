@@ -1,0 +1,278 @@
+"""Searches built on :func:`~inferchip.sim.simulate`.
+
+* :func:`max_rate_under_slo`: MLPerf Server/Interactive style, the highest Poisson
+  arrival rate whose TTFT and TPOT percentiles stay within their limits, found by
+  bracketing (doubling or halving) and then bisection, every trial with the same seed
+  (common random numbers: the arrival times of two rates differ only by their ratio).
+* :func:`throughput_interactivity_curve`: closed loops of 1, 2, 4, ... users up to the
+  memory limit (KV capacity / (input + output) per replica), output tokens/s per chip
+  against output tokens/s per user (1 / mean TPOT), with a Pareto-front flag
+  (SemiAnalysis InferenceMAX / NVIDIA style).
+
+Neither ever returns an empty result: an SLO that no rate meets gives a result saying
+so, with the figures of the gentlest load tried.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from inferchip.errors import InvalidSettingError
+from inferchip.sim import lengths
+from inferchip.sim.arrivals import ClosedLoopArrivals, PoissonArrivals
+from inferchip.sim.metrics import SimResult
+from inferchip.sim.protocol import check_step_model
+from inferchip.sim.scheduler import SchedulerConfig
+from inferchip.sim.simulate import as_scheduler_config, simulate
+from inferchip.sim.steptime import StepTimer
+
+RATE_FACTOR = 2.0  # bracketing multiplies or divides the rate by this
+MAX_BRACKET_STEPS = 12  # at most 2**12 above or below the first guess
+START_LOAD_FRACTION = 0.5  # first guess: this share of the estimated capacity
+
+
+@dataclass(frozen=True)
+class Trial:
+    rate_per_s: float
+    ttft_s: float  # at the searched percentile
+    tpot_s: float
+    saturated: bool
+    meets_slo: bool
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ServerSearchResult:
+    """Outcome of :func:`max_rate_under_slo`; ``feasible`` is False when no rate met the limits."""
+
+    feasible: bool
+    rate_per_s: float  # highest rate found that meets the limits (0 when infeasible)
+    percentile: float
+    slo_ttft_s: float
+    slo_tpot_s: float
+    ttft_s: float  # at ``percentile``, at ``rate_per_s`` (or at the gentlest load tried when infeasible)
+    tpot_s: float
+    output_tokens_per_s: float
+    output_tokens_per_s_per_chip: float
+    summary: dict[str, Any]  # SimResult.summary() of that run
+    reason: str
+    trials: list[Trial] = field(default_factory=list)
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per simulated rate, in the order tried."""
+        return pd.DataFrame([
+            {"rate_per_s": t.rate_per_s, f"ttft_s_p{self.percentile:g}": t.ttft_s,
+             f"tpot_s_p{self.percentile:g}": t.tpot_s, "saturated": t.saturated, "meets_slo": t.meets_slo,
+             "output_tokens_per_s": t.summary["output_tokens_per_s"]}
+            for t in self.trials
+        ])
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    values = values[np.isfinite(values)]
+    return float(np.percentile(values, q)) if values.size else math.nan
+
+
+def capacity_estimate_per_s(step_model: Any, mean_input: float, mean_output: float, cfg: SchedulerConfig,
+                            replicas: int) -> float:
+    """Rough requests/s a set of replicas sustains with full decode batches.
+
+    ``batch = min(max_num_seqs, kv_capacity / (input + output))``; a request costs
+    ``output`` decode steps shared by ``batch`` sequences plus what its prompt adds to
+    one such step (prefill rides along with decodes). Only a starting point for searches.
+    """
+    timer = StepTimer(step_model, exact=True)
+    batch = max(1, min(cfg.max_num_seqs, int(step_model.kv_capacity_tokens // (mean_input + mean_output))))
+    n_in = max(1, round(mean_input))
+    kv = int(batch * (mean_input + mean_output / 2))
+    decode_s = timer.time_s(batch, batch, kv, 0)
+    mixed_s = timer.time_s(batch + n_in, batch, kv, n_in * (n_in + 1) // 2)
+    return replicas / (mean_output * decode_s / batch + (mixed_s - decode_s))
+
+
+def max_rate_under_slo(
+    step_model: Any,
+    input_tokens: Any,
+    output_tokens: Any,
+    slo_ttft_s: float,
+    slo_tpot_s: float,
+    percentile: float = 99,
+    *,
+    num_requests: int = 2000,
+    seed: int = 0,
+    scheduler_config: SchedulerConfig | dict | None = None,
+    replicas: int = 1,
+    router: str = "least_loaded",
+    rel_tol: float = 0.02,
+    max_simulations: int = 40,
+    progress: Callable[[float], None] | None = None,
+) -> ServerSearchResult:
+    """Highest Poisson rate (requests/s) whose ``percentile`` TTFT and TPOT meet the limits.
+
+    A rate passes when both percentiles are within their limits, every request finished
+    and the run is not saturated. The answer is within ``rel_tol`` (relative) of the
+    boundary between the highest passing and lowest failing rate tried.
+    """
+    check_step_model(step_model)
+    cfg = as_scheduler_config(scheduler_config)
+    in_spec = lengths.as_length(input_tokens, "input_tokens")
+    out_spec = lengths.as_length(output_tokens, "output_tokens")
+    for name, value in (("slo_ttft_s", slo_ttft_s), ("slo_tpot_s", slo_tpot_s), ("rel_tol", rel_tol)):
+        if not (isinstance(value, int | float) and value > 0):
+            raise InvalidSettingError(f"{name}: value {value!r} must be a positive number")
+    if not 0 < percentile <= 100:
+        raise InvalidSettingError(f"percentile: value {percentile!r} must be in (0, 100]")
+    trials: list[Trial] = []
+
+    def trial(rate: float, n: int = num_requests) -> Trial:
+        res: SimResult = simulate(
+            step_model, PoissonArrivals(rate_per_s=rate, input_tokens=in_spec, output_tokens=out_spec),
+            num_requests=n, seed=seed, scheduler_config=cfg, replicas=replicas, router=router,
+            slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s,
+        )
+        s = res.summary()
+        fin = res.finished
+        ttft, tpot = _percentile(res.ttft_s[fin], percentile), _percentile(res.tpot_s[fin], percentile)
+        ok = (not s["saturated"] and s["num_unfinished"] == 0 and s["num_completed"] > 0
+              and ttft <= slo_ttft_s and not tpot > slo_tpot_s)
+        t = Trial(rate, ttft, tpot, bool(s["saturated"]), bool(ok), s)
+        trials.append(t)
+        if progress is not None:
+            progress(min(1.0, len(trials) / max_simulations))
+        return t
+
+    def result(best: Trial, feasible: bool, reason: str) -> ServerSearchResult:
+        if progress is not None:
+            progress(1.0)
+        return ServerSearchResult(
+            feasible=feasible, rate_per_s=best.rate_per_s if feasible else 0.0, percentile=percentile,
+            slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, ttft_s=best.ttft_s, tpot_s=best.tpot_s,
+            output_tokens_per_s=best.summary["output_tokens_per_s"],
+            output_tokens_per_s_per_chip=best.summary["output_tokens_per_s_per_chip"],
+            summary=best.summary, reason=reason, trials=trials,
+        )
+
+    capacity = capacity_estimate_per_s(step_model, lengths.mean_tokens(in_spec), lengths.mean_tokens(out_spec),
+                                       cfg, replicas)
+    alone = trial(capacity * 2.0**-MAX_BRACKET_STEPS, 1)  # one request in an empty system
+    if not alone.meets_slo:
+        return result(alone, False, (
+            f"no rate meets the limits: a single request alone has TTFT {alone.ttft_s:.4g} s "
+            f"(limit {slo_ttft_s:g} s) and TPOT {alone.tpot_s:.4g} s (limit {slo_tpot_s:g} s)"
+        ))
+    rate = capacity * START_LOAD_FRACTION
+    first = trial(rate)
+    lo, hi = (first, None) if first.meets_slo else (None, first)
+    for _ in range(MAX_BRACKET_STEPS):
+        if lo is not None and hi is not None:
+            break
+        rate = rate * RATE_FACTOR if hi is None else rate / RATE_FACTOR
+        t = trial(rate)
+        if t.meets_slo:
+            lo = t
+        else:
+            hi = t
+    if lo is None:
+        gentlest = min(trials[1:], key=lambda t: t.rate_per_s)
+        return result(gentlest, False, (
+            f"no rate down to {gentlest.rate_per_s:.4g} requests/s meets the limits: there p{percentile:g} "
+            f"TTFT is {gentlest.ttft_s:.4g} s (limit {slo_ttft_s:g} s), TPOT {gentlest.tpot_s:.4g} s "
+            f"(limit {slo_tpot_s:g} s)"
+        ))
+    if hi is None:
+        return result(lo, True, f"limits still met at {lo.rate_per_s:.4g} requests/s, the highest rate tried")
+    while hi.rate_per_s / lo.rate_per_s - 1 > rel_tol and len(trials) < max_simulations:
+        t = trial(math.sqrt(lo.rate_per_s * hi.rate_per_s))
+        if t.meets_slo:
+            lo = t
+        else:
+            hi = t
+    return result(lo, True, (
+        f"p{percentile:g} limits met at {lo.rate_per_s:.4g} requests/s and missed at {hi.rate_per_s:.4g} requests/s"
+    ))
+
+
+@dataclass(frozen=True)
+class CurveResult:
+    """Points of :func:`throughput_interactivity_curve`, one per concurrency."""
+
+    points: list[dict[str, Any]]
+    memory_limit_concurrency: int
+
+    def to_dataframe(self) -> pd.DataFrame:
+        return pd.DataFrame(self.points)
+
+    def pareto_front(self) -> pd.DataFrame:
+        df = self.to_dataframe()
+        return df[df["pareto"]].reset_index(drop=True)
+
+
+def pareto_flags(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """True where no other point is at least as good on both axes and better on one (both maximised)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    flags = np.ones(x.size, dtype=bool)
+    for i in range(x.size):
+        dominated = (x >= x[i]) & (y >= y[i]) & ((x > x[i]) | (y > y[i]))
+        flags[i] = not dominated.any() and np.isfinite(x[i]) and np.isfinite(y[i])
+    return flags
+
+
+def throughput_interactivity_curve(
+    step_model: Any,
+    input_tokens: Any,
+    output_tokens: Any,
+    *,
+    concurrencies: list[int] | None = None,
+    requests_per_user: int = 8,
+    seed: int = 0,
+    scheduler_config: SchedulerConfig | dict | None = None,
+    replicas: int = 1,
+    router: str = "least_loaded",
+    think_time_s: float = 0.0,
+    progress: Callable[[float], None] | None = None,
+) -> CurveResult:
+    """Output tokens/s per chip against output tokens/s per user for closed loops of users.
+
+    Default concurrencies: 1, 2, 4, ... up to the memory limit
+    ``replicas * kv_capacity_tokens // (mean input + mean output)`` (the limit itself
+    included). Each point runs ``requests_per_user * concurrency`` requests.
+    """
+    check_step_model(step_model)
+    cfg = as_scheduler_config(scheduler_config)
+    in_spec = lengths.as_length(input_tokens, "input_tokens")
+    out_spec = lengths.as_length(output_tokens, "output_tokens")
+    per_request = lengths.mean_tokens(in_spec) + lengths.mean_tokens(out_spec)
+    limit = max(1, int(replicas * (int(step_model.kv_capacity_tokens) // per_request)))
+    if concurrencies is None:
+        concurrencies = [1 << i for i in range(limit.bit_length()) if 1 << i <= limit]
+        if concurrencies[-1] != limit:
+            concurrencies.append(limit)
+    elif not concurrencies or any(isinstance(c, bool) or int(c) != c or c < 1 for c in concurrencies):
+        raise InvalidSettingError(f"concurrencies: value {concurrencies!r} must be whole numbers >= 1")
+    points = []
+    for i, c in enumerate(concurrencies):
+        spec = ClosedLoopArrivals(concurrency=int(c), think_time_s=think_time_s, input_tokens=in_spec,
+                                  output_tokens=out_spec)
+        s = simulate(step_model, spec, num_requests=int(c) * requests_per_user, seed=seed, scheduler_config=cfg,
+                     replicas=replicas, router=router).summary()
+        points.append({
+            "concurrency": int(c), "output_tokens_per_s": s["output_tokens_per_s"],
+            "output_tokens_per_s_per_chip": s["output_tokens_per_s_per_chip"],
+            "output_tokens_per_s_per_user": s["output_tokens_per_s_per_user"],
+            "requests_per_s": s["requests_per_s"], "ttft_s_p50": s["ttft_s_p50"], "ttft_s_p99": s["ttft_s_p99"],
+            "tpot_s_mean": s["tpot_s_mean"], "tpot_s_p99": s["tpot_s_p99"], "e2e_s_p50": s["e2e_s_p50"],
+            "preemptions": s["preemptions"],
+        })
+        if progress is not None:
+            progress((i + 1) / len(concurrencies))
+    flags = pareto_flags([p["output_tokens_per_s_per_chip"] for p in points],
+                         [p["output_tokens_per_s_per_user"] for p in points])
+    for p, f in zip(points, flags, strict=True):
+        p["pareto"] = bool(f)
+    return CurveResult(points=points, memory_limit_concurrency=limit)

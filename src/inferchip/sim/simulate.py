@@ -1,0 +1,194 @@
+"""Run a serving simulation: arrivals -> router -> replicas -> :class:`SimResult`.
+
+Event order is global and deterministic: an arrival is handled before any replica step
+that starts at the same instant or later; replica steps run in order of their start
+times whenever their results can influence another replica (closed loops, where a
+finish sends the user's next request). Open-loop replicas only interact at arrivals, so
+each runs up to the next arrival in one go.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from pydantic import TypeAdapter, ValidationError
+
+from inferchip.errors import InvalidSettingError
+from inferchip.sim.arrivals import ArrivalSpec, ClosedLoopArrivals, make_source
+from inferchip.sim.kv_cache import blocks_for
+from inferchip.sim.metrics import SimResult
+from inferchip.sim.protocol import check_step_model
+from inferchip.sim.replica import LOG_FIELDS, Replica
+from inferchip.sim.request import RequestTable
+from inferchip.sim.router import Router
+from inferchip.sim.scheduler import SchedulerConfig
+from inferchip.sim.steptime import StepTimer
+
+DEFAULT_DRAIN_S = 600.0  # open-loop runs may drain at most max(this, arrival period) after the last arrival
+PROGRESS_STEP_FRACTION = 0.005
+_ARRIVALS = TypeAdapter(ArrivalSpec)
+
+
+def _validated(value: Any, model: Any, what: str) -> Any:
+    try:
+        return model.validate_python(value) if isinstance(model, TypeAdapter) else model.model_validate(value)
+    except ValidationError as exc:
+        details = "; ".join(f"field '{'.'.join(map(str, e['loc']))}': {e['msg']}" for e in exc.errors())
+        raise InvalidSettingError(f"{what}: {details}") from None
+
+
+def as_scheduler_config(value: SchedulerConfig | dict | None) -> SchedulerConfig:
+    """A SchedulerConfig from a config, a dict of its fields or None (defaults)."""
+    if value is None:
+        return SchedulerConfig()
+    if isinstance(value, SchedulerConfig):
+        return value
+    return _validated(value, SchedulerConfig, "scheduler_config")
+
+
+def simulate(
+    step_model: Any,
+    arrivals_spec: Any,
+    *,
+    duration_s: float | None = None,
+    num_requests: int | None = None,
+    seed: int = 0,
+    scheduler_config: SchedulerConfig | dict | None = None,
+    replicas: int = 1,
+    slo_ttft_s: float | None = None,
+    slo_tpot_s: float | None = None,
+    progress: Callable[[float], None] | None = None,
+    router: str = "least_loaded",
+    exact_step_times: bool = False,
+    max_time_s: float | None = None,
+) -> SimResult:
+    """Simulate serving ``arrivals_spec`` on ``replicas`` copies of the replica ``step_model`` describes.
+
+    ``duration_s`` ends the arrivals (open loop) or the sending of new requests (closed
+    loop); ``num_requests`` caps their count; requests already in the system then run to
+    completion. Open-loop runs stop at ``max_time_s`` (default: last arrival plus
+    ``max(arrival period, 600 s)``) and are then reported saturated with the unfinished
+    requests counted. ``exact_step_times`` evaluates the step model at the exact inputs
+    instead of inputs rounded to 0.2 % (see :mod:`inferchip.sim.steptime`).
+    ``progress`` is called with the completed fraction (0..1) as the run advances.
+    """
+    check_step_model(step_model)
+    cfg = as_scheduler_config(scheduler_config)
+    spec = arrivals_spec if not isinstance(arrivals_spec, dict) else _validated(arrivals_spec, _ARRIVALS, "arrivals")
+    if isinstance(replicas, bool) or not isinstance(replicas, int | np.integer) or replicas < 1:
+        raise InvalidSettingError(f"replicas: value {replicas!r} must be a whole number >= 1")
+    for name, value in (("slo_ttft_s", slo_ttft_s), ("slo_tpot_s", slo_tpot_s), ("max_time_s", max_time_s)):
+        if value is not None and not (isinstance(value, int | float) and value > 0):
+            raise InvalidSettingError(f"{name}: value {value!r} must be a positive number of seconds")
+    source = make_source(spec, duration_s, num_requests, seed)
+    timer = StepTimer(step_model, exact=exact_step_times)
+    table = RequestTable()
+    kv_capacity = int(step_model.kv_capacity_tokens)
+    reps = [Replica(i, timer, cfg, kv_capacity, table) for i in range(int(replicas))]
+    route = Router(router, reps)
+    total_blocks = reps[0].pool.total_blocks
+    B = cfg.block_size_tokens
+
+    def too_big(inp: int, out: int) -> bool:
+        """Never fits one replica: the KV of prompt + output - 1 tokens, or an unchunked prompt over the budget."""
+        if blocks_for(inp + out - 1, B) > total_blocks:
+            return True
+        return not cfg.enable_chunked_prefill and inp > cfg.max_num_batched_tokens
+
+    closed = source.closed_loop
+    if closed and too_big(source.max_input_tokens, source.max_total_tokens - source.max_input_tokens):
+        raise InvalidSettingError(
+            f"a request of up to {source.max_input_tokens} input + "
+            f"{source.max_total_tokens - source.max_input_tokens} output tokens never fits a replica "
+            f"(KV capacity {total_blocks * B} tokens, step budget {cfg.max_num_batched_tokens} tokens)"
+        )
+    if max_time_s is not None:
+        cap_s = float(max_time_s)
+    elif closed or spec.kind == "burst":
+        cap_s = math.inf
+    else:
+        cap_s = source.issue_end_s + max(source.issue_end_s, DEFAULT_DRAIN_S)
+    total = source.expected_total
+    reported = 0.0
+    hit_cap = False
+    multi_closed = closed and len(reps) > 1
+    while True:
+        t_arr = source.peek_time_s()
+        if t_arr >= cap_s:
+            t_arr = math.inf
+        best = None
+        s1 = s2 = math.inf
+        for rep in reps:
+            if rep.n_running or rep.waiting or rep.swapped:
+                s = rep.clock_s
+                if s < s1:
+                    best, s1, s2 = rep, s, s1
+                elif s < s2:
+                    s2 = s
+        if best is None or s1 >= t_arr:
+            if t_arr == math.inf:
+                hit_cap = best is not None
+                break
+            t, inp, out = source.pop()
+            rid = table.add(t, inp, out)
+            if too_big(inp, out):
+                table.rejected[rid] = True
+                source.on_finish(t)
+            else:
+                route.choose().enqueue(rid, inp, out, t)
+            if progress is not None and total:
+                frac = len(table) / total
+                if frac - reported >= PROGRESS_STEP_FRACTION:
+                    reported = frac
+                    progress(min(frac, 1.0))
+            continue
+        if s1 >= cap_s:
+            hit_cap = True
+            break
+        limit = min(t_arr, cap_s, s2) if multi_closed else min(t_arr, cap_s)
+        for t_fin in best.run_until(limit, stop_on_finish=closed, min_steps=1):
+            source.on_finish(t_fin)
+        if progress is not None and not total and duration_s:
+            frac = best.clock_s / duration_s
+            if frac - reported >= PROGRESS_STEP_FRACTION:
+                reported = frac
+                progress(min(frac, 1.0))
+    if progress is not None:
+        progress(1.0)
+    return _result(spec, table, reps, timer, step_model, cfg, hit_cap, slo_ttft_s, slo_tpot_s)
+
+
+def _result(spec: Any, table: RequestTable, reps: list[Replica], timer: StepTimer, step_model: Any,
+            cfg: SchedulerConfig, hit_cap: bool, slo_ttft_s: float | None, slo_tpot_s: float | None) -> SimResult:
+    steps: dict[str, np.ndarray] = {}
+    for name, code in LOG_FIELDS:
+        dtype = float if code == "d" else np.int64
+        steps[name] = np.concatenate([np.frombuffer(r.log[name], dtype=dtype) for r in reps]).copy()
+    steps["replica"] = np.concatenate([np.full(len(r.log["start_s"]), r.index, dtype=np.int64) for r in reps])
+    steps["step"] = np.concatenate([np.arange(len(r.log["start_s"]), dtype=np.int64) for r in reps])
+    skip = np.zeros(steps["start_s"].size, dtype=np.int64)
+    offset = 0
+    for r in reps:
+        for k, count in r.itl_skip.items():
+            skip[offset + k] = count
+        offset += len(r.log["start_s"])
+    return SimResult(
+        requests=table.arrays(),
+        steps=steps,
+        itl_extra_s=np.asarray([g for r in reps for g in r.itl_extra_s], dtype=float),
+        itl_skip_per_step=skip,
+        num_replicas=len(reps),
+        num_chips_per_replica=int(step_model.num_chips),
+        kv_capacity_blocks=reps[0].pool.total_blocks,
+        block_size_tokens=cfg.block_size_tokens,
+        arrival_kind=spec.kind,
+        concurrency=spec.concurrency if isinstance(spec, ClosedLoopArrivals) else None,
+        hit_time_cap=hit_cap,
+        slo_ttft_s=slo_ttft_s,
+        slo_tpot_s=slo_tpot_s,
+        step_model_evaluations=timer.num_evaluations,
+        extra={"step_model_calls": timer.num_model_calls, "scheduler_config": cfg.model_dump()},
+    )

@@ -1,0 +1,103 @@
+"""Read a request trace: CSV or JSONL with ``arrival_s, input_tokens, output_tokens``.
+
+CSV needs a header row naming exactly these columns (any order). JSONL holds one JSON
+object per line with these keys; blank lines are skipped. A malformed row raises
+:class:`SpecError` naming the file, the row and line, the field and the value.
+Rows are returned sorted by arrival time (stable, so equal times keep file order).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferchip.errors import SpecError
+
+TRACE_FIELDS = ("arrival_s", "input_tokens", "output_tokens")
+
+
+def _number(path: Path, row: int, line: int, field: str, raw: Any, integer: bool) -> float:
+    where = f"{path}: row {row} (line {line}), field '{field}'"
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        raise SpecError(f"{where}: value is missing")
+    if isinstance(raw, bool):
+        raise SpecError(f"{where}: value {raw!r} is not a number")
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise SpecError(f"{where}: value {raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise SpecError(f"{where}: value {raw!r} must be finite")
+    if integer:
+        if value != round(value) or value < 1:
+            raise SpecError(f"{where}: value {raw!r} must be a whole number of tokens >= 1")
+    elif value < 0:
+        raise SpecError(f"{where}: value {raw!r} must be >= 0 seconds")
+    return value
+
+
+def _check_columns(path: Path, names: list[str], where: str) -> None:
+    missing = [f for f in TRACE_FIELDS if f not in names]
+    unknown = [n for n in names if n not in TRACE_FIELDS]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing}")
+        if unknown:
+            parts.append(f"unknown {unknown}")
+        raise SpecError(f"{path}: {where}: {', '.join(parts)}; allowed columns are exactly {list(TRACE_FIELDS)}")
+
+
+def _rows(path: Path, text: str) -> list[tuple[int, int, dict[str, Any]]]:
+    """(row number, line number, record) for each data row."""
+    out: list[tuple[int, int, dict[str, Any]]] = []
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        row = 0
+        for line_no, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            row += 1
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SpecError(f"{path}: row {row} (line {line_no}): not valid JSON: {exc.msg}") from None
+            if not isinstance(record, dict):
+                raise SpecError(f"{path}: row {row} (line {line_no}): expected a JSON object, got {record!r}")
+            _check_columns(path, list(record), f"row {row} (line {line_no})")
+            out.append((row, line_no, record))
+        return out
+    if path.suffix.lower() != ".csv":
+        raise SpecError(f"{path}: unknown trace format '{path.suffix}'; allowed: .csv, .jsonl")
+    reader = csv.DictReader(text.splitlines())
+    _check_columns(path, [n.strip() for n in (reader.fieldnames or [])], "header")
+    for row, record in enumerate(reader, start=1):
+        if None in record:
+            raise SpecError(f"{path}: row {row} (line {reader.line_num}): more values than the header has columns")
+        out.append((row, reader.line_num, {k.strip(): v for k, v in record.items()}))
+    return out
+
+
+def load_trace(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arrival times (s, float64) and input and output tokens (int64), sorted by arrival."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read trace file ({exc.strerror})") from None
+    rows = _rows(path, text)
+    if not rows:
+        raise SpecError(f"{path}: the trace holds no requests")
+    arrival = np.empty(len(rows))
+    inp = np.empty(len(rows), dtype=np.int64)
+    out = np.empty(len(rows), dtype=np.int64)
+    for i, (row, line, rec) in enumerate(rows):
+        arrival[i] = _number(path, row, line, "arrival_s", rec.get("arrival_s"), integer=False)
+        inp[i] = int(_number(path, row, line, "input_tokens", rec.get("input_tokens"), integer=True))
+        out[i] = int(_number(path, row, line, "output_tokens", rec.get("output_tokens"), integer=True))
+    order = np.argsort(arrival, kind="stable")
+    return arrival[order], inp[order], out[order]

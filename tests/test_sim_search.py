@@ -1,0 +1,71 @@
+"""MLPerf-Server rate search and the throughput-interactivity curve."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inferchip.errors import InvalidSettingError
+from inferchip.sim import (
+    LinearStepModel, PoissonArrivals, max_rate_under_slo, pareto_flags, simulate, throughput_interactivity_curve,
+)
+
+MODEL = LinearStepModel(fixed_s=0.01, per_token_s=2e-5, per_kv_token_s=5e-8, kv_capacity_tokens=100_000)
+
+
+def test_search_finds_the_boundary_between_passing_and_failing_rates():
+    res = max_rate_under_slo(MODEL, 400, 100, slo_ttft_s=0.5, slo_tpot_s=0.03, num_requests=1000, rel_tol=0.02)
+    assert res.feasible and res.rate_per_s > 0
+    assert res.ttft_s <= 0.5 and res.tpot_s <= 0.03
+    failing = [t.rate_per_s for t in res.trials if not t.meets_slo and t.rate_per_s > res.rate_per_s]
+    assert failing and min(failing) <= res.rate_per_s * 1.02 * (1 + 1e-9)
+    # the reported figures are those of a fresh run at the reported rate (same seed)
+    again = simulate(MODEL, PoissonArrivals(rate_per_s=res.rate_per_s, input_tokens=400, output_tokens=100),
+                     num_requests=1000)
+    fin = again.finished
+    assert np.percentile(again.ttft_s[fin], 99) == pytest.approx(res.ttft_s)
+    assert np.percentile(again.tpot_s[fin], 99) == pytest.approx(res.tpot_s)
+    df = res.to_dataframe()
+    assert len(df) == len(res.trials) and {"rate_per_s", "ttft_s_p99", "tpot_s_p99", "meets_slo"} <= set(df)
+
+
+def test_a_looser_tpot_limit_allows_a_higher_rate():
+    tight = max_rate_under_slo(MODEL, 400, 100, slo_ttft_s=5.0, slo_tpot_s=0.02, num_requests=800)
+    loose = max_rate_under_slo(MODEL, 400, 100, slo_ttft_s=5.0, slo_tpot_s=0.04, num_requests=800)
+    assert loose.rate_per_s > tight.rate_per_s
+
+
+def test_an_slo_below_the_unloaded_latency_is_reported_infeasible_with_figures():
+    # a lone request's prefill: 0.01 + 400 * 2e-5 = 0.018 s TTFT, above the 0.015 s limit at any rate
+    res = max_rate_under_slo(MODEL, 400, 100, slo_ttft_s=0.015, slo_tpot_s=1.0, num_requests=500)
+    assert not res.feasible and res.rate_per_s == 0.0
+    assert res.ttft_s == pytest.approx(0.018, rel=5e-3)
+    assert "single request" in res.reason and res.summary["num_completed"] == 1
+    with pytest.raises(InvalidSettingError, match="percentile"):
+        max_rate_under_slo(MODEL, 400, 100, 1.0, 1.0, percentile=120)
+
+
+def test_curve_runs_powers_of_two_up_to_the_memory_limit_with_pareto_flags():
+    model = LinearStepModel(fixed_s=0.01, per_token_s=2e-5, per_kv_token_s=5e-8, kv_capacity_tokens=10_000,
+                            num_chips=2)
+    curve = throughput_interactivity_curve(model, 200, 100, requests_per_user=4)
+    df = curve.to_dataframe()
+    # memory limit: 10000 // (200 + 100) = 33 concurrent requests
+    assert curve.memory_limit_concurrency == 33
+    assert df.concurrency.tolist() == [1, 2, 4, 8, 16, 32, 33]
+    # one user alone: decode steps of 1 token over 200 .. 298 cached tokens (mean 249)
+    tpot_alone = 0.01 + 2e-5 + 5e-8 * 249
+    assert df.output_tokens_per_s_per_user[0] == pytest.approx(1 / tpot_alone, rel=5e-3)
+    assert np.all(np.diff(df.output_tokens_per_s_per_chip) > 0)  # batching amortises the fixed 10 ms
+    x, y = df.output_tokens_per_s_per_chip.to_numpy(), df.output_tokens_per_s_per_user.to_numpy()
+    brute = [not any((x[j] >= x[i]) and (y[j] >= y[i]) and ((x[j] > x[i]) or (y[j] > y[i])) for j in range(len(x)))
+             for i in range(len(x))]
+    assert df.pareto.tolist() == brute
+    assert len(curve.pareto_front()) == sum(brute)
+
+
+def test_pareto_flags_hand_example():
+    # (1, 5) and (3, 3) and (4, 1) trade off; (2, 2) is beaten by (3, 3); a duplicate of a front point stays
+    x = [1, 2, 3, 4, 3]
+    y = [5, 2, 3, 1, 3]
+    assert pareto_flags(x, y).tolist() == [True, False, True, True, True]
