@@ -133,3 +133,12 @@ def test_cli_cost_user_chip_file(tmp_path, capsys):
 def test_cli_cost_needs_a_chip_or_all(capsys):
     assert main(["cost"]) == 2
     assert "--chip" in capsys.readouterr().err
+
+
+def test_wafer_scale_part_with_a_price_still_gets_money_figures():
+    # chip_money used to let the wafer-scale InvalidSettingError escape, so predict() on a
+    # Cerebras WSE-3 failed; its reported price ($2-3M, central $2.5M) must be used instead.
+    from inferchip.analysis.economics import chip_money
+
+    m = chip_money(load_chip("cerebras-wse-3"), A)
+    assert m.price_usd == 2_500_000.0 and m.price_source == "reported price" and m.manufacturing_cost_usd is None

@@ -65,17 +65,22 @@ def chip_money(spec: ChipSpec | None, assumptions: Assumptions, level: EstimateL
     """Price to use in TCO: the reported price, else the modelled manufacturing cost, else unknown."""
     if spec is None:
         return ChipMoney(None, "unknown", None, ["no chip spec: cost unavailable"])
+    notes: list[str] = []
     try:
         made = manufacturing_cost_usd(spec, assumptions, level)["total_usd"]
     except NoSiliconDataError:
         made = None
+    except InvalidSettingError as exc:  # e.g. a wafer-scale die, outside the dies-per-wafer model
+        made = None
+        notes.append(f"{spec.id}: no silicon cost ({str(exc).splitlines()[0]})")
     price = pick(spec.price.usd, level)
     if price:
         return ChipMoney(price, "reported price", made)
     if made is not None:
         return ChipMoney(made, "modelled manufacturing cost (no public price; no vendor margin)", made,
                          [f"{spec.id}: no public price; $ figures use the silicon model's manufacturing cost"])
-    return ChipMoney(None, "unknown", None, [f"{spec.id}: neither a price nor die area and node are known: $ figures unavailable"])
+    return ChipMoney(None, "unknown", None,
+                     notes + [f"{spec.id}: neither a price nor a silicon cost is known: $ figures unavailable"])
 
 
 def step_dynamic_energy_j(cost: StepCost, spec: ChipSpec | None, memory_type: str, assumptions: Assumptions) -> np.ndarray:
