@@ -13,8 +13,10 @@ What is predicted, and how (:func:`predict_energy_row`):
 
 * Board power: :func:`inferchip.analysis.predict.predict` in the row's setting gives the
   average board power of one chip (``Prediction.extra["power_w_per_chip"]``: event energies
-  / step time + static power, throttled at TDP); the total is that times the chips used,
-  plus the idle power of any chip the layout leaves unused.
+  / step time + static power, throttled at TDP; the static power of a busy chip is
+  ``energy.active_floor_fraction_of_tdp`` x its power limit, see
+  :func:`inferchip.analysis.economics.active_static_power_w`); the total is that times the
+  chips used, plus the idle power of any chip the layout leaves unused.
 * Wall power: board total plus the host model :func:`inferchip.cost.energy.wall_power_w`
   (host idle + per-accelerator switch/NIC share, fans, PSU efficiency; every constant is in
   ``catalog/assumptions.yaml`` with its source). This host model is a stated assumption.
