@@ -1,0 +1,95 @@
+"""Pareto fronts: points no other point beats on every objective at once.
+
+A point *dominates* another when it is at least as good on every objective and strictly
+better on one. The front is the set of points nobody dominates. Vectorised over points
+(an n x n comparison, fine for the few hundred points of a review).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def pareto_mask(values: np.ndarray, minimize: list[bool] | np.ndarray) -> np.ndarray:
+    """Boolean mask of the non-dominated rows of ``values`` (n points x k objectives).
+
+    ``minimize[j]`` says whether less is better on objective j. Rows with a non-finite
+    value are never on the front (a chip without a price has no cost to compare).
+    """
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 2:
+        raise ValueError(f"values must be n x k, got shape {v.shape}")
+    sign = np.where(np.asarray(minimize, dtype=bool), 1.0, -1.0)
+    x = v * sign  # every objective now "less is better"
+    finite = np.all(np.isfinite(x), axis=1)
+    xa = np.where(finite[:, None], x, np.inf)
+    # le[i, j]: point j is at least as good as point i on every objective
+    le = np.all(xa[None, :, :] <= xa[:, None, :], axis=2)
+    lt = np.any(xa[None, :, :] < xa[:, None, :], axis=2)
+    dominated = np.any(le & lt & finite[None, :], axis=1)
+    return finite & ~dominated
+
+
+def upper_envelope(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points of (x, y) not beaten on both "more x" and "more y", sorted by x.
+
+    Used for throughput-interactivity curves: output tok/s per chip (y) against
+    tok/s per user (x), both more-is-better, over several parallel layouts.
+    """
+    pts = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
+    keep = pareto_mask(pts, [False, False])
+    order = np.argsort(pts[keep, 0])
+    return pts[keep, 0][order], pts[keep, 1][order]
+
+
+CURVE_POINTS = 40  # concurrencies per layout, geometric from 1 to the most that fits
+
+
+def throughput_curve(mapped: list, input_tokens: float, output_tokens: float) -> dict[str, list[float]] | None:
+    """Output tok/s per chip against tok/s per user (1/TPOT) under continuous batching.
+
+    ``mapped``: the model mapped onto the chip in each candidate layout
+    (:class:`inferchip.analysis.engine.MappedModel`). Each is swept over a geometric grid of
+    concurrencies up to the most its memory holds; the points of all layouts are reduced to
+    their upper envelope (the best layout at each per-user speed, as InferenceMAX plots).
+    """
+    from inferchip.analysis.engine import continuous_batch
+
+    xs, ys = [], []
+    for mm in mapped:
+        bmax = float(mm.max_batch(input_tokens, output_tokens))
+        if bmax < 1:
+            continue
+        grid = np.unique(np.round(np.geomspace(1.0, bmax, CURVE_POINTS)))
+        met = continuous_batch(mm, grid, input_tokens, output_tokens)
+        xs.append(1.0 / np.asarray(met.tpot_s, float))
+        ys.append(np.asarray(met.tokens_per_s_replica, float) / mm.layout.chips_per_replica)
+    if not xs:
+        return None
+    x, y = upper_envelope(np.concatenate(xs), np.concatenate(ys))
+    return {"tokens_per_s_per_user": x.tolist(), "tokens_per_s_per_chip": y.tolist()}
+
+
+# (column, less is better) of the fronts of a review, in order of preference
+FRONT_OBJECTIVES = (("usd_per_million_tokens", True), ("output_tokens_per_j", False), ("tpot_s", True))
+FALLBACK_OBJECTIVES = (("output_tokens_per_s_per_chip", False), ("tpot_s", True))
+
+
+def case_fronts(rows: list[dict[str, Any]], cases: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per case (model, service level), the chips no other chip beats on cost, energy and
+    latency at once. An objective nobody has in a case (no price, no TDP) is dropped; with
+    fewer than two left, throughput per chip and TPOT are used. Marks ``row["pareto"]``."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for case in cases:
+        rs = [r for r in rows if r["setting"] == "domain" and (r["model_id"], r["slo"]) == case and r["status"] == "ok"]
+        objs = [o for o in FRONT_OBJECTIVES if any(r[o[0]] is not None for r in rs)]
+        if len(objs) < 2:
+            objs = list(FALLBACK_OBJECTIVES)
+        vals = np.array([[np.nan if r[c] is None else float(r[c]) for c, _ in objs] for r in rs]).reshape(len(rs), len(objs))
+        mask = pareto_mask(vals, [m for _, m in objs]) if rs else np.zeros(0, bool)
+        for r, on in zip(rs, mask):
+            r["pareto"] = bool(on)
+        out[case] = {"objectives": [c for c, _ in objs], "front": [r["chip_id"] for r, on in zip(rs, mask) if on]}
+    return out

@@ -1,0 +1,100 @@
+"""``inferchip review``: the design review of a claim, as an HTML report plus CSV and JSON."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from inferchip.interfaces.app import app
+
+
+def _ids(text: str | None, what: str) -> list[str] | None:
+    """``a,b,c`` -> list; None/"default" -> None (the default set); "all" -> every catalogue id."""
+    if text is None or text.strip() in ("", "default"):
+        return None
+    if text.strip() == "all":
+        if what == "chips":
+            from inferchip.catalog.chips import chip_ids
+
+            return chip_ids()
+        from inferchip.catalog.models import model_ids
+
+        return model_ids()
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+SHORT = {"throughput": "tok/s\nper chip", "capex": "tok/s\nper $", "tco": "TCO\n$/Mtok", "energy": "\ntok/J"}
+
+
+def summary_table(res) -> Table:
+    """Suite rank of every chip on each figure of merit, plus its suite score on the verdict's."""
+    from inferchip.analysis.ranking import METRICS
+
+    t = Table(title=f"Suite ranks over {len(res.models)} models x {len(res.config.slos)} service levels "
+                    f"(score: on {SHORT[res.metric].replace(chr(10), ' ')}, 1.00 = best in every case)",
+              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("\nchip (* estimate)", no_wrap=True)
+    for name in METRICS:
+        t.add_column(SHORT[name], justify="right", no_wrap=True)
+    t.add_column("\nscore", justify="right", no_wrap=True)
+    t.add_column("cases\nserved", justify="right", no_wrap=True)
+    order = sorted(res.chips, key=lambda c: (res.suite[res.metric][c.id]["rank"] or 10**6, c.id))
+    for c in order:
+        cells = [str(res.suite[name][c.id]["rank"] or "-") for name in METRICS]
+        score = res.suite[res.metric][c.id]["score"]
+        served = sum(1 for r in res.rows if r["chip_id"] == c.id and r["setting"] == "domain" and r["status"] == "ok")
+        t.add_row(c.id + (" *" if c.estimate else ""), *cells, "-" if score is None else f"{score:.2f}",
+                  f"{served}/{len(res.cases)}", style="bold red" if c.is_claim else None)
+    return t
+
+
+@app.command("review")
+def review_cmd(
+    chips: Optional[str] = typer.Option(None, "--chips", help="Chip ids, comma-separated; 'all' = whole catalogue (default: ~13 current datacenter chips)."),
+    claim: Optional[str] = typer.Option("tesla-ai5", "--claim", help="The claimed chip: a catalogue id or a chip YAML file; 'none' for no claim."),
+    models: Optional[str] = typer.Option(None, "--models", help="Model ids, comma-separated, or 'default' (8B-235B suite)."),
+    slo: str = typer.Option("both", "--slo", help="Service levels: interactive, batch or both."),
+    metric: str = typer.Option("tco", "--metric", help="Figure of merit of the verdict: tco, throughput, capex or energy."),
+    weights: str = typer.Option("fp8", "--weights", help="Weight format of every model."),
+    out: Path = typer.Option(Path("review"), "--out", help="Folder for report.html, results.csv and results.json."),
+    sensitivity: bool = typer.Option(True, "--sensitivity/--no-sensitivity", help="Sensitivity analysis of the claimed chip."),
+) -> None:
+    """Design review of a claim ("best inference chip for models under 250B"): rankings, verdict, HTML report."""
+    from inferchip.analysis.review import ReviewConfig, resolve, run_review
+    from inferchip.errors import InvalidSettingError
+    from inferchip.interfaces.report import commit_output, discard_output, prepare_output, write_report
+
+    slos = {"both": ("interactive", "batch"), "interactive": ("interactive",), "batch": ("batch",)}.get(slo)
+    if slos is None:
+        raise InvalidSettingError(f"--slo: '{slo}' is not a service level; allowed: interactive, batch, both")
+    cfg = ReviewConfig(chips=_ids(chips, "chips"), claim=None if claim in (None, "none") else claim,
+                       models=_ids(models, "models"), slos=slos, metric=metric, weights=weights, sensitivity=sensitivity)
+    start = time.perf_counter()
+    resolve(cfg)  # unknown ids, bad claim files and settings fail here, before any work
+    staging = prepare_output(out)  # an unwritable --out fails here, before any work
+    con = Console()
+    try:
+        with Progress(TextColumn("[bold]{task.description:<44.44}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=con, transient=True) as bar:
+            task = bar.add_task("reviewing", total=None)
+            res = run_review(cfg, on_progress=lambda what, n: bar.update(task, advance=n, description=what),
+                             on_plan=lambda total: bar.update(task, total=total))
+            bar.update(task, description="writing the report", completed=bar.tasks[0].total)
+            write_report(res, staging)
+        commit_output(staging, out)
+    except BaseException:
+        discard_output(staging)
+        raise
+    con.print(summary_table(res))
+    v = res.verdict
+    con.print(Panel("\n".join(f"• {line}" for line in v["lines"]), title="[bold]verdict", border_style="red",
+                    expand=False))
+    con.print(f"report: {out / 'report.html'}  ({time.perf_counter() - start:.1f} s)")

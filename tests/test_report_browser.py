@@ -1,0 +1,72 @@
+"""The review report in a real browser: headless Chromium (Debian's ``chromium``) via Playwright.
+
+Checks that the page loads with no console error, that every chart rendered with data
+(each plotly div has traces and an SVG with drawn traces), and saves a screenshot under
+``test-artifacts/``. Skipped, with the reason, where chromium or Playwright is missing
+(CI's .ci/run installs chromium).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from inferchip.interfaces.cli import main
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("review") / "rv"
+    # Two catalogue chips plus the claimed estimate, a dense and an MoE model, both service
+    # levels and the sensitivity analysis: every chart of the report has something to draw.
+    rc = main(["review", "--chips", "nvidia-h100-sxm-80gb,amd-mi300x", "--models",
+               "meta-llama/Llama-3.1-8B-Instruct,mistralai/Mixtral-8x7B-Instruct-v0.1", "--out", str(out)])
+    assert rc == 0
+    return out / "report.html"
+
+
+CHART_STATE = """() => [...document.querySelectorAll('div.chart')].map(d => ({
+    id: d.id,
+    plotly: d.classList.contains('js-plotly-plot'),
+    traces: (d.data || []).length,
+    points: (d.data || []).reduce((n, t) => n + ((t.x || t.z || []).length), 0),
+    svg: d.querySelectorAll('svg.main-svg').length,
+    drawn: d.querySelectorAll('g.trace, g.hm, .heatmaplayer image').length,
+}))"""
+
+
+def test_report_renders_every_chart_without_console_errors(report):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    errors: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(report.as_uri())
+        page.wait_for_function("document.querySelectorAll('div.chart').length > 0 && "
+                               "[...document.querySelectorAll('div.chart')].every(d => d.classList.contains('js-plotly-plot'))",
+                               timeout=30_000)
+        charts = page.evaluate(CHART_STATE)
+        verdict = page.inner_text("#verdict")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "review-report.png"), full_page=True)
+        browser.close()
+    assert errors == []
+    ids = {c["id"] for c in charts}
+    # bars of each figure of merit, curves, Pareto, memory fit, a roofline per chip, the tornado
+    for expected in ("fig-curves", "fig-pareto", "fig-memory", "fig-tornado", "fig-bars-energy", "fig-bars-tco"):
+        assert expected in ids
+    assert sum(i.startswith("fig-roof-") for i in ids) == 3
+    for c in charts:
+        assert c["plotly"] and c["traces"] > 0 and c["points"] > 0, c
+        assert c["svg"] > 0 and c["drawn"] > 0, c
+    assert "tesla-ai5" in verdict and "Verdict" in verdict
+    assert (ARTIFACTS / "review-report.png").stat().st_size > 10_000
