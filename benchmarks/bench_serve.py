@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inferchip.errors import InferchipError
 from inferchip.sim import PoissonArrivals, SchedulerConfig, simulate
 
 GB = 1e9
@@ -76,7 +77,7 @@ def step_model(tp: int):
             weight_dtype="fp8", kv_dtype="fp8",
         )
         return model, "inferchip.cost.step.serving_step_model"
-    except Exception as exc:  # the L3 signature may differ; say so and measure with the stand-in
+    except (TypeError, ValueError, InferchipError) as exc:  # the L3 signature may differ: say so, use the stand-in
         return RooflineStandIn(tp=tp), f"stand-in roofline (serving_step_model call failed: {exc})"
 
 

@@ -7,7 +7,6 @@ times below are exact fractions derived by hand, step by step.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -16,7 +15,13 @@ import pytest
 
 from inferchip.errors import InvalidSettingError, SpecError
 from inferchip.sim import (
-    BurstArrivals, ClosedLoopArrivals, LinearStepModel, PoissonArrivals, SchedulerConfig, TraceArrivals, simulate,
+    BurstArrivals,
+    ClosedLoopArrivals,
+    LinearStepModel,
+    PoissonArrivals,
+    SchedulerConfig,
+    TraceArrivals,
+    simulate,
 )
 from inferchip.sim.search import capacity_estimate_per_s
 
@@ -111,9 +116,6 @@ def test_arrival_just_after_a_step_starts_waits_for_the_next_step(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- preemption
-
-PREEMPT_CFG = dict(block_size_tokens=16)
-
 
 def _preemption_run(mode: str):
     # KV pool of 64 tokens = 4 blocks of 16. Two requests of 16 prompt + 40 output tokens arrive together:

@@ -7,7 +7,12 @@ import pytest
 
 from inferchip.errors import InvalidSettingError
 from inferchip.sim import (
-    LinearStepModel, PoissonArrivals, max_rate_under_slo, pareto_flags, simulate, throughput_interactivity_curve,
+    LinearStepModel,
+    PoissonArrivals,
+    max_rate_under_slo,
+    pareto_flags,
+    simulate,
+    throughput_interactivity_curve,
 )
 
 MODEL = LinearStepModel(fixed_s=0.01, per_token_s=2e-5, per_kv_token_s=5e-8, kv_capacity_tokens=100_000)

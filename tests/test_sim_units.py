@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -12,14 +13,18 @@ from hypothesis import strategies as st
 import inferchip.sim.replica as replica_module
 from inferchip.errors import InvalidSettingError
 from inferchip.sim import (
-    BurstArrivals, ClosedLoopArrivals, LinearStepModel, PoissonArrivals, SchedulerConfig, simulate,
+    BurstArrivals,
+    ClosedLoopArrivals,
+    LinearStepModel,
+    PoissonArrivals,
+    SchedulerConfig,
+    simulate,
 )
 from inferchip.sim.engine import EventQueue, Priority
 from inferchip.sim.lengths import EmpiricalLength, FixedLength, UniformLength, as_length, sample
 from inferchip.sim.metrics import weighted_percentile
 from inferchip.sim.protocol import check_step_model
 from inferchip.sim.steptime import MANTISSA_BITS, StepTimer, round_bits
-
 
 # ---------------------------------------------------------------------------------------------- step-time cache
 
@@ -145,17 +150,17 @@ def test_round_robin_and_least_loaded_routing():
 
 
 SCENARIOS = [
-    (PoissonArrivals(rate_per_s=20, input_tokens=(300, 200), output_tokens=(200, 150)), dict(num_requests=400), {}),
-    (ClosedLoopArrivals(concurrency=16, input_tokens=(300, 200), output_tokens=(100, 90)), dict(num_requests=200),
-     dict(replicas=2)),
-    (BurstArrivals(input_tokens=(200, 100), output_tokens=(300, 200)), dict(num_requests=120), {}),
+    (PoissonArrivals(rate_per_s=20, input_tokens=(300, 200), output_tokens=(200, 150)), {"num_requests": 400}, {}),
+    (ClosedLoopArrivals(concurrency=16, input_tokens=(300, 200), output_tokens=(100, 90)), {"num_requests": 200},
+     {"replicas": 2}),
+    (BurstArrivals(input_tokens=(200, 100), output_tokens=(300, 200)), {"num_requests": 120}, {}),
 ]
 
 
 @pytest.mark.parametrize("spec, count, extra", SCENARIOS)
 def test_bulk_decode_stretches_equal_step_by_step(monkeypatch, spec, count, extra):
     m = LinearStepModel(fixed_s=0.01, per_token_s=1e-5, per_kv_token_s=1e-7, kv_capacity_tokens=30_000)
-    kw = dict(seed=5, **count, **extra)
+    kw = {"seed": 5, **count, **extra}
     bulk = simulate(m, spec, **kw)
     monkeypatch.setattr(replica_module, "decode_stretch", lambda rep, limit: 0)
     single = simulate(m, spec, **kw)
@@ -215,7 +220,7 @@ def test_progress_is_reported_up_to_one():
     simulate(LinearStepModel(fixed_s=0.01), PoissonArrivals(rate_per_s=5, input_tokens=10, output_tokens=10),
              num_requests=500, progress=seen.append)
     assert seen[-1] == 1.0 and len(seen) > 10
-    assert all(b >= a for a, b in zip(seen, seen[1:], strict=False))
+    assert all(b >= a for a, b in itertools.pairwise(seen))
 
 
 def test_scheduler_config_limits_batch_size():

@@ -9,7 +9,11 @@ from inferchip.sim.metrics import SimResult
 from inferchip.sim.protocol import LinearStepModel, StepModel
 from inferchip.sim.scheduler import SchedulerConfig
 from inferchip.sim.search import (
-    CurveResult, ServerSearchResult, max_rate_under_slo, pareto_flags, throughput_interactivity_curve,
+    CurveResult,
+    ServerSearchResult,
+    max_rate_under_slo,
+    pareto_flags,
+    throughput_interactivity_curve,
 )
 from inferchip.sim.simulate import simulate
 from inferchip.sim.trace import load_trace

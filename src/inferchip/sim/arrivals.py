@@ -152,6 +152,8 @@ def poisson_times_s(rate_per_s: float, rng: np.random.Generator, num: int | None
     """Cumulative sums of standard exponential gaps divided by the rate, cut at ``num`` or ``duration_s``."""
     if num is not None:
         times = np.cumsum(rng.standard_exponential(num)) / rate_per_s
+    elif duration_s is None:
+        raise InvalidSettingError("Poisson arrivals need num_requests or duration_s to end the run")
     else:
         chunks: list[np.ndarray] = []
         total = 0.0

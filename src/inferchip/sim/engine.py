@@ -27,7 +27,7 @@ class Priority(IntEnum):
 class EventQueue:
     """Heap of ``(time_s, priority, sequence, item)``; ``pop`` returns ``(time_s, item)``."""
 
-    __slots__ = ("_heap", "_counter")
+    __slots__ = ("_counter", "_heap")
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, int, Any]] = []

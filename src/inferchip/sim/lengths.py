@@ -66,8 +66,9 @@ def as_length(value: Any, what: str = "length") -> FixedLength | UniformLength |
         if isinstance(value, float) and value.is_integer():
             return FixedLength(tokens=int(value))
         if isinstance(value, dict):
-            kind = value.get("kind")
-            model = {"fixed": FixedLength, "uniform": UniformLength, "empirical": EmpiricalLength}.get(kind)
+            models: dict[Any, type[FixedLength | UniformLength | EmpiricalLength]] = {
+                "fixed": FixedLength, "uniform": UniformLength, "empirical": EmpiricalLength}
+            model = models.get(value.get("kind"))
             if model is None:
                 raise TypeError
             return model.model_validate(value)

@@ -42,7 +42,7 @@ def check_step_model(model: object) -> None:
     for name in ("kv_capacity_tokens", "num_chips"):
         value = getattr(model, name, None)
         whole = isinstance(value, int | np.integer | float | np.floating) and not isinstance(value, bool)
-        if not whole or not float(value).is_integer() or value < 1:
+        if not whole or not float(value).is_integer() or float(value) < 1:  # type: ignore[arg-type]
             raise InvalidSettingError(
                 f"step model {type(model).__name__}: field '{name}' is {value!r}; it must be a whole number >= 1"
             )

@@ -17,6 +17,7 @@ import heapq
 import math
 from array import array
 from collections import deque
+from typing import Any
 
 from inferchip.sim.kv_cache import BlockPool, blocks_for
 from inferchip.sim.request import RequestTable
@@ -57,7 +58,7 @@ class Replica:
         self.num_preemptions = 0
         self.itl_extra_s: list[float] = []  # token gaps that are not one step long (after preemption)
         self.itl_skip: dict[int, int] = {}  # step -> decode tokens of that step whose gap is in itl_extra_s
-        self.log = {name: array(code) for name, code in LOG_FIELDS}
+        self.log: dict[str, array[Any]] = {name: array(code) for name, code in LOG_FIELDS}
 
     # ------------------------------------------------------------------ queue interface
     @property
@@ -121,7 +122,7 @@ class Replica:
             ch[0].blocks += ch[2]
         resumed: list[Seq] = []
         if self.swapped:
-            budget, swap_tokens = self._swap_in(k, budget, swap_tokens, resumed)
+            budget, swap_tokens = self._swap_in(k, budget, swap_tokens, resumed, chunks)
         if self.waiting and not self.swapped and budget > 0 and self.n_running < self.cfg.max_num_seqs:
             self._admit(t, budget, chunks)
         n_dec = self.n_dec
@@ -306,27 +307,31 @@ class Replica:
             need = (self.res[-k % self.B] if self.n_dec else 0) + sum(ch[2] for ch in chunks)
         return need, budget, swap_tokens, count
 
-    def _swap_in(self, k: int, budget: int, swap_tokens: int, resumed: list[Seq]) -> tuple[int, int]:
-        """Bring swapped-out sequences back, oldest preemption first, while blocks and slots allow."""
+    def _swap_in(self, k: int, budget: int, swap_tokens: int, resumed: list[Seq],
+                 chunks: list[list]) -> tuple[int, int]:
+        """Bring swapped-out sequences back, oldest preemption first, while budget, blocks and slots allow.
+
+        A decoding sequence decodes in this very step; a prefilling one runs its next chunk.
+        """
         pool = self.pool
-        while self.swapped and self.n_running < self.cfg.max_num_seqs:
+        while self.swapped and self.n_running < self.cfg.max_num_seqs and budget > 0:
             seq = self.swapped[0]
             decoding = seq.done == seq.target
-            if decoding and budget < 1:
-                break
-            nb = blocks_for(seq.cached + 1 if decoding else seq.cached, self.B)
+            chunk = 1 if decoding else min(seq.target - seq.done, budget)
+            nb = blocks_for(seq.cached + chunk, self.B)
             if nb > pool.total_blocks - pool.used_blocks:
                 break
             self.swapped.popleft()
             pool.used_blocks += nb
             swap_tokens += seq.cached
             self._add_running(seq)
+            budget -= chunk
             if decoding:
                 self._start_decode(seq, k, seq.cached)
-                budget -= 1
                 resumed.append(seq)
             else:
                 seq.state = PREFILL
-                seq.blocks = nb
+                seq.blocks = nb  # its blocks for this step's chunk are taken already
                 self.prefilling.append(seq)
+                chunks.append([seq, chunk, 0])
         return budget, swap_tokens

@@ -2,8 +2,9 @@
 
 Times are seconds of simulated time; NaN means "did not happen" (never scheduled, no
 first token, not finished). A request is *rejected* when it can never fit the replica:
-its prompt plus output exceeds the KV cache, or, without chunked prefill, its prompt
-exceeds the step token budget (vLLM refuses such requests too).
+its prompt plus output exceeds the KV cache, or, without chunked prefill, its prompt plus
+output exceeds the step token budget (a recompute after preemption prefills both; vLLM
+likewise requires ``max_num_batched_tokens >= max_model_len`` without chunked prefill).
 """
 
 from __future__ import annotations
@@ -17,8 +18,15 @@ NAN = math.nan
 
 class RequestTable:
     __slots__ = (
-        "arrival_s", "input_tokens", "output_tokens", "replica", "first_scheduled_s",
-        "first_token_s", "finish_s", "num_preemptions", "rejected",
+        "arrival_s",
+        "finish_s",
+        "first_scheduled_s",
+        "first_token_s",
+        "input_tokens",
+        "num_preemptions",
+        "output_tokens",
+        "rejected",
+        "replica",
     )
 
     def __init__(self) -> None:

@@ -74,8 +74,20 @@ class Seq:
     """
 
     __slots__ = (
-        "rid", "prompt", "out", "target", "done", "gen", "blocks", "base", "k_first", "k_last",
-        "state", "admission", "last_token_s", "cached",
+        "admission",
+        "base",
+        "blocks",
+        "cached",
+        "done",
+        "gen",
+        "k_first",
+        "k_last",
+        "last_token_s",
+        "out",
+        "prompt",
+        "rid",
+        "state",
+        "target",
     )
 
     def __init__(self, rid: int, prompt: int, out: int):

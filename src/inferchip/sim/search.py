@@ -213,7 +213,7 @@ class CurveResult:
         return df[df["pareto"]].reset_index(drop=True)
 
 
-def pareto_flags(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def pareto_flags(x: Any, y: Any) -> np.ndarray:
     """True where no other point is at least as good on both axes and better on one (both maximised)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     flags = np.ones(x.size, dtype=bool)

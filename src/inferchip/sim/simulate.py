@@ -93,10 +93,11 @@ def simulate(
     B = cfg.block_size_tokens
 
     def too_big(inp: int, out: int) -> bool:
-        """Never fits one replica: the KV of prompt + output - 1 tokens, or an unchunked prompt over the budget."""
+        """Never fits one replica: the KV of prompt + output - 1 tokens, or, without chunked prefill, a
+        prefill (after a recompute up to prompt + output - 1 tokens) over the step budget (vLLM's rule)."""
         if blocks_for(inp + out - 1, B) > total_blocks:
             return True
-        return not cfg.enable_chunked_prefill and inp > cfg.max_num_batched_tokens
+        return not cfg.enable_chunked_prefill and inp + out - 1 > cfg.max_num_batched_tokens
 
     closed = source.closed_loop
     if closed and too_big(source.max_input_tokens, source.max_total_tokens - source.max_input_tokens):
@@ -190,5 +191,6 @@ def _result(spec: Any, table: RequestTable, reps: list[Replica], timer: StepTime
         slo_ttft_s=slo_ttft_s,
         slo_tpot_s=slo_tpot_s,
         step_model_evaluations=timer.num_evaluations,
-        extra={"step_model_calls": timer.num_model_calls, "scheduler_config": cfg.model_dump()},
+        extra={"step_model_calls": timer.num_model_calls, "scheduler_config": cfg.model_dump(),
+               "kv_blocks_in_use_at_end": [r.pool.used_blocks for r in reps]},
     )

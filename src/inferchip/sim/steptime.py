@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def round_bits(value: int, bits: int) -> int:
 class StepTimer:
     """Cached ``step_time_s`` of one step model; shared by the replicas of one simulation."""
 
-    def __init__(self, model: object, exact: bool = False):
+    def __init__(self, model: Any, exact: bool = False):
         self._model = model
         self._cache: dict[Key, float] = {}
         self._cells: dict[Cell, tuple[int, int, int, int, int, int, int, int]] = {}
@@ -71,7 +72,7 @@ class StepTimer:
                 shift = max(length - b, 0)
                 parts += [shift, (1 << (shift - 1)) if shift else 0]
             found = self._cells[cell] = tuple(parts)  # type: ignore[assignment]
-        return found
+        return found  # type: ignore[return-value]
 
     def key(self, num_tokens: int, num_decode_seqs: int, decode_kv_tokens: int, attn_pairs: int) -> Key:
         if self.exact:

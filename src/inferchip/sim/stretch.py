@@ -16,8 +16,6 @@ import numpy as np
 
 from inferchip.sim.kv_cache import blocks_for
 
-
-
 if TYPE_CHECKING:
     from inferchip.sim.replica import Replica
 
