@@ -1,0 +1,128 @@
+"""``inferchip serve`` and ``inferchip curve``: the serving simulator on the core model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from inferchip.errors import InvalidSettingError
+from inferchip.interfaces import fmt
+from inferchip.interfaces.app import app
+from inferchip.interfaces.cmd_predict import OutputFormat
+
+
+def _progress(label: str):
+    return Progress(TextColumn(label), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                    transient=True, console=Console(stderr=True))
+
+
+def _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration):
+    from inferchip.analysis.serving import serving_model
+
+    return serving_model(chip, model, count=count, tp=tp, pp=pp, ep=ep, weights=weights, activations=activations,
+                         kv=kv, calibration=calibration)
+
+
+@app.command("serve")
+def serve_cmd(
+    chip: str = typer.Option(..., "--chip", help="Chip id or chip YAML."),
+    model: str = typer.Option(..., "--model", help="Model id or config.json."),
+    count: int = typer.Option(1, "--count", help="Chips in the system (replicas = count / (tp*pp))."),
+    tp: int = typer.Option(1, "--tp"), pp: int = typer.Option(1, "--pp"), ep: int = typer.Option(1, "--ep"),
+    weights: str = typer.Option("bf16", "--weights"), activations: Optional[str] = typer.Option(None, "--activations"),
+    kv: Optional[str] = typer.Option(None, "--kv"),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Poisson arrivals, requests/s."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Closed loop of C users."),
+    trace: Optional[Path] = typer.Option(None, "--trace", help="CSV/JSONL with arrival_s,input_tokens,output_tokens."),
+    input_tokens: int = typer.Option(1024, "--input-tokens"), output_tokens: int = typer.Option(256, "--output-tokens"),
+    duration: Optional[float] = typer.Option(None, "--duration", help="Seconds of arrivals."),
+    requests: Optional[int] = typer.Option(None, "--requests", help="Number of requests."),
+    slo_ttft_ms: Optional[float] = typer.Option(None, "--slo-ttft-ms"),
+    slo_tpot_ms: Optional[float] = typer.Option(None, "--slo-tpot-ms"),
+    seed: int = typer.Option(0, "--seed"),
+    calibration: Optional[str] = typer.Option(None, "--calibration"),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+) -> None:
+    """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption."""
+    from inferchip.sim import ClosedLoopArrivals, PoissonArrivals, TraceArrivals, simulate
+
+    given = [x is not None for x in (rate, concurrency, trace)]
+    if sum(given) != 1:
+        raise InvalidSettingError("give exactly one of --rate R, --concurrency C or --trace FILE")
+    if duration is None and requests is None and trace is None:
+        requests = 1000
+    step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration)
+    if rate is not None:
+        arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
+    elif concurrency is not None:
+        arr = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens)
+    else:
+        arr = TraceArrivals(path=str(trace))
+    with _progress("simulating") as prog:
+        task = prog.add_task("sim", total=1.0)
+        res = simulate(step, arr, duration_s=duration, num_requests=requests, seed=seed, replicas=replicas,
+                       slo_ttft_s=None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
+                       slo_tpot_s=None if slo_tpot_ms is None else slo_tpot_ms / 1e3,
+                       progress=lambda f: prog.update(task, completed=f))
+    summary = res.summary()
+    if output == OutputFormat.json:
+        typer.echo(fmt.to_json(summary))
+        return
+    t = Table(title=f"{model} on {count} x {chip} (tp={tp} pp={pp} ep={ep}, {replicas} replica(s))", title_justify="left")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for k, v in summary.items():
+        if isinstance(v, float):
+            seconds = (k.endswith("_s") or "_s_" in k) and "per_s" not in k
+            v = f"{v * 1e3:,.1f} ms" if seconds else f"{v:,.3f}"
+        t.add_row(k, str(v))
+    Console().print(t)
+    if summary.get("saturated"):
+        Console().print("[yellow]saturated:[/] the queue grows; this load exceeds what the system sustains")
+
+
+@app.command("curve")
+def curve_cmd(
+    chip: str = typer.Option(..., "--chip"), model: str = typer.Option(..., "--model"),
+    count: int = typer.Option(1, "--count"), tp: int = typer.Option(1, "--tp"), pp: int = typer.Option(1, "--pp"),
+    ep: int = typer.Option(1, "--ep"), weights: str = typer.Option("bf16", "--weights"),
+    activations: Optional[str] = typer.Option(None, "--activations"), kv: Optional[str] = typer.Option(None, "--kv"),
+    input_tokens: int = typer.Option(1024, "--input-tokens"), output_tokens: int = typer.Option(1024, "--output-tokens"),
+    seed: int = typer.Option(0, "--seed"), calibration: Optional[str] = typer.Option(None, "--calibration"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+) -> None:
+    """Throughput-interactivity curve: output tok/s per chip against tok/s per user, concurrency 1..memory limit."""
+    from inferchip.sim import throughput_interactivity_curve
+
+    step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration)
+    with _progress("simulating concurrencies") as prog:
+        task = prog.add_task("curve", total=1.0)
+        cur = throughput_interactivity_curve(step, input_tokens, output_tokens, seed=seed, replicas=replicas,
+                                             progress=lambda f: prog.update(task, completed=f))
+    df = cur.to_dataframe()
+    if plot is not None:
+        import plotly.express as px
+
+        fig = px.line(df, x="output_tokens_per_s_per_user", y="output_tokens_per_s_per_chip", markers=True,
+                      hover_data=list(df.columns), title=f"{model} on {count} x {chip}: throughput vs interactivity")
+        tmp = plot.with_suffix(plot.suffix + ".tmp")
+        fig.write_html(tmp, include_plotlyjs="inline")
+        tmp.replace(plot)
+    if output == OutputFormat.json:
+        typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency,
+                                "points": df.to_dict(orient="records")}))
+        return
+    t = Table(title=f"{model} on {count} x {chip}: throughput vs interactivity (* = Pareto front)", title_justify="left")
+    for c in ("concurrency", "tok/s per user", "tok/s per chip", "TTFT p50", "TPOT mean", ""):
+        t.add_column(c, justify="right")
+    for r in df.to_dict(orient="records"):
+        t.add_row(str(r.get("concurrency")), f"{r['output_tokens_per_s_per_user']:,.1f}",
+                  f"{r['output_tokens_per_s_per_chip']:,.1f}", fmt.ms(r.get("ttft_s_p50", float("nan"))),
+                  fmt.ms(r.get("tpot_s_mean", float("nan"))), "*" if r.get("pareto") else "")
+    Console().print(t)
