@@ -39,6 +39,7 @@ CHART_STATE = """() => [...document.querySelectorAll('div.chart')].map(d => ({
     points: (d.data || []).reduce((n, t) => n + ((t.x || t.z || []).length), 0),
     svg: d.querySelectorAll('svg.main-svg').length,
     drawn: d.querySelectorAll('g.trace, g.hm, .heatmaplayer image').length,
+    titles: [...d.querySelectorAll('.xtitle, .ytitle')].filter(t => t.textContent.trim()).length,
 }))"""
 
 
@@ -68,5 +69,6 @@ def test_report_renders_every_chart_without_console_errors(report):
     for c in charts:
         assert c["plotly"] and c["traces"] > 0 and c["points"] > 0, c
         assert c["svg"] > 0 and c["drawn"] > 0, c
+        assert c["titles"] > 0, c  # an axis says what it measures
     assert "tesla-ai5" in verdict and "Verdict" in verdict
     assert (ARTIFACTS / "review-report.png").stat().st_size > 10_000

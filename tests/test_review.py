@@ -139,7 +139,7 @@ def test_the_chip_with_twice_the_bandwidth_ranks_first_everywhere(review3):
     for case, vals in res.tables["throughput"].items():
         assert vals["fast"] > vals["mid"] > vals["slow"], case
     assert res.verdict["first_places"] == 0 and res.verdict["suite_rank"] == 2
-    assert "does not rank first" in res.verdict["headline"]
+    assert "does not hold" in res.verdict["headline"] and "in none of the 2 cases" in res.verdict["headline"]
     assert all("fast" in c["sentence"] for c in res.verdict["cases"])  # the leader is named in each case
 
 
@@ -152,6 +152,19 @@ def test_raising_bandwidth_on_a_memory_bound_suite_improves_the_rank(review3):
     # slower in every case: the threshold is exactly 2, the end of the bracket on the first side.
     assert bw.threshold == pytest.approx(2.0)
     assert "first from about x2" in bw.summary()
+
+
+def test_a_claim_that_leads_everywhere_holds_and_says_what_would_undo_it():
+    slow, mid, fast = _chips()
+    res = run_review(ReviewConfig(chips=[slow, mid], claim=fast, models=[L8], slos=("batch",), metric="throughput"))
+    v = res.verdict
+    assert v["headline"].startswith("The claim holds in this review") and v["suite_rank"] == 1
+    bw = next(k for k in res.sensitivity if k.knob.name == "memory_bandwidth")
+    # Halved, it IS the mid chip (tied first); any less and it trails: it loses first place just below x0.5.
+    assert bw.first_now and bw.ranks[0.5] == 1
+    assert 0.5 * 2 ** (-1 / 32) <= bw.threshold < 0.5
+    assert "loses first place at about x0.49" in bw.summary()
+    assert any(line.startswith("It stays first over the suite unless") for line in v["lines"])
 
 
 def test_results_have_every_case_and_setting(review3):
@@ -187,6 +200,8 @@ def test_review_writes_html_csv_and_json(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.csv", "results.json"]
     data = json.loads((out / "results.json").read_text())
     assert data["verdict"]["claim_id"] == "tesla-ai5"
+    est = data["verdict"]["estimates"]
+    assert "memory.bandwidth_tbps" in est["fields"] and set(est["levels"]) == {"low", "high"}  # re-run at both ends
     assert {r["chip_id"] for r in data["rows"]} == {"nvidia-h100-sxm-80gb", "amd-mi300x", "tesla-ai5"}
     html = (out / "report.html").read_text()
     assert html.count("Plotly.newPlot(") >= 5 and "Verdict" in html

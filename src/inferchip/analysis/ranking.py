@@ -273,13 +273,16 @@ def claim_verdict(res: Any) -> dict[str, Any]:
     ranked = sum(1 for v in res.suite[res.metric].values() if v["rank"] is not None)
     size = f"models of {min(m.total_params for m in res.models) / 1e9:.0f}-{max(m.total_params for m in res.models) / 1e9:.0f}B parameters"
     if len(firsts) == len(cases):
-        head = f"{cid} ranks first on {met.label} in every case reviewed ({len(cases)} cases, {size})."
+        head = (f"The claim holds in this review: {cid} ranks first on {met.label} in every case reviewed "
+                f"({len(cases)} cases, {size}).")
     elif firsts:
-        head = (f"{cid} ranks first on {met.label} in {len(firsts)} of {len(cases)} cases "
-                f"({', '.join(_case_label((c['model_id'], c['slo'])) for c in firsts)}), not in the others.")
+        head = (f"The claim holds only in part: {cid} ranks first on {met.label} in {len(firsts)} of {len(cases)} "
+                f"cases ({', '.join(_case_label((c['model_id'], c['slo'])) for c in firsts)}), not in the others.")
     else:
-        head = f"{cid} does not rank first on {met.label} in any of the {len(cases)} cases reviewed ({size})."
-    suite_line = (f"Over the whole suite it ranks {mine['rank']} of {ranked} chips on {met.label} "
+        head = (f"The claim does not hold in this review: {cid} ranks first on {met.label} in none of the "
+                f"{len(cases)} cases reviewed ({size}).")
+    suite_line = (f"Over the whole suite it ranks {_ordinal(mine['rank']) if mine['rank'] else '-'} of the {ranked} "
+                  f"chips with a {met.label} figure "
                   f"(suite score {mine['score']:.2f}; 1.00 = best in every case; {leaders[res.metric]} leads)."
                   if mine["rank"] is not None else f"It has no {met.label} figure, so it is not ranked over the suite.")
     others = []
@@ -291,6 +294,10 @@ def claim_verdict(res: Any) -> dict[str, Any]:
         others.append(f"on {m2.label}: {'rank ' + str(r['rank']) if r['rank'] else 'not ranked (no figure)'}, "
                       f"first in {f} of {len(cases)} cases")
     lines = [head, suite_line, "Other figures of merit -- " + "; ".join(others) + "."]
+    bound = getattr(res, "claim_max_params", None)
+    over = [m.id for m in res.models if bound and m.total_params > bound]
+    if over:
+        lines.append(f"Outside the claim's bound of {bound / 1e9:.0f}B parameters: {', '.join(over)}.")
     sens = [{"knob": k.knob.name, "label": k.knob.label, "more_is_better": k.knob.more_is_better,
              "ranks": {str(m): r for m, r in sorted(k.ranks.items())},
              "scores": {str(m): s for m, s in sorted(k.scores.items())},
@@ -310,15 +317,31 @@ def claim_verdict(res: Any) -> dict[str, Any]:
         line = f"{len(est)} of its figures are estimates ({', '.join(sorted(est))})."
         if res.levels:
             lo, hi = res.levels.get("low", {}), res.levels.get("high", {})
-            changes = lo.get("rank") != mine["rank"] or hi.get("rank") != mine["rank"]
-            line += (f" With every estimate at its low end it ranks {lo.get('rank')} ({lo.get('first_places')} first "
-                     f"places); at its high end {hi.get('rank')} ({hi.get('first_places')} first places). "
-                     + ("The verdict depends on the estimates." if changes else
-                        "The suite rank does not change across the estimates."))
+            ranks = [lo.get("rank"), mine["rank"], hi.get("rank")]
+            firsts_at = [lo.get("first_places"), len(firsts), hi.get("first_places")]
+            changes = len(set(ranks)) > 1
+            verdict_changes = len({r == 1 for r in ranks}) > 1 or len({f > 0 for f in firsts_at if f is not None}) > 1
+
+            def says(r: int | None, f: int | None) -> str:
+                return f"{_ordinal(r) if r else 'unranked'} ({f} first places)"
+
+            line += (f" With every estimate at its low end it ranks {says(ranks[0], firsts_at[0])}; at its high end "
+                     f"{says(ranks[2], firsts_at[2])}. ")
+            if verdict_changes:
+                line += "Whether it ranks first depends on the estimates."
+            elif changes:
+                line += "Its rank moves with the estimates, but whether it ranks first does not."
+            else:
+                line += "Neither its rank nor the verdict changes across the estimates."
+            estimates["verdict_changes"] = verdict_changes
             estimates["rank_changes"] = changes
         lines.append(line)
     lines.extend(res.notes)
-    return {"claim_id": cid, "claim_name": res.claim.name, "metric": res.metric, "metric_label": met.label,
+    claim_text = (f"{cid} is the best inference chip for models under "
+                  f"{(bound or 250e9) / 1e9:.0f}B parameters")
+    return {"claim_id": cid, "claim_name": res.claim.name, "claim_text": claim_text,
+            "judged_on": f"{met.label}, over {len(res.models)} models x {len(res.config.slos)} service levels",
+            "metric": res.metric, "metric_label": met.label,
             "headline": head, "lines": lines, "cases": cases, "suite_rank": mine["rank"], "suite_ranked": ranked,
             "suite_score": mine["score"], "first_places": len(firsts), "cases_total": len(cases),
             "chips_total": n_chips, "sensitivity": sens, "estimates": estimates}

@@ -17,9 +17,10 @@ Service levels (METHODS.md 4.1, MLPerf Inference latency limits, TTFT / TPOT):
   are 99th percentiles; the model here gives steady-state means, so the check is lenient.
 * ``batch``: maximum throughput, no latency limit (MLPerf Offline).
 
-The scale-up domain is evaluated at ``min(max_scaleup_domain, DOMAIN_CAP_CHIPS)`` chips:
-no suite model has more than 64 attention heads, so tensor parallelism cannot use more,
-and further chips only add data-parallel replicas, which leave per-chip figures unchanged.
+The scale-up domain is evaluated at its size up to :data:`DOMAIN_CAP_CHIPS` (72, an NVL72
+rack); larger domains (TPU pods) at :data:`LARGE_DOMAIN_CHIPS` (64): no suite model has
+more than 64 attention heads, so tensor parallelism cannot use more, and further chips
+only add data-parallel replicas, which leave per-chip figures unchanged.
 """
 
 from __future__ import annotations
@@ -49,7 +50,14 @@ DEFAULT_MODELS: tuple[str, ...] = (
 )
 DEFAULT_CLAIM = "tesla-ai5"
 CLAIM_MAX_PARAMS = 250e9  # "models below ~250B parameters" (the claim, chips.csv notes)
-DOMAIN_CAP_CHIPS = 64
+DOMAIN_CAP_CHIPS = 72
+LARGE_DOMAIN_CHIPS = 64
+
+
+def domain_chips(max_scaleup_domain: int, cap: int = DOMAIN_CAP_CHIPS) -> int:
+    """Chips of the scale-up domain a review evaluates (see the module docstring)."""
+    d = max(1, int(max_scaleup_domain))
+    return d if d <= cap else min(LARGE_DOMAIN_CHIPS, cap)
 SERVICE_LEVELS = ("interactive", "batch")
 
 
@@ -258,14 +266,14 @@ def chip_entry(ref: str | ChipParams, domain_cap: int, is_claim: bool = False) -
     """Resolve a chip id, YAML path or ChipParams. Unknown ids raise UnknownIdError (closest
     ids named); malformed files raise SpecError (field named) -- both before any work."""
     if isinstance(ref, ChipParams):
-        return ChipEntry(ref, ref.id, ref.id, "-", ref, max(1, min(ref.max_scaleup_domain, domain_cap)),
+        return ChipEntry(ref, ref.id, ref.id, "-", ref, domain_chips(ref.max_scaleup_domain, domain_cap),
                          is_claim=is_claim)
     from inferchip.catalog.chips import get_chip_params, load_chip
 
     spec = load_chip(ref)
     params = get_chip_params(ref)
     est = _ranges(spec)
-    return ChipEntry(ref, spec.id, spec.name, spec.vendor, params, max(1, min(params.max_scaleup_domain, domain_cap)),
+    return ChipEntry(ref, spec.id, spec.name, spec.vendor, params, domain_chips(params.max_scaleup_domain, domain_cap),
                      spec=spec, estimate=bool(spec.estimate or est), estimated_fields=est, is_claim=is_claim)
 
 
@@ -350,7 +358,8 @@ def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfi
 
 
 def estimate_levels(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig, metric: str,
-                    table: dict[Case, dict[str, Any]], figure_ok: dict[str, bool]) -> dict[str, dict[str, Any]]:
+                    table: dict[Case, dict[str, Any]], figure_ok: dict[str, bool],
+                    on_progress: OnProgress = _noop) -> dict[str, dict[str, Any]]:
     """The claim's suite rank and first places with its estimated figures at low and high."""
     from inferchip.analysis.ranking import METRICS, claim_rank
 
@@ -361,13 +370,14 @@ def estimate_levels(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfi
     for level in ("low", "high"):
         from inferchip.catalog.chips import get_chip_params
 
-        domain = max(1, min(get_chip_params(claim.ref, level).max_scaleup_domain, cfg.domain_cap))
+        domain = domain_chips(get_chip_params(claim.ref, level).max_scaleup_domain, cfg.domain_cap)
         values: dict[Case, Any] = {}
         for mod in models:
             for name in cfg.slos:
                 p, _, _ = evaluate(claim.ref, mod.ref, service_level(name, mod.total_params), domain, cfg, level)
                 values[(mod.id, name)] = figures(p)[col] if p is not None else None
         rank, score, firsts = claim_rank(table, claim.id, values, metric, figure_ok)
+        on_progress(f"{claim.id} at its {level} estimates", 1)
         out[level] = {"rank": rank, "score": score, "first_places": firsts,
                       "values": {f"{m}|{s}": v for (m, s), v in values.items()}}
     return out
@@ -465,6 +475,8 @@ def memory_fit(model: ModelEntry, chip: ChipEntry, rows: list[dict[str, Any]], c
         status, chips = "fits on one chip", 1
     elif dom is not None:
         status, chips = f"fits on {dom['tp'] * dom['pp']} chips (tp{dom['tp']} pp{dom['pp']})", dom["tp"] * dom["pp"]
+    elif any(r["status"] == "misses SLO" for r in pref):
+        status, chips = "fits, but no batch meets the latency limits", None
     else:
         status, chips = f"does not fit in {chip.domain} chip(s)", None
     return {"chip_id": chip.id, "model_id": model.id, "weights_fraction_of_one_chip": frac,
@@ -491,6 +503,8 @@ class ReviewResult:
     verdict: dict[str, Any]
     notes: list[str] = field(default_factory=list)
 
+    claim_max_params: float = CLAIM_MAX_PARAMS
+
     @property
     def cases(self) -> list[Case]:
         return [(m.id, s) for m in self.models for s in self.config.slos]
@@ -503,6 +517,8 @@ def plan_units(chips: list[ChipEntry], models: list[ModelEntry], cfg: ReviewConf
     n = len(chips) * len(models) * len(cfg.slos) + len(chips) * (len(models) + 1)
     if claim is not None and cfg.sensitivity:
         n += 8 * (2 + len(TORNADO_MULTIPLIERS) + BISECTION_STEPS)
+    if claim is not None and claim.estimated_fields and isinstance(claim.ref, str):
+        n += 2  # the claim at the low and the high end of its estimates
     return n
 
 
@@ -568,7 +584,7 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = _noop,
     if claim is not None and cfg.sensitivity:
         sens = run_sensitivity(claim, models, cfg, metric, tables[metric], kept[claim.id], ok[metric], on_progress)
     if claim is not None:
-        levels = estimate_levels(claim, models, cfg, metric, tables[metric], ok[metric])
+        levels = estimate_levels(claim, models, cfg, metric, tables[metric], ok[metric], on_progress)
     result = ReviewResult(cfg, chips, models, claim, metric, rows, tables, suite, pareto, curves, roofline, memory,
                           sens, levels, {}, notes)
     result.verdict = claim_verdict(result)

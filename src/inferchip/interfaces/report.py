@@ -145,13 +145,14 @@ def _dropdown(groups: dict[str, list[dict[str, Any]]], layout: dict[str, Any]) -
         buttons = [{"label": label, "method": "update",
                     "args": [{"visible": [a <= i < b for i in range(len(data))]}]}
                    for label, (a, b) in zip(groups, spans)]
-        layout["updatemenus"] = [{"buttons": buttons, "x": 0, "xanchor": "left", "y": 1.18, "yanchor": "top",
+        layout["updatemenus"] = [{"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.02, "yanchor": "bottom",
                                   "direction": "down", "showactive": True}]
     return data, layout
 
 
 def _base_layout(title: str, **kw: Any) -> dict[str, Any]:
-    lay = {"title": {"text": title, "x": 0.5, "font": {"size": 15}}, "margin": {"l": 70, "r": 20, "t": 90, "b": 60},
+    lay = {"title": {"text": title, "x": 0.0, "xanchor": "left", "xref": "paper", "font": {"size": 15}},
+           "margin": {"l": 70, "r": 20, "t": 80, "b": 60},
            "paper_bgcolor": "white", "plot_bgcolor": "#fafbfc", "font": {"family": "system-ui, sans-serif", "size": 12},
            "legend": {"font": {"size": 11}}, "hovermode": "closest"}
     lay.update(kw)
@@ -177,7 +178,7 @@ def bars_figure(res: ReviewResult, metric: str) -> dict[str, Any] | None:
         return None
     data, layout = _dropdown(groups, _base_layout(
         f"{met.label} ({met.unit}; {'higher' if met.higher_is_better else 'lower'} is better)", barmode="group",
-        yaxis={"type": "log", "title": met.unit}, height=430))
+        yaxis={"type": "log", "title": {"text": met.unit}}, height=430))
     return {"data": data, "layout": layout}
 
 
@@ -200,8 +201,8 @@ def curves_figure(res: ReviewResult) -> dict[str, Any] | None:
         return None
     data, layout = _dropdown(groups, _base_layout(
         "Throughput vs interactivity (continuous batching, best layouts)",
-        xaxis={"type": "log", "title": "output tokens/s per user (1 / TPOT)"},
-        yaxis={"type": "log", "title": "output tokens/s per chip"}, height=480))
+        xaxis={"type": "log", "title": {"text": "output tokens/s per user (1 / TPOT)"}},
+        yaxis={"type": "log", "title": {"text": "output tokens/s per chip"}}, height=480))
     return {"data": data, "layout": layout}
 
 
@@ -243,8 +244,8 @@ def roofline_figure(res: ReviewResult, chip_id: str) -> dict[str, Any] | None:
                                           "%{y:.3s}FLOP/s<extra></extra>"})
     return {"data": data, "layout": _base_layout(
         f"{chip_id}{' (estimate)' if chip.estimate else ''}",
-        xaxis={"type": "log", "title": "arithmetic intensity (FLOP per DRAM byte)"},
-        yaxis={"type": "log", "title": "attained FLOP/s"}, height=470, margin={"l": 70, "r": 10, "t": 50, "b": 40},
+        xaxis={"type": "log", "title": {"text": "arithmetic intensity (FLOP per DRAM byte)"}},
+        yaxis={"type": "log", "title": {"text": "attained FLOP/s"}}, height=470, margin={"l": 70, "r": 10, "t": 50, "b": 40},
         showlegend=True, legend={"font": {"size": 10}, "orientation": "h", "y": -0.22, "x": 0})}
 
 
@@ -274,7 +275,9 @@ def memory_figure(res: ReviewResult) -> dict[str, Any]:
              "hovertemplate": "%{y}<br>%{x}<br>%{text}<extra></extra>"}]
     return {"data": data, "layout": _base_layout("Memory fit: model weights as a share of one chip's usable memory",
                                                  height=max(360, 34 * len(chips) + 140),
-                                                 yaxis={"autorange": "reversed"}, margin={"l": 190, "r": 20, "t": 60, "b": 60})}
+                                                 yaxis={"autorange": "reversed"},
+                                                 xaxis={"title": {"text": f"model ({res.config.weights} weights)"}},
+                                                 margin={"l": 190, "r": 20, "t": 60, "b": 60})}
 
 
 def pareto_figure(res: ReviewResult) -> dict[str, Any] | None:
@@ -301,7 +304,7 @@ def pareto_figure(res: ReviewResult) -> dict[str, Any] | None:
         return None
     data, layout = _dropdown(groups, _base_layout(
         "Pareto front: cost, energy and latency (★ = no chip beats it on all three)", showlegend=False,
-        xaxis={"type": "log", "title": xtitle}, yaxis={"type": "log", "title": ytitle}, height=480))
+        xaxis={"type": "log", "title": {"text": xtitle}}, yaxis={"type": "log", "title": {"text": ytitle}}, height=480))
     return {"data": data, "layout": layout}
 
 
@@ -322,7 +325,7 @@ def tornado_figure(res: ReviewResult) -> dict[str, Any] | None:
                      "hovertemplate": "%{y} " + name.split()[-1] + ": suite score %{x:.3f}, %{text}<extra></extra>"})
     return {"data": data, "layout": _base_layout(
         f"Sensitivity of {res.claim.id if res.claim else ''}: suite score with one spec halved or doubled",
-        barmode="overlay", xaxis={"title": f"suite score on {METRICS[res.metric].label} (base {base:.3f})"},
+        barmode="overlay", xaxis={"title": {"text": f"suite score on {METRICS[res.metric].label} (base {base:.3f})"}},
         height=120 + 48 * len(rows), margin={"l": 190, "r": 40, "t": 60, "b": 55})}
 
 
@@ -338,9 +341,9 @@ def collect_assumptions(res: ReviewResult) -> list[dict[str, Any]]:
          "unit": "tokens", "source": "1k/1k chat workload (InferenceMAX, METHODS.md 4.3)"},
         {"group": "review", "name": "serving", "value": "continuous batching, chunked prefill", "unit": "",
          "source": "analysis.engine.continuous_batch (vLLM / TensorRT-LLM scheduling)"},
-        {"group": "review", "name": "scale-up domain evaluated", "value": f"min(domain, {cfg.domain_cap})",
-         "unit": "chips", "source": "no suite model has more than 64 attention heads: larger domains only add "
-                                    "data-parallel replicas, which leave per-chip figures unchanged"},
+        {"group": "review", "name": "scale-up domain evaluated", "value": f"its size up to {cfg.domain_cap}, else 64",
+         "unit": "chips", "source": "no suite model has more than 64 attention heads: larger domains (TPU pods) only "
+                                    "add data-parallel replicas, which leave per-chip figures unchanged"},
         {"group": "review", "name": "ranking", "value": "domain setting", "unit": "",
          "source": "a chip is ranked in its scale-up domain, whose layout search includes one-chip replicas"},
     ]
@@ -382,6 +385,7 @@ h2{font-size:19px;margin:0 0 6px}h3{font-size:15px;margin:18px 0 6px}
 .read{color:var(--muted);font-size:13.5px;margin:0 0 12px;max-width:980px}
 .verdict{border:2px solid var(--accent);background:#fff7f7}
 .verdict .headline{font-size:19px;font-weight:650;margin:2px 0 12px}
+.verdict .claim{font-size:15px;color:#6b1f1f;margin:0 0 12px;font-style:italic}
 .verdict ul{margin:0;padding-left:20px}.verdict li{margin:3px 0}
 .tiles{display:flex;gap:14px;flex-wrap:wrap;margin:0 0 14px}
 .tile{background:#fff;border:1px solid var(--line);border-radius:10px;padding:10px 16px;min-width:150px}
@@ -399,7 +403,9 @@ footer{color:var(--muted);font-size:12.5px;text-align:center;padding:10px}
 """
 
 HOW_TO_READ = {
-    "summary": "Each chip's rank over the whole suite on four figures of merit. The suite score is the mean, over "
+    "summary": "Each chip's rank over the whole suite on four figures of merit: output tokens/s per chip, per dollar "
+               "of chip price, total cost of ownership per million output tokens (lower is better) and output tokens "
+               "per joule; in brackets the suite score. The suite score is the mean, over "
                "every model and service level, of the chip's figure divided by the best chip's (1.00 = best "
                "everywhere; a case the chip cannot serve counts 0). Rank 1 is best; '-' means the chip lacks the "
                "figure (no price or no power).",
@@ -471,14 +477,20 @@ def _verdict_html(res: ReviewResult) -> str:
     items = "".join(f"<li>{esc(line)}</li>" for line in v["lines"][1:])
     cases = "".join(f"<li>{esc(c['sentence'])}</li>" for c in v.get("cases", []))
     case_block = f"<h3>Case by case</h3><ul>{cases}</ul>" if cases else ""
-    return (f'<section class="verdict" id="verdict"><h2>Verdict{badge}</h2>{tiles}'
+    claim = (f'<p class="claim">Claim reviewed: “{esc(v["claim_text"])}”, judged on {esc(v["judged_on"])}.</p>'
+             if v.get("claim_text") else "")
+    return (f'<section class="verdict" id="verdict"><h2>Verdict{badge}</h2>{claim}{tiles}'
             f'<p class="headline">{esc(v["headline"])}</p><ul>{items}</ul>{case_block}</section>')
+
+
+SHORT_LABELS = {"throughput": "tok/s per chip", "capex": "tok/s per $ of price", "tco": "TCO $/Mtok",
+                "energy": "tok/J"}
 
 
 def _summary_html(res: ReviewResult) -> str:
     names = list(METRICS)
     head = [("chip", True), ("vendor", True), ("chips in domain", False)] + [
-        (f"{METRICS[n].label} (rank, score)", False) for n in names] + [("cases served", False)]
+        (SHORT_LABELS[n], False) for n in names] + [("cases served", False)]
     order = sorted(res.chips, key=lambda c: (res.suite[res.metric][c.id]["rank"] or 10**6, c.id))
     rows = []
     for c in order:
