@@ -90,7 +90,7 @@ def test_analyse_knob_reports_the_multiplier_that_makes_it_first():
     # Not first at x2 (a tornado point), first at the x16 cap: 5 halvings of the 3-octave bracket
     # [2, 16] leave 3/32 of an octave, and the answer lies on the first side of the true 2.5.
     assert 2.5 <= res.threshold <= 2.5 * 2 ** (3 / 32)
-    assert res.summary() == f"memory bandwidth: first from about x{res.threshold:.2g}"
+    assert res.summary() == f"memory bandwidth: first from about x{res.threshold:.2g}"  # no base value given
 
 
 def test_analyse_knob_says_when_no_multiplier_is_enough():
@@ -151,7 +151,8 @@ def test_raising_bandwidth_on_a_memory_bound_suite_improves_the_rank(review3):
     # At x2 the claimed chip IS the fast chip (a tie shares first place), and below x2 it is
     # slower in every case: the threshold is exactly 2, the end of the bracket on the first side.
     assert bw.threshold == pytest.approx(2.0)
-    assert "first from about x2" in bw.summary()
+    # 3.35 TB/s (the H100 figure of the test chip) x 2 = 6.7 TB/s
+    assert bw.summary() == "memory bandwidth: first from about x2 (6.7 TB/s)"
 
 
 def test_a_claim_that_leads_everywhere_holds_and_says_what_would_undo_it():
@@ -163,7 +164,8 @@ def test_a_claim_that_leads_everywhere_holds_and_says_what_would_undo_it():
     # Halved, it IS the mid chip (tied first); any less and it trails: it loses first place just below x0.5.
     assert bw.first_now and bw.ranks[0.5] == 1
     assert 0.5 * 2 ** (-1 / 32) <= bw.threshold < 0.5
-    assert "loses first place at about x0.49" in bw.summary()
+    # 6.7 TB/s x 0.49 = 3.28 TB/s
+    assert bw.summary() == "memory bandwidth: loses first place at about x0.49 (3.28 TB/s)"
     assert any(line.startswith("It stays first over the suite unless") for line in v["lines"])
 
 

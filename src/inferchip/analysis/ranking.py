@@ -309,8 +309,15 @@ def claim_verdict(res: Any) -> dict[str, Any]:
                          "no single spec within x0.25-x16 changes that") + ".")
         else:
             win = [s["summary"] for s in sens if s["threshold"] is not None]
-            lines.append("What one spec alone would make it first over the suite: " +
-                         ("; ".join(win) if win else "none within x0.25-x16") + ".")
+            if win:
+                lines.append("What one spec alone would make it first over the suite: " + "; ".join(win) + ".")
+            else:
+                caps = {s["label"]: (s["ranks"].get("16.0") if s["more_is_better"] else s["ranks"].get("0.25"),
+                                     "x16" if s["more_is_better"] else "x0.25") for s in sens}
+                best = min((r for r, _ in caps.values() if r), default=None)
+                how = ", ".join(f"{label} {m}" for label, (r, m) in caps.items() if r == best)
+                lines.append("No single spec within x0.25-x16 makes it first over the suite"
+                             + (f"; the best it reaches is {_ordinal(best)} ({how})." if best else "."))
     est = res.claim.estimated_fields
     estimates: dict[str, Any] = {"fields": est, "levels": res.levels}
     if est:

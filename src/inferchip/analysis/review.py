@@ -214,6 +214,11 @@ def prediction_row(chip: ChipEntry, model: ModelEntry, slo: ServiceLevel, settin
         row[k] = getattr(p, k) if p is not None else None
     figs = figures(p) if p is not None else dict.fromkeys(("output_tokens_per_s_per_chip", *FIGURE_COLUMNS))
     row.update(figs)
+    mem = p.memory_breakdown_bytes if p is not None else {}
+    for k in ("weights", "kv_cache", "activations"):
+        row[f"{k}_bytes_per_chip"] = mem.get(k)
+    for k in ("wall_power_w_per_chip", "tco_usd_per_hour_per_chip", "throttled"):
+        row[k] = p.extra.get(k) if p is not None else None
     return row
 
 
@@ -335,7 +340,8 @@ def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfi
     fmt = resolve_formats(cfg.weights, None, None)
     used = tuple(dict.fromkeys((compute_format(fmt.weights, fmt.activations), "bf16")))
     results = []
-    for knob in knobs_for(claim.params, used):
+    price = next((p.extra.get("chip_price_usd") for p in base.values() if p.extra.get("chip_price_usd")), None)
+    for knob in knobs_for(claim.params, used, price):
         def rank_at(m: float, knob=knob) -> tuple[int | None, float | None]:
             values: dict[Case, Any] = {}
             chip = scale_chip(claim.params, knob, m) if knob.target == "chip" and m != 1.0 else None

@@ -24,7 +24,7 @@ from inferchip.spec.chip import ChipParams
 
 MULTIPLIER_RANGE = (0.25, 16.0)  # searched multipliers: x0.25 .. x16 of the spec
 TORNADO_MULTIPLIERS = (0.5, 2.0)
-BISECTION_STEPS = 5  # 4 octaves / 2**5 -> the answer is within a factor 2**(1/8) ~ 9%
+BISECTION_STEPS = 5  # a bracket of at most 4 octaves / 2**5: the answer is within a factor 2**(1/8) ~ 9%
 
 
 @dataclass(frozen=True)
@@ -36,18 +36,33 @@ class Knob:
     more_is_better: bool
     target: str = "chip"
     fmt: str | None = None
+    base_si: float | None = None  # the spec's value at x1, SI units (B/s, B, FLOP/s, W, USD)
+    unit: str = ""  # display unit of ``value_text``
+    unit_si: float = 1.0  # SI units per display unit (1e12 for TB/s)
+
+    def value_text(self, m: float) -> str:
+        """The spec at multiplier ``m`` in its display unit, e.g. "3.84 TB/s"."""
+        if self.base_si is None or not self.base_si == self.base_si:
+            return ""
+        v = self.base_si * m / self.unit_si
+        return f"{v:,.3g} {self.unit}" if v < 1000 else f"{v:,.0f} {self.unit}"
 
 
-def knobs_for(chip: ChipParams, formats_used: tuple[str, ...]) -> list[Knob]:
+def knobs_for(chip: ChipParams, formats_used: tuple[str, ...], price_usd: float | None = None) -> list[Knob]:
     """The knobs of a chip: memory, the peaks of the formats the review computes in, links,
     power and price. A format the chip has no units for is left out (it runs in a wider one)."""
-    out = [Knob("memory_bandwidth", "memory bandwidth", True), Knob("memory_capacity", "memory capacity", True)]
+    out = [Knob("memory_bandwidth", "memory bandwidth", True, base_si=chip.memory_bytes_per_s, unit="TB/s",
+                unit_si=1e12),
+           Knob("memory_capacity", "memory capacity", True, base_si=chip.memory_capacity_bytes, unit="GB",
+                unit_si=1e9)]
     for f in formats_used:
         if chip.peak_flop_per_s.get(f):
-            out.append(Knob(f"peak_{f}", f"peak {f} FLOP/s", True, fmt=f))
-    out.append(Knob("link_bandwidth", "scale-up link bandwidth", True))
-    out.append(Knob("power", "power (TDP)", False))
-    out.append(Knob("price", "chip price", False, target="price"))
+            out.append(Knob(f"peak_{f}", f"peak {f} FLOP/s", True, fmt=f, base_si=chip.peak_flop_per_s[f],
+                            unit="TFLOP/s", unit_si=1e12))
+    out.append(Knob("link_bandwidth", "scale-up link bandwidth", True, base_si=chip.link_bytes_per_s,
+                    unit="GB/s per direction", unit_si=1e9))
+    out.append(Knob("power", "power (TDP)", False, base_si=chip.tdp_w, unit="W"))
+    out.append(Knob("price", "chip price", False, target="price", base_si=price_usd, unit="USD"))
     return out
 
 
@@ -103,11 +118,15 @@ class KnobResult:
         if self.first_now:
             if self.threshold is None:
                 return f"{k.label}: stays first anywhere from x1 to x{worse_cap:g}"
-            return f"{k.label}: loses first place at about x{self.threshold:.2g}"
+            return f"{k.label}: loses first place at about x{self.threshold:.2g}{self._value(self.threshold)}"
         if self.threshold is None:
             at_cap = self.ranks.get(better_cap)
             return f"{k.label}: not first even at x{better_cap:g}" + (f" (rank {at_cap} there)" if at_cap else "")
-        return f"{k.label}: first from about x{self.threshold:.2g}"
+        return f"{k.label}: first from about x{self.threshold:.2g}{self._value(self.threshold)}"
+
+    def _value(self, m: float) -> str:
+        text = self.knob.value_text(m)
+        return f" ({text})" if text else ""
 
 
 def _is_first(rank: int | None) -> bool:
