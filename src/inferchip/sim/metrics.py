@@ -54,13 +54,11 @@ class SimResult:
     """Everything one :func:`~inferchip.sim.simulate` run produced. Times in seconds of simulated time."""
 
     requests: dict[str, np.ndarray]  # per-request columns (see RequestTable)
-    steps: dict[str, np.ndarray]  # step log of all replicas, with a 'replica' column
+    steps: dict[str, np.ndarray]  # step log of all replicas, with 'replica' and 'kv_capacity_blocks' columns
     itl_extra_s: np.ndarray  # token gaps longer than one step (after preemptions)
     itl_skip_per_step: np.ndarray  # per step row: decode tokens whose gap is in itl_extra_s
     num_replicas: int
-    num_chips_per_replica: int
-    kv_capacity_blocks: int
-    block_size_tokens: int
+    num_chips: int  # all chips of all replicas
     arrival_kind: str
     concurrency: int | None
     hit_time_cap: bool
@@ -195,7 +193,7 @@ class SimResult:
         ends = s["start_s"] + s["duration_s"]
         in_win = (ends > start) & (ends <= end)
         done_in = fin & (r["finish_s"] > start) & (r["finish_s"] <= end)
-        chips = self.num_replicas * self.num_chips_per_replica
+        chips = self.num_chips
         rate = (lambda x: float(x) / span) if span > 0 else (lambda x: math.nan)
         out["window_start_s"], out["window_end_s"] = start, end
         out["requests_per_s"] = rate(np.count_nonzero(done_in))
@@ -209,7 +207,7 @@ class SimResult:
         out["slo_attainment_fraction"] = float(meets[fin].mean()) if fin.any() else math.nan
         out["preemptions"] = int(s["preemptions"].sum())
         busy_s = float(s["duration_s"].sum())
-        kv_frac = s["kv_used_blocks"] / self.kv_capacity_blocks
+        kv_frac = s["kv_used_blocks"] / s["kv_capacity_blocks"]
         out["kv_cache_used_fraction_mean"] = float(np.sum(kv_frac * s["duration_s"]) / busy_s) if busy_s else 0.0
         out["kv_cache_used_fraction_max"] = float(kv_frac.max()) if kv_frac.size else 0.0
         out["running_seqs_mean"] = float(np.sum(s["running"] * s["duration_s"]) / busy_s) if busy_s else 0.0
@@ -250,7 +248,7 @@ class SimResult:
         idx = np.clip(np.searchsorted(edges, ends, side="left") - 1, 0, edges.size - 2)
         return pd.DataFrame({
             "time_s": edges[:-1] + width / 2,
-            "kv_cache_used_fraction": binned_mean(s["kv_used_blocks"] / self.kv_capacity_blocks) / self.num_replicas,
+            "kv_cache_used_fraction": binned_mean(s["kv_used_blocks"] / s["kv_capacity_blocks"]) / self.num_replicas,
             "running_seqs": binned_mean(s["running"].astype(float)),
             "waiting_requests": binned_mean(s["waiting"].astype(float)),
             "preemptions": np.bincount(idx, weights=s["preemptions"], minlength=edges.size - 1),

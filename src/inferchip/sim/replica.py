@@ -23,7 +23,7 @@ from inferchip.sim.kv_cache import BlockPool, blocks_for
 from inferchip.sim.request import RequestTable
 from inferchip.sim.scheduler import DECODE, DONE, PREFILL, SWAPPED, WAITING, SchedulerConfig, Seq
 from inferchip.sim.steptime import StepTimer
-from inferchip.sim.stretch import decode_stretch
+from inferchip.sim.stretch import MIN_STRETCH_STEPS, decode_stretch
 
 LOG_FIELDS = (
     ("start_s", "d"), ("duration_s", "d"), ("num_tokens", "q"), ("num_decode_seqs", "q"),
@@ -43,6 +43,7 @@ class Replica:
         self.B = config.block_size_tokens
         self.bulk = bulk
         self.clock_s = 0.0  # when the next step can start
+        self.last_dt_s = 0.0  # duration of the last single step (to skip hopeless bulk attempts)
         self.k = 0  # steps run so far (the global step index of the next step)
         self.waiting: deque[Seq] = deque()
         self.swapped: deque[Seq] = deque()
@@ -76,17 +77,36 @@ class Replica:
         self.waiting.append(Seq(rid, prompt, out))
         self.table.replica[rid] = self.index
 
-    def run_until(self, limit_s: float, stop_on_finish: bool = False, min_steps: int = 0) -> list[float]:
-        """Run the steps that start before ``limit_s`` (at least ``min_steps``); return finish times.
+    def enqueue_prefilled(self, rid: int, prompt: int, out: int, time_s: float, first_token_s: float) -> None:
+        """A request whose prompt was prefilled elsewhere and whose KV cache has just arrived.
+
+        It joins the swapped-in queue (no host copy to pay for) and decodes its remaining
+        ``out - 1`` tokens once blocks are free.
+        """
+        if not self.busy and self.clock_s < time_s:
+            self.clock_s = time_s
+        seq = Seq(rid, prompt, out)
+        seq.done = seq.cached = prompt
+        seq.gen = 1
+        seq.state = SWAPPED
+        seq.on_host = False
+        seq.last_token_s = first_token_s
+        self.swapped.append(seq)
+        self.table.replica[rid] = self.index
+
+    def run_until(self, limit_s: float, stop_on_finish: bool = False,
+                  min_steps: int = 0) -> list[tuple[float, int]]:
+        """Run the steps that start before ``limit_s`` (at least ``min_steps``); return (finish time, request id).
 
         With ``stop_on_finish`` it returns right after the first step in which a request finished.
         """
-        finished: list[float] = []
+        finished: list[tuple[float, int]] = []
         steps = 0
         while self.n_running or self.waiting or self.swapped:
             if self.clock_s >= limit_s and steps >= min_steps:
                 break
-            if self.bulk and not self.prefilling and not self.swapped and self.n_dec:
+            if (self.bulk and self.n_dec and not self.prefilling and not self.swapped
+                    and limit_s - self.clock_s > MIN_STRETCH_STEPS * self.last_dt_s):
                 steps += decode_stretch(self, limit_s)
                 if self.clock_s >= limit_s and steps >= min_steps:
                     break
@@ -97,7 +117,7 @@ class Replica:
         return finished
 
     # ------------------------------------------------------------------ one step
-    def _step(self, finished: list[float]) -> None:
+    def _step(self, finished: list[tuple[float, int]]) -> None:
         k = self.k
         t = self.clock_s
         B = self.B
@@ -171,6 +191,7 @@ class Replica:
         log["waiting"].append(waiting)
         log["preemptions"].append(preempted)
         self.clock_s = t_end
+        self.last_dt_s = dt
         self.k = k + 1
 
     # ------------------------------------------------------------------ transitions
@@ -209,7 +230,7 @@ class Replica:
         if len(self.running) > 2 * self.n_running + 64:
             self.running = [(s, a) for s, a in self.running if s.admission == a and s.state in (PREFILL, DECODE)]
 
-    def _prefill_complete(self, seq: Seq, k: int, t_end: float, finished: list[float]) -> None:
+    def _prefill_complete(self, seq: Seq, k: int, t_end: float, finished: list[tuple[float, int]]) -> None:
         seq.gen += 1
         if seq.gen == 1:
             self.table.first_token_s[seq.rid] = t_end
@@ -241,16 +262,16 @@ class Replica:
         self.kv_base -= seq.base
         self.n_dec -= 1
 
-    def _finish_decode(self, seq: Seq, k: int, t_end: float, finished: list[float]) -> None:
+    def _finish_decode(self, seq: Seq, k: int, t_end: float, finished: list[tuple[float, int]]) -> None:
         self._stop_decode(seq)
         self._release(seq, blocks_for(seq.base + k + 1, self.B), t_end, finished)
 
-    def _release(self, seq: Seq, blocks: int, t_end: float, finished: list[float]) -> None:
+    def _release(self, seq: Seq, blocks: int, t_end: float, finished: list[tuple[float, int]]) -> None:
         self.pool.used_blocks -= blocks
         seq.state = DONE
         self.n_running -= 1
         self.table.finish_s[seq.rid] = t_end
-        finished.append(t_end)
+        finished.append((t_end, seq.rid))
 
     def _pop_last_running(self) -> Seq | None:
         running = self.running
@@ -294,6 +315,7 @@ class Replica:
                 seq.last_token_s = t
             if swap:
                 seq.state = SWAPPED
+                seq.on_host = True
                 seq.cached = cached
                 seq.blocks = held
                 swap_tokens += cached
@@ -323,7 +345,8 @@ class Replica:
                 break
             self.swapped.popleft()
             pool.used_blocks += nb
-            swap_tokens += seq.cached
+            if seq.on_host:
+                swap_tokens += seq.cached
             self._add_running(seq)
             budget -= chunk
             if decoding:

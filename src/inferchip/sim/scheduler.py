@@ -83,6 +83,7 @@ class Seq:
         "k_first",
         "k_last",
         "last_token_s",
+        "on_host",
         "out",
         "prompt",
         "rid",
@@ -105,3 +106,4 @@ class Seq:
         self.admission = 0  # admission number; a stale entry in the running list has another
         self.last_token_s = 0.0  # time of the last token before a preemption
         self.cached = 0  # cached tokens kept in host memory while swapped
+        self.on_host = False  # swapped out by preemption: bringing it back costs a host copy

@@ -113,9 +113,15 @@ def simulate(
     else:
         cap_s = source.issue_end_s + max(source.issue_end_s, DEFAULT_DRAIN_S)
     total = source.expected_total
+    if not closed:
+        hit_cap = _run_open_loop(source, reps, route, table, too_big, cap_s, progress)
+        if progress is not None:
+            progress(1.0)
+        return build_result(spec, table, reps, [timer], len(reps) * int(step_model.num_chips), hit_cap,
+                            slo_ttft_s, slo_tpot_s, {"scheduler_config": cfg.model_dump()})
     reported = 0.0
     hit_cap = False
-    multi_closed = closed and len(reps) > 1
+    multi_closed = len(reps) > 1
     while True:
         t_arr = source.peek_time_s()
         if t_arr >= cap_s:
@@ -150,7 +156,7 @@ def simulate(
             hit_cap = True
             break
         limit = min(t_arr, cap_s, s2) if multi_closed else min(t_arr, cap_s)
-        for t_fin in best.run_until(limit, stop_on_finish=closed, min_steps=1):
+        for t_fin, _ in best.run_until(limit, stop_on_finish=closed, min_steps=1):
             source.on_finish(t_fin)
         if progress is not None and not total and duration_s:
             frac = best.clock_s / duration_s
@@ -159,16 +165,52 @@ def simulate(
                 progress(min(frac, 1.0))
     if progress is not None:
         progress(1.0)
-    return _result(spec, table, reps, timer, step_model, cfg, hit_cap, slo_ttft_s, slo_tpot_s)
+    return build_result(spec, table, reps, [timer], len(reps) * int(step_model.num_chips), hit_cap,
+                            slo_ttft_s, slo_tpot_s, {"scheduler_config": cfg.model_dump()})
 
 
-def _result(spec: Any, table: RequestTable, reps: list[Replica], timer: StepTimer, step_model: Any,
-            cfg: SchedulerConfig, hit_cap: bool, slo_ttft_s: float | None, slo_tpot_s: float | None) -> SimResult:
+def _run_open_loop(source: Any, reps: list[Replica], route: Router, table: RequestTable,
+                   too_big: Callable[[int, int], bool], cap_s: float,
+                   progress: Callable[[float], None] | None) -> bool:
+    """Arrivals known in advance: bring every replica up to each arrival, route it, repeat; then drain.
+
+    Replicas interact only through routing, so each can run alone up to the next arrival.
+    Returns whether the time cap stopped the run with requests unfinished.
+    """
+    total = source.expected_total or 1
+    reported = 0.0
+    while True:
+        t_arr = source.peek_time_s()
+        if t_arr >= cap_s:
+            break
+        for rep in reps:
+            if rep.clock_s < t_arr and (rep.n_running or rep.waiting or rep.swapped):
+                rep.run_until(t_arr)
+        t, inp, out = source.pop()
+        rid = table.add(t, inp, out)
+        if too_big(inp, out):
+            table.rejected[rid] = True
+        else:
+            route.choose().enqueue(rid, inp, out, t)
+        if progress is not None and len(table) / total - reported >= PROGRESS_STEP_FRACTION:
+            reported = len(table) / total
+            progress(min(reported, 1.0))
+    for rep in reps:
+        rep.run_until(cap_s)
+    return any(rep.n_running or rep.waiting or rep.swapped for rep in reps)
+
+
+def build_result(spec: Any, table: RequestTable, reps: list[Replica], timers: list[StepTimer], num_chips: int,
+                 hit_cap: bool, slo_ttft_s: float | None, slo_tpot_s: float | None,
+                 extra: dict[str, Any]) -> SimResult:
+    """Collect the request table and the replicas' step logs into a :class:`SimResult`."""
     steps: dict[str, np.ndarray] = {}
     for name, code in LOG_FIELDS:
         dtype = float if code == "d" else np.int64
         steps[name] = np.concatenate([np.frombuffer(r.log[name], dtype=dtype) for r in reps]).copy()
     steps["replica"] = np.concatenate([np.full(len(r.log["start_s"]), r.index, dtype=np.int64) for r in reps])
+    steps["kv_capacity_blocks"] = np.concatenate(
+        [np.full(len(r.log["start_s"]), r.pool.total_blocks, dtype=np.int64) for r in reps])
     steps["step"] = np.concatenate([np.arange(len(r.log["start_s"]), dtype=np.int64) for r in reps])
     skip = np.zeros(steps["start_s"].size, dtype=np.int64)
     offset = 0
@@ -182,15 +224,13 @@ def _result(spec: Any, table: RequestTable, reps: list[Replica], timer: StepTime
         itl_extra_s=np.asarray([g for r in reps for g in r.itl_extra_s], dtype=float),
         itl_skip_per_step=skip,
         num_replicas=len(reps),
-        num_chips_per_replica=int(step_model.num_chips),
-        kv_capacity_blocks=reps[0].pool.total_blocks,
-        block_size_tokens=cfg.block_size_tokens,
+        num_chips=num_chips,
         arrival_kind=spec.kind,
         concurrency=spec.concurrency if isinstance(spec, ClosedLoopArrivals) else None,
         hit_time_cap=hit_cap,
         slo_ttft_s=slo_ttft_s,
         slo_tpot_s=slo_tpot_s,
-        step_model_evaluations=timer.num_evaluations,
-        extra={"step_model_calls": timer.num_model_calls, "scheduler_config": cfg.model_dump(),
-               "kv_blocks_in_use_at_end": [r.pool.used_blocks for r in reps]},
+        step_model_evaluations=sum(t.num_evaluations for t in timers),
+        extra={"step_model_calls": sum(t.num_model_calls for t in timers),
+               "kv_blocks_in_use_at_end": [r.pool.used_blocks for r in reps], **extra},
     )
