@@ -256,9 +256,10 @@ def claim_verdict(res: Any) -> dict[str, Any]:
     n_chips = len(res.chips)
     leaders = {name: next((c for c, v in s.items() if v["rank"] == 1), None) for name, s in res.suite.items()}
     if res.claim is None:
-        return {"claim_id": None, "metric": res.metric, "metric_label": met.label,
-                "headline": f"Best over the suite on {met.label}: {leaders[res.metric] or 'no chip'}.",
-                "lines": [f"Best on {METRICS[n].label}: {c or 'no chip with this figure'}." for n, c in leaders.items()],
+        head = f"Best over the suite on {met.label}: {leaders[res.metric] or 'no chip'}."
+        return {"claim_id": None, "metric": res.metric, "metric_label": met.label, "headline": head,
+                "lines": [head] + [f"Best on {METRICS[n].label}: {c or 'no chip with this figure'}."
+                                   for n, c in leaders.items() if n != res.metric],
                 "cases": [], "sensitivity": [], "estimates": {}}
     cid = res.claim.id
     status = {(r["model_id"], r["slo"]): r["status"] for r in res.rows if r["chip_id"] == cid and r["setting"] == "domain"}
@@ -271,7 +272,8 @@ def claim_verdict(res: Any) -> dict[str, Any]:
     firsts = [c for c in cases if c["rank"] == 1]
     mine = res.suite[res.metric][cid]
     ranked = sum(1 for v in res.suite[res.metric].values() if v["rank"] is not None)
-    size = f"models of {min(m.total_params for m in res.models) / 1e9:.0f}-{max(m.total_params for m in res.models) / 1e9:.0f}B parameters"
+    lo, hi = (f"{f(m.total_params for m in res.models) / 1e9:.0f}" for f in (min, max))
+    size = f"models of {lo}-{hi}B parameters" if lo != hi else f"a model of {lo}B parameters"
     if len(firsts) == len(cases):
         head = (f"The claim holds in this review: {cid} ranks first on {met.label} in every case reviewed "
                 f"({len(cases)} cases, {size}).")

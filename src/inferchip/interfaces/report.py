@@ -399,6 +399,7 @@ details{border:1px solid var(--line);border-radius:8px;margin:8px 0;padding:4px 
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:14px}
 .chart{min-height:360px}.note{color:var(--muted);font-size:13px}
 .src{display:block;white-space:normal;text-align:left;color:var(--muted);min-width:260px;max-width:620px;font-weight:400}
+table.wrap td{white-space:normal;vertical-align:top}table.wrap td:first-child{white-space:nowrap}
 footer{color:var(--muted);font-size:12.5px;text-align:center;padding:10px}
 """
 
@@ -447,12 +448,13 @@ def _cell(v: Any, kind: str) -> str:
     return esc(v)
 
 
-def _table(headers: list[tuple[str, bool]], rows: list[tuple[list[str], str]]) -> str:
+def _table(headers: list[tuple[str, bool]], rows: list[tuple[list[str], str]], wrap: bool = False) -> str:
     th = "".join(f'<th class="{"l" if left else ""}">{esc(h)}</th>' for h, left in headers)
     body = "".join(f'<tr class="{cls}">' + "".join(
         f'<td class="{"l" if headers[i][1] else ""}">{c}</td>' for i, c in enumerate(cells)) + "</tr>"
         for cells, cls in rows)
-    return f'<div class="scroll"><table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table></div>'
+    cls = ' class="wrap"' if wrap else ""
+    return f'<div class="scroll"><table{cls}><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _chart(figures: dict[str, dict[str, Any]], div: str, fig: dict[str, Any] | None, missing: str) -> str:
@@ -561,7 +563,7 @@ def _estimates_html(res: ReviewResult) -> str:
             'high) because no datasheet states them. The review uses the central value; the claimed chip is re-run '
             f'with every estimate at its low and at its high end.</p>{"<ul>" + lv + "</ul>" if lv else ""}'
             + _table([("chip", True), ("figure", True), ("low", False), ("central", False), ("high", False),
-                      ("derivation", True)], rows) + "</section>")
+                      ("derivation", True)], rows, wrap=True) + "</section>")
 
 
 def _assumptions_html(assumptions: list[dict[str, Any]]) -> str:
@@ -570,7 +572,7 @@ def _assumptions_html(assumptions: list[dict[str, Any]]) -> str:
     return ('<section id="assumptions"><h2>Every assumption used</h2><p class="read">The review\'s own settings, the '
             'service levels, the calibration of the performance model, and every constant of the energy and money '
             'models with its source.</p>' + _table([("group", True), ("name", True), ("value", False), ("unit", True),
-                                                    ("source", True)], rows) + "</section>")
+                                                    ("source", True)], rows, wrap=True) + "</section>")
 
 
 def sections(res: ReviewResult, assumptions: list[dict[str, Any]], figures: dict[str, dict[str, Any]],
