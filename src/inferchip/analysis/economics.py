@@ -24,6 +24,7 @@ from inferchip.spec.chip import ChipSpec, EstimateLevel, pick
 from inferchip.units import GIB
 
 DEFAULT_NODE_NM = 7.0
+ACCELERATORS_PER_SERVER = 8  # HGX / OAM baseboards hold 8 accelerators (NVIDIA HGX, OCP OAM UBB)
 
 
 @dataclass
@@ -131,7 +132,10 @@ def money_per_token(output_tokens_per_s_per_chip: float, power_w_per_chip: float
     if money.price_usd is None:
         return {"tco_usd_per_hour_per_chip": None, "usd_per_million_tokens": None,
                 "output_tokens_per_s_per_usd_capex": None}
-    wall = float(en.wall_power_w(power_w_per_chip * num_accelerators, num_accelerators, assumptions)) / num_accelerators
+    # The host is shared: a system smaller than one server is charged its share of an
+    # 8-accelerator server's host (HGX/OAM servers hold 8), not a whole host per chip.
+    n = max(num_accelerators, ACCELERATORS_PER_SERVER)
+    wall = float(en.wall_power_w(power_w_per_chip * n, n, assumptions)) / n
     per_h = float(tco.tco_per_hour_usd(money.price_usd, wall, None, assumptions))
     return {
         "tco_usd_per_hour_per_chip": per_h,
