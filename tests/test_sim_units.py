@@ -229,3 +229,17 @@ def test_scheduler_config_limits_batch_size():
                  scheduler_config=SchedulerConfig(max_num_seqs=8, max_num_batched_tokens=64))
     assert r.steps["running"].max() == 8
     assert r.steps["num_tokens"].max() <= 64
+
+
+def test_a_shared_step_timer_gives_the_same_results_as_a_fresh_one():
+    m = LinearStepModel(fixed_s=0.01, per_token_s=1e-5, per_kv_token_s=1e-8)
+    spec = PoissonArrivals(rate_per_s=8, input_tokens=(300, 200), output_tokens=(100, 50))
+    timer = StepTimer(m)
+    simulate(m, PoissonArrivals(rate_per_s=30, input_tokens=700, output_tokens=20), num_requests=200,
+             step_timer=timer)  # fills the cache with other batches first
+    shared = simulate(m, spec, num_requests=300, step_timer=timer)
+    fresh = simulate(m, spec, num_requests=300)
+    assert shared.to_dataframe().equals(fresh.to_dataframe())
+    assert shared.step_model_evaluations < fresh.step_model_evaluations  # counted for this run only
+    with pytest.raises(InvalidSettingError, match="step_timer"):
+        simulate(LinearStepModel(fixed_s=0.02), spec, num_requests=10, step_timer=timer)

@@ -22,6 +22,8 @@ from inferchip.sim.rng import Stream, stream
 from inferchip.sim.trace import load_trace
 
 _LEN_CHUNK = 4096
+POISSON_CHUNK_MARGIN = 1.05  # draw 5 % more gaps than the expected count ...
+POISSON_CHUNK_EXTRA = 64  # ... plus a few, so one draw nearly always covers the duration
 
 
 class _Spec(BaseModel):
@@ -157,7 +159,7 @@ def poisson_times_s(rate_per_s: float, rng: np.random.Generator, num: int | None
     else:
         chunks: list[np.ndarray] = []
         total = 0.0
-        chunk = int(rate_per_s * duration_s * 1.05) + 64
+        chunk = int(rate_per_s * duration_s * POISSON_CHUNK_MARGIN) + POISSON_CHUNK_EXTRA
         while total < duration_s:
             gaps = np.cumsum(rng.standard_exponential(chunk)) / rate_per_s + total
             chunks.append(gaps)

@@ -27,7 +27,7 @@ from inferchip.sim.replica import Replica
 from inferchip.sim.request import RequestTable
 from inferchip.sim.router import Router
 from inferchip.sim.scheduler import SchedulerConfig
-from inferchip.sim.simulate import DEFAULT_DRAIN_S, _validated, as_scheduler_config, build_result
+from inferchip.sim.simulate import PROGRESS_STEP_FRACTION, as_scheduler_config, build_result, time_cap_s, validated
 from inferchip.sim.steptime import StepTimer
 
 _ARRIVALS = TypeAdapter(ArrivalSpec)
@@ -53,6 +53,7 @@ def simulate_disaggregated(
     router: str = "least_loaded",
     exact_step_times: bool = False,
     max_time_s: float | None = None,
+    max_drain_s: float | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> SimResult:
     """Like :func:`~inferchip.sim.simulate` with separate prefill and decode pools.
@@ -73,7 +74,7 @@ def simulate_disaggregated(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidSettingError(f"{name}: value {value!r} must be a whole number >= 1")
     cfg_p, cfg_d = as_scheduler_config(prefill_config), as_scheduler_config(decode_config)
-    spec = arrivals_spec if not isinstance(arrivals_spec, dict) else _validated(arrivals_spec, _ARRIVALS, "arrivals")
+    spec = arrivals_spec if not isinstance(arrivals_spec, dict) else validated(arrivals_spec, _ARRIVALS, "arrivals")
     source = make_source(spec, duration_s, num_requests, seed)
     table = RequestTable()
     timer_p = StepTimer(prefill_model, exact=exact_step_times)
@@ -97,12 +98,7 @@ def simulate_disaggregated(
             f"a request of up to {source.max_input_tokens} input + "
             f"{source.max_total_tokens - source.max_input_tokens} output tokens never fits a prefill or decode replica"
         )
-    if max_time_s is not None:
-        cap_s = float(max_time_s)
-    elif source.closed_loop or spec.kind == "burst":
-        cap_s = math.inf
-    else:
-        cap_s = source.issue_end_s + max(source.issue_end_s, DEFAULT_DRAIN_S)
+    cap_s = time_cap_s(source, spec, max_time_s, max_drain_s)
     transfers = EventQueue()  # KV caches on their way to the decode pool: (time, (request, first token time))
     hit_cap = False
     total = source.expected_total
@@ -138,7 +134,7 @@ def simulate_disaggregated(
                 source.on_finish(t)
             else:
                 route_p.choose().enqueue(rid, inp, 1, t)  # the prefill pool produces the first token only
-            if progress is not None and total and len(table) / total - reported >= 0.005:
+            if progress is not None and total and len(table) / total - reported >= PROGRESS_STEP_FRACTION:
                 reported = len(table) / total
                 progress(min(reported, 1.0))
             continue

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 PERCENTILES = (50, 90, 99)
+STEADY_STATE_START_FRACTION = 0.5  # open loop: measure over the second half of the arrival period
 MIN_WINDOW_REQUESTS = 20  # fewer finishes in the window than this: measure over the whole run
 SATURATION_COMPLETION_RATIO = 0.95  # completions below this share of arrivals (second half) ...
 SATURATION_GROWTH_SIGMAS = 3.0  # ... and in-system growth above this many Poisson sigmas
@@ -137,7 +138,7 @@ class SimResult:
         if self.arrival_kind == "closed_loop" and self.concurrency and done.size >= self.concurrency:
             start, end = float(done[self.concurrency - 1]), last
         elif self.arrival_kind in ("poisson", "trace"):
-            start, end = first + (last - first) / 2, last
+            start, end = first + (last - first) * STEADY_STATE_START_FRACTION, last
         else:
             return whole
         in_window = np.count_nonzero((done > start) & (done <= end))
@@ -146,8 +147,12 @@ class SimResult:
         return start, end
 
     def saturated(self) -> bool:
-        if self.hit_time_cap:
-            return True
+        """The time cap stopped the run with requests unfinished, or :meth:`queue_growing`."""
+        return self.hit_time_cap or self.queue_growing()
+
+    def queue_growing(self) -> bool:
+        """Open loop: over the second half of the arrival period, completions fell short of arrivals
+        and the requests in the system grew beyond random fluctuation."""
         if self.arrival_kind not in ("poisson", "trace"):
             return False
         r = self.requests
@@ -156,7 +161,7 @@ class SimResult:
         if arrival.size == 0:
             return False
         first, last = float(arrival.min()), float(arrival.max())
-        mid = first + (last - first) / 2
+        mid = first + (last - first) * STEADY_STATE_START_FRACTION
         arrived = np.count_nonzero((arrival > mid) & (arrival <= last))
         completed = np.count_nonzero((finish > mid) & (finish <= last))
         in_system_mid = np.count_nonzero((arrival <= mid) & ~(finish <= mid))
@@ -247,7 +252,7 @@ class SimResult:
 
         idx = np.clip(np.searchsorted(edges, ends, side="left") - 1, 0, edges.size - 2)
         return pd.DataFrame({
-            "time_s": edges[:-1] + width / 2,
+            "time_s": (edges[:-1] + edges[1:]) / 2,  # bin centres
             "kv_cache_used_fraction": binned_mean(s["kv_used_blocks"] / s["kv_capacity_blocks"]) / self.num_replicas,
             "running_seqs": binned_mean(s["running"].astype(float)),
             "waiting_requests": binned_mean(s["waiting"].astype(float)),

@@ -33,15 +33,20 @@ LOG_FIELDS = (
 
 
 class Replica:
+    """State of one replica: queues, KV block pool, aggregated decode set, clock and step log.
+
+    ``clock_s`` is when its next step can start (the end of the last step, or the arrival
+    that woke it); it writes request times into the shared :class:`RequestTable`.
+    """
+
     def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
-                 table: RequestTable, bulk: bool = True):
+                 table: RequestTable):
         self.index = index
         self.timer = timer
         self.cfg = config
         self.table = table
         self.pool = BlockPool(kv_capacity_tokens, config.block_size_tokens)
         self.B = config.block_size_tokens
-        self.bulk = bulk
         self.clock_s = 0.0  # when the next step can start
         self.last_dt_s = 0.0  # duration of the last single step (to skip hopeless bulk attempts)
         self.k = 0  # steps run so far (the global step index of the next step)
@@ -105,7 +110,7 @@ class Replica:
         while self.n_running or self.waiting or self.swapped:
             if self.clock_s >= limit_s and steps >= min_steps:
                 break
-            if (self.bulk and self.n_dec and not self.prefilling and not self.swapped
+            if (self.n_dec and not self.prefilling and not self.swapped
                     and limit_s - self.clock_s > MIN_STRETCH_STEPS * self.last_dt_s):
                 steps += decode_stretch(self, limit_s)
                 if self.clock_s >= limit_s and steps >= min_steps:

@@ -33,8 +33,10 @@ from inferchip.sim.simulate import as_scheduler_config, simulate
 from inferchip.sim.steptime import StepTimer
 
 RATE_FACTOR = 2.0  # bracketing multiplies or divides the rate by this
+DRAIN_SLO_FACTOR = 2.0  # a trial ends this many SLO-bound request lifetimes after its last arrival
 MAX_BRACKET_STEPS = 12  # at most 2**12 above or below the first guess
 START_LOAD_FRACTION = 0.5  # first guess: this share of the estimated capacity
+MID_GENERATION_FRACTION = 0.5  # a full batch holds sequences halfway through their outputs on average
 
 
 @dataclass(frozen=True)
@@ -74,9 +76,19 @@ class ServerSearchResult:
         ])
 
 
-def _percentile(values: np.ndarray, q: float) -> float:
-    values = values[np.isfinite(values)]
-    return float(np.percentile(values, q)) if values.size else math.nan
+def slo_percentiles_s(res: SimResult, q: float) -> tuple[float, float]:
+    """(TTFT, TPOT) at percentile ``q`` as LoadGen ranks them: the sorted value at rank ceil(q/100 * n).
+
+    Every request that was not rejected counts; one without a first token (or, for TPOT,
+    unfinished) counts as infinitely late. A one-token output has no TPOT to miss (0).
+    """
+    valid = ~res.requests["rejected"]
+    if not valid.any():
+        return math.inf, math.inf
+    ttft = np.where(np.isfinite(res.requests["first_token_s"]), res.ttft_s, math.inf)[valid]
+    tpot = np.where(res.finished, np.nan_to_num(res.tpot_s, nan=0.0), math.inf)[valid]
+    return (float(np.percentile(ttft, q, method="inverted_cdf")),
+            float(np.percentile(tpot, q, method="inverted_cdf")))
 
 
 def capacity_estimate_per_s(step_model: Any, mean_input: float, mean_output: float, cfg: SchedulerConfig,
@@ -90,7 +102,7 @@ def capacity_estimate_per_s(step_model: Any, mean_input: float, mean_output: flo
     timer = StepTimer(step_model, exact=True)
     batch = max(1, min(cfg.max_num_seqs, int(step_model.kv_capacity_tokens // (mean_input + mean_output))))
     n_in = max(1, round(mean_input))
-    kv = int(batch * (mean_input + mean_output / 2))
+    kv = int(batch * (mean_input + mean_output * MID_GENERATION_FRACTION))
     decode_s = timer.time_s(batch, batch, kv, 0)
     mixed_s = timer.time_s(batch + n_in, batch, kv, n_in * (n_in + 1) // 2)
     return replicas / (mean_output * decode_s / batch + (mixed_s - decode_s))
@@ -115,9 +127,11 @@ def max_rate_under_slo(
 ) -> ServerSearchResult:
     """Highest Poisson rate (requests/s) whose ``percentile`` TTFT and TPOT meet the limits.
 
-    A rate passes when both percentiles are within their limits, every request finished
-    and the run is not saturated. The answer is within ``rel_tol`` (relative) of the
-    boundary between the highest passing and lowest failing rate tried.
+    A rate passes when both percentiles (:func:`slo_percentiles_s`) are within their limits
+    and the queue is not growing without bound. Each trial stops
+    ``DRAIN_SLO_FACTOR * (slo_ttft_s + max output * slo_tpot_s)`` after its last arrival;
+    requests unfinished by then count as late. The answer is within ``rel_tol``
+    (relative) of the boundary between the highest passing and lowest failing rate tried.
     """
     check_step_model(step_model)
     cfg = as_scheduler_config(scheduler_config)
@@ -129,18 +143,18 @@ def max_rate_under_slo(
     if not 0 < percentile <= 100:
         raise InvalidSettingError(f"percentile: value {percentile!r} must be in (0, 100]")
     trials: list[Trial] = []
+    timer = StepTimer(step_model)  # one cache of step times for every trial
+    drain_s = DRAIN_SLO_FACTOR * (slo_ttft_s + lengths.max_tokens(out_spec) * slo_tpot_s)
 
     def trial(rate: float, n: int = num_requests) -> Trial:
         res: SimResult = simulate(
             step_model, PoissonArrivals(rate_per_s=rate, input_tokens=in_spec, output_tokens=out_spec),
             num_requests=n, seed=seed, scheduler_config=cfg, replicas=replicas, router=router,
-            slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s,
+            slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, max_drain_s=drain_s, step_timer=timer,
         )
         s = res.summary()
-        fin = res.finished
-        ttft, tpot = _percentile(res.ttft_s[fin], percentile), _percentile(res.tpot_s[fin], percentile)
-        ok = (not s["saturated"] and s["num_unfinished"] == 0 and s["num_completed"] > 0
-              and ttft <= slo_ttft_s and not tpot > slo_tpot_s)
+        ttft, tpot = slo_percentiles_s(res, percentile)
+        ok = not res.queue_growing() and ttft <= slo_ttft_s and tpot <= slo_tpot_s
         t = Trial(rate, ttft, tpot, bool(s["saturated"]), bool(ok), s)
         trials.append(t)
         if progress is not None:
@@ -160,7 +174,7 @@ def max_rate_under_slo(
 
     capacity = capacity_estimate_per_s(step_model, lengths.mean_tokens(in_spec), lengths.mean_tokens(out_spec),
                                        cfg, replicas)
-    alone = trial(capacity * 2.0**-MAX_BRACKET_STEPS, 1)  # one request in an empty system
+    alone = trial(capacity * RATE_FACTOR**-MAX_BRACKET_STEPS, 1)  # one request in an empty system
     if not alone.meets_slo:
         return result(alone, False, (
             f"no rate meets the limits: a single request alone has TTFT {alone.ttft_s:.4g} s "
@@ -256,11 +270,12 @@ def throughput_interactivity_curve(
     elif not concurrencies or any(isinstance(c, bool) or int(c) != c or c < 1 for c in concurrencies):
         raise InvalidSettingError(f"concurrencies: value {concurrencies!r} must be whole numbers >= 1")
     points = []
+    timer = StepTimer(step_model)  # one cache of step times for every point
     for i, c in enumerate(concurrencies):
         spec = ClosedLoopArrivals(concurrency=int(c), think_time_s=think_time_s, input_tokens=in_spec,
                                   output_tokens=out_spec)
         s = simulate(step_model, spec, num_requests=int(c) * requests_per_user, seed=seed, scheduler_config=cfg,
-                     replicas=replicas, router=router).summary()
+                     replicas=replicas, router=router, step_timer=timer).summary()
         points.append({
             "concurrency": int(c), "output_tokens_per_s": s["output_tokens_per_s"],
             "output_tokens_per_s_per_chip": s["output_tokens_per_s_per_chip"],

@@ -32,7 +32,8 @@ PROGRESS_STEP_FRACTION = 0.005
 _ARRIVALS = TypeAdapter(ArrivalSpec)
 
 
-def _validated(value: Any, model: Any, what: str) -> Any:
+def validated(value: Any, model: Any, what: str) -> Any:
+    """``value`` checked against a pydantic model or TypeAdapter; failures raise InvalidSettingError."""
     try:
         return model.validate_python(value) if isinstance(model, TypeAdapter) else model.model_validate(value)
     except ValidationError as exc:
@@ -46,7 +47,7 @@ def as_scheduler_config(value: SchedulerConfig | dict | None) -> SchedulerConfig
         return SchedulerConfig()
     if isinstance(value, SchedulerConfig):
         return value
-    return _validated(value, SchedulerConfig, "scheduler_config")
+    return validated(value, SchedulerConfig, "scheduler_config")
 
 
 def simulate(
@@ -64,27 +65,39 @@ def simulate(
     router: str = "least_loaded",
     exact_step_times: bool = False,
     max_time_s: float | None = None,
+    max_drain_s: float | None = None,
+    step_timer: StepTimer | None = None,
 ) -> SimResult:
     """Simulate serving ``arrivals_spec`` on ``replicas`` copies of the replica ``step_model`` describes.
 
     ``duration_s`` ends the arrivals (open loop) or the sending of new requests (closed
     loop); ``num_requests`` caps their count; requests already in the system then run to
-    completion. Open-loop runs stop at ``max_time_s`` (default: last arrival plus
-    ``max(arrival period, 600 s)``) and are then reported saturated with the unfinished
-    requests counted. ``exact_step_times`` evaluates the step model at the exact inputs
+    completion. A run stops at ``max_time_s``, and an open-loop run (Poisson, trace, burst)
+    also ``max_drain_s`` after its last arrival (default for Poisson and trace:
+    ``max(arrival period, 600 s)``, none for a burst); a run stopped with requests
+    unfinished is reported saturated, the unfinished requests counted. ``exact_step_times`` evaluates the step model at the exact inputs
     instead of inputs rounded to 0.2 % (see :mod:`inferchip.sim.steptime`).
     ``progress`` is called with the completed fraction (0..1) as the run advances.
+    ``step_timer`` lets several runs of the same step model share one cache of step times
+    (searches do); results are the same as with a fresh one.
     """
     check_step_model(step_model)
     cfg = as_scheduler_config(scheduler_config)
-    spec = arrivals_spec if not isinstance(arrivals_spec, dict) else _validated(arrivals_spec, _ARRIVALS, "arrivals")
+    spec = arrivals_spec if not isinstance(arrivals_spec, dict) else validated(arrivals_spec, _ARRIVALS, "arrivals")
     if isinstance(replicas, bool) or not isinstance(replicas, int | np.integer) or replicas < 1:
         raise InvalidSettingError(f"replicas: value {replicas!r} must be a whole number >= 1")
-    for name, value in (("slo_ttft_s", slo_ttft_s), ("slo_tpot_s", slo_tpot_s), ("max_time_s", max_time_s)):
+    for name, value in (("slo_ttft_s", slo_ttft_s), ("slo_tpot_s", slo_tpot_s), ("max_time_s", max_time_s),
+                        ("max_drain_s", max_drain_s)):
         if value is not None and not (isinstance(value, int | float) and value > 0):
             raise InvalidSettingError(f"{name}: value {value!r} must be a positive number of seconds")
     source = make_source(spec, duration_s, num_requests, seed)
-    timer = StepTimer(step_model, exact=exact_step_times)
+    if step_timer is None:
+        timer = StepTimer(step_model, exact=exact_step_times)
+    elif step_timer.model is not step_model or step_timer.exact != exact_step_times:
+        raise InvalidSettingError("step_timer: it must wrap this step model with the same exact_step_times setting")
+    else:
+        timer = step_timer
+    baseline = (timer.num_evaluations, timer.num_model_calls)  # a shared timer has counted earlier runs
     table = RequestTable()
     kv_capacity = int(step_model.kv_capacity_tokens)
     reps = [Replica(i, timer, cfg, kv_capacity, table) for i in range(int(replicas))]
@@ -106,19 +119,14 @@ def simulate(
             f"{source.max_total_tokens - source.max_input_tokens} output tokens never fits a replica "
             f"(KV capacity {total_blocks * B} tokens, step budget {cfg.max_num_batched_tokens} tokens)"
         )
-    if max_time_s is not None:
-        cap_s = float(max_time_s)
-    elif closed or spec.kind == "burst":
-        cap_s = math.inf
-    else:
-        cap_s = source.issue_end_s + max(source.issue_end_s, DEFAULT_DRAIN_S)
+    cap_s = time_cap_s(source, spec, max_time_s, max_drain_s)
     total = source.expected_total
     if not closed:
         hit_cap = _run_open_loop(source, reps, route, table, too_big, cap_s, progress)
         if progress is not None:
             progress(1.0)
         return build_result(spec, table, reps, [timer], len(reps) * int(step_model.num_chips), hit_cap,
-                            slo_ttft_s, slo_tpot_s, {"scheduler_config": cfg.model_dump()})
+                            slo_ttft_s, slo_tpot_s, {"scheduler_config": cfg.model_dump()}, baseline)
     reported = 0.0
     hit_cap = False
     multi_closed = len(reps) > 1
@@ -166,7 +174,19 @@ def simulate(
     if progress is not None:
         progress(1.0)
     return build_result(spec, table, reps, [timer], len(reps) * int(step_model.num_chips), hit_cap,
-                            slo_ttft_s, slo_tpot_s, {"scheduler_config": cfg.model_dump()})
+                            slo_ttft_s, slo_tpot_s, {"scheduler_config": cfg.model_dump()}, baseline)
+
+
+def time_cap_s(source: Any, spec: Any, max_time_s: float | None, max_drain_s: float | None) -> float:
+    """Simulated time at which a run stops even with requests unfinished (see :func:`simulate`)."""
+    cap_s = math.inf if max_time_s is None else float(max_time_s)
+    if source.closed_loop:
+        return cap_s
+    if max_drain_s is not None:
+        return min(cap_s, source.issue_end_s + float(max_drain_s))
+    if spec.kind == "burst":
+        return cap_s
+    return min(cap_s, source.issue_end_s + max(source.issue_end_s, DEFAULT_DRAIN_S))
 
 
 def _run_open_loop(source: Any, reps: list[Replica], route: Router, table: RequestTable,
@@ -202,7 +222,7 @@ def _run_open_loop(source: Any, reps: list[Replica], route: Router, table: Reque
 
 def build_result(spec: Any, table: RequestTable, reps: list[Replica], timers: list[StepTimer], num_chips: int,
                  hit_cap: bool, slo_ttft_s: float | None, slo_tpot_s: float | None,
-                 extra: dict[str, Any]) -> SimResult:
+                 extra: dict[str, Any], baseline: tuple[int, int] = (0, 0)) -> SimResult:
     """Collect the request table and the replicas' step logs into a :class:`SimResult`."""
     steps: dict[str, np.ndarray] = {}
     for name, code in LOG_FIELDS:
@@ -230,7 +250,7 @@ def build_result(spec: Any, table: RequestTable, reps: list[Replica], timers: li
         hit_time_cap=hit_cap,
         slo_ttft_s=slo_ttft_s,
         slo_tpot_s=slo_tpot_s,
-        step_model_evaluations=sum(t.num_evaluations for t in timers),
-        extra={"step_model_calls": sum(t.num_model_calls for t in timers),
+        step_model_evaluations=sum(t.num_evaluations for t in timers) - baseline[0],
+        extra={"step_model_calls": sum(t.num_model_calls for t in timers) - baseline[1],
                "kv_blocks_in_use_at_end": [r.pool.used_blocks for r in reps], **extra},
     )

@@ -30,6 +30,7 @@ import numpy as np
 
 from inferchip.errors import InvalidSettingError
 
+NUM_INPUTS = 4  # num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs
 MANTISSA_BITS = 9  # most bits kept: rounding moves an input by at most 2**-9 = 0.2 %
 TARGET_REL_ERROR = 2.0**-10  # aim: rounding one input changes the step time by <= ~0.1 %
 ELASTICITY_SAFETY = 2.0  # elasticity can be larger inside a cell than at its corners
@@ -54,7 +55,7 @@ class StepTimer:
     """Cached ``step_time_s`` of one step model; shared by the replicas of one simulation."""
 
     def __init__(self, model: Any, exact: bool = False):
-        self._model = model
+        self.model = model
         self._cache: dict[Key, float] = {}
         self._cells: dict[Cell, tuple[int, int, int, int, int, int, int, int]] = {}
         self.exact = exact
@@ -152,15 +153,15 @@ class StepTimer:
     def _evaluate(self, keys: list[Key]) -> list[float]:
         arr = np.array(keys, dtype=np.int64).reshape(len(keys), 4)
         try:
-            raw = self._model.step_time_s(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3].astype(np.float64))
+            raw = self.model.step_time_s(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3].astype(np.float64))
             times = np.asarray(raw, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError) as exc:
-            raise InvalidSettingError(f"step model {type(self._model).__name__}.step_time_s failed: {exc}") from None
+            raise InvalidSettingError(f"step model {type(self.model).__name__}.step_time_s failed: {exc}") from None
         if times.size == 1 and len(keys) > 1:
             times = np.full(len(keys), times[0])
         if times.size != len(keys):
             raise InvalidSettingError(
-                f"step model {type(self._model).__name__}.step_time_s returned {times.size} values "
+                f"step model {type(self.model).__name__}.step_time_s returned {times.size} values "
                 f"for {len(keys)} inputs; it must return one per input"
             )
         self.num_model_calls += 1
@@ -169,7 +170,7 @@ class StepTimer:
         for key, t in zip(keys, out, strict=True):
             if not (math.isfinite(t) and t > 0):
                 raise InvalidSettingError(
-                    f"step model {type(self._model).__name__} returned step_time_s={t!r} for num_tokens={key[0]}, "
+                    f"step model {type(self.model).__name__} returned step_time_s={t!r} for num_tokens={key[0]}, "
                     f"num_decode_seqs={key[1]}, decode_kv_tokens={key[2]}, prefill_attn_pairs={key[3]}; "
                     "a step must take a positive, finite time"
                 )
@@ -189,7 +190,7 @@ class StepTimer:
         for ci, c in enumerate(corners):
             points.append(tuple(c))  # type: ignore[arg-type]
         for ci, c in enumerate(corners):
-            for i in range(4):
+            for i in range(NUM_INPUTS):
                 if c[i] == 0:
                     continue
                 bumped = list(c)
@@ -199,12 +200,12 @@ class StepTimer:
                 if bumped[1] > bumped[0]:
                     continue
                 points.append(tuple(bumped))  # type: ignore[arg-type]
-                steps.append((ci * 4 + i, abs(math.log(bumped[i] / c[i]))))
+                steps.append((ci * NUM_INPUTS + i, abs(math.log(bumped[i] / c[i]))))
         times = self._evaluate(points)
         base = times[: len(corners)]
-        elasticity = [0.0] * 4
+        elasticity = [0.0] * NUM_INPUTS
         for (code, log_ratio), t in zip(steps, times[len(corners):], strict=True):
-            ci, i = divmod(code, 4)
+            ci, i = divmod(code, NUM_INPUTS)
             elasticity[i] = max(elasticity[i], abs(math.log(t / base[ci])) / log_ratio)
         bits = []
         for e in elasticity:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 MIN_STRETCH_STEPS = 8
 MAX_STRETCH_STEPS = 4096
+STEP_ESTIMATE_MARGIN = 1.25  # the first step's time bounds the count (KV only grows); a margin for rounding
 
 
 def _admissible(rep: Replica) -> bool:
@@ -54,7 +55,7 @@ def decode_stretch(rep: Replica, limit_s: float) -> int:
         return 0
     if limit_s != np.inf:  # do not price steps far beyond the limit: estimate how many fit before it
         first_s = rep.timer.time_s(rep.n_dec, rep.n_dec, rep.kv_base + rep.n_dec * k, 0)
-        span = min(span, int((limit_s - rep.clock_s) / first_s * 1.25) + MIN_STRETCH_STEPS)
+        span = min(span, int((limit_s - rep.clock_s) / first_s * STEP_ESTIMATE_MARGIN) + MIN_STRETCH_STEPS)
     steps = k + np.arange(span, dtype=np.int64)
     need = np.asarray(rep.res, dtype=np.int64)[(-steps) % rep.B]
     cum_need = np.cumsum(need)
