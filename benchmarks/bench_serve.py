@@ -70,7 +70,7 @@ def step_model(tp: int):
     try:
         from inferchip.cost.step import serving_step_model  # type: ignore[import-not-found]
     except ImportError:
-        return RooflineStandIn(tp=tp), "stand-in roofline (inferchip.cost.step not importable)"
+        return RooflineStandIn(tp=tp), "stand-in roofline (inferchip.cost.step.serving_step_model not available)"
     try:
         model = serving_step_model(
             model="meta-llama/Llama-2-70b-hf", chip="nvidia-h100-sxm-80gb", tp=tp,

@@ -243,3 +243,16 @@ def test_a_shared_step_timer_gives_the_same_results_as_a_fresh_one():
     assert shared.step_model_evaluations < fresh.step_model_evaluations  # counted for this run only
     with pytest.raises(InvalidSettingError, match="step_timer"):
         simulate(LinearStepModel(fixed_s=0.02), spec, num_requests=10, step_timer=timer)
+
+
+def test_arrivals_and_scheduler_settings_may_be_plain_dicts(tmp_path):
+    m = LinearStepModel(fixed_s=0.01, per_token_s=1e-5)
+    as_dict = simulate(m, {"kind": "poisson", "rate_per_s": 5, "input_tokens": 100, "output_tokens": [5, 20]},
+                       num_requests=50, scheduler_config={"max_num_seqs": 4, "max_num_batched_tokens": 512})
+    as_model = simulate(m, PoissonArrivals(rate_per_s=5, input_tokens=100, output_tokens=[5, 20]), num_requests=50,
+                        scheduler_config=SchedulerConfig(max_num_seqs=4, max_num_batched_tokens=512))
+    assert as_dict.to_dataframe().equals(as_model.to_dataframe())
+    with pytest.raises(InvalidSettingError, match="rate_per_s"):
+        simulate(m, {"kind": "poisson", "rate_per_s": -1, "input_tokens": 10, "output_tokens": 10}, num_requests=5)
+    with pytest.raises(InvalidSettingError, match="not an arrival spec"):
+        simulate(m, "poisson", num_requests=5)

@@ -10,6 +10,7 @@ their arrival times differ only by the factor of the rates (common random number
 from __future__ import annotations
 
 import math
+from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -67,6 +68,11 @@ class TraceArrivals(_Spec):
 
     kind: Literal["trace"] = "trace"
     path: str = Field(description="Trace file (.csv or .jsonl).")
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, PurePath) else value
 
 
 ArrivalSpec = Annotated[
