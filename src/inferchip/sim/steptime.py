@@ -15,6 +15,8 @@ rounding then moves the step time by about 0.1 % per input at most (0.2 % where 
 counts fully). In a compute-bound prefill step the KV length barely matters, so it is
 rounded coarsely and prefill steps share cache entries. Values below ``2**b`` stay exact.
 Rounding goes to the midpoint of the bucket. ``exact=True`` switches rounding off.
+A step model with jumps (tile or wave quantisation) is reproduced except for inputs
+within half a bucket of a jump, which take the value on the bucket midpoint's side.
 
 Misses are evaluated together with :data:`PREFETCH_BUCKETS` neighbouring token counts,
 and :meth:`StepTimer.times_s` fills all missing keys of many steps in one call.
