@@ -37,7 +37,14 @@ from typing import Any
 
 import numpy as np
 
-from inferchip.analysis.cases import THROUGHPUT_METRICS, Case, LatencyLimits, dataset_for_model, stated_limits, stated_load_per_s
+from inferchip.analysis.cases import (
+    MLPERF_DATASETS,
+    Case,
+    LatencyLimits,
+    dataset_for_model,
+    stated_limits,
+    stated_load_per_s,
+)
 from inferchip.analysis.engine import MappedModel, fit_error, map_model, prefill_pairs, static_batch
 from inferchip.analysis.predict import BATCH_GRID, resolve_formats
 from inferchip.cost.calibration import Calibration
@@ -162,8 +169,8 @@ def plan_for(case: Case, cal: Calibration) -> Plan:
         if case.input_tokens is None or case.output_tokens is None:
             raise NotPredictable(f"scenario {case.scenario} needs input_tokens and output_tokens")
         inputs, outputs = LengthDist.fixed(case.input_tokens), LengthDist.fixed(case.output_tokens)
-    base = dict(inputs=inputs, outputs=outputs, dataset=dataset,
-                beams=ds.beams if dataset is not None else 1)
+    beams = MLPERF_DATASETS[dataset].beams if dataset is not None else 1
+    base = dict(inputs=inputs, outputs=outputs, dataset=dataset, beams=beams)
     if case.scenario == "single_stream" or case.metric == "batch_e2e_latency_ms":
         return Plan("static", concurrency=float(case.concurrency or 1), notes=tuple(notes), **base)
     if case.concurrency is not None:
@@ -183,7 +190,9 @@ def plan_for(case: Case, cal: Calibration) -> Plan:
     if rate is not None and math.isfinite(rate):
         notes.append(f"open loop at the stated {rate:g} requests/s")
         return Plan("open_loop", rate_per_s=rate, queue_wait=True, notes=tuple(notes), **scaled, **base)
-    if rate is None and not any(v is not None for v in scaled.values()):
+    if rate is not None:
+        notes.append("stated request rate INF: saturation, maximum throughput")
+    elif not any(v is not None for v in scaled.values()):
         notes.append("server row with no concurrency, rate or limits: maximum throughput")
     return Plan("max_throughput", queue_wait=True, notes=tuple(notes), **scaled, **base)
 

@@ -175,7 +175,7 @@ def calibrate_cmd(
         return
     con = _console()
     t = Table(title=f"{len(rep.fitted.names)} fitted parameters on {rep.fitted.rows} rows "
-                    f"({rep.fitted.iterations} model evaluations)", title_justify="left")
+                    f"({rep.fitted.iterations} residual evaluations of least_squares)", title_justify="left")
     for c in ("parameter", "value", "bounds"):
         t.add_column(c, justify="left" if c == "parameter" else "right")
     for n, v in zip(rep.fitted.names, rep.fitted.values):
@@ -311,6 +311,12 @@ def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], g
         if cv_acc:
             L += ["", "Leave-one-accelerator-out median APE (each accelerator predicted by a fit that never saw it):", ""]
             L += _md_table(["held-out accelerator", "median APE"], [[a, f"{val:.1f}%"] for a, val in sorted(cv_acc.items())])
+    params = [[n, f"{getattr(cal, n):.4g}", "fitted" if cal.fitted else "default"]
+              for n in Calibration.physical_parameter_names()]
+    params += [[f"mean input tokens, MLPerf {d}", f"{val:.0f}", "fitted" if cal.fitted else "assumed"]
+               for d, val in sorted(cal.mlperf_mean_input_tokens.items())]
+    L += ["", "Calibration parameters (field descriptions in `inferchip/cost/calibration.py`):", ""]
+    L += _md_table(["parameter", "value", ""], params)
     L += ["", "## Summary", ""]
     rows = [stats_row("all cases", overall)]
     L += _md_table(STATS_HEADER, rows)
