@@ -184,12 +184,12 @@ def plan_for(case: Case, cal: Calibration) -> Plan:
         max_tpot_s=None if lim.tpot_s is None else lim.tpot_s / TPOT_P99_OVER_MEAN,
         max_e2e_s=None if lim.e2e_s is None else lim.e2e_s / E2E_P99_OVER_MEAN,
     )
-    if any(v is not None for v in scaled.values()):
-        notes.append(f"p99 limits ({lim.source}) scaled to means: TTFT/{TTFT_P99_OVER_MEAN:g}, TPOT/{TPOT_P99_OVER_MEAN:g}")
     rate = stated_load_per_s(case)
     if rate is not None and math.isfinite(rate):
         notes.append(f"open loop at the stated {rate:g} requests/s")
         return Plan("open_loop", rate_per_s=rate, queue_wait=True, notes=tuple(notes), **scaled, **base)
+    if any(v is not None for v in scaled.values()):
+        notes.append(f"p99 limits ({lim.source}) scaled to means: TTFT/{TTFT_P99_OVER_MEAN:g}, TPOT/{TPOT_P99_OVER_MEAN:g}")
     if rate is not None:
         notes.append("stated request rate INF: saturation, maximum throughput")
     elif not any(v is not None for v in scaled.values()):
@@ -460,7 +460,10 @@ class Validator:
             except DoesNotFitError as exc:
                 first_err = first_err or exc
                 continue
-            score = (pt.limits_met, pt.tokens_per_s_replica * lay.replicas)
+            if plan.mode == "open_loop":  # same load on every layout: the least time in system wins
+                score = (not pt.saturated, -pt.e2e_s)
+            else:
+                score = (pt.limits_met, pt.tokens_per_s_replica * lay.replicas)
             if best is None or score > best[0]:
                 best = (score, lay, pt)
         if best is None:
