@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tiny_dense
 
 from inferchip.analysis.cases import (
     COLUMNS,
@@ -21,22 +22,20 @@ from inferchip.analysis.cases import (
 )
 from inferchip.analysis.engine import continuous_batch, map_model
 from inferchip.analysis.validate import (
+    CaseResult,
     LengthDist,
+    OperatingPoint,
     Plan,
     _steady,
     error_stats,
     metric_value,
     operating_point,
     plan_for,
-    OperatingPoint,
-    CaseResult,
 )
 from inferchip.cost.calibration import Calibration
 from inferchip.interfaces.cli import main
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
-
-from conftest import make_chip, tiny_dense
 
 DATA = Path(__file__).parent / "data"
 HEADER = ",".join(COLUMNS)

@@ -160,7 +160,8 @@ def fit(rows: Sequence[FitRow], start: Calibration, names: Sequence[str] | None 
     def resid(x: np.ndarray) -> np.ndarray:
         key = x.tobytes()
         if key not in cache:
-            cache.clear() if len(cache) > 64 else None
+            if len(cache) > 64:
+                cache.clear()
             cache[key] = row_residuals(rows, with_values(start, names, np.exp(x)))
         return cache[key]
 

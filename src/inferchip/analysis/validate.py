@@ -45,10 +45,21 @@ from inferchip.analysis.cases import (
     stated_limits,
     stated_load_per_s,
 )
-from inferchip.analysis.engine import MappedModel, fit_error, map_model, prefill_pairs, static_batch
+from inferchip.analysis.engine import (
+    MappedModel,
+    fit_error,
+    map_model,
+    prefill_pairs,
+    static_batch,
+)
 from inferchip.analysis.predict import BATCH_GRID, resolve_formats
 from inferchip.cost.calibration import Calibration
-from inferchip.errors import DoesNotFitError, InferchipError, InvalidSettingError, UnknownIdError
+from inferchip.errors import (
+    DoesNotFitError,
+    InferchipError,
+    InvalidSettingError,
+    UnknownIdError,
+)
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout
 from inferchip.mapping.memory_fit import Formats
 

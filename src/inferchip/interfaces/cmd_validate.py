@@ -21,7 +21,11 @@ from rich.console import Console
 from rich.table import Table
 
 from inferchip.analysis.cases import read_cases
-from inferchip.analysis.validate import GROUP_KEYS, CaseResult, summarize, validate_cases
+from inferchip.analysis.validate import (
+    CaseResult,
+    summarize,
+    validate_cases,
+)
 from inferchip.cost.calibration import Calibration, load_calibration, save_calibration
 from inferchip.errors import SpecError
 from inferchip.interfaces import fmt
@@ -100,7 +104,13 @@ def _cases_table(results: list[CaseResult]) -> Table:
 def _run(cases: list, cal: Calibration, quiet: bool) -> list[CaseResult]:
     if quiet or len(cases) < 50 or not sys.stderr.isatty():
         return validate_cases(cases, cal)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     with Progress(TextColumn("predicting cases"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as bar:
