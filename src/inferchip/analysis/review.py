@@ -245,26 +245,8 @@ def evaluate_chip(chip: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig,
 # ------------------------------------------------------------------ resolving the inputs
 def _ranges(spec: Any) -> dict[str, dict[str, Any]]:
     """Estimated (Range) figures of a chip spec by dotted path, with low/central/high and derivation."""
-    from pydantic import BaseModel
-
-    from inferchip.spec.chip import Range
-
-    out: dict[str, dict[str, Any]] = {}
-
-    def walk(prefix: str, obj: Any) -> None:
-        if isinstance(obj, Range):  # checked before BaseModel: a Range is a model too
-            out[prefix[:-1]] = {"low": obj.low, "central": obj.central, "high": obj.high,
-                                "derivation": obj.derivation}
-        elif isinstance(obj, BaseModel):
-            for k in type(obj).model_fields:
-                walk(f"{prefix}{k}.", getattr(obj, k))
-        elif isinstance(obj, dict):
-            for k, v in obj.items():
-                walk(f"{prefix}{k}.", v)
-
-    for part in ("compute", "memory", "sram", "interconnect", "power", "silicon", "price"):
-        walk(f"{part}.", getattr(spec, part))
-    return out
+    return {k: {"low": r.low, "central": r.central, "high": r.high, "derivation": r.derivation}
+            for k, r in spec.estimated_fields().items()}
 
 
 def chip_entry(ref: str | ChipParams, domain_cap: int, is_claim: bool = False) -> ChipEntry:
