@@ -249,6 +249,40 @@ def test_nvidia_tile_rule_from_the_matrix_multiplication_guide():
     assert family_defaults("intel-gaudi").gemm_tile == (256, 256)
 
 
+# NVIDIA GPUs whose SM count is public (device queries): Tensor Cores = SMs x 4 per SM.
+_NVIDIA_SMS = {
+    "nvidia-b200-180gb": 148,  # cudaGetDeviceProperties on B200 (pytorch/ao PR #4002)
+    "nvidia-gb200-186gb": 152,  # GB200 enables 152 SMs (ByteDance-Seed/VeOmni PR #986)
+    "nvidia-h100-nvl-94gb": 132,  # GH100 as H100 SXM (multiProcessorCount 132)
+    "nvidia-h100-sxm-80gb": 132,
+    "nvidia-h200-sxm-141gb": 132,
+    "nvidia-b300-288gb": 160,
+}
+
+
+@pytest.mark.parametrize("chip_id,sms", sorted(_NVIDIA_SMS.items()))
+def test_nvidia_matrix_units_are_four_tensor_cores_per_sm(chip_id, sms):
+    spec = load_chip(chip_id)
+    assert spec.compute.matrix_unit_count == 4 * sms
+    # Hopper/Blackwell families run one 128x256 tile per SM = 0.25 per Tensor Core: one tile per SM in flight.
+    assert get_chip_params(chip_id).gemm_tiles_in_flight == pytest.approx(sms)
+    # the count is stated with its reason: the description, a source or a note names the SM count
+    text = " ".join(f"{s.citation} {s.note or ''}" for s in spec.sources) + (spec.notes or "")
+    text += spec.compute.matrix_units_description or ""
+    assert str(sms) in text
+
+
+def test_chips_without_a_matrix_unit_count_say_the_default_applies():
+    # The cost model takes 128 units when the count is unknown (spec/chip.py); such chips must say so.
+    missing = [c for c in chip_ids() if load_chip(c).compute.matrix_unit_count is None]
+    assert "nvidia-b200-180gb" not in missing and "nvidia-gb200-186gb" not in missing
+    for chip_id in missing:
+        spec = load_chip(chip_id)
+        assert "128 matrix units" in (spec.notes or ""), chip_id
+        fam = family_defaults(spec.family)
+        assert get_chip_params(chip_id).gemm_tiles_in_flight == pytest.approx(max(1.0, 128 * fam.gemm_tiles_in_flight_per_unit))
+
+
 def test_unknown_family_lists_the_allowed_ones():
     with pytest.raises(SpecError) as exc:
         family_defaults("nvidia-kepler")
