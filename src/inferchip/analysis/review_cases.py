@@ -1,0 +1,114 @@
+"""One case of a design review: a chip (alone or in its scale-up domain), a model and a
+service level, evaluated with :func:`inferchip.analysis.predict.predict`, and its figures
+of merit as one flat row of ``results.csv``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inferchip.analysis.predict import Prediction, predict
+from inferchip.analysis.review_inputs import (
+    ChipEntry,
+    ModelEntry,
+    OnProgress,
+    ReviewConfig,
+    ServiceLevel,
+    no_progress,
+    service_level,
+)
+from inferchip.errors import DoesNotFitError, InvalidSettingError
+from inferchip.spec.chip import ChipParams
+from inferchip.spec.model import ModelSpec
+
+FIGURE_COLUMNS = ("power_w_per_chip", "output_tokens_per_j", "usd_per_million_tokens",
+                  "output_tokens_per_s_per_usd_capex", "chip_price_usd")
+
+
+def evaluate(chip: str | ChipParams, model: str | ModelSpec, slo: ServiceLevel, count: int, cfg: ReviewConfig,
+             estimate: str = "central", chip_spec: Any = None) -> tuple[Prediction | None, str, str]:
+    """predict() one case; (prediction, status, reason). A model that does not fit or meets
+    no latency limit is a status, not an error: "ok", "does not fit", "misses SLO", "no layout"."""
+    try:
+        p = predict(chip, model, count=count, weights=cfg.weights, input_tokens=cfg.input_tokens,
+                    output_tokens=cfg.output_tokens, max_ttft_s=slo.max_ttft_s, max_tpot_s=slo.max_tpot_s,
+                    estimate=estimate, chip_spec=chip_spec)
+        return p, "ok", ""
+    except DoesNotFitError as exc:
+        msg = str(exc)
+        return None, ("misses SLO" if msg.startswith("no batch meets the latency limits") else "does not fit"), msg
+    except InvalidSettingError as exc:
+        return None, "no layout", str(exc)
+
+
+def figures(p: Prediction, price_mult: float = 1.0) -> dict[str, float | None]:
+    """Figures of merit of a prediction, read from ``Prediction.extra`` (None where the chip
+    lacks a price or TDP), optionally with the chip's price multiplied by ``price_mult``:
+    tokens/s per $ scale by 1/price_mult, and the TCO per token by the ratio of
+    :func:`inferchip.cost.tco.tco_per_hour_usd` at the new and the old price (same wall power).
+    """
+    out: dict[str, float | None] = {"output_tokens_per_s_per_chip": p.output_tokens_per_s_per_chip}
+    for col in FIGURE_COLUMNS:
+        out[col] = _f(p.extra.get(col))
+    price = out["chip_price_usd"]
+    if price_mult == 1.0 or price is None:
+        return out
+    capex = out["output_tokens_per_s_per_usd_capex"]
+    out["output_tokens_per_s_per_usd_capex"] = capex / price_mult if capex is not None else None
+    wall = _f(p.extra.get("wall_power_w_per_chip")) or out["power_w_per_chip"]
+    if out["usd_per_million_tokens"] is not None and wall is not None:
+        from inferchip.cost.tco import tco_per_hour_usd
+
+        before = float(tco_per_hour_usd(price, wall))
+        out["usd_per_million_tokens"] *= float(tco_per_hour_usd(price * price_mult, wall)) / before if before else 1.0
+    out["chip_price_usd"] = price * price_mult
+    return out
+
+
+def _f(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v else None
+
+
+def prediction_row(chip: ChipEntry, model: ModelEntry, slo: ServiceLevel, setting: str, count: int,
+                   p: Prediction | None, status: str, reason: str) -> dict[str, Any]:
+    """One flat row of results.csv: the case, the chosen layout and batch, every figure."""
+    row: dict[str, Any] = {
+        "chip_id": chip.id, "chip_name": chip.name, "vendor": chip.vendor, "chip_is_estimate": chip.estimate,
+        "is_claim": chip.is_claim, "model_id": model.id, "model_total_params": model.total_params,
+        "model_active_params": model.active_params, "model_size_class": model.size_class, "slo": slo.name,
+        "max_ttft_s": slo.max_ttft_s, "max_tpot_s": slo.max_tpot_s, "setting": setting, "chips_available": count,
+        "status": status, "reason": reason.splitlines()[0] if reason else "",
+    }
+    keys = ("num_chips", "tp", "pp", "ep", "replicas", "batch", "ttft_s", "tpot_s", "e2e_latency_s",
+            "output_tokens_per_s", "output_tokens_per_s_per_user", "memory_per_chip_bytes",
+            "memory_capacity_per_chip_bytes", "compute_format")
+    for k in keys:
+        row[k] = getattr(p, k) if p is not None else None
+    figs = figures(p) if p is not None else dict.fromkeys(("output_tokens_per_s_per_chip", *FIGURE_COLUMNS))
+    row.update(figs)
+    mem = p.memory_breakdown_bytes if p is not None else {}
+    for k in ("weights", "kv_cache", "activations"):
+        row[f"{k}_bytes_per_chip"] = mem.get(k)
+    for k in ("wall_power_w_per_chip", "tco_usd_per_hour_per_chip", "throttled"):
+        row[k] = p.extra.get(k) if p is not None else None
+    return row
+
+
+def evaluate_chip(chip: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig,
+                  on_progress: OnProgress = no_progress) -> tuple[list[dict[str, Any]], dict[tuple[str, str], Prediction]]:
+    """Every case of one chip, alone and in its domain; rows plus the domain predictions
+    keyed by (model id, service level) for the charts and the sensitivity analysis."""
+    rows: list[dict[str, Any]] = []
+    kept: dict[tuple[str, str], Prediction] = {}
+    arg = chip.chip_arg()
+    for m in models:
+        for name in cfg.slos:
+            slo = service_level(name, m.total_params)
+            single = evaluate(arg, m.ref, slo, 1, cfg)
+            rows.append(prediction_row(chip, m, slo, "single", 1, *single))
+            both = single if chip.domain == 1 else evaluate(arg, m.ref, slo, chip.domain, cfg)
+            rows.append(prediction_row(chip, m, slo, "domain", chip.domain, *both))
+            if both[0] is not None:
+                kept[(m.id, name)] = both[0]
+            on_progress(f"{chip.id}: {m.id} ({name})", 1)
+    return rows, kept

@@ -1,0 +1,146 @@
+"""The data of the review report's charts: rooflines, throughput-interactivity curves and
+memory fit. :mod:`inferchip.interfaces.report` only draws it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inferchip.analysis.pareto import throughput_curve
+from inferchip.analysis.predict import Prediction
+from inferchip.analysis.review_inputs import (
+    Case,
+    ChipEntry,
+    ModelEntry,
+    OnProgress,
+    ReviewConfig,
+    no_progress,
+)
+from inferchip.spec.chip import ChipParams
+
+
+def mapped_model(model: ModelEntry, chip: ChipParams, tp: int, pp: int, ep: int, cfg: ReviewConfig):
+    from inferchip.analysis.engine import map_model
+    from inferchip.analysis.predict import resolve_formats
+    from inferchip.cost.calibration import load_calibration
+    from inferchip.mapping.layout import Layout
+
+    return map_model(model.spec, chip, Layout(tp, pp, ep), resolve_formats(cfg.weights, None, None),
+                     load_calibration(None))
+
+
+def _gemm_class(name: str) -> str:
+    """Operator class of a weight GEMM, as :func:`inferchip.cost.step.step_cost` files it."""
+    if name.startswith("experts") or name == "router":
+        return "experts"
+    return "mlp" if name.startswith(("mlp", "shared")) else "attention_proj"
+
+
+def roofline_points(model: ModelEntry, chip: ChipParams, p: Prediction, cfg: ReviewConfig) -> list[dict[str, Any]]:
+    """Operators of a prefill step and a decode step on a roofline: arithmetic intensity
+    (FLOP per DRAM byte) and attained FLOP/s (FLOP / time with overheads), per operator class.
+
+    Each class's FLOP and bytes are isolated by re-costing the step without that class
+    (weight GEMMs), without any layer (LM head), or with layers but no GEMMs (attention,
+    whose bytes exclude the elementwise kernels); its time is the class time of the full step.
+    """
+    from dataclasses import replace
+
+    import numpy as np
+
+    from inferchip.analysis.engine import prefill_pairs
+
+    mm = mapped_model(model, chip, p.tp, p.pp, p.ep, cfg)
+    sm = mm.sm
+    b = max(p.batch / p.pp, 1.0)
+    ctx = cfg.input_tokens + cfg.output_tokens / 2.0
+    n_prompts = max(mm.chunk_tokens // cfg.input_tokens, 1)
+    chunk = float(min(mm.chunk_tokens, n_prompts * cfg.input_tokens))
+    phases = {
+        "decode": (b, b, b * ctx, 0.0),
+        "prefill": (chunk, 0.0, 0.0, float(prefill_pairs(min(cfg.input_tokens, chunk)) * n_prompts)),
+    }
+
+    def cost(model_shards, args):
+        c = mm.stage_step(*args) if model_shards is sm else _step(model_shards, args)
+        flop = float(sum(np.sum(v) for v in c.flop_by_format.values()))
+        return c, flop, float(np.sum(c.dram_bytes))
+
+    def _step(model_shards, args):
+        from inferchip.cost.step import step_cost
+
+        return step_cost(model_shards, chip, mm.formats, mm.cal, *args)
+
+    out: list[dict[str, Any]] = []
+    for phase, args in phases.items():
+        full, f_all, b_all = cost(sm, args)
+        pieces: dict[str, tuple[float, float]] = {}
+        for cls in ("attention_proj", "mlp", "experts"):
+            layers = tuple(replace(layer, gemms=tuple(g for g in layer.gemms if _gemm_class(g.name) != cls))
+                           for layer in sm.layers)
+            _, f, by = cost(replace(sm, layers=layers), args)
+            pieces[cls] = (f_all - f, b_all - by)
+        bare = tuple(replace(layer, gemms=(), collectives=()) for layer in sm.layers)
+        _, f_bare, b_bare = cost(replace(sm, layers=bare), args)
+        _, f_none, b_none = cost(replace(sm, layers=tuple(replace(layer, count=0) for layer in bare)), args)
+        elementwise = sum(layer.count * args[0] * layer.elementwise_elements_per_token * mm.formats.act_bytes
+                          for layer in sm.layers)
+        pieces["attention"] = (f_bare - f_none, b_bare - b_none - elementwise)
+        pieces["lm_head"] = (f_none, b_none)
+        pieces["whole step"] = (f_all, b_all)
+        for cls, (flop, nbytes) in pieces.items():
+            t = float(np.sum(full.time_s if cls == "whole step" else full.classes[cls].time_s))
+            if flop <= 0 or nbytes <= 0 or t <= 0:
+                continue
+            out.append({"model_id": model.id, "phase": phase, "op_class": cls, "flop": flop, "dram_bytes": nbytes,
+                        "time_s": t, "arithmetic_intensity_flop_per_byte": flop / nbytes,
+                        "attained_flop_per_s": flop / t})
+    return out
+
+
+def memory_fit(model: ModelEntry, chip: ChipEntry, rows: list[dict[str, Any]], cfg: ReviewConfig) -> dict[str, Any]:
+    """Weights as a fraction of one chip's usable memory, and where the model fits."""
+    mm = mapped_model(model, chip.params, 1, 1, 1, cfg)
+    frac = mm.weights_bytes / mm.budget_bytes if mm.budget_bytes > 0 else float("inf")
+    mine = [r for r in rows if r["chip_id"] == chip.id and r["model_id"] == model.id]
+    pref = [r for r in mine if r["slo"] == "batch"] or mine
+    single = next((r for r in pref if r["setting"] == "single" and r["status"] == "ok"), None)
+    dom = next((r for r in pref if r["setting"] == "domain" and r["status"] == "ok"), None)
+    if single is not None:
+        status, chips = "fits on one chip", 1
+    elif dom is not None:
+        status, chips = f"fits on {dom['tp'] * dom['pp']} chips (tp{dom['tp']} pp{dom['pp']})", dom["tp"] * dom["pp"]
+    elif any(r["status"] == "misses SLO" for r in pref):
+        status, chips = "fits, but no batch meets the latency limits", None
+    else:
+        status, chips = f"does not fit in {chip.domain} chip(s)", None
+    return {"chip_id": chip.id, "model_id": model.id, "weights_fraction_of_one_chip": frac,
+            "chips_per_replica": chips, "status": status}
+
+
+def chart_data(chips: list[ChipEntry], models: list[ModelEntry], rows: list[dict[str, Any]],
+               kept: dict[str, dict[Case, Prediction]], cfg: ReviewConfig, on_progress: OnProgress = no_progress,
+               ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+    """Throughput-interactivity curves (per model, per chip), roofline points (per chip) and
+    memory fit (per chip and model), from the rows and the kept domain predictions of every chip."""
+    curves: dict[str, dict[str, Any]] = {m.id: {} for m in models}
+    roofline: dict[str, list[dict[str, Any]]] = {c.id: [] for c in chips}
+    memory: list[dict[str, Any]] = []
+    for chip in chips:
+        for m in models:
+            preds = {s: p for (mid, s), p in kept[chip.id].items() if mid == m.id}
+            layouts = {(p.tp, p.pp, p.ep) for p in preds.values()}
+            if any(r["status"] == "ok" for r in rows if r["chip_id"] == chip.id and r["model_id"] == m.id
+                   and r["setting"] == "single"):
+                layouts.add((1, 1, 1))
+            curve = throughput_curve([mapped_model(m, chip.params, *lay, cfg) for lay in sorted(layouts)],
+                                     cfg.input_tokens, cfg.output_tokens)
+            if curve is not None:
+                curves[m.id][chip.id] = curve
+            p = preds.get("batch") or next(iter(preds.values()), None)
+            if p is not None:
+                roofline[chip.id].extend(roofline_points(m, chip.params, p, cfg))
+            memory.append(memory_fit(m, chip, rows, cfg))
+            on_progress(f"charts: {chip.id} {m.id}", 1)
+        on_progress(f"charts: {chip.id}", 1)
+    return curves, roofline, memory

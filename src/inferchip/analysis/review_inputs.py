@@ -1,0 +1,208 @@
+"""What a design review evaluates: the chips, the models, the service levels and the settings.
+
+Service levels (METHODS.md 4.1, MLPerf Inference latency limits, TTFT / TPOT):
+
+* ``interactive``: the MLPerf *Interactive* limits of the benchmark model of the same size
+  class (by total parameters): up to 20B like Llama-3.1-8B (500 ms / 30 ms), up to 150B like
+  Llama-2-70B (450 ms / 40 ms), above like Llama-3.1-405B (4500 ms / 80 ms). MLPerf limits
+  are 99th percentiles; the model here gives steady-state means, so the check is lenient.
+* ``batch``: maximum throughput, no latency limit (MLPerf Offline).
+
+The scale-up domain is evaluated at its size up to :data:`DOMAIN_CAP_CHIPS` (72, an NVL72
+rack); larger domains (TPU pods) at :data:`LARGE_DOMAIN_CHIPS` (64): no suite model has
+more than 64 attention heads, so tensor parallelism cannot use more, and further chips
+only add data-parallel replicas, which leave per-chip figures unchanged.
+
+:func:`resolve` turns a :class:`ReviewConfig` into chip and model entries and refuses
+unknown ids, malformed files and impossible settings before any work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from inferchip.errors import InvalidSettingError
+from inferchip.spec.chip import ChipParams
+from inferchip.spec.model import ModelSpec
+
+DEFAULT_CHIPS: tuple[str, ...] = (
+    "nvidia-h100-sxm-80gb", "nvidia-h200-sxm-141gb", "nvidia-b200-180gb", "nvidia-gb200-186gb",
+    "amd-mi300x", "amd-mi325x", "amd-mi355x", "intel-gaudi3", "google-tpu-v6e-trillium",
+    "google-tpu7x-ironwood", "aws-trainium2", "nvidia-l40s", "groq-lpu-v1",
+)
+DEFAULT_MODELS: tuple[str, ...] = (
+    "meta-llama/Llama-3.1-8B-Instruct",  # small dense
+    "Qwen/Qwen3-32B",  # mid dense
+    "meta-llama/Llama-3.1-70B-Instruct",  # large dense
+    "mistralai/Mixtral-8x7B-Instruct-v0.1",  # MoE, 47B total / 13B active
+    "openai/gpt-oss-120b",  # MoE, 117B / 5B active
+    "Qwen/Qwen3-235B-A22B",  # MoE, 235B / 22B active
+)
+DEFAULT_CLAIM = "tesla-ai5"
+CLAIM_MAX_PARAMS = 250e9  # "models below ~250B parameters" (the claim, chips.csv notes)
+DOMAIN_CAP_CHIPS = 72
+LARGE_DOMAIN_CHIPS = 64
+
+
+def domain_chips(max_scaleup_domain: int, cap: int = DOMAIN_CAP_CHIPS) -> int:
+    """Chips of the scale-up domain a review evaluates (see the module docstring)."""
+    d = max(1, int(max_scaleup_domain))
+    return d if d <= cap else min(LARGE_DOMAIN_CHIPS, cap)
+
+
+SERVICE_LEVELS = ("interactive", "batch")
+
+
+@dataclass(frozen=True)
+class ServiceLevel:
+    name: str
+    max_ttft_s: float | None
+    max_tpot_s: float | None
+    basis: str
+
+
+# (largest total parameters of the class, class name, TTFT limit s, TPOT limit s, MLPerf anchor)
+SIZE_CLASSES: tuple[tuple[float, str, float, float, str], ...] = (
+    (20e9, "small (<= 20B)", 0.500, 0.030, "MLPerf Interactive, Llama-3.1-8B: TTFT 500 ms, TPOT 30 ms"),
+    (150e9, "medium (20-150B)", 0.450, 0.040, "MLPerf Interactive, Llama-2-70B: TTFT 450 ms, TPOT 40 ms"),
+    (float("inf"), "large (> 150B)", 4.500, 0.080, "MLPerf Interactive, Llama-3.1-405B: TTFT 4500 ms, TPOT 80 ms"),
+)
+
+
+def size_class(total_params: float) -> tuple[str, float, float, str]:
+    for bound, name, ttft, tpot, basis in SIZE_CLASSES:
+        if total_params <= bound:
+            return name, ttft, tpot, basis
+    raise AssertionError("unreachable: the last class is unbounded")
+
+
+def service_level(name: str, total_params: float) -> ServiceLevel:
+    """The latency limits of a service level for a model of ``total_params`` parameters."""
+    if name == "batch":
+        return ServiceLevel("batch", None, None, "maximum throughput, no latency limit (MLPerf Offline)")
+    if name == "interactive":
+        _, ttft, tpot, basis = size_class(total_params)
+        return ServiceLevel("interactive", ttft, tpot, basis)
+    raise InvalidSettingError(f"--slo: unknown service level '{name}'; allowed: interactive, batch, both")
+
+
+@dataclass
+class ReviewConfig:
+    """What to review. Chips and models are catalogue ids, file paths, or objects (tests)."""
+
+    chips: list[str | ChipParams] | None = None  # None: DEFAULT_CHIPS
+    claim: str | ChipParams | None = DEFAULT_CLAIM
+    models: list[str | ModelSpec] | None = None  # None: DEFAULT_MODELS
+    slos: tuple[str, ...] = SERVICE_LEVELS
+    metric: str = "tco"
+    weights: str = "fp8"
+    input_tokens: int = 1024
+    output_tokens: int = 1024
+    domain_cap: int = DOMAIN_CAP_CHIPS
+    sensitivity: bool = True
+    jobs: int = 1
+
+
+@dataclass
+class ChipEntry:
+    """A chip of the review: how to ask the catalogue for it, and what the report shows."""
+
+    ref: str | ChipParams
+    id: str
+    name: str
+    vendor: str
+    params: ChipParams
+    domain: int
+    spec: Any = None  # the ChipSpec (price, node, memory type for the energy and money models)
+    estimate: bool = False
+    estimated_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+    is_claim: bool = False
+
+    def chip_arg(self) -> str | ChipParams:
+        """What predict() takes: the id or path (so energy and price are looked up), or the params."""
+        return self.ref if isinstance(self.ref, str) else self.params
+
+
+@dataclass
+class ModelEntry:
+    ref: str | ModelSpec
+    id: str
+    spec: ModelSpec
+    total_params: float
+    active_params: float
+    size_class: str
+
+
+OnProgress = Callable[[str, int], None]  # (what is being done, units just finished)
+
+
+def no_progress(what: str, n: int) -> None:
+    """The default :data:`OnProgress`: reports nothing."""
+    return None
+
+
+Case = tuple[str, str]  # (model id, service level)
+
+
+def _ranges(spec: Any) -> dict[str, dict[str, Any]]:
+    """Estimated (Range) figures of a chip spec by dotted path, with low/central/high and derivation."""
+    return {k: {"low": r.low, "central": r.central, "high": r.high, "derivation": r.derivation}
+            for k, r in spec.estimated_fields().items()}
+
+
+def chip_entry(ref: str | ChipParams, domain_cap: int, is_claim: bool = False) -> ChipEntry:
+    """Resolve a chip id, YAML path or ChipParams. Unknown ids raise UnknownIdError (closest
+    ids named); malformed files raise SpecError (field named) -- both before any work."""
+    if isinstance(ref, ChipParams):
+        return ChipEntry(ref, ref.id, ref.id, "-", ref, domain_chips(ref.max_scaleup_domain, domain_cap),
+                         is_claim=is_claim)
+    from inferchip.catalog.chips import get_chip_params, load_chip
+
+    spec = load_chip(ref)
+    params = get_chip_params(ref)
+    est = _ranges(spec)
+    return ChipEntry(ref, spec.id, spec.name, spec.vendor, params, domain_chips(params.max_scaleup_domain, domain_cap),
+                     spec=spec, estimate=bool(spec.estimate or est), estimated_fields=est, is_claim=is_claim)
+
+
+def model_entry(ref: str | ModelSpec) -> ModelEntry:
+    from inferchip.catalog.models import load_model
+    from inferchip.workload.params import active_params_per_token, total_params
+
+    spec = ref if isinstance(ref, ModelSpec) else load_model(ref)
+    total = float(total_params(spec))
+    return ModelEntry(ref, spec.id, spec, total, float(active_params_per_token(spec)), size_class(total)[0])
+
+
+def resolve(cfg: ReviewConfig) -> tuple[list[ChipEntry], list[ModelEntry], ChipEntry | None]:
+    """Chips (claim last unless already listed), models and the claim entry; validates every id."""
+    from inferchip.analysis.ranking import METRICS
+
+    if cfg.metric not in METRICS:
+        raise InvalidSettingError(f"--metric: unknown figure '{cfg.metric}'; allowed: {', '.join(METRICS)}")
+    for name in cfg.slos:
+        service_level(name, 0.0)
+    if not cfg.slos:
+        raise InvalidSettingError("--slo: at least one service level is needed")
+    chips = [chip_entry(c, cfg.domain_cap) for c in (cfg.chips if cfg.chips is not None else DEFAULT_CHIPS)]
+    claim = None
+    if cfg.claim is not None:
+        claim = chip_entry(cfg.claim, cfg.domain_cap, is_claim=True)
+        same = [c for c in chips if c.id == claim.id]
+        if same:
+            same[0].is_claim = True
+            claim = same[0]
+        else:
+            chips.append(claim)
+    ids = [c.id for c in chips]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise InvalidSettingError(f"--chips: chip id(s) given twice: {', '.join(dup)}")
+    if not chips:
+        raise InvalidSettingError("--chips: no chip to review")
+    models = [model_entry(m) for m in (cfg.models if cfg.models is not None else DEFAULT_MODELS)]
+    if not models:
+        raise InvalidSettingError("--models: no model to review")
+    return chips, models, claim

@@ -1,0 +1,82 @@
+"""How the claimed chip's suite rank moves: one spec at a time (:mod:`inferchip.analysis.sensitivity`)
+and every estimated figure at its low and its high end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inferchip.analysis.predict import Prediction
+from inferchip.analysis.review_cases import evaluate, figures
+from inferchip.analysis.review_inputs import (
+    Case,
+    ChipEntry,
+    ModelEntry,
+    OnProgress,
+    ReviewConfig,
+    domain_chips,
+    no_progress,
+    service_level,
+)
+
+
+def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig, metric: str,
+                    table: dict[Case, dict[str, Any]], base: dict[Case, Prediction], figure_ok: dict[str, bool],
+                    on_progress: OnProgress = no_progress) -> list[Any]:
+    """One-at-a-time sensitivity of the claim's suite rank (see analysis.sensitivity)."""
+    from inferchip.analysis.predict import resolve_formats
+    from inferchip.analysis.ranking import METRICS, claim_rank
+    from inferchip.analysis.sensitivity import analyse_knob, knobs_for, scale_chip
+    from inferchip.spec.formats import compute_format
+
+    col = METRICS[metric].column
+    fmt = resolve_formats(cfg.weights, None, None)
+    used = tuple(dict.fromkeys((compute_format(fmt.weights, fmt.activations), "bf16")))
+    results = []
+    price = next((p.extra.get("chip_price_usd") for p in base.values() if p.extra.get("chip_price_usd")), None)
+    for knob in knobs_for(claim.params, used, price):
+        def rank_at(m: float, knob=knob) -> tuple[int | None, float | None]:
+            values: dict[Case, Any] = {}
+            chip = scale_chip(claim.params, knob, m) if knob.target == "chip" and m != 1.0 else None
+            for mod in models:
+                for name in cfg.slos:
+                    case = (mod.id, name)
+                    if chip is None:
+                        p = base.get(case)
+                        values[case] = figures(p, price_mult=m if knob.target == "price" else 1.0)[col] if p else None
+                    else:
+                        p = evaluate(chip, mod.spec, service_level(name, mod.total_params), claim.domain, cfg,
+                                     chip_spec=claim.spec)[0]
+                        values[case] = figures(p)[col] if p is not None else None
+            on_progress(f"sensitivity: {knob.label} x{m:.3g}", 1)
+            rank, score, _ = claim_rank(table, claim.id, values, metric, figure_ok)
+            return rank, score
+
+        results.append(analyse_knob(knob, rank_at))
+    return results
+
+
+def estimate_levels(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig, metric: str,
+                    table: dict[Case, dict[str, Any]], figure_ok: dict[str, bool],
+                    on_progress: OnProgress = no_progress) -> dict[str, dict[str, Any]]:
+    """The claim's suite rank and first places with its estimated figures at low and high."""
+    from inferchip.analysis.ranking import METRICS, claim_rank
+
+    if not isinstance(claim.ref, str) or not claim.estimated_fields:
+        return {}
+    col = METRICS[metric].column
+    out: dict[str, dict[str, Any]] = {}
+    for level in ("low", "high"):
+        from inferchip.catalog.chips import get_chip_params
+
+        domain = domain_chips(get_chip_params(claim.ref, level).max_scaleup_domain, cfg.domain_cap)
+        values: dict[Case, Any] = {}
+        for mod in models:
+            for name in cfg.slos:
+                p, _, _ = evaluate(claim.ref, mod.ref, service_level(name, mod.total_params), domain, cfg, level)
+                values[(mod.id, name)] = figures(p)[col] if p is not None else None
+        rank, score, firsts = claim_rank(table, claim.id, values, metric, figure_ok)
+        on_progress(f"{claim.id} at its {level} estimates", 1)
+        out[level] = {"rank": rank, "score": score, "first_places": firsts,
+                      "values": {f"{m}|{s}": v for (m, s), v in values.items()}}
+    return out
