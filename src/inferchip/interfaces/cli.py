@@ -1,10 +1,19 @@
-"""Command-line entry point: ``inferchip``. User errors print a clear message, never a traceback."""
+"""Command-line entry point: ``inferchip``. User errors print a clear message, never a traceback.
+
+Exit status: 0 on success; the code of a ``typer.Exit`` / ``SystemExit`` a command raises;
+2 for a user error (:class:`~inferchip.errors.InferchipError`) and for a usage error (unknown
+option, missing argument), whose message is printed as ``error: ...`` on stderr; 1 when
+aborted; 130 when interrupted.
+"""
 
 from __future__ import annotations
 
 import sys
+from types import ModuleType
 
+import typer
 from rich.console import Console
+from rich.markup import escape
 
 from inferchip.errors import InferchipError
 from inferchip.interfaces.app import app
@@ -20,34 +29,72 @@ for _name in _OPTIONAL_COMMANDS:
         if exc.name != f"inferchip.interfaces.{_name}":
             raise
 
+USER_ERROR_EXIT = 2  # the exit status of a user error, as click uses it for usage errors
+
+
+def _click_exceptions() -> ModuleType:
+    """The click exception module typer raises from: typer >= 0.16 vendors click as
+    ``typer._click``, earlier versions use the ``click`` package."""
+    try:
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions
+    return exceptions
+
+
+def _error(err: Console, message: str) -> None:
+    """``error: message`` on stderr, not re-wrapped by rich (the terminal wraps a long line)."""
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def _usage_error(err: Console, exc: Exception) -> int:
+    """A click error (bad option, missing argument, ...): one line, with where to find help."""
+    ce = _click_exceptions()
+    if isinstance(exc, getattr(ce, "NoArgsIsHelpError", ())):
+        exc.show()  # a command group called without a command: its help is the answer
+        return exc.exit_code
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see `{ctx.command_path} --help`)" if ctx is not None and isinstance(exc, ce.UsageError) else ""
+    _error(err, exc.format_message().rstrip(".") + hint if hint else exc.format_message())
+    return exc.exit_code
+
+
+def _system_exit_code(err: Console, exc: SystemExit) -> int:
+    """The status ``sys.exit(code)`` asks for; a message instead of a number is printed and exits 1
+    (as the Python interpreter does)."""
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    err.print(escape(str(exc.code)), highlight=False, soft_wrap=True)
+    return 1
+
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``inferchip`` with ``argv`` (default: the process arguments); returns the exit status."""
     err = Console(stderr=True)
     try:
-        app(args=argv, standalone_mode=False)
+        # In non-standalone mode typer hands back the code of a ``typer.Exit`` as the return
+        # value; commands themselves return None.
+        rv = app(args=argv, standalone_mode=False)
     except InferchipError as exc:
-        from rich.markup import escape
-
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        return 2
+        _error(err, str(exc))
+        return USER_ERROR_EXIT
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
     except SystemExit as exc:
-        return int(exc.code or 0)
+        return _system_exit_code(err, exc)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        err.print("aborted")
+        return 1
     except Exception as exc:  # click usage errors come through here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            err.print("aborted")
-            return 1
+        if isinstance(exc, _click_exceptions().ClickException):
+            return _usage_error(err, exc)
         raise
-    return 0
+    return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
 
 
 if __name__ == "__main__":
