@@ -84,15 +84,49 @@ def chip_money(spec: ChipSpec | None, assumptions: Assumptions, level: EstimateL
                      notes + [f"{spec.id}: neither a price nor a silicon cost is known: $ figures unavailable"])
 
 
-def step_dynamic_energy_j(cost: StepCost, spec: ChipSpec | None, memory_type: str, assumptions: Assumptions) -> np.ndarray:
-    """Dynamic energy of one stage step on one chip, J."""
+@dataclass(frozen=True)
+class UnitEnergies:
+    """Energy per event of one chip: J per FLOP by format (filled as formats are met), J per DRAM and link byte."""
+
+    node_nm: float
+    assumptions: Assumptions
+    per_byte_dram_j: float
+    per_byte_link_j: float
+    per_flop_j: dict[str, float] = field(default_factory=dict)
+
+    def flop_j(self, fmt: str) -> float:
+        v = self.per_flop_j.get(fmt)
+        if v is None:
+            v = self.per_flop_j[fmt] = float(en.energy_per_flop_j(fmt, self.node_nm, self.assumptions))
+        return v
+
+
+_UNITS: dict[tuple[int, float, str], UnitEnergies] = {}
+
+
+def unit_energies(spec: ChipSpec | None, memory_type: str, assumptions: Assumptions) -> UnitEnergies:
+    """Per-event energies of a chip, memoised (the node interpolation costs more than a whole step's sums)."""
     node = node_nm(spec)
+    key = (id(assumptions), node, memory_type)
+    u = _UNITS.get(key)
+    if u is None or u.assumptions is not assumptions:
+        if len(_UNITS) > 256:
+            _UNITS.clear()
+        u = _UNITS[key] = UnitEnergies(node, assumptions,
+                                       float(en.memory_energy_per_byte_j(memory_type, assumptions, node_nm=node)),
+                                       float(en.link_energy_j(1.0, assumptions)))
+    return u
+
+
+def step_dynamic_energy_j(cost: StepCost, spec: ChipSpec | None, memory_type: str, assumptions: Assumptions) -> np.ndarray:
+    """Dynamic energy of one stage step on one chip, J: FLOP x J/FLOP by format + DRAM bytes x J/B + link bytes x J/B."""
+    u = unit_energies(spec, memory_type, assumptions)
     e = 0.0
     for fmt, flop in cost.flop_by_format.items():
-        e = e + np.asarray(en.flop_energy_j(flop, fmt, node, assumptions))
-    e = e + np.asarray(en.memory_energy_j(cost.dram_bytes, memory_type, assumptions, node_nm=node))
-    e = e + np.asarray(en.link_energy_j(cost.link_bytes, assumptions))
-    return e
+        e = e + en.nonnegative_array(flop, "flop") * u.flop_j(fmt)
+    e = e + en.nonnegative_array(cost.dram_bytes, "dram bytes") * u.per_byte_dram_j
+    e = e + en.nonnegative_array(cost.link_bytes, "link bytes") * u.per_byte_link_j
+    return np.asarray(e, dtype=float)
 
 
 def active_static_power_w(tdp_w: float, idle_w: float, assumptions: Assumptions) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -21,11 +22,21 @@ def _progress(label: str):
                     transient=True, console=Console(stderr=True))
 
 
-def _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration):
+def _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration, assumptions=None):
     from inferchip.analysis.serving import serving_model
 
     return serving_model(chip, model, count=count, tp=tp, pp=pp, ep=ep, weights=weights, activations=activations,
-                         kv=kv, calibration=calibration)
+                         kv=kv, calibration=calibration, assumptions=assumptions)
+
+
+def _assumptions_file(path: Optional[Path]) -> str:
+    """The assumptions file the energy and money figures use (a user file is merged over the bundled one)."""
+    from inferchip.catalog.assumptions import BUNDLED_PATH
+
+    return str(BUNDLED_PATH) if path is None else f"{path} (merged over {BUNDLED_PATH})"
+
+
+ASSUMPTIONS_HELP = "YAML overriding energy/host/TCO constants (default: the bundled catalog/assumptions.yaml)."
 
 
 @app.command("serve")
@@ -46,17 +57,26 @@ def serve_cmd(
     slo_tpot_ms: Optional[float] = typer.Option(None, "--slo-tpot-ms"),
     seed: int = typer.Option(0, "--seed"),
     calibration: Optional[str] = typer.Option(None, "--calibration"),
+    assumptions: Optional[Path] = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption."""
-    from inferchip.sim import ClosedLoopArrivals, PoissonArrivals, TraceArrivals, simulate
+    from inferchip.sim import (
+        ClosedLoopArrivals,
+        PoissonArrivals,
+        TraceArrivals,
+        simulate,
+    )
 
     given = [x is not None for x in (rate, concurrency, trace)]
     if sum(given) != 1:
         raise InvalidSettingError("give exactly one of --rate R, --concurrency C or --trace FILE")
     if duration is None and requests is None and trace is None:
         requests = 1000
-    step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration)
+    from inferchip.analysis.serving import serving_economics
+
+    step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
+                             None if assumptions is None else str(assumptions))
     if rate is not None:
         arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
     elif concurrency is not None:
@@ -70,6 +90,9 @@ def serve_cmd(
                        slo_tpot_s=None if slo_tpot_ms is None else slo_tpot_ms / 1e3,
                        progress=lambda f: prog.update(task, completed=f))
     summary = res.summary()
+    if "power_w_per_chip" in summary:
+        summary.update(serving_economics(step, summary, res.num_chips))
+    summary["assumptions_file"] = _assumptions_file(assumptions)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json(summary))
         return
@@ -77,11 +100,18 @@ def serve_cmd(
     t.add_column("metric")
     t.add_column("value", justify="right")
     for k, v in summary.items():
-        if isinstance(v, float):
+        if k == "assumptions_file":
+            continue
+        if v is None:
+            v = "-"
+        elif isinstance(v, float):
             seconds = (k.endswith("_s") or "_s_" in k) and "per_s" not in k
             v = f"{v * 1e3:,.1f} ms" if seconds else f"{v:,.3f}"
         t.add_row(k, str(v))
     Console().print(t)
+    Console().print(f"assumptions: {summary['assumptions_file']}")
+    if "power_w_per_chip" not in summary:
+        Console().print(f"[yellow]no energy:[/] {chip} publishes no TDP, so power, tokens/J and $ are unavailable")
     if summary.get("saturated"):
         Console().print("[yellow]saturated:[/] the queue grows; this load exceeds what the system sustains")
 
@@ -94,17 +124,24 @@ def curve_cmd(
     activations: Optional[str] = typer.Option(None, "--activations"), kv: Optional[str] = typer.Option(None, "--kv"),
     input_tokens: int = typer.Option(1024, "--input-tokens"), output_tokens: int = typer.Option(1024, "--output-tokens"),
     seed: int = typer.Option(0, "--seed"), calibration: Optional[str] = typer.Option(None, "--calibration"),
+    assumptions: Optional[Path] = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Throughput-interactivity curve: output tok/s per chip against tok/s per user, concurrency 1..memory limit."""
+    from inferchip.analysis.serving import serving_economics
     from inferchip.sim import throughput_interactivity_curve
 
-    step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration)
+    step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
+                             None if assumptions is None else str(assumptions))
     with _progress("simulating concurrencies") as prog:
         task = prog.add_task("curve", total=1.0)
         cur = throughput_interactivity_curve(step, input_tokens, output_tokens, seed=seed, replicas=replicas,
                                              progress=lambda f: prog.update(task, completed=f))
+    chips = replicas * step.num_chips
+    for p in cur.points:
+        if "power_w_per_chip" in p:
+            p.update(serving_economics(step, p, chips))
     df = cur.to_dataframe()
     if plot is not None:
         import plotly.express as px
@@ -116,13 +153,22 @@ def curve_cmd(
         tmp.replace(plot)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency,
+                                "assumptions_file": _assumptions_file(assumptions),
                                 "points": df.to_dict(orient="records")}))
         return
     t = Table(title=f"{model} on {count} x {chip}: throughput vs interactivity (* = Pareto front)", title_justify="left")
-    for c in ("concurrency", "tok/s per user", "tok/s per chip", "TTFT p50", "TPOT mean", ""):
+    for c in ("concurrency", "tok/s per user", "tok/s per chip", "TTFT p50", "TPOT mean", "W/chip", "tok/J",
+              "$/Mtok", "tok/s per $capex", ""):
         t.add_column(c, justify="right")
+
+    def num(v, spec: str) -> str:
+        return "-" if v is None or math.isnan(v) else format(v, spec)
+
     for r in df.to_dict(orient="records"):
         t.add_row(str(r.get("concurrency")), f"{r['output_tokens_per_s_per_user']:,.1f}",
                   f"{r['output_tokens_per_s_per_chip']:,.1f}", fmt.ms(r.get("ttft_s_p50", float("nan"))),
-                  fmt.ms(r.get("tpot_s_mean", float("nan"))), "*" if r.get("pareto") else "")
+                  fmt.ms(r.get("tpot_s_mean", float("nan"))), num(r.get("power_w_per_chip"), ",.0f"),
+                  num(r.get("output_tokens_per_j"), ",.3f"), num(r.get("usd_per_million_tokens"), ",.3f"),
+                  num(r.get("output_tokens_per_s_per_usd_capex"), ".4f"), "*" if r.get("pareto") else "")
     Console().print(t)
+    Console().print(f"assumptions: {_assumptions_file(assumptions)}")

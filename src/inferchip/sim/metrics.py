@@ -12,6 +12,12 @@ Definitions (vLLM ``benchmarks/serve.py`` and MLPerf LoadGen conventions):
   (offline) from the first arrival to the last finish. With too few finishes in that
   window the whole run (first arrival to last finish) is used.
 * Goodput: requests per second finishing in the window that met every SLO given.
+* Energy (step models that price it, :class:`~inferchip.sim.protocol.EnergyStepModel`):
+  each step's energy is the step model's power for it (dynamic energy / time + busy
+  static power, at most TDP) times its duration; a replica with no step to run draws its idle power. ``energy_j`` covers the
+  whole run (first arrival to the last step's end, every replica); ``power_w_per_chip``
+  and ``output_tokens_per_j`` cover the measurement window, like the throughputs (a step
+  straddling a window edge counts in proportion to its time inside).
 * Saturated: the arrival period ended with the number of requests in the system
   growing well beyond random fluctuation while completions fell short of arrivals, or
   the run hit its time cap with requests unfinished: a queue growing without bound.
@@ -67,6 +73,7 @@ class SimResult:
     slo_tpot_s: float | None = None
     step_model_evaluations: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    replica_idle_power_w: tuple[float, ...] | None = None  # per replica, W (None: the step model prices no energy)
 
     # ------------------------------------------------------------------ per request
     @property
@@ -217,6 +224,7 @@ class SimResult:
         out["kv_cache_used_fraction_max"] = float(kv_frac.max()) if kv_frac.size else 0.0
         out["running_seqs_mean"] = float(np.sum(s["running"] * s["duration_s"]) / busy_s) if busy_s else 0.0
         finish = r["finish_s"][fin]
+        out.update(self.energy_summary(start, end, out["output_tokens_per_s"]))
         out["makespan_s"] = float(finish.max() - r["arrival_s"].min()) if finish.size else math.nan
         out["num_steps"] = int(s["start_s"].size)
         out["num_replicas"] = self.num_replicas
@@ -225,6 +233,39 @@ class SimResult:
         out["hit_time_cap"] = self.hit_time_cap
         out["step_model_evaluations"] = self.step_model_evaluations
         return out
+
+    def energy_summary(self, start_s: float, end_s: float, output_tokens_per_s: float) -> dict[str, float]:
+        """``energy_j`` (whole run), ``power_w_per_chip``, ``output_tokens_per_j`` and ``j_per_output_token``
+        (measurement window ``start_s``..``end_s``); empty when the step model prices no energy."""
+        s = self.steps
+        if self.replica_idle_power_w is None or "energy_j" not in s:
+            return {}
+        idle_w = np.asarray(self.replica_idle_power_w, dtype=float)
+        nrep = idle_w.size
+        rep = s["replica"]  # replica indices are 0 .. n-1, in the order of replica_idle_power_w
+        starts, dur, e = s["start_s"], s["duration_s"], s["energy_j"]
+        ends = starts + dur
+        arrival = self.requests["arrival_s"]
+        t0 = float(arrival.min()) if arrival.size else 0.0
+        t1 = max(float(ends.max()) if ends.size else t0, t0)
+        busy = np.bincount(rep, weights=dur, minlength=nrep)[:nrep]
+        energy = float(e.sum() + np.sum(idle_w * np.maximum(t1 - t0 - busy, 0.0)))
+        span = end_s - start_s
+        if span <= 0:
+            return {"energy_j": energy, "power_w_per_chip": math.nan, "output_tokens_per_j": math.nan,
+                    "j_per_output_token": math.nan}
+        inside = np.clip(np.minimum(ends, end_s) - np.maximum(starts, start_s), 0.0, None)
+        frac = np.divide(inside, dur, out=np.zeros_like(inside), where=dur > 0)
+        busy_in = np.bincount(rep, weights=inside, minlength=nrep)[:nrep]
+        e_win = float(np.sum(e * frac) + np.sum(idle_w * np.maximum(span - busy_in, 0.0)))
+        power = e_win / span / self.num_chips
+        tokens = output_tokens_per_s * span
+        return {
+            "energy_j": energy,
+            "power_w_per_chip": power,
+            "output_tokens_per_j": tokens / e_win if e_win > 0 else math.nan,
+            "j_per_output_token": e_win / tokens if tokens > 0 else math.nan,
+        }
 
     def timeline(self, num_bins: int = 200) -> pd.DataFrame:
         """Time-binned KV-cache use, running and waiting sequences, preemptions and output tokens/s.

@@ -2,6 +2,14 @@
 
 The simulator only asks how long one engine iteration of a replica takes for a given
 batch; :class:`LinearStepModel` is a transparent stand-in used by tests and examples.
+
+Energy is optional (:class:`EnergyStepModel`): a step model that also has
+``step_power_w(...)`` (same four inputs, vectorised: average power of the whole replica
+during the step, W: every chip's dynamic energy / step time plus its busy static power,
+at most TDP) and ``idle_power_w`` (watts of the whole replica while it has no step to
+run) makes :class:`~inferchip.sim.metrics.SimResult` report energy, power per chip and
+tokens per joule. A step's energy is its power times its logged duration, so it stays
+consistent with the (rounded, see :mod:`inferchip.sim.steptime`) step time.
 """
 
 from __future__ import annotations
@@ -35,6 +43,27 @@ class StepModel(Protocol):
     num_chips: int  # chips in one replica (for per-chip throughput)
 
 
+@runtime_checkable
+class EnergyStepModel(StepModel, Protocol):
+    """A :class:`StepModel` that also prices the energy of its steps (optional members)."""
+
+    def step_power_w(
+        self,
+        num_tokens: np.ndarray,
+        num_decode_seqs: np.ndarray,
+        decode_kv_tokens: np.ndarray,
+        prefill_attn_pairs: np.ndarray,
+    ) -> np.ndarray: ...
+
+    # W of the replica (all chips) during the step: dynamic energy / step time + busy static power.
+    idle_power_w: float  # W of the replica (all chips) while it runs no step
+
+
+def has_energy(model: object) -> bool:
+    """Whether ``model`` prices energy (has ``step_power_w`` and ``idle_power_w``)."""
+    return callable(getattr(model, "step_power_w", None)) and getattr(model, "idle_power_w", None) is not None
+
+
 def check_step_model(model: object) -> None:
     """Raise InvalidSettingError unless ``model`` has the StepModel members with usable values."""
     if not callable(getattr(model, "step_time_s", None)):
@@ -45,6 +74,13 @@ def check_step_model(model: object) -> None:
         if not whole or not float(value).is_integer() or float(value) < 1:  # type: ignore[arg-type]
             raise InvalidSettingError(
                 f"step model {type(model).__name__}: field '{name}' is {value!r}; it must be a whole number >= 1"
+            )
+    if has_energy(model):
+        idle = model.idle_power_w
+        ok = isinstance(idle, int | float | np.integer | np.floating) and not isinstance(idle, bool)
+        if not ok or not np.isfinite(float(idle)) or float(idle) < 0:
+            raise InvalidSettingError(
+                f"step model {type(model).__name__}: field 'idle_power_w' is {idle!r}; it must be a finite number >= 0 W"
             )
 
 

@@ -64,6 +64,7 @@ class Replica:
         self.num_preemptions = 0
         self.itl_extra_s: list[float] = []  # token gaps that are not one step long (after preemption)
         self.itl_skip: dict[int, int] = {}  # step -> decode tokens of that step whose gap is in itl_extra_s
+        self.pairs_at: dict[int, int] = {}  # step -> causal prefill attention pairs (steps with prefill only)
         self.log: dict[str, array[Any]] = {name: array(code) for name, code in LOG_FIELDS}
 
     # ------------------------------------------------------------------ queue interface
@@ -160,6 +161,8 @@ class Replica:
         if n_dec + prefill_tokens == 0:  # pragma: no cover - guarded by the rejection of oversize requests
             raise RuntimeError(f"replica {self.index}: empty step at t={t} s with work queued (scheduler bug)")
         kv = self.kv_base + n_dec * k
+        if pairs:
+            self.pairs_at[k] = pairs
         dt = self.timer.time_s(n_dec + prefill_tokens, n_dec, kv, pairs)
         if swap_tokens:
             dt += swap_tokens * self.cfg.swap_s_per_token

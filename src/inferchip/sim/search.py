@@ -36,6 +36,7 @@ RATE_FACTOR = 2.0  # bracketing multiplies or divides the rate by this
 DRAIN_SLO_FACTOR = 2.0  # a trial ends this many SLO-bound request lifetimes after its last arrival
 MAX_BRACKET_STEPS = 12  # at most 2**12 above or below the first guess
 START_LOAD_FRACTION = 0.5  # first guess: this share of the estimated capacity
+ENERGY_FIELDS = ("energy_j", "power_w_per_chip", "output_tokens_per_j", "j_per_output_token")
 MID_GENERATION_FRACTION = 0.5  # a full batch holds sequences halfway through their outputs on average
 
 
@@ -283,6 +284,7 @@ def throughput_interactivity_curve(
             "requests_per_s": s["requests_per_s"], "ttft_s_p50": s["ttft_s_p50"], "ttft_s_p99": s["ttft_s_p99"],
             "tpot_s_mean": s["tpot_s_mean"], "tpot_s_p99": s["tpot_s_p99"], "e2e_s_p50": s["e2e_s_p50"],
             "preemptions": s["preemptions"],
+            **{k: s[k] for k in ENERGY_FIELDS if k in s},  # step models that price energy
         })
         if progress is not None:
             progress((i + 1) / len(concurrencies))

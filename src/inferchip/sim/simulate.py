@@ -20,7 +20,7 @@ from inferchip.errors import InvalidSettingError
 from inferchip.sim.arrivals import ArrivalSpec, ClosedLoopArrivals, make_source
 from inferchip.sim.kv_cache import blocks_for
 from inferchip.sim.metrics import SimResult
-from inferchip.sim.protocol import check_step_model
+from inferchip.sim.protocol import check_step_model, has_energy
 from inferchip.sim.replica import LOG_FIELDS, Replica
 from inferchip.sim.request import RequestTable
 from inferchip.sim.router import Router
@@ -233,11 +233,19 @@ def build_result(spec: Any, table: RequestTable, reps: list[Replica], timers: li
         [np.full(len(r.log["start_s"]), r.pool.total_blocks, dtype=np.int64) for r in reps])
     steps["step"] = np.concatenate([np.arange(len(r.log["start_s"]), dtype=np.int64) for r in reps])
     skip = np.zeros(steps["start_s"].size, dtype=np.int64)
+    pairs = np.zeros(steps["start_s"].size, dtype=np.int64)
     offset = 0
     for r in reps:
         for k, count in r.itl_skip.items():
             skip[offset + k] = count
+        for k, p in r.pairs_at.items():
+            pairs[offset + k] = p
         offset += len(r.log["start_s"])
+    steps["prefill_attn_pairs"] = pairs
+    idle_w = None
+    if reps and all(has_energy(r.timer.model) for r in reps):
+        steps["energy_j"] = step_energies_j(steps, reps)
+        idle_w = tuple(float(r.timer.model.idle_power_w) for r in reps)
     return SimResult(
         requests=table.arrays(),
         steps=steps,
@@ -248,9 +256,40 @@ def build_result(spec: Any, table: RequestTable, reps: list[Replica], timers: li
         arrival_kind=spec.kind,
         concurrency=spec.concurrency if isinstance(spec, ClosedLoopArrivals) else None,
         hit_time_cap=hit_cap,
+        replica_idle_power_w=idle_w,
         slo_ttft_s=slo_ttft_s,
         slo_tpot_s=slo_tpot_s,
         step_model_evaluations=sum(t.num_evaluations for t in timers) - baseline[0],
         extra={"step_model_calls": sum(t.num_model_calls for t in timers) - baseline[1],
                "kv_blocks_in_use_at_end": [r.pool.used_blocks for r in reps], **extra},
     )
+
+
+def step_energies_j(steps: dict[str, np.ndarray], reps: list[Replica]) -> np.ndarray:
+    """Energy of every logged step (J, whole replica): its replica's ``step_power_w`` x the logged duration.
+
+    Power is evaluated once per step model, vectorised, at the steps' exact inputs; the
+    duration is the step time the simulator ran (inputs rounded to ~0.2 %, see
+    :mod:`inferchip.sim.steptime`), so power per step is exactly the model's (never above TDP).
+    """
+    out = np.zeros(steps["start_s"].size, dtype=float)
+    by_model: dict[int, tuple[object, list[int]]] = {}
+    for r in reps:
+        by_model.setdefault(id(r.timer.model), (r.timer.model, []))[1].append(r.index)
+    for model, indices in by_model.values():
+        sel = np.isin(steps["replica"], indices)
+        if not sel.any():
+            continue
+        try:
+            w = np.asarray(model.step_power_w(  # type: ignore[attr-defined]
+                steps["num_tokens"][sel], steps["num_decode_seqs"][sel], steps["decode_kv_tokens"][sel],
+                steps["prefill_attn_pairs"][sel].astype(np.float64)), dtype=float).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise InvalidSettingError(f"step model {type(model).__name__}.step_power_w failed: {exc}") from None
+        if w.size == 1:
+            w = np.full(int(sel.sum()), w[0])
+        if w.size != int(sel.sum()) or not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise InvalidSettingError(
+                f"step model {type(model).__name__}.step_power_w must return one finite power >= 0 W per step")
+        out[sel] = w * steps["duration_s"][sel]
+    return out
