@@ -4,6 +4,12 @@ This is the bridge between the step cost (one iteration of one pipeline stage) a
 user-facing metrics: static batches (TTFT of a batch's prefill, then decode steps) and
 continuous batching in steady state (each decode step also carries the prefill of the
 requests that replace finished ones).
+
+Under attention data parallelism (``layout.attn_dp``) a replica's sequences are spread over
+the ``tp`` chips of a stage: each chip keeps the KV cache of its own sequences (so a replica
+holds ``tp`` times as many as one chip fits) and prefills with its own token budget
+(TensorRT-LLM's ``max_num_tokens`` is per rank), so a replica's prefill budget per step is
+``tp x chunk_tokens``.
 """
 
 from __future__ import annotations
@@ -48,6 +54,12 @@ class MappedModel:
         return self.chip.usable_memory_bytes * self.cal.memory_utilization_fraction
 
     @property
+    def replica_chunk_tokens(self) -> int:
+        """Prefill tokens one step of the replica can carry: the per-chip budget on each chip
+        that runs its own sequences (``tp`` of them under attention DP, else one group)."""
+        return self.chunk_tokens * self.sm.dp_attention
+
+    @property
     def reserve_bytes(self) -> float:
         return self.chip.memory_capacity_bytes - self.budget_bytes
 
@@ -64,10 +76,12 @@ class MappedModel:
         return max(0, int(free // per_token)) if per_token > 0 else 0
 
     def max_batch(self, input_tokens, output_tokens) -> np.ndarray:
-        """Largest number of sequences of length input+output whose KV cache fits one replica."""
+        """Largest number of sequences of length input+output whose KV cache fits one replica
+        (under attention DP: whole sequences on each of the ``tp`` chips)."""
         ctx = np.asarray(input_tokens, float) + np.asarray(output_tokens, float)
         free = self.budget_bytes - self.weights_bytes - self.activation_bytes(self.chunk_tokens)
-        return np.floor(np.maximum(free, 0.0) / self.kv_bytes_per_seq(ctx))
+        dp = self.sm.dp_attention
+        return dp * np.floor(np.maximum(free, 0.0) / (self.kv_bytes_per_seq(ctx) * dp))
 
     def stage_step(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows=None) -> StepCost:
         return step_cost(self.sm, self.chip, self.formats, self.cal, num_tokens, num_decode_seqs, decode_kv_tokens,
@@ -115,7 +129,7 @@ def static_batch(mm: MappedModel, batch, input_tokens, output_tokens) -> PhaseMe
     i = np.asarray(input_tokens, float)
     o = np.asarray(output_tokens, float)
     pp = mm.layout.pp
-    n_chunks = np.maximum(np.ceil(b * i / mm.chunk_tokens), 1.0)
+    n_chunks = np.maximum(np.ceil(b * i / mm.replica_chunk_tokens), 1.0)
     chunk = b * i / n_chunks
     pre_t, pre = mm.replica_step_s(chunk, 0.0, 0.0, prefill_pairs(i) * b / n_chunks, logit_rows=b / n_chunks)
     # Pipeline fill: the last micro-batch leaves the last stage after 2 pp - 1 stage times.
@@ -158,7 +172,8 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
     budget = mm.budget_bytes
     short = need_w + kv + act - budget
     lines = [
-        f"{mm.model.id} does not fit on {mm.chip.id} with tp={mm.layout.tp} pp={mm.layout.pp} ep={mm.layout.ep}: "
+        f"{mm.model.id} does not fit on {mm.chip.id} with tp={mm.layout.tp} pp={mm.layout.pp} ep={mm.layout.ep}"
+        f"{' (attention data-parallel)' if mm.layout.attn_dp else ''}: "
         f"per chip it needs {(need_w + kv + act) / GIGA:.1f} GB (weights {need_w / GIGA:.1f}, KV cache {kv / GIGA:.1f} "
         f"for batch {batch:g} at {input_tokens + output_tokens:g} tokens, activations {act / GIGA:.1f}) but "
         f"{budget / GIGA:.1f} GB is usable: short by {short / GIGA:.1f} GB.",

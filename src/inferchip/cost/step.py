@@ -7,6 +7,13 @@ time plus a per-kernel overhead (:mod:`inferchip.cost.roofline`); GEMMs pay tile
 quantisation (:mod:`inferchip.cost.gemm`); collectives follow the alpha-beta model
 (:mod:`inferchip.cost.network`); each iteration pays a host overhead that the device does
 not hide. Inputs broadcast: arrays of steps, and chips given as arrays in ``ChipParams``.
+
+Under attention data parallelism (``sm.dp_attention > 1``) the step's tokens and sequences
+are spread evenly over the chips of the stage: attention, dense and shared MLPs, norms, the
+router, the LM head and the expert all-to-all run on this chip's share, while its routed
+experts serve the tokens of every chip. The step is the busiest chip's
+(:func:`busiest_chip_share`): ``s`` decoding sequences occupy ``min(dp, s)`` chips, one or
+more whole sequences each, and prefill tokens are spread evenly.
 """
 
 from __future__ import annotations
@@ -88,6 +95,14 @@ class _Acc:
         self.link = self.link + np.asarray(nbytes) * reps
 
 
+def busiest_chip_share(count: np.ndarray | float, dp: int) -> np.ndarray:
+    """Fraction of ``count`` sequences the busiest of ``dp`` chips runs when whole sequences are
+    spread evenly: ``1 / min(dp, count)`` (a count below one is one sequence; 1 when dp = 1).
+    E.g. 1 sequence on 8 chips: 1 (one chip runs it); 64 sequences: 1/8."""
+    c = np.maximum(np.asarray(count, dtype=float), 1.0)
+    return 1.0 / np.minimum(float(max(dp, 1)), c)
+
+
 def step_cost(
     sm: ShardedModel,
     chip: ChipParams,
@@ -125,8 +140,18 @@ def step_cost(
     mem_frac = cal.memory_bandwidth_fraction
     k_over = chip.kernel_overhead_s * cal.kernel_overhead_scale
     wb, ab, kvb = fmt.weight_bytes, fmt.act_bytes, fmt.kv_bytes
-    tp = sm.layout.tp
+    tp = sm.layout.attn_tp
     e_frac = cal.gemm_compute_fraction
+    # The busiest chip's share of the step under attention DP (all of it otherwise); its routed
+    # experts still serve the tokens of every chip (t_all).
+    t_all = t
+    dp = sm.dp_attention
+    if dp > 1:
+        d_share = busiest_chip_share(s_dec, dp)
+        t = np.minimum(t, s_dec) * d_share + t_pre / dp
+        s_dec, kv_dec, pairs, t_pre = s_dec * d_share, kv_dec * d_share, pairs / dp, t_pre / dp
+        rows = np.asarray(logit_rows, dtype=float)
+        logit_rows = rows * busiest_chip_share(rows, dp)
 
     def run_gemm(cls, g, m, reps, w_fmt_bytes=wb, fmt_name=gemm_fmt, peak=peak_gemm):
         if g.vector_only:
@@ -162,7 +187,7 @@ def step_cost(
                 cls = "mlp"
             else:
                 cls = "attention_proj"
-            run_gemm(cls, g, t, reps)
+            run_gemm(cls, g, t_all if g.experts else t, reps)
         # Attention: decode streams the KV cache; prefill is a fused causal kernel.
         kv_d = kv_dec if layer.window is None else np.minimum(kv_dec, s_dec * layer.window)
         pr = pairs if layer.window is None else np.minimum(pairs, t_pre * layer.window)

@@ -4,6 +4,15 @@ Convention (TensorRT-LLM / vLLM): a replica spans ``tp * pp`` chips. Attention a
 MLPs are split ``tp`` ways; MoE layers split their experts over ``ep`` groups and each
 expert's width over ``moe_tp = tp // ep`` chips, so ``ep`` divides ``tp``. Data-parallel
 replicas fill the rest of the system: ``replicas = chips // (tp * pp)``.
+
+Attention data parallelism (``attn_dp``; SGLang ``--enable-dp-attention``, TensorRT-LLM
+``enable_attention_dp`` / "DEP", vLLM data-parallel attention with expert-parallel MoE):
+the ``tp`` chips of a stage each run attention, dense MLPs, shared experts, embedding and
+LM head for their own ``1/tp`` of the sequences with unsplit (replicated) weights, and hold
+only those sequences' KV cache; the routed experts are expert-parallel over the same chips
+(``ep == tp``), reached by an all-to-all dispatch and combine instead of all-reduces. It
+suits MLA models (DeepSeek-V2/V3/R1), whose single latent KV head cannot be split by heads,
+so plain tensor parallelism replicates the whole latent cache on every chip.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ class Layout:
     pp: int = 1
     ep: int = 1
     replicas: int = 1
+    attn_dp: bool = False  # attention data-parallel over the tp chips (see module docstring)
 
     @property
     def chips_per_replica(self) -> int:
@@ -33,6 +43,16 @@ class Layout:
     def moe_tp(self) -> int:
         return self.tp // self.ep
 
+    @property
+    def attn_tp(self) -> int:
+        """Ways attention, dense MLPs, shared experts and the LM head are split (1 under attention DP)."""
+        return 1 if self.attn_dp else self.tp
+
+    @property
+    def attn_dp_ways(self) -> int:
+        """Chips of a stage over which the step's sequences are spread (tp under attention DP, else 1)."""
+        return self.tp if self.attn_dp else 1
+
 
 def check_layout(model: ModelSpec, layout: Layout, num_chips: int | None = None) -> Layout:
     """Refuse impossible layouts with the reason."""
@@ -40,7 +60,21 @@ def check_layout(model: ModelSpec, layout: Layout, num_chips: int | None = None)
         v = getattr(layout, name)
         if not isinstance(v, int) or v < 1:
             raise InvalidSettingError(f"--{name} must be a positive integer, got {v}")
-    if model.num_heads % layout.tp:
+    if not isinstance(layout.attn_dp, bool):
+        raise InvalidSettingError(f"attn_dp must be true or false, got {layout.attn_dp!r}")
+    if layout.attn_dp:
+        if layout.tp < 2:
+            raise InvalidSettingError("--attn-dp spreads sequences over the tp chips of a stage; it needs --tp 2 or more")
+        if not model.is_moe:
+            raise InvalidSettingError(
+                f"--attn-dp pairs data-parallel attention with expert-parallel MoE; {model.id} is dense "
+                f"(for a dense model use data-parallel replicas: --tp 1 and more --count)"
+            )
+        if layout.ep != layout.tp:
+            raise InvalidSettingError(
+                f"--attn-dp needs --ep equal to --tp (experts spread over the same {layout.tp} chips), got --ep {layout.ep}"
+            )
+    if not layout.attn_dp and model.num_heads % layout.tp:
         raise InvalidSettingError(
             f"--tp {layout.tp} does not divide the {model.num_heads} attention heads of {model.id}; "
             f"allowed: {', '.join(str(d) for d in divisors(model.num_heads) if d <= 64)}"
@@ -67,7 +101,9 @@ def divisors(n: int) -> list[int]:
 
 def candidate_layouts(model: ModelSpec, num_chips: int, max_scaleup_domain: int) -> list[Layout]:
     """Layouts worth searching when the user gives none: tp within the scale-up domain,
-    pp for the rest of a replica, ep in {1, tp} for MoE models, replicas filling the system."""
+    pp for the rest of a replica, ep over the divisors of tp for MoE models, replicas filling
+    the system; for MLA MoE models also attention data-parallel with ep = tp (the layout
+    SGLang, TensorRT-LLM and vLLM serve DeepSeek-V3/R1 with at high batch)."""
     out: list[Layout] = []
     for tp in divisors(num_chips):
         if tp > max(1, max_scaleup_domain) or model.num_heads % tp:
@@ -80,4 +116,6 @@ def candidate_layouts(model: ModelSpec, num_chips: int, max_scaleup_domain: int)
                 eps += [e for e in divisors(tp) if e > 1 and model.num_experts % e == 0]
             for ep in eps:
                 out.append(Layout(tp=tp, pp=pp, ep=ep, replicas=num_chips // (tp * pp)))
+            if model.attention == "mla" and tp in eps and tp > 1:
+                out.append(Layout(tp=tp, pp=pp, ep=tp, replicas=num_chips // (tp * pp), attn_dp=True))
     return out

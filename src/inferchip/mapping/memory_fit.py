@@ -3,6 +3,11 @@
 Weights are counted from the per-chip GEMM shapes (so what is stored is what is read),
 plus the embedding and LM head. The embedding and LM head are kept in 16-bit (quantisation
 tools such as NVIDIA ModelOpt and AutoAWQ leave them unquantised by default).
+
+Under attention data parallelism every chip holds the full attention, dense-MLP,
+shared-expert, embedding and LM-head weights, its ``1/ep`` of the routed experts, and the KV
+cache of its own sequences only (Ray Serve LLM guide "Data parallel attention",
+docs.ray.io: MLA's cache cannot be sharded by heads; data-parallel attention adds KV capacity).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ def weight_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats) -> f
     for layer in sm.layers:
         per_layer = sum(g.k * g.n * max(g.experts, 1) for g in layer.gemms)
         total += layer.count * per_layer * fmt.weight_bytes
-    tp = sm.layout.tp
+    tp = sm.layout.attn_tp
     embed = model.vocab_size * model.hidden_size / tp * BYTES_PER_ELEMENT[EMBEDDING_FORMAT]
     lm = 0.0 if model.tie_word_embeddings else sm.lm_head.k * sm.lm_head.n * BYTES_PER_ELEMENT[EMBEDDING_FORMAT]
     total += (embed + lm) if sm.layout.pp == 1 else max(embed, lm)
@@ -51,7 +56,19 @@ def weight_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats) -> f
 
 
 def kv_bytes_per_sequence(sm: ShardedModel, fmt: Formats, context_tokens: np.ndarray | float) -> np.ndarray:
-    """KV-cache bytes one sequence of ``context_tokens`` holds on one chip (sliding windows capped)."""
+    """KV-cache bytes one sequence of ``context_tokens`` holds on one chip (sliding windows capped).
+
+    Under attention DP a sequence lives on one chip of the ``dp_attention`` chips of its stage:
+    the value is the average per chip (full bytes / dp_attention), so ``batch x`` it is the
+    cache one chip holds when the batch is spread evenly; :func:`kv_bytes_per_sequence_on_its_chip`
+    gives the full bytes.
+    """
+    return sm.local_share(kv_bytes_per_sequence_on_its_chip(sm, fmt, context_tokens))
+
+
+def kv_bytes_per_sequence_on_its_chip(sm: ShardedModel, fmt: Formats, context_tokens: np.ndarray | float) -> np.ndarray:
+    """KV-cache bytes of one sequence on a chip that holds it (each chip of the TP group under
+    tensor parallelism; its one chip under attention DP)."""
     ctx = np.asarray(context_tokens, dtype=float)
     out = np.zeros_like(ctx)
     for layer in sm.layers:
@@ -61,8 +78,9 @@ def kv_bytes_per_sequence(sm: ShardedModel, fmt: Formats, context_tokens: np.nda
 
 
 def activation_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats, step_tokens: np.ndarray | float) -> np.ndarray:
-    """Peak transient activations of one step of ``step_tokens`` tokens: the widest layer's
-    inputs and outputs (residual, QKV, MLP intermediate) plus fp32 logits of the LM head."""
+    """Peak transient activations of one step of ``step_tokens`` tokens on one chip (the tokens
+    it runs attention for: the engine's per-chip token budget): the widest layer's inputs and
+    outputs (residual, QKV, MLP intermediate) plus fp32 logits of the LM head."""
     t = np.asarray(step_tokens, dtype=float)
     widest = max(max(g.n for g in layer.gemms) for layer in sm.layers)
     per_token = (4 * sm.hidden + 2 * widest) * fmt.act_bytes

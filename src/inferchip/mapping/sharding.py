@@ -4,6 +4,11 @@ Counts are per chip of one pipeline stage. GEMM ``k`` and ``n`` are per chip aft
 tensor-parallel splitting (column-parallel splits ``n``, row-parallel splits ``k``).
 KV heads are replicated when there are fewer of them than ``tp`` (as vLLM and
 TensorRT-LLM do); MLA's compressed latent cache is replicated across the TP group.
+
+Under attention data parallelism (:attr:`Layout.attn_dp`) attention, dense MLPs, shared
+experts and the LM head keep their full width on every chip (``attn_tp = 1``) and each chip
+runs them for its own ``1/dp_attention`` of the step's tokens and sequences; the routed
+experts stay split ``ep`` ways and serve the tokens of every chip of the stage.
 """
 
 from __future__ import annotations
@@ -63,6 +68,11 @@ class ShardedModel:
     layout: Layout
     experts_total: int
     experts_per_token: int
+    dp_attention: int = 1  # chips the step's sequences are spread over (attention DP), else 1
+
+    def local_share(self, x):
+        """This chip's part of a stage-wide token or sequence count (``x / dp_attention``)."""
+        return x / self.dp_attention if self.dp_attention > 1 else x
 
     @property
     def layers_per_stage(self) -> int:
@@ -96,7 +106,7 @@ def _attention_gemms(m: ModelSpec, tp: int) -> tuple[list[GemmShape], int, int, 
 
 
 def _mlp_gemms(m: ModelSpec, group: LayerGroup, layout: Layout) -> list[GemmShape]:
-    h, tp = m.hidden_size, layout.tp
+    h, tp = m.hidden_size, layout.attn_tp
     up_mats = 2 if m.mlp_gated else 1
     if not group.moe:
         f = math.ceil(m.intermediate_size / tp)
@@ -117,8 +127,12 @@ def _mlp_gemms(m: ModelSpec, group: LayerGroup, layout: Layout) -> list[GemmShap
 
 
 def shard(m: ModelSpec, layout: Layout) -> ShardedModel:
-    """Per-chip operator shapes of one pipeline stage (the stage with the most layers)."""
-    tp = layout.tp
+    """Per-chip operator shapes of one pipeline stage (the stage with the most layers).
+
+    Collective sizes are activation elements per token of the tokens this chip runs its
+    attention for: all of the step's under tensor parallelism, its own share under attention DP.
+    """
+    tp = layout.attn_tp
     attn, heads, qk, vd, kv_elems = _attention_gemms(m, tp)
     # GQA: KV heads split over TP (replicated below one per chip); MLA: the latent cache is
     # replicated over the TP group (vLLM/SGLang without data-parallel attention).
@@ -130,7 +144,12 @@ def shard(m: ModelSpec, layout: Layout) -> ShardedModel:
         colls: list[Collective] = []
         if tp > 1:
             colls.append(Collective("all_reduce", h, tp))  # after attention (row-parallel o)
-        if group.moe and layout.ep > 1:
+        if layout.attn_dp:
+            # Own tokens only: each routed copy goes to its expert's chip and comes back; the
+            # dense MLP and shared experts are replicated, so they need no collective.
+            if group.moe:
+                colls.append(Collective("all_to_all", 2.0 * m.experts_per_token * h, layout.ep))
+        elif group.moe and layout.ep > 1:
             # dispatch and combine: each routed copy of a token crosses to its expert's group
             colls.append(Collective("all_to_all", 2.0 * m.experts_per_token * h, layout.ep))
             if layout.moe_tp > 1:
@@ -138,7 +157,9 @@ def shard(m: ModelSpec, layout: Layout) -> ShardedModel:
         elif tp > 1:
             colls.append(Collective("all_reduce", h, tp))  # after the MLP (row-parallel down)
         f = m.expert_intermediate_size * m.experts_per_token if group.moe else m.intermediate_size
-        f_chip = f / (layout.moe_tp if group.moe else tp)
+        # Per token of this chip's attention share: routed experts see t k / ep tokens of
+        # width f_e / moe_tp, i.e. f / tp per token of the step (f per own token under attention DP).
+        f_chip = f / tp
         # Fused elementwise traffic per token: two norms (read+write h each), residual adds,
         # rotary on q and k, and the gated activation (read 2f, write f) unless fused.
         elementwise = 4 * h + 2 * h + (heads * qk * 2) + (3 if m.mlp_gated else 2) * f_chip
@@ -166,4 +187,5 @@ def shard(m: ModelSpec, layout: Layout) -> ShardedModel:
         layout=layout,
         experts_total=m.num_experts,
         experts_per_token=m.experts_per_token,
+        dp_attention=layout.attn_dp_ways,
     )

@@ -1,0 +1,157 @@
+"""Attention data parallelism (Layout.attn_dp): memory per chip, step cost and layout rules.
+
+The model is DeepSeek-V3's architecture written out from its config.json (61 layers, the first
+3 dense; hidden 7168; 128 heads; q_lora_rank 1536, kv_lora_rank 512, qk_nope 128, qk_rope 64,
+v_head 128; dense FFN 18432; 256 routed experts of width 2048, top-8, one shared expert of 2048;
+vocab 129280), so the hand derivations below do not depend on the catalogue.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inferchip.analysis.engine import map_model
+from inferchip.cost.calibration import Calibration
+from inferchip.cost.step import busiest_chip_share, step_cost
+from inferchip.errors import InvalidSettingError
+from inferchip.mapping.layout import Layout, candidate_layouts, check_layout
+from inferchip.mapping.memory_fit import Formats, kv_bytes_per_sequence, weight_bytes_per_chip
+from inferchip.mapping.sharding import shard
+from inferchip.spec.model import LayerGroup, ModelSpec
+
+from conftest import make_chip, tiny_dense, tiny_moe
+
+CAL = Calibration()
+FMT = Formats("fp8", "fp8", "fp8")  # 1 byte per weight, activation and KV element
+
+H, HEADS, Q_LORA, KV_LORA, NOPE, ROPE, V = 7168, 128, 1536, 512, 128, 64, 128
+FFN, E_FFN, VOCAB, LAYERS, DENSE = 18432, 2048, 129280, 61, 3
+
+
+def deepseek_v3_like() -> ModelSpec:
+    return ModelSpec(
+        id="test/deepseek-v3-like", model_type="deepseek_v3", num_layers=LAYERS, hidden_size=H, vocab_size=VOCAB,
+        num_heads=HEADS, num_kv_heads=HEADS, head_dim=NOPE + ROPE, attention="mla", q_lora_rank=Q_LORA,
+        kv_lora_rank=KV_LORA, qk_nope_head_dim=NOPE, qk_rope_head_dim=ROPE, v_head_dim=V, intermediate_size=FFN,
+        num_experts=256, experts_per_token=8, expert_intermediate_size=E_FFN, shared_intermediate_size=E_FFN,
+        layer_groups=(LayerGroup(count=DENSE), LayerGroup(count=LAYERS - DENSE, moe=True)),
+    )
+
+
+DSV3 = deepseek_v3_like()
+TP8 = Layout(tp=8, ep=8)
+DP8 = Layout(tp=8, ep=8, attn_dp=True)
+
+
+# ------------------------------------------------------------------------------- memory fit
+def test_kv_cache_per_chip_holds_only_its_own_sequences():
+    # One token of one layer: the latent (512) and the rope key (64) = 576 elements, 1 byte each (fp8).
+    per_token_bytes = LAYERS * (KV_LORA + ROPE) * 1  # 61 x 576 = 35,136 B
+    ctx, batch = 4096, 64
+    one_seq = per_token_bytes * ctx  # 143,917,056 B
+    assert one_seq == 143_917_056
+    # Tensor parallel: MLA has one latent head, so every chip of the 8 holds all 64 sequences.
+    tp_chip = float(kv_bytes_per_sequence(shard(DSV3, TP8), FMT, ctx)) * batch
+    assert tp_chip == pytest.approx(batch * one_seq)  # 9.21 GB
+    # Attention DP: 64 sequences over 8 chips, 8 whole sequences each.
+    dp_chip = float(kv_bytes_per_sequence(shard(DSV3, DP8), FMT, ctx)) * batch
+    assert dp_chip == pytest.approx(8 * one_seq)  # 1.15 GB
+    assert dp_chip == pytest.approx(1_151_336_448)
+
+
+def test_weights_per_chip_replicate_attention_dense_shared_embedding_and_lm_head():
+    """DP minus TP weight bytes = the (1 - 1/8) of every replicated matrix that TP splits."""
+    attn_split = Q_LORA * HEADS * (NOPE + ROPE) + KV_LORA * HEADS * (NOPE + V) + HEADS * V * H  # q_b, kv_b, o
+    # q_a (h x 1536) and kv_a (h x 576) are whole on every chip in both layouts.
+    extra_attn = LAYERS * attn_split * (1 - 1 / 8)
+    extra_dense = DENSE * 3 * H * FFN * (1 - 1 / 8)  # gate, up, down of the 3 dense layers
+    extra_shared = (LAYERS - DENSE) * 3 * H * E_FFN * (1 - 1 / 8)
+    extra_vocab = 2 * VOCAB * H * 2 * (1 - 1 / 8)  # embedding + LM head, kept in bf16 (2 bytes)
+    want = extra_attn + extra_dense + extra_shared + extra_vocab  # fp8: 1 byte per weight
+    assert want == pytest.approx(15_697_575_936)
+    got = weight_bytes_per_chip(DSV3, shard(DSV3, DP8), FMT) - weight_bytes_per_chip(DSV3, shard(DSV3, TP8), FMT)
+    assert got == pytest.approx(want)
+
+
+def test_max_batch_is_whole_sequences_on_each_of_the_tp_chips():
+    chip = make_chip(memory_capacity_bytes=192e9, usable_memory_bytes=180e9)
+    mm = map_model(DSV3, chip, DP8, Formats("fp4", "fp8", "fp8"), CAL)
+    ctx = 1000 + 1000
+    one_seq = LAYERS * (KV_LORA + ROPE) * 1 * ctx
+    free = mm.budget_bytes - mm.weights_bytes - float(mm.activation_bytes(mm.chunk_tokens))
+    assert free > one_seq
+    assert float(mm.max_batch(1000, 1000)) == 8 * (free // one_seq)
+    assert float(mm.max_batch(1000, 1000)) % 8 == 0
+
+
+# ------------------------------------------------------------------------------- step cost
+steps = st.fixed_dictionaries({
+    "batch": st.integers(1, 1024),
+    "ctx": st.integers(1, 16384),
+    "prefill": st.integers(0, 8192),
+    "tp": st.sampled_from([2, 4, 8]),
+})
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps)
+def test_attention_dp_never_moves_more_link_bytes_than_tensor_parallel(s):
+    """TP all-reduces every token's hidden state twice per layer and dispatches all tokens to
+    the experts; attention DP dispatches only the chip's own tokens and all-reduces nothing."""
+    chip = make_chip()
+    b, tp = s["batch"], s["tp"]
+    pairs = s["prefill"] * (s["prefill"] + 1) / 2
+    args = (b + s["prefill"], b, b * s["ctx"], pairs)
+    tp_cost = step_cost(shard(DSV3, Layout(tp=tp, ep=tp)), chip, FMT, CAL, *args)
+    dp_cost = step_cost(shard(DSV3, Layout(tp=tp, ep=tp, attn_dp=True)), chip, FMT, CAL, *args)
+    assert float(dp_cost.link_bytes) <= float(tp_cost.link_bytes)
+
+
+@pytest.mark.parametrize("per_chip", [1, 8, 64])
+def test_decode_attention_same_flops_fewer_kv_bytes_per_chip(per_chip):
+    """b = 8 k sequences: TP runs 16 heads over all b, DP 128 heads over b / 8 -> equal FLOPs, but
+    each TP chip streams all b latent caches and a DP chip only its own: never slower."""
+    chip = make_chip()
+    b, ctx = 8 * per_chip, 4096
+    tp_cost = step_cost(shard(DSV3, TP8), chip, FMT, CAL, b, b, b * ctx, 0.0)
+    dp_cost = step_cost(shard(DSV3, DP8), chip, FMT, CAL, b, b, b * ctx, 0.0)
+    assert float(dp_cost.classes["attention"].time_s) <= float(tp_cost.classes["attention"].time_s)
+
+
+def test_busiest_chip_share():
+    assert busiest_chip_share(1, 8) == 1.0  # one sequence: one chip runs all of it
+    assert busiest_chip_share(4, 8) == 0.25  # four chips busy, one sequence each
+    assert busiest_chip_share(64, 8) == 0.125  # spread evenly
+    assert busiest_chip_share(0, 8) == 1.0  # no sequence: counted as one
+    assert busiest_chip_share(64, 1) == 1.0
+
+
+def test_a_single_sequence_is_not_spread_over_the_group():
+    """One decoding sequence sits on one chip: its attention is the whole 128-head attention,
+    so DP's busiest chip is never faster in attention than 8-way TP for batch 1."""
+    chip = make_chip()
+    tp_cost = step_cost(shard(DSV3, TP8), chip, FMT, CAL, 1, 1, 8192, 0.0)
+    dp_cost = step_cost(shard(DSV3, DP8), chip, FMT, CAL, 1, 1, 8192, 0.0)
+    assert float(dp_cost.classes["attention"].time_s) >= float(tp_cost.classes["attention"].time_s)
+
+
+# ------------------------------------------------------------------------------- layouts
+def test_check_layout_rules_for_attention_dp():
+    assert check_layout(DSV3, DP8, 8) == DP8
+    with pytest.raises(InvalidSettingError, match="--ep equal to --tp"):
+        check_layout(DSV3, Layout(tp=8, ep=4, attn_dp=True))
+    with pytest.raises(InvalidSettingError, match="dense"):
+        check_layout(tiny_dense(), Layout(tp=2, ep=2, attn_dp=True))
+    with pytest.raises(InvalidSettingError, match="--tp 2 or more"):
+        check_layout(DSV3, Layout(tp=1, ep=1, attn_dp=True))
+
+
+def test_candidates_offer_attention_dp_for_mla_moe_only():
+    dsv3 = candidate_layouts(DSV3, 8, 8)
+    assert Layout(tp=8, ep=8, attn_dp=True) in dsv3
+    assert Layout(tp=8, ep=8) in dsv3  # tensor-parallel attention stays a choice
+    assert all(lay.ep == lay.tp and lay.tp > 1 for lay in dsv3 if lay.attn_dp)
+    assert not any(lay.attn_dp for lay in candidate_layouts(tiny_moe(), 8, 8))  # GQA MoE
+    assert not any(lay.attn_dp for lay in candidate_layouts(tiny_dense(), 8, 8))
