@@ -124,3 +124,38 @@ sources: [{citation: my own design, kind: estimate}]
     assert main(["predict", "--chip", str(bad), "--model", "meta-llama/Llama-3.1-8B", "--batch", "4"]) == 2
     err = capsys.readouterr().err
     assert "bad.yaml" in err and "bandwidth_tbps" in err and "fast" in err
+
+
+# --- W4A4 (NVFP4 / MXFP4 activations) ------------------------------------------------------------
+
+
+def test_w4a4_formats_default_kv_to_fp8_and_refuse_what_is_not_w4a4():
+    from inferchip.analysis.predict import resolve_formats
+
+    f = resolve_formats("fp4", "fp4", None)
+    assert (f.weights, f.activations, f.kv) == ("fp4", "fp4", "fp8")  # as validate.case_formats builds them
+    assert resolve_formats("mxfp4", "mxfp4", "bf16").kv == "bf16"  # KV as given
+    with pytest.raises(InvalidSettingError, match="int4 is weight-only"):
+        resolve_formats("int4", "int4", None)
+    with pytest.raises(InvalidSettingError, match="need 4-bit float weights"):
+        resolve_formats("bf16", "fp4", None)
+
+
+def test_w4a4_prefill_runs_at_the_4bit_peak_on_a_chip_that_has_one():
+    # A B200-like chip: dense fp4 peak = 2 x fp8. A 4096-token prefill of the tiny model is
+    # GEMM-bound, so W4A4 (fp4 GEMMs) must prefill faster than W4A8 (fp8 GEMMs) on the same weights.
+    b200_like = make_chip(peak_flop_per_s={"bf16": 2250e12, "fp16": 2250e12, "fp8": 4500e12, "fp4": 9000e12,
+                                           "fp32": 75e12}, tdp_w=1e9)  # no throttling: compare times only
+    w4a8 = predict(b200_like, tiny_dense(hidden=4096, ffn=16384), weights="fp4", batch=4, input_tokens=4096,
+                   output_tokens=2)
+    w4a4 = predict(b200_like, tiny_dense(hidden=4096, ffn=16384), weights="fp4", activations="fp4", batch=4,
+                   input_tokens=4096, output_tokens=2)
+    assert w4a8.compute_format == "fp8" and w4a4.compute_format == "fp4"
+    assert w4a4.ttft_s < w4a8.ttft_s
+    assert any("W4A4" in n and "attention at 16 bit" in n for n in w4a4.notes)
+
+
+def test_w4a4_on_a_chip_without_4bit_units_falls_back_to_fp8_and_says_so(h100):
+    p = predict(h100, tiny_dense(), weights="fp4", activations="fp4", batch=1)
+    assert p.compute_format == "fp8"  # spec.formats.WIDER: fp4 -> mxfp4 -> fp8
+    assert any("no fp4 units: GEMMs run at fp8" in n for n in p.notes)

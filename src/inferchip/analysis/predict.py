@@ -86,18 +86,36 @@ def _breakdown(cost: StepCost, index: int | tuple, pp: int) -> dict[str, dict[st
     return out
 
 
+FOUR_BIT_FLOAT = ("fp4", "mxfp4")
+
+
 def resolve_formats(weights: str, activations: str | None, kv: str | None) -> Formats:
+    """Number formats of a setting from the CLI choices, with the defaults filled in.
+
+    Defaults: activations bf16 for 16-bit and weight-only int4 weights, fp8 for fp4/mxfp4
+    weights (W4A8), else the weight format; KV as the activations (fp8 for 4-bit activations),
+    bf16 otherwise. ``--activations fp4`` / ``mxfp4`` (W4A4, NVFP4 or MXFP4) needs 4-bit float
+    weights; its GEMMs run at the 4-bit peak (``spec.formats.compute_format``) and attention
+    at 16 bit (``cost.step``: fp8 attention needs fp8 activations and KV). On a chip with no
+    4-bit units the GEMMs run at the next wider format it has (``spec.formats.WIDER``), said in
+    ``predict``'s notes. ``int4`` is weight-only (W4A16, ``spec.formats``): int4 activations are refused.
+    """
     check_format(weights, "--weights")
     if activations is None:
         activations = "bf16" if weights in ("int4", "fp4", "mxfp4", "bf16", "fp16", "fp32") else weights
-        if weights in ("fp4", "mxfp4"):
+        if weights in FOUR_BIT_FLOAT:
             activations = "fp8"
     check_format(activations, "--activations")
+    if activations == "int4":
+        raise InvalidSettingError("--activations int4: int4 is weight-only here (W4A16, activations stay wider); "
+                                  "for 4-bit activations use --activations fp4 or mxfp4 (W4A4), else fp8 or bf16")
+    if activations in FOUR_BIT_FLOAT and weights not in FOUR_BIT_FLOAT:
+        raise InvalidSettingError(f"--activations {activations}: 4-bit activations need 4-bit float weights "
+                                  f"(W4A4: --weights fp4 or mxfp4), got --weights {weights}")
     if kv is None:
-        kv = activations if activations in ("fp8", "bf16", "fp16") else "bf16"
+        kv = activations if activations in ("fp8", "bf16", "fp16") else ("fp8" if activations in FOUR_BIT_FLOAT
+                                                                        else "bf16")
     check_format(kv, "--kv")
-    if activations in ("int4", "fp4", "mxfp4"):
-        raise InvalidSettingError(f"--activations {activations}: 4-bit activations are not modelled; use fp8 or bf16")
     return Formats(weights=weights, activations=activations, kv=kv)
 
 
@@ -187,6 +205,8 @@ def predict(
     got = executed_format(cp, want)
     if got != want:
         notes.append(f"{cp.id} has no {want} units: GEMMs run at {got}")
+    if fmt.activations in FOUR_BIT_FLOAT:
+        notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the {got} peak, attention at 16 bit, KV {fmt.kv}")
 
     if tp is not None or pp is not None or ep is not None:
         lay = Layout(tp=tp or 1, pp=pp or 1, ep=ep or 1)
