@@ -104,8 +104,8 @@ def test_bad_row_gives_a_reason_not_an_exception(change, words):
 
 
 def test_row_that_does_not_fit_gives_the_fit_error_as_reason():
-    # Llama-2-7B (MHA) x 64 sequences of 2048 tokens needs ~84 GB on one 80 GB H100.
-    value, reason = predict_energy_row(ROWS["anl-llmib-llama-2-7b-hf-h100x1-bs64-io1024-power"])
+    # Llama-3.1-405B in fp16 (~810 GB of weights) cannot run on one 80 GB H100 even one request at a time.
+    value, reason = predict_energy_row({**ROWS[BOARD_POWER], "model": "meta-llama/Llama-3.1-405B"})
     assert value is None and "does not fit" in reason
 
 
@@ -116,3 +116,20 @@ def test_summary_has_every_energy_row_with_its_scope():
     ok = df["reason"] == ""
     assert (df.loc[ok, "ape %"] >= 0).all()
     assert df.loc[~ok, "predicted"].isna().all()
+
+
+def test_static_batch_larger_than_memory_is_simulated_with_preemption():
+    # Llama-2-7B (MHA) x 64 sequences of 2,048 tokens needs ~69 GB of KV on one 80 GB H100:
+    # predict's static batch does not fit, but vLLM admits what fits and recomputes the rest,
+    # which the serving simulator runs; its power lies between the busy floor and TDP.
+    power_row = ROWS["anl-llmib-llama-2-7b-hf-h100x1-bs64-io1024-power"]
+    power, reason = predict_energy_row(power_row)
+    assert reason is None
+    assert 0.30 * 700.0 <= power <= 700.0
+    tpj, reason = predict_energy_row(ROWS["anl-llmib-llama-2-7b-hf-h100x1-bs64-io1024-energy"])
+    assert reason is None and tpj > 0
+    # a server row (or any row that is not a fixed-length batch) that does not fit stays refused
+    bad = {**power_row, "scenario": "server", "concurrency": "", "notes": "TTFT p99 <= 2000 ms; TPOT p99 <= 200 ms",
+           "input_tokens": "200000"}
+    value, reason = predict_energy_row(bad)
+    assert value is None and reason

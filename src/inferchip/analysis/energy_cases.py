@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from inferchip.cost.calibration import Calibration, load_calibration
-from inferchip.errors import InferchipError
+from inferchip.errors import DoesNotFitError, InferchipError
 
 METRIC_SCOPE = {
     "power_w_wall_total": "wall",
@@ -241,22 +241,48 @@ def predict_energy_row(row: dict[str, str], calibration: Calibration | str | Non
         if cap is not None:
             cp = replace(cp, tdp_w=cap)
         kw = _setting(row, cal)
-        p = predict(cp, _cell(row, "model"), weights=_cell(row, "weight_dtype") or "bf16",
-                    activations=_activations(_cell(row, "act_dtype") or None), kv=_cell(row, "kv_dtype") or None,
-                    calibration=cal, assumptions=None if assumptions is None else str(assumptions),
-                    chip_spec=spec, **kw)
+        formats = {"weights": _cell(row, "weight_dtype") or "bf16",
+                   "activations": _activations(_cell(row, "act_dtype") or None), "kv": _cell(row, "kv_dtype") or None}
+        try:
+            p = predict(cp, _cell(row, "model"), **formats, calibration=cal,
+                        assumptions=None if assumptions is None else str(assumptions), chip_spec=spec, **kw)
+            per_chip, used, tput = p.extra.get("power_w_per_chip"), p.num_chips, p.output_tokens_per_s
+        except DoesNotFitError:
+            if kw.get("batch") is None or _cell(row, "scenario") != "fixed_length":
+                raise
+            # The engine admits what fits and preempts the rest (vLLM recompute): simulate it.
+            per_chip, used, tput = _simulated_batch(cp, spec, _cell(row, "model"), formats, cal, a, kw)
     except (InferchipError, ValueError) as exc:
         return None, f"{type(exc).__name__}: {exc}"
-    per_chip = p.extra.get("power_w_per_chip")
     if per_chip is None or not math.isfinite(per_chip):
         return None, f"no power predicted for {spec.id} (no TDP published)"
     count = kw["count"]
     idle = cp.idle_w if math.isfinite(cp.idle_w) else 0.0
-    board = per_chip * p.num_chips + idle * max(0, count - p.num_chips)
+    board = per_chip * used + idle * max(0, count - used)
     power = board if METRIC_SCOPE[metric] == "board" else float(wall_power_w(board, count, a))
     if metric.startswith("power_w"):
         return power, None
-    return p.output_tokens_per_s / power, None
+    return tput / power, None
+
+
+def _simulated_batch(cp, spec, model: str, formats: dict[str, Any], cal: Calibration, a, kw: dict[str, Any]
+                     ) -> tuple[float | None, int, float]:
+    """(power W per chip, chips used, output tokens/s) of a static batch larger than memory holds.
+
+    A fixed-length batch whose KV cache outgrows memory still runs on vLLM-style engines: the
+    scheduler admits what fits and preempts (recomputes) the rest. The serving simulator runs
+    that: ``batch x replicas`` requests arriving together, energy from the same step model.
+    """
+    from inferchip.analysis.serving import serving_model
+    from inferchip.sim import BurstArrivals, simulate
+
+    step, replicas = serving_model(cp, model, count=kw["count"], tp=kw.get("tp") or 1, pp=kw.get("pp") or 1,
+                                   ep=kw.get("ep") or 1, calibration=cal, assumptions=a, chip_spec=spec, **formats)
+    n = kw["batch"] * replicas
+    res = simulate(step, BurstArrivals(input_tokens=kw["input_tokens"], output_tokens=kw["output_tokens"]),
+                   num_requests=n, replicas=replicas)
+    s = res.summary()
+    return s.get("power_w_per_chip"), res.num_chips, s["output_tokens_per_s"]
 
 
 # ------------------------------------------------------------------ report over a file
