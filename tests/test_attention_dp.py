@@ -9,6 +9,7 @@ vocab 129280), so the hand derivations below do not depend on the catalogue.
 from __future__ import annotations
 
 import pytest
+from conftest import make_chip, tiny_dense, tiny_moe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,11 +18,13 @@ from inferchip.cost.calibration import Calibration
 from inferchip.cost.step import busiest_chip_share, step_cost
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout
-from inferchip.mapping.memory_fit import Formats, kv_bytes_per_sequence, weight_bytes_per_chip
+from inferchip.mapping.memory_fit import (
+    Formats,
+    kv_bytes_per_sequence,
+    weight_bytes_per_chip,
+)
 from inferchip.mapping.sharding import shard
 from inferchip.spec.model import LayerGroup, ModelSpec
-
-from conftest import make_chip, tiny_dense, tiny_moe
 
 CAL = Calibration()
 FMT = Formats("fp8", "fp8", "fp8")  # 1 byte per weight, activation and KV element
@@ -155,3 +158,24 @@ def test_candidates_offer_attention_dp_for_mla_moe_only():
     assert all(lay.ep == lay.tp and lay.tp > 1 for lay in dsv3 if lay.attn_dp)
     assert not any(lay.attn_dp for lay in candidate_layouts(tiny_moe(), 8, 8))  # GQA MoE
     assert not any(lay.attn_dp for lay in candidate_layouts(tiny_dense(), 8, 8))
+
+
+def test_link_bytes_of_a_decode_step_by_hand():
+    """64 decoding sequences, fp8 activations; hidden states and all-reduce/combine data are
+    16-bit (2 B), the MoE dispatch is in the activation format (1 B); top-8, 58 MoE layers."""
+    chip = make_chip()
+    b, k = 64, 8
+    moe_layers = LAYERS - DENSE
+    # Attention DP: each chip dispatches and combines only its own 8 tokens; nothing is all-reduced,
+    # and each chip computes its own logits (no gather).
+    dp_want = moe_layers * (b // 8) * k * H * (1 + 2)
+    assert dp_want == 79_822_848
+    dp = step_cost(shard(DSV3, DP8), chip, FMT, CAL, b, b, b * 4096, 0.0)
+    assert float(dp.link_bytes) == pytest.approx(dp_want)
+    # TP 8 / EP 8: two all-reduces per dense layer, one per MoE layer plus all 64 tokens through
+    # the all-to-all, and the fp32 logits of a 1/8 vocabulary slice gathered.
+    tp_want = (DENSE * 2 * b * H * 2 + moe_layers * (b * H * 2 + b * k * H * (1 + 2))
+               + b * (VOCAB // 8) * 4)
+    assert tp_want == 701_440_000
+    tp = step_cost(shard(DSV3, TP8), chip, FMT, CAL, b, b, b * 4096, 0.0)
+    assert float(tp.link_bytes) == pytest.approx(tp_want)

@@ -35,6 +35,9 @@ from inferchip.spec.formats import BYTES_PER_ELEMENT, compute_format
 
 OP_CLASSES = ("attention_proj", "mlp", "experts", "attention", "elementwise", "lm_head", "communication", "host")
 BOUNDS = ("compute", "memory", "network", "overhead")
+# Hidden states between layers, all-reduced partial sums and MoE combines stay 16-bit when GEMMs
+# run in fp8/fp4: engines quantise GEMM inputs on the fly (TensorRT-LLM, vLLM FP8/NVFP4 linear layers).
+HIDDEN_STATE_FORMAT = "bf16"
 ELEMENTWISE_KERNELS_PER_LAYER = 3  # fused add+norm twice, rotary (activation fused in the GEMM epilogue)
 
 
@@ -140,6 +143,7 @@ def step_cost(
     mem_frac = cal.memory_bandwidth_fraction
     k_over = chip.kernel_overhead_s * cal.kernel_overhead_scale
     wb, ab, kvb = fmt.weight_bytes, fmt.act_bytes, fmt.kv_bytes
+    hb = max(ab, BYTES_PER_ELEMENT[HIDDEN_STATE_FORMAT])  # bytes per element of hidden states on the link
     tp = sm.layout.attn_tp
     e_frac = cal.gemm_compute_fraction
     # The busiest chip's share of the step under attention DP (all of it otherwise); its routed
@@ -211,7 +215,7 @@ def step_cost(
         acc.kernel("elementwise", 0.0, memory_time_s(nb, bw, mem_frac), k_over * ELEMENTWISE_KERNELS_PER_LAYER,
                    reps, None, None, nb)
         for coll in layer.collectives:
-            nbytes = t * coll.bytes_per_token_elements * ab
+            nbytes = t * coll.bytes_per_token_elements * (ab if coll.quantised else hb)
             if coll.kind == "all_to_all":
                 tt = all_to_all_time_s(nbytes, coll.group, chip.link_bytes_per_s, chip.link_latency_s,
                                        cal.link_bandwidth_fraction)
@@ -230,7 +234,7 @@ def step_cost(
         acc.network(all_to_all_time_s(logits, tp, chip.link_bytes_per_s, chip.link_latency_s,
                                       cal.link_bandwidth_fraction), 1.0, logits)
     if sm.layout.pp > 1:
-        p2p = t * sm.hidden * ab
+        p2p = t * sm.hidden * hb
         acc.network(point_to_point_time_s(p2p, chip.link_bytes_per_s, chip.link_latency_s,
                                           cal.link_bandwidth_fraction), 1.0, p2p)
     host = acc.c["host"]

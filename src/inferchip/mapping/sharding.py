@@ -42,6 +42,9 @@ class Collective:
     kind: str  # "all_reduce" | "all_to_all" | "all_gather"
     bytes_per_token_elements: float  # activation elements per token moved (times bytes/element later)
     group: int
+    # True: GEMM-input activations in the activation format (MoE dispatch, which engines may
+    # quantise); False: 16-bit hidden states or partial sums (all-reduce, MoE combine).
+    quantised: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,13 @@ def _mlp_gemms(m: ModelSpec, group: LayerGroup, layout: Layout) -> list[GemmShap
     return g
 
 
+def _dispatch_combine(m: ModelSpec, ep: int) -> list[Collective]:
+    """Each routed copy of a token crosses to its expert's chip (dispatch, in the activation
+    format) and its expert output comes back (combine, 16-bit)."""
+    k_h = float(m.experts_per_token * m.hidden_size)
+    return [Collective("all_to_all", k_h, ep, quantised=True), Collective("all_to_all", k_h, ep)]
+
+
 def shard(m: ModelSpec, layout: Layout) -> ShardedModel:
     """Per-chip operator shapes of one pipeline stage (the stage with the most layers).
 
@@ -148,10 +158,9 @@ def shard(m: ModelSpec, layout: Layout) -> ShardedModel:
             # Own tokens only: each routed copy goes to its expert's chip and comes back; the
             # dense MLP and shared experts are replicated, so they need no collective.
             if group.moe:
-                colls.append(Collective("all_to_all", 2.0 * m.experts_per_token * h, layout.ep))
+                colls += _dispatch_combine(m, layout.ep)
         elif group.moe and layout.ep > 1:
-            # dispatch and combine: each routed copy of a token crosses to its expert's group
-            colls.append(Collective("all_to_all", 2.0 * m.experts_per_token * h, layout.ep))
+            colls += _dispatch_combine(m, layout.ep)
             if layout.moe_tp > 1:
                 colls.append(Collective("all_reduce", h, layout.moe_tp))
         elif tp > 1:
