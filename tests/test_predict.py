@@ -159,3 +159,26 @@ def test_w4a4_on_a_chip_without_4bit_units_falls_back_to_fp8_and_says_so(h100):
     p = predict(h100, tiny_dense(), weights="fp4", activations="fp4", batch=1)
     assert p.compute_format == "fp8"  # spec.formats.WIDER: fp4 -> mxfp4 -> fp8
     assert any("no fp4 units: GEMMs run at fp8" in n for n in p.notes)
+
+
+def test_attention_dp_passes_through_predict_and_splits_the_latent_cache():
+    """MLA keeps one latent KV head, so under tp=8 every chip holds every sequence's latent
+    cache; under attention DP each chip holds only its own 1/8 of the sequences. Same batch,
+    same lengths: the KV bytes per chip differ by exactly the factor 8."""
+    from inferchip.analysis.predict import predict
+
+    kw = dict(count=8, weights="fp8", tp=8, input_tokens=1024, output_tokens=256, batch=64, calibration="none")
+    dp = predict("nvidia-h200-sxm-141gb", "deepseek-ai/DeepSeek-R1", attn_dp=True, **kw)
+    tp = predict("nvidia-h200-sxm-141gb", "deepseek-ai/DeepSeek-R1", attn_dp=False, ep=8, **kw)
+    assert dp.attn_dp and dp.ep == 8 and not tp.attn_dp
+    assert dp.to_dict()["attn_dp"] is True
+    ratio = tp.memory_breakdown_bytes["kv_cache"] / dp.memory_breakdown_bytes["kv_cache"]
+    assert ratio == pytest.approx(8.0, rel=1e-9)
+
+
+def test_attention_dp_on_a_dense_model_is_refused_with_the_reason():
+    from inferchip.analysis.predict import predict
+    from inferchip.errors import InvalidSettingError
+
+    with pytest.raises(InvalidSettingError, match="dense"):
+        predict("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B-Instruct", count=2, tp=2, attn_dp=True, batch=1)

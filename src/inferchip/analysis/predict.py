@@ -8,7 +8,7 @@ the optional TTFT/TPOT limits is found by a vectorised sweep.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,7 @@ class Prediction:
     breakdown: dict[str, dict[str, dict[str, Any]]]
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    attn_dp: bool = False  # attention data-parallel over the tp chips (mapping.layout)
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
@@ -168,6 +169,7 @@ def predict(
     tp: int | None = None,
     pp: int | None = None,
     ep: int | None = None,
+    attn_dp: bool | None = None,
     input_tokens: int = 1024,
     output_tokens: int = 1024,
     batch: int | None = None,
@@ -178,7 +180,11 @@ def predict(
     assumptions: str | None = None,
     chip_spec: ChipSpec | None = None,
 ) -> Prediction:
-    """Predict one setting. ``batch=None`` means max-throughput (continuous batching)."""
+    """Predict one setting. ``batch=None`` means max-throughput (continuous batching).
+
+    ``attn_dp``: True forces attention data parallelism over the tp chips (MLA/MoE models,
+    ``mapping.layout``), False forbids it, None lets the layout search decide.
+    """
     for name, v in (("--count", count), ("--input-tokens", input_tokens), ("--output-tokens", output_tokens),
                     ("--batch", batch), ("--tp", tp), ("--pp", pp), ("--ep", ep),
                     ("--max-ttft-ms", max_ttft_s), ("--max-tpot-ms", max_tpot_s)):
@@ -209,13 +215,16 @@ def predict(
         notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the {got} peak, attention at 16 bit, KV {fmt.kv}")
 
     if tp is not None or pp is not None or ep is not None:
-        lay = Layout(tp=tp or 1, pp=pp or 1, ep=ep or 1)
+        lay = Layout(tp=tp or 1, pp=pp or 1, ep=(tp or 1) if attn_dp and ep is None else (ep or 1),
+                     attn_dp=bool(attn_dp))
         check_layout(ms, lay, count)
-        layouts = [Layout(lay.tp, lay.pp, lay.ep, max(1, count // lay.chips_per_replica))]
+        layouts = [replace(lay, replicas=max(1, count // lay.chips_per_replica))]
     else:
-        layouts = candidate_layouts(ms, count, cp.max_scaleup_domain)
+        layouts = [lay for lay in candidate_layouts(ms, count, cp.max_scaleup_domain)
+                   if attn_dp is None or lay.attn_dp == attn_dp]
         if not layouts:
-            raise InvalidSettingError(f"no parallel layout of {count} chips suits {ms.id} (heads {ms.num_heads})")
+            why = "" if attn_dp is None else f" with attention data parallelism {'on' if attn_dp else 'off'}"
+            raise InvalidSettingError(f"no parallel layout of {count} chips{why} suits {ms.id} (heads {ms.num_heads})")
 
     best = None
     for lay in layouts:
@@ -249,6 +258,7 @@ def predict(
     used = mm.weights_bytes + kv_bytes + act
     pred = Prediction(
         chip_id=cp.id, model_id=ms.id, num_chips=lay.num_chips, tp=lay.tp, pp=lay.pp, ep=lay.ep, replicas=lay.replicas,
+        attn_dp=lay.attn_dp,
         batch=int(b), mode="static" if batch is not None else "continuous",
         input_tokens=int(input_tokens), output_tokens=int(output_tokens),
         ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e,

@@ -19,13 +19,14 @@ from inferchip.analysis.review_inputs import (
 from inferchip.spec.chip import ChipParams
 
 
-def mapped_model(model: ModelEntry, chip: ChipParams, tp: int, pp: int, ep: int, cfg: ReviewConfig):
+def mapped_model(model: ModelEntry, chip: ChipParams, tp: int, pp: int, ep: int, cfg: ReviewConfig,
+                 attn_dp: bool = False):
     from inferchip.analysis.engine import map_model
     from inferchip.analysis.predict import resolve_formats
     from inferchip.cost.calibration import load_calibration
     from inferchip.mapping.layout import Layout
 
-    return map_model(model.spec, chip, Layout(tp, pp, ep), resolve_formats(cfg.weights, None, None),
+    return map_model(model.spec, chip, Layout(tp, pp, ep, attn_dp=attn_dp), resolve_formats(cfg.weights, None, None),
                      load_calibration(None))
 
 
@@ -50,7 +51,7 @@ def roofline_points(model: ModelEntry, chip: ChipParams, p: Prediction, cfg: Rev
 
     from inferchip.analysis.engine import prefill_pairs
 
-    mm = mapped_model(model, chip, p.tp, p.pp, p.ep, cfg)
+    mm = mapped_model(model, chip, p.tp, p.pp, p.ep, cfg, p.attn_dp)
     sm = mm.sm
     b = max(p.batch / p.pp, 1.0)
     ctx = cfg.input_tokens + cfg.output_tokens / 2.0
@@ -129,11 +130,11 @@ def chart_data(chips: list[ChipEntry], models: list[ModelEntry], rows: list[dict
     for chip in chips:
         for m in models:
             preds = {s: p for (mid, s), p in kept[chip.id].items() if mid == m.id}
-            layouts = {(p.tp, p.pp, p.ep) for p in preds.values()}
+            layouts = {(p.tp, p.pp, p.ep, p.attn_dp) for p in preds.values()}
             if any(r["status"] == "ok" for r in rows if r["chip_id"] == chip.id and r["model_id"] == m.id
                    and r["setting"] == "single"):
-                layouts.add((1, 1, 1))
-            curve = throughput_curve([mapped_model(m, chip.params, *lay, cfg) for lay in sorted(layouts)],
+                layouts.add((1, 1, 1, False))
+            curve = throughput_curve([mapped_model(m, chip.params, tp, pp, ep, cfg, dp) for tp, pp, ep, dp in sorted(layouts)],
                                      cfg.input_tokens, cfg.output_tokens)
             if curve is not None:
                 curves[m.id][chip.id] = curve

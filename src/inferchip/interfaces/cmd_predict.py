@@ -24,7 +24,7 @@ def prediction_table(p: Prediction) -> list[Table]:
     head.add_column(style="bold")
     head.add_column(justify="right")
     rows = [
-        ("layout", f"tp={p.tp} pp={p.pp} ep={p.ep}, {p.replicas} replica(s)"),
+        ("layout", f"tp={p.tp} pp={p.pp} ep={p.ep}{' attention-DP' if p.attn_dp else ''}, {p.replicas} replica(s)"),
         ("formats (w/a/kv)", f"{p.weights}/{p.activations}/{p.kv}, GEMMs in {p.compute_format}"),
         ("mode", "static batch" if p.mode == "static" else "continuous batching (max throughput)"),
         ("batch per replica" if p.mode == "static" else "concurrency per replica", f"{p.batch}"),
@@ -75,6 +75,9 @@ def predict_cmd(
     tp: Optional[int] = typer.Option(None, "--tp", help="Tensor-parallel size (default: searched)."),
     pp: Optional[int] = typer.Option(None, "--pp", help="Pipeline-parallel size (default: searched)."),
     ep: Optional[int] = typer.Option(None, "--ep", help="Expert-parallel size, divides tp (default: searched)."),
+    attn_dp: Optional[bool] = typer.Option(None, "--attn-dp/--no-attn-dp",
+                                           help="Attention data-parallel over the tp chips, experts over the same chips "
+                                                "(MLA/MoE models; default: searched)."),
     input_tokens: int = typer.Option(1024, "--input-tokens"),
     output_tokens: int = typer.Option(1024, "--output-tokens"),
     batch: Optional[int] = typer.Option(None, "--batch", help="Static batch per replica."),
@@ -96,7 +99,7 @@ def predict_cmd(
     if batch is not None and (max_ttft_ms or max_tpot_ms):
         raise InvalidSettingError("--max-ttft-ms/--max-tpot-ms apply to --max-throughput only")
     p = predict(
-        chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp, pp=pp, ep=ep,
+        chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp,
         input_tokens=input_tokens, output_tokens=output_tokens, batch=batch,
         max_ttft_s=None if max_ttft_ms is None else max_ttft_ms / 1e3,
         max_tpot_s=None if max_tpot_ms is None else max_tpot_ms / 1e3,
