@@ -102,13 +102,14 @@ def step_energy_model(cp: ChipParams, spec: ChipSpec | None, assumptions: Assump
 
 def serving_model(chip: str | ChipParams, model: str | ModelSpec, *, count: int = 1, tp: int = 1, pp: int = 1,
                   ep: int = 1, weights: str = "bf16", activations: str | None = None, kv: str | None = None,
-                  calibration: Calibration | str | None = None, estimate: str = "central",
+                  calibration: Calibration | str | None = None, estimate: str = "central", attn_dp: bool = False,
                   assumptions: str | Assumptions | None = None,
                   chip_spec: ChipSpec | None = None) -> tuple[ServingStepModel, int]:
     """(step model of one replica, number of replicas) for a system of ``count`` chips.
 
     ``assumptions``: a path overriding the energy/money constants (None: the bundled file).
     ``chip_spec``: the chip's full spec (memory type, node, price) when ``chip`` is a ChipParams.
+    ``attn_dp``: attention data-parallel over the tp chips (MLA/MoE models, ``mapping.layout``).
     """
     from inferchip.catalog.assumptions import load_assumptions
 
@@ -126,7 +127,7 @@ def serving_model(chip: str | ChipParams, model: str | ModelSpec, *, count: int 
 
         ms = load_model(model)
     a = assumptions if isinstance(assumptions, Assumptions) else load_assumptions(assumptions)
-    lay = check_layout(ms, Layout(tp=tp, pp=pp, ep=ep), count)
+    lay = check_layout(ms, Layout(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp), count)
     replicas = count // lay.chips_per_replica
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
     mm = map_model(ms, cp, lay, resolve_formats(weights, activations, kv), cal)

@@ -22,11 +22,16 @@ def _progress(label: str):
                     transient=True, console=Console(stderr=True))
 
 
-def _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration, assumptions=None):
+ATTN_DP_HELP = "Attention data-parallel over the tp chips, experts over the same chips (MLA/MoE models; --ep = --tp)."
+
+
+def _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration, assumptions=None, attn_dp=False):
     from inferchip.analysis.serving import serving_model
 
+    if attn_dp and ep == 1:
+        ep = tp  # attention DP spreads the experts over the same tp chips
     return serving_model(chip, model, count=count, tp=tp, pp=pp, ep=ep, weights=weights, activations=activations,
-                         kv=kv, calibration=calibration, assumptions=assumptions)
+                         kv=kv, calibration=calibration, assumptions=assumptions, attn_dp=attn_dp)
 
 
 def _assumptions_file(path: Optional[Path]) -> str:
@@ -45,6 +50,7 @@ def serve_cmd(
     model: str = typer.Option(..., "--model", help="Model id or config.json."),
     count: int = typer.Option(1, "--count", help="Chips in the system (replicas = count / (tp*pp))."),
     tp: int = typer.Option(1, "--tp"), pp: int = typer.Option(1, "--pp"), ep: int = typer.Option(1, "--ep"),
+    attn_dp: bool = typer.Option(False, "--attn-dp", help=ATTN_DP_HELP),
     weights: str = typer.Option("bf16", "--weights"), activations: Optional[str] = typer.Option(None, "--activations"),
     kv: Optional[str] = typer.Option(None, "--kv"),
     rate: Optional[float] = typer.Option(None, "--rate", help="Poisson arrivals, requests/s."),
@@ -76,7 +82,7 @@ def serve_cmd(
     from inferchip.analysis.serving import serving_economics
 
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
-                             None if assumptions is None else str(assumptions))
+                             None if assumptions is None else str(assumptions), attn_dp)
     if rate is not None:
         arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
     elif concurrency is not None:
@@ -96,7 +102,7 @@ def serve_cmd(
     if output == OutputFormat.json:
         typer.echo(fmt.to_json(summary))
         return
-    t = Table(title=f"{model} on {count} x {chip} (tp={tp} pp={pp} ep={ep}, {replicas} replica(s))", title_justify="left")
+    t = Table(title=f"{model} on {count} x {chip} (tp={tp} pp={pp} ep={step.mm.layout.ep}{' attention-DP' if attn_dp else ''}, {replicas} replica(s))", title_justify="left")
     t.add_column("metric")
     t.add_column("value", justify="right")
     for k, v in summary.items():
@@ -120,7 +126,8 @@ def serve_cmd(
 def curve_cmd(
     chip: str = typer.Option(..., "--chip"), model: str = typer.Option(..., "--model"),
     count: int = typer.Option(1, "--count"), tp: int = typer.Option(1, "--tp"), pp: int = typer.Option(1, "--pp"),
-    ep: int = typer.Option(1, "--ep"), weights: str = typer.Option("bf16", "--weights"),
+    ep: int = typer.Option(1, "--ep"), attn_dp: bool = typer.Option(False, "--attn-dp", help=ATTN_DP_HELP),
+    weights: str = typer.Option("bf16", "--weights"),
     activations: Optional[str] = typer.Option(None, "--activations"), kv: Optional[str] = typer.Option(None, "--kv"),
     input_tokens: int = typer.Option(1024, "--input-tokens"), output_tokens: int = typer.Option(1024, "--output-tokens"),
     seed: int = typer.Option(0, "--seed"), calibration: Optional[str] = typer.Option(None, "--calibration"),
@@ -133,7 +140,7 @@ def curve_cmd(
     from inferchip.sim import throughput_interactivity_curve
 
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
-                             None if assumptions is None else str(assumptions))
+                             None if assumptions is None else str(assumptions), attn_dp)
     with _progress("simulating concurrencies") as prog:
         task = prog.add_task("curve", total=1.0)
         cur = throughput_interactivity_curve(step, input_tokens, output_tokens, seed=seed, replicas=replicas,
