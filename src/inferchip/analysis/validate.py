@@ -1,30 +1,20 @@
 """Predict every published measurement in its own setting, and the error statistics.
 
-Each case (:mod:`inferchip.analysis.cases`) becomes a :class:`Plan`: the lengths (fixed, or
-an MLPerf data set's spread), the load (maximum throughput, a closed loop of
-``concurrency`` requests, an open loop at a stated request rate, or a static batch) and the
-latency limits. :func:`operating_point` evaluates a plan on one mapped model with the step
-cost of :mod:`inferchip.analysis.engine`; :class:`Validator` picks the parallel layout
-(the row's, or the best the model finds), converts to the row's metric and caches repeated
-settings. Errors are percentages: signed ``100 (pred - meas) / meas``, APE its absolute value.
+Each case becomes a plan (:mod:`inferchip.analysis.validation_plan`: lengths, load, limits,
+and the analytic evaluation on one layout). :class:`Validator` picks the parallel layout (the
+row's, or the best the analytic model finds), converts to the row's metric and caches
+repeated settings. Errors are percentages: signed ``100 (pred - meas) / meas``, APE its
+absolute value.
 
-Assumptions, each stated once here and in docs/validation.md:
-
-* **Length spread of MLPerf data sets** (README gives limits, not shapes): input and output
-  lengths are lognormal with ``LENGTH_SIGMA`` (coefficient of variation 0.66), clipped at
-  the data set's limit and rescaled so the clipped mean is the target mean. Inputs and
-  outputs are independent. In steady-state continuous batching the sequences in flight are
-  length-biased (a long answer stays longer): their mean context is ``E[i] + E[o^2]/(2 E[o])``
-  and each holds KV for ``E[i] + E[o^2]/E[o]`` tokens; new requests arrive at ``b / E[o]`` per
-  step and each brings ``E[i (i+1) / 2]`` causal prefill pairs. With a fixed length this is
-  exactly :func:`inferchip.analysis.engine.continuous_batch`.
-* **MLPerf Server/Interactive** (Poisson arrivals, p99 limits): the highest-throughput
-  concurrency whose *mean* TTFT and TPOT meet the p99 limits divided by
-  ``TTFT_P99_OVER_MEAN`` and ``TPOT_P99_OVER_MEAN`` (end-to-end limit: ``E2E_P99_OVER_MEAN``).
-  A Poisson arrival also waits on average half an iteration before its prefill is scheduled.
-* **Open loop at a stated rate** (a latency row "measured at N samples/s", or "request rate N"):
-  the concurrency solves Little's law ``b = rate x E2E(b)`` per replica; above the predicted
-  capacity the replica saturates (queueing delay beyond that is not modelled, and the row says so).
+Server rows without a concurrency (MLPerf Server/Interactive, open loops at a stated rate)
+have two models: ``"analytic"`` (p99 limits scaled to means, Little's law) and ``"sim"`` (the
+serving simulator on the layout the analytic search chose,
+:mod:`inferchip.analysis.validate_server`). ``Validator(cal, server_model=...)`` says which one
+predicts; with ``compare=True`` both run and each result keeps both values
+(:func:`server_comparison`). :class:`Validator` defaults to the analytic model, which
+``calibrate`` relies on for speed (its fast path :func:`evaluate_fixed` is analytic);
+:func:`validate_cases` and ``inferchip validate`` default to the simulator and compare.
+Closed-loop rows (with a concurrency), static batches and max-throughput rows stay analytic.
 """
 
 from __future__ import annotations
@@ -32,27 +22,39 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
 
-from inferchip.analysis.cases import (
-    MLPERF_DATASETS,
-    Case,
-    LatencyLimits,
-    dataset_for_model,
-    stated_limits,
-    stated_load_per_s,
+from inferchip.analysis.cases import Case, stated_load_per_s
+from inferchip.analysis.engine import MappedModel, map_model
+from inferchip.analysis.predict import resolve_formats
+from inferchip.analysis.validate_server import (
+    SERVER_MODELS,
+    ReplicaSim,
+    SimOutcome,
+    sim_metric_value,
+    simulate_row,
+    stated_batch,
+    stated_requests,
 )
-from inferchip.analysis.engine import (
-    MappedModel,
-    fit_error,
-    map_model,
-    prefill_pairs,
-    static_batch,
+from inferchip.analysis.validation_plan import (  # re-exported: the validation's public names
+    E2E_P99_OVER_MEAN,
+    LENGTH_POINTS,
+    LENGTH_SIGMA,
+    QUEUE_WAIT_STEPS,
+    TPOT_P99_OVER_MEAN,
+    TTFT_P99_OVER_MEAN,
+    LengthDist,
+    NotPredictable,
+    OperatingPoint,
+    Plan,
+    _steady,
+    max_concurrency,
+    metric_value,
+    operating_point,
+    plan_for,
 )
-from inferchip.analysis.predict import BATCH_GRID, resolve_formats
 from inferchip.cost.calibration import Calibration
 from inferchip.errors import (
     DoesNotFitError,
@@ -63,257 +65,21 @@ from inferchip.errors import (
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout
 from inferchip.mapping.memory_fit import Formats
 
-LENGTH_SIGMA = 0.6  # lognormal shape of MLPerf input/output lengths (assumption, see module doc)
-LENGTH_POINTS = 16  # quantile points that stand for a length distribution
-TTFT_P99_OVER_MEAN = 2.5  # p99/mean of TTFT under Poisson load (median of the Server rows' notes: 1.6-3.2)
-TPOT_P99_OVER_MEAN = 1.15  # p99/mean of TPOT (Server rows' notes: 1.02-1.38)
-E2E_P99_OVER_MEAN = 1.2  # p99/mean of end-to-end latency (assumption, GPT-J Server)
-QUEUE_WAIT_STEPS = 0.5  # mean wait of a Poisson arrival for the running iteration to end
-
-
-# ------------------------------------------------------------------ length distributions
-@dataclass(frozen=True)
-class LengthDist:
-    """Token lengths as equally weighted quantile points (a fixed length is one point)."""
-
-    points: tuple[float, ...]
-
-    @classmethod
-    def fixed(cls, tokens: float) -> LengthDist:
-        return cls((float(tokens),))
-
-    @classmethod
-    def lognormal(cls, mean: float, cap: float, sigma: float = LENGTH_SIGMA, n: int = LENGTH_POINTS) -> LengthDist:
-        """Lognormal of shape ``sigma`` clipped at ``cap``, scaled so the clipped mean is ``mean``."""
-        return _lognormal(float(mean), float(cap), float(sigma), int(n))
-
-    @cached_property
-    def array(self) -> np.ndarray:
-        return np.asarray(self.points)
-
-    @cached_property
-    def mean(self) -> float:
-        return float(np.mean(self.array))
-
-    @cached_property
-    def second_moment(self) -> float:
-        return float(np.mean(np.square(self.array)))
-
-    @cached_property
-    def mean_prefill_pairs(self) -> float:
-        """E[i (i+1) / 2]: causal query-key pairs of one prompt."""
-        return float(np.mean(prefill_pairs(self.array)))
-
-
-@lru_cache(maxsize=4096)
-def _unit_lognormal(sigma: float, n: int) -> np.ndarray:
-    """Quantile mid-points of a unit-mean lognormal, ascending."""
-    from scipy.stats import norm
-
-    return np.exp(sigma * norm.ppf((np.arange(n) + 0.5) / n) - sigma**2 / 2)
-
-
-@lru_cache(maxsize=4096)
-def _lognormal(mean: float, cap: float, sigma: float, n: int) -> LengthDist:
-    if mean >= cap:
-        return LengthDist.fixed(cap)
-    base = _unit_lognormal(sigma, n)
-    # With the k largest points clipped, the clipped mean is s * sum(base[:n-k]) / n + k cap / n:
-    # solve for the scale s and keep the k whose clipping is consistent with s.
-    for k in range(n):
-        s = (mean * n - k * cap) / base[: n - k].sum()
-        if s * base[n - k - 1] <= cap and (k == 0 or s * base[n - k] >= cap):
-            return LengthDist(tuple(float(v) for v in np.minimum(base * s, cap)))
-    return LengthDist.fixed(mean)  # pragma: no cover (k = n - 1 always satisfies mean < cap)
-
-
-# ------------------------------------------------------------------ plans
-@dataclass(frozen=True)
-class Plan:
-    """What to evaluate for a case (lengths, load, limits), independent of the layout."""
-
-    mode: str  # "max_throughput" | "closed_loop" | "open_loop" | "static"
-    inputs: LengthDist
-    outputs: LengthDist
-    concurrency: float | None = None  # system-wide sequences (closed loop, static batch)
-    rate_per_s: float | None = None  # system-wide requests/s (open loop; inf = saturating)
-    max_ttft_s: float | None = None  # limits on the MEAN (p99 limits already scaled)
-    max_tpot_s: float | None = None
-    max_e2e_s: float | None = None
-    queue_wait: bool = False
-    beams: int = 1  # sequences decoded per request (beam search); the prompt is prefilled once
-    dataset: str | None = None
-    notes: tuple[str, ...] = ()
-
-    @property
-    def needs_ttft(self) -> bool:
-        return self.mode == "open_loop" or self.max_ttft_s is not None or self.max_e2e_s is not None
-
-
-class NotPredictable(InferchipError):
-    """A row whose setting lacks something the prediction needs."""
-
-
-def plan_for(case: Case, cal: Calibration) -> Plan:
-    """The plan of a case under a calibration (MLPerf mean input lengths come from it)."""
-    notes: list[str] = []
-    dataset = None
-    if case.is_mlperf:
-        ds = dataset_for_model(case.model)
-        if ds is None:
-            raise NotPredictable(f"no input_tokens and {case.model} is not on an MLPerf data set this validator knows")
-        if ds.name not in cal.mlperf_mean_input_tokens:
-            raise NotPredictable(f"the calibration has no mean input length for MLPerf data set {ds.name}")
-        mean_in = float(cal.mlperf_mean_input_tokens[ds.name])
-        mean_out = case.output_tokens or ds.default_output_tokens
-        if mean_out is None:
-            raise NotPredictable(f"no output_tokens and no reference output length for data set {ds.name}")
-        if case.output_tokens is None:
-            notes.append(f"output length not given: {mean_out:g} tokens assumed ({ds.citation})")
-        inputs = LengthDist.lognormal(mean_in, ds.max_input_tokens)
-        outputs = LengthDist.lognormal(mean_out, ds.max_output_tokens)
-        notes.append(f"MLPerf {ds.name}: mean input {mean_in:.0f} tokens (calibration), lognormal spread")
-        dataset = ds.name
-        if ds.beams > 1:
-            notes.append(f"beam search of width {ds.beams}: {ds.beams} sequences decode per sample, one prefill")
-    else:
-        if case.input_tokens is None or case.output_tokens is None:
-            raise NotPredictable(f"scenario {case.scenario} needs input_tokens and output_tokens")
-        inputs, outputs = LengthDist.fixed(case.input_tokens), LengthDist.fixed(case.output_tokens)
-    beams = MLPERF_DATASETS[dataset].beams if dataset is not None else 1
-    base = dict(inputs=inputs, outputs=outputs, dataset=dataset, beams=beams)
-    if case.scenario == "single_stream" or case.metric == "batch_e2e_latency_ms":
-        return Plan("static", concurrency=float(case.concurrency or 1), notes=tuple(notes), **base)
-    if case.concurrency is not None:
-        return Plan("closed_loop", concurrency=float(case.concurrency), notes=tuple(notes), **base)
-    if case.scenario in ("fixed_length", "offline"):
-        return Plan("max_throughput", notes=tuple(notes), **base)
-    # server without a concurrency
-    lim = stated_limits(case) or LatencyLimits()
-    scaled = dict(
-        max_ttft_s=None if lim.ttft_s is None else lim.ttft_s / TTFT_P99_OVER_MEAN,
-        max_tpot_s=None if lim.tpot_s is None else lim.tpot_s / TPOT_P99_OVER_MEAN,
-        max_e2e_s=None if lim.e2e_s is None else lim.e2e_s / E2E_P99_OVER_MEAN,
-    )
-    rate = stated_load_per_s(case)
-    if rate is not None and math.isfinite(rate):
-        notes.append(f"open loop at the stated {rate:g} requests/s")
-        return Plan("open_loop", rate_per_s=rate, queue_wait=True, notes=tuple(notes), **scaled, **base)
-    if any(v is not None for v in scaled.values()):
-        notes.append(f"p99 limits ({lim.source}) scaled to means: TTFT/{TTFT_P99_OVER_MEAN:g}, TPOT/{TPOT_P99_OVER_MEAN:g}")
-    if rate is not None:
-        notes.append("stated request rate INF: saturation, maximum throughput")
-    elif not any(v is not None for v in scaled.values()):
-        notes.append("server row with no concurrency, rate or limits: maximum throughput")
-    return Plan("max_throughput", queue_wait=True, notes=tuple(notes), **scaled, **base)
-
-
-# ------------------------------------------------------------------ evaluation on one layout
-@dataclass
-class OperatingPoint:
-    batch: float  # sequences in flight per replica
-    ttft_s: float
-    tpot_s: float
-    e2e_s: float
-    tokens_per_s_replica: float
-    limits_met: bool = True
-    saturated: bool = False
-
-
-def _steady(mm: MappedModel, b: np.ndarray, plan: Plan, with_ttft: bool):
-    """Steady-state continuous batching at concurrencies ``b`` (sequences per replica), with the
-    length moments of the plan; with beam search a request is ``beams`` sequences and one prefill."""
-    i, o = plan.inputs, plan.outputs
-    e_o = max(o.mean, 1.0)
-    new = b / e_o / plan.beams  # requests (prompts) starting per step
-    ctx = i.mean + o.second_moment / (2.0 * e_o)
-    tpot, _ = mm.replica_step_s(b + new * i.mean, b, b * ctx, new * i.mean_prefill_pairs)
-    if not with_ttft:
-        return tpot, None, None
-    iq = i.array[None, :]
-    bb = b[:, None]
-    chunk = np.minimum(iq, mm.chunk_tokens)
-    first, _ = mm.replica_step_s(bb + chunk, bb, bb * ctx, prefill_pairs(chunk) + (new * i.mean_prefill_pairs)[:, None],
-                                 logit_rows=bb + 1.0)
-    ttft = np.mean(np.ceil(iq / mm.chunk_tokens) * first, axis=1)
-    if plan.queue_wait:
-        ttft = ttft + QUEUE_WAIT_STEPS * tpot
-    return tpot, ttft, ttft + np.maximum(o.mean - 1.0, 0.0) * tpot
-
-
-def max_concurrency(mm: MappedModel, plan: Plan) -> float:
-    """Sequences per replica whose KV cache fits (length-biased full context per sequence)."""
-    o = plan.outputs
-    ctx = plan.inputs.mean + o.second_moment / max(o.mean, 1.0)
-    free = mm.budget_bytes - mm.weights_bytes - float(mm.activation_bytes(mm.chunk_tokens))
-    return float(np.floor(max(free, 0.0) / float(mm.kv_bytes_per_seq(ctx))))
-
-
-def _grid(bmax: float, coarse: bool) -> np.ndarray:
-    if coarse:
-        return np.unique(np.append(np.round(np.geomspace(1.0, max(bmax, 1.0), 20)), bmax))
-    return np.unique(np.append(BATCH_GRID[BATCH_GRID <= bmax], bmax))
-
-
-def _at(met, k: int) -> tuple[float, float, float]:
-    tpot, ttft, e2e = met
-    return (float(tpot[k]), math.nan if ttft is None else float(ttft[k]), math.nan if e2e is None else float(e2e[k]))
-
-
-def operating_point(mm: MappedModel, plan: Plan, replicas: int, *, coarse: bool = False,
-                    need_ttft: bool = True) -> OperatingPoint:
-    """The plan's operating point on one layout; raises DoesNotFitError when nothing fits."""
-    bmax = max_concurrency(mm, plan)
-    if plan.mode in ("static", "closed_loop"):
-        b = plan.concurrency / replicas
-        if b > bmax:
-            raise DoesNotFitError(f"{plan.concurrency:g} sequences ({b:g} per replica) of "
-                                  f"{plan.inputs.mean + plan.outputs.mean:.0f} tokens do not fit {mm.chip.id} with "
-                                  f"tp={mm.layout.tp} pp={mm.layout.pp}: at most {bmax:.0f} per replica")
-        if plan.mode == "static":
-            met = static_batch(mm, np.array([b]), plan.inputs.mean, plan.outputs.mean)
-            return OperatingPoint(b, float(met.ttft_s[0]), float(met.tpot_s[0]), float(met.e2e_s[0]),
-                                  float(met.tokens_per_s_replica[0]))
-        tpot, ttft, e2e = _at(_steady(mm, np.array([b]), plan, need_ttft), 0)
-        return OperatingPoint(b, ttft, tpot, e2e, b / tpot)
-    if bmax < 1:
-        raise fit_error(mm, 1.0, plan.inputs.mean, plan.outputs.mean, mm.layout.num_chips)
-    if plan.mode == "open_loop":
-        return _open_loop(mm, plan, replicas, bmax)
-    grid = _grid(bmax, coarse)
-    tpot, ttft, e2e = _steady(mm, grid, plan, plan.needs_ttft or need_ttft)
-    ok = np.ones(grid.shape, bool)
-    for lim, v in ((plan.max_ttft_s, ttft), (plan.max_tpot_s, tpot), (plan.max_e2e_s, e2e)):
-        if lim is not None:
-            ok &= v <= lim
-    tput = grid / tpot
-    k = int(np.argmax(np.where(ok, tput, -1.0))) if ok.any() else 0
-    t1, t2, t3 = _at((tpot, ttft, e2e), k)
-    return OperatingPoint(float(grid[k]), t2, t1, t3, float(tput[k]), limits_met=bool(ok.any()))
-
-
-def _open_loop(mm: MappedModel, plan: Plan, replicas: int, bmax: float) -> OperatingPoint:
-    """Little's law ``b = rate x E2E(b)`` per replica, solved on a grid and interpolated."""
-    rate = plan.rate_per_s / replicas * plan.beams  # sequences starting per second per replica
-    grid = np.geomspace(min(0.05, bmax), bmax, 48)
-    tpot, ttft, e2e = _steady(mm, grid, plan, True)
-    g = rate * e2e - grid
-    if g[-1] > 0:  # more load than the replica can carry: it saturates
-        t1, t2, t3 = _at((tpot, ttft, e2e), len(grid) - 1)
-        return OperatingPoint(bmax, t2, t1, t3, bmax / t1, saturated=True)
-    k = int(np.argmax(g <= 0))
-    if k == 0:
-        b = grid[0]
-    else:  # linear interpolation of the sign change
-        b = grid[k - 1] + (grid[k] - grid[k - 1]) * g[k - 1] / (g[k - 1] - g[k])
-    t1, t2, t3 = _at(_steady(mm, np.array([b]), plan, True), 0)
-    return OperatingPoint(float(b), t2, t1, t3, float(b) / t1)
+__all__ = [
+    "E2E_P99_OVER_MEAN", "LENGTH_POINTS", "LENGTH_SIGMA", "QUEUE_WAIT_STEPS", "SERVER_MODELS", "TPOT_P99_OVER_MEAN",
+    "TTFT_P99_OVER_MEAN", "CaseResult", "LengthDist", "NotPredictable", "OperatingPoint", "Plan", "Validator",
+    "_steady", "case_formats", "error_stats", "evaluate_fixed", "max_concurrency", "metric_value", "operating_point",
+    "plan_for", "server_comparison", "summarize", "uses_simulator", "validate_cases",
+]
 
 
 # ------------------------------------------------------------------ one case
 @dataclass
 class CaseResult:
-    """A case, its prediction (or why there is none) and how the prediction was made."""
+    """A case, its prediction (or why there is none) and how the prediction was made.
+
+    ``server_model`` names the model that predicted a server row ("sim" or "analytic"; None
+    for other rows); ``by_model`` holds each server model's value where it was evaluated."""
 
     case: Case
     status: str  # "ok" | "unknown_id" | "does_not_fit" | "invalid_setting" | "not_predictable"
@@ -322,6 +88,9 @@ class CaseResult:
     layout: Layout | None = None
     point: OperatingPoint | None = None
     notes: list[str] = field(default_factory=list)
+    server_model: str | None = None
+    by_model: dict[str, float | None] = field(default_factory=dict)
+    sim: dict[str, Any] | None = None  # the simulator's outcome (rate, p99 TTFT/TPOT), see SimOutcome.to_dict
 
     @property
     def measured(self) -> float:
@@ -349,25 +118,9 @@ class CaseResult:
             "ttft_ms": None if p is None or math.isnan(p.ttft_s) else p.ttft_s * 1e3,
             "tpot_ms": p.tpot_s * 1e3 if p else None,
             "limits_met": p.limits_met if p else None, "saturated": p.saturated if p else None,
+            "server_model": self.server_model, "predicted_by_model": dict(self.by_model), "sim": self.sim,
             "notes": list(self.notes),
         }
-
-
-def metric_value(case: Case, plan: Plan, point: OperatingPoint, layout: Layout) -> float:
-    """Convert an operating point to the row's metric, in the row's unit."""
-    system_tokens_per_s = point.tokens_per_s_replica * layout.replicas
-    m = case.metric
-    if m == "output_tokens_per_s_total":
-        return system_tokens_per_s
-    if m == "output_tokens_per_s_per_accelerator":
-        return system_tokens_per_s / case.num_accelerators
-    if m == "samples_per_s":
-        return system_tokens_per_s / (plan.outputs.mean * plan.beams)
-    if m == "ttft_ms":
-        return point.ttft_s * 1e3
-    if m in ("tpot_ms", "itl_ms"):
-        return point.tpot_s * 1e3
-    return point.e2e_s * 1e3  # batch_e2e_latency_ms
 
 
 FOUR_BIT = ("fp4", "mxfp4", "int4")
@@ -390,16 +143,35 @@ def _needs_ttft(case: Case) -> bool:
     return case.metric in ("ttft_ms", "batch_e2e_latency_ms")
 
 
-class Validator:
-    """Predicts cases under one calibration, caching chips, models, mapped models and settings."""
+def uses_simulator(case: Case, plan: Plan) -> bool:
+    """Server rows without a concurrency: MLPerf Server/Interactive, or an open loop at a stated rate."""
+    return case.scenario == "server" and case.concurrency is None and plan.mode in ("max_throughput", "open_loop")
 
-    def __init__(self, cal: Calibration, *, coarse: bool = False):
+
+def _error_text(value: float | None, measured: float) -> str:
+    return "-" if value is None else f"{value:.4g} ({100.0 * (value - measured) / measured:+.1f}%)"
+
+
+class Validator:
+    """Predicts cases under one calibration, caching chips, models, mapped models and settings.
+
+    ``server_model``: "analytic" (default: the fast model ``calibrate`` fits) or "sim";
+    ``compare``: also evaluate the other server model on server rows, into ``by_model``."""
+
+    def __init__(self, cal: Calibration, *, coarse: bool = False, server_model: str = "analytic",
+                 compare: bool = False):
+        if server_model not in SERVER_MODELS:
+            raise InvalidSettingError(f"server model {server_model!r}: allowed: {', '.join(SERVER_MODELS)}")
         self.cal = cal
         self.coarse = coarse
+        self.server_model = server_model
+        self.compare = compare
         self._chips: dict[str, Any] = {}
         self._models: dict[str, Any] = {}
         self._mapped: dict[tuple, MappedModel] = {}
         self._settings: dict[tuple, tuple[Layout, OperatingPoint]] = {}
+        self._sims: dict[tuple, ReplicaSim] = {}
+        self._outcomes: dict[tuple, SimOutcome] = {}
 
     def chip(self, chip_id: str):
         if chip_id not in self._chips:
@@ -416,7 +188,7 @@ class Validator:
         return self._models[model_id]
 
     def mapped(self, case: Case, layout: Layout, fmt: Formats) -> MappedModel:
-        key = (case.accelerator, case.model, layout.tp, layout.pp, layout.ep, fmt)
+        key = (case.accelerator, case.model, layout.tp, layout.pp, layout.ep, layout.attn_dp, fmt)
         if key not in self._mapped:
             self._mapped[key] = map_model(self.model(case.model), self.chip(case.accelerator), layout, fmt, self.cal)
         return self._mapped[key]
@@ -433,6 +205,7 @@ class Validator:
         return [replace(lay, replicas=max(1, n // lay.chips_per_replica))]
 
     def predict_case(self, case: Case) -> CaseResult:
+        outcome, sim_error, simulated = None, None, False
         try:
             fmt, fmt_notes = case_formats(case)
             plan = plan_for(case, self.cal)
@@ -443,6 +216,15 @@ class Validator:
             if _needs_ttft(case) and math.isnan(point.ttft_s):
                 point = operating_point(self.mapped(case, layout, fmt), plan, layout.replicas, coarse=self.coarse)
                 self._settings[key] = (layout, point)
+            sim_row = uses_simulator(case, plan)
+            simulated = sim_row and (self.server_model == "sim" or self.compare)
+            if simulated:
+                try:
+                    outcome = self._simulate(case, plan, fmt, layout, point, key)
+                except InferchipError as exc:
+                    if self.server_model == "sim":
+                        raise
+                    sim_error = str(exc).splitlines()[0]
         except UnknownIdError as exc:
             return CaseResult(case, "unknown_id", str(exc))
         except DoesNotFitError as exc:
@@ -451,16 +233,50 @@ class Validator:
             return CaseResult(case, "not_predictable", str(exc))
         except InferchipError as exc:
             return CaseResult(case, "invalid_setting", str(exc).splitlines()[0])
+        analytic = metric_value(case, plan, point, layout)
         notes = fmt_notes + list(plan.notes)
-        if not point.limits_met:
-            notes.append("no concurrency meets the latency limits: value at concurrency 1")
-        if point.saturated:
-            notes.append("stated load exceeds the predicted capacity: saturated, queueing delay not modelled")
-        value = metric_value(case, plan, point, layout)
-        if not (math.isfinite(value) and value > 0):
+        by_model: dict[str, float | None] = {}
+        model = None
+        if sim_row:
+            model = self.server_model
+        if simulated:  # both models evaluated (the analytic one always is)
+            by_model = {"sim": None if outcome is None else sim_metric_value(case, plan, outcome, layout),
+                        "analytic": analytic}
+        if model == "sim" and outcome is not None:
+            value, point = by_model["sim"], outcome.point()
+            notes += outcome.notes
+            if self.compare:
+                notes.append(f"analytic model: {_error_text(analytic, case.value)}")
+        else:
+            value = analytic
+            if model == "analytic":
+                notes.append("server model: analytic")
+            notes += list(plan.analytic_notes)
+            if not point.limits_met:
+                notes.append("no concurrency meets the latency limits: value at concurrency 1")
+            if point.saturated:
+                notes.append("stated load exceeds the predicted capacity: saturated, queueing delay not modelled")
+            if model == "analytic" and self.compare:
+                notes.append(f"simulator: {sim_error}" if sim_error else
+                             f"simulator: {_error_text(by_model['sim'], case.value)}")
+        sim = None if outcome is None else outcome.to_dict(layout.replicas)
+        if not (value is not None and math.isfinite(value) and value > 0):
             return CaseResult(case, "not_predictable", f"the model gives {value:g} (a chip figure it needs, such as "
-                              f"the scale-up link bandwidth for tp={layout.tp}, is missing or zero)", None, layout, point, notes)
-        return CaseResult(case, "ok", "", value, layout, point, notes)
+                              f"the scale-up link bandwidth for tp={layout.tp}, is missing or zero)", None, layout, point,
+                              notes, model, by_model, sim)
+        return CaseResult(case, "ok", "", value, layout, point, notes, model, by_model, sim)
+
+    def _simulate(self, case: Case, plan: Plan, fmt: Formats, layout: Layout, point: OperatingPoint,
+                  key: tuple) -> SimOutcome:
+        """The simulator's outcome for a server row, shared by rows of the same setting (a TTFT and
+        a TPOT row measured at one load run one simulation)."""
+        skey = (key, layout, stated_batch(case.notes), stated_requests(case.notes), stated_load_per_s(case))
+        if skey not in self._outcomes:
+            rkey = (case.accelerator, case.model, layout.tp, layout.pp, layout.ep, layout.attn_dp, fmt, plan.beams)
+            if rkey not in self._sims:
+                self._sims[rkey] = ReplicaSim(self.mapped(case, layout, fmt), plan.beams)
+            self._outcomes[skey] = simulate_row(case, plan, layout, point, self._sims[rkey])
+        return self._outcomes[skey]
 
     def _search(self, case: Case, plan: Plan, fmt: Formats) -> tuple[Layout, OperatingPoint]:
         best, first_err = None, None
@@ -483,23 +299,51 @@ class Validator:
 
 
 def evaluate_fixed(case: Case, layout: Layout, mm: MappedModel, cal: Calibration, *, coarse: bool = True) -> float:
-    """The row's predicted metric on a fixed layout under ``cal`` (the calibration's fast path):
-    the mapped model is re-used with the new calibration, nothing else is searched."""
+    """The row's predicted metric on a fixed layout under ``cal`` (the calibration's fast path,
+    always the analytic model): the mapped model is re-used with the new calibration."""
     plan = plan_for(case, cal)
     pt = operating_point(replace(mm, cal=cal), plan, layout.replicas, coarse=coarse, need_ttft=_needs_ttft(case))
     return metric_value(case, plan, pt, layout)
 
 
 def validate_cases(cases: Sequence[Case], cal: Calibration, *, progress: Callable[[int], None] | None = None,
-                   validator: Validator | None = None) -> list[CaseResult]:
-    """Predict every case; ``progress`` is called with the number of cases done."""
-    v = validator or Validator(cal)
-    out = []
-    for k, case in enumerate(cases, start=1):
-        out.append(v.predict_case(case))
-        if progress is not None:
-            progress(k)
-    return out
+                   validator: Validator | None = None, server_model: str = "sim", compare: bool = True,
+                   workers: int = 1) -> list[CaseResult]:
+    """Predict every case (server rows by ``server_model``, the other one too with ``compare``);
+    ``progress`` is called with the number of cases done. With ``workers > 1`` (and no
+    ``validator`` given) the rows of each system (accelerator, count, model) go to one of
+    ``workers`` processes; every prediction is the same as in one process."""
+    if validator is not None or workers <= 1 or len(cases) < 2:
+        v = validator or Validator(cal, server_model=server_model, compare=compare)
+        out = []
+        for k, case in enumerate(cases, start=1):
+            out.append(v.predict_case(case))
+            if progress is not None:
+                progress(k)
+        return out
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    groups: dict[tuple, list[int]] = {}
+    for i, c in enumerate(cases):
+        groups.setdefault((c.accelerator, c.num_accelerators, c.model), []).append(i)
+    # The simulated rows are the costly ones: largest groups first keeps the workers evenly busy.
+    order = sorted(groups.values(), key=lambda g: -sum(1 + 20 * (cases[i].scenario == "server") for i in g))
+    slots: list[CaseResult | None] = [None] * len(cases)
+    done = 0
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(_predict_group, [cases[i] for i in g], cal, server_model, compare): g for g in order}
+        for fut in as_completed(futures):
+            for i, r in zip(futures[fut], fut.result(), strict=True):
+                slots[i] = r
+            done += len(futures[fut])
+            if progress is not None:
+                progress(done)
+    return [r for r in slots if r is not None]
+
+
+def _predict_group(cases: list[Case], cal: Calibration, server_model: str, compare: bool) -> list[CaseResult]:
+    v = Validator(cal, server_model=server_model, compare=compare)
+    return [v.predict_case(c) for c in cases]
 
 
 # ------------------------------------------------------------------ statistics
@@ -512,17 +356,14 @@ GROUP_KEYS = {
 }
 
 
-def error_stats(results: Sequence[CaseResult]) -> dict[str, float | int | None]:
-    """Count, median/p90/max APE (percent; p90 by linear interpolation), the percent of
-    predicted rows within 10% and 25%, and the median signed error (bias)."""
-    ok = [r for r in results if r.status == "ok"]
-    ape = np.array([r.ape for r in ok], float)
-    signed = np.array([r.signed_error_pct for r in ok], float)
+def _stats(cases: int, predicted: Sequence[float], measured: Sequence[float]) -> dict[str, float | int | None]:
+    signed = 100.0 * (np.asarray(predicted, float) - np.asarray(measured, float)) / np.asarray(measured, float)
+    ape = np.abs(signed)
     have = ape.size > 0
     return {
-        "cases": len(results),
-        "predicted": len(ok),
-        "not_predicted": len(results) - len(ok),
+        "cases": cases,
+        "predicted": int(ape.size),
+        "not_predicted": cases - int(ape.size),
         "median_ape": float(np.median(ape)) if have else None,
         "p90_ape": float(np.percentile(ape, 90)) if have else None,
         "max_ape": float(ape.max()) if have else None,
@@ -532,8 +373,39 @@ def error_stats(results: Sequence[CaseResult]) -> dict[str, float | int | None]:
     }
 
 
+def error_stats(results: Sequence[CaseResult]) -> dict[str, float | int | None]:
+    """Count, median/p90/max APE (percent; p90 by linear interpolation), the percent of
+    predicted rows within 10% and 25%, and the median signed error (bias)."""
+    ok = [r for r in results if r.status == "ok"]
+    return _stats(len(results), [r.predicted for r in ok], [r.measured for r in ok])
+
+
+SERVER_GROUPS = {
+    "server rows": lambda c: True,
+    "server throughput": lambda c: not c.metric.endswith("_ms"),
+    "server latency": lambda c: c.metric.endswith("_ms"),
+}
+
+
+def server_comparison(results: Sequence[CaseResult]) -> dict[str, dict[str, dict[str, float | int | None]]]:
+    """Error statistics of the server rows under each server model, side by side:
+    ``{group: {model: stats}}`` over the rows that have both models' entries (``by_model``);
+    a row a model could not predict counts as not predicted for that model."""
+    rows = [r for r in results if r.by_model]
+    out: dict[str, dict[str, dict[str, float | int | None]]] = {}
+    for group, keep in SERVER_GROUPS.items():
+        sel = [r for r in rows if keep(r.case)]
+        out[group] = {}
+        for m in SERVER_MODELS:
+            have = [r for r in sel if r.by_model.get(m) is not None and math.isfinite(r.by_model[m])
+                    and r.by_model[m] > 0]
+            out[group][m] = _stats(len(sel), [r.by_model[m] for r in have], [r.measured for r in have])
+    return out
+
+
 def summarize(results: Sequence[CaseResult], by: str | None = None) -> dict[str, Any]:
-    """Overall statistics and, with ``by``, the same per group (sorted by group name)."""
+    """Overall statistics, with ``by`` the same per group (sorted by group name), and where
+    server rows were predicted by both server models, :func:`server_comparison`."""
     out: dict[str, Any] = {"overall": error_stats(results)}
     if by is not None:
         if by not in GROUP_KEYS:
@@ -543,4 +415,6 @@ def summarize(results: Sequence[CaseResult], by: str | None = None) -> dict[str,
             groups.setdefault(GROUP_KEYS[by](r.case), []).append(r)
         out["by"] = by
         out["groups"] = {k: error_stats(v) for k, v in sorted(groups.items())}
+    if any(r.by_model for r in results):
+        out["server_models"] = server_comparison(results)
     return out

@@ -26,11 +26,17 @@ from inferchip.analysis.validate import (
     summarize,
     validate_cases,
 )
+from inferchip.analysis.validate_server import SERVER_MODELS
 from inferchip.cost.calibration import Calibration, load_calibration, save_calibration
 from inferchip.errors import SpecError
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cmd_predict import OutputFormat
+
+
+class ServerModel(str, Enum):
+    sim = "sim"
+    analytic = "analytic"
 
 
 class GroupBy(str, Enum):
@@ -101,9 +107,10 @@ def _cases_table(results: list[CaseResult]) -> Table:
     return t
 
 
-def _run(cases: list, cal: Calibration, quiet: bool) -> list[CaseResult]:
+def _run(cases: list, cal: Calibration, quiet: bool, server_model: str, workers: int) -> list[CaseResult]:
+    kw = {"server_model": server_model, "compare": True, "workers": workers}
     if quiet or len(cases) < 50 or not sys.stderr.isatty():
-        return validate_cases(cases, cal)
+        return validate_cases(cases, cal, **kw)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -115,7 +122,31 @@ def _run(cases: list, cal: Calibration, quiet: bool) -> list[CaseResult]:
     with Progress(TextColumn("predicting cases"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("cases", total=len(cases))
-        return validate_cases(cases, cal, progress=lambda k: bar.update(task, completed=k))
+        return validate_cases(cases, cal, progress=lambda k: bar.update(task, completed=k), **kw)
+
+
+SERVER_HEADER = ["server rows", "model", "cases", "predicted", "median APE", "p90 APE", "median error"]
+
+
+def server_rows(comparison: dict[str, dict[str, dict[str, Any]]], chosen: str) -> list[list[str]]:
+    """One row per group and server model: the two models' errors on the same server rows."""
+    out = []
+    for group, by_model in comparison.items():
+        for m in SERVER_MODELS:
+            st = by_model[m]
+            out.append([group, m + (" (used)" if m == chosen else ""), str(st["cases"]), str(st["predicted"]),
+                        _pct(st["median_ape"]), _pct(st["p90_ape"]), _pct(st["median_signed_error_pct"], True)])
+    return out
+
+
+def _server_table(comparison: dict[str, Any], chosen: str) -> Table:
+    t = Table(title="server rows under both server models (simulator: inferchip.sim; analytic: p99 limits scaled "
+                    "to means, Little's law)", title_justify="left")
+    for k, c in enumerate(SERVER_HEADER):
+        t.add_column(c, justify="left" if k < 2 else "right")
+    for r in server_rows(comparison, chosen):
+        t.add_row(*r)
+    return t
 
 
 @app.command("validate")
@@ -125,25 +156,33 @@ def validate_cmd(
     by: Optional[GroupBy] = typer.Option(None, "--by", help="Also summarise per source, accelerator, model, scenario or metric."),
     calibration: Optional[str] = typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one)."),
     page: Optional[Path] = typer.Option(None, "--page", help="Also write a markdown page (with SVG and HTML plots) here."),
+    server_model: ServerModel = typer.Option(ServerModel.sim, "--server-model",
+                                             help="Model of the server rows: the serving simulator or the analytic "
+                                                  "approximation (the other one is reported alongside)."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Processes (the simulated server rows are the costly part)."),
 ) -> None:
     """Predict every case of a CSV and compare with its measurement: per-case errors and statistics."""
     rows = _read(cases)
     cal, cal_text = _calibration(calibration)
-    results = _run(rows, cal, quiet=output == OutputFormat.json)
+    results = _run(rows, cal, output == OutputFormat.json, server_model.value, workers)
     summary = summarize(results, by.value if by else None)
     if page is not None:
         groups = {k: summarize(results, k)["groups"] for k in ("accelerator", "scenario", "source", "metric")}
-        write_page(page, results, summary["overall"], groups, cal, cal_text, str(cases))
+        write_page(page, results, summary["overall"], groups, cal, cal_text, str(cases),
+                   summary.get("server_models"), server_model.value)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"cases": [r.to_dict() for r in results], "summary": summary,
-                                "calibration": cal_text, "file": str(cases)}))
+                                "server_model": server_model.value, "calibration": cal_text, "file": str(cases)}))
         return
     con = _console()
     con.print(_cases_table(results))
     rows_s = [stats_row("all cases", summary["overall"])]
     if by:
         rows_s += [stats_row(k, v) for k, v in summary["groups"].items()]
-    con.print(_stats_table(f"summary (APE = |predicted / measured - 1|; calibration: {cal_text})", rows_s))
+    con.print(_stats_table(f"summary (APE = |predicted / measured - 1|; calibration: {cal_text}; "
+                           f"server rows: {server_model.value})", rows_s))
+    if summary.get("server_models"):
+        con.print(_server_table(summary["server_models"], server_model.value))
     failed = [r for r in results if r.status != "ok"]
     for r in failed:
         con.print(f"[yellow]not predicted:[/] {r.case.case_id} (line {r.case.line}): {r.status}: {r.reason}")
@@ -302,9 +341,11 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], groups: dict[str, dict[str, Any]],
-               cal: Calibration, cal_text: str, cases_file: str) -> None:
+               cal: Calibration, cal_text: str, cases_file: str, server_models: dict[str, Any] | None = None,
+               server_model: str = "sim") -> None:
     """Markdown page + SVG + HTML plot next to it (same stem), each written atomically."""
     from inferchip.analysis import validate as v
+    from inferchip.analysis import validate_server as vs
 
     svg, html = page.with_name(page.stem + "_plot.svg"), page.with_name(page.stem + "_plot.html")
     L = ["# Validation against published measurements", "",
@@ -334,6 +375,11 @@ def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], g
                        ("metric", "Per metric")):
         L += ["", f"### {title}", ""]
         L += _md_table([key] + STATS_HEADER[1:], [stats_row(k, s) for k, s in groups[key].items()])
+    if server_models:
+        L += ["", "### Server rows: simulator against analytic", "",
+              f"The server rows (MLPerf Server/Interactive, open loops at a stated rate) are predicted by the "
+              f"`{server_model}` model; both models' errors on the same rows:", ""]
+        L += _md_table(SERVER_HEADER, server_rows(server_models, server_model))
     L += ["", "## Predicted against measured", "",
           f"![predicted against measured, log-log]({svg.name})", "",
           f"Interactive version (self-contained, hover for the case): [{html.name}]({html.name}).", ""]
@@ -352,23 +398,31 @@ def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], g
                      r.case.metric, _num(r.predicted), _num(r.measured), _pct(r.signed_error_pct, True),
                      f"tp{r.layout.tp} pp{r.layout.pp} ep{r.layout.ep} x{r.layout.replicas}" if r.layout else r.status]
                     for r in results])
-    L += ["", "## How a row is predicted", "", *_method_text(v), ""]
+    L += ["", "## How a row is predicted", "", *_method_text(v, vs), ""]
     _write_atomic(svg, plot_svg(results))
     _write_atomic(html, plot_html(results))
     _write_atomic(page, "\n".join(L))
 
 
-def _method_text(v) -> list[str]:
+def _method_text(v, vs) -> list[str]:
     return [
         "* `fixed_length` without concurrency, `offline`: the highest output throughput of continuous batching "
         "(the concurrency per replica that fits memory and gives the most tokens/s). With a concurrency: a closed "
         "loop of that many sequences; `batch_e2e_latency_ms` and `single_stream`: a static batch of that size.",
-        "* `server` with a concurrency: a closed loop. Without one: when the notes state the load of the measurement "
-        "(\"measured at ... N completed samples/s\", \"request rate N\") an open loop at that rate, the concurrency "
-        "solving Little's law b = rate x E2E(b) per replica; otherwise MLPerf Server/Interactive: the highest "
-        f"throughput whose mean TTFT and TPOT meet the p99 limits (from the notes, else the README) divided by "
+        "* `server` with a concurrency: a closed loop (analytic). Without one, two models, both reported: "
+        "**simulator** (`inferchip.sim` on the layout the analytic search picks, one replica at rate / replicas, "
+        "MLPerf length spread as an empirical distribution, scheduler batch size from the notes else what the KV "
+        f"cache holds, seed {vs.SEED}): MLPerf Server/Interactive is the highest Poisson rate whose p99 TTFT and TPOT "
+        "(ranked as LoadGen ranks them; GPT-J: p99 end-to-end) meet the limits (from the notes, else the README), "
+        f"bracketed from the analytic rate by x{vs.RATE_STEP:g} and bisected to {100 * vs.REL_TOL:g}%, runs of "
+        f"{vs.RUN_LIFETIMES:g} request lifetimes ({vs.MIN_REQUESTS}-{vs.MAX_REQUESTS} requests per replica); a row "
+        "measured at a stated load (\"measured at ... N completed samples/s\", \"request rate N\") is a Poisson run at "
+        "that rate, read as means (the README's definition), and an MLPerf one whose stated load misses its limits "
+        "in the simulation is read at the simulated highest rate that meets them; request rate INF is a burst. "
+        "**analytic**: the open loop solves Little's law b = rate x E2E(b) per replica; MLPerf Server/Interactive is "
+        "the highest throughput whose mean TTFT and TPOT meet the p99 limits divided by "
         f"{v.TTFT_P99_OVER_MEAN:g} (TTFT) and {v.TPOT_P99_OVER_MEAN:g} (TPOT), {v.E2E_P99_OVER_MEAN:g} for an "
-        f"end-to-end limit. A Poisson arrival waits {v.QUEUE_WAIT_STEPS:g} iteration on average before its prefill.",
+        f"end-to-end limit; a Poisson arrival waits {v.QUEUE_WAIT_STEPS:g} iteration on average before its prefill.",
         "* MLPerf rows (no input length): the mean input length of each data set is a calibration parameter (one per "
         f"data set, fitted); lengths are lognormal (sigma {v.LENGTH_SIGMA:g}, {v.LENGTH_POINTS} quantile points), "
         "clipped at the data set's limit; in-flight sequences are length-biased (mean context E[i] + E[o^2]/(2E[o]), "

@@ -1,0 +1,396 @@
+"""Server rows of the validation predicted with the serving simulator (:mod:`inferchip.sim`).
+
+The analytic model (:mod:`inferchip.analysis.validation_plan`) turns p99 limits into limits on
+means with fixed ratios and solves Little's law for a stated load. Here the row is simulated
+instead: continuous batching with chunked prefill and a paged KV cache, Poisson arrivals, the
+latency percentiles ranked as MLPerf LoadGen ranks them. The step time of every simulated
+iteration is the same step cost the analytic model uses (:class:`ServingStepModel`).
+
+Rules, each applied to every server row from its fields and notes (never from its id):
+
+* **Layout**: the analytic search picks it (cheap); only that layout is simulated.
+* **One replica**: each of the system's ``replicas`` identical replicas gets a Poisson stream of
+  ``rate / replicas`` (a Poisson stream split at random is Poisson); the least-loaded routing
+  of a real system would do slightly better at the tail.
+* **Lengths**: the plan's length quantile points as an empirical distribution
+  (:class:`~inferchip.sim.lengths.EmpiricalLength`, rounded to whole tokens): the same mean
+  input (from the calibration) and the same spread as the analytic model.
+* **Beam search** (GPT-J): a request is one simulated sequence standing for ``beams``
+  sequences (:class:`BeamStepModel`): each decode step costs ``beams`` tokens with ``beams``
+  times the KV reads, the prompt is prefilled once, and the request holds ``beams`` times the
+  KV cache (as the analytic model counts it).
+* **Scheduler** (:func:`scheduler_config`): ``max_num_seqs`` is the batch size the notes state
+  (:func:`stated_batch`: ``gpu_batch_size``, ``max_batch_size``, ``max_num_seqs``, ``batch
+  size``), taken per attention-DP rank (times the layout's attention-DP degree, 1 without);
+  without one, the sequences the replica's KV cache holds at their mean in-flight context
+  ``E[i] + E[o^2] / (2 E[o])`` (a length-biased sequence halfway through its answer). Either
+  way the paged block manager bounds it further (and preempts). The step token budget is a
+  stated ``max_num_tokens`` / ``max_num_batched_tokens``, else the engine's prefill chunk
+  (8192, the vLLM and TensorRT-LLM default), and never below ``max_num_seqs``.
+* **MLPerf Server/Interactive** (no stated load): the highest Poisson rate whose p99 TTFT and
+  p99 TPOT (or p99 end-to-end latency, GPT-J) meet the limits (from the notes, else the
+  README), LoadGen's only test (without limits: the queue does not grow without bound,
+  :meth:`SimResult.queue_growing`). The search starts at the analytic model's rate (at
+  ``max_num_seqs`` sequences where the scheduler caps the batch below the analytic one),
+  steps by ``RATE_STEP`` until it brackets the boundary and bisects to ``REL_TOL``; every
+  trial has the same seed (common random numbers). Metric: tokens/s = rate x mean output
+  (x beams), samples/s = rate.
+* **Open loop at a stated rate** ("measured at N completed samples/s", "request rate N"):
+  Poisson at that rate. The README defines ttft_ms, tpot_ms and itl_ms as means: mean TTFT,
+  mean per-request TPOT (LoadGen's, first token excluded), mean inter-token gap. Request rate
+  INF: every request arrives at once (a burst); output tokens/s over the run.
+* **Run length**: a stated number of requests ("500 requests") is simulated as stated (split
+  over the replicas); otherwise the arrivals of a run at rate ``r`` last ``RUN_LIFETIMES``
+  request lifetimes (:func:`lifetime_s`: the longest mean lifetime the limits allow,
+  ``TTFT + E[o] x TPOT`` limits or the end-to-end limit), within ``[MIN_REQUESTS,
+  MAX_REQUESTS]`` requests: a Poisson run fills up for about one lifetime, so it must last
+  several. A run capped at ``MAX_REQUESTS`` that lasts under ``MIN_RUN_LIFETIMES`` of its own
+  mean lifetimes counts as a miss (it proves nothing), so a replica with more sequences in
+  flight than the cap can test is under-rated, never over-rated.
+* **Drain**: a search trial stops ``limit TTFT + (max output - 1) x limit TPOT`` (or the
+  end-to-end limit) after its last arrival: a request meeting its limits has finished by then,
+  and unfinished ones count as late. A stated-rate run may drain for one arrival period.
+
+``calibrate`` keeps the analytic model (its fast path re-evaluates fixed operating points);
+``validate`` reports both.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from inferchip.analysis.cases import (
+    Case,
+    LatencyLimits,
+    stated_limits,
+    stated_load_per_s,
+)
+from inferchip.analysis.engine import MappedModel, fit_error
+from inferchip.analysis.serving import ServingStepModel
+from inferchip.analysis.validation_plan import (
+    LengthDist,
+    OperatingPoint,
+    Plan,
+    metric_value,
+    operating_point,
+)
+from inferchip.mapping.layout import Layout
+from inferchip.sim import (
+    BurstArrivals,
+    EmpiricalLength,
+    PoissonArrivals,
+    SchedulerConfig,
+    simulate,
+)
+from inferchip.sim.metrics import SimResult
+from inferchip.sim.search import slo_percentiles_s
+from inferchip.sim.steptime import StepTimer
+
+PERCENTILE = 99.0  # MLPerf Server/Interactive latency limits are p99
+SEED = 0  # one seed for every run: deterministic, common random numbers across rates
+RATE_STEP = 1.3  # bracketing multiplies or divides the rate by this
+REL_TOL = 0.04  # the search stops when the passing and failing rates are this close (relative)
+MAX_BRACKET_STEPS = 12  # RATE_STEP**12 = 23: how far from the analytic rate the search looks
+RUN_LIFETIMES = 3.0  # a run's arrivals last this many request lifetimes (see module doc)
+MIN_REQUESTS = 400
+MAX_REQUESTS = 6000  # per replica and run: caps the cost of fast, many-sequence replicas
+MIN_RUN_LIFETIMES = 2.0  # a capped run shorter than this many mean lifetimes counts as a miss
+SERVER_MODELS = ("sim", "analytic")
+
+_SEQS = re.compile(r"\b(?:gpu_batch_size|max_batch_size|max_num_seqs|batch size)\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
+_TOKENS = re.compile(r"\b(?:max_num_tokens|max_num_batched_tokens)\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
+_REQUESTS = re.compile(r"\b(\d+)\s+requests\b", re.IGNORECASE)
+
+
+# ------------------------------------------------------------------ facts from the notes
+def stated_batch(notes: str) -> tuple[int | None, int | None]:
+    """(sequences in flight, step token budget) the notes state, None where they state none:
+    "gpu_batch_size 1024", "max_batch_size 256", "max_num_seqs=512", "batch size 64";
+    "max_num_tokens 8192", "max_num_batched_tokens: 16384"."""
+    seqs, tokens = _SEQS.search(notes), _TOKENS.search(notes)
+    return (int(seqs.group(1)) if seqs and int(seqs.group(1)) > 0 else None,
+            int(tokens.group(1)) if tokens and int(tokens.group(1)) > 0 else None)
+
+
+def stated_requests(notes: str) -> int | None:
+    """Requests a benchmark ran ("500 requests"), None when the notes state none."""
+    m = _REQUESTS.search(notes)
+    return int(m.group(1)) if m and int(m.group(1)) > 0 else None
+
+
+# ------------------------------------------------------------------ the replica the simulator sees
+@dataclass
+class BeamStepModel:
+    """A request decoding ``beams`` sequences from one prompt, seen by the simulator as one sequence."""
+
+    inner: ServingStepModel
+    beams: int
+
+    def step_time_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs) -> np.ndarray:
+        n = np.asarray(num_decode_seqs, float)
+        return self.inner.step_time_s(np.asarray(num_tokens, float) + (self.beams - 1) * n, self.beams * n,
+                                      self.beams * np.asarray(decode_kv_tokens, float), prefill_attn_pairs)
+
+    @property
+    def kv_capacity_tokens(self) -> int:
+        return self.inner.kv_capacity_tokens // self.beams
+
+    @property
+    def num_chips(self) -> int:
+        return self.inner.num_chips
+
+
+class ReplicaSim:
+    """One replica's step model and its step-time cache, shared by every run on that replica."""
+
+    def __init__(self, mm: MappedModel, beams: int = 1):
+        base = ServingStepModel(mm)
+        self.mm = mm
+        self.step: Any = base if beams == 1 else BeamStepModel(base, beams)
+        if self.step.kv_capacity_tokens < 1:
+            raise fit_error(mm, beams, 1, 0, mm.layout.num_chips)
+        self.timer = StepTimer(self.step)
+        self.searches: dict[tuple, tuple] = {}  # memoised max-rate searches (see _max_rate)
+
+    def run(self, arrivals: Any, num_requests: int, cfg: SchedulerConfig, drain_s: float | None) -> SimResult:
+        return simulate(self.step, arrivals, num_requests=num_requests, seed=SEED, scheduler_config=cfg,
+                        max_drain_s=drain_s, step_timer=self.timer)
+
+
+def sim_length(dist: LengthDist) -> EmpiricalLength:
+    """The plan's quantile points as whole-token samples (at least 1)."""
+    return EmpiricalLength(samples_tokens=tuple(max(1, round(v)) for v in dist.points))
+
+
+def scheduler_config(case: Case, mm: MappedModel, plan: Plan, kv_capacity_tokens: int) -> tuple[SchedulerConfig, str]:
+    """Engine settings of a row's replica and how they were chosen (rule in the module doc)."""
+    seqs, tokens = stated_batch(case.notes)
+    dp = max(1, int(getattr(mm.sm, "dp_attention", 1)))
+    if seqs is not None:
+        n = seqs * dp
+        why = f"max_num_seqs {n} (batch size {seqs} stated" + (f" per rank, x{dp} attention-DP ranks)" if dp > 1 else ")")
+    else:
+        o = plan.outputs
+        ctx = plan.inputs.mean + o.second_moment / (2.0 * max(o.mean, 1.0))
+        n = max(1, int(kv_capacity_tokens // max(ctx, 1.0)))
+        why = f"max_num_seqs {n} (no batch size stated: what the KV cache holds at the mean in-flight context)"
+    budget = max(tokens or mm.chunk_tokens, n)
+    return SchedulerConfig(max_num_seqs=n, max_num_batched_tokens=budget), f"{why}, token budget {budget}"
+
+
+def lifetime_s(lim: LatencyLimits | None, plan: Plan, analytic: OperatingPoint) -> float:
+    """Mean time in system of a request that meets the p99 limits at most (a mean TPOT within the
+    TPOT limit): ``TTFT + E[o] x TPOT`` limits, or the end-to-end limit; the analytic model's
+    end-to-end latency where no limit bounds it."""
+    if lim is not None and lim.e2e_s is not None:
+        return lim.e2e_s
+    if lim is not None and lim.tpot_s is not None:
+        return (lim.ttft_s or 0.0) + plan.outputs.mean * lim.tpot_s
+    return analytic.e2e_s if math.isfinite(analytic.e2e_s) and analytic.e2e_s > 0 else 1.0
+
+
+def run_length(rate_per_s: float, lifetime: float) -> int:
+    """Requests of a Poisson run at ``rate_per_s`` whose arrivals last ``RUN_LIFETIMES`` lifetimes,
+    within ``[MIN_REQUESTS, MAX_REQUESTS]``."""
+    return int(min(MAX_REQUESTS, max(MIN_REQUESTS, math.ceil(RUN_LIFETIMES * lifetime * rate_per_s))))
+
+
+# ------------------------------------------------------------------ outcome of a row
+@dataclass
+class SimOutcome:
+    """What the simulator found for a row, per replica (times in seconds)."""
+
+    kind: str  # "max_rate" | "open_loop" | "burst"
+    rate_per_s: float  # requests/s per replica: found, stated / replicas, or completed (burst)
+    feasible: bool  # max_rate: some rate met the limits; open loop: not saturated
+    tokens_per_s: float  # output tokens/s per replica (beams counted)
+    summary: dict[str, Any]
+    p99_s: tuple[float, float, float]  # (TTFT, TPOT, E2E) at the reported rate, LoadGen ranking
+    num_requests: int
+    trials: int
+    notes: list[str] = field(default_factory=list)
+
+    def point(self) -> OperatingPoint:
+        s = self.summary
+        return OperatingPoint(batch=float(s["running_seqs_mean"]), ttft_s=float(s["ttft_s_mean"]),
+                              tpot_s=float(s["tpot_s_mean"]), e2e_s=float(s["e2e_s_mean"]),
+                              tokens_per_s_replica=self.tokens_per_s, limits_met=self.feasible,
+                              saturated=self.kind == "open_loop" and not self.feasible)
+
+    def to_dict(self, replicas: int) -> dict[str, Any]:
+        ms = [None if not math.isfinite(v) else v * 1e3 for v in self.p99_s]
+        return {"kind": self.kind, "rate_per_s": self.rate_per_s * replicas, "feasible": self.feasible,
+                "p99_ttft_ms": ms[0], "p99_tpot_ms": ms[1], "p99_e2e_ms": ms[2],
+                "mean_ttft_ms": self.summary["ttft_s_mean"] * 1e3, "mean_tpot_ms": self.summary["tpot_s_mean"] * 1e3,
+                "requests_per_replica": self.num_requests, "trials": self.trials}
+
+
+def percentiles_s(res: SimResult, q: float = PERCENTILE) -> tuple[float, float, float]:
+    """(TTFT, TPOT, E2E) at percentile ``q`` as LoadGen ranks them (unfinished requests count as late)."""
+    ttft, tpot = slo_percentiles_s(res, q)
+    valid = ~res.requests["rejected"]
+    e2e = np.where(res.finished, res.e2e_s, math.inf)[valid]
+    return ttft, tpot, float(np.percentile(e2e, q, method="inverted_cdf")) if e2e.size else math.inf
+
+
+def meets(res: SimResult, p99: tuple[float, float, float], lim: LatencyLimits) -> bool:
+    """LoadGen's test: every p99 within its limit. Without limits: the queue does not grow without bound."""
+    limits = (lim.ttft_s, lim.tpot_s, lim.e2e_s)
+    if all(v is None for v in limits):
+        return not res.queue_growing()
+    return all(v is None or x <= v for x, v in zip(p99, limits, strict=True))
+
+
+def row_limits(case: Case) -> LatencyLimits | None:
+    """p99 limits a server row ran under: those its notes state, or, for an MLPerf replay, the README's."""
+    lim = stated_limits(case)
+    if lim is None or not (case.is_mlperf or lim.source == "row notes"):
+        return None
+    return lim
+
+
+def simulate_row(case: Case, plan: Plan, layout: Layout, analytic: OperatingPoint, sim: ReplicaSim) -> SimOutcome:
+    """Simulate a server row (no concurrency) on its chosen layout. ``analytic`` is the analytic
+    operating point there: the search's first rate, and the lifetime where no limit bounds it."""
+    inp, out = sim_length(plan.inputs), sim_length(plan.outputs)
+    cfg, cfg_note = scheduler_config(case, sim.mm, plan, sim.step.kv_capacity_tokens)
+    reps = layout.replicas
+    load = stated_load_per_s(case)
+    stated_n = stated_requests(case.notes)
+    fixed_n = None if stated_n is None else max(1, math.ceil(stated_n / reps))
+    head = f"server model: simulator, one of {reps} replicas, seed {SEED}; {cfg_note}"
+    if load is None:
+        return _max_rate(case, plan, analytic, sim, cfg, inp, out, fixed_n, reps, [head])
+    if math.isinf(load):
+        n = fixed_n or run_length(math.inf, 1.0)
+        res = sim.run(BurstArrivals(input_tokens=inp, output_tokens=out), n, cfg, None)
+        s = res.summary()
+        return SimOutcome("burst", s["requests_per_s"], True, s["output_tokens_per_s"] * plan.beams, s,
+                          percentiles_s(res), n, 1,
+                          [head, f"request rate INF: all {n} requests at once, output tokens/s over the run"])
+    rate = load / reps
+    lim = row_limits(case)
+    n = fixed_n or run_length(rate, lifetime_s(lim, plan, analytic))
+    res = sim.run(PoissonArrivals(rate_per_s=rate, input_tokens=inp, output_tokens=out), n, cfg, n / rate)
+    s, p = res.summary(), percentiles_s(res)
+    text = (f"simulated at the stated {load:g} requests/s ({n} requests): mean TTFT {s['ttft_s_mean'] * 1e3:.4g} ms, "
+            f"mean TPOT {s['tpot_s_mean'] * 1e3:.4g} ms, p99 TTFT {p[0] * 1e3:.4g} ms, p99 TPOT {p[1] * 1e3:.4g} ms")
+    if lim is not None and not meets(res, p, lim):
+        # An MLPerf run is valid only within its limits: the model's counterpart of the run is its
+        # own highest rate that meets them (the search of the run's throughput row, shared).
+        mt_plan = replace(plan, mode="max_throughput", rate_per_s=None)
+        mt = operating_point(sim.mm, mt_plan, reps)
+        return _max_rate(case, mt_plan, mt, sim, cfg, inp, out, fixed_n, reps, [
+            head, text, (f"the stated load misses the p99 limits ({_limits_text(lim)}) in the simulation: "
+                         "read at the simulated highest rate that meets them")])
+    ok = not res.saturated()
+    notes = [head, text]
+    if not ok:
+        notes.append("the stated load saturates the simulated replica: the queue grows, latencies depend on the run length")
+    tokens = rate * plan.outputs.mean * plan.beams if ok else s["output_tokens_per_s"] * plan.beams
+    return SimOutcome("open_loop", rate, ok, tokens, s, p, n, 1, notes)
+
+
+def _limits_text(lim: LatencyLimits) -> str:
+    return ", ".join(f"{k} {v * 1e3:g} ms" for k, v in (("TTFT", lim.ttft_s), ("TPOT", lim.tpot_s),
+                                                        ("E2E", lim.e2e_s)) if v is not None) or "none"
+
+
+@dataclass(frozen=True)
+class _Search:
+    rate_per_s: float  # highest passing rate (the lowest tried when none passed)
+    feasible: bool
+    highest: bool  # the passing rate is the highest tried (no failing rate above it)
+    trials: int
+    num_requests: int
+    summary: dict[str, Any]  # SimResult.summary() at that rate
+    p99_s: tuple[float, float, float]
+
+
+def _max_rate(case: Case, plan: Plan, analytic: OperatingPoint, sim: ReplicaSim, cfg: SchedulerConfig,
+              inp: EmpiricalLength, out: EmpiricalLength, fixed_n: int | None, reps: int,
+              notes: list[str]) -> SimOutcome:
+    """MLPerf Server/Interactive: the highest rate meeting the p99 limits (module doc). Searches are
+    memoised on the replica: a throughput row and the latency rows of the same run share one."""
+    lim = stated_limits(case) or LatencyLimits()
+    tokens_per_request = plan.outputs.mean * plan.beams
+    if cfg.max_num_seqs * plan.beams < analytic.batch:  # the scheduler caps the batch below the analytic one
+        capped = replace(plan, mode="closed_loop", concurrency=float(cfg.max_num_seqs * plan.beams * reps))
+        analytic = operating_point(sim.mm, capped, reps, need_ttft=False)
+    r0 = analytic.tokens_per_s_replica / tokens_per_request
+    r0 = r0 if math.isfinite(r0) and r0 > 0 else 1.0
+    life = lifetime_s(lim, plan, analytic)
+    key = (cfg, inp, out, (lim.ttft_s, lim.tpot_s, lim.e2e_s), fixed_n, r0, life)
+    if key not in sim.searches:
+        sim.searches[key] = _search(sim, cfg, inp, out, lim, fixed_n, r0, life)
+    f: _Search = sim.searches[key]
+    at = f.rate_per_s
+    if not f.feasible:
+        notes = [*notes, (f"no simulated rate down to {at * reps:.4g} requests/s meets the p99 limits "
+                          f"({_limits_text(lim)}): value at that rate")]
+    elif f.highest:
+        notes = [*notes, f"p99 limits ({_limits_text(lim)}) still met at {at * reps:.4g} requests/s, the highest tried"]
+    p_txt = ", ".join(f"p99 {k} {v * 1e3:.4g} ms" for k, v in zip(("TTFT", "TPOT", "E2E"), f.p99_s, strict=True)
+                      if math.isfinite(v))
+    notes = [*notes, (f"simulated max rate {at * reps:.4g} requests/s under p99 limits ({_limits_text(lim)}), "
+                      f"{f.num_requests} requests, {f.trials} runs: {p_txt}")]
+    return SimOutcome("max_rate", at, f.feasible, at * tokens_per_request, f.summary, f.p99_s,
+                      f.num_requests, f.trials, notes)
+
+
+def _search(sim: ReplicaSim, cfg: SchedulerConfig, inp: EmpiricalLength, out: EmpiricalLength, lim: LatencyLimits,
+            fixed_n: int | None, r0: float, life: float) -> _Search:
+    """Bracket from ``r0`` by ``RATE_STEP``, then bisect to ``REL_TOL``."""
+    if lim.e2e_s is not None:
+        drain: float | None = lim.e2e_s
+    elif lim.ttft_s is not None or lim.tpot_s is not None:
+        drain = (lim.ttft_s or 0.0) + (max(out.samples_tokens) - 1) * (lim.tpot_s or 0.0)
+    else:
+        drain = None
+    tried: dict[float, tuple[bool, SimResult, tuple[float, float, float], int]] = {}
+
+    def trial(r: float) -> bool:
+        n = fixed_n or run_length(r, life)
+        res = sim.run(PoissonArrivals(rate_per_s=r, input_tokens=inp, output_tokens=out), n, cfg,
+                      drain if drain is not None else n / r)
+        p = percentiles_s(res)
+        # A run capped at MAX_REQUESTS that lasts under MIN_RUN_LIFETIMES of its own request lifetimes
+        # is still filling up: it proves nothing, and counts as a miss.
+        short = n == MAX_REQUESTS and n / r < MIN_RUN_LIFETIMES * res.summary()["e2e_s_mean"]
+        tried[r] = (meets(res, p, lim) and not short, res, p, n)
+        return tried[r][0]
+
+    lo = hi = None
+    rate = r0
+    for _ in range(MAX_BRACKET_STEPS + 1):
+        if trial(rate):
+            lo = rate
+            if hi is not None:
+                break
+            rate *= RATE_STEP
+        else:
+            hi = rate
+            if lo is not None:
+                break
+            rate /= RATE_STEP
+    while lo is not None and hi is not None and hi / lo - 1.0 > REL_TOL:
+        mid = math.sqrt(lo * hi)
+        if trial(mid):
+            lo = mid
+        else:
+            hi = mid
+    at = lo if lo is not None else min(tried)
+    _, res, p, n = tried[at]
+    return _Search(at, lo is not None, hi is None, len(tried), n, res.summary(), p)
+
+
+def sim_metric_value(case: Case, plan: Plan, outcome: SimOutcome, layout: Layout) -> float:
+    """The row's metric from a simulated outcome (ITL rows: the mean inter-token gap)."""
+    if case.metric == "itl_ms":
+        return float(outcome.summary["itl_s_mean"]) * 1e3
+    return metric_value(case, plan, outcome.point(), layout)
