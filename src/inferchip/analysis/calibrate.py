@@ -224,7 +224,11 @@ class CalibrationReport:
 def calibrate(cases: Sequence[Case], start: Calibration | None = None, *, cross_validate: bool = True,
               workers: int = 2, max_evaluations: int = 60,
               progress: Callable[[str], None] | None = None) -> CalibrationReport:
-    """Fit on all cases, then (optionally) leave-one-accelerator-out cross-validation."""
+    """Fit on all cases, then (optionally) leave-one-accelerator-out cross-validation.
+
+    Energy rows (power, tokens per joule) are left out: the calibration holds performance
+    parameters only, and energy constants are never fitted to measured rows."""
+    cases = [c for c in cases if c.energy_scope is None]
     start = start or Calibration()
     say = progress or (lambda _msg: None)
     say("first pass (layouts, mapped models)")

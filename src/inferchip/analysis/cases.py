@@ -43,9 +43,21 @@ METRIC_UNITS = {
     "tpot_ms": "ms",
     "itl_ms": "ms",
     "batch_e2e_latency_ms": "ms",
+    # energy metrics (shared/validation/energy_cases.csv; scopes in its README)
+    "power_w_wall_total": "W",
+    "power_w_board_total": "W",
+    "output_tokens_per_j_wall": "tokens/J",
+    "output_tokens_per_j_board": "tokens/J",
 }
 THROUGHPUT_METRICS = ("output_tokens_per_s_total", "output_tokens_per_s_per_accelerator", "samples_per_s")
 LATENCY_METRICS = ("ttft_ms", "tpot_ms", "itl_ms", "batch_e2e_latency_ms")
+# energy metric -> its measurement scope: "board" = accelerator boards (NVML), "wall" = whole server at the wall
+ENERGY_METRIC_SCOPE = {
+    "power_w_wall_total": "wall",
+    "power_w_board_total": "board",
+    "output_tokens_per_j_wall": "wall",
+    "output_tokens_per_j_board": "board",
+}
 
 
 class CaseFileError(SpecError):
@@ -150,6 +162,22 @@ class Case:
     unit: str
     notes: str
     line: int
+
+    @property
+    def energy_scope(self) -> str | None:
+        """"board" or "wall" for an energy metric, None for a performance metric."""
+        return ENERGY_METRIC_SCOPE.get(self.metric)
+
+    def to_row(self) -> dict[str, str]:
+        """The row as the case file spells it (strings, blank for None), keyed by column."""
+        def text(v: object) -> str:
+            if v is None:
+                return ""
+            if isinstance(v, float) and v.is_integer():
+                return str(int(v))
+            return str(v)
+
+        return {name: text(getattr(self, name)) for name in COLUMNS}
 
     @property
     def is_mlperf(self) -> bool:

@@ -15,6 +15,14 @@ predicts; with ``compare=True`` both run and each result keeps both values
 ``calibrate`` relies on for speed (its fast path :func:`evaluate_fixed` is analytic);
 :func:`validate_cases` and ``inferchip validate`` default to the simulator and compare.
 Closed-loop rows (with a concurrency), static batches and max-throughput rows stay analytic.
+
+Energy rows (``power_w_wall_total``, ``power_w_board_total``, ``output_tokens_per_j_wall``,
+``output_tokens_per_j_board``; ``shared/validation/energy_cases.csv``) are predicted by
+:func:`inferchip.analysis.energy_cases.predict_energy_row` in the row's setting: power from
+the energy constants of the assumptions file (never fitted to these rows), wall power with
+the stated host model, tokens per joule as predicted throughput over predicted power. Their
+statistics are kept apart per scope (:func:`summarize`, ``"kinds"``), never mixed into the
+performance figures.
 """
 
 from __future__ import annotations
@@ -113,7 +121,8 @@ class CaseResult:
             "predicted": self.predicted, "measured": self.measured, "signed_error_pct": self.signed_error_pct,
             "ape": self.ape, "status": self.status, "reason": self.reason,
             "tp": lay.tp if lay else None, "pp": lay.pp if lay else None, "ep": lay.ep if lay else None,
-            "replicas": lay.replicas if lay else None,
+            "replicas": lay.replicas if lay else None, "attn_dp": lay.attn_dp if lay else None,
+            "energy_scope": c.energy_scope,
             "concurrency_per_replica": p.batch if p else None,
             "ttft_ms": None if p is None or math.isnan(p.ttft_s) else p.ttft_s * 1e3,
             "tpot_ms": p.tpot_s * 1e3 if p else None,
@@ -127,16 +136,15 @@ FOUR_BIT = ("fp4", "mxfp4", "int4")
 
 
 def case_formats(case: Case) -> tuple[Formats, list[str]]:
-    """Formats of a row. 4-bit activations (NVFP4/MXFP4 W4A4 GEMMs, as the README's MLPerf
-    Blackwell and MI355X rows state) are taken as given: the step cost then runs the GEMMs at
-    the 4-bit peak and attention at 16 bit (``predict.resolve_formats`` refuses this setting)."""
+    """Formats of a row, by the same rules as ``predict`` (:func:`resolve_formats`): 4-bit float
+    activations (NVFP4/MXFP4 W4A4, as the README's MLPerf Blackwell and MI355X rows state) run
+    the GEMMs at the 4-bit peak and attention at 16 bit, KV as given (fp8 by default)."""
     if case.weight_dtype is None:
         raise NotPredictable("weight_dtype is blank: the number format of the weights is unknown")
-    if case.act_dtype in FOUR_BIT and case.act_dtype != "int4":
-        kv = case.kv_dtype or resolve_formats(case.weight_dtype, "fp8", None).kv
-        return Formats(case.weight_dtype, case.act_dtype, kv), [
-            f"W4A4 ({case.weight_dtype}/{case.act_dtype}): GEMMs at the 4-bit peak, KV {kv}"]
-    return resolve_formats(case.weight_dtype, case.act_dtype, case.kv_dtype), []
+    fmt = resolve_formats(case.weight_dtype, case.act_dtype, case.kv_dtype)
+    if fmt.activations in ("fp4", "mxfp4"):
+        return fmt, [f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the 4-bit peak, KV {fmt.kv}"]
+    return fmt, []
 
 
 def _needs_ttft(case: Case) -> bool:
@@ -159,13 +167,14 @@ class Validator:
     ``compare``: also evaluate the other server model on server rows, into ``by_model``."""
 
     def __init__(self, cal: Calibration, *, coarse: bool = False, server_model: str = "analytic",
-                 compare: bool = False):
+                 compare: bool = False, assumptions: str | None = None):
         if server_model not in SERVER_MODELS:
             raise InvalidSettingError(f"server model {server_model!r}: allowed: {', '.join(SERVER_MODELS)}")
         self.cal = cal
         self.coarse = coarse
         self.server_model = server_model
         self.compare = compare
+        self.assumptions = assumptions  # energy/host constants file for energy rows (None: the bundled one)
         self._chips: dict[str, Any] = {}
         self._models: dict[str, Any] = {}
         self._mapped: dict[tuple, MappedModel] = {}
@@ -204,7 +213,21 @@ class Validator:
         lay = check_layout(ms, Layout(case.tp or 1, case.pp or 1, case.ep or 1), n)
         return [replace(lay, replicas=max(1, n // lay.chips_per_replica))]
 
+    def predict_energy(self, case: Case) -> CaseResult:
+        """An energy row: predicted power or tokens per joule in the row's setting and scope."""
+        from inferchip.analysis.energy_cases import predict_energy_row
+
+        value, reason = predict_energy_row(case.to_row(), self.cal, self.assumptions)
+        if value is None:
+            return CaseResult(case, "not_predictable", reason or "no prediction")
+        what = "wall power = boards + host model" if case.energy_scope == "wall" else "board power (accelerators only)"
+        return CaseResult(case, "ok", "", value, notes=[
+            f"energy row, {case.energy_scope} scope: {what}; energy constants from "
+            f"{self.assumptions or 'catalog/assumptions.yaml'}, not fitted to energy rows; throughput predicted too"])
+
     def predict_case(self, case: Case) -> CaseResult:
+        if case.energy_scope is not None:
+            return self.predict_energy(case)
         outcome, sim_error, simulated = None, None, False
         try:
             fmt, fmt_notes = case_formats(case)
@@ -308,13 +331,13 @@ def evaluate_fixed(case: Case, layout: Layout, mm: MappedModel, cal: Calibration
 
 def validate_cases(cases: Sequence[Case], cal: Calibration, *, progress: Callable[[int], None] | None = None,
                    validator: Validator | None = None, server_model: str = "sim", compare: bool = True,
-                   workers: int = 1) -> list[CaseResult]:
+                   workers: int = 1, assumptions: str | None = None) -> list[CaseResult]:
     """Predict every case (server rows by ``server_model``, the other one too with ``compare``);
     ``progress`` is called with the number of cases done. With ``workers > 1`` (and no
     ``validator`` given) the rows of each system (accelerator, count, model) go to one of
     ``workers`` processes; every prediction is the same as in one process."""
     if validator is not None or workers <= 1 or len(cases) < 2:
-        v = validator or Validator(cal, server_model=server_model, compare=compare)
+        v = validator or Validator(cal, server_model=server_model, compare=compare, assumptions=assumptions)
         out = []
         for k, case in enumerate(cases, start=1):
             out.append(v.predict_case(case))
@@ -331,7 +354,7 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, progress: Callabl
     slots: list[CaseResult | None] = [None] * len(cases)
     done = 0
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_predict_group, [cases[i] for i in g], cal, server_model, compare): g for g in order}
+        futures = {pool.submit(_predict_group, [cases[i] for i in g], cal, server_model, compare, assumptions): g for g in order}
         for fut in as_completed(futures):
             for i, r in zip(futures[fut], fut.result(), strict=True):
                 slots[i] = r
@@ -341,8 +364,9 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, progress: Callabl
     return [r for r in slots if r is not None]
 
 
-def _predict_group(cases: list[Case], cal: Calibration, server_model: str, compare: bool) -> list[CaseResult]:
-    v = Validator(cal, server_model=server_model, compare=compare)
+def _predict_group(cases: list[Case], cal: Calibration, server_model: str, compare: bool,
+                   assumptions: str | None = None) -> list[CaseResult]:
+    v = Validator(cal, server_model=server_model, compare=compare, assumptions=assumptions)
     return [v.predict_case(c) for c in cases]
 
 
@@ -353,7 +377,13 @@ GROUP_KEYS = {
     "model": lambda c: c.model,
     "scenario": lambda c: c.scenario,
     "metric": lambda c: c.metric,
+    "kind": lambda c: case_kind(c),
 }
+
+
+def case_kind(case: Case) -> str:
+    """"performance", or "energy (board)" / "energy (wall)" for an energy row."""
+    return "performance" if case.energy_scope is None else f"energy ({case.energy_scope})"
 
 
 def _stats(cases: int, predicted: Sequence[float], measured: Sequence[float]) -> dict[str, float | int | None]:
@@ -405,8 +435,15 @@ def server_comparison(results: Sequence[CaseResult]) -> dict[str, dict[str, dict
 
 def summarize(results: Sequence[CaseResult], by: str | None = None) -> dict[str, Any]:
     """Overall statistics, with ``by`` the same per group (sorted by group name), and where
-    server rows were predicted by both server models, :func:`server_comparison`."""
+    server rows were predicted by both server models, :func:`server_comparison`. Where the
+    results hold energy rows, ``"kinds"`` gives the statistics of the performance rows and
+    of each energy scope apart (a pooled "overall" then mixes units: read "kinds")."""
     out: dict[str, Any] = {"overall": error_stats(results)}
+    kinds: dict[str, list[CaseResult]] = {}
+    for r in results:
+        kinds.setdefault(case_kind(r.case), []).append(r)
+    if set(kinds) != {"performance"}:  # energy rows present: statistics per kind, never pooled
+        out["kinds"] = {k: error_stats(v) for k, v in sorted(kinds.items())}
     if by is not None:
         if by not in GROUP_KEYS:
             raise InvalidSettingError(f"--by {by}: allowed: {', '.join(GROUP_KEYS)}")

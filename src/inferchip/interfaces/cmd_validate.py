@@ -45,12 +45,23 @@ class GroupBy(str, Enum):
     model = "model"
     scenario = "scenario"
     metric = "metric"
+    kind = "kind"
 
 
-def _read(cases: Path):
-    """Read the case file; a malformed one raises CaseFileError (line, column, what is allowed),
+def _read(cases: Path | list[Path]):
+    """Read the case file(s); a malformed one raises CaseFileError (line, column, what is allowed),
     which the CLI prints without a traceback and answers with exit status 2."""
-    return read_cases(cases)
+    from inferchip.analysis.cases import CaseFileError
+
+    out, seen = [], {}
+    for path in [cases] if isinstance(cases, Path) else cases:
+        for c in read_cases(path):
+            if c.case_id in seen:
+                raise CaseFileError(str(path), c.line, 1, "case_id",
+                                    f"value {c.case_id!r} repeats a case of {seen[c.case_id]}")
+            seen[c.case_id] = str(path)
+            out.append(c)
+    return out
 
 
 def _calibration(which: Optional[str]) -> tuple[Calibration, str]:
@@ -100,15 +111,18 @@ def _cases_table(results: list[CaseResult]) -> Table:
     for c in ("case", "accelerator", "metric", "predicted", "measured", "error", "status / layout"):
         t.add_column(c, justify="right" if c in ("predicted", "measured", "error") else "left", overflow="fold")
     for r in results:
-        d = r.to_dict()
-        info = f"tp{d['tp']} pp{d['pp']} ep{d['ep']} x{d['replicas']}" if r.status == "ok" else f"{r.status}: {r.reason}"
+        if r.status != "ok":
+            info = f"{r.status}: {r.reason}"
+        else:
+            info = _layout_text(r.layout) if r.layout else f"energy ({r.case.energy_scope} scope)"
         t.add_row(r.case.case_id, r.case.accelerator, r.case.metric, _num(r.predicted), _num(r.measured),
                   _pct(r.signed_error_pct, True), info)
     return t
 
 
-def _run(cases: list, cal: Calibration, quiet: bool, server_model: str, workers: int) -> list[CaseResult]:
-    kw = {"server_model": server_model, "compare": True, "workers": workers}
+def _run(cases: list, cal: Calibration, quiet: bool, server_model: str, workers: int,
+         assumptions: str | None = None) -> list[CaseResult]:
+    kw = {"server_model": server_model, "compare": True, "workers": workers, "assumptions": assumptions}
     if quiet or len(cases) < 50 or not sys.stderr.isatty():
         return validate_cases(cases, cal, **kw)
     from rich.progress import (
@@ -151,32 +165,38 @@ def _server_table(comparison: dict[str, Any], chosen: str) -> Table:
 
 @app.command("validate")
 def validate_cmd(
-    cases: Path = typer.Argument(..., help="Case CSV in the format of shared/validation/cases.csv."),
+    cases: list[Path] = typer.Argument(..., help="Case CSV(s) in the format of shared/validation/cases.csv; energy "
+                                                 "metrics (energy_cases.csv) are predicted too, their errors kept apart."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
-    by: Optional[GroupBy] = typer.Option(None, "--by", help="Also summarise per source, accelerator, model, scenario or metric."),
+    by: Optional[GroupBy] = typer.Option(None, "--by", help="Also summarise per source, accelerator, model, scenario, "
+                                                            "metric or kind (performance / energy scope)."),
     calibration: Optional[str] = typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one)."),
     page: Optional[Path] = typer.Option(None, "--page", help="Also write a markdown page (with SVG and HTML plots) here."),
     server_model: ServerModel = typer.Option(ServerModel.sim, "--server-model",
                                              help="Model of the server rows: the serving simulator or the analytic "
                                                   "approximation (the other one is reported alongside)."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes (the simulated server rows are the costly part)."),
+    assumptions: Optional[str] = typer.Option(None, "--assumptions",
+                                              help="YAML overriding the energy/host constants of energy rows."),
 ) -> None:
-    """Predict every case of a CSV and compare with its measurement: per-case errors and statistics."""
+    """Predict every case of the CSV(s) and compare with its measurement: per-case errors and statistics."""
     rows = _read(cases)
     cal, cal_text = _calibration(calibration)
-    results = _run(rows, cal, output == OutputFormat.json, server_model.value, workers)
+    results = _run(rows, cal, output == OutputFormat.json, server_model.value, workers, assumptions)
+    files = ", ".join(str(c) for c in cases)
     summary = summarize(results, by.value if by else None)
     if page is not None:
-        groups = {k: summarize(results, k)["groups"] for k in ("accelerator", "scenario", "source", "metric")}
-        write_page(page, results, summary["overall"], groups, cal, cal_text, str(cases),
+        groups = {k: summarize(results, k)["groups"] for k in ("kind", "accelerator", "scenario", "source", "metric")}
+        write_page(page, results, summary["overall"], groups, cal, cal_text, files,
                    summary.get("server_models"), server_model.value)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"cases": [r.to_dict() for r in results], "summary": summary,
-                                "server_model": server_model.value, "calibration": cal_text, "file": str(cases)}))
+                                "server_model": server_model.value, "calibration": cal_text, "file": files}))
         return
     con = _console()
     con.print(_cases_table(results))
     rows_s = [stats_row("all cases", summary["overall"])]
+    rows_s += [stats_row(k, v) for k, v in summary.get("kinds", {}).items()]
     if by:
         rows_s += [stats_row(k, v) for k, v in summary["groups"].items()]
     con.print(_stats_table(f"summary (APE = |predicted / measured - 1|; calibration: {cal_text}; "
@@ -334,6 +354,10 @@ def plot_html(results: list[CaseResult]) -> str:
     return fig.to_html(include_plotlyjs=True, full_html=True)
 
 
+def _layout_text(lay) -> str:
+    return f"tp{lay.tp} pp{lay.pp} ep{lay.ep}{' attn-DP' if lay.attn_dp else ''} x{lay.replicas}"
+
+
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     esc = [[str(c).replace("|", "\\|").replace("\n", " ") for c in r] for r in rows]
     return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"] + [
@@ -370,7 +394,13 @@ def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], g
     L += _md_table(["parameter", "value", ""], params)
     L += ["", "## Summary", ""]
     rows = [stats_row("all cases", overall)]
+    if len(groups.get("kind", {})) > 1:  # energy rows: never read the pooled row alone
+        rows += [stats_row(k, s) for k, s in groups["kind"].items()]
     L += _md_table(STATS_HEADER, rows)
+    if len(groups.get("kind", {})) > 1:
+        L += ["", "Energy rows (power in W, tokens per joule) are predicted from the energy constants of "
+              "`catalog/assumptions.yaml` (each with its source), never fitted to them; wall power adds the stated "
+              "host model (`inferchip.cost.energy.wall_power_w`). Read their errors per scope, above."]
     for key, title in (("accelerator", "Per accelerator"), ("scenario", "Per scenario"), ("source", "Per source"),
                        ("metric", "Per metric")):
         L += ["", f"### {title}", ""]
@@ -396,7 +426,7 @@ def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], g
     L += _md_table(["case", "accelerator", "n", "model", "scenario", "metric", "predicted", "measured", "error", "layout"],
                    [[r.case.case_id, r.case.accelerator, str(r.case.num_accelerators), r.case.model, r.case.scenario,
                      r.case.metric, _num(r.predicted), _num(r.measured), _pct(r.signed_error_pct, True),
-                     f"tp{r.layout.tp} pp{r.layout.pp} ep{r.layout.ep} x{r.layout.replicas}" if r.layout else r.status]
+                     _layout_text(r.layout) if r.layout else ("energy" if r.status == "ok" else r.status)]
                     for r in results])
     L += ["", "## How a row is predicted", "", *_method_text(v, vs), ""]
     _write_atomic(svg, plot_svg(results))
