@@ -18,13 +18,16 @@ MODEL = "meta-llama/Llama-3.1-8B"
 
 
 def test_single_request_reproduces_the_core_model():
-    step, replicas = serving_model(make_chip(), MODEL, weights="fp8")
+    # Uncalibrated defaults in both, so the TDP-throttled prefill below does not depend on
+    # whatever the shipped calibration currently holds.
+    step, replicas = serving_model(make_chip(), MODEL, weights="fp8", calibration="none")
     res = simulate(step, ClosedLoopArrivals(concurrency=1, input_tokens=512, output_tokens=65), num_requests=1,
                    exact_step_times=True)
     s = res.summary()
     # predict's static batch of 1 (same chip, no spec: both read HBM3 at 7 nm), throttled at TDP
     # as the simulator's steps are: the 512-token prefill of this chip would exceed its TDP.
-    met = predict(make_chip(), MODEL, weights="fp8", batch=1, input_tokens=512, output_tokens=65, tp=1)
+    met = predict(make_chip(), MODEL, weights="fp8", batch=1, input_tokens=512, output_tokens=65, tp=1,
+                  calibration="none")
     assert met.extra["throttled"]
     assert s["ttft_s_mean"] == pytest.approx(met.ttft_s, rel=1e-9)
     assert s["ttft_s_mean"] > float(static_batch(step.mm, 1, 512, 65).ttft_s)  # stretched

@@ -92,7 +92,8 @@ def test_model_without_energy_reports_none():
 
 
 def test_real_model_single_request_energy_equals_its_steps_through_the_model():
-    step, _ = serving_model(make_chip(), "meta-llama/Llama-3.1-8B", weights="fp8")
+    # uncalibrated defaults: the throttled prefill below must not depend on the shipped calibration
+    step, _ = serving_model(make_chip(), "meta-llama/Llama-3.1-8B", weights="fp8", calibration="none")
     res = simulate(step, ClosedLoopArrivals(concurrency=1, input_tokens=512, output_tokens=65), num_requests=1,
                    exact_step_times=True)
     # by hand: one prefill step of 512 tokens (512 x 513 / 2 causal pairs), then 64 decode steps
