@@ -1,12 +1,12 @@
 """Speed of the serving simulator: one hour of Poisson traffic at 100 requests/s on a 70B model.
 
-Uses the real step model (``inferchip.cost.step.serving_step_model``) when it is
-importable, otherwise a stand-in roofline model of Llama-2-70B in FP8 on TP2 H100-SXM
-replicas whose figures are written below (datasheet peaks times assumed efficiencies; an
-estimate for benchmarking the simulator, not a prediction). Prints a summary, then as its
+Uses the real core model (``inferchip.analysis.serving.serving_model``: Llama-2-70B in FP8
+on TP2 H100-SXM replicas, with energy per step); ``--stand-in`` uses instead a stand-in
+roofline whose figures are written below (datasheet peaks times assumed efficiencies; an
+estimate for timing the simulator alone, not a prediction). Prints a summary, then as its
 last line ``<N> simulated requests/s`` (simulated requests per second of wall time).
 
-Run: ``.venv/bin/python benchmarks/bench_serve.py [--duration-s 3600] [--rate 100]``
+Run: ``.venv/bin/python benchmarks/bench_serve.py [--duration-s 3600] [--rate 100] [--stand-in]``
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inferchip.errors import InferchipError
 from inferchip.sim import PoissonArrivals, SchedulerConfig, simulate
 
 GB = 1e9
@@ -66,19 +65,13 @@ class RooflineStandIn:
         return np.maximum(compute_s, memory_s) + comm_s + self.overhead_s
 
 
-def step_model(tp: int):
-    try:
-        from inferchip.cost.step import serving_step_model  # type: ignore[import-not-found]
-    except ImportError:
-        return RooflineStandIn(tp=tp), "stand-in roofline (inferchip.cost.step.serving_step_model not available)"
-    try:
-        model = serving_step_model(
-            model="meta-llama/Llama-2-70b-hf", chip="nvidia-h100-sxm-80gb", tp=tp,
-            weight_dtype="fp8", kv_dtype="fp8",
-        )
-        return model, "inferchip.cost.step.serving_step_model"
-    except (TypeError, ValueError, InferchipError) as exc:  # the L3 signature may differ: say so, use the stand-in
-        return RooflineStandIn(tp=tp), f"stand-in roofline (serving_step_model call failed: {exc})"
+def step_model(tp: int, stand_in: bool):
+    if stand_in:
+        return RooflineStandIn(tp=tp), "stand-in roofline (--stand-in)"
+    from inferchip.analysis.serving import serving_model
+
+    model, _ = serving_model("nvidia-h100-sxm-80gb", "meta-llama/Llama-2-70b-hf", count=tp, tp=tp, weights="fp8")
+    return model, "inferchip.analysis.serving.serving_model (core model + energy, shipped calibration)"
 
 
 def main() -> None:
@@ -88,8 +81,9 @@ def main() -> None:
     ap.add_argument("--replicas", type=int, default=8)
     ap.add_argument("--tp", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--stand-in", action="store_true", help="time the simulator on a stand-in roofline step model")
     args = ap.parse_args()
-    model, which = step_model(args.tp)
+    model, which = step_model(args.tp, args.stand_in)
     arrivals = PoissonArrivals(rate_per_s=args.rate, input_tokens=(700, 500), output_tokens=(294, 200))
     t0 = time.perf_counter()
     result = simulate(model, arrivals, duration_s=args.duration_s, seed=args.seed, replicas=args.replicas,
@@ -99,8 +93,8 @@ def main() -> None:
     print(f"step model: {which}")
     for key in ("num_requests", "num_completed", "num_steps", "step_model_evaluations", "ttft_s_p99", "tpot_s_p99",
                 "output_tokens_per_s", "running_seqs_mean", "kv_cache_used_fraction_mean", "preemptions",
-                "saturated"):
-        print(f"{key}: {s[key]}")
+                "saturated", "power_w_per_chip", "output_tokens_per_j"):
+        print(f"{key}: {s.get(key, '-')}")
     print(f"step model calls: {result.extra['step_model_calls']}")
     print(f"wall time: {wall_s:.2f} s")
     print(f"{s['num_requests'] / wall_s:.0f} simulated requests/s")
