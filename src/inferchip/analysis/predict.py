@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from inferchip.analysis.engine import MappedModel, PhaseMetrics, continuous_batch, fit_error, map_model, static_batch
+from inferchip.analysis.engine import (
+    MappedModel,
+    PhaseMetrics,
+    continuous_batch,
+    fit_error,
+    map_model,
+    static_batch,
+)
 from inferchip.cost.calibration import Calibration, load_calibration
 from inferchip.cost.peaks import executed_format
 from inferchip.cost.step import OP_CLASSES, StepCost

@@ -32,8 +32,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
 from inferchip.analysis.cases import Case, stated_load_per_s
 from inferchip.analysis.engine import MappedModel, map_model
 from inferchip.analysis.predict import resolve_formats
@@ -63,6 +61,14 @@ from inferchip.analysis.validation_plan import (  # re-exported: the validation'
     operating_point,
     plan_for,
 )
+from inferchip.analysis.validation_stats import (  # re-exported: the statistics' public names
+    GROUP_KEYS,
+    SERVER_GROUPS,
+    case_kind,
+    error_stats,
+    server_comparison,
+    summarize,
+)
 from inferchip.cost.calibration import Calibration
 from inferchip.errors import (
     DoesNotFitError,
@@ -77,7 +83,8 @@ __all__ = [
     "E2E_P99_OVER_MEAN", "LENGTH_POINTS", "LENGTH_SIGMA", "QUEUE_WAIT_STEPS", "SERVER_MODELS", "TPOT_P99_OVER_MEAN",
     "TTFT_P99_OVER_MEAN", "CaseResult", "LengthDist", "NotPredictable", "OperatingPoint", "Plan", "Validator",
     "_steady", "case_formats", "error_stats", "evaluate_fixed", "max_concurrency", "metric_value", "operating_point",
-    "plan_for", "server_comparison", "summarize", "uses_simulator", "validate_cases",
+    "plan_for", "server_comparison", "summarize", "uses_simulator", "validate_cases", "GROUP_KEYS", "SERVER_GROUPS",
+    "case_kind",
 ]
 
 
@@ -368,90 +375,3 @@ def _predict_group(cases: list[Case], cal: Calibration, server_model: str, compa
                    assumptions: str | None = None) -> list[CaseResult]:
     v = Validator(cal, server_model=server_model, compare=compare, assumptions=assumptions)
     return [v.predict_case(c) for c in cases]
-
-
-# ------------------------------------------------------------------ statistics
-GROUP_KEYS = {
-    "source": lambda c: c.source_kind,
-    "accelerator": lambda c: c.accelerator,
-    "model": lambda c: c.model,
-    "scenario": lambda c: c.scenario,
-    "metric": lambda c: c.metric,
-    "kind": lambda c: case_kind(c),
-}
-
-
-def case_kind(case: Case) -> str:
-    """"performance", or "energy (board)" / "energy (wall)" for an energy row."""
-    return "performance" if case.energy_scope is None else f"energy ({case.energy_scope})"
-
-
-def _stats(cases: int, predicted: Sequence[float], measured: Sequence[float]) -> dict[str, float | int | None]:
-    signed = 100.0 * (np.asarray(predicted, float) - np.asarray(measured, float)) / np.asarray(measured, float)
-    ape = np.abs(signed)
-    have = ape.size > 0
-    return {
-        "cases": cases,
-        "predicted": int(ape.size),
-        "not_predicted": cases - int(ape.size),
-        "median_ape": float(np.median(ape)) if have else None,
-        "p90_ape": float(np.percentile(ape, 90)) if have else None,
-        "max_ape": float(ape.max()) if have else None,
-        "within_10pct": float(100.0 * np.mean(ape <= 10.0)) if have else None,
-        "within_25pct": float(100.0 * np.mean(ape <= 25.0)) if have else None,
-        "median_signed_error_pct": float(np.median(signed)) if have else None,
-    }
-
-
-def error_stats(results: Sequence[CaseResult]) -> dict[str, float | int | None]:
-    """Count, median/p90/max APE (percent; p90 by linear interpolation), the percent of
-    predicted rows within 10% and 25%, and the median signed error (bias)."""
-    ok = [r for r in results if r.status == "ok"]
-    return _stats(len(results), [r.predicted for r in ok], [r.measured for r in ok])
-
-
-SERVER_GROUPS = {
-    "server rows": lambda c: True,
-    "server throughput": lambda c: not c.metric.endswith("_ms"),
-    "server latency": lambda c: c.metric.endswith("_ms"),
-}
-
-
-def server_comparison(results: Sequence[CaseResult]) -> dict[str, dict[str, dict[str, float | int | None]]]:
-    """Error statistics of the server rows under each server model, side by side:
-    ``{group: {model: stats}}`` over the rows that have both models' entries (``by_model``);
-    a row a model could not predict counts as not predicted for that model."""
-    rows = [r for r in results if r.by_model]
-    out: dict[str, dict[str, dict[str, float | int | None]]] = {}
-    for group, keep in SERVER_GROUPS.items():
-        sel = [r for r in rows if keep(r.case)]
-        out[group] = {}
-        for m in SERVER_MODELS:
-            have = [r for r in sel if r.by_model.get(m) is not None and math.isfinite(r.by_model[m])
-                    and r.by_model[m] > 0]
-            out[group][m] = _stats(len(sel), [r.by_model[m] for r in have], [r.measured for r in have])
-    return out
-
-
-def summarize(results: Sequence[CaseResult], by: str | None = None) -> dict[str, Any]:
-    """Overall statistics, with ``by`` the same per group (sorted by group name), and where
-    server rows were predicted by both server models, :func:`server_comparison`. Where the
-    results hold energy rows, ``"kinds"`` gives the statistics of the performance rows and
-    of each energy scope apart (a pooled "overall" then mixes units: read "kinds")."""
-    out: dict[str, Any] = {"overall": error_stats(results)}
-    kinds: dict[str, list[CaseResult]] = {}
-    for r in results:
-        kinds.setdefault(case_kind(r.case), []).append(r)
-    if set(kinds) != {"performance"}:  # energy rows present: statistics per kind, never pooled
-        out["kinds"] = {k: error_stats(v) for k, v in sorted(kinds.items())}
-    if by is not None:
-        if by not in GROUP_KEYS:
-            raise InvalidSettingError(f"--by {by}: allowed: {', '.join(GROUP_KEYS)}")
-        groups: dict[str, list[CaseResult]] = {}
-        for r in results:
-            groups.setdefault(GROUP_KEYS[by](r.case), []).append(r)
-        out["by"] = by
-        out["groups"] = {k: error_stats(v) for k, v in sorted(groups.items())}
-    if any(r.by_model for r in results):
-        out["server_models"] = server_comparison(results)
-    return out
