@@ -169,7 +169,8 @@ def validate_cmd(
     con = _console()
     con.print(_cases_table(results))
     rows_s = [stats_row("all cases", summary["overall"])]
-    rows_s += [stats_row(k, v) for k, v in summary.get("kinds", {}).items()]
+    if not (by and by.value == "kind"):  # --by kind lists the same rows below
+        rows_s += [stats_row(k, v) for k, v in summary.get("kinds", {}).items()]
     if by:
         rows_s += [stats_row(k, v) for k, v in summary["groups"].items()]
     con.print(_stats_table(f"summary (APE = |predicted / measured - 1|; calibration: {cal_text}; "
