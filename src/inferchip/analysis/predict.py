@@ -127,6 +127,27 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None) -> Fo
     return Formats(weights=weights, activations=activations, kv=kv)
 
 
+def resolve_chip_and_model(chip: str | ChipParams, model: str | ModelSpec, estimate: str = "central",
+                           chip_spec: ChipSpec | None = None) -> tuple[ChipParams, ChipSpec | None, ModelSpec]:
+    """(chip parameters, chip spec, model spec) from catalogue ids / file paths or ready objects.
+
+    A chip given by id or path also yields its spec (memory type, node, price) unless one is
+    passed; a ChipParams keeps the ``chip_spec`` given (None: energy assumes defaults).
+    """
+    if isinstance(chip, ChipParams):
+        cp = chip
+    else:
+        from inferchip.catalog.chips import get_chip_params, load_chip
+
+        cp = get_chip_params(chip, estimate)
+        chip_spec = chip_spec or load_chip(chip)
+    if isinstance(model, ModelSpec):
+        return cp, chip_spec, model
+    from inferchip.catalog.models import load_model
+
+    return cp, chip_spec, load_model(model)
+
+
 def _positive(name: str, v: int | float | None) -> None:
     if v is not None and v <= 0:
         raise InvalidSettingError(f"{name} must be positive, got {v}")
@@ -198,19 +219,7 @@ def predict(
         _positive(name, v)
     if estimate not in ("low", "central", "high"):
         raise InvalidSettingError(f"--estimate must be low, central or high, got {estimate}")
-    if isinstance(chip, ChipParams):
-        cp = chip
-    else:
-        from inferchip.catalog.chips import get_chip_params, load_chip
-
-        cp = get_chip_params(chip, estimate)
-        chip_spec = chip_spec or load_chip(chip)
-    if isinstance(model, ModelSpec):
-        ms = model
-    else:
-        from inferchip.catalog.models import load_model
-
-        ms = load_model(model)
+    cp, chip_spec, ms = resolve_chip_and_model(chip, model, estimate, chip_spec)
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
     fmt = resolve_formats(weights, activations, kv)
     notes: list[str] = []

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from inferchip.analysis.engine import MappedModel, map_model
-from inferchip.analysis.predict import resolve_formats
+from inferchip.analysis.predict import resolve_chip_and_model, resolve_formats
 from inferchip.cost.calibration import Calibration, load_calibration
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.layout import Layout, check_layout
@@ -113,19 +113,7 @@ def serving_model(chip: str | ChipParams, model: str | ModelSpec, *, count: int 
     """
     from inferchip.catalog.assumptions import load_assumptions
 
-    if isinstance(chip, ChipParams):
-        cp = chip
-    else:
-        from inferchip.catalog.chips import get_chip_params, load_chip
-
-        cp = get_chip_params(chip, estimate)
-        chip_spec = chip_spec or load_chip(chip)
-    if isinstance(model, ModelSpec):
-        ms = model
-    else:
-        from inferchip.catalog.models import load_model
-
-        ms = load_model(model)
+    cp, chip_spec, ms = resolve_chip_and_model(chip, model, estimate, chip_spec)
     a = assumptions if isinstance(assumptions, Assumptions) else load_assumptions(assumptions)
     lay = check_layout(ms, Layout(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp), count)
     replicas = count // lay.chips_per_replica
