@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from inferchip.analysis.engine import map_model, static_batch
+from inferchip.performance.phases import map_model, static_batch
 from inferchip.catalog.chips import all_chips, get_chip_params
 from inferchip.catalog.models import load_model
 from inferchip.cost.calibration import load_calibration

@@ -1,6 +1,6 @@
 """Speed of the serving simulator: one hour of Poisson traffic at 100 requests/s on a 70B model.
 
-Uses the real core model (``inferchip.analysis.serving.serving_model``: Llama-2-70B in FP8
+Uses the real core model (``inferchip.performance.serving.serving_model``: Llama-2-70B in FP8
 on TP2 H100-SXM replicas, with energy per step); ``--stand-in`` uses instead a stand-in
 roofline whose figures are written below (datasheet peaks times assumed efficiencies; an
 estimate for timing the simulator alone, not a prediction). Prints a summary, then as its
@@ -68,10 +68,10 @@ class RooflineStandIn:
 def step_model(tp: int, stand_in: bool):
     if stand_in:
         return RooflineStandIn(tp=tp), "stand-in roofline (--stand-in)"
-    from inferchip.analysis.serving import serving_model
+    from inferchip.performance.serving import serving_model
 
     model, _ = serving_model("nvidia-h100-sxm-80gb", "meta-llama/Llama-2-70b-hf", count=tp, tp=tp, weights="fp8")
-    return model, "inferchip.analysis.serving.serving_model (core model + energy, shipped calibration)"
+    return model, "inferchip.performance.serving.serving_model (core model + energy, shipped calibration)"
 
 
 def main() -> None:

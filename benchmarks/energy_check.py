@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from inferchip.analysis.energy_cases import BUNDLED_CSV, energy_validation_summary
+from inferchip.validation.energy_rows import BUNDLED_CSV, energy_validation_summary
 
 SHARED = Path("/work/shared/validation/energy_cases.csv")
 

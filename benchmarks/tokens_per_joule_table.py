@@ -14,7 +14,7 @@ Prints one markdown table. Usage: ``python benchmarks/tokens_per_joule_table.py`
 
 from __future__ import annotations
 
-from inferchip.analysis.predict import predict
+from inferchip.performance.predict import predict
 from inferchip.catalog.chips import all_chips
 from inferchip.cost.energy import wall_power_w
 from inferchip.errors import InferchipError

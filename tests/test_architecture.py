@@ -1,34 +1,143 @@
-"""Data flows one way: each layer imports only the layers before it (and the foundation)."""
+"""Guard rails on the shape of the code.
+
+Data flows one way: each layer imports only the layers before it (and the foundation).
+The checker reads every import: absolute and relative (``from ..cost import x``), inside
+functions too, and ``importlib.import_module("inferchip...")`` / ``__import__`` with a
+literal name. No module imports itself back through others (no cycles), no module is longer
+than 400 lines and no folder holds more than 16 modules. Its self-tests run the checker on
+a small package with known faults.
+"""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "inferchip"
 FOUNDATION = {"units", "sources", "errors"}
-LAYERS = ["spec", "catalog", "workload", "mapping", "cost", "sim", "analysis", "interfaces"]
+LAYERS = ["spec", "catalog", "workload", "mapping", "cost", "sim", "performance", "validation", "review",
+          "interfaces"]
+MAX_MODULE_LINES = 400
+MAX_MODULES_PER_FOLDER = 16
+DYNAMIC_IMPORTERS = {"import_module", "__import__"}
 
 
-def _layer_of(module: str) -> str | None:
+def module_name(pkg: Path, path: Path) -> str:
+    """Dotted name of ``path`` inside the package rooted at ``pkg`` (a package's ``__init__`` is the package)."""
+    parts = [pkg.name, *path.relative_to(pkg).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _resolve_relative(current: str, is_package: bool, level: int, module: str | None) -> str:
+    base = current.split(".")
+    if not is_package:
+        base = base[:-1]
+    base = base[: len(base) - (level - 1)] if level > 1 else base
+    return ".".join(base + ([module] if module else []))
+
+
+def imports_of(pkg: Path, path: Path) -> Iterator[tuple[int, str]]:
+    """(line, dotted module) of every import in ``path``, relative ones resolved, dynamic literal ones included.
+
+    ``from a.b import c`` yields ``a.b`` and ``a.b.c`` (``c`` may be a module)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    current = module_name(pkg, path)
+    is_package = path.name == "__init__.py"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            mod = _resolve_relative(current, is_package, node.level, node.module) if node.level else (node.module or "")
+            yield node.lineno, mod
+            for alias in node.names:
+                yield node.lineno, f"{mod}.{alias.name}"
+        elif isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+            if name in DYNAMIC_IMPORTERS and node.args and isinstance(node.args[0], ast.Constant) \
+                    and isinstance(node.args[0].value, str):
+                yield node.lineno, node.args[0].value
+
+
+def _unit_of(pkg: str, module: str) -> str | None:
     parts = module.split(".")
-    if parts[0] != "inferchip" or len(parts) < 2:
+    if parts[0] != pkg or len(parts) < 2:
         return None
     return parts[1]
 
 
-def _imports(path: Path) -> list[tuple[int, str]]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    out = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out += [(node.lineno, a.name) for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            out.append((node.lineno, node.module))
-            out += [(node.lineno, f"{node.module}.{a.name}") for a in node.names if node.module == "inferchip"]
-    return out
+def layer_violations(pkg: Path, layers: list[str], foundation: set[str]) -> list[str]:
+    """Imports of a later layer (or of any layer from the foundation), as readable lines."""
+    bad = []
+    for path in sorted(pkg.rglob("*.py")):
+        rel = path.relative_to(pkg).parts
+        own = rel[0][:-3] if len(rel) == 1 else rel[0]
+        if own in ("__init__", "__main__"):
+            continue  # the package's front door may import anything
+        for lineno, mod in imports_of(pkg, path):
+            unit = _unit_of(pkg.name, mod)
+            if unit is None or unit in foundation or unit not in layers:
+                continue
+            if own in foundation:
+                bad.append(f"{path.relative_to(pkg)}:{lineno} foundation module imports {mod}")
+            elif layers.index(unit) > layers.index(own):
+                bad.append(f"{path.relative_to(pkg)}:{lineno} ({own}) imports later layer {mod}")
+    return bad
 
 
+def import_cycles(pkg: Path) -> list[list[str]]:
+    """Cycles among the package's modules (every import counts, in functions and TYPE_CHECKING blocks too)."""
+    modules = {module_name(pkg, p): p for p in pkg.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        deps = set()
+        for _, mod in imports_of(pkg, path):
+            while mod and mod not in modules:
+                mod = mod.rpartition(".")[0]
+            if mod and mod != name and not name.startswith(mod + "."):  # a package's own __init__ is not a cycle
+                deps.add(mod)
+        graph[name] = deps
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> None:
+        state[n] = 1
+        stack.append(n)
+        for d in sorted(graph[n]):
+            if modules[d].name == "__init__.py":
+                continue  # importing a package's front door is not a dependency on its modules
+            if state.get(d) == 1:
+                cycles.append(stack[stack.index(d):] + [d])
+            elif d not in state:
+                visit(d)
+        stack.pop()
+        state[n] = 2
+
+    for n in sorted(graph):
+        if n not in state:
+            visit(n)
+    return cycles
+
+
+def size_violations(pkg: Path, max_lines: int, max_modules: int) -> list[str]:
+    bad = []
+    for path in sorted(pkg.rglob("*.py")):
+        n = len(path.read_text(encoding="utf-8").splitlines())
+        if n > max_lines:
+            bad.append(f"{path.relative_to(pkg)}: {n} lines (at most {max_lines})")
+    for folder in sorted({p.parent for p in pkg.rglob("*.py")}):
+        mods = [p for p in folder.glob("*.py") if p.name != "__init__.py"]
+        if len(mods) > max_modules:
+            bad.append(f"{folder.relative_to(pkg.parent)}: {len(mods)} modules (at most {max_modules})")
+    return bad
+
+
+# ------------------------------------------------------------------ the real package
 def test_every_module_belongs_to_a_layer():
     for path in PKG.rglob("*.py"):
         rel = path.relative_to(PKG).parts
@@ -39,26 +148,73 @@ def test_every_module_belongs_to_a_layer():
 
 
 def test_layers_import_only_earlier_layers():
-    bad = []
-    for path in PKG.rglob("*.py"):
-        rel = path.relative_to(PKG).parts
-        own = rel[0][:-3] if len(rel) == 1 else rel[0]
-        own_rank = -1 if own in FOUNDATION or own in ("__init__", "__main__") else LAYERS.index(own)
-        for lineno, mod in _imports(path):
-            layer = _layer_of(mod)
-            if layer is None or layer in FOUNDATION:
-                continue
-            if layer not in LAYERS:
-                continue
-            if own_rank == -1 and own in FOUNDATION:
-                bad.append(f"{path}:{lineno} foundation module imports {mod}")
-            elif LAYERS.index(layer) > own_rank and own not in ("__init__", "__main__"):
-                bad.append(f"{path.relative_to(PKG)}:{lineno} ({own}) imports later layer {mod}")
+    bad = layer_violations(PKG, LAYERS, FOUNDATION)
     assert not bad, "\n".join(bad)
 
 
-def test_the_checker_catches_a_violation(tmp_path):
-    src = tmp_path / "m.py"
-    src.write_text("from inferchip.interfaces.cli import main\n")
-    assert (1, "inferchip.interfaces.cli") in _imports(src)
-    assert LAYERS.index(_layer_of("inferchip.interfaces.cli")) > LAYERS.index("cost")
+def test_no_import_cycles():
+    cycles = import_cycles(PKG)
+    assert not cycles, "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_module_and_folder_sizes():
+    bad = size_violations(PKG, MAX_MODULE_LINES, MAX_MODULES_PER_FOLDER)
+    assert not bad, "\n".join(bad)
+
+
+def test_tests_read_no_files_outside_the_repository():
+    """Tests use fixtures inside the repository: no ``../shared``, no machine paths."""
+    here = Path(__file__).resolve().parent
+    bad = []
+    for path in here.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for needle in ("../shared", '"shared"', "'shared'", "/work/", "/home/", "/root/"):
+            if needle in text and path.name != Path(__file__).name:
+                bad.append(f"{path.name}: mentions {needle}")
+    assert not bad, "\n".join(bad)
+
+
+# ------------------------------------------------------------------ the checker on a bad package
+@pytest.fixture
+def bad_pkg(tmp_path: Path) -> Path:
+    pkg = tmp_path / "inferchip"
+    for folder, files in {
+        "spec": {"chip.py": "from ..interfaces import cli\n",  # relative import of a later layer
+                 "model.py": "import importlib\nm = importlib.import_module('inferchip.cost.step')\n"},
+        "cost": {"step.py": "def f():\n    from inferchip.cost import roofline\n",
+                 "roofline.py": "from inferchip.cost.step import f\n"},  # a cycle through a function-level import
+        "interfaces": {"cli.py": "from inferchip.spec.chip import x\n"},  # fine: earlier layer
+    }.items():
+        (pkg / folder).mkdir(parents=True)
+        (pkg / folder / "__init__.py").write_text("")
+        for name, text in files.items():
+            (pkg / folder / name).write_text(text)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "units.py").write_text("from inferchip.spec import chip\n")  # foundation importing a layer
+    (pkg / "cost" / "big.py").write_text("x = 1\n" * 12)
+    return pkg
+
+
+def test_the_checker_catches_relative_dynamic_and_foundation_violations(bad_pkg: Path):
+    bad = layer_violations(bad_pkg, ["spec", "cost", "interfaces"], {"units"})
+    assert any(line.startswith("spec/chip.py:1") and "inferchip.interfaces" in line for line in bad), bad
+    assert any(line.startswith("spec/model.py:2") and "inferchip.cost.step" in line for line in bad), bad
+    assert any(line.startswith("units.py:1") and "foundation" in line for line in bad), bad
+    assert not any(line.startswith("interfaces/") for line in bad), bad
+
+
+def test_the_checker_catches_a_cycle(bad_pkg: Path):
+    cycles = import_cycles(bad_pkg)
+    assert any({"inferchip.cost.step", "inferchip.cost.roofline"} <= set(c) for c in cycles), cycles
+
+
+def test_the_checker_catches_sizes(bad_pkg: Path):
+    bad = size_violations(bad_pkg, max_lines=10, max_modules=2)
+    assert any("cost/big.py: 12 lines" in line for line in bad), bad
+    assert any("inferchip/cost: 3 modules" in line for line in bad), bad
+
+
+def test_relative_imports_resolve():
+    assert _resolve_relative("inferchip.spec.chip", False, 2, "cost") == "inferchip.cost"
+    assert _resolve_relative("inferchip.spec", True, 1, "chip") == "inferchip.spec.chip"
+    assert _resolve_relative("inferchip.spec.chip", False, 1, None) == "inferchip.spec"

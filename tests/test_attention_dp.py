@@ -13,7 +13,7 @@ from conftest import make_chip, tiny_dense, tiny_moe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inferchip.analysis.engine import map_model
+from inferchip.performance.phases import map_model
 from inferchip.cost.calibration import Calibration
 from inferchip.cost.step import busiest_chip_share, step_cost
 from inferchip.errors import InvalidSettingError

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from inferchip.analysis.calibrate import (
+from inferchip.validation.calibrate import (
     DS_PREFIX,
     calibrate,
     fit,
@@ -18,8 +18,8 @@ from inferchip.analysis.calibrate import (
     prepare,
     with_values,
 )
-from inferchip.analysis.cases import COLUMNS, parse_cases
-from inferchip.analysis.validate import Validator
+from inferchip.validation.cases import COLUMNS, parse_cases
+from inferchip.validation.validate import Validator
 from inferchip.cost.calibration import Calibration, load_calibration
 from inferchip.interfaces.cli import main
 

@@ -1,6 +1,6 @@
 """The bundled chip catalogue: every chip of the research table, loaded, sourced and converted to SI.
 
-Expected numbers are written out from the datasheets (via shared/reference/chips.csv) with the
+Expected numbers are written out from the datasheets (via the research table, copied to tests/data/reference/chips.csv) with the
 reason next to them; the CSV-wide check compares the YAMLs with the table cell by cell.
 """
 
@@ -26,7 +26,7 @@ from inferchip.catalog.chips import (
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.spec.chip import ChipSpec, Range
 
-CSV_PATH = Path(__file__).parents[2] / "shared/reference/chips.csv"
+CSV_PATH = Path(__file__).parent / "data/reference/chips.csv"  # a copy of the research table
 GIB = 2**30
 
 # Chips whose missing datasheet figures were filled with Range estimates (estimate: true).

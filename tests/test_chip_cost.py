@@ -1,4 +1,4 @@
-"""``inferchip cost`` and analysis.chip_cost: silicon cost lines by hand, price-only and unknown chips."""
+"""``inferchip cost`` and cost.chip_cost: silicon cost lines by hand, price-only and unknown chips."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from inferchip.analysis.chip_cost import chip_cost
-from inferchip.analysis.economics import package_kind
+from inferchip.cost.chip_cost import chip_cost
+from inferchip.cost.economics import package_kind
 from inferchip.catalog.assumptions import load_assumptions
 from inferchip.catalog.chips import load_chip
 from inferchip.interfaces.cli import main
@@ -138,7 +138,7 @@ def test_cli_cost_needs_a_chip_or_all(capsys):
 def test_wafer_scale_part_with_a_price_still_gets_money_figures():
     # chip_money used to let the wafer-scale InvalidSettingError escape, so predict() on a
     # Cerebras WSE-3 failed; its reported price ($2-3M, central $2.5M) must be used instead.
-    from inferchip.analysis.economics import chip_money
+    from inferchip.cost.economics import chip_money
 
     m = chip_money(load_chip("cerebras-wse-3"), A)
     assert m.price_usd == 2_500_000.0 and m.price_source == "reported price" and m.manufacturing_cost_usd is None

@@ -1,4 +1,4 @@
-"""analysis.energy_cases: energy rows predicted end to end; MaxQ caps; the wall (host) model; bad rows."""
+"""validation.energy_rows: energy rows predicted end to end; MaxQ caps; the wall (host) model; bad rows."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from inferchip.analysis.energy_cases import (
+from inferchip.validation.energy_rows import (
     BUNDLED_CSV,
     energy_validation_summary,
     latency_limits,
@@ -54,7 +54,7 @@ def test_wall_power_is_board_power_plus_the_host_model():
 
 
 def test_tokens_per_joule_is_predicted_throughput_over_predicted_power():
-    from inferchip.analysis.predict import predict
+    from inferchip.performance.predict import predict
 
     row = ROWS[BOARD_TPJ]
     tpj, _ = predict_energy_row(row)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inferchip.analysis.engine import map_model, static_batch
+from inferchip.performance.phases import map_model, static_batch
 from inferchip.cost.calibration import Calibration
 from inferchip.cost.step import step_cost
 from inferchip.mapping.layout import Layout

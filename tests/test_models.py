@@ -6,6 +6,7 @@ are the vendors' published figures as recorded in each bundled file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -21,7 +22,6 @@ from inferchip.workload.params import active_params_per_token, total_params, wei
 
 MODELS_DIR = Path(__file__).parents[1] / "src" / "inferchip" / "catalog" / "models"
 BUNDLED = sorted(p.stem.replace("__", "/", 1) for p in MODELS_DIR.glob("*.json"))
-REFERENCE = Path("/work/shared/reference/models")
 
 
 def rel_err(computed: float, expected: float) -> float:
@@ -41,11 +41,14 @@ def test_bundle_has_every_reference_model():
     assert set(BUNDLED) <= set(model_ids())
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="reference folder only on the development machine")
 def test_bundled_files_are_unchanged_copies_of_the_reference():
-    for ref in sorted(REFERENCE.glob("*.json")):
-        assert (MODELS_DIR / ref.name).read_bytes() == ref.read_bytes(), ref.name
-    assert (MODELS_DIR.parent / "aliases.csv").read_bytes() == (REFERENCE / "aliases.csv").read_bytes()
+    """Every bundled config (and aliases.csv) hashes as the research reference did when it was copied."""
+    manifest = (Path(__file__).parent / "data/reference/models.sha256").read_text(encoding="utf-8").split("\n")
+    expected = dict(reversed(line.split("  ", 1)) for line in manifest if line)
+    assert len(expected) == 40
+    for name, digest in expected.items():
+        path = MODELS_DIR.parent / name if name == "aliases.csv" else MODELS_DIR / name
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, name
 
 
 @pytest.mark.parametrize("model_id", model_ids())

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from inferchip.analysis.predict import predict
+from inferchip.performance.predict import predict
 from inferchip.errors import DoesNotFitError, InvalidSettingError, UnknownIdError
 from inferchip.interfaces.cli import main
 
@@ -130,7 +130,7 @@ sources: [{citation: my own design, kind: estimate}]
 
 
 def test_w4a4_formats_default_kv_to_fp8_and_refuse_what_is_not_w4a4():
-    from inferchip.analysis.predict import resolve_formats
+    from inferchip.performance.predict import resolve_formats
 
     f = resolve_formats("fp4", "fp4", None)
     assert (f.weights, f.activations, f.kv) == ("fp4", "fp4", "fp8")  # as validate.case_formats builds them
@@ -165,7 +165,7 @@ def test_attention_dp_passes_through_predict_and_splits_the_latent_cache():
     """MLA keeps one latent KV head, so under tp=8 every chip holds every sequence's latent
     cache; under attention DP each chip holds only its own 1/8 of the sequences. Same batch,
     same lengths: the KV bytes per chip differ by exactly the factor 8."""
-    from inferchip.analysis.predict import predict
+    from inferchip.performance.predict import predict
 
     kw = dict(count=8, weights="fp8", tp=8, input_tokens=1024, output_tokens=256, batch=64, calibration="none")
     dp = predict("nvidia-h200-sxm-141gb", "deepseek-ai/DeepSeek-R1", attn_dp=True, **kw)
@@ -177,7 +177,7 @@ def test_attention_dp_passes_through_predict_and_splits_the_latent_cache():
 
 
 def test_attention_dp_on_a_dense_model_is_refused_with_the_reason():
-    from inferchip.analysis.predict import predict
+    from inferchip.performance.predict import predict
     from inferchip.errors import InvalidSettingError
 
     with pytest.raises(InvalidSettingError, match="dense"):

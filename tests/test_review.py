@@ -12,10 +12,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from inferchip.analysis.pareto import pareto_mask, upper_envelope
-from inferchip.analysis.ranking import gap_to_leader, rank_case, rank_scores, suite_scores
-from inferchip.analysis.review import ReviewConfig, run_review, service_level
-from inferchip.analysis.sensitivity import Knob, analyse_knob, bisect_threshold, scale_chip
+from inferchip.review.pareto import pareto_mask, upper_envelope
+from inferchip.review.ranking import gap_to_leader, rank_case, rank_scores, suite_scores
+from inferchip.review.review import ReviewConfig, run_review, service_level
+from inferchip.review.sensitivity import Knob, analyse_knob, bisect_threshold, scale_chip
 from inferchip.interfaces.cli import main
 
 from conftest import make_chip
@@ -255,7 +255,7 @@ def test_an_unwritable_out_is_refused_before_any_work(tmp_path, capsys, monkeypa
     blocker = tmp_path / "file"
     blocker.write_text("")
     called = []
-    monkeypatch.setattr("inferchip.analysis.review.run_review", lambda *a, **k: called.append(1))
+    monkeypatch.setattr("inferchip.review.review.run_review", lambda *a, **k: called.append(1))
     assert main([*SMALL, "--out", str(blocker / "rv")]) == 2
     assert "is a file, not a folder" in _err(capsys) and not called
     assert main([*SMALL, "--out", str(blocker)]) == 2

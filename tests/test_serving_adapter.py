@@ -7,9 +7,9 @@ import json
 import pytest
 from conftest import make_chip
 
-from inferchip.analysis.engine import static_batch
-from inferchip.analysis.predict import predict
-from inferchip.analysis.serving import serving_model
+from inferchip.performance.phases import static_batch
+from inferchip.performance.predict import predict
+from inferchip.performance.serving import serving_model
 from inferchip.errors import DoesNotFitError
 from inferchip.interfaces.cli import main
 from inferchip.sim import ClosedLoopArrivals, simulate

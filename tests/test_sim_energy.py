@@ -2,7 +2,7 @@
 
 The linear stand-in prices a step at ``DYN_J_PER_TOKEN x tokens / step time + STATIC_W``
 watts (its energy: ``DYN_J_PER_TOKEN x tokens + STATIC_W x step time``) with binary-fraction
-figures, so every expected energy below is a sum written out step by step. The real-model tests go through :mod:`inferchip.analysis.serving`.
+figures, so every expected energy below is a sum written out step by step. The real-model tests go through :mod:`inferchip.performance.serving`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from conftest import make_chip
 
-from inferchip.analysis.economics import step_power
-from inferchip.analysis.serving import serving_economics, serving_model
+from inferchip.cost.economics import step_power
+from inferchip.performance.serving import serving_economics, serving_model
 from inferchip.interfaces.cli import main
 from inferchip.sim import (
     ClosedLoopArrivals,

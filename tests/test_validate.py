@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import tiny_dense
 
-from inferchip.analysis.cases import (
+from inferchip.validation.cases import (
     COLUMNS,
     CaseFileError,
     parse_cases,
@@ -20,8 +20,8 @@ from inferchip.analysis.cases import (
     stated_limits,
     stated_load_per_s,
 )
-from inferchip.analysis.engine import continuous_batch, map_model
-from inferchip.analysis.validate import (
+from inferchip.performance.phases import continuous_batch, map_model
+from inferchip.validation.validate import (
     CaseResult,
     LengthDist,
     OperatingPoint,

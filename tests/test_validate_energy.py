@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from inferchip.analysis.cases import ENERGY_METRIC_SCOPE, METRIC_UNITS, parse_cases, read_cases
-from inferchip.analysis.energy_cases import BUNDLED_CSV, predict_energy_row
-from inferchip.analysis.validate import Validator, summarize, validate_cases
+from inferchip.validation.cases import ENERGY_METRIC_SCOPE, METRIC_UNITS, parse_cases, read_cases
+from inferchip.validation.energy_rows import BUNDLED_CSV, predict_energy_row
+from inferchip.validation.validate import Validator, summarize, validate_cases
 from inferchip.cost.calibration import load_calibration
 
 HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,software,model,weight_dtype,act_dtype,kv_dtype,"
@@ -31,7 +31,7 @@ def test_energy_metrics_parse_with_their_units_and_scope():
 
 
 def test_energy_metric_with_the_wrong_unit_names_line_and_column():
-    from inferchip.analysis.cases import CaseFileError
+    from inferchip.validation.cases import CaseFileError
 
     with pytest.raises(CaseFileError, match=r"line 2, column 20 \(unit\).*expected 'W'"):
         parse_cases(HEADER + _row("a", "power_w_board_total", "363.3", "kW"), "x.csv")
@@ -54,7 +54,7 @@ def test_tokens_per_joule_row_is_throughput_over_power_of_the_same_setting():
     cal = load_calibration(None)
     p_case, e_case = parse_cases(HEADER + _row("p", "power_w_board_total", "1", "W")
                                  + _row("e", "output_tokens_per_j_board", "1", "tokens/J"), "x.csv")
-    from inferchip.analysis.predict import predict
+    from inferchip.performance.predict import predict
 
     watts = Validator(cal).predict_case(p_case).predicted
     tok_per_j = Validator(cal).predict_case(e_case).predicted
@@ -77,7 +77,7 @@ def test_summary_keeps_energy_scopes_apart_from_performance():
 
 
 def test_calibrate_leaves_energy_rows_out(monkeypatch):
-    from inferchip.analysis import calibrate as calmod
+    from inferchip.validation import calibrate as calmod
 
     seen = []
     monkeypatch.setattr(calmod, "prepare", lambda cases, start: (seen.extend(cases), ([], []))[1])

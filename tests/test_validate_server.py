@@ -1,4 +1,4 @@
-"""Server rows predicted with the serving simulator (analysis/validate_server.py) and the
+"""Server rows predicted with the serving simulator (validation/server.py) and the
 `inferchip validate --server-model` flag."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from conftest import make_chip, tiny_dense
 
-from inferchip.analysis import validate_server as vs
-from inferchip.analysis.cases import COLUMNS, parse_cases, read_cases
-from inferchip.analysis.engine import map_model
-from inferchip.analysis.validate import validate_cases
-from inferchip.analysis.validation_plan import Plan, operating_point, plan_for
+from inferchip.validation import server as vs
+from inferchip.validation.cases import COLUMNS, parse_cases, read_cases
+from inferchip.performance.phases import map_model
+from inferchip.validation.validate import validate_cases
+from inferchip.validation.plan import Plan, operating_point, plan_for
 from inferchip.cost.calibration import Calibration
 from inferchip.interfaces.cli import main
 from inferchip.mapping.layout import Layout

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from inferchip.analysis.chip_cost import ChipCost
+from inferchip.cost.chip_cost import ChipCost
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cmd_predict import OutputFormat
@@ -83,7 +83,7 @@ def cost_cmd(
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Manufacturing cost of a chip (dies, yield, wafer, memory, package, test) with sources, beside its price."""
-    from inferchip.analysis.chip_cost import catalogue_costs, chip_cost
+    from inferchip.cost.chip_cost import catalogue_costs, chip_cost
     from inferchip.catalog.assumptions import load_assumptions
     from inferchip.catalog.chips import load_chip
     from inferchip.errors import InvalidSettingError

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from inferchip.analysis.predict import Prediction, predict
+from inferchip.performance.predict import Prediction, predict
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
 

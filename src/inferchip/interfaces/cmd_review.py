@@ -36,7 +36,7 @@ SHORT = {"throughput": "tok/s\nper chip", "capex": "tok/s\nper $", "tco": "TCO\n
 
 def summary_table(res) -> Table:
     """Suite rank of every chip on each figure of merit, plus its suite score on the verdict's."""
-    from inferchip.analysis.ranking import METRICS
+    from inferchip.review.ranking import METRICS
 
     t = Table(title=f"Suite ranks over {len(res.models)} models x {len(res.config.slos)} service levels "
                     f"(score: on {SHORT[res.metric].replace(chr(10), ' ')}, 1.00 = best in every case)",
@@ -68,7 +68,7 @@ def review_cmd(
     sensitivity: bool = typer.Option(True, "--sensitivity/--no-sensitivity", help="Sensitivity analysis of the claimed chip."),
 ) -> None:
     """Design review of a claim ("best inference chip for models under 250B"): rankings, verdict, HTML report."""
-    from inferchip.analysis.review import ReviewConfig, resolve, run_review
+    from inferchip.review.review import ReviewConfig, resolve, run_review
     from inferchip.errors import InvalidSettingError
     from inferchip.interfaces.report import commit_output, discard_output, prepare_output, write_report
 

@@ -26,7 +26,7 @@ ATTN_DP_HELP = "Attention data-parallel over the tp chips, experts over the same
 
 
 def _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration, assumptions=None, attn_dp=False):
-    from inferchip.analysis.serving import serving_model
+    from inferchip.performance.serving import serving_model
 
     if attn_dp and ep == 1:
         ep = tp  # attention DP spreads the experts over the same tp chips
@@ -79,7 +79,7 @@ def serve_cmd(
         raise InvalidSettingError("give exactly one of --rate R, --concurrency C or --trace FILE")
     if duration is None and requests is None and trace is None:
         requests = 1000
-    from inferchip.analysis.serving import serving_economics
+    from inferchip.performance.serving import serving_economics
 
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp)
@@ -136,7 +136,7 @@ def curve_cmd(
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Throughput-interactivity curve: output tok/s per chip against tok/s per user, concurrency 1..memory limit."""
-    from inferchip.analysis.serving import serving_economics
+    from inferchip.performance.serving import serving_economics
     from inferchip.sim import throughput_interactivity_curve
 
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,

@@ -18,8 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from inferchip.analysis.cases import read_cases
-from inferchip.analysis.validate import (
+from inferchip.validation.cases import read_cases
+from inferchip.validation.validate import (
     CaseResult,
     summarize,
     validate_cases,
@@ -58,7 +58,7 @@ class GroupBy(str, Enum):
 def _read(cases: Path | list[Path]):
     """Read the case file(s); a malformed one raises CaseFileError (line, column, what is allowed),
     which the CLI prints without a traceback and answers with exit status 2."""
-    from inferchip.analysis.cases import CaseFileError
+    from inferchip.validation.cases import CaseFileError
 
     out, seen = [], {}
     for path in [cases] if isinstance(cases, Path) else cases:
@@ -194,7 +194,7 @@ def calibrate_cmd(
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Fit the physical calibration parameters (and MLPerf mean input lengths) and report honest errors."""
-    from inferchip.analysis.calibrate import calibrate, parameter_bounds
+    from inferchip.validation.calibrate import calibrate, parameter_bounds
 
     rows = _read(cases)
     if not rows:

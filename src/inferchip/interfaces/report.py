@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inferchip.analysis.review import ReviewResult
+from inferchip.review.review import ReviewResult
 from inferchip.interfaces import fmt
 from inferchip.interfaces.report_charts import (
     CLAIM_COLOUR,

@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from inferchip.analysis.ranking import METRICS
-from inferchip.analysis.review import ReviewResult
+from inferchip.review.ranking import METRICS
+from inferchip.review.review import ReviewResult
 from inferchip.interfaces import fmt
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
@@ -115,7 +115,7 @@ def curves_figure(res: ReviewResult) -> dict[str, Any] | None:
 def roofline_figure(res: ReviewResult, chip_id: str) -> dict[str, Any] | None:
     import numpy as np
 
-    from inferchip.analysis.predict import resolve_formats
+    from inferchip.performance.predict import resolve_formats
     from inferchip.cost.peaks import peak_flop_per_s
     from inferchip.spec.formats import compute_format
 

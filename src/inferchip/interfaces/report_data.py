@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferchip.analysis.review import SIZE_CLASSES, ReviewResult
+from inferchip.review.review import SIZE_CLASSES, ReviewResult
 
 
 def case_key(case: tuple[str, str]) -> str:
@@ -47,7 +47,7 @@ def collect_assumptions(res: ReviewResult) -> list[dict[str, Any]]:
         {"group": "review", "name": "input / output tokens", "value": f"{cfg.input_tokens} / {cfg.output_tokens}",
          "unit": "tokens", "source": "1k/1k chat workload (InferenceMAX, METHODS.md 4.3)"},
         {"group": "review", "name": "serving", "value": "continuous batching, chunked prefill", "unit": "",
-         "source": "analysis.engine.continuous_batch (vLLM / TensorRT-LLM scheduling)"},
+         "source": "performance.phases.continuous_batch (vLLM / TensorRT-LLM scheduling)"},
         {"group": "review", "name": "scale-up domain evaluated", "value": f"its size up to {cfg.domain_cap}, else 64",
          "unit": "chips", "source": "no suite model has more than 64 attention heads: larger domains (TPU pods) only "
                                     "add data-parallel replicas, which leave per-chip figures unchanged"},

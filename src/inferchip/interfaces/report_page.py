@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from inferchip.analysis.ranking import METRICS
-from inferchip.analysis.review import ReviewResult
+from inferchip.review.ranking import METRICS
+from inferchip.review.review import ReviewResult
 from inferchip.interfaces import fmt
 from inferchip.interfaces.report_charts import (
     bars_figure,

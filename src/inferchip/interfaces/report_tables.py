@@ -8,8 +8,8 @@ import html
 import math
 from typing import Any
 
-from inferchip.analysis.ranking import METRICS
-from inferchip.analysis.review import ReviewResult
+from inferchip.review.ranking import METRICS
+from inferchip.review.review import ReviewResult
 from inferchip.interfaces import fmt
 
 

@@ -12,8 +12,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from inferchip.analysis.validate import CaseResult
-from inferchip.analysis.validate_server import SERVER_MODELS
+from inferchip.validation.validate import CaseResult
+from inferchip.validation.server import SERVER_MODELS
 from inferchip.cost.calibration import Calibration
 from inferchip.errors import SpecError
 
@@ -159,8 +159,8 @@ def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], g
                cal: Calibration, cal_text: str, cases_file: str, server_models: dict[str, Any] | None = None,
                server_model: str = "sim") -> None:
     """Markdown page + SVG + HTML plot next to it (same stem), each written atomically."""
-    from inferchip.analysis import validate as v
-    from inferchip.analysis import validate_server as vs
+    from inferchip.validation import validate as v
+    from inferchip.validation import server as vs
 
     svg, html = page.with_name(page.stem + "_plot.svg"), page.with_name(page.stem + "_plot.html")
     L = ["# Validation against published measurements", "",

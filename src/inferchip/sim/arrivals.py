@@ -2,7 +2,8 @@
 
 Each spec is a frozen pydantic model; :func:`make_source` turns one into an arrival
 source the simulator polls (``peek_time_s``/``pop``; ``on_finish`` for closed loops).
-Randomness comes from :mod:`inferchip.sim.rng` streams: arrival gaps, input lengths and
+Randomness comes from independent named streams (:class:`Stream`), all derived from one seed
+and no global RNG: arrival gaps, input lengths and
 output lengths each have their own, so two rates with one seed share their lengths and
 their arrival times differ only by the factor of the rates (common random numbers).
 """
@@ -10,6 +11,7 @@ their arrival times differ only by the factor of the rates (common random number
 from __future__ import annotations
 
 import math
+from enum import IntEnum
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
@@ -19,8 +21,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from inferchip.errors import InvalidSettingError
 from inferchip.sim import lengths
 from inferchip.sim.engine import EventQueue, Priority
-from inferchip.sim.rng import Stream, stream
 from inferchip.sim.trace import load_trace
+
+
+class Stream(IntEnum):
+    """Named random streams; the value is part of the stream's seed, so never renumber."""
+
+    ARRIVALS = 0
+    INPUT_TOKENS = 1
+    OUTPUT_TOKENS = 2
+
+
+def stream(seed: int, which: Stream) -> np.random.Generator:
+    """A numpy Generator for ``which``, fully determined by ``(seed, which)``."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), int(which)])))
+
 
 _LEN_CHUNK = 4096
 POISSON_CHUNK_MARGIN = 1.05  # draw 5 % more gaps than the expected count ...

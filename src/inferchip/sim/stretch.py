@@ -10,14 +10,33 @@ steps, times and logs are identical to running them one at a time (tested).
 from __future__ import annotations
 
 import heapq
-from typing import TYPE_CHECKING
+from collections import deque
+from typing import Any, Protocol
 
 import numpy as np
 
-from inferchip.sim.kv_cache import blocks_for
+from inferchip.sim.kv_cache import BlockPool, blocks_for
+from inferchip.sim.scheduler import SchedulerConfig
+from inferchip.sim.steptime import StepTimer
 
-if TYPE_CHECKING:
-    from inferchip.sim.replica import Replica
+
+class Replica(Protocol):
+    """The replica state a decode stretch reads and advances (:class:`inferchip.sim.replica.Replica`)."""
+
+    cfg: SchedulerConfig
+    n_dec: int
+    n_running: int
+    waiting: deque[Any]
+    B: int
+    pool: BlockPool
+    k: int
+    finish_keys: list[int]
+    finish_at: dict[int, Any]
+    timer: StepTimer
+    kv_base: int
+    clock_s: float
+    res: Any
+    log: dict[str, Any]
 
 MIN_STRETCH_STEPS = 8
 MAX_STRETCH_STEPS = 4096

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from inferchip.analysis.engine import (
+from inferchip.performance.phases import (
     MappedModel,
     PhaseMetrics,
     continuous_batch,
@@ -294,7 +294,7 @@ def predict(
 def _add_energy_and_money(pred: Prediction, mm, met: PhaseMetrics, idx: int, spec: ChipSpec | None,
                           level: str, assumptions_path: str | None) -> None:
     """Power per chip (with TDP throttling, which stretches the steps), tokens per joule and $ per token."""
-    from inferchip.analysis.economics import chip_money, money_per_token, step_power
+    from inferchip.cost.economics import chip_money, money_per_token, step_power
     from inferchip.catalog.assumptions import load_assumptions
 
     a = load_assumptions(assumptions_path)

@@ -1,5 +1,5 @@
 """One case of a design review: a chip (alone or in its scale-up domain), a model and a
-service level, evaluated with :func:`inferchip.analysis.predict.predict`, and its figures
+service level, evaluated with :func:`inferchip.performance.predict.predict`, and its figures
 of merit as one flat row of ``results.csv``.
 """
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferchip.analysis.predict import Prediction, predict
-from inferchip.analysis.review_inputs import (
+from inferchip.performance.predict import Prediction, predict
+from inferchip.review.inputs import (
     ChipEntry,
     ModelEntry,
     OnProgress,

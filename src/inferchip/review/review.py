@@ -1,23 +1,23 @@
 """Design review of a claim such as "the best inference chip for models under 250B parameters".
 
 Every chosen chip is evaluated, alone and in its scale-up domain, on a suite of models at
-two service levels, with :func:`inferchip.analysis.predict.predict` choosing the parallel
+two service levels, with :func:`inferchip.performance.predict.predict` choosing the parallel
 layout and the concurrency (continuous batching, max throughput under the latency limits).
 Chips are ranked per case (model x service level) and over the suite
-(:mod:`inferchip.analysis.ranking`); the claimed chip gets a verdict and a sensitivity
-analysis (:mod:`inferchip.analysis.sensitivity`). The data of the report's charts
+(:mod:`inferchip.review.ranking`); the claimed chip gets a verdict and a sensitivity
+analysis (:mod:`inferchip.review.sensitivity`). The data of the report's charts
 (rooflines, throughput-interactivity curves, memory fit) is computed in
-:mod:`inferchip.analysis.review_chart_data`; :mod:`inferchip.interfaces.report` only draws it.
+:mod:`inferchip.review.chart_data`; :mod:`inferchip.interfaces.report` only draws it.
 
 The review is split by concept; this module runs the whole of it and re-exports the names
-of its parts, so ``from inferchip.analysis.review import ...`` serves every caller:
+of its parts, so ``from inferchip.review.review import ...`` serves every caller:
 
-* :mod:`~inferchip.analysis.review_inputs`: the default suite, the service levels (MLPerf
+* :mod:`~inferchip.review.inputs`: the default suite, the service levels (MLPerf
   latency limits per model size class), the scale-up domain evaluated, resolving the inputs;
-* :mod:`~inferchip.analysis.review_cases`: one case of one chip, and its row of figures;
-* :mod:`~inferchip.analysis.review_sensitivity`: the claim's rank with one spec scaled, and
+* :mod:`~inferchip.review.cases`: one case of one chip, and its row of figures;
+* :mod:`~inferchip.review.claim_sensitivity`: the claim's rank with one spec scaled, and
   with its estimated figures at their low and high ends;
-* :mod:`~inferchip.analysis.review_chart_data`: the data of the report's charts.
+* :mod:`~inferchip.review.chart_data`: the data of the report's charts.
 """
 
 from __future__ import annotations
@@ -26,21 +26,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferchip.analysis.predict import Prediction
-from inferchip.analysis.review_cases import (
+from inferchip.performance.predict import Prediction
+from inferchip.review.cases import (
     FIGURE_COLUMNS,
     evaluate,
     evaluate_chip,
     figures,
     prediction_row,
 )
-from inferchip.analysis.review_chart_data import (
+from inferchip.review.chart_data import (
     chart_data,
     mapped_model,
     memory_fit,
     roofline_points,
 )
-from inferchip.analysis.review_inputs import (
+from inferchip.review.inputs import (
     CLAIM_MAX_PARAMS,
     DEFAULT_CHIPS,
     DEFAULT_CLAIM,
@@ -63,7 +63,7 @@ from inferchip.analysis.review_inputs import (
     service_level,
     size_class,
 )
-from inferchip.analysis.review_sensitivity import estimate_levels, run_sensitivity
+from inferchip.review.claim_sensitivity import estimate_levels, run_sensitivity
 
 __all__ = [
     "CLAIM_MAX_PARAMS", "DEFAULT_CHIPS", "DEFAULT_CLAIM", "DEFAULT_MODELS", "DOMAIN_CAP_CHIPS", "FIGURE_COLUMNS",
@@ -103,7 +103,7 @@ class ReviewResult:
 
 def plan_units(chips: list[ChipEntry], models: list[ModelEntry], cfg: ReviewConfig, claim: ChipEntry | None) -> int:
     """Progress units of a review: cases, charts, and an upper bound for the sensitivity."""
-    from inferchip.analysis.sensitivity import BISECTION_STEPS, TORNADO_MULTIPLIERS
+    from inferchip.review.sensitivity import BISECTION_STEPS, TORNADO_MULTIPLIERS
 
     n = len(chips) * len(models) * len(cfg.slos) + len(chips) * (len(models) + 1)
     if claim is not None and cfg.sensitivity:
@@ -116,8 +116,8 @@ def plan_units(chips: list[ChipEntry], models: list[ModelEntry], cfg: ReviewConf
 def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
                on_plan: Callable[[int], None] | None = None) -> ReviewResult:
     """Evaluate, rank, analyse and describe. Raises user errors (unknown ids, bad files) before any work."""
-    from inferchip.analysis.pareto import case_fronts
-    from inferchip.analysis.ranking import (
+    from inferchip.review.pareto import case_fronts
+    from inferchip.review.ranking import (
         METRICS,
         claim_verdict,
         has_figure,

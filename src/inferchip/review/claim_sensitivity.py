@@ -1,4 +1,4 @@
-"""How the claimed chip's suite rank moves: one spec at a time (:mod:`inferchip.analysis.sensitivity`)
+"""How the claimed chip's suite rank moves: one spec at a time (:mod:`inferchip.review.sensitivity`)
 and every estimated figure at its low and its high end.
 """
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferchip.analysis.predict import Prediction
-from inferchip.analysis.review_cases import evaluate, figures
-from inferchip.analysis.review_inputs import (
+from inferchip.performance.predict import Prediction
+from inferchip.review.cases import evaluate, figures
+from inferchip.review.inputs import (
     Case,
     ChipEntry,
     ModelEntry,
@@ -23,10 +23,10 @@ from inferchip.analysis.review_inputs import (
 def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig, metric: str,
                     table: dict[Case, dict[str, Any]], base: dict[Case, Prediction], figure_ok: dict[str, bool],
                     on_progress: OnProgress = no_progress) -> list[Any]:
-    """One-at-a-time sensitivity of the claim's suite rank (see analysis.sensitivity)."""
-    from inferchip.analysis.predict import resolve_formats
-    from inferchip.analysis.ranking import METRICS, claim_rank
-    from inferchip.analysis.sensitivity import analyse_knob, knobs_for, scale_chip
+    """One-at-a-time sensitivity of the claim's suite rank (see review.sensitivity)."""
+    from inferchip.performance.predict import resolve_formats
+    from inferchip.review.ranking import METRICS, claim_rank
+    from inferchip.review.sensitivity import analyse_knob, knobs_for, scale_chip
     from inferchip.spec.formats import compute_format
 
     col = METRICS[metric].column
@@ -60,7 +60,7 @@ def estimate_levels(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfi
                     table: dict[Case, dict[str, Any]], figure_ok: dict[str, bool],
                     on_progress: OnProgress = no_progress) -> dict[str, dict[str, Any]]:
     """The claim's suite rank and first places with its estimated figures at low and high."""
-    from inferchip.analysis.ranking import METRICS, claim_rank
+    from inferchip.review.ranking import METRICS, claim_rank
 
     if not isinstance(claim.ref, str) or not claim.estimated_fields:
         return {}

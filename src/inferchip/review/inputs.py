@@ -178,7 +178,7 @@ def model_entry(ref: str | ModelSpec) -> ModelEntry:
 
 def resolve(cfg: ReviewConfig) -> tuple[list[ChipEntry], list[ModelEntry], ChipEntry | None]:
     """Chips (claim last unless already listed), models and the claim entry; validates every id."""
-    from inferchip.analysis.ranking import METRICS
+    from inferchip.review.ranking import METRICS
 
     if cfg.metric not in METRICS:
         raise InvalidSettingError(f"--metric: unknown figure '{cfg.metric}'; allowed: {', '.join(METRICS)}")

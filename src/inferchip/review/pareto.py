@@ -51,11 +51,11 @@ def throughput_curve(mapped: list, input_tokens: float, output_tokens: float) ->
     """Output tok/s per chip against tok/s per user (1/TPOT) under continuous batching.
 
     ``mapped``: the model mapped onto the chip in each candidate layout
-    (:class:`inferchip.analysis.engine.MappedModel`). Each is swept over a geometric grid of
+    (:class:`inferchip.performance.phases.MappedModel`). Each is swept over a geometric grid of
     concurrencies up to the most its memory holds; the points of all layouts are reduced to
     their upper envelope (the best layout at each per-user speed, as InferenceMAX plots).
     """
-    from inferchip.analysis.engine import continuous_batch
+    from inferchip.performance.phases import continuous_batch
 
     xs, ys = [], []
     for mm in mapped:

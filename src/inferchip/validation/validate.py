@@ -1,6 +1,6 @@
 """Predict every published measurement in its own setting, and the error statistics.
 
-Each case becomes a plan (:mod:`inferchip.analysis.validation_plan`: lengths, load, limits,
+Each case becomes a plan (:mod:`inferchip.validation.plan`: lengths, load, limits,
 and the analytic evaluation on one layout). :class:`Validator` picks the parallel layout (the
 row's, or the best the analytic model finds), converts to the row's metric and caches
 repeated settings. Errors are percentages: signed ``100 (pred - meas) / meas``, APE its
@@ -9,7 +9,7 @@ absolute value.
 Server rows without a concurrency (MLPerf Server/Interactive, open loops at a stated rate)
 have two models: ``"analytic"`` (p99 limits scaled to means, Little's law) and ``"sim"`` (the
 serving simulator on the layout the analytic search chose,
-:mod:`inferchip.analysis.validate_server`). ``Validator(cal, server_model=...)`` says which one
+:mod:`inferchip.validation.server`). ``Validator(cal, server_model=...)`` says which one
 predicts; with ``compare=True`` both run and each result keeps both values
 (:func:`server_comparison`). :class:`Validator` defaults to the analytic model, which
 ``calibrate`` relies on for speed (its fast path :func:`evaluate_fixed` is analytic);
@@ -18,7 +18,7 @@ Closed-loop rows (with a concurrency), static batches and max-throughput rows st
 
 Energy rows (``power_w_wall_total``, ``power_w_board_total``, ``output_tokens_per_j_wall``,
 ``output_tokens_per_j_board``; ``shared/validation/energy_cases.csv``) are predicted by
-:func:`inferchip.analysis.energy_cases.predict_energy_row` in the row's setting: power from
+:func:`inferchip.validation.energy_rows.predict_energy_row` in the row's setting: power from
 the energy constants of the assumptions file (never fitted to these rows), wall power with
 the stated host model, tokens per joule as predicted throughput over predicted power. Their
 statistics are kept apart per scope (:func:`summarize`, ``"kinds"``), never mixed into the
@@ -32,10 +32,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from inferchip.analysis.cases import Case, stated_load_per_s
-from inferchip.analysis.engine import MappedModel, map_model
-from inferchip.analysis.predict import resolve_formats
-from inferchip.analysis.validate_server import (
+from inferchip.validation.cases import Case, stated_load_per_s
+from inferchip.performance.phases import MappedModel, map_model
+from inferchip.performance.predict import resolve_formats
+from inferchip.validation.server import (
     SERVER_MODELS,
     ReplicaSim,
     SimOutcome,
@@ -44,7 +44,7 @@ from inferchip.analysis.validate_server import (
     stated_batch,
     stated_requests,
 )
-from inferchip.analysis.validation_plan import (  # re-exported: the validation's public names
+from inferchip.validation.plan import (  # re-exported: the validation's public names
     E2E_P99_OVER_MEAN,
     LENGTH_POINTS,
     LENGTH_SIGMA,
@@ -61,7 +61,8 @@ from inferchip.analysis.validation_plan import (  # re-exported: the validation'
     operating_point,
     plan_for,
 )
-from inferchip.analysis.validation_stats import (  # re-exported: the statistics' public names
+from inferchip.validation.results import CaseResult
+from inferchip.validation.stats import (  # re-exported: the statistics' public names
     GROUP_KEYS,
     SERVER_GROUPS,
     case_kind,
@@ -89,54 +90,6 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ one case
-@dataclass
-class CaseResult:
-    """A case, its prediction (or why there is none) and how the prediction was made.
-
-    ``server_model`` names the model that predicted a server row ("sim" or "analytic"; None
-    for other rows); ``by_model`` holds each server model's value where it was evaluated."""
-
-    case: Case
-    status: str  # "ok" | "unknown_id" | "does_not_fit" | "invalid_setting" | "not_predictable"
-    reason: str = ""
-    predicted: float | None = None
-    layout: Layout | None = None
-    point: OperatingPoint | None = None
-    notes: list[str] = field(default_factory=list)
-    server_model: str | None = None
-    by_model: dict[str, float | None] = field(default_factory=dict)
-    sim: dict[str, Any] | None = None  # the simulator's outcome (rate, p99 TTFT/TPOT), see SimOutcome.to_dict
-
-    @property
-    def measured(self) -> float:
-        return self.case.value
-
-    @property
-    def signed_error_pct(self) -> float | None:
-        return None if self.predicted is None else 100.0 * (self.predicted - self.measured) / self.measured
-
-    @property
-    def ape(self) -> float | None:
-        e = self.signed_error_pct
-        return None if e is None else abs(e)
-
-    def to_dict(self) -> dict[str, Any]:
-        c, p, lay = self.case, self.point, self.layout
-        return {
-            "case_id": c.case_id, "accelerator": c.accelerator, "num_accelerators": c.num_accelerators,
-            "model": c.model, "scenario": c.scenario, "metric": c.metric, "unit": c.unit, "source_kind": c.source_kind,
-            "predicted": self.predicted, "measured": self.measured, "signed_error_pct": self.signed_error_pct,
-            "ape": self.ape, "status": self.status, "reason": self.reason,
-            "tp": lay.tp if lay else None, "pp": lay.pp if lay else None, "ep": lay.ep if lay else None,
-            "replicas": lay.replicas if lay else None, "attn_dp": lay.attn_dp if lay else None,
-            "energy_scope": c.energy_scope,
-            "concurrency_per_replica": p.batch if p else None,
-            "ttft_ms": None if p is None or math.isnan(p.ttft_s) else p.ttft_s * 1e3,
-            "tpot_ms": p.tpot_s * 1e3 if p else None,
-            "limits_met": p.limits_met if p else None, "saturated": p.saturated if p else None,
-            "server_model": self.server_model, "predicted_by_model": dict(self.by_model), "sim": self.sim,
-            "notes": list(self.notes),
-        }
 
 
 FOUR_BIT = ("fp4", "mxfp4", "int4")
@@ -222,7 +175,7 @@ class Validator:
 
     def predict_energy(self, case: Case) -> CaseResult:
         """An energy row: predicted power or tokens per joule in the row's setting and scope."""
-        from inferchip.analysis.energy_cases import predict_energy_row
+        from inferchip.validation.energy_rows import predict_energy_row
 
         value, reason = predict_energy_row(case.to_row(), self.cal, self.assumptions)
         if value is None:

@@ -11,11 +11,11 @@ and concurrency, and one measured energy metric:
 
 What is predicted, and how (:func:`predict_energy_row`):
 
-* Board power: :func:`inferchip.analysis.predict.predict` in the row's setting gives the
+* Board power: :func:`inferchip.performance.predict.predict` in the row's setting gives the
   average board power of one chip (``Prediction.extra["power_w_per_chip"]``: event energies
   / step time + static power, throttled at TDP; the static power of a busy chip is
   ``energy.active_floor_fraction_of_tdp`` x its power limit, see
-  :func:`inferchip.analysis.economics.active_static_power_w`); the total is that times the
+  :func:`inferchip.cost.economics.active_static_power_w`); the total is that times the
   chips used, plus the idle power of any chip the layout leaves unused.
 * Wall power: board total plus the host model :func:`inferchip.cost.energy.wall_power_w`
   (host idle + per-accelerator switch/NIC share, fans, PSU efficiency; every constant is in
@@ -221,7 +221,7 @@ def predict_energy_row(row: dict[str, str], calibration: Calibration | str | Non
     Throughput and power are both predicted (never taken from the row's notes); see the
     module docstring for the scenario mapping, the MaxQ cap and the wall (host) model.
     """
-    from inferchip.analysis.predict import predict
+    from inferchip.performance.predict import predict
     from inferchip.catalog.assumptions import load_assumptions
     from inferchip.catalog.chips import family_defaults, load_chip
     from inferchip.cost.energy import wall_power_w
@@ -273,7 +273,7 @@ def _simulated_batch(cp, spec, model: str, formats: dict[str, Any], cal: Calibra
     scheduler admits what fits and preempts (recomputes) the rest. The serving simulator runs
     that: ``batch x replicas`` requests arriving together, energy from the same step model.
     """
-    from inferchip.analysis.serving import serving_model
+    from inferchip.performance.serving import serving_model
     from inferchip.sim import BurstArrivals, simulate
 
     step, replicas = serving_model(cp, model, count=kw["count"], tp=kw.get("tp") or 1, pp=kw.get("pp") or 1,

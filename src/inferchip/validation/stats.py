@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from inferchip.analysis.cases import Case
-from inferchip.analysis.validate_server import SERVER_MODELS
+from inferchip.validation.cases import Case
+from inferchip.validation.server import SERVER_MODELS
 from inferchip.errors import InvalidSettingError
 
-if TYPE_CHECKING:  # the results' class lives in validate, which imports this module
-    from inferchip.analysis.validate import CaseResult
+from inferchip.validation.results import CaseResult
 
 GROUP_KEYS = {
     "source": lambda c: c.source_kind,

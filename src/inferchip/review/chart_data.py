@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferchip.analysis.pareto import throughput_curve
-from inferchip.analysis.predict import Prediction
-from inferchip.analysis.review_inputs import (
+from inferchip.review.pareto import throughput_curve
+from inferchip.performance.predict import Prediction
+from inferchip.review.inputs import (
     Case,
     ChipEntry,
     ModelEntry,
@@ -21,8 +21,8 @@ from inferchip.spec.chip import ChipParams
 
 def mapped_model(model: ModelEntry, chip: ChipParams, tp: int, pp: int, ep: int, cfg: ReviewConfig,
                  attn_dp: bool = False):
-    from inferchip.analysis.engine import map_model
-    from inferchip.analysis.predict import resolve_formats
+    from inferchip.performance.phases import map_model
+    from inferchip.performance.predict import resolve_formats
     from inferchip.cost.calibration import load_calibration
     from inferchip.mapping.layout import Layout
 
@@ -49,7 +49,7 @@ def roofline_points(model: ModelEntry, chip: ChipParams, p: Prediction, cfg: Rev
 
     import numpy as np
 
-    from inferchip.analysis.engine import prefill_pairs
+    from inferchip.performance.phases import prefill_pairs
 
     mm = mapped_model(model, chip, p.tp, p.pp, p.ep, cfg, p.attn_dp)
     sm = mm.sm

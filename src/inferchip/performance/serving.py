@@ -5,12 +5,12 @@ micro-batched). The KV capacity comes from the memory-fit model, so the simulato
 manager runs out of cache exactly where ``predict`` says memory ends.
 
 Energy (where the chip publishes a TDP): each step's dynamic energy comes from its step
-cost (FLOP by format, DRAM bytes, link bytes; :func:`~inferchip.analysis.economics.step_dynamic_energy_j`)
-plus the busy static power over the step (:func:`~inferchip.analysis.economics.step_power`);
+cost (FLOP by format, DRAM bytes, link bytes; :func:`~inferchip.cost.economics.step_dynamic_energy_j`)
+plus the busy static power over the step (:func:`~inferchip.cost.economics.step_power`);
 a step whose power would exceed TDP is stretched (``throttle``) and the simulator sees the
 stretched time, as ``predict`` does. A replica with nothing to run draws its chips' idle
 power. Money ($ per million output tokens, tokens/s per $ of capex) is
-:func:`serving_economics`, from :func:`~inferchip.analysis.economics.money_per_token`.
+:func:`serving_economics`, from :func:`~inferchip.cost.economics.money_per_token`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from inferchip.analysis.engine import MappedModel, map_model
-from inferchip.analysis.predict import resolve_chip_and_model, resolve_formats
+from inferchip.performance.phases import MappedModel, map_model
+from inferchip.performance.predict import resolve_chip_and_model, resolve_formats
 from inferchip.cost.calibration import Calibration, load_calibration
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.layout import Layout, check_layout
@@ -53,7 +53,7 @@ class ServingStepModel:
 
     def _steps(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs):
         """(time_s, replica power W or None) of a step, throttled at TDP."""
-        from inferchip.analysis.economics import step_power
+        from inferchip.cost.economics import step_power
 
         t, cost = self.mm.replica_step_s(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs)
         t = np.asarray(t, dtype=float)
@@ -121,7 +121,7 @@ def serving_model(chip: str | ChipParams, model: str | ModelSpec, *, count: int 
     mm = map_model(ms, cp, lay, resolve_formats(weights, activations, kv), cal)
     step = ServingStepModel(mm, step_energy_model(cp, chip_spec, a))
     if step.kv_capacity_tokens < 1:
-        from inferchip.analysis.engine import fit_error
+        from inferchip.performance.phases import fit_error
 
         raise fit_error(mm, 1, 1, 0, count)
     if replicas < 1:
@@ -137,7 +137,7 @@ def serving_economics(step: ServingStepModel, figures: dict[str, Any], num_chips
     :meth:`SimResult.summary` or a curve point). Returns the chip's price and its source
     too; every figure is None where the chip has no TDP or neither a price nor a silicon cost.
     """
-    from inferchip.analysis.economics import chip_money, money_per_token
+    from inferchip.cost.economics import chip_money, money_per_token
 
     empty: dict[str, Any] = {"chip_price_usd": None, "chip_price_source": "unknown",
                              "tco_usd_per_hour_per_chip": None, "usd_per_million_tokens": None,

@@ -1,12 +1,12 @@
 """Plans of the validation cases and their analytic evaluation on one parallel layout.
 
-Each case (:mod:`inferchip.analysis.cases`) becomes a :class:`Plan`: the lengths (fixed, or
+Each case (:mod:`inferchip.validation.cases`) becomes a :class:`Plan`: the lengths (fixed, or
 an MLPerf data set's spread), the load (maximum throughput, a closed loop of
 ``concurrency`` requests, an open loop at a stated request rate, or a static batch) and the
 latency limits. :func:`operating_point` evaluates a plan on one mapped model with the
-steady-state step cost of :mod:`inferchip.analysis.engine` (the *analytic* model);
+steady-state step cost of :mod:`inferchip.performance.phases` (the *analytic* model);
 :func:`metric_value` converts an operating point to the row's metric. The serving
-simulator's path for Server rows is :mod:`inferchip.analysis.validate_server`.
+simulator's path for Server rows is :mod:`inferchip.validation.server`.
 
 Assumptions, each stated once here and in docs/validation.md:
 
@@ -17,7 +17,7 @@ Assumptions, each stated once here and in docs/validation.md:
   length-biased (a long answer stays longer): their mean context is ``E[i] + E[o^2]/(2 E[o])``
   and each holds KV for ``E[i] + E[o^2]/E[o]`` tokens; new requests arrive at ``b / E[o]`` per
   step and each brings ``E[i (i+1) / 2]`` causal prefill pairs. With a fixed length this is
-  exactly :func:`inferchip.analysis.engine.continuous_batch`.
+  exactly :func:`inferchip.performance.phases.continuous_batch`.
 * **MLPerf Server/Interactive, analytic** (Poisson arrivals, p99 limits): the highest-throughput
   concurrency whose *mean* TTFT and TPOT meet the p99 limits divided by
   ``TTFT_P99_OVER_MEAN`` and ``TPOT_P99_OVER_MEAN`` (end-to-end limit: ``E2E_P99_OVER_MEAN``).
@@ -36,7 +36,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from inferchip.analysis.cases import (
+from inferchip.validation.cases import (
     MLPERF_DATASETS,
     Case,
     LatencyLimits,
@@ -44,13 +44,13 @@ from inferchip.analysis.cases import (
     stated_limits,
     stated_load_per_s,
 )
-from inferchip.analysis.engine import (
+from inferchip.performance.phases import (
     MappedModel,
     fit_error,
     prefill_pairs,
     static_batch,
 )
-from inferchip.analysis.predict import BATCH_GRID
+from inferchip.performance.predict import BATCH_GRID
 from inferchip.cost.calibration import Calibration
 from inferchip.errors import DoesNotFitError, InferchipError
 from inferchip.mapping.layout import Layout

@@ -3,7 +3,7 @@
 The silicon model (:mod:`inferchip.cost.silicon`, METHODS.md 2.11) gives, for a chip with a
 die area and a process node: dies per wafer, negative-binomial yield, wafer price, good-die
 cost; then memory (GiB x price per GiB of its memory level), package and final test, summed
-by :func:`inferchip.analysis.economics.manufacturing_cost_usd`. Every line names the
+by :func:`inferchip.cost.economics.manufacturing_cost_usd`. Every line names the
 assumption it comes from (``catalog/assumptions.yaml``).
 
 Reality check: where a reported price is public, ``price / cost`` is shown with the implied
@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from inferchip.analysis.economics import manufacturing_cost_usd, package_kind
+from inferchip.cost.economics import manufacturing_cost_usd, package_kind
 from inferchip.cost import energy as en
 from inferchip.cost import silicon as si
 from inferchip.cost import tco

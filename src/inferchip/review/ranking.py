@@ -249,7 +249,7 @@ def _case_label(case: Case) -> str:
 
 
 def claim_verdict(res: Any) -> dict[str, Any]:
-    """The verdict on the claim of a :class:`~inferchip.analysis.review.ReviewResult`, in plain
+    """The verdict on the claim of a :class:`~inferchip.review.review.ReviewResult`, in plain
     words (or, without a claim, who leads the suite): per case, over the suite, on the other
     figures of merit, from the sensitivity analysis and across the estimates."""
     met = METRICS[res.metric]

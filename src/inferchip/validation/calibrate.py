@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 from annotated_types import Ge, Gt, Le
 
-from inferchip.analysis.cases import MLPERF_DATASETS, Case
-from inferchip.analysis.engine import MappedModel
-from inferchip.analysis.validate import (
+from inferchip.validation.cases import MLPERF_DATASETS, Case
+from inferchip.performance.phases import MappedModel
+from inferchip.validation.validate import (
     CaseResult,
     NotPredictable,
     Validator,

@@ -1,6 +1,6 @@
 """Server rows of the validation predicted with the serving simulator (:mod:`inferchip.sim`).
 
-The analytic model (:mod:`inferchip.analysis.validation_plan`) turns p99 limits into limits on
+The analytic model (:mod:`inferchip.validation.plan`) turns p99 limits into limits on
 means with fixed ratios and solves Little's law for a stated load. Here the row is simulated
 instead: continuous batching with chunked prefill and a paged KV cache, Poisson arrivals, the
 latency percentiles ranked as MLPerf LoadGen ranks them. The step time of every simulated
@@ -64,15 +64,15 @@ from typing import Any
 
 import numpy as np
 
-from inferchip.analysis.cases import (
+from inferchip.validation.cases import (
     Case,
     LatencyLimits,
     stated_limits,
     stated_load_per_s,
 )
-from inferchip.analysis.engine import MappedModel, fit_error
-from inferchip.analysis.serving import ServingStepModel
-from inferchip.analysis.validation_plan import (
+from inferchip.performance.phases import MappedModel, fit_error
+from inferchip.performance.serving import ServingStepModel
+from inferchip.validation.plan import (
     LengthDist,
     OperatingPoint,
     Plan,

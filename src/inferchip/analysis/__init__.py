@@ -1,1 +1,0 @@
-"""L5: predict, compare, review, explore and validate."""

@@ -1,0 +1,1 @@
+"""Performance questions: predict one setting, the serving adapter of the core model, batch phases."""

@@ -1,0 +1,1 @@
+"""The design review of a claim: suite, ranking, sensitivity, chart data."""

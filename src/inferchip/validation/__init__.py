@@ -1,0 +1,1 @@
+"""Validation: published cases, predictions against them, calibration, statistics."""

@@ -1,0 +1,60 @@
+"""One validated case: the case, its prediction (or why there is none), how it was made, its error."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from inferchip.mapping.layout import Layout
+from inferchip.validation.cases import Case
+from inferchip.validation.plan import OperatingPoint
+
+@dataclass
+class CaseResult:
+    """A case, its prediction (or why there is none) and how the prediction was made.
+
+    ``server_model`` names the model that predicted a server row ("sim" or "analytic"; None
+    for other rows); ``by_model`` holds each server model's value where it was evaluated."""
+
+    case: Case
+    status: str  # "ok" | "unknown_id" | "does_not_fit" | "invalid_setting" | "not_predictable"
+    reason: str = ""
+    predicted: float | None = None
+    layout: Layout | None = None
+    point: OperatingPoint | None = None
+    notes: list[str] = field(default_factory=list)
+    server_model: str | None = None
+    by_model: dict[str, float | None] = field(default_factory=dict)
+    sim: dict[str, Any] | None = None  # the simulator's outcome (rate, p99 TTFT/TPOT), see SimOutcome.to_dict
+
+    @property
+    def measured(self) -> float:
+        return self.case.value
+
+    @property
+    def signed_error_pct(self) -> float | None:
+        return None if self.predicted is None else 100.0 * (self.predicted - self.measured) / self.measured
+
+    @property
+    def ape(self) -> float | None:
+        e = self.signed_error_pct
+        return None if e is None else abs(e)
+
+    def to_dict(self) -> dict[str, Any]:
+        c, p, lay = self.case, self.point, self.layout
+        return {
+            "case_id": c.case_id, "accelerator": c.accelerator, "num_accelerators": c.num_accelerators,
+            "model": c.model, "scenario": c.scenario, "metric": c.metric, "unit": c.unit, "source_kind": c.source_kind,
+            "predicted": self.predicted, "measured": self.measured, "signed_error_pct": self.signed_error_pct,
+            "ape": self.ape, "status": self.status, "reason": self.reason,
+            "tp": lay.tp if lay else None, "pp": lay.pp if lay else None, "ep": lay.ep if lay else None,
+            "replicas": lay.replicas if lay else None, "attn_dp": lay.attn_dp if lay else None,
+            "energy_scope": c.energy_scope,
+            "concurrency_per_replica": p.batch if p else None,
+            "ttft_ms": None if p is None or math.isnan(p.ttft_s) else p.ttft_s * 1e3,
+            "tpot_ms": p.tpot_s * 1e3 if p else None,
+            "limits_met": p.limits_met if p else None, "saturated": p.saturated if p else None,
+            "server_model": self.server_model, "predicted_by_model": dict(self.by_model), "sim": self.sim,
+            "notes": list(self.notes),
+        }
