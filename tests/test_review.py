@@ -221,7 +221,7 @@ def test_a_failed_run_leaves_the_old_report_untouched(tmp_path, monkeypatch, cap
         (folder / "report.html").write_text("half")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("inferchip.interfaces.report.write_report", boom)
+    monkeypatch.setattr("inferchip.interfaces.report.write.write_report", boom)
     main([*SMALL, "--out", str(out)])  # interrupted while writing (exit status: cli.main's business)
     assert (out / "report.html").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["rv"]  # staging removed

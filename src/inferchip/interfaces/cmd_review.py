@@ -70,7 +70,7 @@ def review_cmd(
     """Design review of a claim ("best inference chip for models under 250B"): rankings, verdict, HTML report."""
     from inferchip.review.review import ReviewConfig, resolve, run_review
     from inferchip.errors import InvalidSettingError
-    from inferchip.interfaces.report import commit_output, discard_output, prepare_output, write_report
+    from inferchip.interfaces.report.write import commit_output, discard_output, prepare_output, write_report
 
     slos = {"both": ("interactive", "batch"), "interactive": ("interactive",), "batch": ("batch",)}.get(slo)
     if slos is None:

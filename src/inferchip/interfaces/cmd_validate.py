@@ -2,7 +2,7 @@
 
 ``validate`` prints per case the prediction, the measurement and the error, then the error
 statistics overall, per kind and per group; ``--page`` writes the same as a markdown page
-(:mod:`inferchip.interfaces.validation_page`). ``calibrate`` fits the calibration and
+(:mod:`inferchip.interfaces.report.validation_page`). ``calibrate`` fits the calibration and
 reports in-sample and leave-one-accelerator-out errors. Every file is written atomically.
 """
 
@@ -29,7 +29,7 @@ from inferchip.errors import SpecError
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cmd_predict import OutputFormat
-from inferchip.interfaces.validation_page import (
+from inferchip.interfaces.report.validation_page import (
     SERVER_HEADER,
     STATS_HEADER,
     layout_text,

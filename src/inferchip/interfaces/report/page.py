@@ -1,6 +1,6 @@
 """The review report's page: one self-contained HTML file (plotly.js inline once) with the
-verdict, the tables of :mod:`inferchip.interfaces.report_tables` and the charts of
-:mod:`inferchip.interfaces.report_charts`, each section with a note on how to read it.
+verdict, the tables of :mod:`inferchip.interfaces.report.tables` and the charts of
+:mod:`inferchip.interfaces.report.charts`, each section with a note on how to read it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 from inferchip.review.ranking import METRICS
 from inferchip.review.review import ReviewResult
 from inferchip.interfaces import fmt
-from inferchip.interfaces.report_charts import (
+from inferchip.interfaces.report.charts import (
     bars_figure,
     curves_figure,
     memory_figure,
@@ -19,7 +19,7 @@ from inferchip.interfaces.report_charts import (
     roofline_figure,
     tornado_figure,
 )
-from inferchip.interfaces.report_tables import (
+from inferchip.interfaces.report.tables import (
     assumptions_html,
     esc,
     estimates_html,

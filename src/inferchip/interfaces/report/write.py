@@ -7,13 +7,13 @@ end (:func:`prepare_output`, :func:`commit_output`): a failed or interrupted run
 no half-written report.
 
 The report is split by concept; this module writes the files and re-exports the names of
-its parts, so ``from inferchip.interfaces.report import ...`` serves every caller:
+its parts, so ``from inferchip.interfaces.report.write import ...`` serves every caller:
 
-* :mod:`~inferchip.interfaces.report_output`: the output folder, written atomically;
-* :mod:`~inferchip.interfaces.report_data`: ``results.json`` and the list of assumptions;
-* :mod:`~inferchip.interfaces.report_charts`: the plotly figures;
-* :mod:`~inferchip.interfaces.report_tables`: the HTML tables;
-* :mod:`~inferchip.interfaces.report_page`: the page that holds them.
+* :mod:`~inferchip.interfaces.report.output`: the output folder, written atomically;
+* :mod:`~inferchip.interfaces.report.data`: ``results.json`` and the list of assumptions;
+* :mod:`~inferchip.interfaces.report.charts`: the plotly figures;
+* :mod:`~inferchip.interfaces.report.tables`: the HTML tables;
+* :mod:`~inferchip.interfaces.report.page`: the page that holds them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from inferchip.review.review import ReviewResult
 from inferchip.interfaces import fmt
-from inferchip.interfaces.report_charts import (
+from inferchip.interfaces.report.charts import (
     CLAIM_COLOUR,
     PALETTE,
     bars_figure,
@@ -33,14 +33,14 @@ from inferchip.interfaces.report_charts import (
     roofline_figure,
     tornado_figure,
 )
-from inferchip.interfaces.report_data import collect_assumptions, results_json
-from inferchip.interfaces.report_output import (
+from inferchip.interfaces.report.data import collect_assumptions, results_json
+from inferchip.interfaces.report.output import (
     commit_output,
     discard_output,
     prepare_output,
 )
-from inferchip.interfaces.report_page import CSS, HOW_TO_READ, render_html, sections
-from inferchip.interfaces.report_tables import SHORT_LABELS, esc
+from inferchip.interfaces.report.page import CSS, HOW_TO_READ, render_html, sections
+from inferchip.interfaces.report.tables import SHORT_LABELS, esc
 
 __all__ = [
     "CLAIM_COLOUR", "CSS", "FILES", "HOW_TO_READ", "PALETTE", "SHORT_LABELS", "bars_figure", "collect_assumptions",
