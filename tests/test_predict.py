@@ -130,7 +130,7 @@ sources: [{citation: my own design, kind: estimate}]
 
 
 def test_w4a4_formats_default_kv_to_fp8_and_refuse_what_is_not_w4a4():
-    from inferchip.performance.predict import resolve_formats
+    from inferchip.performance.setting import resolve_formats
 
     f = resolve_formats("fp4", "fp4", None)
     assert (f.weights, f.activations, f.kv) == ("fp4", "fp4", "fp8")  # as validate.case_formats builds them

@@ -20,13 +20,13 @@ from inferchip.validation.cases import (
     stated_limits,
     stated_load_per_s,
 )
+from inferchip.performance.operating import steady_state
 from inferchip.performance.phases import continuous_batch, map_model
 from inferchip.validation.validate import (
     CaseResult,
     LengthDist,
     OperatingPoint,
     Plan,
-    _steady,
     error_stats,
     metric_value,
     operating_point,
@@ -146,7 +146,8 @@ def test_fixed_lengths_reproduce_the_engines_continuous_batching(h100):
     mm = map_model(tiny_dense(), h100, Layout(), Formats(), Calibration())
     plan = Plan("max_throughput", LengthDist.fixed(300), LengthDist.fixed(200), queue_wait=False)
     b = np.array([1.0, 7.0, 64.0])
-    tpot, ttft, _ = _steady(mm, b, plan, True)
+    met = steady_state(mm, b, plan, True)
+    tpot, ttft = met.tpot_s, met.ttft_s
     ref = continuous_batch(mm, b, 300.0, 200.0)
     np.testing.assert_allclose(tpot, ref.tpot_s, rtol=1e-12)
     np.testing.assert_allclose(ttft, ref.ttft_s, rtol=1e-12)

@@ -26,12 +26,15 @@ ATTN_DP_HELP = "Attention data-parallel over the tp chips, experts over the same
 
 
 def _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration, assumptions=None, attn_dp=False):
-    from inferchip.performance.serving import serving_model
+    """The resolved setting (one layout) and its serving step model: (step model, replicas)."""
+    from inferchip.performance.serving import serving_step
+    from inferchip.performance.setting import resolve_setting
 
     if attn_dp and ep == 1:
         ep = tp  # attention DP spreads the experts over the same tp chips
-    return serving_model(chip, model, count=count, tp=tp, pp=pp, ep=ep, weights=weights, activations=activations,
-                         kv=kv, calibration=calibration, assumptions=assumptions, attn_dp=attn_dp)
+    setting = resolve_setting(chip, model, count=count, tp=tp, pp=pp, ep=ep, weights=weights, activations=activations,
+                              kv=kv, calibration=calibration, assumptions=assumptions, attn_dp=attn_dp)
+    return serving_step(setting)
 
 
 def _assumptions_file(path: Optional[Path]) -> str:

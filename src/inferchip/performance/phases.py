@@ -111,12 +111,20 @@ def prefill_pairs(chunk_tokens, cached_tokens=0.0):
 
 @dataclass
 class PhaseMetrics:
+    """TTFT, TPOT, end-to-end latency (s) and output tokens/s per replica, with the steps they
+    came from: ``prefill`` is the cost of one prefill step (one chunk), ``prefill_chunks`` how
+    many such steps a TTFT is made of and ``prefill_step_s`` the replica time of one (pipeline
+    fill included), so ``ttft_s = prefill_chunks x prefill_step_s``; ``decode`` is the step
+    ``tpot_s`` is the time of. Energy reads these, never re-derives them."""
+
     ttft_s: np.ndarray
     tpot_s: np.ndarray
     e2e_s: np.ndarray
     tokens_per_s_replica: np.ndarray
-    prefill: StepCost
+    prefill: StepCost | None
     decode: StepCost
+    prefill_chunks: np.ndarray | None = None
+    prefill_step_s: np.ndarray | None = None
 
 
 def static_batch(mm: MappedModel, batch, input_tokens, output_tokens) -> PhaseMetrics:
@@ -137,7 +145,7 @@ def static_batch(mm: MappedModel, batch, input_tokens, output_tokens) -> PhaseMe
     ctx = i + o / 2.0
     tpot, dec = mm.replica_step_s(b, b, b * ctx, 0.0)
     e2e = ttft + np.maximum(o - 1.0, 0.0) * tpot
-    return PhaseMetrics(ttft, tpot, e2e, b * o / e2e, pre, dec)
+    return PhaseMetrics(ttft, tpot, e2e, b * o / e2e, pre, dec, prefill_chunks=n_chunks, prefill_step_s=ttft / n_chunks)
 
 
 def continuous_batch(mm: MappedModel, concurrency, input_tokens, output_tokens) -> PhaseMetrics:
@@ -161,7 +169,7 @@ def continuous_batch(mm: MappedModel, concurrency, input_tokens, output_tokens) 
                                      logit_rows=b + 1)
     ttft = n_chunks * first_t
     e2e = ttft + np.maximum(o - 1.0, 0.0) * tpot
-    return PhaseMetrics(ttft, tpot, e2e, b / tpot, pre, dec)
+    return PhaseMetrics(ttft, tpot, e2e, b / tpot, pre, dec, prefill_chunks=n_chunks, prefill_step_s=first_t)
 
 
 def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens: float, chips_given: int) -> DoesNotFitError:

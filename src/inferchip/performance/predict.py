@@ -8,30 +8,22 @@ the optional TTFT/TPOT limits is found by a vectorised sweep.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from inferchip.performance.phases import (
-    MappedModel,
-    PhaseMetrics,
-    continuous_batch,
-    fit_error,
-    map_model,
-    static_batch,
-)
-from inferchip.cost.calibration import Calibration, load_calibration
-from inferchip.cost.peaks import executed_format
+from inferchip.cost.calibration import Calibration
 from inferchip.cost.step import OP_CLASSES, StepCost
-from inferchip.errors import DoesNotFitError, InvalidSettingError
-from inferchip.mapping.layout import Layout, candidate_layouts, check_layout
-from inferchip.mapping.memory_fit import Formats
+from inferchip.errors import DoesNotFitError, InferchipError
+from inferchip.mapping.layout import Layout
+from inferchip.performance.operating import OperatingPoint, Question, operating_point
+from inferchip.performance.phases import MappedModel, PhaseMetrics, continuous_batch, fit_error
+from inferchip.performance.setting import Setting, positive, resolve_setting
 from inferchip.spec.chip import ChipParams, ChipSpec
-from inferchip.spec.formats import check_format, compute_format
 from inferchip.spec.model import ModelSpec
 
-BATCH_GRID = np.unique(np.concatenate([np.arange(1, 17), np.round(np.geomspace(16, 16384, 80))])).astype(float)
+__all__ = ["Prediction", "ask", "best_layout", "predict", "predict_setting"]
 
 
 @dataclass
@@ -94,96 +86,14 @@ def _breakdown(cost: StepCost, index: int | tuple, pp: int) -> dict[str, dict[st
     return out
 
 
-FOUR_BIT_FLOAT = ("fp4", "mxfp4")
-
-
-def resolve_formats(weights: str, activations: str | None, kv: str | None) -> Formats:
-    """Number formats of a setting from the CLI choices, with the defaults filled in.
-
-    Defaults: activations bf16 for 16-bit and weight-only int4 weights, fp8 for fp4/mxfp4
-    weights (W4A8), else the weight format; KV as the activations (fp8 for 4-bit activations),
-    bf16 otherwise. ``--activations fp4`` / ``mxfp4`` (W4A4, NVFP4 or MXFP4) needs 4-bit float
-    weights; its GEMMs run at the 4-bit peak (``spec.formats.compute_format``) and attention
-    at 16 bit (``cost.step``: fp8 attention needs fp8 activations and KV). On a chip with no
-    4-bit units the GEMMs run at the next wider format it has (``spec.formats.WIDER``), said in
-    ``predict``'s notes. ``int4`` is weight-only (W4A16, ``spec.formats``): int4 activations are refused.
-    """
-    check_format(weights, "--weights")
-    if activations is None:
-        activations = "bf16" if weights in ("int4", "fp4", "mxfp4", "bf16", "fp16", "fp32") else weights
-        if weights in FOUR_BIT_FLOAT:
-            activations = "fp8"
-    check_format(activations, "--activations")
-    if activations == "int4":
-        raise InvalidSettingError("--activations int4: int4 is weight-only here (W4A16, activations stay wider); "
-                                  "for 4-bit activations use --activations fp4 or mxfp4 (W4A4), else fp8 or bf16")
-    if activations in FOUR_BIT_FLOAT and weights not in FOUR_BIT_FLOAT:
-        raise InvalidSettingError(f"--activations {activations}: 4-bit activations need 4-bit float weights "
-                                  f"(W4A4: --weights fp4 or mxfp4), got --weights {weights}")
-    if kv is None:
-        kv = activations if activations in ("fp8", "bf16", "fp16") else ("fp8" if activations in FOUR_BIT_FLOAT
-                                                                        else "bf16")
-    check_format(kv, "--kv")
-    return Formats(weights=weights, activations=activations, kv=kv)
-
-
-def resolve_chip_and_model(chip: str | ChipParams, model: str | ModelSpec, estimate: str = "central",
-                           chip_spec: ChipSpec | None = None) -> tuple[ChipParams, ChipSpec | None, ModelSpec]:
-    """(chip parameters, chip spec, model spec) from catalogue ids / file paths or ready objects.
-
-    A chip given by id or path also yields its spec (memory type, node, price) unless one is
-    passed; a ChipParams keeps the ``chip_spec`` given (None: energy assumes defaults).
-    """
-    if isinstance(chip, ChipParams):
-        cp = chip
-    else:
-        from inferchip.catalog.chips import get_chip_params, load_chip
-
-        cp = get_chip_params(chip, estimate)
-        chip_spec = chip_spec or load_chip(chip)
-    if isinstance(model, ModelSpec):
-        return cp, chip_spec, model
-    from inferchip.catalog.models import load_model
-
-    return cp, chip_spec, load_model(model)
-
-
-def _positive(name: str, v: int | float | None) -> None:
-    if v is not None and v <= 0:
-        raise InvalidSettingError(f"{name} must be positive, got {v}")
-
-
-def evaluate_layout(model: ModelSpec, chip: ChipParams, layout: Layout, fmt: Formats, cal: Calibration,
-                    input_tokens: float, output_tokens: float, batch: int | None,
-                    max_ttft_s: float | None, max_tpot_s: float | None) -> tuple[MappedModel, PhaseMetrics, float, int] | None:
-    """Best point of one layout: (mapped, metrics, throughput per replica, index into the batch grid)."""
-    mm = map_model(model, chip, layout, fmt, cal)
-    bmax = float(mm.max_batch(input_tokens, output_tokens))
-    if batch is not None:
-        if batch > bmax:
-            return None
-        met = static_batch(mm, np.array([float(batch)]), input_tokens, output_tokens)
-        return mm, met, float(met.tokens_per_s_replica[0]), 0
-    if bmax < 1:
-        return None
-    grid = np.unique(np.append(BATCH_GRID[BATCH_GRID <= bmax], bmax))
-    met = continuous_batch(mm, grid, input_tokens, output_tokens)
-    ok = np.ones_like(grid, dtype=bool)
-    if max_ttft_s is not None:
-        ok &= met.ttft_s <= max_ttft_s
-    if max_tpot_s is not None:
-        ok &= met.tpot_s <= max_tpot_s
-    if not ok.any():
-        return None
-    tput = np.where(ok, met.tokens_per_s_replica, -1.0)
-    k = int(np.argmax(tput))
-    return mm, _take(met, grid, k), float(tput[k]), k
-
-
-def _take(met: PhaseMetrics, grid: np.ndarray, k: int) -> PhaseMetrics:
-    met.extra_batch = float(grid[k])  # type: ignore[attr-defined]
-    met.index = k  # type: ignore[attr-defined]
-    return met
+def ask(input_tokens: float, output_tokens: float, batch: int | None = None, max_ttft_s: float | None = None,
+        max_tpot_s: float | None = None) -> Question:
+    """``predict``'s question, checked: fixed lengths (tokens), a static batch per replica or, with
+    ``batch=None``, the most throughput (continuous batching) within the TTFT/TPOT limits (s)."""
+    for name, v in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens), ("--batch", batch),
+                    ("--max-ttft-ms", max_ttft_s), ("--max-tpot-ms", max_tpot_s)):
+        positive(name, v)
+    return Question.fixed(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s)
 
 
 def predict(
@@ -210,95 +120,102 @@ def predict(
 ) -> Prediction:
     """Predict one setting. ``batch=None`` means max-throughput (continuous batching).
 
+    The keyword form of :func:`predict_setting`: the setting is resolved once
+    (:func:`~inferchip.performance.setting.resolve_setting`, which documents the system's
+    arguments) and the question checked (:func:`ask`). Lengths in tokens, limits in seconds.
     ``attn_dp``: True forces attention data parallelism over the tp chips (MLA/MoE models,
     ``mapping.layout``), False forbids it, None lets the layout search decide.
     """
     for name, v in (("--count", count), ("--input-tokens", input_tokens), ("--output-tokens", output_tokens),
                     ("--batch", batch), ("--tp", tp), ("--pp", pp), ("--ep", ep),
                     ("--max-ttft-ms", max_ttft_s), ("--max-tpot-ms", max_tpot_s)):
-        _positive(name, v)
-    if estimate not in ("low", "central", "high"):
-        raise InvalidSettingError(f"--estimate must be low, central or high, got {estimate}")
-    cp, chip_spec, ms = resolve_chip_and_model(chip, model, estimate, chip_spec)
-    cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
-    fmt = resolve_formats(weights, activations, kv)
-    notes: list[str] = []
-    want = compute_format(fmt.weights, fmt.activations)
-    got = executed_format(cp, want)
-    if got != want:
-        notes.append(f"{cp.id} has no {want} units: GEMMs run at {got}")
-    if fmt.activations in FOUR_BIT_FLOAT:
-        notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the {got} peak, attention at 16 bit, KV {fmt.kv}")
+        positive(name, v)
+    setting = resolve_setting(chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp, pp=pp,
+                              ep=ep, attn_dp=attn_dp, estimate=estimate, calibration=calibration,
+                              assumptions=assumptions, chip_spec=chip_spec)
+    return predict_setting(setting, ask(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s))
 
-    if tp is not None or pp is not None or ep is not None:
-        lay = Layout(tp=tp or 1, pp=pp or 1, ep=(tp or 1) if attn_dp and ep is None else (ep or 1),
-                     attn_dp=bool(attn_dp))
-        check_layout(ms, lay, count)
-        layouts = [replace(lay, replicas=max(1, count // lay.chips_per_replica))]
-    else:
-        layouts = [lay for lay in candidate_layouts(ms, count, cp.max_scaleup_domain)
-                   if attn_dp is None or lay.attn_dp == attn_dp]
-        if not layouts:
-            why = "" if attn_dp is None else f" with attention data parallelism {'on' if attn_dp else 'off'}"
-            raise InvalidSettingError(f"no parallel layout of {count} chips{why} suits {ms.id} (heads {ms.num_heads})")
 
+def best_layout(setting: Setting, q: Question) -> tuple[Layout, OperatingPoint] | None:
+    """The layout (of the setting's candidates) with the most output tokens/s of the system that
+    fits and meets the question's limits, and its operating point; None where none does."""
     best = None
-    for lay in layouts:
-        r = evaluate_layout(ms, cp, lay, fmt, cal, input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s)
-        if r is None:
+    for lay in setting.layouts:
+        try:
+            pt = operating_point(setting.mapped(lay), q, lay.replicas)
+        except DoesNotFitError:
             continue
-        tput_sys = r[2] * lay.replicas
+        if not pt.limits_met:
+            continue
+        tput_sys = pt.tokens_per_s_replica * lay.replicas
         if best is None or tput_sys > best[0] * (1 + 1e-9):
-            best = (tput_sys, lay, r)
-    if best is None:
-        lay = layouts[-1] if tp is None else layouts[0]
-        mm = map_model(ms, cp, lay, fmt, cal)
-        b = batch or 1
-        if float(mm.max_batch(input_tokens, output_tokens)) >= b and (max_ttft_s or max_tpot_s):
-            met = continuous_batch(mm, np.array([1.0]), input_tokens, output_tokens)
-            raise DoesNotFitError(
-                f"no batch meets the latency limits on {cp.id} x{count} for {ms.id}: at concurrency 1 "
-                f"TTFT is {met.ttft_s[0] * 1e3:.1f} ms and TPOT {met.tpot_s[0] * 1e3:.2f} ms "
-                f"(limits: TTFT {'-' if max_ttft_s is None else f'{max_ttft_s * 1e3:g} ms'}, "
-                f"TPOT {'-' if max_tpot_s is None else f'{max_tpot_s * 1e3:g} ms'})")
-        raise fit_error(mm, b, input_tokens, output_tokens, count)
+            best = (tput_sys, lay, pt)
+    return None if best is None else best[1:]
 
-    tput_sys, lay, (mm, met, tput_rep, k) = best
-    b = float(batch) if batch is not None else float(met.extra_batch)  # type: ignore[attr-defined]
-    idx = 0 if batch is not None else k
-    ttft, tpot, e2e = (float(np.ravel(x)[idx]) for x in (met.ttft_s, met.tpot_s, met.e2e_s))
+
+def _no_point(setting: Setting, q: Question) -> InferchipError:
+    """Why no layout answers the question: the latency limits, or memory."""
+    lay = setting.layouts[-1]
+    mm = setting.mapped(lay)
+    i, o = q.inputs.mean, q.outputs.mean
+    b = q.batch or 1
+    if float(mm.max_batch(i, o)) >= b and (q.max_ttft_s or q.max_tpot_s):
+        met = continuous_batch(mm, np.array([1.0]), i, o)
+        return DoesNotFitError(
+            f"no batch meets the latency limits on {setting.chip.id} x{setting.count} for {setting.model.id}: at "
+            f"concurrency 1 TTFT is {met.ttft_s[0] * 1e3:.1f} ms and TPOT {met.tpot_s[0] * 1e3:.2f} ms "
+            f"(limits: TTFT {'-' if q.max_ttft_s is None else f'{q.max_ttft_s * 1e3:g} ms'}, "
+            f"TPOT {'-' if q.max_tpot_s is None else f'{q.max_tpot_s * 1e3:g} ms'})")
+    return fit_error(mm, b, i, o, setting.count)
+
+
+def predict_setting(setting: Setting, q: Question) -> Prediction:
+    """Predict a question on a resolved setting: the best layout's TTFT, TPOT, throughput, memory,
+    time by operator class, power, energy and money (see :class:`Prediction`)."""
+    found = best_layout(setting, q)
+    if found is None:
+        raise _no_point(setting, q)
+    lay, pt = found
+    mm = setting.mapped(lay)
+    met = pt.metrics
+    fmt, cp, idx = setting.formats, setting.chip, pt.index
+    input_tokens, output_tokens = q.inputs.mean, q.outputs.mean
+    static = q.mode == "static"
+    b = pt.batch
+    tput_sys = pt.tokens_per_s_replica * lay.replicas
     kv_bytes = float(mm.kv_bytes_per_seq(input_tokens + output_tokens)) * b
-    step_tokens = b * input_tokens if batch is not None else b + min(input_tokens, mm.chunk_tokens)
+    step_tokens = b * input_tokens if static else b + min(input_tokens, mm.chunk_tokens)
     act = float(mm.activation_bytes(min(step_tokens, mm.chunk_tokens)))
     mem = {"weights": mm.weights_bytes, "kv_cache": kv_bytes, "activations": act, "runtime_reserve": mm.reserve_bytes}
-    used = mm.weights_bytes + kv_bytes + act
     pred = Prediction(
-        chip_id=cp.id, model_id=ms.id, num_chips=lay.num_chips, tp=lay.tp, pp=lay.pp, ep=lay.ep, replicas=lay.replicas,
-        attn_dp=lay.attn_dp,
-        batch=int(b), mode="static" if batch is not None else "continuous",
+        chip_id=cp.id, model_id=setting.model.id, num_chips=lay.num_chips, tp=lay.tp, pp=lay.pp, ep=lay.ep,
+        replicas=lay.replicas, attn_dp=lay.attn_dp,
+        batch=int(b), mode="static" if static else "continuous",
         input_tokens=int(input_tokens), output_tokens=int(output_tokens),
-        ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e,
+        ttft_s=pt.ttft_s, tpot_s=pt.tpot_s, e2e_latency_s=pt.e2e_s,
         output_tokens_per_s=tput_sys, output_tokens_per_s_per_chip=tput_sys / lay.num_chips,
-        output_tokens_per_s_per_user=1.0 / tpot if tpot > 0 else float("inf"),
-        memory_per_chip_bytes=used, memory_breakdown_bytes=mem,
+        output_tokens_per_s_per_user=1.0 / pt.tpot_s if pt.tpot_s > 0 else float("inf"),
+        memory_per_chip_bytes=mm.weights_bytes + kv_bytes + act, memory_breakdown_bytes=mem,
         memory_capacity_per_chip_bytes=cp.memory_capacity_bytes,
-        weights=fmt.weights, activations=fmt.activations, kv=fmt.kv, compute_format=got,
+        weights=fmt.weights, activations=fmt.activations, kv=fmt.kv, compute_format=setting.compute_format,
         breakdown={"prefill": _breakdown(met.prefill, idx, lay.pp), "decode": _breakdown(met.decode, idx, lay.pp)},
-        notes=notes + list(cp.notes),
+        notes=setting.notes,
     )
-    pred.extra["calibration"] = "fitted" if cal.fitted else "defaults"
-    _add_energy_and_money(pred, mm, met, idx, chip_spec, estimate, assumptions)
+    pred.extra["calibration"] = "fitted" if setting.calibration.fitted else "defaults"
+    add_energy_and_money(pred, mm, met, idx, setting)
     return pred
 
 
-def _add_energy_and_money(pred: Prediction, mm, met: PhaseMetrics, idx: int, spec: ChipSpec | None,
-                          level: str, assumptions_path: str | None) -> None:
-    """Power per chip (with TDP throttling, which stretches the steps), tokens per joule and $ per token."""
-    from inferchip.cost.economics import chip_money, money_per_token, step_power
-    from inferchip.catalog.assumptions import load_assumptions
+def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, idx: int, setting: Setting) -> None:
+    """Power per chip (with TDP throttling, which stretches the steps), tokens per joule and $ per token.
 
-    a = load_assumptions(assumptions_path)
-    cp = mm.chip
+    The energy of a static batch is that of the very steps its TTFT and TPOT came from:
+    ``met.prefill_chunks`` prefill steps of ``met.prefill_step_s`` each, then output - 1 decode
+    steps. In continuous batching every step is the steady-state decode step (prefill mixed in).
+    """
+    from inferchip.cost.economics import chip_money, money_per_token, step_power
+
+    a, spec, cp = setting.assumptions, setting.chip_spec, mm.chip
     mem_type = spec.memory.type if spec is not None else "HBM3"
     if spec is None:
         pred.notes.append("no chip spec given: energy assumes a 7 nm node and HBM3 memory")
@@ -315,10 +232,8 @@ def _add_energy_and_money(pred: Prediction, mm, met: PhaseMetrics, idx: int, spe
     ttft = pred.ttft_s
     throttled = bool(at(dec.throttled))
     if pred.mode == "static":
-        # The batch's prefill (maybe several chunks) then output-1 decode steps.
-        n_chunks = max(1.0, float(np.ceil(pred.batch * pred.input_tokens / mm.chunk_tokens)))
-        chunk_t = ttft / n_chunks
-        pre = step_power(met.prefill, chunk_t, pp, spec, mem_type, cp.tdp_w, cp.idle_w, a)
+        n_chunks = at(met.prefill_chunks)
+        pre = step_power(met.prefill, met.prefill_step_s, pp, spec, mem_type, cp.tdp_w, cp.idle_w, a)
         ttft = at(pre.time_s) * n_chunks
         throttled = throttled or bool(at(pre.throttled))
         e2e = ttft + max(pred.output_tokens - 1, 0) * tpot
@@ -335,7 +250,7 @@ def _add_energy_and_money(pred: Prediction, mm, met: PhaseMetrics, idx: int, spe
     pred.output_tokens_per_s = tput
     pred.output_tokens_per_s_per_chip = tput / pred.num_chips
     pred.output_tokens_per_s_per_user = 1.0 / tpot
-    money = chip_money(spec, a, level)  # type: ignore[arg-type]
+    money = chip_money(spec, a, setting.estimate)  # type: ignore[arg-type]
     pred.notes.extend(money.notes)
     per_chip = pred.output_tokens_per_s_per_chip
     pred.extra.update({

@@ -21,11 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from inferchip.performance.phases import MappedModel, map_model
-from inferchip.performance.predict import resolve_chip_and_model, resolve_formats
-from inferchip.cost.calibration import Calibration, load_calibration
+from inferchip.cost.calibration import Calibration
 from inferchip.errors import InvalidSettingError
-from inferchip.mapping.layout import Layout, check_layout
+from inferchip.performance.phases import MappedModel
+from inferchip.performance.setting import Setting, resolve_setting
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
@@ -100,33 +99,42 @@ def step_energy_model(cp: ChipParams, spec: ChipSpec | None, assumptions: Assump
     return StepEnergyModel(spec, mem, cp.tdp_w, idle, assumptions)
 
 
-def serving_model(chip: str | ChipParams, model: str | ModelSpec, *, count: int = 1, tp: int = 1, pp: int = 1,
-                  ep: int = 1, weights: str = "bf16", activations: str | None = None, kv: str | None = None,
-                  calibration: Calibration | str | None = None, estimate: str = "central", attn_dp: bool = False,
-                  assumptions: str | Assumptions | None = None,
+def serving_model(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None, *, count: int = 1,
+                  tp: int = 1, pp: int = 1, ep: int = 1, weights: str = "bf16", activations: str | None = None,
+                  kv: str | None = None, calibration: Calibration | str | None = None, estimate: str = "central",
+                  attn_dp: bool = False, assumptions: str | Assumptions | None = None,
                   chip_spec: ChipSpec | None = None) -> tuple[ServingStepModel, int]:
     """(step model of one replica, number of replicas) for a system of ``count`` chips.
 
-    ``assumptions``: a path overriding the energy/money constants (None: the bundled file).
-    ``chip_spec``: the chip's full spec (memory type, node, price) when ``chip`` is a ChipParams.
-    ``attn_dp``: attention data-parallel over the tp chips (MLA/MoE models, ``mapping.layout``).
+    ``chip`` may be a resolved :class:`~inferchip.performance.setting.Setting` with one layout
+    (the other arguments are then ignored); else the arguments are resolved by
+    :func:`~inferchip.performance.setting.resolve_setting` with the layout fixed at
+    ``tp``/``pp``/``ep``. ``assumptions``: a path overriding the energy/money constants (None:
+    the bundled file). ``chip_spec``: the chip's full spec (memory type, node, price) when
+    ``chip`` is a ChipParams. ``attn_dp``: attention data-parallel over the tp chips (MLA/MoE
+    models, ``mapping.layout``).
     """
-    from inferchip.catalog.assumptions import load_assumptions
+    if isinstance(chip, Setting):
+        setting = chip
+    else:
+        setting = resolve_setting(chip, model, count=count, tp=tp, pp=pp, ep=ep, weights=weights,
+                                  activations=activations, kv=kv, calibration=calibration, estimate=estimate,
+                                  attn_dp=attn_dp, assumptions=assumptions, chip_spec=chip_spec)
+    return serving_step(setting)
 
-    cp, chip_spec, ms = resolve_chip_and_model(chip, model, estimate, chip_spec)
-    a = assumptions if isinstance(assumptions, Assumptions) else load_assumptions(assumptions)
-    lay = check_layout(ms, Layout(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp), count)
-    replicas = count // lay.chips_per_replica
-    cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
-    mm = map_model(ms, cp, lay, resolve_formats(weights, activations, kv), cal)
-    step = ServingStepModel(mm, step_energy_model(cp, chip_spec, a))
+
+def serving_step(setting: Setting) -> tuple[ServingStepModel, int]:
+    """(step model of one replica, number of replicas) of a setting with one layout."""
+    if not setting.layout_given or len(setting.layouts) != 1:
+        raise InvalidSettingError("the serving simulator needs one layout: give --tp/--pp/--ep")
+    lay = setting.layout
+    mm = setting.mapped(lay)
+    step = ServingStepModel(mm, step_energy_model(setting.chip, setting.chip_spec, setting.assumptions))
     if step.kv_capacity_tokens < 1:
         from inferchip.performance.phases import fit_error
 
-        raise fit_error(mm, 1, 1, 0, count)
-    if replicas < 1:
-        raise InvalidSettingError(f"tp x pp = {lay.chips_per_replica} needs more than the {count} chips given")
-    return step, replicas
+        raise fit_error(mm, 1, 1, 0, setting.count)
+    return step, lay.replicas
 
 
 def serving_economics(step: ServingStepModel, figures: dict[str, Any], num_chips: int,

@@ -22,7 +22,7 @@ from inferchip.spec.chip import ChipParams
 def mapped_model(model: ModelEntry, chip: ChipParams, tp: int, pp: int, ep: int, cfg: ReviewConfig,
                  attn_dp: bool = False):
     from inferchip.performance.phases import map_model
-    from inferchip.performance.predict import resolve_formats
+    from inferchip.performance.setting import resolve_formats
     from inferchip.cost.calibration import load_calibration
     from inferchip.mapping.layout import Layout
 

@@ -24,7 +24,7 @@ def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfi
                     table: dict[Case, dict[str, Any]], base: dict[Case, Prediction], figure_ok: dict[str, bool],
                     on_progress: OnProgress = no_progress) -> list[Any]:
     """One-at-a-time sensitivity of the claim's suite rank (see review.sensitivity)."""
-    from inferchip.performance.predict import resolve_formats
+    from inferchip.performance.setting import resolve_formats
     from inferchip.review.ranking import METRICS, claim_rank
     from inferchip.review.sensitivity import analyse_knob, knobs_for, scale_chip
     from inferchip.spec.formats import compute_format

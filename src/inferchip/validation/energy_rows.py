@@ -169,7 +169,7 @@ def _opt_float(row: dict[str, str], key: str) -> float | None:
 
 def _activations(act: str | None) -> str | None:
     """Activation format of a row: NVFP4/MXFP4 as given (W4A4: every GEMM at the 4-bit peak,
-    attention at 16 bit, see ``predict.resolve_formats``); int4 (weight-only here) as fp8."""
+    attention at 16 bit, see ``performance.setting.resolve_formats``); int4 (weight-only here) as fp8."""
     return "fp8" if act == "int4" else act
 
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from inferchip.validation.cases import Case, stated_load_per_s
 from inferchip.performance.phases import MappedModel, map_model
-from inferchip.performance.predict import resolve_formats
+from inferchip.performance.setting import resolve_formats
 from inferchip.validation.server import (
     SERVER_MODELS,
     ReplicaSim,
@@ -55,7 +55,6 @@ from inferchip.validation.plan import (  # re-exported: the validation's public 
     NotPredictable,
     OperatingPoint,
     Plan,
-    _steady,
     max_concurrency,
     metric_value,
     operating_point,
@@ -83,7 +82,7 @@ from inferchip.mapping.memory_fit import Formats
 __all__ = [
     "E2E_P99_OVER_MEAN", "LENGTH_POINTS", "LENGTH_SIGMA", "QUEUE_WAIT_STEPS", "SERVER_MODELS", "TPOT_P99_OVER_MEAN",
     "TTFT_P99_OVER_MEAN", "CaseResult", "LengthDist", "NotPredictable", "OperatingPoint", "Plan", "Validator",
-    "_steady", "case_formats", "error_stats", "evaluate_fixed", "max_concurrency", "metric_value", "operating_point",
+    "case_formats", "error_stats", "evaluate_fixed", "max_concurrency", "metric_value", "operating_point",
     "plan_for", "server_comparison", "summarize", "uses_simulator", "validate_cases", "GROUP_KEYS", "SERVER_GROUPS",
     "case_kind",
 ]

@@ -115,7 +115,7 @@ def curves_figure(res: ReviewResult) -> dict[str, Any] | None:
 def roofline_figure(res: ReviewResult, chip_id: str) -> dict[str, Any] | None:
     import numpy as np
 
-    from inferchip.performance.predict import resolve_formats
+    from inferchip.performance.setting import resolve_formats
     from inferchip.cost.peaks import peak_flop_per_s
     from inferchip.spec.formats import compute_format
 

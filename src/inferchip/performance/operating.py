@@ -1,0 +1,254 @@
+"""One operating-point solver: a question (lengths, load, latency limits) on one mapped layout.
+
+``predict`` (a fixed length, a static batch or the most throughput under limits) and the
+validation (MLPerf length spreads, closed and open loops, beam search) both ask it.
+
+* **Lengths** are a :class:`LengthDist`: equally weighted quantile points (a fixed length is
+  one point). MLPerf data sets are lognormal with ``LENGTH_SIGMA`` (coefficient of variation
+  0.66), clipped at the data set's limit and rescaled so the clipped mean is the target mean.
+* **Steady-state continuous batching** (:func:`steady_state`): the sequences in flight are
+  length-biased (a long answer stays longer): their mean context is ``E[i] + E[o^2]/(2 E[o])``
+  and each holds KV for ``E[i] + E[o^2]/E[o]`` tokens; new requests arrive at ``b / E[o]`` per
+  step and each brings ``E[i (i+1) / 2]`` causal prefill pairs. With a fixed length this is
+  exactly :func:`inferchip.performance.phases.continuous_batch`. A Poisson arrival
+  (``queue_wait``) also waits on average half an iteration before its prefill is scheduled.
+* **Open loop at a rate**: the concurrency solves Little's law ``b = rate x E2E(b)`` per
+  replica; above the predicted capacity the replica saturates.
+
+The point carries the :class:`~inferchip.performance.phases.PhaseMetrics` it was read from
+(the step costs, the prefill chunks), so energy uses exactly the steps TTFT and TPOT came from.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+
+import numpy as np
+
+from inferchip.errors import DoesNotFitError
+from inferchip.performance.phases import (
+    MappedModel,
+    PhaseMetrics,
+    fit_error,
+    prefill_pairs,
+    static_batch,
+)
+
+LENGTH_SIGMA = 0.6  # lognormal shape of MLPerf input/output lengths (assumption, see module doc)
+LENGTH_POINTS = 16  # quantile points that stand for a length distribution
+QUEUE_WAIT_STEPS = 0.5  # mean wait of a Poisson arrival for the running iteration to end
+BATCH_GRID = np.unique(np.concatenate([np.arange(1, 17), np.round(np.geomspace(16, 16384, 80))])).astype(float)
+MODES = ("static", "closed_loop", "open_loop", "max_throughput")
+
+
+# ------------------------------------------------------------------ length distributions
+@dataclass(frozen=True)
+class LengthDist:
+    """Token lengths as equally weighted quantile points (a fixed length is one point)."""
+
+    points: tuple[float, ...]
+
+    @classmethod
+    def fixed(cls, tokens: float) -> LengthDist:
+        return cls((float(tokens),))
+
+    @classmethod
+    def lognormal(cls, mean: float, cap: float, sigma: float = LENGTH_SIGMA, n: int = LENGTH_POINTS) -> LengthDist:
+        """Lognormal of shape ``sigma`` clipped at ``cap``, scaled so the clipped mean is ``mean``."""
+        return _lognormal(float(mean), float(cap), float(sigma), int(n))
+
+    @cached_property
+    def array(self) -> np.ndarray:
+        return np.asarray(self.points)
+
+    @cached_property
+    def mean(self) -> float:
+        return float(np.mean(self.array))
+
+    @cached_property
+    def second_moment(self) -> float:
+        return float(np.mean(np.square(self.array)))
+
+    @cached_property
+    def mean_prefill_pairs(self) -> float:
+        """E[i (i+1) / 2]: causal query-key pairs of one prompt."""
+        return float(np.mean(prefill_pairs(self.array)))
+
+
+@lru_cache(maxsize=4096)
+def _unit_lognormal(sigma: float, n: int) -> np.ndarray:
+    """Quantile mid-points of a unit-mean lognormal, ascending."""
+    from scipy.stats import norm
+
+    return np.exp(sigma * norm.ppf((np.arange(n) + 0.5) / n) - sigma**2 / 2)
+
+
+@lru_cache(maxsize=4096)
+def _lognormal(mean: float, cap: float, sigma: float, n: int) -> LengthDist:
+    if mean >= cap:
+        return LengthDist.fixed(cap)
+    base = _unit_lognormal(sigma, n)
+    # With the k largest points clipped, the clipped mean is s * sum(base[:n-k]) / n + k cap / n:
+    # solve for the scale s and keep the k whose clipping is consistent with s.
+    for k in range(n):
+        s = (mean * n - k * cap) / base[: n - k].sum()
+        if s * base[n - k - 1] <= cap and (k == 0 or s * base[n - k] >= cap):
+            return LengthDist(tuple(float(v) for v in np.minimum(base * s, cap)))
+    return LengthDist.fixed(mean)  # pragma: no cover (k = n - 1 always satisfies mean < cap)
+
+
+# ------------------------------------------------------------------ the question
+@dataclass(frozen=True)
+class Question:
+    """What to evaluate, independent of the layout.
+
+    ``mode``: "static" (a batch prefilled together, then decoded), "closed_loop" (``concurrency``
+    sequences in steady state), "open_loop" (requests at ``rate_per_s``, 1/s) or "max_throughput"
+    (the concurrency with the most output tokens/s within memory and the limits). ``batch`` is
+    sequences per replica (static, closed loop); where it is None, ``concurrency`` (sequences in
+    the whole system) is shared by the replicas. Limits are on the mean, in seconds.
+    ``whole_sequences_per_chip``: under attention DP, each chip's KV cache holds whole sequences
+    (``predict``'s memory rule); False counts the replica's cache as one pool (the validation's).
+    """
+
+    mode: str
+    inputs: LengthDist
+    outputs: LengthDist
+    concurrency: float | None = None  # system-wide sequences (closed loop, static batch)
+    rate_per_s: float | None = None  # system-wide requests/s (open loop)
+    max_ttft_s: float | None = None
+    max_tpot_s: float | None = None
+    max_e2e_s: float | None = None
+    queue_wait: bool = False
+    beams: int = 1  # sequences decoded per request (beam search); the prompt is prefilled once
+    batch: float | None = None  # sequences per replica; overrides concurrency / replicas
+    whole_sequences_per_chip: bool = False
+
+    @classmethod
+    def fixed(cls, input_tokens: float, output_tokens: float, batch: int | None = None,
+              max_ttft_s: float | None = None, max_tpot_s: float | None = None) -> Question:
+        """``predict``'s question: fixed lengths, a static batch per replica (None: max throughput)."""
+        return cls("static" if batch is not None else "max_throughput", LengthDist.fixed(input_tokens),
+                   LengthDist.fixed(output_tokens), max_ttft_s=max_ttft_s, max_tpot_s=max_tpot_s,
+                   batch=None if batch is None else float(batch), whole_sequences_per_chip=True)
+
+    @property
+    def needs_ttft(self) -> bool:
+        return self.mode == "open_loop" or self.max_ttft_s is not None or self.max_e2e_s is not None
+
+
+@dataclass
+class OperatingPoint:
+    batch: float  # sequences in flight per replica
+    ttft_s: float
+    tpot_s: float
+    e2e_s: float
+    tokens_per_s_replica: float
+    limits_met: bool = True
+    saturated: bool = False
+    metrics: PhaseMetrics | None = field(default=None, repr=False, compare=False)  # what the point was read from
+    index: int = 0  # of the point in ``metrics``' arrays
+
+
+# ------------------------------------------------------------------ evaluation on one layout
+def steady_state(mm: MappedModel, b: np.ndarray, q: Question, with_ttft: bool) -> PhaseMetrics:
+    """Steady-state continuous batching at concurrencies ``b`` (sequences per replica), with the
+    length moments of the question; with beam search a request is ``beams`` sequences and one
+    prefill. Without ``with_ttft`` the TTFT, end-to-end latency and prefill step are NaN / None."""
+    i, o = q.inputs, q.outputs
+    e_o = max(o.mean, 1.0)
+    new = b / e_o / q.beams  # requests (prompts) starting per step
+    ctx = i.mean + o.second_moment / (2.0 * e_o)
+    tpot, dec = mm.replica_step_s(b + new * i.mean, b, b * ctx, new * i.mean_prefill_pairs)
+    if not with_ttft:
+        nan = np.full(np.shape(tpot), math.nan)
+        return PhaseMetrics(nan, tpot, nan, b / tpot, None, dec)
+    iq = i.array[None, :]
+    bb = b[:, None]
+    chunk = np.minimum(iq, mm.chunk_tokens)
+    n_chunks = np.ceil(iq / mm.chunk_tokens)
+    first, pre = mm.replica_step_s(bb + chunk, bb, bb * ctx, prefill_pairs(chunk) + (new * i.mean_prefill_pairs)[:, None],
+                                   logit_rows=bb + 1.0)
+    ttft = np.mean(n_chunks * first, axis=1)
+    if q.queue_wait:
+        ttft = ttft + QUEUE_WAIT_STEPS * tpot
+    e2e = ttft + np.maximum(o.mean - 1.0, 0.0) * tpot
+    return PhaseMetrics(ttft, tpot, e2e, b / tpot, pre, dec, prefill_chunks=np.broadcast_to(n_chunks, np.shape(first)),
+                        prefill_step_s=first)
+
+
+def max_concurrency(mm: MappedModel, q: Question) -> float:
+    """Sequences per replica whose KV cache fits (length-biased full context per sequence)."""
+    o = q.outputs
+    ctx = q.inputs.mean + o.second_moment / max(o.mean, 1.0)
+    if q.whole_sequences_per_chip:
+        return float(mm.max_batch(ctx, 0.0))
+    free = mm.budget_bytes - mm.weights_bytes - float(mm.activation_bytes(mm.chunk_tokens))
+    return float(np.floor(max(free, 0.0) / float(mm.kv_bytes_per_seq(ctx))))
+
+
+def batch_grid(bmax: float, coarse: bool = False) -> np.ndarray:
+    """Concurrencies the max-throughput search evaluates up to ``bmax`` (20 points when ``coarse``)."""
+    if coarse:
+        return np.unique(np.append(np.round(np.geomspace(1.0, max(bmax, 1.0), 20)), bmax))
+    return np.unique(np.append(BATCH_GRID[BATCH_GRID <= bmax], bmax))
+
+
+def _point(met: PhaseMetrics, grid: np.ndarray, k: int, **kw) -> OperatingPoint:
+    return OperatingPoint(float(grid[k]), float(met.ttft_s[k]), float(met.tpot_s[k]), float(met.e2e_s[k]),
+                          float(grid[k]) / float(met.tpot_s[k]), metrics=met, index=k, **kw)
+
+
+def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool = False,
+                    need_ttft: bool = True) -> OperatingPoint:
+    """The question's operating point on one layout; raises DoesNotFitError when nothing fits.
+
+    Max throughput: the grid concurrency with the most tokens/s among those meeting the limits
+    (``limits_met`` False and concurrency 1 where none does)."""
+    bmax = max_concurrency(mm, q)
+    if q.mode in ("static", "closed_loop"):
+        b = q.batch if q.batch is not None else q.concurrency / replicas
+        if b > bmax:
+            sys_b = b * replicas if q.concurrency is None else q.concurrency
+            raise DoesNotFitError(f"{sys_b:g} sequences ({b:g} per replica) of "
+                                  f"{q.inputs.mean + q.outputs.mean:.0f} tokens do not fit {mm.chip.id} with "
+                                  f"tp={mm.layout.tp} pp={mm.layout.pp}: at most {bmax:.0f} per replica")
+        if q.mode == "static":
+            met = static_batch(mm, np.array([b]), q.inputs.mean, q.outputs.mean)
+            return OperatingPoint(b, float(met.ttft_s[0]), float(met.tpot_s[0]), float(met.e2e_s[0]),
+                                  float(met.tokens_per_s_replica[0]), metrics=met)
+        return _point(steady_state(mm, np.array([b]), q, need_ttft), np.array([b]), 0)
+    if bmax < 1:
+        raise fit_error(mm, 1.0, q.inputs.mean, q.outputs.mean, mm.layout.num_chips)
+    if q.mode == "open_loop":
+        return _open_loop(mm, q, replicas, bmax)
+    grid = batch_grid(bmax, coarse)
+    met = steady_state(mm, grid, q, q.needs_ttft or need_ttft)
+    ok = np.ones(grid.shape, bool)
+    for lim, v in ((q.max_ttft_s, met.ttft_s), (q.max_tpot_s, met.tpot_s), (q.max_e2e_s, met.e2e_s)):
+        if lim is not None:
+            ok &= v <= lim
+    tput = grid / met.tpot_s
+    k = int(np.argmax(np.where(ok, tput, -1.0))) if ok.any() else 0
+    return _point(met, grid, k, limits_met=bool(ok.any()))
+
+
+def _open_loop(mm: MappedModel, q: Question, replicas: int, bmax: float) -> OperatingPoint:
+    """Little's law ``b = rate x E2E(b)`` per replica, solved on a grid and interpolated."""
+    rate = q.rate_per_s / replicas * q.beams  # sequences starting per second per replica
+    grid = np.geomspace(min(0.05, bmax), bmax, 48)
+    met = steady_state(mm, grid, q, True)
+    g = rate * met.e2e_s - grid
+    if g[-1] > 0:  # more load than the replica can carry: it saturates
+        k = len(grid) - 1
+        return OperatingPoint(bmax, float(met.ttft_s[k]), float(met.tpot_s[k]), float(met.e2e_s[k]),
+                              bmax / float(met.tpot_s[k]), saturated=True, metrics=met, index=k)
+    k = int(np.argmax(g <= 0))
+    if k == 0:
+        b = grid[0]
+    else:  # linear interpolation of the sign change
+        b = grid[k - 1] + (grid[k] - grid[k - 1]) * g[k - 1] / (g[k - 1] - g[k])
+    bb = np.array([b])
+    return _point(steady_state(mm, bb, q, True), bb, 0)

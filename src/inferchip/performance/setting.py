@@ -1,0 +1,191 @@
+"""One resolved setting: the system and the model, checked once and passed down.
+
+:func:`resolve_setting` is the only place that turns user choices (catalogue ids or paths,
+format names, layout sizes, the estimate corner, calibration and assumptions files) into
+objects, and the only place that checks them: every error is an
+:class:`~inferchip.errors.InvalidSettingError` naming the option, the value and what is
+allowed. ``predict``, the serving adapter (:func:`inferchip.performance.serving.serving_model`)
+and the validation read the :class:`Setting` it returns instead of resolving again.
+
+A :class:`Setting` also caches what does not change for it: the model mapped onto each layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Any
+
+from inferchip.cost.calibration import Calibration, load_calibration
+from inferchip.cost.peaks import executed_format
+from inferchip.errors import InvalidSettingError
+from inferchip.mapping.layout import Layout, candidate_layouts, check_layout
+from inferchip.mapping.memory_fit import Formats
+from inferchip.performance.phases import MappedModel, map_model
+from inferchip.spec.assumptions import Assumptions
+from inferchip.spec.chip import ChipParams, ChipSpec
+from inferchip.spec.formats import check_format, compute_format
+from inferchip.spec.model import ModelSpec
+
+ESTIMATES = ("low", "central", "high")
+FOUR_BIT_FLOAT = ("fp4", "mxfp4")
+
+
+@dataclass(frozen=True, eq=False)
+class Setting:
+    """A resolved, checked setting (immutable; build it with :func:`resolve_setting`).
+
+    ``chip``: parameters at the ``estimate`` corner; ``chip_spec``: its full spec (memory type,
+    node, price) or None (energy then assumes defaults, said in the notes); ``formats``: weights,
+    activations and KV with the defaults filled in; ``compute_format``: the format the GEMMs run
+    in on this chip (the next wider one where it has no units for the wanted one);
+    ``layouts``: the one layout given (``layout_given``) or every candidate the search weighs,
+    each with its replicas filling ``count`` chips.
+    """
+
+    chip: ChipParams
+    chip_spec: ChipSpec | None
+    model: ModelSpec
+    formats: Formats
+    compute_format: str
+    format_notes: tuple[str, ...]
+    count: int
+    layouts: tuple[Layout, ...]
+    layout_given: bool
+    estimate: str
+    calibration: Calibration
+    assumptions: Assumptions
+    assumptions_path: str | None = None
+    _mapped: dict[Layout, MappedModel] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def layout(self) -> Layout:
+        """The layout of a setting that fixes one (the first candidate otherwise)."""
+        return self.layouts[0]
+
+    @property
+    def notes(self) -> list[str]:
+        """What the user should know about the setting: format fallbacks, W4A4, the chip's notes."""
+        return list(self.format_notes) + list(self.chip.notes)
+
+    def mapped(self, layout: Layout) -> MappedModel:
+        """The model mapped onto ``layout`` (cached: the same object for the same layout)."""
+        key = replace(layout, replicas=1)
+        mm = self._mapped.get(key)
+        if mm is None:
+            mm = self._mapped[key] = map_model(self.model, self.chip, key, self.formats, self.calibration)
+        return mm
+
+
+def resolve_formats(weights: str, activations: str | None, kv: str | None) -> Formats:
+    """Number formats of a setting from the CLI choices, with the defaults filled in.
+
+    Defaults: activations bf16 for 16-bit and weight-only int4 weights, fp8 for fp4/mxfp4
+    weights (W4A8), else the weight format; KV as the activations (fp8 for 4-bit activations),
+    bf16 otherwise. ``--activations fp4`` / ``mxfp4`` (W4A4, NVFP4 or MXFP4) needs 4-bit float
+    weights; its GEMMs run at the 4-bit peak (``spec.formats.compute_format``) and attention
+    at 16 bit (``cost.step``: fp8 attention needs fp8 activations and KV). On a chip with no
+    4-bit units the GEMMs run at the next wider format it has (``spec.formats.WIDER``), said in
+    the setting's notes. ``int4`` is weight-only (W4A16, ``spec.formats``): int4 activations are refused.
+    """
+    check_format(weights, "--weights")
+    if activations is None:
+        activations = "bf16" if weights in ("int4", "fp4", "mxfp4", "bf16", "fp16", "fp32") else weights
+        if weights in FOUR_BIT_FLOAT:
+            activations = "fp8"
+    check_format(activations, "--activations")
+    if activations == "int4":
+        raise InvalidSettingError("--activations int4: int4 is weight-only here (W4A16, activations stay wider); "
+                                  "for 4-bit activations use --activations fp4 or mxfp4 (W4A4), else fp8 or bf16")
+    if activations in FOUR_BIT_FLOAT and weights not in FOUR_BIT_FLOAT:
+        raise InvalidSettingError(f"--activations {activations}: 4-bit activations need 4-bit float weights "
+                                  f"(W4A4: --weights fp4 or mxfp4), got --weights {weights}")
+    if kv is None:
+        kv = activations if activations in ("fp8", "bf16", "fp16") else ("fp8" if activations in FOUR_BIT_FLOAT
+                                                                        else "bf16")
+    check_format(kv, "--kv")
+    return Formats(weights=weights, activations=activations, kv=kv)
+
+
+def positive(name: str, v: int | float | None) -> None:
+    """Refuse a non-positive option value (None: not given)."""
+    if v is not None and v <= 0:
+        raise InvalidSettingError(f"{name} must be positive, got {v}")
+
+
+def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: int = 1, weights: str = "bf16",
+                    activations: str | None = None, kv: str | None = None, tp: int | None = None,
+                    pp: int | None = None, ep: int | None = None, attn_dp: bool | None = None,
+                    estimate: str = "central", calibration: Calibration | str | None = None,
+                    assumptions: str | Assumptions | None = None, chip_spec: ChipSpec | None = None) -> Setting:
+    """Resolve and check a setting once.
+
+    ``chip``/``model``: catalogue ids or file paths (a chip by id also brings its spec), or
+    ready objects (``chip_spec`` then gives the ChipParams' spec). ``count``: chips in the
+    system. ``tp``/``pp``/``ep``: the layout; any one given fixes it (the others 1; ``ep`` = ``tp``
+    under attention DP), none given lets the layout be searched. ``attn_dp``: True forces
+    attention data parallelism over the tp chips (MLA/MoE models), False forbids it, None lets
+    the search decide. ``estimate``: low, central or high for estimated chip figures.
+    ``calibration``: a Calibration, a YAML path, ``"none"``, or None (the shipped one).
+    ``assumptions``: energy/money constants, a YAML path merged over the bundled file, or None.
+    """
+    keyable = all(x is None or isinstance(x, (str, int, bool)) for x in (chip, model, calibration, assumptions,
+                                                                         chip_spec))
+    if keyable:
+        return _cached(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration,
+                       assumptions)
+    return _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration,
+                    assumptions, chip_spec)
+
+
+@lru_cache(maxsize=256)
+def _cached(*args: Any) -> Setting:
+    """Settings given by ids and paths: the catalogue and the files are read once per setting."""
+    return _resolve(*args, None)
+
+
+def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
+             chip_spec) -> Setting:
+    for name, v in (("--count", count), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
+        positive(name, v)
+    if estimate not in ESTIMATES:
+        raise InvalidSettingError(f"--estimate must be low, central or high, got {estimate}")
+    if isinstance(chip, ChipParams):
+        cp = chip
+    else:
+        from inferchip.catalog.chips import get_chip_params, load_chip
+
+        cp = get_chip_params(chip, estimate)
+        chip_spec = chip_spec or load_chip(chip)
+    if isinstance(model, ModelSpec):
+        ms = model
+    else:
+        from inferchip.catalog.models import load_model
+
+        ms = load_model(model)
+    cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
+    fmt = resolve_formats(weights, activations, kv)
+    notes: list[str] = []
+    want = compute_format(fmt.weights, fmt.activations)
+    got = executed_format(cp, want)
+    if got != want:
+        notes.append(f"{cp.id} has no {want} units: GEMMs run at {got}")
+    if fmt.activations in FOUR_BIT_FLOAT:
+        notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the {got} peak, attention at 16 bit, KV {fmt.kv}")
+    given = tp is not None or pp is not None or ep is not None
+    if given:
+        lay = Layout(tp=tp or 1, pp=pp or 1, ep=(tp or 1) if attn_dp and ep is None else (ep or 1),
+                     attn_dp=bool(attn_dp))
+        check_layout(ms, lay, count)
+        layouts = [replace(lay, replicas=max(1, count // lay.chips_per_replica))]
+    else:
+        layouts = [lay for lay in candidate_layouts(ms, count, cp.max_scaleup_domain)
+                   if attn_dp is None or lay.attn_dp == attn_dp]
+        if not layouts:
+            why = "" if attn_dp is None else f" with attention data parallelism {'on' if attn_dp else 'off'}"
+            raise InvalidSettingError(f"no parallel layout of {count} chips{why} suits {ms.id} (heads {ms.num_heads})")
+    from inferchip.catalog.assumptions import load_assumptions
+
+    a = assumptions if isinstance(assumptions, Assumptions) else load_assumptions(assumptions)
+    return Setting(cp, chip_spec, ms, fmt, got, tuple(notes), count, tuple(layouts), given, estimate, cal, a,
+                   assumptions if isinstance(assumptions, str) else None)
