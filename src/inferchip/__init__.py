@@ -2,6 +2,68 @@
 
 Predict latency, throughput, memory fit, energy and cost of LLM inference on any
 accelerator, and check every prediction against published measurements.
+
+The public API (what a script uses; everything else may move)::
+
+    import inferchip as ic
+
+    chip = ic.load_chip("nvidia-h100-sxm-80gb")          # ChipSpec (datasheet figures, SI units)
+    model = ic.load_model("meta-llama/Llama-3.1-8B")      # ModelSpec (from its config.json)
+    p = ic.predict("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", batch=8,
+                   input_tokens=1024, output_tokens=256)  # Prediction: seconds, tokens/s, bytes, W
+    s = ic.resolve_setting("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", tp=1)  # Setting, resolved once
+    p = ic.predict_setting(s, ic.ask(1024, 256, batch=8))  # the same prediction on the resolved setting
+    run = ic.serve(s, rate_per_s=4.0, num_requests=200)    # serving simulation summary (dict)
+    rows = ic.validate()                                   # list of CaseResult (shipped cases)
+    result = ic.review(chips=["nvidia-h100-sxm-80gb"], models=["meta-llama/Llama-3.1-8B"])
+
+Names are imported on first use, so ``import inferchip`` stays cheap.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+_API: dict[str, str] = {
+    "load_chip": "inferchip.catalog.chips",
+    "load_model": "inferchip.catalog.models",
+    "predict": "inferchip.performance.predict",
+    "predict_setting": "inferchip.performance.predict",
+    "ask": "inferchip.performance.predict",
+    "Prediction": "inferchip.performance.predict",
+    "resolve_setting": "inferchip.performance.setting",
+    "Setting": "inferchip.performance.setting",
+    "Question": "inferchip.performance.operating",
+    "LengthDist": "inferchip.performance.operating",
+    "serve": "inferchip.performance.serving",
+    "validate": "inferchip.validation.validate",
+    "review": "inferchip.review.review",
+}
+
+__all__ = ["__version__", *_API]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from inferchip.catalog.chips import load_chip
+    from inferchip.catalog.models import load_model
+    from inferchip.performance.operating import LengthDist, Question
+    from inferchip.performance.predict import Prediction, ask, predict, predict_setting
+    from inferchip.performance.serving import serve
+    from inferchip.performance.setting import Setting, resolve_setting
+    from inferchip.review.review import review
+    from inferchip.validation.validate import validate
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'inferchip' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

@@ -64,13 +64,15 @@ from inferchip.review.inputs import (
     size_class,
 )
 from inferchip.review.claim_sensitivity import estimate_levels, run_sensitivity
+from inferchip.spec.chip import ChipParams
+from inferchip.spec.model import ModelSpec
 
 __all__ = [
     "CLAIM_MAX_PARAMS", "DEFAULT_CHIPS", "DEFAULT_CLAIM", "DEFAULT_MODELS", "DOMAIN_CAP_CHIPS", "FIGURE_COLUMNS",
     "LARGE_DOMAIN_CHIPS", "SERVICE_LEVELS", "SIZE_CLASSES", "Case", "ChipEntry", "ModelEntry", "OnProgress",
     "ReviewConfig", "ReviewResult", "ServiceLevel", "chart_data", "chip_entry", "domain_chips", "estimate_levels",
     "evaluate", "evaluate_chip", "figures", "mapped_model", "memory_fit", "model_entry", "no_progress", "plan_units",
-    "prediction_row", "resolve", "roofline_points", "run_review", "run_sensitivity", "service_level", "size_class",
+    "prediction_row", "resolve", "review", "roofline_points", "run_review", "run_sensitivity", "service_level", "size_class",
 ]
 
 
@@ -170,3 +172,16 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
     return result
 
 
+
+
+def review(chips: list[str | ChipParams] | None = None, models: list[str | ModelSpec] | None = None,
+           **config: Any) -> ReviewResult:
+    """A design review: every chip (catalogue ids or paths; None: the default suite) on every model
+    at each service level, ranked, with the claim's verdict and sensitivity.
+
+    ``config``: the other :class:`ReviewConfig` fields: ``claim`` (the chip under review),
+    ``slos``, ``metric`` ("tco", "throughput", ...), ``weights``, ``input_tokens``/``output_tokens``
+    (tokens), ``domain_cap`` (chips), ``sensitivity``. Figures are per chip: output tokens/s,
+    power in W, tokens per joule, $ per million output tokens (``ReviewResult.rows``).
+    """
+    return run_review(ReviewConfig(chips=chips, models=models, **config))

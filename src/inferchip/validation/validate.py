@@ -83,7 +83,7 @@ __all__ = [
     "E2E_P99_OVER_MEAN", "LENGTH_POINTS", "LENGTH_SIGMA", "QUEUE_WAIT_STEPS", "SERVER_MODELS", "TPOT_P99_OVER_MEAN",
     "TTFT_P99_OVER_MEAN", "CaseResult", "LengthDist", "NotPredictable", "OperatingPoint", "Plan", "Validator",
     "case_formats", "error_stats", "evaluate_fixed", "max_concurrency", "metric_value", "operating_point",
-    "plan_for", "server_comparison", "summarize", "uses_simulator", "validate_cases", "GROUP_KEYS", "SERVER_GROUPS",
+    "plan_for", "server_comparison", "summarize", "uses_simulator", "validate", "validate_cases", "GROUP_KEYS", "SERVER_GROUPS",
     "case_kind",
 ]
 
@@ -321,6 +321,25 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, progress: Callabl
             if progress is not None:
                 progress(done)
     return [r for r in slots if r is not None]
+
+
+def validate(*paths: str, calibration: Calibration | str | None = None, server_model: str = "sim",
+             compare: bool = True, workers: int = 1, assumptions: str | None = None) -> list[CaseResult]:
+    """Predict every published measurement in the case files ``paths`` (CSV; none: the shipped
+    ``validation_cases.csv``) in its own setting. ``calibration``: a Calibration, a YAML path,
+    ``"none"`` or None (the shipped one). Each :class:`CaseResult` holds the prediction in the
+    row's unit (``predicted``), the measurement, the signed error and APE in percent, the layout
+    and why a row was not predicted; :func:`summarize` gives the statistics."""
+    from pathlib import Path
+
+    from inferchip.cost.calibration import load_calibration
+    from inferchip.validation.cases import read_cases
+
+    files = paths or (str(Path(__file__).resolve().parents[1] / "catalog" / "validation_cases.csv"),)
+    cases = [c for p in files for c in read_cases(p)]
+    cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
+    return validate_cases(cases, cal, server_model=server_model, compare=compare, workers=workers,
+                          assumptions=assumptions)
 
 
 def _predict_group(cases: list[Case], cal: Calibration, server_model: str, compare: bool,
