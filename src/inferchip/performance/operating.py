@@ -201,12 +201,17 @@ def _point(met: PhaseMetrics, grid: np.ndarray, k: int, **kw) -> OperatingPoint:
                           float(grid[k]) / float(met.tpot_s[k]), metrics=met, index=k, **kw)
 
 
+SWEEPS_KEPT = 64  # concurrency sweeps a cache keeps (oldest dropped first)
+
+
 def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool = False,
-                    need_ttft: bool = True) -> OperatingPoint:
+                    need_ttft: bool = True, sweeps: dict | None = None) -> OperatingPoint:
     """The question's operating point on one layout; raises DoesNotFitError when nothing fits.
 
     Max throughput: the grid concurrency with the most tokens/s among those meeting the limits
-    (``limits_met`` False and concurrency 1 where none does)."""
+    (``limits_met`` False and concurrency 1 where none does). ``sweeps``: a cache (one per
+    setting, :attr:`Setting.sweeps`) of the concurrency sweep, which depends on the layout and
+    the lengths but not on the limits: questions that differ only in their limits share it."""
     bmax = max_concurrency(mm, q)
     if q.mode in ("static", "closed_loop"):
         b = q.batch if q.batch is not None else q.concurrency / replicas
@@ -225,7 +230,16 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
     if q.mode == "open_loop":
         return _open_loop(mm, q, replicas, bmax)
     grid = batch_grid(bmax, coarse)
-    met = steady_state(mm, grid, q, q.needs_ttft or need_ttft)
+    with_ttft = q.needs_ttft or need_ttft
+    if sweeps is None:
+        met = steady_state(mm, grid, q, with_ttft)
+    else:
+        key = (mm.layout, q.inputs, q.outputs, q.beams, q.queue_wait, q.whole_sequences_per_chip, coarse, with_ttft)
+        met = sweeps.get(key)
+        if met is None:
+            met = sweeps[key] = steady_state(mm, grid, q, with_ttft)
+            if len(sweeps) > SWEEPS_KEPT:
+                del sweeps[next(iter(sweeps))]
     ok = np.ones(grid.shape, bool)
     for lim, v in ((q.max_ttft_s, met.ttft_s), (q.max_tpot_s, met.tpot_s), (q.max_e2e_s, met.e2e_s)):
         if lim is not None:

@@ -142,7 +142,7 @@ def best_layout(setting: Setting, q: Question) -> tuple[Layout, OperatingPoint] 
     best = None
     for lay in setting.layouts:
         try:
-            pt = operating_point(setting.mapped(lay), q, lay.replicas)
+            pt = operating_point(setting.mapped(lay), q, lay.replicas, sweeps=setting.sweeps)
         except DoesNotFitError:
             continue
         if not pt.limits_met:

@@ -12,6 +12,7 @@ A :class:`Setting` also caches what does not change for it: the model mapped ont
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -57,6 +58,7 @@ class Setting:
     assumptions: Assumptions
     assumptions_path: str | None = None
     _mapped: dict[Layout, MappedModel] = field(default_factory=dict, repr=False, compare=False)
+    sweeps: dict = field(default_factory=dict, repr=False, compare=False)  # see operating.operating_point
 
     @property
     def layout(self) -> Layout:
@@ -70,10 +72,9 @@ class Setting:
 
     def mapped(self, layout: Layout) -> MappedModel:
         """The model mapped onto ``layout`` (cached: the same object for the same layout)."""
-        key = replace(layout, replicas=1)
-        mm = self._mapped.get(key)
+        mm = self._mapped.get(layout)
         if mm is None:
-            mm = self._mapped[key] = map_model(self.model, self.chip, key, self.formats, self.calibration)
+            mm = self._mapped[layout] = map_model(self.model, self.chip, layout, self.formats, self.calibration)
         return mm
 
 
@@ -129,19 +130,37 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     ``calibration``: a Calibration, a YAML path, ``"none"``, or None (the shipped one).
     ``assumptions``: energy/money constants, a YAML path merged over the bundled file, or None.
     """
-    keyable = all(x is None or isinstance(x, (str, int, bool)) for x in (chip, model, calibration, assumptions,
-                                                                         chip_spec))
-    if keyable:
-        return _cached(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration,
-                       assumptions)
-    return _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration,
-                    assumptions, chip_spec)
+    args = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
+            chip_spec)
+    key = tuple(_key(x) for x in args)
+    hit = _SETTINGS.get(key)
+    if hit is not None:
+        _SETTINGS.move_to_end(key)
+        return hit[1]
+    setting = _resolve(*args)
+    _SETTINGS[key] = (args, setting)  # the arguments are kept alive, so an id in a key is never reused
+    if len(_SETTINGS) > SETTINGS_CACHED:
+        _SETTINGS.popitem(last=False)
+    return setting
 
 
-@lru_cache(maxsize=256)
-def _cached(*args: Any) -> Setting:
-    """Settings given by ids and paths: the catalogue and the files are read once per setting."""
-    return _resolve(*args, None)
+SETTINGS_CACHED = 256
+_SETTINGS: OrderedDict[tuple, tuple[tuple, Setting]] = OrderedDict()
+
+
+def _key(x: Any) -> Any:
+    """Hashable values by value (ids, paths, names, numbers), other objects (ChipParams, Calibration)
+    by identity: a setting is resolved once per distinct argument (a file is read once per path)."""
+    try:
+        hash(x)
+    except TypeError:
+        return ("id", id(x))
+    return x
+
+
+@lru_cache(maxsize=64)
+def _calibration(which: str | None) -> Calibration:
+    return load_calibration(which)
 
 
 def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
@@ -163,7 +182,7 @@ def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, 
         from inferchip.catalog.models import load_model
 
         ms = load_model(model)
-    cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
+    cal = calibration if isinstance(calibration, Calibration) else _calibration(calibration)
     fmt = resolve_formats(weights, activations, kv)
     notes: list[str] = []
     want = compute_format(fmt.weights, fmt.activations)

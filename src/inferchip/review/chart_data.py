@@ -21,13 +21,11 @@ from inferchip.spec.chip import ChipParams
 
 def mapped_model(model: ModelEntry, chip: ChipParams, tp: int, pp: int, ep: int, cfg: ReviewConfig,
                  attn_dp: bool = False):
-    from inferchip.performance.phases import map_model
-    from inferchip.performance.setting import resolve_formats
-    from inferchip.cost.calibration import load_calibration
-    from inferchip.mapping.layout import Layout
+    """The model mapped onto one replica of ``tp x pp`` chips (the review's formats, the shipped calibration)."""
+    from inferchip.performance.setting import resolve_setting
 
-    return map_model(model.spec, chip, Layout(tp, pp, ep, attn_dp=attn_dp), resolve_formats(cfg.weights, None, None),
-                     load_calibration(None))
+    s = resolve_setting(chip, model.spec, count=tp * pp, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp, weights=cfg.weights)
+    return s.mapped(s.layout)
 
 
 def _gemm_class(name: str) -> str:
