@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from inferchip.cost.calibration import Calibration
-from inferchip.cost.step import OP_CLASSES, StepCost
+from inferchip.cost.step import BOUNDS, OP_CLASSES, StepCost
 from inferchip.errors import DoesNotFitError, InferchipError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint, Question, operating_point
@@ -72,16 +72,25 @@ class Prediction:
         return pd.DataFrame(rows)
 
 
-def _breakdown(cost: StepCost, index: int | tuple, pp: int) -> dict[str, dict[str, Any]]:
+def _breakdown(cost: StepCost, index: int, pp: int) -> dict[str, dict[str, Any]]:
+    """Time per step by operator class at point ``index`` of the step's arrays (scalars read there only)."""
+    shape = np.shape(cost.time_s)
+
+    def at(x) -> float:
+        a = np.asarray(x)
+        if a.ndim == 0:
+            return float(a)
+        return float((a if a.shape == shape else np.broadcast_to(a, shape)).flat[index])
+
     out = {}
-    total = float(np.ravel(cost.time_s)[index] if np.ndim(cost.time_s) else cost.time_s)
+    total = at(cost.time_s)
     for cls in OP_CLASSES:
         cc = cost.classes[cls]
-        t = float(np.ravel(np.broadcast_to(cc.time_s, np.shape(cost.time_s)))[index]) if np.ndim(cost.time_s) else float(cc.time_s)
+        t = at(cc.time_s)
         if t <= 0:
             continue
-        b = cc.bound()
-        bound = str(np.ravel(np.broadcast_to(b, np.shape(cost.time_s)))[index]) if np.ndim(b) else str(b)
+        parts = [at(cc.compute_bound_s), at(cc.memory_bound_s), at(cc.network_s), at(cc.overhead_s)]
+        bound = BOUNDS[parts.index(max(parts))]  # as ClassCost.bound: the first of the largest
         out[cls] = {"time_s": t * pp, "share": t / total if total else 0.0, "bound": bound}
     return out
 
@@ -213,7 +222,7 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
     ``met.prefill_chunks`` prefill steps of ``met.prefill_step_s`` each, then output - 1 decode
     steps. In continuous batching every step is the steady-state decode step (prefill mixed in).
     """
-    from inferchip.cost.economics import chip_money, money_per_token, step_power
+    from inferchip.cost.economics import money_per_token, step_power
 
     a, spec, cp = setting.assumptions, setting.chip_spec, mm.chip
     mem_type = spec.memory.type if spec is not None else "HBM3"
@@ -250,7 +259,7 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
     pred.output_tokens_per_s = tput
     pred.output_tokens_per_s_per_chip = tput / pred.num_chips
     pred.output_tokens_per_s_per_user = 1.0 / tpot
-    money = chip_money(spec, a, setting.estimate)  # type: ignore[arg-type]
+    money = setting.money
     pred.notes.extend(money.notes)
     per_chip = pred.output_tokens_per_s_per_chip
     pred.extra.update({

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from inferchip.cost.calibration import Calibration, load_calibration
@@ -69,6 +69,13 @@ class Setting:
     def notes(self) -> list[str]:
         """What the user should know about the setting: format fallbacks, W4A4, the chip's notes."""
         return list(self.format_notes) + list(self.chip.notes)
+
+    @cached_property
+    def money(self) -> Any:
+        """The chip's price for TCO (``cost.economics.chip_money`` at the estimate corner)."""
+        from inferchip.cost.economics import chip_money
+
+        return chip_money(self.chip_spec, self.assumptions, self.estimate)  # type: ignore[arg-type]
 
     def mapped(self, layout: Layout) -> MappedModel:
         """The model mapped onto ``layout`` (cached: the same object for the same layout)."""
