@@ -182,3 +182,18 @@ def test_attention_dp_on_a_dense_model_is_refused_with_the_reason():
 
     with pytest.raises(InvalidSettingError, match="dense"):
         predict("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B-Instruct", count=2, tp=2, attn_dp=True, batch=1)
+
+
+def test_the_more_chips_hint_is_a_count_that_fits():
+    """The hint splits weights and KV cache over the chips (it once divided the weights by the
+    memory left after an oversized KV cache: 16 billion chips for 64 sequences of 9,010 tokens)."""
+    import re
+
+    with pytest.raises(DoesNotFitError) as exc:
+        predict("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", tp=1, batch=64, input_tokens=9000,
+                output_tokens=10)
+    n = int(re.search(r"more chips: about (\d+) per replica", str(exc.value)).group(1))
+    tp = next(d for d in (2, 4, 8) if d >= n)  # tp must divide the 32 heads
+    p = predict("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", count=tp, tp=tp, batch=64, input_tokens=9000,
+                output_tokens=10)
+    assert p.memory_per_chip_bytes <= p.memory_capacity_per_chip_bytes

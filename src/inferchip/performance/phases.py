@@ -188,8 +188,8 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
         "What would make it fit:",
     ]
     chips = mm.layout.chips_per_replica
-    per_chip_w_total = need_w * chips
-    need_chips = math.ceil(per_chip_w_total / max(budget - act - kv, 1.0))
+    # Weights and KV cache both split over a replica's chips; each chip keeps its activations.
+    need_chips = math.ceil((need_w + kv) * chips / (budget - act)) if budget > act else 0
     if need_chips > chips:
         lines.append(f"  - more chips: about {need_chips} per replica (--count {max(need_chips, chips_given)} with --tp/--pp to match)")
     if need_w + act < budget and kv > 0:
