@@ -1,0 +1,79 @@
+"""The resolved setting: built once, checked once, passed down."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from conftest import make_chip, tiny_dense, tiny_moe
+
+from inferchip.errors import InvalidSettingError
+from inferchip.performance.operating import LengthDist, Question, max_concurrency, operating_point
+from inferchip.performance.predict import ask, predict_setting
+from inferchip.performance.serving import serving_model
+from inferchip.performance.setting import Setting, resolve_setting
+
+
+def test_a_setting_is_frozen_and_resolved_once_per_distinct_arguments():
+    a = resolve_setting("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", tp=1, weights="fp8")
+    assert isinstance(a, Setting)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.count = 2  # type: ignore[misc]
+    assert resolve_setting("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", tp=1, weights="fp8") is a
+    assert resolve_setting("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", tp=1, weights="bf16") is not a
+    assert a.mapped(a.layout) is a.mapped(a.layout)  # the mapped model is built once per layout
+
+
+def test_defaults_and_fallbacks_are_filled_in_once():
+    a100_like = make_chip(peak_flop_per_s={"bf16": 312e12, "fp16": 312e12, "int8": 624e12, "fp32": 19.5e12})
+    s = resolve_setting(a100_like, tiny_dense(), weights="fp8")
+    assert (s.formats.weights, s.formats.activations, s.formats.kv) == ("fp8", "fp8", "fp8")
+    assert s.compute_format == "int8" and any("no fp8 units" in n for n in s.notes)
+    s = resolve_setting(make_chip(), tiny_dense(), weights="fp4")  # W4A8 by default
+    assert s.formats.activations == "fp8"
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(count=0), "--count must be positive, got 0"),
+    (dict(tp=-1), "--tp must be positive, got -1"),
+    (dict(estimate="median"), "--estimate must be low, central or high, got median"),
+    (dict(weights="fp9"), "unknown number format 'fp9'"),
+    (dict(weights="bf16", activations="fp4"), "4-bit activations need 4-bit float weights"),
+    (dict(tp=3, count=4), "does not divide the 8 attention heads"),
+    (dict(attn_dp=True, tp=2, count=2), "dense"),
+])
+def test_every_argument_is_checked_in_one_place_with_the_option_and_the_value(kwargs, words):
+    with pytest.raises(InvalidSettingError, match=words):
+        resolve_setting(make_chip(), tiny_dense(), **kwargs)
+
+
+def test_a_searched_setting_lists_the_candidates_and_attn_dp_filters_them():
+    s = resolve_setting(make_chip(), tiny_moe(), count=4)
+    assert not s.layout_given and len(s.layouts) > 1
+    assert all(lay.num_chips == 4 for lay in s.layouts)
+    off = resolve_setting(make_chip(), tiny_moe(), count=4, attn_dp=False)
+    assert all(not lay.attn_dp for lay in off.layouts)
+
+
+def test_serving_model_and_predict_share_the_setting():
+    s = resolve_setting(make_chip(), tiny_dense(), count=2, tp=1)
+    step, replicas = serving_model(s)
+    assert replicas == 2 and step.mm is s.mapped(s.layout)
+    with pytest.raises(InvalidSettingError, match="one layout"):
+        serving_model(resolve_setting(make_chip(), tiny_dense(), count=2))
+    p = predict_setting(s, ask(512, 64, batch=4))
+    assert (p.tp, p.replicas, p.batch) == (1, 2, 4)
+
+
+def test_a_length_spread_question_on_a_setting():
+    """The one solver takes length distributions: a spread of outputs with the same mean holds
+    longer sequences in flight (E[o^2]/E[o] > E[o]), so fewer fit than with fixed lengths."""
+    s = resolve_setting(make_chip(), tiny_dense(), tp=1)
+    mm = s.mapped(s.layout)
+    fixed = Question("max_throughput", LengthDist.fixed(1000), LengthDist.fixed(500))
+    spread = Question("max_throughput", LengthDist.fixed(1000), LengthDist.lognormal(500, 4000))
+    assert spread.outputs.mean == pytest.approx(500)
+    assert max_concurrency(mm, spread) < max_concurrency(mm, fixed)
+    a, b = operating_point(mm, fixed, 1), operating_point(mm, spread, 1)
+    assert b.batch <= max_concurrency(mm, spread) and a.batch <= max_concurrency(mm, fixed)
+    assert a.limits_met and b.limits_met
