@@ -125,7 +125,8 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
                     activations: str | None = None, kv: str | None = None, tp: int | None = None,
                     pp: int | None = None, ep: int | None = None, attn_dp: bool | None = None,
                     estimate: str = "central", calibration: Calibration | str | None = None,
-                    assumptions: str | Assumptions | None = None, chip_spec: ChipSpec | None = None) -> Setting:
+                    assumptions: str | Assumptions | None = None, chip_spec: ChipSpec | None = None,
+                    within: bool = False) -> Setting:
     """Resolve and check a setting once.
 
     ``chip``/``model``: catalogue ids or file paths (a chip by id also brings its spec), or
@@ -133,12 +134,14 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     system. ``tp``/``pp``/``ep``: the layout; any one given fixes it (the others 1; ``ep`` = ``tp``
     under attention DP), none given lets the layout be searched. ``attn_dp``: True forces
     attention data parallelism over the tp chips (MLA/MoE models), False forbids it, None lets
-    the search decide. ``estimate``: low, central or high for estimated chip figures.
+    the search decide. ``within``: the sizes given constrain the search instead of fixing the
+    layout (a measurement row's rule: :func:`_within`). ``estimate``: low, central or high for
+    estimated chip figures.
     ``calibration``: a Calibration, a YAML path, ``"none"``, or None (the shipped one).
     ``assumptions``: energy/money constants, a YAML path merged over the bundled file, or None.
     """
     args = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
-            chip_spec)
+            chip_spec, within)
     key = tuple(_key(x) for x in args)
     hit = _SETTINGS.get(key)
     if hit is not None:
@@ -171,7 +174,7 @@ def _calibration(which: str | None) -> Calibration:
 
 
 def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
-             chip_spec) -> Setting:
+             chip_spec, within) -> Setting:
     for name, v in (("--count", count), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
         positive(name, v)
     if estimate not in ESTIMATES:
@@ -199,7 +202,9 @@ def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, 
     if fmt.activations in FOUR_BIT_FLOAT:
         notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the {got} peak, attention at 16 bit, KV {fmt.kv}")
     given = tp is not None or pp is not None or ep is not None
-    if given:
+    if within:
+        layouts = _within(ms, cp, count, tp, pp, ep)
+    elif given:
         lay = Layout(tp=tp or 1, pp=pp or 1, ep=(tp or 1) if attn_dp and ep is None else (ep or 1),
                      attn_dp=bool(attn_dp))
         check_layout(ms, lay, count)
@@ -213,5 +218,18 @@ def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, 
     from inferchip.catalog.assumptions import load_assumptions
 
     a = assumptions if isinstance(assumptions, Assumptions) else load_assumptions(assumptions)
-    return Setting(cp, chip_spec, ms, fmt, got, tuple(notes), count, tuple(layouts), given, estimate, cal, a,
-                   assumptions if isinstance(assumptions, str) else None)
+    return Setting(cp, chip_spec, ms, fmt, got, tuple(notes), count, tuple(layouts), given and not within, estimate,
+                   cal, a, assumptions if isinstance(assumptions, str) else None)
+
+
+def _within(ms: ModelSpec, cp: ChipParams, count: int, tp: int | None, pp: int | None, ep: int | None) -> list[Layout]:
+    """Layout constraints of a measurement row: every candidate (tp up to the scale-up domain, or
+    the row's tp) that has the sizes the row gives; where none has, the row's own layout (1 for
+    a size it leaves blank), checked."""
+    given = {"tp": tp, "pp": pp, "ep": ep}
+    found = [lay for lay in candidate_layouts(ms, count, max(cp.max_scaleup_domain, tp or 1))
+             if all(v is None or getattr(lay, k) == v for k, v in given.items())]
+    if found:
+        return found
+    lay = check_layout(ms, Layout(tp or 1, pp or 1, ep or 1), count)
+    return [replace(lay, replicas=max(1, count // lay.chips_per_replica))]

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from inferchip.validation.cases import Case, stated_load_per_s
-from inferchip.performance.phases import MappedModel, map_model
-from inferchip.performance.setting import resolve_formats
+from inferchip.performance.phases import MappedModel
+from inferchip.performance.setting import Setting, resolve_formats, resolve_setting
 from inferchip.validation.server import (
     SERVER_MODELS,
     ReplicaSim,
@@ -76,7 +76,7 @@ from inferchip.errors import (
     InvalidSettingError,
     UnknownIdError,
 )
-from inferchip.mapping.layout import Layout, candidate_layouts, check_layout
+from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 
 __all__ = [
@@ -136,7 +136,7 @@ class Validator:
         self.assumptions = assumptions  # energy/host constants file for energy rows (None: the bundled one)
         self._chips: dict[str, Any] = {}
         self._models: dict[str, Any] = {}
-        self._mapped: dict[tuple, MappedModel] = {}
+        self._resolved: dict[tuple, Setting] = {}
         self._settings: dict[tuple, tuple[Layout, OperatingPoint]] = {}
         self._sims: dict[tuple, ReplicaSim] = {}
         self._outcomes: dict[tuple, SimOutcome] = {}
@@ -155,22 +155,19 @@ class Validator:
             self._models[model_id] = load_model(model_id)
         return self._models[model_id]
 
-    def mapped(self, case: Case, layout: Layout, fmt: Formats) -> MappedModel:
-        key = (case.accelerator, case.model, layout.tp, layout.pp, layout.ep, layout.attn_dp, fmt)
-        if key not in self._mapped:
-            self._mapped[key] = map_model(self.model(case.model), self.chip(case.accelerator), layout, fmt, self.cal)
-        return self._mapped[key]
+    def setting(self, case: Case, fmt: Formats) -> Setting:
+        """The row's resolved setting: its chip, model, formats, this calibration, and the layouts
+        its tp/pp/ep allow (a blank size is searched; ``resolve_setting(within=True)``)."""
+        key = (case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep)
+        if key not in self._resolved:
+            ms, cp = self.model(case.model), self.chip(case.accelerator)
+            self._resolved[key] = resolve_setting(cp, ms, count=case.num_accelerators, weights=fmt.weights,
+                                                  activations=fmt.activations, kv=fmt.kv, tp=case.tp, pp=case.pp,
+                                                  ep=case.ep, calibration=self.cal, within=True)
+        return self._resolved[key]
 
-    def layouts(self, case: Case) -> list[Layout]:
-        """The row's layout, or every layout worth searching for the fields it leaves blank."""
-        ms, cp, n = self.model(case.model), self.chip(case.accelerator), case.num_accelerators
-        given = {"tp": case.tp, "pp": case.pp, "ep": case.ep}
-        found = [lay for lay in candidate_layouts(ms, n, max(cp.max_scaleup_domain, case.tp or 1))
-                 if all(v is None or getattr(lay, k) == v for k, v in given.items())]
-        if found:
-            return found
-        lay = check_layout(ms, Layout(case.tp or 1, case.pp or 1, case.ep or 1), n)
-        return [replace(lay, replicas=max(1, n // lay.chips_per_replica))]
+    def mapped(self, case: Case, layout: Layout, fmt: Formats) -> MappedModel:
+        return self.setting(case, fmt).mapped(layout)
 
     def predict_energy(self, case: Case) -> CaseResult:
         """An energy row: predicted power or tokens per joule in the row's setting and scope."""
@@ -262,7 +259,7 @@ class Validator:
 
     def _search(self, case: Case, plan: Plan, fmt: Formats) -> tuple[Layout, OperatingPoint]:
         best, first_err = None, None
-        for lay in self.layouts(case):
+        for lay in self.setting(case, fmt).layouts:
             try:
                 pt = operating_point(self.mapped(case, lay, fmt), plan, lay.replicas, coarse=self.coarse,
                                      need_ttft=_needs_ttft(case))
