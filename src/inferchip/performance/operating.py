@@ -201,7 +201,7 @@ def _point(met: PhaseMetrics, grid: np.ndarray, k: int, **kw) -> OperatingPoint:
                           float(grid[k]) / float(met.tpot_s[k]), metrics=met, index=k, **kw)
 
 
-SWEEPS_KEPT = 64  # concurrency sweeps a cache keeps (oldest dropped first)
+SWEEPS_KEPT = 16  # concurrency sweeps a cache keeps (oldest dropped first; ~50 kB each)
 
 
 def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool = False,
