@@ -28,6 +28,14 @@ __all__ = ["Prediction", "ask", "best_layout", "predict", "predict_setting"]
 
 @dataclass
 class Prediction:
+    """One predicted setting. Times in seconds (``ttft_s``, ``tpot_s``, ``e2e_latency_s``),
+    throughput in output tokens/s (whole system, per chip, per user), memory in bytes per chip,
+    ``batch`` in sequences per replica (static) or concurrency per replica (continuous),
+    ``breakdown``: ``{prefill, decode} -> {op_class -> {time_s, share, bound}}``. ``extra`` (merged
+    into :meth:`to_dict`): ``power_w_per_chip`` (W, board), ``output_tokens_per_j``,
+    ``j_per_output_token``, ``usd_per_million_tokens``, ``chip_price_usd`` and the other money
+    figures where the chip has a TDP and a price."""
+
     chip_id: str
     model_id: str
     num_chips: int
@@ -127,13 +135,22 @@ def predict(
     assumptions: str | None = None,
     chip_spec: ChipSpec | None = None,
 ) -> Prediction:
-    """Predict one setting. ``batch=None`` means max-throughput (continuous batching).
+    """Predict one model on one system: TTFT, TPOT, throughput, memory, power, energy, money.
+
+    ``chip``/``model``: catalogue ids or file paths (or ChipParams/ModelSpec objects);
+    ``count``: chips in the system; ``weights``/``activations``/``kv``: number formats (defaults
+    follow the weights); ``tp``/``pp``/``ep``: the parallel layout (any one given fixes it;
+    none: searched for the most throughput); ``attn_dp``: True forces attention data
+    parallelism over the tp chips (MLA/MoE models), False forbids it, None lets the search
+    decide. ``input_tokens``/``output_tokens``: lengths in tokens; ``batch``: a static batch
+    of sequences per replica, or None for the most throughput under continuous batching within
+    ``max_ttft_s``/``max_tpot_s`` (seconds). ``estimate``: low, central or high for estimated
+    chip figures; ``calibration``/``assumptions``: YAML paths (None: the shipped ones).
 
     The keyword form of :func:`predict_setting`: the setting is resolved once
-    (:func:`~inferchip.performance.setting.resolve_setting`, which documents the system's
-    arguments) and the question checked (:func:`ask`). Lengths in tokens, limits in seconds.
-    ``attn_dp``: True forces attention data parallelism over the tp chips (MLA/MoE models,
-    ``mapping.layout``), False forbids it, None lets the layout search decide.
+    (:func:`~inferchip.performance.setting.resolve_setting`) and the question checked
+    (:func:`ask`). Raises InvalidSettingError (a bad argument, naming the option) or
+    DoesNotFitError (memory or the latency limits, with what would make it fit).
     """
     for name, v in (("--count", count), ("--input-tokens", input_tokens), ("--output-tokens", output_tokens),
                     ("--batch", batch), ("--tp", tp), ("--pp", pp), ("--ep", ep),
