@@ -68,3 +68,15 @@ def test_serve_on_a_resolved_setting():
                                                        rel=1e-6)
     with pytest.raises(Exception, match="exactly one of rate_per_s or concurrency"):
         ic.serve(s, num_requests=10)  # neither a rate nor a concurrency
+
+
+def test_validate_a_case_file_with_the_analytic_model():
+    from pathlib import Path
+
+    rows = ic.validate(str(Path(__file__).parent / "data" / "validation_small.csv"), server_model="analytic",
+                       compare=False)
+    assert rows and all(r.status in ("ok", "unknown_id", "does_not_fit", "invalid_setting", "not_predictable")
+                        for r in rows)
+    ok = [r for r in rows if r.status == "ok"]
+    assert ok and all(r.predicted > 0 and r.ape == pytest.approx(abs(100 * (r.predicted - r.measured) / r.measured))
+                      for r in ok)
