@@ -77,3 +77,13 @@ def test_a_length_spread_question_on_a_setting():
     a, b = operating_point(mm, fixed, 1), operating_point(mm, spread, 1)
     assert b.batch <= max_concurrency(mm, spread) and a.batch <= max_concurrency(mm, fixed)
     assert a.limits_met and b.limits_met
+
+
+def test_predict_answers_static_and_max_throughput_questions_only():
+    s = resolve_setting(make_chip(), tiny_dense(), tp=1)
+    loop = Question("open_loop", LengthDist.fixed(100), LengthDist.fixed(10), rate_per_s=5.0)
+    with pytest.raises(InvalidSettingError, match="not question mode 'open_loop'"):
+        predict_setting(s, loop)
+    spread = Question("max_throughput", LengthDist.lognormal(1000, 4000), LengthDist.lognormal(200, 1000))
+    p = predict_setting(s, spread)
+    assert p.input_tokens == 1000 and p.output_tokens == 200 and p.mode == "continuous"

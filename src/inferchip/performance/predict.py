@@ -15,7 +15,7 @@ import numpy as np
 
 from inferchip.cost.calibration import Calibration
 from inferchip.cost.step import BOUNDS, OP_CLASSES, StepCost
-from inferchip.errors import DoesNotFitError, InferchipError
+from inferchip.errors import DoesNotFitError, InferchipError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint, Question, operating_point
 from inferchip.performance.phases import MappedModel, PhaseMetrics, continuous_batch, fit_error
@@ -197,7 +197,12 @@ def _no_point(setting: Setting, q: Question) -> InferchipError:
 
 def predict_setting(setting: Setting, q: Question) -> Prediction:
     """Predict a question on a resolved setting: the best layout's TTFT, TPOT, throughput, memory,
-    time by operator class, power, energy and money (see :class:`Prediction`)."""
+    time by operator class, power, energy and money (see :class:`Prediction`). ``q``: a static
+    batch or the most throughput (:func:`ask`, or a :class:`Question` with length spreads; the
+    prediction reports the mean lengths)."""
+    if q.mode not in ("static", "max_throughput"):
+        raise InvalidSettingError(f"predict answers a static batch or the most throughput, not question mode {q.mode!r} "
+                                  "(operating_point evaluates closed and open loops on one layout)")
     found = best_layout(setting, q)
     if found is None:
         raise _no_point(setting, q)
@@ -217,7 +222,7 @@ def predict_setting(setting: Setting, q: Question) -> Prediction:
         chip_id=cp.id, model_id=setting.model.id, num_chips=lay.num_chips, tp=lay.tp, pp=lay.pp, ep=lay.ep,
         replicas=lay.replicas, attn_dp=lay.attn_dp,
         batch=int(b), mode="static" if static else "continuous",
-        input_tokens=int(input_tokens), output_tokens=int(output_tokens),
+        input_tokens=round(input_tokens), output_tokens=round(output_tokens),
         ttft_s=pt.ttft_s, tpot_s=pt.tpot_s, e2e_latency_s=pt.e2e_s,
         output_tokens_per_s=tput_sys, output_tokens_per_s_per_chip=tput_sys / lay.num_chips,
         output_tokens_per_s_per_user=1.0 / pt.tpot_s if pt.tpot_s > 0 else float("inf"),
