@@ -201,7 +201,7 @@ def _point(met: PhaseMetrics, grid: np.ndarray, k: int, **kw) -> OperatingPoint:
                           float(grid[k]) / float(met.tpot_s[k]), metrics=met, index=k, **kw)
 
 
-SWEEPS_KEPT = 16  # concurrency sweeps a cache keeps (oldest dropped first; ~50 kB each)
+SWEEPS_KEPT = 2  # questions whose sweeps (every layout's, ~50 kB each) a cache keeps, the latest
 
 
 def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool = False,
@@ -233,13 +233,15 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
     with_ttft = q.needs_ttft or need_ttft
     if sweeps is None:
         met = steady_state(mm, grid, q, with_ttft)
-    else:
-        key = (mm.layout, q.inputs, q.outputs, q.beams, q.queue_wait, q.whole_sequences_per_chip, coarse, with_ttft)
-        met = sweeps.get(key)
+    else:  # {question's lengths and load -> {layout -> sweep}}, the latest SWEEPS_KEPT questions
+        qkey = (q.inputs, q.outputs, q.beams, q.queue_wait, q.whole_sequences_per_chip, coarse, with_ttft)
+        by_layout = sweeps.pop(qkey, None) or {}
+        sweeps[qkey] = by_layout  # now the latest
+        if len(sweeps) > SWEEPS_KEPT:
+            del sweeps[next(iter(sweeps))]
+        met = by_layout.get(mm.layout)
         if met is None:
-            met = sweeps[key] = steady_state(mm, grid, q, with_ttft)
-            if len(sweeps) > SWEEPS_KEPT:
-                del sweeps[next(iter(sweeps))]
+            met = by_layout[mm.layout] = steady_state(mm, grid, q, with_ttft)
     ok = np.ones(grid.shape, bool)
     for lim, v in ((q.max_ttft_s, met.ttft_s), (q.max_tpot_s, met.tpot_s), (q.max_e2e_s, met.e2e_s)):
         if lim is not None:

@@ -154,7 +154,7 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     return setting
 
 
-SETTINGS_CACHED = 32  # settings kept (each with its mapped models and sweeps)
+SETTINGS_CACHED = 8  # settings kept (each with its mapped models and sweeps)
 _SETTINGS: OrderedDict[tuple, tuple[tuple, Setting]] = OrderedDict()
 
 
