@@ -193,7 +193,8 @@ def _cloud_check(out: ChipCost, spec: ChipSpec, a: Assumptions, level: EstimateL
     wall_per_chip = float(en.wall_power_w(tdp * n, n, a)) / n
     per_h = float(tco.tco_per_hour_usd(out.manufacturing_cost_usd, wall_per_chip, None, a))
     out.tco_at_cost_usd_per_hour = per_h
-    out.cloud_over_tco_at_cost = out.cloud_usd_per_hour / per_h if per_h > 0 else None
+    out.cloud_over_tco_at_cost = (out.cloud_usd_per_hour / per_h
+                                if per_h > 0 and out.cloud_usd_per_hour is not None else None)
     out.lines.append(CostLine("TCO per hour at manufacturing cost", per_h, "USD/h",
                               f"capex = cost x (1 + system overhead), {a.number('tco.lifetime_years'):g} years; "
                               f"power at TDP with 1/{n} of a {n}-accelerator server's host at the wall; "

@@ -121,7 +121,7 @@ def unit_energies(spec: ChipSpec | None, memory_type: str, assumptions: Assumpti
 def step_dynamic_energy_j(cost: StepCost, spec: ChipSpec | None, memory_type: str, assumptions: Assumptions) -> np.ndarray:
     """Dynamic energy of one stage step on one chip, J: FLOP x J/FLOP by format + DRAM bytes x J/B + link bytes x J/B."""
     u = unit_energies(spec, memory_type, assumptions)
-    e = 0.0
+    e: np.ndarray = np.zeros(())
     for fmt, flop in cost.flop_by_format.items():
         e = e + en.nonnegative_array(flop, "flop") * u.flop_j(fmt)
     e = e + en.nonnegative_array(cost.dram_bytes, "dram bytes") * u.per_byte_dram_j
