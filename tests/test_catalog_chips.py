@@ -177,7 +177,7 @@ def test_chips_not_listed_as_estimates_are_not_flagged():
 
 def test_tesla_ai5_is_ai4_times_the_stated_multipliers():
     ai5 = load_chip("tesla-ai5")
-    bw = ai5.memory.bandwidth_tbps
+    bw = ai5.memory.bandwidth_tb_per_s
     assert isinstance(bw, Range)
     # AI4 community estimate ~384 GB/s (HW4 computer) x 5 ('five times better memory bandwidth').
     assert bw.central == pytest.approx(0.384 * 5)
@@ -198,7 +198,7 @@ def test_tesla_ai5_is_ai4_times_the_stated_multipliers():
     # The AI4 row is per SoC: half the community's two-SoC computer figures.
     ai4 = load_chip("tesla-ai4-hw4")
     assert ai4.compute.dense_tflops["int8"].central == pytest.approx(125 / 2)
-    assert ai4.memory.bandwidth_tbps.central == pytest.approx(0.384 / 2)
+    assert ai4.memory.bandwidth_tb_per_s.central == pytest.approx(0.384 / 2)
 
 
 def test_tesla_ai6_doubles_ai5_at_central():
@@ -206,7 +206,7 @@ def test_tesla_ai6_doubles_ai5_at_central():
     for fmt in ("int8", "bf16", "fp4"):
         assert ai6.compute.dense_tflops[fmt].central == pytest.approx(2 * ai5.compute.dense_tflops[fmt].central)
         assert ai6.compute.dense_tflops[fmt].low == pytest.approx(ai5.compute.dense_tflops[fmt].low)
-    assert ai6.memory.bandwidth_tbps.central == pytest.approx(2 * ai5.memory.bandwidth_tbps.central)
+    assert ai6.memory.bandwidth_tb_per_s.central == pytest.approx(2 * ai5.memory.bandwidth_tb_per_s.central)
 
 
 def test_orin_dense_int8_is_half_the_sparse_headline_and_bandwidth_is_lpddr5():
@@ -306,7 +306,7 @@ def _user_chip(**over) -> dict:
         "vendor": "Me",
         "family": "generic",
         "compute": {"dense_tflops": {"bf16": 100.0, "int8": 200.0}, "matrix_unit_count": 64},
-        "memory": {"type": "LPDDR5X", "capacity": 32, "capacity_unit": "GiB", "bandwidth_tbps": 0.5},
+        "memory": {"type": "LPDDR5X", "capacity": 32, "capacity_unit": "GiB", "bandwidth_tb_per_s": 0.5},
         "power": {"tdp_w": 50},
         "sources": [{"citation": "my own datasheet", "kind": "datasheet"}],
     }
@@ -341,7 +341,7 @@ def test_user_yaml_loads_by_path_with_generic_defaults(tmp_path):
 def test_edited_user_file_is_reread(tmp_path):
     path = _write(tmp_path, _user_chip())
     assert get_chip_params(path).memory_bytes_per_s == pytest.approx(0.5e12)
-    path.write_text(yaml.safe_dump(_user_chip(**{"memory.bandwidth_tbps": 0.8})), encoding="utf-8")
+    path.write_text(yaml.safe_dump(_user_chip(**{"memory.bandwidth_tb_per_s": 0.8})), encoding="utf-8")
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     assert get_chip_params(path).memory_bytes_per_s == pytest.approx(0.8e12)
@@ -350,7 +350,7 @@ def test_edited_user_file_is_reread(tmp_path):
 @pytest.mark.parametrize(
     ("over", "field", "value"),
     [
-        ({"memory.bandwidth_tbps": -1.0}, "memory.bandwidth_tbps", "-1.0"),
+        ({"memory.bandwidth_tb_per_s": -1.0}, "memory.bandwidth_tb_per_s", "-1.0"),
         ({"power.tdp_w": -50}, "power.tdp_w", "-50"),
         ({"compute.dense_tflops": {"bf16": 0.0}}, "compute.dense_tflops.bf16", "0.0"),
         ({"compute.dense_tflops": {"bf17": 10.0}}, "compute.dense_tflops", "bf17"),
@@ -415,7 +415,7 @@ def test_yaml_matches_the_csv_cells(row):
         k = _FOUR_BIT[row["fp4_or_int4_format"]]
         assert _value(dense[k]) == pytest.approx(float(row["fp4_or_int4_tops"]))
     if row["memory_bandwidth_tbps"]:
-        assert _value(spec.memory.bandwidth_tbps) == pytest.approx(float(row["memory_bandwidth_tbps"]))
+        assert _value(spec.memory.bandwidth_tb_per_s) == pytest.approx(float(row["memory_bandwidth_tbps"]))
     if row["memory_capacity_gb"]:
         gb = float(row["memory_capacity_gb"])
         scale = {"GiB": 1.0, "MB": 1e-3}[spec.memory.capacity_unit]
@@ -447,7 +447,7 @@ def test_yaml_matches_the_csv_cells(row):
             mb, float(row["onchip_sram_mb"]) * 2**20 / 1e6, rel_tol=1e-3
         ), "SRAM in MB as published, or MiB converted to MB"
     if row["scaleup_bw_gbps"]:
-        bw = spec.interconnect.scaleup_bw_gbps_per_direction
+        bw = spec.interconnect.scaleup_bw_gb_per_s_per_direction
         assert bw is not None
         # per direction: half a bidirectional total, or the figure itself when it is per direction
         assert _value(bw) in (pytest.approx(float(row["scaleup_bw_gbps"]) / 2), pytest.approx(float(row["scaleup_bw_gbps"])))

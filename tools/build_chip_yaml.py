@@ -251,7 +251,7 @@ EXTRA: dict[str, dict[str, Any]] = {
     },
     "intel-gaudi3": {
         "compute": {"vector_tflops": 28.7},
-        "interconnect": {"scaleout_bw_gbps_per_direction": 75},
+        "interconnect": {"scaleout_bw_gb_per_s_per_direction": 75},
         "notes": "vector_tflops 28.7 is the TPC BF16 vector peak (FP32 vector not in sources read). "
         "scaleout 75 GB/s = 3 of the 24 x 200 GbE ports used for scale-out in an 8-card server "
         "(inferchip assumption, as the intel-gaudi family default for Gaudi 2).",
@@ -399,7 +399,7 @@ def draft(row: dict[str, str]) -> dict[str, Any]:
                 f"Capacity {n['memory_capacity_gb']} GB read as GiB: stacked/DRAM capacities are binary."
             )
     if n["memory_bandwidth_tbps"] is not None:
-        memory["bandwidth_tbps"] = n["memory_bandwidth_tbps"]
+        memory["bandwidth_tb_per_s"] = n["memory_bandwidth_tbps"]
 
     sram: dict[str, Any] = {}
     if n["onchip_sram_mb"] is not None:
@@ -414,7 +414,7 @@ def draft(row: dict[str, str]) -> dict[str, Any]:
         inter["scaleup_name"] = row["scaleup_interconnect"]
     if cid in SCALEUP:
         bw, why = SCALEUP[cid]
-        inter["scaleup_bw_gbps_per_direction"] = bw
+        inter["scaleup_bw_gb_per_s_per_direction"] = bw
         notes.append(why)
         row = {**row, "scaleup_bw_convention": ""}  # restated in the line above
     elif n["scaleup_bw_gbps"] is not None:

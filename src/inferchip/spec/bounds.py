@@ -1,0 +1,124 @@
+"""Finite, physical bounds for every number a spec file may hold, enforced while validating.
+
+A bound is an annotation on a pydantic field::
+
+    bandwidth_tb_per_s: Annotated[Figure, Bound(0, 1e6, "TB/s")]
+
+A value outside it, a non-finite float (inf, NaN), a bool (YAML ``true``), a string or an
+integer too large for a float is rejected with a message in the user's words, ``must be a
+finite number between 0 (exclusive) and 1e+06 (TB/s)``; the catalogue loader prefixes file,
+field and value (:func:`inferchip.catalog.yaml_io.describe_validation_error`). A
+:class:`~inferchip.spec.chip.Range` figure has each of ``low``, ``central`` and ``high``
+checked against the same bound.
+
+The bounds are physical envelopes, not plausibility checks: each sits one to two orders of
+magnitude above the largest real part in the catalogue (the Cerebras WSE-3 wafer for most
+figures), so a real chip never hits one and a typo (a unit slip of 1e3 or more, an overflow,
+a stray bool) always does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import PydanticCustomError, core_schema
+
+TAG_NUMBER = "@number"
+TAG_RANGE = "@range"
+"""Tags of the number-or-Range union; they appear in pydantic's error locations and the
+error formatter drops every location part that starts with ``@``."""
+
+
+def _g(x: float) -> str:
+    return f"{x:,.0f}" if x == int(x) and abs(x) < 1e7 else f"{x:g}"
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Allowed interval of one field: ``low < x <= high`` (``low <= x`` when ``low_inclusive``).
+
+    ``integer`` asks for a whole number (a float such as ``64.0`` is accepted as 64).
+    """
+
+    low: float
+    high: float
+    unit: str
+    low_inclusive: bool = False
+    integer: bool = False
+
+    def allowed(self) -> str:
+        kind = "a whole number" if self.integer else "a finite number"
+        low = _g(self.low) if self.low_inclusive else f"{_g(self.low)} (exclusive)"
+        return f"must be {kind} between {low} and {_g(self.high)} ({self.unit})"
+
+    def check(self, value: Any) -> float | int:
+        """The value as float (or int) when it lies in the bound; else a PydanticCustomError."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PydanticCustomError("out_of_bounds", self.allowed())
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise PydanticCustomError("out_of_bounds", self.allowed())
+            if self.integer:
+                if not value.is_integer():
+                    raise PydanticCustomError("out_of_bounds", self.allowed())
+                value = int(value)
+        too_low = value < self.low if self.low_inclusive else value <= self.low
+        if too_low or value > self.high:  # int comparisons are exact, even for huge integers
+            raise PydanticCustomError("out_of_bounds", self.allowed())
+        return int(value) if self.integer else float(value)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        from inferchip.spec.range import Range, bounded_range
+
+        number = core_schema.no_info_plain_validator_function(self.check)
+        if source is int or source is float:
+            return number
+        # A figure: a plain number or a Range whose three values each lie in the bound.
+        ranged = handler.generate_schema(bounded_range(self))
+
+        def which(value: Any) -> str:
+            return TAG_RANGE if isinstance(value, (dict, Range)) else TAG_NUMBER
+
+        return core_schema.tagged_union_schema({TAG_NUMBER: number, TAG_RANGE: ranged}, discriminator=which)
+
+
+# ---------------------------------------------------------------- the envelopes, each with its reason
+
+# Throughput: WSE-3 is 1.25e5 TFLOP/s on one wafer; 1e6 TFLOP/s (1 EFLOP/s per part) is 8x that.
+TFLOPS = Bound(0, 1e6, "TFLOP/s")
+CLOCK_GHZ = Bound(0, 10, "GHz")  # no shipping logic clocks above ~6 GHz
+COUNT_UNITS = Bound(1, 1e7, "units", low_inclusive=True, integer=True)  # WSE-3: 900,000 cores
+TILE = Bound(1, 65536, "elements", low_inclusive=True, integer=True)
+# Capacity in the file's own unit (44,000 MB for WSE-3); the byte total is bounded separately.
+CAPACITY = Bound(0, 1e9, "in capacity_unit")
+CAPACITY_BYTES_MAX = 2.0**50  # 1 PiB on one part: 1,000x a 1 TB HBM package
+USABLE_GIB = Bound(0, 2.0**20, "GiB")  # <= 1 PiB, and never above the physical capacity
+RESERVE_GIB = Bound(0, 2.0**20, "GiB", low_inclusive=True)
+# Bandwidth: WSE-3 on-wafer SRAM is 21,000 TB/s.
+TB_PER_S = Bound(0, 1e6, "TB/s")
+TB_PER_S_OR_NONE = Bound(0, 1e6, "TB/s", low_inclusive=True)
+SRAM_MB = Bound(0, 1e9, "MB", low_inclusive=True)
+GB_PER_S = Bound(0, 1e6, "GB/s", low_inclusive=True)  # 0 = not stated; 1 PB/s per direction at most
+GB_PER_S_POSITIVE = Bound(0, 1e6, "GB/s")
+LATENCY_US = Bound(0, 1e6, "us", low_inclusive=True)  # up to one second per hop
+DOMAIN = Bound(1, 1e6, "chips", low_inclusive=True, integer=True)
+WATTS = Bound(0, 1e6, "W")  # a CS-3 system draws 23 kW
+WATTS_OR_ZERO = Bound(0, 1e6, "W", low_inclusive=True)
+NODE_NM = Bound(0, 1000, "nm")
+# One die is at most one scanner field, 26 mm x 33 mm = 858 mm2 (ASML EUV/DUV exposure field);
+# a wafer-scale part (silicon.wafer_scale: true) is at most a 300 mm wafer, pi x 150^2 mm2.
+RETICLE_MM2 = 26.0 * 33.0
+WAFER_MM2 = math.pi * 150.0**2
+DIE_AREA = Bound(0, WAFER_MM2, "mm2")
+DIE_COUNT = Bound(1, 1000, "dies", low_inclusive=True, integer=True)
+TRANSISTORS_BILLION = Bound(0, 1e5, "billion")  # WSE-3: 4,000 billion
+STACKS = Bound(0, 1000, "stacks", low_inclusive=True, integer=True)
+USD = Bound(0, 1e9, "USD", low_inclusive=True)
+USD_PER_HOUR = Bound(0, 1e6, "USD/h", low_inclusive=True)
+YEAR = Bound(1950, 2100, "year", low_inclusive=True, integer=True)
+FRACTION = Bound(0, 1, "fraction", low_inclusive=True)
+PER_UNIT = Bound(0, 1e3, "tiles per unit")
+ID_MAX_BYTES = 255  # a chip id is a file name: NAME_MAX of ext4, APFS, NTFS
