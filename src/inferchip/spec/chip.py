@@ -14,12 +14,11 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
 from inferchip.sources import Source
 from inferchip.spec import bounds as b
 from inferchip.spec.formats import ALL_FORMATS
-from inferchip.spec.range import EstimateLevel, Figure, Frozen, Range, pick
+from inferchip.spec.range import EstimateLevel, Figure, Frozen, Range, cross_field_error, pick
 from inferchip.spec.params import (
     PCIE5_X16_GB_PER_S_PER_DIRECTION,
     ChipParams,
@@ -47,11 +46,6 @@ def _renamed(old_new: dict[str, str]) -> dict[str, tuple[str, str]]:
         note = next(v for k, v in RENAMED_NOTE.items() if k in new)
         out[old] = (new, note)
     return out
-
-
-def cross_field_error(field_name: str, value: Any, message: str) -> PydanticCustomError:
-    """An error about one field found by a model validator; the loader names ``field_name``."""
-    return PydanticCustomError("cross_field", "{message}", {"field": field_name, "value": value, "message": message})
 
 
 def _levels(value: Figure | None) -> list[float]:

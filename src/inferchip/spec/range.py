@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic_core import PydanticCustomError
 
 from inferchip.spec.bounds import Bound
 
@@ -59,3 +60,8 @@ def pick(value: Figure | None, level: EstimateLevel = "central") -> float | None
     if isinstance(value, Range):
         return float(getattr(value, level))
     return float(value)
+
+
+def cross_field_error(field_name: str, value: Any, message: str) -> PydanticCustomError:
+    """An error about one field found by a model validator; the loader names ``field_name``."""
+    return PydanticCustomError("cross_field", "{message}", {"field": field_name, "value": value, "message": message})
