@@ -27,7 +27,7 @@ from inferchip.spec.params import (
     memory_capacity,
     stack_chips,
 )
-from inferchip.units import GIB, capacity_bytes
+from inferchip.units import GIB, ON_DIE_CAPACITY_UNITS, capacity_bytes
 
 __all__ = [
     "PCIE5_X16_GB_PER_S_PER_DIRECTION", "ChipParams", "EstimateLevel", "Figure", "Frozen", "MemoryCapacity", "Range",
@@ -105,7 +105,11 @@ class MemorySpec(Frozen):
 
     def is_on_die(self) -> bool:
         """True when the capacity is MB-class on-die SRAM (MB/MiB), not off-chip DRAM/HBM."""
-        return self.capacity_unit in ("MB", "MiB")
+        return self.capacity_unit in ON_DIE_CAPACITY_UNITS
+
+    def off_chip_gib(self, level: EstimateLevel = "central") -> float:
+        """Off-chip (DRAM/HBM) capacity in GiB, for memory cost; 0 for MB-class on-die SRAM."""
+        return 0.0 if self.is_on_die() else self.capacity_bytes(level) / GIB
 
     @model_validator(mode="after")
     def _physical(self) -> MemorySpec:
