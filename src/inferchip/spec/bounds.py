@@ -33,7 +33,9 @@ error formatter drops every location part that starts with ``@``."""
 
 
 def _g(x: float) -> str:
-    return f"{x:,.0f}" if x == int(x) and abs(x) < 1e7 else f"{x:g}"
+    if abs(x) >= 1e7:
+        return f"{x:g}"
+    return f"{x:,.0f}" if x == int(x) else f"{x:,.1f}"
 
 
 @dataclass(frozen=True)
