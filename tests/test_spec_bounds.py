@@ -29,7 +29,7 @@ from inferchip.catalog.models import load_model
 from inferchip.catalog.yaml_io import parse_yaml, read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError
 from inferchip.spec.chip import FamilyDefaults
-from inferchip.units import CAPACITY_UNIT_BYTES, GIB, capacity_bytes, percent
+from inferchip.units import CAPACITY_UNIT_BYTES, GIB, capacity_bytes, percent, percent_error
 
 CATALOG = Path(chips_mod.__file__).parent
 CHIPS = CATALOG / "chips"
@@ -354,3 +354,4 @@ def test_usable_and_physical_capacity_keep_their_sources():
 
 def test_percent():
     assert percent(0.25) == 25.0 and percent(1) == 100.0
+    assert percent_error(110.0, 100.0) == pytest.approx(10.0) and percent_error(90.0, 100.0) == pytest.approx(-10.0)

@@ -53,5 +53,14 @@ def capacity_bytes(value: float, unit: str) -> float:
 
 
 def percent(fraction: float) -> float:
-    """A fraction (0.25) as a percentage (25.0): the one place the factor 100 lives."""
+    """A fraction (0.25) as a percentage (25.0): the one place the factor 100 lives.
+
+    Works elementwise on numpy arrays. Use it wherever a fraction is shown or stored as
+    percent (``f"{percent(x):.0f}%"``), so no module writes its own ``* 100``.
+    """
     return fraction * 100.0
+
+
+def percent_error(predicted: float, measured: float) -> float:
+    """Signed error of a prediction in percent of the measurement: ``percent((p - m) / m)``."""
+    return percent((predicted - measured) / measured)
