@@ -29,7 +29,13 @@ from inferchip.catalog.models import load_model
 from inferchip.catalog.yaml_io import parse_yaml, read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError
 from inferchip.spec.chip import FamilyDefaults
-from inferchip.units import CAPACITY_UNIT_BYTES, GIB, capacity_bytes, percent, percent_error
+from inferchip.units import (
+    CAPACITY_UNIT_BYTES,
+    GIB,
+    capacity_bytes,
+    percent,
+    percent_error,
+)
 
 CATALOG = Path(chips_mod.__file__).parent
 CHIPS = CATALOG / "chips"

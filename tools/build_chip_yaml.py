@@ -25,19 +25,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from chip_yaml_tables import (  # the sibling module of this script (tools/ is on sys.path)
+    EXTRA,
     FAMILY,
-    HALF_KEYS,
     FOUR_BIT,
+    HALF_KEYS,
+    HAND_WRITTEN,
     MATRIX_UNITS,
     SCALEUP,
-    VECTOR_FP32,
-    HAND_WRITTEN,
-    EXTRA,
-    SRAM_ONLY_MB,
     SRAM_IN_MIB,
+    SRAM_ONLY_MB,
     STACKS,
+    VECTOR_FP32,
 )
 
 

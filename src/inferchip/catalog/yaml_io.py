@@ -58,7 +58,7 @@ def _line(mark: yaml.Mark | None) -> str:
 def parse_yaml(text: str, where: str) -> Any:
     """Parse YAML text; duplicate keys, bad syntax, absurd integers or nesting -> SpecError."""
     try:
-        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=UniqueKeyLoader)  # UniqueKeyLoader is a safe loader
     except _Duplicate as dup:
         raise SpecError(
             f"{where}: key {dup.key!r} appears twice in one mapping ({_line(dup.first)} and {_line(dup.again)}); "

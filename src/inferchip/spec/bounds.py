@@ -95,7 +95,7 @@ CLOCK_GHZ = Bound(0, 10, "GHz")  # no shipping logic clocks above ~6 GHz
 COUNT_UNITS = Bound(1, 1e7, "units", low_inclusive=True, integer=True)  # WSE-3: 900,000 cores
 TILE = Bound(1, 65536, "elements", low_inclusive=True, integer=True)
 # Capacity in the file's own unit (44,000 MB for WSE-3); the byte total is bounded separately.
-CAPACITY = Bound(0, 1e9, "in capacity_unit")
+CAPACITY = Bound(0, 1e9, "in memory.capacity_unit")
 CAPACITY_BYTES_MAX = 2.0**50  # 1 PiB on one part: 1,000x a 1 TB HBM package
 USABLE_GIB = Bound(0, 2.0**20, "GiB")  # <= 1 PiB, and never above the physical capacity
 RESERVE_GIB = Bound(0, 2.0**20, "GiB", low_inclusive=True)

@@ -2,7 +2,7 @@
 
 YAML keys carry the unit the datasheet uses (``_tflops``, ``_tb_per_s``, ``_gb_per_s``,
 ``_w``, ``_mm2``, ``_usd``; rates are bytes per second with decimal prefixes, 1 TB/s =
-1e12 B/s); :meth:`ChipSpec.params` converts once to SI for the cost models. Every number
+1e12 B/s); :func:`~inferchip.spec.params.chip_params` converts once to SI for the cost models. Every number
 has a finite, physical bound (:mod:`inferchip.spec.bounds`). Peak throughputs are DENSE
 (no 2:4 sparsity). A figure that is only announced or estimated may be a :class:`Range`
 (low, central, high, derivation); predictions use the central value unless asked for
@@ -11,14 +11,13 @@ has a finite, physical bound (:mod:`inferchip.spec.bounds`). Peak throughputs ar
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from inferchip.sources import Source
 from inferchip.spec import bounds as b
 from inferchip.spec.formats import ALL_FORMATS
-from inferchip.spec.range import EstimateLevel, Figure, Frozen, Range, cross_field_error, pick
 from inferchip.spec.params import (
     PCIE5_X16_GB_PER_S_PER_DIRECTION,
     ChipParams,
@@ -26,6 +25,14 @@ from inferchip.spec.params import (
     chip_params,
     memory_capacity,
     stack_chips,
+)
+from inferchip.spec.range import (
+    EstimateLevel,
+    Figure,
+    Frozen,
+    Range,
+    cross_field_error,
+    pick,
 )
 from inferchip.units import GIB, ON_DIE_CAPACITY_UNITS, capacity_bytes
 
