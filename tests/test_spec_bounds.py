@@ -165,6 +165,19 @@ def test_idle_power_above_tdp(tmp_path):
     assert "power.idle_w = 800" in msg and "must not exceed power.tdp_w = 700 W" in msg
 
 
+@pytest.mark.parametrize("field,value,expected", [
+    ("compute", 0, "compute = 0: must be a mapping of fields"),
+    ("estimate", 1, "estimate = 1: must be true or false"),
+    ("memory.capacity_unit", "Gb", "memory.capacity_unit = 'Gb': must be one of 'MB', 'GB', 'TB', 'MiB', 'GiB' or 'TiB'"),
+    ("name", "", "name = '': must not be empty"),
+    ("sources", [], "sources = []: must have at least 1 item(s)"),
+    ("vendor", 7, "vendor = 7: must be text"),
+])
+def test_wrong_kinds_of_value_are_said_in_the_users_words(tmp_path, field, value, expected):
+    msg = _error(_write(tmp_path, _set(_doc(), field, value)))
+    assert expected in msg and "Input should" not in msg
+
+
 # ---------------------------------------------------------------- ids, renamed keys, files
 
 

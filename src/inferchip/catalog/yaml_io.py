@@ -110,6 +110,32 @@ def _shown(value: Any) -> str:
     return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
+_WORDS = {
+    "extra_forbidden": "unknown field (check the spelling; allowed fields are in the README)",
+    "bool_type": "must be true or false",
+    "dict_type": "must be a mapping of fields",
+    "model_type": "must be a mapping of fields",
+    "model_attributes_type": "must be a mapping of fields",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "string_type": "must be text",
+    "string_too_short": "must not be empty",
+}
+
+
+def _in_user_words(kind: str, msg: str, ctx: dict[str, Any]) -> str:
+    """pydantic's message for an error type, said the way the rest of the messages say it."""
+    if kind in _WORDS:
+        return _WORDS[kind]
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '')}"
+    if kind == "too_short":
+        return f"must have at least {ctx.get('min_length')} item(s)"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} item(s)"
+    return msg[len("Value error, "):] if msg.startswith("Value error, ") else msg
+
+
 def describe_validation_error(exc: ValidationError, where: str, renamed: dict[str, tuple[str, str]] | None = None) -> str:
     """One line per problem: ``WHERE: FIELD = VALUE: what is allowed``, in the user's words.
 
@@ -133,11 +159,7 @@ def describe_validation_error(exc: ValidationError, where: str, renamed: dict[st
         elif kind == "missing":
             lines.append((f"{where}: {loc} is missing: this field is required", loc))
         else:
-            if kind == "extra_forbidden":
-                msg = "unknown field (check the spelling; allowed fields are in the README)"
-            elif msg.startswith("Value error, "):
-                msg = msg[len("Value error, "):]
-            lines.append((f"{where}: {loc} = {_shown(value)}: {msg}", None))
+            lines.append((f"{where}: {loc} = {_shown(value)}: {_in_user_words(kind, msg, ctx)}", None))
     # the new key of a renamed one is not also reported missing
     return "\n".join(line for line, missing in lines if missing not in renamed_to)
 
