@@ -39,6 +39,8 @@ from chip_yaml_tables import (  # the sibling module of this script (tools/ is o
     VECTOR_FP32,
 )
 
+from inferchip.units import CAPACITY_UNIT_BYTES, capacity_bytes
+
 
 def _num(s: str) -> float | int | None:
     s = s.strip()
@@ -167,7 +169,7 @@ def draft(row: dict[str, str]) -> dict[str, Any]:
     sram: dict[str, Any] = {}
     if n["onchip_sram_mb"] is not None:
         if cid in SRAM_IN_MIB:
-            sram["capacity_mb"] = round(n["onchip_sram_mb"] * 2**20 / 1e6, 2)
+            sram["capacity_mb"] = round(capacity_bytes(n["onchip_sram_mb"], "MiB") / CAPACITY_UNIT_BYTES["MB"], 2)
             notes.append(f"On-chip SRAM {n['onchip_sram_mb']} MiB = {sram['capacity_mb']} MB.")
         else:
             sram["capacity_mb"] = n["onchip_sram_mb"]
