@@ -131,6 +131,17 @@ def test_family_defaults_are_bounded_too():
         validate(FamilyDefaults, {"idle_power_fraction_of_tdp": 1.5, "sources": [{"citation": "c"}]}, "f")
 
 
+def test_a_range_built_in_python_is_checked_against_the_field_bound():
+    from inferchip.spec.chip import MemorySpec, Range
+
+    ok = MemorySpec(type="HBM3", capacity=Range(low=1, central=2, high=3, derivation="d"), capacity_unit="GiB",
+                    bandwidth_tb_per_s=1)
+    assert ok.capacity.high == 3
+    with pytest.raises(SpecError, match=r"^m: capacity\.high = 3000000000\.0: must be a finite number between"):
+        validate(MemorySpec, {"type": "HBM3", "capacity": Range(low=1, central=2, high=3e9, derivation="d"),
+                              "capacity_unit": "GiB", "bandwidth_tb_per_s": 1}, "m")
+
+
 # ---------------------------------------------------------------- cross-field physics
 
 

@@ -79,7 +79,12 @@ class Bound:
         if source is int or source is float:
             return number
         # A figure: a plain number or a Range whose three values each lie in the bound.
-        ranged = handler.generate_schema(bounded_range(self))
+        bounded = bounded_range(self)
+
+        def as_bounded(value: Any) -> Any:  # a plain Range built in Python is checked against this bound too
+            return value.model_dump() if isinstance(value, Range) and not isinstance(value, bounded) else value
+
+        ranged = core_schema.no_info_before_validator_function(as_bounded, handler.generate_schema(bounded))
 
         def which(value: Any) -> str:
             return TAG_RANGE if isinstance(value, (dict, Range)) else TAG_NUMBER

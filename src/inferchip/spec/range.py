@@ -44,7 +44,7 @@ def bounded_range(bound: Bound) -> type[Range]:
     """A :class:`Range` subclass whose three values each lie in ``bound``."""
     value = Annotated[float, bound]
     model: type[Range] = create_model(
-        f"Range_{abs(hash(bound))}",
+        "Range",  # shown as Range(...); pydantic tells the per-bound subclasses apart by identity
         __base__=Range,
         low=(value, ...),
         central=(value, ...),
