@@ -266,7 +266,7 @@ _NEVER_VALID = [math.inf, -math.inf, math.nan, -1, -0.5, 1e308, True, False, "ab
 _MAYBE_VALID = [0, 0.0, "", None, [], {}]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_generated_bad_numbers_give_a_clean_error_naming_the_field(tmp_path, data):
     base = data.draw(st.sampled_from(sorted(_FUZZ_BASES)))
@@ -278,7 +278,7 @@ def test_generated_bad_numbers_give_a_clean_error_naming_the_field(tmp_path, dat
     assert str(path) in msg and field in msg
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_generated_odd_values_anywhere_load_or_give_a_spec_error(tmp_path, data):
     base = data.draw(st.sampled_from(sorted(_FUZZ_BASES)))
@@ -336,6 +336,33 @@ def test_invalid_sliding_window(window, expected):
     with pytest.raises(SpecError) as exc:
         model_spec_from_config(_config("mistralai__Mistral-7B-v0.1") | {"sliding_window": window}, "m", "cfg.json")
     assert str(exc.value).startswith("cfg.json: ") and expected in str(exc.value)
+
+
+_CONFIG_BASES = {n: _config(n) for n in ("meta-llama__Llama-2-70b-hf", "mistralai__Mixtral-8x7B-v0.1",
+                                         "deepseek-ai__DeepSeek-V3", "google__gemma-2-9b")}
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_generated_bad_config_sizes_give_a_clean_error_naming_the_key(data):
+    name = data.draw(st.sampled_from(sorted(_CONFIG_BASES)))
+    config = _CONFIG_BASES[name]
+    keys = sorted(k for k, v in config.items() if isinstance(v, int) and not isinstance(v, bool) and v > 0
+                  and not k.endswith("token_id") and k not in ("max_window_layers", "first_k_dense_replace"))
+    key = data.draw(st.sampled_from(keys))
+    value = data.draw(st.sampled_from([math.inf, math.nan, -1, 0, 1e308, True, "abc", 10**400, 2.5, [], {}]))
+    if key in _CORE_KEYS:  # read by every family: always a clean error naming that key
+        with pytest.raises(SpecError, match=rf"^cfg\.json: {key} = "):
+            model_spec_from_config(config | {key: value}, "m", "cfg.json")
+        return
+    try:  # a key some family reads, or none: loads, or a clean error naming the file
+        model_spec_from_config(config | {key: value}, "m", "cfg.json")
+    except SpecError as exc:
+        assert str(exc).startswith("cfg.json: ")
+
+
+_CORE_KEYS = {"num_hidden_layers", "hidden_size", "vocab_size", "num_attention_heads", "num_key_value_heads",
+              "intermediate_size", "max_position_embeddings"}
 
 
 def test_model_context_window_is_exposed_and_checked():
