@@ -6,6 +6,7 @@ are the vendors' published figures as recorded in each bundled file.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -13,19 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inferchip.catalog.hf_config import model_spec_from_config
-from inferchip.catalog.models import (
-    load_model,
-    model_ids,
-    parse_param_count,
-    resolve_alias,
-)
-from inferchip.errors import SpecError, UnknownIdError
-from inferchip.workload.params import (
-    active_params_per_token,
-    total_params,
-    weight_param_breakdown,
-)
+from inferchip.catalog.hf_config import SUPPORTED_MODEL_TYPES, model_spec_from_config
+from inferchip.catalog.models import load_model, model_ids, parse_param_count
+from inferchip.errors import SpecError
+from inferchip.workload.params import active_params_per_token, total_params, weight_param_breakdown
 
 MODELS_DIR = Path(__file__).parents[1] / "src" / "inferchip" / "catalog" / "models"
 BUNDLED = sorted(p.stem.replace("__", "/", 1) for p in MODELS_DIR.glob("*.json"))
@@ -221,78 +213,86 @@ def test_tied_embedding_counted_once():
     assert active_params_per_token(spec, include_input_embedding=False) == total_params(spec)
 
 
-# ----------------------------------------------------------- windows and MoE placement
-def test_gemma2_alternates_local_and_global():
-    spec = load_model("google/gemma-2-9b")
-    assert windows(spec) == {4096: 21, None: 21}
-    assert spec.tie_word_embeddings and spec.norms_per_layer == 4
+# ------------------------------------------------------------------- user config files
+LLAMA_TINY = {
+    "model_type": "llama",
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "num_hidden_layers": 3,
+    "vocab_size": 100,
+}
 
 
-def test_gemma3_five_local_to_one_global():
-    spec = load_model("google/gemma-3-27b-it")
-    # layers 5, 11, ..., 59 (1-based multiples of 6) are global: 10 of 62
-    assert windows(spec) == {1024: 52, None: 10}
-    assert spec.qk_norm and spec.hidden_size == 5376
+def write_config(tmp_path: Path, config: dict) -> Path:
+    path = tmp_path / "my-model" / "config.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(config))
+    return path
 
 
-def test_llama4_interleaved_moe_and_shared_expert():
-    maverick = load_model("meta-llama/Llama-4-Maverick-17B-128E-Instruct")
-    assert maverick.num_moe_layers == 24 and maverick.num_layers == 48
-    assert (maverick.intermediate_size, maverick.expert_intermediate_size) == (16384, 8192)
-    assert maverick.shared_intermediate_size == 8192
-    assert load_model("meta-llama/Llama-4-Scout-17B-16E-Instruct").num_moe_layers == 48
+def test_user_config_by_path(tmp_path):
+    path = write_config(tmp_path, LLAMA_TINY)
+    spec = load_model(path)
+    assert (spec.id, spec.head_dim, spec.num_kv_heads) == ("my-model", 16, 2)
+    assert load_model(str(path)) == spec
+    # 3 layers of q,o (64x64) + k,v (64x32) + SwiGLU 3*64*128 + 2 norms; embed + head; final norm
+    assert total_params(spec) == 3 * (2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 128 + 2 * 64) + 2 * 100 * 64 + 64
 
 
-def test_sliding_windows_per_family():
-    assert windows(load_model("mistralai/Mistral-7B-v0.1")) == {4096: 32}
-    assert windows(load_model("mistralai/Mistral-7B-v0.3")) == {None: 32}
-    assert windows(load_model("microsoft/Phi-3-mini-4k-instruct")) == {2047: 32}
-    assert windows(load_model("Qwen/Qwen2.5-7B")) == {None: 28}  # sliding_window inert: use_sliding_window false
-    assert windows(load_model("openai/gpt-oss-20b")) == {128: 12, None: 12}
-    assert load_model("Qwen/Qwen3-30B-A3B").num_moe_layers == 48
+@pytest.mark.parametrize(
+    ("change", "field", "shown"),
+    [
+        ({"hidden_size": None}, "hidden_size", "missing"),
+        ({"hidden_size": "64x"}, "hidden_size", "'64x'"),
+        ({"hidden_size": 64.5}, "hidden_size", "64.5"),
+        ({"num_hidden_layers": -3}, "num_hidden_layers", "-3"),
+        ({"vocab_size": True}, "vocab_size", "True"),
+        ({"num_key_value_heads": 3}, "num_key_value_heads", "divisor of num_attention_heads 4"),
+    ],
+)
+def test_malformed_user_config_names_file_field_and_value(tmp_path, change, field, shown):
+    config = {k: v for k, v in (LLAMA_TINY | change).items() if v is not None}
+    path = write_config(tmp_path, config)
+    with pytest.raises(SpecError) as err:
+        load_model(path)
+    message = str(err.value)
+    assert str(path) in message and field in message and shown in message
 
 
-def test_falcon_and_gptj_conventions():
-    falcon = load_model("tiiuae/falcon-40b")
-    assert (falcon.num_kv_heads, falcon.intermediate_size, falcon.norms_per_layer) == (8, 4 * 8192, 2)
-    assert falcon.tie_word_embeddings and falcon.norm_bias and not falcon.mlp_gated and falcon.parallel_attn_mlp
-    gptj = load_model("EleutherAI/gpt-j-6b")
-    assert (gptj.norms_per_layer, gptj.intermediate_size, gptj.head_dim) == (1, 16384, 256)
-    assert gptj.lm_head_bias and gptj.mlp_bias and not gptj.qkv_bias
+def test_missing_user_file_is_a_spec_error(tmp_path):
+    path = tmp_path / "absent" / "config.json"
+    with pytest.raises(SpecError, match="cannot read file") as err:
+        load_model(str(path))
+    assert str(path) in str(err.value)
 
 
-def test_grok1_without_model_type():
-    spec = load_model("xai-org/grok-1")
-    assert spec.model_type == "grok-1" and spec.tie_word_embeddings
-    assert (spec.num_experts, spec.experts_per_token, spec.num_moe_layers) == (8, 2, 64)
+def test_unknown_model_type_lists_supported(tmp_path):
+    path = write_config(tmp_path, LLAMA_TINY | {"model_type": "rwkv"})
+    with pytest.raises(SpecError, match="'rwkv'") as err:
+        load_model(path)
+    assert all(t in str(err.value) for t in SUPPORTED_MODEL_TYPES)
 
 
-def test_metadata_carried():
-    spec = load_model("deepseek-ai/DeepSeek-V3")
-    assert spec.source and spec.source.startswith("https://")
-    assert any("num_nextn_predict_layers" in d for d in spec.doubts)
+def test_deepseek_config_must_state_q_lora_rank():
+    config = json.loads((MODELS_DIR / "deepseek-ai__DeepSeek-V2-Lite.json").read_text())
+    del config["q_lora_rank"]
+    with pytest.raises(SpecError, match="q_lora_rank"):
+        model_spec_from_config(config, "x", "x.json")
 
 
-# ------------------------------------------------------------------------- ids, aliases
-def test_alias_resolves_to_base_shapes_and_keeps_id():
-    assert resolve_alias("meta-llama/Llama-2-70b-chat-hf") == "meta-llama/Llama-2-70b-hf"
-    assert resolve_alias("meta-llama/Llama-2-70b-hf") == "meta-llama/Llama-2-70b-hf"
-    chat, base = load_model("meta-llama/Llama-2-70b-chat-hf"), load_model("meta-llama/Llama-2-70b-hf")
-    assert chat.id == "meta-llama/Llama-2-70b-chat-hf"
-    assert chat.model_dump(exclude={"id", "doubts"}) == base.model_dump(exclude={"id", "doubts"})
-    assert total_params(chat) == total_params(base)
-
-
-def test_unknown_id_suggests_close_ids():
-    with pytest.raises(UnknownIdError) as err:
-        load_model("meta-llama/Llama-2-7b")
-    assert "meta-llama/Llama-2-7b-hf" in err.value.closest
-    assert "meta-llama/Llama-2-7b-hf" in str(err.value)
-
-
-def test_ids_are_matched_case_insensitively_and_without_organisation():
-    assert load_model("META-LLAMA/llama-2-7b-HF").id == "meta-llama/Llama-2-7b-hf"
-    assert load_model("qwen3-8b").id == "Qwen/Qwen3-8B"
+def test_qwen_sliding_window_applies_from_max_window_layers():
+    config = LLAMA_TINY | {
+        "model_type": "qwen2",
+        "num_hidden_layers": 6,
+        "use_sliding_window": True,
+        "sliding_window": 512,
+        "max_window_layers": 4,
+    }
+    spec = model_spec_from_config(config, "q", "q.json")
+    assert windows(spec) == {None: 4, 512: 2}
+    assert spec.qkv_bias and not spec.o_bias
 
 
 # ------------------------------------------------------------------------- invariants
