@@ -133,7 +133,7 @@ def _in_user_words(kind: str, msg: str, ctx: dict[str, Any]) -> str:
         return f"must have at least {ctx.get('min_length')} item(s)"
     if kind == "too_long":
         return f"must have at most {ctx.get('max_length')} item(s)"
-    return msg[len("Value error, "):] if msg.startswith("Value error, ") else msg
+    return msg.removeprefix("Value error, ")
 
 
 def describe_validation_error(exc: ValidationError, where: str, renamed: dict[str, tuple[str, str]] | None = None) -> str:

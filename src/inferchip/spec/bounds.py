@@ -1,4 +1,5 @@
-"""Finite, physical bounds for every number a spec file may hold, enforced while validating.
+"""Finite, physical bounds for every number a spec file may hold, enforced while validating,
+and the estimated figures (:class:`Range`) they apply to.
 
 A bound is an annotation on a pydantic field::
 
@@ -21,9 +22,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import Annotated, Any, Literal
 
-from pydantic import GetCoreSchemaHandler
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    create_model,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError, core_schema
 
 TAG_NUMBER = "@number"
@@ -73,8 +82,6 @@ class Bound:
         return int(value) if self.integer else float(value)
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        from inferchip.spec.range import Range, bounded_range
-
         number = core_schema.no_info_plain_validator_function(self.check)
         if source is int or source is float:
             return number
@@ -90,6 +97,65 @@ class Bound:
             return TAG_RANGE if isinstance(value, (dict, Range)) else TAG_NUMBER
 
         return core_schema.tagged_union_schema({TAG_NUMBER: number, TAG_RANGE: ranged}, discriminator=which)
+
+
+# ---------------------------------------------------------------- estimated figures
+
+EstimateLevel = Literal["low", "central", "high"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Range(Frozen):
+    """An estimated figure: low, central and high value with the derivation written out.
+
+    The values are finite and >= 0 here; a field's own bound (:mod:`inferchip.spec.bounds`)
+    narrows them through :func:`bounded_range`.
+    """
+
+    low: float = Field(ge=0, allow_inf_nan=False, strict=True)
+    central: float = Field(ge=0, allow_inf_nan=False, strict=True)
+    high: float = Field(ge=0, allow_inf_nan=False, strict=True)
+    derivation: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if not self.low <= self.central <= self.high:
+            raise ValueError(f"need low <= central <= high, got {self.low}, {self.central}, {self.high}")
+        return self
+
+
+Figure = float | Range
+
+
+@cache
+def bounded_range(bound: Bound) -> type[Range]:
+    """A :class:`Range` subclass whose three values each lie in ``bound``."""
+    value = Annotated[float, bound]
+    model: type[Range] = create_model(
+        "Range",  # shown as Range(...); pydantic tells the per-bound subclasses apart by identity
+        __base__=Range,
+        low=(value, ...),
+        central=(value, ...),
+        high=(value, ...),
+    )
+    return model
+
+
+def pick(value: Figure | None, level: EstimateLevel = "central") -> float | None:
+    """The number to use for a figure at an estimate level."""
+    if value is None:
+        return None
+    if isinstance(value, Range):
+        return float(getattr(value, level))
+    return float(value)
+
+
+def cross_field_error(field_name: str, value: Any, message: str) -> PydanticCustomError:
+    """An error about one field found by a model validator; the loader names ``field_name``."""
+    return PydanticCustomError("cross_field", "{message}", {"field": field_name, "value": value, "message": message})
 
 
 # ---------------------------------------------------------------- the envelopes, each with its reason

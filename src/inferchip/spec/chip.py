@@ -11,22 +11,14 @@ has a finite, physical bound (:mod:`inferchip.spec.bounds`). Peak throughputs ar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from inferchip.sources import Source
 from inferchip.spec import bounds as b
-from inferchip.spec.formats import ALL_FORMATS
-from inferchip.spec.params import (
-    PCIE5_X16_GB_PER_S_PER_DIRECTION,
-    ChipParams,
-    MemoryCapacity,
-    chip_params,
-    memory_capacity,
-    stack_chips,
-)
-from inferchip.spec.range import (
+from inferchip.spec.bounds import (
     EstimateLevel,
     Figure,
     Frozen,
@@ -34,7 +26,20 @@ from inferchip.spec.range import (
     cross_field_error,
     pick,
 )
-from inferchip.units import GIB, ON_DIE_CAPACITY_UNITS, capacity_bytes
+from inferchip.spec.formats import ALL_FORMATS
+from inferchip.spec.params import (
+    PCIE5_X16_GB_PER_S_PER_DIRECTION,
+    ChipParams,
+    stack_chips,
+)
+from inferchip.units import (
+    GIB,
+    GIGA,
+    MICRO,
+    ON_DIE_CAPACITY_UNITS,
+    TERA,
+    capacity_bytes,
+)
 
 __all__ = [
     "PCIE5_X16_GB_PER_S_PER_DIRECTION", "ChipParams", "EstimateLevel", "Figure", "Frozen", "MemoryCapacity", "Range",
@@ -293,3 +298,72 @@ class FamilyDefaults(Frozen):
     idle_power_fraction_of_tdp: Annotated[float, b.FRACTION] = 0.12
     software: str = "vendor stack"
     sources: list[Source] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class MemoryCapacity:
+    """Physical (marketing) capacity and usable capacity (what the runtime leaves), each with its source."""
+
+    physical_bytes: float
+    physical_source: str
+    usable_bytes: float
+    usable_source: str
+
+
+def memory_capacity(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "central") -> MemoryCapacity:
+    """Both capacities of a chip in bytes, through the one table ``units.CAPACITY_UNIT_BYTES``."""
+    m = spec.memory
+    physical = m.capacity_bytes(level)
+    stated = f"memory.capacity {pick(m.capacity, level):g} {m.capacity_unit}"
+    usable = pick(m.usable_capacity_gib, level)
+    if usable is not None:
+        return MemoryCapacity(physical, stated, usable * GIB, f"memory.usable_capacity_gib {usable:g} GiB (runtime figure)")
+    reserve = fam.runtime_reserve_gib
+    return MemoryCapacity(physical, stated, max(physical - reserve * GIB, 0.0),
+                          f"{stated} less the {spec.family} family runtime reserve {reserve:g} GiB")
+
+
+def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "central") -> ChipParams:
+    """Convert a datasheet-level spec plus family defaults into SI parameters."""
+    c, m, i, p = spec.compute, spec.memory, spec.interconnect, spec.power
+    notes: list[str] = []
+    peaks = {k: pick(v, level) * TERA for k, v in c.dense_tflops.items()}  # type: ignore[operator]
+    cap = memory_capacity(spec, fam, level)
+    tile = c.gemm_tile or fam.gemm_tile
+    units = c.matrix_unit_count or 128
+    in_flight = c.gemm_tiles_in_flight or max(1.0, units * fam.gemm_tiles_in_flight_per_unit)
+    link = pick(i.scaleup_bw_gb_per_s_per_direction, level)
+    if not link:
+        link = fam.scaleup_bw_gb_per_s_per_direction or PCIE5_X16_GB_PER_S_PER_DIRECTION
+        notes.append(f"no scale-up bandwidth in the spec: {link:g} GB/s per direction assumed "
+                     f"({'family default' if fam.scaleup_bw_gb_per_s_per_direction else 'PCIe Gen5 x16'})")
+    link_lat = pick(i.scaleup_latency_us, level)
+    tdp = pick(p.tdp_w, level)
+    idle = pick(p.idle_w, level)
+    vec = pick(c.vector_tflops, level)
+    sram = pick(spec.sram.capacity_mb, level)
+    if tdp is None:
+        notes.append("no TDP published: power-related outputs unavailable")
+    return ChipParams(
+        id=spec.id,
+        peak_flop_per_s=peaks,
+        memory_bytes_per_s=pick(m.bandwidth_tb_per_s, level) * TERA,  # type: ignore[operator]
+        memory_capacity_bytes=cap.physical_bytes,
+        usable_memory_bytes=cap.usable_bytes,
+        sram_bytes=capacity_bytes(sram or 0.0, "MB"),
+        link_bytes_per_s=(link or 0.0) * GIGA,
+        link_latency_s=(link_lat if link_lat is not None else fam.scaleup_latency_us) * MICRO,
+        scaleout_bytes_per_s=(pick(i.scaleout_bw_gb_per_s_per_direction, level) or fam.scaleout_bw_gb_per_s_per_direction)
+        * GIGA,
+        scaleout_latency_s=fam.scaleout_latency_us * MICRO,
+        max_scaleup_domain=i.max_scaleup_domain or 1,
+        gemm_tile_m=tile[0],
+        gemm_tile_n=tile[1],
+        gemm_tiles_in_flight=in_flight,
+        kernel_overhead_s=fam.kernel_overhead_us * MICRO,
+        tdp_w=tdp if tdp is not None else float("nan"),
+        idle_w=idle if idle is not None else (tdp * fam.idle_power_fraction_of_tdp if tdp else float("nan")),
+        vector_flop_per_s=(vec * TERA) if vec else max(peaks.values()) / 16,
+        family=spec.family,
+        notes=tuple(notes),
+    )

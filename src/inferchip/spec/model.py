@@ -19,8 +19,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from inferchip.errors import InvalidSettingError
-from inferchip.spec.bounds import Bound
-from inferchip.spec.range import cross_field_error
+from inferchip.spec.bounds import Bound, cross_field_error
 
 LAYERS = Bound(1, 10_000, "layers", low_inclusive=True, integer=True)
 WIDTH = Bound(1, 1_000_000, "elements", low_inclusive=True, integer=True)
