@@ -94,7 +94,7 @@ def _deepseek(r: ConfigReader) -> Built:
     if "q_lora_rank" not in r.data:
         # DeepseekV2Config defaults q_lora_rank to 1536, but V2-Lite has none: too easy to get wrong silently.
         raise SpecError(
-            f"{r.where}: field '{r.prefix}q_lora_rank' is missing: expected an integer >= 1 "
+            f"{r.where}: {r.prefix}q_lora_rank is missing: expected an integer >= 1 "
             "or null (null = direct query projection, as in DeepSeek-V2-Lite)"
         )
     n = f["num_layers"]

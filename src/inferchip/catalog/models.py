@@ -49,7 +49,7 @@ def _aliases() -> dict[str, tuple[str, str]]:
         alias, base = (row.get("alias") or "").strip(), (row.get("same_architecture_as") or "").strip()
         if not alias or base not in known:
             raise SpecError(
-                f"{where}: line {line}: field 'same_architecture_as': value {base!r}: expected a bundled model id"
+                f"{where}: line {line}: same_architecture_as = {base!r}: expected a bundled model id"
             )
         out[alias] = (base, (row.get("note") or "").strip())
     return out
