@@ -46,7 +46,7 @@ def weight_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats) -> f
     """Weight bytes held by one chip of the largest pipeline stage."""
     total = 0.0
     for layer in sm.layers:
-        per_layer = sum(g.k * g.n * max(g.experts, 1) for g in layer.gemms)
+        per_layer = sum(g.weight_elements for g in layer.gemms)
         total += layer.count * per_layer * fmt.weight_bytes
     tp = sm.layout.attn_tp
     embed = model.vocab_size * model.hidden_size / tp * BYTES_PER_ELEMENT[EMBEDDING_FORMAT]
