@@ -21,11 +21,11 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from inferchip.cost.calibration import Calibration
-from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, KV_TENSORS
+from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, KV_TENSORS, MIN_TILE_M
 from inferchip.cost.gemm import gemm_bytes, gemm_flop, quantised_flop
 from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, point_to_point_time_s
 from inferchip.cost.peaks import peak_flop_per_s
-from inferchip.cost.roofline import ArrayLike, FloatArray, compute_time_s, memory_time_s
+from inferchip.cost.roofline import ArrayLike, FloatArray, compute_time_s
 from inferchip.mapping.memory_fit import EMBEDDING_FORMAT, Formats
 from inferchip.mapping.operators import (
     AllReduce,
@@ -80,6 +80,7 @@ class CostContext:
     tile_n: FloatArray
     tiles_in_flight: FloatArray
     kernel_overhead_s: FloatArray  # per kernel, calibrated
+    attainable_bytes_per_s: FloatArray  # DRAM bandwidth x its attainable fraction
     gemm_compute_fraction: float
     attention_compute_fraction: float
     memory_bandwidth_fraction: float
@@ -106,6 +107,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         tile_m=col(chip.gemm_tile_m), tile_n=col(chip.gemm_tile_n), tiles_in_flight=col(chip.gemm_tiles_in_flight),
         kernel_overhead_s=col(np.asarray(chip.kernel_overhead_s) * cal.kernel_overhead_scale),
     )
+    rates["attainable_bytes_per_s"] = rates["memory_bytes_per_s"] * cal.memory_bandwidth_fraction
     shape = np.broadcast_shapes(*(v.shape[:-1] for v in rates.values()))
     return CostContext(
         gemm_format=gemm_fmt, attention_format=attn_fmt, weight_bytes=fmt.weight_bytes, act_bytes=fmt.act_bytes,
@@ -117,8 +119,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
     )
 
 
-@dataclass(frozen=True)
-class StepPoints:
+class StepPoints(NamedTuple):
     """Token counts of a step on the busiest chip, each with a trailing axis of length one.
 
     ``tokens``: tokens this chip runs attention, dense layers and collectives for;
@@ -138,8 +139,7 @@ class StepPoints:
     shape: tuple[int, ...]
 
 
-@dataclass(frozen=True)
-class KernelCost:
+class KernelCost(NamedTuple):
     """Seconds, FLOP and bytes of a batch of operators (``points x operators``), per run."""
 
     compute_s: ArrayLike = 0.0
@@ -166,25 +166,47 @@ def _columns(*names: str) -> Callable[[Sequence[Any], CostContext], OpTable]:
 
 
 # --- weight GEMMs -----------------------------------------------------------------------
-def _matrix_gemm(m: FloatArray, k: FloatArray, n: FloatArray, weight_bytes: float, peak: FloatArray,
-                 ctx: CostContext) -> KernelCost:
-    """A GEMM of ``m`` rows on the matrix units: compute at the tile/wave-quantised FLOP,
-    memory = weights once plus activations in and out."""
-    spent = quantised_flop(m, k, n, 1.0, ctx.tile_m, ctx.tile_n, ctx.tiles_in_flight)
-    nb = gemm_bytes(m, k, n, 1.0, weight_bytes, ctx.act_bytes)
-    return KernelCost(compute_s=compute_time_s(spent, peak, ctx.gemm_compute_fraction),
-                      memory_s=memory_time_s(nb, ctx.memory_bytes_per_s, ctx.memory_bandwidth_fraction),
-                      overhead_s=ctx.kernel_overhead_s, flop=gemm_flop(m, k, n), dram_bytes=nb)
+def _matrix_gemm_table(weight_bytes: Callable[[CostContext], float],
+                       peak: Callable[[CostContext], FloatArray]) -> Callable[[Sequence[Any], CostContext], OpTable]:
+    """Columns of weight GEMMs on the matrix units, with everything that does not depend on
+    the rows: tiles along N, FLOP per wave row, weight bytes, activation bytes per row."""
+    def table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
+        k = np.array([float(op.k) for op in ops])
+        n = np.array([float(op.n) for op in ops])
+        return {"k": k, "n": n, "n_tiles": np.ceil(n / ctx.tile_n),
+                "flop_per_wave_row": ctx.tiles_in_flight * FLOP_PER_MAC * ctx.tile_n * k,
+                "weight_bytes": k * n * weight_bytes(ctx), "row_bytes": (k + n) * ctx.act_bytes,
+                "flop_per_row": FLOP_PER_MAC * k * n,
+                "attainable_flop_per_s": peak(ctx) * ctx.gemm_compute_fraction}
+    return table
+
+
+def m_tile(m: ArrayLike, tile_m: ArrayLike) -> FloatArray:
+    """M tile of a GEMM of ``m`` rows: the chip's, or for skinny GEMMs the smallest power of two
+    that holds ``m``, not below the MMA instruction's 16 rows (:func:`~inferchip.cost.gemm.quantised_flop`)."""
+    return np.minimum(tile_m, np.maximum(MIN_TILE_M, 2.0 ** np.ceil(np.log2(np.maximum(m, 1.0)))))
+
+
+def _matrix_gemm(m: FloatArray, ops: OpTable, ctx: CostContext) -> KernelCost:
+    """A GEMM of ``m`` rows on the matrix units: compute at the tile/wave-quantised FLOP
+    (:func:`~inferchip.cost.gemm.quantised_flop`, one group), memory = weights once plus
+    activations in and out (:func:`~inferchip.cost.gemm.gemm_bytes`)."""
+    tm = m_tile(m, ctx.tile_m)
+    waves = np.ceil(np.ceil(np.maximum(m, 1.0) / tm) * ops["n_tiles"] / ctx.tiles_in_flight)
+    spent = np.where(m > 0, waves * tm * ops["flop_per_wave_row"], 0.0)
+    nb = ops["weight_bytes"] + m * ops["row_bytes"]
+    return KernelCost(compute_s=spent / ops["attainable_flop_per_s"], memory_s=nb / ctx.attainable_bytes_per_s,
+                      overhead_s=ctx.kernel_overhead_s, flop=m * ops["flop_per_row"], dram_bytes=nb)
 
 
 def gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
     """:class:`Gemm`: rows are this chip's tokens, weights in the weight format."""
-    return _matrix_gemm(pts.tokens, ops["k"], ops["n"], ctx.weight_bytes, ctx.peak_gemm_flop_per_s, ctx)
+    return _matrix_gemm(pts.tokens, ops, ctx)
 
 
 def lm_head_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
     """:class:`LmHead`: rows are the logit rows, 16-bit weights, computed in bf16."""
-    return _matrix_gemm(pts.logit_rows, ops["k"], ops["n"], ctx.embedding_bytes, ctx.peak_lm_head_flop_per_s, ctx)
+    return _matrix_gemm(pts.logit_rows, ops, ctx)
 
 
 def vector_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
@@ -193,8 +215,8 @@ def vector_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelC
     flop = gemm_flop(m, k, n)
     nb = gemm_bytes(m, k, n, 1.0, ctx.weight_bytes, ctx.act_bytes)
     return KernelCost(compute_s=compute_time_s(flop, ctx.vector_flop_per_s, ctx.gemm_compute_fraction),
-                      memory_s=memory_time_s(nb, ctx.memory_bytes_per_s, ctx.memory_bandwidth_fraction),
-                      overhead_s=ctx.kernel_overhead_s, flop=flop, dram_bytes=nb)
+                      memory_s=nb / ctx.attainable_bytes_per_s, overhead_s=ctx.kernel_overhead_s, flop=flop,
+                      dram_bytes=nb)
 
 
 def grouped_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
@@ -210,8 +232,8 @@ def grouped_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> Kernel
     spent = quantised_flop(per_expert, k, n, active, ctx.tile_m, ctx.tile_n, ctx.tiles_in_flight)
     nb = gemm_bytes(assigned, k, n, active, ctx.weight_bytes, ctx.act_bytes, e)
     return KernelCost(compute_s=compute_time_s(spent, ctx.peak_gemm_flop_per_s, ctx.gemm_compute_fraction),
-                      memory_s=memory_time_s(nb, ctx.memory_bytes_per_s, ctx.memory_bandwidth_fraction),
-                      overhead_s=ctx.kernel_overhead_s, flop=gemm_flop(assigned, k, n, e), dram_bytes=nb)
+                      memory_s=nb / ctx.attainable_bytes_per_s, overhead_s=ctx.kernel_overhead_s,
+                      flop=gemm_flop(assigned, k, n, e), dram_bytes=nb)
 
 
 def _grouped_table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
@@ -225,55 +247,66 @@ def attention_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCos
     """:class:`Attention`. Decode streams the KV cache: ``2 h (d_qk + d_v)`` FLOP per head and
     KV token read (absorbed MLA: ``2 h (kv + latent)``, DeepSeek-V3 inference/model.py), the
     cache read plus each sequence's new KV written. Prefill is a fused causal kernel:
-    ``2 h (d_qk + d_v)`` FLOP per query-key pair, reading q, k, v once. A sliding window caps
-    the KV read at ``window`` per sequence and the pairs at ``window`` per prompt token.
-    One kernel launch per phase present."""
+    ``2 h (d_qk + d_v)`` FLOP per query-key pair, reading q, k, v once and writing K and V.
+    A sliding window caps the KV read at ``window`` per sequence and the pairs at ``window``
+    per prompt token. One kernel launch per phase present."""
     s_dec, t_pre = pts.decode_seqs, pts.prefill_tokens
-    windowed, window = ops["windowed"] > 0, ops["window"]
-    kv_d = np.where(windowed, np.minimum(pts.decode_kv_tokens, s_dec * window), pts.decode_kv_tokens)
-    pr = np.where(windowed, np.minimum(pts.prefill_pairs, t_pre * window), pts.prefill_pairs)
-    heads, kv_el = ops["q_heads"], ops["kv_elements_per_token"]
-    dec_flop = FLOP_PER_MAC * heads * ops["decode_width"] * kv_d
-    pre_flop = FLOP_PER_MAC * heads * ops["prefill_width"] * pr
-    dec_bytes = kv_d * kv_el * ctx.kv_bytes + s_dec * kv_el * ctx.kv_bytes
-    pre_bytes = t_pre * (heads * ops["prefill_width"] * ctx.act_bytes + KV_TENSORS * kv_el * ctx.kv_bytes)
-    peak, frac = ctx.peak_attention_flop_per_s, ctx.attention_compute_fraction
-    kernels = (s_dec > 0).astype(float) + (t_pre > 0).astype(float)
-    return KernelCost(compute_s=compute_time_s(dec_flop, peak, frac) + compute_time_s(pre_flop, peak, frac),
-                      memory_s=memory_time_s(dec_bytes + pre_bytes, ctx.memory_bytes_per_s,
-                                             ctx.memory_bandwidth_fraction),
-                      overhead_s=ctx.kernel_overhead_s * kernels, flop=dec_flop + pre_flop,
-                      dram_bytes=dec_bytes + pre_bytes)
+    kv_d, pr = pts.decode_kv_tokens, pts.prefill_pairs
+    if "window" in ops:  # some layers have a sliding window (0 marks none)
+        windowed, window = ops["window"] > 0, ops["window"]
+        kv_d = np.where(windowed, np.minimum(kv_d, s_dec * window), kv_d)
+        pr = np.where(windowed, np.minimum(pr, t_pre * window), pr)
+    dec_flop = ops["decode_flop_per_kv_token"] * kv_d
+    pre_flop = ops["prefill_flop_per_pair"] * pr
+    kv_token_bytes = ops["kv_bytes_per_token"]
+    nb = kv_d * kv_token_bytes + s_dec * kv_token_bytes + t_pre * ops["prefill_bytes_per_token"]
+    att = ops["attainable_flop_per_s"]
+    kernels = np.add(s_dec > 0, t_pre > 0, dtype=float)
+    return KernelCost(compute_s=dec_flop / att + pre_flop / att, memory_s=nb / ctx.attainable_bytes_per_s,
+                      overhead_s=ctx.kernel_overhead_s * kernels, flop=dec_flop + pre_flop, dram_bytes=nb)
 
 
 def _attention_table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
-    t = _columns("q_heads", "kv_elements_per_token")(ops, ctx)
-    t["window"] = np.array([float(op.window or 0) for op in ops])
-    t["windowed"] = np.array([float(op.window is not None) for op in ops])
-    t["prefill_width"] = np.array([float(op.qk_dim + op.v_dim) for op in ops])
-    t["decode_width"] = np.array([float(op.kv_elements_per_token + op.latent_dim if op.mla else op.qk_dim + op.v_dim)
-                                  for op in ops])
+    heads = np.array([float(op.q_heads) for op in ops])
+    kv_el = np.array([float(op.kv_elements_per_token) for op in ops])
+    pre_width = np.array([float(op.qk_dim + op.v_dim) for op in ops])
+    dec_width = np.array([float(op.kv_elements_per_token + op.latent_dim if op.mla else op.qk_dim + op.v_dim)
+                          for op in ops])
+    t = {"decode_flop_per_kv_token": FLOP_PER_MAC * heads * dec_width,
+         "prefill_flop_per_pair": FLOP_PER_MAC * heads * pre_width,
+         "kv_bytes_per_token": kv_el * ctx.kv_bytes,
+         "prefill_bytes_per_token": heads * pre_width * ctx.act_bytes + KV_TENSORS * kv_el * ctx.kv_bytes,
+         "attainable_flop_per_s": ctx.peak_attention_flop_per_s * ctx.attention_compute_fraction}
+    if any(op.window is not None for op in ops):
+        t["window"] = np.array([float(op.window or 0) for op in ops])
     return t
 
 
-def _memory_kernel(nbytes: FloatArray, kernels: ArrayLike, ctx: CostContext) -> KernelCost:
-    return KernelCost(memory_s=memory_time_s(nbytes, ctx.memory_bytes_per_s, ctx.memory_bandwidth_fraction),
-                      overhead_s=ctx.kernel_overhead_s * kernels, dram_bytes=nbytes)
+def _memory_kernel(nbytes: FloatArray, ops: OpTable, ctx: CostContext) -> KernelCost:
+    return KernelCost(memory_s=nbytes / ctx.attainable_bytes_per_s, overhead_s=ops["overhead_s"], dram_bytes=nbytes)
+
+
+def _memory_table(elements: str, element_bytes: Callable[[CostContext], float],
+                  kernels: Callable[[Any], float]) -> Callable[[Sequence[Any], CostContext], OpTable]:
+    def table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
+        return {"bytes_per_token": np.array([float(getattr(op, elements)) for op in ops]) * element_bytes(ctx),
+                "overhead_s": ctx.kernel_overhead_s * np.array([float(kernels(op)) for op in ops])}
+    return table
 
 
 def elementwise_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
     """:class:`Elementwise`: memory-bound, ``tokens x elements x activation bytes`` moved."""
-    return _memory_kernel(pts.tokens * ops["elements_per_token"] * ctx.act_bytes, ops["kernels"], ctx)
+    return _memory_kernel(pts.tokens * ops["bytes_per_token"], ops, ctx)
 
 
 def embedding_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
     """:class:`Embedding`: a gather of ``tokens x hidden`` 16-bit elements, one kernel."""
-    return _memory_kernel(pts.tokens * ops["hidden"] * ctx.embedding_bytes, 1.0, ctx)
+    return _memory_kernel(pts.tokens * ops["bytes_per_token"], ops, ctx)
 
 
 def host_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
     """:class:`HostStep`: the calibrated host time per iteration, as an overhead."""
-    return KernelCost(overhead_s=np.full(ops["one"].shape, ctx.step_overhead_s))
+    return KernelCost(overhead_s=ops["overhead_s"])
 
 
 # --- collectives --------------------------------------------------------------------------
@@ -315,14 +348,17 @@ def _no_flop(ctx: CostContext) -> str | None:
 
 
 RULES: dict[type, Rule] = {
-    Gemm: Rule(_columns("k", "n"), gemm_cost, lambda c: c.gemm_format),
+    Gemm: Rule(_matrix_gemm_table(lambda c: c.weight_bytes, lambda c: c.peak_gemm_flop_per_s), gemm_cost,
+               lambda c: c.gemm_format),
     GroupedGemm: Rule(_grouped_table, grouped_gemm_cost, lambda c: c.gemm_format),
     VectorGemm: Rule(_columns("k", "n"), vector_gemm_cost, lambda c: "fp32"),
-    LmHead: Rule(_columns("k", "n"), lm_head_cost, lambda c: "bf16"),
+    LmHead: Rule(_matrix_gemm_table(lambda c: c.embedding_bytes, lambda c: c.peak_lm_head_flop_per_s), lm_head_cost,
+                 lambda c: "bf16"),
     Attention: Rule(_attention_table, attention_cost, lambda c: c.attention_format),
-    Elementwise: Rule(_columns("elements_per_token", "kernels"), elementwise_cost, _no_flop),
-    Embedding: Rule(_columns("hidden"), embedding_cost, _no_flop),
-    HostStep: Rule(lambda ops, ctx: {"one": np.ones(len(ops))}, host_cost, _no_flop),
+    Elementwise: Rule(_memory_table("elements_per_token", lambda c: c.act_bytes, lambda op: op.kernels),
+                      elementwise_cost, _no_flop),
+    Embedding: Rule(_memory_table("hidden", lambda c: c.embedding_bytes, lambda op: 1.0), embedding_cost, _no_flop),
+    HostStep: Rule(lambda ops, ctx: {"overhead_s": np.full(len(ops), ctx.step_overhead_s)}, host_cost, _no_flop),
     AllReduce: Rule(_payload_table("elements_per_token", "group"), all_reduce_cost, _no_flop),
     AllToAll: Rule(_payload_table("elements_per_row", "group"), all_to_all_cost, _no_flop),
     PointToPoint: Rule(_payload_table("elements_per_token"), point_to_point_cost, _no_flop),

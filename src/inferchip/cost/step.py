@@ -100,7 +100,8 @@ def step_points(dp: int, num_tokens: ArrayLike, num_decode_seqs: ArrayLike, deco
         s_dec, kv_dec, pairs, t_pre = s_dec * d_share, kv_dec * d_share, pairs / dp, t_pre / dp
         rows = rows * busiest_chip_share(rows, dp)
     arrays = (t, t_all, s_dec, t_pre, kv_dec, pairs, rows)
-    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    shapes = {a.shape for a in arrays} - {()}
+    shape = shapes.pop() if len(shapes) == 1 else np.broadcast_shapes(*(a.shape for a in arrays))
     return StepPoints(*(a[..., None] for a in arrays), shape=shape)
 
 
@@ -140,7 +141,7 @@ class StepPlan:
 
     def evaluate(self, pts: StepPoints) -> StepCost:
         ctx = self.ctx
-        shape = np.broadcast_shapes(pts.shape, ctx.chip_shape)
+        shape = pts.shape if ctx.chip_shape == () else np.broadcast_shapes(pts.shape, ctx.chip_shape)
         work = np.zeros((8, *shape, len(self.reps)))
         for g in self.groups:
             kc = g.rule.cost(g.table, ctx, pts)
