@@ -12,7 +12,7 @@ import timeit
 
 import numpy as np
 
-from inferchip.analysis.engine import map_model
+from inferchip.performance.phases import map_model
 from inferchip.catalog.chips import get_chip_params
 from inferchip.catalog.models import load_model
 from inferchip.mapping.layout import Layout

@@ -209,7 +209,7 @@ def compile_step(sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibrat
                     source=(sm, chip, fmt, cal))
 
 
-def plan_for(plan: StepPlan | None, sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibration) -> StepPlan:
+def cached_step_plan(plan: StepPlan | None, sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibration) -> StepPlan:
     """``plan`` when it was compiled for these objects, else a new one (a holder's cache)."""
     return plan if plan is not None and plan.is_for(sm, chip, fmt, cal) else compile_step(sm, chip, fmt, cal)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inferchip.cost.calibration import Calibration
-from inferchip.cost.step import StepCost, StepPlan, plan_for
+from inferchip.cost.step import StepCost, StepPlan, cached_step_plan
 from inferchip.errors import DoesNotFitError
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import (
@@ -85,7 +85,7 @@ class MappedModel:
 
     def stage_step(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows=None) -> StepCost:
         # The step compiled once for this mapping (recompiled if sm, chip, formats or cal change).
-        self._plan: StepPlan = plan_for(getattr(self, "_plan", None), self.sm, self.chip, self.formats, self.cal)
+        self._plan: StepPlan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats, self.cal)
         return self._plan.cost(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows)
 
     # --- replica-level step times (pp micro-batches in flight) ---------------------------
