@@ -18,10 +18,7 @@ from inferchip.catalog.models import load_model
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 
-try:  # the calibration loader moved to the catalogue
-    from inferchip.catalog.calibration_file import load_calibration
-except ImportError:  # pragma: no cover - older trees
-    from inferchip.cost.calibration import load_calibration  # type: ignore[no-redef]
+from inferchip.catalog.calibration_file import load_calibration
 
 
 def main() -> None:

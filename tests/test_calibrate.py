@@ -20,7 +20,8 @@ from inferchip.validation.calibrate import (
 )
 from inferchip.validation.cases import COLUMNS, parse_cases
 from inferchip.validation.validate import Validator
-from inferchip.cost.calibration import Calibration, load_calibration
+from inferchip.catalog.calibration_file import load_calibration
+from inferchip.cost.calibration import Calibration
 from inferchip.interfaces.cli import main
 
 L8, L70, L2 = "meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-70B-Instruct", "meta-llama/Llama-2-70b-chat-hf"

@@ -24,7 +24,8 @@ from inferchip.validation.validate import (
     summarize,
     validate_cases,
 )
-from inferchip.cost.calibration import Calibration, load_calibration, save_calibration
+from inferchip.catalog.calibration_file import load_calibration, save_calibration
+from inferchip.cost.calibration import Calibration
 from inferchip.errors import SpecError
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app

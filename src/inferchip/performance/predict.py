@@ -21,7 +21,8 @@ from inferchip.performance.phases import (
     map_model,
     static_batch,
 )
-from inferchip.cost.calibration import Calibration, load_calibration
+from inferchip.catalog.calibration_file import load_calibration
+from inferchip.cost.calibration import Calibration
 from inferchip.cost.peaks import executed_format
 from inferchip.cost.step import OP_CLASSES, StepCost
 from inferchip.errors import DoesNotFitError, InvalidSettingError

@@ -23,7 +23,8 @@ import numpy as np
 
 from inferchip.performance.phases import MappedModel, map_model
 from inferchip.performance.predict import resolve_chip_and_model, resolve_formats
-from inferchip.cost.calibration import Calibration, load_calibration
+from inferchip.catalog.calibration_file import load_calibration
+from inferchip.cost.calibration import Calibration
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.layout import Layout, check_layout
 from inferchip.spec.assumptions import Assumptions

@@ -23,7 +23,7 @@ def mapped_model(model: ModelEntry, chip: ChipParams, tp: int, pp: int, ep: int,
                  attn_dp: bool = False):
     from inferchip.performance.phases import map_model
     from inferchip.performance.predict import resolve_formats
-    from inferchip.cost.calibration import load_calibration
+    from inferchip.catalog.calibration_file import load_calibration
     from inferchip.mapping.layout import Layout
 
     return map_model(model.spec, chip, Layout(tp, pp, ep, attn_dp=attn_dp), resolve_formats(cfg.weights, None, None),

@@ -60,7 +60,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from inferchip.cost.calibration import Calibration, load_calibration
+from inferchip.catalog.calibration_file import load_calibration
+from inferchip.cost.calibration import Calibration
 from inferchip.errors import DoesNotFitError, InferchipError
 
 METRIC_SCOPE = {
