@@ -44,4 +44,4 @@ def gemm_bytes(m: ArrayLike, k: ArrayLike, n: ArrayLike, weight_groups: ArrayLik
                weight_bytes: ArrayLike, act_bytes: ArrayLike, groups: ArrayLike = 1.0) -> FloatArray:
     """DRAM bytes: weights read once per step for each group that has tokens, activations in and out."""
     m = np.asarray(m, dtype=float)
-    return k * n * weight_groups * weight_bytes + m * groups * (k + n) * act_bytes  # type: ignore[no-any-return]
+    return k * n * weight_groups * weight_bytes + m * groups * (k + n) * act_bytes

@@ -57,7 +57,8 @@ class ClassCost:
 
     def bound(self) -> npt.NDArray[np.str_]:
         stack = np.stack(np.broadcast_arrays(self.compute_bound_s, self.memory_bound_s, self.network_s, self.overhead_s))
-        return np.take(np.array(BOUNDS), np.argmax(stack, axis=0))
+        names: npt.NDArray[np.str_] = np.take(np.array(BOUNDS), np.argmax(stack, axis=0))
+        return names
 
 
 @dataclass
@@ -102,7 +103,8 @@ def step_points(dp: int, num_tokens: ArrayLike, num_decode_seqs: ArrayLike, deco
     arrays = (t, t_all, s_dec, t_pre, kv_dec, pairs, rows)
     shapes = {a.shape for a in arrays} - {()}
     shape = shapes.pop() if len(shapes) == 1 else np.broadcast_shapes(*(a.shape for a in arrays))
-    return StepPoints(*(a[..., None] for a in arrays), shape=shape)
+    return StepPoints(t[..., None], t_all[..., None], s_dec[..., None], t_pre[..., None], kv_dec[..., None],
+                      pairs[..., None], rows[..., None], shape)
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ class StepPlan:
         flop = work[_FLOP] @ self.flop_onehot
         zero = np.zeros(shape)
         zero.setflags(write=False)
-        classes = {name: ClassCost(zero, zero, zero, zero, zero) for name in OP_CLASSES}
+        classes: dict[str, ClassCost] = {name: ClassCost(zero, zero, zero, zero, zero) for name in OP_CLASSES}
         for j, name in enumerate(self.class_names):
             classes[name] = ClassCost(sums[_TIME, ..., j], sums[_COMPUTE, ..., j], sums[_MEMORY, ..., j],
                                       sums[_NETWORK, ..., j], sums[_OVERHEAD, ..., j])

@@ -17,6 +17,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.operators import (
     AllReduce,
@@ -80,7 +83,7 @@ class ShardedModel:
     experts_per_token: int
     dp_attention: int = 1  # chips the step's sequences are spread over (attention DP), else 1
 
-    def local_share(self, x):  # type: ignore[no-untyped-def]
+    def local_share(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """This chip's part of a stage-wide token or sequence count (``x / dp_attention``)."""
         return x / self.dp_attention if self.dp_attention > 1 else x
 
