@@ -15,6 +15,7 @@ from inferchip.performance.phases import map_model
 from inferchip.validation.validate import validate_cases
 from inferchip.validation.plan import Plan, operating_point, plan_for
 from inferchip.cost.calibration import Calibration
+from inferchip.spec.calibration import DatasetLengths
 from inferchip.interfaces.cli import main
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
@@ -45,7 +46,7 @@ def mm():
 
 def _run(mm, notes: str):
     c = _case(notes)
-    plan = plan_for(c, Calibration())
+    plan = plan_for(c, DatasetLengths())
     analytic = operating_point(mm, plan, LAYOUT.replicas)
     return plan, analytic, vs.simulate_row(c, plan, LAYOUT, analytic, vs.ReplicaSim(mm))
 
@@ -61,7 +62,7 @@ def test_stated_batch_and_requests_read_the_text():
 
 
 def test_a_stated_batch_size_sets_the_scheduler_else_the_kv_cache_decides(mm):
-    plan = plan_for(_case("x"), Calibration())
+    plan = plan_for(_case("x"), DatasetLengths())
     cfg, why = vs.scheduler_config(_case("gpu_batch_size 8"), mm, plan, 100_000)
     assert cfg.max_num_seqs == 8 and "stated" in why
     assert cfg.max_num_batched_tokens == mm.chunk_tokens  # 8192, the engine's default budget
@@ -123,7 +124,7 @@ def test_the_simulation_is_deterministic(mm):
 
 def test_an_open_loop_row_is_simulated_at_its_stated_rate(mm):
     c = _case('"request rate (QPS column) 2, 500 requests"', metric="ttft_ms", unit="ms", value="50")
-    plan = plan_for(c, Calibration())
+    plan = plan_for(c, DatasetLengths())
     out = vs.simulate_row(c, plan, LAYOUT, operating_point(mm, plan, 2), vs.ReplicaSim(mm))
     # 2 requests/s over 2 replicas: 1 per replica, 500 requests split in two; light load, so the mean
     # TTFT is about one prefill of 300 tokens, well under a decode of 200 tokens.

@@ -24,8 +24,9 @@ from inferchip.validation.validate import (
     summarize,
     validate_cases,
 )
-from inferchip.catalog.calibration_file import load_calibration, save_calibration
+from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths, save_calibration
 from inferchip.cost.calibration import Calibration
+from inferchip.spec.calibration import DatasetLengths
 from inferchip.errors import SpecError
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
@@ -109,8 +110,9 @@ def _cases_table(results: list[CaseResult]) -> Table:
 
 
 def _run(cases: list, cal: Calibration, quiet: bool, server_model: str, workers: int,
-         assumptions: str | None = None) -> list[CaseResult]:
-    kw = {"server_model": server_model, "compare": True, "workers": workers, "assumptions": assumptions}
+         assumptions: str | None = None, lengths: DatasetLengths | None = None) -> list[CaseResult]:
+    kw = {"server_model": server_model, "compare": True, "workers": workers, "assumptions": assumptions,
+          "lengths": lengths}
     if quiet or len(cases) < 50 or not sys.stderr.isatty():
         return validate_cases(cases, cal, **kw)
     from rich.progress import (
@@ -156,13 +158,14 @@ def validate_cmd(
     """Predict every case of the CSV(s) and compare with its measurement: per-case errors and statistics."""
     rows = _read(cases)
     cal, cal_text = _calibration(calibration)
-    results = _run(rows, cal, output == OutputFormat.json, server_model.value, workers, assumptions)
+    lengths = load_dataset_lengths(calibration)
+    results = _run(rows, cal, output == OutputFormat.json, server_model.value, workers, assumptions, lengths)
     files = ", ".join(str(c) for c in cases)
     summary = summarize(results, by.value if by else None)
     if page is not None:
         groups = {k: summarize(results, k)["groups"] for k in ("kind", "accelerator", "scenario", "source", "metric")}
         write_page(page, results, summary["overall"], groups, cal, cal_text, files,
-                   summary.get("server_models"), server_model.value)
+                   summary.get("server_models"), server_model.value, lengths)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"cases": [r.to_dict() for r in results], "summary": summary,
                                 "server_model": server_model.value, "calibration": cal_text, "file": files}))
@@ -202,7 +205,10 @@ def calibrate_cmd(
         raise SpecError(f"{cases}: no cases to fit on")
     err = Console(stderr=True)
     quiet = output == OutputFormat.json
-    rep = calibrate(rows, load_calibration(start), cross_validate=cross_validate, workers=workers,
+    from inferchip.validation.calibrate import FitPoint
+
+    rep = calibrate(rows, FitPoint(load_calibration(start), load_dataset_lengths(start)),
+                    cross_validate=cross_validate, workers=workers,
                     progress=None if quiet else (lambda m: err.print(f"[dim]{m}[/]")))
     digest = hashlib.sha256(cases.read_bytes()).hexdigest()[:12]
     summary = rep.summary()
@@ -213,7 +219,7 @@ def calibrate_cmd(
     cal = rep.fitted.calibration.model_copy(update={
         "fitted_on": f"{cases.name} ({len(rows)} cases, sha256 {digest}); soft-L1 fit of log(pred/meas)",
         "fit_summary": fs})
-    save_calibration(cal, out)
+    save_calibration(cal, out, rep.fitted.lengths)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({**summary, "written": str(out)}))
         return

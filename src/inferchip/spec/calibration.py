@@ -49,12 +49,6 @@ class Calibration(BaseModel):
         0.92, gt=0, le=1,
         description="Share of usable device memory the serving engine may allocate (vLLM gpu_memory_utilization 0.9; TRT-LLM kv fraction 0.95 of free).",
     )
-    mlperf_mean_input_tokens: dict[str, float] = Field(
-        default_factory=lambda: {"llama2-70b": 700.0, "llama3.1-405b": 9000.0, "llama3.1-8b": 780.0,
-                                 "mixtral-8x7b": 650.0, "deepseek-r1": 800.0, "gptj": 780.0},
-        description="Mean input length of each MLPerf data set (not published in the sources read): "
-        "one unknown per data set, fitted or assumed, never per row.",
-    )
 
     fitted: bool = False
     fitted_on: str | None = None
@@ -66,3 +60,18 @@ class Calibration(BaseModel):
             "gemm_compute_fraction", "attention_compute_fraction", "memory_bandwidth_fraction",
             "link_bandwidth_fraction", "kernel_overhead_scale", "step_overhead_s", "moe_imbalance",
         ]
+
+
+class DatasetLengths(BaseModel):
+    """Mean input lengths of the MLPerf data sets, which validation's MLPerf rows need (the
+    rows give none). Fitted with the calibration and stored in the same file (its
+    ``mlperf_mean_input_tokens`` mapping), but no part of the performance model."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mean_input_tokens: dict[str, float] = Field(
+        default_factory=lambda: {"llama2-70b": 700.0, "llama3.1-405b": 9000.0, "llama3.1-8b": 780.0,
+                                 "mixtral-8x7b": 650.0, "deepseek-r1": 800.0, "gptj": 780.0},
+        description="Mean input length of each MLPerf data set (not published in the sources read): "
+        "one unknown per data set, fitted or assumed, never per row.",
+    )
