@@ -210,3 +210,30 @@ def test_plan_evaluates_arrays_of_steps_like_single_steps():
         single = plan.cost(x, x, x * 2048, 0.0)
         assert float(grid.time_s[i]) == pytest.approx(float(single.time_s), rel=1e-12)
         assert float(grid.classes["experts"].time_s[i]) == pytest.approx(float(single.classes["experts"].time_s))
+
+
+def test_large_grids_are_summed_group_by_group_to_the_same_result():
+    # 2 chips x 120 batches x 300 lengths: far above the whole-array limit, so summed kind by kind.
+    from inferchip.spec.chip import stack_chips
+
+    chips = stack_chips([make_chip(), make_chip(memory_bytes_per_s=8e12, gemm_tiles_in_flight=148)], (-1, 1, 1))
+    sm = shard(tiny_moe(), Layout(tp=2, ep=2))
+    plan = compile_step(sm, chips, FP8, CAL)
+    b = np.arange(1.0, 121.0).reshape(1, -1, 1)
+    ctx = np.linspace(128, 32768, 300).reshape(1, 1, -1)
+    grid = plan.cost(b + 64, b, b * ctx, 64 * 65 / 2)
+    assert grid.time_s.shape == (2, 120, 300)
+    for c, i, j in [(0, 0, 0), (1, 7, 123), (0, 119, 299), (1, 60, 5)]:
+        one_chip = compile_step(sm, make_chip() if c == 0 else make_chip(memory_bytes_per_s=8e12,
+                                                                         gemm_tiles_in_flight=148), FP8, CAL)
+        x, k = b[0, i, 0], ctx[0, 0, j]
+        single = one_chip.cost(x + 64, x, x * k, 64 * 65 / 2)
+        assert float(grid.time_s[c, i, j]) == pytest.approx(float(single.time_s), rel=1e-12)
+        for name, cc in single.classes.items():
+            for field in ("time_s", "compute_bound_s", "memory_bound_s", "network_s", "overhead_s"):
+                assert float(getattr(grid.classes[name], field)[c, i, j]) == pytest.approx(float(getattr(cc, field)),
+                                                                                            rel=1e-12, abs=1e-18)
+        for f, v in single.flop_by_format.items():
+            assert float(grid.flop_by_format[f][c, i, j]) == pytest.approx(float(v), rel=1e-12)
+        assert float(grid.dram_bytes[c, i, j]) == pytest.approx(float(single.dram_bytes), rel=1e-12)
+        assert float(grid.link_bytes[c, i, j]) == pytest.approx(float(single.link_bytes), rel=1e-12)

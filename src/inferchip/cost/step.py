@@ -23,6 +23,7 @@ more whole sequences each, and prefill tokens are spread evenly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +81,8 @@ def busiest_chip_share(count: ArrayLike, dp: int) -> FloatArray:
     spread evenly: ``1 / min(dp, count)`` (a count below one is one sequence; 1 when dp = 1).
     E.g. 1 sequence on 8 chips: 1 (one chip runs it); 64 sequences: 1/8."""
     c = np.maximum(np.asarray(count, dtype=float), 1.0)
-    return 1.0 / np.minimum(float(max(dp, 1)), c)  # type: ignore[no-any-return]
+    share: FloatArray = 1.0 / np.minimum(float(max(dp, 1)), c)
+    return share
 
 
 def step_points(dp: int, num_tokens: ArrayLike, num_decode_seqs: ArrayLike, decode_kv_tokens: ArrayLike,
@@ -109,12 +111,20 @@ def step_points(dp: int, num_tokens: ArrayLike, num_decode_seqs: ArrayLike, deco
 
 @dataclass(frozen=True)
 class _KindGroup:
-    """A run of operators of one kind in the plan: its rule, its columns, its slice."""
+    """A run of operators of one kind in the plan: its rule, its columns, its slice, the format
+    its FLOP run in and its class segments (class index, start, stop within the group)."""
 
     rule: Rule
     table: OpTable
     start: int
     stop: int
+    flop_format: str | None
+    segments: tuple[tuple[int, int, int], ...]
+
+
+# Above this many (points x operators) elements a step is summed group by group: the work array
+# of every operator at every point would no longer fit in cache.
+_WHOLE_ARRAY_LIMIT = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -128,7 +138,7 @@ class StepPlan:
     class_starts: npt.NDArray[np.intp]  # first operator of each class present
     class_names: tuple[str, ...]  # the classes present, in OP_CLASSES order
     flop_formats: tuple[str, ...]  # formats FLOP run in, in order of first use
-    flop_onehot: FloatArray  # operators x flop_formats
+    flop_ops: tuple[npt.NDArray[np.intp], ...]  # the operators computing in each of flop_formats
     source: tuple[Any, ...]  # the objects compiled, to tell whether a plan is for them
 
     def is_for(self, sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibration) -> bool:
@@ -142,8 +152,12 @@ class StepPlan:
                                          prefill_attn_pairs, logit_rows))
 
     def evaluate(self, pts: StepPoints) -> StepCost:
+        """Every rule over its operators, then the sums by class (time, and what bounds it), by
+        FLOP format, of DRAM and of link bytes, each operator counted as often as it runs."""
         ctx = self.ctx
         shape = pts.shape if ctx.chip_shape == () else np.broadcast_shapes(pts.shape, ctx.chip_shape)
+        if math.prod(shape) * len(self.reps) > _WHOLE_ARRAY_LIMIT:
+            return self._evaluate_by_group(pts, shape)
         work = np.zeros((8, *shape, len(self.reps)))
         for g in self.groups:
             kc = g.rule.cost(g.table, ctx, pts)
@@ -161,16 +175,74 @@ class StepPlan:
         work[_TIME] = body + work[_OVERHEAD] + work[_NETWORK]
         work *= self.reps
         sums = np.add.reduceat(work, self.class_starts, axis=-1)
-        flop = work[_FLOP] @ self.flop_onehot
-        zero = np.zeros(shape)
-        zero.setflags(write=False)
-        classes: dict[str, ClassCost] = {name: ClassCost(zero, zero, zero, zero, zero) for name in OP_CLASSES}
-        for j, name in enumerate(self.class_names):
-            classes[name] = ClassCost(sums[_TIME, ..., j], sums[_COMPUTE, ..., j], sums[_MEMORY, ..., j],
-                                      sums[_NETWORK, ..., j], sums[_OVERHEAD, ..., j])
-        return StepCost(time_s=sums[_TIME].sum(axis=-1), classes=classes,
-                        flop_by_format={f: flop[..., i] for i, f in enumerate(self.flop_formats)},
-                        dram_bytes=sums[_DRAM].sum(axis=-1), link_bytes=sums[_LINK].sum(axis=-1))
+        by_class = {name: tuple(sums[row, ..., j] for row in (_TIME, _COMPUTE, _MEMORY, _NETWORK, _OVERHEAD))
+                    for j, name in enumerate(self.class_names)}
+        flop = {f: np.sum(work[_FLOP][..., ops], axis=-1) for f, ops in zip(self.flop_formats, self.flop_ops)}
+        return _step_cost(shape, by_class, flop, np.sum(sums[_DRAM], axis=-1), np.sum(sums[_LINK], axis=-1))
+
+    def _evaluate_by_group(self, pts: StepPoints, shape: tuple[int, ...]) -> StepCost:
+        """:meth:`evaluate` for large grids: each kind's operators summed into their classes at once
+        (a product with their run counts, BLAS)."""
+        acc = np.zeros((len(self.class_names), 5, *shape))  # time, compute-, memory-bound, network, overhead
+        flop = {f: np.zeros(shape) for f in self.flop_formats}
+        dram, link = np.zeros(shape), np.zeros(shape)
+        for g in self.groups:
+            kc = g.rule.cost(g.table, self.ctx, pts)
+            reps = self.reps[g.start:g.stop]
+            body = np.maximum(kc.compute_s, kc.memory_s)
+            quantities = (body + kc.overhead_s + kc.network_s,
+                          np.where(np.greater_equal(kc.compute_s, kc.memory_s), body, 0.0),
+                          np.where(np.less(kc.compute_s, kc.memory_s), body, 0.0), kc.network_s, kc.overhead_s)
+            for j, a, b in g.segments:
+                for row, x in enumerate(quantities):
+                    if isinstance(x, np.ndarray) or x != 0.0:
+                        acc[j, row] += _runs_sum(x, reps, a, b)
+            if g.flop_format is not None:
+                flop[g.flop_format] += _runs_sum(kc.flop, reps, 0, len(reps))
+            if isinstance(kc.dram_bytes, np.ndarray) or kc.dram_bytes != 0.0:
+                dram += _runs_sum(kc.dram_bytes, reps, 0, len(reps))
+            if isinstance(kc.link_bytes, np.ndarray) or kc.link_bytes != 0.0:
+                link += _runs_sum(kc.link_bytes, reps, 0, len(reps))
+        by_class = {name: tuple(acc[j]) for j, name in enumerate(self.class_names)}
+        return _step_cost(shape, by_class, flop, dram, link)
+
+
+def _runs_sum(x: ArrayLike, reps: FloatArray, a: int, b: int) -> FloatArray:
+    """Sum over operators ``a:b`` (the last axis) of ``x`` times their runs, before ``x`` is
+    broadcast to the whole grid (a GEMM's time does not vary with the KV length)."""
+    x = np.asarray(x)
+    if x.ndim == 0 or x.shape[-1] == 1:
+        return x[..., 0] * np.sum(reps[a:b]) if x.ndim else x * np.sum(reps[a:b])
+    return x[..., a:b] @ reps[a:b]
+
+
+def _step_cost(shape: tuple[int, ...], by_class: dict[str, tuple[FloatArray, ...]], flop: dict[str, FloatArray],
+               dram: FloatArray, link: FloatArray) -> StepCost:
+    """A StepCost from (time, compute-bound, memory-bound, network, overhead) per class present."""
+    zero = np.zeros(shape)
+    zero.setflags(write=False)
+    classes: dict[str, ClassCost] = {}
+    total: FloatArray | None = None
+    for name in OP_CLASSES:
+        if name in by_class:
+            t, cb, mb, net, ov = by_class[name]
+            classes[name] = ClassCost(t, cb, mb, net, ov)
+            total = t if total is None else total + t
+        else:
+            classes[name] = ClassCost(zero, zero, zero, zero, zero)
+    return StepCost(time_s=zero if total is None else total, classes=classes, flop_by_format=flop,
+                    dram_bytes=dram, link_bytes=link)
+
+
+def _segments(cls: list[int], present: list[int]) -> tuple[tuple[int, int, int], ...]:
+    """Runs of one class in a group's operators: (position among the classes present, start, stop)."""
+    out = []
+    a = 0
+    for i in range(1, len(cls) + 1):
+        if i == len(cls) or cls[i] != cls[a]:
+            out.append((present.index(cls[a]), a, i))
+            a = i
+    return tuple(out)
 
 
 def compile_step(sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibration) -> StepPlan:
@@ -190,24 +262,24 @@ def compile_step(sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibrat
     # Operators sorted by class (then kind, then order of appearance): classes and kinds contiguous.
     order = sorted(range(len(ops)), key=lambda i: (OP_CLASSES.index(ops[i][0].op_class), kinds.index(type(ops[i][0])), i))
     ordered = [ops[i] for i in order]
+    classes = [op.op_class for op, _ in ordered]
+    starts = [i for i in range(len(classes)) if i == 0 or classes[i] != classes[i - 1]]
+    present = [OP_CLASSES.index(classes[i]) for i in starts]
     groups: list[_KindGroup] = []
     start = 0
     for i in range(1, len(ordered) + 1):
         if i == len(ordered) or type(ordered[i][0]) is not type(ordered[start][0]):
             rule = rules[type(ordered[start][0])]
-            groups.append(_KindGroup(rule, rule.table([op for op, _ in ordered[start:i]], ctx), start, i))
+            cls = [OP_CLASSES.index(op.op_class) for op, _ in ordered[start:i]]
+            groups.append(_KindGroup(rule, rule.table([op for op, _ in ordered[start:i]], ctx), start, i,
+                                     rule.flop_format(ctx), _segments(cls, present)))
             start = i
-    classes = [op.op_class for op, _ in ordered]
-    starts = [i for i in range(len(classes)) if i == 0 or classes[i] != classes[i - 1]]
     fmt_names = tuple(formats)
-    onehot = np.zeros((len(ordered), len(fmt_names)))
-    for i, (op, _) in enumerate(ordered):
-        f = rules[type(op)].flop_format(ctx)
-        if f is not None:
-            onehot[i, fmt_names.index(f)] = 1.0
+    flop_ops = tuple(np.array([i for i, (op, _) in enumerate(ordered) if rules[type(op)].flop_format(ctx) == f],
+                              dtype=np.intp) for f in fmt_names)
     return StepPlan(ctx=ctx, dp=sm.dp_attention, groups=tuple(groups),
                     reps=np.array([float(r) for _, r in ordered]), class_starts=np.array(starts, dtype=np.intp),
-                    class_names=tuple(classes[i] for i in starts), flop_formats=fmt_names, flop_onehot=onehot,
+                    class_names=tuple(classes[i] for i in starts), flop_formats=fmt_names, flop_ops=flop_ops,
                     source=(sm, chip, fmt, cal))
 
 
