@@ -183,9 +183,12 @@ class StepPlan:
     def _evaluate_by_group(self, pts: StepPoints, shape: tuple[int, ...]) -> StepCost:
         """:meth:`evaluate` for large grids: each kind's operators summed into their classes at once
         (a product with their run counts, BLAS)."""
-        acc = np.zeros((len(self.class_names), 5, *shape))  # time, compute-, memory-bound, network, overhead
-        flop = {f: np.zeros(shape) for f in self.flop_formats}
-        dram, link = np.zeros(shape), np.zeros(shape)
+        # Sums stay as low-rank as their terms (a GEMM's time does not vary with the KV length)
+        # until the end, where each becomes an array over the whole grid.
+        acc: list[list[ArrayLike]] = [[0.0] * 5 for _ in self.class_names]  # time, compute-, memory-bound, net, overhead
+        flop: dict[str, ArrayLike] = {f: 0.0 for f in self.flop_formats}
+        dram: ArrayLike = 0.0
+        link: ArrayLike = 0.0
         for g in self.groups:
             kc = g.rule.cost(g.table, self.ctx, pts)
             reps = self.reps[g.start:g.stop]
@@ -196,15 +199,21 @@ class StepPlan:
             for j, a, b in g.segments:
                 for row, x in enumerate(quantities):
                     if isinstance(x, np.ndarray) or x != 0.0:
-                        acc[j, row] += _runs_sum(x, reps, a, b)
+                        acc[j][row] = acc[j][row] + _runs_sum(x, reps, a, b)
             if g.flop_format is not None:
-                flop[g.flop_format] += _runs_sum(kc.flop, reps, 0, len(reps))
+                flop[g.flop_format] = flop[g.flop_format] + _runs_sum(kc.flop, reps, 0, len(reps))
             if isinstance(kc.dram_bytes, np.ndarray) or kc.dram_bytes != 0.0:
-                dram += _runs_sum(kc.dram_bytes, reps, 0, len(reps))
+                dram = dram + _runs_sum(kc.dram_bytes, reps, 0, len(reps))
             if isinstance(kc.link_bytes, np.ndarray) or kc.link_bytes != 0.0:
-                link += _runs_sum(kc.link_bytes, reps, 0, len(reps))
-        by_class = {name: tuple(acc[j]) for j, name in enumerate(self.class_names)}
-        return _step_cost(shape, by_class, flop, dram, link)
+                link = link + _runs_sum(kc.link_bytes, reps, 0, len(reps))
+
+        def grid(x: ArrayLike) -> FloatArray:
+            a = np.asarray(x, dtype=float)
+            return a if a.shape == shape else np.broadcast_to(a, shape).copy()
+
+        by_class = {name: tuple(grid(x) for x in acc[j]) for j, name in enumerate(self.class_names)}
+        flop_grid = {f: grid(v) for f, v in flop.items()}
+        return _step_cost(shape, by_class, flop_grid, grid(dram), grid(link))
 
 
 def _runs_sum(x: ArrayLike, reps: FloatArray, a: int, b: int) -> FloatArray:
