@@ -43,7 +43,8 @@ __all__ = ["BOUNDS", "OP_CLASSES", "ClassCost", "StepCost", "StepPlan", "busiest
 
 BOUNDS = ("compute", "memory", "network", "overhead")
 # Rows of the plan's work array: what each rule returns, then the kernel's time.
-_COMPUTE, _MEMORY, _OVERHEAD, _NETWORK, _FLOP, _DRAM, _LINK, _TIME = range(8)
+# The first five are a ClassCost's fields in order (compute and memory become the bound times).
+_TIME, _COMPUTE, _MEMORY, _NETWORK, _OVERHEAD, _FLOP, _DRAM, _LINK = range(8)
 
 
 @dataclass
@@ -104,7 +105,7 @@ def step_points(dp: int, num_tokens: ArrayLike, num_decode_seqs: ArrayLike, deco
         rows = rows * busiest_chip_share(rows, dp)
     arrays = (t, t_all, s_dec, t_pre, kv_dec, pairs, rows)
     shapes = {a.shape for a in arrays} - {()}
-    shape = shapes.pop() if len(shapes) == 1 else np.broadcast_shapes(*(a.shape for a in arrays))
+    shape = shapes.pop() if len(shapes) == 1 else () if not shapes else np.broadcast_shapes(*shapes)
     return StepPoints(t[..., None], t_all[..., None], s_dec[..., None], t_pre[..., None], kv_dec[..., None],
                       pairs[..., None], rows[..., None], shape)
 
@@ -175,10 +176,11 @@ class StepPlan:
         work[_TIME] = body + work[_OVERHEAD] + work[_NETWORK]
         work *= self.reps
         sums = np.add.reduceat(work, self.class_starts, axis=-1)
-        by_class = {name: tuple(sums[row, ..., j] for row in (_TIME, _COMPUTE, _MEMORY, _NETWORK, _OVERHEAD))
-                    for j, name in enumerate(self.class_names)}
-        flop = {f: np.sum(work[_FLOP][..., ops], axis=-1) for f, ops in zip(self.flop_formats, self.flop_ops)}
-        return _step_cost(shape, by_class, flop, np.sum(sums[_DRAM], axis=-1), np.sum(sums[_LINK], axis=-1))
+        per_class = np.moveaxis(sums, -1, 0)
+        by_class = {name: tuple(per_class[j, :5]) for j, name in enumerate(self.class_names)}
+        flop = {f: np.add.reduce(work[_FLOP][..., ops], axis=-1) for f, ops in zip(self.flop_formats, self.flop_ops)}
+        return _step_cost(shape, by_class, flop, np.add.reduce(sums[_DRAM], axis=-1),
+                          np.add.reduce(sums[_LINK], axis=-1))
 
     def _evaluate_by_group(self, pts: StepPoints, shape: tuple[int, ...]) -> StepCost:
         """:meth:`evaluate` for large grids: each kind's operators summed into their classes at once
