@@ -28,7 +28,12 @@ def _ids(text: str | None, what: str) -> list[str] | None:
         from inferchip.catalog.models import model_ids
 
         return model_ids()
-    return [t.strip() for t in text.split(",") if t.strip()]
+    ids = [t.strip() for t in text.split(",") if t.strip()]
+    if not ids:
+        from inferchip.errors import InvalidSettingError
+
+        raise InvalidSettingError(f"--{what} {text!r}: no ids in it; allowed: ids separated by commas, 'all' or 'default'")
+    return ids
 
 
 SHORT = {"throughput": "tok/s\nper chip", "capex": "tok/s\nper $", "tco": "TCO\n$/Mtok", "energy": "\ntok/J"}
