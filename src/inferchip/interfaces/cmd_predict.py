@@ -6,7 +6,6 @@ from enum import Enum
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from inferchip.performance.predict import Prediction, predict
@@ -24,7 +23,7 @@ class OutputFormat(str, Enum):
 def prediction_table(p: Prediction) -> list[Table]:
     head = Table(title=f"{p.model_id} on {p.num_chips} x {p.chip_id}", show_header=False, title_justify="left")
     head.add_column(style="bold")
-    head.add_column(justify="right")
+    head.add_column(justify="right", overflow="fold")
     rows = [
         ("layout", f"tp={p.tp} pp={p.pp} ep={p.ep}{' attention-DP' if p.attn_dp else ''}, {p.replicas} replica(s)"),
         ("formats (w/a/kv)", f"{p.weights}/{p.activations}/{p.kv}, GEMMs in {p.compute_format}"),
@@ -112,7 +111,7 @@ def predict_cmd(
     if output == OutputFormat.json:
         typer.echo(fmt.to_json(out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS)))
         return
-    con = Console()
+    con = out.console()
     for t in prediction_table(p):
         con.print(t)
     for n in p.notes + ([context_note] if context_note else []):

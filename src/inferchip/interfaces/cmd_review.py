@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options.output import console
 
 
 def _ids(text: str | None, what: str) -> list[str] | None:
@@ -46,7 +47,7 @@ def summary_table(res) -> Table:
     t = Table(title=f"Suite ranks over {len(res.models)} models x {len(res.config.slos)} service levels "
                     f"(score: on {SHORT[res.metric].replace(chr(10), ' ')}, 1.00 = best in every case)",
               title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    t.add_column("\nchip (* estimate)", no_wrap=True)
+    t.add_column("\nchip (* estimate)", overflow="fold")  # wrapped on a narrow terminal, never cut
     for name in METRICS:
         t.add_column(SHORT[name], justify="right", no_wrap=True)
     t.add_column("\nscore", justify="right", no_wrap=True)
@@ -98,6 +99,7 @@ def review_cmd(
     except BaseException:
         discard_output(staging)
         raise
+    con = console()  # natural width in a pipe: ids and numbers whole
     con.print(summary_table(res))
     v = res.verdict
     con.print(Panel("\n".join(f"• {line}" for line in v["lines"]), title="[bold]verdict", border_style="red",

@@ -166,7 +166,8 @@ def curve_cmd(
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency,
                                 "assumptions_file": _assumptions_file(assumptions),
-                                "points": df.to_dict(orient="records")}))
+                                "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
+                                           for r in df.to_dict(orient="records")]}))
         return
     t = Table(title=f"{model} on {count} x {chip}: throughput vs interactivity (* = Pareto front)", title_justify="left")
     for c in ("concurrency", "tok/s per user", "tok/s per chip", "TTFT p50", "TPOT mean", "W/chip", "tok/J",

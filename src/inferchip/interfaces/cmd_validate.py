@@ -25,9 +25,11 @@ from inferchip.validation.validate import (
     validate_cases,
 )
 from inferchip.cost.calibration import Calibration, load_calibration, save_calibration
-from inferchip.errors import SpecError
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options import files
+from inferchip.interfaces.cli_options.output import console
+from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cmd_predict import OutputFormat
 from inferchip.interfaces.report.validation_page import (
     SERVER_HEADER,
@@ -68,6 +70,9 @@ def _read(cases: Path | list[Path]):
                                     f"value {c.case_id!r} repeats a case of {seen[c.case_id]}")
             seen[c.case_id] = str(path)
             out.append(c)
+    if not out:
+        raise CaseFileError(", ".join(str(p) for p in ([cases] if isinstance(cases, Path) else cases)), 2, 0, None,
+                            "no cases: the file has a header and no rows")
     return out
 
 
@@ -81,7 +86,7 @@ def _calibration(which: Optional[str]) -> tuple[Calibration, str]:
 
 def _console() -> Console:
     """Wide enough for the case table when the output goes to a file or a pipe."""
-    return Console() if sys.stdout.isatty() else Console(width=200)
+    return console()
 
 
 def _stats_table(title: str, rows: list[list[str]]) -> Table:
@@ -153,8 +158,11 @@ def validate_cmd(
                                               help="YAML overriding the energy/host constants of energy rows."),
 ) -> None:
     """Predict every case of the CSV(s) and compare with its measurement: per-case errors and statistics."""
+    if page is not None:
+        page = files.check_writable(page, "--page", make_folder=True)  # before the predictions, not after them
     rows = _read(cases)
     cal, cal_text = _calibration(calibration)
+    workers = opts.workers(workers)
     results = _run(rows, cal, output == OutputFormat.json, server_model.value, workers, assumptions)
     files = ", ".join(str(c) for c in cases)
     summary = summarize(results, by.value if by else None)
@@ -196,9 +204,9 @@ def calibrate_cmd(
     """Fit the physical calibration parameters (and MLPerf mean input lengths) and report honest errors."""
     from inferchip.validation.calibrate import calibrate, parameter_bounds
 
+    out = files.check_writable(out, "--output")  # before the fit, not after it
     rows = _read(cases)
-    if not rows:
-        raise SpecError(f"{cases}: no cases to fit on")
+    workers = opts.workers(workers)
     err = Console(stderr=True)
     quiet = output == OutputFormat.json
     rep = calibrate(rows, load_calibration(start), cross_validate=cross_validate, workers=workers,

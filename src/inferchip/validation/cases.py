@@ -218,7 +218,8 @@ def _choice(path, line, col, name, text, allowed) -> str:
 
 def parse_cases(text: str, path: str = "<cases>") -> list[Case]:
     """Parse the text of a case file (see module doc); raises :class:`CaseFileError`."""
-    reader = csv.reader(io.StringIO(text))
+    # strict: a quote that is never closed is an error, not a field that swallows the rows after it
+    reader = csv.reader(io.StringIO(text), strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -247,11 +248,17 @@ def parse_cases(text: str, path: str = "<cases>") -> list[Case]:
         except StopIteration:
             break
         except csv.Error as exc:
-            raise CaseFileError(path, prev_line + 1, 0, None, f"not valid CSV: {exc}") from None
+            hint = "; a quote (\") is not closed" if "end of data" in str(exc) else ""
+            raise CaseFileError(path, prev_line + 1, 0, None, f"not valid CSV: {exc}{hint}") from None
         line = prev_line + 1
         prev_line = reader.line_num
         if not row or all(not c.strip() for c in row):
             continue
+        spans = next((k for k, c in enumerate(row, start=1) if "\n" in c or "\r" in c), None)
+        if spans is not None:  # one row per line: a line break inside a field is an unclosed quote
+            raise CaseFileError(path, line, spans, header[spans - 1],
+                                f"a quoted field runs over lines {line}-{prev_line}: a quote (\") is not closed "
+                                "on its line; close it or remove it")
         if len(row) != len(header):
             raise CaseFileError(path, line, 0, None, f"{len(row)} fields, but the header has {len(header)}")
         out.append(_parse_row(path, line, row, idx, seen))

@@ -23,8 +23,9 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
-def check_writable(path: Path, option: str) -> Path:
-    """``path`` can be created or replaced: its folder exists and is writable, it is not a folder."""
+def check_writable(path: Path, option: str, make_folder: bool = False) -> Path:
+    """``path`` can be created or replaced: its folder exists (or, with ``make_folder``, can be made)
+    and is writable, and it is not a folder."""
     text = str(path)
     if not text.strip():
         raise OutputError(f"{option}: empty path; give a file name")
@@ -33,6 +34,9 @@ def check_writable(path: Path, option: str) -> Path:
         if p.is_dir():
             raise OutputError(f"{option} {text}: is a folder; give a file name")
         parent = p.absolute().parent
+        if make_folder:
+            while not parent.exists() and parent.parent != parent:
+                parent = parent.parent
         if not parent.is_dir():
             raise OutputError(f"{option} {text}: folder {parent} does not exist")
         if not os.access(parent, os.W_OK | os.X_OK):
