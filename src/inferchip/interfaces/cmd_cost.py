@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from inferchip.cost.chip_cost import ChipCost
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options.output import console
+
+if TYPE_CHECKING:  # the cost model is imported when the command runs (a faster cold start)
+    from inferchip.cost.chip_cost import ChipCost
 from inferchip.interfaces.cmd_predict import OutputFormat
 
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.table import Table
 
-from inferchip.performance.predict import Prediction, predict
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options import output as out
+
+if TYPE_CHECKING:  # the model is imported when a command runs (a faster cold start)
+    from inferchip.performance.predict import Prediction
 
 
 class OutputFormat(str, Enum):
@@ -93,6 +95,7 @@ def predict_cmd(
 ) -> None:
     """Predict TTFT, TPOT, throughput and memory of a model on a chip or a system of chips."""
     from inferchip.errors import InvalidSettingError
+    from inferchip.performance.predict import predict
 
     if batch is not None and max_throughput:
         raise InvalidSettingError("give either --batch N or --max-throughput, not both")

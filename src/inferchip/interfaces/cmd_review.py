@@ -14,12 +14,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options.output import console
+from inferchip.interfaces.report.output import checked_out
 
 
 def _ids(text: str | None, what: str) -> list[str] | None:
     """``a,b,c`` -> list; None/"default" -> None (the default set); "all" -> every catalogue id."""
-    if text is None or text.strip() in ("", "default"):
+    if text is None or text.strip() == "default":
         return None
     if text.strip() == "all":
         if what == "chips":
@@ -30,6 +32,8 @@ def _ids(text: str | None, what: str) -> list[str] | None:
 
         return model_ids()
     ids = [t.strip() for t in text.split(",") if t.strip()]
+    for i in ids:
+        opts.identifier(f"--{what}")(i)  # an id longer than any id (or file name) is an unknown id, not an OSError
     if not ids:
         from inferchip.errors import InvalidSettingError
 
@@ -70,7 +74,8 @@ def review_cmd(
     slo: str = typer.Option("both", "--slo", help="Service levels: interactive, batch or both."),
     metric: str = typer.Option("tco", "--metric", help="Figure of merit of the verdict: tco, throughput, capex or energy."),
     weights: str = typer.Option("fp8", "--weights", help="Weight format of every model."),
-    out: Path = typer.Option(Path("review"), "--out", help="Folder for report.html, results.csv and results.json."),
+    out: str = typer.Option("review", "--out", help="Folder for report.html, results.csv and results.json; other "
+                                                    "files in it are kept."),
     sensitivity: bool = typer.Option(True, "--sensitivity/--no-sensitivity", help="Sensitivity analysis of the claimed chip."),
 ) -> None:
     """Design review of a claim ("best inference chip for models under 250B"): rankings, verdict, HTML report."""
@@ -78,6 +83,9 @@ def review_cmd(
     from inferchip.errors import InvalidSettingError
     from inferchip.interfaces.report.write import commit_output, discard_output, prepare_output, write_report
 
+    if claim not in (None, "none"):
+        opts.identifier("--claim")(claim)
+    out = checked_out(out)
     slos = {"both": ("interactive", "batch"), "interactive": ("interactive",), "batch": ("batch",)}.get(slo)
     if slos is None:
         raise InvalidSettingError(f"--slo: '{slo}' is not a service level; allowed: interactive, batch, both")

@@ -89,6 +89,8 @@ def serve_cmd(
     if duration is None and requests is None and trace is None:
         requests = 1000
     opts.check_load(rate, duration)
+    if trace is not None:
+        files.check_readable_text(trace, "--trace")
     context_note = None if trace is not None else opts.check_context(model, input_tokens, output_tokens)
     from inferchip.performance.serving import serving_economics
 

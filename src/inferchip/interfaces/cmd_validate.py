@@ -18,29 +18,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from inferchip.validation.cases import read_cases
-from inferchip.validation.validate import (
-    CaseResult,
-    summarize,
-    validate_cases,
-)
-from inferchip.cost.calibration import Calibration, load_calibration, save_calibration
+from typing import TYPE_CHECKING
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import files
 from inferchip.interfaces.cli_options.output import console
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cmd_predict import OutputFormat
-from inferchip.interfaces.report.validation_page import (
-    SERVER_HEADER,
-    STATS_HEADER,
-    layout_text,
-    num,
-    pct,
-    server_rows,
-    stats_row,
-    write_page,
-)
+
+if TYPE_CHECKING:  # the validation machinery is imported by the commands that use it (a faster cold start)
+    from inferchip.cost.calibration import Calibration
+    from inferchip.validation.validate import CaseResult
 
 
 class ServerModel(str, Enum):
@@ -60,7 +48,7 @@ class GroupBy(str, Enum):
 def _read(cases: Path | list[Path]):
     """Read the case file(s); a malformed one raises CaseFileError (line, column, what is allowed),
     which the CLI prints without a traceback and answers with exit status 2."""
-    from inferchip.validation.cases import CaseFileError
+    from inferchip.validation.cases import CaseFileError, read_cases
 
     out, seen = [], {}
     for path in [cases] if isinstance(cases, Path) else cases:
@@ -77,6 +65,8 @@ def _read(cases: Path | list[Path]):
 
 
 def _calibration(which: Optional[str]) -> tuple[Calibration, str]:
+    from inferchip.cost.calibration import load_calibration
+
     cal = load_calibration(which)
     if which is not None and str(which) == "none":
         return cal, "none (uncalibrated defaults)"
@@ -90,6 +80,8 @@ def _console() -> Console:
 
 
 def _stats_table(title: str, rows: list[list[str]]) -> Table:
+    from inferchip.interfaces.report.validation_page import STATS_HEADER
+
     t = Table(title=title, title_justify="left")
     for k, c in enumerate(STATS_HEADER):
         t.add_column(c, justify="left" if k == 0 else "right")
@@ -99,6 +91,8 @@ def _stats_table(title: str, rows: list[list[str]]) -> Table:
 
 
 def _cases_table(results: list[CaseResult]) -> Table:
+    from inferchip.interfaces.report.validation_page import layout_text, num, pct
+
     t = Table(title="predictions against measurements (error = predicted / measured - 1)", title_justify="left")
     for c in ("case", "accelerator", "metric", "predicted", "measured", "error", "status / layout"):
         t.add_column(c, justify="right" if c in ("predicted", "measured", "error") else "left", overflow="fold")
@@ -114,6 +108,8 @@ def _cases_table(results: list[CaseResult]) -> Table:
 
 def _run(cases: list, cal: Calibration, quiet: bool, server_model: str, workers: int,
          assumptions: str | None = None) -> list[CaseResult]:
+    from inferchip.validation.validate import validate_cases
+
     kw = {"server_model": server_model, "compare": True, "workers": workers, "assumptions": assumptions}
     if quiet or len(cases) < 50 or not sys.stderr.isatty():
         return validate_cases(cases, cal, **kw)
@@ -132,6 +128,8 @@ def _run(cases: list, cal: Calibration, quiet: bool, server_model: str, workers:
 
 
 def _server_table(comparison: dict[str, Any], chosen: str) -> Table:
+    from inferchip.interfaces.report.validation_page import SERVER_HEADER, server_rows
+
     t = Table(title="server rows under both server models (simulator: inferchip.sim; analytic: p99 limits scaled "
                     "to means, Little's law)", title_justify="left")
     for k, c in enumerate(SERVER_HEADER):
@@ -158,6 +156,9 @@ def validate_cmd(
                                               help="YAML overriding the energy/host constants of energy rows."),
 ) -> None:
     """Predict every case of the CSV(s) and compare with its measurement: per-case errors and statistics."""
+    from inferchip.interfaces.report.validation_page import stats_row, write_page
+    from inferchip.validation.validate import summarize
+
     if page is not None:
         page = files.check_writable(page, "--page", make_folder=True)  # before the predictions, not after them
     rows = _read(cases)
@@ -202,6 +203,8 @@ def calibrate_cmd(
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Fit the physical calibration parameters (and MLPerf mean input lengths) and report honest errors."""
+    from inferchip.cost.calibration import load_calibration, save_calibration
+    from inferchip.interfaces.report.validation_page import stats_row
     from inferchip.validation.calibrate import calibrate, parameter_bounds
 
     out = files.check_writable(out, "--output")  # before the fit, not after it

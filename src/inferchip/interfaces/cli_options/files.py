@@ -16,7 +16,7 @@ from inferchip.errors import InferchipError
 
 
 class OutputError(InferchipError):
-    """An output file or folder that cannot be written."""
+    """A file or folder a command cannot write (or, for an input, read)."""
 
 
 def _reason(exc: OSError) -> str:
@@ -50,6 +50,16 @@ def check_writable(path: Path, option: str, make_folder: bool = False) -> Path:
     except ValueError as exc:  # a NUL in the path
         raise OutputError(f"{option} {text!r}: {exc}") from None
     return p
+
+
+def check_readable_text(path: Path, option: str) -> None:
+    """``path`` is a readable file of UTF-8 text (an input a command reads)."""
+    try:
+        Path(path).read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise OutputError(f"{option} {path}: cannot read ({_reason(exc)})") from None
+    except UnicodeDecodeError as exc:
+        raise OutputError(f"{option} {path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
 
 
 def write_bytes(path: Path, data: bytes, what: str | None = None) -> None:

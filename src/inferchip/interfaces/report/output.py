@@ -39,6 +39,13 @@ def _out_path(out: Path) -> Path:
     return p
 
 
+def checked_out(text: str) -> Path:
+    """``--out`` as given (a string: the empty one would become ``.`` as a Path), refused when empty."""
+    if not str(text).strip():
+        raise InvalidSettingError("--out: empty path; give a folder for the report")
+    return Path(text)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
