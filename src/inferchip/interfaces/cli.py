@@ -81,6 +81,34 @@ def _system_exit_code(err: Console, exc: SystemExit) -> int:
     return 1
 
 
+_COMMANDS: dict[tuple, object] = {}
+
+
+def _click_command(argv: list[str] | None) -> tuple[object, list[str], str]:
+    """The click command to run ``argv`` with, its arguments and its program name.
+
+    Building the click objects of every command costs as much as a small command's work, so a
+    run of one command (``inferchip predict ...``) builds that command alone, as the program
+    ``inferchip predict``; anything else (``--help``, an unknown command) builds the group.
+    Built commands are kept for the next call in the same process (keyed on the registered
+    commands, which a test may change)."""
+    from typer.main import get_command
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    infos = {c.name: c for c in app.registered_commands if c.name}
+    if args and args[0] in infos:
+        key = ("one", args[0], id(infos[args[0]]), id(infos[args[0]].callback))
+        if key not in _COMMANDS:
+            one = typer.Typer(name=app.info.name, add_completion=False, pretty_exceptions_enable=False)
+            one.registered_commands = [infos[args[0]]]
+            _COMMANDS[key] = get_command(one)
+        return _COMMANDS[key], args[1:], f"inferchip {args[0]}"
+    key = ("all", *(id(c) for c in app.registered_commands))
+    if key not in _COMMANDS:
+        _COMMANDS[key] = get_command(app)
+    return _COMMANDS[key], args, "inferchip"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``inferchip`` with ``argv`` (default: the process arguments); returns the exit status."""
     err = Console(stderr=True)
@@ -88,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         # In non-standalone mode typer hands back the code of a ``typer.Exit`` as the return
         # value; commands themselves return None.
         with on_signal():
-            rv = app(args=argv, standalone_mode=False)
+            command, args, prog = _click_command(argv)
+            rv = command.main(args=args, prog_name=prog, standalone_mode=False)
     except InferchipError as exc:
         _error(err, str(exc))
         return USER_ERROR_EXIT
