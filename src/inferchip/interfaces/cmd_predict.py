@@ -95,7 +95,6 @@ def predict_cmd(
 ) -> None:
     """Predict TTFT, TPOT, throughput and memory of a model on a chip or a system of chips."""
     from inferchip.errors import InvalidSettingError
-    from inferchip.performance.predict import predict
 
     if batch is not None and max_throughput:
         raise InvalidSettingError("give either --batch N or --max-throughput, not both")
@@ -104,6 +103,7 @@ def predict_cmd(
     if batch is not None and (max_ttft_ms or max_tpot_ms):
         raise InvalidSettingError("--max-ttft-ms/--max-tpot-ms apply to --max-throughput only")
     context_note = opts.check_context(model, input_tokens, output_tokens)
+    from inferchip.performance.predict import predict
     p = predict(
         chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp,
         input_tokens=input_tokens, output_tokens=output_tokens, batch=batch,

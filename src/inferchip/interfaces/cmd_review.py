@@ -107,8 +107,7 @@ def review_cmd(
     except BaseException:
         discard_output(staging)
         raise
-    con = console()  # natural width in a pipe: ids and numbers whole
-    con.print(summary_table(res))
+    console().print(summary_table(res))  # natural width in a pipe: ids and numbers whole
     v = res.verdict
     con.print(Panel("\n".join(f"• {line}" for line in v["lines"]), title="[bold]verdict", border_style="red",
                     expand=False))
