@@ -81,7 +81,8 @@ def _all_table(costs: list[ChipCost]) -> Table:
 def cost_cmd(
     chip: Optional[str] = opts.chip_option(default=None),
     all_chips: bool = typer.Option(False, "--all", help="One row per catalogue chip: modelled cost against price."),
-    assumptions: Optional[str] = typer.Option(None, "--assumptions", help="YAML overriding silicon/cost assumptions."),
+    assumptions: Optional[str] = typer.Option(None, "--assumptions", help="YAML overriding silicon/cost assumptions.",
+                                              callback=opts.input_file("--assumptions", ())),
     estimate: str = opts.estimate_option(),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:

@@ -89,8 +89,10 @@ def predict_cmd(
     max_ttft_ms: Optional[float] = opts.ms_option("--max-ttft-ms"),
     max_tpot_ms: Optional[float] = opts.ms_option("--max-tpot-ms"),
     estimate: str = opts.estimate_option(),
-    calibration: Optional[str] = typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one)."),
-    assumptions: Optional[str] = typer.Option(None, "--assumptions", help="YAML overriding energy/cost assumptions."),
+    calibration: Optional[str] = typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one).",
+                                              callback=opts.input_file("--calibration")),
+    assumptions: Optional[str] = typer.Option(None, "--assumptions", help="YAML overriding energy/cost assumptions.",
+                                              callback=opts.input_file("--assumptions", ())),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Predict TTFT, TPOT, throughput and memory of a model on a chip or a system of chips."""

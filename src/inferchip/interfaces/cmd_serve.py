@@ -71,8 +71,9 @@ def serve_cmd(
     slo_ttft_ms: Optional[float] = opts.ms_option("--slo-ttft-ms"),
     slo_tpot_ms: Optional[float] = opts.ms_option("--slo-tpot-ms"),
     seed: int = opts.seed_option(),
-    calibration: Optional[str] = typer.Option(None, "--calibration"),
-    assumptions: Optional[Path] = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP),
+    calibration: Optional[str] = typer.Option(None, "--calibration", callback=opts.input_file("--calibration")),
+    assumptions: Optional[Path] = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
+                                               callback=opts.input_file("--assumptions", ())),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption."""
@@ -136,8 +137,10 @@ def curve_cmd(
     weights: str = typer.Option("bf16", "--weights"),
     activations: Optional[str] = typer.Option(None, "--activations"), kv: Optional[str] = typer.Option(None, "--kv"),
     input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
-    seed: int = opts.seed_option(), calibration: Optional[str] = typer.Option(None, "--calibration"),
-    assumptions: Optional[Path] = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP),
+    seed: int = opts.seed_option(),
+    calibration: Optional[str] = typer.Option(None, "--calibration", callback=opts.input_file("--calibration")),
+    assumptions: Optional[Path] = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
+                                               callback=opts.input_file("--assumptions", ())),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:

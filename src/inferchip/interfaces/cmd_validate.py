@@ -21,7 +21,7 @@ from rich.table import Table
 from typing import TYPE_CHECKING
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
-from inferchip.interfaces.cli_options import files
+from inferchip.interfaces.cli_options import files as out_files
 from inferchip.interfaces.cli_options.output import console
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cmd_predict import OutputFormat
@@ -146,22 +146,28 @@ def validate_cmd(
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
     by: Optional[GroupBy] = typer.Option(None, "--by", help="Also summarise per source, accelerator, model, scenario, "
                                                             "metric or kind (performance / energy scope)."),
-    calibration: Optional[str] = typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one)."),
+    calibration: Optional[str] = typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one).",
+                                              callback=opts.input_file("--calibration")),
     page: Optional[Path] = typer.Option(None, "--page", help="Also write a markdown page (with SVG and HTML plots) here."),
     server_model: ServerModel = typer.Option(ServerModel.sim, "--server-model",
                                              help="Model of the server rows: the serving simulator or the analytic "
                                                   "approximation (the other one is reported alongside)."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes (the simulated server rows are the costly part)."),
     assumptions: Optional[str] = typer.Option(None, "--assumptions",
-                                              help="YAML overriding the energy/host constants of energy rows."),
+                                              help="YAML overriding the energy/host constants of energy rows.",
+                                              callback=opts.input_file("--assumptions", ())),
 ) -> None:
     """Predict every case of the CSV(s) and compare with its measurement: per-case errors and statistics."""
     from inferchip.interfaces.report.validation_page import stats_row, write_page
     from inferchip.validation.validate import summarize
 
     if page is not None:
-        page = files.check_writable(page, "--page", make_folder=True)  # before the predictions, not after them
+        page = out_files.check_writable(page, "--page", make_folder=True)  # before the predictions, not after them
     rows = _read(cases)
+    if assumptions is not None:  # read now: a case file without energy rows would never open it
+        from inferchip.catalog.assumptions import load_assumptions
+
+        load_assumptions(assumptions)
     cal, cal_text = _calibration(calibration)
     workers = opts.workers(workers)
     results = _run(rows, cal, output == OutputFormat.json, server_model.value, workers, assumptions)
@@ -197,7 +203,8 @@ def validate_cmd(
 def calibrate_cmd(
     cases: Path = typer.Argument(..., help="Case CSV to fit on."),
     out: Path = typer.Option(..., "-o", "--output", help="Calibration YAML to write (atomically)."),
-    start: Optional[str] = typer.Option("none", "--start", help="Starting calibration: none (defaults) or a YAML."),
+    start: Optional[str] = typer.Option("none", "--start", help="Starting calibration: none (defaults) or a YAML.",
+                                        callback=opts.input_file("--start")),
     cross_validate: bool = typer.Option(True, "--cv/--no-cv", help="Leave-one-accelerator-out cross-validation."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for the cross-validation folds."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
@@ -207,7 +214,7 @@ def calibrate_cmd(
     from inferchip.interfaces.report.validation_page import stats_row
     from inferchip.validation.calibrate import calibrate, parameter_bounds
 
-    out = files.check_writable(out, "--output")  # before the fit, not after it
+    out = out_files.check_writable(out, "--output")  # before the fit, not after it
     rows = _read(cases)
     workers = opts.workers(workers)
     err = Console(stderr=True)

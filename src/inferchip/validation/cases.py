@@ -254,15 +254,21 @@ def parse_cases(text: str, path: str = "<cases>") -> list[Case]:
         prev_line = reader.line_num
         if not row or all(not c.strip() for c in row):
             continue
-        spans = next((k for k, c in enumerate(row, start=1) if "\n" in c or "\r" in c), None)
-        if spans is not None:  # one row per line: a line break inside a field is an unclosed quote
-            raise CaseFileError(path, line, spans, header[spans - 1],
-                                f"a quoted field runs over lines {line}-{prev_line}: a quote (\") is not closed "
-                                "on its line; close it or remove it")
+        swallowed = next((k for k, c in enumerate(row, start=1) if _holds_rows(c, len(header))), None)
+        if swallowed is not None:  # a quote left open runs on over the rows after it
+            raise CaseFileError(path, line, swallowed, header[swallowed - 1],
+                                f"a quoted field runs over lines {line}-{prev_line} and holds what look like rows: "
+                                "a quote (\") is not closed; close it or remove it")
         if len(row) != len(header):
             raise CaseFileError(path, line, 0, None, f"{len(row)} fields, but the header has {len(header)}")
         out.append(_parse_row(path, line, row, idx, seen))
     return out
+
+
+def _holds_rows(cell: str, columns: int) -> bool:
+    """A field over several lines, one of which has as many commas as a row: rows an unclosed quote took in."""
+    lines = cell.splitlines()
+    return len(lines) > 1 and any(ln.count(",") >= max(columns // 2, 2) for ln in lines[1:])
 
 
 def _parse_row(path: str, line: int, row: list[str], idx: dict[str, int], seen: dict[str, int]) -> Case:

@@ -162,3 +162,26 @@ def check_load(rate: Optional[float], duration: Optional[float]) -> None:
         raise InvalidSettingError(
             f"--rate {rate:g} x --duration {duration:g} = {rate * duration:,.0f} requests expected; "
             f"allowed: at most {MAX_REQUESTS:,} (shorten --duration or give --requests)")
+
+
+def input_file(option: str, keywords: tuple[str, ...] = ("none",)) -> Callable[[Any], Any]:
+    """A YAML or CSV the command reads (or one of ``keywords``): not blank, UTF-8 text when it exists
+    (a missing file is reported by the reader, with its name)."""
+    def check(value: Any) -> Any:
+        if value is None or str(value) in keywords:
+            return value
+        text = str(value)
+        if not text.strip() or text == ".":
+            raise _bad(option, text, "a path to a file" + (f" or {', '.join(keywords)}" if keywords else ""))
+        try:
+            data = open(text, "rb").read() if os.path.isfile(text) else None
+        except OSError as exc:
+            raise typer.BadParameter(f"{text}: cannot read ({exc.strerror})", param_hint=f"'{option}'") from None
+        if data is not None:
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise typer.BadParameter(f"{text}: not UTF-8 text (byte {exc.start}: {exc.reason})",
+                                         param_hint=f"'{option}'") from None
+        return value
+    return check
