@@ -194,6 +194,7 @@ YAML_OPTIONS = (
     (PREDICT, ("--assumptions", "--calibration")), (SERVE, ("--assumptions", "--calibration")),
     (CURVE, ("--assumptions", "--calibration")), (COST, ("--assumptions",)),
     (["validate", "cases.csv"], ("--assumptions", "--calibration")), (["calibrate", "cases.csv", "-o", "out/c.yaml"], ("--start",)),
+    (PREDICT, ("--chip", "--model")), (SERVE, ("--chip", "--model")), (COST, ("--chip",)), (REVIEW, ("--claim",)),
 )
 
 

@@ -69,7 +69,7 @@ def identifier(option: str) -> Callable[[Optional[str]], Optional[str]]:
             shown = value if len(value) <= 60 else value[:57] + "..."
             raise typer.BadParameter(f"unknown {kind} {shown!r} ({len(value)} characters; no id is that long); "
                                      f"see `inferchip {kind}s`", param_hint=f"'{option}'")
-        return value
+        return input_file(option, ())(value)  # a chip YAML or config.json given by path: UTF-8 text
     return check
 
 
