@@ -138,7 +138,8 @@ def test_curve_plot_into_a_read_only_folder_is_refused(tmp_path, capsys):
     (["--rate", "inf"], "--rate"), (["--concurrency", "0"], "--concurrency"),
     (["--concurrency", "1000000000"], "--concurrency"), (["--rate", "1", "--seed", "-1"], "--seed"),
     (["--rate", "1", "--duration", "1e9"], "--duration"), (["--rate", "1", "--count", "1000000000000"], "--count"),
-    (["--rate", "1000", "--duration", "80000"], "--duration"),
+    (["--rate", "1000", "--duration", "80000"], "--duration"), (["--rate", "1e-300"], "--rate"),
+    (["--rate", "5", "--duration", "1e-300"], "--duration"), (["--rate", "0.5", "--duration", "1"], "--duration"),
 ])
 def test_serve_bounds(capsys, args, option):
     assert main(["serve", "--chip", H100, "--model", L8, *args]) == 2

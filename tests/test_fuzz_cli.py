@@ -83,10 +83,10 @@ def option_cases() -> list[tuple[list[str], tuple[str, ...]]]:
     add(PREDICT, "--estimate", _not(), ("--estimate",))
     for base in (SERVE, CURVE):
         add(base, "--seed", _not("0"))
-    add(SERVE, "--rate", BAD)
+    add(SERVE, "--rate", BAD + ("1e-300", "1e-7", "5e-324"))
     add(_without(SERVE, "--rate"), "--concurrency", BAD)
     add(SERVE, "--requests", BAD)
-    add(_without(SERVE, "--requests"), "--duration", BAD)
+    add(_without(SERVE, "--requests"), "--duration", BAD + ("1e-300", "1e-4", "0.1"))  # 0.1 s at 5/s: < 1 request
     for opt in ("--slo-ttft-ms", "--slo-tpot-ms"):
         add(SERVE, opt, BAD)
     add(CURVE, "--plot", ("", "missing/folder/curve.html", "out", "sentinel.txt/curve.html", "y" * 300 + ".html"),

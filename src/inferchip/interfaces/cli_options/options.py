@@ -20,6 +20,8 @@ MAX_TOKENS = 10_000_000  # input or output tokens of one request (the model's co
 MAX_BATCH = 1_000_000
 MAX_CONCURRENCY = 100_000  # users of a closed loop
 MAX_RATE_PER_S = 1_000_000.0
+MIN_RATE_PER_S = 1e-6  # one request in 11.6 days; slower rates lose the arrival times to rounding
+MIN_DURATION_S = 1e-3
 MAX_REQUESTS = 100_000  # simulated requests (a run takes about 5 ms per request)
 MAX_DURATION_S = 86_400.0  # one day of simulated arrivals
 MAX_SEED = 2**32 - 1
@@ -158,6 +160,10 @@ def check_load(rate: Optional[float], duration: Optional[float]) -> None:
     """Refuse a Poisson load whose expected number of requests would not end (``--rate`` x ``--duration``)."""
     from inferchip.errors import InvalidSettingError
 
+    if rate is not None and duration is not None and rate * duration < 1:
+        raise InvalidSettingError(
+            f"--rate {rate:g} x --duration {duration:g} = {rate * duration:.3g} requests expected; "
+            "allowed: at least 1 (lengthen --duration or give --requests)")
     if rate is not None and duration is not None and rate * duration > MAX_REQUESTS:
         raise InvalidSettingError(
             f"--rate {rate:g} x --duration {duration:g} = {rate * duration:,.0f} requests expected; "
