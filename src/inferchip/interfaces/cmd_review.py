@@ -73,7 +73,8 @@ def review_cmd(
     models: Optional[str] = typer.Option(None, "--models", help="Model ids, comma-separated, or 'default' (8B-235B suite)."),
     slo: str = typer.Option("both", "--slo", help="Service levels: interactive, batch or both."),
     metric: str = typer.Option("tco", "--metric", help="Figure of merit of the verdict: tco, throughput, capex or energy."),
-    weights: str = typer.Option("fp8", "--weights", help="Weight format of every model."),
+    weights: str = typer.Option("fp8", "--weights", help="Weight format of every model.",
+                                callback=opts.number_format("--weights")),
     out: str = typer.Option("review", "--out", help="Folder for report.html, results.csv and results.json; other "
                                                     "files in it are kept."),
     sensitivity: bool = typer.Option(True, "--sensitivity/--no-sensitivity", help="Sensitivity analysis of the claimed chip."),

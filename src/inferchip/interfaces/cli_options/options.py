@@ -191,3 +191,12 @@ def input_file(option: str, keywords: tuple[str, ...] = ("none",)) -> Callable[[
                                          param_hint=f"'{option}'") from None
         return value
     return check
+
+
+def number_format(option: str) -> Callable[[Optional[str]], Optional[str]]:
+    """A number format (bf16, fp8, ...), checked before any work."""
+    def check(value: Optional[str]) -> Optional[str]:
+        from inferchip.spec.formats import ALL_FORMATS
+
+        return choice(option, ALL_FORMATS)(value)
+    return check
