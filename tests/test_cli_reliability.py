@@ -277,3 +277,24 @@ def test_one_default_per_option(capsys):
                 defaults.setdefault(name, set()).add(p.default.default)
     assert all(len(v) == 1 for v in defaults.values()), defaults
 
+
+
+def test_a_pydantic_error_below_the_cli_is_one_line_in_the_users_words(capsys):
+    from pydantic import BaseModel, Field
+
+    class Arrivals(BaseModel):
+        rate_per_s: float = Field(gt=0)
+
+    before = len(app.registered_commands)
+
+    @app.command("pydantic-probe")
+    def probe() -> None:
+        Arrivals(rate_per_s=-1)
+
+    try:
+        assert main(["pydantic-probe"]) == 2
+    finally:
+        del app.registered_commands[before:]
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid Arrivals: rate_per_s: input should be greater than 0 (got -1)")
+    assert "errors.pydantic.dev" not in err and len(err.strip().splitlines()) == 1
