@@ -18,10 +18,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a data frame is made (a faster cold start)
+    import pandas as pd
 
 from inferchip.errors import InvalidSettingError
 from inferchip.sim import lengths
@@ -69,6 +70,8 @@ class ServerSearchResult:
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per simulated rate, in the order tried."""
+        import pandas as pd
+
         return pd.DataFrame([
             {"rate_per_s": t.rate_per_s, f"ttft_s_p{self.percentile:g}": t.ttft_s,
              f"tpot_s_p{self.percentile:g}": t.tpot_s, "saturated": t.saturated, "meets_slo": t.meets_slo,
@@ -221,6 +224,8 @@ class CurveResult:
     memory_limit_concurrency: int
 
     def to_dataframe(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame(self.points)
 
     def pareto_front(self) -> pd.DataFrame:

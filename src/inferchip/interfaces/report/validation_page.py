@@ -58,14 +58,13 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    from inferchip.interfaces.cli_options.files import write_text
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise SpecError(f"{path}: cannot write ({exc.strerror})") from None
+    write_text(path, text)  # temporary sibling, fsync, rename: a full device leaves no half-written page
 
 
 def _colours(results: list[CaseResult]) -> dict[str, str]:
