@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from inferchip.catalog.yaml_io import read_mapping, validate
+from inferchip.atomic_io import write_text
 from inferchip.errors import SpecError
 from inferchip.spec.calibration import Calibration, DatasetLengths
 
@@ -80,10 +81,4 @@ def save_calibration(cal: Calibration, path: Path, lengths: DatasetLengths | Non
         data[key] = value
         if key == "memory_utilization_fraction" and lengths is not None:
             data[LENGTHS_KEY] = dict(lengths.mean_input_tokens)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    try:
-        tmp.write_text(yaml.safe_dump(data, sort_keys=False))
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise SpecError(f"{path}: cannot write calibration ({exc.strerror})") from None
+    write_text(Path(path), yaml.safe_dump(data, sort_keys=False), f"calibration {path}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from inferchip.catalog.yaml_io import read_mapping, validate
+from inferchip.catalog.yaml_io import is_file, read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.spec.chip import (
     ChipParams,
@@ -104,9 +104,9 @@ def load_chip(id_or_path: str | Path) -> ChipSpec:
     bundled = _bundled()
     if given in bundled:
         return _load_path(bundled[given])
-    if _looks_like_path(given) or Path(given).is_file():
+    if _looks_like_path(given) or is_file(Path(given)):
         path = Path(given).expanduser()
-        if not path.is_file():
+        if not is_file(path):
             raise SpecError(f"{path}: no such chip file")
         return _load_path(path.resolve())
     raise UnknownIdError("chip", given, chip_ids())

@@ -65,7 +65,7 @@ def parse_yaml(text: str, where: str) -> Any:
             "keep one (YAML would silently use the last)"
         ) from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"{where}: not valid YAML: {exc}") from None
+        raise SpecError(f"{where}: not valid YAML: {_yaml_problem(exc)}") from None
     except RecursionError:
         raise SpecError(f"{where}: not a spec: the YAML is nested too deeply") from None
     except ValueError:  # int('9' * 5000): Python limits integer strings to 4,300 digits
@@ -173,3 +173,28 @@ def validate(model: type[M], data: dict[str, Any], where: str) -> M:
         raise SpecError(describe_validation_error(exc, where, renamed)) from None
     except RecursionError:
         raise SpecError(f"{where}: not a spec: nested too deeply") from None
+
+
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, False (not an error) for a name the file system cannot hold (too long, NUL)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    """``path.is_dir()``, False for a name the file system cannot hold."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: the parser's problem and where (1-based line and column), without its snippet."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    context = getattr(exc, "context", None)
+    return f"{problem}{where}" + (f" ({context})" if context else "")

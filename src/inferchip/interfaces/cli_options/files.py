@@ -1,22 +1,18 @@
 """Files the commands write: checked before any work, written atomically, never half-written.
 
 :func:`check_writable` refuses an output path whose folder is missing or read-only before a
-long run starts. :func:`write_text` / :func:`write_bytes` write a temporary file beside the
-target, flush and fsync it, then rename it over the target: a full disk, a quota or a device
-that fails late gives one clear error and leaves the old file (or none), never half a file.
+long run starts. :mod:`inferchip.atomic_io` writes them atomically (temporary sibling, fsync, rename).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
-from inferchip.errors import InferchipError
+from inferchip.atomic_io import fsync_file, write_bytes, write_text
+from inferchip.errors import OutputError
 
-
-class OutputError(InferchipError):
-    """A file or folder a command cannot write (or, for an input, read)."""
+__all__ = ["OutputError", "check_readable_text", "check_writable", "fsync_file", "write_bytes", "write_text"]
 
 
 def _reason(exc: OSError) -> str:
@@ -60,53 +56,3 @@ def check_readable_text(path: Path, option: str) -> None:
         raise OutputError(f"{option} {path}: cannot read ({_reason(exc)})") from None
     except UnicodeDecodeError as exc:
         raise OutputError(f"{option} {path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
-
-
-def write_bytes(path: Path, data: bytes, what: str | None = None) -> None:
-    """Write ``data`` to ``path`` atomically (temporary sibling, fsync, rename)."""
-    path = Path(path)
-    label = what or str(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=path.absolute().parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write {label}: {_reason(exc)}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        mode = 0o666 & ~_umask()
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except OSError as exc:
-        _unlink(tmp)
-        raise OutputError(f"cannot write {label}: {_reason(exc)}; nothing was written") from None
-    except BaseException:
-        _unlink(tmp)
-        raise
-
-
-def write_text(path: Path, text: str, what: str | None = None) -> None:
-    write_bytes(path, text.encode("utf-8"), what)
-
-
-def fsync_file(path: Path) -> None:
-    """Flush a file another library wrote to the device (raises OSError)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _umask() -> int:
-    u = os.umask(0)
-    os.umask(u)
-    return u
-
-
-def _unlink(p: str) -> None:
-    try:
-        os.unlink(p)
-    except OSError:
-        pass
