@@ -18,7 +18,8 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim.arrivals import ArrivalSpec, ClosedLoopArrivals, make_source
+from inferchip.sim import lengths
+from inferchip.sim.arrivals import MAX_REQUESTS, ArrivalSpec, ClosedLoopArrivals, make_source
 from inferchip.sim.engine import EventQueue, Priority
 from inferchip.sim.kv_cache import blocks_for
 from inferchip.sim.metrics import SimResult
@@ -39,8 +40,7 @@ def validated(value: Any, model: Any, what: str) -> Any:
     try:
         return model.validate_python(value) if isinstance(model, TypeAdapter) else model.model_validate(value)
     except ValidationError as exc:
-        details = "; ".join(f"field '{'.'.join(map(str, e['loc']))}': {e['msg']}" for e in exc.errors())
-        raise InvalidSettingError(f"{what}: {details}") from None
+        raise InvalidSettingError(f"{what}: {lengths.describe(exc)}") from None
 
 
 def as_scheduler_config(value: SchedulerConfig | dict | None) -> SchedulerConfig:
@@ -174,6 +174,8 @@ def run_pools(pools: list[Pool], link: KVLink | None, arrivals_spec: Any, *, dur
                 "" if link is None else f"; decode pool KV capacity {last_blocks * last_cfg.block_size_tokens} tokens")
             + ")"
         )
+    if source.closed_loop:
+        check_closed_loop(spec, groups, num_requests, duration_s)
     routers = [Router(router, g) for g in groups]
     hit_cap = run_replicas(source, routers, link, table, too_big, time_cap_s(source, spec, max_time_s, max_drain_s),
                            progress, duration_s)
@@ -185,6 +187,35 @@ def run_pools(pools: list[Pool], link: KVLink | None, arrivals_spec: Any, *, dur
         "prefill_replicas": len(groups[0]), "decode_replicas": len(groups[1]),
         "prefill_config": cfgs[0].model_dump(), "decode_config": cfgs[1].model_dump()}
     return build_result(spec, table, reps, timers, chips, hit_cap, slo_ttft_s, slo_tpot_s, extra, baseline)
+
+
+def check_closed_loop(spec: ClosedLoopArrivals, groups: list[list[Replica]], num_requests: int | None,
+                      duration_s: float | None) -> None:
+    """Refuse a closed loop the replicas' memory cannot mean, or one that would send more than
+    ``MAX_REQUESTS`` requests: ``concurrency`` at most the tokens all KV caches hold (a request in
+    flight holds at least one); without ``num_requests``, at most ``MAX_REQUESTS`` requests in
+    ``duration_s`` when every request takes as few steps as it can (its output tokens), each as
+    short as a one-token step, and as many are in flight as the users and the KV caches allow."""
+    kv_tokens = sum(g[0].pool.total_blocks * g[0].B * len(g) for g in groups)
+    if spec.concurrency > kv_tokens:
+        raise InvalidSettingError(
+            f"concurrency: value {spec.concurrency} is more users than the replicas' KV caches hold tokens "
+            f"({kv_tokens:,} in all; a request in flight holds at least one): allowed 1..{kv_tokens:,}")
+    if num_requests is not None or duration_s is None:
+        return
+    model = groups[-1][0].timer.model  # called directly: the run's step-time cache and counts stay untouched
+    ones = np.ones(2)
+    step_s = float(np.min(model.step_time_s(ones, np.array([0.0, 1.0]), np.array([0.0, 1.0]), np.array([1.0, 0.0]))))
+    out, inp = lengths.min_tokens(spec.output_tokens), lengths.min_tokens(spec.input_tokens)
+    in_flight = max(1, min(spec.concurrency, kv_tokens // (inp + out)))
+    life_s = out * step_s  # the shortest time a request can take
+    most = math.inf if not life_s > 0 else duration_s * min(spec.concurrency / (spec.think_time_s + life_s),
+                                                             in_flight / life_s)
+    if most > MAX_REQUESTS:
+        raise InvalidSettingError(
+            f"duration_s: {spec.concurrency} users for {duration_s:g} s could send up to {most:.4g} requests "
+            f"(a request takes at least {out} steps of {step_s:.3g} s), above the simulator's cap of "
+            f"{MAX_REQUESTS:,} per run; give num_requests (at most {MAX_REQUESTS:,}) or a shorter duration")
 
 
 def time_cap_s(source: Any, spec: Any, max_time_s: float | None, max_drain_s: float | None) -> float:
