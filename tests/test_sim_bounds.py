@@ -101,3 +101,15 @@ def test_disaggregated_runs_check_the_same_settings_as_aggregated_ones():
             simulate_disaggregated(MODEL, MODEL, spec, **{**kw, **bad})
     with pytest.raises(InvalidSettingError, match=r"link_bandwidth_bytes_per_s: value inf"):
         simulate_disaggregated(MODEL, MODEL, spec, **{**kw, "link_bandwidth_bytes_per_s": math.inf})
+
+
+def test_absurd_replica_counts_and_rates_too_low_to_keep_time_are_named():
+    spec = PoissonArrivals(rate_per_s=1, input_tokens=10, output_tokens=10)
+    with pytest.raises(InvalidSettingError, match=r"replicas: value 1000000000 must be a whole number in 1\.\.100,000"):
+        simulate(MODEL, spec, num_requests=5, replicas=10**9)
+    with pytest.raises(InvalidSettingError, match=r"decode_replicas: value 0 "):
+        simulate_disaggregated(MODEL, MODEL, spec, num_requests=5, decode_replicas=0, kv_bytes_per_token=1.0,
+                               link_bandwidth_bytes_per_s=1e9)
+    slow = PoissonArrivals(rate_per_s=1e-300, input_tokens=10, output_tokens=10)
+    with pytest.raises(InvalidSettingError, match=r"rate_per_s: value 1e-300 spreads 5 requests over .* beyond 1e\+09"):
+        simulate(MODEL, slow, num_requests=5)

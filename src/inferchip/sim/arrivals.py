@@ -253,6 +253,10 @@ def make_source(
             f"arrivals: {type(spec).__name__} is not an arrival spec; allowed: PoissonArrivals, BurstArrivals, "
             "ClosedLoopArrivals, TraceArrivals"
         )
+    if isinstance(spec, PoissonArrivals) and times.size and times[-1] > MAX_TIME_S:
+        raise InvalidSettingError(
+            f"rate_per_s: value {spec.rate_per_s:g} spreads {times.size} requests over {times[-1]:.4g} s, beyond "
+            f"{MAX_TIME_S:g} s (float64 times would lose the step times); allowed: num_requests / rate <= {MAX_TIME_S:g} s")
     n = times.size
     inp = lengths.sample(spec.input_tokens, stream(seed, Stream.INPUT_TOKENS), n)
     out = lengths.sample(spec.output_tokens, stream(seed, Stream.OUTPUT_TOKENS), n)

@@ -32,6 +32,7 @@ from inferchip.sim.steptime import StepTimer
 
 DEFAULT_DRAIN_S = 600.0  # open-loop runs may drain at most max(this, arrival period) after the last arrival
 PROGRESS_STEP_FRACTION = 0.005
+MAX_REPLICAS = 100_000
 _ARRIVALS = TypeAdapter(ArrivalSpec)
 
 
@@ -127,8 +128,9 @@ def run_pools(pools: list[Pool], link: KVLink | None, arrivals_spec: Any, *, dur
     for pool in pools:
         check_step_model(pool.model)
         n = pool.replicas
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-            raise InvalidSettingError(f"{pool.name}replicas: value {n!r} must be a whole number >= 1")
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= MAX_REPLICAS:
+            raise InvalidSettingError(f"{pool.name}replicas: value {n!r} must be a whole number in 1..{MAX_REPLICAS:,} "
+                                      "(the event loop looks at every replica at each event)")
         cfgs.append(as_scheduler_config(pool.config))
     spec = arrivals_spec if not isinstance(arrivals_spec, dict) else validated(arrivals_spec, _ARRIVALS, "arrivals")
     for name, value in (("slo_ttft_s", slo_ttft_s), ("slo_tpot_s", slo_tpot_s), ("max_time_s", max_time_s),
