@@ -33,7 +33,8 @@ Rules, each applied to every server row from its fields and notes (never from it
   :meth:`SimResult.queue_growing`). The search starts at the analytic model's rate (at
   ``max_num_seqs`` sequences where the scheduler caps the batch below the analytic one),
   steps by ``RATE_STEP`` until it brackets the boundary and bisects to ``REL_TOL``; every
-  trial has the same seed (common random numbers). Metric: tokens/s = rate x mean output
+  trial has the same seed (common random numbers). It is the simulator's one rate search
+  (:func:`~inferchip.sim.search.max_rate_under_slo`) with these options. Metric: tokens/s = rate x mean output
   (x beams), samples/s = rate.
 * **Open loop at a stated rate** ("measured at N completed samples/s", "request rate N"):
   Poisson at that rate. The README defines ttft_ms, tpot_ms and itl_ms as means: mean TTFT,
