@@ -19,7 +19,7 @@ import numpy as np
 from inferchip.performance.phases import map_model, static_batch
 from inferchip.catalog.chips import all_chips, get_chip_params
 from inferchip.catalog.models import load_model
-from inferchip.cost.calibration import load_calibration
+from inferchip.catalog.calibration_file import load_calibration
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 from inferchip.spec.chip import stack_chips

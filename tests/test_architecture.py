@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "inferchip"
-FOUNDATION = {"units", "sources", "errors"}
+FOUNDATION = {"units", "sources", "errors", "atomic_io"}
 LAYERS = ["spec", "catalog", "workload", "mapping", "cost", "sim", "performance", "validation", "review",
           "interfaces"]
 MAX_MODULE_LINES = 400

@@ -12,6 +12,7 @@ import pytest
 
 from inferchip.validation.calibrate import (
     DS_PREFIX,
+    FitPoint,
     calibrate,
     fit,
     parameter_bounds,
@@ -20,7 +21,8 @@ from inferchip.validation.calibrate import (
 )
 from inferchip.validation.cases import COLUMNS, parse_cases
 from inferchip.validation.validate import Validator
-from inferchip.cost.calibration import Calibration, load_calibration
+from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
+from inferchip.cost.calibration import Calibration
 from inferchip.interfaces.cli import main
 
 L8, L70, L2 = "meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-70B-Instruct", "meta-llama/Llama-2-70b-chat-hf"
@@ -55,8 +57,8 @@ def _csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def synthetic_cases(cal: Calibration):
-    """The settings above, each 'measured' value being the model's own prediction under ``cal``."""
+def synthetic_cases(truth: FitPoint):
+    """The settings above, each 'measured' value being the model's own prediction under ``truth``."""
     rows = []
     for cid, chip, n, model, w, tp, scen, i, o, conc, metric, notes in SETTINGS:
         unit = "ms" if metric.endswith("_ms") else "tokens/s"
@@ -65,7 +67,7 @@ def synthetic_cases(cal: Calibration):
                          scenario=scen, input_tokens=i, output_tokens=o, concurrency=conc, metric=metric, value=1,
                          unit=unit, notes=notes))
     cases = parse_cases(_csv(rows), "synthetic.csv")
-    v = Validator(cal)
+    v = truth.validator()
     out = []
     for c in cases:
         r = v.predict_case(c)
@@ -75,7 +77,7 @@ def synthetic_cases(cal: Calibration):
 
 
 @pytest.fixture(scope="module")
-def truth() -> Calibration:
+def truth() -> FitPoint:
     return with_values(Calibration(), FITTED, list(TRUE.values()) + [TRUE_MEAN_INPUT])
 
 
@@ -102,7 +104,8 @@ def test_fit_recovers_the_parameters_the_data_was_made_with(truth):
     for name, want in TRUE.items():
         assert got[name] == pytest.approx(want, rel=0.02), name
     assert got[DS_PREFIX + "llama2-70b"] == pytest.approx(TRUE_MEAN_INPUT, rel=0.02)
-    v = Validator(res.calibration)
+    assert res.lengths.mean_input_tokens["llama2-70b"] == pytest.approx(TRUE_MEAN_INPUT, rel=0.02)
+    v = Validator(res.calibration, lengths=res.lengths)
     worst = max(v.predict_case(c).ape for c in cases)
     assert worst < 1.0  # percent
     assert max(r.ape for r in first) > 10.0  # the defaults were really off
@@ -114,7 +117,7 @@ def test_leave_one_accelerator_out_predicts_each_row_with_a_fold_that_never_saw_
     assert sorted(rep.folds) == sorted({c.accelerator for c in cases})
     for c, r in zip(cases, rep.held_out):
         assert r.case.case_id == c.case_id
-        again = Validator(rep.folds[c.accelerator]).predict_case(c)
+        again = rep.folds[c.accelerator].validator().predict_case(c)
         assert r.predicted == pytest.approx(again.predicted, rel=1e-12)
     s = rep.summary()
     assert s["fitted_parameters"] == 7  # the physical parameters; no MLPerf row, so no data-set mean
@@ -134,6 +137,10 @@ def test_calibrate_command_writes_a_loadable_fitted_calibration(tmp_path, truth,
     report = json.loads(capsys.readouterr().out)
     assert report["fitted_parameters"] == len(Calibration.physical_parameter_names()) + 1
     cal = load_calibration(out)
+    # The fitted MLPerf mean input length is written with the calibration and read back apart from it.
+    fitted_mean = report["parameters"][DS_PREFIX + "llama2-70b"]
+    assert load_dataset_lengths(out).mean_input_tokens["llama2-70b"] == pytest.approx(fitted_mean, rel=1e-12)
+    assert fitted_mean != 700.0  # not the default: fitted (near the truth, 420)
     assert cal.fitted and cal.fitted_on.startswith("synthetic.csv (9 cases, sha256 ")
     assert cal.fit_summary["in_sample_median_ape"] < 5.0
     assert not list(tmp_path.glob("*.tmp"))

@@ -112,18 +112,18 @@ vendor: Me
 family: generic
 estimate: true
 compute: {dense_tflops: {bf16: 500, fp8: 1000}}
-memory: {type: HBM3, capacity: 96, capacity_unit: GiB, bandwidth_tbps: 4}
-interconnect: {scaleup_bw_gbps_per_direction: 400, max_scaleup_domain: 8}
+memory: {type: HBM3, capacity: 96, capacity_unit: GiB, bandwidth_tb_per_s: 4}
+interconnect: {scaleup_bw_gb_per_s_per_direction: 400, max_scaleup_domain: 8}
 power: {tdp_w: 600}
 sources: [{citation: my own design, kind: estimate}]
 """)
     assert main(["predict", "--chip", str(y), "--model", "meta-llama/Llama-3.1-8B", "--batch", "4", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["chip_id"] == "my-chip"
     bad = tmp_path / "bad.yaml"
-    bad.write_text(y.read_text().replace("bandwidth_tbps: 4", "bandwidth_tbps: fast"))
+    bad.write_text(y.read_text().replace("bandwidth_tb_per_s: 4", "bandwidth_tb_per_s: fast"))
     assert main(["predict", "--chip", str(bad), "--model", "meta-llama/Llama-3.1-8B", "--batch", "4"]) == 2
     err = capsys.readouterr().err
-    assert "bad.yaml" in err and "bandwidth_tbps" in err and "fast" in err
+    assert "bad.yaml" in err and "bandwidth_tb_per_s" in err and "fast" in err
 
 
 # --- W4A4 (NVFP4 / MXFP4 activations) ------------------------------------------------------------

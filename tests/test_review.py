@@ -203,7 +203,7 @@ def test_review_writes_html_csv_and_json(tmp_path, capsys):
     data = json.loads((out / "results.json").read_text())
     assert data["verdict"]["claim_id"] == "tesla-ai5"
     est = data["verdict"]["estimates"]
-    assert "memory.bandwidth_tbps" in est["fields"] and set(est["levels"]) == {"low", "high"}  # re-run at both ends
+    assert "memory.bandwidth_tb_per_s" in est["fields"] and set(est["levels"]) == {"low", "high"}  # re-run at both ends
     assert {r["chip_id"] for r in data["rows"]} == {"nvidia-h100-sxm-80gb", "amd-mi300x", "tesla-ai5"}
     html = (out / "report.html").read_text()
     assert html.count("Plotly.newPlot(") >= 5 and "Verdict" in html
@@ -244,11 +244,11 @@ def test_unknown_ids_and_settings_name_what_is_allowed(tmp_path, capsys, args, w
 def test_a_bad_claim_file_names_the_field(tmp_path, capsys):
     bad = tmp_path / "chip.yaml"
     bad.write_text("id: x\nname: X\nvendor: Y\nfamily: generic\ncompute: {dense_tflops: {bf16: 100}}\n"
-                   "memory: {type: HBM3, capacity: 80, capacity_unit: GiB, bandwidth_tbps: fast}\n"
+                   "memory: {type: HBM3, capacity: 80, capacity_unit: GiB, bandwidth_tb_per_s: fast}\n"
                    "sources: [{citation: test}]\n")
     assert main(["review", "--claim", str(bad), "--out", str(tmp_path / "rv")]) == 2
     err = _err(capsys)
-    assert "memory.bandwidth_tbps" in err and "'fast'" in err
+    assert "memory.bandwidth_tb_per_s" in err and "'fast'" in err
 
 
 def test_an_unwritable_out_is_refused_before_any_work(tmp_path, capsys, monkeypatch):

@@ -298,6 +298,13 @@ def test_without_chunked_prefill_a_prompt_waits_for_a_whole_budget(tmp_path):
         ("arrival_s,input_tokens\n0,10\n", r"missing \['output_tokens'\]"),
         ("arrival_ms,input_tokens,output_tokens\n0,10,5\n", r"unknown \['arrival_ms'\]"),
         ("arrival_s,input_tokens,output_tokens\n", r"no requests"),
+        # beyond int64 and beyond any context window; beyond float64; a time float64 cannot step through
+        ("arrival_s,input_tokens,output_tokens\n0,99999999999999999999999,5\n",
+         r"row 1 \(line 2\), field 'input_tokens'.*1\.\.100,000,000"),
+        ("arrival_s,input_tokens,output_tokens\n0,10,100000001\n", r"field 'output_tokens'.*1\.\.100,000,000"),
+        ("arrival_s,input_tokens,output_tokens\n0,10,5\n1e400,10,5\n", r"row 2 \(line 3\), field 'arrival_s'.*finite"),
+        ("arrival_s,input_tokens,output_tokens\n1e300,10,5\n", r"field 'arrival_s'.*<= 1e\+09 seconds"),
+        ("arrival_s,input_tokens,output_tokens\n0,1\x00,5\n", r"field 'input_tokens'.*not a number"),
     ],
 )
 def test_bad_csv_trace_names_file_row_and_field(tmp_path, body, match):
@@ -320,6 +327,19 @@ def test_jsonl_trace_is_read_and_bad_rows_are_named(tmp_path):
         simulate(binary_model(), TraceArrivals(path=str(bad)))
     with pytest.raises(SpecError, match="cannot read"):
         simulate(binary_model(), TraceArrivals(path=str(tmp_path / "missing.csv")))
+    bad.write_text('{"arrival_s": 0, "input_tokens": 4, "output_tokens": 2}\n{"arrival_s": 1 "input_tokens": 4}\n')
+    with pytest.raises(SpecError, match=r"b.jsonl: row 2 \(line 2\): not valid JSON: .* at column 17"):
+        simulate(binary_model(), TraceArrivals(path=str(bad)))
+    bad.write_text('{"arrival_s": 0, "input_tokens": 1' + "0" * 400 + ', "output_tokens": 2}\n')
+    with pytest.raises(SpecError, match=r"row 1 \(line 1\), field 'input_tokens': value 1000.*too large"):
+        simulate(binary_model(), TraceArrivals(path=str(bad)))
+
+
+def test_a_trace_that_is_not_utf8_names_its_line_and_column(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"arrival_s,input_tokens,output_tokens\n0,10,5\n1,\xe9\xe9,5\n")
+    with pytest.raises(SpecError, match=r"latin1.csv: line 3, column 3 .*not UTF-8"):
+        simulate(binary_model(), TraceArrivals(path=str(path)))
 
 
 # ---------------------------------------------------------------------------------------------- settings

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,7 @@ from inferchip.sim import (
     simulate,
     throughput_interactivity_curve,
 )
+from inferchip.sim.steptime import StepTimer
 
 MODEL = LinearStepModel(fixed_s=0.01, per_token_s=2e-5, per_kv_token_s=5e-8, kv_capacity_tokens=100_000)
 
@@ -75,3 +78,72 @@ def test_pareto_flags_hand_example():
     x = [1, 2, 3, 4, 3]
     y = [5, 2, 3, 1, 3]
     assert pareto_flags(x, y).tolist() == [True, False, True, True, True]
+
+
+def test_search_from_a_given_rate_brackets_by_the_given_factor_without_a_lone_probe():
+    res = max_rate_under_slo(MODEL, 400, 100, slo_ttft_s=0.5, slo_tpot_s=0.03, num_requests=400,
+                             start_rate_per_s=1.0, rate_factor=1.5, rel_tol=0.05, max_simulations=None)
+    rates = [t.rate_per_s for t in res.trials]
+    assert rates[0] == 1.0 and all(t.num_requests == 400 for t in res.trials)
+    first_miss = next(i for i, t in enumerate(res.trials) if not t.meets_slo)
+    climb = rates[: first_miss + 1]
+    assert climb == [1.5**k for k in range(len(climb))]  # 1, 1.5, 2.25, ... up to the first miss
+    failing = min(t.rate_per_s for t in res.trials if not t.meets_slo)
+    assert res.feasible and res.bracketed and failing / res.rate_per_s - 1 <= 0.05
+    assert res.reported is not None and res.reported.rate_per_s == res.rate_per_s
+
+
+def test_an_end_to_end_limit_alone_is_searched_and_reported():
+    res = max_rate_under_slo(MODEL, 400, 100, slo_e2e_s=3.0, num_requests=400, rel_tol=0.05)
+    assert res.feasible and res.slo_ttft_s is None and res.slo_tpot_s is None and res.slo_e2e_s == 3.0
+    assert res.e2e_s <= 3.0
+    above = [t for t in res.trials if t.rate_per_s > res.rate_per_s]
+    assert above and all(not t.meets_slo for t in above)
+    assert any(t.e2e_s > 3.0 for t in above)  # the miss is the end-to-end limit's
+    again = simulate(MODEL, PoissonArrivals(rate_per_s=res.rate_per_s, input_tokens=400, output_tokens=100),
+                     num_requests=400, max_drain_s=2 * 3.0)
+    assert np.sort(again.e2e_s)[int(np.ceil(0.99 * 400)) - 1] == res.e2e_s
+
+
+def test_a_shared_step_timer_changes_no_figure_and_saves_model_evaluations():
+    kw = dict(slo_ttft_s=0.5, slo_tpot_s=0.03, num_requests=300, rel_tol=0.05)
+    fresh = max_rate_under_slo(MODEL, 400, 100, **kw)
+    timer = StepTimer(MODEL)
+    first = max_rate_under_slo(MODEL, 400, 100, step_timer=timer, **kw)
+    used = timer.num_evaluations
+    second = max_rate_under_slo(MODEL, 400, 100, step_timer=timer, **kw)
+
+    def figures(res):  # every figure but the count of step-model evaluations, which the cache saves
+        return [{k: v for k, v in t.summary.items() if k != "step_model_evaluations"} for t in res.trials]
+
+    assert figures(fresh) == figures(first) == figures(second)
+    assert sum(t.summary["step_model_evaluations"] for t in second.trials) == 0
+    assert used > 0 and timer.num_evaluations == used  # the second search found every step time cached
+
+
+def test_run_length_drain_and_acceptance_may_depend_on_the_rate():
+    seen = []
+
+    def accept(res, rate, n):
+        seen.append((rate, n, res.summary()["num_requests"]))
+        return rate < 2.0
+
+    res = max_rate_under_slo(MODEL, 400, 100, num_requests=lambda r: 100 + int(100 * r), start_rate_per_s=1.0,
+                             drain_s=lambda r, n: n / r, accept=accept, rel_tol=0.1)
+    assert all(n == 100 + int(100 * r) == done for r, n, done in seen)
+    assert [t.num_requests for t in res.trials] == [n for _, n, _ in seen]
+    assert res.feasible and res.rate_per_s < 2.0 <= min(t.rate_per_s for t in res.trials if not t.meets_slo)
+    never = max_rate_under_slo(MODEL, 400, 100, num_requests=50, start_rate_per_s=1.0, accept=lambda *a: False,
+                               max_bracket_steps=3)
+    assert not never.feasible and never.rate_per_s == 0.0 and len(never.trials) == 4
+    assert never.reported is not None and never.reported.rate_per_s == 1.0 / 2.0**3  # the gentlest tried
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("rate_factor", 1.0, "rate_factor"), ("rel_tol", -1.0, "rel_tol"), ("start_rate_per_s", math.inf, "start_rate"),
+    ("start_rate_per_s", 0.0, "start_rate"), ("slo_e2e_s", math.nan, "slo_e2e_s"), ("max_simulations", 0, "max_sim"),
+    ("max_bracket_steps", 2.5, "max_bracket"), ("num_requests", 0, "num_requests"),
+])
+def test_search_options_out_of_range_are_named(option, value, message):
+    with pytest.raises(InvalidSettingError, match=message):
+        max_rate_under_slo(MODEL, 400, 100, slo_ttft_s=1.0, **{option: value})

@@ -33,6 +33,7 @@ from inferchip.validation.validate import (
     plan_for,
 )
 from inferchip.cost.calibration import Calibration
+from inferchip.spec.calibration import DatasetLengths
 from inferchip.interfaces.cli import main
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
@@ -165,8 +166,7 @@ def test_open_loop_concurrency_obeys_littles_law(h100):
 def test_mlperf_plan_uses_the_calibrations_mean_input_and_the_papers_limits():
     (c,) = _parse(_row(scenario="server", model="meta-llama/Llama-2-70b-chat-hf", input_tokens="",
                        output_tokens="290", notes='"latency constraint TTFT p99<=2000 ms, TPOT p99<=200 ms"'))
-    cal = Calibration(mlperf_mean_input_tokens={"llama2-70b": 300.0})
-    plan = plan_for(c, cal)
+    plan = plan_for(c, DatasetLengths(mean_input_tokens={"llama2-70b": 300.0}))
     assert plan.inputs.mean == pytest.approx(300.0) and plan.outputs.mean == pytest.approx(290.0)
     assert plan.max_ttft_s == pytest.approx(2.0 / 2.5) and plan.max_tpot_s == pytest.approx(0.2 / 1.15)
     assert plan.mode == "max_throughput" and plan.dataset == "llama2-70b"

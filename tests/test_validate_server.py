@@ -15,6 +15,7 @@ from inferchip.performance.phases import map_model
 from inferchip.validation.validate import validate_cases
 from inferchip.validation.plan import Plan, operating_point, plan_for
 from inferchip.cost.calibration import Calibration
+from inferchip.spec.calibration import DatasetLengths
 from inferchip.interfaces.cli import main
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
@@ -45,7 +46,7 @@ def mm():
 
 def _run(mm, notes: str):
     c = _case(notes)
-    plan = plan_for(c, Calibration())
+    plan = plan_for(c, DatasetLengths())
     analytic = operating_point(mm, plan, LAYOUT.replicas)
     return plan, analytic, vs.simulate_row(c, plan, LAYOUT, analytic, vs.ReplicaSim(mm))
 
@@ -61,7 +62,7 @@ def test_stated_batch_and_requests_read_the_text():
 
 
 def test_a_stated_batch_size_sets_the_scheduler_else_the_kv_cache_decides(mm):
-    plan = plan_for(_case("x"), Calibration())
+    plan = plan_for(_case("x"), DatasetLengths())
     cfg, why = vs.scheduler_config(_case("gpu_batch_size 8"), mm, plan, 100_000)
     assert cfg.max_num_seqs == 8 and "stated" in why
     assert cfg.max_num_batched_tokens == mm.chunk_tokens  # 8192, the engine's default budget
@@ -115,6 +116,31 @@ def test_a_stated_batch_size_caps_the_simulated_batch(mm):
     assert "max_num_seqs 8 (batch size 8 stated)" in out.notes[0]
 
 
+def test_the_row_search_is_the_simulators_search_with_the_validation_rules(mm):
+    """One rate search in the project: the row's search is sim.search.max_rate_under_slo, started at
+    the analytic rate, stepping by RATE_STEP, bisected to REL_TOL, on the replica's shared step timer."""
+    from inferchip.sim.search import ServerSearchResult
+
+    c = _case('"TTFT p99<=500 ms, TPOT p99<=30 ms"')
+    plan = plan_for(c, Calibration())
+    analytic = operating_point(mm, plan, LAYOUT.replicas)
+    sim = vs.ReplicaSim(mm)
+    out = vs.simulate_row(c, plan, LAYOUT, analytic, sim)
+    (found,) = sim.searches.values()
+    assert isinstance(found, ServerSearchResult) and found.slo_e2e_s is None
+    assert (found.slo_ttft_s, found.slo_tpot_s, found.percentile) == (0.5, 0.030, vs.PERCENTILE)
+    rates = [t.rate_per_s for t in found.trials]
+    turn = next(i for i, t in enumerate(found.trials) if t.meets_slo != found.trials[0].meets_slo)
+    step = vs.RATE_STEP if found.trials[0].meets_slo else 1 / vs.RATE_STEP  # climb from a pass, descend from a miss
+    assert turn >= 1 and rates[: turn + 1] == pytest.approx([rates[0] * step**k for k in range(turn + 1)])
+    failing = min(t.rate_per_s for t in found.trials if not t.meets_slo)
+    assert found.bracketed and failing / out.rate_per_s - 1 <= vs.REL_TOL
+    assert out.trials == len(found.trials) and out.rate_per_s == found.rate_per_s
+    assert all(t.num_requests == vs.run_length(t.rate_per_s, vs.lifetime_s(vs.row_limits(c), plan, analytic))
+               for t in found.trials)
+    assert sim.timer.num_evaluations > 0  # every trial priced its steps through the replica's one cache
+
+
 def test_the_simulation_is_deterministic(mm):
     _, _, a = _run(mm, '"TTFT p99<=500 ms, TPOT p99<=30 ms"')
     _, _, b = _run(mm, '"TTFT p99<=500 ms, TPOT p99<=30 ms"')
@@ -123,7 +149,7 @@ def test_the_simulation_is_deterministic(mm):
 
 def test_an_open_loop_row_is_simulated_at_its_stated_rate(mm):
     c = _case('"request rate (QPS column) 2, 500 requests"', metric="ttft_ms", unit="ms", value="50")
-    plan = plan_for(c, Calibration())
+    plan = plan_for(c, DatasetLengths())
     out = vs.simulate_row(c, plan, LAYOUT, operating_point(mm, plan, 2), vs.ReplicaSim(mm))
     # 2 requests/s over 2 replicas: 1 per replica, 500 requests split in two; light load, so the mean
     # TTFT is about one prefill of 300 tokens, well under a decode of 200 tokens.

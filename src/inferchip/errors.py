@@ -39,3 +39,7 @@ class DoesNotFitError(InferchipError):
 
 def closest(given: str, known: Iterable[str]) -> list[str]:
     return difflib.get_close_matches(given, list(known), n=5, cutoff=0.3)
+
+
+class OutputError(InferchipError):
+    """A file or folder inferchip cannot write (or, for an input, read)."""

@@ -38,12 +38,12 @@ def _model_type(config: dict[str, Any], where: str) -> str:
             if isinstance(arch, str) and arch in BY_ARCHITECTURE:
                 return BY_ARCHITECTURE[arch]
         raise SpecError(
-            f"{where}: field 'model_type' is missing and 'architectures' names no known model: "
+            f"{where}: model_type is missing and 'architectures' names no known model: "
             f"expected one of {', '.join(SUPPORTED_MODEL_TYPES)}"
         )
     if not isinstance(model_type, str) or model_type not in BUILDERS:
         raise SpecError(
-            f"{where}: field 'model_type': value {model_type!r} is not supported: "
+            f"{where}: model_type = {model_type!r} is not supported: "
             f"expected one of {', '.join(SUPPORTED_MODEL_TYPES)}"
         )
     return model_type
@@ -63,7 +63,7 @@ def _metadata(config: dict[str, Any], where: str) -> dict[str, Any]:
     if isinstance(doubts, str):
         doubts = [doubts]
     if not isinstance(doubts, list):
-        raise SpecError(f"{where}: field '_doubts': value {doubts!r}: expected a list of strings")
+        raise SpecError(f"{where}: _doubts = {doubts!r}: expected a list of strings")
     return {
         "total_params_reported": text("_total_params_reported"),
         "active_params_reported": text("_active_params_reported"),

@@ -94,7 +94,7 @@ def _deepseek(r: ConfigReader) -> Built:
     if "q_lora_rank" not in r.data:
         # DeepseekV2Config defaults q_lora_rank to 1536, but V2-Lite has none: too easy to get wrong silently.
         raise SpecError(
-            f"{r.where}: field '{r.prefix}q_lora_rank' is missing: expected an integer >= 1 "
+            f"{r.where}: {r.prefix}q_lora_rank is missing: expected an integer >= 1 "
             "or null (null = direct query projection, as in DeepSeek-V2-Lite)"
         )
     n = f["num_layers"]
@@ -224,6 +224,9 @@ def _gptj(r: ConfigReader) -> Built:
     return f, uniform_layers(f["num_layers"], None, False), notes
 
 
+FALCON_DEFAULT_CONTEXT_TOKENS = 2048  # transformers FalconConfig(max_position_embeddings=2048)
+
+
 def _falcon(r: ConfigReader) -> Built:
     new_arch = r.bool_("new_decoder_architecture", False)
     parallel = r.bool_("parallel_attn", True)
@@ -231,6 +234,8 @@ def _falcon(r: ConfigReader) -> Built:
     f = attention_shape(r, None, keys=(*HF_KEYS[:3], "num_kv_heads", HF_KEYS[4]))
     if not new_arch and r.bool_("multi_query", True):
         f["num_kv_heads"] = 1
+    if f["max_position_embeddings"] is None:  # transformers FalconConfig default (falcon-40b/180B omit the key)
+        f["max_position_embeddings"] = FALCON_DEFAULT_CONTEXT_TOKENS
     # transformers FalconDecoderLayer: new architecture has ln_attn + ln_mlp (num_ln_in_parallel_attn,
     # default 2); the old one input_layernorm, plus post_attention_layernorm when not parallel.
     norms = r.int_("num_ln_in_parallel_attn", "layer norms per layer", default=2) if new_arch else 1 + (not parallel)

@@ -11,6 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from inferchip.errors import SpecError
+from inferchip.spec.model import CONTEXT, HEAD_DIM, HEADS, LAYERS, VOCAB, WIDTH
+
+CONFIG_INT_MAX = 10**9
+"""Largest integer any size in a config may hold unless a tighter bound applies (spec/model.py)."""
 
 # Per-layer attention/FFN kind: (sliding window in tokens or None, is the FFN a MoE block).
 Layer = tuple[int | None, bool]
@@ -23,30 +27,35 @@ class ConfigReader:
         self.data, self.where, self.prefix = data, where, prefix
 
     def _fail(self, key: str, value: Any, expected: str) -> SpecError:
-        return SpecError(f"{self.where}: field '{self.prefix}{key}': value {value!r}: expected {expected}")
+        shown = value if isinstance(value, str) and value.startswith("an integer of") else repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        return SpecError(f"{self.where}: {self.prefix}{key} = {shown}: expected {expected}")
 
     def has(self, key: str) -> bool:
         return self.data.get(key) is not None
 
-    def opt_int(self, key: str, what: str, minimum: int = 1) -> int | None:
-        """An integer >= ``minimum`` or None when absent/null; ``what`` says what it is."""
+    def opt_int(self, key: str, what: str, minimum: int = 1, maximum: int = CONFIG_INT_MAX) -> int | None:
+        """An integer in [``minimum``, ``maximum``] or None when absent/null; ``what`` says what it is."""
         value = self.data.get(key)
         if value is None:
             return None
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self._fail(key, value, f"an integer >= {minimum} ({what})")
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            shown = value if not isinstance(value, int) or abs(value) < 10**30 else "an integer of thousands of digits"
+            raise self._fail(key, shown, f"an integer between {minimum:,} and {maximum:,} ({what})")
         return value
 
-    def int_(self, key: str, what: str, default: int | None = None, minimum: int = 1) -> int:
+    def int_(self, key: str, what: str, default: int | None = None, minimum: int = 1,
+             maximum: int = CONFIG_INT_MAX) -> int:
         """A required integer (or ``default`` when given and the key is absent)."""
-        value = self.opt_int(key, what, minimum)
+        value = self.opt_int(key, what, minimum, maximum)
         if value is not None:
             return value
         if default is None:
             raise SpecError(
-                f"{self.where}: field '{self.prefix}{key}' is missing: expected an integer >= {minimum} ({what})"
+                f"{self.where}: {self.prefix}{key} is missing: expected an integer between {minimum:,} and {maximum:,} ({what})"
             )
         return default
 
@@ -69,7 +78,7 @@ class ConfigReader:
     def sub(self, key: str) -> ConfigReader:
         value = self.data.get(key)
         if value is None:
-            raise SpecError(f"{self.where}: field '{self.prefix}{key}' is missing: expected a mapping of fields")
+            raise SpecError(f"{self.where}: {self.prefix}{key} is missing: expected a mapping of fields")
         if not isinstance(value, dict):
             raise self._fail(key, value, "a mapping of fields")
         return ConfigReader(value, self.where, f"{self.prefix}{key}.")
@@ -87,29 +96,30 @@ def attention_shape(
     absent KV heads mean multi-head attention; absent head_dim means width / heads.
     """
     layers_key, hidden_key, heads_key, kv_key, context_key = keys
-    hidden = r.int_(hidden_key, "model width")
-    heads = r.int_(heads_key, "query heads per layer")
-    kv_heads = r.int_(kv_key, "key/value heads per layer", default=heads)
+    hidden = r.int_(hidden_key, "model width", maximum=int(WIDTH.high))
+    heads = r.int_(heads_key, "query heads per layer", maximum=int(HEADS.high))
+    kv_heads = r.int_(kv_key, "key/value heads per layer", default=heads, maximum=int(HEADS.high))
     if heads % kv_heads:
         raise r._fail(kv_key, kv_heads, f"a divisor of {heads_key} {heads} (each KV head serves a group of heads)")
-    head_dim = r.opt_int(head_dim_key, "width of one attention head") if head_dim_key else None
+    head_dim = r.opt_int(head_dim_key, "width of one attention head", maximum=int(HEAD_DIM.high)) if head_dim_key else None
     if head_dim is None:
         if hidden % heads:
             raise r._fail(heads_key, heads, f"a divisor of {hidden_key} {hidden} when head_dim is absent")
         head_dim = hidden // heads
     return {
-        "num_layers": r.int_(layers_key, "decoder layers"),
+        "num_layers": r.int_(layers_key, "decoder layers", maximum=int(LAYERS.high)),
         "hidden_size": hidden,
-        "vocab_size": r.int_("vocab_size", "embedding rows"),
+        "vocab_size": r.int_("vocab_size", "embedding rows", maximum=int(VOCAB.high)),
         "num_heads": heads,
         "num_kv_heads": kv_heads,
         "head_dim": head_dim,
-        "max_position_embeddings": r.opt_int(context_key, "longest supported context in tokens"),
+        "max_position_embeddings": r.opt_int(context_key, "longest supported context in tokens", maximum=int(CONTEXT.high)),
     }
 
 
 def sliding_window(r: ConfigReader, key: str = "sliding_window") -> int | None:
-    return r.opt_int(key, "sliding-window length in tokens")
+    """The window in tokens (a whole number >= 1; no larger than the context, checked by ModelSpec)."""
+    return r.opt_int(key, "sliding-window length in tokens", maximum=int(CONTEXT.high))
 
 
 def from_layer_types(r: ConfigReader, n: int, window: int | None, moe: list[bool]) -> list[Layer] | None:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from inferchip.catalog.hf_config import model_spec_from_config
-from inferchip.catalog.yaml_io import read_mapping
+from inferchip.catalog.yaml_io import is_dir, is_file, read_mapping
 from inferchip.errors import SpecError, UnknownIdError
 from inferchip.spec.model import ModelSpec
 
@@ -49,7 +49,7 @@ def _aliases() -> dict[str, tuple[str, str]]:
         alias, base = (row.get("alias") or "").strip(), (row.get("same_architecture_as") or "").strip()
         if not alias or base not in known:
             raise SpecError(
-                f"{where}: line {line}: field 'same_architecture_as': value {base!r}: expected a bundled model id"
+                f"{where}: line {line}: same_architecture_as = {base!r}: expected a bundled model id"
             )
         out[alias] = (base, (row.get("note") or "").strip())
     return out
@@ -110,7 +110,7 @@ def load_model(id_or_path: str | Path) -> ModelSpec:
     model_id = _canonical(given)
     if model_id is None:
         path = Path(given).expanduser()
-        if path.is_file() or (path.is_dir() and (path / "config.json").is_file()) or given.endswith(".json"):
+        if is_file(path) or (is_dir(path) and is_file(path / "config.json")) or given.endswith(".json"):
             return load_user_config(path)
         raise UnknownIdError("model", given, model_ids())
     return _load_alias(model_id) if model_id in _aliases() else _load_bundled(model_id)

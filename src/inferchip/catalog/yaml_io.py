@@ -1,7 +1,9 @@
 """Read YAML/JSON spec files and turn validation failures into clear errors.
 
-A malformed file raises :class:`SpecError` naming the file, the field, the value and
-what is allowed; never a traceback.
+A malformed file raises :class:`SpecError` naming the file, the field, the value and what
+is allowed (``FILE: FIELD = VALUE: must be ...``); never a traceback. The YAML reader uses
+the C loader when PyYAML has it and rejects duplicate keys (PyYAML would silently keep the
+last one).
 """
 
 from __future__ import annotations
@@ -17,39 +19,182 @@ from inferchip.errors import SpecError
 
 M = TypeVar("M", bound=BaseModel)
 
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _Duplicate(yaml.YAMLError):
+    def __init__(self, key: object, first: yaml.Mark | None, again: yaml.Mark | None):
+        super().__init__()
+        self.key, self.first, self.again = key, first, again
+
+
+class UniqueKeyLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """Safe YAML loader (C-accelerated where available) that rejects a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Mark | None] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue  # '<<: *anchor' merges; keys given explicitly may override merged ones
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                if key in seen:
+                    raise _Duplicate(key, seen[key], key_node.start_mark)
+            except TypeError:  # an unhashable key: the base constructor reports it
+                continue
+            seen[key] = key_node.start_mark
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
+
+
+_TOO_MANY_DIGITS = "not a spec: a number has thousands of digits (at most 4,300 are read; no spec figure needs 30)"
+
+
+def _line(mark: yaml.Mark | None) -> str:
+    return f"line {mark.line + 1}" if mark is not None else "?"
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """Parse YAML text; duplicate keys, bad syntax, absurd integers or nesting -> SpecError."""
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader)  # UniqueKeyLoader is a safe loader
+    except _Duplicate as dup:
+        raise SpecError(
+            f"{where}: key {dup.key!r} appears twice in one mapping ({_line(dup.first)} and {_line(dup.again)}); "
+            "keep one (YAML would silently use the last)"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{where}: not valid YAML: {_yaml_problem(exc)}") from None
+    except RecursionError:
+        raise SpecError(f"{where}: not a spec: the YAML is nested too deeply") from None
+    except ValueError:  # int('9' * 5000): Python limits integer strings to 4,300 digits
+        raise SpecError(f"{where}: {_TOO_MANY_DIGITS}") from None
+
 
 def read_mapping(path: Path) -> dict[str, Any]:
     """Parse a YAML or JSON file whose top level is a mapping."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise SpecError(f"{path}: cannot read file ({exc.strerror})") from None
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise SpecError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); "
+                        "save the file as UTF-8") from None
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"{path}: not valid JSON: {exc}") from None
+        except RecursionError:
+            raise SpecError(f"{path}: not a spec: the JSON is nested too deeply") from None
+        except ValueError:  # integers beyond 4,300 digits
+            raise SpecError(f"{path}: {_TOO_MANY_DIGITS}") from None
+    else:
+        data = parse_yaml(text, str(path))
+    if data is None:
+        raise SpecError(f"{path}: the file is empty; expected a mapping of fields")
     if not isinstance(data, dict):
         raise SpecError(f"{path}: the top level must be a mapping of fields, got {type(data).__name__}")
     return data
 
 
-def describe_validation_error(exc: ValidationError, where: str) -> str:
-    lines = [f"{where}: invalid spec"]
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        value = err.get("input")
-        shown = repr(value) if not isinstance(value, dict) else "{...}"
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling; allowed fields are in the README)"
-        lines.append(f"  field '{loc}': value {shown}: {msg}")
-    return "\n".join(lines)
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{...}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"  # str() fails past 4,300
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+_WORDS = {
+    "extra_forbidden": "unknown field (check the spelling; allowed fields are in the README)",
+    "bool_type": "must be true or false",
+    "dict_type": "must be a mapping of fields",
+    "model_type": "must be a mapping of fields",
+    "model_attributes_type": "must be a mapping of fields",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "string_type": "must be text",
+    "string_too_short": "must not be empty",
+}
+
+
+def _in_user_words(kind: str, msg: str, ctx: dict[str, Any]) -> str:
+    """pydantic's message for an error type, said the way the rest of the messages say it."""
+    if kind in _WORDS:
+        return _WORDS[kind]
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '')}"
+    if kind == "too_short":
+        return f"must have at least {ctx.get('min_length')} item(s)"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} item(s)"
+    return msg.removeprefix("Value error, ")
+
+
+def describe_validation_error(exc: ValidationError, where: str, renamed: dict[str, tuple[str, str]] | None = None) -> str:
+    """One line per problem: ``WHERE: FIELD = VALUE: what is allowed``, in the user's words.
+
+    ``renamed`` maps an old dotted key to (new key, what its unit means): an old key in a
+    user's file is reported as renamed rather than unknown.
+    """
+    lines: list[tuple[str, str | None]] = []  # (line, field it reports missing)
+    renamed_to: set[str] = set()
+    for err in exc.errors(include_url=False):
+        parts = [str(p) for p in err["loc"] if not str(p).startswith("@")]  # "@number"/"@range": union tags
+        value, msg, kind = err.get("input"), err["msg"], err["type"]
+        ctx = err.get("ctx") or {}
+        if kind == "cross_field":
+            parts.append(str(ctx["field"]))
+            value, msg = ctx["value"], str(ctx["message"])
+        loc = ".".join(parts) or "(top level)"
+        if kind == "extra_forbidden" and renamed and loc in renamed:
+            new, note = renamed[loc]
+            lines.insert(0, (f"{where}: {loc} was renamed to {new} ({note})", None))
+            renamed_to.add(new)
+        elif kind == "missing":
+            lines.append((f"{where}: {loc} is missing: this field is required", loc))
+        else:
+            lines.append((f"{where}: {loc} = {_shown(value)}: {_in_user_words(kind, msg, ctx)}", None))
+    # the new key of a renamed one is not also reported missing
+    return "\n".join(line for line, missing in lines if missing not in renamed_to)
 
 
 def validate(model: type[M], data: dict[str, Any], where: str) -> M:
+    """``model`` from ``data``, or SpecError naming ``where``, each bad field, its value and what is allowed."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(describe_validation_error(exc, where)) from None
+        renamed = getattr(model, "renamed_fields", None)
+        raise SpecError(describe_validation_error(exc, where, renamed)) from None
+    except RecursionError:
+        raise SpecError(f"{where}: not a spec: nested too deeply") from None
+
+
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, False (not an error) for a name the file system cannot hold (too long, NUL)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    """``path.is_dir()``, False for a name the file system cannot hold."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: the parser's problem and where (1-based line and column), without its snippet."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    context = getattr(exc, "context", None)
+    return f"{problem}{where}" + (f" ({context})" if context else "")

@@ -30,11 +30,8 @@ from inferchip.cost import tco
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.chip import ChipSpec, EstimateLevel, Range, pick
-from inferchip.units import GIB, GIGA, TERA
 
 SERVER_ACCELERATORS_MAX = 8  # the chip's share of a server of min(scale-up domain, 8) accelerators
-
-_CAPACITY_BYTES = {"GB": GIGA, "GiB": float(GIB), "TB": TERA, "MB": 0.0, "MiB": 0.0}  # MB-class = on-die SRAM
 
 
 @dataclass
@@ -91,8 +88,7 @@ def _figure_source(value: Any, what: str, spec: ChipSpec) -> str:
 
 def memory_gib(spec: ChipSpec, level: EstimateLevel = "central") -> float:
     """Off-chip memory of a chip in GiB (0 for MB-class on-die SRAM)."""
-    cap = pick(spec.memory.capacity, level) or 0.0
-    return cap * _CAPACITY_BYTES[spec.memory.capacity_unit] / GIB
+    return spec.memory.off_chip_gib(level)  # the one capacity table, units.CAPACITY_UNIT_BYTES
 
 
 def chip_cost(spec: ChipSpec, assumptions: Assumptions, level: EstimateLevel = "central") -> ChipCost:
@@ -193,7 +189,8 @@ def _cloud_check(out: ChipCost, spec: ChipSpec, a: Assumptions, level: EstimateL
     wall_per_chip = float(en.wall_power_w(tdp * n, n, a)) / n
     per_h = float(tco.tco_per_hour_usd(out.manufacturing_cost_usd, wall_per_chip, None, a))
     out.tco_at_cost_usd_per_hour = per_h
-    out.cloud_over_tco_at_cost = out.cloud_usd_per_hour / per_h if per_h > 0 else None
+    out.cloud_over_tco_at_cost = (out.cloud_usd_per_hour / per_h
+                                if per_h > 0 and out.cloud_usd_per_hour is not None else None)
     out.lines.append(CostLine("TCO per hour at manufacturing cost", per_h, "USD/h",
                               f"capex = cost x (1 + system overhead), {a.number('tco.lifetime_years'):g} years; "
                               f"power at TDP with 1/{n} of a {n}-accelerator server's host at the wall; "

@@ -21,7 +21,6 @@ from inferchip.cost.step import StepCost
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.chip import ChipSpec, EstimateLevel, pick
-from inferchip.units import GIB
 
 DEFAULT_NODE_NM = 7.0
 ACCELERATORS_PER_SERVER = 8  # HGX / OAM baseboards hold 8 accelerators (NVIDIA HGX, OCP OAM UBB)
@@ -56,10 +55,9 @@ def package_kind(spec: ChipSpec) -> str:
 
 def manufacturing_cost_usd(spec: ChipSpec, assumptions: Assumptions, level: EstimateLevel = "central") -> dict[str, float]:
     """Silicon-model cost breakdown of one packaged chip (raises NoSiliconDataError when unknown)."""
-    cap = pick(spec.memory.capacity, level) or 0.0
-    unit = {"GB": 1e9 / GIB, "GiB": 1.0, "TB": 1e12 / GIB, "MB": 0.0, "MiB": 0.0}[spec.memory.capacity_unit]
+    gib = spec.memory.off_chip_gib(level)  # the one capacity table, units.CAPACITY_UNIT_BYTES
     return chip_cost_breakdown(pick(spec.silicon.die_area_mm2, level), spec.silicon.compute_die_count, spec.silicon.node_nm,
-                               spec.memory.type, cap * unit, package_kind(spec), assumptions, chip_id=spec.id)
+                               spec.memory.type, gib, package_kind(spec), assumptions, chip_id=spec.id)
 
 
 def chip_money(spec: ChipSpec | None, assumptions: Assumptions, level: EstimateLevel = "central") -> ChipMoney:
@@ -121,7 +119,7 @@ def unit_energies(spec: ChipSpec | None, memory_type: str, assumptions: Assumpti
 def step_dynamic_energy_j(cost: StepCost, spec: ChipSpec | None, memory_type: str, assumptions: Assumptions) -> np.ndarray:
     """Dynamic energy of one stage step on one chip, J: FLOP x J/FLOP by format + DRAM bytes x J/B + link bytes x J/B."""
     u = unit_energies(spec, memory_type, assumptions)
-    e = 0.0
+    e: np.ndarray = np.zeros(())
     for fmt, flop in cost.flop_by_format.items():
         e = e + en.nonnegative_array(flop, "flop") * u.flop_j(fmt)
     e = e + en.nonnegative_array(cost.dram_bytes, "dram bytes") * u.per_byte_dram_j

@@ -5,6 +5,8 @@ DU-09799-001): the output is computed in ``tile_m x tile_n`` tiles, ``tiles_in_f
 at a time; a partial tile costs a full one, and a partial last wave costs a full wave.
 A menu of M tiles (full, 1/2, 1/4 of the chip's tile, never below 16) stands for the
 small-M kernels libraries pick for decode; the fastest is taken.
+
+Every argument may be an array (steps, chips, operators).
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from inferchip.cost.constants import FLOP_PER_MAC, MIN_TILE_M
+from inferchip.cost.roofline import ArrayLike, FloatArray
 
 
-
-def quantised_flop(m: np.ndarray, k: float, n: float, groups: np.ndarray | float,
-                   tile_m: np.ndarray | float, tile_n: np.ndarray | float,
-                   tiles_in_flight: np.ndarray | float) -> np.ndarray:
+def quantised_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, groups: ArrayLike, tile_m: ArrayLike,
+                   tile_n: ArrayLike, tiles_in_flight: ArrayLike) -> FloatArray:
     """FLOP the matrix units actually spend, counting padded tiles and the partial last wave.
 
     ``m`` rows per group, ``groups`` independent GEMMs of the same shape (MoE experts).
@@ -34,13 +35,13 @@ def quantised_flop(m: np.ndarray, k: float, n: float, groups: np.ndarray | float
     return np.where(m > 0, spent, 0.0)
 
 
-def gemm_flop(m: np.ndarray, k: float, n: float, groups: np.ndarray | float = 1.0) -> np.ndarray:
+def gemm_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, groups: ArrayLike = 1.0) -> FloatArray:
     """Useful FLOP: 2 m k n per group."""
     return FLOP_PER_MAC * np.asarray(m, dtype=float) * k * n * groups
 
 
-def gemm_bytes(m: np.ndarray, k: float, n: float, weight_groups: np.ndarray | float,
-               weight_bytes: float, act_bytes: float, groups: np.ndarray | float = 1.0) -> np.ndarray:
+def gemm_bytes(m: ArrayLike, k: ArrayLike, n: ArrayLike, weight_groups: ArrayLike,
+               weight_bytes: ArrayLike, act_bytes: ArrayLike, groups: ArrayLike = 1.0) -> FloatArray:
     """DRAM bytes: weights read once per step for each group that has tokens, activations in and out."""
     m = np.asarray(m, dtype=float)
     return k * n * weight_groups * weight_bytes + m * groups * (k + n) * act_bytes

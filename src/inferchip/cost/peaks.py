@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from inferchip.cost.roofline import FloatArray
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.formats import WIDER
 
 
-def peak_flop_per_s(chip: ChipParams, fmt: str) -> np.ndarray:
+def peak_flop_per_s(chip: ChipParams, fmt: str) -> FloatArray:
     """Dense peak FLOP/s at ``fmt``, or at the first wider format with units (elementwise for sweeps)."""
-    out = None
+    out: FloatArray | None = None
     for f in WIDER[fmt]:
-        v = chip.peak_flop_per_s.get(f)
-        if v is None:
+        given = chip.peak_flop_per_s.get(f)
+        if given is None:
             continue
-        v = np.asarray(v, dtype=float)
+        v = np.asarray(given, dtype=float)
         out = v if out is None else np.where(out > 0, out, v)
-    best = np.max(np.stack(np.broadcast_arrays(*[np.asarray(v, float) for v in chip.peak_flop_per_s.values()])), axis=0)
+    best: FloatArray = np.max(np.stack(np.broadcast_arrays(*[np.asarray(v, float)
+                                                             for v in chip.peak_flop_per_s.values()])), axis=0)
     # A chip with no units in the whole widening chain runs at its fastest format (said in notes).
     return best if out is None else np.where(out > 0, out, best)
 

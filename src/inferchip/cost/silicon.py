@@ -59,7 +59,8 @@ def dies_per_wafer(
 
 
 def _ad(area_mm2: ArrayLike, d0_per_cm2: ArrayLike) -> np.ndarray:
-    return nonnegative_array(area_mm2, "area_mm2") / MM2_PER_CM2 * nonnegative_array(d0_per_cm2, "d0_per_cm2")
+    ad: np.ndarray = nonnegative_array(area_mm2, "area_mm2") / MM2_PER_CM2 * nonnegative_array(d0_per_cm2, "d0_per_cm2")
+    return ad
 
 
 def yield_negative_binomial(area_mm2: ArrayLike, d0_per_cm2: ArrayLike, alpha: float = 3.0) -> Number:

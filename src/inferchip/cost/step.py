@@ -2,11 +2,16 @@
 
 A step processes ``num_tokens`` new tokens: the chunks of prompts being prefilled plus
 one token for each of ``num_decode_seqs`` decoding sequences (continuous batching with
-chunked prefill). Every operator's time is the slower of its compute time and its DRAM
-time plus a per-kernel overhead (:mod:`inferchip.cost.roofline`); GEMMs pay tile and wave
-quantisation (:mod:`inferchip.cost.gemm`); collectives follow the alpha-beta model
-(:mod:`inferchip.cost.network`); each iteration pays a host overhead that the device does
-not hide. Inputs broadcast: arrays of steps, and chips given as arrays in ``ChipParams``.
+chunked prefill). Its operators are the typed records sharding produces
+(:mod:`inferchip.mapping.operators`), each costed by its kind's rule (:mod:`inferchip.cost.rules`);
+the step sums them by operator class. Inputs broadcast: arrays of steps, and chips given as
+arrays in ``ChipParams``.
+
+Everything that does not depend on the step's token counts is compiled once per (sharded
+model, chip, formats, calibration) into a :class:`StepPlan`: the operators grouped by kind
+with their columns, how many times each runs, where each operator class starts and which
+format each operator's FLOP run in. Evaluating a step is then a few vectorised numpy
+operations per operator kind over ``points x operators`` arrays.
 
 Under attention data parallelism (``sm.dp_attention > 1``) the step's tokens and sequences
 are spread evenly over the chips of the stage: attention, dense and shared MLPs, norms, the
@@ -18,92 +23,280 @@ more whole sequences each, and prefill tokens are spread evenly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from inferchip.cost.calibration import Calibration
-from inferchip.cost.constants import FP32_BYTES
-from inferchip.cost.gemm import gemm_bytes, gemm_flop, quantised_flop
-from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, point_to_point_time_s
-from inferchip.cost.peaks import peak_flop_per_s
-from inferchip.cost.roofline import compute_time_s, memory_time_s
-from inferchip.mapping.memory_fit import EMBEDDING_FORMAT, Formats
+from inferchip.cost.roofline import ArrayLike, FloatArray
+from inferchip.cost.rules import CostContext, OpTable, Rule, StepPoints, cost_context, rule_for
+from inferchip.mapping.memory_fit import Formats
+from inferchip.mapping.operators import OP_CLASSES
 from inferchip.mapping.sharding import ShardedModel
 from inferchip.spec.chip import ChipParams
-from inferchip.spec.formats import BYTES_PER_ELEMENT, compute_format
 
-OP_CLASSES = ("attention_proj", "mlp", "experts", "attention", "elementwise", "lm_head", "communication", "host")
+__all__ = ["BOUNDS", "OP_CLASSES", "ClassCost", "StepCost", "StepPlan", "busiest_chip_share", "compile_step",
+           "step_cost", "step_points"]
+
 BOUNDS = ("compute", "memory", "network", "overhead")
-# Hidden states between layers, all-reduced partial sums and MoE combines stay 16-bit when GEMMs
-# run in fp8/fp4: engines quantise GEMM inputs on the fly (TensorRT-LLM, vLLM FP8/NVFP4 linear layers).
-HIDDEN_STATE_FORMAT = "bf16"
-ELEMENTWISE_KERNELS_PER_LAYER = 3  # fused add+norm twice, rotary (activation fused in the GEMM epilogue)
+# Rows of the plan's work array: what each rule returns, then the kernel's time.
+# The first five are a ClassCost's fields in order (compute and memory become the bound times).
+_TIME, _COMPUTE, _MEMORY, _NETWORK, _OVERHEAD, _FLOP, _DRAM, _LINK = range(8)
 
 
 @dataclass
 class ClassCost:
     """Accumulated seconds of one operator class, split by what bounds each kernel."""
 
-    time_s: np.ndarray
-    compute_bound_s: np.ndarray
-    memory_bound_s: np.ndarray
-    network_s: np.ndarray
-    overhead_s: np.ndarray
+    time_s: FloatArray
+    compute_bound_s: FloatArray
+    memory_bound_s: FloatArray
+    network_s: FloatArray
+    overhead_s: FloatArray
 
-    def bound(self) -> np.ndarray:
+    def bound(self) -> npt.NDArray[np.str_]:
         stack = np.stack(np.broadcast_arrays(self.compute_bound_s, self.memory_bound_s, self.network_s, self.overhead_s))
-        return np.take(np.array(BOUNDS), np.argmax(stack, axis=0))
+        names: npt.NDArray[np.str_] = np.take(np.array(BOUNDS), np.argmax(stack, axis=0))
+        return names
 
 
 @dataclass
 class StepCost:
     """Per-chip cost of one step of one pipeline stage (plus its outgoing pipeline transfer)."""
 
-    time_s: np.ndarray
+    time_s: FloatArray
     classes: dict[str, ClassCost]
-    flop_by_format: dict[str, np.ndarray] = field(default_factory=dict)
-    dram_bytes: np.ndarray = 0.0  # type: ignore[assignment]
-    link_bytes: np.ndarray = 0.0  # type: ignore[assignment]
+    flop_by_format: dict[str, FloatArray] = field(default_factory=dict)
+    dram_bytes: FloatArray = field(default_factory=lambda: np.zeros(()))
+    link_bytes: FloatArray = field(default_factory=lambda: np.zeros(()))
 
-    def class_times_s(self) -> dict[str, np.ndarray]:
+    def class_times_s(self) -> dict[str, FloatArray]:
         return {k: v.time_s for k, v in self.classes.items()}
 
 
-class _Acc:
-    def __init__(self, shape: tuple[int, ...]):
-        z = np.zeros(shape)
-        self.c = {k: ClassCost(z.copy(), z.copy(), z.copy(), z.copy(), z.copy()) for k in OP_CLASSES}
-        self.flop: dict[str, np.ndarray] = {}
-        self.dram = z.copy()
-        self.link = z.copy()
-
-    def kernel(self, cls: str, t_compute, t_memory, overhead, reps, flop=None, fmt=None, nbytes=None):
-        cc = self.c[cls]
-        tc, tm = np.broadcast_arrays(np.asarray(t_compute, float), np.asarray(t_memory, float))
-        body = np.maximum(tc, tm)
-        cc.compute_bound_s = cc.compute_bound_s + np.where(tc >= tm, body, 0.0) * reps
-        cc.memory_bound_s = cc.memory_bound_s + np.where(tc < tm, body, 0.0) * reps
-        cc.overhead_s = cc.overhead_s + overhead * reps
-        cc.time_s = cc.time_s + (body + overhead) * reps
-        if flop is not None:
-            self.flop[fmt] = self.flop.get(fmt, 0.0) + np.asarray(flop) * reps
-        if nbytes is not None:
-            self.dram = self.dram + np.asarray(nbytes) * reps
-
-    def network(self, t, reps, nbytes):
-        cc = self.c["communication"]
-        cc.network_s = cc.network_s + t * reps
-        cc.time_s = cc.time_s + t * reps
-        self.link = self.link + np.asarray(nbytes) * reps
-
-
-def busiest_chip_share(count: np.ndarray | float, dp: int) -> np.ndarray:
+def busiest_chip_share(count: ArrayLike, dp: int) -> FloatArray:
     """Fraction of ``count`` sequences the busiest of ``dp`` chips runs when whole sequences are
     spread evenly: ``1 / min(dp, count)`` (a count below one is one sequence; 1 when dp = 1).
     E.g. 1 sequence on 8 chips: 1 (one chip runs it); 64 sequences: 1/8."""
     c = np.maximum(np.asarray(count, dtype=float), 1.0)
-    return 1.0 / np.minimum(float(max(dp, 1)), c)
+    share: FloatArray = 1.0 / np.minimum(float(max(dp, 1)), c)
+    return share
+
+
+def step_points(dp: int, num_tokens: ArrayLike, num_decode_seqs: ArrayLike, decode_kv_tokens: ArrayLike,
+                prefill_attn_pairs: ArrayLike, logit_rows: ArrayLike | None = None) -> StepPoints:
+    """The step's counts on the busiest chip of ``dp`` attention-data-parallel chips (all of
+    them when ``dp`` is 1). ``logit_rows`` defaults to the decode sequences, plus one if a
+    prefill chunk is present."""
+    t = np.asarray(num_tokens, dtype=float)
+    s_dec = np.asarray(num_decode_seqs, dtype=float)
+    kv_dec = np.asarray(decode_kv_tokens, dtype=float)
+    pairs = np.asarray(prefill_attn_pairs, dtype=float)
+    t_pre = np.maximum(t - s_dec, 0.0)
+    rows = s_dec + (t_pre > 0) if logit_rows is None else np.asarray(logit_rows, dtype=float)
+    t_all = t
+    if dp > 1:
+        d_share = busiest_chip_share(s_dec, dp)
+        t = np.minimum(t, s_dec) * d_share + t_pre / dp
+        s_dec, kv_dec, pairs, t_pre = s_dec * d_share, kv_dec * d_share, pairs / dp, t_pre / dp
+        rows = rows * busiest_chip_share(rows, dp)
+    arrays = (t, t_all, s_dec, t_pre, kv_dec, pairs, rows)
+    shapes = {a.shape for a in arrays} - {()}
+    shape = shapes.pop() if len(shapes) == 1 else () if not shapes else np.broadcast_shapes(*shapes)
+    return StepPoints(t[..., None], t_all[..., None], s_dec[..., None], t_pre[..., None], kv_dec[..., None],
+                      pairs[..., None], rows[..., None], shape)
+
+
+@dataclass(frozen=True)
+class _KindGroup:
+    """A run of operators of one kind in the plan: its rule, its columns, its slice, the format
+    its FLOP run in and its class segments (class index, start, stop within the group)."""
+
+    rule: Rule
+    table: OpTable
+    start: int
+    stop: int
+    flop_format: str | None
+    segments: tuple[tuple[int, int, int], ...]
+
+
+# Above this many (points x operators) elements a step is summed group by group: the work array
+# of every operator at every point would no longer fit in cache.
+_WHOLE_ARRAY_LIMIT = 1 << 16
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """A step compiled for one (sharded model, chip, formats, calibration)."""
+
+    ctx: CostContext
+    dp: int
+    groups: tuple[_KindGroup, ...]
+    reps: FloatArray  # runs per step of each operator (its layer count)
+    class_starts: npt.NDArray[np.intp]  # first operator of each class present
+    class_names: tuple[str, ...]  # the classes present, in OP_CLASSES order
+    flop_formats: tuple[str, ...]  # formats FLOP run in, in order of first use
+    flop_ops: tuple[npt.NDArray[np.intp], ...]  # the operators computing in each of flop_formats
+    source: tuple[Any, ...]  # the objects compiled, to tell whether a plan is for them
+
+    def is_for(self, sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibration) -> bool:
+        s = self.source
+        return s[0] is sm and s[1] is chip and s[2] == fmt and s[3] is cal
+
+    def cost(self, num_tokens: ArrayLike, num_decode_seqs: ArrayLike, decode_kv_tokens: ArrayLike,
+             prefill_attn_pairs: ArrayLike, logit_rows: ArrayLike | None = None) -> StepCost:
+        """Cost of steps with these counts (see :func:`step_cost`)."""
+        return self.evaluate(step_points(self.dp, num_tokens, num_decode_seqs, decode_kv_tokens,
+                                         prefill_attn_pairs, logit_rows))
+
+    def evaluate(self, pts: StepPoints) -> StepCost:
+        """Every rule over its operators, then the sums by class (time, and what bounds it), by
+        FLOP format, of DRAM and of link bytes, each operator counted as often as it runs."""
+        ctx = self.ctx
+        shape = pts.shape if ctx.chip_shape == () else np.broadcast_shapes(pts.shape, ctx.chip_shape)
+        if math.prod(shape) * len(self.reps) > _WHOLE_ARRAY_LIMIT:
+            return self._evaluate_by_group(pts, shape)
+        work = np.zeros((8, *shape, len(self.reps)))
+        for g in self.groups:
+            kc = g.rule.cost(g.table, ctx, pts)
+            part = work[..., g.start:g.stop]
+            for row, v in ((_COMPUTE, kc.compute_s), (_MEMORY, kc.memory_s), (_OVERHEAD, kc.overhead_s),
+                           (_NETWORK, kc.network_s), (_FLOP, kc.flop), (_DRAM, kc.dram_bytes),
+                           (_LINK, kc.link_bytes)):
+                if isinstance(v, np.ndarray) or v != 0.0:
+                    part[row] = v
+        c, m = work[_COMPUTE], work[_MEMORY]
+        body = np.maximum(c, m)
+        compute_bound = np.where(c >= m, body, 0.0)
+        work[_MEMORY] = np.where(c < m, body, 0.0)
+        work[_COMPUTE] = compute_bound
+        work[_TIME] = body + work[_OVERHEAD] + work[_NETWORK]
+        work *= self.reps
+        sums = np.add.reduceat(work, self.class_starts, axis=-1)
+        per_class = np.moveaxis(sums, -1, 0)
+        by_class = {name: tuple(per_class[j, :5]) for j, name in enumerate(self.class_names)}
+        flop = {f: np.add.reduce(work[_FLOP][..., ops], axis=-1) for f, ops in zip(self.flop_formats, self.flop_ops)}
+        return _step_cost(shape, by_class, flop, np.add.reduce(sums[_DRAM], axis=-1),
+                          np.add.reduce(sums[_LINK], axis=-1))
+
+    def _evaluate_by_group(self, pts: StepPoints, shape: tuple[int, ...]) -> StepCost:
+        """:meth:`evaluate` for large grids: each kind's operators summed into their classes at once
+        (a product with their run counts, BLAS)."""
+        # Sums stay as low-rank as their terms (a GEMM's time does not vary with the KV length)
+        # until the end, where each becomes an array over the whole grid.
+        acc: list[list[ArrayLike]] = [[0.0] * 5 for _ in self.class_names]  # time, compute-, memory-bound, net, overhead
+        flop: dict[str, ArrayLike] = {f: 0.0 for f in self.flop_formats}
+        dram: ArrayLike = 0.0
+        link: ArrayLike = 0.0
+        for g in self.groups:
+            kc = g.rule.cost(g.table, self.ctx, pts)
+            reps = self.reps[g.start:g.stop]
+            body = np.maximum(kc.compute_s, kc.memory_s)
+            quantities = (body + kc.overhead_s + kc.network_s,
+                          np.where(np.greater_equal(kc.compute_s, kc.memory_s), body, 0.0),
+                          np.where(np.less(kc.compute_s, kc.memory_s), body, 0.0), kc.network_s, kc.overhead_s)
+            for j, a, b in g.segments:
+                for row, x in enumerate(quantities):
+                    if isinstance(x, np.ndarray) or x != 0.0:
+                        acc[j][row] = acc[j][row] + _runs_sum(x, reps, a, b)
+            if g.flop_format is not None:
+                flop[g.flop_format] = flop[g.flop_format] + _runs_sum(kc.flop, reps, 0, len(reps))
+            if isinstance(kc.dram_bytes, np.ndarray) or kc.dram_bytes != 0.0:
+                dram = dram + _runs_sum(kc.dram_bytes, reps, 0, len(reps))
+            if isinstance(kc.link_bytes, np.ndarray) or kc.link_bytes != 0.0:
+                link = link + _runs_sum(kc.link_bytes, reps, 0, len(reps))
+
+        def grid(x: ArrayLike) -> FloatArray:
+            a = np.asarray(x, dtype=float)
+            return a if a.shape == shape else np.broadcast_to(a, shape).copy()
+
+        by_class = {name: tuple(grid(x) for x in acc[j]) for j, name in enumerate(self.class_names)}
+        flop_grid = {f: grid(v) for f, v in flop.items()}
+        return _step_cost(shape, by_class, flop_grid, grid(dram), grid(link))
+
+
+def _runs_sum(x: ArrayLike, reps: FloatArray, a: int, b: int) -> FloatArray:
+    """Sum over operators ``a:b`` (the last axis) of ``x`` times their runs, before ``x`` is
+    broadcast to the whole grid (a GEMM's time does not vary with the KV length)."""
+    x = np.asarray(x)
+    if x.ndim == 0 or x.shape[-1] == 1:
+        return x[..., 0] * np.sum(reps[a:b]) if x.ndim else x * np.sum(reps[a:b])
+    return x[..., a:b] @ reps[a:b]
+
+
+def _step_cost(shape: tuple[int, ...], by_class: dict[str, tuple[FloatArray, ...]], flop: dict[str, FloatArray],
+               dram: FloatArray, link: FloatArray) -> StepCost:
+    """A StepCost from (time, compute-bound, memory-bound, network, overhead) per class present."""
+    zero = np.zeros(shape)
+    zero.setflags(write=False)
+    classes: dict[str, ClassCost] = {}
+    total: FloatArray | None = None
+    for name in OP_CLASSES:
+        if name in by_class:
+            t, cb, mb, net, ov = by_class[name]
+            classes[name] = ClassCost(t, cb, mb, net, ov)
+            total = t if total is None else total + t
+        else:
+            classes[name] = ClassCost(zero, zero, zero, zero, zero)
+    return StepCost(time_s=zero if total is None else total, classes=classes, flop_by_format=flop,
+                    dram_bytes=dram, link_bytes=link)
+
+
+def _segments(cls: list[int], present: list[int]) -> tuple[tuple[int, int, int], ...]:
+    """Runs of one class in a group's operators: (position among the classes present, start, stop)."""
+    out = []
+    a = 0
+    for i in range(1, len(cls) + 1):
+        if i == len(cls) or cls[i] != cls[a]:
+            out.append((present.index(cls[a]), a, i))
+            a = i
+    return tuple(out)
+
+
+def compile_step(sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibration) -> StepPlan:
+    """Compile the step of ``sm`` on ``chip``: every operator's rule and columns, grouped.
+
+    Raises :class:`~inferchip.cost.rules.UnknownOperatorError` for an operator kind without a rule.
+    """
+    ctx = cost_context(chip, fmt, cal)
+    ops = sm.operators()
+    kinds = list(dict.fromkeys(type(op) for op, _ in ops))
+    rules = {k: rule_for(k) for k in kinds}
+    formats: dict[str, None] = {}
+    for op, _ in ops:
+        f = rules[type(op)].flop_format(ctx)
+        if f is not None:
+            formats.setdefault(f)
+    # Operators sorted by class (then kind, then order of appearance): classes and kinds contiguous.
+    order = sorted(range(len(ops)), key=lambda i: (OP_CLASSES.index(ops[i][0].op_class), kinds.index(type(ops[i][0])), i))
+    ordered = [ops[i] for i in order]
+    classes = [op.op_class for op, _ in ordered]
+    starts = [i for i in range(len(classes)) if i == 0 or classes[i] != classes[i - 1]]
+    present = [OP_CLASSES.index(classes[i]) for i in starts]
+    groups: list[_KindGroup] = []
+    start = 0
+    for i in range(1, len(ordered) + 1):
+        if i == len(ordered) or type(ordered[i][0]) is not type(ordered[start][0]):
+            rule = rules[type(ordered[start][0])]
+            cls = [OP_CLASSES.index(op.op_class) for op, _ in ordered[start:i]]
+            groups.append(_KindGroup(rule, rule.table([op for op, _ in ordered[start:i]], ctx), start, i,
+                                     rule.flop_format(ctx), _segments(cls, present)))
+            start = i
+    fmt_names = tuple(formats)
+    flop_ops = tuple(np.array([i for i, (op, _) in enumerate(ordered) if rules[type(op)].flop_format(ctx) == f],
+                              dtype=np.intp) for f in fmt_names)
+    return StepPlan(ctx=ctx, dp=sm.dp_attention, groups=tuple(groups),
+                    reps=np.array([float(r) for _, r in ordered]), class_starts=np.array(starts, dtype=np.intp),
+                    class_names=tuple(classes[i] for i in starts), flop_formats=fmt_names, flop_ops=flop_ops,
+                    source=(sm, chip, fmt, cal))
+
+
+def cached_step_plan(plan: StepPlan | None, sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibration) -> StepPlan:
+    """``plan`` when it was compiled for these objects, else a new one (a holder's cache)."""
+    return plan if plan is not None and plan.is_for(sm, chip, fmt, cal) else compile_step(sm, chip, fmt, cal)
 
 
 def step_cost(
@@ -111,134 +304,19 @@ def step_cost(
     chip: ChipParams,
     fmt: Formats,
     cal: Calibration,
-    num_tokens: np.ndarray,
-    num_decode_seqs: np.ndarray,
-    decode_kv_tokens: np.ndarray,
-    prefill_attn_pairs: np.ndarray,
-    logit_rows: np.ndarray | None = None,
+    num_tokens: ArrayLike,
+    num_decode_seqs: ArrayLike,
+    decode_kv_tokens: ArrayLike,
+    prefill_attn_pairs: ArrayLike,
+    logit_rows: ArrayLike | None = None,
 ) -> StepCost:
     """Cost of one step on one chip of the (largest) pipeline stage.
 
     ``decode_kv_tokens``: sum of the KV lengths the decoding sequences attend to;
     ``prefill_attn_pairs``: causal query-key pairs of the prefill chunks;
     ``logit_rows``: rows through the LM head (default: decode sequences, plus one if a
-    prefill chunk is present).
+    prefill chunk is present). Compiles the plan each call: hold a :class:`StepPlan`
+    (:func:`compile_step`) to cost many steps of one mapping.
     """
-    t = np.asarray(num_tokens, dtype=float)
-    s_dec = np.asarray(num_decode_seqs, dtype=float)
-    kv_dec = np.asarray(decode_kv_tokens, dtype=float)
-    pairs = np.asarray(prefill_attn_pairs, dtype=float)
-    t, s_dec, kv_dec, pairs = np.broadcast_arrays(t, s_dec, kv_dec, pairs)
-    t_pre = np.maximum(t - s_dec, 0.0)
-    if logit_rows is None:
-        logit_rows = s_dec + (t_pre > 0)
-    shape = np.broadcast_shapes(t.shape, np.shape(chip.memory_bytes_per_s), np.shape(chip.gemm_tile_m))
-    acc = _Acc(shape)
-
-    gemm_fmt = compute_format(fmt.weights, fmt.activations)
-    peak_gemm = peak_flop_per_s(chip, gemm_fmt)
-    attn_fmt = "fp8" if (fmt.kv in ("fp8", "int8") and fmt.activations in ("fp8", "int8")) else "bf16"
-    peak_attn = peak_flop_per_s(chip, attn_fmt)
-    bw = chip.memory_bytes_per_s
-    mem_frac = cal.memory_bandwidth_fraction
-    k_over = chip.kernel_overhead_s * cal.kernel_overhead_scale
-    wb, ab, kvb = fmt.weight_bytes, fmt.act_bytes, fmt.kv_bytes
-    hb = max(ab, BYTES_PER_ELEMENT[HIDDEN_STATE_FORMAT])  # bytes per element of hidden states on the link
-    tp = sm.layout.attn_tp
-    e_frac = cal.gemm_compute_fraction
-    # The busiest chip's share of the step under attention DP (all of it otherwise); its routed
-    # experts still serve the tokens of every chip (t_all).
-    t_all = t
-    dp = sm.dp_attention
-    if dp > 1:
-        d_share = busiest_chip_share(s_dec, dp)
-        t = np.minimum(t, s_dec) * d_share + t_pre / dp
-        s_dec, kv_dec, pairs, t_pre = s_dec * d_share, kv_dec * d_share, pairs / dp, t_pre / dp
-        rows = np.asarray(logit_rows, dtype=float)
-        logit_rows = rows * busiest_chip_share(rows, dp)
-
-    def run_gemm(cls, g, m, reps, w_fmt_bytes=wb, fmt_name=gemm_fmt, peak=peak_gemm):
-        if g.vector_only:
-            flop = gemm_flop(m, g.k, g.n)
-            tc = compute_time_s(flop, chip.vector_flop_per_s, e_frac)
-            nb = gemm_bytes(m, g.k, g.n, 1.0, w_fmt_bytes, ab)
-            acc.kernel(cls, tc, memory_time_s(nb, bw, mem_frac), k_over, reps, flop, "fp32", nb)
-            return
-        if g.experts:
-            # Tokens routed to each local expert (uniform routing), and how many experts get any.
-            assigned = m * g.routed_fraction * sm.experts_total / max(sm.layout.ep, 1) / g.experts
-            per_expert = assigned * cal.moe_imbalance
-            p_idle = np.power(1.0 - g.routed_fraction, m)
-            active = g.experts * (1.0 - p_idle)
-            eff_flop = quantised_flop(per_expert, g.k, g.n, active, chip.gemm_tile_m, chip.gemm_tile_n,
-                                      chip.gemm_tiles_in_flight)
-            flop = gemm_flop(assigned, g.k, g.n, g.experts)
-            nb = gemm_bytes(assigned, g.k, g.n, active, w_fmt_bytes, ab, g.experts)
-        else:
-            eff_flop = quantised_flop(m, g.k, g.n, 1.0, chip.gemm_tile_m, chip.gemm_tile_n, chip.gemm_tiles_in_flight)
-            flop = gemm_flop(m, g.k, g.n)
-            nb = gemm_bytes(m, g.k, g.n, 1.0, w_fmt_bytes, ab)
-        tc = compute_time_s(eff_flop, peak, e_frac)
-        tm = memory_time_s(nb, bw, mem_frac)
-        acc.kernel(cls, tc, tm, k_over, reps, flop, fmt_name, nb)
-
-    for layer in sm.layers:
-        reps = layer.count
-        for g in layer.gemms:
-            if g.name.startswith("experts") or g.name == "router":
-                cls = "experts"
-            elif g.name.startswith(("mlp", "shared")):
-                cls = "mlp"
-            else:
-                cls = "attention_proj"
-            run_gemm(cls, g, t_all if g.experts else t, reps)
-        # Attention: decode streams the KV cache; prefill is a fused causal kernel.
-        kv_d = kv_dec if layer.window is None else np.minimum(kv_dec, s_dec * layer.window)
-        pr = pairs if layer.window is None else np.minimum(pairs, t_pre * layer.window)
-        if layer.mla:
-            # Absorbed MLA decode: scores over latent + rope key, output over the latent
-            # (DeepSeek-V3 inference/model.py "absorb" path), shared by all heads.
-            dec_flop = 2.0 * layer.q_heads * (layer.kv_elements_per_token + layer.latent_dim) * kv_d
-        else:
-            dec_flop = 2.0 * layer.q_heads * (layer.qk_dim + layer.v_dim) * kv_d
-        pre_flop = 2.0 * layer.q_heads * (layer.qk_dim + layer.v_dim) * pr
-        dec_bytes = kv_d * layer.kv_elements_per_token * kvb + s_dec * layer.kv_elements_per_token * kvb
-        pre_bytes = t_pre * (layer.q_heads * (layer.qk_dim + layer.v_dim) * ab + 2 * layer.kv_elements_per_token * kvb)
-        tc = compute_time_s(dec_flop, peak_attn, cal.attention_compute_fraction) + compute_time_s(
-            pre_flop, peak_attn, cal.attention_compute_fraction)
-        tm = memory_time_s(dec_bytes + pre_bytes, bw, mem_frac)
-        n_attn_kernels = (s_dec > 0).astype(float) + (t_pre > 0).astype(float)
-        acc.kernel("attention", tc, tm, k_over * n_attn_kernels, reps, dec_flop + pre_flop, attn_fmt,
-                   dec_bytes + pre_bytes)
-        # Norms, residual adds, rotary: memory-bound elementwise kernels.
-        nb = t * layer.elementwise_elements_per_token * ab
-        acc.kernel("elementwise", 0.0, memory_time_s(nb, bw, mem_frac), k_over * ELEMENTWISE_KERNELS_PER_LAYER,
-                   reps, None, None, nb)
-        for coll in layer.collectives:
-            nbytes = t * coll.bytes_per_token_elements * (ab if coll.quantised else hb)
-            if coll.kind == "all_to_all":
-                tt = all_to_all_time_s(nbytes, coll.group, chip.link_bytes_per_s, chip.link_latency_s,
-                                       cal.link_bandwidth_fraction)
-            else:
-                tt = all_reduce_time_s(nbytes, coll.group, chip.link_bytes_per_s, chip.link_latency_s,
-                                       cal.link_bandwidth_fraction)
-            acc.network(tt, reps, nbytes)
-
-    # Embedding gather and LM head (16-bit), logits gathered over the TP group.
-    eb = BYTES_PER_ELEMENT[EMBEDDING_FORMAT]
-    emb_bytes = t * sm.hidden * eb
-    acc.kernel("lm_head", 0.0, memory_time_s(emb_bytes, bw, mem_frac), k_over, 1.0, None, None, emb_bytes)
-    run_gemm("lm_head", sm.lm_head, np.asarray(logit_rows, dtype=float), 1.0, eb, "bf16", peak_flop_per_s(chip, "bf16"))
-    if tp > 1:
-        logits = np.asarray(logit_rows, dtype=float) * sm.lm_head.n * FP32_BYTES
-        acc.network(all_to_all_time_s(logits, tp, chip.link_bytes_per_s, chip.link_latency_s,
-                                      cal.link_bandwidth_fraction), 1.0, logits)
-    if sm.layout.pp > 1:
-        p2p = t * sm.hidden * hb
-        acc.network(point_to_point_time_s(p2p, chip.link_bytes_per_s, chip.link_latency_s,
-                                          cal.link_bandwidth_fraction), 1.0, p2p)
-    host = acc.c["host"]
-    host.overhead_s = host.overhead_s + cal.step_overhead_s
-    host.time_s = host.time_s + cal.step_overhead_s
-    total = sum(c.time_s for c in acc.c.values())
-    return StepCost(time_s=total, classes=acc.c, flop_by_format=acc.flop, dram_bytes=acc.dram, link_bytes=acc.link)
+    return compile_step(sm, chip, fmt, cal).cost(num_tokens, num_decode_seqs, decode_kv_tokens,
+                                                 prefill_attn_pairs, logit_rows)

@@ -1,9 +1,11 @@
 """Command-line entry point: ``inferchip``. User errors print a clear message, never a traceback.
 
 Exit status: 0 on success; the code of a ``typer.Exit`` / ``SystemExit`` a command raises;
-2 for a user error (:class:`~inferchip.errors.InferchipError`) and for a usage error (unknown
-option, missing argument), whose message is printed as ``error: ...`` on stderr; 1 when
-aborted; 130 when interrupted.
+2 for a user error (:class:`~inferchip.errors.InferchipError`, an invalid file read through a
+pydantic model, a file the system refuses: ``OSError``) and for a usage error (unknown option,
+missing argument, a value out of bounds), whose message is printed as one ``error: ...`` line
+on stderr; 3 for an unexpected error (a bug), one ``internal error: ...`` line naming the
+command; 1 when aborted; 130 when interrupted (Ctrl-C), 143 when terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -17,6 +19,15 @@ from rich.markup import escape
 
 from inferchip.errors import InferchipError
 from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options.boundary import (
+    INTERNAL_ERROR_EXIT,
+    Terminated,
+    command_of,
+    is_pydantic_error,
+    on_signal,
+    os_error_message,
+    pydantic_message,
+)
 
 # Each module registers its commands on ``app`` when imported.
 from inferchip.interfaces import cmd_catalog, cmd_predict  # noqa: E402,F401
@@ -70,19 +81,52 @@ def _system_exit_code(err: Console, exc: SystemExit) -> int:
     return 1
 
 
+_COMMANDS: dict[tuple, object] = {}
+
+
+def _click_command(argv: list[str] | None) -> tuple[object, list[str], str]:
+    """The click command to run ``argv`` with, its arguments and its program name.
+
+    Building the click objects of every command costs as much as a small command's work, so a
+    run of one command (``inferchip predict ...``) builds that command alone, as the program
+    ``inferchip predict``; anything else (``--help``, an unknown command) builds the group.
+    Built commands are kept for the next call in the same process (keyed on the registered
+    commands, which a test may change)."""
+    from typer.main import get_command
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    infos = {c.name: c for c in app.registered_commands if c.name}
+    if args and args[0] in infos:
+        key = ("one", args[0], id(infos[args[0]]), id(infos[args[0]].callback))
+        if key not in _COMMANDS:
+            one = typer.Typer(name=app.info.name, add_completion=False, pretty_exceptions_enable=False)
+            one.registered_commands = [infos[args[0]]]
+            _COMMANDS[key] = get_command(one)
+        return _COMMANDS[key], args[1:], f"inferchip {args[0]}"
+    key = ("all", *(id(c) for c in app.registered_commands))
+    if key not in _COMMANDS:
+        _COMMANDS[key] = get_command(app)
+    return _COMMANDS[key], args, "inferchip"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``inferchip`` with ``argv`` (default: the process arguments); returns the exit status."""
     err = Console(stderr=True)
     try:
         # In non-standalone mode typer hands back the code of a ``typer.Exit`` as the return
         # value; commands themselves return None.
-        rv = app(args=argv, standalone_mode=False)
+        with on_signal():
+            command, args, prog = _click_command(argv)
+            rv = command.main(args=args, prog_name=prog, standalone_mode=False)
     except InferchipError as exc:
         _error(err, str(exc))
         return USER_ERROR_EXIT
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+    except Terminated as exc:
+        err.print("terminated")
+        return int(exc.code)
     except SystemExit as exc:
         return _system_exit_code(err, exc)
     except typer.Exit as exc:
@@ -93,7 +137,17 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # click usage errors come through here in non-standalone mode
         if isinstance(exc, _click_exceptions().ClickException):
             return _usage_error(err, exc)
-        raise
+        if is_pydantic_error(exc):
+            _error(err, pydantic_message(exc))
+            return USER_ERROR_EXIT
+        if isinstance(exc, OSError):
+            _error(err, os_error_message(exc))
+            return USER_ERROR_EXIT
+        cmd = command_of(argv)
+        err.print(f"[bold red]internal error:[/] {escape(f'inferchip {cmd}'.strip())} failed: "
+                  f"{escape(type(exc).__name__)}: {escape(str(exc)[:300])} (a bug; please report it with the command)",
+                  highlight=False, soft_wrap=True)
+        return INTERNAL_ERROR_EXIT
     return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
 
 

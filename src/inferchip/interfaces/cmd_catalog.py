@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
+from inferchip.interfaces.cli_options.output import console
 from rich.table import Table
 
 from inferchip.interfaces import fmt
@@ -31,17 +31,17 @@ def chips_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format"
         return
     t = Table(title=f"{len(rows)} chips (dense peaks; * = estimated figures)")
     for c in ("id", "bf16 TFLOP/s", "fp8 TFLOP/s", "memory", "TB/s", "TDP W"):
-        t.add_column(c, justify="left" if c in ("id", "memory") else "right")
+        t.add_column(c, justify="left" if c in ("id", "memory") else "right", overflow="fold")  # wrapped, never cut
     for r in rows:
         t.add_row(
             r["id"] + (" *" if r["estimate"] else ""),
             f"{r['bf16_flop_per_s'] / 1e12:,.0f}" if r["bf16_flop_per_s"] else "-",
             f"{r['fp8_flop_per_s'] / 1e12:,.0f}" if r["fp8_flop_per_s"] else "-",
-            f"{r['memory_capacity_bytes'] / 1e9:,.1f} GB {r['memory_type']}"[:40],
+            f"{fmt.gb(r['memory_capacity_bytes'])} {r['memory_type']}",
             f"{r['memory_bytes_per_s'] / 1e12:.2f}",
             f"{r['tdp_w']:.0f}" if r["tdp_w"] == r["tdp_w"] else "-",
         )
-    Console().print(t)
+    console().print(t)
 
 
 @app.command("models")
@@ -61,8 +61,8 @@ def models_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format
         return
     t = Table(title=f"{len(rows)} models")
     for c in ("id", "type", "layers", "attention", "experts", "params", "active"):
-        t.add_column(c, justify="left" if c in ("id", "type", "attention") else "right")
+        t.add_column(c, justify="left" if c in ("id", "type", "attention") else "right", overflow="fold")  # wrapped, never cut
     for r in rows:
         t.add_row(r["id"], r["model_type"], str(r["layers"]), r["attention"], str(r["experts"] or "-"),
                   f"{r['total_params'] / 1e9:.1f}B", f"{r['active_params'] / 1e9:.1f}B")
-    Console().print(t)
+    console().print(t)

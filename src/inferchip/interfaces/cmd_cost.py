@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from inferchip.cost.chip_cost import ChipCost
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options import options as opts
+from inferchip.interfaces.cli_options.output import console
+
+if TYPE_CHECKING:  # the cost model is imported when the command runs (a faster cold start)
+    from inferchip.cost.chip_cost import ChipCost
 from inferchip.interfaces.cmd_predict import OutputFormat
 
 
@@ -76,10 +79,11 @@ def _all_table(costs: list[ChipCost]) -> Table:
 
 @app.command("cost")
 def cost_cmd(
-    chip: Optional[str] = typer.Option(None, "--chip", help="Chip id from `inferchip chips`, or a path to a chip YAML."),
+    chip: Optional[str] = opts.chip_option(default=None),
     all_chips: bool = typer.Option(False, "--all", help="One row per catalogue chip: modelled cost against price."),
-    assumptions: Optional[str] = typer.Option(None, "--assumptions", help="YAML overriding silicon/cost assumptions."),
-    estimate: str = typer.Option("central", "--estimate", help="For estimated chip figures: low, central or high."),
+    assumptions: Optional[str] = typer.Option(None, "--assumptions", help="YAML overriding silicon/cost assumptions.",
+                                              callback=opts.input_file("--assumptions", ())),
+    estimate: str = opts.estimate_option(),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Manufacturing cost of a chip (dies, yield, wafer, memory, package, test) with sources, beside its price."""
@@ -93,7 +97,7 @@ def cost_cmd(
     if estimate not in ("low", "central", "high"):
         raise InvalidSettingError(f"--estimate must be low, central or high, got {estimate}")
     a = load_assumptions(assumptions)
-    con = Console()
+    con = console()
     if all_chips:
         costs = catalogue_costs(a, estimate)  # type: ignore[arg-type]
         if output == OutputFormat.json:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from inferchip.performance.predict import Prediction, predict
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options import options as opts
+from inferchip.interfaces.cli_options import output as out
+
+if TYPE_CHECKING:  # the model is imported when a command runs (a faster cold start)
+    from inferchip.performance.predict import Prediction
 
 
 class OutputFormat(str, Enum):
@@ -22,7 +25,7 @@ class OutputFormat(str, Enum):
 def prediction_table(p: Prediction) -> list[Table]:
     head = Table(title=f"{p.model_id} on {p.num_chips} x {p.chip_id}", show_header=False, title_justify="left")
     head.add_column(style="bold")
-    head.add_column(justify="right")
+    head.add_column(justify="right", overflow="fold")
     rows = [
         ("layout", f"tp={p.tp} pp={p.pp} ep={p.ep}{' attention-DP' if p.attn_dp else ''}, {p.replicas} replica(s)"),
         ("formats (w/a/kv)", f"{p.weights}/{p.activations}/{p.kv}, GEMMs in {p.compute_format}"),
@@ -66,27 +69,30 @@ def prediction_table(p: Prediction) -> list[Table]:
 
 @app.command("predict")
 def predict_cmd(
-    chip: str = typer.Option(..., "--chip", help="Chip id from `inferchip chips`, or a path to a chip YAML."),
-    model: str = typer.Option(..., "--model", help="Hugging Face id from `inferchip models`, or a path to a config.json."),
-    count: int = typer.Option(1, "--count", help="Chips in the system."),
+    chip: str = opts.chip_option(),
+    model: str = opts.model_option(),
+    count: int = opts.count_option(),
     weights: str = typer.Option("bf16", "--weights", help="Weight format: bf16, fp16, fp8, int8, fp4, mxfp4, int4."),
     activations: Optional[str] = typer.Option(None, "--activations", help="Activation format (default follows weights)."),
     kv: Optional[str] = typer.Option(None, "--kv", help="KV-cache format (default follows activations)."),
-    tp: Optional[int] = typer.Option(None, "--tp", help="Tensor-parallel size (default: searched)."),
-    pp: Optional[int] = typer.Option(None, "--pp", help="Pipeline-parallel size (default: searched)."),
-    ep: Optional[int] = typer.Option(None, "--ep", help="Expert-parallel size, divides tp (default: searched)."),
+    tp: Optional[int] = opts.parallel_option("tp", None, "Tensor-parallel size (default: searched; serve and curve: 1)."),
+    pp: Optional[int] = opts.parallel_option("pp", None, "Pipeline-parallel size (default: searched; serve and curve: 1)."),
+    ep: Optional[int] = opts.parallel_option("ep", None, "Expert-parallel size, divides tp (default: searched; serve and curve: 1)."),
     attn_dp: Optional[bool] = typer.Option(None, "--attn-dp/--no-attn-dp",
                                            help="Attention data-parallel over the tp chips, experts over the same chips "
                                                 "(MLA/MoE models; default: searched)."),
-    input_tokens: int = typer.Option(1024, "--input-tokens"),
-    output_tokens: int = typer.Option(1024, "--output-tokens"),
-    batch: Optional[int] = typer.Option(None, "--batch", help="Static batch per replica."),
+    input_tokens: int = opts.input_tokens_option(),
+    output_tokens: int = opts.output_tokens_option(),
+    batch: Optional[int] = typer.Option(None, "--batch", help="Static batch per replica.",
+                                        callback=opts.int_range("--batch", 1, opts.MAX_BATCH)),
     max_throughput: bool = typer.Option(False, "--max-throughput", help="Find the concurrency (and layout) with the most output tokens/s."),
-    max_ttft_ms: Optional[float] = typer.Option(None, "--max-ttft-ms"),
-    max_tpot_ms: Optional[float] = typer.Option(None, "--max-tpot-ms"),
-    estimate: str = typer.Option("central", "--estimate", help="For estimated chip figures: low, central or high."),
-    calibration: Optional[str] = typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one)."),
-    assumptions: Optional[str] = typer.Option(None, "--assumptions", help="YAML overriding energy/cost assumptions."),
+    max_ttft_ms: Optional[float] = opts.ms_option("--max-ttft-ms"),
+    max_tpot_ms: Optional[float] = opts.ms_option("--max-tpot-ms"),
+    estimate: str = opts.estimate_option(),
+    calibration: Optional[str] = typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one).",
+                                              callback=opts.input_file("--calibration")),
+    assumptions: Optional[str] = typer.Option(None, "--assumptions", help="YAML overriding energy/cost assumptions.",
+                                              callback=opts.input_file("--assumptions", ())),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Predict TTFT, TPOT, throughput and memory of a model on a chip or a system of chips."""
@@ -98,6 +104,8 @@ def predict_cmd(
         raise InvalidSettingError("give --batch N (a static batch) or --max-throughput")
     if batch is not None and (max_ttft_ms or max_tpot_ms):
         raise InvalidSettingError("--max-ttft-ms/--max-tpot-ms apply to --max-throughput only")
+    context_note = opts.check_context(model, input_tokens, output_tokens)
+    from inferchip.performance.predict import predict
     p = predict(
         chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp,
         input_tokens=input_tokens, output_tokens=output_tokens, batch=batch,
@@ -106,10 +114,10 @@ def predict_cmd(
         estimate=estimate, calibration=calibration, assumptions=assumptions,
     )
     if output == OutputFormat.json:
-        typer.echo(fmt.to_json(p.to_dict()))
+        typer.echo(fmt.to_json(out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS)))
         return
-    con = Console()
+    con = out.console()
     for t in prediction_table(p):
         con.print(t)
-    for n in p.notes:
+    for n in p.notes + ([context_note] if context_note else []):
         con.print(f"[yellow]note:[/] {n}")

@@ -14,11 +14,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options import options as opts
+from inferchip.interfaces.cli_options.output import console
+from inferchip.interfaces.report.output import checked_out
 
 
 def _ids(text: str | None, what: str) -> list[str] | None:
     """``a,b,c`` -> list; None/"default" -> None (the default set); "all" -> every catalogue id."""
-    if text is None or text.strip() in ("", "default"):
+    if text is None or text.strip() == "default":
         return None
     if text.strip() == "all":
         if what == "chips":
@@ -28,7 +31,14 @@ def _ids(text: str | None, what: str) -> list[str] | None:
         from inferchip.catalog.models import model_ids
 
         return model_ids()
-    return [t.strip() for t in text.split(",") if t.strip()]
+    ids = [t.strip() for t in text.split(",") if t.strip()]
+    for i in ids:
+        opts.identifier(f"--{what}")(i)  # an id longer than any id (or file name) is an unknown id, not an OSError
+    if not ids:
+        from inferchip.errors import InvalidSettingError
+
+        raise InvalidSettingError(f"--{what} {text!r}: no ids in it; allowed: ids separated by commas, 'all' or 'default'")
+    return ids
 
 
 SHORT = {"throughput": "tok/s\nper chip", "capex": "tok/s\nper $", "tco": "TCO\n$/Mtok", "energy": "\ntok/J"}
@@ -41,7 +51,7 @@ def summary_table(res) -> Table:
     t = Table(title=f"Suite ranks over {len(res.models)} models x {len(res.config.slos)} service levels "
                     f"(score: on {SHORT[res.metric].replace(chr(10), ' ')}, 1.00 = best in every case)",
               title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    t.add_column("\nchip (* estimate)", no_wrap=True)
+    t.add_column("\nchip (* estimate)", overflow="fold")  # wrapped on a narrow terminal, never cut
     for name in METRICS:
         t.add_column(SHORT[name], justify="right", no_wrap=True)
     t.add_column("\nscore", justify="right", no_wrap=True)
@@ -63,8 +73,10 @@ def review_cmd(
     models: Optional[str] = typer.Option(None, "--models", help="Model ids, comma-separated, or 'default' (8B-235B suite)."),
     slo: str = typer.Option("both", "--slo", help="Service levels: interactive, batch or both."),
     metric: str = typer.Option("tco", "--metric", help="Figure of merit of the verdict: tco, throughput, capex or energy."),
-    weights: str = typer.Option("fp8", "--weights", help="Weight format of every model."),
-    out: Path = typer.Option(Path("review"), "--out", help="Folder for report.html, results.csv and results.json."),
+    weights: str = typer.Option("fp8", "--weights", help="Weight format of every model.",
+                                callback=opts.number_format("--weights")),
+    out: str = typer.Option("review", "--out", help="Folder for report.html, results.csv and results.json; other "
+                                                    "files in it are kept."),
     sensitivity: bool = typer.Option(True, "--sensitivity/--no-sensitivity", help="Sensitivity analysis of the claimed chip."),
 ) -> None:
     """Design review of a claim ("best inference chip for models under 250B"): rankings, verdict, HTML report."""
@@ -72,6 +84,9 @@ def review_cmd(
     from inferchip.errors import InvalidSettingError
     from inferchip.interfaces.report.write import commit_output, discard_output, prepare_output, write_report
 
+    if claim not in (None, "none"):
+        opts.identifier("--claim")(claim)
+    out = checked_out(out)
     slos = {"both": ("interactive", "batch"), "interactive": ("interactive",), "batch": ("batch",)}.get(slo)
     if slos is None:
         raise InvalidSettingError(f"--slo: '{slo}' is not a service level; allowed: interactive, batch, both")
@@ -93,7 +108,7 @@ def review_cmd(
     except BaseException:
         discard_output(staging)
         raise
-    con.print(summary_table(res))
+    console().print(summary_table(res))  # natural width in a pipe: ids and numbers whole
     v = res.verdict
     con.print(Panel("\n".join(f"• {line}" for line in v["lines"]), title="[bold]verdict", border_style="red",
                     expand=False))

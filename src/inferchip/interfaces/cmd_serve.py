@@ -15,6 +15,10 @@ from inferchip.errors import InvalidSettingError
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cmd_predict import OutputFormat
+from inferchip.interfaces.cli_options import files
+from inferchip.interfaces.cli_options import options as opts
+from inferchip.interfaces.cli_options import output as out
+from inferchip.interfaces.cli_options.tables import serve_tables
 
 
 def _progress(label: str):
@@ -44,29 +48,35 @@ def _assumptions_file(path: Optional[Path]) -> str:
     return str(BUNDLED_PATH) if path is None else f"{path} (merged over {BUNDLED_PATH})"
 
 
+TP_HELP = "Tensor-parallel size (default 1 here; predict searches the layout when --tp is not given)."
 ASSUMPTIONS_HELP = "YAML overriding energy/host/TCO constants (default: the bundled catalog/assumptions.yaml)."
 
 
 @app.command("serve")
 def serve_cmd(
-    chip: str = typer.Option(..., "--chip", help="Chip id or chip YAML."),
-    model: str = typer.Option(..., "--model", help="Model id or config.json."),
-    count: int = typer.Option(1, "--count", help="Chips in the system (replicas = count / (tp*pp))."),
-    tp: int = typer.Option(1, "--tp"), pp: int = typer.Option(1, "--pp"), ep: int = typer.Option(1, "--ep"),
+    chip: str = opts.chip_option("Chip id or chip YAML."),
+    model: str = opts.model_option("Model id or config.json."),
+    count: int = opts.count_option("Chips in the system (replicas = count / (tp*pp))."),
+    tp: int = opts.parallel_option("tp", 1, TP_HELP), pp: int = opts.parallel_option("pp", 1), ep: int = opts.parallel_option("ep", 1),
     attn_dp: bool = typer.Option(False, "--attn-dp", help=ATTN_DP_HELP),
     weights: str = typer.Option("bf16", "--weights"), activations: Optional[str] = typer.Option(None, "--activations"),
     kv: Optional[str] = typer.Option(None, "--kv"),
-    rate: Optional[float] = typer.Option(None, "--rate", help="Poisson arrivals, requests/s."),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Closed loop of C users."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Poisson arrivals, requests/s.",
+                                         callback=opts.float_range("--rate", opts.MAX_RATE_PER_S, lo=opts.MIN_RATE_PER_S, lo_open=False)),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Closed loop of C users.",
+                                              callback=opts.int_range("--concurrency", 1, opts.MAX_CONCURRENCY)),
     trace: Optional[Path] = typer.Option(None, "--trace", help="CSV/JSONL with arrival_s,input_tokens,output_tokens."),
-    input_tokens: int = typer.Option(1024, "--input-tokens"), output_tokens: int = typer.Option(256, "--output-tokens"),
-    duration: Optional[float] = typer.Option(None, "--duration", help="Seconds of arrivals."),
-    requests: Optional[int] = typer.Option(None, "--requests", help="Number of requests."),
-    slo_ttft_ms: Optional[float] = typer.Option(None, "--slo-ttft-ms"),
-    slo_tpot_ms: Optional[float] = typer.Option(None, "--slo-tpot-ms"),
-    seed: int = typer.Option(0, "--seed"),
-    calibration: Optional[str] = typer.Option(None, "--calibration"),
-    assumptions: Optional[Path] = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP),
+    input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
+    duration: Optional[float] = typer.Option(None, "--duration", help="Seconds of arrivals.",
+                                             callback=opts.float_range("--duration", opts.MAX_DURATION_S, lo=opts.MIN_DURATION_S, lo_open=False)),
+    requests: Optional[int] = typer.Option(None, "--requests", help="Number of requests (default 1000).",
+                                           callback=opts.int_range("--requests", 1, opts.MAX_REQUESTS)),
+    slo_ttft_ms: Optional[float] = opts.ms_option("--slo-ttft-ms"),
+    slo_tpot_ms: Optional[float] = opts.ms_option("--slo-tpot-ms"),
+    seed: int = opts.seed_option(),
+    calibration: Optional[str] = typer.Option(None, "--calibration", callback=opts.input_file("--calibration")),
+    assumptions: Optional[Path] = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
+                                               callback=opts.input_file("--assumptions", ())),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption."""
@@ -82,6 +92,10 @@ def serve_cmd(
         raise InvalidSettingError("give exactly one of --rate R, --concurrency C or --trace FILE")
     if duration is None and requests is None and trace is None:
         requests = 1000
+    opts.check_load(rate, duration)
+    if trace is not None:
+        files.check_readable_text(trace, "--trace")
+    context_note = None if trace is not None else opts.check_context(model, input_tokens, output_tokens)
     from inferchip.performance.serving import serving_economics
 
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
@@ -103,22 +117,15 @@ def serve_cmd(
         summary.update(serving_economics(step, summary, res.num_chips))
     summary["assumptions_file"] = _assumptions_file(assumptions)
     if output == OutputFormat.json:
-        typer.echo(fmt.to_json(summary))
+        typer.echo(fmt.to_json(out.with_all_keys(summary, out.SERVE_ENERGY_KEYS)))
         return
-    t = Table(title=f"{model} on {count} x {chip} (tp={tp} pp={pp} ep={step.mm.layout.ep}{' attention-DP' if attn_dp else ''}, {replicas} replica(s))", title_justify="left")
-    t.add_column("metric")
-    t.add_column("value", justify="right")
-    for k, v in summary.items():
-        if k == "assumptions_file":
-            continue
-        if v is None:
-            v = "-"
-        elif isinstance(v, float):
-            seconds = (k.endswith("_s") or "_s_" in k) and "per_s" not in k
-            v = f"{v * 1e3:,.1f} ms" if seconds else f"{v:,.3f}"
-        t.add_row(k, str(v))
-    Console().print(t)
+    title = f"{model} on {count} x {chip} (tp={tp} pp={pp} ep={step.mm.layout.ep}{' attention-DP' if attn_dp else ''}, {replicas} replica(s))"
+    con = out.console()
+    for t in serve_tables(summary, title):
+        con.print(t)
     Console().print(f"assumptions: {summary['assumptions_file']}")
+    if context_note:
+        Console().print(f"[yellow]note:[/] {context_note}")
     if "power_w_per_chip" not in summary:
         Console().print(f"[yellow]no energy:[/] {chip} publishes no TDP, so power, tokens/J and $ are unavailable")
     if summary.get("saturated"):
@@ -127,14 +134,16 @@ def serve_cmd(
 
 @app.command("curve")
 def curve_cmd(
-    chip: str = typer.Option(..., "--chip"), model: str = typer.Option(..., "--model"),
-    count: int = typer.Option(1, "--count"), tp: int = typer.Option(1, "--tp"), pp: int = typer.Option(1, "--pp"),
-    ep: int = typer.Option(1, "--ep"), attn_dp: bool = typer.Option(False, "--attn-dp", help=ATTN_DP_HELP),
+    chip: str = opts.chip_option(), model: str = opts.model_option(),
+    count: int = opts.count_option(), tp: int = opts.parallel_option("tp", 1, TP_HELP), pp: int = opts.parallel_option("pp", 1),
+    ep: int = opts.parallel_option("ep", 1), attn_dp: bool = typer.Option(False, "--attn-dp", help=ATTN_DP_HELP),
     weights: str = typer.Option("bf16", "--weights"),
     activations: Optional[str] = typer.Option(None, "--activations"), kv: Optional[str] = typer.Option(None, "--kv"),
-    input_tokens: int = typer.Option(1024, "--input-tokens"), output_tokens: int = typer.Option(1024, "--output-tokens"),
-    seed: int = typer.Option(0, "--seed"), calibration: Optional[str] = typer.Option(None, "--calibration"),
-    assumptions: Optional[Path] = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP),
+    input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
+    seed: int = opts.seed_option(),
+    calibration: Optional[str] = typer.Option(None, "--calibration", callback=opts.input_file("--calibration")),
+    assumptions: Optional[Path] = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
+                                               callback=opts.input_file("--assumptions", ())),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
@@ -142,6 +151,9 @@ def curve_cmd(
     from inferchip.performance.serving import serving_economics
     from inferchip.sim import throughput_interactivity_curve
 
+    if plot is not None:
+        plot = files.check_writable(plot, "--plot")  # before the sweep, not after it
+    opts.check_context(model, input_tokens, output_tokens)
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp)
     with _progress("simulating concurrencies") as prog:
@@ -158,13 +170,12 @@ def curve_cmd(
 
         fig = px.line(df, x="output_tokens_per_s_per_user", y="output_tokens_per_s_per_chip", markers=True,
                       hover_data=list(df.columns), title=f"{model} on {count} x {chip}: throughput vs interactivity")
-        tmp = plot.with_suffix(plot.suffix + ".tmp")
-        fig.write_html(tmp, include_plotlyjs="inline")
-        tmp.replace(plot)
+        files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency,
                                 "assumptions_file": _assumptions_file(assumptions),
-                                "points": df.to_dict(orient="records")}))
+                                "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
+                                           for r in df.to_dict(orient="records")]}))
         return
     t = Table(title=f"{model} on {count} x {chip}: throughput vs interactivity (* = Pareto front)", title_justify="left")
     for c in ("concurrency", "tok/s per user", "tok/s per chip", "TTFT p50", "TPOT mean", "W/chip", "tok/J",

@@ -18,27 +18,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from inferchip.validation.cases import read_cases
-from inferchip.validation.validate import (
-    CaseResult,
-    summarize,
-    validate_cases,
-)
-from inferchip.cost.calibration import Calibration, load_calibration, save_calibration
-from inferchip.errors import SpecError
+from typing import TYPE_CHECKING
+
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options import files as out_files
+from inferchip.interfaces.cli_options.output import console
+from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cmd_predict import OutputFormat
-from inferchip.interfaces.report.validation_page import (
-    SERVER_HEADER,
-    STATS_HEADER,
-    layout_text,
-    num,
-    pct,
-    server_rows,
-    stats_row,
-    write_page,
-)
+
+if TYPE_CHECKING:  # the validation machinery is imported by the commands that use it (a faster cold start)
+    from inferchip.spec.calibration import Calibration, DatasetLengths
+    from inferchip.validation.validate import CaseResult
 
 
 class ServerModel(str, Enum):
@@ -58,7 +49,7 @@ class GroupBy(str, Enum):
 def _read(cases: Path | list[Path]):
     """Read the case file(s); a malformed one raises CaseFileError (line, column, what is allowed),
     which the CLI prints without a traceback and answers with exit status 2."""
-    from inferchip.validation.cases import CaseFileError
+    from inferchip.validation.cases import CaseFileError, read_cases
 
     out, seen = [], {}
     for path in [cases] if isinstance(cases, Path) else cases:
@@ -68,10 +59,15 @@ def _read(cases: Path | list[Path]):
                                     f"value {c.case_id!r} repeats a case of {seen[c.case_id]}")
             seen[c.case_id] = str(path)
             out.append(c)
+    if not out:
+        raise CaseFileError(", ".join(str(p) for p in ([cases] if isinstance(cases, Path) else cases)), 2, 0, None,
+                            "no cases: the file has a header and no rows")
     return out
 
 
 def _calibration(which: Optional[str]) -> tuple[Calibration, str]:
+    from inferchip.catalog.calibration_file import load_calibration
+
     cal = load_calibration(which)
     if which is not None and str(which) == "none":
         return cal, "none (uncalibrated defaults)"
@@ -81,10 +77,12 @@ def _calibration(which: Optional[str]) -> tuple[Calibration, str]:
 
 def _console() -> Console:
     """Wide enough for the case table when the output goes to a file or a pipe."""
-    return Console() if sys.stdout.isatty() else Console(width=200)
+    return console()
 
 
 def _stats_table(title: str, rows: list[list[str]]) -> Table:
+    from inferchip.interfaces.report.validation_page import STATS_HEADER
+
     t = Table(title=title, title_justify="left")
     for k, c in enumerate(STATS_HEADER):
         t.add_column(c, justify="left" if k == 0 else "right")
@@ -94,6 +92,8 @@ def _stats_table(title: str, rows: list[list[str]]) -> Table:
 
 
 def _cases_table(results: list[CaseResult]) -> Table:
+    from inferchip.interfaces.report.validation_page import layout_text, num, pct
+
     t = Table(title="predictions against measurements (error = predicted / measured - 1)", title_justify="left")
     for c in ("case", "accelerator", "metric", "predicted", "measured", "error", "status / layout"):
         t.add_column(c, justify="right" if c in ("predicted", "measured", "error") else "left", overflow="fold")
@@ -108,8 +108,11 @@ def _cases_table(results: list[CaseResult]) -> Table:
 
 
 def _run(cases: list, cal: Calibration, quiet: bool, server_model: str, workers: int,
-         assumptions: str | None = None) -> list[CaseResult]:
-    kw = {"server_model": server_model, "compare": True, "workers": workers, "assumptions": assumptions}
+         assumptions: str | None = None, lengths: DatasetLengths | None = None) -> list[CaseResult]:
+    from inferchip.validation.validate import validate_cases
+
+    kw = {"server_model": server_model, "compare": True, "workers": workers, "assumptions": assumptions,
+          "lengths": lengths}
     if quiet or len(cases) < 50 or not sys.stderr.isatty():
         return validate_cases(cases, cal, **kw)
     from rich.progress import (
@@ -127,6 +130,8 @@ def _run(cases: list, cal: Calibration, quiet: bool, server_model: str, workers:
 
 
 def _server_table(comparison: dict[str, Any], chosen: str) -> Table:
+    from inferchip.interfaces.report.validation_page import SERVER_HEADER, server_rows
+
     t = Table(title="server rows under both server models (simulator: inferchip.sim; analytic: p99 limits scaled "
                     "to means, Little's law)", title_justify="left")
     for k, c in enumerate(SERVER_HEADER):
@@ -143,25 +148,40 @@ def validate_cmd(
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
     by: Optional[GroupBy] = typer.Option(None, "--by", help="Also summarise per source, accelerator, model, scenario, "
                                                             "metric or kind (performance / energy scope)."),
-    calibration: Optional[str] = typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one)."),
+    calibration: Optional[str] = typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one).",
+                                              callback=opts.input_file("--calibration")),
     page: Optional[Path] = typer.Option(None, "--page", help="Also write a markdown page (with SVG and HTML plots) here."),
     server_model: ServerModel = typer.Option(ServerModel.sim, "--server-model",
                                              help="Model of the server rows: the serving simulator or the analytic "
                                                   "approximation (the other one is reported alongside)."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes (the simulated server rows are the costly part)."),
     assumptions: Optional[str] = typer.Option(None, "--assumptions",
-                                              help="YAML overriding the energy/host constants of energy rows."),
+                                              help="YAML overriding the energy/host constants of energy rows.",
+                                              callback=opts.input_file("--assumptions", ())),
 ) -> None:
     """Predict every case of the CSV(s) and compare with its measurement: per-case errors and statistics."""
+    from inferchip.interfaces.report.validation_page import stats_row, write_page
+    from inferchip.validation.validate import summarize
+
+    if page is not None:
+        page = out_files.check_writable(page, "--page", make_folder=True)  # before the predictions, not after them
     rows = _read(cases)
+    if assumptions is not None:  # read now: a case file without energy rows would never open it
+        from inferchip.catalog.assumptions import load_assumptions
+
+        load_assumptions(assumptions)
     cal, cal_text = _calibration(calibration)
-    results = _run(rows, cal, output == OutputFormat.json, server_model.value, workers, assumptions)
+    from inferchip.catalog.calibration_file import load_dataset_lengths
+
+    lengths = load_dataset_lengths(calibration)
+    workers = opts.workers(workers)
+    results = _run(rows, cal, output == OutputFormat.json, server_model.value, workers, assumptions, lengths)
     files = ", ".join(str(c) for c in cases)
     summary = summarize(results, by.value if by else None)
     if page is not None:
         groups = {k: summarize(results, k)["groups"] for k in ("kind", "accelerator", "scenario", "source", "metric")}
         write_page(page, results, summary["overall"], groups, cal, cal_text, files,
-                   summary.get("server_models"), server_model.value)
+                   summary.get("server_models"), server_model.value, lengths)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"cases": [r.to_dict() for r in results], "summary": summary,
                                 "server_model": server_model.value, "calibration": cal_text, "file": files}))
@@ -188,20 +208,26 @@ def validate_cmd(
 def calibrate_cmd(
     cases: Path = typer.Argument(..., help="Case CSV to fit on."),
     out: Path = typer.Option(..., "-o", "--output", help="Calibration YAML to write (atomically)."),
-    start: Optional[str] = typer.Option("none", "--start", help="Starting calibration: none (defaults) or a YAML."),
+    start: Optional[str] = typer.Option("none", "--start", help="Starting calibration: none (defaults) or a YAML.",
+                                        callback=opts.input_file("--start")),
     cross_validate: bool = typer.Option(True, "--cv/--no-cv", help="Leave-one-accelerator-out cross-validation."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for the cross-validation folds."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Fit the physical calibration parameters (and MLPerf mean input lengths) and report honest errors."""
+    from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths, save_calibration
+    from inferchip.interfaces.report.validation_page import stats_row
     from inferchip.validation.calibrate import calibrate, parameter_bounds
 
+    out = out_files.check_writable(out, "--output")  # before the fit, not after it
     rows = _read(cases)
-    if not rows:
-        raise SpecError(f"{cases}: no cases to fit on")
+    workers = opts.workers(workers)
     err = Console(stderr=True)
     quiet = output == OutputFormat.json
-    rep = calibrate(rows, load_calibration(start), cross_validate=cross_validate, workers=workers,
+    from inferchip.validation.calibrate import FitPoint
+
+    rep = calibrate(rows, FitPoint(load_calibration(start), load_dataset_lengths(start)),
+                    cross_validate=cross_validate, workers=workers,
                     progress=None if quiet else (lambda m: err.print(f"[dim]{m}[/]")))
     digest = hashlib.sha256(cases.read_bytes()).hexdigest()[:12]
     summary = rep.summary()
@@ -212,7 +238,7 @@ def calibrate_cmd(
     cal = rep.fitted.calibration.model_copy(update={
         "fitted_on": f"{cases.name} ({len(rows)} cases, sha256 {digest}); soft-L1 fit of log(pred/meas)",
         "fit_summary": fs})
-    save_calibration(cal, out)
+    save_calibration(cal, out, rep.fitted.lengths)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({**summary, "written": str(out)}))
         return

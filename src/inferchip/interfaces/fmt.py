@@ -6,8 +6,6 @@ import json
 import math
 from typing import Any
 
-import numpy as np
-
 
 def ms(seconds: float) -> str:
     if seconds is None or not math.isfinite(seconds):
@@ -31,6 +29,8 @@ def pct(x: float) -> str:
 
 
 def _default(o: Any) -> Any:
+    import numpy as np  # only a value from numpy gets here (numpy is not imported for the others)
+
     if isinstance(o, (np.floating, np.integer)):
         return o.item()
     if isinstance(o, np.ndarray):

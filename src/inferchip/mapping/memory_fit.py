@@ -15,12 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from inferchip.mapping.sharding import ShardedModel
 from inferchip.spec.formats import BYTES_PER_ELEMENT
 from inferchip.spec.model import ModelSpec
 
 EMBEDDING_FORMAT = "bf16"
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ def weight_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats) -> f
     """Weight bytes held by one chip of the largest pipeline stage."""
     total = 0.0
     for layer in sm.layers:
-        per_layer = sum(g.k * g.n * max(g.experts, 1) for g in layer.gemms)
+        per_layer = sum(g.weight_elements for g in layer.gemms)
         total += layer.count * per_layer * fmt.weight_bytes
     tp = sm.layout.attn_tp
     embed = model.vocab_size * model.hidden_size / tp * BYTES_PER_ELEMENT[EMBEDDING_FORMAT]
@@ -55,7 +57,7 @@ def weight_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats) -> f
     return total
 
 
-def kv_bytes_per_sequence(sm: ShardedModel, fmt: Formats, context_tokens: np.ndarray | float) -> np.ndarray:
+def kv_bytes_per_sequence(sm: ShardedModel, fmt: Formats, context_tokens: FloatArray | float) -> FloatArray:
     """KV-cache bytes one sequence of ``context_tokens`` holds on one chip (sliding windows capped).
 
     Under attention DP a sequence lives on one chip of the ``dp_attention`` chips of its stage:
@@ -66,7 +68,7 @@ def kv_bytes_per_sequence(sm: ShardedModel, fmt: Formats, context_tokens: np.nda
     return sm.local_share(kv_bytes_per_sequence_on_its_chip(sm, fmt, context_tokens))
 
 
-def kv_bytes_per_sequence_on_its_chip(sm: ShardedModel, fmt: Formats, context_tokens: np.ndarray | float) -> np.ndarray:
+def kv_bytes_per_sequence_on_its_chip(sm: ShardedModel, fmt: Formats, context_tokens: FloatArray | float) -> FloatArray:
     """KV-cache bytes of one sequence on a chip that holds it (each chip of the TP group under
     tensor parallelism; its one chip under attention DP)."""
     ctx = np.asarray(context_tokens, dtype=float)
@@ -77,7 +79,7 @@ def kv_bytes_per_sequence_on_its_chip(sm: ShardedModel, fmt: Formats, context_to
     return out
 
 
-def activation_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats, step_tokens: np.ndarray | float) -> np.ndarray:
+def activation_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats, step_tokens: FloatArray | float) -> FloatArray:
     """Peak transient activations of one step of ``step_tokens`` tokens on one chip (the tokens
     it runs attention for: the engine's per-chip token budget): the widest layer's inputs and
     outputs (residual, QKV, MLP intermediate) plus fp32 logits of the LM head."""
@@ -85,21 +87,23 @@ def activation_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats, 
     widest = max(max(g.n for g in layer.gemms) for layer in sm.layers)
     per_token = (4 * sm.hidden + 2 * widest) * fmt.act_bytes
     logits = sm.lm_head.n * 4.0
-    return t * per_token + np.minimum(t, 4096) * logits
+    out: FloatArray = t * per_token + np.minimum(t, 4096.0) * logits
+    return out
 
 
 @dataclass(frozen=True)
 class MemoryUse:
     weights_bytes: float
-    kv_cache_bytes: np.ndarray
-    activations_bytes: np.ndarray
+    kv_cache_bytes: FloatArray
+    activations_bytes: FloatArray
     reserve_bytes: float
     capacity_bytes: float
 
     @property
-    def total_bytes(self) -> np.ndarray:
-        return self.weights_bytes + self.kv_cache_bytes + self.activations_bytes + self.reserve_bytes
+    def total_bytes(self) -> FloatArray:
+        total: FloatArray = np.asarray(self.weights_bytes + self.kv_cache_bytes + self.activations_bytes + self.reserve_bytes)
+        return total
 
     @property
-    def fits(self) -> np.ndarray:
+    def fits(self) -> npt.NDArray[np.bool_]:
         return self.total_bytes <= self.capacity_bytes

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inferchip.cost.calibration import Calibration
-from inferchip.cost.step import StepCost, step_cost
+from inferchip.cost.step import StepCost, StepPlan, cached_step_plan
 from inferchip.errors import DoesNotFitError
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import (
@@ -84,8 +84,9 @@ class MappedModel:
         return dp * np.floor(np.maximum(free, 0.0) / (self.kv_bytes_per_seq(ctx) * dp))
 
     def stage_step(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows=None) -> StepCost:
-        return step_cost(self.sm, self.chip, self.formats, self.cal, num_tokens, num_decode_seqs, decode_kv_tokens,
-                         prefill_attn_pairs, logit_rows)
+        # The step compiled once for this mapping (recompiled if sm, chip, formats or cal change).
+        self._plan: StepPlan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats, self.cal)
+        return self._plan.cost(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows)
 
     # --- replica-level step times (pp micro-batches in flight) ---------------------------
     def replica_step_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows=None):

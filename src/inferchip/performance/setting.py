@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
-from inferchip.cost.calibration import Calibration, load_calibration
+from inferchip.catalog.calibration_file import load_calibration
+from inferchip.cost.calibration import Calibration
 from inferchip.cost.peaks import executed_format
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout
@@ -168,11 +169,6 @@ def _key(x: Any) -> Any:
     return x
 
 
-@lru_cache(maxsize=64)
-def _calibration(which: str | None) -> Calibration:
-    return load_calibration(which)
-
-
 def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
              chip_spec, within) -> Setting:
     for name, v in (("--count", count), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
@@ -192,7 +188,7 @@ def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, 
         from inferchip.catalog.models import load_model
 
         ms = load_model(model)
-    cal = calibration if isinstance(calibration, Calibration) else _calibration(calibration)
+    cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
     fmt = resolve_formats(weights, activations, kv)
     notes: list[str] = []
     want = compute_format(fmt.weights, fmt.activations)

@@ -28,13 +28,6 @@ def mapped_model(model: ModelEntry, chip: ChipParams, tp: int, pp: int, ep: int,
     return s.mapped(s.layout)
 
 
-def _gemm_class(name: str) -> str:
-    """Operator class of a weight GEMM, as :func:`inferchip.cost.step.step_cost` files it."""
-    if name.startswith("experts") or name == "router":
-        return "experts"
-    return "mlp" if name.startswith(("mlp", "shared")) else "attention_proj"
-
-
 def roofline_points(model: ModelEntry, chip: ChipParams, p: Prediction, cfg: ReviewConfig) -> list[dict[str, Any]]:
     """Operators of a prefill step and a decode step on a roofline: arithmetic intensity
     (FLOP per DRAM byte) and attained FLOP/s (FLOP / time with overheads), per operator class.
@@ -75,7 +68,7 @@ def roofline_points(model: ModelEntry, chip: ChipParams, p: Prediction, cfg: Rev
         full, f_all, b_all = cost(sm, args)
         pieces: dict[str, tuple[float, float]] = {}
         for cls in ("attention_proj", "mlp", "experts"):
-            layers = tuple(replace(layer, gemms=tuple(g for g in layer.gemms if _gemm_class(g.name) != cls))
+            layers = tuple(replace(layer, gemms=tuple(g for g in layer.gemms if g.op_class != cls))
                            for layer in sm.layers)
             _, f, by = cost(replace(sm, layers=layers), args)
             pieces[cls] = (f_all - f, b_all - by)

@@ -16,7 +16,7 @@ from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from inferchip.errors import InvalidSettingError
 from inferchip.sim import lengths
@@ -37,13 +37,16 @@ def stream(seed: int, which: Stream) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), int(which)])))
 
 
+MAX_SEED = 2**63 - 1
+MAX_REQUESTS = 10_000_000  # requests one run may expect: about 4 GB of memory and ~10 min of wall time
+MAX_TIME_S = 1e9  # s (31.7 years): times beyond lose sub-microsecond resolution in float64
 _LEN_CHUNK = 4096
 POISSON_CHUNK_MARGIN = 1.05  # draw 5 % more gaps than the expected count ...
 POISSON_CHUNK_EXTRA = 64  # ... plus a few, so one draw nearly always covers the duration
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Spec(lengths.SettingModel):
+    """Frozen, no extra fields, finite numbers; a bad field raises InvalidSettingError naming it."""
 
 
 class _WithLengths(_Spec):
@@ -67,15 +70,16 @@ class BurstArrivals(_WithLengths):
     """All requests at one instant (MLPerf Offline, max-throughput benchmarks)."""
 
     kind: Literal["burst"] = "burst"
-    at_s: float = Field(0.0, ge=0, description="Arrival time of every request, s.")
+    at_s: float = Field(0.0, ge=0, le=MAX_TIME_S, description="Arrival time of every request, s.")
 
 
 class ClosedLoopArrivals(_WithLengths):
     """``concurrency`` users; each sends its next request ``think_time_s`` after the last one finished."""
 
     kind: Literal["closed_loop"] = "closed_loop"
-    concurrency: int = Field(ge=1, description="Users, each with at most one request outstanding.")
-    think_time_s: float = Field(0.0, ge=0, description="Pause between a finish and the user's next request, s.")
+    concurrency: int = Field(ge=1, le=MAX_REQUESTS, description="Users, each with at most one request outstanding.")
+    think_time_s: float = Field(0.0, ge=0, le=MAX_TIME_S,
+                                description="Pause between a finish and the user's next request, s.")
 
 
 class TraceArrivals(_Spec):
@@ -194,11 +198,33 @@ def poisson_times_s(rate_per_s: float, rng: np.random.Generator, num: int | None
 def make_source(
     spec: Any, duration_s: float | None, num_requests: int | None, seed: int
 ) -> OpenLoopSource | ClosedLoopSource:
-    """The arrival source for ``spec``; limits are checked here with messages naming them."""
-    if duration_s is not None and not (math.isfinite(duration_s) and duration_s > 0):
-        raise InvalidSettingError(f"duration_s: value {duration_s!r} must be a positive number of seconds")
-    if num_requests is not None and (isinstance(num_requests, bool) or int(num_requests) != num_requests or num_requests < 1):
-        raise InvalidSettingError(f"num_requests: value {num_requests!r} must be a whole number >= 1")
+    """The arrival source for ``spec``; limits are checked here with messages naming them.
+
+    Bounds: ``seed`` in 0..2**63-1; ``duration_s`` finite, > 0 and at most ``MAX_TIME_S``;
+    ``num_requests`` and the requests a Poisson run expects (rate x duration) at most
+    ``MAX_REQUESTS`` (memory and time grow with them: a larger run is refused, not attempted).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed <= MAX_SEED:
+        raise InvalidSettingError(f"seed: value {seed!r} must be a whole number in 0..2**63-1 ({MAX_SEED})")
+    if duration_s is not None and (isinstance(duration_s, bool) or not isinstance(duration_s, int | float)
+                                   or not (math.isfinite(duration_s) and 0 < duration_s <= MAX_TIME_S)):
+        raise InvalidSettingError(
+            f"duration_s: value {duration_s!r} must be a positive number of seconds, at most {MAX_TIME_S:g}")
+    if num_requests is not None:
+        whole = isinstance(num_requests, int | np.integer) or (
+            isinstance(num_requests, float) and math.isfinite(num_requests) and num_requests.is_integer())
+        if isinstance(num_requests, bool) or not whole or not 1 <= num_requests <= MAX_REQUESTS:
+            raise InvalidSettingError(
+                f"num_requests: value {num_requests!r} must be a whole number in 1..{MAX_REQUESTS:,} (the simulator's "
+                "cap on requests per run)")
+        num_requests = int(num_requests)
+    if isinstance(spec, PoissonArrivals) and duration_s is not None and num_requests is None:
+        expected = spec.rate_per_s * duration_s
+        if expected > MAX_REQUESTS:
+            raise InvalidSettingError(
+                f"duration_s: {spec.rate_per_s:g} requests/s x {duration_s:g} s = {expected:.4g} expected requests, "
+                f"above the simulator's cap of {MAX_REQUESTS:,} per run; allowed: rate x duration <= {MAX_REQUESTS:,} "
+                "(or give num_requests)")
     if isinstance(spec, ClosedLoopArrivals):
         if num_requests is None and duration_s is None:
             raise InvalidSettingError("closed-loop arrivals need num_requests or duration_s to end the run")
@@ -209,6 +235,10 @@ def make_source(
         times, inp, out = times[keep], inp[keep], out[keep]
         if num_requests is not None:
             times, inp, out = times[:num_requests], inp[:num_requests], out[:num_requests]
+        if times.size > MAX_REQUESTS:
+            raise InvalidSettingError(
+                f"{spec.path}: {times.size:,} requests, above the simulator's cap of {MAX_REQUESTS:,} per run; "
+                "give num_requests or duration_s to replay part of it")
         return OpenLoopSource(times, inp, out)
     if isinstance(spec, PoissonArrivals):
         if num_requests is None and duration_s is None:
@@ -223,6 +253,10 @@ def make_source(
             f"arrivals: {type(spec).__name__} is not an arrival spec; allowed: PoissonArrivals, BurstArrivals, "
             "ClosedLoopArrivals, TraceArrivals"
         )
+    if isinstance(spec, PoissonArrivals) and times.size and times[-1] > MAX_TIME_S:
+        raise InvalidSettingError(
+            f"rate_per_s: value {spec.rate_per_s:g} spreads {times.size} requests over {times[-1]:.4g} s, beyond "
+            f"{MAX_TIME_S:g} s (float64 times would lose the step times); allowed: num_requests / rate <= {MAX_TIME_S:g} s")
     n = times.size
     inp = lengths.sample(spec.input_tokens, stream(seed, Stream.INPUT_TOKENS), n)
     out = lengths.sample(spec.output_tokens, stream(seed, Stream.OUTPUT_TOKENS), n)

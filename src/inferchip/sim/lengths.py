@@ -21,32 +21,59 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from inferchip.errors import InvalidSettingError
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+MAX_TOKENS = 100_000_000  # tokens of one request's input or output: 10x the longest context published (10M)
 
 
-class FixedLength(_Frozen):
+def describe(exc: ValidationError) -> str:
+    """A pydantic error as text naming each field, the value given and what is allowed."""
+    return "; ".join(
+        f"field '{'.'.join(map(str, e['loc'])) or '(model)'}'"
+        + (f": value {_short(e['input'])}" if e.get("input") is not None and not isinstance(e["input"], dict) else "")
+        + f": {e['msg']}"
+        for e in exc.errors())
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+class SettingModel(BaseModel):
+    """Frozen, no extra fields; a bad field raises InvalidSettingError naming it (never a pydantic traceback)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise InvalidSettingError(f"{type(self).__name__}: {describe(exc)}") from None
+
+
+class FixedLength(SettingModel):
     kind: Literal["fixed"] = "fixed"
-    tokens: int = Field(ge=1, description="Tokens of every request.")
+    tokens: int = Field(ge=1, le=MAX_TOKENS, description="Tokens of every request.")
 
 
-class UniformLength(_Frozen):
+class UniformLength(SettingModel):
     kind: Literal["uniform"] = "uniform"
-    mean_tokens: int = Field(ge=1, description="Centre of the uniform distribution, tokens.")
-    spread_tokens: int = Field(ge=0, description="Half-width, tokens: draws lie in [mean - spread, mean + spread].")
+    mean_tokens: int = Field(ge=1, le=MAX_TOKENS, description="Centre of the uniform distribution, tokens.")
+    spread_tokens: int = Field(ge=0, le=MAX_TOKENS,
+                               description="Half-width, tokens: draws lie in [mean - spread, mean + spread].")
 
     @model_validator(mode="after")
     def _positive(self) -> UniformLength:
-        if self.mean_tokens - self.spread_tokens < 1:
+        if self.mean_tokens - self.spread_tokens < 1 or self.mean_tokens + self.spread_tokens > MAX_TOKENS:
             raise ValueError(
-                f"mean_tokens - spread_tokens must be >= 1 token, got {self.mean_tokens} - {self.spread_tokens}"
+                f"mean_tokens - spread_tokens must be >= 1 token and mean_tokens + spread_tokens <= {MAX_TOKENS}, "
+                f"got {self.mean_tokens} and {self.spread_tokens}"
             )
         return self
 
 
-class EmpiricalLength(_Frozen):
+class EmpiricalLength(SettingModel):
     kind: Literal["empirical"] = "empirical"
-    samples_tokens: tuple[Annotated[int, Field(ge=1)], ...] = Field(
+    samples_tokens: tuple[Annotated[int, Field(ge=1, le=MAX_TOKENS)], ...] = Field(
         min_length=1, description="Token counts drawn uniformly with replacement."
     )
 
@@ -82,7 +109,9 @@ def as_length(value: Any, what: str = "length") -> FixedLength | UniformLength |
     except ValidationError as exc:
         detail = "; ".join(err["msg"] for err in exc.errors())
         raise InvalidSettingError(f"{what}: value {value!r} is not allowed: {detail}") from None
-    except (TypeError, ValueError):
+    except InvalidSettingError as exc:
+        raise InvalidSettingError(f"{what}: value {value!r} is not allowed: {exc}") from None
+    except (TypeError, ValueError, OverflowError):
         pass
     raise InvalidSettingError(
         f"{what}: value {value!r} is not a length; allowed: a positive int, a (mean, spread) tuple, "
@@ -115,3 +144,11 @@ def max_tokens(spec: FixedLength | UniformLength | EmpiricalLength) -> int:
     if isinstance(spec, UniformLength):
         return spec.mean_tokens + spec.spread_tokens
     return max(spec.samples_tokens)
+
+
+def min_tokens(spec: FixedLength | UniformLength | EmpiricalLength) -> int:
+    if isinstance(spec, FixedLength):
+        return spec.tokens
+    if isinstance(spec, UniformLength):
+        return spec.mean_tokens - spec.spread_tokens
+    return min(spec.samples_tokens)

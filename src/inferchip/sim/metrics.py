@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a data frame is made (a faster cold start)
+    import pandas as pd
 
 PERCENTILES = (50, 90, 99)
 STEADY_STATE_START_FRACTION = 0.5  # open loop: measure over the second half of the arrival period
@@ -108,6 +109,8 @@ class SimResult:
     def to_dataframe(self) -> pd.DataFrame:
         """One row per request, unit-suffixed columns."""
         r = self.requests
+        import pandas as pd
+
         return pd.DataFrame({
             "request_id": np.arange(r["arrival_s"].size), "replica": r["replica"],
             "arrival_s": r["arrival_s"], "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
@@ -119,6 +122,8 @@ class SimResult:
 
     def steps_dataframe(self) -> pd.DataFrame:
         """One row per engine step of every replica."""
+        import pandas as pd
+
         return pd.DataFrame(self.steps)
 
     # ------------------------------------------------------------------ ITL
@@ -292,6 +297,8 @@ class SimResult:
             return total / width
 
         idx = np.clip(np.searchsorted(edges, ends, side="left") - 1, 0, edges.size - 2)
+        import pandas as pd
+
         return pd.DataFrame({
             "time_s": (edges[:-1] + edges[1:]) / 2,  # bin centres
             "kv_cache_used_fraction": binned_mean(s["kv_used_blocks"] / s["kv_capacity_blocks"]) / self.num_replicas,

@@ -20,19 +20,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from inferchip.sim.lengths import SettingModel
 
 WAITING, PREFILL, DECODE, SWAPPED, DONE = range(5)
 
 
-class SchedulerConfig(BaseModel):
-    """Engine settings of one replica; defaults follow vLLM's."""
+MAX_BLOCK_SIZE_TOKENS = 65_536  # a replica keeps per-step state for each token offset in a block
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+
+class SchedulerConfig(SettingModel):
+    """Engine settings of one replica; defaults follow vLLM's. A bad field raises InvalidSettingError."""
 
     max_num_batched_tokens: int = Field(8192, ge=1, description="Token budget of one step (prefill + decode).")
     max_num_seqs: int = Field(256, ge=1, description="Most sequences in one step's batch.")
-    block_size_tokens: int = Field(16, ge=1, description="Tokens per KV-cache block (PagedAttention page).")
+    block_size_tokens: int = Field(16, ge=1, le=MAX_BLOCK_SIZE_TOKENS,
+                                   description="Tokens per KV-cache block (PagedAttention page).")
     enable_chunked_prefill: bool = Field(True, description="Split long prompts across steps.")
     preemption_mode: Literal["recompute", "swap"] = Field("recompute", description="What preemption does.")
     swap_bytes_per_token: float | None = Field(

@@ -1,9 +1,12 @@
 """Searches built on :func:`~inferchip.sim.simulate`.
 
 * :func:`max_rate_under_slo`: MLPerf Server/Interactive style, the highest Poisson
-  arrival rate whose TTFT and TPOT percentiles stay within their limits, found by
-  bracketing (doubling or halving) and then bisection, every trial with the same seed
-  (common random numbers: the arrival times of two rates differ only by their ratio).
+  arrival rate whose TTFT, TPOT and end-to-end percentiles (any mix) stay within their
+  limits, found by bracketing (multiplying or dividing the rate) from a given or estimated
+  rate and then bisection, every trial with the same seed (common random numbers: the
+  arrival times of two rates differ only by their ratio). The one rate search of the
+  project: ``inferchip validate`` runs its server rows through it
+  (:mod:`inferchip.validation.server`).
 * :func:`throughput_interactivity_curve`: closed loops of 1, 2, 4, ... users up to the
   memory limit (KV capacity / (input + output) per replica), output tokens/s per chip
   against output tokens/s per user (1 / mean TPOT), with a Pareto-front flag
@@ -18,10 +21,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a data frame is made (a faster cold start)
+    import pandas as pd
 
 from inferchip.errors import InvalidSettingError
 from inferchip.sim import lengths
@@ -48,6 +52,8 @@ class Trial:
     saturated: bool
     meets_slo: bool
     summary: dict[str, Any]
+    e2e_s: float = math.nan  # at the searched percentile
+    num_requests: int = 0
 
 
 @dataclass(frozen=True)
@@ -57,8 +63,8 @@ class ServerSearchResult:
     feasible: bool
     rate_per_s: float  # highest rate found that meets the limits (0 when infeasible)
     percentile: float
-    slo_ttft_s: float
-    slo_tpot_s: float
+    slo_ttft_s: float | None
+    slo_tpot_s: float | None
     ttft_s: float  # at ``percentile``, at ``rate_per_s`` (or at the gentlest load tried when infeasible)
     tpot_s: float
     output_tokens_per_s: float
@@ -66,30 +72,39 @@ class ServerSearchResult:
     summary: dict[str, Any]  # SimResult.summary() of that run
     reason: str
     trials: list[Trial] = field(default_factory=list)
+    slo_e2e_s: float | None = None
+    e2e_s: float = math.nan
+    reported: Trial | None = None  # the trial whose figures are reported (its rate is the gentlest when infeasible)
+    bracketed: bool = False  # a failing rate above ``rate_per_s`` was tried (False: the highest rate tried passed)
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per simulated rate, in the order tried."""
+        import pandas as pd
+
+        q = f"p{self.percentile:g}"
         return pd.DataFrame([
-            {"rate_per_s": t.rate_per_s, f"ttft_s_p{self.percentile:g}": t.ttft_s,
-             f"tpot_s_p{self.percentile:g}": t.tpot_s, "saturated": t.saturated, "meets_slo": t.meets_slo,
+            {"rate_per_s": t.rate_per_s, f"ttft_s_{q}": t.ttft_s, f"tpot_s_{q}": t.tpot_s, f"e2e_s_{q}": t.e2e_s,
+             "saturated": t.saturated, "meets_slo": t.meets_slo, "num_requests": t.num_requests,
              "output_tokens_per_s": t.summary["output_tokens_per_s"]}
             for t in self.trials
         ])
 
 
-def slo_percentiles_s(res: SimResult, q: float) -> tuple[float, float]:
-    """(TTFT, TPOT) at percentile ``q`` as LoadGen ranks them: the sorted value at rank ceil(q/100 * n).
+def latency_percentiles_s(res: SimResult, q: float) -> tuple[float, float, float]:
+    """(TTFT, TPOT, E2E) at percentile ``q`` as LoadGen ranks them: the sorted value at rank ceil(q/100 * n).
 
-    Every request that was not rejected counts; one without a first token (or, for TPOT,
-    unfinished) counts as infinitely late. A one-token output has no TPOT to miss (0).
+    Every request that was not rejected counts; one without a first token (or, for TPOT and
+    E2E, unfinished) counts as infinitely late. A one-token output has no TPOT to miss (0).
     """
     valid = ~res.requests["rejected"]
     if not valid.any():
-        return math.inf, math.inf
+        return math.inf, math.inf, math.inf
     ttft = np.where(np.isfinite(res.requests["first_token_s"]), res.ttft_s, math.inf)[valid]
     tpot = np.where(res.finished, np.nan_to_num(res.tpot_s, nan=0.0), math.inf)[valid]
+    e2e = np.where(res.finished, res.e2e_s, math.inf)[valid]
     return (float(np.percentile(ttft, q, method="inverted_cdf")),
-            float(np.percentile(tpot, q, method="inverted_cdf")))
+            float(np.percentile(tpot, q, method="inverted_cdf")),
+            float(np.percentile(e2e, q, method="inverted_cdf")))
 
 
 def capacity_estimate_per_s(step_model: Any, mean_input: float, mean_output: float, cfg: SchedulerConfig,
@@ -113,56 +128,97 @@ def max_rate_under_slo(
     step_model: Any,
     input_tokens: Any,
     output_tokens: Any,
-    slo_ttft_s: float,
-    slo_tpot_s: float,
+    slo_ttft_s: float | None = None,
+    slo_tpot_s: float | None = None,
     percentile: float = 99,
     *,
-    num_requests: int = 2000,
+    slo_e2e_s: float | None = None,
+    num_requests: int | Callable[[float], int] = 2000,
     seed: int = 0,
     scheduler_config: SchedulerConfig | dict | None = None,
     replicas: int = 1,
     router: str = "least_loaded",
+    start_rate_per_s: float | None = None,
+    rate_factor: float = RATE_FACTOR,
     rel_tol: float = 0.02,
-    max_simulations: int = 40,
+    max_bracket_steps: int = MAX_BRACKET_STEPS,
+    max_simulations: int | None = 40,
+    drain_s: float | Callable[[float, int], float | None] | None = None,
+    stable_queue: bool = True,
+    accept: Callable[[SimResult, float, int], bool] | None = None,
+    step_timer: StepTimer | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> ServerSearchResult:
-    """Highest Poisson rate (requests/s) whose ``percentile`` TTFT and TPOT meet the limits.
+    """Highest Poisson rate (requests/s) whose ``percentile`` TTFT, TPOT and E2E meet the limits given.
 
-    A rate passes when both percentiles (:func:`slo_percentiles_s`) are within their limits
-    and the queue is not growing without bound. Each trial stops
-    ``DRAIN_SLO_FACTOR * (slo_ttft_s + max output * slo_tpot_s)`` after its last arrival;
-    requests unfinished by then count as late. The answer is within ``rel_tol``
-    (relative) of the boundary between the highest passing and lowest failing rate tried.
+    Any mix of ``slo_ttft_s``, ``slo_tpot_s`` and ``slo_e2e_s`` (None: no limit). A rate
+    passes when every limited percentile (:func:`latency_percentiles_s`) is within its
+    limit, the queue is not growing without bound (``stable_queue``; with no limit at all
+    that is the only test), and ``accept(result, rate, num_requests)`` (if given) agrees.
+    Every trial uses ``seed`` (common random numbers).
+
+    * Start: ``start_rate_per_s``; by default ``START_LOAD_FRACTION`` of a capacity estimate
+      (:func:`capacity_estimate_per_s`), after one request alone in an empty system (a limit
+      no rate meets is then found in one run).
+    * Bracket: multiply (pass) or divide (miss) the rate by ``rate_factor`` until a passing
+      and a missing rate are found, at most ``max_bracket_steps`` times; then bisect
+      (geometric mean) until they are within ``rel_tol`` (relative) or ``max_simulations``
+      runs have been made (None: no cap).
+    * Run length: ``num_requests``, or a function of the rate giving it.
+    * Drain: a trial stops ``drain_s`` after its last arrival (a number, or a function of
+      (rate, num_requests)); by default ``DRAIN_SLO_FACTOR`` request lifetimes within the limits
+      (the E2E limit, else TTFT + max output x TPOT), or :func:`simulate`'s default without
+      limits. Requests unfinished by then count as late.
+    * ``step_timer``: a cache of step times shared with other runs (default: one for this search).
     """
     check_step_model(step_model)
     cfg = as_scheduler_config(scheduler_config)
     in_spec = lengths.as_length(input_tokens, "input_tokens")
     out_spec = lengths.as_length(output_tokens, "output_tokens")
-    for name, value in (("slo_ttft_s", slo_ttft_s), ("slo_tpot_s", slo_tpot_s), ("rel_tol", rel_tol)):
-        if not (isinstance(value, int | float) and value > 0):
-            raise InvalidSettingError(f"{name}: value {value!r} must be a positive number")
-    if not 0 < percentile <= 100:
+    limits = (slo_ttft_s, slo_tpot_s, slo_e2e_s)
+    for name, value in (("slo_ttft_s", slo_ttft_s), ("slo_tpot_s", slo_tpot_s), ("slo_e2e_s", slo_e2e_s),
+                        ("rel_tol", rel_tol), ("start_rate_per_s", start_rate_per_s)):
+        if value is not None and not (_is_number(value) and 0 < value < math.inf):
+            raise InvalidSettingError(f"{name}: value {value!r} must be a positive finite number")
+    if not (_is_number(rate_factor) and 1 < rate_factor < math.inf):
+        raise InvalidSettingError(f"rate_factor: value {rate_factor!r} must be a finite number > 1")
+    if not (_is_number(percentile) and 0 < percentile <= 100):
         raise InvalidSettingError(f"percentile: value {percentile!r} must be in (0, 100]")
+    for name, count in (("max_bracket_steps", max_bracket_steps), ("max_simulations", max_simulations)):
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+            raise InvalidSettingError(f"{name}: value {count!r} must be a whole number >= 1")
+    if not callable(num_requests) and (isinstance(num_requests, bool) or not isinstance(num_requests, int)
+                                       or num_requests < 1):
+        raise InvalidSettingError(f"num_requests: value {num_requests!r} must be a whole number >= 1")
     trials: list[Trial] = []
-    timer = StepTimer(step_model)  # one cache of step times for every trial
-    drain_s = DRAIN_SLO_FACTOR * (slo_ttft_s + lengths.max_tokens(out_spec) * slo_tpot_s)
+    timer = StepTimer(step_model) if step_timer is None else step_timer  # one cache of step times for every trial
+    if drain_s is None and any(v is not None for v in limits):
+        lifetime = slo_e2e_s if slo_e2e_s is not None else (
+            (slo_ttft_s or 0.0) + lengths.max_tokens(out_spec) * (slo_tpot_s or 0.0))
+        drain_s = DRAIN_SLO_FACTOR * lifetime
+    budget = max_simulations or 2 * max_bracket_steps + 2  # for progress only
 
-    def trial(rate: float, n: int = num_requests) -> Trial:
+    def trial(rate: float, n: int | None = None) -> Trial:
+        if n is None:
+            n = num_requests(rate) if callable(num_requests) else num_requests
+        drain = drain_s(rate, n) if callable(drain_s) else drain_s
         res: SimResult = simulate(
             step_model, PoissonArrivals(rate_per_s=rate, input_tokens=in_spec, output_tokens=out_spec),
             num_requests=n, seed=seed, scheduler_config=cfg, replicas=replicas, router=router,
-            slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, max_drain_s=drain_s, step_timer=timer,
+            slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, max_drain_s=drain, step_timer=timer,
         )
         s = res.summary()
-        ttft, tpot = slo_percentiles_s(res, percentile)
-        ok = not res.queue_growing() and ttft <= slo_ttft_s and tpot <= slo_tpot_s
-        t = Trial(rate, ttft, tpot, bool(s["saturated"]), bool(ok), s)
+        p = latency_percentiles_s(res, percentile)
+        ok = ((not stable_queue or not res.queue_growing())
+              and all(lim is None or x <= lim for x, lim in zip(p, limits, strict=True))
+              and (accept is None or bool(accept(res, rate, n))))
+        t = Trial(rate, p[0], p[1], bool(s["saturated"]), bool(ok), s, p[2], n)
         trials.append(t)
         if progress is not None:
-            progress(min(1.0, len(trials) / max_simulations))
+            progress(min(1.0, len(trials) / budget))
         return t
 
-    def result(best: Trial, feasible: bool, reason: str) -> ServerSearchResult:
+    def result(best: Trial, feasible: bool, bracketed: bool, reason: str) -> ServerSearchResult:
         if progress is not None:
             progress(1.0)
         return ServerSearchResult(
@@ -170,47 +226,57 @@ def max_rate_under_slo(
             slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, ttft_s=best.ttft_s, tpot_s=best.tpot_s,
             output_tokens_per_s=best.summary["output_tokens_per_s"],
             output_tokens_per_s_per_chip=best.summary["output_tokens_per_s_per_chip"],
-            summary=best.summary, reason=reason, trials=trials,
+            summary=best.summary, reason=reason, trials=trials, slo_e2e_s=slo_e2e_s, e2e_s=best.e2e_s,
+            reported=best, bracketed=bracketed,
         )
 
-    capacity = capacity_estimate_per_s(step_model, lengths.mean_tokens(in_spec), lengths.mean_tokens(out_spec),
-                                       cfg, replicas)
-    alone = trial(capacity * RATE_FACTOR**-MAX_BRACKET_STEPS, 1)  # one request in an empty system
-    if not alone.meets_slo:
-        return result(alone, False, (
-            f"no rate meets the limits: a single request alone has TTFT {alone.ttft_s:.4g} s "
-            f"(limit {slo_ttft_s:g} s) and TPOT {alone.tpot_s:.4g} s (limit {slo_tpot_s:g} s)"
-        ))
-    rate = capacity * START_LOAD_FRACTION
+    lim_text = ", ".join(f"{k} {v:g} s" for k, v in zip(("TTFT", "TPOT", "E2E"), limits, strict=True)
+                         if v is not None) or "none"
+    rate = start_rate_per_s
+    if rate is None:
+        capacity = capacity_estimate_per_s(step_model, lengths.mean_tokens(in_spec), lengths.mean_tokens(out_spec),
+                                           cfg, replicas)
+        alone = trial(capacity * RATE_FACTOR**-MAX_BRACKET_STEPS, 1)  # one request in an empty system
+        if not alone.meets_slo:
+            return result(alone, False, False, (
+                f"no rate meets the limits: a single request alone has TTFT {alone.ttft_s:.4g} s, "
+                f"TPOT {alone.tpot_s:.4g} s, E2E {alone.e2e_s:.4g} s (limits: {lim_text})"
+            ))
+        rate = capacity * START_LOAD_FRACTION
+    searched = len(trials)  # the bracket's trials start here
     first = trial(rate)
     lo, hi = (first, None) if first.meets_slo else (None, first)
-    for _ in range(MAX_BRACKET_STEPS):
+    for _ in range(max_bracket_steps):
         if lo is not None and hi is not None:
             break
-        rate = rate * RATE_FACTOR if hi is None else rate / RATE_FACTOR
+        rate = rate * rate_factor if hi is None else rate / rate_factor
         t = trial(rate)
         if t.meets_slo:
             lo = t
         else:
             hi = t
     if lo is None:
-        gentlest = min(trials[1:], key=lambda t: t.rate_per_s)
-        return result(gentlest, False, (
-            f"no rate down to {gentlest.rate_per_s:.4g} requests/s meets the limits: there p{percentile:g} "
-            f"TTFT is {gentlest.ttft_s:.4g} s (limit {slo_ttft_s:g} s), TPOT {gentlest.tpot_s:.4g} s "
-            f"(limit {slo_tpot_s:g} s)"
+        gentlest = min(trials[searched:], key=lambda t: t.rate_per_s)
+        return result(gentlest, False, True, (
+            f"no rate down to {gentlest.rate_per_s:.4g} requests/s meets the limits ({lim_text}): there "
+            f"p{percentile:g} TTFT is {gentlest.ttft_s:.4g} s, TPOT {gentlest.tpot_s:.4g} s, "
+            f"E2E {gentlest.e2e_s:.4g} s"
         ))
     if hi is None:
-        return result(lo, True, f"limits still met at {lo.rate_per_s:.4g} requests/s, the highest rate tried")
-    while hi.rate_per_s / lo.rate_per_s - 1 > rel_tol and len(trials) < max_simulations:
+        return result(lo, True, False, f"limits still met at {lo.rate_per_s:.4g} requests/s, the highest rate tried")
+    while hi.rate_per_s / lo.rate_per_s - 1 > rel_tol and (max_simulations is None or len(trials) < max_simulations):
         t = trial(math.sqrt(lo.rate_per_s * hi.rate_per_s))
         if t.meets_slo:
             lo = t
         else:
             hi = t
-    return result(lo, True, (
+    return result(lo, True, True, (
         f"p{percentile:g} limits met at {lo.rate_per_s:.4g} requests/s and missed at {hi.rate_per_s:.4g} requests/s"
     ))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -221,6 +287,8 @@ class CurveResult:
     memory_limit_concurrency: int
 
     def to_dataframe(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame(self.points)
 
     def pareto_front(self) -> pd.DataFrame:

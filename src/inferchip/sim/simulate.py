@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim.arrivals import ArrivalSpec, ClosedLoopArrivals, make_source
+from inferchip.sim import lengths
+from inferchip.sim.arrivals import MAX_REQUESTS, ArrivalSpec, ClosedLoopArrivals, make_source
+from inferchip.sim.engine import EventQueue, Priority
 from inferchip.sim.kv_cache import blocks_for
 from inferchip.sim.metrics import SimResult
 from inferchip.sim.protocol import check_step_model, has_energy
@@ -29,6 +32,7 @@ from inferchip.sim.steptime import StepTimer
 
 DEFAULT_DRAIN_S = 600.0  # open-loop runs may drain at most max(this, arrival period) after the last arrival
 PROGRESS_STEP_FRACTION = 0.005
+MAX_REPLICAS = 100_000
 _ARRIVALS = TypeAdapter(ArrivalSpec)
 
 
@@ -37,8 +41,7 @@ def validated(value: Any, model: Any, what: str) -> Any:
     try:
         return model.validate_python(value) if isinstance(model, TypeAdapter) else model.model_validate(value)
     except ValidationError as exc:
-        details = "; ".join(f"field '{'.'.join(map(str, e['loc']))}': {e['msg']}" for e in exc.errors())
-        raise InvalidSettingError(f"{what}: {details}") from None
+        raise InvalidSettingError(f"{what}: {lengths.describe(exc)}") from None
 
 
 def as_scheduler_config(value: SchedulerConfig | dict | None) -> SchedulerConfig:
@@ -48,6 +51,30 @@ def as_scheduler_config(value: SchedulerConfig | dict | None) -> SchedulerConfig
     if isinstance(value, SchedulerConfig):
         return value
     return validated(value, SchedulerConfig, "scheduler_config")
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Identical replicas of one step model: the whole system, or the prefill or decode pool of a
+    disaggregated one. ``name`` prefixes its options in messages ("" or "prefill_", "decode_")."""
+
+    model: Any
+    config: SchedulerConfig | dict | None
+    replicas: int
+    name: str = ""
+    step_timer: StepTimer | None = None
+
+
+@dataclass(frozen=True)
+class KVLink:
+    """The link a prefilled request's KV cache crosses to the decode pool (links do not contend)."""
+
+    kv_bytes_per_token: float
+    bandwidth_bytes_per_s: float
+    latency_s: float = 0.0
+
+    def transfer_s(self, prompt_tokens: int) -> float:
+        return self.latency_s + prompt_tokens * self.kv_bytes_per_token / self.bandwidth_bytes_per_s
 
 
 def simulate(
@@ -81,100 +108,116 @@ def simulate(
     ``step_timer`` lets several runs of the same step model share one cache of step times
     (searches do); results are the same as with a fresh one.
     """
-    check_step_model(step_model)
-    cfg = as_scheduler_config(scheduler_config)
+    return run_pools([Pool(step_model, scheduler_config, replicas, "", step_timer)], None, arrivals_spec,
+                     duration_s=duration_s, num_requests=num_requests, seed=seed, slo_ttft_s=slo_ttft_s,
+                     slo_tpot_s=slo_tpot_s, progress=progress, router=router, exact_step_times=exact_step_times,
+                     max_time_s=max_time_s, max_drain_s=max_drain_s)
+
+
+def run_pools(pools: list[Pool], link: KVLink | None, arrivals_spec: Any, *, duration_s: float | None,
+              num_requests: int | None, seed: int, slo_ttft_s: float | None, slo_tpot_s: float | None,
+              progress: Callable[[float], None] | None, router: str, exact_step_times: bool,
+              max_time_s: float | None, max_drain_s: float | None) -> SimResult:
+    """The one simulation behind :func:`simulate` (one pool) and
+    :func:`~inferchip.sim.disagg.simulate_disaggregated` (a prefill pool, then a decode pool
+    reached over ``link``): argument checks, replicas, the event loop (:func:`run_replicas`)
+    and the result. Replica indices run over the pools in order."""
+    if len(pools) != (1 if link is None else 2):
+        raise InvalidSettingError("pools: one pool, or a prefill and a decode pool with a KV link")
+    cfgs = []
+    for pool in pools:
+        check_step_model(pool.model)
+        n = pool.replicas
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= MAX_REPLICAS:
+            raise InvalidSettingError(f"{pool.name}replicas: value {n!r} must be a whole number in 1..{MAX_REPLICAS:,} "
+                                      "(the event loop looks at every replica at each event)")
+        cfgs.append(as_scheduler_config(pool.config))
     spec = arrivals_spec if not isinstance(arrivals_spec, dict) else validated(arrivals_spec, _ARRIVALS, "arrivals")
-    if isinstance(replicas, bool) or not isinstance(replicas, int | np.integer) or replicas < 1:
-        raise InvalidSettingError(f"replicas: value {replicas!r} must be a whole number >= 1")
     for name, value in (("slo_ttft_s", slo_ttft_s), ("slo_tpot_s", slo_tpot_s), ("max_time_s", max_time_s),
                         ("max_drain_s", max_drain_s)):
         if value is not None and not (isinstance(value, int | float) and value > 0):
             raise InvalidSettingError(f"{name}: value {value!r} must be a positive number of seconds")
     source = make_source(spec, duration_s, num_requests, seed)
-    if step_timer is None:
-        timer = StepTimer(step_model, exact=exact_step_times)
-    elif step_timer.model is not step_model or step_timer.exact != exact_step_times:
-        raise InvalidSettingError("step_timer: it must wrap this step model with the same exact_step_times setting")
-    else:
-        timer = step_timer
-    baseline = (timer.num_evaluations, timer.num_model_calls)  # a shared timer has counted earlier runs
+    timers = []
+    for pool in pools:
+        if pool.step_timer is None:
+            timers.append(StepTimer(pool.model, exact=exact_step_times))
+        elif pool.step_timer.model is not pool.model or pool.step_timer.exact != exact_step_times:
+            raise InvalidSettingError("step_timer: it must wrap this step model with the same exact_step_times setting")
+        else:
+            timers.append(pool.step_timer)
+    baseline = (sum(t.num_evaluations for t in timers), sum(t.num_model_calls for t in timers))  # earlier runs
     table = RequestTable()
-    kv_capacity = int(step_model.kv_capacity_tokens)
-    reps = [Replica(i, timer, cfg, kv_capacity, table) for i in range(int(replicas))]
-    route = Router(router, reps)
-    total_blocks = reps[0].pool.total_blocks
-    B = cfg.block_size_tokens
+    groups: list[list[Replica]] = []
+    for pool, cfg, timer in zip(pools, cfgs, timers, strict=True):
+        start = sum(len(g) for g in groups)
+        kv_capacity = int(pool.model.kv_capacity_tokens)
+        groups.append([Replica(start + i, timer, cfg, kv_capacity, table) for i in range(int(pool.replicas))])
+    first_cfg, first_blocks = cfgs[0], groups[0][0].pool.total_blocks
+    last_cfg, last_blocks = cfgs[-1], groups[-1][0].pool.total_blocks
 
     def too_big(inp: int, out: int) -> bool:
-        """Never fits one replica: the KV of prompt + output - 1 tokens, or, without chunked prefill, a
-        prefill (after a recompute up to prompt + output - 1 tokens) over the step budget (vLLM's rule)."""
-        if blocks_for(inp + out - 1, B) > total_blocks:
+        """Never fits: in the first pool, the KV of the tokens it processes (prompt + output - 1; the
+        prompt alone in a prefill pool) or, without chunked prefill, a prefill (after a recompute up to
+        that many tokens) over the step budget (vLLM's rule); in a decode pool, prompt + output - 1."""
+        first = inp + (out if link is None else 1) - 1
+        if blocks_for(first, first_cfg.block_size_tokens) > first_blocks:
             return True
-        return not cfg.enable_chunked_prefill and inp + out - 1 > cfg.max_num_batched_tokens
+        if not first_cfg.enable_chunked_prefill and first > first_cfg.max_num_batched_tokens:
+            return True
+        return link is not None and out > 1 and blocks_for(inp + out - 1, last_cfg.block_size_tokens) > last_blocks
 
-    closed = source.closed_loop
-    if closed and too_big(source.max_input_tokens, source.max_total_tokens - source.max_input_tokens):
+    if source.closed_loop and too_big(source.max_input_tokens, source.max_total_tokens - source.max_input_tokens):
         raise InvalidSettingError(
             f"a request of up to {source.max_input_tokens} input + "
             f"{source.max_total_tokens - source.max_input_tokens} output tokens never fits a replica "
-            f"(KV capacity {total_blocks * B} tokens, step budget {cfg.max_num_batched_tokens} tokens)"
+            f"(KV capacity {first_blocks * first_cfg.block_size_tokens} tokens, step budget "
+            f"{first_cfg.max_num_batched_tokens} tokens" + (
+                "" if link is None else f"; decode pool KV capacity {last_blocks * last_cfg.block_size_tokens} tokens")
+            + ")"
         )
-    cap_s = time_cap_s(source, spec, max_time_s, max_drain_s)
-    total = source.expected_total
-    if not closed:
-        hit_cap = _run_open_loop(source, reps, route, table, too_big, cap_s, progress)
-        if progress is not None:
-            progress(1.0)
-        return build_result(spec, table, reps, [timer], len(reps) * int(step_model.num_chips), hit_cap,
-                            slo_ttft_s, slo_tpot_s, {"scheduler_config": cfg.model_dump()}, baseline)
-    reported = 0.0
-    hit_cap = False
-    multi_closed = len(reps) > 1
-    while True:
-        t_arr = source.peek_time_s()
-        if t_arr >= cap_s:
-            t_arr = math.inf
-        best = None
-        s1 = s2 = math.inf
-        for rep in reps:
-            if rep.n_running or rep.waiting or rep.swapped:
-                s = rep.clock_s
-                if s < s1:
-                    best, s1, s2 = rep, s, s1
-                elif s < s2:
-                    s2 = s
-        if best is None or s1 >= t_arr:
-            if t_arr == math.inf:
-                hit_cap = best is not None
-                break
-            t, inp, out = source.pop()
-            rid = table.add(t, inp, out)
-            if too_big(inp, out):
-                table.rejected[rid] = True
-                source.on_finish(t)
-            else:
-                route.choose().enqueue(rid, inp, out, t)
-            if progress is not None and total:
-                frac = len(table) / total
-                if frac - reported >= PROGRESS_STEP_FRACTION:
-                    reported = frac
-                    progress(min(frac, 1.0))
-            continue
-        if s1 >= cap_s:
-            hit_cap = True
-            break
-        limit = min(t_arr, cap_s, s2) if multi_closed else min(t_arr, cap_s)
-        for t_fin, _ in best.run_until(limit, stop_on_finish=closed, min_steps=1):
-            source.on_finish(t_fin)
-        if progress is not None and not total and duration_s:
-            frac = best.clock_s / duration_s
-            if frac - reported >= PROGRESS_STEP_FRACTION:
-                reported = frac
-                progress(min(frac, 1.0))
+    if source.closed_loop:
+        check_closed_loop(spec, groups, num_requests, duration_s)
+    routers = [Router(router, g) for g in groups]
+    hit_cap = run_replicas(source, routers, link, table, too_big, time_cap_s(source, spec, max_time_s, max_drain_s),
+                           progress, duration_s)
     if progress is not None:
         progress(1.0)
-    return build_result(spec, table, reps, [timer], len(reps) * int(step_model.num_chips), hit_cap,
-                            slo_ttft_s, slo_tpot_s, {"scheduler_config": cfg.model_dump()}, baseline)
+    reps = [r for g in groups for r in g]
+    chips = sum(len(g) * int(pool.model.num_chips) for g, pool in zip(groups, pools, strict=True))
+    extra: dict[str, Any] = {"scheduler_config": cfgs[0].model_dump()} if link is None else {
+        "prefill_replicas": len(groups[0]), "decode_replicas": len(groups[1]),
+        "prefill_config": cfgs[0].model_dump(), "decode_config": cfgs[1].model_dump()}
+    return build_result(spec, table, reps, timers, chips, hit_cap, slo_ttft_s, slo_tpot_s, extra, baseline)
+
+
+def check_closed_loop(spec: ClosedLoopArrivals, groups: list[list[Replica]], num_requests: int | None,
+                      duration_s: float | None) -> None:
+    """Refuse a closed loop the replicas' memory cannot mean, or one that would send more than
+    ``MAX_REQUESTS`` requests: ``concurrency`` at most the tokens all KV caches hold (a request in
+    flight holds at least one); without ``num_requests``, at most ``MAX_REQUESTS`` requests in
+    ``duration_s`` when every request takes as few steps as it can (its output tokens), each as
+    short as a one-token step, and as many are in flight as the users and the KV caches allow."""
+    kv_tokens = sum(g[0].pool.total_blocks * g[0].B * len(g) for g in groups)
+    if spec.concurrency > kv_tokens:
+        raise InvalidSettingError(
+            f"concurrency: value {spec.concurrency} is more users than the replicas' KV caches hold tokens "
+            f"({kv_tokens:,} in all; a request in flight holds at least one): allowed 1..{kv_tokens:,}")
+    if num_requests is not None or duration_s is None:
+        return
+    model = groups[-1][0].timer.model  # called directly: the run's step-time cache and counts stay untouched
+    ones = np.ones(2)
+    step_s = float(np.min(model.step_time_s(ones, np.array([0.0, 1.0]), np.array([0.0, 1.0]), np.array([1.0, 0.0]))))
+    out, inp = lengths.min_tokens(spec.output_tokens), lengths.min_tokens(spec.input_tokens)
+    in_flight = max(1, min(spec.concurrency, kv_tokens // (inp + out)))
+    life_s = out * step_s  # the shortest time a request can take
+    most = math.inf if not life_s > 0 else duration_s * min(spec.concurrency / (spec.think_time_s + life_s),
+                                                             in_flight / life_s)
+    if most > MAX_REQUESTS:
+        raise InvalidSettingError(
+            f"duration_s: {spec.concurrency} users for {duration_s:g} s could send up to {most:.4g} requests "
+            f"(a request takes at least {out} steps of {step_s:.3g} s), above the simulator's cap of "
+            f"{MAX_REQUESTS:,} per run; give num_requests (at most {MAX_REQUESTS:,}) or a shorter duration")
 
 
 def time_cap_s(source: Any, spec: Any, max_time_s: float | None, max_drain_s: float | None) -> float:
@@ -189,35 +232,83 @@ def time_cap_s(source: Any, spec: Any, max_time_s: float | None, max_drain_s: fl
     return min(cap_s, source.issue_end_s + max(source.issue_end_s, DEFAULT_DRAIN_S))
 
 
-def _run_open_loop(source: Any, reps: list[Replica], route: Router, table: RequestTable,
-                   too_big: Callable[[int, int], bool], cap_s: float,
-                   progress: Callable[[float], None] | None) -> bool:
-    """Arrivals known in advance: bring every replica up to each arrival, route it, repeat; then drain.
+def run_replicas(source: Any, routers: list[Router], link: KVLink | None, table: RequestTable,
+                 too_big: Callable[[int, int], bool], cap_s: float, progress: Callable[[float], None] | None,
+                 duration_s: float | None) -> bool:
+    """The event loop: arrivals, KV hand-offs and replica steps, until everything is done or ``cap_s``.
 
-    Replicas interact only through routing, so each can run alone up to the next arrival.
-    Returns whether the time cap stopped the run with requests unfinished.
+    ``routers`` hold the pools: requests arrive at the first; with a ``link``, a request the
+    first (prefill) pool has given its first token crosses it and joins the second (decode)
+    pool. Where a finish can start new work (a closed loop's next request, a hand-off), the
+    replica whose clock is earliest runs up to the next event, or the second-earliest clock, or
+    its first finish. Otherwise (open loop, one pool) replicas meet only at arrivals: each
+    runs alone up to the next one, in index order. Returns whether ``cap_s`` stopped the run
+    with requests unfinished.
     """
-    total = source.expected_total or 1
+    reps = [r for route in routers for r in route.replicas]
+    arrive, decode = routers[0], routers[-1]
+    first_pool = len(arrive.replicas)  # replica indices below this are the first pool
+    out_first = link is None  # the first pool produces the whole output, else only the first token
+    interacting = source.closed_loop or link is not None
+    transfers = EventQueue()  # KV caches on their way to the decode pool: (time, (request, first token time))
+    total = source.expected_total
     reported = 0.0
     while True:
         t_arr = source.peek_time_s()
-        if t_arr >= cap_s:
-            break
-        for rep in reps:
-            if rep.clock_s < t_arr and (rep.n_running or rep.waiting or rep.swapped):
-                rep.run_until(t_arr)
+        t_kv = transfers.peek_time_s()
+        t_event = min(t_arr, t_kv)
+        if t_event >= cap_s:
+            t_event = math.inf
+        if not interacting:
+            for rep in reps:
+                if rep.clock_s < t_event and (rep.n_running or rep.waiting or rep.swapped):
+                    rep.run_until(min(t_event, cap_s))
+            if t_event == math.inf:
+                return any(rep.n_running or rep.waiting or rep.swapped for rep in reps)
+        else:
+            best = None
+            s1 = s2 = math.inf
+            for rep in reps:
+                if rep.n_running or rep.waiting or rep.swapped:
+                    s = rep.clock_s
+                    if s < s1:
+                        best, s1, s2 = rep, s, s1
+                    elif s < s2:
+                        s2 = s
+            if best is not None and s1 < t_event:
+                if s1 >= cap_s:
+                    return True
+                hand_off = link is not None and best.index < first_pool
+                for t_fin, rid in best.run_until(min(t_event, cap_s, s2), stop_on_finish=True, min_steps=1):
+                    if hand_off and table.output_tokens[rid] > 1:
+                        transfers.push(t_fin + link.transfer_s(table.input_tokens[rid]), Priority.ARRIVAL, (rid, t_fin))
+                    else:
+                        source.on_finish(t_fin)
+                if progress is not None and not total and duration_s:
+                    frac = best.clock_s / duration_s
+                    if frac - reported >= PROGRESS_STEP_FRACTION:
+                        reported = frac
+                        progress(min(frac, 1.0))
+                continue
+            if t_event == math.inf:
+                return best is not None
+        if t_kv <= t_arr:  # a KV cache lands in the decode pool
+            _, (rid, first_token_s) = transfers.pop()
+            decode.choose().enqueue_prefilled(rid, table.input_tokens[rid], table.output_tokens[rid], t_kv,
+                                              first_token_s)
+            continue
         t, inp, out = source.pop()
         rid = table.add(t, inp, out)
         if too_big(inp, out):
             table.rejected[rid] = True
+            source.on_finish(t)
         else:
-            route.choose().enqueue(rid, inp, out, t)
-        if progress is not None and len(table) / total - reported >= PROGRESS_STEP_FRACTION:
-            reported = len(table) / total
-            progress(min(reported, 1.0))
-    for rep in reps:
-        rep.run_until(cap_s)
-    return any(rep.n_running or rep.waiting or rep.swapped for rep in reps)
+            arrive.choose().enqueue(rid, inp, out if out_first else 1, t)
+        if progress is not None and total:
+            frac = len(table) / total
+            if frac - reported >= PROGRESS_STEP_FRACTION:
+                reported = frac
+                progress(min(frac, 1.0))
 
 
 def build_result(spec: Any, table: RequestTable, reps: list[Replica], timers: list[StepTimer], num_chips: int,

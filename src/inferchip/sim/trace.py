@@ -1,8 +1,10 @@
 """Read a request trace: CSV or JSONL with ``arrival_s, input_tokens, output_tokens``.
 
 CSV needs a header row naming exactly these columns (any order). JSONL holds one JSON
-object per line with these keys; blank lines are skipped. A malformed row raises
-:class:`SpecError` naming the file, the row and line, the field and the value.
+object per line with these keys; blank lines are skipped. The file must be UTF-8. A
+malformed file or row raises :class:`SpecError` naming the file, the line (and column where
+known), the field and the value. Token counts lie in ``1..MAX_TOKENS`` (10x the longest
+context published), arrival times in ``0..MAX_TIME_S``.
 Rows are returned sorted by arrival time (stable, so equal times keep file order).
 """
 
@@ -17,8 +19,10 @@ from typing import Any
 import numpy as np
 
 from inferchip.errors import SpecError
+from inferchip.sim.lengths import MAX_TOKENS
 
 TRACE_FIELDS = ("arrival_s", "input_tokens", "output_tokens")
+MAX_TIME_S = 1e9  # s, as inferchip.sim.arrivals.MAX_TIME_S (beyond: sub-microsecond steps are lost in float64)
 
 
 def _number(path: Path, row: int, line: int, field: str, raw: Any, integer: bool) -> float:
@@ -27,17 +31,20 @@ def _number(path: Path, row: int, line: int, field: str, raw: Any, integer: bool
         raise SpecError(f"{where}: value is missing")
     if isinstance(raw, bool):
         raise SpecError(f"{where}: value {raw!r} is not a number")
+    text = repr(raw) if len(repr(raw)) <= 40 else f"{repr(raw)[:40]}... ({len(repr(raw))} characters)"
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        raise SpecError(f"{where}: value {raw!r} is not a number") from None
+        raise SpecError(f"{where}: value {text} is not a number") from None
+    except OverflowError:  # a JSON integer beyond float range
+        raise SpecError(f"{where}: value {text} is too large for a number") from None
     if not math.isfinite(value):
-        raise SpecError(f"{where}: value {raw!r} must be finite")
+        raise SpecError(f"{where}: value {text} must be finite")
     if integer:
-        if value != round(value) or value < 1:
-            raise SpecError(f"{where}: value {raw!r} must be a whole number of tokens >= 1")
-    elif value < 0:
-        raise SpecError(f"{where}: value {raw!r} must be >= 0 seconds")
+        if value != round(value) or not 1 <= value <= MAX_TOKENS:
+            raise SpecError(f"{where}: value {text} must be a whole number of tokens in 1..{MAX_TOKENS:,}")
+    elif not 0 <= value <= MAX_TIME_S:
+        raise SpecError(f"{where}: value {text} must be >= 0 and <= {MAX_TIME_S:g} seconds")
     return value
 
 
@@ -65,7 +72,10 @@ def _rows(path: Path, text: str) -> list[tuple[int, int, dict[str, Any]]]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise SpecError(f"{path}: row {row} (line {line_no}): not valid JSON: {exc.msg}") from None
+                raise SpecError(
+                    f"{path}: row {row} (line {line_no}): not valid JSON: {exc.msg} at column {exc.colno}") from None
+            except RecursionError:
+                raise SpecError(f"{path}: row {row} (line {line_no}): JSON nested too deeply") from None
             if not isinstance(record, dict):
                 raise SpecError(f"{path}: row {row} (line {line_no}): expected a JSON object, got {record!r}")
             _check_columns(path, list(record), f"row {row} (line {line_no})")
@@ -74,11 +84,14 @@ def _rows(path: Path, text: str) -> list[tuple[int, int, dict[str, Any]]]:
     if path.suffix.lower() != ".csv":
         raise SpecError(f"{path}: unknown trace format '{path.suffix}'; allowed: .csv, .jsonl")
     reader = csv.DictReader(text.splitlines())
-    _check_columns(path, [n.strip() for n in (reader.fieldnames or [])], "header")
-    for row, record in enumerate(reader, start=1):
-        if None in record:
-            raise SpecError(f"{path}: row {row} (line {reader.line_num}): more values than the header has columns")
-        out.append((row, reader.line_num, {k.strip(): v for k, v in record.items()}))
+    try:
+        _check_columns(path, [n.strip() for n in (reader.fieldnames or [])], "header")
+        for row, record in enumerate(reader, start=1):
+            if None in record:
+                raise SpecError(f"{path}: row {row} (line {reader.line_num}): more values than the header has columns")
+            out.append((row, reader.line_num, {k.strip(): v for k, v in record.items()}))
+    except csv.Error as exc:  # a NUL byte, a field over the csv module's size limit, ...
+        raise SpecError(f"{path}: line {reader.line_num + 1}: not valid CSV: {exc}") from None
     return out
 
 
@@ -86,9 +99,16 @@ def load_trace(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Arrival times (s, float64) and input and output tokens (int64), sorted by arrival."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise SpecError(f"{path}: cannot read trace file ({exc.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError(f"{path}: line {line}, column {column} (byte {exc.start}): not UTF-8 text "
+                        f"(byte 0x{data[exc.start]:02x}); a trace must be a UTF-8 CSV or JSONL file") from None
     rows = _rows(path, text)
     if not rows:
         raise SpecError(f"{path}: the trace holds no requests")

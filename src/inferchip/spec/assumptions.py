@@ -10,12 +10,12 @@ citation for reports.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from inferchip.sources import Source
+from inferchip.spec.bounds import Bound
 from inferchip.spec.formats import ALL_FORMATS
 
 
@@ -35,13 +35,11 @@ class Constant(_Frozen):
     def _numeric(cls, v: Any) -> float:
         if v is None:
             raise ValueError("missing value: a number is required")
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValueError(f"must be a number, got {type(v).__name__}")
-        if not math.isfinite(v):
-            raise ValueError("must be a finite number")
-        if v < 0:
-            raise ValueError("must not be negative")
-        return float(v)
+        return float(CONSTANT_VALUE.check(v))
+
+
+CONSTANT_VALUE = Bound(0, 1e9, "in its unit", low_inclusive=True)  # largest today: a 3e4 USD wafer
+"""Envelope of every assumption constant: finite, never negative, at most 1e9."""
 
 
 Table = dict[str, Constant]

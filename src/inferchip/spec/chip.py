@@ -1,70 +1,84 @@
 """Accelerator specification, as a datasheet states it, plus micro-architecture defaults.
 
-YAML keys carry the unit the datasheet uses (``_tflops``, ``_tbps``, ``_gbps``, ``_w``,
-``_mm2``, ``_usd``); :meth:`ChipSpec.params` converts once to SI for the cost models.
-Peak throughputs are DENSE (no 2:4 sparsity). A figure that is only announced or
-estimated may be a :class:`Range` (low, central, high, derivation); predictions use the
-central value unless asked for ``low`` or ``high``.
+YAML keys carry the unit the datasheet uses (``_tflops``, ``_tb_per_s``, ``_gb_per_s``,
+``_w``, ``_mm2``, ``_usd``; rates are bytes per second with decimal prefixes, 1 TB/s =
+1e12 B/s); :func:`~inferchip.spec.params.chip_params` converts once to SI for the cost models. Every number
+has a finite, physical bound (:mod:`inferchip.spec.bounds`). Peak throughputs are DENSE
+(no 2:4 sparsity). A figure that is only announced or estimated may be a :class:`Range`
+(low, central, high, derivation); predictions use the central value unless asked for
+``low`` or ``high``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from inferchip.sources import Source
-from inferchip.spec.formats import ALL_FORMATS, WIDER
-from inferchip.units import GIB, GIGA, MICRO, TERA
+from inferchip.spec import bounds as b
+from inferchip.spec.bounds import (
+    EstimateLevel,
+    Figure,
+    Frozen,
+    Range,
+    cross_field_error,
+    pick,
+)
+from inferchip.spec.formats import ALL_FORMATS
+from inferchip.spec.params import (
+    PCIE5_X16_GB_PER_S_PER_DIRECTION,
+    ChipParams,
+    stack_chips,
+)
+from inferchip.units import (
+    GIB,
+    GIGA,
+    MICRO,
+    ON_DIE_CAPACITY_UNITS,
+    TERA,
+    capacity_bytes,
+)
 
-EstimateLevel = Literal["low", "central", "high"]
+__all__ = [
+    "PCIE5_X16_GB_PER_S_PER_DIRECTION", "ChipParams", "EstimateLevel", "Figure", "Frozen", "MemoryCapacity", "Range",
+    "chip_params", "memory_capacity", "pick", "stack_chips",
+]
+
+LEVELS: tuple[EstimateLevel, ...] = ("low", "central", "high")
+
+RENAMED_NOTE = {"_tb_per_s": "TB/s = 1e12 bytes/s", "_gb_per_s": "GB/s = 1e9 bytes/s"}
 
 
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+def _renamed(old_new: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """old dotted key -> (new dotted key, what the unit means)."""
+    out = {}
+    for old, new in old_new.items():
+        note = next(v for k, v in RENAMED_NOTE.items() if k in new)
+        out[old] = (new, note)
+    return out
 
 
-class Range(Frozen):
-    """An estimated figure: low, central and high value with the derivation written out."""
-
-    low: float = Field(ge=0)
-    central: float = Field(ge=0)
-    high: float = Field(ge=0)
-    derivation: str
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Range:
-        if not self.low <= self.central <= self.high:
-            raise ValueError(f"need low <= central <= high, got {self.low}, {self.central}, {self.high}")
-        return self
-
-
-Figure = float | Range
-
-
-def pick(value: Figure | None, level: EstimateLevel = "central") -> float | None:
-    """The number to use for a figure at an estimate level."""
-    if value is None:
-        return None
-    if isinstance(value, Range):
-        return getattr(value, level)
-    return float(value)
+def _levels(value: Figure | None) -> list[float]:
+    return [] if value is None else [p for p in (pick(value, lv) for lv in LEVELS) if p is not None]
 
 
 class ComputeSpec(Frozen):
-    dense_tflops: dict[str, Figure] = Field(
+    dense_tflops: dict[str, Annotated[Figure, b.TFLOPS]] = Field(
         description="Dense peak per number format in TFLOP/s (TOPS for integer formats), no sparsity."
     )
-    vector_tflops: Figure | None = Field(None, description="Non-matrix (vector/SIMT) fp32 peak, TFLOP/s.")
-    clock_ghz: Figure | None = None
-    matrix_unit_count: int | None = Field(None, ge=1, description="Matrix units (tensor cores, MXUs, systolic arrays).")
+    vector_tflops: Annotated[Figure, b.TFLOPS] | None = Field(None, description="Non-matrix (vector/SIMT) fp32 peak, TFLOP/s.")
+    clock_ghz: Annotated[Figure, b.CLOCK_GHZ] | None = None
+    matrix_unit_count: Annotated[int, b.COUNT_UNITS] | None = Field(
+        None, description="Matrix units (tensor cores, MXUs, systolic arrays)."
+    )
     matrix_units_description: str | None = None
-    gemm_tile: tuple[int, int] | None = Field(
+    gemm_tile: tuple[Annotated[int, b.TILE], Annotated[int, b.TILE]] | None = Field(
         None, description="Output tile (M, N) of the chip's main GEMM kernel; overrides the family default."
     )
-    gemm_tiles_in_flight: int | None = Field(
-        None, ge=1, description="Output tiles computed concurrently (SMs x tiles per SM); family default if absent."
+    gemm_tiles_in_flight: Annotated[int, b.COUNT_UNITS] | None = Field(
+        None, description="Output tiles computed concurrently (SMs x tiles per SM); family default if absent."
     )
 
     @field_validator("dense_tflops")
@@ -78,60 +92,149 @@ class ComputeSpec(Frozen):
         return v
 
 
+CapacityUnit = Literal["MB", "GB", "TB", "MiB", "GiB", "TiB"]
+
+
 class MemorySpec(Frozen):
-    type: str = Field(description="HBM3, HBM3e, LPDDR5X, GDDR6, SRAM, ...")
-    capacity: Figure = Field(description="Capacity as the source states it, in `capacity_unit`.")
-    capacity_unit: Literal["GB", "GiB", "MB", "MiB", "TB"] = Field(
-        description="How the source means the capacity: HBM/DRAM stacks are binary (GiB)."
+    type: str = Field(min_length=1, description="HBM3, HBM3e, LPDDR5X, GDDR6, SRAM, ...")
+    capacity: Annotated[Figure, b.CAPACITY] = Field(
+        description="Physical (marketing) capacity as the source states it, in `capacity_unit`."
     )
-    usable_capacity_gib: Figure | None = Field(
-        None, description="What the runtime reports as usable (e.g. nvidia-smi total); family reserve if absent."
+    capacity_unit: CapacityUnit = Field(
+        description="How the source means the capacity (units.CAPACITY_UNIT_BYTES): HBM/DRAM stacks are binary (GiB)."
     )
-    bandwidth_tbps: Figure = Field(description="Peak off-chip (or, for SRAM-only parts, on-chip) bandwidth, TB/s.")
+    usable_capacity_gib: Annotated[Figure, b.USABLE_GIB] | None = Field(
+        None, description="What the runtime reports as usable (e.g. nvidia-smi total, MiB-based so GiB); "
+        "family runtime reserve subtracted from the physical capacity if absent."
+    )
+    bandwidth_tb_per_s: Annotated[Figure, b.TB_PER_S] = Field(
+        description="Peak off-chip (or, for SRAM-only parts, on-chip) bandwidth, TB/s (1e12 bytes/s)."
+    )
+
+    def capacity_bytes(self, level: EstimateLevel = "central") -> float:
+        """Physical capacity in bytes, converted the way the source means its unit."""
+        return capacity_bytes(pick(self.capacity, level) or 0.0, self.capacity_unit)
+
+    def is_on_die(self) -> bool:
+        """True when the capacity is MB-class on-die SRAM (MB/MiB), not off-chip DRAM/HBM."""
+        return self.capacity_unit in ON_DIE_CAPACITY_UNITS
+
+    def off_chip_gib(self, level: EstimateLevel = "central") -> float:
+        """Off-chip (DRAM/HBM) capacity in GiB, for memory cost; 0 for MB-class on-die SRAM."""
+        return 0.0 if self.is_on_die() else self.capacity_bytes(level) / GIB
+
+    @model_validator(mode="after")
+    def _physical(self) -> MemorySpec:
+        for level in LEVELS:
+            total = self.capacity_bytes(level)
+            if total > b.CAPACITY_BYTES_MAX:
+                raise cross_field_error("capacity", pick(self.capacity, level),
+                                        f"{total:.4g} bytes is above 1 PiB on one part (2**50 bytes)")
+            usable = pick(self.usable_capacity_gib, level)
+            if usable is not None and usable * GIB > total * (1 + 1e-12):
+                raise cross_field_error(
+                    "usable_capacity_gib", usable,
+                    f"the usable capacity ({usable * GIB / 1e9:,.2f} GB) must not exceed the physical "
+                    f"capacity memory.capacity = {pick(self.capacity, level):g} {self.capacity_unit} "
+                    f"({total / 1e9:,.2f} GB)",
+                )
+        return self
 
 
 class SramSpec(Frozen):
-    capacity_mb: Figure | None = Field(None, description="On-chip SRAM (L2 + shared + scratchpads), MB as published.")
-    bandwidth_tbps: Figure | None = None
+    capacity_mb: Annotated[Figure, b.SRAM_MB] | None = Field(
+        None, description="On-chip SRAM (L2 + shared + scratchpads), MB (1e6 bytes) as published."
+    )
+    bandwidth_tb_per_s: Annotated[Figure, b.TB_PER_S_OR_NONE] | None = None
 
 
 class InterconnectSpec(Frozen):
     scaleup_name: str | None = None
-    scaleup_bw_gbps_per_direction: Figure | None = Field(None, description="Per chip, per direction, GB/s.")
-    scaleup_latency_us: Figure | None = Field(None, description="One-hop latency (alpha); family default if absent.")
-    max_scaleup_domain: int | None = Field(None, ge=1)
-    scaleout_bw_gbps_per_direction: Figure | None = Field(None, description="Per chip NIC bandwidth, GB/s.")
+    scaleup_bw_gb_per_s_per_direction: Annotated[Figure, b.GB_PER_S] | None = Field(
+        None, description="Per chip, per direction, GB/s (1e9 bytes/s)."
+    )
+    scaleup_latency_us: Annotated[Figure, b.LATENCY_US] | None = Field(
+        None, description="One-hop latency (alpha); family default if absent."
+    )
+    max_scaleup_domain: Annotated[int, b.DOMAIN] | None = None
+    scaleout_bw_gb_per_s_per_direction: Annotated[Figure, b.GB_PER_S] | None = Field(
+        None, description="Per chip NIC bandwidth, GB/s (1e9 bytes/s)."
+    )
 
 
 class PowerSpec(Frozen):
-    tdp_w: Figure | None = None
-    idle_w: Figure | None = None
+    tdp_w: Annotated[Figure, b.WATTS] | None = None
+    idle_w: Annotated[Figure, b.WATTS_OR_ZERO] | None = None
+
+    @model_validator(mode="after")
+    def _idle_below_tdp(self) -> PowerSpec:
+        for level in LEVELS:
+            tdp, idle = pick(self.tdp_w, level), pick(self.idle_w, level)
+            if tdp is not None and idle is not None and idle > tdp:
+                raise cross_field_error("idle_w", idle, f"idle power must not exceed power.tdp_w = {tdp:g} W")
+        return self
 
 
 class SiliconSpec(Frozen):
     process_node: str | None = None
-    node_nm: float | None = Field(None, gt=0, description="Nominal node for energy and wafer-cost scaling.")
-    die_area_mm2: Figure | None = Field(None, description="Area of ONE compute die.")
-    compute_die_count: int = Field(1, ge=1)
-    transistors_billion: Figure | None = None
-    memory_stacks: int | None = Field(None, ge=0)
+    node_nm: Annotated[float, b.NODE_NM] | None = Field(None, description="Nominal node for energy and wafer-cost scaling.")
+    die_area_mm2: Annotated[Figure, b.DIE_AREA] | None = Field(
+        None, description="Area of ONE compute die, at most the 858 mm2 reticle field unless wafer_scale."
+    )
+    compute_die_count: Annotated[int, b.DIE_COUNT] = 1
+    wafer_scale: bool = Field(False, strict=True, description="One die stitched across the wafer (Cerebras WSE).")
+    transistors_billion: Annotated[Figure, b.TRANSISTORS_BILLION] | None = None
+    memory_stacks: Annotated[int, b.STACKS] | None = None
+
+    @model_validator(mode="after")
+    def _reticle(self) -> SiliconSpec:
+        if self.wafer_scale:
+            return self
+        for area in _levels(self.die_area_mm2):
+            if area > b.RETICLE_MM2:
+                raise cross_field_error(
+                    "die_area_mm2", area,
+                    f"one die is at most the {b.RETICLE_MM2:g} mm2 reticle field (26 x 33 mm scanner field); "
+                    "give the area of ONE die with compute_die_count for a multi-die part, or set "
+                    "silicon.wafer_scale: true for a wafer-scale part (then up to a 300 mm wafer, "
+                    f"{b.WAFER_MM2:,.0f} mm2)",
+                )
+        return self
 
 
 class PriceSpec(Frozen):
-    usd: Figure | None = Field(None, description="Reported unit price (street or list), USD.")
-    cloud_usd_per_hour: Figure | None = None
+    usd: Annotated[Figure, b.USD] | None = Field(None, description="Reported unit price (street or list), USD.")
+    cloud_usd_per_hour: Annotated[Figure, b.USD_PER_HOUR] | None = None
     note: str | None = None
 
 
+def check_id(value: str) -> str:
+    """A chip id is a file name: non-empty, at most 255 bytes in UTF-8, no path separator."""
+    if not value.strip():
+        raise ValueError("must not be empty")
+    if len(value.encode("utf-8")) > b.ID_MAX_BYTES:
+        raise ValueError(f"must be at most {b.ID_MAX_BYTES} bytes in UTF-8 (a file name), got {len(value.encode())}")
+    if any(c in value for c in "/\\\0") or value in (".", ".."):
+        raise ValueError("must be a file name: no '/', '\\' or NUL, not '.' or '..'")
+    return value
+
+
 class ChipSpec(Frozen):
+    renamed_fields: ClassVar[dict[str, tuple[str, str]]] = _renamed({
+        "memory.bandwidth_tbps": "memory.bandwidth_tb_per_s",
+        "sram.bandwidth_tbps": "sram.bandwidth_tb_per_s",
+        "interconnect.scaleup_bw_gbps_per_direction": "interconnect.scaleup_bw_gb_per_s_per_direction",
+        "interconnect.scaleout_bw_gbps_per_direction": "interconnect.scaleout_bw_gb_per_s_per_direction",
+    })
+
     id: str
-    name: str
-    vendor: str
-    family: str = Field(description="Selects micro-architecture defaults in catalog/families.yaml.")
+    name: str = Field(min_length=1)
+    vendor: str = Field(min_length=1)
+    family: str = Field(min_length=1, description="Selects micro-architecture defaults in catalog/families.yaml.")
     category: str = "accelerator"
     status: str = "shipping"
-    year: int | None = None
-    estimate: bool = Field(False, description="True when the figures are announced or estimated, not measured.")
+    year: Annotated[int, b.YEAR] | None = None
+    estimate: bool = Field(False, strict=True, description="True when the figures are announced or estimated, not measured.")
     compute: ComputeSpec
     memory: MemorySpec
     sram: SramSpec = SramSpec()
@@ -142,6 +245,10 @@ class ChipSpec(Frozen):
     sources: list[Source] = Field(min_length=1, description="Every chip names its sources.")
     notes: str | None = None
 
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        return check_id(v)
     def figures(self) -> dict[str, Figure]:
         """Every figure of the spec by dotted path, for listing estimates."""
         out: dict[str, Figure] = {}
@@ -169,58 +276,51 @@ class ChipSpec(Frozen):
 class FamilyDefaults(Frozen):
     """Micro-architecture defaults below the datasheet level, per chip family, each sourced."""
 
-    gemm_tile: tuple[int, int] = (128, 128)
-    gemm_tiles_in_flight_per_unit: float = Field(0.25, gt=0, description="Concurrent output tiles per matrix unit.")
-    kernel_overhead_us: float = Field(3.0, ge=0, description="Fixed time per kernel (launch, prologue, tail).")
-    scaleup_latency_us: float = Field(3.0, ge=0)
-    scaleup_bw_gbps_per_direction: float | None = Field(
-        None, gt=0, description="Used when a chip states no scale-up bandwidth; else PCIe Gen5 x16 is assumed."
+    renamed_fields: ClassVar[dict[str, tuple[str, str]]] = _renamed({
+        "scaleup_bw_gbps_per_direction": "scaleup_bw_gb_per_s_per_direction",
+        "scaleout_bw_gbps_per_direction": "scaleout_bw_gb_per_s_per_direction",
+    })
+
+    gemm_tile: tuple[Annotated[int, b.TILE], Annotated[int, b.TILE]] = (128, 128)
+    gemm_tiles_in_flight_per_unit: Annotated[float, b.PER_UNIT] = Field(
+        0.25, description="Concurrent output tiles per matrix unit."
     )
-    scaleout_bw_gbps_per_direction: float = Field(50.0, ge=0)
-    scaleout_latency_us: float = Field(10.0, ge=0)
-    runtime_reserve_gib: float = Field(2.0, ge=0, description="Memory the runtime and context keep.")
-    idle_power_fraction_of_tdp: float = Field(0.12, ge=0, le=1)
+    kernel_overhead_us: Annotated[float, b.LATENCY_US] = Field(
+        3.0, description="Fixed time per kernel (launch, prologue, tail)."
+    )
+    scaleup_latency_us: Annotated[float, b.LATENCY_US] = 3.0
+    scaleup_bw_gb_per_s_per_direction: Annotated[float, b.GB_PER_S_POSITIVE] | None = Field(
+        None, description="Used when a chip states no scale-up bandwidth; else PCIe Gen5 x16 is assumed."
+    )
+    scaleout_bw_gb_per_s_per_direction: Annotated[float, b.GB_PER_S] = 50.0
+    scaleout_latency_us: Annotated[float, b.LATENCY_US] = 10.0
+    runtime_reserve_gib: Annotated[float, b.RESERVE_GIB] = Field(2.0, description="Memory the runtime and context keep.")
+    idle_power_fraction_of_tdp: Annotated[float, b.FRACTION] = 0.12
     software: str = "vendor stack"
     sources: list[Source] = Field(min_length=1)
 
 
 @dataclass(frozen=True)
-class ChipParams:
-    """A chip in SI units, ready for the cost models. Fields may be numpy arrays (a sweep of chips)."""
+class MemoryCapacity:
+    """Physical (marketing) capacity and usable capacity (what the runtime leaves), each with its source."""
 
-    id: str
-    peak_flop_per_s: dict[str, float]
-    memory_bytes_per_s: float
-    memory_capacity_bytes: float
-    usable_memory_bytes: float
-    sram_bytes: float
-    link_bytes_per_s: float
-    link_latency_s: float
-    scaleout_bytes_per_s: float
-    scaleout_latency_s: float
-    max_scaleup_domain: int
-    gemm_tile_m: int
-    gemm_tile_n: int
-    gemm_tiles_in_flight: float
-    kernel_overhead_s: float
-    tdp_w: float
-    idle_w: float
-    vector_flop_per_s: float
-    family: str = "generic"
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def peak_for(self, fmt: str) -> tuple[float, str]:
-        """Peak FLOP/s for a compute format, falling back to the next wider format the chip has."""
-        for f in WIDER[fmt]:
-            if f in self.peak_flop_per_s and self.peak_flop_per_s[f] > 0:
-                return self.peak_flop_per_s[f], f
-        best = max(self.peak_flop_per_s, key=lambda k: self.peak_flop_per_s[k])
-        return self.peak_flop_per_s[best], best
+    physical_bytes: float
+    physical_source: str
+    usable_bytes: float
+    usable_source: str
 
 
-PCIE5_X16_GBPS_PER_DIRECTION = 63.0  # 32 GT/s x 16 lanes, 128b/130b encoding (PCI-SIG PCIe 5.0 spec)
-
-_CAPACITY_UNIT_BYTES = {"GB": GIGA, "GiB": float(GIB), "MB": 1e6, "MiB": float(2**20), "TB": TERA}
+def memory_capacity(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "central") -> MemoryCapacity:
+    """Both capacities of a chip in bytes, through the one table ``units.CAPACITY_UNIT_BYTES``."""
+    m = spec.memory
+    physical = m.capacity_bytes(level)
+    stated = f"memory.capacity {pick(m.capacity, level):g} {m.capacity_unit}"
+    usable = pick(m.usable_capacity_gib, level)
+    if usable is not None:
+        return MemoryCapacity(physical, stated, usable * GIB, f"memory.usable_capacity_gib {usable:g} GiB (runtime figure)")
+    reserve = fam.runtime_reserve_gib
+    return MemoryCapacity(physical, stated, max(physical - reserve * GIB, 0.0),
+                          f"{stated} less the {spec.family} family runtime reserve {reserve:g} GiB")
 
 
 def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "central") -> ChipParams:
@@ -228,17 +328,15 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
     c, m, i, p = spec.compute, spec.memory, spec.interconnect, spec.power
     notes: list[str] = []
     peaks = {k: pick(v, level) * TERA for k, v in c.dense_tflops.items()}  # type: ignore[operator]
-    capacity = pick(m.capacity, level) * _CAPACITY_UNIT_BYTES[m.capacity_unit]  # type: ignore[operator]
-    usable = pick(m.usable_capacity_gib, level)
-    usable_bytes = usable * GIB if usable is not None else max(capacity - fam.runtime_reserve_gib * GIB, 0.0)
+    cap = memory_capacity(spec, fam, level)
     tile = c.gemm_tile or fam.gemm_tile
     units = c.matrix_unit_count or 128
     in_flight = c.gemm_tiles_in_flight or max(1.0, units * fam.gemm_tiles_in_flight_per_unit)
-    link = pick(i.scaleup_bw_gbps_per_direction, level)
+    link = pick(i.scaleup_bw_gb_per_s_per_direction, level)
     if not link:
-        link = fam.scaleup_bw_gbps_per_direction or PCIE5_X16_GBPS_PER_DIRECTION
+        link = fam.scaleup_bw_gb_per_s_per_direction or PCIE5_X16_GB_PER_S_PER_DIRECTION
         notes.append(f"no scale-up bandwidth in the spec: {link:g} GB/s per direction assumed "
-                     f"({'family default' if fam.scaleup_bw_gbps_per_direction else 'PCIe Gen5 x16'})")
+                     f"({'family default' if fam.scaleup_bw_gb_per_s_per_direction else 'PCIe Gen5 x16'})")
     link_lat = pick(i.scaleup_latency_us, level)
     tdp = pick(p.tdp_w, level)
     idle = pick(p.idle_w, level)
@@ -249,13 +347,13 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
     return ChipParams(
         id=spec.id,
         peak_flop_per_s=peaks,
-        memory_bytes_per_s=pick(m.bandwidth_tbps, level) * TERA,  # type: ignore[operator]
-        memory_capacity_bytes=capacity,
-        usable_memory_bytes=usable_bytes,
-        sram_bytes=(sram or 0.0) * 1e6,
+        memory_bytes_per_s=pick(m.bandwidth_tb_per_s, level) * TERA,  # type: ignore[operator]
+        memory_capacity_bytes=cap.physical_bytes,
+        usable_memory_bytes=cap.usable_bytes,
+        sram_bytes=capacity_bytes(sram or 0.0, "MB"),
         link_bytes_per_s=(link or 0.0) * GIGA,
         link_latency_s=(link_lat if link_lat is not None else fam.scaleup_latency_us) * MICRO,
-        scaleout_bytes_per_s=(pick(i.scaleout_bw_gbps_per_direction, level) or fam.scaleout_bw_gbps_per_direction)
+        scaleout_bytes_per_s=(pick(i.scaleout_bw_gb_per_s_per_direction, level) or fam.scaleout_bw_gb_per_s_per_direction)
         * GIGA,
         scaleout_latency_s=fam.scaleout_latency_us * MICRO,
         max_scaleup_domain=i.max_scaleup_domain or 1,
@@ -269,24 +367,3 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
         family=spec.family,
         notes=tuple(notes),
     )
-
-
-def stack_chips(chips: list[ChipParams], axis_shape: tuple[int, ...] | None = None) -> ChipParams:
-    """Many chips as one ``ChipParams`` whose numeric fields are arrays (for vectorised sweeps).
-
-    A format a chip has no units for is 0 in its array (the cost model then falls back to a
-    wider format chip by chip). ``axis_shape`` reshapes the chip axis, e.g. ``(-1, 1, 1)`` to
-    broadcast against (batch, length) grids.
-    """
-    import numpy as np
-
-    shape = axis_shape or (-1,)
-
-    def arr(name: str):
-        return np.array([getattr(c, name) for c in chips], dtype=float).reshape(shape)
-
-    formats = sorted({f for c in chips for f in c.peak_flop_per_s})
-    peaks = {f: np.array([c.peak_flop_per_s.get(f, 0.0) for c in chips], dtype=float).reshape(shape) for f in formats}
-    numeric = [f for f in ChipParams.__dataclass_fields__ if f not in ("id", "peak_flop_per_s", "family", "notes")]
-    kw = {f: arr(f) for f in numeric}
-    return ChipParams(id=",".join(c.id for c in chips), peak_flop_per_s=peaks, family="mixed", notes=(), **kw)

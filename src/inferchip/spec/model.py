@@ -4,13 +4,33 @@ One spec describes dense, GQA, MoE (routed + shared experts, dense first layers,
 interleaved MoE layers) and MLA (DeepSeek) models, and sliding-window layers. Layers
 that cost the same are grouped in :attr:`ModelSpec.layer_groups` so the cost model
 evaluates each kind of layer once and multiplies by its count.
+
+Every size has a finite bound (:mod:`inferchip.spec.bounds`). The largest catalogued model
+has 126 layers, width 16,384, 262,144 vocabulary rows and a 10,485,760-token context; the
+bounds sit about two orders of magnitude above, where no memory could hold the model any
+more (one layer of width 1e6 has 12e12 weights, 24 TB in bf16; 1e7 vocabulary rows at that
+width another 20 TB).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from inferchip.errors import InvalidSettingError
+from inferchip.spec.bounds import Bound, cross_field_error
+
+LAYERS = Bound(1, 10_000, "layers", low_inclusive=True, integer=True)
+WIDTH = Bound(1, 1_000_000, "elements", low_inclusive=True, integer=True)
+FFN_WIDTH = Bound(1, 10_000_000, "elements", low_inclusive=True, integer=True)
+FFN_WIDTH_OR_ZERO = Bound(0, 10_000_000, "elements", low_inclusive=True, integer=True)
+VOCAB = Bound(1, 10_000_000, "tokens", low_inclusive=True, integer=True)
+HEADS = Bound(1, 65_536, "heads", low_inclusive=True, integer=True)
+HEAD_DIM = Bound(1, 65_536, "elements", low_inclusive=True, integer=True)
+EXPERTS = Bound(0, 100_000, "experts", low_inclusive=True, integer=True)
+CONTEXT = Bound(1, 1_000_000_000, "tokens", low_inclusive=True, integer=True)
+NORMS = Bound(0, 100, "norms per layer", low_inclusive=True, integer=True)
 
 
 class LayerGroup(BaseModel):
@@ -18,8 +38,8 @@ class LayerGroup(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    count: int = Field(ge=1)
-    window: int | None = Field(None, ge=1, description="Sliding-window length in tokens; None = full attention.")
+    count: Annotated[int, LAYERS]
+    window: Annotated[int, CONTEXT] | None = Field(None, description="Sliding-window length in tokens; None = full attention.")
     moe: bool = False
 
 
@@ -27,30 +47,34 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str
-    model_type: str
-    num_layers: int = Field(ge=1)
-    hidden_size: int = Field(ge=1)
-    vocab_size: int = Field(ge=1)
-    num_heads: int = Field(ge=1)
-    num_kv_heads: int = Field(ge=1)
-    head_dim: int = Field(ge=1)
-    max_position_embeddings: int | None = None
+    model_type: str = Field(min_length=1)
+    num_layers: Annotated[int, LAYERS]
+    hidden_size: Annotated[int, WIDTH]
+    vocab_size: Annotated[int, VOCAB]
+    num_heads: Annotated[int, HEADS]
+    num_kv_heads: Annotated[int, HEADS]
+    head_dim: Annotated[int, HEAD_DIM]
+    max_position_embeddings: Annotated[int, CONTEXT] | None = Field(
+        None, description="Longest context the model supports, tokens (config max_position_embeddings)."
+    )
 
     attention: Literal["gqa", "mla"] = "gqa"
     # MLA (DeepSeek-V2/V3): per-head q/k width = qk_nope + qk_rope, value width v_head_dim.
-    q_lora_rank: int | None = None
-    kv_lora_rank: int | None = None
-    qk_nope_head_dim: int | None = None
-    qk_rope_head_dim: int | None = None
-    v_head_dim: int | None = None
+    q_lora_rank: Annotated[int, WIDTH] | None = None
+    kv_lora_rank: Annotated[int, WIDTH] | None = None
+    qk_nope_head_dim: Annotated[int, HEAD_DIM] | None = None
+    qk_rope_head_dim: Annotated[int, HEAD_DIM] | None = None
+    v_head_dim: Annotated[int, HEAD_DIM] | None = None
 
     mlp_gated: bool = Field(True, description="SwiGLU/GeGLU: gate, up and down matrices; else up and down.")
-    intermediate_size: int = Field(ge=1, description="FFN width of dense layers.")
+    intermediate_size: Annotated[int, FFN_WIDTH] = Field(description="FFN width of dense layers.")
 
-    num_experts: int = Field(0, ge=0, description="Routed experts per MoE layer (0 = dense model).")
-    experts_per_token: int = Field(0, ge=0)
-    expert_intermediate_size: int = Field(0, ge=0)
-    shared_intermediate_size: int = Field(0, ge=0, description="Total width of the shared-expert MLP(s).")
+    num_experts: Annotated[int, EXPERTS] = Field(0, description="Routed experts per MoE layer (0 = dense model).")
+    experts_per_token: Annotated[int, EXPERTS] = 0
+    expert_intermediate_size: Annotated[int, FFN_WIDTH_OR_ZERO] = 0
+    shared_intermediate_size: Annotated[int, FFN_WIDTH_OR_ZERO] = Field(
+        0, description="Total width of the shared-expert MLP(s)."
+    )
 
     layer_groups: tuple[LayerGroup, ...]
 
@@ -60,7 +84,7 @@ class ModelSpec(BaseModel):
     mlp_bias: bool = False
     lm_head_bias: bool = False
     norm_bias: bool = False
-    norms_per_layer: int = Field(2, ge=0)
+    norms_per_layer: Annotated[int, NORMS] = 2
     qk_norm: bool = False
     parallel_attn_mlp: bool = Field(False, description="GPT-J/Falcon: attention and MLP read the same input.")
 
@@ -68,6 +92,15 @@ class ModelSpec(BaseModel):
     active_params_reported: str | None = None
     source: str | None = None
     doubts: tuple[str, ...] = ()
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        if len(v.encode("utf-8")) > 4096 or "\0" in v:
+            raise ValueError("must be at most 4,096 bytes (a path) with no NUL character")
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelSpec:
@@ -79,7 +112,29 @@ class ModelSpec(BaseModel):
             raise ValueError("MoE layers need num_experts and experts_per_token")
         if self.attention == "mla" and None in (self.kv_lora_rank, self.qk_nope_head_dim, self.qk_rope_head_dim, self.v_head_dim):
             raise ValueError("MLA needs kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim and v_head_dim")
+        if self.experts_per_token > self.num_experts:
+            raise cross_field_error("experts_per_token", self.experts_per_token,
+                                    f"must not exceed the {self.num_experts} routed experts")
+        ctx = self.max_position_embeddings
+        for g in self.layer_groups:
+            if ctx is not None and g.window is not None and g.window > ctx:
+                raise cross_field_error("sliding_window", g.window,
+                                        f"must not exceed the context window max_position_embeddings = {ctx:,} tokens")
         return self
+
+    @property
+    def max_context_tokens(self) -> int | None:
+        """Longest input + output the model supports (max_position_embeddings); None when the config omits it."""
+        return self.max_position_embeddings
+
+    def check_context(self, tokens: int, what: str = "input + output tokens") -> None:
+        """Raise InvalidSettingError when ``tokens`` exceeds the model's context window (when it is known)."""
+        ctx = self.max_position_embeddings
+        if ctx is not None and tokens > ctx:
+            raise InvalidSettingError(
+                f"{what} = {tokens:,} is beyond the context window of {self.id}: at most {ctx:,} tokens "
+                "(max_position_embeddings in its config)"
+            )
 
     @property
     def is_moe(self) -> bool:

@@ -3,7 +3,8 @@
 What is fitted: the physical parameters of :meth:`Calibration.physical_parameter_names`
 (attainable fractions of peak compute, memory and link bandwidth, kernel and host overheads,
 MoE imbalance) plus the mean input length of each MLPerf data set present in the rows (one
-unknown per data set, as the validation README says; never a parameter per row). Every
+unknown per data set, as the validation README says; never a parameter per row; they live in
+a :class:`~inferchip.spec.calibration.DatasetLengths` next to the calibration: a :class:`FitPoint`). Every
 parameter stays within its pydantic field bounds (data-set means within the data set's
 input limit); positive parameters are fitted on a log scale.
 
@@ -29,7 +30,7 @@ import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from annotated_types import Ge, Gt, Le
@@ -48,6 +49,7 @@ from inferchip.validation.validate import (
 from inferchip.cost.calibration import Calibration
 from inferchip.errors import InferchipError
 from inferchip.mapping.layout import Layout
+from inferchip.spec.calibration import DatasetLengths
 
 F_SCALE = 0.1  # soft-L1 scale of log residuals: ~10% error
 FAIL_RESIDUAL = 3.0  # residual of a row the current parameters cannot predict (~20x off)
@@ -55,6 +57,23 @@ LOWER_IF_OPEN = {"step_overhead_s": 1e-5}  # a log-scale fit needs a positive lo
 FRACTION_FLOOR = 0.02  # lower bound of parameters bounded only by "> 0"
 MIN_MEAN_INPUT_TOKENS = 16.0
 DS_PREFIX = "mlperf_mean_input_tokens:"
+
+
+class FitPoint(NamedTuple):
+    """A calibration and the MLPerf data-set lengths fitted with it (stored in one file)."""
+
+    calibration: Calibration
+    lengths: DatasetLengths
+
+    def validator(self, **kw: Any) -> Validator:
+        return Validator(self.calibration, lengths=self.lengths, **kw)
+
+
+def as_point(start: Calibration | FitPoint | None) -> FitPoint:
+    """``start`` as a fit point: a bare Calibration pairs with the default data-set lengths."""
+    if isinstance(start, FitPoint):
+        return start
+    return FitPoint(Calibration() if start is None else start, DatasetLengths())
 
 
 @dataclass
@@ -67,7 +86,7 @@ class FitRow:
     dataset: str | None
 
 
-def parameter_bounds(name: str, cal: Calibration) -> tuple[float, float]:
+def parameter_bounds(name: str, cal: Calibration | FitPoint) -> tuple[float, float]:
     """Bounds of a fitted parameter: the pydantic field's, or the data set's input limit."""
     if name.startswith(DS_PREFIX):
         ds = MLPERF_DATASETS[name[len(DS_PREFIX):]]
@@ -86,44 +105,48 @@ def parameter_bounds(name: str, cal: Calibration) -> tuple[float, float]:
     return lo, hi
 
 
-def with_values(cal: Calibration, names: Sequence[str], values: Sequence[float], **extra: Any) -> Calibration:
-    """A copy of ``cal`` with the named parameters (data-set means included) set."""
+def with_values(point: Calibration | FitPoint, names: Sequence[str], values: Sequence[float],
+                **extra: Any) -> FitPoint:
+    """A copy of ``point`` with the named parameters (data-set means included) set."""
+    point = as_point(point)
     upd: dict[str, Any] = {}
-    means = dict(cal.mlperf_mean_input_tokens)
+    means = dict(point.lengths.mean_input_tokens)
     for n, v in zip(names, values):
         if n.startswith(DS_PREFIX):
             means[n[len(DS_PREFIX):]] = float(v)
         else:
             upd[n] = float(v)
-    upd["mlperf_mean_input_tokens"] = means
     upd.update(extra)
-    return cal.model_copy(update=upd)
+    return FitPoint(point.calibration.model_copy(update=upd),
+                    point.lengths.model_copy(update={"mean_input_tokens": means}))
 
 
-def current_values(cal: Calibration, names: Sequence[str]) -> np.ndarray:
-    return np.array([cal.mlperf_mean_input_tokens[n[len(DS_PREFIX):]] if n.startswith(DS_PREFIX) else getattr(cal, n)
+def current_values(point: Calibration | FitPoint, names: Sequence[str]) -> np.ndarray:
+    cal, lengths = as_point(point)
+    return np.array([lengths.mean_input_tokens[n[len(DS_PREFIX):]] if n.startswith(DS_PREFIX) else getattr(cal, n)
                      for n in names], float)
 
 
-def prepare(cases: Sequence[Case], start: Calibration) -> tuple[list[FitRow], list[CaseResult]]:
+def prepare(cases: Sequence[Case], start: Calibration | FitPoint) -> tuple[list[FitRow], list[CaseResult]]:
     """First pass: predict every case with ``start``; the rows it predicts become fit rows."""
-    v = Validator(start)
+    start = as_point(start)
+    v = start.validator()
     rows, results = [], []
     for c in cases:
         r = v.predict_case(c)
         results.append(r)
         if r.status == "ok" and r.layout is not None:
             fmt = case_formats(c)[0]
-            rows.append(FitRow(c, r.layout, v.mapped(c, r.layout, fmt), plan_for(c, start).dataset))
+            rows.append(FitRow(c, r.layout, v.mapped(c, r.layout, fmt), plan_for(c, start.lengths).dataset))
     return rows, results
 
 
-def row_residuals(rows: Sequence[FitRow], cal: Calibration) -> np.ndarray:
+def row_residuals(rows: Sequence[FitRow], point: FitPoint) -> np.ndarray:
     """log(predicted / measured) of every row on its fixed layout; FAIL_RESIDUAL where none."""
     out = np.empty(len(rows))
     for k, r in enumerate(rows):
         try:
-            pred = evaluate_fixed(r.case, r.layout, r.mm, cal)
+            pred = evaluate_fixed(r.case, r.layout, r.mm, point.calibration, point.lengths)
         except (InferchipError, NotPredictable):
             pred = math.nan
         out[k] = math.log(pred / r.case.value) if pred > 0 and math.isfinite(pred) else FAIL_RESIDUAL
@@ -133,6 +156,7 @@ def row_residuals(rows: Sequence[FitRow], cal: Calibration) -> np.ndarray:
 @dataclass
 class FitResult:
     calibration: Calibration
+    lengths: DatasetLengths
     names: list[str]
     values: list[float]
     rows: int
@@ -140,11 +164,12 @@ class FitResult:
     iterations: int
 
 
-def fit(rows: Sequence[FitRow], start: Calibration, names: Sequence[str] | None = None, *,
+def fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[str] | None = None, *,
         max_evaluations: int = 60) -> FitResult:
     """Least-squares fit of ``names`` (default: physical parameters + the data sets of ``rows``)."""
     from scipy.optimize import least_squares
 
+    start = as_point(start)
     if names is None:
         names = fit_parameter_names(rows)
     names = list(names)
@@ -189,8 +214,8 @@ def fit(rows: Sequence[FitRow], start: Calibration, names: Sequence[str] | None 
     res = least_squares(resid, x0, jac=jac, bounds=(lo, hi), loss="soft_l1", f_scale=F_SCALE,
                         max_nfev=max_evaluations, x_scale=1.0, xtol=1e-3, ftol=1e-4)
     values = [float(v) for v in np.exp(res.x)]
-    cal = with_values(start, names, values)
-    return FitResult(cal, names, values, len(rows), float(res.cost), int(res.nfev))
+    cal, lengths = with_values(start, names, values)
+    return FitResult(cal, lengths, names, values, len(rows), float(res.cost), int(res.nfev))
 
 
 def fit_parameter_names(rows: Sequence[FitRow]) -> list[str]:
@@ -199,9 +224,10 @@ def fit_parameter_names(rows: Sequence[FitRow]) -> list[str]:
     return list(Calibration.physical_parameter_names()) + [DS_PREFIX + d for d in ds]
 
 
-def _fold(args: tuple[list[FitRow], Calibration, list[str], int]) -> Calibration:
+def _fold(args: tuple[list[FitRow], FitPoint, list[str], int]) -> FitPoint:
     rows, start, names, max_eval = args
-    return fit(rows, start, names, max_evaluations=max_eval).calibration
+    res = fit(rows, start, names, max_evaluations=max_eval)
+    return FitPoint(res.calibration, res.lengths)
 
 
 @dataclass
@@ -209,7 +235,7 @@ class CalibrationReport:
     fitted: FitResult
     in_sample: list[CaseResult]
     held_out: list[CaseResult]  # each row predicted by the fold that left its accelerator out
-    folds: dict[str, Calibration]
+    folds: dict[str, FitPoint]
 
     def summary(self) -> dict[str, Any]:
         cv_by = {}
@@ -221,7 +247,7 @@ class CalibrationReport:
                 "cross_validated_by_accelerator": cv_by}
 
 
-def calibrate(cases: Sequence[Case], start: Calibration | None = None, *, cross_validate: bool = True,
+def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None, *, cross_validate: bool = True,
               workers: int = 2, max_evaluations: int = 60,
               progress: Callable[[str], None] | None = None) -> CalibrationReport:
     """Fit on all cases, then (optionally) leave-one-accelerator-out cross-validation.
@@ -229,7 +255,7 @@ def calibrate(cases: Sequence[Case], start: Calibration | None = None, *, cross_
     Energy rows (power, tokens per joule) are left out: the calibration holds performance
     parameters only, and energy constants are never fitted to measured rows."""
     cases = [c for c in cases if c.energy_scope is None]
-    start = start or Calibration()
+    start = as_point(start)
     say = progress or (lambda _msg: None)
     say("first pass (layouts, mapped models)")
     rows, _ = prepare(cases, start)
@@ -237,9 +263,9 @@ def calibrate(cases: Sequence[Case], start: Calibration | None = None, *, cross_
     say(f"fitting {len(names)} parameters on {len(rows)} rows")
     full = fit(rows, start, names, max_evaluations=max_evaluations)
     summary = dict(fitted_parameters=float(len(names)), rows_used=float(len(rows)))
-    v = Validator(full.calibration)
+    v = Validator(full.calibration, lengths=full.lengths)
     in_sample = [v.predict_case(c) for c in cases]
-    folds: dict[str, Calibration] = {}
+    folds: dict[str, FitPoint] = {}
     held_out: list[CaseResult] = []
     if cross_validate:
         accs = sorted({c.accelerator for c in cases})
@@ -253,7 +279,7 @@ def calibrate(cases: Sequence[Case], start: Calibration | None = None, *, cross_
         by_case = {}
         for a, fc in zip(accs, fold_cals):
             folds[a] = fc
-            fv = Validator(fc)
+            fv = fc.validator()
             for c in cases:
                 if c.accelerator == a:
                     by_case[c.case_id] = fv.predict_case(c)

@@ -218,7 +218,8 @@ def _choice(path, line, col, name, text, allowed) -> str:
 
 def parse_cases(text: str, path: str = "<cases>") -> list[Case]:
     """Parse the text of a case file (see module doc); raises :class:`CaseFileError`."""
-    reader = csv.reader(io.StringIO(text))
+    # strict: a quote that is never closed is an error, not a field that swallows the rows after it
+    reader = csv.reader(io.StringIO(text), strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -247,15 +248,27 @@ def parse_cases(text: str, path: str = "<cases>") -> list[Case]:
         except StopIteration:
             break
         except csv.Error as exc:
-            raise CaseFileError(path, prev_line + 1, 0, None, f"not valid CSV: {exc}") from None
+            hint = "; a quote (\") is not closed" if "end of data" in str(exc) else ""
+            raise CaseFileError(path, prev_line + 1, 0, None, f"not valid CSV: {exc}{hint}") from None
         line = prev_line + 1
         prev_line = reader.line_num
         if not row or all(not c.strip() for c in row):
             continue
+        swallowed = next((k for k, c in enumerate(row, start=1) if _holds_rows(c, len(header))), None)
+        if swallowed is not None:  # a quote left open runs on over the rows after it
+            raise CaseFileError(path, line, swallowed, header[swallowed - 1],
+                                f"a quoted field runs over lines {line}-{prev_line} and holds what look like rows: "
+                                "a quote (\") is not closed; close it or remove it")
         if len(row) != len(header):
             raise CaseFileError(path, line, 0, None, f"{len(row)} fields, but the header has {len(header)}")
         out.append(_parse_row(path, line, row, idx, seen))
     return out
+
+
+def _holds_rows(cell: str, columns: int) -> bool:
+    """A field over several lines, one of which has as many commas as a row: rows an unclosed quote took in."""
+    lines = cell.splitlines()
+    return len(lines) > 1 and any(ln.count(",") >= max(columns // 2, 2) for ln in lines[1:])
 
 
 def _parse_row(path: str, line: int, row: list[str], idx: dict[str, int], seen: dict[str, int]) -> Case:

@@ -42,7 +42,7 @@ Scenario mapping (README "What Server, Offline and Interactive mean"):
 * ``single_stream``: batch 1.
 
 MLPerf rows give no input length: the data set's mean input from
-``Calibration.mlperf_mean_input_tokens`` is used (one value per data set, never per row).
+``DatasetLengths.mean_input_tokens`` (stored with the calibration) is used (one value per data set, never per row).
 NVIDIA "fp4" activations mean NVFP4 on selected layers with FP8 elsewhere (README caveat 1).
 Which layers is not stated, so every GEMM is modelled at the 4-bit peak (W4A4, as
 ``predict --activations fp4``), attention at 16 bit, KV as given: the upper end of the
@@ -60,7 +60,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from inferchip.cost.calibration import Calibration, load_calibration
+from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
+from inferchip.cost.calibration import Calibration
+from inferchip.spec.calibration import DatasetLengths
 from inferchip.errors import DoesNotFitError, InferchipError
 
 METRIC_SCOPE = {
@@ -173,7 +175,7 @@ def _activations(act: str | None) -> str | None:
     return "fp8" if act == "int4" else act
 
 
-def _setting(row: dict[str, str], cal: Calibration) -> dict[str, Any]:
+def _setting(row: dict[str, str], lengths: DatasetLengths) -> dict[str, Any]:
     """predict() keyword arguments for a row (raises ValueError with the reason)."""
     count = _opt_int(row, "num_accelerators")
     if count is None:
@@ -184,9 +186,9 @@ def _setting(row: dict[str, str], cal: Calibration) -> dict[str, Any]:
     inp, out = _opt_float(row, "input_tokens"), _opt_float(row, "output_tokens")
     ds = mlperf_set(_cell(row, "model"))
     if inp is None:
-        if ds is None or ds.name not in cal.mlperf_mean_input_tokens:
+        if ds is None or ds.name not in lengths.mean_input_tokens:
             raise ValueError("input_tokens is blank and the model is not on an MLPerf data set with a mean input length")
-        inp = cal.mlperf_mean_input_tokens[ds.name]
+        inp = lengths.mean_input_tokens[ds.name]
     if out is None:
         if ds is None or ds.default_output_tokens is None:
             raise ValueError("output_tokens is blank and the data set states no mean output length")
@@ -213,10 +215,13 @@ def _setting(row: dict[str, str], cal: Calibration) -> dict[str, Any]:
 
 
 def predict_energy_row(row: dict[str, str], calibration: Calibration | str | None = None,
-                       assumptions: str | Path | None = None) -> tuple[float | None, str | None]:
+                       assumptions: str | Path | None = None,
+                       lengths: DatasetLengths | None = None) -> tuple[float | None, str | None]:
     """Predicted value of a row's energy metric, in the row's unit, or ``(None, reason)``.
 
     ``calibration``: a Calibration, a path, ``"none"``, or None for the shipped one.
+    ``lengths``: MLPerf mean input lengths (None: those stored with ``calibration`` when it
+    names a file, the defaults when it is a Calibration).
     ``assumptions``: path of a YAML overriding the energy/host constants (None = bundled).
     Throughput and power are both predicted (never taken from the row's notes); see the
     module docstring for the scenario mapping, the MaxQ cap and the wall (host) model.
@@ -232,6 +237,8 @@ def predict_energy_row(row: dict[str, str], calibration: Calibration | str | Non
         return None, f"metric {metric!r} is not an energy metric; allowed: {', '.join(METRIC_SCOPE)}"
     try:
         cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
+        if lengths is None:
+            lengths = DatasetLengths() if isinstance(calibration, Calibration) else load_dataset_lengths(calibration)
         a = load_assumptions(assumptions)
         spec = load_chip(_cell(row, "accelerator"))
         cp = chip_params(spec, family_defaults(spec.family))
@@ -240,7 +247,7 @@ def predict_energy_row(row: dict[str, str], calibration: Calibration | str | Non
             return None, "MaxQ row whose notes state no per-GPU power_limit: the cap cannot be modelled"
         if cap is not None:
             cp = replace(cp, tdp_w=cap)
-        kw = _setting(row, cal)
+        kw = _setting(row, lengths)
         formats = {"weights": _cell(row, "weight_dtype") or "bf16",
                    "activations": _activations(_cell(row, "act_dtype") or None), "kv": _cell(row, "kv_dtype") or None}
         try:
@@ -287,7 +294,7 @@ def _simulated_batch(cp, spec, model: str, formats: dict[str, Any], cal: Calibra
 
 # ------------------------------------------------------------------ report over a file
 def energy_validation_summary(csv_path: str | Path | None = None, calibration: Calibration | str | None = None,
-                              assumptions: str | Path | None = None):
+                              assumptions: str | Path | None = None, lengths: DatasetLengths | None = None):
     """One row per energy case: case_id, metric, scope, measured, predicted, ape % (and reason).
 
     ``csv_path`` None reads the copy shipped in the package (``catalog/energy_cases.csv``).
@@ -299,13 +306,15 @@ def energy_validation_summary(csv_path: str | Path | None = None, calibration: C
     with path.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
+    if lengths is None:
+        lengths = DatasetLengths() if isinstance(calibration, Calibration) else load_dataset_lengths(calibration)
     out = []
     for row in rows:
         metric = _cell(row, "metric")
         if metric not in METRIC_SCOPE:
             continue
         measured = float(row["value"])
-        pred, reason = predict_energy_row(row, cal, assumptions)
+        pred, reason = predict_energy_row(row, cal, assumptions, lengths)
         ape = 100.0 * abs(pred - measured) / measured if pred is not None else float("nan")
         out.append({"case_id": row["case_id"], "metric": metric, "scope": METRIC_SCOPE[metric],
                     "measured": measured, "predicted": float("nan") if pred is None else pred,

@@ -52,7 +52,7 @@ from inferchip.performance.operating import (  # the one operating-point solver 
     operating_point,
     steady_state,
 )
-from inferchip.cost.calibration import Calibration
+from inferchip.spec.calibration import DatasetLengths
 from inferchip.errors import InferchipError
 from inferchip.mapping.layout import Layout
 
@@ -81,17 +81,17 @@ class NotPredictable(InferchipError):
     """A row whose setting lacks something the prediction needs."""
 
 
-def plan_for(case: Case, cal: Calibration) -> Plan:
-    """The plan of a case under a calibration (MLPerf mean input lengths come from it)."""
+def plan_for(case: Case, lengths: DatasetLengths) -> Plan:
+    """The plan of a case (MLPerf rows: the mean input length of their data set from ``lengths``)."""
     notes: list[str] = []
     dataset = None
     if case.is_mlperf:
         ds = dataset_for_model(case.model)
         if ds is None:
             raise NotPredictable(f"no input_tokens and {case.model} is not on an MLPerf data set this validator knows")
-        if ds.name not in cal.mlperf_mean_input_tokens:
+        if ds.name not in lengths.mean_input_tokens:
             raise NotPredictable(f"the calibration has no mean input length for MLPerf data set {ds.name}")
-        mean_in = float(cal.mlperf_mean_input_tokens[ds.name])
+        mean_in = float(lengths.mean_input_tokens[ds.name])
         mean_out = case.output_tokens or ds.default_output_tokens
         if mean_out is None:
             raise NotPredictable(f"no output_tokens and no reference output length for data set {ds.name}")

@@ -33,7 +33,8 @@ Rules, each applied to every server row from its fields and notes (never from it
   :meth:`SimResult.queue_growing`). The search starts at the analytic model's rate (at
   ``max_num_seqs`` sequences where the scheduler caps the batch below the analytic one),
   steps by ``RATE_STEP`` until it brackets the boundary and bisects to ``REL_TOL``; every
-  trial has the same seed (common random numbers). Metric: tokens/s = rate x mean output
+  trial has the same seed (common random numbers). It is the simulator's one rate search
+  (:func:`~inferchip.sim.search.max_rate_under_slo`) with these options. Metric: tokens/s = rate x mean output
   (x beams), samples/s = rate.
 * **Open loop at a stated rate** ("measured at N completed samples/s", "request rate N"):
   Poisson at that rate. The README defines ttft_ms, tpot_ms and itl_ms as means: mean TTFT,
@@ -88,7 +89,7 @@ from inferchip.sim import (
     simulate,
 )
 from inferchip.sim.metrics import SimResult
-from inferchip.sim.search import slo_percentiles_s
+from inferchip.sim.search import ServerSearchResult, latency_percentiles_s, max_rate_under_slo
 from inferchip.sim.steptime import StepTimer
 
 PERCENTILE = 99.0  # MLPerf Server/Interactive latency limits are p99
@@ -232,10 +233,7 @@ class SimOutcome:
 
 def percentiles_s(res: SimResult, q: float = PERCENTILE) -> tuple[float, float, float]:
     """(TTFT, TPOT, E2E) at percentile ``q`` as LoadGen ranks them (unfinished requests count as late)."""
-    ttft, tpot = slo_percentiles_s(res, q)
-    valid = ~res.requests["rejected"]
-    e2e = np.where(res.finished, res.e2e_s, math.inf)[valid]
-    return ttft, tpot, float(np.percentile(e2e, q, method="inverted_cdf")) if e2e.size else math.inf
+    return latency_percentiles_s(res, q)
 
 
 def meets(res: SimResult, p99: tuple[float, float, float], lim: LatencyLimits) -> bool:
@@ -301,17 +299,6 @@ def _limits_text(lim: LatencyLimits) -> str:
                                                         ("E2E", lim.e2e_s)) if v is not None) or "none"
 
 
-@dataclass(frozen=True)
-class _Search:
-    rate_per_s: float  # highest passing rate (the lowest tried when none passed)
-    feasible: bool
-    highest: bool  # the passing rate is the highest tried (no failing rate above it)
-    trials: int
-    num_requests: int
-    summary: dict[str, Any]  # SimResult.summary() at that rate
-    p99_s: tuple[float, float, float]
-
-
 def _max_rate(case: Case, plan: Plan, analytic: OperatingPoint, sim: ReplicaSim, cfg: SchedulerConfig,
               inp: EmpiricalLength, out: EmpiricalLength, fixed_n: int | None, reps: int,
               notes: list[str]) -> SimOutcome:
@@ -328,65 +315,45 @@ def _max_rate(case: Case, plan: Plan, analytic: OperatingPoint, sim: ReplicaSim,
     key = (cfg, inp, out, (lim.ttft_s, lim.tpot_s, lim.e2e_s), fixed_n, r0, life)
     if key not in sim.searches:
         sim.searches[key] = _search(sim, cfg, inp, out, lim, fixed_n, r0, life)
-    f: _Search = sim.searches[key]
-    at = f.rate_per_s
+    f: ServerSearchResult = sim.searches[key]
+    at = f.reported.rate_per_s  # the highest passing rate, or the gentlest tried when none passed
+    n = f.reported.num_requests
     if not f.feasible:
         notes = [*notes, (f"no simulated rate down to {at * reps:.4g} requests/s meets the p99 limits "
                           f"({_limits_text(lim)}): value at that rate")]
-    elif f.highest:
+    elif not f.bracketed:
         notes = [*notes, f"p99 limits ({_limits_text(lim)}) still met at {at * reps:.4g} requests/s, the highest tried"]
-    p_txt = ", ".join(f"p99 {k} {v * 1e3:.4g} ms" for k, v in zip(("TTFT", "TPOT", "E2E"), f.p99_s, strict=True)
+    p99 = (f.ttft_s, f.tpot_s, f.e2e_s)
+    p_txt = ", ".join(f"p99 {k} {v * 1e3:.4g} ms" for k, v in zip(("TTFT", "TPOT", "E2E"), p99, strict=True)
                       if math.isfinite(v))
     notes = [*notes, (f"simulated max rate {at * reps:.4g} requests/s under p99 limits ({_limits_text(lim)}), "
-                      f"{f.num_requests} requests, {f.trials} runs: {p_txt}")]
-    return SimOutcome("max_rate", at, f.feasible, at * tokens_per_request, f.summary, f.p99_s,
-                      f.num_requests, f.trials, notes)
+                      f"{n} requests, {len(f.trials)} runs: {p_txt}")]
+    return SimOutcome("max_rate", at, f.feasible, at * tokens_per_request, f.summary, p99, n, len(f.trials), notes)
 
 
 def _search(sim: ReplicaSim, cfg: SchedulerConfig, inp: EmpiricalLength, out: EmpiricalLength, lim: LatencyLimits,
-            fixed_n: int | None, r0: float, life: float) -> _Search:
-    """Bracket from ``r0`` by ``RATE_STEP``, then bisect to ``REL_TOL``."""
+            fixed_n: int | None, r0: float, life: float) -> ServerSearchResult:
+    """The simulator's rate search (:func:`~inferchip.sim.search.max_rate_under_slo`) with this module's rules:
+    from ``r0`` by ``RATE_STEP`` to ``REL_TOL``, run lengths and drain as in the module doc."""
     if lim.e2e_s is not None:
         drain: float | None = lim.e2e_s
     elif lim.ttft_s is not None or lim.tpot_s is not None:
         drain = (lim.ttft_s or 0.0) + (max(out.samples_tokens) - 1) * (lim.tpot_s or 0.0)
     else:
         drain = None
-    tried: dict[float, tuple[bool, SimResult, tuple[float, float, float], int]] = {}
 
-    def trial(r: float) -> bool:
-        n = fixed_n or run_length(r, life)
-        res = sim.run(PoissonArrivals(rate_per_s=r, input_tokens=inp, output_tokens=out), n, cfg,
-                      drain if drain is not None else n / r)
-        p = percentiles_s(res)
+    def long_enough(res: SimResult, r: float, n: int) -> bool:
         # A run capped at MAX_REQUESTS that lasts under MIN_RUN_LIFETIMES of its own request lifetimes
         # is still filling up: it proves nothing, and counts as a miss.
-        short = n == MAX_REQUESTS and n / r < MIN_RUN_LIFETIMES * res.summary()["e2e_s_mean"]
-        tried[r] = (meets(res, p, lim) and not short, res, p, n)
-        return tried[r][0]
+        return not (n == MAX_REQUESTS and n / r < MIN_RUN_LIFETIMES * res.summary()["e2e_s_mean"])
 
-    lo = hi = None
-    rate = r0
-    for _ in range(MAX_BRACKET_STEPS + 1):
-        if trial(rate):
-            lo = rate
-            if hi is not None:
-                break
-            rate *= RATE_STEP
-        else:
-            hi = rate
-            if lo is not None:
-                break
-            rate /= RATE_STEP
-    while lo is not None and hi is not None and hi / lo - 1.0 > REL_TOL:
-        mid = math.sqrt(lo * hi)
-        if trial(mid):
-            lo = mid
-        else:
-            hi = mid
-    at = lo if lo is not None else min(tried)
-    _, res, p, n = tried[at]
-    return _Search(at, lo is not None, hi is None, len(tried), n, res.summary(), p)
+    limited = any(v is not None for v in (lim.ttft_s, lim.tpot_s, lim.e2e_s))
+    return max_rate_under_slo(
+        sim.step, inp, out, lim.ttft_s, lim.tpot_s, PERCENTILE, slo_e2e_s=lim.e2e_s,
+        num_requests=lambda r: fixed_n or run_length(r, life), seed=SEED, scheduler_config=cfg,
+        start_rate_per_s=r0, rate_factor=RATE_STEP, rel_tol=REL_TOL, max_bracket_steps=MAX_BRACKET_STEPS,
+        max_simulations=None, drain_s=(lambda r, n: drain if drain is not None else n / r),
+        stable_queue=not limited, accept=long_enough, step_timer=sim.timer)
 
 
 def sim_metric_value(case: Case, plan: Plan, outcome: SimOutcome, layout: Layout) -> float:

@@ -70,6 +70,7 @@ from inferchip.validation.stats import (  # re-exported: the statistics' public 
     summarize,
 )
 from inferchip.cost.calibration import Calibration
+from inferchip.spec.calibration import DatasetLengths
 from inferchip.errors import (
     DoesNotFitError,
     InferchipError,
@@ -125,11 +126,12 @@ class Validator:
     ``server_model``: "analytic" (default: the fast model ``calibrate`` fits) or "sim";
     ``compare``: also evaluate the other server model on server rows, into ``by_model``."""
 
-    def __init__(self, cal: Calibration, *, coarse: bool = False, server_model: str = "analytic",
-                 compare: bool = False, assumptions: str | None = None):
+    def __init__(self, cal: Calibration, *, lengths: DatasetLengths | None = None, coarse: bool = False,
+                 server_model: str = "analytic", compare: bool = False, assumptions: str | None = None):
         if server_model not in SERVER_MODELS:
             raise InvalidSettingError(f"server model {server_model!r}: allowed: {', '.join(SERVER_MODELS)}")
         self.cal = cal
+        self.lengths = lengths or DatasetLengths()  # MLPerf mean input lengths (None: the defaults)
         self.coarse = coarse
         self.server_model = server_model
         self.compare = compare
@@ -173,7 +175,7 @@ class Validator:
         """An energy row: predicted power or tokens per joule in the row's setting and scope."""
         from inferchip.validation.energy_rows import predict_energy_row
 
-        value, reason = predict_energy_row(case.to_row(), self.cal, self.assumptions)
+        value, reason = predict_energy_row(case.to_row(), self.cal, self.assumptions, self.lengths)
         if value is None:
             return CaseResult(case, "not_predictable", reason or "no prediction")
         what = "wall power = boards + host model" if case.energy_scope == "wall" else "board power (accelerators only)"
@@ -187,7 +189,7 @@ class Validator:
         outcome, sim_error, simulated = None, None, False
         try:
             fmt, fmt_notes = case_formats(case)
-            plan = plan_for(case, self.cal)
+            plan = plan_for(case, self.lengths)
             key = (case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep, plan)
             if key not in self._settings:
                 self._settings[key] = self._search(case, plan, fmt)
@@ -277,15 +279,17 @@ class Validator:
         return best[1], best[2]
 
 
-def evaluate_fixed(case: Case, layout: Layout, mm: MappedModel, cal: Calibration, *, coarse: bool = True) -> float:
-    """The row's predicted metric on a fixed layout under ``cal`` (the calibration's fast path,
-    always the analytic model): the mapped model is re-used with the new calibration."""
-    plan = plan_for(case, cal)
+def evaluate_fixed(case: Case, layout: Layout, mm: MappedModel, cal: Calibration, lengths: DatasetLengths, *,
+                   coarse: bool = True) -> float:
+    """The row's predicted metric on a fixed layout under ``cal`` and ``lengths`` (the
+    calibration's fast path, always the analytic model): the mapped model is re-used with the new calibration."""
+    plan = plan_for(case, lengths)
     pt = operating_point(replace(mm, cal=cal), plan, layout.replicas, coarse=coarse, need_ttft=_needs_ttft(case))
     return metric_value(case, plan, pt, layout)
 
 
-def validate_cases(cases: Sequence[Case], cal: Calibration, *, progress: Callable[[int], None] | None = None,
+def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetLengths | None = None,
+                   progress: Callable[[int], None] | None = None,
                    validator: Validator | None = None, server_model: str = "sim", compare: bool = True,
                    workers: int = 1, assumptions: str | None = None) -> list[CaseResult]:
     """Predict every case (server rows by ``server_model``, the other one too with ``compare``);
@@ -293,7 +297,8 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, progress: Callabl
     ``validator`` given) the rows of each system (accelerator, count, model) go to one of
     ``workers`` processes; every prediction is the same as in one process."""
     if validator is not None or workers <= 1 or len(cases) < 2:
-        v = validator or Validator(cal, server_model=server_model, compare=compare, assumptions=assumptions)
+        v = validator or Validator(cal, lengths=lengths, server_model=server_model, compare=compare,
+                                   assumptions=assumptions)
         out = []
         for k, case in enumerate(cases, start=1):
             out.append(v.predict_case(case))
@@ -310,7 +315,8 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, progress: Callabl
     slots: list[CaseResult | None] = [None] * len(cases)
     done = 0
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_predict_group, [cases[i] for i in g], cal, server_model, compare, assumptions): g for g in order}
+        futures = {pool.submit(_predict_group, [cases[i] for i in g], cal, server_model, compare, assumptions, lengths): g
+                   for g in order}
         for fut in as_completed(futures):
             for i, r in zip(futures[fut], fut.result(), strict=True):
                 slots[i] = r
@@ -324,22 +330,25 @@ def validate(*paths: str, calibration: Calibration | str | None = None, server_m
              compare: bool = True, workers: int = 1, assumptions: str | None = None) -> list[CaseResult]:
     """Predict every published measurement in the case files ``paths`` (CSV; none: the shipped
     ``validation_cases.csv``) in its own setting. ``calibration``: a Calibration, a YAML path,
-    ``"none"`` or None (the shipped one). Each :class:`CaseResult` holds the prediction in the
+    ``"none"`` or None (the shipped one; a file also gives the MLPerf mean input lengths). Each :class:`CaseResult` holds the prediction in the
     row's unit (``predicted``), the measurement, the signed error and APE in percent, the layout
     and why a row was not predicted; :func:`summarize` gives the statistics."""
     from pathlib import Path
 
-    from inferchip.cost.calibration import load_calibration
+    from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
     from inferchip.validation.cases import read_cases
 
     files = paths or (str(Path(__file__).resolve().parents[1] / "catalog" / "validation_cases.csv"),)
     cases = [c for p in files for c in read_cases(p)]
-    cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
-    return validate_cases(cases, cal, server_model=server_model, compare=compare, workers=workers,
+    if isinstance(calibration, Calibration):  # the data-set lengths: the defaults, as predict_energy_row
+        cal, lengths = calibration, DatasetLengths()
+    else:
+        cal, lengths = load_calibration(calibration), load_dataset_lengths(calibration)
+    return validate_cases(cases, cal, lengths=lengths, server_model=server_model, compare=compare, workers=workers,
                           assumptions=assumptions)
 
 
 def _predict_group(cases: list[Case], cal: Calibration, server_model: str, compare: bool,
-                   assumptions: str | None = None) -> list[CaseResult]:
-    v = Validator(cal, server_model=server_model, compare=compare, assumptions=assumptions)
+                   assumptions: str | None = None, lengths: DatasetLengths | None = None) -> list[CaseResult]:
+    v = Validator(cal, lengths=lengths, server_model=server_model, compare=compare, assumptions=assumptions)
     return [v.predict_case(c) for c in cases]

@@ -60,7 +60,7 @@ def collect_assumptions(res: ReviewResult) -> list[dict[str, Any]]:
     out.append({"group": "service level: batch", "name": "all models", "value": "no latency limit", "unit": "",
                 "source": "maximum throughput (MLPerf Offline)"})
     try:
-        from inferchip.cost.calibration import load_calibration
+        from inferchip.catalog.calibration_file import load_calibration
 
         cal = load_calibration(None)
         for k in cal.physical_parameter_names():

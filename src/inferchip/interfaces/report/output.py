@@ -1,6 +1,13 @@
-"""The review's output folder, written atomically: files go into a staging folder beside
-``--out`` (:func:`prepare_output`) and are renamed into place at the end
-(:func:`commit_output`), so a failed or interrupted run leaves no half-written report.
+"""The review's output folder, written safely: files go into a staging folder beside
+``--out`` (:func:`prepare_output`) and are renamed into place one by one at the end
+(:func:`commit_output`), so a failed or interrupted run leaves no half-written report and
+nothing that inferchip did not write is ever deleted: an existing ``--out`` keeps every other
+file in it; only the report's own files (report.html, results.csv, results.json) are replaced.
+
+A staging folder is named ``.<out>.partial-XXXX`` and holds a marker with the id of the
+process that made it. A run interrupted by SIGINT or SIGTERM removes its staging folder at
+once; one killed outright (SIGKILL) leaves it, and the next run beside it removes every
+staging folder of that naming whose process is gone.
 """
 
 from __future__ import annotations
@@ -11,45 +18,111 @@ import tempfile
 from pathlib import Path
 
 from inferchip.errors import InvalidSettingError
+from inferchip.interfaces.cli_options.files import OutputError, fsync_file
+
+STAGING_MARK = ".inferchip-staging"
+STAGING_INFIX = ".partial-"
+
+
+def _out_path(out: Path) -> Path:
+    text = str(out)
+    if not text.strip():
+        raise InvalidSettingError("--out: empty path; give a folder for the report")
+    try:
+        p = Path(os.path.abspath(os.path.expanduser(text)))
+    except ValueError as exc:  # NUL in the path
+        raise InvalidSettingError(f"--out {text!r}: {exc}") from None
+    if p.parent == p:
+        raise InvalidSettingError(f"--out {text}: the root folder; give a folder of its own for the report")
+    if len(p.name.encode("utf-8", "surrogateescape")) > 200:
+        raise InvalidSettingError(f"--out: folder name longer than the file system allows ({len(p.name)} characters)")
+    return p
+
+
+def checked_out(text: str) -> Path:
+    """``--out`` as given (a string: the empty one would become ``.`` as a Path), refused when empty."""
+    if not str(text).strip():
+        raise InvalidSettingError("--out: empty path; give a folder for the report")
+    return Path(text)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+def clean_stale_staging(out: Path) -> list[Path]:
+    """Remove staging folders of ``out`` left by killed runs (marker present, its process gone)."""
+    removed = []
+    parent = out.parent
+    try:
+        candidates = list(parent.glob(f".{out.name}{STAGING_INFIX}*"))
+    except OSError:
+        return removed
+    for d in candidates:
+        mark = d / STAGING_MARK
+        try:
+            pid = int(mark.read_text(encoding="ascii").split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # not a staging folder of ours
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
 
 
 def prepare_output(out: Path) -> Path:
     """Refuse an unwritable ``out`` before any work, and make the staging folder beside it."""
-    out = out.expanduser()
-    for p in (out.absolute(), *out.absolute().parents):
+    given = out
+    out = _out_path(out)
+    for p in (out, *out.parents):
         if p.exists() and not p.is_dir():
-            raise InvalidSettingError(f"--out {out}: {p} is a file, not a folder")
-    parent = out.absolute().parent
+            raise InvalidSettingError(f"--out {given}: {p} is a file, not a folder")
+    parent = out.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
+        clean_stale_staging(out)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{STAGING_INFIX}", dir=parent))
+        (staging / STAGING_MARK).write_text(f"{os.getpid()}\n", encoding="ascii")
         umask = os.umask(0)
         os.umask(umask)
         staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; the report is an ordinary folder
     except OSError as exc:
-        raise InvalidSettingError(f"--out {out}: cannot write in {parent} ({exc.strerror})") from None
+        raise InvalidSettingError(f"--out {given}: cannot write in {parent} ({exc.strerror})") from None
     if out.exists() and not os.access(out, os.W_OK | os.X_OK):
         shutil.rmtree(staging, ignore_errors=True)
-        raise InvalidSettingError(f"--out {out}: the existing folder cannot be replaced (no write permission)")
+        raise InvalidSettingError(f"--out {given}: the existing folder is not writable")
     return staging
 
 
 def commit_output(staging: Path, out: Path) -> None:
-    """Move the finished report into ``out``, replacing an earlier one as a whole."""
-    out = out.expanduser()
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.absolute().parent))
-        os.replace(out, old / "previous")
+    """Move the finished report into ``out``: the whole folder when ``out`` is new, else file by
+    file (each rename atomic), replacing only the files the report writes."""
+    out = _out_path(out)
+    mark = staging / STAGING_MARK
+    names = sorted(p.name for p in staging.iterdir() if p.name != STAGING_MARK)
     try:
-        os.replace(staging, out)
-    except OSError:
-        if old is not None:
-            os.replace(old / "previous", out)
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        for n in names:
+            if (staging / n).is_file():
+                fsync_file(staging / n)  # a device that fails late fails here, before anything is replaced
+        if not out.exists():
+            mark.unlink()
+            os.replace(staging, out)
+            return
+        for n in names:
+            if (out / n).is_dir() and not (out / n).is_symlink():
+                raise OutputError(f"--out {out}: {n} is a folder there; the report writes a file of that name")
+        for n in names:
+            os.replace(staging / n, out / n)
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot write the report ({exc.strerror or exc}); "
+                          f"the folder keeps its earlier files") from None
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def discard_output(staging: Path) -> None:

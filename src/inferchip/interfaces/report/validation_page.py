@@ -15,6 +15,7 @@ from typing import Any
 from inferchip.validation.validate import CaseResult
 from inferchip.validation.server import SERVER_MODELS
 from inferchip.cost.calibration import Calibration
+from inferchip.spec.calibration import DatasetLengths
 from inferchip.errors import SpecError
 
 
@@ -57,14 +58,13 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    from inferchip.interfaces.cli_options.files import write_text
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise SpecError(f"{path}: cannot write ({exc.strerror})") from None
+    write_text(path, text)  # temporary sibling, fsync, rename: a full device leaves no half-written page
 
 
 def _colours(results: list[CaseResult]) -> dict[str, str]:
@@ -157,8 +157,9 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], groups: dict[str, dict[str, Any]],
                cal: Calibration, cal_text: str, cases_file: str, server_models: dict[str, Any] | None = None,
-               server_model: str = "sim") -> None:
-    """Markdown page + SVG + HTML plot next to it (same stem), each written atomically."""
+               server_model: str = "sim", lengths: DatasetLengths | None = None) -> None:
+    """Markdown page + SVG + HTML plot next to it (same stem), each written atomically.
+    ``lengths``: the MLPerf mean input lengths used (None: the defaults)."""
     from inferchip.validation import validate as v
     from inferchip.validation import server as vs
 
@@ -180,7 +181,7 @@ def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], g
     params = [[n, f"{getattr(cal, n):.4g}", "fitted" if cal.fitted else "default"]
               for n in Calibration.physical_parameter_names()]
     params += [[f"mean input tokens, MLPerf {d}", f"{val:.0f}", "fitted" if cal.fitted else "assumed"]
-               for d, val in sorted(cal.mlperf_mean_input_tokens.items())]
+               for d, val in sorted((lengths or DatasetLengths()).mean_input_tokens.items())]
     L += ["", "Calibration parameters (field descriptions in `inferchip/cost/calibration.py`):", ""]
     L += _md_table(["parameter", "value", ""], params)
     L += ["", "## Summary", ""]

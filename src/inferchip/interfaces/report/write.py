@@ -3,7 +3,7 @@
 Charts are plain plotly figure dictionaries drawn by ``Plotly.newPlot`` in the page, so
 the page works offline and the Python side needs plotly only for its bundled plotly.js.
 Files are written into a staging folder beside ``--out`` and renamed into place at the
-end (:func:`prepare_output`, :func:`commit_output`): a failed or interrupted run leaves
+end, file by file (:func:`prepare_output`, :func:`commit_output`): a failed or interrupted run leaves
 no half-written report.
 
 The report is split by concept; this module writes the files and re-exports the names of
@@ -33,6 +33,7 @@ from inferchip.interfaces.report.charts import (
     roofline_figure,
     tornado_figure,
 )
+from inferchip.interfaces.cli_options.files import write_text
 from inferchip.interfaces.report.data import collect_assumptions, results_json
 from inferchip.interfaces.report.output import (
     commit_output,
@@ -56,6 +57,6 @@ def write_report(res: ReviewResult, folder: Path) -> None:
     import pandas as pd
 
     assumptions = collect_assumptions(res)
-    pd.DataFrame(res.rows).to_csv(folder / "results.csv", index=False)
-    (folder / "results.json").write_text(fmt.to_json(results_json(res, assumptions)), encoding="utf-8")
-    (folder / "report.html").write_text(render_html(res, assumptions), encoding="utf-8")
+    write_text(folder / "results.csv", pd.DataFrame(res.rows).to_csv(index=False))
+    write_text(folder / "results.json", fmt.to_json(results_json(res, assumptions)))
+    write_text(folder / "report.html", render_html(res, assumptions))

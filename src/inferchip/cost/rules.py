@@ -1,0 +1,381 @@
+"""One cost rule per operator kind, and the registry that maps an operator type to its rule.
+
+A rule is pure: ``rule.cost(table, ctx, points) -> KernelCost`` reads only its arguments,
+where ``table`` holds the columns of a batch of operators of one kind (``rule.table(ops,
+ctx)``, built once per plan), ``ctx`` the constants of one chip, number formats and
+calibration (:class:`CostContext`) and ``points`` the step's token counts (:class:`StepPoints`).
+Results are arrays of shape ``step points x operators`` (the operator axis last); a single
+operator is a batch of one (:func:`cost_operator`).
+
+Every kernel's time is the slower of its compute and DRAM time plus a per-kernel overhead
+(:mod:`inferchip.cost.roofline`); weight GEMMs pay tile and wave quantisation
+(:mod:`inferchip.cost.gemm`); collectives follow the alpha-beta model (:mod:`inferchip.cost.network`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from inferchip.cost.calibration import Calibration
+from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, KV_TENSORS, MIN_TILE_M
+from inferchip.cost.gemm import gemm_bytes, gemm_flop, quantised_flop
+from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, point_to_point_time_s
+from inferchip.cost.peaks import peak_flop_per_s
+from inferchip.cost.roofline import ArrayLike, FloatArray, compute_time_s
+from inferchip.mapping.memory_fit import EMBEDDING_FORMAT, Formats
+from inferchip.mapping.operators import (
+    AllReduce,
+    AllToAll,
+    Attention,
+    Elementwise,
+    Embedding,
+    Gemm,
+    GroupedGemm,
+    HostStep,
+    LmHead,
+    PointToPoint,
+    VectorGemm,
+)
+from inferchip.spec.chip import ChipParams
+from inferchip.spec.formats import BYTES_PER_ELEMENT, compute_format
+
+# Hidden states between layers, all-reduced partial sums and MoE combines stay 16-bit when GEMMs
+# run in fp8/fp4: engines quantise GEMM inputs on the fly (TensorRT-LLM, vLLM FP8/NVFP4 linear layers).
+HIDDEN_STATE_FORMAT = "bf16"
+OpTable = dict[str, FloatArray]
+
+
+class UnknownOperatorError(TypeError):
+    """An operator type with no cost rule."""
+
+
+@dataclass(frozen=True)
+class CostContext:
+    """The constants the rules read: chip rates, number formats and calibration fractions.
+
+    Chip rates (FLOP/s, B/s, s, tile sizes) carry a trailing axis of length one
+    (``chip shape + (1,)``) so they broadcast against ``points x operators`` arrays.
+    Bytes are per element of the named format.
+    """
+
+    gemm_format: str
+    attention_format: str
+    weight_bytes: float
+    act_bytes: float
+    kv_bytes: float
+    hidden_state_bytes: float  # 16-bit hidden states, or the activation format if wider
+    embedding_bytes: float
+    peak_gemm_flop_per_s: FloatArray
+    peak_attention_flop_per_s: FloatArray
+    peak_lm_head_flop_per_s: FloatArray
+    vector_flop_per_s: FloatArray
+    memory_bytes_per_s: FloatArray
+    link_bytes_per_s: FloatArray
+    link_latency_s: FloatArray
+    tile_m: FloatArray
+    tile_n: FloatArray
+    tiles_in_flight: FloatArray
+    kernel_overhead_s: FloatArray  # per kernel, calibrated
+    attainable_bytes_per_s: FloatArray  # DRAM bandwidth x its attainable fraction
+    gemm_compute_fraction: float
+    attention_compute_fraction: float
+    memory_bandwidth_fraction: float
+    link_bandwidth_fraction: float
+    moe_imbalance: float
+    step_overhead_s: float
+    chip_shape: tuple[int, ...]
+
+
+def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContext:
+    """The constants of one chip (or an array of chips), formats and calibration."""
+    attn_fmt = "fp8" if (fmt.kv in ("fp8", "int8") and fmt.activations in ("fp8", "int8")) else "bf16"
+    gemm_fmt = compute_format(fmt.weights, fmt.activations)
+
+    def col(x: ArrayLike) -> FloatArray:
+        return np.asarray(x, dtype=float)[..., None]
+
+    rates = dict(
+        peak_gemm_flop_per_s=col(peak_flop_per_s(chip, gemm_fmt)),
+        peak_attention_flop_per_s=col(peak_flop_per_s(chip, attn_fmt)),
+        peak_lm_head_flop_per_s=col(peak_flop_per_s(chip, "bf16")),
+        vector_flop_per_s=col(chip.vector_flop_per_s), memory_bytes_per_s=col(chip.memory_bytes_per_s),
+        link_bytes_per_s=col(chip.link_bytes_per_s), link_latency_s=col(chip.link_latency_s),
+        tile_m=col(chip.gemm_tile_m), tile_n=col(chip.gemm_tile_n), tiles_in_flight=col(chip.gemm_tiles_in_flight),
+        kernel_overhead_s=col(np.asarray(chip.kernel_overhead_s) * cal.kernel_overhead_scale),
+    )
+    rates["attainable_bytes_per_s"] = rates["memory_bytes_per_s"] * cal.memory_bandwidth_fraction
+    shape = np.broadcast_shapes(*(v.shape[:-1] for v in rates.values()))
+    return CostContext(
+        gemm_format=gemm_fmt, attention_format=attn_fmt, weight_bytes=fmt.weight_bytes, act_bytes=fmt.act_bytes,
+        kv_bytes=fmt.kv_bytes, hidden_state_bytes=max(fmt.act_bytes, BYTES_PER_ELEMENT[HIDDEN_STATE_FORMAT]),
+        embedding_bytes=BYTES_PER_ELEMENT[EMBEDDING_FORMAT],
+        gemm_compute_fraction=cal.gemm_compute_fraction, attention_compute_fraction=cal.attention_compute_fraction,
+        memory_bandwidth_fraction=cal.memory_bandwidth_fraction, link_bandwidth_fraction=cal.link_bandwidth_fraction,
+        moe_imbalance=cal.moe_imbalance, step_overhead_s=cal.step_overhead_s, chip_shape=shape, **rates,
+    )
+
+
+class StepPoints(NamedTuple):
+    """Token counts of a step on the busiest chip, each with a trailing axis of length one.
+
+    ``tokens``: tokens this chip runs attention, dense layers and collectives for;
+    ``all_tokens``: tokens of the whole stage (its routed experts serve every chip's);
+    ``decode_seqs``: decoding sequences; ``prefill_tokens``: prompt tokens; ``decode_kv_tokens``:
+    KV tokens the decoding sequences read; ``prefill_pairs``: causal query-key pairs of the
+    prompt chunks; ``logit_rows``: rows through the LM head. ``shape``: the steps' shape.
+    """
+
+    tokens: FloatArray
+    all_tokens: FloatArray
+    decode_seqs: FloatArray
+    prefill_tokens: FloatArray
+    decode_kv_tokens: FloatArray
+    prefill_pairs: FloatArray
+    logit_rows: FloatArray
+    shape: tuple[int, ...]
+
+
+class KernelCost(NamedTuple):
+    """Seconds, FLOP and bytes of a batch of operators (``points x operators``), per run."""
+
+    compute_s: ArrayLike = 0.0
+    memory_s: ArrayLike = 0.0
+    overhead_s: ArrayLike = 0.0
+    network_s: ArrayLike = 0.0
+    flop: ArrayLike = 0.0
+    dram_bytes: ArrayLike = 0.0
+    link_bytes: ArrayLike = 0.0
+
+
+class Rule(NamedTuple):
+    """How one operator kind is costed: its columns, its cost and the format its FLOP run in."""
+
+    table: Callable[[Sequence[Any], CostContext], OpTable]
+    cost: Callable[[OpTable, CostContext, StepPoints], KernelCost]
+    flop_format: Callable[[CostContext], str | None]
+
+
+def _columns(*names: str) -> Callable[[Sequence[Any], CostContext], OpTable]:
+    def table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
+        return {n: np.array([float(getattr(op, n)) for op in ops]) for n in names}
+    return table
+
+
+# --- weight GEMMs -----------------------------------------------------------------------
+def _matrix_gemm_table(weight_bytes: Callable[[CostContext], float],
+                       peak: Callable[[CostContext], FloatArray]) -> Callable[[Sequence[Any], CostContext], OpTable]:
+    """Columns of weight GEMMs on the matrix units, with everything that does not depend on
+    the rows: tiles along N, FLOP per wave row, weight bytes, activation bytes per row."""
+    def table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
+        k = np.array([float(op.k) for op in ops])
+        n = np.array([float(op.n) for op in ops])
+        return {"k": k, "n": n, "n_tiles": np.ceil(n / ctx.tile_n),
+                "flop_per_wave_row": ctx.tiles_in_flight * FLOP_PER_MAC * ctx.tile_n * k,
+                "weight_bytes": k * n * weight_bytes(ctx), "row_bytes": (k + n) * ctx.act_bytes,
+                "flop_per_row": FLOP_PER_MAC * k * n,
+                "attainable_flop_per_s": peak(ctx) * ctx.gemm_compute_fraction}
+    return table
+
+
+def m_tile(m: ArrayLike, tile_m: ArrayLike) -> FloatArray:
+    """M tile of a GEMM of ``m`` rows: the chip's, or for skinny GEMMs the smallest power of two
+    that holds ``m``, not below the MMA instruction's 16 rows (:func:`~inferchip.cost.gemm.quantised_flop`)."""
+    return np.minimum(tile_m, np.maximum(MIN_TILE_M, 2.0 ** np.ceil(np.log2(np.maximum(m, 1.0)))))
+
+
+def _matrix_gemm(m: FloatArray, ops: OpTable, ctx: CostContext) -> KernelCost:
+    """A GEMM of ``m`` rows on the matrix units: compute at the tile/wave-quantised FLOP
+    (:func:`~inferchip.cost.gemm.quantised_flop`, one group), memory = weights once plus
+    activations in and out (:func:`~inferchip.cost.gemm.gemm_bytes`)."""
+    tm = m_tile(m, ctx.tile_m)
+    waves = np.ceil(np.ceil(np.maximum(m, 1.0) / tm) * ops["n_tiles"] / ctx.tiles_in_flight)
+    spent = np.where(m > 0, waves * tm * ops["flop_per_wave_row"], 0.0)
+    nb = ops["weight_bytes"] + m * ops["row_bytes"]
+    return KernelCost(compute_s=spent / ops["attainable_flop_per_s"], memory_s=nb / ctx.attainable_bytes_per_s,
+                      overhead_s=ctx.kernel_overhead_s, flop=m * ops["flop_per_row"], dram_bytes=nb)
+
+
+def gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
+    """:class:`Gemm`: rows are this chip's tokens, weights in the weight format."""
+    return _matrix_gemm(pts.tokens, ops, ctx)
+
+
+def lm_head_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
+    """:class:`LmHead`: rows are the logit rows, 16-bit weights, computed in bf16."""
+    return _matrix_gemm(pts.logit_rows, ops, ctx)
+
+
+def vector_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
+    """:class:`VectorGemm` (router): useful FLOP on the vector units, no tile quantisation."""
+    m, k, n = pts.tokens, ops["k"], ops["n"]
+    flop = gemm_flop(m, k, n)
+    nb = gemm_bytes(m, k, n, 1.0, ctx.weight_bytes, ctx.act_bytes)
+    return KernelCost(compute_s=compute_time_s(flop, ctx.vector_flop_per_s, ctx.gemm_compute_fraction),
+                      memory_s=nb / ctx.attainable_bytes_per_s, overhead_s=ctx.kernel_overhead_s, flop=flop,
+                      dram_bytes=nb)
+
+
+def grouped_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
+    """:class:`GroupedGemm` (routed experts) over the stage's tokens ``m``, uniform routing:
+
+    each local expert gets ``m f E / ep / e`` tokens (f routed fraction, E experts in all,
+    e local), the busiest ``moe_imbalance`` times that; an expert gets no token with
+    probability ``(1 - f)^m``, so ``e (1 - (1 - f)^m)`` experts read their weights."""
+    m, k, n, e, f = pts.all_tokens, ops["k"], ops["n"], ops["experts"], ops["routed_fraction"]
+    assigned = m * f * ops["experts_total"] / ops["ep"] / e
+    per_expert = assigned * ctx.moe_imbalance
+    active = e * (1.0 - np.power(1.0 - f, m))
+    spent = quantised_flop(per_expert, k, n, active, ctx.tile_m, ctx.tile_n, ctx.tiles_in_flight)
+    nb = gemm_bytes(assigned, k, n, active, ctx.weight_bytes, ctx.act_bytes, e)
+    return KernelCost(compute_s=compute_time_s(spent, ctx.peak_gemm_flop_per_s, ctx.gemm_compute_fraction),
+                      memory_s=nb / ctx.attainable_bytes_per_s, overhead_s=ctx.kernel_overhead_s,
+                      flop=gemm_flop(assigned, k, n, e), dram_bytes=nb)
+
+
+def _grouped_table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
+    t = _columns("k", "n", "experts", "routed_fraction", "experts_total")(ops, ctx)
+    t["ep"] = np.array([float(max(op.ep, 1)) for op in ops])
+    return t
+
+
+# --- attention and elementwise ----------------------------------------------------------
+def attention_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
+    """:class:`Attention`. Decode streams the KV cache: ``2 h (d_qk + d_v)`` FLOP per head and
+    KV token read (absorbed MLA: ``2 h (kv + latent)``, DeepSeek-V3 inference/model.py), the
+    cache read plus each sequence's new KV written. Prefill is a fused causal kernel:
+    ``2 h (d_qk + d_v)`` FLOP per query-key pair, reading q, k, v once and writing K and V.
+    A sliding window caps the KV read at ``window`` per sequence and the pairs at ``window``
+    per prompt token. One kernel launch per phase present."""
+    s_dec, t_pre = pts.decode_seqs, pts.prefill_tokens
+    kv_d, pr = pts.decode_kv_tokens, pts.prefill_pairs
+    if "window" in ops:  # some layers have a sliding window (0 marks none)
+        windowed, window = ops["window"] > 0, ops["window"]
+        kv_d = np.where(windowed, np.minimum(kv_d, s_dec * window), kv_d)
+        pr = np.where(windowed, np.minimum(pr, t_pre * window), pr)
+    dec_flop = ops["decode_flop_per_kv_token"] * kv_d
+    pre_flop = ops["prefill_flop_per_pair"] * pr
+    kv_token_bytes = ops["kv_bytes_per_token"]
+    nb = kv_d * kv_token_bytes + s_dec * kv_token_bytes + t_pre * ops["prefill_bytes_per_token"]
+    att = ops["attainable_flop_per_s"]
+    kernels = np.add(s_dec > 0, t_pre > 0, dtype=float)
+    return KernelCost(compute_s=dec_flop / att + pre_flop / att, memory_s=nb / ctx.attainable_bytes_per_s,
+                      overhead_s=ctx.kernel_overhead_s * kernels, flop=dec_flop + pre_flop, dram_bytes=nb)
+
+
+def _attention_table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
+    heads = np.array([float(op.q_heads) for op in ops])
+    kv_el = np.array([float(op.kv_elements_per_token) for op in ops])
+    pre_width = np.array([float(op.qk_dim + op.v_dim) for op in ops])
+    dec_width = np.array([float(op.kv_elements_per_token + op.latent_dim if op.mla else op.qk_dim + op.v_dim)
+                          for op in ops])
+    t = {"decode_flop_per_kv_token": FLOP_PER_MAC * heads * dec_width,
+         "prefill_flop_per_pair": FLOP_PER_MAC * heads * pre_width,
+         "kv_bytes_per_token": kv_el * ctx.kv_bytes,
+         "prefill_bytes_per_token": heads * pre_width * ctx.act_bytes + KV_TENSORS * kv_el * ctx.kv_bytes,
+         "attainable_flop_per_s": ctx.peak_attention_flop_per_s * ctx.attention_compute_fraction}
+    if any(op.window is not None for op in ops):
+        t["window"] = np.array([float(op.window or 0) for op in ops])
+    return t
+
+
+def _memory_kernel(nbytes: FloatArray, ops: OpTable, ctx: CostContext) -> KernelCost:
+    return KernelCost(memory_s=nbytes / ctx.attainable_bytes_per_s, overhead_s=ops["overhead_s"], dram_bytes=nbytes)
+
+
+def _memory_table(elements: str, element_bytes: Callable[[CostContext], float],
+                  kernels: Callable[[Any], float]) -> Callable[[Sequence[Any], CostContext], OpTable]:
+    def table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
+        return {"bytes_per_token": np.array([float(getattr(op, elements)) for op in ops]) * element_bytes(ctx),
+                "overhead_s": ctx.kernel_overhead_s * np.array([float(kernels(op)) for op in ops])}
+    return table
+
+
+def elementwise_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
+    """:class:`Elementwise`: memory-bound, ``tokens x elements x activation bytes`` moved."""
+    return _memory_kernel(pts.tokens * ops["bytes_per_token"], ops, ctx)
+
+
+def embedding_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
+    """:class:`Embedding`: a gather of ``tokens x hidden`` 16-bit elements, one kernel."""
+    return _memory_kernel(pts.tokens * ops["bytes_per_token"], ops, ctx)
+
+
+def host_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
+    """:class:`HostStep`: the calibrated host time per iteration, as an overhead."""
+    return KernelCost(overhead_s=ops["overhead_s"])
+
+
+# --- collectives --------------------------------------------------------------------------
+def _payload_table(*names: str) -> Callable[[Sequence[Any], CostContext], OpTable]:
+    def table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
+        per_element = {"activation": ctx.act_bytes, "hidden_state": ctx.hidden_state_bytes, "fp32_logits": FP32_BYTES}
+        t = _columns(*names)(ops, ctx)
+        t["element_bytes"] = np.array([float(per_element[op.payload]) for op in ops])
+        if any(getattr(op, "rows", "tokens") == "logit_rows" for op in ops):
+            t["logit_rows"] = np.array([float(getattr(op, "rows", "tokens") == "logit_rows") for op in ops])
+        return t
+    return table
+
+
+def all_reduce_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
+    """:class:`AllReduce` of ``tokens x elements x element bytes`` over the group."""
+    nb = pts.tokens * ops["elements_per_token"] * ops["element_bytes"]
+    t = all_reduce_time_s(nb, ops["group"], ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction)
+    return KernelCost(network_s=t, link_bytes=nb)
+
+
+def all_to_all_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
+    """:class:`AllToAll` of ``rows x elements x element bytes`` sent by each chip."""
+    rows = pts.tokens if "logit_rows" not in ops else np.where(ops["logit_rows"] > 0, pts.logit_rows, pts.tokens)
+    nb = rows * ops["elements_per_row"] * ops["element_bytes"]
+    t = all_to_all_time_s(nb, ops["group"], ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction)
+    return KernelCost(network_s=t, link_bytes=nb)
+
+
+def point_to_point_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
+    """:class:`PointToPoint`: ``tokens x elements x element bytes`` to the next stage."""
+    nb = pts.tokens * ops["elements_per_token"] * ops["element_bytes"]
+    t = point_to_point_time_s(nb, ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction)
+    return KernelCost(network_s=t, link_bytes=nb)
+
+
+def _no_flop(ctx: CostContext) -> str | None:
+    return None
+
+
+RULES: dict[type, Rule] = {
+    Gemm: Rule(_matrix_gemm_table(lambda c: c.weight_bytes, lambda c: c.peak_gemm_flop_per_s), gemm_cost,
+               lambda c: c.gemm_format),
+    GroupedGemm: Rule(_grouped_table, grouped_gemm_cost, lambda c: c.gemm_format),
+    VectorGemm: Rule(_columns("k", "n"), vector_gemm_cost, lambda c: "fp32"),
+    LmHead: Rule(_matrix_gemm_table(lambda c: c.embedding_bytes, lambda c: c.peak_lm_head_flop_per_s), lm_head_cost,
+                 lambda c: "bf16"),
+    Attention: Rule(_attention_table, attention_cost, lambda c: c.attention_format),
+    Elementwise: Rule(_memory_table("elements_per_token", lambda c: c.act_bytes, lambda op: op.kernels),
+                      elementwise_cost, _no_flop),
+    Embedding: Rule(_memory_table("hidden", lambda c: c.embedding_bytes, lambda op: 1.0), embedding_cost, _no_flop),
+    HostStep: Rule(lambda ops, ctx: {"overhead_s": np.full(len(ops), ctx.step_overhead_s)}, host_cost, _no_flop),
+    AllReduce: Rule(_payload_table("elements_per_token", "group"), all_reduce_cost, _no_flop),
+    AllToAll: Rule(_payload_table("elements_per_row", "group"), all_to_all_cost, _no_flop),
+    PointToPoint: Rule(_payload_table("elements_per_token"), point_to_point_cost, _no_flop),
+}
+
+
+def rule_for(kind: type) -> Rule:
+    """The rule of an operator type; an operator kind without one is an error that names it."""
+    try:
+        return RULES[kind]
+    except KeyError:
+        raise UnknownOperatorError(
+            f"no cost rule for operator kind {kind.__name__!r} (known: {', '.join(k.__name__ for k in RULES)})"
+        ) from None
+
+
+def cost_operator(op: Any, ctx: CostContext, pts: StepPoints) -> KernelCost:
+    """Cost of one operator (a batch of one: arrays end in an operator axis of length one)."""
+    rule = rule_for(type(op))
+    return rule.cost(rule.table([op], ctx), ctx, pts)

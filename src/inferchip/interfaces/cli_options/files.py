@@ -1,0 +1,58 @@
+"""Files the commands write: checked before any work, written atomically, never half-written.
+
+:func:`check_writable` refuses an output path whose folder is missing or read-only before a
+long run starts. :mod:`inferchip.atomic_io` writes them atomically (temporary sibling, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from inferchip.atomic_io import fsync_file, write_bytes, write_text
+from inferchip.errors import OutputError
+
+__all__ = ["OutputError", "check_readable_text", "check_writable", "fsync_file", "write_bytes", "write_text"]
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def check_writable(path: Path, option: str, make_folder: bool = False) -> Path:
+    """``path`` can be created or replaced: its folder exists (or, with ``make_folder``, can be made)
+    and is writable, and it is not a folder."""
+    text = str(path)
+    if not text.strip():
+        raise OutputError(f"{option}: empty path; give a file name")
+    try:
+        p = path.expanduser()
+        if p.is_dir():
+            raise OutputError(f"{option} {text}: is a folder; give a file name")
+        parent = p.absolute().parent
+        if make_folder:
+            while not parent.exists() and parent.parent != parent:
+                parent = parent.parent
+        if not parent.is_dir():
+            raise OutputError(f"{option} {text}: folder {parent} does not exist")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise OutputError(f"{option} {text}: folder {parent} is not writable")
+        if p.exists() and not os.access(p, os.W_OK):
+            raise OutputError(f"{option} {text}: file is read-only")
+        if len(p.name.encode("utf-8", "surrogateescape")) > 250:
+            raise OutputError(f"{option}: file name longer than the file system allows ({len(p.name)} characters)")
+    except OSError as exc:
+        raise OutputError(f"{option} {text}: {_reason(exc)}") from None
+    except ValueError as exc:  # a NUL in the path
+        raise OutputError(f"{option} {text!r}: {exc}") from None
+    return p
+
+
+def check_readable_text(path: Path, option: str) -> None:
+    """``path`` is a readable file of UTF-8 text (an input a command reads)."""
+    try:
+        Path(path).read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise OutputError(f"{option} {path}: cannot read ({_reason(exc)})") from None
+    except UnicodeDecodeError as exc:
+        raise OutputError(f"{option} {path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None

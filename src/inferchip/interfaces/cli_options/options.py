@@ -1,0 +1,202 @@
+"""Options shared by the commands, each with one default, one help text and its bounds.
+
+A value outside the bounds is a usage error that names the option, the value and what is
+allowed (click prints ``Invalid value for '--rate': ...``; the CLI exits 2). The bounds keep
+every run finite: a rate of ``inf``, a seed of -1 or a duration of 1e9 seconds is refused
+here, before any work, instead of hanging or failing deep inside the model.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Callable, Optional
+
+import typer
+
+# Bounds: generous for any real system, small enough that a run ends.
+MAX_CHIPS = 100_000  # chips in a system, and tp/pp/ep sizes
+MAX_TOKENS = 10_000_000  # input or output tokens of one request (the model's context window is checked too)
+MAX_BATCH = 1_000_000
+MAX_CONCURRENCY = 100_000  # users of a closed loop
+MAX_RATE_PER_S = 1_000_000.0
+MIN_RATE_PER_S = 1e-6  # one request in 11.6 days; slower rates lose the arrival times to rounding
+MIN_DURATION_S = 1e-3
+MAX_REQUESTS = 100_000  # simulated requests (a run takes about 5 ms per request)
+MAX_DURATION_S = 86_400.0  # one day of simulated arrivals
+MAX_SEED = 2**32 - 1
+MAX_ID_LENGTH = 200  # longer than any catalogue id; also under any file-system name limit
+
+# One default per option across commands.
+DEFAULT_INPUT_TOKENS = 1024
+DEFAULT_OUTPUT_TOKENS = 1024
+DEFAULT_WEIGHTS = "bf16"
+ESTIMATES = ("low", "central", "high")
+
+
+def _bad(option: str, value: Any, allowed: str) -> typer.BadParameter:
+    return typer.BadParameter(f"{value!r}; allowed: {allowed}", param_hint=f"'{option}'")
+
+
+def int_range(option: str, lo: int, hi: int) -> Callable[[Optional[int]], Optional[int]]:
+    """A check of a whole number in ``[lo, hi]`` (None passes: the option was not given)."""
+    def check(value: Optional[int]) -> Optional[int]:
+        if value is not None and not lo <= value <= hi:
+            raise _bad(option, value, f"a whole number from {lo:,} to {hi:,}")
+        return value
+    return check
+
+
+def float_range(option: str, hi: float, *, lo: float = 0.0, lo_open: bool = True) -> Callable[[Optional[float]], Optional[float]]:
+    """A check of a finite number above ``lo`` (or from it) up to ``hi``; nan and inf are refused."""
+    def check(value: Optional[float]) -> Optional[float]:
+        if value is None:
+            return value
+        low_ok = value > lo if lo_open else value >= lo
+        if not math.isfinite(value) or not low_ok or value > hi:
+            raise _bad(option, value, f"a finite number {'above' if lo_open else 'from'} {lo:g} up to {hi:g}")
+        return value
+    return check
+
+
+def identifier(option: str) -> Callable[[Optional[str]], Optional[str]]:
+    """A catalogue id or a path: not blank, no NUL, not longer than any id or file name can be."""
+    def check(value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return value
+        if not value.strip():
+            raise _bad(option, value, "an id from the catalogue or a path to a file")
+        if "\0" in value or len(value) > MAX_ID_LENGTH and not os.path.isfile(value):
+            kind = option.lstrip("-").rstrip("s")
+            shown = value if len(value) <= 60 else value[:57] + "..."
+            raise typer.BadParameter(f"unknown {kind} {shown!r} ({len(value)} characters; no id is that long); "
+                                     f"see `inferchip {kind}s`", param_hint=f"'{option}'")
+        return input_file(option, ())(value)  # a chip YAML or config.json given by path: UTF-8 text
+    return check
+
+
+def choice(option: str, allowed: tuple[str, ...]) -> Callable[[Optional[str]], Optional[str]]:
+    def check(value: Optional[str]) -> Optional[str]:
+        if value is not None and value not in allowed:
+            raise _bad(option, value if len(value) <= 60 else value[:57] + "...", ", ".join(allowed))
+        return value
+    return check
+
+
+# ------------------------------------------------------------------ option factories
+def chip_option(help: str = "Chip id from `inferchip chips`, or a path to a chip YAML.", default: Any = ...) -> Any:
+    return typer.Option(default, "--chip", help=help, callback=identifier("--chip"))
+
+
+def model_option(help: str = "Hugging Face id from `inferchip models`, or a path to a config.json.") -> Any:
+    return typer.Option(..., "--model", help=help, callback=identifier("--model"))
+
+
+def count_option(help: str = "Chips in the system.") -> Any:
+    return typer.Option(1, "--count", help=f"{help} 1 to {MAX_CHIPS:,}.", callback=int_range("--count", 1, MAX_CHIPS))
+
+
+def parallel_option(name: str, default: Optional[int], help: str = "") -> Any:
+    """--tp, --pp, --ep."""
+    return typer.Option(default, f"--{name}", help=help or None, callback=int_range(f"--{name}", 1, MAX_CHIPS))
+
+
+def input_tokens_option() -> Any:
+    return typer.Option(DEFAULT_INPUT_TOKENS, "--input-tokens",
+                        help="Input (prompt) tokens per request; input + output must fit the model's context window.",
+                        callback=int_range("--input-tokens", 1, MAX_TOKENS))
+
+
+def output_tokens_option() -> Any:
+    return typer.Option(DEFAULT_OUTPUT_TOKENS, "--output-tokens",
+                        help="Output (generated) tokens per request; the same default in every command.",
+                        callback=int_range("--output-tokens", 1, MAX_TOKENS))
+
+
+def seed_option() -> Any:
+    return typer.Option(0, "--seed", help=f"Random seed, 0 to {MAX_SEED:,}.", callback=int_range("--seed", 0, MAX_SEED))
+
+
+def estimate_option() -> Any:
+    return typer.Option("central", "--estimate", help="For estimated chip figures: low, central or high.",
+                        callback=choice("--estimate", ESTIMATES))
+
+
+def ms_option(name: str, help: str | None = None) -> Any:
+    """A latency limit in milliseconds (--max-ttft-ms, --slo-tpot-ms, ...)."""
+    return typer.Option(None, name, help=help, callback=float_range(name, 1e9))
+
+
+def workers(requested: int, option: str = "--workers") -> int:
+    """``requested`` processes, capped at the cores there are (a note says so on stderr)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if requested > cores:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"note: {option} {requested:,} capped at {cores} (the cores there are)",
+                                   highlight=False, soft_wrap=True)
+        return cores
+    return requested
+
+
+def check_context(model_id: str, input_tokens: int, output_tokens: int) -> Optional[str]:
+    """Refuse a request longer than the model's context window; a note (returned) when the model states none."""
+    from inferchip.catalog.models import load_model
+    from inferchip.errors import InvalidSettingError
+
+    spec = load_model(model_id)
+    window = spec.max_position_embeddings
+    if window is None:
+        return (f"{spec.id} states no context window (max_position_embeddings); "
+                f"{input_tokens + output_tokens:,} tokens per request are not checked against one")
+    if input_tokens + output_tokens > window:
+        raise InvalidSettingError(
+            f"--input-tokens {input_tokens:,} + --output-tokens {output_tokens:,} = {input_tokens + output_tokens:,} "
+            f"tokens exceed the context window of {spec.id} ({window:,} tokens, max_position_embeddings)")
+    return None
+
+
+def check_load(rate: Optional[float], duration: Optional[float]) -> None:
+    """Refuse a Poisson load whose expected number of requests would not end (``--rate`` x ``--duration``)."""
+    from inferchip.errors import InvalidSettingError
+
+    if rate is not None and duration is not None and rate * duration < 1:
+        raise InvalidSettingError(
+            f"--rate {rate:g} x --duration {duration:g} = {rate * duration:.3g} requests expected; "
+            "allowed: at least 1 (lengthen --duration or give --requests)")
+    if rate is not None and duration is not None and rate * duration > MAX_REQUESTS:
+        raise InvalidSettingError(
+            f"--rate {rate:g} x --duration {duration:g} = {rate * duration:,.0f} requests expected; "
+            f"allowed: at most {MAX_REQUESTS:,} (shorten --duration or give --requests)")
+
+
+def input_file(option: str, keywords: tuple[str, ...] = ("none",)) -> Callable[[Any], Any]:
+    """A YAML or CSV the command reads (or one of ``keywords``): not blank, UTF-8 text when it exists
+    (a missing file is reported by the reader, with its name)."""
+    def check(value: Any) -> Any:
+        if value is None or str(value) in keywords:
+            return value
+        text = str(value)
+        if not text.strip() or text == ".":
+            raise _bad(option, text, "a path to a file" + (f" or {', '.join(keywords)}" if keywords else ""))
+        try:
+            data = open(text, "rb").read() if os.path.isfile(text) else None
+        except OSError as exc:
+            raise typer.BadParameter(f"{text}: cannot read ({exc.strerror})", param_hint=f"'{option}'") from None
+        if data is not None:
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise typer.BadParameter(f"{text}: not UTF-8 text (byte {exc.start}: {exc.reason})",
+                                         param_hint=f"'{option}'") from None
+        return value
+    return check
+
+
+def number_format(option: str) -> Callable[[Optional[str]], Optional[str]]:
+    """A number format (bf16, fp8, ...), checked before any work."""
+    def check(value: Optional[str]) -> Optional[str]:
+        from inferchip.spec.formats import ALL_FORMATS
+
+        return choice(option, ALL_FORMATS)(value)
+    return check

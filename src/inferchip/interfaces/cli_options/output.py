@@ -1,0 +1,47 @@
+"""What the commands print: every documented JSON key in every answer, tables that never cut.
+
+A chip that publishes no TDP has no power, energy or money figures; its JSON answer still
+holds those keys, with ``null`` (:func:`with_all_keys`), so a script reads the same keys of
+every chip. :func:`console` gives a console whose tables wrap long cells instead of cutting
+them on a terminal, and lays them out at their natural width when the output goes to a file
+or a pipe (no terminal width to respect).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+# Keys `predict --format json` gives when the chip has a TDP (power) and a price (money).
+PREDICT_ENERGY_KEYS = (
+    "power_w_per_chip", "throttled", "output_tokens_per_j", "j_per_output_token", "chip_price_usd",
+    "chip_price_source", "manufacturing_cost_usd", "tco_usd_per_hour_per_chip", "usd_per_million_tokens",
+    "output_tokens_per_s_per_usd_capex", "wall_power_w_per_chip",
+)
+# Keys `serve --format json` (and each point of `curve`) gives when the chip has a TDP and a price.
+SERVE_ENERGY_KEYS = (
+    "energy_j", "power_w_per_chip", "output_tokens_per_j", "j_per_output_token", "chip_price_usd",
+    "chip_price_source", "tco_usd_per_hour_per_chip", "usd_per_million_tokens",
+    "output_tokens_per_s_per_usd_capex", "wall_power_w_per_chip",
+)
+
+
+def with_all_keys(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """``d`` with every key of ``keys`` present (``None`` where the chip lacks the figure)."""
+    out = dict(d)
+    for k in keys:
+        out.setdefault(k, None)
+    return out
+
+
+PIPE_WIDTH = 10_000  # tables at their natural width when nobody's terminal is there to fit
+
+
+def console(stderr: bool = False):
+    """A rich console: the terminal's width on a terminal, natural widths in a pipe or file."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=PIPE_WIDTH)

@@ -1,0 +1,108 @@
+"""Designed tables for answers that were printed as a raw list of keys.
+
+``serve``: the latency figures as one table (mean, p50, p90, p99 in milliseconds, each
+column labelled with its unit), then throughput, memory, energy and money, and the run, each
+row in words with its unit. Keys of the JSON answer keep their names (``_s`` = seconds).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+from rich import box
+from rich.table import Table
+
+LATENCIES = (("TTFT", "ttft_s"), ("TPOT", "tpot_s"), ("inter-token latency", "itl_s"),
+             ("end-to-end latency", "e2e_s"), ("queueing", "queue_s"))
+
+
+def _ms(v: Any) -> str:
+    return "-" if v is None or not math.isfinite(v) else f"{v * 1e3:,.1f}"
+
+
+def _num(spec: str, unit: str = "") -> Callable[[Any], str]:
+    def f(v: Any) -> str:
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):
+            return "-"
+        return f"{format(v, spec)}{(' ' + unit) if unit else ''}"
+    return f
+
+
+def _pct(v: Any) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Callable[[Any], str]], ...]], ...] = (
+    ("requests", (
+        ("simulated", "num_requests", _num(",d")), ("completed", "num_completed", _num(",d")),
+        ("rejected (do not fit)", "num_rejected", _num(",d")), ("unfinished", "num_unfinished", _num(",d")),
+    )),
+    ("throughput (measurement window)", (
+        ("requests/s", "requests_per_s", _num(",.3f", "req/s")),
+        ("output tokens/s (total)", "output_tokens_per_s", _num(",.1f", "tok/s")),
+        ("output tokens/s per chip", "output_tokens_per_s_per_chip", _num(",.1f", "tok/s")),
+        ("output tokens/s per user", "output_tokens_per_s_per_user", _num(",.1f", "tok/s")),
+        ("input tokens/s", "input_tokens_per_s", _num(",.1f", "tok/s")),
+        ("goodput (within SLO)", "goodput_requests_per_s", _num(",.3f", "req/s")),
+        ("SLO attainment", "slo_attainment_fraction", _pct),
+    )),
+    ("memory and scheduling", (
+        ("preemptions", "preemptions", _num(",d")),
+        ("KV cache used (mean)", "kv_cache_used_fraction_mean", _pct),
+        ("KV cache used (max)", "kv_cache_used_fraction_max", _pct),
+        ("running sequences (mean)", "running_seqs_mean", _num(",.1f")),
+    )),
+    ("energy and money", (
+        ("power per chip (board)", "power_w_per_chip", _num(",.0f", "W")),
+        ("power per chip (wall share)", "wall_power_w_per_chip", _num(",.0f", "W")),
+        ("energy", "energy_j", _num(",.0f", "J")),
+        ("output tokens per joule", "output_tokens_per_j", _num(",.3f", "tok/J")),
+        ("joules per output token", "j_per_output_token", _num(",.3f", "J/tok")),
+        ("chip price", "chip_price_usd", _num(",.0f", "USD")),
+        ("chip price source", "chip_price_source", str),
+        ("TCO per chip", "tco_usd_per_hour_per_chip", _num(",.3f", "USD/h")),
+        ("$ per million output tokens", "usd_per_million_tokens", _num(",.3f", "USD")),
+        ("output tokens/s per $ capex", "output_tokens_per_s_per_usd_capex", _num(",.4f")),
+    )),
+    ("run", (
+        ("measurement window start", "window_start_s", _num(",.2f", "s")),
+        ("measurement window end", "window_end_s", _num(",.2f", "s")),
+        ("makespan", "makespan_s", _num(",.2f", "s")),
+        ("steps", "num_steps", _num(",d")), ("step-model evaluations", "step_model_evaluations", _num(",d")),
+        ("replicas", "num_replicas", _num(",d")), ("chips", "num_chips", _num(",d")),
+        ("saturated (queue grows)", "saturated", lambda v: "yes" if v else "no"),
+        ("stopped at the time cap", "hit_time_cap", lambda v: "yes" if v else "no"),
+    )),
+)
+
+
+def serve_tables(summary: dict[str, Any], title: str) -> list[Table]:
+    """The latency table and the table of everything else, for ``serve``'s summary."""
+    lat = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    lat.add_column("latency (ms)", overflow="fold")
+    for q in ("mean", "p50", "p90", "p99"):
+        lat.add_column(q, justify="right", overflow="fold")
+    for label, key in LATENCIES:
+        if any(f"{key}_{q}" in summary for q in ("mean", "p50", "p90", "p99")):
+            lat.add_row(label, *(_ms(summary.get(f"{key}_{q}")) for q in ("mean", "p50", "p90", "p99")))
+    rest = Table(box=box.SIMPLE_HEAD, show_header=False)
+    rest.add_column(overflow="fold")
+    rest.add_column(justify="right", overflow="fold")
+    shown = {k for _, k in LATENCIES}
+    for section, rows in SECTIONS:
+        present = [(label, key, f) for label, key, f in rows if key in summary]
+        if not present:
+            continue
+        rest.add_row(f"[bold]{section}[/]", "")
+        for label, key, f in present:
+            v = summary[key]
+            rest.add_row(f"  {label}", "-" if v is None else f(v))
+            shown.add(key)
+    known = {k for _, rows in SECTIONS for _, k, _ in rows} | {"assumptions_file"}
+    extra = [k for k in summary if k not in known and not any(k.startswith(p + "_") for _, p in LATENCIES)]
+    if extra:  # a figure this table does not know yet: shown as it is, not dropped
+        rest.add_row("[bold]other[/]", "")
+        for k in extra:
+            rest.add_row(f"  {k}", str(summary[k]))
+    return [lat, rest]

@@ -1,0 +1,164 @@
+"""The operators of one step on one chip, as typed records.
+
+Sharding (:mod:`inferchip.mapping.sharding`) turns a model and a layout into these records;
+the cost model (:mod:`inferchip.cost.rules`) has one rule per record type. Every record
+names its operator class (``op_class``: what the step's time breakdown files it under)
+explicitly, so nothing downstream dispatches on operator names.
+
+Shapes are per chip (after tensor/expert-parallel splitting). Token counts are not part of
+an operator: each rule reads the step's counts (tokens, decoding sequences, KV tokens read,
+prefill query-key pairs, logit rows) from the step it costs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Union
+
+OpClass = Literal["attention_proj", "mlp", "experts", "attention", "elementwise", "lm_head", "communication", "host"]
+OP_CLASSES: tuple[OpClass, ...] = (
+    "attention_proj", "mlp", "experts", "attention", "elementwise", "lm_head", "communication", "host",
+)
+# What a collective moves: GEMM-input activations in the activation format (MoE dispatch, which
+# engines may quantise), 16-bit hidden states or partial sums (all-reduce, MoE combine, pipeline
+# hand-off), or fp32 logits (the LM head's gather over the TP group).
+Payload = Literal["activation", "hidden_state", "fp32_logits"]
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """A weight GEMM ``(tokens x k) @ (k x n)`` on the matrix units, rows = this chip's tokens."""
+
+    name: str
+    k: int
+    n: int
+    op_class: OpClass
+
+    @property
+    def weight_elements(self) -> int:
+        return self.k * self.n
+
+
+@dataclass(frozen=True)
+class GroupedGemm:
+    """MoE routed experts: ``experts`` local experts of shape ``k x n``, each receiving on
+    average ``tokens x routed_fraction x experts_total / ep / experts`` of the stage's tokens."""
+
+    name: str
+    k: int
+    n: int
+    experts: int
+    routed_fraction: float
+    experts_total: int
+    ep: int
+    op_class: OpClass = "experts"
+
+    @property
+    def weight_elements(self) -> int:
+        return self.k * self.n * self.experts
+
+
+@dataclass(frozen=True)
+class VectorGemm:
+    """A tiny GEMM run on the vector units in fp32 (the MoE router), rows = this chip's tokens."""
+
+    name: str
+    k: int
+    n: int
+    op_class: OpClass = "experts"
+
+    @property
+    def weight_elements(self) -> int:
+        return self.k * self.n
+
+
+@dataclass(frozen=True)
+class LmHead:
+    """The LM head GEMM ``(logit rows x k) @ (k x n)`` with 16-bit weights."""
+
+    k: int
+    n: int
+    op_class: OpClass = "lm_head"
+
+    @property
+    def weight_elements(self) -> int:
+        return self.k * self.n
+
+
+@dataclass(frozen=True)
+class Attention:
+    """Attention of one layer: decode streams the KV cache, prefill is a fused causal kernel.
+
+    ``window``: sliding-window length (None: full attention). ``mla``: absorbed multi-head
+    latent attention (scores over latent + rope key, ``latent_dim`` = kv_lora_rank).
+    """
+
+    q_heads: int
+    qk_dim: int
+    v_dim: int
+    kv_elements_per_token: int
+    window: int | None = None
+    mla: bool = False
+    latent_dim: int = 0
+    op_class: OpClass = "attention"
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    """Memory-bound elementwise kernels (norms, residual adds, rotary, activation)."""
+
+    elements_per_token: float
+    kernels: int
+    op_class: OpClass = "elementwise"
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """Gather of ``hidden`` 16-bit elements per token from the embedding table."""
+
+    hidden: int
+    op_class: OpClass = "lm_head"
+
+
+@dataclass(frozen=True)
+class AllReduce:
+    """All-reduce of ``elements_per_token`` per token of this chip over ``group`` chips."""
+
+    elements_per_token: float
+    group: int
+    payload: Payload = "hidden_state"
+    op_class: OpClass = "communication"
+
+
+@dataclass(frozen=True)
+class AllToAll:
+    """All-to-all where each chip sends ``elements_per_row`` per row over ``group`` chips; rows
+    are this chip's tokens, or its logit rows (``rows="logit_rows"``, the LM head's gather)."""
+
+    elements_per_row: float
+    group: int
+    payload: Payload = "hidden_state"
+    rows: Literal["tokens", "logit_rows"] = "tokens"
+    op_class: OpClass = "communication"
+
+
+@dataclass(frozen=True)
+class PointToPoint:
+    """Hand-off of ``elements_per_token`` hidden-state elements per token to the next pipeline stage."""
+
+    elements_per_token: float
+    payload: Payload = "hidden_state"
+    op_class: OpClass = "communication"
+
+
+@dataclass(frozen=True)
+class HostStep:
+    """Host time per engine iteration that the device does not hide."""
+
+    op_class: OpClass = "host"
+
+
+WeightGemm = Union[Gemm, GroupedGemm, VectorGemm]
+Collective = Union[AllReduce, AllToAll]
+Operator = Union[Gemm, GroupedGemm, VectorGemm, LmHead, Attention, Elementwise, Embedding, AllReduce, AllToAll,
+                 PointToPoint, HostStep]

@@ -1,0 +1,197 @@
+"""Finite, physical bounds for every number a spec file may hold, enforced while validating,
+and the estimated figures (:class:`Range`) they apply to.
+
+A bound is an annotation on a pydantic field::
+
+    bandwidth_tb_per_s: Annotated[Figure, Bound(0, 1e6, "TB/s")]
+
+A value outside it, a non-finite float (inf, NaN), a bool (YAML ``true``), a string or an
+integer too large for a float is rejected with a message in the user's words, ``must be a
+finite number between 0 (exclusive) and 1e+06 (TB/s)``; the catalogue loader prefixes file,
+field and value (:func:`inferchip.catalog.yaml_io.describe_validation_error`). A
+:class:`~inferchip.spec.chip.Range` figure has each of ``low``, ``central`` and ``high``
+checked against the same bound.
+
+The bounds are physical envelopes, not plausibility checks: each sits one to two orders of
+magnitude above the largest real part in the catalogue (the Cerebras WSE-3 wafer for most
+figures), so a real chip never hits one and a typo (a unit slip of 1e3 or more, an overflow,
+a stray bool) always does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    create_model,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError, core_schema
+
+TAG_NUMBER = "@number"
+TAG_RANGE = "@range"
+"""Tags of the number-or-Range union; they appear in pydantic's error locations and the
+error formatter drops every location part that starts with ``@``."""
+
+
+def _g(x: float) -> str:
+    if abs(x) >= 1e7:
+        return f"{x:g}"
+    return f"{x:,.0f}" if x == int(x) else f"{x:,.1f}"
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Allowed interval of one field: ``low < x <= high`` (``low <= x`` when ``low_inclusive``).
+
+    ``integer`` asks for a whole number (a float such as ``64.0`` is accepted as 64).
+    """
+
+    low: float
+    high: float
+    unit: str
+    low_inclusive: bool = False
+    integer: bool = False
+
+    def allowed(self) -> str:
+        kind = "a whole number" if self.integer else "a finite number"
+        low = _g(self.low) if self.low_inclusive else f"{_g(self.low)} (exclusive)"
+        return f"must be {kind} between {low} and {_g(self.high)} ({self.unit})"
+
+    def check(self, value: Any) -> float | int:
+        """The value as float (or int) when it lies in the bound; else a PydanticCustomError."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PydanticCustomError("out_of_bounds", self.allowed())
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise PydanticCustomError("out_of_bounds", self.allowed())
+            if self.integer:
+                if not value.is_integer():
+                    raise PydanticCustomError("out_of_bounds", self.allowed())
+                value = int(value)
+        too_low = value < self.low if self.low_inclusive else value <= self.low
+        if too_low or value > self.high:  # int comparisons are exact, even for huge integers
+            raise PydanticCustomError("out_of_bounds", self.allowed())
+        return int(value) if self.integer else float(value)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        number = core_schema.no_info_plain_validator_function(self.check)
+        if source is int or source is float:
+            return number
+        # A figure: a plain number or a Range whose three values each lie in the bound.
+        bounded = bounded_range(self)
+
+        def as_bounded(value: Any) -> Any:  # a plain Range built in Python is checked against this bound too
+            return value.model_dump() if isinstance(value, Range) and not isinstance(value, bounded) else value
+
+        ranged = core_schema.no_info_before_validator_function(as_bounded, handler.generate_schema(bounded))
+
+        def which(value: Any) -> str:
+            return TAG_RANGE if isinstance(value, (dict, Range)) else TAG_NUMBER
+
+        return core_schema.tagged_union_schema({TAG_NUMBER: number, TAG_RANGE: ranged}, discriminator=which)
+
+
+# ---------------------------------------------------------------- estimated figures
+
+EstimateLevel = Literal["low", "central", "high"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Range(Frozen):
+    """An estimated figure: low, central and high value with the derivation written out.
+
+    The values are finite and >= 0 here; a field's own bound (:mod:`inferchip.spec.bounds`)
+    narrows them through :func:`bounded_range`.
+    """
+
+    low: float = Field(ge=0, allow_inf_nan=False, strict=True)
+    central: float = Field(ge=0, allow_inf_nan=False, strict=True)
+    high: float = Field(ge=0, allow_inf_nan=False, strict=True)
+    derivation: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if not self.low <= self.central <= self.high:
+            raise ValueError(f"need low <= central <= high, got {self.low}, {self.central}, {self.high}")
+        return self
+
+
+Figure = float | Range
+
+
+@cache
+def bounded_range(bound: Bound) -> type[Range]:
+    """A :class:`Range` subclass whose three values each lie in ``bound``."""
+    value = Annotated[float, bound]
+    model: type[Range] = create_model(
+        "Range",  # shown as Range(...); pydantic tells the per-bound subclasses apart by identity
+        __base__=Range,
+        low=(value, ...),
+        central=(value, ...),
+        high=(value, ...),
+    )
+    return model
+
+
+def pick(value: Figure | None, level: EstimateLevel = "central") -> float | None:
+    """The number to use for a figure at an estimate level."""
+    if value is None:
+        return None
+    if isinstance(value, Range):
+        return float(getattr(value, level))
+    return float(value)
+
+
+def cross_field_error(field_name: str, value: Any, message: str) -> PydanticCustomError:
+    """An error about one field found by a model validator; the loader names ``field_name``."""
+    return PydanticCustomError("cross_field", "{message}", {"field": field_name, "value": value, "message": message})
+
+
+# ---------------------------------------------------------------- the envelopes, each with its reason
+
+# Throughput: WSE-3 is 1.25e5 TFLOP/s on one wafer; 1e6 TFLOP/s (1 EFLOP/s per part) is 8x that.
+TFLOPS = Bound(0, 1e6, "TFLOP/s")
+CLOCK_GHZ = Bound(0, 10, "GHz")  # no shipping logic clocks above ~6 GHz
+COUNT_UNITS = Bound(1, 1e7, "units", low_inclusive=True, integer=True)  # WSE-3: 900,000 cores
+TILE = Bound(1, 65536, "elements", low_inclusive=True, integer=True)
+# Capacity in the file's own unit (44,000 MB for WSE-3); the byte total is bounded separately.
+CAPACITY = Bound(0, 1e9, "in memory.capacity_unit")
+CAPACITY_BYTES_MAX = 2.0**50  # 1 PiB on one part: 1,000x a 1 TB HBM package
+USABLE_GIB = Bound(0, 2.0**20, "GiB")  # <= 1 PiB, and never above the physical capacity
+RESERVE_GIB = Bound(0, 2.0**20, "GiB", low_inclusive=True)
+# Bandwidth: WSE-3 on-wafer SRAM is 21,000 TB/s.
+TB_PER_S = Bound(0, 1e6, "TB/s")
+TB_PER_S_OR_NONE = Bound(0, 1e6, "TB/s", low_inclusive=True)
+SRAM_MB = Bound(0, 1e9, "MB", low_inclusive=True)
+GB_PER_S = Bound(0, 1e6, "GB/s", low_inclusive=True)  # 0 = not stated; 1 PB/s per direction at most
+GB_PER_S_POSITIVE = Bound(0, 1e6, "GB/s")
+LATENCY_US = Bound(0, 1e6, "us", low_inclusive=True)  # up to one second per hop
+DOMAIN = Bound(1, 1e6, "chips", low_inclusive=True, integer=True)
+WATTS = Bound(0, 1e6, "W")  # a CS-3 system draws 23 kW
+WATTS_OR_ZERO = Bound(0, 1e6, "W", low_inclusive=True)
+NODE_NM = Bound(0, 1000, "nm")
+# One die is at most one scanner field, 26 mm x 33 mm = 858 mm2 (ASML EUV/DUV exposure field);
+# a wafer-scale part (silicon.wafer_scale: true) is at most a 300 mm wafer, pi x 150^2 mm2.
+RETICLE_MM2 = 26.0 * 33.0
+WAFER_MM2 = math.pi * 150.0**2
+DIE_AREA = Bound(0, WAFER_MM2, "mm2")
+DIE_COUNT = Bound(1, 1000, "dies", low_inclusive=True, integer=True)
+TRANSISTORS_BILLION = Bound(0, 1e5, "billion")  # WSE-3: 4,000 billion
+STACKS = Bound(0, 1000, "stacks", low_inclusive=True, integer=True)
+USD = Bound(0, 1e9, "USD", low_inclusive=True)
+USD_PER_HOUR = Bound(0, 1e6, "USD/h", low_inclusive=True)
+YEAR = Bound(1950, 2100, "year", low_inclusive=True, integer=True)
+FRACTION = Bound(0, 1, "fraction", low_inclusive=True)
+PER_UNIT = Bound(0, 1e3, "tiles per unit")
+ID_MAX_BYTES = 255  # a chip id is a file name: NAME_MAX of ext4, APFS, NTFS

@@ -1,0 +1,77 @@
+"""The few calibration parameters of the performance model, each physical in meaning.
+
+Defaults are engineering estimates (sources in each field's description). The package
+ships a calibration fitted on the published measurements (``catalog/calibration.yaml``,
+written by ``inferchip calibrate``, read by :mod:`inferchip.catalog.calibration_file`);
+every command uses it unless told ``--calibration none``. The cost model takes a
+:class:`Calibration` as an argument and never reads the file.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Calibration(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gemm_compute_fraction: float = Field(
+        0.80, gt=0, le=1,
+        description="Attainable fraction of dense peak for a large GEMM after tile/wave quantisation. "
+        "Measured 0.87-0.93 on A100 FP16 (LLMCompass ae/figure5 data); lower for FP8/FP4 (estimate).",
+    )
+    attention_compute_fraction: float = Field(
+        0.55, gt=0, le=1,
+        description="Attainable fraction of peak in fused prefill attention: FA2 0.35 on H100, FA3 0.75 (FA3 paper).",
+    )
+    memory_bandwidth_fraction: float = Field(
+        0.80, gt=0, le=1,
+        description="Attainable fraction of peak DRAM bandwidth when streaming weights/KV: 0.53-0.80 (A100 decode GEMMs, LLMCompass data).",
+    )
+    link_bandwidth_fraction: float = Field(
+        0.70, gt=0, le=1,
+        description="NCCL bus-bandwidth over link peak: 0.65 (Calculon A100 NVLink), ~0.70 (LLMCompass all-reduce data).",
+    )
+    kernel_overhead_scale: float = Field(
+        1.0, gt=0, le=10,
+        description="Multiplier on the family's per-kernel overhead (launch, prologue, tail).",
+    )
+    step_overhead_s: float = Field(
+        0.002, ge=0, le=0.1,
+        description="Host time per engine iteration not overlapped with the device (scheduling, sampling, "
+        "input prep); vLLM v0.6 profiling found CPU overhead dominant for small models.",
+    )
+    moe_imbalance: float = Field(
+        1.25, ge=1, le=4,
+        description="Most-loaded expert over mean load under expert routing (straggler factor; 1.2-1.8 reported).",
+    )
+    memory_utilization_fraction: float = Field(
+        0.92, gt=0, le=1,
+        description="Share of usable device memory the serving engine may allocate (vLLM gpu_memory_utilization 0.9; TRT-LLM kv fraction 0.95 of free).",
+    )
+
+    fitted: bool = False
+    fitted_on: str | None = None
+    fit_summary: dict[str, float] = Field(default_factory=dict)
+
+    @classmethod
+    def physical_parameter_names(cls) -> list[str]:
+        return [
+            "gemm_compute_fraction", "attention_compute_fraction", "memory_bandwidth_fraction",
+            "link_bandwidth_fraction", "kernel_overhead_scale", "step_overhead_s", "moe_imbalance",
+        ]
+
+
+class DatasetLengths(BaseModel):
+    """Mean input lengths of the MLPerf data sets, which validation's MLPerf rows need (the
+    rows give none). Fitted with the calibration and stored in the same file (its
+    ``mlperf_mean_input_tokens`` mapping), but no part of the performance model."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mean_input_tokens: dict[str, float] = Field(
+        default_factory=lambda: {"llama2-70b": 700.0, "llama3.1-405b": 9000.0, "llama3.1-8b": 780.0,
+                                 "mixtral-8x7b": 650.0, "deepseek-r1": 800.0, "gptj": 780.0},
+        description="Mean input length of each MLPerf data set (not published in the sources read): "
+        "one unknown per data set, fitted or assumed, never per row.",
+    )

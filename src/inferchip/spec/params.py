@@ -1,0 +1,68 @@
+"""A chip in SI units for the cost models: :class:`ChipParams`, and many of them stacked for sweeps.
+
+:func:`inferchip.spec.chip.chip_params` builds one from a datasheet-level spec plus family defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from inferchip.spec.formats import WIDER
+
+
+@dataclass(frozen=True)
+class ChipParams:
+    """A chip in SI units, ready for the cost models. Fields may be numpy arrays (a sweep of chips)."""
+
+    id: str
+    peak_flop_per_s: dict[str, float]
+    memory_bytes_per_s: float
+    memory_capacity_bytes: float
+    usable_memory_bytes: float
+    sram_bytes: float
+    link_bytes_per_s: float
+    link_latency_s: float
+    scaleout_bytes_per_s: float
+    scaleout_latency_s: float
+    max_scaleup_domain: int
+    gemm_tile_m: int
+    gemm_tile_n: int
+    gemm_tiles_in_flight: float
+    kernel_overhead_s: float
+    tdp_w: float
+    idle_w: float
+    vector_flop_per_s: float
+    family: str = "generic"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def peak_for(self, fmt: str) -> tuple[float, str]:
+        """Peak FLOP/s for a compute format, falling back to the next wider format the chip has."""
+        for f in WIDER[fmt]:
+            if f in self.peak_flop_per_s and self.peak_flop_per_s[f] > 0:
+                return self.peak_flop_per_s[f], f
+        best = max(self.peak_flop_per_s, key=lambda k: self.peak_flop_per_s[k])
+        return self.peak_flop_per_s[best], best
+
+
+PCIE5_X16_GB_PER_S_PER_DIRECTION = 63.0  # 32 GT/s x 16 lanes, 128b/130b encoding (PCI-SIG PCIe 5.0 spec)
+
+def stack_chips(chips: list[ChipParams], axis_shape: tuple[int, ...] | None = None) -> ChipParams:
+    """Many chips as one ``ChipParams`` whose numeric fields are arrays (for vectorised sweeps).
+
+    A format a chip has no units for is 0 in its array (the cost model then falls back to a
+    wider format chip by chip). ``axis_shape`` reshapes the chip axis, e.g. ``(-1, 1, 1)`` to
+    broadcast against (batch, length) grids.
+    """
+    import numpy as np
+
+    shape = axis_shape or (-1,)
+
+    def arr(name: str) -> Any:
+        return np.array([getattr(c, name) for c in chips], dtype=float).reshape(shape)
+
+    formats = sorted({f for c in chips for f in c.peak_flop_per_s})
+    peaks: dict[str, Any] = {f: np.array([c.peak_flop_per_s.get(f, 0.0) for c in chips], dtype=float).reshape(shape) for f in formats}
+    numeric = [f for f in ChipParams.__dataclass_fields__ if f not in ("id", "peak_flop_per_s", "family", "notes")]
+    kw = {f: arr(f) for f in numeric}
+    return ChipParams(id=",".join(c.id for c in chips), peak_flop_per_s=peaks, family="mixed", notes=(), **kw)

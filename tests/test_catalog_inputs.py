@@ -1,0 +1,62 @@
+"""Catalogue inputs the file system or the parser cannot take: clear errors, atomic writes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from inferchip.atomic_io import write_text
+from inferchip.catalog.assumptions import load_assumptions
+from inferchip.catalog.calibration_file import load_calibration, save_calibration
+from inferchip.catalog.chips import load_chip
+from inferchip.catalog.models import load_model
+from inferchip.errors import OutputError, SpecError, UnknownIdError
+
+
+@pytest.mark.parametrize("loader, kind", [(load_chip, "chip"), (load_model, "model")])
+def test_an_id_longer_than_a_file_name_is_an_unknown_id(loader, kind):
+    with pytest.raises(UnknownIdError, match=f"unknown {kind}"):
+        loader("x" * 300)
+
+
+def test_a_path_longer_than_a_file_name_is_a_missing_file():
+    with pytest.raises(SpecError, match="no such chip file"):
+        load_chip("folder/" + "x" * 300 + ".yaml")
+
+
+def test_broken_yaml_is_one_line_with_its_line_and_column(tmp_path: Path):
+    bad = tmp_path / "a.yaml"
+    bad.write_text("energy:\n  x: [\n")
+    with pytest.raises(SpecError) as info:
+        load_assumptions(str(bad))
+    text = str(info.value)
+    assert "\n" not in text
+    assert str(bad) in text and "not valid YAML" in text and "line 3" in text
+
+
+def test_falcon_without_a_context_key_takes_the_transformers_default():
+    assert load_model("tiiuae/falcon-40b").max_context_tokens == 2048
+
+
+def test_calibration_is_written_atomically_and_reads_back(tmp_path: Path):
+    cal = load_calibration(None)
+    out = tmp_path / "cal.yaml"
+    save_calibration(cal, out)
+    assert load_calibration(str(out)) == cal
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cal.yaml"]  # no temporary file left
+
+
+def test_a_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path: Path, monkeypatch):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+
+    def full_device(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_device)
+    with pytest.raises(OutputError, match="No space left on device"):
+        write_text(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
