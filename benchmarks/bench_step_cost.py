@@ -12,11 +12,11 @@ import timeit
 
 import numpy as np
 
-from inferchip.performance.phases import map_model
 from inferchip.catalog.chips import get_chip_params
 from inferchip.catalog.models import load_model
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
+from inferchip.performance.phases import map_model
 
 try:
     from inferchip.catalog.calibration_file import load_calibration

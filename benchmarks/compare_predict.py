@@ -44,7 +44,7 @@ def max_rel(a: Any, b: Any, path: str = "") -> tuple[float, str]:
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             return float("inf"), f"{path}: lengths differ"
-        return max((max_rel(x, y, f"{path}[{i}]") for i, (x, y) in enumerate(zip(a, b))), default=(0.0, path))
+        return max((max_rel(x, y, f"{path}[{i}]") for i, (x, y) in enumerate(zip(a, b, strict=False))), default=(0.0, path))
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         if a == b or (a != a and b != b):
             return 0.0, path
@@ -57,7 +57,7 @@ def main(old: str, new: str) -> None:
         olds = list(ex.map(lambda s: run(old, s), SETTINGS))
         news = list(ex.map(lambda s: run(new, s), SETTINGS))
     worst = 0.0
-    for s, a, b in zip(SETTINGS, olds, news):
+    for s, a, b in zip(SETTINGS, olds, news, strict=False):
         d, where = max_rel(a, b)
         worst = max(worst, d)
         flag = " ERROR" if "error" in a or "error" in b else ""

@@ -14,10 +14,10 @@ Prints one markdown table. Usage: ``python benchmarks/tokens_per_joule_table.py`
 
 from __future__ import annotations
 
-from inferchip.performance.predict import predict
 from inferchip.catalog.chips import all_chips
 from inferchip.cost.energy import wall_power_w
 from inferchip.errors import InferchipError
+from inferchip.performance.predict import predict
 
 MODEL = "meta-llama/Llama-3.1-70B-Instruct"
 MAX_TPOT_S = 0.05

@@ -9,11 +9,10 @@ vocab 129280), so the hand derivations below do not depend on the catalogue.
 from __future__ import annotations
 
 import pytest
-from conftest import make_chip, tiny_dense, tiny_moe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inferchip.performance.phases import map_model
+from conftest import make_chip, tiny_dense, tiny_moe
 from inferchip.cost.calibration import Calibration
 from inferchip.cost.step import busiest_chip_share, step_cost
 from inferchip.errors import InvalidSettingError
@@ -24,6 +23,7 @@ from inferchip.mapping.memory_fit import (
     weight_bytes_per_chip,
 )
 from inferchip.mapping.sharding import shard
+from inferchip.performance.phases import map_model
 from inferchip.spec.model import LayerGroup, ModelSpec
 
 CAL = Calibration()

@@ -10,6 +10,9 @@ from dataclasses import replace
 
 import pytest
 
+from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
+from inferchip.cost.calibration import Calibration
+from inferchip.interfaces.cli import main
 from inferchip.validation.calibrate import (
     DS_PREFIX,
     FitPoint,
@@ -21,9 +24,6 @@ from inferchip.validation.calibrate import (
 )
 from inferchip.validation.cases import COLUMNS, parse_cases
 from inferchip.validation.validate import Validator
-from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
-from inferchip.cost.calibration import Calibration
-from inferchip.interfaces.cli import main
 
 L8, L70, L2 = "meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-70B-Instruct", "meta-llama/Llama-2-70b-chat-hf"
 H100, H200, B200, MI300X = "nvidia-h100-sxm-80gb", "nvidia-h200-sxm-141gb", "nvidia-b200-180gb", "amd-mi300x"
@@ -100,7 +100,7 @@ def test_fit_recovers_the_parameters_the_data_was_made_with(truth):
     rows, first = prepare(cases, start)
     assert len(rows) == len(SETTINGS)
     res = fit(rows, start, FITTED, max_evaluations=80)
-    got = dict(zip(res.names, res.values))
+    got = dict(zip(res.names, res.values, strict=False))
     for name, want in TRUE.items():
         assert got[name] == pytest.approx(want, rel=0.02), name
     assert got[DS_PREFIX + "llama2-70b"] == pytest.approx(TRUE_MEAN_INPUT, rel=0.02)
@@ -115,7 +115,7 @@ def test_leave_one_accelerator_out_predicts_each_row_with_a_fold_that_never_saw_
     cases = synthetic_cases(truth)[:6]  # s1-s6: H100, H200, B200, MI300X
     rep = calibrate(cases, Calibration(), workers=1, max_evaluations=30)
     assert sorted(rep.folds) == sorted({c.accelerator for c in cases})
-    for c, r in zip(cases, rep.held_out):
+    for c, r in zip(cases, rep.held_out, strict=False):
         assert r.case.case_id == c.case_id
         again = rep.folds[c.accelerator].validator().predict_case(c)
         assert r.predicted == pytest.approx(again.predicted, rel=1e-12)

@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from inferchip.cost.chip_cost import chip_cost
-from inferchip.cost.economics import package_kind
 from inferchip.catalog.assumptions import load_assumptions
 from inferchip.catalog.chips import load_chip
+from inferchip.cost.chip_cost import chip_cost
+from inferchip.cost.economics import package_kind
 from inferchip.interfaces.cli import main
 
 A = load_assumptions()

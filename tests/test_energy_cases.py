@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from inferchip.catalog.assumptions import load_assumptions
 from inferchip.validation.energy_rows import (
     BUNDLED_CSV,
     energy_validation_summary,
@@ -14,7 +15,6 @@ from inferchip.validation.energy_rows import (
     power_cap_w,
     predict_energy_row,
 )
-from inferchip.catalog.assumptions import load_assumptions
 
 
 def _rows() -> dict[str, dict[str, str]]:

@@ -6,11 +6,10 @@ import json
 
 import pytest
 
-from inferchip.performance.predict import predict
+from conftest import make_chip, tiny_dense
 from inferchip.errors import DoesNotFitError, InvalidSettingError, UnknownIdError
 from inferchip.interfaces.cli import main
-
-from conftest import make_chip, tiny_dense
+from inferchip.performance.predict import predict
 
 L70 = "meta-llama/Llama-2-70b-chat-hf"
 
@@ -177,8 +176,8 @@ def test_attention_dp_passes_through_predict_and_splits_the_latent_cache():
 
 
 def test_attention_dp_on_a_dense_model_is_refused_with_the_reason():
-    from inferchip.performance.predict import predict
     from inferchip.errors import InvalidSettingError
+    from inferchip.performance.predict import predict
 
     with pytest.raises(InvalidSettingError, match="dense"):
         predict("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B-Instruct", count=2, tp=2, attn_dp=True, batch=1)

@@ -12,13 +12,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from conftest import make_chip
+from inferchip.interfaces.cli import main
 from inferchip.review.pareto import pareto_mask, upper_envelope
 from inferchip.review.ranking import gap_to_leader, rank_case, rank_scores, suite_scores
 from inferchip.review.review import ReviewConfig, run_review, service_level
 from inferchip.review.sensitivity import Knob, analyse_knob, bisect_threshold, scale_chip
-from inferchip.interfaces.cli import main
-
-from conftest import make_chip
 
 L8 = "meta-llama/Llama-3.1-8B-Instruct"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import make_chip
 
+from conftest import make_chip
+from inferchip.errors import DoesNotFitError
+from inferchip.interfaces.cli import main
 from inferchip.performance.phases import static_batch
 from inferchip.performance.predict import predict
 from inferchip.performance.serving import serving_model
-from inferchip.errors import DoesNotFitError
-from inferchip.interfaces.cli import main
 from inferchip.sim import ClosedLoopArrivals, simulate
 
 MODEL = "meta-llama/Llama-3.1-8B"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import make_chip, tiny_dense, tiny_moe
 
+from conftest import make_chip, tiny_dense, tiny_moe
 from inferchip.errors import InvalidSettingError
 from inferchip.performance.operating import LengthDist, Question, max_concurrency, operating_point
 from inferchip.performance.predict import ask, predict_setting

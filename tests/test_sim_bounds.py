@@ -9,8 +9,16 @@ import time
 import pytest
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim import BurstArrivals, ClosedLoopArrivals, LinearStepModel, PoissonArrivals, SchedulerConfig
-from inferchip.sim import TraceArrivals, simulate, simulate_disaggregated
+from inferchip.sim import (
+    BurstArrivals,
+    ClosedLoopArrivals,
+    LinearStepModel,
+    PoissonArrivals,
+    SchedulerConfig,
+    TraceArrivals,
+    simulate,
+    simulate_disaggregated,
+)
 from inferchip.sim.arrivals import MAX_REQUESTS
 
 MODEL = LinearStepModel(fixed_s=0.01, per_token_s=1e-5, kv_capacity_tokens=100_000)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_chip
 
+from conftest import make_chip
 from inferchip.cost.economics import step_power
-from inferchip.performance.serving import serving_economics, serving_model
 from inferchip.interfaces.cli import main
+from inferchip.performance.serving import serving_economics, serving_model
 from inferchip.sim import (
     ClosedLoopArrivals,
     LinearStepModel,

@@ -10,8 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_dense
 
+from conftest import tiny_dense
+from inferchip.cost.calibration import Calibration
+from inferchip.interfaces.cli import main
+from inferchip.mapping.layout import Layout
+from inferchip.mapping.memory_fit import Formats
+from inferchip.performance.operating import steady_state
+from inferchip.performance.phases import continuous_batch, map_model
+from inferchip.spec.calibration import DatasetLengths
 from inferchip.validation.cases import (
     COLUMNS,
     CaseFileError,
@@ -20,8 +27,6 @@ from inferchip.validation.cases import (
     stated_limits,
     stated_load_per_s,
 )
-from inferchip.performance.operating import steady_state
-from inferchip.performance.phases import continuous_batch, map_model
 from inferchip.validation.validate import (
     CaseResult,
     LengthDist,
@@ -32,11 +37,6 @@ from inferchip.validation.validate import (
     operating_point,
     plan_for,
 )
-from inferchip.cost.calibration import Calibration
-from inferchip.spec.calibration import DatasetLengths
-from inferchip.interfaces.cli import main
-from inferchip.mapping.layout import Layout
-from inferchip.mapping.memory_fit import Formats
 
 DATA = Path(__file__).parent / "data"
 HEADER = ",".join(COLUMNS)
@@ -45,7 +45,7 @@ GOOD = ("c1,x,src,nvidia-h100-sxm-80gb,1,sw,meta-llama/Llama-3.1-8B,fp8,fp8,,1,1
 
 
 def _row(**over) -> str:
-    values = dict(zip(COLUMNS, GOOD.split(",")))
+    values = dict(zip(COLUMNS, GOOD.split(","), strict=False))
     values.update(over)
     return ",".join(values[c] for c in COLUMNS)
 

@@ -7,10 +7,10 @@ import math
 
 import pytest
 
+from inferchip.catalog.calibration_file import load_calibration
 from inferchip.validation.cases import ENERGY_METRIC_SCOPE, METRIC_UNITS, parse_cases, read_cases
 from inferchip.validation.energy_rows import BUNDLED_CSV, predict_energy_row
 from inferchip.validation.validate import Validator, summarize, validate_cases
-from inferchip.catalog.calibration_file import load_calibration
 
 HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,software,model,weight_dtype,act_dtype,kv_dtype,"
           "tp,pp,ep,scenario,input_tokens,output_tokens,concurrency,metric,value,unit,notes\n")
@@ -90,8 +90,8 @@ def test_calibrate_leaves_energy_rows_out(monkeypatch):
 def test_cli_validates_performance_and_energy_files_together(tmp_path):
     from typer.testing import CliRunner
 
-    from inferchip.interfaces.app import app
     import inferchip.interfaces.cmd_validate  # noqa: F401  (registers the command)
+    from inferchip.interfaces.app import app
 
     perf = tmp_path / "perf.csv"
     perf.write_text(HEADER + _row("perf-1", "tpot_ms", "8", "ms").replace("power scope board", "static batch"))

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from chip_yaml_tables import (  # the sibling module of this script (tools/ is on sys.path)
     EXTRA,
     FAMILY,
@@ -38,7 +39,6 @@ from chip_yaml_tables import (  # the sibling module of this script (tools/ is o
     STACKS,
     VECTOR_FP32,
 )
-
 from inferchip.units import CAPACITY_UNIT_BYTES, capacity_bytes
 
 

@@ -17,9 +17,8 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from inferchip.catalog.yaml_io import read_mapping, validate
 from inferchip.atomic_io import write_text
-from inferchip.errors import SpecError
+from inferchip.catalog.yaml_io import read_mapping, validate
 from inferchip.spec.calibration import Calibration, DatasetLengths
 
 BUNDLED = Path(__file__).with_name("calibration.yaml")

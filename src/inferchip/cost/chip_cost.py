@@ -23,10 +23,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from inferchip.cost.economics import manufacturing_cost_usd, package_kind
 from inferchip.cost import energy as en
 from inferchip.cost import silicon as si
 from inferchip.cost import tco
+from inferchip.cost.economics import manufacturing_cost_usd, package_kind
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.chip import ChipSpec, EstimateLevel, Range, pick

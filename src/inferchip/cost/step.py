@@ -178,7 +178,7 @@ class StepPlan:
         sums = np.add.reduceat(work, self.class_starts, axis=-1)
         per_class = np.moveaxis(sums, -1, 0)
         by_class = {name: tuple(per_class[j, :5]) for j, name in enumerate(self.class_names)}
-        flop = {f: np.add.reduce(work[_FLOP][..., ops], axis=-1) for f, ops in zip(self.flop_formats, self.flop_ops)}
+        flop = {f: np.add.reduce(work[_FLOP][..., ops], axis=-1) for f, ops in zip(self.flop_formats, self.flop_ops, strict=False)}
         return _step_cost(shape, by_class, flop, np.add.reduce(sums[_DRAM], axis=-1),
                           np.add.reduce(sums[_LINK], axis=-1))
 

@@ -18,6 +18,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from inferchip.errors import InferchipError
+
+# Each module registers its commands on ``app`` when imported.
+from inferchip.interfaces import cmd_catalog, cmd_predict  # noqa: E402,F401
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options.boundary import (
     INTERNAL_ERROR_EXIT,
@@ -28,9 +31,6 @@ from inferchip.interfaces.cli_options.boundary import (
     os_error_message,
     pydantic_message,
 )
-
-# Each module registers its commands on ``app`` when imported.
-from inferchip.interfaces import cmd_catalog, cmd_predict  # noqa: E402,F401
 
 _OPTIONAL_COMMANDS = ("cmd_validate", "cmd_serve", "cmd_review", "cmd_cost")
 for _name in _OPTIONAL_COMMANDS:

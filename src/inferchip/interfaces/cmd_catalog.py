@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import typer
-from inferchip.interfaces.cli_options.output import console
 from rich.table import Table
 
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options.output import console
 from inferchip.interfaces.cmd_predict import OutputFormat
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -79,17 +79,17 @@ def _all_table(costs: list[ChipCost]) -> Table:
 
 @app.command("cost")
 def cost_cmd(
-    chip: Optional[str] = opts.chip_option(default=None),
+    chip: str | None = opts.chip_option(default=None),
     all_chips: bool = typer.Option(False, "--all", help="One row per catalogue chip: modelled cost against price."),
-    assumptions: Optional[str] = typer.Option(None, "--assumptions", help="YAML overriding silicon/cost assumptions.",
+    assumptions: str | None = typer.Option(None, "--assumptions", help="YAML overriding silicon/cost assumptions.",
                                               callback=opts.input_file("--assumptions", ())),
     estimate: str = opts.estimate_option(),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Manufacturing cost of a chip (dies, yield, wafer, memory, package, test) with sources, beside its price."""
-    from inferchip.cost.chip_cost import catalogue_costs, chip_cost
     from inferchip.catalog.assumptions import load_assumptions
     from inferchip.catalog.chips import load_chip
+    from inferchip.cost.chip_cost import catalogue_costs, chip_cost
     from inferchip.errors import InvalidSettingError
 
     if (chip is None) == (not all_chips):

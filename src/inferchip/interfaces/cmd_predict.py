@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import TYPE_CHECKING, Optional
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # the model is imported when a command runs (a faster cold st
     from inferchip.performance.predict import Prediction
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
 
@@ -73,25 +73,25 @@ def predict_cmd(
     model: str = opts.model_option(),
     count: int = opts.count_option(),
     weights: str = typer.Option("bf16", "--weights", help="Weight format: bf16, fp16, fp8, int8, fp4, mxfp4, int4."),
-    activations: Optional[str] = typer.Option(None, "--activations", help="Activation format (default follows weights)."),
-    kv: Optional[str] = typer.Option(None, "--kv", help="KV-cache format (default follows activations)."),
-    tp: Optional[int] = opts.parallel_option("tp", None, "Tensor-parallel size (default: searched; serve and curve: 1)."),
-    pp: Optional[int] = opts.parallel_option("pp", None, "Pipeline-parallel size (default: searched; serve and curve: 1)."),
-    ep: Optional[int] = opts.parallel_option("ep", None, "Expert-parallel size, divides tp (default: searched; serve and curve: 1)."),
-    attn_dp: Optional[bool] = typer.Option(None, "--attn-dp/--no-attn-dp",
+    activations: str | None = typer.Option(None, "--activations", help="Activation format (default follows weights)."),
+    kv: str | None = typer.Option(None, "--kv", help="KV-cache format (default follows activations)."),
+    tp: int | None = opts.parallel_option("tp", None, "Tensor-parallel size (default: searched; serve and curve: 1)."),
+    pp: int | None = opts.parallel_option("pp", None, "Pipeline-parallel size (default: searched; serve and curve: 1)."),
+    ep: int | None = opts.parallel_option("ep", None, "Expert-parallel size, divides tp (default: searched; serve and curve: 1)."),
+    attn_dp: bool | None = typer.Option(None, "--attn-dp/--no-attn-dp",
                                            help="Attention data-parallel over the tp chips, experts over the same chips "
                                                 "(MLA/MoE models; default: searched)."),
     input_tokens: int = opts.input_tokens_option(),
     output_tokens: int = opts.output_tokens_option(),
-    batch: Optional[int] = typer.Option(None, "--batch", help="Static batch per replica.",
+    batch: int | None = typer.Option(None, "--batch", help="Static batch per replica.",
                                         callback=opts.int_range("--batch", 1, opts.MAX_BATCH)),
     max_throughput: bool = typer.Option(False, "--max-throughput", help="Find the concurrency (and layout) with the most output tokens/s."),
-    max_ttft_ms: Optional[float] = opts.ms_option("--max-ttft-ms"),
-    max_tpot_ms: Optional[float] = opts.ms_option("--max-tpot-ms"),
+    max_ttft_ms: float | None = opts.ms_option("--max-ttft-ms"),
+    max_tpot_ms: float | None = opts.ms_option("--max-tpot-ms"),
     estimate: str = opts.estimate_option(),
-    calibration: Optional[str] = typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one).",
+    calibration: str | None = typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one).",
                                               callback=opts.input_file("--calibration")),
-    assumptions: Optional[str] = typer.Option(None, "--assumptions", help="YAML overriding energy/cost assumptions.",
+    assumptions: str | None = typer.Option(None, "--assumptions", help="YAML overriding energy/cost assumptions.",
                                               callback=opts.input_file("--assumptions", ())),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:

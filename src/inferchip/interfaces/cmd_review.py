@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import Optional
 
 import typer
 from rich import box
@@ -68,9 +66,9 @@ def summary_table(res) -> Table:
 
 @app.command("review")
 def review_cmd(
-    chips: Optional[str] = typer.Option(None, "--chips", help="Chip ids, comma-separated; 'all' = whole catalogue (default: ~13 current datacenter chips)."),
-    claim: Optional[str] = typer.Option("tesla-ai5", "--claim", help="The claimed chip: a catalogue id or a chip YAML file; 'none' for no claim."),
-    models: Optional[str] = typer.Option(None, "--models", help="Model ids, comma-separated, or 'default' (8B-235B suite)."),
+    chips: str | None = typer.Option(None, "--chips", help="Chip ids, comma-separated; 'all' = whole catalogue (default: ~13 current datacenter chips)."),
+    claim: str | None = typer.Option("tesla-ai5", "--claim", help="The claimed chip: a catalogue id or a chip YAML file; 'none' for no claim."),
+    models: str | None = typer.Option(None, "--models", help="Model ids, comma-separated, or 'default' (8B-235B suite)."),
     slo: str = typer.Option("both", "--slo", help="Service levels: interactive, batch or both."),
     metric: str = typer.Option("tco", "--metric", help="Figure of merit of the verdict: tco, throughput, capex or energy."),
     weights: str = typer.Option("fp8", "--weights", help="Weight format of every model.",
@@ -80,9 +78,9 @@ def review_cmd(
     sensitivity: bool = typer.Option(True, "--sensitivity/--no-sensitivity", help="Sensitivity analysis of the claimed chip."),
 ) -> None:
     """Design review of a claim ("best inference chip for models under 250B"): rankings, verdict, HTML report."""
-    from inferchip.review.review import ReviewConfig, resolve, run_review
     from inferchip.errors import InvalidSettingError
     from inferchip.interfaces.report.write import commit_output, discard_output, prepare_output, write_report
+    from inferchip.review.review import ReviewConfig, resolve, run_review
 
     if claim not in (None, "none"):
         opts.identifier("--claim")(claim)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -14,11 +13,11 @@ from rich.table import Table
 from inferchip.errors import InvalidSettingError
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
-from inferchip.interfaces.cmd_predict import OutputFormat
 from inferchip.interfaces.cli_options import files
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options import output as out
 from inferchip.interfaces.cli_options.tables import serve_tables
+from inferchip.interfaces.cmd_predict import OutputFormat
 
 
 def _progress(label: str):
@@ -41,7 +40,7 @@ def _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibratio
     return serving_step(setting)
 
 
-def _assumptions_file(path: Optional[Path]) -> str:
+def _assumptions_file(path: Path | None) -> str:
     """The assumptions file the energy and money figures use (a user file is merged over the bundled one)."""
     from inferchip.catalog.assumptions import BUNDLED_PATH
 
@@ -59,23 +58,23 @@ def serve_cmd(
     count: int = opts.count_option("Chips in the system (replicas = count / (tp*pp))."),
     tp: int = opts.parallel_option("tp", 1, TP_HELP), pp: int = opts.parallel_option("pp", 1), ep: int = opts.parallel_option("ep", 1),
     attn_dp: bool = typer.Option(False, "--attn-dp", help=ATTN_DP_HELP),
-    weights: str = typer.Option("bf16", "--weights"), activations: Optional[str] = typer.Option(None, "--activations"),
-    kv: Optional[str] = typer.Option(None, "--kv"),
-    rate: Optional[float] = typer.Option(None, "--rate", help="Poisson arrivals, requests/s.",
+    weights: str = typer.Option("bf16", "--weights"), activations: str | None = typer.Option(None, "--activations"),
+    kv: str | None = typer.Option(None, "--kv"),
+    rate: float | None = typer.Option(None, "--rate", help="Poisson arrivals, requests/s.",
                                          callback=opts.float_range("--rate", opts.MAX_RATE_PER_S, lo=opts.MIN_RATE_PER_S, lo_open=False)),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Closed loop of C users.",
+    concurrency: int | None = typer.Option(None, "--concurrency", help="Closed loop of C users.",
                                               callback=opts.int_range("--concurrency", 1, opts.MAX_CONCURRENCY)),
-    trace: Optional[Path] = typer.Option(None, "--trace", help="CSV/JSONL with arrival_s,input_tokens,output_tokens."),
+    trace: Path | None = typer.Option(None, "--trace", help="CSV/JSONL with arrival_s,input_tokens,output_tokens."),
     input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
-    duration: Optional[float] = typer.Option(None, "--duration", help="Seconds of arrivals.",
+    duration: float | None = typer.Option(None, "--duration", help="Seconds of arrivals.",
                                              callback=opts.float_range("--duration", opts.MAX_DURATION_S, lo=opts.MIN_DURATION_S, lo_open=False)),
-    requests: Optional[int] = typer.Option(None, "--requests", help="Number of requests (default 1000).",
+    requests: int | None = typer.Option(None, "--requests", help="Number of requests (default 1000).",
                                            callback=opts.int_range("--requests", 1, opts.MAX_REQUESTS)),
-    slo_ttft_ms: Optional[float] = opts.ms_option("--slo-ttft-ms"),
-    slo_tpot_ms: Optional[float] = opts.ms_option("--slo-tpot-ms"),
+    slo_ttft_ms: float | None = opts.ms_option("--slo-ttft-ms"),
+    slo_tpot_ms: float | None = opts.ms_option("--slo-tpot-ms"),
     seed: int = opts.seed_option(),
-    calibration: Optional[str] = typer.Option(None, "--calibration", callback=opts.input_file("--calibration")),
-    assumptions: Optional[Path] = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
+    calibration: str | None = typer.Option(None, "--calibration", callback=opts.input_file("--calibration")),
+    assumptions: Path | None = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
                                                callback=opts.input_file("--assumptions", ())),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
@@ -138,13 +137,13 @@ def curve_cmd(
     count: int = opts.count_option(), tp: int = opts.parallel_option("tp", 1, TP_HELP), pp: int = opts.parallel_option("pp", 1),
     ep: int = opts.parallel_option("ep", 1), attn_dp: bool = typer.Option(False, "--attn-dp", help=ATTN_DP_HELP),
     weights: str = typer.Option("bf16", "--weights"),
-    activations: Optional[str] = typer.Option(None, "--activations"), kv: Optional[str] = typer.Option(None, "--kv"),
+    activations: str | None = typer.Option(None, "--activations"), kv: str | None = typer.Option(None, "--kv"),
     input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
     seed: int = opts.seed_option(),
-    calibration: Optional[str] = typer.Option(None, "--calibration", callback=opts.input_file("--calibration")),
-    assumptions: Optional[Path] = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
+    calibration: str | None = typer.Option(None, "--calibration", callback=opts.input_file("--calibration")),
+    assumptions: Path | None = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
                                                callback=opts.input_file("--assumptions", ())),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Throughput-interactivity curve: output tok/s per chip against tok/s per user, concurrency 1..memory limit."""

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from typing import TYPE_CHECKING
-
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import files as out_files
-from inferchip.interfaces.cli_options.output import console
 from inferchip.interfaces.cli_options import options as opts
+from inferchip.interfaces.cli_options.output import console
 from inferchip.interfaces.cmd_predict import OutputFormat
 
 if TYPE_CHECKING:  # the validation machinery is imported by the commands that use it (a faster cold start)
@@ -32,12 +30,12 @@ if TYPE_CHECKING:  # the validation machinery is imported by the commands that u
     from inferchip.validation.validate import CaseResult
 
 
-class ServerModel(str, Enum):
+class ServerModel(StrEnum):
     sim = "sim"
     analytic = "analytic"
 
 
-class GroupBy(str, Enum):
+class GroupBy(StrEnum):
     source = "source"
     accelerator = "accelerator"
     model = "model"
@@ -65,7 +63,7 @@ def _read(cases: Path | list[Path]):
     return out
 
 
-def _calibration(which: Optional[str]) -> tuple[Calibration, str]:
+def _calibration(which: str | None) -> tuple[Calibration, str]:
     from inferchip.catalog.calibration_file import load_calibration
 
     cal = load_calibration(which)
@@ -146,16 +144,16 @@ def validate_cmd(
     cases: list[Path] = typer.Argument(..., help="Case CSV(s) in the format of shared/validation/cases.csv; energy "
                                                  "metrics (energy_cases.csv) are predicted too, their errors kept apart."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
-    by: Optional[GroupBy] = typer.Option(None, "--by", help="Also summarise per source, accelerator, model, scenario, "
+    by: GroupBy | None = typer.Option(None, "--by", help="Also summarise per source, accelerator, model, scenario, "
                                                             "metric or kind (performance / energy scope)."),
-    calibration: Optional[str] = typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one).",
+    calibration: str | None = typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one).",
                                               callback=opts.input_file("--calibration")),
-    page: Optional[Path] = typer.Option(None, "--page", help="Also write a markdown page (with SVG and HTML plots) here."),
+    page: Path | None = typer.Option(None, "--page", help="Also write a markdown page (with SVG and HTML plots) here."),
     server_model: ServerModel = typer.Option(ServerModel.sim, "--server-model",
                                              help="Model of the server rows: the serving simulator or the analytic "
                                                   "approximation (the other one is reported alongside)."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes (the simulated server rows are the costly part)."),
-    assumptions: Optional[str] = typer.Option(None, "--assumptions",
+    assumptions: str | None = typer.Option(None, "--assumptions",
                                               help="YAML overriding the energy/host constants of energy rows.",
                                               callback=opts.input_file("--assumptions", ())),
 ) -> None:
@@ -208,7 +206,7 @@ def validate_cmd(
 def calibrate_cmd(
     cases: Path = typer.Argument(..., help="Case CSV to fit on."),
     out: Path = typer.Option(..., "-o", "--output", help="Calibration YAML to write (atomically)."),
-    start: Optional[str] = typer.Option("none", "--start", help="Starting calibration: none (defaults) or a YAML.",
+    start: str | None = typer.Option("none", "--start", help="Starting calibration: none (defaults) or a YAML.",
                                         callback=opts.input_file("--start")),
     cross_validate: bool = typer.Option(True, "--cv/--no-cv", help="Leave-one-accelerator-out cross-validation."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for the cross-validation folds."),
@@ -247,7 +245,7 @@ def calibrate_cmd(
                     f"({rep.fitted.iterations} residual evaluations of least_squares)", title_justify="left")
     for c in ("parameter", "value", "bounds"):
         t.add_column(c, justify="left" if c == "parameter" else "right")
-    for n, v in zip(rep.fitted.names, rep.fitted.values):
+    for n, v in zip(rep.fitted.names, rep.fitted.values, strict=False):
         lo, hi = parameter_bounds(n, cal)
         t.add_row(n, f"{v:.4g}", f"[{lo:g}, {hi:g}]")
     con.print(t)

@@ -39,7 +39,6 @@ from inferchip.mapping.operators import (
 )
 from inferchip.spec.model import LayerGroup, ModelSpec
 
-
 ELEMENTWISE_KERNELS_PER_LAYER = 3  # fused add+norm twice, rotary (activation fused in the GEMM epilogue)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.performance.predict import Prediction, predict
 from inferchip.review.inputs import (
     ChipEntry,
@@ -17,7 +18,6 @@ from inferchip.review.inputs import (
     no_progress,
     service_level,
 )
-from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import ModelSpec
 

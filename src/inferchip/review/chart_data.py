@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferchip.review.pareto import throughput_curve
 from inferchip.performance.predict import Prediction
 from inferchip.review.inputs import (
     Case,
@@ -16,6 +15,7 @@ from inferchip.review.inputs import (
     ReviewConfig,
     no_progress,
 )
+from inferchip.review.pareto import throughput_curve
 from inferchip.spec.chip import ChipParams
 
 

@@ -63,7 +63,7 @@ def rank_case(values: Mapping[str, Value], higher_is_better: bool) -> dict[str, 
     """Competition rank of every chip in one case: 1 + number of chips strictly better."""
     ok = {c: float(v) for c, v in values.items() if _valid(v)}  # type: ignore[arg-type]
     out: dict[str, int | None] = {}
-    for chip, v in values.items():
+    for chip, _v in values.items():
         if chip not in ok:
             out[chip] = None
             continue

@@ -40,6 +40,7 @@ from inferchip.review.chart_data import (
     memory_fit,
     roofline_points,
 )
+from inferchip.review.claim_sensitivity import estimate_levels, run_sensitivity
 from inferchip.review.inputs import (
     CLAIM_MAX_PARAMS,
     DEFAULT_CHIPS,
@@ -63,7 +64,6 @@ from inferchip.review.inputs import (
     service_level,
     size_class,
 )
-from inferchip.review.claim_sensitivity import estimate_levels, run_sensitivity
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import ModelSpec
 

@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from inferchip.errors import InvalidSettingError
 
-
 MAX_TOKENS = 100_000_000  # tokens of one request's input or output: 10x the longest context published (10M)
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 if TYPE_CHECKING:  # pandas is imported where a data frame is made (a faster cold start)
     import pandas as pd
 

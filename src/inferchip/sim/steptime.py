@@ -146,7 +146,7 @@ class StepTimer:
         grid_n = np.repeat(n, v.size).tolist()
         grid_v = np.tile(v, t.size).tolist()
         cache = self._cache
-        keys = [k for k in zip(grid_t, grid_n, grid_v, [pairs] * len(grid_t)) if k not in cache]
+        keys = [k for k in zip(grid_t, grid_n, grid_v, [pairs] * len(grid_t), strict=False) if k not in cache]
         if key not in keys:
             keys.append(key)
         self._store(keys, self._evaluate(keys))

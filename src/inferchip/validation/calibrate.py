@@ -35,8 +35,12 @@ from typing import Any, NamedTuple
 import numpy as np
 from annotated_types import Ge, Gt, Le
 
-from inferchip.validation.cases import MLPERF_DATASETS, Case
+from inferchip.cost.calibration import Calibration
+from inferchip.errors import InferchipError
+from inferchip.mapping.layout import Layout
 from inferchip.performance.phases import MappedModel
+from inferchip.spec.calibration import DatasetLengths
+from inferchip.validation.cases import MLPERF_DATASETS, Case
 from inferchip.validation.validate import (
     CaseResult,
     NotPredictable,
@@ -46,10 +50,6 @@ from inferchip.validation.validate import (
     evaluate_fixed,
     plan_for,
 )
-from inferchip.cost.calibration import Calibration
-from inferchip.errors import InferchipError
-from inferchip.mapping.layout import Layout
-from inferchip.spec.calibration import DatasetLengths
 
 F_SCALE = 0.1  # soft-L1 scale of log residuals: ~10% error
 FAIL_RESIDUAL = 3.0  # residual of a row the current parameters cannot predict (~20x off)
@@ -111,7 +111,7 @@ def with_values(point: Calibration | FitPoint, names: Sequence[str], values: Seq
     point = as_point(point)
     upd: dict[str, Any] = {}
     means = dict(point.lengths.mean_input_tokens)
-    for n, v in zip(names, values):
+    for n, v in zip(names, values, strict=False):
         if n.startswith(DS_PREFIX):
             means[n[len(DS_PREFIX):]] = float(v)
         else:
@@ -205,7 +205,7 @@ def fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[s
             xp = x.copy()
             xp[ds_cols] += hs
             fp = resid(xp)
-            for j, h in zip(ds_cols, hs):
+            for j, h in zip(ds_cols, hs, strict=False):
                 ds = names[j][len(DS_PREFIX):]
                 mask = np.array([d == ds for d in ds_of_row])
                 J[mask, j] = (fp[mask] - f0[mask]) / h
@@ -242,7 +242,7 @@ class CalibrationReport:
         for acc in sorted(self.folds):
             cv_by[acc] = error_stats([r for r in self.held_out if r.case.accelerator == acc])
         return {"fitted_parameters": len(self.fitted.names), "rows_used": self.fitted.rows,
-                "parameters": dict(zip(self.fitted.names, self.fitted.values)),
+                "parameters": dict(zip(self.fitted.names, self.fitted.values, strict=False)),
                 "in_sample": error_stats(self.in_sample), "cross_validated": error_stats(self.held_out),
                 "cross_validated_by_accelerator": cv_by}
 
@@ -277,7 +277,7 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
         else:
             fold_cals = [_fold(j) for j in jobs]
         by_case = {}
-        for a, fc in zip(accs, fold_cals):
+        for a, fc in zip(accs, fold_cals, strict=False):
             folds[a] = fc
             fv = fc.validator()
             for c in cases:

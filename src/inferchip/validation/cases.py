@@ -98,7 +98,8 @@ class Dataset:
 
 
 def _lim(ttft_ms=None, tpot_ms=None, e2e_ms=None, src="") -> LatencyLimits:
-    f = (lambda v: None if v is None else v / 1e3)
+    def f(v):
+        return (None if v is None else v / 1e3)
     return LatencyLimits(f(ttft_ms), f(tpot_ms), f(e2e_ms), src)
 
 

@@ -62,8 +62,8 @@ from typing import Any
 
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
 from inferchip.cost.calibration import Calibration
-from inferchip.spec.calibration import DatasetLengths
 from inferchip.errors import DoesNotFitError, InferchipError
+from inferchip.spec.calibration import DatasetLengths
 
 METRIC_SCOPE = {
     "power_w_wall_total": "wall",
@@ -226,10 +226,10 @@ def predict_energy_row(row: dict[str, str], calibration: Calibration | str | Non
     Throughput and power are both predicted (never taken from the row's notes); see the
     module docstring for the scenario mapping, the MaxQ cap and the wall (host) model.
     """
-    from inferchip.performance.predict import predict
     from inferchip.catalog.assumptions import load_assumptions
     from inferchip.catalog.chips import family_defaults, load_chip
     from inferchip.cost.energy import wall_power_w
+    from inferchip.performance.predict import predict
     from inferchip.spec.chip import chip_params
 
     metric = _cell(row, "metric")

@@ -33,14 +33,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from inferchip.validation.cases import (
-    MLPERF_DATASETS,
-    Case,
-    LatencyLimits,
-    dataset_for_model,
-    stated_limits,
-    stated_load_per_s,
-)
+from inferchip.errors import InferchipError
+from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import (  # the one operating-point solver (re-exported)
     LENGTH_POINTS,
     LENGTH_SIGMA,
@@ -53,8 +47,14 @@ from inferchip.performance.operating import (  # the one operating-point solver 
     steady_state,
 )
 from inferchip.spec.calibration import DatasetLengths
-from inferchip.errors import InferchipError
-from inferchip.mapping.layout import Layout
+from inferchip.validation.cases import (
+    MLPERF_DATASETS,
+    Case,
+    LatencyLimits,
+    dataset_for_model,
+    stated_limits,
+    stated_load_per_s,
+)
 
 __all__ = ["E2E_P99_OVER_MEAN", "LENGTH_POINTS", "LENGTH_SIGMA", "QUEUE_WAIT_STEPS", "TPOT_P99_OVER_MEAN",
            "TTFT_P99_OVER_MEAN", "LengthDist", "NotPredictable", "OperatingPoint", "Plan", "max_concurrency",

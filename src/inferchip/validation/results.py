@@ -10,6 +10,7 @@ from inferchip.mapping.layout import Layout
 from inferchip.validation.cases import Case
 from inferchip.validation.plan import OperatingPoint
 
+
 @dataclass
 class CaseResult:
     """A case, its prediction (or why there is none) and how the prediction was made.

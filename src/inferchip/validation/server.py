@@ -65,22 +65,9 @@ from typing import Any
 
 import numpy as np
 
-from inferchip.validation.cases import (
-    Case,
-    LatencyLimits,
-    stated_limits,
-    stated_load_per_s,
-)
+from inferchip.mapping.layout import Layout
 from inferchip.performance.phases import MappedModel, fit_error
 from inferchip.performance.serving import ServingStepModel
-from inferchip.validation.plan import (
-    LengthDist,
-    OperatingPoint,
-    Plan,
-    metric_value,
-    operating_point,
-)
-from inferchip.mapping.layout import Layout
 from inferchip.sim import (
     BurstArrivals,
     EmpiricalLength,
@@ -91,6 +78,19 @@ from inferchip.sim import (
 from inferchip.sim.metrics import SimResult
 from inferchip.sim.search import ServerSearchResult, latency_percentiles_s, max_rate_under_slo
 from inferchip.sim.steptime import StepTimer
+from inferchip.validation.cases import (
+    Case,
+    LatencyLimits,
+    stated_limits,
+    stated_load_per_s,
+)
+from inferchip.validation.plan import (
+    LengthDist,
+    OperatingPoint,
+    Plan,
+    metric_value,
+    operating_point,
+)
 
 PERCENTILE = 99.0  # MLPerf Server/Interactive latency limits are p99
 SEED = 0  # one seed for every run: deterministic, common random numbers across rates

@@ -13,11 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from inferchip.validation.cases import Case
-from inferchip.validation.server import SERVER_MODELS
 from inferchip.errors import InvalidSettingError
-
+from inferchip.validation.cases import Case
 from inferchip.validation.results import CaseResult
+from inferchip.validation.server import SERVER_MODELS
 
 GROUP_KEYS = {
     "source": lambda c: c.source_kind,

@@ -29,21 +29,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
-from inferchip.validation.cases import Case, stated_load_per_s
+from inferchip.cost.calibration import Calibration
+from inferchip.errors import (
+    DoesNotFitError,
+    InferchipError,
+    InvalidSettingError,
+    UnknownIdError,
+)
+from inferchip.mapping.layout import Layout
+from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.phases import MappedModel
 from inferchip.performance.setting import Setting, resolve_formats, resolve_setting
-from inferchip.validation.server import (
-    SERVER_MODELS,
-    ReplicaSim,
-    SimOutcome,
-    sim_metric_value,
-    simulate_row,
-    stated_batch,
-    stated_requests,
-)
+from inferchip.spec.calibration import DatasetLengths
+from inferchip.validation.cases import Case, stated_load_per_s
 from inferchip.validation.plan import (  # re-exported: the validation's public names
     E2E_P99_OVER_MEAN,
     LENGTH_POINTS,
@@ -61,6 +62,15 @@ from inferchip.validation.plan import (  # re-exported: the validation's public 
     plan_for,
 )
 from inferchip.validation.results import CaseResult
+from inferchip.validation.server import (
+    SERVER_MODELS,
+    ReplicaSim,
+    SimOutcome,
+    sim_metric_value,
+    simulate_row,
+    stated_batch,
+    stated_requests,
+)
 from inferchip.validation.stats import (  # re-exported: the statistics' public names
     GROUP_KEYS,
     SERVER_GROUPS,
@@ -69,16 +79,6 @@ from inferchip.validation.stats import (  # re-exported: the statistics' public 
     server_comparison,
     summarize,
 )
-from inferchip.cost.calibration import Calibration
-from inferchip.spec.calibration import DatasetLengths
-from inferchip.errors import (
-    DoesNotFitError,
-    InferchipError,
-    InvalidSettingError,
-    UnknownIdError,
-)
-from inferchip.mapping.layout import Layout
-from inferchip.mapping.memory_fit import Formats
 
 __all__ = [
     "E2E_P99_OVER_MEAN", "LENGTH_POINTS", "LENGTH_SIGMA", "QUEUE_WAIT_STEPS", "SERVER_MODELS", "TPOT_P99_OVER_MEAN",

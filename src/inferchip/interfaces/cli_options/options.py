@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
@@ -38,18 +39,18 @@ def _bad(option: str, value: Any, allowed: str) -> typer.BadParameter:
     return typer.BadParameter(f"{value!r}; allowed: {allowed}", param_hint=f"'{option}'")
 
 
-def int_range(option: str, lo: int, hi: int) -> Callable[[Optional[int]], Optional[int]]:
+def int_range(option: str, lo: int, hi: int) -> Callable[[int | None], int | None]:
     """A check of a whole number in ``[lo, hi]`` (None passes: the option was not given)."""
-    def check(value: Optional[int]) -> Optional[int]:
+    def check(value: int | None) -> int | None:
         if value is not None and not lo <= value <= hi:
             raise _bad(option, value, f"a whole number from {lo:,} to {hi:,}")
         return value
     return check
 
 
-def float_range(option: str, hi: float, *, lo: float = 0.0, lo_open: bool = True) -> Callable[[Optional[float]], Optional[float]]:
+def float_range(option: str, hi: float, *, lo: float = 0.0, lo_open: bool = True) -> Callable[[float | None], float | None]:
     """A check of a finite number above ``lo`` (or from it) up to ``hi``; nan and inf are refused."""
-    def check(value: Optional[float]) -> Optional[float]:
+    def check(value: float | None) -> float | None:
         if value is None:
             return value
         low_ok = value > lo if lo_open else value >= lo
@@ -59,9 +60,9 @@ def float_range(option: str, hi: float, *, lo: float = 0.0, lo_open: bool = True
     return check
 
 
-def identifier(option: str) -> Callable[[Optional[str]], Optional[str]]:
+def identifier(option: str) -> Callable[[str | None], str | None]:
     """A catalogue id or a path: not blank, no NUL, not longer than any id or file name can be."""
-    def check(value: Optional[str]) -> Optional[str]:
+    def check(value: str | None) -> str | None:
         if value is None:
             return value
         if not value.strip():
@@ -75,8 +76,8 @@ def identifier(option: str) -> Callable[[Optional[str]], Optional[str]]:
     return check
 
 
-def choice(option: str, allowed: tuple[str, ...]) -> Callable[[Optional[str]], Optional[str]]:
-    def check(value: Optional[str]) -> Optional[str]:
+def choice(option: str, allowed: tuple[str, ...]) -> Callable[[str | None], str | None]:
+    def check(value: str | None) -> str | None:
         if value is not None and value not in allowed:
             raise _bad(option, value if len(value) <= 60 else value[:57] + "...", ", ".join(allowed))
         return value
@@ -96,7 +97,7 @@ def count_option(help: str = "Chips in the system.") -> Any:
     return typer.Option(1, "--count", help=f"{help} 1 to {MAX_CHIPS:,}.", callback=int_range("--count", 1, MAX_CHIPS))
 
 
-def parallel_option(name: str, default: Optional[int], help: str = "") -> Any:
+def parallel_option(name: str, default: int | None, help: str = "") -> Any:
     """--tp, --pp, --ep."""
     return typer.Option(default, f"--{name}", help=help or None, callback=int_range(f"--{name}", 1, MAX_CHIPS))
 
@@ -139,7 +140,7 @@ def workers(requested: int, option: str = "--workers") -> int:
     return requested
 
 
-def check_context(model_id: str, input_tokens: int, output_tokens: int) -> Optional[str]:
+def check_context(model_id: str, input_tokens: int, output_tokens: int) -> str | None:
     """Refuse a request longer than the model's context window; a note (returned) when the model states none."""
     from inferchip.catalog.models import load_model
     from inferchip.errors import InvalidSettingError
@@ -156,7 +157,7 @@ def check_context(model_id: str, input_tokens: int, output_tokens: int) -> Optio
     return None
 
 
-def check_load(rate: Optional[float], duration: Optional[float]) -> None:
+def check_load(rate: float | None, duration: float | None) -> None:
     """Refuse a Poisson load whose expected number of requests would not end (``--rate`` x ``--duration``)."""
     from inferchip.errors import InvalidSettingError
 
@@ -193,9 +194,9 @@ def input_file(option: str, keywords: tuple[str, ...] = ("none",)) -> Callable[[
     return check
 
 
-def number_format(option: str) -> Callable[[Optional[str]], Optional[str]]:
+def number_format(option: str) -> Callable[[str | None], str | None]:
     """A number format (bf16, fp8, ...), checked before any work."""
-    def check(value: Optional[str]) -> Optional[str]:
+    def check(value: str | None) -> str | None:
         from inferchip.spec.formats import ALL_FORMATS
 
         return choice(option, ALL_FORMATS)(value)

@@ -8,7 +8,8 @@ row in words with its unit. Keys of the JSON answer keep their names (``_s`` = s
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rich import box
 from rich.table import Table

@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from inferchip.interfaces import fmt
 from inferchip.review.ranking import METRICS
 from inferchip.review.review import ReviewResult
-from inferchip.interfaces import fmt
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
            "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1")
@@ -50,7 +50,7 @@ def _dropdown(groups: dict[str, list[dict[str, Any]]], layout: dict[str, Any]) -
     if len(groups) > 1:
         buttons = [{"label": label, "method": "update",
                     "args": [{"visible": [a <= i < b for i in range(len(data))]}]}
-                   for label, (a, b) in zip(groups, spans)]
+                   for label, (a, b) in zip(groups, spans, strict=False)]
         layout["updatemenus"] = [{"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.02, "yanchor": "bottom",
                                   "direction": "down", "showactive": True}]
     return data, layout
@@ -115,8 +115,8 @@ def curves_figure(res: ReviewResult) -> dict[str, Any] | None:
 def roofline_figure(res: ReviewResult, chip_id: str) -> dict[str, Any] | None:
     import numpy as np
 
-    from inferchip.performance.setting import resolve_formats
     from inferchip.cost.peaks import peak_flop_per_s
+    from inferchip.performance.setting import resolve_formats
     from inferchip.spec.formats import compute_format
 
     pts = res.roofline.get(chip_id) or []

@@ -54,7 +54,7 @@ def collect_assumptions(res: ReviewResult) -> list[dict[str, Any]]:
         {"group": "review", "name": "ranking", "value": "domain setting", "unit": "",
          "source": "a chip is ranked in its scale-up domain, whose layout search includes one-chip replicas"},
     ]
-    for bound, name, ttft, tpot, basis in SIZE_CLASSES:
+    for _bound, name, ttft, tpot, basis in SIZE_CLASSES:
         out.append({"group": "service level: interactive", "name": name, "value": f"TTFT {ttft * 1e3:g} ms, TPOT {tpot * 1e3:g} ms",
                     "unit": "", "source": basis + " (p99 limits; compared here with modelled means)"})
     out.append({"group": "service level: batch", "name": "all models", "value": "no latency limit", "unit": "",

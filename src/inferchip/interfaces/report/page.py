@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from inferchip.review.ranking import METRICS
-from inferchip.review.review import ReviewResult
 from inferchip.interfaces import fmt
 from inferchip.interfaces.report.charts import (
     bars_figure,
@@ -27,6 +25,8 @@ from inferchip.interfaces.report.tables import (
     rankings_html,
     summary_html,
 )
+from inferchip.review.ranking import METRICS
+from inferchip.review.review import ReviewResult
 
 CSS = """
 :root{--ink:#1d2430;--muted:#5b6472;--line:#e3e7ee;--bg:#f4f6f9;--card:#fff;--accent:#d62728;--ok:#1a7f37}

@@ -8,9 +8,9 @@ import html
 import math
 from typing import Any
 
+from inferchip.interfaces import fmt
 from inferchip.review.ranking import METRICS
 from inferchip.review.review import ReviewResult
-from inferchip.interfaces import fmt
 
 
 def esc(s: Any) -> str:

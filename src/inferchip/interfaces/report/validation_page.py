@@ -12,11 +12,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from inferchip.validation.validate import CaseResult
-from inferchip.validation.server import SERVER_MODELS
 from inferchip.cost.calibration import Calibration
-from inferchip.spec.calibration import DatasetLengths
 from inferchip.errors import SpecError
+from inferchip.spec.calibration import DatasetLengths
+from inferchip.validation.server import SERVER_MODELS
+from inferchip.validation.validate import CaseResult
 
 
 def num(x: float | None) -> str:
@@ -160,8 +160,8 @@ def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], g
                server_model: str = "sim", lengths: DatasetLengths | None = None) -> None:
     """Markdown page + SVG + HTML plot next to it (same stem), each written atomically.
     ``lengths``: the MLPerf mean input lengths used (None: the defaults)."""
-    from inferchip.validation import validate as v
     from inferchip.validation import server as vs
+    from inferchip.validation import validate as v
 
     svg, html = page.with_name(page.stem + "_plot.svg"), page.with_name(page.stem + "_plot.html")
     L = ["# Validation against published measurements", "",

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inferchip.review.review import ReviewResult
 from inferchip.interfaces import fmt
+from inferchip.interfaces.cli_options.files import write_text
 from inferchip.interfaces.report.charts import (
     CLAIM_COLOUR,
     PALETTE,
@@ -33,7 +33,6 @@ from inferchip.interfaces.report.charts import (
     roofline_figure,
     tornado_figure,
 )
-from inferchip.interfaces.cli_options.files import write_text
 from inferchip.interfaces.report.data import collect_assumptions, results_json
 from inferchip.interfaces.report.output import (
     commit_output,
@@ -42,6 +41,7 @@ from inferchip.interfaces.report.output import (
 )
 from inferchip.interfaces.report.page import CSS, HOW_TO_READ, render_html, sections
 from inferchip.interfaces.report.tables import SHORT_LABELS, esc
+from inferchip.review.review import ReviewResult
 
 __all__ = [
     "CLAIM_COLOUR", "CSS", "FILES", "HOW_TO_READ", "PALETTE", "SHORT_LABELS", "bars_figure", "collect_assumptions",
