@@ -273,7 +273,7 @@ def test_one_default_per_option(capsys):
     for cmd in ("predict", "serve", "curve"):
         command = next(c for c in app.registered_commands if c.name == cmd)
         for name, p in inspect.signature(command.callback).parameters.items():
-            if name in ("input_tokens", "output_tokens", "seed", "count", "weights"):
+            if name in ("input_tokens", "output_tokens", "seed", "count", "weights", "tp", "pp", "ep", "attn_dp"):
                 defaults.setdefault(name, set()).add(p.default.default)
     assert all(len(v) == 1 for v in defaults.values()), defaults
 
@@ -298,3 +298,21 @@ def test_a_pydantic_error_below_the_cli_is_one_line_in_the_users_words(capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: invalid Arrivals: rate_per_s: input should be greater than 0 (got -1)")
     assert "errors.pydantic.dev" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_serve_without_a_layout_runs_the_layout_predict_chooses():
+    """--tp/--pp/--ep not given: serve and predict search the same layout (one default in every command)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    common = ["--chip", "nvidia-h100-sxm-80gb", "--count", "8", "--model", "meta-llama/Llama-2-70b-chat-hf",
+              "--weights", "fp8", "--input-tokens", "512", "--output-tokens", "64", "--format", "json"]
+    runner = CliRunner()
+    pred = json.loads(runner.invoke(app, ["predict", *common, "--max-throughput"]).output)
+    assert (pred["tp"], pred["pp"]) != (1, 1)  # a layout the old serve default (tp=pp=1) would not have run
+    served = runner.invoke(app, ["serve", *common, "--concurrency", "4", "--requests", "8"])
+    assert served.exit_code == 0, served.output
+    fixed = runner.invoke(app, ["serve", *common, "--concurrency", "4", "--requests", "8",
+                                "--tp", str(pred["tp"]), "--pp", str(pred["pp"]), "--ep", str(pred["ep"])])
+    assert json.loads(served.output) == json.loads(fixed.output)

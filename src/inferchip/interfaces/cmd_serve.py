@@ -25,19 +25,33 @@ def _progress(label: str):
                     transient=True, console=Console(stderr=True))
 
 
-ATTN_DP_HELP = "Attention data-parallel over the tp chips, experts over the same chips (MLA/MoE models; --ep = --tp)."
+def _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration, assumptions, attn_dp,
+            input_tokens, output_tokens):
+    """The resolved setting (one layout) and its serving step model: (step model, replicas).
 
-
-def _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration, assumptions=None, attn_dp=False):
-    """The resolved setting (one layout) and its serving step model: (step model, replicas)."""
+    With none of tp/pp/ep given the layout is ``predict``'s: the one with the most output tokens/s
+    at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given)."""
+    from inferchip.performance.predict import ask, best_layout, predict_setting
     from inferchip.performance.serving import serving_step
     from inferchip.performance.setting import resolve_setting
 
-    if attn_dp and ep == 1:
-        ep = tp  # attention DP spreads the experts over the same tp chips
-    setting = resolve_setting(chip, model, count=count, tp=tp, pp=pp, ep=ep, weights=weights, activations=activations,
-                              kv=kv, calibration=calibration, assumptions=assumptions, attn_dp=attn_dp)
+    kw = dict(count=count, weights=weights, activations=activations, kv=kv, calibration=calibration,
+              assumptions=assumptions)
+    if tp is None and pp is None and ep is None:
+        searched = resolve_setting(chip, model, attn_dp=attn_dp, **kw)
+        question = ask(input_tokens, output_tokens)
+        found = best_layout(searched, question)
+        if found is None:
+            predict_setting(searched, question)  # raises the reason: does not fit, or no layout suits
+        lay = found[0]
+        tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
+    setting = resolve_setting(chip, model, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp, **kw)
     return serving_step(setting)
+
+
+def _layout_text(step, replicas: int) -> str:
+    lay = step.mm.layout
+    return f"tp={lay.tp} pp={lay.pp} ep={lay.ep}{' attention-DP' if lay.attn_dp else ''}, {replicas} replica(s)"
 
 
 def _assumptions_file(path: Path | None) -> str:
@@ -47,7 +61,6 @@ def _assumptions_file(path: Path | None) -> str:
     return str(BUNDLED_PATH) if path is None else f"{path} (merged over {BUNDLED_PATH})"
 
 
-TP_HELP = "Tensor-parallel size (default 1 here; predict searches the layout when --tp is not given)."
 ASSUMPTIONS_HELP = "YAML overriding energy/host/TCO constants (default: the bundled catalog/assumptions.yaml)."
 
 
@@ -56,8 +69,9 @@ def serve_cmd(
     chip: str = opts.chip_option("Chip id or chip YAML."),
     model: str = opts.model_option("Model id or config.json."),
     count: int = opts.count_option("Chips in the system (replicas = count / (tp*pp))."),
-    tp: int = opts.parallel_option("tp", 1, TP_HELP), pp: int = opts.parallel_option("pp", 1), ep: int = opts.parallel_option("ep", 1),
-    attn_dp: bool = typer.Option(False, "--attn-dp", help=ATTN_DP_HELP),
+    tp: int | None = opts.parallel_option("tp"), pp: int | None = opts.parallel_option("pp"),
+    ep: int | None = opts.parallel_option("ep"),
+    attn_dp: bool | None = opts.attn_dp_option(),
     weights: str = typer.Option("bf16", "--weights"), activations: str | None = typer.Option(None, "--activations"),
     kv: str | None = typer.Option(None, "--kv"),
     rate: float | None = typer.Option(None, "--rate", help="Poisson arrivals, requests/s.",
@@ -98,7 +112,7 @@ def serve_cmd(
     from inferchip.performance.serving import serving_economics
 
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
-                             None if assumptions is None else str(assumptions), attn_dp)
+                             None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
     if rate is not None:
         arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
     elif concurrency is not None:
@@ -118,7 +132,7 @@ def serve_cmd(
     if output == OutputFormat.json:
         typer.echo(fmt.to_json(out.with_all_keys(summary, out.SERVE_ENERGY_KEYS)))
         return
-    title = f"{model} on {count} x {chip} (tp={tp} pp={pp} ep={step.mm.layout.ep}{' attention-DP' if attn_dp else ''}, {replicas} replica(s))"
+    title = f"{model} on {count} x {chip} ({_layout_text(step, replicas)})"
     con = out.console()
     for t in serve_tables(summary, title):
         con.print(t)
@@ -134,8 +148,9 @@ def serve_cmd(
 @app.command("curve")
 def curve_cmd(
     chip: str = opts.chip_option(), model: str = opts.model_option(),
-    count: int = opts.count_option(), tp: int = opts.parallel_option("tp", 1, TP_HELP), pp: int = opts.parallel_option("pp", 1),
-    ep: int = opts.parallel_option("ep", 1), attn_dp: bool = typer.Option(False, "--attn-dp", help=ATTN_DP_HELP),
+    count: int = opts.count_option(), tp: int | None = opts.parallel_option("tp"),
+    pp: int | None = opts.parallel_option("pp"), ep: int | None = opts.parallel_option("ep"),
+    attn_dp: bool | None = opts.attn_dp_option(),
     weights: str = typer.Option("bf16", "--weights"),
     activations: str | None = typer.Option(None, "--activations"), kv: str | None = typer.Option(None, "--kv"),
     input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
@@ -154,7 +169,7 @@ def curve_cmd(
         plot = files.check_writable(plot, "--plot")  # before the sweep, not after it
     opts.check_context(model, input_tokens, output_tokens)
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
-                             None if assumptions is None else str(assumptions), attn_dp)
+                             None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
     with _progress("simulating concurrencies") as prog:
         task = prog.add_task("curve", total=1.0)
         cur = throughput_interactivity_curve(step, input_tokens, output_tokens, seed=seed, replicas=replicas,

@@ -97,9 +97,25 @@ def count_option(help: str = "Chips in the system.") -> Any:
     return typer.Option(1, "--count", help=f"{help} 1 to {MAX_CHIPS:,}.", callback=int_range("--count", 1, MAX_CHIPS))
 
 
-def parallel_option(name: str, default: int | None, help: str = "") -> Any:
-    """--tp, --pp, --ep."""
-    return typer.Option(default, f"--{name}", help=help or None, callback=int_range(f"--{name}", 1, MAX_CHIPS))
+LAYOUT_SEARCHED = ("searched: the layout with the most output tokens/s at --input-tokens/--output-tokens that fits; "
+                   "any of --tp/--pp/--ep given fixes the layout, the others 1")
+PARALLEL_HELP = {
+    "tp": f"Tensor-parallel size (default {LAYOUT_SEARCHED}).",
+    "pp": "Pipeline-parallel size (default: searched, as --tp).",
+    "ep": "Expert-parallel size, divides tp (default: searched, as --tp; under --attn-dp it is --tp).",
+}
+
+
+def parallel_option(name: str) -> Any:
+    """--tp, --pp, --ep: one default in every command (None: the layout is searched)."""
+    return typer.Option(None, f"--{name}", help=PARALLEL_HELP[name], callback=int_range(f"--{name}", 1, MAX_CHIPS))
+
+
+def attn_dp_option() -> Any:
+    """--attn-dp/--no-attn-dp: one default in every command (None: searched with the layout)."""
+    return typer.Option(None, "--attn-dp/--no-attn-dp",
+                        help="Attention data-parallel over the tp chips, experts over the same chips "
+                             "(MLA/MoE models; default: searched with the layout).")
 
 
 def input_tokens_option() -> Any:
