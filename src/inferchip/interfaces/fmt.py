@@ -6,6 +6,8 @@ import json
 import math
 from typing import Any
 
+from inferchip.units import percent
+
 
 def ms(seconds: float) -> str:
     if seconds is None or not math.isfinite(seconds):
@@ -25,7 +27,7 @@ def rate(x: float, unit: str = "tok/s") -> str:
 
 
 def pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
+    return f"{percent(x):.0f}%"
 
 
 def _default(o: Any) -> Any:

@@ -64,6 +64,7 @@ from inferchip.catalog.calibration_file import load_calibration, load_dataset_le
 from inferchip.cost.calibration import Calibration
 from inferchip.errors import DoesNotFitError, InferchipError
 from inferchip.spec.calibration import DatasetLengths
+from inferchip.units import percent_error
 
 METRIC_SCOPE = {
     "power_w_wall_total": "wall",
@@ -315,7 +316,7 @@ def energy_validation_summary(csv_path: str | Path | None = None, calibration: C
             continue
         measured = float(row["value"])
         pred, reason = predict_energy_row(row, cal, assumptions, lengths)
-        ape = 100.0 * abs(pred - measured) / measured if pred is not None else float("nan")
+        ape = abs(percent_error(pred, measured)) if pred is not None else float("nan")
         out.append({"case_id": row["case_id"], "metric": metric, "scope": METRIC_SCOPE[metric],
                     "measured": measured, "predicted": float("nan") if pred is None else pred,
                     "ape %": ape, "reason": reason or ""})

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferchip.mapping.layout import Layout
+from inferchip.units import percent_error
 from inferchip.validation.cases import Case
 from inferchip.validation.plan import OperatingPoint
 
@@ -35,7 +36,7 @@ class CaseResult:
 
     @property
     def signed_error_pct(self) -> float | None:
-        return None if self.predicted is None else 100.0 * (self.predicted - self.measured) / self.measured
+        return None if self.predicted is None else percent_error(self.predicted, self.measured)
 
     @property
     def ape(self) -> float | None:

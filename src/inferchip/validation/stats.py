@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from inferchip.errors import InvalidSettingError
+from inferchip.units import percent, percent_error
 from inferchip.validation.cases import Case
 from inferchip.validation.results import CaseResult
 from inferchip.validation.server import SERVER_MODELS
@@ -34,7 +35,7 @@ def case_kind(case: Case) -> str:
 
 
 def _stats(cases: int, predicted: Sequence[float], measured: Sequence[float]) -> dict[str, float | int | None]:
-    signed = 100.0 * (np.asarray(predicted, float) - np.asarray(measured, float)) / np.asarray(measured, float)
+    signed = percent_error(np.asarray(predicted, float), np.asarray(measured, float))
     ape = np.abs(signed)
     have = ape.size > 0
     return {
@@ -44,8 +45,8 @@ def _stats(cases: int, predicted: Sequence[float], measured: Sequence[float]) ->
         "median_ape": float(np.median(ape)) if have else None,
         "p90_ape": float(np.percentile(ape, 90)) if have else None,
         "max_ape": float(ape.max()) if have else None,
-        "within_10pct": float(100.0 * np.mean(ape <= 10.0)) if have else None,
-        "within_25pct": float(100.0 * np.mean(ape <= 25.0)) if have else None,
+        "within_10pct": float(percent(np.mean(ape <= 10.0))) if have else None,
+        "within_25pct": float(percent(np.mean(ape <= 25.0))) if have else None,
         "median_signed_error_pct": float(np.median(signed)) if have else None,
     }
 

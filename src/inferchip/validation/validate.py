@@ -44,6 +44,7 @@ from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.phases import MappedModel
 from inferchip.performance.setting import Setting, resolve_formats, resolve_setting
 from inferchip.spec.calibration import DatasetLengths
+from inferchip.units import percent_error
 from inferchip.validation.cases import Case, stated_load_per_s
 from inferchip.validation.plan import (  # re-exported: the validation's public names
     E2E_P99_OVER_MEAN,
@@ -117,7 +118,7 @@ def uses_simulator(case: Case, plan: Plan) -> bool:
 
 
 def _error_text(value: float | None, measured: float) -> str:
-    return "-" if value is None else f"{value:.4g} ({100.0 * (value - measured) / measured:+.1f}%)"
+    return "-" if value is None else f"{value:.4g} ({percent_error(value, measured):+.1f}%)"
 
 
 class Validator:

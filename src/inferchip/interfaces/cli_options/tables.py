@@ -14,6 +14,8 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
+from inferchip.units import percent
+
 LATENCIES = (("TTFT", "ttft_s"), ("TPOT", "tpot_s"), ("inter-token latency", "itl_s"),
              ("end-to-end latency", "e2e_s"), ("queueing", "queue_s"))
 
@@ -31,7 +33,7 @@ def _num(spec: str, unit: str = "") -> Callable[[Any], str]:
 
 
 def _pct(v: Any) -> str:
-    return "-" if v is None else f"{100 * v:.1f}%"
+    return "-" if v is None else f"{percent(v):.1f}%"
 
 
 SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Callable[[Any], str]], ...]], ...] = (

@@ -15,6 +15,7 @@ from typing import Any
 from inferchip.cost.calibration import Calibration
 from inferchip.errors import SpecError
 from inferchip.spec.calibration import DatasetLengths
+from inferchip.units import percent
 from inferchip.validation.server import SERVER_MODELS
 from inferchip.validation.validate import CaseResult
 
@@ -236,7 +237,7 @@ def _method_text(v, vs) -> list[str]:
         "MLPerf length spread as an empirical distribution, scheduler batch size from the notes else what the KV "
         f"cache holds, seed {vs.SEED}): MLPerf Server/Interactive is the highest Poisson rate whose p99 TTFT and TPOT "
         "(ranked as LoadGen ranks them; GPT-J: p99 end-to-end) meet the limits (from the notes, else the README), "
-        f"bracketed from the analytic rate by x{vs.RATE_STEP:g} and bisected to {100 * vs.REL_TOL:g}%, runs of "
+        f"bracketed from the analytic rate by x{vs.RATE_STEP:g} and bisected to {percent(vs.REL_TOL):g}%, runs of "
         f"{vs.RUN_LIFETIMES:g} request lifetimes ({vs.MIN_REQUESTS}-{vs.MAX_REQUESTS} requests per replica); a row "
         "measured at a stated load (\"measured at ... N completed samples/s\", \"request rate N\") is a Poisson run at "
         "that rate, read as means (the README's definition), and an MLPerf one whose stated load misses its limits "
