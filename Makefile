@@ -2,7 +2,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: review test bench clean validate docs
+.PHONY: review test lint bench clean validate docs
 
 $(BIN)/inferchip: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,13 @@ $(VENV)/.test-deps: $(BIN)/inferchip
 review: $(BIN)/inferchip
 	$(BIN)/inferchip review
 
-test: $(VENV)/.test-deps
+# Guard rails: lint and import order (ruff), strict types on the core layers (mypy), then the suite
+# (which also checks the layers, import cycles and module/folder sizes: tests/test_architecture.py).
+lint: $(VENV)/.test-deps
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/mypy --strict src/inferchip/spec src/inferchip/catalog src/inferchip/cost src/inferchip/mapping
+
+test: lint
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/inferchip
