@@ -255,14 +255,15 @@ def run_replicas(source: Any, routers: list[Router], link: KVLink | None, table:
     reported = 0.0
     while True:
         t_arr = source.peek_time_s()
-        t_kv = transfers.peek_time_s()
-        t_event = min(t_arr, t_kv)
+        t_kv = transfers.peek_time_s() if transfers else math.inf
+        t_event = t_arr if t_arr < t_kv else t_kv
         if t_event >= cap_s:
             t_event = math.inf
         if not interacting:
+            limit = t_event if t_event < cap_s else cap_s
             for rep in reps:
                 if rep.clock_s < t_event and (rep.n_running or rep.waiting or rep.swapped):
-                    rep.run_until(min(t_event, cap_s))
+                    rep.run_until(limit)
             if t_event == math.inf:
                 return any(rep.n_running or rep.waiting or rep.swapped for rep in reps)
         else:
