@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from inferchip.catalog.assumptions import load_assumptions
 from inferchip.cost.silicon import (
     NoSiliconDataError,
     chip_cost_breakdown,
@@ -21,6 +22,8 @@ from inferchip.cost.silicon import (
     yield_poisson,
 )
 from inferchip.errors import InferchipError, InvalidSettingError
+
+A = load_assumptions()  # the bundled constants: cost functions take them as an argument
 
 H100_DIE_MM2 = 814.0
 
@@ -78,57 +81,57 @@ def test_yield_falls_with_area_and_defect_density(a1, a2, d1, d2):
 
 
 def test_node_class_lookup():
-    assert wafer_price_usd(5.0) == 16988 and wafer_price_usd(4.0) == 16988  # 4N is an N5-class node
-    assert wafer_price_usd(6.0) == 9346 and wafer_price_usd(12.0) == 3984 and wafer_price_usd(14.0) == 3984
-    assert wafer_price_usd(8.0) == 5992  # Samsung 8 nm -> 10 nm class
-    assert defect_density_per_cm2(7.0) == 0.09
+    assert wafer_price_usd(5.0, A) == 16988 and wafer_price_usd(4.0, A) == 16988  # 4N is an N5-class node
+    assert wafer_price_usd(6.0, A) == 9346 and wafer_price_usd(12.0, A) == 3984 and wafer_price_usd(14.0, A) == 3984
+    assert wafer_price_usd(8.0, A) == 5992  # Samsung 8 nm -> 10 nm class
+    assert defect_density_per_cm2(7.0, A) == 0.09
     with pytest.raises(InvalidSettingError, match="above 90"):
-        wafer_price_usd(130.0)
+        wafer_price_usd(130.0, A)
     with pytest.raises(InvalidSettingError, match="node_nm"):
-        wafer_price_usd(-3.0)
+        wafer_price_usd(-3.0, A)
 
 
 def test_good_die_cost_by_hand():
     # 814 mm2 at 5 nm class: $16,988 / (63.48 candidates x NB yield 0.4867 at D0 0.10) = $549.9
     dpw = math.pi * 150**2 / 814 - math.pi * 300 / math.sqrt(1628)
     y = (1 + 8.14 * 0.10 / 3) ** -3
-    assert good_die_cost_usd(H100_DIE_MM2, 4.0) == pytest.approx(16988 / (dpw * y))
-    assert good_die_cost_usd(H100_DIE_MM2, 4.0) == pytest.approx(549.9, abs=0.1)
+    assert good_die_cost_usd(H100_DIE_MM2, 4.0, A) == pytest.approx(16988 / (dpw * y))
+    assert good_die_cost_usd(H100_DIE_MM2, 4.0, A) == pytest.approx(549.9, abs=0.1)
 
 
 @given(st.floats(min_value=10.0, max_value=850.0), st.floats(min_value=10.0, max_value=850.0))
 def test_a_larger_die_never_costs_less(a1, a2):
     small, big = sorted((a1, a2))
     for node in (3.0, 5.0, 7.0, 16.0):
-        assert good_die_cost_usd(big, node) >= good_die_cost_usd(small, node) * (1 - 1e-12)
+        assert good_die_cost_usd(big, node, A) >= good_die_cost_usd(small, node, A) * (1 - 1e-12)
 
 
 def test_wafer_scale_dies_need_their_own_model():
     with pytest.raises(InvalidSettingError, match="wafer-scale"):
-        good_die_cost_usd(46225.0, 5.0)
+        good_die_cost_usd(46225.0, 5.0, A)
 
 
 def test_chip_cost_breakdown_by_hand():
     # H100 SXM-like: one 814 mm2 4N die, 80 GiB HBM3, CoWoS-S.
-    out = chip_cost_breakdown(H100_DIE_MM2, 1, 4.0, "HBM3", 80.0, "CoWoS-S", chip_id="nvidia-h100-sxm-80gb")
+    out = chip_cost_breakdown(H100_DIE_MM2, 1, 4.0, "HBM3", 80.0, "CoWoS-S", A, chip_id="nvidia-h100-sxm-80gb")
     assert out["logic_dies_usd"] == pytest.approx(549.9, abs=0.1)
     assert out["memory_usd"] == pytest.approx(80 * 17.5)  # $1.4k HBM (SiliconAnalysts bridge)
     assert out["packaging_usd"] == 750 and out["test_assembly_usd"] == 920
     assert out["total_usd"] == pytest.approx(549.9 + 1400 + 750 + 920, abs=0.1)
     # two compute dies cost twice the logic
-    two = chip_cost_breakdown(H100_DIE_MM2, 2, 4.0, "HBM3e", 0.0, "cowos_l")
+    two = chip_cost_breakdown(H100_DIE_MM2, 2, 4.0, "HBM3e", 0.0, "cowos_l", A)
     assert two["logic_dies_usd"] == pytest.approx(2 * out["logic_dies_usd"]) and two["memory_usd"] == 0.0
 
 
 def test_sram_only_chip_has_no_memory_bill():
-    out = chip_cost_breakdown(725.0, 1, 14.0, "SRAM-only (no HBM/DRAM)", 0.23, "organic")
+    out = chip_cost_breakdown(725.0, 1, 14.0, "SRAM-only (no HBM/DRAM)", 0.23, "organic", A)
     assert out["memory_usd"] == 0.0 and out["packaging_usd"] == 20 and out["test_assembly_usd"] == 1
 
 
 def test_missing_silicon_data_names_the_chip():
     with pytest.raises(NoSiliconDataError, match="no die area or node known for google-tpu-v5e"):
-        chip_cost_breakdown(None, 1, 5.0, "HBM2", 16.0, "cowos-s", chip_id="google-tpu-v5e")
+        chip_cost_breakdown(None, 1, 5.0, "HBM2", 16.0, "cowos-s", A, chip_id="google-tpu-v5e")
     with pytest.raises(InferchipError, match="no die area or node known for x"):
-        chip_cost_breakdown(600.0, 1, None, "HBM2", 16.0, "cowos-s", chip_id="x")
+        chip_cost_breakdown(600.0, 1, None, "HBM2", 16.0, "cowos-s", A, chip_id="x")
     with pytest.raises(InvalidSettingError, match="package kind 'glass'.*cowos-s"):
-        chip_cost_breakdown(600.0, 1, 5.0, "HBM2", 16.0, "glass")
+        chip_cost_breakdown(600.0, 1, 5.0, "HBM2", 16.0, "glass", A)

@@ -195,10 +195,3 @@ def _cloud_check(out: ChipCost, spec: ChipSpec, a: Assumptions, level: EstimateL
                               f"capex = cost x (1 + system overhead), {a.number('tco.lifetime_years'):g} years; "
                               f"power at TDP with 1/{n} of a {n}-accelerator server's host at the wall; "
                               "tco.* assumptions"))
-
-
-def catalogue_costs(assumptions: Assumptions, level: EstimateLevel = "central") -> list[ChipCost]:
-    """:func:`chip_cost` for every bundled chip, in id order."""
-    from inferchip.catalog.chips import all_chips
-
-    return [chip_cost(s, assumptions, level) for s in all_chips()]

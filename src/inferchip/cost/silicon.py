@@ -20,7 +20,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from inferchip.catalog.assumptions import load_assumptions
 from inferchip.cost.energy import memory_level, nonnegative_array, scalar_if_0d
 from inferchip.errors import InferchipError, InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
@@ -32,10 +31,6 @@ MM2_PER_CM2 = 100.0
 
 class NoSiliconDataError(InferchipError):
     """A chip lacks the die area or process node a silicon cost needs; callers fall back to a price."""
-
-
-def _get(assumptions: Assumptions | None) -> Assumptions:
-    return load_assumptions() if assumptions is None else assumptions
 
 
 def dies_per_wafer(
@@ -93,14 +88,14 @@ def _by_node_class(table: dict[str, float], node_nm: float, what: str) -> float:
     )
 
 
-def wafer_price_usd(node_nm: float, assumptions: Assumptions | None = None) -> float:
+def wafer_price_usd(node_nm: float, assumptions: Assumptions) -> float:
     """Price of one processed 300 mm wafer at ``node_nm`` (by node class), USD."""
-    return _by_node_class(_get(assumptions).table("silicon.wafer_price_usd"), _node(node_nm), "wafer price")
+    return _by_node_class(assumptions.table("silicon.wafer_price_usd"), _node(node_nm), "wafer price")
 
 
-def defect_density_per_cm2(node_nm: float, assumptions: Assumptions | None = None) -> float:
+def defect_density_per_cm2(node_nm: float, assumptions: Assumptions) -> float:
     """Defect density D0 at ``node_nm`` (by node class), defects/cm^2."""
-    return _by_node_class(_get(assumptions).table("silicon.defect_density_per_cm2"), _node(node_nm), "defect density")
+    return _by_node_class(assumptions.table("silicon.defect_density_per_cm2"), _node(node_nm), "defect density")
 
 
 def _node(node_nm: float) -> float:
@@ -109,13 +104,13 @@ def _node(node_nm: float) -> float:
     return float(node_nm)
 
 
-def good_die_cost_usd(area_mm2: ArrayLike, node_nm: float, assumptions: Assumptions | None = None) -> Number:
+def good_die_cost_usd(area_mm2: ArrayLike, node_nm: float, assumptions: Assumptions) -> Number:
     """Wafer cost of one good die: ``wafer price / (DPW * Y_NB)``, USD.
 
     Raises for dies too large for the dies-per-wafer formula (fewer than one candidate,
     e.g. wafer-scale parts), which need their own cost model.
     """
-    a = _get(assumptions)
+    a = assumptions
     area = nonnegative_array(area_mm2, "area_mm2")
     dpw = np.asarray(
         dies_per_wafer(
@@ -148,7 +143,7 @@ def chip_cost_breakdown(
     memory_type: str | None,
     memory_gib: float | None,
     package_kind: str,
-    assumptions: Assumptions | None = None,
+    assumptions: Assumptions,
     *,
     chip_id: str = "this chip",
 ) -> dict[str, float]:
@@ -162,7 +157,7 @@ def chip_cost_breakdown(
         raise NoSiliconDataError(f"no die area or node known for {chip_id}")
     if die_count < 1:
         raise InvalidSettingError(f"die_count: must be at least 1 for {chip_id}, got {die_count}")
-    a = _get(assumptions)
+    a = assumptions
     logic = float(good_die_cost_usd(die_area_mm2, node_nm, a)) * die_count
     memory = 0.0
     if memory_gib:

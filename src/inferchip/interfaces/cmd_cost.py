@@ -88,8 +88,9 @@ def cost_cmd(
 ) -> None:
     """Manufacturing cost of a chip (dies, yield, wafer, memory, package, test) with sources, beside its price."""
     from inferchip.catalog.assumptions import load_assumptions
+    from inferchip.catalog.chips import all_chips as catalogue
     from inferchip.catalog.chips import load_chip
-    from inferchip.cost.chip_cost import catalogue_costs, chip_cost
+    from inferchip.cost.chip_cost import chip_cost
     from inferchip.errors import InvalidSettingError
 
     if (chip is None) == (not all_chips):
@@ -99,7 +100,7 @@ def cost_cmd(
     a = load_assumptions(assumptions)
     con = console()
     if all_chips:
-        costs = catalogue_costs(a, estimate)  # type: ignore[arg-type]
+        costs = [chip_cost(spec, a, estimate) for spec in catalogue()]  # type: ignore[arg-type]
         if output == OutputFormat.json:
             typer.echo(fmt.to_json([c.to_dict() for c in costs]))
             return
