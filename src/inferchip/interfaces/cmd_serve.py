@@ -56,18 +56,21 @@ def serve_cmd(
     chip: str = opts.chip_option("Chip id or chip YAML."),
     model: str = opts.model_option("Model id or config.json."),
     count: int = opts.count_option("Chips in the system (replicas = count / (tp*pp))."),
-    tp: int = opts.parallel_option("tp", 1, TP_HELP), pp: int = opts.parallel_option("pp", 1), ep: int = opts.parallel_option("ep", 1),
+    tp: int = opts.parallel_option("tp", 1, TP_HELP), pp: int = opts.parallel_option("pp", 1),
+    ep: int = opts.parallel_option("ep", 1),
     attn_dp: bool = typer.Option(False, "--attn-dp", help=ATTN_DP_HELP),
     weights: str = typer.Option("bf16", "--weights"), activations: str | None = typer.Option(None, "--activations"),
     kv: str | None = typer.Option(None, "--kv"),
     rate: float | None = typer.Option(None, "--rate", help="Poisson arrivals, requests/s.",
-                                         callback=opts.float_range("--rate", opts.MAX_RATE_PER_S, lo=opts.MIN_RATE_PER_S, lo_open=False)),
+                                         callback=opts.float_range("--rate", opts.MAX_RATE_PER_S,
+                                                                   lo=opts.MIN_RATE_PER_S, lo_open=False)),
     concurrency: int | None = typer.Option(None, "--concurrency", help="Closed loop of C users.",
                                               callback=opts.int_range("--concurrency", 1, opts.MAX_CONCURRENCY)),
     trace: Path | None = typer.Option(None, "--trace", help="CSV/JSONL with arrival_s,input_tokens,output_tokens."),
     input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
     duration: float | None = typer.Option(None, "--duration", help="Seconds of arrivals.",
-                                             callback=opts.float_range("--duration", opts.MAX_DURATION_S, lo=opts.MIN_DURATION_S, lo_open=False)),
+                                             callback=opts.float_range("--duration", opts.MAX_DURATION_S,
+                                                                       lo=opts.MIN_DURATION_S, lo_open=False)),
     requests: int | None = typer.Option(None, "--requests", help="Number of requests (default 1000).",
                                            callback=opts.int_range("--requests", 1, opts.MAX_REQUESTS)),
     slo_ttft_ms: float | None = opts.ms_option("--slo-ttft-ms"),
@@ -118,7 +121,8 @@ def serve_cmd(
     if output == OutputFormat.json:
         typer.echo(fmt.to_json(out.with_all_keys(summary, out.SERVE_ENERGY_KEYS)))
         return
-    title = f"{model} on {count} x {chip} (tp={tp} pp={pp} ep={step.mm.layout.ep}{' attention-DP' if attn_dp else ''}, {replicas} replica(s))"
+    title = (f"{model} on {count} x {chip} (tp={tp} pp={pp} ep={step.mm.layout.ep}"
+             f"{' attention-DP' if attn_dp else ''}, {replicas} replica(s))")
     con = out.console()
     for t in serve_tables(summary, title):
         con.print(t)
@@ -134,7 +138,8 @@ def serve_cmd(
 @app.command("curve")
 def curve_cmd(
     chip: str = opts.chip_option(), model: str = opts.model_option(),
-    count: int = opts.count_option(), tp: int = opts.parallel_option("tp", 1, TP_HELP), pp: int = opts.parallel_option("pp", 1),
+    count: int = opts.count_option(), tp: int = opts.parallel_option("tp", 1, TP_HELP),
+    pp: int = opts.parallel_option("pp", 1),
     ep: int = opts.parallel_option("ep", 1), attn_dp: bool = typer.Option(False, "--attn-dp", help=ATTN_DP_HELP),
     weights: str = typer.Option("bf16", "--weights"),
     activations: str | None = typer.Option(None, "--activations"), kv: str | None = typer.Option(None, "--kv"),
@@ -176,7 +181,8 @@ def curve_cmd(
                                 "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
                                            for r in df.to_dict(orient="records")]}))
         return
-    t = Table(title=f"{model} on {count} x {chip}: throughput vs interactivity (* = Pareto front)", title_justify="left")
+    t = Table(title=f"{model} on {count} x {chip}: throughput vs interactivity (* = Pareto front)",
+              title_justify="left")
     for c in ("concurrency", "tok/s per user", "tok/s per chip", "TTFT p50", "TPOT mean", "W/chip", "tok/J",
               "$/Mtok", "tok/s per $capex", ""):
         t.add_column(c, justify="right")
