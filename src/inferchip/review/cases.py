@@ -95,7 +95,7 @@ def prediction_row(chip: ChipEntry, model: ModelEntry, slo: ServiceLevel, settin
 
 
 def evaluate_chip(
-    chip: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig, on_progress: OnProgress = no_progress,
+    chip: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig, on_progress: OnProgress = no_progress
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], Prediction]]:
     """Every case of one chip, alone and in its domain; rows plus the domain predictions
     keyed by (model id, service level) for the charts and the sensitivity analysis."""
