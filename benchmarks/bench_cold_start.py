@@ -39,7 +39,8 @@ def time_once(argv: list[str]) -> tuple[float, float]:
 
 
 def import_profile(python: str, top: int = 12) -> list[tuple[int, str]]:
-    code = ("import sys; sys.argv = ['inferchip'] + {!r}; from inferchip.interfaces.cli import main; main()".format(COMMANDS["predict"]))
+    code = ("import sys; sys.argv = ['inferchip'] + {!r}; "
+            "from inferchip.interfaces.cli import main; main()").format(COMMANDS["predict"])
     p = subprocess.run([python, "-X", "importtime", "-c", code], capture_output=True, text=True, check=False)
     rows = []
     for line in p.stderr.splitlines():

@@ -20,12 +20,15 @@ SETTINGS = [
     "--chip nvidia-h100-sxm-80gb --count 8 --model openai/gpt-oss-120b --weights mxfp4 --activations bf16 --batch 32",
     "--chip nvidia-h100-sxm-80gb --count 2 --model google/gemma-2-9b --tp 1 --pp 2 --batch 32",
     "--chip nvidia-b200-180gb --count 4 --model meta-llama/Llama-3.1-70B --weights fp4 --tp 4 --batch 32",
-    "--chip nvidia-h100-sxm-80gb --count 1 --model meta-llama/Llama-3.1-8B --weights int4 --activations bf16 --batch 32",
+    "--chip nvidia-h100-sxm-80gb --count 1 --model meta-llama/Llama-3.1-8B --weights int4 --activations bf16 "
+    "--batch 32",
     "--chip nvidia-h100-sxm-80gb --count 8 --model mistralai/Mixtral-8x7B-v0.1 --tp 4 --ep 2 --pp 2 --batch 32",
-    "--chip nvidia-h100-sxm-80gb --count 8 --model deepseek-ai/DeepSeek-V3 --weights fp4 --activations fp8 --tp 8 --ep 8 --attn-dp --batch 64",
+    "--chip nvidia-h100-sxm-80gb --count 8 --model deepseek-ai/DeepSeek-V3 --weights fp4 --activations fp8 --tp 8 "
+    "--ep 8 --attn-dp --batch 64",
     "--chip nvidia-a100-sxm-80gb --count 2 --model Qwen/Qwen3-30B-A3B --max-throughput",
     "--chip nvidia-h100-sxm-80gb --count 1 --model google/gemma-3-27b-it --weights fp8 --input-tokens 8192 --batch 32",
-    "--chip nvidia-h100-sxm-80gb --count 8 --model meta-llama/Llama-4-Scout-17B-16E-Instruct --weights fp8 --max-throughput --max-tpot-ms 30",
+    "--chip nvidia-h100-sxm-80gb --count 8 --model meta-llama/Llama-4-Scout-17B-16E-Instruct --weights fp8 "
+    "--max-throughput --max-tpot-ms 30",
 ]
 
 
@@ -44,7 +47,8 @@ def max_rel(a: Any, b: Any, path: str = "") -> tuple[float, str]:
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             return float("inf"), f"{path}: lengths differ"
-        return max((max_rel(x, y, f"{path}[{i}]") for i, (x, y) in enumerate(zip(a, b, strict=False))), default=(0.0, path))
+        return max((max_rel(x, y, f"{path}[{i}]") for i, (x, y) in enumerate(zip(a, b, strict=False))),
+                   default=(0.0, path))
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         if a == b or (a != a and b != b):
             return 0.0, path

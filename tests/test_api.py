@@ -17,7 +17,8 @@ L8 = "meta-llama/Llama-3.1-8B"
 def test_import_is_cheap_and_names_load_on_first_use():
     code = ("import sys, inferchip; assert not [m for m in sys.modules if m.startswith('inferchip.')], "
             "sorted(m for m in sys.modules if m.startswith('inferchip.')); "
-            "assert 'numpy' not in sys.modules; inferchip.predict; assert 'inferchip.performance.predict' in sys.modules")
+            "assert 'numpy' not in sys.modules; inferchip.predict; "
+            "assert 'inferchip.performance.predict' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

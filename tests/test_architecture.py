@@ -142,7 +142,8 @@ def test_every_module_belongs_to_a_layer():
     for path in PKG.rglob("*.py"):
         rel = path.relative_to(PKG).parts
         if len(rel) == 1:
-            assert rel[0][:-3] in FOUNDATION | {"__init__", "__main__"}, f"{path}: top-level module outside the foundation"
+            assert rel[0][:-3] in FOUNDATION | {"__init__", "__main__"}, (
+                f"{path}: top-level module outside the foundation")
         else:
             assert rel[0] in LAYERS, f"{path}: folder {rel[0]} is not a layer of {LAYERS}"
 

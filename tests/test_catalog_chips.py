@@ -1,7 +1,8 @@
 """The bundled chip catalogue: every chip of the research table, loaded, sourced and converted to SI.
 
-Expected numbers are written out from the datasheets (via the research table, copied to tests/data/reference/chips.csv) with the
-reason next to them; the CSV-wide check compares the YAMLs with the table cell by cell.
+Expected numbers are written out from the datasheets (via the research table, copied to
+tests/data/reference/chips.csv) with the reason next to them; the CSV-wide check compares the
+YAMLs with the table cell by cell.
 """
 
 from __future__ import annotations
@@ -278,7 +279,8 @@ def test_chips_without_a_matrix_unit_count_say_the_default_applies():
         spec = load_chip(chip_id)
         assert "128 matrix units" in (spec.notes or ""), chip_id
         fam = family_defaults(spec.family)
-        assert get_chip_params(chip_id).gemm_tiles_in_flight == pytest.approx(max(1.0, 128 * fam.gemm_tiles_in_flight_per_unit))
+        assert get_chip_params(chip_id).gemm_tiles_in_flight == pytest.approx(
+            max(1.0, 128 * fam.gemm_tiles_in_flight_per_unit))
 
 
 def test_unknown_family_lists_the_allowed_ones():
@@ -357,4 +359,5 @@ def test_yaml_matches_the_csv_cells(row):
         bw = spec.interconnect.scaleup_bw_gb_per_s_per_direction
         assert bw is not None
         # per direction: half a bidirectional total, or the figure itself when it is per direction
-        assert _value(bw) in (pytest.approx(float(row["scaleup_bw_gbps"]) / 2), pytest.approx(float(row["scaleup_bw_gbps"])))
+        assert _value(bw) in (pytest.approx(float(row["scaleup_bw_gbps"]) / 2),
+                              pytest.approx(float(row["scaleup_bw_gbps"])))

@@ -181,7 +181,8 @@ def trace_files() -> list[tuple[str, bytes, tuple[str, ...]]]:
         out.append(("trace-output.csv", f"arrival_s,input_tokens,output_tokens\n0,10,{v}\n".encode(),
                     ("output_tokens",)))
     out.append(("trace-columns.csv", b"a,b\n1,2\n", ("arrival_s",)))
-    out.append(("trace-bytes.csv", b"arrival_s,input_tokens,output_tokens\n0,\xff,1\n", ("UTF-8", "utf-8", "input_tokens")))
+    out.append(("trace-bytes.csv", b"arrival_s,input_tokens,output_tokens\n0,\xff,1\n",
+                ("UTF-8", "utf-8", "input_tokens")))
     return out
 
 
@@ -193,7 +194,8 @@ YAML_FILES = {
 YAML_OPTIONS = (
     (PREDICT, ("--assumptions", "--calibration")), (SERVE, ("--assumptions", "--calibration")),
     (CURVE, ("--assumptions", "--calibration")), (COST, ("--assumptions",)),
-    (["validate", "cases.csv"], ("--assumptions", "--calibration")), (["calibrate", "cases.csv", "-o", "out/c.yaml"], ("--start",)),
+    (["validate", "cases.csv"], ("--assumptions", "--calibration")),
+    (["calibrate", "cases.csv", "-o", "out/c.yaml"], ("--start",)),
     (PREDICT, ("--chip", "--model")), (SERVE, ("--chip", "--model")), (COST, ("--chip",)), (REVIEW, ("--claim",)),
 )
 

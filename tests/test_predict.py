@@ -116,7 +116,8 @@ interconnect: {scaleup_bw_gb_per_s_per_direction: 400, max_scaleup_domain: 8}
 power: {tdp_w: 600}
 sources: [{citation: my own design, kind: estimate}]
 """)
-    assert main(["predict", "--chip", str(y), "--model", "meta-llama/Llama-3.1-8B", "--batch", "4", "--format", "json"]) == 0
+    assert main(["predict", "--chip", str(y), "--model", "meta-llama/Llama-3.1-8B", "--batch", "4",
+                 "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["chip_id"] == "my-chip"
     bad = tmp_path / "bad.yaml"
     bad.write_text(y.read_text().replace("bandwidth_tb_per_s: 4", "bandwidth_tb_per_s: fast"))

@@ -18,7 +18,8 @@ from inferchip.interfaces.cli import main
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None,
+                                reason="Debian's chromium is not installed (apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,8 @@ def test_report_renders_every_chart_without_console_errors(report):
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(report.as_uri())
         page.wait_for_function("document.querySelectorAll('div.chart').length > 0 && "
-                               "[...document.querySelectorAll('div.chart')].every(d => d.classList.contains('js-plotly-plot'))",
+                               "[...document.querySelectorAll('div.chart')]"
+                               ".every(d => d.classList.contains('js-plotly-plot'))",
                                timeout=30_000)
         charts = page.evaluate(CHART_STATE)
         verdict = page.inner_text("#verdict")

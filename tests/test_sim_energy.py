@@ -2,7 +2,8 @@
 
 The linear stand-in prices a step at ``DYN_J_PER_TOKEN x tokens / step time + STATIC_W``
 watts (its energy: ``DYN_J_PER_TOKEN x tokens + STATIC_W x step time``) with binary-fraction
-figures, so every expected energy below is a sum written out step by step. The real-model tests go through :mod:`inferchip.performance.serving`.
+figures, so every expected energy below is a sum written out step by step. The real-model
+tests go through :mod:`inferchip.performance.serving`.
 """
 
 from __future__ import annotations

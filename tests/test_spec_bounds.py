@@ -102,7 +102,8 @@ def test_integer_with_hundreds_of_digits_in_a_count(tmp_path):
 
 
 def test_integer_with_thousands_of_digits_in_the_file(tmp_path):
-    text = (CHIPS / "nvidia-h100-sxm-80gb.yaml").read_text(encoding="utf-8").replace("tdp_w: 700", "tdp_w: " + "9" * 5000)
+    text = (CHIPS / "nvidia-h100-sxm-80gb.yaml").read_text(encoding="utf-8").replace(
+        "tdp_w: 700", "tdp_w: " + "9" * 5000)
     path = _write(tmp_path, text, name="digits.yaml")
     assert "digits.yaml: not a spec: a number has thousands of digits" in _error(path)
     j = tmp_path / "digits.json"
@@ -117,7 +118,8 @@ def test_range_values_are_bounded_each(tmp_path):
     assert "memory.bandwidth_tb_per_s.high = inf: must be a finite number between 0 (exclusive)" in msg
 
 
-@pytest.mark.parametrize("tile,shown", [([0, 128], "compute.gemm_tile.0 = 0"), ([128, -256], "compute.gemm_tile.1 = -256"),
+@pytest.mark.parametrize("tile,shown", [([0, 128], "compute.gemm_tile.0 = 0"),
+                                        ([128, -256], "compute.gemm_tile.1 = -256"),
                                         ([128, 1.5], "compute.gemm_tile.1 = 1.5")])
 def test_zero_negative_or_fractional_tile_sizes(tmp_path, tile, shown):
     msg = _error(_write(tmp_path, _set(_doc(), "compute.gemm_tile", tile)))
@@ -179,7 +181,8 @@ def test_idle_power_above_tdp(tmp_path):
 @pytest.mark.parametrize("field,value,expected", [
     ("compute", 0, "compute = 0: must be a mapping of fields"),
     ("estimate", 1, "estimate = 1: must be true or false"),
-    ("memory.capacity_unit", "Gb", "memory.capacity_unit = 'Gb': must be one of 'MB', 'GB', 'TB', 'MiB', 'GiB' or 'TiB'"),
+    ("memory.capacity_unit", "Gb",
+     "memory.capacity_unit = 'Gb': must be one of 'MB', 'GB', 'TB', 'MiB', 'GiB' or 'TiB'"),
     ("name", "", "name = '': must not be empty"),
     ("sources", [], "sources = []: must have at least 1 item(s)"),
     ("vendor", 7, "vendor = 7: must be text"),
@@ -205,7 +208,8 @@ def test_bad_ids(tmp_path, chip_id, expected):
 
 @pytest.mark.parametrize("old,new,note", [
     ("memory.bandwidth_tbps", "memory.bandwidth_tb_per_s", "TB/s = 1e12 bytes/s"),
-    ("interconnect.scaleup_bw_gbps_per_direction", "interconnect.scaleup_bw_gb_per_s_per_direction", "GB/s = 1e9 bytes/s"),
+    ("interconnect.scaleup_bw_gbps_per_direction", "interconnect.scaleup_bw_gb_per_s_per_direction",
+     "GB/s = 1e9 bytes/s"),
 ])
 def test_old_bits_looking_keys_name_their_new_name(tmp_path, old, new, note):
     doc = _doc()

@@ -213,7 +213,8 @@ def test_validate_json_end_to_end(capsys):
             assert c["reason"] == ""
     assert cases["small-unknown-chip"]["status"] == "unknown_id" and cases["small-unknown-chip"]["predicted"] is None
     assert "nvidia-h999" in cases["small-unknown-chip"]["reason"]
-    assert cases["small-does-not-fit"]["status"] == "does_not_fit" and "short by" in cases["small-does-not-fit"]["reason"]
+    assert (cases["small-does-not-fit"]["status"] == "does_not_fit"
+            and "short by" in cases["small-does-not-fit"]["reason"])
     assert cases["small-llama2-offline-h200x8"]["replicas"] == 8  # 8 GPUs / (tp1 x pp1)
     s = out["summary"]
     assert (s["overall"]["cases"], s["overall"]["predicted"], s["overall"]["not_predicted"]) == (6, 4, 2)

@@ -27,10 +27,10 @@ LAYOUT = Layout(replicas=2)
 
 def _case(notes: str, **over: str):
     """A server row, 300 input + 200 output tokens, no stated load: an MLPerf-Server-like search."""
-    vals = {"case_id": "s1", "source_kind": "x", "source": "x", "accelerator": "x", "num_accelerators": "2", "software": "x",
-                "model": "tiny", "weight_dtype": "bf16", "act_dtype": "bf16", "kv_dtype": "", "tp": "1", "pp": "1", "ep": "",
-                "scenario": "server", "input_tokens": "300", "output_tokens": "200", "concurrency": "",
-                "metric": "output_tokens_per_s_total", "value": "1000", "unit": "tokens/s", "notes": notes}
+    vals = {"case_id": "s1", "source_kind": "x", "source": "x", "accelerator": "x", "num_accelerators": "2",
+            "software": "x", "model": "tiny", "weight_dtype": "bf16", "act_dtype": "bf16", "kv_dtype": "", "tp": "1",
+            "pp": "1", "ep": "", "scenario": "server", "input_tokens": "300", "output_tokens": "200", "concurrency": "",
+            "metric": "output_tokens_per_s_total", "value": "1000", "unit": "tokens/s", "notes": notes}
     vals.update(over)
     return parse_cases(",".join(COLUMNS) + "\n" + ",".join(vals[c] for c in COLUMNS) + "\n")[0]
 

@@ -94,7 +94,8 @@ MATRIX_UNITS: dict[str, tuple[int, str | None]] = {
     "cerebras-wse-3": (900000, None),
     "sambanova-sn40l": (1040, None),
     "tenstorrent-wormhole-n150": (72, None),
-    "tenstorrent-blackhole-p150a": (140, "140 Tensix as for the 774 TFLOPS peak (120 enabled after Feb-2026 firmware)."),
+    "tenstorrent-blackhole-p150a": (140, "140 Tensix as for the 774 TFLOPS peak (120 enabled after Feb-2026 "
+                                         "firmware)."),
     "qualcomm-cloud-ai-100-pro": (16, None),
     "qualcomm-cloud-ai-100-ultra": (64, None),
     "tesla-fsd-hw3": (2, None),

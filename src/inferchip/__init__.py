@@ -43,7 +43,10 @@ _API: dict[str, str] = {
     "review": "inferchip.review.review",
 }
 
-__all__ = ["__version__", *_API]
+__all__ = [
+    "__version__", "load_chip", "load_model", "predict", "predict_setting", "ask", "Prediction",
+    "resolve_setting", "Setting", "Question", "LengthDist", "serve", "validate", "review",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from inferchip.catalog.chips import load_chip

@@ -68,7 +68,8 @@ def _parse(path: str, mtime_ns: int, size: int) -> CalibrationFile:
     lengths: dict[str, Any] = {}
     if LENGTHS_KEY in data:
         lengths["mean_input_tokens"] = data.pop(LENGTHS_KEY)
-    return CalibrationFile(validate(Calibration, data, path), validate(DatasetLengths, lengths, f"{path}: {LENGTHS_KEY}"))
+    return CalibrationFile(validate(Calibration, data, path),
+                           validate(DatasetLengths, lengths, f"{path}: {LENGTHS_KEY}"))
 
 
 def save_calibration(cal: Calibration, path: Path, lengths: DatasetLengths | None = None) -> None:

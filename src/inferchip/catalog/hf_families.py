@@ -197,7 +197,8 @@ def _gpt_oss(r: ConfigReader) -> Built:
     f, _, notes = _llama(r)
     n, window = f["num_layers"], sliding_window(r)
     top_k_key = "num_experts_per_tok" if r.has("num_experts_per_tok") else "experts_per_token"
-    f |= expert_fields(r, r.int_("num_local_experts", "routed experts per layer"), f["intermediate_size"], top_k=top_k_key)
+    f |= expert_fields(r, r.int_("num_local_experts", "routed experts per layer"), f["intermediate_size"],
+                       top_k=top_k_key)
     f["mlp_bias"] = True  # OpenAI gpt_oss/torch/model.py: expert matrices carry biases
     layers = from_layer_types(r, n, window, [True] * n) or [(window if i % 2 == 0 else None, True) for i in range(n)]
     notes.append(

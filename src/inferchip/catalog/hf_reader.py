@@ -55,7 +55,8 @@ class ConfigReader:
             return value
         if default is None:
             raise SpecError(
-                f"{self.where}: {self.prefix}{key} is missing: expected an integer between {minimum:,} and {maximum:,} ({what})"
+                f"{self.where}: {self.prefix}{key} is missing: expected an integer between {minimum:,} and "
+                f"{maximum:,} ({what})"
             )
         return default
 
@@ -101,7 +102,8 @@ def attention_shape(
     kv_heads = r.int_(kv_key, "key/value heads per layer", default=heads, maximum=int(HEADS.high))
     if heads % kv_heads:
         raise r._fail(kv_key, kv_heads, f"a divisor of {heads_key} {heads} (each KV head serves a group of heads)")
-    head_dim = r.opt_int(head_dim_key, "width of one attention head", maximum=int(HEAD_DIM.high)) if head_dim_key else None
+    head_dim = (r.opt_int(head_dim_key, "width of one attention head", maximum=int(HEAD_DIM.high))
+                if head_dim_key else None)
     if head_dim is None:
         if hidden % heads:
             raise r._fail(heads_key, heads, f"a divisor of {hidden_key} {hidden} when head_dim is absent")
@@ -113,7 +115,8 @@ def attention_shape(
         "num_heads": heads,
         "num_kv_heads": kv_heads,
         "head_dim": head_dim,
-        "max_position_embeddings": r.opt_int(context_key, "longest supported context in tokens", maximum=int(CONTEXT.high)),
+        "max_position_embeddings": r.opt_int(context_key, "longest supported context in tokens",
+                                             maximum=int(CONTEXT.high)),
     }
 
 

@@ -136,7 +136,8 @@ def _in_user_words(kind: str, msg: str, ctx: dict[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def describe_validation_error(exc: ValidationError, where: str, renamed: dict[str, tuple[str, str]] | None = None) -> str:
+def describe_validation_error(exc: ValidationError, where: str,
+                              renamed: dict[str, tuple[str, str]] | None = None) -> str:
     """One line per problem: ``WHERE: FIELD = VALUE: what is allowed``, in the user's words.
 
     ``renamed`` maps an old dotted key to (new key, what its unit means): an old key in a

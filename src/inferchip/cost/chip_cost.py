@@ -153,7 +153,8 @@ def _modelled_lines(out: ChipCost, spec: ChipSpec, a: Assumptions, area: float, 
         CostLine("compute dies per package", n_dies, "", f"{spec.id} chip spec, silicon.compute_die_count"),
         CostLine("dies per wafer (gross)", dpw, "", f"pi r^2/A - pi d/sqrt(2A), d = {diameter:g} mm: "
                  f"{_cite(a, 'silicon.wafer_diameter_mm')}"),
-        CostLine("defect density D0", d0, "1/cm2", f"{d0_key} nm class: {_cite(a, f'silicon.defect_density_per_cm2.{d0_key}')}"),
+        CostLine("defect density D0", d0, "1/cm2",
+                 f"{d0_key} nm class: {_cite(a, f'silicon.defect_density_per_cm2.{d0_key}')}"),
         CostLine("die yield (negative binomial)", y, "fraction", f"(1 + A D0/alpha)^-alpha, alpha = {alpha:g}: "
                  f"{_cite(a, 'silicon.yield_cluster_alpha')}"),
         CostLine("wafer price", wafer, "USD", f"{w_key} nm class: {_cite(a, f'silicon.wafer_price_usd.{w_key}')}"),

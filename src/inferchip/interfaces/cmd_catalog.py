@@ -61,7 +61,8 @@ def models_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format
         return
     t = Table(title=f"{len(rows)} models")
     for c in ("id", "type", "layers", "attention", "experts", "params", "active"):
-        t.add_column(c, justify="left" if c in ("id", "type", "attention") else "right", overflow="fold")  # wrapped, never cut
+        # wrapped, never cut
+        t.add_column(c, justify="left" if c in ("id", "type", "attention") else "right", overflow="fold")
     for r in rows:
         t.add_row(r["id"], r["model_type"], str(r["layers"]), r["attention"], str(r["experts"] or "-"),
                   f"{r['total_params'] / 1e9:.1f}B", f"{r['active_params'] / 1e9:.1f}B")

@@ -35,7 +35,9 @@ def _ids(text: str | None, what: str) -> list[str] | None:
     if not ids:
         from inferchip.errors import InvalidSettingError
 
-        raise InvalidSettingError(f"--{what} {text!r}: no ids in it; allowed: ids separated by commas, 'all' or 'default'")
+        raise InvalidSettingError(
+            f"--{what} {text!r}: no ids in it; allowed: ids separated by commas, 'all' or 'default'"
+        )
     return ids
 
 
@@ -66,16 +68,21 @@ def summary_table(res) -> Table:
 
 @app.command("review")
 def review_cmd(
-    chips: str | None = typer.Option(None, "--chips", help="Chip ids, comma-separated; 'all' = whole catalogue (default: ~13 current datacenter chips)."),
-    claim: str | None = typer.Option("tesla-ai5", "--claim", help="The claimed chip: a catalogue id or a chip YAML file; 'none' for no claim."),
-    models: str | None = typer.Option(None, "--models", help="Model ids, comma-separated, or 'default' (8B-235B suite)."),
+    chips: str | None = typer.Option(None, "--chips", help="Chip ids, comma-separated; 'all' = whole catalogue "
+                                                           "(default: ~13 current datacenter chips)."),
+    claim: str | None = typer.Option("tesla-ai5", "--claim", help="The claimed chip: a catalogue id or a chip YAML "
+                                                                 "file; 'none' for no claim."),
+    models: str | None = typer.Option(None, "--models",
+                                      help="Model ids, comma-separated, or 'default' (8B-235B suite)."),
     slo: str = typer.Option("both", "--slo", help="Service levels: interactive, batch or both."),
-    metric: str = typer.Option("tco", "--metric", help="Figure of merit of the verdict: tco, throughput, capex or energy."),
+    metric: str = typer.Option("tco", "--metric",
+                               help="Figure of merit of the verdict: tco, throughput, capex or energy."),
     weights: str = typer.Option("fp8", "--weights", help="Weight format of every model.",
                                 callback=opts.number_format("--weights")),
     out: str = typer.Option("review", "--out", help="Folder for report.html, results.csv and results.json; other "
                                                     "files in it are kept."),
-    sensitivity: bool = typer.Option(True, "--sensitivity/--no-sensitivity", help="Sensitivity analysis of the claimed chip."),
+    sensitivity: bool = typer.Option(True, "--sensitivity/--no-sensitivity",
+                                     help="Sensitivity analysis of the claimed chip."),
 ) -> None:
     """Design review of a claim ("best inference chip for models under 250B"): rankings, verdict, HTML report."""
     from inferchip.errors import InvalidSettingError
@@ -89,7 +96,8 @@ def review_cmd(
     if slos is None:
         raise InvalidSettingError(f"--slo: '{slo}' is not a service level; allowed: interactive, batch, both")
     cfg = ReviewConfig(chips=_ids(chips, "chips"), claim=None if claim in (None, "none") else claim,
-                       models=_ids(models, "models"), slos=slos, metric=metric, weights=weights, sensitivity=sensitivity)
+                       models=_ids(models, "models"), slos=slos, metric=metric, weights=weights,
+                       sensitivity=sensitivity)
     start = time.perf_counter()
     resolve(cfg)  # unknown ids, bad claim files and settings fail here, before any work
     staging = prepare_output(out)  # an unwritable --out fails here, before any work

@@ -75,13 +75,15 @@ def serve_cmd(
     weights: str = typer.Option("bf16", "--weights"), activations: str | None = typer.Option(None, "--activations"),
     kv: str | None = typer.Option(None, "--kv"),
     rate: float | None = typer.Option(None, "--rate", help="Poisson arrivals, requests/s.",
-                                         callback=opts.float_range("--rate", opts.MAX_RATE_PER_S, lo=opts.MIN_RATE_PER_S, lo_open=False)),
+                                         callback=opts.float_range("--rate", opts.MAX_RATE_PER_S,
+                                                                   lo=opts.MIN_RATE_PER_S, lo_open=False)),
     concurrency: int | None = typer.Option(None, "--concurrency", help="Closed loop of C users.",
                                               callback=opts.int_range("--concurrency", 1, opts.MAX_CONCURRENCY)),
     trace: Path | None = typer.Option(None, "--trace", help="CSV/JSONL with arrival_s,input_tokens,output_tokens."),
     input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
     duration: float | None = typer.Option(None, "--duration", help="Seconds of arrivals.",
-                                             callback=opts.float_range("--duration", opts.MAX_DURATION_S, lo=opts.MIN_DURATION_S, lo_open=False)),
+                                             callback=opts.float_range("--duration", opts.MAX_DURATION_S,
+                                                                       lo=opts.MIN_DURATION_S, lo_open=False)),
     requests: int | None = typer.Option(None, "--requests", help="Number of requests (default 1000).",
                                            callback=opts.int_range("--requests", 1, opts.MAX_REQUESTS)),
     slo_ttft_ms: float | None = opts.ms_option("--slo-ttft-ms"),
@@ -191,7 +193,8 @@ def curve_cmd(
                                 "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
                                            for r in df.to_dict(orient="records")]}))
         return
-    t = Table(title=f"{model} on {count} x {chip}: throughput vs interactivity (* = Pareto front)", title_justify="left")
+    t = Table(title=f"{model} on {count} x {chip}: throughput vs interactivity (* = Pareto front)",
+              title_justify="left")
     for c in ("concurrency", "tok/s per user", "tok/s per chip", "TTFT p50", "TPOT mean", "W/chip", "tok/J",
               "$/Mtok", "tok/s per $capex", ""):
         t.add_column(c, justify="right")

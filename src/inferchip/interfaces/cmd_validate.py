@@ -141,18 +141,21 @@ def _server_table(comparison: dict[str, Any], chosen: str) -> Table:
 
 @app.command("validate")
 def validate_cmd(
-    cases: list[Path] = typer.Argument(..., help="Case CSV(s) in the format of shared/validation/cases.csv; energy "
-                                                 "metrics (energy_cases.csv) are predicted too, their errors kept apart."),
+    cases: list[Path] = typer.Argument(..., help="Case CSV(s) in the format of shared/validation/cases.csv; "
+                                                 "energy metrics (energy_cases.csv) are predicted too, their errors "
+                                                 "kept apart."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
     by: GroupBy | None = typer.Option(None, "--by", help="Also summarise per source, accelerator, model, scenario, "
                                                             "metric or kind (performance / energy scope)."),
-    calibration: str | None = typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one).",
-                                              callback=opts.input_file("--calibration")),
+    calibration: str | None = typer.Option(None, "--calibration",
+                                           help="none, or a calibration YAML (default: the shipped one).",
+                                           callback=opts.input_file("--calibration")),
     page: Path | None = typer.Option(None, "--page", help="Also write a markdown page (with SVG and HTML plots) here."),
     server_model: ServerModel = typer.Option(ServerModel.sim, "--server-model",
                                              help="Model of the server rows: the serving simulator or the analytic "
                                                   "approximation (the other one is reported alongside)."),
-    workers: int = typer.Option(2, "--workers", min=1, help="Processes (the simulated server rows are the costly part)."),
+    workers: int = typer.Option(2, "--workers", min=1,
+                                help="Processes (the simulated server rows are the costly part)."),
     assumptions: str | None = typer.Option(None, "--assumptions",
                                               help="YAML overriding the energy/host constants of energy rows.",
                                               callback=opts.input_file("--assumptions", ())),

@@ -64,7 +64,9 @@ def check_layout(model: ModelSpec, layout: Layout, num_chips: int | None = None)
         raise InvalidSettingError(f"attn_dp must be true or false, got {layout.attn_dp!r}")
     if layout.attn_dp:
         if layout.tp < 2:
-            raise InvalidSettingError("--attn-dp spreads sequences over the tp chips of a stage; it needs --tp 2 or more")
+            raise InvalidSettingError(
+                "--attn-dp spreads sequences over the tp chips of a stage; it needs --tp 2 or more"
+            )
         if not model.is_moe:
             raise InvalidSettingError(
                 f"--attn-dp pairs data-parallel attention with expert-parallel MoE; {model.id} is dense "
@@ -72,7 +74,8 @@ def check_layout(model: ModelSpec, layout: Layout, num_chips: int | None = None)
             )
         if layout.ep != layout.tp:
             raise InvalidSettingError(
-                f"--attn-dp needs --ep equal to --tp (experts spread over the same {layout.tp} chips), got --ep {layout.ep}"
+                f"--attn-dp needs --ep equal to --tp (experts spread over the same {layout.tp} chips), "
+                f"got --ep {layout.ep}"
             )
     if not layout.attn_dp and model.num_heads % layout.tp:
         raise InvalidSettingError(
@@ -85,7 +88,9 @@ def check_layout(model: ModelSpec, layout: Layout, num_chips: int | None = None)
         if not model.is_moe:
             raise InvalidSettingError(f"--ep {layout.ep} needs a mixture-of-experts model; {model.id} is dense")
         if layout.tp % layout.ep:
-            raise InvalidSettingError(f"--ep {layout.ep} must divide --tp {layout.tp} (experts are split inside the TP group)")
+            raise InvalidSettingError(
+                f"--ep {layout.ep} must divide --tp {layout.tp} (experts are split inside the TP group)"
+            )
         if model.num_experts % layout.ep:
             raise InvalidSettingError(f"--ep {layout.ep} does not divide the {model.num_experts} experts of {model.id}")
     if num_chips is not None and layout.num_chips > num_chips:

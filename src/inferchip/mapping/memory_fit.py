@@ -79,7 +79,8 @@ def kv_bytes_per_sequence_on_its_chip(sm: ShardedModel, fmt: Formats, context_to
     return out
 
 
-def activation_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats, step_tokens: FloatArray | float) -> FloatArray:
+def activation_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats,
+                              step_tokens: FloatArray | float) -> FloatArray:
     """Peak transient activations of one step of ``step_tokens`` tokens on one chip (the tokens
     it runs attention for: the engine's per-chip token budget): the widest layer's inputs and
     outputs (residual, QKV, MLP intermediate) plus fp32 logits of the LM head."""
@@ -101,7 +102,8 @@ class MemoryUse:
 
     @property
     def total_bytes(self) -> FloatArray:
-        total: FloatArray = np.asarray(self.weights_bytes + self.kv_cache_bytes + self.activations_bytes + self.reserve_bytes)
+        total: FloatArray = np.asarray(self.weights_bytes + self.kv_cache_bytes + self.activations_bytes
+                                       + self.reserve_bytes)
         return total
 
     @property

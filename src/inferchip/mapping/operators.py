@@ -13,7 +13,7 @@ prefill query-key pairs, logit rows) from the step it costs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 OpClass = Literal["attention_proj", "mlp", "experts", "attention", "elementwise", "lm_head", "communication", "host"]
 OP_CLASSES: tuple[OpClass, ...] = (
@@ -158,7 +158,7 @@ class HostStep:
     op_class: OpClass = "host"
 
 
-WeightGemm = Union[Gemm, GroupedGemm, VectorGemm]
-Collective = Union[AllReduce, AllToAll]
-Operator = Union[Gemm, GroupedGemm, VectorGemm, LmHead, Attention, Elementwise, Embedding, AllReduce, AllToAll,
-                 PointToPoint, HostStep]
+WeightGemm = Gemm | GroupedGemm | VectorGemm
+Collective = AllReduce | AllToAll
+Operator = (Gemm | GroupedGemm | VectorGemm | LmHead | Attention | Elementwise | Embedding | AllReduce | AllToAll
+            | PointToPoint | HostStep)

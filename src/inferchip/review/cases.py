@@ -94,8 +94,9 @@ def prediction_row(chip: ChipEntry, model: ModelEntry, slo: ServiceLevel, settin
     return row
 
 
-def evaluate_chip(chip: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig,
-                  on_progress: OnProgress = no_progress) -> tuple[list[dict[str, Any]], dict[tuple[str, str], Prediction]]:
+def evaluate_chip(
+    chip: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig, on_progress: OnProgress = no_progress
+) -> tuple[list[dict[str, Any]], dict[tuple[str, str], Prediction]]:
     """Every case of one chip, alone and in its domain; rows plus the domain predictions
     keyed by (model id, service level) for the charts and the sensitivity analysis."""
     rows: list[dict[str, Any]] = []

@@ -125,7 +125,8 @@ def chart_data(chips: list[ChipEntry], models: list[ModelEntry], rows: list[dict
             if any(r["status"] == "ok" for r in rows if r["chip_id"] == chip.id and r["model_id"] == m.id
                    and r["setting"] == "single"):
                 layouts.add((1, 1, 1, False))
-            curve = throughput_curve([mapped_model(m, chip.params, tp, pp, ep, cfg, dp) for tp, pp, ep, dp in sorted(layouts)],
+            curve = throughput_curve([mapped_model(m, chip.params, tp, pp, ep, cfg, dp)
+                                      for tp, pp, ep, dp in sorted(layouts)],
                                      cfg.input_tokens, cfg.output_tokens)
             if curve is not None:
                 curves[m.id][chip.id] = curve

@@ -87,9 +87,11 @@ def case_fronts(rows: list[dict[str, Any]], cases: list[tuple[str, str]]) -> dic
         objs = [o for o in FRONT_OBJECTIVES if any(r[o[0]] is not None for r in rs)]
         if len(objs) < 2:
             objs = list(FALLBACK_OBJECTIVES)
-        vals = np.array([[np.nan if r[c] is None else float(r[c]) for c, _ in objs] for r in rs]).reshape(len(rs), len(objs))
+        vals = np.array([[np.nan if r[c] is None else float(r[c]) for c, _ in objs]
+                         for r in rs]).reshape(len(rs), len(objs))
         mask = pareto_mask(vals, [m for _, m in objs]) if rs else np.zeros(0, bool)
         for r, on in zip(rs, mask, strict=False):
             r["pareto"] = bool(on)
-        out[case] = {"objectives": [c for c, _ in objs], "front": [r["chip_id"] for r, on in zip(rs, mask, strict=False) if on]}
+        out[case] = {"objectives": [c for c, _ in objs],
+                     "front": [r["chip_id"] for r, on in zip(rs, mask, strict=False) if on]}
     return out

@@ -92,7 +92,8 @@ def gap_to_leader(value: float, best: float, higher_is_better: bool) -> float:
     return 1.0 - value / best if higher_is_better else value / best - 1.0
 
 
-def suite_scores(table: Table, higher_is_better: bool, has_figure: Mapping[str, bool] | None = None) -> dict[str, float | None]:
+def suite_scores(table: Table, higher_is_better: bool,
+                 has_figure: Mapping[str, bool] | None = None) -> dict[str, float | None]:
     """Mean over cases of each chip's value relative to the case leader (0 where it has none).
 
     ``has_figure[chip]`` False marks a chip that lacks the inputs of this figure (no price,
@@ -193,11 +194,13 @@ def describe_case(item: dict[str, object], claim: str, metric: Metric, label: st
     if rank == 1:
         if "other" in item:
             mine, other = float(item["value"]), float(item["other_value"])  # type: ignore[arg-type]
-            how = f"tied with {item['other']}" if not _better(mine, other, hib) else _ahead(mine, other, hib, str(item["other"]))
+            how = (f"tied with {item['other']}" if not _better(mine, other, hib)
+                   else _ahead(mine, other, hib, str(item["other"])))
             return f"{label}: first; {how} ({_num(mine)} vs {_num(other)} {metric.unit})."
         return f"{label}: first (the only chip that serves it)."
     if rank is None:
-        why = {"does not fit": "the model does not fit in its memory", "misses SLO": "no batch meets the latency limits",
+        why = {"does not fit": "the model does not fit in its memory",
+               "misses SLO": "no batch meets the latency limits",
                "no layout": "no parallel layout suits the model"}.get(status, f"no {metric.label} figure")
         lead = f"; {item['other']} leads" if "other" in item else ""
         return f"{label}: not ranked ({why}){lead}."
@@ -210,7 +213,8 @@ def describe_case(item: dict[str, object], claim: str, metric: Metric, label: st
 Case = tuple[str, str]  # (model id, service level)
 
 
-def metric_tables(rows: list[dict[str, Any]], cases: list[Case], chip_ids: list[str]) -> dict[str, dict[Case, dict[str, Any]]]:
+def metric_tables(rows: list[dict[str, Any]], cases: list[Case],
+                  chip_ids: list[str]) -> dict[str, dict[Case, dict[str, Any]]]:
     """metric -> case -> chip -> value, from the domain-setting rows (a chip at its best: the
     domain search includes one-chip replicas, so it is never worse than the chip alone)."""
     out: dict[str, dict[Case, dict[str, Any]]] = {m: {c: dict.fromkeys(chip_ids) for c in cases} for m in METRICS}
@@ -262,7 +266,8 @@ def claim_verdict(res: Any) -> dict[str, Any]:
                                    for n, c in leaders.items() if n != res.metric],
                 "cases": [], "sensitivity": [], "estimates": {}}
     cid = res.claim.id
-    status = {(r["model_id"], r["slo"]): r["status"] for r in res.rows if r["chip_id"] == cid and r["setting"] == "domain"}
+    status = {(r["model_id"], r["slo"]): r["status"] for r in res.rows
+              if r["chip_id"] == cid and r["setting"] == "domain"}
     cases = []
     for item in case_outcomes(res.tables[res.metric], cid, met):
         case = item["case"]

@@ -72,7 +72,8 @@ __all__ = [
     "LARGE_DOMAIN_CHIPS", "SERVICE_LEVELS", "SIZE_CLASSES", "Case", "ChipEntry", "ModelEntry", "OnProgress",
     "ReviewConfig", "ReviewResult", "ServiceLevel", "chart_data", "chip_entry", "domain_chips", "estimate_levels",
     "evaluate", "evaluate_chip", "figures", "mapped_model", "memory_fit", "model_entry", "no_progress", "plan_units",
-    "prediction_row", "resolve", "review", "roofline_points", "run_review", "run_sensitivity", "service_level", "size_class",
+    "prediction_row", "resolve", "review", "roofline_points", "run_review", "run_sensitivity", "service_level",
+    "size_class",
 ]
 
 

@@ -175,7 +175,8 @@ class ClosedLoopSource:
         self._schedule(time_s + self._spec.think_time_s)
 
 
-def poisson_times_s(rate_per_s: float, rng: np.random.Generator, num: int | None, duration_s: float | None) -> np.ndarray:
+def poisson_times_s(rate_per_s: float, rng: np.random.Generator, num: int | None,
+                    duration_s: float | None) -> np.ndarray:
     """Cumulative sums of standard exponential gaps divided by the rate, cut at ``num`` or ``duration_s``."""
     if num is not None:
         times = np.cumsum(rng.standard_exponential(num)) / rate_per_s
@@ -256,7 +257,8 @@ def make_source(
     if isinstance(spec, PoissonArrivals) and times.size and times[-1] > MAX_TIME_S:
         raise InvalidSettingError(
             f"rate_per_s: value {spec.rate_per_s:g} spreads {times.size} requests over {times[-1]:.4g} s, beyond "
-            f"{MAX_TIME_S:g} s (float64 times would lose the step times); allowed: num_requests / rate <= {MAX_TIME_S:g} s")
+            f"{MAX_TIME_S:g} s (float64 times would lose the step times); allowed: num_requests / rate <= "
+            f"{MAX_TIME_S:g} s")
     n = times.size
     inp = lengths.sample(spec.input_tokens, stream(seed, Stream.INPUT_TOKENS), n)
     out = lengths.sample(spec.output_tokens, stream(seed, Stream.OUTPUT_TOKENS), n)

@@ -14,10 +14,11 @@ Definitions (vLLM ``benchmarks/serve.py`` and MLPerf LoadGen conventions):
 * Goodput: requests per second finishing in the window that met every SLO given.
 * Energy (step models that price it, :class:`~inferchip.sim.protocol.EnergyStepModel`):
   each step's energy is the step model's power for it (dynamic energy / time + busy
-  static power, at most TDP) times its duration; a replica with no step to run draws its idle power. ``energy_j`` covers the
-  whole run (first arrival to the last step's end, every replica); ``power_w_per_chip``
-  and ``output_tokens_per_j`` cover the measurement window, like the throughputs (a step
-  straddling a window edge counts in proportion to its time inside).
+  static power, at most TDP) times its duration; a replica with no step to run draws its
+  idle power. ``energy_j`` covers the whole run (first arrival to the last step's end,
+  every replica); ``power_w_per_chip`` and ``output_tokens_per_j`` cover the measurement
+  window, like the throughputs (a step straddling a window edge counts in proportion to its
+  time inside).
 * Saturated: the arrival period ended with the number of requests in the system
   growing well beyond random fluctuation while completions fell short of arrivals, or
   the run hit its time cap with requests unfinished: a queue growing without bound.

@@ -80,7 +80,8 @@ def check_step_model(model: object) -> None:
         ok = isinstance(idle, int | float | np.integer | np.floating) and not isinstance(idle, bool)
         if not ok or not np.isfinite(float(idle)) or float(idle) < 0:
             raise InvalidSettingError(
-                f"step model {type(model).__name__}: field 'idle_power_w' is {idle!r}; it must be a finite number >= 0 W"
+                f"step model {type(model).__name__}: field 'idle_power_w' is {idle!r}; it must be a finite "
+                "number >= 0 W"
             )
 
 

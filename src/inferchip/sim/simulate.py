@@ -102,8 +102,9 @@ def simulate(
     completion. A run stops at ``max_time_s``, and an open-loop run (Poisson, trace, burst)
     also ``max_drain_s`` after its last arrival (default for Poisson and trace:
     ``max(arrival period, 600 s)``, none for a burst); a run stopped with requests
-    unfinished is reported saturated, the unfinished requests counted. ``exact_step_times`` evaluates the step model at the exact inputs
-    instead of inputs rounded to 0.2 % (see :mod:`inferchip.sim.steptime`).
+    unfinished is reported saturated, the unfinished requests counted. ``exact_step_times``
+    evaluates the step model at the exact inputs instead of inputs rounded to 0.2 % (see
+    :mod:`inferchip.sim.steptime`).
     ``progress`` is called with the completed fraction (0..1) as the run advances.
     ``step_timer`` lets several runs of the same step model share one cache of step times
     (searches do); results are the same as with a fresh one.

@@ -189,7 +189,7 @@ class StepTimer:
             c[1] = min(c[1], c[0])  # a batch never decodes more sequences than it has tokens
         points: list[Key] = []
         steps: list[tuple[int, float]] = []  # (corner index, ln of the input ratio) per perturbed point
-        for ci, c in enumerate(corners):
+        for c in corners:
             points.append(tuple(c))  # type: ignore[arg-type]
         for ci, c in enumerate(corners):
             for i in range(NUM_INPUTS):

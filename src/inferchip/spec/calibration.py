@@ -26,11 +26,13 @@ class Calibration(BaseModel):
     )
     memory_bandwidth_fraction: float = Field(
         0.80, gt=0, le=1,
-        description="Attainable fraction of peak DRAM bandwidth when streaming weights/KV: 0.53-0.80 (A100 decode GEMMs, LLMCompass data).",
+        description="Attainable fraction of peak DRAM bandwidth when streaming weights/KV: 0.53-0.80 (A100 decode "
+        "GEMMs, LLMCompass data).",
     )
     link_bandwidth_fraction: float = Field(
         0.70, gt=0, le=1,
-        description="NCCL bus-bandwidth over link peak: 0.65 (Calculon A100 NVLink), ~0.70 (LLMCompass all-reduce data).",
+        description="NCCL bus-bandwidth over link peak: 0.65 (Calculon A100 NVLink), ~0.70 (LLMCompass all-reduce "
+        "data).",
     )
     kernel_overhead_scale: float = Field(
         1.0, gt=0, le=10,
@@ -47,7 +49,8 @@ class Calibration(BaseModel):
     )
     memory_utilization_fraction: float = Field(
         0.92, gt=0, le=1,
-        description="Share of usable device memory the serving engine may allocate (vLLM gpu_memory_utilization 0.9; TRT-LLM kv fraction 0.95 of free).",
+        description="Share of usable device memory the serving engine may allocate (vLLM gpu_memory_utilization "
+        "0.9; TRT-LLM kv fraction 0.95 of free).",
     )
 
     fitted: bool = False

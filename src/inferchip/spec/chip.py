@@ -68,7 +68,9 @@ class ComputeSpec(Frozen):
     dense_tflops: dict[str, Annotated[Figure, b.TFLOPS]] = Field(
         description="Dense peak per number format in TFLOP/s (TOPS for integer formats), no sparsity."
     )
-    vector_tflops: Annotated[Figure, b.TFLOPS] | None = Field(None, description="Non-matrix (vector/SIMT) fp32 peak, TFLOP/s.")
+    vector_tflops: Annotated[Figure, b.TFLOPS] | None = Field(
+        None, description="Non-matrix (vector/SIMT) fp32 peak, TFLOP/s."
+    )
     clock_ghz: Annotated[Figure, b.CLOCK_GHZ] | None = None
     matrix_unit_count: Annotated[int, b.COUNT_UNITS] | None = Field(
         None, description="Matrix units (tensor cores, MXUs, systolic arrays)."
@@ -177,7 +179,9 @@ class PowerSpec(Frozen):
 
 class SiliconSpec(Frozen):
     process_node: str | None = None
-    node_nm: Annotated[float, b.NODE_NM] | None = Field(None, description="Nominal node for energy and wafer-cost scaling.")
+    node_nm: Annotated[float, b.NODE_NM] | None = Field(
+        None, description="Nominal node for energy and wafer-cost scaling."
+    )
     die_area_mm2: Annotated[Figure, b.DIE_AREA] | None = Field(
         None, description="Area of ONE compute die, at most the 858 mm2 reticle field unless wafer_scale."
     )
@@ -234,7 +238,9 @@ class ChipSpec(Frozen):
     category: str = "accelerator"
     status: str = "shipping"
     year: Annotated[int, b.YEAR] | None = None
-    estimate: bool = Field(False, strict=True, description="True when the figures are announced or estimated, not measured.")
+    estimate: bool = Field(
+        False, strict=True, description="True when the figures are announced or estimated, not measured."
+    )
     compute: ComputeSpec
     memory: MemorySpec
     sram: SramSpec = SramSpec()
@@ -294,7 +300,9 @@ class FamilyDefaults(Frozen):
     )
     scaleout_bw_gb_per_s_per_direction: Annotated[float, b.GB_PER_S] = 50.0
     scaleout_latency_us: Annotated[float, b.LATENCY_US] = 10.0
-    runtime_reserve_gib: Annotated[float, b.RESERVE_GIB] = Field(2.0, description="Memory the runtime and context keep.")
+    runtime_reserve_gib: Annotated[float, b.RESERVE_GIB] = Field(
+        2.0, description="Memory the runtime and context keep."
+    )
     idle_power_fraction_of_tdp: Annotated[float, b.FRACTION] = 0.12
     software: str = "vendor stack"
     sources: list[Source] = Field(min_length=1)
@@ -317,7 +325,8 @@ def memory_capacity(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = 
     stated = f"memory.capacity {pick(m.capacity, level):g} {m.capacity_unit}"
     usable = pick(m.usable_capacity_gib, level)
     if usable is not None:
-        return MemoryCapacity(physical, stated, usable * GIB, f"memory.usable_capacity_gib {usable:g} GiB (runtime figure)")
+        return MemoryCapacity(physical, stated, usable * GIB,
+                              f"memory.usable_capacity_gib {usable:g} GiB (runtime figure)")
     reserve = fam.runtime_reserve_gib
     return MemoryCapacity(physical, stated, max(physical - reserve * GIB, 0.0),
                           f"{stated} less the {spec.family} family runtime reserve {reserve:g} GiB")
@@ -353,8 +362,8 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
         sram_bytes=capacity_bytes(sram or 0.0, "MB"),
         link_bytes_per_s=(link or 0.0) * GIGA,
         link_latency_s=(link_lat if link_lat is not None else fam.scaleup_latency_us) * MICRO,
-        scaleout_bytes_per_s=(pick(i.scaleout_bw_gb_per_s_per_direction, level) or fam.scaleout_bw_gb_per_s_per_direction)
-        * GIGA,
+        scaleout_bytes_per_s=(pick(i.scaleout_bw_gb_per_s_per_direction, level)
+                              or fam.scaleout_bw_gb_per_s_per_direction) * GIGA,
         scaleout_latency_s=fam.scaleout_latency_us * MICRO,
         max_scaleup_domain=i.max_scaleup_domain or 1,
         gemm_tile_m=tile[0],

@@ -39,7 +39,9 @@ class LayerGroup(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     count: Annotated[int, LAYERS]
-    window: Annotated[int, CONTEXT] | None = Field(None, description="Sliding-window length in tokens; None = full attention.")
+    window: Annotated[int, CONTEXT] | None = Field(
+        None, description="Sliding-window length in tokens; None = full attention."
+    )
     moe: bool = False
 
 
@@ -110,7 +112,8 @@ class ModelSpec(BaseModel):
             raise ValueError(f"num_attention_heads {self.num_heads} is not a multiple of kv heads {self.num_kv_heads}")
         if any(g.moe for g in self.layer_groups) and (self.num_experts < 1 or self.experts_per_token < 1):
             raise ValueError("MoE layers need num_experts and experts_per_token")
-        if self.attention == "mla" and None in (self.kv_lora_rank, self.qk_nope_head_dim, self.qk_rope_head_dim, self.v_head_dim):
+        if self.attention == "mla" and None in (self.kv_lora_rank, self.qk_nope_head_dim, self.qk_rope_head_dim,
+                                                self.v_head_dim):
             raise ValueError("MLA needs kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim and v_head_dim")
         if self.experts_per_token > self.num_experts:
             raise cross_field_error("experts_per_token", self.experts_per_token,

@@ -62,7 +62,8 @@ def stack_chips(chips: list[ChipParams], axis_shape: tuple[int, ...] | None = No
         return np.array([getattr(c, name) for c in chips], dtype=float).reshape(shape)
 
     formats = sorted({f for c in chips for f in c.peak_flop_per_s})
-    peaks: dict[str, Any] = {f: np.array([c.peak_flop_per_s.get(f, 0.0) for c in chips], dtype=float).reshape(shape) for f in formats}
+    peaks: dict[str, Any] = {f: np.array([c.peak_flop_per_s.get(f, 0.0) for c in chips], dtype=float).reshape(shape)
+                             for f in formats}
     numeric = [f for f in ChipParams.__dataclass_fields__ if f not in ("id", "peak_flop_per_s", "family", "notes")]
     kw = {f: arr(f) for f in numeric}
     return ChipParams(id=",".join(c.id for c in chips), peak_flop_per_s=peaks, family="mixed", notes=(), **kw)

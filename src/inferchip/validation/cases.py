@@ -106,7 +106,8 @@ def _lim(ttft_ms=None, tpot_ms=None, e2e_ms=None, src="") -> LatencyLimits:
 _README = "shared/validation/README.md, 'MLPerf dataset facts and latency constraints'"
 MLPERF_DATASETS: dict[str, Dataset] = {
     "llama2-70b": Dataset("llama2-70b", 1024, 1024, _lim(2000, 200, src=_README), _lim(450, 40, src=_README), 294.45,
-                          "OpenOrca GPT-4, max_seq_len 1024 for input and output (processorca.py); mlcommons/inference docs/index.md"),
+                          "OpenOrca GPT-4, max_seq_len 1024 for input and output (processorca.py); "
+                          "mlcommons/inference docs/index.md"),
     "mixtral-8x7b": Dataset("mixtral-8x7b", 2048, 2048, _lim(2000, 200, src=_README), None, 144.84,
                             "OpenOrca + GSM8K + MBXP, max_seq_len 2048; language/mixtral-8x7b/README.md"),
     "gptj": Dataset("gptj", 1919, 128, _lim(e2e_ms=20000, src=_README), None, 128.0,
@@ -195,7 +196,8 @@ def _int(path, line, col, name, text, *, minimum=1) -> int:
     try:
         v = float(text)
     except ValueError:
-        raise CaseFileError(path, line, col, name, f"value {text!r} is not a number; expected a whole number >= {minimum}") from None
+        raise CaseFileError(path, line, col, name,
+                            f"value {text!r} is not a number; expected a whole number >= {minimum}") from None
     if not math.isfinite(v) or v != int(v) or v < minimum:
         raise CaseFileError(path, line, col, name, f"value {text!r}: expected a whole number >= {minimum}")
     return int(v)
@@ -205,7 +207,8 @@ def _float(path, line, col, name, text) -> float:
     try:
         v = float(text)
     except ValueError:
-        raise CaseFileError(path, line, col, name, f"value {text!r} is not a number; expected a positive number") from None
+        raise CaseFileError(path, line, col, name,
+                            f"value {text!r} is not a number; expected a positive number") from None
     if not math.isfinite(v) or v <= 0:
         raise CaseFileError(path, line, col, name, f"value {text!r}: expected a positive finite number")
     return v
@@ -224,7 +227,8 @@ def parse_cases(text: str, path: str = "<cases>") -> list[Case]:
     try:
         header = next(reader)
     except StopIteration:
-        raise CaseFileError(path, 1, 0, None, f"empty file; expected a header with the columns {', '.join(COLUMNS)}") from None
+        raise CaseFileError(path, 1, 0, None,
+                            f"empty file; expected a header with the columns {', '.join(COLUMNS)}") from None
     except csv.Error as exc:
         raise CaseFileError(path, reader.line_num or 1, 0, None, f"not valid CSV: {exc}") from None
     header = [h.strip() for h in header]
@@ -235,7 +239,8 @@ def parse_cases(text: str, path: str = "<cases>") -> list[Case]:
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
         col = header.index(unknown[0]) + 1
-        raise CaseFileError(path, 1, col, unknown[0], f"unknown column '{unknown[0]}'; expected the columns {', '.join(COLUMNS)}")
+        raise CaseFileError(path, 1, col, unknown[0],
+                            f"unknown column '{unknown[0]}'; expected the columns {', '.join(COLUMNS)}")
     dup = [h for h in header if header.count(h) > 1]
     if dup:
         raise CaseFileError(path, 1, len(header) - header[::-1].index(dup[0]), dup[0], "column given twice")
@@ -304,7 +309,8 @@ def _parse_row(path: str, line: int, row: list[str], idx: dict[str, int], seen: 
     metric = _choice(path, line, c, "metric", v, tuple(METRIC_UNITS))
     unit, c = req("unit")
     if unit != METRIC_UNITS[metric]:
-        raise CaseFileError(path, line, c, "unit", f"value {unit!r} does not match metric {metric}; expected {METRIC_UNITS[metric]!r}")
+        raise CaseFileError(path, line, c, "unit",
+                            f"value {unit!r} does not match metric {metric}; expected {METRIC_UNITS[metric]!r}")
     v, c = req("value")
     value = _float(path, line, c, "value", v)
     v, c = req("num_accelerators")

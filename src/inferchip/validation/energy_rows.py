@@ -188,7 +188,8 @@ def _setting(row: dict[str, str], lengths: DatasetLengths) -> dict[str, Any]:
     ds = mlperf_set(_cell(row, "model"))
     if inp is None:
         if ds is None or ds.name not in lengths.mean_input_tokens:
-            raise ValueError("input_tokens is blank and the model is not on an MLPerf data set with a mean input length")
+            raise ValueError("input_tokens is blank and the model is not on an MLPerf data set with a mean input "
+                             "length")
         inp = lengths.mean_input_tokens[ds.name]
     if out is None:
         if ds is None or ds.default_output_tokens is None:

@@ -128,7 +128,8 @@ def plan_for(case: Case, lengths: DatasetLengths) -> Plan:
                     analytic_notes=(f"open loop at the stated {rate:g} requests/s",), **scaled, **base)
     how: list[str] = []
     if any(v is not None for v in scaled.values()):
-        how.append(f"p99 limits ({lim.source}) scaled to means: TTFT/{TTFT_P99_OVER_MEAN:g}, TPOT/{TPOT_P99_OVER_MEAN:g}")
+        how.append(f"p99 limits ({lim.source}) scaled to means: TTFT/{TTFT_P99_OVER_MEAN:g}, "
+                   f"TPOT/{TPOT_P99_OVER_MEAN:g}")
     if rate is not None:
         how.append("stated request rate INF: saturation, maximum throughput")
     elif not any(v is not None for v in scaled.values()):

@@ -174,7 +174,8 @@ def scheduler_config(case: Case, mm: MappedModel, plan: Plan, kv_capacity_tokens
     dp = max(1, int(getattr(mm.sm, "dp_attention", 1)))
     if seqs is not None:
         n = seqs * dp
-        why = f"max_num_seqs {n} (batch size {seqs} stated" + (f" per rank, x{dp} attention-DP ranks)" if dp > 1 else ")")
+        why = (f"max_num_seqs {n} (batch size {seqs} stated"
+               + (f" per rank, x{dp} attention-DP ranks)" if dp > 1 else ")"))
     else:
         o = plan.outputs
         ctx = plan.inputs.mean + o.second_moment / (2.0 * max(o.mean, 1.0))
@@ -289,7 +290,8 @@ def simulate_row(case: Case, plan: Plan, layout: Layout, analytic: OperatingPoin
     ok = not res.saturated()
     notes = [head, text]
     if not ok:
-        notes.append("the stated load saturates the simulated replica: the queue grows, latencies depend on the run length")
+        notes.append("the stated load saturates the simulated replica: the queue grows, latencies depend on the "
+                     "run length")
     tokens = rate * plan.outputs.mean * plan.beams if ok else s["output_tokens_per_s"] * plan.beams
     return SimOutcome("open_loop", rate, ok, tokens, s, p, n, 1, notes)
 

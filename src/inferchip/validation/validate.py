@@ -85,8 +85,8 @@ __all__ = [
     "E2E_P99_OVER_MEAN", "LENGTH_POINTS", "LENGTH_SIGMA", "QUEUE_WAIT_STEPS", "SERVER_MODELS", "TPOT_P99_OVER_MEAN",
     "TTFT_P99_OVER_MEAN", "CaseResult", "LengthDist", "NotPredictable", "OperatingPoint", "Plan", "Validator",
     "case_formats", "error_stats", "evaluate_fixed", "max_concurrency", "metric_value", "operating_point",
-    "plan_for", "server_comparison", "summarize", "uses_simulator", "validate", "validate_cases", "GROUP_KEYS", "SERVER_GROUPS",
-    "case_kind",
+    "plan_for", "server_comparison", "summarize", "uses_simulator", "validate", "validate_cases", "GROUP_KEYS",
+    "SERVER_GROUPS", "case_kind",
 ]
 
 
@@ -244,8 +244,8 @@ class Validator:
         sim = None if outcome is None else outcome.to_dict(layout.replicas)
         if not (value is not None and math.isfinite(value) and value > 0):
             return CaseResult(case, "not_predictable", f"the model gives {value:g} (a chip figure it needs, such as "
-                              f"the scale-up link bandwidth for tp={layout.tp}, is missing or zero)", None, layout, point,
-                              notes, model, by_model, sim)
+                              f"the scale-up link bandwidth for tp={layout.tp}, is missing or zero)", None, layout,
+                              point, notes, model, by_model, sim)
         return CaseResult(case, "ok", "", value, layout, point, notes, model, by_model, sim)
 
     def _simulate(self, case: Case, plan: Plan, fmt: Formats, layout: Layout, point: OperatingPoint,
@@ -276,7 +276,9 @@ class Validator:
             if best is None or score > best[0]:
                 best = (score, lay, pt)
         if best is None:
-            raise first_err or InvalidSettingError(f"no parallel layout of {case.num_accelerators} chips suits {case.model}")
+            raise first_err or InvalidSettingError(
+                f"no parallel layout of {case.num_accelerators} chips suits {case.model}"
+            )
         return best[1], best[2]
 
 
@@ -316,7 +318,8 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetL
     slots: list[CaseResult | None] = [None] * len(cases)
     done = 0
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_predict_group, [cases[i] for i in g], cal, server_model, compare, assumptions, lengths): g
+        futures = {pool.submit(_predict_group, [cases[i] for i in g], cal, server_model, compare, assumptions,
+                               lengths): g
                    for g in order}
         for fut in as_completed(futures):
             for i, r in zip(futures[fut], fut.result(), strict=True):
@@ -331,9 +334,10 @@ def validate(*paths: str, calibration: Calibration | str | None = None, server_m
              compare: bool = True, workers: int = 1, assumptions: str | None = None) -> list[CaseResult]:
     """Predict every published measurement in the case files ``paths`` (CSV; none: the shipped
     ``validation_cases.csv``) in its own setting. ``calibration``: a Calibration, a YAML path,
-    ``"none"`` or None (the shipped one; a file also gives the MLPerf mean input lengths). Each :class:`CaseResult` holds the prediction in the
-    row's unit (``predicted``), the measurement, the signed error and APE in percent, the layout
-    and why a row was not predicted; :func:`summarize` gives the statistics."""
+    ``"none"`` or None (the shipped one; a file also gives the MLPerf mean input lengths). Each
+    :class:`CaseResult` holds the prediction in the row's unit (``predicted``), the measurement,
+    the signed error and APE in percent, the layout and why a row was not predicted;
+    :func:`summarize` gives the statistics."""
     from pathlib import Path
 
     from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths

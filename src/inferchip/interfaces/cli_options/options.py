@@ -48,7 +48,8 @@ def int_range(option: str, lo: int, hi: int) -> Callable[[int | None], int | Non
     return check
 
 
-def float_range(option: str, hi: float, *, lo: float = 0.0, lo_open: bool = True) -> Callable[[float | None], float | None]:
+def float_range(option: str, hi: float, *, lo: float = 0.0,
+                lo_open: bool = True) -> Callable[[float | None], float | None]:
     """A check of a finite number above ``lo`` (or from it) up to ``hi``; nan and inf are refused."""
     def check(value: float | None) -> float | None:
         if value is None:

@@ -100,7 +100,8 @@ def curves_figure(res: ReviewResult) -> dict[str, Any] | None:
             traces.append({"type": "scatter", "mode": "lines+markers", "name": chip.id, "x": c["tokens_per_s_per_user"],
                            "y": c["tokens_per_s_per_chip"], "marker": {"size": 4, "color": col[chip.id]},
                            "line": {"width": 3 if chip.is_claim else 1.6, "color": col[chip.id]},
-                           "hovertemplate": f"{chip.id}<br>%{{x:,.1f}} tok/s per user<br>%{{y:,.0f}} tok/s per chip<extra></extra>"})
+                           "hovertemplate": f"{chip.id}<br>%{{x:,.1f}} tok/s per user<br>"
+                                            "%{y:,.0f} tok/s per chip<extra></extra>"})
         if traces:
             groups[_short(m.id)] = traces
     if not groups:
@@ -151,7 +152,8 @@ def roofline_figure(res: ReviewResult, chip_id: str) -> dict[str, Any] | None:
     return {"data": data, "layout": _base_layout(
         f"{chip_id}{' (estimate)' if chip.estimate else ''}",
         xaxis={"type": "log", "title": {"text": "arithmetic intensity (FLOP per DRAM byte)"}},
-        yaxis={"type": "log", "title": {"text": "attained FLOP/s"}}, height=470, margin={"l": 70, "r": 10, "t": 50, "b": 40},
+        yaxis={"type": "log", "title": {"text": "attained FLOP/s"}}, height=470,
+        margin={"l": 70, "r": 10, "t": 50, "b": 40},
         showlegend=True, legend={"font": {"size": 10}, "orientation": "h", "y": -0.22, "x": 0})}
 
 
@@ -168,7 +170,8 @@ def memory_figure(res: ReviewResult) -> dict[str, Any]:
             zr.append(math.log2(frac) if frac and math.isfinite(frac) and frac > 0 else None)
             short = "✗ no fit" if r and r["chips_per_replica"] is None else (
                 "1 chip" if r and r["chips_per_replica"] == 1 else f"{r['chips_per_replica']} chips" if r else "")
-            share = (f"{frac:.0%}" if frac < 10 else f"{frac:,.0f}x") if frac is not None and math.isfinite(frac) else ""
+            share = ((f"{frac:.0%}" if frac < 10 else f"{frac:,.0f}x") if frac is not None and math.isfinite(frac)
+                     else "")
             tr.append(f"{share}<br>{short}" if share else short)
         z.append(zr)
         text.append(tr)
@@ -190,7 +193,8 @@ def pareto_figure(res: ReviewResult) -> dict[str, Any] | None:
     col = colours(res)
     groups: dict[str, list[dict[str, Any]]] = {}
     have_money = any(r["usd_per_million_tokens"] is not None for r in res.rows)
-    xcol, ycol = ("usd_per_million_tokens", "output_tokens_per_j") if have_money else ("tpot_s", "output_tokens_per_s_per_chip")
+    xcol, ycol = (("usd_per_million_tokens", "output_tokens_per_j") if have_money
+                  else ("tpot_s", "output_tokens_per_s_per_chip"))
     xtitle, ytitle = (("$ per million output tokens (TCO)", "output tokens per joule") if have_money
                       else ("TPOT (s)", "output tokens/s per chip"))
     for m in res.models:

@@ -55,7 +55,8 @@ def collect_assumptions(res: ReviewResult) -> list[dict[str, Any]]:
          "source": "a chip is ranked in its scale-up domain, whose layout search includes one-chip replicas"},
     ]
     for _bound, name, ttft, tpot, basis in SIZE_CLASSES:
-        out.append({"group": "service level: interactive", "name": name, "value": f"TTFT {ttft * 1e3:g} ms, TPOT {tpot * 1e3:g} ms",
+        out.append({"group": "service level: interactive", "name": name,
+                    "value": f"TTFT {ttft * 1e3:g} ms, TPOT {tpot * 1e3:g} ms",
                     "unit": "", "source": basis + " (p99 limits; compared here with modelled means)"})
     out.append({"group": "service level: batch", "name": "all models", "value": "no latency limit", "unit": "",
                 "source": "maximum throughput (MLPerf Offline)"})
@@ -68,7 +69,8 @@ def collect_assumptions(res: ReviewResult) -> list[dict[str, Any]]:
             out.append({"group": "performance model calibration" + (" (fitted)" if cal.fitted else " (defaults)"),
                         "name": k, "value": getattr(cal, k), "unit": "", "source": desc})
     except Exception as exc:  # a broken calibration file is reported, not fatal for the report
-        out.append({"group": "performance model calibration", "name": "error", "value": str(exc), "unit": "", "source": ""})
+        out.append({"group": "performance model calibration", "name": "error", "value": str(exc), "unit": "",
+                    "source": ""})
     try:
         from inferchip.catalog.assumptions import load_assumptions
 

@@ -30,11 +30,13 @@ from inferchip.review.review import ReviewResult
 
 CSS = """
 :root{--ink:#1d2430;--muted:#5b6472;--line:#e3e7ee;--bg:#f4f6f9;--card:#fff;--accent:#d62728;--ok:#1a7f37}
-*{box-sizing:border-box}body{margin:0;font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:var(--ink);background:var(--bg)}
+*{box-sizing:border-box}body{margin:0;font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;\
+color:var(--ink);background:var(--bg)}
 header{background:linear-gradient(120deg,#1d2430,#34445c);color:#fff;padding:28px 40px 22px}
 header h1{margin:0 0 4px;font-size:26px;font-weight:650}header p{margin:0;color:#c9d3e3;font-size:14px}
 main{max-width:1280px;margin:0 auto;padding:24px 28px 60px}
-section{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:20px 24px;margin:0 0 22px;box-shadow:0 1px 2px rgba(0,0,0,.04)}
+section{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:20px 24px;margin:0 0 22px;\
+box-shadow:0 1px 2px rgba(0,0,0,.04)}
 h2{font-size:19px;margin:0 0 6px}h3{font-size:15px;margin:18px 0 6px}
 .read{color:var(--muted);font-size:13.5px;margin:0 0 12px;max-width:980px}
 .verdict{border:2px solid var(--accent);background:#fff7f7}
@@ -44,12 +46,15 @@ h2{font-size:19px;margin:0 0 6px}h3{font-size:15px;margin:18px 0 6px}
 .tiles{display:flex;gap:14px;flex-wrap:wrap;margin:0 0 14px}
 .tile{background:#fff;border:1px solid var(--line);border-radius:10px;padding:10px 16px;min-width:150px}
 .tile b{display:block;font-size:22px}.tile span{color:var(--muted);font-size:12.5px}
-table{border-collapse:collapse;width:100%;font-size:13px}th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
+table{border-collapse:collapse;width:100%;font-size:13px}\
+th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
 th{background:#f0f3f7;font-weight:600;position:sticky;top:0}td.l,th.l{text-align:left}
 tr.claim td{background:#fff0f0;font-weight:600}tr.na td{color:#9aa3af}
-.badge{display:inline-block;font-size:11px;padding:1px 7px;border-radius:9px;background:#fde7c8;color:#8a4b00;margin-left:5px;font-weight:600}
+.badge{display:inline-block;font-size:11px;padding:1px 7px;border-radius:9px;background:#fde7c8;color:#8a4b00;\
+margin-left:5px;font-weight:600}
 .first{color:var(--ok);font-weight:700}.scroll{overflow-x:auto}
-details{border:1px solid var(--line);border-radius:8px;margin:8px 0;padding:4px 12px}summary{cursor:pointer;font-weight:600;padding:4px 0}
+details{border:1px solid var(--line);border-radius:8px;margin:8px 0;padding:4px 12px}\
+summary{cursor:pointer;font-weight:600;padding:4px 0}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:14px}
 .chart{min-height:360px}.note{color:var(--muted);font-size:13px}
 .src{display:block;white-space:normal;text-align:left;color:var(--muted);min-width:260px;max-width:620px;font-weight:400}
@@ -104,11 +109,13 @@ def _verdict_html(res: ReviewResult) -> str:
     if res.claim is not None:
         rank = v.get("suite_rank")
         tiles = ('<div class="tiles">'
-                 f'<div class="tile"><b>{esc(rank if rank else "-")}{" / " + esc(v.get("suite_ranked")) if rank else ""}</b>'
+                 f'<div class="tile"><b>{esc(rank if rank else "-")}'
+                 f'{" / " + esc(v.get("suite_ranked")) if rank else ""}</b>'
                  f'<span>suite rank on {esc(v["metric_label"])}</span></div>'
                  f'<div class="tile"><b>{esc(v.get("first_places"))} / {esc(v.get("cases_total"))}</b>'
                  '<span>cases where it ranks first</span></div>'
-                 f'<div class="tile"><b>{len(res.claim.estimated_fields)}</b><span>estimated figures</span></div></div>')
+                 f'<div class="tile"><b>{len(res.claim.estimated_fields)}</b>'
+                 '<span>estimated figures</span></div></div>')
     badge = '<span class="badge">estimate</span>' if res.claim is not None and res.claim.estimate else ""
     items = "".join(f"<li>{esc(line)}</li>" for line in v["lines"][1:])
     cases = "".join(f"<li>{esc(c['sentence'])}</li>" for c in v.get("cases", []))
@@ -126,20 +133,26 @@ def _sensitivity_html(res: ReviewResult, figures: dict[str, dict[str, Any]], fig
     head = [("spec", True), ("rank at x0.5", False), ("rank at x1", False), ("rank at x2", False), ("finding", True)]
     rows = [([esc(s["label"]), esc(s["ranks"].get("0.5") or "-"), esc(s["ranks"].get("1.0") or "-"),
               esc(s["ranks"].get("2.0") or "-"), esc(s["summary"])], "") for s in sens]
-    return (f'<section id="sensitivity"><h2>Sensitivity of the claimed chip</h2><p class="read">{esc(HOW_TO_READ["tornado"])}</p>'
+    return ('<section id="sensitivity"><h2>Sensitivity of the claimed chip</h2>'
+            f'<p class="read">{esc(HOW_TO_READ["tornado"])}</p>'
             + _chart(figures, "fig-tornado", fig, "") + html_table(head, rows) + "</section>")
 
 
 def sections(res: ReviewResult, assumptions: list[dict[str, Any]], figures: dict[str, dict[str, Any]],
              figs: dict[str, Any]) -> str:
     parts = [_verdict_html(res),
-             f'<section id="summary"><h2>Summary</h2><p class="read">{esc(HOW_TO_READ["summary"])}</p>{summary_html(res)}</section>',
-             f'<section id="rankings"><h2>Rankings per model and service level</h2><p class="read">{esc(HOW_TO_READ["rankings"])}</p>'
+             f'<section id="summary"><h2>Summary</h2><p class="read">{esc(HOW_TO_READ["summary"])}</p>'
+             f'{summary_html(res)}</section>',
+             '<section id="rankings"><h2>Rankings per model and service level</h2>'
+             f'<p class="read">{esc(HOW_TO_READ["rankings"])}</p>'
              f'{rankings_html(res)}</section>']
     bars = "".join(_chart(figures, f"fig-bars-{m}", figs["bars"][m],
-                          f"No chip has a {METRICS[m].label} figure in this run.") for m in ("energy", "capex", "tco", "throughput"))
-    parts.append(f'<section id="merit"><h2>Tokens per joule and per dollar</h2><p class="read">{esc(HOW_TO_READ["bars"])}</p>{bars}</section>')
-    parts.append(f'<section id="curves"><h2>Throughput vs interactivity</h2><p class="read">{esc(HOW_TO_READ["curves"])}</p>'
+                          f"No chip has a {METRICS[m].label} figure in this run.")
+                   for m in ("energy", "capex", "tco", "throughput"))
+    parts.append('<section id="merit"><h2>Tokens per joule and per dollar</h2>'
+                 f'<p class="read">{esc(HOW_TO_READ["bars"])}</p>{bars}</section>')
+    parts.append('<section id="curves"><h2>Throughput vs interactivity</h2>'
+                 f'<p class="read">{esc(HOW_TO_READ["curves"])}</p>'
                  + _chart(figures, "fig-curves", figs["curves"], "No chip serves any model.") + "</section>")
     parts.append(f'<section id="pareto"><h2>Pareto front</h2><p class="read">{esc(HOW_TO_READ["pareto"])}</p>'
                  + _chart(figures, "fig-pareto", figs["pareto"], "No chip serves any model.") + "</section>")

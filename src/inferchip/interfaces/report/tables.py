@@ -54,7 +54,8 @@ def summary_html(res: ReviewResult) -> str:
     rows = []
     for c in order:
         served = sum(1 for r in res.rows if r["chip_id"] == c.id and r["setting"] == "domain" and r["status"] == "ok")
-        cells = [esc(c.id) + ('<span class="badge">estimate</span>' if c.estimate else ""), esc(c.vendor), str(c.domain)]
+        cells = [esc(c.id) + ('<span class="badge">estimate</span>' if c.estimate else ""), esc(c.vendor),
+                 str(c.domain)]
         for n in names:
             s = res.suite[n][c.id]
             rank = s["rank"]
@@ -79,9 +80,11 @@ def rankings_html(res: ReviewResult) -> str:
             rank = r.get(f"rank_{res.metric}")
             ok = r["status"] == "ok"
             layout = (f"tp{r['tp']} pp{r['pp']} ep{r['ep']} x{r['replicas']}" if ok else "")
-            mem = (f"{fmt.gb(r['memory_per_chip_bytes'])} / {fmt.gb(r['memory_capacity_per_chip_bytes'])}" if ok else "")
+            mem = (f"{fmt.gb(r['memory_per_chip_bytes'])} / {fmt.gb(r['memory_capacity_per_chip_bytes'])}"
+                   if ok else "")
             rows.append(([f'<span class="{"first" if rank == 1 else ""}">{rank or "-"}</span>', esc(r["chip_id"]),
-                          cell(r["output_tokens_per_s_per_chip"], "rate"), cell(r["output_tokens_per_s_per_user"], "rate"),
+                          cell(r["output_tokens_per_s_per_chip"], "rate"),
+                          cell(r["output_tokens_per_s_per_user"], "rate"),
                           cell(r["ttft_s"], "ms"), cell(r["tpot_s"], "ms"), esc(layout), cell(r["batch"], "g"),
                           cell(r["usd_per_million_tokens"], "g"), cell(r["output_tokens_per_j"], "g"),
                           cell(r["output_tokens_per_s_per_usd_capex"], "g"), esc(mem),
@@ -113,9 +116,11 @@ def estimates_html(res: ReviewResult) -> str:
 
 
 def assumptions_html(assumptions: list[dict[str, Any]]) -> str:
-    rows = [([esc(a["group"]), esc(a["name"]), esc(a["value"] if not isinstance(a["value"], float) else f"{a['value']:g}"),
+    rows = [([esc(a["group"]), esc(a["name"]),
+              esc(a["value"] if not isinstance(a["value"], float) else f"{a['value']:g}"),
               esc(a["unit"]), f'<span class="src">{esc(a["source"])}</span>'], "") for a in assumptions]
     return ('<section id="assumptions"><h2>Every assumption used</h2><p class="read">The review\'s own settings, the '
             'service levels, the calibration of the performance model, and every constant of the energy and money '
-            'models with its source.</p>' + html_table([("group", True), ("name", True), ("value", False), ("unit", True),
-                                                    ("source", True)], rows, wrap=True) + "</section>")
+            'models with its source.</p>'
+            + html_table([("group", True), ("name", True), ("value", False), ("unit", True), ("source", True)],
+                         rows, wrap=True) + "</section>")
