@@ -60,3 +60,14 @@ def test_a_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path: Path,
         write_text(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+@pytest.mark.parametrize("text, field", [("gemm_compute_fraction: true\n", "gemm_compute_fraction"),
+                                         ("memory_bandwidth_fraction: .nan\n", "memory_bandwidth_fraction"),
+                                         ("step_overhead_s: 5\n", "step_overhead_s"),
+                                         ("moe_imbalance: 0.5\n", "moe_imbalance")])
+def test_a_calibration_file_outside_its_physical_bounds_is_refused(tmp_path: Path, text: str, field: str):
+    path = tmp_path / "cal.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError, match=field):
+        load_calibration(str(path))

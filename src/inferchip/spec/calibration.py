@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Calibration(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)  # strict: YAML `true` is no number
 
     gemm_compute_fraction: float = Field(
         0.80, gt=0, le=1,
@@ -70,7 +70,7 @@ class DatasetLengths(BaseModel):
     rows give none). Fitted with the calibration and stored in the same file (its
     ``mlperf_mean_input_tokens`` mapping), but no part of the performance model."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)  # strict: YAML `true` is no number
 
     mean_input_tokens: dict[str, float] = Field(
         default_factory=lambda: {"llama2-70b": 700.0, "llama3.1-405b": 9000.0, "llama3.1-8b": 780.0,
