@@ -20,8 +20,9 @@ from pathlib import Path
 
 L8 = "meta-llama/Llama-3.1-8B-Instruct"
 COMMANDS = {
-    "predict": ["predict", "--chip", "nvidia-h100-sxm-80gb", "--model", L8, "--batch", "1"],
-    "predict (bare, as the issue times it)": ["predict", "--chip", "nvidia-h100-sxm-80gb", "--model", L8],
+    "predict --batch 1": ["predict", "--chip", "nvidia-h100-sxm-80gb", "--model", L8, "--batch", "1"],
+    "predict --max-throughput": ["predict", "--chip", "nvidia-h100-sxm-80gb", "--model", L8, "--max-throughput"],
+    "predict without --batch (usage error)": ["predict", "--chip", "nvidia-h100-sxm-80gb", "--model", L8],
     "chips": ["chips"],
     "--help": ["--help"],
     "serve --help": ["serve", "--help"],
