@@ -237,42 +237,55 @@ def predict_setting(setting: Setting, q: Question) -> Prediction:
     return pred
 
 
+def _at(x: Any, shape: tuple[int, ...], idx: int) -> float:
+    """``x`` (broadcast to ``shape``) at flat index ``idx``, as a float."""
+    a = np.asarray(x)
+    if a.ndim == 0:
+        return float(a)
+    return float((a if a.shape == shape else np.broadcast_to(a, shape)).flat[idx])
+
+
+def _step_power_at(economy: Any, cost: StepCost, step_s: Any, pp: int, shape: tuple[int, ...],
+                   idx: int) -> tuple[float, float, bool, float]:
+    """``economics.step_power`` of the step at point ``idx`` only (the same numbers, as floats)."""
+    flop = {f: _at(v, shape, idx) for f, v in cost.flop_by_format.items()}
+    return economy.step_power(flop, _at(cost.dram_bytes, shape, idx), _at(cost.link_bytes, shape, idx),
+                              _at(step_s, shape, idx), pp)
+
+
 def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, idx: int, setting: Setting) -> None:
     """Power per chip (with TDP throttling, which stretches the steps), tokens per joule and $ per token.
 
     The energy of a static batch is that of the very steps its TTFT and TPOT came from:
     ``met.prefill_chunks`` prefill steps of ``met.prefill_step_s`` each, then output - 1 decode
     steps. In continuous batching every step is the steady-state decode step (prefill mixed in).
+    Everything that depends only on the setting comes from :attr:`Setting.economy`; here only
+    the point's own step is priced (``economics.ChipEconomy``: the numbers of ``step_power``
+    and ``money_per_token``).
     """
-    from inferchip.cost.economics import money_per_token, step_power
-
-    a, spec, cp = setting.assumptions, setting.chip_spec, mm.chip
-    mem_type = spec.memory.type if spec is not None else "HBM3"
+    spec, cp = setting.chip_spec, mm.chip
     if spec is None:
         pred.notes.append("no chip spec given: energy assumes a 7 nm node and HBM3 memory")
     if not np.isfinite(cp.tdp_w):
         pred.notes.append(f"{cp.id}: no TDP published: power, energy and TCO are unavailable")
         return
+    eco = setting.economy
     pp = mm.layout.pp
-    dec = step_power(met.decode, met.tpot_s, pp, spec, mem_type, cp.tdp_w, cp.idle_w, a)
-
-    def at(x) -> float:
-        return float(np.ravel(np.broadcast_to(x, np.shape(met.tpot_s)))[idx])
-
-    tpot = at(dec.time_s)
+    shape = np.shape(met.tpot_s)
+    tpot, dec_p, throttled, dec_e = _step_power_at(eco, met.decode, met.tpot_s, pp, shape, idx)
     ttft = pred.ttft_s
-    throttled = bool(at(dec.throttled))
     if pred.mode == "static":
-        n_chunks = at(met.prefill_chunks)
-        pre = step_power(met.prefill, met.prefill_step_s, pp, spec, mem_type, cp.tdp_w, cp.idle_w, a)
-        ttft = at(pre.time_s) * n_chunks
-        throttled = throttled or bool(at(pre.throttled))
+        assert met.prefill is not None
+        n_chunks = _at(met.prefill_chunks, shape, idx)
+        pre_t, _, pre_thr, pre_e = _step_power_at(eco, met.prefill, met.prefill_step_s, pp, shape, idx)
+        ttft = pre_t * n_chunks
+        throttled = throttled or pre_thr
         e2e = ttft + max(pred.output_tokens - 1, 0) * tpot
-        energy = at(pre.energy_j) * n_chunks + max(pred.output_tokens - 1, 0) * at(dec.energy_j)
+        energy = pre_e * n_chunks + max(pred.output_tokens - 1, 0) * dec_e
         power = energy / e2e
         tput = pred.batch * pred.output_tokens / e2e * pred.replicas
     else:
-        power = at(dec.power_w)
+        power = dec_p
         e2e = ttft + max(pred.output_tokens - 1, 0) * tpot
         tput = pred.batch / tpot * pred.replicas
     if throttled:
@@ -293,4 +306,4 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
         "chip_price_source": money.price_source,
         "manufacturing_cost_usd": money.manufacturing_cost_usd,
     })
-    pred.extra.update(money_per_token(per_chip, power, money, pred.num_chips, a))
+    pred.extra.update(eco.money_per_token(per_chip, power, pred.num_chips))

@@ -78,6 +78,14 @@ class Setting:
 
         return chip_money(self.chip_spec, self.assumptions, self.estimate)  # type: ignore[arg-type]
 
+    @cached_property
+    def economy(self) -> Any:
+        """Power and money constants of the setting (``cost.economics.chip_economy``), for a chip with a TDP."""
+        from inferchip.cost.economics import chip_economy
+
+        mem_type = self.chip_spec.memory.type if self.chip_spec is not None else "HBM3"
+        return chip_economy(self.chip_spec, mem_type, self.chip.tdp_w, self.chip.idle_w, self.money, self.assumptions)
+
     def mapped(self, layout: Layout) -> MappedModel:
         """The model mapped onto ``layout`` (cached: the same object for the same layout)."""
         mm = self._mapped.get(layout)
