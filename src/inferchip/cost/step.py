@@ -33,6 +33,7 @@ import numpy.typing as npt
 from inferchip.cost.calibration import Calibration
 from inferchip.cost.roofline import ArrayLike, FloatArray
 from inferchip.cost.rules import CostContext, OpTable, Rule, StepPoints, cost_context, rule_for
+from inferchip.cost.scalar_step import ScalarPlan, scalar_plan
 from inferchip.mapping.memory_fit import Formats
 from inferchip.mapping.operators import OP_CLASSES
 from inferchip.mapping.sharding import ShardedModel
@@ -141,6 +142,7 @@ class StepPlan:
     flop_formats: tuple[str, ...]  # formats FLOP run in, in order of first use
     flop_ops: tuple[npt.NDArray[np.intp], ...]  # the operators computing in each of flop_formats
     source: tuple[Any, ...]  # the objects compiled, to tell whether a plan is for them
+    scalar: ScalarPlan | None = None  # the plan in plain floats, for one point on one chip
 
     def is_for(self, sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibration) -> bool:
         s = self.source
@@ -148,9 +150,63 @@ class StepPlan:
 
     def cost(self, num_tokens: ArrayLike, num_decode_seqs: ArrayLike, decode_kv_tokens: ArrayLike,
              prefill_attn_pairs: ArrayLike, logit_rows: ArrayLike | None = None) -> StepCost:
-        """Cost of steps with these counts (see :func:`step_cost`)."""
+        """Cost of steps with these counts (see :func:`step_cost`); one finite point on one chip
+        is evaluated in plain floats (:mod:`inferchip.cost.scalar_step`, the same numbers)."""
+        if self.scalar is not None:
+            one = self._scalar_cost(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows)
+            if one is not None:
+                return one
         return self.evaluate(step_points(self.dp, num_tokens, num_decode_seqs, decode_kv_tokens,
                                          prefill_attn_pairs, logit_rows))
+
+    def _scalar_cost(self, *counts: ArrayLike | None) -> StepCost | None:
+        """:meth:`cost` of a single point through :attr:`scalar` (None where the counts are not one
+        finite point each)."""
+        assert self.scalar is not None
+        vals: list[float] = []
+        ndim = 0
+        for x in counts:
+            if x is None:
+                continue
+            if type(x) is not float:
+                a = np.asarray(x)
+                if a.size != 1:
+                    return None
+                ndim = max(ndim, a.ndim)
+                x = float(a.reshape(-1)[0])
+            if not math.isfinite(x):
+                return None
+            vals.append(x)
+        t, s_dec, kv_dec, pairs = vals[:4]
+        t_pre = max(t - s_dec, 0.0)
+        rows = vals[4] if len(vals) == 5 else s_dec + float(t_pre > 0)
+        t_all, dp = t, self.dp
+        if dp > 1:
+            d_share = 1.0 / min(float(dp), max(s_dec, 1.0))
+            t = min(t, s_dec) * d_share + t_pre / dp
+            s_dec, kv_dec, pairs, t_pre = s_dec * d_share, kv_dec * d_share, pairs / dp, t_pre / dp
+            rows = rows * (1.0 / min(float(dp), max(rows, 1.0)))
+        by_class, flop, dram, link = self.scalar.evaluate((t, t_all, s_dec, t_pre, kv_dec, pairs, rows))
+        total = 0.0
+        for acc in by_class:
+            total = total + acc[0]
+        shape = (1,) * ndim
+        flat = [v for acc in by_class for v in acc]
+        values = np.array([total, dram, link, *flop, *flat]).reshape(-1, *shape)
+        rows_of = iter(values[k, ...] for k in range(len(values)))
+        total_a, dram_a, link_a = next(rows_of), next(rows_of), next(rows_of)
+        flop_a = {f: next(rows_of) for f in self.flop_formats}
+        zero = np.zeros(shape)
+        zero.setflags(write=False)
+        classes: dict[str, ClassCost] = {}
+        present = dict.fromkeys(self.class_names)
+        for name in OP_CLASSES:
+            if name in present:
+                classes[name] = ClassCost(next(rows_of), next(rows_of), next(rows_of), next(rows_of), next(rows_of))
+            else:
+                classes[name] = ClassCost(zero, zero, zero, zero, zero)
+        return StepCost(time_s=total_a if self.class_names else zero, classes=classes, flop_by_format=flop_a,
+                        dram_bytes=dram_a, link_bytes=link_a)
 
     def evaluate(self, pts: StepPoints) -> StepCost:
         """Every rule over its operators, then the sums by class (time, and what bounds it), by
@@ -288,10 +344,16 @@ def compile_step(sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibrat
     fmt_names = tuple(formats)
     flop_ops = tuple(np.array([i for i, (op, _) in enumerate(ordered) if rules[type(op)].flop_format(ctx) == f],
                               dtype=np.intp) for f in fmt_names)
+    reps = [float(r) for _, r in ordered]
+    class_of = [present.index(OP_CLASSES.index(c)) for c in classes]
+    format_of = [-1] * len(ordered)
+    for j, ops_f in enumerate(flop_ops):
+        for i in ops_f:
+            format_of[int(i)] = j
     return StepPlan(ctx=ctx, dp=sm.dp_attention, groups=tuple(groups),
-                    reps=np.array([float(r) for _, r in ordered]), class_starts=np.array(starts, dtype=np.intp),
+                    reps=np.array(reps), class_starts=np.array(starts, dtype=np.intp),
                     class_names=tuple(classes[i] for i in starts), flop_formats=fmt_names, flop_ops=flop_ops,
-                    source=(sm, chip, fmt, cal))
+                    source=(sm, chip, fmt, cal), scalar=scalar_plan(ctx, groups, reps, class_of, format_of))
 
 
 def cached_step_plan(plan: StepPlan | None, sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibration) -> StepPlan:

@@ -1,0 +1,84 @@
+"""The scalar step (plain floats, one point on one chip) gives the array path's numbers.
+
+``StepPlan.cost`` takes the scalar path (:mod:`inferchip.cost.scalar_step`) for one finite
+point; ``StepPlan.evaluate`` over :func:`step_points` is the numpy path. Both are compared
+field by field (time, every class's split, FLOP by format, DRAM and link bytes) on random
+steps of models that exercise every rule: dense, MoE (grouped GEMMs, router, all-to-all),
+sliding windows, pipeline stages and attention data parallelism.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inferchip.cost.step import OP_CLASSES, StepCost, StepPlan, compile_step, step_points
+from inferchip.performance.setting import resolve_setting
+
+SETTINGS = [
+    ("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", dict(tp=1)),
+    ("nvidia-h100-sxm-80gb", "mistralai/Mixtral-8x7B-v0.1", dict(count=8, tp=4, ep=2, pp=2)),
+    ("nvidia-h100-sxm-80gb", "deepseek-ai/DeepSeek-V2-Lite", dict(count=8, tp=8, attn_dp=True)),
+    ("nvidia-h100-sxm-80gb", "google/gemma-2-9b", dict(count=2, tp=2)),
+    ("nvidia-h100-sxm-80gb", "openai/gpt-oss-120b", dict(count=8, tp=8, weights="mxfp4", activations="bf16")),
+    ("nvidia-a100-sxm-80gb", "Qwen/Qwen3-30B-A3B", dict(count=2, tp=2)),
+]
+_PLANS: dict[int, StepPlan] = {}
+
+
+def _plan(k: int) -> StepPlan:
+    if k not in _PLANS:
+        chip, model, kw = SETTINGS[k]
+        s = resolve_setting(chip, model, **kw)
+        mm = s.mapped(s.layout)
+        _PLANS[k] = compile_step(mm.sm, mm.chip, mm.formats, mm.cal)
+    return _PLANS[k]
+
+
+def _fields(c: StepCost) -> dict[str, np.ndarray]:
+    out = {"time_s": c.time_s, "dram_bytes": c.dram_bytes, "link_bytes": c.link_bytes}
+    out.update({f"flop/{f}": v for f, v in c.flop_by_format.items()})
+    for name in OP_CLASSES:
+        cc = c.classes[name]
+        for f in ("time_s", "compute_bound_s", "memory_bound_s", "network_s", "overhead_s"):
+            out[f"{name}/{f}"] = getattr(cc, f)
+    return out
+
+
+def test_every_plan_has_a_scalar_form():
+    for k in range(len(SETTINGS)):
+        assert _plan(k).scalar is not None, SETTINGS[k]
+
+
+counts = st.floats(min_value=0.0, max_value=1e5, allow_nan=False)
+
+
+@settings(max_examples=400, deadline=None)
+@given(k=st.integers(0, len(SETTINGS) - 1), decode=st.floats(0.0, 512.0), prefill=counts,
+       ctx=st.floats(0.0, 1e5), pairs=st.floats(0.0, 1e4), rows=st.one_of(st.none(), st.floats(0.0, 600.0)),
+       shape=st.sampled_from([(), (1,), (1, 1)]))
+def test_scalar_step_equals_array_step(k, decode, prefill, ctx, pairs, rows, shape):
+    plan = _plan(k)
+    args = [np.full(shape, v) for v in (decode + prefill, decode, decode * ctx, prefill * pairs)]
+    lr = None if rows is None else np.full(shape, rows)
+    fast = plan.cost(*args, lr)
+    slow = plan.evaluate(step_points(plan.dp, *args, lr))
+    a, b = _fields(fast), _fields(slow)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert np.shape(a[name]) == np.shape(b[name]), name
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-12, atol=0.0, err_msg=name)
+
+
+def test_many_points_and_non_finite_points_take_the_array_path():
+    plan = _plan(0)
+    many = plan.cost(np.array([1.0, 2.0]), np.array([1.0, 2.0]), np.array([100.0, 200.0]), 0.0)
+    assert np.shape(many.time_s) == (2,)
+    nan = plan.cost(np.nan, 1.0, 100.0, 0.0)
+    assert np.isnan(nan.time_s)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    pytest.main([__file__])
