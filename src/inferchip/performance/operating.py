@@ -65,15 +65,22 @@ class LengthDist:
 
     @cached_property
     def mean(self) -> float:
+        if len(self.points) == 1:  # the mean of one point, without numpy's overhead
+            return float(self.points[0])
         return float(np.mean(self.array))
 
     @cached_property
     def second_moment(self) -> float:
+        if len(self.points) == 1:
+            return float(self.points[0]) * float(self.points[0])
         return float(np.mean(np.square(self.array)))
 
     @cached_property
     def mean_prefill_pairs(self) -> float:
         """E[i (i+1) / 2]: causal query-key pairs of one prompt."""
+        if len(self.points) == 1:  # phases.prefill_pairs of one point, in floats
+            x = float(self.points[0])
+            return x * (0.0 + (x + 1.0) / 2.0)
         return float(np.mean(prefill_pairs(self.array)))
 
 

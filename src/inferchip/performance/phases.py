@@ -134,6 +134,9 @@ def static_batch(mm: MappedModel, batch, input_tokens, output_tokens) -> PhaseMe
     TTFT is the batch's prefill (the first token comes out of the prefill step); TPOT is the
     decode step at the mean context ``input + output/2`` (decode time is linear in context).
     """
+    one = _static_one(mm, batch, input_tokens, output_tokens)
+    if one is not None:
+        return one
     b = np.asarray(batch, float)
     i = np.asarray(input_tokens, float)
     o = np.asarray(output_tokens, float)
@@ -147,6 +150,50 @@ def static_batch(mm: MappedModel, batch, input_tokens, output_tokens) -> PhaseMe
     tpot, dec = mm.replica_step_s(b, b, b * ctx, 0.0)
     e2e = ttft + np.maximum(o - 1.0, 0.0) * tpot
     return PhaseMetrics(ttft, tpot, e2e, b * o / e2e, pre, dec, prefill_chunks=n_chunks, prefill_step_s=ttft / n_chunks)
+
+
+def _one_point(*xs) -> tuple[list[float], int] | None:
+    """The values of size-one arguments as finite floats, and their largest rank (None otherwise)."""
+    vals, ndim = [], 0
+    for x in xs:
+        if type(x) is not float and type(x) is not int:
+            a = np.asarray(x)
+            if a.size != 1:
+                return None
+            ndim = max(ndim, a.ndim)
+            x = a.reshape(-1)[0]
+        x = float(x)
+        if not math.isfinite(x):
+            return None
+        vals.append(x)
+    return vals, ndim
+
+
+def _static_one(mm: MappedModel, batch, input_tokens, output_tokens) -> PhaseMetrics | None:
+    """:func:`static_batch` of one point in plain floats, operation for operation (None for many points)."""
+    found = _one_point(batch, input_tokens, output_tokens)
+    if found is None:
+        return None
+    (b, i, o), ndim = found
+    shape = (1,) * ndim
+    pp = mm.layout.pp
+    n_chunks = max(float(math.ceil(b * i / mm.replica_chunk_tokens)), 1.0)
+    chunk = b * i / n_chunks
+    pairs = i * (0.0 + (i + 1.0) / 2.0) * b / n_chunks
+
+    def arg(x: float):  # the first count carries the point's rank, as static_batch's arrays would
+        return np.full(shape, x) if ndim else x
+
+    pre = mm.stage_step(arg(chunk / pp), 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp)
+    pre_t = pp * float(np.asarray(pre.time_s).reshape(-1)[0])
+    ttft = n_chunks * pre_t * (2 * pp - 1) / pp
+    ctx = i + o / 2.0
+    dec = mm.stage_step(arg(b / pp), b / pp, b * ctx / pp, 0.0 / pp)
+    tpot = pp * float(np.asarray(dec.time_s).reshape(-1)[0])
+    e2e = ttft + max(o - 1.0, 0.0) * tpot
+    v = np.array([ttft, tpot, e2e, b * o / e2e, n_chunks, ttft / n_chunks]).reshape(6, *shape)
+    return PhaseMetrics(v[0, ...], v[1, ...], v[2, ...], v[3, ...], pre, dec, prefill_chunks=v[4, ...],
+                        prefill_step_s=v[5, ...])
 
 
 def continuous_batch(mm: MappedModel, concurrency, input_tokens, output_tokens) -> PhaseMetrics:

@@ -85,10 +85,12 @@ def _breakdown(cost: StepCost, index: int, pp: int) -> dict[str, dict[str, Any]]
     shape = np.shape(cost.time_s)
 
     def at(x) -> float:
+        if type(x) is np.ndarray and x.shape == shape:
+            return float(x.item(index))
         a = np.asarray(x)
         if a.ndim == 0:
             return float(a)
-        return float((a if a.shape == shape else np.broadcast_to(a, shape)).flat[index])
+        return float(np.broadcast_to(a, shape).flat[index])
 
     out = {}
     total = at(cost.time_s)
@@ -239,6 +241,8 @@ def predict_setting(setting: Setting, q: Question) -> Prediction:
 
 def _at(x: Any, shape: tuple[int, ...], idx: int) -> float:
     """``x`` (broadcast to ``shape``) at flat index ``idx``, as a float."""
+    if type(x) is np.ndarray and x.shape == shape:
+        return float(x.item(idx))
     a = np.asarray(x)
     if a.ndim == 0:
         return float(a)
