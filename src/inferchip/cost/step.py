@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -64,6 +64,16 @@ class ClassCost:
         return names
 
 
+class PointCost(NamedTuple):
+    """One step's figures as floats (see :attr:`StepCost.point`)."""
+
+    time_s: float
+    classes: dict[str, tuple[float, float, float, float, float]]
+    flop_by_format: dict[str, float]
+    dram_bytes: float
+    link_bytes: float
+
+
 @dataclass
 class StepCost:
     """Per-chip cost of one step of one pipeline stage (plus its outgoing pipeline transfer)."""
@@ -73,6 +83,10 @@ class StepCost:
     flop_by_format: dict[str, FloatArray] = field(default_factory=dict)
     dram_bytes: FloatArray = field(default_factory=lambda: np.zeros(()))
     link_bytes: FloatArray = field(default_factory=lambda: np.zeros(()))
+    # The same figures as floats where the step is one point costed by the scalar path: the
+    # time, (time, compute-bound, memory-bound, network, overhead) of each class present (in
+    # OP_CLASSES order), FLOP by format, DRAM and link bytes. Readers of one point use these.
+    point: PointCost | None = field(default=None, repr=False, compare=False)
 
     def class_times_s(self) -> dict[str, FloatArray]:
         return {k: v.time_s for k, v in self.classes.items()}
@@ -193,20 +207,24 @@ class StepPlan:
         shape = (1,) * ndim
         flat = [v for acc in by_class for v in acc]
         values = np.array([total, dram, link, *flop, *flat]).reshape(-1, *shape)
-        rows_of = iter(values[k, ...] for k in range(len(values)))
-        total_a, dram_a, link_a = next(rows_of), next(rows_of), next(rows_of)
-        flop_a = {f: next(rows_of) for f in self.flop_formats}
+        rows_of = list(values) if ndim else [values[k, ...] for k in range(len(values))]
+        nf = len(flop)
         zero = np.zeros(shape)
         zero.setflags(write=False)
         classes: dict[str, ClassCost] = {}
-        present = dict.fromkeys(self.class_names)
+        point: dict[str, tuple[float, float, float, float, float]] = {}
+        j = 3 + nf
         for name in OP_CLASSES:
-            if name in present:
-                classes[name] = ClassCost(next(rows_of), next(rows_of), next(rows_of), next(rows_of), next(rows_of))
+            if name in self.class_names:
+                classes[name] = ClassCost(*rows_of[j:j + 5])
+                point[name] = tuple(flat[j - 3 - nf:j + 2 - nf])  # type: ignore[assignment]
+                j += 5
             else:
                 classes[name] = ClassCost(zero, zero, zero, zero, zero)
-        return StepCost(time_s=total_a if self.class_names else zero, classes=classes, flop_by_format=flop_a,
-                        dram_bytes=dram_a, link_bytes=link_a)
+        return StepCost(time_s=rows_of[0] if self.class_names else zero, classes=classes,
+                        flop_by_format=dict(zip(self.flop_formats, rows_of[3:3 + nf], strict=True)),
+                        dram_bytes=rows_of[1], link_bytes=rows_of[2],
+                        point=PointCost(total, point, dict(zip(self.flop_formats, flop, strict=True)), dram, link))
 
     def evaluate(self, pts: StepPoints) -> StepCost:
         """Every rule over its operators, then the sums by class (time, and what bounds it), by

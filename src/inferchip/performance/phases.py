@@ -75,11 +75,20 @@ class MappedModel:
         per_token = float(self.kv_bytes_per_seq(1.0))
         return max(0, int(free // per_token)) if per_token > 0 else 0
 
+    def free_bytes(self) -> np.ndarray:
+        """Memory one chip has for KV cache: the budget less weights and a full chunk's activations
+        (kept for the chunk size it was computed at)."""
+        held = getattr(self, "_free", None)
+        if held is None or held[0] != self.chunk_tokens or held[1] is not self.chip:
+            free = self.budget_bytes - self.weights_bytes - self.activation_bytes(self.chunk_tokens)
+            held = self._free = (self.chunk_tokens, self.chip, free)
+        return held[2]
+
     def max_batch(self, input_tokens, output_tokens) -> np.ndarray:
         """Largest number of sequences of length input+output whose KV cache fits one replica
         (under attention DP: whole sequences on each of the ``tp`` chips)."""
         ctx = np.asarray(input_tokens, float) + np.asarray(output_tokens, float)
-        free = self.budget_bytes - self.weights_bytes - self.activation_bytes(self.chunk_tokens)
+        free = self.free_bytes()
         dp = self.sm.dp_attention
         return dp * np.floor(np.maximum(free, 0.0) / (self.kv_bytes_per_seq(ctx) * dp))
 

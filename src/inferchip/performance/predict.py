@@ -82,6 +82,15 @@ class Prediction:
 
 def _breakdown(cost: StepCost, index: int, pp: int) -> dict[str, dict[str, Any]]:
     """Time per step by operator class at point ``index`` of the step's arrays (scalars read there only)."""
+    if cost.point is not None and index == 0:  # one point costed in floats: read them
+        out = {}
+        total = cost.point.time_s
+        for cls, (t, *parts) in cost.point.classes.items():
+            if t <= 0:
+                continue
+            bound = BOUNDS[parts.index(max(parts))]  # as ClassCost.bound: the first of the largest
+            out[cls] = {"time_s": t * pp, "share": t / total if total else 0.0, "bound": bound}
+        return out
     shape = np.shape(cost.time_s)
 
     def at(x) -> float:
@@ -252,6 +261,9 @@ def _at(x: Any, shape: tuple[int, ...], idx: int) -> float:
 def _step_power_at(economy: Any, cost: StepCost, step_s: Any, pp: int, shape: tuple[int, ...],
                    idx: int) -> tuple[float, float, bool, float]:
     """``economics.step_power`` of the step at point ``idx`` only (the same numbers, as floats)."""
+    one = cost.point
+    if one is not None and idx == 0:
+        return economy.step_power(one.flop_by_format, one.dram_bytes, one.link_bytes, _at(step_s, shape, idx), pp)
     flop = {f: _at(v, shape, idx) for f, v in cost.flop_by_format.items()}
     return economy.step_power(flop, _at(cost.dram_bytes, shape, idx), _at(cost.link_bytes, shape, idx),
                               _at(step_s, shape, idx), pp)
