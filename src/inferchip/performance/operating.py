@@ -237,7 +237,9 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
     if q.mode == "open_loop":
         return _open_loop(mm, q, replicas, bmax)
     grid = batch_grid(bmax, coarse)
-    with_ttft = q.needs_ttft or need_ttft
+    # The sweep carries TTFT only where the limits read it; else only the chosen point's is needed,
+    # evaluated on its own below (one point: the scalar step).
+    with_ttft = q.needs_ttft
     if sweeps is None:
         met = steady_state(mm, grid, q, with_ttft)
     else:  # {question's lengths and load -> {layout -> sweep}}, the latest SWEEPS_KEPT questions
@@ -255,6 +257,9 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
             ok &= v <= lim
     tput = grid / met.tpot_s
     k = int(np.argmax(np.where(ok, tput, -1.0))) if ok.any() else 0
+    if need_ttft and not with_ttft:
+        one = grid[k:k + 1]
+        return _point(steady_state(mm, one, q, True), one, 0, limits_met=bool(ok.any()))
     return _point(met, grid, k, limits_met=bool(ok.any()))
 
 
