@@ -22,8 +22,9 @@ from inferchip.cost.constants import ALL_REDUCE_PHASES, FLOP_PER_MAC, MIN_TILE_M
 
 # One operator's cost per run: compute, memory, overhead, network (s), FLOP, DRAM and link bytes.
 Kernel = tuple[float, float, float, float, float, float, float]
-# The point: tokens, all_tokens, decode_seqs, prefill_tokens, decode_kv_tokens, prefill_pairs, logit_rows.
-Point = tuple[float, float, float, float, float, float, float]
+# The point: tokens, all_tokens, decode_seqs, prefill_tokens, decode_kv_tokens, prefill_pairs, logit_rows,
+# then the M tile and the tiles along M of a GEMM over the tokens and over the logit rows.
+Point = tuple[float, ...]
 _ZERO: Kernel = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
@@ -49,21 +50,25 @@ def _float(x: Any) -> float:
     return float(x.reshape(-1)[0]) if hasattr(x, "reshape") else float(x)
 
 
-def _matrix_gemm(m: float, op: tuple[float, ...], c: _Chip) -> Kernel:
-    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable = op
+def _m_terms(m: float, c: _Chip) -> tuple[float, float]:
+    """A GEMM of ``m`` rows: its M tile (``rules.m_tile``) and the tiles along M."""
     tm = min(c.tile_m, max(MIN_TILE_M, 2.0 ** math.ceil(math.log2(max(m, 1.0)))))
-    waves = math.ceil(math.ceil(max(m, 1.0) / tm) * n_tiles / c.tiles_in_flight)
-    spent = waves * tm * flop_per_wave_row if m > 0 else 0.0
+    return tm, math.ceil(max(m, 1.0) / tm)
+
+
+def _matrix_gemm(m: float, tm: float, m_tiles: float, op: tuple[float, ...], c: _Chip) -> Kernel:
+    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable = op
+    spent = math.ceil(m_tiles * n_tiles / c.tiles_in_flight) * tm * flop_per_wave_row if m > 0 else 0.0
     nb = weight_bytes + m * row_bytes
     return (spent / attainable, nb / c.attainable_bytes_per_s, c.kernel_overhead_s, 0.0, m * flop_per_row, nb, 0.0)
 
 
 def _gemm(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
-    return _matrix_gemm(p[0], op, c)
+    return _matrix_gemm(p[0], p[7], p[8], op, c)
 
 
 def _lm_head(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
-    return _matrix_gemm(p[6], op, c)
+    return _matrix_gemm(p[6], p[9], p[10], op, c)
 
 
 def _vector_gemm(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
@@ -177,15 +182,16 @@ class ScalarPlan:
         flop = [0.0] * self.formats
         dram = link = 0.0
         c = self.chip
+        p = (*p[:7], *_m_terms(p[0], c), *_m_terms(p[6], c))
         for rule, cols, reps, j, f in self.ops:
             comp, mem, over, net, fl, nb, lb = rule(cols, c, p)
-            body = max(comp, mem)
             acc = by_class[j]
-            acc[0] += (body + over + net) * reps
             if comp >= mem:
-                acc[1] += body * reps
+                acc[0] += (comp + over + net) * reps
+                acc[1] += comp * reps
             else:
-                acc[2] += body * reps
+                acc[0] += (mem + over + net) * reps
+                acc[2] += mem * reps
             acc[3] += net * reps
             acc[4] += over * reps
             if f >= 0:

@@ -24,8 +24,8 @@ more whole sequences each, and prefill tokens are spread evenly.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,62 +34,18 @@ from inferchip.cost.calibration import Calibration
 from inferchip.cost.roofline import ArrayLike, FloatArray
 from inferchip.cost.rules import CostContext, OpTable, Rule, StepPoints, cost_context, rule_for
 from inferchip.cost.scalar_step import ScalarPlan, scalar_plan
+from inferchip.cost.step_types import BOUNDS, ClassCost, PointCost, StepCost, point_step_cost
 from inferchip.mapping.memory_fit import Formats
 from inferchip.mapping.operators import OP_CLASSES
 from inferchip.mapping.sharding import ShardedModel
 from inferchip.spec.chip import ChipParams
 
-__all__ = ["BOUNDS", "OP_CLASSES", "ClassCost", "StepCost", "StepPlan", "busiest_chip_share", "compile_step",
+__all__ = ["BOUNDS", "OP_CLASSES", "ClassCost", "PointCost", "StepCost", "StepPlan", "busiest_chip_share", "compile_step",
            "step_cost", "step_points"]
 
-BOUNDS = ("compute", "memory", "network", "overhead")
 # Rows of the plan's work array: what each rule returns, then the kernel's time.
 # The first five are a ClassCost's fields in order (compute and memory become the bound times).
 _TIME, _COMPUTE, _MEMORY, _NETWORK, _OVERHEAD, _FLOP, _DRAM, _LINK = range(8)
-
-
-@dataclass
-class ClassCost:
-    """Accumulated seconds of one operator class, split by what bounds each kernel."""
-
-    time_s: FloatArray
-    compute_bound_s: FloatArray
-    memory_bound_s: FloatArray
-    network_s: FloatArray
-    overhead_s: FloatArray
-
-    def bound(self) -> npt.NDArray[np.str_]:
-        stack = np.stack(np.broadcast_arrays(self.compute_bound_s, self.memory_bound_s, self.network_s, self.overhead_s))
-        names: npt.NDArray[np.str_] = np.take(np.array(BOUNDS), np.argmax(stack, axis=0))
-        return names
-
-
-class PointCost(NamedTuple):
-    """One step's figures as floats (see :attr:`StepCost.point`)."""
-
-    time_s: float
-    classes: dict[str, tuple[float, float, float, float, float]]
-    flop_by_format: dict[str, float]
-    dram_bytes: float
-    link_bytes: float
-
-
-@dataclass
-class StepCost:
-    """Per-chip cost of one step of one pipeline stage (plus its outgoing pipeline transfer)."""
-
-    time_s: FloatArray
-    classes: dict[str, ClassCost]
-    flop_by_format: dict[str, FloatArray] = field(default_factory=dict)
-    dram_bytes: FloatArray = field(default_factory=lambda: np.zeros(()))
-    link_bytes: FloatArray = field(default_factory=lambda: np.zeros(()))
-    # The same figures as floats where the step is one point costed by the scalar path: the
-    # time, (time, compute-bound, memory-bound, network, overhead) of each class present (in
-    # OP_CLASSES order), FLOP by format, DRAM and link bytes. Readers of one point use these.
-    point: PointCost | None = field(default=None, repr=False, compare=False)
-
-    def class_times_s(self) -> dict[str, FloatArray]:
-        return {k: v.time_s for k, v in self.classes.items()}
 
 
 def busiest_chip_share(count: ArrayLike, dp: int) -> FloatArray:
@@ -201,30 +157,7 @@ class StepPlan:
             s_dec, kv_dec, pairs, t_pre = s_dec * d_share, kv_dec * d_share, pairs / dp, t_pre / dp
             rows = rows * (1.0 / min(float(dp), max(rows, 1.0)))
         by_class, flop, dram, link = self.scalar.evaluate((t, t_all, s_dec, t_pre, kv_dec, pairs, rows))
-        total = 0.0
-        for acc in by_class:
-            total = total + acc[0]
-        shape = (1,) * ndim
-        flat = [v for acc in by_class for v in acc]
-        values = np.array([total, dram, link, *flop, *flat]).reshape(-1, *shape)
-        rows_of = list(values) if ndim else [values[k, ...] for k in range(len(values))]
-        nf = len(flop)
-        zero = np.zeros(shape)
-        zero.setflags(write=False)
-        classes: dict[str, ClassCost] = {}
-        point: dict[str, tuple[float, float, float, float, float]] = {}
-        j = 3 + nf
-        for name in OP_CLASSES:
-            if name in self.class_names:
-                classes[name] = ClassCost(*rows_of[j:j + 5])
-                point[name] = tuple(flat[j - 3 - nf:j + 2 - nf])  # type: ignore[assignment]
-                j += 5
-            else:
-                classes[name] = ClassCost(zero, zero, zero, zero, zero)
-        return StepCost(time_s=rows_of[0] if self.class_names else zero, classes=classes,
-                        flop_by_format=dict(zip(self.flop_formats, rows_of[3:3 + nf], strict=True)),
-                        dram_bytes=rows_of[1], link_bytes=rows_of[2],
-                        point=PointCost(total, point, dict(zip(self.flop_formats, flop, strict=True)), dram, link))
+        return point_step_cost((1,) * ndim, self.class_names, self.flop_formats, by_class, flop, dram, link)
 
     def evaluate(self, pts: StepPoints) -> StepCost:
         """Every rule over its operators, then the sums by class (time, and what bounds it), by
