@@ -10,7 +10,6 @@ sliding windows, pipeline stages and attention data parallelism.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -80,5 +79,11 @@ def test_many_points_and_non_finite_points_take_the_array_path():
     assert np.isnan(nan.time_s)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    pytest.main([__file__])
+@settings(max_examples=100, deadline=None)
+@given(k=st.integers(0, len(SETTINGS) - 1), i=st.floats(1.0, 2e5), o=st.floats(0.0, 1e4))
+def test_one_point_memory_equals_array_memory(k, i, o):
+    chip, model, kw = SETTINGS[k]
+    s = resolve_setting(chip, model, **kw)
+    mm = s.mapped(s.layout)
+    np.testing.assert_allclose(mm.kv_bytes_per_seq(i), mm.kv_bytes_per_seq(np.array([i]))[0], rtol=1e-12)
+    assert float(mm.max_batch(i, o)) == float(mm.max_batch(np.array([i]), np.array([o]))[0])

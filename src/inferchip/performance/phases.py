@@ -64,7 +64,21 @@ class MappedModel:
         return self.chip.memory_capacity_bytes - self.budget_bytes
 
     def kv_bytes_per_seq(self, context_tokens) -> np.ndarray:
+        if type(context_tokens) is float:  # one context: memory_fit.kv_bytes_per_sequence in floats
+            return np.float64(self._kv_bytes_one(context_tokens))
         return kv_bytes_per_sequence(self.sm, self.formats, context_tokens)
+
+    def _kv_bytes_one(self, ctx: float) -> float:
+        held = getattr(self, "_kv_terms", None)
+        if held is None or held[0] is not self.sm or held[1] is not self.formats:
+            terms = tuple((layer.count * layer.kv_elements_per_token, layer.window) for layer in self.sm.layers)
+            held = self._kv_terms = (self.sm, self.formats, terms)
+        kv_bytes = self.formats.kv_bytes
+        out = 0.0
+        for c, window in held[2]:
+            out = out + c * (ctx if window is None else min(ctx, window)) * kv_bytes
+        dp = self.sm.dp_attention
+        return out / dp if dp > 1 else out
 
     def activation_bytes(self, step_tokens) -> np.ndarray:
         return activation_bytes_per_chip(self.model, self.sm, self.formats, step_tokens)
@@ -87,6 +101,11 @@ class MappedModel:
     def max_batch(self, input_tokens, output_tokens) -> np.ndarray:
         """Largest number of sequences of length input+output whose KV cache fits one replica
         (under attention DP: whole sequences on each of the ``tp`` chips)."""
+        if type(input_tokens) is float and type(output_tokens) is float:  # one point, in floats
+            free1, dp1 = float(self.free_bytes()), self.sm.dp_attention
+            per_seq = self._kv_bytes_one(input_tokens + output_tokens) * dp1
+            if per_seq > 0 and math.isfinite(per_seq) and math.isfinite(free1):
+                return np.float64(dp1 * math.floor(max(free1, 0.0) / per_seq))
         ctx = np.asarray(input_tokens, float) + np.asarray(output_tokens, float)
         free = self.free_bytes()
         dp = self.sm.dp_attention
@@ -194,11 +213,11 @@ def _static_one(mm: MappedModel, batch, input_tokens, output_tokens) -> PhaseMet
         return np.full(shape, x) if ndim else x
 
     pre = mm.stage_step(arg(chunk / pp), 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp)
-    pre_t = pp * float(np.asarray(pre.time_s).reshape(-1)[0])
+    pre_t = pp * (pre.point.time_s if pre.point is not None else float(np.asarray(pre.time_s).reshape(-1)[0]))
     ttft = n_chunks * pre_t * (2 * pp - 1) / pp
     ctx = i + o / 2.0
     dec = mm.stage_step(arg(b / pp), b / pp, b * ctx / pp, 0.0 / pp)
-    tpot = pp * float(np.asarray(dec.time_s).reshape(-1)[0])
+    tpot = pp * (dec.point.time_s if dec.point is not None else float(np.asarray(dec.time_s).reshape(-1)[0]))
     e2e = ttft + max(o - 1.0, 0.0) * tpot
     v = np.array([ttft, tpot, e2e, b * o / e2e, n_chunks, ttft / n_chunks]).reshape(6, *shape)
     return PhaseMetrics(v[0, ...], v[1, ...], v[2, ...], v[3, ...], pre, dec, prefill_chunks=v[4, ...],
