@@ -100,54 +100,59 @@ class _PointClassCost(ClassCost):
 
 
 class _PointStepCost(StepCost):
-    """A one-point step: ``classes`` and ``point`` at once, its arrays when first read."""
+    """A one-point step: ``point`` at once, its classes and arrays when first read."""
 
-    def __init__(self, rows: _Rows, classes: dict[str, ClassCost], formats: tuple[str, ...], point: PointCost,
-                 zero: FloatArray | None) -> None:
-        self.__dict__.update(classes=classes, point=point, _rows=rows, _formats=formats)
-        if zero is not None:  # no class present: the time is zero
-            self.__dict__["time_s"] = zero
+    def __init__(self, rows: _Rows, shape: tuple[int, ...], class_names: tuple[str, ...], formats: tuple[str, ...],
+                 point: PointCost) -> None:
+        self.__dict__.update(point=point, _rows=rows, _shape=shape, _names=class_names, _formats=formats)
+        if not class_names:  # no class present: the time is zero
+            self.__dict__["time_s"] = _absent(shape).time_s
 
     def __getattr__(self, name: str) -> Any:
-        held = self.__dict__.get("_rows")
-        if held is None:
+        d = self.__dict__
+        rows = d.get("_rows")
+        if rows is None:
             raise AttributeError(name)
+        v: Any
         if name == "flop_by_format":
-            v: Any = {f: held.row(3 + j) for j, f in enumerate(self.__dict__["_formats"])}
+            v = {f: rows.row(3 + j) for j, f in enumerate(d["_formats"])}
+        elif name == "classes":
+            names, nf = d["_names"], len(d["_formats"])
+            v = {cls: _PointClassCost(rows, 3 + nf + 5 * names.index(cls)) if cls in names else _absent(d["_shape"])
+                 for cls in OP_CLASSES}
         elif name in _STEP_FIELDS:
-            v = held.row(_STEP_FIELDS[name])
+            v = rows.row(_STEP_FIELDS[name])
         else:
             raise AttributeError(name)
-        self.__dict__[name] = v
+        d[name] = v
         return v
+
+
+_ABSENT: dict[tuple[int, ...], ClassCost] = {}
+
+
+def _absent(shape: tuple[int, ...]) -> ClassCost:
+    """The cost of a class with no operator: read-only zeros of ``shape`` (one object per shape)."""
+    c = _ABSENT.get(shape)
+    if c is None:
+        zero = np.zeros(shape)
+        zero.setflags(write=False)
+        c = _ABSENT[shape] = ClassCost(zero, zero, zero, zero, zero)
+    return c
 
 
 def point_step_cost(shape: tuple[int, ...], class_names: tuple[str, ...], flop_formats: tuple[str, ...],
                     by_class: list[list[float]], flop: list[float], dram: float, link: float) -> StepCost:
     """The StepCost of one point: ``by_class`` (time, compute-bound, memory-bound, network, overhead)
     of each class present (``class_names``, in OP_CLASSES order), FLOP by format, DRAM and link
-    bytes; arrays of ``shape`` (all of size one) made when first read."""
+    bytes; its classes and arrays (of ``shape``, all of size one) made when first read."""
     total = 0.0
     for acc in by_class:
         total = total + acc[0]
     flat = [total, dram, link, *flop]
-    for acc in by_class:
-        flat.extend(acc)
-    rows = _Rows(flat, shape)
-    zero = np.zeros(shape)
-    zero.setflags(write=False)
-    absent = ClassCost(zero, zero, zero, zero, zero)
-    classes: dict[str, ClassCost] = {}
     point: dict[str, tuple[float, float, float, float, float]] = {}
-    j = 0
-    nf = len(flop)
-    for name in OP_CLASSES:
-        if j < len(class_names) and class_names[j] == name:
-            classes[name] = _PointClassCost(rows, 3 + nf + 5 * j)
-            a = by_class[j]
-            point[name] = (a[0], a[1], a[2], a[3], a[4])
-            j += 1
-        else:
-            classes[name] = absent
-    return _PointStepCost(rows, classes, flop_formats, PointCost(total, point, dict(zip(flop_formats, flop, strict=True)),
-                                                                 dram, link), None if class_names else zero)
+    for name, a in zip(class_names, by_class, strict=True):
+        flat.extend(a)
+        point[name] = (a[0], a[1], a[2], a[3], a[4])
+    one = PointCost(total, point, dict(zip(flop_formats, flop, strict=True)), dram, link)
+    return _PointStepCost(_Rows(flat, shape), shape, class_names, flop_formats, one)

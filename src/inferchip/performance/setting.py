@@ -151,7 +151,11 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     """
     args = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
             chip_spec, within)
-    key = tuple(_key(x) for x in args)
+    try:  # every argument hashable (ids, paths, names, numbers): the arguments are the key
+        hash(args)
+        key = args
+    except TypeError:
+        key = tuple(_key(x) for x in args)
     hit = _SETTINGS.get(key)
     if hit is not None:
         _SETTINGS.move_to_end(key)
