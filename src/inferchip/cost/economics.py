@@ -55,10 +55,12 @@ def package_kind(spec: ChipSpec) -> str:
     return "organic"
 
 
-def manufacturing_cost_usd(spec: ChipSpec, assumptions: Assumptions, level: EstimateLevel = "central") -> dict[str, float]:
+def manufacturing_cost_usd(spec: ChipSpec, assumptions: Assumptions,
+                           level: EstimateLevel = "central") -> dict[str, float]:
     """Silicon-model cost breakdown of one packaged chip (raises NoSiliconDataError when unknown)."""
     gib = spec.memory.off_chip_gib(level)  # the one capacity table, units.CAPACITY_UNIT_BYTES
-    return chip_cost_breakdown(pick(spec.silicon.die_area_mm2, level), spec.silicon.compute_die_count, spec.silicon.node_nm,
+    return chip_cost_breakdown(pick(spec.silicon.die_area_mm2, level), spec.silicon.compute_die_count,
+                               spec.silicon.node_nm,
                                spec.memory.type, gib, package_kind(spec), assumptions, chip_id=spec.id)
 
 
@@ -118,8 +120,10 @@ def unit_energies(spec: ChipSpec | None, memory_type: str, assumptions: Assumpti
     return u
 
 
-def step_dynamic_energy_j(cost: StepCost, spec: ChipSpec | None, memory_type: str, assumptions: Assumptions) -> np.ndarray:
-    """Dynamic energy of one stage step on one chip, J: FLOP x J/FLOP by format + DRAM bytes x J/B + link bytes x J/B."""
+def step_dynamic_energy_j(cost: StepCost, spec: ChipSpec | None, memory_type: str,
+                          assumptions: Assumptions) -> np.ndarray:
+    """Dynamic energy of one stage step on one chip, J: FLOP x J/FLOP by format + DRAM bytes x J/B
+    + link bytes x J/B."""
     u = unit_energies(spec, memory_type, assumptions)
     e: np.ndarray = np.zeros(())
     for fmt, flop in cost.flop_by_format.items():

@@ -40,8 +40,8 @@ from inferchip.mapping.operators import OP_CLASSES
 from inferchip.mapping.sharding import ShardedModel
 from inferchip.spec.chip import ChipParams
 
-__all__ = ["BOUNDS", "OP_CLASSES", "ClassCost", "PointCost", "StepCost", "StepPlan", "busiest_chip_share", "compile_step",
-           "step_cost", "step_points"]
+__all__ = ["BOUNDS", "OP_CLASSES", "ClassCost", "PointCost", "StepCost", "StepPlan", "busiest_chip_share",
+           "compile_step", "step_cost", "step_points"]
 
 # Rows of the plan's work array: what each rule returns, then the kernel's time.
 # The first five are a ClassCost's fields in order (compute and memory become the bound times).
@@ -185,7 +185,8 @@ class StepPlan:
         sums = np.add.reduceat(work, self.class_starts, axis=-1)
         per_class = np.moveaxis(sums, -1, 0)
         by_class = {name: tuple(per_class[j, :5]) for j, name in enumerate(self.class_names)}
-        flop = {f: np.add.reduce(work[_FLOP][..., ops], axis=-1) for f, ops in zip(self.flop_formats, self.flop_ops, strict=False)}
+        flop = {f: np.add.reduce(work[_FLOP][..., ops], axis=-1)
+                for f, ops in zip(self.flop_formats, self.flop_ops, strict=False)}
         return _step_cost(shape, by_class, flop, np.add.reduce(sums[_DRAM], axis=-1),
                           np.add.reduce(sums[_LINK], axis=-1))
 
@@ -194,7 +195,8 @@ class StepPlan:
         (a product with their run counts, BLAS)."""
         # Sums stay as low-rank as their terms (a GEMM's time does not vary with the KV length)
         # until the end, where each becomes an array over the whole grid.
-        acc: list[list[ArrayLike]] = [[0.0] * 5 for _ in self.class_names]  # time, compute-, memory-bound, net, overhead
+        # time, compute-bound, memory-bound, network, overhead of each class present
+        acc: list[list[ArrayLike]] = [[0.0] * 5 for _ in self.class_names]
         flop: dict[str, ArrayLike] = {f: 0.0 for f in self.flop_formats}
         dram: ArrayLike = 0.0
         link: ArrayLike = 0.0
@@ -278,7 +280,8 @@ def compile_step(sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibrat
         if f is not None:
             formats.setdefault(f)
     # Operators sorted by class (then kind, then order of appearance): classes and kinds contiguous.
-    order = sorted(range(len(ops)), key=lambda i: (OP_CLASSES.index(ops[i][0].op_class), kinds.index(type(ops[i][0])), i))
+    order = sorted(range(len(ops)),
+                   key=lambda i: (OP_CLASSES.index(ops[i][0].op_class), kinds.index(type(ops[i][0])), i))
     ordered = [ops[i] for i in order]
     classes = [op.op_class for op, _ in ordered]
     starts = [i for i in range(len(classes)) if i == 0 or classes[i] != classes[i - 1]]
@@ -307,7 +310,8 @@ def compile_step(sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibrat
                     source=(sm, chip, fmt, cal), scalar=scalar_plan(ctx, groups, reps, class_of, format_of))
 
 
-def cached_step_plan(plan: StepPlan | None, sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibration) -> StepPlan:
+def cached_step_plan(plan: StepPlan | None, sm: ShardedModel, chip: ChipParams, fmt: Formats,
+                     cal: Calibration) -> StepPlan:
     """``plan`` when it was compiled for these objects, else a new one (a holder's cache)."""
     return plan if plan is not None and plan.is_for(sm, chip, fmt, cal) else compile_step(sm, chip, fmt, cal)
 

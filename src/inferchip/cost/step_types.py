@@ -30,7 +30,8 @@ class ClassCost:
     overhead_s: FloatArray
 
     def bound(self) -> npt.NDArray[np.str_]:
-        stack = np.stack(np.broadcast_arrays(self.compute_bound_s, self.memory_bound_s, self.network_s, self.overhead_s))
+        stack = np.stack(np.broadcast_arrays(self.compute_bound_s, self.memory_bound_s, self.network_s,
+                                             self.overhead_s))
         names: npt.NDArray[np.str_] = np.take(np.array(BOUNDS), np.argmax(stack, axis=0))
         return names
 

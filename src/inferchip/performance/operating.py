@@ -176,7 +176,8 @@ def steady_state(mm: MappedModel, b: np.ndarray, q: Question, with_ttft: bool) -
     bb = b[:, None]
     chunk = np.minimum(iq, mm.chunk_tokens)
     n_chunks = np.ceil(iq / mm.chunk_tokens)
-    first, pre = mm.replica_step_s(bb + chunk, bb, bb * ctx, prefill_pairs(chunk) + (new * i.mean_prefill_pairs)[:, None],
+    pairs = prefill_pairs(chunk) + (new * i.mean_prefill_pairs)[:, None]
+    first, pre = mm.replica_step_s(bb + chunk, bb, bb * ctx, pairs,
                                    logit_rows=bb + 1.0)
     ttft = np.mean(n_chunks * first, axis=1)
     if q.queue_wait:

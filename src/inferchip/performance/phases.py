@@ -111,9 +111,11 @@ class MappedModel:
         dp = self.sm.dp_attention
         return dp * np.floor(np.maximum(free, 0.0) / (self.kv_bytes_per_seq(ctx) * dp))
 
-    def stage_step(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows=None) -> StepCost:
+    def stage_step(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,
+                   logit_rows=None) -> StepCost:
         # The step compiled once for this mapping (recompiled if sm, chip, formats or cal change).
-        self._plan: StepPlan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats, self.cal)
+        self._plan: StepPlan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats,
+                                                self.cal)
         return self._plan.cost(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows)
 
     # --- replica-level step times (pp micro-batches in flight) ---------------------------
@@ -248,7 +250,8 @@ def continuous_batch(mm: MappedModel, concurrency, input_tokens, output_tokens) 
     return PhaseMetrics(ttft, tpot, e2e, b / tpot, pre, dec, prefill_chunks=n_chunks, prefill_step_s=first_t)
 
 
-def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens: float, chips_given: int) -> DoesNotFitError:
+def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens: float,
+              chips_given: int) -> DoesNotFitError:
     """A clear 'does not fit' error: by how much, and what would make it fit."""
     need_w = mm.weights_bytes
     kv = float(mm.kv_bytes_per_seq(input_tokens + output_tokens)) * batch
@@ -267,7 +270,8 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
     # Weights and KV cache both split over a replica's chips; each chip keeps its activations.
     need_chips = math.ceil((need_w + kv) * chips / (budget - act)) if budget > act else 0
     if need_chips > chips:
-        lines.append(f"  - more chips: about {need_chips} per replica (--count {max(need_chips, chips_given)} with --tp/--pp to match)")
+        lines.append(f"  - more chips: about {need_chips} per replica (--count {max(need_chips, chips_given)} "
+                     "with --tp/--pp to match)")
     if need_w + act < budget and kv > 0:
         b_fit = int(max(0.0, (budget - need_w - act)) // float(mm.kv_bytes_per_seq(input_tokens + output_tokens)))
         if b_fit >= 1:

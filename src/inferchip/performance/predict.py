@@ -212,7 +212,8 @@ def predict_setting(setting: Setting, q: Question) -> Prediction:
     batch or the most throughput (:func:`ask`, or a :class:`Question` with length spreads; the
     prediction reports the mean lengths)."""
     if q.mode not in ("static", "max_throughput"):
-        raise InvalidSettingError(f"predict answers a static batch or the most throughput, not question mode {q.mode!r} "
+        raise InvalidSettingError(f"predict answers a static batch or the most throughput, not question mode "
+                                  f"{q.mode!r} "
                                   "(operating_point evaluates closed and open loops on one layout)")
     found = best_layout(setting, q)
     if found is None:

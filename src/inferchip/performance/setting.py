@@ -208,7 +208,8 @@ def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, 
     if got != want:
         notes.append(f"{cp.id} has no {want} units: GEMMs run at {got}")
     if fmt.activations in FOUR_BIT_FLOAT:
-        notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the {got} peak, attention at 16 bit, KV {fmt.kv}")
+        notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the {got} peak, attention at 16 bit, "
+                     f"KV {fmt.kv}")
     given = tp is not None or pp is not None or ep is not None
     if within:
         layouts = _within(ms, cp, count, tp, pp, ep)
