@@ -183,8 +183,17 @@ class ScalarPlan:
         dram = link = 0.0
         c = self.chip
         p = (*p[:7], *_m_terms(p[0], c), *_m_terms(p[6], c))
+        abw, tif, kov = c.attainable_bytes_per_s, c.tiles_in_flight, c.kernel_overhead_s
         for rule, cols, reps, j, f in self.ops:
-            comp, mem, over, net, fl, nb, lb = rule(cols, c, p)
+            if rule is _gemm or rule is _lm_head:  # _matrix_gemm inline (most operators are GEMMs)
+                m, tm, m_tiles = (p[0], p[7], p[8]) if rule is _gemm else (p[6], p[9], p[10])
+                n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable = cols
+                spent = math.ceil(m_tiles * n_tiles / tif) * tm * flop_per_wave_row if m > 0 else 0.0
+                comp = spent / attainable
+                nb = weight_bytes + m * row_bytes
+                mem, over, net, fl, lb = nb / abw, kov, 0.0, m * flop_per_row, 0.0
+            else:
+                comp, mem, over, net, fl, nb, lb = rule(cols, c, p)
             acc = by_class[j]
             if comp >= mem:
                 acc[0] += (comp + over + net) * reps
