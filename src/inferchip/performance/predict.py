@@ -8,6 +8,7 @@ the optional TTFT/TPOT limits is found by a vectorised sweep.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -283,7 +284,7 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
     spec, cp = setting.chip_spec, mm.chip
     if spec is None:
         pred.notes.append("no chip spec given: energy assumes a 7 nm node and HBM3 memory")
-    if not np.isfinite(cp.tdp_w):
+    if not math.isfinite(float(cp.tdp_w)):
         pred.notes.append(f"{cp.id}: no TDP published: power, energy and TCO are unavailable")
         return
     eco = setting.economy
