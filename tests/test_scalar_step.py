@@ -87,3 +87,22 @@ def test_one_point_memory_equals_array_memory(k, i, o):
     mm = s.mapped(s.layout)
     np.testing.assert_allclose(mm.kv_bytes_per_seq(i), mm.kv_bytes_per_seq(np.array([i]))[0], rtol=1e-12)
     assert float(mm.max_batch(i, o)) == float(mm.max_batch(np.array([i]), np.array([o]))[0])
+
+
+@settings(max_examples=100, deadline=None)
+@given(k=st.integers(0, len(SETTINGS) - 1), b=st.integers(1, 256), i=st.integers(1, 40000), o=st.integers(1, 4000))
+def test_one_point_static_batch_equals_array_static_batch(k, b, i, o):
+    from inferchip.performance.phases import static_batch
+
+    chip, model, kw = SETTINGS[k]
+    s = resolve_setting(chip, model, **kw)
+    mm = s.mapped(s.layout)
+    one = static_batch(mm, np.array([float(b)]), float(i), float(o))  # one point: floats
+    two = static_batch(mm, np.array([float(b), float(b)]), float(i), float(o))  # two points: numpy
+    for name in ("ttft_s", "tpot_s", "e2e_s", "tokens_per_s_replica", "prefill_chunks", "prefill_step_s"):
+        assert np.shape(getattr(one, name)) == (1,)
+        np.testing.assert_allclose(getattr(one, name)[0], getattr(two, name)[0], rtol=1e-12, err_msg=name)
+    for step in ("prefill", "decode"):
+        a, c = _fields(getattr(one, step)), _fields(getattr(two, step))
+        for name in a:
+            np.testing.assert_allclose(np.ravel(a[name])[0], np.ravel(c[name])[0], rtol=1e-12, err_msg=name)

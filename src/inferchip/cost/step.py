@@ -147,9 +147,17 @@ class StepPlan:
             if not math.isfinite(x):
                 return None
             vals.append(x)
-        t, s_dec, kv_dec, pairs = vals[:4]
+        return self.point_cost((1,) * ndim, *vals)
+
+    def point_cost(self, shape: tuple[int, ...], t: float, s_dec: float, kv_dec: float, pairs: float,
+                   logit_rows: float | None = None) -> StepCost:
+        """:meth:`cost` of one point given as finite floats, its arrays of ``shape`` (all of size one):
+        the scalar path (or the arrays' where the plan has no scalar form)."""
+        if self.scalar is None:
+            lr = None if logit_rows is None else np.full(shape, logit_rows)
+            return self.evaluate(step_points(self.dp, np.full(shape, t), s_dec, kv_dec, pairs, lr))
         t_pre = max(t - s_dec, 0.0)
-        rows = vals[4] if len(vals) == 5 else s_dec + float(t_pre > 0)
+        rows = logit_rows if logit_rows is not None else s_dec + float(t_pre > 0)
         t_all, dp = t, self.dp
         if dp > 1:
             d_share = 1.0 / min(float(dp), max(s_dec, 1.0))
@@ -157,7 +165,7 @@ class StepPlan:
             s_dec, kv_dec, pairs, t_pre = s_dec * d_share, kv_dec * d_share, pairs / dp, t_pre / dp
             rows = rows * (1.0 / min(float(dp), max(rows, 1.0)))
         by_class, flop, dram, link = self.scalar.evaluate((t, t_all, s_dec, t_pre, kv_dec, pairs, rows))
-        return point_step_cost((1,) * ndim, self.class_names, self.flop_formats, by_class, flop, dram, link)
+        return point_step_cost(shape, self.class_names, self.flop_formats, by_class, flop, dram, link)
 
     def evaluate(self, pts: StepPoints) -> StepCost:
         """Every rule over its operators, then the sums by class (time, and what bounds it), by

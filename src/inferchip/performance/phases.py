@@ -118,6 +118,14 @@ class MappedModel:
                                                 self.cal)
         return self._plan.cost(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows)
 
+    def stage_step_point(self, shape: tuple[int, ...], num_tokens: float, num_decode_seqs: float,
+                         decode_kv_tokens: float, prefill_attn_pairs: float,
+                         logit_rows: float | None = None) -> StepCost:
+        """:meth:`stage_step` of one point given as finite floats, its arrays of ``shape`` (all of size one)."""
+        self._plan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats, self.cal)
+        return self._plan.point_cost(shape, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,
+                                     logit_rows)
+
     # --- replica-level step times (pp micro-batches in flight) ---------------------------
     def replica_step_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows=None):
         """Time for a whole batch to advance one iteration through all ``pp`` stages, the
@@ -210,15 +218,11 @@ def _static_one(mm: MappedModel, batch, input_tokens, output_tokens) -> PhaseMet
     n_chunks = max(float(math.ceil(b * i / mm.replica_chunk_tokens)), 1.0)
     chunk = b * i / n_chunks
     pairs = i * (0.0 + (i + 1.0) / 2.0) * b / n_chunks
-
-    def arg(x: float):  # the first count carries the point's rank, as static_batch's arrays would
-        return np.full(shape, x) if ndim else x
-
-    pre = mm.stage_step(arg(chunk / pp), 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp)
+    pre = mm.stage_step_point(shape, chunk / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp)
     pre_t = pp * (pre.point.time_s if pre.point is not None else float(np.asarray(pre.time_s).reshape(-1)[0]))
     ttft = n_chunks * pre_t * (2 * pp - 1) / pp
     ctx = i + o / 2.0
-    dec = mm.stage_step(arg(b / pp), b / pp, b * ctx / pp, 0.0 / pp)
+    dec = mm.stage_step_point(shape, b / pp, b / pp, b * ctx / pp, 0.0 / pp)
     tpot = pp * (dec.point.time_s if dec.point is not None else float(np.asarray(dec.time_s).reshape(-1)[0]))
     e2e = ttft + max(o - 1.0, 0.0) * tpot
     v = np.array([ttft, tpot, e2e, b * o / e2e, n_chunks, ttft / n_chunks]).reshape(6, *shape)
