@@ -106,3 +106,27 @@ def test_one_point_static_batch_equals_array_static_batch(k, b, i, o):
         a, c = _fields(getattr(one, step)), _fields(getattr(two, step))
         for name in a:
             np.testing.assert_allclose(np.ravel(a[name])[0], np.ravel(c[name])[0], rtol=1e-12, err_msg=name)
+
+
+@settings(max_examples=100, deadline=None)
+@given(k=st.integers(0, len(SETTINGS) - 1), b=st.floats(1.0, 512.0), i=st.integers(1, 40000), o=st.integers(1, 4000),
+       beams=st.sampled_from([1, 2]), wait=st.booleans())
+def test_one_point_steady_state_equals_array_steady_state(k, b, i, o, beams, wait):
+    from dataclasses import replace
+
+    from inferchip.performance.operating import Question, steady_state
+
+    chip, model, kw = SETTINGS[k]
+    s = resolve_setting(chip, model, **kw)
+    mm = s.mapped(s.layout)
+    q = replace(Question.fixed(i, o), beams=beams, queue_wait=wait)
+    one = steady_state(mm, np.array([b]), q, True)  # one point: floats
+    two = steady_state(mm, np.array([b, b]), q, True)  # two points: numpy
+    for name in ("ttft_s", "tpot_s", "e2e_s", "tokens_per_s_replica", "prefill_chunks", "prefill_step_s"):
+        assert np.shape(getattr(one, name))[1:] == np.shape(getattr(two, name))[1:], name
+        np.testing.assert_allclose(np.ravel(getattr(one, name))[0], np.ravel(getattr(two, name))[0], rtol=1e-12,
+                                   err_msg=name)
+    for step in ("prefill", "decode"):
+        a, c = _fields(getattr(one, step)), _fields(getattr(two, step))
+        for name in a:
+            np.testing.assert_allclose(np.ravel(a[name])[0], np.ravel(c[name])[0], rtol=1e-12, err_msg=name)

@@ -164,6 +164,8 @@ def steady_state(mm: MappedModel, b: np.ndarray, q: Question, with_ttft: bool) -
     """Steady-state continuous batching at concurrencies ``b`` (sequences per replica), with the
     length moments of the question; with beam search a request is ``beams`` sequences and one
     prefill. Without ``with_ttft`` the TTFT, end-to-end latency and prefill step are NaN / None."""
+    if with_ttft and len(q.inputs.points) == 1 and np.shape(b) == (1,):
+        return _steady_one(mm, float(b[0]), q)
     i, o = q.inputs, q.outputs
     e_o = max(o.mean, 1.0)
     new = b / e_o / q.beams  # requests (prompts) starting per step
@@ -185,6 +187,34 @@ def steady_state(mm: MappedModel, b: np.ndarray, q: Question, with_ttft: bool) -
     e2e = ttft + np.maximum(o.mean - 1.0, 0.0) * tpot
     return PhaseMetrics(ttft, tpot, e2e, b / tpot, pre, dec, prefill_chunks=np.broadcast_to(n_chunks, np.shape(first)),
                         prefill_step_s=first)
+
+
+def _steady_one(mm: MappedModel, b: float, q: Question) -> PhaseMetrics:
+    """:func:`steady_state` (with TTFT) of one concurrency and one input length, in floats,
+    operation for operation; arrays of the shapes the array path gives."""
+    i, o = q.inputs, q.outputs
+    pp = mm.layout.pp
+    e_o = max(o.mean, 1.0)
+    new = b / e_o / q.beams
+    ctx = i.mean + o.second_moment / (2.0 * e_o)
+    dec = mm.stage_step_point((1,), (b + new * i.mean) / pp, b / pp, b * ctx / pp, new * i.mean_prefill_pairs / pp)
+    tpot = pp * _time_of(dec)
+    iq = float(i.points[0])
+    chunk = min(iq, float(mm.chunk_tokens))
+    n_chunks = float(math.ceil(iq / mm.chunk_tokens))
+    pairs = chunk * (0.0 + (chunk + 1.0) / 2.0) + new * i.mean_prefill_pairs
+    pre = mm.stage_step_point((1, 1), (b + chunk) / pp, b / pp, b * ctx / pp, pairs / pp, (b + 1.0) / pp)
+    first = pp * _time_of(pre)
+    ttft = n_chunks * first
+    if q.queue_wait:
+        ttft = ttft + QUEUE_WAIT_STEPS * tpot
+    e2e = ttft + max(o.mean - 1.0, 0.0) * tpot
+    v = np.array([ttft, tpot, e2e, b / tpot, n_chunks, first]).reshape(6, 1)
+    return PhaseMetrics(v[0], v[1], v[2], v[3], pre, dec, prefill_chunks=v[4:5], prefill_step_s=v[5:6])
+
+
+def _time_of(cost) -> float:
+    return cost.point.time_s if cost.point is not None else float(np.asarray(cost.time_s).reshape(-1)[0])
 
 
 def max_concurrency(mm: MappedModel, q: Question) -> float:
