@@ -52,7 +52,10 @@ class LengthDist:
 
     @classmethod
     def fixed(cls, tokens: float) -> LengthDist:
-        return cls((float(tokens),))
+        d = cls((float(tokens),))
+        x = d.points[0]  # the moments of one point, as the cached properties compute them
+        d.__dict__.update(mean=x, second_moment=x * x, mean_prefill_pairs=x * (0.0 + (x + 1.0) / 2.0))
+        return d
 
     @classmethod
     def lognormal(cls, mean: float, cap: float, sigma: float = LENGTH_SIGMA, n: int = LENGTH_POINTS) -> LengthDist:

@@ -92,11 +92,19 @@ class MappedModel:
     def free_bytes(self) -> np.ndarray:
         """Memory one chip has for KV cache: the budget less weights and a full chunk's activations
         (kept for the chunk size it was computed at)."""
+        held = self._chunk_memory()
+        return held[3]
+
+    def chunk_activation_bytes(self) -> np.ndarray:
+        """:meth:`activation_bytes` of a full chunk (kept for the chunk size it was computed at)."""
+        return self._chunk_memory()[2]
+
+    def _chunk_memory(self) -> tuple:
         held = getattr(self, "_free", None)
         if held is None or held[0] != self.chunk_tokens or held[1] is not self.chip:
-            free = self.budget_bytes - self.weights_bytes - self.activation_bytes(self.chunk_tokens)
-            held = self._free = (self.chunk_tokens, self.chip, free)
-        return held[2]
+            act = self.activation_bytes(self.chunk_tokens)
+            held = self._free = (self.chunk_tokens, self.chip, act, self.budget_bytes - self.weights_bytes - act)
+        return held
 
     def max_batch(self, input_tokens, output_tokens) -> np.ndarray:
         """Largest number of sequences of length input+output whose KV cache fits one replica
