@@ -32,7 +32,7 @@ def main() -> None:
     for label, args in (("100-point grid", (b, b, b * ctx, 0.0)), ("single point", (64.0, 64.0, 64 * ctx, 0.0))):
         mm.stage_step(*args)
         n = 2000
-        t = min(timeit.repeat(lambda: mm.stage_step(*args), number=n, repeat=5, timer=time.process_time)) / n
+        t = min(timeit.repeat(lambda args=args: mm.stage_step(*args), number=n, repeat=5, timer=time.process_time)) / n
         print(f"step cost, {label}: {t * 1e6:,.1f} us ({1 / t:,.0f} /s)")
 
 

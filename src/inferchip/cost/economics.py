@@ -10,6 +10,7 @@ system, amortised, with electricity at a PUE and colocation rent.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,7 @@ from inferchip.cost.step import StepCost
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.chip import ChipSpec, EstimateLevel, pick
+from inferchip.units import HOURS_PER_YEAR, KILO, MEGA, SECONDS_PER_HOUR
 
 DEFAULT_NODE_NM = 7.0
 ACCELERATORS_PER_SERVER = 8  # HGX / OAM baseboards hold 8 accelerators (NVIDIA HGX, OCP OAM UBB)
@@ -53,10 +55,12 @@ def package_kind(spec: ChipSpec) -> str:
     return "organic"
 
 
-def manufacturing_cost_usd(spec: ChipSpec, assumptions: Assumptions, level: EstimateLevel = "central") -> dict[str, float]:
+def manufacturing_cost_usd(spec: ChipSpec, assumptions: Assumptions,
+                           level: EstimateLevel = "central") -> dict[str, float]:
     """Silicon-model cost breakdown of one packaged chip (raises NoSiliconDataError when unknown)."""
     gib = spec.memory.off_chip_gib(level)  # the one capacity table, units.CAPACITY_UNIT_BYTES
-    return chip_cost_breakdown(pick(spec.silicon.die_area_mm2, level), spec.silicon.compute_die_count, spec.silicon.node_nm,
+    return chip_cost_breakdown(pick(spec.silicon.die_area_mm2, level), spec.silicon.compute_die_count,
+                               spec.silicon.node_nm,
                                spec.memory.type, gib, package_kind(spec), assumptions, chip_id=spec.id)
 
 
@@ -116,8 +120,10 @@ def unit_energies(spec: ChipSpec | None, memory_type: str, assumptions: Assumpti
     return u
 
 
-def step_dynamic_energy_j(cost: StepCost, spec: ChipSpec | None, memory_type: str, assumptions: Assumptions) -> np.ndarray:
-    """Dynamic energy of one stage step on one chip, J: FLOP x J/FLOP by format + DRAM bytes x J/B + link bytes x J/B."""
+def step_dynamic_energy_j(cost: StepCost, spec: ChipSpec | None, memory_type: str,
+                          assumptions: Assumptions) -> np.ndarray:
+    """Dynamic energy of one stage step on one chip, J: FLOP x J/FLOP by format + DRAM bytes x J/B
+    + link bytes x J/B."""
     u = unit_energies(spec, memory_type, assumptions)
     e: np.ndarray = np.zeros(())
     for fmt, flop in cost.flop_by_format.items():
@@ -176,3 +182,97 @@ def money_per_token(output_tokens_per_s_per_chip: float, power_w_per_chip: float
                                                                                   money.price_usd)),
         "wall_power_w_per_chip": wall,
     }
+
+
+def _nonnegative(x: float, name: str) -> float:
+    """:func:`~inferchip.cost.energy.nonnegative_array` for one float (the same errors)."""
+    if x != x:
+        raise InvalidSettingError(f"{name}: value is not known (NaN)")
+    if x < 0:
+        raise InvalidSettingError(f"{name}: must not be negative, got {x:g}")
+    return x
+
+
+@dataclass(frozen=True)
+class ChipEconomy:
+    """What a prediction's power, energy and money need that depends only on the setting (chip,
+    spec, memory type, assumptions, estimate corner), computed once: unit energies, the busy
+    static power, the TDP, the price and the constants of wall power and TCO per hour (both
+    affine in the board power). Its methods take plain floats and repeat :func:`step_power`
+    and :func:`money_per_token` operation for operation, so they give the same numbers."""
+
+    units: UnitEnergies
+    static_w: float
+    tdp_w: float
+    money: ChipMoney
+    host_idle_w: float
+    host_per_accelerator_w: float
+    fan_power_fraction: float
+    psu_efficiency: float
+    capex_usd_per_h: float | None  # None where the price is unknown
+    pue: float
+    usd_per_kwh: float
+    colocation_usd_per_kw_month: float
+
+    def step_power(self, flop_by_format: dict[str, float], dram_bytes: float, link_bytes: float,
+                   replica_step_s: float, pp: int) -> tuple[float, float, bool, float]:
+        """:func:`step_power` of one step: (time_s, power_w, throttled, energy_j)."""
+        u = self.units
+        e = 0.0
+        for fmt, flop in flop_by_format.items():
+            e = e + _nonnegative(flop, "flop") * u.flop_j(fmt)
+        e = e + _nonnegative(dram_bytes, "dram bytes") * u.per_byte_dram_j
+        e = e + _nonnegative(link_bytes, "link bytes") * u.per_byte_link_j
+        e_dyn = e * pp
+        t = _nonnegative(float(replica_step_s), "time_s")
+        _nonnegative(e_dyn, "energy_dynamic_j")
+        s, tdp = self.static_w, self.tdp_w
+        p_dyn = e_dyn / t if t > 0 else (math.inf if e_dyn > 0 else 0.0)
+        throttled = p_dyn + s > tdp
+        if throttled:
+            t = max(t, e_dyn / (tdp - s))
+            power = tdp
+        else:
+            power = p_dyn + s
+        return t, power, throttled, e_dyn + s * t
+
+    def money_per_token(self, output_tokens_per_s_per_chip: float, power_w_per_chip: float,
+                        num_accelerators: int) -> dict[str, float | None]:
+        """:func:`money_per_token` with this setting's price and assumptions."""
+        price, capex = self.money.price_usd, self.capex_usd_per_h
+        if price is None or capex is None:
+            return {"tco_usd_per_hour_per_chip": None, "usd_per_million_tokens": None,
+                    "output_tokens_per_s_per_usd_capex": None}
+        n = float(max(num_accelerators, ACCELERATORS_PER_SERVER))
+        board = _nonnegative(power_w_per_chip * n, "board_power_w_total")
+        it_w = board + self.host_idle_w + self.host_per_accelerator_w * n
+        wall = it_w * (1.0 + self.fan_power_fraction) / self.psu_efficiency / n
+        p = _nonnegative(wall, "avg_power_w")
+        per_h = capex + p / KILO * self.pue * self.usd_per_kwh + (
+            p / KILO * self.colocation_usd_per_kw_month * tco.MONTHS_PER_YEAR / HOURS_PER_YEAR)
+        tps = _nonnegative(output_tokens_per_s_per_chip, "tokens_per_s")
+        _nonnegative(per_h, "tco_per_hour_usd")
+        return {
+            "tco_usd_per_hour_per_chip": per_h,
+            "usd_per_million_tokens": per_h / (SECONDS_PER_HOUR * tps) * MEGA if tps > 0 else math.inf,
+            "output_tokens_per_s_per_usd_capex": tps / price if price > 0 else math.inf,
+            "wall_power_w_per_chip": wall,
+        }
+
+
+def chip_economy(spec: ChipSpec | None, memory_type: str, tdp_w: float, idle_w: float, money: ChipMoney,
+                 assumptions: Assumptions) -> ChipEconomy:
+    """The :class:`ChipEconomy` of a setting (its constants checked here, once)."""
+    a = assumptions
+    static = active_static_power_w(tdp_w, idle_w, a)
+    en.throttle(1.0, 0.0, static, tdp_w)  # refuses a TDP at or below the static power
+    capex = None
+    if money.price_usd is not None:
+        capex = float(tco.capex_per_hour_usd(money.price_usd, a.number("tco.system_overhead_fraction"),
+                                             a.number("tco.lifetime_years"), a.number("tco.annual_cost_of_capital")))
+        tco.energy_cost_per_hour_usd(0.0, a.number("tco.pue"), a.number("tco.usd_per_kwh"))  # checks the PUE
+        tco.hosting_per_hour_usd(0.0, a.number("tco.colocation_usd_per_kw_month"))
+    return ChipEconomy(unit_energies(spec, memory_type, a), static, float(tdp_w), money,
+                       a.number("host.host_idle_w"), a.number("host.host_per_accelerator_w"),
+                       a.number("host.fan_power_fraction"), a.number("host.psu_efficiency"), capex,
+                       a.number("tco.pue"), a.number("tco.usd_per_kwh"), a.number("tco.colocation_usd_per_kw_month"))

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
-ArrayLike = Union[FloatArray, float]  # a number or an array of them (steps, chips, operators)
+ArrayLike = FloatArray | float  # a number or an array of them (steps, chips, operators)
 
 
 def compute_time_s(flop: ArrayLike, peak_flop_per_s: ArrayLike, fraction: ArrayLike) -> FloatArray:

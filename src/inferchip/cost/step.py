@@ -24,7 +24,7 @@ more whole sequences each, and prefill tokens are spread evenly.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,48 +33,19 @@ import numpy.typing as npt
 from inferchip.cost.calibration import Calibration
 from inferchip.cost.roofline import ArrayLike, FloatArray
 from inferchip.cost.rules import CostContext, OpTable, Rule, StepPoints, cost_context, rule_for
+from inferchip.cost.scalar_step import ScalarPlan, scalar_plan
+from inferchip.cost.step_types import BOUNDS, ClassCost, PointCost, StepCost, point_step_cost
 from inferchip.mapping.memory_fit import Formats
 from inferchip.mapping.operators import OP_CLASSES
 from inferchip.mapping.sharding import ShardedModel
 from inferchip.spec.chip import ChipParams
 
-__all__ = ["BOUNDS", "OP_CLASSES", "ClassCost", "StepCost", "StepPlan", "busiest_chip_share", "compile_step",
-           "step_cost", "step_points"]
+__all__ = ["BOUNDS", "OP_CLASSES", "ClassCost", "PointCost", "StepCost", "StepPlan", "busiest_chip_share",
+           "compile_step", "step_cost", "step_points"]
 
-BOUNDS = ("compute", "memory", "network", "overhead")
 # Rows of the plan's work array: what each rule returns, then the kernel's time.
 # The first five are a ClassCost's fields in order (compute and memory become the bound times).
 _TIME, _COMPUTE, _MEMORY, _NETWORK, _OVERHEAD, _FLOP, _DRAM, _LINK = range(8)
-
-
-@dataclass
-class ClassCost:
-    """Accumulated seconds of one operator class, split by what bounds each kernel."""
-
-    time_s: FloatArray
-    compute_bound_s: FloatArray
-    memory_bound_s: FloatArray
-    network_s: FloatArray
-    overhead_s: FloatArray
-
-    def bound(self) -> npt.NDArray[np.str_]:
-        stack = np.stack(np.broadcast_arrays(self.compute_bound_s, self.memory_bound_s, self.network_s, self.overhead_s))
-        names: npt.NDArray[np.str_] = np.take(np.array(BOUNDS), np.argmax(stack, axis=0))
-        return names
-
-
-@dataclass
-class StepCost:
-    """Per-chip cost of one step of one pipeline stage (plus its outgoing pipeline transfer)."""
-
-    time_s: FloatArray
-    classes: dict[str, ClassCost]
-    flop_by_format: dict[str, FloatArray] = field(default_factory=dict)
-    dram_bytes: FloatArray = field(default_factory=lambda: np.zeros(()))
-    link_bytes: FloatArray = field(default_factory=lambda: np.zeros(()))
-
-    def class_times_s(self) -> dict[str, FloatArray]:
-        return {k: v.time_s for k, v in self.classes.items()}
 
 
 def busiest_chip_share(count: ArrayLike, dp: int) -> FloatArray:
@@ -141,6 +112,7 @@ class StepPlan:
     flop_formats: tuple[str, ...]  # formats FLOP run in, in order of first use
     flop_ops: tuple[npt.NDArray[np.intp], ...]  # the operators computing in each of flop_formats
     source: tuple[Any, ...]  # the objects compiled, to tell whether a plan is for them
+    scalar: ScalarPlan | None = None  # the plan in plain floats, for one point on one chip
 
     def is_for(self, sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibration) -> bool:
         s = self.source
@@ -148,9 +120,52 @@ class StepPlan:
 
     def cost(self, num_tokens: ArrayLike, num_decode_seqs: ArrayLike, decode_kv_tokens: ArrayLike,
              prefill_attn_pairs: ArrayLike, logit_rows: ArrayLike | None = None) -> StepCost:
-        """Cost of steps with these counts (see :func:`step_cost`)."""
+        """Cost of steps with these counts (see :func:`step_cost`); one finite point on one chip
+        is evaluated in plain floats (:mod:`inferchip.cost.scalar_step`, the same numbers)."""
+        if self.scalar is not None:
+            one = self._scalar_cost(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows)
+            if one is not None:
+                return one
         return self.evaluate(step_points(self.dp, num_tokens, num_decode_seqs, decode_kv_tokens,
                                          prefill_attn_pairs, logit_rows))
+
+    def _scalar_cost(self, *counts: ArrayLike | None) -> StepCost | None:
+        """:meth:`cost` of a single point through :attr:`scalar` (None where the counts are not one
+        finite point each)."""
+        assert self.scalar is not None
+        vals: list[float] = []
+        ndim = 0
+        for x in counts:
+            if x is None:
+                continue
+            if type(x) is not float:
+                a = np.asarray(x)
+                if a.size != 1:
+                    return None
+                ndim = max(ndim, a.ndim)
+                x = float(a.reshape(-1)[0])
+            if not math.isfinite(x):
+                return None
+            vals.append(x)
+        return self.point_cost((1,) * ndim, *vals)
+
+    def point_cost(self, shape: tuple[int, ...], t: float, s_dec: float, kv_dec: float, pairs: float,
+                   logit_rows: float | None = None) -> StepCost:
+        """:meth:`cost` of one point given as finite floats, its arrays of ``shape`` (all of size one):
+        the scalar path (or the arrays' where the plan has no scalar form)."""
+        if self.scalar is None:
+            lr = None if logit_rows is None else np.full(shape, logit_rows)
+            return self.evaluate(step_points(self.dp, np.full(shape, t), s_dec, kv_dec, pairs, lr))
+        t_pre = max(t - s_dec, 0.0)
+        rows = logit_rows if logit_rows is not None else s_dec + float(t_pre > 0)
+        t_all, dp = t, self.dp
+        if dp > 1:
+            d_share = 1.0 / min(float(dp), max(s_dec, 1.0))
+            t = min(t, s_dec) * d_share + t_pre / dp
+            s_dec, kv_dec, pairs, t_pre = s_dec * d_share, kv_dec * d_share, pairs / dp, t_pre / dp
+            rows = rows * (1.0 / min(float(dp), max(rows, 1.0)))
+        by_class, flop, dram, link = self.scalar.evaluate((t, t_all, s_dec, t_pre, kv_dec, pairs, rows))
+        return point_step_cost(shape, self.class_names, self.flop_formats, by_class, flop, dram, link)
 
     def evaluate(self, pts: StepPoints) -> StepCost:
         """Every rule over its operators, then the sums by class (time, and what bounds it), by
@@ -178,7 +193,8 @@ class StepPlan:
         sums = np.add.reduceat(work, self.class_starts, axis=-1)
         per_class = np.moveaxis(sums, -1, 0)
         by_class = {name: tuple(per_class[j, :5]) for j, name in enumerate(self.class_names)}
-        flop = {f: np.add.reduce(work[_FLOP][..., ops], axis=-1) for f, ops in zip(self.flop_formats, self.flop_ops, strict=False)}
+        flop = {f: np.add.reduce(work[_FLOP][..., ops], axis=-1)
+                for f, ops in zip(self.flop_formats, self.flop_ops, strict=False)}
         return _step_cost(shape, by_class, flop, np.add.reduce(sums[_DRAM], axis=-1),
                           np.add.reduce(sums[_LINK], axis=-1))
 
@@ -187,7 +203,8 @@ class StepPlan:
         (a product with their run counts, BLAS)."""
         # Sums stay as low-rank as their terms (a GEMM's time does not vary with the KV length)
         # until the end, where each becomes an array over the whole grid.
-        acc: list[list[ArrayLike]] = [[0.0] * 5 for _ in self.class_names]  # time, compute-, memory-bound, net, overhead
+        # time, compute-bound, memory-bound, network, overhead of each class present
+        acc: list[list[ArrayLike]] = [[0.0] * 5 for _ in self.class_names]
         flop: dict[str, ArrayLike] = {f: 0.0 for f in self.flop_formats}
         dram: ArrayLike = 0.0
         link: ArrayLike = 0.0
@@ -271,7 +288,8 @@ def compile_step(sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibrat
         if f is not None:
             formats.setdefault(f)
     # Operators sorted by class (then kind, then order of appearance): classes and kinds contiguous.
-    order = sorted(range(len(ops)), key=lambda i: (OP_CLASSES.index(ops[i][0].op_class), kinds.index(type(ops[i][0])), i))
+    order = sorted(range(len(ops)),
+                   key=lambda i: (OP_CLASSES.index(ops[i][0].op_class), kinds.index(type(ops[i][0])), i))
     ordered = [ops[i] for i in order]
     classes = [op.op_class for op, _ in ordered]
     starts = [i for i in range(len(classes)) if i == 0 or classes[i] != classes[i - 1]]
@@ -288,13 +306,20 @@ def compile_step(sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibrat
     fmt_names = tuple(formats)
     flop_ops = tuple(np.array([i for i, (op, _) in enumerate(ordered) if rules[type(op)].flop_format(ctx) == f],
                               dtype=np.intp) for f in fmt_names)
+    reps = [float(r) for _, r in ordered]
+    class_of = [present.index(OP_CLASSES.index(c)) for c in classes]
+    format_of = [-1] * len(ordered)
+    for j, ops_f in enumerate(flop_ops):
+        for i in ops_f:
+            format_of[int(i)] = j
     return StepPlan(ctx=ctx, dp=sm.dp_attention, groups=tuple(groups),
-                    reps=np.array([float(r) for _, r in ordered]), class_starts=np.array(starts, dtype=np.intp),
+                    reps=np.array(reps), class_starts=np.array(starts, dtype=np.intp),
                     class_names=tuple(classes[i] for i in starts), flop_formats=fmt_names, flop_ops=flop_ops,
-                    source=(sm, chip, fmt, cal))
+                    source=(sm, chip, fmt, cal), scalar=scalar_plan(ctx, groups, reps, class_of, format_of))
 
 
-def cached_step_plan(plan: StepPlan | None, sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibration) -> StepPlan:
+def cached_step_plan(plan: StepPlan | None, sm: ShardedModel, chip: ChipParams, fmt: Formats,
+                     cal: Calibration) -> StepPlan:
     """``plan`` when it was compiled for these objects, else a new one (a holder's cache)."""
     return plan if plan is not None and plan.is_for(sm, chip, fmt, cal) else compile_step(sm, chip, fmt, cal)
 

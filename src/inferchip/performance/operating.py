@@ -52,7 +52,10 @@ class LengthDist:
 
     @classmethod
     def fixed(cls, tokens: float) -> LengthDist:
-        return cls((float(tokens),))
+        d = cls((float(tokens),))
+        x = d.points[0]  # the moments of one point, as the cached properties compute them
+        d.__dict__.update(mean=x, second_moment=x * x, mean_prefill_pairs=x * (0.0 + (x + 1.0) / 2.0))
+        return d
 
     @classmethod
     def lognormal(cls, mean: float, cap: float, sigma: float = LENGTH_SIGMA, n: int = LENGTH_POINTS) -> LengthDist:
@@ -65,15 +68,22 @@ class LengthDist:
 
     @cached_property
     def mean(self) -> float:
+        if len(self.points) == 1:  # the mean of one point, without numpy's overhead
+            return float(self.points[0])
         return float(np.mean(self.array))
 
     @cached_property
     def second_moment(self) -> float:
+        if len(self.points) == 1:
+            return float(self.points[0]) * float(self.points[0])
         return float(np.mean(np.square(self.array)))
 
     @cached_property
     def mean_prefill_pairs(self) -> float:
         """E[i (i+1) / 2]: causal query-key pairs of one prompt."""
+        if len(self.points) == 1:  # phases.prefill_pairs of one point, in floats
+            x = float(self.points[0])
+            return x * (0.0 + (x + 1.0) / 2.0)
         return float(np.mean(prefill_pairs(self.array)))
 
 
@@ -157,6 +167,8 @@ def steady_state(mm: MappedModel, b: np.ndarray, q: Question, with_ttft: bool) -
     """Steady-state continuous batching at concurrencies ``b`` (sequences per replica), with the
     length moments of the question; with beam search a request is ``beams`` sequences and one
     prefill. Without ``with_ttft`` the TTFT, end-to-end latency and prefill step are NaN / None."""
+    if with_ttft and len(q.inputs.points) == 1 and np.shape(b) == (1,):
+        return _steady_one(mm, float(b[0]), q)
     i, o = q.inputs, q.outputs
     e_o = max(o.mean, 1.0)
     new = b / e_o / q.beams  # requests (prompts) starting per step
@@ -169,7 +181,8 @@ def steady_state(mm: MappedModel, b: np.ndarray, q: Question, with_ttft: bool) -
     bb = b[:, None]
     chunk = np.minimum(iq, mm.chunk_tokens)
     n_chunks = np.ceil(iq / mm.chunk_tokens)
-    first, pre = mm.replica_step_s(bb + chunk, bb, bb * ctx, prefill_pairs(chunk) + (new * i.mean_prefill_pairs)[:, None],
+    pairs = prefill_pairs(chunk) + (new * i.mean_prefill_pairs)[:, None]
+    first, pre = mm.replica_step_s(bb + chunk, bb, bb * ctx, pairs,
                                    logit_rows=bb + 1.0)
     ttft = np.mean(n_chunks * first, axis=1)
     if q.queue_wait:
@@ -177,6 +190,34 @@ def steady_state(mm: MappedModel, b: np.ndarray, q: Question, with_ttft: bool) -
     e2e = ttft + np.maximum(o.mean - 1.0, 0.0) * tpot
     return PhaseMetrics(ttft, tpot, e2e, b / tpot, pre, dec, prefill_chunks=np.broadcast_to(n_chunks, np.shape(first)),
                         prefill_step_s=first)
+
+
+def _steady_one(mm: MappedModel, b: float, q: Question) -> PhaseMetrics:
+    """:func:`steady_state` (with TTFT) of one concurrency and one input length, in floats,
+    operation for operation; arrays of the shapes the array path gives."""
+    i, o = q.inputs, q.outputs
+    pp = mm.layout.pp
+    e_o = max(o.mean, 1.0)
+    new = b / e_o / q.beams
+    ctx = i.mean + o.second_moment / (2.0 * e_o)
+    dec = mm.stage_step_point((1,), (b + new * i.mean) / pp, b / pp, b * ctx / pp, new * i.mean_prefill_pairs / pp)
+    tpot = pp * _time_of(dec)
+    iq = float(i.points[0])
+    chunk = min(iq, float(mm.chunk_tokens))
+    n_chunks = float(math.ceil(iq / mm.chunk_tokens))
+    pairs = chunk * (0.0 + (chunk + 1.0) / 2.0) + new * i.mean_prefill_pairs
+    pre = mm.stage_step_point((1, 1), (b + chunk) / pp, b / pp, b * ctx / pp, pairs / pp, (b + 1.0) / pp)
+    first = pp * _time_of(pre)
+    ttft = n_chunks * first
+    if q.queue_wait:
+        ttft = ttft + QUEUE_WAIT_STEPS * tpot
+    e2e = ttft + max(o.mean - 1.0, 0.0) * tpot
+    v = np.array([ttft, tpot, e2e, b / tpot, n_chunks, first]).reshape(6, 1)
+    return PhaseMetrics(v[0], v[1], v[2], v[3], pre, dec, prefill_chunks=v[4:5], prefill_step_s=v[5:6])
+
+
+def _time_of(cost) -> float:
+    return cost.point.time_s if cost.point is not None else float(np.asarray(cost.time_s).reshape(-1)[0])
 
 
 def max_concurrency(mm: MappedModel, q: Question) -> float:
@@ -230,7 +271,9 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
     if q.mode == "open_loop":
         return _open_loop(mm, q, replicas, bmax)
     grid = batch_grid(bmax, coarse)
-    with_ttft = q.needs_ttft or need_ttft
+    # The sweep carries TTFT only where the limits read it; else only the chosen point's is needed,
+    # evaluated on its own below (one point: the scalar step).
+    with_ttft = q.needs_ttft
     if sweeps is None:
         met = steady_state(mm, grid, q, with_ttft)
     else:  # {question's lengths and load -> {layout -> sweep}}, the latest SWEEPS_KEPT questions
@@ -248,6 +291,9 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
             ok &= v <= lim
     tput = grid / met.tpot_s
     k = int(np.argmax(np.where(ok, tput, -1.0))) if ok.any() else 0
+    if need_ttft and not with_ttft:
+        one = grid[k:k + 1]
+        return _point(steady_state(mm, one, q, True), one, 0, limits_met=bool(ok.any()))
     return _point(met, grid, k, limits_met=bool(ok.any()))
 
 

@@ -64,7 +64,21 @@ class MappedModel:
         return self.chip.memory_capacity_bytes - self.budget_bytes
 
     def kv_bytes_per_seq(self, context_tokens) -> np.ndarray:
+        if type(context_tokens) is float:  # one context: memory_fit.kv_bytes_per_sequence in floats
+            return np.float64(self._kv_bytes_one(context_tokens))
         return kv_bytes_per_sequence(self.sm, self.formats, context_tokens)
+
+    def _kv_bytes_one(self, ctx: float) -> float:
+        held = getattr(self, "_kv_terms", None)
+        if held is None or held[0] is not self.sm or held[1] is not self.formats:
+            terms = tuple((layer.count * layer.kv_elements_per_token, layer.window) for layer in self.sm.layers)
+            held = self._kv_terms = (self.sm, self.formats, terms)
+        kv_bytes = self.formats.kv_bytes
+        out = 0.0
+        for c, window in held[2]:
+            out = out + c * (ctx if window is None else min(ctx, window)) * kv_bytes
+        dp = self.sm.dp_attention
+        return out / dp if dp > 1 else out
 
     def activation_bytes(self, step_tokens) -> np.ndarray:
         return activation_bytes_per_chip(self.model, self.sm, self.formats, step_tokens)
@@ -75,18 +89,50 @@ class MappedModel:
         per_token = float(self.kv_bytes_per_seq(1.0))
         return max(0, int(free // per_token)) if per_token > 0 else 0
 
+    def free_bytes(self) -> np.ndarray:
+        """Memory one chip has for KV cache: the budget less weights and a full chunk's activations
+        (kept for the chunk size it was computed at)."""
+        held = self._chunk_memory()
+        return held[3]
+
+    def chunk_activation_bytes(self) -> np.ndarray:
+        """:meth:`activation_bytes` of a full chunk (kept for the chunk size it was computed at)."""
+        return self._chunk_memory()[2]
+
+    def _chunk_memory(self) -> tuple:
+        held = getattr(self, "_free", None)
+        if held is None or held[0] != self.chunk_tokens or held[1] is not self.chip:
+            act = self.activation_bytes(self.chunk_tokens)
+            held = self._free = (self.chunk_tokens, self.chip, act, self.budget_bytes - self.weights_bytes - act)
+        return held
+
     def max_batch(self, input_tokens, output_tokens) -> np.ndarray:
         """Largest number of sequences of length input+output whose KV cache fits one replica
         (under attention DP: whole sequences on each of the ``tp`` chips)."""
+        if type(input_tokens) is float and type(output_tokens) is float:  # one point, in floats
+            free1, dp1 = float(self.free_bytes()), self.sm.dp_attention
+            per_seq = self._kv_bytes_one(input_tokens + output_tokens) * dp1
+            if per_seq > 0 and math.isfinite(per_seq) and math.isfinite(free1):
+                return np.float64(dp1 * math.floor(max(free1, 0.0) / per_seq))
         ctx = np.asarray(input_tokens, float) + np.asarray(output_tokens, float)
-        free = self.budget_bytes - self.weights_bytes - self.activation_bytes(self.chunk_tokens)
+        free = self.free_bytes()
         dp = self.sm.dp_attention
         return dp * np.floor(np.maximum(free, 0.0) / (self.kv_bytes_per_seq(ctx) * dp))
 
-    def stage_step(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows=None) -> StepCost:
+    def stage_step(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,
+                   logit_rows=None) -> StepCost:
         # The step compiled once for this mapping (recompiled if sm, chip, formats or cal change).
-        self._plan: StepPlan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats, self.cal)
+        self._plan: StepPlan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats,
+                                                self.cal)
         return self._plan.cost(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows)
+
+    def stage_step_point(self, shape: tuple[int, ...], num_tokens: float, num_decode_seqs: float,
+                         decode_kv_tokens: float, prefill_attn_pairs: float,
+                         logit_rows: float | None = None) -> StepCost:
+        """:meth:`stage_step` of one point given as finite floats, its arrays of ``shape`` (all of size one)."""
+        self._plan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats, self.cal)
+        return self._plan.point_cost(shape, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,
+                                     logit_rows)
 
     # --- replica-level step times (pp micro-batches in flight) ---------------------------
     def replica_step_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows=None):
@@ -134,6 +180,9 @@ def static_batch(mm: MappedModel, batch, input_tokens, output_tokens) -> PhaseMe
     TTFT is the batch's prefill (the first token comes out of the prefill step); TPOT is the
     decode step at the mean context ``input + output/2`` (decode time is linear in context).
     """
+    one = _static_one(mm, batch, input_tokens, output_tokens)
+    if one is not None:
+        return one
     b = np.asarray(batch, float)
     i = np.asarray(input_tokens, float)
     o = np.asarray(output_tokens, float)
@@ -147,6 +196,46 @@ def static_batch(mm: MappedModel, batch, input_tokens, output_tokens) -> PhaseMe
     tpot, dec = mm.replica_step_s(b, b, b * ctx, 0.0)
     e2e = ttft + np.maximum(o - 1.0, 0.0) * tpot
     return PhaseMetrics(ttft, tpot, e2e, b * o / e2e, pre, dec, prefill_chunks=n_chunks, prefill_step_s=ttft / n_chunks)
+
+
+def _one_point(*xs) -> tuple[list[float], int] | None:
+    """The values of size-one arguments as finite floats, and their largest rank (None otherwise)."""
+    vals, ndim = [], 0
+    for x in xs:
+        if type(x) is not float and type(x) is not int:
+            a = np.asarray(x)
+            if a.size != 1:
+                return None
+            ndim = max(ndim, a.ndim)
+            x = a.reshape(-1)[0]
+        x = float(x)
+        if not math.isfinite(x):
+            return None
+        vals.append(x)
+    return vals, ndim
+
+
+def _static_one(mm: MappedModel, batch, input_tokens, output_tokens) -> PhaseMetrics | None:
+    """:func:`static_batch` of one point in plain floats, operation for operation (None for many points)."""
+    found = _one_point(batch, input_tokens, output_tokens)
+    if found is None:
+        return None
+    (b, i, o), ndim = found
+    shape = (1,) * ndim
+    pp = mm.layout.pp
+    n_chunks = max(float(math.ceil(b * i / mm.replica_chunk_tokens)), 1.0)
+    chunk = b * i / n_chunks
+    pairs = i * (0.0 + (i + 1.0) / 2.0) * b / n_chunks
+    pre = mm.stage_step_point(shape, chunk / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp)
+    pre_t = pp * (pre.point.time_s if pre.point is not None else float(np.asarray(pre.time_s).reshape(-1)[0]))
+    ttft = n_chunks * pre_t * (2 * pp - 1) / pp
+    ctx = i + o / 2.0
+    dec = mm.stage_step_point(shape, b / pp, b / pp, b * ctx / pp, 0.0 / pp)
+    tpot = pp * (dec.point.time_s if dec.point is not None else float(np.asarray(dec.time_s).reshape(-1)[0]))
+    e2e = ttft + max(o - 1.0, 0.0) * tpot
+    v = np.array([ttft, tpot, e2e, b * o / e2e, n_chunks, ttft / n_chunks]).reshape(6, *shape)
+    return PhaseMetrics(v[0, ...], v[1, ...], v[2, ...], v[3, ...], pre, dec, prefill_chunks=v[4, ...],
+                        prefill_step_s=v[5, ...])
 
 
 def continuous_batch(mm: MappedModel, concurrency, input_tokens, output_tokens) -> PhaseMetrics:
@@ -173,7 +262,8 @@ def continuous_batch(mm: MappedModel, concurrency, input_tokens, output_tokens) 
     return PhaseMetrics(ttft, tpot, e2e, b / tpot, pre, dec, prefill_chunks=n_chunks, prefill_step_s=first_t)
 
 
-def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens: float, chips_given: int) -> DoesNotFitError:
+def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens: float,
+              chips_given: int) -> DoesNotFitError:
     """A clear 'does not fit' error: by how much, and what would make it fit."""
     need_w = mm.weights_bytes
     kv = float(mm.kv_bytes_per_seq(input_tokens + output_tokens)) * batch
@@ -192,7 +282,8 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
     # Weights and KV cache both split over a replica's chips; each chip keeps its activations.
     need_chips = math.ceil((need_w + kv) * chips / (budget - act)) if budget > act else 0
     if need_chips > chips:
-        lines.append(f"  - more chips: about {need_chips} per replica (--count {max(need_chips, chips_given)} with --tp/--pp to match)")
+        lines.append(f"  - more chips: about {need_chips} per replica (--count {max(need_chips, chips_given)} "
+                     "with --tp/--pp to match)")
     if need_w + act < budget and kv > 0:
         b_fit = int(max(0.0, (budget - need_w - act)) // float(mm.kv_bytes_per_seq(input_tokens + output_tokens)))
         if b_fit >= 1:

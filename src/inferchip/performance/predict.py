@@ -8,6 +8,7 @@ the optional TTFT/TPOT limits is found by a vectorised sweep.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,13 +83,24 @@ class Prediction:
 
 def _breakdown(cost: StepCost, index: int, pp: int) -> dict[str, dict[str, Any]]:
     """Time per step by operator class at point ``index`` of the step's arrays (scalars read there only)."""
+    if cost.point is not None and index == 0:  # one point costed in floats: read them
+        out = {}
+        total = cost.point.time_s
+        for cls, (t, *parts) in cost.point.classes.items():
+            if t <= 0:
+                continue
+            bound = BOUNDS[parts.index(max(parts))]  # as ClassCost.bound: the first of the largest
+            out[cls] = {"time_s": t * pp, "share": t / total if total else 0.0, "bound": bound}
+        return out
     shape = np.shape(cost.time_s)
 
     def at(x) -> float:
+        if type(x) is np.ndarray and x.shape == shape:
+            return float(x.item(index))
         a = np.asarray(x)
         if a.ndim == 0:
             return float(a)
-        return float((a if a.shape == shape else np.broadcast_to(a, shape)).flat[index])
+        return float(np.broadcast_to(a, shape).flat[index])
 
     out = {}
     total = at(cost.time_s)
@@ -201,7 +213,8 @@ def predict_setting(setting: Setting, q: Question) -> Prediction:
     batch or the most throughput (:func:`ask`, or a :class:`Question` with length spreads; the
     prediction reports the mean lengths)."""
     if q.mode not in ("static", "max_throughput"):
-        raise InvalidSettingError(f"predict answers a static batch or the most throughput, not question mode {q.mode!r} "
+        raise InvalidSettingError(f"predict answers a static batch or the most throughput, not question mode "
+                                  f"{q.mode!r} "
                                   "(operating_point evaluates closed and open loops on one layout)")
     found = best_layout(setting, q)
     if found is None:
@@ -216,7 +229,7 @@ def predict_setting(setting: Setting, q: Question) -> Prediction:
     tput_sys = pt.tokens_per_s_replica * lay.replicas
     kv_bytes = float(mm.kv_bytes_per_seq(input_tokens + output_tokens)) * b
     step_tokens = b * input_tokens if static else b + min(input_tokens, mm.chunk_tokens)
-    act = float(mm.activation_bytes(min(step_tokens, mm.chunk_tokens)))
+    act = float(mm.chunk_activation_bytes() if step_tokens >= mm.chunk_tokens else mm.activation_bytes(step_tokens))
     mem = {"weights": mm.weights_bytes, "kv_cache": kv_bytes, "activations": act, "runtime_reserve": mm.reserve_bytes}
     pred = Prediction(
         chip_id=cp.id, model_id=setting.model.id, num_chips=lay.num_chips, tp=lay.tp, pp=lay.pp, ep=lay.ep,
@@ -237,42 +250,60 @@ def predict_setting(setting: Setting, q: Question) -> Prediction:
     return pred
 
 
+def _at(x: Any, shape: tuple[int, ...], idx: int) -> float:
+    """``x`` (broadcast to ``shape``) at flat index ``idx``, as a float."""
+    if type(x) is np.ndarray and x.shape == shape:
+        return float(x.item(idx))
+    a = np.asarray(x)
+    if a.ndim == 0:
+        return float(a)
+    return float((a if a.shape == shape else np.broadcast_to(a, shape)).flat[idx])
+
+
+def _step_power_at(economy: Any, cost: StepCost, step_s: Any, pp: int, shape: tuple[int, ...],
+                   idx: int) -> tuple[float, float, bool, float]:
+    """``economics.step_power`` of the step at point ``idx`` only (the same numbers, as floats)."""
+    one = cost.point
+    if one is not None and idx == 0:
+        return economy.step_power(one.flop_by_format, one.dram_bytes, one.link_bytes, _at(step_s, shape, idx), pp)
+    flop = {f: _at(v, shape, idx) for f, v in cost.flop_by_format.items()}
+    return economy.step_power(flop, _at(cost.dram_bytes, shape, idx), _at(cost.link_bytes, shape, idx),
+                              _at(step_s, shape, idx), pp)
+
+
 def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, idx: int, setting: Setting) -> None:
     """Power per chip (with TDP throttling, which stretches the steps), tokens per joule and $ per token.
 
     The energy of a static batch is that of the very steps its TTFT and TPOT came from:
     ``met.prefill_chunks`` prefill steps of ``met.prefill_step_s`` each, then output - 1 decode
     steps. In continuous batching every step is the steady-state decode step (prefill mixed in).
+    Everything that depends only on the setting comes from :attr:`Setting.economy`; here only
+    the point's own step is priced (``economics.ChipEconomy``: the numbers of ``step_power``
+    and ``money_per_token``).
     """
-    from inferchip.cost.economics import money_per_token, step_power
-
-    a, spec, cp = setting.assumptions, setting.chip_spec, mm.chip
-    mem_type = spec.memory.type if spec is not None else "HBM3"
+    spec, cp = setting.chip_spec, mm.chip
     if spec is None:
         pred.notes.append("no chip spec given: energy assumes a 7 nm node and HBM3 memory")
-    if not np.isfinite(cp.tdp_w):
+    if not math.isfinite(float(cp.tdp_w)):
         pred.notes.append(f"{cp.id}: no TDP published: power, energy and TCO are unavailable")
         return
+    eco = setting.economy
     pp = mm.layout.pp
-    dec = step_power(met.decode, met.tpot_s, pp, spec, mem_type, cp.tdp_w, cp.idle_w, a)
-
-    def at(x) -> float:
-        return float(np.ravel(np.broadcast_to(x, np.shape(met.tpot_s)))[idx])
-
-    tpot = at(dec.time_s)
+    shape = np.shape(met.tpot_s)
+    tpot, dec_p, throttled, dec_e = _step_power_at(eco, met.decode, met.tpot_s, pp, shape, idx)
     ttft = pred.ttft_s
-    throttled = bool(at(dec.throttled))
     if pred.mode == "static":
-        n_chunks = at(met.prefill_chunks)
-        pre = step_power(met.prefill, met.prefill_step_s, pp, spec, mem_type, cp.tdp_w, cp.idle_w, a)
-        ttft = at(pre.time_s) * n_chunks
-        throttled = throttled or bool(at(pre.throttled))
+        assert met.prefill is not None
+        n_chunks = _at(met.prefill_chunks, shape, idx)
+        pre_t, _, pre_thr, pre_e = _step_power_at(eco, met.prefill, met.prefill_step_s, pp, shape, idx)
+        ttft = pre_t * n_chunks
+        throttled = throttled or pre_thr
         e2e = ttft + max(pred.output_tokens - 1, 0) * tpot
-        energy = at(pre.energy_j) * n_chunks + max(pred.output_tokens - 1, 0) * at(dec.energy_j)
+        energy = pre_e * n_chunks + max(pred.output_tokens - 1, 0) * dec_e
         power = energy / e2e
         tput = pred.batch * pred.output_tokens / e2e * pred.replicas
     else:
-        power = at(dec.power_w)
+        power = dec_p
         e2e = ttft + max(pred.output_tokens - 1, 0) * tpot
         tput = pred.batch / tpot * pred.replicas
     if throttled:
@@ -293,4 +324,4 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
         "chip_price_source": money.price_source,
         "manufacturing_cost_usd": money.manufacturing_cost_usd,
     })
-    pred.extra.update(money_per_token(per_chip, power, money, pred.num_chips, a))
+    pred.extra.update(eco.money_per_token(per_chip, power, pred.num_chips))

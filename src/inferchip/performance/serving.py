@@ -191,6 +191,6 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
                    slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s)
     summary = res.summary()
     if "power_w_per_chip" in summary:
-        summary.update(serving_economics(step, summary, res.num_chips,
-                                         chip.estimate if isinstance(chip, Setting) else system.get("estimate", "central")))
+        estimate = chip.estimate if isinstance(chip, Setting) else system.get("estimate", "central")
+        summary.update(serving_economics(step, summary, res.num_chips, estimate))
     return summary

@@ -78,6 +78,14 @@ class Setting:
 
         return chip_money(self.chip_spec, self.assumptions, self.estimate)  # type: ignore[arg-type]
 
+    @cached_property
+    def economy(self) -> Any:
+        """Power and money constants of the setting (``cost.economics.chip_economy``), for a chip with a TDP."""
+        from inferchip.cost.economics import chip_economy
+
+        mem_type = self.chip_spec.memory.type if self.chip_spec is not None else "HBM3"
+        return chip_economy(self.chip_spec, mem_type, self.chip.tdp_w, self.chip.idle_w, self.money, self.assumptions)
+
     def mapped(self, layout: Layout) -> MappedModel:
         """The model mapped onto ``layout`` (cached: the same object for the same layout)."""
         mm = self._mapped.get(layout)
@@ -143,7 +151,11 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     """
     args = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
             chip_spec, within)
-    key = tuple(_key(x) for x in args)
+    try:  # every argument hashable (ids, paths, names, numbers): the arguments are the key
+        hash(args)
+        key = args
+    except TypeError:
+        key = tuple(_key(x) for x in args)
     hit = _SETTINGS.get(key)
     if hit is not None:
         _SETTINGS.move_to_end(key)
@@ -196,7 +208,8 @@ def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, 
     if got != want:
         notes.append(f"{cp.id} has no {want} units: GEMMs run at {got}")
     if fmt.activations in FOUR_BIT_FLOAT:
-        notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the {got} peak, attention at 16 bit, KV {fmt.kv}")
+        notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the {got} peak, attention at 16 bit, "
+                     f"KV {fmt.kv}")
     given = tp is not None or pp is not None or ep is not None
     if within:
         layouts = _within(ms, cp, count, tp, pp, ep)

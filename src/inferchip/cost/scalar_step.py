@@ -1,0 +1,247 @@
+"""The step of a compiled plan at one point, in plain Python floats.
+
+For a single step on a single chip numpy's per-call overhead dwarfs the arithmetic: a few
+dozen operators, each a handful of multiplications. :class:`ScalarPlan` holds each operator's
+columns as a tuple of floats (read once from the plan's tables) and repeats the rules of
+:mod:`inferchip.cost.rules` operation for operation on one point, so it gives the array
+path's numbers (sums may be added in another order: equal to float rounding).
+
+A plan whose rules it does not know (a rule registered elsewhere) or whose chip is an array
+of chips has no scalar form (:func:`scalar_plan` returns None) and is evaluated by numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from inferchip.cost import rules as r
+from inferchip.cost.constants import ALL_REDUCE_PHASES, FLOP_PER_MAC, MIN_TILE_M
+
+# One operator's cost per run: compute, memory, overhead, network (s), FLOP, DRAM and link bytes.
+Kernel = tuple[float, float, float, float, float, float, float]
+# The point: tokens, all_tokens, decode_seqs, prefill_tokens, decode_kv_tokens, prefill_pairs, logit_rows,
+# then the M tile and the tiles along M of a GEMM over the tokens and over the logit rows.
+Point = tuple[float, ...]
+_ZERO: Kernel = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class _Chip:
+    """The context's chip rates as floats."""
+
+    attainable_bytes_per_s: float
+    kernel_overhead_s: float
+    tile_m: float
+    tile_n: float
+    tiles_in_flight: float
+    vector_flop_per_s: float
+    peak_gemm_flop_per_s: float
+    link_bytes_per_s: float
+    link_latency_s: float
+    gemm_compute_fraction: float
+    link_bandwidth_fraction: float
+    moe_imbalance: float
+
+
+def _float(x: Any) -> float:
+    return float(x.reshape(-1)[0]) if hasattr(x, "reshape") else float(x)
+
+
+def _m_terms(m: float, c: _Chip) -> tuple[float, float]:
+    """A GEMM of ``m`` rows: its M tile (``rules.m_tile``) and the tiles along M."""
+    tm = min(c.tile_m, max(MIN_TILE_M, 2.0 ** math.ceil(math.log2(max(m, 1.0)))))
+    return tm, math.ceil(max(m, 1.0) / tm)
+
+
+def _matrix_gemm(m: float, tm: float, m_tiles: float, op: tuple[float, ...], c: _Chip) -> Kernel:
+    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable = op
+    spent = math.ceil(m_tiles * n_tiles / c.tiles_in_flight) * tm * flop_per_wave_row if m > 0 else 0.0
+    nb = weight_bytes + m * row_bytes
+    return (spent / attainable, nb / c.attainable_bytes_per_s, c.kernel_overhead_s, 0.0, m * flop_per_row, nb, 0.0)
+
+
+def _gemm(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
+    return _matrix_gemm(p[0], p[7], p[8], op, c)
+
+
+def _lm_head(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
+    return _matrix_gemm(p[6], p[9], p[10], op, c)
+
+
+def _vector_gemm(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
+    m, (k, n, weight_bytes, act_bytes) = p[0], op
+    flop = FLOP_PER_MAC * m * k * n * 1.0
+    nb = k * n * 1.0 * weight_bytes + m * 1.0 * (k + n) * act_bytes
+    return (flop / (c.vector_flop_per_s * c.gemm_compute_fraction), nb / c.attainable_bytes_per_s,
+            c.kernel_overhead_s, 0.0, flop, nb, 0.0)
+
+
+def _grouped_gemm(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
+    m, (k, n, e, f, e_total, ep, weight_bytes, act_bytes) = p[1], op
+    assigned = m * f * e_total / ep / e
+    per_expert = assigned * c.moe_imbalance
+    active = e * (1.0 - (1.0 - f) ** m)
+    spent = 0.0
+    if per_expert > 0:  # gemm.quantised_flop
+        tm = min(c.tile_m, max(MIN_TILE_M, 2.0 ** math.ceil(math.log2(max(per_expert, 1.0)))))
+        tiles = math.ceil(max(per_expert, 1.0) / tm) * math.ceil(n / c.tile_n) * active
+        spent = math.ceil(tiles / c.tiles_in_flight) * c.tiles_in_flight * FLOP_PER_MAC * tm * c.tile_n * k
+    nb = k * n * active * weight_bytes + assigned * e * (k + n) * act_bytes
+    return (spent / (c.peak_gemm_flop_per_s * c.gemm_compute_fraction), nb / c.attainable_bytes_per_s,
+            c.kernel_overhead_s, 0.0, FLOP_PER_MAC * assigned * k * n * e, nb, 0.0)
+
+
+def _attention(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
+    dec_per_kv, pre_per_pair, kv_token_bytes, pre_token_bytes, att, window = op
+    s_dec, t_pre, kv_d, pr = p[2], p[3], p[4], p[5]
+    if window > 0:
+        kv_d = min(kv_d, s_dec * window)
+        pr = min(pr, t_pre * window)
+    dec_flop = dec_per_kv * kv_d
+    pre_flop = pre_per_pair * pr
+    nb = kv_d * kv_token_bytes + s_dec * kv_token_bytes + t_pre * pre_token_bytes
+    kernels = float(s_dec > 0) + float(t_pre > 0)
+    return (dec_flop / att + pre_flop / att, nb / c.attainable_bytes_per_s, c.kernel_overhead_s * kernels, 0.0,
+            dec_flop + pre_flop, nb, 0.0)
+
+
+def _memory(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
+    nb = p[0] * op[0]
+    return (0.0, nb / c.attainable_bytes_per_s, op[1], 0.0, 0.0, nb, 0.0)
+
+
+def _host(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
+    return (0.0, 0.0, op[0], 0.0, 0.0, 0.0, 0.0)
+
+
+def _all_reduce(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
+    elements, g, element_bytes = op
+    s = p[0] * elements * element_bytes
+    t = 0.0
+    if s > 0 and g > 1:
+        bw = c.link_bytes_per_s * c.link_bandwidth_fraction
+        lat = c.link_latency_s
+        ring = ALL_REDUCE_PHASES * (g - 1) * lat + ALL_REDUCE_PHASES * (g - 1) / g * s / bw
+        tree = ALL_REDUCE_PHASES * math.ceil(math.log2(g)) * lat + ALL_REDUCE_PHASES * s / bw
+        t = min(ring, tree)
+    return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
+
+
+def _all_to_all(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
+    elements, g, element_bytes, logit_rows = op
+    s = (p[6] if logit_rows > 0 else p[0]) * elements * element_bytes
+    t = 0.0
+    if s > 0 and g > 1:
+        t = (g - 1) * c.link_latency_s + (g - 1) / g * s / (c.link_bytes_per_s * c.link_bandwidth_fraction)
+    return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
+
+
+def _point_to_point(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
+    s = p[0] * op[0] * op[1]
+    t = c.link_latency_s + s / (c.link_bytes_per_s * c.link_bandwidth_fraction) if s > 0 else 0.0
+    return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
+
+
+ScalarRule = Callable[[tuple[float, ...], _Chip, Point], Kernel]
+# Each array rule's scalar twin and the table columns it reads, in order ("" : a context value).
+_TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
+    r.gemm_cost: (_gemm, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
+                          "attainable_flop_per_s")),
+    r.lm_head_cost: (_lm_head, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
+                                "attainable_flop_per_s")),
+    r.vector_gemm_cost: (_vector_gemm, ("k", "n", ":weight_bytes", ":act_bytes")),
+    r.grouped_gemm_cost: (_grouped_gemm, ("k", "n", "experts", "routed_fraction", "experts_total", "ep",
+                                          ":weight_bytes", ":act_bytes")),
+    r.attention_cost: (_attention, ("decode_flop_per_kv_token", "prefill_flop_per_pair", "kv_bytes_per_token",
+                                    "prefill_bytes_per_token", "attainable_flop_per_s", "window?")),
+    r.elementwise_cost: (_memory, ("bytes_per_token", "overhead_s")),
+    r.embedding_cost: (_memory, ("bytes_per_token", "overhead_s")),
+    r.host_cost: (_host, ("overhead_s",)),
+    r.all_reduce_cost: (_all_reduce, ("elements_per_token", "group", "element_bytes")),
+    r.all_to_all_cost: (_all_to_all, ("elements_per_row", "group", "element_bytes", "logit_rows?")),
+    r.point_to_point_cost: (_point_to_point, ("elements_per_token", "element_bytes")),
+}
+
+
+@dataclass(frozen=True)
+class ScalarPlan:
+    """A plan's operators as (scalar rule, columns, runs, class position, FLOP format position)."""
+
+    chip: _Chip
+    ops: tuple[tuple[ScalarRule, tuple[float, ...], float, int, int], ...]
+    classes: int
+    formats: int
+
+    def evaluate(self, p: Point) -> tuple[list[list[float]], list[float], float, float]:
+        """Per class present (time, compute-bound, memory-bound, network, overhead), FLOP per
+        format, DRAM bytes and link bytes of the step at point ``p``, each operator times its runs."""
+        by_class = [[0.0, 0.0, 0.0, 0.0, 0.0] for _ in range(self.classes)]
+        flop = [0.0] * self.formats
+        dram = link = 0.0
+        c = self.chip
+        p = (*p[:7], *_m_terms(p[0], c), *_m_terms(p[6], c))
+        abw, tif, kov = c.attainable_bytes_per_s, c.tiles_in_flight, c.kernel_overhead_s
+        for rule, cols, reps, j, f in self.ops:
+            if rule is _gemm or rule is _lm_head:  # _matrix_gemm inline (most operators are GEMMs)
+                m, tm, m_tiles = (p[0], p[7], p[8]) if rule is _gemm else (p[6], p[9], p[10])
+                n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable = cols
+                spent = math.ceil(m_tiles * n_tiles / tif) * tm * flop_per_wave_row if m > 0 else 0.0
+                comp = spent / attainable
+                nb = weight_bytes + m * row_bytes
+                mem, over, net, fl, lb = nb / abw, kov, 0.0, m * flop_per_row, 0.0
+            else:
+                comp, mem, over, net, fl, nb, lb = rule(cols, c, p)
+            acc = by_class[j]
+            if comp >= mem:
+                acc[0] += (comp + over + net) * reps
+                acc[1] += comp * reps
+            else:
+                acc[0] += (mem + over + net) * reps
+                acc[2] += mem * reps
+            acc[3] += net * reps
+            acc[4] += over * reps
+            if f >= 0:
+                flop[f] += fl * reps
+            dram += nb * reps
+            link += lb * reps
+        return by_class, flop, dram, link
+
+
+def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float], class_of: Sequence[int],
+                format_of: Sequence[int]) -> ScalarPlan | None:
+    """The scalar form of a plan (its groups, run counts, each operator's class and FLOP format
+    positions; -1: no FLOP), or None where it has none (a chip array, a rule without a twin)."""
+    if ctx.chip_shape != ():
+        return None
+    chip = _Chip(_float(ctx.attainable_bytes_per_s), _float(ctx.kernel_overhead_s), _float(ctx.tile_m),
+                 _float(ctx.tile_n), _float(ctx.tiles_in_flight), _float(ctx.vector_flop_per_s),
+                 _float(ctx.peak_gemm_flop_per_s), _float(ctx.link_bytes_per_s), _float(ctx.link_latency_s),
+                 ctx.gemm_compute_fraction, ctx.link_bandwidth_fraction, ctx.moe_imbalance)
+    ops = []
+    for g in groups:
+        twin = _TWINS.get(g.rule.cost)
+        if twin is None:
+            return None
+        rule, names = twin
+        n = g.stop - g.start
+        for i in range(n):
+            cols = []
+            for name in names:
+                if name.startswith(":"):
+                    cols.append(float(getattr(ctx, name[1:])))
+                    continue
+                optional = name.endswith("?")
+                col = g.table.get(name.rstrip("?"))
+                if col is None:
+                    if not optional:
+                        return None
+                    cols.append(0.0)
+                    continue
+                flat = col.reshape(-1)
+                cols.append(float(flat[i] if flat.size == n else flat[0]))
+            k = g.start + i
+            ops.append((rule, tuple(cols), float(reps[k]), class_of[k], format_of[k]))
+    return ScalarPlan(chip, tuple(ops), max(class_of, default=-1) + 1, max(format_of, default=-1) + 1)
