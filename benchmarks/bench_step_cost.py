@@ -12,16 +12,12 @@ import timeit
 
 import numpy as np
 
+from inferchip.catalog.calibration_file import load_calibration
 from inferchip.catalog.chips import get_chip_params
 from inferchip.catalog.models import load_model
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.phases import map_model
-
-try:
-    from inferchip.catalog.calibration_file import load_calibration
-except ImportError:  # a tree from before the loader moved (to time the old step cost)
-    from inferchip.cost.calibration import load_calibration
 
 
 def main() -> None:

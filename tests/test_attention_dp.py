@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import make_chip, tiny_dense, tiny_moe
-from inferchip.cost.calibration import Calibration
 from inferchip.cost.step import busiest_chip_share, step_cost
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout
@@ -24,6 +23,7 @@ from inferchip.mapping.memory_fit import (
 )
 from inferchip.mapping.sharding import shard
 from inferchip.performance.phases import map_model
+from inferchip.spec.calibration import Calibration
 from inferchip.spec.model import LayerGroup, ModelSpec
 
 CAL = Calibration()

@@ -11,8 +11,8 @@ from dataclasses import replace
 import pytest
 
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
-from inferchip.cost.calibration import Calibration
 from inferchip.interfaces.cli import main
+from inferchip.spec.calibration import Calibration
 from inferchip.validation.calibrate import (
     DS_PREFIX,
     FitPoint,

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from conftest import make_chip, tiny_dense
-from inferchip.cost.calibration import Calibration
 from inferchip.cost.gemm import gemm_bytes, gemm_flop, quantised_flop
 from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s
 from inferchip.cost.step import step_cost
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 from inferchip.mapping.sharding import shard
+from inferchip.spec.calibration import Calibration
 
 
 def test_gemm_tile_and_wave_quantisation_by_hand():

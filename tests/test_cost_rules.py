@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from conftest import make_chip, tiny_dense, tiny_moe
-from inferchip.cost.calibration import Calibration
 from inferchip.cost.rules import (
     RULES,
     KernelCost,
@@ -37,6 +36,7 @@ from inferchip.mapping.operators import (
     VectorGemm,
 )
 from inferchip.mapping.sharding import shard
+from inferchip.spec.calibration import Calibration
 
 CAL = Calibration()  # gemm 0.80, attention 0.55, memory 0.80, link 0.70, kernel overhead x1, step 2 ms, MoE 1.25
 BF16 = Formats("bf16", "bf16", "bf16")

@@ -59,28 +59,29 @@ def test_node_table_encodes_the_published_power_reductions():
 def test_node_interpolation_is_a_local_power_law():
     # Between 5 nm (0.04704) and 3 nm (0.03410): E ~ node^k, k = ln(0.04704/0.03410)/ln(5/3) = 0.6298
     k = math.log(0.04704 / 0.03410) / math.log(5 / 3)
-    assert node_energy_factor(4.0) == pytest.approx(0.04704 * (4 / 5) ** k, rel=1e-9)
-    assert node_energy_factor(4.0) == pytest.approx(0.04087, rel=1e-3)
+    assert node_energy_factor(4.0, assumptions=A) == pytest.approx(0.04704 * (4 / 5) ** k, rel=1e-9)
+    assert node_energy_factor(4.0, assumptions=A) == pytest.approx(0.04087, rel=1e-3)
     # Above the table the 28-45 nm exponent (exactly 1: C ~ L) continues: 90 nm = 2 x 45 nm.
-    assert node_energy_factor(90.0) == pytest.approx(2.0, rel=1e-3)
+    assert node_energy_factor(90.0, assumptions=A) == pytest.approx(2.0, rel=1e-3)
 
 
 def test_a100_derivation_reproduces_its_tdp_at_peak():
     # The bf16 constant was derived so that a dense bf16 GEMM at the 312 TFLOP/s peak plus
     # static power draws the A100's 400 W: check the chain from the constant back to it.
-    power = flop_energy_j(312e12, "bf16", 7.0) + static_power_w(400.0)
+    power = flop_energy_j(312e12, "bf16", 7.0, assumptions=A) + static_power_w(400.0, assumptions=A)
     assert power == pytest.approx(400.0, rel=2e-3)
 
 
 def test_energy_per_flop_at_n5_by_hand():
-    assert energy_per_flop_j("bf16", 5.0) == pytest.approx(BF16_7NM_PJ * N5_OVER_N7 * PJ, rel=2e-3)
-    assert energy_per_flop_j("fp8", 5.0) == pytest.approx(BF16_7NM_PJ / 2 * N5_OVER_N7 * PJ, rel=2e-3)
-    assert energy_per_flop_j("int4", 7.0) == pytest.approx(BF16_7NM_PJ / 4 * PJ, rel=2e-3)
+    assert energy_per_flop_j("bf16", 5.0, assumptions=A) == pytest.approx(BF16_7NM_PJ * N5_OVER_N7 * PJ, rel=2e-3)
+    assert energy_per_flop_j("fp8", 5.0, assumptions=A) == pytest.approx(BF16_7NM_PJ / 2 * N5_OVER_N7 * PJ, rel=2e-3)
+    assert energy_per_flop_j("int4", 7.0, assumptions=A) == pytest.approx(BF16_7NM_PJ / 4 * PJ, rel=2e-3)
 
 
 @given(st.floats(min_value=1.0, max_value=120.0))
 def test_narrower_formats_never_cost_more_per_flop(node):
-    e = {f: energy_per_flop_j(f, node) for f in ("fp4", "mxfp4", "int4", "fp8", "int8", "bf16", "fp16", "tf32", "fp32")}
+    e = {f: energy_per_flop_j(f, node, A)
+         for f in ("fp4", "mxfp4", "int4", "fp8", "int8", "bf16", "fp16", "tf32", "fp32")}
     assert e["fp4"] <= e["fp8"] <= e["bf16"] <= e["tf32"] <= e["fp32"]
     assert e["mxfp4"] <= e["fp8"] and e["int4"] <= e["int8"] <= e["bf16"]
     assert e["fp16"] == e["bf16"]
@@ -89,8 +90,8 @@ def test_narrower_formats_never_cost_more_per_flop(node):
 @given(st.floats(min_value=1.0, max_value=120.0), st.floats(min_value=1.0, max_value=120.0))
 def test_smaller_nodes_never_cost_more_energy(a, b):
     small, large = sorted((a, b))
-    assert energy_per_flop_j("bf16", small) <= energy_per_flop_j("bf16", large) * (1 + 1e-12)
-    assert sram_energy_j(1.0, small) <= sram_energy_j(1.0, large) * (1 + 1e-12)
+    assert energy_per_flop_j("bf16", small, A) <= energy_per_flop_j("bf16", large, A) * (1 + 1e-12)
+    assert sram_energy_j(1.0, small, assumptions=A) <= sram_energy_j(1.0, large, assumptions=A) * (1 + 1e-12)
 
 
 # --- hand calculations ------------------------------------------------------------------
@@ -104,7 +105,7 @@ def test_gemm_energy_by_hand():
     e_flop = flop * BF16_7NM_PJ / 2 * N5_OVER_N7 * PJ  # 0.3948 pJ/FLOP -> 54.26 mJ
     e_mem = bytes_hbm * HBM3E_PJ_PER_BYTE * PJ  # 33.52 pJ/B -> 2.249 mJ
     assert e_flop == pytest.approx(54.26e-3, rel=1e-3)
-    assert flop_energy_j(flop, "fp8", 5.0) + memory_energy_j(bytes_hbm, "HBM3e") == pytest.approx(
+    assert flop_energy_j(flop, "fp8", 5.0, A) + memory_energy_j(bytes_hbm, "HBM3e", A) == pytest.approx(
         e_flop + e_mem, rel=2e-3
     )
 
@@ -123,9 +124,9 @@ H200_STATIC_W = 0.12 * 700
 
 def _decode_dynamic_j(node: float) -> float:
     return (
-        flop_energy_j(DECODE_FLOP, "bf16", node)
-        + memory_energy_j(DECODE_BYTES, "HBM3e")
-        + sram_energy_j(SRAM_PASSES * DECODE_BYTES, node)
+        flop_energy_j(DECODE_FLOP, "bf16", node, assumptions=A)
+        + memory_energy_j(DECODE_BYTES, "HBM3e", assumptions=A)
+        + sram_energy_j(SRAM_PASSES * DECODE_BYTES, node, assumptions=A)
     )
 
 
@@ -155,7 +156,7 @@ def test_h200_fp8_prefill_approaches_tdp(node):
     # traffic: fp8 weights read once plus the same again for activations and KV (140 GB).
     flop = 2 * 70e9 * 8192
     time_s = flop / (0.75 * 1978.9e12)  # 0.773 s
-    e_dyn = flop_energy_j(flop, "fp8", node) + memory_energy_j(2 * 70e9, "HBM3e")
+    e_dyn = flop_energy_j(flop, "fp8", node, assumptions=A) + memory_energy_j(2 * 70e9, "HBM3e", assumptions=A)
     power = step_power_w(e_dyn, time_s, H200_STATIC_W)
     assert power >= 0.8 * 700.0
     t_after, p_after, throttled = throttle(time_s, e_dyn, H200_STATIC_W, 700.0)
@@ -165,10 +166,11 @@ def test_h200_fp8_prefill_approaches_tdp(node):
 
 
 def test_link_and_sram_only_memory_energy():
-    assert link_energy_j(1e9) == pytest.approx(1e9 * 8 * 1.3 * PJ)  # NVLink 1.3 pJ/bit
+    assert link_energy_j(1e9, assumptions=A) == pytest.approx(1e9 * 8 * 1.3 * PJ)  # NVLink 1.3 pJ/bit
     # An SRAM-only chip's "memory" is on-chip SRAM at its own node (Groq v1: GF 14 nm).
-    assert memory_energy_j(1e9, "SRAM-only (no HBM/DRAM)", node_nm=14.0) == pytest.approx(sram_energy_j(1e9, 14.0))
-    assert memory_energy_j(1e9, "GDDR6") == pytest.approx(1e9 * 7.5 * 8 * PJ)  # no PHY adder off-package
+    sram_only = memory_energy_j(1e9, "SRAM-only (no HBM/DRAM)", A, node_nm=14.0)
+    assert sram_only == pytest.approx(sram_energy_j(1e9, 14.0, A))
+    assert memory_energy_j(1e9, "GDDR6", assumptions=A) == pytest.approx(1e9 * 7.5 * 8 * PJ)  # no PHY adder off-package
 
 
 @pytest.mark.parametrize(
@@ -248,19 +250,19 @@ def test_tokens_per_joule():
 
 def test_vectorised_over_batch_sizes():
     batch = np.array([1, 8, 64])
-    e = flop_energy_j(2 * 70e9 * batch, "bf16", 5.0)
+    e = flop_energy_j(2 * 70e9 * batch, "bf16", 5.0, assumptions=A)
     assert e.shape == (3,) and e[2] / e[0] == pytest.approx(64.0)
 
 
 def test_bad_inputs_raise_clear_errors():
     with pytest.raises(InvalidSettingError, match="flop"):
-        flop_energy_j(-1.0, "bf16", 5.0)
+        flop_energy_j(-1.0, "bf16", 5.0, assumptions=A)
     with pytest.raises(InvalidSettingError, match="fp12"):
-        flop_energy_j(1.0, "fp12", 5.0)
+        flop_energy_j(1.0, "fp12", 5.0, assumptions=A)
     with pytest.raises(InvalidSettingError, match="node_nm"):
-        flop_energy_j(1.0, "bf16", 0.0)
+        flop_energy_j(1.0, "bf16", 0.0, assumptions=A)
     with pytest.raises(InvalidSettingError, match="node_nm"):
-        flop_energy_j(1.0, "bf16", float("nan"))
+        flop_energy_j(1.0, "bf16", float("nan"), assumptions=A)
     with pytest.raises(InvalidSettingError, match="time_s"):
         step_power_w(1.0, 0.0, 10.0)
 
@@ -268,7 +270,7 @@ def test_bad_inputs_raise_clear_errors():
 def test_wall_power_of_an_idle_eight_gpu_server():
     # 8 idle H100 boards at the 12% static floor (84 W each), host 750 W + 75 W per GPU,
     # fans +8%, 96%-efficient supplies: (672 + 750 + 600) x 1.08 / 0.96 = 2,274.75 W.
-    idle = wall_power_w(8 * static_power_w(700.0), 8)
+    idle = wall_power_w(8 * static_power_w(700.0, assumptions=A), 8, assumptions=A)
     assert idle == pytest.approx(2274.75)
     assert 2200.0 <= idle <= 2900.0  # validation README: 8-GPU servers idle at 2.2-2.9 kW
 

@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import make_chip, tiny_dense, tiny_moe
-from inferchip.cost.calibration import Calibration
 from inferchip.cost.step import step_cost
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 from inferchip.mapping.sharding import shard
 from inferchip.performance.phases import map_model, static_batch
+from inferchip.spec.calibration import Calibration
 
 CAL = Calibration()
 FMT = Formats("fp8", "fp8", "fp8")

@@ -20,6 +20,8 @@ from inferchip.cost.tco import (
 )
 from inferchip.errors import InvalidSettingError
 
+A = load_assumptions()  # cost functions take their constants as an argument
+
 HOURS_PER_YEAR = 365.25 * 24
 
 
@@ -52,7 +54,7 @@ def test_capex_energy_hosting_by_hand():
 
 def test_tco_breakdown_sums_and_uses_the_assumptions():
     a = load_assumptions()
-    out = tco_breakdown_per_hour_usd(27500.0, 800.0, 1000.0)
+    out = tco_breakdown_per_hour_usd(27500.0, 800.0, 1000.0, assumptions=A)
     crf = capital_recovery_factor(a.number("tco.annual_cost_of_capital"), a.number("tco.lifetime_years"))
     assert out["capex_usd_per_h"] == pytest.approx(
         27500 * (1 + a.number("tco.system_overhead_fraction")) * crf / HOURS_PER_YEAR
@@ -63,13 +65,13 @@ def test_tco_breakdown_sums_and_uses_the_assumptions():
     )
     parts = out["capex_usd_per_h"] + out["energy_usd_per_h"] + out["hosting_usd_per_h"]
     assert out["total_usd_per_h"] == pytest.approx(parts)
-    assert tco_per_hour_usd(27500.0, 800.0, 1000.0) == pytest.approx(parts)
+    assert tco_per_hour_usd(27500.0, 800.0, 1000.0, assumptions=A) == pytest.approx(parts)
     # electricity + colocation stay a minority of TCO for a $27.5k part (InferenceMAX: < 20%)
     assert (out["energy_usd_per_h"] + out["hosting_usd_per_h"]) / parts < 0.3
 
 
 def test_vectorised_over_prices_and_throughputs():
-    tco = tco_per_hour_usd(np.array([10000.0, 30000.0]), 700.0)
+    tco = tco_per_hour_usd(np.array([10000.0, 30000.0]), 700.0, assumptions=A)
     assert tco.shape == (2,) and tco[1] > tco[0]
     cost = usd_per_million_tokens(2.0, np.array([100.0, 1000.0]))
     assert cost[0] == pytest.approx(10 * cost[1])

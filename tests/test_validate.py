@@ -12,13 +12,12 @@ import numpy as np
 import pytest
 
 from conftest import tiny_dense
-from inferchip.cost.calibration import Calibration
 from inferchip.interfaces.cli import main
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.operating import steady_state
 from inferchip.performance.phases import continuous_batch, map_model
-from inferchip.spec.calibration import DatasetLengths
+from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.validation.cases import (
     COLUMNS,
     CaseFileError,

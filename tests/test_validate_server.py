@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 
 from conftest import make_chip, tiny_dense
-from inferchip.cost.calibration import Calibration
 from inferchip.interfaces.cli import main
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.phases import map_model
 from inferchip.sim import LinearStepModel
-from inferchip.spec.calibration import DatasetLengths
+from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.validation import server as vs
 from inferchip.validation.cases import COLUMNS, parse_cases, read_cases
 from inferchip.validation.plan import Plan, operating_point, plan_for

@@ -188,7 +188,7 @@ def _cloud_check(out: ChipCost, spec: ChipSpec, a: Assumptions, level: EstimateL
         return
     n = min(spec.interconnect.max_scaleup_domain or 1, SERVER_ACCELERATORS_MAX)
     wall_per_chip = float(en.wall_power_w(tdp * n, n, a)) / n
-    per_h = float(tco.tco_per_hour_usd(out.manufacturing_cost_usd, wall_per_chip, None, a))
+    per_h = float(tco.tco_per_hour_usd(out.manufacturing_cost_usd, wall_per_chip, assumptions=a))
     out.tco_at_cost_usd_per_hour = per_h
     out.cloud_over_tco_at_cost = (out.cloud_usd_per_hour / per_h
                                 if per_h > 0 and out.cloud_usd_per_hour is not None else None)

@@ -174,7 +174,7 @@ def money_per_token(output_tokens_per_s_per_chip: float, power_w_per_chip: float
     # 8-accelerator server's host (HGX/OAM servers hold 8), not a whole host per chip.
     n = max(num_accelerators, ACCELERATORS_PER_SERVER)
     wall = float(en.wall_power_w(power_w_per_chip * n, n, assumptions)) / n
-    per_h = float(tco.tco_per_hour_usd(money.price_usd, wall, None, assumptions))
+    per_h = float(tco.tco_per_hour_usd(money.price_usd, wall, assumptions=assumptions))
     return {
         "tco_usd_per_hour_per_chip": per_h,
         "usd_per_million_tokens": float(tco.usd_per_million_tokens(per_h, output_tokens_per_s_per_chip)),

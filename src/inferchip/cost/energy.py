@@ -28,7 +28,6 @@ import re
 import numpy as np
 from numpy.typing import ArrayLike
 
-from inferchip.catalog.assumptions import load_assumptions
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.formats import check_format
@@ -54,14 +53,11 @@ def nonnegative_array(x: ArrayLike, name: str) -> np.ndarray:
     return a
 
 
-def _get(assumptions: Assumptions | None) -> Assumptions:
-    return load_assumptions() if assumptions is None else assumptions
-
 
 # --- process node scaling -------------------------------------------------------------
 
 
-def node_energy_factor(node_nm: ArrayLike, assumptions: Assumptions | None = None) -> Number:
+def node_energy_factor(node_nm: ArrayLike, assumptions: Assumptions) -> Number:
     """Dynamic energy per operation at ``node_nm`` relative to 45 nm (dimensionless).
 
     log(factor) is linear in log(node) between tabulated nodes (a local power law
@@ -70,7 +66,7 @@ def node_energy_factor(node_nm: ArrayLike, assumptions: Assumptions | None = Non
     node = nonnegative_array(node_nm, "node_nm")
     if np.any(node <= 0):
         raise InvalidSettingError("node_nm: must be a positive process node in nm")
-    table = _get(assumptions).table("energy.node_energy_factor")
+    table = assumptions.table("energy.node_energy_factor")
     nodes = sorted(table, key=float)
     x = np.log([float(n) for n in nodes])
     y = np.log([table[n] for n in nodes])
@@ -83,9 +79,9 @@ def node_energy_factor(node_nm: ArrayLike, assumptions: Assumptions | None = Non
     return scalar_if_0d(np.exp(out))
 
 
-def energy_per_flop_j(fmt: str, node_nm: ArrayLike, assumptions: Assumptions | None = None) -> Number:
+def energy_per_flop_j(fmt: str, node_nm: ArrayLike, assumptions: Assumptions) -> Number:
     """All-in matrix-unit energy of one FLOP in compute format ``fmt`` at ``node_nm``, J/FLOP."""
-    a = _get(assumptions)
+    a = assumptions
     check_format(fmt, "compute format")
     ref_pj = a.table("energy.flop_pj_at_reference_node")[fmt]
     ref_node = a.number("energy.reference_node_nm")
@@ -93,20 +89,20 @@ def energy_per_flop_j(fmt: str, node_nm: ArrayLike, assumptions: Assumptions | N
     return scalar_if_0d(ref_pj * PICO * scale)
 
 
-def flop_energy_j(flop: ArrayLike, fmt: str, node_nm: ArrayLike, assumptions: Assumptions | None = None) -> Number:
+def flop_energy_j(flop: ArrayLike, fmt: str, node_nm: ArrayLike, assumptions: Assumptions) -> Number:
     """Energy of ``flop`` FLOP computed in ``fmt`` at ``node_nm``, J."""
     f = nonnegative_array(flop, "flop")
     return scalar_if_0d(f * np.asarray(energy_per_flop_j(fmt, node_nm, assumptions)))
 
 
-def sram_energy_j(bytes_: ArrayLike, node_nm: ArrayLike, assumptions: Assumptions | None = None) -> Number:
+def sram_energy_j(bytes_: ArrayLike, node_nm: ArrayLike, assumptions: Assumptions) -> Number:
     """Energy of ``bytes_`` read or written in a large (MB-class) on-chip SRAM at ``node_nm``, J.
 
     Horowitz's 45 nm 1 MB-array figure scaled by :func:`node_energy_factor`. Operand traffic
     of a tiled GEMM is already inside ``e_flop``: count here only traffic the caller models
     on its own (weights/KV staged through L2 and shared memory in decode, SRAM-resident weights).
     """
-    a = _get(assumptions)
+    a = assumptions
     b = nonnegative_array(bytes_, "bytes")
     per_byte = a.number("energy.sram_pj_per_byte_at_45nm") * PICO * np.asarray(node_energy_factor(node_nm, a))
     return scalar_if_0d(b * per_byte / float(node_energy_factor(45.0, a)))
@@ -162,13 +158,13 @@ def memory_level(memory_type: str) -> str:
 
 
 def memory_energy_per_byte_j(
-    memory_type: str, assumptions: Assumptions | None = None, *, node_nm: ArrayLike | None = None
+    memory_type: str, assumptions: Assumptions, *, node_nm: ArrayLike | None = None
 ) -> Number:
     """Energy per byte moved between the memory and the chip, J/B (DRAM side + HBM PHY).
 
     For SRAM-only parts the level is on-chip SRAM at ``node_nm`` (the reference node if None).
     """
-    a = _get(assumptions)
+    a = assumptions
     level = memory_level(memory_type)
     if level == "sram":
         node = a.number("energy.reference_node_nm") if node_nm is None else node_nm
@@ -183,26 +179,26 @@ def memory_energy_per_byte_j(
 
 
 def memory_energy_j(
-    bytes_: ArrayLike, memory_type: str, assumptions: Assumptions | None = None, *, node_nm: ArrayLike | None = None
+    bytes_: ArrayLike, memory_type: str, assumptions: Assumptions, *, node_nm: ArrayLike | None = None
 ) -> Number:
     """Energy of moving ``bytes_`` to or from off-chip memory of type ``memory_type``, J."""
     b = nonnegative_array(bytes_, "bytes")
     return scalar_if_0d(b * np.asarray(memory_energy_per_byte_j(memory_type, assumptions, node_nm=node_nm)))
 
 
-def link_energy_j(bytes_: ArrayLike, assumptions: Assumptions | None = None) -> Number:
+def link_energy_j(bytes_: ArrayLike, assumptions: Assumptions) -> Number:
     """Energy of sending ``bytes_`` over one chip-to-chip link traversal, J."""
     b = nonnegative_array(bytes_, "bytes")
-    return scalar_if_0d(b * BITS_PER_BYTE * _get(assumptions).number("energy.link_pj_per_bit") * PICO)
+    return scalar_if_0d(b * BITS_PER_BYTE * assumptions.number("energy.link_pj_per_bit") * PICO)
 
 
 # --- power ------------------------------------------------------------------------------
 
 
-def static_power_w(tdp_w: ArrayLike, assumptions: Assumptions | None = None) -> Number:
+def static_power_w(tdp_w: ArrayLike, assumptions: Assumptions) -> Number:
     """Static (idle-floor) power from TDP when no measured idle power is known, W."""
     return scalar_if_0d(
-        nonnegative_array(tdp_w, "tdp_w") * _get(assumptions).number("energy.static_power_fraction_of_tdp")
+        nonnegative_array(tdp_w, "tdp_w") * assumptions.number("energy.static_power_fraction_of_tdp")
     )
 
 
@@ -257,14 +253,14 @@ def j_per_token(energy_j: ArrayLike, tokens: ArrayLike) -> Number:
 
 
 def wall_power_w(
-    board_power_w_total: ArrayLike, num_accelerators: ArrayLike, assumptions: Assumptions | None = None
+    board_power_w_total: ArrayLike, num_accelerators: ArrayLike, assumptions: Assumptions
 ) -> Number:
     """AC power at the wall of a server holding ``num_accelerators`` boards, W.
 
     ``(boards + host_idle + host_per_accelerator * n) * (1 + fan_fraction) / psu_efficiency``
     (MLPerf Power measures at the wall; board power is NVML scope).
     """
-    a = _get(assumptions)
+    a = assumptions
     board, n = (
         nonnegative_array(board_power_w_total, "board_power_w_total"),
         nonnegative_array(num_accelerators, "num_accelerators"),

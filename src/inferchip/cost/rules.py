@@ -20,7 +20,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from inferchip.cost.calibration import Calibration
 from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, KV_TENSORS, MIN_TILE_M
 from inferchip.cost.gemm import gemm_bytes, gemm_flop, quantised_flop
 from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, point_to_point_time_s
@@ -40,6 +39,7 @@ from inferchip.mapping.operators import (
     PointToPoint,
     VectorGemm,
 )
+from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.formats import BYTES_PER_ELEMENT, compute_format
 

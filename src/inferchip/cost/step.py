@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferchip.cost.calibration import Calibration
 from inferchip.cost.roofline import ArrayLike, FloatArray
 from inferchip.cost.rules import CostContext, OpTable, Rule, StepPoints, cost_context, rule_for
 from inferchip.cost.scalar_step import ScalarPlan, scalar_plan
@@ -38,6 +37,7 @@ from inferchip.cost.step_types import BOUNDS, ClassCost, PointCost, StepCost, po
 from inferchip.mapping.memory_fit import Formats
 from inferchip.mapping.operators import OP_CLASSES
 from inferchip.mapping.sharding import ShardedModel
+from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams
 
 __all__ = ["BOUNDS", "OP_CLASSES", "ClassCost", "PointCost", "StepCost", "StepPlan", "busiest_chip_share",

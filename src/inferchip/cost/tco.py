@@ -16,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from inferchip.catalog.assumptions import load_assumptions
 from inferchip.cost.energy import nonnegative_array, scalar_if_0d
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
@@ -26,9 +25,6 @@ Number = float | np.ndarray
 
 MONTHS_PER_YEAR = 12.0
 
-
-def _get(assumptions: Assumptions | None) -> Assumptions:
-    return load_assumptions() if assumptions is None else assumptions
 
 
 def capital_recovery_factor(annual_rate: ArrayLike, lifetime_years: ArrayLike) -> Number:
@@ -76,7 +72,8 @@ def tco_breakdown_per_hour_usd(
     chip_price_usd: ArrayLike,
     avg_power_w: ArrayLike,
     provisioned_power_w: ArrayLike | None = None,
-    assumptions: Assumptions | None = None,
+    *,
+    assumptions: Assumptions,
 ) -> dict[str, Number]:
     """TCO per accelerator-hour by part (capex, energy, hosting, total), USD/h, from the assumptions.
 
@@ -84,7 +81,7 @@ def tco_breakdown_per_hour_usd(
     :func:`inferchip.cost.energy.wall_power_w`); ``provisioned_power_w`` the capacity rented
     for it (defaults to ``avg_power_w``; pass the wall power at TDP to rent for the peak).
     """
-    a = _get(assumptions)
+    a = assumptions
     capex = capex_per_hour_usd(
         chip_price_usd,
         a.number("tco.system_overhead_fraction"),
@@ -108,10 +105,12 @@ def tco_per_hour_usd(
     chip_price_usd: ArrayLike,
     avg_power_w: ArrayLike,
     provisioned_power_w: ArrayLike | None = None,
-    assumptions: Assumptions | None = None,
+    *,
+    assumptions: Assumptions,
 ) -> Number:
     """Total cost of ownership of one accelerator per hour, USD/h (sum of :func:`tco_breakdown_per_hour_usd`)."""
-    return tco_breakdown_per_hour_usd(chip_price_usd, avg_power_w, provisioned_power_w, assumptions)["total_usd_per_h"]
+    parts = tco_breakdown_per_hour_usd(chip_price_usd, avg_power_w, provisioned_power_w, assumptions=assumptions)
+    return parts["total_usd_per_h"]
 
 
 def usd_per_million_tokens(tco_per_hour_usd: ArrayLike, tokens_per_s: ArrayLike) -> Number:

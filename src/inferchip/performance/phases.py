@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inferchip.cost.calibration import Calibration
 from inferchip.cost.step import StepCost, StepPlan, cached_step_plan
 from inferchip.errors import DoesNotFitError
 from inferchip.mapping.layout import Layout
@@ -30,6 +29,7 @@ from inferchip.mapping.memory_fit import (
     weight_bytes_per_chip,
 )
 from inferchip.mapping.sharding import ShardedModel, shard
+from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import ModelSpec
 from inferchip.units import GIGA

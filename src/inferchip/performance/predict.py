@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from inferchip.cost.calibration import Calibration
 from inferchip.cost.step import BOUNDS, OP_CLASSES, StepCost
 from inferchip.errors import DoesNotFitError, InferchipError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint, Question, operating_point
 from inferchip.performance.phases import MappedModel, PhaseMetrics, continuous_batch, fit_error
 from inferchip.performance.setting import Setting, positive, resolve_setting
+from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
 

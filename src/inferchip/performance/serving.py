@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from inferchip.cost.calibration import Calibration
 from inferchip.errors import InvalidSettingError
 from inferchip.performance.phases import MappedModel
 from inferchip.performance.setting import Setting, resolve_setting
 from inferchip.spec.assumptions import Assumptions
+from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
 

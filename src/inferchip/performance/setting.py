@@ -18,13 +18,13 @@ from functools import cached_property
 from typing import Any
 
 from inferchip.catalog.calibration_file import load_calibration
-from inferchip.cost.calibration import Calibration
 from inferchip.cost.peaks import executed_format
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.phases import MappedModel, map_model
 from inferchip.spec.assumptions import Assumptions
+from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.formats import check_format, compute_format
 from inferchip.spec.model import ModelSpec

@@ -57,10 +57,13 @@ def figures(p: Prediction, price_mult: float = 1.0) -> dict[str, float | None]:
     out["output_tokens_per_s_per_usd_capex"] = capex / price_mult if capex is not None else None
     wall = _f(p.extra.get("wall_power_w_per_chip")) or out["power_w_per_chip"]
     if out["usd_per_million_tokens"] is not None and wall is not None:
+        from inferchip.catalog.assumptions import load_assumptions
         from inferchip.cost.tco import tco_per_hour_usd
 
-        before = float(tco_per_hour_usd(price, wall))
-        out["usd_per_million_tokens"] *= float(tco_per_hour_usd(price * price_mult, wall)) / before if before else 1.0
+        a = load_assumptions()  # the review's constants: the bundled assumptions file
+        before = float(tco_per_hour_usd(price, wall, assumptions=a))
+        after = float(tco_per_hour_usd(price * price_mult, wall, assumptions=a))
+        out["usd_per_million_tokens"] *= after / before if before else 1.0
     out["chip_price_usd"] = price * price_mult
     return out
 

@@ -35,11 +35,10 @@ from typing import Any, NamedTuple
 import numpy as np
 from annotated_types import Ge, Gt, Le
 
-from inferchip.cost.calibration import Calibration
 from inferchip.errors import InferchipError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.phases import MappedModel
-from inferchip.spec.calibration import DatasetLengths
+from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.validation.cases import MLPERF_DATASETS, Case
 from inferchip.validation.validate import (
     CaseResult,

@@ -61,9 +61,8 @@ from pathlib import Path
 from typing import Any
 
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
-from inferchip.cost.calibration import Calibration
 from inferchip.errors import DoesNotFitError, InferchipError
-from inferchip.spec.calibration import DatasetLengths
+from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.units import percent_error
 
 METRIC_SCOPE = {

@@ -32,7 +32,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from inferchip.cost.calibration import Calibration
 from inferchip.errors import (
     DoesNotFitError,
     InferchipError,
@@ -43,7 +42,7 @@ from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.phases import MappedModel
 from inferchip.performance.setting import Setting, resolve_formats, resolve_setting
-from inferchip.spec.calibration import DatasetLengths
+from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.units import percent_error
 from inferchip.validation.cases import Case, stated_load_per_s
 from inferchip.validation.plan import (  # re-exported: the validation's public names

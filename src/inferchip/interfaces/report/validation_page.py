@@ -12,9 +12,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from inferchip.cost.calibration import Calibration
 from inferchip.errors import SpecError
-from inferchip.spec.calibration import DatasetLengths
+from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.units import percent
 from inferchip.validation.server import SERVER_MODELS
 from inferchip.validation.validate import CaseResult
@@ -194,7 +193,7 @@ def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], g
               for n in Calibration.physical_parameter_names()]
     params += [[f"mean input tokens, MLPerf {d}", f"{val:.0f}", "fitted" if cal.fitted else "assumed"]
                for d, val in sorted((lengths or DatasetLengths()).mean_input_tokens.items())]
-    L += ["", "Calibration parameters (field descriptions in `inferchip/cost/calibration.py`):", ""]
+    L += ["", "Calibration parameters (field descriptions in `inferchip/spec/calibration.py`):", ""]
     L += _md_table(["parameter", "value", ""], params)
     L += ["", "## Summary", ""]
     rows = [stats_row("all cases", overall)]
