@@ -190,13 +190,14 @@ class StepPlan:
         work[_COMPUTE] = compute_bound
         work[_TIME] = body + work[_OVERHEAD] + work[_NETWORK]
         work *= self.reps
-        sums = np.add.reduceat(work, self.class_starts, axis=-1)
-        per_class = np.moveaxis(sums, -1, 0)
+        # Operators first: each class's sum runs over whole (quantity x point) planes at once.
+        by_op = np.moveaxis(work, -1, 0)
+        per_class = np.add.reduceat(by_op, self.class_starts, axis=0)
         by_class = {name: tuple(per_class[j, :5]) for j, name in enumerate(self.class_names)}
-        flop = {f: np.add.reduce(work[_FLOP][..., ops], axis=-1)
+        flop = {f: np.add.reduce(by_op[ops, _FLOP], axis=0)
                 for f, ops in zip(self.flop_formats, self.flop_ops, strict=False)}
-        return _step_cost(shape, by_class, flop, np.add.reduce(sums[_DRAM], axis=-1),
-                          np.add.reduce(sums[_LINK], axis=-1))
+        return _step_cost(shape, by_class, flop, np.add.reduce(per_class[:, _DRAM], axis=0),
+                          np.add.reduce(per_class[:, _LINK], axis=0))
 
     def _evaluate_by_group(self, pts: StepPoints, shape: tuple[int, ...]) -> StepCost:
         """:meth:`evaluate` for large grids: each kind's operators summed into their classes at once

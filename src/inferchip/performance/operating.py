@@ -234,7 +234,8 @@ def batch_grid(bmax: float, coarse: bool = False) -> np.ndarray:
     """Concurrencies the max-throughput search evaluates up to ``bmax`` (20 points when ``coarse``)."""
     if coarse:
         return np.unique(np.append(np.round(np.geomspace(1.0, max(bmax, 1.0), 20)), bmax))
-    return np.unique(np.append(BATCH_GRID[BATCH_GRID <= bmax], bmax))
+    below = BATCH_GRID[BATCH_GRID < bmax]  # sorted and distinct already: bmax goes last
+    return np.append(below, bmax)
 
 
 def _point(met: PhaseMetrics, grid: np.ndarray, k: int, **kw) -> OperatingPoint:
