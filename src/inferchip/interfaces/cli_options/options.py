@@ -158,19 +158,16 @@ def workers(requested: int, option: str = "--workers") -> int:
 
 
 def check_context(model_id: str, input_tokens: int, output_tokens: int) -> str | None:
-    """Refuse a request longer than the model's context window; a note (returned) when the model states none."""
+    """Refuse a request longer than the model's context window (``ModelSpec.check_context``);
+    a note (returned) when the model states none."""
     from inferchip.catalog.models import load_model
-    from inferchip.errors import InvalidSettingError
 
     spec = load_model(model_id)
-    window = spec.max_position_embeddings
-    if window is None:
+    if spec.max_context_tokens is None:
         return (f"{spec.id} states no context window (max_position_embeddings); "
                 f"{input_tokens + output_tokens:,} tokens per request are not checked against one")
-    if input_tokens + output_tokens > window:
-        raise InvalidSettingError(
-            f"--input-tokens {input_tokens:,} + --output-tokens {output_tokens:,} = {input_tokens + output_tokens:,} "
-            f"tokens exceed the context window of {spec.id} ({window:,} tokens, max_position_embeddings)")
+    spec.check_context(input_tokens + output_tokens,
+                       f"--input-tokens {input_tokens:,} + --output-tokens {output_tokens:,}")
     return None
 
 
