@@ -61,8 +61,7 @@ def test_chip_yaml_prices_agree_with_the_price_table():
     # Two places hold a price (the chip YAML for predict/cost, the table for the review): they must not drift.
     for q in load_prices().values():
         usd = load_chip(q.chip_id).price.usd
-        if usd is None:
-            continue
+        assert usd is not None, f"{q.chip_id}: quoted in prices.csv but no price.usd in its YAML"
         central = usd.central if isinstance(usd, Range) else usd
         assert central == pytest.approx(q.price_usd), q.chip_id
 
