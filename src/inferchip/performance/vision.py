@@ -26,7 +26,8 @@ from inferchip.errors import InvalidSettingError
 from inferchip.spec.chip import ChipParams, ChipSpec, chip_params
 from inferchip.spec.formats import check_format
 from inferchip.spec.vision import VisionCalibration
-from inferchip.workload.vision.network import VisionNetwork, load_network
+from inferchip.workload.vision.model import VisionNetwork
+from inferchip.workload.vision.network import load_network
 
 __all__ = ["FrameCost", "frame_cost", "load_network"]
 

@@ -19,7 +19,7 @@ from inferchip.cost.vision.layers import LayerCosts, layer_costs
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.params import ChipParams
 from inferchip.spec.vision import VisionCalibration
-from inferchip.workload.vision.network import LayerArrays
+from inferchip.workload.vision.model import LayerArrays
 
 VECTOR_ENERGY_FORMAT = "fp32"  # vector/SIMT lanes: the fp32 energy per FLOP of the assumptions table
 

@@ -34,7 +34,7 @@ from inferchip.cost.roofline import FloatArray
 from inferchip.spec.formats import BYTES_PER_ELEMENT, check_format
 from inferchip.spec.params import ChipParams
 from inferchip.spec.vision import VisionCalibration
-from inferchip.workload.vision.network import UNIT_GATHER, UNIT_MATRIX, UNIT_VECTOR, LayerArrays
+from inferchip.workload.vision.model import UNIT_GATHER, UNIT_MATRIX, UNIT_VECTOR, LayerArrays
 
 K_TILE_BYTES = 32.0
 """Reduction depth of one MMA instruction in operand bytes: NVIDIA m16n8k32 for int8, m16n8k16 for fp16

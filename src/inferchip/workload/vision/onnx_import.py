@@ -20,7 +20,7 @@ from typing import Any
 
 from inferchip.errors import InvalidSettingError, SpecError
 from inferchip.spec.vision import VisionLayer
-from inferchip.workload.vision.network import VisionNetwork
+from inferchip.workload.vision.model import VisionNetwork
 from inferchip.workload.vision.onnx_ops import map_node
 
 MIN_OPSET = 7  # ONNX 1.2: the oldest opset whose Conv/Gemm/BatchNormalization signatures are mapped here
