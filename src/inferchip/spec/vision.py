@@ -75,6 +75,7 @@ class PublishedFigure(_Frozen):
     value: float = Field(gt=0)
     tolerance: float = Field(gt=0, le=0.5, description="Allowed relative difference of the built network.")
     source: str = Field(min_length=1)
+    scope: str | None = Field(None, description="Only layers of this graph scope (e.g. 'backbone') are compared.")
 
 
 class InputSpec(_Frozen):

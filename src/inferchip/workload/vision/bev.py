@@ -26,19 +26,22 @@ def deformable_attention(tr: Tracer, queries: int, query_dim: int, values: int, 
 
 
 def bev_encoder(tr: Tracer, x: Tensor, bev: list[int], layers: int, dim: int = 256, heads: int = 8, ffn: int = 512,
-                tsa_points: int = 4, sca_points: int = 8, levels: int = 1, cameras_hit: float = 2.0,
-                image_tokens: int | None = None) -> Tensor:
+                tsa_points: int = 4, sca_points: int = 8, cameras_hit: float = 2.0,
+                feats: list[str] | None = None) -> Tensor:
     """Encoder: per layer TSA (2-frame BEV queue) + LN, SCA over the views + LN, FFN + LN.
 
     ``cameras_hit``: views a BEV query's pillar projects into (1-2 for nuScenes' overlapping rig; estimate).
+    ``feats``: the image feature levels attended to (default: ``x`` alone).
     """
     q = math.prod(bev)
-    img = image_tokens or x.positions
+    maps = [tr.get(k) for k in feats] if feats else [x]
+    img = sum(f.positions for f in maps)
+    levels = len(maps)
     tr.add(name=tr.name("bev-embedding"), op="elementwise", param_elems=float(q * dim), fusable=True)
     t = Tensor(1, dim, (q,))
     for _ in range(layers):
         # temporal self-attention: offsets and weights from [prev BEV, query] (2 dim), 2 queues of samples
-        deformable_attention(tr, q, 2 * dim, 2 * q, dim, heads, 2 * levels, tsa_points, "tsa")
+        deformable_attention(tr, q, 2 * dim, 2 * q, dim, heads, 2, tsa_points, "tsa")
         tr.layernorm(t)
         deformable_attention(tr, q, dim, img, dim, heads, levels, sca_points, "sca",
                              query_rows=int(q * cameras_hit))

@@ -44,20 +44,20 @@ def concat(tr: Tracer, x: Tensor, with_: list[str]) -> Tensor:
 
 
 def bottleneck(tr: Tracer, x: Tensor, width: int, out: int, stride: int = 1, groups: int = 1, dilation: int = 1,
-               bn: bool = True) -> Tensor:
+               bn: bool = True, deformable: bool = False) -> Tensor:
     """ResNet v1.5 bottleneck: 1x1, 3x3 (stride here), 1x1 with the residual add in its epilogue."""
     if stride != 1 or x.channels != out:
         tr.conv(x, out, 1, stride=stride, bn=bn, label="downsample")
     y = tr.conv(x, width, 1, bn=bn)
-    y = tr.conv(y, width, 3, stride=stride, groups=groups, dilation=dilation, bn=bn)
+    y = tr.conv(y, width, 3, stride=stride, groups=groups, dilation=dilation, bn=bn, deformable=deformable)
     return tr.conv(y, out, 1, bn=bn, residual=True)
 
 
 def resnet_stage(tr: Tracer, x: Tensor, blocks: int, width: int, out: int, stride: int = 1, groups: int = 1,
-                 dilation: int = 1, bn: bool = True) -> Tensor:
+                 dilation: int = 1, bn: bool = True, deformable: bool = False) -> Tensor:
     for i in range(blocks):
         x = bottleneck(tr, x, width, out, stride if i == 0 else 1, groups, dilation if i else max(1, dilation // 2),
-                       bn)
+                       bn, deformable)
     return x
 
 
@@ -65,7 +65,8 @@ def fpn(tr: Tracer, x: Tensor, inputs: list[str], out: int = 256, extra: str = "
         first_level: int = 3) -> Tensor:
     """torchvision FPN: 1x1 laterals, top-down nearest upsampling and add, 3x3 outputs; extra levels.
 
-    ``extra``: ``p6p7`` (RetinaNet LastLevelP6P7 on P5), ``maxpool`` (P6 = stride-2 max pool of P5) or ``none``.
+    ``extra``: ``p6p7`` (RetinaNet LastLevelP6P7 on P5), ``conv`` (mmdet ``add_extra_convs='on_output'``: one
+    stride-2 3x3 conv on the last output), ``maxpool`` (P6 = stride-2 max pool of P5) or ``none``.
     Outputs are stored as tensors ``{prefix}{first_level}``, ``{prefix}{first_level + 1}``, ...
     """
     feats = [tr.get(k) for k in inputs]
@@ -82,6 +83,10 @@ def fpn(tr: Tracer, x: Tensor, inputs: list[str], out: int = 256, extra: str = "
         p7 = tr.conv(p6, out, 3, stride=2, bias=True, bn=False, label="fpn-p7")
         tr.tensors[f"{prefix}{level + len(outs)}"], tr.tensors[f"{prefix}{level + len(outs) + 1}"] = p6, p7
         return p7
+    if extra == "conv":
+        p6 = tr.conv(last, out, 3, stride=2, bias=True, bn=False, label="fpn-extra")
+        tr.tensors[f"{prefix}{level + len(outs)}"] = p6
+        return p6
     if extra == "maxpool":
         p6 = tr.pool(last, 1, 2, 0)
         tr.tensors[f"{prefix}{level + len(outs)}"] = p6

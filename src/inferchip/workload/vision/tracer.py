@@ -65,8 +65,11 @@ class Tracer:
 
     def conv(self, x: Tensor, out: int, k: int | list[int], stride: int = 1, groups: int = 1, dilation: int = 1,
              pad: int | None = None, bias: bool = False, bn: bool = True, residual: bool = False,
-             transposed: bool = False, label: str = "conv") -> Tensor:
-        """A 2-D or 3-D (transposed) convolution with its fused epilogue; 'same' padding by default."""
+             transposed: bool = False, deformable: bool = False, label: str = "conv") -> Tensor:
+        """A 2-D or 3-D (transposed) convolution with its fused epilogue; 'same' padding by default.
+
+        ``deformable``: DCNv2 (Zhu et al., CVPR 2019): a 3x3 offset-and-mask conv (3 x kernel volume
+        channels, with bias) first, then bilinear gathers of 4 taps per kernel point, then the GEMM."""
         d = len(x.spatial)
         ks = [k] * d if isinstance(k, int) else list(k)
         if len(ks) != d or x.channels % groups or out % groups:
@@ -86,6 +89,12 @@ class Tracer:
         params = out * cin_g * kvol + (out if bias else 0) + (2 * out if bn else 0)
         vec = y.elems * (EPILOGUE_OPS_PER_OUTPUT + (1.0 if residual else 0.0))
         in_elems = x.elems + (y.elems if residual else 0)
+        if deformable:
+            om = 3 * kvol
+            self.add(name=self.name(f"{label}-offsets"), op="conv", m=y.positions, k=x.channels * kvol, n=om,
+                     weight_elems=om * x.channels * kvol, param_elems=om * x.channels * kvol + om, in_elems=x.elems,
+                     out_elems=y.positions * om, vector_ops=y.positions * om)
+            self.gather(y.positions, 1, kvol, x.channels, x.elems, label=f"{label}-deform-sampling")
         depthwise = groups == x.channels and cin_g == 1 and groups > 1
         if depthwise:
             self.add(name=self.name(label), op="depthwise", weight_elems=out * kvol, param_elems=params,
