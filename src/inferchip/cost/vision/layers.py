@@ -49,7 +49,10 @@ class LayerCosts:
 
     time_s: FloatArray
     compute_s: FloatArray
+    matrix_s: FloatArray
+    vector_s: FloatArray
     memory_s: FloatArray
+    overhead_s: FloatArray
     useful_flop: FloatArray
     spent_flop: FloatArray
     vector_ops: FloatArray
@@ -112,9 +115,11 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     memory_s = dram / (float(chip.memory_bytes_per_s) * cal.memory_bandwidth_fraction)
     costed = (a.unit == UNIT_MATRIX) | (a.unit == UNIT_VECTOR) | (a.unit == UNIT_GATHER)
     overhead = np.where(a.fusable | ~costed, 0.0, float(chip.kernel_overhead_s) * cal.layer_overhead_scale)
-    time_s = np.where(costed[:, None], np.maximum(compute_s, memory_s) + overhead[:, None] * reps, 0.0)
-    return LayerCosts(time_s=time_s, compute_s=compute_s, memory_s=memory_s, useful_flop=useful, spent_flop=spent,
-                      vector_ops=vec_ops, dram_bytes=dram, sram_bytes=sram, formats=formats)
+    layer_overhead = np.where(costed, overhead, 0.0)[:, None] * reps * np.ones_like(b)
+    time_s = np.where(costed[:, None], np.maximum(compute_s, memory_s), 0.0) + layer_overhead
+    return LayerCosts(time_s=time_s, compute_s=compute_s, matrix_s=matrix_s, vector_s=vector_s, memory_s=memory_s,
+                      overhead_s=layer_overhead, useful_flop=useful, spent_flop=spent, vector_ops=vec_ops,
+                      dram_bytes=dram, sram_bytes=sram, formats=formats)
 
 
 def roofline_bound_s(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str) -> FloatArray:
