@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import inferchip.performance.vision_drive as vd
+import vision_fakes
 from inferchip.errors import InvalidSettingError
 from inferchip.interfaces.cli import main
 from inferchip.sim.vision.queue import (
@@ -24,7 +25,6 @@ from inferchip.sim.vision.queue import (
     service_table,
 )
 from inferchip.sim.vision.rig import RigLoad, Stage, simulate_rig, throttle_for_budget
-import vision_fakes
 
 
 def _loop_fifo(ready, service):
@@ -163,7 +163,8 @@ def test_a_binding_budget_is_met_and_slows_frames(frac):
     (dict(cameras=0, fps=30.0), "cameras"), (dict(cameras=-1, fps=30.0), "cameras"),
     (dict(cameras=4, fps=0.0), "fps"), (dict(cameras=4, fps=math.nan), "fps"), (dict(cameras=4, fps=math.inf), "fps"),
     (dict(cameras=4, fps=30.0, duration_s=0.01), "duration_s"), (dict(cameras=4, fps=30.0, batching="x"), "batching"),
-    (dict(cameras=4, fps=30.0, jitter_fraction=0.5), "jitter"), (dict(cameras=4, fps=30.0, deadline_s=-1.0), "deadline"),
+    (dict(cameras=4, fps=30.0, jitter_fraction=0.5), "jitter"),
+    (dict(cameras=4, fps=30.0, deadline_s=-1.0), "deadline"),
     (dict(cameras=2.5, fps=30.0), "cameras"), (dict(cameras=1000, fps=10_000.0, duration_s=86_400.0), "frames"),
 ])
 def test_bad_rig_loads_are_refused(kw, word):
