@@ -1,0 +1,65 @@
+"""Latency, energy and power of one call (a batch of frames) of a vision network on one chip.
+
+Energy (METHODS.md 2.10, the events of :mod:`inferchip.cost.energy`): matrix FLOP actually spent
+(padded tiles included) at the layer format's energy per FLOP, vector operations at the fp32 energy
+per FLOP, DRAM bytes at the memory level's energy per byte, on-chip activation bytes at the SRAM
+energy per byte, plus static power over the call. When the average power would exceed TDP the
+call is stretched (:func:`inferchip.cost.energy.throttle`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from inferchip.cost import energy as en
+from inferchip.cost.roofline import FloatArray
+from inferchip.cost.vision.layers import LayerCosts, layer_costs
+from inferchip.spec.assumptions import Assumptions
+from inferchip.spec.params import ChipParams
+from inferchip.spec.vision import VisionCalibration
+from inferchip.workload.vision.model import LayerArrays
+
+VECTOR_ENERGY_FORMAT = "fp32"  # vector/SIMT lanes: the fp32 energy per FLOP of the assumptions table
+
+
+@dataclass(frozen=True)
+class CallCost:
+    """One call of ``batch`` frames, arrays over the batch points."""
+
+    latency_s: FloatArray
+    energy_j: FloatArray
+    power_w: FloatArray
+    throttled: np.ndarray
+    layers: LayerCosts
+
+
+def call_energy_j(costs: LayerCosts, memory_type: str, node_nm: float, assumptions: Assumptions) -> FloatArray:
+    """Dynamic energy of one call, J, per batch point."""
+    e = np.zeros(costs.time_s.shape[1])
+    for fmt in sorted(set(costs.formats)):
+        rows = np.array([f == fmt for f in costs.formats])
+        e = e + np.asarray(en.flop_energy_j(costs.spent_flop[rows].sum(axis=0), fmt, node_nm, assumptions))
+    e = e + np.asarray(en.flop_energy_j(costs.vector_ops.sum(axis=0), VECTOR_ENERGY_FORMAT, node_nm, assumptions))
+    e = e + np.asarray(en.memory_energy_j(costs.dram_bytes.sum(axis=0), memory_type, assumptions, node_nm=node_nm))
+    e = e + np.asarray(en.sram_energy_j(costs.sram_bytes.sum(axis=0), node_nm, assumptions))
+    return np.asarray(e, dtype=float)
+
+
+def call_cost(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str, cal: VisionCalibration, *,
+              memory_type: str, node_nm: float, assumptions: Assumptions) -> CallCost:
+    """Latency (with the per-inference overhead), energy and average power of one call per batch size."""
+    costs = layer_costs(chip, a, batch, precision, cal)
+    t = costs.time_s.sum(axis=0) + cal.inference_overhead_s
+    e_dyn = call_energy_j(costs, memory_type, node_nm, assumptions)
+    tdp = float(chip.tdp_w)
+    idle = float(chip.idle_w)
+    static = idle if np.isfinite(idle) else (float(en.static_power_w(tdp, assumptions)) if np.isfinite(tdp) else 0.0)
+    if np.isfinite(tdp) and tdp > static:
+        t2, _, throttled = en.throttle(t, e_dyn, static, tdp)
+        t = np.asarray(t2, dtype=float)
+    else:
+        throttled = np.zeros_like(t, dtype=bool)
+    energy = e_dyn + static * t
+    return CallCost(latency_s=t, energy_j=energy, power_w=energy / t, throttled=np.asarray(throttled), layers=costs)
