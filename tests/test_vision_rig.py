@@ -257,3 +257,25 @@ def test_in_car_table_has_a_row_per_chip(fake_cost):
     assert by["tesla-ai5"]["estimate"] is True
     # more int8 TOPS, never a slower BEV network under the stand-in model: AI5 at most AI4's p99
     assert by["tesla-ai5"]["latency_p99_ms"] <= by["tesla-ai4-hw4"]["latency_p99_ms"]
+
+
+# ---------------------------------------------------------------- with the vision cost model itself
+
+
+def test_drive_frame_latency_is_at_least_the_cost_models_service_time():
+    from inferchip.performance.vision import frame_cost, load_network
+
+    chip = "nvidia-jetson-agx-orin-64gb"
+    r = vd.drive(chip, 8, 36.0, duration_s=10.0, seed=2)
+    service_ms = frame_cost(chip, load_network("bevformer-tiny"), [1]).latency_s[0] * 1e3
+    period_ms = 1e3 / 36
+    assert r["utilisation"] < 0.8  # light enough that no frame queues behind the previous tick
+    # latency = wait for the tick's last camera (phases over 0.1 period, jitter <= 0.03 period each way) + service
+    assert service_ms - 1e-9 <= r["latency_ms"]["p50"] <= r["latency_ms"]["max"] <= service_ms + 0.17 * period_ms
+    assert r["capacity_frames_per_s"] == pytest.approx(8 / (service_ms / 1e3), rel=1e-9)
+
+
+def test_in_car_table_with_the_cost_model_orders_old_and_new_tesla_chips():
+    rows = {r["chip"]: r for r in vd.in_car_table(("tesla-fsd-hw3", "tesla-ai5"), duration_s=10.0)}
+    assert rows["tesla-ai5"]["latency_p99_ms"] < rows["tesla-fsd-hw3"]["latency_p99_ms"]
+    assert rows["tesla-ai5"]["capacity_frames_per_s"] > rows["tesla-fsd-hw3"]["capacity_frames_per_s"]

@@ -83,6 +83,7 @@ def _table(r: dict[str, Any]) -> Table:
     if r["deadline_ms"] is not None:
         t.add_row(f"  late after {r['deadline_ms']:g} ms", f"{r['late_after_deadline_rate'] * 100:.3f}%")
     t.add_row("utilisation", fmt.pct(r["utilisation"]))
+    t.add_row("capacity (camera frames per busy second)", f"{r['capacity_frames_per_s']:,.0f}")
     t.add_row("average power", f"{r['power_w']:,.1f} W")
     t.add_row("energy per frame", f"{r['energy_per_frame_j']:,.4g} J")
     if r["power_budget_w"] is not None:

@@ -83,10 +83,19 @@ def parse_models(models: Sequence[str] | None, loader: Loader) -> tuple[DriveNet
         if role:
             per_camera = role == "camera"
         else:
-            views = getattr(net, "cameras", None) or getattr(net, "views", None)
-            per_camera = not (isinstance(views, (int, np.integer)) and views > 1)
+            per_camera = network_views(net) <= 1
         out.append(DriveNetwork(name, net, per_camera))
     return tuple(out)
+
+
+def network_views(net: Any) -> int:
+    """Camera views one sample of ``net`` takes (``cameras``/``views`` attribute, or its spec's
+    ``input.views``); 1 when the network says nothing."""
+    spec_input = getattr(getattr(net, "spec", None), "input", None)
+    for v in (getattr(net, "cameras", None), getattr(net, "views", None), getattr(spec_input, "views", None)):
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1:
+            return int(v)
+    return 1
 
 
 def _array(fc: Any, attr: str, n: int) -> np.ndarray | None:
@@ -141,6 +150,11 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
         cost_fn, loader = cost_fn or default_cost, loader or default_loader
     nets = parse_models(models, loader)
     idle, notes = _idle_w(spec, chips)
+    for n in nets:
+        views = network_views(n.network)
+        if not n.per_camera and views not in (1, max_cameras):
+            notes.append(f"{n.name} takes {views} camera views per sample and is costed so; the rig has "
+                         f"{max_cameras} cameras (its cost is not rescaled to them)")
     stages = tuple(stage_for(spec, n, max_cameras if n.per_camera else 1, precision=precision, chips=chips,
                              cost_fn=cost_fn, idle_w=idle) for n in nets)
     return DriveSetup(spec, nets, stages, chips, idle, tuple(notes))
@@ -193,7 +207,10 @@ def in_car_table(chips: Sequence[str] = IN_CAR_CHIPS, *, cameras: int = IN_CAR_C
                  seed: int = 0, precision: str = "int8", cost_fn: CostFn | None = None,
                  loader: Loader | None = None) -> list[dict[str, Any]]:
     """One row per in-car chip on the same driving rig: latency percentiles, deadline misses,
-    utilisation, power and energy per frame; a chip the cost model cannot run gets a row saying why."""
+    utilisation, camera frames per busy second (``capacity_frames_per_s``, to set beside Tesla's 'up to
+    2300 frames per second' for the two-chip HW3 computer, whose networks are not BEVFormer), power and
+    energy per frame; a chip the cost model cannot run gets a row saying why. One chip each: the two
+    SoCs of a Tesla FSD computer run redundantly (Talpes et al., IEEE Micro 2020)."""
     rows = []
     for cid in chips:
         try:
@@ -208,6 +225,7 @@ def in_car_table(chips: Sequence[str] = IN_CAR_CHIPS, *, cameras: int = IN_CAR_C
         rows.append({"chip": cid, "estimate": load_chip(cid).estimate, "cameras": cameras, "fps": fps,
                      "latency_p50_ms": lat["p50"], "latency_p99_ms": lat["p99"], "latency_max_ms": lat["max"],
                      "deadline_miss_rate": r["deadline_miss_rate"], "utilisation": r["utilisation"],
+                     "capacity_frames_per_s": r["capacity_frames_per_s"],
                      "power_w": r["power_w"], "energy_per_frame_j": r["energy_per_frame_j"],
                      "networks": [n["name"] for n in r["networks"]], "notes": r["notes"]})
     return rows

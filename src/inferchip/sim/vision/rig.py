@@ -232,6 +232,7 @@ class RigResult:
             "late_after_deadline_rate": float(np.mean(over)),
             "utilisation": self.busy_s / makespan,
             "offered_load": self.busy_s / self.load.duration_s,
+            "capacity_frames_per_s": frames / self.busy_s if self.busy_s > 0 else float("inf"),
             "power_w": energy / makespan,
             "energy_per_frame_j": energy / frames,
             "clock_fraction": self.throttle.clock_fraction,
