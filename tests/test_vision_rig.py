@@ -140,6 +140,10 @@ def test_throttle_by_hand():
     # saturated branch: 90% busy, budget 12 W -> sqrt(2/20) = 0.32 < 0.9, so s = cbrt(2 x 0.9 / 20)
     assert throttle_for_budget(10.0, 20.0, 0.9, 12.0).clock_fraction == pytest.approx((2 * 0.9 / 20) ** (1 / 3))
     assert throttle_for_budget(10.0, 20.0, 0.2, 40.0).clock_fraction == 1.0
+    # offered 4x what the chip can do: busy all the time, drawing idle + D/u = 15 W, so 20 W does not bind
+    over = throttle_for_budget(10.0, 20.0, 4.0, 20.0)
+    assert over.clock_fraction == 1.0 and over.power_unthrottled_w == pytest.approx(15.0)
+    assert throttle_for_budget(10.0, 20.0, 4.0, 12.0).clock_fraction == pytest.approx((2 * 4.0 / 20) ** (1 / 3))
     with pytest.raises(InvalidSettingError, match="idle power"):
         throttle_for_budget(10.0, 20.0, 0.2, 9.0)
 
@@ -222,7 +226,7 @@ BAD_NUMBERS = ("0", "-1", "nan", "inf", "-inf", "1e308", "abc", "")
     ("--power-budget-w", BAD_NUMBERS), ("--deadline-ms", BAD_NUMBERS), ("--seed", ("-1", "nan", "abc", "9" * 30)),
     ("--phase-spread", ("-1", "nan", "2", "abc")), ("--threshold", ("-1", "nan", "0.9", "abc")),
     ("--batching", ("x", "", "TICK")), ("--precision", ("int3", "", "BF16")), ("--format", ("xml", "")),
-    ("--model", ("", "x" * 300, "nope-net", "bevformer-tiny@x", "@rig")), ("--chip", ("", "nope-chip", "x" * 300)),
+    ("--model", ("", "x" * 300, "nope-net", "bevformer-tiny@x", "@rig", "bevformer-tiny@")), ("--chip", ("", "nope-chip", "x" * 300)),
     ("--plot", ("", "missing/folder/p.html")),
 ])
 def test_drive_bad_input_is_a_clear_error(fake_cost, tmp_path, monkeypatch, option, values):
@@ -279,3 +283,11 @@ def test_in_car_table_with_the_cost_model_orders_old_and_new_tesla_chips():
     rows = {r["chip"]: r for r in vd.in_car_table(("tesla-fsd-hw3", "tesla-ai5"), duration_s=10.0)}
     assert rows["tesla-ai5"]["latency_p99_ms"] < rows["tesla-fsd-hw3"]["latency_p99_ms"]
     assert rows["tesla-ai5"]["capacity_frames_per_s"] > rows["tesla-fsd-hw3"]["capacity_frames_per_s"]
+
+
+def test_an_overloaded_chip_under_a_budget_draws_the_budget():
+    slow = _stage("slow", True, lambda b: 0.02 * b, power=80.0)  # 4 x 20 ms per 33 ms tick: 2.4x overloaded
+    res = simulate_rig(RigLoad(4, 30.0, duration_s=5.0), (slow,), idle_w=20.0, power_budget_w=40.0)
+    s = res.summary()
+    assert s["clock_fraction"] < 1 and s["utilisation"] > 0.99
+    assert s["power_w"] == pytest.approx(40.0, rel=0.02)  # the last tick's ramp-up is the only slack

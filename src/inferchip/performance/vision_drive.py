@@ -44,6 +44,9 @@ the only Tesla throughput figure in the shared data is HW3's 'up to 2300 frames 
 computer, IEEE Micro 2020, shown beside the table as a cross-check)."""
 
 
+ROLES = ("camera", "rig")
+
+
 class FrameCostLike(Protocol):
     latency_s: np.ndarray
 
@@ -74,9 +77,9 @@ def parse_models(models: Sequence[str] | None, loader: Loader) -> tuple[DriveNet
     """``NAME[@camera|@rig]`` strings -> loaded networks with their role (see the module doc)."""
     out = []
     for given in (models or DEFAULT_MODELS):
-        name, _, role = str(given).strip().rpartition("@") if "@" in str(given) else (str(given).strip(), "", "")
-        if role not in ("", "camera", "rig"):
-            raise InvalidSettingError(f"--model {given!r}: the suffix after '@' must be 'camera' or 'rig'")
+        text = str(given).strip()
+        head, _, tail = text.rpartition("@")
+        name, role = (head, tail) if tail in ROLES else (text, "")
         if not name:
             raise InvalidSettingError(f"--model {given!r}: a network id or ONNX path is needed")
         net = loader(name)

@@ -172,8 +172,12 @@ class Throttle:
 
 def throttle_for_budget(idle_w: float, dynamic_w: float, utilisation: float, budget_w: float | None) -> Throttle:
     """Clock fraction ``s`` at which average power ``idle + D s^2`` (or ``idle + (D/u) s^3`` when
-    saturated, ``u/s >= 1``) meets the budget; ``s = 1`` when the budget is not binding."""
-    unthrottled = idle_w + dynamic_w
+    saturated, ``u/s >= 1``) meets the budget; ``s = 1`` when the budget is not binding.
+
+    ``dynamic_w`` (D) is the dynamic energy of the offered work per second of the run and ``utilisation``
+    (u) the offered busy time per second, both at full clock; u > 1 means the chip cannot keep up and is
+    busy all the time, drawing ``idle + D/u``."""
+    unthrottled = idle_w + dynamic_w * min(1.0, 1.0 / utilisation) if utilisation > 0 else idle_w
     if budget_w is None or budget_w >= unthrottled or dynamic_w <= 0:
         return Throttle(1.0, unthrottled, budget_w)
     if budget_w <= idle_w:
