@@ -32,7 +32,7 @@ from inferchip.catalog.assumptions import load_assumptions
 from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.cost import energy as en
 from inferchip.cost.roofline import FloatArray
-from inferchip.cost.vision.frame import call_energy_j
+from inferchip.cost.vision.frame import call_energy_j, static_w
 from inferchip.cost.vision.layers import layer_costs
 from inferchip.errors import InferchipError
 from inferchip.spec.chip import chip_params
@@ -103,10 +103,9 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     c = layer_costs(params, net.arrays, b, case.precision, cal)
     a = load_assumptions()
     node = spec.silicon.node_nm or a.number("energy.reference_node_nm")
-    e_dyn = call_energy_j(c, spec.memory.type, float(node), a)
-    idle = float(params.idle_w)
+    static = static_w(params, a)
     tdp = float(params.tdp_w)
-    static = idle if math.isfinite(idle) else (float(en.static_power_w(tdp, a)) if math.isfinite(tdp) else 0.0)
+    e_dyn = call_energy_j(c, params, spec.memory.type, float(node), static, a)
     return RowModel(case=case, batches=b, matrix_s=c.matrix_s, vector_s=c.vector_s, memory_s=c.memory_s,
                     overhead_s=c.overhead_s.sum(axis=0) + cal.inference_overhead_s, e_dyn_j=e_dyn, static_w=static,
                     tdp_w=tdp, fraction0=cal.matrix_fraction, memory0=cal.memory_bandwidth_fraction,
