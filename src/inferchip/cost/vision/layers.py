@@ -16,7 +16,8 @@ Per layer (METHODS.md roofline, applied layer by layer and summed):
   fit the usable share of SRAM: then they stay resident on chip (weight-stationary parts such as
   SRAM-heavy inference cards) and are read from SRAM. A layer's activations stay on chip
   when its working set (activations in and out for the whole batch, plus its weights) fits the
-  usable share of SRAM (layer fusion), else they go to DRAM. Fusable layers (activations, norms
+  usable share of SRAM (layer fusion); a larger working set keeps the share that fits
+  (usable SRAM / working set) and moves the rest through DRAM. Fusable layers (activations, norms
   folded into the producer) never touch DRAM. Memory time = DRAM bytes / (bandwidth x fraction).
 * Layer time = max(compute, memory) + the family's kernel overhead (none for fusable layers).
 
@@ -106,15 +107,17 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     act_bytes = np.where(gather, a.in_elems[:, None] * elem_bytes * b * reps * GATHER_READ_FACTOR
                          + a.out_elems[:, None] * elem_bytes * b * reps, act_bytes)
     working_set = act_bytes / reps + a.weight_elems[:, None] * elem_bytes
-    on_chip = (working_set <= float(chip.sram_bytes) * cal.sram_usable_fraction) | a.fusable[:, None]
-    on_chip = on_chip & ~gather
-    resident = float(np.sum(a.weight_elems[:, None] * elem_bytes)) <= float(chip.sram_bytes) * cal.sram_usable_fraction
-    dram = (0.0 if resident else weight_bytes) + np.where(on_chip, 0.0, act_bytes)
+    usable = float(chip.sram_bytes) * cal.sram_usable_fraction
+    kept = np.where(a.fusable[:, None], 1.0, np.minimum(1.0, usable / np.maximum(working_set, 1.0)))
+    kept = np.where(gather, 0.0, kept)  # share of the activation traffic that stays on chip
+    on_chip = kept >= 1.0
+    resident = float(np.sum(a.weight_elems[:, None] * elem_bytes)) <= usable
+    dram = (0.0 if resident else weight_bytes) + act_bytes * (1.0 - kept)
     # the network's input and its last layer's output cross DRAM whatever fits on chip
     first, last = 0, len(a.m) - 1
     dram[first] += np.where(on_chip[first], a.in_elems[first] * elem_bytes[first, 0] * b[0], 0.0)
     dram[last] += np.where(on_chip[last], a.out_elems[last] * elem_bytes[last, 0] * b[0], 0.0)
-    sram = np.where(on_chip, act_bytes, 0.0) + (weight_bytes if resident else 0.0)
+    sram = act_bytes * kept + (weight_bytes if resident else 0.0)
     memory_s = dram / (float(chip.memory_bytes_per_s) * cal.memory_bandwidth_fraction)
     costed = (a.unit == UNIT_MATRIX) | (a.unit == UNIT_VECTOR) | (a.unit == UNIT_GATHER)
     overhead = np.where(a.fusable | ~costed, 0.0, float(chip.kernel_overhead_s) * cal.layer_overhead_scale)

@@ -18,6 +18,9 @@ from scipy.optimize import least_squares
 from inferchip.validation.vision.rows import WINDOWED, Params, RowModel, predict_row
 
 BOUNDS = {"matrix_fraction": (0.02, 1.0), "memory_bandwidth_fraction": (0.2, 1.0), "windows_per_volume": (1.0, 2000.0)}
+MIN_FIT_ROWS = 8
+"""A leave-one-accelerator-out fold with fewer calibration rows left than this gives no prediction (a fit of
+the parameters on a handful of rows would say nothing about unseen chips)."""
 START = Params(matrix_fraction=0.5, memory_bandwidth_fraction=0.75, windows_per_volume=64.0)
 
 
@@ -63,10 +66,13 @@ def fit(rows: Sequence[RowModel], start: Params = START) -> Fit:
 
 def leave_one_accelerator_out(rows: Sequence[RowModel], calibration: Sequence[RowModel],
                               start: Params = START) -> dict[str, tuple[Params, list[RowModel]]]:
-    """Per accelerator: the parameters fitted without its calibration rows, and its rows to predict."""
+    """Per accelerator: the parameters fitted without its calibration rows, and its rows to predict (none for
+    an accelerator whose fold keeps fewer than :data:`MIN_FIT_ROWS` calibration rows)."""
     out: dict[str, tuple[Params, list[RowModel]]] = {}
     for acc in sorted({r.case.accelerator for r in rows}):
         train = [r for r in calibration if r.case.accelerator != acc]
+        if len(train) < MIN_FIT_ROWS:
+            continue
         out[acc] = (fit(train, start).params, [r for r in rows if r.case.accelerator == acc])
     return out
 
