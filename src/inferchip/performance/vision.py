@@ -22,6 +22,7 @@ from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.cost.peaks import executed_format
 from inferchip.cost.vision.frame import call_cost
+from inferchip.cost.vision.layers import layer_costs
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.chip import ChipParams, ChipSpec, chip_params
 from inferchip.spec.formats import check_format
@@ -101,8 +102,10 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
     energy = busy * c.energy_j + (chips - busy) * idle_w * c.latency_s
     if np.any(c.throttled):
         notes.append("power above TDP at some batch sizes: calls stretched to hold TDP")
-    one = call_cost(params, net.arrays, np.array([1.0]), precision, cal, memory_type=spec.memory.type,
-                    node_nm=float(node), assumptions=assumptions)
+    if per_chip[0] == 1:
+        one_bytes = float(c.layers.dram_bytes[:, 0].sum())
+    else:
+        one_bytes = float(layer_costs(params, net.arrays, np.array([1.0]), precision, cal).dram_bytes.sum())
     return FrameCost(batch=b, latency_s=c.latency_s, energy_j=energy, power_w=energy / c.latency_s,
-                     flop_per_frame=net.flop_per_frame, bytes_per_frame=float(one.layers.dram_bytes.sum()),
+                     flop_per_frame=net.flop_per_frame, bytes_per_frame=one_bytes,
                      notes=tuple(notes))

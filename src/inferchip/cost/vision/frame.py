@@ -50,6 +50,23 @@ def energy_per_flop_j(chip: ChipParams, fmt: str, node_nm: float, static_w: floa
     return min(table, (tdp - static_w) / float(peak_flop_per_s(chip, fmt)))
 
 
+_RATES: dict[tuple[int, str, float], tuple[float, float, float]] = {}
+
+
+def _event_rates_j(memory_type: str, node_nm: float, assumptions: Assumptions) -> tuple[float, float, float]:
+    """(J per vector op, J per DRAM byte, J per SRAM byte), cached per assumptions object, memory and node."""
+    key = (id(assumptions), memory_type, node_nm)
+    hit = _RATES.get(key)
+    if hit is None:
+        hit = (float(en.energy_per_flop_j(VECTOR_ENERGY_FORMAT, node_nm, assumptions)),
+               float(en.memory_energy_per_byte_j(memory_type, assumptions, node_nm=node_nm)),
+               float(en.sram_energy_j(1.0, node_nm, assumptions)))
+        if len(_RATES) > 4096:
+            _RATES.clear()
+        _RATES[key] = hit
+    return hit
+
+
 def call_energy_j(costs: LayerCosts, chip: ChipParams, memory_type: str, node_nm: float, static_w: float,
                   assumptions: Assumptions) -> FloatArray:
     """Dynamic energy of one call, J, per batch point."""
@@ -57,9 +74,9 @@ def call_energy_j(costs: LayerCosts, chip: ChipParams, memory_type: str, node_nm
     for fmt in sorted(set(costs.formats)):
         rows = np.array([f == fmt for f in costs.formats])
         e = e + costs.spent_flop[rows].sum(axis=0) * energy_per_flop_j(chip, fmt, node_nm, static_w, assumptions)
-    e = e + np.asarray(en.flop_energy_j(costs.vector_ops.sum(axis=0), VECTOR_ENERGY_FORMAT, node_nm, assumptions))
-    e = e + np.asarray(en.memory_energy_j(costs.dram_bytes.sum(axis=0), memory_type, assumptions, node_nm=node_nm))
-    e = e + np.asarray(en.sram_energy_j(costs.sram_bytes.sum(axis=0), node_nm, assumptions))
+    vec_j, dram_j, sram_j = _event_rates_j(memory_type, node_nm, assumptions)
+    e = e + costs.vector_ops.sum(axis=0) * vec_j + costs.dram_bytes.sum(axis=0) * dram_j
+    e = e + costs.sram_bytes.sum(axis=0) * sram_j
     return np.asarray(e, dtype=float)
 
 
