@@ -96,7 +96,7 @@ def test_row_model_equals_frame_cost():
     cal = load_vision_calibration()
     case = parse_vision_cases(HEADER + "\n" + _row(batch="64") + "\n")[0]
     row = build_row(case, cal)
-    p = Params(cal.matrix_fraction, cal.memory_bandwidth_fraction, cal.windows_per_volume)
+    p = Params(cal.matrix_fraction, cal.cpu_matrix_fraction, cal.windows_per_volume)
     f = frame_cost("nvidia-l4", "resnet50-v1.5", row.batches, precision="int8", calibration=cal)
     assert np.allclose(row.latency_s(p), f.latency_s, rtol=1e-9)
     offline, point = predict_row(row, p)
@@ -119,14 +119,14 @@ def test_multistream_splits_a_query_over_the_chips():
     four = build_row(parse_vision_cases(HEADER + "\n" + _row(scenario="multi_stream", metric="latency_p99_ms",
                                                                batch="", unit="ms", num_accelerators="4") + "\n")[0],
                      cal)
-    p = Params(cal.matrix_fraction, cal.memory_bandwidth_fraction, cal.windows_per_volume)
+    p = Params(cal.matrix_fraction, cal.cpu_matrix_fraction, cal.windows_per_volume)
     assert predict_row(four, p)[0] < predict_row(one, p)[0]
 
 
 def test_fit_recovers_known_parameters():
     """Rows whose 'measurements' are the model's own values at known parameters give those parameters back."""
     cal = VisionCalibration()
-    truth = Params(matrix_fraction=0.42, memory_bandwidth_fraction=0.7, windows_per_volume=55.0)
+    truth = Params(matrix_fraction=0.42, cpu_matrix_fraction=0.3, windows_per_volume=55.0)
     rows = [build_row(c, cal) for c in read_vision_cases(SUBSET)
             if c.accelerator in ("nvidia-h100-sxm-80gb", "nvidia-l4", "nvidia-h200-sxm-141gb",
                                  "untetherai-speedai240-slim", "nvidia-h100-pcie-80gb", "nvidia-h100-nvl-94gb")

@@ -117,10 +117,14 @@ class VisionCalibration(_Frozen):
     matrix_fraction: float = Field(
         0.6, gt=0, le=1, description="Attainable fraction of the matrix unit's dense peak in implicit-GEMM "
         "convolutions after tile quantisation (estimate: cuDNN/TensorRT int8 convs reach 50-70%).")
+    cpu_matrix_fraction: float = Field(
+        0.4, gt=0, le=1, description="The same on CPUs (AMX tiles / AVX-512 FMA fed by software-managed loops, "
+        "under the clock an all-core matrix load sustains; estimate).")
     inference_overhead_s: float = Field(
         50e-6, ge=0, le=0.1, description="Fixed host time per inference call (launch, copy-in/out, LoadGen).")
     memory_bandwidth_fraction: float = Field(
-        0.75, gt=0, le=1, description="Attainable fraction of peak DRAM bandwidth (streaming, estimate).")
+        0.9, gt=0, le=1, description="Attainable fraction of peak DRAM bandwidth for streaming kernels (estimate: "
+        "STREAM-like copies reach 85-93% of HBM/GDDR peak).")
     layer_overhead_scale: float = Field(
         0.5, ge=0, le=10, description="Multiplier on the family's per-kernel overhead (TensorRT graphs launch "
         "kernels back to back; estimate).")
@@ -132,3 +136,11 @@ class VisionCalibration(_Frozen):
     fitted: bool = False
     fitted_on: str | None = None
     fit_summary: dict[str, float] = Field(default_factory=dict)
+
+    def matrix_fraction_for(self, family: str) -> float:
+        """The attainable matrix fraction of a chip family: CPUs (``*-cpu`` families) have their own."""
+        return self.cpu_matrix_fraction if is_cpu_family(family) else self.matrix_fraction
+
+
+def is_cpu_family(family: str) -> bool:
+    return family == "cpu" or family.endswith("-cpu")

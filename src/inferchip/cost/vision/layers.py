@@ -3,7 +3,8 @@
 Per layer (METHODS.md roofline, applied layer by layer and summed):
 
 * **Matrix layers** (convolution, linear, attention) are lowered to the matrix unit as an implicit
-  GEMM: m = output positions x frames, k = C_in/groups x kernel volume, n = C_out/groups. The
+  GEMM: m = output positions x frames, k = C_in/groups x kernel volume, n = C_out/groups. When the
+  output tiles cannot fill the chip, the reduction is split (split-K, :func:`split_k`). The
   output is computed in the chip's ``tile_m x tile_n`` tiles, ``tiles_in_flight`` at a time
   (:func:`inferchip.cost.gemm.quantised_flop`: a partial tile or wave costs a full one), and k is
   padded to the MMA instruction's reduction depth (:data:`K_TILE_BYTES` of operand). Compute time
@@ -44,6 +45,22 @@ K_TILE_BYTES = 32.0
 (PTX ISA, warp-level mma shapes); assumed for every matrix unit."""
 GATHER_READ_FACTOR = 2.0
 """Bytes fetched per useful byte of a bilinear gather: 32-byte sectors of which about half are used (estimate)."""
+
+
+SPLIT_K_MIN_DEPTH = 512.0
+"""Shallowest reduction slice a split-K kernel gives one tile (elements; estimate: CUTLASS/cuBLAS split-K
+and stream-K kernels slice K into a few 64-128-deep k-tiles per unit)."""
+
+
+def split_k(m: FloatArray, k: FloatArray, n: FloatArray, groups: FloatArray, chip: ChipParams) -> FloatArray:
+    """Split-K factor a kernel library uses when the output tiles cannot fill the chip: the reduction is cut
+    into slices (each at least :data:`SPLIT_K_MIN_DEPTH` deep) so that tiles x slices approach the tiles in
+    flight. 1 when the output tiles already fill a wave."""
+    tm = np.minimum(float(chip.gemm_tile_m), np.maximum(16.0, 2.0 ** np.ceil(np.log2(np.maximum(m, 1.0)))))
+    tiles = np.ceil(np.maximum(m, 1.0) / tm) * np.ceil(n / float(chip.gemm_tile_n)) * groups
+    want = np.floor(float(chip.gemm_tiles_in_flight) / np.maximum(tiles, 1.0))
+    most = np.floor(k / SPLIT_K_MIN_DEPTH)
+    return np.asarray(np.maximum(1.0, np.minimum(want, most)), dtype=float)
 
 
 @dataclass(frozen=True)
@@ -92,12 +109,13 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     g_tot = np.where(in_m, groups, groups * b)
     k_tile = K_TILE_BYTES / elem_bytes
     k_eff = np.ceil(k / k_tile) * k_tile
-    spent = np.where(matrix, quantised_flop(m_tot, k_eff, n, g_tot, chip.gemm_tile_m, chip.gemm_tile_n,
+    split = split_k(m_tot, k_eff, n, g_tot, chip)
+    spent = np.where(matrix, quantised_flop(m_tot, k_eff / split, n, g_tot * split, chip.gemm_tile_m, chip.gemm_tile_n,
                                             chip.gemm_tiles_in_flight), 0.0) * reps
     useful = np.where(matrix, FLOP_PER_MAC * m * k * n * groups * b, 0.0) * reps
     vec_ops = a.vector_ops[:, None] * b * reps
     vector_rate = float(chip.vector_flop_per_s)
-    matrix_s = spent / (peak * cal.matrix_fraction)
+    matrix_s = spent / (peak * cal.matrix_fraction_for(chip.family))
     vector_s = vec_ops / vector_rate
     compute_s = np.maximum(matrix_s, vector_s)
 

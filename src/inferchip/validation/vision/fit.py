@@ -2,9 +2,9 @@
 
 Calibration rows are the MLPerf rows (``source_kind`` starting ``mlperf-``) of performance metrics that
 the model can express; third-party and vendor-paper rows are predicted but never fitted on. The fit is
-a soft-L1 least-squares fit of log(predicted / measured) over at most three physical parameters
-(:class:`~inferchip.validation.vision.rows.Params`); the windows per KiTS19 volume are fitted only when
-3D-UNet rows are present.
+a soft-L1 least-squares fit of log(predicted / measured) over two physical parameters, the attainable
+matrix fraction of accelerators and of CPUs (each only when the rows hold such chips), plus one data-set
+unknown, the windows per KiTS19 volume (only when 3D-UNet rows are present).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from scipy.optimize import least_squares
 
 from inferchip.validation.vision.rows import WINDOWED, Params, RowModel, predict_row
 
-BOUNDS = {"matrix_fraction": (0.02, 1.0), "memory_bandwidth_fraction": (0.2, 1.0), "windows_per_volume": (1.0, 2000.0)}
+BOUNDS = {"matrix_fraction": (0.02, 1.0), "cpu_matrix_fraction": (0.02, 1.0), "windows_per_volume": (1.0, 2000.0)}
 MIN_FIT_ROWS = 8
 """A leave-one-accelerator-out fold with fewer calibration rows left than this gives no prediction (a fit of
 the parameters on a handful of rows would say nothing about unseen chips)."""
-START = Params(matrix_fraction=0.5, memory_bandwidth_fraction=0.75, windows_per_volume=64.0)
+START = Params(matrix_fraction=0.5, cpu_matrix_fraction=0.4, windows_per_volume=64.0)
 
 
 def is_calibration_row(row: RowModel) -> bool:
@@ -45,13 +45,15 @@ def fit(rows: Sequence[RowModel], start: Params = START) -> Fit:
     """Fit the parameters the rows inform on ``rows`` (all must be calibration rows)."""
     if not rows:
         return Fit(start, (), 0, 0)
-    names = ["matrix_fraction", "memory_bandwidth_fraction"]
+    names = ["matrix_fraction"]
+    if any(r.cpu for r in rows):
+        names.append("cpu_matrix_fraction")
     if any(r.windowed for r in rows):
         names.append("windows_per_volume")
-    scale = {"matrix_fraction": 1.0, "memory_bandwidth_fraction": 1.0, "windows_per_volume": 100.0}
+    scale = {"matrix_fraction": 1.0, "cpu_matrix_fraction": 1.0, "windows_per_volume": 100.0}
 
     def point(x: np.ndarray) -> Params:
-        kw = {n: getattr(start, n) for n in ("matrix_fraction", "memory_bandwidth_fraction", "windows_per_volume")}
+        kw = {n: getattr(start, n) for n in ("matrix_fraction", "cpu_matrix_fraction", "windows_per_volume")}
         kw.update({n: float(v) * scale[n] for n, v in zip(names, x, strict=True)})
         return Params(**kw)
 

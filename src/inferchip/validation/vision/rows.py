@@ -1,10 +1,11 @@
 """One measured vision row as a small model of its own: the per-layer times of its chip and network over a
 grid of batch sizes, computed once, and the scenario metric as a function of the calibration parameters.
 
-Calibration parameters (few, physical): ``matrix_fraction`` (attainable share of the matrix unit's dense
-peak), ``memory_bandwidth_fraction`` (attainable share of DRAM bandwidth) and, for 3D-UNet, the mean number
+Calibration parameters (few, physical): ``matrix_fraction`` (attainable share of an accelerator's
+matrix-unit dense peak), ``cpu_matrix_fraction`` (the same on CPUs) and, for 3D-UNet, the mean number
 of 128^3 sliding windows per KiTS19 volume (a data-set unknown, like the LLM side's MLPerf mean input
-lengths). The per-call host overhead stays at the calibration file's value (an assumption, not fitted).
+lengths). DRAM bandwidth fraction and per-call host overhead stay at the calibration file's stated
+estimates (not fitted).
 
 Scenario metrics (analytic forms; MLPerf LoadGen rules as in ``mlcommons/inference`` docs):
 
@@ -36,7 +37,7 @@ from inferchip.cost.vision.frame import call_energy_j, static_w
 from inferchip.cost.vision.layers import layer_costs
 from inferchip.errors import InferchipError
 from inferchip.spec.chip import chip_params
-from inferchip.spec.vision import VisionCalibration
+from inferchip.spec.vision import VisionCalibration, is_cpu_family
 from inferchip.validation.vision.cases import MULTISTREAM_SAMPLES, VisionCase
 from inferchip.workload.vision.network import load_network
 
@@ -52,7 +53,7 @@ class Unexpressible(InferchipError):
 @dataclass(frozen=True)
 class Params:
     matrix_fraction: float
-    memory_bandwidth_fraction: float
+    cpu_matrix_fraction: float
     windows_per_volume: float
 
 
@@ -62,19 +63,19 @@ class RowModel:
     batches: FloatArray
     matrix_s: FloatArray  # (layers, batches) at ``fraction0``
     vector_s: FloatArray
-    memory_s: FloatArray  # at ``memory0``
+    memory_s: FloatArray
     overhead_s: FloatArray  # (batches,): kernel overheads plus the per-call host overhead
     e_dyn_j: FloatArray  # (batches,)
     static_w: float
     tdp_w: float
     fraction0: float
-    memory0: float
+    cpu: bool
     windowed: bool
 
     def latency_s(self, p: Params) -> FloatArray:
         """Time of one call per batch size of the grid (throttled to TDP)."""
-        mem = self.memory_s * (self.memory0 / p.memory_bandwidth_fraction)
-        t = np.maximum(np.maximum(self.matrix_s * (self.fraction0 / p.matrix_fraction), self.vector_s), mem).sum(axis=0)
+        f = p.cpu_matrix_fraction if self.cpu else p.matrix_fraction
+        t = np.maximum(np.maximum(self.matrix_s * (self.fraction0 / f), self.vector_s), self.memory_s).sum(axis=0)
         t = t + self.overhead_s
         if math.isfinite(self.tdp_w) and self.tdp_w > self.static_w:
             t = np.maximum(t, self.e_dyn_j / (self.tdp_w - self.static_w))
@@ -108,7 +109,7 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     e_dyn = call_energy_j(c, params, spec.memory.type, float(node), static, a)
     return RowModel(case=case, batches=b, matrix_s=c.matrix_s, vector_s=c.vector_s, memory_s=c.memory_s,
                     overhead_s=c.overhead_s.sum(axis=0) + cal.inference_overhead_s, e_dyn_j=e_dyn, static_w=static,
-                    tdp_w=tdp, fraction0=cal.matrix_fraction, memory0=cal.memory_bandwidth_fraction,
+                    tdp_w=tdp, fraction0=cal.matrix_fraction_for(params.family), cpu=is_cpu_family(params.family),
                     windowed=case.model == WINDOWED)
 
 

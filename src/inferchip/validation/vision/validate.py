@@ -96,7 +96,7 @@ class VisionResult:
 
 
 def params_of(cal: VisionCalibration) -> Params:
-    return Params(cal.matrix_fraction, cal.memory_bandwidth_fraction, cal.windows_per_volume)
+    return Params(cal.matrix_fraction, cal.cpu_matrix_fraction, cal.windows_per_volume)
 
 
 def _models(cases: Sequence[VisionCase], cal: VisionCalibration) -> tuple[list[VisionResult], list[RowModel]]:
@@ -153,7 +153,7 @@ def calibrate_vision(cases: Sequence[VisionCase], start: VisionCalibration) -> t
     f = fit(calib, params_of(start))
     p = f.params
     return start.model_copy(update={"matrix_fraction": p.matrix_fraction,
-                                    "memory_bandwidth_fraction": p.memory_bandwidth_fraction,
+                                    "cpu_matrix_fraction": p.cpu_matrix_fraction,
                                     "windows_per_volume": p.windows_per_volume, "fitted": True}), f.rows
 
 
