@@ -15,7 +15,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -43,6 +42,8 @@ def _model_check(values: list[str] | None) -> list[str] | None:
 
 def curve_grid(cameras: int, fps: float) -> tuple[list[int], list[float]]:
     """Cameras 1..2N (at most 24 counts) x 12 frame rates from fps/4 to 4 fps (geometric)."""
+    import numpy as np  # numpy and the models load when the command runs (a faster cold start)
+
     top = min(max(2 * cameras, 8), MAX_CAMERAS)
     cams = sorted({int(round(x)) for x in np.linspace(1, top, min(top, 24))})
     rates = [float(f) for f in np.geomspace(fps / 4, min(fps * 4, MAX_FPS), 12)]
@@ -50,6 +51,7 @@ def curve_grid(cameras: int, fps: float) -> tuple[list[int], list[float]]:
 
 
 def curve_figure(curve: dict[str, Any], title: str) -> Any:
+    import numpy as np
     import plotly.graph_objects as go
 
     miss = np.asarray(curve["miss_rate"]) * 100
@@ -124,6 +126,8 @@ def drive_cmd(
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Simulate a camera rig's frames through vision networks: latency, deadline misses, power, energy."""
+    import numpy as np
+
     from inferchip.performance.vision_drive import drive, drive_curve
 
     if plot is not None:
