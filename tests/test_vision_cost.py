@@ -55,14 +55,23 @@ def test_tile_quantisation_pads_partial_tiles():
 
 def test_working_set_in_sram_stays_on_chip():
     """A middle layer whose activations fit SRAM reads only its weights from DRAM; the network's input and
-    output still cross DRAM."""
-    layer = dict(op="conv", m=64, k=64, n=64, weight_elems=4096, in_elems=64 * 64, out_elems=64 * 64)
+    output still cross DRAM. All weights together (24,576 B) do not fit the 20 kB, so they are not resident."""
+    layer = dict(op="conv", m=64, k=64, n=64, weight_elems=8192, in_elems=64 * 64, out_elems=64 * 64)
     a = LayerArrays.of(tuple(VisionLayer(name=f"l{i}", **layer) for i in range(3)))
-    big = layer_costs(make_chip(sram_bytes=50e6), a, np.array([1.0]), "int8", CAL)
+    big = layer_costs(make_chip(sram_bytes=20e3), a, np.array([1.0]), "int8", CAL)
     none = layer_costs(make_chip(sram_bytes=0.0), a, np.array([1.0]), "int8", CAL)
-    assert big.dram_bytes[1, 0] == 4096 and none.dram_bytes[1, 0] == 4096 + 2 * 64 * 64
-    assert big.dram_bytes[0, 0] == big.dram_bytes[2, 0] == 4096 + 64 * 64
+    assert big.dram_bytes[1, 0] == 8192 and none.dram_bytes[1, 0] == 8192 + 2 * 64 * 64
+    assert big.dram_bytes[0, 0] == big.dram_bytes[2, 0] == 8192 + 64 * 64
     assert big.sram_bytes[1, 0] > 0 and none.sram_bytes[1, 0] == 0
+
+
+def test_weights_resident_when_all_fit_sram():
+    """Weight-stationary: with every weight on chip, a call reads none from DRAM."""
+    layer = dict(op="conv", m=64, k=64, n=64, weight_elems=8192, in_elems=64 * 64, out_elems=64 * 64)
+    a = LayerArrays.of(tuple(VisionLayer(name=f"l{i}", **layer) for i in range(3)))
+    c = layer_costs(make_chip(sram_bytes=1e6), a, np.array([1.0]), "int8", CAL)
+    assert c.dram_bytes[1, 0] == 0 and c.dram_bytes[0, 0] == 64 * 64
+    assert c.sram_bytes[1, 0] == 8192 + 2 * 64 * 64
 
 
 def test_uncosted_layers_take_no_time_and_are_reported():

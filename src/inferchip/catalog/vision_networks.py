@@ -56,10 +56,20 @@ def load_network_spec(id_or_path: str | Path) -> VisionNetworkSpec:
 
 
 def load_vision_calibration(which: str | Path | None = None) -> VisionCalibration:
-    """The shipped vision calibration (``which`` None), the uncalibrated defaults (``"none"``), or a file."""
+    """The shipped vision calibration (``which`` None), the uncalibrated defaults (``"none"``), or a file.
+    A file is parsed once per (path, modification time, size)."""
     if which is not None and str(which) == "none":
         return VisionCalibration()
     path = CALIBRATION_FILE if which is None else Path(which)
     if which is None and not path.exists():
         return VisionCalibration()
+    try:
+        st = path.stat()
+    except OSError:
+        return validate(VisionCalibration, read_mapping(path), str(path))  # read_mapping names the problem
+    return _calibration_cached(path.resolve(), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=16)
+def _calibration_cached(path: Path, mtime_ns: int, size: int) -> VisionCalibration:
     return validate(VisionCalibration, read_mapping(path), str(path))

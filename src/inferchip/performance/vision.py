@@ -22,6 +22,7 @@ from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.cost.peaks import executed_format
 from inferchip.cost.vision.frame import call_cost
+from inferchip.cost.vision.layers import layer_costs
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.chip import ChipParams, ChipSpec, chip_params
 from inferchip.spec.formats import check_format
@@ -85,7 +86,7 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
     cal = calibration or load_vision_calibration()
     params = _params(spec)
     assumptions = load_assumptions()
-    notes = [n for n in params.notes if "scale-up" not in n]  # links play no part in one chip's frames
+    notes = [*net.notes, *(n for n in params.notes if "scale-up" not in n)]  # links play no part here
     node = spec.silicon.node_nm
     if node is None:
         node = assumptions.number("energy.reference_node_nm")
@@ -101,11 +102,10 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
     energy = busy * c.energy_j + (chips - busy) * idle_w * c.latency_s
     if np.any(c.throttled):
         notes.append("power above TDP at some batch sizes: calls stretched to hold TDP")
-    uncosted = net.uncosted_share()
-    if uncosted > 0:
-        notes.append(f"{uncosted:.1%} of the activation traffic is in layers that could not be costed (counted as 0 s)")
-    one = call_cost(params, net.arrays, np.array([1.0]), precision, cal, memory_type=spec.memory.type,
-                    node_nm=float(node), assumptions=assumptions)
+    if per_chip[0] == 1:
+        one_bytes = float(c.layers.dram_bytes[:, 0].sum())
+    else:
+        one_bytes = float(layer_costs(params, net.arrays, np.array([1.0]), precision, cal).dram_bytes.sum())
     return FrameCost(batch=b, latency_s=c.latency_s, energy_j=energy, power_w=energy / c.latency_s,
-                     flop_per_frame=net.flop_per_frame, bytes_per_frame=float(one.layers.dram_bytes.sum()),
+                     flop_per_frame=net.flop_per_frame, bytes_per_frame=one_bytes,
                      notes=tuple(notes))

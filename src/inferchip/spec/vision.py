@@ -124,6 +124,9 @@ class VisionCalibration(_Frozen):
     layer_overhead_scale: float = Field(
         0.5, ge=0, le=10, description="Multiplier on the family's per-kernel overhead (TensorRT graphs launch "
         "kernels back to back; estimate).")
+    windows_per_volume: float = Field(
+        64.0, ge=1, le=2000, description="Mean 128^3 sliding windows (overlap 0.5) per KiTS19 volume: a data-set "
+        "unknown (vision_models.md: not read), fitted on the 3D-UNet calibration rows.")
     sram_usable_fraction: float = Field(
         0.5, gt=0, le=1, description="Share of on-chip SRAM a layer's working set may use to stay on chip.")
     fitted: bool = False

@@ -12,9 +12,12 @@ Per layer (METHODS.md roofline, applied layer by layer and summed):
   layers' epilogues) run on the vector units at ``vector_flop_per_s``.
 * **Gathers** (deformable attention, grid sampling) are memory-bound: each bilinear tap is a
   random read of :data:`GATHER_READ_FACTOR` x the element.
-* **Traffic**: weights are read once per call (per repeat); a layer's activations stay on chip
+* **Traffic**: weights are read once per call (per repeat) from DRAM, unless all the network's weights
+  fit the usable share of SRAM: then they stay resident on chip (weight-stationary parts such as
+  SRAM-heavy inference cards) and are read from SRAM. A layer's activations stay on chip
   when its working set (activations in and out for the whole batch, plus its weights) fits the
-  usable share of SRAM (layer fusion), else they go to DRAM. Fusable layers (activations, norms
+  usable share of SRAM (layer fusion); a larger working set keeps the share that fits
+  (usable SRAM / working set) and moves the rest through DRAM. Fusable layers (activations, norms
   folded into the producer) never touch DRAM. Memory time = DRAM bytes / (bandwidth x fraction).
 * Layer time = max(compute, memory) + the family's kernel overhead (none for fusable layers).
 
@@ -49,7 +52,10 @@ class LayerCosts:
 
     time_s: FloatArray
     compute_s: FloatArray
+    matrix_s: FloatArray
+    vector_s: FloatArray
     memory_s: FloatArray
+    overhead_s: FloatArray
     useful_flop: FloatArray
     spent_flop: FloatArray
     vector_ops: FloatArray
@@ -101,35 +107,38 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     act_bytes = np.where(gather, a.in_elems[:, None] * elem_bytes * b * reps * GATHER_READ_FACTOR
                          + a.out_elems[:, None] * elem_bytes * b * reps, act_bytes)
     working_set = act_bytes / reps + a.weight_elems[:, None] * elem_bytes
-    on_chip = (working_set <= float(chip.sram_bytes) * cal.sram_usable_fraction) | a.fusable[:, None]
-    on_chip = on_chip & ~gather
-    dram = weight_bytes + np.where(on_chip, 0.0, act_bytes)
+    usable = float(chip.sram_bytes) * cal.sram_usable_fraction
+    kept = np.where(a.fusable[:, None], 1.0, np.minimum(1.0, usable / np.maximum(working_set, 1.0)))
+    kept = np.where(gather, 0.0, kept)  # share of the activation traffic that stays on chip
+    on_chip = kept >= 1.0
+    resident = float(np.sum(a.weight_elems[:, None] * elem_bytes)) <= usable
+    dram = (0.0 if resident else weight_bytes) + act_bytes * (1.0 - kept)
     # the network's input and its last layer's output cross DRAM whatever fits on chip
     first, last = 0, len(a.m) - 1
     dram[first] += np.where(on_chip[first], a.in_elems[first] * elem_bytes[first, 0] * b[0], 0.0)
     dram[last] += np.where(on_chip[last], a.out_elems[last] * elem_bytes[last, 0] * b[0], 0.0)
-    sram = np.where(on_chip, act_bytes, 0.0)
+    sram = act_bytes * kept + (weight_bytes if resident else 0.0)
     memory_s = dram / (float(chip.memory_bytes_per_s) * cal.memory_bandwidth_fraction)
     costed = (a.unit == UNIT_MATRIX) | (a.unit == UNIT_VECTOR) | (a.unit == UNIT_GATHER)
     overhead = np.where(a.fusable | ~costed, 0.0, float(chip.kernel_overhead_s) * cal.layer_overhead_scale)
-    time_s = np.where(costed[:, None], np.maximum(compute_s, memory_s) + overhead[:, None] * reps, 0.0)
-    return LayerCosts(time_s=time_s, compute_s=compute_s, memory_s=memory_s, useful_flop=useful, spent_flop=spent,
-                      vector_ops=vec_ops, dram_bytes=dram, sram_bytes=sram, formats=formats)
+    layer_overhead = np.where(costed, overhead, 0.0)[:, None] * reps * np.ones_like(b)
+    time_s = np.where(costed[:, None], np.maximum(compute_s, memory_s), 0.0) + layer_overhead
+    return LayerCosts(time_s=time_s, compute_s=compute_s, matrix_s=matrix_s, vector_s=vector_s, memory_s=memory_s,
+                      overhead_s=layer_overhead, useful_flop=useful, spent_flop=spent, vector_ops=vec_ops,
+                      dram_bytes=dram, sram_bytes=sram, formats=formats)
 
 
 def roofline_bound_s(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str) -> FloatArray:
-    """A lower bound on the time of one call: per layer max(useful FLOP / peak, weight bytes / bandwidth,
-    vector ops / vector rate), summed. No tile padding, full peak, activations free, no overheads."""
+    """A lower bound on the time of one call: per layer max(useful FLOP / peak, vector ops / vector rate),
+    summed. No tile padding, full peak, weights and activations free (they may all be on chip), no overheads."""
     formats = layer_formats(a, precision)
     distinct = sorted(set(formats))
     peak = _per_layer({f: float(peak_flop_per_s(chip, f)) for f in distinct}, formats)[:, None]
-    elem_bytes = _per_layer({f: BYTES_PER_ELEMENT[f] for f in distinct}, formats)[:, None]
     b = np.asarray(batch, dtype=float)[None, :]
     reps = a.repeats[:, None]
     matrix = (a.unit == UNIT_MATRIX)[:, None]
     flop = np.where(matrix, FLOP_PER_MAC * (a.m * a.k * a.n * a.groups)[:, None] * b, 0.0) * reps
     vec = a.vector_ops[:, None] * b * reps / float(chip.vector_flop_per_s)
-    wbytes = a.weight_elems[:, None] * elem_bytes * reps / float(chip.memory_bytes_per_s)
     costed = (a.unit != 3)[:, None]
-    per_layer = np.where(costed, np.maximum(np.maximum(flop / peak, vec), wbytes), 0.0)
+    per_layer = np.where(costed, np.maximum(flop / peak, vec), 0.0)
     return np.asarray(per_layer.sum(axis=0), dtype=float)

@@ -21,8 +21,11 @@ from typing import Any
 from inferchip.errors import InvalidSettingError, SpecError
 from inferchip.spec.vision import VisionLayer
 from inferchip.workload.vision.model import VisionNetwork
-from inferchip.workload.vision.onnx_ops import map_node
+from inferchip.workload.vision.onnx_ops import COPIES, RESIZES, map_node
 
+PARAM_OPS = frozenset({"conv", "matmul", "attention", "depthwise", "norm", "elementwise"})
+"""Layers whose initializer inputs are parameters (weights, biases, norm scales); shape and scale inputs of
+copies and resizes are not."""
 MIN_OPSET = 7  # ONNX 1.2: the oldest opset whose Conv/Gemm/BatchNormalization signatures are mapped here
 
 
@@ -127,7 +130,8 @@ def import_onnx(path: Path, dims: dict[str, int] | None = None) -> VisionNetwork
             fields = map_node(node, shapes.get, weights)
         if fields is None:
             continue
-        new = [w for w in node.input if w in weights and w not in owned]
+        counts = fields["op"] in PARAM_OPS and node.op_type not in COPIES and node.op_type not in RESIZES
+        new = [w for w in node.input if counts and w in weights and w not in owned]
         owned.update(new)
         params = float(sum(math.prod(shapes[w] or [0]) for w in new))
         if fields["op"] == "uncosted":
