@@ -117,6 +117,9 @@ def drive_cmd(
                                  "frame: each frame alone.", callback=opts.choice("--batching", ("tick", "frame"))),
     precision: str = typer.Option("int8", "--precision", help="Number format of the networks.",
                                   callback=opts.number_format("--precision")),
+    max_batch: int | None = typer.Option(None, "--max-batch", help="Most camera frames per network call under tick "
+                                         "batching (default: all cameras of a tick).",
+                                         callback=opts.int_range("--max-batch", 1, MAX_CAMERAS)),
     phase_spread: float = typer.Option(0.1, "--phase-spread", help="Camera phase offsets over this fraction of a "
                                        "frame period, 0 to 1.", callback=opts.float_range("--phase-spread", 1.0,
                                                                                          lo_open=False)),
@@ -133,7 +136,8 @@ def drive_cmd(
     if plot is not None:
         plot = files.check_writable(plot, "--plot")  # before the run, not after it
     settings: dict[str, Any] = dict(chips=chips, deadline_ms=deadline_ms, power_budget_w=power_budget_w, seed=seed,
-                                    batching=batching, precision=precision, phase_spread=phase_spread)
+                                    batching=batching, precision=precision, phase_spread=phase_spread,
+                                    max_batch=max_batch)
     r = drive(chip, cameras, fps, model, duration_s=duration_s, **settings)
     if plot is not None:
         cams, rates = curve_grid(cameras, fps)

@@ -143,8 +143,10 @@ class DriveSetup:
 
 
 def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: int, chips: int = 1,
-          precision: str = "int8", cost_fn: CostFn | None = None, loader: Loader | None = None) -> DriveSetup:
-    """Resolve the chip and networks and tabulate each network's service time up to ``max_cameras``."""
+          precision: str = "int8", max_batch: int | None = None, cost_fn: CostFn | None = None,
+          loader: Loader | None = None) -> DriveSetup:
+    """Resolve the chip and networks and tabulate each network's service time up to ``max_cameras``
+    frames per call (or ``max_batch`` when smaller)."""
     if isinstance(chips, bool) or not isinstance(chips, int) or not 1 <= chips <= 1024:
         raise InvalidSettingError(f"--chips {chips!r}: must be a whole number from 1 to 1,024")
     spec = chip if isinstance(chip, ChipSpec) else load_chip(chip)
@@ -158,7 +160,8 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
         if not n.per_camera and views not in (1, max_cameras):
             notes.append(f"{n.name} takes {views} camera views per sample and is costed so; the rig has "
                          f"{max_cameras} cameras (its cost is not rescaled to them)")
-    stages = tuple(stage_for(spec, n, max_cameras if n.per_camera else 1, precision=precision, chips=chips,
+    top = min(max_cameras, max_batch or max_cameras)
+    stages = tuple(stage_for(spec, n, top if n.per_camera else 1, precision=precision, chips=chips,
                              cost_fn=cost_fn, idle_w=idle) for n in nets)
     return DriveSetup(spec, nets, stages, chips, idle, tuple(notes))
 
@@ -166,12 +169,14 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
 def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] | None = None, *, chips: int = 1,
           deadline_ms: float | None = None, power_budget_w: float | None = None, duration_s: float = 60.0,
           seed: int = 0, batching: str = "tick", precision: str = "int8", phase_spread: float = 0.1,
-          cost_fn: CostFn | None = None, loader: Loader | None = None) -> dict[str, Any]:
+          max_batch: int | None = None, cost_fn: CostFn | None = None,
+          loader: Loader | None = None) -> dict[str, Any]:
     """Simulate the rig and return its summary (see :meth:`~inferchip.sim.vision.rig.RigResult.summary`)."""
     load = RigLoad(cameras, fps, duration_s=duration_s, seed=seed,
                    deadline_s=None if deadline_ms is None else _ms(deadline_ms) / 1e3, batching=batching,
-                   phase_spread=phase_spread)
-    s = setup(chip, models, max_cameras=cameras, chips=chips, precision=precision, cost_fn=cost_fn, loader=loader)
+                   phase_spread=phase_spread, max_batch=max_batch)
+    s = setup(chip, models, max_cameras=cameras, chips=chips, precision=precision, max_batch=max_batch,
+              cost_fn=cost_fn, loader=loader)
     res = simulate_rig(load, s.stages, idle_w=s.idle_w, power_budget_w=power_budget_w)
     out = res.summary()
     out.update(chip=s.chip.id, chips=chips, precision=precision,
@@ -190,17 +195,18 @@ def drive_curve(chip: str | ChipSpec, cameras: Sequence[int], fps: Sequence[floa
                 models: Sequence[str] | None = None, *, chips: int = 1, deadline_ms: float | None = None,
                 power_budget_w: float | None = None, duration_s: float = 30.0, seed: int = 0,
                 batching: str = "tick", precision: str = "int8", threshold: float = 0.01,
-                phase_spread: float = 0.1, cost_fn: CostFn | None = None,
+                phase_spread: float = 0.1, max_batch: int | None = None, cost_fn: CostFn | None = None,
                 loader: Loader | None = None) -> dict[str, Any]:
     """Deadline-miss rate over cameras x fps and the highest fps per camera count under ``threshold``."""
     if not cameras or not fps:
         raise InvalidSettingError("the deadline curve needs at least one camera count and one frame rate")
-    s = setup(chip, models, max_cameras=max(int(c) for c in cameras), chips=chips, precision=precision,
-              cost_fn=cost_fn, loader=loader)
+    s = setup(chip, models, max_cameras=max(int(c) for c in cameras), max_batch=max_batch, chips=chips,
+              precision=precision, cost_fn=cost_fn, loader=loader)
     curve = deadline_curve(s.stages, idle_w=s.idle_w, cameras=np.asarray(cameras), fps=np.asarray(fps),
                            duration_s=duration_s, seed=seed, batching=batching,
                            deadline_s=None if deadline_ms is None else _ms(deadline_ms) / 1e3,
-                           threshold=threshold, power_budget_w=power_budget_w, phase_spread=phase_spread)
+                           threshold=threshold, power_budget_w=power_budget_w, phase_spread=phase_spread,
+                           max_batch=max_batch)
     curve.update(chip=s.chip.id, chips=chips, networks=[n.name for n in s.networks])
     return curve
 
