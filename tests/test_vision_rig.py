@@ -317,3 +317,20 @@ def test_rig_invariants(cameras, fps, batching, spread, seed, per_frame_ms):
     s = res.summary()
     assert 0 <= s["deadline_miss_rate"] <= 1 and 0 < s["utilisation"] <= 1 + 1e-9
     assert s["power_w"] >= 3.0 - 1e-9
+
+
+def test_in_car_verdict_ranks_the_chips_that_keep_the_rig():
+    rows = [
+        {"chip": "a", "estimate": False, "latency_p99_ms": 20.0, "deadline_miss_rate": 0.0},
+        {"chip": "tesla-ai5", "estimate": True, "latency_p99_ms": 5.0, "deadline_miss_rate": 0.0},
+        {"chip": "slow", "estimate": False, "latency_p99_ms": 900.0, "deadline_miss_rate": 0.5},
+        {"chip": "broken", "error": "no cost model"},
+    ]
+    v = vd.in_car_verdict(rows)
+    assert v["ranking"] == [("tesla-ai5", 5.0), ("a", 20.0)] and v["failing"] == ["slow"] and v["claim_rank"] == 1
+    assert "lowest" in v["text"] and "estimates" in v["text"]
+    rows[1]["latency_p99_ms"] = 30.0
+    assert vd.in_car_verdict(rows)["claim_rank"] == 2
+    rows[1]["deadline_miss_rate"] = 0.2
+    v = vd.in_car_verdict(rows)
+    assert v["claim_rank"] is None and "20.0%" in v["text"]

@@ -238,3 +238,31 @@ def in_car_table(chips: Sequence[str] = IN_CAR_CHIPS, *, cameras: int = IN_CAR_C
                      "power_w": r["power_w"], "energy_per_frame_j": r["energy_per_frame_j"],
                      "networks": [n["name"] for n in r["networks"]], "notes": r["notes"]})
     return rows
+
+
+def in_car_verdict(rows: Sequence[dict[str, Any]], claim_chip: str = "tesla-ai5",
+                   miss_threshold: float = 0.01) -> dict[str, Any]:
+    """The latency part of a claim judged on the in-car rows: chips that keep the rig (misses at or under
+    ``miss_threshold``) ranked by p99 frame latency, and where ``claim_chip`` stands.
+
+    Returns ``{"ranking": [(chip, p99 ms), ...], "failing": [chips that miss more], "claim_rank": int | None,
+    "text": one sentence}``; the text says when the claimed chip's figures are estimates.
+    """
+    ok = [r for r in rows if "error" not in r and r["deadline_miss_rate"] <= miss_threshold]
+    failing = [r["chip"] for r in rows if "error" not in r and r["deadline_miss_rate"] > miss_threshold]
+    ranking = sorted(((r["chip"], float(r["latency_p99_ms"])) for r in ok), key=lambda x: x[1])
+    rank = next((i + 1 for i, (c, _) in enumerate(ranking) if c == claim_chip), None)
+    mine = next((r for r in rows if r.get("chip") == claim_chip), None)
+    caveat = " (its figures are estimates)" if mine is not None and mine.get("estimate") else ""
+    if mine is None or "error" in mine:
+        text = f"{claim_chip} was not run on the rig."
+    elif rank is None:
+        text = (f"{claim_chip}{caveat} misses {mine['deadline_miss_rate']:.1%} of frames on the rig, above the "
+                f"{miss_threshold:.0%} the others are held to.")
+    elif rank == 1:
+        nxt = f"; next {ranking[1][0]} at {ranking[1][1]:.1f} ms" if len(ranking) > 1 else ""
+        text = f"{claim_chip}{caveat} has the lowest p99 frame latency on the rig, {ranking[0][1]:.1f} ms{nxt}."
+    else:
+        text = (f"{claim_chip}{caveat} is {rank} of {len(ranking)} by p99 frame latency "
+                f"({ranking[rank - 1][1]:.1f} ms; {ranking[0][0]} leads at {ranking[0][1]:.1f} ms).")
+    return {"ranking": ranking, "failing": failing, "claim_rank": rank, "text": text}
