@@ -41,12 +41,12 @@ def _model_check(values: list[str] | None) -> list[str] | None:
 
 
 def curve_grid(cameras: int, fps: float) -> tuple[list[int], list[float]]:
-    """Cameras 1..2N (at most 24 counts) x 12 frame rates from fps/4 to 4 fps (geometric)."""
+    """Cameras 1..2N (at most 24 counts) x 16 frame rates from fps/20 to 4 fps (geometric)."""
     import numpy as np  # numpy and the models load when the command runs (a faster cold start)
 
     top = min(max(2 * cameras, 8), MAX_CAMERAS)
     cams = sorted({int(round(x)) for x in np.linspace(1, top, min(top, 24))})
-    rates = [float(f) for f in np.geomspace(fps / 4, min(fps * 4, MAX_FPS), 12)]
+    rates = [float(f) for f in np.geomspace(fps / 20, min(fps * 4, MAX_FPS), 16)]
     return cams, rates
 
 
