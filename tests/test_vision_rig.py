@@ -88,7 +88,7 @@ def test_tick_latency_is_barrier_wait_plus_service():
     assert res.summary()["deadline_miss_rate"] == 0.0
     # busy time = 40 ticks x service; energy = idle over the run + dynamic (50 - 5 W) while busy
     s = res.summary()
-    makespan = max(2.0, res.result_s.max())
+    makespan = max(2.0, res.result_s.max()) - min(0.0, res.arrivals_s.min())  # the run starts at the first frame
     assert res.busy_s == pytest.approx(40 * service)
     assert s["energy_per_frame_j"] * s["frames"] == pytest.approx(5.0 * makespan + 45.0 * 40 * service)
     assert s["power_w"] * makespan == pytest.approx(s["energy_per_frame_j"] * s["frames"])
@@ -226,7 +226,8 @@ BAD_NUMBERS = ("0", "-1", "nan", "inf", "-inf", "1e308", "abc", "")
     ("--power-budget-w", BAD_NUMBERS), ("--deadline-ms", BAD_NUMBERS), ("--seed", ("-1", "nan", "abc", "9" * 30)),
     ("--phase-spread", ("-1", "nan", "2", "abc")), ("--threshold", ("-1", "nan", "0.9", "abc")),
     ("--batching", ("x", "", "TICK")), ("--precision", ("int3", "", "BF16")), ("--format", ("xml", "")),
-    ("--model", ("", "x" * 300, "nope-net", "bevformer-tiny@x", "@rig", "bevformer-tiny@")), ("--chip", ("", "nope-chip", "x" * 300)),
+    ("--model", ("", "x" * 300, "nope-net", "bevformer-tiny@x", "@rig", "bevformer-tiny@")),
+    ("--chip", ("", "nope-chip", "x" * 300)),
     ("--plot", ("", "missing/folder/p.html")),
 ])
 def test_drive_bad_input_is_a_clear_error(fake_cost, tmp_path, monkeypatch, option, values):
@@ -291,3 +292,45 @@ def test_an_overloaded_chip_under_a_budget_draws_the_budget():
     s = res.summary()
     assert s["clock_fraction"] < 1 and s["utilisation"] > 0.99
     assert s["power_w"] == pytest.approx(40.0, rel=0.02)  # the last tick's ramp-up is the only slack
+
+
+def test_max_batch_splits_a_tick_into_calls_run_one_after_another():
+    det = _stage("det", True, lambda b: 1e-3 + 5e-4 * b)
+    res = simulate_rig(RigLoad(8, 10.0, duration_s=1.0, max_batch=3), (det,), idle_w=0.0)
+    # 8 cameras in calls of 3, 3 and 2: 2 x (1 + 1.5) ms + (1 + 1.0) ms = 7 ms per tick
+    assert res.busy_s == pytest.approx(10 * 7e-3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(cameras=st.integers(1, 12), fps=st.floats(5, 120), batching=st.sampled_from(("tick", "frame")),
+       spread=st.floats(0, 1), seed=st.integers(0, 2**32), per_frame_ms=st.floats(0.1, 20))
+def test_rig_invariants(cameras, fps, batching, spread, seed, per_frame_ms):
+    det = _stage("det", True, lambda b: per_frame_ms * 1e-3 * b, n=12)
+    plan = _stage("plan", False, lambda b: 1e-3 * b, n=12)
+    res = simulate_rig(RigLoad(cameras, fps, duration_s=2.0, seed=seed, batching=batching, phase_spread=spread),
+                       (det, plan), idle_w=3.0)
+    lat = res.latency_s
+    # no frame's result comes before its own work could be done: at least one frame's worth plus the planner
+    assert np.all(lat >= per_frame_ms * 1e-3 + 1e-3 - 1e-12)
+    # results of one camera come in capture order (one FIFO queue)
+    assert np.all(np.diff(res.result_s, axis=1) >= -1e-12)
+    s = res.summary()
+    assert 0 <= s["deadline_miss_rate"] <= 1 and 0 < s["utilisation"] <= 1 + 1e-9
+    assert s["power_w"] >= 3.0 - 1e-9
+
+
+def test_in_car_verdict_ranks_the_chips_that_keep_the_rig():
+    rows = [
+        {"chip": "a", "estimate": False, "latency_p99_ms": 20.0, "deadline_miss_rate": 0.0},
+        {"chip": "tesla-ai5", "estimate": True, "latency_p99_ms": 5.0, "deadline_miss_rate": 0.0},
+        {"chip": "slow", "estimate": False, "latency_p99_ms": 900.0, "deadline_miss_rate": 0.5},
+        {"chip": "broken", "error": "no cost model"},
+    ]
+    v = vd.in_car_verdict(rows)
+    assert v["ranking"] == [("tesla-ai5", 5.0), ("a", 20.0)] and v["failing"] == ["slow"] and v["claim_rank"] == 1
+    assert "lowest" in v["text"] and "estimates" in v["text"]
+    rows[1]["latency_p99_ms"] = 30.0
+    assert vd.in_car_verdict(rows)["claim_rank"] == 2
+    rows[1]["deadline_miss_rate"] = 0.2
+    v = vd.in_car_verdict(rows)
+    assert v["claim_rank"] is None and "20.0%" in v["text"]

@@ -15,7 +15,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -42,14 +41,17 @@ def _model_check(values: list[str] | None) -> list[str] | None:
 
 
 def curve_grid(cameras: int, fps: float) -> tuple[list[int], list[float]]:
-    """Cameras 1..2N (at most 24 counts) x 12 frame rates from fps/4 to 4 fps (geometric)."""
+    """Cameras 1..2N (at most 24 counts) x 16 frame rates from fps/20 to 4 fps (geometric)."""
+    import numpy as np  # numpy and the models load when the command runs (a faster cold start)
+
     top = min(max(2 * cameras, 8), MAX_CAMERAS)
     cams = sorted({int(round(x)) for x in np.linspace(1, top, min(top, 24))})
-    rates = [float(f) for f in np.geomspace(fps / 4, min(fps * 4, MAX_FPS), 12)]
+    rates = [float(f) for f in np.geomspace(fps / 20, min(fps * 4, MAX_FPS), 16)]
     return cams, rates
 
 
 def curve_figure(curve: dict[str, Any], title: str) -> Any:
+    import numpy as np
     import plotly.graph_objects as go
 
     miss = np.asarray(curve["miss_rate"]) * 100
@@ -115,6 +117,9 @@ def drive_cmd(
                                  "frame: each frame alone.", callback=opts.choice("--batching", ("tick", "frame"))),
     precision: str = typer.Option("int8", "--precision", help="Number format of the networks.",
                                   callback=opts.number_format("--precision")),
+    max_batch: int | None = typer.Option(None, "--max-batch", help="Most camera frames per network call under tick "
+                                         "batching (default: all cameras of a tick).",
+                                         callback=opts.int_range("--max-batch", 1, MAX_CAMERAS)),
     phase_spread: float = typer.Option(0.1, "--phase-spread", help="Camera phase offsets over this fraction of a "
                                        "frame period, 0 to 1.", callback=opts.float_range("--phase-spread", 1.0,
                                                                                          lo_open=False)),
@@ -124,12 +129,15 @@ def drive_cmd(
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Simulate a camera rig's frames through vision networks: latency, deadline misses, power, energy."""
+    import numpy as np
+
     from inferchip.performance.vision_drive import drive, drive_curve
 
     if plot is not None:
         plot = files.check_writable(plot, "--plot")  # before the run, not after it
     settings: dict[str, Any] = dict(chips=chips, deadline_ms=deadline_ms, power_budget_w=power_budget_w, seed=seed,
-                                    batching=batching, precision=precision, phase_spread=phase_spread)
+                                    batching=batching, precision=precision, phase_spread=phase_spread,
+                                    max_batch=max_batch)
     r = drive(chip, cameras, fps, model, duration_s=duration_s, **settings)
     if plot is not None:
         cams, rates = curve_grid(cameras, fps)

@@ -143,8 +143,10 @@ class DriveSetup:
 
 
 def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: int, chips: int = 1,
-          precision: str = "int8", cost_fn: CostFn | None = None, loader: Loader | None = None) -> DriveSetup:
-    """Resolve the chip and networks and tabulate each network's service time up to ``max_cameras``."""
+          precision: str = "int8", max_batch: int | None = None, cost_fn: CostFn | None = None,
+          loader: Loader | None = None) -> DriveSetup:
+    """Resolve the chip and networks and tabulate each network's service time up to ``max_cameras``
+    frames per call (or ``max_batch`` when smaller)."""
     if isinstance(chips, bool) or not isinstance(chips, int) or not 1 <= chips <= 1024:
         raise InvalidSettingError(f"--chips {chips!r}: must be a whole number from 1 to 1,024")
     spec = chip if isinstance(chip, ChipSpec) else load_chip(chip)
@@ -158,7 +160,8 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
         if not n.per_camera and views not in (1, max_cameras):
             notes.append(f"{n.name} takes {views} camera views per sample and is costed so; the rig has "
                          f"{max_cameras} cameras (its cost is not rescaled to them)")
-    stages = tuple(stage_for(spec, n, max_cameras if n.per_camera else 1, precision=precision, chips=chips,
+    top = min(max_cameras, max_batch or max_cameras)
+    stages = tuple(stage_for(spec, n, top if n.per_camera else 1, precision=precision, chips=chips,
                              cost_fn=cost_fn, idle_w=idle) for n in nets)
     return DriveSetup(spec, nets, stages, chips, idle, tuple(notes))
 
@@ -166,12 +169,14 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
 def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] | None = None, *, chips: int = 1,
           deadline_ms: float | None = None, power_budget_w: float | None = None, duration_s: float = 60.0,
           seed: int = 0, batching: str = "tick", precision: str = "int8", phase_spread: float = 0.1,
-          cost_fn: CostFn | None = None, loader: Loader | None = None) -> dict[str, Any]:
+          max_batch: int | None = None, cost_fn: CostFn | None = None,
+          loader: Loader | None = None) -> dict[str, Any]:
     """Simulate the rig and return its summary (see :meth:`~inferchip.sim.vision.rig.RigResult.summary`)."""
     load = RigLoad(cameras, fps, duration_s=duration_s, seed=seed,
                    deadline_s=None if deadline_ms is None else _ms(deadline_ms) / 1e3, batching=batching,
-                   phase_spread=phase_spread)
-    s = setup(chip, models, max_cameras=cameras, chips=chips, precision=precision, cost_fn=cost_fn, loader=loader)
+                   phase_spread=phase_spread, max_batch=max_batch)
+    s = setup(chip, models, max_cameras=cameras, chips=chips, precision=precision, max_batch=max_batch,
+              cost_fn=cost_fn, loader=loader)
     res = simulate_rig(load, s.stages, idle_w=s.idle_w, power_budget_w=power_budget_w)
     out = res.summary()
     out.update(chip=s.chip.id, chips=chips, precision=precision,
@@ -190,17 +195,18 @@ def drive_curve(chip: str | ChipSpec, cameras: Sequence[int], fps: Sequence[floa
                 models: Sequence[str] | None = None, *, chips: int = 1, deadline_ms: float | None = None,
                 power_budget_w: float | None = None, duration_s: float = 30.0, seed: int = 0,
                 batching: str = "tick", precision: str = "int8", threshold: float = 0.01,
-                phase_spread: float = 0.1, cost_fn: CostFn | None = None,
+                phase_spread: float = 0.1, max_batch: int | None = None, cost_fn: CostFn | None = None,
                 loader: Loader | None = None) -> dict[str, Any]:
     """Deadline-miss rate over cameras x fps and the highest fps per camera count under ``threshold``."""
     if not cameras or not fps:
         raise InvalidSettingError("the deadline curve needs at least one camera count and one frame rate")
-    s = setup(chip, models, max_cameras=max(int(c) for c in cameras), chips=chips, precision=precision,
-              cost_fn=cost_fn, loader=loader)
+    s = setup(chip, models, max_cameras=max(int(c) for c in cameras), max_batch=max_batch, chips=chips,
+              precision=precision, cost_fn=cost_fn, loader=loader)
     curve = deadline_curve(s.stages, idle_w=s.idle_w, cameras=np.asarray(cameras), fps=np.asarray(fps),
                            duration_s=duration_s, seed=seed, batching=batching,
                            deadline_s=None if deadline_ms is None else _ms(deadline_ms) / 1e3,
-                           threshold=threshold, power_budget_w=power_budget_w, phase_spread=phase_spread)
+                           threshold=threshold, power_budget_w=power_budget_w, phase_spread=phase_spread,
+                           max_batch=max_batch)
     curve.update(chip=s.chip.id, chips=chips, networks=[n.name for n in s.networks])
     return curve
 
@@ -232,3 +238,31 @@ def in_car_table(chips: Sequence[str] = IN_CAR_CHIPS, *, cameras: int = IN_CAR_C
                      "power_w": r["power_w"], "energy_per_frame_j": r["energy_per_frame_j"],
                      "networks": [n["name"] for n in r["networks"]], "notes": r["notes"]})
     return rows
+
+
+def in_car_verdict(rows: Sequence[dict[str, Any]], claim_chip: str = "tesla-ai5",
+                   miss_threshold: float = 0.01) -> dict[str, Any]:
+    """The latency part of a claim judged on the in-car rows: chips that keep the rig (misses at or under
+    ``miss_threshold``) ranked by p99 frame latency, and where ``claim_chip`` stands.
+
+    Returns ``{"ranking": [(chip, p99 ms), ...], "failing": [chips that miss more], "claim_rank": int | None,
+    "text": one sentence}``; the text says when the claimed chip's figures are estimates.
+    """
+    ok = [r for r in rows if "error" not in r and r["deadline_miss_rate"] <= miss_threshold]
+    failing = [r["chip"] for r in rows if "error" not in r and r["deadline_miss_rate"] > miss_threshold]
+    ranking = sorted(((r["chip"], float(r["latency_p99_ms"])) for r in ok), key=lambda x: x[1])
+    rank = next((i + 1 for i, (c, _) in enumerate(ranking) if c == claim_chip), None)
+    mine = next((r for r in rows if r.get("chip") == claim_chip), None)
+    caveat = " (its figures are estimates)" if mine is not None and mine.get("estimate") else ""
+    if mine is None or "error" in mine:
+        text = f"{claim_chip} was not run on the rig."
+    elif rank is None:
+        text = (f"{claim_chip}{caveat} misses {mine['deadline_miss_rate']:.1%} of frames on the rig, above the "
+                f"{miss_threshold:.0%} the others are held to.")
+    elif rank == 1:
+        nxt = f"; next {ranking[1][0]} at {ranking[1][1]:.1f} ms" if len(ranking) > 1 else ""
+        text = f"{claim_chip}{caveat} has the lowest p99 frame latency on the rig, {ranking[0][1]:.1f} ms{nxt}."
+    else:
+        text = (f"{claim_chip}{caveat} is {rank} of {len(ranking)} by p99 frame latency "
+                f"({ranking[rank - 1][1]:.1f} ms; {ranking[0][0]} leads at {ranking[0][1]:.1f} ms).")
+    return {"ranking": ranking, "failing": failing, "claim_rank": rank, "text": text}

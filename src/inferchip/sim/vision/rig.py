@@ -222,7 +222,8 @@ class RigResult:
         lat = self.latency_s.reshape(-1)
         stale, over = self.late()
         frames = int(lat.size)
-        makespan = max(self.load.duration_s, float(self.result_s.max()))
+        start = min(0.0, float(self.arrivals_s.min()))  # jitter may put the first frame just before 0
+        makespan = max(self.load.duration_s, float(self.result_s.max())) - start
         energy = self.idle_w * makespan + self.dynamic_energy_j
         stats = latency_summary_s(lat)
         return {
