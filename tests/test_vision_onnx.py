@@ -90,6 +90,15 @@ def test_conv_transpose_and_grid_sample(tmp_path):
     assert gs.op == "gather" and gs.out_elems == 4 * 10 * 10
 
 
+def test_nms_is_post_processing(tmp_path):
+    nodes = [helper.make_node("NonMaxSuppression", ["boxes", "scores"], ["sel"])]
+    ins = [helper.make_tensor_value_info("boxes", F, [1, 1000, 4]),
+           helper.make_tensor_value_info("scores", F, [1, 80, 1000])]
+    net = load_network(str(_save(tmp_path, nodes, ins, [])))
+    (nms,) = net.layers
+    assert nms.op == "postprocess" and nms.vector_ops > 80 * 1000  # classes x boxes x log2(boxes) x compares
+
+
 def test_unsupported_node_reported_with_its_share(tmp_path):
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
              helper.make_node("Einsum", ["c", "c"], ["e"], equation="bchw,bchw->bchw")]

@@ -157,3 +157,16 @@ def test_cli_bad_vision_file(tmp_path):
     bad.write_text(HEADER + "\n" + _row(scenario="burst") + "\n", encoding="utf-8")
     res = CliRunner().invoke(app, ["validate", str(bad)])
     assert res.exit_code != 0 and "Traceback" not in res.output
+
+
+def test_constant_stream_rows():
+    """ConstantStream: frames at the stated rate; within capacity the latency is one frame's time; without a
+    stated rate the row is unexpressible, with the reason."""
+    cal = load_vision_calibration()
+    text = HEADER + "\n" + _row(scenario="constant_stream", metric="latency_p999_ms", unit="ms", batch="",
+                                 notes="camera stream at 30 fps") + "\n"
+    res = validate_vision(parse_vision_cases(text), cal, loao=False)[0]
+    f = frame_cost("nvidia-l4", "resnet50-v1.5", np.array([1]), calibration=cal)
+    assert res.status == "ok" and res.predicted == pytest.approx(f.latency_s[0] * 1e3, rel=1e-6)
+    none = validate_vision(parse_vision_cases(text.replace("at 30 fps", "steady")), cal, loao=False)[0]
+    assert none.status == "unexpressible" and "frame rate" in none.reason

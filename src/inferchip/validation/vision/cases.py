@@ -31,6 +31,7 @@ SERVER_BOUND_MS = {"resnet50-v1.5": 15.0, "retinanet-resnext50-fpn-800": 100.0}
 MULTISTREAM_SAMPLES = 8  # MLPerf MultiStream: each query holds 8 samples (LoadGen mlperf.conf)
 
 _TARGET = re.compile(r"target latency ([0-9.]+) ms")
+_STREAM_RATE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(?:fps|frames/s|Hz)\b")
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,12 @@ class VisionCase:
         if self.scenario == "server" and self.model in SERVER_BOUND_MS:
             return SERVER_BOUND_MS[self.model], "MLPerf docs/index.md bound for the benchmark"
         return None, "no latency bound"
+
+    @property
+    def stream_rate_per_s(self) -> float | None:
+        """A ConstantStream row's frame rate as its notes state it (``30 fps``), else None."""
+        m = _STREAM_RATE.search(self.notes)
+        return float(m.group(1)) if m else None
 
     @property
     def kind(self) -> str:

@@ -29,8 +29,13 @@ def is_calibration_row(row: RowModel) -> bool:
     return c.source_kind.startswith("mlperf-") and c.kind == "performance"
 
 
+LOG_RESIDUAL_CAP = 5.0  # an overloaded row (predicted latency unbounded) counts as e^5 = 148x off
+
+
 def log_residuals(rows: Sequence[RowModel], p: Params) -> np.ndarray:
-    return np.array([np.log(predict_row(r, p)[0] / r.case.value) for r in rows])
+    out = np.array([np.log(predict_row(r, p)[0] / r.case.value) for r in rows])
+    return np.clip(np.nan_to_num(out, nan=LOG_RESIDUAL_CAP, posinf=LOG_RESIDUAL_CAP), -LOG_RESIDUAL_CAP,
+                   LOG_RESIDUAL_CAP)
 
 
 @dataclass(frozen=True)

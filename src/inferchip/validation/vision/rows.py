@@ -17,6 +17,8 @@ Scenario metrics (analytic forms; MLPerf LoadGen rules as in ``mlcommons/inferen
   b / t(b); a load above every b / t(b) on the grid is an overload (latency unbounded).
 * SingleStream: one sample at a time; its latency (p90/p99.9) is t(1) (3D-UNet: the volume's windows in
   batches). MultiStream: one query of 8 samples split over the chips; p99 = t(ceil(8 / chips)).
+* ConstantStream (MLPerf Automotive): frames at the stated rate r, one at a time; with t(1) r <= 1 no
+  frame waits (deterministic arrivals), the latency is t(1); above that the queue grows without bound.
 * fps of a batch-1 run = 1 / latency.
 * system power (wall): chips x board power at the scenario's operating point, plus the host
   (:func:`inferchip.cost.energy.wall_power_w`).
@@ -89,6 +91,8 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     """The row's model; :class:`Unexpressible` with the reason when it cannot be predicted."""
     if case.metric == "mac_utilization_fraction_min":
         raise Unexpressible("a lower bound on MAC utilisation of an unnamed network: no metric of the model")
+    if case.scenario == "constant_stream" and not case.stream_rate_per_s:
+        raise Unexpressible("a ConstantStream row needs its frame rate in the notes (e.g. '30 fps')")
     try:
         spec = load_chip(case.accelerator)
     except InferchipError:
@@ -163,6 +167,10 @@ def predict_row(row: RowModel, p: Params) -> tuple[float, dict[str, float]]:
         return n * per_chip / frames, info
     if c.metric == "fps":
         return 1.0 / _single_stream_s(row, t, frames), info
+    if c.scenario == "constant_stream":
+        t1 = _single_stream_s(row, t, frames)
+        rate = float(c.stream_rate_per_s or 0.0) / n
+        return (t1 * 1e3 if t1 * rate <= 1.0 else math.inf), {"batch": 1.0, "call_s": t1}
     if c.scenario == "multi_stream":
         share = math.ceil(MULTISTREAM_SAMPLES * frames / n)
         lat = _at(row, t, share)

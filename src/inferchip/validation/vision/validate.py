@@ -41,6 +41,11 @@ def simulated(row: RowModel, p: Params) -> float | None:
         r = vs.server(service_fn(row, p), latency_bound_s=float(c.latency_bound_ms[0]) / 1e3, max_batch=cap,
                       queries=SIM_QUERIES)
         return r.samples_per_s * c.num_accelerators / frames
+    if c.scenario == "constant_stream" and c.metric.startswith("latency_") and c.stream_rate_per_s:
+        q = {"latency_p90_ms": 90.0, "latency_p99_ms": 99.0}.get(c.metric, 99.9)
+        r = vs.constant_stream(service_fn(row, p), rate_per_s=c.stream_rate_per_s / c.num_accelerators,
+                               percentile=q, queries=2000)
+        return r.value
     if c.scenario == "multi_stream" and c.metric.startswith("latency_"):
         r = vs.multi_stream(service_fn(row, p), devices=c.num_accelerators, queries=64)
         return r.value

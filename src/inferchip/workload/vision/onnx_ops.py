@@ -122,6 +122,13 @@ def map_node(node: Any, shape: Shapes, weights: set[str]) -> Fields | None:
         fields = _matmul(node, shape, weights)
     elif t == "Attention":
         fields = _attention(node, shape, weights)
+    elif t in ("NonMaxSuppression", "TopK") and inp is not None:  # output size is data-dependent
+        boxes = float(inp[-2]) if t == "NonMaxSuppression" and len(inp) >= 2 else _n(inp)
+        scores = shape(node.input[1]) if t == "NonMaxSuppression" and len(node.input) > 1 else None
+        classes = float(scores[1]) if scores is not None and len(scores) == 3 else 1.0
+        ops = classes * boxes * math.log2(max(boxes, 2.0)) * (NMS_COMPARES_PER_BOX if t == "NonMaxSuppression"
+                                                               else 1.0)
+        fields = {"op": "postprocess", "in_elems": _n(inp) + _n(scores), "out_elems": _n(out), "vector_ops": ops}
     elif out is None or inp is None:
         fields = None
     elif t in ELEMENTWISE_OPS:
@@ -142,13 +149,6 @@ def map_node(node: Any, shape: Shapes, weights: set[str]) -> Fields | None:
         fields = {"op": "gather", "in_elems": taps, "out_elems": _n(out), "vector_ops": 2.0 * taps}
     elif t in COPIES:
         fields = {"op": "elementwise", "in_elems": _n(inp), "out_elems": _n(out), "vector_ops": 0.0}
-    elif t in ("NonMaxSuppression", "TopK"):
-        boxes = float(inp[-2]) if t == "NonMaxSuppression" and len(inp) >= 2 else _n(inp)
-        scores = shape(node.input[1]) if t == "NonMaxSuppression" and len(node.input) > 1 else None
-        classes = float(scores[1]) if scores is not None and len(scores) == 3 else 1.0
-        ops = classes * boxes * math.log2(max(boxes, 2.0)) * (NMS_COMPARES_PER_BOX if t == "NonMaxSuppression"
-                                                               else 1.0)
-        fields = {"op": "postprocess", "in_elems": _n(inp), "out_elems": _n(out), "vector_ops": ops}
     else:
         fields = None
     if fields is None:
