@@ -198,3 +198,10 @@ def test_cli_fuzz_bad_onnx_inputs(tmp_path):
         assert word in text, (args, text)
     code, text = _cli([*base, str(good), "--dim", "batch=1", "--batch", "1,4", "--format", "json"])
     assert code == 0 and '"frames_per_s"' in text
+
+
+def test_llm_commands_point_an_onnx_file_to_the_vision_command(tmp_path):
+    path = _cnn(tmp_path)
+    code, text = _cli(["predict", "--chip", "nvidia-l4", "--model", str(path), "--batch", "1"])
+    assert code != 0 and "Traceback" not in text
+    assert "inferchip vision --model FILE.onnx" in text
