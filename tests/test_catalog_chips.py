@@ -41,6 +41,8 @@ ESTIMATED = {
     "tesla-ai5",
     "tesla-ai6",
     "tesla-dojo-d1",
+    "untetherai-speedai240-preview",  # card power, LPDDR5 and the dense reading of the FP8 headline
+    "untetherai-speedai240-slim",
 }
 
 
