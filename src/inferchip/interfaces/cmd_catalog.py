@@ -15,16 +15,19 @@ from inferchip.interfaces.cmd_predict import OutputFormat
 def chips_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format")) -> None:
     """List the chip catalogue (dense peaks, memory, power; estimates flagged)."""
     from inferchip.catalog.chips import all_chips, get_chip_params
+    from inferchip.spec.chip import pick
 
     rows = []
     for spec in all_chips():
         p = get_chip_params(spec.id)
+        tdp = pick(spec.power.tdp_w)  # None (JSON null) when the chip publishes none
         rows.append({
             "id": spec.id, "name": spec.name, "vendor": spec.vendor, "status": spec.status, "estimate": spec.estimate,
             "bf16_flop_per_s": p.peak_flop_per_s.get("bf16") or p.peak_flop_per_s.get("fp16"),
             "fp8_flop_per_s": p.peak_flop_per_s.get("fp8"),
-            "memory_type": spec.memory.type, "memory_capacity_bytes": p.memory_capacity_bytes,
-            "memory_bytes_per_s": p.memory_bytes_per_s, "tdp_w": p.tdp_w,
+            "memory_type": spec.memory.memory_type, "memory_description": spec.memory.type,
+            "memory_capacity_bytes": p.memory_capacity_bytes,
+            "memory_bytes_per_s": p.memory_bytes_per_s, "tdp_w": tdp,
         })
     if output == OutputFormat.json:
         typer.echo(fmt.to_json(rows))
@@ -37,9 +40,9 @@ def chips_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format"
             r["id"] + (" *" if r["estimate"] else ""),
             f"{r['bf16_flop_per_s'] / 1e12:,.0f}" if r["bf16_flop_per_s"] else "-",
             f"{r['fp8_flop_per_s'] / 1e12:,.0f}" if r["fp8_flop_per_s"] else "-",
-            f"{fmt.gb(r['memory_capacity_bytes'])} {r['memory_type']}",
+            f"{fmt.gb(r['memory_capacity_bytes'])} {r['memory_type'] or r['memory_description']}",
             f"{r['memory_bytes_per_s'] / 1e12:.2f}",
-            f"{r['tdp_w']:.0f}" if r["tdp_w"] == r["tdp_w"] else "-",
+            f"{r['tdp_w']:.0f}" if r["tdp_w"] is not None else "-",
         )
     console().print(t)
 
