@@ -87,10 +87,11 @@ def test_ties_count_as_first():
 
 
 def test_lowest_cost_silicon_needs_the_by_far_margin():
-    f = _figs([[1.0], [1.0], [1.0]], cost=np.array([[1000.0], [1900.0], [np.nan]]))
+    # c3 is cheaper but serves no case: it is no competitor for the claim's models
+    f = _figs([[1.0], [1.0], [1.0], [np.nan]], cost=np.array([[1000.0], [1900.0], [np.nan], [100.0]]))
     assert not judge_part(f, PARTS["lowest_cost_silicon"]).holds[0]  # 1.9x, not 2x
     assert judge_part(replace(f, by_far=1.0), PARTS["lowest_cost_silicon"]).holds[0]
-    assert judge_part(replace(f, cost_usd=np.array([[1000.0], [2000.0], [np.nan]])),
+    assert judge_part(replace(f, cost_usd=np.array([[1000.0], [2000.0], [np.nan], [100.0]])),
                       PARTS["lowest_cost_silicon"]).holds[0]
 
 

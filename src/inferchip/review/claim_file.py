@@ -31,7 +31,8 @@ class ClaimFileError(InferchipError):
 class Part:
     """One part of the claim: what is compared (``metric``, ``unit``), which way is better, and
     how it is decided: ``suite`` (first over the suite of cases), ``cost`` (lowest modelled
-    manufacturing cost by :data:`BY_FAR`) or ``slot`` (named, not judged yet)."""
+    manufacturing cost by :data:`BY_FAR` among the chips that serve a case of the claim) or
+    ``slot`` (named, not judged yet)."""
 
     id: str
     label: str
@@ -61,18 +62,15 @@ PARTS: dict[str, Part] = {p.id: p for p in (
 
 
 class Deployment(BaseModel):
-    """How the claimed chip is deployed: weight format, chips per board, board link, host."""
+    """How the claimed chip is deployed: its weight format and, optionally, another board size than
+    the catalogue's scale-up domain. Its board link is the catalogue's; its host and system cost are
+    the ``npu_board`` assumptions where ``catalog/competitors.yaml`` lists it as an NPU-board chip."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     weights: str = "fp4"
     weights_reason: str = ""
-    chips_per_board: Annotated[int, Field(ge=1, le=1024)] = 8
+    chips_per_board: Annotated[int, Field(ge=1, le=1024)] | None = None  # None: the catalogue's scale-up domain
     board_reason: str = ""
-    link_gb_per_s_per_direction: Annotated[float, Field(gt=0, le=1e5)] = 64.0
-    link_reason: str = ""
-    host_idle_w: Annotated[float, Field(ge=0, le=1e5)] = 250.0
-    host_per_accelerator_w: Annotated[float, Field(ge=0, le=1e4)] = 20.0
-    host_reason: str = ""
 
 
 class Claim(BaseModel):

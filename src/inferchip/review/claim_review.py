@@ -18,9 +18,7 @@ from inferchip.review.claim_file import RULE_TEXT, Claim, load_claim, verdict
 from inferchip.review.inputs import ChipEntry, OnProgress, ReviewConfig, no_progress
 from inferchip.review.judge import Figures, PartOutcome, judge_all, part_keys, probability
 from inferchip.review.uncertainty import Base, at_corner, at_price_end, corner_runs, monte_carlo
-from inferchip.review.views import CostView, cost_views
-
-GPU_HOST_MIN_ACCELERATORS = 8  # an HGX/OAM server's host serves 8 accelerators (cost.economics)
+from inferchip.review.views import CostView, cost_views, host_of, host_share
 
 
 @dataclass
@@ -43,18 +41,6 @@ def scope_cases(res: Any, claim: Claim) -> list[tuple[str, str]]:
     return [(m.id, s) for m in res.models if m.total_params <= claim.max_total_params for s in res.config.slos]
 
 
-def host_of(chip: ChipEntry, claim: Claim, gpu_host: bool = False) -> tuple[float, float, bool]:
-    """(host idle W, host W per accelerator, NPU board host?) of a chip: the claim file's board
-    host for the deployed claimed chip (unless ``gpu_host``), else the GPU server's (assumptions)."""
-    from inferchip.catalog.assumptions import load_assumptions
-
-    if chip.deployed and chip.id == claim.chip and not gpu_host:
-        d = claim.deployment
-        return d.host_idle_w, d.host_per_accelerator_w, True
-    a = load_assumptions()
-    return a.number("host.host_idle_w"), a.number("host.host_per_accelerator_w"), False
-
-
 def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostView],
                cases: list[tuple[str, str]], gpu_host_for_claim: bool = False, claim_setting: str = "domain") -> Base:
     """The central figures (one sample) of every chip on the claim's cases, and the price ranges.
@@ -66,9 +52,10 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
     n_c, n_k = len(chips), len(cases)
     tput, board = np.full((n_c, n_k, 1), np.nan), np.full((n_c, n_k, 1), np.nan)
     host_chips = np.ones((n_c, n_k))
-    idle, per_acc = np.zeros(n_c), np.zeros(n_c)
+    idle, per_acc, npu_flags = np.zeros(n_c), np.zeros(n_c), np.zeros(n_c, bool)
     for i, c in enumerate(chips):
-        idle[i], per_acc[i], npu = host_of(c, claim, gpu_host_for_claim)
+        idle[i], per_acc[i], npu = host_of(c.id, gpu_host_for_claim and c.id == claim_entry.id)
+        npu_flags[i] = npu
         for k, (mid, slo) in enumerate(cases):
             r = rows.get((c.id, mid, slo))
             n = 1 if c.id == claim_entry.id and claim_setting == "single" else c.domain
@@ -76,14 +63,14 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
                 tput[i, k, 0] = r["output_tokens_per_s_per_chip"]
                 board[i, k, 0] = r["power_w_per_chip"] if r["power_w_per_chip"] is not None else np.nan
                 n = r["num_chips"] or n
-            host_chips[i, k] = n if npu else max(n, GPU_HOST_MIN_ACCELERATORS)
+            host_chips[i, k] = host_share(n, npu)
     price = {v.name: np.array([[v.prices[i].usd] if i in v.prices else [np.nan] for i in ids]) for v in views}
     ranges = {v.name: np.array([[v.prices[i].low_usd, v.prices[i].usd, v.prices[i].high_usd] if i in v.prices
                                 else [np.nan] * 3 for i in ids]) for v in views}
     modelled = ranges.get("modelled")
     system = np.array([1 if c.id == claim_entry.id and claim_setting == "single" else c.domain for c in chips], float)
     fig = Figures(ids, ids.index(claim_entry.id), cases, tput, board, system,
-                  host_chips, idle, per_acc, price, price.get("modelled"))
+                  host_chips, idle, per_acc, price, price.get("modelled"), npu_board=npu_flags)
     return Base(fig, price_ranges=ranges, cost_range=modelled)
 
 

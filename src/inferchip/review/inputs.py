@@ -146,8 +146,7 @@ class ChipEntry:
 
         p = get_chip_params(self.ref, level)  # type: ignore[arg-type]
         if self.deployed:
-            p = replace(p, max_scaleup_domain=self.params.max_scaleup_domain,
-                        link_bytes_per_s=self.params.link_bytes_per_s)
+            p = replace(p, max_scaleup_domain=self.params.max_scaleup_domain)
         return p
 
 
@@ -203,8 +202,8 @@ def model_entry(ref: str | ModelSpec) -> ModelEntry:
 
 
 def deploy(entry: ChipEntry, cfg: ReviewConfig) -> ChipEntry:
-    """The claimed chip as its claim file deploys it (weights, a board of N chips on a stated
-    link), when the claim file names this chip; else unchanged."""
+    """The claimed chip as its claim file deploys it (weights; a board size other than the
+    catalogue's scale-up domain, if given), when the claim file names this chip; else unchanged."""
     from dataclasses import replace
 
     from inferchip.review.claim_file import load_claim
@@ -213,9 +212,9 @@ def deploy(entry: ChipEntry, cfg: ReviewConfig) -> ChipEntry:
     if not cfg.deploy_claim or claim.chip != entry.id:
         return entry
     d = claim.deployment
-    entry.params = replace(entry.params, max_scaleup_domain=d.chips_per_board,
-                           link_bytes_per_s=d.link_gb_per_s_per_direction * 1e9)
-    entry.domain = domain_chips(d.chips_per_board, cfg.domain_cap)
+    if d.chips_per_board is not None:
+        entry.params = replace(entry.params, max_scaleup_domain=d.chips_per_board)
+    entry.domain = domain_chips(entry.params.max_scaleup_domain, cfg.domain_cap)
     entry.weights, entry.deployed = d.weights, True
     return entry
 

@@ -50,6 +50,11 @@ class Figures:
     case_mask: np.ndarray | None = None  # [K] cases in the review (the ledger's alternatives narrow it)
     power_basis_swapped: bool = False  # ledger: wall power for performance per watt, board power at equal power
     by_far: float = BY_FAR
+    npu_board: np.ndarray | None = None  # [C] bool: an NPU board's host and system cost (catalog.competitors)
+
+    def __post_init__(self) -> None:
+        if self.npu_board is None:
+            self.npu_board = np.zeros(len(self.chips), bool)
 
     def narrowed(self, keep: np.ndarray) -> Figures:
         base = np.ones(len(self.cases), bool) if self.case_mask is None else self.case_mask
@@ -76,16 +81,30 @@ def wall_w(f: Figures) -> np.ndarray:
                                  f.host_per_acc_w[:, None, None], fan, psu)
 
 
-def usd_per_million_tokens(f: Figures, view: str) -> np.ndarray:
-    """$ per million output tokens of every chip, case and sample in one cost view ([C, K, S])."""
-    from inferchip.cost.tco import tco_per_hour_usd
+def tco_per_hour(price_usd: np.ndarray, wall_w: np.ndarray, npu_board: np.ndarray) -> np.ndarray:
+    """TCO per accelerator-hour, USD/h (:func:`inferchip.cost.tco.tco_breakdown_per_hour_usd`); for an
+    NPU-board chip the system around it costs ``tco.npu_board_system_usd_per_chip`` (an absolute figure)
+    instead of ``system_overhead_fraction`` x its price. NaN where the price or the power is unknown."""
+    from inferchip.cost.tco import capex_per_hour_usd, tco_breakdown_per_hour_usd
 
     _, _, a = _host()
-    price = f.price[view][:, None, :]
-    wall = wall_w(f)
+    price, wall = np.broadcast_arrays(np.asarray(price_usd, float), np.asarray(wall_w, float))
     ok = np.isfinite(price) & np.isfinite(wall)
-    per_h = np.where(ok, tco_per_hour_usd(np.where(ok, price, 0.0) * np.ones_like(wall),
-                                           np.where(ok, wall, 0.0), assumptions=a), np.nan)  # type: ignore[arg-type]
+    p0, w0 = np.where(ok, price, 0.0), np.where(ok, wall, 0.0)
+    parts = tco_breakdown_per_hour_usd(p0, w0, assumptions=a)  # type: ignore[arg-type]
+    total = np.asarray(parts["total_usd_per_h"], float)
+    sys_usd = a.tco.npu_board_system_usd_per_chip  # type: ignore[attr-defined]
+    if sys_usd is not None:
+        npu = np.broadcast_to(np.asarray(npu_board, bool), total.shape)
+        board = np.asarray(capex_per_hour_usd(p0 + sys_usd.value, 0.0, a.number("tco.lifetime_years"),
+                                              a.number("tco.annual_cost_of_capital")), float)
+        total = np.where(npu, total - np.asarray(parts["capex_usd_per_h"], float) + board, total)
+    return np.where(ok, total, np.nan)
+
+
+def usd_per_million_tokens(f: Figures, view: str) -> np.ndarray:
+    """$ per million output tokens of every chip, case and sample in one cost view ([C, K, S])."""
+    per_h = tco_per_hour(f.price[view][:, None, :], wall_w(f), f.npu_board[:, None, None])
     with np.errstate(divide="ignore", invalid="ignore"):
         return per_h / (3600.0 * f.tput) * 1e6
 
@@ -165,9 +184,13 @@ def judge_part(f: Figures, part: Part, view: str | None = None) -> PartOutcome:
 
 
 def _judge_cost(f: Figures) -> PartOutcome:
+    """Lowest-cost silicon among the chips that serve at least one of the claim's cases (a chip that
+    serves none of its models is no competitor for them, however cheap its die)."""
     if f.cost_usd is None or not np.isfinite(f.cost_usd[f.claim]).any():
         return PartOutcome(None, reason=f"not judged: {f.chips[f.claim]} has no modelled manufacturing cost")
-    cost = np.where(np.isfinite(f.cost_usd) & (f.cost_usd > 0), f.cost_usd, np.inf)
+    keep = np.ones(len(f.cases), bool) if f.case_mask is None else f.case_mask
+    serves = np.isfinite(f.tput[:, keep, :]).any(axis=1)  # [C, S]
+    cost = np.where(np.isfinite(f.cost_usd) & (f.cost_usd > 0) & serves, f.cost_usd, np.inf)
     others = cost.copy()
     others[f.claim] = np.inf
     leader = np.argmin(others, axis=0)

@@ -18,7 +18,7 @@ from inferchip.review.claim_file import BY_FAR, Claim, verdict
 from inferchip.review.inputs import OnProgress, ReviewConfig, no_progress
 from inferchip.review.judge import Figures, judge_all, probability
 from inferchip.review.uncertainty import Base, claim_cases, monte_carlo
-from inferchip.review.views import CostView
+from inferchip.review.views import CostView, host_of
 
 
 def _key(k: tuple[str, str | None]) -> str:
@@ -58,7 +58,6 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
            views: list[CostView], on_progress: OnProgress = no_progress) -> list[dict[str, Any]]:
     """Every reviewer choice with its default and whether flipping it flips a part's verdict."""
     from inferchip.review.claim_review import build_base
-    from inferchip.review.inputs import review_year
 
     names = [v.name for v in views]
     default = {_key((p["part"], p["view"])): (p["verdict"], p["probability"]) for p in parts}
@@ -71,10 +70,7 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
                     "alternative": "the other view", "flips": flip,
                     "verdicts_if_flipped": {},
                     "note": "equal money: " + "; ".join(f"{k}: {v}" for k, v in money.items())})
-    year = review_year(cfg)
-    out.append(_entry("year", str(year) if year else "fixed default set (no year-matched table)",
-                      "another year's competitors (--year)", default, None,
-                      "run the review with --year to compare; the report states the year used"))
+    out.extend(_year_entries(res, cfg, claim, base, views, default, on_progress))
     claim_entry = res.claim
     if claim_entry.deployed:
         d = claim.deployment
@@ -85,12 +81,14 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
                           f"{claim_entry.id} at {cfg.weights} like the others", default,
                           verdicts(base, claim, names, cfg, alt)))
         one = build_base(res, claim_entry, claim, views, f.cases, claim_setting="single")
-        out.append(_entry("chip count", f"{claim_entry.id} on a board of {d.chips_per_board}",
+        out.append(_entry("chip count", f"{claim_entry.id} on a board of {claim_entry.domain}",
                           f"{claim_entry.id} alone (one chip, its own host)", default,
                           verdicts(base, claim, names, cfg, replace(one.fig, price=f.price, cost_usd=f.cost_usd))))
         gpu = build_base(res, claim_entry, claim, views, f.cases, gpu_host_for_claim=True)
-        out.append(_entry("host overheads", f"{claim_entry.id}: NPU board host ({d.host_idle_w:g} W + "
-                          f"{d.host_per_accelerator_w:g} W per chip); GPUs: 8-GPU server host",
+        idle, per, npu = host_of(claim_entry.id)
+        host = (f"NPU board host ({idle:g} W + {per:g} W per chip, npu_board system cost)" if npu
+                else "a GPU server's host")
+        out.append(_entry("host overheads", f"{claim_entry.id}: {host}; GPUs: 8-GPU server host",
                           f"{claim_entry.id} in a GPU server's host", default,
                           verdicts(base, claim, names, cfg, gpu.fig)))
     slos = sorted({s for _, s in f.cases})
@@ -113,6 +111,56 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
     out.append(_entry("model error", "the validated error per figure sampled (review/model_error.yaml)",
                       "no model error (estimate and price ranges only)", default,
                       verdicts(base, claim, names, cfg, model_error=False)))
+    return out
+
+
+def _year_entries(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: list[CostView],
+                  default: dict[str, tuple[str, float | None]], on_progress: OnProgress) -> list[dict[str, Any]]:
+    """The year choice: the parts against every other year's competitor set (its new chips predicted on
+    the claim's cases, in their scale-up domain)."""
+    from types import SimpleNamespace
+
+    from inferchip.review.cases import evaluate, prediction_row
+    from inferchip.review.claim_review import build_base
+    from inferchip.review.inputs import chip_entry, review_year, service_level
+    from inferchip.review.views import cost_views
+
+    year = review_year(cfg)
+    if year is None:
+        return [_entry("year", "fixed default set (no year-matched table)", "-", default, None,
+                       "this catalogue has no year-matched competitor table")]
+    from inferchip.catalog.competitors import competitors_for_year, review_years
+
+    if cfg.chips is not None:
+        return [_entry("year", str(year), "another year's competitors", default, None,
+                       "not computed: the chips were chosen with --chips")]
+    out = []
+    known = {c.id: c for c in res.chips}
+    by_id = {m.id: m for m in res.models}
+    for y in (y for y in review_years() if y != year):
+        ids = [i for i in competitors_for_year(y) if i != res.claim.id]
+        rows = [r for r in res.rows if r["chip_id"] in ids or r["chip_id"] == res.claim.id]
+        chips = []
+        for i in ids:
+            entry = known.get(i) or chip_entry(i, cfg.domain_cap)
+            chips.append(entry)
+            if i in known:
+                continue
+            for mid, slo in base.fig.cases:
+                m = by_id[mid]
+                sl = service_level(slo, m.total_params)
+                rows.append(prediction_row(entry, m, sl, "domain", entry.domain,
+                                           *evaluate(entry.chip_arg(), m.ref, sl, entry.domain, cfg)))
+            on_progress(f"ledger: {i} (competitors of {y})", 1)
+        chips.append(res.claim)
+        alt_views = cost_views(chips, cfg.prices)
+        pseudo = SimpleNamespace(chips=chips, rows=rows, models=res.models, claim=res.claim, config=res.config)
+        alt = build_base(pseudo, res.claim, claim, alt_views, base.fig.cases)
+        alt.corners, alt.ranges = base.corners, base.ranges
+        new = [i for i in ids if i not in known]
+        out.append(_entry("year", f"{year}: {len(known) - 1} competitors", f"{y}: {len(ids)} competitors",
+                          default, verdicts(alt, claim, [v.name for v in alt_views], cfg),
+                          ("adds " + ", ".join(new)) if new else "same chips"))
     return out
 
 

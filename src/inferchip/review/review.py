@@ -125,7 +125,6 @@ def plan_units(chips: list[ChipEntry], models: list[ModelEntry], cfg: ReviewConf
 def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
                on_plan: Callable[[int], None] | None = None) -> ReviewResult:
     """Evaluate, rank, analyse and describe. Raises user errors (unknown ids, bad files) before any work."""
-    from inferchip.review.claim_file import load_claim
     from inferchip.review.claim_review import judge_claim
     from inferchip.review.pareto import case_fronts
     from inferchip.review.ranking import (
@@ -150,9 +149,8 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
         kept[chip.id] = k
     cases = [(m.id, s) for m in models for s in cfg.slos]
     ids = [c.id for c in chips]
-    claim_def = load_claim(cfg.claim_file)
     views = cost_views(chips, cfg.prices)
-    restate_money(rows, chips, views, claim_def)  # one basis (street) in the rows and tables; modelled beside it
+    restate_money(rows, chips, views)  # one basis (street) in the rows and tables; modelled beside it
     tables = metric_tables(rows, cases, ids)
     notes: list[str] = []
     metric = cfg.metric
@@ -179,7 +177,7 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
         c = claim
 
         def figs(p: Prediction, mult: float) -> dict[str, Any]:
-            return prediction_figures(p, c, views, claim_def, mult)
+            return prediction_figures(p, c, views, mult)
 
         if cfg.sensitivity:
             sens = run_sensitivity(claim, models, cfg, metric, tables[metric], kept[claim.id], ok[metric], on_progress,

@@ -119,8 +119,6 @@ def corner_runs(claim: ChipEntry, models: list[ModelEntry], cases: list[tuple[st
         if g is None:
             skipped[path] = ("a money figure: its range enters through the cost views"
                              if path.startswith(("price.", "silicon.")) else "not an input of the performance model")
-        elif g == "scale-up link" and claim.deployed:
-            skipped[path] = "the board link is the deployment's (claim file), not the catalogue's"
         elif r["central"]:
             groups.setdefault(g, {})[path] = r
     out: list[Corner] = []

@@ -75,13 +75,23 @@ def price_table() -> dict[str, Any]:
     return dict(load_prices())
 
 
+def unpriced_reasons() -> dict[str, str]:
+    """Why a chip has no street or list price (catalog.prices_unpriced.csv), with the source."""
+    try:
+        from inferchip.catalog.prices import load_unpriced
+    except ImportError:
+        return {}
+    return {k: f"{u.reason} ({u.source}, {u.date})" for k, u in load_unpriced().items()}
+
+
 def street_view(chips: list[ChipEntry], table: dict[str, Any] | None = None) -> CostView:
+    why = unpriced_reasons() if table is None else {}
     table = price_table() if table is None else table
     view = CostView("street", VIEW_LABELS["street"])
     for c in chips:
         q = table.get(c.id)
         if q is None:
-            view.unpriced[c.id] = "no street or list price in the price table"
+            view.unpriced[c.id] = why.get(c.id, "no street or list price in the price table")
         else:
             view.prices[c.id] = _checked(c.id, q)
     return view
@@ -119,14 +129,42 @@ def cost_views(chips: list[ChipEntry], table: dict[str, Any] | None = None) -> l
     return [street_view(chips, table), modelled_view(chips)]
 
 
+def npu_board(chip_id: str) -> bool:
+    """Is the chip deployed as a board of NPUs with a light host (catalog.competitors npu_board_chips)?"""
+    try:
+        from inferchip.catalog.competitors import npu_board_chips
+    except ImportError:
+        return False
+    return chip_id in npu_board_chips()
+
+
+def host_of(chip_id: str, gpu_host: bool = False) -> tuple[float, float, bool]:
+    """(host idle W, host W per accelerator, NPU board?) of a chip: the ``host.npu_board_*`` assumptions
+    for an NPU-board chip (unless ``gpu_host``: the ledger's alternative), else the GPU server's."""
+    from inferchip.catalog.assumptions import load_assumptions
+
+    a = load_assumptions()
+    h = a.host  # type: ignore[attr-defined]
+    if npu_board(chip_id) and not gpu_host and h.npu_board_host_idle_w is not None:
+        return h.npu_board_host_idle_w.value, h.npu_board_host_per_accelerator_w.value, True
+    return a.number("host.host_idle_w"), a.number("host.host_per_accelerator_w"), False
+
+
+GPU_HOST_MIN_ACCELERATORS = 8  # an HGX/OAM server's host serves 8 accelerators (cost.economics)
+
+
+def host_share(chips_used: float, npu: bool) -> float:
+    """Accelerators sharing one host: a GPU server's 8 at least; an NPU board's own chips."""
+    return chips_used if npu else max(chips_used, GPU_HOST_MIN_ACCELERATORS)
+
+
 def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: list[CostView],
-                  claim: Any = None, price_mult: float = 1.0) -> None:
+                  price_mult: float = 1.0) -> None:
     """Put every row's money figures on the street view's basis (None where the chip is unpriced
     there), with the basis and source named, and add the modelled-cost view beside them; wall
-    power per chip with the chip's own host (the claim file's board host for the deployed claim)."""
+    power per chip with the chip's own host (:func:`host_of`)."""
     from inferchip.catalog.assumptions import load_assumptions
-    from inferchip.cost.tco import tco_per_hour_usd
-    from inferchip.review.judge import wall_power_per_chip_w
+    from inferchip.review.judge import tco_per_hour, wall_power_per_chip_w
 
     a = load_assumptions()
     fan, psu = a.number("host.fan_power_fraction"), a.number("host.psu_efficiency")
@@ -144,10 +182,8 @@ def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: lis
         board, tput = r.get("power_w_per_chip"), r.get("output_tokens_per_s_per_chip")
         if r["status"] != "ok" or board is None or not tput:
             continue
-        npu = claim is not None and c.deployed and c.id == claim.chip
-        n = float(r["num_chips"] or 1) if npu else max(float(r["num_chips"] or 1), 8.0)
-        idle = claim.deployment.host_idle_w if npu else a.number("host.host_idle_w")
-        per = claim.deployment.host_per_accelerator_w if npu else a.number("host.host_per_accelerator_w")
+        idle, per, npu = host_of(c.id)
+        n = host_share(float(r["num_chips"] or 1), npu)
         wall = float(wall_power_per_chip_w(np.float64(board), np.float64(n), np.float64(idle), np.float64(per),
                                            fan, psu))
         r["wall_power_w_per_chip"] = wall
@@ -155,7 +191,7 @@ def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: lis
             if price is None:
                 continue
             usd = price.usd * price_mult
-            per_h = float(tco_per_hour_usd(usd, wall, assumptions=a))
+            per_h = float(tco_per_hour(np.float64(usd), np.float64(wall), np.bool_(npu)))
             r[col] = per_h / (3600.0 * tput) * 1e6
             if col == "usd_per_million_tokens":
                 r["chip_price_usd"] = usd
@@ -163,11 +199,10 @@ def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: lis
                 r["output_tokens_per_s_per_usd_capex"] = tput / usd
 
 
-def prediction_figures(p: Any, chip: ChipEntry, views: list[CostView], claim: Any = None,
-                       price_mult: float = 1.0) -> dict[str, Any]:
+def prediction_figures(p: Any, chip: ChipEntry, views: list[CostView], price_mult: float = 1.0) -> dict[str, Any]:
     """A prediction's figures of merit with its money on the street view's basis (as the rows)."""
     from inferchip.review.cases import figures
 
     row: dict[str, Any] = {"chip_id": chip.id, "status": "ok", "num_chips": p.num_chips, **figures(p)}
-    restate_money([row], [chip], views, claim, price_mult)
+    restate_money([row], [chip], views, price_mult)
     return row

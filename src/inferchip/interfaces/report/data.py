@@ -92,10 +92,9 @@ def collect_assumptions(res: ReviewResult) -> list[dict[str, Any]]:
         d = j.claim.deployment
         for name, value, unit, why in (
                 ("weights format", d.weights, "", d.weights_reason),
-                ("chips per board", d.chips_per_board, "chips", d.board_reason),
-                ("board link", d.link_gb_per_s_per_direction, "GB/s per direction", d.link_reason),
-                ("host idle power", d.host_idle_w, "W", d.host_reason),
-                ("host power per accelerator", d.host_per_accelerator_w, "W", d.host_reason)):
+                ("chips per board", res.claim.domain, "chips", d.board_reason),
+                ("board link", res.claim.params.link_bytes_per_s / 1e9, "GB/s per direction",
+                 "the catalogue's estimate (interconnect.scaleup_bw_gb_per_s_per_direction)")):
             out.append({"group": f"claimed chip as deployed: {res.claim.id}", "name": name, "value": value,
                         "unit": unit, "source": " ".join(why.split())})
     if j is not None:
