@@ -266,3 +266,24 @@ def test_results_json_has_the_claim_interface(tmp_path):
     assert ("memory bandwidth", "low") in groups and ("memory bandwidth", "high") in groups
     html = (out / "report.html").read_text()
     assert html.index('id="claim"') < html.index('id="verdict"') < html.index('id="summary"')
+
+
+def test_year_2027_adds_the_parts_ai5_will_meet():
+    from inferchip.catalog.competitors import DEFAULT_REVIEW_YEAR, competitors_for_year
+    from inferchip.review.inputs import resolve, review_year
+
+    chips, _, claim = resolve(ReviewConfig(year=2027, models=[L8]))
+    ids = {c.id for c in chips}
+    assert set(competitors_for_year(2027)) <= ids and claim.id == "tesla-ai5"
+    assert ids - set(competitors_for_year(DEFAULT_REVIEW_YEAR)) - {"tesla-ai5"}  # more than the default year's
+    assert review_year(ReviewConfig()) == DEFAULT_REVIEW_YEAR and review_year(ReviewConfig(year=2027)) == 2027
+
+
+def test_the_claimed_chip_is_deployed_as_its_claim_file_says():
+    from inferchip.review.inputs import resolve
+
+    _, _, claim = resolve(ReviewConfig(chips=[], models=[L8]))
+    assert claim.deployed and claim.weights == load_claim().deployment.weights
+    assert claim.domain == claim.params.max_scaleup_domain > 1  # a board of several chips
+    _, _, alone = resolve(ReviewConfig(chips=[], models=[L8], deploy_claim=False))
+    assert not alone.deployed and alone.weights is None

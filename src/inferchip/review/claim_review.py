@@ -169,7 +169,7 @@ def judge_claim(res: Any, cfg: ReviewConfig, on_progress: OnProgress = no_progre
     central = judge_all(base.fig, claim.part_list(), names)
     parts = part_entries(claim, outcomes, central, base.fig, cfg.samples, views)
     out = ClaimJudgement(claim, parts, cfg.samples, cfg.seed, views, cases, corner_table(base, claim, names), skipped,
-                         year=review_year(cfg), judged_chip=res.claim.id)
+                         year=review_year(cfg) if cfg.chips is None else None, judged_chip=res.claim.id)
     out.ledger = ledger(res, cfg, claim, base, parts, views, on_progress)
     out.boundary = boundary_map(res, cfg, claim, base, names, on_progress)
     return out

@@ -117,8 +117,10 @@ def corner_runs(claim: ChipEntry, models: list[ModelEntry], cases: list[tuple[st
     for path, r in claim.estimated_fields.items():
         g = group_of(path)
         if g is None:
-            skipped[path] = ("a money figure: its range enters through the cost views"
-                             if path.startswith(("price.", "silicon.")) else "not an input of the performance model")
+            skipped[path] = ("a price: its range is sampled in the street view" if path.startswith("price.") else
+                             "a silicon figure: only the modelled-cost view's silicon model uses it (its ends give "
+                             "that view's range)" if path.startswith("silicon.") else
+                             "not an input of the performance model")
         elif r["central"]:
             groups.setdefault(g, {})[path] = r
     out: list[Corner] = []

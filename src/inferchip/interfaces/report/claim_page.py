@@ -45,8 +45,10 @@ def claim_first_screen(res: ReviewResult) -> str:
                       esc(_prob(p["probability"])), f'<span class="src">{esc(p["decided_by"])}</span>'], ""))
     parts = html_table([("part of the claim", True), ("cost basis", True), ("verdict", True), ("probability", False),
                         ("what decides it", True)], rows, wrap=True)
-    choices = "".join(f"<li><b>{esc(e['choice'])}</b>: {esc(e['default'])}</li>" for e in j.ledger)
-    year = f"competitors of {j.year}" if j.year else "the fixed default competitor set (no year-matched table)"
+    firsts = {e["choice"]: e["default"] for e in reversed(j.ledger)}  # one line per choice
+    choices = "".join(f"<li><b>{esc(k)}</b>: {esc(firsts[k])}</li>"
+                      for k in dict.fromkeys(e["choice"] for e in j.ledger))
+    year = f"the competitors of {j.year}" if j.year else "the chips chosen for this review (no year-matched set)"
     other = (f'<p class="note">The claim names {esc(c.chip)}; this review judges {esc(j.judged_chip)} against its '
              "words.</p>" if j.judged_chip != c.chip else "")
     return (f'<section class="verdict" id="claim"><h2>The claim, part by part</h2>'
