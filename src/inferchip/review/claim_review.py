@@ -17,8 +17,16 @@ import numpy as np
 from inferchip.review.claim_file import RULE_TEXT, Claim, load_claim, verdict
 from inferchip.review.inputs import ChipEntry, OnProgress, ReviewConfig, no_progress
 from inferchip.review.judge import Figures, PartOutcome, judge_all, part_keys, probability
-from inferchip.review.uncertainty import Base, at_corner, at_price_end, corner_runs, monte_carlo
-from inferchip.review.views import CostView, cost_views, host_of, host_share
+from inferchip.review.uncertainty import (
+    Base,
+    at_corner,
+    at_price_end,
+    build_base,
+    corner_runs,
+    monte_carlo,
+    scope_cases,
+)
+from inferchip.review.views import CostView, cost_views
 
 
 @dataclass
@@ -35,43 +43,6 @@ class ClaimJudgement:
     boundary: dict[str, Any] = field(default_factory=dict)
     year: int | None = None
     judged_chip: str = ""
-
-
-def scope_cases(res: Any, claim: Claim) -> list[tuple[str, str]]:
-    return [(m.id, s) for m in res.models if m.total_params <= claim.max_total_params for s in res.config.slos]
-
-
-def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostView],
-               cases: list[tuple[str, str]], gpu_host_for_claim: bool = False, claim_setting: str = "domain") -> Base:
-    """The central figures (one sample) of every chip on the claim's cases, and the price ranges.
-    ``claim_setting`` "single": the claimed chip alone (the ledger's one-chip alternative)."""
-    chips = res.chips
-    ids = [c.id for c in chips]
-    rows = {(r["chip_id"], r["model_id"], r["slo"]): r for r in res.rows
-            if r["setting"] == (claim_setting if r["chip_id"] == claim_entry.id else "domain")}
-    n_c, n_k = len(chips), len(cases)
-    tput, board = np.full((n_c, n_k, 1), np.nan), np.full((n_c, n_k, 1), np.nan)
-    host_chips = np.ones((n_c, n_k))
-    idle, per_acc, npu_flags = np.zeros(n_c), np.zeros(n_c), np.zeros(n_c, bool)
-    for i, c in enumerate(chips):
-        idle[i], per_acc[i], npu = host_of(c.id, gpu_host_for_claim and c.id == claim_entry.id)
-        npu_flags[i] = npu
-        for k, (mid, slo) in enumerate(cases):
-            r = rows.get((c.id, mid, slo))
-            n = 1 if c.id == claim_entry.id and claim_setting == "single" else c.domain
-            if r is not None and r["status"] == "ok":
-                tput[i, k, 0] = r["output_tokens_per_s_per_chip"]
-                board[i, k, 0] = r["power_w_per_chip"] if r["power_w_per_chip"] is not None else np.nan
-                n = r["num_chips"] or n
-            host_chips[i, k] = host_share(n, npu)
-    price = {v.name: np.array([[v.prices[i].usd] if i in v.prices else [np.nan] for i in ids]) for v in views}
-    ranges = {v.name: np.array([[v.prices[i].low_usd, v.prices[i].usd, v.prices[i].high_usd] if i in v.prices
-                                else [np.nan] * 3 for i in ids]) for v in views}
-    modelled = ranges.get("modelled")
-    system = np.array([1 if c.id == claim_entry.id and claim_setting == "single" else c.domain for c in chips], float)
-    fig = Figures(ids, ids.index(claim_entry.id), cases, tput, board, system,
-                  host_chips, idle, per_acc, price, price.get("modelled"), npu_board=npu_flags)
-    return Base(fig, price_ranges=ranges, cost_range=modelled)
 
 
 def _ranges_of(claim_entry: ChipEntry, base: Base) -> None:

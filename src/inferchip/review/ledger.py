@@ -17,7 +17,7 @@ import numpy as np
 from inferchip.review.claim_file import BY_FAR, Claim, verdict
 from inferchip.review.inputs import OnProgress, ReviewConfig, no_progress
 from inferchip.review.judge import Figures, judge_all, probability
-from inferchip.review.uncertainty import Base, claim_cases, monte_carlo
+from inferchip.review.uncertainty import Base, build_base, claim_cases, monte_carlo
 from inferchip.review.views import CostView, host_of
 
 
@@ -57,8 +57,6 @@ def _is_moe(model: Any) -> bool:
 def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[dict[str, Any]],
            views: list[CostView], on_progress: OnProgress = no_progress) -> list[dict[str, Any]]:
     """Every reviewer choice with its default and whether flipping it flips a part's verdict."""
-    from inferchip.review.claim_review import build_base
-
     names = [v.name for v in views]
     default = {_key((p["part"], p["view"])): (p["verdict"], p["probability"]) for p in parts}
     f = base.fig
@@ -121,7 +119,6 @@ def _year_entries(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: 
     from types import SimpleNamespace
 
     from inferchip.review.cases import evaluate, prediction_row
-    from inferchip.review.claim_review import build_base
     from inferchip.review.inputs import chip_entry, review_year, service_level
     from inferchip.review.views import cost_views
 
