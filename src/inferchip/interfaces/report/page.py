@@ -81,7 +81,9 @@ HOW_TO_READ = {
                "figure (no price or no power).",
     "rankings": "One table per model and service level, best first on the verdict's figure of merit. The layout "
                 "is the parallel split one model copy uses (tp tensor, pp pipeline, ep expert) and how many copies "
-                "fill the scale-up domain; batch is the number of requests in flight per copy.",
+                "fill the scale-up domain; batch is the number of requests in flight per copy. A chip that does "
+                "not serve a case is listed with its status and no rank. $/Mtok and tok/s per $ are on the street "
+                "price basis (see Cost views, and its note on why they are far below market prices).",
     "bars": "Taller is better except for $ per million tokens. Each group is a model; each bar a chip in its "
             "scale-up domain. The menu switches service level. A missing bar: the model does not fit, no batch "
             "meets the latency limits, or the chip lacks a price or power figure. Log scale.",
