@@ -155,9 +155,10 @@ def boundary_figure(res: ReviewResult) -> dict[str, Any] | None:
     buttons = [{**bt, "args": [{"visible": [*bt["args"][0]["visible"], True]}]} for bt in buttons]
     layout = _base_layout(f"Where each part holds: {res.claim.id if res.claim else ''} memory bandwidth x cost "
                           "(green: holds; box: published range)",
-                          xaxis={"title": {"text": "memory bandwidth, TB/s"}, "type": "log"},
+                          xaxis={"title": {"text": "memory bandwidth, TB/s"}, "type": "log",
+                                 "tickvals": xs, "ticktext": [f"{x:.2f}" for x in xs]},
                           yaxis={"title": {"text": "cost, multiple of its central figure in each view"},
-                                 "type": "log"},
+                                 "type": "log", "tickvals": ys, "ticktext": [f"x{y:.2g}" for y in ys]},
                           shapes=shapes, height=460,
                           updatemenus=[{"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.02,
                                         "yanchor": "bottom", "direction": "down", "showactive": True}])

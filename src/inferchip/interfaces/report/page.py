@@ -131,8 +131,12 @@ def _verdict_html(res: ReviewResult) -> str:
     items = "".join(f"<li>{esc(line)}</li>" for line in v["lines"][1:])
     cases = "".join(f"<li>{esc(c['sentence'])}</li>" for c in v.get("cases", []))
     case_block = f"<h3>Case by case</h3><ul>{cases}</ul>" if cases else ""
-    claim = (f'<p class="claim">Claim reviewed: “{esc(v["claim_text"])}”, judged on {esc(v["judged_on"])}.</p>'
-             if v.get("claim_text") else "")
+    if res.judgement is not None and v.get("claim_text"):
+        claim = (f'<p class="read">Where {esc(v["claim_id"])} ranks on one figure, {esc(v["judged_on"])} (the '
+                 "street-price basis for money); the claim itself is judged part by part above.</p>")
+    else:
+        claim = (f'<p class="claim">Claim reviewed: “{esc(v["claim_text"])}”, judged on {esc(v["judged_on"])}.</p>'
+                 if v.get("claim_text") else "")
     title = "Ranking on one figure of merit" if res.judgement is not None else "Verdict"
     cls = "" if res.judgement is not None else ' class="verdict"'
     return (f'<section{cls} id="verdict"><h2>{title}{badge}</h2>{claim}{tiles}'
