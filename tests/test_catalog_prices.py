@@ -61,10 +61,17 @@ def test_chip_yaml_prices_agree_with_the_price_table():
     # Two places hold a price (the chip YAML for predict/cost, the table for the review): they must not drift.
     for q in load_prices().values():
         usd = load_chip(q.chip_id).price.usd
-        if usd is None:
-            continue
+        assert usd is not None, f"{q.chip_id}: quoted in prices.csv but no price.usd in its YAML"
         central = usd.central if isinstance(usd, Range) else usd
         assert central == pytest.approx(q.price_usd), q.chip_id
+
+
+def test_every_reviewed_chip_has_a_tdp_and_can_be_costed_by_the_silicon_model():
+    for c in sorted(_reviewed()):
+        spec = load_chip(c)
+        assert spec.power.tdp_w is not None, f"{c}: no TDP"
+        assert spec.silicon.die_area_mm2 is not None and spec.silicon.node_nm is not None, f"{c}: no die area or node"
+        assert spec.memory.memory_type is not None, f"{c}: no memory type"
 
 
 # ---------------------------------------------------------------- bad input

@@ -27,7 +27,7 @@ from inferchip.spec.bounds import (
     pick,
 )
 from inferchip.spec.formats import ALL_FORMATS
-from inferchip.spec.memory import MEMORY_TYPES, MemoryType, parse_memory_type
+from inferchip.spec.memory import MEMORY_TYPES, MemoryType, fill_memory_type
 from inferchip.spec.params import (
     PCIE5_X16_GB_PER_S_PER_DIRECTION,
     ChipParams,
@@ -118,18 +118,10 @@ class MemorySpec(Frozen):
         description="Peak off-chip (or, for SRAM-only parts, on-chip) bandwidth, TB/s (1e12 bytes/s)."
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _type_from_text(cls, data: object) -> object:
-        if isinstance(data, dict) and data.get("memory_type") is None and isinstance(data.get("type"), str):
-            named = parse_memory_type(data["type"])
-            if named is not None:
-                return {**data, "memory_type": named}
-        return data
+    _type_from_text = model_validator(mode="before")(fill_memory_type)
 
     def technology(self) -> str:
-        """What the energy and silicon models look up: ``memory_type``, else the free text (which they refuse
-        with a message naming ``memory_type`` when it names no known type)."""
+        """``memory_type``, else the free text (the energy and silicon models refuse one naming no known type)."""
         return self.memory_type or self.type
 
     def capacity_bytes(self, level: EstimateLevel = "central") -> float:

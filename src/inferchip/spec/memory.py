@@ -51,3 +51,12 @@ def parse_memory_type(text: str) -> str | None:
         token = re.sub(r"\s+", "", m.group(0))
         return _SPELLINGS.get(token, token)
     return "sram" if "sram" in s else None
+
+
+def fill_memory_type(data: object) -> object:
+    """A chip file's ``memory`` mapping with ``memory_type`` read from ``type`` when absent and the text names one."""
+    if isinstance(data, dict) and data.get("memory_type") is None and isinstance(data.get("type"), str):
+        named = parse_memory_type(data["type"])
+        if named is not None:
+            return {**data, "memory_type": named}
+    return data
