@@ -287,3 +287,20 @@ def test_the_claimed_chip_is_deployed_as_its_claim_file_says():
     assert claim.domain == claim.params.max_scaleup_domain > 1  # a board of several chips
     _, _, alone = resolve(ReviewConfig(chips=[], models=[L8], deploy_claim=False))
     assert not alone.deployed and alone.weights is None
+
+
+def test_summary_and_tables_agree(fast_claim):
+    """The verdict's first places, the rows' ranks and the suite ranks come from one table."""
+    res = fast_claim
+    from inferchip.review.ranking import METRICS, rank_case
+
+    for name, met in METRICS.items():
+        for (mid, slo), vals in res.tables[name].items():
+            ranks = rank_case(vals, met.higher_is_better)
+            for r in res.rows:
+                if r["setting"] == "domain" and (r["model_id"], r["slo"]) == (mid, slo):
+                    assert r.get(f"rank_{name}") == ranks[r["chip_id"]]
+                    if r["status"] != "ok":
+                        assert ranks[r["chip_id"]] is None  # unserved: shown, not ranked
+    firsts = sum(1 for r in res.rows if r["setting"] == "domain" and r["is_claim"] and r.get(f"rank_{res.metric}") == 1)
+    assert res.verdict["first_places"] == firsts
