@@ -155,9 +155,11 @@ def _year_entries(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: 
         alt = build_base(pseudo, res.claim, claim, alt_views, base.fig.cases)
         alt.corners, alt.ranges = base.corners, base.ranges
         new = [i for i in ids if i not in known]
+        gone = [i for i in known if i not in ids and i != res.claim.id]
+        note = "; ".join(x for x in (("adds " + ", ".join(new)) if new else "",
+                                     ("drops " + ", ".join(gone)) if gone else "") if x) or "same chips"
         out.append(_entry("year", f"{year}: {len(known) - 1} competitors", f"{y}: {len(ids)} competitors",
-                          default, verdicts(alt, claim, [v.name for v in alt_views], cfg),
-                          ("adds " + ", ".join(new)) if new else "same chips"))
+                          default, verdicts(alt, claim, [v.name for v in alt_views], cfg), note))
     return out
 
 
