@@ -111,6 +111,12 @@ def _needs_ttft(case: Case) -> bool:
     return case.metric in ("ttft_ms", "batch_e2e_latency_ms")
 
 
+def is_closed_loop(case: Case) -> bool:
+    """A closed-loop serving row: scenario server with a concurrency and stated lengths."""
+    return (case.scenario == "server" and case.concurrency is not None and case.input_tokens is not None
+            and case.output_tokens is not None)
+
+
 def uses_simulator(case: Case, plan: Plan) -> bool:
     """Server rows without a concurrency: MLPerf Server/Interactive, or an open loop at a stated rate."""
     return case.scenario == "server" and case.concurrency is None and plan.mode in ("max_throughput", "open_loop")
@@ -127,7 +133,8 @@ class Validator:
     ``compare``: also evaluate the other server model on server rows, into ``by_model``."""
 
     def __init__(self, cal: Calibration, *, lengths: DatasetLengths | None = None, coarse: bool = False,
-                 server_model: str = "analytic", compare: bool = False, assumptions: str | None = None):
+                 server_model: str = "analytic", compare: bool = False, assumptions: str | None = None,
+                 engine: str | None = None):
         if server_model not in SERVER_MODELS:
             raise InvalidSettingError(f"server model {server_model!r}: allowed: {', '.join(SERVER_MODELS)}")
         self.cal = cal
@@ -142,6 +149,8 @@ class Validator:
         self._settings: dict[tuple, tuple[Layout, OperatingPoint]] = {}
         self._sims: dict[tuple, ReplicaSim] = {}
         self._outcomes: dict[tuple, SimOutcome] = {}
+        self.engine = engine  # --engine: overrides the rows' software column (None: read it)
+        self.closed_loop_cache: dict[str, Any] = {}  # see validation.closed_loop_rows
 
     def chip(self, chip_id: str):
         if chip_id not in self._chips:
@@ -186,6 +195,23 @@ class Validator:
     def predict_case(self, case: Case) -> CaseResult:
         if case.energy_scope is not None:
             return self.predict_energy(case)
+        if self.server_model == "sim" and is_closed_loop(case):
+            return self._closed_loop(case)
+        return self._predict(case)
+
+    def _closed_loop(self, case: Case) -> CaseResult:
+        """A closed-loop row by the simulated benchmark (:mod:`inferchip.validation.closed_loop`); with
+        ``compare`` the analytic model's value alongside."""
+        from inferchip.validation.closed_loop_rows import predict_closed_loop
+
+        res = predict_closed_loop(self, case)
+        if self.compare and res.status == "ok":
+            other = self._predict(case)
+            res.by_model["analytic"] = other.predicted
+            res.notes.append(f"analytic model: {_error_text(other.predicted, case.value)}")
+        return res
+
+    def _predict(self, case: Case) -> CaseResult:
         outcome, sim_error, simulated = None, None, False
         try:
             fmt, fmt_notes = case_formats(case)
