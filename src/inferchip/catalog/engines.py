@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from inferchip.catalog.yaml_io import read_mapping, validate
 from inferchip.errors import SpecError, UnknownIdError
+from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec
 
 ENGINES_FILE = Path(__file__).resolve().parent / "engines.yaml"
@@ -70,3 +71,16 @@ def engine_for_software(software: str) -> EngineSpec | None:
         if any(m in low for m in e.match):
             return e
     return None
+
+
+def engine_calibration(cal: Calibration, engine: EngineSpec) -> Calibration:
+    """The calibration as ``engine`` runs: its host time per step replaces ``step_overhead_s``, its
+    kernel efficiencies multiply the attainable fractions (each product at most 1)."""
+    k = engine.kernel_efficiency
+    return cal.model_copy(update={
+        "step_overhead_s": engine.step_overhead_s,
+        "gemm_compute_fraction": min(1.0, cal.gemm_compute_fraction * k.gemm),
+        "attention_compute_fraction": min(1.0, cal.attention_compute_fraction * k.attention),
+        "memory_bandwidth_fraction": min(1.0, cal.memory_bandwidth_fraction * k.memory),
+        "link_bandwidth_fraction": min(1.0, cal.link_bandwidth_fraction * k.link),
+    })

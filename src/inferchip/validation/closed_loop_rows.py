@@ -1,14 +1,15 @@
 """A closed-loop row predicted by the :class:`~inferchip.validation.validate.Validator`: its facts
 (:func:`~inferchip.validation.closed_loop.row_facts`), the workers' mapped models under the
 engine's calibration, one simulated benchmark shared by the row's throughput, TTFT and TPOT
-rows. Caches are bounded (a few engine replicas and their step-time caches, the benchmark
-figures of recent runs), so memory stays flat over thousands of rows."""
+rows, and by every nightly repeat of the same configuration. The engine replicas (mapped model
+and step-time cache) kept are bounded, so memory stays flat over thousands of rows."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Any
 
+from inferchip.catalog.engines import engine_calibration
 from inferchip.errors import DoesNotFitError, InferchipError, UnknownIdError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint
@@ -21,7 +22,6 @@ from inferchip.validation.closed_loop import (
     Worker,
     check_span,
     closed_loop_value,
-    engine_calibration,
     row_facts,
     simulate_closed_loop,
 )
@@ -29,7 +29,6 @@ from inferchip.validation.plan import NotPredictable
 from inferchip.validation.results import CaseResult
 
 REPLICAS_KEPT = 6  # engine replicas (mapped model + step-time cache) kept per validator
-RUNS_KEPT = 64  # simulated benchmarks kept (a run's three metric rows are usually adjacent)
 
 
 def _lru(v: Any, name: str, size: int) -> OrderedDict:
@@ -84,11 +83,10 @@ def predict_closed_loop(v: Any, case: Case) -> CaseResult:
             pre, _, pnotes = _replica(v, case, fmt, facts.prefill, facts)
             reps["prefill"] = pre
             notes += [f"prefill: {n}" for n in pnotes]
-        runs = _lru(v, "runs", RUNS_KEPT)
+        runs = v.closed_loop_cache.setdefault("runs", {})  # figures are small: kept for every configuration
         key = (case.accelerator, case.model, fmt, facts, case.concurrency, case.input_tokens, case.output_tokens)
         if key not in runs:
             runs[key] = simulate_closed_loop(case, facts, reps, case.num_accelerators)
-            _lru(v, "runs", RUNS_KEPT)
         fig, run_notes = runs[key]
     except UnknownIdError as exc:
         return CaseResult(case, "unknown_id", str(exc))
@@ -102,7 +100,10 @@ def predict_closed_loop(v: Any, case: Case) -> CaseResult:
     workers = facts.decode_workers
     point = _point(fig, workers)
     lay = Layout(layout.tp, layout.pp, layout.ep, workers, layout.attn_dp)
-    sim = {"kind": "closed_loop", **fig.as_dict(), "engine": facts.engine.id}
+    eng = facts.engine
+    sim = {"kind": "closed_loop", **fig.as_dict(), "engine": eng.id, "step_overhead_s": eng.step_overhead_s,
+           "request_overhead_s": eng.request_overhead_s,
+           "tokens_per_step": eng.mtp_tokens_per_step() if facts.mtp else 1.0}
     return CaseResult(case, "ok", "", value, lay, point, notes + list(run_notes), "sim", {"sim": value}, sim)
 
 
