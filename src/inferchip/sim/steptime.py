@@ -13,7 +13,8 @@ corners (one vectorised call), and input ``i`` keeps the fewest bits ``b`` (1 to
 :data:`MANTISSA_BITS`) with ``ELASTICITY_SAFETY * e_i * 2**-b <= TARGET_REL_ERROR``:
 rounding then moves the step time by about 0.1 % per input at most (0.2 % where an input
 counts fully); a timer may be given a coarser target. The cache holds at most
-:data:`MAX_CACHED_STEPS` step times (it starts afresh beyond: bounded memory, the same values). In a compute-bound prefill step the KV length barely matters, so it is
+:data:`MAX_CACHED_STEPS` step times (it starts afresh beyond: bounded memory, the same values).
+In a compute-bound prefill step the KV length barely matters, so it is
 rounded coarsely and prefill steps share cache entries. Values below ``2**b`` stay exact.
 Rounding goes to the midpoint of the bucket. ``exact=True`` switches rounding off.
 A step model with jumps (tile or wave quantisation) is reproduced except for inputs

@@ -14,7 +14,9 @@ predicts; with ``compare=True`` both run and each result keeps both values
 (:func:`server_comparison`). :class:`Validator` defaults to the analytic model, which
 ``calibrate`` relies on for speed (its fast path :func:`evaluate_fixed` is analytic);
 :func:`validate_cases` and ``inferchip validate`` default to the simulator and compare.
-Closed-loop rows (with a concurrency), static batches and max-throughput rows stay analytic.
+Closed-loop rows (a server row with a concurrency and stated lengths) are simulated as the
+benchmark ran them, on the row's engine (:mod:`inferchip.validation.closed_loop`) when the
+server model is ``"sim"``; static batches and max-throughput rows stay analytic.
 
 Energy rows (``power_w_wall_total``, ``power_w_board_total``, ``output_tokens_per_j_wall``,
 ``output_tokens_per_j_board``; ``shared/validation/energy_cases.csv``) are predicted by
@@ -319,14 +321,14 @@ def evaluate_fixed(case: Case, layout: Layout, mm: MappedModel, cal: Calibration
 def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetLengths | None = None,
                    progress: Callable[[int], None] | None = None,
                    validator: Validator | None = None, server_model: str = "sim", compare: bool = True,
-                   workers: int = 1, assumptions: str | None = None) -> list[CaseResult]:
+                   workers: int = 1, assumptions: str | None = None, engine: str | None = None) -> list[CaseResult]:
     """Predict every case (server rows by ``server_model``, the other one too with ``compare``);
     ``progress`` is called with the number of cases done. With ``workers > 1`` (and no
     ``validator`` given) the rows of each system (accelerator, count, model) go to one of
     ``workers`` processes; every prediction is the same as in one process."""
     if validator is not None or workers <= 1 or len(cases) < 2:
         v = validator or Validator(cal, lengths=lengths, server_model=server_model, compare=compare,
-                                   assumptions=assumptions)
+                                   assumptions=assumptions, engine=engine)
         out = []
         for k, case in enumerate(cases, start=1):
             out.append(v.predict_case(case))
@@ -344,7 +346,7 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetL
     done = 0
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(_predict_group, [cases[i] for i in g], cal, server_model, compare, assumptions,
-                               lengths): g
+                               lengths, engine): g
                    for g in order}
         for fut in as_completed(futures):
             for i, r in zip(futures[fut], fut.result(), strict=True):
@@ -356,7 +358,8 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetL
 
 
 def validate(*paths: str, calibration: Calibration | str | None = None, server_model: str = "sim",
-             compare: bool = True, workers: int = 1, assumptions: str | None = None) -> list[CaseResult]:
+             compare: bool = True, workers: int = 1, assumptions: str | None = None,
+             engine: str | None = None) -> list[CaseResult]:
     """Predict every published measurement in the case files ``paths`` (CSV; none: the shipped
     ``validation_cases.csv``) in its own setting. ``calibration``: a Calibration, a YAML path,
     ``"none"`` or None (the shipped one; a file also gives the MLPerf mean input lengths). Each
@@ -375,10 +378,12 @@ def validate(*paths: str, calibration: Calibration | str | None = None, server_m
     else:
         cal, lengths = load_calibration(calibration), load_dataset_lengths(calibration)
     return validate_cases(cases, cal, lengths=lengths, server_model=server_model, compare=compare, workers=workers,
-                          assumptions=assumptions)
+                          assumptions=assumptions, engine=engine)
 
 
 def _predict_group(cases: list[Case], cal: Calibration, server_model: str, compare: bool,
-                   assumptions: str | None = None, lengths: DatasetLengths | None = None) -> list[CaseResult]:
-    v = Validator(cal, lengths=lengths, server_model=server_model, compare=compare, assumptions=assumptions)
+                   assumptions: str | None = None, lengths: DatasetLengths | None = None,
+                   engine: str | None = None) -> list[CaseResult]:
+    v = Validator(cal, lengths=lengths, server_model=server_model, compare=compare, assumptions=assumptions,
+                  engine=engine)
     return [v.predict_case(c) for c in cases]
