@@ -7,6 +7,7 @@ and step-time cache) kept are bounded, so memory stays flat over thousands of ro
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from inferchip.catalog.engines import engine_calibration
@@ -64,10 +65,9 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     return rep, layout, list(notes)
 
 
-def predict_closed_loop(v: Any, case: Case) -> CaseResult:
-    """The row's value from its simulated benchmark, or why there is none."""
-    from inferchip.validation.validate import case_formats
-
+def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple[Any, list[str]]]) -> CaseResult:
+    """The row's value from its simulated benchmark, or why there is none (``case_formats``: the
+    validator's reading of the row's number formats)."""
     try:
         engine = None
         if v.engine is not None:

@@ -206,7 +206,7 @@ class Validator:
         ``compare`` the analytic model's value alongside."""
         from inferchip.validation.closed_loop_rows import predict_closed_loop
 
-        res = predict_closed_loop(self, case)
+        res = predict_closed_loop(self, case, case_formats)
         if self.compare and res.status == "ok":
             other = self._predict(case)
             res.by_model["analytic"] = other.predicted
