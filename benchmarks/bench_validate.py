@@ -7,7 +7,8 @@ its largest worker process, and the median error per metric. ``--rows N`` takes 
 (whole files are sorted by configuration, so a prefix is a few chips and engines, not a sample).
 
 Run: ``.venv/bin/python benchmarks/bench_validate.py [--rows 5000] [--workers 2]``
-Timings depend on what else the machine runs: quote them with the load.
+Timings depend on what else the machine runs: quote them with the load (the CPU seconds printed
+depend on it less than the wall time).
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ def main() -> None:
         ape = [abs(r.signed_error_pct) for r in ok if r.case.metric == metric]
         print(f"  {metric:28s} median APE {statistics.median(ape):5.1f}% over {len(ape):,} rows")
     print(f"peak memory: {me:.0f} MiB this process, {kids:.0f} MiB the largest worker")
-    print(f"wall {wall:.1f} s")
+    cpu = sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+              for f in ("ru_utime", "ru_stime"))
+    print(f"wall {wall:.1f} s; CPU {cpu:.1f} s in all processes ({cpu / max(a.workers, 1):.1f} s per worker core)")
     print(f"{len(cases) / wall:.1f} rows/s")
 
 
