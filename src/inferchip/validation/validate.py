@@ -339,7 +339,10 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetL
 
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(cases):
-        groups.setdefault((c.accelerator, c.num_accelerators, c.model), []).append(i)
+        # closed-loop rows also by engine text and lengths: groups of one configuration's runs (they share
+        # a simulation), small enough to keep both workers busy and the progress bar moving
+        extra = (c.software, c.input_tokens, c.output_tokens) if is_closed_loop(c) else ()
+        groups.setdefault((c.accelerator, c.num_accelerators, c.model, *extra), []).append(i)
     # The simulated rows are the costly ones: largest groups first keeps the workers evenly busy.
     order = sorted(groups.values(), key=lambda g: -sum(1 + 20 * (cases[i].scenario == "server") for i in g))
     slots: list[CaseResult | None] = [None] * len(cases)
