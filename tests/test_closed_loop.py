@@ -234,3 +234,43 @@ def test_cli_engine_option_refuses_an_unknown_engine(capsys):
 def test_catalogue_bounds_documented():
     for e in load_engines().engines:
         assert 0 <= e.step_overhead_s <= 0.005 and 0 <= e.request_overhead_s <= 1.0
+
+
+# ------------------------------------------------------------------ per-layer formats
+def test_checkpoint_map_keeps_gpt_oss_attention_16_bit():
+    from inferchip.catalog.checkpoints import attention_weight_format
+
+    assert attention_weight_format("openai/gpt-oss-120b", "mxfp4") == "bf16"  # modules_to_not_convert: self_attn
+    assert attention_weight_format("openai/gpt-oss-120b", "fp8") is None  # another quantisation than the checkpoint's
+    assert attention_weight_format("deepseek-ai/DeepSeek-R1", "fp8") is None  # block FP8 of every linear layer
+
+
+def test_per_layer_weight_bytes_hand_value():
+    """Weights held per chip move by exactly the attention projections' elements x the byte difference."""
+    from inferchip.catalog.models import load_model
+    from inferchip.mapping.memory_fit import Formats, weight_bytes_per_chip
+    from inferchip.mapping.sharding import shard
+    from inferchip.spec.formats import BYTES_PER_ELEMENT
+
+    ms = load_model("openai/gpt-oss-120b")
+    sm = shard(ms, Layout(tp=2))
+    flat, mapped = Formats("mxfp4", "bf16", "bf16"), Formats("mxfp4", "bf16", "bf16", attention_weights="bf16")
+    attn = sum(layer.count * g.weight_elements for layer in sm.layers for g in layer.gemms
+               if g.op_class == "attention_proj")
+    assert attn > 0
+    diff = weight_bytes_per_chip(ms, sm, mapped) - weight_bytes_per_chip(ms, sm, flat)
+    assert diff == pytest.approx(attn * (BYTES_PER_ELEMENT["bf16"] - BYTES_PER_ELEMENT["mxfp4"]))
+
+
+def test_per_layer_map_slows_a_memory_bound_decode_step():
+    from inferchip.catalog.chips import get_chip_params
+    from inferchip.catalog.models import load_model
+    from inferchip.performance.setting import resolve_setting
+
+    cp, ms = get_chip_params("nvidia-h100-sxm-80gb", "central"), load_model("openai/gpt-oss-120b")
+    t = []
+    for att in (None, "bf16"):
+        s = resolve_setting(cp, ms, count=2, weights="mxfp4", tp=2, calibration=Calibration(), attention_weights=att)
+        t.append(float(s.mapped(s.layout).replica_step_s(np.array([1.0]), np.array([1.0]), np.array([1000.0]),
+                                                          np.array([0.0]))[0][0]))
+    assert t[1] > t[0]

@@ -53,7 +53,8 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     notes = notes + check_span(layout, cp.max_scaleup_domain, cp.id, f"line {case.line} ({case.case_id})")
     setting = resolve_setting(cp, ms, count=layout.chips_per_replica, weights=fmt.weights,
                               activations=fmt.activations, kv=fmt.kv, tp=layout.tp, pp=layout.pp, ep=layout.ep,
-                              attn_dp=layout.attn_dp, calibration=cals[facts.engine.id])
+                              attn_dp=layout.attn_dp, calibration=cals[facts.engine.id],
+                              attention_weights=fmt.attention_weights)
     mm = setting.mapped(setting.layout)
     if mm.chunk_tokens != facts.engine.chunk_tokens:
         from dataclasses import replace

@@ -103,10 +103,16 @@ def case_formats(case: Case) -> tuple[Formats, list[str]]:
     the GEMMs at the 4-bit peak and attention at 16 bit, KV as given (fp8 by default)."""
     if case.weight_dtype is None:
         raise NotPredictable("weight_dtype is blank: the number format of the weights is unknown")
-    fmt = resolve_formats(case.weight_dtype, case.act_dtype, case.kv_dtype)
+    from inferchip.catalog.checkpoints import attention_weight_format
+
+    attention = attention_weight_format(case.model, case.weight_dtype)
+    fmt = resolve_formats(case.weight_dtype, case.act_dtype, case.kv_dtype, attention)
+    notes = [] if attention is None else [
+        f"per-layer formats from the checkpoint's quantization_config: experts {fmt.weights}, attention "
+        f"projections {attention}"]
     if fmt.activations in ("fp4", "mxfp4"):
-        return fmt, [f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the 4-bit peak, KV {fmt.kv}"]
-    return fmt, []
+        return fmt, [f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the 4-bit peak, KV {fmt.kv}", *notes]
+    return fmt, notes
 
 
 def _needs_ttft(case: Case) -> bool:
@@ -176,7 +182,8 @@ class Validator:
             ms, cp = self.model(case.model), self.chip(case.accelerator)
             self._resolved[key] = resolve_setting(cp, ms, count=case.num_accelerators, weights=fmt.weights,
                                                   activations=fmt.activations, kv=fmt.kv, tp=case.tp, pp=case.pp,
-                                                  ep=case.ep, calibration=self.cal, within=True)
+                                                  ep=case.ep, calibration=self.cal, within=True,
+                                                  attention_weights=fmt.attention_weights)
         return self._resolved[key]
 
     def mapped(self, case: Case, layout: Layout, fmt: Formats) -> MappedModel:
