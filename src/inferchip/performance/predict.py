@@ -211,9 +211,11 @@ def predict_setting(setting: Setting, q: Question) -> Prediction:
     """Predict a question on a resolved setting: the best layout's TTFT, TPOT, throughput, memory,
     time by operator class, power, energy and money (see :class:`Prediction`). ``q``: a static
     batch or the most throughput (:func:`ask`, or a :class:`Question` with length spreads; the
-    prediction reports the mean lengths)."""
-    if q.mode not in ("static", "max_throughput"):
-        raise InvalidSettingError(f"predict answers a static batch or the most throughput, not question mode "
+    prediction reports the mean lengths; a ``closed_loop`` question with a ``batch`` per replica is
+    continuous batching held at that many sequences)."""
+    if q.mode not in ("static", "max_throughput", "closed_loop"):
+        raise InvalidSettingError(f"predict answers a static batch, a closed loop or the most throughput, not "
+                                  f"question mode "
                                   f"{q.mode!r} "
                                   "(operating_point evaluates closed and open loops on one layout)")
     found = best_layout(setting, q)
@@ -263,12 +265,15 @@ def _at(x: Any, shape: tuple[int, ...], idx: int) -> float:
 def _step_power_at(economy: Any, cost: StepCost, step_s: Any, pp: int, shape: tuple[int, ...],
                    idx: int) -> tuple[float, float, bool, float]:
     """``economics.step_power`` of the step at point ``idx`` only (the same numbers, as floats)."""
+    from inferchip.cost.economics import point_waiting_s, waiting_s
+
     one = cost.point
     if one is not None and idx == 0:
-        return economy.step_power(one.flop_by_format, one.dram_bytes, one.link_bytes, _at(step_s, shape, idx), pp)
+        return economy.step_power(one.flop_by_format, one.dram_bytes, one.link_bytes, _at(step_s, shape, idx), pp,
+                                  point_waiting_s(one.classes))
     flop = {f: _at(v, shape, idx) for f, v in cost.flop_by_format.items()}
     return economy.step_power(flop, _at(cost.dram_bytes, shape, idx), _at(cost.link_bytes, shape, idx),
-                              _at(step_s, shape, idx), pp)
+                              _at(step_s, shape, idx), pp, _at(waiting_s(cost), shape, idx))
 
 
 def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, idx: int, setting: Setting) -> None:

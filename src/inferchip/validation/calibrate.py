@@ -39,7 +39,7 @@ from inferchip.errors import InferchipError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.phases import MappedModel
 from inferchip.spec.calibration import Calibration, DatasetLengths
-from inferchip.validation.cases import MLPERF_DATASETS, Case
+from inferchip.validation.cases import DATASETS, Case
 from inferchip.validation.validate import (
     CaseResult,
     NotPredictable,
@@ -88,7 +88,7 @@ class FitRow:
 def parameter_bounds(name: str, cal: Calibration | FitPoint) -> tuple[float, float]:
     """Bounds of a fitted parameter: the pydantic field's, or the data set's input limit."""
     if name.startswith(DS_PREFIX):
-        ds = MLPERF_DATASETS[name[len(DS_PREFIX):]]
+        ds = DATASETS[name[len(DS_PREFIX):]]
         return MIN_MEAN_INPUT_TOKENS, float(ds.max_input_tokens)
     lo, hi = 0.0, math.inf
     open_low = False

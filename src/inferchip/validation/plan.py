@@ -48,10 +48,11 @@ from inferchip.performance.operating import (  # the one operating-point solver 
 )
 from inferchip.spec.calibration import DatasetLengths
 from inferchip.validation.cases import (
+    DATASETS,
     MLPERF_DATASETS,
     Case,
     LatencyLimits,
-    dataset_for_model,
+    case_dataset,
     stated_limits,
     stated_load_per_s,
 )
@@ -85,12 +86,10 @@ def plan_for(case: Case, lengths: DatasetLengths) -> Plan:
     """The plan of a case (MLPerf rows: the mean input length of their data set from ``lengths``)."""
     notes: list[str] = []
     dataset = None
-    if case.is_mlperf:
-        ds = dataset_for_model(case.model)
-        if ds is None:
-            raise NotPredictable(f"no input_tokens and {case.model} is not on an MLPerf data set this validator knows")
+    ds = case_dataset(case) if case.scenario in ("offline", "server") else None
+    if ds is not None and case.input_tokens is None:
         if ds.name not in lengths.mean_input_tokens:
-            raise NotPredictable(f"the calibration has no mean input length for MLPerf data set {ds.name}")
+            raise NotPredictable(f"the calibration has no mean input length for data set {ds.name}")
         mean_in = float(lengths.mean_input_tokens[ds.name])
         mean_out = case.output_tokens or ds.default_output_tokens
         if mean_out is None:
@@ -99,7 +98,8 @@ def plan_for(case: Case, lengths: DatasetLengths) -> Plan:
             notes.append(f"output length not given: {mean_out:g} tokens assumed ({ds.citation})")
         inputs = LengthDist.lognormal(mean_in, ds.max_input_tokens)
         outputs = LengthDist.lognormal(mean_out, ds.max_output_tokens)
-        notes.append(f"MLPerf {ds.name}: mean input {mean_in:.0f} tokens (calibration), lognormal spread")
+        kind = "MLPerf " if ds.name in MLPERF_DATASETS else "data set "
+        notes.append(f"{kind}{ds.name}: mean input {mean_in:.0f} tokens (calibration), lognormal spread")
         dataset = ds.name
         if ds.beams > 1:
             notes.append(f"beam search of width {ds.beams}: {ds.beams} sequences decode per sample, one prefill")
@@ -107,7 +107,7 @@ def plan_for(case: Case, lengths: DatasetLengths) -> Plan:
         if case.input_tokens is None or case.output_tokens is None:
             raise NotPredictable(f"scenario {case.scenario} needs input_tokens and output_tokens")
         inputs, outputs = LengthDist.fixed(case.input_tokens), LengthDist.fixed(case.output_tokens)
-    beams = MLPERF_DATASETS[dataset].beams if dataset is not None else 1
+    beams = DATASETS[dataset].beams if dataset is not None else 1
     base = {"inputs": inputs, "outputs": outputs, "dataset": dataset, "beams": beams}
     if case.scenario == "single_stream" or case.metric == "batch_e2e_latency_ms":
         return Plan("static", concurrency=float(case.concurrency or 1), notes=tuple(notes), **base)

@@ -13,7 +13,8 @@ serving simulator on the layout the analytic search chose,
 predicts; with ``compare=True`` both run and each result keeps both values
 (:func:`server_comparison`). :class:`Validator` defaults to the analytic model, which
 ``calibrate`` relies on for speed (its fast path :func:`evaluate_fixed` is analytic);
-:func:`validate_cases` and ``inferchip validate`` default to the simulator and compare.
+:func:`validate_cases` and ``inferchip validate`` default to ``"auto"``: per metric kind, the model
+with the lower leave-one-accelerator-out error (``SERVER_MODEL_BY_METRIC``), and compare.
 Closed-loop rows (with a concurrency), static batches and max-throughput rows stay analytic.
 
 Energy rows (``power_w_wall_total``, ``power_w_board_total``, ``output_tokens_per_j_wall``,
@@ -71,6 +72,13 @@ from inferchip.validation.server import (
     stated_batch,
     stated_requests,
 )
+from inferchip.validation.server_choice import (  # re-exported: how the server model is chosen
+    SERVER_CHOICES,
+    SERVER_MODEL_BY_METRIC,
+    metric_kind,
+    server_choice_text,
+    server_model_for,
+)
 from inferchip.validation.stats import (  # re-exported: the statistics' public names
     GROUP_KEYS,
     SERVER_GROUPS,
@@ -85,6 +93,7 @@ __all__ = [
     "TTFT_P99_OVER_MEAN", "CaseResult", "LengthDist", "NotPredictable", "OperatingPoint", "Plan", "Validator",
     "case_formats", "error_stats", "evaluate_fixed", "max_concurrency", "metric_value", "operating_point",
     "plan_for", "server_comparison", "summarize", "uses_simulator", "validate", "validate_cases", "GROUP_KEYS",
+    "SERVER_CHOICES", "SERVER_MODEL_BY_METRIC", "metric_kind", "run_plan", "server_choice_text", "server_model_for",
     "SERVER_GROUPS", "case_kind",
 ]
 
@@ -116,6 +125,16 @@ def uses_simulator(case: Case, plan: Plan) -> bool:
     return case.scenario == "server" and case.concurrency is None and plan.mode in ("max_throughput", "open_loop")
 
 
+def run_plan(plan: Plan) -> Plan:
+    """The plan whose best layout a run's metric rows share: a latency row measured at a stated
+    load (an open loop) belongs to the run whose throughput row asks the most throughput under
+    the same limits, so it takes that plan's layout. Notes (where the limits were read) do not
+    part a run."""
+    if plan.mode != "open_loop":
+        return replace(plan, notes=(), analytic_notes=())
+    return replace(plan, mode="max_throughput", rate_per_s=None, notes=(), analytic_notes=())
+
+
 def _error_text(value: float | None, measured: float) -> str:
     return "-" if value is None else f"{value:.4g} ({percent_error(value, measured):+.1f}%)"
 
@@ -123,13 +142,14 @@ def _error_text(value: float | None, measured: float) -> str:
 class Validator:
     """Predicts cases under one calibration, caching chips, models, mapped models and settings.
 
-    ``server_model``: "analytic" (default: the fast model ``calibrate`` fits) or "sim";
-    ``compare``: also evaluate the other server model on server rows, into ``by_model``."""
+    ``server_model``: "analytic" (default: the fast model ``calibrate`` fits), "sim", or "auto"
+    (per metric kind, ``SERVER_MODEL_BY_METRIC``); ``compare``: also evaluate the other server
+    model on server rows, into ``by_model``."""
 
     def __init__(self, cal: Calibration, *, lengths: DatasetLengths | None = None, coarse: bool = False,
                  server_model: str = "analytic", compare: bool = False, assumptions: str | None = None):
-        if server_model not in SERVER_MODELS:
-            raise InvalidSettingError(f"server model {server_model!r}: allowed: {', '.join(SERVER_MODELS)}")
+        if server_model not in SERVER_CHOICES:
+            raise InvalidSettingError(f"server model {server_model!r}: allowed: {', '.join(SERVER_CHOICES)}")
         self.cal = cal
         self.lengths = lengths or DatasetLengths()  # MLPerf mean input lengths (None: the defaults)
         self.coarse = coarse
@@ -175,13 +195,15 @@ class Validator:
         """An energy row: predicted power or tokens per joule in the row's setting and scope."""
         from inferchip.validation.energy_rows import predict_energy_row
 
-        value, reason = predict_energy_row(case.to_row(), self.cal, self.assumptions, self.lengths)
+        row_notes: list[str] = []
+        value, reason = predict_energy_row(case.to_row(), self.cal, self.assumptions, self.lengths, row_notes)
         if value is None:
             return CaseResult(case, "not_predictable", reason or "no prediction")
         what = "wall power = boards + host model" if case.energy_scope == "wall" else "board power (accelerators only)"
-        return CaseResult(case, "ok", "", value, notes=[
+        return CaseResult(case, "ok", "", value, notes=row_notes + [
             f"energy row, {case.energy_scope} scope: {what}; energy constants from "
-            f"{self.assumptions or 'catalog/assumptions.yaml'}, not fitted to energy rows; throughput predicted too"])
+            f"{self.assumptions or 'catalog/assumptions.yaml'} (busy power fraction and host J per request fitted on "
+            "the energy rows, tools/fit_power.py); throughput predicted too"])
 
     def predict_case(self, case: Case) -> CaseResult:
         if case.energy_scope is not None:
@@ -192,18 +214,28 @@ class Validator:
             plan = plan_for(case, self.lengths)
             key = (case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep, plan)
             if key not in self._settings:
-                self._settings[key] = self._search(case, plan, fmt)
+                # one run, one layout: every metric row of a run (its throughput, and its TTFT/TPOT
+                # measured at a stated load) is evaluated on the layout of the run's own plan
+                run = run_plan(plan)
+                rkey = key[:-1] + (run,)
+                if rkey not in self._settings:
+                    self._settings[rkey] = self._search(case, run, fmt)
+                layout, run_point = self._settings[rkey]
+                self._settings[key] = (layout, run_point if plan.mode != "open_loop" else operating_point(
+                    self.mapped(case, layout, fmt), plan, layout.replicas, coarse=self.coarse,
+                    need_ttft=_needs_ttft(case)))
             layout, point = self._settings[key]
             if _needs_ttft(case) and math.isnan(point.ttft_s):
                 point = operating_point(self.mapped(case, layout, fmt), plan, layout.replicas, coarse=self.coarse)
                 self._settings[key] = (layout, point)
             sim_row = uses_simulator(case, plan)
-            simulated = sim_row and (self.server_model == "sim" or self.compare)
+            chosen = server_model_for(case.metric, self.server_model)
+            simulated = sim_row and (chosen == "sim" or self.compare)
             if simulated:
                 try:
                     outcome = self._simulate(case, plan, fmt, layout, point, key)
                 except InferchipError as exc:
-                    if self.server_model == "sim":
+                    if chosen == "sim":
                         raise
                     sim_error = str(exc).splitlines()[0]
         except UnknownIdError as exc:
@@ -215,11 +247,11 @@ class Validator:
         except InferchipError as exc:
             return CaseResult(case, "invalid_setting", str(exc).splitlines()[0])
         analytic = metric_value(case, plan, point, layout)
-        notes = fmt_notes + list(plan.notes)
+        notes = fmt_notes + [n for n in self.setting(case, fmt).format_notes if n not in fmt_notes] + list(plan.notes)
         by_model: dict[str, float | None] = {}
         model = None
         if sim_row:
-            model = self.server_model
+            model = server_model_for(case.metric, self.server_model)
         if simulated:  # both models evaluated (the analytic one always is)
             by_model = {"sim": None if outcome is None else sim_metric_value(case, plan, outcome, layout),
                         "analytic": analytic}
@@ -292,7 +324,7 @@ def evaluate_fixed(case: Case, layout: Layout, mm: MappedModel, cal: Calibration
 
 def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetLengths | None = None,
                    progress: Callable[[int], None] | None = None,
-                   validator: Validator | None = None, server_model: str = "sim", compare: bool = True,
+                   validator: Validator | None = None, server_model: str = "auto", compare: bool = True,
                    workers: int = 1, assumptions: str | None = None) -> list[CaseResult]:
     """Predict every case (server rows by ``server_model``, the other one too with ``compare``);
     ``progress`` is called with the number of cases done. With ``workers > 1`` (and no
@@ -329,7 +361,7 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetL
     return [r for r in slots if r is not None]
 
 
-def validate(*paths: str, calibration: Calibration | str | None = None, server_model: str = "sim",
+def validate(*paths: str, calibration: Calibration | str | None = None, server_model: str = "auto",
              compare: bool = True, workers: int = 1, assumptions: str | None = None) -> list[CaseResult]:
     """Predict every published measurement in the case files ``paths`` (CSV; none: the shipped
     ``validation_cases.csv``) in its own setting. ``calibration``: a Calibration, a YAML path,

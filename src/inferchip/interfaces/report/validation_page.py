@@ -45,11 +45,18 @@ SERVER_HEADER = ["server rows", "model", "cases", "predicted", "median APE", "p9
 
 def server_rows(comparison: dict[str, dict[str, dict[str, Any]]], chosen: str) -> list[list[str]]:
     """One row per group and server model: the two models' errors on the same server rows."""
+    from inferchip.validation.server_choice import SERVER_MODEL_BY_METRIC as BY_KIND
+
     out = []
     for group, by_model in comparison.items():
+        used = chosen
+        if chosen == "auto":  # the model of the group's metric kinds, where they agree
+            kinds = {"server throughput": ["throughput"], "server latency": ["ttft", "tpot"]}.get(
+                group, list(BY_KIND))
+            used = BY_KIND[kinds[0]] if len({BY_KIND[k] for k in kinds}) == 1 else ""
         for m in SERVER_MODELS:
             st = by_model[m]
-            out.append([group, m + (" (used)" if m == chosen else ""), str(st["cases"]), str(st["predicted"]),
+            out.append([group, m + (" (used)" if m == used else ""), str(st["cases"]), str(st["predicted"]),
                         pct(st["median_ape"]), pct(st["p90_ape"]), pct(st["median_signed_error_pct"], True)])
     return out
 
@@ -209,9 +216,11 @@ def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], g
         L += ["", f"### {title}", ""]
         L += _md_table([key] + STATS_HEADER[1:], [stats_row(k, s) for k, s in groups[key].items()])
     if server_models:
+        from inferchip.validation.server_choice import server_choice_text
+
         L += ["", "### Server rows: simulator against analytic", "",
               f"The server rows (MLPerf Server/Interactive, open loops at a stated rate) are predicted by the "
-              f"`{server_model}` model; both models' errors on the same rows:", ""]
+              f"`{server_choice_text(server_model)}` model; both models' errors on the same rows:", ""]
         L += _md_table(SERVER_HEADER, server_rows(server_models, server_model))
     L += ["", "## Predicted against measured", "",
           f"![predicted against measured, log-log]({svg.name})", "",
