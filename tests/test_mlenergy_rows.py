@@ -106,7 +106,7 @@ def test_board_power_of_every_subset_row_lies_between_idle_and_tdp(row):
     value, reason = predict_energy_row(row)
     n = int(row["num_accelerators"])
     assert reason is None
-    assert 60.0 * n < value <= 700.0 * n * (1 + 1e-9)
+    assert 70.0 * n < value <= 700.0 * n * (1 + 1e-9)
 
 
 def test_validator_carries_the_energy_rows_notes():
@@ -158,3 +158,28 @@ def test_predicted_tokens_per_joule_is_finite_for_every_subset_row():
     for row in _rows():
         value, reason = predict_energy_row(row)
         assert reason is None and value is not None and math.isfinite(value) and value > 0
+
+
+def test_a_regenerated_validation_page_keeps_the_sections_other_tools_wrote(tmp_path):
+    from inferchip.interfaces.report.validation_page import kept_sections
+
+    page = tmp_path / "v.md"
+    assert kept_sections(page) == []
+    page.write_text("# old page\n\n<!-- kept: begin energy -->\n## Energy\ntext\n<!-- kept: end -->\ntail\n")
+    kept = kept_sections(page)
+    assert kept[0].startswith("<!-- kept: begin energy -->") and kept[0].endswith("<!-- kept: end -->")
+    assert "## Energy\ntext" in kept[0] and "old page" not in kept[0] and "tail" not in kept[0]
+
+
+def test_power_fit_reads_the_stated_throughput_and_sets_the_parameters():
+    from inferchip.catalog.assumptions import load_assumptions
+    from inferchip.validation.power_fit import BUSY, HOST, error_table, measured_throughput, with_power
+
+    row = _rows()[0]
+    assert measured_throughput(row) == pytest.approx(float(row["notes"].split("measured throughput ")[1].split()[0]))
+    assert measured_throughput({"notes": "no figure"}) is None
+    a = with_power(load_assumptions(), {BUSY: 0.42, HOST: 1.5})
+    assert a.energy.busy_fraction == 0.42 and a.host.j_per_sequence == 1.5
+    t = error_table([{"metric": "m"}, {"metric": "m"}, {"metric": "n"}], [10.0, -30.0, float("nan")])
+    assert t == [{"metric": "m", "rows": 2, "median_ape": 20.0, "p90_ape": pytest.approx(28.0),
+                  "median_signed": -10.0}]

@@ -242,9 +242,27 @@ def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], g
                      layout_text(r.layout) if r.layout else ("energy" if r.status == "ok" else r.status)]
                     for r in results])
     L += ["", "## How a row is predicted", "", *_method_text(v, vs), ""]
+    L += kept_sections(page)
     _write_atomic(svg, plot_svg(results))
     _write_atomic(html, plot_html(results))
     _write_atomic(page, "\n".join(L))
+
+
+KEEP_BEGIN, KEEP_END = "<!-- kept: begin", "<!-- kept: end -->"
+
+
+def kept_sections(page: Path) -> list[str]:
+    """Sections of an existing page written by other tools (between ``<!-- kept: begin NAME -->``
+    and ``<!-- kept: end -->``): a regenerated page keeps them, at its end."""
+    try:
+        text = page.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    out: list[str] = []
+    while (a := text.find(KEEP_BEGIN)) >= 0 and (b := text.find(KEEP_END, a)) >= 0:
+        out += [text[a:b + len(KEEP_END)], ""]
+        text = text[b + len(KEEP_END):]
+    return out
 
 
 def _method_text(v, vs) -> list[str]:
