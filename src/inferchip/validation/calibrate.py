@@ -252,7 +252,7 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
     """Fit on all cases, then (optionally) leave-one-accelerator-out cross-validation.
 
     Energy rows (power, tokens per joule) are left out: the calibration holds performance
-    parameters only, and energy constants are never fitted to measured rows."""
+    parameters only; the few power parameters are fitted apart (:mod:`inferchip.validation.power_fit`)."""
     cases = [c for c in cases if c.energy_scope is None]
     start = as_point(start)
     say = progress or (lambda _msg: None)

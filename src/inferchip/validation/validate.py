@@ -20,7 +20,8 @@ Closed-loop rows (with a concurrency), static batches and max-throughput rows st
 Energy rows (``power_w_wall_total``, ``power_w_board_total``, ``output_tokens_per_j_wall``,
 ``output_tokens_per_j_board``; ``shared/validation/energy_cases.csv``) are predicted by
 :func:`inferchip.validation.energy_rows.predict_energy_row` in the row's setting: power from
-the energy constants of the assumptions file (never fitted to these rows), wall power with
+the energy constants of the assumptions file (the busy power fraction and the host energy per
+request fitted on energy rows, :mod:`inferchip.validation.power_fit`), wall power with
 the stated host model, tokens per joule as predicted throughput over predicted power. Their
 statistics are kept apart per scope (:func:`summarize`, ``"kinds"``), never mixed into the
 performance figures.
