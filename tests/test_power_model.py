@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from inferchip.catalog.assumptions import load_assumptions
 from inferchip.cost import energy as en
-from inferchip.cost.economics import active_static_power_w, busy_share_w, chip_economy, chip_money
+from inferchip.cost.economics import active_static_power_w, chip_economy, chip_money
 from inferchip.errors import InvalidSettingError
 from inferchip.validation.power_fit import with_power
 
@@ -23,10 +23,9 @@ A = load_assumptions()
 
 
 def test_busy_static_power_by_hand():
-    # H100: 84 W idle, 700 W limit, busy fraction 0.5: 84 + 0.5 x 616 = 392 W at full activity,
-    # 84 + 0.5 x 616 x 0.25 = 161 W at a quarter.
+    # H100: 84 W idle, 700 W limit, busy fraction 0.5: 84 + 0.5 x 616 = 392 W.
     assert en.busy_static_power_w(84.0, 700.0, 0.5) == pytest.approx(392.0)
-    assert en.busy_static_power_w(84.0, 700.0, 0.5, 0.25) == pytest.approx(161.0)
+    assert en.busy_static_power_w(84.0, 450.0, 0.5) == pytest.approx(267.0)  # a 450 W cap: a lower floor
     assert en.busy_static_power_w(84.0, 700.0, 0.0) == pytest.approx(84.0)
     with pytest.raises(InvalidSettingError, match="busy_power_fraction"):
         en.busy_static_power_w(84.0, 700.0, 1.0)
@@ -42,13 +41,6 @@ def test_rated_flop_energy_keeps_the_tdp_rating_point():
         assert p == pytest.approx(tdp)
 
 
-def test_device_activity_by_hand():
-    assert en.device_activity(10e-3, 2.5e-3) == pytest.approx(0.75)
-    assert en.device_activity(10e-3, 20e-3) == 0.0  # waits longer than the step: clipped
-    assert en.device_activity(0.0, 0.0) == 1.0
-    assert np.allclose(en.device_activity(np.array([4.0, 8.0]), 1.0), [0.75, 0.875])
-
-
 def test_host_power_per_sequence_adds_to_the_wall():
     a = with_power(A, {"host.host_j_per_sequence": 2.0})
     base = en.wall_power_w(4000.0, 8, a)
@@ -61,7 +53,6 @@ def test_host_power_per_sequence_adds_to_the_wall():
 def test_active_static_power_is_idle_plus_the_busy_share():
     a = with_power(A, {"energy.busy_power_fraction": 0.6})
     assert active_static_power_w(700.0, 84.0, a) == pytest.approx(84.0 + 0.6 * 616.0)
-    assert busy_share_w(700.0, 84.0, a) == pytest.approx(0.6 * 616.0)
     # no measured idle: the static fraction of the TDP is the floor
     idle = A.number("energy.static_power_fraction_of_tdp") * 700.0
     assert active_static_power_w(700.0, math.nan, a) == pytest.approx(idle + 0.6 * (700.0 - idle))
@@ -74,10 +65,10 @@ def _economy(beta: float, tdp: float = 700.0, idle: float = 84.0):
 
 @settings(max_examples=60, deadline=None)
 @given(beta=st.floats(0.0, 0.85), flop=st.floats(0.0, 5e12), dram=st.floats(0.0, 5e10),
-       step=st.floats(1e-4, 1.0), wait_share=st.floats(0.0, 1.0))
-def test_power_lies_between_idle_and_the_power_limit(beta, flop, dram, step, wait_share):
+       link=st.floats(0.0, 1e10), step=st.floats(1e-4, 1.0))
+def test_power_lies_between_idle_and_the_power_limit(beta, flop, dram, link, step):
     eco = _economy(beta)
-    t, p, _, e = eco.step_power({"bf16": flop}, dram, 0.0, step, 1, wait_share * step)
+    t, p, _, e = eco.step_power({"bf16": flop}, dram, link, step, 1)
     assert 84.0 * (1 - 1e-12) <= p <= 700.0 * (1 + 1e-12)
     assert t >= step
     assert e == pytest.approx(p * t, rel=1e-9)
@@ -85,14 +76,16 @@ def test_power_lies_between_idle_and_the_power_limit(beta, flop, dram, step, wai
 
 @settings(max_examples=60, deadline=None)
 @given(beta=st.floats(0.0, 0.85), flop=st.floats(0.0, 1e12), dram=st.floats(0.0, 1e10),
-       step=st.floats(1e-3, 1.0), more=st.floats(1.0, 10.0), wait_share=st.floats(0.0, 1.0))
-def test_more_activity_never_gives_less_power(beta, flop, dram, step, more, wait_share):
+       link=st.floats(0.0, 1e9), step=st.floats(1e-3, 1.0), more=st.floats(1.0, 10.0))
+def test_more_activity_never_gives_less_power(beta, flop, dram, link, step, more):
     eco = _economy(beta)
-    base = eco.step_power({"bf16": flop}, dram, 0.0, step, 1, wait_share * step)[1]
-    # more FLOPs, more bytes, or less waiting in the same step time: never less power
-    assert eco.step_power({"bf16": flop * more}, dram, 0.0, step, 1, wait_share * step)[1] >= base * (1 - 1e-12)
-    assert eco.step_power({"bf16": flop}, dram * more, 0.0, step, 1, wait_share * step)[1] >= base * (1 - 1e-12)
-    assert eco.step_power({"bf16": flop}, dram, 0.0, step, 1, wait_share * step / more)[1] >= base * (1 - 1e-12)
+    base = eco.step_power({"bf16": flop}, dram, link, step, 1)[1]
+    # more FLOPs, more memory traffic or more link traffic in the same step time: never less power
+    assert eco.step_power({"bf16": flop * more}, dram, link, step, 1)[1] >= base * (1 - 1e-12)
+    assert eco.step_power({"bf16": flop}, dram * more, link, step, 1)[1] >= base * (1 - 1e-12)
+    assert eco.step_power({"bf16": flop}, dram, link * more, step, 1)[1] >= base * (1 - 1e-12)
+    # and a busier chip (a larger busy fraction) never draws less
+    assert _economy(min(beta * more, 0.9)).step_power({"bf16": flop}, dram, link, step, 1)[1] >= base * (1 - 1e-12)
 
 
 @settings(max_examples=40, deadline=None)
@@ -103,25 +96,25 @@ def test_energy_per_token_never_below_roofline_time_times_idle(beta, dram, token
     bandwidth = 3.35e12
     t_roof = dram / bandwidth
     eco = _economy(beta)
-    t, _, _, e = eco.step_power({"bf16": 2.0 * 8e9 * tokens}, dram, 0.0, t_roof * 1.3, 1, 0.0)
+    t, _, _, e = eco.step_power({"bf16": 2.0 * 8e9 * tokens}, dram, 0.0, t_roof * 1.3, 1)
     assert e / tokens >= t_roof * 84.0 / tokens * (1 - 1e-12)
 
 
-def test_array_and_float_paths_agree_with_waiting_time():
+def test_array_and_float_paths_agree_by_hand():
     from inferchip.cost.economics import step_power
     from inferchip.cost.step_types import ClassCost, StepCost
 
     a = with_power(A, {"energy.busy_power_fraction": 0.5})
     z = np.zeros(())
-    cost = StepCost(np.array(0.01), {"host": ClassCost(np.array(0.002), z, z, z, np.array(0.002)),
-                                     "allreduce": ClassCost(np.array(0.001), z, z, np.array(0.001), z)},
+    cost = StepCost(np.array(0.01), {"host": ClassCost(np.array(0.002), z, z, z, np.array(0.002))},
                     {"bf16": np.array(1e12)}, np.array(2e10), np.array(1e8))
     pr = step_power(cost, np.array(0.01), 1, None, "HBM3", 700.0, 84.0, a)
     eco = chip_economy(None, "HBM3", 700.0, 84.0, chip_money(None, a), a)
-    t, p, thr, e = eco.step_power({"bf16": 1e12}, 2e10, 1e8, 0.01, 1, 0.003)
+    t, p, thr, e = eco.step_power({"bf16": 1e12}, 2e10, 1e8, 0.01, 1)
     assert float(pr.power_w) == pytest.approx(p, rel=1e-12)
     assert float(pr.energy_j) == pytest.approx(e, rel=1e-12)
-    # activity 0.7: the busy share counts 70 %
+    # by hand: idle + half the range + (1 - 0.5) x all-in FLOP energy + bytes x J/B, over 10 ms
     u = eco.units
+    assert u.flop_j("bf16") == pytest.approx(0.5 * float(en.energy_per_flop_j("bf16", u.node_nm, a)))
     dyn = 1e12 * u.flop_j("bf16") + 2e10 * u.per_byte_dram_j + 1e8 * u.per_byte_link_j
-    assert p == pytest.approx(84.0 + 0.5 * 616.0 * 0.7 + dyn / 0.01)
+    assert p == pytest.approx(84.0 + 0.5 * 616.0 + dyn / 0.01)

@@ -135,26 +135,6 @@ def step_dynamic_energy_j(cost: StepCost, spec: ChipSpec | None, memory_type: st
     return np.asarray(e, dtype=float)
 
 
-def waiting_s(cost: StepCost) -> np.ndarray:
-    """Time of a stage step the chip waits rather than runs kernels, s: the engine's host time
-    (the ``host`` class) plus the network-bound time of every class (collectives, transfers)."""
-    w: np.ndarray = np.zeros(())
-    for name, cc in cost.classes.items():
-        w = w + np.asarray(cc.time_s if name == "host" else cc.network_s, dtype=float)
-    return w
-
-
-def point_waiting_s(classes: dict[str, tuple[float, float, float, float, float]]) -> float:
-    """:func:`waiting_s` of one point's classes as floats ``(time, compute, memory, network, overhead)``."""
-    return sum(v[0] if name == "host" else v[3] for name, v in classes.items())
-
-
-def busy_share_w(tdp_w: float, idle_w: float, assumptions: Assumptions) -> float:
-    """The part of :func:`active_static_power_w` that scales with the chip's activity, W."""
-    return active_static_power_w(tdp_w, idle_w, assumptions) - float(
-        en.busy_static_power_w(min(_idle(tdp_w, idle_w, assumptions), tdp_w), tdp_w, 0.0))
-
-
 def _idle(tdp_w: float, idle_w: float, assumptions: Assumptions) -> float:
     return idle_w if np.isfinite(idle_w) else float(en.static_power_w(tdp_w, assumptions))
 
@@ -181,14 +161,10 @@ def step_power(cost: StepCost, replica_step_s: np.ndarray, pp: int, spec: ChipSp
 
     Static power of the busy chip: :func:`active_static_power_w` (idle floor plus the busy share of
     the range up to ``tdp_w``, the enforced power limit: a capped chip, at lower voltage, has a
-    lower floor), the busy share scaled by the chip's activity (:func:`~inferchip.cost.energy.device_activity`
-    of the time it waits on the host or the network, :func:`waiting_s`); the FLOPs cost the rest
-    of the rating point (:class:`UnitEnergies`).
+    lower floor); the FLOPs cost the rest of the rating point (:class:`UnitEnergies`).
     """
     e_dyn = step_dynamic_energy_j(cost, spec, memory_type, assumptions) * pp
-    idle = min(_idle(tdp_w, idle_w, assumptions), tdp_w)
-    activity = en.device_activity(replica_step_s, waiting_s(cost) * pp)
-    static = np.asarray(en.busy_static_power_w(idle, tdp_w, assumptions.energy.busy_fraction, activity))
+    static = active_static_power_w(tdp_w, idle_w, assumptions)
     t, p, thr = en.throttle(replica_step_s, e_dyn, static, tdp_w)
     t = np.asarray(t, float)
     return PowerResult(t, np.asarray(p, float), np.asarray(thr), e_dyn + static * t)
@@ -232,7 +208,7 @@ class ChipEconomy:
     and :func:`money_per_token` operation for operation, so they give the same numbers."""
 
     units: UnitEnergies
-    static_w: float  # busy static power at full activity
+    static_w: float  # busy static power (active_static_power_w)
     tdp_w: float
     money: ChipMoney
     host_idle_w: float
@@ -243,12 +219,10 @@ class ChipEconomy:
     pue: float
     usd_per_kwh: float
     colocation_usd_per_kw_month: float
-    busy_w: float = 0.0  # the part of static_w that scales with the chip's activity
 
     def step_power(self, flop_by_format: dict[str, float], dram_bytes: float, link_bytes: float,
-                   replica_step_s: float, pp: int, waiting_s: float = 0.0) -> tuple[float, float, bool, float]:
-        """:func:`step_power` of one step: (time_s, power_w, throttled, energy_j); ``waiting_s``: the
-        stage step's :func:`waiting_s` (host and network time)."""
+                   replica_step_s: float, pp: int) -> tuple[float, float, bool, float]:
+        """:func:`step_power` of one step: (time_s, power_w, throttled, energy_j)."""
         u = self.units
         e = 0.0
         for fmt, flop in flop_by_format.items():
@@ -258,8 +232,7 @@ class ChipEconomy:
         e_dyn = e * pp
         t = _nonnegative(float(replica_step_s), "time_s")
         _nonnegative(e_dyn, "energy_dynamic_j")
-        activity = float(en.device_activity(t, _nonnegative(waiting_s, "waiting_s") * pp))
-        s, tdp = self.static_w - self.busy_w * (1.0 - activity), self.tdp_w
+        s, tdp = self.static_w, self.tdp_w
         p_dyn = e_dyn / t if t > 0 else (math.inf if e_dyn > 0 else 0.0)
         throttled = p_dyn + s > tdp
         if throttled:
@@ -305,8 +278,7 @@ def chip_economy(spec: ChipSpec | None, memory_type: str, tdp_w: float, idle_w: 
                                              a.number("tco.lifetime_years"), a.number("tco.annual_cost_of_capital")))
         tco.energy_cost_per_hour_usd(0.0, a.number("tco.pue"), a.number("tco.usd_per_kwh"))  # checks the PUE
         tco.hosting_per_hour_usd(0.0, a.number("tco.colocation_usd_per_kw_month"))
-    return ChipEconomy(unit_energies(spec, memory_type, a), static, float(tdp_w), money,  # busy_w: last
+    return ChipEconomy(unit_energies(spec, memory_type, a), static, float(tdp_w), money,
                        a.number("host.host_idle_w"), a.number("host.host_per_accelerator_w"),
                        a.number("host.fan_power_fraction"), a.number("host.psu_efficiency"), capex,
-                       a.number("tco.pue"), a.number("tco.usd_per_kwh"), a.number("tco.colocation_usd_per_kw_month"),
-                       busy_share_w(tdp_w, idle_w, a))
+                       a.number("tco.pue"), a.number("tco.usd_per_kwh"), a.number("tco.colocation_usd_per_kw_month"))

@@ -207,26 +207,13 @@ def static_power_w(tdp_w: ArrayLike, assumptions: Assumptions) -> Number:
     )
 
 
-def busy_static_power_w(idle_w: ArrayLike, limit_w: ArrayLike, busy_fraction: float,
-                        activity: ArrayLike = 1.0) -> Number:
+def busy_static_power_w(idle_w: ArrayLike, limit_w: ArrayLike, busy_fraction: float) -> Number:
     """Power of a chip while its kernels run, before their work is counted, W:
-    ``idle + busy_fraction x (limit - idle) x activity`` (``limit``: the enforced power limit, TDP
-    or a cap; ``activity``: the share of the step the chip runs kernels, :func:`device_activity`)."""
+    ``idle + busy_fraction x (limit - idle)`` (``limit``: the enforced power limit, TDP or a cap)."""
     idle, limit = nonnegative_array(idle_w, "idle_w"), nonnegative_array(limit_w, "limit_w")
-    act = nonnegative_array(activity, "activity")
     if not 0.0 <= busy_fraction < 1.0:
         raise InvalidSettingError(f"busy_power_fraction: must lie in [0, 1), got {busy_fraction:g}")
-    return scalar_if_0d(idle + busy_fraction * np.maximum(limit - idle, 0.0) * np.minimum(act, 1.0))
-
-
-def device_activity(step_s: ArrayLike, waiting_s: ArrayLike) -> Number:
-    """Share of a step the chip runs kernels (dimensionless, in [0, 1]): ``1 - waiting / step``,
-    ``waiting_s`` being the time it waits on the host (the engine's un-hidden iteration overhead)
-    or on the network (collectives, pipeline transfers). A zero-length step counts as busy."""
-    t, w = nonnegative_array(step_s, "step_s"), nonnegative_array(waiting_s, "waiting_s")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a = np.where(t > 0, 1.0 - w / np.where(t > 0, t, 1.0), 1.0)
-    return scalar_if_0d(np.clip(a, 0.0, 1.0))
+    return scalar_if_0d(idle + busy_fraction * np.maximum(limit - idle, 0.0))
 
 
 def rated_flop_energy_factor(busy_fraction: float) -> float:

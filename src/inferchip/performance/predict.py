@@ -265,15 +265,12 @@ def _at(x: Any, shape: tuple[int, ...], idx: int) -> float:
 def _step_power_at(economy: Any, cost: StepCost, step_s: Any, pp: int, shape: tuple[int, ...],
                    idx: int) -> tuple[float, float, bool, float]:
     """``economics.step_power`` of the step at point ``idx`` only (the same numbers, as floats)."""
-    from inferchip.cost.economics import point_waiting_s, waiting_s
-
     one = cost.point
     if one is not None and idx == 0:
-        return economy.step_power(one.flop_by_format, one.dram_bytes, one.link_bytes, _at(step_s, shape, idx), pp,
-                                  point_waiting_s(one.classes))
+        return economy.step_power(one.flop_by_format, one.dram_bytes, one.link_bytes, _at(step_s, shape, idx), pp)
     flop = {f: _at(v, shape, idx) for f, v in cost.flop_by_format.items()}
     return economy.step_power(flop, _at(cost.dram_bytes, shape, idx), _at(cost.link_bytes, shape, idx),
-                              _at(step_s, shape, idx), pp, _at(waiting_s(cost), shape, idx))
+                              _at(step_s, shape, idx), pp)
 
 
 def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, idx: int, setting: Setting) -> None:

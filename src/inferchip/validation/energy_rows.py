@@ -8,8 +8,8 @@ MLPerf Power), ``output_tokens_per_j_board`` / ``_wall`` (tokens per joule in th
 How (:func:`predict_energy_run`, :func:`predict_energy_row`):
 
 * Board power: ``predict_setting`` in the row's setting gives one chip's average power
-  (``cost.economics.step_power``: idle + busy share of the range up to the power limit, scaled
-  by the chip's activity, + event energies / step time, throttled at the limit); the total is
+  (``cost.economics.step_power``: idle + busy share of the range up to the power limit + event
+  energies / step time, throttled at the limit); the total is
   that times the chips used, plus the idle power of any chip the layout leaves unused.
 * Wall power: board total plus the host model :func:`inferchip.cost.energy.wall_power_w`
   (host idle, per-accelerator share, per completed request, fans, PSU; ``catalog/assumptions.yaml``).
