@@ -12,10 +12,15 @@ Model (METHODS.md 2.10, 3.6):
 * Board power = dynamic energy / time + static power; when that exceeds TDP the step is
   stretched (:func:`throttle`).
 
-Known limit: ``static_power_fraction_of_tdp`` is an idle floor. A chip that is busy at full
-clock (e.g. batch-1 decode) draws more than floor + event energies; measured H100 batch-1
-vLLM runs (energy_cases.csv, Llama-2-7B at ~1.7 TB/s) sit near 365 W where this model gives
-~160 W. Callers with a measured active floor should pass it as ``static_w``.
+Board power of a busy chip (:func:`busy_static_power_w`, :func:`rated_flop_energy_factor`):
+``P = P_idle + beta (P_limit - P_idle) + (1 - beta) e_flop FLOP / t + e_byte bytes / t + e_link
+link bytes / t``. ``beta`` (``energy.busy_power_fraction``) is the share of the idle-to-limit
+range a chip draws whenever kernels run, whatever their work (clocks at the top
+voltage/frequency point, every SM issuing or stalled, leakage when hot); it is one fitted
+physical parameter. The rating point ties it to the per-FLOP energy: ``e_flop`` was derived so
+that a dense GEMM at datasheet peak draws the TDP over an idle floor, so a busy floor of
+``beta`` of that range leaves ``1 - beta`` of it to the FLOPs. Memory and link energies are
+per byte from their own sources.
 
 All functions broadcast with numpy; scalars in give floats out.
 """
@@ -180,6 +185,30 @@ def static_power_w(tdp_w: ArrayLike, assumptions: Assumptions) -> Number:
     )
 
 
+def busy_static_power_w(idle_w: ArrayLike, limit_w: ArrayLike, busy_fraction: float) -> Number:
+    """Power of a chip while its kernels run, before their work is counted, W:
+    ``idle + busy_fraction x (limit - idle)`` (``limit``: the enforced power limit, TDP or a cap)."""
+    idle, limit = nonnegative_array(idle_w, "idle_w"), nonnegative_array(limit_w, "limit_w")
+    if not 0.0 <= busy_fraction < 1.0:
+        raise InvalidSettingError(f"busy_power_fraction: must lie in [0, 1), got {busy_fraction:g}")
+    return scalar_if_0d(idle + busy_fraction * np.maximum(limit - idle, 0.0))
+
+
+def rated_flop_energy_factor(busy_fraction: float) -> float:
+    """Share of the all-in per-FLOP energy left to the FLOPs once a busy floor of ``busy_fraction``
+    of the idle-to-TDP range is counted apart: ``1 - busy_fraction`` (a dense GEMM at datasheet
+    peak still draws the TDP, the rating point ``flop_pj_at_reference_node`` was derived at)."""
+    if not 0.0 <= busy_fraction < 1.0:
+        raise InvalidSettingError(f"busy_power_fraction: must lie in [0, 1), got {busy_fraction:g}")
+    return 1.0 - busy_fraction
+
+
+def host_sequence_power_w(sequences_per_s: ArrayLike, j_per_sequence: float) -> Number:
+    """Host power spent on the requests themselves (tokenising, scheduling, detokenising, the
+    benchmark client), W: ``j_per_sequence x sequences completed per second``."""
+    return scalar_if_0d(nonnegative_array(sequences_per_s, "sequences_per_s") * j_per_sequence)
+
+
 def step_power_w(energy_j: ArrayLike, time_s: ArrayLike, static_w: ArrayLike) -> Number:
     """Average board power of a step: dynamic energy / time + static power, W."""
     e, t, s = (
@@ -231,17 +260,20 @@ def j_per_token(energy_j: ArrayLike, tokens: ArrayLike) -> Number:
 
 
 def wall_power_w(
-    board_power_w_total: ArrayLike, num_accelerators: ArrayLike, assumptions: Assumptions
+    board_power_w_total: ArrayLike, num_accelerators: ArrayLike, assumptions: Assumptions,
+    *, sequences_per_s: ArrayLike = 0.0,
 ) -> Number:
     """AC power at the wall of a server holding ``num_accelerators`` boards, W.
 
-    ``(boards + host_idle + host_per_accelerator * n) * (1 + fan_fraction) / psu_efficiency``
-    (MLPerf Power measures at the wall; board power is NVML scope).
+    ``(boards + host_idle + host_per_accelerator * n + host_j_per_sequence * sequences/s)
+    * (1 + fan_fraction) / psu_efficiency`` (MLPerf Power measures at the wall; board power is
+    NVML scope). ``sequences_per_s``: requests the system completes per second (0: host idle only).
     """
     a = assumptions
     board, n = (
         nonnegative_array(board_power_w_total, "board_power_w_total"),
         nonnegative_array(num_accelerators, "num_accelerators"),
     )
-    it_w = board + a.number("host.host_idle_w") + a.number("host.host_per_accelerator_w") * n
+    it_w = (board + a.number("host.host_idle_w") + a.number("host.host_per_accelerator_w") * n
+            + np.asarray(host_sequence_power_w(sequences_per_s, a.host.j_per_sequence)))
     return scalar_if_0d(it_w * (1.0 + a.number("host.fan_power_fraction")) / a.number("host.psu_efficiency"))

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the validation machinery is imported by the commands that u
 
 
 class ServerModel(StrEnum):
+    auto = "auto"
     sim = "sim"
     analytic = "analytic"
 
@@ -152,9 +153,11 @@ def validate_cmd(
                                            help="none, or a calibration YAML (default: the shipped one).",
                                            callback=opts.input_file("--calibration")),
     page: Path | None = typer.Option(None, "--page", help="Also write a markdown page (with SVG and HTML plots) here."),
-    server_model: ServerModel = typer.Option(ServerModel.sim, "--server-model",
-                                             help="Model of the server rows: the serving simulator or the analytic "
-                                                  "approximation (the other one is reported alongside)."),
+    server_model: ServerModel = typer.Option(ServerModel.auto, "--server-model",
+                                             help="Model of the server rows: the serving simulator, the analytic "
+                                                  "approximation, or auto: per metric, the one with the lower "
+                                                  "leave-one-accelerator-out error (the other one is reported "
+                                                  "alongside)."),
     workers: int = typer.Option(2, "--workers", min=1,
                                 help="Processes (the simulated server rows are the costly part)."),
     assumptions: str | None = typer.Option(None, "--assumptions",
@@ -166,7 +169,7 @@ def validate_cmd(
     Vision case files (the columns of vision_cases.csv) are recognised by their header and validated too."""
     from inferchip.interfaces.report.validation_page import stats_row, write_page
     from inferchip.interfaces.vision_validate import run_vision, split_case_files
-    from inferchip.validation.validate import summarize
+    from inferchip.validation.validate import server_choice_text, summarize
 
     cases, vision_files = split_case_files(cases)
     vision = run_vision(vision_files, json_output=output == OutputFormat.json,
@@ -201,7 +204,9 @@ def validate_cmd(
                    summary.get("server_models"), server_model.value, lengths)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"cases": [r.to_dict() for r in results], "summary": summary,
-                                "server_model": server_model.value, "calibration": cal_text, "file": files,
+                                "server_model": server_model.value,
+                                "server_model_used": server_choice_text(server_model.value),
+                                "calibration": cal_text, "file": files,
                                 **({"vision": vision} if vision else {})}))
         return
     con = _console()
@@ -212,7 +217,7 @@ def validate_cmd(
     if by:
         rows_s += [stats_row(k, v) for k, v in summary["groups"].items()]
     con.print(_stats_table(f"summary (APE = |predicted / measured - 1|; calibration: {cal_text}; "
-                           f"server rows: {server_model.value})", rows_s))
+                           f"server rows: {server_choice_text(server_model.value)})", rows_s))
     if summary.get("server_models"):
         con.print(_server_table(summary["server_models"], server_model.value))
     failed = [r for r in results if r.status != "ok"]

@@ -211,9 +211,11 @@ def predict_setting(setting: Setting, q: Question) -> Prediction:
     """Predict a question on a resolved setting: the best layout's TTFT, TPOT, throughput, memory,
     time by operator class, power, energy and money (see :class:`Prediction`). ``q``: a static
     batch or the most throughput (:func:`ask`, or a :class:`Question` with length spreads; the
-    prediction reports the mean lengths)."""
-    if q.mode not in ("static", "max_throughput"):
-        raise InvalidSettingError(f"predict answers a static batch or the most throughput, not question mode "
+    prediction reports the mean lengths; a ``closed_loop`` question with a ``batch`` per replica is
+    continuous batching held at that many sequences)."""
+    if q.mode not in ("static", "max_throughput", "closed_loop"):
+        raise InvalidSettingError(f"predict answers a static batch, a closed loop or the most throughput, not "
+                                  f"question mode "
                                   f"{q.mode!r} "
                                   "(operating_point evaluates closed and open loops on one layout)")
     found = best_layout(setting, q)

@@ -45,11 +45,18 @@ SERVER_HEADER = ["server rows", "model", "cases", "predicted", "median APE", "p9
 
 def server_rows(comparison: dict[str, dict[str, dict[str, Any]]], chosen: str) -> list[list[str]]:
     """One row per group and server model: the two models' errors on the same server rows."""
+    from inferchip.validation.server_choice import SERVER_MODEL_BY_METRIC as BY_KIND
+
     out = []
     for group, by_model in comparison.items():
+        used = chosen
+        if chosen == "auto":  # the model of the group's metric kinds, where they agree
+            kinds = {"server throughput": ["throughput"], "server latency": ["ttft", "tpot"]}.get(
+                group, list(BY_KIND))
+            used = BY_KIND[kinds[0]] if len({BY_KIND[k] for k in kinds}) == 1 else ""
         for m in SERVER_MODELS:
             st = by_model[m]
-            out.append([group, m + (" (used)" if m == chosen else ""), str(st["cases"]), str(st["predicted"]),
+            out.append([group, m + (" (used)" if m == used else ""), str(st["cases"]), str(st["predicted"]),
                         pct(st["median_ape"]), pct(st["p90_ape"]), pct(st["median_signed_error_pct"], True)])
     return out
 
@@ -202,16 +209,20 @@ def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], g
     L += _md_table(STATS_HEADER, rows)
     if len(groups.get("kind", {})) > 1:
         L += ["", "Energy rows (power in W, tokens per joule) are predicted from the energy constants of "
-              "`catalog/assumptions.yaml` (each with its source), never fitted to them; wall power adds the stated "
-              "host model (`inferchip.cost.energy.wall_power_w`). Read their errors per scope, above."]
+              "`catalog/assumptions.yaml` (each with its source; the busy power fraction and the host energy per "
+              "request are fitted on the energy rows by `tools/fit_power.py`, see the energy section below); wall "
+              "power adds the stated host model (`inferchip.cost.energy.wall_power_w`). Read their errors per "
+              "scope, above."]
     for key, title in (("accelerator", "Per accelerator"), ("scenario", "Per scenario"), ("source", "Per source"),
                        ("metric", "Per metric")):
         L += ["", f"### {title}", ""]
         L += _md_table([key] + STATS_HEADER[1:], [stats_row(k, s) for k, s in groups[key].items()])
     if server_models:
+        from inferchip.validation.server_choice import server_choice_text
+
         L += ["", "### Server rows: simulator against analytic", "",
               f"The server rows (MLPerf Server/Interactive, open loops at a stated rate) are predicted by the "
-              f"`{server_model}` model; both models' errors on the same rows:", ""]
+              f"`{server_choice_text(server_model)}` model; both models' errors on the same rows:", ""]
         L += _md_table(SERVER_HEADER, server_rows(server_models, server_model))
     L += ["", "## Predicted against measured", "",
           f"![predicted against measured, log-log]({svg.name})", "",
@@ -233,9 +244,27 @@ def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], g
                      layout_text(r.layout) if r.layout else ("energy" if r.status == "ok" else r.status)]
                     for r in results])
     L += ["", "## How a row is predicted", "", *_method_text(v, vs), ""]
+    L += kept_sections(page)
     _write_atomic(svg, plot_svg(results))
     _write_atomic(html, plot_html(results))
     _write_atomic(page, "\n".join(L))
+
+
+KEEP_BEGIN, KEEP_END = "<!-- kept: begin", "<!-- kept: end -->"
+
+
+def kept_sections(page: Path) -> list[str]:
+    """Sections of an existing page written by other tools (between ``<!-- kept: begin NAME -->``
+    and ``<!-- kept: end -->``): a regenerated page keeps them, at its end."""
+    try:
+        text = page.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    out: list[str] = []
+    while (a := text.find(KEEP_BEGIN)) >= 0 and (b := text.find(KEEP_END, a)) >= 0:
+        out += [text[a:b + len(KEEP_END)], ""]
+        text = text[b + len(KEEP_END):]
+    return out
 
 
 def _method_text(v, vs) -> list[str]:
