@@ -106,11 +106,12 @@ def _cases_table(results: list[CaseResult]) -> Table:
 
 
 def _run(cases: list, cal: Calibration, quiet: bool, server_model: str, workers: int,
-         assumptions: str | None = None, lengths: DatasetLengths | None = None) -> list[CaseResult]:
+         assumptions: str | None = None, lengths: DatasetLengths | None = None,
+         engine: str | None = None) -> list[CaseResult]:
     from inferchip.validation.validate import validate_cases
 
     kw = {"server_model": server_model, "compare": True, "workers": workers, "assumptions": assumptions,
-          "lengths": lengths}
+          "lengths": lengths, "engine": engine}
     if quiet or len(cases) < 50 or not sys.stderr.isatty():
         return validate_cases(cases, cal, **kw)
     from rich.progress import (
@@ -159,6 +160,7 @@ def validate_cmd(
     assumptions: str | None = typer.Option(None, "--assumptions",
                                               help="YAML overriding the energy/host constants of energy rows.",
                                               callback=opts.input_file("--assumptions", ())),
+    engine: str | None = opts.engine_option("each closed-loop row's software column"),
 ) -> None:
     """Predict every case of the CSV(s) and compare with its measurement: per-case errors and statistics.
     Vision case files (the columns of vision_cases.csv) are recognised by their header and validated too."""
@@ -192,7 +194,11 @@ def validate_cmd(
 
     lengths = load_dataset_lengths(calibration)
     workers = opts.workers(workers)
-    results = _run(rows, cal, output == OutputFormat.json, server_model.value, workers, assumptions, lengths)
+    if engine is not None:
+        from inferchip.catalog.engines import get_engine
+
+        get_engine(engine)  # an unknown engine is refused before any prediction
+    results = _run(rows, cal, output == OutputFormat.json, server_model.value, workers, assumptions, lengths, engine)
     files = ", ".join(str(c) for c in cases)
     summary = summarize(results, by.value if by else None)
     if page is not None:

@@ -14,7 +14,9 @@ predicts; with ``compare=True`` both run and each result keeps both values
 (:func:`server_comparison`). :class:`Validator` defaults to the analytic model, which
 ``calibrate`` relies on for speed (its fast path :func:`evaluate_fixed` is analytic);
 :func:`validate_cases` and ``inferchip validate`` default to the simulator and compare.
-Closed-loop rows (with a concurrency), static batches and max-throughput rows stay analytic.
+Closed-loop rows (a server row with a concurrency and stated lengths) are simulated as the
+benchmark ran them, on the row's engine (:mod:`inferchip.validation.closed_loop`) when the
+server model is ``"sim"``; static batches and max-throughput rows stay analytic.
 
 Energy rows (``power_w_wall_total``, ``power_w_board_total``, ``output_tokens_per_j_wall``,
 ``output_tokens_per_j_board``; ``shared/validation/energy_cases.csv``) are predicted by
@@ -101,14 +103,26 @@ def case_formats(case: Case) -> tuple[Formats, list[str]]:
     the GEMMs at the 4-bit peak and attention at 16 bit, KV as given (fp8 by default)."""
     if case.weight_dtype is None:
         raise NotPredictable("weight_dtype is blank: the number format of the weights is unknown")
-    fmt = resolve_formats(case.weight_dtype, case.act_dtype, case.kv_dtype)
+    from inferchip.catalog.checkpoints import attention_weight_format
+
+    attention = attention_weight_format(case.model, case.weight_dtype)
+    fmt = resolve_formats(case.weight_dtype, case.act_dtype, case.kv_dtype, attention)
+    notes = [] if attention is None else [
+        f"per-layer formats from the checkpoint's quantization_config: experts {fmt.weights}, attention "
+        f"projections {attention}"]
     if fmt.activations in ("fp4", "mxfp4"):
-        return fmt, [f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the 4-bit peak, KV {fmt.kv}"]
-    return fmt, []
+        return fmt, [f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the 4-bit peak, KV {fmt.kv}", *notes]
+    return fmt, notes
 
 
 def _needs_ttft(case: Case) -> bool:
     return case.metric in ("ttft_ms", "batch_e2e_latency_ms")
+
+
+def is_closed_loop(case: Case) -> bool:
+    """A closed-loop serving row: scenario server with a concurrency and stated lengths."""
+    return (case.scenario == "server" and case.concurrency is not None and case.input_tokens is not None
+            and case.output_tokens is not None)
 
 
 def uses_simulator(case: Case, plan: Plan) -> bool:
@@ -127,7 +141,8 @@ class Validator:
     ``compare``: also evaluate the other server model on server rows, into ``by_model``."""
 
     def __init__(self, cal: Calibration, *, lengths: DatasetLengths | None = None, coarse: bool = False,
-                 server_model: str = "analytic", compare: bool = False, assumptions: str | None = None):
+                 server_model: str = "analytic", compare: bool = False, assumptions: str | None = None,
+                 engine: str | None = None):
         if server_model not in SERVER_MODELS:
             raise InvalidSettingError(f"server model {server_model!r}: allowed: {', '.join(SERVER_MODELS)}")
         self.cal = cal
@@ -142,6 +157,8 @@ class Validator:
         self._settings: dict[tuple, tuple[Layout, OperatingPoint]] = {}
         self._sims: dict[tuple, ReplicaSim] = {}
         self._outcomes: dict[tuple, SimOutcome] = {}
+        self.engine = engine  # --engine: overrides the rows' software column (None: read it)
+        self.closed_loop_cache: dict[str, Any] = {}  # see validation.closed_loop_rows
 
     def chip(self, chip_id: str):
         if chip_id not in self._chips:
@@ -165,7 +182,8 @@ class Validator:
             ms, cp = self.model(case.model), self.chip(case.accelerator)
             self._resolved[key] = resolve_setting(cp, ms, count=case.num_accelerators, weights=fmt.weights,
                                                   activations=fmt.activations, kv=fmt.kv, tp=case.tp, pp=case.pp,
-                                                  ep=case.ep, calibration=self.cal, within=True)
+                                                  ep=case.ep, calibration=self.cal, within=True,
+                                                  attention_weights=fmt.attention_weights)
         return self._resolved[key]
 
     def mapped(self, case: Case, layout: Layout, fmt: Formats) -> MappedModel:
@@ -186,6 +204,23 @@ class Validator:
     def predict_case(self, case: Case) -> CaseResult:
         if case.energy_scope is not None:
             return self.predict_energy(case)
+        if self.server_model == "sim" and is_closed_loop(case):
+            return self._closed_loop(case)
+        return self._predict(case)
+
+    def _closed_loop(self, case: Case) -> CaseResult:
+        """A closed-loop row by the simulated benchmark (:mod:`inferchip.validation.closed_loop`); with
+        ``compare`` the analytic model's value alongside."""
+        from inferchip.validation.closed_loop_rows import predict_closed_loop
+
+        res = predict_closed_loop(self, case, case_formats)
+        if self.compare and res.status == "ok":
+            other = self._predict(case)
+            res.by_model["analytic"] = other.predicted
+            res.notes.append(f"analytic model: {_error_text(other.predicted, case.value)}")
+        return res
+
+    def _predict(self, case: Case) -> CaseResult:
         outcome, sim_error, simulated = None, None, False
         try:
             fmt, fmt_notes = case_formats(case)
@@ -293,14 +328,14 @@ def evaluate_fixed(case: Case, layout: Layout, mm: MappedModel, cal: Calibration
 def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetLengths | None = None,
                    progress: Callable[[int], None] | None = None,
                    validator: Validator | None = None, server_model: str = "sim", compare: bool = True,
-                   workers: int = 1, assumptions: str | None = None) -> list[CaseResult]:
+                   workers: int = 1, assumptions: str | None = None, engine: str | None = None) -> list[CaseResult]:
     """Predict every case (server rows by ``server_model``, the other one too with ``compare``);
     ``progress`` is called with the number of cases done. With ``workers > 1`` (and no
     ``validator`` given) the rows of each system (accelerator, count, model) go to one of
     ``workers`` processes; every prediction is the same as in one process."""
     if validator is not None or workers <= 1 or len(cases) < 2:
         v = validator or Validator(cal, lengths=lengths, server_model=server_model, compare=compare,
-                                   assumptions=assumptions)
+                                   assumptions=assumptions, engine=engine)
         out = []
         for k, case in enumerate(cases, start=1):
             out.append(v.predict_case(case))
@@ -311,14 +346,17 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetL
 
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(cases):
-        groups.setdefault((c.accelerator, c.num_accelerators, c.model), []).append(i)
+        # closed-loop rows also by engine text and lengths: groups of one configuration's runs (they share
+        # a simulation), small enough to keep both workers busy and the progress bar moving
+        extra = (c.software, c.input_tokens, c.output_tokens) if is_closed_loop(c) else ()
+        groups.setdefault((c.accelerator, c.num_accelerators, c.model, *extra), []).append(i)
     # The simulated rows are the costly ones: largest groups first keeps the workers evenly busy.
     order = sorted(groups.values(), key=lambda g: -sum(1 + 20 * (cases[i].scenario == "server") for i in g))
     slots: list[CaseResult | None] = [None] * len(cases)
     done = 0
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(_predict_group, [cases[i] for i in g], cal, server_model, compare, assumptions,
-                               lengths): g
+                               lengths, engine): g
                    for g in order}
         for fut in as_completed(futures):
             for i, r in zip(futures[fut], fut.result(), strict=True):
@@ -330,7 +368,8 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetL
 
 
 def validate(*paths: str, calibration: Calibration | str | None = None, server_model: str = "sim",
-             compare: bool = True, workers: int = 1, assumptions: str | None = None) -> list[CaseResult]:
+             compare: bool = True, workers: int = 1, assumptions: str | None = None,
+             engine: str | None = None) -> list[CaseResult]:
     """Predict every published measurement in the case files ``paths`` (CSV; none: the shipped
     ``validation_cases.csv``) in its own setting. ``calibration``: a Calibration, a YAML path,
     ``"none"`` or None (the shipped one; a file also gives the MLPerf mean input lengths). Each
@@ -349,10 +388,12 @@ def validate(*paths: str, calibration: Calibration | str | None = None, server_m
     else:
         cal, lengths = load_calibration(calibration), load_dataset_lengths(calibration)
     return validate_cases(cases, cal, lengths=lengths, server_model=server_model, compare=compare, workers=workers,
-                          assumptions=assumptions)
+                          assumptions=assumptions, engine=engine)
 
 
 def _predict_group(cases: list[Case], cal: Calibration, server_model: str, compare: bool,
-                   assumptions: str | None = None, lengths: DatasetLengths | None = None) -> list[CaseResult]:
-    v = Validator(cal, lengths=lengths, server_model=server_model, compare=compare, assumptions=assumptions)
+                   assumptions: str | None = None, lengths: DatasetLengths | None = None,
+                   engine: str | None = None) -> list[CaseResult]:
+    v = Validator(cal, lengths=lengths, server_model=server_model, compare=compare, assumptions=assumptions,
+                  engine=engine)
     return [v.predict_case(c) for c in cases]

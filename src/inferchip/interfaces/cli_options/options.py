@@ -217,3 +217,24 @@ def number_format(option: str) -> Callable[[str | None], str | None]:
 
         return choice(option, ALL_FORMATS)(value)
     return check
+
+
+ENGINE_HELP = ("Serving engine of catalog/engines.yaml (dynamo, trtllm, vllm, atom, sglang): its host time per step "
+               "replaces the calibration's, its kernel efficiencies scale the calibration's")
+
+
+def engine_option(default_text: str) -> Any:
+    """--engine: one spelling in every command; ``default_text`` says what applies without it."""
+    return typer.Option(None, "--engine", help=f"{ENGINE_HELP}; default: {default_text}.")
+
+
+def engine_setting(engine: str | None, calibration: Any) -> tuple[Any, Any]:
+    """(calibration to use, engine spec or None) for ``--engine`` over ``--calibration`` (a path, "none" or None).
+    An unknown engine raises UnknownIdError listing the engines."""
+    if engine is None:
+        return calibration, None
+    from inferchip.catalog.calibration_file import load_calibration
+    from inferchip.catalog.engines import engine_calibration, get_engine
+
+    spec = get_engine(engine)
+    return engine_calibration(load_calibration(calibration), spec), spec
