@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 from inferchip.catalog.chips import family_defaults, load_chip
@@ -180,3 +182,15 @@ def test_drive_dim_errors(tmp_path, extra, word):
 def test_drive_dim_without_an_onnx_model_is_refused():
     code, text = _cli(["drive", "--chip", "nvidia-l4", "--cameras", "2", "--fps", "10", "--dim", "height=64"])
     assert code != 0 and "ONNX files only" in " ".join(text.split()) and "Traceback" not in text
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0.5, 80.0), min_size=2, max_size=6), st.floats(0.1, 1.0))
+def test_a_faster_claimed_chip_never_loses_the_part(p99s, factor):
+    """Physical monotonicity: cutting the claimed chip's p99 (all else equal) can only keep or win the part."""
+    p99 = np.array(p99s)[:, None]
+    faster = p99.copy()
+    faster[0] *= factor
+    before = rig_holds(p99, 0, 27.8)[0][0]
+    after = rig_holds(faster, 0, 27.8)[0][0]
+    assert after or not before

@@ -234,14 +234,16 @@ def in_car_html(res: ReviewResult, chart: str) -> str:
                         for n, c in notes.items())
     part = ic["frame_deadlines"]
     v = part["verdict"]
+    judged = any(p["part"] == "frame_deadlines" for p in res.judgement.parts) if res.judgement else False
+    line = (f'<p><b>{esc(part["label"])}</b>: <span class="{VERDICT_CLASS[v]}">{esc(v)}</span> '
+            f'({esc(_prob(part["probability"]))}). {esc(part["decided_by"])}.</p>' if judged else "")
     return ('<section id="in-car"><h2>In the car: frame deadlines on the driving rig</h2>'
             f'<p class="read">{ic["cameras"]} cameras at {ic["fps"]:g} frames/s through '
             f'{esc(", ".join(ic["networks"]))} ({esc(ic["precision"])}, one chip each; {ic["duration_s"]:g} s '
             f'simulated), deadline one frame period ({ic["deadline_ms"]:.1f} ms). Figures at the central estimates; '
             'the 5-95 % band and the last column come from the Monte Carlo over every estimated chip\'s ranges and '
             'the vision model\'s validated latency error. A chip keeps the rig when its p99 is within the deadline.'
-            f'</p><p><b>{esc(part["label"])}</b>: <span class="{VERDICT_CLASS[v]}">{esc(v)}</span> '
-            f'({esc(_prob(part["probability"]))}). {esc(part["decided_by"])}.</p>{chart}{table}'
+            f'</p>{line}{chart}{table}'
             '<p class="note">Misses: frames late (after the deadline or the same camera\'s next frame); util.: '
             'share of time busy; W: average chip power; frames / busy s: camera frames per busy second, to set '
             'beside Tesla\'s "up to 2,300 frames per second" for the two-chip HW3 computer (Talpes et al., IEEE '
