@@ -16,7 +16,7 @@ import numpy as np
 
 from inferchip.explore.evaluate import suite_objectives
 from inferchip.explore.executor import Executor, make_executor
-from inferchip.explore.search import check_budget, grid, nsga2, to_minimise
+from inferchip.explore.search import check_budget, grid, search, to_minimise
 from inferchip.explore.store import Store
 from inferchip.spec.design_space import DesignSpace, design_ids
 
@@ -82,7 +82,7 @@ def explore(space: DesignSpace, out_dir: str | Path, budget: int, seed: int = 0,
         if mode == "grid":
             grid(space, ev)
         else:
-            nsga2(space, budget, seed, ev)
+            search(space, budget, seed, ev)
         return RunResult(store.path, mode, len(ev.ids), ev.new, store.count())
     finally:
         executor.close()

@@ -54,6 +54,53 @@ def lhs(space: DesignSpace, n: int, seed: int) -> np.ndarray:
 
 
 MAX_REQUESTS_PER_DESIGN = 5  # a search that keeps proposing designs it has seen stops at 5 x budget requests
+REFINE_SHARE = 0.4  # of the budget kept for the Pareto local search after NSGA-II
+MAX_ROUNDS = 8
+CROSSOVER_ETA = 5.0  # wide offspring: a parameter has few values, small steps round back to the parent
+MUTATION_ETA = 5.0
+
+
+def search(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator) -> np.ndarray:
+    """Rounds of NSGA-II on (1 - REFINE_SHARE) of the budget left, each followed by a Pareto local
+    search (the front's unseen neighbours, one parameter one step away) on half of REFINE_SHARE of it,
+    until the budget is spent or a round finds nothing new; round ``r`` seeds NSGA-II with ``seed + r``."""
+    check_budget(budget)
+    seen = np.zeros((0, len(space.shape)), np.int64)
+    for r in range(MAX_ROUNDS):
+        left = budget - len(seen)
+        if left <= 0:
+            break
+        if left < 4 * MIN_POP and len(seen):  # too little for a population: neighbours only
+            seen = refine(space, seen, budget, evaluate)
+            break
+        got = nsga2(space, max(1, int(left * (1 - REFINE_SHARE))), seed + r, evaluate)
+        merged = np.unique(np.concatenate([seen, got]), axis=0)
+        merged = refine(space, merged, min(budget, len(merged) + max(1, int(left * REFINE_SHARE / 2))), evaluate)
+        if len(merged) == len(seen):
+            break
+        seen = merged
+    return seen
+
+
+def refine(space: DesignSpace, idx: np.ndarray, budget: int, evaluate: Evaluator) -> np.ndarray:
+    """Evaluate unseen neighbours of the current front until ``budget`` distinct designs are done."""
+    seen = np.unique(idx, axis=0)
+    f = evaluate(seen)
+    hi = np.array(space.shape) - 1
+    while len(seen) < budget:
+        front = seen[pareto_mask(f)]
+        steps = np.concatenate([np.eye(len(hi), dtype=np.int64), -np.eye(len(hi), dtype=np.int64)])
+        cand = (front[:, None, :] + steps[None, :, :]).reshape(-1, len(hi))
+        cand = cand[np.all((cand >= 0) & (cand <= hi), axis=1)]
+        cand = np.unique(cand, axis=0)
+        known = {r.tobytes() for r in seen}
+        new = np.array([r for r in cand if r.tobytes() not in known], dtype=np.int64).reshape(-1, len(hi))
+        if not len(new):
+            break
+        new = new[: budget - len(seen)]
+        seen = np.concatenate([seen, new])
+        f = np.concatenate([f, evaluate(new)])
+    return seen
 
 
 def nsga2(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator, pop_size: int | None = None) -> np.ndarray:
@@ -69,7 +116,7 @@ def nsga2(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator, pop_s
 
     check_budget(budget)
     hi = np.array(space.shape, dtype=float) - 1.0
-    pop = pop_size or int(min(200, max(MIN_POP, budget // 10)))
+    pop = pop_size or int(min(200, max(MIN_POP, budget // 20)))
     pop = min(pop, budget)
     seen: list[np.ndarray] = []
     distinct: set[bytes] = set()
@@ -90,8 +137,8 @@ def nsga2(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator, pop_s
             out["F"] = evaluate(idx)
 
     algo = NSGA2(pop_size=pop, sampling=lhs(space, pop, seed).astype(float),
-                 crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
-                 mutation=PM(eta=20, vtype=float, repair=RoundingRepair()), eliminate_duplicates=True)
+                 crossover=SBX(prob=0.9, eta=CROSSOVER_ETA, vtype=float, repair=RoundingRepair()),
+                 mutation=PM(eta=MUTATION_ETA, vtype=float, repair=RoundingRepair()), eliminate_duplicates=True)
     minimize(_Problem(), algo, _Budget(), seed=seed, verbose=False)
     return np.concatenate(seen) if seen else np.zeros((0, len(hi)), np.int64)
 

@@ -75,7 +75,7 @@ class SpaceFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = "space"
     max_dies: int = Field(2, ge=1, le=16, description="compute dies allowed per package (chiplets)")
-    parameters: dict[str, list[Any] | _Range] = Field(default_factory=dict)
+    parameters: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("parameters")
     @classmethod
@@ -83,7 +83,16 @@ class SpaceFile(BaseModel):
         bad = [k for k in v if k not in PARAMETERS]
         if bad:
             raise ValueError(f"unknown parameter(s) {bad}; allowed: {', '.join(PARAMETERS)}")
+        out: dict[str, Any] = {}
         for k, vals in v.items():
+            if isinstance(vals, dict):
+                try:
+                    vals = _Range.model_validate(vals)
+                except ValidationError as exc:
+                    raise ValueError(f"{k}: {exc.errors()[0]['msg']} (a range is {{low, high, steps}})") from exc
+            elif not isinstance(vals, list):
+                raise ValueError(f"{k}: give a list of values or a range {{low, high, steps}}, got {vals!r}")
+            out[k] = vals
             vals = vals.values() if isinstance(vals, _Range) else vals
             if not vals:
                 raise ValueError(f"{k}: empty list of values; give at least one")
@@ -102,7 +111,7 @@ class SpaceFile(BaseModel):
                     raise ValueError(f"{k}: value {x:g} must be a whole number")
             if len(set(vals)) != len(vals):
                 raise ValueError(f"{k}: values repeat: {vals}")
-        return v
+        return out
 
 
 class DesignSpace:
