@@ -52,6 +52,8 @@ def real_chip_objectives(chip_ids: tuple[str, ...] = REAL_CHIPS,
 
     ch = catalogue_chips(list(chip_ids), load_assumptions(), TILE)
     obj = suite_objectives(evaluate(default_suite(models), ch))
+    obj["throughput_per_w"] = np.where(np.isfinite(ch.tdp_w), obj["throughput_per_w"], np.nan)  # no TDP: not placed
+    obj["throughput_per_usd"] = np.where(np.isfinite(ch.cost_usd), obj["throughput_per_usd"], np.nan)
     return {str(cid): {k: float(v[i]) for k, v in obj.items()} for i, cid in enumerate(ch.ids)}
 
 
@@ -77,10 +79,11 @@ def build_page(frame: Any, workload_ids: list[str], real: dict[str, dict[str, fl
     divs = []
     for k, (xa, ya) in enumerate(combinations(OBJECTIVES, 2)):
         fig = go.Figure()
-        fig.add_scattergl(x=obj[xa][~front], y=obj[ya][~front], mode="markers", name="designs",
-                          marker={"color": "#c8c8c8", "size": 4}, hovertext=hover[~front], hoverinfo="text")
-        fig.add_scatter(x=obj[xa][front], y=obj[ya][front], mode="markers", name="Pareto front",
-                        marker={"color": "#d62728", "size": 7}, hovertext=hover[front], hoverinfo="text")
+        # plain lists: the page's data stay readable JSON (plotly would pack numpy arrays as base64)
+        fig.add_scattergl(x=obj[xa][~front].tolist(), y=obj[ya][~front].tolist(), mode="markers", name="designs",
+                          marker={"color": "#c8c8c8", "size": 4}, hovertext=hover[~front].tolist(), hoverinfo="text")
+        fig.add_scatter(x=obj[xa][front].tolist(), y=obj[ya][front].tolist(), mode="markers", name="Pareto front",
+                        marker={"color": "#d62728", "size": 7}, hovertext=hover[front].tolist(), hoverinfo="text")
         if real:
             names = list(real)
             fig.add_scatter(x=[real[n][xa] for n in names], y=[real[n][ya] for n in names], mode="markers+text",
@@ -99,10 +102,10 @@ def build_page(frame: Any, workload_ids: list[str], real: dict[str, dict[str, fl
             dims.append({"label": p, "values": [cats.index(x) for x in v], "tickvals": list(range(len(cats))),
                          "ticktext": cats})
         else:
-            dims.append({"label": p, "values": v.to_numpy(float)})
+            dims.append({"label": p, "values": v.to_numpy(float).tolist()})
     for name in OBJECTIVES:
-        dims.append({"label": name, "values": obj[name][front]})
-    par = go.Figure(go.Parcoords(dimensions=dims, line={"color": np.log(obj["throughput_per_chip"][front]),
+        dims.append({"label": name, "values": obj[name][front].tolist()})
+    par = go.Figure(go.Parcoords(dimensions=dims, line={"color": np.log(obj["throughput_per_chip"][front]).tolist(),
                                                        "colorscale": "Viridis"}))
     par.update_layout(title="Pareto front: parameters and objectives", height=520)
     divs.append(to_html(par, include_plotlyjs=False, full_html=False, div_id="parcoords"))
