@@ -126,7 +126,8 @@ def test_designs_beyond_the_reticle_are_not_scored(suite):
 # ------------------------------------------------------------------ the search
 def test_search_reaches_99_percent_of_the_exhaustive_hypervolume_with_2_percent(suite):
     sp = DesignSpace.from_dict({"parameters": {
-        "matrix_units": [32, 64, 128, 256, 512, 1024], "clock_ghz": [1.0, 1.4, 1.8, 2.2], "memory_units": [2, 3, 4, 6, 8],
+        "matrix_units": [32, 64, 128, 256, 512, 1024], "clock_ghz": [1.0, 1.4, 1.8, 2.2],
+        "memory_units": [2, 3, 4, 6, 8],
         "formats": ["bf16", "bf16+fp8", "bf16+fp8+fp4"], "memory_type": ["hbm3e", "hbm3", "gddr6", "lpddr5x"],
         "sram_mb": [16, 64, 256], "node_nm": [3, 5, 7]}})
 

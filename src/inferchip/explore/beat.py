@@ -118,7 +118,8 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None) -> Bea
                      peak_bf16=t.peak_bf16 * c, peak_fp8=t.peak_fp8 * c, vector=t.vector * c,
                      memory_bytes_per_s=t.memory_bytes_per_s * m, usable_bytes=t.usable_bytes * m,
                      link_bytes_per_s=t.link_bytes_per_s * lk, tile=t.tile, chips_per_board=t.chips_per_board,
-                     tdp_w=tdp0 + (phys["tdp_w"] - base["tdp_w"]), cost_usd=cost0 + (phys["cost_usd"] - base["cost_usd"]),
+                     tdp_w=tdp0 + (phys["tdp_w"] - base["tdp_w"]),
+                     cost_usd=cost0 + (phys["cost_usd"] - base["cost_usd"]),
                      area_mm2=phys["area_mm2"], dies=phys["dies"], feasible=np.ones(len(grid), bool))
     obj_var = suite_objectives(evaluate(suite, variants))
     obj_real = suite_objectives(evaluate(suite, real))

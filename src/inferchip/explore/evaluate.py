@@ -25,7 +25,8 @@ MAX_TP = 8
 METRICS = ("tokens_per_s_per_chip", "tokens_per_s_per_w", "tokens_per_s_per_usd", "tpot_s", "ttft_s",
            "latency_s", "batch", "tp", "fits", "meets_slo")
 # Suite objectives: name -> (metric, direction); each is a geometric mean over the suite's workloads.
-OBJECTIVES = {"throughput_per_chip": ("tokens_per_s_per_chip", "max"), "throughput_per_w": ("tokens_per_s_per_w", "max"),
+OBJECTIVES = {"throughput_per_chip": ("tokens_per_s_per_chip", "max"),
+              "throughput_per_w": ("tokens_per_s_per_w", "max"),
               "throughput_per_usd": ("tokens_per_s_per_usd", "max"), "latency": ("latency_s", "min")}
 ZERO_FLOOR = 1e-6  # a workload a design cannot serve counts as this in a geometric mean of throughputs
 NO_LATENCY_S = 1e3  # ... and as this in one of latencies

@@ -108,11 +108,11 @@ def nsga2(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator, pop_s
     has asked for :data:`MAX_REQUESTS_PER_DESIGN` x budget); returns every index vector asked for."""
     from pymoo.algorithms.moo.nsga2 import NSGA2
     from pymoo.core.problem import Problem
+    from pymoo.core.termination import Termination
     from pymoo.operators.crossover.sbx import SBX
     from pymoo.operators.mutation.pm import PM
     from pymoo.operators.repair.rounding import RoundingRepair
     from pymoo.optimize import minimize
-    from pymoo.core.termination import Termination
 
     check_budget(budget)
     hi = np.array(space.shape, dtype=float) - 1.0

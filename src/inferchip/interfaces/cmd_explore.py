@@ -45,8 +45,14 @@ def explore_cmd(
 
 def _search(space_path: Path, out: Path, budget: int, seed: int, workers: int | None, ray: bool,
             ray_address: str | None, models: list[str] | None, page: bool) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from inferchip.explore.run import explore
     from inferchip.explore.search import check_budget

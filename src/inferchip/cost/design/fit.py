@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-from scipy.optimize import least_squares
+from scipy.optimize import least_squares  # type: ignore[import-untyped]
 
 from inferchip.cost.design.model import F64, AreaCoefficients, silicon_area_mm2, tdp_w
 from inferchip.spec.assumptions import Assumptions
@@ -53,7 +53,8 @@ def load_dies() -> list[Die]:
     for r in csv.DictReader(text.splitlines()):
         out.append(Die(r["die"], r["role"], r["chip_id"], float(r["area_mm2"]), float(r["node_nm"]),
                        r["matrix_format"], float(r["matrix_tflops"]), float(r["clock_ghz"]),
-                       float(r["matrix_units_on_die"]), float(r["macs_per_unit"]), float(r["sram_mb"]), r["memory_type"],
+                       float(r["matrix_units_on_die"]), float(r["macs_per_unit"]), float(r["sram_mb"]),
+                       r["memory_type"],
                        float(r["memory_units"]), float(r["link_gb_per_s_total"]) * 1e9,
                        float(r["tdp_w"]) if r["tdp_w"] else None, r["source"]))
     return out
@@ -62,7 +63,8 @@ def load_dies() -> list[Die]:
 def _area(coef: AreaCoefficients, dies: list[Die]) -> F64:
     def col(f: str) -> Any:
         return np.array([getattr(d, f) for d in dies])
-    return silicon_area_mm2(coef, col("matrix_units_on_die"), col("macs_per_unit"), col("matrix_format"), col("node_nm"), col("sram_mb"),
+    return silicon_area_mm2(coef, col("matrix_units_on_die"), col("macs_per_unit"), col("matrix_format"),
+                            col("node_nm"), col("sram_mb"),
                             col("memory_type"), col("memory_units"), col("link_bytes_per_s"))
 
 

@@ -11,7 +11,8 @@ Area (mm2) of the compute silicon of one package, before any split into chiplets
 
 ``units`` counts every matrix unit on the die (enabled or not); ``F_fmt`` the format support
 (:data:`~inferchip.cost.design.constants.FORMAT_AREA_FACTOR`). ``k_mac``, ``k_unit``, ``eta`` and
-``a_fixed`` are fitted; ``k_sram`` is :data:`~inferchip.cost.design.constants.SRAM_ARRAY_OVERHEAD` (:mod:`inferchip.cost.design.fit`). A design whose area exceeds the
+``a_fixed`` are fitted (:mod:`inferchip.cost.design.fit`); ``k_sram`` is
+:data:`~inferchip.cost.design.constants.SRAM_ARRAY_OVERHEAD`. A design whose area exceeds the
 reticle (858 mm2) is split into the fewest equal chiplets that fit, each grown by the
 die-to-die fraction; more dies than ``max_dies`` make the design infeasible.
 
