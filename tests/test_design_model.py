@@ -29,6 +29,11 @@ def test_area_parts_by_hand_at_7nm():
     assert float(p["fixed_mm2"]) == pytest.approx(50.0)
 
 
+def test_a_compute_chiplet_without_io_has_no_uncore():
+    p = area_parts_mm2(COEF, 100, 1024, "bf16", 7.0, 10.0, "none", 0, 0.0)
+    assert float(p["fixed_mm2"]) == 0.0 and float(p["phy_mm2"]) == 0.0 and float(p["io_mm2"]) == 0.0
+
+
 def test_a_smaller_node_shrinks_logic_by_the_density_ratio():
     p7 = area_parts_mm2(COEF, 100, 1024, "bf16", 7.0, 0.0, "none", 0, 0.0)
     p5 = area_parts_mm2(COEF, 100, 1024, "bf16", 5.0, 0.0, "none", 0, 0.0)

@@ -7,7 +7,7 @@ Area (mm2) of the compute silicon of one package, before any split into chiplets
       + k_sram * sram_mb * 8e6 * bitcell(node) * 1e-6   SRAM macros (k_sram: array overhead over bitcells)
       + phy(memory type) * memory_units              memory PHYs (analog: not scaled with node)
       + serdes * link bandwidth / 100 GB/s           scale-up links
-      + a_fixed * r(node)^eta                        control, caches' tags, NoC, host interface
+      + a_fixed * r(node)^eta * [any off-chip I/O]   uncore: host interface, NoC hubs, I/O control
 
 ``units`` counts every matrix unit on the die (enabled or not); ``F_fmt`` the format support
 (:data:`~inferchip.cost.design.constants.FORMAT_AREA_FACTOR`). ``k_mac``, ``k_unit``, ``eta`` and
@@ -77,6 +77,8 @@ def area_parts_mm2(coef: AreaCoefficients, units: npt.ArrayLike, macs_per_unit: 
     """Area of each part of the compute silicon, mm2 (see the module docstring)."""
     scale = logic_scale(node_nm, coef.eta)
     u = np.asarray(units, float)
+    # the uncore serves the off-chip interfaces: a compute chiplet with none (an MI300/MI355 XCD) has none
+    has_io = (np.asarray(memory_units, float) > 0) | (np.asarray(link_bytes_per_s, float) > 0)
     return {
         "matrix_mm2": coef.k_mac_mm2 * u * np.asarray(macs_per_unit, float) * format_factor(formats) * scale,
         "unit_mm2": coef.k_unit_mm2 * u * scale,
@@ -84,7 +86,7 @@ def area_parts_mm2(coef: AreaCoefficients, units: npt.ArrayLike, macs_per_unit: 
         * c.by_node(c.SRAM_BITCELL_UM2, node_nm) * 1e-6,
         "phy_mm2": c.memory_unit(memory_type, "phy_mm2") * np.asarray(memory_units, float),
         "io_mm2": c.SERDES_MM2_PER_100GB_S.value * np.asarray(link_bytes_per_s, float) / 100e9,
-        "fixed_mm2": coef.a_fixed_mm2 * scale,
+        "fixed_mm2": coef.a_fixed_mm2 * scale * has_io,
     }
 
 
