@@ -47,7 +47,7 @@ def package_kind(spec: ChipSpec) -> str:
     energy model does not recognise is read as "names HBM or not".
     """
     try:
-        hbm = en.memory_level(spec.memory.type).startswith("hbm")
+        hbm = en.memory_level(spec.memory.technology()).startswith("hbm")
     except InvalidSettingError:
         hbm = "hbm" in spec.memory.type.lower()
     if hbm:
@@ -61,7 +61,7 @@ def manufacturing_cost_usd(spec: ChipSpec, assumptions: Assumptions,
     gib = spec.memory.off_chip_gib(level)  # the one capacity table, units.CAPACITY_UNIT_BYTES
     return chip_cost_breakdown(pick(spec.silicon.die_area_mm2, level), spec.silicon.compute_die_count,
                                spec.silicon.node_nm,
-                               spec.memory.type, gib, package_kind(spec), assumptions, chip_id=spec.id)
+                               spec.memory.technology(), gib, package_kind(spec), assumptions, chip_id=spec.id)
 
 
 def chip_money(spec: ChipSpec | None, assumptions: Assumptions, level: EstimateLevel = "central") -> ChipMoney:

@@ -23,7 +23,6 @@ All functions broadcast with numpy; scalars in give floats out.
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -31,6 +30,7 @@ from numpy.typing import ArrayLike
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.formats import check_format
+from inferchip.spec.memory import MEMORY_TYPES, parse_memory_type
 from inferchip.units import PICO
 
 BITS_PER_BYTE = 8
@@ -110,51 +110,29 @@ def sram_energy_j(bytes_: ArrayLike, node_nm: ArrayLike, assumptions: Assumption
 
 # --- memory levels ----------------------------------------------------------------------
 
-_DRAM_TOKENS = re.compile(
-    r"hbm\s*3\s*e|hbm\s*3\s*gen\s*2|hbm\s*4|hbm\s*3|hbm\s*2\s*e|hbm\s*2|hbm"
-    r"|gddr\s*7|gddr\s*6\s*x|gddr\s*6|lpddr\s*5\s*x|lpddr\s*5|lpddr\s*4\s*x|lpddr\s*4|ddr\s*5|ddr\s*4"
-)
-_TOKEN_LEVEL = {
-    "hbm3e": "hbm3e",
-    "hbm3gen2": "hbm3e",
-    "hbm3": "hbm3",
-    "hbm2e": "hbm2e",
-    "hbm2": "hbm2e",  # HBM2 and HBM2e share the interface class; HBM2e figure used
-    "hbm4": "hbm3e",  # no HBM4 figure yet: the newest sourced generation is used
-    "hbm": "hbm3",  # generation not stated: HBM3, the middle of the catalogue's range
-    "gddr7": "gddr6x",
-    "gddr6x": "gddr6x",
-    "gddr6": "gddr6",
-    "lpddr5x": "lpddr5x",
-    "lpddr5": "lpddr5",
-    "lpddr4x": "lpddr4x",
-    "lpddr4": "lpddr4x",
-    "ddr5": "ddr5",
-    "ddr4": "ddr4",
-}
-MEMORY_LEVELS = ("sram", *sorted(set(_TOKEN_LEVEL.values())))
+# Energy/cost level of each memory type: the type itself, except where two types share one
+# sourced figure (HBM2 and HBM2e share the interface class: the HBM2e figure; LPDDR4 and
+# LPDDR4X differ only in I/O voltage: the LPDDR4X estimate, an upper bound for LPDDR4).
+_LEVEL_OF_TYPE = {t: t for t in MEMORY_TYPES} | {"hbm2": "hbm2e", "lpddr4": "lpddr4x"}
+MEMORY_LEVELS = tuple(sorted(set(_LEVEL_OF_TYPE.values())))
 
 
 def memory_level(memory_type: str) -> str:
-    """Energy/cost level of a catalogue memory type string.
+    """Energy/cost level of a memory type (``spec.memory.MEMORY_TYPES``) or of a datasheet's text.
 
-    "HBM3e" -> hbm3e, "HBM2e (8 stacks)" -> hbm2e, "LPDDR5X (unified)" -> lpddr5x,
-    "SRAM-only (no HBM/DRAM)" -> sram. With several memories named ("HBM3e (GPU) + LPDDR5X
-    (CPU)", "SRAM + HBM + DDR5") the first DRAM named is the level, unless the part is SRAM-only.
+    "hbm3e" or "HBM3e" -> hbm3e, "HBM2e (8 stacks)" -> hbm2e, "LPDDR5X (unified)" -> lpddr5x,
+    "SRAM-only (no HBM/DRAM)" -> sram; text is read by :func:`inferchip.spec.memory.parse_memory_type`.
+    A text naming no known type ("not disclosed") raises InvalidSettingError.
     """
-    s = memory_type.strip().lower()
-    if not s:
-        raise InvalidSettingError("memory type: empty; allowed: a string naming one of " + ", ".join(MEMORY_LEVELS))
-    if "sram-only" in s or "sram only" in s or s == "sram":
-        return "sram"
-    m = _DRAM_TOKENS.search(s)
-    if m:
-        return _TOKEN_LEVEL[re.sub(r"\s+", "", m.group(0))]
-    if "sram" in s:
-        return "sram"
-    raise InvalidSettingError(
-        f"memory type '{memory_type}': not recognised; it must name one of {', '.join(MEMORY_LEVELS)}"
-    )
+    if not memory_type.strip():
+        raise InvalidSettingError("memory type: empty; allowed: a string naming one of " + ", ".join(MEMORY_TYPES))
+    named = parse_memory_type(memory_type)
+    if named is None:
+        raise InvalidSettingError(
+            f"memory type '{memory_type}': not recognised; it must name one of {', '.join(MEMORY_TYPES)} "
+            "(set memory.memory_type in the chip file)"
+        )
+    return _LEVEL_OF_TYPE[named]
 
 
 def memory_energy_per_byte_j(

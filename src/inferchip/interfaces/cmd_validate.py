@@ -160,9 +160,19 @@ def validate_cmd(
                                               help="YAML overriding the energy/host constants of energy rows.",
                                               callback=opts.input_file("--assumptions", ())),
 ) -> None:
-    """Predict every case of the CSV(s) and compare with its measurement: per-case errors and statistics."""
+    """Predict every case of the CSV(s) and compare with its measurement: per-case errors and statistics.
+    Vision case files (the columns of vision_cases.csv) are recognised by their header and validated too."""
     from inferchip.interfaces.report.validation_page import stats_row, write_page
+    from inferchip.interfaces.vision_validate import run_vision, split_case_files
     from inferchip.validation.validate import summarize
+
+    cases, vision_files = split_case_files(cases)
+    vision = run_vision(vision_files, json_output=output == OutputFormat.json,
+                        calibration=calibration) if vision_files else None
+    if not cases:
+        if output == OutputFormat.json:
+            typer.echo(fmt.to_json({"vision": vision}))
+        return
 
     if page is not None:
         page = out_files.check_writable(page, "--page", make_folder=True)  # before the predictions, not after them
@@ -185,7 +195,8 @@ def validate_cmd(
                    summary.get("server_models"), server_model.value, lengths)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"cases": [r.to_dict() for r in results], "summary": summary,
-                                "server_model": server_model.value, "calibration": cal_text, "file": files}))
+                                "server_model": server_model.value, "calibration": cal_text, "file": files,
+                                **({"vision": vision} if vision else {})}))
         return
     con = _console()
     con.print(_cases_table(results))

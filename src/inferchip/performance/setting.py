@@ -83,7 +83,7 @@ class Setting:
         """Power and money constants of the setting (``cost.economics.chip_economy``), for a chip with a TDP."""
         from inferchip.cost.economics import chip_economy
 
-        mem_type = self.chip_spec.memory.type if self.chip_spec is not None else "HBM3"
+        mem_type = self.chip_spec.memory.technology() if self.chip_spec is not None else "HBM3"
         return chip_economy(self.chip_spec, mem_type, self.chip.tdp_w, self.chip.idle_w, self.money, self.assumptions)
 
     def mapped(self, layout: Layout) -> MappedModel:

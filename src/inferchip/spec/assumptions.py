@@ -117,6 +117,12 @@ class HostAssumptions(_Frozen):
     host_per_accelerator_w: Constant
     psu_efficiency: Constant
     fan_power_fraction: Constant
+    npu_board_host_idle_w: Constant | None = Field(
+        None, description="host_idle_w of a board of NPUs with a light host (competitors.yaml npu_board_chips)."
+    )
+    npu_board_host_per_accelerator_w: Constant | None = Field(
+        None, description="host_per_accelerator_w for such a board."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> HostAssumptions:
@@ -161,6 +167,10 @@ class SiliconAssumptions(_Frozen):
 
 class TcoAssumptions(_Frozen):
     system_overhead_fraction: Constant
+    npu_board_system_usd_per_chip: Constant | None = Field(
+        None, description="System cost per chip of a board of NPUs (board, host, chassis, network share), USD: an "
+        "absolute figure, as a fraction of a cheap chip's price would under-count the board around it."
+    )
     lifetime_years: Constant
     annual_cost_of_capital: Constant
     usd_per_kwh: Constant

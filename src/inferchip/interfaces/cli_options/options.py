@@ -73,6 +73,8 @@ def identifier(option: str) -> Callable[[str | None], str | None]:
             shown = value if len(value) <= 60 else value[:57] + "..."
             raise typer.BadParameter(f"unknown {kind} {shown!r} ({len(value)} characters; no id is that long); "
                                      f"see `inferchip {kind}s`", param_hint=f"'{option}'")
+        if value.strip().lower().endswith(".onnx"):
+            return value  # a binary ONNX graph: its reader (workload/vision/onnx_import.py) checks it
         return input_file(option, ())(value)  # a chip YAML or config.json given by path: UTF-8 text
     return check
 
