@@ -114,8 +114,9 @@ class RayExecutor(Executor):
             raise RayUnavailableError("--ray: Ray is not installed; install the extra with "
                                       "`pip install 'inferchip[ray]'` (or run without --ray)") from exc
         self._ray = ray
+        self._started = not ray.is_initialized()  # shut down at close only what this executor started
         try:
-            if not ray.is_initialized():
+            if self._started:
                 ray.init(address=address, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False)
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError or its own types
             raise RayUnavailableError(f"--ray-address {address}: cannot connect to a Ray cluster there ({exc})") \
@@ -128,7 +129,8 @@ class RayExecutor(Executor):
         return list(self._ray.get([self._remote.remote(t) for t in tasks]))
 
     def close(self) -> None:
-        return None
+        if self._started:
+            self._ray.shutdown()
 
 
 def make_executor(use_ray: bool, address: str | None, workers: int | None) -> Executor:
