@@ -42,7 +42,9 @@ def _rows(out: Path) -> list[tuple]:
 
     con = duckdb.connect(str(out / STORE_FILE), read_only=True)
     try:
-        return [tuple(r) for r in con.execute("SELECT * FROM evaluations ORDER BY design_id, workload_id").fetchall()]
+        rows = con.execute("SELECT * FROM evaluations ORDER BY design_id, workload_id").fetchall()
+        # NaN (a figure a design has not) compares unequal to itself: compare it as None
+        return [tuple(None if isinstance(v, float) and v != v else v for v in r) for r in rows]
     finally:
         con.close()
 

@@ -48,7 +48,6 @@ class StoreEvaluator:
         params = self.space.decode(idx)
         ids = design_ids(params)
         done = self.store.done(ids)
-        metrics: dict[str, np.ndarray] = {}
         todo = np.flatnonzero(~done)
         if len(todo):
             _, first = np.unique(ids[todo], return_index=True)
@@ -57,8 +56,7 @@ class StoreEvaluator:
             sub = {p: v[todo_u] for p, v in params.items()}
             self.store.write(ids[todo_u], sub, design, got)
             self.new += len(todo_u)
-        stored = self.store.metrics_of(ids)
-        metrics = stored
+        metrics = self.store.metrics_of(ids)  # read back: a resumed run scores exactly what it stored
         self.ids.update(int(i) for i in ids)
         self.progress(len(idx), len(todo))
         return to_minimise(suite_objectives(metrics))
