@@ -11,6 +11,7 @@ system, amortised, with electricity at a PUE and colocation rent.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -218,14 +219,25 @@ class ChipEconomy:
                    replica_step_s: float, pp: int) -> tuple[float, float, bool, float]:
         """:func:`step_power` of one step: (time_s, power_w, throttled, energy_j)."""
         u = self.units
+        return self.step_power_of([u.flop_j(f) for f in flop_by_format], list(flop_by_format.values()), dram_bytes,
+                                  link_bytes, replica_step_s, pp)
+
+    def step_power_of(self, flop_j: Sequence[float], flop: Sequence[float], dram_bytes: float, link_bytes: float,
+                      replica_step_s: float, pp: int) -> tuple[float, float, bool, float]:
+        """:meth:`step_power` with the FLOP as a sequence and ``flop_j`` the J per FLOP of each
+        (``UnitEnergies.flop_j`` of their formats, in the same order)."""
+        u = self.units
         e = 0.0
-        for fmt, flop in flop_by_format.items():
-            e = e + _nonnegative(flop, "flop") * u.flop_j(fmt)
-        e = e + _nonnegative(dram_bytes, "dram bytes") * u.per_byte_dram_j
-        e = e + _nonnegative(link_bytes, "link bytes") * u.per_byte_link_j
+        for j, x in zip(flop_j, flop, strict=True):
+            e = e + (x if x >= 0 else _nonnegative(x, "flop")) * j
+        e = e + (dram_bytes if dram_bytes >= 0 else _nonnegative(dram_bytes, "dram bytes")) * u.per_byte_dram_j
+        e = e + (link_bytes if link_bytes >= 0 else _nonnegative(link_bytes, "link bytes")) * u.per_byte_link_j
         e_dyn = e * pp
-        t = _nonnegative(float(replica_step_s), "time_s")
-        _nonnegative(e_dyn, "energy_dynamic_j")
+        t = float(replica_step_s)
+        if not t >= 0:
+            _nonnegative(t, "time_s")
+        if not e_dyn >= 0:
+            _nonnegative(e_dyn, "energy_dynamic_j")
         s, tdp = self.static_w, self.tdp_w
         p_dyn = e_dyn / t if t > 0 else (math.inf if e_dyn > 0 else 0.0)
         throttled = p_dyn + s > tdp

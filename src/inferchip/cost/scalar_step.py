@@ -174,9 +174,11 @@ class ScalarPlan:
     ops: tuple[tuple[ScalarRule, tuple[float, ...], float, int, int], ...]
     classes: int
     formats: int
-    # The plan's step as one Python function of the point (:func:`_compile`), its constants inlined.
-    step: Callable[..., tuple[list[list[float]], list[float], float, float]] = field(
-        default=None, repr=False, compare=False)  # type: ignore[assignment]
+    # The plan's step as one Python function of the point (:func:`_compile`), its constants inlined:
+    # ``step(tokens, all_tokens, decode_seqs, prefill_tokens, decode_kv_tokens, prefill_pairs,
+    # logit_rows)`` returns one flat tuple: the step's time, then (time, compute-bound, memory-bound,
+    # network, overhead) of each class present, FLOP per format, DRAM bytes and link bytes.
+    step: Callable[..., tuple[float, ...]] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.step is None:
@@ -187,7 +189,9 @@ class ScalarPlan:
         format, DRAM bytes and link bytes of the step at point ``p`` (tokens, all_tokens,
         decode_seqs, prefill_tokens, decode_kv_tokens, prefill_pairs, logit_rows), each
         operator times its runs."""
-        return self.step(*p[:7])
+        v = self.step(*p[:7])
+        n = 1 + 5 * self.classes
+        return [list(v[j:j + 5]) for j in range(1, n, 5)], list(v[n:n + self.formats]), v[-2], v[-1]
 
     def evaluate_loop(self, p: Point) -> tuple[list[list[float]], list[float], float, float]:
         """:meth:`evaluate` operator by operator through the rules (what :func:`_compile` unrolls)."""
@@ -217,7 +221,7 @@ class ScalarPlan:
 _ARGS = ("t", "t_all", "s_dec", "t_pre", "kv_d", "pr", "rows")
 
 
-def _compile(plan: ScalarPlan) -> Callable[..., tuple[list[list[float]], list[float], float, float]]:
+def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
     """The plan's step as straight-line Python: every operator's rule written out with its columns
     and the chip's rates as constants (the operations of :meth:`ScalarPlan.evaluate_loop`, in its
     order, so the same floats), the sums kept in local variables. Rules without a written-out form
@@ -291,12 +295,12 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[list[list[float]], list[fl
                 body.append(f"{acc} += {x} * {r}")
             elif v * reps != 0.0:
                 body.append(f"{acc} += {k(v * reps)}")
-    classes = ", ".join("[" + ", ".join(f"a{j}_{i}" for i in range(5)) + "]" for j in range(plan.classes))
-    flops = ", ".join(f"f{j}" for j in range(plan.formats))
-    body.append(f"return [{classes}], [{flops}], dram, link")
+    total = " + ".join(["0.0"] + [f"a{j}_0" for j in range(plan.classes)])  # point_step_cost's sum, in its order
+    flat = [f"a{j}_{i}" for j in range(plan.classes) for i in range(5)] + [f"f{j}" for j in range(plan.formats)]
+    body.append(f"return ({total}, {', '.join(flat + ['dram', 'link'])})")
     src = f"def step({', '.join(_ARGS)}):\n" + "\n".join("    " + line for line in body) + "\n"
     exec(compile(src, f"<inferchip scalar step of {len(plan.ops)} operators>", "exec"), env)  # noqa: S102
-    fn: Callable[..., tuple[list[list[float]], list[float], float, float]] = env["step"]
+    fn: Callable[..., tuple[float, ...]] = env["step"]
     return fn
 
 
