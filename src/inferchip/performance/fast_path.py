@@ -30,7 +30,6 @@ from inferchip.performance.setting import Setting
 
 _attention_cost, _host_cost = r.attention_cost, r.host_cost
 _GRID = [float(x) for x in BATCH_GRID]
-_COMPUTE, _MEMORY, _NETWORK, _OVERHEAD = BOUNDS
 DOES_NOT_FIT = "does not fit"  # what the fast path answers where the general one raises DoesNotFitError
 
 
@@ -55,6 +54,7 @@ class FastLayout:
         self.weights, self.reserve = mm.weights_bytes, mm.reserve_bytes
         self.capacity = s.chip.memory_capacity_bytes
         self.class_names, self.flop_formats = plan.class_names, plan.flop_formats
+        self._breakdown = _breakdown_function(self.class_names)
         self.calibration = "fitted" if s.calibration.fitted else "defaults"
         fmt = s.formats
         self.head = (s.chip.id, s.model.id, lay.tp, lay.pp, lay.ep, fmt.weights, fmt.activations, fmt.kv,
@@ -118,22 +118,7 @@ class FastLayout:
     def breakdown(self, v: tuple[float, ...]) -> dict[str, dict[str, Any]]:
         """``prediction._breakdown`` of a step costed by :meth:`point`: each class's time (x pp),
         share and bound (the first of the largest of compute, memory, network, overhead)."""
-        out = {}
-        pp, total = self.pp, v[0]
-        j = 1
-        for cls in self.class_names:
-            t = v[j]
-            if not t <= 0:
-                x, bound = v[j + 1], _COMPUTE
-                if v[j + 2] > x:
-                    x, bound = v[j + 2], _MEMORY
-                if v[j + 3] > x:
-                    x, bound = v[j + 3], _NETWORK
-                if v[j + 4] > x:
-                    bound = _OVERHEAD
-                out[cls] = {"time_s": t * pp, "share": t / total if total else 0.0, "bound": bound}
-            j += 5
-        return out
+        return self._breakdown(v, self.pp)
 
     def _sweep_parts(self) -> tuple:
         """The plan's operator groups sorted for :meth:`decode_times`: the weight GEMMs' columns as
@@ -189,9 +174,11 @@ class FastLayout:
         new = grid / e_o
         mean_ctx = i + o * o / (2.0 * e_o)
         mpp = i * (0.0 + (i + 1.0) / 2.0)
-        t = (grid + new * i) / pp
-        s = grid / pp
-        prefill = (t - s) > 0  # as np.maximum(t - s, 0) > 0
+        t = grid + new * i
+        s = grid
+        if pp != 1:  # (x / 1 is x)
+            t, s = t / pp, grid / pp
+        prefill = t > s  # np.maximum(t - s, 0) > 0 of finite t, s
         total: Any = 0.0
         if mat is not None:
             m = np.where(mat["rows"], (s + prefill)[:, None], t[:, None])
@@ -221,7 +208,9 @@ class FastLayout:
             else:  # elementwise, embedding: bytes per token
                 per_unit += t1 * c["bytes_per_token"] / abw * reps
                 const += c["overhead_s"] * reps
-        total = total + (grid * per_unit + (prefill * per_prefill + const))
+        total = total + const + grid * per_unit
+        if per_prefill:
+            total = total + prefill * per_prefill
         if other:
             pts = step_points(1, t, s, grid * mean_ctx / pp, new * mpp / pp)
             for g in other:
@@ -229,7 +218,7 @@ class FastLayout:
                 body = np.maximum(kc.compute_s, kc.memory_s) + kc.overhead_s + kc.network_s
                 reps_g = self.plan.reps[g.start:g.stop]
                 total = total + np.broadcast_to(body, (len(grid), len(reps_g))) @ reps_g
-        return total * pp
+        return total * pp if pp != 1 else total
 
     def decode_times_reference(self, grid: np.ndarray, i: float, o: float) -> np.ndarray:
         """:meth:`decode_times` through ``StepPlan.evaluate``: ``steady_state``'s very numbers."""
@@ -356,3 +345,20 @@ def fast_layout(setting: Setting) -> FastLayout | None:
                 held = (FastLayout(setting, plan),)
         setting.derived["fast"] = held
     return held[0]
+
+
+def _breakdown_function(class_names: tuple[str, ...]) -> Any:
+    """``breakdown(v, pp)`` of a step tuple with these classes, written out class by class (the
+    loop of ``prediction._breakdown`` unrolled: a prediction makes two of them)."""
+    lines = ["def breakdown(v, pp):", "    out = {}", "    total = v[0]"]
+    for j, cls in enumerate(class_names):
+        k = 1 + 5 * j
+        lines += [f"    t = v[{k}]", "    if not t <= 0:", f"        x, bound = v[{k + 1}], {BOUNDS[0]!r}"]
+        for n, name in enumerate(BOUNDS[1:], start=2):
+            lines += [f"        if v[{k + n}] > x:", f"            x, bound = v[{k + n}], {name!r}"]
+        lines.append(f"        out[{cls!r}] = {{'time_s': t * pp, 'share': t / total if total else 0.0, "
+                     "'bound': bound}")
+    lines.append("    return out")
+    env: dict[str, Any] = {}
+    exec(compile("\n".join(lines) + "\n", "<inferchip step breakdown>", "exec"), env)
+    return env["breakdown"]
