@@ -43,7 +43,9 @@ _RESOLVED: dict[int, Any] = {}
 def _setting(k: int) -> Any:
     if k not in _RESOLVED:
         chip, model, kw = SETTINGS[k]
-        _RESOLVED[k] = resolve_setting(chip, model, **kw)
+        s = _RESOLVED[k] = resolve_setting(chip, model, **kw)
+        for _ in range(fast_path.FAST_AFTER):  # a setting's first question goes the general way
+            fast_path.fast_layout(s)
     return _RESOLVED[k]
 
 
@@ -74,6 +76,8 @@ def test_a_chip_without_a_spec_or_a_tdp():
     from inferchip.catalog.chips import get_chip_params
 
     s = resolve_setting(get_chip_params("nvidia-h100-sxm-80gb"), "meta-llama/Llama-3.1-8B", tp=1)
+    for _ in range(fast_path.FAST_AFTER):
+        fast_path.fast_layout(s)
     for q in (ask(2048, 128, 4), ask(2048, 128)):
         a = _answer(s, q, True)
         _same(a, _answer(s, q, False))
@@ -85,8 +89,30 @@ def test_a_chip_without_a_spec_or_a_tdp():
 def test_every_setting_takes_the_fast_path():
     for k in range(len(SETTINGS)):
         assert fast_path.fast_layout(_setting(k)) is not None, SETTINGS[k]
-    # A searched layout (several candidates) goes the general way.
-    assert fast_path.fast_layout(resolve_setting("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-70B", count=8)) is None
+    # A searched layout (several candidates) goes the general way, and so does a setting's first question.
+    searched = resolve_setting("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-70B", count=8)
+    assert all(fast_path.fast_layout(searched) is None for _ in range(fast_path.FAST_AFTER + 1))
+    fresh = resolve_setting("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", tp=1, weights="fp8")
+    assert fast_path.FAST_AFTER == 1 or fast_path.fast_layout(fresh) is None
+
+
+def test_the_compiled_step_equals_the_loop():
+    """``ScalarPlan.step`` compiled (straight-line code) gives the loop's floats, bit for bit."""
+    import random
+
+    from inferchip.cost.scalar_step import _compile
+
+    rng = random.Random(7)
+    for k in range(len(SETTINGS)):
+        scalar = fast_path.fast_layout(_setting(k)).plan.scalar  # type: ignore[union-attr]
+        compiled = _compile(scalar)
+        for _ in range(200):
+            p = tuple(rng.choice([0.0, 1.0, rng.uniform(0, 3), rng.uniform(0, 1e5)]) for _ in range(7))
+            by_class, flop, dram, link = scalar.evaluate_loop(p)
+            total = 0.0
+            for acc in by_class:
+                total = total + acc[0]
+            assert compiled(*p) == (total, *(x for acc in by_class for x in acc), *flop, dram, link), SETTINGS[k]
 
 
 lengths = st.one_of(st.sampled_from([1, 2, 16, 128, 1024, 4095, 4096, 4097, 8191, 8192, 8193, 32768]),

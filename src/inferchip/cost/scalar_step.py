@@ -178,11 +178,26 @@ class ScalarPlan:
     # ``step(tokens, all_tokens, decode_seqs, prefill_tokens, decode_kv_tokens, prefill_pairs,
     # logit_rows)`` returns one flat tuple: the step's time, then (time, compute-bound, memory-bound,
     # network, overhead) of each class present, FLOP per format, DRAM bytes and link bytes.
+    # Compiling costs about as much as a hundred loop evaluations, so a plan evaluated only a few
+    # times (a one-off command) keeps the loop: ``step`` starts as the loop and is compiled on
+    # its COMPILE_AFTER-th call.
     step: Callable[..., tuple[float, ...]] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    calls: list[int] = field(default_factory=lambda: [0], repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.step is None:
+            object.__setattr__(self, "step", self._step_warming)
+
+    def _step_warming(self, *p: float) -> tuple[float, ...]:
+        """``step`` before it is compiled: the loop's figures as one flat tuple (the same floats)."""
+        self.calls[0] += 1
+        if self.calls[0] >= COMPILE_AFTER:
             object.__setattr__(self, "step", _compile(self))
+        by_class, flop, dram, link = self.evaluate_loop(p)
+        total = 0.0
+        for acc in by_class:
+            total = total + acc[0]
+        return (total, *(x for acc in by_class for x in acc), *flop, dram, link)
 
     def evaluate(self, p: Point) -> tuple[list[list[float]], list[float], float, float]:
         """Per class present (time, compute-bound, memory-bound, network, overhead), FLOP per
@@ -218,6 +233,7 @@ class ScalarPlan:
         return by_class, flop, dram, link
 
 
+COMPILE_AFTER = 16  # calls of a plan's step before it is compiled (ScalarPlan.step)
 _ARGS = ("t", "t_all", "s_dec", "t_pre", "kv_d", "pr", "rows")
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from inferchip.cost import rules as r
 from inferchip.cost.step import BOUNDS, StepPlan, cached_step_plan, step_points
+from inferchip.errors import InferchipError
 from inferchip.performance.operating import BATCH_GRID
 from inferchip.performance.prediction import Prediction
 from inferchip.performance.setting import Setting
@@ -41,7 +42,7 @@ class FastLayout:
         lay = s.layout
         mm = s.mapped(lay)
         self.setting, self.layout, self.mm, self.plan = s, lay, mm, plan
-        self.step = plan.scalar.step  # type: ignore[union-attr]
+        self.scalar = plan.scalar  # its ``step``: compiled once called often enough (ScalarPlan)
         self.dp, self.pp, self.replicas = mm.sm.dp_attention, lay.pp, lay.replicas
         self.chunk_tokens, self.replica_chunk_tokens = mm.chunk_tokens, mm.replica_chunk_tokens
         self.free_bytes = float(mm.free_bytes())
@@ -113,7 +114,7 @@ class FastLayout:
             t = min(t, s_dec) * d_share + t_pre / dp
             s_dec, kv_dec, pairs, t_pre = s_dec * d_share, kv_dec * d_share, pairs / dp, t_pre / dp
             rows = rows * (1.0 / min(float(dp), max(rows, 1.0)))
-        return self.step(t, t_all, s_dec, t_pre, kv_dec, pairs, rows)
+        return self.scalar.step(t, t_all, s_dec, t_pre, kv_dec, pairs, rows)
 
     def breakdown(self, v: tuple[float, ...]) -> dict[str, dict[str, Any]]:
         """``prediction._breakdown`` of a step costed by :meth:`point`: each class's time (x pp),
@@ -332,17 +333,27 @@ class FastLayout:
             notes, extra, self.layout.attn_dp)
 
 
+FAST_AFTER = 2  # questions asked of a setting before its FastLayout is made (a one-off goes the general way)
+
+
 def fast_layout(setting: Setting) -> FastLayout | None:
-    """The setting's :class:`FastLayout` (made once, kept in ``setting.derived``), or None where the
-    fast path does not apply (several candidate layouts, no scalar form of the step)."""
+    """The setting's :class:`FastLayout` (made on its FAST_AFTER-th question and kept in
+    ``setting.derived``), or None: before that, or where the fast path does not apply (several
+    candidate layouts, no scalar form of the step)."""
     held = setting.derived.get("fast")
     if held is None:
+        asked = setting.derived["asked"] = setting.derived.get("asked", 0) + 1
+        if asked < FAST_AFTER:
+            return None
         held = (None,)
         if len(setting.layouts) == 1:
             mm = setting.mapped(setting.layout)
             plan = mm._plan = cached_step_plan(getattr(mm, "_plan", None), mm.sm, mm.chip, mm.formats, mm.cal)
             if plan.scalar is not None:
-                held = (FastLayout(setting, plan),)
+                try:
+                    held = (FastLayout(setting, plan),)
+                except InferchipError:  # e.g. a TDP below the static power: the general path says so, in its turn
+                    pass
         setting.derived["fast"] = held
     return held[0]
 
