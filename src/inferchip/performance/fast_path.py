@@ -235,9 +235,12 @@ class FastLayout:
         """Index of the grid concurrency with the most tokens/s (the first of equals). Where another
         comes within 1e-9 of it, the sums' last bits could decide: the reference sweep does."""
         tput = grid / self.decode_times(grid, i, o)
-        k = int(np.argmax(tput))
-        if np.count_nonzero(tput >= tput[k] * (1.0 - 1e-9)) > 1:
-            k = int(np.argmax(grid / self.decode_times_reference(grid, i, o)))
+        k = int(tput.argmax())
+        if len(tput) > 1:
+            best = tput.item(k)
+            tput[k] = -math.inf  # the runner-up, then: within 1e-9 of the best?
+            if tput.max() >= best * (1.0 - 1e-9):
+                k = int(np.argmax(grid / self.decode_times_reference(grid, i, o)))
         return k
 
     # --- questions ------------------------------------------------------------------------
@@ -251,9 +254,14 @@ class FastLayout:
         pp = self.pp
         n_chunks = max(float(math.ceil(b * i / self.replica_chunk_tokens)), 1.0)
         pairs = i * (0.0 + (i + 1.0) / 2.0) * b / n_chunks
-        pre = self.point(b * i / n_chunks / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp)
+        if self.dp == 1:  # point() written out: a prefill step (no decode) and a decode step (no prompt)
+            step, t, s_dec = self.scalar.step, b * i / n_chunks / pp, b / pp
+            pre = step(t, t, 0.0, max(t - 0.0, 0.0), 0.0, pairs / pp, b / n_chunks / pp)
+            dec = step(s_dec, s_dec, s_dec, 0.0, b * (i + o / 2.0) / pp, 0.0, s_dec + 0.0)
+        else:
+            pre = self.point(b * i / n_chunks / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp)
+            dec = self.point(b / pp, b / pp, b * (i + o / 2.0) / pp, 0.0 / pp)
         ttft = n_chunks * (pp * pre[0]) * (2 * pp - 1) / pp
-        dec = self.point(b / pp, b / pp, b * (i + o / 2.0) / pp, 0.0 / pp)
         tpot = pp * dec[0]
         e2e = ttft + max(o - 1.0, 0.0) * tpot
         return self._prediction(b, i, o, True, ttft, tpot, e2e, b * o / e2e, pre, dec, n_chunks, ttft / n_chunks)
