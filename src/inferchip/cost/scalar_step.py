@@ -267,8 +267,11 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
                      f"mt{tag} = ceil(x{tag} / tm{tag})"]
     if rules - {_gemm, _lm_head, _memory, _host, _attention}:
         body.append("P = (t, t_all, s_dec, t_pre, kv_d, pr, rows, tm0, mt0, tm1, mt1)")
-    accs = [f"a{j}_{i}" for j in range(plan.classes) for i in range(5)]
-    body += [f"{a} = 0.0" for a in accs] + [f"f{j} = 0.0" for j in range(plan.formats)] + ["dram = link = 0.0"]
+    # The sums the branches update start at 0.0; the others (network, overhead, FLOP, DRAM and link
+    # bytes) are added up here while they only receive constants, and set on their first variable term.
+    body += [f"a{j}_{i} = 0.0" for j in range(plan.classes) for i in range(3)]
+    folded: dict[str, float] = {}
+    live: set[str] = set()
     abw, kov = k(c.attainable_bytes_per_s), k(c.kernel_overhead_s)
     for n, (rule, cols, reps, j, f) in enumerate(plan.ops):
         col = [k(v) for v in cols]
@@ -307,13 +310,22 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
         for acc, x in ((f"{a}3", net), (f"{a}4", over), (f"f{f}", "fl" if f >= 0 else "0.0"), ("dram", "nb"),
                        ("link", lb)):
             v = consts.get(x)
-            if v is None:
-                body.append(f"{acc} += {x} * {r}")
-            elif v * reps != 0.0:
-                body.append(f"{acc} += {k(v * reps)}")
+            if v is not None and v * reps == 0.0:
+                continue
+            if acc in live:
+                body.append(f"{acc} += {x} * {r}" if v is None else f"{acc} += {k(v * reps)}")
+            elif v is None:
+                body.append(f"{acc} = {k(folded.get(acc, 0.0))} + {x} * {r}")
+                live.add(acc)
+            else:
+                folded[acc] = folded.get(acc, 0.0) + v * reps
     total = " + ".join(["0.0"] + [f"a{j}_0" for j in range(plan.classes)])  # point_step_cost's sum, in its order
-    flat = [f"a{j}_{i}" for j in range(plan.classes) for i in range(5)] + [f"f{j}" for j in range(plan.formats)]
-    body.append(f"return ({total}, {', '.join(flat + ['dram', 'link'])})")
+    def out(x: str) -> str:  # a sum's variable, or its value where it only received constants
+        return x if x in live else k(folded.get(x, 0.0))
+
+    flat = [f"a{j}_{i}" if i < 3 else out(f"a{j}_{i}") for j in range(plan.classes) for i in range(5)]
+    flat += [out(f"f{j}") for j in range(plan.formats)] + [out("dram"), out("link")]
+    body.append(f"return ({total}, {', '.join(flat)})")
     src = f"def step({', '.join(_ARGS)}):\n" + "\n".join("    " + line for line in body) + "\n"
     exec(compile(src, f"<inferchip scalar step of {len(plan.ops)} operators>", "exec"), env)  # noqa: S102
     fn: Callable[..., tuple[float, ...]] = env["step"]
