@@ -256,14 +256,20 @@ class ChipEconomy:
             return {"tco_usd_per_hour_per_chip": None, "usd_per_million_tokens": None,
                     "output_tokens_per_s_per_usd_capex": None}
         n = float(max(num_accelerators, ACCELERATORS_PER_SERVER))
-        board = _nonnegative(power_w_per_chip * n, "board_power_w_total")
+        board = power_w_per_chip * n
+        if not board >= 0:  # the checks of _nonnegative, called only to raise its error
+            _nonnegative(board, "board_power_w_total")
         it_w = board + self.host_idle_w + self.host_per_accelerator_w * n
-        wall = it_w * (1.0 + self.fan_power_fraction) / self.psu_efficiency / n
-        p = _nonnegative(wall, "avg_power_w")
+        p = wall = it_w * (1.0 + self.fan_power_fraction) / self.psu_efficiency / n
+        if not p >= 0:
+            _nonnegative(p, "avg_power_w")
         per_h = capex + p / KILO * self.pue * self.usd_per_kwh + (
             p / KILO * self.colocation_usd_per_kw_month * tco.MONTHS_PER_YEAR / HOURS_PER_YEAR)
-        tps = _nonnegative(output_tokens_per_s_per_chip, "tokens_per_s")
-        _nonnegative(per_h, "tco_per_hour_usd")
+        tps = output_tokens_per_s_per_chip
+        if not tps >= 0:
+            _nonnegative(tps, "tokens_per_s")
+        if not per_h >= 0:
+            _nonnegative(per_h, "tco_per_hour_usd")
         return {
             "tco_usd_per_hour_per_chip": per_h,
             "usd_per_million_tokens": per_h / (SECONDS_PER_HOUR * tps) * MEGA if tps > 0 else math.inf,

@@ -326,12 +326,9 @@ class FastLayout:
             notes.extend(self.money_notes)
             per_user = 1.0 / tpot
             per_chip = tput / num_chips
-            extra["power_w_per_chip"] = power
-            extra["throttled"] = throttled
-            extra["output_tokens_per_j"] = per_chip / power
-            extra["j_per_output_token"] = power / per_chip
-            extra.update(self.money_fields)
-            extra.update(eco.money_per_token(per_chip, power, num_chips))
+            extra = {"calibration": self.calibration, "power_w_per_chip": power, "throttled": throttled,
+                     "output_tokens_per_j": per_chip / power, "j_per_output_token": power / per_chip,
+                     **self.money_fields, **eco.money_per_token(per_chip, power, num_chips)}
         h = self.head
         return Prediction(  # positional, in the order of Prediction's fields
             h[0], h[1], num_chips, h[2], h[3], h[4], replicas, batch, "static" if static else "continuous", round(i),
