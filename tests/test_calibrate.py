@@ -62,7 +62,8 @@ def synthetic_cases(truth: FitPoint):
     rows = []
     for cid, chip, n, model, w, tp, scen, i, o, conc, metric, notes in SETTINGS:
         unit = "ms" if metric.endswith("_ms") else "tokens/s"
-        rows.append(dict(case_id=cid, source_kind="synthetic", source="test", accelerator=chip, num_accelerators=n,
+        kind = "synthetic" if i else "mlperf-synthetic"  # a row without an input length replays MLPerf
+        rows.append(dict(case_id=cid, source_kind=kind, source="test", accelerator=chip, num_accelerators=n,
                          software="-", model=model, weight_dtype=w, act_dtype=w, kv_dtype=w, tp=tp, pp=1, ep="",
                          scenario=scen, input_tokens=i, output_tokens=o, concurrency=conc, metric=metric, value=1,
                          unit=unit, notes=notes))

@@ -30,6 +30,8 @@ GIB = 2**30
 
 # Chips whose missing datasheet figures were filled with Range estimates (estimate: true).
 ESTIMATED = {
+    "nvidia-rubin-288gb",
+    "amd-mi455x",
     "nvidia-gh200-144gb",
     "nvidia-jetson-agx-orin-64gb",
     "nvidia-jetson-agx-thor-t5000",
@@ -39,6 +41,8 @@ ESTIMATED = {
     "tesla-ai5",
     "tesla-ai6",
     "tesla-dojo-d1",
+    "untetherai-speedai240-preview",  # card power, LPDDR5 and the dense reading of the FP8 headline
+    "untetherai-speedai240-slim",
 }
 
 
@@ -174,29 +178,34 @@ def test_chips_not_listed_as_estimates_are_not_flagged():
     assert flagged == ESTIMATED
 
 
-def test_tesla_ai5_is_ai4_times_the_stated_multipliers():
+def test_tesla_ai5_follows_the_published_reports():
     ai5 = load_chip("tesla-ai5")
+    assert ai5.memory.memory_type == "lpddr5x"  # 12 SK hynix LPDDR5X packages (sample photo, leak report 2026-04)
     bw = ai5.memory.bandwidth_tb_per_s
     assert isinstance(bw, Range)
-    # AI4 community estimate ~384 GB/s (HW4 computer) x 5 ('five times better memory bandwidth').
-    assert bw.central == pytest.approx(0.384 * 5)
-    assert bw.low == pytest.approx(0.384 / 2 * 5)  # per-SoC AI4 baseline
-    assert get_chip_params("tesla-ai5").memory_bytes_per_s == pytest.approx(0.384e12 * 5)
+    assert bw.low == pytest.approx(12 * 64 * 8.533e9 / 8 / 1e12, rel=0.01)  # 12 x 64-bit LPDDR5X-8533
+    assert 0.8 <= bw.low <= bw.central <= bw.high <= 1.2  # 'about 0.8-1.2 TB/s' reported
+    assert bw.low <= 1.15 <= bw.high  # the one report's 1.15 TB/s lies inside
     cap = ai5.memory.capacity
     assert isinstance(cap, Range) and ai5.memory.capacity_unit == "GiB"
-    assert cap.central == 16 * 9  # 16 GB x 'nine times more memory'
+    assert cap.central == 12 * 8  # 96 GB reported = 12 packages x 8 GB
     int8 = ai5.compute.dense_tflops["int8"]
     assert isinstance(int8, Range)
-    # low = 50 TOPS x 8 (Oct 2025), central = 125 x 9 (midpoint of 8x and 10x), high = 150 x 10.
-    assert (int8.low, int8.central, int8.high) == (50 * 8, 125 * 9, 150 * 10)
+    assert (int8.low, int8.high) == (2000, 2500)  # '2,000-2,500 TOPS' reported
+    h100_int8 = load_chip("nvidia-h100-sxm-80gb").compute.dense_tflops["int8"]
+    assert int8.low <= 1.1 * h100_int8  # 'one AI5 ~ Hopper'
     bf16 = ai5.compute.dense_tflops["bf16"]
     assert bf16.central == pytest.approx(int8.central / 2)  # 16-bit at half the 8-bit rate
+    area = ai5.silicon.die_area_mm2
+    assert isinstance(area, Range) and area.low <= 858 / 2 <= area.high  # half reticle (26 x 33 mm field)
     tdp = ai5.power.tdp_w
-    assert tdp.central == pytest.approx(90 * 9 / 3)  # AI4 90 W x 9 compute / 3x perf-per-watt
-    assert tdp.high == pytest.approx(1200 / 3)  # '~1/3 the power of Blackwell' (GB200 1,200 W)
-    # The AI4 row is per SoC: half the community's two-SoC computer figures.
+    assert tdp.central == pytest.approx(1000 / 3, rel=0.01)  # '~1/3 the power of Blackwell' (B200 1,000 W)
+    assert tdp.high == pytest.approx(1200 / 3)  # GB200 1,200 W
+    p = get_chip_params("tesla-ai5")
+    assert p.max_scaleup_domain > 1  # deployed as boards of N chips, not one chip alone
+    # AI4 re-checked: per SoC, the central is twice the earlier 62.5 TOPS (125 = the HW4 computer's 250 / 2).
     ai4 = load_chip("tesla-ai4-hw4")
-    assert ai4.compute.dense_tflops["int8"].central == pytest.approx(125 / 2)
+    assert ai4.compute.dense_tflops["int8"].central == pytest.approx(250 / 2)
     assert ai4.memory.bandwidth_tb_per_s.central == pytest.approx(0.384 / 2)
 
 

@@ -8,6 +8,8 @@ Checks that the page loads with no console error, that every chart rendered with
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -59,18 +61,28 @@ def test_report_renders_every_chart_without_console_errors(report):
                                timeout=30_000)
         charts = page.evaluate(CHART_STATE)
         verdict = page.inner_text("#verdict")
+        claim = page.inner_text("#claim")
+        first_screen = page.evaluate("document.querySelector('#claim').getBoundingClientRect().top")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "review-report.png"), full_page=True)
         browser.close()
     assert errors == []
     ids = {c["id"] for c in charts}
     # bars of each figure of merit, curves, Pareto, memory fit, a roofline per chip, the tornado
-    for expected in ("fig-curves", "fig-pareto", "fig-memory", "fig-tornado", "fig-bars-energy", "fig-bars-tco"):
+    for expected in ("fig-curves", "fig-pareto", "fig-memory", "fig-tornado", "fig-bars-energy"):
         assert expected in ids
+    street = json.loads((report.parent / "results.json").read_text())["views"][0]
+    assert ("fig-bars-tco" in ids) == bool(street["priced"])  # $ bars only on the street basis, when priced
     assert sum(i.startswith("fig-roof-") for i in ids) == 3
     for c in charts:
         assert c["plotly"] and c["traces"] > 0 and c["points"] > 0, c
         assert c["svg"] > 0 and c["drawn"] > 0, c
         assert c["titles"] > 0, c  # an axis says what it measures
-    assert "tesla-ai5" in verdict and "Verdict" in verdict
+    assert "tesla-ai5" in verdict
+    # the first screen: the claim quoted with its date, every part with a verdict and a probability
+    assert first_screen < 1100 and "2025-09-06" in claim and "best inference chip of any kind" in claim
+    for word in ("per chip", "lowest-cost silicon", "performance per watt", "interactive latency limits"):
+        assert word in claim
+    assert re.search(r"(holds|does not hold|undecided)\s+(\d+%|not judged)", claim)
+    assert "fig-boundary" in ids  # the claim-boundary map is drawn
     assert (ARTIFACTS / "review-report.png").stat().st_size > 10_000

@@ -46,9 +46,10 @@ def test_suite_score_is_the_mean_share_of_the_leader():
 def test_a_chip_without_the_figure_is_unranked_not_last():
     table = {"c1": {"a": 1.0, "b": None, "c": None}}
     s = suite_scores(table, True, has_figure={"a": True, "b": False, "c": True})
-    # b lacks a price (no figure): unranked; c has the inputs but serves nothing: ranked last.
+    # b lacks a price (no figure): unranked; c has the inputs but serves nothing: not ranked either
+    # (a chip that serves no case is not "last", it is out of the comparison).
     assert s == {"a": 1.0, "b": None, "c": 0.0}
-    assert rank_scores(s) == {"a": 1, "b": None, "c": 2}
+    assert rank_scores(s) == {"a": 1, "b": None, "c": None}
 
 
 def test_gap_to_leader_in_both_directions():
@@ -181,7 +182,7 @@ def test_a_model_that_fits_no_chip_is_a_status_not_a_crash():
     tiny = make_chip(id="tiny", memory_capacity_bytes=8 * 2**30, usable_memory_bytes=7 * 2**30, max_scaleup_domain=1)
     res = run_review(ReviewConfig(chips=[tiny], claim=None, models=[L8], metric="throughput", sensitivity=False))
     assert {r["status"] for r in res.rows} == {"does not fit"}
-    assert res.suite["throughput"]["tiny"] == {"score": 0.0, "rank": 1}
+    assert res.suite["throughput"]["tiny"] == {"score": 0.0, "rank": None}  # serves nothing: not ranked
     fit = res.memory[0]
     assert fit["status"].startswith("does not fit") and fit["weights_fraction_of_one_chip"] > 1
 
@@ -205,10 +206,10 @@ def test_review_writes_html_csv_and_json(tmp_path, capsys):
     assert "memory.bandwidth_tb_per_s" in est["fields"] and set(est["levels"]) == {"low", "high"}  # re-run at both ends
     assert {r["chip_id"] for r in data["rows"]} == {"nvidia-h100-sxm-80gb", "amd-mi300x", "tesla-ai5"}
     html = (out / "report.html").read_text()
-    assert html.count("Plotly.newPlot(") >= 5 and "Verdict" in html
+    assert html.count("Plotly.newPlot(") >= 5 and "The claim, part by part" in html
     assert html.count("<script>") == 2  # plotly.js inline once, then the charts
     assert not list(tmp_path.glob(".rv.*"))  # no staging folder left behind
-    assert "verdict" in capsys.readouterr().out
+    assert "the claim, part by part" in capsys.readouterr().out
 
 
 def test_a_failed_run_leaves_the_old_report_untouched(tmp_path, monkeypatch, capsys):

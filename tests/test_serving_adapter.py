@@ -18,15 +18,16 @@ MODEL = "meta-llama/Llama-3.1-8B"
 
 
 def test_single_request_reproduces_the_core_model():
-    # Uncalibrated defaults in both, so the TDP-throttled prefill below does not depend on
-    # whatever the shipped calibration currently holds.
-    step, replicas = serving_model(make_chip(), MODEL, weights="fp8", calibration="none")
+    # Uncalibrated defaults in both, so the throttled prefill below does not depend on whatever
+    # the shipped calibration currently holds; a 400 W power limit so that the prefill exceeds it
+    # (at the 700 W rating point a dense prefill stays just below it, by the per-FLOP energy's derivation).
+    step, replicas = serving_model(make_chip(tdp_w=400.0), MODEL, weights="fp8", calibration="none")
     res = simulate(step, ClosedLoopArrivals(concurrency=1, input_tokens=512, output_tokens=65), num_requests=1,
                    exact_step_times=True)
     s = res.summary()
-    # predict's static batch of 1 (same chip, no spec: both read HBM3 at 7 nm), throttled at TDP
-    # as the simulator's steps are: the 512-token prefill of this chip would exceed its TDP.
-    met = predict(make_chip(), MODEL, weights="fp8", batch=1, input_tokens=512, output_tokens=65, tp=1,
+    # predict's static batch of 1 (same chip, no spec: both read HBM3 at 7 nm), throttled at the
+    # limit as the simulator's steps are: the 512-token prefill of this chip would exceed it.
+    met = predict(make_chip(tdp_w=400.0), MODEL, weights="fp8", batch=1, input_tokens=512, output_tokens=65, tp=1,
                   calibration="none")
     assert met.extra["throttled"]
     assert s["ttft_s_mean"] == pytest.approx(met.ttft_s, rel=1e-9)

@@ -93,8 +93,10 @@ def test_model_without_energy_reports_none():
 
 
 def test_real_model_single_request_energy_equals_its_steps_through_the_model():
-    # uncalibrated defaults: the throttled prefill below must not depend on the shipped calibration
-    step, _ = serving_model(make_chip(), "meta-llama/Llama-3.1-8B", weights="fp8", calibration="none")
+    # uncalibrated defaults: the throttled prefill below must not depend on the shipped calibration;
+    # a 400 W power limit (MaxQ-like) so that the prefill step exceeds it (at the rating point,
+    # 700 W, a dense prefill stays just below the TDP by construction of the per-FLOP energy)
+    step, _ = serving_model(make_chip(tdp_w=400.0), "meta-llama/Llama-3.1-8B", weights="fp8", calibration="none")
     res = simulate(step, ClosedLoopArrivals(concurrency=1, input_tokens=512, output_tokens=65), num_requests=1,
                    exact_step_times=True)
     # by hand: one prefill step of 512 tokens (512 x 513 / 2 causal pairs), then 64 decode steps
@@ -107,7 +109,7 @@ def test_real_model_single_request_energy_equals_its_steps_through_the_model():
     dec = step_power(dec_cost, dec_t, 1, None, "HBM3", en.tdp_w, en.idle_w, en.assumptions)
     expected = float(np.sum(pre.energy_j)) + float(np.sum(dec.energy_j))
     assert res.summary()["energy_j"] == pytest.approx(expected, rel=1e-9)
-    # and the simulator ran the throttled times (the prefill of this chip exceeds TDP)
+    # and the simulator ran the throttled times (the prefill of this chip exceeds its power limit)
     assert bool(pre.throttled)
     assert res.steps["duration_s"][0] == pytest.approx(float(pre.time_s), rel=1e-12)
 

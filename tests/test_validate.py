@@ -112,12 +112,13 @@ def test_the_shipped_case_file_parses_and_matches_the_shared_one():
 
 # ------------------------------------------------------------------ facts from the notes
 def test_limits_come_from_the_notes_else_from_the_readme_table():
-    (c,) = _parse(_row(scenario="server", model="meta-llama/Llama-2-70b-chat-hf", input_tokens="",
+    (c,) = _parse(_row(source_kind="mlperf-inference-v4.1-closed", scenario="server",
+                       model="meta-llama/Llama-2-70b-chat-hf", input_tokens="",
                        notes='"latency constraint TTFT p99<=450 ms, TPOT p99<=40 ms; scenario Interactive"'))
     lim = stated_limits(c)
     assert (lim.ttft_s, lim.tpot_s, lim.source) == (0.45, 0.04, "row notes")
-    (d,) = _parse(_row(case_id="x-interactive-y", scenario="server", model="meta-llama/Llama-2-70b-chat-hf",
-                       input_tokens="", notes="no limits written here"))
+    (d,) = _parse(_row(case_id="x-interactive-y", source_kind="mlperf-inference-v5.1-closed", scenario="server",
+                       model="meta-llama/Llama-2-70b-chat-hf", input_tokens="", notes="no limits written here"))
     lim = stated_limits(d)  # README: llama2-70b Interactive 450 ms / 40 ms, found by the word in the id
     assert (lim.ttft_s, lim.tpot_s) == (0.45, 0.04) and "README" in lim.source
 
@@ -163,8 +164,9 @@ def test_open_loop_concurrency_obeys_littles_law(h100):
 
 
 def test_mlperf_plan_uses_the_calibrations_mean_input_and_the_papers_limits():
-    (c,) = _parse(_row(scenario="server", model="meta-llama/Llama-2-70b-chat-hf", input_tokens="",
-                       output_tokens="290", notes='"latency constraint TTFT p99<=2000 ms, TPOT p99<=200 ms"'))
+    (c,) = _parse(_row(source_kind="mlperf-inference-v4.1-closed", scenario="server",
+                       model="meta-llama/Llama-2-70b-chat-hf", input_tokens="", output_tokens="290",
+                       notes='"latency constraint TTFT p99<=2000 ms, TPOT p99<=200 ms"'))
     plan = plan_for(c, DatasetLengths(mean_input_tokens={"llama2-70b": 300.0}))
     assert plan.inputs.mean == pytest.approx(300.0) and plan.outputs.mean == pytest.approx(290.0)
     assert plan.max_ttft_s == pytest.approx(2.0 / 2.5) and plan.max_tpot_s == pytest.approx(0.2 / 1.15)

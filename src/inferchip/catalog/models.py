@@ -107,6 +107,9 @@ def load_model(id_or_path: str | Path) -> ModelSpec:
     if isinstance(id_or_path, Path):
         return load_user_config(id_or_path)
     given = id_or_path.strip()
+    if given.lower().endswith(".onnx"):
+        raise SpecError(f"{given}: an ONNX graph is a vision network, not an LLM config; cost it with "
+                        "`inferchip vision --model FILE.onnx --dim NAME=VALUE` (or `inferchip drive`)")
     model_id = _canonical(given)
     if model_id is None:
         path = Path(given).expanduser()

@@ -163,7 +163,7 @@ def _modelled_lines(out: ChipCost, spec: ChipSpec, a: Assumptions, area: float, 
     ]
     mem_src = "on-die SRAM only: no external memory cost"
     if made["memory_usd"] > 0:
-        lvl = en.memory_level(spec.memory.type)
+        lvl = en.memory_level(spec.memory.technology())
         mem_src = f"{gib:,.0f} GiB {lvl} x {a.table('silicon.memory_usd_per_gib')[lvl]:g} USD/GiB: " \
                   f"{_cite(a, f'silicon.memory_usd_per_gib.{lvl}')}"
     lines += [

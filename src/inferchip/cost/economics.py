@@ -48,7 +48,7 @@ def package_kind(spec: ChipSpec) -> str:
     energy model does not recognise is read as "names HBM or not".
     """
     try:
-        hbm = en.memory_level(spec.memory.type).startswith("hbm")
+        hbm = en.memory_level(spec.memory.technology()).startswith("hbm")
     except InvalidSettingError:
         hbm = "hbm" in spec.memory.type.lower()
     if hbm:
@@ -62,7 +62,7 @@ def manufacturing_cost_usd(spec: ChipSpec, assumptions: Assumptions,
     gib = spec.memory.off_chip_gib(level)  # the one capacity table, units.CAPACITY_UNIT_BYTES
     return chip_cost_breakdown(pick(spec.silicon.die_area_mm2, level), spec.silicon.compute_die_count,
                                spec.silicon.node_nm,
-                               spec.memory.type, gib, package_kind(spec), assumptions, chip_id=spec.id)
+                               spec.memory.technology(), gib, package_kind(spec), assumptions, chip_id=spec.id)
 
 
 def chip_money(spec: ChipSpec | None, assumptions: Assumptions, level: EstimateLevel = "central") -> ChipMoney:
@@ -98,9 +98,11 @@ class UnitEnergies:
     per_flop_j: dict[str, float] = field(default_factory=dict)
 
     def flop_j(self, fmt: str) -> float:
+        """J per FLOP in ``fmt`` beyond the busy floor (:func:`~inferchip.cost.energy.rated_flop_energy_factor`)."""
         v = self.per_flop_j.get(fmt)
         if v is None:
-            v = self.per_flop_j[fmt] = float(en.energy_per_flop_j(fmt, self.node_nm, self.assumptions))
+            scale = en.rated_flop_energy_factor(self.assumptions.energy.busy_fraction)
+            v = self.per_flop_j[fmt] = float(en.energy_per_flop_j(fmt, self.node_nm, self.assumptions)) * scale
         return v
 
 
@@ -134,11 +136,16 @@ def step_dynamic_energy_j(cost: StepCost, spec: ChipSpec | None, memory_type: st
     return np.asarray(e, dtype=float)
 
 
+def _idle(tdp_w: float, idle_w: float, assumptions: Assumptions) -> float:
+    return idle_w if np.isfinite(idle_w) else float(en.static_power_w(tdp_w, assumptions))
+
+
 def active_static_power_w(tdp_w: float, idle_w: float, assumptions: Assumptions) -> float:
-    """Static power of a chip while it runs kernels, W: max(idle floor, active floor x power limit)."""
-    idle = idle_w if np.isfinite(idle_w) else float(en.static_power_w(tdp_w, assumptions))
-    floor = assumptions.energy.active_floor_fraction_of_tdp
-    return max(idle, floor.value * tdp_w) if floor is not None else idle
+    """Power of a chip while it runs kernels, before their work is counted, W: the idle floor
+    (``idle_w``, else ``static_power_fraction_of_tdp`` x TDP) plus ``energy.busy_power_fraction``
+    of the range up to the power limit ``tdp_w`` (:func:`~inferchip.cost.energy.busy_static_power_w`)."""
+    idle = _idle(tdp_w, idle_w, assumptions)
+    return float(en.busy_static_power_w(min(idle, tdp_w), tdp_w, assumptions.energy.busy_fraction))
 
 
 @dataclass
@@ -153,10 +160,9 @@ def step_power(cost: StepCost, replica_step_s: np.ndarray, pp: int, spec: ChipSp
                tdp_w: float, idle_w: float, assumptions: Assumptions) -> PowerResult:
     """Board power of one chip while the replica repeats this step (each chip runs its stage ``pp`` times).
 
-    Static power of the busy chip: the idle floor (``idle_w``, else ``static_power_fraction_of_tdp``
-    x TDP), raised to ``energy.active_floor_fraction_of_tdp`` x ``tdp_w`` where the assumptions
-    give one (a chip at full clocks: clock tree and hot leakage; ``tdp_w`` is the enforced
-    power limit, so a capped chip, running at lower voltage, has a lower floor).
+    Static power of the busy chip: :func:`active_static_power_w` (idle floor plus the busy share of
+    the range up to ``tdp_w``, the enforced power limit: a capped chip, at lower voltage, has a
+    lower floor); the FLOPs cost the rest of the rating point (:class:`UnitEnergies`).
     """
     e_dyn = step_dynamic_energy_j(cost, spec, memory_type, assumptions) * pp
     static = active_static_power_w(tdp_w, idle_w, assumptions)
@@ -203,7 +209,7 @@ class ChipEconomy:
     and :func:`money_per_token` operation for operation, so they give the same numbers."""
 
     units: UnitEnergies
-    static_w: float
+    static_w: float  # busy static power (active_static_power_w)
     tdp_w: float
     money: ChipMoney
     host_idle_w: float

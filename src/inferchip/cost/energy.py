@@ -12,10 +12,15 @@ Model (METHODS.md 2.10, 3.6):
 * Board power = dynamic energy / time + static power; when that exceeds TDP the step is
   stretched (:func:`throttle`).
 
-Known limit: ``static_power_fraction_of_tdp`` is an idle floor. A chip that is busy at full
-clock (e.g. batch-1 decode) draws more than floor + event energies; measured H100 batch-1
-vLLM runs (energy_cases.csv, Llama-2-7B at ~1.7 TB/s) sit near 365 W where this model gives
-~160 W. Callers with a measured active floor should pass it as ``static_w``.
+Board power of a busy chip (:func:`busy_static_power_w`, :func:`rated_flop_energy_factor`):
+``P = P_idle + beta (P_limit - P_idle) + (1 - beta) e_flop FLOP / t + e_byte bytes / t + e_link
+link bytes / t``. ``beta`` (``energy.busy_power_fraction``) is the share of the idle-to-limit
+range a chip draws whenever kernels run, whatever their work (clocks at the top
+voltage/frequency point, every SM issuing or stalled, leakage when hot); it is one fitted
+physical parameter. The rating point ties it to the per-FLOP energy: ``e_flop`` was derived so
+that a dense GEMM at datasheet peak draws the TDP over an idle floor, so a busy floor of
+``beta`` of that range leaves ``1 - beta`` of it to the FLOPs. Memory and link energies are
+per byte from their own sources.
 
 All functions broadcast with numpy; scalars in give floats out.
 """
@@ -23,7 +28,6 @@ All functions broadcast with numpy; scalars in give floats out.
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -31,6 +35,7 @@ from numpy.typing import ArrayLike
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.formats import check_format
+from inferchip.spec.memory import MEMORY_TYPES, parse_memory_type
 from inferchip.units import PICO
 
 BITS_PER_BYTE = 8
@@ -110,51 +115,29 @@ def sram_energy_j(bytes_: ArrayLike, node_nm: ArrayLike, assumptions: Assumption
 
 # --- memory levels ----------------------------------------------------------------------
 
-_DRAM_TOKENS = re.compile(
-    r"hbm\s*3\s*e|hbm\s*3\s*gen\s*2|hbm\s*4|hbm\s*3|hbm\s*2\s*e|hbm\s*2|hbm"
-    r"|gddr\s*7|gddr\s*6\s*x|gddr\s*6|lpddr\s*5\s*x|lpddr\s*5|lpddr\s*4\s*x|lpddr\s*4|ddr\s*5|ddr\s*4"
-)
-_TOKEN_LEVEL = {
-    "hbm3e": "hbm3e",
-    "hbm3gen2": "hbm3e",
-    "hbm3": "hbm3",
-    "hbm2e": "hbm2e",
-    "hbm2": "hbm2e",  # HBM2 and HBM2e share the interface class; HBM2e figure used
-    "hbm4": "hbm3e",  # no HBM4 figure yet: the newest sourced generation is used
-    "hbm": "hbm3",  # generation not stated: HBM3, the middle of the catalogue's range
-    "gddr7": "gddr6x",
-    "gddr6x": "gddr6x",
-    "gddr6": "gddr6",
-    "lpddr5x": "lpddr5x",
-    "lpddr5": "lpddr5",
-    "lpddr4x": "lpddr4x",
-    "lpddr4": "lpddr4x",
-    "ddr5": "ddr5",
-    "ddr4": "ddr4",
-}
-MEMORY_LEVELS = ("sram", *sorted(set(_TOKEN_LEVEL.values())))
+# Energy/cost level of each memory type: the type itself, except where two types share one
+# sourced figure (HBM2 and HBM2e share the interface class: the HBM2e figure; LPDDR4 and
+# LPDDR4X differ only in I/O voltage: the LPDDR4X estimate, an upper bound for LPDDR4).
+_LEVEL_OF_TYPE = {t: t for t in MEMORY_TYPES} | {"hbm2": "hbm2e", "lpddr4": "lpddr4x"}
+MEMORY_LEVELS = tuple(sorted(set(_LEVEL_OF_TYPE.values())))
 
 
 def memory_level(memory_type: str) -> str:
-    """Energy/cost level of a catalogue memory type string.
+    """Energy/cost level of a memory type (``spec.memory.MEMORY_TYPES``) or of a datasheet's text.
 
-    "HBM3e" -> hbm3e, "HBM2e (8 stacks)" -> hbm2e, "LPDDR5X (unified)" -> lpddr5x,
-    "SRAM-only (no HBM/DRAM)" -> sram. With several memories named ("HBM3e (GPU) + LPDDR5X
-    (CPU)", "SRAM + HBM + DDR5") the first DRAM named is the level, unless the part is SRAM-only.
+    "hbm3e" or "HBM3e" -> hbm3e, "HBM2e (8 stacks)" -> hbm2e, "LPDDR5X (unified)" -> lpddr5x,
+    "SRAM-only (no HBM/DRAM)" -> sram; text is read by :func:`inferchip.spec.memory.parse_memory_type`.
+    A text naming no known type ("not disclosed") raises InvalidSettingError.
     """
-    s = memory_type.strip().lower()
-    if not s:
-        raise InvalidSettingError("memory type: empty; allowed: a string naming one of " + ", ".join(MEMORY_LEVELS))
-    if "sram-only" in s or "sram only" in s or s == "sram":
-        return "sram"
-    m = _DRAM_TOKENS.search(s)
-    if m:
-        return _TOKEN_LEVEL[re.sub(r"\s+", "", m.group(0))]
-    if "sram" in s:
-        return "sram"
-    raise InvalidSettingError(
-        f"memory type '{memory_type}': not recognised; it must name one of {', '.join(MEMORY_LEVELS)}"
-    )
+    if not memory_type.strip():
+        raise InvalidSettingError("memory type: empty; allowed: a string naming one of " + ", ".join(MEMORY_TYPES))
+    named = parse_memory_type(memory_type)
+    if named is None:
+        raise InvalidSettingError(
+            f"memory type '{memory_type}': not recognised; it must name one of {', '.join(MEMORY_TYPES)} "
+            "(set memory.memory_type in the chip file)"
+        )
+    return _LEVEL_OF_TYPE[named]
 
 
 def memory_energy_per_byte_j(
@@ -200,6 +183,30 @@ def static_power_w(tdp_w: ArrayLike, assumptions: Assumptions) -> Number:
     return scalar_if_0d(
         nonnegative_array(tdp_w, "tdp_w") * assumptions.number("energy.static_power_fraction_of_tdp")
     )
+
+
+def busy_static_power_w(idle_w: ArrayLike, limit_w: ArrayLike, busy_fraction: float) -> Number:
+    """Power of a chip while its kernels run, before their work is counted, W:
+    ``idle + busy_fraction x (limit - idle)`` (``limit``: the enforced power limit, TDP or a cap)."""
+    idle, limit = nonnegative_array(idle_w, "idle_w"), nonnegative_array(limit_w, "limit_w")
+    if not 0.0 <= busy_fraction < 1.0:
+        raise InvalidSettingError(f"busy_power_fraction: must lie in [0, 1), got {busy_fraction:g}")
+    return scalar_if_0d(idle + busy_fraction * np.maximum(limit - idle, 0.0))
+
+
+def rated_flop_energy_factor(busy_fraction: float) -> float:
+    """Share of the all-in per-FLOP energy left to the FLOPs once a busy floor of ``busy_fraction``
+    of the idle-to-TDP range is counted apart: ``1 - busy_fraction`` (a dense GEMM at datasheet
+    peak still draws the TDP, the rating point ``flop_pj_at_reference_node`` was derived at)."""
+    if not 0.0 <= busy_fraction < 1.0:
+        raise InvalidSettingError(f"busy_power_fraction: must lie in [0, 1), got {busy_fraction:g}")
+    return 1.0 - busy_fraction
+
+
+def host_sequence_power_w(sequences_per_s: ArrayLike, j_per_sequence: float) -> Number:
+    """Host power spent on the requests themselves (tokenising, scheduling, detokenising, the
+    benchmark client), W: ``j_per_sequence x sequences completed per second``."""
+    return scalar_if_0d(nonnegative_array(sequences_per_s, "sequences_per_s") * j_per_sequence)
 
 
 def step_power_w(energy_j: ArrayLike, time_s: ArrayLike, static_w: ArrayLike) -> Number:
@@ -253,17 +260,20 @@ def j_per_token(energy_j: ArrayLike, tokens: ArrayLike) -> Number:
 
 
 def wall_power_w(
-    board_power_w_total: ArrayLike, num_accelerators: ArrayLike, assumptions: Assumptions
+    board_power_w_total: ArrayLike, num_accelerators: ArrayLike, assumptions: Assumptions,
+    *, sequences_per_s: ArrayLike = 0.0,
 ) -> Number:
     """AC power at the wall of a server holding ``num_accelerators`` boards, W.
 
-    ``(boards + host_idle + host_per_accelerator * n) * (1 + fan_fraction) / psu_efficiency``
-    (MLPerf Power measures at the wall; board power is NVML scope).
+    ``(boards + host_idle + host_per_accelerator * n + host_j_per_sequence * sequences/s)
+    * (1 + fan_fraction) / psu_efficiency`` (MLPerf Power measures at the wall; board power is
+    NVML scope). ``sequences_per_s``: requests the system completes per second (0: host idle only).
     """
     a = assumptions
     board, n = (
         nonnegative_array(board_power_w_total, "board_power_w_total"),
         nonnegative_array(num_accelerators, "num_accelerators"),
     )
-    it_w = board + a.number("host.host_idle_w") + a.number("host.host_per_accelerator_w") * n
+    it_w = (board + a.number("host.host_idle_w") + a.number("host.host_per_accelerator_w") * n
+            + np.asarray(host_sequence_power_w(sequences_per_s, a.host.j_per_sequence)))
     return scalar_if_0d(it_w * (1.0 + a.number("host.fan_power_fraction")) / a.number("host.psu_efficiency"))

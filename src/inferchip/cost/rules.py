@@ -65,6 +65,7 @@ class CostContext:
     gemm_format: str
     attention_format: str
     weight_bytes: float
+    attention_weight_bytes: float  # attention projections' weights (the per-layer format map)
     act_bytes: float
     kv_bytes: float
     hidden_state_bytes: float  # 16-bit hidden states, or the activation format if wider
@@ -110,7 +111,8 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
     rates["attainable_bytes_per_s"] = rates["memory_bytes_per_s"] * cal.memory_bandwidth_fraction
     shape = np.broadcast_shapes(*(v.shape[:-1] for v in rates.values()))
     return CostContext(
-        gemm_format=gemm_fmt, attention_format=attn_fmt, weight_bytes=fmt.weight_bytes, act_bytes=fmt.act_bytes,
+        gemm_format=gemm_fmt, attention_format=attn_fmt, weight_bytes=fmt.weight_bytes,
+        attention_weight_bytes=fmt.attention_weight_bytes, act_bytes=fmt.act_bytes,
         kv_bytes=fmt.kv_bytes, hidden_state_bytes=max(fmt.act_bytes, BYTES_PER_ELEMENT[HIDDEN_STATE_FORMAT]),
         embedding_bytes=BYTES_PER_ELEMENT[EMBEDDING_FORMAT],
         gemm_compute_fraction=cal.gemm_compute_fraction, attention_compute_fraction=cal.attention_compute_fraction,
@@ -166,16 +168,18 @@ def _columns(*names: str) -> Callable[[Sequence[Any], CostContext], OpTable]:
 
 
 # --- weight GEMMs -----------------------------------------------------------------------
-def _matrix_gemm_table(weight_bytes: Callable[[CostContext], float],
+def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float],
                        peak: Callable[[CostContext], FloatArray]) -> Callable[[Sequence[Any], CostContext], OpTable]:
     """Columns of weight GEMMs on the matrix units, with everything that does not depend on
-    the rows: tiles along N, FLOP per wave row, weight bytes, activation bytes per row."""
+    the rows: tiles along N, FLOP per wave row, weight bytes (per operator: the per-layer
+    format map), activation bytes per row."""
     def table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
         k = np.array([float(op.k) for op in ops])
         n = np.array([float(op.n) for op in ops])
+        wb = np.array([float(weight_bytes(ctx, op)) for op in ops])
         return {"k": k, "n": n, "n_tiles": np.ceil(n / ctx.tile_n),
                 "flop_per_wave_row": ctx.tiles_in_flight * FLOP_PER_MAC * ctx.tile_n * k,
-                "weight_bytes": k * n * weight_bytes(ctx), "row_bytes": (k + n) * ctx.act_bytes,
+                "weight_bytes": k * n * wb, "row_bytes": (k + n) * ctx.act_bytes,
                 "flop_per_row": FLOP_PER_MAC * k * n,
                 "attainable_flop_per_s": peak(ctx) * ctx.gemm_compute_fraction}
     return table
@@ -343,16 +347,22 @@ def point_to_point_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> Kern
     return KernelCost(network_s=t, link_bytes=nb)
 
 
+def gemm_weight_bytes(ctx: CostContext, op: Any) -> float:
+    """Bytes per weight element of a dense GEMM: attention projections in the per-layer map's
+    format (``Formats.attention_weights``), the others in the weight format."""
+    return ctx.attention_weight_bytes if getattr(op, "op_class", None) == "attention_proj" else ctx.weight_bytes
+
+
 def _no_flop(ctx: CostContext) -> str | None:
     return None
 
 
 RULES: dict[type, Rule] = {
-    Gemm: Rule(_matrix_gemm_table(lambda c: c.weight_bytes, lambda c: c.peak_gemm_flop_per_s), gemm_cost,
+    Gemm: Rule(_matrix_gemm_table(gemm_weight_bytes, lambda c: c.peak_gemm_flop_per_s), gemm_cost,
                lambda c: c.gemm_format),
     GroupedGemm: Rule(_grouped_table, grouped_gemm_cost, lambda c: c.gemm_format),
     VectorGemm: Rule(_columns("k", "n"), vector_gemm_cost, lambda c: "fp32"),
-    LmHead: Rule(_matrix_gemm_table(lambda c: c.embedding_bytes, lambda c: c.peak_lm_head_flop_per_s), lm_head_cost,
+    LmHead: Rule(_matrix_gemm_table(lambda c, op: c.embedding_bytes, lambda c: c.peak_lm_head_flop_per_s), lm_head_cost,
                  lambda c: "bf16"),
     Attention: Rule(_attention_table, attention_cost, lambda c: c.attention_format),
     Elementwise: Rule(_memory_table("elements_per_token", lambda c: c.act_bytes, lambda op: op.kernels),

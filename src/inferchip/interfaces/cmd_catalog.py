@@ -15,16 +15,19 @@ from inferchip.interfaces.cmd_predict import OutputFormat
 def chips_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format")) -> None:
     """List the chip catalogue (dense peaks, memory, power; estimates flagged)."""
     from inferchip.catalog.chips import all_chips, get_chip_params
+    from inferchip.spec.chip import pick
 
     rows = []
     for spec in all_chips():
         p = get_chip_params(spec.id)
+        tdp = pick(spec.power.tdp_w)  # None (JSON null) when the chip publishes none
         rows.append({
             "id": spec.id, "name": spec.name, "vendor": spec.vendor, "status": spec.status, "estimate": spec.estimate,
             "bf16_flop_per_s": p.peak_flop_per_s.get("bf16") or p.peak_flop_per_s.get("fp16"),
             "fp8_flop_per_s": p.peak_flop_per_s.get("fp8"),
-            "memory_type": spec.memory.type, "memory_capacity_bytes": p.memory_capacity_bytes,
-            "memory_bytes_per_s": p.memory_bytes_per_s, "tdp_w": p.tdp_w,
+            "memory_type": spec.memory.memory_type, "memory_description": spec.memory.type,
+            "memory_capacity_bytes": p.memory_capacity_bytes,
+            "memory_bytes_per_s": p.memory_bytes_per_s, "tdp_w": tdp,
         })
     if output == OutputFormat.json:
         typer.echo(fmt.to_json(rows))
@@ -37,9 +40,9 @@ def chips_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format"
             r["id"] + (" *" if r["estimate"] else ""),
             f"{r['bf16_flop_per_s'] / 1e12:,.0f}" if r["bf16_flop_per_s"] else "-",
             f"{r['fp8_flop_per_s'] / 1e12:,.0f}" if r["fp8_flop_per_s"] else "-",
-            f"{fmt.gb(r['memory_capacity_bytes'])} {r['memory_type']}",
+            f"{fmt.gb(r['memory_capacity_bytes'])} {r['memory_type'] or r['memory_description']}",
             f"{r['memory_bytes_per_s'] / 1e12:.2f}",
-            f"{r['tdp_w']:.0f}" if r["tdp_w"] == r["tdp_w"] else "-",
+            f"{r['tdp_w']:.0f}" if r["tdp_w"] is not None else "-",
         )
     console().print(t)
 
@@ -56,8 +59,9 @@ def models_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format
         rows.append({"id": mid, "model_type": m.model_type, "layers": m.num_layers, "hidden": m.hidden_size,
                      "attention": m.attention, "experts": m.num_experts, "total_params": total_params(m),
                      "active_params": active_params_per_token(m)})
+    vision = _vision_rows()
     if output == OutputFormat.json:
-        typer.echo(fmt.to_json(rows))
+        typer.echo(fmt.to_json(rows + vision))
         return
     t = Table(title=f"{len(rows)} models")
     for c in ("id", "type", "layers", "attention", "experts", "params", "active"):
@@ -67,3 +71,25 @@ def models_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format
         t.add_row(r["id"], r["model_type"], str(r["layers"]), r["attention"], str(r["experts"] or "-"),
                   f"{r['total_params'] / 1e9:.1f}B", f"{r['active_params'] / 1e9:.1f}B")
     console().print(t)
+    v = Table(title=f"{len(vision)} vision networks (per frame; --model ID or --model FILE.onnx)")
+    for c in ("id", "family", "input", "GFLOP/frame", "params"):
+        v.add_column(c, justify="left" if c in ("id", "family", "input") else "right", overflow="fold")
+    for r in vision:
+        v.add_row(r["id"], r["family"], r["input"], f"{r['gflop_per_frame']:,.1f}", f"{r['total_params'] / 1e6:.1f}M")
+    console().print(v)
+
+
+def _vision_rows() -> list[dict[str, object]]:
+    """The bundled vision networks: family, input, matrix GFLOP (2 per MAC) per frame and parameters."""
+    from inferchip.catalog.vision_networks import vision_network_ids
+    from inferchip.workload.vision.network import load_network
+
+    out: list[dict[str, object]] = []
+    for nid in vision_network_ids():
+        n = load_network(nid)
+        shape = "x".join(str(d) for d in n.spec.input.spatial) if n.spec else "?"
+        views = n.spec.input.views if n.spec else 1
+        out.append({"id": nid, "model_type": "vision", "family": n.family,
+                    "input": f"{views}x {shape}" if views > 1 else shape,
+                    "gflop_per_frame": 2.0 * n.macs_per_frame / 1e9, "total_params": n.params})
+    return out

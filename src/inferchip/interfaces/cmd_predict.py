@@ -91,6 +91,7 @@ def predict_cmd(
                                            callback=opts.input_file("--calibration")),
     assumptions: str | None = typer.Option(None, "--assumptions", help="YAML overriding energy/cost assumptions.",
                                               callback=opts.input_file("--assumptions", ())),
+    engine: str | None = opts.engine_option("none (the calibration alone)"),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Predict TTFT, TPOT, throughput and memory of a model on a chip or a system of chips."""
@@ -103,13 +104,14 @@ def predict_cmd(
     if batch is not None and (max_ttft_ms or max_tpot_ms):
         raise InvalidSettingError("--max-ttft-ms/--max-tpot-ms apply to --max-throughput only")
     context_note = opts.check_context(model, input_tokens, output_tokens)
+    cal, _ = opts.engine_setting(engine, calibration)
     from inferchip.performance.predict import predict
     p = predict(
         chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp,
         input_tokens=input_tokens, output_tokens=output_tokens, batch=batch,
         max_ttft_s=None if max_ttft_ms is None else max_ttft_ms / 1e3,
         max_tpot_s=None if max_tpot_ms is None else max_tpot_ms / 1e3,
-        estimate=estimate, calibration=calibration, assumptions=assumptions,
+        estimate=estimate, calibration=cal, assumptions=assumptions,
     )
     if output == OutputFormat.json:
         typer.echo(fmt.to_json(out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS)))

@@ -83,6 +83,13 @@ def review_cmd(
                                                     "files in it are kept."),
     sensitivity: bool = typer.Option(True, "--sensitivity/--no-sensitivity",
                                      help="Sensitivity analysis of the claimed chip."),
+    year: int | None = typer.Option(None, "--year", help="Match the competitors to a year (e.g. 2027); default: "
+                                                         "the competitor table's default year."),
+    claim_file: str | None = typer.Option(None, "--claim-file", help="The claim as data (YAML: text, source, date, "
+                                                                     "parts, deployment); default: the bundled one."),
+    samples: int = typer.Option(2000, "--samples", help="Monte Carlo samples of the claim's parts (>= 1,000 "
+                                                        "for the report's probabilities)."),
+    seed: int = typer.Option(2027, "--seed", help="Seed of the Monte Carlo (the same seed gives the same result)."),
 ) -> None:
     """Design review of a claim ("best inference chip for models under 250B"): rankings, verdict, HTML report."""
     from inferchip.errors import InvalidSettingError
@@ -97,7 +104,7 @@ def review_cmd(
         raise InvalidSettingError(f"--slo: '{slo}' is not a service level; allowed: interactive, batch, both")
     cfg = ReviewConfig(chips=_ids(chips, "chips"), claim=None if claim in (None, "none") else claim,
                        models=_ids(models, "models"), slos=slos, metric=metric, weights=weights,
-                       sensitivity=sensitivity)
+                       sensitivity=sensitivity, year=year, claim_file=claim_file, samples=samples, seed=seed)
     start = time.perf_counter()
     resolve(cfg)  # unknown ids, bad claim files and settings fail here, before any work
     staging = prepare_output(out)  # an unwritable --out fails here, before any work
@@ -116,6 +123,11 @@ def review_cmd(
         raise
     console().print(summary_table(res))  # natural width in a pipe: ids and numbers whole
     v = res.verdict
-    con.print(Panel("\n".join(f"• {line}" for line in v["lines"]), title="[bold]verdict", border_style="red",
-                    expand=False))
+    if res.judgement is not None:
+        from inferchip.review.claim_review import summary_lines
+
+        con.print(Panel("\n".join(f"• {line}" for line in summary_lines(res.judgement)),
+                        title="[bold]the claim, part by part", border_style="red", expand=False))
+    con.print(Panel("\n".join(f"• {line}" for line in v["lines"]), title="[bold]ranking on one figure",
+                    border_style="red" if res.judgement is None else "white", expand=False))
     con.print(f"report: {out / 'report.html'}  ({time.perf_counter() - start:.1f} s)")

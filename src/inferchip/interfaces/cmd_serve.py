@@ -49,6 +49,17 @@ def _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibratio
     return serving_step(setting)
 
 
+def _engine_config(engine, step):
+    """The scheduler of ``--engine`` (its running-batch cap and prefill chunk, per attention-DP rank), or None."""
+    if engine is None:
+        return None
+    from inferchip.sim import SchedulerConfig
+
+    ranks = step.mm.layout.attn_dp_ways
+    seqs = engine.max_num_seqs * ranks
+    return SchedulerConfig(max_num_seqs=seqs, max_num_batched_tokens=max(engine.chunk_tokens * ranks, seqs))
+
+
 def _layout_text(step, replicas: int) -> str:
     lay = step.mm.layout
     return f"tp={lay.tp} pp={lay.pp} ep={lay.ep}{' attention-DP' if lay.attn_dp else ''}, {replicas} replica(s)"
@@ -92,6 +103,7 @@ def serve_cmd(
     calibration: str | None = typer.Option(None, "--calibration", callback=opts.input_file("--calibration")),
     assumptions: Path | None = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
                                                callback=opts.input_file("--assumptions", ())),
+    engine: str | None = opts.engine_option("vLLM-like defaults (max_num_seqs 256, chunk 8192)"),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption."""
@@ -113,6 +125,7 @@ def serve_cmd(
     context_note = None if trace is not None else opts.check_context(model, input_tokens, output_tokens)
     from inferchip.performance.serving import serving_economics
 
+    calibration, eng = opts.engine_setting(engine, calibration)
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
     if rate is not None:
@@ -124,6 +137,7 @@ def serve_cmd(
     with _progress("simulating") as prog:
         task = prog.add_task("sim", total=1.0)
         res = simulate(step, arr, duration_s=duration, num_requests=requests, seed=seed, replicas=replicas,
+                       scheduler_config=_engine_config(eng, step),
                        slo_ttft_s=None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
                        slo_tpot_s=None if slo_tpot_ms is None else slo_tpot_ms / 1e3,
                        progress=lambda f: prog.update(task, completed=f))
@@ -160,6 +174,7 @@ def curve_cmd(
     calibration: str | None = typer.Option(None, "--calibration", callback=opts.input_file("--calibration")),
     assumptions: Path | None = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
                                                callback=opts.input_file("--assumptions", ())),
+    engine: str | None = opts.engine_option("vLLM-like defaults (max_num_seqs 256, chunk 8192)"),
     plot: Path | None = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
@@ -170,11 +185,13 @@ def curve_cmd(
     if plot is not None:
         plot = files.check_writable(plot, "--plot")  # before the sweep, not after it
     opts.check_context(model, input_tokens, output_tokens)
+    calibration, eng = opts.engine_setting(engine, calibration)
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
     with _progress("simulating concurrencies") as prog:
         task = prog.add_task("curve", total=1.0)
         cur = throughput_interactivity_curve(step, input_tokens, output_tokens, seed=seed, replicas=replicas,
+                                             scheduler_config=_engine_config(eng, step),
                                              progress=lambda f: prog.update(task, completed=f))
     chips = replicas * step.num_chips
     for p in cur.points:

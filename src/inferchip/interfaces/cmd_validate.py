@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the validation machinery is imported by the commands that u
 
 
 class ServerModel(StrEnum):
+    auto = "auto"
     sim = "sim"
     analytic = "analytic"
 
@@ -106,11 +107,12 @@ def _cases_table(results: list[CaseResult]) -> Table:
 
 
 def _run(cases: list, cal: Calibration, quiet: bool, server_model: str, workers: int,
-         assumptions: str | None = None, lengths: DatasetLengths | None = None) -> list[CaseResult]:
+         assumptions: str | None = None, lengths: DatasetLengths | None = None,
+         engine: str | None = None) -> list[CaseResult]:
     from inferchip.validation.validate import validate_cases
 
     kw = {"server_model": server_model, "compare": True, "workers": workers, "assumptions": assumptions,
-          "lengths": lengths}
+          "lengths": lengths, "engine": engine}
     if quiet or len(cases) < 50 or not sys.stderr.isatty():
         return validate_cases(cases, cal, **kw)
     from rich.progress import (
@@ -151,21 +153,40 @@ def validate_cmd(
                                            help="none, or a calibration YAML (default: the shipped one).",
                                            callback=opts.input_file("--calibration")),
     page: Path | None = typer.Option(None, "--page", help="Also write a markdown page (with SVG and HTML plots) here."),
-    server_model: ServerModel = typer.Option(ServerModel.sim, "--server-model",
-                                             help="Model of the server rows: the serving simulator or the analytic "
-                                                  "approximation (the other one is reported alongside)."),
+    server_model: ServerModel = typer.Option(ServerModel.auto, "--server-model",
+                                             help="Model of the server rows: the serving simulator, the analytic "
+                                                  "approximation, or auto: per metric, the one with the lower "
+                                                  "leave-one-accelerator-out error (the other one is reported "
+                                                  "alongside)."),
     workers: int = typer.Option(2, "--workers", min=1,
                                 help="Processes (the simulated server rows are the costly part)."),
     assumptions: str | None = typer.Option(None, "--assumptions",
                                               help="YAML overriding the energy/host constants of energy rows.",
                                               callback=opts.input_file("--assumptions", ())),
+    engine: str | None = opts.engine_option("each closed-loop row's software column"),
 ) -> None:
-    """Predict every case of the CSV(s) and compare with its measurement: per-case errors and statistics."""
+    """Predict every case of the CSV(s) and compare with its measurement: per-case errors and statistics.
+    Vision case files (the columns of vision_cases.csv) are recognised by their header and validated too."""
     from inferchip.interfaces.report.validation_page import stats_row, write_page
-    from inferchip.validation.validate import summarize
+    from inferchip.interfaces.vision_validate import run_vision, split_case_files
+    from inferchip.validation.validate import server_choice_text, summarize
 
+    cases, vision_files = split_case_files(cases)
     if page is not None:
         page = out_files.check_writable(page, "--page", make_folder=True)  # before the predictions, not after them
+    vision = run_vision(vision_files, json_output=output == OutputFormat.json,
+                        calibration=calibration) if vision_files else None
+    if not cases:
+        if page is not None and vision is not None:
+            from inferchip.interfaces.report.validation_page import write_vision_page
+
+            write_vision_page(page, vision)
+        if output == OutputFormat.json:
+            typer.echo(fmt.to_json({"vision": vision}))
+        elif page is not None:
+            _console().print(f"wrote {page}")
+        return
+
     rows = _read(cases)
     if assumptions is not None:  # read now: a case file without energy rows would never open it
         from inferchip.catalog.assumptions import load_assumptions
@@ -176,16 +197,23 @@ def validate_cmd(
 
     lengths = load_dataset_lengths(calibration)
     workers = opts.workers(workers)
-    results = _run(rows, cal, output == OutputFormat.json, server_model.value, workers, assumptions, lengths)
+    if engine is not None:
+        from inferchip.catalog.engines import get_engine
+
+        get_engine(engine)  # an unknown engine is refused before any prediction
+    results = _run(rows, cal, output == OutputFormat.json, server_model.value, workers, assumptions, lengths, engine)
     files = ", ".join(str(c) for c in cases)
     summary = summarize(results, by.value if by else None)
     if page is not None:
         groups = {k: summarize(results, k)["groups"] for k in ("kind", "accelerator", "scenario", "source", "metric")}
         write_page(page, results, summary["overall"], groups, cal, cal_text, files,
-                   summary.get("server_models"), server_model.value, lengths)
+                   summary.get("server_models"), server_model.value, lengths, vision)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"cases": [r.to_dict() for r in results], "summary": summary,
-                                "server_model": server_model.value, "calibration": cal_text, "file": files}))
+                                "server_model": server_model.value,
+                                "server_model_used": server_choice_text(server_model.value),
+                                "calibration": cal_text, "file": files,
+                                **({"vision": vision} if vision else {})}))
         return
     con = _console()
     con.print(_cases_table(results))
@@ -195,7 +223,7 @@ def validate_cmd(
     if by:
         rows_s += [stats_row(k, v) for k, v in summary["groups"].items()]
     con.print(_stats_table(f"summary (APE = |predicted / measured - 1|; calibration: {cal_text}; "
-                           f"server rows: {server_model.value})", rows_s))
+                           f"server rows: {server_choice_text(server_model.value)})", rows_s))
     if summary.get("server_models"):
         con.print(_server_table(summary["server_models"], server_model.value))
     failed = [r for r in results if r.status != "ok"]

@@ -12,7 +12,9 @@ LM head for their own ``1/tp`` of the sequences with unsplit (replicated) weight
 only those sequences' KV cache; the routed experts are expert-parallel over the same chips
 (``ep == tp``), reached by an all-to-all dispatch and combine instead of all-reduces. It
 suits MLA models (DeepSeek-V2/V3/R1), whose single latent KV head cannot be split by heads,
-so plain tensor parallelism replicates the whole latent cache on every chip.
+so plain tensor parallelism replicates the whole latent cache on every chip. Under attention DP
+``ep`` need not divide the experts (SGLang pads them with redundant copies,
+``--ep-num-redundant-experts``): each chip holds ``ceil(experts / ep)``.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def check_layout(model: ModelSpec, layout: Layout, num_chips: int | None = None)
             raise InvalidSettingError(
                 f"--ep {layout.ep} must divide --tp {layout.tp} (experts are split inside the TP group)"
             )
-        if model.num_experts % layout.ep:
+        if model.num_experts % layout.ep and not layout.attn_dp:
             raise InvalidSettingError(f"--ep {layout.ep} does not divide the {model.num_experts} experts of {model.id}")
     if num_chips is not None and layout.num_chips > num_chips:
         raise InvalidSettingError(

@@ -27,13 +27,23 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class Formats:
+    """Number formats of a setting. ``attention_weights``: the format of the attention projections'
+    weights where a checkpoint quantises only some layers (NVFP4/MXFP4 checkpoints quantise the
+    experts and keep attention, router and embeddings wider); None = ``weights`` (every layer)."""
+
     weights: str = "bf16"
     activations: str = "bf16"
     kv: str = "bf16"
+    attention_weights: str | None = None
 
     @property
     def weight_bytes(self) -> float:
         return BYTES_PER_ELEMENT[self.weights]
+
+    @property
+    def attention_weight_bytes(self) -> float:
+        """Bytes per weight element of the attention projections (the per-layer map, else ``weights``)."""
+        return BYTES_PER_ELEMENT[self.attention_weights or self.weights]
 
     @property
     def act_bytes(self) -> float:
@@ -44,12 +54,18 @@ class Formats:
         return BYTES_PER_ELEMENT[self.kv]
 
 
+def layer_weight_bytes(gemm: object, fmt: Formats) -> float:
+    """Bytes per weight element of one weight GEMM under the per-layer format map: attention
+    projections in ``fmt.attention_weights`` where it is given, every other GEMM in ``fmt.weights``."""
+    return fmt.attention_weight_bytes if getattr(gemm, "op_class", None) == "attention_proj" else fmt.weight_bytes
+
+
 def weight_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats) -> float:
     """Weight bytes held by one chip of the largest pipeline stage."""
     total = 0.0
     for layer in sm.layers:
-        per_layer = sum(g.weight_elements for g in layer.gemms)
-        total += layer.count * per_layer * fmt.weight_bytes
+        per_layer = sum(g.weight_elements * layer_weight_bytes(g, fmt) for g in layer.gemms)
+        total += layer.count * per_layer
     tp = sm.layout.attn_tp
     embed = model.vocab_size * model.hidden_size / tp * BYTES_PER_ELEMENT[EMBEDDING_FORMAT]
     lm = 0.0 if model.tie_word_embeddings else sm.lm_head.k * sm.lm_head.n * BYTES_PER_ELEMENT[EMBEDDING_FORMAT]

@@ -141,7 +141,7 @@ def _mlp_gemms(m: ModelSpec, group: LayerGroup, layout: Layout) -> list[WeightGe
         return [Gemm("mlp_up", h, up_mats * f, "mlp"), Gemm("mlp_down", f, h, "mlp")]
     moe_tp = layout.moe_tp
     fe = math.ceil(m.expert_intermediate_size / moe_tp)
-    local = m.num_experts // layout.ep
+    local = -(-m.num_experts // layout.ep)  # ep need not divide them under attention DP (mapping.layout)
     frac = m.experts_per_token / m.num_experts
     e, ep = m.num_experts, layout.ep
     g: list[WeightGemm] = [

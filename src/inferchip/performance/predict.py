@@ -136,11 +136,13 @@ def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Pred
     """Predict a question on a resolved setting: the best layout's TTFT, TPOT, throughput, memory,
     time by operator class, power, energy and money (see :class:`Prediction`). ``q``: a static
     batch or the most throughput (:func:`ask`, or a :class:`Question` with length spreads; the
-    prediction reports the mean lengths). ``fast``: answer a question the fast path covers
-    there (:mod:`inferchip.performance.fast_path`: the same numbers to float rounding); False
-    takes the general path for every question."""
-    if q.mode not in ("static", "max_throughput"):
-        raise InvalidSettingError(f"predict answers a static batch or the most throughput, not question mode "
+    prediction reports the mean lengths; a ``closed_loop`` question with a ``batch`` per replica is
+    continuous batching held at that many sequences). ``fast``: answer a question the fast path
+    covers there (:mod:`inferchip.performance.fast_path`: the same numbers to float rounding);
+    False takes the general path for every question."""
+    if q.mode not in ("static", "max_throughput", "closed_loop"):
+        raise InvalidSettingError(f"predict answers a static batch, a closed loop or the most throughput, not "
+                                  f"question mode "
                                   f"{q.mode!r} "
                                   "(operating_point evaluates closed and open loops on one layout)")
     if fast and len(q.inputs.points) == 1 and len(q.outputs.points) == 1 and q.whole_sequences_per_chip and \

@@ -95,7 +95,7 @@ def step_energy_model(cp: ChipParams, spec: ChipSpec | None, assumptions: Assump
     if not math.isfinite(cp.tdp_w):
         return None
     idle = cp.idle_w if math.isfinite(cp.idle_w) else float(static_power_w(cp.tdp_w, assumptions))
-    mem = spec.memory.type if spec is not None else DEFAULT_MEMORY_TYPE
+    mem = spec.memory.technology() if spec is not None else DEFAULT_MEMORY_TYPE
     return StepEnergyModel(spec, mem, cp.tdp_w, idle, assumptions)
 
 

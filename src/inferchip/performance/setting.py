@@ -84,7 +84,7 @@ class Setting:
         """Power and money constants of the setting (``cost.economics.chip_economy``), for a chip with a TDP."""
         from inferchip.cost.economics import chip_economy
 
-        mem_type = self.chip_spec.memory.type if self.chip_spec is not None else "HBM3"
+        mem_type = self.chip_spec.memory.technology() if self.chip_spec is not None else "HBM3"
         return chip_economy(self.chip_spec, mem_type, self.chip.tdp_w, self.chip.idle_w, self.money, self.assumptions)
 
     def mapped(self, layout: Layout) -> MappedModel:
@@ -95,7 +95,8 @@ class Setting:
         return mm
 
 
-def resolve_formats(weights: str, activations: str | None, kv: str | None) -> Formats:
+def resolve_formats(weights: str, activations: str | None, kv: str | None,
+                    attention_weights: str | None = None) -> Formats:
     """Number formats of a setting from the CLI choices, with the defaults filled in.
 
     Defaults: activations bf16 for 16-bit and weight-only int4 weights, fp8 for fp4/mxfp4
@@ -105,6 +106,8 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None) -> Fo
     at 16 bit (``cost.step``: fp8 attention needs fp8 activations and KV). On a chip with no
     4-bit units the GEMMs run at the next wider format it has (``spec.formats.WIDER``), said in
     the setting's notes. ``int4`` is weight-only (W4A16, ``spec.formats``): int4 activations are refused.
+    ``attention_weights``: the attention projections' weight format where a checkpoint quantises
+    only some layers (:class:`~inferchip.mapping.memory_fit.Formats`); None = ``weights``.
     """
     check_format(weights, "--weights")
     if activations is None:
@@ -122,7 +125,10 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None) -> Fo
         kv = activations if activations in ("fp8", "bf16", "fp16") else ("fp8" if activations in FOUR_BIT_FLOAT
                                                                         else "bf16")
     check_format(kv, "--kv")
-    return Formats(weights=weights, activations=activations, kv=kv)
+    if attention_weights is not None:
+        check_format(attention_weights, "attention weights")
+    return Formats(weights=weights, activations=activations, kv=kv,
+                   attention_weights=None if attention_weights == weights else attention_weights)
 
 
 def positive(name: str, v: int | float | None) -> None:
@@ -136,7 +142,7 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
                     pp: int | None = None, ep: int | None = None, attn_dp: bool | None = None,
                     estimate: str = "central", calibration: Calibration | str | None = None,
                     assumptions: str | Assumptions | None = None, chip_spec: ChipSpec | None = None,
-                    within: bool = False) -> Setting:
+                    within: bool = False, attention_weights: str | None = None) -> Setting:
     """Resolve and check a setting once.
 
     ``chip``/``model``: catalogue ids or file paths (a chip by id also brings its spec), or
@@ -151,7 +157,7 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     ``assumptions``: energy/money constants, a YAML path merged over the bundled file, or None.
     """
     args = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
-            chip_spec, within)
+            chip_spec, within, attention_weights)
     try:  # every argument hashable (ids, paths, names, numbers): the arguments are the key
         hash(args)
         key = args
@@ -183,7 +189,7 @@ def _key(x: Any) -> Any:
 
 
 def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
-             chip_spec, within) -> Setting:
+             chip_spec, within, attention_weights=None) -> Setting:
     for name, v in (("--count", count), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
         positive(name, v)
     if estimate not in ESTIMATES:
@@ -202,7 +208,7 @@ def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, 
 
         ms = load_model(model)
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
-    fmt = resolve_formats(weights, activations, kv)
+    fmt = resolve_formats(weights, activations, kv, attention_weights)
     notes: list[str] = []
     want = compute_format(fmt.weights, fmt.activations)
     got = executed_format(cp, want)

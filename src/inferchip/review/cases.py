@@ -26,11 +26,13 @@ FIGURE_COLUMNS = ("power_w_per_chip", "output_tokens_per_j", "usd_per_million_to
 
 
 def evaluate(chip: str | ChipParams, model: str | ModelSpec, slo: ServiceLevel, count: int, cfg: ReviewConfig,
-             estimate: str = "central", chip_spec: Any = None) -> tuple[Prediction | None, str, str]:
+             estimate: str = "central", chip_spec: Any = None,
+             weights: str | None = None) -> tuple[Prediction | None, str, str]:
     """predict() one case; (prediction, status, reason). A model that does not fit or meets
-    no latency limit is a status, not an error: "ok", "does not fit", "misses SLO", "no layout"."""
+    no latency limit is a status, not an error: "ok", "does not fit", "misses SLO", "no layout".
+    ``weights``: the chip's own weight format (the claimed chip as deployed), else the review's."""
     try:
-        p = predict(chip, model, count=count, weights=cfg.weights, input_tokens=cfg.input_tokens,
+        p = predict(chip, model, count=count, weights=weights or cfg.weights, input_tokens=cfg.input_tokens,
                     output_tokens=cfg.output_tokens, max_ttft_s=slo.max_ttft_s, max_tpot_s=slo.max_tpot_s,
                     estimate=estimate, chip_spec=chip_spec)
         return p, "ok", ""
@@ -80,7 +82,7 @@ def prediction_row(chip: ChipEntry, model: ModelEntry, slo: ServiceLevel, settin
         "is_claim": chip.is_claim, "model_id": model.id, "model_total_params": model.total_params,
         "model_active_params": model.active_params, "model_size_class": model.size_class, "slo": slo.name,
         "max_ttft_s": slo.max_ttft_s, "max_tpot_s": slo.max_tpot_s, "setting": setting, "chips_available": count,
-        "status": status, "reason": reason.splitlines()[0] if reason else "",
+        "status": status, "reason": reason.splitlines()[0] if reason else "", "weights": p.weights if p else None,
     }
     keys = ("num_chips", "tp", "pp", "ep", "replicas", "batch", "ttft_s", "tpot_s", "e2e_latency_s",
             "output_tokens_per_s", "output_tokens_per_s_per_user", "memory_per_chip_bytes",
@@ -105,12 +107,15 @@ def evaluate_chip(
     rows: list[dict[str, Any]] = []
     kept: dict[tuple[str, str], Prediction] = {}
     arg = chip.chip_arg()
+    spec = chip.spec if isinstance(arg, ChipParams) else None
+    w = chip.weights_in(cfg)
     for m in models:
         for name in cfg.slos:
             slo = service_level(name, m.total_params)
-            single = evaluate(arg, m.ref, slo, 1, cfg)
+            single = evaluate(arg, m.ref, slo, 1, cfg, chip_spec=spec, weights=w)
             rows.append(prediction_row(chip, m, slo, "single", 1, *single))
-            both = single if chip.domain == 1 else evaluate(arg, m.ref, slo, chip.domain, cfg)
+            both = (single if chip.domain == 1
+                    else evaluate(arg, m.ref, slo, chip.domain, cfg, chip_spec=spec, weights=w))
             rows.append(prediction_row(chip, m, slo, "domain", chip.domain, *both))
             if both[0] is not None:
                 kept[(m.id, name)] = both[0]

@@ -118,22 +118,25 @@ def chart_data(chips: list[ChipEntry], models: list[ModelEntry], rows: list[dict
     curves: dict[str, dict[str, Any]] = {m.id: {} for m in models}
     roofline: dict[str, list[dict[str, Any]]] = {c.id: [] for c in chips}
     memory: list[dict[str, Any]] = []
+    from dataclasses import replace
+
     for chip in chips:
+        ccfg = replace(cfg, weights=chip.weights_in(cfg))  # the chip's own weights (the claim as deployed)
         for m in models:
             preds = {s: p for (mid, s), p in kept[chip.id].items() if mid == m.id}
             layouts = {(p.tp, p.pp, p.ep, p.attn_dp) for p in preds.values()}
             if any(r["status"] == "ok" for r in rows if r["chip_id"] == chip.id and r["model_id"] == m.id
                    and r["setting"] == "single"):
                 layouts.add((1, 1, 1, False))
-            curve = throughput_curve([mapped_model(m, chip.params, tp, pp, ep, cfg, dp)
+            curve = throughput_curve([mapped_model(m, chip.params, tp, pp, ep, ccfg, dp)
                                       for tp, pp, ep, dp in sorted(layouts)],
                                      cfg.input_tokens, cfg.output_tokens)
             if curve is not None:
                 curves[m.id][chip.id] = curve
             p = preds.get("batch") or next(iter(preds.values()), None)
             if p is not None:
-                roofline[chip.id].extend(roofline_points(m, chip.params, p, cfg))
-            memory.append(memory_fit(m, chip, rows, cfg))
+                roofline[chip.id].extend(roofline_points(m, chip.params, p, ccfg))
+            memory.append(memory_fit(m, chip, rows, ccfg))
             on_progress(f"charts: {chip.id} {m.id}", 1)
         on_progress(f"charts: {chip.id}", 1)
     return curves, roofline, memory

@@ -4,6 +4,7 @@ and every estimated figure at its low and its high end.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from inferchip.performance.predict import Prediction
@@ -19,18 +20,23 @@ from inferchip.review.inputs import (
     service_level,
 )
 
+Figs = Callable[[Prediction, float], dict[str, Any]]
+
 
 def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig, metric: str,
                     table: dict[Case, dict[str, Any]], base: dict[Case, Prediction], figure_ok: dict[str, bool],
-                    on_progress: OnProgress = no_progress) -> list[Any]:
-    """One-at-a-time sensitivity of the claim's suite rank (see review.sensitivity)."""
+                    on_progress: OnProgress = no_progress, figs: Figs | None = None) -> list[Any]:
+    """One-at-a-time sensitivity of the claim's suite rank (see review.sensitivity). ``figs``:
+    a prediction's figures at a price multiplier (default :func:`~inferchip.review.cases.figures`;
+    the review passes its street-view restatement, so the claim's money matches the tables)."""
+    fig = figs or figures
     from inferchip.performance.setting import resolve_formats
     from inferchip.review.ranking import METRICS, claim_rank
     from inferchip.review.sensitivity import analyse_knob, knobs_for, scale_chip
     from inferchip.spec.formats import compute_format
 
     col = METRICS[metric].column
-    fmt = resolve_formats(cfg.weights, None, None)
+    fmt = resolve_formats(claim.weights_in(cfg), None, None)
     used = tuple(dict.fromkeys((compute_format(fmt.weights, fmt.activations), "bf16")))
     results = []
     price = next((p.extra.get("chip_price_usd") for p in base.values() if p.extra.get("chip_price_usd")), None)
@@ -43,11 +49,11 @@ def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfi
                     case = (mod.id, name)
                     if chip is None:
                         p = base.get(case)
-                        values[case] = figures(p, price_mult=m if knob.target == "price" else 1.0)[col] if p else None
+                        values[case] = fig(p, m if knob.target == "price" else 1.0)[col] if p else None
                     else:
                         p = evaluate(chip, mod.spec, service_level(name, mod.total_params), claim.domain, cfg,
-                                     chip_spec=claim.spec)[0]
-                        values[case] = figures(p)[col] if p is not None else None
+                                     chip_spec=claim.spec, weights=claim.weights_in(cfg))[0]
+                        values[case] = fig(p, 1.0)[col] if p is not None else None
             on_progress(f"sensitivity: {knob.label} x{m:.3g}", 1)
             rank, score, _ = claim_rank(table, claim.id, values, metric, figure_ok)
             return rank, score
@@ -58,8 +64,9 @@ def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfi
 
 def estimate_levels(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig, metric: str,
                     table: dict[Case, dict[str, Any]], figure_ok: dict[str, bool],
-                    on_progress: OnProgress = no_progress) -> dict[str, dict[str, Any]]:
-    """The claim's suite rank and first places with its estimated figures at low and high."""
+                    on_progress: OnProgress = no_progress, figs: Figs | None = None) -> dict[str, dict[str, Any]]:
+    """The claim's suite rank and first places with its estimated figures at low and high (together)."""
+    fig = figs or figures
     from inferchip.review.ranking import METRICS, claim_rank
 
     if not isinstance(claim.ref, str) or not claim.estimated_fields:
@@ -67,14 +74,15 @@ def estimate_levels(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfi
     col = METRICS[metric].column
     out: dict[str, dict[str, Any]] = {}
     for level in ("low", "high"):
-        from inferchip.catalog.chips import get_chip_params
-
-        domain = domain_chips(get_chip_params(claim.ref, level).max_scaleup_domain, cfg.domain_cap)
+        params = claim.params_at(level)
+        domain = domain_chips(params.max_scaleup_domain, cfg.domain_cap)
         values: dict[Case, Any] = {}
         for mod in models:
             for name in cfg.slos:
-                p, _, _ = evaluate(claim.ref, mod.ref, service_level(name, mod.total_params), domain, cfg, level)
-                values[(mod.id, name)] = figures(p)[col] if p is not None else None
+                p, _, _ = evaluate(params if claim.deployed else claim.ref, mod.ref,
+                                   service_level(name, mod.total_params), domain, cfg, level,
+                                   chip_spec=claim.spec if claim.deployed else None, weights=claim.weights_in(cfg))
+                values[(mod.id, name)] = fig(p, 1.0)[col] if p is not None else None
         rank, score, firsts = claim_rank(table, claim.id, values, metric, figure_ok)
         on_progress(f"{claim.id} at its {level} estimates", 1)
         out[level] = {"rank": rank, "score": score, "first_places": firsts,

@@ -103,6 +103,13 @@ class ReviewConfig:
     domain_cap: int = DOMAIN_CAP_CHIPS
     sensitivity: bool = True
     jobs: int = 1
+    year: int | None = None  # None: the competitor table's default year (catalog.competitors)
+    claim_file: str | None = None  # None: the bundled review/claim.yaml
+    samples: int = 2000  # Monte Carlo samples of the claim's parts
+    seed: int = 2027
+    judge: bool = True  # judge the claim part by part (review.judge)
+    deploy_claim: bool = True  # model the claimed chip as its claim file deploys it
+    prices: dict[str, Any] | None = None  # chip id -> price quote (tests); None: catalog.prices
 
 
 @dataclass
@@ -119,10 +126,28 @@ class ChipEntry:
     estimate: bool = False
     estimated_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
     is_claim: bool = False
+    weights: str | None = None  # the chip's own weight format (the claimed chip as deployed), else the review's
+    deployed: bool = False  # params carry a deployment (board size, link) the catalogue entry lacks
 
     def chip_arg(self) -> str | ChipParams:
         """What predict() takes: the id or path (so energy and price are looked up), or the params."""
-        return self.ref if isinstance(self.ref, str) else self.params
+        return self.params if self.deployed or not isinstance(self.ref, str) else self.ref
+
+    def weights_in(self, cfg: ReviewConfig) -> str:
+        return self.weights or cfg.weights
+
+    def params_at(self, level: str = "central") -> ChipParams:
+        """The chip's parameters with every estimate at ``level``, deployment applied."""
+        from dataclasses import replace
+
+        if level == "central" or not isinstance(self.ref, str):
+            return self.params
+        from inferchip.catalog.chips import get_chip_params
+
+        p = get_chip_params(self.ref, level)  # type: ignore[arg-type]
+        if self.deployed:
+            p = replace(p, max_scaleup_domain=self.params.max_scaleup_domain)
+        return p
 
 
 @dataclass
@@ -176,17 +201,68 @@ def model_entry(ref: str | ModelSpec) -> ModelEntry:
     return ModelEntry(ref, spec.id, spec, total, float(active_params_per_token(spec)), size_class(total)[0])
 
 
+def deploy(entry: ChipEntry, cfg: ReviewConfig) -> ChipEntry:
+    """The claimed chip as its claim file deploys it (weights; a board size other than the
+    catalogue's scale-up domain, if given), when the claim file names this chip; else unchanged."""
+    from dataclasses import replace
+
+    from inferchip.review.claim_file import load_claim
+
+    claim = load_claim(cfg.claim_file)
+    if not cfg.deploy_claim or claim.chip != entry.id:
+        return entry
+    d = claim.deployment
+    if d.chips_per_board is not None:
+        entry.params = replace(entry.params, max_scaleup_domain=d.chips_per_board)
+    entry.domain = domain_chips(entry.params.max_scaleup_domain, cfg.domain_cap)
+    entry.weights, entry.deployed = d.weights, True
+    return entry
+
+
+def default_chips(year: int | None) -> tuple[str, ...]:
+    """The competitors of the review's year (catalog.competitors); unknown year -> InvalidSettingError."""
+    try:
+        from inferchip.catalog import competitors as comp
+    except ImportError:  # the year-matched table is not in this catalogue: the fixed default set
+        if year is not None:
+            raise InvalidSettingError(f"--year {year}: this catalogue has no year-matched competitor table; "
+                                      "leave --year out for the default set") from None
+        return DEFAULT_CHIPS
+    y = comp.DEFAULT_REVIEW_YEAR if year is None else year
+    try:
+        return tuple(comp.competitors_for_year(y))
+    except InvalidSettingError:
+        raise
+    except (KeyError, ValueError, LookupError) as exc:
+        raise InvalidSettingError(f"--year {y}: no competitor set for that year ({exc})") from None
+
+
+def review_year(cfg: ReviewConfig) -> int | None:
+    """The year the review's competitors are matched to (None: no year-matched table)."""
+    if cfg.year is not None:
+        return cfg.year
+    try:
+        from inferchip.catalog.competitors import DEFAULT_REVIEW_YEAR
+    except ImportError:
+        return None
+    return int(DEFAULT_REVIEW_YEAR)
+
+
 def resolve(cfg: ReviewConfig) -> tuple[list[ChipEntry], list[ModelEntry], ChipEntry | None]:
     """Chips (claim last unless already listed), models and the claim entry; validates every id."""
+    from inferchip.review.claim_file import load_claim
     from inferchip.review.ranking import METRICS
 
+    load_claim(cfg.claim_file)  # a bad claim file fails before any work
+    if cfg.samples < 1 or cfg.samples > 1_000_000:
+        raise InvalidSettingError(f"--samples {cfg.samples}: allowed 1 to 1,000,000 Monte Carlo samples")
     if cfg.metric not in METRICS:
         raise InvalidSettingError(f"--metric: unknown figure '{cfg.metric}'; allowed: {', '.join(METRICS)}")
     for name in cfg.slos:
         service_level(name, 0.0)
     if not cfg.slos:
         raise InvalidSettingError("--slo: at least one service level is needed")
-    chips = [chip_entry(c, cfg.domain_cap) for c in (cfg.chips if cfg.chips is not None else DEFAULT_CHIPS)]
+    chips = [chip_entry(c, cfg.domain_cap) for c in (cfg.chips if cfg.chips is not None else default_chips(cfg.year))]
     claim = None
     if cfg.claim is not None:
         claim = chip_entry(cfg.claim, cfg.domain_cap, is_claim=True)
@@ -196,6 +272,7 @@ def resolve(cfg: ReviewConfig) -> tuple[list[ChipEntry], list[ModelEntry], ChipE
             claim = same[0]
         else:
             chips.append(claim)
+        deploy(claim, cfg)
     ids = [c.id for c in chips]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:

@@ -122,16 +122,10 @@ def suite_scores(table: Table, higher_is_better: bool,
 
 def rank_scores(scores: Mapping[str, float | None]) -> dict[str, int | None]:
     """Competition rank of suite scores (higher is better). A score of 0 (the chip serves no
-    case) ranks after every positive score; None (no figure) stays unranked."""
+    case) and None (no figure) stay unranked: a chip that serves nothing is not ranked last, it is not ranked."""
     positive = {c: s for c, s in scores.items() if s is not None and s > 0}
     ranks = rank_case(positive, True)
-    out: dict[str, int | None] = {}
-    for chip, s in scores.items():
-        if s is None:
-            out[chip] = None
-        else:
-            out[chip] = ranks[chip] if s > 0 else 1 + len(positive)
-    return out
+    return {chip: ranks.get(chip) for chip in scores}
 
 
 # ------------------------------------------------------------------ the verdict in plain words

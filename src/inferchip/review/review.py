@@ -96,6 +96,8 @@ class ReviewResult:
     levels: dict[str, dict[str, Any]]
     verdict: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    judgement: Any = None  # review.claim_review.ClaimJudgement: the claim part by part
+    views: list[Any] = field(default_factory=list)  # review.views.CostView: one declared basis each
 
     claim_max_params: float = CLAIM_MAX_PARAMS
 
@@ -113,12 +115,17 @@ def plan_units(chips: list[ChipEntry], models: list[ModelEntry], cfg: ReviewConf
         n += 8 * (2 + len(TORNADO_MULTIPLIERS) + BISECTION_STEPS)
     if claim is not None and claim.estimated_fields and isinstance(claim.ref, str):
         n += 2  # the claim at the low and the high end of its estimates
+    if claim is not None and cfg.judge:
+        from inferchip.review.boundary import BANDWIDTH_POINTS
+
+        n += 2 * 4 + BANDWIDTH_POINTS + 1  # corners (up to 4 groups x 2 ends), boundary map, ledger precision
     return n
 
 
 def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
                on_plan: Callable[[int], None] | None = None) -> ReviewResult:
     """Evaluate, rank, analyse and describe. Raises user errors (unknown ids, bad files) before any work."""
+    from inferchip.review.claim_review import judge_claim
     from inferchip.review.pareto import case_fronts
     from inferchip.review.ranking import (
         METRICS,
@@ -129,6 +136,7 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
         rank_scores,
         suite_scores,
     )
+    from inferchip.review.views import cost_views, prediction_figures, restate_money
 
     chips, models, claim = resolve(cfg)
     if on_plan is not None:
@@ -141,6 +149,8 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
         kept[chip.id] = k
     cases = [(m.id, s) for m in models for s in cfg.slos]
     ids = [c.id for c in chips]
+    views = cost_views(chips, cfg.prices)
+    restate_money(rows, chips, views)  # one basis (street) in the rows and tables; modelled beside it
     tables = metric_tables(rows, cases, ids)
     notes: list[str] = []
     metric = cfg.metric
@@ -163,13 +173,21 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
     curves, roofline, memory = chart_data(chips, models, rows, kept, cfg, on_progress)
     sens: list[Any] = []
     levels: dict[str, dict[str, Any]] = {}
-    if claim is not None and cfg.sensitivity:
-        sens = run_sensitivity(claim, models, cfg, metric, tables[metric], kept[claim.id], ok[metric], on_progress)
     if claim is not None:
-        levels = estimate_levels(claim, models, cfg, metric, tables[metric], ok[metric], on_progress)
+        c = claim
+
+        def figs(p: Prediction, mult: float) -> dict[str, Any]:
+            return prediction_figures(p, c, views, mult)
+
+        if cfg.sensitivity:
+            sens = run_sensitivity(claim, models, cfg, metric, tables[metric], kept[claim.id], ok[metric], on_progress,
+                                   figs)
+        levels = estimate_levels(claim, models, cfg, metric, tables[metric], ok[metric], on_progress, figs)
     result = ReviewResult(cfg, chips, models, claim, metric, rows, tables, suite, pareto, curves, roofline, memory,
-                          sens, levels, {}, notes)
+                          sens, levels, {}, notes, views=views)
     result.verdict = claim_verdict(result)
+    if claim is not None and cfg.judge:
+        result.judgement = judge_claim(result, cfg, on_progress, cfg.prices)
     return result
 
 

@@ -12,7 +12,9 @@ cell is met, the model's elasticities ``d ln t / d ln x`` are measured at the ce
 corners (one vectorised call), and input ``i`` keeps the fewest bits ``b`` (1 to
 :data:`MANTISSA_BITS`) with ``ELASTICITY_SAFETY * e_i * 2**-b <= TARGET_REL_ERROR``:
 rounding then moves the step time by about 0.1 % per input at most (0.2 % where an input
-counts fully). In a compute-bound prefill step the KV length barely matters, so it is
+counts fully); a timer may be given a coarser target. The cache holds at most
+:data:`MAX_CACHED_STEPS` step times (it starts afresh beyond: bounded memory, the same values).
+In a compute-bound prefill step the KV length barely matters, so it is
 rounded coarsely and prefill steps share cache entries. Values below ``2**b`` stay exact.
 Rounding goes to the midpoint of the bucket. ``exact=True`` switches rounding off.
 A step model with jumps (tile or wave quantisation) is reproduced except for inputs
@@ -40,6 +42,7 @@ PROBE_REL_STEP = 1 / 32  # relative input change used to measure an elasticity
 PREFETCH_BUCKETS = 8  # on a miss, also price this many token-count buckets either side ...
 PREFETCH_KV_BEHIND = 4  # ... and this many KV-length buckets below ...
 PREFETCH_KV_AHEAD = 16  # ... and above (KV grows as sequences decode)
+MAX_CACHED_STEPS = 200_000  # step times kept (about 40 MB); beyond, the cache starts afresh
 
 Key = tuple[int, int, int, int]
 Cell = tuple[int, int, int, int]
@@ -56,8 +59,14 @@ def round_bits(value: int, bits: int) -> int:
 class StepTimer:
     """Cached ``step_time_s`` of one step model; shared by the replicas of one simulation."""
 
-    def __init__(self, model: Any, exact: bool = False):
+    def __init__(self, model: Any, exact: bool = False, target_rel_error: float = TARGET_REL_ERROR,
+                 max_cached: int = MAX_CACHED_STEPS):
+        if not (0 < target_rel_error < 0.5) or max_cached < 1:
+            raise InvalidSettingError(f"StepTimer: target_rel_error {target_rel_error!r} must be in (0, 0.5) and "
+                                      f"max_cached {max_cached!r} at least 1")
         self.model = model
+        self.target_rel_error = target_rel_error
+        self.max_cached = max_cached
         self._cache: dict[Key, float] = {}
         self._cells: dict[Cell, tuple[int, int, int, int, int, int, int, int]] = {}
         self.exact = exact
@@ -114,6 +123,8 @@ class StepTimer:
 
     def times_s(self, keys: list[Key]) -> list[float]:
         """Step times for many keys (from :meth:`key`), evaluating all missing ones in one call."""
+        if len(self._cache) + len(keys) > self.max_cached:
+            self._cache.clear()  # here, so that _store does not clear keys this call returns
         cache = self._cache
         missing = sorted({k for k in keys if k not in cache})
         if missing:
@@ -179,6 +190,10 @@ class StepTimer:
         return out
 
     def _store(self, keys: list[Key], times: list[float]) -> None:
+        if len(self._cache) + len(keys) > self.max_cached:
+            # Bounded memory: start afresh. Values depend only on the rounded key, never on what was
+            # cached before, so a cleared cache gives the same step times (only more model calls).
+            self._cache.clear()
         self._cache.update(zip(keys, times, strict=True))
 
     def _probe(self, cell: Cell) -> tuple[int, int, int, int]:
@@ -211,7 +226,7 @@ class StepTimer:
             elasticity[i] = max(elasticity[i], abs(math.log(t / base[ci])) / log_ratio)
         bits = []
         for e in elasticity:
-            need = math.log2(ELASTICITY_SAFETY * e / TARGET_REL_ERROR) if e > 0 else 1.0
+            need = math.log2(ELASTICITY_SAFETY * e / self.target_rel_error) if e > 0 else 1.0
             bits.append(min(MANTISSA_BITS, max(1, math.ceil(need))))
         return tuple(bits)  # type: ignore[return-value]
 

@@ -79,10 +79,15 @@ class EnergyAssumptions(_Frozen):
     sram_pj_per_byte_at_45nm: Constant
     link_pj_per_bit: Constant = Field(description="Chip-to-chip link energy per bit, per link traversal.")
     static_power_fraction_of_tdp: Constant
-    active_floor_fraction_of_tdp: Constant | None = Field(
-        None, description="Static power of a BUSY chip (full clocks: clock tree, leakage when hot) as a fraction "
-        "of its power limit; None = the idle floor only."
+    busy_power_fraction: Constant | None = Field(
+        None, description="Share of the idle-to-power-limit range a chip draws whenever its kernels run, whatever "
+        "their work (top clocks, every SM issuing or stalled, hot leakage); the per-FLOP energy keeps the rest of "
+        "the TDP rating point (cost.energy.rated_flop_energy_factor). None = 0: idle floor plus event energies."
     )
+
+    @property
+    def busy_fraction(self) -> float:
+        return 0.0 if self.busy_power_fraction is None else self.busy_power_fraction.value
 
     @field_validator("flop_pj_at_reference_node", "node_energy_factor", "memory_device_pj_per_bit", mode="before")
     @classmethod
@@ -107,8 +112,8 @@ class EnergyAssumptions(_Frozen):
         _positive(self.reference_node_nm, "reference_node_nm")
         if self.static_power_fraction_of_tdp.value >= 1:
             raise ValueError("static_power_fraction_of_tdp: must be below 1")
-        if self.active_floor_fraction_of_tdp is not None and self.active_floor_fraction_of_tdp.value >= 1:
-            raise ValueError("active_floor_fraction_of_tdp: must be below 1")
+        if self.busy_power_fraction is not None and not 0 <= self.busy_power_fraction.value < 1:
+            raise ValueError(f"busy_power_fraction: must lie in [0, 1), got {self.busy_power_fraction.value}")
         return self
 
 
@@ -117,11 +122,28 @@ class HostAssumptions(_Frozen):
     host_per_accelerator_w: Constant
     psu_efficiency: Constant
     fan_power_fraction: Constant
+    npu_board_host_idle_w: Constant | None = Field(
+        None, description="host_idle_w of a board of NPUs with a light host (competitors.yaml npu_board_chips)."
+    )
+    npu_board_host_per_accelerator_w: Constant | None = Field(
+        None, description="host_per_accelerator_w for such a board."
+    )
+
+    host_j_per_sequence: Constant | None = Field(
+        None, description="Host energy per completed request (tokenising, scheduling, detokenising, the benchmark "
+        "client), J; None = 0."
+    )
+
+    @property
+    def j_per_sequence(self) -> float:
+        return 0.0 if self.host_j_per_sequence is None else self.host_j_per_sequence.value
 
     @model_validator(mode="after")
     def _check(self) -> HostAssumptions:
         if not 0 < self.psu_efficiency.value <= 1:
             raise ValueError(f"psu_efficiency: must be in (0, 1], got {self.psu_efficiency.value}")
+        if self.host_j_per_sequence is not None and not self.host_j_per_sequence.value >= 0:
+            raise ValueError(f"host_j_per_sequence: must be >= 0, got {self.host_j_per_sequence.value}")
         return self
 
 
@@ -161,6 +183,10 @@ class SiliconAssumptions(_Frozen):
 
 class TcoAssumptions(_Frozen):
     system_overhead_fraction: Constant
+    npu_board_system_usd_per_chip: Constant | None = Field(
+        None, description="System cost per chip of a board of NPUs (board, host, chassis, network share), USD: an "
+        "absolute figure, as a fraction of a cheap chip's price would under-count the board around it."
+    )
     lifetime_years: Constant
     annual_cost_of_capital: Constant
     usd_per_kwh: Constant

@@ -74,7 +74,10 @@ class DatasetLengths(BaseModel):
 
     mean_input_tokens: dict[str, float] = Field(
         default_factory=lambda: {"llama2-70b": 700.0, "llama3.1-405b": 9000.0, "llama3.1-8b": 780.0,
-                                 "mixtral-8x7b": 650.0, "deepseek-r1": 800.0, "gptj": 780.0},
-        description="Mean input length of each MLPerf data set (not published in the sources read): "
-        "one unknown per data set, fitted or assumed, never per row.",
+                                 "mixtral-8x7b": 650.0, "deepseek-r1": 800.0, "gptj": 780.0,
+                                 "lm-arena-chat": 400.0, "gpqa": 260.0},
+        description="Mean input length of each data set (MLPerf's and the serving data sets of "
+        "validation.cases.SERVING_DATASETS; not published in the sources read): one unknown per data set, "
+        "fitted or assumed, never per row. The serving sets' defaults: lm-arena-chat an estimate (a chat turn "
+        "with its history), gpqa the published prompt statistics (validation.cases.SERVING_DATASETS).",
     )

@@ -27,6 +27,7 @@ from inferchip.spec.bounds import (
     pick,
 )
 from inferchip.spec.formats import ALL_FORMATS
+from inferchip.spec.memory import MEMORY_TYPES, MemoryType, fill_memory_type
 from inferchip.spec.params import (
     PCIE5_X16_GB_PER_S_PER_DIRECTION,
     ChipParams,
@@ -98,7 +99,11 @@ CapacityUnit = Literal["MB", "GB", "TB", "MiB", "GiB", "TiB"]
 
 
 class MemorySpec(Frozen):
-    type: str = Field(min_length=1, description="HBM3, HBM3e, LPDDR5X, GDDR6, SRAM, ...")
+    type: str = Field(min_length=1, description="The memory as the source describes it: 'HBM3e (8 stacks)', ...")
+    memory_type: MemoryType | None = Field(
+        None, description="Memory technology (selects energy per bit and price per GiB): "
+        + ", ".join(MEMORY_TYPES) + ". Read from `type` when absent (spec.memory.parse_memory_type)."
+    )
     capacity: Annotated[Figure, b.CAPACITY] = Field(
         description="Physical (marketing) capacity as the source states it, in `capacity_unit`."
     )
@@ -112,6 +117,12 @@ class MemorySpec(Frozen):
     bandwidth_tb_per_s: Annotated[Figure, b.TB_PER_S] = Field(
         description="Peak off-chip (or, for SRAM-only parts, on-chip) bandwidth, TB/s (1e12 bytes/s)."
     )
+
+    _type_from_text = model_validator(mode="before")(fill_memory_type)
+
+    def technology(self) -> str:
+        """``memory_type``, else the free text (the energy and silicon models refuse one naming no known type)."""
+        return self.memory_type or self.type
 
     def capacity_bytes(self, level: EstimateLevel = "central") -> float:
         """Physical capacity in bytes, converted the way the source means its unit."""

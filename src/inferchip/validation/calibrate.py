@@ -39,7 +39,7 @@ from inferchip.errors import InferchipError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.phases import MappedModel
 from inferchip.spec.calibration import Calibration, DatasetLengths
-from inferchip.validation.cases import MLPERF_DATASETS, Case
+from inferchip.validation.cases import DATASETS, Case
 from inferchip.validation.validate import (
     CaseResult,
     NotPredictable,
@@ -88,7 +88,7 @@ class FitRow:
 def parameter_bounds(name: str, cal: Calibration | FitPoint) -> tuple[float, float]:
     """Bounds of a fitted parameter: the pydantic field's, or the data set's input limit."""
     if name.startswith(DS_PREFIX):
-        ds = MLPERF_DATASETS[name[len(DS_PREFIX):]]
+        ds = DATASETS[name[len(DS_PREFIX):]]
         return MIN_MEAN_INPUT_TOKENS, float(ds.max_input_tokens)
     lo, hi = 0.0, math.inf
     open_low = False
@@ -252,7 +252,7 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
     """Fit on all cases, then (optionally) leave-one-accelerator-out cross-validation.
 
     Energy rows (power, tokens per joule) are left out: the calibration holds performance
-    parameters only, and energy constants are never fitted to measured rows."""
+    parameters only; the few power parameters are fitted apart (:mod:`inferchip.validation.power_fit`)."""
     cases = [c for c in cases if c.energy_scope is None]
     start = as_point(start)
     say = progress or (lambda _msg: None)

@@ -27,6 +27,14 @@ from pathlib import Path
 
 from inferchip.errors import SpecError
 from inferchip.spec.formats import ALL_FORMATS
+from inferchip.validation.datasets import (  # re-exported: the data sets rows replay
+    DATASETS,
+    MLPERF_DATASETS,
+    SERVING_DATASETS,  # noqa: F401
+    Dataset,
+    LatencyLimits,
+    dataset_for_model,
+)
 
 COLUMNS = (
     "case_id", "source_kind", "source", "accelerator", "num_accelerators", "software", "model",
@@ -49,6 +57,9 @@ METRIC_UNITS = {
     "output_tokens_per_j_wall": "tokens/J",
     "output_tokens_per_j_board": "tokens/J",
 }
+# Columns a case file may add (blank = not stated): ``dataset`` names the data set whose prompts were
+# sent (``DATASETS``); its mean input length is one unknown per data set, as for MLPerf.
+OPTIONAL_COLUMNS = ("dataset",)
 THROUGHPUT_METRICS = ("output_tokens_per_s_total", "output_tokens_per_s_per_accelerator", "samples_per_s")
 LATENCY_METRICS = ("ttft_ms", "tpot_ms", "itl_ms", "batch_e2e_latency_ms")
 # energy metric -> its measurement scope: "board" = accelerator boards (NVML), "wall" = whole server at the wall
@@ -73,68 +84,14 @@ class CaseFileError(SpecError):
         self.path, self.line, self.column, self.field = path, line, column, field
 
 
-@dataclass(frozen=True)
-class LatencyLimits:
-    """p99 latency constraints of an MLPerf Server/Interactive run, seconds (None = none)."""
-
-    ttft_s: float | None = None
-    tpot_s: float | None = None
-    e2e_s: float | None = None
-    source: str = ""
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """An MLPerf LLM data set as the validation README describes it."""
-
-    name: str
-    max_input_tokens: float  # upper limit of one sample's input (filter or truncation)
-    max_output_tokens: float
-    server: LatencyLimits
-    interactive: LatencyLimits | None
-    default_output_tokens: float | None  # used only when a row gives no output length
-    citation: str
-    beams: int = 1  # beam-search width of the benchmark's generation (1 = greedy)
-
-
-def _lim(ttft_ms=None, tpot_ms=None, e2e_ms=None, src="") -> LatencyLimits:
-    def f(v):
-        return (None if v is None else v / 1e3)
-    return LatencyLimits(f(ttft_ms), f(tpot_ms), f(e2e_ms), src)
-
-
-_README = "shared/validation/README.md, 'MLPerf dataset facts and latency constraints'"
-MLPERF_DATASETS: dict[str, Dataset] = {
-    "llama2-70b": Dataset("llama2-70b", 1024, 1024, _lim(2000, 200, src=_README), _lim(450, 40, src=_README), 294.45,
-                          "OpenOrca GPT-4, max_seq_len 1024 for input and output (processorca.py); "
-                          "mlcommons/inference docs/index.md"),
-    "mixtral-8x7b": Dataset("mixtral-8x7b", 2048, 2048, _lim(2000, 200, src=_README), None, 144.84,
-                            "OpenOrca + GSM8K + MBXP, max_seq_len 2048; language/mixtral-8x7b/README.md"),
-    "gptj": Dataset("gptj", 1919, 128, _lim(e2e_ms=20000, src=_README), None, 128.0,
-                    "CNN/DailyMail, inputs truncated at 1919 tokens (dataset.py); generation with 30 to 128 new "
-                    "tokens and beam search of width 4, 'only beam_size 4 is allowed for official submission' "
-                    "(mlcommons/inference language/gpt-j/backend_PyTorch.py gen_kwargs); no token count is "
-                    "reported, so the 128-token cap is assumed per sample", beams=4),
-    "llama3.1-405b": Dataset("llama3.1-405b", 131072, 20000, _lim(6000, 175, src=_README), _lim(4500, 80, src=_README),
-                             684.68, "8,313 samples; language/llama3.1-405b/README.md; limits from the v5.1 logs"),
-    "llama3.1-8b": Dataset("llama3.1-8b", 131072, 20000, _lim(2000, 100, src=_README), _lim(500, 30, src=_README), None,
-                           "13,368 CNN-DM samples; language/llama3.1-8b/README.md; limits from the v5.1 logs"),
-    "deepseek-r1": Dataset("deepseek-r1", 131072, 32768, _lim(2000, 80, src=_README), None, 3886.2,
-                           "4,388 samples; language/deepseek-r1/README.md; limits from the v5.1 logs"),
-}
-# Model id fragment (lower case, of the resolved base architecture or the alias) -> data set.
-_DATASET_OF_MODEL = (
-    ("llama-2-70b", "llama2-70b"), ("llama-3.1-405b", "llama3.1-405b"), ("llama-3.1-8b", "llama3.1-8b"),
-    ("mixtral-8x7b", "mixtral-8x7b"), ("deepseek-r1", "deepseek-r1"), ("gpt-j", "gptj"),
-)
-
-
-def dataset_for_model(model_id: str) -> Dataset | None:
-    """The MLPerf data set a model id is benchmarked on (None for models MLPerf does not use)."""
-    low = model_id.lower()
-    for frag, name in _DATASET_OF_MODEL:
-        if frag in low:
-            return MLPERF_DATASETS[name]
+def case_dataset(case: Case) -> Dataset | None:
+    """The data set whose prompts a row replays: the ``dataset`` column where it names one, else,
+    for an MLPerf row (``source_kind`` names MLPerf) without an input length, the MLPerf data set
+    of its model. Never inferred from the model id for rows of other sources."""
+    if case.dataset is not None:
+        return DATASETS[case.dataset]
+    if case.input_tokens is None and "mlperf" in case.source_kind.lower():
+        return dataset_for_model(case.model)
     return None
 
 
@@ -164,6 +121,7 @@ class Case:
     unit: str
     notes: str
     line: int
+    dataset: str | None = None  # the optional ``dataset`` column (a key of DATASETS)
 
     @property
     def energy_scope(self) -> str | None:
@@ -179,12 +137,14 @@ class Case:
                 return str(int(v))
             return str(v)
 
-        return {name: text(getattr(self, name)) for name in COLUMNS}
+        return {name: text(getattr(self, name)) for name in (*COLUMNS, *OPTIONAL_COLUMNS)}
 
     @property
     def is_mlperf(self) -> bool:
-        """A replay of an MLPerf data set: offline/server without a stated input length."""
-        return self.scenario in ("offline", "server") and self.input_tokens is None
+        """A replay of a data set without a stated input length: offline/server rows of an MLPerf
+        source, or rows whose ``dataset`` column names the data set (:func:`case_dataset`)."""
+        return (self.scenario in ("offline", "server") and self.input_tokens is None
+                and case_dataset(self) is not None)
 
     @property
     def interactive(self) -> bool:
@@ -236,7 +196,7 @@ def parse_cases(text: str, path: str = "<cases>") -> list[Case]:
         if name not in header:
             raise CaseFileError(path, 1, pos, name, f"column '{name}' is missing from the header; "
                                 f"expected the columns {', '.join(COLUMNS)}")
-    unknown = [h for h in header if h not in COLUMNS]
+    unknown = [h for h in header if h not in COLUMNS and h not in OPTIONAL_COLUMNS]
     if unknown:
         col = header.index(unknown[0]) + 1
         raise CaseFileError(path, 1, col, unknown[0],
@@ -244,7 +204,7 @@ def parse_cases(text: str, path: str = "<cases>") -> list[Case]:
     dup = [h for h in header if header.count(h) > 1]
     if dup:
         raise CaseFileError(path, 1, len(header) - header[::-1].index(dup[0]), dup[0], "column given twice")
-    idx = {name: header.index(name) for name in COLUMNS}
+    idx = {name: header.index(name) for name in (*COLUMNS, *OPTIONAL_COLUMNS) if name in header}
     out: list[Case] = []
     seen: dict[str, int] = {}
     prev_line = reader.line_num
@@ -279,6 +239,8 @@ def _holds_rows(cell: str, columns: int) -> bool:
 
 def _parse_row(path: str, line: int, row: list[str], idx: dict[str, int], seen: dict[str, int]) -> Case:
     def cell(name: str) -> tuple[str, int]:
+        if name not in idx:  # an optional column the file does not have
+            return "", 0
         return row[idx[name]].strip(), idx[name] + 1
 
     def req(name: str) -> tuple[str, int]:
@@ -315,6 +277,8 @@ def _parse_row(path: str, line: int, row: list[str], idx: dict[str, int], seen: 
     value = _float(path, line, c, "value", v)
     v, c = req("num_accelerators")
     count = _int(path, line, c, "num_accelerators", v)
+    v, c = cell("dataset")
+    dataset = None if not v else _choice(path, line, c, "dataset", v, tuple(DATASETS))
     return Case(
         case_id=case_id, source_kind=cell("source_kind")[0], source=cell("source")[0],
         accelerator=req("accelerator")[0], num_accelerators=count, software=cell("software")[0],
@@ -322,6 +286,7 @@ def _parse_row(path: str, line: int, row: list[str], idx: dict[str, int], seen: 
         kv_dtype=dtype("kv_dtype"), tp=opt_int("tp"), pp=opt_int("pp"), ep=opt_int("ep"), scenario=scenario,
         input_tokens=opt_float("input_tokens"), output_tokens=opt_float("output_tokens"),
         concurrency=opt_int("concurrency"), metric=metric, value=value, unit=unit, notes=cell("notes")[0], line=line,
+        dataset=dataset,
     )
 
 
@@ -358,8 +323,8 @@ def stated_limits(case: Case) -> LatencyLimits | None:
             e2e_s=float(e2e.group(1)) if e2e else None,
             source="row notes",
         )
-    ds = dataset_for_model(case.model)
-    if ds is None:
+    ds = case_dataset(case)
+    if ds is None or ds.name not in MLPERF_DATASETS:
         return None
     if case.interactive:
         return ds.interactive

@@ -1,54 +1,37 @@
-"""Predict the measured energy figures of ``energy_cases.csv``: system power and tokens per joule.
+"""Predict measured energy rows (``energy_cases.csv``, ``mlenergy_cases.csv``): power and tokens per joule.
 
-One row of the energy case file (the columns of ``shared/validation/cases.csv``) states a
-system (accelerator, count, tp/pp/ep), a model, number formats, a scenario with its lengths
-and concurrency, and one measured energy metric:
+A row states a system (accelerator, count, tp/pp/ep), a model, formats, a scenario with its
+lengths (or a ``dataset`` it replays) and concurrency, and one energy metric:
+``power_w_board_total`` (GPU boards, NVML), ``power_w_wall_total`` (server at the wall,
+MLPerf Power), ``output_tokens_per_j_board`` / ``_wall`` (tokens per joule in those scopes).
 
-* ``power_w_board_total``: GPU board power summed over the accelerators (NVML scope);
-* ``power_w_wall_total``: AC power of the whole server at the wall (MLPerf Power);
-* ``output_tokens_per_j_board`` / ``output_tokens_per_j_wall``: output tokens per joule in
-  those scopes.
+How (:func:`predict_energy_run`, :func:`predict_energy_row`):
 
-What is predicted, and how (:func:`predict_energy_row`):
-
-* Board power: :func:`inferchip.performance.predict.predict` in the row's setting gives the
-  average board power of one chip (``Prediction.extra["power_w_per_chip"]``: event energies
-  / step time + static power, throttled at TDP; the static power of a busy chip is
-  ``energy.active_floor_fraction_of_tdp`` x its power limit, see
-  :func:`inferchip.cost.economics.active_static_power_w`); the total is that times the
-  chips used, plus the idle power of any chip the layout leaves unused.
+* Board power: ``predict_setting`` in the row's setting gives one chip's average power
+  (``cost.economics.step_power``: idle + busy share of the range up to the power limit + event
+  energies / step time, throttled at the limit); the total is
+  that times the chips used, plus the idle power of any chip the layout leaves unused.
 * Wall power: board total plus the host model :func:`inferchip.cost.energy.wall_power_w`
-  (host idle + per-accelerator switch/NIC share, fans, PSU efficiency; every constant is in
-  ``catalog/assumptions.yaml`` with its source). This host model is a stated assumption.
-* Tokens per joule: OUR predicted output throughput divided by OUR predicted power, both in
-  the row's setting. The measured throughput in a row's notes is never used: it is the
-  other half of the measurement being predicted (the README pairs a row's watts with the
-  throughput in its notes to *derive* the measured tokens/J; a prediction must not borrow it).
-* MaxQ power caps: a row whose notes state ``power_limit N W per GPU`` (set with
-  ``nvidia-smi -pl`` by the MLPerf harness) is predicted with the chip's TDP replaced by N
-  (``dataclasses.replace`` on :class:`~inferchip.spec.chip.ChipParams`), so steps whose
-  power would exceed the cap are throttled (:func:`inferchip.cost.energy.throttle`). A row
-  whose id or notes say MaxQ but state no cap is refused with a reason.
+  (host idle, per-accelerator share, per completed request, fans, PSU; ``catalog/assumptions.yaml``).
+* Tokens per joule: OUR predicted throughput over OUR predicted power. The measured
+  throughput in a row's notes is never used by a prediction (it is the other half of the
+  figure); only the fit of the data-set means reads it (``validation.power_fit``).
+* MaxQ: a row whose notes state ``power_limit N W per GPU`` is predicted with the TDP replaced
+  by N; a row that says MaxQ but states no cap is refused with a reason.
 
-Scenario mapping (README "What Server, Offline and Interactive mean"):
+Scenarios: ``offline`` and ``fixed_length`` without a concurrency: max throughput;
+``server`` without one: max throughput under the p99 limits of the notes, else of the MLPerf
+data set (a 20 s end-to-end limit, GPT-J, becomes a TPOT limit of 20 s / output tokens);
+``server`` with a concurrency: a closed loop held at that many sequences per replica (ML.ENERGY:
+all requests sent at once, ``max_num_seqs`` caps the running batch), more than the KV cache holds
+run as the largest batch that fits and the rest queue; ``fixed_length`` with a concurrency: a
+static batch (larger than memory: simulated with admission and preemption); ``single_stream``: batch 1.
 
-* ``offline``: max-throughput continuous batching (``batch=None``, no latency limit);
-* ``server`` without concurrency: max throughput under the benchmark's p99 TTFT/TPOT limits
-  (read from the row's notes, else the README's data-set table); a 20 s end-to-end limit
-  (GPT-J) becomes a TPOT limit of 20 s / output tokens;
-* ``server`` with a concurrency (closed loop), ``fixed_length`` with a concurrency: a static
-  batch of that many sequences spread over the replicas;
-* ``fixed_length`` without concurrency: max throughput;
-* ``single_stream``: batch 1.
-
-MLPerf rows give no input length: the data set's mean input from
-``DatasetLengths.mean_input_tokens`` (stored with the calibration) is used (one value per data set, never per row).
-NVIDIA "fp4" activations mean NVFP4 on selected layers with FP8 elsewhere (README caveat 1).
-Which layers is not stated, so every GEMM is modelled at the 4-bit peak (W4A4, as
-``predict --activations fp4``), attention at 16 bit, KV as given: the upper end of the
-speed. Measured against the B200 rows (7 tokens/J rows, 2026-11-29), W4A4 gave a median
-tokens/J APE of ~23 % against ~56 % with every GEMM at fp8 (the lower end); the truth lies
-between. ``int4`` activations (weight-only here) run as fp8.
+Rows without an input length take the mean of the data set they replay (:func:`row_dataset`:
+the ``dataset`` column, or an MLPerf row's data set), one value per data set
+(``DatasetLengths``), lengths lognormal around it as ``validate`` does. NVIDIA "fp4"
+activations are W4A4 at the 4-bit peak (README caveat 1; the upper end of the speed); ``int4``
+activations (weight-only here) run as fp8.
 """
 
 from __future__ import annotations
@@ -62,6 +45,7 @@ from typing import Any
 
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
 from inferchip.errors import DoesNotFitError, InferchipError
+from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.units import percent_error
 
@@ -131,18 +115,37 @@ def says_maxq(row: dict[str, str]) -> bool:
         re.search(r"\bMaxQ\b", row.get("notes", "") or "", re.IGNORECASE))
 
 
+def row_dataset(row: dict[str, str]):
+    """The data set a row replays (:func:`inferchip.validation.cases.case_dataset` for a dict row):
+    its ``dataset`` column, else, for an MLPerf row (``source_kind`` names MLPerf) without an input
+    length, its model's MLPerf data set; None otherwise (never guessed from the model id alone).
+    An unknown ``dataset`` raises ValueError naming the row and the column."""
+    from inferchip.validation.cases import DATASETS, dataset_for_model
+
+    name = _cell(row, "dataset")
+    if name:
+        if name not in DATASETS:
+            raise ValueError(f"row {_cell(row, 'case_id')!r}, column 'dataset': value {name!r} is not a known data "
+                             f"set; allowed: {', '.join(DATASETS)}")
+        return DATASETS[name]
+    if not _cell(row, "input_tokens") and "mlperf" in _cell(row, "source_kind").lower():
+        return dataset_for_model(_cell(row, "model"))
+    return None
+
+
 def latency_limits(row: dict[str, str]) -> tuple[float | None, float | None, float | None]:
-    """(TTFT, TPOT, end-to-end) p99 limits in s of a Server row: from its notes, else its data set's."""
+    """(TTFT, TPOT, end-to-end) p99 limits in s of a Server row: from its notes, else its MLPerf data set's."""
     notes = row.get("notes", "") or ""
     found = {m.group(1).upper(): float(m.group(2)) / 1e3 for m in _LIMIT_MS.finditer(notes)}
     e2e_m = _LIMIT_E2E.search(notes)
     e2e = float(e2e_m.group(1) or e2e_m.group(2)) if e2e_m else None
     if found or e2e is not None:
         return found.get("TTFT"), found.get("TPOT"), e2e
-    ds = mlperf_set(row.get("model", ""))
-    if ds is None:
+    ds = row_dataset(row)
+    ms = None if ds is None else next((m for _, m in _MLPERF_SETS if m.name == ds.name), None)
+    if ms is None:
         return None, None, None
-    return ds.ttft_s, ds.tpot_s, ds.e2e_s
+    return ms.ttft_s, ms.tpot_s, ms.e2e_s
 
 
 def _cell(row: dict[str, str], key: str) -> str:
@@ -176,7 +179,14 @@ def _activations(act: str | None) -> str | None:
 
 
 def _setting(row: dict[str, str], lengths: DatasetLengths) -> dict[str, Any]:
-    """predict() keyword arguments for a row (raises ValueError with the reason)."""
+    """The row's system and question: ``count``/``tp``/``pp``/``ep``, the mean lengths and the
+    :class:`~inferchip.performance.operating.Question` (raises ValueError with the reason).
+
+    Rows that replay a data set (an MLPerf row, or a row with a ``dataset`` column) draw their
+    lengths from it: lognormal inputs around the data set's mean input (``lengths``, one value
+    per data set) and outputs around the row's mean output, as ``validate`` does."""
+    from inferchip.performance.operating import LengthDist, Question
+
     count = _opt_int(row, "num_accelerators")
     if count is None:
         raise ValueError("num_accelerators is blank")
@@ -184,63 +194,107 @@ def _setting(row: dict[str, str], lengths: DatasetLengths) -> dict[str, Any]:
     scenario = _cell(row, "scenario")
     concurrency = _opt_int(row, "concurrency")
     inp, out = _opt_float(row, "input_tokens"), _opt_float(row, "output_tokens")
-    ds = mlperf_set(_cell(row, "model"))
+    ds = row_dataset(row)
+    ms = None if ds is None else next((m for _, m in _MLPERF_SETS if m.name == ds.name), None)
     if inp is None:
-        if ds is None or ds.name not in lengths.mean_input_tokens:
-            raise ValueError("input_tokens is blank and the model is not on an MLPerf data set with a mean input "
-                             "length")
+        if ds is None:
+            raise ValueError("input_tokens is blank and the row names no data set (column 'dataset'; MLPerf rows "
+                             "use their model's MLPerf data set)")
+        if ds.name not in lengths.mean_input_tokens:
+            raise ValueError(f"the calibration has no mean input length for data set {ds.name}")
         inp = lengths.mean_input_tokens[ds.name]
     if out is None:
-        if ds is None or ds.default_output_tokens is None:
+        if ms is None or ms.default_output_tokens is None:
             raise ValueError("output_tokens is blank and the data set states no mean output length")
-        out = ds.default_output_tokens
-    kw: dict[str, Any] = dict(count=count, tp=tp, pp=pp, ep=ep, input_tokens=max(1, round(inp)),
-                              output_tokens=max(1, round(out)))
+        out = ms.default_output_tokens
+    if ds is not None and not _cell(row, "input_tokens"):
+        inputs = LengthDist.lognormal(inp, ds.max_input_tokens)
+        outputs = LengthDist.lognormal(out, ds.max_output_tokens)
+    else:
+        inputs, outputs = LengthDist.fixed(max(1, round(inp))), LengthDist.fixed(max(1, round(out)))
+    kw: dict[str, Any] = dict(count=count, tp=tp, pp=pp, ep=ep, input_tokens=inputs.mean, output_tokens=outputs.mean)
     replicas = max(1, count // ((tp or 1) * (pp or 1))) if (tp or pp) else 1
+    base = dict(inputs=inputs, outputs=outputs, whole_sequences_per_chip=True)
     if scenario == "single_stream":
-        kw["batch"] = 1
+        q = Question("static", batch=1.0, **base)
     elif scenario == "offline" or (scenario == "fixed_length" and concurrency is None):
-        kw["batch"] = None
-    elif concurrency is not None and scenario in ("fixed_length", "server"):
-        kw["batch"] = max(1, round(concurrency / replicas))
+        q = Question("max_throughput", **base)
+    elif concurrency is not None and scenario == "fixed_length":
+        q = Question("static", batch=float(max(1, round(concurrency / replicas))), **base)
+    elif concurrency is not None and scenario == "server":
+        # a closed loop (or all requests sent at once with the running batch capped at the
+        # concurrency, ML.ENERGY's max_num_seqs): continuous batching held at that many sequences
+        q = Question("closed_loop", batch=float(max(1, round(concurrency / replicas))), **base)
     elif scenario == "server":
         ttft, tpot, e2e = latency_limits(row)
         if ttft is None and tpot is None and e2e is None:
             raise ValueError("server row without a concurrency or a stated latency limit")
         if e2e is not None and tpot is None:
-            tpot = e2e / kw["output_tokens"]  # the whole answer within e2e: a bound on the mean TPOT
-        kw.update(batch=None, max_ttft_s=ttft, max_tpot_s=tpot)
+            tpot = e2e / outputs.mean  # the whole answer within e2e: a bound on the mean TPOT
+        q = Question("max_throughput", max_ttft_s=ttft, max_tpot_s=tpot, **base)
     else:
         raise ValueError(f"scenario {scenario!r} is not one of offline, server, fixed_length, single_stream")
+    kw["question"] = q
     return kw
 
 
 def predict_energy_row(row: dict[str, str], calibration: Calibration | str | None = None,
-                       assumptions: str | Path | None = None,
-                       lengths: DatasetLengths | None = None) -> tuple[float | None, str | None]:
+                       assumptions: str | Path | Assumptions | None = None,
+                       lengths: DatasetLengths | None = None,
+                       notes: list[str] | None = None) -> tuple[float | None, str | None]:
     """Predicted value of a row's energy metric, in the row's unit, or ``(None, reason)``.
 
     ``calibration``: a Calibration, a path, ``"none"``, or None for the shipped one.
     ``lengths``: MLPerf mean input lengths (None: those stored with ``calibration`` when it
     names a file, the defaults when it is a Calibration).
-    ``assumptions``: path of a YAML overriding the energy/host constants (None = bundled).
+    ``assumptions``: path of a YAML overriding the energy/host constants, or an Assumptions (None = bundled).
     Throughput and power are both predicted (never taken from the row's notes); see the
     module docstring for the scenario mapping, the MaxQ cap and the wall (host) model.
+    ``notes``: a list the prediction's notes (format fallbacks, a capped running batch) are appended to.
     """
-    from inferchip.catalog.assumptions import load_assumptions
-    from inferchip.catalog.chips import family_defaults, load_chip
-    from inferchip.cost.energy import wall_power_w
-    from inferchip.performance.predict import predict
-    from inferchip.spec.chip import chip_params
-
     metric = _cell(row, "metric")
     if metric not in METRIC_SCOPE:
         return None, f"metric {metric!r} is not an energy metric; allowed: {', '.join(METRIC_SCOPE)}"
+    run, reason = predict_energy_run(row, calibration, assumptions, lengths, notes)
+    if run is None:
+        return None, reason
+    return run.value(metric), None
+
+
+@dataclass(frozen=True)
+class EnergyRun:
+    """What the model predicts for the run of an energy row: board and wall power of the whole
+    system (W) and its output tokens/s, from the same prediction."""
+
+    board_w: float
+    wall_w: float
+    output_tokens_per_s: float
+
+    def value(self, metric: str) -> float:
+        """The row's metric: power in its scope, or tokens per joule in its scope."""
+        power = self.board_w if METRIC_SCOPE[metric] == "board" else self.wall_w
+        return power if metric.startswith("power_w") else self.output_tokens_per_s / power
+
+
+def predict_energy_run(row: dict[str, str], calibration: Calibration | str | None = None,
+                       assumptions: str | Path | Assumptions | None = None,
+                       lengths: DatasetLengths | None = None,
+                       notes: list[str] | None = None) -> tuple[EnergyRun | None, str | None]:
+    """:class:`EnergyRun` of a row's setting (its metric is not read), or ``(None, reason)``; the
+    arguments are those of :func:`predict_energy_row`."""
+    from inferchip.catalog.assumptions import load_assumptions
+    from inferchip.catalog.chips import family_defaults, load_chip
+    from inferchip.cost.energy import wall_power_w
+    from inferchip.performance.predict import predict_setting
+    from inferchip.performance.setting import resolve_setting
+    from inferchip.spec.chip import chip_params
+
+    notes = [] if notes is None else notes
     try:
         cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
         if lengths is None:
             lengths = DatasetLengths() if isinstance(calibration, Calibration) else load_dataset_lengths(calibration)
-        a = load_assumptions(assumptions)
+        a = assumptions if isinstance(assumptions, Assumptions) else load_assumptions(assumptions)
         spec = load_chip(_cell(row, "accelerator"))
         cp = chip_params(spec, family_defaults(spec.family))
         cap = power_cap_w(row)
@@ -249,17 +303,32 @@ def predict_energy_row(row: dict[str, str], calibration: Calibration | str | Non
         if cap is not None:
             cp = replace(cp, tdp_w=cap)
         kw = _setting(row, lengths)
+        q = kw["question"]
         formats = {"weights": _cell(row, "weight_dtype") or "bf16",
                    "activations": _activations(_cell(row, "act_dtype") or None), "kv": _cell(row, "kv_dtype") or None}
+        setting = resolve_setting(cp, _cell(row, "model"), count=kw["count"], tp=kw["tp"], pp=kw["pp"], ep=kw["ep"],
+                                  calibration=cal, assumptions=a, chip_spec=spec, **formats)
+        notes.extend(setting.format_notes)  # a format fallback travels with the result
         try:
-            p = predict(cp, _cell(row, "model"), **formats, calibration=cal,
-                        assumptions=None if assumptions is None else str(assumptions), chip_spec=spec, **kw)
+            p = predict_setting(setting, q)
             per_chip, used, tput = p.extra.get("power_w_per_chip"), p.num_chips, p.output_tokens_per_s
         except DoesNotFitError:
-            if kw.get("batch") is None or _cell(row, "scenario") != "fixed_length":
+            if q.mode == "closed_loop":
+                # More sequences than the KV cache holds: the engine runs what fits and queues the
+                # rest, so the steady state is the largest running batch that fits.
+                held = _running_batch_that_fits(setting, q)
+                if held < 1:
+                    raise
+                notes.append(f"concurrency {q.batch:g} per replica exceeds the KV cache: {held:g} run, the rest "
+                             "wait in the engine's queue")
+                p = predict_setting(setting, replace(q, batch=float(held)))
+                per_chip, used, tput = p.extra.get("power_w_per_chip"), p.num_chips, p.output_tokens_per_s
+            elif q.mode == "static" and _cell(row, "scenario") == "fixed_length":
+                # The engine admits what fits and preempts the rest (vLLM recompute): simulate it.
+                per_chip, used, tput = _simulated_batch(cp, spec, _cell(row, "model"), formats, cal, a, kw)
+                notes.append("static batch larger than the KV cache: simulated with admission and preemption")
+            else:
                 raise
-            # The engine admits what fits and preempts the rest (vLLM recompute): simulate it.
-            per_chip, used, tput = _simulated_batch(cp, spec, _cell(row, "model"), formats, cal, a, kw)
     except (InferchipError, ValueError) as exc:
         return None, f"{type(exc).__name__}: {exc}"
     if per_chip is None or not math.isfinite(per_chip):
@@ -267,10 +336,15 @@ def predict_energy_row(row: dict[str, str], calibration: Calibration | str | Non
     count = kw["count"]
     idle = cp.idle_w if math.isfinite(cp.idle_w) else 0.0
     board = per_chip * used + idle * max(0, count - used)
-    power = board if METRIC_SCOPE[metric] == "board" else float(wall_power_w(board, count, a))
-    if metric.startswith("power_w"):
-        return power, None
-    return tput / power, None
+    wall = float(wall_power_w(board, count, a, sequences_per_s=tput / kw["output_tokens"]))
+    return EnergyRun(board, wall, tput), None
+
+
+def _running_batch_that_fits(setting, q) -> float:
+    """The most sequences per replica whose KV cache fits on any of the setting's layouts."""
+    from inferchip.performance.operating import max_concurrency
+
+    return max((math.floor(max_concurrency(setting.mapped(lay), q)) for lay in setting.layouts), default=0)
 
 
 def _simulated_batch(cp, spec, model: str, formats: dict[str, Any], cal: Calibration, a, kw: dict[str, Any]
@@ -286,8 +360,9 @@ def _simulated_batch(cp, spec, model: str, formats: dict[str, Any], cal: Calibra
 
     step, replicas = serving_model(cp, model, count=kw["count"], tp=kw.get("tp") or 1, pp=kw.get("pp") or 1,
                                    ep=kw.get("ep") or 1, calibration=cal, assumptions=a, chip_spec=spec, **formats)
-    n = kw["batch"] * replicas
-    res = simulate(step, BurstArrivals(input_tokens=kw["input_tokens"], output_tokens=kw["output_tokens"]),
+    n = round(kw["question"].batch) * replicas
+    res = simulate(step, BurstArrivals(input_tokens=round(kw["input_tokens"]),
+                                           output_tokens=round(kw["output_tokens"])),
                    num_requests=n, replicas=replicas)
     s = res.summary()
     return s.get("power_w_per_chip"), res.num_chips, s["output_tokens_per_s"]

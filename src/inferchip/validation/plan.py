@@ -31,10 +31,11 @@ Assumptions, each stated once here and in docs/validation.md:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from inferchip.errors import InferchipError
 from inferchip.mapping.layout import Layout
+from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.operating import (  # the one operating-point solver (re-exported)
     LENGTH_POINTS,
     LENGTH_SIGMA,
@@ -46,12 +47,14 @@ from inferchip.performance.operating import (  # the one operating-point solver 
     operating_point,
     steady_state,
 )
+from inferchip.performance.setting import resolve_formats
 from inferchip.spec.calibration import DatasetLengths
 from inferchip.validation.cases import (
+    DATASETS,
     MLPERF_DATASETS,
     Case,
     LatencyLimits,
-    dataset_for_model,
+    case_dataset,
     stated_limits,
     stated_load_per_s,
 )
@@ -85,12 +88,10 @@ def plan_for(case: Case, lengths: DatasetLengths) -> Plan:
     """The plan of a case (MLPerf rows: the mean input length of their data set from ``lengths``)."""
     notes: list[str] = []
     dataset = None
-    if case.is_mlperf:
-        ds = dataset_for_model(case.model)
-        if ds is None:
-            raise NotPredictable(f"no input_tokens and {case.model} is not on an MLPerf data set this validator knows")
+    ds = case_dataset(case) if case.scenario in ("offline", "server") else None
+    if ds is not None and case.input_tokens is None:
         if ds.name not in lengths.mean_input_tokens:
-            raise NotPredictable(f"the calibration has no mean input length for MLPerf data set {ds.name}")
+            raise NotPredictable(f"the calibration has no mean input length for data set {ds.name}")
         mean_in = float(lengths.mean_input_tokens[ds.name])
         mean_out = case.output_tokens or ds.default_output_tokens
         if mean_out is None:
@@ -99,7 +100,8 @@ def plan_for(case: Case, lengths: DatasetLengths) -> Plan:
             notes.append(f"output length not given: {mean_out:g} tokens assumed ({ds.citation})")
         inputs = LengthDist.lognormal(mean_in, ds.max_input_tokens)
         outputs = LengthDist.lognormal(mean_out, ds.max_output_tokens)
-        notes.append(f"MLPerf {ds.name}: mean input {mean_in:.0f} tokens (calibration), lognormal spread")
+        kind = "MLPerf " if ds.name in MLPERF_DATASETS else "data set "
+        notes.append(f"{kind}{ds.name}: mean input {mean_in:.0f} tokens (calibration), lognormal spread")
         dataset = ds.name
         if ds.beams > 1:
             notes.append(f"beam search of width {ds.beams}: {ds.beams} sequences decode per sample, one prefill")
@@ -107,7 +109,7 @@ def plan_for(case: Case, lengths: DatasetLengths) -> Plan:
         if case.input_tokens is None or case.output_tokens is None:
             raise NotPredictable(f"scenario {case.scenario} needs input_tokens and output_tokens")
         inputs, outputs = LengthDist.fixed(case.input_tokens), LengthDist.fixed(case.output_tokens)
-    beams = MLPERF_DATASETS[dataset].beams if dataset is not None else 1
+    beams = DATASETS[dataset].beams if dataset is not None else 1
     base = {"inputs": inputs, "outputs": outputs, "dataset": dataset, "beams": beams}
     if case.scenario == "single_stream" or case.metric == "batch_e2e_latency_ms":
         return Plan("static", concurrency=float(case.concurrency or 1), notes=tuple(notes), **base)
@@ -152,3 +154,52 @@ def metric_value(case: Case, plan: Plan, point: OperatingPoint, layout: Layout) 
     if m in ("tpot_ms", "itl_ms"):
         return point.tpot_s * 1e3
     return point.e2e_s * 1e3  # batch_e2e_latency_ms
+
+
+# ------------------------------------------------------------------ what a row is
+
+
+FOUR_BIT = ("fp4", "mxfp4", "int4")
+
+
+def case_formats(case: Case) -> tuple[Formats, list[str]]:
+    """Formats of a row, by the same rules as ``predict`` (:func:`resolve_formats`): 4-bit float
+    activations (NVFP4/MXFP4 W4A4, as the README's MLPerf Blackwell and MI355X rows state) run
+    the GEMMs at the 4-bit peak and attention at 16 bit, KV as given (fp8 by default)."""
+    if case.weight_dtype is None:
+        raise NotPredictable("weight_dtype is blank: the number format of the weights is unknown")
+    from inferchip.catalog.checkpoints import attention_weight_format
+
+    attention = attention_weight_format(case.model, case.weight_dtype)
+    fmt = resolve_formats(case.weight_dtype, case.act_dtype, case.kv_dtype, attention)
+    notes = [] if attention is None else [
+        f"per-layer formats from the checkpoint's quantization_config: experts {fmt.weights}, attention "
+        f"projections {attention}"]
+    if fmt.activations in ("fp4", "mxfp4"):
+        return fmt, [f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the 4-bit peak, KV {fmt.kv}", *notes]
+    return fmt, notes
+
+
+def _needs_ttft(case: Case) -> bool:
+    return case.metric in ("ttft_ms", "batch_e2e_latency_ms")
+
+
+def is_closed_loop(case: Case) -> bool:
+    """A closed-loop serving row: scenario server with a concurrency and stated lengths."""
+    return (case.scenario == "server" and case.concurrency is not None and case.input_tokens is not None
+            and case.output_tokens is not None)
+
+
+def uses_simulator(case: Case, plan: Plan) -> bool:
+    """Server rows without a concurrency: MLPerf Server/Interactive, or an open loop at a stated rate."""
+    return case.scenario == "server" and case.concurrency is None and plan.mode in ("max_throughput", "open_loop")
+
+
+def run_plan(plan: Plan) -> Plan:
+    """The plan whose best layout a run's metric rows share: a latency row measured at a stated
+    load (an open loop) belongs to the run whose throughput row asks the most throughput under
+    the same limits, so it takes that plan's layout. Notes (where the limits were read) do not
+    part a run."""
+    if plan.mode != "open_loop":
+        return replace(plan, notes=(), analytic_notes=())
+    return replace(plan, mode="max_throughput", rate_per_s=None, notes=(), analytic_notes=())

@@ -13,13 +13,17 @@ serving simulator on the layout the analytic search chose,
 predicts; with ``compare=True`` both run and each result keeps both values
 (:func:`server_comparison`). :class:`Validator` defaults to the analytic model, which
 ``calibrate`` relies on for speed (its fast path :func:`evaluate_fixed` is analytic);
-:func:`validate_cases` and ``inferchip validate`` default to the simulator and compare.
-Closed-loop rows (with a concurrency), static batches and max-throughput rows stay analytic.
+:func:`validate_cases` and ``inferchip validate`` default to ``"auto"``: closed-loop rows (a server
+row with a concurrency and stated lengths) are simulated as the benchmark ran them, on the row's engine
+(:mod:`inferchip.validation.closed_loop`), under ``"sim"`` and ``"auto"``; other server rows take, per metric
+kind, the model with the lower leave-one-accelerator-out error (``SERVER_MODEL_BY_METRIC``); static batches
+and max-throughput rows stay analytic. Both models run with ``compare``.
 
 Energy rows (``power_w_wall_total``, ``power_w_board_total``, ``output_tokens_per_j_wall``,
 ``output_tokens_per_j_board``; ``shared/validation/energy_cases.csv``) are predicted by
 :func:`inferchip.validation.energy_rows.predict_energy_row` in the row's setting: power from
-the energy constants of the assumptions file (never fitted to these rows), wall power with
+the energy constants of the assumptions file (the busy power fraction and the host energy per
+request fitted on energy rows, :mod:`inferchip.validation.power_fit`), wall power with
 the stated host model, tokens per joule as predicted throughput over predicted power. Their
 statistics are kept apart per scope (:func:`summarize`, ``"kinds"``), never mixed into the
 performance figures.
@@ -41,7 +45,7 @@ from inferchip.errors import (
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.phases import MappedModel
-from inferchip.performance.setting import Setting, resolve_formats, resolve_setting
+from inferchip.performance.setting import Setting, resolve_setting
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.units import percent_error
 from inferchip.validation.cases import Case, stated_load_per_s
@@ -56,10 +60,15 @@ from inferchip.validation.plan import (  # re-exported: the validation's public 
     NotPredictable,
     OperatingPoint,
     Plan,
+    _needs_ttft,
+    case_formats,
+    is_closed_loop,
     max_concurrency,
     metric_value,
     operating_point,
     plan_for,
+    run_plan,
+    uses_simulator,
 )
 from inferchip.validation.results import CaseResult
 from inferchip.validation.server import (
@@ -70,6 +79,13 @@ from inferchip.validation.server import (
     simulate_row,
     stated_batch,
     stated_requests,
+)
+from inferchip.validation.server_choice import (  # re-exported: how the server model is chosen
+    SERVER_CHOICES,
+    SERVER_MODEL_BY_METRIC,
+    metric_kind,
+    server_choice_text,
+    server_model_for,
 )
 from inferchip.validation.stats import (  # re-exported: the statistics' public names
     GROUP_KEYS,
@@ -85,35 +101,12 @@ __all__ = [
     "TTFT_P99_OVER_MEAN", "CaseResult", "LengthDist", "NotPredictable", "OperatingPoint", "Plan", "Validator",
     "case_formats", "error_stats", "evaluate_fixed", "max_concurrency", "metric_value", "operating_point",
     "plan_for", "server_comparison", "summarize", "uses_simulator", "validate", "validate_cases", "GROUP_KEYS",
+    "SERVER_CHOICES", "SERVER_MODEL_BY_METRIC", "metric_kind", "run_plan", "server_choice_text", "server_model_for",
     "SERVER_GROUPS", "case_kind",
 ]
 
 
 # ------------------------------------------------------------------ one case
-
-
-FOUR_BIT = ("fp4", "mxfp4", "int4")
-
-
-def case_formats(case: Case) -> tuple[Formats, list[str]]:
-    """Formats of a row, by the same rules as ``predict`` (:func:`resolve_formats`): 4-bit float
-    activations (NVFP4/MXFP4 W4A4, as the README's MLPerf Blackwell and MI355X rows state) run
-    the GEMMs at the 4-bit peak and attention at 16 bit, KV as given (fp8 by default)."""
-    if case.weight_dtype is None:
-        raise NotPredictable("weight_dtype is blank: the number format of the weights is unknown")
-    fmt = resolve_formats(case.weight_dtype, case.act_dtype, case.kv_dtype)
-    if fmt.activations in ("fp4", "mxfp4"):
-        return fmt, [f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the 4-bit peak, KV {fmt.kv}"]
-    return fmt, []
-
-
-def _needs_ttft(case: Case) -> bool:
-    return case.metric in ("ttft_ms", "batch_e2e_latency_ms")
-
-
-def uses_simulator(case: Case, plan: Plan) -> bool:
-    """Server rows without a concurrency: MLPerf Server/Interactive, or an open loop at a stated rate."""
-    return case.scenario == "server" and case.concurrency is None and plan.mode in ("max_throughput", "open_loop")
 
 
 def _error_text(value: float | None, measured: float) -> str:
@@ -123,13 +116,15 @@ def _error_text(value: float | None, measured: float) -> str:
 class Validator:
     """Predicts cases under one calibration, caching chips, models, mapped models and settings.
 
-    ``server_model``: "analytic" (default: the fast model ``calibrate`` fits) or "sim";
-    ``compare``: also evaluate the other server model on server rows, into ``by_model``."""
+    ``server_model``: "analytic" (default: the fast model ``calibrate`` fits), "sim", or "auto"
+    (per metric kind, ``SERVER_MODEL_BY_METRIC``); ``compare``: also evaluate the other server
+    model on server rows, into ``by_model``."""
 
     def __init__(self, cal: Calibration, *, lengths: DatasetLengths | None = None, coarse: bool = False,
-                 server_model: str = "analytic", compare: bool = False, assumptions: str | None = None):
-        if server_model not in SERVER_MODELS:
-            raise InvalidSettingError(f"server model {server_model!r}: allowed: {', '.join(SERVER_MODELS)}")
+                 server_model: str = "analytic", compare: bool = False, assumptions: str | None = None,
+                 engine: str | None = None):
+        if server_model not in SERVER_CHOICES:
+            raise InvalidSettingError(f"server model {server_model!r}: allowed: {', '.join(SERVER_CHOICES)}")
         self.cal = cal
         self.lengths = lengths or DatasetLengths()  # MLPerf mean input lengths (None: the defaults)
         self.coarse = coarse
@@ -142,6 +137,8 @@ class Validator:
         self._settings: dict[tuple, tuple[Layout, OperatingPoint]] = {}
         self._sims: dict[tuple, ReplicaSim] = {}
         self._outcomes: dict[tuple, SimOutcome] = {}
+        self.engine = engine  # --engine: overrides the rows' software column (None: read it)
+        self.closed_loop_cache: dict[str, Any] = {}  # see validation.closed_loop_rows
 
     def chip(self, chip_id: str):
         if chip_id not in self._chips:
@@ -165,7 +162,8 @@ class Validator:
             ms, cp = self.model(case.model), self.chip(case.accelerator)
             self._resolved[key] = resolve_setting(cp, ms, count=case.num_accelerators, weights=fmt.weights,
                                                   activations=fmt.activations, kv=fmt.kv, tp=case.tp, pp=case.pp,
-                                                  ep=case.ep, calibration=self.cal, within=True)
+                                                  ep=case.ep, calibration=self.cal, within=True,
+                                                  attention_weights=fmt.attention_weights)
         return self._resolved[key]
 
     def mapped(self, case: Case, layout: Layout, fmt: Formats) -> MappedModel:
@@ -175,35 +173,64 @@ class Validator:
         """An energy row: predicted power or tokens per joule in the row's setting and scope."""
         from inferchip.validation.energy_rows import predict_energy_row
 
-        value, reason = predict_energy_row(case.to_row(), self.cal, self.assumptions, self.lengths)
+        row_notes: list[str] = []
+        value, reason = predict_energy_row(case.to_row(), self.cal, self.assumptions, self.lengths, row_notes)
         if value is None:
             return CaseResult(case, "not_predictable", reason or "no prediction")
         what = "wall power = boards + host model" if case.energy_scope == "wall" else "board power (accelerators only)"
-        return CaseResult(case, "ok", "", value, notes=[
+        return CaseResult(case, "ok", "", value, notes=row_notes + [
             f"energy row, {case.energy_scope} scope: {what}; energy constants from "
-            f"{self.assumptions or 'catalog/assumptions.yaml'}, not fitted to energy rows; throughput predicted too"])
+            f"{self.assumptions or 'catalog/assumptions.yaml'} (busy power fraction and host J per request fitted on "
+            "the energy rows, tools/fit_power.py); throughput predicted too"])
 
     def predict_case(self, case: Case) -> CaseResult:
         if case.energy_scope is not None:
             return self.predict_energy(case)
+        if self.server_model in ("sim", "auto") and is_closed_loop(case):
+            return self._closed_loop(case)
+        return self._predict(case)
+
+    def _closed_loop(self, case: Case) -> CaseResult:
+        """A closed-loop row by the simulated benchmark (:mod:`inferchip.validation.closed_loop`); with
+        ``compare`` the analytic model's value alongside."""
+        from inferchip.validation.closed_loop_rows import predict_closed_loop
+
+        res = predict_closed_loop(self, case, case_formats)
+        if self.compare and res.status == "ok":
+            other = self._predict(case)
+            res.by_model["analytic"] = other.predicted
+            res.notes.append(f"analytic model: {_error_text(other.predicted, case.value)}")
+        return res
+
+    def _predict(self, case: Case) -> CaseResult:
         outcome, sim_error, simulated = None, None, False
         try:
             fmt, fmt_notes = case_formats(case)
             plan = plan_for(case, self.lengths)
             key = (case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep, plan)
             if key not in self._settings:
-                self._settings[key] = self._search(case, plan, fmt)
+                # one run, one layout: every metric row of a run (its throughput, and its TTFT/TPOT
+                # measured at a stated load) is evaluated on the layout of the run's own plan
+                run = run_plan(plan)
+                rkey = key[:-1] + (run,)
+                if rkey not in self._settings:
+                    self._settings[rkey] = self._search(case, run, fmt)
+                layout, run_point = self._settings[rkey]
+                self._settings[key] = (layout, run_point if plan.mode != "open_loop" else operating_point(
+                    self.mapped(case, layout, fmt), plan, layout.replicas, coarse=self.coarse,
+                    need_ttft=_needs_ttft(case)))
             layout, point = self._settings[key]
             if _needs_ttft(case) and math.isnan(point.ttft_s):
                 point = operating_point(self.mapped(case, layout, fmt), plan, layout.replicas, coarse=self.coarse)
                 self._settings[key] = (layout, point)
             sim_row = uses_simulator(case, plan)
-            simulated = sim_row and (self.server_model == "sim" or self.compare)
+            chosen = server_model_for(case.metric, self.server_model)
+            simulated = sim_row and (chosen == "sim" or self.compare)
             if simulated:
                 try:
                     outcome = self._simulate(case, plan, fmt, layout, point, key)
                 except InferchipError as exc:
-                    if self.server_model == "sim":
+                    if chosen == "sim":
                         raise
                     sim_error = str(exc).splitlines()[0]
         except UnknownIdError as exc:
@@ -215,11 +242,11 @@ class Validator:
         except InferchipError as exc:
             return CaseResult(case, "invalid_setting", str(exc).splitlines()[0])
         analytic = metric_value(case, plan, point, layout)
-        notes = fmt_notes + list(plan.notes)
+        notes = fmt_notes + [n for n in self.setting(case, fmt).format_notes if n not in fmt_notes] + list(plan.notes)
         by_model: dict[str, float | None] = {}
         model = None
         if sim_row:
-            model = self.server_model
+            model = server_model_for(case.metric, self.server_model)
         if simulated:  # both models evaluated (the analytic one always is)
             by_model = {"sim": None if outcome is None else sim_metric_value(case, plan, outcome, layout),
                         "analytic": analytic}
@@ -292,15 +319,15 @@ def evaluate_fixed(case: Case, layout: Layout, mm: MappedModel, cal: Calibration
 
 def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetLengths | None = None,
                    progress: Callable[[int], None] | None = None,
-                   validator: Validator | None = None, server_model: str = "sim", compare: bool = True,
-                   workers: int = 1, assumptions: str | None = None) -> list[CaseResult]:
+                   validator: Validator | None = None, server_model: str = "auto", compare: bool = True,
+                   workers: int = 1, assumptions: str | None = None, engine: str | None = None) -> list[CaseResult]:
     """Predict every case (server rows by ``server_model``, the other one too with ``compare``);
     ``progress`` is called with the number of cases done. With ``workers > 1`` (and no
     ``validator`` given) the rows of each system (accelerator, count, model) go to one of
     ``workers`` processes; every prediction is the same as in one process."""
     if validator is not None or workers <= 1 or len(cases) < 2:
         v = validator or Validator(cal, lengths=lengths, server_model=server_model, compare=compare,
-                                   assumptions=assumptions)
+                                   assumptions=assumptions, engine=engine)
         out = []
         for k, case in enumerate(cases, start=1):
             out.append(v.predict_case(case))
@@ -311,14 +338,17 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetL
 
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(cases):
-        groups.setdefault((c.accelerator, c.num_accelerators, c.model), []).append(i)
+        # closed-loop rows also by engine text and lengths: groups of one configuration's runs (they share
+        # a simulation), small enough to keep both workers busy and the progress bar moving
+        extra = (c.software, c.input_tokens, c.output_tokens) if is_closed_loop(c) else ()
+        groups.setdefault((c.accelerator, c.num_accelerators, c.model, *extra), []).append(i)
     # The simulated rows are the costly ones: largest groups first keeps the workers evenly busy.
     order = sorted(groups.values(), key=lambda g: -sum(1 + 20 * (cases[i].scenario == "server") for i in g))
     slots: list[CaseResult | None] = [None] * len(cases)
     done = 0
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(_predict_group, [cases[i] for i in g], cal, server_model, compare, assumptions,
-                               lengths): g
+                               lengths, engine): g
                    for g in order}
         for fut in as_completed(futures):
             for i, r in zip(futures[fut], fut.result(), strict=True):
@@ -329,8 +359,9 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetL
     return [r for r in slots if r is not None]
 
 
-def validate(*paths: str, calibration: Calibration | str | None = None, server_model: str = "sim",
-             compare: bool = True, workers: int = 1, assumptions: str | None = None) -> list[CaseResult]:
+def validate(*paths: str, calibration: Calibration | str | None = None, server_model: str = "auto",
+             compare: bool = True, workers: int = 1, assumptions: str | None = None,
+             engine: str | None = None) -> list[CaseResult]:
     """Predict every published measurement in the case files ``paths`` (CSV; none: the shipped
     ``validation_cases.csv``) in its own setting. ``calibration``: a Calibration, a YAML path,
     ``"none"`` or None (the shipped one; a file also gives the MLPerf mean input lengths). Each
@@ -349,10 +380,12 @@ def validate(*paths: str, calibration: Calibration | str | None = None, server_m
     else:
         cal, lengths = load_calibration(calibration), load_dataset_lengths(calibration)
     return validate_cases(cases, cal, lengths=lengths, server_model=server_model, compare=compare, workers=workers,
-                          assumptions=assumptions)
+                          assumptions=assumptions, engine=engine)
 
 
 def _predict_group(cases: list[Case], cal: Calibration, server_model: str, compare: bool,
-                   assumptions: str | None = None, lengths: DatasetLengths | None = None) -> list[CaseResult]:
-    v = Validator(cal, lengths=lengths, server_model=server_model, compare=compare, assumptions=assumptions)
+                   assumptions: str | None = None, lengths: DatasetLengths | None = None,
+                   engine: str | None = None) -> list[CaseResult]:
+    v = Validator(cal, lengths=lengths, server_model=server_model, compare=compare, assumptions=assumptions,
+                  engine=engine)
     return [v.predict_case(c) for c in cases]

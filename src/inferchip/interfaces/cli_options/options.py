@@ -73,6 +73,8 @@ def identifier(option: str) -> Callable[[str | None], str | None]:
             shown = value if len(value) <= 60 else value[:57] + "..."
             raise typer.BadParameter(f"unknown {kind} {shown!r} ({len(value)} characters; no id is that long); "
                                      f"see `inferchip {kind}s`", param_hint=f"'{option}'")
+        if value.strip().lower().endswith(".onnx"):
+            return value  # a binary ONNX graph: its reader (workload/vision/onnx_import.py) checks it
         return input_file(option, ())(value)  # a chip YAML or config.json given by path: UTF-8 text
     return check
 
@@ -215,3 +217,24 @@ def number_format(option: str) -> Callable[[str | None], str | None]:
 
         return choice(option, ALL_FORMATS)(value)
     return check
+
+
+ENGINE_HELP = ("Serving engine of catalog/engines.yaml (dynamo, trtllm, vllm, atom, sglang): its host time per step "
+               "replaces the calibration's, its kernel efficiencies scale the calibration's")
+
+
+def engine_option(default_text: str) -> Any:
+    """--engine: one spelling in every command; ``default_text`` says what applies without it."""
+    return typer.Option(None, "--engine", help=f"{ENGINE_HELP}; default: {default_text}.")
+
+
+def engine_setting(engine: str | None, calibration: Any) -> tuple[Any, Any]:
+    """(calibration to use, engine spec or None) for ``--engine`` over ``--calibration`` (a path, "none" or None).
+    An unknown engine raises UnknownIdError listing the engines."""
+    if engine is None:
+        return calibration, None
+    from inferchip.catalog.calibration_file import load_calibration
+    from inferchip.catalog.engines import engine_calibration, get_engine
+
+    spec = get_engine(engine)
+    return engine_calibration(load_calibration(calibration), spec), spec

@@ -13,16 +13,50 @@ def case_key(case: tuple[str, str]) -> str:
     return f"{case[0]}|{case[1]}"
 
 
+def _prices(res: ReviewResult, chip_id: str) -> dict[str, Any]:
+    """A chip's street-view price (the basis of the rows' money figures) and its figure in every view."""
+    out: dict[str, Any] = {"price_usd": None, "price_basis": None, "price_source": None, "prices": {}}
+    for v in res.views:
+        p = v.prices.get(chip_id)
+        out["prices"][v.name] = ({"usd": p.usd, "low_usd": p.low_usd, "high_usd": p.high_usd, "basis": p.basis,
+                                  "source": p.source, "date": p.date} if p is not None
+                                 else {"usd": None, "unpriced": v.unpriced.get(chip_id)})
+        if v.name == "street":
+            out.update(price_usd=p.usd if p else None, price_basis=p.basis if p else None,
+                       price_source=p.source if p else v.unpriced.get(chip_id))
+    return out
+
+
+def claim_json(res: ReviewResult) -> dict[str, Any]:
+    """The claim part by part (issue 13's interface): claim_parts, monte_carlo_samples, ledger, views."""
+    j = res.judgement
+    views = [v.to_dict() for v in res.views]
+    if j is None:
+        return {"claim": None, "claim_parts": [], "monte_carlo_samples": 0, "ledger": [], "views": views,
+                "in_car": None}
+    c = j.claim
+    return {
+        "claim": {"chip": c.chip, "text": " ".join(c.text.split()), "source": " ".join(c.source.split()),
+                  "date": c.date, "note": " ".join(c.note.split()), "max_total_params": c.max_total_params,
+                  "deployment": c.deployment.model_dump()},
+        "claim_parts": j.parts, "monte_carlo_samples": j.samples, "monte_carlo_seed": j.seed, "ledger": j.ledger,
+        "views": views, "year": j.year, "claim_cases": [case_key(k) for k in j.cases], "named_corners": j.corners,
+        "estimates_not_varied": j.not_varied, "boundary_map": j.boundary, "in_car": j.in_car,
+    }
+
+
 def results_json(res: ReviewResult, assumptions: list[dict[str, Any]]) -> dict[str, Any]:
     cfg = res.config
     return {
+        **claim_json(res),
         "settings": {"chips": [c.id for c in res.chips], "claim": res.claim.id if res.claim else None,
                      "models": [m.id for m in res.models], "service_levels": list(cfg.slos), "metric": res.metric,
                      "weights": cfg.weights, "input_tokens": cfg.input_tokens, "output_tokens": cfg.output_tokens,
-                     "domain_cap": cfg.domain_cap},
+                     "domain_cap": cfg.domain_cap, "year": res.judgement.year if res.judgement else cfg.year},
         "verdict": res.verdict,
         "chips": [{"id": c.id, "name": c.name, "vendor": c.vendor, "chips_in_domain": c.domain,
-                   "is_estimate": c.estimate, "is_claim": c.is_claim, "estimated_fields": c.estimated_fields}
+                   "is_estimate": c.estimate, "is_claim": c.is_claim, "estimated_fields": c.estimated_fields,
+                   "weights": c.weights_in(cfg), **_prices(res, c.id)}
                   for c in res.chips],
         "models": [{"id": m.id, "total_params": m.total_params, "active_params": m.active_params,
                     "size_class": m.size_class} for m in res.models],
@@ -54,6 +88,29 @@ def collect_assumptions(res: ReviewResult) -> list[dict[str, Any]]:
         {"group": "review", "name": "ranking", "value": "domain setting", "unit": "",
          "source": "a chip is ranked in its scale-up domain, whose layout search includes one-chip replicas"},
     ]
+    j = res.judgement
+    if j is not None and res.claim is not None and res.claim.deployed:
+        d = j.claim.deployment
+        for name, value, unit, why in (
+                ("weights format", d.weights, "", d.weights_reason),
+                ("chips per board", res.claim.domain, "chips", d.board_reason),
+                ("board link", res.claim.params.link_bytes_per_s / 1e9, "GB/s per direction",
+                 "the catalogue's estimate (interconnect.scaleup_bw_gb_per_s_per_direction)")):
+            out.append({"group": f"claimed chip as deployed: {res.claim.id}", "name": name, "value": value,
+                        "unit": unit, "source": " ".join(why.split())})
+    if j is not None:
+        from inferchip.review.uncertainty import model_error_sigmas
+
+        for name, sigma in model_error_sigmas().items():
+            out.append({"group": "Monte Carlo", "name": f"model error, {name} (lognormal sigma)", "value": sigma,
+                        "unit": "", "source": "review/model_error.yaml, from docs/validation.md (per metric)"})
+        if j.in_car is not None:
+            from inferchip.review.in_car import VISION_SOURCE, vision_sigma
+
+            out.append({"group": "Monte Carlo", "name": "model error, vision frame latency (lognormal sigma)",
+                        "value": vision_sigma(), "unit": "", "source": VISION_SOURCE})
+        out.append({"group": "Monte Carlo", "name": "samples / seed", "value": f"{j.samples} / {j.seed}", "unit": "",
+                    "source": "triangular draws on every estimate and price range (low, central, high)"})
     for _bound, name, ttft, tpot, basis in SIZE_CLASSES:
         out.append({"group": "service level: interactive", "name": name,
                     "value": f"TTFT {ttft * 1e3:g} ms, TPOT {tpot * 1e3:g} ms",

@@ -17,6 +17,17 @@ from inferchip.interfaces.report.charts import (
     roofline_figure,
     tornado_figure,
 )
+from inferchip.interfaces.report.claim_page import (
+    CLAIM_CSS,
+    boundary_figure,
+    boundary_html,
+    claim_first_screen,
+    corners_html,
+    in_car_figure,
+    in_car_html,
+    ledger_html,
+    views_html,
+)
 from inferchip.interfaces.report.tables import (
     assumptions_html,
     esc,
@@ -72,7 +83,9 @@ HOW_TO_READ = {
                "figure (no price or no power).",
     "rankings": "One table per model and service level, best first on the verdict's figure of merit. The layout "
                 "is the parallel split one model copy uses (tp tensor, pp pipeline, ep expert) and how many copies "
-                "fill the scale-up domain; batch is the number of requests in flight per copy.",
+                "fill the scale-up domain; batch is the number of requests in flight per copy. A chip that does "
+                "not serve a case is listed with its status and no rank. $/Mtok and tok/s per $ are on the street "
+                "price basis (see Cost views, and its note on why they are far below market prices).",
     "bars": "Taller is better except for $ per million tokens. Each group is a model; each bar a chip in its "
             "scale-up domain. The menu switches service level. A missing bar: the model does not fit, no batch "
             "meets the latency limits, or the chip lacks a price or power figure. Log scale.",
@@ -120,9 +133,15 @@ def _verdict_html(res: ReviewResult) -> str:
     items = "".join(f"<li>{esc(line)}</li>" for line in v["lines"][1:])
     cases = "".join(f"<li>{esc(c['sentence'])}</li>" for c in v.get("cases", []))
     case_block = f"<h3>Case by case</h3><ul>{cases}</ul>" if cases else ""
-    claim = (f'<p class="claim">Claim reviewed: “{esc(v["claim_text"])}”, judged on {esc(v["judged_on"])}.</p>'
-             if v.get("claim_text") else "")
-    return (f'<section class="verdict" id="verdict"><h2>Verdict{badge}</h2>{claim}{tiles}'
+    if res.judgement is not None and v.get("claim_text"):
+        claim = (f'<p class="read">Where {esc(v["claim_id"])} ranks on one figure, {esc(v["judged_on"])} (the '
+                 "street-price basis for money); the claim itself is judged part by part above.</p>")
+    else:
+        claim = (f'<p class="claim">Claim reviewed: “{esc(v["claim_text"])}”, judged on {esc(v["judged_on"])}.</p>'
+                 if v.get("claim_text") else "")
+    title = "Ranking on one figure of merit" if res.judgement is not None else "Verdict"
+    cls = "" if res.judgement is not None else ' class="verdict"'
+    return (f'<section{cls} id="verdict"><h2>{title}{badge}</h2>{claim}{tiles}'
             f'<p class="headline">{esc(v["headline"])}</p><ul>{items}</ul>{case_block}</section>')
 
 
@@ -140,9 +159,12 @@ def _sensitivity_html(res: ReviewResult, figures: dict[str, dict[str, Any]], fig
 
 def sections(res: ReviewResult, assumptions: list[dict[str, Any]], figures: dict[str, dict[str, Any]],
              figs: dict[str, Any]) -> str:
-    parts = [_verdict_html(res),
+    parts = [claim_first_screen(res), in_car_html(res, _chart(figures, "fig-in-car", figs.get("in_car"), "")),
+             _verdict_html(res),
              f'<section id="summary"><h2>Summary</h2><p class="read">{esc(HOW_TO_READ["summary"])}</p>'
              f'{summary_html(res)}</section>',
+             views_html(res), ledger_html(res), corners_html(res),
+             boundary_html(res, _chart(figures, "fig-boundary", figs["boundary"], "")),
              '<section id="rankings"><h2>Rankings per model and service level</h2>'
              f'<p class="read">{esc(HOW_TO_READ["rankings"])}</p>'
              f'{rankings_html(res)}</section>']
@@ -175,17 +197,20 @@ def render_html(res: ReviewResult, assumptions: list[dict[str, Any]]) -> str:
     body = sections(res, assumptions, figures, {
         "bars": {m: bars_figure(res, m) for m in METRICS}, "curves": curves_figure(res),
         "roofline": {c.id: roofline_figure(res, c.id) for c in res.chips}, "memory": memory_figure(res),
-        "pareto": pareto_figure(res), "tornado": tornado_figure(res)})
+        "pareto": pareto_figure(res), "tornado": tornado_figure(res), "boundary": boundary_figure(res),
+        "in_car": in_car_figure(res)})
     script = "\n".join(f"Plotly.newPlot({json.dumps(div)}, {_js(f['data'])}, {_js(f['layout'])}, "
                        "{displaylogo: false, responsive: true});" for div, f in figures.items())
     cfg = res.config
     title = f"Design review{': ' + res.claim.name if res.claim else ''}"
+    year = res.judgement.year if res.judgement is not None else None
     sub = (f"{len(res.chips)} chips x {len(res.models)} models x {len(cfg.slos)} service levels · "
-           f"{cfg.weights} weights · {cfg.input_tokens}/{cfg.output_tokens} tokens in/out · ranked on "
+           + (f"competitors of {year} · " if year else "")
+           + f"{cfg.weights} weights · {cfg.input_tokens}/{cfg.output_tokens} tokens in/out · ranked on "
            f"{METRICS[res.metric].label}")
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{esc(title)}</title><style>{CSS}</style>"
+            f"<title>{esc(title)}</title><style>{CSS}{CLAIM_CSS}</style>"
             f"<script>{get_plotlyjs()}</script></head><body>"
             f"<header><h1>{esc(title)}</h1><p>{esc(sub)}</p></header><main>{body}</main>"
             "<footer>Generated by inferchip review. Figures are model predictions, not measurements; see the "

@@ -45,11 +45,18 @@ SERVER_HEADER = ["server rows", "model", "cases", "predicted", "median APE", "p9
 
 def server_rows(comparison: dict[str, dict[str, dict[str, Any]]], chosen: str) -> list[list[str]]:
     """One row per group and server model: the two models' errors on the same server rows."""
+    from inferchip.validation.server_choice import SERVER_MODEL_BY_METRIC as BY_KIND
+
     out = []
     for group, by_model in comparison.items():
+        used = chosen
+        if chosen == "auto":  # the model of the group's metric kinds, where they agree
+            kinds = {"server throughput": ["throughput"], "server latency": ["ttft", "tpot"]}.get(
+                group, list(BY_KIND))
+            used = BY_KIND[kinds[0]] if len({BY_KIND[k] for k in kinds}) == 1 else ""
         for m in SERVER_MODELS:
             st = by_model[m]
-            out.append([group, m + (" (used)" if m == chosen else ""), str(st["cases"]), str(st["predicted"]),
+            out.append([group, m + (" (used)" if m == used else ""), str(st["cases"]), str(st["predicted"]),
                         pct(st["median_ape"]), pct(st["p90_ape"]), pct(st["median_signed_error_pct"], True)])
     return out
 
@@ -165,9 +172,11 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], groups: dict[str, dict[str, Any]],
                cal: Calibration, cal_text: str, cases_file: str, server_models: dict[str, Any] | None = None,
-               server_model: str = "sim", lengths: DatasetLengths | None = None) -> None:
+               server_model: str = "sim", lengths: DatasetLengths | None = None,
+               vision: dict[str, Any] | None = None) -> None:
     """Markdown page + SVG + HTML plot next to it (same stem), each written atomically.
-    ``lengths``: the MLPerf mean input lengths used (None: the defaults)."""
+    ``lengths``: the MLPerf mean input lengths used (None: the defaults); ``vision``: the vision rows'
+    JSON body (:func:`inferchip.interfaces.vision_validate.run_vision`), as a section of their own."""
     from inferchip.validation import server as vs
     from inferchip.validation import validate as v
 
@@ -202,16 +211,20 @@ def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], g
     L += _md_table(STATS_HEADER, rows)
     if len(groups.get("kind", {})) > 1:
         L += ["", "Energy rows (power in W, tokens per joule) are predicted from the energy constants of "
-              "`catalog/assumptions.yaml` (each with its source), never fitted to them; wall power adds the stated "
-              "host model (`inferchip.cost.energy.wall_power_w`). Read their errors per scope, above."]
+              "`catalog/assumptions.yaml` (each with its source; the busy power fraction and the host energy per "
+              "request are fitted on the energy rows by `tools/fit_power.py`, see the energy section below); wall "
+              "power adds the stated host model (`inferchip.cost.energy.wall_power_w`). Read their errors per "
+              "scope, above."]
     for key, title in (("accelerator", "Per accelerator"), ("scenario", "Per scenario"), ("source", "Per source"),
                        ("metric", "Per metric")):
         L += ["", f"### {title}", ""]
         L += _md_table([key] + STATS_HEADER[1:], [stats_row(k, s) for k, s in groups[key].items()])
     if server_models:
+        from inferchip.validation.server_choice import server_choice_text
+
         L += ["", "### Server rows: simulator against analytic", "",
               f"The server rows (MLPerf Server/Interactive, open loops at a stated rate) are predicted by the "
-              f"`{server_model}` model; both models' errors on the same rows:", ""]
+              f"`{server_choice_text(server_model)}` model; both models' errors on the same rows:", ""]
         L += _md_table(SERVER_HEADER, server_rows(server_models, server_model))
     L += ["", "## Predicted against measured", "",
           f"![predicted against measured, log-log]({svg.name})", "",
@@ -232,10 +245,30 @@ def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], g
                      r.case.metric, num(r.predicted), num(r.measured), pct(r.signed_error_pct, True),
                      layout_text(r.layout) if r.layout else ("energy" if r.status == "ok" else r.status)]
                     for r in results])
+    if vision:
+        L += ["", *vision_lines(vision)]
     L += ["", "## How a row is predicted", "", *_method_text(v, vs), ""]
+    L += kept_sections(page)
     _write_atomic(svg, plot_svg(results))
     _write_atomic(html, plot_html(results))
     _write_atomic(page, "\n".join(L))
+
+
+KEEP_BEGIN, KEEP_END = "<!-- kept: begin", "<!-- kept: end -->"
+
+
+def kept_sections(page: Path) -> list[str]:
+    """Sections of an existing page written by other tools (between ``<!-- kept: begin NAME -->``
+    and ``<!-- kept: end -->``): a regenerated page keeps them, at its end."""
+    try:
+        text = page.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    out: list[str] = []
+    while (a := text.find(KEEP_BEGIN)) >= 0 and (b := text.find(KEEP_END, a)) >= 0:
+        out += [text[a:b + len(KEEP_END)], ""]
+        text = text[b + len(KEEP_END):]
+    return out
 
 
 def _method_text(v, vs) -> list[str]:
@@ -267,3 +300,50 @@ def _method_text(v, vs) -> list[str]:
         "* 4-bit activations (NVFP4/MXFP4 W4A4) run GEMMs at the 4-bit peak; a row without a weight format is not "
         "predicted.",
     ]
+
+
+VISION_HEADER = ["rows", "n", "median APE", "p90 APE", "LOAO n", "LOAO median", "LOAO p90"]
+
+
+def _vision_stats(name: str, block: dict[str, Any]) -> list[str]:
+    out = [name]
+    for k in ("in_sample", "loao"):
+        st = block[k]
+        out += [str(st["cases"]), pct(st["median_ape"]), pct(st["p90_ape"])]
+    return out
+
+
+def vision_lines(body: dict[str, Any]) -> list[str]:
+    """The vision rows as a markdown section: errors per scope and scenario, the latency bounds, the worst
+    rows and the rows that could not be expressed (``body``: ``run_vision``'s JSON)."""
+    s = body["summary"]
+    L = ["## Vision rows", "", f"Files: {body['file']}; calibration: {body['calibration']}. LOAO = each "
+         "accelerator's rows predicted with parameters fitted without it.", ""]
+    rows = [_vision_stats("all performance rows", s["overall"]),
+            _vision_stats("calibration rows (MLPerf)", s["calibration_rows"]),
+            _vision_stats("other rows", s["other_rows"])]
+    rows += [_vision_stats(scen, block) for scen, block in s["by_scenario"].items()]
+    rows.append(_vision_stats("wall-power rows (kept apart)", s["power_rows"]))
+    L += _md_table(VISION_HEADER, rows)
+    lb = s["latency_bound"]
+    if lb["rows"]:
+        L += ["", f"Latency bounds: {lb['predicted_pass']} of {lb['rows']} server rows predicted to pass at their "
+              f"measured load (every published run passed): {lb['right_fraction']:.0%} right."]
+    ok = sorted((c for c in body["cases"] if c["status"] == "ok" and c["signed_error_pct"] is not None),
+                key=lambda c: -abs(c["signed_error_pct"]))
+    L += ["", "### Worst vision rows", ""]
+    L += _md_table(["case", "accelerator", "scenario", "metric", "predicted", "measured", "error", "LOAO error"],
+                   [[c["case_id"], c["accelerator"], c["scenario"], c["metric"], num(c["predicted"]),
+                     num(c["measured"]), pct(c["signed_error_pct"], True), pct(c["loao_signed_error_pct"], True)]
+                    for c in ok[:15]])
+    bad = s["unexpressible"]
+    L += ["", f"### Vision rows not expressed ({len(bad)})", ""]
+    L += _md_table(["case", "reason"], [[cid, why] for cid, why in bad.items()]) if bad else ["None."]
+    return L
+
+
+def write_vision_page(page: Path, body: dict[str, Any]) -> None:
+    """A page of vision rows only (``inferchip validate VISION.csv --page``), written atomically."""
+    _write_atomic(page, "\n".join(["# Validation against published measurements: vision rows", "",
+                                   f"Generated by `inferchip validate {body['file']} --page {page}`; do not edit "
+                                   "by hand.", "", *vision_lines(body), ""]))

@@ -1,0 +1,86 @@
+"""The serving-engine catalogue (``catalog/engines.yaml``): load, look up by id, match a
+case's ``software`` text. An unknown engine is a clear error naming what is allowed."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from inferchip.catalog.yaml_io import read_mapping, validate
+from inferchip.errors import SpecError, UnknownIdError
+from inferchip.spec.calibration import Calibration
+from inferchip.spec.engine import EngineSpec
+
+ENGINES_FILE = Path(__file__).resolve().parent / "engines.yaml"
+
+
+class EngineCatalog(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    engines: tuple[EngineSpec, ...]
+    default: str
+    mtp_source: str = ""
+
+
+@lru_cache(maxsize=4)
+def _load(path: str, mtime_ns: int) -> EngineCatalog:
+    data: dict[str, Any] = read_mapping(Path(path))
+    cat = validate(EngineCatalog, data, path)
+    ids = [e.id for e in cat.engines]
+    if len(set(ids)) != len(ids):
+        raise SpecError(f"{path}: engines: an id appears twice ({', '.join(ids)})")
+    if cat.default not in ids:
+        raise SpecError(f"{path}: default = {cat.default!r}: not an engine id; allowed: {', '.join(ids)}")
+    return cat
+
+
+def load_engines(path: str | Path | None = None) -> EngineCatalog:
+    """The engine catalogue (the shipped one by default)."""
+    p = Path(path) if path is not None else ENGINES_FILE
+    try:
+        mtime = p.stat().st_mtime_ns
+    except OSError as exc:
+        raise SpecError(f"{p}: cannot read file ({exc.strerror})") from None
+    return _load(str(p), mtime)
+
+
+def engine_ids() -> list[str]:
+    return [e.id for e in load_engines().engines]
+
+
+def get_engine(engine_id: str | None) -> EngineSpec:
+    """The engine with this id (None: the catalogue's default); unknown -> UnknownIdError."""
+    cat = load_engines()
+    wanted = cat.default if engine_id is None else engine_id.strip().lower()
+    for e in cat.engines:
+        if e.id == wanted:
+            return e
+    err = UnknownIdError("engine", str(engine_id), [e.id for e in cat.engines])
+    err.args = (f"unknown engine {engine_id!r}; allowed: {', '.join(e.id for e in cat.engines)} "
+                "(catalog/engines.yaml)",)
+    raise err
+
+
+def engine_for_software(software: str) -> EngineSpec | None:
+    """The first engine whose ``match`` fragment occurs in ``software`` (case-insensitive), else None."""
+    low = software.lower()
+    for e in load_engines().engines:
+        if any(m in low for m in e.match):
+            return e
+    return None
+
+
+def engine_calibration(cal: Calibration, engine: EngineSpec) -> Calibration:
+    """The calibration as ``engine`` runs: its host time per step replaces ``step_overhead_s``, its
+    kernel efficiencies multiply the attainable fractions (each product at most 1)."""
+    k = engine.kernel_efficiency
+    return cal.model_copy(update={
+        "step_overhead_s": engine.step_overhead_s,
+        "gemm_compute_fraction": min(1.0, cal.gemm_compute_fraction * k.gemm),
+        "attention_compute_fraction": min(1.0, cal.attention_compute_fraction * k.attention),
+        "memory_bandwidth_fraction": min(1.0, cal.memory_bandwidth_fraction * k.memory),
+        "link_bandwidth_fraction": min(1.0, cal.link_bandwidth_fraction * k.link),
+    })

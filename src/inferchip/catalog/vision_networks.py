@@ -1,0 +1,75 @@
+"""The bundled vision networks (``catalog/vision/*.yaml``) and the vision calibration file.
+
+A network file is a :class:`~inferchip.spec.vision.VisionNetworkSpec`: shapes and graph steps only,
+each with its sources. :mod:`inferchip.workload.vision.network` expands the steps into layers.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from inferchip.catalog.yaml_io import is_file, read_mapping, validate
+from inferchip.errors import UnknownIdError
+from inferchip.spec.vision import VisionCalibration, VisionNetworkSpec
+
+VISION_DIR = Path(__file__).with_name("vision")
+CALIBRATION_FILE = VISION_DIR / "calibration.yaml"
+VISION_CASES_FILE = VISION_DIR / "vision_cases.csv"
+
+
+@lru_cache(maxsize=1)
+def _bundled() -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for p in sorted(VISION_DIR.glob("*.yaml")):
+        if p.name == CALIBRATION_FILE.name:
+            continue
+        out[str(read_mapping(p).get("id", p.stem))] = p
+    return out
+
+
+def vision_network_ids() -> list[str]:
+    """Ids of the bundled vision networks, sorted."""
+    return sorted(_bundled())
+
+
+def is_vision_network(given: str) -> bool:
+    """True for a bundled vision network id."""
+    return given.strip() in _bundled()
+
+
+@lru_cache(maxsize=64)
+def _load(path: Path) -> VisionNetworkSpec:
+    return validate(VisionNetworkSpec, read_mapping(path), str(path))
+
+
+def load_network_spec(id_or_path: str | Path) -> VisionNetworkSpec:
+    """A bundled network by id, or a network YAML by path; unknown id -> UnknownIdError with the closest ids."""
+    given = str(id_or_path).strip()
+    bundled = _bundled()
+    if given in bundled:
+        return _load(bundled[given])
+    path = Path(given).expanduser()
+    if given.endswith((".yaml", ".yml")) and is_file(path):
+        return _load(path.resolve())
+    raise UnknownIdError("vision network", given, bundled)
+
+
+def load_vision_calibration(which: str | Path | None = None) -> VisionCalibration:
+    """The shipped vision calibration (``which`` None), the uncalibrated defaults (``"none"``), or a file.
+    A file is parsed once per (path, modification time, size)."""
+    if which is not None and str(which) == "none":
+        return VisionCalibration()
+    path = CALIBRATION_FILE if which is None else Path(which)
+    if which is None and not path.exists():
+        return VisionCalibration()
+    try:
+        st = path.stat()
+    except OSError:
+        return validate(VisionCalibration, read_mapping(path), str(path))  # read_mapping names the problem
+    return _calibration_cached(path.resolve(), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=16)
+def _calibration_cached(path: Path, mtime_ns: int, size: int) -> VisionCalibration:
+    return validate(VisionCalibration, read_mapping(path), str(path))

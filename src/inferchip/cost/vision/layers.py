@@ -1,0 +1,162 @@
+"""Time of every layer of a vision network on one chip, vectorised over the batch.
+
+Per layer (METHODS.md roofline, applied layer by layer and summed):
+
+* **Matrix layers** (convolution, linear, attention) are lowered to the matrix unit as an implicit
+  GEMM: m = output positions x frames, k = C_in/groups x kernel volume, n = C_out/groups. When the
+  output tiles cannot fill the chip, the reduction is split (split-K, :func:`split_k`). The
+  output is computed in the chip's ``tile_m x tile_n`` tiles, ``tiles_in_flight`` at a time
+  (:func:`inferchip.cost.gemm.quantised_flop`: a partial tile or wave costs a full one), and k is
+  padded to the MMA instruction's reduction depth (:data:`K_TILE_BYTES` of operand). Compute time
+  = spent FLOP / (peak at the layer's format x attainable fraction).
+* **Vector layers** (depthwise conv, pooling, normalisation, elementwise, resize, the matrix
+  layers' epilogues) run on the vector units at ``vector_flop_per_s``.
+* **Gathers** (deformable attention, grid sampling) are memory-bound: each bilinear tap is a
+  random read of :data:`GATHER_READ_FACTOR` x the element.
+* **Traffic**: weights are read once per call (per repeat) from DRAM, unless all the network's weights
+  fit the usable share of SRAM: then they stay resident on chip (weight-stationary parts such as
+  SRAM-heavy inference cards) and are read from SRAM. A layer's activations stay on chip
+  when its working set (activations in and out for the whole batch, plus its weights) fits the
+  usable share of SRAM (layer fusion); a larger working set keeps the share that fits
+  (usable SRAM / working set) and moves the rest through DRAM. Fusable layers (activations, norms
+  folded into the producer) never touch DRAM. Memory time = DRAM bytes / (bandwidth x fraction).
+* Layer time = max(compute, memory) + the family's kernel overhead (none for fusable layers).
+
+Arrays are (layers, batch points). Scalars of the chip may be floats only (one chip).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from inferchip.cost.constants import FLOP_PER_MAC
+from inferchip.cost.gemm import quantised_flop
+from inferchip.cost.peaks import peak_flop_per_s
+from inferchip.cost.roofline import FloatArray
+from inferchip.spec.formats import BYTES_PER_ELEMENT, check_format
+from inferchip.spec.params import ChipParams
+from inferchip.spec.vision import VisionCalibration
+from inferchip.workload.vision.model import UNIT_GATHER, UNIT_MATRIX, UNIT_VECTOR, LayerArrays
+
+K_TILE_BYTES = 32.0
+"""Reduction depth of one MMA instruction in operand bytes: NVIDIA m16n8k32 for int8, m16n8k16 for fp16
+(PTX ISA, warp-level mma shapes); assumed for every matrix unit."""
+GATHER_READ_FACTOR = 2.0
+"""Bytes fetched per useful byte of a bilinear gather: 32-byte sectors of which about half are used (estimate)."""
+
+
+SPLIT_K_MIN_DEPTH = 512.0
+"""Shallowest reduction slice a split-K kernel gives one tile (elements; estimate: CUTLASS/cuBLAS split-K
+and stream-K kernels slice K into a few 64-128-deep k-tiles per unit)."""
+
+
+def split_k(m: FloatArray, k: FloatArray, n: FloatArray, groups: FloatArray, chip: ChipParams) -> FloatArray:
+    """Split-K factor a kernel library uses when the output tiles cannot fill the chip: the reduction is cut
+    into slices (each at least :data:`SPLIT_K_MIN_DEPTH` deep) so that tiles x slices approach the tiles in
+    flight. 1 when the output tiles already fill a wave."""
+    tm = np.minimum(float(chip.gemm_tile_m), np.maximum(16.0, 2.0 ** np.ceil(np.log2(np.maximum(m, 1.0)))))
+    tiles = np.ceil(np.maximum(m, 1.0) / tm) * np.ceil(n / float(chip.gemm_tile_n)) * groups
+    want = np.floor(float(chip.gemm_tiles_in_flight) / np.maximum(tiles, 1.0))
+    most = np.floor(k / SPLIT_K_MIN_DEPTH)
+    return np.asarray(np.maximum(1.0, np.minimum(want, most)), dtype=float)
+
+
+@dataclass(frozen=True)
+class LayerCosts:
+    """Per-layer results, shape (layers, batch points); ``spent_flop`` counts padded tiles."""
+
+    time_s: FloatArray
+    compute_s: FloatArray
+    matrix_s: FloatArray
+    vector_s: FloatArray
+    memory_s: FloatArray
+    overhead_s: FloatArray
+    useful_flop: FloatArray
+    spent_flop: FloatArray
+    vector_ops: FloatArray
+    dram_bytes: FloatArray
+    sram_bytes: FloatArray
+    formats: tuple[str, ...]
+
+
+def layer_formats(a: LayerArrays, precision: str) -> tuple[str, ...]:
+    """Each layer's number format: its own override or the network precision."""
+    check_format(precision, "precision")
+    return tuple(check_format(p, "layer precision") if p else precision for p in a.precision)
+
+
+def _per_layer(values: dict[str, float], formats: tuple[str, ...]) -> FloatArray:
+    return np.array([values[f] for f in formats], dtype=float)
+
+
+def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str,
+                cal: VisionCalibration) -> LayerCosts:
+    """Time, work and traffic of every layer for each batch size in ``batch`` (frames per call)."""
+    formats = layer_formats(a, precision)
+    distinct = sorted(set(formats))
+    peaks = {f: float(peak_flop_per_s(chip, f)) for f in distinct}
+    elem_bytes = _per_layer({f: BYTES_PER_ELEMENT[f] for f in distinct}, formats)[:, None]
+    peak = _per_layer(peaks, formats)[:, None]
+    b = np.asarray(batch, dtype=float)[None, :]
+    reps = a.repeats[:, None]
+    col = [x[:, None] for x in (a.m, a.k, a.n, a.groups)]
+    m, k, n, groups = col
+    matrix = (a.unit == UNIT_MATRIX)[:, None]
+    in_m = a.batch_in_m[:, None]
+    m_tot = np.where(in_m, m * b, m)
+    g_tot = np.where(in_m, groups, groups * b)
+    k_tile = K_TILE_BYTES / elem_bytes
+    k_eff = np.ceil(k / k_tile) * k_tile
+    split = split_k(m_tot, k_eff, n, g_tot, chip)
+    spent = np.where(matrix, quantised_flop(m_tot, k_eff / split, n, g_tot * split, chip.gemm_tile_m, chip.gemm_tile_n,
+                                            chip.gemm_tiles_in_flight), 0.0) * reps
+    useful = np.where(matrix, FLOP_PER_MAC * m * k * n * groups * b, 0.0) * reps
+    vec_ops = a.vector_ops[:, None] * b * reps
+    vector_rate = float(chip.vector_flop_per_s)
+    matrix_s = spent / (peak * cal.matrix_fraction_for(chip.family))
+    vector_s = vec_ops / vector_rate
+    compute_s = np.maximum(matrix_s, vector_s)
+
+    weight_bytes = a.weight_elems[:, None] * elem_bytes * reps * np.ones_like(b)
+    act_bytes = (a.in_elems + a.out_elems)[:, None] * elem_bytes * b * reps
+    gather = (a.unit == UNIT_GATHER)[:, None]
+    act_bytes = np.where(gather, a.in_elems[:, None] * elem_bytes * b * reps * GATHER_READ_FACTOR
+                         + a.out_elems[:, None] * elem_bytes * b * reps, act_bytes)
+    working_set = act_bytes / reps + a.weight_elems[:, None] * elem_bytes
+    usable = float(chip.sram_bytes) * cal.sram_usable_fraction
+    kept = np.where(a.fusable[:, None], 1.0, np.minimum(1.0, usable / np.maximum(working_set, 1.0)))
+    kept = np.where(gather, 0.0, kept)  # share of the activation traffic that stays on chip
+    on_chip = kept >= 1.0
+    resident = float(np.sum(a.weight_elems[:, None] * elem_bytes)) <= usable
+    dram = (0.0 if resident else weight_bytes) + act_bytes * (1.0 - kept)
+    # the network's input and its last layer's output cross DRAM whatever fits on chip
+    first, last = 0, len(a.m) - 1
+    dram[first] += np.where(on_chip[first], a.in_elems[first] * elem_bytes[first, 0] * b[0], 0.0)
+    dram[last] += np.where(on_chip[last], a.out_elems[last] * elem_bytes[last, 0] * b[0], 0.0)
+    sram = act_bytes * kept + (weight_bytes if resident else 0.0)
+    memory_s = dram / (float(chip.memory_bytes_per_s) * cal.memory_bandwidth_fraction)
+    costed = (a.unit == UNIT_MATRIX) | (a.unit == UNIT_VECTOR) | (a.unit == UNIT_GATHER)
+    overhead = np.where(a.fusable | ~costed, 0.0, float(chip.kernel_overhead_s) * cal.layer_overhead_scale)
+    layer_overhead = np.where(costed, overhead, 0.0)[:, None] * reps * np.ones_like(b)
+    time_s = np.where(costed[:, None], np.maximum(compute_s, memory_s), 0.0) + layer_overhead
+    return LayerCosts(time_s=time_s, compute_s=compute_s, matrix_s=matrix_s, vector_s=vector_s, memory_s=memory_s,
+                      overhead_s=layer_overhead, useful_flop=useful, spent_flop=spent, vector_ops=vec_ops,
+                      dram_bytes=dram, sram_bytes=sram, formats=formats)
+
+
+def roofline_bound_s(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str) -> FloatArray:
+    """A lower bound on the time of one call: per layer max(useful FLOP / peak, vector ops / vector rate),
+    summed. No tile padding, full peak, weights and activations free (they may all be on chip), no overheads."""
+    formats = layer_formats(a, precision)
+    distinct = sorted(set(formats))
+    peak = _per_layer({f: float(peak_flop_per_s(chip, f)) for f in distinct}, formats)[:, None]
+    b = np.asarray(batch, dtype=float)[None, :]
+    reps = a.repeats[:, None]
+    matrix = (a.unit == UNIT_MATRIX)[:, None]
+    flop = np.where(matrix, FLOP_PER_MAC * (a.m * a.k * a.n * a.groups)[:, None] * b, 0.0) * reps
+    vec = a.vector_ops[:, None] * b * reps / float(chip.vector_flop_per_s)
+    costed = (a.unit != 3)[:, None]
+    per_layer = np.where(costed, np.maximum(flop / peak, vec), 0.0)
+    return np.asarray(per_layer.sum(axis=0), dtype=float)

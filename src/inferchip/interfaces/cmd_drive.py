@@ -1,0 +1,187 @@
+"""``inferchip drive``: a camera rig's frames through vision networks on a chip, with deadlines.
+
+Frames from ``--cameras`` cameras at ``--fps`` (seeded phase offsets and jitter, not lock-step) go
+through the ``--model`` networks (ONNX files' dynamic axes sized with ``--dim NAME=VALUE``) on ``--chips``
+chips; the command reports frame-latency percentiles,
+jitter, the deadline-miss rate (late = after the same camera's next frame, or after ``--deadline-ms``),
+utilisation, power and energy per frame. ``--power-budget-w`` throttles the clock when the chips'
+average power would exceed it (model in :mod:`inferchip.sim.vision.rig`). ``--plot`` writes the
+deadline curve: the miss rate over cameras x fps, with the highest frame rate per camera count
+whose misses stay under ``--threshold``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from inferchip.interfaces import fmt
+from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options import files
+from inferchip.interfaces.cli_options import options as opts
+from inferchip.interfaces.cli_options.output import console
+from inferchip.interfaces.cli_options.vision import dim_option, parse_dims
+from inferchip.interfaces.cmd_predict import OutputFormat
+
+MAX_CAMERAS = 1_000
+MAX_FPS = 10_000.0
+MAX_CHIPS = 1_024
+CURVE_MAX_DURATION_S = 20.0
+
+
+def _model_check(values: list[str] | None) -> list[str] | None:
+    check = opts.identifier("--model")
+    for v in values or []:
+        base = v.rsplit("@", 1)[0] if "@" in v else v
+        check(base)
+    return values
+
+
+def curve_grid(cameras: int, fps: float) -> tuple[list[int], list[float]]:
+    """Cameras 1..2N (at most 24 counts) x 16 frame rates from fps/20 to 4 fps (geometric)."""
+    import numpy as np  # numpy and the models load when the command runs (a faster cold start)
+
+    top = min(max(2 * cameras, 8), MAX_CAMERAS)
+    cams = sorted({int(round(x)) for x in np.linspace(1, top, min(top, 24))})
+    rates = [float(f) for f in np.geomspace(fps / 20, min(fps * 4, MAX_FPS), 16)]
+    return cams, rates
+
+
+def curve_figure(curve: dict[str, Any], title: str) -> Any:
+    import numpy as np
+    import plotly.graph_objects as go
+
+    miss = np.asarray(curve["miss_rate"]) * 100
+    fig = go.Figure(go.Heatmap(z=miss, x=curve["fps"], y=curve["cameras"], colorscale="RdYlGn_r",
+                               zmin=0, zmax=100, colorbar={"title": "deadline misses (%)"},
+                               hovertemplate="%{y} cameras at %{x:.1f} fps: %{z:.2f}% late<extra></extra>"))
+    ok = [(c, f) for c, f in zip(curve["cameras"], curve["max_fps"], strict=True) if math.isfinite(f)]
+    if ok:
+        fig.add_trace(go.Scatter(x=[f for _, f in ok], y=[c for c, _ in ok], mode="lines+markers",
+                                 line={"color": "black"},
+                                 name=f"highest fps with misses <= {curve['threshold'] * 100:g}%"))
+    fig.update_layout(title=title, xaxis={"title": "frames per second per camera", "type": "log"},
+                      yaxis={"title": "cameras"})
+    return fig
+
+
+def _table(r: dict[str, Any]) -> Table:
+    t = Table(title=f"{r['cameras']} cameras at {r['fps']:g} fps on {r['chips']} x {r['chip']} "
+                    f"({r['duration_s']:g} s, seed {r['seed']}, {r['batching']} batching)",
+              show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    t.add_row("networks", escape(", ".join(f"{n['name']} ({n['role']})" for n in r["networks"])))
+    t.add_row("frames", f"{r['frames']:,}")
+    lat = r["latency_ms"]
+    for k in ("p50", "p90", "p99", "p99.9", "max"):
+        t.add_row(f"frame latency {k}", f"{lat[k]:,.2f} ms")
+    t.add_row("jitter (latency std)", f"{r['jitter_ms']:,.2f} ms")
+    t.add_row("deadline_miss_rate", f"{r['deadline_miss_rate'] * 100:.3f}%")
+    t.add_row("  late after the next frame", f"{r['late_after_next_frame_rate'] * 100:.3f}%")
+    if r["deadline_ms"] is not None:
+        t.add_row(f"  late after {r['deadline_ms']:g} ms", f"{r['late_after_deadline_rate'] * 100:.3f}%")
+    t.add_row("utilisation", fmt.pct(r["utilisation"]))
+    t.add_row("capacity (camera frames per busy second)", f"{r['capacity_frames_per_s']:,.0f}")
+    t.add_row("average power", f"{r['power_w']:,.1f} W")
+    t.add_row("energy per frame", f"{r['energy_per_frame_j']:,.4g} J")
+    if r["power_budget_w"] is not None:
+        t.add_row("power budget", f"{r['power_budget_w']:g} W (clock at {r['clock_fraction'] * 100:.1f}%)")
+    return t
+
+
+@app.command("drive")
+def drive_cmd(
+    chip: str = opts.chip_option(),
+    cameras: int = typer.Option(..., "--cameras", help=f"Cameras in the rig, 1 to {MAX_CAMERAS:,}.",
+                                callback=opts.int_range("--cameras", 1, MAX_CAMERAS)),
+    fps: float = typer.Option(..., "--fps", help="Frames per second per camera.",
+                              callback=opts.float_range("--fps", MAX_FPS)),
+    model: list[str] | None = typer.Option(
+        None, "--model", callback=_model_check,
+        help="Vision network id or ONNX file, repeatable, in order (perception, then planning); suffix @camera "
+             "(one sample per camera frame) or @rig (one per tick of all cameras). Default: bevformer-tiny@rig."),
+    dim: list[str] | None = dim_option(),
+    chips: int = typer.Option(1, "--chips", help=f"Chips sharing the work, 1 to {MAX_CHIPS:,}.",
+                              callback=opts.int_range("--chips", 1, MAX_CHIPS)),
+    deadline_ms: float | None = opts.ms_option("--deadline-ms", "A frame is also late after this many ms."),
+    power_budget_w: float | None = typer.Option(None, "--power-budget-w", help="Average power cap of the chips, W.",
+                                                callback=opts.float_range("--power-budget-w", 1e6)),
+    duration_s: float = typer.Option(60.0, "--duration-s", help="Simulated seconds, 0.001 to 86,400.",
+                                     callback=opts.float_range("--duration-s", opts.MAX_DURATION_S,
+                                                               lo=opts.MIN_DURATION_S, lo_open=False)),
+    seed: int = opts.seed_option(),
+    batching: str = typer.Option("tick", "--batching", help="tick: all cameras' k-th frames as one batch; "
+                                 "frame: each frame alone.", callback=opts.choice("--batching", ("tick", "frame"))),
+    precision: str = typer.Option("int8", "--precision", help="Number format of the networks.",
+                                  callback=opts.number_format("--precision")),
+    max_batch: int | None = typer.Option(None, "--max-batch", help="Most camera frames per network call under tick "
+                                         "batching (default: all cameras of a tick).",
+                                         callback=opts.int_range("--max-batch", 1, MAX_CAMERAS)),
+    phase_spread: float = typer.Option(0.1, "--phase-spread", help="Camera phase offsets over this fraction of a "
+                                       "frame period, 0 to 1.", callback=opts.float_range("--phase-spread", 1.0,
+                                                                                         lo_open=False)),
+    threshold: float = typer.Option(0.01, "--threshold", help="Miss rate the deadline curve allows, 0 to 0.5.",
+                                    callback=opts.float_range("--threshold", 0.5, lo_open=False)),
+    plot: Path | None = typer.Option(None, "--plot", help="Write the deadline curve (cameras x fps) as HTML here."),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+) -> None:
+    """Simulate a camera rig's frames through vision networks: latency, deadline misses, power, energy."""
+    import numpy as np
+
+    from inferchip.performance.vision_drive import drive, drive_curve
+
+    if plot is not None:
+        plot = files.check_writable(plot, "--plot")  # before the run, not after it
+    settings: dict[str, Any] = dict(chips=chips, deadline_ms=deadline_ms, power_budget_w=power_budget_w, seed=seed,
+                                    batching=batching, precision=precision, phase_spread=phase_spread,
+                                    max_batch=max_batch, loader=onnx_loader(model, dim))
+    r = drive(chip, cameras, fps, model, duration_s=duration_s, **settings)
+    if plot is not None:
+        cams, rates = curve_grid(cameras, fps)
+        curve = drive_curve(chip, cams, rates, model, duration_s=min(duration_s, CURVE_MAX_DURATION_S),
+                            threshold=threshold, **settings)
+        fig = curve_figure(curve, f"deadline curve: {', '.join(curve['networks'])} on {chips} x {r['chip']}")
+        files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
+        r["deadline_curve"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in curve.items()}
+    if output == OutputFormat.json:
+        typer.echo(fmt.to_json(r))
+        return
+    con = console()
+    con.print(_table(r))
+    if "deadline_curve" in r:
+        best = r["deadline_curve"]["max_fps"]
+        con.print(f"deadline curve written to {escape(str(plot))}: at {cameras} cameras, highest fps with misses "
+                  f"<= {threshold * 100:g}%: " + ("none in the grid" if cameras not in r["deadline_curve"]["cameras"]
+                                                  else _best(r["deadline_curve"], cameras, best)))
+    for n in r["notes"]:
+        con.print(f"[yellow]note:[/] {escape(n)}")
+
+
+def onnx_loader(models: list[str] | None, dims: list[str] | None) -> Any:
+    """The network loader of ``--model``, with ``--dim`` sizing the dynamic axes of its ONNX files (the
+    bundled networks take none); None (the default loader) without ``--dim``."""
+    sizes = parse_dims(dims)
+    if not sizes:
+        return None
+    from inferchip.errors import InvalidSettingError
+    from inferchip.workload.vision.network import load_network
+
+    if not any(m.rsplit("@", 1)[0].strip().lower().endswith(".onnx") for m in models or []):
+        raise InvalidSettingError(f"--dim {', '.join(sizes)}: dynamic axes apply to ONNX files only, and no --model "
+                                  "is one")
+
+    def load(name: str) -> Any:
+        return load_network(name, **(sizes if str(name).strip().lower().endswith(".onnx") else {}))
+
+    return load
+
+
+def _best(curve: dict[str, Any], cameras: int, best: list[float]) -> str:
+    f = best[curve["cameras"].index(cameras)]
+    return "none in the grid" if not math.isfinite(f) else f"{f:.1f}"

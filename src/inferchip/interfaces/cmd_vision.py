@@ -1,0 +1,67 @@
+"""``inferchip vision``: latency, throughput, energy and power of a vision network on a chip, per batch size."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from inferchip.interfaces import fmt
+from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options import options as opts
+from inferchip.interfaces.cli_options.output import console
+from inferchip.interfaces.cli_options.vision import dim_option, load_vision_model, vision_model_option
+from inferchip.interfaces.cmd_predict import OutputFormat
+
+BATCH_MAX = 65536
+
+
+def _batches(text: str) -> list[int]:
+    try:
+        out = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"'{text}': a comma-separated list of whole numbers", param_hint="--batch") from None
+    if not out or any(not 1 <= b <= BATCH_MAX for b in out):
+        raise typer.BadParameter(f"'{text}': batch sizes between 1 and {BATCH_MAX}", param_hint="--batch")
+    return out
+
+
+@app.command("vision")
+def vision_cmd(
+    chip: str = opts.chip_option(),
+    model: str = vision_model_option(),
+    batch: str = typer.Option("1", "--batch", help="Frames per call, comma-separated (e.g. 1,8,64)."),
+    precision: str = typer.Option("int8", "--precision", callback=opts.number_format("--precision"),
+                                  help="Number format of weights and activations."),
+    chips: int = typer.Option(1, "--chips", callback=opts.int_range("--chips", 1, 4096),
+                              help="Chips sharing each call's frames (data parallel)."),
+    dim: list[str] = dim_option(),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+) -> None:
+    """Cost of one call of a vision network (bundled id or FILE.onnx) on a chip, for each batch size."""
+    import numpy as np
+
+    from inferchip.catalog.chips import load_chip
+    from inferchip.performance.vision import frame_cost
+
+    sizes = _batches(batch)
+    net = load_vision_model(model, dim)
+    spec = load_chip(chip)
+    f = frame_cost(spec, net, np.array(sizes, dtype=float), precision=precision, chips=chips)
+    rows = [{"batch": int(b), "latency_s": float(t), "frames_per_s": float(b / t), "energy_j_per_frame": float(e / b),
+             "power_w": float(p)} for b, t, e, p in zip(f.batch, f.latency_s, f.energy_j, f.power_w, strict=True)]
+    notes = list(f.notes)
+    if output == OutputFormat.json:
+        typer.echo(fmt.to_json({"chip": spec.id, "model": net.id, "precision": precision, "chips": chips,
+                                "flop_per_frame": f.flop_per_frame, "dram_bytes_per_frame": f.bytes_per_frame,
+                                "params": net.params, "points": rows, "notes": notes}))
+        return
+    t = Table(title=f"{net.id} on {chips} x {spec.id}, {precision}: {f.flop_per_frame / 1e9:,.1f} GFLOP and "
+              f"{f.bytes_per_frame / 1e6:,.1f} MB DRAM traffic per frame (batch 1)", title_justify="left")
+    for c in ("batch", "latency ms", "frames/s", "mJ/frame", "power W"):
+        t.add_column(c, justify="right")
+    for r in rows:
+        t.add_row(str(r["batch"]), f"{r['latency_s'] * 1e3:,.3f}", f"{r['frames_per_s']:,.1f}",
+                  f"{r['energy_j_per_frame'] * 1e3:,.2f}", f"{r['power_w']:,.0f}")
+    console().print(t)
+    for n in notes:
+        console().print(f"note: {n}")

@@ -1,0 +1,252 @@
+"""The review report's first screen and the claim's details: the claim quoted with its source
+and date, each part's verdict and probability, the choices made (the ledger); then the cost
+views, the named corners and the claim-boundary map (a plotly heatmap with the published
+range drawn on it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inferchip.interfaces.report.charts import _base_layout
+from inferchip.interfaces.report.tables import cell, esc, html_table
+from inferchip.review.claim_file import RULE_TEXT
+from inferchip.review.review import ReviewResult
+
+VERDICT_CLASS = {"holds": "first", "does not hold": "no", "undecided": "und"}
+
+MARKET_NOTE = (
+    "Why these $ per million tokens are far below market API prices (often 20-100x): they are the owner's cost "
+    "of running the chip flat out at the modelled operating point around the clock (amortised capital over the "
+    "assumptions' lifetime, electricity, colocation), with no vendor or cloud margin, no software, staff or "
+    "network costs, and full utilisation. Real fleets run well below full load (diurnal demand, headroom for "
+    "latency), and API prices carry the provider's margin and the cost of idle capacity. Compare chips with "
+    "each other, on one basis, not with price lists.")
+
+CLAIM_CSS = (".no{color:#b42318;font-weight:700}.und{color:#8a4b00;font-weight:700}"
+             ".quote{font-size:16px;border-left:4px solid var(--accent);padding:4px 14px;margin:4px 0 8px;"
+             "font-style:italic}.src2{color:var(--muted);font-size:12.5px;margin:0 0 12px}")
+
+
+def _prob(p: float | None) -> str:
+    return "not judged" if p is None else f"{p:.0%}"
+
+
+def claim_first_screen(res: ReviewResult) -> str:
+    """Claim, parts, verdicts with probabilities, choices made."""
+    j = res.judgement
+    if j is None:
+        return ""
+    c = j.claim
+    rows = []
+    for p in j.parts:
+        v = p["verdict"]
+        rows.append(([esc(p["label"]), esc(p["basis"] or "-"), f'<span class="{VERDICT_CLASS[v]}">{esc(v)}</span>',
+                      esc(_prob(p["probability"])), f'<span class="src">{esc(p["decided_by"])}</span>'], ""))
+    parts = html_table([("part of the claim", True), ("cost basis", True), ("verdict", True), ("probability", False),
+                        ("what decides it", True)], rows, wrap=True)
+    firsts = {e["choice"]: e["default"] for e in reversed(j.ledger)}  # one line per choice
+    choices = "".join(f"<li><b>{esc(k)}</b>: {esc(firsts[k])}</li>"
+                      for k in dict.fromkeys(e["choice"] for e in j.ledger))
+    year = f"the competitors of {j.year}" if j.year else "the chips chosen for this review (no year-matched set)"
+    other = (f'<p class="note">The claim names {esc(c.chip)}; this review judges {esc(j.judged_chip)} against its '
+             "words.</p>" if j.judged_chip != c.chip else "")
+    return (f'<section class="verdict" id="claim"><h2>The claim, part by part</h2>'
+            f'<p class="quote">\u201c{esc(" ".join(c.text.split()))}\u201d</p>'
+            f'<p class="src2">{esc(c.source)}; posted {esc(c.date)}. {esc(c.note)}</p>{other}'
+            f'<p class="read">Judged on {len(j.cases)} cases (models within {c.max_total_params / 1e9:.0f}B '
+            f'parameters x service levels), against {esc(year)}. A part {esc(RULE_TEXT)}; its probability is the '
+            f'share of {j.samples:,} Monte Carlo samples (seed {j.seed}) in which it holds, over every estimate '
+            f'range, price range and the model\'s validated error.</p>{parts}'
+            f'<h3>Choices made (details in the ledger below)</h3><ul>{choices}</ul></section>')
+
+
+def views_html(res: ReviewResult) -> str:
+    """Each cost view: its basis, every chip's figure with range and source, and the unpriced chips."""
+    if not res.views:
+        return ""
+    out = []
+    for v in res.views:
+        rows = [([esc(cid), esc(p.basis), cell(p.usd, "g"), f"{cell(p.low_usd, 'g')} - {cell(p.high_usd, 'g')}",
+                  esc(p.date or "-"), f'<span class="src">{esc(p.source)}{(" - " + esc(p.note)) if p.note else ""}'
+                  '</span>'], "claim" if res.claim is not None and cid == res.claim.id else "")
+                for cid, p in sorted(v.prices.items())]
+        un = "".join(f"<li>{esc(cid)}: {esc(why)}</li>" for cid, why in sorted(v.unpriced.items()))
+        table = html_table([("chip", True), ("basis", True), ("USD", False), ("range USD", False), ("date", True),
+                            ("source", True)], rows, wrap=True) if rows else '<p class="note">No chip is priced.</p>'
+        out.append(f"<h3>View: {esc(v.label)}</h3>{table}"
+                   + (f'<p class="note">Unpriced on this basis, left out of its money comparisons:</p><ul>{un}</ul>'
+                      if un else ""))
+    return ('<section id="views"><h2>Cost views: one declared basis each</h2><p class="read">Every money figure '
+            'uses one basis, named; the two are never mixed. The tables above and the case tables use the street '
+            'view; the "equal money" part is judged in each view.</p>'
+            f'{"".join(out)}<p class="note">{esc(MARKET_NOTE)}</p></section>')
+
+
+def corners_html(res: ReviewResult) -> str:
+    j = res.judgement
+    if j is None or not j.corners:
+        return ""
+    keys = list(j.corners[0]["holds"])
+    rows = []
+    for c in j.corners:
+        figs = ", ".join(f"{k.split('.')[-1]} {v:,.4g}" for k, v in c["figures"].items())
+        cells = [esc(c["group"]), esc(c["end"]), f'<span class="src">{esc(figs)}</span>']
+        cells += ["-" if c["holds"][k] is None else ('<span class="first">holds</span>' if c["holds"][k]
+                                                    else '<span class="no">no</span>') for k in keys]
+        rows.append((cells, ""))
+    skipped = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in sorted(j.not_varied.items()))
+    return ('<section id="corners"><h2>Named corners: each estimate at its ends, one at a time</h2>'
+            '<p class="read">Each group of the claimed chip\'s estimated figures at its low and its high end, every '
+            'other figure central, no model error. The favourable end of a part is the one where it holds.</p>'
+            + html_table([("estimate", True), ("end", True), ("figures", True)] + [(k, False) for k in keys], rows,
+                         wrap=True)
+            + (f'<p class="note">Estimated figures not varied here:</p><ul>{skipped}</ul>' if skipped else "")
+            + "</section>")
+
+
+def ledger_html(res: ReviewResult) -> str:
+    j = res.judgement
+    if j is None:
+        return ""
+    rows = []
+    for e in j.ledger:
+        flips = ("not computed" if e["flips"] is None else ", ".join(e["flips"]) if e["flips"] else "no flip")
+        rows.append(([esc(e["choice"]), esc(e["default"]), esc(e["alternative"]),
+                      f'<span class="{"no" if e["flips"] else ""}">{esc(flips)}</span>',
+                      f'<span class="src">{esc(e.get("note") or "")}</span>'], ""))
+    return ('<section id="ledger"><h2>Ledger of reviewer choices</h2><p class="read">Every choice the verdicts '
+            'depend on, its default, the alternative tried (same Monte Carlo samples) and the parts whose verdict '
+            'changes under it.</p>' + html_table([("choice", True), ("default", True), ("alternative", True),
+                                                   ("verdicts that flip", True), ("note", True)], rows, wrap=True)
+            + "</section>")
+
+
+def boundary_figure(res: ReviewResult) -> dict[str, Any] | None:
+    """Heatmap of where each part holds over bandwidth x cost multiplier; a menu picks the part;
+    the published bandwidth range and each view's cost range drawn as rectangles."""
+    j = res.judgement
+    b = j.boundary if j is not None else {}
+    if not b or not b.get("parts"):
+        return None
+    xs, ys = b["x_tb_per_s"], b["y_cost_multiplier"]
+    data, buttons = [], []
+    names = list(b["parts"])
+    for i, (part, grid) in enumerate(b["parts"].items()):
+        z = [[1 if grid[xi][yi] else 0 for xi in range(len(xs))] for yi in range(len(ys))]
+        data.append({"type": "heatmap", "x": xs, "y": ys, "z": z, "zmin": 0, "zmax": 1, "visible": i == 0,
+                     "colorscale": [[0, "#f4d6d4"], [1, "#b9e4c4"]], "showscale": False, "name": part,
+                     "hovertemplate": "%{x:.2f} TB/s, cost x%{y:.2f}: " + part + " %{z}<extra></extra>",
+                     "xgap": 1, "ygap": 1})
+        buttons.append({"label": part, "method": "update",
+                        "args": [{"visible": [k == i for k in range(len(names))]}]})
+    r = b["range"]
+    shapes = [{"type": "rect", "xref": "x", "yref": "y", "x0": r["bandwidth_tb_per_s"][0],
+               "x1": r["bandwidth_tb_per_s"][1], "y0": r[f"{v}_cost_multiplier"][0],
+               "y1": r[f"{v}_cost_multiplier"][1], "line": {"color": col, "width": 2, "dash": dash}}
+              for v, col, dash in (("modelled", "#1d2430", "solid"), ("street", "#d62728", "dash"))
+              if f"{v}_cost_multiplier" in r]
+    if not shapes:
+        shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
+                   "line": {"color": "#1d2430", "width": 2}} for x in r["bandwidth_tb_per_s"]]
+    data.append({"type": "scatter", "mode": "markers", "x": [r["central_tb_per_s"]], "y": [1.0],
+                 "marker": {"symbol": "x", "size": 12, "color": "#1d2430"}, "name": "central figures",
+                 "hovertemplate": "central: %{x:.2f} TB/s, cost x1<extra></extra>"})
+    buttons = [{**bt, "args": [{"visible": [*bt["args"][0]["visible"], True]}]} for bt in buttons]
+    layout = _base_layout(f"Where each part holds: {res.claim.id if res.claim else ''} memory bandwidth x cost "
+                          "(green: holds; box: published range)",
+                          xaxis={"title": {"text": "memory bandwidth, TB/s"}, "type": "log",
+                                 "tickvals": xs, "ticktext": [f"{x:.2f}" for x in xs]},
+                          yaxis={"title": {"text": "cost, multiple of its central figure in each view"},
+                                 "type": "log", "tickvals": ys, "ticktext": [f"x{y:.2g}" for y in ys]},
+                          shapes=shapes, height=460,
+                          updatemenus=[{"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.02,
+                                        "yanchor": "bottom", "direction": "down", "showactive": True}])
+    return {"data": data, "layout": layout}
+
+
+def boundary_html(res: ReviewResult, chart: str) -> str:
+    j = res.judgement
+    if j is None or not j.boundary:
+        return ""
+    miss = j.boundary.get("not_mapped") or []
+    return ('<section id="boundary"><h2>Claim-boundary map</h2><p class="read">Where each part of the claim holds '
+            'as the claimed chip\'s memory bandwidth and cost change (menu: the part). Central figures for every '
+            'other chip, no model error. The solid box is the published bandwidth range with the modelled-cost '
+            'range, the dashed one with the street-price range; x marks the central figures.</p>' + chart
+            + (f'<p class="note">Not mapped (not judged in this review): {esc(", ".join(miss))}.</p>' if miss else "")
+            + "</section>")
+
+
+def in_car_figure(res: ReviewResult) -> dict[str, Any] | None:
+    """p99 frame latency per in-car chip at the central figures, the Monte Carlo's 5-95 % band as error
+    bars, p50 as markers, the deadline as a line."""
+    ic = res.judgement.in_car if res.judgement is not None else None
+    rows = [r for r in (ic or {}).get("rows", []) if "error" not in r]
+    if not rows:
+        return None
+    x = [r["chip"] for r in rows]
+    p99 = [r["latency_p99_ms"] for r in rows]
+    bars = {"type": "bar", "x": x, "y": p99, "name": "p99 (central)",
+            "marker": {"color": ["#d62728" if res.claim is not None and c == res.claim.id else "#4c78a8" for c in x]},
+            "error_y": {"type": "data", "symmetric": False,
+                        "array": [max(r.get("p99_ms_p95", v) - v, 0.0) for r, v in zip(rows, p99, strict=True)],
+                        "arrayminus": [max(v - r.get("p99_ms_p5", v), 0.0) for r, v in zip(rows, p99, strict=True)]},
+            "hovertemplate": "%{x}: p99 %{y:.1f} ms<extra></extra>"}
+    p50 = {"type": "scatter", "mode": "markers", "x": x, "y": [r["latency_p50_ms"] for r in rows], "name": "p50",
+           "marker": {"symbol": "diamond", "size": 10, "color": "#1d2430"},
+           "hovertemplate": "%{x}: p50 %{y:.1f} ms<extra></extra>"}
+    line = {"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": ic["deadline_ms"],
+            "y1": ic["deadline_ms"], "line": {"color": "#b42318", "width": 2, "dash": "dash"}}
+    layout = _base_layout(f"Frame latency on the driving rig ({ic['cameras']} cameras at {ic['fps']:g} fps; dashed: "
+                          f"deadline {ic['deadline_ms']:.1f} ms; bars: 5-95 % of the Monte Carlo)",
+                          xaxis={"title": {"text": "chip"}}, yaxis={"title": {"text": "frame latency, ms"}},
+                          shapes=[line], height=420)
+    return {"data": [bars, p50], "layout": layout}
+
+
+def in_car_html(res: ReviewResult, chart: str) -> str:
+    """The in-car table: every chip on the same rig, with the frame-deadline part's figures."""
+    ic = res.judgement.in_car if res.judgement is not None else None
+    if not ic:
+        return ""
+    rows = []
+    for r in ic["rows"]:
+        cls = "claim" if res.claim is not None and r["chip"] == res.claim.id else ""
+        if "error" in r:
+            rows.append(([esc(r["chip"]), f'<span class="src">{esc(r["error"])}</span>'] + ["-"] * 8, cls))
+            continue
+        band = f"{r['p99_ms_p5']:.1f} - {r['p99_ms_p95']:.1f}" if "p99_ms_p5" in r else "-"
+        rows.append(([esc(r["chip"] + (" (estimate)" if r["estimate"] else "")), cell(r["latency_p50_ms"], "g"),
+                      cell(r["latency_p99_ms"], "g"), esc(band), f"{r['deadline_miss_rate']:.2%}",
+                      f"{r['utilisation']:.0%}", cell(r["power_w"], "g"), cell(r["energy_per_frame_j"], "g"),
+                      cell(r.get("capacity_frames_per_s"), "g"),
+                      _prob(r.get("p_fastest"))], cls))
+    table = html_table([("chip", True), ("p50 ms", False), ("p99 ms", False), ("p99 5-95 %", False),
+                        ("misses", False), ("util.", False), ("W", False), ("J / frame", False),
+                        ("frames / busy s", False), ("P(fastest)", False)], rows, wrap=True)
+    notes: dict[str, list[str]] = {}
+    for r in ic["rows"]:
+        for n in r.get("notes", []):
+            notes.setdefault(n, []).append(r["chip"])
+    every = len(ic["rows"])
+    note_list = "".join(f"<li>{esc(n)}{'' if len(c) == every else ' (' + esc(', '.join(c)) + ')'}</li>"
+                        for n, c in notes.items())
+    part = ic["frame_deadlines"]
+    v = part["verdict"]
+    judged = any(p["part"] == "frame_deadlines" for p in res.judgement.parts) if res.judgement else False
+    line = (f'<p><b>{esc(part["label"])}</b>: <span class="{VERDICT_CLASS[v]}">{esc(v)}</span> '
+            f'({esc(_prob(part["probability"]))}). {esc(part["decided_by"])}.</p>' if judged else "")
+    return ('<section id="in-car"><h2>In the car: frame deadlines on the driving rig</h2>'
+            f'<p class="read">{ic["cameras"]} cameras at {ic["fps"]:g} frames/s through '
+            f'{esc(", ".join(ic["networks"]))} ({esc(ic["precision"])}, one chip each; {ic["duration_s"]:g} s '
+            f'simulated), deadline one frame period ({ic["deadline_ms"]:.1f} ms). Figures at the central estimates; '
+            'the 5-95 % band and the last column come from the Monte Carlo over every estimated chip\'s ranges and '
+            'the vision model\'s validated latency error. A chip keeps the rig when its p99 is within the deadline.'
+            f'</p>{line}{chart}{table}'
+            '<p class="note">Misses: frames late (after the deadline or the same camera\'s next frame); util.: '
+            'share of time busy; W: average chip power; frames / busy s: camera frames per busy second, to set '
+            'beside Tesla\'s "up to 2,300 frames per second" for the two-chip HW3 computer (Talpes et al., IEEE '
+            'Micro 2020), whose networks are not BEVFormer; P(fastest): share of samples in which the chip keeps '
+            'the rig with the lowest p99.</p>' + (f'<ul class="note">{note_list}</ul>' if note_list else "")
+            + "</section>")

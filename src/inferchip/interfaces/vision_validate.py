@@ -1,0 +1,94 @@
+"""The vision rows of ``inferchip validate``: files in the columns of ``vision_cases.csv`` are recognised by
+their header and predicted by :mod:`inferchip.validation.vision`, beside the LLM rows; the per-case table,
+the per-scenario errors (in-sample and leave-one-accelerator-out), the latency-bound pass/fail, and every
+row that could not be expressed with its reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from inferchip.interfaces.cli_options.output import console
+
+
+def split_case_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """(LLM case files, vision case files), by each file's header."""
+    from inferchip.validation.vision.cases import is_vision_case_file
+
+    vision = [p for p in paths if is_vision_case_file(p)]
+    return [p for p in paths if p not in vision], vision
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:+.1f}%"
+
+
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.4g}"
+
+
+def _stats(block: dict[str, Any]) -> list[str]:
+    out = []
+    for k in ("in_sample", "loao"):
+        s = block[k]
+        out += [str(s["cases"]), "-" if s["median_ape"] is None else f"{s['median_ape']:.1f}%",
+                "-" if s["p90_ape"] is None else f"{s['p90_ape']:.1f}%"]
+    return out
+
+
+def run_vision(paths: list[Path], *, json_output: bool, calibration: str | None) -> dict[str, Any]:
+    """Validate the vision rows of ``paths``; print the tables unless ``json_output``; return the JSON body."""
+    from inferchip.catalog.vision_networks import load_vision_calibration
+    from inferchip.validation.cases import CaseFileError
+    from inferchip.validation.vision.cases import read_vision_cases
+    from inferchip.validation.vision.validate import summarize_vision, validate_vision
+
+    cases, seen = [], set()
+    for p in paths:
+        for c in read_vision_cases(p):
+            if c.case_id in seen:
+                raise CaseFileError(str(p), c.line, 1, "case_id", f"value {c.case_id!r} repeats an earlier case")
+            seen.add(c.case_id)
+            cases.append(c)
+    cal = load_vision_calibration("none" if calibration == "none" else None)
+    cal_text = "none (defaults)" if calibration == "none" else (
+        f"shipped catalog/vision/calibration.yaml, fitted on {cal.fitted_on}" if cal.fitted else "defaults")
+    results = validate_vision(cases, cal)
+    summary = summarize_vision(results)
+    body = {"cases": [r.to_dict() for r in results], "summary": summary, "calibration": cal_text,
+            "file": ", ".join(str(p) for p in paths)}
+    if json_output:
+        return body
+    con = console()
+    t = Table(title="vision rows: predictions against measurements (error = predicted / measured - 1; LOAO = "
+                    "parameters fitted without the row's accelerator)", title_justify="left")
+    for c in ("case", "accelerator", "scenario", "metric", "predicted", "measured", "error", "LOAO error", "status"):
+        t.add_column(c, justify="right" if c in ("predicted", "measured", "error", "LOAO error") else "left",
+                     overflow="fold")
+    for r in results:
+        status = r.status if r.status == "ok" else f"{r.status}: {r.reason}"
+        if r.limit_pass is not None:
+            status += f"; bound {r.bound_ms:g} ms {'met' if r.limit_pass else 'missed'} at the measured load"
+        t.add_row(r.case.case_id, r.case.accelerator, r.case.scenario, r.case.metric, _num(r.predicted),
+                  _num(r.case.value), _pct(r.error_pct), _pct(r.loao_error_pct), status)
+    con.print(t)
+    s = Table(title=f"vision summary (APE = |predicted / measured - 1|; calibration: {cal_text})",
+              title_justify="left")
+    for c in ("rows", "n", "median", "p90", "LOAO n", "LOAO median", "LOAO p90"):
+        s.add_column(c, justify="left" if c == "rows" else "right")
+    s.add_row("all performance rows", *_stats(summary["overall"]))
+    s.add_row("  calibration rows (MLPerf)", *_stats(summary["calibration_rows"]))
+    s.add_row("  other rows", *_stats(summary["other_rows"]))
+    for scen, block in summary["by_scenario"].items():
+        s.add_row(f"  {scen}", *_stats(block))
+    s.add_row("power rows (wall)", *_stats(summary["power_rows"]))
+    con.print(s)
+    lb = summary["latency_bound"]
+    if lb["rows"]:
+        con.print(f"latency bounds: {lb['predicted_pass']} of {lb['rows']} server rows predicted to pass at their "
+                  f"measured load (all passed): {lb['right_fraction']:.0%} right")
+    for cid, why in summary["unexpressible"].items():
+        con.print(f"[yellow]not expressible:[/] {cid}: {why}")
+    return body

@@ -1,0 +1,268 @@
+"""Driving rigs on a chip: the vision cost model's service times through the camera-rig simulation.
+
+:func:`drive` answers ``inferchip drive``: N cameras at F fps through one or more networks on
+``chips`` chips, with frame-latency percentiles, jitter, deadline misses, utilisation, power and energy
+per frame. :func:`drive_curve` sweeps cameras x fps for the deadline curve, and :func:`in_car_table`
+puts the in-car chips (AI4, AI5, DRIVE Thor, Jetson Orin, FSD HW3) on the same rig (8 cameras at
+36 fps) for the review.
+
+Networks. Each ``--model`` is a vision network id or ONNX path, optionally suffixed ``@camera`` (one
+sample per camera frame) or ``@rig`` (one sample per tick of all cameras: a BEV network over all
+views, a planner). Without a suffix a network whose loaded form says it takes several camera views
+(an attribute ``cameras`` or ``views`` > 1) is a rig network, every other one a camera network.
+
+The cost model is reached through :data:`CostFn` (``frame_cost(chip, network, batch, precision=,
+chips=)`` returning arrays ``latency_s`` and ``power_w`` or ``energy_j`` over the batch sizes) and a
+loader (``load_network(name)``); both default to :mod:`inferchip.performance.vision` and can be
+passed in (tests, other cost models).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from inferchip.catalog.chips import family_defaults, load_chip
+from inferchip.errors import InferchipError, InvalidSettingError
+from inferchip.sim.vision.rig import RigLoad, Stage, deadline_curve, simulate_rig
+from inferchip.spec.chip import ChipSpec, chip_params
+
+DEFAULT_MODELS = ("bevformer-tiny@rig",)
+"""BEVFormer-tiny (MLPerf Automotive) over all the rig's views once per tick: the multi-camera BEV
+perception that current driving stacks run (shared/reference/vision_models.md)."""
+
+IN_CAR_CHIPS = ("tesla-fsd-hw3", "tesla-ai4-hw4", "tesla-ai5", "nvidia-jetson-agx-orin-64gb", "nvidia-drive-agx-thor")
+IN_CAR_CAMERAS = 8
+IN_CAR_FPS = 36.0
+"""The driving rig of the review: 8 cameras at 36 frames/s (Tesla's camera suite as issue 14 states it;
+the only Tesla throughput figure in the shared data is HW3's 'up to 2300 frames per second' per FSD
+computer, IEEE Micro 2020, shown beside the table as a cross-check)."""
+
+
+ROLES = ("camera", "rig")
+
+
+class FrameCostLike(Protocol):
+    latency_s: np.ndarray
+
+
+CostFn = Callable[..., FrameCostLike]
+Loader = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class DriveNetwork:
+    name: str
+    network: Any
+    per_camera: bool
+
+
+def _vision_api() -> tuple[CostFn, Loader]:
+    try:  # the vision cost model (issue 14, point 3)
+        vision = importlib.import_module("inferchip.performance.vision")
+    except ModuleNotFoundError as exc:
+        if exc.name != "inferchip.performance.vision":
+            raise
+        raise InferchipError("the vision cost model (inferchip.performance.vision) is not in this build; "
+                             "`inferchip drive` needs it") from None
+    return vision.frame_cost, vision.load_network
+
+
+def parse_models(models: Sequence[str] | None, loader: Loader) -> tuple[DriveNetwork, ...]:
+    """``NAME[@camera|@rig]`` strings -> loaded networks with their role (see the module doc)."""
+    out = []
+    for given in (models or DEFAULT_MODELS):
+        text = str(given).strip()
+        head, _, tail = text.rpartition("@")
+        name, role = (head, tail) if tail in ROLES else (text, "")
+        if not name:
+            raise InvalidSettingError(f"--model {given!r}: a network id or ONNX path is needed")
+        net = loader(name)
+        if role:
+            per_camera = role == "camera"
+        else:
+            per_camera = network_views(net) <= 1
+        out.append(DriveNetwork(name, net, per_camera))
+    return tuple(out)
+
+
+def network_views(net: Any) -> int:
+    """Camera views one sample of ``net`` takes (``cameras``/``views`` attribute, or its spec's
+    ``input.views``); 1 when the network says nothing."""
+    spec_input = getattr(getattr(net, "spec", None), "input", None)
+    for v in (getattr(net, "cameras", None), getattr(net, "views", None), getattr(spec_input, "views", None)):
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1:
+            return int(v)
+    return 1
+
+
+def _array(fc: Any, attr: str, n: int) -> np.ndarray | None:
+    v = getattr(fc, attr, None)
+    if v is None:
+        return None
+    a = np.broadcast_to(np.asarray(v, dtype=float), (n,))
+    return np.array(a)
+
+
+def stage_for(chip: ChipSpec, net: DriveNetwork, max_batch: int, *, precision: str, chips: int,
+              cost_fn: CostFn, idle_w: float) -> Stage:
+    """The cost model's seconds and watts per batch 1..max_batch for one network, as a rig stage."""
+    batch = np.arange(1, max_batch + 1)
+    fc = cost_fn(chip, net.network, batch, precision=precision, chips=chips)
+    lat = _array(fc, "latency_s", batch.size)
+    if lat is None:
+        raise InferchipError(f"the cost model returned no latency for {net.name}")
+    power = _array(fc, "power_w", batch.size)
+    if power is None:
+        energy = _array(fc, "energy_j", batch.size)
+        power = energy / lat if energy is not None else np.full(batch.size, idle_w)
+    power = np.where(np.isfinite(power), power, idle_w)
+    return Stage(net.name, net.per_camera, np.concatenate(([0.0], lat)), np.concatenate(([0.0], power)))
+
+
+def _idle_w(chip: ChipSpec, chips: int) -> tuple[float, list[str]]:
+    p = chip_params(chip, family_defaults(chip.family))
+    if math.isfinite(p.idle_w):
+        return p.idle_w * chips, []
+    return 0.0, [f"{chip.id} publishes no TDP: idle power taken as 0 W, power and energy are the networks' only"]
+
+
+@dataclass(frozen=True)
+class DriveSetup:
+    chip: ChipSpec
+    networks: tuple[DriveNetwork, ...]
+    stages: tuple[Stage, ...]
+    chips: int
+    idle_w: float
+    notes: tuple[str, ...]
+
+
+def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: int, chips: int = 1,
+          precision: str = "int8", max_batch: int | None = None, cost_fn: CostFn | None = None,
+          loader: Loader | None = None) -> DriveSetup:
+    """Resolve the chip and networks and tabulate each network's service time up to ``max_cameras``
+    frames per call (or ``max_batch`` when smaller)."""
+    if isinstance(chips, bool) or not isinstance(chips, int) or not 1 <= chips <= 1024:
+        raise InvalidSettingError(f"--chips {chips!r}: must be a whole number from 1 to 1,024")
+    spec = chip if isinstance(chip, ChipSpec) else load_chip(chip)
+    if cost_fn is None or loader is None:
+        default_cost, default_loader = _vision_api()
+        cost_fn, loader = cost_fn or default_cost, loader or default_loader
+    nets = parse_models(models, loader)
+    idle, notes = _idle_w(spec, chips)
+    for n in nets:
+        views = network_views(n.network)
+        if not n.per_camera and views not in (1, max_cameras):
+            notes.append(f"{n.name} takes {views} camera views per sample and is costed so; the rig has "
+                         f"{max_cameras} cameras (its cost is not rescaled to them)")
+    top = min(max_cameras, max_batch or max_cameras)
+    stages = tuple(stage_for(spec, n, top if n.per_camera else 1, precision=precision, chips=chips,
+                             cost_fn=cost_fn, idle_w=idle) for n in nets)
+    return DriveSetup(spec, nets, stages, chips, idle, tuple(notes))
+
+
+def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] | None = None, *, chips: int = 1,
+          deadline_ms: float | None = None, power_budget_w: float | None = None, duration_s: float = 60.0,
+          seed: int = 0, batching: str = "tick", precision: str = "int8", phase_spread: float = 0.1,
+          max_batch: int | None = None, cost_fn: CostFn | None = None,
+          loader: Loader | None = None) -> dict[str, Any]:
+    """Simulate the rig and return its summary (see :meth:`~inferchip.sim.vision.rig.RigResult.summary`)."""
+    load = RigLoad(cameras, fps, duration_s=duration_s, seed=seed,
+                   deadline_s=None if deadline_ms is None else _ms(deadline_ms) / 1e3, batching=batching,
+                   phase_spread=phase_spread, max_batch=max_batch)
+    s = setup(chip, models, max_cameras=cameras, chips=chips, precision=precision, max_batch=max_batch,
+              cost_fn=cost_fn, loader=loader)
+    res = simulate_rig(load, s.stages, idle_w=s.idle_w, power_budget_w=power_budget_w)
+    out = res.summary()
+    out.update(chip=s.chip.id, chips=chips, precision=precision,
+               networks=[{"name": n.name, "role": "camera" if n.per_camera else "rig"} for n in s.networks])
+    out["notes"] = list(s.notes) + out["notes"]
+    return out
+
+
+def _ms(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
+        raise InvalidSettingError(f"--deadline-ms {v!r}: must be a finite number of milliseconds > 0")
+    return float(v)
+
+
+def drive_curve(chip: str | ChipSpec, cameras: Sequence[int], fps: Sequence[float],
+                models: Sequence[str] | None = None, *, chips: int = 1, deadline_ms: float | None = None,
+                power_budget_w: float | None = None, duration_s: float = 30.0, seed: int = 0,
+                batching: str = "tick", precision: str = "int8", threshold: float = 0.01,
+                phase_spread: float = 0.1, max_batch: int | None = None, cost_fn: CostFn | None = None,
+                loader: Loader | None = None) -> dict[str, Any]:
+    """Deadline-miss rate over cameras x fps and the highest fps per camera count under ``threshold``."""
+    if not cameras or not fps:
+        raise InvalidSettingError("the deadline curve needs at least one camera count and one frame rate")
+    s = setup(chip, models, max_cameras=max(int(c) for c in cameras), max_batch=max_batch, chips=chips,
+              precision=precision, cost_fn=cost_fn, loader=loader)
+    curve = deadline_curve(s.stages, idle_w=s.idle_w, cameras=np.asarray(cameras), fps=np.asarray(fps),
+                           duration_s=duration_s, seed=seed, batching=batching,
+                           deadline_s=None if deadline_ms is None else _ms(deadline_ms) / 1e3,
+                           threshold=threshold, power_budget_w=power_budget_w, phase_spread=phase_spread,
+                           max_batch=max_batch)
+    curve.update(chip=s.chip.id, chips=chips, networks=[n.name for n in s.networks])
+    return curve
+
+
+def in_car_table(chips: Sequence[str] = IN_CAR_CHIPS, *, cameras: int = IN_CAR_CAMERAS, fps: float = IN_CAR_FPS,
+                 models: Sequence[str] | None = None, deadline_ms: float | None = None, duration_s: float = 60.0,
+                 seed: int = 0, precision: str = "int8", cost_fn: CostFn | None = None,
+                 loader: Loader | None = None) -> list[dict[str, Any]]:
+    """One row per in-car chip on the same driving rig: latency percentiles, deadline misses,
+    utilisation, camera frames per busy second (``capacity_frames_per_s``, to set beside Tesla's 'up to
+    2300 frames per second' for the two-chip HW3 computer, whose networks are not BEVFormer), power and
+    energy per frame; a chip the cost model cannot run gets a row saying why. One chip each: the two
+    SoCs of a Tesla FSD computer run redundantly (Talpes et al., IEEE Micro 2020)."""
+    rows = []
+    for cid in chips:
+        try:
+            r = drive(cid, cameras, fps, models, deadline_ms=deadline_ms, duration_s=duration_s, seed=seed,
+                      precision=precision, cost_fn=cost_fn, loader=loader)
+        except InvalidSettingError:
+            raise
+        except InferchipError as exc:
+            rows.append({"chip": cid, "error": str(exc)})
+            continue
+        lat = r["latency_ms"]
+        rows.append({"chip": cid, "estimate": load_chip(cid).estimate, "cameras": cameras, "fps": fps,
+                     "latency_p50_ms": lat["p50"], "latency_p99_ms": lat["p99"], "latency_max_ms": lat["max"],
+                     "deadline_miss_rate": r["deadline_miss_rate"], "utilisation": r["utilisation"],
+                     "capacity_frames_per_s": r["capacity_frames_per_s"],
+                     "power_w": r["power_w"], "energy_per_frame_j": r["energy_per_frame_j"],
+                     "networks": [n["name"] for n in r["networks"]], "notes": r["notes"]})
+    return rows
+
+
+def in_car_verdict(rows: Sequence[dict[str, Any]], claim_chip: str = "tesla-ai5",
+                   miss_threshold: float = 0.01) -> dict[str, Any]:
+    """The latency part of a claim judged on the in-car rows: chips that keep the rig (misses at or under
+    ``miss_threshold``) ranked by p99 frame latency, and where ``claim_chip`` stands.
+
+    Returns ``{"ranking": [(chip, p99 ms), ...], "failing": [chips that miss more], "claim_rank": int | None,
+    "text": one sentence}``; the text says when the claimed chip's figures are estimates.
+    """
+    ok = [r for r in rows if "error" not in r and r["deadline_miss_rate"] <= miss_threshold]
+    failing = [r["chip"] for r in rows if "error" not in r and r["deadline_miss_rate"] > miss_threshold]
+    ranking = sorted(((r["chip"], float(r["latency_p99_ms"])) for r in ok), key=lambda x: x[1])
+    rank = next((i + 1 for i, (c, _) in enumerate(ranking) if c == claim_chip), None)
+    mine = next((r for r in rows if r.get("chip") == claim_chip), None)
+    caveat = " (its figures are estimates)" if mine is not None and mine.get("estimate") else ""
+    if mine is None or "error" in mine:
+        text = f"{claim_chip} was not run on the rig."
+    elif rank is None:
+        text = (f"{claim_chip}{caveat} misses {mine['deadline_miss_rate']:.1%} of frames on the rig, above the "
+                f"{miss_threshold:.0%} the others are held to.")
+    elif rank == 1:
+        nxt = f"; next {ranking[1][0]} at {ranking[1][1]:.1f} ms" if len(ranking) > 1 else ""
+        text = f"{claim_chip}{caveat} has the lowest p99 frame latency on the rig, {ranking[0][1]:.1f} ms{nxt}."
+    else:
+        text = (f"{claim_chip}{caveat} is {rank} of {len(ranking)} by p99 frame latency "
+                f"({ranking[rank - 1][1]:.1f} ms; {ranking[0][0]} leads at {ranking[0][1]:.1f} ms).")
+    return {"ranking": ranking, "failing": failing, "claim_rank": rank, "text": text}

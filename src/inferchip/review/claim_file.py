@@ -1,0 +1,132 @@
+"""The claim a review judges, as data: its words, source and date, its scope, the parts it is
+split into, and how the claimed chip is deployed (``review/claim.yaml``; ``--claim-file``).
+
+Each part is one checkable statement with its figure of merit (:data:`PARTS`); a claim file
+that names an unknown part is refused with the list of known ones. A part's verdict follows
+its probability (:func:`verdict`): "holds" from :data:`HOLDS_FROM`, "does not hold" up to
+:data:`FAILS_UP_TO`, "undecided" between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from inferchip.errors import InferchipError
+
+HOLDS_FROM = 0.75  # probability from which a part "holds"
+FAILS_UP_TO = 0.25  # probability up to which a part "does not hold"
+BY_FAR = 2.0  # "by far lowest cost silicon": the claimed chip's cost at most 1/2 of the next chip's
+CLAIM_FILE = Path(__file__).with_name("claim.yaml")
+
+
+class ClaimFileError(InferchipError):
+    """A claim file that cannot be read, or names a part the review does not know."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of the claim: what is compared (``metric``, ``unit``), which way is better, and
+    how it is decided: ``suite`` (first over the suite of cases), ``cost`` (lowest modelled
+    manufacturing cost by :data:`BY_FAR` among the chips that serve a case of the claim), ``rig``
+    (lowest p99 frame latency on the in-car driving rig among the chips within its deadline:
+    :mod:`inferchip.review.in_car`) or ``slot`` (named, not judged yet)."""
+
+    id: str
+    label: str
+    metric: str
+    unit: str
+    higher_is_better: bool
+    kind: str = "suite"
+    slos: tuple[str, ...] = ("interactive", "batch")
+
+
+PARTS: dict[str, Part] = {p.id: p for p in (
+    Part("per_chip", "best inference chip, per chip", "output tokens/s per chip", "tok/s", True),
+    Part("per_system", "best per system (its scale-up domain or board)", "output tokens/s per system", "tok/s", True),
+    Part("equal_power", "best at equal power (wall power, host included)", "output tokens per joule at the wall",
+         "tok/J", True),
+    Part("equal_money", "best at equal money (total cost of ownership)", "$ per million output tokens", "$/Mtok",
+         False),
+    Part("lowest_cost_silicon", "by far the lowest-cost silicon", "modelled manufacturing cost per chip", "USD",
+         False, kind="cost"),
+    Part("performance_per_watt", "best performance per watt (chip board power)", "output tokens per joule (board)",
+         "tok/J", True),
+    Part("latency_interactive", "milliseconds matter: best at the interactive latency limits",
+         "output tokens/s per chip within the TTFT and TPOT limits", "tok/s", True, slos=("interactive",)),
+    Part("frame_deadlines", "milliseconds matter: frame deadlines (in-car vision rig)",
+         "p99 frame latency on the driving rig, among the chips within its deadline", "ms", False, kind="rig"),
+)}
+
+
+class Deployment(BaseModel):
+    """How the claimed chip is deployed: its weight format and, optionally, another board size than
+    the catalogue's scale-up domain. Its board link is the catalogue's; its host and system cost are
+    the ``npu_board`` assumptions where ``catalog/competitors.yaml`` lists it as an NPU-board chip."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    weights: str = "fp4"
+    weights_reason: str = ""
+    chips_per_board: Annotated[int, Field(ge=1, le=1024)] | None = None  # None: the catalogue's scale-up domain
+    board_reason: str = ""
+
+
+class Claim(BaseModel):
+    """The claim's words, source, date and scope, its parts and the claimed chip's deployment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    chip: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    date: str = Field(min_length=1)
+    note: str = ""
+    max_total_params: Annotated[float, Field(gt=0, le=1e15)] = 250e9
+    parts: list[str] = Field(min_length=1)
+    deployment: Deployment = Deployment()
+
+    def part_list(self) -> list[Part]:
+        return [PARTS[p] for p in self.parts]
+
+
+def load_claim(path: str | Path | None = None) -> Claim:
+    """The claim file (default: the bundled ``claim.yaml``); unknown parts -> ClaimFileError."""
+    from inferchip.catalog.yaml_io import read_mapping, validate
+    from inferchip.errors import SpecError
+    from inferchip.spec.formats import check_format
+
+    p = Path(path) if path is not None else CLAIM_FILE
+    try:
+        data = read_mapping(p)
+        claim = validate(Claim, data, str(p))
+    except SpecError as exc:
+        raise ClaimFileError(str(exc)) from None
+    unknown = [x for x in claim.parts if x not in PARTS]
+    if unknown:
+        raise ClaimFileError(f"{p}: parts: unknown part(s) {', '.join(repr(u) for u in unknown)}; "
+                             f"allowed: {', '.join(PARTS)}")
+    dup = sorted({x for x in claim.parts if claim.parts.count(x) > 1})
+    if dup:
+        raise ClaimFileError(f"{p}: parts: part(s) listed twice: {', '.join(dup)}")
+    try:
+        check_format(claim.deployment.weights, f"{p}: deployment.weights")
+    except InferchipError as exc:
+        raise ClaimFileError(str(exc)) from None
+    return claim
+
+
+def verdict(probability: float | None) -> str:
+    """"holds" (p >= HOLDS_FROM), "does not hold" (p <= FAILS_UP_TO), else "undecided" (also when not judged)."""
+    if probability is None:
+        return "undecided"
+    if probability >= HOLDS_FROM:
+        return "holds"
+    if probability <= FAILS_UP_TO:
+        return "does not hold"
+    return "undecided"
+
+
+RULE_TEXT = (f"holds when its probability is at least {HOLDS_FROM:.0%}, does not hold at {FAILS_UP_TO:.0%} or less, "
+             "undecided between")

@@ -1,0 +1,179 @@
+"""The claim judged part by part: build the central figures from the review's rows, run the
+claimed chip's corners, the Monte Carlo, the ledger of choices and the boundary map, and say
+for each part its verdict, its probability and what decides it.
+
+Scope: the cases of every model within the claim's bound (``max_total_params``); the review's
+other models stay in its tables but not in the parts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inferchip.review.claim_file import RULE_TEXT, Claim, load_claim, verdict
+from inferchip.review.inputs import ChipEntry, OnProgress, ReviewConfig, no_progress
+from inferchip.review.judge import Figures, PartOutcome, judge_all, part_keys, probability
+from inferchip.review.uncertainty import (
+    Base,
+    at_corner,
+    at_price_end,
+    build_base,
+    corner_runs,
+    monte_carlo,
+    scope_cases,
+)
+from inferchip.review.views import CostView, cost_views
+
+
+@dataclass
+class ClaimJudgement:
+    claim: Claim
+    parts: list[dict[str, Any]]
+    samples: int
+    seed: int
+    views: list[CostView]
+    cases: list[tuple[str, str]]
+    corners: list[dict[str, Any]] = field(default_factory=list)
+    not_varied: dict[str, str] = field(default_factory=dict)
+    ledger: list[dict[str, Any]] = field(default_factory=list)
+    boundary: dict[str, Any] = field(default_factory=dict)
+    year: int | None = None
+    judged_chip: str = ""
+    in_car: dict[str, Any] | None = None  # the driving rig (review.in_car): table, frame-deadline part
+
+
+def _ranges_of(claim_entry: ChipEntry, base: Base) -> None:
+    for c in base.corners:
+        if c.group not in base.ranges:
+            path = next(iter(c.fields))
+            r = claim_entry.estimated_fields[path]
+            base.ranges[c.group] = (float(r["low"]), float(r["central"]), float(r["high"]))
+
+
+def part_entries(claim: Claim, mc: dict[tuple[str, str | None], PartOutcome],
+                 central: dict[tuple[str, str | None], PartOutcome], fig: Figures, samples: int,
+                 views: list[CostView]) -> list[dict[str, Any]]:
+    """One entry per judged part (money parts once per view): verdict, probability, what decides it."""
+    out = []
+    labels = {v.name: v.label for v in views}
+    for part, view in part_keys(claim.part_list(), [v.name for v in views]):
+        o, c = mc[(part.id, view)], central[(part.id, view)]
+        p = probability(o)
+        entry: dict[str, Any] = {"part": part.id, "label": part.label, "metric": part.metric, "unit": part.unit,
+                                 "view": view, "basis": labels.get(view) if view else None,
+                                 "verdict": verdict(p), "probability": p, "judged": p is not None,
+                                 "holds_at_central": None if c.holds is None else bool(c.holds[0])}
+        if p is None:
+            entry["decided_by"] = o.reason
+        else:
+            entry["decided_by"] = _decided_by(part.id, part.kind, part.slos, o, c, fig, samples, p)
+            entry["rival"] = fig.chips[int(c.leader[0])] if c.leader is not None else None
+        out.append(entry)
+    return out
+
+
+def _decided_by(pid: str, kind: str, slos: tuple[str, ...], o: PartOutcome, c: PartOutcome, fig: Figures,
+                samples: int, p: float) -> str:
+    claim = fig.chips[fig.claim]
+    assert o.leader is not None and o.holds is not None
+    rivals = Counter(int(i) for i, h in zip(o.leader, o.holds, strict=True) if not h)
+    rival = fig.chips[rivals.most_common(1)[0][0]] if rivals else (fig.chips[int(o.leader[0])])
+    if kind == "cost":
+        assert fig.cost_usd is not None
+        mine = fig.cost_usd[fig.claim, 0]
+        nxt = fig.cost_usd[int(c.leader[0]), 0] if c.leader is not None else np.nan
+        return (f"{claim}'s modelled manufacturing cost is at most 1/{fig.by_far:g} of every other chip's in "
+                f"{p:.0%} of {samples:,} samples (central: ${mine:,.0f} against {fig.chips[int(c.leader[0])]}'s "
+                f"${nxt:,.0f}); {rival} is the closest")
+    n = sum(1 for _, s in fig.cases if s in slos)
+    where = "first" if c.holds is not None and c.holds[0] else "not first"
+    return (f"{claim} is first over the suite ({n} cases within the claim's bound) in {p:.0%} of {samples:,} "
+            f"samples ({where} at the central figures); the chip that beats it most often: {rival}")
+
+
+def corner_table(base: Base, claim: Claim, views: list[str]) -> list[dict[str, Any]]:
+    """Each estimate group at its low and high end, the rest central, no model error: which parts hold."""
+    parts = claim.part_list()
+    out = []
+
+    def row(group: str, end: str, fields: dict[str, float], fig: Figures) -> dict[str, Any]:
+        res = judge_all(fig, parts, views)
+        return {"group": group, "end": end, "figures": fields,
+                "holds": {_key(k): (None if o.holds is None else bool(o.holds[0])) for k, o in res.items()}}
+
+    for c in base.corners:
+        out.append(row(c.group, c.end, c.fields, at_corner(base, c)))
+    for end in ("low", "high"):
+        i = 0 if end == "low" else 2
+        figs = {f"{v} price": float(base.price_ranges[v][base.fig.claim, i]) for v in views
+                if np.isfinite(base.price_ranges[v][base.fig.claim, i])}
+        if figs:
+            out.append(row("price and cost", end, figs, at_price_end(base, end)))
+    return out
+
+
+def _key(k: tuple[str, str | None]) -> str:
+    return k[0] if k[1] is None else f"{k[0]} ({k[1]})"
+
+
+def judge_claim(res: Any, cfg: ReviewConfig, on_progress: OnProgress = no_progress,
+                price_table: dict[str, Any] | None = None) -> ClaimJudgement | None:
+    """The claim of ``cfg.claim_file`` judged on the review ``res`` (None without a claimed chip)."""
+    from inferchip.review.boundary import boundary_map
+    from inferchip.review.inputs import review_year
+    from inferchip.review.ledger import ledger
+
+    if res.claim is None:
+        return None
+    claim = load_claim(cfg.claim_file)
+    views = cost_views(res.chips, price_table)
+    cases = scope_cases(res, claim)
+    base = build_base(res, res.claim, claim, views, cases)
+    base.corners, skipped = corner_runs(res.claim, res.models, cases, cfg, on_progress)
+    _ranges_of(res.claim, base)
+    names = [v.name for v in views]
+    mc = monte_carlo(base, cfg.samples, cfg.seed)
+    outcomes = judge_all(mc, claim.part_list(), names)
+    central = judge_all(base.fig, claim.part_list(), names)
+    parts = part_entries(claim, outcomes, central, base.fig, cfg.samples, views)
+    out = ClaimJudgement(claim, parts, cfg.samples, cfg.seed, views, cases, corner_table(base, claim, names), skipped,
+                         year=review_year(cfg) if cfg.chips is None else None, judged_chip=res.claim.id)
+    out.ledger = ledger(res, cfg, claim, base, parts, views, on_progress)
+    out.boundary = boundary_map(res, cfg, claim, base, names, on_progress)
+    out.in_car = _in_car(out, res.claim, on_progress)
+    return out
+
+
+def _in_car(j: ClaimJudgement, claim_entry: ChipEntry, on_progress: OnProgress) -> dict[str, Any] | None:
+    """The in-car driving rig and the frame-deadline part judged on it (None: the claimed chip has no spec)."""
+    from inferchip.review.claim_file import PARTS
+    from inferchip.review.in_car import in_car_section, merge_into
+
+    if claim_entry.spec is None:
+        for p in j.parts:
+            if p["part"] == "frame_deadlines":
+                p["decided_by"] = f"not judged: {claim_entry.id} has no catalogue spec for the vision cost model"
+        return None
+    part = PARTS["frame_deadlines"]
+    ic = in_car_section(claim_entry.spec, part.label, part.metric, j.samples, j.seed,
+                        ledger="frame_deadlines" in j.claim.parts)
+    on_progress("in-car driving rig", 0)
+    merge_into(ic, j.parts, j.corners, j.ledger)
+    return ic.to_dict()
+
+
+def summary_lines(j: ClaimJudgement) -> list[str]:
+    """The parts in words, for the terminal and the report's first screen."""
+    lines = [f"Claim ({j.claim.date}): \u201c{' '.join(j.claim.text.split())}\u201d"]
+    if j.judged_chip != j.claim.chip:
+        lines.append(f"The claim names {j.claim.chip}; this review judges {j.judged_chip} against its words.")
+    for p in j.parts:
+        prob = "not judged" if p["probability"] is None else f"P = {p['probability']:.0%}"
+        view = f" (on {p['view']} prices)" if p["view"] else ""
+        lines.append(f"{p['label']}{view}: {p['verdict']} ({prob})")
+    lines.append(f"Rule: a part {RULE_TEXT}; {j.samples:,} Monte Carlo samples, seed {j.seed}.")
+    return lines

@@ -1,0 +1,220 @@
+"""Each part of the claim decided on arrays of figures: chips x cases x samples.
+
+The inputs (:class:`Figures`) are per chip and case: output tokens/s per chip (NaN where the
+chip does not serve the case), board power per chip (W; NaN without a TDP), plus per chip the
+host it sits in, its system size and, per cost view, its price (NaN: unpriced in that view).
+Every array carries a trailing sample axis (one sample for a deterministic evaluation,
+thousands for the Monte Carlo of :mod:`inferchip.review.uncertainty`), so one call decides every
+part in every sample at once.
+
+A ``suite`` part holds in a sample when the claimed chip's *suite score* -- the mean over the
+part's cases of its figure relative to the case's best chip (0 where it does not serve the
+case) -- is the highest (ties count). Chips without the figure (no TDP, unpriced in the view)
+and chips that serve no case are left out of that part. ``lowest_cost_silicon`` holds when the
+claimed chip's modelled manufacturing cost is at most 1/``by_far`` of every other chip's.
+
+Wall power per chip (:func:`wall_power_per_chip_w`) follows :func:`inferchip.cost.energy.wall_power_w`
+with the chip's own host: ``(board x n + host_idle + host_per_accelerator x n) (1 + fan) / psu / n``.
+TCO per hour is :func:`inferchip.cost.tco.tco_per_hour_usd` of the view's price and that wall power;
+$ per million tokens = TCO/h / (3600 x tok/s) x 1e6 (:func:`inferchip.cost.tco.usd_per_million_tokens`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from inferchip.review.claim_file import BY_FAR, Part
+
+TIE = 1e-9
+
+
+@dataclass
+class Figures:
+    """Arrays of one evaluation. Shapes: ``[C, K, S]`` for per-case figures, ``[C, S]`` per chip
+    (C chips, K cases, S samples); ``[C]`` for the constants of each chip."""
+
+    chips: list[str]
+    claim: int  # index of the claimed chip
+    cases: list[tuple[str, str]]  # (model id, service level)
+    tput: np.ndarray  # output tokens/s per chip, NaN where not served
+    board_w: np.ndarray  # board power per chip, W, NaN without a TDP
+    system_chips: np.ndarray  # [C] chips in the system (scale-up domain or board)
+    host_chips: np.ndarray  # [C, K] accelerators sharing one host (>= 8 for a GPU server)
+    host_idle_w: np.ndarray  # [C]
+    host_per_acc_w: np.ndarray  # [C]
+    price: dict[str, np.ndarray] = field(default_factory=dict)  # view -> [C, S] USD, NaN: unpriced
+    cost_usd: np.ndarray | None = None  # [C, S] modelled manufacturing cost, NaN: not modelled
+    case_mask: np.ndarray | None = None  # [K] cases in the review (the ledger's alternatives narrow it)
+    power_basis_swapped: bool = False  # ledger: wall power for performance per watt, board power at equal power
+    by_far: float = BY_FAR
+    npu_board: np.ndarray | None = None  # [C] bool: an NPU board's host and system cost (catalog.competitors)
+
+    def __post_init__(self) -> None:
+        if self.npu_board is None:
+            self.npu_board = np.zeros(len(self.chips), bool)
+
+    def narrowed(self, keep: np.ndarray) -> Figures:
+        base = np.ones(len(self.cases), bool) if self.case_mask is None else self.case_mask
+        return replace(self, case_mask=base & keep)
+
+
+def wall_power_per_chip_w(board_w: np.ndarray, n: np.ndarray, host_idle_w: np.ndarray, host_per_acc_w: np.ndarray,
+                          fan_fraction: float, psu_efficiency: float) -> np.ndarray:
+    """Wall power per accelerator, W: (board x n + host_idle + host_per_accelerator x n)(1 + fan) / psu / n
+    (:func:`inferchip.cost.energy.wall_power_w` with each chip's host)."""
+    return (board_w * n + host_idle_w + host_per_acc_w * n) * (1.0 + fan_fraction) / psu_efficiency / n
+
+
+def _host() -> tuple[float, float, object]:
+    from inferchip.catalog.assumptions import load_assumptions
+
+    a = load_assumptions()
+    return a.number("host.fan_power_fraction"), a.number("host.psu_efficiency"), a
+
+
+def wall_w(f: Figures) -> np.ndarray:
+    fan, psu, _ = _host()
+    return wall_power_per_chip_w(f.board_w, f.host_chips[:, :, None], f.host_idle_w[:, None, None],
+                                 f.host_per_acc_w[:, None, None], fan, psu)
+
+
+def tco_per_hour(price_usd: np.ndarray, wall_w: np.ndarray, npu_board: np.ndarray) -> np.ndarray:
+    """TCO per accelerator-hour, USD/h (:func:`inferchip.cost.tco.tco_breakdown_per_hour_usd`); for an
+    NPU-board chip the system around it costs ``tco.npu_board_system_usd_per_chip`` (an absolute figure)
+    instead of ``system_overhead_fraction`` x its price. NaN where the price or the power is unknown."""
+    from inferchip.cost.tco import capex_per_hour_usd, tco_breakdown_per_hour_usd
+
+    _, _, a = _host()
+    price, wall = np.broadcast_arrays(np.asarray(price_usd, float), np.asarray(wall_w, float))
+    ok = np.isfinite(price) & np.isfinite(wall)
+    p0, w0 = np.where(ok, price, 0.0), np.where(ok, wall, 0.0)
+    parts = tco_breakdown_per_hour_usd(p0, w0, assumptions=a)  # type: ignore[arg-type]
+    total = np.asarray(parts["total_usd_per_h"], float)
+    sys_usd = a.tco.npu_board_system_usd_per_chip  # type: ignore[attr-defined]
+    if sys_usd is not None:
+        npu = np.broadcast_to(np.asarray(npu_board, bool), total.shape)
+        board = np.asarray(capex_per_hour_usd(p0 + sys_usd.value, 0.0, a.number("tco.lifetime_years"),
+                                              a.number("tco.annual_cost_of_capital")), float)
+        total = np.where(npu, total - np.asarray(parts["capex_usd_per_h"], float) + board, total)
+    return np.where(ok, total, np.nan)
+
+
+def usd_per_million_tokens(f: Figures, view: str) -> np.ndarray:
+    """$ per million output tokens of every chip, case and sample in one cost view ([C, K, S])."""
+    per_h = tco_per_hour(f.price[view][:, None, :], wall_w(f), f.npu_board[:, None, None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return per_h / (3600.0 * f.tput) * 1e6
+
+
+def part_values(f: Figures, part: Part, view: str | None = None) -> np.ndarray:
+    """The part's figure for every chip, case and sample ([C, K, S]; NaN: no figure or not served)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if part.id in ("per_chip", "latency_interactive"):
+            return f.tput
+        if part.id == "per_system":
+            return f.tput * f.system_chips[:, None, None]
+        if part.id == "equal_power":
+            return f.tput / (f.board_w if f.power_basis_swapped else wall_w(f))
+        if part.id == "performance_per_watt":
+            return f.tput / (wall_w(f) if f.power_basis_swapped else f.board_w)
+        if part.id == "equal_money":
+            if view is None:
+                raise ValueError("equal_money needs a cost view")
+            return usd_per_million_tokens(f, view)
+    raise ValueError(f"part {part.id} has no per-case figure")
+
+
+def part_cases(f: Figures, part: Part) -> np.ndarray:
+    """Which cases a part is judged on ([K] bool): its service levels, within the ledger's narrowing."""
+    keep = np.array([slo in part.slos for _, slo in f.cases], bool)
+    return keep if f.case_mask is None else keep & f.case_mask
+
+
+def suite_scores(values: np.ndarray, higher_is_better: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Suite score of every chip in every sample ([C, S]) and which chips take part ([C, S]):
+    mean over cases of value / best (best / value where less is better), 0 where not served.
+    A chip takes part where it has a figure in at least one case."""
+    v = np.where(np.isfinite(values) & (values > 0), values, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN case: nobody serves it
+        if higher_is_better:
+            best = np.nanmax(v, axis=0, keepdims=True)
+            rel = v / best
+        else:
+            best = np.nanmin(v, axis=0, keepdims=True)
+            rel = best / v
+    rel = np.where(np.isfinite(rel), rel, 0.0)
+    k = max(values.shape[1], 1)
+    return rel.sum(axis=1) / k, np.isfinite(v).any(axis=1)
+
+
+@dataclass
+class PartOutcome:
+    """Whether a part holds in each sample, who leads where it does not, and why it cannot be judged."""
+
+    holds: np.ndarray | None  # [S] bool, None when not judged
+    leader: np.ndarray | None = None  # [S] index of the best other chip
+    ranked: np.ndarray | None = None  # [C] chips in the comparison (any sample)
+    reason: str = ""
+
+
+def judge_part(f: Figures, part: Part, view: str | None = None) -> PartOutcome:
+    """Decide one part in every sample of ``f``."""
+    if part.kind == "slot":
+        return PartOutcome(None, reason="not judged: the review has no vision (frame-deadline) case yet")
+    if part.kind == "rig":  # judged on the driving rig (review.in_car), not on the LLM cases
+        return PartOutcome(None, reason="not judged: the in-car driving rig was not run")
+    if part.kind == "cost":
+        return _judge_cost(f)
+    keep = part_cases(f, part)
+    if not keep.any():
+        return PartOutcome(None, reason="not judged: none of its cases is in this review")
+    values = part_values(f, part, view)[:, keep, :]
+    if view is not None and not np.isfinite(f.price[view][f.claim]).any():
+        return PartOutcome(None, reason=f"not judged: {f.chips[f.claim]} has no price on the {view} basis")
+    scores, takes_part = suite_scores(values, part.higher_is_better)
+    claim = scores[f.claim]
+    others = np.where(takes_part, scores, -np.inf)
+    others[f.claim] = -np.inf
+    leader = np.argmax(others, axis=0)
+    best_other = np.max(others, axis=0)
+    holds = takes_part[f.claim] & (claim > 0) & (claim >= best_other * (1 - TIE))
+    return PartOutcome(holds, leader, takes_part.any(axis=1))
+
+
+def _judge_cost(f: Figures) -> PartOutcome:
+    """Lowest-cost silicon among the chips that serve at least one of the claim's cases (a chip that
+    serves none of its models is no competitor for them, however cheap its die)."""
+    if f.cost_usd is None or not np.isfinite(f.cost_usd[f.claim]).any():
+        return PartOutcome(None, reason=f"not judged: {f.chips[f.claim]} has no modelled manufacturing cost")
+    keep = np.ones(len(f.cases), bool) if f.case_mask is None else f.case_mask
+    serves = np.isfinite(f.tput[:, keep, :]).any(axis=1)  # [C, S]
+    cost = np.where(np.isfinite(f.cost_usd) & (f.cost_usd > 0) & serves, f.cost_usd, np.inf)
+    others = cost.copy()
+    others[f.claim] = np.inf
+    leader = np.argmin(others, axis=0)
+    holds = cost[f.claim] * f.by_far <= np.min(others, axis=0)
+    return PartOutcome(holds, leader, np.isfinite(cost).any(axis=1))
+
+
+def part_keys(parts: list[Part], views: list[str]) -> list[tuple[Part, str | None]]:
+    """(part, view) pairs judged: a money part once per cost view, every other part once."""
+    out: list[tuple[Part, str | None]] = []
+    for p in parts:
+        if p.id == "equal_money":
+            out.extend((p, v) for v in views)
+        else:
+            out.append((p, None))
+    return out
+
+
+def judge_all(f: Figures, parts: list[Part], views: list[str]) -> dict[tuple[str, str | None], PartOutcome]:
+    """Every part (money parts once per view) in every sample of ``f``."""
+    return {(p.id, v): judge_part(f, p, v) for p, v in part_keys(parts, views)}
+
+
+def probability(o: PartOutcome) -> float | None:
+    return None if o.holds is None else float(np.mean(o.holds))

@@ -1,0 +1,187 @@
+"""The ledger of reviewer choices: every choice the parts' verdicts depend on, its default, the
+alternative tried, and which parts' verdicts flip under it.
+
+Each alternative is run through the same seeded Monte Carlo as the default (same samples,
+same rule), so a flip is a change of verdict, not of sampling noise. Alternatives that change
+the claimed chip's own figures (precision, chip count) re-predict its central cases; its
+corner responses are reused from the default deployment (an approximation, said so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from inferchip.review.claim_file import BY_FAR, Claim, verdict
+from inferchip.review.inputs import OnProgress, ReviewConfig, no_progress
+from inferchip.review.judge import Figures, judge_all, probability
+from inferchip.review.uncertainty import Base, build_base, claim_cases, monte_carlo
+from inferchip.review.views import CostView, host_of
+
+
+def _key(k: tuple[str, str | None]) -> str:
+    return k[0] if k[1] is None else f"{k[0]} ({k[1]})"
+
+
+def verdicts(base: Base, claim: Claim, views: list[str], cfg: ReviewConfig, fig: Figures | None = None,
+             model_error: bool = True) -> dict[str, tuple[str, float | None]]:
+    """Verdict and probability of every part under ``base`` (optionally with its figures replaced)."""
+    b = base if fig is None else replace(base, fig=fig, corners=_rescaled(base, fig))
+    mc = monte_carlo(b, cfg.samples, cfg.seed, model_error=model_error)  # keeps fig's mask, power basis, by-far
+    out = {}
+    for k, o in judge_all(mc, claim.part_list(), views).items():
+        p = probability(o)
+        out[_key(k)] = (verdict(p), p)
+    return out
+
+
+def _entry(choice: str, default: str, alternative: str, base_v: dict[str, tuple[str, float | None]],
+           alt_v: dict[str, tuple[str, float | None]] | None, note: str = "") -> dict[str, Any]:
+    if alt_v is None:
+        return {"choice": choice, "default": default, "alternative": alternative, "flips": None,
+                "verdicts_if_flipped": {}, "note": note or "not computed"}
+    # a part that cannot be judged under the alternative (no case left, no price) is not a flip
+    flips = [k for k, (v, p) in alt_v.items()
+             if p is not None and base_v.get(k, (v, None))[1] is not None and base_v[k][0] != v]
+    return {"choice": choice, "default": default, "alternative": alternative, "flips": flips,
+            "verdicts_if_flipped": {k: {"verdict": v, "probability": p} for k, (v, p) in alt_v.items()},
+            "note": note}
+
+
+def _is_moe(model: Any) -> bool:
+    return model.active_params < 0.9 * model.total_params
+
+
+def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[dict[str, Any]],
+           views: list[CostView], on_progress: OnProgress = no_progress) -> list[dict[str, Any]]:
+    """Every reviewer choice with its default and whether flipping it flips a part's verdict."""
+    names = [v.name for v in views]
+    default = {_key((p["part"], p["view"])): (p["verdict"], p["probability"]) for p in parts}
+    f = base.fig
+    out: list[dict[str, Any]] = []
+    money = {p["view"]: p["verdict"] for p in parts if p["part"] == "equal_money"}
+    if len(money) == 2:
+        flip = ["equal_money"] if len(set(money.values())) > 1 else []
+        out.append({"choice": "price basis", "default": "both views shown, never mixed: " + ", ".join(names),
+                    "alternative": "the other view", "flips": flip,
+                    "verdicts_if_flipped": {},
+                    "note": "equal money: " + "; ".join(f"{k}: {v}" for k, v in money.items())})
+    out.extend(_year_entries(res, cfg, claim, base, views, default, on_progress))
+    claim_entry = res.claim
+    if claim_entry.deployed:
+        d = claim.deployment
+        tput, board = _claim_at_weights(claim_entry, res, f.cases, cfg)
+        on_progress(f"ledger: {claim_entry.id} at {cfg.weights} weights", 1)
+        alt = _with_claim(f, tput, board)
+        out.append(_entry("precision", f"{claim_entry.id} {d.weights} weights, others {cfg.weights}",
+                          f"{claim_entry.id} at {cfg.weights} like the others", default,
+                          verdicts(base, claim, names, cfg, alt)))
+        one = build_base(res, claim_entry, claim, views, f.cases, claim_setting="single")
+        out.append(_entry("chip count", f"{claim_entry.id} on a board of {claim_entry.domain}",
+                          f"{claim_entry.id} alone (one chip, its own host)", default,
+                          verdicts(base, claim, names, cfg, replace(one.fig, price=f.price, cost_usd=f.cost_usd))))
+        gpu = build_base(res, claim_entry, claim, views, f.cases, gpu_host_for_claim=True)
+        idle, per, npu = host_of(claim_entry.id)
+        host = (f"NPU board host ({idle:g} W + {per:g} W per chip, npu_board system cost)" if npu
+                else "a GPU server's host")
+        out.append(_entry("host overheads", f"{claim_entry.id}: {host}; GPUs: 8-GPU server host",
+                          f"{claim_entry.id} in a GPU server's host", default,
+                          verdicts(base, claim, names, cfg, gpu.fig)))
+    slos = sorted({s for _, s in f.cases})
+    for s in slos:
+        if len(slos) > 1:
+            keep = np.array([c[1] == s for c in f.cases])
+            out.append(_entry("service levels", "interactive and batch (MLPerf limits per size class)", f"{s} only",
+                              default, verdicts(base, claim, names, cfg, f.narrowed(keep))))
+    by_id = {m.id: m for m in res.models}
+    moe = np.array([_is_moe(by_id[m]) for m, _ in f.cases])
+    for label, keep in (("dense models only", ~moe), ("MoE models only", moe)):
+        if keep.any() and not keep.all():
+            out.append(_entry("model set", f"{len(by_id)} models within {claim.max_total_params / 1e9:.0f}B "
+                              "parameters", label, default, verdicts(base, claim, names, cfg, f.narrowed(keep))))
+    out.append(_entry("power basis", "board power for performance per watt; wall power (host included) at equal power",
+                      "the two swapped", default,
+                      verdicts(base, claim, names, cfg, replace(f, power_basis_swapped=True))))
+    out.append(_entry("'by far' (lowest-cost silicon)", f"at most 1/{BY_FAR:g} of the next chip's cost",
+                      "merely the lowest", default, verdicts(base, claim, names, cfg, replace(f, by_far=1.0))))
+    out.append(_entry("model error", "the validated error per figure sampled (review/model_error.yaml)",
+                      "no model error (estimate and price ranges only)", default,
+                      verdicts(base, claim, names, cfg, model_error=False)))
+    return out
+
+
+def _year_entries(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: list[CostView],
+                  default: dict[str, tuple[str, float | None]], on_progress: OnProgress) -> list[dict[str, Any]]:
+    """The year choice: the parts against every other year's competitor set (its new chips predicted on
+    the claim's cases, in their scale-up domain)."""
+    from types import SimpleNamespace
+
+    from inferchip.review.cases import evaluate, prediction_row
+    from inferchip.review.inputs import chip_entry, review_year, service_level
+    from inferchip.review.views import cost_views
+
+    year = review_year(cfg)
+    if year is None:
+        return [_entry("year", "fixed default set (no year-matched table)", "-", default, None,
+                       "this catalogue has no year-matched competitor table")]
+    from inferchip.catalog.competitors import competitors_for_year, review_years
+
+    if cfg.chips is not None:
+        return [_entry("year", str(year), "another year's competitors", default, None,
+                       "not computed: the chips were chosen with --chips")]
+    out = []
+    known = {c.id: c for c in res.chips}
+    by_id = {m.id: m for m in res.models}
+    for y in (y for y in review_years() if y != year):
+        ids = [i for i in competitors_for_year(y) if i != res.claim.id]
+        rows = [r for r in res.rows if r["chip_id"] in ids or r["chip_id"] == res.claim.id]
+        chips = []
+        for i in ids:
+            entry = known.get(i) or chip_entry(i, cfg.domain_cap)
+            chips.append(entry)
+            if i in known:
+                continue
+            for mid, slo in base.fig.cases:
+                m = by_id[mid]
+                sl = service_level(slo, m.total_params)
+                rows.append(prediction_row(entry, m, sl, "domain", entry.domain,
+                                           *evaluate(entry.chip_arg(), m.ref, sl, entry.domain, cfg)))
+            on_progress(f"ledger: {i} (competitors of {y})", 1)
+        chips.append(res.claim)
+        alt_views = cost_views(chips, cfg.prices)
+        pseudo = SimpleNamespace(chips=chips, rows=rows, models=res.models, claim=res.claim, config=res.config)
+        alt = build_base(pseudo, res.claim, claim, alt_views, base.fig.cases)
+        alt.corners, alt.ranges = base.corners, base.ranges
+        new = [i for i in ids if i not in known]
+        gone = [i for i in known if i not in ids and i != res.claim.id]
+        note = "; ".join(x for x in (("adds " + ", ".join(new)) if new else "",
+                                     ("drops " + ", ".join(gone)) if gone else "") if x) or "same chips"
+        out.append(_entry("year", f"{year}: {len(known) - 1} competitors", f"{y}: {len(ids)} competitors",
+                          default, verdicts(alt, claim, [v.name for v in alt_views], cfg), note))
+    return out
+
+
+def _rescaled(base: Base, fig: Figures) -> list[Any]:
+    """The claimed chip's corners moved by the ratio of ``fig``'s central figures to the default's,
+    case by case (the corner's relative response is kept; a case the default does not serve keeps its corner)."""
+    i = base.fig.claim
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rt = fig.tput[i, :, 0] / base.fig.tput[i, :, 0]
+        rb = fig.board_w[i, :, 0] / base.fig.board_w[i, :, 0]
+    rt, rb = np.where(np.isfinite(rt), rt, 1.0), np.where(np.isfinite(rb), rb, 1.0)
+    return [replace(c, tput=c.tput * rt, board_w=c.board_w * rb) for c in base.corners]
+
+
+def _claim_at_weights(claim_entry: Any, res: Any, cases: list[tuple[str, str]],
+                      cfg: ReviewConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The claimed chip's central cases at the review's weights instead of its deployed ones."""
+    entry = replace(claim_entry, weights=cfg.weights)
+    return claim_cases(entry, entry.params, res.models, cases, cfg)
+
+
+def _with_claim(f: Figures, tput: np.ndarray, board: np.ndarray) -> Figures:
+    t, b = f.tput.copy(), f.board_w.copy()
+    t[f.claim, :, 0], b[f.claim, :, 0] = tput, board
+    return replace(f, tput=t, board_w=b)

@@ -1,0 +1,290 @@
+"""Uncertainty of the claim's parts: the claimed chip's estimates one at a time (named corners)
+and a seeded Monte Carlo over every estimate range, price range and the model's validated error.
+
+*Corners.* The claimed chip's estimated figures are grouped by what they describe (peak
+compute in every format together, memory capacity, memory bandwidth, power); each group is
+set to its low and to its high end with every other figure central, and the claim's cases
+are predicted there (:func:`corner_runs`, 2 runs of the case set per group).
+
+*Monte Carlo* (:func:`monte_carlo`). Each sample draws, independently:
+each estimate group's position in its range (triangular on low, central, high); each chip's
+price in each cost view (triangular on its low, quoted, high); one error factor per chip for
+throughput and one for power (lognormal, ``review/model_error.yaml``, taken from the
+validation). The claimed chip's figures at a sample come from the corner runs: in log space
+linear in the group's position between central and the corner (``exp(|t| ln(corner/central))``
+per group, multiplied over groups: interactions between groups are not modelled); a case
+the corner does not serve is unserved beyond the midpoint towards it. Every array is
+evaluated at once (:mod:`inferchip.review.judge`), not one review per sample.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferchip.review.claim_file import Claim
+from inferchip.review.inputs import ChipEntry, ModelEntry, OnProgress, ReviewConfig, no_progress, service_level
+from inferchip.review.judge import Figures
+from inferchip.review.views import CostView, host_of, host_share
+from inferchip.spec.chip import ChipParams
+
+MODEL_ERROR_FILE = Path(__file__).with_name("model_error.yaml")
+ENDS = ("low", "high")
+
+
+def model_error_sigmas(path: Path = MODEL_ERROR_FILE) -> dict[str, float]:
+    """Lognormal sigma per figure ("throughput", "power") from the validated median and p90 APE."""
+    from inferchip.catalog.yaml_io import read_mapping
+
+    out: dict[str, float] = {}
+    for name, row in read_mapping(path).items():
+        med, p90 = float(row["median_ape_pct"]) / 100, float(row["p90_ape_pct"]) / 100
+        out[name] = max(math.log1p(med) / 0.6745, math.log1p(p90) / 1.6449)
+    return out
+
+
+def group_of(path: str) -> str | None:
+    """The estimate group of a dotted spec path that changes the performance model, else None."""
+    if path.startswith("compute.dense_tflops."):
+        return "peak compute"
+    return {"memory.capacity": "memory capacity", "memory.bandwidth_tb_per_s": "memory bandwidth",
+            "power.tdp_w": "power (TDP)", "power.idle_w": "power (TDP)", "compute.vector_tflops": "peak compute",
+            "interconnect.scaleup_bw_gb_per_s_per_direction": "scale-up link"}.get(path)
+
+
+def scaled_params(p: ChipParams, path: str, ratio: float) -> ChipParams:
+    """``p`` with the figure at ``path`` multiplied by ``ratio`` (capacity keeps its runtime reserve)."""
+    if path.startswith("compute.dense_tflops."):
+        fmt = path.rsplit(".", 1)[1]
+        peaks = dict(p.peak_flop_per_s)
+        if fmt in peaks:
+            peaks[fmt] *= ratio
+        return replace(p, peak_flop_per_s=peaks)
+    if path == "compute.vector_tflops":
+        return replace(p, vector_flop_per_s=p.vector_flop_per_s * ratio)
+    if path == "memory.capacity":
+        reserve = p.memory_capacity_bytes - p.usable_memory_bytes
+        cap = p.memory_capacity_bytes * ratio
+        return replace(p, memory_capacity_bytes=cap, usable_memory_bytes=max(cap - reserve, 0.0))
+    if path == "memory.bandwidth_tb_per_s":
+        return replace(p, memory_bytes_per_s=p.memory_bytes_per_s * ratio)
+    if path == "power.tdp_w":
+        return replace(p, tdp_w=p.tdp_w * ratio, idle_w=p.idle_w * ratio)
+    if path == "power.idle_w":
+        return replace(p, idle_w=p.idle_w * ratio)
+    if path == "interconnect.scaleup_bw_gb_per_s_per_direction":
+        return replace(p, link_bytes_per_s=p.link_bytes_per_s * ratio)
+    return p
+
+
+@dataclass
+class Corner:
+    """The claimed chip with one estimate group at one end: tput and board power per case ([K], NaN: not served)."""
+
+    group: str
+    end: str
+    fields: dict[str, float]  # dotted path -> the figure at this end
+    tput: np.ndarray
+    board_w: np.ndarray
+
+
+def claim_cases(claim: ChipEntry, params: ChipParams, models: list[ModelEntry], cases: list[tuple[str, str]],
+                cfg: ReviewConfig, domain: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Output tokens/s per chip and board power per chip of the claimed chip on each case ([K])."""
+    from inferchip.review.cases import evaluate
+
+    by_id = {m.id: m for m in models}
+    tput, board = np.full(len(cases), np.nan), np.full(len(cases), np.nan)
+    for k, (mid, slo) in enumerate(cases):
+        m = by_id[mid]
+        p, _, _ = evaluate(params, m.spec, service_level(slo, m.total_params), domain or claim.domain, cfg,
+                           chip_spec=claim.spec, weights=claim.weights_in(cfg))
+        if p is not None:
+            tput[k] = p.output_tokens_per_s_per_chip
+            w = p.extra.get("power_w_per_chip")
+            board[k] = float(w) if isinstance(w, (int, float)) else np.nan
+    return tput, board
+
+
+def corner_runs(claim: ChipEntry, models: list[ModelEntry], cases: list[tuple[str, str]], cfg: ReviewConfig,
+                on_progress: OnProgress = no_progress) -> tuple[list[Corner], dict[str, str]]:
+    """Every performance estimate group of the claimed chip at its low and high end; and the
+    estimated figures that are not varied here, with why (money figures are sampled by the views)."""
+    groups: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, str] = {}
+    for path, r in claim.estimated_fields.items():
+        g = group_of(path)
+        if g is None:
+            skipped[path] = ("a price: its range is sampled in the street view" if path.startswith("price.") else
+                             "a silicon figure: only the modelled-cost view's silicon model uses it (its ends give "
+                             "that view's range)" if path.startswith("silicon.") else
+                             "not an input of the performance model")
+        elif r["central"]:
+            groups.setdefault(g, {})[path] = r
+    out: list[Corner] = []
+    for g, fields in groups.items():
+        for end in ENDS:
+            p = claim.params
+            for path, r in fields.items():
+                p = scaled_params(p, path, float(r[end]) / float(r["central"]))
+            tput, board = claim_cases(claim, p, models, cases, cfg)
+            out.append(Corner(g, end, {k: float(r[end]) for k, r in fields.items()}, tput, board))
+            on_progress(f"{claim.id}: {g} at its {end} end", 1)
+    return out, skipped
+
+
+@dataclass
+class Base:
+    """The central figures (one sample) and what the Monte Carlo varies around them."""
+
+    fig: Figures
+    corners: list[Corner] = field(default_factory=list)
+    ranges: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # group -> low, central, high
+    price_ranges: dict[str, np.ndarray] = field(default_factory=dict)  # view -> [C, 3] low, quoted, high
+    cost_range: np.ndarray | None = None  # [C, 3]
+
+    def groups(self) -> list[str]:
+        return list(dict.fromkeys(c.group for c in self.corners))
+
+
+def scope_cases(res: Any, claim: Claim) -> list[tuple[str, str]]:
+    return [(m.id, s) for m in res.models if m.total_params <= claim.max_total_params for s in res.config.slos]
+
+
+def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostView],
+               cases: list[tuple[str, str]], gpu_host_for_claim: bool = False, claim_setting: str = "domain") -> Base:
+    """The central figures (one sample) of every chip on the claim's cases, and the price ranges.
+    ``claim_setting`` "single": the claimed chip alone (the ledger's one-chip alternative)."""
+    chips = res.chips
+    ids = [c.id for c in chips]
+    rows = {(r["chip_id"], r["model_id"], r["slo"]): r for r in res.rows
+            if r["setting"] == (claim_setting if r["chip_id"] == claim_entry.id else "domain")}
+    n_c, n_k = len(chips), len(cases)
+    tput, board = np.full((n_c, n_k, 1), np.nan), np.full((n_c, n_k, 1), np.nan)
+    host_chips = np.ones((n_c, n_k))
+    idle, per_acc, npu_flags = np.zeros(n_c), np.zeros(n_c), np.zeros(n_c, bool)
+    for i, c in enumerate(chips):
+        idle[i], per_acc[i], npu = host_of(c.id, gpu_host_for_claim and c.id == claim_entry.id)
+        npu_flags[i] = npu
+        for k, (mid, slo) in enumerate(cases):
+            r = rows.get((c.id, mid, slo))
+            n = 1 if c.id == claim_entry.id and claim_setting == "single" else c.domain
+            if r is not None and r["status"] == "ok":
+                tput[i, k, 0] = r["output_tokens_per_s_per_chip"]
+                board[i, k, 0] = r["power_w_per_chip"] if r["power_w_per_chip"] is not None else np.nan
+                n = r["num_chips"] or n
+            host_chips[i, k] = host_share(n, npu)
+    price = {v.name: np.array([[v.prices[i].usd] if i in v.prices else [np.nan] for i in ids]) for v in views}
+    ranges = {v.name: np.array([[v.prices[i].low_usd, v.prices[i].usd, v.prices[i].high_usd] if i in v.prices
+                                else [np.nan] * 3 for i in ids]) for v in views}
+    modelled = ranges.get("modelled")
+    system = np.array([1 if c.id == claim_entry.id and claim_setting == "single" else c.domain for c in chips], float)
+    fig = Figures(ids, ids.index(claim_entry.id), cases, tput, board, system,
+                  host_chips, idle, per_acc, price, price.get("modelled"), npu_board=npu_flags)
+    return Base(fig, price_ranges=ranges, cost_range=modelled)
+
+
+def _position(rng: np.random.Generator, lo: float, mid: float, hi: float, n: int) -> np.ndarray:
+    """Triangular draws on (lo, mid, hi) as positions in [-1, 1]: -1 at lo, 0 at mid, 1 at hi (log scale)."""
+    x = _triangular(rng, lo, mid, hi, n)
+    t = np.zeros(n)
+    if hi > mid:
+        t = np.where(x > mid, np.log(x / mid) / math.log(hi / mid), t)
+    if lo < mid:
+        t = np.where(x < mid, -np.log(x / mid) / math.log(lo / mid), t)
+    return t
+
+
+def _triangular(rng: np.random.Generator, lo: float, mid: float, hi: float, n: int) -> np.ndarray:
+    if not hi > lo:
+        rng.random(n)  # the same draws whatever the ranges: one chip's range never shifts another's samples
+        return np.full(n, mid)
+    u = rng.random(n)
+    c = (min(max(mid, lo), hi) - lo) / (hi - lo)
+    return np.where(u < c, lo + np.sqrt(u * (hi - lo) * (mid - lo)), hi - np.sqrt((1 - u) * (hi - lo) * (hi - mid)))
+
+
+def claim_at(base: Base, t: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The claimed chip's tput and board power per case at group positions ``t`` ([K, S] each)."""
+    f = base.fig
+    c_t, c_b = f.tput[f.claim, :, 0], f.board_w[f.claim, :, 0]
+    n = len(next(iter(t.values()))) if t else 1
+    log_t, log_b = np.zeros((len(c_t), n)), np.zeros((len(c_t), n))
+    lost = np.zeros((len(c_t), n), bool)
+    rescue_t, rescue_b = np.full((len(c_t), n), np.nan), np.full((len(c_t), n), np.nan)
+    served = np.isfinite(c_t)
+    for corner in base.corners:
+        pos = t[corner.group]
+        a = np.where(pos > 0, pos, 0.0) if corner.end == "high" else np.where(pos < 0, -pos, 0.0)
+        ok = np.isfinite(corner.tput)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gt = np.where(served & ok, np.log(corner.tput / c_t), 0.0)
+            gb = np.where(served & ok & np.isfinite(corner.board_w / c_b), np.log(corner.board_w / c_b), 0.0)
+        log_t += gt[:, None] * a[None, :]
+        log_b += gb[:, None] * a[None, :]
+        lost |= (served & ~ok)[:, None] & (a[None, :] > 0.5)
+        take = (~served & ok)[:, None] & (a[None, :] > 0.5) & ~np.isfinite(rescue_t)
+        rescue_t = np.where(take, corner.tput[:, None], rescue_t)
+        rescue_b = np.where(take, corner.board_w[:, None], rescue_b)
+    tput = np.where(served[:, None], c_t[:, None] * np.exp(log_t), rescue_t)
+    board = np.where(served[:, None], c_b[:, None] * np.exp(log_b), rescue_b)
+    return np.where(lost, np.nan, tput), np.where(lost, np.nan, board)
+
+
+def monte_carlo(base: Base, samples: int, seed: int, sigmas: dict[str, float] | None = None,
+                model_error: bool = True) -> Figures:
+    """``samples`` draws of every uncertain input, as one :class:`Figures` with a sample axis."""
+    rng = np.random.default_rng(seed)
+    f = base.fig
+    n_chips = len(f.chips)
+    t = {g: _position(rng, *base.ranges[g], samples) for g in base.groups()}
+    tput = np.repeat(f.tput[:, :, :1], samples, axis=2)
+    board = np.repeat(f.board_w[:, :, :1], samples, axis=2)
+    if base.corners:
+        tput[f.claim], board[f.claim] = claim_at(base, t)
+    sig = sigmas if sigmas is not None else model_error_sigmas()
+    z_t, z_p = rng.standard_normal((n_chips, samples)), rng.standard_normal((n_chips, samples))
+    if model_error:
+        tput = tput * np.exp(sig["throughput"] * z_t)[:, None, :]
+        board = board * np.exp(sig["power"] * z_p)[:, None, :]
+    price = {v: _draw(rng, r, samples) for v, r in base.price_ranges.items()}
+    cost = _draw(rng, base.cost_range, samples) if base.cost_range is not None else None
+    return replace(f, tput=tput, board_w=board, price=price, cost_usd=cost)
+
+
+def _draw(rng: np.random.Generator, ranges: np.ndarray, samples: int) -> np.ndarray:
+    """Triangular draws per chip ([C, S]); NaN for a chip without a figure (its draws are still
+    consumed, so adding or removing one chip's price never shifts another chip's samples)."""
+    out = np.full((len(ranges), samples), np.nan)
+    for c, (lo, mid, hi) in enumerate(ranges):
+        if np.isfinite(mid):
+            out[c] = _triangular(rng, lo, mid, hi, samples)
+        else:
+            rng.random(samples)
+    return out
+
+
+def at_corner(base: Base, corner: Corner) -> Figures:
+    """The central figures with the claimed chip at one corner (one sample, no model error)."""
+    f = base.fig
+    tput, board = f.tput.copy(), f.board_w.copy()
+    tput[f.claim, :, 0], board[f.claim, :, 0] = corner.tput, corner.board_w
+    return replace(f, tput=tput, board_w=board)
+
+
+def at_price_end(base: Base, end: str) -> Figures:
+    """The central figures with the claimed chip's price and modelled cost at one end of their ranges."""
+    f = base.fig
+    i = 0 if end == "low" else 2
+    price = {v: p.copy() for v, p in f.price.items()}
+    for v, p in price.items():
+        p[f.claim, 0] = base.price_ranges[v][f.claim, i]
+    cost = None
+    if f.cost_usd is not None and base.cost_range is not None:
+        cost = f.cost_usd.copy()
+        cost[f.claim, 0] = base.cost_range[f.claim, i]
+    return replace(f, price=price, cost_usd=cost)

@@ -1,0 +1,208 @@
+"""The review's cost views: one declared basis each, never mixed.
+
+* ``street``: every chip at its street (or, where no street price is reported, list) price
+  from the dated, sourced price table (:func:`inferchip.catalog.prices.load_prices`), with
+  its low-high range;
+* ``modelled``: every chip at the silicon model's manufacturing cost
+  (:func:`inferchip.cost.economics.manufacturing_cost_usd`; no margin, no NRE), at the low,
+  central and high ends of its estimated figures.
+
+A chip without a figure on a view's basis is listed as unpriced in that view, with the reason,
+and left out of that view's money comparisons.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inferchip.errors import InvalidSettingError
+from inferchip.review.inputs import ChipEntry
+
+VIEWS = ("street", "modelled")
+VIEW_LABELS = {
+    "street": "street or list price (dated price table)",
+    "modelled": "modelled manufacturing cost (silicon model: no margin, no NRE)",
+}
+
+
+@dataclass(frozen=True)
+class Price:
+    """One chip's figure on one basis, USD, with its range and where it comes from."""
+
+    usd: float
+    low_usd: float
+    high_usd: float
+    basis: str  # "street", "list" or "modelled"
+    source: str
+    date: str = ""
+    note: str = ""
+
+
+@dataclass
+class CostView:
+    name: str
+    label: str
+    prices: dict[str, Price] = field(default_factory=dict)
+    unpriced: dict[str, str] = field(default_factory=dict)  # chip id -> why
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "basis": self.label, "priced": sorted(self.prices), "unpriced": self.unpriced}
+
+
+def _checked(chip_id: str, q: Any) -> Price:
+    """A price-table row as a :class:`Price`; a row without a source or a range around its price is refused."""
+    src = str(getattr(q, "source", "") or "").strip()
+    if not src:
+        raise InvalidSettingError(f"price table: chip {chip_id}: source is empty; every price names its source")
+    usd, low, high = (float(getattr(q, k)) for k in ("price_usd", "low_usd", "high_usd"))
+    if not all(math.isfinite(x) and x > 0 for x in (usd, low, high)) or not low <= usd <= high:
+        raise InvalidSettingError(f"price table: chip {chip_id}: price {usd:g} USD must lie in its range "
+                                  f"{low:g}-{high:g} USD, all positive")
+    return Price(usd, low, high, str(getattr(q, "basis", "street")), src, str(getattr(q, "date", "") or ""),
+                 str(getattr(q, "note", "") or ""))
+
+
+def price_table() -> dict[str, Any]:
+    """The dated street/list price table (catalog.prices); {} where this catalogue has none."""
+    try:
+        from inferchip.catalog.prices import load_prices
+    except ImportError:
+        return {}
+    return dict(load_prices())
+
+
+def unpriced_reasons() -> dict[str, str]:
+    """Why a chip has no street or list price (catalog.prices_unpriced.csv), with the source."""
+    try:
+        from inferchip.catalog.prices import load_unpriced
+    except ImportError:
+        return {}
+    return {k: f"{u.reason} ({u.source}, {u.date})" for k, u in load_unpriced().items()}
+
+
+def street_view(chips: list[ChipEntry], table: dict[str, Any] | None = None) -> CostView:
+    why = unpriced_reasons() if table is None else {}
+    table = price_table() if table is None else table
+    view = CostView("street", VIEW_LABELS["street"])
+    for c in chips:
+        q = table.get(c.id)
+        if q is None:
+            view.unpriced[c.id] = why.get(c.id, "no street or list price in the price table")
+        else:
+            view.prices[c.id] = _checked(c.id, q)
+    return view
+
+
+def modelled_view(chips: list[ChipEntry]) -> CostView:
+    from inferchip.catalog.assumptions import load_assumptions
+    from inferchip.cost.economics import manufacturing_cost_usd
+    from inferchip.cost.silicon import NoSiliconDataError
+
+    a = load_assumptions()
+    view = CostView("modelled", VIEW_LABELS["modelled"])
+    for c in chips:
+        if c.spec is None:
+            view.unpriced[c.id] = "no chip spec (die area, node, memory) for the silicon model"
+            continue
+        try:
+            lo, mid, hi = (float(manufacturing_cost_usd(c.spec, a, lv)["total_usd"])  # type: ignore[arg-type]
+                           for lv in ("low", "central", "high"))
+        except NoSiliconDataError as exc:
+            view.unpriced[c.id] = f"silicon model lacks data: {str(exc).splitlines()[0]}"
+            continue
+        except InvalidSettingError as exc:
+            view.unpriced[c.id] = f"outside the silicon model: {str(exc).splitlines()[0]}"
+            continue
+        lo, hi = min(lo, mid, hi), max(lo, mid, hi)
+        view.prices[c.id] = Price(mid, lo, hi, "modelled", "inferchip silicon model (cost.economics."
+                                  "manufacturing_cost_usd, catalog/assumptions.yaml); estimate ends of the spec "
+                                  "give the range" if hi > lo else "inferchip silicon model (no estimated figures)")
+    return view
+
+
+def cost_views(chips: list[ChipEntry], table: dict[str, Any] | None = None) -> list[CostView]:
+    """Both views, street first."""
+    return [street_view(chips, table), modelled_view(chips)]
+
+
+def npu_board(chip_id: str) -> bool:
+    """Is the chip deployed as a board of NPUs with a light host (catalog.competitors npu_board_chips)?"""
+    try:
+        from inferchip.catalog.competitors import npu_board_chips
+    except ImportError:
+        return False
+    return chip_id in npu_board_chips()
+
+
+def host_of(chip_id: str, gpu_host: bool = False) -> tuple[float, float, bool]:
+    """(host idle W, host W per accelerator, NPU board?) of a chip: the ``host.npu_board_*`` assumptions
+    for an NPU-board chip (unless ``gpu_host``: the ledger's alternative), else the GPU server's."""
+    from inferchip.catalog.assumptions import load_assumptions
+
+    a = load_assumptions()
+    h = a.host  # type: ignore[attr-defined]
+    if npu_board(chip_id) and not gpu_host and h.npu_board_host_idle_w is not None:
+        return h.npu_board_host_idle_w.value, h.npu_board_host_per_accelerator_w.value, True
+    return a.number("host.host_idle_w"), a.number("host.host_per_accelerator_w"), False
+
+
+GPU_HOST_MIN_ACCELERATORS = 8  # an HGX/OAM server's host serves 8 accelerators (cost.economics)
+
+
+def host_share(chips_used: float, npu: bool) -> float:
+    """Accelerators sharing one host: a GPU server's 8 at least; an NPU board's own chips."""
+    return chips_used if npu else max(chips_used, GPU_HOST_MIN_ACCELERATORS)
+
+
+def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: list[CostView],
+                  price_mult: float = 1.0) -> None:
+    """Put every row's money figures on the street view's basis (None where the chip is unpriced
+    there), with the basis and source named, and add the modelled-cost view beside them; wall
+    power per chip with the chip's own host (:func:`host_of`)."""
+    from inferchip.catalog.assumptions import load_assumptions
+    from inferchip.review.judge import tco_per_hour, wall_power_per_chip_w
+
+    a = load_assumptions()
+    fan, psu = a.number("host.fan_power_fraction"), a.number("host.psu_efficiency")
+    by_id = {c.id: c for c in chips}
+    street = next(v for v in views if v.name == "street")
+    modelled = next(v for v in views if v.name == "modelled")
+    for r in rows:
+        c = by_id[r["chip_id"]]
+        s, m = street.prices.get(c.id), modelled.prices.get(c.id)
+        r.update(chip_price_usd=s.usd if s else None, price_basis=s.basis if s else None,
+                 price_source=s.source if s else street.unpriced.get(c.id),
+                 manufacturing_cost_usd=m.usd if m else None, tco_usd_per_hour_per_chip=None,
+                 usd_per_million_tokens=None, output_tokens_per_s_per_usd_capex=None,
+                 usd_per_million_tokens_modelled=None)
+        board, tput = r.get("power_w_per_chip"), r.get("output_tokens_per_s_per_chip")
+        if r["status"] != "ok" or board is None or not tput:
+            continue
+        idle, per, npu = host_of(c.id)
+        n = host_share(float(r["num_chips"] or 1), npu)
+        wall = float(wall_power_per_chip_w(np.float64(board), np.float64(n), np.float64(idle), np.float64(per),
+                                           fan, psu))
+        r["wall_power_w_per_chip"] = wall
+        for price, col in ((s, "usd_per_million_tokens"), (m, "usd_per_million_tokens_modelled")):
+            if price is None:
+                continue
+            usd = price.usd * price_mult
+            per_h = float(tco_per_hour(np.float64(usd), np.float64(wall), np.bool_(npu)))
+            r[col] = per_h / (3600.0 * tput) * 1e6
+            if col == "usd_per_million_tokens":
+                r["chip_price_usd"] = usd
+                r["tco_usd_per_hour_per_chip"] = per_h
+                r["output_tokens_per_s_per_usd_capex"] = tput / usd
+
+
+def prediction_figures(p: Any, chip: ChipEntry, views: list[CostView], price_mult: float = 1.0) -> dict[str, Any]:
+    """A prediction's figures of merit with its money on the street view's basis (as the rows)."""
+    from inferchip.review.cases import figures
+
+    row: dict[str, Any] = {"chip_id": chip.id, "status": "ok", "num_chips": p.num_chips, **figures(p)}
+    restate_money([row], [chip], views, price_mult)
+    return row

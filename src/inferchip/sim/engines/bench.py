@@ -1,0 +1,152 @@
+"""A closed-loop serving benchmark, simulated as vLLM's ``benchmark_serving.py`` runs it
+(InferenceMAX: ``--request-rate inf --max-concurrency C --num-prompts 10C --ignore-eos
+--random-range-ratio 0.8``).
+
+* ``C`` clients; each sends its next request the moment its last one finished, plus the
+  engine's per-request host time (HTTP, tokenisation, admission: ``request_overhead_s``,
+  which every request also waits before its first token). All clients start at once, as the
+  benchmark's ``inf`` rate does; their lengths are drawn independently, so after the first
+  request they are no longer in step.
+* Request lengths uniform in ``[0.8 L, L]`` (whole tokens), input and output independent.
+* The engine admits at most its running-batch cap (``max_num_seqs``, and KV blocks); the rest
+  wait in its queue, and that wait is part of TTFT. More clients than the KV cache holds wait
+  too: never refused.
+* Figures as the benchmark computes them, from the same run: mean TTFT, mean per-request
+  TPOT ``(E2E - TTFT) / (output - 1)``, and output tokens over the benchmark's duration
+  (first send to last finish).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from inferchip.sim.arrivals import ClosedLoopArrivals
+from inferchip.sim.lengths import FixedLength, UniformLength
+from inferchip.sim.metrics import SimResult
+from inferchip.sim.scheduler import SchedulerConfig
+from inferchip.sim.simulate import KVLink, Pool, run_pools, simulate
+from inferchip.sim.steptime import StepTimer
+
+RANGE_RATIO = 0.8  # benchmark_serving --random-range-ratio: lengths uniform in [0.8 L, L]
+
+
+def uniform_length(nominal_tokens: float, ratio: float = RANGE_RATIO) -> UniformLength | FixedLength:
+    """Whole-token lengths uniform in ``[ratio L, L]`` (a fixed length where the range is empty)."""
+    lo, hi = max(1, math.ceil(ratio * nominal_tokens)), max(1, int(nominal_tokens))
+    if hi <= lo:
+        return FixedLength(tokens=hi)
+    mean = (lo + hi) // 2
+    return UniformLength(mean_tokens=mean, spread_tokens=min(mean - lo, hi - mean))
+
+
+def mtp_output_steps(nominal_tokens: float, tokens_per_step: float,
+                     ratio: float = RANGE_RATIO) -> UniformLength | FixedLength:
+    """Engine steps of a request whose output is uniform in ``[ratio L, L]`` when every decode
+    step emits ``tokens_per_step`` tokens on average: the first token (prefill) and
+    ``(out - 1) / tokens_per_step`` decode steps."""
+    lo = 1 + max(0, math.ceil((max(1, math.ceil(ratio * nominal_tokens)) - 1) / tokens_per_step))
+    hi = 1 + max(0, math.ceil((max(1, int(nominal_tokens)) - 1) / tokens_per_step))
+    if hi <= lo:
+        return FixedLength(tokens=hi)
+    mean = (lo + hi) // 2
+    return UniformLength(mean_tokens=mean, spread_tokens=min(mean - lo, hi - mean))
+
+
+@dataclass(frozen=True)
+class BenchFigures:
+    """What the benchmark reports, from one simulated run (seconds, tokens/s of the simulated system)."""
+
+    ttft_s: float
+    tpot_s: float
+    e2e_s: float
+    output_tokens_per_s: float
+    requests: int
+    running_mean: float  # sequences in the engine's batch, time-weighted
+    queue_s: float  # mean wait before a request was first scheduled
+    steps: int
+
+    def as_dict(self) -> dict[str, float]:
+        return {"ttft_ms": self.ttft_s * 1e3, "tpot_ms": self.tpot_s * 1e3, "e2e_ms": self.e2e_s * 1e3,
+                "output_tokens_per_s": self.output_tokens_per_s, "requests": self.requests,
+                "running_mean": self.running_mean, "queue_ms": self.queue_s * 1e3, "steps": self.steps}
+
+
+def closed_loop_run(step_model: Any, concurrency: int, input_tokens: Any, output_tokens: Any,
+                    config: SchedulerConfig, *, num_requests: int, seed: int = 0, replicas: int = 1,
+                    request_overhead_s: float = 0.0, tokens_per_step: float = 1.0,
+                    step_timer: StepTimer | None = None, bench_requests: int | None = None) -> BenchFigures:
+    """Simulate the benchmark (module doc) on ``replicas`` engine instances. ``output_tokens``
+    are engine steps of output (the first token included); with MTP each decode step emits
+    ``tokens_per_step`` tokens, so a request of ``s`` steps emits ``1 + (s - 1) tokens_per_step``."""
+    spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
+                              think_time_s=request_overhead_s)
+    res = simulate(step_model, spec, num_requests=num_requests, seed=seed, scheduler_config=config,
+                   replicas=replicas, step_timer=step_timer)
+    return bench_figures(res, request_overhead_s, tokens_per_step, bench_requests, concurrency)
+
+
+def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: int, input_tokens: Any,
+                           output_tokens: Any, prefill_config: SchedulerConfig, decode_config: SchedulerConfig, *,
+                           num_requests: int, seed: int, prefill_replicas: int, decode_replicas: int,
+                           kv_bytes_per_token: float, link_bytes_per_s: float, link_latency_s: float,
+                           request_overhead_s: float = 0.0, tokens_per_step: float = 1.0,
+                           timers: tuple[StepTimer, StepTimer] | None = None,
+                           bench_requests: int | None = None) -> BenchFigures:
+    """:func:`closed_loop_run` on a prefill pool and a decode pool joined by a KV link
+    (:func:`~inferchip.sim.simulate.run_pools`)."""
+    spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
+                              think_time_s=request_overhead_s)
+    t_pre, t_dec = timers if timers is not None else (None, None)
+    pools = [Pool(prefill_model, prefill_config, prefill_replicas, "prefill_", t_pre),
+             Pool(decode_model, decode_config, decode_replicas, "decode_", t_dec)]
+    res = run_pools(pools, KVLink(kv_bytes_per_token, link_bytes_per_s, link_latency_s), spec, duration_s=None,
+                    num_requests=num_requests, seed=seed, slo_ttft_s=None, slo_tpot_s=None, progress=None,
+                    router="least_loaded", exact_step_times=False, max_time_s=None, max_drain_s=None)
+    return bench_figures(res, request_overhead_s, tokens_per_step, bench_requests, concurrency)
+
+
+def bench_figures(res: SimResult, request_overhead_s: float, tokens_per_step: float,
+                  bench_requests: int | None = None, concurrency: int = 1) -> BenchFigures:
+    """The benchmark's figures from a simulated closed-loop run (module doc).
+
+    A run shorter than the benchmark (``bench_requests`` > simulated requests) stands for it:
+    the first ``concurrency`` requests (the start, all sent at once) keep weight 1, the later
+    ones (steady state) stand for all of the benchmark's later requests, and the benchmark lasts
+    the simulated span plus its missing rounds of steady-state requests."""
+    r = res.requests
+    fin = res.finished
+    n_sim = int(r["arrival_s"].size)
+    first = np.arange(n_sim) < concurrency
+    later_weight = 1.0
+    if bench_requests is not None and bench_requests > n_sim > concurrency:
+        later_weight = (bench_requests - concurrency) / (n_sim - concurrency)
+    w = np.where(first, 1.0, later_weight)[fin]
+    ttft = res.ttft_s[fin] + request_overhead_s
+    e2e = res.e2e_s[fin] + request_overhead_s
+    steps = r["output_tokens"][fin].astype(float)
+    emitted = 1.0 + (steps - 1.0) * tokens_per_step
+    many = emitted > 1.5
+    tpot = (e2e[many] - ttft[many]) / (emitted[many] - 1.0)
+
+    def mean(x: np.ndarray, wt: np.ndarray) -> float:
+        return float(np.average(x, weights=wt)) if x.size and wt.sum() > 0 else math.nan
+
+    start = float(r["arrival_s"].min()) - request_overhead_s if n_sim else 0.0
+    end = float(r["finish_s"][fin].max()) if fin.any() else math.nan
+    span = end - start
+    later = ~first[fin]
+    if later_weight > 1.0 and later.any():
+        missing_rounds = (later_weight - 1.0) * float(later.sum()) / concurrency
+        span += missing_rounds * float(e2e[later].mean())
+    s = res.steps
+    busy = float(s["duration_s"].sum())
+    running = float(np.sum(s["running"] * s["duration_s"]) / busy) if busy > 0 else 0.0
+    queue = r["first_scheduled_s"][fin] - r["arrival_s"][fin]
+    return BenchFigures(
+        ttft_s=mean(ttft, w), tpot_s=mean(tpot, w[many]), e2e_s=mean(e2e, w),
+        output_tokens_per_s=float((emitted * w).sum() / span) if span > 0 else math.nan,
+        requests=int(fin.sum()), running_mean=running, queue_s=mean(queue, w), steps=int(s["start_s"].size))

@@ -1,0 +1,62 @@
+"""A replica's step as an engine runs it: decode batches padded to a CUDA-graph bucket, and
+under MTP speculative decoding every decoding sequence verifying its draft tokens.
+
+* **CUDA-graph padding** (vLLM, SGLang, TensorRT-LLM capture decode graphs for fixed batch
+  sizes): a decode-only step of ``n`` sequences per rank runs the graph of the next captured
+  size, 1, 2, 4 and then multiples of ``graph_batch_step`` up to ``graph_max_batch``; the
+  padded rows cost GEMM and MoE work but hold no KV cache. Above the largest graph the batch
+  runs unpadded.
+* **MTP** (multi-token prediction as a draft model): each decoding sequence feeds ``1 + k``
+  tokens through the model per step (its token and ``k`` drafts to verify) and keeps the
+  accepted ones; the step costs ``k`` more tokens per decoding sequence. How many tokens a
+  step emits is the caller's business (:func:`~inferchip.sim.engines.bench.mtp_output_steps`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+def padded_batch(seqs: np.ndarray, step: int, largest: int) -> np.ndarray:
+    """Captured graph size for ``seqs`` decode sequences (vectorised): 1, 2, 4, then the next
+    multiple of ``step`` up to ``largest``; unchanged above ``largest`` or at 0."""
+    n = np.asarray(seqs, dtype=np.int64)
+    up = -(-n // step) * step
+    small = np.where(n <= 1, n, np.where(n <= 2, 2, 4))
+    out = np.where(n <= 4, small, np.minimum(up, largest))
+    return np.where(n > largest, n, out)
+
+
+@dataclass
+class EngineStepModel:
+    """Wraps a step model (:class:`~inferchip.sim.protocol.StepModel`) with the engine's padding
+    and MTP verify tokens. ``ranks``: attention-DP ranks the decode batch is spread over (each
+    pads its own share)."""
+
+    inner: Any
+    graph_batch_step: int = 8
+    graph_max_batch: int = 512
+    verify_tokens: int = 0  # MTP draft tokens per decoding sequence and step (0: no MTP)
+    ranks: int = 1
+
+    def step_time_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs) -> np.ndarray:
+        n = np.asarray(num_decode_seqs, dtype=np.int64)
+        tokens = np.asarray(num_tokens, dtype=np.int64)
+        decode_only = (tokens == n) & (np.asarray(prefill_attn_pairs, dtype=float) == 0)
+        per_rank = -(-n // self.ranks)
+        padded = np.where(decode_only, padded_batch(per_rank, self.graph_batch_step, self.graph_max_batch)
+                          * self.ranks, n)
+        padded = np.maximum(padded, n)
+        extra = padded - n + self.verify_tokens * padded
+        return self.inner.step_time_s(tokens + extra, padded, decode_kv_tokens, prefill_attn_pairs)
+
+    @property
+    def kv_capacity_tokens(self) -> int:
+        return int(self.inner.kv_capacity_tokens)
+
+    @property
+    def num_chips(self) -> int:
+        return int(self.inner.num_chips)

@@ -1,0 +1,143 @@
+"""Two queue engines for vision work whose service time depends only on the batch size.
+
+* :func:`fifo_finish_s`: one server, jobs in a fixed order, each with its own service time. The
+  Lindley recursion ``f_j = max(r_j, f_{j-1}) + s_j`` unrolls to
+  ``f_j = C_j + max_{i<=j} (r_i - C_{i-1})`` with ``C`` the running sum of service times, so a whole
+  hour of frames is two ``cumsum`` and one ``maximum.accumulate`` (no loop per job).
+* :func:`dynamic_batches`: requests arriving at given times, served by ``devices`` identical
+  servers that each take up to ``max_batch`` waiting requests when they fall free (optionally
+  waiting up to ``max_queue_delay_s`` for a fuller batch). The batch a server takes depends on the
+  previous batches, so this is a loop, but one step per *batch* (not per request or event) with
+  Python floats and :mod:`bisect` on the sorted arrivals.
+
+Service times come from a :data:`ServiceTime` callable: batch sizes (integer array) -> seconds per
+batch, as the vision cost model returns them (``frame_cost(...).latency_s``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from inferchip.errors import InvalidSettingError
+
+ServiceTime = Callable[[np.ndarray], np.ndarray]
+"""Batch sizes (int array, each >= 1) -> seconds to serve one batch of that size (same shape)."""
+
+PERCENTILES = (50.0, 90.0, 99.0, 99.9)
+
+
+def service_table(service: ServiceTime, max_batch: int) -> np.ndarray:
+    """Seconds per batch for batch sizes ``0..max_batch`` (index = batch size; entry 0 is 0).
+
+    Raises InvalidSettingError when ``max_batch < 1`` or a service time is not a finite positive
+    number (naming the batch size and the value).
+    """
+    if isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) or max_batch < 1:
+        raise InvalidSettingError(f"max_batch = {max_batch!r}: must be a whole number >= 1")
+    batches = np.arange(1, int(max_batch) + 1)
+    times = np.asarray(service(batches), dtype=float).reshape(-1)
+    if times.shape != batches.shape:
+        raise InvalidSettingError(
+            f"the service-time function returned {times.shape[0]} values for {batches.shape[0]} batch sizes")
+    bad = ~np.isfinite(times) | (times <= 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InvalidSettingError(
+            f"service time at batch {i + 1} = {times[i]!r} s: must be a finite number of seconds > 0")
+    return np.concatenate(([0.0], times))
+
+
+def fifo_finish_s(ready_s: np.ndarray, service_s: np.ndarray) -> np.ndarray:
+    """Finish times of jobs served one at a time in the given order by one server.
+
+    Job ``j`` starts at ``max(ready_s[j], finish[j-1])`` and takes ``service_s[j]`` seconds
+    (Lindley's recursion), computed without a loop: ``finish_j = C_j + max_{i<=j}(ready_i - C_{i-1})``
+    where ``C`` is the cumulative service time.
+    """
+    ready = np.asarray(ready_s, dtype=float)
+    service = np.asarray(service_s, dtype=float)
+    if ready.shape != service.shape:
+        raise InvalidSettingError(f"{ready.shape[0]} ready times but {service.shape[0]} service times")
+    if ready.size == 0:
+        return ready.copy()
+    total = np.cumsum(service)
+    return total + np.maximum.accumulate(ready - (total - service))
+
+
+def dynamic_batches(
+    arrivals_s: np.ndarray,
+    table_s: np.ndarray,
+    *,
+    devices: int = 1,
+    max_queue_delay_s: float = 0.0,
+    noise: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Serve requests arriving at sorted ``arrivals_s`` with dynamic batching on ``devices`` servers.
+
+    When a server falls free it takes every waiting request up to ``max_batch = len(table_s) - 1``
+    (at least one: an idle server starts at the next arrival). With ``max_queue_delay_s > 0`` it
+    waits, from the oldest waiting request's arrival, up to that delay for a full batch (as a
+    serving framework's batching window does). A batch of ``b`` takes ``table_s[b]`` seconds, times
+    ``noise[j]`` for the ``j``-th batch when a multiplier per batch is given (at least one per request).
+
+    Returns ``(finish_s per request, batch size per batch, device per batch)``.
+    """
+    arr = np.asarray(arrivals_s, dtype=float)
+    if arr.size and (not np.all(np.isfinite(arr)) or np.any(np.diff(arr) < 0)):
+        raise InvalidSettingError("arrival times must be finite and sorted")
+    if isinstance(devices, bool) or not isinstance(devices, (int, np.integer)) or devices < 1:
+        raise InvalidSettingError(f"devices = {devices!r}: must be a whole number >= 1")
+    if not math.isfinite(max_queue_delay_s) or max_queue_delay_s < 0:
+        raise InvalidSettingError(f"max_queue_delay_s = {max_queue_delay_s!r}: must be a finite number >= 0")
+    max_batch = len(table_s) - 1
+    table = [float(x) for x in table_s]
+    times = arr.tolist()
+    n = len(times)
+    finish = np.empty(n)
+    sizes: list[int] = []
+    owners: list[int] = []
+    mult = None if noise is None else np.asarray(noise, dtype=float).tolist()
+    if mult is not None and len(mult) < n:
+        raise InvalidSettingError(f"{len(mult)} noise multipliers for {n} requests: need one per request")
+    free = [0.0] * int(devices)
+    i = 0
+    while i < n:
+        dev = min(range(len(free)), key=free.__getitem__)
+        start = max(free[dev], times[i])
+        if max_queue_delay_s > 0 and i + max_batch - 1 < n:
+            full_at = times[i + max_batch - 1]
+            start = max(start, min(times[i] + max_queue_delay_s, full_at))
+        elif max_queue_delay_s > 0:
+            start = max(start, times[i] + max_queue_delay_s)
+        j = bisect.bisect_right(times, start, i, min(n, i + max_batch))
+        b = max(1, j - i)
+        end = start + (table[b] if mult is None else table[b] * mult[len(sizes)])
+        finish[i:i + b] = end
+        free[dev] = end
+        sizes.append(b)
+        owners.append(dev)
+        i += b
+    return finish, np.asarray(sizes, dtype=int), np.asarray(owners, dtype=int)
+
+
+def percentile_s(values_s: np.ndarray, q: float) -> float:
+    """The ``q``-th percentile by nearest rank (the sample at rank ceil(q/100 * n), as MLPerf LoadGen
+    reports per-query latency percentiles); NaN for no samples."""
+    v = np.asarray(values_s, dtype=float)
+    if v.size == 0:
+        return float("nan")
+    return float(np.percentile(v, q, method="inverted_cdf"))
+
+
+def latency_summary_s(values_s: np.ndarray) -> dict[str, float]:
+    """p50/p90/p99/p99.9 (nearest rank), mean and max of latencies in seconds, keyed ``p50`` ..."""
+    v = np.asarray(values_s, dtype=float)
+    qs = np.percentile(v, PERCENTILES, method="inverted_cdf") if v.size else [float("nan")] * len(PERCENTILES)
+    out = {f"p{q:g}": float(x) for q, x in zip(PERCENTILES, qs, strict=True)}
+    out["mean"] = float(v.mean()) if v.size else float("nan")
+    out["max"] = float(v.max()) if v.size else float("nan")
+    return out

@@ -1,0 +1,332 @@
+"""A camera rig: ``cameras`` cameras at ``fps`` frames/s through one or more networks on a chip.
+
+Arrivals. Camera ``c`` takes its ``k``-th frame at ``phase_c + k / fps + jitter_ck``: phases are
+drawn uniformly over ``phase_spread`` of a frame period (default 0.1: a hardware-triggered rig whose
+cameras are close to, but not in, lock-step; 1.0 = free-running cameras) and the jitter is
+normal with standard deviation ``jitter_fraction`` of the period, clipped at 3 sigma (at most
+0.3 period, so a camera's frames never swap). Both come from one seeded generator: the same seed
+gives the same frames and the same figures.
+
+Stages. Each network is a :class:`Stage` with its service time and chip power per batch size.
+A *per-camera* stage takes one sample per camera frame (a detector on one 8 MP image); a *rig*
+stage takes one sample per tick of all cameras (BEVFormer over the six views, a planner).
+
+Batching. ``tick`` (default): the ``k``-th frames of all cameras form one job, started when the
+last of them has arrived; per-camera stages run at batch = cameras (split into batches of at most
+``max_batch``, run one after another), rig stages at batch 1, in the order given. ``frame``: each
+frame is a job at batch 1 in arrival order; the frame that completes tick ``k`` (the last to arrive)
+also runs the rig stages, and every frame of the tick gets its result then. Either way the jobs
+form one FIFO queue on the chip (several chips act as one, their service times coming from the
+cost model at that chip count), solved without a loop by :func:`~inferchip.sim.vision.queue.fifo_finish_s`.
+
+Deadlines. A frame is late when its result arrives after the same camera's next frame (the result
+is stale before it is used) or, when a deadline is given, more than ``deadline_s`` after capture.
+
+Power budget (clock throttling). Busy power is the cost model's chip power while a batch runs;
+idle power is drawn all the time. Without a budget the chip runs at full clock. With a budget ``W``
+below the run's average power, the clock runs at a fraction ``s <= 1``: every service time
+stretches by ``1/s`` (all work treated as clock-bound: an upper bound on the slowdown, since
+memory-bound layers slow less) and dynamic power (busy minus idle) scales as ``s**3`` (DVFS with
+voltage proportional to frequency, P = C V^2 f). The average power is then
+``idle + D s^2`` while the chip keeps up (utilisation ``u/s < 1``; ``D`` = dynamic energy per
+second at full clock) and ``idle + (D/u) s^3`` when it is saturated; ``s`` solves ``P(s) = W``.
+A budget at or below idle power is an error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inferchip.errors import InvalidSettingError
+from inferchip.sim.vision.queue import fifo_finish_s, latency_summary_s
+
+BATCHING = ("tick", "frame")
+MAX_FRAMES = 50_000_000  # frames of all cameras in one run: ~1 GB of float64 arrays
+MAX_CAMERAS = 1_000
+MAX_FPS = 10_000.0
+
+
+def _whole(name: str, value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
+        raise InvalidSettingError(f"{name} = {value!r}: must be a whole number from {lo:,} to {hi:,}")
+    return int(value)
+
+
+def _positive(name: str, value: Any, hi: float) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InvalidSettingError(f"{name} = {value!r}: must be a number") from None
+    if isinstance(value, bool) or not math.isfinite(v) or not 0 < v <= hi:
+        raise InvalidSettingError(f"{name} = {value!r}: must be a finite number > 0 and at most {hi:g}")
+    return v
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One network of the rig: seconds and chip watts per batch (index = batch size; index 0 unused)."""
+
+    name: str
+    per_camera: bool
+    latency_s: np.ndarray
+    power_w: np.ndarray
+
+    def __post_init__(self) -> None:
+        t = np.asarray(self.latency_s, dtype=float)
+        p = np.asarray(self.power_w, dtype=float)
+        if t.ndim != 1 or t.shape != p.shape or t.size < 2:
+            raise InvalidSettingError(f"stage {self.name}: latency and power tables must be 1-D, equal, batch 0..n")
+        if not (np.all(np.isfinite(t[1:])) and np.all(t[1:] > 0)):
+            raise InvalidSettingError(f"stage {self.name}: service times must be finite and > 0 s")
+        if not (np.all(np.isfinite(p[1:])) and np.all(p[1:] >= 0)):
+            raise InvalidSettingError(f"stage {self.name}: power must be finite and >= 0 W")
+        object.__setattr__(self, "latency_s", t)
+        object.__setattr__(self, "power_w", p)
+
+    @property
+    def max_batch(self) -> int:
+        return self.latency_s.size - 1
+
+    def job(self, samples: int, cap: int, idle_w: float) -> tuple[float, float]:
+        """(seconds, dynamic joules) to serve ``samples`` in batches of at most ``cap``, one after another."""
+        cap = min(cap, self.max_batch)
+        full, rest = divmod(samples, cap)
+        t = full * self.latency_s[cap] + (self.latency_s[rest] if rest else 0.0)
+        dyn = full * self.latency_s[cap] * max(self.power_w[cap] - idle_w, 0.0)
+        if rest:
+            dyn += self.latency_s[rest] * max(self.power_w[rest] - idle_w, 0.0)
+        return float(t), float(dyn)
+
+
+@dataclass(frozen=True)
+class RigLoad:
+    """What the rig asks of the chip: cameras, frame rate, run length, batching, deadline, seed."""
+
+    cameras: int
+    fps: float
+    duration_s: float = 60.0
+    seed: int = 0
+    deadline_s: float | None = None
+    batching: str = "tick"
+    jitter_fraction: float = 0.01
+    max_batch: int | None = None
+    phase_spread: float = 0.1
+
+    def __post_init__(self) -> None:
+        _whole("cameras", self.cameras, 1, MAX_CAMERAS)
+        _positive("fps", self.fps, MAX_FPS)
+        _positive("duration_s", self.duration_s, 1e7)
+        _whole("seed", self.seed, 0, 2**63 - 1)
+        if self.deadline_s is not None:
+            _positive("deadline_s", self.deadline_s, 1e6)
+        if self.batching not in BATCHING:
+            raise InvalidSettingError(f"batching = {self.batching!r}: allowed {', '.join(BATCHING)}")
+        j = self.jitter_fraction
+        if isinstance(j, bool) or not isinstance(j, (int, float)) or not (math.isfinite(j) and 0 <= j <= 0.1):
+            raise InvalidSettingError(f"jitter_fraction = {j!r}: must be a number from 0 to 0.1 of a frame period")
+        p = self.phase_spread
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not (math.isfinite(p) and 0 <= p <= 1):
+            raise InvalidSettingError(f"phase_spread = {p!r}: must be a number from 0 to 1 of a frame period")
+        if self.max_batch is not None:
+            _whole("max_batch", self.max_batch, 1, MAX_CAMERAS)
+        if self.frames_per_camera < 1:
+            raise InvalidSettingError(
+                f"duration_s = {self.duration_s:g} at fps = {self.fps:g} holds no whole frame; run at least 1/fps s")
+        if self.frames_per_camera * self.cameras > MAX_FRAMES:
+            raise InvalidSettingError(
+                f"{self.cameras} cameras x {self.frames_per_camera:,} frames is above {MAX_FRAMES:,} frames in one "
+                "run; shorten duration_s")
+
+    @property
+    def period_s(self) -> float:
+        return 1.0 / self.fps
+
+    @property
+    def frames_per_camera(self) -> int:
+        return int(math.floor(self.duration_s * self.fps + 1e-9))
+
+
+def camera_arrivals_s(load: RigLoad) -> np.ndarray:
+    """Capture times, shape (cameras, frames): seeded phases over one period plus clipped normal jitter."""
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([load.seed, 0x716])))
+    period = load.period_s
+    phases = rng.uniform(0.0, load.phase_spread * period, size=(load.cameras, 1))
+    k = np.arange(load.frames_per_camera, dtype=float)[None, :] * period
+    jitter = rng.standard_normal((load.cameras, load.frames_per_camera)) * (load.jitter_fraction * period)
+    np.clip(jitter, -3 * load.jitter_fraction * period, 3 * load.jitter_fraction * period, out=jitter)
+    return phases + k + jitter
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """The clock fraction a power budget imposes, and the power without it."""
+
+    clock_fraction: float
+    power_unthrottled_w: float
+    budget_w: float | None
+
+
+def throttle_for_budget(idle_w: float, dynamic_w: float, utilisation: float, budget_w: float | None) -> Throttle:
+    """Clock fraction ``s`` at which average power ``idle + D s^2`` (or ``idle + (D/u) s^3`` when
+    saturated, ``u/s >= 1``) meets the budget; ``s = 1`` when the budget is not binding.
+
+    ``dynamic_w`` (D) is the dynamic energy of the offered work per second of the run and ``utilisation``
+    (u) the offered busy time per second, both at full clock; u > 1 means the chip cannot keep up and is
+    busy all the time, drawing ``idle + D/u``."""
+    unthrottled = idle_w + dynamic_w * min(1.0, 1.0 / utilisation) if utilisation > 0 else idle_w
+    if budget_w is None or budget_w >= unthrottled or dynamic_w <= 0:
+        return Throttle(1.0, unthrottled, budget_w)
+    if budget_w <= idle_w:
+        raise InvalidSettingError(
+            f"power budget {budget_w:g} W is at or below the chip's idle power {idle_w:.4g} W: no clock meets it")
+    head = budget_w - idle_w
+    s = math.sqrt(head / dynamic_w)
+    if s < utilisation:  # the chip would be saturated at that clock: busy all the time
+        s = (head * utilisation / dynamic_w) ** (1.0 / 3.0)
+    return Throttle(min(1.0, s), unthrottled, budget_w)
+
+
+@dataclass
+class RigResult:
+    """Per-frame capture and result times (cameras, frames) and the chip's busy time and energy."""
+
+    load: RigLoad
+    stages: tuple[str, ...]
+    arrivals_s: np.ndarray
+    result_s: np.ndarray
+    busy_s: float
+    dynamic_energy_j: float
+    idle_w: float
+    throttle: Throttle
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def latency_s(self) -> np.ndarray:
+        return self.result_s - self.arrivals_s
+
+    def late(self) -> tuple[np.ndarray, np.ndarray]:
+        """(late after the same camera's next frame, late after the deadline), boolean (cameras, frames)."""
+        nxt = np.empty_like(self.arrivals_s)
+        nxt[:, :-1] = self.arrivals_s[:, 1:]
+        nxt[:, -1] = self.arrivals_s[:, -1] + self.load.period_s
+        stale = self.result_s > nxt
+        if self.load.deadline_s is None:
+            return stale, np.zeros_like(stale)
+        return stale, self.latency_s > self.load.deadline_s
+
+    def summary(self) -> dict[str, Any]:
+        lat = self.latency_s.reshape(-1)
+        stale, over = self.late()
+        frames = int(lat.size)
+        start = min(0.0, float(self.arrivals_s.min()))  # jitter may put the first frame just before 0
+        makespan = max(self.load.duration_s, float(self.result_s.max())) - start
+        energy = self.idle_w * makespan + self.dynamic_energy_j
+        stats = latency_summary_s(lat)
+        return {
+            "cameras": self.load.cameras, "fps": self.load.fps, "duration_s": self.load.duration_s,
+            "frames": frames, "batching": self.load.batching, "stages": list(self.stages),
+            "seed": self.load.seed, "deadline_ms": None if self.load.deadline_s is None else self.load.deadline_s * 1e3,
+            "latency_ms": {k: v * 1e3 for k, v in stats.items()},
+            "jitter_ms": float(lat.std()) * 1e3,
+            "deadline_miss_rate": float(np.mean(stale | over)),
+            "late_after_next_frame_rate": float(np.mean(stale)),
+            "late_after_deadline_rate": float(np.mean(over)),
+            "utilisation": self.busy_s / makespan,
+            "offered_load": self.busy_s / self.load.duration_s,
+            "capacity_frames_per_s": frames / self.busy_s if self.busy_s > 0 else float("inf"),
+            "power_w": energy / makespan,
+            "energy_per_frame_j": energy / frames,
+            "clock_fraction": self.throttle.clock_fraction,
+            "power_unthrottled_w": self.throttle.power_unthrottled_w,
+            "power_budget_w": self.throttle.budget_w,
+            "notes": list(self.notes),
+        }
+
+
+def _check_stages(stages: tuple[Stage, ...], load: RigLoad) -> int:
+    if not stages:
+        raise InvalidSettingError("a rig needs at least one network")
+    cap = load.max_batch or load.cameras
+    for st in stages:
+        if st.per_camera and load.batching == "tick" and st.max_batch < min(cap, load.cameras):
+            raise InvalidSettingError(
+                f"stage {st.name}: service times known up to batch {st.max_batch}, the rig needs "
+                f"{min(cap, load.cameras)}")
+    return cap
+
+
+def simulate_rig(load: RigLoad, stages: tuple[Stage, ...], *, idle_w: float,
+                 power_budget_w: float | None = None) -> RigResult:
+    """Run the rig for ``load.duration_s``: every frame's capture and result time, busy time, energy."""
+    cap = _check_stages(stages, load)
+    if not (math.isfinite(idle_w) and idle_w >= 0):
+        raise InvalidSettingError(f"idle power {idle_w!r} W: must be a finite number >= 0")
+    if power_budget_w is not None:
+        _positive("power_budget_w", power_budget_w, 1e7)
+    arr = camera_arrivals_s(load)
+    n_cam, n_frames = arr.shape
+    per_cam = [st.job(1 if load.batching == "frame" else n_cam, cap, idle_w) for st in stages if st.per_camera]
+    rig = [st.job(1, 1, idle_w) for st in stages if not st.per_camera]
+    t_cam, e_cam = sum(t for t, _ in per_cam), sum(e for _, e in per_cam)
+    t_rig, e_rig = sum(t for t, _ in rig), sum(e for _, e in rig)
+    if load.batching == "tick":
+        jobs = n_frames
+        busy1 = jobs * (t_cam + t_rig)
+        dyn1 = jobs * (e_cam + e_rig)
+    else:
+        busy1 = arr.size * t_cam + n_frames * t_rig
+        dyn1 = arr.size * e_cam + n_frames * e_rig
+    thr = throttle_for_budget(idle_w, dyn1 / load.duration_s, busy1 / load.duration_s, power_budget_w)
+    s = thr.clock_fraction
+    if load.batching == "tick":
+        ready = arr.max(axis=0)
+        finish = fifo_finish_s(ready, np.full(n_frames, (t_cam + t_rig) / s))
+        result = np.broadcast_to(finish, arr.shape).copy()
+    else:
+        flat = arr.reshape(-1)
+        order = np.argsort(flat, kind="stable")
+        last_cam = arr.argmax(axis=0)  # the camera whose frame completes each tick
+        closer = np.zeros(arr.shape, dtype=bool)
+        closer[last_cam, np.arange(n_frames)] = True
+        service = np.where(closer.reshape(-1)[order], t_cam + t_rig, t_cam) / s
+        fin_sorted = fifo_finish_s(flat[order], service)
+        own = np.empty_like(flat)
+        own[order] = fin_sorted
+        own = own.reshape(arr.shape)
+        result = np.broadcast_to(own[last_cam, np.arange(n_frames)], arr.shape).copy() if rig else own
+    notes = []
+    if s < 1.0:
+        notes.append(f"clock throttled to {s:.1%} to meet the {power_budget_w:g} W budget "
+                     f"(unthrottled average {thr.power_unthrottled_w:.4g} W)")
+    return RigResult(load, tuple(st.name for st in stages), arr, result, busy1 / s, dyn1 * s * s, idle_w, thr,
+                     tuple(notes))
+
+
+def deadline_curve(stages: tuple[Stage, ...], *, idle_w: float, cameras: np.ndarray, fps: np.ndarray,
+                   duration_s: float = 30.0, seed: int = 0, batching: str = "tick",
+                   deadline_s: float | None = None, threshold: float = 0.01,
+                   power_budget_w: float | None = None, max_batch: int | None = None,
+                   phase_spread: float = 0.1) -> dict[str, Any]:
+    """Deadline-miss rate over a grid of camera counts x frame rates, and per camera count the
+    highest frame rate in the grid whose miss rate stays at or under ``threshold``."""
+    if not (isinstance(threshold, (int, float)) and math.isfinite(threshold) and 0 <= threshold < 1):
+        raise InvalidSettingError(f"threshold = {threshold!r}: must be a fraction in [0, 1)")
+    cams = [int(c) for c in np.asarray(cameras).reshape(-1)]
+    rates = [float(f) for f in np.asarray(fps).reshape(-1)]
+    if not cams or not rates:
+        raise InvalidSettingError("the deadline curve needs at least one camera count and one frame rate")
+    miss = np.empty((len(cams), len(rates)))
+    for i, n in enumerate(cams):
+        for j, f in enumerate(rates):
+            load = RigLoad(n, f, duration_s=max(duration_s, 2.0 / f), seed=seed, deadline_s=deadline_s,
+                           batching=batching, max_batch=max_batch, phase_spread=phase_spread)
+            res = simulate_rig(load, stages, idle_w=idle_w, power_budget_w=power_budget_w)
+            stale, over = res.late()
+            miss[i, j] = float(np.mean(stale | over))
+    ok = miss <= threshold
+    best = [max((f for f, good in zip(rates, row, strict=True) if good), default=float("nan")) for row in ok]
+    return {"cameras": cams, "fps": rates, "miss_rate": miss, "threshold": threshold, "max_fps": best}

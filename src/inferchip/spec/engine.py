@@ -1,0 +1,65 @@
+"""A serving engine as data: the few things that make vLLM, SGLang, TensorRT-LLM, ATOM and
+Dynamo differ on the same chip (the catalogue is ``catalog/engines.yaml``, read by
+:mod:`inferchip.catalog.engines`).
+
+Each field is physical: host time per engine iteration, host time per request on the path to
+the first token (HTTP, tokenisation, admission, first detokenisation), the scheduler's
+running-batch cap and prefill token budget, the CUDA-graph batch buckets a decode batch is
+padded to, and per-class kernel efficiency (multipliers on the calibration's attainable
+fractions, 1 = the calibration's kernels). Fitted values say so in ``fitted_on``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+KERNEL_CLASSES = ("gemm", "attention", "memory", "link")
+
+
+class KernelEfficiency(BaseModel):
+    """Multipliers on the calibration's attainable fractions (the product is clipped to 1)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gemm: float = Field(1.0, gt=0.2, le=2.0, description="x gemm_compute_fraction")
+    attention: float = Field(1.0, gt=0.2, le=2.0, description="x attention_compute_fraction")
+    memory: float = Field(1.0, gt=0.2, le=2.0, description="x memory_bandwidth_fraction")
+    link: float = Field(1.0, gt=0.2, le=2.0, description="x link_bandwidth_fraction")
+
+
+class EngineSpec(BaseModel):
+    """One serving engine (see module doc). Times in seconds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    name: str
+    match: tuple[str, ...] = Field(min_length=1, description="Lower-case fragments of a case's `software` text.")
+    step_overhead_s: float = Field(ge=0, le=0.05, description="Host time per iteration not hidden by the device.")
+    request_overhead_s: float = Field(ge=0, le=2.0, description="Host time per request before its first token.")
+    max_num_seqs: int = Field(ge=1, le=65536, description="Running-batch cap per scheduler (per DP rank).")
+    chunk_tokens: int = Field(ge=64, le=1_048_576, description="Prefill token budget of one step (per DP rank).")
+    graph_batch_step: int = Field(8, ge=1, le=1024, description="Decode batches are padded to a multiple of this.")
+    graph_max_batch: int = Field(512, ge=1, le=65536, description="Largest captured decode batch (no padding above).")
+    kernel_efficiency: KernelEfficiency = Field(default_factory=KernelEfficiency)
+    mtp_draft_tokens: int = Field(1, ge=1, le=8, description="Draft tokens per step under MTP speculative decoding.")
+    mtp_acceptance: float = Field(0.85, gt=0, lt=1, description="Acceptance rate of each MTP draft token.")
+    sources: tuple[str, ...] = ()
+    fitted_on: str | None = None
+
+    def padded_batch(self, seqs: int) -> int:
+        """Decode batch the CUDA graph runs for ``seqs`` sequences (next bucket; unpadded above the largest)."""
+        if seqs <= 0 or seqs > self.graph_max_batch:
+            return seqs
+        if seqs <= 4:  # engines capture 1, 2, 4 before the regular step
+            return 1 if seqs == 1 else (2 if seqs == 2 else 4)
+        step = self.graph_batch_step
+        return min(self.graph_max_batch, -(-seqs // step) * step)
+
+    def mtp_tokens_per_step(self, draft_tokens: int | None = None, acceptance: float | None = None) -> float:
+        """Expected tokens one decode step emits per sequence with ``k`` chained draft tokens each
+        accepted with probability ``a`` (a draft is kept only if all before it were):
+        ``1 + a + a^2 + ... + a^k``."""
+        k = self.mtp_draft_tokens if draft_tokens is None else draft_tokens
+        a = self.mtp_acceptance if acceptance is None else acceptance
+        return float(sum(a**i for i in range(k + 1)))

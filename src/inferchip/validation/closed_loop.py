@@ -1,0 +1,248 @@
+"""Closed-loop serving rows (a ``server`` row with a ``concurrency``), simulated.
+
+A row such as InferenceMAX's is ``concurrency`` clients running vLLM's ``benchmark_serving``
+against one engine instance (:mod:`inferchip.sim.engines.bench`); its throughput, TTFT and
+TPOT rows come from one simulated run, shared by the three rows.
+
+What the row says, and how it is read (from the columns, the notes and the case id as the
+README of ``inferencemax_cases.csv`` defines the id's marks):
+
+* **Engine**: the ``software`` column matched against ``catalog/engines.yaml``
+  (:func:`~inferchip.catalog.engines.engine_for_software`); ``--engine`` overrides it; a
+  ``software`` text that matches no engine is an error naming the row and the column. The
+  engine sets the running-batch cap, the prefill chunk, the CUDA-graph buckets, its host
+  time per step (which replaces the calibration's ``step_overhead_s``) and per request, and
+  multiplies the calibration's kernel efficiencies.
+* **DP attention** (``-dpa`` or "DP-attention true"): a worker of ``W = max(tp, ep, chips)`` chips runs
+  attention data-parallel over its ``W`` chips with the experts expert-parallel over the same
+  chips (``Layout(tp=W, ep=W, attn_dp=True)``); a row's ``tp=1, ep=8`` is such a worker. Where
+  the row's ``ep`` is below ``W`` the experts are modelled expert-parallel over ``W`` anyway
+  (said in the notes). The engine's batch cap and chunk are per rank (times ``W``).
+* **MTP** (``-mtp-`` or "speculative decoding: mtp"): each decode step verifies the engine's
+  ``mtp_draft_tokens`` per sequence and emits ``1 + a + ... + a^k`` tokens
+  (:meth:`~inferchip.spec.engine.EngineSpec.mtp_tokens_per_step`, acceptance ``a`` sourced in
+  the engine catalogue).
+* **Disaggregation** (``-disagg-``): the notes give both pools ("P prefill GPUs (n worker(s),
+  TPt/EPe, DP-attention x) + D decode GPUs (...)"); each worker is a replica of its pool, the
+  KV cache of a prompt crosses to the decode pool over the scale-up link where both pools fit
+  in one scale-up domain, else over the prefill worker's scale-out links (all its chips in
+  parallel), at the calibration's link efficiency.
+* **Multi-node**: a worker wider than the chip's scale-up domain is refused unless it is an
+  attention-DP worker with its experts expert-parallel over all its chips (the layout then
+  says how it spans nodes: all-to-all over the scale-out network).
+* **Run length**: the benchmark sends ``10 x concurrency`` requests (InferenceMAX's
+  ``--num-prompts``); ``SIM_ROUNDS`` rounds of clients are simulated (at least ``MIN_REQUESTS``,
+  at most ``MAX_REQUESTS`` or two rounds): the first round as sent, the later requests weighted
+  to stand for the benchmark's steady state (:func:`num_requests`; the notes say so).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from inferchip.errors import DoesNotFitError, InvalidSettingError
+from inferchip.mapping.layout import Layout
+from inferchip.performance.phases import MappedModel
+from inferchip.performance.serving import ServingStepModel
+from inferchip.sim import SchedulerConfig
+from inferchip.sim.engines import BenchFigures, EngineStepModel, closed_loop_run, mtp_output_steps, uniform_length
+from inferchip.sim.engines.bench import closed_loop_disagg_run
+from inferchip.sim.steptime import StepTimer
+from inferchip.spec.engine import EngineSpec
+from inferchip.validation.cases import Case
+
+PROMPTS_PER_CLIENT = 10  # InferenceMAX benchmark_serving --num-prompts = 10 x concurrency
+MIN_REQUESTS = 16
+MAX_REQUESTS = 3000
+TIMER_REL_ERROR = 2.0**-6  # step times rounded to ~0.4 % per input (sim.steptime): 4x fewer model calls
+SIM_ROUNDS = 2  # rounds of clients simulated (see num_requests)
+SEED = 0
+
+_POOLS = re.compile(
+    r"(\d+) prefill GPUs \((\d+) worker\(s\), TP(\d+)/EP(\d+), DP-attention (true|false)\)\s*\+\s*"
+    r"(\d+) decode GPUs \((\d+) worker\(s\), TP(\d+)/EP(\d+), DP-attention (true|false)\)", re.IGNORECASE)
+_DPA = re.compile(r"DP-attention\s+true", re.IGNORECASE)
+_MTP = re.compile(r"speculative decoding:\s*mtp", re.IGNORECASE)
+
+
+class EngineRowError(InvalidSettingError):
+    """A row whose engine, layout or pools cannot be read; the message names the row and column."""
+
+
+@dataclass(frozen=True)
+class Worker:
+    """One engine instance: its chips, attention-DP, experts, and the row's own tp/ep."""
+
+    chips: int
+    tp: int
+    ep: int
+    dpa: bool
+
+    def layout(self) -> tuple[Layout, list[str]]:
+        if not self.dpa:
+            if self.tp < self.chips:  # the instance spans its chips: tensor-parallel over all of them
+                return Layout(tp=self.chips, ep=self.ep), [
+                    f"worker of {self.chips} chips stated as TP{self.tp} without attention DP: tp={self.chips}"]
+            return Layout(tp=self.tp, ep=self.ep), []
+        w = max(self.tp, self.ep, self.chips)
+        notes = [] if self.ep == w else [
+            f"attention DP over the worker's {w} chips with the row's tp={self.tp}/ep={self.ep}: experts modelled "
+            f"expert-parallel over {w}"]
+        return Layout(tp=w, ep=w, attn_dp=w > 1), notes
+
+
+@dataclass(frozen=True)
+class RowFacts:
+    """What a closed-loop row's columns, notes and id say about its system."""
+
+    engine: EngineSpec
+    mtp: bool
+    decode: Worker
+    decode_workers: int
+    prefill: Worker | None = None  # disaggregated: the prefill pool's worker
+    prefill_workers: int = 0
+
+
+def row_facts(case: Case, engine: EngineSpec | None = None) -> RowFacts:
+    """The facts of a closed-loop row (module doc); unreadable facts raise :class:`EngineRowError`."""
+    from inferchip.catalog.engines import engine_for_software, get_engine
+
+    where = f"line {case.line} ({case.case_id})"
+    if engine is None:
+        if not case.software.strip():
+            engine = get_engine(None)
+        else:
+            engine = engine_for_software(case.software)
+            if engine is None:
+                from inferchip.catalog.engines import engine_ids
+
+                raise EngineRowError(f"{where}, column software: {case.software!r} names no engine of "
+                                     f"catalog/engines.yaml; allowed: {', '.join(engine_ids())} (or --engine)")
+    cid = case.case_id.lower()
+    mtp = "-mtp-" in cid or bool(_MTP.search(case.notes))
+    if "-disagg-" in cid:
+        m = _POOLS.search(case.notes)
+        if m is None:
+            raise EngineRowError(f"{where}, column notes: a disaggregated row ('-disagg-' in case_id) whose notes do "
+                                 "not give both pools as 'P prefill GPUs (n worker(s), TPt/EPe, DP-attention x) + "
+                                 "D decode GPUs (...)'")
+        g = m.groups()
+        pw, dw = int(g[1]), int(g[6])
+        pre = Worker(int(g[0]) // max(pw, 1), int(g[2]), int(g[3]), g[4].lower() == "true")
+        dec = Worker(int(g[5]) // max(dw, 1), int(g[7]), int(g[8]), g[9].lower() == "true")
+        return RowFacts(engine, mtp, dec, dw, pre, pw)
+    dpa = "-dpa" in cid or bool(_DPA.search(case.notes))
+    tp, ep = case.tp or 1, case.ep or 1
+    w = max(tp, ep) if dpa else tp * (case.pp or 1)
+    return RowFacts(engine, mtp, Worker(w, tp, ep, dpa), max(1, case.num_accelerators // max(w, 1)))
+
+
+def check_span(layout: Layout, domain: int, chip_id: str, where: str) -> list[str]:
+    """Refuse a worker wider than the scale-up domain unless its layout says how it spans nodes."""
+    if layout.tp * layout.pp <= max(domain, 1):
+        return []
+    if layout.attn_dp and layout.ep == layout.tp:
+        return [f"worker of {layout.tp} chips spans {-(-layout.tp // domain)} scale-up domains of {domain}: "
+                "attention DP per chip, experts expert-parallel over all, all-to-all crossing the scale-out network"]
+    raise EngineRowError(f"{where}: tp={layout.tp} exceeds the scale-up domain of {domain} chips of {chip_id} and "
+                         "the row does not say how the tensor-parallel group spans nodes (attention DP with "
+                         "expert parallelism over all chips would)")
+
+
+class EngineReplica:
+    """One worker's step model as its engine runs it, with a bounded step-time cache."""
+
+    def __init__(self, mm: MappedModel, engine: EngineSpec, mtp: bool):
+        self.mm = mm
+        self.engine = engine
+        self.ranks = mm.layout.attn_dp_ways
+        self.step = EngineStepModel(ServingStepModel(mm), engine.graph_batch_step, engine.graph_max_batch,
+                                    engine.mtp_draft_tokens if mtp else 0, self.ranks)
+        if self.step.kv_capacity_tokens < 1:
+            raise DoesNotFitError(f"{mm.model.id} leaves no memory for KV cache on {mm.chip.id} with "
+                                  f"tp={mm.layout.tp} ep={mm.layout.ep}: its weights fill the engine's memory budget")
+        self.timer = StepTimer(self.step, target_rel_error=TIMER_REL_ERROR)
+
+    def config(self) -> SchedulerConfig:
+        seqs = self.engine.max_num_seqs * self.ranks
+        budget = max(self.engine.chunk_tokens * self.ranks, seqs)
+        return SchedulerConfig(max_num_seqs=seqs, max_num_batched_tokens=budget)
+
+
+def num_requests(concurrency: int) -> tuple[int, int, list[str]]:
+    """(requests the benchmark sends, requests simulated, notes): ``SIM_ROUNDS`` rounds of clients
+    stand for the benchmark's ``PROMPTS_PER_CLIENT`` (the first round, sent at once, as itself; the
+    later ones as its steady state, :func:`~inferchip.sim.engines.bench.bench_figures`)."""
+    bench = PROMPTS_PER_CLIENT * concurrency
+    n = max(min(bench, MIN_REQUESTS), min(bench, SIM_ROUNDS * concurrency, max(MAX_REQUESTS, 2 * concurrency)))
+    if n < bench:
+        return bench, n, [f"{n} requests simulated for the benchmark's {bench}: the first {concurrency} as sent, "
+                          "the later ones weighted as its steady state"]
+    return bench, n, []
+
+
+def kv_link(pre: EngineReplica, dec: EngineReplica, total_chips: int) -> tuple[float, float, float, str]:
+    """(KV bytes per prompt token, link bytes/s, latency s, which link) of a prefill-to-decode hand-off."""
+    chip = pre.mm.chip
+    per_token = float(pre.mm.kv_bytes_per_seq(1.0)) * pre.mm.sm.dp_attention
+    eff = pre.mm.cal.link_bandwidth_fraction
+    if total_chips <= chip.max_scaleup_domain and chip.link_bytes_per_s > 0:
+        lanes = min(pre.mm.layout.chips_per_replica, dec.mm.layout.chips_per_replica)
+        return per_token, chip.link_bytes_per_s * eff * lanes, 0.0, "scale-up link"
+    lanes = pre.mm.layout.chips_per_replica
+    bw = chip.scaleout_bytes_per_s if chip.scaleout_bytes_per_s > 0 else chip.link_bytes_per_s
+    return per_token, bw * eff * lanes, float(chip.scaleout_latency_s or 0.0), "scale-out network"
+
+
+def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, EngineReplica],
+                         total_chips: int) -> tuple[BenchFigures, list[str]]:
+    """Run the row's benchmark on its system (``replicas``: "decode", and "prefill" when disaggregated)."""
+    c = int(case.concurrency or 1)
+    assert case.input_tokens is not None and case.output_tokens is not None
+    eng = facts.engine
+    tau = eng.mtp_tokens_per_step() if facts.mtp else 1.0
+    inp = uniform_length(case.input_tokens)
+    out = mtp_output_steps(case.output_tokens, tau) if facts.mtp else uniform_length(case.output_tokens)
+    bench, n, notes = num_requests(c)
+    dec = replicas["decode"]
+    notes.insert(0, f"closed loop simulated: {c} clients, {n} requests, lengths uniform in [0.8 L, L]; engine "
+                    f"{eng.id}: max_num_seqs {dec.config().max_num_seqs}, chunk {dec.config().max_num_batched_tokens}"
+                    f" tokens, {eng.step_overhead_s * 1e3:.3g} ms host time per step, "
+                    f"{eng.request_overhead_s * 1e3:.3g} ms per request")
+    if facts.mtp:
+        notes.append(f"MTP: {eng.mtp_draft_tokens} draft token(s) per step, acceptance {eng.mtp_acceptance:g}: "
+                     f"{tau:.3g} tokens per decode step")
+    if facts.prefill is None:
+        fig = closed_loop_run(dec.step, c, inp, out, dec.config(), num_requests=n, seed=SEED,
+                              replicas=facts.decode_workers, request_overhead_s=eng.request_overhead_s,
+                              tokens_per_step=tau, step_timer=dec.timer, bench_requests=bench)
+        return fig, notes
+    pre = replicas["prefill"]
+    per_token, bw, lat, which = kv_link(pre, dec, total_chips)
+    notes.append(f"disaggregated: {facts.prefill_workers} prefill worker(s) of {pre.mm.layout.chips_per_replica} "
+                 f"chips, {facts.decode_workers} decode worker(s) of {dec.mm.layout.chips_per_replica}; KV "
+                 f"{per_token / 1e3:.3g} kB/token over the {which} at {bw / 1e9:.3g} GB/s")
+    fig = closed_loop_disagg_run(pre.step, dec.step, c, inp, out, pre.config(), dec.config(), num_requests=n,
+                                 seed=SEED, prefill_replicas=facts.prefill_workers,
+                                 decode_replicas=facts.decode_workers, kv_bytes_per_token=per_token,
+                                 link_bytes_per_s=bw, link_latency_s=lat,
+                                 request_overhead_s=eng.request_overhead_s, tokens_per_step=tau,
+                                 timers=(pre.timer, dec.timer), bench_requests=bench)
+    return fig, notes
+
+
+def closed_loop_value(case: Case, fig: BenchFigures) -> float:
+    """The row's metric from the simulated benchmark."""
+    m = case.metric
+    if m == "ttft_ms":
+        return fig.ttft_s * 1e3
+    if m in ("tpot_ms", "itl_ms"):
+        return fig.tpot_s * 1e3
+    if m == "output_tokens_per_s_total":
+        return fig.output_tokens_per_s
+    if m == "output_tokens_per_s_per_accelerator":
+        return fig.output_tokens_per_s / case.num_accelerators
+    if m == "batch_e2e_latency_ms":
+        return fig.e2e_s * 1e3
+    raise InvalidSettingError(f"line {case.line}, column metric: {m} is not a closed-loop serving metric")

@@ -1,0 +1,113 @@
+"""A closed-loop row predicted by the :class:`~inferchip.validation.validate.Validator`: its facts
+(:func:`~inferchip.validation.closed_loop.row_facts`), the workers' mapped models under the
+engine's calibration, one simulated benchmark shared by the row's throughput, TTFT and TPOT
+rows, and by every nightly repeat of the same configuration. The engine replicas (mapped model
+and step-time cache) kept are bounded, so memory stays flat over thousands of rows."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from inferchip.catalog.engines import engine_calibration
+from inferchip.errors import DoesNotFitError, InferchipError, UnknownIdError
+from inferchip.mapping.layout import Layout
+from inferchip.performance.operating import OperatingPoint
+from inferchip.performance.setting import resolve_setting
+from inferchip.sim.engines import BenchFigures
+from inferchip.validation.cases import Case
+from inferchip.validation.closed_loop import (
+    EngineReplica,
+    RowFacts,
+    Worker,
+    check_span,
+    closed_loop_value,
+    row_facts,
+    simulate_closed_loop,
+)
+from inferchip.validation.plan import NotPredictable
+from inferchip.validation.results import CaseResult
+
+REPLICAS_KEPT = 6  # engine replicas (mapped model + step-time cache) kept per validator
+
+
+def _lru(v: Any, name: str, size: int) -> OrderedDict:
+    cache: OrderedDict = v.closed_loop_cache.setdefault(name, OrderedDict())
+    while len(cache) > size:
+        cache.popitem(last=False)
+    return cache
+
+
+def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> tuple[EngineReplica, Layout, list[str]]:
+    layout, notes = worker.layout()
+    cache = _lru(v, "replicas", REPLICAS_KEPT)
+    key = (case.accelerator, case.model, fmt, layout, facts.engine.id, facts.mtp)
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key][0], layout, list(notes)
+    cals = v.closed_loop_cache.setdefault("cals", {})
+    if facts.engine.id not in cals:
+        cals[facts.engine.id] = engine_calibration(v.cal, facts.engine)
+    cp, ms = v.chip(case.accelerator), v.model(case.model)
+    notes = notes + check_span(layout, cp.max_scaleup_domain, cp.id, f"line {case.line} ({case.case_id})")
+    setting = resolve_setting(cp, ms, count=layout.chips_per_replica, weights=fmt.weights,
+                              activations=fmt.activations, kv=fmt.kv, tp=layout.tp, pp=layout.pp, ep=layout.ep,
+                              attn_dp=layout.attn_dp, calibration=cals[facts.engine.id],
+                              attention_weights=fmt.attention_weights)
+    mm = setting.mapped(setting.layout)
+    if mm.chunk_tokens != facts.engine.chunk_tokens:
+        from dataclasses import replace
+
+        mm = replace(mm, chunk_tokens=facts.engine.chunk_tokens)
+    rep = EngineReplica(mm, facts.engine, facts.mtp)
+    cache[key] = (rep, notes)
+    _lru(v, "replicas", REPLICAS_KEPT)
+    return rep, layout, list(notes)
+
+
+def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple[Any, list[str]]]) -> CaseResult:
+    """The row's value from its simulated benchmark, or why there is none (``case_formats``: the
+    validator's reading of the row's number formats)."""
+    try:
+        engine = None
+        if v.engine is not None:
+            from inferchip.catalog.engines import get_engine
+
+            engine = get_engine(v.engine)
+        facts = row_facts(case, engine)
+        fmt, notes = case_formats(case)
+        dec, layout, dnotes = _replica(v, case, fmt, facts.decode, facts)
+        reps = {"decode": dec}
+        notes += dnotes
+        if facts.prefill is not None:
+            pre, _, pnotes = _replica(v, case, fmt, facts.prefill, facts)
+            reps["prefill"] = pre
+            notes += [f"prefill: {n}" for n in pnotes]
+        runs = v.closed_loop_cache.setdefault("runs", {})  # figures are small: kept for every configuration
+        key = (case.accelerator, case.model, fmt, facts, case.concurrency, case.input_tokens, case.output_tokens)
+        if key not in runs:
+            runs[key] = simulate_closed_loop(case, facts, reps, case.num_accelerators)
+        fig, run_notes = runs[key]
+    except UnknownIdError as exc:
+        return CaseResult(case, "unknown_id", str(exc))
+    except DoesNotFitError as exc:
+        return CaseResult(case, "does_not_fit", str(exc).splitlines()[0])
+    except NotPredictable as exc:
+        return CaseResult(case, "not_predictable", str(exc))
+    except InferchipError as exc:
+        return CaseResult(case, "invalid_setting", str(exc).splitlines()[0])
+    value = closed_loop_value(case, fig)
+    workers = facts.decode_workers
+    point = _point(fig, workers)
+    lay = Layout(layout.tp, layout.pp, layout.ep, workers, layout.attn_dp)
+    eng = facts.engine
+    sim = {"kind": "closed_loop", **fig.as_dict(), "engine": eng.id, "step_overhead_s": eng.step_overhead_s,
+           "request_overhead_s": eng.request_overhead_s,
+           "tokens_per_step": eng.mtp_tokens_per_step() if facts.mtp else 1.0}
+    return CaseResult(case, "ok", "", value, lay, point, notes + list(run_notes), "sim", {"sim": value}, sim)
+
+
+def _point(fig: BenchFigures, workers: int) -> OperatingPoint:
+    return OperatingPoint(batch=fig.running_mean, ttft_s=fig.ttft_s, tpot_s=fig.tpot_s, e2e_s=fig.e2e_s,
+                          tokens_per_s_replica=fig.output_tokens_per_s / max(workers, 1))

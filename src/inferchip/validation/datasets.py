@@ -1,0 +1,95 @@
+"""The data sets benchmark rows replay: MLPerf's (README facts, with their citations) and the
+serving data sets of other suites that case files name in their ``dataset`` column.
+
+A data set gives the limits of one prompt and one answer (the lognormal length spread is
+clipped there), its Server/Interactive latency limits where the benchmark has them, a reference
+output length, and, where published, its mean input length; otherwise the mean input is one
+unknown per data set (``spec.calibration.DatasetLengths``), fitted or assumed, never per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LatencyLimits:
+    """p99 latency constraints of an MLPerf Server/Interactive run, seconds (None = none)."""
+
+    ttft_s: float | None = None
+    tpot_s: float | None = None
+    e2e_s: float | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """An MLPerf LLM data set as the validation README describes it."""
+
+    name: str
+    max_input_tokens: float  # upper limit of one sample's input (filter or truncation)
+    max_output_tokens: float
+    server: LatencyLimits
+    interactive: LatencyLimits | None
+    default_output_tokens: float | None  # used only when a row gives no output length
+    citation: str
+    beams: int = 1  # beam-search width of the benchmark's generation (1 = greedy)
+    mean_input_tokens: float | None = None  # a published mean input length (then not fitted), tokens
+
+
+def _lim(ttft_ms=None, tpot_ms=None, e2e_ms=None, src="") -> LatencyLimits:
+    def f(v):
+        return (None if v is None else v / 1e3)
+    return LatencyLimits(f(ttft_ms), f(tpot_ms), f(e2e_ms), src)
+
+
+_README = "shared/validation/README.md, 'MLPerf dataset facts and latency constraints'"
+MLPERF_DATASETS: dict[str, Dataset] = {
+    "llama2-70b": Dataset("llama2-70b", 1024, 1024, _lim(2000, 200, src=_README), _lim(450, 40, src=_README), 294.45,
+                          "OpenOrca GPT-4, max_seq_len 1024 for input and output (processorca.py); "
+                          "mlcommons/inference docs/index.md"),
+    "mixtral-8x7b": Dataset("mixtral-8x7b", 2048, 2048, _lim(2000, 200, src=_README), None, 144.84,
+                            "OpenOrca + GSM8K + MBXP, max_seq_len 2048; language/mixtral-8x7b/README.md"),
+    "gptj": Dataset("gptj", 1919, 128, _lim(e2e_ms=20000, src=_README), None, 128.0,
+                    "CNN/DailyMail, inputs truncated at 1919 tokens (dataset.py); generation with 30 to 128 new "
+                    "tokens and beam search of width 4, 'only beam_size 4 is allowed for official submission' "
+                    "(mlcommons/inference language/gpt-j/backend_PyTorch.py gen_kwargs); no token count is "
+                    "reported, so the 128-token cap is assumed per sample", beams=4),
+    "llama3.1-405b": Dataset("llama3.1-405b", 131072, 20000, _lim(6000, 175, src=_README), _lim(4500, 80, src=_README),
+                             684.68, "8,313 samples; language/llama3.1-405b/README.md; limits from the v5.1 logs"),
+    "llama3.1-8b": Dataset("llama3.1-8b", 131072, 20000, _lim(2000, 100, src=_README), _lim(500, 30, src=_README), None,
+                           "13,368 CNN-DM samples; language/llama3.1-8b/README.md; limits from the v5.1 logs"),
+    "deepseek-r1": Dataset("deepseek-r1", 131072, 32768, _lim(2000, 80, src=_README), None, 3886.2,
+                           "4,388 samples; language/deepseek-r1/README.md; limits from the v5.1 logs"),
+}
+# Serving data sets of benchmark suites other than MLPerf (rows name them in the ``dataset``
+# column): no latency limits, the run's mean output in ``output_tokens``, the mean input one
+# unknown per data set (``DatasetLengths``). Limits are the longest prompt and answer sent.
+_MLE = ("ML.ENERGY Benchmark v3.0 (github.com/ml-energy/benchmark, leaderboard @0cd52dab89); "
+        "shared/validation/README.md 'ML.ENERGY leaderboard runs'")
+SERVING_DATASETS: dict[str, Dataset] = {
+    "lm-arena-chat": Dataset("lm-arena-chat", 32768, 4096, LatencyLimits(), None, None,
+                             "LMArena human-preference conversation prompts, max output 4096 tokens; " + _MLE),
+    "gpqa": Dataset("gpqa", 2048, 32768, LatencyLimits(), None, None,
+                    "GPQA-Diamond questions answered with reasoning on, max output 32768 tokens (prompts: mean 841, "
+                    "longest 5,845 characters, about 210 and 1,500 tokens: "
+                    "evalscope.readthedocs.io/en/v1.6.0/benchmarks/gpqa_diamond.html, retrieved 2026-12-03; "
+                    "about 4 characters per token, plus ~50 tokens of "
+                    "prompt template: a mean of 260 tokens); " + _MLE, mean_input_tokens=260.0),
+}
+DATASETS: dict[str, Dataset] = {**MLPERF_DATASETS, **SERVING_DATASETS}
+
+# Model id fragment (lower case, of the resolved base architecture or the alias) -> data set.
+_DATASET_OF_MODEL = (
+    ("llama-2-70b", "llama2-70b"), ("llama-3.1-405b", "llama3.1-405b"), ("llama-3.1-8b", "llama3.1-8b"),
+    ("mixtral-8x7b", "mixtral-8x7b"), ("deepseek-r1", "deepseek-r1"), ("gpt-j", "gptj"),
+)
+
+
+def dataset_for_model(model_id: str) -> Dataset | None:
+    """The MLPerf data set a model id is benchmarked on (None for models MLPerf does not use)."""
+    low = model_id.lower()
+    for frag, name in _DATASET_OF_MODEL:
+        if frag in low:
+            return MLPERF_DATASETS[name]
+    return None

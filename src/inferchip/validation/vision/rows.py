@@ -1,0 +1,191 @@
+"""One measured vision row as a small model of its own: the per-layer times of its chip and network over a
+grid of batch sizes, computed once, and the scenario metric as a function of the calibration parameters.
+
+Calibration parameters (few, physical): ``matrix_fraction`` (attainable share of an accelerator's
+matrix-unit dense peak), ``cpu_matrix_fraction`` (the same on CPUs) and, for 3D-UNet, the mean number
+of 128^3 sliding windows per KiTS19 volume (a data-set unknown, like the LLM side's MLPerf mean input
+lengths). DRAM bandwidth fraction and per-call host overhead stay at the calibration file's stated
+estimates (not fitted).
+
+Scenario metrics (analytic forms; MLPerf LoadGen rules as in ``mlcommons/inference`` docs):
+
+* Offline: samples/s = chips x max over batch b of b / t(b), per sample of ``frames`` frames.
+* Server (arrivals at rate lambda per chip, greedy dynamic batching: when the chip frees, it takes what
+  has queued, up to the maximum batch): in steady state the batch b* is the one that accumulates during
+  its own service, b* = lambda t(b*), and a sample waits at most one call in flight before its own, so
+  p99 ~ 2 t(b*). The highest rate meeting the bound L is max over b <= max batch with 2 t(b) <= L of
+  b / t(b); a load above every b / t(b) on the grid is an overload (latency unbounded).
+* SingleStream: one sample at a time; its latency (p90/p99.9) is t(1) (3D-UNet: the volume's windows in
+  batches). MultiStream: one query of 8 samples split over the chips; p99 = t(ceil(8 / chips)).
+* ConstantStream (MLPerf Automotive): frames at the stated rate r, one at a time; with t(1) r <= 1 no
+  frame waits (deterministic arrivals), the latency is t(1); above that the queue grows without bound.
+* fps of a batch-1 run = 1 / latency.
+* system power (wall): chips x board power at the scenario's operating point, plus the host
+  (:func:`inferchip.cost.energy.wall_power_w`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from inferchip.catalog.assumptions import load_assumptions
+from inferchip.catalog.chips import family_defaults, load_chip
+from inferchip.cost import energy as en
+from inferchip.cost.roofline import FloatArray
+from inferchip.cost.vision.frame import call_energy_j, static_w
+from inferchip.cost.vision.layers import layer_costs
+from inferchip.errors import InferchipError
+from inferchip.spec.chip import chip_params
+from inferchip.spec.vision import VisionCalibration, is_cpu_family
+from inferchip.validation.vision.cases import MULTISTREAM_SAMPLES, VisionCase
+from inferchip.workload.vision.network import load_network
+
+GRID = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 4096)
+MAX_BATCH = 4096
+WINDOWED = "3d-unet-kits19"  # the network whose sample is a volume of sliding windows
+
+
+class Unexpressible(InferchipError):
+    """A row the model cannot express (unknown chip or network, or a metric it has no form for)."""
+
+
+@dataclass(frozen=True)
+class Params:
+    matrix_fraction: float
+    cpu_matrix_fraction: float
+    windows_per_volume: float
+
+
+@dataclass
+class RowModel:
+    case: VisionCase
+    batches: FloatArray
+    matrix_s: FloatArray  # (layers, batches) at ``fraction0``
+    vector_s: FloatArray
+    memory_s: FloatArray
+    overhead_s: FloatArray  # (batches,): kernel overheads plus the per-call host overhead
+    e_dyn_j: FloatArray  # (batches,)
+    static_w: float
+    tdp_w: float
+    fraction0: float
+    cpu: bool
+    windowed: bool
+
+    def latency_s(self, p: Params) -> FloatArray:
+        """Time of one call per batch size of the grid (throttled to TDP)."""
+        f = p.cpu_matrix_fraction if self.cpu else p.matrix_fraction
+        t = np.maximum(np.maximum(self.matrix_s * (self.fraction0 / f), self.vector_s), self.memory_s).sum(axis=0)
+        t = t + self.overhead_s
+        if math.isfinite(self.tdp_w) and self.tdp_w > self.static_w:
+            t = np.maximum(t, self.e_dyn_j / (self.tdp_w - self.static_w))
+        return np.asarray(t, dtype=float)
+
+    def frames(self, p: Params) -> float:
+        return p.windows_per_volume if self.windowed else 1.0
+
+
+def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
+    """The row's model; :class:`Unexpressible` with the reason when it cannot be predicted."""
+    if case.metric == "mac_utilization_fraction_min":
+        raise Unexpressible("a lower bound on MAC utilisation of an unnamed network: no metric of the model")
+    if case.scenario == "constant_stream" and not case.stream_rate_per_s:
+        raise Unexpressible("a ConstantStream row needs its frame rate in the notes (e.g. '30 fps')")
+    try:
+        spec = load_chip(case.accelerator)
+    except InferchipError:
+        raise Unexpressible(f"chip '{case.accelerator}' is not in the catalogue") from None
+    try:
+        net = load_network(case.model)
+    except InferchipError:
+        raise Unexpressible(f"network '{case.model}' is not bundled (shapes not published)") from None
+    params = chip_params(spec, family_defaults(spec.family))
+    bmax = case.batch if case.batch and case.scenario in ("offline", "server") else MAX_BATCH
+    grid = sorted({g for g in GRID if g <= bmax} | ({bmax} if bmax < MAX_BATCH else set()))
+    b = np.array(grid, dtype=float)
+    c = layer_costs(params, net.arrays, b, case.precision, cal)
+    a = load_assumptions()
+    node = spec.silicon.node_nm or a.number("energy.reference_node_nm")
+    static = static_w(params, a)
+    tdp = float(params.tdp_w)
+    e_dyn = call_energy_j(c, params, spec.memory.type, float(node), static, a)
+    return RowModel(case=case, batches=b, matrix_s=c.matrix_s, vector_s=c.vector_s, memory_s=c.memory_s,
+                    overhead_s=c.overhead_s.sum(axis=0) + cal.inference_overhead_s, e_dyn_j=e_dyn, static_w=static,
+                    tdp_w=tdp, fraction0=cal.matrix_fraction_for(params.family), cpu=is_cpu_family(params.family),
+                    windowed=case.model == WINDOWED)
+
+
+SERVER_P99_CALLS = 2.0  # p99 ~ the call in flight plus the sample's own call (greedy batching, see above)
+
+
+def server_rate_per_s(b: FloatArray, t: FloatArray, bound_s: float) -> tuple[float, int]:
+    """Highest rate per chip whose p99 latency (``SERVER_P99_CALLS`` x t(b)) meets ``bound_s``, and its grid index."""
+    rate = np.where(SERVER_P99_CALLS * t <= bound_s, b / t, 0.0)
+    k = int(np.argmax(rate))
+    return float(rate[k]), k
+
+
+def _single_stream_s(row: RowModel, t: FloatArray, frames: float) -> float:
+    """Latency of one sample: its frames in batches of b (min over b <= frames)."""
+    ok = row.batches <= max(frames, 1.0)
+    calls = np.ceil(frames / row.batches)
+    return float(np.min(np.where(ok, calls * t, np.inf)))
+
+
+def _at(row: RowModel, values: FloatArray, batch: float) -> float:
+    return float(np.interp(batch, row.batches, values))
+
+
+def predict_row(row: RowModel, p: Params) -> tuple[float, dict[str, float]]:
+    """The row's metric in its unit, and the operating point behind it (batch, latency, rate)."""
+    c = row.case
+    t = row.latency_s(p)
+    n = c.num_accelerators
+    frames = row.frames(p)
+    info: dict[str, float] = {}
+    if c.metric == "system_power_avg_w" or c.metric in ("samples_per_s", "fps") and c.scenario in ("offline",
+                                                                                                   "server"):
+        if c.scenario == "server" and c.latency_bound_ms[0] is not None:
+            rate, k = server_rate_per_s(row.batches, t, float(c.latency_bound_ms[0]) / 1e3)
+            busy = rate * t[k] / row.batches[k]
+            per_chip, k_used = rate, k
+        elif c.scenario in ("offline", "server"):
+            thr = row.batches / t
+            k_used = int(np.argmax(thr))
+            per_chip, busy = float(thr[k_used]), 1.0
+        else:
+            k_used, busy = 0, 1.0
+            per_chip = float(row.batches[0] / t[0])
+        info = {"batch": float(row.batches[k_used]), "call_s": float(t[k_used]), "frames_per_s_per_chip": per_chip}
+        if c.metric == "system_power_avg_w":
+            board = row.static_w + busy * float(row.e_dyn_j[k_used] / t[k_used])
+            if math.isfinite(row.tdp_w):
+                board = min(board, row.tdp_w)
+            return float(en.wall_power_w(n * board, n, load_assumptions())), info
+        return n * per_chip / frames, info
+    if c.metric == "fps":
+        return 1.0 / _single_stream_s(row, t, frames), info
+    if c.scenario == "constant_stream":
+        t1 = _single_stream_s(row, t, frames)
+        rate = float(c.stream_rate_per_s or 0.0) / n
+        return (t1 * 1e3 if t1 * rate <= 1.0 else math.inf), {"batch": 1.0, "call_s": t1}
+    if c.scenario == "multi_stream":
+        share = math.ceil(MULTISTREAM_SAMPLES * frames / n)
+        lat = _at(row, t, share)
+        return lat * 1e3, {"batch": float(share), "call_s": lat}
+    lat = _single_stream_s(row, t, frames)
+    return lat * 1e3, {"batch": 1.0, "call_s": lat}
+
+
+def server_latency_ms(row: RowModel, p: Params, rate_total_per_s: float) -> float:
+    """p99 latency (greedy batching above) at a total arrival rate: 2 t(b*), b* the smallest batch of the grid
+    whose throughput b / t(b) carries the load; inf when no batch up to the maximum does."""
+    t = row.latency_s(p)
+    lam = rate_total_per_s * row.frames(p) / row.case.num_accelerators
+    enough = row.batches / t >= lam
+    if not np.any(enough):
+        return math.inf
+    k = int(np.argmax(enough))
+    return float(SERVER_P99_CALLS * t[k] * 1e3)

@@ -1,0 +1,187 @@
+"""``inferchip validate`` for vision rows: per-case predictions, leave-one-accelerator-out errors per scenario,
+and MLPerf latency-bound pass/fail.
+
+Every row gets a result: ``ok`` with its prediction, or ``unexpressible`` with the reason (unknown chip or
+network, a metric without a form). In-sample predictions use the given calibration; the LOAO prediction
+of a row uses parameters fitted on the calibration rows of every other accelerator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inferchip.errors import InferchipError
+from inferchip.performance import vision_scenarios as vs
+from inferchip.spec.vision import VisionCalibration
+from inferchip.validation.vision.cases import VisionCase
+from inferchip.validation.vision.fit import ape_stats, fit, is_calibration_row, leave_one_accelerator_out
+from inferchip.validation.vision.rows import Params, RowModel, Unexpressible, build_row, predict_row
+
+SIM_QUERIES = 4000  # Poisson arrivals per server search (seeded: the same figures every run)
+SIM_MAX_BATCH = 512  # largest dynamic batch the server simulation tries when the row states none
+
+
+def service_fn(row: RowModel, p: Params) -> Callable[[np.ndarray], np.ndarray]:
+    """Seconds per call of b frames on one chip, interpolated on the row's batch grid."""
+    t = row.latency_s(p)
+    return lambda b: np.interp(np.asarray(b, dtype=float), row.batches, t)
+
+
+def simulated(row: RowModel, p: Params) -> float | None:
+    """The row's metric from the scenario simulator (:mod:`inferchip.performance.vision_scenarios`) for
+    Server (Poisson arrivals, dynamic batching) and MultiStream rows; None for the other scenarios."""
+    c = row.case
+    frames = row.frames(p)
+    if c.metric == "samples_per_s" and c.scenario == "server" and c.latency_bound_ms[0] is not None:
+        cap = int(min(c.batch or SIM_MAX_BATCH, row.batches[-1]))
+        r = vs.server(service_fn(row, p), latency_bound_s=float(c.latency_bound_ms[0]) / 1e3, max_batch=cap,
+                      queries=SIM_QUERIES)
+        return r.samples_per_s * c.num_accelerators / frames
+    if c.scenario == "constant_stream" and c.metric.startswith("latency_") and c.stream_rate_per_s:
+        q = {"latency_p90_ms": 90.0, "latency_p99_ms": 99.0}.get(c.metric, 99.9)
+        r = vs.constant_stream(service_fn(row, p), rate_per_s=c.stream_rate_per_s / c.num_accelerators,
+                               percentile=q, queries=2000)
+        return r.value
+    if c.scenario == "multi_stream" and c.metric.startswith("latency_"):
+        r = vs.multi_stream(service_fn(row, p), devices=c.num_accelerators, queries=64)
+        return r.value
+    return None
+
+
+@dataclass
+class VisionResult:
+    case: VisionCase
+    status: str  # "ok" | "unexpressible"
+    reason: str = ""
+    predicted: float | None = None
+    loao_predicted: float | None = None
+    calibration_row: bool = False
+    point: dict[str, float] = field(default_factory=dict)
+    bound_ms: float | None = None
+    bound_source: str = ""
+    analytic: float | None = None
+    loao_analytic: float | None = None
+    predicted_max_load: float | None = None
+
+    @staticmethod
+    def _err(pred: float | None, meas: float) -> float | None:
+        return None if pred is None else (pred / meas - 1.0) * 100.0
+
+    @property
+    def error_pct(self) -> float | None:
+        return self._err(self.predicted, self.case.value)
+
+    @property
+    def loao_error_pct(self) -> float | None:
+        return self._err(self.loao_predicted, self.case.value)
+
+    @property
+    def limit_pass(self) -> bool | None:
+        """Predicted pass of the row's latency bound at its measured load (every published run passed): the
+        highest load the simulator finds within the bound (LOAO parameters) is at least the measured one."""
+        if self.bound_ms is None or self.predicted_max_load is None:
+            return None
+        return self.predicted_max_load >= self.case.value
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.case
+        return {"case_id": c.case_id, "accelerator": c.accelerator, "num_accelerators": c.num_accelerators,
+                "model": c.model, "scenario": c.scenario, "metric": c.metric, "unit": c.unit,
+                "precision": c.precision, "measured": c.value, "predicted": self.predicted,
+                "signed_error_pct": self.error_pct, "loao_predicted": self.loao_predicted,
+                "loao_signed_error_pct": self.loao_error_pct, "status": self.status, "reason": self.reason,
+                "calibration_row": self.calibration_row, "operating_point": self.point,
+                "analytic_predicted": self.analytic, "loao_analytic_predicted": self.loao_analytic,
+                "latency_bound_ms": self.bound_ms, "latency_bound_source": self.bound_source,
+                "limit_pass": self.limit_pass}
+
+
+def params_of(cal: VisionCalibration) -> Params:
+    return Params(cal.matrix_fraction, cal.cpu_matrix_fraction, cal.windows_per_volume)
+
+
+def _models(cases: Sequence[VisionCase], cal: VisionCalibration) -> tuple[list[VisionResult], list[RowModel]]:
+    results, models = [], []
+    for c in cases:
+        try:
+            m = build_row(c, cal)
+        except Unexpressible as exc:
+            results.append(VisionResult(c, "unexpressible", str(exc)))
+            continue
+        models.append(m)
+        results.append(VisionResult(c, "ok", calibration_row=is_calibration_row(m)))
+    return results, models
+
+
+def validate_vision(cases: Sequence[VisionCase], cal: VisionCalibration, *, loao: bool = True,
+                    simulate: bool = True) -> list[VisionResult]:
+    """Predict every row; with ``loao`` also its leave-one-accelerator-out prediction. With ``simulate``,
+    Server and MultiStream rows are predicted by the scenario simulator (the analytic form is kept beside
+    it and is what the fit uses)."""
+    results, models = _models(cases, cal)
+    by_id = {r.case.case_id: r for r in results}
+    shipped = params_of(cal)
+    held: dict[str, Params] = {}
+    if loao:
+        calib = [m for m in models if is_calibration_row(m)]
+        for acc, (p, _) in leave_one_accelerator_out(models, calib, shipped).items():
+            held[acc] = p
+    for m in models:
+        r = by_id[m.case.case_id]
+        try:
+            r.analytic, r.point = predict_row(m, shipped)
+            sim = simulated(m, shipped) if simulate else None
+            r.predicted = r.analytic if sim is None else sim
+            if m.case.accelerator in held:
+                p = held[m.case.accelerator]
+                r.loao_analytic = predict_row(m, p)[0]
+                sim = simulated(m, p) if simulate else None
+                r.loao_predicted = r.loao_analytic if sim is None else sim
+        except InferchipError as exc:  # a service time the simulator refuses (not finite)
+            r.status, r.reason = "unexpressible", f"no prediction: {exc}"
+            continue
+        bound, src = m.case.latency_bound_ms
+        r.bound_ms, r.bound_source = bound, src
+        if bound is not None and m.case.metric == "samples_per_s" and m.case.scenario == "server":
+            r.predicted_max_load = r.loao_predicted if r.loao_predicted is not None else r.predicted
+    return results
+
+
+def calibrate_vision(cases: Sequence[VisionCase], start: VisionCalibration) -> tuple[VisionCalibration, int]:
+    """The calibration fitted on the calibration rows of ``cases`` (and how many rows it used)."""
+    _, models = _models(cases, start)
+    calib = [m for m in models if is_calibration_row(m)]
+    f = fit(calib, params_of(start))
+    p = f.params
+    return start.model_copy(update={"matrix_fraction": p.matrix_fraction,
+                                    "cpu_matrix_fraction": p.cpu_matrix_fraction,
+                                    "windows_per_volume": p.windows_per_volume, "fitted": True}), f.rows
+
+
+def summarize_vision(results: Sequence[VisionResult]) -> dict[str, Any]:
+    """Errors overall and per scenario (in-sample and LOAO), power rows apart, and latency-bound pass/fail."""
+    ok = [r for r in results if r.status == "ok"]
+    perf = [r for r in ok if r.case.kind == "performance"]
+
+    def block(rs: list[VisionResult]) -> dict[str, Any]:
+        return {"in_sample": ape_stats([r.error_pct for r in rs if r.error_pct is not None]),
+                "loao": ape_stats([r.loao_error_pct for r in rs if r.loao_error_pct is not None])}
+
+    scenarios = sorted({r.case.scenario for r in perf})
+    limits = [r for r in ok if r.limit_pass is not None]
+    return {
+        "rows": len(results), "predicted": len(ok),
+        "unexpressible": {r.case.case_id: r.reason for r in results if r.status != "ok"},
+        "overall": block(perf),
+        "calibration_rows": block([r for r in perf if r.calibration_row]),
+        "other_rows": block([r for r in perf if not r.calibration_row]),
+        "by_scenario": {s: block([r for r in perf if r.case.scenario == s]) for s in scenarios},
+        "power_rows": block([r for r in ok if r.case.kind == "power"]),
+        "latency_bound": {"rows": len(limits), "predicted_pass": sum(1 for r in limits if r.limit_pass),
+                          "right_fraction": (sum(1 for r in limits if r.limit_pass) / len(limits)) if limits
+                          else None},
+    }

@@ -1,0 +1,94 @@
+"""A vision network as the cost model sees it: layer records and the same quantities as numpy arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from inferchip.errors import SpecError
+from inferchip.spec.vision import GATHER_OPS, MATRIX_OPS, VisionLayer, VisionNetworkSpec
+
+FloatArray = npt.NDArray[np.float64]
+
+UNIT_MATRIX, UNIT_VECTOR, UNIT_GATHER, UNIT_NONE = 0, 1, 2, 3
+
+@dataclass(frozen=True)
+class LayerArrays:
+    """Per-layer quantities per frame, one entry per layer (the cost model's input)."""
+
+    m: FloatArray
+    k: FloatArray
+    n: FloatArray
+    groups: FloatArray
+    weight_elems: FloatArray
+    in_elems: FloatArray
+    out_elems: FloatArray
+    vector_ops: FloatArray
+    repeats: FloatArray
+    fusable: npt.NDArray[np.bool_]
+    batch_in_m: npt.NDArray[np.bool_]
+    unit: npt.NDArray[np.int64]
+    precision: tuple[str | None, ...]
+
+    @classmethod
+    def of(cls, layers: tuple[VisionLayer, ...]) -> LayerArrays:
+        def col(name: str) -> FloatArray:
+            return np.array([float(getattr(x, name)) for x in layers], dtype=float)
+
+        unit = np.array([UNIT_MATRIX if x.op in MATRIX_OPS else UNIT_GATHER if x.op in GATHER_OPS
+                         else UNIT_NONE if x.op == "uncosted" else UNIT_VECTOR for x in layers], dtype=np.int64)
+        return cls(m=col("m"), k=col("k"), n=col("n"), groups=col("groups"), weight_elems=col("weight_elems"),
+                   in_elems=col("in_elems"), out_elems=col("out_elems"), vector_ops=col("vector_ops"),
+                   repeats=col("repeats"), fusable=np.array([x.fusable for x in layers], dtype=bool),
+                   batch_in_m=np.array([x.batch_in_m for x in layers], dtype=bool), unit=unit,
+                   precision=tuple(x.precision for x in layers))
+
+
+@dataclass(frozen=True)
+class VisionNetwork:
+    """A network as the cost model sees it. ``macs_per_frame`` counts matrix work only."""
+
+    id: str
+    name: str
+    family: str
+    precision: str
+    layers: tuple[VisionLayer, ...]
+    frames_per_sample: float = 1.0
+    sources: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    spec: VisionNetworkSpec | None = None
+    arrays: LayerArrays = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.layers:
+            raise SpecError(f"{self.id}: a network needs at least one layer")
+        object.__setattr__(self, "arrays", LayerArrays.of(self.layers))
+
+    @property
+    def params(self) -> float:
+        return float(sum(x.param_elems for x in self.layers))
+
+    @property
+    def macs_per_frame(self) -> float:
+        return float(sum(x.macs for x in self.layers))
+
+    @property
+    def flop_per_frame(self) -> float:
+        """Matrix FLOP (2 per MAC) plus vector operations, per frame."""
+        a = self.arrays
+        return float(2.0 * self.macs_per_frame + np.sum(a.vector_ops * a.repeats))
+
+    def macs_in(self, prefix: str) -> float:
+        return float(sum(x.macs for x in self.layers if x.name.startswith(prefix)))
+
+    def params_in(self, prefix: str) -> float:
+        return float(sum(x.param_elems for x in self.layers if x.name.startswith(prefix)))
+
+    def uncosted_share(self) -> float:
+        """Share of the activation traffic (elements in + out) in layers that could not be costed."""
+        a = self.arrays
+        traffic = (a.in_elems + a.out_elems) * a.repeats
+        total = float(np.sum(traffic))
+        return float(np.sum(traffic[a.unit == UNIT_NONE]) / total) if total > 0 else 0.0

@@ -1,0 +1,151 @@
+"""Read an ONNX graph into a :class:`~inferchip.workload.vision.network.VisionNetwork`.
+
+The ``onnx`` package parses the file and its shape inference gives every tensor's shape once the
+graph inputs' symbolic (dynamic) sizes are fixed from the command line (``--dim NAME=VALUE``).
+Nodes map to layers through :mod:`inferchip.workload.vision.onnx_ops`. One "frame" is one run of
+the graph at the sizes given. Nodes that cannot be costed are kept as ``uncosted`` layers and
+named in the network's notes with their share of the activation traffic.
+
+Bad input gets a :class:`~inferchip.errors.SpecError` (malformed or truncated file, unsupported
+opset) or :class:`~inferchip.errors.InvalidSettingError` (a dynamic size not given, or one given
+that the graph does not have).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from inferchip.errors import InvalidSettingError, SpecError
+from inferchip.spec.vision import VisionLayer
+from inferchip.workload.vision.model import VisionNetwork
+from inferchip.workload.vision.onnx_ops import COPIES, RESIZES, map_node
+
+PARAM_OPS = frozenset({"conv", "matmul", "attention", "depthwise", "norm", "elementwise"})
+"""Layers whose initializer inputs are parameters (weights, biases, norm scales); shape and scale inputs of
+copies and resizes are not."""
+MIN_OPSET = 7  # ONNX 1.2: the oldest opset whose Conv/Gemm/BatchNormalization signatures are mapped here
+
+
+def _onnx() -> Any:
+    try:
+        import onnx
+    except ImportError:  # pragma: no cover - onnx is a dependency
+        raise InvalidSettingError("reading .onnx files needs the 'onnx' package: pip install onnx") from None
+    return onnx
+
+
+def _read(path: Path) -> Any:
+    onnx = _onnx()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read the ONNX file ({exc.strerror or exc})") from None
+    if not raw:
+        raise SpecError(f"{path}: the ONNX file is empty")
+    try:
+        model = onnx.load_model_from_string(raw)
+    except Exception as exc:  # protobuf DecodeError and friends
+        raise SpecError(f"{path}: not a valid ONNX model (malformed or truncated protobuf: "
+                        f"{type(exc).__name__})") from None
+    if not model.HasField("graph") or not model.graph.node:
+        raise SpecError(f"{path}: not an ONNX model: the file has no graph nodes (truncated or not ONNX)")
+    return model
+
+
+def _check_opset(model: Any, path: Path) -> int:
+    onnx = _onnx()
+    newest = int(onnx.defs.onnx_opset_version())
+    versions = {o.domain or "ai.onnx": int(o.version) for o in model.opset_import}
+    v = versions.get("ai.onnx")
+    if v is None:
+        raise SpecError(f"{path}: opset_import names no default ('ai.onnx') opset; allowed: {MIN_OPSET}..{newest}")
+    if not MIN_OPSET <= v <= newest:
+        raise SpecError(f"{path}: opset {v} is not supported; allowed: ai.onnx opset {MIN_OPSET}..{newest} "
+                        f"(onnx {onnx.__version__}); convert with onnx.version_converter")
+    return v
+
+
+def _fix_dims(model: Any, dims: dict[str, int], path: Path) -> None:
+    """Write the given sizes into the graph inputs' symbolic dims; unknown or missing names -> error."""
+    weights = {t.name for t in model.graph.initializer}
+    symbolic: set[str] = set()
+    for vi in model.graph.input:
+        if vi.name in weights or not vi.type.HasField("tensor_type"):
+            continue
+        for d in vi.type.tensor_type.shape.dim:
+            if d.HasField("dim_param") or not d.HasField("dim_value"):
+                name = d.dim_param or f"{vi.name}[?]"
+                symbolic.add(name)
+                if name in dims:
+                    d.dim_value = int(dims[name])
+    extra = sorted(set(dims) - symbolic)
+    if extra:
+        raise InvalidSettingError(f"--dim {', '.join(extra)}: {path} has no such dynamic axis; "
+                                  f"its dynamic axes: {', '.join(sorted(symbolic)) or 'none'}")
+    missing = sorted(symbolic - set(dims))
+    if missing:
+        raise InvalidSettingError(f"{path}: dynamic axes {', '.join(missing)} have no size; give each with "
+                                  f"--dim NAME=VALUE (e.g. --dim {missing[0]}=1)")
+    bad = {k: v for k, v in dims.items() if isinstance(v, bool) or not isinstance(v, int) or v < 1}
+    if bad:
+        raise InvalidSettingError(f"--dim {', '.join(f'{k}={v}' for k, v in bad.items())}: sizes must be whole "
+                                  "numbers >= 1")
+
+
+def _shapes(model: Any) -> dict[str, list[int] | None]:
+    out: dict[str, list[int] | None] = {}
+    g = model.graph
+    for t in g.initializer:
+        out[t.name] = list(t.dims)
+    for vi in [*g.input, *g.value_info, *g.output]:
+        if not vi.type.HasField("tensor_type") or not vi.type.tensor_type.HasField("shape"):
+            continue
+        dims = vi.type.tensor_type.shape.dim
+        out[vi.name] = [int(d.dim_value) for d in dims] if all(d.HasField("dim_value") for d in dims) else None
+    return out
+
+
+def import_onnx(path: Path, dims: dict[str, int] | None = None) -> VisionNetwork:
+    """The graph at ``path`` as a network, its dynamic axes sized from ``dims``."""
+    onnx = _onnx()
+    model = _read(path)
+    opset = _check_opset(model, path)
+    _fix_dims(model, dict(dims or {}), path)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    except Exception as exc:
+        raise SpecError(f"{path}: ONNX shape inference failed: {str(exc).splitlines()[0][:300]}") from None
+    shapes = _shapes(inferred)
+    weights = {t.name for t in inferred.graph.initializer}
+    owned: set[str] = set()
+    layers: list[VisionLayer] = []
+    skipped: Counter[str] = Counter()
+    for i, node in enumerate(inferred.graph.node):
+        if node.domain not in ("", "ai.onnx"):
+            fields: dict[str, Any] | None = {"op": "uncosted"}
+        else:
+            fields = map_node(node, shapes.get, weights)
+        if fields is None:
+            continue
+        counts = fields["op"] in PARAM_OPS and node.op_type not in COPIES and node.op_type not in RESIZES
+        new = [w for w in node.input if counts and w in weights and w not in owned]
+        owned.update(new)
+        params = float(sum(math.prod(shapes[w] or [0]) for w in new))
+        if fields["op"] == "uncosted":
+            skipped[node.op_type] += 1
+        layers.append(VisionLayer(name=node.name or f"{node.op_type}_{i}", onnx_op=node.op_type,
+                                  param_elems=params, **fields))
+    if not layers:
+        raise SpecError(f"{path}: no node of the graph does any work that can be costed")
+    net = VisionNetwork(id=path.name, name=inferred.graph.name or path.stem, family="onnx", precision="int8",
+                        layers=tuple(layers), sources=(f"ONNX file {path} (opset {opset})",))
+    notes = [f"ONNX opset {opset}; {len(inferred.graph.node)} nodes, {len(layers)} costed as layers"]
+    if skipped:
+        kinds = ", ".join(f"{k} x{v}" for k, v in skipped.most_common())
+        notes.append(f"not costed: {kinds}; {net.uncosted_share():.1%} of the activation traffic "
+                     "(counted as 0 s)")
+    return VisionNetwork(id=net.id, name=net.name, family=net.family, precision=net.precision, layers=net.layers,
+                         sources=net.sources, notes=tuple(notes))

@@ -1,0 +1,61 @@
+"""Choose the server model per metric by leave-one-accelerator-out error.
+
+For every accelerator with MLPerf Server/Interactive rows (server rows without a concurrency,
+the rows ``validate`` has two models for), the calibration is refitted without that
+accelerator's rows (``validation.calibrate``, starting from the shipped calibration) and its
+server rows are predicted by both models (``Validator(compare=True)``). Prints the held-out
+median APE and median signed error of each model per metric kind; the model with the lower
+median APE of a kind is the one ``validation.validate.SERVER_MODEL_BY_METRIC`` should name.
+
+Usage: ``python tools/choose_server_model.py [max_evaluations]`` (about 10-20 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
+from inferchip.validation.calibrate import FitPoint, _fold, fit_parameter_names, prepare
+from inferchip.validation.cases import read_cases
+from inferchip.validation.validate import Validator, metric_kind
+
+CASES = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
+
+
+def main() -> None:
+    max_eval = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    cases = [c for c in read_cases(CASES) if c.energy_scope is None]
+    server = [c for c in cases if c.scenario == "server" and c.concurrency is None]
+    start = FitPoint(load_calibration(None), load_dataset_lengths(None))
+    rows, _ = prepare(cases, start)
+    names = fit_parameter_names(rows)
+    accs = sorted({c.accelerator for c in server})
+    jobs = [([r for r in rows if r.case.accelerator != a], start, names, max_eval) for a in accs]
+    folds = []
+    for acc, job in zip(accs, jobs, strict=True):  # mapped models do not pickle: one process
+        folds.append(_fold(job))
+        print("fitted the fold without", acc, flush=True)
+    errors: dict[tuple[str, str], list[float]] = {}
+    for acc, fold in zip(accs, folds, strict=True):
+        v = Validator(fold.calibration, lengths=fold.lengths, server_model="sim", compare=True)
+        for c in server:
+            if c.accelerator != acc:
+                continue
+            r = v.predict_case(c)
+            for model, value in r.by_model.items():
+                if value is not None and math.isfinite(value) and value > 0:
+                    errors.setdefault((metric_kind(c.metric), model), []).append(100.0 * (value / c.value - 1.0))
+            print(acc, c.case_id, c.metric, c.value, r.by_model, flush=True)
+    print("\nheld-out (leave-one-accelerator-out) errors of the server rows, per metric kind and model")
+    for (kind, model), e in sorted(errors.items()):
+        a = np.array(e)
+        print(f"  {kind:10s} {model:8s} n={len(a):3d} median APE {np.median(np.abs(a)):6.1f}% "
+              f"p90 {np.percentile(np.abs(a), 90):6.1f}% median signed {np.median(a):+6.1f}%")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Markdown tables of closed-loop serving errors for docs/validation.md: per metric, per accelerator
+and per engine (median and p90 APE, signed median bias), in sample (the validate JSON as run) and
+leave one accelerator out (each accelerator's rows predicted with engine host times refitted
+without it, by the first-order moves of tools/fit_engines.py).
+
+    python tools/closed_loop_tables.py after.json [--before before.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fit_engines import errors, fit, rows_of  # noqa: E402
+
+METRICS = ("output_tokens_per_s_total", "ttft_ms", "tpot_ms")
+SHORT = {"output_tokens_per_s_total": "throughput", "ttft_ms": "TTFT", "tpot_ms": "TPOT"}
+
+
+def stats(v: list[float]) -> str:
+    a = np.abs(v)
+    return f"{len(v)} | {np.median(a):.1f} | {np.percentile(a, 90):.1f} | {np.median(v):+.1f}"
+
+
+def table(title: str, errs: list[tuple[str, str, float]]) -> None:
+    g: dict = defaultdict(list)
+    for key, metric, e in errs:
+        g[(key, metric)].append(e)
+    print(f"\n{title}\n")
+    print("| group | metric | rows | median APE % | p90 APE % | signed median % |")
+    print("|---|---|---|---|---|---|")
+    for key in sorted({k for k, _ in g}):
+        for m in METRICS:
+            if (key, m) in g:
+                print(f"| {key} | {SHORT[m]} | {stats(g[(key, m)])} |")
+
+
+def from_json(path: str) -> list[dict]:
+    out = []
+    for c in json.load(open(path))["cases"]:
+        if c["status"] == "ok" and c["metric"] in METRICS and c.get("signed_error_pct") is not None:
+            out.append(c)
+    return out
+
+
+def engine_of(case_id: str, sim: dict | None) -> str:
+    return (sim or {}).get("engine") or case_id.split("-")[3]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("after")
+    ap.add_argument("--before")
+    a = ap.parse_args()
+    after = from_json(a.after)
+    rows = [(c, c["signed_error_pct"]) for c in after]
+    table("In sample, all rows (the shipped engine catalogue):",
+          [("all", c["metric"], e) for c, e in rows])
+    table("In sample, per accelerator:", [(c["accelerator"], c["metric"], e) for c, e in rows])
+    table("In sample, per engine:", [(engine_of(c["case_id"], c.get("sim")), c["metric"], e) for c, e in rows])
+    fr = rows_of(a.after)
+    engines = sorted({x["engine"] for x in fr})
+    params = {e: fit([x for x in fr if x["engine"] == e]) for e in engines}
+    loao = []
+    for chip in sorted({x["chip"] for x in fr}):
+        train = [x for x in fr if x["chip"] != chip]
+        p = {e: fit([x for x in train if x["engine"] == e]) if any(x["engine"] == e for x in train) else params[e]
+             for e in engines}
+        loao += errors([x for x in fr if x["chip"] == chip], p)
+    table("Leave one accelerator out, all rows:", [("all", x["metric"], e) for x, e in loao])
+    table("Leave one accelerator out, per accelerator:", [(x["chip"], x["metric"], e) for x, e in loao])
+    table("Leave one accelerator out, per engine:", [(x["engine"], x["metric"], e) for x, e in loao])
+    if a.before:
+        before = from_json(a.before)
+        table("Before (main, analytic closed loop), all rows:", [("all", c["metric"], c["signed_error_pct"])
+                                                                for c in before])
+        table("Before, per accelerator:", [(c["accelerator"], c["metric"], c["signed_error_pct"]) for c in before])
+
+
+if __name__ == "__main__":
+    main()
