@@ -305,7 +305,6 @@ class FastLayout:
         notes = [*self.format_notes, *self.notes]
         tput = tps_replica * replicas
         per_user = 1.0 / tpot if tpot > 0 else math.inf
-        extra: dict[str, Any] = {"calibration": self.calibration}
         eco = self.economy
         if eco is not None:
             pp, fj, f0, f1 = self.pp, self.flop_j, self.flop_at, self.flop_end
@@ -325,18 +324,41 @@ class FastLayout:
                 notes.append(self.throttle_note)
             notes.extend(self.money_notes)
             per_user = 1.0 / tpot
-            per_chip = tput / num_chips
-            extra = {"calibration": self.calibration, "power_w_per_chip": power, "throttled": throttled,
-                     "output_tokens_per_j": per_chip / power, "j_per_output_token": power / per_chip,
-                     **self.money_fields, **eco.money_per_token(per_chip, power, num_chips)}
+            deferred = (self._fill, pre, dec, power, throttled, tput / num_chips)
+        else:
+            deferred = (self._fill, pre, dec, None, False, 0.0)
         h = self.head
-        return Prediction(  # positional, in the order of Prediction's fields
-            h[0], h[1], num_chips, h[2], h[3], h[4], replicas, batch, "static" if static else "continuous", round(i),
-            out, ttft, tpot, e2e, tput, tput / num_chips, per_user, self.weights + kv_cache + act,
-            {"weights": self.weights, "kv_cache": kv_cache, "activations": act, "runtime_reserve": self.reserve},
-            self.capacity, h[5], h[6], h[7], h[8], {"prefill": self.breakdown(pre), "decode": self.breakdown(dec)},
-            notes, extra, self.layout.attn_dp)
+        p = _new_prediction(Prediction)  # its fields as Prediction(...) sets them; breakdown and extra when read
+        p.__dict__.update(
+            chip_id=h[0], model_id=h[1], num_chips=num_chips, tp=h[2], pp=h[3], ep=h[4], replicas=replicas,
+            batch=batch, mode="static" if static else "continuous", input_tokens=round(i), output_tokens=out,
+            ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e, output_tokens_per_s=tput,
+            output_tokens_per_s_per_chip=tput / num_chips, output_tokens_per_s_per_user=per_user,
+            memory_per_chip_bytes=self.weights + kv_cache + act,
+            memory_breakdown_bytes={"weights": self.weights, "kv_cache": kv_cache, "activations": act,
+                                    "runtime_reserve": self.reserve},
+            memory_capacity_per_chip_bytes=self.capacity, weights=h[5], activations=h[6], kv=h[7],
+            compute_format=h[8], notes=notes, attn_dp=self.layout.attn_dp, _deferred=deferred)
+        return p
 
+    def _fill(self, d: dict[str, Any], pre: tuple[float, ...], dec: tuple[float, ...], power: float | None,
+              throttled: bool, per_chip: float) -> None:
+        """A fast-path prediction's ``breakdown`` and ``extra`` (where not set already): time by
+        operator class of both steps; energy and money per token (``add_energy_and_money``'s)."""
+        pp = self.pp
+        if "breakdown" not in d:
+            d["breakdown"] = {"prefill": self._breakdown(pre, pp), "decode": self._breakdown(dec, pp)}
+        if "extra" not in d:
+            eco = self.economy
+            if eco is None or power is None:
+                d["extra"] = {"calibration": self.calibration}
+            else:
+                d["extra"] = {"calibration": self.calibration, "power_w_per_chip": power, "throttled": throttled,
+                              "output_tokens_per_j": per_chip / power, "j_per_output_token": power / per_chip,
+                              **self.money_fields, **eco.money_per_token(per_chip, power, self.num_chips)}
+
+
+_new_prediction = object.__new__
 
 FAST_AFTER = 2  # questions asked of a setting before its FastLayout is made (a one-off goes the general way)
 

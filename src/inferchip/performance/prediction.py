@@ -50,6 +50,23 @@ class Prediction:
     extra: dict[str, Any] = field(default_factory=dict)
     attn_dp: bool = False  # attention data-parallel over the tp chips (mapping.layout)
 
+    def __getattr__(self, name: str) -> Any:
+        """``breakdown`` and ``extra`` of a prediction made by ``predict``'s fast path: figured when
+        first read (``_deferred``: a function and its arguments, which fill both in ``__dict__``)."""
+        d = self.__dict__
+        if name not in ("breakdown", "extra") or "_deferred" not in d:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        fill, *args = d.pop("_deferred")
+        fill(d, *args)
+        return d[name]
+
+    def __getstate__(self) -> dict[str, Any]:  # (pickle, copy) the figures, not how to make them
+        d = self.__dict__
+        if "_deferred" in d:
+            fill, *args = d.pop("_deferred")
+            fill(d, *args)
+        return d
+
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
         d.update(self.extra)
