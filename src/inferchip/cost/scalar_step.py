@@ -258,18 +258,24 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
 
     body: list[str] = []
     rules = {rule for rule, *_ in plan.ops}
+    both = False  # the M terms of the tokens written, those of the logit rows are theirs where rows == t
     for m, tag in (("t", "0"), ("rows", "1")):
         if (_gemm if tag == "0" else _lm_head) in rules or (rules - {_gemm, _lm_head, _memory, _host, _attention}):
-            body += [f"x{tag} = 1.0 if 1.0 > {m} else {m}",  # max(m, 1.0), its operands in order
+            lines = [f"x{tag} = 1.0 if 1.0 > {m} else {m}",  # max(m, 1.0), its operands in order
                      f"tm{tag} = 2.0 ** ceil(log2(x{tag}))",
                      f"tm{tag} = {MIN_TILE_M!r} if {MIN_TILE_M!r} > tm{tag} else tm{tag}",
                      f"tm{tag} = {k(c.tile_m)} if {k(c.tile_m)} < tm{tag} else tm{tag}",
                      f"mt{tag} = ceil(x{tag} / tm{tag})"]
+            if both:  # a decode step's rows are its tokens: the same floats
+                lines = ["if rows == t:", "    tm1, mt1 = tm0, mt0", "else:", *("    " + x for x in lines)]
+            body += lines
+            both = True
     if rules - {_gemm, _lm_head, _memory, _host, _attention}:
         body.append("P = (t, t_all, s_dec, t_pre, kv_d, pr, rows, tm0, mt0, tm1, mt1)")
     # The sums the branches update start at 0.0; the others (network, overhead, FLOP, DRAM and link
     # bytes) are added up here while they only receive constants, and set on their first variable term.
-    body += [f"a{j}_{i} = 0.0" for j in range(plan.classes) for i in range(3)]
+    if plan.classes:
+        body.append(" = ".join([f"a{j}_{i}" for j in range(plan.classes) for i in range(3)] + ["0.0"]))
     folded: dict[str, float] = {}
     live: set[str] = set()
     abw, kov = k(c.attainable_bytes_per_s), k(c.kernel_overhead_s)
@@ -285,7 +291,12 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
         elif rule is _memory:
             body += ["cp = 0.0", f"nb = t * {col[0]}", f"mb = nb / {abw}", "fl = 0.0"]
             over = col[1]
-        elif rule is _host:
+        elif rule is _host:  # no compute, memory or FLOP: the first branch, its sums known
+            if reps * 0.0 == 0.0:
+                body.append(f"a{j}_0 += {k((0.0 + cols[0]) * reps)}")
+                for acc in (f"a{j}_4",) + ((f"f{f}",) if f >= 0 else ()):
+                    _fold(acc, cols[0] if acc.endswith("_4") else 0.0, reps, body, live, folded, k)
+                continue
             body += ["cp = mb = fl = nb = 0.0"]
             over = col[0]
         elif rule is _attention:
@@ -304,21 +315,20 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
             over, net, lb = "o", "n", "lb"
         # Terms known to be zero are left out (adding 0.0 changes no sum) and constant products folded.
         r, a = k(reps), f"a{j}_"
+        times = "" if reps == 1.0 else f" * {r}"  # (x * 1.0 is x)
         extra = "".join(f" + {x}" for x in (over, net) if x != "0.0")
-        body += ["if cp >= mb:", f"    {a}0 += (cp{extra}) * {r}", f"    {a}1 += cp * {r}",
-                 "else:", f"    {a}0 += (mb{extra}) * {r}", f"    {a}2 += mb * {r}"]
+        body += ["if cp >= mb:", f"    {a}0 += (cp{extra}){times}", f"    {a}1 += cp{times}",
+                 "else:", f"    {a}0 += (mb{extra}){times}", f"    {a}2 += mb{times}"]
         for acc, x in ((f"{a}3", net), (f"{a}4", over), (f"f{f}", "fl" if f >= 0 else "0.0"), ("dram", "nb"),
                        ("link", lb)):
             v = consts.get(x)
-            if v is not None and v * reps == 0.0:
-                continue
-            if acc in live:
-                body.append(f"{acc} += {x} * {r}" if v is None else f"{acc} += {k(v * reps)}")
-            elif v is None:
-                body.append(f"{acc} = {k(folded.get(acc, 0.0))} + {x} * {r}")
-                live.add(acc)
+            if v is not None:
+                _fold(acc, v, reps, body, live, folded, k)
+            elif acc in live:
+                body.append(f"{acc} += {x}{times}")
             else:
-                folded[acc] = folded.get(acc, 0.0) + v * reps
+                body.append(f"{acc} = {k(folded.get(acc, 0.0))} + {x}{times}")
+                live.add(acc)
     total = " + ".join(["0.0"] + [f"a{j}_0" for j in range(plan.classes)])  # point_step_cost's sum, in its order
     def out(x: str) -> str:  # a sum's variable, or its value where it only received constants
         return x if x in live else k(folded.get(x, 0.0))
@@ -330,6 +340,18 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
     exec(compile(src, f"<inferchip scalar step of {len(plan.ops)} operators>", "exec"), env)  # noqa: S102
     fn: Callable[..., tuple[float, ...]] = env["step"]
     return fn
+
+
+def _fold(acc: str, v: float, reps: float, body: list[str], live: set[str], folded: dict[str, float],
+          k: Callable[[float], str]) -> None:
+    """Add the constant ``v`` times ``reps`` to the sum ``acc``: left out where it is zero (adding
+    0.0 changes no sum), a literal where the sum is a variable already, else kept to fold."""
+    if v * reps == 0.0:
+        return
+    if acc in live:
+        body.append(f"{acc} += {k(v * reps)}")
+    else:
+        folded[acc] = folded.get(acc, 0.0) + v * reps
 
 
 def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float], class_of: Sequence[int],
