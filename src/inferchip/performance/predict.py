@@ -20,7 +20,7 @@ from inferchip.performance.fast_path import DOES_NOT_FIT, fast_layout
 from inferchip.performance.operating import OperatingPoint, Question, operating_point
 from inferchip.performance.phases import MappedModel, PhaseMetrics, continuous_batch, fit_error
 from inferchip.performance.prediction import Prediction, _breakdown
-from inferchip.performance.setting import Setting, positive, resolve_setting
+from inferchip.performance.setting import SETTINGS_CACHED, Setting, positive, resolve_setting
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
@@ -77,16 +77,29 @@ def predict(
     (:func:`ask`). Raises InvalidSettingError (a bad argument, naming the option) or
     DoesNotFitError (memory or the latency limits, with what would make it fit).
     """
-    if not (count > 0 and input_tokens > 0 and output_tokens > 0 and (batch is None or batch > 0)
-            and (tp is None or tp > 0) and (pp is None or pp > 0) and (ep is None or ep > 0)):  # else name it
-        for name, v in (("--count", count), ("--input-tokens", input_tokens), ("--output-tokens", output_tokens),
-                        ("--batch", batch), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
-            positive(name, v)
-    positive("--max-ttft-ms", max_ttft_s)
-    positive("--max-tpot-ms", max_tpot_s)
-    setting = resolve_setting(chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp, pp=pp,
-                              ep=ep, attn_dp=attn_dp, estimate=estimate, calibration=calibration,
-                              assumptions=assumptions, chip_spec=chip_spec)
+    key = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
+           chip_spec)
+    try:  # the setting of the same arguments as a recent call (checked and resolved then)
+        setting = _RECENT.get(key)
+    except TypeError:  # an unhashable argument: resolve_setting keys it by identity
+        setting = key = None
+    if setting is None or not (input_tokens > 0 and output_tokens > 0 and (batch is None or batch > 0)):
+        if not (count > 0 and input_tokens > 0 and output_tokens > 0 and (batch is None or batch > 0)
+                and (tp is None or tp > 0) and (pp is None or pp > 0) and (ep is None or ep > 0)):  # else name it
+            for name, v in (("--count", count), ("--input-tokens", input_tokens), ("--output-tokens", output_tokens),
+                            ("--batch", batch), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
+                positive(name, v)
+    if max_ttft_s is not None or max_tpot_s is not None:
+        positive("--max-ttft-ms", max_ttft_s)
+        positive("--max-tpot-ms", max_tpot_s)
+    if setting is None:
+        setting = resolve_setting(chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp,
+                                  pp=pp, ep=ep, attn_dp=attn_dp, estimate=estimate, calibration=calibration,
+                                  assumptions=assumptions, chip_spec=chip_spec)
+        if key is not None:
+            if len(_RECENT) >= SETTINGS_CACHED:
+                _RECENT.clear()
+            _RECENT[key] = setting
     if max_ttft_s is None and max_tpot_s is None:  # fixed lengths, no limits: the fast path where it applies
         fast = fast_layout(setting)
         if fast is not None:
@@ -97,6 +110,11 @@ def predict(
             if got == DOES_NOT_FIT:
                 raise _no_point(setting, ask(input_tokens, output_tokens, batch))
     return predict_setting(setting, ask(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s), fast=False)
+
+
+# predict's recent settings by their arguments (a subset of resolve_setting's cache, looked up before
+# the keyword call and its key of every resolve_setting argument; at most SETTINGS_CACHED).
+_RECENT: dict[tuple, Setting] = {}
 
 
 def best_layout(setting: Setting, q: Question) -> tuple[Layout, OperatingPoint] | None:
