@@ -79,6 +79,10 @@ class FastLayout:
             self.money_notes = tuple(self.money.notes)
             self.money_fields = {"chip_price_usd": self.money.price_usd, "chip_price_source": self.money.price_source,
                                  "manufacturing_cost_usd": self.money.manufacturing_cost_usd}
+            self.power = _power_function(self.economy, self.flop_j, self.flop_at, self.flop_end)
+            self.notes_priced = (*self.format_notes, *self.notes, *self.money_notes)
+            self.notes_throttled = (*self.format_notes, *self.notes, self.throttle_note, *self.money_notes)
+        self.notes_all = (*self.format_notes, *self.notes)
 
     # --- the pieces of the general path, in floats -------------------------------------
     def kv_one(self, ctx: float) -> float:
@@ -302,15 +306,13 @@ class FastLayout:
         kv_cache = self.kv_one(i + o) * b
         act = self.activations(b * i if static else b + min(i, self.chunk_tokens))
         num_chips, replicas, batch, out = self.num_chips, self.replicas, int(b), round(o)
-        notes = [*self.format_notes, *self.notes]
         tput = tps_replica * replicas
         per_user = 1.0 / tpot if tpot > 0 else math.inf
-        eco = self.economy
-        if eco is not None:
-            pp, fj, f0, f1 = self.pp, self.flop_j, self.flop_at, self.flop_end
-            tpot, dec_p, throttled, dec_e = eco.step_power_of(fj, dec[f0:f1], dec[-2], dec[-1], tpot, pp)
+        if self.economy is not None:
+            pp, power_of = self.pp, self.power  # ChipEconomy.step_power_of of a step tuple
+            tpot, dec_p, throttled, dec_e = power_of(dec, tpot, pp)
             if static:
-                pre_t, _, pre_thr, pre_e = eco.step_power_of(fj, pre[f0:f1], pre[-2], pre[-1], pre_step_s, pp)
+                pre_t, _, pre_thr, pre_e = power_of(pre, pre_step_s, pp)
                 ttft = pre_t * n_chunks
                 throttled = throttled or pre_thr
                 e2e = ttft + max(out - 1, 0) * tpot
@@ -320,25 +322,24 @@ class FastLayout:
                 power = dec_p
                 e2e = ttft + max(out - 1, 0) * tpot
                 tput = batch / tpot * replicas
-            if throttled:
-                notes.append(self.throttle_note)
-            notes.extend(self.money_notes)
+            notes = list(self.notes_throttled if throttled else self.notes_priced)
             per_user = 1.0 / tpot
             deferred = (self._fill, pre, dec, power, throttled, tput / num_chips)
         else:
+            notes = list(self.notes_all)
             deferred = (self._fill, pre, dec, None, False, 0.0)
         h = self.head
         p = _new_prediction(Prediction)  # its fields as Prediction(...) sets them; breakdown and extra when read
-        p.__dict__.update(
-            chip_id=h[0], model_id=h[1], num_chips=num_chips, tp=h[2], pp=h[3], ep=h[4], replicas=replicas,
-            batch=batch, mode="static" if static else "continuous", input_tokens=round(i), output_tokens=out,
-            ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e, output_tokens_per_s=tput,
-            output_tokens_per_s_per_chip=tput / num_chips, output_tokens_per_s_per_user=per_user,
-            memory_per_chip_bytes=self.weights + kv_cache + act,
-            memory_breakdown_bytes={"weights": self.weights, "kv_cache": kv_cache, "activations": act,
-                                    "runtime_reserve": self.reserve},
-            memory_capacity_per_chip_bytes=self.capacity, weights=h[5], activations=h[6], kv=h[7],
-            compute_format=h[8], notes=notes, attn_dp=self.layout.attn_dp, _deferred=deferred)
+        p.__dict__ = {
+            "chip_id": h[0], "model_id": h[1], "num_chips": num_chips, "tp": h[2], "pp": h[3], "ep": h[4],
+            "replicas": replicas, "batch": batch, "mode": "static" if static else "continuous",
+            "input_tokens": round(i), "output_tokens": out, "ttft_s": ttft, "tpot_s": tpot, "e2e_latency_s": e2e,
+            "output_tokens_per_s": tput, "output_tokens_per_s_per_chip": tput / num_chips,
+            "output_tokens_per_s_per_user": per_user, "memory_per_chip_bytes": self.weights + kv_cache + act,
+            "memory_breakdown_bytes": {"weights": self.weights, "kv_cache": kv_cache, "activations": act,
+                                       "runtime_reserve": self.reserve},
+            "memory_capacity_per_chip_bytes": self.capacity, "weights": h[5], "activations": h[6], "kv": h[7],
+            "compute_format": h[8], "notes": notes, "attn_dp": self.layout.attn_dp, "_deferred": deferred}
         return p
 
     def _fill(self, d: dict[str, Any], pre: tuple[float, ...], dec: tuple[float, ...], power: float | None,
@@ -383,6 +384,30 @@ def fast_layout(setting: Setting) -> FastLayout | None:
                     pass
         setting.derived["fast"] = held
     return held[0]
+
+
+def _power_function(eco: Any, flop_j: list[float], f0: int, f1: int) -> Any:
+    """``power(v, t, pp)``: ``eco.step_power_of(flop_j, v[f0:f1], v[-2], v[-1], t, pp)`` of a step
+    tuple ``v``, its operations in their order with the constants bound; any value it would refuse
+    (negative, NaN) goes to ``step_power_of`` itself, which says so."""
+    u = eco.units
+    env: dict[str, Any] = {"SLOW": lambda v, t, pp: eco.step_power_of(flop_j, v[f0:f1], v[-2], v[-1], t, pp),
+                           "DJ": u.per_byte_dram_j, "LJ": u.per_byte_link_j, "S": eco.static_w, "TDP": eco.tdp_w,
+                           "inf": math.inf}
+    lines = ["def power(v, t, pp):", "    e = 0.0"]
+    for n, j in enumerate(flop_j):
+        env[f"J{n}"] = j
+        lines += [f"    x = v[{f0 + n}]", "    if not x >= 0:", "        return SLOW(v, t, pp)", f"    e = e + x * J{n}"]
+    lines += ["    x, y = v[-2], v[-1]", "    if not (x >= 0 and y >= 0 and t >= 0):", "        return SLOW(v, t, pp)",
+              "    e = e + x * DJ", "    e = e + y * LJ", "    e_dyn = e * pp",
+              "    if not e_dyn >= 0:", "        return SLOW(v, t, pp)",
+              "    p_dyn = e_dyn / t if t > 0 else (inf if e_dyn > 0 else 0.0)",
+              "    if p_dyn + S > TDP:",
+              "        t = max(t, e_dyn / (TDP - S))",
+              "        return t, TDP, True, e_dyn + S * t",
+              "    return t, p_dyn + S, False, e_dyn + S * t"]
+    exec(compile("\n".join(lines) + "\n", "<inferchip step power>", "exec"), env)
+    return env["power"]
 
 
 def _breakdown_function(class_names: tuple[str, ...]) -> Any:
