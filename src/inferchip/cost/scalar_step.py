@@ -289,7 +289,7 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
                      f"nb = {col[2]} + {m} * {col[3]}", f"mb = nb / {abw}", f"fl = {m} * {col[4]}"]
             over = kov
         elif rule is _memory:
-            body += ["cp = 0.0", f"nb = t * {col[0]}", f"mb = nb / {abw}", "fl = 0.0"]
+            body += [f"nb = t * {col[0]}", f"mb = nb / {abw}"]  # no compute, no FLOP: cp = fl = 0.0
             over = col[1]
         elif rule is _host:  # no compute, memory or FLOP: the first branch, its sums known
             if reps * 0.0 == 0.0:
@@ -317,10 +317,15 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
         r, a = k(reps), f"a{j}_"
         times = "" if reps == 1.0 else f" * {r}"  # (x * 1.0 is x)
         extra = "".join(f" + {x}" for x in (over, net) if x != "0.0")
-        body += ["if cp >= mb:", f"    {a}0 += (cp{extra}){times}", f"    {a}1 += cp{times}",
-                 "else:", f"    {a}0 += (mb{extra}){times}", f"    {a}2 += mb{times}"]
-        for acc, x in ((f"{a}3", net), (f"{a}4", over), (f"f{f}", "fl" if f >= 0 else "0.0"), ("dram", "nb"),
-                       ("link", lb)):
+        if rule is _memory and reps * 0.0 == 0.0:  # cp = 0.0: its branch adds a constant (and 0.0 * reps)
+            body += ["if 0.0 >= mb:", f"    {a}0 += {k((0.0 + cols[1]) * reps)}"]
+        else:
+            if rule is _memory:
+                body += ["cp = fl = 0.0"]
+            body += ["if cp >= mb:", f"    {a}0 += (cp{extra}){times}", f"    {a}1 += cp{times}"]
+        body += ["else:", f"    {a}0 += (mb{extra}){times}", f"    {a}2 += mb{times}"]
+        flop = "fl" if f >= 0 and rule is not _memory else "0.0"
+        for acc, x in ((f"{a}3", net), (f"{a}4", over), (f"f{f}", flop), ("dram", "nb"), ("link", lb)):
             v = consts.get(x)
             if v is not None:
                 _fold(acc, v, reps, body, live, folded, k)
