@@ -96,9 +96,12 @@ class FastLayout:
     def max_batch(self, ctx: float) -> float | None:
         """``MappedModel.max_batch(ctx, 0.0)`` (None where the float path does not apply)."""
         dp, free = self.dp, self.free_bytes
-        per_seq = self.kv_one(ctx + 0.0) * dp
+        if dp == 1 and len(self.kv_terms) == 1 and self.kv_terms[0][1] is None:  # kv_one written out
+            per_seq = 0.0 + self.kv_terms[0][0] * (ctx + 0.0) * self.kv_bytes
+        else:
+            per_seq = self.kv_one(ctx + 0.0) * dp
         if per_seq > 0 and math.isfinite(per_seq) and math.isfinite(free):
-            return float(dp * math.floor(max(free, 0.0) / per_seq))
+            return float(dp * math.floor((0.0 if 0.0 > free else free) / per_seq))
         return None
 
     def activations(self, step_tokens: float) -> float:
@@ -250,24 +253,28 @@ class FastLayout:
     # --- questions ------------------------------------------------------------------------
     def static(self, b: float, i: float, o: float) -> Prediction | str | None:
         """A static batch of ``b`` sequences of ``i`` input and ``o`` output tokens per replica."""
-        bmax = self.max_batch(i + o * o / max(o, 1.0))
+        # (max(a, b) written out below as ``b if b > a else a``: the same value, without the call)
+        bmax = self.max_batch(i + o * o / (1.0 if 1.0 > o else o))
         if bmax is None:
             return None
         if b > bmax:
             return DOES_NOT_FIT
         pp = self.pp
-        n_chunks = max(float(math.ceil(b * i / self.replica_chunk_tokens)), 1.0)
+        n_chunks = float(math.ceil(b * i / self.replica_chunk_tokens))
+        n_chunks = 1.0 if 1.0 > n_chunks else n_chunks
         pairs = i * (0.0 + (i + 1.0) / 2.0) * b / n_chunks
         if self.dp == 1:  # point() written out: a prefill step (no decode) and a decode step (no prompt)
             step, t, s_dec = self.scalar.step, b * i / n_chunks / pp, b / pp
-            pre = step(t, t, 0.0, max(t - 0.0, 0.0), 0.0, pairs / pp, b / n_chunks / pp)
+            t_pre = t - 0.0
+            pre = step(t, t, 0.0, 0.0 if 0.0 > t_pre else t_pre, 0.0, pairs / pp, b / n_chunks / pp)
             dec = step(s_dec, s_dec, s_dec, 0.0, b * (i + o / 2.0) / pp, 0.0, s_dec + 0.0)
         else:
             pre = self.point(b * i / n_chunks / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp)
             dec = self.point(b / pp, b / pp, b * (i + o / 2.0) / pp, 0.0 / pp)
         ttft = n_chunks * (pp * pre[0]) * (2 * pp - 1) / pp
         tpot = pp * dec[0]
-        e2e = ttft + max(o - 1.0, 0.0) * tpot
+        steps = o - 1.0
+        e2e = ttft + (0.0 if 0.0 > steps else steps) * tpot
         return self._prediction(b, i, o, True, ttft, tpot, e2e, b * o / e2e, pre, dec, n_chunks, ttft / n_chunks)
 
     def max_throughput(self, i: float, o: float) -> Prediction | str | None:
@@ -315,12 +322,13 @@ class FastLayout:
                 pre_t, _, pre_thr, pre_e = power_of(pre, pre_step_s, pp)
                 ttft = pre_t * n_chunks
                 throttled = throttled or pre_thr
-                e2e = ttft + max(out - 1, 0) * tpot
-                power = (pre_e * n_chunks + max(out - 1, 0) * dec_e) / e2e
+                steps = out - 1 if out > 1 else 0  # max(out - 1, 0)
+                e2e = ttft + steps * tpot
+                power = (pre_e * n_chunks + steps * dec_e) / e2e
                 tput = batch * out / e2e * replicas
             else:
                 power = dec_p
-                e2e = ttft + max(out - 1, 0) * tpot
+                e2e = ttft + (out - 1 if out > 1 else 0) * tpot
                 tput = batch / tpot * replicas
             notes = list(self.notes_throttled if throttled else self.notes_priced)
             per_user = 1.0 / tpot
