@@ -2,9 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import typer
 
-app = typer.Typer(
+
+class LazyApp(typer.Typer):
+    """A typer app whose command modules are imported when its command list is first read
+    (``registered_commands``: by typer building the group for ``--help``, by a test); ``cli``
+    sets :attr:`load_all`. A run of one command reads the list as it stands (:meth:`commands_now`)
+    after importing that command's module alone (``cli._click_command``)."""
+
+    load_all: Callable[[], None] | None = None
+
+    @property
+    def registered_commands(self) -> list[Any]:  # type: ignore[override]
+        load, self.load_all = self.load_all, None
+        if load is not None:
+            load()
+        return self.__dict__["_commands"]
+
+    @registered_commands.setter
+    def registered_commands(self, value: list[Any]) -> None:
+        self.__dict__["_commands"] = value
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:  # type: ignore[override]
+        """``Typer.command``; registering (which appends to the list) imports no other module."""
+        decorator = super().command(*args, **kwargs)
+
+        def register(f: Any) -> Any:
+            load, self.load_all = self.load_all, None
+            try:
+                return decorator(f)
+            finally:
+                self.load_all = load
+
+        return register
+
+    def commands_now(self) -> list[Any]:
+        """The commands registered so far (no module imported)."""
+        return self.__dict__["_commands"]
+
+
+app = LazyApp(
     name="inferchip",
     help="Model AI inference chips: latency, throughput, memory fit, energy and cost of LLM inference.",
     no_args_is_help=True,

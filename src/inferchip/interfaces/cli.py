@@ -10,18 +10,25 @@ command; 1 when aborted; 130 when interrupted (Ctrl-C), 143 when terminated (SIG
 
 from __future__ import annotations
 
+import os
 import sys
 from types import ModuleType
+from typing import Any
 
-import typer
-from rich.console import Console
-from rich.markup import escape
+# No pydantic plugins are looked for (an entry-point scan of every installed package on each
+# start); a user who sets the variable keeps their choice.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from inferchip.errors import InferchipError
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 
-# Each module registers its commands on ``app`` when imported.
-from inferchip.interfaces import cmd_catalog, cmd_predict  # noqa: E402,F401
-from inferchip.interfaces.app import app
+from inferchip.errors import InferchipError  # noqa: E402
+
+# Each module registers its commands on ``app`` when imported: all of them when the command
+# list is first read (``app.registered_commands``: --help, a test), else the module of the one
+# command run (_COMMAND_MODULES: a hint; a command it does not name imports them all).
+from inferchip.interfaces.app import app  # noqa: E402
 from inferchip.interfaces.cli_options.boundary import (
     INTERNAL_ERROR_EXIT,
     Terminated,
@@ -34,12 +41,26 @@ from inferchip.interfaces.cli_options.boundary import (
 
 _OPTIONAL_COMMANDS = ("cmd_validate", "cmd_serve", "cmd_review", "cmd_cost", "cmd_drive", "cmd_vision",
                       "cmd_explore")
-for _name in _OPTIONAL_COMMANDS:
+_COMMAND_MODULES = {"chips": "cmd_catalog", "models": "cmd_catalog", "predict": "cmd_predict",
+                    "serve": "cmd_serve", "curve": "cmd_serve", "validate": "cmd_validate",
+                    "calibrate": "cmd_validate", "review": "cmd_review", "cost": "cmd_cost", "drive": "cmd_drive",
+                    "vision": "cmd_vision", "explore": "cmd_explore"}
+
+
+def _import_command_module(name: str) -> None:
     try:
-        __import__(f"inferchip.interfaces.{_name}")
+        __import__(f"inferchip.interfaces.{name}")
     except ModuleNotFoundError as exc:  # a command module not written yet
-        if exc.name != f"inferchip.interfaces.{_name}":
+        if exc.name != f"inferchip.interfaces.{name}":
             raise
+
+
+def _import_command_modules() -> None:
+    for name in ("cmd_catalog", "cmd_predict", *_OPTIONAL_COMMANDS):
+        _import_command_module(name)
+
+
+app.load_all = _import_command_modules
 
 USER_ERROR_EXIT = 2  # the exit status of a user error, as click uses it for usage errors
 
@@ -96,7 +117,12 @@ def _click_command(argv: list[str] | None) -> tuple[object, list[str], str]:
     from typer.main import get_command
 
     args = list(sys.argv[1:] if argv is None else argv)
-    infos = {c.name: c for c in app.registered_commands if c.name}
+    infos: dict[str, Any] = {}
+    if args and args[0] in _COMMAND_MODULES and app.load_all is not None:  # that command's module alone
+        _import_command_module(_COMMAND_MODULES[args[0]])
+        infos = {c.name: c for c in app.commands_now() if c.name}
+    if not (args and args[0] in infos):
+        infos = {c.name: c for c in app.registered_commands if c.name}
     if args and args[0] in infos:
         key = ("one", args[0], id(infos[args[0]]), id(infos[args[0]].callback))
         if key not in _COMMANDS:

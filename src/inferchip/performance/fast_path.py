@@ -405,7 +405,8 @@ def _power_function(eco: Any, flop_j: list[float], f0: int, f1: int) -> Any:
     lines = ["def power(v, t, pp):", "    e = 0.0"]
     for n, j in enumerate(flop_j):
         env[f"J{n}"] = j
-        lines += [f"    x = v[{f0 + n}]", "    if not x >= 0:", "        return SLOW(v, t, pp)", f"    e = e + x * J{n}"]
+        lines += [f"    x = v[{f0 + n}]", "    if not x >= 0:", "        return SLOW(v, t, pp)",
+                  f"    e = e + x * J{n}"]
     lines += ["    x, y = v[-2], v[-1]", "    if not (x >= 0 and y >= 0 and t >= 0):", "        return SLOW(v, t, pp)",
               "    e = e + x * DJ", "    e = e + y * LJ", "    e_dyn = e * pp",
               "    if not e_dyn >= 0:", "        return SLOW(v, t, pp)",

@@ -42,6 +42,7 @@ def console(stderr: bool = False):
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
+    # emoji=False: text is printed as given (no ':name:' codes replaced; rich's emoji table not loaded)
     if stream.isatty():
-        return Console(stderr=stderr)
-    return Console(stderr=stderr, width=PIPE_WIDTH)
+        return Console(stderr=stderr, emoji=False)
+    return Console(stderr=stderr, width=PIPE_WIDTH, emoji=False)
