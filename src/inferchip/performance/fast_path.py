@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from inferchip.cost import rules as r
-from inferchip.cost.step import BOUNDS, StepPlan, cached_step_plan, step_points
+from inferchip.cost.step import StepPlan, cached_step_plan, step_points
 from inferchip.errors import InferchipError
+from inferchip.performance.fast_compiled import breakdown_function, power_function
 from inferchip.performance.operating import BATCH_GRID
 from inferchip.performance.prediction import Prediction
 from inferchip.performance.setting import Setting
@@ -55,7 +56,7 @@ class FastLayout:
         self.weights, self.reserve = mm.weights_bytes, mm.reserve_bytes
         self.capacity = s.chip.memory_capacity_bytes
         self.class_names, self.flop_formats = plan.class_names, plan.flop_formats
-        self._breakdown = _breakdown_function(self.class_names)
+        self._breakdown = breakdown_function(self.class_names)
         self.calibration = "fitted" if s.calibration.fitted else "defaults"
         fmt = s.formats
         self.head = (s.chip.id, s.model.id, lay.tp, lay.pp, lay.ep, fmt.weights, fmt.activations, fmt.kv,
@@ -79,7 +80,7 @@ class FastLayout:
             self.money_notes = tuple(self.money.notes)
             self.money_fields = {"chip_price_usd": self.money.price_usd, "chip_price_source": self.money.price_source,
                                  "manufacturing_cost_usd": self.money.manufacturing_cost_usd}
-            self.power = _power_function(self.economy, self.flop_j, self.flop_at, self.flop_end)
+            self.power = power_function(self.economy, self.flop_j, self.flop_at, self.flop_end)
             self.notes_priced = (*self.format_notes, *self.notes, *self.money_notes)
             self.notes_throttled = (*self.format_notes, *self.notes, self.throttle_note, *self.money_notes)
         self.notes_all = (*self.format_notes, *self.notes)
@@ -392,45 +393,3 @@ def fast_layout(setting: Setting) -> FastLayout | None:
                     pass
         setting.derived["fast"] = held
     return held[0]
-
-
-def _power_function(eco: Any, flop_j: list[float], f0: int, f1: int) -> Any:
-    """``power(v, t, pp)``: ``eco.step_power_of(flop_j, v[f0:f1], v[-2], v[-1], t, pp)`` of a step
-    tuple ``v``, its operations in their order with the constants bound; any value it would refuse
-    (negative, NaN) goes to ``step_power_of`` itself, which says so."""
-    u = eco.units
-    env: dict[str, Any] = {"SLOW": lambda v, t, pp: eco.step_power_of(flop_j, v[f0:f1], v[-2], v[-1], t, pp),
-                           "DJ": u.per_byte_dram_j, "LJ": u.per_byte_link_j, "S": eco.static_w, "TDP": eco.tdp_w,
-                           "inf": math.inf}
-    lines = ["def power(v, t, pp):", "    e = 0.0"]
-    for n, j in enumerate(flop_j):
-        env[f"J{n}"] = j
-        lines += [f"    x = v[{f0 + n}]", "    if not x >= 0:", "        return SLOW(v, t, pp)",
-                  f"    e = e + x * J{n}"]
-    lines += ["    x, y = v[-2], v[-1]", "    if not (x >= 0 and y >= 0 and t >= 0):", "        return SLOW(v, t, pp)",
-              "    e = e + x * DJ", "    e = e + y * LJ", "    e_dyn = e * pp",
-              "    if not e_dyn >= 0:", "        return SLOW(v, t, pp)",
-              "    p_dyn = e_dyn / t if t > 0 else (inf if e_dyn > 0 else 0.0)",
-              "    if p_dyn + S > TDP:",
-              "        t = max(t, e_dyn / (TDP - S))",
-              "        return t, TDP, True, e_dyn + S * t",
-              "    return t, p_dyn + S, False, e_dyn + S * t"]
-    exec(compile("\n".join(lines) + "\n", "<inferchip step power>", "exec"), env)
-    return env["power"]
-
-
-def _breakdown_function(class_names: tuple[str, ...]) -> Any:
-    """``breakdown(v, pp)`` of a step tuple with these classes, written out class by class (the
-    loop of ``prediction._breakdown`` unrolled: a prediction makes two of them)."""
-    lines = ["def breakdown(v, pp):", "    out = {}", "    total = v[0]"]
-    for j, cls in enumerate(class_names):
-        k = 1 + 5 * j
-        lines += [f"    t = v[{k}]", "    if not t <= 0:", f"        x, bound = v[{k + 1}], {BOUNDS[0]!r}"]
-        for n, name in enumerate(BOUNDS[1:], start=2):
-            lines += [f"        if v[{k + n}] > x:", f"            x, bound = v[{k + n}], {name!r}"]
-        lines.append(f"        out[{cls!r}] = {{'time_s': t * pp, 'share': t / total if total else 0.0, "
-                     "'bound': bound}")
-    lines.append("    return out")
-    env: dict[str, Any] = {}
-    exec(compile("\n".join(lines) + "\n", "<inferchip step breakdown>", "exec"), env)
-    return env["breakdown"]
