@@ -79,10 +79,11 @@ def predict(
     """
     key = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
            chip_spec)
+    hashable = True
     try:  # the setting of the same arguments as a recent call (checked and resolved then)
         setting = _RECENT.get(key)
     except TypeError:  # an unhashable argument: resolve_setting keys it by identity
-        setting = key = None
+        setting, hashable = None, False
     if setting is None or not (input_tokens > 0 and output_tokens > 0 and (batch is None or batch > 0)):
         if not (count > 0 and input_tokens > 0 and output_tokens > 0 and (batch is None or batch > 0)
                 and (tp is None or tp > 0) and (pp is None or pp > 0) and (ep is None or ep > 0)):  # else name it
@@ -96,7 +97,7 @@ def predict(
         setting = resolve_setting(chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp,
                                   pp=pp, ep=ep, attn_dp=attn_dp, estimate=estimate, calibration=calibration,
                                   assumptions=assumptions, chip_spec=chip_spec)
-        if key is not None:
+        if hashable:
             if len(_RECENT) >= SETTINGS_CACHED:
                 _RECENT.clear()
             _RECENT[key] = setting
@@ -114,7 +115,7 @@ def predict(
 
 # predict's recent settings by their arguments (a subset of resolve_setting's cache, looked up before
 # the keyword call and its key of every resolve_setting argument; at most SETTINGS_CACHED).
-_RECENT: dict[tuple, Setting] = {}
+_RECENT: dict[tuple[Any, ...], Setting] = {}
 
 
 def best_layout(setting: Setting, q: Question) -> tuple[Layout, OperatingPoint] | None:
