@@ -152,17 +152,42 @@ def test_a_seeded_monte_carlo_reproduces():
 
 
 def test_model_error_sigmas_match_the_validation_page():
-    """review/model_error.yaml copies docs/validation.md's per-metric table; a new validation run must update it."""
+    """review/model_error.yaml copies docs/validation.md's per-metric table and, for TTFT and TPOT, its
+    closed-loop table (held-out column); a new validation run must update it."""
     import yaml
 
     page = (ROOT / "docs" / "validation.md").read_text()
     data = yaml.safe_load((ROOT / "src/inferchip/review/model_error.yaml").read_text())
+    assert {"throughput", "power", "ttft", "tpot"} <= set(data)
     for row in data.values():
-        m = re.search(rf"^\| {row['metric']} \| \d+ \| \d+ \| ([\d.]+)% \| ([\d.]+)% \|", page, re.M)
+        if row["table"] == "per_metric":
+            m = re.search(rf"^\| {row['metric']} \| \d+ \| \d+ \| ([\d.]+)% \| ([\d.]+)% \|", page, re.M)
+        else:
+            assert row["table"] == "closed_loop"
+            section = page[page.index("## Closed-loop serving rows"):]
+            m = re.search(rf"^\| {row['metric']} \| [\d,]+ \|[^|]+\|[^|]+\| ([\d.]+) / ([\d.]+) %", section, re.M)
         assert m, row["metric"]
         assert (float(m.group(1)), float(m.group(2))) == (row["median_ape_pct"], row["p90_ape_pct"])
     s = model_error_sigmas()
     assert s["throughput"] == pytest.approx(max(np.log1p(0.112) / 0.6745, np.log1p(0.367) / 1.6449))
+    assert s["tpot"] == pytest.approx(max(np.log1p(data["tpot"]["median_ape_pct"] / 100) / 0.6745,
+                                          np.log1p(data["tpot"]["p90_ape_pct"] / 100) / 1.6449))
+
+
+def test_latency_error_divides_throughput_and_misses_limits_by_hand():
+    """tok/s = users / TPOT: a TPOT twice the predicted one halves it; an error that takes the TTFT or the
+    TPOT past its limit leaves the case unserved; a case without a limit keeps its throughput."""
+    from inferchip.review.uncertainty import within_limits
+
+    tput = np.full((1, 3, 1), 100.0)
+    ratio = np.array([[[0.4, 0.4], [0.9, 0.2], [np.nan, np.nan]]])  # predicted / limit: TTFT, TPOT
+    ln2 = np.log(2.0)
+    # TPOT error x2, TTFT error x1: case 0 halves (0.4 x 2 < 1), case 1 halves, case 2 (no limit) keeps 100
+    out = within_limits(tput, ratio, np.zeros((1, 1)), np.ones((1, 1)), 0.5, ln2)
+    assert out[0, :, 0] == pytest.approx([50.0, 50.0, 100.0])
+    # TTFT error x2: case 1's TTFT (0.9 of its limit) misses; case 0's (0.8) does not
+    out = within_limits(tput, ratio, np.ones((1, 1)), np.zeros((1, 1)), ln2, 0.1)
+    assert out[0, 0, 0] == pytest.approx(100.0) and np.isnan(out[0, 1, 0]) and out[0, 2, 0] == pytest.approx(100.0)
 
 
 # ------------------------------------------------------------------ whole reviews with known answers
