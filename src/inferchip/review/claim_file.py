@@ -117,6 +117,18 @@ def load_claim(path: str | Path | None = None) -> Claim:
     return claim
 
 
+def pct(probability: float | None) -> str:
+    """A probability in words, one format for every place it is shown: "not judged", whole percent, and
+    "<1%" / ">99%" where rounding would show a possible outcome as impossible or certain."""
+    if probability is None:
+        return "not judged"
+    if 0.0 < probability < 0.005:
+        return "<1%"
+    if 0.995 <= probability < 1.0:
+        return ">99%"
+    return f"{probability:.0%}"
+
+
 def verdict(probability: float | None) -> str:
     """"holds" (p >= HOLDS_FROM), "does not hold" (p <= FAILS_UP_TO), else "undecided" (also when not judged)."""
     if probability is None:

@@ -35,6 +35,14 @@ from inferchip.spec.chip import ChipParams
 
 MODEL_ERROR_FILE = Path(__file__).with_name("model_error.yaml")
 ENDS = ("low", "high")
+# The end of each estimate group that favours the claim: more compute, memory and link bandwidth favour it;
+# a lower power and a lower price or cost favour it (every part compares per watt or per dollar, or is neutral).
+FAVOURABLE_END = {"power (TDP)": "low", "price and cost": "low"}
+
+
+def side(group: str, end: str) -> str:
+    """"favourable" or "unfavourable": whether ``end`` of estimate ``group`` favours the claim."""
+    return "favourable" if end == FAVOURABLE_END.get(group, "high") else "unfavourable"
 
 
 def model_error_sigmas(path: Path = MODEL_ERROR_FILE) -> dict[str, float]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from inferchip.interfaces.report.charts import _base_layout
 from inferchip.interfaces.report.tables import cell, esc, html_table
-from inferchip.review.claim_file import RULE_TEXT
+from inferchip.review.claim_file import RULE_TEXT, pct
 from inferchip.review.review import ReviewResult
 
 VERDICT_CLASS = {"holds": "first", "does not hold": "no", "undecided": "und"}
@@ -29,7 +29,7 @@ CLAIM_CSS = (".no{color:#b42318;font-weight:700}.und{color:#8a4b00;font-weight:7
 
 
 def _prob(p: float | None) -> str:
-    return "not judged" if p is None else f"{p:.0%}"
+    return pct(p)
 
 
 def claim_first_screen(res: ReviewResult) -> str:
@@ -91,14 +91,17 @@ def corners_html(res: ReviewResult) -> str:
     rows = []
     for c in j.corners:
         figs = ", ".join(f"{k.split('.')[-1]} {v:,.4g}" for k, v in c["figures"].items())
-        cells = [esc(c["group"]), esc(c["end"]), f'<span class="src">{esc(figs)}</span>']
+        end = c["end"] + (f' ({c["side"]})' if c.get("side") else "")
+        cells = [esc(c["group"]), esc(end), f'<span class="src">{esc(figs)}</span>']
         cells += ["-" if c["holds"][k] is None else ('<span class="first">holds</span>' if c["holds"][k]
                                                     else '<span class="no">no</span>') for k in keys]
         rows.append((cells, ""))
     skipped = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in sorted(j.not_varied.items()))
-    return ('<section id="corners"><h2>Named corners: each estimate at its ends, one at a time</h2>'
-            '<p class="read">Each group of the claimed chip\'s estimated figures at its low and its high end, every '
-            'other figure central, no model error. The favourable end of a part is the one where it holds.</p>'
+    return ('<section id="corners"><h2>Named corners: each estimate at its favourable and unfavourable end</h2>'
+            '<p class="read">Each group of the claimed chip\'s estimated figures at its favourable and at its '
+            'unfavourable end (for the claim: more compute, memory and bandwidth; less power, price and cost), one '
+            'group at a time, every other figure central, no model error. These are corners, not verdicts: the '
+            'verdicts and probabilities come from the Monte Carlo over every range at once.</p>'
             + html_table([("estimate", True), ("end", True), ("figures", True)] + [(k, False) for k in keys], rows,
                          wrap=True)
             + (f'<p class="note">Estimated figures not varied here:</p><ul>{skipped}</ul>' if skipped else "")
