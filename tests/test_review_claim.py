@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from conftest import make_chip
 from inferchip.errors import InvalidSettingError
 from inferchip.interfaces.cli import main
-from inferchip.review.claim_file import FAILS_UP_TO, HOLDS_FROM, PARTS, ClaimFileError, load_claim, verdict
+from inferchip.interfaces.report.tables import cell
+from inferchip.review.claim_file import FAILS_UP_TO, HOLDS_FROM, PARTS, ClaimFileError, load_claim, pct, verdict
 from inferchip.review.judge import Figures, judge_part, suite_scores, usd_per_million_tokens, wall_power_per_chip_w
 from inferchip.review.review import ReviewConfig, run_review
 from inferchip.review.uncertainty import Base, Corner, claim_at, model_error_sigmas, monte_carlo
@@ -275,11 +276,23 @@ def test_a_price_row_without_source_is_refused():
         street_view(entries, {"x": Quote("x", "street", 1e4, 1.1e4, 1.2e4, "src")})
 
 
-def test_results_json_has_the_claim_interface(tmp_path):
-    out = tmp_path / "rv"
-    assert main(["review", "--chips", "nvidia-h100-sxm-80gb", "--models", L8, "--slo", "batch", "--no-sensitivity",
-                 "--samples", "1000", "--out", str(out)]) == 0
-    data = json.loads((out / "results.json").read_text())
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """One small review through the command: its results.json, report.html and terminal output."""
+    import io
+    from contextlib import redirect_stdout
+
+    out = tmp_path_factory.mktemp("claim") / "rv"
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        rc = main(["review", "--chips", "nvidia-h100-sxm-80gb", "--models", L8, "--slo", "both", "--no-sensitivity",
+                   "--samples", "1000", "--out", str(out)])
+    assert rc == 0
+    return json.loads((out / "results.json").read_text()), (out / "report.html").read_text(), buf.getvalue()
+
+
+def test_results_json_has_the_claim_interface(small_run):
+    data, html, _ = small_run
     assert data["monte_carlo_samples"] == 1000 and data["claim"]["date"] == "2025-09-06"
     assert "best inference chip of any kind for models below ~250B params" in data["claim"]["text"]
     assert {p["part"] for p in data["claim_parts"]} == set(load_claim().parts)
@@ -298,7 +311,6 @@ def test_results_json_has_the_claim_interface(tmp_path):
     fd = next(p for p in data["claim_parts"] if p["part"] == "frame_deadlines")
     assert fd == in_car["frame_deadlines"] and fd["probability"] is not None
     assert fd["verdict"] == verdict(fd["probability"])
-    html = (out / "report.html").read_text()
     order = [html.index(f'id="{s}"') for s in ("claim", "in-car", "verdict", "summary")]
     assert order == sorted(order)
 
@@ -339,3 +351,51 @@ def test_summary_and_tables_agree(fast_claim):
                         assert ranks[r["chip_id"]] is None  # unserved: shown, not ranked
     firsts = sum(1 for r in res.rows if r["setting"] == "domain" and r["is_claim"] and r.get(f"rank_{res.metric}") == 1)
     assert res.verdict["first_places"] == firsts
+
+
+def _rows(html: str, section: str) -> list[list[str]]:
+    """The text of each body row of the first table in the section ``id=section``."""
+    import html as h
+
+    part = html[html.index(f'id="{section}"'):]
+    body = part[part.index("<tbody>"):part.index("</tbody>")]
+    return [[h.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr)]
+            for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", body)]
+
+
+def test_claim_parts_agree_wherever_they_are_shown(small_run):
+    """Each part's verdict and probability read the same in results.json, its own 'what decides it', the
+    report's first screen and the terminal; the rival named is the one in the words."""
+    data, html, out = small_run
+    parts, n = data["claim_parts"], data["monte_carlo_samples"]
+    screen = _rows(html, "claim")
+    assert len(screen) == len(parts)
+    terminal = " ".join(out.replace("\u2502", " ").split())  # the panels' borders and wrapping undone
+    for p, row in zip(parts, screen, strict=True):
+        assert p["verdict"] == verdict(p["probability"])
+        assert row[0] == p["label"] and row[2] == p["verdict"] and row[3] == pct(p["probability"])
+        prob = "not judged" if p["probability"] is None else f"P = {pct(p['probability'])}"
+        view = f" (on {p['view']} prices)" if p["view"] else ""
+        assert f"{p['label']}{view}: {p['verdict']} ({prob})" in terminal
+        if p["probability"] is None:
+            continue
+        assert f"in {pct(p['probability'])} of {n:,} samples" in p["decided_by"]
+        assert p["rival"] in p["decided_by"] and p["rival"] != data["settings"]["claim"]
+        if p["part"] not in ("lowest_cost_silicon", "frame_deadlines"):
+            assert ("(first at the central" in p["decided_by"]) == p["holds_at_central"]
+
+
+def test_the_in_car_table_agrees_with_its_part(small_run):
+    """The rig's frame-deadline part is decided by the table beside it: the claimed chip's P(fastest) is the
+    part's probability, and at the central figures it holds exactly when the claimed chip's p99 is the lowest
+    among the chips within the deadline."""
+    data, html, _ = small_run
+    ic, claim = data["in_car"], data["settings"]["claim"]
+    part = ic["frame_deadlines"]
+    rows = {r["chip"]: r for r in ic["rows"] if "error" not in r}
+    assert rows[claim]["p_fastest"] == pytest.approx(part["probability"])
+    assert sum(r["p_fastest"] for r in rows.values()) <= 1 + 1e-9
+    within = {c: r["latency_p99_ms"] for c, r in rows.items() if r["latency_p99_ms"] <= ic["deadline_ms"]}
+    assert part["holds_at_central"] == (claim in within and within[claim] == min(within.values()))
+    shown = {r[0].replace(" (estimate)", ""): r for r in _rows(html, "in-car")}
+    assert shown[claim][-1] == pct(part["probability"]) and shown[claim][2] == cell(rows[claim]["latency_p99_ms"], "g")
