@@ -93,11 +93,20 @@ class Claim(BaseModel):
 
 def load_claim(path: str | Path | None = None) -> Claim:
     """The claim file (default: the bundled ``claim.yaml``); unknown parts -> ClaimFileError."""
+    if path is not None and not str(path).strip():
+        raise ClaimFileError("--claim-file: empty path; give a claim YAML file (see src/inferchip/review/claim.yaml)")
+    p = Path(path) if path is not None else CLAIM_FILE
+    try:
+        return _checked(p)
+    except ClaimFileError as exc:
+        raise ClaimFileError(f"--claim-file: {exc}" if path is not None else str(exc)) from None
+
+
+def _checked(p: Path) -> Claim:
     from inferchip.catalog.yaml_io import read_mapping, validate
     from inferchip.errors import SpecError
     from inferchip.spec.formats import check_format
 
-    p = Path(path) if path is not None else CLAIM_FILE
     try:
         data = read_mapping(p)
         claim = validate(Claim, data, str(p))
