@@ -144,6 +144,7 @@ def test_the_surrogate_meets_the_corners_and_the_centre():
 def test_a_seeded_monte_carlo_reproduces():
     b = _base()
     one, two = monte_carlo(b, 1000, 7), monte_carlo(b, 1000, 7)
+    assert one.tput_in_limits is not None and monte_carlo(b, 1000, 7, model_error=False).tput_in_limits is None
     assert np.array_equal(one.tput, two.tput, equal_nan=True) and np.array_equal(one.price["street"],
                                                                                  two.price["street"])
     other = monte_carlo(b, 1000, 8)
@@ -374,6 +375,7 @@ def test_claim_parts_agree_wherever_they_are_shown(small_run):
     for p, row in zip(parts, screen, strict=True):
         assert p["verdict"] == verdict(p["probability"])
         assert row[0] == p["label"] and row[2] == p["verdict"] and row[3] == pct(p["probability"])
+        assert row[4] == (p.get("rival") or "-")
         prob = "not judged" if p["probability"] is None else f"P = {pct(p['probability'])}"
         view = f" (on {p['view']} prices)" if p["view"] else ""
         assert f"{p['label']}{view}: {p['verdict']} ({prob})" in terminal

@@ -45,6 +45,19 @@ def side(group: str, end: str) -> str:
     return "favourable" if end == FAVOURABLE_END.get(group, "high") else "unfavourable"
 
 
+MODEL_ERROR_TABLES = {"per_metric": "docs/validation.md, Per metric",
+                      "closed_loop": "docs/validation.md, Closed-loop serving rows, held out per accelerator"}
+
+
+def model_error_sources(path: Path = MODEL_ERROR_FILE) -> dict[str, str]:
+    """Where each figure's validated error comes from, in words (metric, table, median and p90 APE)."""
+    from inferchip.catalog.yaml_io import read_mapping
+
+    return {name: f"{MODEL_ERROR_TABLES.get(str(row.get('table')), 'docs/validation.md')}: {row['metric']}, "
+                  f"median {row['median_ape_pct']} %, p90 {row['p90_ape_pct']} % APE (review/model_error.yaml)"
+            for name, row in read_mapping(path).items()}
+
+
 def model_error_sigmas(path: Path = MODEL_ERROR_FILE) -> dict[str, float]:
     """Lognormal sigma per figure ("throughput", "power", "ttft", "tpot") from the validated median and p90 APE."""
     from inferchip.catalog.yaml_io import read_mapping

@@ -25,7 +25,10 @@ MARKET_NOTE = (
 
 CLAIM_CSS = (".no{color:#b42318;font-weight:700}.und{color:#8a4b00;font-weight:700}"
              ".quote{font-size:16px;border-left:4px solid var(--accent);padding:4px 14px;margin:4px 0 8px;"
-             "font-style:italic}.src2{color:var(--muted);font-size:12.5px;margin:0 0 12px}")
+             "font-style:italic}.src2{color:var(--muted);font-size:12px;margin:0 0 10px}"
+             ".first-screen{display:grid;grid-template-columns:minmax(0,2.3fr) minmax(0,1fr);gap:20px;"
+             "align-items:start}.first-screen h3{margin:0 0 6px}.choices{font-size:12.5px;padding-left:18px}"
+             ".choices li{margin:2px 0}@media(max-width:900px){.first-screen{grid-template-columns:1fr}}")
 
 
 def _prob(p: float | None) -> str:
@@ -41,10 +44,14 @@ def claim_first_screen(res: ReviewResult) -> str:
     rows = []
     for p in j.parts:
         v = p["verdict"]
+        central = p.get("holds_at_central")
         rows.append(([esc(p["label"]), esc(p["basis"] or "-"), f'<span class="{VERDICT_CLASS[v]}">{esc(v)}</span>',
-                      esc(_prob(p["probability"])), f'<span class="src">{esc(p["decided_by"])}</span>'], ""))
+                      esc(_prob(p["probability"])), esc(p.get("rival") or "-"),
+                      "-" if central is None else ("holds" if central else "no")], ""))
     parts = html_table([("part of the claim", True), ("cost basis", True), ("verdict", True), ("probability", False),
-                        ("what decides it", True)], rows, wrap=True)
+                        ("beaten most often by", True), ("at the central figures", True)], rows, wrap=True)
+    why = "".join(f"<li><b>{esc(p['label'])}</b>{' (' + esc(p['view']) + ')' if p['view'] else ''}: "
+                  f"{esc(p['decided_by'])}</li>" for p in j.parts)
     firsts = {e["choice"]: e["default"] for e in reversed(j.ledger)}  # one line per choice
     choices = "".join(f"<li><b>{esc(k)}</b>: {esc(firsts[k])}</li>"
                       for k in dict.fromkeys(e["choice"] for e in j.ledger))
@@ -54,11 +61,16 @@ def claim_first_screen(res: ReviewResult) -> str:
     return (f'<section class="verdict" id="claim"><h2>The claim, part by part</h2>'
             f'<p class="quote">\u201c{esc(" ".join(c.text.split()))}\u201d</p>'
             f'<p class="src2">{esc(c.source)}; posted {esc(c.date)}. {esc(c.note)}</p>{other}'
-            f'<p class="read">Judged on {len(j.cases)} cases (models within {c.max_total_params / 1e9:.0f}B '
+            f'<div class="first-screen"><div>{parts}'
+            f'<p class="note">Judged on {len(j.cases)} cases (models within {c.max_total_params / 1e9:.0f}B '
             f'parameters x service levels), against {esc(year)}. A part {esc(RULE_TEXT)}; its probability is the '
             f'share of {j.samples:,} Monte Carlo samples (seed {j.seed}) in which it holds, over every estimate '
-            f'range, price range and the model\'s validated error.</p>{parts}'
-            f'<h3>Choices made (details in the ledger below)</h3><ul>{choices}</ul></section>')
+            f'range, price range and the model\'s validated error (throughput, power, TTFT and TPOT; the vision '
+            f'model\'s frame latency on the rig).</p>'
+            f'<details><summary>What decides each part</summary><ul class="choices">{why}</ul></details></div>'
+            f'<div><h3>Choices made</h3><ul class="choices">{choices}</ul>'
+            '<p class="note">Each with its alternative and the verdicts it flips in the ledger below.</p></div></div>'
+            '</section>')
 
 
 def views_html(res: ReviewResult) -> str:
