@@ -28,7 +28,10 @@ CLAIM_CSS = (".no{color:#b42318;font-weight:700}.und{color:#8a4b00;font-weight:7
              "font-style:italic}.src2{color:var(--muted);font-size:12px;margin:0 0 10px}"
              ".first-screen{display:grid;grid-template-columns:minmax(0,2.3fr) minmax(0,1fr);gap:20px;"
              "align-items:start}.first-screen h3{margin:0 0 6px}.choices{font-size:12.5px;padding-left:18px}"
-             ".choices li{margin:2px 0}@media(max-width:900px){.first-screen{grid-template-columns:1fr}}")
+             ".choices li{margin:2px 0}.first-screen table{font-size:13px}.first-screen td span{white-space:nowrap}"
+             ".first-screen td,.first-screen th{padding:5px 7px}"
+             ".first-screen table.wrap td:first-child{white-space:normal;min-width:180px}"
+             "@media(max-width:900px){.first-screen{grid-template-columns:1fr}}")
 
 
 def _prob(p: float | None) -> str:
@@ -45,11 +48,12 @@ def claim_first_screen(res: ReviewResult) -> str:
     for p in j.parts:
         v = p["verdict"]
         central = p.get("holds_at_central")
-        rows.append(([esc(p["label"]), esc(p["basis"] or "-"), f'<span class="{VERDICT_CLASS[v]}">{esc(v)}</span>',
+        basis = f'<span title="{esc(p["basis"])}">{esc(p["view"])}</span>' if p["view"] else "-"
+        rows.append(([esc(p["label"]), basis, f'<span class="{VERDICT_CLASS[v]}">{esc(v)}</span>',
                       esc(_prob(p["probability"])), esc(p.get("rival") or "-"),
                       "-" if central is None else ("holds" if central else "no")], ""))
-    parts = html_table([("part of the claim", True), ("cost basis", True), ("verdict", True), ("probability", False),
-                        ("beaten most often by", True), ("at the central figures", True)], rows, wrap=True)
+    parts = html_table([("part of the claim", True), ("price basis", True), ("verdict", True), ("probability", False),
+                        ("main rival", True), ("at central figures", True)], rows, wrap=True)
     why = "".join(f"<li><b>{esc(p['label'])}</b>{' (' + esc(p['view']) + ')' if p['view'] else ''}: "
                   f"{esc(p['decided_by'])}</li>" for p in j.parts)
     firsts = {e["choice"]: e["default"] for e in reversed(j.ledger)}  # one line per choice
