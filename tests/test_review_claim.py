@@ -305,6 +305,14 @@ def test_results_json_has_the_claim_interface(small_run):
     assert ai5["weights"] == load_claim().deployment.weights and ai5["chips_in_domain"] == 8
     groups = {(c["group"], c["end"]) for c in data["named_corners"]}
     assert ("memory bandwidth", "low") in groups and ("memory bandwidth", "high") in groups
+    # independent named corners: each group at its favourable and its unfavourable end, never several at once
+    sides: dict[str, set[str]] = {}
+    for c in [*data["named_corners"], *data["in_car"]["named_corners"]]:
+        sides.setdefault(c["group"], set()).add(c["side"])
+    assert all(s == {"favourable", "unfavourable"} for s in sides.values()), sides
+    assert next(c["side"] for c in data["named_corners"] if c["group"] == "memory bandwidth" and c["end"] == "high") \
+        == "favourable"
+    assert "levels" not in data["verdict"]["estimates"]
     in_car = data["in_car"]  # the driving rig on the in-car chips, and the frame-deadline part judged on it
     assert set(in_car["chips"]) == {"tesla-fsd-hw3", "tesla-ai4-hw4", "tesla-ai5", "nvidia-jetson-agx-orin-64gb",
                                     "nvidia-drive-agx-thor"}

@@ -39,7 +39,7 @@ import numpy as np
 from inferchip.errors import InferchipError
 from inferchip.performance.vision_drive import DEFAULT_MODELS, IN_CAR_CAMERAS, IN_CAR_CHIPS, IN_CAR_FPS, drive
 from inferchip.review.claim_file import pct, verdict
-from inferchip.review.uncertainty import _position, group_of
+from inferchip.review.uncertainty import _position, group_of, side
 
 VISION_LATENCY_APE_PCT = (23.6, 84.9)
 """Median and p90 absolute error of the vision model's latencies, %: docs/validation.md, "Vision rows",
@@ -205,7 +205,8 @@ class InCar:
         return {"cameras": s.cameras, "fps": s.fps, "deadline_ms": s.deadline_ms, "networks": list(s.models),
                 "precision": s.precision, "duration_s": s.duration_s, "chips": [r["chip"] for r in self.rows],
                 "rows": self.rows, "frame_deadlines": self.part,
-                "named_corners": [{"group": g, "end": e, "holds": h} for (g, e), h in self.corner_holds.items()]}
+                "named_corners": [{"group": g, "end": e, "side": side(g, e), "holds": h}
+                                  for (g, e), h in self.corner_holds.items()]}
 
 
 def judge_rig(base: RigBase, samples: int, seed: int, model_error: bool = True) -> tuple[float | None, dict[str, Any]]:
