@@ -21,6 +21,7 @@ import numpy as np
 from inferchip.cost import energy as en
 from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import FloatArray
+from inferchip.cost.vision.host import host_link, input_copy_s
 from inferchip.cost.vision.layers import LayerCosts, layer_costs
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.params import ChipParams
@@ -32,13 +33,20 @@ VECTOR_ENERGY_FORMAT = "fp32"  # vector/SIMT lanes: the fp32 energy per FLOP of 
 
 @dataclass(frozen=True)
 class CallCost:
-    """One call of ``batch`` frames, arrays over the batch points."""
+    """One call of ``batch`` frames, arrays over the batch points. ``latency_s`` holds the input copy over the
+    host link (:mod:`inferchip.cost.vision.host`) before the compute; ``input_copy_s`` is that copy alone."""
 
     latency_s: FloatArray
     energy_j: FloatArray
     power_w: FloatArray
     throttled: np.ndarray
     layers: LayerCosts
+    input_copy_s: FloatArray
+
+    @property
+    def pipelined_s(self) -> FloatArray:
+        """Time per call when calls follow each other and the next input is copied during this call's compute."""
+        return np.asarray(np.maximum(self.latency_s - self.input_copy_s, self.input_copy_s), dtype=float)
 
 
 def energy_per_flop_j(chip: ChipParams, fmt: str, node_nm: float, static_w: float, assumptions: Assumptions) -> float:
@@ -90,8 +98,11 @@ def static_w(chip: ChipParams, assumptions: Assumptions) -> float:
 
 def call_cost(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str, cal: VisionCalibration, *,
               memory_type: str, node_nm: float, assumptions: Assumptions) -> CallCost:
-    """Latency (with the per-inference overhead), energy and average power of one call per batch size."""
+    """Latency (with the per-inference overhead and the input copy), energy and average power of one call per
+    batch size."""
     costs = layer_costs(chip, a, batch, precision, cal)
+    copy = input_copy_s(costs.input_bytes_per_frame, np.asarray(batch, dtype=float),
+                        host_link(chip.id, chip.family).bytes_per_s)
     t = costs.time_s.sum(axis=0) + cal.inference_overhead_s
     static = static_w(chip, assumptions)
     tdp = float(chip.tdp_w)
@@ -101,5 +112,7 @@ def call_cost(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: st
         t = np.asarray(t2, dtype=float)
     else:
         throttled = np.zeros_like(t, dtype=bool)
+    t = t + copy
     energy = e_dyn + static * t
-    return CallCost(latency_s=t, energy_j=energy, power_w=energy / t, throttled=np.asarray(throttled), layers=costs)
+    return CallCost(latency_s=t, energy_j=energy, power_w=energy / t, throttled=np.asarray(throttled), layers=costs,
+                    input_copy_s=copy)
