@@ -102,4 +102,5 @@ def ape_stats(errors_pct: Sequence[float]) -> dict[str, float | int | None]:
     return {"cases": int(a.size), "median_ape": float(np.median(a)), "p90_ape": float(np.percentile(a, 90))}
 
 
-__all__ = ["BOUNDS", "NAMES", "START", "WINDOWED", "Fit", "ape_stats", "fit", "is_calibration_row", "leave_one_accelerator_out"]
+__all__ = ["BOUNDS", "NAMES", "START", "WINDOWED", "Fit", "ape_stats", "fit", "is_calibration_row",
+           "leave_one_accelerator_out"]

@@ -55,8 +55,8 @@ def simulated(row: RowModel, p: Params) -> float | None:
     frames = row.frames(p)
     if c.metric == "samples_per_s" and c.scenario == "server" and c.latency_bound_ms[0] is not None:
         cap = server_cap(row)
-        r = vs.server(service_fn(row, p, pipelined=True), latency_bound_s=float(c.latency_bound_ms[0]) / 1e3, max_batch=cap,
-                      queries=SIM_QUERIES)
+        r = vs.server(service_fn(row, p, pipelined=True), latency_bound_s=float(c.latency_bound_ms[0]) / 1e3,
+                      max_batch=cap, queries=SIM_QUERIES)
         return r.samples_per_s * c.num_accelerators / frames
     if c.scenario == "constant_stream" and c.metric.startswith("latency_") and c.stream_rate_per_s:
         q = {"latency_p90_ms": 90.0, "latency_p99_ms": 99.0}.get(c.metric, 99.9)
