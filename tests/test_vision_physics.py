@@ -74,7 +74,30 @@ def test_call_latency_adds_the_copy_and_pipelining_hides_it():
     assert np.allclose(c.input_copy_s, copy)
     device = layer_costs(chip, a, b, "int8", CAL).time_s.sum(axis=0)
     assert np.all(c.latency_s >= device + copy - 1e-12)
-    assert np.allclose(c.pipelined_s, np.maximum(c.latency_s - copy, copy))
+    assert np.all(c.pipelined_s >= copy) and np.all(c.pipelined_s <= c.latency_s)
+
+
+def test_overlapped_calls_by_hand():
+    """Two int8 GEMMs on 1 POP/s and 1 TB/s: 4096^3 (137.4 us compute, 50.3 MB = 50.3 us DRAM) and
+    65536x1024x128 (17.2 us compute, 75.9 MB = 75.9 us DRAM). One call alone: 137.4 + 75.9 = 213.3 us; calls in
+    flight side by side: max(154.6, 126.2) = 154.6 us each."""
+    chip = make_chip(id="x", family="generic", sram_bytes=0.0, gemm_tiles_in_flight=1, tdp_w=float("nan"),
+                     memory_bytes_per_s=1e12, peak_flop_per_s={"int8": 1e15}, vector_flop_per_s=1e15)
+    cal = CAL.model_copy(update={"matrix_fraction": 1.0})
+    # 1024-aligned GEMMs (no padding): flop = 2 m k n; bytes = m k + k n + m n at 1 B
+    def gemm(m, k, n):
+        return VisionLayer(name=f"g{m}", op="matmul", m=m, k=k, n=n, weight_elems=k * n, in_elems=m * k,
+                           out_elems=m * n)
+    a = LayerArrays.of((gemm(4096, 4096, 4096), gemm(65536, 1024, 128)))
+    lc = layer_costs(chip, a, np.array([1.0]), "int8", cal)
+    c = call_cost(chip, a, np.array([1.0]), "int8", cal, memory_type="HBM3", node_nm=4.0,
+                  assumptions=load_assumptions())
+    comp = np.array([2 * 4096**3, 2 * 65536 * 1024 * 128]) / 1e15
+    mem = np.array([3 * 4096**2, 65536 * 1024 + 1024 * 128 + 65536 * 128]) / 1e12
+    assert np.allclose(lc.compute_s[:, 0], comp) and np.allclose(lc.memory_s[:, 0], mem)
+    assert c.latency_s[0] - c.input_copy_s[0] == pytest.approx(comp[0] + mem[1])
+    assert c.pipelined_s[0] == pytest.approx(max(comp.sum(), mem.sum(), c.input_copy_s[0]))
+    assert c.pipelined_s[0] < c.latency_s[0]
 
 
 def test_launch_overhead_per_layer():

@@ -102,8 +102,9 @@ def test_row_model_equals_frame_cost():
     assert np.allclose(row.query_s(p), f.latency_s, rtol=1e-9)
     assert np.allclose(row.copy_s, f.input_copy_s, rtol=1e-9)
     offline, point = predict_row(row, p)
-    pipelined = np.maximum(f.latency_s - f.input_copy_s, f.input_copy_s)
-    assert offline == pytest.approx(float(np.max(row.batches / pipelined)))
+    assert f.pipelined_s is not None
+    assert np.allclose(row.pipelined_s(p), f.pipelined_s, rtol=1e-9)
+    assert offline == pytest.approx(float(np.max(row.batches / f.pipelined_s)))
     assert point["batch"] <= 64
 
 

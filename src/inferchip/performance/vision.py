@@ -48,6 +48,8 @@ class FrameCost:
     notes: tuple[str, ...]
     input_copy_s: npt.NDArray[np.float64] | None = None
     """The share of ``latency_s`` spent copying the call's input over the host link (None: not given)."""
+    pipelined_s: npt.NDArray[np.float64] | None = None
+    """Time per call under load (calls overlapped, inputs copied during compute); None: not given."""
 
     @property
     def frames_per_s(self) -> npt.NDArray[np.float64]:
@@ -110,4 +112,5 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
         one_bytes = float(layer_costs(params, net.arrays, np.array([1.0]), precision, cal).dram_bytes.sum())
     return FrameCost(batch=b, latency_s=c.latency_s, energy_j=energy, power_w=energy / c.latency_s,
                      flop_per_frame=net.flop_per_frame, bytes_per_frame=one_bytes,
-                     notes=tuple(notes), input_copy_s=c.input_copy_s)
+                     notes=tuple(notes), input_copy_s=c.input_copy_s,
+                     pipelined_s=c.pipelined_s)

@@ -7,8 +7,8 @@ matrix fraction of accelerators and of CPUs (each only when the rows hold such c
 unknown, the windows per KiTS19 volume (only when 3D-UNet rows are present). CPUs have two fractions: one for
 formats that run on the matrix engine (AMX int8/bf16) and one for formats that run on the vector FMA units (the
 fp32 reference runs), each fitted only when the rows hold such runs. The attainable share of DRAM bandwidth is
-fitted only with ``fit_memory``: on the shipped rows a free fit runs to its bound 1.0 (docs/vision.md), so the
-shipped calibration keeps the stated 0.9.
+fitted only with ``fit_memory`` (bounded to 0.3-1.0): on the shipped rows the fit's cost is flat in it (within
+2 % from 0.45 to 1.0, docs/vision.md), so the shipped calibration keeps the stated 0.9.
 """
 
 from __future__ import annotations

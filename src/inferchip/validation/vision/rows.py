@@ -85,11 +85,16 @@ class RowModel:
             return np.full(self.fraction0.shape, p.matrix_fraction)
         return np.where(self.vector_fma, p.cpu_vector_fraction, p.cpu_matrix_fraction)
 
-    def latency_s(self, p: Params) -> FloatArray:
-        """Device time of one call per batch size of the grid (throttled to TDP), the input copy not included."""
+    def latency_s(self, p: Params, *, overlapped: bool = False) -> FloatArray:
+        """Device time of one call per batch size of the grid (throttled to TDP), the input copy not included.
+        With ``overlapped``: calls in flight side by side, the time per call is max(sum compute, sum memory)."""
         matrix = self.matrix_s * (self.fraction0 / self.layer_fraction(p))[:, None]
         memory = self.memory_s * (self.memory_fraction0 / p.memory_bandwidth_fraction)
-        t = np.maximum(np.maximum(matrix, self.vector_s), memory).sum(axis=0)
+        compute = np.maximum(matrix, self.vector_s)
+        if overlapped:
+            t = np.maximum(compute.sum(axis=0), memory.sum(axis=0))
+        else:
+            t = np.maximum(compute, memory).sum(axis=0)
         t = t + self.overhead_s
         if math.isfinite(self.tdp_w) and self.tdp_w > self.static_w:
             t = np.maximum(t, self.e_dyn_j / (self.tdp_w - self.static_w))
@@ -100,8 +105,9 @@ class RowModel:
         return np.asarray(self.latency_s(p) + self.copy_s, dtype=float)
 
     def pipelined_s(self, p: Params) -> FloatArray:
-        """Time per call under load, the next call's input copied while this one computes."""
-        return np.asarray(np.maximum(self.latency_s(p), self.copy_s), dtype=float)
+        """Time per call under load: calls in flight side by side (their compute and DRAM phases overlap) and the
+        next call's input copied while this one computes."""
+        return np.asarray(np.maximum(self.latency_s(p, overlapped=True), self.copy_s), dtype=float)
 
     def frames(self, p: Params) -> float:
         return p.windows_per_volume if self.windowed else 1.0
