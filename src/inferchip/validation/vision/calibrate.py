@@ -47,6 +47,6 @@ def fit_and_summarize(cases_path: Path, start: VisionCalibration | None = None) 
 
 def write_calibration(cal: VisionCalibration, path: Path) -> None:
     header = ("# Vision calibration, written by tools/fit_vision_calibration.py (validation/vision/calibrate.py).\n"
-              "# Fitted: matrix_fraction, cpu_matrix_fraction, cpu_vector_fraction, windows_per_volume; the rest are the\n"
-              "# spec's stated estimates (spec/vision.py VisionCalibration).\n")
+              "# Fitted: matrix_fraction, cpu_matrix_fraction, cpu_vector_fraction, windows_per_volume; the rest\n"
+              "# are the spec's stated estimates (spec/vision.py VisionCalibration).\n")
     write_text(path, header + yaml.safe_dump(cal.model_dump(), sort_keys=False))
