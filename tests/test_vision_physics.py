@@ -4,6 +4,9 @@ units vs int8 on the matrix engine), and Server pass/fail at a stated load. Hand
 
 from __future__ import annotations
 
+import csv
+import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +27,9 @@ from inferchip.cost.vision.host import (
 from inferchip.cost.vision.layers import layer_costs
 from inferchip.performance import vision_scenarios as vs
 from inferchip.spec.vision import VisionCalibration, VisionLayer
+from inferchip.validation.vision.cases import parse_vision_cases
+from inferchip.validation.vision.fit import fit
+from inferchip.validation.vision.rows import Params, build_row, predict_row
 from inferchip.workload.vision.model import LayerArrays
 
 CAL = VisionCalibration(matrix_fraction=0.5, cpu_matrix_fraction=0.3, cpu_vector_fraction=0.7,
@@ -170,3 +176,45 @@ def test_server_rate_found_passes_at_that_rate(frac):
     at = vs.server_at_rate(service, rate_per_s=best.samples_per_s * frac, latency_bound_s=0.015, max_batch=32,
                            queries=1000)
     assert at.value <= 15.0 * (1 + 1e-9) or frac > 0.9
+
+
+def test_fit_recovers_the_two_cpu_fractions():
+    """Synthetic CPU rows (fp32 on the vector units, int8 on AMX) plus GPU rows, 'measured' at known fractions:
+    the fit gives both CPU fractions back separately."""
+    cols = ("case_id,source_kind,source,accelerator,num_accelerators,system_name,software,model,input_shape,"
+            "precision,scenario,batch,metric,value,unit,notes").split(",")
+    lines = [",".join(cols)]
+    specs = [("cpu:intel-xeon-platinum-8592+", "int8", "resnet50-v1.5"), ("cpu:intel-xeon-6980p", "int8",
+             "retinanet-resnext50-fpn-800"), ("cpu:amd-ryzen-9-7950x", "fp32", "resnet50-v1.5"),
+             ("cpu:intel-core-i9-13900k", "fp32", "retinanet-resnext50-fpn-800"), ("nvidia-l4", "int8",
+             "resnet50-v1.5"), ("nvidia-h100-sxm-80gb", "int8", "retinanet-resnext50-fpn-800")]
+    for i, (acc, prec, model) in enumerate(specs):
+        for scen, metric, unit in (("offline", "samples_per_s", "samples/s"), ("single_stream", "latency_p90_ms",
+                                                                                 "ms")):
+            buf = io.StringIO()
+            row = dict(case_id=f"c{i}{scen}", source_kind="mlperf-inference-v5.0-closed", source="s",
+                       accelerator=acc, num_accelerators="1", system_name="x", software="y", model=model,
+                       input_shape="z", precision=prec, scenario=scen, batch="", metric=metric, value="1",
+                       unit=unit, notes="n")
+            csv.writer(buf, lineterminator="").writerow([row[c] for c in cols])
+            lines.append(buf.getvalue())
+    cal = VisionCalibration()
+    rows = [build_row(c, cal) for c in parse_vision_cases("\n".join(lines) + "\n")]
+    truth = Params(matrix_fraction=0.55, cpu_matrix_fraction=0.25, windows_per_volume=64.0, cpu_vector_fraction=0.7)
+    synthetic = [replace(r, case=replace(r.case, value=predict_row(r, truth)[0])) for r in rows]
+    got = fit(synthetic).params
+    assert got.cpu_vector_fraction == pytest.approx(0.7, rel=0.03)
+    assert got.cpu_matrix_fraction == pytest.approx(0.25, rel=0.03)
+    assert got.matrix_fraction == pytest.approx(0.55, rel=0.03)
+
+
+def test_frame_cost_says_when_the_host_link_is_assumed():
+    from inferchip.catalog.chips import load_chip
+    from inferchip.performance.vision import frame_cost
+
+    spec = load_chip("nvidia-l4").model_copy(update={"id": "made-up-l4"})
+    f = frame_cost(spec, "resnet50-v1.5", [1], precision="int8")
+    assert any("host_links.csv" in n for n in f.notes)
+    g = frame_cost("nvidia-l4", "resnet50-v1.5", [1], precision="int8")
+    assert not any("host_links.csv" in n for n in g.notes)
+    assert g.input_copy_s is not None and g.input_copy_s[0] == pytest.approx(150528 / (31.5e9 * PCIE_DMA_EFFICIENCY))

@@ -22,6 +22,7 @@ from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.cost.peaks import executed_format
 from inferchip.cost.vision.frame import call_cost
+from inferchip.cost.vision.host import host_link
 from inferchip.cost.vision.layers import layer_costs
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.chip import ChipParams, ChipSpec, chip_params
@@ -98,6 +99,9 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
     ran = executed_format(params, precision)
     if ran != precision:
         notes.append(f"{spec.id} has no {precision} matrix peak: computed at {ran}")
+    link = host_link(params.id, params.family)
+    if link.note:
+        notes.append(link.note)
     per_chip = np.ceil(b / chips)
     busy = np.minimum(b, chips)
     c = call_cost(params, net.arrays, per_chip, precision, cal, memory_type=spec.memory.type, node_nm=float(node),
