@@ -8,7 +8,9 @@ Per layer (METHODS.md roofline, applied layer by layer and summed):
   output is computed in the chip's ``tile_m x tile_n`` tiles, ``tiles_in_flight`` at a time
   (:func:`inferchip.cost.gemm.quantised_flop`: a partial tile or wave costs a full one), and k is
   padded to the MMA instruction's reduction depth (:data:`K_TILE_BYTES` of operand). Compute time
-  = spent FLOP / (peak at the layer's format x attainable fraction).
+  = spent FLOP / (peak at the layer's format x attainable fraction). On a CPU a format whose peak is
+  the vector FMA peak (fp32) runs on the vector units at ``cpu_vector_fraction``; a format with a matrix
+  engine (AMX int8/bf16) at ``cpu_matrix_fraction`` (:func:`on_vector_units`).
 * **Vector layers** (depthwise conv, pooling, normalisation, elementwise, resize, the matrix
   layers' epilogues) run on the vector units at ``vector_flop_per_s``.
 * **Gathers** (deformable attention, grid sampling) are memory-bound: each bilinear tap is a
