@@ -41,7 +41,7 @@ def time_once(argv: list[str]) -> tuple[float, float]:
 
 def import_profile(python: str, top: int = 12) -> list[tuple[int, str]]:
     code = ("import sys; sys.argv = ['inferchip'] + {!r}; "
-            "from inferchip.interfaces.cli import main; main()").format(COMMANDS["predict"])
+            "from inferchip.interfaces.cli import main; main()").format(COMMANDS["predict --batch 1"])
     p = subprocess.run([python, "-X", "importtime", "-c", code], capture_output=True, text=True, check=False)
     rows = []
     for line in p.stderr.splitlines():

@@ -4,7 +4,8 @@
    batch sizes, then max-throughput questions over many lengths) for Llama-3.1-8B on one H100
    with tp=1 fixed, through the public keyword API. Nothing answers from a cache of answers:
    every question is new to the run (the resolved setting and its mapped model are reused,
-   as for any user script). Prints ``<N> predict() calls/s``.
+   as for any user script; a layout given, so predict's fast path answers: see
+   ``performance/fast_path.py``). Prints ``<N> predict() calls/s``.
 2. The array path: a (chip x model x batch x length) sweep of static-batch predictions
    (prefill step + decode step -> TTFT, TPOT, e2e, tokens/s) on one chip with tensor
    parallelism 1. Prints the sweep size, the wall time and, as its last line, ``<N> points/s``.
@@ -41,7 +42,7 @@ def bench_calls(seconds: float = 5.0) -> float:
     questions = [(int(i), int(o), b) for i in inputs for o in outputs for b in batches]
     rng.shuffle(questions)  # type: ignore[arg-type]
     predict(chip, model, tp=1, batch=1)  # resolve the setting (catalogue, calibration, assumptions) once
-    n, fits, start = 0, 0, time.perf_counter()
+    n, fits, start, cpu = 0, 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds and n < len(questions):
         i, o, b = questions[n]
         n += 1
@@ -51,8 +52,9 @@ def bench_calls(seconds: float = 5.0) -> float:
             fits += 1
         except DoesNotFitError:  # a question that does not fit still costs a call
             pass
-    wall = time.perf_counter() - start
-    print(f"{n:,} distinct predict() questions in {wall:.2f} s ({fits:,} fit in memory)")
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    print(f"{n:,} distinct predict() questions in {wall:.2f} s ({fits:,} fit in memory); "
+          f"{n / cpu:,.0f} per CPU second of this process (what a loaded machine disturbs less)")
     print(f"{n / wall:,.0f} predict() calls/s")
     return n / wall
 

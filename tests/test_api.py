@@ -81,3 +81,13 @@ def test_validate_a_case_file_with_the_analytic_model():
     ok = [r for r in rows if r.status == "ok"]
     assert ok and all(r.predicted > 0 and r.ape == pytest.approx(abs(100 * (r.predicted - r.measured) / r.measured))
                       for r in ok)
+
+
+def test_a_vision_network_is_costed_through_the_public_api():
+    net = ic.load_network("resnet50-v1.5")
+    f = ic.frame_cost("nvidia-l4", net, [1, 8])
+    assert f.flop_per_frame == net.flop_per_frame > 0
+    assert 0 < f.latency_s[0] < f.latency_s[1]  # eight frames take longer than one...
+    assert f.frames_per_s[1] >= f.frames_per_s[0]  # ...but not eight times longer than one
+    assert f.energy_j == pytest.approx(f.power_w * f.latency_s)  # joules = watts x seconds
+    assert 0 < f.power_w.max() <= ic.load_chip("nvidia-l4").power.tdp_w

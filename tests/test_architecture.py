@@ -19,7 +19,7 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "src" / "inferchip"
 FOUNDATION = {"units", "sources", "errors", "atomic_io"}
 LAYERS = ["spec", "catalog", "workload", "mapping", "cost", "sim", "performance", "validation", "review",
-          "interfaces"]
+          "explore", "interfaces"]
 MAX_MODULE_LINES = 400
 MAX_MODULES_PER_FOLDER = 16
 DYNAMIC_IMPORTERS = {"import_module", "__import__"}

@@ -191,7 +191,9 @@ def test_each_part_verdict_follows_its_probability(fast_claim):
         assert set(p) >= {"part", "metric", "verdict", "probability", "decided_by"}
         assert p["verdict"] == verdict(p["probability"])
     judged = {(p["part"], p["view"]): p for p in j.parts}
-    assert judged[("frame_deadlines", None)]["probability"] is None  # the slot is named, not judged
+    # a made-up claimed chip has no catalogue spec for the vision cost model: the rig part is not judged
+    assert judged[("frame_deadlines", None)]["probability"] is None
+    assert "vision cost model" in judged[("frame_deadlines", None)]["decided_by"]
     assert judged[("equal_money", "modelled")]["probability"] is None  # test chips have no silicon spec
     assert judged[("equal_money", "street")]["probability"] is not None
 
@@ -264,8 +266,16 @@ def test_results_json_has_the_claim_interface(tmp_path):
     assert ai5["weights"] == load_claim().deployment.weights and ai5["chips_in_domain"] == 8
     groups = {(c["group"], c["end"]) for c in data["named_corners"]}
     assert ("memory bandwidth", "low") in groups and ("memory bandwidth", "high") in groups
+    in_car = data["in_car"]  # the driving rig on the in-car chips, and the frame-deadline part judged on it
+    assert set(in_car["chips"]) == {"tesla-fsd-hw3", "tesla-ai4-hw4", "tesla-ai5", "nvidia-jetson-agx-orin-64gb",
+                                    "nvidia-drive-agx-thor"}
+    assert (in_car["cameras"], in_car["fps"]) == (8, 36.0)
+    fd = next(p for p in data["claim_parts"] if p["part"] == "frame_deadlines")
+    assert fd == in_car["frame_deadlines"] and fd["probability"] is not None
+    assert fd["verdict"] == verdict(fd["probability"])
     html = (out / "report.html").read_text()
-    assert html.index('id="claim"') < html.index('id="verdict"') < html.index('id="summary"')
+    order = [html.index(f'id="{s}"') for s in ("claim", "in-car", "verdict", "summary")]
+    assert order == sorted(order)
 
 
 def test_year_2027_adds_the_parts_ai5_will_meet():

@@ -13,6 +13,8 @@ The public API (what a script uses; everything else may move)::
                    input_tokens=1024, output_tokens=256)  # Prediction: seconds, tokens/s, bytes, W
     s = ic.resolve_setting("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", tp=1)  # Setting, resolved once
     p = ic.predict_setting(s, ic.ask(1024, 256, batch=8))  # the same prediction on the resolved setting
+    net = ic.load_network("resnet50-v1.5")                # a vision network (bundled id, YAML or ONNX file)
+    f = ic.frame_cost("nvidia-l4", net, [1, 8])            # FrameCost: seconds, joules, W per call of 1, 8 frames
     run = ic.serve(s, rate_per_s=4.0, num_requests=200)    # serving simulation summary (dict)
     rows = ic.validate()                                   # list of CaseResult (shipped cases)
     result = ic.review(chips=["nvidia-h100-sxm-80gb"], models=["meta-llama/Llama-3.1-8B"])
@@ -41,11 +43,13 @@ _API: dict[str, str] = {
     "serve": "inferchip.performance.serving",
     "validate": "inferchip.validation.validate",
     "review": "inferchip.review.review",
+    "frame_cost": "inferchip.performance.vision",
+    "load_network": "inferchip.performance.vision",
 }
 
 __all__ = [
     "__version__", "load_chip", "load_model", "predict", "predict_setting", "ask", "Prediction",
-    "resolve_setting", "Setting", "Question", "LengthDist", "serve", "validate", "review",
+    "resolve_setting", "Setting", "Question", "LengthDist", "serve", "validate", "review", "frame_cost", "load_network",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,6 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from inferchip.performance.predict import Prediction, ask, predict, predict_setting
     from inferchip.performance.serving import serve
     from inferchip.performance.setting import Setting, resolve_setting
+    from inferchip.performance.vision import frame_cost, load_network
     from inferchip.review.review import review
     from inferchip.validation.validate import validate
 

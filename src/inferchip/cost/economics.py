@@ -11,6 +11,7 @@ system, amortised, with electricity at a PUE and colocation rent.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -224,14 +225,25 @@ class ChipEconomy:
                    replica_step_s: float, pp: int) -> tuple[float, float, bool, float]:
         """:func:`step_power` of one step: (time_s, power_w, throttled, energy_j)."""
         u = self.units
+        return self.step_power_of([u.flop_j(f) for f in flop_by_format], list(flop_by_format.values()), dram_bytes,
+                                  link_bytes, replica_step_s, pp)
+
+    def step_power_of(self, flop_j: Sequence[float], flop: Sequence[float], dram_bytes: float, link_bytes: float,
+                      replica_step_s: float, pp: int) -> tuple[float, float, bool, float]:
+        """:meth:`step_power` with the FLOP as a sequence and ``flop_j`` the J per FLOP of each
+        (``UnitEnergies.flop_j`` of their formats, in the same order)."""
+        u = self.units
         e = 0.0
-        for fmt, flop in flop_by_format.items():
-            e = e + _nonnegative(flop, "flop") * u.flop_j(fmt)
-        e = e + _nonnegative(dram_bytes, "dram bytes") * u.per_byte_dram_j
-        e = e + _nonnegative(link_bytes, "link bytes") * u.per_byte_link_j
+        for j, x in zip(flop_j, flop, strict=True):
+            e = e + (x if x >= 0 else _nonnegative(x, "flop")) * j
+        e = e + (dram_bytes if dram_bytes >= 0 else _nonnegative(dram_bytes, "dram bytes")) * u.per_byte_dram_j
+        e = e + (link_bytes if link_bytes >= 0 else _nonnegative(link_bytes, "link bytes")) * u.per_byte_link_j
         e_dyn = e * pp
-        t = _nonnegative(float(replica_step_s), "time_s")
-        _nonnegative(e_dyn, "energy_dynamic_j")
+        t = float(replica_step_s)
+        if not t >= 0:
+            _nonnegative(t, "time_s")
+        if not e_dyn >= 0:
+            _nonnegative(e_dyn, "energy_dynamic_j")
         s, tdp = self.static_w, self.tdp_w
         p_dyn = e_dyn / t if t > 0 else (math.inf if e_dyn > 0 else 0.0)
         throttled = p_dyn + s > tdp
@@ -250,14 +262,20 @@ class ChipEconomy:
             return {"tco_usd_per_hour_per_chip": None, "usd_per_million_tokens": None,
                     "output_tokens_per_s_per_usd_capex": None}
         n = float(max(num_accelerators, ACCELERATORS_PER_SERVER))
-        board = _nonnegative(power_w_per_chip * n, "board_power_w_total")
+        board = power_w_per_chip * n
+        if not board >= 0:  # the checks of _nonnegative, called only to raise its error
+            _nonnegative(board, "board_power_w_total")
         it_w = board + self.host_idle_w + self.host_per_accelerator_w * n
-        wall = it_w * (1.0 + self.fan_power_fraction) / self.psu_efficiency / n
-        p = _nonnegative(wall, "avg_power_w")
+        p = wall = it_w * (1.0 + self.fan_power_fraction) / self.psu_efficiency / n
+        if not p >= 0:
+            _nonnegative(p, "avg_power_w")
         per_h = capex + p / KILO * self.pue * self.usd_per_kwh + (
             p / KILO * self.colocation_usd_per_kw_month * tco.MONTHS_PER_YEAR / HOURS_PER_YEAR)
-        tps = _nonnegative(output_tokens_per_s_per_chip, "tokens_per_s")
-        _nonnegative(per_h, "tco_per_hour_usd")
+        tps = output_tokens_per_s_per_chip
+        if not tps >= 0:
+            _nonnegative(tps, "tokens_per_s")
+        if not per_h >= 0:
+            _nonnegative(per_h, "tco_per_hour_usd")
         return {
             "tco_usd_per_hour_per_chip": per_h,
             "usd_per_million_tokens": per_h / (SECONDS_PER_HOUR * tps) * MEGA if tps > 0 else math.inf,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from inferchip.cost import rules as r
@@ -174,26 +174,49 @@ class ScalarPlan:
     ops: tuple[tuple[ScalarRule, tuple[float, ...], float, int, int], ...]
     classes: int
     formats: int
+    # The plan's step as one Python function of the point (:func:`_compile`), its constants inlined:
+    # ``step(tokens, all_tokens, decode_seqs, prefill_tokens, decode_kv_tokens, prefill_pairs,
+    # logit_rows)`` returns one flat tuple: the step's time, then (time, compute-bound, memory-bound,
+    # network, overhead) of each class present, FLOP per format, DRAM bytes and link bytes.
+    # Compiling costs about as much as a hundred loop evaluations, so a plan evaluated only a few
+    # times (a one-off command) keeps the loop: ``step`` starts as the loop and is compiled on
+    # its COMPILE_AFTER-th call.
+    step: Callable[..., tuple[float, ...]] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    calls: list[int] = field(default_factory=lambda: [0], repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.step is None:
+            object.__setattr__(self, "step", self._step_warming)
+
+    def _step_warming(self, *p: float) -> tuple[float, ...]:
+        """``step`` before it is compiled: the loop's figures as one flat tuple (the same floats)."""
+        self.calls[0] += 1
+        if self.calls[0] >= COMPILE_AFTER:
+            object.__setattr__(self, "step", _compile(self))
+        by_class, flop, dram, link = self.evaluate_loop(p)
+        total = 0.0
+        for acc in by_class:
+            total = total + acc[0]
+        return (total, *(x for acc in by_class for x in acc), *flop, dram, link)
 
     def evaluate(self, p: Point) -> tuple[list[list[float]], list[float], float, float]:
         """Per class present (time, compute-bound, memory-bound, network, overhead), FLOP per
-        format, DRAM bytes and link bytes of the step at point ``p``, each operator times its runs."""
+        format, DRAM bytes and link bytes of the step at point ``p`` (tokens, all_tokens,
+        decode_seqs, prefill_tokens, decode_kv_tokens, prefill_pairs, logit_rows), each
+        operator times its runs."""
+        v = self.step(*p[:7])
+        n = 1 + 5 * self.classes
+        return [list(v[j:j + 5]) for j in range(1, n, 5)], list(v[n:n + self.formats]), v[-2], v[-1]
+
+    def evaluate_loop(self, p: Point) -> tuple[list[list[float]], list[float], float, float]:
+        """:meth:`evaluate` operator by operator through the rules (what :func:`_compile` unrolls)."""
         by_class = [[0.0, 0.0, 0.0, 0.0, 0.0] for _ in range(self.classes)]
         flop = [0.0] * self.formats
         dram = link = 0.0
         c = self.chip
         p = (*p[:7], *_m_terms(p[0], c), *_m_terms(p[6], c))
-        abw, tif, kov = c.attainable_bytes_per_s, c.tiles_in_flight, c.kernel_overhead_s
         for rule, cols, reps, j, f in self.ops:
-            if rule is _gemm or rule is _lm_head:  # _matrix_gemm inline (most operators are GEMMs)
-                m, tm, m_tiles = (p[0], p[7], p[8]) if rule is _gemm else (p[6], p[9], p[10])
-                n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable = cols
-                spent = math.ceil(m_tiles * n_tiles / tif) * tm * flop_per_wave_row if m > 0 else 0.0
-                comp = spent / attainable
-                nb = weight_bytes + m * row_bytes
-                mem, over, net, fl, lb = nb / abw, kov, 0.0, m * flop_per_row, 0.0
-            else:
-                comp, mem, over, net, fl, nb, lb = rule(cols, c, p)
+            comp, mem, over, net, fl, nb, lb = rule(cols, c, p)
             acc = by_class[j]
             if comp >= mem:
                 acc[0] += (comp + over + net) * reps
@@ -208,6 +231,105 @@ class ScalarPlan:
             dram += nb * reps
             link += lb * reps
         return by_class, flop, dram, link
+
+
+COMPILE_AFTER = 16  # calls of a plan's step before it is compiled (ScalarPlan.step)
+_ARGS = ("t", "t_all", "s_dec", "t_pre", "kv_d", "pr", "rows")
+
+
+def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
+    """The plan's step as straight-line Python: every operator's rule written out with its columns
+    and the chip's rates as constants (the operations of :meth:`ScalarPlan.evaluate_loop`, in its
+    order, so the same floats), the sums kept in local variables. Rules without a written-out form
+    are called (their columns and the chip bound as names). A step of a few dozen operators on one
+    point then costs a few microseconds instead of a loop's tens."""
+    c = plan.chip
+    env: dict[str, Any] = {"ceil": math.ceil, "log2": math.log2, "CHIP": c}
+
+    consts: dict[str, float] = {"0.0": 0.0}  # the constants written so far, by their text
+
+    def k(x: float) -> str:  # a constant: a literal where one round-trips, else a bound name
+        x = float(x)
+        text = repr(x) if math.isfinite(x) else f"K{len(env)}"
+        if not math.isfinite(x):
+            env[text] = x
+        consts[text] = x
+        return text
+
+    body: list[str] = []
+    rules = {rule for rule, *_ in plan.ops}
+    for m, tag in (("t", "0"), ("rows", "1")):
+        if (_gemm if tag == "0" else _lm_head) in rules or (rules - {_gemm, _lm_head, _memory, _host, _attention}):
+            body += [f"x{tag} = 1.0 if 1.0 > {m} else {m}",  # max(m, 1.0), its operands in order
+                     f"tm{tag} = 2.0 ** ceil(log2(x{tag}))",
+                     f"tm{tag} = {MIN_TILE_M!r} if {MIN_TILE_M!r} > tm{tag} else tm{tag}",
+                     f"tm{tag} = {k(c.tile_m)} if {k(c.tile_m)} < tm{tag} else tm{tag}",
+                     f"mt{tag} = ceil(x{tag} / tm{tag})"]
+    if rules - {_gemm, _lm_head, _memory, _host, _attention}:
+        body.append("P = (t, t_all, s_dec, t_pre, kv_d, pr, rows, tm0, mt0, tm1, mt1)")
+    # The sums the branches update start at 0.0; the others (network, overhead, FLOP, DRAM and link
+    # bytes) are added up here while they only receive constants, and set on their first variable term.
+    body += [f"a{j}_{i} = 0.0" for j in range(plan.classes) for i in range(3)]
+    folded: dict[str, float] = {}
+    live: set[str] = set()
+    abw, kov = k(c.attainable_bytes_per_s), k(c.kernel_overhead_s)
+    for n, (rule, cols, reps, j, f) in enumerate(plan.ops):
+        col = [k(v) for v in cols]
+        net = lb = "0.0"
+        if rule is _gemm or rule is _lm_head:
+            m, tm, mt = ("t", "tm0", "mt0") if rule is _gemm else ("rows", "tm1", "mt1")
+            body += [f"cp = (ceil({mt} * {col[0]} / {k(c.tiles_in_flight)}) * {tm} * {col[1]} if {m} > 0 else 0.0)"
+                     f" / {col[5]}",
+                     f"nb = {col[2]} + {m} * {col[3]}", f"mb = nb / {abw}", f"fl = {m} * {col[4]}"]
+            over = kov
+        elif rule is _memory:
+            body += ["cp = 0.0", f"nb = t * {col[0]}", f"mb = nb / {abw}", "fl = 0.0"]
+            over = col[1]
+        elif rule is _host:
+            body += ["cp = mb = fl = nb = 0.0"]
+            over = col[0]
+        elif rule is _attention:
+            dec, pre, kvb, preb, att, window = col
+            body += ["kd, pp = kv_d, pr"]
+            if cols[5] > 0:
+                body += [f"w = s_dec * {window}", "kd = kd if kd < w else w",
+                         f"w = t_pre * {window}", "pp = pp if pp < w else w"]
+            body += [f"df = {dec} * kd", f"pf = {pre} * pp", f"nb = kd * {kvb} + s_dec * {kvb} + t_pre * {preb}",
+                     f"cp = df / {att} + pf / {att}", f"mb = nb / {abw}", "fl = df + pf",
+                     f"o = {kov} * (float(s_dec > 0) + float(t_pre > 0))"]
+            over = "o"
+        else:
+            env[f"R{n}"], env[f"C{n}"] = rule, cols
+            body += [f"cp, mb, o, n, fl, nb, lb = R{n}(C{n}, CHIP, P)"]
+            over, net, lb = "o", "n", "lb"
+        # Terms known to be zero are left out (adding 0.0 changes no sum) and constant products folded.
+        r, a = k(reps), f"a{j}_"
+        extra = "".join(f" + {x}" for x in (over, net) if x != "0.0")
+        body += ["if cp >= mb:", f"    {a}0 += (cp{extra}) * {r}", f"    {a}1 += cp * {r}",
+                 "else:", f"    {a}0 += (mb{extra}) * {r}", f"    {a}2 += mb * {r}"]
+        for acc, x in ((f"{a}3", net), (f"{a}4", over), (f"f{f}", "fl" if f >= 0 else "0.0"), ("dram", "nb"),
+                       ("link", lb)):
+            v = consts.get(x)
+            if v is not None and v * reps == 0.0:
+                continue
+            if acc in live:
+                body.append(f"{acc} += {x} * {r}" if v is None else f"{acc} += {k(v * reps)}")
+            elif v is None:
+                body.append(f"{acc} = {k(folded.get(acc, 0.0))} + {x} * {r}")
+                live.add(acc)
+            else:
+                folded[acc] = folded.get(acc, 0.0) + v * reps
+    total = " + ".join(["0.0"] + [f"a{j}_0" for j in range(plan.classes)])  # point_step_cost's sum, in its order
+    def out(x: str) -> str:  # a sum's variable, or its value where it only received constants
+        return x if x in live else k(folded.get(x, 0.0))
+
+    flat = [f"a{j}_{i}" if i < 3 else out(f"a{j}_{i}") for j in range(plan.classes) for i in range(5)]
+    flat += [out(f"f{j}") for j in range(plan.formats)] + [out("dram"), out("link")]
+    body.append(f"return ({total}, {', '.join(flat)})")
+    src = f"def step({', '.join(_ARGS)}):\n" + "\n".join("    " + line for line in body) + "\n"
+    exec(compile(src, f"<inferchip scalar step of {len(plan.ops)} operators>", "exec"), env)  # noqa: S102
+    fn: Callable[..., tuple[float, ...]] = env["step"]
+    return fn
 
 
 def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float], class_of: Sequence[int],

@@ -32,7 +32,8 @@ from inferchip.interfaces.cli_options.boundary import (
     pydantic_message,
 )
 
-_OPTIONAL_COMMANDS = ("cmd_validate", "cmd_serve", "cmd_review", "cmd_cost", "cmd_drive", "cmd_vision")
+_OPTIONAL_COMMANDS = ("cmd_validate", "cmd_serve", "cmd_review", "cmd_cost", "cmd_drive", "cmd_vision",
+                      "cmd_explore")
 for _name in _OPTIONAL_COMMANDS:
     try:
         __import__(f"inferchip.interfaces.{_name}")

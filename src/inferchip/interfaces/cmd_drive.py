@@ -1,7 +1,8 @@
 """``inferchip drive``: a camera rig's frames through vision networks on a chip, with deadlines.
 
 Frames from ``--cameras`` cameras at ``--fps`` (seeded phase offsets and jitter, not lock-step) go
-through the ``--model`` networks on ``--chips`` chips; the command reports frame-latency percentiles,
+through the ``--model`` networks (ONNX files' dynamic axes sized with ``--dim NAME=VALUE``) on ``--chips``
+chips; the command reports frame-latency percentiles,
 jitter, the deadline-miss rate (late = after the same camera's next frame, or after ``--deadline-ms``),
 utilisation, power and energy per frame. ``--power-budget-w`` throttles the clock when the chips'
 average power would exceed it (model in :mod:`inferchip.sim.vision.rig`). ``--plot`` writes the
@@ -24,6 +25,7 @@ from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import files
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options.output import console
+from inferchip.interfaces.cli_options.vision import dim_option, parse_dims
 from inferchip.interfaces.cmd_predict import OutputFormat
 
 MAX_CAMERAS = 1_000
@@ -104,6 +106,7 @@ def drive_cmd(
         None, "--model", callback=_model_check,
         help="Vision network id or ONNX file, repeatable, in order (perception, then planning); suffix @camera "
              "(one sample per camera frame) or @rig (one per tick of all cameras). Default: bevformer-tiny@rig."),
+    dim: list[str] | None = dim_option(),
     chips: int = typer.Option(1, "--chips", help=f"Chips sharing the work, 1 to {MAX_CHIPS:,}.",
                               callback=opts.int_range("--chips", 1, MAX_CHIPS)),
     deadline_ms: float | None = opts.ms_option("--deadline-ms", "A frame is also late after this many ms."),
@@ -137,7 +140,7 @@ def drive_cmd(
         plot = files.check_writable(plot, "--plot")  # before the run, not after it
     settings: dict[str, Any] = dict(chips=chips, deadline_ms=deadline_ms, power_budget_w=power_budget_w, seed=seed,
                                     batching=batching, precision=precision, phase_spread=phase_spread,
-                                    max_batch=max_batch)
+                                    max_batch=max_batch, loader=onnx_loader(model, dim))
     r = drive(chip, cameras, fps, model, duration_s=duration_s, **settings)
     if plot is not None:
         cams, rates = curve_grid(cameras, fps)
@@ -158,6 +161,25 @@ def drive_cmd(
                                                   else _best(r["deadline_curve"], cameras, best)))
     for n in r["notes"]:
         con.print(f"[yellow]note:[/] {escape(n)}")
+
+
+def onnx_loader(models: list[str] | None, dims: list[str] | None) -> Any:
+    """The network loader of ``--model``, with ``--dim`` sizing the dynamic axes of its ONNX files (the
+    bundled networks take none); None (the default loader) without ``--dim``."""
+    sizes = parse_dims(dims)
+    if not sizes:
+        return None
+    from inferchip.errors import InvalidSettingError
+    from inferchip.workload.vision.network import load_network
+
+    if not any(m.rsplit("@", 1)[0].strip().lower().endswith(".onnx") for m in models or []):
+        raise InvalidSettingError(f"--dim {', '.join(sizes)}: dynamic axes apply to ONNX files only, and no --model "
+                                  "is one")
+
+    def load(name: str) -> Any:
+        return load_network(name, **(sizes if str(name).strip().lower().endswith(".onnx") else {}))
+
+    return load
 
 
 def _best(curve: dict[str, Any], cameras: int, best: list[float]) -> str:

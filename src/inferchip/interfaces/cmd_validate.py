@@ -172,15 +172,21 @@ def validate_cmd(
     from inferchip.validation.validate import server_choice_text, summarize
 
     cases, vision_files = split_case_files(cases)
+    if page is not None:
+        page = out_files.check_writable(page, "--page", make_folder=True)  # before the predictions, not after them
     vision = run_vision(vision_files, json_output=output == OutputFormat.json,
                         calibration=calibration) if vision_files else None
     if not cases:
+        if page is not None and vision is not None:
+            from inferchip.interfaces.report.validation_page import write_vision_page
+
+            write_vision_page(page, vision)
         if output == OutputFormat.json:
             typer.echo(fmt.to_json({"vision": vision}))
+        elif page is not None:
+            _console().print(f"wrote {page}")
         return
 
-    if page is not None:
-        page = out_files.check_writable(page, "--page", make_folder=True)  # before the predictions, not after them
     rows = _read(cases)
     if assumptions is not None:  # read now: a case file without energy rows would never open it
         from inferchip.catalog.assumptions import load_assumptions
@@ -201,7 +207,7 @@ def validate_cmd(
     if page is not None:
         groups = {k: summarize(results, k)["groups"] for k in ("kind", "accelerator", "scenario", "source", "metric")}
         write_page(page, results, summary["overall"], groups, cal, cal_text, files,
-                   summary.get("server_models"), server_model.value, lengths)
+                   summary.get("server_models"), server_model.value, lengths, vision)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"cases": [r.to_dict() for r in results], "summary": summary,
                                 "server_model": server_model.value,

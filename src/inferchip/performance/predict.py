@@ -9,110 +9,23 @@ the optional TTFT/TPOT limits is found by a vectorised sweep.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from inferchip.cost.step import BOUNDS, OP_CLASSES, StepCost
+from inferchip.cost.step import StepCost
 from inferchip.errors import DoesNotFitError, InferchipError, InvalidSettingError
 from inferchip.mapping.layout import Layout
+from inferchip.performance.fast_path import DOES_NOT_FIT, fast_layout
 from inferchip.performance.operating import OperatingPoint, Question, operating_point
 from inferchip.performance.phases import MappedModel, PhaseMetrics, continuous_batch, fit_error
+from inferchip.performance.prediction import Prediction, _breakdown
 from inferchip.performance.setting import Setting, positive, resolve_setting
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
 
 __all__ = ["Prediction", "ask", "best_layout", "predict", "predict_setting"]
-
-
-@dataclass
-class Prediction:
-    """One predicted setting. Times in seconds (``ttft_s``, ``tpot_s``, ``e2e_latency_s``),
-    throughput in output tokens/s (whole system, per chip, per user), memory in bytes per chip,
-    ``batch`` in sequences per replica (static) or concurrency per replica (continuous),
-    ``breakdown``: ``{prefill, decode} -> {op_class -> {time_s, share, bound}}``. ``extra`` (merged
-    into :meth:`to_dict`): ``power_w_per_chip`` (W, board), ``output_tokens_per_j``,
-    ``j_per_output_token``, ``usd_per_million_tokens``, ``chip_price_usd`` and the other money
-    figures where the chip has a TDP and a price."""
-
-    chip_id: str
-    model_id: str
-    num_chips: int
-    tp: int
-    pp: int
-    ep: int
-    replicas: int
-    batch: int
-    mode: str
-    input_tokens: int
-    output_tokens: int
-    ttft_s: float
-    tpot_s: float
-    e2e_latency_s: float
-    output_tokens_per_s: float
-    output_tokens_per_s_per_chip: float
-    output_tokens_per_s_per_user: float
-    memory_per_chip_bytes: float
-    memory_breakdown_bytes: dict[str, float]
-    memory_capacity_per_chip_bytes: float
-    weights: str
-    activations: str
-    kv: str
-    compute_format: str
-    breakdown: dict[str, dict[str, dict[str, Any]]]
-    notes: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-    attn_dp: bool = False  # attention data-parallel over the tp chips (mapping.layout)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
-        d.update(self.extra)
-        return d
-
-    def to_dataframe(self):
-        import pandas as pd
-
-        rows = []
-        for phase, classes in self.breakdown.items():
-            for cls, v in classes.items():
-                rows.append({"phase": phase, "op_class": cls, **v})
-        return pd.DataFrame(rows)
-
-
-def _breakdown(cost: StepCost, index: int, pp: int) -> dict[str, dict[str, Any]]:
-    """Time per step by operator class at point ``index`` of the step's arrays (scalars read there only)."""
-    if cost.point is not None and index == 0:  # one point costed in floats: read them
-        out = {}
-        total = cost.point.time_s
-        for cls, (t, *parts) in cost.point.classes.items():
-            if t <= 0:
-                continue
-            bound = BOUNDS[parts.index(max(parts))]  # as ClassCost.bound: the first of the largest
-            out[cls] = {"time_s": t * pp, "share": t / total if total else 0.0, "bound": bound}
-        return out
-    shape = np.shape(cost.time_s)
-
-    def at(x) -> float:
-        if type(x) is np.ndarray and x.shape == shape:
-            return float(x.item(index))
-        a = np.asarray(x)
-        if a.ndim == 0:
-            return float(a)
-        return float(np.broadcast_to(a, shape).flat[index])
-
-    out = {}
-    total = at(cost.time_s)
-    for cls in OP_CLASSES:
-        cc = cost.classes[cls]
-        t = at(cc.time_s)
-        if t <= 0:
-            continue
-        parts = [at(cc.compute_bound_s), at(cc.memory_bound_s), at(cc.network_s), at(cc.overhead_s)]
-        bound = BOUNDS[parts.index(max(parts))]  # as ClassCost.bound: the first of the largest
-        out[cls] = {"time_s": t * pp, "share": t / total if total else 0.0, "bound": bound}
-    return out
 
 
 def ask(input_tokens: float, output_tokens: float, batch: int | None = None, max_ttft_s: float | None = None,
@@ -164,14 +77,26 @@ def predict(
     (:func:`ask`). Raises InvalidSettingError (a bad argument, naming the option) or
     DoesNotFitError (memory or the latency limits, with what would make it fit).
     """
-    for name, v in (("--count", count), ("--input-tokens", input_tokens), ("--output-tokens", output_tokens),
-                    ("--batch", batch), ("--tp", tp), ("--pp", pp), ("--ep", ep),
-                    ("--max-ttft-ms", max_ttft_s), ("--max-tpot-ms", max_tpot_s)):
-        positive(name, v)
+    if not (count > 0 and input_tokens > 0 and output_tokens > 0 and (batch is None or batch > 0)
+            and (tp is None or tp > 0) and (pp is None or pp > 0) and (ep is None or ep > 0)):  # else name it
+        for name, v in (("--count", count), ("--input-tokens", input_tokens), ("--output-tokens", output_tokens),
+                        ("--batch", batch), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
+            positive(name, v)
+    positive("--max-ttft-ms", max_ttft_s)
+    positive("--max-tpot-ms", max_tpot_s)
     setting = resolve_setting(chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp, pp=pp,
                               ep=ep, attn_dp=attn_dp, estimate=estimate, calibration=calibration,
                               assumptions=assumptions, chip_spec=chip_spec)
-    return predict_setting(setting, ask(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s))
+    if max_ttft_s is None and max_tpot_s is None:  # fixed lengths, no limits: the fast path where it applies
+        fast = fast_layout(setting)
+        if fast is not None:
+            i, o = float(input_tokens), float(output_tokens)
+            got = fast.static(float(batch), i, o) if batch is not None else fast.max_throughput(i, o)
+            if type(got) is Prediction:
+                return got
+            if got == DOES_NOT_FIT:
+                raise _no_point(setting, ask(input_tokens, output_tokens, batch))
+    return predict_setting(setting, ask(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s), fast=False)
 
 
 def best_layout(setting: Setting, q: Question) -> tuple[Layout, OperatingPoint] | None:
@@ -207,17 +132,31 @@ def _no_point(setting: Setting, q: Question) -> InferchipError:
     return fit_error(mm, b, i, o, setting.count)
 
 
-def predict_setting(setting: Setting, q: Question) -> Prediction:
+def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Prediction:
     """Predict a question on a resolved setting: the best layout's TTFT, TPOT, throughput, memory,
     time by operator class, power, energy and money (see :class:`Prediction`). ``q``: a static
     batch or the most throughput (:func:`ask`, or a :class:`Question` with length spreads; the
     prediction reports the mean lengths; a ``closed_loop`` question with a ``batch`` per replica is
-    continuous batching held at that many sequences)."""
+    continuous batching held at that many sequences). ``fast``: answer a question the fast path
+    covers there (:mod:`inferchip.performance.fast_path`: the same numbers to float rounding);
+    False takes the general path for every question."""
     if q.mode not in ("static", "max_throughput", "closed_loop"):
         raise InvalidSettingError(f"predict answers a static batch, a closed loop or the most throughput, not "
                                   f"question mode "
                                   f"{q.mode!r} "
                                   "(operating_point evaluates closed and open loops on one layout)")
+    if fast and len(q.inputs.points) == 1 and len(q.outputs.points) == 1 and q.whole_sequences_per_chip and \
+            q.beams == 1 and not q.queue_wait and q.max_ttft_s is None and q.max_tpot_s is None and \
+            q.max_e2e_s is None:
+        fl = fast_layout(setting)
+        if fl is not None:
+            i, o = q.inputs.mean, q.outputs.mean
+            got = fl.static(q.batch, i, o) if q.mode == "static" and q.batch is not None else (
+                fl.max_throughput(i, o) if q.mode == "max_throughput" else None)
+            if type(got) is Prediction:
+                return got
+            if got == DOES_NOT_FIT:
+                raise _no_point(setting, q)
     found = best_layout(setting, q)
     if found is None:
         raise _no_point(setting, q)

@@ -60,6 +60,7 @@ class Setting:
     assumptions_path: str | None = None
     _mapped: dict[Layout, MappedModel] = field(default_factory=dict, repr=False, compare=False)
     sweeps: dict = field(default_factory=dict, repr=False, compare=False)  # see operating.operating_point
+    derived: dict = field(default_factory=dict, repr=False, compare=False)  # kept by the performance layer
 
     @property
     def layout(self) -> Layout:

@@ -31,8 +31,9 @@ class ClaimFileError(InferchipError):
 class Part:
     """One part of the claim: what is compared (``metric``, ``unit``), which way is better, and
     how it is decided: ``suite`` (first over the suite of cases), ``cost`` (lowest modelled
-    manufacturing cost by :data:`BY_FAR` among the chips that serve a case of the claim) or
-    ``slot`` (named, not judged yet)."""
+    manufacturing cost by :data:`BY_FAR` among the chips that serve a case of the claim), ``rig``
+    (lowest p99 frame latency on the in-car driving rig among the chips within its deadline:
+    :mod:`inferchip.review.in_car`) or ``slot`` (named, not judged yet)."""
 
     id: str
     label: str
@@ -56,8 +57,8 @@ PARTS: dict[str, Part] = {p.id: p for p in (
          "tok/J", True),
     Part("latency_interactive", "milliseconds matter: best at the interactive latency limits",
          "output tokens/s per chip within the TTFT and TPOT limits", "tok/s", True, slos=("interactive",)),
-    Part("frame_deadlines", "milliseconds matter: frame deadlines (vision)", "frames within the deadline", "",
-         True, kind="slot"),
+    Part("frame_deadlines", "milliseconds matter: frame deadlines (in-car vision rig)",
+         "p99 frame latency on the driving rig, among the chips within its deadline", "ms", False, kind="rig"),
 )}
 
 

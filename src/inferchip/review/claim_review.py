@@ -43,6 +43,7 @@ class ClaimJudgement:
     boundary: dict[str, Any] = field(default_factory=dict)
     year: int | None = None
     judged_chip: str = ""
+    in_car: dict[str, Any] | None = None  # the driving rig (review.in_car): table, frame-deadline part
 
 
 def _ranges_of(claim_entry: ChipEntry, base: Base) -> None:
@@ -143,7 +144,26 @@ def judge_claim(res: Any, cfg: ReviewConfig, on_progress: OnProgress = no_progre
                          year=review_year(cfg) if cfg.chips is None else None, judged_chip=res.claim.id)
     out.ledger = ledger(res, cfg, claim, base, parts, views, on_progress)
     out.boundary = boundary_map(res, cfg, claim, base, names, on_progress)
+    out.in_car = _in_car(out, res.claim, on_progress)
     return out
+
+
+def _in_car(j: ClaimJudgement, claim_entry: ChipEntry, on_progress: OnProgress) -> dict[str, Any] | None:
+    """The in-car driving rig and the frame-deadline part judged on it (None: the claimed chip has no spec)."""
+    from inferchip.review.claim_file import PARTS
+    from inferchip.review.in_car import in_car_section, merge_into
+
+    if claim_entry.spec is None:
+        for p in j.parts:
+            if p["part"] == "frame_deadlines":
+                p["decided_by"] = f"not judged: {claim_entry.id} has no catalogue spec for the vision cost model"
+        return None
+    part = PARTS["frame_deadlines"]
+    ic = in_car_section(claim_entry.spec, part.label, part.metric, j.samples, j.seed,
+                        ledger="frame_deadlines" in j.claim.parts)
+    on_progress("in-car driving rig", 0)
+    merge_into(ic, j.parts, j.corners, j.ledger)
+    return ic.to_dict()
 
 
 def summary_lines(j: ClaimJudgement) -> list[str]:

@@ -165,6 +165,8 @@ def judge_part(f: Figures, part: Part, view: str | None = None) -> PartOutcome:
     """Decide one part in every sample of ``f``."""
     if part.kind == "slot":
         return PartOutcome(None, reason="not judged: the review has no vision (frame-deadline) case yet")
+    if part.kind == "rig":  # judged on the driving rig (review.in_car), not on the LLM cases
+        return PartOutcome(None, reason="not judged: the in-car driving rig was not run")
     if part.kind == "cost":
         return _judge_cost(f)
     keep = part_cases(f, part)

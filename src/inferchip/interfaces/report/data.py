@@ -32,7 +32,8 @@ def claim_json(res: ReviewResult) -> dict[str, Any]:
     j = res.judgement
     views = [v.to_dict() for v in res.views]
     if j is None:
-        return {"claim": None, "claim_parts": [], "monte_carlo_samples": 0, "ledger": [], "views": views}
+        return {"claim": None, "claim_parts": [], "monte_carlo_samples": 0, "ledger": [], "views": views,
+                "in_car": None}
     c = j.claim
     return {
         "claim": {"chip": c.chip, "text": " ".join(c.text.split()), "source": " ".join(c.source.split()),
@@ -40,7 +41,7 @@ def claim_json(res: ReviewResult) -> dict[str, Any]:
                   "deployment": c.deployment.model_dump()},
         "claim_parts": j.parts, "monte_carlo_samples": j.samples, "monte_carlo_seed": j.seed, "ledger": j.ledger,
         "views": views, "year": j.year, "claim_cases": [case_key(k) for k in j.cases], "named_corners": j.corners,
-        "estimates_not_varied": j.not_varied, "boundary_map": j.boundary,
+        "estimates_not_varied": j.not_varied, "boundary_map": j.boundary, "in_car": j.in_car,
     }
 
 
@@ -103,6 +104,11 @@ def collect_assumptions(res: ReviewResult) -> list[dict[str, Any]]:
         for name, sigma in model_error_sigmas().items():
             out.append({"group": "Monte Carlo", "name": f"model error, {name} (lognormal sigma)", "value": sigma,
                         "unit": "", "source": "review/model_error.yaml, from docs/validation.md (per metric)"})
+        if j.in_car is not None:
+            from inferchip.review.in_car import VISION_SOURCE, vision_sigma
+
+            out.append({"group": "Monte Carlo", "name": "model error, vision frame latency (lognormal sigma)",
+                        "value": vision_sigma(), "unit": "", "source": VISION_SOURCE})
         out.append({"group": "Monte Carlo", "name": "samples / seed", "value": f"{j.samples} / {j.seed}", "unit": "",
                     "source": "triangular draws on every estimate and price range (low, central, high)"})
     for _bound, name, ttft, tpot, basis in SIZE_CLASSES:

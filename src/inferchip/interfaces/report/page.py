@@ -23,6 +23,8 @@ from inferchip.interfaces.report.claim_page import (
     boundary_html,
     claim_first_screen,
     corners_html,
+    in_car_figure,
+    in_car_html,
     ledger_html,
     views_html,
 )
@@ -157,7 +159,8 @@ def _sensitivity_html(res: ReviewResult, figures: dict[str, dict[str, Any]], fig
 
 def sections(res: ReviewResult, assumptions: list[dict[str, Any]], figures: dict[str, dict[str, Any]],
              figs: dict[str, Any]) -> str:
-    parts = [claim_first_screen(res), _verdict_html(res),
+    parts = [claim_first_screen(res), in_car_html(res, _chart(figures, "fig-in-car", figs.get("in_car"), "")),
+             _verdict_html(res),
              f'<section id="summary"><h2>Summary</h2><p class="read">{esc(HOW_TO_READ["summary"])}</p>'
              f'{summary_html(res)}</section>',
              views_html(res), ledger_html(res), corners_html(res),
@@ -194,7 +197,8 @@ def render_html(res: ReviewResult, assumptions: list[dict[str, Any]]) -> str:
     body = sections(res, assumptions, figures, {
         "bars": {m: bars_figure(res, m) for m in METRICS}, "curves": curves_figure(res),
         "roofline": {c.id: roofline_figure(res, c.id) for c in res.chips}, "memory": memory_figure(res),
-        "pareto": pareto_figure(res), "tornado": tornado_figure(res), "boundary": boundary_figure(res)})
+        "pareto": pareto_figure(res), "tornado": tornado_figure(res), "boundary": boundary_figure(res),
+        "in_car": in_car_figure(res)})
     script = "\n".join(f"Plotly.newPlot({json.dumps(div)}, {_js(f['data'])}, {_js(f['layout'])}, "
                        "{displaylogo: false, responsive: true});" for div, f in figures.items())
     cfg = res.config

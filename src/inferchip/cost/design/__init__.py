@@ -1,0 +1,1 @@
+"""Area, power and cost of chip designs that do not exist yet (design-space exploration)."""

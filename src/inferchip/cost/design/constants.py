@@ -1,0 +1,115 @@
+"""Constants of the design area model, each with its source; estimates say so and whose.
+
+Node tables are keyed by node in nm; a node between keys takes the nearest key below or
+equal in nm order that exists, else the smallest key above (:func:`by_node`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+
+class Sourced(NamedTuple):
+    value: float
+    source: str
+
+
+# Peak logic density of the node's high-density library, MTr/mm2 (WikiChip's published node
+# figures; TSMC names; Samsung/GlobalFoundries 14 nm as '14'). Real dies reach a fraction of
+# this; the model fits how much of the node-to-node ratio dies realise (exponent ``eta``).
+LOGIC_DENSITY_MTR_PER_MM2: dict[float, Sourced] = {
+    2.0: Sourced(250.0, "inferchip estimate: TSMC's ~1.15x N2-over-N3E logic density claim applied to N3E"),
+    3.0: Sourced(215.6, "WikiChip, TSMC N3E high-density logic (215.6 MTr/mm2)"),
+    4.0: Sourced(180.0, "inferchip estimate: TSMC N4 ~6% denser than N5 (TSMC 2021 N4 announcement)"),
+    5.0: Sourced(171.3, "WikiChip, TSMC N5 high-density logic (171.3 MTr/mm2)"),
+    6.0: Sourced(114.2, "WikiChip, TSMC N6 (+18% logic density over N7)"),
+    7.0: Sourced(91.2, "WikiChip, TSMC N7 high-density logic (91.2 MTr/mm2)"),
+    8.0: Sourced(61.2, "WikiChip, Samsung 8LPP (61.2 MTr/mm2)"),
+    10.0: Sourced(52.5, "WikiChip, TSMC N10 (52.5 MTr/mm2)"),
+    12.0: Sourced(33.8, "WikiChip, TSMC 12FFC (33.8 MTr/mm2)"),
+    14.0: Sourced(32.9, "WikiChip, Samsung 14LPP / GlobalFoundries 14LPP (32.9 MTr/mm2)"),
+    16.0: Sourced(28.9, "WikiChip, TSMC 16FF+ (28.9 MTr/mm2)"),
+    28.0: Sourced(15.3, "WikiChip, TSMC 28HPM (~15.3 MTr/mm2)"),
+}
+
+# High-density 6T SRAM bitcell area, um2 (foundry IEDM/ISSCC disclosures as summarised by WikiChip).
+SRAM_BITCELL_UM2: dict[float, Sourced] = {
+    2.0: Sourced(0.0175, "TSMC N2 HD bitcell 0.0175 um2 (IEDM 2024, as reported)"),
+    3.0: Sourced(0.0199, "TSMC N3B HD bitcell 0.0199 um2 (IEDM 2022, WikiChip)"),
+    4.0: Sourced(0.021, "TSMC N5/N4 HD bitcell 0.021 um2 (IEDM 2019, WikiChip)"),
+    5.0: Sourced(0.021, "TSMC N5 HD bitcell 0.021 um2 (IEDM 2019, WikiChip)"),
+    6.0: Sourced(0.027, "TSMC N6 = N7 bitcell 0.027 um2 (WikiChip)"),
+    7.0: Sourced(0.027, "TSMC N7 HD bitcell 0.027 um2 (WikiChip)"),
+    8.0: Sourced(0.036, "inferchip estimate: Samsung 8LPP between its 10 nm (0.040) and 7 nm (0.026) cells"),
+    10.0: Sourced(0.042, "TSMC N10 HD bitcell 0.042 um2 (WikiChip)"),
+    12.0: Sourced(0.074, "TSMC 16/12 nm HD bitcell 0.074 um2 (WikiChip)"),
+    14.0: Sourced(0.064, "Samsung/GlobalFoundries 14LPP HD bitcell 0.064 um2 (WikiChip)"),
+    16.0: Sourced(0.074, "TSMC 16FF+ HD bitcell 0.074 um2 (WikiChip)"),
+    28.0: Sourced(0.127, "TSMC 28 nm HD bitcell 0.127 um2 (WikiChip)"),
+}
+
+# Memory interface per unit (HBM: one stack; GDDR6/LPDDR5X: one 32-bit channel): peak bandwidth,
+# capacity, and the beachfront PHY area on the logic die.
+MEMORY_UNIT: dict[str, dict[str, Sourced]] = {
+    "hbm3e": {"bytes_per_s": Sourced(1.0e12, "B200: 8 TB/s over 8 HBM3e stacks (NVIDIA B200 datasheet)"),
+              "gib": Sourced(24.0, "HBM3e 8-high stack 24 GB (Micron/SK hynix product pages)"),
+              "phy_mm2": Sourced(12.0, "inferchip estimate: HBM PHY ~10-15 mm2 per stack in GPU die shots")},
+    "hbm3": {"bytes_per_s": Sourced(0.819e12, "JEDEC JESD238 HBM3: 6.4 Gb/s x 1024 bits = 819 GB/s per stack"),
+             "gib": Sourced(16.0, "HBM3 8-high stack of 16 Gb dies: 16 GiB (SK hynix HBM3 product page)"),
+             "phy_mm2": Sourced(12.0, "inferchip estimate: HBM PHY ~10-15 mm2 per stack in GPU die shots")},
+    "hbm2e": {"bytes_per_s": Sourced(0.41e12, "JEDEC HBM2E at 3.2 Gb/s x 1024 bits = 410 GB/s per stack"),
+              "gib": Sourced(16.0, "HBM2E 8-high 16 GiB stack (Samsung Flashbolt)"),
+              "phy_mm2": Sourced(11.0, "inferchip estimate: HBM2 PHY ~10-12 mm2 per stack in V100/A100 die shots")},
+    "gddr6": {"bytes_per_s": Sourced(64e9, "GDDR6 at 16 Gb/s x 32 bits = 64 GB/s per channel (JEDEC JESD250)"),
+              "gib": Sourced(2.0, "16 Gb GDDR6 device = 2 GiB per 32-bit channel (Micron GDDR6)"),
+              "phy_mm2": Sourced(4.0, "inferchip estimate: GDDR6 PHY ~3.5-4.5 mm2 per 32 bits in Ada die shots")},
+    "lpddr5x": {"bytes_per_s": Sourced(34e9, "LPDDR5X at 8533 MT/s x 32 bits = 34 GB/s (JEDEC JESD209-5B)"),
+                "gib": Sourced(8.0, "inferchip assumption: one 64 Gb LPDDR5X package per 32-bit channel"),
+                "phy_mm2": Sourced(2.0, "inferchip estimate: LPDDR5X PHY ~2 mm2 per 32 bits")},
+    "none": {"bytes_per_s": Sourced(0.0, "no off-chip memory"), "gib": Sourced(0.0, "no off-chip memory"),
+             "phy_mm2": Sourced(0.0, "no off-chip memory")},
+}
+
+SERDES_MM2_PER_100GB_S = Sourced(
+    2.0, "inferchip estimate: short-reach chip-to-chip SerDes (NVLink-class) ~0.25 mm2 per 100 Gb/s lane at 7/5 nm; "
+         "100 GB/s per direction = 8 lanes")
+SRAM_ARRAY_OVERHEAD = Sourced(
+    1.6, "inferchip estimate: high-density SRAM macros reach ~60-65% array efficiency (bitcells over macro area), "
+         "so a macro is ~1.6x its bitcells")
+
+# Matrix-unit area per MAC relative to a bf16/fp16 MAC, by the formats the datapath supports.
+FORMAT_AREA_FACTOR: dict[str, Sourced] = {
+    "bf16": Sourced(1.0, "reference: a bf16/fp16 multiply-accumulate"),
+    "bf16+fp8": Sourced(1.10, "inferchip estimate: fp8 reuses the bf16 multipliers at 2x rate; ~10% for the "
+                              "extra alignment and accumulation paths"),
+    "bf16+fp8+fp4": Sourced(1.18, "inferchip estimate: fp4 at 4x rate adds ~8% more"),
+    "int8": Sourced(0.30, "inferchip estimate: Horowitz ISSCC 2014 puts an 8-bit integer multiplier at ~1/6 of a "
+                          "16-bit FP multiplier; with adders and accumulators ~0.3 of the MAC"),
+}
+PEAK_MULTIPLIER = {"bf16": 1.0, "fp8": 2.0, "fp4": 4.0}  # dense rate per format over bf16 (B200 datasheet ratios)
+VECTOR_FRACTION_OF_BF16 = Sourced(1.0 / 16.0, "inferchip estimate: H100 SXM fp32 SIMT 67 of 989 TFLOP/s bf16 ~1/15")
+RETICLE_MM2 = Sourced(858.0, "ASML EUV/DUV scanner field 26 mm x 33 mm = 858 mm2")
+D2D_AREA_FRACTION = Sourced(0.05, "inferchip estimate: die-to-die interface and duplicated I/O when a design is "
+                                  "split into chiplets, ~5% of each die (B200's NV-HBI, MI300 XCD-IOD links)")
+
+
+def by_node(table: dict[float, Sourced], node_nm: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Table value at each node: the nearest tabulated node (ties to the smaller), vectorised."""
+    keys = np.array(sorted(table))
+    vals = np.array([table[k].value for k in keys])
+    n = np.asarray(node_nm, dtype=float)
+    j = np.abs(n[..., None] - keys).argmin(axis=-1)
+    out: npt.NDArray[np.float64] = vals[j]
+    return out
+
+
+def memory_unit(memory_type: npt.ArrayLike, what: str) -> npt.NDArray[np.float64]:
+    """Per-unit figure (``bytes_per_s``, ``gib`` or ``phy_mm2``) for each memory type name."""
+    t = np.asarray(memory_type)
+    uniq, inv = np.unique(t, return_inverse=True)
+    vals = np.array([MEMORY_UNIT[str(k)][what].value for k in uniq])
+    out: npt.NDArray[np.float64] = vals[inv.reshape(-1)].reshape(t.shape)
+    return out

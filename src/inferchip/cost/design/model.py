@@ -1,0 +1,146 @@
+"""Die area, TDP and manufacturing cost of chip designs, vectorised over designs.
+
+Area (mm2) of the compute silicon of one package, before any split into chiplets::
+
+    A = (k_mac * units * macs_per_unit * F_fmt      matrix MACs (r: logic density at 7 nm / at node)
+         + k_unit * units) * r(node)^eta              each unit's core around it (registers, vector, control)
+      + k_sram * sram_mb * 8e6 * bitcell(node) * 1e-6   SRAM macros (k_sram: array overhead over bitcells)
+      + phy(memory type) * memory_units              memory PHYs (analog: not scaled with node)
+      + serdes * link bandwidth / 100 GB/s           scale-up links
+      + a_fixed * r(node)^eta * [any off-chip I/O]   uncore: host interface, NoC hubs, I/O control
+
+``units`` counts every matrix unit on the die (enabled or not); ``F_fmt`` the format support
+(:data:`~inferchip.cost.design.constants.FORMAT_AREA_FACTOR`). ``k_mac``, ``k_unit``, ``eta`` and
+``a_fixed`` are fitted (:mod:`inferchip.cost.design.fit`); ``k_sram`` is
+:data:`~inferchip.cost.design.constants.SRAM_ARRAY_OVERHEAD`. A design whose area exceeds the
+reticle (858 mm2) is split into the fewest equal chiplets that fit, each grown by the
+die-to-die fraction; more dies than ``max_dies`` make the design infeasible.
+
+TDP (W): the all-in dynamic energy at full rate, over one minus the static fraction, times a
+fitted scale ``k_tdp``::
+
+    TDP = k_tdp * (E_flop(bf16, node) * P_bf16 + E_mem * BW + E_link * link) / (1 - f_static)
+
+with the per-FLOP, per-byte and per-bit energies of the assumptions file
+(:mod:`inferchip.cost.energy`). Cost: good dies (:func:`inferchip.cost.silicon.good_die_cost_usd`,
+negative-binomial yield at the node's D0 and wafer price) times the die count, plus memory,
+packaging and test (:mod:`inferchip.cost.silicon`'s tables).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from inferchip.cost import energy as en
+from inferchip.cost import silicon as si
+from inferchip.cost.design import constants as c
+from inferchip.spec.assumptions import Assumptions
+
+F64 = npt.NDArray[np.float64]
+MB_BITS = 8e6
+REFERENCE_NODE_NM = 7.0
+
+
+@dataclass(frozen=True)
+class AreaCoefficients:
+    """The fitted coefficients of the area and TDP models."""
+
+    k_mac_mm2: float  # mm2 per bf16 MAC at 7 nm
+    k_unit_mm2: float  # mm2 per matrix unit at 7 nm (the core around the MACs)
+    eta: float  # how much of the node's logic density ratio dies realise (1 = all)
+    a_fixed_mm2: float  # control and uncore at 7 nm
+    k_tdp: float  # TDP over the energy model's full-rate dynamic power / (1 - static)
+
+
+def logic_scale(node_nm: npt.ArrayLike, eta: float) -> F64:
+    """Area of a logic block at ``node_nm`` over its area at 7 nm: (density 7 nm / density node)^eta."""
+    d7 = c.LOGIC_DENSITY_MTR_PER_MM2[REFERENCE_NODE_NM].value
+    out: F64 = (d7 / c.by_node(c.LOGIC_DENSITY_MTR_PER_MM2, node_nm)) ** eta
+    return out
+
+
+def format_factor(formats: npt.ArrayLike) -> F64:
+    f = np.asarray(formats)
+    uniq, inv = np.unique(f, return_inverse=True)
+    vals = np.array([c.FORMAT_AREA_FACTOR[str(x)].value for x in uniq])
+    out: F64 = vals[inv.reshape(-1)].reshape(f.shape)
+    return out
+
+
+def area_parts_mm2(coef: AreaCoefficients, units: npt.ArrayLike, macs_per_unit: npt.ArrayLike,
+                   formats: npt.ArrayLike, node_nm: npt.ArrayLike, sram_mb: npt.ArrayLike,
+                   memory_type: npt.ArrayLike, memory_units: npt.ArrayLike,
+                   link_bytes_per_s: npt.ArrayLike) -> dict[str, F64]:
+    """Area of each part of the compute silicon, mm2 (see the module docstring)."""
+    scale = logic_scale(node_nm, coef.eta)
+    u = np.asarray(units, float)
+    # the uncore serves the off-chip interfaces: a compute chiplet with none (an MI300/MI355 XCD) has none
+    has_io = (np.asarray(memory_units, float) > 0) | (np.asarray(link_bytes_per_s, float) > 0)
+    return {
+        "matrix_mm2": coef.k_mac_mm2 * u * np.asarray(macs_per_unit, float) * format_factor(formats) * scale,
+        "unit_mm2": coef.k_unit_mm2 * u * scale,
+        "sram_mm2": c.SRAM_ARRAY_OVERHEAD.value * np.asarray(sram_mb, float) * MB_BITS
+        * c.by_node(c.SRAM_BITCELL_UM2, node_nm) * 1e-6,
+        "phy_mm2": c.memory_unit(memory_type, "phy_mm2") * np.asarray(memory_units, float),
+        "io_mm2": c.SERDES_MM2_PER_100GB_S.value * np.asarray(link_bytes_per_s, float) / 100e9,
+        "fixed_mm2": coef.a_fixed_mm2 * scale * has_io,
+    }
+
+
+def silicon_area_mm2(coef: AreaCoefficients, *args: npt.ArrayLike) -> F64:
+    """Total compute-silicon area (sum of :func:`area_parts_mm2`), mm2."""
+    parts = area_parts_mm2(coef, *args)
+    out: F64 = np.sum(np.stack(np.broadcast_arrays(*parts.values())), axis=0)
+    return out
+
+
+def split_dies(area_mm2: npt.ArrayLike, max_dies: int) -> tuple[F64, F64, npt.NDArray[np.bool_]]:
+    """(dies, area per die, fits): the fewest equal chiplets of at most the reticle each, every
+    chiplet grown by the die-to-die fraction; ``fits`` False where more than ``max_dies`` are needed."""
+    a = np.asarray(area_mm2, float)
+    reticle, grow = c.RETICLE_MM2.value, 1.0 + c.D2D_AREA_FRACTION.value
+    n = np.where(a <= reticle, 1.0, np.ceil(a * grow / reticle))
+    per = np.where(n > 1, a * grow / n, a)
+    return n, per, n <= max_dies
+
+
+def tdp_w(coef: AreaCoefficients, peak_bf16_flop_per_s: npt.ArrayLike, node_nm: npt.ArrayLike,
+          memory_type: npt.ArrayLike, memory_bytes_per_s: npt.ArrayLike, link_bytes_per_s: npt.ArrayLike,
+          a: Assumptions, matrix_format: str = "bf16") -> F64:
+    """Power at TDP, W (see the module docstring); ``memory_type`` 'none' draws no DRAM power."""
+    e_flop = np.asarray(en.energy_per_flop_j(matrix_format, np.asarray(node_nm, float), a), float)
+    types = np.asarray(memory_type)
+    e_mem = np.zeros(types.shape)
+    for t in np.unique(types):
+        if str(t) != "none":
+            e_mem = np.where(types == t, float(en.memory_energy_per_byte_j(str(t), a)), e_mem)
+    e_link = float(en.link_energy_j(1.0, a))
+    dyn = (e_flop * np.asarray(peak_bf16_flop_per_s, float) + e_mem * np.asarray(memory_bytes_per_s, float)
+           + e_link * np.asarray(link_bytes_per_s, float))
+    out: F64 = coef.k_tdp * dyn / (1.0 - a.number("energy.static_power_fraction_of_tdp"))
+    return out
+
+
+def cost_parts_usd(dies: npt.ArrayLike, die_area_mm2: npt.ArrayLike, node_nm: npt.ArrayLike,
+                   memory_type: npt.ArrayLike, memory_gib: npt.ArrayLike, a: Assumptions) -> dict[str, F64]:
+    """Manufacturing cost of one package by part, USD: good dies, memory, packaging, test."""
+    area = np.asarray(die_area_mm2, float)
+    node = np.broadcast_to(np.asarray(node_nm, float), area.shape)
+    die_usd = np.zeros(area.shape)
+    for n in np.unique(node):
+        sel = node == n
+        die_usd[sel] = np.asarray(si.good_die_cost_usd(area[sel], float(n), a), float)
+    types = np.broadcast_to(np.asarray(memory_type), area.shape)
+    prices = a.table("silicon.memory_usd_per_gib")
+    uniq, inv = np.unique(types, return_inverse=True)
+    per_gib = np.array([prices.get(str(t), 0.0) for t in uniq])[inv.reshape(-1)].reshape(area.shape)
+    hbm = np.char.startswith(types.astype(str), "hbm")
+    n_dies = np.asarray(dies, float)
+    pack, test = a.table("silicon.packaging_usd"), a.table("silicon.test_assembly_usd")
+    kind_pack = np.where(hbm, np.where(n_dies > 1, pack["cowos-l"], pack["cowos-s"]), pack["organic"])
+    kind_test = np.where(hbm, np.where(n_dies > 1, test["cowos-l"], test["cowos-s"]), test["organic"])
+    return {"dies_usd": die_usd * n_dies, "memory_usd": per_gib * np.asarray(memory_gib, float),
+            "packaging_usd": kind_pack.astype(float), "test_usd": kind_test.astype(float)}

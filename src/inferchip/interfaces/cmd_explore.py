@@ -1,0 +1,114 @@
+"""``inferchip explore``: search a chip design space over the review's workload suite, or find the
+smallest changes that make a chip first against rivals (``--target`` with ``--beat``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from inferchip.errors import InvalidSettingError
+from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options.output import console
+
+
+def _ids(value: str | None) -> list[str] | None:
+    return [x.strip() for x in value.split(",") if x.strip()] if value else None
+
+
+@app.command("explore")
+def explore_cmd(
+    space: Path | None = typer.Argument(None, help="Design-space YAML (parameters with lists or ranges of values)."),
+    out: Path | None = typer.Option(None, "--out", help="Folder of the run: explore.duckdb and explore.html."),
+    budget: int = typer.Option(1000, "--budget", help="Distinct designs to evaluate (all of them if the space is "
+                                                      "smaller: an exhaustive grid)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the search (same seed, same designs and rows)."),
+    workers: int | None = typer.Option(None, "--workers", help="Local worker processes (default: the cores)."),
+    ray: bool = typer.Option(False, "--ray", help="Run the evaluations on Ray (pip install 'inferchip[ray]')."),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="Address of an existing Ray cluster."),
+    models: str | None = typer.Option(None, "--models", help="Comma-separated model ids (default: the review's)."),
+    target: str | None = typer.Option(None, "--target", help="A catalogue chip to change until it is first."),
+    beat: str | None = typer.Option(None, "--beat", help="Comma-separated catalogue chips the target must beat."),
+    page: bool = typer.Option(True, "--page/--no-page", help="Write explore.html (with the catalogue's chips)."),
+) -> None:
+    """Design-space exploration (see docs/explore.md)."""
+    model_ids = _ids(models)
+    if target is not None or beat is not None:
+        _beat(target, _ids(beat) or [], model_ids, out)
+        return
+    if space is None or out is None:
+        raise InvalidSettingError("explore: give a space file and --out DIR (or --target and --beat)")
+    _search(space, out, budget, seed, workers, ray, ray_address, model_ids, page)
+
+
+def _search(space_path: Path, out: Path, budget: int, seed: int, workers: int | None, ray: bool,
+            ray_address: str | None, models: list[str] | None, page: bool) -> None:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from inferchip.explore.run import explore
+    from inferchip.explore.search import check_budget
+    from inferchip.spec.design_space import DesignSpace
+
+    check_budget(budget)
+    space = DesignSpace.from_file(space_path)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("ETA"), TimeRemainingColumn(), console=console(stderr=True), transient=False) as bar:
+        task = bar.add_task("designs", total=None)
+
+        def start(mode: str, total: int) -> None:
+            bar.update(task, total=total, description=f"{mode} over {space.size:,} designs")
+
+        def step(done: int, new: int) -> None:
+            bar.advance(task, new)
+
+        res = explore(space, out, budget, seed, workers=workers, use_ray=ray, ray_address=ray_address,
+                      models=models, progress=step, on_start=start)
+    console().print(f"{res.mode}: {res.designs:,} designs ({res.new_designs:,} evaluated now), "
+                  f"{res.rows:,} rows in {res.store_path}")
+    if page:
+        from inferchip.explore.evaluate import default_suite
+        from inferchip.explore.store import Store
+        from inferchip.interfaces.report.explore_page import real_chip_objectives, write_page
+
+        store = Store(out, space, default_suite(models).workload_ids)
+        try:
+            path = write_page(out, store.frame(), store.workload_ids, real_chip_objectives(models=models),
+                              title=f"inferchip explore: {space.name}")
+        finally:
+            store.close()
+        console().print(f"Pareto page: {path}")
+
+
+def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: Path | None) -> None:
+    from inferchip.atomic_io import write_text
+    from inferchip.explore.beat import beat
+
+    if target is None:
+        raise InvalidSettingError("--beat: needs --target (the chip to change)")
+    res = beat(target, rivals, models)
+    t = Table(title=f"smallest changes that make {target} first against {', '.join(rivals)}", title_justify="left")
+    for col in ("objective", "compute x", "memory x", "links x", "target after", "best rival", "rival",
+                "extra area mm2", "TDP W", "cost $"):
+        t.add_column(col, justify="left" if col in ("objective", "best rival") else "right")
+    for c in res.changes:
+        t.add_row(c.objective, f"{c.compute_x:g}", f"{c.memory_x:g}", f"{c.link_x:g}", f"{c.value:,.4g}",
+                  c.best_rival, f"{c.rival_value:,.4g}", f"{c.extra_area_mm2:,.0f}", f"{c.tdp_w:,.0f}",
+                  f"{c.cost_usd:,.0f}")
+    console().print(t)
+    for name in res.not_reached:
+        console().print(f"{name}: no change up to x8 compute, x8 memory and x8 links makes {target} first")
+    for n in res.notes:
+        console().print(f"note: {n}")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_text(out / "beat.json", json.dumps(res.to_dict(), indent=1))
+        console().print(f"written: {out / 'beat.json'}")

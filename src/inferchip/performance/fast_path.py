@@ -1,0 +1,380 @@
+"""``predict``'s fast path: one question on a setting of one layout, in plain floats.
+
+:func:`~inferchip.performance.predict.predict_setting` answers through
+:func:`~inferchip.performance.predict.best_layout`, ``operating_point`` and the phase
+metrics, each general (length spreads, many layouts, arrays of points). For the common
+question (fixed lengths, one layout, no latency limits) this module does the same
+operations, in the same order, on floats: what depends only on the setting and layout
+(the compiled step, free memory, KV bytes per token, the chip's economy) is read once into
+a :class:`FastLayout` kept with the setting, and a question costs two compiled steps
+(:mod:`inferchip.cost.scalar_step`) plus, for the most throughput, one vectorised sweep
+of the decode step time over the concurrency grid. The answers equal the general path's to
+float rounding (``tests/test_fast_path.py``); questions it does not cover (latency limits,
+several layouts, chips given as arrays, attention data parallelism for the sweep) go the
+general way.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Any
+
+import numpy as np
+
+from inferchip.cost import rules as r
+from inferchip.cost.step import BOUNDS, StepPlan, cached_step_plan, step_points
+from inferchip.errors import InferchipError
+from inferchip.performance.operating import BATCH_GRID
+from inferchip.performance.prediction import Prediction
+from inferchip.performance.setting import Setting
+
+_attention_cost, _host_cost = r.attention_cost, r.host_cost
+_GRID = [float(x) for x in BATCH_GRID]
+DOES_NOT_FIT = "does not fit"  # what the fast path answers where the general one raises DoesNotFitError
+
+
+class FastLayout:
+    """What a question on one (setting, layout) needs that does not depend on the question."""
+
+    def __init__(self, setting: Setting, plan: StepPlan) -> None:
+        s = setting
+        lay = s.layout
+        mm = s.mapped(lay)
+        self.setting, self.layout, self.mm, self.plan = s, lay, mm, plan
+        self.scalar = plan.scalar  # its ``step``: compiled once called often enough (ScalarPlan)
+        self.dp, self.pp, self.replicas = mm.sm.dp_attention, lay.pp, lay.replicas
+        self.chunk_tokens, self.replica_chunk_tokens = mm.chunk_tokens, mm.replica_chunk_tokens
+        self.free_bytes = float(mm.free_bytes())
+        self.kv_terms = tuple((layer.count * layer.kv_elements_per_token, layer.window) for layer in mm.sm.layers)
+        self.kv_bytes = mm.formats.kv_bytes
+        widest = max(max(g.n for g in layer.gemms) for layer in mm.sm.layers)
+        self.act_per_token = (4 * mm.sm.hidden + 2 * widest) * mm.formats.act_bytes  # memory_fit.activation_bytes
+        self.act_logits = mm.sm.lm_head.n * 4.0
+        self.chunk_act = float(mm.chunk_activation_bytes())
+        self.weights, self.reserve = mm.weights_bytes, mm.reserve_bytes
+        self.capacity = s.chip.memory_capacity_bytes
+        self.class_names, self.flop_formats = plan.class_names, plan.flop_formats
+        self._breakdown = _breakdown_function(self.class_names)
+        self.calibration = "fitted" if s.calibration.fitted else "defaults"
+        fmt = s.formats
+        self.head = (s.chip.id, s.model.id, lay.tp, lay.pp, lay.ep, fmt.weights, fmt.activations, fmt.kv,
+                     s.compute_format)
+        self.priced = math.isfinite(float(s.chip.tdp_w))
+        notes = [] if s.chip_spec is not None else ["no chip spec given: energy assumes a 7 nm node and HBM3 memory"]
+        if not self.priced:
+            notes.append(f"{s.chip.id}: no TDP published: power, energy and TCO are unavailable")
+            self.economy = self.money = None
+        else:
+            self.economy, self.money = s.economy, s.money
+        self.notes = tuple(notes)
+        self.format_notes = tuple(s.notes)  # the setting's (format fallbacks, the chip's)
+        self.num_chips = lay.num_chips
+        n = 1 + 5 * len(self.class_names)
+        self.flop_at, self.flop_end = n, n + len(self.flop_formats)  # FLOP by format in ScalarPlan.step's tuple
+        if self.economy is not None:
+            self.flop_j = [self.economy.units.flop_j(f) for f in self.flop_formats]
+            self.throttle_note = (f"power would exceed the {s.chip.tdp_w:.0f} W TDP: clocks throttle and the steps "
+                                  "stretch")
+            self.money_notes = tuple(self.money.notes)
+            self.money_fields = {"chip_price_usd": self.money.price_usd, "chip_price_source": self.money.price_source,
+                                 "manufacturing_cost_usd": self.money.manufacturing_cost_usd}
+
+    # --- the pieces of the general path, in floats -------------------------------------
+    def kv_one(self, ctx: float) -> float:
+        """``MappedModel._kv_bytes_one``: KV bytes of one sequence of ``ctx`` tokens on its chip share."""
+        kv_bytes, out = self.kv_bytes, 0.0
+        for c, window in self.kv_terms:
+            out = out + c * (ctx if window is None else min(ctx, window)) * kv_bytes
+        dp = self.dp
+        return out / dp if dp > 1 else out
+
+    def max_batch(self, ctx: float) -> float | None:
+        """``MappedModel.max_batch(ctx, 0.0)`` (None where the float path does not apply)."""
+        dp, free = self.dp, self.free_bytes
+        per_seq = self.kv_one(ctx + 0.0) * dp
+        if per_seq > 0 and math.isfinite(per_seq) and math.isfinite(free):
+            return float(dp * math.floor(max(free, 0.0) / per_seq))
+        return None
+
+    def activations(self, step_tokens: float) -> float:
+        """The activations of a step of ``step_tokens`` (a full chunk's above the chunk size)."""
+        if step_tokens >= self.chunk_tokens:
+            return self.chunk_act
+        return step_tokens * self.act_per_token + min(step_tokens, 4096.0) * self.act_logits
+
+    def point(self, t: float, s_dec: float, kv_dec: float, pairs: float,
+              logit_rows: float | None = None) -> tuple[float, ...]:
+        """``StepPlan.point_cost`` of one step, as ``ScalarPlan.step``'s flat tuple (time first)."""
+        t_pre = max(t - s_dec, 0.0)
+        rows = logit_rows if logit_rows is not None else s_dec + float(t_pre > 0)
+        t_all, dp = t, self.dp
+        if dp > 1:
+            d_share = 1.0 / min(float(dp), max(s_dec, 1.0))
+            t = min(t, s_dec) * d_share + t_pre / dp
+            s_dec, kv_dec, pairs, t_pre = s_dec * d_share, kv_dec * d_share, pairs / dp, t_pre / dp
+            rows = rows * (1.0 / min(float(dp), max(rows, 1.0)))
+        return self.scalar.step(t, t_all, s_dec, t_pre, kv_dec, pairs, rows)
+
+    def breakdown(self, v: tuple[float, ...]) -> dict[str, dict[str, Any]]:
+        """``prediction._breakdown`` of a step costed by :meth:`point`: each class's time (x pp),
+        share and bound (the first of the largest of compute, memory, network, overhead)."""
+        return self._breakdown(v, self.pp)
+
+    def _sweep_parts(self) -> tuple:
+        """The plan's operator groups sorted for :meth:`decode_times`: the weight GEMMs' columns as
+        arrays (one per operator), the rest as (rule, columns, runs)."""
+        held = getattr(self, "_parts", None)
+        if held is not None:
+            return held
+        plan = self.plan
+        mat: dict[str, list[float]] = {k: [] for k in ("rows", "n_tiles", "flop_per_wave_row", "weight_bytes",
+                                                        "row_bytes", "attainable_flop_per_s", "reps")}
+        linear, other = [], []
+        for g in plan.groups:
+            reps = plan.reps[g.start:g.stop]
+            n = len(reps)
+            if g.rule.cost in (r.gemm_cost, r.lm_head_cost):
+                for name in mat:
+                    if name == "rows":
+                        mat[name] += [float(g.rule.cost is r.lm_head_cost)] * n
+                    elif name == "reps":
+                        mat[name] += [float(x) for x in reps]
+                    else:
+                        mat[name] += [float(x) for x in np.broadcast_to(g.table[name], (n,))]
+            elif g.rule.cost in (r.attention_cost, r.elementwise_cost, r.embedding_cost, r.host_cost):
+                cols = {k: np.broadcast_to(v, (n,)) for k, v in g.table.items()}
+                linear += [(g.rule.cost, {k: float(v[j]) for k, v in cols.items()}, float(reps[j])) for j in range(n)]
+            else:
+                other.append(g)
+        arrays = {k: np.array(v) for k, v in mat.items()}
+        ctx = plan.ctx
+        abw = float(np.reshape(ctx.attainable_bytes_per_s, -1)[0])
+        kov = float(np.reshape(ctx.kernel_overhead_s, -1)[0])
+        if len(arrays["reps"]):
+            arrays["rows"] = arrays["rows"] > 0
+            arrays["flop_per_s"] = arrays["flop_per_wave_row"] / arrays["attainable_flop_per_s"]
+            arrays["weight_s"] = arrays["weight_bytes"] / abw
+            arrays["row_s"] = arrays["row_bytes"] / abw
+            arrays["overhead_s"] = kov * float(np.sum(arrays["reps"]))
+        self._parts = held = (arrays if len(arrays["reps"]) else None, tuple(linear), tuple(other), abw, kov,
+                              float(np.reshape(ctx.tile_m, -1)[0]), float(np.reshape(ctx.tiles_in_flight, -1)[0]))
+        return held
+
+    def decode_times(self, grid: np.ndarray, i: float, o: float) -> np.ndarray:
+        """Replica time of the steady-state decode step at each concurrency of ``grid`` (the sweep of
+        ``operating.steady_state`` without TTFT, attention data parallelism off). The weight GEMMs'
+        tiles and waves are counted as ``rules._matrix_gemm`` does, operation for operation, on a
+        (grid x GEMMs) array; attention, elementwise, embedding and host operators grow linearly
+        with the concurrency at fixed lengths and are summed as such; other operators go through
+        their rule. The times may differ from ``StepPlan.evaluate``'s in the last bits (sums in
+        another order), never by a tile or a wave."""
+        mat, linear, other, abw, kov, tile_m, tiles_in_flight = self._sweep_parts()
+        pp = self.pp
+        e_o = max(o, 1.0)
+        new = grid / e_o
+        mean_ctx = i + o * o / (2.0 * e_o)
+        mpp = i * (0.0 + (i + 1.0) / 2.0)
+        t = grid + new * i
+        s = grid
+        if pp != 1:  # (x / 1 is x)
+            t, s = t / pp, grid / pp
+        prefill = t > s  # np.maximum(t - s, 0) > 0 of finite t, s
+        total: Any = 0.0
+        if mat is not None:
+            m = np.where(mat["rows"], (s + prefill)[:, None], t[:, None])
+            x = np.maximum(m, 1.0)  # m >= 1 / pp > 0 on the grid
+            tm = np.minimum(tile_m, np.maximum(16.0, np.exp2(np.ceil(np.log2(x)))))
+            waves = np.ceil(np.ceil(x / tm) * mat["n_tiles"] / tiles_in_flight)
+            body = np.maximum(waves * tm * mat["flop_per_s"], mat["weight_s"] + m * mat["row_s"])
+            total = body @ mat["reps"] + mat["overhead_s"]
+        # Per unit of concurrency, at these lengths: tokens, decode sequences, prompt tokens, KV read, pairs.
+        t1, s1, kv1, pr1 = (1.0 + (1.0 / e_o) * i) / pp, 1.0 / pp, mean_ctx / pp, (1.0 / e_o) * mpp / pp
+        p1 = max(t1 - s1, 0.0)
+        per_unit = const = per_prefill = 0.0
+        for rule, c, reps in linear:
+            if rule is _attention_cost:
+                kd, pr, w = kv1, pr1, c.get("window", 0.0)
+                if w > 0:
+                    kd, pr = min(kd, s1 * w), min(pr, p1 * w)
+                kvb = c["kv_bytes_per_token"]
+                comp = (c["decode_flop_per_kv_token"] * kd + c["prefill_flop_per_pair"] * pr) / c[
+                    "attainable_flop_per_s"]
+                mem = (kd * kvb + s1 * kvb + p1 * c["prefill_bytes_per_token"]) / abw
+                per_unit += max(comp, mem) * reps
+                const += kov * reps  # the decode kernel (every grid point decodes)
+                per_prefill += kov * reps  # the prefill kernel, where a prompt is prefilled
+            elif rule is _host_cost:
+                const += c["overhead_s"] * reps
+            else:  # elementwise, embedding: bytes per token
+                per_unit += t1 * c["bytes_per_token"] / abw * reps
+                const += c["overhead_s"] * reps
+        total = total + const + grid * per_unit
+        if per_prefill:
+            total = total + prefill * per_prefill
+        if other:
+            pts = step_points(1, t, s, grid * mean_ctx / pp, new * mpp / pp)
+            for g in other:
+                kc = g.rule.cost(g.table, self.plan.ctx, pts)
+                body = np.maximum(kc.compute_s, kc.memory_s) + kc.overhead_s + kc.network_s
+                reps_g = self.plan.reps[g.start:g.stop]
+                total = total + np.broadcast_to(body, (len(grid), len(reps_g))) @ reps_g
+        return total * pp if pp != 1 else total
+
+    def decode_times_reference(self, grid: np.ndarray, i: float, o: float) -> np.ndarray:
+        """:meth:`decode_times` through ``StepPlan.evaluate``: ``steady_state``'s very numbers."""
+        e_o = max(o, 1.0)
+        new = grid / e_o
+        mean_ctx = i + o * o / (2.0 * e_o)
+        pp = self.pp
+        pts = step_points(1, (grid + new * i) / pp, grid / pp, grid * mean_ctx / pp,
+                          new * (i * (0.0 + (i + 1.0) / 2.0)) / pp)
+        return pp * self.plan.evaluate(pts).time_s
+
+    def best_concurrency(self, grid: np.ndarray, i: float, o: float) -> int:
+        """Index of the grid concurrency with the most tokens/s (the first of equals). Where another
+        comes within 1e-9 of it, the sums' last bits could decide: the reference sweep does."""
+        tput = grid / self.decode_times(grid, i, o)
+        k = int(tput.argmax())
+        if len(tput) > 1:
+            best = tput.item(k)
+            tput[k] = -math.inf  # the runner-up, then: within 1e-9 of the best?
+            if tput.max() >= best * (1.0 - 1e-9):
+                k = int(np.argmax(grid / self.decode_times_reference(grid, i, o)))
+        return k
+
+    # --- questions ------------------------------------------------------------------------
+    def static(self, b: float, i: float, o: float) -> Prediction | str | None:
+        """A static batch of ``b`` sequences of ``i`` input and ``o`` output tokens per replica."""
+        bmax = self.max_batch(i + o * o / max(o, 1.0))
+        if bmax is None:
+            return None
+        if b > bmax:
+            return DOES_NOT_FIT
+        pp = self.pp
+        n_chunks = max(float(math.ceil(b * i / self.replica_chunk_tokens)), 1.0)
+        pairs = i * (0.0 + (i + 1.0) / 2.0) * b / n_chunks
+        if self.dp == 1:  # point() written out: a prefill step (no decode) and a decode step (no prompt)
+            step, t, s_dec = self.scalar.step, b * i / n_chunks / pp, b / pp
+            pre = step(t, t, 0.0, max(t - 0.0, 0.0), 0.0, pairs / pp, b / n_chunks / pp)
+            dec = step(s_dec, s_dec, s_dec, 0.0, b * (i + o / 2.0) / pp, 0.0, s_dec + 0.0)
+        else:
+            pre = self.point(b * i / n_chunks / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp)
+            dec = self.point(b / pp, b / pp, b * (i + o / 2.0) / pp, 0.0 / pp)
+        ttft = n_chunks * (pp * pre[0]) * (2 * pp - 1) / pp
+        tpot = pp * dec[0]
+        e2e = ttft + max(o - 1.0, 0.0) * tpot
+        return self._prediction(b, i, o, True, ttft, tpot, e2e, b * o / e2e, pre, dec, n_chunks, ttft / n_chunks)
+
+    def max_throughput(self, i: float, o: float) -> Prediction | str | None:
+        """The concurrency with the most output tokens/s (continuous batching, no latency limits)."""
+        if self.dp > 1:
+            return None
+        bmax = self.max_batch(i + o * o / max(o, 1.0))
+        if bmax is None:
+            return None
+        if bmax < 1:
+            return DOES_NOT_FIT
+        n = bisect.bisect_left(_GRID, bmax)  # operating.batch_grid(bmax): the grid below bmax, then bmax
+        grid = np.concatenate((BATCH_GRID[:n], (bmax,)))
+        k = self.best_concurrency(grid, i, o)
+        b = float(grid[k])
+        pp = self.pp
+        e_o = max(o, 1.0)
+        new = b / e_o / 1
+        ctx = i + o * o / (2.0 * e_o)
+        mpp = i * (0.0 + (i + 1.0) / 2.0)
+        dec = self.point((b + new * i) / pp, b / pp, b * ctx / pp, new * mpp / pp)
+        tpot = pp * dec[0]
+        chunk = min(i, float(self.chunk_tokens))
+        n_chunks = float(math.ceil(i / self.chunk_tokens))
+        pairs = chunk * (0.0 + (chunk + 1.0) / 2.0) + new * mpp
+        pre = self.point((b + chunk) / pp, b / pp, b * ctx / pp, pairs / pp, (b + 1.0) / pp)
+        ttft = n_chunks * (pp * pre[0])
+        e2e = ttft + max(o - 1.0, 0.0) * tpot
+        return self._prediction(b, i, o, False, ttft, tpot, e2e, b / tpot, pre, dec, n_chunks, pp * pre[0])
+
+    def _prediction(self, b: float, i: float, o: float, static: bool, ttft: float, tpot: float, e2e: float,
+                    tps_replica: float, pre: tuple[float, ...], dec: tuple[float, ...], n_chunks: float,
+                    pre_step_s: float) -> Prediction:
+        """``predict_setting`` then ``add_energy_and_money`` from the point's figures: the same
+        numbers, the final ones computed before the :class:`Prediction` is made."""
+        kv_cache = self.kv_one(i + o) * b
+        act = self.activations(b * i if static else b + min(i, self.chunk_tokens))
+        num_chips, replicas, batch, out = self.num_chips, self.replicas, int(b), round(o)
+        notes = [*self.format_notes, *self.notes]
+        tput = tps_replica * replicas
+        per_user = 1.0 / tpot if tpot > 0 else math.inf
+        extra: dict[str, Any] = {"calibration": self.calibration}
+        eco = self.economy
+        if eco is not None:
+            pp, fj, f0, f1 = self.pp, self.flop_j, self.flop_at, self.flop_end
+            tpot, dec_p, throttled, dec_e = eco.step_power_of(fj, dec[f0:f1], dec[-2], dec[-1], tpot, pp)
+            if static:
+                pre_t, _, pre_thr, pre_e = eco.step_power_of(fj, pre[f0:f1], pre[-2], pre[-1], pre_step_s, pp)
+                ttft = pre_t * n_chunks
+                throttled = throttled or pre_thr
+                e2e = ttft + max(out - 1, 0) * tpot
+                power = (pre_e * n_chunks + max(out - 1, 0) * dec_e) / e2e
+                tput = batch * out / e2e * replicas
+            else:
+                power = dec_p
+                e2e = ttft + max(out - 1, 0) * tpot
+                tput = batch / tpot * replicas
+            if throttled:
+                notes.append(self.throttle_note)
+            notes.extend(self.money_notes)
+            per_user = 1.0 / tpot
+            per_chip = tput / num_chips
+            extra = {"calibration": self.calibration, "power_w_per_chip": power, "throttled": throttled,
+                     "output_tokens_per_j": per_chip / power, "j_per_output_token": power / per_chip,
+                     **self.money_fields, **eco.money_per_token(per_chip, power, num_chips)}
+        h = self.head
+        return Prediction(  # positional, in the order of Prediction's fields
+            h[0], h[1], num_chips, h[2], h[3], h[4], replicas, batch, "static" if static else "continuous", round(i),
+            out, ttft, tpot, e2e, tput, tput / num_chips, per_user, self.weights + kv_cache + act,
+            {"weights": self.weights, "kv_cache": kv_cache, "activations": act, "runtime_reserve": self.reserve},
+            self.capacity, h[5], h[6], h[7], h[8], {"prefill": self.breakdown(pre), "decode": self.breakdown(dec)},
+            notes, extra, self.layout.attn_dp)
+
+
+FAST_AFTER = 2  # questions asked of a setting before its FastLayout is made (a one-off goes the general way)
+
+
+def fast_layout(setting: Setting) -> FastLayout | None:
+    """The setting's :class:`FastLayout` (made on its FAST_AFTER-th question and kept in
+    ``setting.derived``), or None: before that, or where the fast path does not apply (several
+    candidate layouts, no scalar form of the step)."""
+    held = setting.derived.get("fast")
+    if held is None:
+        asked = setting.derived["asked"] = setting.derived.get("asked", 0) + 1
+        if asked < FAST_AFTER:
+            return None
+        held = (None,)
+        if len(setting.layouts) == 1:
+            mm = setting.mapped(setting.layout)
+            plan = mm._plan = cached_step_plan(getattr(mm, "_plan", None), mm.sm, mm.chip, mm.formats, mm.cal)
+            if plan.scalar is not None:
+                try:
+                    held = (FastLayout(setting, plan),)
+                except InferchipError:  # e.g. a TDP below the static power: the general path says so, in its turn
+                    pass
+        setting.derived["fast"] = held
+    return held[0]
+
+
+def _breakdown_function(class_names: tuple[str, ...]) -> Any:
+    """``breakdown(v, pp)`` of a step tuple with these classes, written out class by class (the
+    loop of ``prediction._breakdown`` unrolled: a prediction makes two of them)."""
+    lines = ["def breakdown(v, pp):", "    out = {}", "    total = v[0]"]
+    for j, cls in enumerate(class_names):
+        k = 1 + 5 * j
+        lines += [f"    t = v[{k}]", "    if not t <= 0:", f"        x, bound = v[{k + 1}], {BOUNDS[0]!r}"]
+        for n, name in enumerate(BOUNDS[1:], start=2):
+            lines += [f"        if v[{k + n}] > x:", f"            x, bound = v[{k + n}], {name!r}"]
+        lines.append(f"        out[{cls!r}] = {{'time_s': t * pp, 'share': t / total if total else 0.0, "
+                     "'bound': bound}")
+    lines.append("    return out")
+    env: dict[str, Any] = {}
+    exec(compile("\n".join(lines) + "\n", "<inferchip step breakdown>", "exec"), env)
+    return env["breakdown"]

@@ -1,0 +1,99 @@
+"""``Prediction``: what :func:`~inferchip.performance.predict.predict` returns, and the time of a
+step by operator class (its ``breakdown``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inferchip.cost.step import BOUNDS, OP_CLASSES, StepCost
+
+
+@dataclass
+class Prediction:
+    """One predicted setting. Times in seconds (``ttft_s``, ``tpot_s``, ``e2e_latency_s``),
+    throughput in output tokens/s (whole system, per chip, per user), memory in bytes per chip,
+    ``batch`` in sequences per replica (static) or concurrency per replica (continuous),
+    ``breakdown``: ``{prefill, decode} -> {op_class -> {time_s, share, bound}}``. ``extra`` (merged
+    into :meth:`to_dict`): ``power_w_per_chip`` (W, board), ``output_tokens_per_j``,
+    ``j_per_output_token``, ``usd_per_million_tokens``, ``chip_price_usd`` and the other money
+    figures where the chip has a TDP and a price."""
+
+    chip_id: str
+    model_id: str
+    num_chips: int
+    tp: int
+    pp: int
+    ep: int
+    replicas: int
+    batch: int
+    mode: str
+    input_tokens: int
+    output_tokens: int
+    ttft_s: float
+    tpot_s: float
+    e2e_latency_s: float
+    output_tokens_per_s: float
+    output_tokens_per_s_per_chip: float
+    output_tokens_per_s_per_user: float
+    memory_per_chip_bytes: float
+    memory_breakdown_bytes: dict[str, float]
+    memory_capacity_per_chip_bytes: float
+    weights: str
+    activations: str
+    kv: str
+    compute_format: str
+    breakdown: dict[str, dict[str, dict[str, Any]]]
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    attn_dp: bool = False  # attention data-parallel over the tp chips (mapping.layout)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
+        d.update(self.extra)
+        return d
+
+    def to_dataframe(self):
+        import pandas as pd
+
+        rows = []
+        for phase, classes in self.breakdown.items():
+            for cls, v in classes.items():
+                rows.append({"phase": phase, "op_class": cls, **v})
+        return pd.DataFrame(rows)
+
+
+def _breakdown(cost: StepCost, index: int, pp: int) -> dict[str, dict[str, Any]]:
+    """Time per step by operator class at point ``index`` of the step's arrays (scalars read there only)."""
+    if cost.point is not None and index == 0:  # one point costed in floats: read them
+        out = {}
+        total = cost.point.time_s
+        for cls, (t, *parts) in cost.point.classes.items():
+            if t <= 0:
+                continue
+            bound = BOUNDS[parts.index(max(parts))]  # as ClassCost.bound: the first of the largest
+            out[cls] = {"time_s": t * pp, "share": t / total if total else 0.0, "bound": bound}
+        return out
+    shape = np.shape(cost.time_s)
+
+    def at(x) -> float:
+        if type(x) is np.ndarray and x.shape == shape:
+            return float(x.item(index))
+        a = np.asarray(x)
+        if a.ndim == 0:
+            return float(a)
+        return float(np.broadcast_to(a, shape).flat[index])
+
+    out = {}
+    total = at(cost.time_s)
+    for cls in OP_CLASSES:
+        cc = cost.classes[cls]
+        t = at(cc.time_s)
+        if t <= 0:
+            continue
+        parts = [at(cc.compute_bound_s), at(cc.memory_bound_s), at(cc.network_s), at(cc.overhead_s)]
+        bound = BOUNDS[parts.index(max(parts))]  # as ClassCost.bound: the first of the largest
+        out[cls] = {"time_s": t * pp, "share": t / total if total else 0.0, "bound": bound}
+    return out
