@@ -71,7 +71,9 @@ def test_polling_never_shortens_ttft_nor_loses_requests(c, recv, out):
     base = _run(c, 1, out=out, n=3 * c)
     slow = _run(c, recv, out=out, n=3 * c)
     assert slow.requests == base.requests == 3 * c
-    assert slow.ttft_s >= base.ttft_s * (1 - 1e-9) - 1e-12 or slow.ttft_s >= base.ttft_s - 0.011
+    # waiting for a poll can regroup which requests share a prefill step, so the mean may move by part
+    # of a step either way, but never drop by a whole step (10 ms fixed time per step here)
+    assert slow.ttft_s > base.ttft_s - 0.01
 
 
 def test_an_idle_engine_takes_a_request_at_once():
