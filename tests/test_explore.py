@@ -165,4 +165,4 @@ def test_budget_zero_is_refused(suite):
 
 
 def test_parameters_constant_order():
-    assert len(PARAMETERS) == 11 and set(PARAMETERS) == set(DEFAULTS)
+    assert len(PARAMETERS) == 13 and set(PARAMETERS) == set(DEFAULTS)

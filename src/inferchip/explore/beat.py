@@ -88,7 +88,8 @@ def _as_design(target_id: str, compute: np.ndarray, memory: np.ndarray, link: np
               "sram_mb": np.full(n, float(cp.sram_bytes) / 1e6), "formats": np.full(n, fmts),
               "memory_type": np.full(n, level), "memory_units": mem_units * memory,
               "link_count": np.ones(n), "link_gb_per_s": float(cp.link_bytes_per_s) / 1e9 * link,
-              "node_nm": np.full(n, float(spec.silicon.node_nm or 5.0)), "chips_per_board": np.full(n, 8)}
+              "node_nm": np.full(n, float(spec.silicon.node_nm or 5.0)), "chips_per_board": np.full(n, 8),
+              "cpu_cores": np.zeros(n), "soc_other_mm2": np.zeros(n)}
     return design_physics(params, a, max_dies=16)
 
 
