@@ -116,7 +116,7 @@ def nsga2(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator, pop_s
 
     check_budget(budget)
     hi = np.array(space.shape, dtype=float) - 1.0
-    pop = pop_size or int(min(200, max(MIN_POP, budget // 20)))
+    pop = pop_size or int(min(200, max(MIN_POP, budget // 15)))
     pop = min(pop, budget)
     seen: list[np.ndarray] = []
     distinct: set[bytes] = set()
