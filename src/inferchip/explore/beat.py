@@ -9,7 +9,8 @@ far, throughput at the interactive limits). For each part the chosen change is t
 those that put the target strictly first (by the part's margin), with the smallest total change
 ``log c + log m + log l`` (then the lowest cost). Each change is also a point on the review's
 claim-boundary map (:mod:`inferchip.review.boundary`: the claimed chip's memory bandwidth, TB/s,
-and its cost as a multiple of its central cost): :meth:`BeatResult.boundary_points`. What a change costs in silicon comes from the design model
+and its cost as a multiple of its central cost): :meth:`BeatResult.boundary_points`. What a
+change costs in silicon comes from the design model
 (:mod:`inferchip.cost.design.model`): the target is read as a design at its node (matrix
 units of 32 x 32 MACs at its clock, its SRAM, memory units from its bandwidth), and the
 change's extra area, TDP and manufacturing cost are the model's differences, added to the
@@ -25,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from inferchip.errors import InvalidSettingError
-from inferchip.explore.designs import Chips, catalogue_chips, design_physics
 from inferchip.explore.claim_parts import CLAIM_OBJECTIVES, NOT_SCORED, best_rival_index, claim_values, wins
+from inferchip.explore.designs import Chips, catalogue_chips, design_physics
 from inferchip.explore.evaluate import default_suite, evaluate
 
 COMPUTE_STEPS = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0)

@@ -168,9 +168,8 @@ def leave_one_out(dies: list[Die], a: Assumptions, host_io_rule: bool = True) ->
     return area, power
 
 
-def _ape(model: F64, real: F64) -> F64:
-    out: F64 = 100.0 * np.abs(model / real - 1.0)
-    return out
+def _ape(model: float, real: float) -> float:
+    return float(100.0 * abs(model / real - 1.0))
 
 
 def accuracy(a: Assumptions) -> dict[str, Any]:
@@ -182,14 +181,14 @@ def accuracy(a: Assumptions) -> dict[str, Any]:
     loo_area_all_uncore, _ = leave_one_out(dies, a, host_io_rule=False)
     train = [d for d in dies if d.role == "fit"]
     split = area_of(fit(train, a), dies)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, d in enumerate(dies):
         rows.append({"die": d.name, "role": d.role, "area_mm2": d.area_mm2, "loo_area_mm2": float(loo_area[i]),
-                     "loo_area_ape_pct": float(_ape(loo_area[i], real[i])),
-                     "loo_area_all_uncore_ape_pct": float(_ape(loo_area_all_uncore[i], real[i])),
-                     "split_area_mm2": float(split[i]), "split_area_ape_pct": float(_ape(split[i], real[i])),
+                     "loo_area_ape_pct": _ape(float(loo_area[i]), float(real[i])),
+                     "loo_area_all_uncore_ape_pct": _ape(float(loo_area_all_uncore[i]), float(real[i])),
+                     "split_area_mm2": float(split[i]), "split_area_ape_pct": _ape(float(split[i]), float(real[i])),
                      "tdp_w": d.tdp_w, "loo_power_w": float(loo_power[i]),
-                     "loo_power_ape_pct": float(_ape(loo_power[i], d.tdp_w)) if d.tdp_w else None})
+                     "loo_power_ape_pct": _ape(float(loo_power[i]), d.tdp_w) if d.tdp_w else None})
     hold = [r["split_area_ape_pct"] for r in rows if r["role"] == "holdout"]
     coef = fitted(a)
     tdp_rows = tdp_check_rows(a, coef)
@@ -215,7 +214,7 @@ def tdp_check_rows(a: Assumptions, coef: AreaCoefficients) -> list[dict[str, Any
     from inferchip.errors import InferchipError
     from inferchip.spec.bounds import pick
 
-    found = []
+    found: list[dict[str, Any]] = []
     for cid in chip_ids():
         try:
             s = load_chip(cid)
@@ -246,8 +245,9 @@ def tdp_check_rows(a: Assumptions, coef: AreaCoefficients) -> list[dict[str, Any
         same = [o for o in found if o["die"] == r["die"] and not o["cpu_in_package"]]
         ref = max((o["tdp_w"] * r["peak_tflops"] / o["peak_tflops"] for o in same), default=r["tdp_w"])
         sustained = max(ref, r["tdp_w"])
-        rows.append({"chip_id": r["chip_id"], "in_power_fit": r["chip_id"] in in_fit, "tdp_w": r["tdp_w"], "model_w": r["model_w"],
-                     "tdp_ape_pct": float(_ape(np.float64(r["model_w"]), np.float64(r["tdp_w"]))),
+        rows.append({"chip_id": r["chip_id"], "in_power_fit": r["chip_id"] in in_fit, "tdp_w": r["tdp_w"],
+                     "model_w": r["model_w"],
+                     "tdp_ape_pct": _ape(r["model_w"], r["tdp_w"]),
                      "power_limited": bool(ref > r["tdp_w"] * 1.05), "sustained_w": float(sustained),
-                     "sustained_ape_pct": float(_ape(np.float64(r["model_w"]), np.float64(sustained)))})
+                     "sustained_ape_pct": _ape(r["model_w"], sustained)})
     return rows

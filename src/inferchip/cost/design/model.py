@@ -88,7 +88,8 @@ def area_parts_mm2(coef: AreaCoefficients, units: npt.ArrayLike, macs_per_unit: 
     if host_io is None:  # a design: its uncore serves its off-chip interfaces
         host_io = (np.asarray(memory_units, float) > 0) | (np.asarray(link_bytes_per_s, float) > 0)
     ref = c.CPU_CORE_REFERENCE_NODE_NM.value
-    cpu_scale = (c.by_node(c.LOGIC_DENSITY_MTR_PER_MM2, ref) / c.by_node(c.LOGIC_DENSITY_MTR_PER_MM2, node_nm)) ** coef.eta
+    density = c.LOGIC_DENSITY_MTR_PER_MM2
+    cpu_scale = (c.by_node(density, ref) / c.by_node(density, node_nm)) ** coef.eta
     return {
         "matrix_mm2": coef.k_mac_mm2 * u * np.asarray(macs_per_unit, float) * format_factor(formats) * scale,
         "unit_mm2": coef.k_unit_mm2 * u * scale,
