@@ -164,7 +164,7 @@ def _driving_column(w: DrivingWorkload, ch: Chips) -> dict[str, np.ndarray]:
 
 
 def _performance(suite: Suite, ch: Chips) -> dict[str, np.ndarray]:
-    n, w = len(ch), len(suite.workload_ids)
+    n, w = len(ch), len(suite.models) * len(suite.slos)  # the language workloads (driving: evaluate)
     out = {k: np.zeros((n, w)) for k in METRICS}
     out["latency_s"][:] = np.inf
     cal = suite.calibration
