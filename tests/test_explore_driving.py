@@ -67,3 +67,21 @@ def test_a_design_that_cannot_keep_up_misses_and_scores_zero_frames_per_joule(ri
     assert np.all(np.isinf(m["frame_latency_s"][slow]))
     ok = ~slow & ch.feasible
     assert np.allclose(m["frames_per_j"][ok], rig.cameras / m["energy_per_tick_j"][ok])
+
+
+def test_the_driving_column_joins_the_suite_without_touching_the_language_objectives():
+    from inferchip.explore.evaluate import DRIVING, default_suite, evaluate, suite_objectives
+
+    model = "meta-llama/Llama-3.1-8B-Instruct"
+    with_rig, without = default_suite([model, DRIVING]), default_suite([model])
+    assert with_rig.workload_ids == [*without.workload_ids, DrivingWorkload().workload_id]
+    ch = _designs(30, 3)
+    m1, m0 = evaluate(with_rig, ch), evaluate(without, ch)
+    assert all(v.shape == (len(ch), len(with_rig.workload_ids)) for v in m1.values())
+    o1, o0 = suite_objectives(m1), suite_objectives(m0)
+    assert "driving_frames_per_j" in o1 and "driving_frames_per_j" not in o0
+    for k, v in o0.items():
+        assert np.array_equal(o1[k], v), k
+    rig = drive_metrics(DrivingWorkload(), ch, ch.params["node_nm"].astype(float), ch.params["memory_type"].astype(str))
+    assert np.array_equal(m1["frames_per_j"][:, -1], rig["frames_per_j"])
+    assert np.all(np.isnan(m1["frames_per_j"][:, :-1])) and np.all(np.isnan(m1["tokens_per_s_per_chip"][:, -1]))

@@ -40,7 +40,7 @@ OBJECTIVES = {"throughput_per_chip": ("tokens_per_s_per_chip", "max"),
 DRIVING_OBJECTIVES = {"driving_frames_per_j": ("frames_per_j", "max")}
 ALL_OBJECTIVES = {**OBJECTIVES, **DRIVING_OBJECTIVES}
 DRIVING = "drive"  # the driving workload's id in a list of models
-DRIVING_CHUNK = 8192  # designs per driving evaluation (its arrays are layers x designs)
+DRIVING_CHUNK = 1024  # designs per driving evaluation (its arrays are layers x designs: kept in cache)
 ZERO_FLOOR = 1e-6  # a workload a design cannot serve counts as this in a geometric mean of throughputs
 NO_LATENCY_S = 1e3  # ... and as this in one of latencies
 
