@@ -98,6 +98,9 @@ def option_cases() -> list[tuple[list[str], tuple[str, ...]]]:
         add(REVIEW, opt, _not(), (opt,))
     add(REVIEW, "--weights", _not(), ("--weights", "weights", "format"))
     add(REVIEW, "--claim", ("", ",,,", "x" * 300, "nope-chip"), ("--claim", "chip"))
+    add(REVIEW, "--year", ("1850", "0", "-1", "2026.5", "abc", "", HUGE_INT, "3000", "2027"), ("--year",))
+    add(REVIEW, "--samples", ("0", "-1", "abc", "", "1e12", HUGE_INT), ("--samples",))
+    add(REVIEW, "--seed", _not("0"), ("--seed",))
     add(COST, "--chip", _not(), ("--chip", "chip"))
     add(COST, "--estimate", _not(), ("--estimate",))
     add(["chips"], "--format", _not(), ("--format",))
@@ -197,6 +200,21 @@ YAML_OPTIONS = (
     (["validate", "cases.csv"], ("--assumptions", "--calibration")),
     (["calibrate", "cases.csv", "-o", "out/c.yaml"], ("--start",)),
     (PREDICT, ("--chip", "--model")), (SERVE, ("--chip", "--model")), (COST, ("--chip",)), (REVIEW, ("--claim",)),
+    (REVIEW, ("--claim-file",)),
+)
+
+# claim files that are YAML but not a claim the review can judge: (name, text, words the message must hold)
+GOOD_CLAIM = ("chip: tesla-ai5\ntext: best chip\nsource: someone\ndate: '2025-09-06'\nmax_total_params: 2.5e11\n"
+              "parts: [per_chip]\n")
+CLAIM_FILES = (
+    ("claim-unknown-part.yaml", GOOD_CLAIM.replace("[per_chip]", "[per_chip, fastest_ever]"), ("fastest_ever",)),
+    ("claim-no-parts.yaml", GOOD_CLAIM.replace("parts: [per_chip]\n", "parts: []\n"), ("parts",)),
+    ("claim-parts-scalar.yaml", GOOD_CLAIM.replace("[per_chip]", "per_chip"), ("parts",)),
+    ("claim-no-text.yaml", GOOD_CLAIM.replace("text: best chip\n", ""), ("text",)),
+    ("claim-extra-field.yaml", GOOD_CLAIM + "verdict: holds\n", ("verdict",)),
+    ("claim-bad-bound.yaml", GOOD_CLAIM.replace("2.5e11", "-1"), ("max_total_params",)),
+    ("claim-bad-weights.yaml", GOOD_CLAIM + "deployment: {weights: fp3}\n", ("weights", "fp3")),
+    ("claim-bad-board.yaml", GOOD_CLAIM + "deployment: {chips_per_board: 0}\n", ("chips_per_board",)),
 )
 
 
@@ -225,6 +243,8 @@ def all_cases() -> list[tuple[str, list[str], tuple[str, ...], dict[str, bytes]]
                           words + ("bad.csv",), {"bad.csv": data}))
     for k, (argv, names, files) in enumerate(yaml_cases()):
         cases.append((f"yaml{k}-{argv[0]}-{argv[-2]}", argv, names, files))
+    for name, text, words in CLAIM_FILES:
+        cases.append((f"claim-{name}", [*REVIEW, "--claim-file", name], words, {name: text.encode()}))
     for k, (name, data, words) in enumerate(trace_files()):
         argv = [*_without(SERVE, "--rate"), "--trace", name]
         cases.append((f"trace{k}-{name}", argv, words, {name: data}))

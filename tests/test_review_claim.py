@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from conftest import make_chip
 from inferchip.errors import InvalidSettingError
 from inferchip.interfaces.cli import main
-from inferchip.review.claim_file import FAILS_UP_TO, HOLDS_FROM, PARTS, ClaimFileError, load_claim, verdict
+from inferchip.interfaces.report.tables import cell
+from inferchip.review.claim_file import FAILS_UP_TO, HOLDS_FROM, PARTS, ClaimFileError, load_claim, pct, verdict
 from inferchip.review.judge import Figures, judge_part, suite_scores, usd_per_million_tokens, wall_power_per_chip_w
 from inferchip.review.review import ReviewConfig, run_review
 from inferchip.review.uncertainty import Base, Corner, claim_at, model_error_sigmas, monte_carlo
@@ -143,6 +144,7 @@ def test_the_surrogate_meets_the_corners_and_the_centre():
 def test_a_seeded_monte_carlo_reproduces():
     b = _base()
     one, two = monte_carlo(b, 1000, 7), monte_carlo(b, 1000, 7)
+    assert one.tput_in_limits is not None and monte_carlo(b, 1000, 7, model_error=False).tput_in_limits is None
     assert np.array_equal(one.tput, two.tput, equal_nan=True) and np.array_equal(one.price["street"],
                                                                                  two.price["street"])
     other = monte_carlo(b, 1000, 8)
@@ -152,17 +154,42 @@ def test_a_seeded_monte_carlo_reproduces():
 
 
 def test_model_error_sigmas_match_the_validation_page():
-    """review/model_error.yaml copies docs/validation.md's per-metric table; a new validation run must update it."""
+    """review/model_error.yaml copies docs/validation.md's per-metric table and, for TTFT and TPOT, its
+    closed-loop table (held-out column); a new validation run must update it."""
     import yaml
 
     page = (ROOT / "docs" / "validation.md").read_text()
     data = yaml.safe_load((ROOT / "src/inferchip/review/model_error.yaml").read_text())
+    assert {"throughput", "power", "ttft", "tpot"} <= set(data)
     for row in data.values():
-        m = re.search(rf"^\| {row['metric']} \| \d+ \| \d+ \| ([\d.]+)% \| ([\d.]+)% \|", page, re.M)
+        if row["table"] == "per_metric":
+            m = re.search(rf"^\| {row['metric']} \| \d+ \| \d+ \| ([\d.]+)% \| ([\d.]+)% \|", page, re.M)
+        else:
+            assert row["table"] == "closed_loop"
+            section = page[page.index("## Closed-loop serving rows"):]
+            m = re.search(rf"^\| {row['metric']} \| [\d,]+ \|[^|]+\|[^|]+\| ([\d.]+) / ([\d.]+) %", section, re.M)
         assert m, row["metric"]
         assert (float(m.group(1)), float(m.group(2))) == (row["median_ape_pct"], row["p90_ape_pct"])
     s = model_error_sigmas()
     assert s["throughput"] == pytest.approx(max(np.log1p(0.112) / 0.6745, np.log1p(0.367) / 1.6449))
+    assert s["tpot"] == pytest.approx(max(np.log1p(data["tpot"]["median_ape_pct"] / 100) / 0.6745,
+                                          np.log1p(data["tpot"]["p90_ape_pct"] / 100) / 1.6449))
+
+
+def test_latency_error_divides_throughput_and_misses_limits_by_hand():
+    """tok/s = users / TPOT: a TPOT twice the predicted one halves it; an error that takes the TTFT or the
+    TPOT past its limit leaves the case unserved; a case without a limit keeps its throughput."""
+    from inferchip.review.uncertainty import within_limits
+
+    tput = np.full((1, 3, 1), 100.0)
+    ratio = np.array([[[0.4, 0.4], [0.9, 0.2], [np.nan, np.nan]]])  # predicted / limit: TTFT, TPOT
+    ln2 = np.log(2.0)
+    # TPOT error x2, TTFT error x1: case 0 halves (0.4 x 2 < 1), case 1 halves, case 2 (no limit) keeps 100
+    out = within_limits(tput, ratio, np.zeros((1, 1)), np.ones((1, 1)), 0.5, ln2)
+    assert out[0, :, 0] == pytest.approx([50.0, 50.0, 100.0])
+    # TTFT error x2: case 1's TTFT (0.9 of its limit) misses; case 0's (0.8) does not
+    out = within_limits(tput, ratio, np.ones((1, 1)), np.zeros((1, 1)), ln2, 0.1)
+    assert out[0, 0, 0] == pytest.approx(100.0) and np.isnan(out[0, 1, 0]) and out[0, 2, 0] == pytest.approx(100.0)
 
 
 # ------------------------------------------------------------------ whole reviews with known answers
@@ -250,11 +277,23 @@ def test_a_price_row_without_source_is_refused():
         street_view(entries, {"x": Quote("x", "street", 1e4, 1.1e4, 1.2e4, "src")})
 
 
-def test_results_json_has_the_claim_interface(tmp_path):
-    out = tmp_path / "rv"
-    assert main(["review", "--chips", "nvidia-h100-sxm-80gb", "--models", L8, "--slo", "batch", "--no-sensitivity",
-                 "--samples", "1000", "--out", str(out)]) == 0
-    data = json.loads((out / "results.json").read_text())
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """One small review through the command: its results.json, report.html and terminal output."""
+    import io
+    from contextlib import redirect_stdout
+
+    out = tmp_path_factory.mktemp("claim") / "rv"
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        rc = main(["review", "--chips", "nvidia-h100-sxm-80gb", "--models", L8, "--slo", "both", "--no-sensitivity",
+                   "--samples", "1000", "--out", str(out)])
+    assert rc == 0
+    return json.loads((out / "results.json").read_text()), (out / "report.html").read_text(), buf.getvalue()
+
+
+def test_results_json_has_the_claim_interface(small_run):
+    data, html, _ = small_run
     assert data["monte_carlo_samples"] == 1000 and data["claim"]["date"] == "2025-09-06"
     assert "best inference chip of any kind for models below ~250B params" in data["claim"]["text"]
     assert {p["part"] for p in data["claim_parts"]} == set(load_claim().parts)
@@ -266,6 +305,14 @@ def test_results_json_has_the_claim_interface(tmp_path):
     assert ai5["weights"] == load_claim().deployment.weights and ai5["chips_in_domain"] == 8
     groups = {(c["group"], c["end"]) for c in data["named_corners"]}
     assert ("memory bandwidth", "low") in groups and ("memory bandwidth", "high") in groups
+    # independent named corners: each group at its favourable and its unfavourable end, never several at once
+    sides: dict[str, set[str]] = {}
+    for c in [*data["named_corners"], *data["in_car"]["named_corners"]]:
+        sides.setdefault(c["group"], set()).add(c["side"])
+    assert all(s == {"favourable", "unfavourable"} for s in sides.values()), sides
+    assert next(c["side"] for c in data["named_corners"] if c["group"] == "memory bandwidth" and c["end"] == "high") \
+        == "favourable"
+    assert "levels" not in data["verdict"]["estimates"]
     in_car = data["in_car"]  # the driving rig on the in-car chips, and the frame-deadline part judged on it
     assert set(in_car["chips"]) == {"tesla-fsd-hw3", "tesla-ai4-hw4", "tesla-ai5", "nvidia-jetson-agx-orin-64gb",
                                     "nvidia-drive-agx-thor"}
@@ -273,7 +320,6 @@ def test_results_json_has_the_claim_interface(tmp_path):
     fd = next(p for p in data["claim_parts"] if p["part"] == "frame_deadlines")
     assert fd == in_car["frame_deadlines"] and fd["probability"] is not None
     assert fd["verdict"] == verdict(fd["probability"])
-    html = (out / "report.html").read_text()
     order = [html.index(f'id="{s}"') for s in ("claim", "in-car", "verdict", "summary")]
     assert order == sorted(order)
 
@@ -314,3 +360,52 @@ def test_summary_and_tables_agree(fast_claim):
                         assert ranks[r["chip_id"]] is None  # unserved: shown, not ranked
     firsts = sum(1 for r in res.rows if r["setting"] == "domain" and r["is_claim"] and r.get(f"rank_{res.metric}") == 1)
     assert res.verdict["first_places"] == firsts
+
+
+def _rows(html: str, section: str) -> list[list[str]]:
+    """The text of each body row of the first table in the section ``id=section``."""
+    import html as h
+
+    part = html[html.index(f'id="{section}"'):]
+    body = part[part.index("<tbody>"):part.index("</tbody>")]
+    return [[h.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr)]
+            for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", body)]
+
+
+def test_claim_parts_agree_wherever_they_are_shown(small_run):
+    """Each part's verdict and probability read the same in results.json, its own 'what decides it', the
+    report's first screen and the terminal; the rival named is the one in the words."""
+    data, html, out = small_run
+    parts, n = data["claim_parts"], data["monte_carlo_samples"]
+    screen = _rows(html, "claim")
+    assert len(screen) == len(parts)
+    terminal = " ".join(out.replace("\u2502", " ").split())  # the panels' borders and wrapping undone
+    for p, row in zip(parts, screen, strict=True):
+        assert p["verdict"] == verdict(p["probability"])
+        assert row[0] == p["label"] and row[2] == p["verdict"] and row[3] == pct(p["probability"])
+        assert row[4] == (p.get("rival") or "-")
+        prob = "not judged" if p["probability"] is None else f"P = {pct(p['probability'])}"
+        view = f" (on {p['view']} prices)" if p["view"] else ""
+        assert f"{p['label']}{view}: {p['verdict']} ({prob})" in terminal
+        if p["probability"] is None:
+            continue
+        assert f"in {pct(p['probability'])} of {n:,} samples" in p["decided_by"]
+        assert p["rival"] in p["decided_by"] and p["rival"] != data["settings"]["claim"]
+        if p["part"] not in ("lowest_cost_silicon", "frame_deadlines"):
+            assert ("(first at the central" in p["decided_by"]) == p["holds_at_central"]
+
+
+def test_the_in_car_table_agrees_with_its_part(small_run):
+    """The rig's frame-deadline part is decided by the table beside it: the claimed chip's P(fastest) is the
+    part's probability, and at the central figures it holds exactly when the claimed chip's p99 is the lowest
+    among the chips within the deadline."""
+    data, html, _ = small_run
+    ic, claim = data["in_car"], data["settings"]["claim"]
+    part = ic["frame_deadlines"]
+    rows = {r["chip"]: r for r in ic["rows"] if "error" not in r}
+    assert rows[claim]["p_fastest"] == pytest.approx(part["probability"])
+    assert sum(r["p_fastest"] for r in rows.values()) <= 1 + 1e-9
+    within = {c: r["latency_p99_ms"] for c, r in rows.items() if r["latency_p99_ms"] <= ic["deadline_ms"]}
+    assert part["holds_at_central"] == (claim in within and within[claim] == min(within.values()))
+    shown = {r[0].replace(" (estimate)", ""): r for r in _rows(html, "in-car")}
+    assert shown[claim][-1] == pct(part["probability"]) and shown[claim][2] == cell(rows[claim]["latency_p99_ms"], "g")

@@ -23,7 +23,7 @@ from inferchip.validation.cases import CaseFileError
 from inferchip.validation.vision.cases import parse_vision_cases, read_vision_cases
 from inferchip.validation.vision.fit import fit
 from inferchip.validation.vision.rows import Params, build_row, predict_row, server_rate_per_s
-from inferchip.validation.vision.validate import summarize_vision, validate_vision
+from inferchip.validation.vision.validate import params_of, summarize_vision, validate_vision
 
 DATA = Path(__file__).parent / "data"
 SUBSET = DATA / "vision_cases_subset.csv"
@@ -96,11 +96,15 @@ def test_row_model_equals_frame_cost():
     cal = load_vision_calibration()
     case = parse_vision_cases(HEADER + "\n" + _row(batch="64") + "\n")[0]
     row = build_row(case, cal)
-    p = Params(cal.matrix_fraction, cal.cpu_matrix_fraction, cal.windows_per_volume)
+    p = params_of(cal)
     f = frame_cost("nvidia-l4", "resnet50-v1.5", row.batches, precision="int8", calibration=cal)
-    assert np.allclose(row.latency_s(p), f.latency_s, rtol=1e-9)
+    assert f.input_copy_s is not None
+    assert np.allclose(row.query_s(p), f.latency_s, rtol=1e-9)
+    assert np.allclose(row.copy_s, f.input_copy_s, rtol=1e-9)
     offline, point = predict_row(row, p)
-    assert offline == pytest.approx(float(np.max(row.batches / f.latency_s)))
+    assert f.pipelined_s is not None
+    assert np.allclose(row.pipelined_s(p), f.pipelined_s, rtol=1e-9)
+    assert offline == pytest.approx(float(np.max(row.batches / f.pipelined_s)))
     assert point["batch"] <= 64
 
 

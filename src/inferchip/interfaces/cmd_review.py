@@ -128,6 +128,8 @@ def review_cmd(
 
         con.print(Panel("\n".join(f"• {line}" for line in summary_lines(res.judgement)),
                         title="[bold]the claim, part by part", border_style="red", expand=False))
-    con.print(Panel("\n".join(f"• {line}" for line in v["lines"]), title="[bold]ranking on one figure",
+    title = ("[bold]ranking on one figure of merit" if res.judgement is None else
+             "[bold]ranking on one figure of merit, not a verdict")
+    con.print(Panel("\n".join(f"• {line}" for line in v["lines"]), title=title,
                     border_style="red" if res.judgement is None else "white", expand=False))
     con.print(f"report: {out / 'report.html'}  ({time.perf_counter() - start:.1f} s)")

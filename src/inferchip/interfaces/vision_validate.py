@@ -71,6 +71,8 @@ def run_vision(paths: list[Path], *, json_output: bool, calibration: str | None)
         status = r.status if r.status == "ok" else f"{r.status}: {r.reason}"
         if r.limit_pass is not None:
             status += f"; bound {r.bound_ms:g} ms {'met' if r.limit_pass else 'missed'} at the measured load"
+            if r.p99_at_load_ms is not None:
+                status += f" (simulated p99 {r.p99_at_load_ms:.4g} ms)"
         t.add_row(r.case.case_id, r.case.accelerator, r.case.scenario, r.case.metric, _num(r.predicted),
                   _num(r.case.value), _pct(r.error_pct), _pct(r.loao_error_pct), status)
     con.print(t)
@@ -88,7 +90,8 @@ def run_vision(paths: list[Path], *, json_output: bool, calibration: str | None)
     lb = summary["latency_bound"]
     if lb["rows"]:
         con.print(f"latency bounds: {lb['predicted_pass']} of {lb['rows']} server rows predicted to pass at their "
-                  f"measured load (all passed): {lb['right_fraction']:.0%} right")
+                  f"measured load (all passed): {lb['right_fraction']:.0%} right; predicted capacity within the bound "
+                  f">= 90% of the measured load on {lb.get('max_load_within_10pct', 0)}")
     for cid, why in summary["unexpressible"].items():
         con.print(f"[yellow]not expressible:[/] {cid}: {why}")
     return body

@@ -22,6 +22,7 @@ from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.cost.peaks import executed_format
 from inferchip.cost.vision.frame import call_cost
+from inferchip.cost.vision.host import host_link
 from inferchip.cost.vision.layers import layer_costs
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.chip import ChipParams, ChipSpec, chip_params
@@ -46,6 +47,10 @@ class FrameCost:
     flop_per_frame: float
     bytes_per_frame: float
     notes: tuple[str, ...]
+    input_copy_s: npt.NDArray[np.float64] | None = None
+    """The share of ``latency_s`` spent copying the call's input over the host link (None: not given)."""
+    pipelined_s: npt.NDArray[np.float64] | None = None
+    """Time per call under load (calls overlapped, inputs copied during compute); None: not given."""
 
     @property
     def frames_per_s(self) -> npt.NDArray[np.float64]:
@@ -94,6 +99,9 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
     ran = executed_format(params, precision)
     if ran != precision:
         notes.append(f"{spec.id} has no {precision} matrix peak: computed at {ran}")
+    link = host_link(params.id, params.family)
+    if link.note:
+        notes.append(link.note)
     per_chip = np.ceil(b / chips)
     busy = np.minimum(b, chips)
     c = call_cost(params, net.arrays, per_chip, precision, cal, memory_type=spec.memory.type, node_nm=float(node),
@@ -108,4 +116,5 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
         one_bytes = float(layer_costs(params, net.arrays, np.array([1.0]), precision, cal).dram_bytes.sum())
     return FrameCost(batch=b, latency_s=c.latency_s, energy_j=energy, power_w=energy / c.latency_s,
                      flop_per_frame=net.flop_per_frame, bytes_per_frame=one_bytes,
-                     notes=tuple(notes))
+                     notes=tuple(notes), input_copy_s=c.input_copy_s,
+                     pipelined_s=c.pipelined_s)

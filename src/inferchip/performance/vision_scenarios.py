@@ -234,6 +234,27 @@ def server(service: ServiceTime, *, latency_bound_s: float, percentile: float = 
     return replace(res, bound_percentile=q, passed=True)
 
 
+def server_at_rate(service: ServiceTime, *, rate_per_s: float, latency_bound_s: float, percentile: float = 99.0,
+                   max_batch: int = 64, devices: int = 1, queries: int = 20_000, max_queue_delay_s: float = 0.0,
+                   seed: int = 0, service_cv: float = 0.0) -> ScenarioResult:
+    """Poisson arrivals at a stated rate (samples/s, e.g. a published Server run's QPS) with dynamic batching:
+    the ``percentile`` latency at that load and whether it meets ``latency_bound_s`` (metric
+    ``latency_p99_ms``). The same seeded arrival gaps as :func:`server`, so a rate that :func:`server` finds
+    within the bound passes here."""
+    rate = _seconds("rate_per_s", rate_per_s, allow_none=False)
+    bound = _seconds("latency_bound_s", latency_bound_s, allow_none=False)
+    assert rate is not None and bound is not None
+    q, n = _pct(percentile), _count("queries", queries, 100)
+    cap, dev = _count("max_batch", max_batch, 1, 1_000_000), _count("devices", devices, 1, 100_000)
+    _count("seed", seed, 0, 2**63 - 1)
+    table = service_table(service, cap)
+    gaps = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0xA77]))).exponential(size=n)
+    lat, bmax = _queue_latency(table, np.cumsum(gaps) / rate, dev, float(max_queue_delay_s),
+                               _noise(seed, n, service_cv))
+    return _result("server", q, lat, batch=bmax, bound=bound, samples_per_s=rate,
+                   notes=(f"Poisson arrivals at {rate:.4g}/s, dynamic batching up to {cap} on {dev} device(s)",))
+
+
 def constant_stream(service: ServiceTime, *, rate_per_s: float, latency_bound_s: float | None = None,
                     percentile: float = 99.9, max_batch: int = 1, devices: int = 1, queries: int = 6_000,
                     max_queue_delay_s: float = 0.0, service_cv: float = 0.0, seed: int = 0) -> ScenarioResult:

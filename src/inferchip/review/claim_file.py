@@ -93,11 +93,20 @@ class Claim(BaseModel):
 
 def load_claim(path: str | Path | None = None) -> Claim:
     """The claim file (default: the bundled ``claim.yaml``); unknown parts -> ClaimFileError."""
+    if path is not None and not str(path).strip():
+        raise ClaimFileError("--claim-file: empty path; give a claim YAML file (see src/inferchip/review/claim.yaml)")
+    p = Path(path) if path is not None else CLAIM_FILE
+    try:
+        return _checked(p)
+    except ClaimFileError as exc:
+        raise ClaimFileError(f"--claim-file: {exc}" if path is not None else str(exc)) from None
+
+
+def _checked(p: Path) -> Claim:
     from inferchip.catalog.yaml_io import read_mapping, validate
     from inferchip.errors import SpecError
     from inferchip.spec.formats import check_format
 
-    p = Path(path) if path is not None else CLAIM_FILE
     try:
         data = read_mapping(p)
         claim = validate(Claim, data, str(p))
@@ -115,6 +124,18 @@ def load_claim(path: str | Path | None = None) -> Claim:
     except InferchipError as exc:
         raise ClaimFileError(str(exc)) from None
     return claim
+
+
+def pct(probability: float | None) -> str:
+    """A probability in words, one format for every place it is shown: "not judged", whole percent, and
+    "<1%" / ">99%" where rounding would show a possible outcome as impossible or certain."""
+    if probability is None:
+        return "not judged"
+    if 0.0 < probability < 0.005:
+        return "<1%"
+    if 0.995 <= probability < 1.0:
+        return ">99%"
+    return f"{probability:.0%}"
 
 
 def verdict(probability: float | None) -> str:

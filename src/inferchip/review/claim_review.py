@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from inferchip.review.claim_file import RULE_TEXT, Claim, load_claim, verdict
+from inferchip.review.claim_file import RULE_TEXT, Claim, load_claim, pct, verdict
 from inferchip.review.inputs import ChipEntry, OnProgress, ReviewConfig, no_progress
 from inferchip.review.judge import Figures, PartOutcome, judge_all, part_keys, probability
 from inferchip.review.uncertainty import (
@@ -25,6 +25,7 @@ from inferchip.review.uncertainty import (
     corner_runs,
     monte_carlo,
     scope_cases,
+    side,
 )
 from inferchip.review.views import CostView, cost_views
 
@@ -70,39 +71,45 @@ def part_entries(claim: Claim, mc: dict[tuple[str, str | None], PartOutcome],
         if p is None:
             entry["decided_by"] = o.reason
         else:
-            entry["decided_by"] = _decided_by(part.id, part.kind, part.slos, o, c, fig, samples, p)
-            entry["rival"] = fig.chips[int(c.leader[0])] if c.leader is not None else None
+            entry["rival"] = _rival(o, fig)
+            entry["leader_at_central"] = fig.chips[int(c.leader[0])] if c.leader is not None else None
+            entry["decided_by"] = _decided_by(part.kind, part.slos, c, fig, samples, p, entry["rival"])
         out.append(entry)
     return out
 
 
-def _decided_by(pid: str, kind: str, slos: tuple[str, ...], o: PartOutcome, c: PartOutcome, fig: Figures,
-                samples: int, p: float) -> str:
-    claim = fig.chips[fig.claim]
+def _rival(o: PartOutcome, fig: Figures) -> str:
+    """The chip that beats the claimed chip in most samples (where it never loses: the best other chip)."""
     assert o.leader is not None and o.holds is not None
     rivals = Counter(int(i) for i, h in zip(o.leader, o.holds, strict=True) if not h)
-    rival = fig.chips[rivals.most_common(1)[0][0]] if rivals else (fig.chips[int(o.leader[0])])
+    return fig.chips[rivals.most_common(1)[0][0]] if rivals else fig.chips[int(o.leader[0])]
+
+
+def _decided_by(kind: str, slos: tuple[str, ...], c: PartOutcome, fig: Figures, samples: int, p: float,
+                rival: str) -> str:
+    claim = fig.chips[fig.claim]
     if kind == "cost":
         assert fig.cost_usd is not None
         mine = fig.cost_usd[fig.claim, 0]
         nxt = fig.cost_usd[int(c.leader[0]), 0] if c.leader is not None else np.nan
         return (f"{claim}'s modelled manufacturing cost is at most 1/{fig.by_far:g} of every other chip's in "
-                f"{p:.0%} of {samples:,} samples (central: ${mine:,.0f} against {fig.chips[int(c.leader[0])]}'s "
+                f"{pct(p)} of {samples:,} samples (central: ${mine:,.0f} against {fig.chips[int(c.leader[0])]}'s "
                 f"${nxt:,.0f}); {rival} is the closest")
     n = sum(1 for _, s in fig.cases if s in slos)
     where = "first" if c.holds is not None and c.holds[0] else "not first"
-    return (f"{claim} is first over the suite ({n} cases within the claim's bound) in {p:.0%} of {samples:,} "
+    return (f"{claim} is first over the suite ({n} cases within the claim's bound) in {pct(p)} of {samples:,} "
             f"samples ({where} at the central figures); the chip that beats it most often: {rival}")
 
 
 def corner_table(base: Base, claim: Claim, views: list[str]) -> list[dict[str, Any]]:
-    """Each estimate group at its low and high end, the rest central, no model error: which parts hold."""
+    """Each estimate group at its favourable and its unfavourable end independently (the rest central, no
+    model error): which parts hold. No corner sets several groups to one end at once."""
     parts = claim.part_list()
     out = []
 
     def row(group: str, end: str, fields: dict[str, float], fig: Figures) -> dict[str, Any]:
         res = judge_all(fig, parts, views)
-        return {"group": group, "end": end, "figures": fields,
+        return {"group": group, "end": end, "side": side(group, end), "figures": fields,
                 "holds": {_key(k): (None if o.holds is None else bool(o.holds[0])) for k, o in res.items()}}
 
     for c in base.corners:
@@ -172,7 +179,7 @@ def summary_lines(j: ClaimJudgement) -> list[str]:
     if j.judged_chip != j.claim.chip:
         lines.append(f"The claim names {j.claim.chip}; this review judges {j.judged_chip} against its words.")
     for p in j.parts:
-        prob = "not judged" if p["probability"] is None else f"P = {p['probability']:.0%}"
+        prob = "not judged" if p["probability"] is None else f"P = {pct(p['probability'])}"
         view = f" (on {p['view']} prices)" if p["view"] else ""
         lines.append(f"{p['label']}{view}: {p['verdict']} ({prob})")
     lines.append(f"Rule: a part {RULE_TEXT}; {j.samples:,} Monte Carlo samples, seed {j.seed}.")

@@ -1,5 +1,5 @@
-"""How the claimed chip's suite rank moves: one spec at a time (:mod:`inferchip.review.sensitivity`)
-and every estimated figure at its low and its high end.
+"""How the claimed chip's suite rank moves: one spec at a time (:mod:`inferchip.review.sensitivity`).
+The estimated figures are varied by the claim's named corners and Monte Carlo (:mod:`inferchip.review.uncertainty`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from inferchip.review.inputs import (
     ModelEntry,
     OnProgress,
     ReviewConfig,
-    domain_chips,
     no_progress,
     service_level,
 )
@@ -60,31 +59,3 @@ def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfi
 
         results.append(analyse_knob(knob, rank_at))
     return results
-
-
-def estimate_levels(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig, metric: str,
-                    table: dict[Case, dict[str, Any]], figure_ok: dict[str, bool],
-                    on_progress: OnProgress = no_progress, figs: Figs | None = None) -> dict[str, dict[str, Any]]:
-    """The claim's suite rank and first places with its estimated figures at low and high (together)."""
-    fig = figs or figures
-    from inferchip.review.ranking import METRICS, claim_rank
-
-    if not isinstance(claim.ref, str) or not claim.estimated_fields:
-        return {}
-    col = METRICS[metric].column
-    out: dict[str, dict[str, Any]] = {}
-    for level in ("low", "high"):
-        params = claim.params_at(level)
-        domain = domain_chips(params.max_scaleup_domain, cfg.domain_cap)
-        values: dict[Case, Any] = {}
-        for mod in models:
-            for name in cfg.slos:
-                p, _, _ = evaluate(params if claim.deployed else claim.ref, mod.ref,
-                                   service_level(name, mod.total_params), domain, cfg, level,
-                                   chip_spec=claim.spec if claim.deployed else None, weights=claim.weights_in(cfg))
-                values[(mod.id, name)] = fig(p, 1.0)[col] if p is not None else None
-        rank, score, firsts = claim_rank(table, claim.id, values, metric, figure_ok)
-        on_progress(f"{claim.id} at its {level} estimates", 1)
-        out[level] = {"rank": rank, "score": score, "first_places": firsts,
-                      "values": {f"{m}|{s}": v for (m, s), v in values.items()}}
-    return out

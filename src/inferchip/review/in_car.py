@@ -38,10 +38,10 @@ import numpy as np
 
 from inferchip.errors import InferchipError
 from inferchip.performance.vision_drive import DEFAULT_MODELS, IN_CAR_CAMERAS, IN_CAR_CHIPS, IN_CAR_FPS, drive
-from inferchip.review.claim_file import verdict
-from inferchip.review.uncertainty import _position, group_of
+from inferchip.review.claim_file import pct, verdict
+from inferchip.review.uncertainty import _position, group_of, side
 
-VISION_LATENCY_APE_PCT = (23.6, 84.9)
+VISION_LATENCY_APE_PCT = (21.3, 59.5)
 """Median and p90 absolute error of the vision model's latencies, %: docs/validation.md, "Vision rows",
 the SingleStream row (p90/p99/p99.9 latency of batch-1 streams: the rows closest to a rig's frame latency)."""
 VISION_SOURCE = "docs/validation.md, Vision rows, SingleStream (median / p90 APE)"
@@ -205,7 +205,8 @@ class InCar:
         return {"cameras": s.cameras, "fps": s.fps, "deadline_ms": s.deadline_ms, "networks": list(s.models),
                 "precision": s.precision, "duration_s": s.duration_s, "chips": [r["chip"] for r in self.rows],
                 "rows": self.rows, "frame_deadlines": self.part,
-                "named_corners": [{"group": g, "end": e, "holds": h} for (g, e), h in self.corner_holds.items()]}
+                "named_corners": [{"group": g, "end": e, "side": side(g, e), "holds": h}
+                                  for (g, e), h in self.corner_holds.items()]}
 
 
 def judge_rig(base: RigBase, samples: int, seed: int, model_error: bool = True) -> tuple[float | None, dict[str, Any]]:
@@ -230,7 +231,7 @@ def judge_rig(base: RigBase, samples: int, seed: int, model_error: bool = True) 
     fastest[:] = keeps & (p99 <= best * (1 + TIE))
     s = base.setting
     text = (f"{claim.id} keeps the rig ({s.cameras} cameras at {s.fps:g} fps, p99 within {s.deadline_ms:.1f} ms) "
-            f"with the lowest p99 frame latency in {p:.0%} of {samples:,} samples ({where})"
+            f"with the lowest p99 frame latency in {pct(p)} of {samples:,} samples ({where})"
             + (f"; the chip that beats it most often: {rival}" if rival else ""))
     per_chip = {c.id: {"p99_ms_p5": float(np.percentile(p99[i], 5)), "p99_ms_p95": float(np.percentile(p99[i], 95)),
                        "p_keeps_deadline": float(keeps[i].mean()), "p_fastest": float(fastest[i].mean())}

@@ -256,12 +256,18 @@ def resolve(cfg: ReviewConfig) -> tuple[list[ChipEntry], list[ModelEntry], ChipE
     load_claim(cfg.claim_file)  # a bad claim file fails before any work
     if cfg.samples < 1 or cfg.samples > 1_000_000:
         raise InvalidSettingError(f"--samples {cfg.samples}: allowed 1 to 1,000,000 Monte Carlo samples")
+    if not 0 <= cfg.seed < 2**63:
+        raise InvalidSettingError(f"--seed {cfg.seed}: allowed 0 to {2**63 - 1} (a non-negative integer)")
     if cfg.metric not in METRICS:
         raise InvalidSettingError(f"--metric: unknown figure '{cfg.metric}'; allowed: {', '.join(METRICS)}")
     for name in cfg.slos:
         service_level(name, 0.0)
     if not cfg.slos:
         raise InvalidSettingError("--slo: at least one service level is needed")
+    if cfg.year is not None and cfg.chips is not None:
+        default_chips(cfg.year)  # an unknown year is named as such first
+        raise InvalidSettingError(f"--year {cfg.year} picks the competitors of that year, but --chips names the chips: "
+                                  "give one of the two")
     chips = [chip_entry(c, cfg.domain_cap) for c in (cfg.chips if cfg.chips is not None else default_chips(cfg.year))]
     claim = None
     if cfg.claim is not None:

@@ -51,6 +51,8 @@ class Figures:
     power_basis_swapped: bool = False  # ledger: wall power for performance per watt, board power at equal power
     by_far: float = BY_FAR
     npu_board: np.ndarray | None = None  # [C] bool: an NPU board's host and system cost (catalog.competitors)
+    latency_ratio: np.ndarray | None = None  # [C, K, 2] predicted TTFT, TPOT / the case's limit (NaN: no limit)
+    tput_in_limits: np.ndarray | None = None  # [C, K, S] tok/s within the limits with the latency error (Monte Carlo)
 
     def __post_init__(self) -> None:
         if self.npu_board is None:
@@ -112,6 +114,8 @@ def usd_per_million_tokens(f: Figures, view: str) -> np.ndarray:
 def part_values(f: Figures, part: Part, view: str | None = None) -> np.ndarray:
     """The part's figure for every chip, case and sample ([C, K, S]; NaN: no figure or not served)."""
     with np.errstate(divide="ignore", invalid="ignore"):
+        if part.id == "latency_interactive" and f.tput_in_limits is not None:
+            return f.tput_in_limits
         if part.id in ("per_chip", "latency_interactive"):
             return f.tput
         if part.id == "per_system":

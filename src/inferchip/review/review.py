@@ -15,8 +15,7 @@ of its parts, so ``from inferchip.review.review import ...`` serves every caller
 * :mod:`~inferchip.review.inputs`: the default suite, the service levels (MLPerf
   latency limits per model size class), the scale-up domain evaluated, resolving the inputs;
 * :mod:`~inferchip.review.cases`: one case of one chip, and its row of figures;
-* :mod:`~inferchip.review.claim_sensitivity`: the claim's rank with one spec scaled, and
-  with its estimated figures at their low and high ends;
+* :mod:`~inferchip.review.claim_sensitivity`: the claim's rank with one spec scaled;
 * :mod:`~inferchip.review.chart_data`: the data of the report's charts.
 """
 
@@ -40,7 +39,7 @@ from inferchip.review.chart_data import (
     memory_fit,
     roofline_points,
 )
-from inferchip.review.claim_sensitivity import estimate_levels, run_sensitivity
+from inferchip.review.claim_sensitivity import run_sensitivity
 from inferchip.review.inputs import (
     CLAIM_MAX_PARAMS,
     DEFAULT_CHIPS,
@@ -70,7 +69,7 @@ from inferchip.spec.model import ModelSpec
 __all__ = [
     "CLAIM_MAX_PARAMS", "DEFAULT_CHIPS", "DEFAULT_CLAIM", "DEFAULT_MODELS", "DOMAIN_CAP_CHIPS", "FIGURE_COLUMNS",
     "LARGE_DOMAIN_CHIPS", "SERVICE_LEVELS", "SIZE_CLASSES", "Case", "ChipEntry", "ModelEntry", "OnProgress",
-    "ReviewConfig", "ReviewResult", "ServiceLevel", "chart_data", "chip_entry", "domain_chips", "estimate_levels",
+    "ReviewConfig", "ReviewResult", "ServiceLevel", "chart_data", "chip_entry", "domain_chips",
     "evaluate", "evaluate_chip", "figures", "mapped_model", "memory_fit", "model_entry", "no_progress", "plan_units",
     "prediction_row", "resolve", "review", "roofline_points", "run_review", "run_sensitivity", "service_level",
     "size_class",
@@ -93,7 +92,6 @@ class ReviewResult:
     roofline: dict[str, list[dict[str, Any]]]
     memory: list[dict[str, Any]]
     sensitivity: list[Any]
-    levels: dict[str, dict[str, Any]]
     verdict: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     judgement: Any = None  # review.claim_review.ClaimJudgement: the claim part by part
@@ -113,8 +111,6 @@ def plan_units(chips: list[ChipEntry], models: list[ModelEntry], cfg: ReviewConf
     n = len(chips) * len(models) * len(cfg.slos) + len(chips) * (len(models) + 1)
     if claim is not None and cfg.sensitivity:
         n += 8 * (2 + len(TORNADO_MULTIPLIERS) + BISECTION_STEPS)
-    if claim is not None and claim.estimated_fields and isinstance(claim.ref, str):
-        n += 2  # the claim at the low and the high end of its estimates
     if claim is not None and cfg.judge:
         from inferchip.review.boundary import BANDWIDTH_POINTS
 
@@ -172,7 +168,6 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
     pareto = case_fronts(rows, cases)
     curves, roofline, memory = chart_data(chips, models, rows, kept, cfg, on_progress)
     sens: list[Any] = []
-    levels: dict[str, dict[str, Any]] = {}
     if claim is not None:
         c = claim
 
@@ -182,9 +177,8 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
         if cfg.sensitivity:
             sens = run_sensitivity(claim, models, cfg, metric, tables[metric], kept[claim.id], ok[metric], on_progress,
                                    figs)
-        levels = estimate_levels(claim, models, cfg, metric, tables[metric], ok[metric], on_progress, figs)
     result = ReviewResult(cfg, chips, models, claim, metric, rows, tables, suite, pareto, curves, roofline, memory,
-                          sens, levels, {}, notes, views=views)
+                          sens, {}, notes, views=views)
     result.verdict = claim_verdict(result)
     if claim is not None and cfg.judge:
         result.judgement = judge_claim(result, cfg, on_progress, cfg.prices)

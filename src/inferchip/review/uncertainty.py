@@ -10,7 +10,8 @@ are predicted there (:func:`corner_runs`, 2 runs of the case set per group).
 each estimate group's position in its range (triangular on low, central, high); each chip's
 price in each cost view (triangular on its low, quoted, high); one error factor per chip for
 throughput and one for power (lognormal, ``review/model_error.yaml``, taken from the
-validation). The claimed chip's figures at a sample come from the corner runs: in log space
+validation); and, for the interactive-latency part, one error factor per chip for TTFT and one
+for TPOT (:func:`within_limits`). The claimed chip's figures at a sample come from the corner runs: in log space
 linear in the group's position between central and the corner (``exp(|t| ln(corner/central))``
 per group, multiplied over groups: interactions between groups are not modelled); a case
 the corner does not serve is unserved beyond the midpoint towards it. Every array is
@@ -34,10 +35,31 @@ from inferchip.spec.chip import ChipParams
 
 MODEL_ERROR_FILE = Path(__file__).with_name("model_error.yaml")
 ENDS = ("low", "high")
+# The end of each estimate group that favours the claim: more compute, memory and link bandwidth favour it;
+# a lower power and a lower price or cost favour it (every part compares per watt or per dollar, or is neutral).
+FAVOURABLE_END = {"power (TDP)": "low", "price and cost": "low"}
+
+
+def side(group: str, end: str) -> str:
+    """"favourable" or "unfavourable": whether ``end`` of estimate ``group`` favours the claim."""
+    return "favourable" if end == FAVOURABLE_END.get(group, "high") else "unfavourable"
+
+
+MODEL_ERROR_TABLES = {"per_metric": "docs/validation.md, Per metric",
+                      "closed_loop": "docs/validation.md, Closed-loop serving rows, held out per accelerator"}
+
+
+def model_error_sources(path: Path = MODEL_ERROR_FILE) -> dict[str, str]:
+    """Where each figure's validated error comes from, in words (metric, table, median and p90 APE)."""
+    from inferchip.catalog.yaml_io import read_mapping
+
+    return {name: f"{MODEL_ERROR_TABLES.get(str(row.get('table')), 'docs/validation.md')}: {row['metric']}, "
+                  f"median {row['median_ape_pct']} %, p90 {row['p90_ape_pct']} % APE (review/model_error.yaml)"
+            for name, row in read_mapping(path).items()}
 
 
 def model_error_sigmas(path: Path = MODEL_ERROR_FILE) -> dict[str, float]:
-    """Lognormal sigma per figure ("throughput", "power") from the validated median and p90 APE."""
+    """Lognormal sigma per figure ("throughput", "power", "ttft", "tpot") from the validated median and p90 APE."""
     from inferchip.catalog.yaml_io import read_mapping
 
     out: dict[str, float] = {}
@@ -165,6 +187,7 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
             if r["setting"] == (claim_setting if r["chip_id"] == claim_entry.id else "domain")}
     n_c, n_k = len(chips), len(cases)
     tput, board = np.full((n_c, n_k, 1), np.nan), np.full((n_c, n_k, 1), np.nan)
+    lat = np.full((n_c, n_k, 2), np.nan)
     host_chips = np.ones((n_c, n_k))
     idle, per_acc, npu_flags = np.zeros(n_c), np.zeros(n_c), np.zeros(n_c, bool)
     for i, c in enumerate(chips):
@@ -176,6 +199,7 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
             if r is not None and r["status"] == "ok":
                 tput[i, k, 0] = r["output_tokens_per_s_per_chip"]
                 board[i, k, 0] = r["power_w_per_chip"] if r["power_w_per_chip"] is not None else np.nan
+                lat[i, k] = [_ratio(r.get("ttft_s"), r.get("max_ttft_s")), _ratio(r.get("tpot_s"), r.get("max_tpot_s"))]
                 n = r["num_chips"] or n
             host_chips[i, k] = host_share(n, npu)
     price = {v.name: np.array([[v.prices[i].usd] if i in v.prices else [np.nan] for i in ids]) for v in views}
@@ -184,8 +208,37 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
     modelled = ranges.get("modelled")
     system = np.array([1 if c.id == claim_entry.id and claim_setting == "single" else c.domain for c in chips], float)
     fig = Figures(ids, ids.index(claim_entry.id), cases, tput, board, system,
-                  host_chips, idle, per_acc, price, price.get("modelled"), npu_board=npu_flags)
+                  host_chips, idle, per_acc, price, price.get("modelled"), npu_board=npu_flags, latency_ratio=lat)
     return Base(fig, price_ranges=ranges, cost_range=modelled)
+
+
+def _ratio(value: Any, limit: Any) -> float:
+    """Predicted latency over its limit (NaN where the case has no limit or no figure)."""
+    if isinstance(value, (int, float)) and isinstance(limit, (int, float)) and limit > 0:
+        return float(value) / float(limit)
+    return float("nan")
+
+
+def within_limits(tput: np.ndarray, latency_ratio: np.ndarray | None, z_ttft: np.ndarray, z_tpot: np.ndarray,
+                  sig_ttft: float, sig_tpot: float) -> np.ndarray:
+    """Output tokens/s per chip within the TTFT and TPOT limits with the model's latency error ([C, K, S]).
+
+    ``tput``: tok/s before any model error ([C, K, S]); ``latency_ratio``: predicted TTFT and TPOT over
+    their limits at the modelled operating point ([C, K, 2]); ``z_*``: one standard normal per chip and
+    sample ([C, S]). With the true TPOT g = exp(sig_tpot z) times the predicted one, the same users get
+    1/g of the tokens/s (tok/s = users / TPOT), so the throughput is divided by g; where the TTFT or the
+    TPOT times its error factor exceeds its limit, the operating point misses the limit and the case
+    counts as not served in that sample (conservative for every chip alike: a smaller batch might still
+    meet the limit; not modelled). A case without a limit keeps its throughput. Errors: docs/validation.md
+    (``review/model_error.yaml``)."""
+    g_ttft, g_tpot = np.exp(sig_ttft * z_ttft)[:, None, :], np.exp(sig_tpot * z_tpot)[:, None, :]
+    if latency_ratio is None:
+        return tput / g_tpot
+    r_ttft, r_tpot = latency_ratio[:, :, 0:1], latency_ratio[:, :, 1:2]
+    limited = np.isfinite(r_ttft) | np.isfinite(r_tpot)
+    missed = (np.nan_to_num(r_ttft) * g_ttft > 1.0) | (np.nan_to_num(r_tpot) * g_tpot > 1.0)
+    out = np.where(limited, tput / g_tpot, tput)
+    return np.where(limited & missed, np.nan, out)
 
 
 def _position(rng: np.random.Generator, lo: float, mid: float, hi: float, n: int) -> np.ndarray:
@@ -248,12 +301,18 @@ def monte_carlo(base: Base, samples: int, seed: int, sigmas: dict[str, float] | 
         tput[f.claim], board[f.claim] = claim_at(base, t)
     sig = sigmas if sigmas is not None else model_error_sigmas()
     z_t, z_p = rng.standard_normal((n_chips, samples)), rng.standard_normal((n_chips, samples))
+    nominal = tput
     if model_error:
         tput = tput * np.exp(sig["throughput"] * z_t)[:, None, :]
         board = board * np.exp(sig["power"] * z_p)[:, None, :]
     price = {v: _draw(rng, r, samples) for v, r in base.price_ranges.items()}
     cost = _draw(rng, base.cost_range, samples) if base.cost_range is not None else None
-    return replace(f, tput=tput, board_w=board, price=price, cost_usd=cost)
+    # drawn last, so the draws above are the same with or without the latency errors
+    z_ttft, z_tpot = rng.standard_normal((n_chips, samples)), rng.standard_normal((n_chips, samples))
+    in_limits = None
+    if model_error and "ttft" in sig and "tpot" in sig:
+        in_limits = within_limits(nominal, f.latency_ratio, z_ttft, z_tpot, sig["ttft"], sig["tpot"])
+    return replace(f, tput=tput, board_w=board, price=price, cost_usd=cost, tput_in_limits=in_limits)
 
 
 def _draw(rng: np.random.Generator, ranges: np.ndarray, samples: int) -> np.ndarray:

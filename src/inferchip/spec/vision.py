@@ -120,6 +120,9 @@ class VisionCalibration(_Frozen):
     cpu_matrix_fraction: float = Field(
         0.4, gt=0, le=1, description="The same on CPUs (AMX tiles / AVX-512 FMA fed by software-managed loops, "
         "under the clock an all-core matrix load sustains; estimate).")
+    cpu_vector_fraction: float = Field(
+        0.6, gt=0, le=1, description="Attainable fraction of a CPU's vector FMA peak (AVX2/AVX-512 fp32, the peak "
+        "of a format with no matrix engine) in oneDNN/ONNX Runtime convolutions (estimate; fitted).")
     inference_overhead_s: float = Field(
         50e-6, ge=0, le=0.1, description="Fixed host time per inference call (launch, copy-in/out, LoadGen).")
     memory_bandwidth_fraction: float = Field(
@@ -137,9 +140,12 @@ class VisionCalibration(_Frozen):
     fitted_on: str | None = None
     fit_summary: dict[str, float] = Field(default_factory=dict)
 
-    def matrix_fraction_for(self, family: str) -> float:
-        """The attainable matrix fraction of a chip family: CPUs (``*-cpu`` families) have their own."""
-        return self.cpu_matrix_fraction if is_cpu_family(family) else self.matrix_fraction
+    def matrix_fraction_for(self, family: str, on_vector_units: bool = False) -> float:
+        """The attainable fraction of the peak a matrix layer runs at: CPUs (``*-cpu`` families) have their own,
+        one for the matrix engine (AMX tiles) and one for formats that run on the vector FMA units (fp32)."""
+        if not is_cpu_family(family):
+            return self.matrix_fraction
+        return self.cpu_vector_fraction if on_vector_units else self.cpu_matrix_fraction
 
 
 def is_cpu_family(family: str) -> bool:

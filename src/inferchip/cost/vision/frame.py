@@ -9,7 +9,16 @@ call is stretched (:func:`inferchip.cost.energy.throttle`).
 The energy per FLOP of the assumptions table is derived from a GPU (A100: TDP over dense peak). A chip
 whose own datasheet promises its dense peak within its TDP spends at most (TDP - static power) / peak per
 FLOP at that format, so that bound caps the table value chip by chip (at-memory and dataflow parts such
-as the Untether speedAI240 are several times more efficient than a GPU).
+as the Untether speedAI240 are several times more efficient than a GPU). GPUs (:data:`BOOST_CLOCK_FAMILIES`)
+make no such promise: their datasheet peak is at the maximum boost clock, which a power-limited board (H100
+PCIe at 350 W, L4 at 72 W) does not hold under sustained tensor-core load, so they keep the table value and
+are throttled to TDP; the H100 PCIe then sustains ~60 % of its peak on int8 convolutions (MLPerf v4.x
+ResNet-50 Offline per card: PCIe / SXM = 0.64 while the datasheet peaks are 0.76 apart).
+
+Under load (MLPerf Offline and Server harnesses keep two or more calls in flight per device: CUDA streams,
+runtime instances) one call's memory-bound layers overlap another's compute-bound layers, so the time per
+call is max(sum of compute, sum of DRAM time) rather than the sum of per-layer maxima that one call on its
+own takes: :attr:`CallCost.pipelined_s`.
 """
 
 from __future__ import annotations
@@ -21,29 +30,39 @@ import numpy as np
 from inferchip.cost import energy as en
 from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import FloatArray
+from inferchip.cost.vision.host import host_link, input_copy_s
 from inferchip.cost.vision.layers import LayerCosts, layer_costs
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.params import ChipParams
 from inferchip.spec.vision import VisionCalibration
 from inferchip.workload.vision.model import LayerArrays
 
+BOOST_CLOCK_FAMILIES = ("nvidia-", "amd-")
+"""Family prefixes of GPUs, whose datasheet peaks are quoted at the maximum boost clock (NVIDIA and AMD
+datasheets); the (TDP - static) / peak cap on energy per FLOP does not apply to them."""
 VECTOR_ENERGY_FORMAT = "fp32"  # vector/SIMT lanes: the fp32 energy per FLOP of the assumptions table
 
 
 @dataclass(frozen=True)
 class CallCost:
-    """One call of ``batch`` frames, arrays over the batch points."""
+    """One call of ``batch`` frames, arrays over the batch points. ``latency_s`` holds the input copy over the
+    host link (:mod:`inferchip.cost.vision.host`) before the compute; ``input_copy_s`` is that copy alone."""
 
     latency_s: FloatArray
     energy_j: FloatArray
     power_w: FloatArray
     throttled: np.ndarray
     layers: LayerCosts
+    input_copy_s: FloatArray
+    pipelined_s: FloatArray  # time per call under load: calls overlapped, next input copied during this compute
 
 
 def energy_per_flop_j(chip: ChipParams, fmt: str, node_nm: float, static_w: float, assumptions: Assumptions) -> float:
-    """Matrix energy per FLOP at ``fmt``: the assumptions' value, capped by the chip's (TDP - static) / peak."""
+    """Matrix energy per FLOP at ``fmt``: the assumptions' value, capped by the chip's (TDP - static) / peak
+    unless the chip is a GPU (peak quoted at boost clock)."""
     table = float(en.energy_per_flop_j(fmt, node_nm, assumptions))
+    if chip.family.startswith(BOOST_CLOCK_FAMILIES):
+        return table
     tdp = float(chip.tdp_w)
     if not np.isfinite(tdp) or tdp <= static_w:
         return table
@@ -90,16 +109,31 @@ def static_w(chip: ChipParams, assumptions: Assumptions) -> float:
 
 def call_cost(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str, cal: VisionCalibration, *,
               memory_type: str, node_nm: float, assumptions: Assumptions) -> CallCost:
-    """Latency (with the per-inference overhead), energy and average power of one call per batch size."""
+    """Latency (with the per-inference overhead and the input copy), energy and average power of one call per
+    batch size."""
     costs = layer_costs(chip, a, batch, precision, cal)
+    copy = input_copy_s(costs.input_bytes_per_frame, np.asarray(batch, dtype=float),
+                        host_link(chip.id, chip.family).bytes_per_s)
     t = costs.time_s.sum(axis=0) + cal.inference_overhead_s
+    loaded = overlapped_s(costs) + cal.inference_overhead_s
     static = static_w(chip, assumptions)
     tdp = float(chip.tdp_w)
     e_dyn = call_energy_j(costs, chip, memory_type, node_nm, static, assumptions)
     if np.isfinite(tdp) and tdp > static:
         t2, _, throttled = en.throttle(t, e_dyn, static, tdp)
         t = np.asarray(t2, dtype=float)
+        loaded = np.maximum(loaded, e_dyn / (tdp - static))
     else:
         throttled = np.zeros_like(t, dtype=bool)
+    t = t + copy
     energy = e_dyn + static * t
-    return CallCost(latency_s=t, energy_j=energy, power_w=energy / t, throttled=np.asarray(throttled), layers=costs)
+    return CallCost(latency_s=t, energy_j=energy, power_w=energy / t, throttled=np.asarray(throttled), layers=costs,
+                    input_copy_s=copy, pipelined_s=np.asarray(np.maximum(loaded, copy), dtype=float))
+
+
+def overlapped_s(costs: LayerCosts) -> FloatArray:
+    """Device time per call with calls in flight side by side: max(sum of compute, sum of DRAM time) plus the
+    layers' launch overheads (a lower bound on the one-call sum of per-layer maxima)."""
+    compute = np.where(costs.time_s > 0, costs.compute_s, 0.0).sum(axis=0)
+    memory = np.where(costs.time_s > 0, costs.memory_s, 0.0).sum(axis=0)
+    return np.asarray(np.maximum(compute, memory) + costs.overhead_s.sum(axis=0), dtype=float)

@@ -8,7 +8,9 @@ Per layer (METHODS.md roofline, applied layer by layer and summed):
   output is computed in the chip's ``tile_m x tile_n`` tiles, ``tiles_in_flight`` at a time
   (:func:`inferchip.cost.gemm.quantised_flop`: a partial tile or wave costs a full one), and k is
   padded to the MMA instruction's reduction depth (:data:`K_TILE_BYTES` of operand). Compute time
-  = spent FLOP / (peak at the layer's format x attainable fraction).
+  = spent FLOP / (peak at the layer's format x attainable fraction). On a CPU a format whose peak is
+  the vector FMA peak (fp32) runs on the vector units at ``cpu_vector_fraction``; a format with a matrix
+  engine (AMX int8/bf16) at ``cpu_matrix_fraction`` (:func:`on_vector_units`).
 * **Vector layers** (depthwise conv, pooling, normalisation, elementwise, resize, the matrix
   layers' epilogues) run on the vector units at ``vector_flop_per_s``.
 * **Gathers** (deformable attention, grid sampling) are memory-bound: each bilinear tap is a
@@ -37,7 +39,7 @@ from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import FloatArray
 from inferchip.spec.formats import BYTES_PER_ELEMENT, check_format
 from inferchip.spec.params import ChipParams
-from inferchip.spec.vision import VisionCalibration
+from inferchip.spec.vision import VisionCalibration, is_cpu_family
 from inferchip.workload.vision.model import UNIT_GATHER, UNIT_MATRIX, UNIT_VECTOR, LayerArrays
 
 K_TILE_BYTES = 32.0
@@ -79,12 +81,22 @@ class LayerCosts:
     dram_bytes: FloatArray
     sram_bytes: FloatArray
     formats: tuple[str, ...]
+    fraction: FloatArray  # (layers,): attainable share of the layer format's peak that ``matrix_s`` used
+    vector_fma: np.ndarray  # (layers,) bool: the format runs on a CPU's vector FMA units (no matrix engine)
+    input_bytes_per_frame: float  # the network's input in the first layer's format
 
 
 def layer_formats(a: LayerArrays, precision: str) -> tuple[str, ...]:
     """Each layer's number format: its own override or the network precision."""
     check_format(precision, "precision")
     return tuple(check_format(p, "layer precision") if p else precision for p in a.precision)
+
+
+def on_vector_units(chip: ChipParams, fmt: str) -> bool:
+    """True on a CPU whose peak at ``fmt`` is no more than its vector FMA peak (fp32 on AVX2/AVX-512): such
+    layers run on the vector units, at their own attainable fraction, not on the matrix engine (AMX)."""
+    return is_cpu_family(chip.family) and float(peak_flop_per_s(chip, fmt)) <= float(chip.vector_flop_per_s) * (
+        1.0 + 1e-9)
 
 
 def _per_layer(values: dict[str, float], formats: tuple[str, ...]) -> FloatArray:
@@ -115,7 +127,9 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     useful = np.where(matrix, FLOP_PER_MAC * m * k * n * groups * b, 0.0) * reps
     vec_ops = a.vector_ops[:, None] * b * reps
     vector_rate = float(chip.vector_flop_per_s)
-    matrix_s = spent / (peak * cal.matrix_fraction_for(chip.family))
+    vector_fma = np.array([on_vector_units(chip, f) for f in formats], dtype=bool)
+    fraction = np.array([cal.matrix_fraction_for(chip.family, bool(v)) for v in vector_fma], dtype=float)
+    matrix_s = spent / (peak * fraction[:, None])
     vector_s = vec_ops / vector_rate
     compute_s = np.maximum(matrix_s, vector_s)
 
@@ -143,7 +157,8 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     time_s = np.where(costed[:, None], np.maximum(compute_s, memory_s), 0.0) + layer_overhead
     return LayerCosts(time_s=time_s, compute_s=compute_s, matrix_s=matrix_s, vector_s=vector_s, memory_s=memory_s,
                       overhead_s=layer_overhead, useful_flop=useful, spent_flop=spent, vector_ops=vec_ops,
-                      dram_bytes=dram, sram_bytes=sram, formats=formats)
+                      dram_bytes=dram, sram_bytes=sram, formats=formats, fraction=fraction, vector_fma=vector_fma,
+                      input_bytes_per_frame=float(a.in_elems[0] * elem_bytes[0, 0]) if len(a.m) else 0.0)
 
 
 def roofline_bound_s(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str) -> FloatArray:

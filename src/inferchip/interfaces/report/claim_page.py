@@ -10,7 +10,7 @@ from typing import Any
 
 from inferchip.interfaces.report.charts import _base_layout
 from inferchip.interfaces.report.tables import cell, esc, html_table
-from inferchip.review.claim_file import RULE_TEXT
+from inferchip.review.claim_file import RULE_TEXT, pct
 from inferchip.review.review import ReviewResult
 
 VERDICT_CLASS = {"holds": "first", "does not hold": "no", "undecided": "und"}
@@ -25,11 +25,17 @@ MARKET_NOTE = (
 
 CLAIM_CSS = (".no{color:#b42318;font-weight:700}.und{color:#8a4b00;font-weight:700}"
              ".quote{font-size:16px;border-left:4px solid var(--accent);padding:4px 14px;margin:4px 0 8px;"
-             "font-style:italic}.src2{color:var(--muted);font-size:12.5px;margin:0 0 12px}")
+             "font-style:italic}.src2{color:var(--muted);font-size:12px;margin:0 0 10px}"
+             ".first-screen{display:grid;grid-template-columns:minmax(0,2.3fr) minmax(0,1fr);gap:20px;"
+             "align-items:start}.first-screen h3{margin:0 0 6px}.choices{font-size:12.5px;padding-left:18px}"
+             ".choices li{margin:2px 0}.first-screen table{font-size:13px}.first-screen td span{white-space:nowrap}"
+             ".first-screen td,.first-screen th{padding:5px 7px}"
+             ".first-screen table.wrap td:first-child{white-space:normal;min-width:180px}"
+             "@media(max-width:900px){.first-screen{grid-template-columns:1fr}}")
 
 
 def _prob(p: float | None) -> str:
-    return "not judged" if p is None else f"{p:.0%}"
+    return pct(p)
 
 
 def claim_first_screen(res: ReviewResult) -> str:
@@ -41,10 +47,15 @@ def claim_first_screen(res: ReviewResult) -> str:
     rows = []
     for p in j.parts:
         v = p["verdict"]
-        rows.append(([esc(p["label"]), esc(p["basis"] or "-"), f'<span class="{VERDICT_CLASS[v]}">{esc(v)}</span>',
-                      esc(_prob(p["probability"])), f'<span class="src">{esc(p["decided_by"])}</span>'], ""))
-    parts = html_table([("part of the claim", True), ("cost basis", True), ("verdict", True), ("probability", False),
-                        ("what decides it", True)], rows, wrap=True)
+        central = p.get("holds_at_central")
+        basis = f'<span title="{esc(p["basis"])}">{esc(p["view"])}</span>' if p["view"] else "-"
+        rows.append(([esc(p["label"]), basis, f'<span class="{VERDICT_CLASS[v]}">{esc(v)}</span>',
+                      esc(_prob(p["probability"])), esc(p.get("rival") or "-"),
+                      "-" if central is None else ("holds" if central else "no")], ""))
+    parts = html_table([("part of the claim", True), ("price basis", True), ("verdict", True), ("probability", False),
+                        ("main rival", True), ("at central figures", True)], rows, wrap=True)
+    why = "".join(f"<li><b>{esc(p['label'])}</b>{' (' + esc(p['view']) + ')' if p['view'] else ''}: "
+                  f"{esc(p['decided_by'])}</li>" for p in j.parts)
     firsts = {e["choice"]: e["default"] for e in reversed(j.ledger)}  # one line per choice
     choices = "".join(f"<li><b>{esc(k)}</b>: {esc(firsts[k])}</li>"
                       for k in dict.fromkeys(e["choice"] for e in j.ledger))
@@ -54,11 +65,16 @@ def claim_first_screen(res: ReviewResult) -> str:
     return (f'<section class="verdict" id="claim"><h2>The claim, part by part</h2>'
             f'<p class="quote">\u201c{esc(" ".join(c.text.split()))}\u201d</p>'
             f'<p class="src2">{esc(c.source)}; posted {esc(c.date)}. {esc(c.note)}</p>{other}'
-            f'<p class="read">Judged on {len(j.cases)} cases (models within {c.max_total_params / 1e9:.0f}B '
+            f'<div class="first-screen"><div>{parts}'
+            f'<p class="note">Judged on {len(j.cases)} cases (models within {c.max_total_params / 1e9:.0f}B '
             f'parameters x service levels), against {esc(year)}. A part {esc(RULE_TEXT)}; its probability is the '
             f'share of {j.samples:,} Monte Carlo samples (seed {j.seed}) in which it holds, over every estimate '
-            f'range, price range and the model\'s validated error.</p>{parts}'
-            f'<h3>Choices made (details in the ledger below)</h3><ul>{choices}</ul></section>')
+            f'range, price range and the model\'s validated error (throughput, power, TTFT and TPOT; the vision '
+            f'model\'s frame latency on the rig).</p>'
+            f'<details><summary>What decides each part</summary><ul class="choices">{why}</ul></details></div>'
+            f'<div><h3>Choices made</h3><ul class="choices">{choices}</ul>'
+            '<p class="note">Each with its alternative and the verdicts it flips in the ledger below.</p></div></div>'
+            '</section>')
 
 
 def views_html(res: ReviewResult) -> str:
@@ -91,14 +107,17 @@ def corners_html(res: ReviewResult) -> str:
     rows = []
     for c in j.corners:
         figs = ", ".join(f"{k.split('.')[-1]} {v:,.4g}" for k, v in c["figures"].items())
-        cells = [esc(c["group"]), esc(c["end"]), f'<span class="src">{esc(figs)}</span>']
+        end = c["end"] + (f' ({c["side"]})' if c.get("side") else "")
+        cells = [esc(c["group"]), esc(end), f'<span class="src">{esc(figs)}</span>']
         cells += ["-" if c["holds"][k] is None else ('<span class="first">holds</span>' if c["holds"][k]
                                                     else '<span class="no">no</span>') for k in keys]
         rows.append((cells, ""))
     skipped = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in sorted(j.not_varied.items()))
-    return ('<section id="corners"><h2>Named corners: each estimate at its ends, one at a time</h2>'
-            '<p class="read">Each group of the claimed chip\'s estimated figures at its low and its high end, every '
-            'other figure central, no model error. The favourable end of a part is the one where it holds.</p>'
+    return ('<section id="corners"><h2>Named corners: each estimate at its favourable and unfavourable end</h2>'
+            '<p class="read">Each group of the claimed chip\'s estimated figures at its favourable and at its '
+            'unfavourable end (for the claim: more compute, memory and bandwidth; less power, price and cost), one '
+            'group at a time, every other figure central, no model error. These are corners, not verdicts: the '
+            'verdicts and probabilities come from the Monte Carlo over every range at once.</p>'
             + html_table([("estimate", True), ("end", True), ("figures", True)] + [(k, False) for k in keys], rows,
                          wrap=True)
             + (f'<p class="note">Estimated figures not varied here:</p><ul>{skipped}</ul>' if skipped else "")

@@ -99,11 +99,12 @@ def collect_assumptions(res: ReviewResult) -> list[dict[str, Any]]:
             out.append({"group": f"claimed chip as deployed: {res.claim.id}", "name": name, "value": value,
                         "unit": unit, "source": " ".join(why.split())})
     if j is not None:
-        from inferchip.review.uncertainty import model_error_sigmas
+        from inferchip.review.uncertainty import model_error_sigmas, model_error_sources
 
+        where = model_error_sources()
         for name, sigma in model_error_sigmas().items():
             out.append({"group": "Monte Carlo", "name": f"model error, {name} (lognormal sigma)", "value": sigma,
-                        "unit": "", "source": "review/model_error.yaml, from docs/validation.md (per metric)"})
+                        "unit": "", "source": where.get(name, "review/model_error.yaml")})
         if j.in_car is not None:
             from inferchip.review.in_car import VISION_SOURCE, vision_sigma
 

@@ -105,12 +105,10 @@ def estimates_html(res: ReviewResult) -> str:
                           f'<span class="src">{esc(r["derivation"])}</span>'], "claim" if c.is_claim else ""))
     if not rows:
         return ""
-    levels = res.verdict.get("estimates", {}).get("levels") or {}
-    lv = "".join(f"<li>{esc(k)}: suite rank {esc(v.get('rank'))}, first in {esc(v.get('first_places'))} cases</li>"
-                 for k, v in levels.items())
     return ('<section id="estimates"><h2>Estimated inputs</h2><p class="read">Figures given as a range (low, central, '
-            'high) because no datasheet states them. The review uses the central value; the claimed chip is re-run '
-            f'with every estimate at its low and at its high end.</p>{"<ul>" + lv + "</ul>" if lv else ""}'
+            'high) because no datasheet states them. The review uses the central value; the claimed chip\'s '
+            'estimates are each set to their favourable and unfavourable end, one at a time (named corners), '
+            'and sampled over their ranges by the Monte Carlo behind each part\'s probability.</p>'
             + html_table([("chip", True), ("figure", True), ("low", False), ("central", False), ("high", False),
                       ("derivation", True)], rows, wrap=True) + "</section>")
 

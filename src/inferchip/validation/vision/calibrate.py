@@ -28,7 +28,7 @@ def fit_and_summarize(cases_path: Path, start: VisionCalibration | None = None) 
     cases = read_vision_cases(cases_path)
     cal, used = calibrate_vision(cases, start or VisionCalibration())
     summary = summarize_vision(validate_vision(cases, cal))
-    fs: dict[str, float] = {"fitted_parameters": 3.0, "rows_used": float(used),
+    fs: dict[str, float] = {"fitted_parameters": 4.0, "rows_used": float(used),
                             "loao_median_ape": _round(summary["overall"]["loao"]["median_ape"]),
                             "loao_p90_ape": _round(summary["overall"]["loao"]["p90_ape"])}
     for scen, block in summary["by_scenario"].items():
@@ -36,6 +36,8 @@ def fit_and_summarize(cases_path: Path, start: VisionCalibration | None = None) 
         fs[f"loao_p90_ape:{scen}"] = _round(block["loao"]["p90_ape"])
     right = summary["latency_bound"]["right_fraction"]
     fs["latency_bound_right_fraction"] = _round(right)
+    fs["latency_bound_rows"] = float(summary["latency_bound"]["rows"])
+    fs["latency_bound_predicted_pass"] = float(summary["latency_bound"]["predicted_pass"])
     digest = hashlib.sha256(cases_path.read_bytes()).hexdigest()[:12]
     cal = cal.model_copy(update={"fitted_on": f"{cases_path.name} ({len(cases)} rows, sha256 {digest}); soft-L1 "
                                               "fit of log(pred/meas) on the MLPerf performance rows",
@@ -45,6 +47,6 @@ def fit_and_summarize(cases_path: Path, start: VisionCalibration | None = None) 
 
 def write_calibration(cal: VisionCalibration, path: Path) -> None:
     header = ("# Vision calibration, written by tools/fit_vision_calibration.py (validation/vision/calibrate.py).\n"
-              "# Fitted: matrix_fraction, cpu_matrix_fraction, windows_per_volume; the rest are the\n"
-              "# spec's stated estimates (spec/vision.py VisionCalibration).\n")
+              "# Fitted: matrix_fraction, cpu_matrix_fraction, cpu_vector_fraction, windows_per_volume; the rest\n"
+              "# are the spec's stated estimates (spec/vision.py VisionCalibration).\n")
     write_text(path, header + yaml.safe_dump(cal.model_dump(), sort_keys=False))

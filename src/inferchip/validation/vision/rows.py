@@ -36,6 +36,7 @@ from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.cost import energy as en
 from inferchip.cost.roofline import FloatArray
 from inferchip.cost.vision.frame import call_energy_j, static_w
+from inferchip.cost.vision.host import host_link, input_copy_s
 from inferchip.cost.vision.layers import layer_costs
 from inferchip.errors import InferchipError
 from inferchip.spec.chip import chip_params
@@ -57,31 +58,56 @@ class Params:
     matrix_fraction: float
     cpu_matrix_fraction: float
     windows_per_volume: float
+    cpu_vector_fraction: float = 0.6
+    memory_bandwidth_fraction: float = 0.9
 
 
 @dataclass
 class RowModel:
     case: VisionCase
     batches: FloatArray
-    matrix_s: FloatArray  # (layers, batches) at ``fraction0``
+    matrix_s: FloatArray  # (layers, batches) at the layer's ``fraction0``
     vector_s: FloatArray
-    memory_s: FloatArray
+    memory_s: FloatArray  # (layers, batches) at ``memory_fraction0``
     overhead_s: FloatArray  # (batches,): kernel overheads plus the per-call host overhead
+    copy_s: FloatArray  # (batches,): the call's input copied over the host link
     e_dyn_j: FloatArray  # (batches,)
     static_w: float
     tdp_w: float
-    fraction0: float
+    fraction0: FloatArray  # (layers,)
+    vector_fma: np.ndarray  # (layers,) bool: fp32 on a CPU's vector FMA units
+    memory_fraction0: float
     cpu: bool
     windowed: bool
 
-    def latency_s(self, p: Params) -> FloatArray:
-        """Time of one call per batch size of the grid (throttled to TDP)."""
-        f = p.cpu_matrix_fraction if self.cpu else p.matrix_fraction
-        t = np.maximum(np.maximum(self.matrix_s * (self.fraction0 / f), self.vector_s), self.memory_s).sum(axis=0)
+    def layer_fraction(self, p: Params) -> FloatArray:
+        if not self.cpu:
+            return np.full(self.fraction0.shape, p.matrix_fraction)
+        return np.where(self.vector_fma, p.cpu_vector_fraction, p.cpu_matrix_fraction)
+
+    def latency_s(self, p: Params, *, overlapped: bool = False) -> FloatArray:
+        """Device time of one call per batch size of the grid (throttled to TDP), the input copy not included.
+        With ``overlapped``: calls in flight side by side, the time per call is max(sum compute, sum memory)."""
+        matrix = self.matrix_s * (self.fraction0 / self.layer_fraction(p))[:, None]
+        memory = self.memory_s * (self.memory_fraction0 / p.memory_bandwidth_fraction)
+        compute = np.maximum(matrix, self.vector_s)
+        if overlapped:
+            t = np.maximum(compute.sum(axis=0), memory.sum(axis=0))
+        else:
+            t = np.maximum(compute, memory).sum(axis=0)
         t = t + self.overhead_s
         if math.isfinite(self.tdp_w) and self.tdp_w > self.static_w:
             t = np.maximum(t, self.e_dyn_j / (self.tdp_w - self.static_w))
         return np.asarray(t, dtype=float)
+
+    def query_s(self, p: Params) -> FloatArray:
+        """Latency of one call on its own: the input copy over the host link, then the device time."""
+        return np.asarray(self.latency_s(p) + self.copy_s, dtype=float)
+
+    def pipelined_s(self, p: Params) -> FloatArray:
+        """Time per call under load: calls in flight side by side (their compute and DRAM phases overlap) and the
+        next call's input copied while this one computes."""
+        return np.asarray(np.maximum(self.latency_s(p, overlapped=True), self.copy_s), dtype=float)
 
     def frames(self, p: Params) -> float:
         return p.windows_per_volume if self.windowed else 1.0
@@ -112,8 +138,10 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     tdp = float(params.tdp_w)
     e_dyn = call_energy_j(c, params, spec.memory.type, float(node), static, a)
     return RowModel(case=case, batches=b, matrix_s=c.matrix_s, vector_s=c.vector_s, memory_s=c.memory_s,
-                    overhead_s=c.overhead_s.sum(axis=0) + cal.inference_overhead_s, e_dyn_j=e_dyn, static_w=static,
-                    tdp_w=tdp, fraction0=cal.matrix_fraction_for(params.family), cpu=is_cpu_family(params.family),
+                    overhead_s=c.overhead_s.sum(axis=0) + cal.inference_overhead_s,
+                    copy_s=input_copy_s(c.input_bytes_per_frame, b, host_link(params.id, params.family).bytes_per_s),
+                    e_dyn_j=e_dyn, static_w=static, tdp_w=tdp, fraction0=c.fraction, vector_fma=c.vector_fma,
+                    memory_fraction0=cal.memory_bandwidth_fraction, cpu=is_cpu_family(params.family),
                     windowed=case.model == WINDOWED)
 
 
@@ -141,7 +169,8 @@ def _at(row: RowModel, values: FloatArray, batch: float) -> float:
 def predict_row(row: RowModel, p: Params) -> tuple[float, dict[str, float]]:
     """The row's metric in its unit, and the operating point behind it (batch, latency, rate)."""
     c = row.case
-    t = row.latency_s(p)
+    t = row.pipelined_s(p)  # throughput scenarios: input copies overlap the previous call's compute
+    tq = row.query_s(p)  # latency scenarios: one query's copy, then its compute
     n = c.num_accelerators
     frames = row.frames(p)
     info: dict[str, float] = {}
@@ -166,23 +195,23 @@ def predict_row(row: RowModel, p: Params) -> tuple[float, dict[str, float]]:
             return float(en.wall_power_w(n * board, n, load_assumptions())), info
         return n * per_chip / frames, info
     if c.metric == "fps":
-        return 1.0 / _single_stream_s(row, t, frames), info
+        return 1.0 / _single_stream_s(row, tq, frames), info
     if c.scenario == "constant_stream":
-        t1 = _single_stream_s(row, t, frames)
+        t1 = _single_stream_s(row, tq, frames)
         rate = float(c.stream_rate_per_s or 0.0) / n
         return (t1 * 1e3 if t1 * rate <= 1.0 else math.inf), {"batch": 1.0, "call_s": t1}
     if c.scenario == "multi_stream":
         share = math.ceil(MULTISTREAM_SAMPLES * frames / n)
-        lat = _at(row, t, share)
+        lat = _at(row, tq, share)
         return lat * 1e3, {"batch": float(share), "call_s": lat}
-    lat = _single_stream_s(row, t, frames)
+    lat = _single_stream_s(row, tq, frames)
     return lat * 1e3, {"batch": 1.0, "call_s": lat}
 
 
 def server_latency_ms(row: RowModel, p: Params, rate_total_per_s: float) -> float:
     """p99 latency (greedy batching above) at a total arrival rate: 2 t(b*), b* the smallest batch of the grid
     whose throughput b / t(b) carries the load; inf when no batch up to the maximum does."""
-    t = row.latency_s(p)
+    t = row.pipelined_s(p)
     lam = rate_total_per_s * row.frames(p) / row.case.num_accelerators
     enough = row.batches / t >= lam
     if not np.any(enough):
