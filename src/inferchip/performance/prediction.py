@@ -56,15 +56,17 @@ class Prediction:
         d = self.__dict__
         if name not in ("breakdown", "extra") or "_deferred" not in d:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        fill, *args = d.pop("_deferred")
-        fill(d, *args)
+        fill, *args = d["_deferred"]
+        fill(d, *args)  # (an error here is raised again on the next read)
+        del d["_deferred"]
         return d[name]
 
     def __getstate__(self) -> dict[str, Any]:  # (pickle, copy) the figures, not how to make them
         d = self.__dict__
         if "_deferred" in d:
-            fill, *args = d.pop("_deferred")
+            fill, *args = d["_deferred"]
             fill(d, *args)
+            del d["_deferred"]
         return d
 
     def to_dict(self) -> dict[str, Any]:
