@@ -65,7 +65,8 @@ def host_cpus(notes: str) -> tuple[int, float] | None:
 def host_power_w(sockets: int, cpu_tdp_w: float, switched_accelerators: int, per_accelerator_w: float) -> float:
     """Host power (W, before fans and PSU losses): sockets x (TDP x load share + platform) plus the switch share
     of each accelerator on a scale-up switch."""
-    return sockets * (cpu_tdp_w * HOST_CPU_LOAD_SHARE + PLATFORM_W_PER_SOCKET) + switched_accelerators * per_accelerator_w
+    per_socket_w = cpu_tdp_w * HOST_CPU_LOAD_SHARE + PLATFORM_W_PER_SOCKET
+    return sockets * per_socket_w + switched_accelerators * per_accelerator_w
 
 
 def wall_w(boards_w: float, host_w: float, fan_fraction: float, psu_efficiency: float) -> float:
