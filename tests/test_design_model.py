@@ -15,7 +15,7 @@ from inferchip.cost.design import fit as fit_mod
 from inferchip.cost.design.model import AreaCoefficients, area_parts_mm2, split_dies, tdp_w
 
 A = load_assumptions()
-COEF = AreaCoefficients(k_mac_mm2=1e-3, k_unit_mm2=0.3, eta=1.0, a_fixed_mm2=50.0, k_tdp=1.0)
+COEF = AreaCoefficients(k_mac_mm2=1e-3, k_unit_mm2=0.3, eta=1.0, a_fixed_mm2=50.0, k_act=0.8, leak_w_per_mm2=0.05)
 
 
 def test_area_parts_by_hand_at_7nm():
@@ -26,6 +26,24 @@ def test_area_parts_by_hand_at_7nm():
     assert float(p["sram_mm2"]) == pytest.approx(1.6 * 10 * 8e6 * 0.027e-6)
     assert float(p["phy_mm2"]) == pytest.approx(4 * 12.0)
     assert float(p["io_mm2"]) == pytest.approx(2.0 * 2)
+    assert float(p["fixed_mm2"]) == pytest.approx(50.0)
+    assert float(p["cpu_mm2"]) == 0.0 and float(p["soc_other_mm2"]) == 0.0
+
+
+def test_soc_blocks_by_hand():
+    # 12 CPU cores at 16 nm (the core figure's node: no scaling) and a 30 mm2 GPU/ISP block
+    p = area_parts_mm2(COEF, 2, 9216, "int8", 16.0, 0.0, "lpddr5x", 4, 0.0, 12, 30.0)
+    assert float(p["cpu_mm2"]) == pytest.approx(12 * c.CPU_CORE_MM2.value)
+    assert float(p["soc_other_mm2"]) == pytest.approx(30.0)
+    p7 = area_parts_mm2(COEF, 2, 9216, "int8", 7.0, 0.0, "lpddr5x", 4, 0.0, 12, 30.0)
+    ratio = c.LOGIC_DENSITY_MTR_PER_MM2[16.0].value / c.LOGIC_DENSITY_MTR_PER_MM2[7.0].value
+    assert float(p7["cpu_mm2"]) == pytest.approx(12 * c.CPU_CORE_MM2.value * ratio)
+
+
+def test_host_io_given_overrides_the_design_rule():
+    p = area_parts_mm2(COEF, 100, 1024, "bf16", 7.0, 0.0, "hbm3", 4, 0.0, host_io=0)
+    assert float(p["fixed_mm2"]) == 0.0
+    p = area_parts_mm2(COEF, 100, 1024, "bf16", 7.0, 0.0, "none", 0, 0.0, host_io=1)
     assert float(p["fixed_mm2"]) == pytest.approx(50.0)
 
 
@@ -59,25 +77,44 @@ def test_more_dies_than_allowed_is_infeasible():
 @settings(max_examples=30, deadline=None)
 @given(st.floats(1e13, 5e15), st.floats(1e11, 1e13), st.sampled_from([3.0, 5.0, 7.0]))
 def test_tdp_grows_with_compute_and_bandwidth(peak, bw, node):
-    base = float(tdp_w(COEF, peak, node, "hbm3e", bw, 1e11, A))
-    assert float(tdp_w(COEF, 2 * peak, node, "hbm3e", bw, 1e11, A)) > base
-    assert float(tdp_w(COEF, peak, node, "hbm3e", 2 * bw, 1e11, A)) > base
+    base = float(tdp_w(COEF, peak, node, "hbm3e", bw, 1e11, 500.0, A))
+    assert float(tdp_w(COEF, 2 * peak, node, "hbm3e", bw, 1e11, 500.0, A)) > base
+    assert float(tdp_w(COEF, peak, node, "hbm3e", 2 * bw, 1e11, 500.0, A)) > base
+    assert float(tdp_w(COEF, peak, node, "hbm3e", bw, 1e11, 1000.0, A)) == pytest.approx(base + 0.05 * 500.0)
 
 
-def test_the_fit_ignores_held_out_dies():
+def test_power_is_activity_times_dynamic_plus_leakage_by_hand():
+    from inferchip.cost.design.model import dynamic_w
+
+    dyn = float(dynamic_w(1e15, 5.0, "hbm3", 3e12, 4e11, A))
+    assert float(tdp_w(COEF, 1e15, 5.0, "hbm3", 3e12, 4e11, 800.0, A)) == pytest.approx(0.8 * dyn + 0.05 * 800.0)
+
+
+def test_leave_one_out_never_sees_the_die_it_predicts():
     dies = fit_mod.load_dies()
-    assert sum(d.role == "holdout" for d in dies) >= 6
+    assert len(dies) >= 12 and sum(d.role == "holdout" for d in dies) >= 6
     assert all(d.chip_id for d in dies if d.role == "holdout"), "held-out dies are the catalogue's"
-    before = fit_mod.fit(dies, A)
-    moved = [dataclasses.replace(d, area_mm2=d.area_mm2 * 3.0) if d.role == "holdout" else d for d in dies]
-    assert fit_mod.fit(moved, A) == before
-    fitted_again = fit_mod.fit([dataclasses.replace(d, area_mm2=d.area_mm2 * 1.5) if d.role == "fit" else d
-                                for d in dies], A)
-    assert fitted_again != before
+    area, _ = fit_mod.leave_one_out(dies[:8], A)
+    # tripling one die's published area changes only the others' predictions, never its own
+    moved = [dataclasses.replace(d, area_mm2=d.area_mm2 * 3.0) if i == 0 else d for i, d in enumerate(dies[:8])]
+    area_moved, _ = fit_mod.leave_one_out(moved, A)
+    assert area_moved[0] == pytest.approx(area[0])
+    assert not np.allclose(area_moved[1:], area[1:])
 
 
-def test_accuracy_reports_both_medians():
+def test_the_declared_split_ignores_held_out_dies():
+    dies = fit_mod.load_dies()
+    train = [d for d in dies if d.role == "fit"]
+    before = fit_mod.fit(train, A)
+    assert fit_mod.fit([dataclasses.replace(d, area_mm2=d.area_mm2 * 1.5) for d in train], A) != before
+
+
+def test_accuracy_reports_the_medians():
     r = fit_mod.accuracy(A)
-    assert r["area_holdout_n"] >= 6 and r["tdp_holdout_n"] >= 6
-    hold = [x["area_ape_pct"] for x in r["area_rows"] if x["role"] == "holdout"]
+    assert r["area_holdout_n"] >= 6 and r["tdp_n"] >= 6 and r["n_dies"] >= 12
+    loo = [x["loo_area_ape_pct"] for x in r["area_rows"]]
+    assert r["area_loo_median_ape_pct"] == pytest.approx(float(np.median(loo)))
+    hold = [x["split_area_ape_pct"] for x in r["area_rows"] if x["role"] == "holdout"]
     assert r["area_holdout_median_ape_pct"] == pytest.approx(float(np.median(hold)))
+    for row in r["tdp_rows"]:
+        assert row["sustained_w"] >= row["tdp_w"]

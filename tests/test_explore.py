@@ -139,11 +139,13 @@ def test_search_reaches_99_percent_of_the_exhaustive_hypervolume_with_2_percent(
     ref = np.full(f_all.shape[1], 1.1)
     hv_all = hypervolume((f_all[pareto_mask(f_all)] - lo) / (hi - lo), ref)
     budget = int(0.02 * sp.size)
-    for seed in range(5):  # docs/explore.md reports seeds 0-9 (7 of 10 reach 99%, the lowest 98.6%)
+    share = []
+    for seed in range(10):  # docs/explore.md: 9 of seeds 0-9 reach 99%, the lowest 98.5%
         seen = np.unique(search(sp, budget, seed, ev), axis=0)
         assert len(seen) <= budget
         f = ev(seen)
-        assert hypervolume((f[pareto_mask(f)] - lo) / (hi - lo), ref) >= 0.99 * hv_all, seed
+        share.append(hypervolume((f[pareto_mask(f)] - lo) / (hi - lo), ref) / hv_all)
+    assert sum(s >= 0.99 for s in share) >= 9 and min(share) >= 0.98, share
 
 
 def test_same_seed_same_designs_other_seed_others(suite):
@@ -165,4 +167,4 @@ def test_budget_zero_is_refused(suite):
 
 
 def test_parameters_constant_order():
-    assert len(PARAMETERS) == 11 and set(PARAMETERS) == set(DEFAULTS)
+    assert len(PARAMETERS) == 13 and set(PARAMETERS) == set(DEFAULTS)

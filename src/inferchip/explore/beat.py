@@ -1,11 +1,16 @@
-"""The smallest changes to a chip that make it first on each suite metric against rivals.
+"""The smallest changes to a chip that make it first on each part of the review's claim against rivals.
 
 The target chip's figures are scaled by a grid of changes: matrix throughput (every format)
 x ``c``, memory x ``m`` (more stacks or channels of its type: bandwidth and capacity together),
 scale-up links x ``l``. Every variant and every rival is scored on the suite at once
-(:mod:`inferchip.explore.evaluate`). For each objective the chosen change is the one, among
-those that put the target strictly first, with the smallest total change ``log c + log m +
-log l`` (then the lowest cost). What a change costs in silicon comes from the design model
+(:mod:`inferchip.explore.evaluate`), and on each claim part the explore layer scores
+(:mod:`inferchip.explore.claim_parts`: per chip, per W, $/Mtok from TCO, manufacturing cost by
+far, throughput at the interactive limits). For each part the chosen change is the one, among
+those that put the target strictly first (by the part's margin), with the smallest total change
+``log c + log m + log l`` (then the lowest cost). Each change is also a point on the review's
+claim-boundary map (:mod:`inferchip.review.boundary`: the claimed chip's memory bandwidth, TB/s,
+and its cost as a multiple of its central cost): :meth:`BeatResult.boundary_points`. What a
+change costs in silicon comes from the design model
 (:mod:`inferchip.cost.design.model`): the target is read as a design at its node (matrix
 units of 32 x 32 MACs at its clock, its SRAM, memory units from its bandwidth), and the
 change's extra area, TDP and manufacturing cost are the model's differences, added to the
@@ -21,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from inferchip.errors import InvalidSettingError
+from inferchip.explore.claim_parts import CLAIM_OBJECTIVES, NOT_SCORED, best_rival_index, claim_values, wins
 from inferchip.explore.designs import Chips, catalogue_chips, design_physics
-from inferchip.explore.evaluate import OBJECTIVES, default_suite, evaluate, suite_objectives
+from inferchip.explore.evaluate import default_suite, evaluate
 
 COMPUTE_STEPS = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0)
 MEMORY_STEPS = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0)
@@ -44,6 +50,8 @@ class Change:
     extra_area_mm2: float
     tdp_w: float
     cost_usd: float
+    boundary_x_tb_per_s: float = float("nan")  # the change on the claim-boundary map's axes
+    boundary_y_cost_multiplier: float = float("nan")
     figures: dict[str, float] = field(default_factory=dict)
 
 
@@ -55,11 +63,44 @@ class BeatResult:
     changes: list[Change]
     not_reached: list[str]  # objectives no change in the grid wins
     notes: list[str]
+    not_scored: dict[str, str] = field(default_factory=dict)  # claim parts explore does not score, and why
+    target_bandwidth_tb_per_s: float = float("nan")
+    target_cost_usd: float = float("nan")
+    cost_boundary_multiplier: float | None = None  # lowest_cost_silicon holds at or below this cost multiple
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
 
         return asdict(self)
+
+    def boundary_points(self) -> dict[str, dict[str, float]]:
+        """Each part's minimal change as a point on the claim-boundary map's axes: ``x_tb_per_s``
+        (the target's memory bandwidth after the change) and ``y_cost_multiplier`` (its cost after
+        the change over its cost now); the cost part adds the multiplier at which it holds."""
+        out = {c.objective: {"x_tb_per_s": c.boundary_x_tb_per_s, "y_cost_multiplier": c.boundary_y_cost_multiplier,
+                             "compute_x": c.compute_x, "memory_x": c.memory_x, "link_x": c.link_x}
+               for c in self.changes}
+        if self.cost_boundary_multiplier is not None:
+            out.setdefault("lowest_cost_silicon", {"x_tb_per_s": self.target_bandwidth_tb_per_s,
+                                                   "y_cost_multiplier": self.cost_boundary_multiplier,
+                                                   "compute_x": 1.0, "memory_x": 1.0, "link_x": 1.0})
+        return out
+
+
+def with_beat_points(boundary_map: dict[str, Any], result: BeatResult) -> dict[str, Any]:
+    """A copy of a review boundary map (:func:`inferchip.review.boundary.boundary_map`'s dict) with
+    the beat result's points under ``explore_points`` (keyed like its ``parts``: the part id, and
+    ``part (view)`` for each cost view of a part the map keys per view)."""
+    pts = result.boundary_points()
+    keyed: dict[str, dict[str, float]] = {}
+    for key in boundary_map.get("parts", {}):
+        part = key.split(" (", 1)[0]
+        if part in pts:
+            keyed[key] = pts[part]
+    for part, p in pts.items():
+        if not any(k.split(" (", 1)[0] == part for k in keyed):
+            keyed[part] = p
+    return {**boundary_map, "explore_points": keyed, "explore_target": result.target}
 
 
 def _as_design(target_id: str, compute: np.ndarray, memory: np.ndarray, link: np.ndarray, a: Any) -> dict[str, Any]:
@@ -88,17 +129,27 @@ def _as_design(target_id: str, compute: np.ndarray, memory: np.ndarray, link: np
               "sram_mb": np.full(n, float(cp.sram_bytes) / 1e6), "formats": np.full(n, fmts),
               "memory_type": np.full(n, level), "memory_units": mem_units * memory,
               "link_count": np.ones(n), "link_gb_per_s": float(cp.link_bytes_per_s) / 1e9 * link,
-              "node_nm": np.full(n, float(spec.silicon.node_nm or 5.0)), "chips_per_board": np.full(n, 8)}
+              "node_nm": np.full(n, float(spec.silicon.node_nm or 5.0)), "chips_per_board": np.full(n, 8),
+              "cpu_cores": np.zeros(n), "soc_other_mm2": np.zeros(n)}
     return design_physics(params, a, max_dies=16)
 
 
-def beat(target: str, rivals: list[str], models: list[str] | None = None) -> BeatResult:
+def beat(target: str, rivals: list[str], models: list[str] | None = None,
+         parts: list[str] | None = None) -> BeatResult:
+    """The smallest change per claim part (default: the review claim's parts that explore scores)."""
     from inferchip.catalog.assumptions import load_assumptions
+    from inferchip.review.claim_file import load_claim
 
     if not rivals:
         raise InvalidSettingError("--beat: name at least one chip to beat")
     if target in rivals:
         raise InvalidSettingError(f"--beat: the target {target} is also among the chips to beat")
+    claim_parts = load_claim().parts
+    if parts is None:
+        parts = [p for p in claim_parts if p in CLAIM_OBJECTIVES]
+    bad = [p for p in parts if p not in CLAIM_OBJECTIVES]
+    if bad:
+        raise InvalidSettingError(f"--parts: {bad} not scored by explore; allowed: {', '.join(CLAIM_OBJECTIVES)}")
     a = load_assumptions()
     suite = default_suite(models)
     real = catalogue_chips([target, *rivals], a, TILE)
@@ -114,6 +165,7 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None) -> Bea
         notes.append(f"{target}: no published TDP; the design model's {base['tdp_w']:.0f} W is used")
     if not np.isfinite(real.cost_usd[0]):
         notes.append(f"{target}: no cost or price; the design model's ${base['cost_usd']:,.0f} is used")
+    real.tdp_w[0], real.cost_usd[0] = tdp0, cost0
     variants = Chips(ids=np.array([f"{target} x{a_:g}/{b:g}/{d:g}" for a_, b, d in grid], dtype=object),
                      peak_bf16=t.peak_bf16 * c, peak_fp8=t.peak_fp8 * c, vector=t.vector * c,
                      memory_bytes_per_s=t.memory_bytes_per_s * m, usable_bytes=t.usable_bytes * m,
@@ -121,25 +173,35 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None) -> Bea
                      tdp_w=tdp0 + (phys["tdp_w"] - base["tdp_w"]),
                      cost_usd=cost0 + (phys["cost_usd"] - base["cost_usd"]),
                      area_mm2=phys["area_mm2"], dies=phys["dies"], feasible=np.ones(len(grid), bool))
-    obj_var = suite_objectives(evaluate(suite, variants))
-    obj_real = suite_objectives(evaluate(suite, real))
+    obj_var = claim_values(suite, evaluate(suite, variants), variants, a, parts)
+    obj_real = claim_values(suite, evaluate(suite, real), real, a, parts)
     baseline = {str(cid): {k: float(v[i]) for k, v in obj_real.items()} for i, cid in enumerate(real.ids)}
     changes, missing = [], []
     size = np.log(c) + np.log(m) + np.log(lk)
-    for name, (_, direction) in OBJECTIVES.items():
+    order = np.lexsort((variants.cost_usd, size))
+    bw0 = float(real.memory_bytes_per_s[0]) / 1e12
+    cost_boundary = None
+    for name in parts:
         rv = obj_real[name][1:]
-        best_i = int(np.argmax(rv) if direction == "max" else np.argmin(rv))
-        wins = obj_var[name] > rv[best_i] if direction == "max" else obj_var[name] < rv[best_i]
-        if not wins.any():
+        if not np.any(np.isfinite(rv)):
+            missing.append(name)
+            notes.append(f"{name}: no rival has a figure")
+            continue
+        best_i = best_rival_index(name, rv)
+        if name == "lowest_cost_silicon":
+            cost_boundary = float(rv[best_i]) / CLAIM_OBJECTIVES[name].margin / cost0
+        won = wins(name, obj_var[name], float(rv[best_i]))
+        if not won.any():
             missing.append(name)
             continue
-        order = np.lexsort((variants.cost_usd, size))
-        k = int(order[np.flatnonzero(wins[order])[0]])
+        k = int(order[np.flatnonzero(won[order])[0]])
         changes.append(Change(name, float(c[k]), float(m[k]), float(lk[k]), float(obj_var[name][k]),
                               rivals[best_i], float(rv[best_i]), float(phys["area_mm2"][k] - base["area_mm2"]),
                               float(variants.tdp_w[k]), float(variants.cost_usd[k]),
+                              float(variants.memory_bytes_per_s[k]) / 1e12, float(variants.cost_usd[k]) / cost0,
                               {"peak_bf16_tflops": float(variants.peak_bf16[k]) / 1e12,
                                "memory_tb_per_s": float(variants.memory_bytes_per_s[k]) / 1e12,
                                "usable_memory_gb": float(variants.usable_bytes[k]) / 1e9,
                                "link_gb_per_s": float(variants.link_bytes_per_s[k]) / 1e9}))
-    return BeatResult(target, list(rivals), baseline, changes, missing, notes)
+    not_scored = {p: NOT_SCORED[p] for p in claim_parts if p in NOT_SCORED}
+    return BeatResult(target, list(rivals), baseline, changes, missing, notes, not_scored, bw0, cost0, cost_boundary)

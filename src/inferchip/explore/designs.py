@@ -68,12 +68,14 @@ def design_physics(params: dict[str, np.ndarray], a: Assumptions, max_dies: int)
     gib = c.memory_unit(mtype, "gib") * mu
     link = params["link_count"].astype(float) * params["link_gb_per_s"].astype(float) * 1e9
     node = params["node_nm"].astype(float)
-    parts = dm.area_parts_mm2(coef, units, macs_per_unit, fmts, node, params["sram_mb"], mtype, mu, link)
+    parts = dm.area_parts_mm2(coef, units, macs_per_unit, fmts, node, params["sram_mb"], mtype, mu, link,
+                              params["cpu_cores"].astype(float), params["soc_other_mm2"].astype(float))
     area = np.sum(np.stack(list(parts.values())), axis=0)
     dies, per_die, ok = dm.split_dies(area, max_dies)
     per_die_cost_area = np.where(ok, per_die, np.minimum(per_die, c.RETICLE_MM2.value))
     cost = dm.cost_parts_usd(dies, per_die_cost_area, node, mtype, gib, a)
-    tdp = dm.tdp_w(coef, p_bf16, node, mtype, bw, link, a)
+    tdp = dm.tdp_w(coef, p_bf16, node, mtype, bw, link, area * np.where(dies > 1, 1.0 + c.D2D_AREA_FRACTION.value, 1.0),
+                   a)
     out = {"peak_bf16": p_bf16, "peak_fp8": np.where(has_fp8, 2.0 * p_bf16, 0.0),
            "vector": p_bf16 * c.VECTOR_FRACTION_OF_BF16.value, "memory_bytes_per_s": bw,
            "usable_bytes": np.maximum(gib * GIB - RUNTIME_RESERVE_BYTES, 0.0), "link_bytes_per_s": link,

@@ -7,6 +7,13 @@ For each chip and model every tensor-parallel size up to the chip's board (power
 ``predict``'s max-throughput search does (on a fixed concurrency grid, without its last
 "largest batch that fits" point). Throughput per watt is per watt of TDP; per dollar, per
 dollar of manufacturing cost (or price where a real chip has no cost model).
+
+The default suite also holds the driving workload (:mod:`inferchip.explore.driving`: BEVFormer-tiny
+on an 8-camera rig at 36 fps; the model id :data:`DRIVING` in a ``--models`` list adds it to another
+suite). Its column carries ``frame_latency_s`` (p99 frame latency, also in ``latency_s``),
+``frames_per_j`` and ``meets_slo`` (within the frame deadline); the token metrics are NaN there,
+and the frame metrics NaN in the language workloads' columns. Designs only: a catalogue chip has no
+SRAM, node and memory type in :class:`~inferchip.explore.designs.Chips`, so its driving column is NaN.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from inferchip.explore.designs import Chips
+from inferchip.explore.driving import DrivingWorkload, drive_metrics
 from inferchip.explore.tables import KINDS, WorkloadTable, build_table, kind_time_s
 from inferchip.mapping.memory_fit import Formats
 from inferchip.spec.calibration import Calibration
@@ -23,11 +31,16 @@ from inferchip.spec.model import ModelSpec
 
 MAX_TP = 8
 METRICS = ("tokens_per_s_per_chip", "tokens_per_s_per_w", "tokens_per_s_per_usd", "tpot_s", "ttft_s",
-           "latency_s", "batch", "tp", "fits", "meets_slo")
+           "latency_s", "batch", "tp", "fits", "meets_slo", "frame_latency_s", "frames_per_j")
 # Suite objectives: name -> (metric, direction); each is a geometric mean over the suite's workloads.
 OBJECTIVES = {"throughput_per_chip": ("tokens_per_s_per_chip", "max"),
               "throughput_per_w": ("tokens_per_s_per_w", "max"),
               "throughput_per_usd": ("tokens_per_s_per_usd", "max"), "latency": ("latency_s", "min")}
+# ... and, when the suite holds the driving workload, camera frames per joule on its rig (0 if it misses)
+DRIVING_OBJECTIVES = {"driving_frames_per_j": ("frames_per_j", "max")}
+ALL_OBJECTIVES = {**OBJECTIVES, **DRIVING_OBJECTIVES}
+DRIVING = "drive"  # the driving workload's id in a list of models
+DRIVING_CHUNK = 1024  # designs per driving evaluation (its arrays are layers x designs: kept in cache)
 ZERO_FLOOR = 1e-6  # a workload a design cannot serve counts as this in a geometric mean of throughputs
 NO_LATENCY_S = 1e3  # ... and as this in one of latencies
 
@@ -42,12 +55,14 @@ class Suite:
     formats: Formats
     calibration: Calibration
     tables: dict[tuple[str, int, int], WorkloadTable] = field(default_factory=dict)
+    driving: DrivingWorkload | None = None
     links: np.ndarray = field(default_factory=lambda: np.zeros(0))
     tiles: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
 
     @property
     def workload_ids(self) -> list[str]:
-        return [f"{m.id}|{s}" for m in self.models for s, _, _ in self.slos]
+        ids = [f"{m.id}|{s}" for m in self.models for s, _, _ in self.slos]
+        return ids + ([self.driving.workload_id] if self.driving is not None else [])
 
     def prepare(self, tiles: np.ndarray, links: np.ndarray) -> None:
         """Build the tables the chips need (new tiles or link bandwidths rebuild what lacks them)."""
@@ -64,21 +79,24 @@ class Suite:
 
 
 def default_suite(models: list[str] | None = None) -> Suite:
-    """The review's models (``DEFAULT_MODELS``), both service levels, fp8 weights and KV."""
+    """The review's models (``DEFAULT_MODELS``), both service levels, fp8 weights and KV, and the
+    driving rig; a ``models`` list names its models, with :data:`DRIVING` for the rig."""
     from inferchip.catalog.calibration_file import load_calibration
     from inferchip.catalog.models import load_model
     from inferchip.performance.setting import resolve_formats
     from inferchip.review.inputs import DEFAULT_MODELS, SERVICE_LEVELS, service_level
     from inferchip.workload.params import total_params
 
-    specs = [load_model(m) for m in (models or list(DEFAULT_MODELS))]
+    names = list(models) if models else [*DEFAULT_MODELS, DRIVING]
+    driving = DrivingWorkload() if DRIVING in names else None
+    specs = [load_model(m) for m in names if m != DRIVING]
     limits = {}
     for m in specs:
         for s in SERVICE_LEVELS:
             lv = service_level(s, float(total_params(m)))
             limits[(m.id, s)] = (lv.max_ttft_s, lv.max_tpot_s)
     return Suite(specs, [(s, None, None) for s in SERVICE_LEVELS], limits, resolve_formats("fp8", None, None),
-                 load_calibration(None))
+                 load_calibration(None), driving=driving)
 
 
 def _tps(m: ModelSpec) -> list[int]:
@@ -119,11 +137,34 @@ def evaluate(suite: Suite, ch: Chips) -> dict[str, np.ndarray]:
     out = {k: v[inverse.reshape(-1)] for k, v in perf.items()}
     out["tokens_per_s_per_w"] = out["tokens_per_s_per_chip"] / ch.tdp_w[:, None]
     out["tokens_per_s_per_usd"] = out["tokens_per_s_per_chip"] / ch.cost_usd[:, None]
+    for k in ("frame_latency_s", "frames_per_j"):
+        out[k] = np.full(out["tokens_per_s_per_chip"].shape, np.nan)
+    if suite.driving is not None:
+        col = _driving_column(suite.driving, ch)
+        out = {k: np.concatenate([v, col[k][:, None]], axis=1) for k, v in out.items()}
     return out
 
 
+def _driving_column(w: DrivingWorkload, ch: Chips) -> dict[str, np.ndarray]:
+    """Every metric of the driving workload's column (NaN where it does not apply, or for a chip
+    without design parameters)."""
+    n = len(ch)
+    col = {k: np.full(n, np.nan) for k in METRICS}
+    if "node_nm" not in ch.params:
+        return col
+    lat, fpj, ok = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool)
+    for s in range(0, n, DRIVING_CHUNK):
+        sub = ch.take(slice(s, s + DRIVING_CHUNK))
+        m = drive_metrics(w, sub, sub.params["node_nm"].astype(float), sub.params["memory_type"].astype(str))
+        lat[s:s + DRIVING_CHUNK], fpj[s:s + DRIVING_CHUNK] = m["frame_latency_s"], m["frames_per_j"]
+        ok[s:s + DRIVING_CHUNK] = m["meets_deadline"]
+    col.update(frame_latency_s=lat, latency_s=lat, frames_per_j=fpj, meets_slo=ok.astype(float),
+               fits=ch.feasible.astype(float), batch=np.ones(n), tp=np.ones(n))
+    return col
+
+
 def _performance(suite: Suite, ch: Chips) -> dict[str, np.ndarray]:
-    n, w = len(ch), len(suite.workload_ids)
+    n, w = len(ch), len(suite.models) * len(suite.slos)  # the language workloads (driving: evaluate)
     out = {k: np.zeros((n, w)) for k in METRICS}
     out["latency_s"][:] = np.inf
     cal = suite.calibration
@@ -190,12 +231,29 @@ def _performance(suite: Suite, ch: Chips) -> dict[str, np.ndarray]:
     return out
 
 
+def driving_columns(metrics: dict[str, np.ndarray]) -> np.ndarray:
+    """Which workload columns are the driving workload's (bool per column): those without a token
+    figure for any chip (a language workload's column holds 0 tokens/s where a chip cannot serve it)."""
+    t = metrics["tokens_per_s_per_chip"]
+    if t.shape[0] == 0:
+        return np.zeros(t.shape[1], bool)
+    return np.asarray(np.all(np.isnan(t), axis=0))
+
+
 def suite_objectives(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Geometric means over the workloads (a workload not served counts as :data:`ZERO_FLOOR` /
-    :data:`NO_LATENCY_S`), one value per chip per objective of :data:`OBJECTIVES`."""
+    """Geometric means over the language workloads (a workload not served counts as
+    :data:`ZERO_FLOOR` / :data:`NO_LATENCY_S`), one value per chip per objective of :data:`OBJECTIVES`;
+    with a driving column, also :data:`DRIVING_OBJECTIVES` (frames per joule, 0 when it misses the
+    deadline, floored like a throughput)."""
+    drive = driving_columns(metrics)
     out = {}
     for name, (metric, direction) in OBJECTIVES.items():
-        v = np.nan_to_num(metrics[metric], nan=0.0, posinf=NO_LATENCY_S)
+        v = np.nan_to_num(metrics[metric][:, ~drive], nan=0.0, posinf=NO_LATENCY_S)
         v = np.maximum(v, ZERO_FLOOR) if direction == "max" else np.minimum(v, NO_LATENCY_S)
         out[name] = np.exp(np.mean(np.log(v), axis=1))
+    if drive.any():
+        for name, (metric, _) in DRIVING_OBJECTIVES.items():
+            v = metrics[metric][:, drive]
+            out[name] = np.where(np.all(np.isnan(v), axis=1), np.nan,
+                                 np.exp(np.mean(np.log(np.maximum(np.nan_to_num(v, nan=0.0), ZERO_FLOOR)), axis=1)))
     return out

@@ -3,7 +3,7 @@
 NSGA-II (pymoo) runs on the designs' index vectors as integers: simulated binary crossover
 and polynomial mutation with rounding, duplicates eliminated, its first population a Latin
 hypercube sample (scipy's ``qmc.LatinHypercube``). Objectives (all minimised) are the suite
-objectives of :data:`inferchip.explore.evaluate.OBJECTIVES` in log form. The search reads
+objectives of :data:`inferchip.explore.evaluate.ALL_OBJECTIVES` the suite has, in log form. The search reads
 nothing but the objective values and its seed, so the same seed gives the same designs
 whatever runs the evaluations.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from inferchip.errors import InvalidSettingError
-from inferchip.explore.evaluate import OBJECTIVES
+from inferchip.explore.evaluate import ALL_OBJECTIVES
 from inferchip.spec.design_space import DesignSpace
 
 Evaluator = Callable[[np.ndarray], np.ndarray]  # index vectors (n x params) -> objectives (n x k), minimised
@@ -31,7 +31,9 @@ def check_budget(budget: int) -> None:
 def to_minimise(obj: dict[str, np.ndarray]) -> np.ndarray:
     """Suite objectives -> a (n x k) matrix to minimise: -log of what is maximised, log of what is not."""
     cols = []
-    for name, (_, direction) in OBJECTIVES.items():
+    for name, (_, direction) in ALL_OBJECTIVES.items():
+        if name not in obj:
+            continue
         v = np.log(np.asarray(obj[name], float))
         cols.append(-v if direction == "max" else v)
     return np.stack(cols, axis=1)
@@ -116,10 +118,12 @@ def nsga2(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator, pop_s
 
     check_budget(budget)
     hi = np.array(space.shape, dtype=float) - 1.0
-    pop = pop_size or int(min(200, max(MIN_POP, budget // 20)))
+    pop = pop_size or int(min(200, max(MIN_POP, budget // 15)))
     pop = min(pop, budget)
     seen: list[np.ndarray] = []
     distinct: set[bytes] = set()
+    start = lhs(space, pop, seed)
+    n_obj = evaluate(start[:1]).shape[1]  # the suite's objectives (the driving one where it has the rig)
 
     class _Budget(Termination):  # type: ignore[misc]
         def _update(self, algorithm: object) -> float:
@@ -128,7 +132,7 @@ def nsga2(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator, pop_s
 
     class _Problem(Problem):  # type: ignore[misc]
         def __init__(self) -> None:
-            super().__init__(n_var=len(hi), n_obj=len(OBJECTIVES), xl=np.zeros(len(hi)), xu=hi, vtype=int)
+            super().__init__(n_var=len(hi), n_obj=n_obj, xl=np.zeros(len(hi)), xu=hi, vtype=int)
 
         def _evaluate(self, x: np.ndarray, out: dict, *args: object, **kwargs: object) -> None:
             idx = np.clip(np.rint(x), 0, hi).astype(np.int64)
@@ -136,7 +140,7 @@ def nsga2(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator, pop_s
             distinct.update(row.tobytes() for row in idx)
             out["F"] = evaluate(idx)
 
-    algo = NSGA2(pop_size=pop, sampling=lhs(space, pop, seed).astype(float),
+    algo = NSGA2(pop_size=pop, sampling=start.astype(float),
                  crossover=SBX(prob=0.9, eta=CROSSOVER_ETA, vtype=float, repair=RoundingRepair()),
                  mutation=PM(eta=MUTATION_ETA, vtype=float, repair=RoundingRepair()), eliminate_duplicates=True)
     minimize(_Problem(), algo, _Budget(), seed=seed, verbose=False)

@@ -32,11 +32,13 @@ def explore_cmd(
     target: str | None = typer.Option(None, "--target", help="A catalogue chip to change until it is first."),
     beat: str | None = typer.Option(None, "--beat", help="Comma-separated catalogue chips the target must beat."),
     page: bool = typer.Option(True, "--page/--no-page", help="Write explore.html (with the catalogue's chips)."),
+    boundary_map: Path | None = typer.Option(None, "--boundary-map", help="With --target: a review's data JSON "
+                                             "(or its boundary_map) to draw the changes on (beat.html)."),
 ) -> None:
     """Design-space exploration (see docs/explore.md)."""
     model_ids = _ids(models)
     if target is not None or beat is not None:
-        _beat(target, _ids(beat) or [], model_ids, out)
+        _beat(target, _ids(beat) or [], model_ids, out, boundary_map)
         return
     if space is None or out is None:
         raise InvalidSettingError("explore: give a space file and --out DIR (or --target and --beat)")
@@ -88,15 +90,33 @@ def _search(space_path: Path, out: Path, budget: int, seed: int, workers: int | 
         console().print(f"Pareto page: {path}")
 
 
-def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: Path | None) -> None:
+def _read_boundary_map(path: Path) -> dict[str, object]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidSettingError(f"--boundary-map: cannot read {path} ({exc.strerror or exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise InvalidSettingError(f"--boundary-map: {path} is not JSON ({exc})") from exc
+    bmap = raw.get("boundary_map", raw) if isinstance(raw, dict) else None
+    if not isinstance(bmap, dict) or not {"x_tb_per_s", "y_cost_multiplier", "parts"} <= set(bmap):
+        raise InvalidSettingError(f"--boundary-map: {path} holds no boundary map (keys x_tb_per_s, "
+                                  "y_cost_multiplier, parts; a review's data JSON has it under boundary_map)")
+    return bmap
+
+
+def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: Path | None,
+          boundary_map: Path | None = None) -> None:
     from inferchip.atomic_io import write_text
-    from inferchip.explore.beat import beat
+    from inferchip.explore.beat import beat, with_beat_points
 
     if target is None:
         raise InvalidSettingError("--beat: needs --target (the chip to change)")
+    bmap = _read_boundary_map(boundary_map) if boundary_map is not None else None
+    if bmap is not None and out is None:
+        raise InvalidSettingError("--boundary-map: give --out DIR to write beat.html and boundary_map.json")
     res = beat(target, rivals, models)
     t = Table(title=f"smallest changes that make {target} first against {', '.join(rivals)}", title_justify="left")
-    for col in ("objective", "compute x", "memory x", "links x", "target after", "best rival", "rival",
+    for col in ("claim part", "compute x", "memory x", "links x", "target after", "best rival", "rival",
                 "extra area mm2", "TDP W", "cost $"):
         t.add_column(col, justify="left" if col in ("objective", "best rival") else "right")
     for c in res.changes:
@@ -106,9 +126,18 @@ def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: 
     console().print(t)
     for name in res.not_reached:
         console().print(f"{name}: no change up to x8 compute, x8 memory and x8 links makes {target} first")
+    for k, why in res.not_scored.items():
+        console().print(f"{k}: not scored by explore ({why})")
     for n in res.notes:
         console().print(f"note: {n}")
     if out is not None:
+        from inferchip.interfaces.report.explore_page import write_beat_page
+
         out.mkdir(parents=True, exist_ok=True)
-        write_text(out / "beat.json", json.dumps(res.to_dict(), indent=1))
+        write_text(out / "beat.json", json.dumps({**res.to_dict(), "boundary_points": res.boundary_points()},
+                                                 indent=1))
         console().print(f"written: {out / 'beat.json'}")
+        if bmap is not None:
+            write_text(out / "boundary_map.json", json.dumps(with_beat_points(bmap, res), indent=1))
+            console().print(f"written: {out / 'boundary_map.json'}")
+        console().print(f"written: {write_beat_page(out, res, bmap)}")

@@ -63,6 +63,7 @@ class Pool:
     replicas: int
     name: str = ""
     step_timer: StepTimer | None = None
+    replica_factory: Callable[..., Replica] | None = None  # called as Replica is; None: Replica
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,8 @@ def run_pools(pools: list[Pool], link: KVLink | None, arrivals_spec: Any, *, dur
     for pool, cfg, timer in zip(pools, cfgs, timers, strict=True):
         start = sum(len(g) for g in groups)
         kv_capacity = int(pool.model.kv_capacity_tokens)
-        groups.append([Replica(start + i, timer, cfg, kv_capacity, table) for i in range(int(pool.replicas))])
+        make = pool.replica_factory or Replica
+        groups.append([make(start + i, timer, cfg, kv_capacity, table) for i in range(int(pool.replicas))])
     first_cfg, first_blocks = cfgs[0], groups[0][0].pool.total_blocks
     last_cfg, last_blocks = cfgs[-1], groups[-1][0].pool.total_blocks
 

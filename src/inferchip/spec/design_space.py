@@ -11,7 +11,9 @@ The space file is YAML::
 
 A parameter the file does not name takes its default (:data:`DEFAULTS`, one value). Units are
 in the names: ``_ghz``, ``_mb`` (1e6 bytes), ``_gb_per_s`` (1e9 B/s per direction), ``_nm``.
-``memory_units`` counts HBM stacks, or 32-bit channels of GDDR/LPDDR memory. Unknown
+``memory_units`` counts HBM stacks, or 32-bit channels of GDDR/LPDDR memory. SoC blocks make a
+driving SoC expressible: ``cpu_cores`` (Cortex-A72-class cores, area per node from the design
+model) and ``soc_other_mm2`` (GPU, ISP, video blocks, mm2 at the design's node). Unknown
 parameters, empty lists, ranges with ``low > high`` and values outside :data:`LIMITS` are
 refused, naming the file, the field and what is allowed.
 """
@@ -32,22 +34,22 @@ from inferchip.errors import SpecError
 FORMAT_SETS = ("bf16", "bf16+fp8", "bf16+fp8+fp4")
 MEMORY_TYPES = ("hbm3e", "hbm3", "hbm2e", "gddr6", "lpddr5x")
 NUMERIC = ("matrix_units", "matrix_unit_dim", "clock_ghz", "sram_mb", "memory_units", "link_count",
-           "link_gb_per_s", "node_nm", "chips_per_board")
+           "link_gb_per_s", "node_nm", "chips_per_board", "cpu_cores", "soc_other_mm2")
 CATEGORICAL = {"formats": FORMAT_SETS, "memory_type": MEMORY_TYPES}
 PARAMETERS = (*NUMERIC[:4], "formats", "memory_type", *NUMERIC[4:])
-INTEGER = {"matrix_units", "matrix_unit_dim", "memory_units", "link_count", "chips_per_board"}
+INTEGER = {"matrix_units", "matrix_unit_dim", "memory_units", "link_count", "chips_per_board", "cpu_cores"}
 # Physical limits of one value (inclusive): beyond them a design is not a chip.
 LIMITS: dict[str, tuple[float, float]] = {
     "matrix_units": (1, 65536), "matrix_unit_dim": (4, 1024), "clock_ghz": (0.1, 5.0), "sram_mb": (0, 100000),
     "memory_units": (0, 64), "link_count": (0, 256), "link_gb_per_s": (0, 2000), "node_nm": (2, 28),
-    "chips_per_board": (1, 72),
+    "chips_per_board": (1, 72), "cpu_cores": (0, 256), "soc_other_mm2": (0, 800),
 }
 # Defaults of a parameter the file leaves out: an H100-like part (inferchip choice: 256 units of 32 x 32
 # MACs at 1.8 GHz = 944 TFLOP/s bf16, near the H100 SXM's 989; 5 HBM3 stacks, 18 x 25 GB/s links).
 DEFAULTS: dict[str, Any] = {
     "matrix_units": 256, "matrix_unit_dim": 32, "clock_ghz": 1.8, "sram_mb": 80.0, "formats": "bf16+fp8",
     "memory_type": "hbm3", "memory_units": 5, "link_count": 18, "link_gb_per_s": 25.0, "node_nm": 5.0,
-    "chips_per_board": 8,
+    "chips_per_board": 8, "cpu_cores": 0, "soc_other_mm2": 0.0,
 }
 
 

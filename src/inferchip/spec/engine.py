@@ -27,6 +27,20 @@ class KernelEfficiency(BaseModel):
     link: float = Field(1.0, gt=0.2, le=2.0, description="x link_bandwidth_fraction")
 
 
+class RecvInterval(BaseModel):
+    """From ``min_concurrency`` clients on, the scheduler looks at its request queue only every
+    ``steps`` decode-only iterations (SGLang ``--scheduler-recv-interval``, or
+    ``--num-continuous-decode-steps``); a step with prefill work counts as the whole interval (the
+    next iteration polls), an idle engine polls at once. ``accelerator``: a fragment of the chip id
+    the launch recipe is for (empty: every chip)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    accelerator: str = Field("", pattern=r"^[a-z0-9_-]*$")
+    min_concurrency: int = Field(1, ge=1, le=1_000_000)
+    steps: int = Field(ge=1, le=1000)
+
+
 class EngineSpec(BaseModel):
     """One serving engine (see module doc). Times in seconds."""
 
@@ -42,10 +56,25 @@ class EngineSpec(BaseModel):
     graph_batch_step: int = Field(8, ge=1, le=1024, description="Decode batches are padded to a multiple of this.")
     graph_max_batch: int = Field(512, ge=1, le=65536, description="Largest captured decode batch (no padding above).")
     kernel_efficiency: KernelEfficiency = Field(default_factory=KernelEfficiency)
+    recv_interval: tuple[RecvInterval, ...] = Field(
+        (), description="Decode iterations between request-queue polls, by benchmark concurrency (none: every step).")
     mtp_draft_tokens: int = Field(1, ge=1, le=8, description="Draft tokens per step under MTP speculative decoding.")
     mtp_acceptance: float = Field(0.85, gt=0, lt=1, description="Acceptance rate of each MTP draft token.")
     sources: tuple[str, ...] = ()
     fitted_on: str | None = None
+
+    def recv_interval_steps(self, concurrency: int, accelerator: str = "") -> int:
+        """Decode-only iterations between the scheduler's polls of its request queue at
+        ``concurrency`` clients on ``accelerator``: of the entries for that chip (or for every chip
+        where none names it), the one with the largest ``min_concurrency`` not above it (1 if none)."""
+        chip = accelerator.lower()
+        named = [r for r in self.recv_interval if r.accelerator and r.accelerator in chip]
+        entries = named or [r for r in self.recv_interval if not r.accelerator]
+        steps = 1
+        for r in sorted(entries, key=lambda r: r.min_concurrency):
+            if concurrency >= r.min_concurrency:
+                steps = r.steps
+        return steps
 
     def padded_batch(self, seqs: int) -> int:
         """Decode batch the CUDA graph runs for ``seqs`` sequences (next bucket; unpadded above the largest)."""

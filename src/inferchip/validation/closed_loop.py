@@ -210,13 +210,17 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                     f"{eng.id}: max_num_seqs {dec.config().max_num_seqs}, chunk {dec.config().max_num_batched_tokens}"
                     f" tokens, {eng.step_overhead_s * 1e3:.3g} ms host time per step, "
                     f"{eng.request_overhead_s * 1e3:.3g} ms per request")
+    recv = eng.recv_interval_steps(c, case.accelerator)
+    if recv > 1:
+        notes.append(f"engine {eng.id} polls its request queue every {recv} decode steps at {c} clients")
     if facts.mtp:
         notes.append(f"MTP: {eng.mtp_draft_tokens} draft token(s) per step, acceptance {eng.mtp_acceptance:g}: "
                      f"{tau:.3g} tokens per decode step")
     if facts.prefill is None:
         fig = closed_loop_run(dec.step, c, inp, out, dec.config(), num_requests=n, seed=SEED,
                               replicas=facts.decode_workers, request_overhead_s=eng.request_overhead_s,
-                              tokens_per_step=tau, step_timer=dec.timer, bench_requests=bench)
+                              tokens_per_step=tau, step_timer=dec.timer, bench_requests=bench,
+                              recv_interval_steps=recv)
         return fig, notes
     pre = replicas["prefill"]
     per_token, bw, lat, which = kv_link(pre, dec, total_chips)
@@ -228,7 +232,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                                  decode_replicas=facts.decode_workers, kv_bytes_per_token=per_token,
                                  link_bytes_per_s=bw, link_latency_s=lat,
                                  request_overhead_s=eng.request_overhead_s, tokens_per_step=tau,
-                                 timers=(pre.timer, dec.timer), bench_requests=bench)
+                                 timers=(pre.timer, dec.timer), bench_requests=bench, recv_interval_steps=recv)
     return fig, notes
 
 

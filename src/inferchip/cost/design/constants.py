@@ -91,6 +91,20 @@ FORMAT_AREA_FACTOR: dict[str, Sourced] = {
 }
 PEAK_MULTIPLIER = {"bf16": 1.0, "fp8": 2.0, "fp4": 4.0}  # dense rate per format over bf16 (B200 datasheet ratios)
 VECTOR_FRACTION_OF_BF16 = Sourced(1.0 / 16.0, "inferchip estimate: H100 SXM fp32 SIMT 67 of 989 TFLOP/s bf16 ~1/15")
+# SoC blocks (for dies that carry their own CPUs, GPU, ISP: driving SoCs). A CPU core is one Arm
+# Cortex-A72-class out-of-order core with its share of a 2-core cluster's 1 MiB L2, measured on a
+# die shot; it scales to other nodes with the logic model's density ratio (as the matrix units do).
+CPU_CORE_MM2 = Sourced(
+    13.68, "WikiChip, MediaTek Helio X20 die (TSMC 20 nm): dual Cortex-A72 + 1 MiB L2 cluster ~27.36 mm2 "
+           "(~9.60 mm2 per core, ~7.50 mm2 per MiB L2) -> 13.68 mm2 per core with its L2 share")
+CPU_CORE_REFERENCE_NODE_NM = Sourced(
+    16.0, "inferchip reading: TSMC 16FF+ kept 20SoC's back-end metal pitches, so its logic density is read as "
+          "20 nm's (WikiChip 16FF+ 28.9 MTr/mm2); the Helio X20 core is scaled from the 16 nm density")
+# Uncore: host interface (PCIe), boot/management controller, chip-level NoC hubs, clocking/test. It is
+# present on a die that carries a host interface; a compute chiplet whose host interface and memory
+# controllers sit on another die (AMD CDNA 3/4 XCD: the IOD carries Infinity Fabric, PCIe and the HBM
+# controllers; Tesla D1: the host attaches through the Dojo Interface Processor, the D1 has only
+# die-edge SerDes) has none. A per-die fact in catalog/design_dies.csv (column ``host_io``).
 RETICLE_MM2 = Sourced(858.0, "ASML EUV/DUV scanner field 26 mm x 33 mm = 858 mm2")
 D2D_AREA_FRACTION = Sourced(0.05, "inferchip estimate: die-to-die interface and duplicated I/O when a design is "
                                   "split into chiplets, ~5% of each die (B200's NV-HBI, MI300 XCD-IOD links)")

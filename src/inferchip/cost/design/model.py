@@ -7,24 +7,30 @@ Area (mm2) of the compute silicon of one package, before any split into chiplets
       + k_sram * sram_mb * 8e6 * bitcell(node) * 1e-6   SRAM macros (k_sram: array overhead over bitcells)
       + phy(memory type) * memory_units              memory PHYs (analog: not scaled with node)
       + serdes * link bandwidth / 100 GB/s           scale-up links
-      + a_fixed * r(node)^eta * [any off-chip I/O]   uncore: host interface, NoC hubs, I/O control
+      + cpu_core * cpu_cores * r16(node)^eta         SoC CPU cores (Cortex-A72-class, die-shot area at 16 nm)
+      + soc_other_mm2                                other SoC blocks (GPU, ISP, video) given at their node
+      + a_fixed * r(node)^eta * host_io              uncore, on a die that carries a host interface
 
 ``units`` counts every matrix unit on the die (enabled or not); ``F_fmt`` the format support
 (:data:`~inferchip.cost.design.constants.FORMAT_AREA_FACTOR`). ``k_mac``, ``k_unit``, ``eta`` and
 ``a_fixed`` are fitted (:mod:`inferchip.cost.design.fit`); ``k_sram`` is
-:data:`~inferchip.cost.design.constants.SRAM_ARRAY_OVERHEAD`. A design whose area exceeds the
-reticle (858 mm2) is split into the fewest equal chiplets that fit, each grown by the
-die-to-die fraction; more dies than ``max_dies`` make the design infeasible.
+:data:`~inferchip.cost.design.constants.SRAM_ARRAY_OVERHEAD`. ``host_io`` (0 or 1) is a floorplan
+fact of the die (see :data:`~inferchip.cost.design.constants.CPU_CORE_MM2`'s neighbours); a design
+that names no value has one where it has memory PHYs or links. A design whose area exceeds the
+reticle (858 mm2) is split into the fewest equal chiplets that fit, each grown by the die-to-die
+fraction; more dies than ``max_dies`` make the design infeasible.
 
-TDP (W): the all-in dynamic energy at full rate, over one minus the static fraction, times a
-fitted scale ``k_tdp``::
+Power at full rate (W): dynamic energy at the rated clock, times an activity factor at rated load,
+plus static leakage per mm2 of silicon::
 
-    TDP = k_tdp * (E_flop(bf16, node) * P_bf16 + E_mem * BW + E_link * link) / (1 - f_static)
+    P_full = k_act * (E_flop(fmt, node) * P_peak + E_mem * BW + E_link * link) + p_leak * A
 
 with the per-FLOP, per-byte and per-bit energies of the assumptions file
-(:mod:`inferchip.cost.energy`). Cost: good dies (:func:`inferchip.cost.silicon.good_die_cost_usd`,
-negative-binomial yield at the node's D0 and wafer price) times the die count, plus memory,
-packaging and test (:mod:`inferchip.cost.silicon`'s tables).
+(:mod:`inferchip.cost.energy`); ``k_act`` and ``p_leak`` are fitted. A board's rated TDP is a
+power-limit choice: at most ``P_full`` (a board may cap below it, as PCIe cards do). Cost: good
+dies (:func:`inferchip.cost.silicon.good_die_cost_usd`, negative-binomial yield at the node's D0
+and wafer price) times the die count, plus memory, packaging and test
+(:mod:`inferchip.cost.silicon`'s tables).
 """
 
 from __future__ import annotations
@@ -51,8 +57,9 @@ class AreaCoefficients:
     k_mac_mm2: float  # mm2 per bf16 MAC at 7 nm
     k_unit_mm2: float  # mm2 per matrix unit at 7 nm (the core around the MACs)
     eta: float  # how much of the node's logic density ratio dies realise (1 = all)
-    a_fixed_mm2: float  # control and uncore at 7 nm
-    k_tdp: float  # TDP over the energy model's full-rate dynamic power / (1 - static)
+    a_fixed_mm2: float  # uncore (host interface, management, NoC hubs) at 7 nm
+    k_act: float = 1.0  # activity at rated load: dynamic power over the energy model's full-rate figure
+    leak_w_per_mm2: float = 0.0  # static leakage per mm2 of silicon, W
 
 
 def logic_scale(node_nm: npt.ArrayLike, eta: float) -> F64:
@@ -73,12 +80,16 @@ def format_factor(formats: npt.ArrayLike) -> F64:
 def area_parts_mm2(coef: AreaCoefficients, units: npt.ArrayLike, macs_per_unit: npt.ArrayLike,
                    formats: npt.ArrayLike, node_nm: npt.ArrayLike, sram_mb: npt.ArrayLike,
                    memory_type: npt.ArrayLike, memory_units: npt.ArrayLike,
-                   link_bytes_per_s: npt.ArrayLike) -> dict[str, F64]:
+                   link_bytes_per_s: npt.ArrayLike, cpu_cores: npt.ArrayLike = 0.0,
+                   soc_other_mm2: npt.ArrayLike = 0.0, host_io: npt.ArrayLike | None = None) -> dict[str, F64]:
     """Area of each part of the compute silicon, mm2 (see the module docstring)."""
     scale = logic_scale(node_nm, coef.eta)
     u = np.asarray(units, float)
-    # the uncore serves the off-chip interfaces: a compute chiplet with none (an MI300/MI355 XCD) has none
-    has_io = (np.asarray(memory_units, float) > 0) | (np.asarray(link_bytes_per_s, float) > 0)
+    if host_io is None:  # a design: its uncore serves its off-chip interfaces
+        host_io = (np.asarray(memory_units, float) > 0) | (np.asarray(link_bytes_per_s, float) > 0)
+    ref = c.CPU_CORE_REFERENCE_NODE_NM.value
+    density = c.LOGIC_DENSITY_MTR_PER_MM2
+    cpu_scale = (c.by_node(density, ref) / c.by_node(density, node_nm)) ** coef.eta
     return {
         "matrix_mm2": coef.k_mac_mm2 * u * np.asarray(macs_per_unit, float) * format_factor(formats) * scale,
         "unit_mm2": coef.k_unit_mm2 * u * scale,
@@ -86,7 +97,9 @@ def area_parts_mm2(coef: AreaCoefficients, units: npt.ArrayLike, macs_per_unit: 
         * c.by_node(c.SRAM_BITCELL_UM2, node_nm) * 1e-6,
         "phy_mm2": c.memory_unit(memory_type, "phy_mm2") * np.asarray(memory_units, float),
         "io_mm2": c.SERDES_MM2_PER_100GB_S.value * np.asarray(link_bytes_per_s, float) / 100e9,
-        "fixed_mm2": coef.a_fixed_mm2 * scale * has_io,
+        "cpu_mm2": c.CPU_CORE_MM2.value * np.asarray(cpu_cores, float) * cpu_scale,
+        "soc_other_mm2": np.asarray(soc_other_mm2, float) + 0.0 * scale,
+        "fixed_mm2": coef.a_fixed_mm2 * scale * np.asarray(host_io, float),
     }
 
 
@@ -107,10 +120,11 @@ def split_dies(area_mm2: npt.ArrayLike, max_dies: int) -> tuple[F64, F64, npt.ND
     return n, per, n <= max_dies
 
 
-def tdp_w(coef: AreaCoefficients, peak_bf16_flop_per_s: npt.ArrayLike, node_nm: npt.ArrayLike,
-          memory_type: npt.ArrayLike, memory_bytes_per_s: npt.ArrayLike, link_bytes_per_s: npt.ArrayLike,
-          a: Assumptions, matrix_format: str = "bf16") -> F64:
-    """Power at TDP, W (see the module docstring); ``memory_type`` 'none' draws no DRAM power."""
+def dynamic_w(peak_flop_per_s: npt.ArrayLike, node_nm: npt.ArrayLike, memory_type: npt.ArrayLike,
+              memory_bytes_per_s: npt.ArrayLike, link_bytes_per_s: npt.ArrayLike, a: Assumptions,
+              matrix_format: str = "bf16") -> F64:
+    """Energy model's dynamic power at full rate, W: E_flop x peak + E_mem x BW + E_link x link
+    (:mod:`inferchip.cost.energy`); ``memory_type`` 'none' draws no DRAM power."""
     e_flop = np.asarray(en.energy_per_flop_j(matrix_format, np.asarray(node_nm, float), a), float)
     types = np.asarray(memory_type)
     e_mem = np.zeros(types.shape)
@@ -118,9 +132,18 @@ def tdp_w(coef: AreaCoefficients, peak_bf16_flop_per_s: npt.ArrayLike, node_nm: 
         if str(t) != "none":
             e_mem = np.where(types == t, float(en.memory_energy_per_byte_j(str(t), a)), e_mem)
     e_link = float(en.link_energy_j(1.0, a))
-    dyn = (e_flop * np.asarray(peak_bf16_flop_per_s, float) + e_mem * np.asarray(memory_bytes_per_s, float)
-           + e_link * np.asarray(link_bytes_per_s, float))
-    out: F64 = coef.k_tdp * dyn / (1.0 - a.number("energy.static_power_fraction_of_tdp"))
+    out: F64 = (e_flop * np.asarray(peak_flop_per_s, float) + e_mem * np.asarray(memory_bytes_per_s, float)
+                + e_link * np.asarray(link_bytes_per_s, float))
+    return out
+
+
+def tdp_w(coef: AreaCoefficients, peak_flop_per_s: npt.ArrayLike, node_nm: npt.ArrayLike,
+          memory_type: npt.ArrayLike, memory_bytes_per_s: npt.ArrayLike, link_bytes_per_s: npt.ArrayLike,
+          area_mm2: npt.ArrayLike, a: Assumptions, matrix_format: str = "bf16") -> F64:
+    """Power at full rate, W: ``k_act x dynamic + p_leak x area`` (see the module docstring); a
+    design's TDP (a board rated below this caps its clocks, which the model does not do)."""
+    dyn = dynamic_w(peak_flop_per_s, node_nm, memory_type, memory_bytes_per_s, link_bytes_per_s, a, matrix_format)
+    out: F64 = coef.k_act * dyn + coef.leak_w_per_mm2 * np.asarray(area_mm2, float)
     return out
 
 

@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 
 from inferchip.atomic_io import write_text
-from inferchip.explore.evaluate import METRICS, OBJECTIVES, suite_objectives
+from inferchip.explore.evaluate import ALL_OBJECTIVES, METRICS, suite_objectives
 from inferchip.explore.search import pareto_mask, to_minimise
 from inferchip.spec.design_space import CATEGORICAL, PARAMETERS
 
 PAGE_FILE = "explore.html"
 LABELS = {"throughput_per_chip": "output tokens/s per chip", "throughput_per_w": "output tokens/s per W (TDP)",
-          "throughput_per_usd": "output tokens/s per $ of chip cost", "latency": "time per output token at batch 1, s"}
+          "throughput_per_usd": "output tokens/s per $ of chip cost", "latency": "time per output token at batch 1, s",
+          "driving_frames_per_j": "camera frames per J on the 8 x 36 fps rig (0: misses)"}
 REAL_CHIPS = ("nvidia-h100-sxm-80gb", "nvidia-h200-sxm-141gb", "nvidia-b200-180gb", "amd-mi300x", "amd-mi355x",
               "intel-gaudi3", "google-tpu-v6e-trillium", "tesla-ai5")
 
@@ -77,7 +78,8 @@ def build_page(frame: Any, workload_ids: list[str], real: dict[str, dict[str, fl
     front = pareto_mask(to_minimise(obj)) & designs["feasible"].to_numpy(bool)
     hover = np.array(_hover(designs), dtype=object)
     divs = []
-    for k, (xa, ya) in enumerate(combinations(OBJECTIVES, 2)):
+    names = [k for k in ALL_OBJECTIVES if k in obj]
+    for k, (xa, ya) in enumerate(combinations(names, 2)):
         fig = go.Figure()
         # plain lists: the page's data stay readable JSON (plotly would pack numpy arrays as base64)
         fig.add_scattergl(x=obj[xa][~front].tolist(), y=obj[ya][~front].tolist(), mode="markers", name="designs",
@@ -85,9 +87,9 @@ def build_page(frame: Any, workload_ids: list[str], real: dict[str, dict[str, fl
         fig.add_scatter(x=obj[xa][front].tolist(), y=obj[ya][front].tolist(), mode="markers", name="Pareto front",
                         marker={"color": "#d62728", "size": 7}, hovertext=hover[front].tolist(), hoverinfo="text")
         if real:
-            names = list(real)
-            fig.add_scatter(x=[real[n][xa] for n in names], y=[real[n][ya] for n in names], mode="markers+text",
-                            name="catalogue chips", text=names, textposition="top center",
+            chips = list(real)
+            fig.add_scatter(x=[real[n].get(xa, np.nan) for n in chips], y=[real[n].get(ya, np.nan) for n in chips],
+                            mode="markers+text", name="catalogue chips", text=chips, textposition="top center",
                             marker={"color": "black", "symbol": "diamond", "size": 9})
         fig.update_layout(title=f"{LABELS[ya]} vs {LABELS[xa]}", xaxis_title=LABELS[xa], yaxis_title=LABELS[ya],
                           xaxis_type="log", yaxis_type="log", height=480, margin={"t": 50, "l": 60, "r": 20, "b": 50})
@@ -103,7 +105,7 @@ def build_page(frame: Any, workload_ids: list[str], real: dict[str, dict[str, fl
                          "ticktext": cats})
         else:
             dims.append({"label": p, "values": v.to_numpy(float).tolist()})
-    for name in OBJECTIVES:
+    for name in names:
         dims.append({"label": name, "values": obj[name][front].tolist()})
     par = go.Figure(go.Parcoords(dimensions=dims, line={"color": np.log(obj["throughput_per_chip"][front]).tolist(),
                                                        "colorscale": "Viridis"}))
@@ -120,4 +122,69 @@ def write_page(out_dir: str | Path, frame: Any, workload_ids: list[str], real: d
                title: str = "inferchip explore") -> Path:
     path = Path(out_dir) / PAGE_FILE
     write_text(path, build_page(frame, workload_ids, real, title))
+    return path
+
+
+BEAT_PAGE_FILE = "beat.html"
+
+
+def beat_figure(points: dict[str, dict[str, float]], target: str,
+                boundary_map: dict[str, Any] | None = None) -> Any:
+    """The beat result's minimal changes on the claim-boundary map's axes (memory bandwidth TB/s x
+    cost multiple): one marker per claim part; with a review boundary map, each part's grid of
+    where it holds (green) or not (red) as small squares under its point, a menu picking the part."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    parts = list(points)
+    grids = (boundary_map or {}).get("parts", {})
+    keyed = {k.split(" (", 1)[0]: k for k in grids}
+    traces_of: dict[str, list[int]] = {}
+    for p in parts:
+        traces_of[p] = []
+        key = keyed.get(p)
+        if key is not None:
+            xs, ys = boundary_map["x_tb_per_s"], boundary_map["y_cost_multiplier"]  # type: ignore[index]
+            grid = grids[key]
+            cells = [(x, y, bool(grid[i][j])) for i, x in enumerate(xs) for j, y in enumerate(ys)]
+            for holds, colour, name in ((True, "#b9e4c4", "holds"), (False, "#f4d6d4", "does not hold")):
+                sel = [c for c in cells if c[2] is holds]
+                traces_of[p].append(len(fig.data))
+                fig.add_scatter(x=[c[0] for c in sel], y=[c[1] for c in sel], mode="markers",
+                                name=f"{key}: {name}", marker={"symbol": "square", "size": 18, "color": colour})
+        pt = points[p]
+        traces_of[p].append(len(fig.data))
+        fig.add_scatter(x=[pt["x_tb_per_s"]], y=[pt["y_cost_multiplier"]], mode="markers+text", name=p, text=[p],
+                        textposition="top center", marker={"symbol": "star", "size": 14},
+                        hovertext=[f"{p}: compute x{pt['compute_x']:g}, memory x{pt['memory_x']:g}, "
+                                   f"links x{pt['link_x']:g}"], hoverinfo="text")
+    buttons = [{"label": "all parts", "method": "update", "args": [{"visible": [True] * len(fig.data)}]}]
+    for p in parts:
+        vis = [i in traces_of[p] for i in range(len(fig.data))]
+        buttons.append({"label": p, "method": "update", "args": [{"visible": vis}]})
+    fig.update_layout(title=f"{target}: smallest change per claim part, on the claim-boundary map's axes",
+                      xaxis_title="memory bandwidth, TB/s", yaxis_title="cost, multiple of its present figure",
+                      xaxis_type="log", yaxis_type="log", height=520,
+                      updatemenus=[{"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.08}])
+    return fig
+
+
+def write_beat_page(out_dir: str | Path, result: Any, boundary_map: dict[str, Any] | None = None) -> Path:
+    """``DIR/beat.html``: :func:`beat_figure` of a :class:`~inferchip.explore.beat.BeatResult` and its table."""
+    from plotly.io import to_html
+
+    fig = beat_figure(result.boundary_points(), result.target, boundary_map)
+    rows = "".join(f"<tr><td>{html.escape(c.objective)}</td><td>{c.compute_x:g}</td><td>{c.memory_x:g}</td>"
+                   f"<td>{c.link_x:g}</td><td>{html.escape(c.best_rival)}</td><td>{c.extra_area_mm2:,.0f}</td>"
+                   f"<td>{c.tdp_w:,.0f}</td><td>{c.cost_usd:,.0f}</td></tr>" for c in result.changes)
+    missing = "".join(f"<li>{html.escape(n)}: no change in the grid makes it first</li>" for n in result.not_reached)
+    unscored = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in result.not_scored.items())
+    body = (f"<h1>{html.escape(result.target)} against {html.escape(', '.join(result.rivals))}</h1>"
+            "<table border='1'><tr><th>claim part</th><th>compute x</th><th>memory x</th><th>links x</th>"
+            f"<th>best rival</th><th>extra mm2</th><th>TDP W</th><th>cost $</th></tr>{rows}</table>"
+            f"<ul>{missing}{unscored}</ul>"
+            + to_html(fig, include_plotlyjs=True, full_html=False, div_id="beat", config={"displaylogo": False}))
+    path = Path(out_dir) / BEAT_PAGE_FILE
+    write_text(path, f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>beat</title></head><body>{body}"
+                     "</body></html>")
     return path

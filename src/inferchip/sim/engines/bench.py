@@ -5,8 +5,14 @@
 * ``C`` clients; each sends its next request the moment its last one finished, plus the
   engine's per-request host time (HTTP, tokenisation, admission: ``request_overhead_s``,
   which every request also waits before its first token). All clients start at once, as the
-  benchmark's ``inf`` rate does; their lengths are drawn independently, so after the first
-  request they are no longer in step.
+  benchmark's ``inf`` rate does (its warm-up requests finish before the timed run starts);
+  their lengths are drawn independently, so after the first request they are no longer in step.
+* An engine whose scheduler polls its request queue only every ``recv_interval_steps``
+  decode iterations (:mod:`inferchip.sim.engines.polling`) runs as such replicas: a request
+  waits for the next poll before it can be prefilled.
+* Disaggregated (:func:`closed_loop_disagg_run`): the client sees the first token when the decode
+  worker first runs the request (after the KV transfer and any wait for a decode slot), as SGLang
+  PD and Dynamo stream every token from the decode worker.
 * Request lengths uniform in ``[0.8 L, L]`` (whole tokens), input and output independent.
 * The engine admits at most its running-batch cap (``max_num_seqs``, and KV blocks); the rest
   wait in its queue, and that wait is part of TTFT. More clients than the KV cache holds wait
@@ -20,15 +26,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from inferchip.sim.arrivals import ClosedLoopArrivals
+from inferchip.sim.engines.polling import DeliveringDecodeReplica, PollingReplica
 from inferchip.sim.lengths import FixedLength, UniformLength
 from inferchip.sim.metrics import SimResult
 from inferchip.sim.scheduler import SchedulerConfig
-from inferchip.sim.simulate import KVLink, Pool, run_pools, simulate
+from inferchip.sim.simulate import KVLink, Pool, run_pools
 from inferchip.sim.steptime import StepTimer
 
 RANGE_RATIO = 0.8  # benchmark_serving --random-range-ratio: lengths uniform in [0.8 L, L]
@@ -78,14 +86,17 @@ class BenchFigures:
 def closed_loop_run(step_model: Any, concurrency: int, input_tokens: Any, output_tokens: Any,
                     config: SchedulerConfig, *, num_requests: int, seed: int = 0, replicas: int = 1,
                     request_overhead_s: float = 0.0, tokens_per_step: float = 1.0,
-                    step_timer: StepTimer | None = None, bench_requests: int | None = None) -> BenchFigures:
+                    step_timer: StepTimer | None = None, bench_requests: int | None = None,
+                    recv_interval_steps: int = 1) -> BenchFigures:
     """Simulate the benchmark (module doc) on ``replicas`` engine instances. ``output_tokens``
     are engine steps of output (the first token included); with MTP each decode step emits
     ``tokens_per_step`` tokens, so a request of ``s`` steps emits ``1 + (s - 1) tokens_per_step``."""
     spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                               think_time_s=request_overhead_s)
-    res = simulate(step_model, spec, num_requests=num_requests, seed=seed, scheduler_config=config,
-                   replicas=replicas, step_timer=step_timer)
+    pool = Pool(step_model, config, replicas, "", step_timer, _factory(recv_interval_steps))
+    res = run_pools([pool], None, spec, duration_s=None, num_requests=num_requests, seed=seed, slo_ttft_s=None,
+                    slo_tpot_s=None, progress=None, router="least_loaded", exact_step_times=False, max_time_s=None,
+                    max_drain_s=None)
     return bench_figures(res, request_overhead_s, tokens_per_step, bench_requests, concurrency)
 
 
@@ -95,18 +106,24 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
                            kv_bytes_per_token: float, link_bytes_per_s: float, link_latency_s: float,
                            request_overhead_s: float = 0.0, tokens_per_step: float = 1.0,
                            timers: tuple[StepTimer, StepTimer] | None = None,
-                           bench_requests: int | None = None) -> BenchFigures:
+                           bench_requests: int | None = None, recv_interval_steps: int = 1) -> BenchFigures:
     """:func:`closed_loop_run` on a prefill pool and a decode pool joined by a KV link
     (:func:`~inferchip.sim.simulate.run_pools`)."""
     spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                               think_time_s=request_overhead_s)
     t_pre, t_dec = timers if timers is not None else (None, None)
-    pools = [Pool(prefill_model, prefill_config, prefill_replicas, "prefill_", t_pre),
-             Pool(decode_model, decode_config, decode_replicas, "decode_", t_dec)]
+    make = _factory(recv_interval_steps)
+    pools = [Pool(prefill_model, prefill_config, prefill_replicas, "prefill_", t_pre, make),
+             Pool(decode_model, decode_config, decode_replicas, "decode_", t_dec, DeliveringDecodeReplica)]
     res = run_pools(pools, KVLink(kv_bytes_per_token, link_bytes_per_s, link_latency_s), spec, duration_s=None,
                     num_requests=num_requests, seed=seed, slo_ttft_s=None, slo_tpot_s=None, progress=None,
                     router="least_loaded", exact_step_times=False, max_time_s=None, max_drain_s=None)
     return bench_figures(res, request_overhead_s, tokens_per_step, bench_requests, concurrency)
+
+
+def _factory(recv_interval_steps: int) -> Any:
+    """Replicas of an engine polling its queue every ``recv_interval_steps`` decode steps (None: every step)."""
+    return partial(PollingReplica, recv_interval_steps=recv_interval_steps) if recv_interval_steps > 1 else None
 
 
 def bench_figures(res: SimResult, request_overhead_s: float, tokens_per_step: float,

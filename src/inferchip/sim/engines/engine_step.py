@@ -5,7 +5,12 @@ under MTP speculative decoding every decoding sequence verifying its draft token
   sizes): a decode-only step of ``n`` sequences per rank runs the graph of the next captured
   size, 1, 2, 4 and then multiples of ``graph_batch_step`` up to ``graph_max_batch``; the
   padded rows cost GEMM and MoE work but hold no KV cache. Above the largest graph the batch
-  runs unpadded.
+  runs unpadded. A step that also prefills pads its decode rows the same way (vLLM V1's
+  piecewise graphs pad the token count; an eager step is no faster), so a mixed step never
+  costs less than its decodes alone.
+* **Prefill interference**: a mixed step's prefill tokens and decode rows go through the same
+  GEMMs in one pass, plus the prefill's causal attention and the decodes' KV reads (the inner
+  step model), so it lasts at least as long as either part would alone.
 * **MTP** (multi-token prediction as a draft model): each decoding sequence feeds ``1 + k``
   tokens through the model per step (its token and ``k`` drafts to verify) and keeps the
   accepted ones; the step costs ``k`` more tokens per decoding sequence. How many tokens a
@@ -45,11 +50,8 @@ class EngineStepModel:
     def step_time_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs) -> np.ndarray:
         n = np.asarray(num_decode_seqs, dtype=np.int64)
         tokens = np.asarray(num_tokens, dtype=np.int64)
-        decode_only = (tokens == n) & (np.asarray(prefill_attn_pairs, dtype=float) == 0)
         per_rank = -(-n // self.ranks)
-        padded = np.where(decode_only, padded_batch(per_rank, self.graph_batch_step, self.graph_max_batch)
-                          * self.ranks, n)
-        padded = np.maximum(padded, n)
+        padded = np.maximum(padded_batch(per_rank, self.graph_batch_step, self.graph_max_batch) * self.ranks, n)
         extra = padded - n + self.verify_tokens * padded
         return self.inner.step_time_s(tokens + extra, padded, decode_kv_tokens, prefill_attn_pairs)
 

@@ -1,0 +1,121 @@
+"""A replica whose scheduler polls its request queue only every few decode iterations.
+
+SGLang's scheduler, launched with ``--scheduler-recv-interval N`` (the InferenceMAX launch
+scripts use 10 below 16 clients and 30 from 16 on), takes new requests from the tokenizer only
+when a counter reaches ``N``: each decode-only iteration adds 1, an iteration with prefill work
+adds the whole interval (so the next iteration polls), and an idle scheduler polls at once. A
+request that arrives while the engine decodes therefore waits for the next poll, on average
+about half an interval of decode steps, before it can be prefilled: that wait is part of its
+TTFT and grows with the decode step time, i.e. with concurrency.
+
+Everything else is :class:`~inferchip.sim.replica.Replica`: a request that has been received
+joins the waiting queue and is admitted under the same running-batch cap, token budget and KV
+blocks.
+"""
+
+from __future__ import annotations
+
+from inferchip.sim.replica import Replica
+from inferchip.sim.request import RequestTable
+from inferchip.sim.scheduler import SchedulerConfig, Seq
+from inferchip.sim.steptime import StepTimer
+from inferchip.sim.stretch import MIN_STRETCH_STEPS, decode_stretch
+
+
+class PollingReplica(Replica):
+    """:class:`~inferchip.sim.replica.Replica` with a request inbox polled every ``recv_interval_steps``
+    decode-only steps (module doc). ``recv_interval_steps = 1`` behaves as the plain replica."""
+
+    def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
+                 table: RequestTable, recv_interval_steps: int = 1):
+        super().__init__(index, timer, config, kv_capacity_tokens, table)
+        if recv_interval_steps < 1:
+            raise ValueError(f"recv_interval_steps must be >= 1, got {recv_interval_steps}")
+        self.interval = int(recv_interval_steps)
+        self.inbox: list[tuple[int, int, int]] = []
+        self.counter = self.interval  # the first iteration polls
+        self.polls = 0
+
+    @property
+    def idle(self) -> bool:
+        return not (self.n_running or self.waiting or self.swapped)
+
+    @property
+    def load(self) -> int:
+        return super().load + len(self.inbox)
+
+    def enqueue(self, rid: int, prompt: int, out: int, time_s: float) -> None:
+        if self.idle:  # an idle scheduler polls continuously
+            super().enqueue(rid, prompt, out, time_s)
+            return
+        self.inbox.append((rid, prompt, out))
+        self.table.replica[rid] = self.index
+
+    def _poll(self) -> None:
+        """Take the inbox into the waiting queue; the counter restarts."""
+        for rid, prompt, out in self.inbox:
+            self.waiting.append(Seq(rid, prompt, out))
+        self.inbox.clear()
+        self.counter = 0
+        self.polls += 1
+
+    def run_until(self, limit_s: float, stop_on_finish: bool = False,
+                  min_steps: int = 0) -> list[tuple[float, int]]:
+        """As :meth:`Replica.run_until`, polling the inbox at the interval (and at once when idle)."""
+        finished: list[tuple[float, int]] = []
+        steps = 0
+        n = self.interval
+        while True:
+            if self.inbox and self.idle:
+                self._poll()
+            if self.idle:
+                break
+            if self.clock_s >= limit_s and steps >= min_steps:
+                break
+            if (not self.inbox and self.n_dec and not self.prefilling and not self.swapped
+                    and limit_s - self.clock_s > MIN_STRETCH_STEPS * self.last_dt_s):
+                span = decode_stretch(self, limit_s)
+                if span:  # polls in the stretch found nothing: the counter runs on modulo the interval
+                    self.counter = ((0 if self.counter >= n else self.counter) + span) % n
+                    steps += span
+                    if self.clock_s >= limit_s and steps >= min_steps:
+                        break
+            if self.counter >= n:
+                self._poll()
+            logged = len(self.log["prefill_tokens"])
+            self._step(finished)
+            steps += 1
+            self.counter += n if self.log["prefill_tokens"][logged] > 0 else 1
+            if stop_on_finish and finished:
+                if self.inbox and self.idle:
+                    self._poll()
+                break
+        return finished
+
+
+class DeliveringDecodeReplica(Replica):
+    """A disaggregated decode worker that delivers a request's first token to the client: the token
+    the prefill worker produced travels with the KV cache and is streamed by the decode worker when
+    it first runs the request (SGLang PD and Dynamo stream every token from the decode worker), so
+    the client's TTFT ends with the decode step that takes the request in, after the KV transfer
+    and any wait for a decode slot or KV blocks."""
+
+    def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
+                 table: RequestTable):
+        super().__init__(index, timer, config, kv_capacity_tokens, table)
+        self._arrived: list[int] = []
+
+    def _swap_in(self, k: int, budget: int, swap_tokens: int, resumed: list[Seq],
+                 chunks: list[list]) -> tuple[int, int]:
+        before = len(resumed)
+        out = super()._swap_in(k, budget, swap_tokens, resumed, chunks)
+        self._arrived.extend(s.rid for s in resumed[before:] if s.gen == 1)
+        return out
+
+    def _step(self, finished: list[tuple[float, int]]) -> None:
+        super()._step(finished)
+        if self._arrived:
+            first = self.table.first_token_s
+            for rid in self._arrived:
+                first[rid] = max(first[rid], self.clock_s)
+            self._arrived.clear()

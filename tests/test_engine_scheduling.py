@@ -1,0 +1,168 @@
+"""Engine scheduling behaviours of the simulated benchmark (sim/engines): a scheduler that polls its
+request queue every few decode steps (SGLang ``--scheduler-recv-interval``), the token budget per
+step, a mixed prefill + decode step's cost, and how the clients' requests spread after the start."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inferchip.catalog.engines import get_engine
+from inferchip.sim import LinearStepModel, SchedulerConfig
+from inferchip.sim.engines import EngineStepModel, closed_loop_run, uniform_length
+from inferchip.sim.engines.polling import PollingReplica
+from inferchip.sim.request import RequestTable
+from inferchip.sim.steptime import StepTimer
+from inferchip.spec.engine import EngineSpec, RecvInterval
+
+
+def _step(**over):
+    base = dict(fixed_s=0.01, per_token_s=1e-5, per_kv_token_s=1e-8, kv_capacity_tokens=1_000_000)
+    base.update(over)
+    return LinearStepModel(**base)
+
+
+def _run(c: int, recv: int, inp: int = 200, out: int = 200, n: int | None = None, **step):
+    return closed_loop_run(_step(**step), c, uniform_length(inp), uniform_length(out), SchedulerConfig(),
+                           num_requests=n or 6 * c, recv_interval_steps=recv)
+
+
+# ------------------------------------------------------------------ the engine record
+def test_recv_interval_by_concurrency():
+    eng = EngineSpec(id="x", name="x", match=("x",), step_overhead_s=0, request_overhead_s=0, max_num_seqs=8,
+                     chunk_tokens=512, recv_interval=(RecvInterval(min_concurrency=16, steps=30),
+                                                      RecvInterval(min_concurrency=1, steps=10)))
+    assert [eng.recv_interval_steps(c) for c in (1, 15, 16, 500)] == [10, 10, 30, 30]
+    assert get_engine("vllm").recv_interval_steps(64) == 1  # vLLM's scheduler takes requests every step
+    sgl = get_engine("sglang")
+    b200 = "nvidia-b200-180gb"
+    assert sgl.recv_interval_steps(64, b200) == 30 and sgl.recv_interval_steps(8, b200) == 10
+    assert sgl.recv_interval_steps(64, "nvidia-h200-sxm-141gb") == 1  # its launch script leaves the default
+    recv = (RecvInterval(steps=5), RecvInterval(accelerator="b200", steps=9))
+    chip = EngineSpec(id="x", name="x", match=("x",), step_overhead_s=0, request_overhead_s=0, max_num_seqs=8,
+                      chunk_tokens=512, recv_interval=recv)
+    assert chip.recv_interval_steps(4, "nvidia-b200-180gb") == 9 and chip.recv_interval_steps(4, "amd-mi355x") == 5
+
+
+# ------------------------------------------------------------------ polling the request queue
+def test_interval_one_is_the_plain_replica():
+    plain = closed_loop_run(_step(), 8, uniform_length(200), uniform_length(100), SchedulerConfig(), num_requests=40)
+    one = _run(8, 1, out=100, n=40)
+    assert one.ttft_s == plain.ttft_s and one.output_tokens_per_s == plain.output_tokens_per_s
+
+
+def test_polling_adds_about_half_an_interval_of_decode_steps_to_ttft():
+    """With few clients and long outputs a request arrives while the others decode: it waits for the
+    next poll, uniformly up to ``N`` decode steps (mean ~N/2), then its prefill."""
+    n_steps = 20
+    base = _run(4, 1, out=400, n=200)
+    slow = _run(4, n_steps, out=400, n=200)
+    step_s = slow.tpot_s
+    extra = slow.ttft_s - base.ttft_s
+    assert 0.2 * n_steps * step_s < extra < 1.0 * n_steps * step_s
+    assert slow.queue_s > base.queue_s
+
+
+@settings(max_examples=12, deadline=None)
+@given(c=st.integers(1, 24), recv=st.integers(1, 40), out=st.integers(2, 200))
+def test_polling_never_shortens_ttft_nor_loses_requests(c, recv, out):
+    base = _run(c, 1, out=out, n=3 * c)
+    slow = _run(c, recv, out=out, n=3 * c)
+    assert slow.requests == base.requests == 3 * c
+    # waiting for a poll can regroup which requests share a prefill step, so the mean may move by part
+    # of a step either way, but never drop by a whole step (10 ms fixed time per step here)
+    assert slow.ttft_s > base.ttft_s - 0.01
+
+
+def test_an_idle_engine_takes_a_request_at_once():
+    """One client: the engine is idle whenever the next request arrives, so the poll interval costs nothing."""
+    base = _run(1, 1, out=50, n=10)
+    slow = _run(1, 30, out=50, n=10)
+    assert slow.ttft_s == pytest.approx(base.ttft_s, rel=1e-9)
+
+
+def test_polling_replica_counts_prefill_steps_as_a_whole_interval():
+    timer = StepTimer(_step())
+    rep = PollingReplica(0, timer, SchedulerConfig(), 1_000_000, RequestTable(), recv_interval_steps=5)
+    table = rep.table
+    rid = table.add(0.0, 100, 50)
+    rep.enqueue(rid, 100, 50, 0.0)  # idle: straight to the queue
+    assert rep.waiting and not rep.inbox
+    rep.run_until(0.025)  # prefill step, then a decode step
+    rid2 = table.add(rep.clock_s, 100, 50)
+    rep.enqueue(rid2, 100, 50, rep.clock_s)
+    assert rep.inbox and rep.load == 2
+    polls = rep.polls
+    rep.run_until(rep.clock_s + 0.5, min_steps=1)
+    assert not rep.inbox and rep.polls > polls
+    assert not np.isnan(table.first_token_s[rid2])
+
+
+# ------------------------------------------------------------------ token budget and mixed steps
+def test_token_budget_caps_prefill_tokens_per_step():
+    from inferchip.sim import simulate
+    from inferchip.sim.arrivals import BurstArrivals
+
+    res = simulate(_step(), BurstArrivals(input_tokens=3000, output_tokens=4), num_requests=4,
+                   scheduler_config=SchedulerConfig(max_num_batched_tokens=1024, max_num_seqs=8))
+    s = res.steps
+    assert int((s["prefill_tokens"] + s["num_decode_seqs"]).max()) <= 1024
+    assert int(s["prefill_tokens"].sum()) == 4 * 3000
+
+
+@settings(max_examples=30, deadline=None)
+@given(pre=st.integers(1, 16384), dec=st.integers(1, 512), kv=st.integers(0, 2_000_000))
+def test_a_mixed_step_is_at_least_as_long_as_either_part(pre, dec, kv):
+    """Prefill interference: a step with prefill tokens and decodes costs at least the prefill alone and
+    the decodes alone (the engine step over a linear model and over the validator's step model alike)."""
+    eng = EngineStepModel(_step(), 8, 512)
+    pairs = float(pre) * (pre + 1) / 2
+
+    def t(tokens, seqs, kv_tokens, p):
+        return float(eng.step_time_s(np.array([tokens]), np.array([seqs]), np.array([kv_tokens]), np.array([p]))[0])
+
+    mixed = t(pre + dec, dec, kv, pairs)
+    assert mixed >= t(pre, 0, 0, pairs) * (1 - 1e-12)
+    assert mixed >= t(dec, dec, kv, 0.0) * (1 - 1e-12)
+
+
+# ------------------------------------------------------------------ clients after the start
+def test_clients_start_together_and_spread_with_their_lengths():
+    """All clients start together (the benchmark's ``--request-rate inf``, its warm-up requests done
+    before the timed run); their lengths differ, so later requests no longer arrive at one instant:
+    the second round's arrivals spread over at least the spread of the first round's lifetimes."""
+    from inferchip.sim import simulate
+    from inferchip.sim.arrivals import ClosedLoopArrivals
+
+    c = 32
+    res = simulate(_step(), ClosedLoopArrivals(concurrency=c, input_tokens=uniform_length(200),
+                                               output_tokens=uniform_length(200)), num_requests=6 * c)
+    r = res.requests
+    order = np.argsort(r["arrival_s"], kind="stable")
+    t = r["arrival_s"][order]
+    assert np.ptp(t[:c]) == 0.0
+    first_finish = r["finish_s"][order][:c]
+    assert np.ptp(t[c:2 * c]) >= 0.9 * np.ptp(first_finish) > 0
+    assert np.mean(np.diff(t[2 * c:]) == 0.0) < 0.25
+
+
+# ------------------------------------------------------------------ disaggregated: first token from the decode worker
+def test_disaggregated_ttft_ends_at_the_decode_worker():
+    """The client's first token comes from the decode worker: TTFT is at least the prefill, the KV
+    transfer and one decode step, and grows when the decode worker has few slots (queued hand-offs)."""
+    from inferchip.sim.engines.bench import closed_loop_disagg_run
+
+    def run(decode_seqs: int, latency_s: float):
+        return closed_loop_disagg_run(_step(), _step(), 8, uniform_length(200), uniform_length(100),
+                                      SchedulerConfig(), SchedulerConfig(max_num_seqs=decode_seqs), num_requests=40,
+                                      seed=0, prefill_replicas=1, decode_replicas=1, kv_bytes_per_token=1.0,
+                                      link_bytes_per_s=1e12, link_latency_s=latency_s)
+
+    free = run(64, 0.0)
+    assert free.ttft_s >= 2 * 0.01  # a prefill step and a decode step, each at least the fixed 10 ms
+    slow_link = run(64, 0.05)
+    assert slow_link.ttft_s >= free.ttft_s + 0.05 * (1 - 1e-9)
+    few_slots = run(2, 0.0)
+    assert few_slots.ttft_s > 2 * free.ttft_s
