@@ -19,7 +19,8 @@ design's frame latency is the service time of one call. Per layer, as
 Metrics per design: ``frame_latency_s`` (the p99 of a deterministic service on constant arrivals:
 the service time when it fits in the tick, else unbounded: the queue grows and every later frame is
 late), ``meets_deadline`` (latency within the deadline, by default the tick ``1 / fps``), and
-``frames_per_j`` (camera frames per joule: cameras / energy per tick). Simplifications against
+``frames_per_j`` (camera frames per joule: cameras / energy per tick). The input frame's copy over the
+host link is added after the TDP stretch, as ``call_cost`` adds it. Simplifications against
 ``drive``: one chip, no camera jitter, the probe's one GEMM tile in flight.
 """
 
@@ -84,7 +85,8 @@ class DrivingWorkload:
             cal = load_vision_calibration()
             lc = layer_costs(probe_chip(tile), self.arrays(), np.array([1.0]), PRECISION, cal)  # type: ignore[arg-type]
             self._probe[tile] = {"spent_flop": lc.spent_flop[:, 0], "vector_ops": lc.vector_ops[:, 0],
-                                 "overhead_s": lc.overhead_s[:, 0]}
+                                 "overhead_s": lc.overhead_s[:, 0],
+                                 "input_bytes": np.array([lc.input_bytes_per_frame])}
         return self._probe[tile]
 
 
@@ -153,6 +155,15 @@ def drive_metrics(w: DrivingWorkload, ch: Chips, node_nm: np.ndarray, memory_typ
                           + dram[:, sel].sum(axis=0) * e_dram + sram_bytes[:, sel].sum(axis=0) * e_sram)
     head = np.where(np.isfinite(tdp) & (tdp > static), tdp - static, np.inf)
     t = np.maximum(t, e_dyn / head)  # power above TDP: the call stretches to hold it
+    # the rig's input copied over the host link before the compute, as call_cost does (a design states no host
+    # link, so it takes host_links.csv's default for a chip not in the table, an assumed PCIe Gen4 x16)
+    from inferchip.cost.vision.host import host_link, input_copy_s
+
+    link = host_link("probe", "").bytes_per_s
+    copy = np.zeros(n)
+    for tile in np.unique(ch.tile):
+        copy[ch.tile == tile] = float(input_copy_s(float(w.per_tile(int(tile))["input_bytes"][0]), np.ones(1), link)[0])
+    t = t + copy
     tick = 1.0 / w.fps
     deadline = tick if w.deadline_s is None else w.deadline_s
     keeps_up = t <= tick
