@@ -134,6 +134,10 @@ class VisionCalibration(_Frozen):
     windows_per_volume: float = Field(
         64.0, ge=1, le=2000, description="Mean 128^3 sliding windows (overlap 0.5) per KiTS19 volume: a data-set "
         "unknown (vision_models.md: not read), fitted on the 3D-UNet calibration rows.")
+    windows_p90_ratio: float = Field(
+        1.0, ge=1, le=10, description="Windows of the KiTS19 volume at the 90th percentile of volume size over the "
+        "mean windows per volume: SingleStream p90 latency is that volume's latency; a data-set unknown fitted on "
+        "the 3D-UNet SingleStream calibration rows.")
     sram_usable_fraction: float = Field(
         0.5, gt=0, le=1, description="Share of on-chip SRAM a layer's working set may use to stay on chip.")
     fitted: bool = False

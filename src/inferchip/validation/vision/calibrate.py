@@ -28,7 +28,7 @@ def fit_and_summarize(cases_path: Path, start: VisionCalibration | None = None) 
     cases = read_vision_cases(cases_path)
     cal, used = calibrate_vision(cases, start or VisionCalibration())
     summary = summarize_vision(validate_vision(cases, cal))
-    fs: dict[str, float] = {"fitted_parameters": 4.0, "rows_used": float(used),
+    fs: dict[str, float] = {"fitted_parameters": 5.0, "rows_used": float(used),
                             "loao_median_ape": _round(summary["overall"]["loao"]["median_ape"]),
                             "loao_p90_ape": _round(summary["overall"]["loao"]["p90_ape"])}
     for scen, block in summary["by_scenario"].items():
@@ -38,6 +38,9 @@ def fit_and_summarize(cases_path: Path, start: VisionCalibration | None = None) 
     fs["latency_bound_right_fraction"] = _round(right)
     fs["latency_bound_rows"] = float(summary["latency_bound"]["rows"])
     fs["latency_bound_predicted_pass"] = float(summary["latency_bound"]["predicted_pass"])
+    fs["latency_bound_p99_within_10pct"] = float(summary["latency_bound"]["p99_within_10pct_of_bound"])
+    fs["power_loao_median_ape"] = _round(summary["power_rows"]["loao"]["median_ape"])
+    fs["power_loao_p90_ape"] = _round(summary["power_rows"]["loao"]["p90_ape"])
     digest = hashlib.sha256(cases_path.read_bytes()).hexdigest()[:12]
     cal = cal.model_copy(update={"fitted_on": f"{cases_path.name} ({len(cases)} rows, sha256 {digest}); soft-L1 "
                                               "fit of log(pred/meas) on the MLPerf performance rows",
@@ -47,6 +50,7 @@ def fit_and_summarize(cases_path: Path, start: VisionCalibration | None = None) 
 
 def write_calibration(cal: VisionCalibration, path: Path) -> None:
     header = ("# Vision calibration, written by tools/fit_vision_calibration.py (validation/vision/calibrate.py).\n"
-              "# Fitted: matrix_fraction, cpu_matrix_fraction, cpu_vector_fraction, windows_per_volume; the rest\n"
+              "# Fitted: matrix_fraction, cpu_matrix_fraction, cpu_vector_fraction, windows_per_volume,\n"
+              "# windows_p90_ratio; the rest\n"
               "# are the spec's stated estimates (spec/vision.py VisionCalibration).\n")
     write_text(path, header + yaml.safe_dump(cal.model_dump(), sort_keys=False))

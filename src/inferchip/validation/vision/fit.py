@@ -4,7 +4,8 @@ Calibration rows are the MLPerf rows (``source_kind`` starting ``mlperf-``) of p
 the model can express; third-party and vendor-paper rows are predicted but never fitted on. The fit is
 a soft-L1 least-squares fit of log(predicted / measured) over two physical parameters, the attainable
 matrix fraction of accelerators and of CPUs (each only when the rows hold such chips), plus one data-set
-unknown, the windows per KiTS19 volume (only when 3D-UNet rows are present). CPUs have two fractions: one for
+unknown, the windows per KiTS19 volume (only when 3D-UNet rows are present), and a second, the p90 volume's
+windows over the mean (only when 3D-UNet SingleStream latency rows are present). CPUs have two fractions: one for
 formats that run on the matrix engine (AMX int8/bf16) and one for formats that run on the vector FMA units (the
 fp32 reference runs), each fitted only when the rows hold such runs. The attainable share of DRAM bandwidth is
 fitted only with ``fit_memory`` (bounded to 0.3-1.0): on the shipped rows the fit's cost is flat in it (within
@@ -22,9 +23,10 @@ from scipy.optimize import least_squares
 from inferchip.validation.vision.rows import WINDOWED, Params, RowModel, predict_row
 
 BOUNDS = {"matrix_fraction": (0.02, 1.0), "cpu_matrix_fraction": (0.02, 1.0), "cpu_vector_fraction": (0.02, 1.0),
-          "memory_bandwidth_fraction": (0.3, 1.0), "windows_per_volume": (1.0, 2000.0)}
+          "memory_bandwidth_fraction": (0.3, 1.0), "windows_per_volume": (1.0, 2000.0),
+          "windows_p90_ratio": (1.0, 4.0)}
 NAMES = ("matrix_fraction", "cpu_matrix_fraction", "cpu_vector_fraction", "memory_bandwidth_fraction",
-         "windows_per_volume")
+         "windows_per_volume", "windows_p90_ratio")
 MIN_FIT_ROWS = 8
 """A leave-one-accelerator-out fold with fewer calibration rows left than this gives no prediction (a fit of
 the parameters on a handful of rows would say nothing about unseen chips)."""
@@ -65,6 +67,8 @@ def fit(rows: Sequence[RowModel], start: Params = START, *, fit_memory: bool = F
         names.append("cpu_vector_fraction")
     if any(r.windowed for r in rows):
         names.append("windows_per_volume")
+    if any(r.windowed and r.case.scenario == "single_stream" and r.case.metric.startswith("latency_") for r in rows):
+        names.append("windows_p90_ratio")
     scale = {n: 100.0 if n == "windows_per_volume" else 1.0 for n in NAMES}
 
     def point(x: np.ndarray) -> Params:

@@ -15,13 +15,18 @@ Scenario metrics (analytic forms; MLPerf LoadGen rules as in ``mlcommons/inferen
   its own service, b* = lambda t(b*), and a sample waits at most one call in flight before its own, so
   p99 ~ 2 t(b*). The highest rate meeting the bound L is max over b <= max batch with 2 t(b) <= L of
   b / t(b); a load above every b / t(b) on the grid is an overload (latency unbounded).
-* SingleStream: one sample at a time; its latency (p90/p99.9) is t(1) (3D-UNet: the volume's windows in
-  batches). MultiStream: one query of 8 samples split over the chips; p99 = t(ceil(8 / chips)).
+* SingleStream: one sample at a time on one chip (a sample is not split over chips); its latency (p90/p99.9)
+  is t(1) (3D-UNet: the volume's windows in batches). MultiStream: one query of 8 samples, spread over k of
+  the chips (k chosen to finish soonest); the host issues the k batches one after another, each issue
+  costing the per-call host overhead d, so p99 = min over k of t(ceil(8 / k)) + (k - 1) d
+  (:func:`multi_stream_s`).
 * ConstantStream (MLPerf Automotive): frames at the stated rate r, one at a time; with t(1) r <= 1 no
   frame waits (deterministic arrivals), the latency is t(1); above that the queue grows without bound.
 * fps of a batch-1 run = 1 / latency.
-* system power (wall): chips x board power at the scenario's operating point, plus the host
-  (:func:`inferchip.cost.energy.wall_power_w`).
+* system power (wall): board power of the busy chips at the scenario's operating point (SingleStream: one
+  chip busy, the others at idle), plus the host sized by the row's host CPUs
+  (:mod:`inferchip.cost.vision.system`; the project-wide HGX host of
+  :func:`inferchip.cost.energy.wall_power_w` when the CPU is not in the table).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from inferchip.cost.roofline import FloatArray
 from inferchip.cost.vision.frame import call_energy_j, static_w
 from inferchip.cost.vision.host import host_link, input_copy_s
 from inferchip.cost.vision.layers import layer_costs
+from inferchip.cost.vision.system import host_cpus, host_power_w, wall_w
 from inferchip.errors import InferchipError
 from inferchip.spec.chip import chip_params
 from inferchip.spec.vision import VisionCalibration, is_cpu_family
@@ -60,6 +66,7 @@ class Params:
     windows_per_volume: float
     cpu_vector_fraction: float = 0.6
     memory_bandwidth_fraction: float = 0.9
+    windows_p90_ratio: float = 1.0  # windows of the p90-sized KiTS19 volume over the mean windows per volume
 
 
 @dataclass
@@ -79,6 +86,8 @@ class RowModel:
     memory_fraction0: float
     cpu: bool
     windowed: bool
+    dispatch_s: float = 0.0  # host time to issue one call (the calibration's per-call host overhead)
+    switched: bool = False  # accelerators joined by a scale-up switch (NVSwitch): the host carries its share
 
     def layer_fraction(self, p: Params) -> FloatArray:
         if not self.cpu:
@@ -109,8 +118,19 @@ class RowModel:
         next call's input copied while this one computes."""
         return np.asarray(np.maximum(self.latency_s(p, overlapped=True), self.copy_s), dtype=float)
 
-    def frames(self, p: Params) -> float:
-        return p.windows_per_volume if self.windowed else 1.0
+    def frames(self, p: Params, *, tail: bool = False) -> float:
+        """Frames (3D-UNet: 128^3 windows) per sample: the mean, or with ``tail`` those of the sample at the
+        latency percentile (volume sizes vary; :func:`tail_frames`)."""
+        if not self.windowed:
+            return 1.0
+        return tail_frames(p.windows_per_volume, p.windows_p90_ratio) if tail else p.windows_per_volume
+
+
+def tail_frames(mean_windows: float, p90_ratio: float) -> float:
+    """Windows of the volume at the 90th percentile of KiTS19 volume sizes: mean x (p90 / mean). A latency
+    percentile of one volume at a time is the latency of the volume at that size percentile, not of the mean
+    volume (every volume is queried alike, so the latency distribution is the size distribution's image)."""
+    return mean_windows * p90_ratio
 
 
 def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
@@ -142,7 +162,8 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
                     copy_s=input_copy_s(c.input_bytes_per_frame, b, host_link(params.id, params.family).bytes_per_s),
                     e_dyn_j=e_dyn, static_w=static, tdp_w=tdp, fraction0=c.fraction, vector_fma=c.vector_fma,
                     memory_fraction0=cal.memory_bandwidth_fraction, cpu=is_cpu_family(params.family),
-                    windowed=case.model == WINDOWED)
+                    windowed=case.model == WINDOWED, dispatch_s=cal.inference_overhead_s,
+                    switched=int(params.max_scaleup_domain) > 1)
 
 
 SERVER_P99_CALLS = 2.0  # p99 ~ the call in flight plus the sample's own call (greedy batching, see above)
@@ -156,9 +177,11 @@ def server_rate_per_s(b: FloatArray, t: FloatArray, bound_s: float) -> tuple[flo
 
 
 def _single_stream_s(row: RowModel, t: FloatArray, frames: float) -> float:
-    """Latency of one sample: its frames in batches of b (min over b <= frames)."""
+    """Latency of one sample: its frames in batches of b (min over b <= frames). ``frames`` is a size of the
+    data set's distribution (a mean or a percentile), not one volume's count, so the calls are frames / b
+    (at least 1), continuous in ``frames`` for the fit."""
     ok = row.batches <= max(frames, 1.0)
-    calls = np.ceil(frames / row.batches)
+    calls = np.maximum(frames / row.batches, 1.0)
     return float(np.min(np.where(ok, calls * t, np.inf)))
 
 
@@ -173,6 +196,7 @@ def predict_row(row: RowModel, p: Params) -> tuple[float, dict[str, float]]:
     tq = row.query_s(p)  # latency scenarios: one query's copy, then its compute
     n = c.num_accelerators
     frames = row.frames(p)
+    tail = row.frames(p, tail=True)  # latency percentiles (p90 and above) of one volume at a time
     info: dict[str, float] = {}
     if c.metric == "system_power_avg_w" or c.metric in ("samples_per_s", "fps") and c.scenario in ("offline",
                                                                                                    "server"):
@@ -189,23 +213,52 @@ def predict_row(row: RowModel, p: Params) -> tuple[float, dict[str, float]]:
             per_chip = float(row.batches[0] / t[0])
         info = {"batch": float(row.batches[k_used]), "call_s": float(t[k_used]), "frames_per_s_per_chip": per_chip}
         if c.metric == "system_power_avg_w":
-            board = row.static_w + busy * float(row.e_dyn_j[k_used] / t[k_used])
-            if math.isfinite(row.tdp_w):
-                board = min(board, row.tdp_w)
-            return float(en.wall_power_w(n * board, n, load_assumptions())), info
+            if c.scenario == "single_stream":  # one chip serves the queries back to back, the others idle
+                busy_chips, dyn_w = 1, float(row.e_dyn_j[0] / tq[0])
+            else:
+                busy_chips, dyn_w = n, busy * float(row.e_dyn_j[k_used] / t[k_used])
+            return system_power_w(row, busy_chips, dyn_w), info
         return n * per_chip / frames, info
     if c.metric == "fps":
         return 1.0 / _single_stream_s(row, tq, frames), info
     if c.scenario == "constant_stream":
-        t1 = _single_stream_s(row, tq, frames)
+        t1 = _single_stream_s(row, tq, tail)
         rate = float(c.stream_rate_per_s or 0.0) / n
         return (t1 * 1e3 if t1 * rate <= 1.0 else math.inf), {"batch": 1.0, "call_s": t1}
     if c.scenario == "multi_stream":
-        share = math.ceil(MULTISTREAM_SAMPLES * frames / n)
-        lat = _at(row, tq, share)
+        lat, share = multi_stream_s(row, tq, MULTISTREAM_SAMPLES * tail, n)
         return lat * 1e3, {"batch": float(share), "call_s": lat}
-    lat = _single_stream_s(row, tq, frames)
+    lat = _single_stream_s(row, tq, tail)
     return lat * 1e3, {"batch": 1.0, "call_s": lat}
+
+
+def multi_stream_s(row: RowModel, tq: FloatArray, samples: float, chips: int) -> tuple[float, int]:
+    """Latency of one MultiStream query of ``samples`` frames and the batch per chip: spread over k <= ``chips``
+    chips in batches of ceil(samples / k), issued one after another by the host (``dispatch_s`` each), so the
+    last batch starts (k - 1) ``dispatch_s`` after the first; the k that finishes soonest."""
+    best = (math.inf, 1)
+    for k in range(1, max(1, min(chips, math.ceil(samples))) + 1):
+        share = math.ceil(samples / k)
+        lat = _at(row, tq, share) + (k - 1) * row.dispatch_s
+        if lat < best[0] - 1e-15:
+            best = (lat, share)
+    return best
+
+
+def system_power_w(row: RowModel, busy_chips: int, dyn_w: float) -> float:
+    """Wall power: ``busy_chips`` boards at static + ``dyn_w`` (capped at TDP), the rest at static, plus the host
+    of the row's CPUs (:mod:`inferchip.cost.vision.system`) or, for a CPU not in the table, the HGX host."""
+    c, a = row.case, load_assumptions()
+    n = c.num_accelerators
+    board = row.static_w + dyn_w
+    if math.isfinite(row.tdp_w):
+        board = min(board, row.tdp_w)
+    boards = busy_chips * board + (n - busy_chips) * row.static_w
+    host = host_cpus(c.notes)
+    if host is None:
+        return float(en.wall_power_w(boards, n, a))
+    host_w = host_power_w(host[0], host[1], n if row.switched else 0, a.number("host.host_per_accelerator_w"))
+    return wall_w(boards, host_w, a.number("host.fan_power_fraction"), a.number("host.psu_efficiency"))
 
 
 def server_latency_ms(row: RowModel, p: Params, rate_total_per_s: float) -> float:
