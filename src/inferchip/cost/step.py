@@ -57,6 +57,23 @@ def busiest_chip_share(count: ArrayLike, dp: int) -> FloatArray:
     return share
 
 
+def replica_point(dp: int, t: float, s_dec: float, kv_dec: float, pairs: float,
+                  logit_rows: float | None = None) -> tuple[float, float, float, float, float, float, float]:
+    """One step point as the scalar path takes it: (tokens, tokens of the whole step, decode rows, prefill
+    tokens, KV tokens read by decodes, attention pairs, logit rows), each per attention data-parallel
+    replica when ``dp > 1`` (decode rows spread over at most ``dp`` replicas, prefill split evenly), as
+    :func:`step_points` shares the arrays. Units: tokens, rows, token pairs."""
+    t_pre = max(t - s_dec, 0.0)
+    rows = logit_rows if logit_rows is not None else s_dec + float(t_pre > 0)
+    t_all = t
+    if dp > 1:
+        d_share = 1.0 / min(float(dp), max(s_dec, 1.0))
+        t = min(t, s_dec) * d_share + t_pre / dp
+        s_dec, kv_dec, pairs, t_pre = s_dec * d_share, kv_dec * d_share, pairs / dp, t_pre / dp
+        rows = rows * (1.0 / min(float(dp), max(rows, 1.0)))
+    return t, t_all, s_dec, t_pre, kv_dec, pairs, rows
+
+
 def step_points(dp: int, num_tokens: ArrayLike, num_decode_seqs: ArrayLike, decode_kv_tokens: ArrayLike,
                 prefill_attn_pairs: ArrayLike, logit_rows: ArrayLike | None = None) -> StepPoints:
     """The step's counts on the busiest chip of ``dp`` attention-data-parallel chips (all of
@@ -156,15 +173,7 @@ class StepPlan:
         if self.scalar is None:
             lr = None if logit_rows is None else np.full(shape, logit_rows)
             return self.evaluate(step_points(self.dp, np.full(shape, t), s_dec, kv_dec, pairs, lr))
-        t_pre = max(t - s_dec, 0.0)
-        rows = logit_rows if logit_rows is not None else s_dec + float(t_pre > 0)
-        t_all, dp = t, self.dp
-        if dp > 1:
-            d_share = 1.0 / min(float(dp), max(s_dec, 1.0))
-            t = min(t, s_dec) * d_share + t_pre / dp
-            s_dec, kv_dec, pairs, t_pre = s_dec * d_share, kv_dec * d_share, pairs / dp, t_pre / dp
-            rows = rows * (1.0 / min(float(dp), max(rows, 1.0)))
-        by_class, flop, dram, link = self.scalar.evaluate((t, t_all, s_dec, t_pre, kv_dec, pairs, rows))
+        by_class, flop, dram, link = self.scalar.evaluate(replica_point(self.dp, t, s_dec, kv_dec, pairs, logit_rows))
         return point_step_cost(shape, self.class_names, self.flop_formats, by_class, flop, dram, link)
 
     def evaluate(self, pts: StepPoints) -> StepCost:

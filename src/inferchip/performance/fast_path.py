@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from inferchip.cost import rules as r
-from inferchip.cost.step import StepPlan, cached_step_plan, step_points
+from inferchip.cost.step import StepPlan, cached_step_plan, replica_point, step_points
 from inferchip.errors import InferchipError
 from inferchip.performance.fast_compiled import breakdown_function, power_function
 from inferchip.performance.operating import BATCH_GRID
@@ -114,15 +114,7 @@ class FastLayout:
     def point(self, t: float, s_dec: float, kv_dec: float, pairs: float,
               logit_rows: float | None = None) -> tuple[float, ...]:
         """``StepPlan.point_cost`` of one step, as ``ScalarPlan.step``'s flat tuple (time first)."""
-        t_pre = max(t - s_dec, 0.0)
-        rows = logit_rows if logit_rows is not None else s_dec + float(t_pre > 0)
-        t_all, dp = t, self.dp
-        if dp > 1:
-            d_share = 1.0 / min(float(dp), max(s_dec, 1.0))
-            t = min(t, s_dec) * d_share + t_pre / dp
-            s_dec, kv_dec, pairs, t_pre = s_dec * d_share, kv_dec * d_share, pairs / dp, t_pre / dp
-            rows = rows * (1.0 / min(float(dp), max(rows, 1.0)))
-        return self.scalar.step(t, t_all, s_dec, t_pre, kv_dec, pairs, rows)
+        return self.scalar.step(*replica_point(self.dp, t, s_dec, kv_dec, pairs, logit_rows))
 
     def breakdown(self, v: tuple[float, ...]) -> dict[str, dict[str, Any]]:
         """``prediction._breakdown`` of a step costed by :meth:`point`: each class's time (x pp),

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from inferchip.catalog.engines import engine_calibration
-from inferchip.errors import DoesNotFitError, InferchipError, UnknownIdError
+from inferchip.errors import InferchipError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint
 from inferchip.performance.setting import resolve_setting
@@ -26,8 +26,7 @@ from inferchip.validation.closed_loop import (
     row_facts,
     simulate_closed_loop,
 )
-from inferchip.validation.plan import NotPredictable
-from inferchip.validation.results import CaseResult
+from inferchip.validation.results import CaseResult, error_result
 
 REPLICAS_KEPT = 6  # engine replicas (mapped model + step-time cache) kept per validator
 
@@ -89,14 +88,8 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
         if key not in runs:
             runs[key] = simulate_closed_loop(case, facts, reps, case.num_accelerators)
         fig, run_notes = runs[key]
-    except UnknownIdError as exc:
-        return CaseResult(case, "unknown_id", str(exc))
-    except DoesNotFitError as exc:
-        return CaseResult(case, "does_not_fit", str(exc).splitlines()[0])
-    except NotPredictable as exc:
-        return CaseResult(case, "not_predictable", str(exc))
     except InferchipError as exc:
-        return CaseResult(case, "invalid_setting", str(exc).splitlines()[0])
+        return error_result(case, exc)
     value = closed_loop_value(case, fig)
     workers = facts.decode_workers
     point = _point(fig, workers)

@@ -6,10 +6,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from inferchip.errors import DoesNotFitError, InferchipError, UnknownIdError
 from inferchip.mapping.layout import Layout
 from inferchip.units import percent_error
 from inferchip.validation.cases import Case
-from inferchip.validation.plan import OperatingPoint
+from inferchip.validation.plan import NotPredictable, OperatingPoint
 
 
 @dataclass
@@ -60,3 +61,15 @@ class CaseResult:
             "server_model": self.server_model, "predicted_by_model": dict(self.by_model), "sim": self.sim,
             "notes": list(self.notes),
         }
+
+
+def error_result(case: Case, exc: InferchipError) -> CaseResult:
+    """The result of a row its setting refused, by the kind of refusal: an unknown id, a model that
+    does not fit, a row that cannot be predicted (with why), or another invalid setting (first line)."""
+    if isinstance(exc, UnknownIdError):
+        return CaseResult(case, "unknown_id", str(exc))
+    if isinstance(exc, DoesNotFitError):
+        return CaseResult(case, "does_not_fit", str(exc).splitlines()[0])
+    if isinstance(exc, NotPredictable):
+        return CaseResult(case, "not_predictable", str(exc))
+    return CaseResult(case, "invalid_setting", str(exc).splitlines()[0])

@@ -40,7 +40,6 @@ from inferchip.errors import (
     DoesNotFitError,
     InferchipError,
     InvalidSettingError,
-    UnknownIdError,
 )
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
@@ -70,7 +69,7 @@ from inferchip.validation.plan import (  # re-exported: the validation's public 
     run_plan,
     uses_simulator,
 )
-from inferchip.validation.results import CaseResult
+from inferchip.validation.results import CaseResult, error_result
 from inferchip.validation.server import (
     SERVER_MODELS,
     ReplicaSim,
@@ -233,14 +232,8 @@ class Validator:
                     if chosen == "sim":
                         raise
                     sim_error = str(exc).splitlines()[0]
-        except UnknownIdError as exc:
-            return CaseResult(case, "unknown_id", str(exc))
-        except DoesNotFitError as exc:
-            return CaseResult(case, "does_not_fit", str(exc).splitlines()[0])
-        except NotPredictable as exc:
-            return CaseResult(case, "not_predictable", str(exc))
         except InferchipError as exc:
-            return CaseResult(case, "invalid_setting", str(exc).splitlines()[0])
+            return error_result(case, exc)
         analytic = metric_value(case, plan, point, layout)
         notes = fmt_notes + [n for n in self.setting(case, fmt).format_notes if n not in fmt_notes] + list(plan.notes)
         by_model: dict[str, float | None] = {}
