@@ -3,8 +3,6 @@ with a seeded Monte Carlo) and ``inferchip drive --dim`` for an ONNX graph's dyn
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 import re
@@ -17,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
+from cli_in_process import run_main
 from inferchip.catalog.chips import family_defaults, load_chip
-from inferchip.interfaces.cli import main
 from inferchip.performance.vision_drive import IN_CAR_CHIPS
 from inferchip.review.claim_file import verdict
 from inferchip.review.in_car import (
@@ -143,23 +141,13 @@ def _onnx(tmp_path: Path) -> Path:
     return path
 
 
-def _cli(args: list[str]) -> tuple[int, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(args)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return int(code or 0), out.getvalue() + err.getvalue()
-
-
 def test_drive_sizes_an_onnx_dynamic_axis_with_dim(tmp_path):
     path = _onnx(tmp_path)
     base = ["drive", "--chip", "nvidia-l4", "--cameras", "2", "--fps", "10", "--duration-s", "2", "--format", "json",
             "--model", f"{path}@camera"]
     runs = {}
     for h in (64, 1024):
-        code, text = _cli([*base, "--dim", f"height={h}"])
+        code, text = run_main([*base, "--dim", f"height={h}"])
         assert code == 0, text
         runs[h] = json.loads(text)
     assert runs[64]["networks"] == [{"name": str(path), "role": "camera"}]
@@ -174,13 +162,13 @@ def test_drive_sizes_an_onnx_dynamic_axis_with_dim(tmp_path):
     (["--dim", "height=0"], "--dim"),
 ])
 def test_drive_dim_errors(tmp_path, extra, word):
-    code, text = _cli(["drive", "--chip", "nvidia-l4", "--cameras", "2", "--fps", "10", "--model",
+    code, text = run_main(["drive", "--chip", "nvidia-l4", "--cameras", "2", "--fps", "10", "--model",
                        str(_onnx(tmp_path)), *extra])
     assert code != 0 and word in text and "Traceback" not in text
 
 
 def test_drive_dim_without_an_onnx_model_is_refused():
-    code, text = _cli(["drive", "--chip", "nvidia-l4", "--cameras", "2", "--fps", "10", "--dim", "height=64"])
+    code, text = run_main(["drive", "--chip", "nvidia-l4", "--cameras", "2", "--fps", "10", "--dim", "height=64"])
     assert code != 0 and "ONNX files only" in " ".join(text.split()) and "Traceback" not in text
 
 

@@ -4,8 +4,6 @@ and sizes answered with clear errors (also through the CLI, fuzz-style: exit 2, 
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +11,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from cli_in_process import run_main
 from inferchip.errors import InvalidSettingError, SpecError
-from inferchip.interfaces.cli import main
 from inferchip.workload.vision.network import load_network
 
 F = TensorProto.FLOAT
@@ -162,16 +160,6 @@ def test_unknown_and_missing_dynamic_sizes(tmp_path):
         load_network("resnet50-v1.5", batch=1)
 
 
-def _cli(args: list[str]) -> tuple[int, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(args)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return int(code or 0), out.getvalue() + err.getvalue()
-
-
 def test_cli_fuzz_bad_onnx_inputs(tmp_path):
     """Every bad input exits non-zero with a message naming the problem and no traceback."""
     good = _cnn(tmp_path)
@@ -192,16 +180,16 @@ def test_cli_fuzz_bad_onnx_inputs(tmp_path):
         ([*base, str(tmp_path / "nope.onnx")], "nope.onnx"),
     ]
     for args, word in cases:
-        code, text = _cli(args)
+        code, text = run_main(args)
         assert code != 0, args
         assert "Traceback" not in text, args
         assert word in text, (args, text)
-    code, text = _cli([*base, str(good), "--dim", "batch=1", "--batch", "1,4", "--format", "json"])
+    code, text = run_main([*base, str(good), "--dim", "batch=1", "--batch", "1,4", "--format", "json"])
     assert code == 0 and '"frames_per_s"' in text
 
 
 def test_llm_commands_point_an_onnx_file_to_the_vision_command(tmp_path):
     path = _cnn(tmp_path)
-    code, text = _cli(["predict", "--chip", "nvidia-l4", "--model", str(path), "--batch", "1"])
+    code, text = run_main(["predict", "--chip", "nvidia-l4", "--model", str(path), "--batch", "1"])
     assert code != 0 and "Traceback" not in text
     assert "inferchip vision --model FILE.onnx" in text

@@ -290,16 +290,21 @@ def _parse_row(path: str, line: int, row: list[str], idx: dict[str, int], seen: 
     )
 
 
-def read_cases(path: str | Path) -> list[Case]:
-    """Read and parse a case file; unreadable or malformed files raise :class:`CaseFileError`."""
+def read_case_text(path: str | Path) -> str:
+    """The text of a case file (UTF-8, a byte-order mark dropped); unreadable or not UTF-8 ->
+    :class:`CaseFileError` naming the file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8-sig")
+        return p.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise CaseFileError(str(p), 0, 0, None, f"cannot read file ({exc.strerror})") from None
+        raise CaseFileError(str(p), 0, 0, None, f"cannot read file ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
         raise CaseFileError(str(p), 0, 0, None, f"not UTF-8 text ({exc.reason})") from None
-    return parse_cases(text, str(p))
+
+
+def read_cases(path: str | Path) -> list[Case]:
+    """Read and parse a case file; unreadable or malformed files raise :class:`CaseFileError`."""
+    return parse_cases(read_case_text(path), str(Path(path)))
 
 
 # ------------------------------------------------------------------ facts stated in the notes

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from inferchip.validation.cases import CaseFileError
+from inferchip.validation.cases import CaseFileError, read_case_text
 
 VISION_COLUMNS = ("case_id", "source_kind", "source", "accelerator", "num_accelerators", "system_name", "software",
                   "model", "input_shape", "precision", "scenario", "batch", "metric", "value", "unit", "notes")
@@ -143,14 +143,8 @@ def parse_vision_cases(text: str, path: str = "<vision cases>") -> list[VisionCa
 
 
 def read_vision_cases(path: str | Path) -> list[VisionCase]:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CaseFileError(str(p), 0, 0, None, f"cannot read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise CaseFileError(str(p), 0, 0, None, "not UTF-8 text") from None
-    return parse_vision_cases(text, str(p))
+    """Read and parse a vision case file; unreadable or malformed files raise :class:`CaseFileError`."""
+    return parse_vision_cases(read_case_text(path), str(Path(path)))
 
 
 def is_vision_case_file(path: str | Path) -> bool:
