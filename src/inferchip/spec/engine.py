@@ -41,6 +41,18 @@ class RecvInterval(BaseModel):
     steps: int = Field(ge=1, le=1000)
 
 
+class AttentionDpBalance(BaseModel):
+    """TensorRT-LLM ``attention_dp_config`` with ``enable_balance``: under attention DP, context
+    requests are held until every rank has one (then ``batching_wait_iters`` more iterations while
+    every rank decodes) or until ``timeout_iters`` iterations without that have passed
+    (:mod:`inferchip.sim.engines.scheduling`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    timeout_iters: int = Field(50, ge=0, le=100_000)
+    batching_wait_iters: int = Field(10, ge=0, le=100_000)
+
+
 class EngineSpec(BaseModel):
     """One serving engine (see module doc). Times in seconds."""
 
@@ -58,6 +70,11 @@ class EngineSpec(BaseModel):
     kernel_efficiency: KernelEfficiency = Field(default_factory=KernelEfficiency)
     recv_interval: tuple[RecvInterval, ...] = Field(
         (), description="Decode iterations between request-queue polls, by benchmark concurrency (none: every step).")
+    async_scheduling: bool = Field(
+        False, description="The scheduler plans the next step while one runs (vLLM --async-scheduling): a request "
+                           "received during a step is scheduled two steps later.")
+    attention_dp_balance: AttentionDpBalance | None = Field(
+        None, description="Context requests held to balance attention-DP ranks (TensorRT-LLM enable_balance).")
     mtp_draft_tokens: int = Field(1, ge=1, le=8, description="Draft tokens per step under MTP speculative decoding.")
     mtp_acceptance: float = Field(0.85, gt=0, lt=1, description="Acceptance rate of each MTP draft token.")
     sources: tuple[str, ...] = ()
