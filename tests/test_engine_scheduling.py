@@ -192,9 +192,7 @@ def test_async_scheduling_costs_nothing_on_an_idle_engine():
 
 
 def test_async_replica_takes_a_request_two_boundaries_after_it_arrived():
-    from inferchip.sim.engines.scheduling import AsyncScheduledReplica
-
-    rep = AsyncScheduledReplica(0, StepTimer(_step()), SchedulerConfig(), 1_000_000, RequestTable())
+    rep = PollingReplica(0, StepTimer(_step()), SchedulerConfig(), 1_000_000, RequestTable(), async_scheduling=True)
     table = rep.table
     rid = table.add(0.0, 100, 50)
     rep.enqueue(rid, 100, 50, 0.0)  # idle: scheduled at once
@@ -247,6 +245,31 @@ def test_holding_never_loses_requests_nor_shortens_ttft_much(c, ranks, timeout, 
 
 def test_engine_records_name_their_schedulers():
     assert get_engine("vllm").async_scheduling and get_engine("trtllm").attention_dp_balance is not None
-    assert not get_engine("sglang").async_scheduling and get_engine("sglang").attention_dp_balance is None
+    assert get_engine("sglang").async_scheduling and get_engine("sglang").attention_dp_balance is None
+    assert not get_engine("atom").async_scheduling
     with pytest.raises(ValueError):
-        _run_with(4, recv_interval_steps=4, async_scheduling=True)
+        _run_with(4, recv_interval_steps=4, adp_balance=_adp(2, 50, 10))
+
+
+def test_polling_with_async_scheduling_waits_at_least_as_long_as_either():
+    """SGLang with a poll interval and its overlap scheduler: the poll sees what arrived before the
+    step in flight started, so the wait is at least the poll's and at least the async step's."""
+    poll = _run_with(8, out=400, n=120, recv_interval_steps=10)
+    asy = _run_with(8, out=400, n=120, async_scheduling=True)
+    both = _run_with(8, out=400, n=120, recv_interval_steps=10, async_scheduling=True)
+    assert both.ttft_s > max(poll.ttft_s, asy.ttft_s) - 0.005
+    assert both.requests == poll.requests == 120
+
+
+def test_recipe_chunk_by_chip_and_format():
+    from inferchip.spec.engine import RecipeChunk
+
+    eng = EngineSpec(id="x", name="x", match=("x",), step_overhead_s=0, request_overhead_s=0, max_num_seqs=8,
+                     chunk_tokens=512, recipe_chunk_tokens=(RecipeChunk(accelerator="b200", weights="fp4", tokens=2048),
+                                                            RecipeChunk(accelerator="b200", tokens=4096)))
+    assert eng.chunk_tokens_on("nvidia-b200-180gb", "fp4") == 2048
+    assert eng.chunk_tokens_on("nvidia-b200-180gb", "fp8") == 4096
+    assert eng.chunk_tokens_on("nvidia-h100-sxm-80gb", "fp4") == 512
+    sgl = get_engine("sglang")
+    assert sgl.chunk_tokens_on("amd-mi355x", "mxfp4") > sgl.chunk_tokens  # the AMD recipes' 196,608
+    assert get_engine("vllm").chunk_tokens_on("nvidia-b200-180gb", "fp4") == get_engine("vllm").chunk_tokens

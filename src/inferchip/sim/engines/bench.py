@@ -36,7 +36,7 @@ import numpy as np
 
 from inferchip.sim.arrivals import ClosedLoopArrivals
 from inferchip.sim.engines.polling import DeliveringDecodeReplica, PollingReplica
-from inferchip.sim.engines.scheduling import AdpBalancedReplica, AsyncScheduledReplica
+from inferchip.sim.engines.scheduling import AdpBalancedReplica
 from inferchip.sim.lengths import FixedLength, UniformLength
 from inferchip.sim.metrics import SimResult
 from inferchip.sim.scheduler import SchedulerConfig
@@ -114,13 +114,15 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
                            kv_bytes_per_token: float, link_bytes_per_s: float, link_latency_s: float,
                            request_overhead_s: float = 0.0, tokens_per_step: float = 1.0,
                            timers: tuple[StepTimer, StepTimer] | None = None,
-                           bench_requests: int | None = None, recv_interval_steps: int = 1) -> BenchFigures:
+                           bench_requests: int | None = None, recv_interval_steps: int = 1,
+                           async_scheduling: bool = False) -> BenchFigures:
     """:func:`closed_loop_run` on a prefill pool and a decode pool joined by a KV link
-    (:func:`~inferchip.sim.simulate.run_pools`)."""
+    (:func:`~inferchip.sim.simulate.run_pools`); the prefill workers poll and plan ahead as the
+    engine does (the decode workers take a request when its KV cache has arrived)."""
     spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                               think_time_s=request_overhead_s)
     t_pre, t_dec = timers if timers is not None else (None, None)
-    make = _factory(recv_interval_steps)
+    make = _factory(recv_interval_steps, async_scheduling)
     pools = [Pool(prefill_model, prefill_config, prefill_replicas, "prefill_", t_pre, make),
              Pool(decode_model, decode_config, decode_replicas, "decode_", t_dec, DeliveringDecodeReplica)]
     res = run_pools(pools, KVLink(kv_bytes_per_token, link_bytes_per_s, link_latency_s), spec, duration_s=None,
@@ -131,19 +133,17 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
 
 def _factory(recv_interval_steps: int, async_scheduling: bool = False,
              adp_balance: tuple[int, int, int] | None = None) -> Any:
-    """Replicas of an engine polling its queue every ``recv_interval_steps`` decode steps, planning
-    its steps one ahead, or balancing attention-DP ranks (None: the plain replica). At most one."""
-    chosen = [recv_interval_steps > 1, async_scheduling, adp_balance is not None]
-    if sum(chosen) > 1:
-        raise ValueError("an engine replica polls, schedules asynchronously or balances attention-DP ranks, "
-                         "not several of these")
-    if recv_interval_steps > 1:
-        return partial(PollingReplica, recv_interval_steps=recv_interval_steps)
-    if async_scheduling:
-        return AsyncScheduledReplica
+    """Replicas of an engine polling its queue every ``recv_interval_steps`` decode steps or
+    balancing attention-DP ranks, planning its steps one ahead with ``async_scheduling`` (None:
+    the plain replica)."""
     if adp_balance is not None:
+        if recv_interval_steps > 1:
+            raise ValueError("an engine replica polls at an interval or balances attention-DP ranks, not both")
         ranks, timeout, wait = adp_balance
-        return partial(AdpBalancedReplica, ranks=ranks, timeout_iters=timeout, batching_wait_iters=wait)
+        return partial(AdpBalancedReplica, ranks=ranks, timeout_iters=timeout, batching_wait_iters=wait,
+                       async_scheduling=async_scheduling)
+    if recv_interval_steps > 1 or async_scheduling:
+        return partial(PollingReplica, recv_interval_steps=recv_interval_steps, async_scheduling=async_scheduling)
     return None
 
 

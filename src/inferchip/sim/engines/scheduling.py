@@ -1,11 +1,15 @@
-"""Two engine schedulers that hold a received request before it can be prefilled.
+"""Engine schedulers that hold a received request before it can be prefilled.
 
-* **Async scheduling** (vLLM ``--async-scheduling``, set in the InferenceMAX vLLM launch recipes):
-  the engine plans step ``k + 1`` while step ``k`` runs on the device, so a request that arrives
-  while step ``k`` runs misses step ``k + 1`` (already planned) and is first scheduled into step
-  ``k + 2``: its TTFT carries the rest of the step it arrived in plus one whole step more. An idle
-  engine has nothing in flight and plans at once. (vLLM V1 ``EngineCore.step_with_batch_queue``:
-  schedule and submit while the batch queue has room, then wait for the oldest batch.)
+* **Async scheduling**: the engine plans step ``k + 1`` while step ``k`` runs on the device, so a
+  request that arrives while step ``k`` runs misses step ``k + 1`` (already planned) and is first
+  scheduled into step ``k + 2``: its TTFT carries the rest of the step it arrived in plus one whole
+  step more. An idle engine has nothing in flight and plans at once. vLLM ``--async-scheduling``
+  (set in the InferenceMAX vLLM launch recipes; V1 ``EngineCore.step_with_batch_queue`` schedules
+  and submits while its batch queue has room, then waits for the oldest batch); SGLang's overlap
+  scheduler (on unless ``--disable-overlap-schedule``: ``event_loop_overlap`` forms and launches
+  the next batch, then processes the last one's result); TensorRT-LLM's overlap scheduler (on
+  unless ``disable_overlap_scheduler``: ``_executor_loop_overlap`` fetches and schedules the next
+  batch before it updates the requests from the previous one).
 * **Attention-DP balance** (TensorRT-LLM ``attention_dp_config.enable_balance``, set in the
   InferenceMAX gpt-oss TensorRT-LLM recipe with the defaults ``timeout_iters`` 50 and
   ``batching_wait_iters`` 10; ``PyExecutor._balance_adp_requests``): each iteration, context
@@ -18,122 +22,28 @@
   requests over the ranks by load), "every rank decodes" as at least ``ranks`` decoding
   sequences.
 
-Both are :class:`~inferchip.sim.replica.Replica` with an inbox of received requests that the
-scheduler has not yet taken; what it takes joins the waiting queue and is admitted under the
-same running-batch cap, token budget and KV blocks.
+Both run as :class:`~inferchip.sim.engines.polling.PollingReplica`: received requests wait in
+its inbox until the scheduler takes them into the waiting queue, where they are admitted under
+the same running-batch cap, token budget and KV blocks.
 """
 
 from __future__ import annotations
 
-from inferchip.sim.replica import Replica
+from inferchip.sim.engines.polling import PollingReplica
 from inferchip.sim.request import RequestTable
-from inferchip.sim.scheduler import SchedulerConfig, Seq
+from inferchip.sim.scheduler import SchedulerConfig
 from inferchip.sim.steptime import StepTimer
-from inferchip.sim.stretch import MIN_STRETCH_STEPS, decode_stretch
 
 
-class _HoldingReplica(Replica):
-    """A replica whose received requests wait in ``inbox`` until :meth:`_boundary` releases them
-    (called before every step); an idle replica takes a request at once."""
-
-    def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
-                 table: RequestTable):
-        super().__init__(index, timer, config, kv_capacity_tokens, table)
-        self.inbox: list[tuple[int, int, int]] = []
-
-    @property
-    def idle(self) -> bool:
-        return not (self.n_running or self.waiting or self.swapped)
-
-    @property
-    def held(self) -> int:
-        """Received requests the scheduler has not taken yet."""
-        return len(self.inbox)
-
-    @property
-    def load(self) -> int:
-        return super().load + self.held
-
-    def enqueue(self, rid: int, prompt: int, out: int, time_s: float) -> None:
-        if self.idle and not self.held:  # nothing in flight: the scheduler takes it at once
-            super().enqueue(rid, prompt, out, time_s)
-            return
-        self.inbox.append((rid, prompt, out))
-        self.table.replica[rid] = self.index
-
-    def _take(self, items: list[tuple[int, int, int]]) -> None:
-        for rid, prompt, out in items:
-            self.waiting.append(Seq(rid, prompt, out))
-
-    def _release_all(self) -> None:
-        self._take(self.inbox)
-        self.inbox = []
-
-    def _boundary(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def _stretched(self, span: int) -> None:
-        """``span`` decode-only steps ran in bulk with nothing held (counters move on)."""
-
-    def run_until(self, limit_s: float, stop_on_finish: bool = False,
-                  min_steps: int = 0) -> list[tuple[float, int]]:
-        """As :meth:`Replica.run_until`, releasing held requests at each step boundary."""
-        finished: list[tuple[float, int]] = []
-        steps = 0
-        while True:
-            if self.held and self.idle:
-                self._release_all()
-            if self.idle:
-                break
-            if self.clock_s >= limit_s and steps >= min_steps:
-                break
-            if (not self.held and self.n_dec and not self.prefilling and not self.swapped
-                    and limit_s - self.clock_s > MIN_STRETCH_STEPS * self.last_dt_s):
-                span = decode_stretch(self, limit_s)
-                if span:
-                    self._stretched(span)
-                    steps += span
-                    if self.clock_s >= limit_s and steps >= min_steps:
-                        break
-            self._boundary()
-            self._step(finished)
-            steps += 1
-            if stop_on_finish and finished:
-                if self.held and self.idle:
-                    self._release_all()
-                break
-        return finished
-
-
-class AsyncScheduledReplica(_HoldingReplica):
-    """vLLM's async scheduling (module doc): a request received during a step is scheduled two
-    step boundaries later."""
+class AdpBalancedReplica(PollingReplica):
+    """TensorRT-LLM's attention-DP balance (module doc) over ``ranks`` attention-DP ranks; with
+    ``async_scheduling`` (TensorRT-LLM's overlap scheduler) the balance sees what arrived before
+    the step in flight started."""
 
     def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
-                 table: RequestTable):
-        super().__init__(index, timer, config, kv_capacity_tokens, table)
-        self.pending: list[tuple[int, int, int]] = []  # seen at the last boundary, after its step was planned
-
-    @property
-    def held(self) -> int:
-        return len(self.inbox) + len(self.pending)
-
-    def _release_all(self) -> None:
-        self._take(self.pending)
-        self.pending = []
-        super()._release_all()
-
-    def _boundary(self) -> None:
-        self._take(self.pending)
-        self.pending, self.inbox = self.inbox, []
-
-
-class AdpBalancedReplica(_HoldingReplica):
-    """TensorRT-LLM's attention-DP balance (module doc) over ``ranks`` attention-DP ranks."""
-
-    def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
-                 table: RequestTable, ranks: int = 1, timeout_iters: int = 50, batching_wait_iters: int = 10):
-        super().__init__(index, timer, config, kv_capacity_tokens, table)
+                 table: RequestTable, ranks: int = 1, timeout_iters: int = 50, batching_wait_iters: int = 10,
+                 async_scheduling: bool = False):
+        super().__init__(index, timer, config, kv_capacity_tokens, table, 1, async_scheduling)
         if ranks < 1 or timeout_iters < 0 or batching_wait_iters < 0:
             raise ValueError(f"ranks >= 1 and non-negative iteration counts, got {ranks}, {timeout_iters}, "
                              f"{batching_wait_iters}")
@@ -143,21 +53,25 @@ class AdpBalancedReplica(_HoldingReplica):
         self.waiting_iters = 0
         self.batching_iters = 0
 
-    def _boundary(self) -> None:
+    def _poll_due(self) -> bool:
+        visible = len(self.seen) if self.lookahead else len(self.inbox)
         all_decode = self.n_dec >= self.ranks
-        if len(self.inbox) >= self.ranks:  # every rank has a context request
+        if visible >= self.ranks:  # every rank has a context request
             self.waiting_iters = 0
             if all_decode and self.batching_iters < self.batching_wait_iters:
                 self.batching_iters += 1
-                return
+                return False
             if all_decode:
                 self.batching_iters = 0
-            self._release_all()
-            return
+            return True
         self.waiting_iters += 1
         if self.waiting_iters >= self.timeout_iters or not all_decode:
             self.waiting_iters = 0
-            self._release_all()
+            return True
+        return False
+
+    def _stepped(self, prefilled: bool) -> None:
+        return None
 
     def _stretched(self, span: int) -> None:
         if self.n_dec < self.ranks:
