@@ -166,3 +166,110 @@ def test_disaggregated_ttft_ends_at_the_decode_worker():
     assert slow_link.ttft_s >= free.ttft_s + 0.05 * (1 - 1e-9)
     few_slots = run(2, 0.0)
     assert few_slots.ttft_s > 2 * free.ttft_s
+
+
+# ------------------------------------------------------------------ async scheduling and attention-DP balance
+def _run_with(c: int, out: int = 200, n: int | None = None, **kw):
+    return closed_loop_run(_step(), c, uniform_length(200), uniform_length(out), SchedulerConfig(),
+                           num_requests=n or 6 * c, **kw)
+
+
+def test_async_scheduling_adds_about_one_step_to_ttft():
+    """vLLM's async scheduling plans step k+1 while step k runs: a request arriving during a step waits
+    for the rest of it and one whole step more (here each step is at least 10 ms)."""
+    base = _run_with(8, out=400, n=120)
+    late = _run_with(8, out=400, n=120, async_scheduling=True)
+    step_s = base.tpot_s
+    extra = late.ttft_s - base.ttft_s
+    assert 0.6 * step_s < extra < 1.5 * step_s
+    assert late.tpot_s == pytest.approx(base.tpot_s, rel=0.05)
+
+
+def test_async_scheduling_costs_nothing_on_an_idle_engine():
+    base = _run_with(1, out=50, n=10)
+    late = _run_with(1, out=50, n=10, async_scheduling=True)
+    assert late.ttft_s == pytest.approx(base.ttft_s, rel=1e-9)
+
+
+def test_async_replica_takes_a_request_two_boundaries_after_it_arrived():
+    rep = PollingReplica(0, StepTimer(_step()), SchedulerConfig(), 1_000_000, RequestTable(), async_scheduling=True)
+    table = rep.table
+    rid = table.add(0.0, 100, 50)
+    rep.enqueue(rid, 100, 50, 0.0)  # idle: scheduled at once
+    assert rep.waiting and not rep.held
+    rep.run_until(0.015, min_steps=1)  # its prefill step: [0, ~11 ms)
+    t1 = rep.clock_s
+    rid2 = table.add(t1, 100, 50)
+    rep.enqueue(rid2, 100, 50, t1)  # step starting at t1 was planned already
+    assert rep.held == 1 and rep.load == 2
+    rep.run_until(rep.clock_s + 1e-9, min_steps=1)  # that step: a decode of the first request only
+    assert np.isnan(table.first_scheduled_s[rid2]) and rep.held == 1
+    rep.run_until(rep.clock_s + 1e-9, min_steps=1)
+    assert table.first_scheduled_s[rid2] > t1 and rep.held == 0
+
+
+def _adp(ranks: int, timeout: int, wait: int):
+    return (ranks, timeout, wait)
+
+
+def test_adp_balance_holds_a_lone_context_request_up_to_the_timeout():
+    """Four attention-DP ranks, all decoding, requests arriving one at a time: a context request waits
+    for the next release of the iteration counter (up to ``timeout_iters`` iterations, about half on
+    average), or until every rank has one."""
+    base = _run_with(16, out=400, n=100)
+    held = _run_with(16, out=400, n=100, adp_balance=_adp(4, 50, 10))
+    step_s = base.tpot_s
+    extra = held.ttft_s - base.ttft_s
+    assert 2 * step_s < extra < 50 * step_s
+    short = _run_with(16, out=400, n=100, adp_balance=_adp(4, 4, 0))
+    assert base.ttft_s - 0.01 < short.ttft_s < held.ttft_s
+
+
+def test_adp_balance_releases_when_ranks_lack_decodes():
+    """Fewer running decodes than ranks: 'not every rank decodes' releases context requests at once."""
+    base = _run_with(2, out=100, n=20)
+    held = _run_with(2, out=100, n=20, adp_balance=_adp(8, 50, 10))
+    assert held.ttft_s == pytest.approx(base.ttft_s, rel=1e-9)
+
+
+@settings(max_examples=10, deadline=None)
+@given(c=st.integers(1, 24), ranks=st.integers(1, 8), timeout=st.integers(0, 60), wait=st.integers(0, 12),
+       asy=st.booleans())
+def test_holding_never_loses_requests_nor_shortens_ttft_much(c, ranks, timeout, wait, asy):
+    base = _run_with(c, out=60, n=3 * c)
+    kw = {"async_scheduling": True} if asy else {"adp_balance": _adp(ranks, timeout, wait)}
+    held = _run_with(c, out=60, n=3 * c, **kw)
+    assert held.requests == base.requests == 3 * c
+    assert held.ttft_s > base.ttft_s - 0.01
+
+
+def test_engine_records_name_their_schedulers():
+    assert get_engine("vllm").async_scheduling and get_engine("trtllm").attention_dp_balance is not None
+    assert get_engine("sglang").async_scheduling and get_engine("sglang").attention_dp_balance is None
+    assert not get_engine("atom").async_scheduling
+    with pytest.raises(ValueError):
+        _run_with(4, recv_interval_steps=4, adp_balance=_adp(2, 50, 10))
+
+
+def test_polling_with_async_scheduling_waits_at_least_as_long_as_either():
+    """SGLang with a poll interval and its overlap scheduler: the poll sees what arrived before the
+    step in flight started, so the wait is at least the poll's and at least the async step's."""
+    poll = _run_with(8, out=400, n=120, recv_interval_steps=10)
+    asy = _run_with(8, out=400, n=120, async_scheduling=True)
+    both = _run_with(8, out=400, n=120, recv_interval_steps=10, async_scheduling=True)
+    assert both.ttft_s > max(poll.ttft_s, asy.ttft_s) - 0.005
+    assert both.requests == poll.requests == 120
+
+
+def test_recipe_chunk_by_chip_and_format():
+    from inferchip.spec.engine import RecipeChunk
+
+    eng = EngineSpec(id="x", name="x", match=("x",), step_overhead_s=0, request_overhead_s=0, max_num_seqs=8,
+                     chunk_tokens=512, recipe_chunk_tokens=(RecipeChunk(accelerator="b200", weights="fp4", tokens=2048),
+                                                            RecipeChunk(accelerator="b200", tokens=4096)))
+    assert eng.chunk_tokens_on("nvidia-b200-180gb", "fp4") == 2048
+    assert eng.chunk_tokens_on("nvidia-b200-180gb", "fp8") == 4096
+    assert eng.chunk_tokens_on("nvidia-h100-sxm-80gb", "fp4") == 512
+    sgl = get_engine("sglang")
+    assert sgl.chunk_tokens_on("amd-mi355x", "mxfp4") > sgl.chunk_tokens  # the AMD recipes' 196,608
+    assert get_engine("vllm").chunk_tokens_on("nvidia-b200-180gb", "fp4") == get_engine("vllm").chunk_tokens

@@ -41,6 +41,32 @@ class RecvInterval(BaseModel):
     steps: int = Field(ge=1, le=1000)
 
 
+class RecipeChunk(BaseModel):
+    """The prefill token budget of one step a launch recipe sets for chips whose id contains
+    ``accelerator`` and, where ``weights`` is given, that weight format (SGLang
+    ``--chunked-prefill-size``); it replaces ``chunk_tokens`` in the
+    scheduler there (the memory fit keeps ``chunk_tokens``: SGLang's activations live outside its
+    static memory fraction)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    accelerator: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
+    weights: str = Field("", pattern=r"^[a-z0-9_]*$")
+    tokens: int = Field(ge=64, le=1_048_576)
+
+
+class AttentionDpBalance(BaseModel):
+    """TensorRT-LLM ``attention_dp_config`` with ``enable_balance``: under attention DP, context
+    requests are held until every rank has one (then ``batching_wait_iters`` more iterations while
+    every rank decodes) or until ``timeout_iters`` iterations without that have passed
+    (:mod:`inferchip.sim.engines.scheduling`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    timeout_iters: int = Field(50, ge=0, le=100_000)
+    batching_wait_iters: int = Field(10, ge=0, le=100_000)
+
+
 class EngineSpec(BaseModel):
     """One serving engine (see module doc). Times in seconds."""
 
@@ -58,6 +84,13 @@ class EngineSpec(BaseModel):
     kernel_efficiency: KernelEfficiency = Field(default_factory=KernelEfficiency)
     recv_interval: tuple[RecvInterval, ...] = Field(
         (), description="Decode iterations between request-queue polls, by benchmark concurrency (none: every step).")
+    recipe_chunk_tokens: tuple[RecipeChunk, ...] = Field(
+        (), description="Prefill token budget per step of the launch recipes, by chip (none: chunk_tokens).")
+    async_scheduling: bool = Field(
+        False, description="The scheduler plans the next step while one runs (vLLM --async-scheduling): a request "
+                           "received during a step is scheduled two steps later.")
+    attention_dp_balance: AttentionDpBalance | None = Field(
+        None, description="Context requests held to balance attention-DP ranks (TensorRT-LLM enable_balance).")
     mtp_draft_tokens: int = Field(1, ge=1, le=8, description="Draft tokens per step under MTP speculative decoding.")
     mtp_acceptance: float = Field(0.85, gt=0, lt=1, description="Acceptance rate of each MTP draft token.")
     sources: tuple[str, ...] = ()
@@ -75,6 +108,16 @@ class EngineSpec(BaseModel):
             if concurrency >= r.min_concurrency:
                 steps = r.steps
         return steps
+
+    def chunk_tokens_on(self, accelerator: str = "", weights: str = "") -> int:
+        """The scheduler's prefill token budget per step (per DP rank) on ``accelerator`` with
+        ``weights``: the first recipe entry whose fragment its id contains (and whose format is
+        ``weights``, if it names one), else ``chunk_tokens``."""
+        chip = accelerator.lower()
+        for r in self.recipe_chunk_tokens:
+            if r.accelerator in chip and (not r.weights or r.weights == weights.lower()):
+                return r.tokens
+        return self.chunk_tokens
 
     def padded_batch(self, seqs: int) -> int:
         """Decode batch the CUDA graph runs for ``seqs`` sequences (next bucket; unpadded above the largest)."""

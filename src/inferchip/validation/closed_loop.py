@@ -166,7 +166,7 @@ class EngineReplica:
 
     def config(self) -> SchedulerConfig:
         seqs = self.engine.max_num_seqs * self.ranks
-        budget = max(self.engine.chunk_tokens * self.ranks, seqs)
+        budget = max(self.engine.chunk_tokens_on(self.mm.chip.id, self.mm.formats.weights) * self.ranks, seqs)
         return SchedulerConfig(max_num_seqs=seqs, max_num_batched_tokens=budget)
 
 
@@ -213,6 +213,15 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     recv = eng.recv_interval_steps(c, case.accelerator)
     if recv > 1:
         notes.append(f"engine {eng.id} polls its request queue every {recv} decode steps at {c} clients")
+    adp = None
+    if eng.attention_dp_balance is not None and dec.ranks > 1:
+        b = eng.attention_dp_balance
+        adp = (dec.ranks, b.timeout_iters, b.batching_wait_iters)
+        notes.append(f"engine {eng.id} holds context requests to balance {dec.ranks} attention-DP ranks "
+                     f"(timeout {b.timeout_iters} iterations, batching wait {b.batching_wait_iters})")
+    if eng.async_scheduling:
+        notes.append(f"engine {eng.id} plans each step while the previous one runs (async scheduling)"
+                     + ("" if facts.prefill is None else ", on its prefill workers"))
     if facts.mtp:
         notes.append(f"MTP: {eng.mtp_draft_tokens} draft token(s) per step, acceptance {eng.mtp_acceptance:g}: "
                      f"{tau:.3g} tokens per decode step")
@@ -220,7 +229,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         fig = closed_loop_run(dec.step, c, inp, out, dec.config(), num_requests=n, seed=SEED,
                               replicas=facts.decode_workers, request_overhead_s=eng.request_overhead_s,
                               tokens_per_step=tau, step_timer=dec.timer, bench_requests=bench,
-                              recv_interval_steps=recv)
+                              recv_interval_steps=recv, async_scheduling=eng.async_scheduling, adp_balance=adp)
         return fig, notes
     pre = replicas["prefill"]
     per_token, bw, lat, which = kv_link(pre, dec, total_chips)
@@ -232,7 +241,8 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                                  decode_replicas=facts.decode_workers, kv_bytes_per_token=per_token,
                                  link_bytes_per_s=bw, link_latency_s=lat,
                                  request_overhead_s=eng.request_overhead_s, tokens_per_step=tau,
-                                 timers=(pre.timer, dec.timer), bench_requests=bench, recv_interval_steps=recv)
+                                 timers=(pre.timer, dec.timer), bench_requests=bench, recv_interval_steps=recv,
+                                 async_scheduling=eng.async_scheduling)
     return fig, notes
 
 

@@ -10,6 +10,9 @@
 * An engine whose scheduler polls its request queue only every ``recv_interval_steps``
   decode iterations (:mod:`inferchip.sim.engines.polling`) runs as such replicas: a request
   waits for the next poll before it can be prefilled.
+* An engine that plans its next step while one runs (vLLM async scheduling) or that holds
+  context requests to balance attention-DP ranks (TensorRT-LLM) runs as such replicas
+  (:mod:`inferchip.sim.engines.scheduling`).
 * Disaggregated (:func:`closed_loop_disagg_run`): the client sees the first token when the decode
   worker first runs the request (after the KV transfer and any wait for a decode slot), as SGLang
   PD and Dynamo stream every token from the decode worker.
@@ -33,6 +36,7 @@ import numpy as np
 
 from inferchip.sim.arrivals import ClosedLoopArrivals
 from inferchip.sim.engines.polling import DeliveringDecodeReplica, PollingReplica
+from inferchip.sim.engines.scheduling import AdpBalancedReplica
 from inferchip.sim.lengths import FixedLength, UniformLength
 from inferchip.sim.metrics import SimResult
 from inferchip.sim.scheduler import SchedulerConfig
@@ -87,13 +91,17 @@ def closed_loop_run(step_model: Any, concurrency: int, input_tokens: Any, output
                     config: SchedulerConfig, *, num_requests: int, seed: int = 0, replicas: int = 1,
                     request_overhead_s: float = 0.0, tokens_per_step: float = 1.0,
                     step_timer: StepTimer | None = None, bench_requests: int | None = None,
-                    recv_interval_steps: int = 1) -> BenchFigures:
+                    recv_interval_steps: int = 1, async_scheduling: bool = False,
+                    adp_balance: tuple[int, int, int] | None = None) -> BenchFigures:
     """Simulate the benchmark (module doc) on ``replicas`` engine instances. ``output_tokens``
     are engine steps of output (the first token included); with MTP each decode step emits
-    ``tokens_per_step`` tokens, so a request of ``s`` steps emits ``1 + (s - 1) tokens_per_step``."""
+    ``tokens_per_step`` tokens, so a request of ``s`` steps emits ``1 + (s - 1) tokens_per_step``.
+    ``adp_balance``: (attention-DP ranks, timeout iterations, batching-wait iterations) of
+    TensorRT-LLM's balance; ``async_scheduling``: vLLM's (:mod:`~inferchip.sim.engines.scheduling`)."""
     spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                               think_time_s=request_overhead_s)
-    pool = Pool(step_model, config, replicas, "", step_timer, _factory(recv_interval_steps))
+    pool = Pool(step_model, config, replicas, "", step_timer,
+                _factory(recv_interval_steps, async_scheduling, adp_balance))
     res = run_pools([pool], None, spec, duration_s=None, num_requests=num_requests, seed=seed, slo_ttft_s=None,
                     slo_tpot_s=None, progress=None, router="least_loaded", exact_step_times=False, max_time_s=None,
                     max_drain_s=None)
@@ -106,13 +114,15 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
                            kv_bytes_per_token: float, link_bytes_per_s: float, link_latency_s: float,
                            request_overhead_s: float = 0.0, tokens_per_step: float = 1.0,
                            timers: tuple[StepTimer, StepTimer] | None = None,
-                           bench_requests: int | None = None, recv_interval_steps: int = 1) -> BenchFigures:
+                           bench_requests: int | None = None, recv_interval_steps: int = 1,
+                           async_scheduling: bool = False) -> BenchFigures:
     """:func:`closed_loop_run` on a prefill pool and a decode pool joined by a KV link
-    (:func:`~inferchip.sim.simulate.run_pools`)."""
+    (:func:`~inferchip.sim.simulate.run_pools`); the prefill workers poll and plan ahead as the
+    engine does (the decode workers take a request when its KV cache has arrived)."""
     spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                               think_time_s=request_overhead_s)
     t_pre, t_dec = timers if timers is not None else (None, None)
-    make = _factory(recv_interval_steps)
+    make = _factory(recv_interval_steps, async_scheduling)
     pools = [Pool(prefill_model, prefill_config, prefill_replicas, "prefill_", t_pre, make),
              Pool(decode_model, decode_config, decode_replicas, "decode_", t_dec, DeliveringDecodeReplica)]
     res = run_pools(pools, KVLink(kv_bytes_per_token, link_bytes_per_s, link_latency_s), spec, duration_s=None,
@@ -121,9 +131,20 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
     return bench_figures(res, request_overhead_s, tokens_per_step, bench_requests, concurrency)
 
 
-def _factory(recv_interval_steps: int) -> Any:
-    """Replicas of an engine polling its queue every ``recv_interval_steps`` decode steps (None: every step)."""
-    return partial(PollingReplica, recv_interval_steps=recv_interval_steps) if recv_interval_steps > 1 else None
+def _factory(recv_interval_steps: int, async_scheduling: bool = False,
+             adp_balance: tuple[int, int, int] | None = None) -> Any:
+    """Replicas of an engine polling its queue every ``recv_interval_steps`` decode steps or
+    balancing attention-DP ranks, planning its steps one ahead with ``async_scheduling`` (None:
+    the plain replica)."""
+    if adp_balance is not None:
+        if recv_interval_steps > 1:
+            raise ValueError("an engine replica polls at an interval or balances attention-DP ranks, not both")
+        ranks, timeout, wait = adp_balance
+        return partial(AdpBalancedReplica, ranks=ranks, timeout_iters=timeout, batching_wait_iters=wait,
+                       async_scheduling=async_scheduling)
+    if recv_interval_steps > 1 or async_scheduling:
+        return partial(PollingReplica, recv_interval_steps=recv_interval_steps, async_scheduling=async_scheduling)
+    return None
 
 
 def bench_figures(res: SimResult, request_overhead_s: float, tokens_per_step: float,

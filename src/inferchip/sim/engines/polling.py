@@ -24,15 +24,23 @@ from inferchip.sim.stretch import MIN_STRETCH_STEPS, decode_stretch
 
 class PollingReplica(Replica):
     """:class:`~inferchip.sim.replica.Replica` with a request inbox polled every ``recv_interval_steps``
-    decode-only steps (module doc). ``recv_interval_steps = 1`` behaves as the plain replica."""
+    decode-only steps (module doc). ``recv_interval_steps = 1`` behaves as the plain replica.
+
+    ``async_scheduling``: the scheduler plans each step while the one before it runs (vLLM
+    ``--async-scheduling``; SGLang's and TensorRT-LLM's overlap schedulers, on by default), so the
+    poll that decides step ``k`` happens when step ``k - 1`` starts and sees only what arrived by
+    then: a request arriving during a step is scheduled two steps later at the earliest
+    (:mod:`inferchip.sim.engines.scheduling`). An idle engine has nothing in flight and plans at once."""
 
     def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
-                 table: RequestTable, recv_interval_steps: int = 1):
+                 table: RequestTable, recv_interval_steps: int = 1, async_scheduling: bool = False):
         super().__init__(index, timer, config, kv_capacity_tokens, table)
         if recv_interval_steps < 1:
             raise ValueError(f"recv_interval_steps must be >= 1, got {recv_interval_steps}")
         self.interval = int(recv_interval_steps)
-        self.inbox: list[tuple[int, int, int]] = []
+        self.lookahead = bool(async_scheduling)
+        self.inbox: list[tuple[int, int, int]] = []  # arrived during the step now running
+        self.seen: list[tuple[int, int, int]] = []  # arrived before it started (async scheduling only)
         self.counter = self.interval  # the first iteration polls
         self.polls = 0
 
@@ -41,54 +49,78 @@ class PollingReplica(Replica):
         return not (self.n_running or self.waiting or self.swapped)
 
     @property
+    def held(self) -> int:
+        """Received requests the scheduler has not taken yet."""
+        return len(self.inbox) + len(self.seen)
+
+    @property
     def load(self) -> int:
-        return super().load + len(self.inbox)
+        return super().load + self.held
 
     def enqueue(self, rid: int, prompt: int, out: int, time_s: float) -> None:
-        if self.idle:  # an idle scheduler polls continuously
+        if self.idle and not self.held:  # an idle scheduler polls continuously
             super().enqueue(rid, prompt, out, time_s)
             return
         self.inbox.append((rid, prompt, out))
         self.table.replica[rid] = self.index
 
-    def _poll(self) -> None:
-        """Take the inbox into the waiting queue; the counter restarts."""
-        for rid, prompt, out in self.inbox:
+    def _poll(self, everything: bool = False) -> None:
+        """Take what the poll can see into the waiting queue (all held requests when idle or
+        ``everything``); the counter restarts."""
+        taken = self.seen + self.inbox if everything or not self.lookahead else self.seen
+        for rid, prompt, out in taken:
             self.waiting.append(Seq(rid, prompt, out))
-        self.inbox.clear()
+        if everything or not self.lookahead:
+            self.inbox = []
+        self.seen = []
         self.counter = 0
         self.polls += 1
 
+    def _poll_due(self) -> bool:
+        """Whether the scheduler takes requests before the next step."""
+        return self.counter >= self.interval
+
+    def _stepped(self, prefilled: bool) -> None:
+        """A step ran (a decode iteration adds 1 to the poll counter, any other the whole interval)."""
+        self.counter += self.interval if prefilled else 1
+
+    def _stretched(self, span: int) -> None:
+        """``span`` decode-only steps ran in bulk with nothing held: the counter runs on modulo the interval."""
+        n = self.interval
+        self.counter = ((0 if self.counter >= n else self.counter) + span) % n
+
     def run_until(self, limit_s: float, stop_on_finish: bool = False,
                   min_steps: int = 0) -> list[tuple[float, int]]:
-        """As :meth:`Replica.run_until`, polling the inbox at the interval (and at once when idle)."""
+        """As :meth:`Replica.run_until`, polling the inbox when due (and at once when idle)."""
         finished: list[tuple[float, int]] = []
         steps = 0
-        n = self.interval
         while True:
-            if self.inbox and self.idle:
-                self._poll()
+            if self.held and self.idle:
+                self._poll(everything=True)
             if self.idle:
                 break
             if self.clock_s >= limit_s and steps >= min_steps:
                 break
-            if (not self.inbox and self.n_dec and not self.prefilling and not self.swapped
+            if (not self.held and self.n_dec and not self.prefilling and not self.swapped
                     and limit_s - self.clock_s > MIN_STRETCH_STEPS * self.last_dt_s):
                 span = decode_stretch(self, limit_s)
-                if span:  # polls in the stretch found nothing: the counter runs on modulo the interval
-                    self.counter = ((0 if self.counter >= n else self.counter) + span) % n
+                if span:
+                    self._stretched(span)
                     steps += span
                     if self.clock_s >= limit_s and steps >= min_steps:
                         break
-            if self.counter >= n:
+            if self._poll_due():
                 self._poll()
+            if self.lookahead:  # what arrived during the last step is seen by the next step's plan
+                self.seen.extend(self.inbox)
+                self.inbox = []
             logged = len(self.log["prefill_tokens"])
             self._step(finished)
             steps += 1
-            self.counter += n if self.log["prefill_tokens"][logged] > 0 else 1
+            self._stepped(self.log["prefill_tokens"][logged] > 0)
             if stop_on_finish and finished:
-                if self.inbox and self.idle:
-                    self._poll()
+                if self.held and self.idle:
+                    self._poll(everything=True)
                 break
         return finished
 
