@@ -55,8 +55,9 @@ def lhs(space: DesignSpace, n: int, seed: int) -> np.ndarray:
     return np.minimum((u * np.array(space.shape)).astype(np.int64), np.array(space.shape) - 1)
 
 
-NSGA_SHARE = 0.5  # of the budget left for NSGA-II in a round; the rest for the Pareto local search
-POP_DIVISOR = 20  # population: the round's NSGA-II budget / 20, between MIN_POP and 200
+NSGA_SHARE = 0.7  # of the budget left for NSGA-II in a round; the rest for the Pareto local search
+POP_DIVISOR = 30  # population: the round's NSGA-II budget / 30, between MIN_POP and 200
+CATEGORICAL_MUTATION = 0.3  # chance an offspring gets a new value (uniform) of one categorical parameter
 MAX_ROUNDS = 8
 CROSSOVER_ETA = 5.0  # wide offspring: a parameter has few values, small steps round back to the parent
 MUTATION_ETA = 5.0
@@ -177,7 +178,6 @@ def _nsga2(space: DesignSpace, ev: Evaluations, until: int, seed: int, pop_size:
     from pymoo.core.duplicate import DuplicateElimination
     from pymoo.core.problem import Problem
     from pymoo.operators.crossover.sbx import SBX
-    from pymoo.operators.mutation.pm import PM
     from pymoo.operators.repair.rounding import RoundingRepair
     from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
     from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
@@ -223,7 +223,7 @@ def _nsga2(space: DesignSpace, ev: Evaluations, until: int, seed: int, pop_size:
     problem = Problem(n_var=len(hi), n_obj=None, xl=np.zeros(len(hi)), xu=hi, vtype=int)
     algo = NSGA2(pop_size=len(start), sampling=start.astype(float), survival=_Survival(nds=_FamilyRanks()),
                  crossover=SBX(prob=0.9, eta=CROSSOVER_ETA, vtype=float, repair=RoundingRepair()),
-                 mutation=PM(eta=MUTATION_ETA, vtype=float, repair=RoundingRepair()), eliminate_duplicates=_Seen())
+                 mutation=_mutation(fams), eliminate_duplicates=_Seen())
     algo.setup(problem, seed=seed, verbose=False)
     while ev.count < until:
         off = algo.ask()
@@ -236,6 +236,31 @@ def _nsga2(space: DesignSpace, ev: Evaluations, until: int, seed: int, pop_size:
         problem.n_obj = f.shape[1]
         off.set("X", x.astype(float), "F", f)
         algo.tell(infills=off)
+
+
+def _mutation(fams: list[int]) -> object:
+    """Polynomial mutation with rounding for every parameter, then, as categorical values have no
+    order, a new value drawn uniformly for one of the categorical parameters (``fams``) of an
+    offspring with probability :data:`CATEGORICAL_MUTATION`."""
+    from pymoo.core.mutation import Mutation
+    from pymoo.operators.mutation.pm import PM
+    from pymoo.operators.repair.rounding import RoundingRepair
+
+    pm = PM(eta=MUTATION_ETA, vtype=float, repair=RoundingRepair())
+
+    class _Mutation(Mutation):  # type: ignore[misc]
+        def do(self, problem: object, pop: object, inplace: bool = True, random_state: object = None,
+               **kwargs: object) -> object:
+            pop = pm.do(problem, pop, inplace=inplace, random_state=random_state, **kwargs)
+            rng: np.random.Generator = random_state  # type: ignore[assignment]
+            x = pop.get("X")  # type: ignore[attr-defined]
+            for j in fams:
+                hit = rng.random(len(x)) < CATEGORICAL_MUTATION / len(fams)
+                x[hit, j] = rng.integers(0, int(problem.xu[j]) + 1, int(hit.sum()))  # type: ignore[attr-defined]
+            pop.set("X", x)  # type: ignore[attr-defined]
+            return pop
+
+    return _Mutation()
 
 
 def pareto_mask(f: np.ndarray) -> np.ndarray:
