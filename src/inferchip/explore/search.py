@@ -1,9 +1,14 @@
-"""Which designs to evaluate: every one (a grid, for spaces within the budget) or NSGA-II.
+"""Which designs to evaluate: every one (a grid, for spaces within the budget) or a search.
 
-NSGA-II (pymoo) runs on the designs' index vectors as integers: simulated binary crossover
-and polynomial mutation with rounding, duplicates eliminated, its first population a Latin
-hypercube sample (scipy's ``qmc.LatinHypercube``). Objectives (all minimised) are the suite
-objectives of :data:`inferchip.explore.evaluate.ALL_OBJECTIVES` the suite has, in log form. The search reads
+The search (:func:`search`) evaluates each design at most once, through one record
+(:class:`Evaluations`), and hands the evaluator at most ``budget`` designs in all. Rounds of
+NSGA-II (pymoo, ask and tell, on the designs' index vectors as integers: simulated binary
+crossover and polynomial mutation with rounding, a uniform new value for categorical parameters,
+its first population a scipy Latin hypercube, any design already evaluated refused as a
+duplicate, survival ranking each design by its rank overall or within its family of designs
+sharing a categorical value, whichever is lower) each followed by a Pareto local search (the
+unseen neighbours of the front). Objectives (all minimised) are the suite objectives of
+:data:`inferchip.explore.evaluate.ALL_OBJECTIVES` the suite has, in log form. The search reads
 nothing but the objective values and its seed, so the same seed gives the same designs
 whatever runs the evaluations.
 """
