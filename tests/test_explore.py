@@ -13,7 +13,8 @@ from inferchip.cost.step import compile_step
 from inferchip.errors import InvalidSettingError, SpecError
 from inferchip.explore.designs import Chips, designs_from_index
 from inferchip.explore.evaluate import _step_times, default_suite, evaluate, suite_objectives
-from inferchip.explore.search import hypervolume, nsga2, pareto_mask, search, to_minimise
+from inferchip.explore.search import nsga2, search, to_minimise
+from inferchip.explore.search_quality import hypervolume_shares
 from inferchip.explore.tables import (
     BATCH_GRID,
     REFERENCE_KERNEL_OVERHEAD_S,
@@ -124,28 +125,34 @@ def test_designs_beyond_the_reticle_are_not_scored(suite):
 
 
 # ------------------------------------------------------------------ the search
+# The search's constants (NSGA_SHARE, POP_DIVISOR, CATEGORICAL_MUTATION, family ranks) were chosen on
+# seeds 0-99; these seeds were fixed before the search was first run on them and never used to tune it.
+HELD_OUT_SEEDS = range(200, 220)
+
+
 def test_search_reaches_99_percent_of_the_exhaustive_hypervolume_with_2_percent(suite):
-    sp = DesignSpace.from_dict({"parameters": {
-        "matrix_units": [32, 64, 128, 256, 512, 1024], "clock_ghz": [1.0, 1.4, 1.8, 2.2],
-        "memory_units": [2, 3, 4, 6, 8],
-        "formats": ["bf16", "bf16+fp8", "bf16+fp8+fp4"], "memory_type": ["hbm3e", "hbm3", "gddr6", "lpddr5x"],
-        "sram_mb": [16, 64, 256], "node_nm": [3, 5, 7]}})
+    got = hypervolume_shares(suite, HELD_OUT_SEEDS)
+    assert all(q.evaluated <= q.budget == 259 for q in got)  # every design handed to the evaluator counts
+    share = {q.seed: round(q.share, 4) for q in got}
+    # docs/explore.md: not every seed reaches 99% (94 of seeds 200-299 do); the model's landscape
+    # decides which: 20 of these 20 on this revision, 17 with the die-area branch's area model.
+    assert sum(s >= 0.99 for s in share.values()) >= 17 and min(share.values()) >= 0.97, share
+
+
+@pytest.mark.parametrize("budget", [1, 9, 40])
+def test_the_search_never_evaluates_a_design_twice_nor_beyond_the_budget(suite, budget):
+    sp = DesignSpace.from_dict({"parameters": {"matrix_units": [64, 128, 256, 512], "clock_ghz": [1.0, 1.5, 2.0],
+                                               "memory_type": ["hbm3", "gddr6"], "sram_mb": [16, 64, 256]}})
+    given = []
 
     def ev(ix):
+        given.append(np.asarray(ix).copy())
         return to_minimise(suite_objectives(evaluate(suite, designs_from_index(sp, ix, A))))
 
-    f_all = ev(sp.grid())
-    lo, hi = f_all.min(axis=0), f_all.max(axis=0)
-    ref = np.full(f_all.shape[1], 1.1)
-    hv_all = hypervolume((f_all[pareto_mask(f_all)] - lo) / (hi - lo), ref)
-    budget = int(0.02 * sp.size)
-    share = []
-    for seed in range(10):  # docs/explore.md: 9 of seeds 0-9 reach 99%, the lowest 98.5%
-        seen = np.unique(search(sp, budget, seed, ev), axis=0)
-        assert len(seen) <= budget
-        f = ev(seen)
-        share.append(hypervolume((f[pareto_mask(f)] - lo) / (hi - lo), ref) / hv_all)
-    assert sum(s >= 0.99 for s in share) >= 9 and min(share) >= 0.98, share
+    found = search(sp, budget, 3, ev)
+    asked = np.concatenate(given)
+    assert len(asked) == len(np.unique(asked, axis=0)) == len(found) <= budget
+    assert set(map(tuple, found)) == set(map(tuple, asked))
 
 
 def test_same_seed_same_designs_other_seed_others(suite):

@@ -1,9 +1,14 @@
-"""Which designs to evaluate: every one (a grid, for spaces within the budget) or NSGA-II.
+"""Which designs to evaluate: every one (a grid, for spaces within the budget) or a search.
 
-NSGA-II (pymoo) runs on the designs' index vectors as integers: simulated binary crossover
-and polynomial mutation with rounding, duplicates eliminated, its first population a Latin
-hypercube sample (scipy's ``qmc.LatinHypercube``). Objectives (all minimised) are the suite
-objectives of :data:`inferchip.explore.evaluate.ALL_OBJECTIVES` the suite has, in log form. The search reads
+The search (:func:`search`) evaluates each design at most once, through one record
+(:class:`Evaluations`), and hands the evaluator at most ``budget`` designs in all. Rounds of
+NSGA-II (pymoo, ask and tell, on the designs' index vectors as integers: simulated binary
+crossover and polynomial mutation with rounding, a uniform new value for categorical parameters,
+its first population a scipy Latin hypercube, any design already evaluated refused as a
+duplicate, survival ranking each design by its rank overall or within its family of designs
+sharing a categorical value, whichever is lower) each followed by a Pareto local search (the
+unseen neighbours of the front). Objectives (all minimised) are the suite objectives of
+:data:`inferchip.explore.evaluate.ALL_OBJECTIVES` the suite has, in log form. The search reads
 nothing but the objective values and its seed, so the same seed gives the same designs
 whatever runs the evaluations.
 """
@@ -16,7 +21,7 @@ import numpy as np
 
 from inferchip.errors import InvalidSettingError
 from inferchip.explore.evaluate import ALL_OBJECTIVES
-from inferchip.spec.design_space import DesignSpace
+from inferchip.spec.design_space import CATEGORICAL, PARAMETERS, DesignSpace
 
 Evaluator = Callable[[np.ndarray], np.ndarray]  # index vectors (n x params) -> objectives (n x k), minimised
 GRID_BATCH = 4096  # designs per committed batch of a grid run
@@ -55,96 +60,212 @@ def lhs(space: DesignSpace, n: int, seed: int) -> np.ndarray:
     return np.minimum((u * np.array(space.shape)).astype(np.int64), np.array(space.shape) - 1)
 
 
-MAX_REQUESTS_PER_DESIGN = 5  # a search that keeps proposing designs it has seen stops at 5 x budget requests
-REFINE_SHARE = 0.4  # of the budget kept for the Pareto local search after NSGA-II
+NSGA_SHARE = 0.7  # of the budget left for NSGA-II in a round; the rest for the Pareto local search
+POP_DIVISOR = 30  # population: the round's NSGA-II budget / 30, between MIN_POP and 200
+CATEGORICAL_MUTATION = 0.3  # chance an offspring gets a new value (uniform) of one categorical parameter
 MAX_ROUNDS = 8
 CROSSOVER_ETA = 5.0  # wide offspring: a parameter has few values, small steps round back to the parent
 MUTATION_ETA = 5.0
 
 
+class Evaluations:
+    """Every design the search evaluates, each exactly once, at most ``budget`` of them.
+
+    ``new(idx)`` evaluates the rows of ``idx`` not evaluated before (the first ones, up to the
+    budget left) in one call of the evaluator; ``count`` is every row the evaluator was given."""
+
+    def __init__(self, evaluate: Evaluator, budget: int, n_var: int):
+        self.evaluate, self.budget = evaluate, budget
+        self.idx = np.zeros((0, n_var), np.int64)
+        self.f = np.zeros((0, 0))
+        self.keys: set[bytes] = set()
+
+    @property
+    def count(self) -> int:
+        return len(self.idx)
+
+    @property
+    def left(self) -> int:
+        return self.budget - len(self.idx)
+
+    def unseen(self, idx: np.ndarray) -> np.ndarray:
+        """Rows of ``idx`` not evaluated, first occurrences in order."""
+        idx = np.asarray(idx, np.int64).reshape(-1, self.idx.shape[1])
+        keep, mine = [], set()
+        for i, r in enumerate(idx):
+            k = r.tobytes()
+            if k not in self.keys and k not in mine:
+                mine.add(k)
+                keep.append(i)
+        return idx[keep]
+
+    def new(self, idx: np.ndarray) -> np.ndarray:
+        """Evaluate the unseen rows of ``idx`` (within the budget left); returns those evaluated."""
+        todo = self.unseen(idx)[: max(self.left, 0)]
+        if len(todo):
+            f = np.asarray(self.evaluate(todo), float)
+            self.f = f if not len(self.idx) else np.concatenate([self.f, f])
+            self.idx = np.concatenate([self.idx, todo])
+            self.keys.update(r.tobytes() for r in todo)
+        return todo
+
+    def objectives(self, idx: np.ndarray) -> np.ndarray:
+        """Objectives of evaluated designs ``idx`` (no evaluation)."""
+        pos = {r.tobytes(): i for i, r in enumerate(self.idx)}
+        return self.f[[pos[r.tobytes()] for r in np.asarray(idx, np.int64)]]
+
+    def front(self) -> np.ndarray:
+        return self.idx[pareto_mask(self.f)]
+
+
 def search(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator) -> np.ndarray:
-    """Rounds of NSGA-II on (1 - REFINE_SHARE) of the budget left, each followed by a Pareto local
-    search (the front's unseen neighbours, one parameter one step away) on half of REFINE_SHARE of it,
-    until the budget is spent or a round finds nothing new; round ``r`` seeds NSGA-II with ``seed + r``."""
+    """Rounds of NSGA-II on NSGA_SHARE of the budget left, each followed by a Pareto local search
+    (the front's unseen neighbours) until it converges or spends the budget; round ``r`` seeds
+    NSGA-II with ``seed + r``. Every design is evaluated once; returns them in evaluation order."""
     check_budget(budget)
-    seen = np.zeros((0, len(space.shape)), np.int64)
+    ev = Evaluations(evaluate, budget, len(space.shape))
     for r in range(MAX_ROUNDS):
-        left = budget - len(seen)
-        if left <= 0:
+        if ev.left <= 0:
             break
-        if left < 4 * MIN_POP and len(seen):  # too little for a population: neighbours only
-            seen = refine(space, seen, budget, evaluate)
+        before = ev.count
+        _nsga2(space, ev, ev.count + max(1, int(ev.left * NSGA_SHARE)), seed + r)
+        refine(space, ev)
+        if ev.count == before:
             break
-        got = nsga2(space, max(1, int(left * (1 - REFINE_SHARE))), seed + r, evaluate)
-        merged = np.unique(np.concatenate([seen, got]), axis=0)
-        merged = refine(space, merged, min(budget, len(merged) + max(1, int(left * REFINE_SHARE / 2))), evaluate)
-        if len(merged) == len(seen):
-            break
-        seen = merged
-    return seen
+    return ev.idx
 
 
-def refine(space: DesignSpace, idx: np.ndarray, budget: int, evaluate: Evaluator) -> np.ndarray:
-    """Evaluate unseen neighbours of the current front until ``budget`` distinct designs are done."""
-    seen = np.unique(idx, axis=0)
-    f = evaluate(seen)
-    hi = np.array(space.shape) - 1
-    while len(seen) < budget:
-        front = seen[pareto_mask(f)]
-        steps = np.concatenate([np.eye(len(hi), dtype=np.int64), -np.eye(len(hi), dtype=np.int64)])
-        cand = (front[:, None, :] + steps[None, :, :]).reshape(-1, len(hi))
-        cand = cand[np.all((cand >= 0) & (cand <= hi), axis=1)]
-        cand = np.unique(cand, axis=0)
-        known = {r.tobytes() for r in seen}
-        new = np.array([r for r in cand if r.tobytes() not in known], dtype=np.int64).reshape(-1, len(hi))
-        if not len(new):
+def neighbours(space: DesignSpace, idx: np.ndarray) -> np.ndarray:
+    """Designs one parameter away from each row of ``idx``: the next value up or down of an
+    ordered parameter, any other value of a categorical one (formats, memory type)."""
+    steps = []
+    for j, (p, n) in enumerate(zip(PARAMETERS, space.shape, strict=True)):
+        for d in (range(-(n - 1), n) if p in CATEGORICAL else (-1, 1)):
+            if d:
+                e = np.zeros(len(space.shape), np.int64)
+                e[j] = d
+                steps.append(e)
+    if not steps:
+        return np.zeros((0, len(space.shape)), np.int64)
+    cand = (idx[:, None, :] + np.array(steps)[None, :, :]).reshape(-1, len(space.shape))
+    return cand[np.all((cand >= 0) & (cand < np.array(space.shape)), axis=1)]
+
+
+def family_columns(space: DesignSpace) -> list[int]:
+    """Columns of the categorical parameters that vary: each value of one makes a family of designs."""
+    return [j for j, (p, n) in enumerate(zip(PARAMETERS, space.shape, strict=True)) if p in CATEGORICAL and n > 1]
+
+
+def refine(space: DesignSpace, ev: Evaluations) -> None:
+    """Pareto local search: evaluate the unseen neighbours of the front found so far, until there
+    are none or the budget is spent."""
+    while ev.left > 0:
+        if not len(ev.new(neighbours(space, ev.front()))):
             break
-        new = new[: budget - len(seen)]
-        seen = np.concatenate([seen, new])
-        f = np.concatenate([f, evaluate(new)])
-    return seen
 
 
 def nsga2(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator, pop_size: int | None = None) -> np.ndarray:
-    """NSGA-II over the space until ``budget`` distinct designs are evaluated (or the search
-    has asked for :data:`MAX_REQUESTS_PER_DESIGN` x budget); returns every index vector asked for."""
+    """NSGA-II alone until ``budget`` distinct designs are evaluated, each once; returns them."""
+    check_budget(budget)
+    ev = Evaluations(evaluate, budget, len(space.shape))
+    _nsga2(space, ev, budget, seed, pop_size)
+    return ev.idx
+
+
+def _nsga2(space: DesignSpace, ev: Evaluations, until: int, seed: int, pop_size: int | None = None) -> None:
+    """NSGA-II (pymoo, ask and tell) until ``ev`` holds ``until`` designs. Offspring already
+    evaluated (in this run, not only in the population) are refused as duplicates, so each
+    generation is new designs only. Survival ranks a design by the lower of its non-dominated rank
+    overall and within each of its families (designs sharing a categorical value), so each
+    family keeps its own front in the population: a memory type whose best designs sit in another
+    corner of the space (GDDR6 with few matrix units, against HBM with many) is not lost."""
     from pymoo.algorithms.moo.nsga2 import NSGA2
+    from pymoo.core.duplicate import DuplicateElimination
     from pymoo.core.problem import Problem
-    from pymoo.core.termination import Termination
     from pymoo.operators.crossover.sbx import SBX
+    from pymoo.operators.repair.rounding import RoundingRepair
+    from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
+    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+    hi = np.array(space.shape, dtype=float) - 1.0
+    budget = until - ev.count
+    pop = min(pop_size or int(min(200, max(MIN_POP, budget // POP_DIVISOR))), budget)
+    start = ev.unseen(lhs(space, pop, seed))
+    if not len(start):
+        return
+    fams = family_columns(space)
+
+    def rows(p: object) -> np.ndarray:
+        return np.clip(np.rint(p.get("X")), 0, hi).astype(np.int64)  # type: ignore[attr-defined]
+
+    class _Seen(DuplicateElimination):  # type: ignore[misc]
+        def _do(self, p: object, other: object, is_dup: np.ndarray) -> np.ndarray:
+            known = ev.keys if other is None else {r.tobytes() for r in rows(other)}
+            mine: set[bytes] = set()
+            for i, r in enumerate(rows(p)):
+                k = r.tobytes()
+                is_dup[i] |= k in known or k in mine
+                mine.add(k)
+            return is_dup
+
+    class _FamilyRanks:
+        x = np.zeros((0, len(hi)), np.int64)
+
+        def do(self, f: np.ndarray, **kwargs: object) -> list[np.ndarray]:
+            nds = NonDominatedSorting()
+            rank = nds.do(f, return_rank=True)[1]
+            for j in fams:
+                for v in np.unique(self.x[:, j]):
+                    m = self.x[:, j] == v
+                    rank[m] = np.minimum(rank[m], nds.do(f[m], return_rank=True)[1])
+            return [np.flatnonzero(rank == r) for r in np.unique(rank)]
+
+    class _Survival(RankAndCrowding):  # type: ignore[misc]
+        def _do(self, problem: object, p: object, *args: object, **kwargs: object) -> object:
+            self.nds.x = rows(p)
+            return super()._do(problem, p, *args, **kwargs)
+
+    problem = Problem(n_var=len(hi), n_obj=None, xl=np.zeros(len(hi)), xu=hi, vtype=int)
+    algo = NSGA2(pop_size=len(start), sampling=start.astype(float), survival=_Survival(nds=_FamilyRanks()),
+                 crossover=SBX(prob=0.9, eta=CROSSOVER_ETA, vtype=float, repair=RoundingRepair()),
+                 mutation=_mutation(fams), eliminate_duplicates=_Seen())
+    algo.setup(problem, seed=seed, verbose=False)
+    while ev.count < until:
+        off = algo.ask()
+        if off is None or not len(off):
+            break
+        off = off[: until - ev.count]
+        x = rows(off)
+        ev.new(x)
+        f = ev.objectives(x)
+        problem.n_obj = f.shape[1]
+        off.set("X", x.astype(float), "F", f)
+        algo.tell(infills=off)
+
+
+def _mutation(fams: list[int]) -> object:
+    """Polynomial mutation with rounding for every parameter, then, as categorical values have no
+    order, a new value drawn uniformly for one of the categorical parameters (``fams``) of an
+    offspring with probability :data:`CATEGORICAL_MUTATION`."""
+    from pymoo.core.mutation import Mutation
     from pymoo.operators.mutation.pm import PM
     from pymoo.operators.repair.rounding import RoundingRepair
-    from pymoo.optimize import minimize
 
-    check_budget(budget)
-    hi = np.array(space.shape, dtype=float) - 1.0
-    pop = pop_size or int(min(200, max(MIN_POP, budget // 15)))
-    pop = min(pop, budget)
-    seen: list[np.ndarray] = []
-    distinct: set[bytes] = set()
-    start = lhs(space, pop, seed)
-    n_obj = evaluate(start[:1]).shape[1]  # the suite's objectives (the driving one where it has the rig)
+    pm = PM(eta=MUTATION_ETA, vtype=float, repair=RoundingRepair())
 
-    class _Budget(Termination):  # type: ignore[misc]
-        def _update(self, algorithm: object) -> float:
-            asked = sum(len(x) for x in seen)
-            return max(len(distinct) / budget, asked / (MAX_REQUESTS_PER_DESIGN * budget))
+    class _Mutation(Mutation):  # type: ignore[misc]
+        def do(self, problem: object, pop: object, inplace: bool = True, random_state: object = None,
+               **kwargs: object) -> object:
+            pop = pm.do(problem, pop, inplace=inplace, random_state=random_state, **kwargs)
+            rng: np.random.Generator = random_state  # type: ignore[assignment]
+            x = pop.get("X")  # type: ignore[attr-defined]
+            for j in fams:
+                hit = rng.random(len(x)) < CATEGORICAL_MUTATION / len(fams)
+                x[hit, j] = rng.integers(0, int(problem.xu[j]) + 1, int(hit.sum()))  # type: ignore[attr-defined]
+            pop.set("X", x)  # type: ignore[attr-defined]
+            return pop
 
-    class _Problem(Problem):  # type: ignore[misc]
-        def __init__(self) -> None:
-            super().__init__(n_var=len(hi), n_obj=n_obj, xl=np.zeros(len(hi)), xu=hi, vtype=int)
-
-        def _evaluate(self, x: np.ndarray, out: dict, *args: object, **kwargs: object) -> None:
-            idx = np.clip(np.rint(x), 0, hi).astype(np.int64)
-            seen.append(idx)
-            distinct.update(row.tobytes() for row in idx)
-            out["F"] = evaluate(idx)
-
-    algo = NSGA2(pop_size=pop, sampling=start.astype(float),
-                 crossover=SBX(prob=0.9, eta=CROSSOVER_ETA, vtype=float, repair=RoundingRepair()),
-                 mutation=PM(eta=MUTATION_ETA, vtype=float, repair=RoundingRepair()), eliminate_duplicates=True)
-    minimize(_Problem(), algo, _Budget(), seed=seed, verbose=False)
-    return np.concatenate(seen) if seen else np.zeros((0, len(hi)), np.int64)
+    return _Mutation()
 
 
 def pareto_mask(f: np.ndarray) -> np.ndarray:
