@@ -33,14 +33,16 @@ def test_area_parts_by_hand_at_7nm():
 
 def test_graphics_vector_and_fp64_terms_by_hand():
     coef = dataclasses.replace(COEF, k_gfx_mm2=1.5, k_lane_mm2=0.02, k_fp64_mm2=0.004, k_sram=2.0)
-    # 100 units of 32 x 32 MACs: 100 x 32 vector lanes; 60 graphics SMs; 2048 FP64 lanes; 10 MB SRAM
-    p = area_parts_mm2(coef, 100, 1024, "bf16", 7.0, 10.0, "none", 0, 0.0, graphics_sms=60, fp64_lanes=2048)
-    assert float(p["vector_mm2"]) == pytest.approx(0.02 * 100 * 32)
+    # 100 units of 32 x 32 MACs, 3200 vector lanes, 60 graphics SMs, 2048 FP64 lanes, 10 MB SRAM
+    p = area_parts_mm2(coef, 100, 1024, "bf16", 7.0, 10.0, "none", 0, 0.0, graphics_sms=60, fp64_lanes=2048,
+                       vector_lanes=3200)
+    assert float(p["vector_mm2"]) == pytest.approx(0.02 * 3200)
     assert float(p["graphics_mm2"]) == pytest.approx(1.5 * 60)
     assert float(p["fp64_mm2"]) == pytest.approx(0.004 * 2048)
     assert float(p["sram_mm2"]) == pytest.approx(2.0 * 10 * 8e6 * 0.027e-6)
     # at 5 nm the logic terms shrink by the density ratio (eta 1), SRAM by the bitcell ratio
-    p5 = area_parts_mm2(coef, 100, 1024, "bf16", 5.0, 10.0, "none", 0, 0.0, graphics_sms=60, fp64_lanes=2048)
+    p5 = area_parts_mm2(coef, 100, 1024, "bf16", 5.0, 10.0, "none", 0, 0.0, graphics_sms=60, fp64_lanes=2048,
+                        vector_lanes=3200)
     ratio = c.LOGIC_DENSITY_MTR_PER_MM2[7.0].value / c.LOGIC_DENSITY_MTR_PER_MM2[5.0].value
     assert float(p5["graphics_mm2"]) == pytest.approx(1.5 * 60 * ratio)
     assert float(p5["sram_mm2"]) == pytest.approx(2.0 * 10 * 8e6 * 0.021e-6)
@@ -54,6 +56,13 @@ def test_soc_blocks_by_hand():
     p7 = area_parts_mm2(COEF, 2, 9216, "int8", 7.0, 0.0, "lpddr5x", 4, 0.0, 12, 30.0)
     ratio = c.LOGIC_DENSITY_MTR_PER_MM2[16.0].value / c.LOGIC_DENSITY_MTR_PER_MM2[7.0].value
     assert float(p7["cpu_mm2"]) == pytest.approx(12 * c.CPU_CORE_MM2.value * ratio)
+
+
+def test_a_design_gets_the_vector_lanes_of_its_vector_rate():
+    # a design names no lanes: VECTOR_FRACTION_OF_BF16 of its bf16 MACs (the explore's vector rate)
+    coef = dataclasses.replace(COEF, k_lane_mm2=0.02)
+    p = area_parts_mm2(coef, 100, 1024, "bf16", 7.0, 0.0, "none", 0, 0.0)
+    assert float(p["vector_mm2"]) == pytest.approx(0.02 * 100 * 1024 * c.VECTOR_FRACTION_OF_BF16.value)
 
 
 def test_host_io_given_overrides_the_design_rule():
@@ -142,7 +151,7 @@ def test_variant_selection_sees_only_the_fit_dies(monkeypatch):
     dies = fit_mod.load_dies()
     before = fit_mod.variant_selection()
     assert set(before) == set(fit_mod.VARIANTS)
-    assert fit_mod.VARIANTS["+ graphics"] == fit_mod.AREA_TERMS
+    assert fit_mod.VARIANTS["+ graphics + FP32 vector lanes"] == fit_mod.AREA_TERMS
     moved = [dataclasses.replace(d, area_mm2=d.area_mm2 * 2.0) if d.role == "holdout" else d for d in dies]
     monkeypatch.setattr(fit_mod, "load_dies", lambda: moved)
     assert fit_mod.variant_selection() == pytest.approx(before)

@@ -55,6 +55,7 @@ class Die:
     link_bytes_per_s: float
     cpu_cores: float
     soc_other_mm2: float
+    vector_lanes: float
     graphics_sms: float
     fp64_lanes: float
     host_io: float
@@ -71,7 +72,8 @@ def load_dies() -> list[Die]:
                        r["matrix_format"], float(r["matrix_tflops"]), float(r["clock_ghz"]),
                        float(r["matrix_units_on_die"]), float(r["macs_per_unit"]), float(r["sram_mb"]),
                        r["memory_type"], float(r["memory_units"]), float(r["link_gb_per_s_total"]) * 1e9,
-                       float(r["cpu_cores"]), float(r["soc_other_mm2"]), float(r["graphics_sms"]),
+                       float(r["cpu_cores"]), float(r["soc_other_mm2"]), float(r["vector_lanes"]),
+                       float(r["graphics_sms"]),
                        float(r["fp64_lanes"]), float(r["host_io"]),
                        float(r["tdp_w"]) if r["tdp_w"] else None,
                        float(r["board_cap_w"]) if r["board_cap_w"] else float("inf"), r["source"]))
@@ -86,7 +88,7 @@ def area_of(coef: AreaCoefficients, dies: list[Die], host_io_rule: bool = True) 
     return silicon_area_mm2(coef, col("matrix_units_on_die"), col("macs_per_unit"), col("matrix_format"),
                             col("node_nm"), col("sram_mb"), col("memory_type"), col("memory_units"),
                             col("link_bytes_per_s"), col("cpu_cores"), col("soc_other_mm2"), host,
-                            col("graphics_sms"), col("fp64_lanes"))
+                            col("graphics_sms"), col("fp64_lanes"), col("vector_lanes"))
 
 
 def _fmt(d: Die) -> str:
@@ -116,19 +118,19 @@ def _bw(d: Die) -> float:
 # structure was chosen by leave-one-out over the ``fit`` dies only (held-out dies unseen) among
 # :data:`VARIANTS`; ``PREVIOUS_TERMS`` is the model before the graphics term (its uncore a
 # catch-all for graphics too), kept to report both on the same dies.
-AREA_TERMS = ("k_mac_mm2", "k_unit_mm2", "k_gfx_mm2", "a_fixed_mm2")
+AREA_TERMS = ("k_mac_mm2", "k_unit_mm2", "k_lane_mm2", "k_gfx_mm2", "a_fixed_mm2")
 PREVIOUS_TERMS = ("k_mac_mm2", "k_unit_mm2", "a_fixed_mm2")
 VARIANTS: dict[str, tuple[str, ...]] = {
     "previous (MAC, unit, uncore)": PREVIOUS_TERMS,
-    "+ graphics": AREA_TERMS,
-    "+ graphics, vector lanes for the unit term": ("k_mac_mm2", "k_lane_mm2", "k_gfx_mm2", "a_fixed_mm2"),
-    "+ graphics + vector lanes": ("k_mac_mm2", "k_unit_mm2", "k_lane_mm2", "k_gfx_mm2", "a_fixed_mm2"),
+    "+ graphics": ("k_mac_mm2", "k_unit_mm2", "k_gfx_mm2", "a_fixed_mm2"),
+    "+ graphics, FP32 vector lanes for the unit term": ("k_mac_mm2", "k_lane_mm2", "k_gfx_mm2", "a_fixed_mm2"),
+    "+ graphics + FP32 vector lanes": AREA_TERMS,
     "+ graphics + fp64 lanes": ("k_mac_mm2", "k_unit_mm2", "k_gfx_mm2", "k_fp64_mm2", "a_fixed_mm2"),
     "previous + fitted SRAM overhead": ("k_mac_mm2", "k_unit_mm2", "a_fixed_mm2", "k_sram"),
 }
 # log bounds of each coefficient (k_sram between 1x and 6x its bitcells)
 _LOG_BOUNDS = {"k_sram": (0.0, float(np.log(6.0))), "k_mac_mm2": (-14.0, 0.0), "k_unit_mm2": (-14.0, 3.0),
-               "k_lane_mm2": (-14.0, 1.0), "k_gfx_mm2": (-14.0, 3.0), "k_fp64_mm2": (-14.0, 0.0),
+               "k_lane_mm2": (-14.0, 0.0), "k_gfx_mm2": (-14.0, 3.0), "k_fp64_mm2": (-14.0, 0.0),
                "a_fixed_mm2": (-5.0, float(np.log(400.0)))}
 
 

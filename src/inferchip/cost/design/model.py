@@ -4,7 +4,7 @@ Area (mm2) of the compute silicon of one package, before any split into chiplets
 
     A = (k_mac * units * macs_per_unit * F_fmt      matrix MACs (r: logic density at 7 nm / at node)
          + k_unit * units                            each unit's control around its array
-         + k_lane * units * sqrt(macs_per_unit)      vector/scalar lanes: one per array column
+         + k_lane * vector_lanes                     FP32 vector (SIMD) FMA lanes
          + k_gfx * graphics_sms                      graphics blocks (RT core, texture, raster share)
          + k_fp64 * fp64_lanes) * r(node)^eta        FP64 FMA lanes of compute GPUs
       + k_sram * sram_mb * 8e6 * bitcell(node) * 1e-6   SRAM macros (k_sram: array overhead over bitcells)
@@ -15,17 +15,17 @@ Area (mm2) of the compute silicon of one package, before any split into chiplets
       + a_fixed * r(node)^eta * host_io              host interface, management, clocking: a die with a host
 
 ``units`` counts every matrix unit on the die (enabled or not); ``F_fmt`` the format support
-(:data:`~inferchip.cost.design.constants.FORMAT_AREA_FACTOR`). The vector term sizes the
-vector/scalar datapath by the arrays' width: an array of ``macs_per_unit`` MACs (``d x d``) hands
-``d = sqrt(macs_per_unit)`` results per cycle to the lanes that apply activations, scaling and
-reductions. ``graphics_sms`` is a per-die fact (the SMs carrying an RT core, texture units and
-their share of raster/display: Turing/Ampere GA10x/Ada GPUs; 0 for compute GPUs and
-accelerators; designs have none); so is ``fp64_lanes``. SRAM scales with the node's published
-bitcell area, logic with the published logic density to the power ``eta``. The coefficients
-fitted are those of :data:`inferchip.cost.design.fit.AREA_TERMS` (chosen among the variants
-there by leave-one-out over the fit dies); the others stay 0 in the scored model (``k_lane``,
-``k_fp64``: tried, not better out of sample), and ``k_sram`` is
-:data:`~inferchip.cost.design.constants.SRAM_ARRAY_OVERHEAD`. ``host_io`` (0 or 1) is a floorplan
+(:data:`~inferchip.cost.design.constants.FORMAT_AREA_FACTOR`). ``vector_lanes`` counts the FP32
+FMA lanes of the vector/SIMD units (a per-die fact; a design has the lanes its vector rate needs,
+:data:`~inferchip.cost.design.constants.VECTOR_FRACTION_OF_BF16` of its bf16 MACs).
+``graphics_sms`` is a per-die fact (the SMs carrying an RT core, texture units and their share
+of raster/display: Turing/Ampere GA10x/Ada GPUs; 0 for compute GPUs and accelerators; designs
+have none); so is ``fp64_lanes``. SRAM scales with the node's published bitcell area, logic
+with the published logic density to the power ``eta``. The coefficients fitted are those of
+:data:`inferchip.cost.design.fit.AREA_TERMS` (chosen among the variants there by leave-one-out
+over the fit dies only); ``k_fp64`` stays 0 in the scored model (tried, not better on the fit
+dies) and ``k_sram`` is :data:`~inferchip.cost.design.constants.SRAM_ARRAY_OVERHEAD`.
+``host_io`` (0 or 1) is a floorplan
 fact of the die (see :data:`~inferchip.cost.design.constants.CPU_CORE_MM2`'s neighbours); a design
 that names no value has one where it has memory PHYs or links. A design whose area exceeds the
 reticle (858 mm2) is split into the fewest equal chiplets that fit, each grown by the die-to-die
@@ -99,19 +99,22 @@ def area_parts_mm2(coef: AreaCoefficients, units: npt.ArrayLike, macs_per_unit: 
                    memory_type: npt.ArrayLike, memory_units: npt.ArrayLike,
                    link_bytes_per_s: npt.ArrayLike, cpu_cores: npt.ArrayLike = 0.0,
                    soc_other_mm2: npt.ArrayLike = 0.0, host_io: npt.ArrayLike | None = None,
-                   graphics_sms: npt.ArrayLike = 0.0, fp64_lanes: npt.ArrayLike = 0.0) -> dict[str, F64]:
+                   graphics_sms: npt.ArrayLike = 0.0, fp64_lanes: npt.ArrayLike = 0.0,
+                   vector_lanes: npt.ArrayLike | None = None) -> dict[str, F64]:
     """Area of each part of the compute silicon, mm2 (see the module docstring)."""
     scale = logic_scale(node_nm, coef.eta)
     u = np.asarray(units, float)
     if host_io is None:  # a design: its uncore serves its off-chip interfaces
         host_io = (np.asarray(memory_units, float) > 0) | (np.asarray(link_bytes_per_s, float) > 0)
+    if vector_lanes is None:  # a design: the lanes of its vector rate (a fraction of the bf16 MAC rate)
+        vector_lanes = u * np.asarray(macs_per_unit, float) * c.VECTOR_FRACTION_OF_BF16.value
     ref = c.CPU_CORE_REFERENCE_NODE_NM.value
     density = c.LOGIC_DENSITY_MTR_PER_MM2
     cpu_scale = (c.by_node(density, ref) / c.by_node(density, node_nm)) ** coef.eta
     return {
         "matrix_mm2": coef.k_mac_mm2 * u * np.asarray(macs_per_unit, float) * format_factor(formats) * scale,
         "unit_mm2": coef.k_unit_mm2 * u * scale,
-        "vector_mm2": coef.k_lane_mm2 * u * np.sqrt(np.asarray(macs_per_unit, float)) * scale,
+        "vector_mm2": coef.k_lane_mm2 * np.asarray(vector_lanes, float) * scale,
         "graphics_mm2": coef.k_gfx_mm2 * np.asarray(graphics_sms, float) * scale,
         "fp64_mm2": coef.k_fp64_mm2 * np.asarray(fp64_lanes, float) * scale,
         "sram_mm2": coef.k_sram * np.asarray(sram_mb, float) * MB_BITS
