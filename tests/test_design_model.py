@@ -28,6 +28,24 @@ def test_area_parts_by_hand_at_7nm():
     assert float(p["io_mm2"]) == pytest.approx(2.0 * 2)
     assert float(p["fixed_mm2"]) == pytest.approx(50.0)
     assert float(p["cpu_mm2"]) == 0.0 and float(p["soc_other_mm2"]) == 0.0
+    assert float(p["graphics_mm2"]) == 0.0 and float(p["vector_mm2"]) == 0.0 and float(p["fp64_mm2"]) == 0.0
+
+
+def test_graphics_vector_and_fp64_terms_by_hand():
+    coef = dataclasses.replace(COEF, k_gfx_mm2=1.5, k_lane_mm2=0.02, k_fp64_mm2=0.004, k_sram=2.0)
+    # 100 units of 32 x 32 MACs, 3200 vector lanes, 60 graphics SMs, 2048 FP64 lanes, 10 MB SRAM
+    p = area_parts_mm2(coef, 100, 1024, "bf16", 7.0, 10.0, "none", 0, 0.0, graphics_sms=60, fp64_lanes=2048,
+                       vector_lanes=3200)
+    assert float(p["vector_mm2"]) == pytest.approx(0.02 * 3200)
+    assert float(p["graphics_mm2"]) == pytest.approx(1.5 * 60)
+    assert float(p["fp64_mm2"]) == pytest.approx(0.004 * 2048)
+    assert float(p["sram_mm2"]) == pytest.approx(2.0 * 10 * 8e6 * 0.027e-6)
+    # at 5 nm the logic terms shrink by the density ratio (eta 1), SRAM by the bitcell ratio
+    p5 = area_parts_mm2(coef, 100, 1024, "bf16", 5.0, 10.0, "none", 0, 0.0, graphics_sms=60, fp64_lanes=2048,
+                        vector_lanes=3200)
+    ratio = c.LOGIC_DENSITY_MTR_PER_MM2[7.0].value / c.LOGIC_DENSITY_MTR_PER_MM2[5.0].value
+    assert float(p5["graphics_mm2"]) == pytest.approx(1.5 * 60 * ratio)
+    assert float(p5["sram_mm2"]) == pytest.approx(2.0 * 10 * 8e6 * 0.021e-6)
 
 
 def test_soc_blocks_by_hand():
@@ -38,6 +56,13 @@ def test_soc_blocks_by_hand():
     p7 = area_parts_mm2(COEF, 2, 9216, "int8", 7.0, 0.0, "lpddr5x", 4, 0.0, 12, 30.0)
     ratio = c.LOGIC_DENSITY_MTR_PER_MM2[16.0].value / c.LOGIC_DENSITY_MTR_PER_MM2[7.0].value
     assert float(p7["cpu_mm2"]) == pytest.approx(12 * c.CPU_CORE_MM2.value * ratio)
+
+
+def test_a_design_gets_the_vector_lanes_of_its_vector_rate():
+    # a design names no lanes: VECTOR_FRACTION_OF_BF16 of its bf16 MACs (the explore's vector rate)
+    coef = dataclasses.replace(COEF, k_lane_mm2=0.02)
+    p = area_parts_mm2(coef, 100, 1024, "bf16", 7.0, 0.0, "none", 0, 0.0)
+    assert float(p["vector_mm2"]) == pytest.approx(0.02 * 100 * 1024 * c.VECTOR_FRACTION_OF_BF16.value)
 
 
 def test_host_io_given_overrides_the_design_rule():
@@ -102,6 +127,36 @@ def test_leave_one_out_never_sees_the_die_it_predicts():
     assert not np.allclose(area_moved[1:], area[1:])
 
 
+def test_a_slot_powered_board_caps_the_modelled_power():
+    dies = fit_mod.load_dies()
+    capped = [d for d in dies if np.isfinite(d.board_cap_w)]
+    assert capped, "the bundled dies declare at least one board cap"
+    hot = dataclasses.replace(COEF, k_act=50.0)  # full-rate power far above any cap
+    assert fit_mod.die_power_w(hot, capped, A).tolist() == [d.board_cap_w for d in capped]
+    uncapped = [dataclasses.replace(d, board_cap_w=float("inf")) for d in capped]
+    assert np.all(fit_mod.die_power_w(hot, uncapped, A) > [d.board_cap_w for d in capped])
+
+
+def test_new_die_columns_carry_sources():
+    for d in fit_mod.load_dies():
+        if d.graphics_sms:
+            assert "graphics_sms" in d.source and "RT core" in d.source, d.name
+        if d.fp64_lanes:
+            assert "fp64_lanes" in d.source, d.name
+        if np.isfinite(d.board_cap_w):
+            assert "board_cap_w" in d.source and d.board_cap_w == c.PCIE_SLOT_POWER_W.value, d.name
+
+
+def test_variant_selection_sees_only_the_fit_dies(monkeypatch):
+    dies = fit_mod.load_dies()
+    before = fit_mod.variant_selection()
+    assert set(before) == set(fit_mod.VARIANTS)
+    assert fit_mod.VARIANTS["+ graphics + FP32 vector lanes"] == fit_mod.AREA_TERMS
+    moved = [dataclasses.replace(d, area_mm2=d.area_mm2 * 2.0) if d.role == "holdout" else d for d in dies]
+    monkeypatch.setattr(fit_mod, "load_dies", lambda: moved)
+    assert fit_mod.variant_selection() == pytest.approx(before)
+
+
 def test_the_declared_split_ignores_held_out_dies():
     dies = fit_mod.load_dies()
     train = [d for d in dies if d.role == "fit"]
@@ -116,5 +171,10 @@ def test_accuracy_reports_the_medians():
     assert r["area_loo_median_ape_pct"] == pytest.approx(float(np.median(loo)))
     hold = [x["split_area_ape_pct"] for x in r["area_rows"] if x["role"] == "holdout"]
     assert r["area_holdout_median_ape_pct"] == pytest.approx(float(np.median(hold)))
+    hold_pw = [x["split_power_ape_pct"] for x in r["area_rows"] if x["role"] == "holdout" and x["tdp_w"]]
+    assert r["power_holdout_n"] == len(hold_pw) and r["power_holdout_median_ape_pct"] == pytest.approx(
+        float(np.median(hold_pw)))
+    prev = [x["loo_area_previous_ape_pct"] for x in r["area_rows"]]
+    assert r["area_loo_previous_median_ape_pct"] == pytest.approx(float(np.median(prev)))
     for row in r["tdp_rows"]:
         assert row["sustained_w"] >= row["tdp_w"]

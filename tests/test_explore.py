@@ -117,7 +117,7 @@ def test_more_bandwidth_or_memory_never_lowers_throughput(suite):
 
 
 def test_designs_beyond_the_reticle_are_not_scored(suite):
-    sp = DesignSpace.from_dict({"max_dies": 1, "parameters": {"matrix_units": [256, 8192], "node_nm": [7]}})
+    sp = DesignSpace.from_dict({"max_dies": 1, "parameters": {"matrix_units": [128, 8192], "node_nm": [7]}})
     ch = designs_from_index(sp, sp.grid(), A)
     assert ch.feasible.tolist() == [True, False]
     m = evaluate(suite, ch)

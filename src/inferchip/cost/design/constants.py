@@ -105,6 +105,8 @@ CPU_CORE_REFERENCE_NODE_NM = Sourced(
 # controllers sit on another die (AMD CDNA 3/4 XCD: the IOD carries Infinity Fabric, PCIe and the HBM
 # controllers; Tesla D1: the host attaches through the Dojo Interface Processor, the D1 has only
 # die-edge SerDes) has none. A per-die fact in catalog/design_dies.csv (column ``host_io``).
+PCIE_SLOT_POWER_W = Sourced(75.0, "PCI Express CEM specification: a x16 card without an auxiliary power connector "
+                                   "draws at most 75 W from the slot (design_dies.csv board_cap_w)")
 RETICLE_MM2 = Sourced(858.0, "ASML EUV/DUV scanner field 26 mm x 33 mm = 858 mm2")
 D2D_AREA_FRACTION = Sourced(0.05, "inferchip estimate: die-to-die interface and duplicated I/O when a design is "
                                   "split into chiplets, ~5% of each die (B200's NV-HBI, MI300 XCD-IOD links)")

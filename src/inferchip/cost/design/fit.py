@@ -33,7 +33,8 @@ from inferchip.cost.design.model import F64, AreaCoefficients, dynamic_w, silico
 from inferchip.spec.assumptions import Assumptions
 
 DIES_FILE = "design_dies.csv"
-START = AreaCoefficients(k_mac_mm2=1e-3, k_unit_mm2=0.5, eta=0.8, a_fixed_mm2=50.0, k_act=0.5, leak_w_per_mm2=0.05)
+START = AreaCoefficients(k_mac_mm2=1e-3, k_unit_mm2=0.5, eta=0.8, a_fixed_mm2=50.0, k_lane_mm2=0.01, k_gfx_mm2=0.5,
+                        k_act=0.5, leak_w_per_mm2=0.05)
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,12 @@ class Die:
     link_bytes_per_s: float
     cpu_cores: float
     soc_other_mm2: float
+    vector_lanes: float
+    graphics_sms: float
+    fp64_lanes: float
     host_io: float
     tdp_w: float | None
+    board_cap_w: float  # the board's form-factor power limit (inf: none declared)
     source: str
 
 
@@ -67,8 +72,11 @@ def load_dies() -> list[Die]:
                        r["matrix_format"], float(r["matrix_tflops"]), float(r["clock_ghz"]),
                        float(r["matrix_units_on_die"]), float(r["macs_per_unit"]), float(r["sram_mb"]),
                        r["memory_type"], float(r["memory_units"]), float(r["link_gb_per_s_total"]) * 1e9,
-                       float(r["cpu_cores"]), float(r["soc_other_mm2"]), float(r["host_io"]),
-                       float(r["tdp_w"]) if r["tdp_w"] else None, r["source"]))
+                       float(r["cpu_cores"]), float(r["soc_other_mm2"]), float(r["vector_lanes"]),
+                       float(r["graphics_sms"]),
+                       float(r["fp64_lanes"]), float(r["host_io"]),
+                       float(r["tdp_w"]) if r["tdp_w"] else None,
+                       float(r["board_cap_w"]) if r["board_cap_w"] else float("inf"), r["source"]))
     return out
 
 
@@ -79,7 +87,8 @@ def area_of(coef: AreaCoefficients, dies: list[Die], host_io_rule: bool = True) 
     host = col("host_io") if host_io_rule else np.ones(len(dies))
     return silicon_area_mm2(coef, col("matrix_units_on_die"), col("macs_per_unit"), col("matrix_format"),
                             col("node_nm"), col("sram_mb"), col("memory_type"), col("memory_units"),
-                            col("link_bytes_per_s"), col("cpu_cores"), col("soc_other_mm2"), host)
+                            col("link_bytes_per_s"), col("cpu_cores"), col("soc_other_mm2"), host,
+                            col("graphics_sms"), col("fp64_lanes"), col("vector_lanes"))
 
 
 def _fmt(d: Die) -> str:
@@ -92,8 +101,10 @@ def _dyn(dies: list[Die], a: Assumptions) -> F64:
 
 
 def die_power_w(coef: AreaCoefficients, dies: list[Die], a: Assumptions) -> F64:
-    """Modelled full-rate power of each die (leakage on its published area), W."""
-    out: F64 = coef.k_act * _dyn(dies, a) + coef.leak_w_per_mm2 * np.array([d.area_mm2 for d in dies])
+    """Modelled rated power of each die, W: full-rate power (leakage on its published area), capped
+    by the board's form-factor limit where one is declared (a slot-powered PCIe card: 75 W)."""
+    full = coef.k_act * _dyn(dies, a) + coef.leak_w_per_mm2 * np.array([d.area_mm2 for d in dies])
+    out: F64 = np.minimum(full, np.array([d.board_cap_w for d in dies]))
     return out
 
 
@@ -103,22 +114,46 @@ def _bw(d: Die) -> float:
     return float(memory_unit(d.memory_type, "bytes_per_s")) * d.memory_units
 
 
-def fit_area(dies: list[Die], host_io_rule: bool = True) -> AreaCoefficients:
-    """The four area coefficients fitted on ``dies`` (power coefficients left at their start)."""
+# The area coefficients fitted (the rest stay 0; all mm2 at 7 nm, fitted in log, with eta). The
+# structure was chosen by leave-one-out over the ``fit`` dies only (held-out dies unseen) among
+# :data:`VARIANTS`; ``PREVIOUS_TERMS`` is the model before the graphics term (its uncore a
+# catch-all for graphics too), kept to report both on the same dies.
+AREA_TERMS = ("k_mac_mm2", "k_unit_mm2", "k_lane_mm2", "k_gfx_mm2", "a_fixed_mm2")
+PREVIOUS_TERMS = ("k_mac_mm2", "k_unit_mm2", "a_fixed_mm2")
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "previous (MAC, unit, uncore)": PREVIOUS_TERMS,
+    "+ graphics": ("k_mac_mm2", "k_unit_mm2", "k_gfx_mm2", "a_fixed_mm2"),
+    "+ graphics, FP32 vector lanes for the unit term": ("k_mac_mm2", "k_lane_mm2", "k_gfx_mm2", "a_fixed_mm2"),
+    "+ graphics + FP32 vector lanes": AREA_TERMS,
+    "+ graphics + fp64 lanes": ("k_mac_mm2", "k_unit_mm2", "k_gfx_mm2", "k_fp64_mm2", "a_fixed_mm2"),
+    "previous + fitted SRAM overhead": ("k_mac_mm2", "k_unit_mm2", "a_fixed_mm2", "k_sram"),
+}
+# log bounds of each coefficient (k_sram between 1x and 6x its bitcells)
+_LOG_BOUNDS = {"k_sram": (0.0, float(np.log(6.0))), "k_mac_mm2": (-14.0, 0.0), "k_unit_mm2": (-14.0, 3.0),
+               "k_lane_mm2": (-14.0, 0.0), "k_gfx_mm2": (-14.0, 3.0), "k_fp64_mm2": (-14.0, 0.0),
+               "a_fixed_mm2": (-5.0, float(np.log(400.0)))}
+
+
+def fit_area(dies: list[Die], host_io_rule: bool = True, terms: tuple[str, ...] = AREA_TERMS) -> AreaCoefficients:
+    """The area coefficients ``terms`` and ``eta`` fitted on ``dies`` by least squares on log area
+    (coefficients not in ``terms`` are 0; power coefficients left at their start)."""
     target = np.log([d.area_mm2 for d in dies])
+    zero = {k: 0.0 for k in _LOG_BOUNDS if k != "k_sram"}
 
     def coef_of(x: F64) -> AreaCoefficients:
-        return replace(START, k_mac_mm2=float(np.exp(x[0])), k_unit_mm2=float(np.exp(x[1])), eta=float(x[2]),
-                       a_fixed_mm2=float(np.exp(x[3])))
+        vals = {k: float(np.exp(v)) for k, v in zip(terms, x[1:], strict=True)}
+        return replace(START, **{**zero, **vals}, eta=float(x[0]))
 
     def resid(x: F64) -> F64:
         r: F64 = np.log(area_of(coef_of(x), dies, host_io_rule)) - target
         return r
 
-    x0 = np.array([np.log(START.k_mac_mm2), np.log(START.k_unit_mm2), START.eta, np.log(START.a_fixed_mm2)])
+    x0 = np.array([START.eta, *[np.log(getattr(START, k) or 1.0) for k in terms]])
     # eta between 0.3 and 1.5 (dies realise between a third and all of a node's density gain, and more
     # where they also shed logic); the rest positive.
-    sol = least_squares(resid, x0, bounds=([-14.0, -8.0, 0.3, -5.0], [0.0, 3.0, 1.5, np.log(400.0)]))
+    lo = [0.3, *[_LOG_BOUNDS[k][0] for k in terms]]
+    hi = [1.5, *[_LOG_BOUNDS[k][1] for k in terms]]
+    sol = least_squares(resid, np.clip(x0, lo, hi), bounds=(lo, hi))
     return coef_of(sol.x)
 
 
@@ -126,10 +161,11 @@ def fit_power(dies: list[Die], a: Assumptions) -> tuple[float, float]:
     """(k_act, p_leak W/mm2) fitted on the dies with a TDP: least squares on log power."""
     with_tdp = [d for d in dies if d.tdp_w]
     dyn, area = _dyn(with_tdp, a), np.array([d.area_mm2 for d in with_tdp])
+    cap = np.array([d.board_cap_w for d in with_tdp])
     target = np.log([float(d.tdp_w or 0.0) for d in with_tdp])
 
     def resid(x: F64) -> F64:
-        r: F64 = np.log(np.exp(x[0]) * dyn + np.exp(x[1]) * area) - target
+        r: F64 = np.log(np.minimum(np.exp(x[0]) * dyn + np.exp(x[1]) * area, cap)) - target
         return r
 
     # activity between 0.05 and 3 of the energy model's figure; leakage between 1 mW and 1 W per mm2
@@ -155,14 +191,15 @@ def fitted(a: Assumptions) -> AreaCoefficients:
     return held[1]
 
 
-def leave_one_out(dies: list[Die], a: Assumptions, host_io_rule: bool = True) -> tuple[F64, F64]:
+def leave_one_out(dies: list[Die], a: Assumptions | None, host_io_rule: bool = True,
+                  terms: tuple[str, ...] = AREA_TERMS) -> tuple[F64, F64]:
     """(area, power) of each die predicted by coefficients fitted on all the other dies
-    (power NaN for a die without a TDP)."""
+    (power NaN for a die without a TDP, or everywhere when ``a`` is None)."""
     area, power = np.empty(len(dies)), np.full(len(dies), np.nan)
     for i, d in enumerate(dies):
         rest = dies[:i] + dies[i + 1:]
-        area[i] = float(area_of(fit_area(rest, host_io_rule), [d], host_io_rule)[0])
-        if d.tdp_w:
+        area[i] = float(area_of(fit_area(rest, host_io_rule, terms), [d], host_io_rule)[0])
+        if d.tdp_w and a is not None:
             k_act, leak = fit_power(rest, a)
             power[i] = float(die_power_w(replace(START, k_act=k_act, leak_w_per_mm2=leak), [d], a)[0])
     return area, power
@@ -172,33 +209,60 @@ def _ape(model: float, real: float) -> float:
     return float(100.0 * abs(model / real - 1.0))
 
 
+def variant_selection() -> dict[str, float]:
+    """Median leave-one-out area error (%) over the ``fit`` dies only, for each of :data:`VARIANTS`:
+    the evidence the model structure was chosen on (held-out dies never enter it)."""
+    train = [d for d in load_dies() if d.role == "fit"]
+    real = np.array([d.area_mm2 for d in train])
+    return {name: float(np.median(100.0 * np.abs(leave_one_out(train, None, terms=t)[0] / real - 1.0)))
+            for name, t in VARIANTS.items()}
+
+
 def accuracy(a: Assumptions) -> dict[str, Any]:
     """Per-die area and power errors: leave-one-out over every die (with and without the host-I/O
-    fact), the declared fit/holdout split, and the catalogue TDP check (percent)."""
+    fact, and for the previous structure), the declared fit/holdout split (area and power), and the
+    catalogue TDP check (percent)."""
     dies = load_dies()
     real = np.array([d.area_mm2 for d in dies])
     loo_area, loo_power = leave_one_out(dies, a)
-    loo_area_all_uncore, _ = leave_one_out(dies, a, host_io_rule=False)
+    loo_area_all_uncore, _ = leave_one_out(dies, None, host_io_rule=False)
+    loo_area_prev, _ = leave_one_out(dies, None, terms=PREVIOUS_TERMS)
     train = [d for d in dies if d.role == "fit"]
-    split = area_of(fit(train, a), dies)
+    split_coef = fit(train, a)
+    split = area_of(split_coef, dies)
+    split_prev = area_of(fit_area(train, terms=PREVIOUS_TERMS), dies)
+    split_power = die_power_w(split_coef, dies, a)
     rows: list[dict[str, Any]] = []
     for i, d in enumerate(dies):
         rows.append({"die": d.name, "role": d.role, "area_mm2": d.area_mm2, "loo_area_mm2": float(loo_area[i]),
                      "loo_area_ape_pct": _ape(float(loo_area[i]), float(real[i])),
                      "loo_area_all_uncore_ape_pct": _ape(float(loo_area_all_uncore[i]), float(real[i])),
+                     "loo_area_previous_ape_pct": _ape(float(loo_area_prev[i]), float(real[i])),
                      "split_area_mm2": float(split[i]), "split_area_ape_pct": _ape(float(split[i]), float(real[i])),
-                     "tdp_w": d.tdp_w, "loo_power_w": float(loo_power[i]),
-                     "loo_power_ape_pct": _ape(float(loo_power[i]), d.tdp_w) if d.tdp_w else None})
-    hold = [r["split_area_ape_pct"] for r in rows if r["role"] == "holdout"]
+                     "split_area_previous_ape_pct": _ape(float(split_prev[i]), float(real[i])),
+                     "tdp_w": d.tdp_w, "board_cap_w": d.board_cap_w, "loo_power_w": float(loo_power[i]),
+                     "loo_power_ape_pct": _ape(float(loo_power[i]), d.tdp_w) if d.tdp_w else None,
+                     "split_power_w": float(split_power[i]),
+                     "split_power_ape_pct": _ape(float(split_power[i]), d.tdp_w) if d.tdp_w else None})
+
+    def med(key: str, role: str | None = None) -> float:
+        vals = [r[key] for r in rows if r[key] is not None and (role is None or r["role"] == role)]
+        return float(np.median(vals))
+
+    hold = [r for r in rows if r["role"] == "holdout"]
     coef = fitted(a)
     tdp_rows = tdp_check_rows(a, coef)
     tdp_out = [r for r in tdp_rows if not r["in_power_fit"]]  # chips whose die is not among the fitted
-    pw = [r["loo_power_ape_pct"] for r in rows if r["loo_power_ape_pct"] is not None]
-    return {"coefficients": coef, "area_rows": rows, "n_dies": len(dies),
-            "area_loo_median_ape_pct": float(np.median([r["loo_area_ape_pct"] for r in rows])),
-            "area_loo_all_uncore_median_ape_pct": float(np.median([r["loo_area_all_uncore_ape_pct"] for r in rows])),
-            "area_holdout_median_ape_pct": float(np.median(hold)), "area_holdout_n": len(hold),
-            "power_loo_median_ape_pct": float(np.median(pw)), "power_loo_n": len(pw),
+    return {"coefficients": coef, "area_rows": rows, "n_dies": len(dies), "terms": AREA_TERMS,
+            "area_loo_median_ape_pct": med("loo_area_ape_pct"),
+            "area_loo_all_uncore_median_ape_pct": med("loo_area_all_uncore_ape_pct"),
+            "area_loo_previous_median_ape_pct": med("loo_area_previous_ape_pct"),
+            "area_holdout_median_ape_pct": med("split_area_ape_pct", "holdout"), "area_holdout_n": len(hold),
+            "area_holdout_previous_median_ape_pct": med("split_area_previous_ape_pct", "holdout"),
+            "power_loo_median_ape_pct": med("loo_power_ape_pct"),
+            "power_loo_n": sum(r["loo_power_ape_pct"] is not None for r in rows),
+            "power_holdout_median_ape_pct": med("split_power_ape_pct", "holdout"),
+            "power_holdout_n": sum(r["split_power_ape_pct"] is not None for r in hold),
             "tdp_rows": tdp_rows,
             "tdp_median_ape_pct": float(np.median([r["tdp_ape_pct"] for r in tdp_out])),
             "sustained_median_ape_pct": float(np.median([r["sustained_ape_pct"] for r in tdp_out])),

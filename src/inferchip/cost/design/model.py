@@ -3,18 +3,29 @@
 Area (mm2) of the compute silicon of one package, before any split into chiplets::
 
     A = (k_mac * units * macs_per_unit * F_fmt      matrix MACs (r: logic density at 7 nm / at node)
-         + k_unit * units) * r(node)^eta              each unit's core around it (registers, vector, control)
+         + k_unit * units                            each unit's control around its array
+         + k_lane * vector_lanes                     FP32 vector (SIMD) FMA lanes
+         + k_gfx * graphics_sms                      graphics blocks (RT core, texture, raster share)
+         + k_fp64 * fp64_lanes) * r(node)^eta        FP64 FMA lanes of compute GPUs
       + k_sram * sram_mb * 8e6 * bitcell(node) * 1e-6   SRAM macros (k_sram: array overhead over bitcells)
       + phy(memory type) * memory_units              memory PHYs (analog: not scaled with node)
       + serdes * link bandwidth / 100 GB/s           scale-up links
       + cpu_core * cpu_cores * r16(node)^eta         SoC CPU cores (Cortex-A72-class, die-shot area at 16 nm)
       + soc_other_mm2                                other SoC blocks (GPU, ISP, video) given at their node
-      + a_fixed * r(node)^eta * host_io              uncore, on a die that carries a host interface
+      + a_fixed * r(node)^eta * host_io              host interface, management, clocking: a die with a host
 
 ``units`` counts every matrix unit on the die (enabled or not); ``F_fmt`` the format support
-(:data:`~inferchip.cost.design.constants.FORMAT_AREA_FACTOR`). ``k_mac``, ``k_unit``, ``eta`` and
-``a_fixed`` are fitted (:mod:`inferchip.cost.design.fit`); ``k_sram`` is
-:data:`~inferchip.cost.design.constants.SRAM_ARRAY_OVERHEAD`. ``host_io`` (0 or 1) is a floorplan
+(:data:`~inferchip.cost.design.constants.FORMAT_AREA_FACTOR`). ``vector_lanes`` counts the FP32
+FMA lanes of the vector/SIMD units (a per-die fact; a design has the lanes its vector rate needs,
+:data:`~inferchip.cost.design.constants.VECTOR_FRACTION_OF_BF16` of its bf16 MACs).
+``graphics_sms`` is a per-die fact (the SMs carrying an RT core, texture units and their share
+of raster/display: Turing/Ampere GA10x/Ada GPUs; 0 for compute GPUs and accelerators; designs
+have none); so is ``fp64_lanes``. SRAM scales with the node's published bitcell area, logic
+with the published logic density to the power ``eta``. The coefficients fitted are those of
+:data:`inferchip.cost.design.fit.AREA_TERMS` (chosen among the variants there by leave-one-out
+over the fit dies only); ``k_fp64`` stays 0 in the scored model (tried, not better on the fit
+dies) and ``k_sram`` is :data:`~inferchip.cost.design.constants.SRAM_ARRAY_OVERHEAD`.
+``host_io`` (0 or 1) is a floorplan
 fact of the die (see :data:`~inferchip.cost.design.constants.CPU_CORE_MM2`'s neighbours); a design
 that names no value has one where it has memory PHYs or links. A design whose area exceeds the
 reticle (858 mm2) is split into the fewest equal chiplets that fit, each grown by the die-to-die
@@ -27,7 +38,9 @@ plus static leakage per mm2 of silicon::
 
 with the per-FLOP, per-byte and per-bit energies of the assumptions file
 (:mod:`inferchip.cost.energy`); ``k_act`` and ``p_leak`` are fitted. A board's rated TDP is a
-power-limit choice: at most ``P_full`` (a board may cap below it, as PCIe cards do). Cost: good
+power-limit choice: at most ``P_full`` (a board may cap below it, as PCIe cards do); the fit
+(:func:`inferchip.cost.design.fit.die_power_w`) compares ``min(P_full, cap)`` with a die's rated
+TDP where its board declares a form-factor cap (a slot-powered PCIe card: 75 W). Cost: good
 dies (:func:`inferchip.cost.silicon.good_die_cost_usd`, negative-binomial yield at the node's D0
 and wafer price) times the die count, plus memory, packaging and test
 (:mod:`inferchip.cost.silicon`'s tables).
@@ -55,9 +68,13 @@ class AreaCoefficients:
     """The fitted coefficients of the area and TDP models."""
 
     k_mac_mm2: float  # mm2 per bf16 MAC at 7 nm
-    k_unit_mm2: float  # mm2 per matrix unit at 7 nm (the core around the MACs)
+    k_unit_mm2: float  # mm2 per matrix unit at 7 nm (the control around the MACs)
     eta: float  # how much of the node's logic density ratio dies realise (1 = all)
-    a_fixed_mm2: float  # uncore (host interface, management, NoC hubs) at 7 nm
+    a_fixed_mm2: float  # host interface, management, clocking at 7 nm (a die with a host interface)
+    k_lane_mm2: float = 0.0  # mm2 per vector lane (one per array column) at 7 nm
+    k_gfx_mm2: float = 0.0  # mm2 per graphics SM (RT core, texture, raster share) at 7 nm
+    k_fp64_mm2: float = 0.0  # mm2 per FP64 FMA lane at 7 nm
+    k_sram: float = c.SRAM_ARRAY_OVERHEAD.value  # SRAM macro area over its bitcells (banks, periphery, tags, ECC)
     k_act: float = 1.0  # activity at rated load: dynamic power over the energy model's full-rate figure
     leak_w_per_mm2: float = 0.0  # static leakage per mm2 of silicon, W
 
@@ -81,19 +98,26 @@ def area_parts_mm2(coef: AreaCoefficients, units: npt.ArrayLike, macs_per_unit: 
                    formats: npt.ArrayLike, node_nm: npt.ArrayLike, sram_mb: npt.ArrayLike,
                    memory_type: npt.ArrayLike, memory_units: npt.ArrayLike,
                    link_bytes_per_s: npt.ArrayLike, cpu_cores: npt.ArrayLike = 0.0,
-                   soc_other_mm2: npt.ArrayLike = 0.0, host_io: npt.ArrayLike | None = None) -> dict[str, F64]:
+                   soc_other_mm2: npt.ArrayLike = 0.0, host_io: npt.ArrayLike | None = None,
+                   graphics_sms: npt.ArrayLike = 0.0, fp64_lanes: npt.ArrayLike = 0.0,
+                   vector_lanes: npt.ArrayLike | None = None) -> dict[str, F64]:
     """Area of each part of the compute silicon, mm2 (see the module docstring)."""
     scale = logic_scale(node_nm, coef.eta)
     u = np.asarray(units, float)
     if host_io is None:  # a design: its uncore serves its off-chip interfaces
         host_io = (np.asarray(memory_units, float) > 0) | (np.asarray(link_bytes_per_s, float) > 0)
+    if vector_lanes is None:  # a design: the lanes of its vector rate (a fraction of the bf16 MAC rate)
+        vector_lanes = u * np.asarray(macs_per_unit, float) * c.VECTOR_FRACTION_OF_BF16.value
     ref = c.CPU_CORE_REFERENCE_NODE_NM.value
     density = c.LOGIC_DENSITY_MTR_PER_MM2
     cpu_scale = (c.by_node(density, ref) / c.by_node(density, node_nm)) ** coef.eta
     return {
         "matrix_mm2": coef.k_mac_mm2 * u * np.asarray(macs_per_unit, float) * format_factor(formats) * scale,
         "unit_mm2": coef.k_unit_mm2 * u * scale,
-        "sram_mm2": c.SRAM_ARRAY_OVERHEAD.value * np.asarray(sram_mb, float) * MB_BITS
+        "vector_mm2": coef.k_lane_mm2 * np.asarray(vector_lanes, float) * scale,
+        "graphics_mm2": coef.k_gfx_mm2 * np.asarray(graphics_sms, float) * scale,
+        "fp64_mm2": coef.k_fp64_mm2 * np.asarray(fp64_lanes, float) * scale,
+        "sram_mm2": coef.k_sram * np.asarray(sram_mb, float) * MB_BITS
         * c.by_node(c.SRAM_BITCELL_UM2, node_nm) * 1e-6,
         "phy_mm2": c.memory_unit(memory_type, "phy_mm2") * np.asarray(memory_units, float),
         "io_mm2": c.SERDES_MM2_PER_100GB_S.value * np.asarray(link_bytes_per_s, float) / 100e9,
