@@ -36,9 +36,7 @@ def _yaml_classes() -> tuple[type[yaml.SafeLoader], type[Exception]]:
     base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
     class Duplicate(yaml.YAMLError):
-        def __init__(self, key: object, first: yaml.Mark | None, again: yaml.Mark | None):
-            super().__init__()
-            self.key, self.first, self.again = key, first, again
+        """A key given twice: ``args`` = (key, mark of the first, mark of the second)."""
 
     class UniqueKeyLoader(base):  # type: ignore[valid-type,misc]
         """Safe YAML loader (C-accelerated where available) that rejects a key given twice in one mapping."""
@@ -76,8 +74,9 @@ def parse_yaml(text: str, where: str) -> Any:
     try:
         return yaml.load(text, Loader=loader)  # a safe loader (see _yaml_classes)
     except duplicate as dup:
+        key, first, again = dup.args
         raise SpecError(
-            f"{where}: key {dup.key!r} appears twice in one mapping ({_line(dup.first)} and {_line(dup.again)}); "
+            f"{where}: key {key!r} appears twice in one mapping ({_line(first)} and {_line(again)}); "
             "keep one (YAML would silently use the last)"
         ) from None
     except yaml.YAMLError as exc:
