@@ -127,6 +127,18 @@ def test_leave_one_accelerator_out_predicts_each_row_with_a_fold_that_never_saw_
     assert rep.fitted.calibration.fitted and {"in_sample_median_ape", "cv_median_ape", "cv_p90_ape"} <= set(fs)
 
 
+def test_cross_validation_folds_in_worker_processes_match_the_folds_in_one_process(truth):
+    """The folds travel to worker processes (a step plan's compiled rules do not pickle: the
+    workers map each row again); two workers must give the folds one process gives."""
+    cases = synthetic_cases(truth)[:6]
+    one = calibrate(cases, Calibration(), workers=1, max_evaluations=10)
+    two = calibrate(cases, Calibration(), workers=2, max_evaluations=10)
+    assert sorted(two.folds) == sorted(one.folds)
+    for acc, fold in one.folds.items():
+        assert two.folds[acc].calibration == fold.calibration
+    assert [r.predicted for r in two.held_out] == [r.predicted for r in one.held_out]
+
+
 def test_calibrate_command_writes_a_loadable_fitted_calibration(tmp_path, truth, capsys):
     cases = synthetic_cases(truth)
     rows = [{**{k: getattr(c, k) if getattr(c, k) is not None else "" for k in COLUMNS}} for c in cases]

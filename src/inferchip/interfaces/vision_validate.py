@@ -92,6 +92,10 @@ def run_vision(paths: list[Path], *, json_output: bool, calibration: str | None)
         con.print(f"latency bounds: {lb['predicted_pass']} of {lb['rows']} server rows predicted to pass at their "
                   f"measured load (all passed): {lb['right_fraction']:.0%} right; predicted capacity within the bound "
                   f">= 90% of the measured load on {lb.get('max_load_within_10pct', 0)}")
+        if "decided_rows" in lb:
+            con.print(f"  outside the +-{lb['capacity_edge_band']:.0%} capacity edge: {lb['decided_right']} of "
+                      f"{lb['decided_rows']} right; {lb['on_capacity_edge']} rows on the edge (submitters report the "
+                      "highest passing load, so pass/fail there is the sign of a few per cent of capacity error)")
     for cid, why in summary["unexpressible"].items():
         con.print(f"[yellow]not expressible:[/] {cid}: {why}")
     return body

@@ -17,7 +17,8 @@ from inferchip.cost.step import StepCost
 from inferchip.errors import DoesNotFitError, InferchipError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.fast_path import DOES_NOT_FIT, fast_layout
-from inferchip.performance.operating import OperatingPoint, Question, operating_point
+from inferchip.performance.layout_choice import choose_layout
+from inferchip.performance.operating import OperatingPoint, Question
 from inferchip.performance.phases import MappedModel, PhaseMetrics, continuous_batch, fit_error
 from inferchip.performance.prediction import Prediction, _breakdown
 from inferchip.performance.setting import SETTINGS_CACHED, Setting, positive, resolve_setting
@@ -120,19 +121,13 @@ _RECENT: dict[tuple[Any, ...], Setting] = {}
 
 def best_layout(setting: Setting, q: Question) -> tuple[Layout, OperatingPoint] | None:
     """The layout (of the setting's candidates) with the most output tokens/s of the system that
-    fits and meets the question's limits, and its operating point; None where none does."""
-    best = None
-    for lay in setting.layouts:
-        try:
-            pt = operating_point(setting.mapped(lay), q, lay.replicas, sweeps=setting.sweeps)
-        except DoesNotFitError:
-            continue
-        if not pt.limits_met:
-            continue
-        tput_sys = pt.tokens_per_s_replica * lay.replicas
-        if best is None or tput_sys > best[0] * (1 + 1e-9):
-            best = (tput_sys, lay, pt)
-    return None if best is None else best[1:]
+    fits and meets the question's limits, and its operating point; None where none does. The
+    choice is :func:`~inferchip.performance.layout_choice.choose_layout`'s (validation's too)."""
+    try:
+        c = choose_layout(setting, q, sweeps=setting.sweeps)
+    except DoesNotFitError:
+        return None
+    return (c.layout, c.point) if c.point.limits_met else None
 
 
 def _no_point(setting: Setting, q: Question) -> InferchipError:

@@ -227,7 +227,7 @@ def server(service: ServiceTime, *, latency_bound_s: float, percentile: float = 
         lat, bmax = _queue_latency(table, unit_arrivals / rate, dev, delay, noise)
         return percentile_s(lat, q), lat, bmax
 
-    capacity = dev * float(np.max(np.arange(1, cap + 1) / table[1:]))
+    capacity = server_capacity_per_s(table, dev)
     hi = capacity
     low_rate = capacity * 1e-6
     p_low, lat, bmax = p_latency(low_rate)
@@ -267,8 +267,28 @@ def server_at_rate(service: ServiceTime, *, rate_per_s: float, latency_bound_s: 
     gaps = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0xA77]))).exponential(size=n)
     lat, bmax = _queue_latency(table, np.cumsum(gaps) / rate, dev, float(max_queue_delay_s),
                                _noise(seed, n, service_cv))
-    return _result("server", q, lat, batch=bmax, bound=bound, samples_per_s=rate,
-                   notes=(f"Poisson arrivals at {rate:.4g}/s, dynamic batching up to {cap} on {dev} device(s)",))
+    res = _result("server", q, lat, batch=bmax, bound=bound, samples_per_s=rate,
+                  notes=(f"Poisson arrivals at {rate:.4g}/s, dynamic batching up to {cap} on {dev} device(s)",))
+    capacity = server_capacity_per_s(table, dev)
+    if rate >= capacity:  # unstable queue: a finite simulation would understate the backlog of a full run
+        return replace(res, value=math.inf, passed=False,
+                       notes=(f"Poisson arrivals at {rate:.4g}/s exceed the capacity {capacity:.4g}/s of {dev} "
+                              f"device(s) at the best batch up to {cap}: the queue grows without bound over an "
+                              f"MLPerf Server run (at least {SERVER_MIN_QUERIES:,} queries and 600 s)",))
+    return res
+
+
+SERVER_MIN_QUERIES = 270_336
+"""MLPerf Inference Server runs last at least 600 s and 270,336 queries (``mlcommons/inference``
+``loadgen/mlperf.conf``: ``*.Server.min_query_count``, ``*.*.min_duration = 600000`` ms): a load above the
+system's capacity builds a backlog far beyond any latency bound over such a run."""
+
+
+def server_capacity_per_s(table: np.ndarray, devices: int) -> float:
+    """Highest sustainable rate (samples/s) of ``devices`` devices with the service table ``table`` (index = batch
+    size): devices x max over b of b / t(b). Poisson arrivals at or above it make the queue unstable."""
+    b = np.arange(1, len(table))
+    return float(devices * np.max(b / table[1:]))
 
 
 def constant_stream(service: ServiceTime, *, rate_per_s: float, latency_bound_s: float | None = None,

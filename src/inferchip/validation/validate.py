@@ -2,7 +2,8 @@
 
 Each case becomes a plan (:mod:`inferchip.validation.plan`: lengths, load, limits,
 and the analytic evaluation on one layout). :class:`Validator` picks the parallel layout (the
-row's, or the best the analytic model finds), converts to the row's metric and caches
+row's, or ``predict``'s choice among those the row allows:
+:func:`~inferchip.performance.layout_choice.choose_layout`), converts to the row's metric and caches
 repeated settings. Errors are percentages: signed ``100 (pred - meas) / meas``, APE its
 absolute value.
 
@@ -37,12 +38,12 @@ from dataclasses import replace
 from typing import Any
 
 from inferchip.errors import (
-    DoesNotFitError,
     InferchipError,
     InvalidSettingError,
 )
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
+from inferchip.performance.layout_choice import choose_layout
 from inferchip.performance.phases import MappedModel
 from inferchip.performance.setting import Setting, resolve_setting
 from inferchip.spec.calibration import Calibration, DatasetLengths
@@ -280,25 +281,9 @@ class Validator:
         return self._outcomes[skey]
 
     def _search(self, case: Case, plan: Plan, fmt: Formats) -> tuple[Layout, OperatingPoint]:
-        best, first_err = None, None
-        for lay in self.setting(case, fmt).layouts:
-            try:
-                pt = operating_point(self.mapped(case, lay, fmt), plan, lay.replicas, coarse=self.coarse,
-                                     need_ttft=_needs_ttft(case))
-            except DoesNotFitError as exc:
-                first_err = first_err or exc
-                continue
-            if plan.mode == "open_loop":  # same load on every layout: the least time in system wins
-                score = (not pt.saturated, -pt.e2e_s)
-            else:
-                score = (pt.limits_met, pt.tokens_per_s_replica * lay.replicas)
-            if best is None or score > best[0]:
-                best = (score, lay, pt)
-        if best is None:
-            raise first_err or InvalidSettingError(
-                f"no parallel layout of {case.num_accelerators} chips suits {case.model}"
-            )
-        return best[1], best[2]
+        """The row's layout: ``predict``'s choice (:func:`choose_layout`) among those its tp/pp/ep allow."""
+        c = choose_layout(self.setting(case, fmt), plan, coarse=self.coarse, need_ttft=_needs_ttft(case))
+        return c.layout, c.point
 
 
 def evaluate_fixed(case: Case, layout: Layout, mm: MappedModel, cal: Calibration, lengths: DatasetLengths, *,

@@ -1,0 +1,100 @@
+"""The one choice of a parallel layout among a setting's candidates, for ``predict`` and ``validate``.
+
+``predict`` (and ``serve``, which takes predict's layout) and the validation of a row that
+states no layout (or only part of one) ask the same question of the same candidates
+(:attr:`~inferchip.performance.setting.Setting.layouts`): which layout gives the most output
+tokens per second of the whole system, within memory and the question's latency limits?
+Both call :func:`choose_layout`, which evaluates every candidate with the one operating-point
+solver (:func:`~inferchip.performance.operating.operating_point`) and ranks them by
+:func:`pick`. There is one objective: the two callers do not optimise different things
+(validation's other load, an open loop at a stated rate, never chooses a layout: its row
+takes the layout of its run's maximum-throughput question, ``validation.plan.run_plan``).
+
+The rule, in order (:func:`pick`):
+
+1. **Limits met** before limits missed. ``operating_point`` reports a layout on which no
+   concurrency meets the TTFT/TPOT/end-to-end limits with ``limits_met`` False (its point at
+   concurrency 1). ``predict`` answers such a choice with "no batch meets the limits";
+   validation reports the row's value at concurrency 1 and says so.
+2. **Objective**: system output tokens/s, ``tokens_per_s_replica x replicas``, larger is
+   better. Two layouts within a relative ``TIE_RELATIVE`` (1e-9) of the best are tied: the
+   sums behind the figures round differently on different layouts, and such a gap is
+   rounding, not a faster layout.
+3. **Tie key** (:func:`tie_key`), smallest first: fewer chips in use, then lower tp, lower pp,
+   lower ep, attention data parallelism off before on: the simplest layout, with the fewest
+   collectives and the least reliance on link figures. Candidates (``candidate_layouts``)
+   come in this order, so the key is also "the first candidate". (The same layout twice: the
+   faster of the two.)
+
+The choice does not depend on the order of the candidates (``tests/test_layout_choice.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from inferchip.errors import DoesNotFitError, InvalidSettingError
+from inferchip.mapping.layout import Layout
+from inferchip.performance.operating import OperatingPoint, Question, operating_point
+from inferchip.performance.setting import Setting
+
+__all__ = ["TIE_RELATIVE", "Choice", "choose_layout", "pick", "system_tokens_per_s", "tie_key"]
+
+TIE_RELATIVE = 1e-9  # objectives within this fraction of the best are tied (float rounding of the step sums)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A candidate layout and its operating point for the question."""
+
+    layout: Layout
+    point: OperatingPoint
+
+
+def system_tokens_per_s(c: Choice) -> float:
+    """The objective: output tokens/s of the whole system (each replica's, times the replicas)."""
+    return c.point.tokens_per_s_replica * c.layout.replicas
+
+
+def tie_key(lay: Layout) -> tuple[int, int, int, int, bool]:
+    """What breaks a tie, smallest first: chips in use, tp, pp, ep, attention DP (off first)."""
+    return (lay.num_chips, lay.tp, lay.pp, lay.ep, lay.attn_dp)
+
+
+def pick(choices: Iterable[Choice]) -> Choice | None:
+    """The best of ``choices`` by the module's rule (limits met; most system tokens/s, ties within
+    ``TIE_RELATIVE``; then :func:`tie_key`), or None where there are none. Independent of their order."""
+    cs = list(choices)
+    if not cs:
+        return None
+    met = [c for c in cs if c.point.limits_met] or cs
+    best = max(system_tokens_per_s(c) for c in met)
+    tied = [c for c in met if system_tokens_per_s(c) >= best * (1.0 - TIE_RELATIVE)]
+    return min(tied, key=lambda c: (tie_key(c.layout), -system_tokens_per_s(c)))
+
+
+def choose_layout(setting: Setting, q: Question, *, coarse: bool = False, need_ttft: bool = True,
+                  sweeps: dict[Any, Any] | None = None) -> Choice:
+    """The setting's best layout for question ``q`` and its operating point (rule: module docstring).
+
+    Every candidate of ``setting.layouts`` is evaluated with ``operating_point`` (``coarse``,
+    ``need_ttft`` and the ``sweeps`` cache as it takes them); one whose memory cannot hold the
+    question is left out. Raises the first candidate's DoesNotFitError where none fits. The
+    choice may miss the limits (``point.limits_met`` False) where no candidate meets them.
+    """
+    choices, first_err = [], None
+    for lay in setting.layouts:
+        try:
+            pt = operating_point(setting.mapped(lay), q, lay.replicas, coarse=coarse, need_ttft=need_ttft,
+                                 sweeps=sweeps)
+        except DoesNotFitError as exc:
+            first_err = first_err or exc
+            continue
+        choices.append(Choice(lay, pt))
+    best = pick(choices)
+    if best is None:
+        raise first_err or InvalidSettingError(
+            f"no parallel layout of {setting.count} chips suits {setting.model.id}")
+    return best
