@@ -166,3 +166,16 @@ def test_a_predict_from_the_cache_does_not_import_pyyaml(cache, tmp_path):
                                     check=True).stdout.split() for _ in range(2))
     assert first == [first[0], "True"] and second == [first[0], "False"]
     shutil.rmtree(cache)
+
+
+def test_two_installations_keep_their_own_entries(cache, tmp_path, monkeypatch):
+    first, second = tmp_path / "one", tmp_path / "two"
+    for folder in (first, second):
+        folder.mkdir()
+        (folder / "x.yaml").write_text(f"where: {folder.name}\n")
+    entries = []
+    for folder in (first, second):
+        monkeypatch.setattr(parse_cache, "CATALOG_DIR", Path(os.path.realpath(folder)))
+        assert yaml_io.read_mapping(folder / "x.yaml") == {"where": folder.name}
+        entries.append(parse_cache.entry_path(folder / "x.yaml"))
+    assert entries[0] != entries[1] and all(e.is_file() for e in entries)

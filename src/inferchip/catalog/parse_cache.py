@@ -12,12 +12,13 @@ import PyYAML at all. It is safe by construction:
 * an entry holds plain data (``marshal`` of dicts, lists, strings, numbers, booleans and None,
   checked before it is written), and its payload carries its own digest, checked before it is
   loaded: a truncated, damaged or foreign entry is ignored, and loading one runs no code;
-* entries are written atomically (:mod:`inferchip.atomic_io`), one per shipped file (an edited
-  file overwrites its entry, so the folder does not grow), and a cache folder that cannot be
-  created or written is ignored: the cache only saves time, nothing needs it.
+* entries are written atomically (:mod:`inferchip.atomic_io`), one per shipped file and
+  installation (an edited file overwrites its entry, so the folder does not grow), and a cache
+  folder that cannot be created or written is ignored: the cache only saves time, nothing needs it.
 
 Folder: ``$INFERCHIP_CACHE_DIR`` when set (set to the empty string: no cache), else
-``$XDG_CACHE_HOME/inferchip``, else ``~/.cache/inferchip``; entries are under ``parsed-yaml/``.
+``$XDG_CACHE_HOME/inferchip``, else ``~/.cache/inferchip``; entries are under ``parsed-yaml/``, in
+a folder named by a digest of the catalogue folder's path.
 """
 
 from __future__ import annotations
@@ -61,7 +62,12 @@ def entry_path(path: Path) -> Path | None:
     except (ValueError, OSError):
         return None
     root = cache_dir()
-    return None if root is None else root / "parsed-yaml" / ("__".join(rel.parts) + ".marshal")
+    if root is None:
+        return None
+    # one folder per installed catalogue: two installations (a second checkout, another virtual
+    # environment) do not overwrite each other's entries
+    home = hashlib.blake2b(os.fsencode(CATALOG_DIR), digest_size=6).hexdigest()
+    return root / "parsed-yaml" / home / ("__".join(rel.parts) + ".marshal")
 
 
 @lru_cache(maxsize=1)
