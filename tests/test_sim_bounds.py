@@ -19,7 +19,7 @@ from inferchip.sim import (
     simulate,
     simulate_disaggregated,
 )
-from inferchip.sim.arrivals import MAX_REQUESTS
+from inferchip.workload.limits import MAX_CONCURRENCY, MAX_REQUESTS
 
 MODEL = LinearStepModel(fixed_s=0.01, per_token_s=1e-5, kv_capacity_tokens=100_000)
 
@@ -36,7 +36,7 @@ def test_a_rate_that_is_not_positive_and_finite_is_named(rate):
 def test_concurrency_zero_or_beyond_what_memory_holds_is_named():
     with pytest.raises(InvalidSettingError, match=r"field 'concurrency': value 0.*greater than or equal to 1"):
         ClosedLoopArrivals(concurrency=0, input_tokens=10, output_tokens=10)
-    with pytest.raises(InvalidSettingError, match=r"field 'concurrency': value 1000000000.*10000000"):
+    with pytest.raises(InvalidSettingError, match=rf"field 'concurrency': value 1000000000.*{MAX_CONCURRENCY}"):
         ClosedLoopArrivals(concurrency=10**9, input_tokens=10, output_tokens=10)
     # 200,000 users: more than the 100,000 tokens the KV cache holds, so more than could ever be in flight
     t0 = time.perf_counter()
@@ -61,11 +61,11 @@ def test_a_seed_outside_0_to_2_63_is_named_with_the_range(seed):
 def test_a_run_expecting_more_requests_than_the_cap_is_refused_before_allocating():
     t0 = time.perf_counter()
     with pytest.raises(InvalidSettingError, match=r"duration_s: 5 requests/s x 1e\+09 s = 5e\+09 expected requests.*"
-                                                  r"cap of 10,000,000"):
+                                                  rf"cap of {MAX_REQUESTS:,}"):
         simulate(MODEL, PoissonArrivals(rate_per_s=5, input_tokens=10, output_tokens=10), duration_s=1e9)
     with pytest.raises(InvalidSettingError, match=r"duration_s: value 10000000000.0 .*at most 1e\+09"):
         simulate(MODEL, PoissonArrivals(rate_per_s=1e-6, input_tokens=10, output_tokens=10), duration_s=1e10)
-    with pytest.raises(InvalidSettingError, match=r"num_requests: value 10000001 .*1\.\.10,000,000"):
+    with pytest.raises(InvalidSettingError, match=rf"num_requests: value {MAX_REQUESTS + 1} .*1\.\.{MAX_REQUESTS:,}"):
         simulate(MODEL, BurstArrivals(input_tokens=10, output_tokens=10), num_requests=MAX_REQUESTS + 1)
     # a closed loop ended by time alone: 1000 users of 10-token requests at >= 10 ms a step for 1e8 s
     with pytest.raises(InvalidSettingError, match=r"duration_s: 1000 users for 1e\+08 s could send up to .*"

@@ -15,8 +15,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import yaml
-
 from inferchip.atomic_io import write_text
 from inferchip.catalog.yaml_io import read_mapping, validate
 from inferchip.spec.calibration import Calibration, DatasetLengths
@@ -81,4 +79,6 @@ def save_calibration(cal: Calibration, path: Path, lengths: DatasetLengths | Non
         data[key] = value
         if key == "memory_utilization_fraction" and lengths is not None:
             data[LENGTHS_KEY] = dict(lengths.mean_input_tokens)
+    import yaml  # imported here: reading a calibration does not need PyYAML when it is cached
+
     write_text(Path(path), yaml.safe_dump(data, sort_keys=False), f"calibration {path}")

@@ -3,49 +3,60 @@
 A malformed file raises :class:`SpecError` naming the file, the field, the value and what
 is allowed (``FILE: FIELD = VALUE: must be ...``); never a traceback. The YAML reader uses
 the C loader when PyYAML has it and rejects duplicate keys (PyYAML would silently keep the
-last one).
+last one). A file shipped in the catalogue is parsed once and then read from the user's cache
+(:mod:`inferchip.catalog.parse_cache`); PyYAML is imported when a file is parsed, not before.
 """
 
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from inferchip.catalog import parse_cache
 from inferchip.errors import SpecError
+
+if TYPE_CHECKING:
+    import yaml
 
 M = TypeVar("M", bound=BaseModel)
 
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-class _Duplicate(yaml.YAMLError):
-    def __init__(self, key: object, first: yaml.Mark | None, again: yaml.Mark | None):
-        super().__init__()
-        self.key, self.first, self.again = key, first, again
+@lru_cache(maxsize=1)
+def _yaml_classes() -> tuple[type[yaml.SafeLoader], type[Exception]]:
+    """The duplicate-rejecting safe loader and its duplicate-key error, built on first use (PyYAML
+    is imported here: a run that reads only cached files never imports it)."""
+    import yaml
 
+    base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-class UniqueKeyLoader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """Safe YAML loader (C-accelerated where available) that rejects a key given twice in one mapping."""
+    class Duplicate(yaml.YAMLError):
+        """A key given twice: ``args`` = (key, mark of the first, mark of the second)."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, yaml.Mark | None] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == _MERGE_TAG:
-                continue  # '<<: *anchor' merges; keys given explicitly may override merged ones
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                if key in seen:
-                    raise _Duplicate(key, seen[key], key_node.start_mark)
-            except TypeError:  # an unhashable key: the base constructor reports it
-                continue
-            seen[key] = key_node.start_mark
-        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
-        return mapping
+    class UniqueKeyLoader(base):  # type: ignore[valid-type,misc]
+        """Safe YAML loader (C-accelerated where available) that rejects a key given twice in one mapping."""
+
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: dict[Any, yaml.Mark | None] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue  # '<<: *anchor' merges; keys given explicitly may override merged ones
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    if key in seen:
+                        raise Duplicate(key, seen[key], key_node.start_mark)
+                except TypeError:  # an unhashable key: the base constructor reports it
+                    continue
+                seen[key] = key_node.start_mark
+            mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+            return mapping
+
+    return UniqueKeyLoader, Duplicate
 
 
 _TOO_MANY_DIGITS = "not a spec: a number has thousands of digits (at most 4,300 are read; no spec figure needs 30)"
@@ -57,11 +68,15 @@ def _line(mark: yaml.Mark | None) -> str:
 
 def parse_yaml(text: str, where: str) -> Any:
     """Parse YAML text; duplicate keys, bad syntax, absurd integers or nesting -> SpecError."""
+    import yaml
+
+    loader, duplicate = _yaml_classes()
     try:
-        return yaml.load(text, Loader=UniqueKeyLoader)  # UniqueKeyLoader is a safe loader
-    except _Duplicate as dup:
+        return yaml.load(text, Loader=loader)  # a safe loader (see _yaml_classes)
+    except duplicate as dup:
+        key, first, again = dup.args
         raise SpecError(
-            f"{where}: key {dup.key!r} appears twice in one mapping ({_line(dup.first)} and {_line(dup.again)}); "
+            f"{where}: key {key!r} appears twice in one mapping ({_line(first)} and {_line(again)}); "
             "keep one (YAML would silently use the last)"
         ) from None
     except yaml.YAMLError as exc:
@@ -93,7 +108,11 @@ def read_mapping(path: Path) -> dict[str, Any]:
         except ValueError:  # integers beyond 4,300 digits
             raise SpecError(f"{path}: {_TOO_MANY_DIGITS}") from None
     else:
-        data = parse_yaml(text, str(path))
+        data = parse_cache.load(path, raw)
+        if data is None:
+            data = parse_yaml(text, str(path))
+            if isinstance(data, dict):
+                parse_cache.store(path, raw, data)
     if data is None:
         raise SpecError(f"{path}: the file is empty; expected a mapping of fields")
     if not isinstance(data, dict):

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from inferchip.errors import InvalidSettingError
 from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options.output import console
 
 
@@ -24,7 +25,8 @@ def explore_cmd(
     out: Path | None = typer.Option(None, "--out", help="Folder of the run: explore.duckdb and explore.html."),
     budget: int = typer.Option(1000, "--budget", help="Distinct designs to evaluate (all of them if the space is "
                                                       "smaller: an exhaustive grid)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the search (same seed, same designs and rows)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the search (same seed, same designs and rows).",
+                             callback=opts.int_range("--seed", 0, opts.MAX_SEED)),
     workers: int | None = typer.Option(None, "--workers", help="Local worker processes (default: the cores)."),
     ray: bool = typer.Option(False, "--ray", help="Run the evaluations on Ray (pip install 'inferchip[ray]')."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="Address of an existing Ray cluster."),

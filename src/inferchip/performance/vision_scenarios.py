@@ -46,6 +46,7 @@ from inferchip.sim.vision.queue import (
     percentile_s,
     service_table,
 )
+from inferchip.workload.limits import MAX_SEED
 
 SCENARIOS = ("single_stream", "multi_stream", "server", "offline", "constant_stream")
 MULTISTREAM_SAMPLES_PER_QUERY = 8
@@ -103,7 +104,7 @@ def _noise(seed: int, n: int, cv: float) -> np.ndarray | None:
         raise InvalidSettingError(f"service_cv = {cv!r}: must be a number from 0 to 1")
     if cv == 0:
         return None
-    _count("seed", seed, 0, 2**63 - 1)
+    _count("seed", seed, 0, MAX_SEED)
     sigma = math.sqrt(math.log1p(cv * cv))
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0x5CE])))
     return np.exp(rng.standard_normal(n) * sigma - 0.5 * sigma * sigma)
@@ -215,7 +216,7 @@ def server(service: ServiceTime, *, latency_bound_s: float, percentile: float = 
     assert bound is not None
     q, n = _pct(percentile), _count("queries", queries, 100)
     cap, dev = _count("max_batch", max_batch, 1, 1_000_000), _count("devices", devices, 1, 100_000)
-    _count("seed", seed, 0, 2**63 - 1)
+    _count("seed", seed, 0, MAX_SEED)
     table = service_table(service, cap)
     gaps = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0xA77]))).exponential(size=n)
     unit_arrivals = np.cumsum(gaps)  # arrivals at rate 1/s; at rate r they are unit_arrivals / r
@@ -261,7 +262,7 @@ def server_at_rate(service: ServiceTime, *, rate_per_s: float, latency_bound_s: 
     assert rate is not None and bound is not None
     q, n = _pct(percentile), _count("queries", queries, 100)
     cap, dev = _count("max_batch", max_batch, 1, 1_000_000), _count("devices", devices, 1, 100_000)
-    _count("seed", seed, 0, 2**63 - 1)
+    _count("seed", seed, 0, MAX_SEED)
     table = service_table(service, cap)
     gaps = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0xA77]))).exponential(size=n)
     lat, bmax = _queue_latency(table, np.cumsum(gaps) / rate, dev, float(max_queue_delay_s),

@@ -26,6 +26,7 @@ from typing import Any
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import ModelSpec
+from inferchip.workload.limits import MAX_SEED
 
 DEFAULT_CHIPS: tuple[str, ...] = (
     "nvidia-h100-sxm-80gb", "nvidia-h200-sxm-141gb", "nvidia-b200-180gb", "nvidia-gb200-186gb",
@@ -256,8 +257,8 @@ def resolve(cfg: ReviewConfig) -> tuple[list[ChipEntry], list[ModelEntry], ChipE
     load_claim(cfg.claim_file)  # a bad claim file fails before any work
     if cfg.samples < 1 or cfg.samples > 1_000_000:
         raise InvalidSettingError(f"--samples {cfg.samples}: allowed 1 to 1,000,000 Monte Carlo samples")
-    if not 0 <= cfg.seed < 2**63:
-        raise InvalidSettingError(f"--seed {cfg.seed}: allowed 0 to {2**63 - 1} (a non-negative integer)")
+    if not 0 <= cfg.seed <= MAX_SEED:
+        raise InvalidSettingError(f"--seed {cfg.seed}: allowed 0 to {MAX_SEED} (a non-negative integer)")
     if cfg.metric not in METRICS:
         raise InvalidSettingError(f"--metric: unknown figure '{cfg.metric}'; allowed: {', '.join(METRICS)}")
     for name in cfg.slos:

@@ -22,6 +22,7 @@ from inferchip.errors import InvalidSettingError
 from inferchip.sim import lengths
 from inferchip.sim.engine import EventQueue, Priority
 from inferchip.sim.trace import load_trace
+from inferchip.workload.limits import MAX_CONCURRENCY, MAX_REQUESTS, MAX_SEED
 
 
 class Stream(IntEnum):
@@ -37,8 +38,6 @@ def stream(seed: int, which: Stream) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), int(which)])))
 
 
-MAX_SEED = 2**63 - 1
-MAX_REQUESTS = 10_000_000  # requests one run may expect: about 4 GB of memory and ~10 min of wall time
 MAX_TIME_S = 1e9  # s (31.7 years): times beyond lose sub-microsecond resolution in float64
 _LEN_CHUNK = 4096
 POISSON_CHUNK_MARGIN = 1.05  # draw 5 % more gaps than the expected count ...
@@ -77,7 +76,7 @@ class ClosedLoopArrivals(_WithLengths):
     """``concurrency`` users; each sends its next request ``think_time_s`` after the last one finished."""
 
     kind: Literal["closed_loop"] = "closed_loop"
-    concurrency: int = Field(ge=1, le=MAX_REQUESTS, description="Users, each with at most one request outstanding.")
+    concurrency: int = Field(ge=1, le=MAX_CONCURRENCY, description="Users, each with at most one request outstanding.")
     think_time_s: float = Field(0.0, ge=0, le=MAX_TIME_S,
                                 description="Pause between a finish and the user's next request, s.")
 
@@ -201,12 +200,14 @@ def make_source(
 ) -> OpenLoopSource | ClosedLoopSource:
     """The arrival source for ``spec``; limits are checked here with messages naming them.
 
-    Bounds: ``seed`` in 0..2**63-1; ``duration_s`` finite, > 0 and at most ``MAX_TIME_S``;
+    Bounds (``seed``, requests: :mod:`inferchip.workload.limits`, the CLI's too): ``seed`` in
+    0..2**63-1; ``duration_s`` finite, > 0 and at most ``MAX_TIME_S``;
     ``num_requests`` and the requests a Poisson run expects (rate x duration) at most
     ``MAX_REQUESTS`` (memory and time grow with them: a larger run is refused, not attempted).
     """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed <= MAX_SEED:
-        raise InvalidSettingError(f"seed: value {seed!r} must be a whole number in 0..2**63-1 ({MAX_SEED})")
+        raise InvalidSettingError(
+            f"seed: value {seed!r} must be a whole number in 0..2**{MAX_SEED.bit_length()}-1 ({MAX_SEED})")
     if duration_s is not None and (isinstance(duration_s, bool) or not isinstance(duration_s, int | float)
                                    or not (math.isfinite(duration_s) and 0 < duration_s <= MAX_TIME_S)):
         raise InvalidSettingError(

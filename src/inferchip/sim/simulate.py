@@ -19,7 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from inferchip.errors import InvalidSettingError
 from inferchip.sim import lengths
-from inferchip.sim.arrivals import MAX_REQUESTS, ArrivalSpec, ClosedLoopArrivals, make_source
+from inferchip.sim.arrivals import ArrivalSpec, ClosedLoopArrivals, make_source
 from inferchip.sim.engine import EventQueue, Priority
 from inferchip.sim.kv_cache import blocks_for
 from inferchip.sim.metrics import SimResult
@@ -29,6 +29,7 @@ from inferchip.sim.request import RequestTable
 from inferchip.sim.router import Router
 from inferchip.sim.scheduler import SchedulerConfig
 from inferchip.sim.steptime import StepTimer
+from inferchip.workload.limits import MAX_REQUESTS
 
 DEFAULT_DRAIN_S = 600.0  # open-loop runs may drain at most max(this, arrival period) after the last arrival
 PROGRESS_STEP_FRACTION = 0.005

@@ -85,18 +85,22 @@ class Bound:
         number = core_schema.no_info_plain_validator_function(self.check)
         if source is int or source is float:
             return number
-        # A figure: a plain number or a Range whose three values each lie in the bound.
-        bounded = bounded_range(self)
-
-        def as_bounded(value: Any) -> Any:  # a plain Range built in Python is checked against this bound too
-            return value.model_dump() if isinstance(value, Range) and not isinstance(value, bounded) else value
-
-        ranged = core_schema.no_info_before_validator_function(as_bounded, handler.generate_schema(bounded))
+        # A figure: a plain number or a Range whose three values each lie in the bound. The Range
+        # class of the bound is built when a Range is first given here, not when the model using
+        # the bound is defined: most chips give no Range, and building one class per bound at
+        # import took a tenth of a cold start's own work. Its errors keep their places
+        # (``field.high``): pydantic adds a nested ValidationError's locations to the field's.
+        def ranged(value: Any) -> Range:
+            bounded = bounded_range(self)
+            if isinstance(value, Range) and not isinstance(value, bounded):
+                value = value.model_dump()  # a plain Range built in Python is checked against this bound too
+            return bounded.model_validate(value)
 
         def which(value: Any) -> str:
             return TAG_RANGE if isinstance(value, (dict, Range)) else TAG_NUMBER
 
-        return core_schema.tagged_union_schema({TAG_NUMBER: number, TAG_RANGE: ranged}, discriminator=which)
+        return core_schema.tagged_union_schema(
+            {TAG_NUMBER: number, TAG_RANGE: core_schema.no_info_plain_validator_function(ranged)}, discriminator=which)
 
 
 # ---------------------------------------------------------------- estimated figures

@@ -15,17 +15,19 @@ from typing import Any
 
 import typer
 
-# Bounds: generous for any real system, small enough that a run ends.
+from inferchip.workload.limits import MAX_CONCURRENCY as MAX_CONCURRENCY
+from inferchip.workload.limits import MAX_REQUESTS as MAX_REQUESTS
+from inferchip.workload.limits import MAX_SEED as MAX_SEED
+
+# Bounds: generous for any real system, small enough that a run ends. Seeds, requests and users of a
+# serving run: the simulator's own (inferchip.workload.limits), so the CLI and the API agree.
 MAX_CHIPS = 100_000  # chips in a system, and tp/pp/ep sizes
 MAX_TOKENS = 10_000_000  # input or output tokens of one request (the model's context window is checked too)
 MAX_BATCH = 1_000_000
-MAX_CONCURRENCY = 100_000  # users of a closed loop
 MAX_RATE_PER_S = 1_000_000.0
 MIN_RATE_PER_S = 1e-6  # one request in 11.6 days; slower rates lose the arrival times to rounding
 MIN_DURATION_S = 1e-3
-MAX_REQUESTS = 100_000  # simulated requests (a run takes about 5 ms per request)
 MAX_DURATION_S = 86_400.0  # one day of simulated arrivals
-MAX_SEED = 2**32 - 1
 MAX_ID_LENGTH = 200  # longer than any catalogue id; also under any file-system name limit
 
 # One default per option across commands.

@@ -43,6 +43,7 @@ import numpy as np
 
 from inferchip.errors import InvalidSettingError
 from inferchip.sim.vision.queue import fifo_finish_s, latency_summary_s
+from inferchip.workload.limits import MAX_SEED
 
 BATCHING = ("tick", "frame")
 MAX_FRAMES = 50_000_000  # frames of all cameras in one run: ~1 GB of float64 arrays
@@ -120,7 +121,7 @@ class RigLoad:
         _whole("cameras", self.cameras, 1, MAX_CAMERAS)
         _positive("fps", self.fps, MAX_FPS)
         _positive("duration_s", self.duration_s, 1e7)
-        _whole("seed", self.seed, 0, 2**63 - 1)
+        _whole("seed", self.seed, 0, MAX_SEED)
         if self.deadline_s is not None:
             _positive("deadline_s", self.deadline_s, 1e6)
         if self.batching not in BATCHING:
