@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 import pytest
 
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import LayerGroup, ModelSpec
+
+_CACHE_DIR: str | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite's parse cache (``catalog/parse_cache.py``) lives in a folder of its own, removed
+    at the end: tests (and the CLI processes they start, which inherit the environment) never
+    write into the user's ``~/.cache``."""
+    global _CACHE_DIR
+    _CACHE_DIR = tempfile.mkdtemp(prefix="inferchip-test-cache-")
+    os.environ["INFERCHIP_CACHE_DIR"] = _CACHE_DIR
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _CACHE_DIR is not None:
+        shutil.rmtree(_CACHE_DIR, ignore_errors=True)
 
 
 def make_chip(**over) -> ChipParams:
