@@ -7,7 +7,8 @@ Per layer (METHODS.md roofline, applied layer by layer and summed):
   output tiles cannot fill the chip, the reduction is split (split-K, :func:`split_k`). The
   output is computed in the chip's ``tile_m x tile_n`` tiles, ``tiles_in_flight`` at a time
   (:func:`inferchip.cost.gemm.quantised_flop`: a partial tile or wave costs a full one), and k is
-  padded to the MMA instruction's reduction depth (:data:`K_TILE_BYTES` of operand). Compute time
+  padded to the MMA instruction's reduction depth (:data:`K_TILE_BYTES` of operand; on a CPU's AMX
+  tile unit :data:`AMX_K_TILE_BYTES`). Compute time
   = spent FLOP / (peak at the layer's format x attainable fraction). On a CPU a format whose peak is
   the vector FMA peak (fp32) runs on the vector units at ``cpu_vector_fraction``; a format with a matrix
   engine (AMX int8/bf16) at ``cpu_matrix_fraction`` (:func:`on_vector_units`).
@@ -45,6 +46,10 @@ from inferchip.workload.vision.model import UNIT_GATHER, UNIT_MATRIX, UNIT_VECTO
 K_TILE_BYTES = 32.0
 """Reduction depth of one MMA instruction in operand bytes: NVIDIA m16n8k32 for int8, m16n8k16 for fp16
 (PTX ISA, warp-level mma shapes); assumed for every matrix unit."""
+AMX_K_TILE_BYTES = 64.0
+"""Reduction depth of one AMX tile multiply in operand bytes: a tile row holds at most 64 bytes, so TDPBSSD
+(int8) reduces 64 elements and TDPBF16PS (bf16) 32 per instruction (Intel 64 and IA-32 Architectures
+Optimization Reference Manual, AMX chapter); a shorter reduction still takes the whole instruction."""
 GATHER_READ_FACTOR = 2.0
 """Bytes fetched per useful byte of a bilinear gather: 32-byte sectors of which about half are used (estimate)."""
 
@@ -119,7 +124,9 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     in_m = a.batch_in_m[:, None]
     m_tot = np.where(in_m, m * b, m)
     g_tot = np.where(in_m, groups, groups * b)
-    k_tile = K_TILE_BYTES / elem_bytes
+    vector_fma = np.array([on_vector_units(chip, f) for f in formats], dtype=bool)
+    amx = is_cpu_family(chip.family) & ~vector_fma
+    k_tile = np.where(amx[:, None], AMX_K_TILE_BYTES, K_TILE_BYTES) / elem_bytes
     k_eff = np.ceil(k / k_tile) * k_tile
     split = split_k(m_tot, k_eff, n, g_tot, chip)
     spent = np.where(matrix, quantised_flop(m_tot, k_eff / split, n, g_tot * split, chip.gemm_tile_m, chip.gemm_tile_n,
@@ -127,7 +134,6 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     useful = np.where(matrix, FLOP_PER_MAC * m * k * n * groups * b, 0.0) * reps
     vec_ops = a.vector_ops[:, None] * b * reps
     vector_rate = float(chip.vector_flop_per_s)
-    vector_fma = np.array([on_vector_units(chip, f) for f in formats], dtype=bool)
     fraction = np.array([cal.matrix_fraction_for(chip.family, bool(v)) for v in vector_fma], dtype=float)
     matrix_s = spent / (peak * fraction[:, None])
     vector_s = vec_ops / vector_rate
