@@ -218,3 +218,43 @@ def test_frame_cost_says_when_the_host_link_is_assumed():
     g = frame_cost("nvidia-l4", "resnet50-v1.5", [1], precision="int8")
     assert not any("host_links.csv" in n for n in g.notes)
     assert g.input_copy_s is not None and g.input_copy_s[0] == pytest.approx(150528 / (31.5e9 * PCIE_DMA_EFFICIENCY))
+
+
+@pytest.mark.parametrize(("cpu", "fmt", "k_padded"), [(True, "int8", 64), (False, "int8", 32), (True, "fp32", 32)])
+def test_amx_reduction_depth_is_64_bytes(cpu, fmt, k_padded):
+    """A 3x3x3 conv of one input channel (k = 27) on 1024 output positions, 32 output channels. On AMX an int8
+    tile multiply reduces 64 bytes (64 elements), so k pads to 64; a GPU MMA reduces 32 bytes (k -> 32); an fp32
+    layer on a CPU's vector units keeps the 32-byte depth (8 fp32 elements: 27 -> 32). 1024 rows fill 8 tiles of
+    128, the 32 columns one 128-column tile: one full wave of 8 tiles in flight."""
+    cpu_kw = dict(id="cpu:test", family="x86-cpu", peak_flop_per_s={"fp32": 4e12, "int8": 128e12},
+                  vector_flop_per_s=4e12)
+    chip = make_chip(gemm_tiles_in_flight=8, **(cpu_kw if cpu else {}))
+    a = LayerArrays.of((VisionLayer(name="c", op="conv", m=1024, k=27, n=32, weight_elems=27 * 32,
+                                    in_elems=1024 * 27, out_elems=1024 * 32),))
+    c = layer_costs(chip, a, np.array([1.0]), fmt, CAL)
+    assert c.spent_flop[0, 0] == pytest.approx(2 * 1024 * k_padded * 128)
+    assert c.useful_flop[0, 0] == 2 * 1024 * 27 * 32
+
+
+def test_operand_feed_factor_by_hand():
+    """feed_columns 128: a 32-column layer waits 4x on its activations, 64 columns 2x, 128 and 256 not at all; layers
+    off the matrix engine (inf columns) and a zero width are never slowed."""
+    from inferchip.cost.vision.layers import operand_feed_factor
+    got = operand_feed_factor(np.array([32.0, 64.0, 128.0, 256.0, np.inf]), 128.0)
+    assert got.tolist() == [4.0, 2.0, 1.0, 1.0, 1.0]
+    assert operand_feed_factor(np.array([16.0, np.inf]), 0.0).tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(("cpu", "fmt", "factor"), [(True, "int8", 4.0), (True, "fp32", 1.0), (False, "int8", 1.0)])
+def test_operand_feed_slows_narrow_amx_layers_only(cpu, fmt, factor):
+    """A 32-column int8 conv on AMX with cpu_feed_columns 128 takes 4x the multiply time (1024 rows in 32 x 32 tiles:
+    no padding); the same layer in fp32 on a CPU's vector units, or on a GPU, is unaffected."""
+    cpu_kw = dict(id="cpu:test", family="x86-cpu", peak_flop_per_s={"fp32": 4e12, "int8": 128e12},
+                  vector_flop_per_s=4e12, gemm_tile_m=32, gemm_tile_n=32)
+    chip = make_chip(gemm_tiles_in_flight=32, **(cpu_kw if cpu else {}))
+    a = LayerArrays.of((VisionLayer(name="c", op="conv", m=1024, k=256, n=32, weight_elems=256 * 32,
+                                    in_elems=1024 * 256, out_elems=1024 * 32),))
+    base = layer_costs(chip, a, np.array([1.0]), fmt, CAL)
+    fed = layer_costs(chip, a, np.array([1.0]), fmt, CAL.model_copy(update={"cpu_feed_columns": 128.0}))
+    assert fed.matrix_s[0, 0] == pytest.approx(factor * base.matrix_s[0, 0])
+    assert fed.spent_flop[0, 0] == base.spent_flop[0, 0]

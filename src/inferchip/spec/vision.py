@@ -138,6 +138,12 @@ class VisionCalibration(_Frozen):
         1.0, ge=1, le=10, description="Windows of the KiTS19 volume at the 90th percentile of volume size over the "
         "mean windows per volume: SingleStream p90 latency is that volume's latency; a data-set unknown fitted on "
         "the 3D-UNet SingleStream calibration rows.")
+    cpu_feed_columns: float = Field(
+        0.0, ge=0, le=4096, description="Output columns (per group, padded to the output tile) below which a CPU "
+        "matrix-engine (AMX) layer waits on its activation operand: each activation byte loaded into a tile serves "
+        "at most n columns' MACs, so a layer of n columns runs at min(1, n / this) of the engine's attainable rate; "
+        "this = engine MAC rate / activation bytes fed per cycle (fitted on the CPU calibration rows; 0: no bound; "
+        "cost/vision/layers.py operand_feed_factor).")
     sram_usable_fraction: float = Field(
         0.5, gt=0, le=1, description="Share of on-chip SRAM a layer's working set may use to stay on chip.")
     fitted: bool = False

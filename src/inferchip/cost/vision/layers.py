@@ -7,10 +7,12 @@ Per layer (METHODS.md roofline, applied layer by layer and summed):
   output tiles cannot fill the chip, the reduction is split (split-K, :func:`split_k`). The
   output is computed in the chip's ``tile_m x tile_n`` tiles, ``tiles_in_flight`` at a time
   (:func:`inferchip.cost.gemm.quantised_flop`: a partial tile or wave costs a full one), and k is
-  padded to the MMA instruction's reduction depth (:data:`K_TILE_BYTES` of operand). Compute time
+  padded to the MMA instruction's reduction depth (:data:`K_TILE_BYTES` of operand; on a CPU's AMX
+  tile unit :data:`AMX_K_TILE_BYTES`). Compute time
   = spent FLOP / (peak at the layer's format x attainable fraction). On a CPU a format whose peak is
   the vector FMA peak (fp32) runs on the vector units at ``cpu_vector_fraction``; a format with a matrix
-  engine (AMX int8/bf16) at ``cpu_matrix_fraction`` (:func:`on_vector_units`).
+  engine (AMX int8/bf16) at ``cpu_matrix_fraction`` (:func:`on_vector_units`), slowed where the layer has too
+  few output columns to keep the engine fed with activations (:func:`operand_feed_factor`).
 * **Vector layers** (depthwise conv, pooling, normalisation, elementwise, resize, the matrix
   layers' epilogues) run on the vector units at ``vector_flop_per_s``.
 * **Gathers** (deformable attention, grid sampling) are memory-bound: each bilinear tap is a
@@ -45,6 +47,10 @@ from inferchip.workload.vision.model import UNIT_GATHER, UNIT_MATRIX, UNIT_VECTO
 K_TILE_BYTES = 32.0
 """Reduction depth of one MMA instruction in operand bytes: NVIDIA m16n8k32 for int8, m16n8k16 for fp16
 (PTX ISA, warp-level mma shapes); assumed for every matrix unit."""
+AMX_K_TILE_BYTES = 64.0
+"""Reduction depth of one AMX tile multiply in operand bytes: a tile row holds at most 64 bytes, so TDPBSSD
+(int8) reduces 64 elements and TDPBF16PS (bf16) 32 per instruction (Intel 64 and IA-32 Architectures
+Optimization Reference Manual, AMX chapter); a shorter reduction still takes the whole instruction."""
 GATHER_READ_FACTOR = 2.0
 """Bytes fetched per useful byte of a bilinear gather: 32-byte sectors of which about half are used (estimate)."""
 
@@ -82,6 +88,7 @@ class LayerCosts:
     sram_bytes: FloatArray
     formats: tuple[str, ...]
     fraction: FloatArray  # (layers,): attainable share of the layer format's peak that ``matrix_s`` used
+    amx_n: FloatArray  # (layers,): output columns per group of layers on a CPU matrix engine; inf elsewhere
     vector_fma: np.ndarray  # (layers,) bool: the format runs on a CPU's vector FMA units (no matrix engine)
     input_bytes_per_frame: float  # the network's input in the first layer's format
 
@@ -97,6 +104,22 @@ def on_vector_units(chip: ChipParams, fmt: str) -> bool:
     layers run on the vector units, at their own attainable fraction, not on the matrix engine (AMX)."""
     return is_cpu_family(chip.family) and float(peak_flop_per_s(chip, fmt)) <= float(chip.vector_flop_per_s) * (
         1.0 + 1e-9)
+
+
+def operand_feed_factor(columns: FloatArray, feed_columns: float) -> FloatArray:
+    """Time multiplier of a CPU matrix-engine (AMX) layer whose tiles compute ``columns`` output columns per group
+    (n padded to the output tile): max(1, feed_columns / columns).
+
+    Each activation (A-operand) byte loaded into a tile serves at most every computed column of the layer, so the
+    layer needs spent MACs / columns bytes of activation feed, against spent MACs / engine rate of multiply time:
+    time = max(multiply, feed) = multiply x max(1, (engine MAC rate / feed bytes per cycle) / columns).
+    ``feed_columns`` is that ratio, the column count at which feed and multiply balance (fitted on the CPU
+    calibration rows; 128 means 1,024 int8 MAC per cycle fed at 8 bytes per cycle per core, the rate of a core
+    streaming from L3 or DRAM rather than L1/L2; 0: no bound). Layers not on a matrix engine have inf columns: 1.
+    Hand check: 32 columns at feed_columns 128 run 4x slower than the multiply alone; 256 columns not at all."""
+    if feed_columns <= 0.0:
+        return np.ones_like(np.asarray(columns, dtype=float))
+    return np.asarray(np.maximum(1.0, feed_columns / np.asarray(columns, dtype=float)), dtype=float)
 
 
 def _per_layer(values: dict[str, float], formats: tuple[str, ...]) -> FloatArray:
@@ -119,7 +142,9 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     in_m = a.batch_in_m[:, None]
     m_tot = np.where(in_m, m * b, m)
     g_tot = np.where(in_m, groups, groups * b)
-    k_tile = K_TILE_BYTES / elem_bytes
+    vector_fma = np.array([on_vector_units(chip, f) for f in formats], dtype=bool)
+    amx = is_cpu_family(chip.family) & ~vector_fma
+    k_tile = np.where(amx[:, None], AMX_K_TILE_BYTES, K_TILE_BYTES) / elem_bytes
     k_eff = np.ceil(k / k_tile) * k_tile
     split = split_k(m_tot, k_eff, n, g_tot, chip)
     spent = np.where(matrix, quantised_flop(m_tot, k_eff / split, n, g_tot * split, chip.gemm_tile_m, chip.gemm_tile_n,
@@ -127,9 +152,9 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     useful = np.where(matrix, FLOP_PER_MAC * m * k * n * groups * b, 0.0) * reps
     vec_ops = a.vector_ops[:, None] * b * reps
     vector_rate = float(chip.vector_flop_per_s)
-    vector_fma = np.array([on_vector_units(chip, f) for f in formats], dtype=bool)
     fraction = np.array([cal.matrix_fraction_for(chip.family, bool(v)) for v in vector_fma], dtype=float)
-    matrix_s = spent / (peak * fraction[:, None])
+    amx_n = np.where(amx, np.ceil(np.maximum(a.n, 1.0) / float(chip.gemm_tile_n)) * float(chip.gemm_tile_n), np.inf)
+    matrix_s = spent * operand_feed_factor(amx_n, cal.cpu_feed_columns)[:, None] / (peak * fraction[:, None])
     vector_s = vec_ops / vector_rate
     compute_s = np.maximum(matrix_s, vector_s)
 
@@ -157,7 +182,8 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     time_s = np.where(costed[:, None], np.maximum(compute_s, memory_s), 0.0) + layer_overhead
     return LayerCosts(time_s=time_s, compute_s=compute_s, matrix_s=matrix_s, vector_s=vector_s, memory_s=memory_s,
                       overhead_s=layer_overhead, useful_flop=useful, spent_flop=spent, vector_ops=vec_ops,
-                      dram_bytes=dram, sram_bytes=sram, formats=formats, fraction=fraction, vector_fma=vector_fma,
+                      dram_bytes=dram, sram_bytes=sram, formats=formats, fraction=fraction, amx_n=amx_n,
+                      vector_fma=vector_fma,
                       input_bytes_per_frame=float(a.in_elems[0] * elem_bytes[0, 0]) if len(a.m) else 0.0)
 
 

@@ -7,7 +7,9 @@ matrix fraction of accelerators and of CPUs (each only when the rows hold such c
 unknown, the windows per KiTS19 volume (only when 3D-UNet rows are present), and a second, the p90 volume's
 windows over the mean (only when 3D-UNet SingleStream latency rows are present). CPUs have two fractions: one for
 formats that run on the matrix engine (AMX int8/bf16) and one for formats that run on the vector FMA units (the
-fp32 reference runs), each fitted only when the rows hold such runs. The attainable share of DRAM bandwidth is
+fp32 reference runs), each fitted only when the rows hold such runs. The AMX operand-feed width
+(``cpu_feed_columns``, cost/vision/layers.py ``operand_feed_factor``) is fitted when the CPU matrix-engine rows hold
+more than one network (one network cannot tell it from the AMX fraction). The attainable share of DRAM bandwidth is
 fitted only with ``fit_memory`` (bounded to 0.3-1.0): on the shipped rows the fit's cost is flat in it (within
 2 % from 0.45 to 1.0, docs/vision.md), so the shipped calibration keeps the stated 0.9.
 """
@@ -24,14 +26,14 @@ from inferchip.validation.vision.rows import WINDOWED, Params, RowModel, predict
 
 BOUNDS = {"matrix_fraction": (0.02, 1.0), "cpu_matrix_fraction": (0.02, 1.0), "cpu_vector_fraction": (0.02, 1.0),
           "memory_bandwidth_fraction": (0.3, 1.0), "windows_per_volume": (1.0, 2000.0),
-          "windows_p90_ratio": (1.0, 4.0)}
+          "windows_p90_ratio": (1.0, 4.0), "cpu_feed_columns": (0.0, 512.0)}
 NAMES = ("matrix_fraction", "cpu_matrix_fraction", "cpu_vector_fraction", "memory_bandwidth_fraction",
-         "windows_per_volume", "windows_p90_ratio")
+         "windows_per_volume", "windows_p90_ratio", "cpu_feed_columns")
 MIN_FIT_ROWS = 8
 """A leave-one-accelerator-out fold with fewer calibration rows left than this gives no prediction (a fit of
 the parameters on a handful of rows would say nothing about unseen chips)."""
 START = Params(matrix_fraction=0.5, cpu_matrix_fraction=0.4, windows_per_volume=64.0, cpu_vector_fraction=0.6,
-               memory_bandwidth_fraction=0.9)
+               memory_bandwidth_fraction=0.9, cpu_feed_columns=64.0)
 
 
 def is_calibration_row(row: RowModel) -> bool:
@@ -63,13 +65,15 @@ def fit(rows: Sequence[RowModel], start: Params = START, *, fit_memory: bool = F
     names = ["matrix_fraction", *(["memory_bandwidth_fraction"] if fit_memory else [])]
     if any(r.cpu and not np.all(r.vector_fma) for r in rows):
         names.append("cpu_matrix_fraction")
+    if len({r.case.model for r in rows if r.cpu and np.any(np.isfinite(r.amx_n))}) > 1:
+        names.append("cpu_feed_columns")  # told apart from the AMX fraction only by networks of different widths
     if any(r.cpu and np.any(r.vector_fma) for r in rows):
         names.append("cpu_vector_fraction")
     if any(r.windowed for r in rows):
         names.append("windows_per_volume")
     if any(r.windowed and r.case.scenario == "single_stream" and r.case.metric.startswith("latency_") for r in rows):
         names.append("windows_p90_ratio")
-    scale = {n: 100.0 if n == "windows_per_volume" else 1.0 for n in NAMES}
+    scale = {n: 100.0 if n in ("windows_per_volume", "cpu_feed_columns") else 1.0 for n in NAMES}
 
     def point(x: np.ndarray) -> Params:
         kw = {n: getattr(start, n) for n in NAMES}

@@ -42,7 +42,7 @@ from inferchip.cost import energy as en
 from inferchip.cost.roofline import FloatArray
 from inferchip.cost.vision.frame import call_energy_j, static_w
 from inferchip.cost.vision.host import host_link, input_copy_s
-from inferchip.cost.vision.layers import layer_costs
+from inferchip.cost.vision.layers import layer_costs, operand_feed_factor
 from inferchip.cost.vision.system import host_cpus, host_power_w, wall_w
 from inferchip.errors import InferchipError
 from inferchip.spec.chip import chip_params
@@ -67,6 +67,7 @@ class Params:
     cpu_vector_fraction: float = 0.6
     memory_bandwidth_fraction: float = 0.9
     windows_p90_ratio: float = 1.0  # windows of the p90-sized KiTS19 volume over the mean windows per volume
+    cpu_feed_columns: float = 0.0  # AMX layers below this many output columns wait on their activation operand
 
 
 @dataclass
@@ -82,6 +83,8 @@ class RowModel:
     static_w: float
     tdp_w: float
     fraction0: FloatArray  # (layers,)
+    amx_n: FloatArray  # (layers,): output columns per group of CPU matrix-engine layers; inf elsewhere
+    feed_columns0: float  # the calibration's ``cpu_feed_columns`` that ``matrix_s`` holds
     vector_fma: np.ndarray  # (layers,) bool: fp32 on a CPU's vector FMA units
     memory_fraction0: float
     cpu: bool
@@ -97,7 +100,9 @@ class RowModel:
     def latency_s(self, p: Params, *, overlapped: bool = False) -> FloatArray:
         """Device time of one call per batch size of the grid (throttled to TDP), the input copy not included.
         With ``overlapped``: calls in flight side by side, the time per call is max(sum compute, sum memory)."""
-        matrix = self.matrix_s * (self.fraction0 / self.layer_fraction(p))[:, None]
+        feed = operand_feed_factor(self.amx_n, p.cpu_feed_columns) / operand_feed_factor(self.amx_n,
+                                                                                          self.feed_columns0)
+        matrix = self.matrix_s * (self.fraction0 / self.layer_fraction(p) * feed)[:, None]
         memory = self.memory_s * (self.memory_fraction0 / p.memory_bandwidth_fraction)
         compute = np.maximum(matrix, self.vector_s)
         if overlapped:
@@ -160,7 +165,8 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     return RowModel(case=case, batches=b, matrix_s=c.matrix_s, vector_s=c.vector_s, memory_s=c.memory_s,
                     overhead_s=c.overhead_s.sum(axis=0) + cal.inference_overhead_s,
                     copy_s=input_copy_s(c.input_bytes_per_frame, b, host_link(params.id, params.family).bytes_per_s),
-                    e_dyn_j=e_dyn, static_w=static, tdp_w=tdp, fraction0=c.fraction, vector_fma=c.vector_fma,
+                    e_dyn_j=e_dyn, static_w=static, tdp_w=tdp, fraction0=c.fraction, amx_n=c.amx_n,
+                    feed_columns0=cal.cpu_feed_columns, vector_fma=c.vector_fma,
                     memory_fraction0=cal.memory_bandwidth_fraction, cpu=is_cpu_family(params.family),
                     windowed=case.model == WINDOWED, dispatch_s=cal.inference_overhead_s,
                     switched=int(params.max_scaleup_domain) > 1)

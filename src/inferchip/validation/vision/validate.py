@@ -135,7 +135,7 @@ class VisionResult:
 def params_of(cal: VisionCalibration) -> Params:
     return Params(cal.matrix_fraction, cal.cpu_matrix_fraction, cal.windows_per_volume,
                   cpu_vector_fraction=cal.cpu_vector_fraction, memory_bandwidth_fraction=cal.memory_bandwidth_fraction,
-                  windows_p90_ratio=cal.windows_p90_ratio)
+                  windows_p90_ratio=cal.windows_p90_ratio, cpu_feed_columns=cal.cpu_feed_columns)
 
 
 def _models(cases: Sequence[VisionCase], cal: VisionCalibration) -> tuple[list[VisionResult], list[RowModel]]:
