@@ -130,3 +130,19 @@ def test_one_point_steady_state_equals_array_steady_state(k, b, i, o, beams, wai
         a, c = _fields(getattr(one, step)), _fields(getattr(two, step))
         for name in a:
             np.testing.assert_allclose(np.ravel(a[name])[0], np.ravel(c[name])[0], rtol=1e-12, err_msg=name)
+
+
+def test_a_plan_pickles_as_its_source_and_costs_the_same():
+    """A plan travels to worker processes (calibrate's folds) inside the mapped model: it
+    pickles as what it was compiled from, is compiled again on the other side, and still
+    belongs to the unpickled mapped model's objects."""
+    import pickle
+
+    s = resolve_setting("nvidia-h100-sxm-80gb", "mistralai/Mixtral-8x7B-v0.1", count=8, tp=4, ep=2, pp=2)
+    mm = s.mapped(s.layout)
+    plan = compile_step(mm.sm, mm.chip, mm.formats, mm.cal)
+    sm2, plan2 = pickle.loads(pickle.dumps((mm.sm, plan)))
+    assert plan2.is_for(sm2, plan2.source[1], mm.formats, plan2.source[3])
+    a = plan.cost(300.0, 40.0, 40_000.0, 5_000.0)
+    b = plan2.cost(300.0, 40.0, 40_000.0, 5_000.0)
+    assert b.time_s == a.time_s and b.dram_bytes == a.dram_bytes

@@ -131,6 +131,12 @@ class StepPlan:
     source: tuple[Any, ...]  # the objects compiled, to tell whether a plan is for them
     scalar: ScalarPlan | None = None  # the plan in plain floats, for one point on one chip
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as what it was compiled from, and compiled again when unpickled (its rules'
+        column builders and its compiled scalar step are closures, which do not pickle): a
+        plan can travel to a worker process with the mapped model that holds it."""
+        return compile_step, self.source
+
     def is_for(self, sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibration) -> bool:
         s = self.source
         return s[0] is sm and s[1] is chip and s[2] == fmt and s[3] is cal
