@@ -223,16 +223,8 @@ def fit_parameter_names(rows: Sequence[FitRow]) -> list[str]:
     return list(Calibration.physical_parameter_names()) + [DS_PREFIX + d for d in ds]
 
 
-FoldRow = tuple[Case, Layout, str | None]
-
-
-def _fold(args: tuple[list[FoldRow], FitPoint, list[str], int]) -> FitPoint:
-    """One cross-validation fold, in a worker process. The rows travel as (case, layout, data
-    set): a mapped model holds its step plan's compiled cost rules, which do not pickle, so the
-    worker maps each row again on the layout the first pass fixed."""
-    fold_rows, start, names, max_eval = args
-    v = start.validator()
-    rows = [FitRow(c, lay, v.mapped(c, lay, case_formats(c)[0]), ds) for c, lay, ds in fold_rows]
+def _fold(args: tuple[list[FitRow], FitPoint, list[str], int]) -> FitPoint:
+    rows, start, names, max_eval = args
     res = fit(rows, start, names, max_evaluations=max_eval)
     return FitPoint(res.calibration, res.lengths)
 
@@ -276,8 +268,7 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
     held_out: list[CaseResult] = []
     if cross_validate:
         accs = sorted({c.accelerator for c in cases})
-        jobs = [([(r.case, r.layout, r.dataset) for r in rows if r.case.accelerator != a], start, names,
-                 max_evaluations) for a in accs]
+        jobs = [([r for r in rows if r.case.accelerator != a], start, names, max_evaluations) for a in accs]
         say(f"leave-one-accelerator-out: {len(accs)} folds on {workers} worker(s)")
         if workers > 1:
             with ProcessPoolExecutor(max_workers=workers) as pool:
