@@ -8,10 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inferchip.catalog.assumptions import load_assumptions
-from inferchip.catalog.chips import load_chip
+from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.cost import energy as en
 from inferchip.cost.economics import active_static_power_w, chip_economy, chip_money, unit_energies
 from inferchip.errors import InvalidSettingError
+from inferchip.spec.chip import chip_params
 from inferchip.validation.power_fit import BUSY, GEMM, ONCHIP, measured_throughput, with_power
 
 A = load_assumptions()
@@ -31,7 +32,7 @@ def _h100(beta: float, gemm: float, onchip: float = 0.0, limit_w: float | None =
     spec = load_chip("nvidia-h100-sxm-80gb")
     a = with_power(A, {BUSY: beta, GEMM: gemm, ONCHIP: onchip})
     tdp = float(spec.power.tdp_w)  # type: ignore[arg-type]
-    idle = float(en.static_power_w(tdp, a))
+    idle = chip_params(spec, family_defaults(spec.family)).idle_w  # the idle power predictions use
     eco = chip_economy(spec, spec.memory.technology(), limit_w or tdp, idle, chip_money(spec, a), a)
     return spec, a, tdp, idle, eco
 

@@ -130,13 +130,20 @@ def _rating(spec: ChipSpec | None, assumptions: Assumptions) -> tuple[float, flo
     if not tdp or not np.isfinite(tdp):
         return None
     idle = pick(spec.power.idle_w)
-    idle = float(idle) if idle is not None else float(en.static_power_w(tdp, assumptions))
+    if idle is None:  # as chip_params: the family's idle share of the TDP, else the assumptions' default
+        from inferchip.catalog.chips import family_defaults
+        from inferchip.errors import SpecError
+
+        try:
+            idle = float(tdp) * family_defaults(spec.family).idle_power_fraction_of_tdp
+        except SpecError:
+            idle = float(en.static_power_w(tdp, assumptions))
     peaks: dict[str, float] = {}
     for k, v in spec.compute.dense_tflops.items():
         peak = pick(v)
         if peak:
             peaks[k] = float(peak) * TERA
-    return float(tdp), min(idle, float(tdp)), peaks
+    return float(tdp), min(float(idle), float(tdp)), peaks
 
 
 def unit_energies(spec: ChipSpec | None, memory_type: str, assumptions: Assumptions) -> UnitEnergies:

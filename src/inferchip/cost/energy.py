@@ -12,15 +12,15 @@ Model (METHODS.md 2.10, 3.6):
 * Board power = dynamic energy / time + static power; when that exceeds TDP the step is
   stretched (:func:`throttle`).
 
-Board power of a busy chip (:func:`busy_static_power_w`, :func:`rated_flop_energy_factor`):
-``P = P_idle + beta (P_limit - P_idle) + (1 - beta) e_flop FLOP / t + e_byte bytes / t + e_link
-link bytes / t``. ``beta`` (``energy.busy_power_fraction``) is the share of the idle-to-limit
-range a chip draws whenever kernels run, whatever their work (clocks at the top
-voltage/frequency point, every SM issuing or stalled, leakage when hot); it is one fitted
-physical parameter. The rating point ties it to the per-FLOP energy: ``e_flop`` was derived so
-that a dense GEMM at datasheet peak draws the TDP over an idle floor, so a busy floor of
-``beta`` of that range leaves ``1 - beta`` of it to the FLOPs. Memory and link energies are
-per byte from their own sources.
+Board power of a busy chip (:func:`busy_static_power_w`, :func:`rated_energy_per_flop_j`):
+``P = P_idle + beta (P_limit - P_idle) + e_flop FLOP / t + e_byte bytes / t + e_link link bytes / t``,
+capped at ``P_limit`` (:func:`throttle`). ``beta`` (``energy.busy_power_fraction``) is the share of
+the idle-to-limit range a chip draws whenever kernels run, whatever their work (clocks at the top
+voltage/frequency point, every SM issuing or stalled, leakage when hot). ``e_flop`` comes from the
+chip's own rating point: a GEMM at ``energy.gemm_peak_fraction_at_limit`` of the dense peak draws
+the TDP, so ``e_flop = (1 - beta)(TDP - P_idle) / (fraction x peak)``; a chip without a TDP or a
+rated peak takes the node-scaled figure times ``(1 - beta) / fraction``. Memory and link energies
+are per byte from their own sources (plus ``energy.onchip_pj_per_dram_bit`` per DRAM bit where set).
 
 All functions broadcast with numpy; scalars in give floats out.
 """
