@@ -94,7 +94,7 @@ class UnitEnergies:
     ``rating``: (power limit W, idle W, dense peak FLOP/s by format) of a chip that publishes its TDP
     and peaks: its per-FLOP energy then comes from its own rating point
     (:func:`~inferchip.cost.energy.rated_energy_per_flop_j`); otherwise, and for a format the chip
-    does not rate, from the node-scaled catalogue figure with the same busy-floor and GEMM-rate shares."""
+    does not rate, from the node-scaled catalogue figure, rated at the datasheet peak, less the busy floor."""
 
     node_nm: float
     assumptions: Assumptions
@@ -112,8 +112,8 @@ class UnitEnergies:
             if self.rating is not None and peak:
                 v = float(en.rated_energy_per_flop_j(self.rating[0], self.rating[1], peak, e.busy_fraction,
                                                      e.gemm_fraction))
-            else:
-                scale = en.rated_flop_energy_factor(e.busy_fraction) / e.gemm_fraction
+            else:  # the catalogue figure, rated at the datasheet peak (flop_pj_at_reference_node)
+                scale = en.rated_flop_energy_factor(e.busy_fraction)
                 v = float(en.energy_per_flop_j(fmt, self.node_nm, self.assumptions)) * scale
             self.per_flop_j[fmt] = v
         return v

@@ -19,7 +19,7 @@ the idle-to-limit range a chip draws whenever kernels run, whatever their work (
 voltage/frequency point, every SM issuing or stalled, leakage when hot). ``e_flop`` comes from the
 chip's own rating point: a GEMM at ``energy.gemm_peak_fraction_at_limit`` of the dense peak draws
 the TDP, so ``e_flop = (1 - beta)(TDP - P_idle) / (fraction x peak)``; a chip without a TDP or a
-rated peak takes the node-scaled figure times ``(1 - beta) / fraction``. Memory and link energies
+rated peak takes the node-scaled figure (rated at the datasheet peak) times ``1 - beta``. Memory and link energies
 are per byte from their own sources (plus ``energy.onchip_pj_per_dram_bit`` per DRAM bit where set).
 
 All functions broadcast with numpy; scalars in give floats out.
