@@ -104,7 +104,8 @@ def test_array_and_float_paths_agree_by_hand():
     from inferchip.cost.economics import step_power
     from inferchip.cost.step_types import ClassCost, StepCost
 
-    a = with_power(A, {"energy.busy_power_fraction": 0.5})
+    a = with_power(A, {"energy.busy_power_fraction": 0.5, "energy.gemm_peak_fraction_at_limit": 0.8,
+                       "energy.onchip_pj_per_dram_bit": 3.0})
     z = np.zeros(())
     cost = StepCost(np.array(0.01), {"host": ClassCost(np.array(0.002), z, z, z, np.array(0.002))},
                     {"bf16": np.array(1e12)}, np.array(2e10), np.array(1e8))
@@ -113,8 +114,10 @@ def test_array_and_float_paths_agree_by_hand():
     t, p, thr, e = eco.step_power({"bf16": 1e12}, 2e10, 1e8, 0.01, 1)
     assert float(pr.power_w) == pytest.approx(p, rel=1e-12)
     assert float(pr.energy_j) == pytest.approx(e, rel=1e-12)
-    # by hand: idle + half the range + (1 - 0.5) x all-in FLOP energy + bytes x J/B, over 10 ms
+    # by hand: idle + half the range + (1 - 0.5) x all-in FLOP energy (no chip: no rating point of its own,
+    # the catalogue figure rated at the datasheet peak) + bytes x (DRAM + 3 pJ/bit on chip), over 10 ms
     u = eco.units
     assert u.flop_j("bf16") == pytest.approx(0.5 * float(en.energy_per_flop_j("bf16", u.node_nm, a)))
+    assert u.per_byte_dram_j == pytest.approx(float(en.memory_energy_per_byte_j("HBM3", a)) + 3.0 * 8e-12)
     dyn = 1e12 * u.flop_j("bf16") + 2e10 * u.per_byte_dram_j + 1e8 * u.per_byte_link_j
     assert p == pytest.approx(84.0 + 0.5 * 616.0 + dyn / 0.01)

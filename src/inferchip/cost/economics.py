@@ -23,7 +23,7 @@ from inferchip.cost.step import StepCost
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.chip import ChipSpec, EstimateLevel, pick
-from inferchip.units import HOURS_PER_YEAR, KILO, MEGA, SECONDS_PER_HOUR
+from inferchip.units import HOURS_PER_YEAR, KILO, MEGA, SECONDS_PER_HOUR, TERA
 
 DEFAULT_NODE_NM = 7.0
 ACCELERATORS_PER_SERVER = 8  # HGX / OAM baseboards hold 8 accelerators (NVIDIA HGX, OCP OAM UBB)
@@ -89,37 +89,78 @@ def chip_money(spec: ChipSpec | None, assumptions: Assumptions, level: EstimateL
 
 @dataclass(frozen=True)
 class UnitEnergies:
-    """Energy per event of one chip: J per FLOP by format (filled as formats are met), J per DRAM and link byte."""
+    """Energy per event of one chip: J per FLOP by format (filled as formats are met), J per DRAM and link byte.
+
+    ``rating``: (power limit W, idle W, dense peak FLOP/s by format) of a chip that publishes its TDP
+    and peaks: its per-FLOP energy then comes from its own rating point
+    (:func:`~inferchip.cost.energy.rated_energy_per_flop_j`); otherwise, and for a format the chip
+    does not rate, from the node-scaled catalogue figure, rated at the datasheet peak, less the busy floor."""
 
     node_nm: float
     assumptions: Assumptions
     per_byte_dram_j: float
     per_byte_link_j: float
     per_flop_j: dict[str, float] = field(default_factory=dict)
+    rating: tuple[float, float, dict[str, float]] | None = None
 
     def flop_j(self, fmt: str) -> float:
-        """J per FLOP in ``fmt`` beyond the busy floor (:func:`~inferchip.cost.energy.rated_flop_energy_factor`)."""
+        """J per FLOP in ``fmt`` beyond the busy floor."""
         v = self.per_flop_j.get(fmt)
         if v is None:
-            scale = en.rated_flop_energy_factor(self.assumptions.energy.busy_fraction)
-            v = self.per_flop_j[fmt] = float(en.energy_per_flop_j(fmt, self.node_nm, self.assumptions)) * scale
+            e = self.assumptions.energy
+            peak = None if self.rating is None else self.rating[2].get(fmt)
+            if self.rating is not None and peak:
+                v = float(en.rated_energy_per_flop_j(self.rating[0], self.rating[1], peak, e.busy_fraction,
+                                                     e.gemm_fraction))
+            else:  # the catalogue figure, rated at the datasheet peak (flop_pj_at_reference_node)
+                scale = en.rated_flop_energy_factor(e.busy_fraction)
+                v = float(en.energy_per_flop_j(fmt, self.node_nm, self.assumptions)) * scale
+            self.per_flop_j[fmt] = v
         return v
 
 
-_UNITS: dict[tuple[int, float, str], UnitEnergies] = {}
+_UNITS: dict[tuple[int, float, str, str], UnitEnergies] = {}
+
+
+def _rating(spec: ChipSpec | None, assumptions: Assumptions) -> tuple[float, float, dict[str, float]] | None:
+    """(TDP W, idle W, dense peak FLOP/s by format) of a chip that publishes a TDP; None otherwise."""
+    if spec is None:
+        return None
+    tdp = pick(spec.power.tdp_w)
+    if not tdp or not np.isfinite(tdp):
+        return None
+    idle = pick(spec.power.idle_w)
+    if idle is None:  # as chip_params: the family's idle share of the TDP, else the assumptions' default
+        from inferchip.catalog.chips import family_defaults
+        from inferchip.errors import SpecError
+
+        try:
+            idle = float(tdp) * family_defaults(spec.family).idle_power_fraction_of_tdp
+        except SpecError:
+            idle = float(en.static_power_w(tdp, assumptions))
+    peaks: dict[str, float] = {}
+    for k, v in spec.compute.dense_tflops.items():
+        peak = pick(v)
+        if peak:
+            peaks[k] = float(peak) * TERA
+    return float(tdp), min(float(idle), float(tdp)), peaks
 
 
 def unit_energies(spec: ChipSpec | None, memory_type: str, assumptions: Assumptions) -> UnitEnergies:
-    """Per-event energies of a chip, memoised (the node interpolation costs more than a whole step's sums)."""
+    """Per-event energies of a chip, memoised (the node interpolation costs more than a whole step's sums).
+    DRAM bytes carry the memory's own energy plus the on-chip way to the cores
+    (:func:`~inferchip.cost.energy.onchip_energy_per_dram_byte_j`)."""
     node = node_nm(spec)
-    key = (id(assumptions), node, memory_type)
+    key = (id(assumptions), node, memory_type, spec.id if spec is not None else "")
     u = _UNITS.get(key)
     if u is None or u.assumptions is not assumptions:
         if len(_UNITS) > 256:
             _UNITS.clear()
-        u = _UNITS[key] = UnitEnergies(node, assumptions,
-                                       float(en.memory_energy_per_byte_j(memory_type, assumptions, node_nm=node)),
-                                       float(en.link_energy_j(1.0, assumptions)))
+        dram = float(en.memory_energy_per_byte_j(memory_type, assumptions, node_nm=node))
+        if en.memory_level(memory_type) != "sram":
+            dram += en.onchip_energy_per_dram_byte_j(assumptions)
+        u = _UNITS[key] = UnitEnergies(node, assumptions, dram, float(en.link_energy_j(1.0, assumptions)),
+                                       rating=_rating(spec, assumptions))
     return u
 
 

@@ -12,15 +12,15 @@ Model (METHODS.md 2.10, 3.6):
 * Board power = dynamic energy / time + static power; when that exceeds TDP the step is
   stretched (:func:`throttle`).
 
-Board power of a busy chip (:func:`busy_static_power_w`, :func:`rated_flop_energy_factor`):
-``P = P_idle + beta (P_limit - P_idle) + (1 - beta) e_flop FLOP / t + e_byte bytes / t + e_link
-link bytes / t``. ``beta`` (``energy.busy_power_fraction``) is the share of the idle-to-limit
-range a chip draws whenever kernels run, whatever their work (clocks at the top
-voltage/frequency point, every SM issuing or stalled, leakage when hot); it is one fitted
-physical parameter. The rating point ties it to the per-FLOP energy: ``e_flop`` was derived so
-that a dense GEMM at datasheet peak draws the TDP over an idle floor, so a busy floor of
-``beta`` of that range leaves ``1 - beta`` of it to the FLOPs. Memory and link energies are
-per byte from their own sources.
+Board power of a busy chip (:func:`busy_static_power_w`, :func:`rated_energy_per_flop_j`):
+``P = P_idle + beta (P_limit - P_idle) + e_flop FLOP / t + e_byte bytes / t + e_link link bytes / t``,
+capped at ``P_limit`` (:func:`throttle`). ``beta`` (``energy.busy_power_fraction``) is the share of
+the idle-to-limit range a chip draws whenever kernels run, whatever their work (clocks at the top
+voltage/frequency point, every SM issuing or stalled, leakage when hot). ``e_flop`` comes from the
+chip's own rating point: a GEMM at ``energy.gemm_peak_fraction_at_limit`` of the dense peak draws
+the TDP, so ``e_flop = (1 - beta)(TDP - P_idle) / (fraction x peak)``; a chip without a TDP or a
+rated peak takes the node-scaled figure (rated at the datasheet peak) times ``1 - beta``. Memory and link energies
+are per byte from their own sources (plus ``energy.onchip_pj_per_dram_bit`` per DRAM bit where set).
 
 All functions broadcast with numpy; scalars in give floats out.
 """
@@ -201,6 +201,33 @@ def rated_flop_energy_factor(busy_fraction: float) -> float:
     if not 0.0 <= busy_fraction < 1.0:
         raise InvalidSettingError(f"busy_power_fraction: must lie in [0, 1), got {busy_fraction:g}")
     return 1.0 - busy_fraction
+
+
+def rated_energy_per_flop_j(limit_w: ArrayLike, idle_w: ArrayLike, peak_flop_per_s: ArrayLike,
+                            busy_fraction: float, gemm_fraction: float) -> Number:
+    """Energy of one FLOP beyond the busy floor, from the chip's own rating point, J/FLOP:
+    ``(1 - busy_fraction) (limit - idle) / (gemm_fraction x peak)``.
+
+    A vendor sets the TDP as the power of its densest sustained work, a GEMM; such a GEMM runs
+    at ``gemm_fraction`` of the datasheet dense peak once the clocks settle at the power limit.
+    With a busy floor of ``busy_fraction`` of the idle-to-limit range counted apart, the FLOPs of
+    that GEMM carry the rest of the range. ``peak_flop_per_s``: dense peak in the FLOP's format."""
+    limit, idle = nonnegative_array(limit_w, "limit_w"), nonnegative_array(idle_w, "idle_w")
+    peak = nonnegative_array(peak_flop_per_s, "peak_flop_per_s")
+    if np.any(peak <= 0):
+        raise InvalidSettingError("peak_flop_per_s: a rating point needs a positive dense peak")
+    if not 0.0 <= busy_fraction < 1.0:
+        raise InvalidSettingError(f"busy_power_fraction: must lie in [0, 1), got {busy_fraction:g}")
+    if not 0.0 < gemm_fraction <= 1.0:
+        raise InvalidSettingError(f"gemm_peak_fraction_at_limit: must lie in (0, 1], got {gemm_fraction:g}")
+    return scalar_if_0d((1.0 - busy_fraction) * np.maximum(limit - idle, 0.0) / (gemm_fraction * peak))
+
+
+def onchip_energy_per_dram_byte_j(assumptions: Assumptions) -> float:
+    """On-chip energy of each byte a step moves to or from DRAM, J/B: the byte's way through the
+    last-level cache, the on-chip network, shared memory and the register files to the cores
+    (``energy.onchip_pj_per_dram_bit``; 0 where the assumptions do not set it)."""
+    return assumptions.energy.onchip_pj_per_bit * BITS_PER_BYTE * PICO
 
 
 def host_sequence_power_w(sequences_per_s: ArrayLike, j_per_sequence: float) -> Number:

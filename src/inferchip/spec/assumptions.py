@@ -85,9 +85,26 @@ class EnergyAssumptions(_Frozen):
         "the TDP rating point (cost.energy.rated_flop_energy_factor). None = 0: idle floor plus event energies."
     )
 
+    gemm_peak_fraction_at_limit: Constant | None = Field(
+        None, description="Fraction of the datasheet dense peak a GEMM sustains at the power limit: the rating "
+        "point of a chip's per-FLOP energy (cost.energy.rated_energy_per_flop_j). None = 1."
+    )
+    onchip_pj_per_dram_bit: Constant | None = Field(
+        None, description="On-chip energy of each bit moved to or from DRAM (cache, on-chip network, shared memory, "
+        "register files), pJ/bit, added to the DRAM energy in step power. None = 0."
+    )
+
     @property
     def busy_fraction(self) -> float:
         return 0.0 if self.busy_power_fraction is None else self.busy_power_fraction.value
+
+    @property
+    def gemm_fraction(self) -> float:
+        return 1.0 if self.gemm_peak_fraction_at_limit is None else self.gemm_peak_fraction_at_limit.value
+
+    @property
+    def onchip_pj_per_bit(self) -> float:
+        return 0.0 if self.onchip_pj_per_dram_bit is None else self.onchip_pj_per_dram_bit.value
 
     @field_validator("flop_pj_at_reference_node", "node_energy_factor", "memory_device_pj_per_bit", mode="before")
     @classmethod
@@ -114,6 +131,9 @@ class EnergyAssumptions(_Frozen):
             raise ValueError("static_power_fraction_of_tdp: must be below 1")
         if self.busy_power_fraction is not None and not 0 <= self.busy_power_fraction.value < 1:
             raise ValueError(f"busy_power_fraction: must lie in [0, 1), got {self.busy_power_fraction.value}")
+        if self.gemm_peak_fraction_at_limit is not None and not 0 < self.gemm_peak_fraction_at_limit.value <= 1:
+            raise ValueError("gemm_peak_fraction_at_limit: must lie in (0, 1], got "
+                             f"{self.gemm_peak_fraction_at_limit.value}")
         return self
 
 
