@@ -15,8 +15,9 @@ from inferchip.catalog.calibration_file import load_calibration
 from inferchip.cost.economics import idle_power_w
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.layout import Layout
+from inferchip.performance.layout_choice import Choice, system_tokens_per_s
 from inferchip.performance.operating import LengthDist, Question, operating_point, replica_load
-from inferchip.performance.predict import predict_setting
+from inferchip.performance.predict import best_layout, predict_setting
 from inferchip.performance.setting import resolve_setting
 from inferchip.validation.cases import COLUMNS, parse_cases
 from inferchip.validation.plan import case_formats, plan_for
@@ -137,3 +138,19 @@ def test_under_one_sequence_is_a_clear_error(q, match):
     s = _setting(2)
     with pytest.raises(InvalidSettingError, match=match):
         predict_setting(s, q, fast=False)
+
+
+# ------------------------------------------------------------------ predict's figures are the point's
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 4), st.integers(1, 9), st.sampled_from(["static", "closed_loop"]))
+def test_predict_reports_the_system_tokens_per_s_of_the_point_it_chose(r, c, mode):
+    """Whatever C and R (C/R a fraction such as 1.5 too), the prediction's system tokens/s is
+    the chosen point's ``tokens_per_s_replica x replicas`` (the layout choice's objective)."""
+    s = _setting(r)
+    q = _question(mode, c, 512, 128)
+    lay, pt = best_layout(s, q)
+    pred = predict_setting(s, q, fast=False)
+    assert not pred.extra["throttled"]  # throttling would stretch the steps after the choice
+    assert pred.output_tokens_per_s == pytest.approx(pt.tokens_per_s_replica * lay.replicas, rel=1e-12)
+    assert pred.output_tokens_per_s == pytest.approx(system_tokens_per_s(Choice(lay, pt)), rel=1e-12)
+    assert pred.output_tokens_per_s_per_chip * pred.num_chips == pytest.approx(pred.output_tokens_per_s, rel=1e-12)
