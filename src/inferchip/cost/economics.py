@@ -189,6 +189,12 @@ def active_static_power_w(tdp_w: float, idle_w: float, assumptions: Assumptions)
     return float(en.busy_static_power_w(min(idle, tdp_w), tdp_w, assumptions.energy.busy_fraction))
 
 
+def idle_power_w(tdp_w: float, idle_w: float, assumptions: Assumptions) -> float:
+    """Power of a chip that runs nothing (an idle replica's chip), W: the idle floor of
+    :func:`active_static_power_w` (``idle_w``, else ``static_power_fraction_of_tdp`` x TDP), at most ``tdp_w``."""
+    return float(min(_idle(tdp_w, idle_w, assumptions), tdp_w))
+
+
 @dataclass
 class PowerResult:
     time_s: np.ndarray

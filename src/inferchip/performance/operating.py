@@ -14,6 +14,17 @@ validation (MLPerf length spreads, closed and open loops, beam search) both ask 
   (``queue_wait``) also waits on average half an iteration before its prefill is scheduled.
 * **Open loop at a rate**: the concurrency solves Little's law ``b = rate x E2E(b)`` per
   replica; above the predicted capacity the replica saturates.
+* **Fewer sequences than replicas** (:func:`replica_load`): a static batch or closed loop of
+  ``C`` sequences on ``R > C`` replicas runs them at batch 1 on ``C`` replicas while ``R - C``
+  idle: the latency is batch 1's and the system makes ``C`` x one sequence's tokens/s (not a
+  half-sequence batch). With ``C >= R`` each replica holds the mean ``C / R``: the real mix of
+  ``floor(C/R)`` and ``ceil(C/R)`` differs from it only by the curvature of the step time in
+  the batch (small where decode is bandwidth-bound: 0.04-0.3% in system tokens/s for Llama-3.1
+  8B/70B on 8 H100s at 1.5 and 2.5 per replica), and a closed loop's router keeps moving
+  sequences between replicas, so each holds ``C / R`` on average over time. Where a GEMM row
+  tile boundary falls between the two batches the gap is larger (the steady state's mean rows
+  per step are themselves an average); a static batch's last sequence ends with the
+  ``ceil(C/R)`` replica, 0.4-1% after the mean's in the same cases.
 
 The point carries the :class:`~inferchip.performance.phases.PhaseMetrics` it was read from
 (the step costs, the prefill chunks), so energy uses exactly the steps TTFT and TPOT came from.
@@ -27,7 +38,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from inferchip.errors import DoesNotFitError
+from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.performance.phases import (
     MappedModel,
     PhaseMetrics,
@@ -153,15 +164,46 @@ class Question:
 
 @dataclass
 class OperatingPoint:
-    batch: float  # sequences in flight per replica
+    """An operating point on one layout. ``batch``: sequences in flight on each busy replica;
+    ``tokens_per_s_replica``: the system's output tokens/s divided by all its replicas (idle ones
+    included), so ``tokens_per_s_replica x replicas`` is the system's; ``busy_fraction``: the
+    share of the replicas that hold sequences (below 1 only where a static or closed-loop
+    question has fewer sequences than replicas, :func:`replica_load`)."""
+
+    batch: float  # sequences in flight per busy replica
     ttft_s: float
     tpot_s: float
     e2e_s: float
-    tokens_per_s_replica: float
+    tokens_per_s_replica: float  # system output tokens/s / replicas
     limits_met: bool = True
     saturated: bool = False
     metrics: PhaseMetrics | None = field(default=None, repr=False, compare=False)  # what the point was read from
     index: int = 0  # of the point in ``metrics``' arrays
+    busy_fraction: float = 1.0  # replicas holding sequences / replicas
+
+
+def replica_load(q: Question, replicas: int) -> tuple[float, float]:
+    """(sequences per busy replica, share of the replicas busy) of a static or closed-loop question.
+
+    ``q.batch`` where given (every replica holds it). Otherwise ``C = q.concurrency`` system-wide
+    sequences on ``replicas`` R: with ``C < R``, ``C`` replicas run one sequence each and the
+    others idle, ``(1, C / R)``; with ``C >= R`` each holds the mean, ``(C / R, 1)`` (module doc).
+    A question with no concurrency, or with under one sequence, cannot be answered: InvalidSettingError."""
+    if q.batch is not None:
+        if not q.batch >= 1.0:
+            raise InvalidSettingError(f"batch: value {q.batch!r} sequences per replica; a batch holds at least 1")
+        return float(q.batch), 1.0
+    c = q.concurrency
+    if c is None:
+        raise InvalidSettingError(f"a {q.mode} question needs its concurrency (sequences in the system) "
+                                  "or its batch per replica; neither is given")
+    if not c >= 1.0:
+        raise InvalidSettingError(f"concurrency: value {c!r} sequences in the system; at least 1 is needed")
+    if not replicas >= 1:
+        raise InvalidSettingError(f"replicas: value {replicas!r}; at least 1 is needed")
+    if c < replicas:
+        return 1.0, c / replicas
+    return c / replicas, 1.0
 
 
 # ------------------------------------------------------------------ evaluation on one layout
@@ -240,9 +282,12 @@ def batch_grid(bmax: float, coarse: bool = False) -> np.ndarray:
     return np.append(below, bmax)
 
 
-def _point(met: PhaseMetrics, grid: np.ndarray, k: int, **kw) -> OperatingPoint:
+def _point(met: PhaseMetrics, grid: np.ndarray, k: int, busy: float = 1.0, **kw) -> OperatingPoint:
+    """The point ``k`` of ``met``; ``busy``: the share of the replicas that run it (the others idle;
+    ``busy * tps`` is ``tps`` exactly where all are busy)."""
+    tps = float(grid[k]) / float(met.tpot_s[k])
     return OperatingPoint(float(grid[k]), float(met.ttft_s[k]), float(met.tpot_s[k]), float(met.e2e_s[k]),
-                          float(grid[k]) / float(met.tpot_s[k]), metrics=met, index=k, **kw)
+                          busy * tps, metrics=met, index=k, busy_fraction=busy, **kw)
 
 
 SWEEPS_KEPT = 2  # questions whose sweeps (every layout's, ~50 kB each) a cache keeps, the latest
@@ -255,10 +300,12 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
     Max throughput: the grid concurrency with the most tokens/s among those meeting the limits
     (``limits_met`` False and concurrency 1 where none does). ``sweeps``: a cache (one per
     setting, :attr:`Setting.sweeps`) of the concurrency sweep, which depends on the layout and
-    the lengths but not on the limits: questions that differ only in their limits share it."""
+    the lengths but not on the limits: questions that differ only in their limits share it.
+    A static or closed-loop question with fewer sequences than replicas runs at batch 1 on as
+    many replicas as it has sequences (:func:`replica_load`)."""
     bmax = max_concurrency(mm, q)
     if q.mode in ("static", "closed_loop"):
-        b = q.batch if q.batch is not None else q.concurrency / replicas
+        b, busy = replica_load(q, replicas)
         if b > bmax:
             sys_b = b * replicas if q.concurrency is None else q.concurrency
             raise DoesNotFitError(f"{sys_b:g} sequences ({b:g} per replica) of "
@@ -266,9 +313,10 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
                                   f"tp={mm.layout.tp} pp={mm.layout.pp}: at most {bmax:.0f} per replica")
         if q.mode == "static":
             met = static_batch(mm, np.array([b]), q.inputs.mean, q.outputs.mean)
+            tps = float(met.tokens_per_s_replica[0])
             return OperatingPoint(b, float(met.ttft_s[0]), float(met.tpot_s[0]), float(met.e2e_s[0]),
-                                  float(met.tokens_per_s_replica[0]), metrics=met)
-        return _point(steady_state(mm, np.array([b]), q, need_ttft), np.array([b]), 0)
+                                  busy * tps, metrics=met, busy_fraction=busy)
+        return _point(steady_state(mm, np.array([b]), q, need_ttft), np.array([b]), 0, busy)
     if bmax < 1:
         raise fit_error(mm, 1.0, q.inputs.mean, q.outputs.mean, mm.layout.num_chips)
     if q.mode == "open_loop":

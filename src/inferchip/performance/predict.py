@@ -201,7 +201,11 @@ def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Pred
         notes=setting.notes,
     )
     pred.extra["calibration"] = "fitted" if setting.calibration.fitted else "defaults"
-    add_energy_and_money(pred, mm, met, idx, setting)
+    if pt.busy_fraction < 1.0:
+        busy = round(pt.busy_fraction * lay.replicas, 6)
+        pred.notes.append(f"{busy:g} sequence(s) on {lay.replicas} replicas: {busy:g} replica(s) run batch 1, "
+                          "the others idle at idle power")
+    add_energy_and_money(pred, mm, met, idx, setting, busy_fraction=pt.busy_fraction, batch=pt.batch)
     return pred
 
 
@@ -226,8 +230,16 @@ def _step_power_at(economy: Any, cost: StepCost, step_s: Any, pp: int, shape: tu
                               _at(step_s, shape, idx), pp)
 
 
-def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, idx: int, setting: Setting) -> None:
+def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, idx: int, setting: Setting, *,
+                         busy_fraction: float = 1.0, batch: float | None = None) -> None:
     """Power per chip (with TDP throttling, which stretches the steps), tokens per joule and $ per token.
+
+    ``busy_fraction``: the share of the replicas that run the point (``OperatingPoint.busy_fraction``;
+    fewer sequences than replicas); the others' chips draw the idle power
+    (:func:`~inferchip.cost.economics.idle_power_w`), so the power per chip is the mean of busy
+    and idle chips and the system's tokens/s that of the busy replicas. ``batch``: sequences per
+    busy replica (the point's, a mean such as 1.5 where the sequences do not divide evenly; None:
+    ``pred.batch``, which is whole).
 
     The energy of a static batch is that of the very steps its TTFT and TPOT came from:
     ``met.prefill_chunks`` prefill steps of ``met.prefill_step_s`` each, then output - 1 decode
@@ -247,6 +259,7 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
     shape = np.shape(met.tpot_s)
     tpot, dec_p, throttled, dec_e = _step_power_at(eco, met.decode, met.tpot_s, pp, shape, idx)
     ttft = pred.ttft_s
+    b = pred.batch if batch is None else batch
     if pred.mode == "static":
         assert met.prefill is not None
         n_chunks = _at(met.prefill_chunks, shape, idx)
@@ -256,11 +269,16 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
         e2e = ttft + max(pred.output_tokens - 1, 0) * tpot
         energy = pre_e * n_chunks + max(pred.output_tokens - 1, 0) * dec_e
         power = energy / e2e
-        tput = pred.batch * pred.output_tokens / e2e * pred.replicas
+        tput = b * pred.output_tokens / e2e * pred.replicas
     else:
         power = dec_p
         e2e = ttft + max(pred.output_tokens - 1, 0) * tpot
-        tput = pred.batch / tpot * pred.replicas
+        tput = b / tpot * pred.replicas
+    if busy_fraction != 1.0:  # idle replicas: no tokens, idle power
+        from inferchip.cost.economics import idle_power_w
+
+        tput = tput * busy_fraction
+        power = busy_fraction * power + (1.0 - busy_fraction) * idle_power_w(cp.tdp_w, cp.idle_w, setting.assumptions)
     if throttled:
         pred.notes.append(f"power would exceed the {cp.tdp_w:.0f} W TDP: clocks throttle and the steps stretch")
     pred.ttft_s, pred.tpot_s, pred.e2e_latency_s = ttft, tpot, e2e
