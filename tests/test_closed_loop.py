@@ -18,6 +18,7 @@ from inferchip.interfaces.cli import main
 from inferchip.mapping.layout import Layout
 from inferchip.sim import LinearStepModel, SchedulerConfig
 from inferchip.sim.engines import EngineStepModel, closed_loop_run, mtp_output_steps, padded_batch, uniform_length
+from inferchip.sim.engines.bench import missing_span_s, steady_weights
 from inferchip.sim.steptime import StepTimer
 from inferchip.spec.calibration import Calibration
 from inferchip.validation.cases import COLUMNS, parse_cases, read_cases
@@ -112,8 +113,36 @@ def test_tp_beyond_the_scaleup_domain_needs_a_spanning_layout():
 
 def test_run_length_rounds():
     bench, n, notes = num_requests(100)
-    assert bench == 1000 and n < bench and notes
+    assert bench == 1000 and 2 * 100 < n < bench and notes  # a steady middle between start and drain
     assert num_requests(1)[:2] == (10, 10)
+    assert all(num_requests(c)[1] > 2 * c for c in (2, 4, 8, 100, 5000))
+
+
+def test_steady_weights_hand_values():
+    # 30 simulated requests of 5 clients for the benchmark's 50: start 5 and drain 5 as they are,
+    # the 20 middle ones stand for the benchmark's 40 middle ones
+    w = steady_weights(30, 5, 50)
+    assert w[:5].tolist() == [1.0] * 5 and w[-5:].tolist() == [1.0] * 5
+    assert np.allclose(w[5:25], 2.0) and math.isclose(w.sum(), 50.0)
+    assert np.array_equal(steady_weights(50, 5, 50), np.ones(50))  # the whole benchmark: every request once
+    with pytest.raises(ValueError, match="steady middle"):
+        steady_weights(10, 5, 50)
+    # 20 more requests of 4 clients whose loop lasts 2 s: 4 sends per 2 s, so 10 s more
+    assert math.isclose(missing_span_s(20, np.array([1.5, 2.5]), 4), 10.0)
+
+
+def test_rounds_stand_for_the_whole_benchmark():
+    """A short run weighted as the benchmark agrees with the full-length run (same seed, same
+    first requests): within a few percent on each figure of a queued loop."""
+    step = _step(fixed_s=0.02, per_token_s=2e-5)
+    cfg = SchedulerConfig(max_num_seqs=24)
+    kw = dict(request_overhead_s=0.03, seed=3)
+    full = closed_loop_run(step, 40, uniform_length(200), uniform_length(100), cfg, num_requests=400, **kw)
+    short = closed_loop_run(step, 40, uniform_length(200), uniform_length(100), cfg, num_requests=160,
+                            bench_requests=400, **kw)
+    for a, b in ((short.output_tokens_per_s, full.output_tokens_per_s), (short.ttft_s, full.ttft_s),
+                 (short.tpot_s, full.tpot_s)):
+        assert abs(a / b - 1) < 0.05
 
 
 # ------------------------------------------------------------------ the simulated benchmark

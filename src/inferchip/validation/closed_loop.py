@@ -31,9 +31,11 @@ README of ``inferencemax_cases.csv`` defines the id's marks):
   attention-DP worker with its experts expert-parallel over all its chips (the layout then
   says how it spans nodes: all-to-all over the scale-out network).
 * **Run length**: the benchmark sends ``10 x concurrency`` requests (InferenceMAX's
-  ``--num-prompts``); ``SIM_ROUNDS`` rounds of clients are simulated (at least ``MIN_REQUESTS``,
-  at most ``MAX_REQUESTS`` or two rounds): the first round as sent, the later requests weighted
-  to stand for the benchmark's steady state (:func:`num_requests`; the notes say so).
+  ``--num-prompts``; the shared README of ``inferencemax_cases.csv``). ``SIM_ROUNDS`` rounds of
+  clients are simulated (at least ``MIN_REQUESTS``, at most the benchmark's own count): its start
+  (all clients at once) and drain (clients stopping) as simulated, the middle round(s) weighted
+  to stand for its steady middle and the span extended by the missing requests at the middle's
+  rate (:func:`num_requests`, :func:`~inferchip.sim.engines.bench.steady_weights`; the notes say so).
 """
 
 from __future__ import annotations
@@ -54,9 +56,8 @@ from inferchip.validation.cases import Case
 
 PROMPTS_PER_CLIENT = 10  # InferenceMAX benchmark_serving --num-prompts = 10 x concurrency
 MIN_REQUESTS = 16
-MAX_REQUESTS = 3000
 TIMER_REL_ERROR = 2.0**-6  # step times rounded to ~0.4 % per input (sim.steptime): 4x fewer model calls
-SIM_ROUNDS = 2  # rounds of clients simulated (see num_requests)
+SIM_ROUNDS = 3  # rounds of clients simulated (see num_requests); the benchmark sends PROMPTS_PER_CLIENT
 SEED = 0
 
 _POOLS = re.compile(
@@ -172,13 +173,14 @@ class EngineReplica:
 
 def num_requests(concurrency: int) -> tuple[int, int, list[str]]:
     """(requests the benchmark sends, requests simulated, notes): ``SIM_ROUNDS`` rounds of clients
-    stand for the benchmark's ``PROMPTS_PER_CLIENT`` (the first round, sent at once, as itself; the
-    later ones as its steady state, :func:`~inferchip.sim.engines.bench.bench_figures`)."""
+    (at least ``MIN_REQUESTS``) stand for the benchmark's ``PROMPTS_PER_CLIENT``: its start and
+    drain as simulated, the middle round(s) weighted as its steady middle
+    (:func:`~inferchip.sim.engines.bench.steady_weights`)."""
     bench = PROMPTS_PER_CLIENT * concurrency
-    n = max(min(bench, MIN_REQUESTS), min(bench, SIM_ROUNDS * concurrency, max(MAX_REQUESTS, 2 * concurrency)))
+    n = min(bench, max(MIN_REQUESTS, SIM_ROUNDS * concurrency))
     if n < bench:
-        return bench, n, [f"{n} requests simulated for the benchmark's {bench}: the first {concurrency} as sent, "
-                          "the later ones weighted as its steady state"]
+        return bench, n, [f"{n} requests simulated for the benchmark's {bench}: its start and drain as simulated, "
+                          f"the middle {n - 2 * concurrency} weighted as its steady middle"]
     return bench, n, []
 
 

@@ -149,20 +149,20 @@ def _factory(recv_interval_steps: int, async_scheduling: bool = False,
 
 def bench_figures(res: SimResult, request_overhead_s: float, tokens_per_step: float,
                   bench_requests: int | None = None, concurrency: int = 1) -> BenchFigures:
-    """The benchmark's figures from a simulated closed-loop run (module doc).
+    """The benchmark's figures from a simulated closed-loop run (module doc): mean TTFT and mean
+    per-request TPOT over its requests, output tokens over the span from the first send to the
+    last finish, as ``benchmark_serving`` computes them.
 
-    A run shorter than the benchmark (``bench_requests`` > simulated requests) stands for it:
-    the first ``concurrency`` requests (the start, all sent at once) keep weight 1, the later
-    ones (steady state) stand for all of the benchmark's later requests, and the benchmark lasts
-    the simulated span plus its missing rounds of steady-state requests."""
+    A run shorter than the benchmark (``bench_requests`` > simulated requests) stands for it
+    (:func:`steady_weights`): the benchmark is the same start (``concurrency`` requests sent at
+    once), a longer steady middle and the same drain, so the first and last ``concurrency``
+    requests keep weight 1, the middle ones stand for all of the benchmark's middle requests, and
+    the span grows by the missing requests at the middle's rate (:func:`missing_span_s`)."""
     r = res.requests
     fin = res.finished
     n_sim = int(r["arrival_s"].size)
-    first = np.arange(n_sim) < concurrency
-    later_weight = 1.0
-    if bench_requests is not None and bench_requests > n_sim > concurrency:
-        later_weight = (bench_requests - concurrency) / (n_sim - concurrency)
-    w = np.where(first, 1.0, later_weight)[fin]
+    weights = steady_weights(n_sim, concurrency, bench_requests)
+    w = weights[fin]
     ttft = res.ttft_s[fin] + request_overhead_s
     e2e = res.e2e_s[fin] + request_overhead_s
     steps = r["output_tokens"][fin].astype(float)
@@ -175,11 +175,8 @@ def bench_figures(res: SimResult, request_overhead_s: float, tokens_per_step: fl
 
     start = float(r["arrival_s"].min()) - request_overhead_s if n_sim else 0.0
     end = float(r["finish_s"][fin].max()) if fin.any() else math.nan
-    span = end - start
-    later = ~first[fin]
-    if later_weight > 1.0 and later.any():
-        missing_rounds = (later_weight - 1.0) * float(later.sum()) / concurrency
-        span += missing_rounds * float(e2e[later].mean())
+    middle = w > 1.0
+    span = end - start + missing_span_s((bench_requests or n_sim) - n_sim, e2e[middle], concurrency)
     s = res.steps
     busy = float(s["duration_s"].sum())
     running = float(np.sum(s["running"] * s["duration_s"]) / busy) if busy > 0 else 0.0
@@ -188,3 +185,33 @@ def bench_figures(res: SimResult, request_overhead_s: float, tokens_per_step: fl
         ttft_s=mean(ttft, w), tpot_s=mean(tpot, w[many]), e2e_s=mean(e2e, w),
         output_tokens_per_s=float((emitted * w).sum() / span) if span > 0 else math.nan,
         requests=int(fin.sum()), running_mean=running, queue_s=mean(queue, w), steps=int(s["start_s"].size))
+
+
+def steady_weights(n_sim: int, concurrency: int, bench_requests: int | None) -> np.ndarray:
+    """Weight of each simulated request (in send order) where ``n_sim`` simulated requests of
+    ``concurrency`` clients stand for the benchmark's ``bench_requests``.
+
+    The start (the first ``concurrency`` sends, all at once) and the drain (the last
+    ``concurrency`` sends, after which clients stop) are the benchmark's own; the ``m = n_sim -
+    2 concurrency`` middle requests each stand for ``(bench_requests - 2 concurrency) / m`` of
+    its middle requests. Needs ``m >= 1`` (three rounds); a run as long as the benchmark weighs
+    every request 1."""
+    ones = np.ones(n_sim)
+    if bench_requests is None or bench_requests <= n_sim:
+        return ones
+    c = concurrency
+    m = n_sim - 2 * c
+    if m < 1:
+        raise ValueError(f"{n_sim} simulated requests of {c} clients have no steady middle to stand for the "
+                         f"benchmark's {bench_requests}: simulate at least {2 * c + 1}")
+    ones[c:n_sim - c] = (bench_requests - 2 * c) / m
+    return ones
+
+
+def missing_span_s(missing_requests: float, middle_loop_s: np.ndarray, concurrency: int) -> float:
+    """Seconds ``missing_requests`` more steady-state requests add to a closed loop of
+    ``concurrency`` clients: each client sends one per loop (its request's E2E plus the host time
+    before it), so the loop sends ``concurrency / mean loop`` requests per second (Little's law)."""
+    if missing_requests <= 0 or middle_loop_s.size == 0:
+        return 0.0
+    return missing_requests * float(middle_loop_s.mean()) / concurrency
