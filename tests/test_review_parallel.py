@@ -50,7 +50,8 @@ def test_one_or_two_workers_give_the_same_review(tmp_path, monkeypatch, capsys):
         folder = tmp_path / f"j{jobs}"
         assert main([*SMALL, "--jobs", str(jobs), "--out", str(folder)]) == 0
         out[jobs] = json.loads((folder / "results.json").read_text())
-    assert out[1]["verdict"]["sensitivity"] and out[1]["named_corners"] and out[1]["boundary_map"]  # the parallel stages ran
+    # the parallel stages ran: chips, sensitivity knobs, corners, boundary points
+    assert out[1]["verdict"]["sensitivity"] and out[1]["named_corners"] and out[1]["boundary_map"]
     assert out[1] == out[2]
 
 
