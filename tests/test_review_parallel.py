@@ -58,3 +58,9 @@ def test_one_or_two_workers_give_the_same_review(tmp_path, monkeypatch, capsys):
 def test_negative_jobs_is_refused(tmp_path, capsys):
     assert main([*SMALL, "--jobs", "-1", "--out", str(tmp_path / "x")]) != 0
     assert "--jobs" in capsys.readouterr().err
+
+
+def test_a_result_that_cannot_travel_back_is_computed_here(monkeypatch):
+    monkeypatch.setattr(pool, "available_cores", lambda: 2)
+    got = pool.run_pieces([lambda report, x=x: (x, lambda: x) for x in range(3)], 2)  # a lambda cannot be pickled
+    assert [x for x, f in got] == [0, 1, 2] and [f() for _, f in got] == [0, 1, 2]

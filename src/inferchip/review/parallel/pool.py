@@ -6,7 +6,8 @@ and its caches, and run the very functions (closures included) the serial loop w
 piece is one deterministic computation, so the results do not depend on the number of workers
 (``tests/test_review_parallel.py`` compares one worker with two). Only the results travel back
 (pickled). Progress messages a piece reports are collected in the worker and replayed in the
-parent, in the pieces' order, as each piece's result arrives.
+parent, in the pieces' order, as each piece's result arrives. A result that cannot be pickled makes the pieces
+run again here, one after another.
 
 Where ``fork`` is not available (not Linux/macOS) or one worker is asked for, the pieces run
 here, one after another.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -49,16 +51,18 @@ def run_pieces(pieces: Sequence[Piece], jobs: int, on_progress: OnProgress = no_
         return [p(on_progress) for p in pieces]
     global _PIECES
     _PIECES = pieces
+    out: list[Any] = []
     try:
         with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as ex:
-            out = []
             for result, messages in ex.map(_run, range(len(pieces))):
                 for msg, units in messages:
                     on_progress(msg, units)
                 out.append(result)
-            return out
+    except (pickle.PicklingError, TypeError, AttributeError):  # a result that cannot travel back: run them here
+        return [p(on_progress) for p in pieces]  # (an error of the piece itself is raised again, here)
     finally:
         _PIECES = ()
+    return out
 
 
 def _run(i: int) -> tuple[Any, list[tuple[str, int]]]:
