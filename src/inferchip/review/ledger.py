@@ -117,6 +117,7 @@ def _year_entries(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: 
     """The year choice: the parts against every other year's competitor set (its new chips predicted on
     the claim's cases, in their scale-up domain)."""
     import copy
+    from functools import partial
     from types import SimpleNamespace
 
     from inferchip.review.cases import evaluate, prediction_row
@@ -152,8 +153,7 @@ def _year_entries(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: 
                                        *evaluate(entry.chip_arg(), m.ref, sl, entry.domain, cfg)))
         return rows
 
-    predicted = dict(zip(new_ids, run_pieces([lambda report, i=i: new_chip(i, report) for i in new_ids], cfg.jobs),
-                         strict=True))
+    predicted = dict(zip(new_ids, run_pieces([partial(new_chip, i) for i in new_ids], cfg.jobs), strict=True))
     for y in years:
         ids = [i for i in competitors_for_year(y) if i != res.claim.id]
         rows = [r for r in res.rows if r["chip_id"] in ids or r["chip_id"] == res.claim.id]

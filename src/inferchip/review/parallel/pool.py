@@ -68,5 +68,8 @@ def run_pieces(pieces: Sequence[Piece], jobs: int, on_progress: OnProgress = no_
 def _run(i: int) -> tuple[Any, list[tuple[str, int]]]:
     """Piece ``i`` of the running map, in a worker: its result and its progress messages."""
     messages: list[tuple[str, int]] = []
-    result = _PIECES[i](lambda msg, units=1: messages.append((msg, units)))
-    return result, messages
+
+    def report(msg: str, units: int = 1) -> None:
+        messages.append((msg, units))
+
+    return _PIECES[i](report), messages
