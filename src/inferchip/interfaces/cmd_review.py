@@ -90,6 +90,8 @@ def review_cmd(
     samples: int = typer.Option(2000, "--samples", help="Monte Carlo samples of the claim's parts (>= 1,000 "
                                                         "for the report's probabilities)."),
     seed: int = typer.Option(2027, "--seed", help="Seed of the Monte Carlo (the same seed gives the same result)."),
+    jobs: int = typer.Option(0, "--jobs", help="Worker processes for the review's independent pieces (0: every core "
+                                               "there is; never more than the cores; the results do not change)."),
 ) -> None:
     """Design review of a claim ("best inference chip for models under 250B"): rankings, verdict, HTML report."""
     from inferchip.errors import InvalidSettingError
@@ -102,9 +104,12 @@ def review_cmd(
     slos = {"both": ("interactive", "batch"), "interactive": ("interactive",), "batch": ("batch",)}.get(slo)
     if slos is None:
         raise InvalidSettingError(f"--slo: '{slo}' is not a service level; allowed: interactive, batch, both")
+    if jobs < 0:
+        raise InvalidSettingError(f"--jobs: {jobs} is not a number of workers; allowed: 0 (every core) or more")
     cfg = ReviewConfig(chips=_ids(chips, "chips"), claim=None if claim in (None, "none") else claim,
                        models=_ids(models, "models"), slos=slos, metric=metric, weights=weights,
-                       sensitivity=sensitivity, year=year, claim_file=claim_file, samples=samples, seed=seed)
+                       sensitivity=sensitivity, year=year, claim_file=claim_file, samples=samples, seed=seed,
+                       jobs=jobs)
     start = time.perf_counter()
     resolve(cfg)  # unknown ids, bad claim files and settings fail here, before any work
     staging = prepare_output(out)  # an unwritable --out fails here, before any work

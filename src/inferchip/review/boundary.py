@@ -47,9 +47,17 @@ def boundary_map(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: l
     if f.cost_usd is not None:
         cost = np.repeat(f.cost_usd, n, axis=1)
         cost[f.claim] = cost[f.claim] * ys
+    from functools import partial
+
+    from inferchip.review.parallel.pool import run_pieces
+
     grid: dict[str, list[list[bool | None]]] = {}
-    for x in xs:
-        tput, board = claim_cases(entry, scaled_params(entry.params, BW_PATH, x / bw0), res.models, f.cases, cfg)
+
+    def at_bandwidth(x: float, report: OnProgress) -> tuple[np.ndarray, np.ndarray]:
+        return claim_cases(entry, scaled_params(entry.params, BW_PATH, x / bw0), res.models, f.cases, cfg)
+
+    at = run_pieces([partial(at_bandwidth, float(x)) for x in xs], cfg.jobs)
+    for x, (tput, board) in zip(xs, at, strict=True):
         t, b = np.repeat(f.tput, n, axis=2), np.repeat(f.board_w, n, axis=2)
         t[f.claim] = tput[:, None]
         b[f.claim] = board[:, None]

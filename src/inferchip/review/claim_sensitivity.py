@@ -37,10 +37,12 @@ def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfi
     col = METRICS[metric].column
     fmt = resolve_formats(claim.weights_in(cfg), None, None)
     used = tuple(dict.fromkeys((compute_format(fmt.weights, fmt.activations), "bf16")))
-    results = []
+    from inferchip.review.parallel.pool import run_pieces
+
     price = next((p.extra.get("chip_price_usd") for p in base.values() if p.extra.get("chip_price_usd")), None)
-    for knob in knobs_for(claim.params, used, price):
-        def rank_at(m: float, knob=knob) -> tuple[int | None, float | None]:
+
+    def one_knob(knob: Any, on_progress: OnProgress) -> Any:
+        def rank_at(m: float) -> tuple[int | None, float | None]:
             values: dict[Case, Any] = {}
             chip = scale_chip(claim.params, knob, m) if knob.target == "chip" and m != 1.0 else None
             for mod in models:
@@ -57,5 +59,7 @@ def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfi
             rank, score, _ = claim_rank(table, claim.id, values, metric, figure_ok)
             return rank, score
 
-        results.append(analyse_knob(knob, rank_at))
-    return results
+        return analyse_knob(knob, rank_at)
+
+    knobs = knobs_for(claim.params, used, price)  # one knob per worker piece, in order (independent)
+    return run_pieces([lambda report, k=k: one_knob(k, report) for k in knobs], cfg.jobs, on_progress)

@@ -103,7 +103,7 @@ class ReviewConfig:
     output_tokens: int = 1024
     domain_cap: int = DOMAIN_CAP_CHIPS
     sensitivity: bool = True
-    jobs: int = 1
+    jobs: int = 0  # worker processes for independent pieces (0: every core there is; review.parallel)
     year: int | None = None  # None: the competitor table's default year (catalog.competitors)
     claim_file: str | None = None  # None: the bundled review/claim.yaml
     samples: int = 2000  # Monte Carlo samples of the claim's parts

@@ -116,6 +116,8 @@ def _year_entries(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: 
                   default: dict[str, tuple[str, float | None]], on_progress: OnProgress) -> list[dict[str, Any]]:
     """The year choice: the parts against every other year's competitor set (its new chips predicted on
     the claim's cases, in their scale-up domain)."""
+    import copy
+    from functools import partial
     from types import SimpleNamespace
 
     from inferchip.review.cases import evaluate, prediction_row
@@ -131,23 +133,38 @@ def _year_entries(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: 
     if cfg.chips is not None:
         return [_entry("year", str(year), "another year's competitors", default, None,
                        "not computed: the chips were chosen with --chips")]
+    from inferchip.review.parallel.pool import run_pieces
+
     out = []
     known = {c.id: c for c in res.chips}
     by_id = {m.id: m for m in res.models}
-    for y in (y for y in review_years() if y != year):
+    years = [y for y in review_years() if y != year]
+    new_ids = list(dict.fromkeys(i for y in years for i in competitors_for_year(y)
+                                 if i != res.claim.id and i not in known))
+
+    def new_chip(i: str, report: OnProgress) -> list[dict[str, Any]]:
+        """A chip of another year's set that the review did not predict: its rows on the claim's cases."""
+        entry = chip_entry(i, cfg.domain_cap)
+        rows = []
+        for mid, slo in base.fig.cases:
+            m = by_id[mid]
+            sl = service_level(slo, m.total_params)
+            rows.append(prediction_row(entry, m, sl, "domain", entry.domain,
+                                       *evaluate(entry.chip_arg(), m.ref, sl, entry.domain, cfg)))
+        return rows
+
+    predicted = dict(zip(new_ids, run_pieces([partial(new_chip, i) for i in new_ids], cfg.jobs), strict=True))
+    for y in years:
         ids = [i for i in competitors_for_year(y) if i != res.claim.id]
         rows = [r for r in res.rows if r["chip_id"] in ids or r["chip_id"] == res.claim.id]
         chips = []
         for i in ids:
-            entry = known.get(i) or chip_entry(i, cfg.domain_cap)
-            chips.append(entry)
             if i in known:
+                chips.append(known[i])
                 continue
-            for mid, slo in base.fig.cases:
-                m = by_id[mid]
-                sl = service_level(slo, m.total_params)
-                rows.append(prediction_row(entry, m, sl, "domain", entry.domain,
-                                           *evaluate(entry.chip_arg(), m.ref, sl, entry.domain, cfg)))
+            entry = chip_entry(i, cfg.domain_cap)
+            chips.append(entry)
+            rows.extend(copy.deepcopy(predicted[i]))  # each year its own rows, as when predicted per year
             on_progress(f"ledger: {i} (competitors of {y})", 1)
         chips.append(res.claim)
         alt_views = cost_views(chips, cfg.prices)

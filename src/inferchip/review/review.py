@@ -139,8 +139,10 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
         on_plan(plan_units(chips, models, cfg, claim))
     rows: list[dict[str, Any]] = []
     kept: dict[str, dict[Case, Prediction]] = {}
-    for chip in chips:
-        r, k = evaluate_chip(chip, models, cfg, on_progress)
+    from inferchip.review.parallel.pool import run_pieces
+
+    pieces = [lambda report, chip=chip: evaluate_chip(chip, models, cfg, report) for chip in chips]
+    for chip, (r, k) in zip(chips, run_pieces(pieces, cfg.jobs, on_progress), strict=True):
         rows.extend(r)
         kept[chip.id] = k
     cases = [(m.id, s) for m in models for s in cfg.slos]

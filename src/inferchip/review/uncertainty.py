@@ -147,16 +147,18 @@ def corner_runs(claim: ChipEntry, models: list[ModelEntry], cases: list[tuple[st
                              "not an input of the performance model")
         elif r["central"]:
             groups.setdefault(g, {})[path] = r
-    out: list[Corner] = []
-    for g, fields in groups.items():
-        for end in ENDS:
-            p = claim.params
-            for path, r in fields.items():
-                p = scaled_params(p, path, float(r[end]) / float(r["central"]))
-            tput, board = claim_cases(claim, p, models, cases, cfg)
-            out.append(Corner(g, end, {k: float(r[end]) for k, r in fields.items()}, tput, board))
-            on_progress(f"{claim.id}: {g} at its {end} end", 1)
-    return out, skipped
+    from inferchip.review.parallel.pool import run_pieces
+
+    def corner(g: str, end: str, fields: dict[str, Any], report: OnProgress) -> Corner:
+        p = claim.params
+        for path, r in fields.items():
+            p = scaled_params(p, path, float(r[end]) / float(r["central"]))
+        tput, board = claim_cases(claim, p, models, cases, cfg)
+        report(f"{claim.id}: {g} at its {end} end", 1)
+        return Corner(g, end, {k: float(r[end]) for k, r in fields.items()}, tput, board)
+
+    pieces = [lambda report, g=g, end=end, f=f: corner(g, end, f, report) for g, f in groups.items() for end in ENDS]
+    return run_pieces(pieces, cfg.jobs, on_progress), skipped
 
 
 @dataclass

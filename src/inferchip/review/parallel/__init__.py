@@ -1,0 +1,1 @@
+"""Running a review's independent pieces in worker processes (:mod:`.pool`)."""

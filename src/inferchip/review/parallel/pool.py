@@ -1,0 +1,75 @@
+"""Independent pieces of a review (one chip's cases, one sensitivity knob, one corner) in worker
+processes, results in the order asked.
+
+The workers are forked from the review's process, so they start with its imports, its catalogue
+and its caches, and run the very functions (closures included) the serial loop would run: each
+piece is one deterministic computation, so the results do not depend on the number of workers
+(``tests/test_review_parallel.py`` compares one worker with two). Only the results travel back
+(pickled). Progress messages a piece reports are collected in the worker and replayed in the
+parent, in the pieces' order, as each piece's result arrives. A result that cannot be pickled makes the pieces
+run again here, one after another.
+
+Where ``fork`` is not available (not Linux/macOS) or one worker is asked for, the pieces run
+here, one after another.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from inferchip.review.inputs import OnProgress, no_progress
+
+Piece = Callable[[OnProgress], Any]  # one piece of work: reports progress, returns a picklable result
+
+_PIECES: Sequence[Piece] = ()  # the pieces of the running map (inherited by the forked workers)
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def workers_for(jobs: int, pieces: int) -> int:
+    """Worker processes for ``pieces`` pieces: ``jobs`` (0: every core there is), never more than
+    the cores there are nor the pieces."""
+    cores = available_cores()
+    return max(1, min(cores if jobs <= 0 else jobs, cores, pieces))
+
+
+def run_pieces(pieces: Sequence[Piece], jobs: int, on_progress: OnProgress = no_progress) -> list[Any]:
+    """Each piece's result, in order; ``jobs`` workers (see :func:`workers_for`)."""
+    n = workers_for(jobs, len(pieces))
+    if n <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [p(on_progress) for p in pieces]
+    global _PIECES
+    _PIECES = pieces
+    out: list[Any] = []
+    try:
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as ex:
+            for result, messages in ex.map(_run, range(len(pieces))):
+                for msg, units in messages:
+                    on_progress(msg, units)
+                out.append(result)
+    except (pickle.PicklingError, TypeError, AttributeError):  # a result that cannot travel back: run them here
+        return [p(on_progress) for p in pieces]  # (an error of the piece itself is raised again, here)
+    finally:
+        _PIECES = ()
+    return out
+
+
+def _run(i: int) -> tuple[Any, list[tuple[str, int]]]:
+    """Piece ``i`` of the running map, in a worker: its result and its progress messages."""
+    messages: list[tuple[str, int]] = []
+
+    def report(msg: str, units: int = 1) -> None:
+        messages.append((msg, units))
+
+    return _PIECES[i](report), messages
