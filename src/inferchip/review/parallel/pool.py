@@ -9,8 +9,10 @@ piece is one deterministic computation, so the results do not depend on the numb
 parent, in the pieces' order, as each piece's result arrives. A result that cannot be pickled makes the pieces
 run again here, one after another.
 
-Where ``fork`` is not available (not Linux/macOS) or one worker is asked for, the pieces run
-here, one after another.
+Workers are forked only on Linux: macOS offers ``fork`` but its system libraries are not safe
+in a child forked from a process with threads (Python's own default there is ``spawn``), and the
+progress bar's refresh thread runs during the review. Elsewhere, or where one worker is asked
+for, the pieces run here, one after another.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -47,7 +50,7 @@ def workers_for(jobs: int, pieces: int) -> int:
 def run_pieces(pieces: Sequence[Piece], jobs: int, on_progress: OnProgress = no_progress) -> list[Any]:
     """Each piece's result, in order; ``jobs`` workers (see :func:`workers_for`)."""
     n = workers_for(jobs, len(pieces))
-    if n <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if n <= 1 or not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
         return [p(on_progress) for p in pieces]
     global _PIECES
     _PIECES = pieces
