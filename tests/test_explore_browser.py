@@ -41,7 +41,8 @@ def test_pareto_page_renders_fronts_real_chips_hover_and_parallel_coordinates(pa
         pg = browser.new_page(viewport={"width": 1400, "height": 1100})
         pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto(page.as_uri())
+        # the page inlines plotly.js (~4 MB): on a loaded CI machine its "load" event can come late
+        pg.goto(page.as_uri(), wait_until="domcontentloaded", timeout=120_000)
         pg.wait_for_function("document.querySelectorAll('div.js-plotly-plot').length >= 7", timeout=60_000)
         state = pg.evaluate(STATE)
         hover = pg.evaluate("() => document.getElementById('pair0').data[1].hovertext[0]")

@@ -54,7 +54,8 @@ def test_report_renders_every_chart_without_console_errors(report):
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(report.as_uri())
+        # the report inlines plotly.js: on a loaded CI machine its "load" event can come late
+        page.goto(report.as_uri(), wait_until="domcontentloaded", timeout=120_000)
         page.wait_for_function("document.querySelectorAll('div.chart').length > 0 && "
                                "[...document.querySelectorAll('div.chart')]"
                                ".every(d => d.classList.contains('js-plotly-plot'))",
