@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
+from browser_page import ARTIFACTS, open_page, requires_chromium
 from inferchip.interfaces.cli import main
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 DATA = Path(__file__).parent / "data"
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None,
-                                reason="Debian's chromium is not installed (apt-get install chromium)")
+pytestmark = requires_chromium
 
 STATE = """() => [...document.querySelectorAll('div.js-plotly-plot')].map(d => ({
     id: d.id,
@@ -34,21 +31,12 @@ def page(tmp_path_factory) -> Path:
 
 
 def test_pareto_page_renders_fronts_real_chips_hover_and_parallel_coordinates(page):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    errors: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        pg = browser.new_page(viewport={"width": 1400, "height": 1100})
-        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        # the page inlines plotly.js (~4 MB): on a loaded CI machine its "load" event can come late
-        pg.goto(page.as_uri(), wait_until="domcontentloaded", timeout=120_000)
+    with open_page(page) as (pg, errors):
         pg.wait_for_function("document.querySelectorAll('div.js-plotly-plot').length >= 7", timeout=60_000)
         state = pg.evaluate(STATE)
         hover = pg.evaluate("() => document.getElementById('pair0').data[1].hovertext[0]")
         ARTIFACTS.mkdir(exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "explore-page.png"), full_page=False)
-        browser.close()
     assert not errors, errors
     pairs = [s for s in state if s["id"].startswith("pair")]
     assert len(pairs) == 6  # every pair of the four objectives

@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
+from browser_page import ARTIFACTS, open_page, requires_chromium
 from inferchip.interfaces.cli import main
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-
-pytestmark = pytest.mark.skipif(CHROMIUM is None,
-                                reason="Debian's chromium is not installed (apt-get install chromium)")
+pytestmark = requires_chromium
 
 
 @pytest.fixture(scope="module")
@@ -47,15 +43,7 @@ CHART_STATE = """() => [...document.querySelectorAll('div.chart')].map(d => ({
 
 
 def test_report_renders_every_chart_without_console_errors(report):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    errors: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        # the report inlines plotly.js: on a loaded CI machine its "load" event can come late
-        page.goto(report.as_uri(), wait_until="domcontentloaded", timeout=120_000)
+    with open_page(report) as (page, errors):
         page.wait_for_function("document.querySelectorAll('div.chart').length > 0 && "
                                "[...document.querySelectorAll('div.chart')]"
                                ".every(d => d.classList.contains('js-plotly-plot'))",
@@ -66,7 +54,6 @@ def test_report_renders_every_chart_without_console_errors(report):
         first_screen = page.evaluate("document.querySelector('#claim').getBoundingClientRect().top")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "review-report.png"), full_page=True)
-        browser.close()
     assert errors == []
     ids = {c["id"] for c in charts}
     # bars of each figure of merit, curves, Pareto, memory fit, a roofline per chip, the tornado
