@@ -11,7 +11,7 @@ from inferchip.catalog.assumptions import load_assumptions
 from inferchip.catalog.models import load_model
 from inferchip.cost.step import compile_step
 from inferchip.errors import InvalidSettingError, SpecError
-from inferchip.explore.designs import Chips, designs_from_index
+from inferchip.explore.designs import Chips, designs_from_index, load_space
 from inferchip.explore.evaluate import _step_times, default_suite, evaluate, suite_objectives
 from inferchip.explore.search import nsga2, search, to_minimise
 from inferchip.explore.search_quality import hypervolume_shares
@@ -51,8 +51,22 @@ def test_bad_space_files_name_the_field(raw, needle):
         DesignSpace.from_dict(raw, "space.yaml")
 
 
+@pytest.mark.parametrize("content, needle", [
+    (b"parameters:\n  clock_ghz: [1.0]\n  clock_ghz: [2.0]\n", "appears twice"),  # was: the last one, silently
+    (b"\xff\xfeparameters: {}\n", "not UTF-8"),  # was: an internal error (UnicodeDecodeError)
+    (b"", "empty"),
+    (b"parameters: [1, 2\n", "not valid YAML"),
+])
+def test_bad_space_files_are_refused_naming_the_file(tmp_path, content, needle):
+    path = tmp_path / "space.yaml"
+    path.write_bytes(content)
+    with pytest.raises(SpecError, match=needle) as err:
+        load_space(path)
+    assert str(path) in str(err.value)
+
+
 def test_space_file_values_defaults_and_size():
-    sp = DesignSpace.from_file(DATA / "explore_space_small.yaml")
+    sp = load_space(DATA / "explore_space_small.yaml")
     assert sp.values["clock_ghz"] == [1.2, 1.8]
     assert sp.values["node_nm"] == [DEFAULTS["node_nm"]]
     assert sp.size == 3 * 2 * 2 * 2 * 2 * 2 == len(sp.grid())

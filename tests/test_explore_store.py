@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from inferchip.errors import InvalidSettingError, SpecError
+from inferchip.explore.designs import load_space
 from inferchip.explore.executor import RayUnavailableError, make_executor
 from inferchip.explore.run import explore
 from inferchip.explore.store import STORE_FILE, ForeignStoreError, Store
@@ -160,7 +161,7 @@ def test_cli_grid_run_writes_store_and_page(tmp_path):
     rc = main(["explore", str(DATA / "explore_space_small.yaml"), "--out", str(out), "--budget", "1000",
                "--models", ",".join(MODELS), "--workers", "1"])
     assert rc == 0
-    space = DesignSpace.from_file(DATA / "explore_space_small.yaml")
+    space = load_space(DATA / "explore_space_small.yaml")
     rows = _rows(out)
     assert len(rows) == space.size * 2  # every design, both service levels
     assert (out / "explore.html").stat().st_size > 100_000
@@ -170,4 +171,4 @@ def test_space_file_errors_name_the_file(tmp_path):
     f = tmp_path / "s.yaml"
     f.write_text("parameters:\n  clock_ghz: {low: 2, high: 1, steps: 2}\n")
     with pytest.raises(SpecError, match=r"s\.yaml.*clock_ghz"):
-        DesignSpace.from_file(f)
+        load_space(f)

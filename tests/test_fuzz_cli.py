@@ -243,6 +243,10 @@ def all_cases() -> list[tuple[str, list[str], tuple[str, ...], dict[str, bytes]]
                           words + ("bad.csv",), {"bad.csv": data}))
     for k, (argv, names, files) in enumerate(yaml_cases()):
         cases.append((f"yaml{k}-{argv[0]}-{argv[-2]}", argv, names, files))
+    space_files = {**YAML_FILES, "dup.yaml": b"parameters:\n  clock_ghz: [1.0]\n  clock_ghz: [2.0]\n"}
+    for name, data in space_files.items():  # explore's space file (a positional argument)
+        cases.append((f"space-{name}", ["explore", name, "--out", "out/explore", "--budget", "5"], (name,),
+                      {name: data}))
     for name, text, words in CLAIM_FILES:
         cases.append((f"claim-{name}", [*REVIEW, "--claim-file", name], words, {name: text.encode()}))
     for k, (name, data, words) in enumerate(trace_files()):

@@ -11,10 +11,12 @@ vector rate a fixed fraction of the bf16 peak; area, TDP and cost from
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from inferchip.catalog.yaml_io import read_mapping
 from inferchip.cost.design import constants as c
 from inferchip.cost.design import model as dm
 from inferchip.cost.design.fit import fitted
@@ -23,6 +25,14 @@ from inferchip.spec.design_space import PARAMETERS, DesignSpace, design_ids
 from inferchip.units import GIB
 
 RUNTIME_RESERVE_BYTES = 2.0 * GIB  # generic family default (catalog/families.yaml runtime_reserve_gib)
+
+
+def load_space(path: str | Path) -> DesignSpace:
+    """The design space of a YAML (or JSON) space file, read as every spec file is
+    (:func:`~inferchip.catalog.yaml_io.read_mapping`: unreadable, non-UTF-8, empty, duplicate keys,
+    bad syntax or absurd nesting -> SpecError naming the file), then validated by
+    :meth:`DesignSpace.from_dict`."""
+    return DesignSpace.from_dict(read_mapping(Path(path)), str(path))
 
 
 @dataclass

@@ -58,12 +58,12 @@ def _search(space_path: Path, out: Path, budget: int, seed: int, workers: int | 
         TimeRemainingColumn,
     )
 
+    from inferchip.explore.designs import load_space
     from inferchip.explore.run import explore
     from inferchip.explore.search import check_budget
-    from inferchip.spec.design_space import DesignSpace
 
     check_budget(budget)
-    space = DesignSpace.from_file(space_path)
+    space = load_space(space_path)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("ETA"), TimeRemainingColumn(), console=console(stderr=True), transient=False) as bar:
         task = bar.add_task("designs", total=None)

@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from inferchip.errors import SpecError
@@ -72,7 +70,8 @@ class _Range(BaseModel):
 
 
 class SpaceFile(BaseModel):
-    """The space file as written (validated); :meth:`DesignSpace.from_file` turns it into value lists."""
+    """The space file as written (validated); :meth:`DesignSpace.from_dict` turns it into value lists
+    (the file itself is read by ``explore.designs.load_space``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = "space"
@@ -126,17 +125,6 @@ class DesignSpace:
         for p in PARAMETERS:
             vals = values.get(p, [DEFAULTS[p]])
             self.values[p] = [v if p in CATEGORICAL else (int(v) if p in INTEGER else float(v)) for v in vals]
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> DesignSpace:
-        p = Path(path)
-        try:
-            raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise SpecError(f"{p}: cannot read the space file ({exc.strerror or exc})") from exc
-        except yaml.YAMLError as exc:
-            raise SpecError(f"{p}: not valid YAML ({exc})") from exc
-        return cls.from_dict(raw if raw is not None else {}, str(p))
 
     @classmethod
     def from_dict(cls, raw: Any, where: str = "space") -> DesignSpace:
