@@ -46,13 +46,16 @@ def test_workers_never_exceed_the_cores_nor_the_pieces(monkeypatch, jobs, pieces
 def test_one_or_two_workers_give_the_same_review(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(pool, "available_cores", lambda: 2)
     out = {}
-    for jobs in (1, 2):
+    for jobs in (1, 2, 99_999):
         folder = tmp_path / f"j{jobs}"
+        capsys.readouterr()
         assert main([*SMALL, "--jobs", str(jobs), "--out", str(folder)]) == 0
         out[jobs] = json.loads((folder / "results.json").read_text())
+        # more than the cores there are: capped, and a note says so (as validate --workers does)
+        assert ("--jobs 99,999 capped" in capsys.readouterr().err) == (jobs == 99_999)
     # the parallel stages ran: chips, sensitivity knobs, corners, boundary points
     assert out[1]["verdict"]["sensitivity"] and out[1]["named_corners"] and out[1]["boundary_map"]
-    assert out[1] == out[2]
+    assert out[1] == out[2] == out[99_999]
 
 
 def test_negative_jobs_is_refused(tmp_path, capsys):

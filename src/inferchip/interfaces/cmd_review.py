@@ -106,6 +106,8 @@ def review_cmd(
         raise InvalidSettingError(f"--slo: '{slo}' is not a service level; allowed: interactive, batch, both")
     if jobs < 0:
         raise InvalidSettingError(f"--jobs: {jobs} is not a number of workers; allowed: 0 (every core) or more")
+    if jobs > 0:
+        jobs = opts.workers(jobs, "--jobs")  # capped at the cores there are, with a note, as --workers is
     cfg = ReviewConfig(chips=_ids(chips, "chips"), claim=None if claim in (None, "none") else claim,
                        models=_ids(models, "models"), slos=slos, metric=metric, weights=weights,
                        sensitivity=sensitivity, year=year, claim_file=claim_file, samples=samples, seed=seed,
