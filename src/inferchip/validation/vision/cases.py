@@ -49,6 +49,7 @@ class VisionCase:
     unit: str
     notes: str
     line: int
+    source: str = ""  # the row's source (an MLPerf result path names the submitter, system and scenario)
 
     @property
     def precision(self) -> str:
@@ -138,7 +139,8 @@ def parse_vision_cases(text: str, path: str = "<vision cases>") -> list[VisionCa
         out.append(VisionCase(case_id=cid, source_kind=cell("source_kind"), accelerator=cell("accelerator"),
                               num_accelerators=int(n or 1), model=cell("model"), precision_text=cell("precision"),
                               scenario=scen, batch=int(batch) if batch else None, metric=metric,
-                              value=float(value or 0.0), unit=cell("unit"), notes=cell("notes"), line=line))
+                              value=float(value or 0.0), unit=cell("unit"), notes=cell("notes"), line=line,
+                              source=cell("source")))
     return out
 
 
