@@ -147,3 +147,23 @@ def test_operating_point_summary_counts_and_names_the_misses():
     assert (s["same_system_rows"], s["same_system_right"]) == (2, 1)
     assert s["right_fraction"] == pytest.approx(2 / 3)
     assert s["misjudged"] == {"b": [0.97, 0.95]}
+
+
+def test_p99_at_the_operating_point_is_checked_against_the_stated_measurement():
+    def r(cid: str, predicted_ms: float, measured_ms: float) -> VisionResult:
+        case = _case(cid, "server", 100.0)
+        case = VisionCase(**{**case.__dict__, "notes": f"server: target latency 15 ms at p99; measured p99 "
+                                                      f"{measured_ms} ms, mean 3 ms"})
+        res = VisionResult(case, "ok", predicted_max_load=100.0, bound_met_at_load=True, bound_ms=15.0)
+        res.offline_match, res.operating_fraction, res.max_passing_fraction = "same system: o", 0.9, 0.95
+        res.p99_at_operating_point_ms = predicted_ms
+        res.bound_met_at_operating_point = predicted_ms <= 15.0
+        return res
+
+    rows = [r("a", 15.0, 10.0), r("b", 6.0, 12.0), r("c", math.inf, 14.0)]
+    assert rows[0].case.measured_p99_ms == 10.0
+    assert _case("o", "offline", 1.0).measured_p99_ms is None
+    s = operating_point_summary(rows)["p99_vs_measured"]
+    assert (s["cases"], s["overloaded"]) == (2, 1)
+    assert s["median_ape"] == pytest.approx(50.0)  # |+50 %| and |-50 %|
+    assert s["median_signed_pct"] == pytest.approx(0.0)

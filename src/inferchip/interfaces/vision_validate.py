@@ -103,6 +103,12 @@ def run_vision(paths: list[Path], *, json_output: bool, calibration: str | None)
                       f"right ({op['right_fraction']:.0%}; same-system Offline rows {op['same_system_right']} of "
                       f"{op['same_system_rows']}); {op['without_offline_counterpart']} rows without an Offline "
                       "counterpart")
+            pm = op["p99_vs_measured"]
+            if pm["cases"]:
+                con.print(f"  simulated p99 there against the measured p99 the rows state: median |error| "
+                          f"{pm['median_ape']:.0f}%, p90 {pm['p90_ape']:.0f}%, median signed "
+                          f"{pm['median_signed_pct']:+.0f}% on {pm['cases']} rows; {pm['overloaded']} predicted "
+                          "overloaded")
     for cid, why in summary["unexpressible"].items():
         con.print(f"[yellow]not expressible:[/] {cid}: {why}")
     return body

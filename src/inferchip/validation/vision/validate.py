@@ -307,11 +307,16 @@ def latency_bound_summary(limits: Sequence[VisionResult]) -> dict[str, Any]:
 def operating_point_summary(limits: Sequence[VisionResult]) -> dict[str, Any]:
     """Pass/fail at the submitter's operating point (:mod:`.passfail`): rows with an Offline counterpart, how
     many are predicted to pass (every one passed), and each miss as (measured fraction rho, predicted largest
-    passing fraction rho*)."""
+    passing fraction rho*). Two-sided beside it: the simulated p99 there against the p99 the row's notes state
+    (errors of the finite predictions; an overloaded prediction is counted apart)."""
     rs = [r for r in limits if r.bound_met_at_operating_point is not None]
     same = [r for r in rs if r.offline_match.startswith("same system")]
     right = [r for r in rs if r.bound_met_at_operating_point]
+    p99 = [(r.p99_at_operating_point_ms, r.case.measured_p99_ms) for r in rs if r.case.measured_p99_ms]
+    finite = [100.0 * (p / m - 1.0) for p, m in p99 if p is not None and np.isfinite(p)]
     return {"rows": len(rs), "without_offline_counterpart": len(limits) - len(rs),
+            "p99_vs_measured": {**ape_stats(finite), "median_signed_pct": float(np.median(finite)) if finite else None,
+                                "overloaded": len(p99) - len(finite)},
             "same_system_rows": len(same), "same_system_right": sum(1 for r in same if r.bound_met_at_operating_point),
             "predicted_pass": len(right), "right_fraction": len(right) / len(rs) if rs else None,
             "misjudged": {r.case.case_id: [round(r.operating_fraction or 0.0, 3),
