@@ -11,7 +11,9 @@ Two error measures (:func:`accuracy`):
 * **leave-one-out** over every die: each die predicted by coefficients fitted on all the others
   (the error of a die the fit never saw; the headline figure);
 * **declared split**: coefficients fitted on the ``role == fit`` dies only, error on the
-  ``holdout`` dies (the catalogue's chips).
+  ``holdout`` dies. The roles are not hand-set: :func:`declared_roles` orders the dies by the
+  month they were first disclosed (``announced``; ties by name) and holds out every third
+  (:data:`HOLDOUT_EVERY`), a rule declared before the model changes it is used to judge.
 
 The coefficients a design is scored with (:func:`fitted`) are fitted on every die. TDP is also
 checked on the catalogue's chips (:func:`tdp_check_rows`), against the rated TDP and, where the
@@ -37,10 +39,14 @@ START = AreaCoefficients(k_mac_mm2=1e-3, k_unit_mm2=0.5, eta=0.8, a_fixed_mm2=50
                         k_act=0.5, leak_w_per_mm2=0.05)
 
 
+HOLDOUT_EVERY = 3  # the declared split: every third die in order of first disclosure is held out
+
+
 @dataclass(frozen=True)
 class Die:
     name: str
-    role: str
+    role: str  # 'fit' or 'holdout', from :func:`declared_roles`, never from the file
+    announced: str  # YYYY-MM of the die's first public disclosure (sourced per die)
     chip_id: str
     area_mm2: float
     node_nm: float
@@ -64,11 +70,22 @@ class Die:
     source: str
 
 
+def declared_roles(dies: list[Die]) -> list[str]:
+    """Role of each die under the declared split: ordered by (``announced``, name), the 3rd, 6th,
+    9th, ... die is ``holdout``, the rest ``fit`` (a rule on disclosure dates, blind to errors)."""
+    order = sorted(range(len(dies)), key=lambda i: (dies[i].announced, dies[i].name))
+    roles = ["fit"] * len(dies)
+    for rank, i in enumerate(order, start=1):
+        if rank % HOLDOUT_EVERY == 0:
+            roles[i] = "holdout"
+    return roles
+
+
 def load_dies() -> list[Die]:
     text = resources.files("inferchip.catalog").joinpath(DIES_FILE).read_text(encoding="utf-8")
     out = []
     for r in csv.DictReader(text.splitlines()):
-        out.append(Die(r["die"], r["role"], r["chip_id"], float(r["area_mm2"]), float(r["node_nm"]),
+        out.append(Die(r["die"], "", r["announced"], r["chip_id"], float(r["area_mm2"]), float(r["node_nm"]),
                        r["matrix_format"], float(r["matrix_tflops"]), float(r["clock_ghz"]),
                        float(r["matrix_units_on_die"]), float(r["macs_per_unit"]), float(r["sram_mb"]),
                        r["memory_type"], float(r["memory_units"]), float(r["link_gb_per_s_total"]) * 1e9,
@@ -77,7 +94,7 @@ def load_dies() -> list[Die]:
                        float(r["fp64_lanes"]), float(r["host_io"]),
                        float(r["tdp_w"]) if r["tdp_w"] else None,
                        float(r["board_cap_w"]) if r["board_cap_w"] else float("inf"), r["source"]))
-    return out
+    return [replace(d, role=role) for d, role in zip(out, declared_roles(out), strict=True)]
 
 
 def area_of(coef: AreaCoefficients, dies: list[Die], host_io_rule: bool = True) -> F64:
