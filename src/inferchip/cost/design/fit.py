@@ -151,15 +151,17 @@ _LOG_BOUNDS = {"k_sram": (0.0, float(np.log(6.0))), "k_mac_mm2": (-14.0, 0.0), "
                "a_fixed_mm2": (-5.0, float(np.log(400.0)))}
 
 
-def fit_area(dies: list[Die], host_io_rule: bool = True, terms: tuple[str, ...] = AREA_TERMS) -> AreaCoefficients:
+def fit_area(dies: list[Die], host_io_rule: bool = True, terms: tuple[str, ...] = AREA_TERMS,
+             uncore_scaled: bool = False) -> AreaCoefficients:
     """The area coefficients ``terms`` and ``eta`` fitted on ``dies`` by least squares on log area
-    (coefficients not in ``terms`` are 0; power coefficients left at their start)."""
+    (coefficients not in ``terms`` are 0; power coefficients left at their start; ``uncore_scaled``
+    True shrinks the uncore with the node, the previous revision's model, kept for the report)."""
     target = np.log([d.area_mm2 for d in dies])
     zero = {k: 0.0 for k in _LOG_BOUNDS if k != "k_sram"}
 
     def coef_of(x: F64) -> AreaCoefficients:
         vals = {k: float(np.exp(v)) for k, v in zip(terms, x[1:], strict=True)}
-        return replace(START, **{**zero, **vals}, eta=float(x[0]))
+        return replace(START, **{**zero, **vals}, eta=float(x[0]), uncore_scaled=uncore_scaled)
 
     def resid(x: F64) -> F64:
         r: F64 = np.log(area_of(coef_of(x), dies, host_io_rule)) - target
@@ -209,17 +211,22 @@ def fitted(a: Assumptions) -> AreaCoefficients:
 
 
 def leave_one_out(dies: list[Die], a: Assumptions | None, host_io_rule: bool = True,
-                  terms: tuple[str, ...] = AREA_TERMS) -> tuple[F64, F64]:
+                  terms: tuple[str, ...] = AREA_TERMS, uncore_scaled: bool = False) -> tuple[F64, F64]:
     """(area, power) of each die predicted by coefficients fitted on all the other dies
     (power NaN for a die without a TDP, or everywhere when ``a`` is None)."""
     area, power = np.empty(len(dies)), np.full(len(dies), np.nan)
     for i, d in enumerate(dies):
         rest = dies[:i] + dies[i + 1:]
-        area[i] = float(area_of(fit_area(rest, host_io_rule, terms), [d], host_io_rule)[0])
+        area[i] = float(area_of(fit_area(rest, host_io_rule, terms, uncore_scaled), [d], host_io_rule)[0])
         if d.tdp_w and a is not None:
             k_act, leak = fit_power(rest, a)
             power[i] = float(die_power_w(replace(START, k_act=k_act, leak_w_per_mm2=leak), [d], a)[0])
     return area, power
+
+
+def is_gpu(d: Die) -> bool:
+    """A GPU die (NVIDIA or AMD): it carries graphics SMs or FP64 lanes (per-die facts of the file)."""
+    return d.graphics_sms > 0 or d.fp64_lanes > 0
 
 
 def _ape(model: float, real: float) -> float:
@@ -251,7 +258,8 @@ def accuracy(a: Assumptions) -> dict[str, Any]:
     split_power = die_power_w(split_coef, dies, a)
     rows: list[dict[str, Any]] = []
     for i, d in enumerate(dies):
-        rows.append({"die": d.name, "role": d.role, "area_mm2": d.area_mm2, "loo_area_mm2": float(loo_area[i]),
+        rows.append({"die": d.name, "role": d.role, "gpu": is_gpu(d), "area_mm2": d.area_mm2,
+                     "loo_area_mm2": float(loo_area[i]),
                      "loo_area_ape_pct": _ape(float(loo_area[i]), float(real[i])),
                      "loo_area_all_uncore_ape_pct": _ape(float(loo_area_all_uncore[i]), float(real[i])),
                      "loo_area_previous_ape_pct": _ape(float(loo_area_prev[i]), float(real[i])),
@@ -262,8 +270,9 @@ def accuracy(a: Assumptions) -> dict[str, Any]:
                      "split_power_w": float(split_power[i]),
                      "split_power_ape_pct": _ape(float(split_power[i]), d.tdp_w) if d.tdp_w else None})
 
-    def med(key: str, role: str | None = None) -> float:
-        vals = [r[key] for r in rows if r[key] is not None and (role is None or r["role"] == role)]
+    def med(key: str, role: str | None = None, gpu: bool | None = None) -> float:
+        vals = [r[key] for r in rows if r[key] is not None and (role is None or r["role"] == role)
+                and (gpu is None or r["gpu"] == gpu)]
         return float(np.median(vals))
 
     hold = [r for r in rows if r["role"] == "holdout"]
@@ -272,6 +281,8 @@ def accuracy(a: Assumptions) -> dict[str, Any]:
     tdp_out = [r for r in tdp_rows if not r["in_power_fit"]]  # chips whose die is not among the fitted
     return {"coefficients": coef, "area_rows": rows, "n_dies": len(dies), "terms": AREA_TERMS,
             "area_loo_median_ape_pct": med("loo_area_ape_pct"),
+            "area_loo_gpu_median_ape_pct": med("loo_area_ape_pct", gpu=True),
+            "area_loo_non_gpu_median_ape_pct": med("loo_area_ape_pct", gpu=False),
             "area_loo_all_uncore_median_ape_pct": med("loo_area_all_uncore_ape_pct"),
             "area_loo_previous_median_ape_pct": med("loo_area_previous_ape_pct"),
             "area_holdout_median_ape_pct": med("split_area_ape_pct", "holdout"), "area_holdout_n": len(hold),
