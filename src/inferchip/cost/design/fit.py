@@ -131,10 +131,11 @@ def _bw(d: Die) -> float:
     return float(memory_unit(d.memory_type, "bytes_per_s")) * d.memory_units
 
 
-# The area coefficients fitted (the rest stay 0; all mm2 at 7 nm, fitted in log, with eta). The
-# structure was chosen by leave-one-out over the ``fit`` dies only (held-out dies unseen) among
-# :data:`VARIANTS`; ``PREVIOUS_TERMS`` is the model before the graphics term (its uncore a
-# catch-all for graphics too), kept to report both on the same dies.
+# The area coefficients fitted (the rest stay 0; logic terms mm2 at 7 nm, fitted in log, with eta).
+# The structure was chosen in an earlier revision by leave-one-out over its ``fit`` dies among
+# :data:`VARIANTS`, and kept fixed when the declared split was set (re-run on today's fit dies the
+# same rule prefers ``PREVIOUS_TERMS``; docs/explore.md reports both). ``PREVIOUS_TERMS`` is the
+# model before the graphics term (its uncore a catch-all for graphics too).
 AREA_TERMS = ("k_mac_mm2", "k_unit_mm2", "k_lane_mm2", "k_gfx_mm2", "a_fixed_mm2")
 PREVIOUS_TERMS = ("k_mac_mm2", "k_unit_mm2", "a_fixed_mm2")
 VARIANTS: dict[str, tuple[str, ...]] = {

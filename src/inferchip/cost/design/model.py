@@ -23,8 +23,8 @@ FMA lanes of the vector/SIMD units (a per-die fact; a design has the lanes its v
 of raster/display: Turing/Ampere GA10x/Ada GPUs; 0 for compute GPUs and accelerators; designs
 have none); so is ``fp64_lanes``. SRAM scales with the node's published bitcell area, logic
 with the published logic density to the power ``eta``. The coefficients fitted are those of
-:data:`inferchip.cost.design.fit.AREA_TERMS` (chosen among the variants there by leave-one-out
-over the fit dies only); ``k_fp64`` stays 0 in the scored model (tried, not better on the fit
+:data:`inferchip.cost.design.fit.AREA_TERMS` (chosen in an earlier revision among the variants
+there, kept fixed since); ``k_fp64`` stays 0 in the scored model (tried, not better on the fit
 dies) and ``k_sram`` is :data:`~inferchip.cost.design.constants.SRAM_ARRAY_OVERHEAD`.
 ``host_io`` (0 or 1) is a floorplan
 fact of the die (see :data:`~inferchip.cost.design.constants.CPU_CORE_MM2`'s neighbours); a design
@@ -113,6 +113,7 @@ def area_parts_mm2(coef: AreaCoefficients, units: npt.ArrayLike, macs_per_unit: 
     ref = c.CPU_CORE_REFERENCE_NODE_NM.value
     density = c.LOGIC_DENSITY_MTR_PER_MM2
     cpu_scale = (c.by_node(density, ref) / c.by_node(density, node_nm)) ** coef.eta
+    uncore_scale = scale if coef.uncore_scaled else np.ones_like(scale)
     return {
         "matrix_mm2": coef.k_mac_mm2 * u * np.asarray(macs_per_unit, float) * format_factor(formats) * scale,
         "unit_mm2": coef.k_unit_mm2 * u * scale,
@@ -125,7 +126,7 @@ def area_parts_mm2(coef: AreaCoefficients, units: npt.ArrayLike, macs_per_unit: 
         "io_mm2": c.SERDES_MM2_PER_100GB_S.value * np.asarray(link_bytes_per_s, float) / 100e9,
         "cpu_mm2": c.CPU_CORE_MM2.value * np.asarray(cpu_cores, float) * cpu_scale,
         "soc_other_mm2": np.asarray(soc_other_mm2, float) + 0.0 * scale,
-        "fixed_mm2": coef.a_fixed_mm2 * np.asarray(host_io, float) * (scale if coef.uncore_scaled else np.ones_like(scale)),
+        "fixed_mm2": coef.a_fixed_mm2 * np.asarray(host_io, float) * uncore_scale,
     }
 
 
