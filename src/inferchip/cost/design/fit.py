@@ -126,6 +126,12 @@ def power_basis_of(dies: list[Die], a: Assumptions) -> F64:
                           np.array([d.area_mm2 for d in dies]), np.array([d.host_io for d in dies]))
 
 
+def with_power(coef: AreaCoefficients, v: dict[str, float]) -> AreaCoefficients:
+    """``coef`` with the power coefficients ``v`` (keys :data:`~inferchip.cost.design.power_fit.BASES`)."""
+    return replace(coef, k_act=v["k_act"], k_vec=v["k_vec"], leak_w_per_mm2=v["leak_w_per_mm2"],
+                   uncore_w=v["uncore_w"])
+
+
 def _coef_values(coef: AreaCoefficients) -> dict[str, float]:
     return {k: float(getattr(coef, k)) for k in pf.BASES}
 
@@ -193,13 +199,13 @@ def fit_power(dies: list[Die], a: Assumptions, terms: tuple[str, ...] = pf.POWER
     """The power coefficients ``terms`` (:data:`~inferchip.cost.design.power_fit.BASES`; others 0)
     fitted on the dies with a TDP: least squares on log power."""
     with_tdp = [d for d in dies if d.tdp_w]
-    return pf.fit_power_terms(power_basis_of(with_tdp, a), [d.tdp_w for d in with_tdp],
+    return pf.fit_power_terms(power_basis_of(with_tdp, a), [float(d.tdp_w or 0.0) for d in with_tdp],
                               [d.board_cap_w for d in with_tdp], terms)
 
 
 def fit(dies: list[Die], a: Assumptions, host_io_rule: bool = True) -> AreaCoefficients:
     """Area and power coefficients fitted on every die given."""
-    return replace(fit_area(dies, host_io_rule), **fit_power(dies, a))
+    return with_power(fit_area(dies, host_io_rule), fit_power(dies, a))
 
 
 _FITTED: dict[int, tuple[Assumptions, AreaCoefficients]] = {}
@@ -222,7 +228,7 @@ def leave_one_out(dies: list[Die], a: Assumptions | None, host_io_rule: bool = T
         rest = dies[:i] + dies[i + 1:]
         area[i] = float(area_of(fit_area(rest, host_io_rule, terms, uncore_scaled), [d], host_io_rule)[0])
         if d.tdp_w and a is not None:
-            power[i] = float(die_power_w(replace(START, **fit_power(rest, a)), [d], a)[0])
+            power[i] = float(die_power_w(with_power(START, fit_power(rest, a)), [d], a)[0])
     return area, power
 
 
