@@ -283,6 +283,7 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
     """:class:`EnergyRun` of a row's setting (its metric is not read), or ``(None, reason)``; the
     arguments are those of :func:`predict_energy_row`."""
     from inferchip.catalog.assumptions import load_assumptions
+    from inferchip.catalog.checkpoints import attention_weight_format
     from inferchip.catalog.chips import family_defaults, load_chip
     from inferchip.cost.energy import wall_power_w
     from inferchip.performance.predict import predict_setting
@@ -306,6 +307,8 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
         q = kw["question"]
         formats = {"weights": _cell(row, "weight_dtype") or "bf16",
                    "activations": _activations(_cell(row, "act_dtype") or None), "kv": _cell(row, "kv_dtype") or None}
+        # the checkpoint's per-layer format map (gpt-oss MXFP4: experts 4-bit, attention bf16), as validate reads it
+        formats["attention_weights"] = attention_weight_format(_cell(row, "model"), formats["weights"])
         setting = resolve_setting(cp, _cell(row, "model"), count=kw["count"], tp=kw["tp"], pp=kw["pp"], ep=kw["ep"],
                                   calibration=cal, assumptions=a, chip_spec=spec, **formats)
         notes.extend(setting.format_notes)  # a format fallback travels with the result
@@ -359,7 +362,8 @@ def _simulated_batch(cp, spec, model: str, formats: dict[str, Any], cal: Calibra
     from inferchip.sim import BurstArrivals, simulate
 
     step, replicas = serving_model(cp, model, count=kw["count"], tp=kw.get("tp") or 1, pp=kw.get("pp") or 1,
-                                   ep=kw.get("ep") or 1, calibration=cal, assumptions=a, chip_spec=spec, **formats)
+                                   ep=kw.get("ep") or 1, calibration=cal, assumptions=a, chip_spec=spec,
+                                   **{k: v for k, v in formats.items() if k != "attention_weights"})
     n = round(kw["question"].batch) * replicas
     res = simulate(step, BurstArrivals(input_tokens=round(kw["input_tokens"]),
                                            output_tokens=round(kw["output_tokens"])),
