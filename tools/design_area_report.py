@@ -6,8 +6,8 @@ Usage: ``PYTHONPATH=src python tools/design_area_report.py [--sensitivity]`` (~1
 declared split), the per-die table, the structure candidates' leave-one-out over the fit dies
 (:func:`~inferchip.cost.design.fit.variant_selection`, and for power
 :func:`~inferchip.cost.design.fit.power_variant_selection`), the catalogue chips' TDP check, and
-with ``--sensitivity`` the same measures under the previous revision's physics (int8 MAC area factor 0.30, an uncore that shrinks
-with the node), one change at a time.
+with ``--sensitivity`` the same measures under the previous revision's physics (int8 MAC area
+factor 0.30, an uncore that shrinks with the node), one change at a time.
 """
 
 from __future__ import annotations
