@@ -71,8 +71,7 @@ class FastLayout:
         self.notes = tuple(notes)
         self.format_notes = tuple(s.notes)  # the setting's (format fallbacks, the chip's)
         self.num_chips = lay.num_chips
-        n = 1 + 5 * len(self.class_names)
-        self.flop_at, self.flop_end = n, n + len(self.flop_formats)  # FLOP by format in ScalarPlan.step's tuple
+        self.flop_at, self.flop_end = 1, 1 + len(self.flop_formats)  # FLOP by format in ScalarPlan.lean's tuple
         if self.economy is not None:
             self.flop_j = [self.economy.units.flop_j(f) for f in self.flop_formats]
             self.throttle_note = (f"power would exceed the {s.chip.tdp_w:.0f} W TDP: clocks throttle and the steps "
@@ -112,14 +111,16 @@ class FastLayout:
         return step_tokens * self.act_per_token + min(step_tokens, 4096.0) * self.act_logits
 
     def point(self, t: float, s_dec: float, kv_dec: float, pairs: float,
-              logit_rows: float | None = None) -> tuple[float, ...]:
-        """``StepPlan.point_cost`` of one step, as ``ScalarPlan.step``'s flat tuple (time first)."""
-        return self.scalar.step(*replica_point(self.dp, t, s_dec, kv_dec, pairs, logit_rows))
+              logit_rows: float | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """``StepPlan.point_cost`` of one step: its point (``ScalarPlan.step``'s arguments) and
+        ``ScalarPlan.lean``'s tuple of it (time, FLOP by format, DRAM and link bytes)."""
+        args = replica_point(self.dp, t, s_dec, kv_dec, pairs, logit_rows)
+        return args, self.scalar.lean(*args)
 
-    def breakdown(self, v: tuple[float, ...]) -> dict[str, dict[str, Any]]:
-        """``prediction._breakdown`` of a step costed by :meth:`point`: each class's time (x pp),
-        share and bound (the first of the largest of compute, memory, network, overhead)."""
-        return self._breakdown(v, self.pp)
+    def breakdown(self, args: tuple[float, ...]) -> dict[str, dict[str, Any]]:
+        """``prediction._breakdown`` of the step at point ``args``: each class's time (x pp), share
+        and bound (the first of the largest of compute, memory, network, overhead)."""
+        return self._breakdown(self.scalar.step(*args), self.pp)
 
     def _sweep_parts(self) -> tuple:
         """The plan's operator groups sorted for :meth:`decode_times`: the weight GEMMs' columns as
@@ -181,13 +182,20 @@ class FastLayout:
             t, s = t / pp, grid / pp
         prefill = t > s  # np.maximum(t - s, 0) > 0 of finite t, s
         total: Any = 0.0
-        if mat is not None:
+        if mat is not None:  # (in place where an operand is not read again: fewer arrays, the same floats)
             m = np.where(mat["rows"], (s + prefill)[:, None], t[:, None])
             x = np.maximum(m, 1.0)  # m >= 1 / pp > 0 on the grid
-            tm = np.minimum(tile_m, np.maximum(16.0, np.exp2(np.ceil(np.log2(x)))))
-            waves = np.ceil(np.ceil(x / tm) * mat["n_tiles"] / tiles_in_flight)
-            body = np.maximum(waves * tm * mat["flop_per_s"], mat["weight_s"] + m * mat["row_s"])
-            total = body @ mat["reps"] + mat["overhead_s"]
+            tm = np.exp2(np.ceil(np.log2(x)))
+            np.minimum(tile_m, np.maximum(16.0, tm, out=tm), out=tm)
+            waves = np.ceil(x / tm, out=x)
+            waves *= mat["n_tiles"]
+            waves /= tiles_in_flight
+            np.ceil(waves, out=waves)
+            waves *= tm
+            waves *= mat["flop_per_s"]
+            m *= mat["row_s"]
+            m += mat["weight_s"]
+            total = np.maximum(waves, m, out=m) @ mat["reps"]
         # Per unit of concurrency, at these lengths: tokens, decode sequences, prompt tokens, KV read, pairs.
         t1, s1, kv1, pr1 = (1.0 + (1.0 / e_o) * i) / pp, 1.0 / pp, mean_ctx / pp, (1.0 / e_o) * mpp / pp
         p1 = max(t1 - s1, 0.0)
@@ -209,7 +217,12 @@ class FastLayout:
             else:  # elementwise, embedding: bytes per token
                 per_unit += t1 * c["bytes_per_token"] / abw * reps
                 const += c["overhead_s"] * reps
-        total = total + const + grid * per_unit
+        if mat is not None:  # the constants summed first (another order of the same sums)
+            const += mat["overhead_s"]
+        if per_prefill and prefill.all():  # every grid point prefills where there is a prompt
+            const, per_prefill = const + per_prefill, 0.0
+        total = total + grid * per_unit
+        total += const
         if per_prefill:
             total = total + prefill * per_prefill
         if other:
@@ -257,18 +270,20 @@ class FastLayout:
         n_chunks = 1.0 if 1.0 > n_chunks else n_chunks
         pairs = i * (0.0 + (i + 1.0) / 2.0) * b / n_chunks
         if self.dp == 1:  # point() written out: a prefill step (no decode) and a decode step (no prompt)
-            step, t, s_dec = self.scalar.step, b * i / n_chunks / pp, b / pp
+            lean, t, s_dec = self.scalar.lean, b * i / n_chunks / pp, b / pp
             t_pre = t - 0.0
-            pre = step(t, t, 0.0, 0.0 if 0.0 > t_pre else t_pre, 0.0, pairs / pp, b / n_chunks / pp)
-            dec = step(s_dec, s_dec, s_dec, 0.0, b * (i + o / 2.0) / pp, 0.0, s_dec + 0.0)
+            at_pre: tuple[float, ...] = (t, t, 0.0, 0.0 if 0.0 > t_pre else t_pre, 0.0, pairs / pp, b / n_chunks / pp)
+            at_dec: tuple[float, ...] = (s_dec, s_dec, s_dec, 0.0, b * (i + o / 2.0) / pp, 0.0, s_dec + 0.0)
+            pre, dec = lean(*at_pre), lean(*at_dec)
         else:
-            pre = self.point(b * i / n_chunks / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp)
-            dec = self.point(b / pp, b / pp, b * (i + o / 2.0) / pp, 0.0 / pp)
+            at_pre, pre = self.point(b * i / n_chunks / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp)
+            at_dec, dec = self.point(b / pp, b / pp, b * (i + o / 2.0) / pp, 0.0 / pp)
         ttft = n_chunks * (pp * pre[0]) * (2 * pp - 1) / pp
         tpot = pp * dec[0]
         steps = o - 1.0
         e2e = ttft + (0.0 if 0.0 > steps else steps) * tpot
-        return self._prediction(b, i, o, True, ttft, tpot, e2e, b * o / e2e, pre, dec, n_chunks, ttft / n_chunks)
+        return self._prediction(b, i, o, True, ttft, tpot, e2e, b * o / e2e, pre, dec, n_chunks, ttft / n_chunks,
+                                at_pre, at_dec)
 
     def max_throughput(self, i: float, o: float) -> Prediction | str | None:
         """The concurrency with the most output tokens/s (continuous batching, no latency limits)."""
@@ -288,21 +303,31 @@ class FastLayout:
         new = b / e_o / 1
         ctx = i + o * o / (2.0 * e_o)
         mpp = i * (0.0 + (i + 1.0) / 2.0)
-        dec = self.point((b + new * i) / pp, b / pp, b * ctx / pp, new * mpp / pp)
+        lean, t, s_dec = self.scalar.lean, (b + new * i) / pp, b / pp  # point() of dp = 1 written out
+        t_pre = t - s_dec
+        t_pre = 0.0 if 0.0 > t_pre else t_pre
+        at_dec = (t, t, s_dec, t_pre, b * ctx / pp, new * mpp / pp, s_dec + float(t_pre > 0))
+        dec = lean(*at_dec)
         tpot = pp * dec[0]
         chunk = min(i, float(self.chunk_tokens))
         n_chunks = float(math.ceil(i / self.chunk_tokens))
         pairs = chunk * (0.0 + (chunk + 1.0) / 2.0) + new * mpp
-        pre = self.point((b + chunk) / pp, b / pp, b * ctx / pp, pairs / pp, (b + 1.0) / pp)
+        t = (b + chunk) / pp
+        t_pre = t - s_dec
+        at_pre = (t, t, s_dec, 0.0 if 0.0 > t_pre else t_pre, b * ctx / pp, pairs / pp, (b + 1.0) / pp)
+        pre = lean(*at_pre)
         ttft = n_chunks * (pp * pre[0])
         e2e = ttft + max(o - 1.0, 0.0) * tpot
-        return self._prediction(b, i, o, False, ttft, tpot, e2e, b / tpot, pre, dec, n_chunks, pp * pre[0])
+        return self._prediction(b, i, o, False, ttft, tpot, e2e, b / tpot, pre, dec, n_chunks, pp * pre[0],
+                                at_pre, at_dec)
 
     def _prediction(self, b: float, i: float, o: float, static: bool, ttft: float, tpot: float, e2e: float,
                     tps_replica: float, pre: tuple[float, ...], dec: tuple[float, ...], n_chunks: float,
-                    pre_step_s: float) -> Prediction:
+                    pre_step_s: float, at_pre: tuple[float, ...], at_dec: tuple[float, ...]) -> Prediction:
         """``predict_setting`` then ``add_energy_and_money`` from the point's figures: the same
-        numbers, the final ones computed before the :class:`Prediction` is made."""
+        numbers, the final ones computed before the :class:`Prediction` is made. ``pre``/``dec``:
+        the steps' ``ScalarPlan.lean`` tuples; ``at_pre``/``at_dec``: their points, which the
+        breakdown is costed at when it is read."""
         kv_cache = self.kv_one(i + o) * b
         act = self.activations(b * i if static else b + min(i, self.chunk_tokens))
         num_chips, replicas, batch, out = self.num_chips, self.replicas, int(b), round(o)
@@ -325,10 +350,10 @@ class FastLayout:
                 tput = batch / tpot * replicas
             notes = list(self.notes_throttled if throttled else self.notes_priced)
             per_user = 1.0 / tpot
-            deferred = (self._fill, pre, dec, power, throttled, tput / num_chips)
+            deferred = (self._fill, at_pre, at_dec, power, throttled, tput / num_chips)
         else:
             notes = list(self.notes_all)
-            deferred = (self._fill, pre, dec, None, False, 0.0)
+            deferred = (self._fill, at_pre, at_dec, None, False, 0.0)
         h = self.head
         p = _new_prediction(Prediction)  # its fields as Prediction(...) sets them; breakdown and extra when read
         p.__dict__ = {
@@ -343,13 +368,13 @@ class FastLayout:
             "compute_format": h[8], "notes": notes, "attn_dp": self.layout.attn_dp, "_deferred": deferred}
         return p
 
-    def _fill(self, d: dict[str, Any], pre: tuple[float, ...], dec: tuple[float, ...], power: float | None,
+    def _fill(self, d: dict[str, Any], at_pre: tuple[float, ...], at_dec: tuple[float, ...], power: float | None,
               throttled: bool, per_chip: float) -> None:
         """A fast-path prediction's ``breakdown`` and ``extra`` (where not set already): time by
-        operator class of both steps; energy and money per token (``add_energy_and_money``'s)."""
-        pp = self.pp
+        operator class of both steps (costed again at their points, by class: the same floats);
+        energy and money per token (``add_energy_and_money``'s)."""
         if "breakdown" not in d:
-            d["breakdown"] = {"prefill": self._breakdown(pre, pp), "decode": self._breakdown(dec, pp)}
+            d["breakdown"] = {"prefill": self.breakdown(at_pre), "decode": self.breakdown(at_dec)}
         if "extra" not in d:
             eco = self.economy
             if eco is None or power is None:
