@@ -213,18 +213,19 @@ def _setting(row: dict[str, str], lengths: DatasetLengths) -> dict[str, Any]:
     else:
         inputs, outputs = LengthDist.fixed(max(1, round(inp))), LengthDist.fixed(max(1, round(out)))
     kw: dict[str, Any] = dict(count=count, tp=tp, pp=pp, ep=ep, input_tokens=inputs.mean, output_tokens=outputs.mean)
-    replicas = max(1, count // ((tp or 1) * (pp or 1))) if (tp or pp) else 1
     base = dict(inputs=inputs, outputs=outputs, whole_sequences_per_chip=True)
+    # A concurrency is the system's sequences: each layout shares it among its replicas
+    # (performance.operating.replica_load: C < R replicas leave R - C idle, else C / R each).
     if scenario == "single_stream":
         q = Question("static", batch=1.0, **base)
     elif scenario == "offline" or (scenario == "fixed_length" and concurrency is None):
         q = Question("max_throughput", **base)
     elif concurrency is not None and scenario == "fixed_length":
-        q = Question("static", batch=float(max(1, round(concurrency / replicas))), **base)
+        q = Question("static", concurrency=float(concurrency), **base)
     elif concurrency is not None and scenario == "server":
         # a closed loop (or all requests sent at once with the running batch capped at the
         # concurrency, ML.ENERGY's max_num_seqs): continuous batching held at that many sequences
-        q = Question("closed_loop", batch=float(max(1, round(concurrency / replicas))), **base)
+        q = Question("closed_loop", concurrency=float(concurrency), **base)
     elif scenario == "server":
         ttft, tpot, e2e = latency_limits(row)
         if ttft is None and tpot is None and e2e is None:
@@ -319,8 +320,8 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
                 held = _running_batch_that_fits(setting, q)
                 if held < 1:
                     raise
-                notes.append(f"concurrency {q.batch:g} per replica exceeds the KV cache: {held:g} run, the rest "
-                             "wait in the engine's queue")
+                notes.append(f"concurrency {q.concurrency:g} exceeds the KV cache: {held:g} sequences per replica run, "
+                             "the rest wait in the engine's queue")
                 p = predict_setting(setting, replace(q, batch=float(held)))
                 per_chip, used, tput = p.extra.get("power_w_per_chip"), p.num_chips, p.output_tokens_per_s
             elif q.mode == "static" and _cell(row, "scenario") == "fixed_length":
@@ -360,7 +361,8 @@ def _simulated_batch(cp, spec, model: str, formats: dict[str, Any], cal: Calibra
 
     step, replicas = serving_model(cp, model, count=kw["count"], tp=kw.get("tp") or 1, pp=kw.get("pp") or 1,
                                    ep=kw.get("ep") or 1, calibration=cal, assumptions=a, chip_spec=spec, **formats)
-    n = round(kw["question"].batch) * replicas
+    q = kw["question"]
+    n = round(q.concurrency) if q.batch is None else round(q.batch) * replicas  # requests in the system
     res = simulate(step, BurstArrivals(input_tokens=round(kw["input_tokens"]),
                                            output_tokens=round(kw["output_tokens"])),
                    num_requests=n, replicas=replicas)
