@@ -131,7 +131,7 @@ def test_the_lean_step_equals_the_full_step():
             v = full(*p)
             want = (v[0], *v[1 + 5 * scalar.classes:])
             assert lean(*p) == want, SETTINGS[k]
-            assert scalar._lean_warming(*p) == want, SETTINGS[k]
+            assert scalar._warming(1, *p) == want, SETTINGS[k]
 
 
 lengths = st.one_of(st.sampled_from([1, 2, 16, 128, 1024, 4095, 4096, 4097, 8191, 8192, 8193, 32768]),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from inferchip.cost import rules as r
@@ -174,44 +175,31 @@ class ScalarPlan:
     ops: tuple[tuple[ScalarRule, tuple[float, ...], float, int, int], ...]
     classes: int
     formats: int
-    # The plan's step as one Python function of the point (:func:`_compile`), its constants inlined:
-    # ``step(tokens, all_tokens, decode_seqs, prefill_tokens, decode_kv_tokens, prefill_pairs,
-    # logit_rows)`` returns one flat tuple: the step's time, then (time, compute-bound, memory-bound,
-    # network, overhead) of each class present, FLOP per format, DRAM bytes and link bytes.
-    # Compiling costs about as much as a hundred loop evaluations, so a plan evaluated only a few
-    # times (a one-off command) keeps the loop: ``step`` starts as the loop and is compiled on
-    # its COMPILE_AFTER-th call.
+    # The plan's step as one Python function of the point (:func:`_compile`), its constants inlined: ``step(tokens,
+    # all_tokens, decode_seqs, prefill_tokens, decode_kv_tokens, prefill_pairs, logit_rows)`` returns one flat tuple:
+    # the step's time, then (time, compute-bound, memory-bound, network, overhead) of each class present, FLOP per
+    # format, DRAM bytes and link bytes. Compiling costs about as much as a hundred loop evaluations, so a plan
+    # evaluated only a few times (a one-off command) keeps the loop: ``step`` is compiled on its COMPILE_AFTER-th call.
     step: Callable[..., tuple[float, ...]] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
-    calls: list[int] = field(default_factory=lambda: [0, 0], repr=False, compare=False)
-    # ``lean(...)``: ``step``'s time, FLOP per format, DRAM and link bytes only (the same floats, without
-    # the time by class and bound: the fast path prices a step with these and reads its class times
-    # only where a prediction's breakdown is read), compiled likewise on its COMPILE_AFTER-th call.
+    # ``lean``: ``step``'s time, FLOP per format, DRAM and link bytes only (the same floats), compiled likewise.
     lean: Callable[..., tuple[float, ...]] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    calls: list[int] = field(default_factory=lambda: [0, 0], repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.step is None:
-            object.__setattr__(self, "step", self._step_warming)
-        if self.lean is None:
-            object.__setattr__(self, "lean", self._lean_warming)
+        for which, name in enumerate(("step", "lean")):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, partial(self._warming, which))
 
-    def _lean_warming(self, *p: float) -> tuple[float, ...]:
-        """``lean`` before it is compiled: ``step``'s figures without the classes."""
-        self.calls[1] += 1
-        if self.calls[1] >= COMPILE_AFTER:
-            object.__setattr__(self, "lean", _compile(self, lean=True))
-        v = self.step(*p)
-        return (v[0], *v[1 + 5 * self.classes:])
-
-    def _step_warming(self, *p: float) -> tuple[float, ...]:
-        """``step`` before it is compiled: the loop's figures as one flat tuple (the same floats)."""
-        self.calls[0] += 1
-        if self.calls[0] >= COMPILE_AFTER:
-            object.__setattr__(self, "step", _compile(self))
+    def _warming(self, which: int, *p: float) -> tuple[float, ...]:
+        """``step`` (``which`` 0) or ``lean`` (1) before it is compiled: the loop's figures (the same floats)."""
+        self.calls[which] += 1
+        if self.calls[which] >= COMPILE_AFTER:
+            object.__setattr__(self, ("step", "lean")[which], _compile(self, lean=which == 1))
         by_class, flop, dram, link = self.evaluate_loop(p)
         total = 0.0
         for acc in by_class:
             total = total + acc[0]
-        return (total, *(x for acc in by_class for x in acc), *flop, dram, link)
+        return (total, *(x for acc in (by_class if which == 0 else ()) for x in acc), *flop, dram, link)
 
     def evaluate(self, p: Point) -> tuple[list[list[float]], list[float], float, float]:
         """Per class present (time, compute-bound, memory-bound, network, overhead), FLOP per
@@ -340,7 +328,7 @@ def _compile(plan: ScalarPlan, lean: bool = False) -> Callable[..., tuple[float,
             body += ["if cp >= mb:", f"    {a}0 += (cp{extra}){times}"] + ([] if lean else [f"    {a}1 += cp{times}"])
         body += ["else:", f"    {a}0 += (mb{extra}){times}"] + ([] if lean else [f"    {a}2 += mb{times}"])
         flop = "fl" if f >= 0 and rule is not _memory else "0.0"
-        sums = ((f"{a}3", net), (f"{a}4", over)) if not lean else ()
+        sums = () if lean else ((f"{a}3", net), (f"{a}4", over))  # (lean: no network or overhead by class)
         for acc, x in (*sums, (f"f{f}", flop), ("dram", "nb"), ("link", lb)):
             v = consts.get(x)
             if v is not None:
