@@ -115,25 +115,6 @@ def test_the_compiled_step_equals_the_loop():
             assert compiled(*p) == (total, *(x for acc in by_class for x in acc), *flop, dram, link), SETTINGS[k]
 
 
-def test_the_lean_step_equals_the_full_step():
-    """``ScalarPlan.lean`` (what the fast path prices a step with) gives the full step's time, FLOP,
-    DRAM and link bytes bit for bit, before and after it is compiled."""
-    import random
-
-    from inferchip.cost.scalar_step import _compile
-
-    rng = random.Random(11)
-    for k in range(len(SETTINGS)):
-        scalar = fast_path.fast_layout(_setting(k)).plan.scalar  # type: ignore[union-attr]
-        full, lean = _compile(scalar), _compile(scalar, lean=True)
-        for _ in range(200):
-            p = tuple(rng.choice([0.0, 1.0, rng.uniform(0, 3), rng.uniform(0, 1e5)]) for _ in range(7))
-            v = full(*p)
-            want = (v[0], *v[1 + 5 * scalar.classes:])
-            assert lean(*p) == want, SETTINGS[k]
-            assert scalar._warming(1, *p) == want, SETTINGS[k]
-
-
 lengths = st.one_of(st.sampled_from([1, 2, 16, 128, 1024, 4095, 4096, 4097, 8191, 8192, 8193, 32768]),
                     st.integers(1, 40_000))
 

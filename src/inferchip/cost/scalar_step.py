@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from inferchip.cost import rules as r
@@ -175,31 +174,30 @@ class ScalarPlan:
     ops: tuple[tuple[ScalarRule, tuple[float, ...], float, int, int], ...]
     classes: int
     formats: int
-    # The plan's step as one Python function of the point (:func:`_compile`), its constants inlined: ``step(tokens,
-    # all_tokens, decode_seqs, prefill_tokens, decode_kv_tokens, prefill_pairs, logit_rows)`` returns one flat tuple:
-    # the step's time, then (time, compute-bound, memory-bound, network, overhead) of each class present, FLOP per
-    # format, DRAM bytes and link bytes. Compiling costs about as much as a hundred loop evaluations, so a plan
-    # evaluated only a few times (a one-off command) keeps the loop: ``step`` is compiled on its COMPILE_AFTER-th call.
+    # The plan's step as one Python function of the point (:func:`_compile`), its constants inlined:
+    # ``step(tokens, all_tokens, decode_seqs, prefill_tokens, decode_kv_tokens, prefill_pairs,
+    # logit_rows)`` returns one flat tuple: the step's time, then (time, compute-bound, memory-bound,
+    # network, overhead) of each class present, FLOP per format, DRAM bytes and link bytes.
+    # Compiling costs about as much as a hundred loop evaluations, so a plan evaluated only a few
+    # times (a one-off command) keeps the loop: ``step`` starts as the loop and is compiled on
+    # its COMPILE_AFTER-th call.
     step: Callable[..., tuple[float, ...]] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
-    # ``lean``: ``step``'s time, FLOP per format, DRAM and link bytes only (the same floats), compiled likewise.
-    lean: Callable[..., tuple[float, ...]] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
-    calls: list[int] = field(default_factory=lambda: [0, 0], repr=False, compare=False)
+    calls: list[int] = field(default_factory=lambda: [0], repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for which, name in enumerate(("step", "lean")):
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, partial(self._warming, which))
+        if self.step is None:
+            object.__setattr__(self, "step", self._step_warming)
 
-    def _warming(self, which: int, *p: float) -> tuple[float, ...]:
-        """``step`` (``which`` 0) or ``lean`` (1) before it is compiled: the loop's figures (the same floats)."""
-        self.calls[which] += 1
-        if self.calls[which] >= COMPILE_AFTER:
-            object.__setattr__(self, ("step", "lean")[which], _compile(self, lean=which == 1))
+    def _step_warming(self, *p: float) -> tuple[float, ...]:
+        """``step`` before it is compiled: the loop's figures as one flat tuple (the same floats)."""
+        self.calls[0] += 1
+        if self.calls[0] >= COMPILE_AFTER:
+            object.__setattr__(self, "step", _compile(self))
         by_class, flop, dram, link = self.evaluate_loop(p)
         total = 0.0
         for acc in by_class:
             total = total + acc[0]
-        return (total, *(x for acc in (by_class if which == 0 else ()) for x in acc), *flop, dram, link)
+        return (total, *(x for acc in by_class for x in acc), *flop, dram, link)
 
     def evaluate(self, p: Point) -> tuple[list[list[float]], list[float], float, float]:
         """Per class present (time, compute-bound, memory-bound, network, overhead), FLOP per
@@ -239,13 +237,12 @@ COMPILE_AFTER = 16  # calls of a plan's step before it is compiled (ScalarPlan.s
 _ARGS = ("t", "t_all", "s_dec", "t_pre", "kv_d", "pr", "rows")
 
 
-def _compile(plan: ScalarPlan, lean: bool = False) -> Callable[..., tuple[float, ...]]:
+def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
     """The plan's step as straight-line Python: every operator's rule written out with its columns
     and the chip's rates as constants (the operations of :meth:`ScalarPlan.evaluate_loop`, in its
     order, so the same floats), the sums kept in local variables. Rules without a written-out form
     are called (their columns and the chip bound as names). A step of a few dozen operators on one
-    point then costs a few microseconds instead of a loop's tens. ``lean``: only the sums of the
-    time, FLOP, DRAM and link bytes (``ScalarPlan.lean``): the same lines less those of the others."""
+    point then costs a few microseconds instead of a loop's tens."""
     c = plan.chip
     env: dict[str, Any] = {"ceil": math.ceil, "log2": math.log2, "CHIP": c}
 
@@ -278,7 +275,7 @@ def _compile(plan: ScalarPlan, lean: bool = False) -> Callable[..., tuple[float,
     # The sums the branches update start at 0.0; the others (network, overhead, FLOP, DRAM and link
     # bytes) are added up here while they only receive constants, and set on their first variable term.
     if plan.classes:
-        body.append(" = ".join([f"a{j}_{i}" for j in range(plan.classes) for i in range(1 if lean else 3)] + ["0.0"]))
+        body.append(" = ".join([f"a{j}_{i}" for j in range(plan.classes) for i in range(3)] + ["0.0"]))
     folded: dict[str, float] = {}
     live: set[str] = set()
     abw, kov = k(c.attainable_bytes_per_s), k(c.kernel_overhead_s)
@@ -297,7 +294,7 @@ def _compile(plan: ScalarPlan, lean: bool = False) -> Callable[..., tuple[float,
         elif rule is _host:  # no compute, memory or FLOP: the first branch, its sums known
             if reps * 0.0 == 0.0:
                 body.append(f"a{j}_0 += {k((0.0 + cols[0]) * reps)}")
-                for acc in (() if lean else (f"a{j}_4",)) + ((f"f{f}",) if f >= 0 else ()):
+                for acc in (f"a{j}_4",) + ((f"f{f}",) if f >= 0 else ()):
                     _fold(acc, cols[0] if acc.endswith("_4") else 0.0, reps, body, live, folded, k)
                 continue
             body += ["cp = mb = fl = nb = 0.0"]
@@ -325,11 +322,10 @@ def _compile(plan: ScalarPlan, lean: bool = False) -> Callable[..., tuple[float,
         else:
             if rule is _memory:
                 body += ["cp = fl = 0.0"]
-            body += ["if cp >= mb:", f"    {a}0 += (cp{extra}){times}"] + ([] if lean else [f"    {a}1 += cp{times}"])
-        body += ["else:", f"    {a}0 += (mb{extra}){times}"] + ([] if lean else [f"    {a}2 += mb{times}"])
+            body += ["if cp >= mb:", f"    {a}0 += (cp{extra}){times}", f"    {a}1 += cp{times}"]
+        body += ["else:", f"    {a}0 += (mb{extra}){times}", f"    {a}2 += mb{times}"]
         flop = "fl" if f >= 0 and rule is not _memory else "0.0"
-        sums = () if lean else ((f"{a}3", net), (f"{a}4", over))  # (lean: no network or overhead by class)
-        for acc, x in (*sums, (f"f{f}", flop), ("dram", "nb"), ("link", lb)):
+        for acc, x in ((f"{a}3", net), (f"{a}4", over), (f"f{f}", flop), ("dram", "nb"), ("link", lb)):
             v = consts.get(x)
             if v is not None:
                 _fold(acc, v, reps, body, live, folded, k)
@@ -342,7 +338,7 @@ def _compile(plan: ScalarPlan, lean: bool = False) -> Callable[..., tuple[float,
     def out(x: str) -> str:  # a sum's variable, or its value where it only received constants
         return x if x in live else k(folded.get(x, 0.0))
 
-    flat = [] if lean else [f"a{j}_{i}" if i < 3 else out(f"a{j}_{i}") for j in range(plan.classes) for i in range(5)]
+    flat = [f"a{j}_{i}" if i < 3 else out(f"a{j}_{i}") for j in range(plan.classes) for i in range(5)]
     flat += [out(f"f{j}") for j in range(plan.formats)] + [out("dram"), out("link")]
     body.append(f"return ({total}, {', '.join(flat)})")
     src = f"def step({', '.join(_ARGS)}):\n" + "\n".join("    " + line for line in body) + "\n"

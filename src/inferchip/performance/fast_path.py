@@ -70,7 +70,8 @@ class FastLayout:
         self.notes = tuple(notes)
         self.format_notes = tuple(s.notes)  # the setting's (format fallbacks, the chip's)
         self.num_chips = lay.num_chips
-        self.flop_at, self.flop_end = 1, 1 + len(self.flop_formats)  # FLOP by format in ScalarPlan.lean's tuple
+        n = 1 + 5 * len(self.class_names)
+        self.flop_at, self.flop_end = n, n + len(self.flop_formats)  # FLOP by format in ScalarPlan.step's tuple
         if self.economy is not None:
             self.flop_j = [self.economy.units.flop_j(f) for f in self.flop_formats]
             self.throttle_note = (f"power would exceed the {s.chip.tdp_w:.0f} W TDP: clocks throttle and the steps "
@@ -113,16 +114,14 @@ class FastLayout:
         return step_tokens * self.act_per_token + min(step_tokens, 4096.0) * self.act_logits
 
     def point(self, t: float, s_dec: float, kv_dec: float, pairs: float,
-              logit_rows: float | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """``StepPlan.point_cost`` of one step: its point (``ScalarPlan.step``'s arguments) and
-        ``ScalarPlan.lean``'s tuple of it (time, FLOP by format, DRAM and link bytes)."""
-        args = replica_point(self.dp, t, s_dec, kv_dec, pairs, logit_rows)
-        return args, self.scalar.lean(*args)
+              logit_rows: float | None = None) -> tuple[float, ...]:
+        """``StepPlan.point_cost`` of one step, as ``ScalarPlan.step``'s flat tuple (time first)."""
+        return self.scalar.step(*replica_point(self.dp, t, s_dec, kv_dec, pairs, logit_rows))
 
-    def breakdown(self, args: tuple[float, ...]) -> dict[str, dict[str, Any]]:
-        """``prediction._breakdown`` of the step at point ``args``: each class's time (x pp), share
-        and bound (the first of the largest of compute, memory, network, overhead)."""
-        return self._breakdown(self.scalar.step(*args), self.pp)
+    def breakdown(self, v: tuple[float, ...]) -> dict[str, dict[str, Any]]:
+        """``prediction._breakdown`` of a step costed by :meth:`point`: each class's time (x pp),
+        share and bound (the first of the largest of compute, memory, network, overhead)."""
+        return self._breakdown(v, self.pp)
 
     def _sweep_parts(self) -> tuple:
         """:func:`~inferchip.performance.fast_sweep.sweep_parts` of the plan (kept)."""
@@ -173,26 +172,24 @@ class FastLayout:
         n_chunks = 1.0 if 1.0 > n_chunks else n_chunks
         pairs = i * (0.0 + (i + 1.0) / 2.0) * b / n_chunks
         if self.dp == 1:  # point() written out: a prefill step (no decode) and a decode step (no prompt)
-            lean, t, s_dec = self.scalar.lean, b * i / n_chunks / pp, b / pp
+            step, t, s_dec = self.scalar.step, b * i / n_chunks / pp, b / pp
             t_pre = t - 0.0
-            at_pre: tuple[float, ...] = (t, t, 0.0, 0.0 if 0.0 > t_pre else t_pre, 0.0, pairs / pp, b / n_chunks / pp)
-            at_dec: tuple[float, ...] = (s_dec, s_dec, s_dec, 0.0, b * (i + o / 2.0) / pp, 0.0, s_dec + 0.0)
-            pre = self.prefills.get(at_pre)
+            at = (t, t, 0.0, 0.0 if 0.0 > t_pre else t_pre, 0.0, pairs / pp, b / n_chunks / pp)
+            pre = self.prefills.get(at)
             if pre is None:  # a prompt length and batch new to this layout
-                pre = lean(*at_pre)
+                pre = step(*at)
                 if len(self.prefills) >= PREFILLS_KEPT:
                     self.prefills.clear()
-                self.prefills[at_pre] = pre
-            dec = lean(*at_dec)
+                self.prefills[at] = pre
+            dec = step(s_dec, s_dec, s_dec, 0.0, b * (i + o / 2.0) / pp, 0.0, s_dec + 0.0)
         else:
-            at_pre, pre = self.point(b * i / n_chunks / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp)
-            at_dec, dec = self.point(b / pp, b / pp, b * (i + o / 2.0) / pp, 0.0 / pp)
+            pre = self.point(b * i / n_chunks / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp)
+            dec = self.point(b / pp, b / pp, b * (i + o / 2.0) / pp, 0.0 / pp)
         ttft = n_chunks * (pp * pre[0]) * (2 * pp - 1) / pp
         tpot = pp * dec[0]
         steps = o - 1.0
         e2e = ttft + (0.0 if 0.0 > steps else steps) * tpot
-        return self._prediction(b, i, o, True, ttft, tpot, e2e, b * o / e2e, pre, dec, n_chunks, ttft / n_chunks,
-                                at_pre, at_dec)
+        return self._prediction(b, i, o, True, ttft, tpot, e2e, b * o / e2e, pre, dec, n_chunks, ttft / n_chunks)
 
     def max_throughput(self, i: float, o: float) -> Prediction | str | None:
         """The concurrency with the most output tokens/s (continuous batching, no latency limits)."""
@@ -212,31 +209,26 @@ class FastLayout:
         new = b / e_o / 1
         ctx = i + o * o / (2.0 * e_o)
         mpp = i * (0.0 + (i + 1.0) / 2.0)
-        lean, t, s_dec = self.scalar.lean, (b + new * i) / pp, b / pp  # point() of dp = 1 written out
+        step, t, s_dec = self.scalar.step, (b + new * i) / pp, b / pp  # point() of dp = 1 written out
         t_pre = t - s_dec
         t_pre = 0.0 if 0.0 > t_pre else t_pre
-        at_dec = (t, t, s_dec, t_pre, b * ctx / pp, new * mpp / pp, s_dec + float(t_pre > 0))
-        dec = lean(*at_dec)
+        dec = step(t, t, s_dec, t_pre, b * ctx / pp, new * mpp / pp, s_dec + float(t_pre > 0))
         tpot = pp * dec[0]
         chunk = min(i, float(self.chunk_tokens))
         n_chunks = float(math.ceil(i / self.chunk_tokens))
         pairs = chunk * (0.0 + (chunk + 1.0) / 2.0) + new * mpp
         t = (b + chunk) / pp
         t_pre = t - s_dec
-        at_pre = (t, t, s_dec, 0.0 if 0.0 > t_pre else t_pre, b * ctx / pp, pairs / pp, (b + 1.0) / pp)
-        pre = lean(*at_pre)
+        pre = step(t, t, s_dec, 0.0 if 0.0 > t_pre else t_pre, b * ctx / pp, pairs / pp, (b + 1.0) / pp)
         ttft = n_chunks * (pp * pre[0])
         e2e = ttft + max(o - 1.0, 0.0) * tpot
-        return self._prediction(b, i, o, False, ttft, tpot, e2e, b / tpot, pre, dec, n_chunks, pp * pre[0],
-                                at_pre, at_dec)
+        return self._prediction(b, i, o, False, ttft, tpot, e2e, b / tpot, pre, dec, n_chunks, pp * pre[0])
 
     def _prediction(self, b: float, i: float, o: float, static: bool, ttft: float, tpot: float, e2e: float,
                     tps_replica: float, pre: tuple[float, ...], dec: tuple[float, ...], n_chunks: float,
-                    pre_step_s: float, at_pre: tuple[float, ...], at_dec: tuple[float, ...]) -> Prediction:
+                    pre_step_s: float) -> Prediction:
         """``predict_setting`` then ``add_energy_and_money`` from the point's figures: the same
-        numbers, the final ones computed before the :class:`Prediction` is made. ``pre``/``dec``:
-        the steps' ``ScalarPlan.lean`` tuples; ``at_pre``/``at_dec``: their points, which the
-        breakdown is costed at when it is read."""
+        numbers, the final ones computed before the :class:`Prediction` is made."""
         kv_cache = self.kv_one(i + o) * b
         act = self.activations(b * i if static else b + min(i, self.chunk_tokens))
         num_chips, replicas, batch, out = self.num_chips, self.replicas, int(b), round(o)
@@ -259,10 +251,10 @@ class FastLayout:
                 tput = batch / tpot * replicas
             notes = list(self.notes_throttled if throttled else self.notes_priced)
             per_user = 1.0 / tpot
-            deferred = (self._fill, at_pre, at_dec, power, throttled, tput / num_chips)
+            deferred = (self._fill, pre, dec, power, throttled, tput / num_chips)
         else:
             notes = list(self.notes_all)
-            deferred = (self._fill, at_pre, at_dec, None, False, 0.0)
+            deferred = (self._fill, pre, dec, None, False, 0.0)
         h = self.head
         p = _new_prediction(Prediction)  # its fields as Prediction(...) sets them; breakdown and extra when read
         p.__dict__ = {
@@ -277,13 +269,13 @@ class FastLayout:
             "compute_format": h[8], "notes": notes, "attn_dp": self.layout.attn_dp, "_deferred": deferred}
         return p
 
-    def _fill(self, d: dict[str, Any], at_pre: tuple[float, ...], at_dec: tuple[float, ...], power: float | None,
+    def _fill(self, d: dict[str, Any], pre: tuple[float, ...], dec: tuple[float, ...], power: float | None,
               throttled: bool, per_chip: float) -> None:
         """A fast-path prediction's ``breakdown`` and ``extra`` (where not set already): time by
-        operator class of both steps (costed again at their points, by class: the same floats);
-        energy and money per token (``add_energy_and_money``'s)."""
+        operator class of both steps; energy and money per token (``add_energy_and_money``'s)."""
+        pp = self.pp
         if "breakdown" not in d:
-            d["breakdown"] = {"prefill": self.breakdown(at_pre), "decode": self.breakdown(at_dec)}
+            d["breakdown"] = {"prefill": self._breakdown(pre, pp), "decode": self._breakdown(dec, pp)}
         if "extra" not in d:
             eco = self.economy
             if eco is None or power is None:
@@ -296,7 +288,7 @@ class FastLayout:
 
 _new_prediction = object.__new__
 
-PREFILLS_KEPT = 4096  # static prefill steps a FastLayout keeps (cleared when full; ~1 MB)
+PREFILLS_KEPT = 4096  # static prefill steps a FastLayout keeps (cleared when full; ~2 MB)
 FAST_AFTER = 2  # questions asked of a setting before its FastLayout is made (a one-off goes the general way)
 
 
