@@ -109,8 +109,9 @@ def predict(
             got = fast.static(float(batch), i, o) if batch is not None else fast.max_throughput(i, o)
             if type(got) is Prediction:
                 return got
-            if got == DOES_NOT_FIT:
-                raise _no_point(setting, ask(input_tokens, output_tokens, batch))
+            if got == DOES_NOT_FIT:  # memory (no limits here): _no_point's answer without the Question
+                raise fit_error(setting.mapped(setting.layouts[-1]), float(batch) if batch is not None else 1, i, o,
+                                setting.count)
     return predict_setting(setting, ask(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s), fast=False)
 
 
