@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from inferchip.errors import InferchipError
 from inferchip.mapping.layout import Layout
@@ -47,8 +48,9 @@ from inferchip.performance.operating import (  # the one operating-point solver 
     operating_point,
     steady_state,
 )
-from inferchip.performance.setting import resolve_formats
+from inferchip.performance.setting import dequantises_four_bit, resolve_formats
 from inferchip.spec.calibration import DatasetLengths
+from inferchip.spec.chip import ChipParams
 from inferchip.validation.cases import (
     DATASETS,
     MLPERF_DATASETS,
@@ -162,6 +164,22 @@ def metric_value(case: Case, plan: Plan, point: OperatingPoint, layout: Layout) 
 FOUR_BIT = ("fp4", "mxfp4", "int4")
 
 
+def _chip_or_none(case: Case) -> ChipParams | None:
+    """The row's chip (to default the formats of 4-bit float weights on a chip without 4-bit units);
+    None for an unknown chip, which the row's prediction reports."""
+    return _chip_params(case.accelerator)
+
+
+@lru_cache(maxsize=64)
+def _chip_params(accelerator: str) -> ChipParams | None:
+    from inferchip.catalog.chips import get_chip_params
+
+    try:
+        return get_chip_params(accelerator)
+    except InferchipError:
+        return None
+
+
 def case_formats(case: Case) -> tuple[Formats, list[str]]:
     """Formats of a row, by the same rules as ``predict`` (:func:`resolve_formats`): 4-bit float
     activations (NVFP4/MXFP4 W4A4, as the README's MLPerf Blackwell and MI355X rows state) run
@@ -171,10 +189,13 @@ def case_formats(case: Case) -> tuple[Formats, list[str]]:
     from inferchip.catalog.checkpoints import attention_weight_format
 
     attention = attention_weight_format(case.model, case.weight_dtype)
-    fmt = resolve_formats(case.weight_dtype, case.act_dtype, case.kv_dtype, attention)
+    fmt = resolve_formats(case.weight_dtype, case.act_dtype, case.kv_dtype, attention, chip=_chip_or_none(case))
     notes = [] if attention is None else [
         f"per-layer formats from the checkpoint's quantization_config: experts {fmt.weights}, attention "
         f"projections {attention}"]
+    if case.act_dtype is None and dequantises_four_bit(_chip_or_none(case), fmt.weights):
+        notes.append(f"{case.accelerator} has no 4-bit float units: {fmt.weights} weights run weight-only (W4A16, "
+                     f"dequantised to bf16 in the GEMM kernel), KV {fmt.kv}")
     if fmt.activations in ("fp4", "mxfp4"):
         return fmt, [f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the 4-bit peak, KV {fmt.kv}", *notes]
     return fmt, notes
