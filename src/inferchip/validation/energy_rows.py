@@ -21,10 +21,10 @@ How (:func:`predict_energy_run`, :func:`predict_energy_row`):
 Scenarios: ``offline`` and ``fixed_length`` without a concurrency: max throughput;
 ``server`` without one: max throughput under the p99 limits of the notes, else of the MLPerf
 data set (a 20 s end-to-end limit, GPT-J, becomes a TPOT limit of 20 s / output tokens);
-``server`` with a concurrency: a closed loop held at that many sequences per replica (ML.ENERGY:
-all requests sent at once, ``max_num_seqs`` caps the running batch), more than the KV cache holds
-run as the largest batch that fits and the rest queue; ``fixed_length`` with a concurrency: a
-static batch (larger than memory: simulated with admission and preemption); ``single_stream``: batch 1.
+``server`` with a concurrency (the system's, shared by the replicas: ``operating.replica_load``): a closed loop
+held at that many sequences (ML.ENERGY: all requests sent at once, ``max_num_seqs`` caps the running batch), more
+than the KV cache holds run as the largest batch that fits and the rest queue; ``fixed_length`` with a concurrency:
+a static batch (larger than memory: simulated with admission and preemption); ``single_stream``: batch 1.
 
 Rows without an input length take the mean of the data set they replay (:func:`row_dataset`:
 the ``dataset`` column, or an MLPerf row's data set), one value per data set
@@ -212,8 +212,6 @@ def _setting(row: dict[str, str], lengths: DatasetLengths) -> dict[str, Any]:
         inputs, outputs = LengthDist.fixed(max(1, round(inp))), LengthDist.fixed(max(1, round(out)))
     kw: dict[str, Any] = dict(count=count, tp=tp, pp=pp, ep=ep, input_tokens=inputs.mean, output_tokens=outputs.mean)
     base = dict(inputs=inputs, outputs=outputs, whole_sequences_per_chip=True)
-    # A concurrency is the system's sequences: each layout shares it among its replicas
-    # (performance.operating.replica_load: C < R replicas leave R - C idle, else C / R each).
     if scenario == "single_stream":
         q = Question("static", batch=1.0, **base)
     elif scenario == "offline" or (scenario == "fixed_length" and concurrency is None):
@@ -364,7 +362,7 @@ def _simulated_batch(cp, spec, model: str, formats: dict[str, Any], cal: Calibra
                                    ep=kw.get("ep") or 1, calibration=cal, assumptions=a, chip_spec=spec,
                                    **{k: formats[k] for k in ("weights", "activations", "kv")})
     q = kw["question"]
-    n = round(q.concurrency) if q.batch is None else round(q.batch) * replicas  # requests in the system
+    n = round(q.concurrency) if q.batch is None else round(q.batch) * replicas  # the system's requests
     res = simulate(step, BurstArrivals(input_tokens=round(kw["input_tokens"]),
                                            output_tokens=round(kw["output_tokens"])),
                    num_requests=n, replicas=replicas)
