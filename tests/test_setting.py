@@ -117,3 +117,19 @@ def test_a_closed_loop_holds_each_sequence_at_its_mean_context():
     assert whole == pytest.approx(mm.max_batch(4000.0, 0.0))
     assert loop == pytest.approx(mm.max_batch(2500.0, 0.0))
     assert loop > whole
+
+
+def test_the_checkpoints_per_layer_formats_are_resolved_once_for_predict_as_for_validate():
+    """gpt-oss ships MXFP4 experts with bf16 attention (its quantization_config leaves attention out):
+    a setting resolved without attention_weights reads that map, as validate's rows pass it explicitly,
+    so predict and validate price the same layers; a checkpoint that says nothing keeps one format."""
+    chip, model = "nvidia-b200-180gb", "openai/gpt-oss-120b"
+    default = resolve_setting(chip, model, count=1, weights="mxfp4")
+    explicit = resolve_setting(chip, model, count=1, weights="mxfp4", attention_weights="bf16")
+    uniform = resolve_setting(chip, model, count=1, weights="mxfp4", attention_weights="mxfp4")
+    assert default.formats.attention_weights == "bf16"
+    assert any("quantization_config" in n for n in default.format_notes)
+    q = ask(batch=8, input_tokens=1024, output_tokens=256)
+    assert predict_setting(default, q).tpot_s == pytest.approx(predict_setting(explicit, q).tpot_s, rel=1e-12)
+    assert predict_setting(default, q).tpot_s > predict_setting(uniform, q).tpot_s  # bf16 attention reads more
+    assert resolve_setting(chip, "meta-llama/Llama-3.1-8B-Instruct", weights="fp8").formats.attention_weights is None

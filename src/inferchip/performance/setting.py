@@ -219,8 +219,15 @@ def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, 
 
         ms = load_model(model)
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
-    fmt = resolve_formats(weights, activations, kv, attention_weights, chip=cp)
     notes: list[str] = []
+    if attention_weights is None:  # the checkpoint's per-layer map (validate's rule), once, here
+        from inferchip.catalog.checkpoints import attention_weight_format
+
+        attention_weights = attention_weight_format(model if isinstance(model, str) else ms.id, weights)
+        if attention_weights is not None:
+            notes.append(f"per-layer formats from the checkpoint's quantization_config: {weights} weights except "
+                         f"the attention projections, {attention_weights}")
+    fmt = resolve_formats(weights, activations, kv, attention_weights, chip=cp)
     if activations is None and dequantises_four_bit(cp, weights):
         notes.append(f"{cp.id} has no 4-bit float units: {weights} weights run weight-only (W4A16, dequantised "
                      f"to bf16 in the GEMM kernel, at the bf16 rate), KV {fmt.kv}")
