@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from inferchip.errors import InferchipError
 from inferchip.mapping.layout import Layout
@@ -171,13 +172,46 @@ def case_formats(case: Case) -> tuple[Formats, list[str]]:
     from inferchip.catalog.checkpoints import attention_weight_format
 
     attention = attention_weight_format(case.model, case.weight_dtype)
-    fmt = resolve_formats(case.weight_dtype, case.act_dtype, case.kv_dtype, attention)
-    notes = [] if attention is None else [
+    activations, notes = case_activations(case)
+    fmt = resolve_formats(case.weight_dtype, activations, case.kv_dtype, attention)
+    notes += [] if attention is None else [
         f"per-layer formats from the checkpoint's quantization_config: experts {fmt.weights}, attention "
         f"projections {attention}"]
     if fmt.activations in ("fp4", "mxfp4"):
         return fmt, [f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the 4-bit peak, KV {fmt.kv}", *notes]
     return fmt, notes
+
+
+def case_activations(case: Case) -> tuple[str | None, list[str]]:
+    """The row's activation format, where it leaves it blank for 4-bit float weights on a chip with
+    no 4-bit float units: bf16 (W4A16). The engines serve such checkpoints there with weight-only
+    kernels that dequantise the 4-bit weights to 16 bit inside the GEMM (vLLM's Marlin MXFP4 path,
+    which the InferenceMAX Hopper recipes select with ``VLLM_MXFP4_USE_MARLIN=1``, and its Triton
+    ``matmul_ogs`` MoE: bf16 activations), so their GEMMs run at the 16-bit rate and the KV cache is
+    16-bit (``--kv-cache-dtype auto``). Elsewhere (stated activations, or a chip with FP4/MXFP4
+    units) None: :func:`resolve_formats`' default (W4A8)."""
+    if case.act_dtype is not None or case.weight_dtype not in FOUR_BIT_FLOAT:
+        return case.act_dtype, []
+    if _has_four_bit_float(case.accelerator):
+        return None, []
+    return "bf16", [f"{case.weight_dtype} weights on a chip with no 4-bit float units, activations blank: "
+                    "W4A16 (weight-only dequantising kernels, e.g. vLLM Marlin), GEMMs at the 16-bit rate"]
+
+
+FOUR_BIT_FLOAT = ("fp4", "mxfp4")
+
+
+@lru_cache(maxsize=64)
+def _has_four_bit_float(accelerator: str) -> bool:
+    """Whether the catalogue chip has FP4 or MXFP4 matrix units (an unknown chip: assumed it has,
+    leaving the format default as it was; its own error comes where the chip is loaded)."""
+    from inferchip.catalog.chips import get_chip_params
+
+    try:
+        peaks = get_chip_params(accelerator, "central").peak_flop_per_s
+    except InferchipError:
+        return True
+    return any(float(peaks.get(f, 0.0)) > 0 for f in FOUR_BIT_FLOAT)
 
 
 def _needs_ttft(case: Case) -> bool:
