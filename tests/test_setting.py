@@ -29,8 +29,10 @@ def test_defaults_and_fallbacks_are_filled_in_once():
     s = resolve_setting(a100_like, tiny_dense(), weights="fp8")
     assert (s.formats.weights, s.formats.activations, s.formats.kv) == ("fp8", "fp8", "fp8")
     assert s.compute_format == "int8" and any("no fp8 units" in n for n in s.notes)
-    s = resolve_setting(make_chip(), tiny_dense(), weights="fp4")  # W4A8 by default
-    assert s.formats.activations == "fp8"
+    s = resolve_setting(make_chip(), tiny_dense(), weights="fp4")  # no fp4 units: W4A16 by default
+    assert s.formats.activations == "bf16"
+    fp4_chip = make_chip(peak_flop_per_s={"bf16": 2250e12, "fp8": 4500e12, "fp4": 9000e12, "fp32": 80e12})
+    assert resolve_setting(fp4_chip, tiny_dense(), weights="fp4").formats.activations == "fp8"  # W4A8
 
 
 @pytest.mark.parametrize("kwargs, words", [
@@ -87,3 +89,31 @@ def test_predict_answers_static_and_max_throughput_questions_only():
     spread = Question("max_throughput", LengthDist.lognormal(1000, 4000), LengthDist.lognormal(200, 1000))
     p = predict_setting(s, spread)
     assert p.input_tokens == 1000 and p.output_tokens == 200 and p.mode == "continuous"
+
+
+def test_four_bit_float_weights_run_weight_only_on_a_chip_without_four_bit_units():
+    """W4A16 where the chip has no 4-bit float units (bf16 activations and KV, GEMMs at the bf16
+    rate, said in the notes); W4A8 where it has them; a format given is kept."""
+    hopper = make_chip(peak_flop_per_s={"bf16": 989e12, "fp8": 1979e12, "fp32": 67e12})
+    blackwell = make_chip(peak_flop_per_s={"bf16": 2250e12, "fp8": 4500e12, "fp4": 9000e12, "fp32": 80e12})
+    s = resolve_setting(hopper, tiny_moe(), weights="mxfp4")
+    assert (s.formats.activations, s.formats.kv, s.compute_format) == ("bf16", "bf16", "bf16")
+    assert any("W4A16" in n for n in s.notes)
+    b = resolve_setting(blackwell, tiny_moe(), weights="mxfp4")
+    assert (b.formats.activations, b.formats.kv) == ("fp8", "fp8") and not any("W4A16" in n for n in b.notes)
+    given = resolve_setting(hopper, tiny_moe(), weights="mxfp4", activations="fp8")
+    assert (given.formats.activations, given.compute_format) == ("fp8", "fp8")
+    assert not any("W4A16" in n for n in given.notes)
+
+
+def test_a_closed_loop_holds_each_sequence_at_its_mean_context():
+    """Paged KV: a closed loop's running sequences are spread over their answers, each holding
+    E[i] + E[o^2] / (2 E[o]) tokens, so more fit than when each reserves its whole length."""
+    s = resolve_setting(make_chip(), tiny_dense(), tp=1)
+    mm = s.mapped(s.layout)
+    i, o = LengthDist.fixed(1000), LengthDist.fixed(3000)
+    whole = max_concurrency(mm, Question("max_throughput", i, o))
+    loop = max_concurrency(mm, Question("closed_loop", i, o, batch=1.0))
+    assert whole == pytest.approx(mm.max_batch(4000.0, 0.0))
+    assert loop == pytest.approx(mm.max_batch(2500.0, 0.0))
+    assert loop > whole

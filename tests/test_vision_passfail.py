@@ -11,6 +11,12 @@ import pytest
 
 from inferchip.performance import vision_scenarios as vs
 from inferchip.validation.vision.cases import VisionCase
+from inferchip.validation.vision.passfail import (
+    OfflineMatch,
+    offline_matches,
+    predicted_offline_per_s,
+    result_directory,
+)
 from inferchip.validation.vision.validate import (
     CAPACITY_EDGE,
     VisionResult,
@@ -18,6 +24,7 @@ from inferchip.validation.vision.validate import (
     chip_class,
     latency_bound_summary,
     on_capacity_edge,
+    operating_point_summary,
 )
 
 
@@ -79,3 +86,84 @@ def test_chip_class():
     assert chip_class("cpu:intel-xeon-6980p") == "cpu"
     assert chip_class("nvidia-l4") == "gpu" and chip_class("amd-mi300x") == "gpu"
     assert chip_class("qualcomm-cloud-ai-100-pro") == "accelerator"
+
+
+# ---- pass/fail at the submitter's operating point (validation/vision/passfail.py) ----
+
+
+_ROOT = "github.com/mlcommons/inference_results_v4.1 @198fc46799 closed/Acme/results/"
+
+
+def _case(cid: str, scenario: str, value: float, *, system: str = "S8", n: int = 8, acc: str = "nvidia-x",
+          source: str | None = None) -> VisionCase:
+    d = "Server" if scenario == "server" else "Offline"
+    src = source if source is not None else f"{_ROOT}{system}/resnet50/{d}/performance/run_1/mlperf_log_summary.txt"
+    return VisionCase(case_id=cid, source_kind="mlperf-inference-v4.1", accelerator=acc, num_accelerators=n,
+                      model="resnet50-v1.5", precision_text="int8", scenario=scenario, batch=None,
+                      metric="samples_per_s", value=value, unit="samples/s", notes="", line=2, source=src)
+
+
+def test_result_directory_blanks_the_scenario_only():
+    a = _case("s", "server", 1.0).source
+    b = _case("o", "offline", 1.0).source
+    assert result_directory(a) == result_directory(b) is not None
+    assert result_directory(_case("x", "server", 1.0, system="Other").source) != result_directory(a)
+    assert result_directory("https://example.com/blog") is None
+
+
+def test_offline_counterpart_same_system_then_same_configuration_then_none():
+    cases = [_case("srv", "server", 90.0), _case("off", "offline", 100.0),
+             # another submitter's identical system: only used when the own Offline row is missing
+             _case("srv2", "server", 45.0, system="T8"),
+             _case("offA", "offline", 40.0, system="U8"), _case("offB", "offline", 60.0, system="V8"),
+             _case("offC", "offline", 80.0, system="W8"),
+             # a different chip count has no counterpart
+             _case("srv4", "server", 30.0, system="S4", n=4)]
+    m = offline_matches(cases)
+    assert m["srv"] == OfflineMatch(("off",), "same system", 100.0)
+    assert m["srv"].fraction(90.0) == pytest.approx(0.9)
+    assert m["srv2"].how == "same configuration" and set(m["srv2"].case_ids) == {"off", "offA", "offB", "offC"}
+    assert m["srv2"].measured_per_s == pytest.approx(70.0)  # median of 40, 60, 80, 100
+    assert "srv4" not in m and "off" not in m
+
+
+def test_predicted_offline_rate_is_the_median_and_needs_every_row():
+    match = OfflineMatch(("a", "b", "c"), "same configuration", 1.0)
+    assert predicted_offline_per_s(match, {"a": 10.0, "b": 30.0, "c": 20.0}) == pytest.approx(20.0)
+    assert predicted_offline_per_s(match, {"a": 10.0, "b": None, "c": 20.0}) is None
+
+
+def test_operating_point_summary_counts_and_names_the_misses():
+    def r(cid: str, how: str, rho: float, rho_star: float) -> VisionResult:
+        res = _result(cid, 100.0, 100.0, True)
+        res.offline_match, res.operating_fraction, res.max_passing_fraction = how, rho, rho_star
+        res.bound_met_at_operating_point = rho <= rho_star
+        return res
+
+    rows = [r("a", "same system: o1", 0.90, 0.95), r("b", "same system: o2", 0.97, 0.95),
+            r("c", "same configuration: o3, o4", 0.80, 0.95), _result("d", 100.0, 90.0, False)]
+    s = operating_point_summary(rows)
+    assert (s["rows"], s["without_offline_counterpart"], s["predicted_pass"]) == (3, 1, 2)
+    assert (s["same_system_rows"], s["same_system_right"]) == (2, 1)
+    assert s["right_fraction"] == pytest.approx(2 / 3)
+    assert s["misjudged"] == {"b": [0.97, 0.95]}
+
+
+def test_p99_at_the_operating_point_is_checked_against_the_stated_measurement():
+    def r(cid: str, predicted_ms: float, measured_ms: float) -> VisionResult:
+        case = _case(cid, "server", 100.0)
+        case = VisionCase(**{**case.__dict__, "notes": f"server: target latency 15 ms at p99; measured p99 "
+                                                      f"{measured_ms} ms, mean 3 ms"})
+        res = VisionResult(case, "ok", predicted_max_load=100.0, bound_met_at_load=True, bound_ms=15.0)
+        res.offline_match, res.operating_fraction, res.max_passing_fraction = "same system: o", 0.9, 0.95
+        res.p99_at_operating_point_ms = predicted_ms
+        res.bound_met_at_operating_point = predicted_ms <= 15.0
+        return res
+
+    rows = [r("a", 15.0, 10.0), r("b", 6.0, 12.0), r("c", math.inf, 14.0)]
+    assert rows[0].case.measured_p99_ms == 10.0
+    assert _case("o", "offline", 1.0).measured_p99_ms is None
+    s = operating_point_summary(rows)["p99_vs_measured"]
+    assert (s["cases"], s["overloaded"]) == (2, 1)
+    assert s["median_ape"] == pytest.approx(50.0)  # |+50 %| and |-50 %|
+    assert s["median_signed_pct"] == pytest.approx(0.0)

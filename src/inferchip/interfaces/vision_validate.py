@@ -96,6 +96,19 @@ def run_vision(paths: list[Path], *, json_output: bool, calibration: str | None)
             con.print(f"  outside the +-{lb['capacity_edge_band']:.0%} capacity edge: {lb['decided_right']} of "
                       f"{lb['decided_rows']} right; {lb['on_capacity_edge']} rows on the edge (submitters report the "
                       "highest passing load, so pass/fail there is the sign of a few per cent of capacity error)")
+        op = lb.get("operating_point")
+        if op and op["rows"]:
+            con.print(f"  at the submitter's operating point (the measured load as a fraction of the same system's "
+                      f"Offline rate, applied to the predicted Offline rate): {op['predicted_pass']} of {op['rows']} "
+                      f"right ({op['right_fraction']:.0%}; same-system Offline rows {op['same_system_right']} of "
+                      f"{op['same_system_rows']}); {op['without_offline_counterpart']} rows without an Offline "
+                      "counterpart")
+            pm = op["p99_vs_measured"]
+            if pm["cases"]:
+                con.print(f"  simulated p99 there against the measured p99 the rows state: median |error| "
+                          f"{pm['median_ape']:.0f}%, p90 {pm['p90_ape']:.0f}%, median signed "
+                          f"{pm['median_signed_pct']:+.0f}% on {pm['cases']} rows; {pm['overloaded']} predicted "
+                          "overloaded")
     for cid, why in summary["unexpressible"].items():
         con.print(f"[yellow]not expressible:[/] {cid}: {why}")
     return body

@@ -265,9 +265,12 @@ def _time_of(cost) -> float:
 
 
 def max_concurrency(mm: MappedModel, q: Question) -> float:
-    """Sequences per replica whose KV cache fits (length-biased full context per sequence)."""
+    """Sequences per replica whose KV cache fits: each with its length-biased full context, or, in a
+    closed loop (sequences at every stage of their answer, KV blocks allocated as tokens are made:
+    vLLM's paged cache), the mean context a running sequence holds, ``E[i] + E[o^2] / (2 E[o])``."""
     o = q.outputs
-    ctx = q.inputs.mean + o.second_moment / max(o.mean, 1.0)
+    grown = o.second_moment / max(o.mean, 1.0)
+    ctx = q.inputs.mean + (0.5 * grown if q.mode == "closed_loop" else grown)
     if q.whole_sequences_per_chip:
         return float(mm.max_batch(ctx, 0.0))
     free = mm.budget_bytes - mm.weights_bytes - float(mm.activation_bytes(mm.chunk_tokens))

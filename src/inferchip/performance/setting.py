@@ -95,8 +95,17 @@ class Setting:
         return mm
 
 
+def dequantises_four_bit(chip: ChipParams | None, weights: str) -> bool:
+    """True when ``chip`` has no 4-bit float units for ``weights`` (an NVFP4/MXFP4 checkpoint): the
+    engines then run it weight-only, W4A16, the kernel dequantising each 4-bit weight tile to bf16
+    in registers and multiplying at the 16-bit tensor-core rate (vLLM's MXFP4 MoE paths on Hopper,
+    Marlin and triton ``matmul_ogs``: vllm ``model_executor/layers/quantization/mxfp4.py``), not
+    W4A8. False without a chip, for other weights, or where the chip has the 4-bit units."""
+    return chip is not None and weights in FOUR_BIT_FLOAT and executed_format(chip, weights) not in FOUR_BIT_FLOAT
+
+
 def resolve_formats(weights: str, activations: str | None, kv: str | None,
-                    attention_weights: str | None = None) -> Formats:
+                    attention_weights: str | None = None, chip: ChipParams | None = None) -> Formats:
     """Number formats of a setting from the CLI choices, with the defaults filled in.
 
     Defaults: activations bf16 for 16-bit and weight-only int4 weights, fp8 for fp4/mxfp4
@@ -108,11 +117,13 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None,
     the setting's notes. ``int4`` is weight-only (W4A16, ``spec.formats``): int4 activations are refused.
     ``attention_weights``: the attention projections' weight format where a checkpoint quantises
     only some layers (:class:`~inferchip.mapping.memory_fit.Formats`); None = ``weights``.
+    ``chip``: where given and it has no 4-bit float units, 4-bit float weights default to bf16
+    activations and KV (W4A16, :func:`dequantises_four_bit`) instead of W4A8.
     """
     check_format(weights, "--weights")
     if activations is None:
         activations = "bf16" if weights in ("int4", "fp4", "mxfp4", "bf16", "fp16", "fp32") else weights
-        if weights in FOUR_BIT_FLOAT:
+        if weights in FOUR_BIT_FLOAT and not dequantises_four_bit(chip, weights):
             activations = "fp8"
     check_format(activations, "--activations")
     if activations == "int4":
@@ -208,8 +219,11 @@ def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, 
 
         ms = load_model(model)
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
-    fmt = resolve_formats(weights, activations, kv, attention_weights)
+    fmt = resolve_formats(weights, activations, kv, attention_weights, chip=cp)
     notes: list[str] = []
+    if activations is None and dequantises_four_bit(cp, weights):
+        notes.append(f"{cp.id} has no 4-bit float units: {weights} weights run weight-only (W4A16, dequantised "
+                     f"to bf16 in the GEMM kernel, at the bf16 rate), KV {fmt.kv}")
     want = compute_format(fmt.weights, fmt.activations)
     got = executed_format(cp, want)
     if got != want:

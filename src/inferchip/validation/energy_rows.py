@@ -13,9 +13,8 @@ How (:func:`predict_energy_run`, :func:`predict_energy_row`):
   that times the chips used, plus the idle power of any chip the layout leaves unused.
 * Wall power: board total plus the host model :func:`inferchip.cost.energy.wall_power_w`
   (host idle, per-accelerator share, per completed request, fans, PSU; ``catalog/assumptions.yaml``).
-* Tokens per joule: OUR predicted throughput over OUR predicted power. The measured
-  throughput in a row's notes is never used by a prediction (it is the other half of the
-  figure); only the fit of the data-set means reads it (``validation.power_fit``).
+* Tokens per joule: OUR predicted throughput over OUR predicted power; the throughput in a row's
+  notes is read only by the fit of the data-set means (``validation.power_fit``), never here.
 * MaxQ: a row whose notes state ``power_limit N W per GPU`` is predicted with the TDP replaced
   by N; a row that says MaxQ but states no cap is refused with a reason.
 
@@ -29,9 +28,8 @@ static batch (larger than memory: simulated with admission and preemption); ``si
 
 Rows without an input length take the mean of the data set they replay (:func:`row_dataset`:
 the ``dataset`` column, or an MLPerf row's data set), one value per data set
-(``DatasetLengths``), lengths lognormal around it as ``validate`` does. NVIDIA "fp4"
-activations are W4A4 at the 4-bit peak (README caveat 1; the upper end of the speed); ``int4``
-activations (weight-only here) run as fp8.
+(``DatasetLengths``), lengths lognormal around it as ``validate`` does. "fp4" activations are W4A4
+at the 4-bit peak (README caveat 1); ``int4`` activations (weight-only here) run as fp8.
 """
 
 from __future__ import annotations
@@ -283,6 +281,7 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
     """:class:`EnergyRun` of a row's setting (its metric is not read), or ``(None, reason)``; the
     arguments are those of :func:`predict_energy_row`."""
     from inferchip.catalog.assumptions import load_assumptions
+    from inferchip.catalog.checkpoints import attention_weight_format
     from inferchip.catalog.chips import family_defaults, load_chip
     from inferchip.cost.energy import wall_power_w
     from inferchip.performance.predict import predict_setting
@@ -304,8 +303,10 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
             cp = replace(cp, tdp_w=cap)
         kw = _setting(row, lengths)
         q = kw["question"]
-        formats = {"weights": _cell(row, "weight_dtype") or "bf16",
-                   "activations": _activations(_cell(row, "act_dtype") or None), "kv": _cell(row, "kv_dtype") or None}
+        w = _cell(row, "weight_dtype") or "bf16"  # attention as the checkpoint's per-layer map has it (validate's)
+        formats = {"weights": w, "activations": _activations(_cell(row, "act_dtype") or None),
+                   "kv": _cell(row, "kv_dtype") or None,
+                   "attention_weights": attention_weight_format(_cell(row, "model"), w)}
         setting = resolve_setting(cp, _cell(row, "model"), count=kw["count"], tp=kw["tp"], pp=kw["pp"], ep=kw["ep"],
                                   calibration=cal, assumptions=a, chip_spec=spec, **formats)
         notes.extend(setting.format_notes)  # a format fallback travels with the result
@@ -359,7 +360,8 @@ def _simulated_batch(cp, spec, model: str, formats: dict[str, Any], cal: Calibra
     from inferchip.sim import BurstArrivals, simulate
 
     step, replicas = serving_model(cp, model, count=kw["count"], tp=kw.get("tp") or 1, pp=kw.get("pp") or 1,
-                                   ep=kw.get("ep") or 1, calibration=cal, assumptions=a, chip_spec=spec, **formats)
+                                   ep=kw.get("ep") or 1, calibration=cal, assumptions=a, chip_spec=spec,
+                                   **{k: formats[k] for k in ("weights", "activations", "kv")})
     n = round(kw["question"].batch) * replicas
     res = simulate(step, BurstArrivals(input_tokens=round(kw["input_tokens"]),
                                            output_tokens=round(kw["output_tokens"])),

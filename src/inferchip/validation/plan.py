@@ -48,8 +48,9 @@ from inferchip.performance.operating import (  # the one operating-point solver 
     operating_point,
     steady_state,
 )
-from inferchip.performance.setting import resolve_formats
+from inferchip.performance.setting import dequantises_four_bit, resolve_formats
 from inferchip.spec.calibration import DatasetLengths
+from inferchip.spec.chip import ChipParams
 from inferchip.validation.cases import (
     DATASETS,
     MLPERF_DATASETS,
@@ -163,6 +164,22 @@ def metric_value(case: Case, plan: Plan, point: OperatingPoint, layout: Layout) 
 FOUR_BIT = ("fp4", "mxfp4", "int4")
 
 
+def _chip_or_none(case: Case) -> ChipParams | None:
+    """The row's chip (to default the formats of 4-bit float weights on a chip without 4-bit units);
+    None for an unknown chip, which the row's prediction reports."""
+    return _chip_params(case.accelerator)
+
+
+@lru_cache(maxsize=64)
+def _chip_params(accelerator: str) -> ChipParams | None:
+    from inferchip.catalog.chips import get_chip_params
+
+    try:
+        return get_chip_params(accelerator)
+    except InferchipError:
+        return None
+
+
 def case_formats(case: Case) -> tuple[Formats, list[str]]:
     """Formats of a row, by the same rules as ``predict`` (:func:`resolve_formats`): 4-bit float
     activations (NVFP4/MXFP4 W4A4, as the README's MLPerf Blackwell and MI355X rows state) run
@@ -172,46 +189,16 @@ def case_formats(case: Case) -> tuple[Formats, list[str]]:
     from inferchip.catalog.checkpoints import attention_weight_format
 
     attention = attention_weight_format(case.model, case.weight_dtype)
-    activations, notes = case_activations(case)
-    fmt = resolve_formats(case.weight_dtype, activations, case.kv_dtype, attention)
-    notes += [] if attention is None else [
+    fmt = resolve_formats(case.weight_dtype, case.act_dtype, case.kv_dtype, attention, chip=_chip_or_none(case))
+    notes = [] if attention is None else [
         f"per-layer formats from the checkpoint's quantization_config: experts {fmt.weights}, attention "
         f"projections {attention}"]
+    if case.act_dtype is None and dequantises_four_bit(_chip_or_none(case), fmt.weights):
+        notes.append(f"{case.accelerator} has no 4-bit float units: {fmt.weights} weights run weight-only (W4A16, "
+                     f"dequantised to bf16 in the GEMM kernel), KV {fmt.kv}")
     if fmt.activations in ("fp4", "mxfp4"):
         return fmt, [f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the 4-bit peak, KV {fmt.kv}", *notes]
     return fmt, notes
-
-
-def case_activations(case: Case) -> tuple[str | None, list[str]]:
-    """The row's activation format, where it leaves it blank for 4-bit float weights on a chip with
-    no 4-bit float units: bf16 (W4A16). The engines serve such checkpoints there with weight-only
-    kernels that dequantise the 4-bit weights to 16 bit inside the GEMM (vLLM's Marlin MXFP4 path,
-    which the InferenceMAX Hopper recipes select with ``VLLM_MXFP4_USE_MARLIN=1``, and its Triton
-    ``matmul_ogs`` MoE: bf16 activations), so their GEMMs run at the 16-bit rate and the KV cache is
-    16-bit (``--kv-cache-dtype auto``). Elsewhere (stated activations, or a chip with FP4/MXFP4
-    units) None: :func:`resolve_formats`' default (W4A8)."""
-    if case.act_dtype is not None or case.weight_dtype not in FOUR_BIT_FLOAT:
-        return case.act_dtype, []
-    if _has_four_bit_float(case.accelerator):
-        return None, []
-    return "bf16", [f"{case.weight_dtype} weights on a chip with no 4-bit float units, activations blank: "
-                    "W4A16 (weight-only dequantising kernels, e.g. vLLM Marlin), GEMMs at the 16-bit rate"]
-
-
-FOUR_BIT_FLOAT = ("fp4", "mxfp4")
-
-
-@lru_cache(maxsize=64)
-def _has_four_bit_float(accelerator: str) -> bool:
-    """Whether the catalogue chip has FP4 or MXFP4 matrix units (an unknown chip: assumed it has,
-    leaving the format default as it was; its own error comes where the chip is loaded)."""
-    from inferchip.catalog.chips import get_chip_params
-
-    try:
-        peaks = get_chip_params(accelerator, "central").peak_flop_per_s
-    except InferchipError:
-        return True
-    return any(float(peaks.get(f, 0.0)) > 0 for f in FOUR_BIT_FLOAT)
 
 
 def _needs_ttft(case: Case) -> bool:

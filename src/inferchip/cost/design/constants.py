@@ -86,9 +86,19 @@ FORMAT_AREA_FACTOR: dict[str, Sourced] = {
     "bf16+fp8": Sourced(1.10, "inferchip estimate: fp8 reuses the bf16 multipliers at 2x rate; ~10% for the "
                               "extra alignment and accumulation paths"),
     "bf16+fp8+fp4": Sourced(1.18, "inferchip estimate: fp4 at 4x rate adds ~8% more"),
-    "int8": Sourced(0.30, "inferchip estimate: Horowitz ISSCC 2014 puts an 8-bit integer multiplier at ~1/6 of a "
-                          "16-bit FP multiplier; with adders and accumulators ~0.3 of the MAC"),
+    "int8": Sourced(0.10, "inferchip estimate from Horowitz, ISSCC 2014 (45 nm areas): an int8-only MAC (8b multiply "
+                          "282 um2 + 32b integer add 137 um2) is 0.072 of a bf16-class MAC with fp32 accumulation "
+                          "(16b FP multiply 1640 um2 + 32b FP add 4184 um2); raised to 0.10 for the pipeline registers "
+                          "and operand wiring that do not shrink with the arithmetic (a separately fitted int8 "
+                          "coefficient came out at 0.10 on the bundled dies, docs/explore.md)"),
 }
+# Dynamic energy of an int8-only MAC array per op over the energy model's bf16 figure. The energy
+# model's int8 figure (catalog/assumptions.yaml) is half its bf16 one: int8 run at 2x through a
+# bf16-capable tensor core (A100). An array built for int8 only (TPUv1, FSD NPU, Groq MXM) is
+# charged the arithmetic ratio instead.
+INT8_ONLY_ENERGY_FACTOR = Sourced(
+    0.15, "Horowitz, ISSCC 2014 (45 nm energies): int8 MAC = 8b multiply 0.2 pJ + 32b add 0.1 pJ = 0.3 pJ; "
+          "bf16-class MAC = 16b FP multiply 1.1 pJ + 32b FP add 0.9 pJ = 2.0 pJ; 0.3 / 2.0 = 0.15")
 PEAK_MULTIPLIER = {"bf16": 1.0, "fp8": 2.0, "fp4": 4.0}  # dense rate per format over bf16 (B200 datasheet ratios)
 VECTOR_FRACTION_OF_BF16 = Sourced(1.0 / 16.0, "inferchip estimate: H100 SXM fp32 SIMT 67 of 989 TFLOP/s bf16 ~1/15")
 # SoC blocks (for dies that carry their own CPUs, GPU, ISP: driving SoCs). A CPU core is one Arm
@@ -100,7 +110,9 @@ CPU_CORE_MM2 = Sourced(
 CPU_CORE_REFERENCE_NODE_NM = Sourced(
     16.0, "inferchip reading: TSMC 16FF+ kept 20SoC's back-end metal pitches, so its logic density is read as "
           "20 nm's (WikiChip 16FF+ 28.9 MTr/mm2); the Helio X20 core is scaled from the 16 nm density")
-# Uncore: host interface (PCIe), boot/management controller, chip-level NoC hubs, clocking/test. It is
+# Uncore: host interface (PCIe), boot/management controller, chip-level NoC hubs, clocking/test, and
+# the pad ring and power delivery bumps; a fitted area that does not shrink with the node (I/O,
+# PHY-like analog and bump-pitch-bound area, as the memory PHYs and SerDes here). It is
 # present on a die that carries a host interface; a compute chiplet whose host interface and memory
 # controllers sit on another die (AMD CDNA 3/4 XCD: the IOD carries Infinity Fabric, PCIe and the HBM
 # controllers; Tesla D1: the host attaches through the Dojo Interface Processor, the D1 has only

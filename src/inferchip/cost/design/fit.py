@@ -11,7 +11,9 @@ Two error measures (:func:`accuracy`):
 * **leave-one-out** over every die: each die predicted by coefficients fitted on all the others
   (the error of a die the fit never saw; the headline figure);
 * **declared split**: coefficients fitted on the ``role == fit`` dies only, error on the
-  ``holdout`` dies (the catalogue's chips).
+  ``holdout`` dies. The roles are not hand-set: :func:`declared_roles` orders the dies by the
+  month they were first disclosed (``announced``; ties by name) and holds out every third
+  (:data:`HOLDOUT_EVERY`), a rule declared before the model changes it is used to judge.
 
 The coefficients a design is scored with (:func:`fitted`) are fitted on every die. TDP is also
 checked on the catalogue's chips (:func:`tdp_check_rows`), against the rated TDP and, where the
@@ -37,10 +39,14 @@ START = AreaCoefficients(k_mac_mm2=1e-3, k_unit_mm2=0.5, eta=0.8, a_fixed_mm2=50
                         k_act=0.5, leak_w_per_mm2=0.05)
 
 
+HOLDOUT_EVERY = 3  # the declared split: every third die in order of first disclosure is held out
+
+
 @dataclass(frozen=True)
 class Die:
     name: str
-    role: str
+    role: str  # 'fit' or 'holdout', from :func:`declared_roles`, never from the file
+    announced: str  # YYYY-MM of the die's first public disclosure (sourced per die)
     chip_id: str
     area_mm2: float
     node_nm: float
@@ -64,11 +70,22 @@ class Die:
     source: str
 
 
+def declared_roles(dies: list[Die]) -> list[str]:
+    """Role of each die under the declared split: ordered by (``announced``, name), the 3rd, 6th,
+    9th, ... die is ``holdout``, the rest ``fit`` (a rule on disclosure dates, blind to errors)."""
+    order = sorted(range(len(dies)), key=lambda i: (dies[i].announced, dies[i].name))
+    roles = ["fit"] * len(dies)
+    for rank, i in enumerate(order, start=1):
+        if rank % HOLDOUT_EVERY == 0:
+            roles[i] = "holdout"
+    return roles
+
+
 def load_dies() -> list[Die]:
     text = resources.files("inferchip.catalog").joinpath(DIES_FILE).read_text(encoding="utf-8")
     out = []
     for r in csv.DictReader(text.splitlines()):
-        out.append(Die(r["die"], r["role"], r["chip_id"], float(r["area_mm2"]), float(r["node_nm"]),
+        out.append(Die(r["die"], "", r["announced"], r["chip_id"], float(r["area_mm2"]), float(r["node_nm"]),
                        r["matrix_format"], float(r["matrix_tflops"]), float(r["clock_ghz"]),
                        float(r["matrix_units_on_die"]), float(r["macs_per_unit"]), float(r["sram_mb"]),
                        r["memory_type"], float(r["memory_units"]), float(r["link_gb_per_s_total"]) * 1e9,
@@ -77,7 +94,7 @@ def load_dies() -> list[Die]:
                        float(r["fp64_lanes"]), float(r["host_io"]),
                        float(r["tdp_w"]) if r["tdp_w"] else None,
                        float(r["board_cap_w"]) if r["board_cap_w"] else float("inf"), r["source"]))
-    return out
+    return [replace(d, role=role) for d, role in zip(out, declared_roles(out), strict=True)]
 
 
 def area_of(coef: AreaCoefficients, dies: list[Die], host_io_rule: bool = True) -> F64:
@@ -114,10 +131,11 @@ def _bw(d: Die) -> float:
     return float(memory_unit(d.memory_type, "bytes_per_s")) * d.memory_units
 
 
-# The area coefficients fitted (the rest stay 0; all mm2 at 7 nm, fitted in log, with eta). The
-# structure was chosen by leave-one-out over the ``fit`` dies only (held-out dies unseen) among
-# :data:`VARIANTS`; ``PREVIOUS_TERMS`` is the model before the graphics term (its uncore a
-# catch-all for graphics too), kept to report both on the same dies.
+# The area coefficients fitted (the rest stay 0; logic terms mm2 at 7 nm, fitted in log, with eta).
+# The structure was chosen in an earlier revision by leave-one-out over its ``fit`` dies among
+# :data:`VARIANTS`, and kept fixed when the declared split was set (re-run on today's fit dies the
+# same rule prefers ``PREVIOUS_TERMS``; docs/explore.md reports both). ``PREVIOUS_TERMS`` is the
+# model before the graphics term (its uncore a catch-all for graphics too).
 AREA_TERMS = ("k_mac_mm2", "k_unit_mm2", "k_lane_mm2", "k_gfx_mm2", "a_fixed_mm2")
 PREVIOUS_TERMS = ("k_mac_mm2", "k_unit_mm2", "a_fixed_mm2")
 VARIANTS: dict[str, tuple[str, ...]] = {
@@ -134,15 +152,17 @@ _LOG_BOUNDS = {"k_sram": (0.0, float(np.log(6.0))), "k_mac_mm2": (-14.0, 0.0), "
                "a_fixed_mm2": (-5.0, float(np.log(400.0)))}
 
 
-def fit_area(dies: list[Die], host_io_rule: bool = True, terms: tuple[str, ...] = AREA_TERMS) -> AreaCoefficients:
+def fit_area(dies: list[Die], host_io_rule: bool = True, terms: tuple[str, ...] = AREA_TERMS,
+             uncore_scaled: bool = False) -> AreaCoefficients:
     """The area coefficients ``terms`` and ``eta`` fitted on ``dies`` by least squares on log area
-    (coefficients not in ``terms`` are 0; power coefficients left at their start)."""
+    (coefficients not in ``terms`` are 0; power coefficients left at their start; ``uncore_scaled``
+    True shrinks the uncore with the node, the previous revision's model, kept for the report)."""
     target = np.log([d.area_mm2 for d in dies])
     zero = {k: 0.0 for k in _LOG_BOUNDS if k != "k_sram"}
 
     def coef_of(x: F64) -> AreaCoefficients:
         vals = {k: float(np.exp(v)) for k, v in zip(terms, x[1:], strict=True)}
-        return replace(START, **{**zero, **vals}, eta=float(x[0]))
+        return replace(START, **{**zero, **vals}, eta=float(x[0]), uncore_scaled=uncore_scaled)
 
     def resid(x: F64) -> F64:
         r: F64 = np.log(area_of(coef_of(x), dies, host_io_rule)) - target
@@ -192,17 +212,22 @@ def fitted(a: Assumptions) -> AreaCoefficients:
 
 
 def leave_one_out(dies: list[Die], a: Assumptions | None, host_io_rule: bool = True,
-                  terms: tuple[str, ...] = AREA_TERMS) -> tuple[F64, F64]:
+                  terms: tuple[str, ...] = AREA_TERMS, uncore_scaled: bool = False) -> tuple[F64, F64]:
     """(area, power) of each die predicted by coefficients fitted on all the other dies
     (power NaN for a die without a TDP, or everywhere when ``a`` is None)."""
     area, power = np.empty(len(dies)), np.full(len(dies), np.nan)
     for i, d in enumerate(dies):
         rest = dies[:i] + dies[i + 1:]
-        area[i] = float(area_of(fit_area(rest, host_io_rule, terms), [d], host_io_rule)[0])
+        area[i] = float(area_of(fit_area(rest, host_io_rule, terms, uncore_scaled), [d], host_io_rule)[0])
         if d.tdp_w and a is not None:
             k_act, leak = fit_power(rest, a)
             power[i] = float(die_power_w(replace(START, k_act=k_act, leak_w_per_mm2=leak), [d], a)[0])
     return area, power
+
+
+def is_gpu(d: Die) -> bool:
+    """A GPU die (NVIDIA or AMD): it carries graphics SMs or FP64 lanes (per-die facts of the file)."""
+    return d.graphics_sms > 0 or d.fp64_lanes > 0
 
 
 def _ape(model: float, real: float) -> float:
@@ -234,7 +259,8 @@ def accuracy(a: Assumptions) -> dict[str, Any]:
     split_power = die_power_w(split_coef, dies, a)
     rows: list[dict[str, Any]] = []
     for i, d in enumerate(dies):
-        rows.append({"die": d.name, "role": d.role, "area_mm2": d.area_mm2, "loo_area_mm2": float(loo_area[i]),
+        rows.append({"die": d.name, "role": d.role, "gpu": is_gpu(d), "area_mm2": d.area_mm2,
+                     "loo_area_mm2": float(loo_area[i]),
                      "loo_area_ape_pct": _ape(float(loo_area[i]), float(real[i])),
                      "loo_area_all_uncore_ape_pct": _ape(float(loo_area_all_uncore[i]), float(real[i])),
                      "loo_area_previous_ape_pct": _ape(float(loo_area_prev[i]), float(real[i])),
@@ -245,8 +271,9 @@ def accuracy(a: Assumptions) -> dict[str, Any]:
                      "split_power_w": float(split_power[i]),
                      "split_power_ape_pct": _ape(float(split_power[i]), d.tdp_w) if d.tdp_w else None})
 
-    def med(key: str, role: str | None = None) -> float:
-        vals = [r[key] for r in rows if r[key] is not None and (role is None or r["role"] == role)]
+    def med(key: str, role: str | None = None, gpu: bool | None = None) -> float:
+        vals = [r[key] for r in rows if r[key] is not None and (role is None or r["role"] == role)
+                and (gpu is None or r["gpu"] == gpu)]
         return float(np.median(vals))
 
     hold = [r for r in rows if r["role"] == "holdout"]
@@ -255,6 +282,8 @@ def accuracy(a: Assumptions) -> dict[str, Any]:
     tdp_out = [r for r in tdp_rows if not r["in_power_fit"]]  # chips whose die is not among the fitted
     return {"coefficients": coef, "area_rows": rows, "n_dies": len(dies), "terms": AREA_TERMS,
             "area_loo_median_ape_pct": med("loo_area_ape_pct"),
+            "area_loo_gpu_median_ape_pct": med("loo_area_ape_pct", gpu=True),
+            "area_loo_non_gpu_median_ape_pct": med("loo_area_ape_pct", gpu=False),
             "area_loo_all_uncore_median_ape_pct": med("loo_area_all_uncore_ape_pct"),
             "area_loo_previous_median_ape_pct": med("loo_area_previous_ape_pct"),
             "area_holdout_median_ape_pct": med("split_area_ape_pct", "holdout"), "area_holdout_n": len(hold),

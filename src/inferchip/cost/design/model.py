@@ -12,7 +12,8 @@ Area (mm2) of the compute silicon of one package, before any split into chiplets
       + serdes * link bandwidth / 100 GB/s           scale-up links
       + cpu_core * cpu_cores * r16(node)^eta         SoC CPU cores (Cortex-A72-class, die-shot area at 16 nm)
       + soc_other_mm2                                other SoC blocks (GPU, ISP, video) given at their node
-      + a_fixed * r(node)^eta * host_io              host interface, management, clocking: a die with a host
+      + a_fixed * host_io                            host interface, management, clocking, pads: a die with a
+                                                     host interface (not scaled with the node, as the PHYs)
 
 ``units`` counts every matrix unit on the die (enabled or not); ``F_fmt`` the format support
 (:data:`~inferchip.cost.design.constants.FORMAT_AREA_FACTOR`). ``vector_lanes`` counts the FP32
@@ -22,8 +23,8 @@ FMA lanes of the vector/SIMD units (a per-die fact; a design has the lanes its v
 of raster/display: Turing/Ampere GA10x/Ada GPUs; 0 for compute GPUs and accelerators; designs
 have none); so is ``fp64_lanes``. SRAM scales with the node's published bitcell area, logic
 with the published logic density to the power ``eta``. The coefficients fitted are those of
-:data:`inferchip.cost.design.fit.AREA_TERMS` (chosen among the variants there by leave-one-out
-over the fit dies only); ``k_fp64`` stays 0 in the scored model (tried, not better on the fit
+:data:`inferchip.cost.design.fit.AREA_TERMS` (chosen in an earlier revision among the variants
+there, kept fixed since); ``k_fp64`` stays 0 in the scored model (tried, not better on the fit
 dies) and ``k_sram`` is :data:`~inferchip.cost.design.constants.SRAM_ARRAY_OVERHEAD`.
 ``host_io`` (0 or 1) is a floorplan
 fact of the die (see :data:`~inferchip.cost.design.constants.CPU_CORE_MM2`'s neighbours); a design
@@ -70,11 +71,12 @@ class AreaCoefficients:
     k_mac_mm2: float  # mm2 per bf16 MAC at 7 nm
     k_unit_mm2: float  # mm2 per matrix unit at 7 nm (the control around the MACs)
     eta: float  # how much of the node's logic density ratio dies realise (1 = all)
-    a_fixed_mm2: float  # host interface, management, clocking at 7 nm (a die with a host interface)
+    a_fixed_mm2: float  # host interface, management, clocking, pads, mm2 at any node (a die with a host interface)
     k_lane_mm2: float = 0.0  # mm2 per vector lane (one per array column) at 7 nm
     k_gfx_mm2: float = 0.0  # mm2 per graphics SM (RT core, texture, raster share) at 7 nm
     k_fp64_mm2: float = 0.0  # mm2 per FP64 FMA lane at 7 nm
     k_sram: float = c.SRAM_ARRAY_OVERHEAD.value  # SRAM macro area over its bitcells (banks, periphery, tags, ECC)
+    uncore_scaled: bool = False  # True: the uncore shrinks with the logic density (the previous revision's model)
     k_act: float = 1.0  # activity at rated load: dynamic power over the energy model's full-rate figure
     leak_w_per_mm2: float = 0.0  # static leakage per mm2 of silicon, W
 
@@ -111,6 +113,7 @@ def area_parts_mm2(coef: AreaCoefficients, units: npt.ArrayLike, macs_per_unit: 
     ref = c.CPU_CORE_REFERENCE_NODE_NM.value
     density = c.LOGIC_DENSITY_MTR_PER_MM2
     cpu_scale = (c.by_node(density, ref) / c.by_node(density, node_nm)) ** coef.eta
+    uncore_scale = scale if coef.uncore_scaled else np.ones_like(scale)
     return {
         "matrix_mm2": coef.k_mac_mm2 * u * np.asarray(macs_per_unit, float) * format_factor(formats) * scale,
         "unit_mm2": coef.k_unit_mm2 * u * scale,
@@ -123,7 +126,7 @@ def area_parts_mm2(coef: AreaCoefficients, units: npt.ArrayLike, macs_per_unit: 
         "io_mm2": c.SERDES_MM2_PER_100GB_S.value * np.asarray(link_bytes_per_s, float) / 100e9,
         "cpu_mm2": c.CPU_CORE_MM2.value * np.asarray(cpu_cores, float) * cpu_scale,
         "soc_other_mm2": np.asarray(soc_other_mm2, float) + 0.0 * scale,
-        "fixed_mm2": coef.a_fixed_mm2 * scale * np.asarray(host_io, float),
+        "fixed_mm2": coef.a_fixed_mm2 * np.asarray(host_io, float) * uncore_scale,
     }
 
 
@@ -148,8 +151,13 @@ def dynamic_w(peak_flop_per_s: npt.ArrayLike, node_nm: npt.ArrayLike, memory_typ
               memory_bytes_per_s: npt.ArrayLike, link_bytes_per_s: npt.ArrayLike, a: Assumptions,
               matrix_format: str = "bf16") -> F64:
     """Energy model's dynamic power at full rate, W: E_flop x peak + E_mem x BW + E_link x link
-    (:mod:`inferchip.cost.energy`); ``memory_type`` 'none' draws no DRAM power."""
-    e_flop = np.asarray(en.energy_per_flop_j(matrix_format, np.asarray(node_nm, float), a), float)
+    (:mod:`inferchip.cost.energy`); ``memory_type`` 'none' draws no DRAM power. ``matrix_format``
+    'int8' is an int8-only array: the bf16 energy x :data:`~inferchip.cost.design.constants.INT8_ONLY_ENERGY_FACTOR`."""
+    if matrix_format == "int8":  # an int8-only array: the arithmetic ratio to bf16, not the tensor core's 1/2
+        e_flop = np.asarray(en.energy_per_flop_j("bf16", np.asarray(node_nm, float), a), float) \
+            * c.INT8_ONLY_ENERGY_FACTOR.value
+    else:
+        e_flop = np.asarray(en.energy_per_flop_j(matrix_format, np.asarray(node_nm, float), a), float)
     types = np.asarray(memory_type)
     e_mem = np.zeros(types.shape)
     for t in np.unique(types):

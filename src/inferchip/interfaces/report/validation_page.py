@@ -329,6 +329,10 @@ def vision_lines(body: dict[str, Any]) -> list[str]:
     if lb["rows"]:
         L += ["", f"Latency bounds: {lb['predicted_pass']} of {lb['rows']} server rows predicted to pass at their "
               f"measured load (every published run passed): {lb['right_fraction']:.0%} right."]
+        op = lb.get("operating_point")
+        if op and op["rows"]:
+            L += [f"At the submitter's operating point (load as a fraction of the same system's Offline rate): "
+                  f"{op['predicted_pass']} of {op['rows']} right ({op['right_fraction']:.0%})."]
     ok = sorted((c for c in body["cases"] if c["status"] == "ok" and c["signed_error_pct"] is not None),
                 key=lambda c: -abs(c["signed_error_pct"]))
     L += ["", "### Worst vision rows", ""]

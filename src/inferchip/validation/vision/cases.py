@@ -31,6 +31,7 @@ SERVER_BOUND_MS = {"resnet50-v1.5": 15.0, "retinanet-resnext50-fpn-800": 100.0}
 MULTISTREAM_SAMPLES = 8  # MLPerf MultiStream: each query holds 8 samples (LoadGen mlperf.conf)
 
 _TARGET = re.compile(r"target latency ([0-9.]+) ms")
+_MEASURED_P99 = re.compile(r"measured p99 ([0-9.]+) ms")
 _STREAM_RATE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(?:fps|frames/s|Hz)\b")
 
 
@@ -49,6 +50,7 @@ class VisionCase:
     unit: str
     notes: str
     line: int
+    source: str = ""  # the row's source (an MLPerf result path names the submitter, system and scenario)
 
     @property
     def precision(self) -> str:
@@ -73,6 +75,12 @@ class VisionCase:
         if self.scenario == "server" and self.model in SERVER_BOUND_MS:
             return SERVER_BOUND_MS[self.model], "MLPerf docs/index.md bound for the benchmark"
         return None, "no latency bound"
+
+    @property
+    def measured_p99_ms(self) -> float | None:
+        """A Server row's measured p99 latency at its load, as its notes state it (``measured p99 94.67 ms``)."""
+        m = _MEASURED_P99.search(self.notes) if self.scenario == "server" else None
+        return float(m.group(1)) if m else None
 
     @property
     def stream_rate_per_s(self) -> float | None:
@@ -138,7 +146,8 @@ def parse_vision_cases(text: str, path: str = "<vision cases>") -> list[VisionCa
         out.append(VisionCase(case_id=cid, source_kind=cell("source_kind"), accelerator=cell("accelerator"),
                               num_accelerators=int(n or 1), model=cell("model"), precision_text=cell("precision"),
                               scenario=scen, batch=int(batch) if batch else None, metric=metric,
-                              value=float(value or 0.0), unit=cell("unit"), notes=cell("notes"), line=line))
+                              value=float(value or 0.0), unit=cell("unit"), notes=cell("notes"), line=line,
+                              source=cell("source")))
     return out
 
 

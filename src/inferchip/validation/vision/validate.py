@@ -19,6 +19,7 @@ from inferchip.performance import vision_scenarios as vs
 from inferchip.spec.vision import VisionCalibration
 from inferchip.validation.vision.cases import VisionCase
 from inferchip.validation.vision.fit import NAMES, ape_stats, fit, is_calibration_row, leave_one_accelerator_out
+from inferchip.validation.vision.passfail import offline_matches, predicted_offline_per_s
 from inferchip.validation.vision.rows import Params, RowModel, Unexpressible, build_row, predict_row
 
 SIM_QUERIES = 4000  # Poisson arrivals per server search (seeded: the same figures every run)
@@ -56,6 +57,17 @@ def p99_at_load_ms(row: RowModel, p: Params) -> tuple[float, bool] | None:
     rate = c.value * row.frames(p)
     r = vs.server_at_rate(service_fn(row, p, pipelined=True), rate_per_s=rate, latency_bound_s=bound / 1e3,
                           max_batch=server_cap(row), devices=c.num_accelerators, queries=SIM_QUERIES)
+    return r.value, bool(r.passed)
+
+
+def p99_at_fraction_ms(row: RowModel, p: Params, rate_per_s: float) -> tuple[float, bool]:
+    """A Server row's simulated p99 latency (ms) at a stated load (samples/s of the system) and whether it meets
+    the row's bound; the same pooled queue and batching as :func:`p99_at_load_ms`."""
+    bound = row.case.latency_bound_ms[0]
+    assert bound is not None
+    r = vs.server_at_rate(service_fn(row, p, pipelined=True), rate_per_s=rate_per_s * row.frames(p),
+                          latency_bound_s=bound / 1e3, max_batch=server_cap(row), devices=row.case.num_accelerators,
+                          queries=SIM_QUERIES)
     return r.value, bool(r.passed)
 
 
@@ -98,6 +110,11 @@ class VisionResult:
     predicted_max_load: float | None = None
     p99_at_load_ms: float | None = None
     bound_met_at_load: bool | None = None
+    offline_match: str = ""  # how the Server row's Offline counterpart was found (validation/vision/passfail.py)
+    operating_fraction: float | None = None  # measured load / the system's measured Offline rate (rho)
+    max_passing_fraction: float | None = None  # predicted Server capacity / predicted Offline rate (rho*)
+    p99_at_operating_point_ms: float | None = None
+    bound_met_at_operating_point: bool | None = None
 
     @staticmethod
     def _err(pred: float | None, meas: float) -> float | None:
@@ -129,7 +146,10 @@ class VisionResult:
                 "analytic_predicted": self.analytic, "loao_analytic_predicted": self.loao_analytic,
                 "latency_bound_ms": self.bound_ms, "latency_bound_source": self.bound_source,
                 "limit_pass": self.limit_pass, "p99_at_load_ms": self.p99_at_load_ms,
-                "predicted_max_load": self.predicted_max_load}
+                "predicted_max_load": self.predicted_max_load, "offline_match": self.offline_match,
+                "operating_fraction": self.operating_fraction, "max_passing_fraction": self.max_passing_fraction,
+                "p99_at_operating_point_ms": self.p99_at_operating_point_ms,
+                "bound_met_at_operating_point": self.bound_met_at_operating_point}
 
 
 def params_of(cal: VisionCalibration) -> Params:
@@ -186,7 +206,36 @@ def validate_vision(cases: Sequence[VisionCase], cal: VisionCalibration, *, loao
                 at_load = p99_at_load_ms(m, held.get(m.case.accelerator, shipped))
                 if at_load is not None:
                     r.p99_at_load_ms, r.bound_met_at_load = at_load
+    if simulate:
+        _operating_points(results, models, held, shipped)
     return results
+
+
+def _operating_points(results: Sequence[VisionResult], models: Sequence[RowModel], held: dict[str, Params],
+                      shipped: Params) -> None:
+    """Pass/fail of each Server row at the submitter's operating point (:mod:`.passfail`): the simulated p99 at
+    the row's measured fraction of its system's Offline rate, applied to the predicted Offline rate (LOAO where
+    the row has it), against the bound."""
+    by_id = {r.case.case_id: r for r in results}
+    predicted = {r.case.case_id: (r.loao_predicted if r.loao_predicted is not None else r.predicted)
+                 for r in results}
+    matches = offline_matches([r.case for r in results])
+    for m in models:
+        r = by_id[m.case.case_id]
+        match = matches.get(m.case.case_id)
+        if match is None or r.predicted_max_load is None:
+            continue
+        offline = predicted_offline_per_s(match, predicted)
+        if offline is None or offline <= 0:
+            continue
+        r.offline_match = f"{match.how}: {', '.join(match.case_ids)}"
+        r.operating_fraction = match.fraction(m.case.value)
+        r.max_passing_fraction = r.predicted_max_load / offline
+        try:
+            r.p99_at_operating_point_ms, r.bound_met_at_operating_point = p99_at_fraction_ms(
+                m, held.get(m.case.accelerator, shipped), r.operating_fraction * offline)
+        except InferchipError:
+            r.offline_match, r.operating_fraction, r.max_passing_fraction = "", None, None
 
 
 def calibrate_vision(cases: Sequence[VisionCase], start: VisionCalibration) -> tuple[VisionCalibration, int]:
@@ -251,7 +300,28 @@ def latency_bound_summary(limits: Sequence[VisionResult]) -> dict[str, Any]:
             "decided_rows": len(decided), "decided_right": sum(1 for r in decided if r.limit_pass),
             "decided_right_fraction": (sum(1 for r in decided if r.limit_pass) / len(decided)) if decided else None,
             "misjudged": {r.case.case_id: round(100.0 * ((capacity_ratio(r) or 0.0) - 1.0), 1)
-                          for r in limits if not r.limit_pass}}
+                          for r in limits if not r.limit_pass},
+            "operating_point": operating_point_summary(limits)}
+
+
+def operating_point_summary(limits: Sequence[VisionResult]) -> dict[str, Any]:
+    """Pass/fail at the submitter's operating point (:mod:`.passfail`): rows with an Offline counterpart, how
+    many are predicted to pass (every one passed), and each miss as (measured fraction rho, predicted largest
+    passing fraction rho*). Two-sided beside it: the simulated p99 there against the p99 the row's notes state
+    (errors of the finite predictions; an overloaded prediction is counted apart)."""
+    rs = [r for r in limits if r.bound_met_at_operating_point is not None]
+    same = [r for r in rs if r.offline_match.startswith("same system")]
+    right = [r for r in rs if r.bound_met_at_operating_point]
+    p99 = [(r.p99_at_operating_point_ms, r.case.measured_p99_ms) for r in rs if r.case.measured_p99_ms]
+    finite = [100.0 * (p / m - 1.0) for p, m in p99 if p is not None and np.isfinite(p)]
+    return {"rows": len(rs), "without_offline_counterpart": len(limits) - len(rs),
+            "p99_vs_measured": {**ape_stats(finite), "median_signed_pct": float(np.median(finite)) if finite else None,
+                                "overloaded": len(p99) - len(finite)},
+            "same_system_rows": len(same), "same_system_right": sum(1 for r in same if r.bound_met_at_operating_point),
+            "predicted_pass": len(right), "right_fraction": len(right) / len(rs) if rs else None,
+            "misjudged": {r.case.case_id: [round(r.operating_fraction or 0.0, 3),
+                                           round(r.max_passing_fraction or 0.0, 3)]
+                          for r in rs if not r.bound_met_at_operating_point}}
 
 
 def summarize_vision(results: Sequence[VisionResult]) -> dict[str, Any]:
