@@ -5,7 +5,9 @@
    with tp=1 fixed, through the public keyword API. Nothing answers from a cache of answers:
    every question is new to the run (the resolved setting and its mapped model are reused,
    as for any user script; a layout given, so predict's fast path answers: see
-   ``performance/fast_path.py``). Prints ``<N> predict() calls/s``.
+   ``performance/fast_path.py``; a static batch's prefill step is kept by its point, so the
+   questions that share a prompt length and batch, here 61 output lengths each, as in any
+   loop over output lengths, cost it once). Prints ``<N> predict() calls/s``.
 2. The array path: a (chip x model x batch x length) sweep of static-batch predictions
    (prefill step + decode step -> TTFT, TPOT, e2e, tokens/s) on one chip with tensor
    parallelism 1. Prints the sweep size, the wall time and, as its last line, ``<N> points/s``.

@@ -202,8 +202,10 @@ def test_new_die_columns_carry_sources():
             assert "graphics_sms" in d.source and "RT core" in d.source, d.name
         if d.fp64_lanes:
             assert "fp64_lanes" in d.source, d.name
-        if np.isfinite(d.board_cap_w):
-            assert "board_cap_w" in d.source and d.board_cap_w == c.PCIE_SLOT_POWER_W.value, d.name
+        if np.isfinite(d.board_cap_w):  # a PCIe CEM power level: slot, slot + one 6-pin, the 300 W card limit
+            levels = (c.PCIE_SLOT_POWER_W.value, c.PCIE_SLOT_POWER_W.value + c.PCIE_6PIN_POWER_W.value,
+                      c.PCIE_CARD_MAX_POWER_W.value)
+            assert "board_cap_w" in d.source and d.board_cap_w in levels, d.name
 
 
 def test_variant_selection_sees_only_the_fit_dies(monkeypatch):

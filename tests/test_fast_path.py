@@ -157,3 +157,18 @@ def test_near_ties_in_the_sweep_are_settled_by_the_reference_sweep(monkeypatch):
     assert calls, "the reference sweep was not consulted"
     monkeypatch.setattr(fl, "decode_times", grid)
     _same(got.to_dict(), _answer(_setting(0), ask(1024, 256), False))  # type: ignore[union-attr]
+
+
+def test_kept_prefill_steps_give_the_same_answers_and_stay_bounded(monkeypatch):
+    """A static question whose prompt length and batch were asked before reuses its prefill step
+    (``FastLayout.prefills``): the same answer as the general path; the store never outgrows
+    PREFILLS_KEPT."""
+    monkeypatch.setattr(fast_path, "PREFILLS_KEPT", 3)
+    s = _setting(1)
+    fl = fast_path.fast_layout(s)
+    assert fl is not None
+    for i in (512, 1024, 2048, 4096, 512, 1024):
+        for o in (1, 64, 700):  # the same prompt and batch, other output lengths: the kept prefill
+            q = ask(i, o, 4)
+            _same(_answer(s, q, True), _answer(s, q, False))
+            assert len(fl.prefills) <= 3

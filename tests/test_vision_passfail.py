@@ -167,3 +167,44 @@ def test_p99_at_the_operating_point_is_checked_against_the_stated_measurement():
     assert (s["cases"], s["overloaded"]) == (2, 1)
     assert s["median_ape"] == pytest.approx(50.0)  # |+50 %| and |-50 %|
     assert s["median_signed_pct"] == pytest.approx(0.0)
+
+
+def _server_row(accelerator: str, n: int):
+    from inferchip.catalog.vision_networks import load_vision_calibration
+    from inferchip.validation.vision.rows import build_row
+
+    case = VisionCase(case_id="s", source_kind="mlperf-inference", accelerator=accelerator, num_accelerators=n,
+                      model="resnet50-v1.5", precision_text="int8", scenario="server", batch=64,
+                      metric="samples_per_s", value=1000.0, unit="samples/s",
+                      notes="target latency 15 ms at p99", line=2)
+    cal = load_vision_calibration()
+    return build_row(case, cal), cal
+
+
+def test_calls_in_flight_keep_capacity_and_lengthen_latency_under_load():
+    """Little's law: with CALLS_IN_FLIGHT calls sharing each accelerator, each call stays CALLS_IN_FLIGHT x the time
+    per call under load, while the accelerator still completes one call per that time: the same capacity, a longer
+    p99 near it. CPUs (whose harness runs many instances per socket, not modelled) keep one call per socket."""
+    from inferchip.sim.vision.queue import service_table
+    from inferchip.validation.vision.validate import CALLS_IN_FLIGHT, loaded_servers, params_of, server_cap
+
+    row, cal = _server_row("nvidia-l4", 2)
+    p = params_of(cal)
+    service, servers = loaded_servers(row, p)
+    assert servers == 2 * CALLS_IN_FLIGHT
+    t = row.pipelined_s(p)
+    assert service(np.array([row.batches[3]]))[0] == pytest.approx(CALLS_IN_FLIGHT * t[3])
+    cap = server_cap(row)
+    single = lambda b: np.interp(np.asarray(b, dtype=float), row.batches, t)  # noqa: E731
+    c_loaded = vs.server_capacity_per_s(service_table(service, cap), servers)
+    c_single = vs.server_capacity_per_s(service_table(single, cap), 2)
+    assert c_loaded == pytest.approx(c_single, rel=1e-9)
+    near = vs.server_at_rate(service, rate_per_s=0.9 * c_single, latency_bound_s=1.0, max_batch=cap, devices=servers,
+                             queries=4000)
+    one = vs.server_at_rate(single, rate_per_s=0.9 * c_single, latency_bound_s=1.0, max_batch=cap, devices=2,
+                            queries=4000)
+    assert near.value > one.value
+    cpu, _ = _server_row("cpu:intel-xeon-platinum-8592+", 2)
+    service_cpu, servers_cpu = loaded_servers(cpu, p)
+    assert servers_cpu == 2
+    assert service_cpu(np.array([cpu.batches[3]]))[0] == pytest.approx(cpu.pipelined_s(p)[3])

@@ -72,6 +72,36 @@ def test_precision_and_bounds_read_from_the_row():
     assert d.precision == "int8" and d.latency_bound_ms[0] == 100.0
 
 
+@pytest.mark.parametrize(("software", "precision", "executed"), [
+    ("TensorRT 8.5.1.7 with the repo's custom plugins (nv_half), CUDA 11.6", "fp32", "tf32"),
+    ("TensorRT 8.5.1.7 with MMDeploy plugins", "fp32/int8 PTQ max per-tensor", "tf32"),
+    ("TensorRT 10.2.0, CUDA 12.4", "int8", "int8"),
+    ("onnxruntime v1.22.1; Python: 3.10.12", "fp32", "fp32"),
+    ("PyTorch (README install: torch 1.12.1+cu116)", "fp32", "fp32"),
+    ("reference implementation (README: ONNX backend, PyTorch also; TensorRT not used)", "fp32", "fp32"),
+])
+def test_fp32_rows_run_by_tensorrt_execute_as_tf32(software, precision, executed):
+    c = parse_vision_cases(HEADER + "\n" + _row(software=software, precision=precision) + "\n")[0]
+    assert c.precision == executed
+
+
+def test_tf32_rows_are_faster_on_tensor_cores_and_unchanged_without_them():
+    """An fp32 TensorRT engine on an RTX 3090 runs on the TF32 tensor cores (same peak as the CUDA cores, ~8x less
+    energy per FLOP than the A100-derived SIMT figure), so a power-limited Offline run is not throttled as hard as
+    the CUDA-core fp32 run; a CPU has no TF32 units, so its TensorRT-labelled row costs the same as fp32."""
+    cal = load_vision_calibration()
+    p = params_of(cal)
+
+    def rate(acc: str, software: str) -> float:
+        c = parse_vision_cases(HEADER + "\n" + _row(accelerator=acc, software=software, precision="fp32",
+                                                      batch="64") + "\n")[0]
+        return predict_row(build_row(c, cal), p)[0]
+
+    assert rate("nvidia-geforce-rtx-3090", "TensorRT 8.5") > 1.2 * rate("nvidia-geforce-rtx-3090", "onnxruntime")
+    assert rate("cpu:intel-xeon-w7-2495x", "TensorRT 8.5") == pytest.approx(rate("cpu:intel-xeon-w7-2495x",
+                                                                                 "onnxruntime"), rel=1e-12)
+
+
 @pytest.fixture(scope="module")
 def subset_results():
     cases = read_vision_cases(SUBSET)

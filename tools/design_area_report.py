@@ -4,9 +4,10 @@ Usage: ``PYTHONPATH=src python tools/design_area_report.py [--sensitivity]`` (~1
 ``--sensitivity`` ~2 min on 2 shared cores). Prints the medians of
 :func:`inferchip.cost.design.fit.accuracy` (leave-one-out over every die, GPU / non-GPU, the
 declared split), the per-die table, the structure candidates' leave-one-out over the fit dies
-(:func:`~inferchip.cost.design.fit.variant_selection`), and with ``--sensitivity`` the same
-measures under the previous revision's physics (int8 MAC area factor 0.30, an uncore that shrinks
-with the node), one change at a time.
+(:func:`~inferchip.cost.design.fit.variant_selection`, and for power
+:func:`~inferchip.cost.design.fit.power_variant_selection`), the catalogue chips' TDP check, and
+with ``--sensitivity`` the same measures under the previous revision's physics (int8 MAC area
+factor 0.30, an uncore that shrinks with the node), one change at a time.
 """
 
 from __future__ import annotations
@@ -69,6 +70,15 @@ def main(argv: list[str]) -> None:
     print("structure candidates, median LOO over the fit dies:")
     for name, v in f.variant_selection().items():
         print(f"  {name}: {v:.1f}")
+    print("power structure candidates, median TDP LOO over the fit dies with a TDP:")
+    for name, v in f.power_variant_selection(load_assumptions()).items():
+        print(f"  {name}: {v:.1f}")
+    print("| chip | rated TDP W | model full-rate W | error vs TDP | same die on a higher-power board |"
+          " sustained reference W | error vs it |")
+    for t in r["tdp_rows"]:
+        name = t["chip_id"] + (" (die in the fit)" if t["in_power_fit"] else "")
+        print(f"| {name} | {t['tdp_w']:.0f} | {t['model_w']:.0f} | {t['tdp_ape_pct']:.0f}% | "
+              f"{'yes' if t['power_limited'] else 'no'} | {t['sustained_w']:.0f} | {t['sustained_ape_pct']:.0f}% |")
     if "--sensitivity" in argv:
         print("| int8 area factor | uncore | structure | fit-die LOO | LOO | non-GPU LOO | split |")
         for factor in (0.10, 0.30):

@@ -84,8 +84,9 @@ def design_physics(params: dict[str, np.ndarray], a: Assumptions, max_dies: int)
     dies, per_die, ok = dm.split_dies(area, max_dies)
     per_die_cost_area = np.where(ok, per_die, np.minimum(per_die, c.RETICLE_MM2.value))
     cost = dm.cost_parts_usd(dies, per_die_cost_area, node, mtype, gib, a)
+    host_io = ((mu > 0) | (link > 0)).astype(float)  # as the area model's uncore (cost/design/model.py)
     tdp = dm.tdp_w(coef, p_bf16, node, mtype, bw, link, area * np.where(dies > 1, 1.0 + c.D2D_AREA_FRACTION.value, 1.0),
-                   a)
+                   a, vector_flop_per_s=p_bf16 * c.VECTOR_FRACTION_OF_BF16.value, host_io=host_io)
     out = {"peak_bf16": p_bf16, "peak_fp8": np.where(has_fp8, 2.0 * p_bf16, 0.0),
            "vector": p_bf16 * c.VECTOR_FRACTION_OF_BF16.value, "memory_bytes_per_s": bw,
            "usable_bytes": np.maximum(gib * GIB - RUNTIME_RESERVE_BYTES, 0.0), "link_bytes_per_s": link,

@@ -22,15 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from inferchip.cost import rules as r
 from inferchip.cost.step import StepPlan, cached_step_plan, replica_point, step_points
 from inferchip.errors import InferchipError
 from inferchip.performance.fast_compiled import breakdown_function, power_function
+from inferchip.performance.fast_sweep import decode_times, sweep_parts
 from inferchip.performance.operating import BATCH_GRID
 from inferchip.performance.prediction import Prediction
 from inferchip.performance.setting import Setting
 
-_attention_cost, _host_cost = r.attention_cost, r.host_cost
 _GRID = [float(x) for x in BATCH_GRID]
 DOES_NOT_FIT = "does not fit"  # what the fast path answers where the general one raises DoesNotFitError
 
@@ -84,6 +83,9 @@ class FastLayout:
             self.notes_priced = (*self.format_notes, *self.notes, *self.money_notes)
             self.notes_throttled = (*self.format_notes, *self.notes, self.throttle_note, *self.money_notes)
         self.notes_all = (*self.format_notes, *self.notes)
+        # Static prefill steps by their point: a loop over output lengths (or anything but the prompt
+        # length and the batch) prefills the same prompts again; the step is a pure function of the point.
+        self.prefills: dict[tuple[float, ...], tuple[float, ...]] = {}
 
     # --- the pieces of the general path, in floats -------------------------------------
     def kv_one(self, ctx: float) -> float:
@@ -122,104 +124,17 @@ class FastLayout:
         return self._breakdown(v, self.pp)
 
     def _sweep_parts(self) -> tuple:
-        """The plan's operator groups sorted for :meth:`decode_times`: the weight GEMMs' columns as
-        arrays (one per operator), the rest as (rule, columns, runs)."""
+        """:func:`~inferchip.performance.fast_sweep.sweep_parts` of the plan (kept)."""
         held = getattr(self, "_parts", None)
-        if held is not None:
-            return held
-        plan = self.plan
-        mat: dict[str, list[float]] = {k: [] for k in ("rows", "n_tiles", "flop_per_wave_row", "weight_bytes",
-                                                        "row_bytes", "attainable_flop_per_s", "reps")}
-        linear, other = [], []
-        for g in plan.groups:
-            reps = plan.reps[g.start:g.stop]
-            n = len(reps)
-            if g.rule.cost in (r.gemm_cost, r.lm_head_cost):
-                for name in mat:
-                    if name == "rows":
-                        mat[name] += [float(g.rule.cost is r.lm_head_cost)] * n
-                    elif name == "reps":
-                        mat[name] += [float(x) for x in reps]
-                    else:
-                        mat[name] += [float(x) for x in np.broadcast_to(g.table[name], (n,))]
-            elif g.rule.cost in (r.attention_cost, r.elementwise_cost, r.embedding_cost, r.host_cost):
-                cols = {k: np.broadcast_to(v, (n,)) for k, v in g.table.items()}
-                linear += [(g.rule.cost, {k: float(v[j]) for k, v in cols.items()}, float(reps[j])) for j in range(n)]
-            else:
-                other.append(g)
-        arrays = {k: np.array(v) for k, v in mat.items()}
-        ctx = plan.ctx
-        abw = float(np.reshape(ctx.attainable_bytes_per_s, -1)[0])
-        kov = float(np.reshape(ctx.kernel_overhead_s, -1)[0])
-        if len(arrays["reps"]):
-            arrays["rows"] = arrays["rows"] > 0
-            arrays["flop_per_s"] = arrays["flop_per_wave_row"] / arrays["attainable_flop_per_s"]
-            arrays["weight_s"] = arrays["weight_bytes"] / abw
-            arrays["row_s"] = arrays["row_bytes"] / abw
-            arrays["overhead_s"] = kov * float(np.sum(arrays["reps"]))
-        self._parts = held = (arrays if len(arrays["reps"]) else None, tuple(linear), tuple(other), abw, kov,
-                              float(np.reshape(ctx.tile_m, -1)[0]), float(np.reshape(ctx.tiles_in_flight, -1)[0]))
+        if held is None:
+            held = self._parts = sweep_parts(self.plan)
         return held
 
     def decode_times(self, grid: np.ndarray, i: float, o: float) -> np.ndarray:
-        """Replica time of the steady-state decode step at each concurrency of ``grid`` (the sweep of
-        ``operating.steady_state`` without TTFT, attention data parallelism off). The weight GEMMs'
-        tiles and waves are counted as ``rules._matrix_gemm`` does, operation for operation, on a
-        (grid x GEMMs) array; attention, elementwise, embedding and host operators grow linearly
-        with the concurrency at fixed lengths and are summed as such; other operators go through
-        their rule. The times may differ from ``StepPlan.evaluate``'s in the last bits (sums in
-        another order), never by a tile or a wave."""
-        mat, linear, other, abw, kov, tile_m, tiles_in_flight = self._sweep_parts()
-        pp = self.pp
-        e_o = max(o, 1.0)
-        new = grid / e_o
-        mean_ctx = i + o * o / (2.0 * e_o)
-        mpp = i * (0.0 + (i + 1.0) / 2.0)
-        t = grid + new * i
-        s = grid
-        if pp != 1:  # (x / 1 is x)
-            t, s = t / pp, grid / pp
-        prefill = t > s  # np.maximum(t - s, 0) > 0 of finite t, s
-        total: Any = 0.0
-        if mat is not None:
-            m = np.where(mat["rows"], (s + prefill)[:, None], t[:, None])
-            x = np.maximum(m, 1.0)  # m >= 1 / pp > 0 on the grid
-            tm = np.minimum(tile_m, np.maximum(16.0, np.exp2(np.ceil(np.log2(x)))))
-            waves = np.ceil(np.ceil(x / tm) * mat["n_tiles"] / tiles_in_flight)
-            body = np.maximum(waves * tm * mat["flop_per_s"], mat["weight_s"] + m * mat["row_s"])
-            total = body @ mat["reps"] + mat["overhead_s"]
-        # Per unit of concurrency, at these lengths: tokens, decode sequences, prompt tokens, KV read, pairs.
-        t1, s1, kv1, pr1 = (1.0 + (1.0 / e_o) * i) / pp, 1.0 / pp, mean_ctx / pp, (1.0 / e_o) * mpp / pp
-        p1 = max(t1 - s1, 0.0)
-        per_unit = const = per_prefill = 0.0
-        for rule, c, reps in linear:
-            if rule is _attention_cost:
-                kd, pr, w = kv1, pr1, c.get("window", 0.0)
-                if w > 0:
-                    kd, pr = min(kd, s1 * w), min(pr, p1 * w)
-                kvb = c["kv_bytes_per_token"]
-                comp = (c["decode_flop_per_kv_token"] * kd + c["prefill_flop_per_pair"] * pr) / c[
-                    "attainable_flop_per_s"]
-                mem = (kd * kvb + s1 * kvb + p1 * c["prefill_bytes_per_token"]) / abw
-                per_unit += max(comp, mem) * reps
-                const += kov * reps  # the decode kernel (every grid point decodes)
-                per_prefill += kov * reps  # the prefill kernel, where a prompt is prefilled
-            elif rule is _host_cost:
-                const += c["overhead_s"] * reps
-            else:  # elementwise, embedding: bytes per token
-                per_unit += t1 * c["bytes_per_token"] / abw * reps
-                const += c["overhead_s"] * reps
-        total = total + const + grid * per_unit
-        if per_prefill:
-            total = total + prefill * per_prefill
-        if other:
-            pts = step_points(1, t, s, grid * mean_ctx / pp, new * mpp / pp)
-            for g in other:
-                kc = g.rule.cost(g.table, self.plan.ctx, pts)
-                body = np.maximum(kc.compute_s, kc.memory_s) + kc.overhead_s + kc.network_s
-                reps_g = self.plan.reps[g.start:g.stop]
-                total = total + np.broadcast_to(body, (len(grid), len(reps_g))) @ reps_g
-        return total * pp if pp != 1 else total
+        """Replica time of the steady-state decode step at each concurrency of ``grid``
+        (:func:`~inferchip.performance.fast_sweep.decode_times`: never a tile or a wave off
+        ``StepPlan.evaluate``'s, the sums maybe in another order)."""
+        return decode_times(self._sweep_parts(), self.plan, self.pp, grid, i, o)
 
     def decode_times_reference(self, grid: np.ndarray, i: float, o: float) -> np.ndarray:
         """:meth:`decode_times` through ``StepPlan.evaluate``: ``steady_state``'s very numbers."""
@@ -259,7 +174,13 @@ class FastLayout:
         if self.dp == 1:  # point() written out: a prefill step (no decode) and a decode step (no prompt)
             step, t, s_dec = self.scalar.step, b * i / n_chunks / pp, b / pp
             t_pre = t - 0.0
-            pre = step(t, t, 0.0, 0.0 if 0.0 > t_pre else t_pre, 0.0, pairs / pp, b / n_chunks / pp)
+            at = (t, t, 0.0, 0.0 if 0.0 > t_pre else t_pre, 0.0, pairs / pp, b / n_chunks / pp)
+            pre = self.prefills.get(at)
+            if pre is None:  # a prompt length and batch new to this layout
+                pre = step(*at)
+                if len(self.prefills) >= PREFILLS_KEPT:
+                    self.prefills.clear()
+                self.prefills[at] = pre
             dec = step(s_dec, s_dec, s_dec, 0.0, b * (i + o / 2.0) / pp, 0.0, s_dec + 0.0)
         else:
             pre = self.point(b * i / n_chunks / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp)
@@ -288,12 +209,17 @@ class FastLayout:
         new = b / e_o / 1
         ctx = i + o * o / (2.0 * e_o)
         mpp = i * (0.0 + (i + 1.0) / 2.0)
-        dec = self.point((b + new * i) / pp, b / pp, b * ctx / pp, new * mpp / pp)
+        step, t, s_dec = self.scalar.step, (b + new * i) / pp, b / pp  # point() of dp = 1 written out
+        t_pre = t - s_dec
+        t_pre = 0.0 if 0.0 > t_pre else t_pre
+        dec = step(t, t, s_dec, t_pre, b * ctx / pp, new * mpp / pp, s_dec + float(t_pre > 0))
         tpot = pp * dec[0]
         chunk = min(i, float(self.chunk_tokens))
         n_chunks = float(math.ceil(i / self.chunk_tokens))
         pairs = chunk * (0.0 + (chunk + 1.0) / 2.0) + new * mpp
-        pre = self.point((b + chunk) / pp, b / pp, b * ctx / pp, pairs / pp, (b + 1.0) / pp)
+        t = (b + chunk) / pp
+        t_pre = t - s_dec
+        pre = step(t, t, s_dec, 0.0 if 0.0 > t_pre else t_pre, b * ctx / pp, pairs / pp, (b + 1.0) / pp)
         ttft = n_chunks * (pp * pre[0])
         e2e = ttft + max(o - 1.0, 0.0) * tpot
         return self._prediction(b, i, o, False, ttft, tpot, e2e, b / tpot, pre, dec, n_chunks, pp * pre[0])
@@ -362,6 +288,7 @@ class FastLayout:
 
 _new_prediction = object.__new__
 
+PREFILLS_KEPT = 2048  # static prefill steps a FastLayout keeps (cleared when full; ~0.9 kB each, ~2 MB)
 FAST_AFTER = 2  # questions asked of a setting before its FastLayout is made (a one-off goes the general way)
 
 

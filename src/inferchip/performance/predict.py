@@ -20,7 +20,7 @@ from inferchip.performance.fast_path import DOES_NOT_FIT, fast_layout
 from inferchip.performance.layout_choice import choose_layout
 from inferchip.performance.operating import OperatingPoint, Question
 from inferchip.performance.phases import MappedModel, PhaseMetrics, continuous_batch, fit_error
-from inferchip.performance.prediction import Prediction, _breakdown
+from inferchip.performance.prediction import Prediction, _breakdown, whole_or_mean
 from inferchip.performance.setting import SETTINGS_CACHED, Setting, positive, resolve_setting
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
@@ -109,8 +109,9 @@ def predict(
             got = fast.static(float(batch), i, o) if batch is not None else fast.max_throughput(i, o)
             if type(got) is Prediction:
                 return got
-            if got == DOES_NOT_FIT:
-                raise _no_point(setting, ask(input_tokens, output_tokens, batch))
+            if got == DOES_NOT_FIT:  # memory (no limits here): _no_point's answer without the Question
+                raise fit_error(setting.mapped(setting.layouts[-1]), float(batch) if batch is not None else 1, i, o,
+                                setting.count)
     return predict_setting(setting, ask(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s), fast=False)
 
 
@@ -189,7 +190,7 @@ def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Pred
     pred = Prediction(
         chip_id=cp.id, model_id=setting.model.id, num_chips=lay.num_chips, tp=lay.tp, pp=lay.pp, ep=lay.ep,
         replicas=lay.replicas, attn_dp=lay.attn_dp,
-        batch=int(b), mode="static" if static else "continuous",
+        batch=whole_or_mean(b), mode="static" if static else "continuous",
         input_tokens=round(input_tokens), output_tokens=round(output_tokens),
         ttft_s=pt.ttft_s, tpot_s=pt.tpot_s, e2e_latency_s=pt.e2e_s,
         output_tokens_per_s=tput_sys, output_tokens_per_s_per_chip=tput_sys / lay.num_chips,
@@ -239,7 +240,7 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
     (:func:`~inferchip.cost.economics.idle_power_w`), so the power per chip is the mean of busy
     and idle chips and the system's tokens/s that of the busy replicas. ``batch``: sequences per
     busy replica (the point's, a mean such as 1.5 where the sequences do not divide evenly; None:
-    ``pred.batch``, which is whole).
+    ``pred.batch``, the same figure).
 
     The energy of a static batch is that of the very steps its TTFT and TPOT came from:
     ``met.prefill_chunks`` prefill steps of ``met.prefill_step_s`` each, then output - 1 decode

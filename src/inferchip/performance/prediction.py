@@ -15,7 +15,9 @@ from inferchip.cost.step import BOUNDS, OP_CLASSES, StepCost
 class Prediction:
     """One predicted setting. Times in seconds (``ttft_s``, ``tpot_s``, ``e2e_latency_s``),
     throughput in output tokens/s (whole system, per chip, per user), memory in bytes per chip,
-    ``batch`` in sequences per replica (static) or concurrency per replica (continuous),
+    ``batch`` in sequences per busy replica (static) or concurrency per busy replica (continuous):
+    an int where whole, else the mean (a system-wide concurrency of 12 on 8 replicas holds 1.5
+    per replica; ``performance.operating.replica_load``),
     ``breakdown``: ``{prefill, decode} -> {op_class -> {time_s, share, bound}}``. ``extra`` (merged
     into :meth:`to_dict`): ``power_w_per_chip`` (W, board), ``output_tokens_per_j``,
     ``j_per_output_token``, ``usd_per_million_tokens``, ``chip_price_usd`` and the other money
@@ -28,7 +30,7 @@ class Prediction:
     pp: int
     ep: int
     replicas: int
-    batch: int
+    batch: float  # (an int where whole)
     mode: str
     input_tokens: int
     output_tokens: int
@@ -82,6 +84,12 @@ class Prediction:
             for cls, v in classes.items():
                 rows.append({"phase": phase, "op_class": cls, **v})
         return pd.DataFrame(rows)
+
+
+def whole_or_mean(x: float) -> float:
+    """A per-replica load as :attr:`Prediction.batch` reports it: the int where ``x`` is whole, else
+    ``x`` (a mean over the replicas, such as 1.5), never truncated."""
+    return int(x) if float(x).is_integer() else float(x)
 
 
 def _breakdown(cost: StepCost, index: int, pp: int) -> dict[str, dict[str, Any]]:

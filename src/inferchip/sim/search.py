@@ -149,6 +149,7 @@ def max_rate_under_slo(
     accept: Callable[[SimResult, float, int], bool] | None = None,
     step_timer: StepTimer | None = None,
     progress: Callable[[float], None] | None = None,
+    replica_factory: Callable[..., Any] | None = None,
 ) -> ServerSearchResult:
     """Highest Poisson rate (requests/s) whose ``percentile`` TTFT, TPOT and E2E meet the limits given.
 
@@ -171,6 +172,7 @@ def max_rate_under_slo(
       (the E2E limit, else TTFT + max output x TPOT), or :func:`simulate`'s default without
       limits. Requests unfinished by then count as late.
     * ``step_timer``: a cache of step times shared with other runs (default: one for this search).
+    * ``replica_factory``: the engine's replica class every trial runs (None: the plain replica).
     """
     check_step_model(step_model)
     cfg = as_scheduler_config(scheduler_config)
@@ -207,6 +209,7 @@ def max_rate_under_slo(
             step_model, PoissonArrivals(rate_per_s=rate, input_tokens=in_spec, output_tokens=out_spec),
             num_requests=n, seed=seed, scheduler_config=cfg, replicas=replicas, router=router,
             slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, max_drain_s=drain, step_timer=timer,
+            replica_factory=replica_factory,
         )
         s = res.summary()
         p = latency_percentiles_s(res, percentile)

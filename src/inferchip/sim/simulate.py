@@ -96,6 +96,7 @@ def simulate(
     max_time_s: float | None = None,
     max_drain_s: float | None = None,
     step_timer: StepTimer | None = None,
+    replica_factory: Callable[..., Replica] | None = None,
 ) -> SimResult:
     """Simulate serving ``arrivals_spec`` on ``replicas`` copies of the replica ``step_model`` describes.
 
@@ -110,8 +111,11 @@ def simulate(
     ``progress`` is called with the completed fraction (0..1) as the run advances.
     ``step_timer`` lets several runs of the same step model share one cache of step times
     (searches do); results are the same as with a fresh one.
+    ``replica_factory``: an engine's replica class (called as :class:`Replica` is, e.g. one that polls its
+    queue at an interval, :mod:`inferchip.sim.engines`); None: the plain replica.
     """
-    return run_pools([Pool(step_model, scheduler_config, replicas, "", step_timer)], None, arrivals_spec,
+    return run_pools([Pool(step_model, scheduler_config, replicas, "", step_timer, replica_factory)], None,
+                     arrivals_spec,
                      duration_s=duration_s, num_requests=num_requests, seed=seed, slo_ttft_s=slo_ttft_s,
                      slo_tpot_s=slo_tpot_s, progress=progress, router=router, exact_step_times=exact_step_times,
                      max_time_s=max_time_s, max_drain_s=max_drain_s)

@@ -21,10 +21,10 @@ How (:func:`predict_energy_run`, :func:`predict_energy_row`):
 Scenarios: ``offline`` and ``fixed_length`` without a concurrency: max throughput;
 ``server`` without one: max throughput under the p99 limits of the notes, else of the MLPerf
 data set (a 20 s end-to-end limit, GPT-J, becomes a TPOT limit of 20 s / output tokens);
-``server`` with a concurrency: a closed loop held at that many sequences per replica (ML.ENERGY:
-all requests sent at once, ``max_num_seqs`` caps the running batch), more than the KV cache holds
-run as the largest batch that fits and the rest queue; ``fixed_length`` with a concurrency: a
-static batch (larger than memory: simulated with admission and preemption); ``single_stream``: batch 1.
+``server`` with a concurrency (the system's, shared by the replicas: ``operating.replica_load``): a closed loop
+held at that many sequences (ML.ENERGY: all requests sent at once, ``max_num_seqs`` caps the running batch), more
+than the KV cache holds run as the largest batch that fits and the rest queue; ``fixed_length`` with a concurrency:
+a static batch (larger than memory: simulated with admission and preemption); ``single_stream``: batch 1.
 
 Rows without an input length take the mean of the data set they replay (:func:`row_dataset`:
 the ``dataset`` column, or an MLPerf row's data set), one value per data set
@@ -211,18 +211,17 @@ def _setting(row: dict[str, str], lengths: DatasetLengths) -> dict[str, Any]:
     else:
         inputs, outputs = LengthDist.fixed(max(1, round(inp))), LengthDist.fixed(max(1, round(out)))
     kw: dict[str, Any] = dict(count=count, tp=tp, pp=pp, ep=ep, input_tokens=inputs.mean, output_tokens=outputs.mean)
-    replicas = max(1, count // ((tp or 1) * (pp or 1))) if (tp or pp) else 1
     base = dict(inputs=inputs, outputs=outputs, whole_sequences_per_chip=True)
     if scenario == "single_stream":
         q = Question("static", batch=1.0, **base)
     elif scenario == "offline" or (scenario == "fixed_length" and concurrency is None):
         q = Question("max_throughput", **base)
     elif concurrency is not None and scenario == "fixed_length":
-        q = Question("static", batch=float(max(1, round(concurrency / replicas))), **base)
+        q = Question("static", concurrency=float(concurrency), **base)
     elif concurrency is not None and scenario == "server":
         # a closed loop (or all requests sent at once with the running batch capped at the
         # concurrency, ML.ENERGY's max_num_seqs): continuous batching held at that many sequences
-        q = Question("closed_loop", batch=float(max(1, round(concurrency / replicas))), **base)
+        q = Question("closed_loop", concurrency=float(concurrency), **base)
     elif scenario == "server":
         ttft, tpot, e2e = latency_limits(row)
         if ttft is None and tpot is None and e2e is None:
@@ -320,8 +319,8 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
                 held = _running_batch_that_fits(setting, q)
                 if held < 1:
                     raise
-                notes.append(f"concurrency {q.batch:g} per replica exceeds the KV cache: {held:g} run, the rest "
-                             "wait in the engine's queue")
+                notes.append(f"concurrency {q.concurrency:g} exceeds the KV cache: {held:g} sequences per replica run, "
+                             "the rest wait in the engine's queue")
                 p = predict_setting(setting, replace(q, batch=float(held)))
                 per_chip, used, tput = p.extra.get("power_w_per_chip"), p.num_chips, p.output_tokens_per_s
             elif q.mode == "static" and _cell(row, "scenario") == "fixed_length":
@@ -362,7 +361,8 @@ def _simulated_batch(cp, spec, model: str, formats: dict[str, Any], cal: Calibra
     step, replicas = serving_model(cp, model, count=kw["count"], tp=kw.get("tp") or 1, pp=kw.get("pp") or 1,
                                    ep=kw.get("ep") or 1, calibration=cal, assumptions=a, chip_spec=spec,
                                    **{k: formats[k] for k in ("weights", "activations", "kv")})
-    n = round(kw["question"].batch) * replicas
+    q = kw["question"]
+    n = round(q.concurrency) if q.batch is None else round(q.batch) * replicas  # the system's requests
     res = simulate(step, BurstArrivals(input_tokens=round(kw["input_tokens"]),
                                            output_tokens=round(kw["output_tokens"])),
                    num_requests=n, replicas=replicas)

@@ -25,8 +25,12 @@ Rules, each applied to every server row from its fields and notes (never from it
   without one, the sequences the replica's KV cache holds at their mean in-flight context
   ``E[i] + E[o^2] / (2 E[o])`` (a length-biased sequence halfway through its answer). Either
   way the paged block manager bounds it further (and preempts). The step token budget is a
-  stated ``max_num_tokens`` / ``max_num_batched_tokens``, else the engine's prefill chunk
-  (8192, the vLLM and TensorRT-LLM default), and never below ``max_num_seqs``.
+  stated ``max_num_tokens`` / ``max_num_batched_tokens`` (per attention-DP rank, as the batch
+  size), else the engine's prefill chunk (8192, the vLLM and TensorRT-LLM default), and never
+  below ``max_num_seqs``.
+* **When a request can first be scheduled**: as the notes state the engine's scheduling
+  (:mod:`inferchip.validation.stated_engine`: vLLM ``num_scheduler_steps``, TensorRT-LLM's
+  attention-DP balance), in every run of the row, the rate search's included; else at once.
 * **MLPerf Server/Interactive** (no stated load): the highest Poisson rate whose p99 TTFT and
   p99 TPOT (or p99 end-to-end latency, GPT-J) meet the limits (from the notes, else the
   README), LoadGen's only test (without limits: the queue does not grow without bound,
@@ -91,6 +95,7 @@ from inferchip.validation.plan import (
     metric_value,
     operating_point,
 )
+from inferchip.validation.stated_engine import StatedScheduling, replica_factory, stated_scheduling
 
 PERCENTILE = 99.0  # MLPerf Server/Interactive latency limits are p99
 SEED = 0  # one seed for every run: deterministic, common random numbers across rates
@@ -158,9 +163,10 @@ class ReplicaSim:
         self.timer = StepTimer(self.step)
         self.searches: dict[tuple, tuple] = {}  # memoised max-rate searches (see _max_rate)
 
-    def run(self, arrivals: Any, num_requests: int, cfg: SchedulerConfig, drain_s: float | None) -> SimResult:
+    def run(self, arrivals: Any, num_requests: int, cfg: SchedulerConfig, drain_s: float | None,
+            factory: Any = None) -> SimResult:
         return simulate(self.step, arrivals, num_requests=num_requests, seed=SEED, scheduler_config=cfg,
-                        max_drain_s=drain_s, step_timer=self.timer)
+                        max_drain_s=drain_s, step_timer=self.timer, replica_factory=factory)
 
 
 def sim_length(dist: LengthDist) -> EmpiricalLength:
@@ -181,7 +187,7 @@ def scheduler_config(case: Case, mm: MappedModel, plan: Plan, kv_capacity_tokens
         ctx = plan.inputs.mean + o.second_moment / (2.0 * max(o.mean, 1.0))
         n = max(1, int(kv_capacity_tokens // max(ctx, 1.0)))
         why = f"max_num_seqs {n} (no batch size stated: what the KV cache holds at the mean in-flight context)"
-    budget = max(tokens or mm.chunk_tokens, n)
+    budget = max(tokens * dp if tokens else mm.chunk_tokens, n)  # a stated budget is per rank, as the cap
     return SchedulerConfig(max_num_seqs=n, max_num_batched_tokens=budget), f"{why}, token budget {budget}"
 
 
@@ -258,16 +264,20 @@ def simulate_row(case: Case, plan: Plan, layout: Layout, analytic: OperatingPoin
     operating point there: the search's first rate, and the lifetime where no limit bounds it."""
     inp, out = sim_length(plan.inputs), sim_length(plan.outputs)
     cfg, cfg_note = scheduler_config(case, sim.mm, plan, sim.step.kv_capacity_tokens)
+    sched = stated_scheduling(case.case_id, case.notes)
+    factory, sched_note = replica_factory(sched, max(1, int(getattr(sim.mm.sm, "dp_attention", 1))))
     reps = layout.replicas
     load = stated_load_per_s(case)
     stated_n = stated_requests(case.notes)
     fixed_n = None if stated_n is None else max(1, math.ceil(stated_n / reps))
-    head = f"server model: simulator, one of {reps} replicas, seed {SEED}; {cfg_note}"
+    head = f"server model: simulator, one of {reps} replicas, seed {SEED}; {cfg_note}" + (
+        f"; {sched_note}" if sched_note else "")
+    eng = (sched, factory)
     if load is None:
-        return _max_rate(case, plan, analytic, sim, cfg, inp, out, fixed_n, reps, [head])
+        return _max_rate(case, plan, analytic, sim, cfg, inp, out, fixed_n, reps, [head], eng)
     if math.isinf(load):
         n = fixed_n or run_length(math.inf, 1.0)
-        res = sim.run(BurstArrivals(input_tokens=inp, output_tokens=out), n, cfg, None)
+        res = sim.run(BurstArrivals(input_tokens=inp, output_tokens=out), n, cfg, None, factory)
         s = res.summary()
         return SimOutcome("burst", s["requests_per_s"], True, s["output_tokens_per_s"] * plan.beams, s,
                           percentiles_s(res), n, 1,
@@ -275,7 +285,7 @@ def simulate_row(case: Case, plan: Plan, layout: Layout, analytic: OperatingPoin
     rate = load / reps
     lim = row_limits(case)
     n = fixed_n or run_length(rate, lifetime_s(lim, plan, analytic))
-    res = sim.run(PoissonArrivals(rate_per_s=rate, input_tokens=inp, output_tokens=out), n, cfg, n / rate)
+    res = sim.run(PoissonArrivals(rate_per_s=rate, input_tokens=inp, output_tokens=out), n, cfg, n / rate, factory)
     s, p = res.summary(), percentiles_s(res)
     text = (f"simulated at the stated {load:g} requests/s ({n} requests): mean TTFT {s['ttft_s_mean'] * 1e3:.4g} ms, "
             f"mean TPOT {s['tpot_s_mean'] * 1e3:.4g} ms, p99 TTFT {p[0] * 1e3:.4g} ms, p99 TPOT {p[1] * 1e3:.4g} ms")
@@ -286,7 +296,7 @@ def simulate_row(case: Case, plan: Plan, layout: Layout, analytic: OperatingPoin
         mt = operating_point(sim.mm, mt_plan, reps)
         return _max_rate(case, mt_plan, mt, sim, cfg, inp, out, fixed_n, reps, [
             head, text, (f"the stated load misses the p99 limits ({_limits_text(lim)}) in the simulation: "
-                         "read at the simulated highest rate that meets them")])
+                         "read at the simulated highest rate that meets them")], eng)
     ok = not res.saturated()
     notes = [head, text]
     if not ok:
@@ -303,7 +313,7 @@ def _limits_text(lim: LatencyLimits) -> str:
 
 def _max_rate(case: Case, plan: Plan, analytic: OperatingPoint, sim: ReplicaSim, cfg: SchedulerConfig,
               inp: EmpiricalLength, out: EmpiricalLength, fixed_n: int | None, reps: int,
-              notes: list[str]) -> SimOutcome:
+              notes: list[str], eng: tuple[StatedScheduling, Any] = (StatedScheduling(), None)) -> SimOutcome:
     """MLPerf Server/Interactive: the highest rate meeting the p99 limits (module doc). Searches are
     memoised on the replica: a throughput row and the latency rows of the same run share one."""
     lim = stated_limits(case) or LatencyLimits()
@@ -314,9 +324,9 @@ def _max_rate(case: Case, plan: Plan, analytic: OperatingPoint, sim: ReplicaSim,
     r0 = analytic.tokens_per_s_replica / tokens_per_request
     r0 = r0 if math.isfinite(r0) and r0 > 0 else 1.0
     life = lifetime_s(lim, plan, analytic)
-    key = (cfg, inp, out, (lim.ttft_s, lim.tpot_s, lim.e2e_s), fixed_n, r0, life)
+    key = (cfg, inp, out, (lim.ttft_s, lim.tpot_s, lim.e2e_s), fixed_n, r0, life, eng[0])
     if key not in sim.searches:
-        sim.searches[key] = _search(sim, cfg, inp, out, lim, fixed_n, r0, life)
+        sim.searches[key] = _search(sim, cfg, inp, out, lim, fixed_n, r0, life, eng[1])
     f: ServerSearchResult = sim.searches[key]
     at = f.reported.rate_per_s  # the highest passing rate, or the gentlest tried when none passed
     n = f.reported.num_requests
@@ -334,7 +344,7 @@ def _max_rate(case: Case, plan: Plan, analytic: OperatingPoint, sim: ReplicaSim,
 
 
 def _search(sim: ReplicaSim, cfg: SchedulerConfig, inp: EmpiricalLength, out: EmpiricalLength, lim: LatencyLimits,
-            fixed_n: int | None, r0: float, life: float) -> ServerSearchResult:
+            fixed_n: int | None, r0: float, life: float, factory: Any = None) -> ServerSearchResult:
     """The simulator's rate search (:func:`~inferchip.sim.search.max_rate_under_slo`) with this module's rules:
     from ``r0`` by ``RATE_STEP`` to ``REL_TOL``, run lengths and drain as in the module doc."""
     if lim.e2e_s is not None:
@@ -355,7 +365,7 @@ def _search(sim: ReplicaSim, cfg: SchedulerConfig, inp: EmpiricalLength, out: Em
         num_requests=lambda r: fixed_n or run_length(r, life), seed=SEED, scheduler_config=cfg,
         start_rate_per_s=r0, rate_factor=RATE_STEP, rel_tol=REL_TOL, max_bracket_steps=MAX_BRACKET_STEPS,
         max_simulations=None, drain_s=(lambda r, n: drain if drain is not None else n / r),
-        stable_queue=not limited, accept=long_enough, step_timer=sim.timer)
+        stable_queue=not limited, accept=long_enough, step_timer=sim.timer, replica_factory=factory)
 
 
 def sim_metric_value(case: Case, plan: Plan, outcome: SimOutcome, layout: Layout) -> float:

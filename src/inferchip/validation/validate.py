@@ -87,6 +87,7 @@ from inferchip.validation.server_choice import (  # re-exported: how the server 
     server_choice_text,
     server_model_for,
 )
+from inferchip.validation.stated_engine import stated_scheduling
 from inferchip.validation.stats import (  # re-exported: the statistics' public names
     GROUP_KEYS,
     SERVER_GROUPS,
@@ -272,7 +273,8 @@ class Validator:
                   key: tuple) -> SimOutcome:
         """The simulator's outcome for a server row, shared by rows of the same setting (a TTFT and
         a TPOT row measured at one load run one simulation)."""
-        skey = (key, layout, stated_batch(case.notes), stated_requests(case.notes), stated_load_per_s(case))
+        skey = (key, layout, stated_batch(case.notes), stated_requests(case.notes), stated_load_per_s(case),
+                stated_scheduling(case.case_id, case.notes))
         if skey not in self._outcomes:
             rkey = (case.accelerator, case.model, layout.tp, layout.pp, layout.ep, layout.attn_dp, fmt, plan.beams)
             if rkey not in self._sims:

@@ -99,6 +99,9 @@ FORMAT_AREA_FACTOR: dict[str, Sourced] = {
 INT8_ONLY_ENERGY_FACTOR = Sourced(
     0.15, "Horowitz, ISSCC 2014 (45 nm energies): int8 MAC = 8b multiply 0.2 pJ + 32b add 0.1 pJ = 0.3 pJ; "
           "bf16-class MAC = 16b FP multiply 1.1 pJ + 32b FP add 0.9 pJ = 2.0 pJ; 0.3 / 2.0 = 0.15")
+FP32_FMA_PJ_AT_45NM = Sourced(
+    4.6, "Horowitz, ISSCC 2014 (45 nm energies): 32b FP multiply 3.7 pJ + 32b FP add 0.9 pJ = 4.6 pJ per FMA "
+         "(2 FLOP); the bare arithmetic of one FP32 vector lane per clock, before operand delivery")
 PEAK_MULTIPLIER = {"bf16": 1.0, "fp8": 2.0, "fp4": 4.0}  # dense rate per format over bf16 (B200 datasheet ratios)
 VECTOR_FRACTION_OF_BF16 = Sourced(1.0 / 16.0, "inferchip estimate: H100 SXM fp32 SIMT 67 of 989 TFLOP/s bf16 ~1/15")
 # SoC blocks (for dies that carry their own CPUs, GPU, ISP: driving SoCs). A CPU core is one Arm
@@ -119,6 +122,9 @@ CPU_CORE_REFERENCE_NODE_NM = Sourced(
 # die-edge SerDes) has none. A per-die fact in catalog/design_dies.csv (column ``host_io``).
 PCIE_SLOT_POWER_W = Sourced(75.0, "PCI Express CEM specification: a x16 card without an auxiliary power connector "
                                    "draws at most 75 W from the slot (design_dies.csv board_cap_w)")
+PCIE_6PIN_POWER_W = Sourced(75.0, "PCI Express CEM specification: a 6-pin auxiliary power connector supplies 75 W")
+PCIE_CARD_MAX_POWER_W = Sourced(300.0, "PCI-SIG, PCI Express 225 W/300 W High Power Card Electromechanical "
+                                       "Specification: a PCIe add-in card draws at most 300 W")
 RETICLE_MM2 = Sourced(858.0, "ASML EUV/DUV scanner field 26 mm x 33 mm = 858 mm2")
 D2D_AREA_FRACTION = Sourced(0.05, "inferchip estimate: die-to-die interface and duplicated I/O when a design is "
                                   "split into chiplets, ~5% of each die (B200's NV-HBI, MI300 XCD-IOD links)")

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import least_squares  # type: ignore[import-untyped]
 
+from inferchip.cost.design import power_fit as pf
 from inferchip.cost.design.model import F64, AreaCoefficients, dynamic_w, silicon_area_mm2, tdp_w
 from inferchip.spec.assumptions import Assumptions
 
@@ -117,12 +118,29 @@ def _dyn(dies: list[Die], a: Assumptions) -> F64:
                                      a, _fmt(d))[()]) for d in dies])
 
 
+def power_basis_of(dies: list[Die], a: Assumptions) -> F64:
+    """The power bases of each die (:func:`inferchip.cost.design.power_fit.power_basis`), leakage
+    on its published area."""
+    fma = np.array([d.vector_lanes * d.clock_ghz * 1e9 for d in dies])
+    return pf.power_basis(_dyn(dies, a), pf.vector_basis_w(fma, np.array([d.node_nm for d in dies]), a),
+                          np.array([d.area_mm2 for d in dies]), np.array([d.host_io for d in dies]))
+
+
+def with_power(coef: AreaCoefficients, v: dict[str, float]) -> AreaCoefficients:
+    """``coef`` with the power coefficients ``v`` (keys :data:`~inferchip.cost.design.power_fit.BASES`)."""
+    return replace(coef, k_act=v["k_act"], k_vec=v["k_vec"], leak_w_per_mm2=v["leak_w_per_mm2"],
+                   uncore_w=v["uncore_w"])
+
+
+def _coef_values(coef: AreaCoefficients) -> dict[str, float]:
+    return {k: float(getattr(coef, k)) for k in pf.BASES}
+
+
 def die_power_w(coef: AreaCoefficients, dies: list[Die], a: Assumptions) -> F64:
     """Modelled rated power of each die, W: full-rate power (leakage on its published area), capped
     by the board's form-factor limit where one is declared (a slot-powered PCIe card: 75 W)."""
-    full = coef.k_act * _dyn(dies, a) + coef.leak_w_per_mm2 * np.array([d.area_mm2 for d in dies])
-    out: F64 = np.minimum(full, np.array([d.board_cap_w for d in dies]))
-    return out
+    return pf.power_w(pf.coefficient_vector(_coef_values(coef)), power_basis_of(dies, a),
+                      np.array([d.board_cap_w for d in dies]))
 
 
 def _bw(d: Die) -> float:
@@ -177,27 +195,17 @@ def fit_area(dies: list[Die], host_io_rule: bool = True, terms: tuple[str, ...] 
     return coef_of(sol.x)
 
 
-def fit_power(dies: list[Die], a: Assumptions) -> tuple[float, float]:
-    """(k_act, p_leak W/mm2) fitted on the dies with a TDP: least squares on log power."""
+def fit_power(dies: list[Die], a: Assumptions, terms: tuple[str, ...] = pf.POWER_TERMS) -> dict[str, float]:
+    """The power coefficients ``terms`` (:data:`~inferchip.cost.design.power_fit.BASES`; others 0)
+    fitted on the dies with a TDP: least squares on log power."""
     with_tdp = [d for d in dies if d.tdp_w]
-    dyn, area = _dyn(with_tdp, a), np.array([d.area_mm2 for d in with_tdp])
-    cap = np.array([d.board_cap_w for d in with_tdp])
-    target = np.log([float(d.tdp_w or 0.0) for d in with_tdp])
-
-    def resid(x: F64) -> F64:
-        r: F64 = np.log(np.minimum(np.exp(x[0]) * dyn + np.exp(x[1]) * area, cap)) - target
-        return r
-
-    # activity between 0.05 and 3 of the energy model's figure; leakage between 1 mW and 1 W per mm2
-    sol = least_squares(resid, np.log([START.k_act, START.leak_w_per_mm2]),
-                        bounds=(np.log([0.05, 1e-3]), np.log([3.0, 1.0])))
-    return float(np.exp(sol.x[0])), float(np.exp(sol.x[1]))
+    return pf.fit_power_terms(power_basis_of(with_tdp, a), [float(d.tdp_w or 0.0) for d in with_tdp],
+                              [d.board_cap_w for d in with_tdp], terms)
 
 
 def fit(dies: list[Die], a: Assumptions, host_io_rule: bool = True) -> AreaCoefficients:
     """Area and power coefficients fitted on every die given."""
-    k_act, leak = fit_power(dies, a)
-    return replace(fit_area(dies, host_io_rule), k_act=k_act, leak_w_per_mm2=leak)
+    return with_power(fit_area(dies, host_io_rule), fit_power(dies, a))
 
 
 _FITTED: dict[int, tuple[Assumptions, AreaCoefficients]] = {}
@@ -220,8 +228,7 @@ def leave_one_out(dies: list[Die], a: Assumptions | None, host_io_rule: bool = T
         rest = dies[:i] + dies[i + 1:]
         area[i] = float(area_of(fit_area(rest, host_io_rule, terms, uncore_scaled), [d], host_io_rule)[0])
         if d.tdp_w and a is not None:
-            k_act, leak = fit_power(rest, a)
-            power[i] = float(die_power_w(replace(START, k_act=k_act, leak_w_per_mm2=leak), [d], a)[0])
+            power[i] = float(die_power_w(with_power(START, fit_power(rest, a)), [d], a)[0])
     return area, power
 
 
@@ -241,6 +248,16 @@ def variant_selection() -> dict[str, float]:
     real = np.array([d.area_mm2 for d in train])
     return {name: float(np.median(100.0 * np.abs(leave_one_out(train, None, terms=t)[0] / real - 1.0)))
             for name, t in VARIANTS.items()}
+
+
+def power_variant_selection(a: Assumptions) -> dict[str, float]:
+    """Median leave-one-out TDP error (%) over the ``fit`` dies with a TDP only, for each of
+    :data:`~inferchip.cost.design.power_fit.POWER_VARIANTS` (held-out dies never enter it)."""
+    train = [d for d in load_dies() if d.role == "fit" and d.tdp_w]
+    basis, tdp = power_basis_of(train, a), np.array([float(d.tdp_w or 0.0) for d in train])
+    cap = np.array([d.board_cap_w for d in train])
+    return {name: float(np.median(100.0 * np.abs(pf.leave_one_out_w(basis, tdp, cap, t) / tdp - 1.0)))
+            for name, t in pf.POWER_VARIANTS.items()}
 
 
 def accuracy(a: Assumptions) -> dict[str, Any]:
@@ -303,6 +320,7 @@ def tdp_check_rows(a: Assumptions, coef: AreaCoefficients) -> list[dict[str, Any
     package), and vs a sustained-power reference: where the same die (area, node, die count) ships
     on a board rated for more power per FLOP/s, that board's TDP x this board's peak / its peak."""
     from inferchip.catalog.chips import chip_ids, load_chip
+    from inferchip.cost.design.constants import VECTOR_FRACTION_OF_BF16
     from inferchip.cost.energy import memory_level
     from inferchip.errors import InferchipError
     from inferchip.spec.bounds import pick
@@ -327,7 +345,9 @@ def tdp_check_rows(a: Assumptions, coef: AreaCoefficients) -> list[dict[str, Any
         bw = float(pick(s.memory.bandwidth_tb_per_s, "central") or 0.0) * 1e12
         link = float(pick(s.interconnect.scaleup_bw_gb_per_s_per_direction, "central") or 0.0) * 1e9
         total_area = float(area) * s.silicon.compute_die_count
-        model = float(tdp_w(coef, peak * 1e12, node, level, bw, link, total_area, a, fmt)[()])
+        vec = pick(s.compute.vector_tflops, "central")  # FP32 vector rate; a die without one: 1/16 of bf16
+        vec_flop = float(vec) * 1e12 if vec else float(peak) * 1e12 * VECTOR_FRACTION_OF_BF16.value
+        model = float(tdp_w(coef, peak * 1e12, node, level, bw, link, total_area, a, fmt, vec_flop, 1.0)[()])
         found.append({"chip_id": cid, "die": (round(float(area)), float(node), s.silicon.compute_die_count),
                       "peak_tflops": float(peak), "tdp_w": float(tdp), "model_w": model,
                       "cpu_in_package": "CPU" in (s.memory.type or "")})

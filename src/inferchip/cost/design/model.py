@@ -33,12 +33,14 @@ reticle (858 mm2) is split into the fewest equal chiplets that fit, each grown b
 fraction; more dies than ``max_dies`` make the design infeasible.
 
 Power at full rate (W): dynamic energy at the rated clock, times an activity factor at rated load,
-plus static leakage per mm2 of silicon::
+plus the FP32 vector lanes at full rate, static leakage per mm2 of silicon and an uncore::
 
-    P_full = k_act * (E_flop(fmt, node) * P_peak + E_mem * BW + E_link * link) + p_leak * A
+    P_full = k_act * (E_flop(fmt, node) * P_peak + E_mem * BW + E_link * link)
+             + k_vec * E_FMA32(node) * lanes * clock + p_leak * A + p_uncore * host_io
 
 with the per-FLOP, per-byte and per-bit energies of the assumptions file
-(:mod:`inferchip.cost.energy`); ``k_act`` and ``p_leak`` are fitted. A board's rated TDP is a
+(:mod:`inferchip.cost.energy`) and Horowitz's FP32 FMA energy scaled by the node; the
+coefficients are fitted (:mod:`inferchip.cost.design.power_fit`). A board's rated TDP is a
 power-limit choice: at most ``P_full`` (a board may cap below it, as PCIe cards do); the fit
 (:func:`inferchip.cost.design.fit.die_power_w`) compares ``min(P_full, cap)`` with a die's rated
 TDP where its board declares a form-factor cap (a slot-powered PCIe card: 75 W). Cost: good
@@ -57,6 +59,7 @@ import numpy.typing as npt
 from inferchip.cost import energy as en
 from inferchip.cost import silicon as si
 from inferchip.cost.design import constants as c
+from inferchip.cost.design.power_fit import vector_basis_w
 from inferchip.spec.assumptions import Assumptions
 
 F64 = npt.NDArray[np.float64]
@@ -79,6 +82,8 @@ class AreaCoefficients:
     uncore_scaled: bool = False  # True: the uncore shrinks with the logic density (the previous revision's model)
     k_act: float = 1.0  # activity at rated load: dynamic power over the energy model's full-rate figure
     leak_w_per_mm2: float = 0.0  # static leakage per mm2 of silicon, W
+    k_vec: float = 0.0  # all-in energy of an FP32 vector-lane FLOP over its bare FMA arithmetic (Horowitz 45 nm)
+    uncore_w: float = 0.0  # host interface, management, clocking and board overhead, W (a die with a host interface)
 
 
 def logic_scale(node_nm: npt.ArrayLike, eta: float) -> F64:
@@ -171,11 +176,15 @@ def dynamic_w(peak_flop_per_s: npt.ArrayLike, node_nm: npt.ArrayLike, memory_typ
 
 def tdp_w(coef: AreaCoefficients, peak_flop_per_s: npt.ArrayLike, node_nm: npt.ArrayLike,
           memory_type: npt.ArrayLike, memory_bytes_per_s: npt.ArrayLike, link_bytes_per_s: npt.ArrayLike,
-          area_mm2: npt.ArrayLike, a: Assumptions, matrix_format: str = "bf16") -> F64:
-    """Power at full rate, W: ``k_act x dynamic + p_leak x area`` (see the module docstring); a
-    design's TDP (a board rated below this caps its clocks, which the model does not do)."""
+          area_mm2: npt.ArrayLike, a: Assumptions, matrix_format: str = "bf16",
+          vector_flop_per_s: npt.ArrayLike = 0.0, host_io: npt.ArrayLike = 0.0) -> F64:
+    """Power at full rate, W: ``k_act x dynamic + k_vec x vector + p_leak x area + p_uncore x host_io``
+    (:mod:`inferchip.cost.design.power_fit`); ``vector_flop_per_s`` the FP32 vector (SIMD) rate.
+    A design's TDP (a board rated below this caps its clocks, which the model does not do)."""
     dyn = dynamic_w(peak_flop_per_s, node_nm, memory_type, memory_bytes_per_s, link_bytes_per_s, a, matrix_format)
-    out: F64 = coef.k_act * dyn + coef.leak_w_per_mm2 * np.asarray(area_mm2, float)
+    vec = vector_basis_w(np.asarray(vector_flop_per_s, float) / 2.0, node_nm, a)  # an FMA is 2 FLOP
+    out: F64 = (coef.k_act * dyn + coef.k_vec * vec + coef.leak_w_per_mm2 * np.asarray(area_mm2, float)
+                + coef.uncore_w * np.asarray(host_io, float))
     return out
 
 

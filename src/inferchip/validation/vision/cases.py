@@ -51,6 +51,7 @@ class VisionCase:
     notes: str
     line: int
     source: str = ""  # the row's source (an MLPerf result path names the submitter, system and scenario)
+    software: str = ""  # the row's software column (runtime, versions)
 
     @property
     def precision(self) -> str:
@@ -63,7 +64,7 @@ class VisionCase:
         if t.startswith("fp16"):
             return "fp16"
         if t.startswith("fp32"):
-            return "fp32"
+            return "tf32" if runs_tf32(self.software) else "fp32"
         return "int8" if not t else t.split()[0]
 
     @property
@@ -147,8 +148,23 @@ def parse_vision_cases(text: str, path: str = "<vision cases>") -> list[VisionCa
                               num_accelerators=int(n or 1), model=cell("model"), precision_text=cell("precision"),
                               scenario=scen, batch=int(batch) if batch else None, metric=metric,
                               value=float(value or 0.0), unit=cell("unit"), notes=cell("notes"), line=line,
-                              source=cell("source")))
+                              source=cell("source"), software=cell("software")))
     return out
+
+
+TF32_RUNTIMES = ("tensorrt",)
+"""Runtimes that build fp32 networks with TF32 tensor-core math on by default: TensorRT's builder enables its TF32
+flag unless told not to (TensorRT developer guide, reduced precision: FP16, INT8 and TF32 are separate flags and
+TF32 is set by default on Ampere and later), so an fp32 TensorRT engine multiplies on the tensor cores at the
+TF32 rate and energy. The reference runs (onnxruntime, PyTorch, TensorFlow) are not listed: their fp32 rows on
+the RTX 4090 and L4 (RetinaNet and SSD-ResNet50) run at or below the CUDA-core fp32 rate (docs/vision.md)."""
+
+
+def runs_tf32(software: str) -> bool:
+    """True when the row's software column names a runtime of :data:`TF32_RUNTIMES` first (the runtime that ran
+    the network; a plugin or a base engine named later in the text does not count)."""
+    t = software.strip().lower()
+    return t.startswith(TF32_RUNTIMES)
 
 
 def read_vision_cases(path: str | Path) -> list[VisionCase]:

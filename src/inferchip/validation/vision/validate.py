@@ -41,6 +41,24 @@ def service_fn(row: RowModel, p: Params, *, pipelined: bool) -> Callable[[np.nda
     return lambda b: np.interp(np.asarray(b, dtype=float), row.batches, t)
 
 
+CALLS_IN_FLIGHT = 2
+"""Calls a Server harness keeps in flight per accelerator, the same two that the time per call under load
+(:meth:`RowModel.pipelined_s`: one call's memory phases under another's compute, the next copy under this
+compute) already assumes. NVIDIA's LWIS Server configs issue each batch on one of ``gpu_copy_streams`` streams
+(2 for ResNet-50 in the C245M8 2x H100 NVL config read for docs/vision.md)."""
+
+
+def loaded_servers(row: RowModel, p: Params) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+    """The Server simulation's servers: each accelerator holds :data:`CALLS_IN_FLIGHT` calls side by side, and
+    by Little's law a call that shares its accelerator with the others stays CALLS_IN_FLIGHT x the time per call
+    under load (the accelerator still completes one call per time per call, so the capacity is unchanged). The
+    simulation therefore runs accelerators x CALLS_IN_FLIGHT servers, each taking CALLS_IN_FLIGHT x
+    ``pipelined_s`` per call. Returns (service time per batch, servers)."""
+    k = 1 if row.cpu else CALLS_IN_FLIGHT
+    t = row.pipelined_s(p) * k
+    return (lambda b: np.interp(np.asarray(b, dtype=float), row.batches, t)), row.case.num_accelerators * k
+
+
 def server_cap(row: RowModel) -> int:
     return int(min(row.case.batch or SIM_MAX_BATCH, row.batches[-1]))
 
@@ -55,8 +73,9 @@ def p99_at_load_ms(row: RowModel, p: Params) -> tuple[float, bool] | None:
     if bound is None or c.metric != "samples_per_s" or c.scenario != "server":
         return None
     rate = c.value * row.frames(p)
-    r = vs.server_at_rate(service_fn(row, p, pipelined=True), rate_per_s=rate, latency_bound_s=bound / 1e3,
-                          max_batch=server_cap(row), devices=c.num_accelerators, queries=SIM_QUERIES)
+    service, servers = loaded_servers(row, p)
+    r = vs.server_at_rate(service, rate_per_s=rate, latency_bound_s=bound / 1e3, max_batch=server_cap(row),
+                          devices=servers, queries=SIM_QUERIES)
     return r.value, bool(r.passed)
 
 
@@ -65,8 +84,9 @@ def p99_at_fraction_ms(row: RowModel, p: Params, rate_per_s: float) -> tuple[flo
     the row's bound; the same pooled queue and batching as :func:`p99_at_load_ms`."""
     bound = row.case.latency_bound_ms[0]
     assert bound is not None
-    r = vs.server_at_rate(service_fn(row, p, pipelined=True), rate_per_s=rate_per_s * row.frames(p),
-                          latency_bound_s=bound / 1e3, max_batch=server_cap(row), devices=row.case.num_accelerators,
+    service, servers = loaded_servers(row, p)
+    r = vs.server_at_rate(service, rate_per_s=rate_per_s * row.frames(p),
+                          latency_bound_s=bound / 1e3, max_batch=server_cap(row), devices=servers,
                           queries=SIM_QUERIES)
     return r.value, bool(r.passed)
 
@@ -79,8 +99,9 @@ def simulated(row: RowModel, p: Params) -> float | None:
     frames = row.frames(p)
     if c.metric == "samples_per_s" and c.scenario == "server" and c.latency_bound_ms[0] is not None:
         cap = server_cap(row)
-        r = vs.server(service_fn(row, p, pipelined=True), latency_bound_s=float(c.latency_bound_ms[0]) / 1e3,
-                      max_batch=cap, devices=c.num_accelerators, queries=SIM_QUERIES)
+        service, servers = loaded_servers(row, p)
+        r = vs.server(service, latency_bound_s=float(c.latency_bound_ms[0]) / 1e3, max_batch=cap, devices=servers,
+                      queries=SIM_QUERIES)
         return r.samples_per_s / frames
     if c.scenario == "constant_stream" and c.metric.startswith("latency_") and c.stream_rate_per_s:
         q = {"latency_p90_ms": 90.0, "latency_p99_ms": 99.0}.get(c.metric, 99.9)

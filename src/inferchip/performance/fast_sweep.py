@@ -1,0 +1,121 @@
+"""The fast path's decode sweep (:meth:`inferchip.performance.fast_path.FastLayout.max_throughput`):
+the steady-state decode step's time over the concurrency grid, on arrays, for one layout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from inferchip.cost import rules as r
+from inferchip.cost.step import StepPlan, step_points
+
+
+def sweep_parts(plan: StepPlan) -> tuple:
+    """The plan's operator groups sorted for :func:`decode_times`: the weight GEMMs' columns as
+    arrays (one per operator), the rest as (rule, columns, runs); then the chip's attainable
+    bandwidth, kernel overhead, M tile and tiles in flight."""
+    mat: dict[str, list[float]] = {k: [] for k in ("rows", "n_tiles", "flop_per_wave_row", "weight_bytes",
+                                                    "row_bytes", "attainable_flop_per_s", "reps")}
+    linear, other = [], []
+    for g in plan.groups:
+        reps = plan.reps[g.start:g.stop]
+        n = len(reps)
+        if g.rule.cost in (r.gemm_cost, r.lm_head_cost):
+            for name in mat:
+                if name == "rows":
+                    mat[name] += [float(g.rule.cost is r.lm_head_cost)] * n
+                elif name == "reps":
+                    mat[name] += [float(x) for x in reps]
+                else:
+                    mat[name] += [float(x) for x in np.broadcast_to(g.table[name], (n,))]
+        elif g.rule.cost in (r.attention_cost, r.elementwise_cost, r.embedding_cost, r.host_cost):
+            cols = {k: np.broadcast_to(v, (n,)) for k, v in g.table.items()}
+            linear += [(g.rule.cost, {k: float(v[j]) for k, v in cols.items()}, float(reps[j])) for j in range(n)]
+        else:
+            other.append(g)
+    arrays = {k: np.array(v) for k, v in mat.items()}
+    ctx = plan.ctx
+    abw = float(np.reshape(ctx.attainable_bytes_per_s, -1)[0])
+    kov = float(np.reshape(ctx.kernel_overhead_s, -1)[0])
+    if len(arrays["reps"]):
+        arrays["rows"] = arrays["rows"] > 0
+        arrays["flop_per_s"] = arrays["flop_per_wave_row"] / arrays["attainable_flop_per_s"]
+        arrays["weight_s"] = arrays["weight_bytes"] / abw
+        arrays["row_s"] = arrays["row_bytes"] / abw
+        arrays["overhead_s"] = kov * float(np.sum(arrays["reps"]))
+    return (arrays if len(arrays["reps"]) else None, tuple(linear), tuple(other), abw, kov,
+            float(np.reshape(ctx.tile_m, -1)[0]), float(np.reshape(ctx.tiles_in_flight, -1)[0]))
+
+
+def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: float, o: float) -> np.ndarray:
+    """Replica time of the steady-state decode step at each concurrency of ``grid`` of a plan of
+    ``pp`` stages (its :func:`sweep_parts`; the sweep of
+    ``operating.steady_state`` without TTFT, attention data parallelism off). The weight GEMMs'
+    tiles and waves are counted as ``rules._matrix_gemm`` does, operation for operation, on a
+    (grid x GEMMs) array; attention, elementwise, embedding and host operators grow linearly
+    with the concurrency at fixed lengths and are summed as such; other operators go through
+    their rule. The times may differ from ``StepPlan.evaluate``'s in the last bits (sums in
+    another order), never by a tile or a wave."""
+    mat, linear, other, abw, kov, tile_m, tiles_in_flight = parts
+    e_o = max(o, 1.0)
+    new = grid / e_o
+    mean_ctx = i + o * o / (2.0 * e_o)
+    mpp = i * (0.0 + (i + 1.0) / 2.0)
+    t = grid + new * i
+    s = grid
+    if pp != 1:  # (x / 1 is x)
+        t, s = t / pp, grid / pp
+    prefill = t > s  # np.maximum(t - s, 0) > 0 of finite t, s
+    total: Any = 0.0
+    if mat is not None:  # (in place where an operand is not read again: fewer arrays, the same floats)
+        m = np.where(mat["rows"], (s + prefill)[:, None], t[:, None])
+        x = np.maximum(m, 1.0)  # m >= 1 / pp > 0 on the grid
+        tm = np.exp2(np.ceil(np.log2(x)))
+        np.minimum(tile_m, np.maximum(16.0, tm, out=tm), out=tm)
+        waves = np.ceil(x / tm, out=x)
+        waves *= mat["n_tiles"]
+        waves /= tiles_in_flight
+        np.ceil(waves, out=waves)
+        waves *= tm
+        waves *= mat["flop_per_s"]
+        m *= mat["row_s"]
+        m += mat["weight_s"]
+        total = np.maximum(waves, m, out=m) @ mat["reps"]
+    # Per unit of concurrency, at these lengths: tokens, decode sequences, prompt tokens, KV read, pairs.
+    t1, s1, kv1, pr1 = (1.0 + (1.0 / e_o) * i) / pp, 1.0 / pp, mean_ctx / pp, (1.0 / e_o) * mpp / pp
+    p1 = max(t1 - s1, 0.0)
+    per_unit = const = per_prefill = 0.0
+    for rule, c, reps in linear:
+        if rule is r.attention_cost:
+            kd, pr, w = kv1, pr1, c.get("window", 0.0)
+            if w > 0:
+                kd, pr = min(kd, s1 * w), min(pr, p1 * w)
+            kvb = c["kv_bytes_per_token"]
+            comp = (c["decode_flop_per_kv_token"] * kd + c["prefill_flop_per_pair"] * pr) / c[
+                "attainable_flop_per_s"]
+            mem = (kd * kvb + s1 * kvb + p1 * c["prefill_bytes_per_token"]) / abw
+            per_unit += max(comp, mem) * reps
+            const += kov * reps  # the decode kernel (every grid point decodes)
+            per_prefill += kov * reps  # the prefill kernel, where a prompt is prefilled
+        elif rule is r.host_cost:
+            const += c["overhead_s"] * reps
+        else:  # elementwise, embedding: bytes per token
+            per_unit += t1 * c["bytes_per_token"] / abw * reps
+            const += c["overhead_s"] * reps
+    if mat is not None:  # the constants summed first (another order of the same sums)
+        const += mat["overhead_s"]
+    if per_prefill and prefill.all():  # every grid point prefills where there is a prompt
+        const, per_prefill = const + per_prefill, 0.0
+    total = total + grid * per_unit
+    total += const
+    if per_prefill:
+        total = total + prefill * per_prefill
+    if other:
+        pts = step_points(1, t, s, grid * mean_ctx / pp, new * mpp / pp)
+        for g in other:
+            kc = g.rule.cost(g.table, plan.ctx, pts)
+            body = np.maximum(kc.compute_s, kc.memory_s) + kc.overhead_s + kc.network_s
+            reps_g = plan.reps[g.start:g.stop]
+            total = total + np.broadcast_to(body, (len(grid), len(reps_g))) @ reps_g
+    return total * pp if pp != 1 else total

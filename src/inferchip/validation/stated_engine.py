@@ -1,0 +1,77 @@
+"""How a server row's engine admits new requests, as its notes state it (simulated server rows).
+
+A submission's published engine configuration says when a received request can first be
+prefilled; the simulator runs the row's replica as that engine does
+(:mod:`inferchip.sim.engines`). Read from the row's notes, never from its id or chip:
+
+* ``num_scheduler_steps N`` (vLLM multi-step scheduling): the scheduler runs once per ``N``
+  decode iterations, so a request that arrives while the engine decodes waits for the next
+  scheduling round: :class:`~inferchip.sim.engines.polling.PollingReplica` polling every ``N``
+  decode steps.
+* ``adp_balancing_batching_wait_iters W`` and ``adp_balancing_timeout_iters T`` (TensorRT-LLM
+  attention-DP balance, as the NVIDIA MLPerf harness names them): context requests are held
+  until every attention-DP rank has one, then ``W`` iterations more, or ``T`` iterations at most:
+  :class:`~inferchip.sim.engines.scheduling.AdpBalancedReplica` over the layout's attention-DP
+  ranks (ignored, and said, on a layout without attention DP).
+
+A row that states neither runs the plain replica (every received request can join the next step).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from inferchip.errors import InvalidSettingError
+from inferchip.sim.engines.polling import PollingReplica
+from inferchip.sim.engines.scheduling import AdpBalancedReplica
+
+_STEPS = re.compile(r"\bnum_scheduler_steps\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
+_ADP_WAIT = re.compile(r"\badp_balancing_batching_wait_iters\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
+_ADP_TIMEOUT = re.compile(r"\badp_balancing_timeout_iters\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class StatedScheduling:
+    """When a received request can first be scheduled (module doc); the defaults: at once."""
+
+    recv_interval_steps: int = 1
+    adp_batching_wait_iters: int | None = None
+    adp_timeout_iters: int | None = None
+
+    @property
+    def adp_balance(self) -> bool:
+        return self.adp_batching_wait_iters is not None or self.adp_timeout_iters is not None
+
+
+def stated_scheduling(case_id: str, notes: str) -> StatedScheduling:
+    """The scheduling the notes state (module doc). A row stating both multi-step scheduling and an
+    attention-DP balance is an error naming the row (one engine does one or the other)."""
+    steps, wait, timeout = (_STEPS.search(notes), _ADP_WAIT.search(notes), _ADP_TIMEOUT.search(notes))
+    n = int(steps.group(1)) if steps else 1
+    if n < 1:
+        raise InvalidSettingError(f"case {case_id}, column notes: num_scheduler_steps {n} must be >= 1")
+    if steps and (wait or timeout):
+        raise InvalidSettingError(f"case {case_id}, column notes: both num_scheduler_steps (vLLM) and an "
+                                  "attention-DP balance (TensorRT-LLM) are stated; one engine does one of them")
+    # TensorRT-LLM's defaults where only one of the two counts is stated (AttentionDpConfig: 50 / 10).
+    return StatedScheduling(n, (int(wait.group(1)) if wait else 10) if (wait or timeout) else None,
+                            (int(timeout.group(1)) if timeout else 50) if (wait or timeout) else None)
+
+
+def replica_factory(s: StatedScheduling, dp_ranks: int) -> tuple[Any, str]:
+    """(the simulator's replica class for ``s`` on a layout of ``dp_ranks`` attention-DP ranks, or None
+    for the plain replica; what it does, for the row's notes, "" when nothing)."""
+    if s.adp_balance:
+        if dp_ranks < 2:
+            return None, "the attention-DP balance the notes state is ignored: the layout has no attention DP"
+        return (partial(AdpBalancedReplica, ranks=dp_ranks, timeout_iters=s.adp_timeout_iters,
+                        batching_wait_iters=s.adp_batching_wait_iters),
+                f"context requests held to balance {dp_ranks} attention-DP ranks (batching wait "
+                f"{s.adp_batching_wait_iters}, timeout {s.adp_timeout_iters} iterations, as the notes state)")
+    if s.recv_interval_steps > 1:
+        return (partial(PollingReplica, recv_interval_steps=s.recv_interval_steps),
+                f"new requests scheduled every {s.recv_interval_steps} decode steps (num_scheduler_steps stated)")
+    return None, ""
