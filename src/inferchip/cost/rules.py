@@ -91,9 +91,23 @@ class CostContext:
     chip_shape: tuple[int, ...]
 
 
+_NARROW_ACTIVATIONS = ("fp8", "int8", "fp4", "mxfp4")  # activation formats of 8 bits or fewer
+
+
+def attention_compute_format(fmt: Formats) -> str:
+    """Format the attention kernels compute in: FP8 where the KV cache is 8-bit and the linear
+    layers' activations are 8-bit or narrower, else bf16. An 8-bit KV cache is read by FP8
+    attention kernels with the query quantised to it; an NVFP4/MXFP4 checkpoint quantises only its
+    linear layers, so its attention follows its FP8 KV cache, not its 4-bit activations (SGLang's
+    FP8 attention with NVFP4 MoE on GB200: "allows faster Tensor Core instructions, resulting in a
+    speedup for decode attention kernels", LMSYS blog, Deploying DeepSeek on GB200 NVL72 with PD
+    and Large Scale EP, Part II, 2025-09-25; TensorRT-LLM's FP8 KV cache runs its FP8 MLA kernels)."""
+    return "fp8" if (fmt.kv in ("fp8", "int8") and fmt.activations in _NARROW_ACTIVATIONS) else "bf16"
+
+
 def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContext:
     """The constants of one chip (or an array of chips), formats and calibration."""
-    attn_fmt = "fp8" if (fmt.kv in ("fp8", "int8") and fmt.activations in ("fp8", "int8")) else "bf16"
+    attn_fmt = attention_compute_format(fmt)
     gemm_fmt = compute_format(fmt.weights, fmt.activations)
 
     def col(x: ArrayLike) -> FloatArray:
