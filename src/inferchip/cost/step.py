@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -129,7 +130,14 @@ class StepPlan:
     flop_formats: tuple[str, ...]  # formats FLOP run in, in order of first use
     flop_ops: tuple[npt.NDArray[np.intp], ...]  # the operators computing in each of flop_formats
     source: tuple[Any, ...]  # the objects compiled, to tell whether a plan is for them
-    scalar: ScalarPlan | None = None  # the plan in plain floats, for one point on one chip
+    class_of: tuple[int, ...] = ()  # each operator's position among class_names
+    format_of: tuple[int, ...] = ()  # each operator's position among flop_formats (-1: no FLOP)
+
+    @cached_property
+    def scalar(self) -> ScalarPlan | None:
+        """The plan in plain floats, for one point on one chip (None where it has none): built on
+        first use, since a plan only ever swept as arrays never needs it."""
+        return scalar_plan(self.ctx, self.groups, list(self.reps), self.class_of, self.format_of)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickled as what it was compiled from, and compiled again when unpickled (its rules'
@@ -145,7 +153,7 @@ class StepPlan:
              prefill_attn_pairs: ArrayLike, logit_rows: ArrayLike | None = None) -> StepCost:
         """Cost of steps with these counts (see :func:`step_cost`); one finite point on one chip
         is evaluated in plain floats (:mod:`inferchip.cost.scalar_step`, the same numbers)."""
-        if self.scalar is not None:
+        if self.ctx.chip_shape == ():
             one = self._scalar_cost(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows)
             if one is not None:
                 return one
@@ -154,8 +162,8 @@ class StepPlan:
 
     def _scalar_cost(self, *counts: ArrayLike | None) -> StepCost | None:
         """:meth:`cost` of a single point through :attr:`scalar` (None where the counts are not one
-        finite point each)."""
-        assert self.scalar is not None
+        finite point each, or where the plan has no scalar form; the scalar form is built here, on
+        the first single point)."""
         vals: list[float] = []
         ndim = 0
         for x in counts:
@@ -170,6 +178,8 @@ class StepPlan:
             if not math.isfinite(x):
                 return None
             vals.append(x)
+        if self.scalar is None:
+            return None
         return self.point_cost((1,) * ndim, *vals)
 
     def point_cost(self, shape: tuple[int, ...], t: float, s_dec: float, kv_dec: float, pairs: float,
@@ -331,7 +341,7 @@ def compile_step(sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibrat
     return StepPlan(ctx=ctx, dp=sm.dp_attention, groups=tuple(groups),
                     reps=np.array(reps), class_starts=np.array(starts, dtype=np.intp),
                     class_names=tuple(classes[i] for i in starts), flop_formats=fmt_names, flop_ops=flop_ops,
-                    source=(sm, chip, fmt, cal), scalar=scalar_plan(ctx, groups, reps, class_of, format_of))
+                    source=(sm, chip, fmt, cal), class_of=tuple(class_of), format_of=tuple(format_of))
 
 
 def cached_step_plan(plan: StepPlan | None, sm: ShardedModel, chip: ChipParams, fmt: Formats,
