@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from inferchip.performance.predict import Prediction
@@ -35,8 +36,10 @@ from inferchip.review.cases import (
 )
 from inferchip.review.chart_data import (
     chart_data,
+    chip_charts,
     mapped_model,
     memory_fit,
+    merge_chip_charts,
     roofline_points,
 )
 from inferchip.review.claim_sensitivity import run_sensitivity
@@ -141,10 +144,17 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
     kept: dict[str, dict[Case, Prediction]] = {}
     from inferchip.review.parallel.pool import run_pieces
 
-    pieces = [lambda report, chip=chip: evaluate_chip(chip, models, cfg, report) for chip in chips]
-    for chip, (r, k) in zip(chips, run_pieces(pieces, cfg.jobs, on_progress), strict=True):
+    def one_chip(chip: ChipEntry, report: OnProgress) -> tuple[Any, ...]:
+        """A chip's cases, then its charts (they read only its own rows and predictions)."""
+        r, k = evaluate_chip(chip, models, cfg, report)
+        return r, k, chip_charts(chip, models, r, k, cfg, report)
+
+    per_chip = []
+    for chip, (r, k, charts) in zip(chips, run_pieces([partial(one_chip, c) for c in chips], cfg.jobs, on_progress),
+                                    strict=True):
         rows.extend(r)
         kept[chip.id] = k
+        per_chip.append(charts)
     cases = [(m.id, s) for m in models for s in cfg.slos]
     ids = [c.id for c in chips]
     views = cost_views(chips, cfg.prices)
@@ -168,7 +178,7 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
                     if r["setting"] == "domain" and r["chip_id"] == chip_id and (r["model_id"], r["slo"]) == case:
                         r[f"rank_{name}"] = rank
     pareto = case_fronts(rows, cases)
-    curves, roofline, memory = chart_data(chips, models, rows, kept, cfg, on_progress)
+    curves, roofline, memory = merge_chip_charts(chips, models, per_chip)
     sens: list[Any] = []
     if claim is not None:
         c = claim
