@@ -32,7 +32,8 @@ import numpy as np
 import numpy.typing as npt
 
 from inferchip.cost.roofline import ArrayLike, FloatArray
-from inferchip.cost.rules import CostContext, OpTable, Rule, StepPoints, cost_context, rule_for
+from inferchip.cost.plan.shape import plan_shape
+from inferchip.cost.rules import CostContext, OpTable, Rule, StepPoints, cost_context
 from inferchip.cost.scalar_step import ScalarPlan, scalar_plan
 from inferchip.cost.step_types import BOUNDS, ClassCost, PointCost, StepCost, point_step_cost
 from inferchip.mapping.memory_fit import Formats
@@ -288,60 +289,29 @@ def _step_cost(shape: tuple[int, ...], by_class: dict[str, tuple[FloatArray, ...
                     dram_bytes=dram, link_bytes=link)
 
 
-def _segments(cls: list[int], present: list[int]) -> tuple[tuple[int, int, int], ...]:
-    """Runs of one class in a group's operators: (position among the classes present, start, stop)."""
-    out = []
-    a = 0
-    for i in range(1, len(cls) + 1):
-        if i == len(cls) or cls[i] != cls[a]:
-            out.append((present.index(cls[a]), a, i))
-            a = i
-    return tuple(out)
-
-
 def compile_step(sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibration) -> StepPlan:
-    """Compile the step of ``sm`` on ``chip``: every operator's rule and columns, grouped.
+    """Compile the step of ``sm`` on ``chip``: every operator's rule and columns, grouped (the
+    operators' order and groups are ``sm``'s alone: :func:`~inferchip.cost.plan.shape.plan_shape`).
 
     Raises :class:`~inferchip.cost.rules.UnknownOperatorError` for an operator kind without a rule.
     """
     ctx = cost_context(chip, fmt, cal)
-    ops = sm.operators()
-    kinds = list(dict.fromkeys(type(op) for op, _ in ops))
-    rules = {k: rule_for(k) for k in kinds}
-    formats: dict[str, None] = {}
-    for op, _ in ops:
-        f = rules[type(op)].flop_format(ctx)
-        if f is not None:
-            formats.setdefault(f)
-    # Operators sorted by class (then kind, then order of appearance): classes and kinds contiguous.
-    order = sorted(range(len(ops)),
-                   key=lambda i: (OP_CLASSES.index(ops[i][0].op_class), kinds.index(type(ops[i][0])), i))
-    ordered = [ops[i] for i in order]
-    classes = [op.op_class for op, _ in ordered]
-    starts = [i for i in range(len(classes)) if i == 0 or classes[i] != classes[i - 1]]
-    present = [OP_CLASSES.index(classes[i]) for i in starts]
-    groups: list[_KindGroup] = []
-    start = 0
-    for i in range(1, len(ordered) + 1):
-        if i == len(ordered) or type(ordered[i][0]) is not type(ordered[start][0]):
-            rule = rules[type(ordered[start][0])]
-            cls = [OP_CLASSES.index(op.op_class) for op, _ in ordered[start:i]]
-            groups.append(_KindGroup(rule, rule.table([op for op, _ in ordered[start:i]], ctx), start, i,
-                                     rule.flop_format(ctx), _segments(cls, present)))
-            start = i
-    fmt_names = tuple(formats)
-    flop_ops = tuple(np.array([i for i, (op, _) in enumerate(ordered) if rules[type(op)].flop_format(ctx) == f],
-                              dtype=np.intp) for f in fmt_names)
-    reps = [float(r) for _, r in ordered]
-    class_of = [present.index(OP_CLASSES.index(c)) for c in classes]
-    format_of = [-1] * len(ordered)
+    shape = plan_shape(sm)
+    flop_format = {k: shape.rules[k].flop_format(ctx) for k in shape.kinds}
+    # Formats FLOP run in, in order of first use in the step (the kinds are in that order).
+    fmt_names = tuple(dict.fromkeys(f for f in (flop_format[k] for k in shape.kinds) if f is not None))
+    groups = tuple(_KindGroup(rule, rule.table(ops, ctx), start, stop, rule.flop_format(ctx), segments)
+                   for rule, ops, start, stop, segments in shape.groups)
+    flop_ops = tuple(np.array([i for i, k in enumerate(shape.ordered_kinds) if flop_format[k] == f], dtype=np.intp)
+                     for f in fmt_names)
+    format_of = [-1] * len(shape.ordered)
     for j, ops_f in enumerate(flop_ops):
         for i in ops_f:
             format_of[int(i)] = j
-    return StepPlan(ctx=ctx, dp=sm.dp_attention, groups=tuple(groups),
-                    reps=np.array(reps), class_starts=np.array(starts, dtype=np.intp),
-                    class_names=tuple(classes[i] for i in starts), flop_formats=fmt_names, flop_ops=flop_ops,
-                    source=(sm, chip, fmt, cal), class_of=tuple(class_of), format_of=tuple(format_of))
+    return StepPlan(ctx=ctx, dp=sm.dp_attention, groups=groups,
+                    reps=np.array(shape.reps), class_starts=np.array(shape.starts, dtype=np.intp),
+                    class_names=shape.class_names, flop_formats=fmt_names, flop_ops=flop_ops,
+                    source=(sm, chip, fmt, cal), class_of=shape.class_of, format_of=tuple(format_of))
 
 
 def cached_step_plan(plan: StepPlan | None, sm: ShardedModel, chip: ChipParams, fmt: Formats,
