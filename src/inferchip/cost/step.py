@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferchip.cost.roofline import ArrayLike, FloatArray
 from inferchip.cost.plan.shape import plan_shape
+from inferchip.cost.roofline import ArrayLike, FloatArray
 from inferchip.cost.rules import CostContext, OpTable, Rule, StepPoints, cost_context
 from inferchip.cost.scalar_step import ScalarPlan, scalar_plan
 from inferchip.cost.step_types import BOUNDS, ClassCost, PointCost, StepCost, point_step_cost

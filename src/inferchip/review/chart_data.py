@@ -155,7 +155,7 @@ def chip_charts(chip: ChipEntry, models: list[ModelEntry], rows: list[dict[str, 
 
 def merge_chip_charts(chips: list[ChipEntry], models: list[ModelEntry], per_chip: list[ChipCharts],
                       ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
-    """:func:`chart_data`'s curves, roofline and memory fit from each chip's :func:`chip_charts`, in the chips' order."""
+    """:func:`chart_data`'s curves, roofline and memory fit from each chip's :func:`chip_charts`, in chip order."""
     curves: dict[str, dict[str, Any]] = {m.id: {} for m in models}
     roofline: dict[str, list[dict[str, Any]]] = {c.id: [] for c in chips}
     memory: list[dict[str, Any]] = []

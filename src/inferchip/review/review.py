@@ -124,11 +124,9 @@ def plan_units(chips: list[ChipEntry], models: list[ModelEntry], cfg: ReviewConf
 def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
                on_plan: Callable[[int], None] | None = None) -> ReviewResult:
     """Evaluate, rank, analyse and describe. Raises user errors (unknown ids, bad files) before any work."""
-    from inferchip.review.claim_review import judge_claim
     from inferchip.review.pareto import case_fronts
     from inferchip.review.ranking import (
         METRICS,
-        claim_verdict,
         has_figure,
         metric_tables,
         rank_case,
@@ -186,9 +184,35 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
         def figs(p: Prediction, mult: float) -> dict[str, Any]:
             return prediction_figures(p, c, views, mult)
 
-        if cfg.sensitivity:
-            sens = run_sensitivity(claim, models, cfg, metric, tables[metric], kept[claim.id], ok[metric], on_progress,
-                                   figs)
+        # The claim judgement's independent pieces run in one pool with the sensitivity's knobs (or alone),
+        # longest first: no stage waits on its last piece while a worker idles. Each stage takes its
+        # results by key (review.parallel.pool.run_pieces), or computes them where it asks for others.
+        from inferchip.review.claim_review import ahead_pieces
+        from inferchip.review.parallel.pool import forget_ahead, run_ahead, workers_for
+
+        ahead = ahead_pieces(chips, claim, models, cfg) if cfg.judge and workers_for(cfg.jobs, 2) > 1 else []
+        try:
+            if cfg.sensitivity:
+                sens = run_sensitivity(claim, models, cfg, metric, tables[metric], kept[claim.id], ok[metric],
+                                       on_progress, figs, ahead)
+            elif ahead:
+                run_ahead(ahead, cfg.jobs, on_progress)
+            result = _finish(cfg, chips, models, claim, metric, rows, tables, suite, pareto, curves, roofline, memory,
+                             sens, notes, views, on_progress)
+        finally:
+            forget_ahead()
+        return result
+    return _finish(cfg, chips, models, claim, metric, rows, tables, suite, pareto, curves, roofline, memory, sens,
+                   notes, views, on_progress)
+
+
+def _finish(cfg: ReviewConfig, chips: list[ChipEntry], models: list[ModelEntry], claim: ChipEntry | None, metric: str,
+            rows: list[dict[str, Any]], tables: Any, suite: Any, pareto: Any, curves: Any, roofline: Any, memory: Any,
+            sens: list[Any], notes: list[str], views: list[Any], on_progress: OnProgress) -> ReviewResult:
+    """The result with the claim's verdict and, where asked, its judgement."""
+    from inferchip.review.claim_review import judge_claim
+    from inferchip.review.ranking import claim_verdict
+
     result = ReviewResult(cfg, chips, models, claim, metric, rows, tables, suite, pareto, curves, roofline, memory,
                           sens, {}, notes, views=views)
     result.verdict = claim_verdict(result)
