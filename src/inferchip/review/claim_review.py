@@ -203,7 +203,8 @@ def _in_car(j: ClaimJudgement, claim_entry: ChipEntry, on_progress: OnProgress) 
     ic = run_pieces([keyed[1]], 1, keys=[keyed[0]])[0]  # run ahead with the other pieces, or here
     on_progress("in-car driving rig", 0)
     merge_into(ic, j.parts, j.corners, j.ledger)
-    return ic.to_dict()
+    out: dict[str, Any] = ic.to_dict()
+    return out
 
 
 def summary_lines(j: ClaimJudgement) -> list[str]:
