@@ -9,6 +9,11 @@ piece is one deterministic computation, so the results do not depend on the numb
 parent, in the pieces' order, as each piece's result arrives. A result that cannot be pickled makes the pieces
 run again here, one after another.
 
+Stages that follow one another but do not need each other's results share one pool: the pieces of
+the later ones run ahead, after the current stage's (:func:`run_with_ahead`, :func:`run_ahead`), and
+each later stage takes its results by key instead of running them (:func:`run_pieces` with ``keys``),
+so no stage waits on its last piece while a worker idles.
+
 Workers are forked only on Linux: macOS offers ``fork`` but its system libraries are not safe
 in a child forked from a process with threads (Python's own default there is ``spawn``), and the
 progress bar's refresh thread runs during the review. Elsewhere, or where one worker is asked
