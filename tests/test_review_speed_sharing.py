@@ -1,5 +1,6 @@
 """What the review's speed-ups share or defer gives the numbers computed without them.
 
+* a model on a layout is sharded once (the same object for every chip: ``phases.sharded``);
 * a plan's shape (:mod:`inferchip.cost.plan.shape`) is kept per sharded model by value: a plan
   compiled with the kept shape equals one compiled from a freshly built shape, field by field,
   and different sharded models (other layouts, other models) never share a shape;
@@ -20,8 +21,10 @@ import pytest
 
 from inferchip.cost.plan import shape as shape_mod
 from inferchip.cost.step import StepPlan, compile_step, step_points
+from inferchip.mapping.sharding import shard
 from inferchip.performance.layout_choice import choose_layout
 from inferchip.performance.operating import Question, operating_point, steady_state
+from inferchip.performance.phases import sharded
 from inferchip.performance.setting import resolve_setting
 
 H100 = "nvidia-h100-sxm-80gb"
@@ -89,11 +92,26 @@ def test_shapes_are_kept_by_value_and_never_collide():
             assert (found[i] is found[j]) == (a == b)
             if a != b:  # another layout or model: its own operators
                 assert found[i] != found[j] or found[i].ordered == found[j].ordered
-    # An equal sharded model built again (another setting's mapping) finds the same shape.
-    again = resolve_setting(H100, MOE, count=8, weights="fp8", estimate="high").mapped(s8.layouts[0]).sm
+    # An equal sharded model built again (sharded anew, not the kept object) finds the same shape.
+    again = shard(s8.model, s8.layouts[0])
     assert again is not sms[0] and again == sms[0]
     assert shape_mod.plan_shape(again) is found[0]
     assert shape_mod.plan_shape(again) == shape_mod.build_shape(again)
+
+
+def test_a_model_on_a_layout_is_sharded_once_for_every_chip():
+    s = _setting()
+    other = resolve_setting("nvidia-a100-sxm-80gb", MOE, count=8, weights="fp8")  # another chip, same model object
+    assert other.model is s.model
+    for lay in s.layouts:
+        sm = s.mapped(lay).sm
+        assert sharded(s.model, lay) is sm  # kept: the same object
+        assert sm == shard(s.model, lay)  # what sharding it now gives
+        if lay in other.layouts:
+            assert other.mapped(lay).sm is sm
+    a, b = s.layouts[0], s.layouts[-1]
+    assert a != b and sharded(s.model, a) != sharded(s.model, b)  # layouts never collide
+    assert sharded(s.model, replace(a, replicas=a.replicas + 1)) is not sharded(s.model, a)
 
 
 def test_the_scalar_form_is_built_on_first_single_point_only():

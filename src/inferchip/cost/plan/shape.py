@@ -87,8 +87,23 @@ def build_shape(sm: ShardedModel) -> PlanShape:
 _SHAPES: OrderedDict[ShardedModel, PlanShape] = OrderedDict()
 
 
+_BY_ID: dict[int, tuple[ShardedModel, PlanShape]] = {}  # the latest shapes by the object (no hashing of its value)
+
+
 def plan_shape(sm: ShardedModel) -> PlanShape:
-    """:func:`build_shape` of ``sm``, kept by its value (the latest :data:`SHAPES_KEPT`)."""
+    """:func:`build_shape` of ``sm``, kept by its value (the latest :data:`SHAPES_KEPT`), and found first
+    by the object itself (the same sharded model compiled on another chip)."""
+    held = _BY_ID.get(id(sm))
+    if held is not None and held[0] is sm:
+        return held[1]
+    shape = _by_value(sm)
+    if len(_BY_ID) >= SHAPES_KEPT:
+        _BY_ID.clear()
+    _BY_ID[id(sm)] = (sm, shape)  # sm kept alive with its entry: its id is not reused meanwhile
+    return shape
+
+
+def _by_value(sm: ShardedModel) -> PlanShape:
     try:
         shape = _SHAPES.get(sm)
     except TypeError:  # a field that does not hash (not a sharded model as sharding makes them)
