@@ -376,21 +376,20 @@ def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float]
             return None
         rule, names = twin
         n = g.stop - g.start
-        for i in range(n):
-            cols = []
-            for name in names:
-                if name.startswith(":"):
-                    cols.append(float(getattr(ctx, name[1:])))
-                    continue
-                optional = name.endswith("?")
-                col = g.table.get(name.rstrip("?"))
-                if col is None:
-                    if not optional:
-                        return None
-                    cols.append(0.0)
-                    continue
-                flat = col.reshape(-1)
-                cols.append(float(flat[i] if flat.size == n else flat[0]))
+        columns: list[list[float]] = []  # each column's value per operator (one shared value: repeated)
+        for name in names:
+            if name.startswith(":"):
+                columns.append([float(getattr(ctx, name[1:]))] * n)
+                continue
+            col = g.table.get(name.rstrip("?"))
+            if col is None:
+                if not name.endswith("?"):
+                    return None
+                columns.append([0.0] * n)
+                continue
+            flat = col.reshape(-1).tolist()  # Python floats: float() of each element
+            columns.append(flat if len(flat) == n else [float(flat[0])] * n)
+        for i, cols in enumerate(zip(*columns, strict=True) if columns else [()] * n):
             k = g.start + i
             ops.append((rule, tuple(cols), float(reps[k]), class_of[k], format_of[k]))
     return ScalarPlan(chip, tuple(ops), max(class_of, default=-1) + 1, max(format_of, default=-1) + 1)
