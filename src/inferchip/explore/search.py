@@ -65,7 +65,7 @@ def lhs(space: DesignSpace, n: int, seed: int) -> np.ndarray:
 
 NSGA_SHARE = 0.5  # of the budget left for NSGA-II in a round; the rest for the descents and the Pareto local search
 EXTREMES_SHARE = 0.6  # of the budget left after the first NSGA-II round, at most, for the descents (extremes)
-DESCENT_MISSES = 5  # a descent stops after this many steps in a row that do not improve
+DESCENT_MISSES = 3  # a descent stops after this many evaluated steps in a row that do not improve
 POP_DIVISOR = 30  # population: the round's NSGA-II budget / 30, between MIN_POP and 200
 CATEGORICAL_MUTATION = 0.3  # chance an offspring gets a new value (uniform) of one categorical parameter
 MAX_ROUNDS = 8
@@ -167,14 +167,15 @@ def neighbours(space: DesignSpace, idx: np.ndarray) -> np.ndarray:
 def extremes(space: DesignSpace, ev: Evaluations, until: int) -> None:
     """Each family's end of the front on each objective, by a directed descent until ``ev``
     holds ``until`` designs. A family is the designs sharing one value of a categorical parameter
-    (every design when none varies); families of the parameter with the most values come first
-    (its families are the smallest, the ones NSGA-II samples least). For each family and each
+    (every design when none varies); the families NSGA-II evaluated fewest designs of come first
+    (ties: the parameter with the most values first). For each family and each
     objective, :func:`descend` starts from the family's best design on that objective. This
     reaches the fronts' ends NSGA-II's crowding and the Pareto local search miss: a family whose
     best designs lie in a corner the rest of the front does not lead to (GDDR6 with few matrix
     units, at the throughput-per-dollar end, behind HBM designs with many)."""
     fams = sorted(family_columns(space), key=lambda j: -space.shape[j])
     groups: list[tuple[int, int] | None] = [(j, v) for j in fams for v in range(space.shape[j])] or [None]
+    groups.sort(key=lambda g: 0 if g is None else int(np.sum(ev.idx[:, g[0]] == g[1])))  # stable: ties keep order
     for g in groups:
         for k in range(ev.f.shape[1]):
             if ev.count >= until:
@@ -188,7 +189,8 @@ def descend(space: DesignSpace, ev: Evaluations, start: np.ndarray, k: int, fixe
     """First-improvement descent on objective ``k`` from ``start`` over :func:`moves` (parameter
     ``fixed`` kept): a step that improves is repeated while it still does (a line search along
     that parameter); the descent stops when a pass finds no improving step, after
-    :data:`DESCENT_MISSES` steps in a row that do not improve, or when ``ev`` holds ``until``."""
+    :data:`DESCENT_MISSES` evaluations in a row that do not improve (a step to a design evaluated
+    before costs nothing and counts for nothing), or when ``ev`` holds ``until``."""
     steps = moves(space)
     if fixed is not None:
         steps = steps[steps[:, fixed] == 0]
@@ -202,10 +204,10 @@ def descend(space: DesignSpace, ev: Evaluations, start: np.ndarray, k: int, fixe
                 nxt = cur + d
                 if np.any(nxt < 0) or np.any(nxt >= hi):
                     break
-                ev.new(nxt[None])
+                paid = len(ev.new(nxt[None]))
                 v = ev.objectives(nxt[None])[0, k]
                 if v >= best:
-                    misses += 1
+                    misses += paid
                     break
                 cur, best, improved, misses = nxt, v, True, 0
 
