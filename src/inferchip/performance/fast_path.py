@@ -206,6 +206,7 @@ class FastLayout:
                 per_prefill += kov * reps  # the prefill kernel, where a prompt is prefilled
             elif rule is _host_cost:
                 const += c["overhead_s"] * reps
+                per_unit += c["seq_overhead_s"] * s1 * reps
             else:  # elementwise, embedding: bytes per token
                 per_unit += t1 * c["bytes_per_token"] / abw * reps
                 const += c["overhead_s"] * reps
