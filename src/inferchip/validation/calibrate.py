@@ -267,7 +267,7 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
     say = progress or (lambda _msg: None)
     say("first pass (layouts, mapped models)")
     rows, _ = prepare(cases, start)
-    names = fit_parameter_names(rows, parameters)
+    names = fit_parameter_names(rows) if parameters is None else fit_parameter_names(rows, parameters)
     say(f"fitting {len(names)} parameters on {len(rows)} rows")
     full = fit(rows, start, names, max_evaluations=max_evaluations)
     summary = dict(fitted_parameters=float(len(names)), rows_used=float(len(rows)))
