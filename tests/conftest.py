@@ -7,6 +7,7 @@ import shutil
 import tempfile
 
 import pytest
+from hypothesis import settings as _hypothesis_settings
 
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import LayerGroup, ModelSpec
@@ -75,3 +76,9 @@ def tiny_moe(layers: int = 2, hidden: int = 1024, experts: int = 8, top_k: int =
 @pytest.fixture
 def h100() -> ChipParams:
     return make_chip()
+
+
+# Hypothesis: the property tests assert physics, not speed; on a loaded 2-core CI runner an example
+# can pass the default 200 ms deadline and fail a correct test. Timings are shown by benchmarks/.
+_hypothesis_settings.register_profile("inferchip", deadline=None)
+_hypothesis_settings.load_profile("inferchip")

@@ -67,3 +67,51 @@ def test_a_result_that_cannot_travel_back_is_computed_here(monkeypatch):
     monkeypatch.setattr(pool, "available_cores", lambda: 2)
     got = pool.run_pieces([lambda report, x=x: (x, lambda: x) for x in range(3)], 2)  # a lambda cannot be pickled
     assert [x for x, f in got] == [0, 1, 2] and [f() for _, f in got] == [0, 1, 2]
+
+
+def _never(report):
+    raise AssertionError("a piece run ahead ran again")
+
+
+def test_pieces_run_ahead_are_taken_by_their_keys_not_run_again():
+    try:
+        pool.run_ahead([(("a", 1), lambda report: 1), (("a", 2), lambda report: 2)], 1)
+        assert pool.run_pieces([_never, _never], 1, keys=[("a", 2), ("a", 1)]) == [2, 1]
+        assert pool.run_pieces([lambda r: 3], 1, keys=[("a", 1)]) == [3]  # taken once: computed again here
+        pool.run_ahead([(("b", 1), lambda report: 1)], 1)
+        # a key not run ahead: the stage's pieces all run here (another input, another key)
+        assert pool.run_pieces([lambda r: 5, lambda r: 6], 1, keys=[("b", 1), ("b", 9)]) == [5, 6]
+    finally:
+        pool.forget_ahead()
+    assert not pool._AHEAD
+
+
+def test_pieces_ahead_share_the_pool_with_the_stage_and_come_back_in_order(monkeypatch):
+    monkeypatch.setattr(pool, "available_cores", lambda: 2)
+    seen: list[str] = []
+    try:
+        got = pool.run_with_ahead([lambda report, x=x: _square_with_pid(x, report) for x in range(3)],
+                                  [((k,), lambda report, k=k: _square_with_pid(k, report)) for k in (7, 8)], 2,
+                                  lambda msg, n: seen.append(msg))
+        assert [v for v, _ in got] == [0, 1, 4]
+        assert seen == ["piece 0", "piece 1", "piece 2", "piece 7", "piece 8"]
+        assert [v for v, _ in pool.run_pieces([_never, _never], 2, keys=[(8,), (7,)])] == [64, 49]
+    finally:
+        pool.forget_ahead()
+
+
+def test_every_judgement_stage_finds_its_pieces_run_ahead(tmp_path, monkeypatch):
+    monkeypatch.setattr(pool, "available_cores", lambda: 2)
+    asked: list[tuple[str, bool]] = []
+    run = pool.run_pieces
+
+    def recording(pieces, jobs, on_progress=pool.no_progress, keys=None):
+        if keys:
+            asked.append((keys[0][0], all(k in pool._AHEAD for k in keys)))
+        return run(pieces, jobs, on_progress, keys)
+
+    monkeypatch.setattr(pool, "run_pieces", recording)
+    assert main([*SMALL, "--jobs", "2", "--out", str(tmp_path / "r")]) == 0
+    assert {"corner", "boundary", "in-car"} <= {stage for stage, _ in asked}
+    assert all(hit for _, hit in asked), asked
+    assert not pool._AHEAD  # nothing left behind

@@ -147,3 +147,10 @@ def test_run_length_drain_and_acceptance_may_depend_on_the_rate():
 def test_search_options_out_of_range_are_named(option, value, message):
     with pytest.raises(InvalidSettingError, match=message):
         max_rate_under_slo(MODEL, 400, 100, slo_ttft_s=1.0, **{option: value})
+
+
+def test_pareto_flags_is_the_one_front_rule_and_a_non_finite_point_beats_nothing():
+    # before the shared rule an infinite throughput point hid every finite point behind it
+    x = [1.0, 2.0, float("inf"), float("nan")]
+    y = [2.0, 1.0, 5.0, 9.0]
+    assert pareto_flags(x, y).tolist() == [True, True, False, False]

@@ -127,6 +127,18 @@ def test_offline_counterpart_same_system_then_same_configuration_then_none():
     assert "srv4" not in m and "off" not in m
 
 
+def test_configuration_match_keeps_maxq_with_maxq():
+    """A MaxQ (power-capped) system's Offline rate is not an uncapped system's throughput: an uncapped Server row
+    without its own Offline row is matched to the uncapped Offline rows of its configuration only, and a MaxQ
+    Server row to the MaxQ ones; each ends up with no counterpart when its kind has none."""
+    cases = [_case("srv", "server", 80.0, system="T8"), _case("srv-q", "server", 50.0, system="Q8_MaxQ"),
+             _case("off", "offline", 95.0, system="U8"), _case("off-q", "offline", 70.0, system="R8_MaxQ")]
+    m = offline_matches(cases)
+    assert m["srv"] == OfflineMatch(("off",), "same configuration", 95.0)
+    assert m["srv-q"] == OfflineMatch(("off-q",), "same configuration", 70.0)
+    assert "srv" not in offline_matches([c for c in cases if c.case_id != "off"])
+
+
 def test_predicted_offline_rate_is_the_median_and_needs_every_row():
     match = OfflineMatch(("a", "b", "c"), "same configuration", 1.0)
     assert predicted_offline_per_s(match, {"a": 10.0, "b": 30.0, "c": 20.0}) == pytest.approx(20.0)

@@ -6,6 +6,8 @@ has no units for that format).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from inferchip.cost.roofline import FloatArray
@@ -15,6 +17,14 @@ from inferchip.spec.formats import WIDER
 
 def peak_flop_per_s(chip: ChipParams, fmt: str) -> FloatArray:
     """Dense peak FLOP/s at ``fmt``, or at the first wider format with units (elementwise for sweeps)."""
+    peaks = chip.peak_flop_per_s
+    if all(type(v) is float and math.isfinite(v) for v in peaks.values()):  # one chip: the same choice in floats
+        one: float | None = None
+        for f in WIDER[fmt]:
+            given = peaks.get(f)
+            if given is not None:
+                one = given if one is None or not one > 0 else one
+        return np.array(one if one is not None and one > 0 else max(peaks.values()))
     out: FloatArray | None = None
     for f in WIDER[fmt]:
         given = chip.peak_flop_per_s.get(f)

@@ -88,6 +88,7 @@ class CostContext:
     link_bandwidth_fraction: float
     moe_imbalance: float
     step_overhead_s: float
+    sequence_overhead_s: float
     chip_shape: tuple[int, ...]
 
 
@@ -131,7 +132,8 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         embedding_bytes=BYTES_PER_ELEMENT[EMBEDDING_FORMAT],
         gemm_compute_fraction=cal.gemm_compute_fraction, attention_compute_fraction=cal.attention_compute_fraction,
         memory_bandwidth_fraction=cal.memory_bandwidth_fraction, link_bandwidth_fraction=cal.link_bandwidth_fraction,
-        moe_imbalance=cal.moe_imbalance, step_overhead_s=cal.step_overhead_s, chip_shape=shape, **rates,
+        moe_imbalance=cal.moe_imbalance, step_overhead_s=cal.step_overhead_s,
+        sequence_overhead_s=cal.sequence_overhead_s, chip_shape=shape, **rates,
     )
 
 
@@ -323,8 +325,9 @@ def embedding_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCos
 
 
 def host_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
-    """:class:`HostStep`: the calibrated host time per iteration, as an overhead."""
-    return KernelCost(overhead_s=ops["overhead_s"])
+    """:class:`HostStep`: the calibrated host time per iteration plus that per running (decoding)
+    sequence, as an overhead."""
+    return KernelCost(overhead_s=ops["overhead_s"] + ops["seq_overhead_s"] * pts.decode_seqs)
 
 
 # --- collectives --------------------------------------------------------------------------
@@ -382,7 +385,9 @@ RULES: dict[type, Rule] = {
     Elementwise: Rule(_memory_table("elements_per_token", lambda c: c.act_bytes, lambda op: op.kernels),
                       elementwise_cost, _no_flop),
     Embedding: Rule(_memory_table("hidden", lambda c: c.embedding_bytes, lambda op: 1.0), embedding_cost, _no_flop),
-    HostStep: Rule(lambda ops, ctx: {"overhead_s": np.full(len(ops), ctx.step_overhead_s)}, host_cost, _no_flop),
+    HostStep: Rule(lambda ops, ctx: {"overhead_s": np.full(len(ops), ctx.step_overhead_s),
+                                     "seq_overhead_s": np.full(len(ops), ctx.sequence_overhead_s)},
+                   host_cost, _no_flop),
     AllReduce: Rule(_payload_table("elements_per_token", "group"), all_reduce_cost, _no_flop),
     AllToAll: Rule(_payload_table("elements_per_row", "group"), all_to_all_cost, _no_flop),
     PointToPoint: Rule(_payload_table("elements_per_token"), point_to_point_cost, _no_flop),

@@ -114,7 +114,7 @@ def _memory(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
 
 
 def _host(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
-    return (0.0, 0.0, op[0], 0.0, 0.0, 0.0, 0.0)
+    return (0.0, 0.0, op[0] + op[1] * p[2], 0.0, 0.0, 0.0, 0.0)
 
 
 def _all_reduce(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
@@ -159,7 +159,7 @@ _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
                                     "prefill_bytes_per_token", "attainable_flop_per_s", "window?")),
     r.elementwise_cost: (_memory, ("bytes_per_token", "overhead_s")),
     r.embedding_cost: (_memory, ("bytes_per_token", "overhead_s")),
-    r.host_cost: (_host, ("overhead_s",)),
+    r.host_cost: (_host, ("overhead_s", "seq_overhead_s")),
     r.all_reduce_cost: (_all_reduce, ("elements_per_token", "group", "element_bytes")),
     r.all_to_all_cost: (_all_to_all, ("elements_per_row", "group", "element_bytes", "logit_rows?")),
     r.point_to_point_cost: (_point_to_point, ("elements_per_token", "element_bytes")),
@@ -292,13 +292,13 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
             body += [f"nb = t * {col[0]}", f"mb = nb / {abw}"]  # no compute, no FLOP: cp = fl = 0.0
             over = col[1]
         elif rule is _host:  # no compute, memory or FLOP: the first branch, its sums known
-            if reps * 0.0 == 0.0:
+            if reps * 0.0 == 0.0 and cols[1] == 0.0:
                 body.append(f"a{j}_0 += {k((0.0 + cols[0]) * reps)}")
                 for acc in (f"a{j}_4",) + ((f"f{f}",) if f >= 0 else ()):
                     _fold(acc, cols[0] if acc.endswith("_4") else 0.0, reps, body, live, folded, k)
                 continue
-            body += ["cp = mb = fl = nb = 0.0"]
-            over = col[0]
+            body += ["cp = mb = fl = nb = 0.0", f"o = {col[0]} + {col[1]} * s_dec"]
+            over = "o"
         elif rule is _attention:
             dec, pre, kvb, preb, att, window = col
             body += ["kd, pp = kv_d, pr"]
@@ -376,21 +376,20 @@ def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float]
             return None
         rule, names = twin
         n = g.stop - g.start
-        for i in range(n):
-            cols = []
-            for name in names:
-                if name.startswith(":"):
-                    cols.append(float(getattr(ctx, name[1:])))
-                    continue
-                optional = name.endswith("?")
-                col = g.table.get(name.rstrip("?"))
-                if col is None:
-                    if not optional:
-                        return None
-                    cols.append(0.0)
-                    continue
-                flat = col.reshape(-1)
-                cols.append(float(flat[i] if flat.size == n else flat[0]))
+        columns: list[list[float]] = []  # each column's value per operator (one shared value: repeated)
+        for name in names:
+            if name.startswith(":"):
+                columns.append([float(getattr(ctx, name[1:]))] * n)
+                continue
+            col = g.table.get(name.rstrip("?"))
+            if col is None:
+                if not name.endswith("?"):
+                    return None
+                columns.append([0.0] * n)
+                continue
+            flat = col.reshape(-1).tolist()  # Python floats: float() of each element
+            columns.append(flat if len(flat) == n else [float(flat[0])] * n)
+        for i, cols in enumerate(zip(*columns, strict=True) if columns else [()] * n):
             k = g.start + i
             ops.append((rule, tuple(cols), float(reps[k]), class_of[k], format_of[k]))
     return ScalarPlan(chip, tuple(ops), max(class_of, default=-1) + 1, max(format_of, default=-1) + 1)

@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from inferchip.cost.plan.shape import plan_shape
 from inferchip.cost.roofline import ArrayLike, FloatArray
-from inferchip.cost.rules import CostContext, OpTable, Rule, StepPoints, cost_context, rule_for
+from inferchip.cost.rules import CostContext, OpTable, Rule, StepPoints, cost_context
 from inferchip.cost.scalar_step import ScalarPlan, scalar_plan
 from inferchip.cost.step_types import BOUNDS, ClassCost, PointCost, StepCost, point_step_cost
 from inferchip.mapping.memory_fit import Formats
@@ -129,7 +131,14 @@ class StepPlan:
     flop_formats: tuple[str, ...]  # formats FLOP run in, in order of first use
     flop_ops: tuple[npt.NDArray[np.intp], ...]  # the operators computing in each of flop_formats
     source: tuple[Any, ...]  # the objects compiled, to tell whether a plan is for them
-    scalar: ScalarPlan | None = None  # the plan in plain floats, for one point on one chip
+    class_of: tuple[int, ...] = ()  # each operator's position among class_names
+    format_of: tuple[int, ...] = ()  # each operator's position among flop_formats (-1: no FLOP)
+
+    @cached_property
+    def scalar(self) -> ScalarPlan | None:
+        """The plan in plain floats, for one point on one chip (None where it has none): built on
+        first use, since a plan only ever swept as arrays never needs it."""
+        return scalar_plan(self.ctx, self.groups, list(self.reps), self.class_of, self.format_of)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickled as what it was compiled from, and compiled again when unpickled (its rules'
@@ -145,7 +154,7 @@ class StepPlan:
              prefill_attn_pairs: ArrayLike, logit_rows: ArrayLike | None = None) -> StepCost:
         """Cost of steps with these counts (see :func:`step_cost`); one finite point on one chip
         is evaluated in plain floats (:mod:`inferchip.cost.scalar_step`, the same numbers)."""
-        if self.scalar is not None:
+        if self.ctx.chip_shape == ():
             one = self._scalar_cost(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows)
             if one is not None:
                 return one
@@ -154,8 +163,8 @@ class StepPlan:
 
     def _scalar_cost(self, *counts: ArrayLike | None) -> StepCost | None:
         """:meth:`cost` of a single point through :attr:`scalar` (None where the counts are not one
-        finite point each)."""
-        assert self.scalar is not None
+        finite point each, or where the plan has no scalar form; the scalar form is built here, on
+        the first single point)."""
         vals: list[float] = []
         ndim = 0
         for x in counts:
@@ -170,6 +179,8 @@ class StepPlan:
             if not math.isfinite(x):
                 return None
             vals.append(x)
+        if self.scalar is None:
+            return None
         return self.point_cost((1,) * ndim, *vals)
 
     def point_cost(self, shape: tuple[int, ...], t: float, s_dec: float, kv_dec: float, pairs: float,
@@ -278,60 +289,29 @@ def _step_cost(shape: tuple[int, ...], by_class: dict[str, tuple[FloatArray, ...
                     dram_bytes=dram, link_bytes=link)
 
 
-def _segments(cls: list[int], present: list[int]) -> tuple[tuple[int, int, int], ...]:
-    """Runs of one class in a group's operators: (position among the classes present, start, stop)."""
-    out = []
-    a = 0
-    for i in range(1, len(cls) + 1):
-        if i == len(cls) or cls[i] != cls[a]:
-            out.append((present.index(cls[a]), a, i))
-            a = i
-    return tuple(out)
-
-
 def compile_step(sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibration) -> StepPlan:
-    """Compile the step of ``sm`` on ``chip``: every operator's rule and columns, grouped.
+    """Compile the step of ``sm`` on ``chip``: every operator's rule and columns, grouped (the
+    operators' order and groups are ``sm``'s alone: :func:`~inferchip.cost.plan.shape.plan_shape`).
 
     Raises :class:`~inferchip.cost.rules.UnknownOperatorError` for an operator kind without a rule.
     """
     ctx = cost_context(chip, fmt, cal)
-    ops = sm.operators()
-    kinds = list(dict.fromkeys(type(op) for op, _ in ops))
-    rules = {k: rule_for(k) for k in kinds}
-    formats: dict[str, None] = {}
-    for op, _ in ops:
-        f = rules[type(op)].flop_format(ctx)
-        if f is not None:
-            formats.setdefault(f)
-    # Operators sorted by class (then kind, then order of appearance): classes and kinds contiguous.
-    order = sorted(range(len(ops)),
-                   key=lambda i: (OP_CLASSES.index(ops[i][0].op_class), kinds.index(type(ops[i][0])), i))
-    ordered = [ops[i] for i in order]
-    classes = [op.op_class for op, _ in ordered]
-    starts = [i for i in range(len(classes)) if i == 0 or classes[i] != classes[i - 1]]
-    present = [OP_CLASSES.index(classes[i]) for i in starts]
-    groups: list[_KindGroup] = []
-    start = 0
-    for i in range(1, len(ordered) + 1):
-        if i == len(ordered) or type(ordered[i][0]) is not type(ordered[start][0]):
-            rule = rules[type(ordered[start][0])]
-            cls = [OP_CLASSES.index(op.op_class) for op, _ in ordered[start:i]]
-            groups.append(_KindGroup(rule, rule.table([op for op, _ in ordered[start:i]], ctx), start, i,
-                                     rule.flop_format(ctx), _segments(cls, present)))
-            start = i
-    fmt_names = tuple(formats)
-    flop_ops = tuple(np.array([i for i, (op, _) in enumerate(ordered) if rules[type(op)].flop_format(ctx) == f],
-                              dtype=np.intp) for f in fmt_names)
-    reps = [float(r) for _, r in ordered]
-    class_of = [present.index(OP_CLASSES.index(c)) for c in classes]
-    format_of = [-1] * len(ordered)
+    shape = plan_shape(sm)
+    flop_format = {k: shape.rules[k].flop_format(ctx) for k in shape.kinds}
+    # Formats FLOP run in, in order of first use in the step (the kinds are in that order).
+    fmt_names = tuple(dict.fromkeys(f for f in (flop_format[k] for k in shape.kinds) if f is not None))
+    groups = tuple(_KindGroup(rule, rule.table(ops, ctx), start, stop, rule.flop_format(ctx), segments)
+                   for rule, ops, start, stop, segments in shape.groups)
+    flop_ops = tuple(np.array([i for i, k in enumerate(shape.ordered_kinds) if flop_format[k] == f], dtype=np.intp)
+                     for f in fmt_names)
+    format_of = [-1] * len(shape.ordered)
     for j, ops_f in enumerate(flop_ops):
         for i in ops_f:
             format_of[int(i)] = j
-    return StepPlan(ctx=ctx, dp=sm.dp_attention, groups=tuple(groups),
-                    reps=np.array(reps), class_starts=np.array(starts, dtype=np.intp),
-                    class_names=tuple(classes[i] for i in starts), flop_formats=fmt_names, flop_ops=flop_ops,
-                    source=(sm, chip, fmt, cal), scalar=scalar_plan(ctx, groups, reps, class_of, format_of))
+    return StepPlan(ctx=ctx, dp=sm.dp_attention, groups=groups,
+                    reps=np.array(shape.reps), class_starts=np.array(shape.starts, dtype=np.intp),
+                    class_names=shape.class_names, flop_formats=fmt_names, flop_ops=flop_ops,
+                    source=(sm, chip, fmt, cal), class_of=shape.class_of, format_of=tuple(format_of))
 
 
 def cached_step_plan(plan: StepPlan | None, sm: ShardedModel, chip: ChipParams, fmt: Formats,

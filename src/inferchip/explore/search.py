@@ -7,10 +7,12 @@ crossover and polynomial mutation with rounding, a uniform new value for categor
 its first population a scipy Latin hypercube, any design already evaluated refused as a
 duplicate, survival ranking each design by its rank overall or within its family of designs
 sharing a categorical value, whichever is lower) each followed by a Pareto local search (the
-unseen neighbours of the front). Objectives (all minimised) are the suite objectives of
-:data:`inferchip.explore.evaluate.ALL_OBJECTIVES` the suite has, in log form. The search reads
-nothing but the objective values and its seed, so the same seed gives the same designs
-whatever runs the evaluations.
+unseen neighbours of the front). After the first round, directed descents (:func:`extremes`)
+reach each family's best design on each objective: the ends of the front. Objectives (all
+minimised) are the suite objectives of :data:`inferchip.explore.evaluate.ALL_OBJECTIVES` the
+suite has, in log form. The search reads nothing but the objective values and its seed, so the
+same seed gives the same designs whatever runs the evaluations. The front is
+:func:`inferchip.spec.pareto.pareto_mask` (rows with a non-finite value are never on it).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from inferchip.errors import InvalidSettingError
 from inferchip.explore.evaluate import ALL_OBJECTIVES
 from inferchip.spec.design_space import CATEGORICAL, PARAMETERS, DesignSpace
+from inferchip.spec.pareto import pareto_mask
 
 Evaluator = Callable[[np.ndarray], np.ndarray]  # index vectors (n x params) -> objectives (n x k), minimised
 GRID_BATCH = 4096  # designs per committed batch of a grid run
@@ -60,7 +63,9 @@ def lhs(space: DesignSpace, n: int, seed: int) -> np.ndarray:
     return np.minimum((u * np.array(space.shape)).astype(np.int64), np.array(space.shape) - 1)
 
 
-NSGA_SHARE = 0.7  # of the budget left for NSGA-II in a round; the rest for the Pareto local search
+NSGA_SHARE = 0.5  # of the budget left for NSGA-II in a round; the rest for the descents and the Pareto local search
+EXTREMES_SHARE = 0.6  # of the budget left after the first NSGA-II round, at most, for the descents (extremes)
+DESCENT_MISSES = 3  # a descent stops after this many evaluated steps in a row that do not improve
 POP_DIVISOR = 30  # population: the round's NSGA-II budget / 30, between MIN_POP and 200
 CATEGORICAL_MUTATION = 0.3  # chance an offspring gets a new value (uniform) of one categorical parameter
 MAX_ROUNDS = 8
@@ -121,7 +126,9 @@ class Evaluations:
 def search(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator) -> np.ndarray:
     """Rounds of NSGA-II on NSGA_SHARE of the budget left, each followed by a Pareto local search
     (the front's unseen neighbours) until it converges or spends the budget; round ``r`` seeds
-    NSGA-II with ``seed + r``. Every design is evaluated once; returns them in evaluation order."""
+    NSGA-II with ``seed + r``. Between the first round and its local search, the descents to the
+    families' extremes (:func:`extremes`) get at most EXTREMES_SHARE of the budget left. Every
+    design is evaluated once; returns them in evaluation order."""
     check_budget(budget)
     ev = Evaluations(evaluate, budget, len(space.shape))
     for r in range(MAX_ROUNDS):
@@ -129,15 +136,17 @@ def search(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator) -> n
             break
         before = ev.count
         _nsga2(space, ev, ev.count + max(1, int(ev.left * NSGA_SHARE)), seed + r)
+        if r == 0:
+            extremes(space, ev, ev.count + int(ev.left * EXTREMES_SHARE))
         refine(space, ev)
         if ev.count == before:
             break
     return ev.idx
 
 
-def neighbours(space: DesignSpace, idx: np.ndarray) -> np.ndarray:
-    """Designs one parameter away from each row of ``idx``: the next value up or down of an
-    ordered parameter, any other value of a categorical one (formats, memory type)."""
+def moves(space: DesignSpace) -> np.ndarray:
+    """Steps (one row each) from a design to its neighbours: one value up or down of an ordered
+    parameter, to any other value of a categorical one (formats, memory type)."""
     steps = []
     for j, (p, n) in enumerate(zip(PARAMETERS, space.shape, strict=True)):
         for d in (range(-(n - 1), n) if p in CATEGORICAL else (-1, 1)):
@@ -145,10 +154,62 @@ def neighbours(space: DesignSpace, idx: np.ndarray) -> np.ndarray:
                 e = np.zeros(len(space.shape), np.int64)
                 e[j] = d
                 steps.append(e)
-    if not steps:
-        return np.zeros((0, len(space.shape)), np.int64)
-    cand = (idx[:, None, :] + np.array(steps)[None, :, :]).reshape(-1, len(space.shape))
+    return np.array(steps, np.int64).reshape(-1, len(space.shape))
+
+
+def neighbours(space: DesignSpace, idx: np.ndarray) -> np.ndarray:
+    """Designs one parameter away from each row of ``idx`` (:func:`moves`), inside the space."""
+    steps = moves(space)
+    cand = (idx[:, None, :] + steps[None, :, :]).reshape(-1, len(space.shape))
     return cand[np.all((cand >= 0) & (cand < np.array(space.shape)), axis=1)]
+
+
+def extremes(space: DesignSpace, ev: Evaluations, until: int) -> None:
+    """Each family's end of the front on each objective, by a directed descent until ``ev``
+    holds ``until`` designs. A family is the designs sharing one value of a categorical parameter
+    (every design when none varies); the families NSGA-II evaluated fewest designs of come first
+    (ties: the parameter with the most values first). For each family and each
+    objective, :func:`descend` starts from the family's best design on that objective. This
+    reaches the fronts' ends NSGA-II's crowding and the Pareto local search miss: a family whose
+    best designs lie in a corner the rest of the front does not lead to (GDDR6 with few matrix
+    units, at the throughput-per-dollar end, behind HBM designs with many)."""
+    fams = sorted(family_columns(space), key=lambda j: -space.shape[j])
+    groups: list[tuple[int, int] | None] = [(j, v) for j in fams for v in range(space.shape[j])] or [None]
+    groups.sort(key=lambda g: 0 if g is None else int(np.sum(ev.idx[:, g[0]] == g[1])))  # stable: ties keep order
+    for g in groups:
+        for k in range(ev.f.shape[1]):
+            if ev.count >= until:
+                return
+            m = np.ones(ev.count, bool) if g is None else ev.idx[:, g[0]] == g[1]
+            if m.any():
+                descend(space, ev, ev.idx[m][np.argmin(ev.f[m, k])], k, None if g is None else g[0], until)
+
+
+def descend(space: DesignSpace, ev: Evaluations, start: np.ndarray, k: int, fixed: int | None, until: int) -> None:
+    """First-improvement descent on objective ``k`` from ``start`` over :func:`moves` (parameter
+    ``fixed`` kept): a step that improves is repeated while it still does (a line search along
+    that parameter); the descent stops when a pass finds no improving step, after
+    :data:`DESCENT_MISSES` evaluations in a row that do not improve (a step to a design evaluated
+    before costs nothing and counts for nothing), or when ``ev`` holds ``until``."""
+    steps = moves(space)
+    if fixed is not None:
+        steps = steps[steps[:, fixed] == 0]
+    hi = np.array(space.shape)
+    cur, best = start, ev.objectives(start[None])[0, k]
+    misses, improved = 0, True
+    while improved:
+        improved = False
+        for d in steps:
+            while misses < DESCENT_MISSES and ev.count < until:
+                nxt = cur + d
+                if np.any(nxt < 0) or np.any(nxt >= hi):
+                    break
+                paid = len(ev.new(nxt[None]))
+                v = ev.objectives(nxt[None])[0, k]
+                if v >= best:
+                    misses += paid
+                    break
+                cur, best, improved, misses = nxt, v, True, 0
 
 
 def family_columns(space: DesignSpace) -> list[int]:
@@ -266,16 +327,6 @@ def _mutation(fams: list[int]) -> object:
             return pop
 
     return _Mutation()
-
-
-def pareto_mask(f: np.ndarray) -> np.ndarray:
-    """Non-dominated rows of a minimisation matrix (pymoo's non-dominated sorting)."""
-    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
-
-    mask = np.zeros(len(f), bool)
-    if len(f):
-        mask[NonDominatedSorting().do(f, only_non_dominated_front=True)] = True
-    return mask
 
 
 def hypervolume(f: np.ndarray, ref: np.ndarray) -> float:

@@ -17,8 +17,9 @@ import numpy as np
 from inferchip.catalog.assumptions import load_assumptions
 from inferchip.explore.designs import designs_from_index
 from inferchip.explore.evaluate import Suite, evaluate, suite_objectives
-from inferchip.explore.search import hypervolume, pareto_mask, search, to_minimise
+from inferchip.explore.search import hypervolume, search, to_minimise
 from inferchip.spec.design_space import DesignSpace
+from inferchip.spec.pareto import pareto_mask
 
 QUALITY_SPACE = {"parameters": {
     "matrix_units": [32, 64, 128, 256, 512, 1024], "clock_ghz": [1.0, 1.4, 1.8, 2.2], "memory_units": [2, 3, 4, 6, 8],

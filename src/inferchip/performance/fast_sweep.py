@@ -100,6 +100,7 @@ def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: flo
             per_prefill += kov * reps  # the prefill kernel, where a prompt is prefilled
         elif rule is r.host_cost:
             const += c["overhead_s"] * reps
+            per_unit += c["seq_overhead_s"] * s1 * reps  # host time per running sequence
         else:  # elementwise, embedding: bytes per token
             per_unit += t1 * c["bytes_per_token"] / abw * reps
             const += c["overhead_s"] * reps

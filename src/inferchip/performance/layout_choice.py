@@ -84,10 +84,13 @@ def choose_layout(setting: Setting, q: Question, *, coarse: bool = False, need_t
     question is left out. Raises the first candidate's DoesNotFitError where none fits. The
     choice may miss the limits (``point.limits_met`` False) where no candidate meets them.
     """
+    # Where the limits do not read the TTFT, the choice does not either: each candidate's point is
+    # taken from its (cached) sweep, and only the chosen one's TTFT evaluated, as operating_point would.
+    later = need_ttft and sweeps is not None and q.mode == "max_throughput" and not q.needs_ttft
     choices, first_err = [], None
     for lay in setting.layouts:
         try:
-            pt = operating_point(setting.mapped(lay), q, lay.replicas, coarse=coarse, need_ttft=need_ttft,
+            pt = operating_point(setting.mapped(lay), q, lay.replicas, coarse=coarse, need_ttft=need_ttft and not later,
                                  sweeps=sweeps)
         except DoesNotFitError as exc:
             first_err = first_err or exc
@@ -97,4 +100,8 @@ def choose_layout(setting: Setting, q: Question, *, coarse: bool = False, need_t
     if best is None:
         raise first_err or InvalidSettingError(
             f"no parallel layout of {setting.count} chips suits {setting.model.id}")
+    if later:
+        lay = best.layout
+        best = Choice(lay, operating_point(setting.mapped(lay), q, lay.replicas, coarse=coarse, need_ttft=True,
+                                           sweeps=sweeps))
     return best

@@ -38,6 +38,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
+from inferchip.cost.step import StepCost
 from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.performance.phases import (
     MappedModel,
@@ -207,17 +208,23 @@ def replica_load(q: Question, replicas: int) -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------ evaluation on one layout
-def steady_state(mm: MappedModel, b: np.ndarray, q: Question, with_ttft: bool) -> PhaseMetrics:
+def steady_state(mm: MappedModel, b: np.ndarray, q: Question, with_ttft: bool,
+                 decode: tuple[np.ndarray, StepCost] | None = None) -> PhaseMetrics:
     """Steady-state continuous batching at concurrencies ``b`` (sequences per replica), with the
     length moments of the question; with beam search a request is ``beams`` sequences and one
-    prefill. Without ``with_ttft`` the TTFT, end-to-end latency and prefill step are NaN / None."""
+    prefill. Without ``with_ttft`` the TTFT, end-to-end latency and prefill step are NaN / None.
+    ``decode``: (TPOT, decode step) of these very concurrencies, lengths and mapping where a sweep
+    already holds them (not evaluated again)."""
     if with_ttft and len(q.inputs.points) == 1 and np.shape(b) == (1,):
         return _steady_one(mm, float(b[0]), q)
     i, o = q.inputs, q.outputs
     e_o = max(o.mean, 1.0)
     new = b / e_o / q.beams  # requests (prompts) starting per step
     ctx = i.mean + o.second_moment / (2.0 * e_o)
-    tpot, dec = mm.replica_step_s(b + new * i.mean, b, b * ctx, new * i.mean_prefill_pairs)
+    if decode is None:
+        tpot, dec = mm.replica_step_s(b + new * i.mean, b, b * ctx, new * i.mean_prefill_pairs)
+    else:
+        tpot, dec = decode
     if not with_ttft:
         nan = np.full(np.shape(tpot), math.nan)
         return PhaseMetrics(nan, tpot, nan, b / tpot, None, dec)
@@ -338,7 +345,11 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
             del sweeps[next(iter(sweeps))]
         met = by_layout.get(mm.layout)
         if met is None:
-            met = by_layout[mm.layout] = steady_state(mm, grid, q, with_ttft)
+            # The same lengths' sweep with TTFT or without it (another question's limits) holds this
+            # sweep's decode steps: the same grid, the same step, so the same floats.
+            other = sweeps.get(qkey[:-1] + (not with_ttft,), {}).get(mm.layout)
+            decode = None if other is None else (other.tpot_s, other.decode)
+            met = by_layout[mm.layout] = steady_state(mm, grid, q, with_ttft, decode)
     ok = np.ones(grid.shape, bool)
     for lim, v in ((q.max_ttft_s, met.ttft_s), (q.max_tpot_s, met.tpot_s), (q.max_e2e_s, met.e2e_s)):
         if lim is not None:

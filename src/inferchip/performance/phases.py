@@ -146,8 +146,28 @@ class MappedModel:
 
 
 def map_model(model: ModelSpec, chip: ChipParams, layout: Layout, formats: Formats, cal: Calibration) -> MappedModel:
-    sm = shard(model, layout)
+    sm = sharded(model, layout)
     return MappedModel(model, chip, layout, formats, cal, sm, weight_bytes_per_chip(model, sm, formats))
+
+
+SHARDED_KEPT = 512  # (model, layout) pairs whose sharded model is kept
+_SHARDED: dict[tuple[int, Layout], tuple[ModelSpec, ShardedModel]] = {}
+
+
+def sharded(model: ModelSpec, layout: Layout) -> ShardedModel:
+    """:func:`~inferchip.mapping.sharding.shard` of ``model`` on ``layout``, the same object for the same
+    model object and layout (a review maps each model on each layout for every chip and scaled chip:
+    its step plans then share their shape, found by identity, ``cost.plan.shape``). A sharded model is
+    frozen; the model is kept with it, so its id is not reused while the entry lives."""
+    key = (id(model), layout)
+    held = _SHARDED.get(key)
+    if held is not None and held[0] is model:
+        return held[1]
+    sm = shard(model, layout)
+    if len(_SHARDED) >= SHARDED_KEPT:
+        _SHARDED.clear()
+    _SHARDED[key] = (model, sm)
+    return sm
 
 
 def prefill_pairs(chunk_tokens, cached_tokens=0.0):

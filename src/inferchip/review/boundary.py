@@ -34,10 +34,7 @@ def boundary_map(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: l
     """``{"x_tb_per_s", "y_cost_multiplier", "parts": {part: [[holds per cost] per bandwidth]}, "range"}``."""
     entry = res.claim
     f = base.fig
-    bw0 = entry.params.memory_bytes_per_s / 1e12
-    r = entry.estimated_fields.get(BW_PATH)
-    lo, hi = (float(r["low"]), float(r["high"])) if r else (bw0, bw0)
-    xs = np.geomspace(min(lo, bw0) / 2, max(hi, bw0) * 1.5, BANDWIDTH_POINTS)
+    bw0, lo, hi, xs = _bandwidths(entry)
     ys = np.array(COST_MULTIPLIERS)
     n = len(ys)
     price = {v: np.repeat(p, n, axis=1) for v, p in f.price.items()}
@@ -47,16 +44,11 @@ def boundary_map(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: l
     if f.cost_usd is not None:
         cost = np.repeat(f.cost_usd, n, axis=1)
         cost[f.claim] = cost[f.claim] * ys
-    from functools import partial
-
     from inferchip.review.parallel.pool import run_pieces
 
     grid: dict[str, list[list[bool | None]]] = {}
-
-    def at_bandwidth(x: float, report: OnProgress) -> tuple[np.ndarray, np.ndarray]:
-        return claim_cases(entry, scaled_params(entry.params, BW_PATH, x / bw0), res.models, f.cases, cfg)
-
-    at = run_pieces([partial(at_bandwidth, float(x)) for x in xs], cfg.jobs)
+    keyed = boundary_pieces(entry, res.models, f.cases, cfg)
+    at = run_pieces([p for _, p in keyed], cfg.jobs, keys=[k for k, _ in keyed])
     for x, (tput, board) in zip(xs, at, strict=True):
         t, b = np.repeat(f.tput, n, axis=2), np.repeat(f.board_w, n, axis=2)
         t[f.claim] = tput[:, None]
@@ -74,3 +66,25 @@ def boundary_map(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: l
     parts = {k: v for k, v in grid.items() if all(row is not None for row in v)}
     return {"x_tb_per_s": xs.tolist(), "y_cost_multiplier": ys.tolist(), "parts": parts, "range": ranges,
             "not_mapped": sorted(k for k in grid if k not in parts)}
+
+
+def _bandwidths(entry: Any) -> tuple[float, float, float, np.ndarray]:
+    """The claimed chip's central bandwidth, its estimate's low and high end (TB/s) and the map's bandwidths."""
+    bw0 = entry.params.memory_bytes_per_s / 1e12
+    r = entry.estimated_fields.get(BW_PATH)
+    lo, hi = (float(r["low"]), float(r["high"])) if r else (bw0, bw0)
+    return bw0, lo, hi, np.geomspace(min(lo, bw0) / 2, max(hi, bw0) * 1.5, BANDWIDTH_POINTS)
+
+
+def boundary_pieces(entry: Any, models: list[Any], cases: list[tuple[str, str]], cfg: ReviewConfig,
+                    ) -> list[tuple[Any, Any]]:
+    """The map's pieces (the claimed chip's cases at each bandwidth), each with its key
+    (``review.parallel.pool.run_pieces``)."""
+    from functools import partial
+
+    bw0, _, _, xs = _bandwidths(entry)
+
+    def at_bandwidth(x: float, report: OnProgress) -> tuple[np.ndarray, np.ndarray]:
+        return claim_cases(entry, scaled_params(entry.params, BW_PATH, x / bw0), models, cases, cfg)
+
+    return [(("boundary", entry.id, tuple(cases), float(x)), partial(at_bandwidth, float(x))) for x in xs]

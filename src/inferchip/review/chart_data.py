@@ -115,28 +115,53 @@ def chart_data(chips: list[ChipEntry], models: list[ModelEntry], rows: list[dict
                ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
     """Throughput-interactivity curves (per model, per chip), roofline points (per chip) and
     memory fit (per chip and model), from the rows and the kept domain predictions of every chip."""
+    return merge_chip_charts(chips, models, [chip_charts(c, models, rows, kept[c.id], cfg, on_progress)
+                                             for c in chips])
+
+
+ChipCharts = tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]
+
+
+def chip_charts(chip: ChipEntry, models: list[ModelEntry], rows: list[dict[str, Any]], kept: dict[Case, Prediction],
+                cfg: ReviewConfig, on_progress: OnProgress = no_progress) -> ChipCharts:
+    """:func:`chart_data` of one chip (its rows among ``rows``, its kept domain predictions): its curve
+    per model id, its roofline points and its memory fit per model (one chip's charts need no other's,
+    so each is drawn up in the piece that evaluated the chip)."""
+    from dataclasses import replace
+
+    curves: dict[str, Any] = {}
+    roofline: list[dict[str, Any]] = []
+    memory: list[dict[str, Any]] = []
+    ccfg = replace(cfg, weights=chip.weights_in(cfg))  # the chip's own weights (the claim as deployed)
+    for m in models:
+        preds = {s: p for (mid, s), p in kept.items() if mid == m.id}
+        layouts = {(p.tp, p.pp, p.ep, p.attn_dp) for p in preds.values()}
+        if any(r["status"] == "ok" for r in rows if r["chip_id"] == chip.id and r["model_id"] == m.id
+               and r["setting"] == "single"):
+            layouts.add((1, 1, 1, False))
+        curve = throughput_curve([mapped_model(m, chip.params, tp, pp, ep, ccfg, dp)
+                                  for tp, pp, ep, dp in sorted(layouts)],
+                                 cfg.input_tokens, cfg.output_tokens)
+        if curve is not None:
+            curves[m.id] = curve
+        p = preds.get("batch") or next(iter(preds.values()), None)
+        if p is not None:
+            roofline.extend(roofline_points(m, chip.params, p, ccfg))
+        memory.append(memory_fit(m, chip, rows, ccfg))
+        on_progress(f"charts: {chip.id} {m.id}", 1)
+    on_progress(f"charts: {chip.id}", 1)
+    return curves, roofline, memory
+
+
+def merge_chip_charts(chips: list[ChipEntry], models: list[ModelEntry], per_chip: list[ChipCharts],
+                      ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+    """:func:`chart_data`'s curves, roofline and memory fit from each chip's :func:`chip_charts`, in chip order."""
     curves: dict[str, dict[str, Any]] = {m.id: {} for m in models}
     roofline: dict[str, list[dict[str, Any]]] = {c.id: [] for c in chips}
     memory: list[dict[str, Any]] = []
-    from dataclasses import replace
-
-    for chip in chips:
-        ccfg = replace(cfg, weights=chip.weights_in(cfg))  # the chip's own weights (the claim as deployed)
-        for m in models:
-            preds = {s: p for (mid, s), p in kept[chip.id].items() if mid == m.id}
-            layouts = {(p.tp, p.pp, p.ep, p.attn_dp) for p in preds.values()}
-            if any(r["status"] == "ok" for r in rows if r["chip_id"] == chip.id and r["model_id"] == m.id
-                   and r["setting"] == "single"):
-                layouts.add((1, 1, 1, False))
-            curve = throughput_curve([mapped_model(m, chip.params, tp, pp, ep, ccfg, dp)
-                                      for tp, pp, ep, dp in sorted(layouts)],
-                                     cfg.input_tokens, cfg.output_tokens)
-            if curve is not None:
-                curves[m.id][chip.id] = curve
-            p = preds.get("batch") or next(iter(preds.values()), None)
-            if p is not None:
-                roofline[chip.id].extend(roofline_points(m, chip.params, p, ccfg))
-            memory.append(memory_fit(m, chip, rows, ccfg))
-            on_progress(f"charts: {chip.id} {m.id}", 1)
-        on_progress(f"charts: {chip.id}", 1)
+    for chip, (c, r, mem) in zip(chips, per_chip, strict=True):
+        for model_id, curve in c.items():
+            curves[model_id][chip.id] = curve
+        roofline[chip.id].extend(r)
+        memory.extend(mem)
     return curves, roofline, memory

@@ -155,22 +155,56 @@ def judge_claim(res: Any, cfg: ReviewConfig, on_progress: OnProgress = no_progre
     return out
 
 
+def in_car_piece(claim_entry: ChipEntry, claim: Claim, samples: int, seed: int) -> tuple[Any, Any] | None:
+    """The in-car section of the claimed chip as one piece with its key (``review.parallel.pool``),
+    or None where the chip has no catalogue spec."""
+    from inferchip.review.claim_file import PARTS
+    from inferchip.review.in_car import in_car_section
+
+    spec = claim_entry.spec
+    if spec is None:
+        return None
+    part = PARTS["frame_deadlines"]
+    with_ledger = "frame_deadlines" in claim.parts
+
+    def piece(report: OnProgress) -> Any:
+        return in_car_section(spec, part.label, part.metric, samples, seed, ledger=with_ledger)
+
+    return ("in-car", claim_entry.id, part.label, part.metric, samples, seed, with_ledger), piece
+
+
+def ahead_pieces(chips: list[ChipEntry], claim_entry: ChipEntry, models: list[Any], cfg: ReviewConfig,
+                 ) -> list[tuple[Any, Any]]:
+    """The claim judgement's independent pieces (the year choice's new chips, the in-car section,
+    the named corners, the boundary map's bandwidths), longest first, each with the key its stage
+    asks for it by: to run in one pool with the sensitivity's knobs (``review.parallel.pool``)."""
+    from inferchip.review.boundary import boundary_pieces
+    from inferchip.review.ledger import new_chip_pieces
+    from inferchip.review.uncertainty import corner_pieces
+
+    claim = load_claim(cfg.claim_file)
+    cases = [(m.id, s) for m in models if m.total_params <= claim.max_total_params for s in cfg.slos]  # scope_cases
+    in_car = in_car_piece(claim_entry, claim, cfg.samples, cfg.seed)
+    return [*new_chip_pieces(chips, claim_entry, models, cases, cfg), *([in_car] if in_car else []),
+            *corner_pieces(claim_entry, models, cases, cfg)[0], *boundary_pieces(claim_entry, models, cases, cfg)]
+
+
 def _in_car(j: ClaimJudgement, claim_entry: ChipEntry, on_progress: OnProgress) -> dict[str, Any] | None:
     """The in-car driving rig and the frame-deadline part judged on it (None: the claimed chip has no spec)."""
-    from inferchip.review.claim_file import PARTS
-    from inferchip.review.in_car import in_car_section, merge_into
+    from inferchip.review.in_car import merge_into
+    from inferchip.review.parallel.pool import run_pieces
 
-    if claim_entry.spec is None:
+    keyed = in_car_piece(claim_entry, j.claim, j.samples, j.seed)
+    if keyed is None:
         for p in j.parts:
             if p["part"] == "frame_deadlines":
                 p["decided_by"] = f"not judged: {claim_entry.id} has no catalogue spec for the vision cost model"
         return None
-    part = PARTS["frame_deadlines"]
-    ic = in_car_section(claim_entry.spec, part.label, part.metric, j.samples, j.seed,
-                        ledger="frame_deadlines" in j.claim.parts)
+    ic = run_pieces([keyed[1]], 1, keys=[keyed[0]])[0]  # run ahead with the other pieces, or here
     on_progress("in-car driving rig", 0)
     merge_into(ic, j.parts, j.corners, j.ledger)
-    return ic.to_dict()
+    out: dict[str, Any] = ic.to_dict()
+    return out
 
 
 def summary_lines(j: ClaimJudgement) -> list[str]:

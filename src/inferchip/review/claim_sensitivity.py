@@ -4,7 +4,7 @@ The estimated figures are varied by the claim's named corners and Monte Carlo (:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from inferchip.performance.predict import Prediction
@@ -24,10 +24,13 @@ Figs = Callable[[Prediction, float], dict[str, Any]]
 
 def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig, metric: str,
                     table: dict[Case, dict[str, Any]], base: dict[Case, Prediction], figure_ok: dict[str, bool],
-                    on_progress: OnProgress = no_progress, figs: Figs | None = None) -> list[Any]:
+                    on_progress: OnProgress = no_progress, figs: Figs | None = None,
+                    ahead: Sequence[tuple[Hashable, Any]] = ()) -> list[Any]:
     """One-at-a-time sensitivity of the claim's suite rank (see review.sensitivity). ``figs``:
     a prediction's figures at a price multiplier (default :func:`~inferchip.review.cases.figures`;
-    the review passes its street-view restatement, so the claim's money matches the tables)."""
+    the review passes its street-view restatement, so the claim's money matches the tables).
+    ``ahead``: keyed pieces of later stages run in the same pool, after the knobs
+    (``review.parallel.pool.run_with_ahead``)."""
     fig = figs or figures
     from inferchip.performance.setting import resolve_formats
     from inferchip.review.ranking import METRICS, claim_rank
@@ -37,7 +40,7 @@ def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfi
     col = METRICS[metric].column
     fmt = resolve_formats(claim.weights_in(cfg), None, None)
     used = tuple(dict.fromkeys((compute_format(fmt.weights, fmt.activations), "bf16")))
-    from inferchip.review.parallel.pool import run_pieces
+    from inferchip.review.parallel.pool import run_with_ahead
 
     price = next((p.extra.get("chip_price_usd") for p in base.values() if p.extra.get("chip_price_usd")), None)
 
@@ -62,4 +65,4 @@ def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfi
         return analyse_knob(knob, rank_at)
 
     knobs = knobs_for(claim.params, used, price)  # one knob per worker piece, in order (independent)
-    return run_pieces([lambda report, k=k: one_knob(k, report) for k in knobs], cfg.jobs, on_progress)
+    return run_with_ahead([lambda report, k=k: one_knob(k, report) for k in knobs], ahead, cfg.jobs, on_progress)

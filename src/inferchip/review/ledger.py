@@ -117,11 +117,9 @@ def _year_entries(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: 
     """The year choice: the parts against every other year's competitor set (its new chips predicted on
     the claim's cases, in their scale-up domain)."""
     import copy
-    from functools import partial
     from types import SimpleNamespace
 
-    from inferchip.review.cases import evaluate, prediction_row
-    from inferchip.review.inputs import chip_entry, review_year, service_level
+    from inferchip.review.inputs import chip_entry, review_year
     from inferchip.review.views import cost_views
 
     year = review_year(cfg)
@@ -137,23 +135,11 @@ def _year_entries(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: 
 
     out = []
     known = {c.id: c for c in res.chips}
-    by_id = {m.id: m for m in res.models}
     years = [y for y in review_years() if y != year]
-    new_ids = list(dict.fromkeys(i for y in years for i in competitors_for_year(y)
-                                 if i != res.claim.id and i not in known))
-
-    def new_chip(i: str, report: OnProgress) -> list[dict[str, Any]]:
-        """A chip of another year's set that the review did not predict: its rows on the claim's cases."""
-        entry = chip_entry(i, cfg.domain_cap)
-        rows = []
-        for mid, slo in base.fig.cases:
-            m = by_id[mid]
-            sl = service_level(slo, m.total_params)
-            rows.append(prediction_row(entry, m, sl, "domain", entry.domain,
-                                       *evaluate(entry.chip_arg(), m.ref, sl, entry.domain, cfg)))
-        return rows
-
-    predicted = dict(zip(new_ids, run_pieces([partial(new_chip, i) for i in new_ids], cfg.jobs), strict=True))
+    keyed = new_chip_pieces(res.chips, res.claim, res.models, base.fig.cases, cfg)
+    new_ids = [k[3] for k, _ in keyed]
+    predicted = dict(zip(new_ids, run_pieces([p for _, p in keyed], cfg.jobs, keys=[k for k, _ in keyed]),
+                         strict=True))
     for y in years:
         ids = [i for i in competitors_for_year(y) if i != res.claim.id]
         rows = [r for r in res.rows if r["chip_id"] in ids or r["chip_id"] == res.claim.id]
@@ -202,3 +188,37 @@ def _with_claim(f: Figures, tput: np.ndarray, board: np.ndarray) -> Figures:
     t, b = f.tput.copy(), f.board_w.copy()
     t[f.claim, :, 0], b[f.claim, :, 0] = tput, board
     return replace(f, tput=t, board_w=b)
+
+
+def new_chip_pieces(chips: list[Any], claim_entry: Any, models: list[Any], cases: list[tuple[str, str]],
+                    cfg: ReviewConfig) -> list[tuple[Any, Any]]:
+    """The year choice's pieces: each chip of another year's competitor set that the review did not
+    predict, its rows on the claim's ``cases`` (each piece with its key, ``review.parallel.pool.run_pieces``).
+    None where the year choice predicts nothing (no year-matched table, or chips chosen with --chips)."""
+    from functools import partial
+
+    from inferchip.catalog.competitors import competitors_for_year, review_years
+    from inferchip.review.cases import evaluate, prediction_row
+    from inferchip.review.inputs import chip_entry, review_year, service_level
+
+    year = review_year(cfg)
+    if year is None or cfg.chips is not None:
+        return []
+    known = {c.id for c in chips}
+    by_id = {m.id: m for m in models}
+    years = [y for y in review_years() if y != year]
+    new_ids = list(dict.fromkeys(i for y in years for i in competitors_for_year(y)
+                                 if i != claim_entry.id and i not in known))
+
+    def new_chip(i: str, report: OnProgress) -> list[dict[str, Any]]:
+        """A chip of another year's set that the review did not predict: its rows on the claim's cases."""
+        entry = chip_entry(i, cfg.domain_cap)
+        rows = []
+        for mid, slo in cases:
+            m = by_id[mid]
+            sl = service_level(slo, m.total_params)
+            rows.append(prediction_row(entry, m, sl, "domain", entry.domain,
+                                       *evaluate(entry.chip_arg(), m.ref, sl, entry.domain, cfg)))
+        return rows
+
+    return [(("ledger new chip", claim_entry.id, tuple(cases), i), partial(new_chip, i)) for i in new_ids]

@@ -1,8 +1,7 @@
-"""Pareto fronts: points no other point beats on every objective at once.
+"""Pareto fronts of a review: chips no other chip beats on every objective at once.
 
-A point *dominates* another when it is at least as good on every objective and strictly
-better on one. The front is the set of points nobody dominates. Vectorised over points
-(an n x n comparison, fine for the few hundred points of a review).
+The front itself is :func:`inferchip.spec.pareto.pareto_mask` (shared with the design-space
+exploration; rows with a non-finite value are never on it and dominate nothing).
 """
 
 from __future__ import annotations
@@ -11,25 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from inferchip.spec.pareto import pareto_mask
 
-def pareto_mask(values: np.ndarray, minimize: list[bool] | np.ndarray) -> np.ndarray:
-    """Boolean mask of the non-dominated rows of ``values`` (n points x k objectives).
-
-    ``minimize[j]`` says whether less is better on objective j. Rows with a non-finite
-    value are never on the front (a chip without a price has no cost to compare).
-    """
-    v = np.asarray(values, dtype=float)
-    if v.ndim != 2:
-        raise ValueError(f"values must be n x k, got shape {v.shape}")
-    sign = np.where(np.asarray(minimize, dtype=bool), 1.0, -1.0)
-    x = v * sign  # every objective now "less is better"
-    finite = np.all(np.isfinite(x), axis=1)
-    xa = np.where(finite[:, None], x, np.inf)
-    # le[i, j]: point j is at least as good as point i on every objective
-    le = np.all(xa[None, :, :] <= xa[:, None, :], axis=2)
-    lt = np.any(xa[None, :, :] < xa[:, None, :], axis=2)
-    dominated = np.any(le & lt & finite[None, :], axis=1)
-    return finite & ~dominated
+__all__ = ["case_fronts", "pareto_mask", "throughput_curve", "upper_envelope"]
 
 
 def upper_envelope(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

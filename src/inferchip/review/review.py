@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from inferchip.performance.predict import Prediction
@@ -35,8 +36,10 @@ from inferchip.review.cases import (
 )
 from inferchip.review.chart_data import (
     chart_data,
+    chip_charts,
     mapped_model,
     memory_fit,
+    merge_chip_charts,
     roofline_points,
 )
 from inferchip.review.claim_sensitivity import run_sensitivity
@@ -121,11 +124,9 @@ def plan_units(chips: list[ChipEntry], models: list[ModelEntry], cfg: ReviewConf
 def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
                on_plan: Callable[[int], None] | None = None) -> ReviewResult:
     """Evaluate, rank, analyse and describe. Raises user errors (unknown ids, bad files) before any work."""
-    from inferchip.review.claim_review import judge_claim
     from inferchip.review.pareto import case_fronts
     from inferchip.review.ranking import (
         METRICS,
-        claim_verdict,
         has_figure,
         metric_tables,
         rank_case,
@@ -141,10 +142,17 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
     kept: dict[str, dict[Case, Prediction]] = {}
     from inferchip.review.parallel.pool import run_pieces
 
-    pieces = [lambda report, chip=chip: evaluate_chip(chip, models, cfg, report) for chip in chips]
-    for chip, (r, k) in zip(chips, run_pieces(pieces, cfg.jobs, on_progress), strict=True):
+    def one_chip(chip: ChipEntry, report: OnProgress) -> tuple[Any, ...]:
+        """A chip's cases, then its charts (they read only its own rows and predictions)."""
+        r, k = evaluate_chip(chip, models, cfg, report)
+        return r, k, chip_charts(chip, models, r, k, cfg, report)
+
+    per_chip = []
+    for chip, (r, k, charts) in zip(chips, run_pieces([partial(one_chip, c) for c in chips], cfg.jobs, on_progress),
+                                    strict=True):
         rows.extend(r)
         kept[chip.id] = k
+        per_chip.append(charts)
     cases = [(m.id, s) for m in models for s in cfg.slos]
     ids = [c.id for c in chips]
     views = cost_views(chips, cfg.prices)
@@ -168,7 +176,7 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
                     if r["setting"] == "domain" and r["chip_id"] == chip_id and (r["model_id"], r["slo"]) == case:
                         r[f"rank_{name}"] = rank
     pareto = case_fronts(rows, cases)
-    curves, roofline, memory = chart_data(chips, models, rows, kept, cfg, on_progress)
+    curves, roofline, memory = merge_chip_charts(chips, models, per_chip)
     sens: list[Any] = []
     if claim is not None:
         c = claim
@@ -176,9 +184,35 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
         def figs(p: Prediction, mult: float) -> dict[str, Any]:
             return prediction_figures(p, c, views, mult)
 
-        if cfg.sensitivity:
-            sens = run_sensitivity(claim, models, cfg, metric, tables[metric], kept[claim.id], ok[metric], on_progress,
-                                   figs)
+        # The claim judgement's independent pieces run in one pool with the sensitivity's knobs (or alone),
+        # longest first: no stage waits on its last piece while a worker idles. Each stage takes its
+        # results by key (review.parallel.pool.run_pieces), or computes them where it asks for others.
+        from inferchip.review.claim_review import ahead_pieces
+        from inferchip.review.parallel.pool import forget_ahead, run_ahead, workers_for
+
+        ahead = ahead_pieces(chips, claim, models, cfg) if cfg.judge and workers_for(cfg.jobs, 2) > 1 else []
+        try:
+            if cfg.sensitivity:
+                sens = run_sensitivity(claim, models, cfg, metric, tables[metric], kept[claim.id], ok[metric],
+                                       on_progress, figs, ahead)
+            elif ahead:
+                run_ahead(ahead, cfg.jobs, on_progress)
+            result = _finish(cfg, chips, models, claim, metric, rows, tables, suite, pareto, curves, roofline, memory,
+                             sens, notes, views, on_progress)
+        finally:
+            forget_ahead()
+        return result
+    return _finish(cfg, chips, models, claim, metric, rows, tables, suite, pareto, curves, roofline, memory, sens,
+                   notes, views, on_progress)
+
+
+def _finish(cfg: ReviewConfig, chips: list[ChipEntry], models: list[ModelEntry], claim: ChipEntry | None, metric: str,
+            rows: list[dict[str, Any]], tables: Any, suite: Any, pareto: Any, curves: Any, roofline: Any, memory: Any,
+            sens: list[Any], notes: list[str], views: list[Any], on_progress: OnProgress) -> ReviewResult:
+    """The result with the claim's verdict and, where asked, its judgement."""
+    from inferchip.review.claim_review import judge_claim
+    from inferchip.review.ranking import claim_verdict
+
     result = ReviewResult(cfg, chips, models, claim, metric, rows, tables, suite, pareto, curves, roofline, memory,
                           sens, {}, notes, views=views)
     result.verdict = claim_verdict(result)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,15 @@ def corner_runs(claim: ChipEntry, models: list[ModelEntry], cases: list[tuple[st
                 on_progress: OnProgress = no_progress) -> tuple[list[Corner], dict[str, str]]:
     """Every performance estimate group of the claimed chip at its low and high end; and the
     estimated figures that are not varied here, with why (money figures are sampled by the views)."""
+    from inferchip.review.parallel.pool import run_pieces
+
+    keyed, skipped = corner_pieces(claim, models, cases, cfg)
+    return run_pieces([p for _, p in keyed], cfg.jobs, on_progress, keys=[k for k, _ in keyed]), skipped
+
+
+def corner_pieces(claim: ChipEntry, models: list[ModelEntry], cases: list[tuple[str, str]], cfg: ReviewConfig,
+                  ) -> tuple[list[tuple[Any, Any]], dict[str, str]]:
+    """:func:`corner_runs`' pieces, each with its key (``review.parallel.pool.run_pieces``), and the skipped figures."""
     groups: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
     for path, r in claim.estimated_fields.items():
@@ -147,7 +157,6 @@ def corner_runs(claim: ChipEntry, models: list[ModelEntry], cases: list[tuple[st
                              "not an input of the performance model")
         elif r["central"]:
             groups.setdefault(g, {})[path] = r
-    from inferchip.review.parallel.pool import run_pieces
 
     def corner(g: str, end: str, fields: dict[str, Any], report: OnProgress) -> Corner:
         p = claim.params
@@ -157,8 +166,8 @@ def corner_runs(claim: ChipEntry, models: list[ModelEntry], cases: list[tuple[st
         report(f"{claim.id}: {g} at its {end} end", 1)
         return Corner(g, end, {k: float(r[end]) for k, r in fields.items()}, tput, board)
 
-    pieces = [lambda report, g=g, end=end, f=f: corner(g, end, f, report) for g, f in groups.items() for end in ENDS]
-    return run_pieces(pieces, cfg.jobs, on_progress), skipped
+    return [(("corner", claim.id, tuple(cases), g, end), partial(corner, g, end, f))
+            for g, f in groups.items() for end in ENDS], skipped
 
 
 @dataclass

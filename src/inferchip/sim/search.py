@@ -301,13 +301,13 @@ class CurveResult:
 
 
 def pareto_flags(x: Any, y: Any) -> np.ndarray:
-    """True where no other point is at least as good on both axes and better on one (both maximised)."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    flags = np.ones(x.size, dtype=bool)
-    for i in range(x.size):
-        dominated = (x >= x[i]) & (y >= y[i]) & ((x > x[i]) | (y > y[i]))
-        flags[i] = not dominated.any() and np.isfinite(x[i]) and np.isfinite(y[i])
-    return flags
+    """True where no other point is at least as good on both axes and better on one (both maximised);
+    the one front rule of :func:`inferchip.spec.pareto.pareto_mask` (a non-finite point is off the front
+    and beats nothing)."""
+    from inferchip.spec.pareto import pareto_mask
+
+    points = np.column_stack([np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()])
+    return pareto_mask(points, minimize=[False, False])
 
 
 def throughput_interactivity_curve(

@@ -43,6 +43,13 @@ class Calibration(BaseModel):
         description="Host time per engine iteration not overlapped with the device (scheduling, sampling, "
         "input prep); vLLM v0.6 profiling found CPU overhead dominant for small models.",
     )
+    sequence_overhead_s: float = Field(
+        0.0, ge=0, le=1e-4,
+        description="Host time per running sequence per engine iteration not overlapped with the device "
+        "(per-sequence scheduling, input preparation, sampling, output processing). vLLM 0.5: about 20 ms per "
+        "step at 200 sequences, ~100 us each (vllm-project/vllm#6801); 0 = none (the default; not in "
+        "physical_parameter_names, so not fitted unless asked: docs/validation.md, calibration section).",
+    )
     moe_imbalance: float = Field(
         1.25, ge=1, le=4,
         description="Most-loaded expert over mean load under expert routing (straggler factor; 1.2-1.8 reported).",

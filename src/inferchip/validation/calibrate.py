@@ -52,7 +52,7 @@ from inferchip.validation.validate import (
 
 F_SCALE = 0.1  # soft-L1 scale of log residuals: ~10% error
 FAIL_RESIDUAL = 3.0  # residual of a row the current parameters cannot predict (~20x off)
-LOWER_IF_OPEN = {"step_overhead_s": 1e-5}  # a log-scale fit needs a positive lower bound
+LOWER_IF_OPEN = {"step_overhead_s": 1e-5, "sequence_overhead_s": 1e-7}  # a log-scale fit needs a positive lower bound
 FRACTION_FLOOR = 0.02  # lower bound of parameters bounded only by "> 0"
 MIN_MEAN_INPUT_TOKENS = 16.0
 DS_PREFIX = "mlperf_mean_input_tokens:"
@@ -217,10 +217,16 @@ def fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[s
     return FitResult(cal, lengths, names, values, len(rows), float(res.cost), int(res.nfev))
 
 
-def fit_parameter_names(rows: Sequence[FitRow]) -> list[str]:
-    """Physical parameters, then one mean input length per MLPerf data set present in ``rows``."""
+def fit_parameter_names(rows: Sequence[FitRow], physical: Sequence[str] | None = None) -> list[str]:
+    """Physical parameters (``physical``, default :meth:`Calibration.physical_parameter_names`), then
+    one mean input length per MLPerf data set present in ``rows``."""
     ds = sorted({r.dataset for r in rows if r.dataset is not None})
-    return list(Calibration.physical_parameter_names()) + [DS_PREFIX + d for d in ds]
+    names = list(Calibration.physical_parameter_names() if physical is None else physical)
+    allowed = [n for n, f in Calibration.model_fields.items() if f.annotation is float]
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        raise InferchipError(f"calibrate: unknown calibration parameter(s) {unknown}; allowed: {allowed}")
+    return names + [DS_PREFIX + d for d in ds]
 
 
 def _fold(args: tuple[list[FitRow], FitPoint, list[str], int]) -> FitPoint:
@@ -248,17 +254,20 @@ class CalibrationReport:
 
 def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None, *, cross_validate: bool = True,
               workers: int = 2, max_evaluations: int = 60,
-              progress: Callable[[str], None] | None = None) -> CalibrationReport:
+              progress: Callable[[str], None] | None = None,
+              parameters: Sequence[str] | None = None) -> CalibrationReport:
     """Fit on all cases, then (optionally) leave-one-accelerator-out cross-validation.
 
     Energy rows (power, tokens per joule) are left out: the calibration holds performance
-    parameters only; the few power parameters are fitted apart (:mod:`inferchip.validation.power_fit`)."""
+    parameters only; the few power parameters are fitted apart (:mod:`inferchip.validation.power_fit`).
+    ``parameters``: the physical parameters to fit (default :meth:`Calibration.physical_parameter_names`);
+    the others keep ``start``'s values (``tools/calibration_variants.py`` tries variants this way)."""
     cases = [c for c in cases if c.energy_scope is None]
     start = as_point(start)
     say = progress or (lambda _msg: None)
     say("first pass (layouts, mapped models)")
     rows, _ = prepare(cases, start)
-    names = fit_parameter_names(rows)
+    names = fit_parameter_names(rows) if parameters is None else fit_parameter_names(rows, parameters)
     say(f"fitting {len(names)} parameters on {len(rows)} rows")
     full = fit(rows, start, names, max_evaluations=max_evaluations)
     summary = dict(fitted_parameters=float(len(names)), rows_used=float(len(rows)))

@@ -17,8 +17,9 @@ import numpy as np
 
 from inferchip.atomic_io import write_text
 from inferchip.explore.evaluate import ALL_OBJECTIVES, METRICS, suite_objectives
-from inferchip.explore.search import pareto_mask, to_minimise
+from inferchip.explore.search import to_minimise
 from inferchip.spec.design_space import CATEGORICAL, PARAMETERS
+from inferchip.spec.pareto import pareto_mask
 
 PAGE_FILE = "explore.html"
 LABELS = {"throughput_per_chip": "output tokens/s per chip", "throughput_per_w": "output tokens/s per W (TDP)",

@@ -9,6 +9,11 @@ piece is one deterministic computation, so the results do not depend on the numb
 parent, in the pieces' order, as each piece's result arrives. A result that cannot be pickled makes the pieces
 run again here, one after another.
 
+Stages that follow one another but do not need each other's results share one pool: the pieces of
+the later ones run ahead, after the current stage's (:func:`run_with_ahead`, :func:`run_ahead`), and
+each later stage takes its results by key instead of running them (:func:`run_pieces` with ``keys``),
+so no stage waits on its last piece while a worker idles.
+
 Workers are forked only on Linux: macOS offers ``fork`` but its system libraries are not safe
 in a child forked from a process with threads (Python's own default there is ``spawn``), and the
 progress bar's refresh thread runs during the review. Elsewhere, or where one worker is asked
@@ -21,7 +26,7 @@ import multiprocessing
 import os
 import pickle
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -47,8 +52,39 @@ def workers_for(jobs: int, pieces: int) -> int:
     return max(1, min(cores if jobs <= 0 else jobs, cores, pieces))
 
 
-def run_pieces(pieces: Sequence[Piece], jobs: int, on_progress: OnProgress = no_progress) -> list[Any]:
-    """Each piece's result, in order; ``jobs`` workers (see :func:`workers_for`)."""
+# Results of pieces run ahead of the stage that asks for them (:func:`run_ahead`), by the stage's key.
+_AHEAD: dict[Hashable, Any] = {}
+
+
+def run_ahead(keyed: Sequence[tuple[Hashable, Piece]], jobs: int, on_progress: OnProgress = no_progress) -> None:
+    """Run pieces of several later stages now, in one map (one pool: no stage waits for its last
+    piece while the other workers idle), and keep each result for the stage that asks for it by
+    its key (:func:`run_pieces` with ``keys``). Give the longest pieces first. Each key names what
+    its piece computes (stage, chip, its inputs): a stage whose key differs computes its piece itself."""
+    run_with_ahead([], keyed, jobs, on_progress)
+
+
+def run_with_ahead(pieces: Sequence[Piece], keyed: Sequence[tuple[Hashable, Piece]], jobs: int,
+                   on_progress: OnProgress = no_progress) -> list[Any]:
+    """:func:`run_pieces` of ``pieces``, with the pieces of later stages (``keyed``) in the same map,
+    after them: their results are kept as :func:`run_ahead` keeps them."""
+    results = run_pieces([*pieces, *(p for _, p in keyed)], jobs, on_progress)
+    _AHEAD.update(zip((k for k, _ in keyed), results[len(pieces):], strict=True))
+    return results[:len(pieces)]
+
+
+def forget_ahead() -> None:
+    """Drop the results run ahead and not asked for (the end of a review)."""
+    _AHEAD.clear()
+
+
+def run_pieces(pieces: Sequence[Piece], jobs: int, on_progress: OnProgress = no_progress,
+               keys: Sequence[Hashable] | None = None) -> list[Any]:
+    """Each piece's result, in order; ``jobs`` workers (see :func:`workers_for`). ``keys``: each
+    piece's key, under which :func:`run_ahead` may hold its result already (taken, not run again)."""
+    if keys is not None and pieces:
+        if all(k in _AHEAD for k in keys):
+            return [_AHEAD.pop(k) for k in keys]
     n = workers_for(jobs, len(pieces))
     if n <= 1 or not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
         return [p(on_progress) for p in pieces]

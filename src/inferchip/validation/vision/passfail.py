@@ -24,7 +24,10 @@ Two ways of asking "does the model predict this run's pass?" are reported:
 The Offline counterpart of a Server row: the Offline row of the same result directory (same round, submitter,
 system: ``.../<system>/<benchmark>/Server/...`` against ``.../Offline/...``); failing that, the median of the
 Offline rows of the same round, chip, chip count, network and precision ("same configuration"); failing that
-none, and the row is reported without an operating point.
+none, and the row is reported without an operating point. A configuration match also keeps MaxQ with MaxQ: a
+MaxQ system (MLPerf Power's power-capped category, named so in its system name and result path) runs its GPUs
+under a power limit, so its Offline rate is not the throughput of an uncapped system of the same chips (8x H200
+ResNet-50 v4.1: 69,529 samples/s per GPU MaxQ against 94,620 uncapped), nor the reverse.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from inferchip.validation.energy_rows import says_maxq
 from inferchip.validation.vision.cases import VisionCase
 
 _SCENARIO_DIR = re.compile(r"/(server|offline)/", re.IGNORECASE)
@@ -60,8 +64,14 @@ def result_directory(source: str) -> str | None:
     return _SCENARIO_DIR.sub("/*/", source)
 
 
-def _config(c: VisionCase) -> tuple[str, str, int, str, str]:
-    return c.source_kind, c.accelerator, c.num_accelerators, c.model, c.precision
+def is_power_capped(c: VisionCase) -> bool:
+    """The row is a MaxQ (power-capped) system's: its id or notes say MaxQ (:func:`energy_rows.says_maxq`), or its
+    result path names a MaxQ system (``.../H200-SXM-141GBx8_TRT_MaxQ/...``)."""
+    return says_maxq({"case_id": c.case_id, "notes": c.notes}) or "_maxq/" in c.source.lower()
+
+
+def _config(c: VisionCase) -> tuple[str, str, int, str, str, bool]:
+    return c.source_kind, c.accelerator, c.num_accelerators, c.model, c.precision, is_power_capped(c)
 
 
 def _is_offline_rate(c: VisionCase) -> bool:
@@ -71,7 +81,7 @@ def _is_offline_rate(c: VisionCase) -> bool:
 def offline_matches(cases: Sequence[VisionCase]) -> dict[str, OfflineMatch]:
     """For each Server samples/s row, its Offline counterpart (module docstring); rows without one are absent."""
     by_dir: dict[str, VisionCase] = {}
-    by_config: dict[tuple[str, str, int, str, str], list[VisionCase]] = {}
+    by_config: dict[tuple[str, str, int, str, str, bool], list[VisionCase]] = {}
     for c in cases:
         if not _is_offline_rate(c):
             continue

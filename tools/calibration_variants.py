@@ -1,0 +1,61 @@
+"""Refit the calibration with some physical parameters held (not fitted) or a parameter added to
+the fitted ones, with leave-one-accelerator-out cross-validation, and print the figures that the
+"Refits tried" table of docs/validation.md reports. Writes the fitted calibration to --output
+(never over the shipped one unless asked by path).
+
+    python tools/calibration_variants.py --hold memory_bandwidth_fraction=0.85 \\
+        --add sequence_overhead_s=1.0e-5 --output /tmp/variant.yaml
+
+``--hold NAME=VALUE``: set NAME to VALUE and leave it out of the fit. ``--add NAME=START``: fit
+NAME too, from START (a log-scale fit cannot leave a start of 0). The other parameters start at
+the defaults of ``spec/calibration.py`` (``inferchip calibrate --start none``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from inferchip.catalog.calibration_file import save_calibration
+from inferchip.spec.calibration import Calibration
+from inferchip.validation.calibrate import calibrate
+from inferchip.validation.cases import read_cases
+
+CASES = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
+
+
+def _pairs(items: list[str]) -> dict[str, float]:
+    out = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        out[name] = float(value)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", default=str(CASES))
+    ap.add_argument("--hold", action="append", default=[], help="NAME=VALUE held fixed")
+    ap.add_argument("--add", action="append", default=[], help="NAME=START fitted as well")
+    ap.add_argument("--output", required=True, type=Path)
+    ap.add_argument("--workers", type=int, default=2)
+    a = ap.parse_args()
+    hold, add = _pairs(a.hold), _pairs(a.add)
+    names = [n for n in Calibration.physical_parameter_names() if n not in hold] + [n for n in add if n not in hold]
+    start = Calibration(**hold, **add)
+    rep = calibrate(read_cases(a.cases), start, workers=a.workers, parameters=names,
+                    progress=lambda m: print(m, flush=True))
+    s = rep.summary()
+    save_calibration(rep.fitted.calibration, a.output, rep.fitted.lengths)
+    ins, cv = s["in_sample"], s["cross_validated"]
+    print(f"in sample {ins['median_ape']:.1f} / {ins['p90_ape']:.1f} %; "
+          f"leave one accelerator out {cv['median_ape']:.1f} / {cv['p90_ape']:.1f} % (median / p90 APE)")
+    print(json.dumps({"held": hold, "parameters": s["parameters"],
+                      "cv_median_ape_by_accelerator": {k: round(v["median_ape"], 1)
+                                                       for k, v in s["cross_validated_by_accelerator"].items()}},
+                     indent=1))
+
+
+if __name__ == "__main__":
+    main()
