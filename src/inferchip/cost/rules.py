@@ -23,7 +23,7 @@ import numpy as np
 from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, KV_TENSORS, MIN_TILE_M
 from inferchip.cost.gemm import gemm_bytes, gemm_flop, quantised_flop
 from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, point_to_point_time_s
-from inferchip.cost.peaks import peak_flop_per_s
+from inferchip.cost.peaks import attention_compute_format, peak_flop_per_s
 from inferchip.cost.roofline import ArrayLike, FloatArray, compute_time_s
 from inferchip.mapping.memory_fit import EMBEDDING_FORMAT, Formats
 from inferchip.mapping.operators import (
@@ -90,20 +90,6 @@ class CostContext:
     step_overhead_s: float
     sequence_overhead_s: float
     chip_shape: tuple[int, ...]
-
-
-_NARROW_ACTIVATIONS = ("fp8", "int8", "fp4", "mxfp4")  # activation formats of 8 bits or fewer
-
-
-def attention_compute_format(fmt: Formats) -> str:
-    """Format the attention kernels compute in: FP8 where the KV cache is 8-bit and the linear
-    layers' activations are 8-bit or narrower, else bf16. An 8-bit KV cache is read by FP8
-    attention kernels with the query quantised to it; an NVFP4/MXFP4 checkpoint quantises only its
-    linear layers, so its attention follows its FP8 KV cache, not its 4-bit activations (SGLang's
-    FP8 attention with NVFP4 MoE on GB200: "allows faster Tensor Core instructions, resulting in a
-    speedup for decode attention kernels", LMSYS blog, Deploying DeepSeek on GB200 NVL72 with PD
-    and Large Scale EP, Part II, 2025-09-25; TensorRT-LLM's FP8 KV cache runs its FP8 MLA kernels)."""
-    return "fp8" if (fmt.kv in ("fp8", "int8") and fmt.activations in _NARROW_ACTIVATIONS) else "bf16"
 
 
 def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContext:
