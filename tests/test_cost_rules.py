@@ -104,22 +104,6 @@ def test_attention_decode_by_hand():
     assert val(c.overhead_s) == pytest.approx(K_OVER)  # one kernel: decode only
 
 
-@pytest.mark.parametrize("weights, activations, kv, peak", [
-    ("fp4", "fp4", "fp8", PEAK_FP8),  # NVFP4 checkpoint, FP8 KV cache: FP8 attention kernels
-    ("mxfp4", "mxfp4", "fp8", PEAK_FP8),
-    ("fp8", "fp8", "fp8", PEAK_FP8),
-    ("fp4", "fp4", "bf16", PEAK_BF16),  # a 16-bit cache is attended in bf16
-    ("bf16", "bf16", "fp8", PEAK_BF16),  # 16-bit activations: bf16 attention over an FP8 cache
-])
-def test_attention_computes_in_the_kv_format_when_activations_are_no_wider(weights, activations, kv, peak):
-    # 8 heads of 128, 2 KV heads: 16 sequences of 4096 tokens decode at the attention format's peak.
-    fmt = Formats(weights, activations, kv)
-    c = one(Attention(8, 128, 128, 512), fmt=fmt, tokens=16.0, decode_seqs=16.0, kv=16 * 4096.0)
-    flop = 2 * 8 * (128 + 128) * 16 * 4096
-    assert val(c.compute_s) == pytest.approx(flop / (peak * 0.55))
-    assert cost_context(make_chip(), fmt, CAL).attention_format == ("fp8" if peak == PEAK_FP8 else "bf16")
-
-
 def test_mla_decode_scores_over_latent_and_rope_key():
     # Absorbed MLA: 16 heads, latent 512 + rope 64 cached per token, 2 h (576 + 512) FLOP per KV token.
     c = one(Attention(16, 192, 128, 576, mla=True, latent_dim=512), tokens=4.0, decode_seqs=4.0, kv=4 * 1000.0)

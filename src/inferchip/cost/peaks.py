@@ -11,7 +11,6 @@ import math
 import numpy as np
 
 from inferchip.cost.roofline import FloatArray
-from inferchip.mapping.memory_fit import Formats
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.formats import WIDER
 
@@ -46,14 +45,3 @@ def executed_format(chip: ChipParams, fmt: str) -> str:
         if v is not None and np.all(np.asarray(v) > 0):
             return f
     return max(chip.peak_flop_per_s, key=lambda k: float(np.max(chip.peak_flop_per_s[k])))
-
-
-def attention_compute_format(fmt: Formats) -> str:
-    """Format attention kernels compute in: FP8 where the KV cache is 8-bit and the linear layers'
-    activations are 8-bit or narrower, else bf16. An 8-bit cache is attended by FP8 kernels with the
-    query quantised to it; an NVFP4/MXFP4 checkpoint quantises only its linear layers, so its attention
-    follows its FP8 KV cache, not its 4-bit activations (SGLang's FP8 attention with NVFP4 MoE "allows
-    faster Tensor Core instructions, resulting in a speedup for decode attention kernels": LMSYS blog,
-    Deploying DeepSeek on GB200 NVL72 with PD and Large Scale EP, Part II, 2025-09-25)."""
-    narrow = fmt.activations in ("fp8", "int8", "fp4", "mxfp4")
-    return "fp8" if (fmt.kv in ("fp8", "int8") and narrow) else "bf16"

@@ -23,7 +23,7 @@ import numpy as np
 from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, KV_TENSORS, MIN_TILE_M
 from inferchip.cost.gemm import gemm_bytes, gemm_flop, quantised_flop
 from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, point_to_point_time_s
-from inferchip.cost.peaks import attention_compute_format, peak_flop_per_s
+from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import ArrayLike, FloatArray, compute_time_s
 from inferchip.mapping.memory_fit import EMBEDDING_FORMAT, Formats
 from inferchip.mapping.operators import (
@@ -94,7 +94,7 @@ class CostContext:
 
 def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContext:
     """The constants of one chip (or an array of chips), formats and calibration."""
-    attn_fmt = attention_compute_format(fmt)
+    attn_fmt = "fp8" if (fmt.kv in ("fp8", "int8") and fmt.activations in ("fp8", "int8")) else "bf16"
     gemm_fmt = compute_format(fmt.weights, fmt.activations)
 
     def col(x: ArrayLike) -> FloatArray:
