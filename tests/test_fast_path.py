@@ -21,6 +21,7 @@ from inferchip.errors import DoesNotFitError
 from inferchip.performance import fast_path
 from inferchip.performance.predict import ask, predict, predict_setting
 from inferchip.performance.setting import resolve_setting
+from inferchip.spec.calibration import Calibration
 
 SETTINGS = [
     ("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", dict(tp=1)),
@@ -34,6 +35,9 @@ SETTINGS = [
     ("nvidia-gb200-186gb", "meta-llama/Llama-3.1-8B", dict(tp=1, weights="fp4", activations="fp4")),
     ("nvidia-h200-sxm-141gb", "meta-llama/Llama-3.1-70B", dict(count=8, tp=4, pp=2, weights="fp8")),
     ("nvidia-h100-sxm-80gb", "Qwen/Qwen3-32B", dict(count=4, tp=4, estimate="high")),
+    # a host time per running sequence (test_sequence_overhead.py): every path adds it alike
+    ("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B",
+     dict(tp=1, calibration=Calibration(sequence_overhead_s=2.5e-5))),
     ("google-tpu-v5e", "meta-llama/Llama-3.1-8B", dict(count=4, tp=4)),  # no TDP: no power, energy or money
     ("aws-trainium2", "Qwen/Qwen3-30B-A3B", dict(count=2, tp=2, ep=2, weights="fp8")),
 ]

@@ -2,12 +2,12 @@
 
 A decoding sequence adds that host time to every step it runs in: the rule (arrays), the
 scalar plan (its loop and its compiled form) and predict's fast decode sweep must all add
-``sequence_overhead_s x decode sequences`` and nothing else.
+``sequence_overhead_s x decode sequences`` and nothing else. The compiled step against its loop, and the
+fast path against the general one at every length, are checked for such a calibration among
+tests/test_fast_path.py's SETTINGS.
 """
 
 from __future__ import annotations
-
-import random
 
 import numpy as np
 import pytest
@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from conftest import make_chip
 from inferchip.cost.rules import cost_context, cost_operator
-from inferchip.cost.scalar_step import _compile
 from inferchip.cost.step import step_points
 from inferchip.mapping.memory_fit import Formats
 from inferchip.mapping.operators import HostStep
@@ -66,20 +65,6 @@ def test_every_path_adds_the_same_time(batch: float):
         assert fast.tpot_s == pytest.approx(slow.tpot_s, rel=1e-9)
         tpot[name] = slow.tpot_s
     assert tpot["seq"] - tpot["base"] == pytest.approx(PER_SEQ_S * batch, rel=0.02)
-
-
-def test_the_compiled_step_equals_the_loop_with_a_per_sequence_time():
-    s = _setting(Calibration(sequence_overhead_s=PER_SEQ_S))
-    scalar = fast_path.fast_layout(s).plan.scalar  # type: ignore[union-attr]
-    compiled = _compile(scalar)
-    rng = random.Random(11)
-    for _ in range(100):
-        p = tuple(rng.choice([0.0, 1.0, rng.uniform(0, 3), rng.uniform(0, 1e4)]) for _ in range(7))
-        by_class, flop, dram, link = scalar.evaluate_loop(p)
-        total = 0.0
-        for acc in by_class:
-            total = total + acc[0]
-        assert compiled(*p) == (total, *(x for acc in by_class for x in acc), *flop, dram, link)
 
 
 def test_calibrate_fits_the_parameters_it_is_given_and_refuses_unknown_ones():
