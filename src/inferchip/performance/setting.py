@@ -142,6 +142,39 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None,
                    attention_weights=None if attention_weights == weights else attention_weights)
 
 
+def format_choice(weights: str, activations: str | None, kv: str | None, attention_weights: str | None, *,
+                  chip: ChipParams | None, model_id: str | None) -> tuple[Formats, str, list[str]]:
+    """The formats of a setting (:func:`resolve_formats`), the format its GEMMs run in on ``chip`` and the
+    notes that say how they were chosen; one rule for predict and for validate's rows.
+
+    ``attention_weights`` None: the attention projections' format from ``model_id``'s checkpoint
+    (:func:`~inferchip.catalog.checkpoints.attention_weight_format`: NVFP4/MXFP4 checkpoints leave attention in
+    bf16). Notes: that per-layer map, weight-only W4A16 on a chip without 4-bit float units (activations
+    not given), a GEMM format the chip lacks and the next wider one it runs, W4A4. ``chip`` None (an unknown
+    chip, reported elsewhere): the wanted GEMM format is returned as is."""
+    notes: list[str] = []
+    if attention_weights is None and model_id is not None:
+        from inferchip.catalog.checkpoints import attention_weight_format
+
+        attention_weights = attention_weight_format(model_id, weights)
+        if attention_weights is not None:
+            notes.append(f"per-layer formats from the checkpoint's quantization_config: {weights} weights except "
+                         f"the attention projections, {attention_weights}")
+    fmt = resolve_formats(weights, activations, kv, attention_weights, chip=chip)
+    name = "this chip" if chip is None else chip.id
+    if activations is None and dequantises_four_bit(chip, weights):
+        notes.append(f"{name} has no 4-bit float units: {weights} weights run weight-only (W4A16, dequantised "
+                     f"to bf16 in the GEMM kernel, at the bf16 rate), KV {fmt.kv}")
+    want = compute_format(fmt.weights, fmt.activations)
+    got = want if chip is None else executed_format(chip, want)
+    if got != want:
+        notes.append(f"{name} has no {want} units: GEMMs run at {got}")
+    if fmt.activations in FOUR_BIT_FLOAT:
+        notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the {got} peak, attention at 16 bit, "
+                     f"KV {fmt.kv}")
+    return fmt, got, notes
+
+
 def positive(name: str, v: int | float | None) -> None:
     """Refuse a non-positive option value (None: not given)."""
     if v is not None and v <= 0:
@@ -219,25 +252,8 @@ def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, 
 
         ms = load_model(model)
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
-    notes: list[str] = []
-    if attention_weights is None:  # the checkpoint's per-layer map (validate's rule), once, here
-        from inferchip.catalog.checkpoints import attention_weight_format
-
-        attention_weights = attention_weight_format(model if isinstance(model, str) else ms.id, weights)
-        if attention_weights is not None:
-            notes.append(f"per-layer formats from the checkpoint's quantization_config: {weights} weights except "
-                         f"the attention projections, {attention_weights}")
-    fmt = resolve_formats(weights, activations, kv, attention_weights, chip=cp)
-    if activations is None and dequantises_four_bit(cp, weights):
-        notes.append(f"{cp.id} has no 4-bit float units: {weights} weights run weight-only (W4A16, dequantised "
-                     f"to bf16 in the GEMM kernel, at the bf16 rate), KV {fmt.kv}")
-    want = compute_format(fmt.weights, fmt.activations)
-    got = executed_format(cp, want)
-    if got != want:
-        notes.append(f"{cp.id} has no {want} units: GEMMs run at {got}")
-    if fmt.activations in FOUR_BIT_FLOAT:
-        notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the {got} peak, attention at 16 bit, "
-                     f"KV {fmt.kv}")
+    fmt, got, notes = format_choice(weights, activations, kv, attention_weights, chip=cp,
+                                    model_id=model if isinstance(model, str) else ms.id)
     given = tp is not None or pp is not None or ep is not None
     if within:
         layouts = _within(ms, cp, count, tp, pp, ep)

@@ -280,7 +280,6 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
     """:class:`EnergyRun` of a row's setting (its metric is not read), or ``(None, reason)``; the
     arguments are those of :func:`predict_energy_row`."""
     from inferchip.catalog.assumptions import load_assumptions
-    from inferchip.catalog.checkpoints import attention_weight_format
     from inferchip.catalog.chips import family_defaults, load_chip
     from inferchip.cost.energy import wall_power_w
     from inferchip.performance.predict import predict_setting
@@ -302,10 +301,9 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
             cp = replace(cp, tdp_w=cap)
         kw = _setting(row, lengths)
         q = kw["question"]
-        w = _cell(row, "weight_dtype") or "bf16"  # attention as the checkpoint's per-layer map has it (validate's)
-        formats = {"weights": w, "activations": _activations(_cell(row, "act_dtype") or None),
-                   "kv": _cell(row, "kv_dtype") or None,
-                   "attention_weights": attention_weight_format(_cell(row, "model"), w)}
+        # attention as the checkpoint's per-layer map has it: resolve_setting reads it (validate's rule)
+        formats = {"weights": _cell(row, "weight_dtype") or "bf16",
+                   "activations": _activations(_cell(row, "act_dtype") or None), "kv": _cell(row, "kv_dtype") or None}
         setting = resolve_setting(cp, _cell(row, "model"), count=kw["count"], tp=kw["tp"], pp=kw["pp"], ep=kw["ep"],
                                   calibration=cal, assumptions=a, chip_spec=spec, **formats)
         notes.extend(setting.format_notes)  # a format fallback travels with the result

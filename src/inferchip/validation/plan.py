@@ -48,7 +48,7 @@ from inferchip.performance.operating import (  # the one operating-point solver 
     operating_point,
     steady_state,
 )
-from inferchip.performance.setting import dequantises_four_bit, resolve_formats
+from inferchip.performance.setting import format_choice
 from inferchip.spec.calibration import DatasetLengths
 from inferchip.spec.chip import ChipParams
 from inferchip.validation.cases import (
@@ -181,23 +181,14 @@ def _chip_params(accelerator: str) -> ChipParams | None:
 
 
 def case_formats(case: Case) -> tuple[Formats, list[str]]:
-    """Formats of a row, by the same rules as ``predict`` (:func:`resolve_formats`): 4-bit float
-    activations (NVFP4/MXFP4 W4A4, as the README's MLPerf Blackwell and MI355X rows state) run
-    the GEMMs at the 4-bit peak and attention at 16 bit, KV as given (fp8 by default)."""
+    """Formats of a row and the notes on how they were chosen, by ``predict``'s one rule
+    (:func:`~inferchip.performance.setting.format_choice`): the checkpoint's per-layer map, W4A16 on a chip
+    without 4-bit float units, 4-bit float activations (NVFP4/MXFP4 W4A4, as the README's MLPerf Blackwell and
+    MI355X rows state) with the GEMMs at the 4-bit peak and attention at 16 bit, KV as given (fp8 by default)."""
     if case.weight_dtype is None:
         raise NotPredictable("weight_dtype is blank: the number format of the weights is unknown")
-    from inferchip.catalog.checkpoints import attention_weight_format
-
-    attention = attention_weight_format(case.model, case.weight_dtype)
-    fmt = resolve_formats(case.weight_dtype, case.act_dtype, case.kv_dtype, attention, chip=_chip_or_none(case))
-    notes = [] if attention is None else [
-        f"per-layer formats from the checkpoint's quantization_config: experts {fmt.weights}, attention "
-        f"projections {attention}"]
-    if case.act_dtype is None and dequantises_four_bit(_chip_or_none(case), fmt.weights):
-        notes.append(f"{case.accelerator} has no 4-bit float units: {fmt.weights} weights run weight-only (W4A16, "
-                     f"dequantised to bf16 in the GEMM kernel), KV {fmt.kv}")
-    if fmt.activations in ("fp4", "mxfp4"):
-        return fmt, [f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the 4-bit peak, KV {fmt.kv}", *notes]
+    fmt, _, notes = format_choice(case.weight_dtype, case.act_dtype, case.kv_dtype, None, chip=_chip_or_none(case),
+                                  model_id=case.model)
     return fmt, notes
 
 
