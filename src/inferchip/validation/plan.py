@@ -161,9 +161,6 @@ def metric_value(case: Case, plan: Plan, point: OperatingPoint, layout: Layout) 
 # ------------------------------------------------------------------ what a row is
 
 
-FOUR_BIT = ("fp4", "mxfp4", "int4")
-
-
 def _chip_or_none(case: Case) -> ChipParams | None:
     """The row's chip (to default the formats of 4-bit float weights on a chip without 4-bit units);
     None for an unknown chip, which the row's prediction reports."""
