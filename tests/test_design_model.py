@@ -181,6 +181,18 @@ def test_a_die_rated_above_its_nominal_clock_is_charged_at_the_rated_clock():
     assert b15[2:].tolist() == pytest.approx(b[2:].tolist())
 
 
+def test_fused_off_units_draw_no_vector_power():
+    dies = {d.name: d for d in fit_mod.load_dies()}
+    # A100 enables 108 of GA100's 128 SMs: 312 TFLOP/s / (2 x 512 x 256 x 1.41 GHz) = 0.844 = 108 / 128
+    ga100 = dies["GA100 (A100)"]
+    assert ga100.enabled_fraction == pytest.approx(108 / 128, rel=2e-3)
+    # the vector basis counts the enabled lanes: 8192 x 0.844 lanes x 1.41 GHz x 4.6 pJ x 0.0672 (7 nm)
+    v = fit_mod.power_basis_of([ga100], A)[0, 1]
+    assert v == pytest.approx(8192 * ga100.enabled_fraction * 1.41e9 * 4.6e-12 * 0.0672)
+    # a die whose product enables every unit (A40: all 84 GA102 SMs) keeps all its lanes
+    assert dies["GA102 (A40)"].enabled_fraction == pytest.approx(1.0, abs=1e-3)
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.floats(1.0, 2000.0), st.floats(0.3, 3.0), st.floats(0.0, 1e13), st.sampled_from([3.0, 5.0, 7.0, 16.0]),
        st.sampled_from(["hbm3e", "hbm2e", "gddr6", "lpddr5x", "none"]), st.sampled_from([0.0, 1.0]))

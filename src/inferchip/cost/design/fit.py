@@ -5,9 +5,8 @@ memory PHYs, link bandwidth, SoC blocks (CPU cores, other blocks), whether the d
 interface (``host_io``) and TDP, and for the power model the rated DRAM bandwidth and its energy
 level (``memory_gb_per_s``, ``dram_level``), what the rated power encloses (``tdp_scope``: board or
 package, :func:`inferchip.cost.design.model.dram_in_rated_power`) and the clock it is rated at
-(``tdp_clock_ghz``; blank: ``clock_ghz``). The area coefficients are fitted by least squares on
-log(predicted / published area); the power coefficients (:data:`~inferchip.cost.design.power_fit.POWER_TERMS`)
-by least squares on log(predicted / published TDP), with each die's published area for leakage.
+(``tdp_clock_ghz``; blank: ``clock_ghz``). Area and power coefficients are fitted by least squares
+on log(model / published area or TDP), with each die's published area for leakage.
 
 Two error measures (:func:`accuracy`):
 
@@ -85,6 +84,13 @@ class Die:
         """Rated-power clock over the clock of ``matrix_tflops`` (1 unless the file says otherwise)."""
         return self.tdp_clock_ghz / self.clock_ghz if self.tdp_clock_ghz else 1.0
 
+    @property
+    def enabled_fraction(self) -> float:
+        """Share of the die's units the rated product enables: its matrix peak over the full die's at
+        that clock, at most 1 (fused-off SMs draw no dynamic power; the file counts lanes on the die)."""
+        full = 2.0 * self.matrix_units_on_die * self.macs_per_unit * self.clock_ghz * 1e9
+        return min(1.0, self.matrix_tflops * 1e12 / full)
+
 
 def declared_roles(dies: list[Die]) -> list[str]:
     """Role of each die under the declared split: ordered by (``announced``, name), the 3rd, 6th,
@@ -116,8 +122,7 @@ def load_dies() -> list[Die]:
                        float(r["matrix_units_on_die"]), float(r["macs_per_unit"]), float(r["sram_mb"]),
                        r["memory_type"], float(r["memory_units"]), float(r["link_gb_per_s_total"]) * 1e9,
                        float(r["cpu_cores"]), float(r["soc_other_mm2"]), float(r["vector_lanes"]),
-                       float(r["graphics_sms"]),
-                       float(r["fp64_lanes"]), float(r["host_io"]),
+                       float(r["graphics_sms"]), float(r["fp64_lanes"]), float(r["host_io"]),
                        float(r["tdp_w"]) if r["tdp_w"] else None,
                        float(r["board_cap_w"]) if r["board_cap_w"] else float("inf"), r["source"],
                        float(r["memory_gb_per_s"]) * 1e9, r["dram_level"], r["tdp_scope"],
@@ -155,8 +160,9 @@ def dram_w(dies: list[Die], a: Assumptions) -> F64:
 
 def power_basis_of(dies: list[Die], a: Assumptions) -> F64:
     """The power bases of each die (:func:`inferchip.cost.design.power_fit.power_basis`) at the clock
-    its TDP is rated at, leakage on its published area, the DRAM where its rated power encloses it."""
-    fma = np.array([d.vector_lanes * d.clock_ghz * d.rating_scale * 1e9 for d in dies])
+    its TDP is rated at, the vector lanes the product enables, leakage on its published area, the DRAM
+    where its rated power encloses it."""
+    fma = np.array([d.vector_lanes * d.enabled_fraction * d.clock_ghz * d.rating_scale * 1e9 for d in dies])
     return pf.power_basis(_dyn(dies, a), pf.vector_basis_w(fma, np.array([d.node_nm for d in dies]), a),
                           np.array([d.area_mm2 for d in dies]), np.array([d.host_io for d in dies]),
                           dram_w(dies, a))
@@ -168,14 +174,10 @@ def with_power(coef: AreaCoefficients, v: dict[str, float]) -> AreaCoefficients:
                    uncore_w=v["uncore_w"], k_mem=v["k_mem"])
 
 
-def _coef_values(coef: AreaCoefficients) -> dict[str, float]:
-    return {k: float(getattr(coef, k)) for k in pf.BASES}
-
-
 def die_power_w(coef: AreaCoefficients, dies: list[Die], a: Assumptions) -> F64:
     """Modelled rated power of each die, W: full-rate power (leakage on its published area), capped
     by the board's form-factor limit where one is declared (a slot-powered PCIe card: 75 W)."""
-    return pf.power_w(pf.coefficient_vector(_coef_values(coef)), power_basis_of(dies, a),
+    return pf.power_w(pf.coefficient_vector({k: float(getattr(coef, k)) for k in pf.BASES}), power_basis_of(dies, a),
                       np.array([d.board_cap_w for d in dies]))
 
 
