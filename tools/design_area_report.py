@@ -74,20 +74,35 @@ def power_measures(a: Assumptions) -> dict[str, Any]:
                                      if not h)}
 
 
+def sram_feed_w(d: f.Die, a: Assumptions) -> float:
+    """Candidate (not in the model): SRAM power feeding the matrix units at full rate, W. An n x n array
+    (n = sqrt(MACs per unit)) takes n operands in and gives n results out per clock for n^2 MACs: operand
+    bytes per FLOP = bytes per operand / n, each at Horowitz's large-SRAM energy scaled to the node."""
+    from inferchip.cost import energy as en
+
+    operand_bytes = 1.0 if d.matrix_format == "int8" else 2.0
+    per_flop_bytes = operand_bytes / float(np.sqrt(d.macs_per_unit))
+    return float(d.matrix_tflops * 1e12 * d.rating_scale * per_flop_bytes * en.sram_energy_j(1.0, d.node_nm, a))
+
+
 @contextmanager
-def changed(change: Change, dram_in_activity: bool = False) -> Any:
-    """Temporarily change every die with ``change`` and, with ``dram_in_activity``, charge the DRAM
-    power inside the activity factor's basis (the previous revision's treatment); restored on exit."""
+def changed(change: Change, treatment: str = "") -> Any:
+    """Temporarily change every die with ``change``; ``treatment`` 'dram in activity' charges the DRAM
+    power inside the activity factor's basis (the previous revision's treatment), 'sram feed' adds
+    :func:`sram_feed_w` at its sourced energy; restored on exit."""
     load, basis_of = f.load_dies, f.power_basis_of
 
     def moved(dies: list[f.Die], a: Assumptions) -> Any:
         b = basis_of(dies, a).copy()
-        b[:, 0] += b[:, 4]
-        b[:, 4] = 0.0
+        if treatment == "dram in activity":
+            b[:, 0] += b[:, 4]
+            b[:, 4] = 0.0
+        else:
+            b[:, 4] += [sram_feed_w(d, a) for d in dies]
         return b
 
     f.load_dies = lambda: [change(d) for d in load()]
-    if dram_in_activity:
+    if treatment:
         f.power_basis_of = moved
     try:
         yield
@@ -100,19 +115,21 @@ def _previous_bandwidth(d: f.Die) -> f.Die:
     return dataclasses.replace(d, memory_bytes_per_s=bw, dram_level=d.memory_type if bw else "none")
 
 
-TDP_CHANGES: dict[str, tuple[Change, bool]] = {
-    "this model": (lambda d: d, False),
-    "GroqChip at its nominal 0.9 GHz": (lambda d: dataclasses.replace(d, tdp_clock_ghz=0.0), False),
-    "every rated power encloses its DRAM": (lambda d: dataclasses.replace(d, tdp_scope="board"), False),
+TDP_CHANGES: dict[str, tuple[Change, str]] = {
+    "this model": (lambda d: d, ""),
+    "GroqChip at its nominal 0.9 GHz": (lambda d: dataclasses.replace(d, tdp_clock_ghz=0.0), ""),
+    "every rated power encloses its DRAM": (lambda d: dataclasses.replace(d, tdp_scope="board"), ""),
     "no TPU's rated power encloses its HBM": (
-        lambda d: dataclasses.replace(d, dram_level="none") if d.name.startswith("TPU") else d, False),
+        lambda d: dataclasses.replace(d, dram_level="none") if d.name.startswith("TPU") else d, ""),
     "vector lanes of the whole die": (
-        lambda d: dataclasses.replace(d, vector_lanes=d.vector_lanes / d.enabled_fraction), False),
-    "DRAM inside the activity factor": (lambda d: d, True),
-    "bandwidth: PHY count x per-unit peak": (_previous_bandwidth, False),
-    "all of the above but the TPU row (previous model)": (
+        lambda d: dataclasses.replace(d, vector_lanes=d.vector_lanes / d.enabled_fraction), ""),
+    "DRAM inside the activity factor": (lambda d: d, "dram in activity"),
+    "bandwidth: PHY count x per-unit peak": (_previous_bandwidth, ""),
+    "all of the above but the TPU and SRAM rows (previous model)": (
         lambda d: _previous_bandwidth(dataclasses.replace(d, tdp_clock_ghz=0.0, tdp_scope="board",
-                                                          vector_lanes=d.vector_lanes / d.enabled_fraction)), True),
+                                                          vector_lanes=d.vector_lanes / d.enabled_fraction)),
+        "dram in activity"),
+    "+ SRAM operand feed at full matrix rate (candidate)": (lambda d: d, "sram feed"),
 }
 
 
@@ -120,8 +137,8 @@ def tdp_sensitivity(a: Assumptions) -> None:
     """Print the TDP medians with one change at a time (:data:`TDP_CHANGES`)."""
     print("| TDP model | fit-die LOO | LOO | split | held out (split) |")
     print("|---|---|---|---|---|")
-    for name, (change, in_activity) in TDP_CHANGES.items():
-        with changed(change, in_activity):
+    for name, (change, treatment) in TDP_CHANGES.items():
+        with changed(change, treatment):
             m = power_measures(a)
         print(f"| {name} | {m['fit-die LOO']:.1f}% | {m['LOO']:.1f}% | {m['split']:.1f}% | {m['held out']} |")
 
