@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import make_chip, tiny_dense
-from inferchip.cost.gemm import gemm_bytes, gemm_flop, quantised_flop, split_k
+from inferchip.cost.gemm import gemm_bytes, gemm_flop, quantised_flop
 from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s
 from inferchip.cost.step import step_cost
 from inferchip.mapping.layout import Layout
@@ -16,37 +16,19 @@ from inferchip.spec.calibration import Calibration
 
 
 def test_gemm_tile_and_wave_quantisation_by_hand():
-    # m=256, k=n=4096 on 132 tiles in flight with 128x128 tiles: 2 x 32 = 64 tiles, too few for a
-    # wave: K is split in floor(132 / 64) = 2 slices of 2048 (at most 4096 / 512 = 8), 128 tiles
-    # -> 1 wave of 132 slots of half depth: 132 * 2*128*128*2048 FLOP spent.
+    # m=256, k=n=4096 on 132 tiles in flight with 128x128 tiles:
+    # 2 x 32 = 64 tiles -> 1 wave of 132 slots: 132 * 2*128*128*4096 FLOP spent.
     spent = quantised_flop(np.array([256.0]), 4096, 4096, 1.0, 128, 128, 132)
-    assert spent[0] == pytest.approx(132 * 2 * 128 * 128 * 2048)
+    assert spent[0] == pytest.approx(132 * 2 * 128 * 128 * 4096)
 
 
 def test_skinny_gemm_uses_a_small_m_tile():
-    # Decode, m=8: the M tile shrinks to 16 (smallest MMA), 1 x 32 tiles, split-K in
-    # floor(132 / 32) = 4 slices of 1024 -> 128 tiles, 1 wave.
+    # Decode, m=8: the M tile shrinks to 16 (smallest MMA), 1 x 32 tiles -> 1 wave.
     spent = quantised_flop(np.array([8.0]), 4096, 4096, 1.0, 128, 128, 132)
-    assert spent[0] == pytest.approx(132 * 2 * 16 * 128 * 1024)
-    # m=40 -> tile 64, the same 32 tiles and 4 slices.
+    assert spent[0] == pytest.approx(132 * 2 * 16 * 128 * 4096)
+    # m=40 -> tile 64.
     spent = quantised_flop(np.array([40.0]), 4096, 4096, 1.0, 128, 128, 132)
-    assert spent[0] == pytest.approx(132 * 2 * 64 * 128 * 1024)
-
-
-def test_split_k_by_hand():
-    # H100 (132 tiles in flight, 128 x 256 tiles), Qwen3-8B's down projection in decode: 64 rows,
-    # N 4096 -> 16 tiles, K 12288: floor(132 / 16) = 8 slices (at most floor(12288 / 512) = 24).
-    assert split_k(16.0, 12288.0, 132.0) == 8.0
-    # K limits it: K 1024 gives at most 2 slices of 512.
-    assert split_k(16.0, 1024.0, 132.0) == 2.0
-    # A shallow K (< 512) or tiles that fill a wave are not split.
-    assert split_k(16.0, 256.0, 132.0) == 1.0
-    assert split_k(132.0, 12288.0, 132.0) == 1.0
-    assert split_k(1000.0, 12288.0, 132.0) == 1.0
-    # The down projection's time: one wave of 8 x 16 = 128 tiles of 64 x 256 x 1536, not a wave of
-    # full-depth tiles (8 times less than without the split).
-    spent = quantised_flop(np.array([64.0]), 12288, 4096, 1.0, 128, 256, 132)
-    assert spent[0] == pytest.approx(132 * 2 * 64 * 256 * 1536)
+    assert spent[0] == pytest.approx(132 * 2 * 64 * 128 * 4096)
     assert gemm_flop(np.array([256.0]), 4096, 4096)[0] == 2 * 256 * 4096 * 4096
 
 

@@ -4,9 +4,5 @@ FLOP_PER_MAC = 2  # one multiply-accumulate is a multiply and an add
 KV_TENSORS = 2  # a KV cache holds K and V
 ATTENTION_MATMULS = 2  # scores Q K^T and output P V
 MIN_TILE_M = 16  # smallest M tile of tensor-core MMA instructions (m16n8k16 on NVIDIA)
-# Shallowest reduction slice a split-K (or stream-K) GEMM gives one output tile, elements. Estimate (inferchip):
-# CUTLASS/cuBLAS split-K and stream-K kernels cut K into units of a few 64-128-deep k-tiles (CUTLASS
-# GemmSplitKParallel, Hopper stream-K tile scheduler); the same figure as cost.vision.layers.SPLIT_K_MIN_DEPTH.
-SPLIT_K_MIN_DEPTH = 512.0
 ALL_REDUCE_PHASES = 2  # ring all-reduce = reduce-scatter + all-gather (NCCL PERFORMANCE.md)
 FP32_BYTES = 4

@@ -20,8 +20,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, KV_TENSORS, MIN_TILE_M, SPLIT_K_MIN_DEPTH
-from inferchip.cost.gemm import gemm_bytes, gemm_flop, quantised_flop, split_k
+from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, KV_TENSORS, MIN_TILE_M
+from inferchip.cost.gemm import gemm_bytes, gemm_flop, quantised_flop
 from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, point_to_point_time_s
 from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import ArrayLike, FloatArray, compute_time_s
@@ -180,7 +180,6 @@ def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float],
         n = np.array([float(op.n) for op in ops])
         wb = np.array([float(weight_bytes(ctx, op)) for op in ops])
         return {"k": k, "n": n, "n_tiles": np.ceil(n / ctx.tile_n),
-                "k_slices": np.floor(k / SPLIT_K_MIN_DEPTH),  # gemm.split_k's deepest split (scalar twins)
                 "flop_per_wave_row": ctx.tiles_in_flight * FLOP_PER_MAC * ctx.tile_n * k,
                 "weight_bytes": k * n * wb, "row_bytes": (k + n) * ctx.act_bytes,
                 "flop_per_row": FLOP_PER_MAC * k * n,
@@ -196,14 +195,11 @@ def m_tile(m: ArrayLike, tile_m: ArrayLike) -> FloatArray:
 
 def _matrix_gemm(m: FloatArray, ops: OpTable, ctx: CostContext) -> KernelCost:
     """A GEMM of ``m`` rows on the matrix units: compute at the tile/wave-quantised FLOP
-    (:func:`~inferchip.cost.gemm.quantised_flop`, one group; tiles too few for a wave split
-    along K, :func:`~inferchip.cost.gemm.split_k`), memory = weights once plus activations in
-    and out (:func:`~inferchip.cost.gemm.gemm_bytes`)."""
+    (:func:`~inferchip.cost.gemm.quantised_flop`, one group), memory = weights once plus
+    activations in and out (:func:`~inferchip.cost.gemm.gemm_bytes`)."""
     tm = m_tile(m, ctx.tile_m)
-    tiles = np.ceil(np.maximum(m, 1.0) / tm) * ops["n_tiles"]
-    s = split_k(tiles, ops["k"], ctx.tiles_in_flight)
-    waves = np.ceil(tiles * s / ctx.tiles_in_flight)
-    spent = np.where(m > 0, waves * tm * ops["flop_per_wave_row"] / s, 0.0)
+    waves = np.ceil(np.ceil(np.maximum(m, 1.0) / tm) * ops["n_tiles"] / ctx.tiles_in_flight)
+    spent = np.where(m > 0, waves * tm * ops["flop_per_wave_row"], 0.0)
     nb = ops["weight_bytes"] + m * ops["row_bytes"]
     return KernelCost(compute_s=spent / ops["attainable_flop_per_s"], memory_s=nb / ctx.attainable_bytes_per_s,
                       overhead_s=ctx.kernel_overhead_s, flop=m * ops["flop_per_row"], dram_bytes=nb)

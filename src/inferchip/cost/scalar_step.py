@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferchip.cost import rules as r
-from inferchip.cost.constants import ALL_REDUCE_PHASES, FLOP_PER_MAC, MIN_TILE_M, SPLIT_K_MIN_DEPTH
+from inferchip.cost.constants import ALL_REDUCE_PHASES, FLOP_PER_MAC, MIN_TILE_M
 
 # One operator's cost per run: compute, memory, overhead, network (s), FLOP, DRAM and link bytes.
 Kernel = tuple[float, float, float, float, float, float, float]
@@ -56,20 +56,9 @@ def _m_terms(m: float, c: _Chip) -> tuple[float, float]:
     return tm, math.ceil(max(m, 1.0) / tm)
 
 
-def _split(tiles: float, k_slices: float, c: _Chip) -> float:
-    """``gemm.split_k`` in floats: slices of the reduction of a GEMM of ``tiles`` output tiles."""
-    w = float(math.floor(c.tiles_in_flight / (tiles if tiles > 1.0 else 1.0)))
-    w = k_slices if k_slices < w else w
-    return 1.0 if 1.0 > w else w
-
-
 def _matrix_gemm(m: float, tm: float, m_tiles: float, op: tuple[float, ...], c: _Chip) -> Kernel:
-    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable, k_slices = op
-    spent = 0.0
-    if m > 0:
-        tiles = m_tiles * n_tiles
-        s = _split(tiles, k_slices, c)
-        spent = math.ceil(tiles * s / c.tiles_in_flight) * tm * flop_per_wave_row / s
+    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable = op
+    spent = math.ceil(m_tiles * n_tiles / c.tiles_in_flight) * tm * flop_per_wave_row if m > 0 else 0.0
     nb = weight_bytes + m * row_bytes
     return (spent / attainable, nb / c.attainable_bytes_per_s, c.kernel_overhead_s, 0.0, m * flop_per_row, nb, 0.0)
 
@@ -99,8 +88,7 @@ def _grouped_gemm(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
     if per_expert > 0:  # gemm.quantised_flop
         tm = min(c.tile_m, max(MIN_TILE_M, 2.0 ** math.ceil(math.log2(max(per_expert, 1.0)))))
         tiles = math.ceil(max(per_expert, 1.0) / tm) * math.ceil(n / c.tile_n) * active
-        s = _split(tiles, math.floor(k / SPLIT_K_MIN_DEPTH), c)
-        spent = math.ceil(tiles * s / c.tiles_in_flight) * c.tiles_in_flight * FLOP_PER_MAC * tm * c.tile_n * k / s
+        spent = math.ceil(tiles / c.tiles_in_flight) * c.tiles_in_flight * FLOP_PER_MAC * tm * c.tile_n * k
     nb = k * n * active * weight_bytes + assigned * e * (k + n) * act_bytes
     return (spent / (c.peak_gemm_flop_per_s * c.gemm_compute_fraction), nb / c.attainable_bytes_per_s,
             c.kernel_overhead_s, 0.0, FLOP_PER_MAC * assigned * k * n * e, nb, 0.0)
@@ -161,9 +149,9 @@ ScalarRule = Callable[[tuple[float, ...], _Chip, Point], Kernel]
 # Each array rule's scalar twin and the table columns it reads, in order ("" : a context value).
 _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
     r.gemm_cost: (_gemm, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
-                          "attainable_flop_per_s", "k_slices")),
+                          "attainable_flop_per_s")),
     r.lm_head_cost: (_lm_head, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
-                                "attainable_flop_per_s", "k_slices")),
+                                "attainable_flop_per_s")),
     r.vector_gemm_cost: (_vector_gemm, ("k", "n", ":weight_bytes", ":act_bytes")),
     r.grouped_gemm_cost: (_grouped_gemm, ("k", "n", "experts", "routed_fraction", "experts_total", "ep",
                                           ":weight_bytes", ":act_bytes")),
@@ -256,7 +244,7 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
     are called (their columns and the chip bound as names). A step of a few dozen operators on one
     point then costs a few microseconds instead of a loop's tens."""
     c = plan.chip
-    env: dict[str, Any] = {"ceil": math.ceil, "floor": math.floor, "log2": math.log2, "CHIP": c}
+    env: dict[str, Any] = {"ceil": math.ceil, "log2": math.log2, "CHIP": c}
 
     consts: dict[str, float] = {"0.0": 0.0}  # the constants written so far, by their text
 
@@ -296,9 +284,7 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
         net = lb = "0.0"
         if rule is _gemm or rule is _lm_head:
             m, tm, mt = ("t", "tm0", "mt0") if rule is _gemm else ("rows", "tm1", "mt1")
-            body += [f"g = {mt} * {col[0]}", f"w = floor({k(c.tiles_in_flight)} / (g if g > 1.0 else 1.0))",
-                     f"w = {col[6]} if {col[6]} < w else w", "w = 1.0 if 1.0 > w else float(w)",
-                     f"cp = (ceil(g * w / {k(c.tiles_in_flight)}) * {tm} * {col[1]} / w if {m} > 0 else 0.0)"
+            body += [f"cp = (ceil({mt} * {col[0]} / {k(c.tiles_in_flight)}) * {tm} * {col[1]} if {m} > 0 else 0.0)"
                      f" / {col[5]}",
                      f"nb = {col[2]} + {m} * {col[3]}", f"mb = nb / {abw}", f"fl = {m} * {col[4]}"]
             over = kov

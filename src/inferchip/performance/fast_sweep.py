@@ -16,7 +16,7 @@ def sweep_parts(plan: StepPlan) -> tuple:
     arrays (one per operator), the rest as (rule, columns, runs); then the chip's attainable
     bandwidth, kernel overhead, M tile and tiles in flight."""
     mat: dict[str, list[float]] = {k: [] for k in ("rows", "n_tiles", "flop_per_wave_row", "weight_bytes",
-                                                    "row_bytes", "attainable_flop_per_s", "k_slices", "reps")}
+                                                    "row_bytes", "attainable_flop_per_s", "reps")}
     linear, other = [], []
     for g in plan.groups:
         reps = plan.reps[g.start:g.stop]
@@ -73,17 +73,12 @@ def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: flo
         x = np.maximum(m, 1.0)  # m >= 1 / pp > 0 on the grid
         tm = np.exp2(np.ceil(np.log2(x)))
         np.minimum(tile_m, np.maximum(16.0, tm, out=tm), out=tm)
-        tiles = np.ceil(x / tm, out=x)
-        tiles *= mat["n_tiles"]
-        split = np.floor(tiles_in_flight / np.maximum(tiles, 1.0))  # gemm.split_k
-        np.minimum(split, mat["k_slices"], out=split)
-        np.maximum(1.0, split, out=split)
-        waves = tiles * split
+        waves = np.ceil(x / tm, out=x)
+        waves *= mat["n_tiles"]
         waves /= tiles_in_flight
         np.ceil(waves, out=waves)
         waves *= tm
         waves *= mat["flop_per_s"]
-        waves /= split
         m *= mat["row_s"]
         m += mat["weight_s"]
         total = np.maximum(waves, m, out=m) @ mat["reps"]
