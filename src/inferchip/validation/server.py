@@ -303,7 +303,7 @@ def simulate_row(case: Case, plan: Plan, layout: Layout, analytic: OperatingPoin
     if lim is not None and reads_at_edge(case):
         return _max_rate(case, *_run_plan(sim, plan, reps), sim, cfg, inp, out, fixed_n, reps, [
             head, (f"{case.metric} of an MLPerf run measured at {load:g} requests/s: read at the simulated highest "
-                   f"rate that meets its p99 limits ({_limits_text(lim)}), the run's edge as the run sits at its own")],
+                   f"rate that meets its p99 limits ({_limits_text(lim)}): a valid run sits at its own edge")],
             eng)
     n = fixed_n or run_length(rate, lifetime_s(lim, plan, analytic))
     res = sim.run(PoissonArrivals(rate_per_s=rate, input_tokens=inp, output_tokens=out), n, cfg, n / rate, factory)
