@@ -16,6 +16,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from inferchip.catalog.measured_rates import MeasuredRate, load_measured_rates, with_measured_ceilings
 from inferchip.catalog.yaml_io import is_file, read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.spec.chip import (
@@ -118,8 +119,14 @@ def all_chips() -> list[ChipSpec]:
 
 
 def get_chip_params(id_or_path: str | Path, level: EstimateLevel = "central") -> ChipParams:
-    """SI parameters of a chip (catalogue id or YAML path) at an estimate level of its Range figures."""
+    """SI parameters of a chip (catalogue id or YAML path) at an estimate level of its Range figures, with the
+    measured attainable ceilings of its id (``measured_rates.csv``) attached."""
     if level not in _LEVELS:
         raise InvalidSettingError(f"estimate level '{level}' not allowed; use one of {', '.join(_LEVELS)}")
     spec = load_chip(id_or_path)
-    return chip_params(spec, family_defaults(spec.family), level)
+    return with_measured_ceilings(chip_params(spec, family_defaults(spec.family), level), measured_ceilings())
+
+
+def measured_ceilings() -> tuple[MeasuredRate, ...]:
+    """The bundled measured attainable ceilings (``measured_rates.csv``), every chip id a catalogue one."""
+    return load_measured_rates(tuple(chip_ids()))

@@ -23,7 +23,7 @@ import numpy as np
 from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, KV_TENSORS, MIN_TILE_M
 from inferchip.cost.gemm import gemm_bytes, gemm_flop, quantised_flop
 from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, point_to_point_time_s
-from inferchip.cost.peaks import peak_flop_per_s
+from inferchip.cost.peaks import attainable_peak_flop_per_s
 from inferchip.cost.roofline import ArrayLike, FloatArray, compute_time_s
 from inferchip.mapping.memory_fit import EMBEDDING_FORMAT, Formats
 from inferchip.mapping.operators import (
@@ -70,7 +70,7 @@ class CostContext:
     kv_bytes: float
     hidden_state_bytes: float  # 16-bit hidden states, or the activation format if wider
     embedding_bytes: float
-    peak_gemm_flop_per_s: FloatArray
+    peak_gemm_flop_per_s: FloatArray  # dense peak, lowered to ceiling / fraction where a measured ceiling binds
     peak_attention_flop_per_s: FloatArray
     peak_lm_head_flop_per_s: FloatArray
     vector_flop_per_s: FloatArray
@@ -81,7 +81,7 @@ class CostContext:
     tile_n: FloatArray
     tiles_in_flight: FloatArray
     kernel_overhead_s: FloatArray  # per kernel, calibrated
-    attainable_bytes_per_s: FloatArray  # DRAM bandwidth x its attainable fraction
+    attainable_bytes_per_s: FloatArray  # min(DRAM bandwidth x its attainable fraction, measured ceiling)
     gemm_compute_fraction: float
     attention_compute_fraction: float
     memory_bandwidth_fraction: float
@@ -101,15 +101,16 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         return np.asarray(x, dtype=float)[..., None]
 
     rates = dict(
-        peak_gemm_flop_per_s=col(peak_flop_per_s(chip, gemm_fmt)),
-        peak_attention_flop_per_s=col(peak_flop_per_s(chip, attn_fmt)),
-        peak_lm_head_flop_per_s=col(peak_flop_per_s(chip, "bf16")),
+        peak_gemm_flop_per_s=col(attainable_peak_flop_per_s(chip, gemm_fmt, cal.gemm_compute_fraction)),
+        peak_attention_flop_per_s=col(attainable_peak_flop_per_s(chip, attn_fmt, cal.attention_compute_fraction)),
+        peak_lm_head_flop_per_s=col(attainable_peak_flop_per_s(chip, "bf16", cal.gemm_compute_fraction)),
         vector_flop_per_s=col(chip.vector_flop_per_s), memory_bytes_per_s=col(chip.memory_bytes_per_s),
         link_bytes_per_s=col(chip.link_bytes_per_s), link_latency_s=col(chip.link_latency_s),
         tile_m=col(chip.gemm_tile_m), tile_n=col(chip.gemm_tile_n), tiles_in_flight=col(chip.gemm_tiles_in_flight),
         kernel_overhead_s=col(np.asarray(chip.kernel_overhead_s) * cal.kernel_overhead_scale),
     )
-    rates["attainable_bytes_per_s"] = rates["memory_bytes_per_s"] * cal.memory_bandwidth_fraction
+    rates["attainable_bytes_per_s"] = np.minimum(rates["memory_bytes_per_s"] * cal.memory_bandwidth_fraction,
+                                                 col(chip.measured_memory_bytes_per_s))
     shape = np.broadcast_shapes(*(v.shape[:-1] for v in rates.values()))
     return CostContext(
         gemm_format=gemm_fmt, attention_format=attn_fmt, weight_bytes=fmt.weight_bytes,
