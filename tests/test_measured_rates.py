@@ -49,24 +49,45 @@ def test_capped_rate_by_hand():
     assert val(capped_rate(1000.0, 0.8, math.inf)) == 1000.0
 
 
-def test_gemm_ceiling_binds_in_the_cost_context():
-    # H100-like bf16 peak 989.4 TFLOP/s x 0.80 = 791.5; measured 700 -> the GEMM rate is 700 TFLOP/s.
-    chip = make_chip(measured_flop_per_s={"bf16": 700e12})
+def test_ceilings_in_the_cost_context():
+    # bf16 GEMM ceiling 700 TFLOP/s: carried beside the datasheet peak (the GEMM rule takes the slower).
+    chip = make_chip(measured_flop_per_s={"bf16": 1000e12})
     ctx = cost_context(chip, BF16, CAL)
-    assert val(ctx.peak_gemm_flop_per_s) * CAL.gemm_compute_fraction == pytest.approx(700e12)
-    assert val(ctx.peak_lm_head_flop_per_s) * CAL.gemm_compute_fraction == pytest.approx(700e12)
-    # attention at 0.55 x 989.4 = 544 < 700: the ceiling does not bind, the datasheet peak stays.
+    assert val(ctx.peak_gemm_flop_per_s) == pytest.approx(989.4e12)
+    assert val(ctx.gemm_ceiling_flop_per_s) == val(ctx.lm_head_ceiling_flop_per_s) == 1000e12
+    # attention at 0.55 x 989.4 = 544 TFLOP/s: a 500 TFLOP/s ceiling binds (its peak becomes 500 / 0.55).
+    low = cost_context(make_chip(measured_flop_per_s={"bf16": 500e12}), BF16, CAL)
+    assert val(low.peak_attention_flop_per_s) * CAL.attention_compute_fraction == pytest.approx(500e12)
     assert val(ctx.peak_attention_flop_per_s) == pytest.approx(989.4e12)
-    # fp8 has no measurement: peak x fraction as before.
-    assert val(cost_context(chip, FP8, CAL).peak_gemm_flop_per_s) == pytest.approx(1978.9e12)
+    # fp8 has no measurement: no ceiling.
+    assert val(cost_context(chip, FP8, CAL).gemm_ceiling_flop_per_s) == math.inf
 
 
-def test_gemm_kernel_time_by_hand():
-    # m=256, k=n=4096, bf16, 128x128 tiles, 132 in flight: one wave of 132 tiles, compute-bound at 700 TFLOP/s.
-    chip = make_chip(measured_flop_per_s={"bf16": 700e12})
+def _gemm_time(m: float, ceiling: float | None) -> float:
+    chip = make_chip(measured_flop_per_s={} if ceiling is None else {"bf16": ceiling})
     c = cost_operator(Gemm("o", 4096, 4096, "attention_proj"), cost_context(chip, BF16, CAL),
-                      step_points(1, 256.0, 256.0, 0.0, 0.0, None))
-    assert val(c.compute_s) == pytest.approx(132 * 2 * 128 * 128 * 4096 / 700e12)
+                      step_points(1, m, m, 0.0, 0.0, None))
+    return val(c.compute_s)
+
+
+def test_full_gemm_is_held_to_the_measured_ceiling_by_hand():
+    # m = k = n = 4096 on 128x128 tiles: 1024 tiles, ceil(1024 / 132) = 8 waves of 132 tiles.
+    # Waves at 0.80 x 989.4 TFLOP/s: 8 x 132 x 2 x 128 x 128 x 4096 / 791.52e12 = 179.0 us;
+    # useful 2 x 4096^3 FLOP at the measured 700 TFLOP/s: 196.3 us, the slower: the ceiling binds.
+    waves = 8 * 132 * 2 * 128 * 128 * 4096 / (989.4e12 * 0.80)
+    useful = 2 * 4096**3 / 700e12
+    assert useful > waves
+    assert _gemm_time(4096.0, 700e12) == pytest.approx(useful)
+    assert _gemm_time(4096.0, None) == pytest.approx(waves)
+
+
+def test_skinny_gemm_keeps_its_wave_time_by_hand():
+    # m=256: 2 x 32 = 64 tiles, one wave of 132 in flight: 132 x 2 x 128 x 128 x 4096 / 791.52e12 = 22.4 us,
+    # while 2 x 256 x 4096^2 useful FLOP at 700 TFLOP/s take 12.3 us: a half-empty chip is not held to the
+    # whole-chip ceiling (measured at the clock a fully loaded chip sustains).
+    waves = 132 * 2 * 128 * 128 * 4096 / (989.4e12 * 0.80)
+    assert 2 * 256 * 4096**2 / 700e12 < waves
+    assert _gemm_time(256.0, 700e12) == pytest.approx(waves)
 
 
 def test_memory_ceiling_binds_only_below_fraction_times_peak():
