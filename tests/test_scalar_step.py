@@ -23,9 +23,6 @@ SETTINGS = [
     ("nvidia-h100-sxm-80gb", "google/gemma-2-9b", dict(count=2, tp=2)),
     ("nvidia-h100-sxm-80gb", "openai/gpt-oss-120b", dict(count=8, tp=8, weights="mxfp4", activations="bf16")),
     ("nvidia-a100-sxm-80gb", "Qwen/Qwen3-30B-A3B", dict(count=2, tp=2)),
-    # measured GEMM ceilings (catalog/measured_rates.csv): dense and grouped GEMMs
-    ("amd-mi300x", "meta-llama/Llama-3.1-70B", dict(tp=1, weights="fp8")),
-    ("nvidia-gb200-186gb", "mistralai/Mixtral-8x7B-v0.1", dict(count=2, tp=2, weights="fp8", activations="fp8")),
 ]
 _PLANS: dict[int, StepPlan] = {}
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from inferchip.catalog.measured_rates import MeasuredRate, load_measured_rates, with_measured_ceilings
 from inferchip.catalog.yaml_io import is_file, read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.spec.chip import (
@@ -119,14 +118,8 @@ def all_chips() -> list[ChipSpec]:
 
 
 def get_chip_params(id_or_path: str | Path, level: EstimateLevel = "central") -> ChipParams:
-    """SI parameters of a chip (catalogue id or YAML path) at an estimate level of its Range figures, with the
-    measured attainable ceilings of its id (``measured_rates.csv``) attached."""
+    """SI parameters of a chip (catalogue id or YAML path) at an estimate level of its Range figures."""
     if level not in _LEVELS:
         raise InvalidSettingError(f"estimate level '{level}' not allowed; use one of {', '.join(_LEVELS)}")
     spec = load_chip(id_or_path)
-    return with_measured_ceilings(chip_params(spec, family_defaults(spec.family), level), measured_ceilings())
-
-
-def measured_ceilings() -> tuple[MeasuredRate, ...]:
-    """The bundled measured attainable ceilings (``measured_rates.csv``), every chip id a catalogue one."""
-    return load_measured_rates(tuple(chip_ids()))
+    return chip_params(spec, family_defaults(spec.family), level)

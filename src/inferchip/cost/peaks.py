@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from inferchip.cost.roofline import ArrayLike, FloatArray
+from inferchip.cost.roofline import FloatArray
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.formats import WIDER
 
@@ -45,35 +45,3 @@ def executed_format(chip: ChipParams, fmt: str) -> str:
         if v is not None and np.all(np.asarray(v) > 0):
             return f
     return max(chip.peak_flop_per_s, key=lambda k: float(np.max(chip.peak_flop_per_s[k])))
-
-
-def ceiling_flop_per_s(chip: ChipParams, fmt: str) -> FloatArray:
-    """Measured dense-GEMM ceiling (FLOP/s) at the format the chip computes ``fmt`` in: the first format of
-    the widening chain with units, as :func:`peak_flop_per_s` picks it; inf where none is measured
-    (``catalog/measured_rates.csv``). Elementwise for sweeps."""
-    out: FloatArray = np.asarray(np.inf)
-    chosen: FloatArray = np.asarray(False)
-    for f in WIDER[fmt]:
-        peak = chip.peak_flop_per_s.get(f)
-        if peak is None:
-            continue
-        here = np.logical_and(np.logical_not(chosen), np.asarray(peak, dtype=float) > 0)
-        out = np.where(here, np.asarray(chip.measured_flop_per_s.get(f, math.inf), dtype=float), out)
-        chosen = np.logical_or(chosen, here)
-    return out
-
-
-def capped_rate(peak: ArrayLike, fraction: float, ceiling: ArrayLike) -> FloatArray:
-    """The rate a calibrated fraction multiplies once a measured ceiling is applied:
-    ``min(peak, ceiling / fraction)``, so that ``fraction x rate = min(fraction x peak, ceiling)``.
-
-    A microbenchmark (AMD's max-achievable FLOPs, a STREAM copy) is the best any kernel attains on the
-    chip and its software stack, so it bounds what a real kernel reaches; below it the global fraction
-    (kernel inefficiency: tiles, prologues, fusion) stands. Units of ``peak`` and ``ceiling`` alike."""
-    out: FloatArray = np.minimum(np.asarray(peak, dtype=float), np.asarray(ceiling, dtype=float) / fraction)
-    return out
-
-
-def attainable_peak_flop_per_s(chip: ChipParams, fmt: str, fraction: float) -> FloatArray:
-    """:func:`peak_flop_per_s` lowered where a measured ceiling binds (:func:`capped_rate`)."""
-    return capped_rate(peak_flop_per_s(chip, fmt), fraction, ceiling_flop_per_s(chip, fmt))

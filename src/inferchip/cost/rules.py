@@ -8,8 +8,8 @@ Results are arrays of shape ``step points x operators`` (the operator axis last)
 operator is a batch of one (:func:`cost_operator`).
 
 Every kernel's time is the slower of its compute and DRAM time plus a per-kernel overhead
-(:mod:`inferchip.cost.roofline`); weight GEMMs pay tile and wave quantisation (:mod:`inferchip.cost.gemm`)
-and never beat a chip's measured ceiling (:mod:`inferchip.cost.peaks`); collectives: alpha-beta (``network``).
+(:mod:`inferchip.cost.roofline`); weight GEMMs pay tile and wave quantisation
+(:mod:`inferchip.cost.gemm`); collectives follow the alpha-beta model (:mod:`inferchip.cost.network`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, KV_TENSORS, MIN_TILE_M
 from inferchip.cost.gemm import gemm_bytes, gemm_flop, quantised_flop
 from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, point_to_point_time_s
-from inferchip.cost.peaks import attainable_peak_flop_per_s, ceiling_flop_per_s, peak_flop_per_s
+from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import ArrayLike, FloatArray, compute_time_s
 from inferchip.mapping.memory_fit import EMBEDDING_FORMAT, Formats
 from inferchip.mapping.operators import (
@@ -71,10 +71,8 @@ class CostContext:
     hidden_state_bytes: float  # 16-bit hidden states, or the activation format if wider
     embedding_bytes: float
     peak_gemm_flop_per_s: FloatArray
-    peak_attention_flop_per_s: FloatArray  # lowered to ceiling / fraction where a measured ceiling binds
+    peak_attention_flop_per_s: FloatArray
     peak_lm_head_flop_per_s: FloatArray
-    gemm_ceiling_flop_per_s: FloatArray  # measured best dense GEMM (inf: none); bounds useful FLOP / time
-    lm_head_ceiling_flop_per_s: FloatArray
     vector_flop_per_s: FloatArray
     memory_bytes_per_s: FloatArray
     link_bytes_per_s: FloatArray
@@ -83,7 +81,7 @@ class CostContext:
     tile_n: FloatArray
     tiles_in_flight: FloatArray
     kernel_overhead_s: FloatArray  # per kernel, calibrated
-    attainable_bytes_per_s: FloatArray  # min(DRAM bandwidth x its attainable fraction, measured ceiling)
+    attainable_bytes_per_s: FloatArray  # DRAM bandwidth x its attainable fraction
     gemm_compute_fraction: float
     attention_compute_fraction: float
     memory_bandwidth_fraction: float
@@ -104,17 +102,14 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
 
     rates = dict(
         peak_gemm_flop_per_s=col(peak_flop_per_s(chip, gemm_fmt)),
+        peak_attention_flop_per_s=col(peak_flop_per_s(chip, attn_fmt)),
         peak_lm_head_flop_per_s=col(peak_flop_per_s(chip, "bf16")),
-        gemm_ceiling_flop_per_s=col(ceiling_flop_per_s(chip, gemm_fmt)),
-        lm_head_ceiling_flop_per_s=col(ceiling_flop_per_s(chip, "bf16")),
-        peak_attention_flop_per_s=col(attainable_peak_flop_per_s(chip, attn_fmt, cal.attention_compute_fraction)),
         vector_flop_per_s=col(chip.vector_flop_per_s), memory_bytes_per_s=col(chip.memory_bytes_per_s),
         link_bytes_per_s=col(chip.link_bytes_per_s), link_latency_s=col(chip.link_latency_s),
         tile_m=col(chip.gemm_tile_m), tile_n=col(chip.gemm_tile_n), tiles_in_flight=col(chip.gemm_tiles_in_flight),
         kernel_overhead_s=col(np.asarray(chip.kernel_overhead_s) * cal.kernel_overhead_scale),
     )
-    rates["attainable_bytes_per_s"] = np.minimum(rates["memory_bytes_per_s"] * cal.memory_bandwidth_fraction,
-                                                 col(chip.measured_memory_bytes_per_s))
+    rates["attainable_bytes_per_s"] = rates["memory_bytes_per_s"] * cal.memory_bandwidth_fraction
     shape = np.broadcast_shapes(*(v.shape[:-1] for v in rates.values()))
     return CostContext(
         gemm_format=gemm_fmt, attention_format=attn_fmt, weight_bytes=fmt.weight_bytes,
@@ -131,10 +126,12 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
 class StepPoints(NamedTuple):
     """Token counts of a step on the busiest chip, each with a trailing axis of length one.
 
-    ``tokens``: tokens this chip runs attention, dense layers and collectives for; ``all_tokens``: tokens of the
-    whole stage (its routed experts serve every chip's); ``decode_seqs``: decoding sequences; ``prefill_tokens``:
-    prompt tokens; ``decode_kv_tokens``: KV tokens the decoding sequences read; ``prefill_pairs``: causal
-    query-key pairs of the prompt chunks; ``logit_rows``: rows through the LM head; ``shape``: the steps'."""
+    ``tokens``: tokens this chip runs attention, dense layers and collectives for;
+    ``all_tokens``: tokens of the whole stage (its routed experts serve every chip's);
+    ``decode_seqs``: decoding sequences; ``prefill_tokens``: prompt tokens; ``decode_kv_tokens``:
+    KV tokens the decoding sequences read; ``prefill_pairs``: causal query-key pairs of the
+    prompt chunks; ``logit_rows``: rows through the LM head. ``shape``: the steps' shape.
+    """
 
     tokens: FloatArray
     all_tokens: FloatArray
@@ -173,8 +170,8 @@ def _columns(*names: str) -> Callable[[Sequence[Any], CostContext], OpTable]:
 
 
 # --- weight GEMMs -----------------------------------------------------------------------
-def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float], peak: Callable[[CostContext], FloatArray],
-                       ceiling: Callable[[CostContext], FloatArray]) -> Callable[[Sequence[Any], CostContext], OpTable]:
+def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float],
+                       peak: Callable[[CostContext], FloatArray]) -> Callable[[Sequence[Any], CostContext], OpTable]:
     """Columns of weight GEMMs on the matrix units, with everything that does not depend on
     the rows: tiles along N, FLOP per wave row, weight bytes (per operator: the per-layer
     format map), activation bytes per row."""
@@ -186,7 +183,7 @@ def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float], peak: 
                 "flop_per_wave_row": ctx.tiles_in_flight * FLOP_PER_MAC * ctx.tile_n * k,
                 "weight_bytes": k * n * wb, "row_bytes": (k + n) * ctx.act_bytes,
                 "flop_per_row": FLOP_PER_MAC * k * n,
-                "attainable_flop_per_s": peak(ctx) * ctx.gemm_compute_fraction, "ceiling_flop_per_s": ceiling(ctx)}
+                "attainable_flop_per_s": peak(ctx) * ctx.gemm_compute_fraction}
     return table
 
 
@@ -204,8 +201,7 @@ def _matrix_gemm(m: FloatArray, ops: OpTable, ctx: CostContext) -> KernelCost:
     waves = np.ceil(np.ceil(np.maximum(m, 1.0) / tm) * ops["n_tiles"] / ctx.tiles_in_flight)
     spent = np.where(m > 0, waves * tm * ops["flop_per_wave_row"], 0.0)
     nb = ops["weight_bytes"] + m * ops["row_bytes"]
-    return KernelCost(compute_s=np.maximum(spent / ops["attainable_flop_per_s"], m * ops["flop_per_row"]
-                                           / ops["ceiling_flop_per_s"]), memory_s=nb / ctx.attainable_bytes_per_s,
+    return KernelCost(compute_s=spent / ops["attainable_flop_per_s"], memory_s=nb / ctx.attainable_bytes_per_s,
                       overhead_s=ctx.kernel_overhead_s, flop=m * ops["flop_per_row"], dram_bytes=nb)
 
 
@@ -241,16 +237,15 @@ def grouped_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> Kernel
     active = e * (1.0 - np.power(1.0 - f, m))
     spent = quantised_flop(per_expert, k, n, active, ctx.tile_m, ctx.tile_n, ctx.tiles_in_flight)
     nb = gemm_bytes(assigned, k, n, active, ctx.weight_bytes, ctx.act_bytes, e)
-    useful = gemm_flop(assigned, k, n, e)
-    compute_s = compute_time_s(spent, ctx.peak_gemm_flop_per_s, ctx.gemm_compute_fraction)
-    return KernelCost(compute_s=np.maximum(compute_s, useful / ctx.gemm_ceiling_flop_per_s),
-                      memory_s=nb / ctx.attainable_bytes_per_s, overhead_s=ctx.kernel_overhead_s, flop=useful,
-                      dram_bytes=nb)
+    return KernelCost(compute_s=compute_time_s(spent, ctx.peak_gemm_flop_per_s, ctx.gemm_compute_fraction),
+                      memory_s=nb / ctx.attainable_bytes_per_s, overhead_s=ctx.kernel_overhead_s,
+                      flop=gemm_flop(assigned, k, n, e), dram_bytes=nb)
 
 
 def _grouped_table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
-    return {**_columns("k", "n", "experts", "routed_fraction", "experts_total")(ops, ctx),
-            "ep": np.array([float(max(op.ep, 1)) for op in ops])}
+    t = _columns("k", "n", "experts", "routed_fraction", "experts_total")(ops, ctx)
+    t["ep"] = np.array([float(max(op.ep, 1)) for op in ops])
+    return t
 
 
 # --- attention and elementwise ----------------------------------------------------------
@@ -316,7 +311,8 @@ def embedding_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCos
 
 
 def host_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
-    """:class:`HostStep`: host time per iteration plus that per running (decoding) sequence, an overhead."""
+    """:class:`HostStep`: the calibrated host time per iteration plus that per running (decoding)
+    sequence, as an overhead."""
     return KernelCost(overhead_s=ops["overhead_s"] + ops["seq_overhead_s"] * pts.decode_seqs)
 
 
@@ -363,14 +359,14 @@ def gemm_weight_bytes(ctx: CostContext, op: Any) -> float:
 def _no_flop(ctx: CostContext) -> str | None:
     return None
 
+
 RULES: dict[type, Rule] = {
-    Gemm: Rule(_matrix_gemm_table(gemm_weight_bytes, lambda c: c.peak_gemm_flop_per_s,
-                                  lambda c: c.gemm_ceiling_flop_per_s), gemm_cost,
+    Gemm: Rule(_matrix_gemm_table(gemm_weight_bytes, lambda c: c.peak_gemm_flop_per_s), gemm_cost,
                lambda c: c.gemm_format),
     GroupedGemm: Rule(_grouped_table, grouped_gemm_cost, lambda c: c.gemm_format),
     VectorGemm: Rule(_columns("k", "n"), vector_gemm_cost, lambda c: "fp32"),
-    LmHead: Rule(_matrix_gemm_table(lambda c, op: c.embedding_bytes, lambda c: c.peak_lm_head_flop_per_s,
-                                    lambda c: c.lm_head_ceiling_flop_per_s), lm_head_cost, lambda c: "bf16"),
+    LmHead: Rule(_matrix_gemm_table(lambda c, op: c.embedding_bytes, lambda c: c.peak_lm_head_flop_per_s), lm_head_cost,
+                 lambda c: "bf16"),
     Attention: Rule(_attention_table, attention_cost, lambda c: c.attention_format),
     Elementwise: Rule(_memory_table("elements_per_token", lambda c: c.act_bytes, lambda op: op.kernels),
                       elementwise_cost, _no_flop),

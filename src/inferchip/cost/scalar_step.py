@@ -39,7 +39,6 @@ class _Chip:
     tiles_in_flight: float
     vector_flop_per_s: float
     peak_gemm_flop_per_s: float
-    gemm_ceiling_flop_per_s: float
     link_bytes_per_s: float
     link_latency_s: float
     gemm_compute_fraction: float
@@ -58,11 +57,10 @@ def _m_terms(m: float, c: _Chip) -> tuple[float, float]:
 
 
 def _matrix_gemm(m: float, tm: float, m_tiles: float, op: tuple[float, ...], c: _Chip) -> Kernel:
-    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable, ceiling = op
+    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable = op
     spent = math.ceil(m_tiles * n_tiles / c.tiles_in_flight) * tm * flop_per_wave_row if m > 0 else 0.0
     nb = weight_bytes + m * row_bytes
-    return (max(spent / attainable, m * flop_per_row / ceiling), nb / c.attainable_bytes_per_s, c.kernel_overhead_s,
-            0.0, m * flop_per_row, nb, 0.0)
+    return (spent / attainable, nb / c.attainable_bytes_per_s, c.kernel_overhead_s, 0.0, m * flop_per_row, nb, 0.0)
 
 
 def _gemm(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
@@ -92,9 +90,8 @@ def _grouped_gemm(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
         tiles = math.ceil(max(per_expert, 1.0) / tm) * math.ceil(n / c.tile_n) * active
         spent = math.ceil(tiles / c.tiles_in_flight) * c.tiles_in_flight * FLOP_PER_MAC * tm * c.tile_n * k
     nb = k * n * active * weight_bytes + assigned * e * (k + n) * act_bytes
-    useful = FLOP_PER_MAC * assigned * k * n * e
-    return (max(spent / (c.peak_gemm_flop_per_s * c.gemm_compute_fraction), useful / c.gemm_ceiling_flop_per_s),
-            nb / c.attainable_bytes_per_s, c.kernel_overhead_s, 0.0, useful, nb, 0.0)
+    return (spent / (c.peak_gemm_flop_per_s * c.gemm_compute_fraction), nb / c.attainable_bytes_per_s,
+            c.kernel_overhead_s, 0.0, FLOP_PER_MAC * assigned * k * n * e, nb, 0.0)
 
 
 def _attention(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
@@ -152,9 +149,9 @@ ScalarRule = Callable[[tuple[float, ...], _Chip, Point], Kernel]
 # Each array rule's scalar twin and the table columns it reads, in order ("" : a context value).
 _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
     r.gemm_cost: (_gemm, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
-                          "attainable_flop_per_s", "ceiling_flop_per_s")),
+                          "attainable_flop_per_s")),
     r.lm_head_cost: (_lm_head, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
-                                "attainable_flop_per_s", "ceiling_flop_per_s")),
+                                "attainable_flop_per_s")),
     r.vector_gemm_cost: (_vector_gemm, ("k", "n", ":weight_bytes", ":act_bytes")),
     r.grouped_gemm_cost: (_grouped_gemm, ("k", "n", "experts", "routed_fraction", "experts_total", "ep",
                                           ":weight_bytes", ":act_bytes")),
@@ -289,8 +286,7 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
             m, tm, mt = ("t", "tm0", "mt0") if rule is _gemm else ("rows", "tm1", "mt1")
             body += [f"cp = (ceil({mt} * {col[0]} / {k(c.tiles_in_flight)}) * {tm} * {col[1]} if {m} > 0 else 0.0)"
                      f" / {col[5]}",
-                     f"nb = {col[2]} + {m} * {col[3]}", f"mb = nb / {abw}", f"fl = {m} * {col[4]}",
-                     f"cw = fl / {col[6]}", "cp = cp if cp >= cw else cw"]  # the measured ceiling (rules)
+                     f"nb = {col[2]} + {m} * {col[3]}", f"mb = nb / {abw}", f"fl = {m} * {col[4]}"]
             over = kov
         elif rule is _memory:
             body += [f"nb = t * {col[0]}", f"mb = nb / {abw}"]  # no compute, no FLOP: cp = fl = 0.0
@@ -371,8 +367,7 @@ def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float]
         return None
     chip = _Chip(_float(ctx.attainable_bytes_per_s), _float(ctx.kernel_overhead_s), _float(ctx.tile_m),
                  _float(ctx.tile_n), _float(ctx.tiles_in_flight), _float(ctx.vector_flop_per_s),
-                 _float(ctx.peak_gemm_flop_per_s), _float(ctx.gemm_ceiling_flop_per_s), _float(ctx.link_bytes_per_s),
-                 _float(ctx.link_latency_s),
+                 _float(ctx.peak_gemm_flop_per_s), _float(ctx.link_bytes_per_s), _float(ctx.link_latency_s),
                  ctx.gemm_compute_fraction, ctx.link_bandwidth_fraction, ctx.moe_imbalance)
     ops = []
     for g in groups:

@@ -16,8 +16,7 @@ def sweep_parts(plan: StepPlan) -> tuple:
     arrays (one per operator), the rest as (rule, columns, runs); then the chip's attainable
     bandwidth, kernel overhead, M tile and tiles in flight."""
     mat: dict[str, list[float]] = {k: [] for k in ("rows", "n_tiles", "flop_per_wave_row", "weight_bytes",
-                                                    "row_bytes", "attainable_flop_per_s", "flop_per_row",
-                                                    "ceiling_flop_per_s", "reps")}
+                                                    "row_bytes", "attainable_flop_per_s", "reps")}
     linear, other = [], []
     for g in plan.groups:
         reps = plan.reps[g.start:g.stop]
@@ -42,7 +41,6 @@ def sweep_parts(plan: StepPlan) -> tuple:
     if len(arrays["reps"]):
         arrays["rows"] = arrays["rows"] > 0
         arrays["flop_per_s"] = arrays["flop_per_wave_row"] / arrays["attainable_flop_per_s"]
-        arrays["ceiling_s"] = arrays["flop_per_row"] / arrays["ceiling_flop_per_s"]  # 0: none measured
         arrays["weight_s"] = arrays["weight_bytes"] / abw
         arrays["row_s"] = arrays["row_bytes"] / abw
         arrays["overhead_s"] = kov * float(np.sum(arrays["reps"]))
@@ -81,7 +79,6 @@ def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: flo
         np.ceil(waves, out=waves)
         waves *= tm
         waves *= mat["flop_per_s"]
-        np.maximum(waves, m * mat["ceiling_s"], out=waves)  # useful FLOP / time <= the measured ceiling
         m *= mat["row_s"]
         m += mat["weight_s"]
         total = np.maximum(waves, m, out=m) @ mat["reps"]

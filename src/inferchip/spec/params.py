@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,10 +35,6 @@ class ChipParams:
     vector_flop_per_s: float
     family: str = "generic"
     notes: tuple[str, ...] = field(default_factory=tuple)
-    # Measured attainable ceilings (catalog/measured_rates.csv): best dense GEMM per format, best streaming copy;
-    # absent/inf = none measured. The cost model uses min(fraction x peak, ceiling) (cost/peaks.py).
-    measured_flop_per_s: dict[str, float] = field(default_factory=dict)
-    measured_memory_bytes_per_s: float = math.inf
 
     def peak_for(self, fmt: str) -> tuple[float, str]:
         """Peak FLOP/s for a compute format, falling back to the next wider format the chip has."""
@@ -69,11 +64,6 @@ def stack_chips(chips: list[ChipParams], axis_shape: tuple[int, ...] | None = No
     formats = sorted({f for c in chips for f in c.peak_flop_per_s})
     peaks: dict[str, Any] = {f: np.array([c.peak_flop_per_s.get(f, 0.0) for c in chips], dtype=float).reshape(shape)
                              for f in formats}
-    measured: dict[str, Any] = {f: np.array([c.measured_flop_per_s.get(f, np.inf) for c in chips],
-                                            dtype=float).reshape(shape)
-                                for f in sorted({f for c in chips for f in c.measured_flop_per_s})}
-    numeric = [f for f in ChipParams.__dataclass_fields__
-               if f not in ("id", "peak_flop_per_s", "family", "notes", "measured_flop_per_s")]
+    numeric = [f for f in ChipParams.__dataclass_fields__ if f not in ("id", "peak_flop_per_s", "family", "notes")]
     kw = {f: arr(f) for f in numeric}
-    return ChipParams(id=",".join(c.id for c in chips), peak_flop_per_s=peaks, family="mixed", notes=(),
-                      measured_flop_per_s=measured, **kw)
+    return ChipParams(id=",".join(c.id for c in chips), peak_flop_per_s=peaks, family="mixed", notes=(), **kw)
