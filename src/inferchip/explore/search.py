@@ -23,6 +23,7 @@ import numpy as np
 
 from inferchip.errors import InvalidSettingError
 from inferchip.explore.evaluate import ALL_OBJECTIVES
+from inferchip.explore.search_surrogate import rank
 from inferchip.spec.design_space import CATEGORICAL, PARAMETERS, DesignSpace
 from inferchip.spec.pareto import pareto_mask
 
@@ -69,6 +70,7 @@ DESCENT_MISSES = 3  # a descent stops after this many evaluated steps in a row t
 POP_DIVISOR = 30  # population: the round's NSGA-II budget / 30, between MIN_POP and 200
 CATEGORICAL_MUTATION = 0.3  # chance an offspring gets a new value (uniform) of one categorical parameter
 MAX_ROUNDS = 8
+REFINE_DIVISOR = 50  # the Pareto local search evaluates budget / 50 designs (at least 1) per batch
 CROSSOVER_ETA = 5.0  # wide offspring: a parameter has few values, small steps round back to the parent
 MUTATION_ETA = 5.0
 
@@ -138,7 +140,7 @@ def search(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator) -> n
         _nsga2(space, ev, ev.count + max(1, int(ev.left * NSGA_SHARE)), seed + r)
         if r == 0:
             extremes(space, ev, ev.count + int(ev.left * EXTREMES_SHARE))
-        refine(space, ev)
+        refine(space, ev, max(1, budget // REFINE_DIVISOR))
         if ev.count == before:
             break
     return ev.idx
@@ -217,12 +219,15 @@ def family_columns(space: DesignSpace) -> list[int]:
     return [j for j, (p, n) in enumerate(zip(PARAMETERS, space.shape, strict=True)) if p in CATEGORICAL and n > 1]
 
 
-def refine(space: DesignSpace, ev: Evaluations) -> None:
-    """Pareto local search: evaluate the unseen neighbours of the front found so far, until there
-    are none or the budget is spent."""
+def refine(space: DesignSpace, ev: Evaluations, batch: int) -> None:
+    """Pareto local search guided by a surrogate: of the unseen neighbours of the front found so
+    far, the ``batch`` that :func:`inferchip.explore.search_surrogate.rank` ranks first are
+    evaluated, and again, until there are none or the budget is spent."""
     while ev.left > 0:
-        if not len(ev.new(neighbours(space, ev.front()))):
+        cand = ev.unseen(neighbours(space, ev.front()))
+        if not len(cand):
             break
+        ev.new(rank(space, ev.idx, ev.f, cand, min(batch, ev.left)))
 
 
 def nsga2(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator, pop_size: int | None = None) -> np.ndarray:
