@@ -7,8 +7,10 @@ crossover and polynomial mutation with rounding, a uniform new value for categor
 its first population a scipy Latin hypercube, any design already evaluated refused as a
 duplicate, survival ranking each design by its rank overall or within its family of designs
 sharing a categorical value, whichever is lower) each followed by a Pareto local search (the
-unseen neighbours of the front). After the first round, directed descents (:func:`extremes`)
-reach each family's best design on each objective: the ends of the front. Objectives (all
+unseen neighbours of the front, budget/50 at a time, ranked by a surrogate regression of the
+objectives on the designs evaluated so far: :mod:`inferchip.explore.search_surrogate`). After
+the first round, directed descents (:func:`extremes`) reach each family's best design on each
+objective: the ends of the front. Objectives (all
 minimised) are the suite objectives of :data:`inferchip.explore.evaluate.ALL_OBJECTIVES` the
 suite has, in log form. The search reads nothing but the objective values and its seed, so the
 same seed gives the same designs whatever runs the evaluations. The front is
@@ -127,10 +129,11 @@ class Evaluations:
 
 def search(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator) -> np.ndarray:
     """Rounds of NSGA-II on NSGA_SHARE of the budget left, each followed by a Pareto local search
-    (the front's unseen neighbours) until it converges or spends the budget; round ``r`` seeds
-    NSGA-II with ``seed + r``. Between the first round and its local search, the descents to the
-    families' extremes (:func:`extremes`) get at most EXTREMES_SHARE of the budget left. Every
-    design is evaluated once; returns them in evaluation order."""
+    (:func:`refine`: the front's unseen neighbours, ranked by a surrogate) until it converges or
+    spends the budget; round ``r`` seeds NSGA-II with ``seed + r``. Between the first round and its
+    local search, the descents to the families' extremes (:func:`extremes`) get at most
+    EXTREMES_SHARE of the budget left. Every design is evaluated once; returns them in evaluation
+    order."""
     check_budget(budget)
     ev = Evaluations(evaluate, budget, len(space.shape))
     for r in range(MAX_ROUNDS):
@@ -223,11 +226,15 @@ def refine(space: DesignSpace, ev: Evaluations, batch: int) -> None:
     """Pareto local search guided by a surrogate: of the unseen neighbours of the front found so
     far, the ``batch`` that :func:`inferchip.explore.search_surrogate.rank` ranks first are
     evaluated, and again, until there are none or the budget is spent."""
+    on = np.flatnonzero(pareto_mask(ev.f))
     while ev.left > 0:
-        cand = ev.unseen(neighbours(space, ev.front()))
+        cand = ev.unseen(neighbours(space, ev.idx[on]))
         if not len(cand):
             break
-        ev.new(rank(space, ev.idx, ev.f, cand, min(batch, ev.left)))
+        before = ev.count
+        ev.new(rank(space, ev.idx, ev.f, on, cand, min(batch, ev.left)))
+        keep = np.concatenate([on, np.arange(before, ev.count)])  # the front of the front and the new designs
+        on = keep[pareto_mask(ev.f[keep])]
 
 
 def nsga2(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator, pop_size: int | None = None) -> np.ndarray:

@@ -24,14 +24,14 @@ nothing but the designs and objectives evaluated, so the search stays determinis
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, solve_triangular
+from scipy.linalg import solve_triangular
 
 from inferchip.spec.design_space import CATEGORICAL, PARAMETERS, DesignSpace
-from inferchip.spec.pareto import pareto_mask
 
 RIDGE = 1e-3  # ridge weight relative to the mean squared feature per design (stabilises few-sample fits)
 OPTIMISM = 1.0  # standard errors subtracted from a prediction when ranking
 CLIP_QUANTILE = 0.5  # objective values above this quantile of those evaluated are set to it before the fit
+FIT_MAX = 2000  # designs fitted on, at most: the front and those evaluated last (a big budget's search)
 
 
 def features(space: DesignSpace, idx: np.ndarray) -> np.ndarray:
@@ -58,32 +58,39 @@ def features(space: DesignSpace, idx: np.ndarray) -> np.ndarray:
 
 class Surrogate:
     """Ridge least squares of each objective (columns of ``f``, minimised, finite) on :func:`features`
-    of designs ``idx``, values above the :data:`CLIP_QUANTILE` set to it; predictions with standard errors."""
+    of designs ``idx``, values above ``cap`` (default: their :data:`CLIP_QUANTILE`) set to it;
+    predictions with standard errors."""
 
-    def __init__(self, space: DesignSpace, idx: np.ndarray, f: np.ndarray):
+    def __init__(self, space: DesignSpace, idx: np.ndarray, f: np.ndarray, cap: np.ndarray | None = None):
         self.space = space
         x = features(space, idx)
-        y = np.minimum(f, np.quantile(f, CLIP_QUANTILE, axis=0))
+        y = np.minimum(f, np.quantile(f, CLIP_QUANTILE, axis=0) if cap is None else cap)
         reg = np.full(x.shape[1], RIDGE * float(np.mean(x * x)) * len(x))
         reg[0] = 0.0  # the intercept is not shrunk
-        self.chol = cho_factor(x.T @ x + np.diag(reg), lower=True)  # positive definite: ridge, and the intercept
-        self.w = cho_solve(self.chol, x.T @ y)
+        self.chol = np.linalg.cholesky(x.T @ x + np.diag(reg))  # positive definite: the ridge, and the intercept
+        half = solve_triangular(self.chol, x.T @ y, lower=True)
+        self.w = solve_triangular(self.chol.T, half, lower=False)
         resid = y - x @ self.w
         self.sigma = np.sqrt(np.sum(resid * resid, axis=0) / max(len(x) - x.shape[1], 1))
 
     def predict(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard error of each objective at designs ``idx``."""
         x = features(self.space, idx)
-        lev = np.sum(solve_triangular(self.chol[0], x.T, lower=True) ** 2, axis=0)  # x A^-1 x^T per row
+        lev = np.sum(solve_triangular(self.chol, x.T, lower=True) ** 2, axis=0)  # x A^-1 x^T per row
         return x @ self.w, np.sqrt(np.maximum(lev, 0.0))[:, None] * self.sigma[None, :]
 
 
-def margins(front: np.ndarray, points: np.ndarray) -> np.ndarray:
+def margins(front: np.ndarray, points: np.ndarray, block: int = 64) -> np.ndarray:
     """Additive margin of each row of ``points`` over ``front`` (both minimised): min over front
-    rows of the max over objectives of (front - point); positive when no front row dominates it."""
+    rows of the max over objectives of (front - point); positive when no front row dominates it.
+    Vectorised over ``block`` front rows at a time, one objective after another (small temporaries)."""
     out = np.full(len(points), np.inf)
-    for p in front:
-        out = np.minimum(out, np.max(p[None, :] - points, axis=1))
+    for s in range(0, len(front), block):
+        fr = front[s:s + block]
+        d = fr[:, None, 0] - points[None, :, 0]
+        for k in range(1, points.shape[1]):
+            np.maximum(d, fr[:, None, k] - points[None, :, k], out=d)
+        np.minimum(out, d.min(axis=0), out=out)
     return out
 
 
@@ -106,15 +113,23 @@ def pick(front: np.ndarray, points: np.ndarray, n: int) -> list[int]:
     return out
 
 
-def rank(space: DesignSpace, idx: np.ndarray, f: np.ndarray, cand: np.ndarray, n: int) -> np.ndarray:
+def rank(space: DesignSpace, idx: np.ndarray, f: np.ndarray, on: np.ndarray, cand: np.ndarray,
+         n: int) -> np.ndarray:
     """The ``n`` rows of ``cand`` (unevaluated designs) to evaluate next, given the designs ``idx``
-    evaluated and their objectives ``f``: :func:`pick` on the surrogate's optimistic predictions
-    (module docstring). With fewer than two finite rows to fit on, the first ``n``."""
+    evaluated, their objectives ``f`` and the rows ``on`` (positions) that make the front among
+    them: :func:`pick` on the surrogate's optimistic predictions (module docstring). With more than
+    :data:`FIT_MAX` designs, the fit takes the front and the designs evaluated last (the region the
+    search is in), up to FIT_MAX of them. With fewer than two finite rows to fit on, the first ``n``."""
     fin = np.all(np.isfinite(f), axis=1)
     if fin.sum() < 2 or len(cand) <= n:
         return cand[:n]
-    mu, se = Surrogate(space, idx[fin], f[fin]).predict(cand)
-    y = np.minimum(f[fin], np.quantile(f[fin], CLIP_QUANTILE, axis=0))
+    cap = np.quantile(f[fin], CLIP_QUANTILE, axis=0)
+    y = np.minimum(f[fin], cap)
     lo, hi = y.min(axis=0), y.max(axis=0)
     span = np.where(hi > lo, hi - lo, 1.0)
-    return cand[pick((y[pareto_mask(y)] - lo) / span, (mu - OPTIMISM * se - lo) / span, n)]
+    ref = (np.minimum(f[on], cap) - lo) / span  # the clipped front dominates every clipped row: same margins
+    fit = np.flatnonzero(fin)
+    if len(fit) > FIT_MAX:
+        fit = np.union1d(np.asarray(on, np.int64), fit[-max(FIT_MAX - len(on), 0):])
+    mu, se = Surrogate(space, idx[fit], f[fit], cap).predict(cand)
+    return cand[pick(ref, (mu - OPTIMISM * se - lo) / span, n)]
