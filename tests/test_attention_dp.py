@@ -100,16 +100,23 @@ steps = st.fixed_dictionaries({
 
 @settings(max_examples=60, deadline=None)
 @given(steps)
-def test_attention_dp_never_moves_more_link_bytes_than_tensor_parallel(s):
-    """TP all-reduces every token's hidden state twice per layer and dispatches all tokens to
-    the experts; attention DP dispatches only the chip's own tokens and all-reduces nothing."""
+def test_expert_parallel_under_tensor_parallel_attention_sends_no_dispatch(s):
+    """Under TP attention every chip already holds every token: its experts' share runs on them and
+    one all-reduce sums the outputs, so the MoE layer moves what a TP MLP does (two all-reduces of
+    the hidden state per layer, whatever ep), while attention DP dispatches and combines its own
+    tokens' k routed copies."""
     chip = make_chip()
     b, tp = s["batch"], s["tp"]
     pairs = s["prefill"] * (s["prefill"] + 1) / 2
     args = (b + s["prefill"], b, b * s["ctx"], pairs)
-    tp_cost = step_cost(shard(DSV3, Layout(tp=tp, ep=tp)), chip, FMT, CAL, *args)
-    dp_cost = step_cost(shard(DSV3, Layout(tp=tp, ep=tp, attn_dp=True)), chip, FMT, CAL, *args)
-    assert float(dp_cost.link_bytes) <= float(tp_cost.link_bytes)
+    ep_cost = step_cost(shard(DSV3, Layout(tp=tp, ep=tp)), chip, FMT, CAL, *args)
+    tp_cost = step_cost(shard(DSV3, Layout(tp=tp, ep=1)), chip, FMT, CAL, *args)
+    assert float(ep_cost.link_bytes) == pytest.approx(float(tp_cost.link_bytes))
+    layers = sum(g.count for g in DSV3.layer_groups)
+    # two all-reduces per layer of (tokens x hidden) 16-bit elements, and the LM head's gather of
+    # fp32 logits (one row per decoding sequence, one for the prompt chunk), each chip its vocab / tp
+    logits = (b + (s["prefill"] > 0)) * -(-DSV3.vocab_size // tp) * 4
+    assert float(ep_cost.link_bytes) == pytest.approx(layers * 2 * (b + s["prefill"]) * DSV3.hidden_size * 2 + logits)
 
 
 @pytest.mark.parametrize("per_chip", [1, 8, 64])
@@ -172,10 +179,9 @@ def test_link_bytes_of_a_decode_step_by_hand():
     assert dp_want == 79_822_848
     dp = step_cost(shard(DSV3, DP8), chip, FMT, CAL, b, b, b * 4096, 0.0)
     assert float(dp.link_bytes) == pytest.approx(dp_want)
-    # TP 8 / EP 8: two all-reduces per dense layer, one per MoE layer plus all 64 tokens through
-    # the all-to-all, and the fp32 logits of a 1/8 vocabulary slice gathered.
-    tp_want = (DENSE * 2 * b * H * 2 + moe_layers * (b * H * 2 + b * k * H * (1 + 2))
-               + b * (VOCAB // 8) * 4)
-    assert tp_want == 701_440_000
+    # TP 8 / EP 8: two all-reduces per layer (after attention, after the MLP or the experts: every
+    # chip holds all 64 tokens, so no dispatch), and the fp32 logits of a 1/8 vocabulary slice gathered.
+    tp_want = LAYERS * 2 * b * H * 2 + b * (VOCAB // 8) * 4
+    assert tp_want == 116_072_448
     tp = step_cost(shard(DSV3, TP8), chip, FMT, CAL, b, b, b * 4096, 0.0)
     assert float(tp.link_bytes) == pytest.approx(tp_want)

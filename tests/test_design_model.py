@@ -108,11 +108,107 @@ def test_tdp_grows_with_compute_and_bandwidth(peak, bw, node):
     assert float(tdp_w(COEF, peak, node, "hbm3e", bw, 1e11, 1000.0, A)) == pytest.approx(base + 0.05 * 500.0)
 
 
-def test_power_is_activity_times_dynamic_plus_leakage_by_hand():
+def test_power_is_activity_times_dynamic_plus_dram_plus_leakage_by_hand():
     from inferchip.cost.design.model import dynamic_w
 
-    dyn = float(dynamic_w(1e15, 5.0, "hbm3", 3e12, 4e11, A))
-    assert float(tdp_w(COEF, 1e15, 5.0, "hbm3", 3e12, 4e11, 800.0, A)) == pytest.approx(0.8 * dyn + 0.05 * 800.0)
+    # the activity multiplies the matrix and link energy only; the DRAM draws its sourced energy (k_mem 1)
+    dyn = float(dynamic_w(1e15, 5.0, "none", 0.0, 4e11, A))
+    dram = 3e12 * 8 * (4.84 + 0.29) * 1e-12  # HBM3 device 4.84 pJ/bit + PHY 0.29 pJ/bit (assumptions file)
+    assert dram == pytest.approx(123.12)
+    got = float(tdp_w(COEF, 1e15, 5.0, "hbm3", 3e12, 4e11, 800.0, A))
+    assert got == pytest.approx(0.8 * dyn + dram + 0.05 * 800.0)
+    # a rated power that does not enclose the DRAM (a chip TDP, LPDDR beside the package) leaves it out
+    assert float(tdp_w(COEF, 1e15, 5.0, "hbm3", 3e12, 4e11, 800.0, A, dram_in_tdp=0.0)) == pytest.approx(
+        0.8 * dyn + 0.05 * 800.0)
+
+
+def test_dram_power_by_hand():
+    from inferchip.cost.design.model import memory_power_w
+
+    # GDDR6 7.5 pJ/bit (Micron) at the T4's 320 GB/s: 19.2 W; LPDDR5 4.5 pJ/bit at MTIA v2's 204.8 GB/s: 7.37 W;
+    # HBM2 (the HBM2E level, 6.0 + 0.29 PHY) at V100's 900 GB/s: 45.3 W; no DRAM: 0
+    got = memory_power_w(np.array(["gddr6", "lpddr5", "hbm2e", "none"]), np.array([320e9, 204.8e9, 900e9, 0.0]), A)
+    assert got.tolist() == pytest.approx([19.2, 7.3728, 45.288, 0.0])
+
+
+def test_the_rated_power_encloses_the_dram_on_its_board_or_in_its_package():
+    from inferchip.cost.design.model import dram_in_rated_power
+
+    scopes = np.array(["board", "board", "package", "package", "package", "board"])
+    types = np.array(["gddr6", "hbm3", "hbm2e", "lpddr5", "ddr4", "none"])
+    assert dram_in_rated_power(scopes, types).tolist() == [1.0, 1.0, 1.0, 0.0, 0.0, 1.0]
+
+
+def test_each_die_states_its_rated_bandwidth_scope_and_clock_with_a_source():
+    from inferchip.cost.design.model import TDP_SCOPES
+
+    for d in fit_mod.load_dies():
+        assert d.tdp_scope in TDP_SCOPES and ("tdp_scope" in d.source or not d.tdp_w), d.name
+        assert (d.memory_bytes_per_s > 0) == (d.dram_level != "none"), d.name
+        if d.memory_bytes_per_s:
+            assert "memory_gb_per_s" in d.source, d.name
+        if d.tdp_clock_ghz:
+            assert "tdp_clock_ghz" in d.source and d.tdp_clock_ghz >= d.clock_ghz, d.name
+
+
+def test_a_die_file_with_an_unknown_scope_is_refused(monkeypatch):
+    from importlib import resources
+
+    from inferchip.errors import InferchipError
+
+    text = resources.files("inferchip.catalog").joinpath(fit_mod.DIES_FILE).read_text(encoding="utf-8")
+    bad = text.replace(",board,", ",wall,", 1)
+    assert bad != text
+
+    class Fake:
+        def joinpath(self, name):
+            return self
+
+        def read_text(self, encoding):
+            return bad
+
+    monkeypatch.setattr(fit_mod.resources, "files", lambda pkg: Fake())
+    with pytest.raises(InferchipError, match="tdp_scope 'wall'"):
+        fit_mod.load_dies()
+
+
+def test_a_die_rated_above_its_nominal_clock_is_charged_at_the_rated_clock():
+    # a die without links: its whole dynamic basis is matrix work, which scales with the clock
+    die = next(d for d in fit_mod.load_dies() if d.tdp_w and not d.tdp_clock_ghz and not d.link_bytes_per_s)
+    faster = dataclasses.replace(die, tdp_clock_ghz=die.clock_ghz * 1.5)
+    b, b15 = fit_mod.power_basis_of([die], A)[0], fit_mod.power_basis_of([faster], A)[0]
+    assert b15[0] == pytest.approx(b[0] * 1.5) and b15[1] == pytest.approx(b[1] * 1.5)
+    assert b15[2:].tolist() == pytest.approx(b[2:].tolist())
+
+
+def test_fused_off_units_draw_no_vector_power():
+    dies = {d.name: d for d in fit_mod.load_dies()}
+    # A100 enables 108 of GA100's 128 SMs: 312 TFLOP/s / (2 x 512 x 256 x 1.41 GHz) = 0.844 = 108 / 128
+    ga100 = dies["GA100 (A100)"]
+    assert ga100.enabled_fraction == pytest.approx(108 / 128, rel=2e-3)
+    # the vector basis counts the enabled lanes: 8192 x 0.844 lanes x 1.41 GHz x 4.6 pJ x 0.0672 (7 nm)
+    v = fit_mod.power_basis_of([ga100], A)[0, 1]
+    assert v == pytest.approx(8192 * ga100.enabled_fraction * 1.41e9 * 4.6e-12 * 0.0672)
+    # a die whose product enables every unit (A40: all 84 GA102 SMs) keeps all its lanes
+    assert dies["GA102 (A40)"].enabled_fraction == pytest.approx(1.0, abs=1e-3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(1.0, 2000.0), st.floats(0.3, 3.0), st.floats(0.0, 1e13), st.sampled_from([3.0, 5.0, 7.0, 16.0]),
+       st.sampled_from(["hbm3e", "hbm2e", "gddr6", "lpddr5x", "none"]), st.sampled_from([0.0, 1.0]))
+def test_fitted_tdp_rises_with_units_clock_and_bandwidth_and_is_never_negative(units, ghz, bw, node, mem, inside):
+    coef = fit_mod.fitted(A)
+
+    def p(u: float, g: float, b: float) -> float:
+        peak = 2.0 * u * 16384 * g * 1e9
+        return float(tdp_w(coef, peak, node, mem, b, 1e11, 400.0, A, "bf16", peak / 16.0, 1.0, inside))
+
+    base = p(units, ghz, bw)
+    assert base >= 0.0
+    assert p(units * 1.5, ghz, bw) > base and p(units, ghz * 1.5, bw) > base
+    assert p(units, ghz, bw * 1.5 + 1e9) >= base
+    if mem != "none" and inside > 0:
+        assert p(units, ghz, bw * 1.5 + 1e9) > base
 
 
 def test_leave_one_out_never_sees_the_die_it_predicts():

@@ -159,7 +159,8 @@ def _dispatch_combine(m: ModelSpec, ep: int) -> list[Collective]:
     """Each routed copy of a token crosses to its expert's chip (dispatch, in the activation
     format) and its expert output comes back (combine, 16-bit)."""
     k_h = float(m.experts_per_token * m.hidden_size)
-    return [AllToAll(k_h, ep, "activation"), AllToAll(k_h, ep)]
+    k = float(m.experts_per_token)
+    return [AllToAll(k_h, ep, "activation", copies=k), AllToAll(k_h, ep, copies=k)]
 
 
 def shard(m: ModelSpec, layout: Layout) -> ShardedModel:
@@ -185,12 +186,13 @@ def shard(m: ModelSpec, layout: Layout) -> ShardedModel:
             # dense MLP and shared experts are replicated, so they need no collective.
             if group.moe:
                 colls += _dispatch_combine(m, layout.ep)
-        elif group.moe and layout.ep > 1:
-            colls += _dispatch_combine(m, layout.ep)
-            if layout.moe_tp > 1:
-                colls.append(AllReduce(h, layout.moe_tp))
         elif tp > 1:
-            colls.append(AllReduce(h, tp))  # after the MLP (row-parallel down)
+            # After the MLP (row-parallel down). Under tensor-parallel attention an expert-parallel
+            # MoE layer needs no dispatch either: every chip of the group already holds every token
+            # (the attention all-reduce replicated them), runs its own experts' share and the partial
+            # outputs are summed by one all-reduce (vLLM FusedMoE: all-to-all kernels only with data
+            # parallel > 1; TensorRT-LLM: MoE all-to-all only with enable_attention_dp).
+            colls.append(AllReduce(h, tp))
         f = m.expert_intermediate_size * m.experts_per_token if group.moe else m.intermediate_size
         # Per token of this chip's attention share: routed experts see t k / ep tokens of
         # width f_e / moe_tp, i.e. f / tp per token of the step (f per own token under attention DP).

@@ -21,6 +21,7 @@ from inferchip.catalog.assumptions import load_assumptions
 from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.cost.peaks import executed_format
+from inferchip.cost.vision.clocks import load_sustained_clocks
 from inferchip.cost.vision.frame import call_cost
 from inferchip.cost.vision.host import host_link
 from inferchip.cost.vision.layers import layer_costs
@@ -99,6 +100,10 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
     ran = executed_format(params, precision)
     if ran != precision:
         notes.append(f"{spec.id} has no {precision} matrix peak: computed at {ran}")
+    clock = load_sustained_clocks().get(params.id)
+    if clock is not None:
+        notes.append(f"compute at the sustained clock {clock.sustained_ghz:g} GHz ({clock.kind}; datasheet boost "
+                     f"{clock.datasheet_ghz:g} GHz): catalog/vision/sustained_clocks.csv")
     link = host_link(params.id, params.family)
     if link.note:
         notes.append(link.note)

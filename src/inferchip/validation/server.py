@@ -40,6 +40,12 @@ Rules, each applied to every server row from its fields and notes (never from it
   trial has the same seed (common random numbers). It is the simulator's one rate search
   (:func:`~inferchip.sim.search.max_rate_under_slo`) with these options. Metric: tokens/s = rate x mean output
   (x beams), samples/s = rate.
+* **TTFT of an MLPerf run at its stated load** (:func:`reads_at_edge`): read at the simulated
+  highest rate meeting the run's p99 limits (the throughput row's search, shared). A valid run
+  sits at its own edge, and its TTFT (waits for a prefill slot and a batch place) grows steeply
+  near it; a model whose capacity is off by some per cent puts the stated load elsewhere
+  relative to its own edge. TPOT/ITL rows stay at the stated load (the running batch it fixes
+  sets the step time; read at the edge they measured worse: docs/serving_validation.md).
 * **Open loop at a stated rate** ("measured at N completed samples/s", "request rate N"):
   Poisson at that rate. The README defines ttft_ms, tpot_ms and itl_ms as means: mean TTFT,
   mean per-request TPOT (LoadGen's, first token excluded), mean inter-token gap. Request rate
@@ -107,6 +113,8 @@ MIN_REQUESTS = 400
 MAX_REQUESTS = 6000  # per replica and run: caps the cost of fast, many-sequence replicas
 MIN_RUN_LIFETIMES = 2.0  # a capped run shorter than this many mean lifetimes counts as a miss
 SERVER_MODELS = ("sim", "analytic")
+# Metrics of an MLPerf run measured at its stated load that are read at the simulated edge (module doc).
+EDGE_METRICS = ("ttft_ms",)
 
 _SEQS = re.compile(r"\b(?:gpu_batch_size|max_batch_size|max_num_seqs|batch size)\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
 _TOKENS = re.compile(r"\b(?:max_num_tokens|max_num_batched_tokens)\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
@@ -259,6 +267,14 @@ def row_limits(case: Case) -> LatencyLimits | None:
     return lim
 
 
+def reads_at_edge(case: Case) -> bool:
+    """Whether a row is read at the simulated highest rate under its p99 limits although it states a
+    load: an ``EDGE_METRICS`` row of an MLPerf run with limits, measured at a finite stated load."""
+    load = stated_load_per_s(case)
+    return (case.metric in EDGE_METRICS and load is not None and math.isfinite(load)
+            and row_limits(case) is not None)
+
+
 def simulate_row(case: Case, plan: Plan, layout: Layout, analytic: OperatingPoint, sim: ReplicaSim) -> SimOutcome:
     """Simulate a server row (no concurrency) on its chosen layout. ``analytic`` is the analytic
     operating point there: the search's first rate, and the lifetime where no limit bounds it."""
@@ -284,6 +300,11 @@ def simulate_row(case: Case, plan: Plan, layout: Layout, analytic: OperatingPoin
                           [head, f"request rate INF: all {n} requests at once, output tokens/s over the run"])
     rate = load / reps
     lim = row_limits(case)
+    if lim is not None and reads_at_edge(case):
+        return _max_rate(case, *_run_plan(sim, plan, reps), sim, cfg, inp, out, fixed_n, reps, [
+            head, (f"{case.metric} of an MLPerf run measured at {load:g} requests/s: read at the simulated highest "
+                   f"rate that meets its p99 limits ({_limits_text(lim)}): a valid run sits at its own edge")],
+            eng)
     n = fixed_n or run_length(rate, lifetime_s(lim, plan, analytic))
     res = sim.run(PoissonArrivals(rate_per_s=rate, input_tokens=inp, output_tokens=out), n, cfg, n / rate, factory)
     s, p = res.summary(), percentiles_s(res)
@@ -292,9 +313,7 @@ def simulate_row(case: Case, plan: Plan, layout: Layout, analytic: OperatingPoin
     if lim is not None and not meets(res, p, lim):
         # An MLPerf run is valid only within its limits: the model's counterpart of the run is its
         # own highest rate that meets them (the search of the run's throughput row, shared).
-        mt_plan = replace(plan, mode="max_throughput", rate_per_s=None)
-        mt = operating_point(sim.mm, mt_plan, reps)
-        return _max_rate(case, mt_plan, mt, sim, cfg, inp, out, fixed_n, reps, [
+        return _max_rate(case, *_run_plan(sim, plan, reps), sim, cfg, inp, out, fixed_n, reps, [
             head, text, (f"the stated load misses the p99 limits ({_limits_text(lim)}) in the simulation: "
                          "read at the simulated highest rate that meets them")], eng)
     ok = not res.saturated()
@@ -304,6 +323,12 @@ def simulate_row(case: Case, plan: Plan, layout: Layout, analytic: OperatingPoin
                      "run length")
     tokens = rate * plan.outputs.mean * plan.beams if ok else s["output_tokens_per_s"] * plan.beams
     return SimOutcome("open_loop", rate, ok, tokens, s, p, n, 1, notes)
+
+
+def _run_plan(sim: ReplicaSim, plan: Plan, reps: int) -> tuple[Plan, OperatingPoint]:
+    """The run's max-throughput plan and its analytic operating point (the rate search's start)."""
+    mt_plan = replace(plan, mode="max_throughput", rate_per_s=None)
+    return mt_plan, operating_point(sim.mm, mt_plan, reps)
 
 
 def _limits_text(lim: LatencyLimits) -> str:

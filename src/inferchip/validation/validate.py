@@ -75,6 +75,7 @@ from inferchip.validation.server import (
     SERVER_MODELS,
     ReplicaSim,
     SimOutcome,
+    reads_at_edge,
     sim_metric_value,
     simulate_row,
     stated_batch,
@@ -274,7 +275,7 @@ class Validator:
         """The simulator's outcome for a server row, shared by rows of the same setting (a TTFT and
         a TPOT row measured at one load run one simulation)."""
         skey = (key, layout, stated_batch(case.notes), stated_requests(case.notes), stated_load_per_s(case),
-                stated_scheduling(case.case_id, case.notes))
+                stated_scheduling(case.case_id, case.notes), reads_at_edge(case))
         if skey not in self._outcomes:
             rkey = (case.accelerator, case.model, layout.tp, layout.pp, layout.ep, layout.attn_dp, fmt, plan.beams)
             if rkey not in self._sims:

@@ -2,9 +2,11 @@
 
 ``catalog/design_dies.csv`` lists real dies with their sourced area, node, matrix units, SRAM,
 memory PHYs, link bandwidth, SoC blocks (CPU cores, other blocks), whether the die carries a host
-interface (``host_io``) and TDP. The four area coefficients are fitted by least squares on
-log(predicted / published area); the two power coefficients (``k_act``, ``p_leak``) by least
-squares on log(predicted / published TDP), with each die's published area for leakage.
+interface (``host_io``) and TDP, and for the power model the rated DRAM bandwidth and its energy
+level (``memory_gb_per_s``, ``dram_level``), what the rated power encloses (``tdp_scope``: board or
+package, :func:`inferchip.cost.design.model.dram_in_rated_power`) and the clock it is rated at
+(``tdp_clock_ghz``; blank: ``clock_ghz``). Area and power coefficients are fitted by least squares
+on log(model / published area or TDP), with each die's published area for leakage.
 
 Two error measures (:func:`accuracy`):
 
@@ -31,8 +33,11 @@ from typing import Any
 import numpy as np
 from scipy.optimize import least_squares  # type: ignore[import-untyped]
 
+from inferchip.cost.design import model as dm
 from inferchip.cost.design import power_fit as pf
 from inferchip.cost.design.model import F64, AreaCoefficients, dynamic_w, silicon_area_mm2, tdp_w
+from inferchip.cost.energy import MEMORY_LEVELS
+from inferchip.errors import InferchipError, InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
 
 DIES_FILE = "design_dies.csv"
@@ -69,6 +74,22 @@ class Die:
     tdp_w: float | None
     board_cap_w: float  # the board's form-factor power limit (inf: none declared)
     source: str
+    memory_bytes_per_s: float = 0.0  # rated DRAM bandwidth of the product whose TDP is used
+    dram_level: str = "none"  # energy level of that DRAM (inferchip.cost.energy.MEMORY_LEVELS) or 'none'
+    tdp_scope: str = "package"  # what the rated power encloses: 'board' (card/module) or 'package' (chip)
+    tdp_clock_ghz: float = 0.0  # the clock the TDP is rated at (0: clock_ghz)
+
+    @property
+    def rating_scale(self) -> float:
+        """Rated-power clock over the clock of ``matrix_tflops`` (1 unless the file says otherwise)."""
+        return self.tdp_clock_ghz / self.clock_ghz if self.tdp_clock_ghz else 1.0
+
+    @property
+    def enabled_fraction(self) -> float:
+        """Share of the die's units the rated product enables: its matrix peak over the full die's at
+        that clock, at most 1 (fused-off SMs draw no dynamic power; the file counts lanes on the die)."""
+        full = 2.0 * self.matrix_units_on_die * self.macs_per_unit * self.clock_ghz * 1e9
+        return min(1.0, self.matrix_tflops * 1e12 / full)
 
 
 def declared_roles(dies: list[Die]) -> list[str]:
@@ -82,19 +103,30 @@ def declared_roles(dies: list[Die]) -> list[str]:
     return roles
 
 
+def _checked(r: dict[str, str]) -> dict[str, str]:
+    """The row, or a clear error naming the die, the field, the value and what is allowed."""
+    allowed = {"tdp_scope": dm.TDP_SCOPES, "dram_level": ("none", *MEMORY_LEVELS)}
+    for field, ok in allowed.items():
+        if r[field] not in ok:
+            raise InvalidSettingError(f"{DIES_FILE}, die '{r['die']}': {field} '{r[field]}' is not one of "
+                                      f"{', '.join(ok)}")
+    return r
+
+
 def load_dies() -> list[Die]:
     text = resources.files("inferchip.catalog").joinpath(DIES_FILE).read_text(encoding="utf-8")
     out = []
-    for r in csv.DictReader(text.splitlines()):
+    for r in map(_checked, csv.DictReader(text.splitlines())):
         out.append(Die(r["die"], "", r["announced"], r["chip_id"], float(r["area_mm2"]), float(r["node_nm"]),
                        r["matrix_format"], float(r["matrix_tflops"]), float(r["clock_ghz"]),
                        float(r["matrix_units_on_die"]), float(r["macs_per_unit"]), float(r["sram_mb"]),
                        r["memory_type"], float(r["memory_units"]), float(r["link_gb_per_s_total"]) * 1e9,
                        float(r["cpu_cores"]), float(r["soc_other_mm2"]), float(r["vector_lanes"]),
-                       float(r["graphics_sms"]),
-                       float(r["fp64_lanes"]), float(r["host_io"]),
+                       float(r["graphics_sms"]), float(r["fp64_lanes"]), float(r["host_io"]),
                        float(r["tdp_w"]) if r["tdp_w"] else None,
-                       float(r["board_cap_w"]) if r["board_cap_w"] else float("inf"), r["source"]))
+                       float(r["board_cap_w"]) if r["board_cap_w"] else float("inf"), r["source"],
+                       float(r["memory_gb_per_s"]) * 1e9, r["dram_level"], r["tdp_scope"],
+                       float(r["tdp_clock_ghz"] or 0.0)))
     return [replace(d, role=role) for d, role in zip(out, declared_roles(out), strict=True)]
 
 
@@ -114,39 +146,39 @@ def _fmt(d: Die) -> str:
 
 
 def _dyn(dies: list[Die], a: Assumptions) -> F64:
-    return np.array([float(dynamic_w(d.matrix_tflops * 1e12, d.node_nm, d.memory_type, _bw(d), d.link_bytes_per_s,
-                                     a, _fmt(d))[()]) for d in dies])
+    return np.array([float(dynamic_w(d.matrix_tflops * 1e12 * d.rating_scale, d.node_nm, "none", 0.0,
+                                     d.link_bytes_per_s, a, _fmt(d))[()]) for d in dies])
+
+
+def dram_w(dies: list[Die], a: Assumptions) -> F64:
+    """Each die's DRAM power at its rated bandwidth where its rated power encloses the DRAM, else 0, W."""
+    levels = np.array([d.dram_level for d in dies])
+    inside = dm.dram_in_rated_power(np.array([d.tdp_scope for d in dies]), levels)
+    out: F64 = dm.memory_power_w(levels, np.array([d.memory_bytes_per_s for d in dies]), a) * inside
+    return out
 
 
 def power_basis_of(dies: list[Die], a: Assumptions) -> F64:
-    """The power bases of each die (:func:`inferchip.cost.design.power_fit.power_basis`), leakage
-    on its published area."""
-    fma = np.array([d.vector_lanes * d.clock_ghz * 1e9 for d in dies])
+    """The power bases of each die (:func:`inferchip.cost.design.power_fit.power_basis`) at the clock
+    its TDP is rated at, the vector lanes the product enables, leakage on its published area, the DRAM
+    where its rated power encloses it."""
+    fma = np.array([d.vector_lanes * d.enabled_fraction * d.clock_ghz * d.rating_scale * 1e9 for d in dies])
     return pf.power_basis(_dyn(dies, a), pf.vector_basis_w(fma, np.array([d.node_nm for d in dies]), a),
-                          np.array([d.area_mm2 for d in dies]), np.array([d.host_io for d in dies]))
+                          np.array([d.area_mm2 for d in dies]), np.array([d.host_io for d in dies]),
+                          dram_w(dies, a))
 
 
 def with_power(coef: AreaCoefficients, v: dict[str, float]) -> AreaCoefficients:
     """``coef`` with the power coefficients ``v`` (keys :data:`~inferchip.cost.design.power_fit.BASES`)."""
     return replace(coef, k_act=v["k_act"], k_vec=v["k_vec"], leak_w_per_mm2=v["leak_w_per_mm2"],
-                   uncore_w=v["uncore_w"])
-
-
-def _coef_values(coef: AreaCoefficients) -> dict[str, float]:
-    return {k: float(getattr(coef, k)) for k in pf.BASES}
+                   uncore_w=v["uncore_w"], k_mem=v["k_mem"])
 
 
 def die_power_w(coef: AreaCoefficients, dies: list[Die], a: Assumptions) -> F64:
     """Modelled rated power of each die, W: full-rate power (leakage on its published area), capped
     by the board's form-factor limit where one is declared (a slot-powered PCIe card: 75 W)."""
-    return pf.power_w(pf.coefficient_vector(_coef_values(coef)), power_basis_of(dies, a),
+    return pf.power_w(pf.coefficient_vector({k: float(getattr(coef, k)) for k in pf.BASES}), power_basis_of(dies, a),
                       np.array([d.board_cap_w for d in dies]))
-
-
-def _bw(d: Die) -> float:
-    from inferchip.cost.design.constants import memory_unit
-
-    return float(memory_unit(d.memory_type, "bytes_per_s")) * d.memory_units
 
 
 # The area coefficients fitted (the rest stay 0; logic terms mm2 at 7 nm, fitted in log, with eta).
@@ -322,7 +354,6 @@ def tdp_check_rows(a: Assumptions, coef: AreaCoefficients) -> list[dict[str, Any
     from inferchip.catalog.chips import chip_ids, load_chip
     from inferchip.cost.design.constants import VECTOR_FRACTION_OF_BF16
     from inferchip.cost.energy import memory_level
-    from inferchip.errors import InferchipError
     from inferchip.spec.bounds import pick
 
     found: list[dict[str, Any]] = []

@@ -33,14 +33,21 @@ reticle (858 mm2) is split into the fewest equal chiplets that fit, each grown b
 fraction; more dies than ``max_dies`` make the design infeasible.
 
 Power at full rate (W): dynamic energy at the rated clock, times an activity factor at rated load,
-plus the FP32 vector lanes at full rate, static leakage per mm2 of silicon and an uncore::
+plus the FP32 vector lanes at full rate, the DRAM at its rated bandwidth where the rated power
+encloses it, static leakage per mm2 of silicon and an uncore::
 
-    P_full = k_act * (E_flop(fmt, node) * P_peak + E_mem * BW + E_link * link)
-             + k_vec * E_FMA32(node) * lanes * clock + p_leak * A + p_uncore * host_io
+    P_full = k_act * (E_flop(fmt, node) * P_peak + E_link * link)
+             + k_vec * E_FMA32(node) * lanes * clock
+             + k_mem * E_mem(type) * BW * dram_in_tdp + p_leak * A + p_uncore * host_io
 
 with the per-FLOP, per-byte and per-bit energies of the assumptions file
-(:mod:`inferchip.cost.energy`) and Horowitz's FP32 FMA energy scaled by the node; the
-coefficients are fitted (:mod:`inferchip.cost.design.power_fit`). A board's rated TDP is a
+(:mod:`inferchip.cost.energy`; ``E_mem`` the DRAM device energy per bit plus, for HBM, the
+processor-side PHY) and Horowitz's FP32 FMA energy scaled by the node. ``k_mem`` is 1: the DRAM
+draws its sourced energy per bit at its rated bandwidth, not a fitted share of it. ``dram_in_tdp``
+says whether the rated power encloses the DRAM (:func:`dram_in_rated_power`: a board or module
+power does; a chip or package TDP does for on-package HBM, not for DRAM beside the package on
+the board); a design's TDP encloses its memory. The other coefficients are fitted
+(:mod:`inferchip.cost.design.power_fit`). A board's rated TDP is a
 power-limit choice: at most ``P_full`` (a board may cap below it, as PCIe cards do); the fit
 (:func:`inferchip.cost.design.fit.die_power_w`) compares ``min(P_full, cap)`` with a die's rated
 TDP where its board declares a form-factor cap (a slot-powered PCIe card: 75 W). Cost: good
@@ -84,6 +91,7 @@ class AreaCoefficients:
     leak_w_per_mm2: float = 0.0  # static leakage per mm2 of silicon, W
     k_vec: float = 0.0  # all-in energy of an FP32 vector-lane FLOP over its bare FMA arithmetic (Horowitz 45 nm)
     uncore_w: float = 0.0  # host interface, management, clocking and board overhead, W (a die with a host interface)
+    k_mem: float = 1.0  # DRAM power over its sourced device + PHY energy at the rated bandwidth (1: as sourced)
 
 
 def logic_scale(node_nm: npt.ArrayLike, eta: float) -> F64:
@@ -163,28 +171,52 @@ def dynamic_w(peak_flop_per_s: npt.ArrayLike, node_nm: npt.ArrayLike, memory_typ
             * c.INT8_ONLY_ENERGY_FACTOR.value
     else:
         e_flop = np.asarray(en.energy_per_flop_j(matrix_format, np.asarray(node_nm, float), a), float)
+    e_link = float(en.link_energy_j(1.0, a))
+    out: F64 = (e_flop * np.asarray(peak_flop_per_s, float) + memory_power_w(memory_type, memory_bytes_per_s, a)
+                + e_link * np.asarray(link_bytes_per_s, float))
+    return out
+
+
+def memory_power_w(memory_type: npt.ArrayLike, memory_bytes_per_s: npt.ArrayLike, a: Assumptions) -> F64:
+    """DRAM power at ``memory_bytes_per_s``, W: bandwidth x the energy per byte of the memory type
+    (:func:`inferchip.cost.energy.memory_energy_per_byte_j`: DRAM device pJ/bit, plus the processor-side
+    PHY for HBM); type 'none' draws nothing."""
     types = np.asarray(memory_type)
     e_mem = np.zeros(types.shape)
     for t in np.unique(types):
         if str(t) != "none":
             e_mem = np.where(types == t, float(en.memory_energy_per_byte_j(str(t), a)), e_mem)
-    e_link = float(en.link_energy_j(1.0, a))
-    out: F64 = (e_flop * np.asarray(peak_flop_per_s, float) + e_mem * np.asarray(memory_bytes_per_s, float)
-                + e_link * np.asarray(link_bytes_per_s, float))
+    out: F64 = e_mem * np.asarray(memory_bytes_per_s, float)
+    return out
+
+
+TDP_SCOPES = ("board", "package")
+
+
+def dram_in_rated_power(tdp_scope: npt.ArrayLike, memory_type: npt.ArrayLike) -> F64:
+    """1 where the rated power encloses the DRAM, else 0: a ``board`` power (a card or module: its
+    DRAM is on it) always; a ``package`` (chip) TDP only for HBM, whose stacks sit in the package
+    under the same cooling, not for DRAM packages beside it on the board (LPDDR, DDR)."""
+    scope, types = np.asarray(tdp_scope).astype(str), np.asarray(memory_type).astype(str)
+    out: F64 = ((scope == "board") | ((scope == "package") & np.char.startswith(types, "hbm"))).astype(float)
     return out
 
 
 def tdp_w(coef: AreaCoefficients, peak_flop_per_s: npt.ArrayLike, node_nm: npt.ArrayLike,
           memory_type: npt.ArrayLike, memory_bytes_per_s: npt.ArrayLike, link_bytes_per_s: npt.ArrayLike,
           area_mm2: npt.ArrayLike, a: Assumptions, matrix_format: str = "bf16",
-          vector_flop_per_s: npt.ArrayLike = 0.0, host_io: npt.ArrayLike = 0.0) -> F64:
-    """Power at full rate, W: ``k_act x dynamic + k_vec x vector + p_leak x area + p_uncore x host_io``
-    (:mod:`inferchip.cost.design.power_fit`); ``vector_flop_per_s`` the FP32 vector (SIMD) rate.
-    A design's TDP (a board rated below this caps its clocks, which the model does not do)."""
-    dyn = dynamic_w(peak_flop_per_s, node_nm, memory_type, memory_bytes_per_s, link_bytes_per_s, a, matrix_format)
+          vector_flop_per_s: npt.ArrayLike = 0.0, host_io: npt.ArrayLike = 0.0,
+          dram_in_tdp: npt.ArrayLike = 1.0) -> F64:
+    """Power at full rate, W: ``k_act x dynamic + k_vec x vector + k_mem x DRAM x dram_in_tdp + p_leak x area
+    + p_uncore x host_io`` (:mod:`inferchip.cost.design.power_fit`); ``vector_flop_per_s`` the FP32 vector
+    (SIMD) rate; the DRAM at ``memory_bytes_per_s`` (:func:`memory_power_w`) where the rated power encloses
+    it (:func:`dram_in_rated_power`; a design: 1). A design's TDP (a board rated below this caps its clocks,
+    which the model does not do)."""
+    dyn = dynamic_w(peak_flop_per_s, node_nm, "none", 0.0, link_bytes_per_s, a, matrix_format)
     vec = vector_basis_w(np.asarray(vector_flop_per_s, float) / 2.0, node_nm, a)  # an FMA is 2 FLOP
-    out: F64 = (coef.k_act * dyn + coef.k_vec * vec + coef.leak_w_per_mm2 * np.asarray(area_mm2, float)
-                + coef.uncore_w * np.asarray(host_io, float))
+    mem = memory_power_w(memory_type, memory_bytes_per_s, a) * np.asarray(dram_in_tdp, float)
+    out: F64 = (coef.k_act * dyn + coef.k_vec * vec + coef.k_mem * mem
+                + coef.leak_w_per_mm2 * np.asarray(area_mm2, float) + coef.uncore_w * np.asarray(host_io, float))
     return out
 
 

@@ -25,6 +25,9 @@ Per layer (METHODS.md roofline, applied layer by layer and summed):
   (usable SRAM / working set) and moves the rest through DRAM. Fusable layers (activations, norms
   folded into the producer) never touch DRAM. Memory time = DRAM bytes / (bandwidth x fraction).
 * Layer time = max(compute, memory) + the family's kernel overhead (none for fusable layers).
+* **Clock**: compute rates (matrix peaks, vector rate) are those at the chip's sustained clock where
+  ``catalog/vision/sustained_clocks.csv`` states one (:mod:`inferchip.cost.vision.clocks`; GeForce cards run
+  above their datasheet boost clock), else the datasheet's. The roofline bound uses the same rates.
 
 Arrays are (layers, batch points). Scalars of the chip may be floats only (one chip).
 """
@@ -39,6 +42,7 @@ from inferchip.cost.constants import FLOP_PER_MAC
 from inferchip.cost.gemm import quantised_flop
 from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import FloatArray
+from inferchip.cost.vision.clocks import at_sustained_clock
 from inferchip.spec.formats import BYTES_PER_ELEMENT, check_format
 from inferchip.spec.params import ChipParams
 from inferchip.spec.vision import VisionCalibration, is_cpu_family
@@ -128,7 +132,9 @@ def _per_layer(values: dict[str, float], formats: tuple[str, ...]) -> FloatArray
 
 def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str,
                 cal: VisionCalibration) -> LayerCosts:
-    """Time, work and traffic of every layer for each batch size in ``batch`` (frames per call)."""
+    """Time, work and traffic of every layer for each batch size in ``batch`` (frames per call), at the chip's
+    sustained clock (:func:`inferchip.cost.vision.clocks.at_sustained_clock`)."""
+    chip = at_sustained_clock(chip)
     formats = layer_formats(a, precision)
     distinct = sorted(set(formats))
     peaks = {f: float(peak_flop_per_s(chip, f)) for f in distinct}
@@ -189,7 +195,9 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
 
 def roofline_bound_s(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str) -> FloatArray:
     """A lower bound on the time of one call: per layer max(useful FLOP / peak, vector ops / vector rate),
-    summed. No tile padding, full peak, weights and activations free (they may all be on chip), no overheads."""
+    summed. No tile padding, full peak (at the sustained clock, as :func:`layer_costs`), weights and activations
+    free (they may all be on chip), no overheads."""
+    chip = at_sustained_clock(chip)
     formats = layer_formats(a, precision)
     distinct = sorted(set(formats))
     peak = _per_layer({f: float(peak_flop_per_s(chip, f)) for f in distinct}, formats)[:, None]
