@@ -159,8 +159,7 @@ def _dispatch_combine(m: ModelSpec, ep: int) -> list[Collective]:
     """Each routed copy of a token crosses to its expert's chip (dispatch, in the activation
     format) and its expert output comes back (combine, 16-bit)."""
     k_h = float(m.experts_per_token * m.hidden_size)
-    k = float(m.experts_per_token)
-    return [AllToAll(k_h, ep, "activation", copies=k), AllToAll(k_h, ep, copies=k)]
+    return [AllToAll(k_h, ep, "activation"), AllToAll(k_h, ep)]
 
 
 def shard(m: ModelSpec, layout: Layout) -> ShardedModel:
