@@ -140,8 +140,9 @@ def test_designs_beyond_the_reticle_are_not_scored(suite):
 
 # ------------------------------------------------------------------ the search
 # The search's constants (NSGA_SHARE, POP_DIVISOR, CATEGORICAL_MUTATION, family ranks, EXTREMES_SHARE,
-# DESCENT_MISSES) were chosen on seeds 0-99; these seeds were fixed before the search was first run on them
-# and never used to tune it (benchmarks/bench_search_quality.py checks held-out seeds 1000-1199).
+# DESCENT_MISSES, and the surrogate's REFINE_DIVISOR, RIDGE, OPTIMISM, CLIP_QUANTILE) were chosen on seeds 0-99;
+# these seeds were fixed before the search was first run on them and never used to choose anything
+# (benchmarks/bench_search_quality.py checks held-out seeds 1000-1199).
 HELD_OUT_SEEDS = range(200, 220)
 
 
@@ -149,10 +150,12 @@ def test_search_reaches_99_percent_of_the_exhaustive_hypervolume_with_2_percent(
     got = hypervolume_shares(suite, HELD_OUT_SEEDS)
     assert all(q.evaluated <= q.budget == 259 for q in got)  # every design handed to the evaluator counts
     share = {q.seed: round(q.share, 4) for q in got}
-    # docs/explore.md: the target is every seed at 99%. On the objectives of the design model with
-    # the vector-lane power term (main, 2026-12-03 16:25), 17 of these 20 reach 99% and the lowest 98.9%;
-    # held out (1000-1199) 176 of 200, lowest 97.4%. The descents were tuned on the earlier objectives.
-    assert sum(v >= 0.99 for v in share.values()) >= 17, share
+    # docs/explore.md section 3: the target is every seed at 99%. With the surrogate-ranked Pareto local
+    # search all 20 of these reach 99% (lowest 99.31% on the objectives with the TDP vector-lane term, 99.78%
+    # with the later DRAM-power TDP); held out (1000-1199) 195 and 196 of 200 (lowest 97.4% and 97.1%: seeds
+    # that miss the GDDR6 cluster of the front). As ~2% of held-out seeds miss, the test does not claim every
+    # seed: at least 19 of 20, none under 98.5%.
+    assert sum(v >= 0.99 for v in share.values()) >= 19, share
     assert min(share.values()) >= 0.985, share
 
 

@@ -7,8 +7,10 @@ crossover and polynomial mutation with rounding, a uniform new value for categor
 its first population a scipy Latin hypercube, any design already evaluated refused as a
 duplicate, survival ranking each design by its rank overall or within its family of designs
 sharing a categorical value, whichever is lower) each followed by a Pareto local search (the
-unseen neighbours of the front). After the first round, directed descents (:func:`extremes`)
-reach each family's best design on each objective: the ends of the front. Objectives (all
+unseen neighbours of the front, budget/50 at a time, ranked by a surrogate regression of the
+objectives on the designs evaluated so far: :mod:`inferchip.explore.search_surrogate`). After
+the first round, directed descents (:func:`extremes`) reach each family's best design on each
+objective: the ends of the front. Objectives (all
 minimised) are the suite objectives of :data:`inferchip.explore.evaluate.ALL_OBJECTIVES` the
 suite has, in log form. The search reads nothing but the objective values and its seed, so the
 same seed gives the same designs whatever runs the evaluations. The front is
@@ -23,6 +25,7 @@ import numpy as np
 
 from inferchip.errors import InvalidSettingError
 from inferchip.explore.evaluate import ALL_OBJECTIVES
+from inferchip.explore.search_surrogate import rank
 from inferchip.spec.design_space import CATEGORICAL, PARAMETERS, DesignSpace
 from inferchip.spec.pareto import pareto_mask
 
@@ -69,6 +72,7 @@ DESCENT_MISSES = 3  # a descent stops after this many evaluated steps in a row t
 POP_DIVISOR = 30  # population: the round's NSGA-II budget / 30, between MIN_POP and 200
 CATEGORICAL_MUTATION = 0.3  # chance an offspring gets a new value (uniform) of one categorical parameter
 MAX_ROUNDS = 8
+REFINE_DIVISOR = 50  # the Pareto local search evaluates budget / 50 designs (at least 1) per batch
 CROSSOVER_ETA = 5.0  # wide offspring: a parameter has few values, small steps round back to the parent
 MUTATION_ETA = 5.0
 
@@ -125,10 +129,11 @@ class Evaluations:
 
 def search(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator) -> np.ndarray:
     """Rounds of NSGA-II on NSGA_SHARE of the budget left, each followed by a Pareto local search
-    (the front's unseen neighbours) until it converges or spends the budget; round ``r`` seeds
-    NSGA-II with ``seed + r``. Between the first round and its local search, the descents to the
-    families' extremes (:func:`extremes`) get at most EXTREMES_SHARE of the budget left. Every
-    design is evaluated once; returns them in evaluation order."""
+    (:func:`refine`: the front's unseen neighbours, ranked by a surrogate) until it converges or
+    spends the budget; round ``r`` seeds NSGA-II with ``seed + r``. Between the first round and its
+    local search, the descents to the families' extremes (:func:`extremes`) get at most
+    EXTREMES_SHARE of the budget left. Every design is evaluated once; returns them in evaluation
+    order."""
     check_budget(budget)
     ev = Evaluations(evaluate, budget, len(space.shape))
     for r in range(MAX_ROUNDS):
@@ -138,7 +143,7 @@ def search(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator) -> n
         _nsga2(space, ev, ev.count + max(1, int(ev.left * NSGA_SHARE)), seed + r)
         if r == 0:
             extremes(space, ev, ev.count + int(ev.left * EXTREMES_SHARE))
-        refine(space, ev)
+        refine(space, ev, max(1, budget // REFINE_DIVISOR))
         if ev.count == before:
             break
     return ev.idx
@@ -217,12 +222,19 @@ def family_columns(space: DesignSpace) -> list[int]:
     return [j for j, (p, n) in enumerate(zip(PARAMETERS, space.shape, strict=True)) if p in CATEGORICAL and n > 1]
 
 
-def refine(space: DesignSpace, ev: Evaluations) -> None:
-    """Pareto local search: evaluate the unseen neighbours of the front found so far, until there
-    are none or the budget is spent."""
+def refine(space: DesignSpace, ev: Evaluations, batch: int) -> None:
+    """Pareto local search guided by a surrogate: of the unseen neighbours of the front found so
+    far, the ``batch`` that :func:`inferchip.explore.search_surrogate.rank` ranks first are
+    evaluated, and again, until there are none or the budget is spent."""
+    on = np.flatnonzero(pareto_mask(ev.f))
     while ev.left > 0:
-        if not len(ev.new(neighbours(space, ev.front()))):
+        cand = ev.unseen(neighbours(space, ev.idx[on]))
+        if not len(cand):
             break
+        before = ev.count
+        ev.new(rank(space, ev.idx, ev.f, on, cand, min(batch, ev.left)))
+        keep = np.concatenate([on, np.arange(before, ev.count)])  # the front of the front and the new designs
+        on = keep[pareto_mask(ev.f[keep])]
 
 
 def nsga2(space: DesignSpace, budget: int, seed: int, evaluate: Evaluator, pop_size: int | None = None) -> np.ndarray:
