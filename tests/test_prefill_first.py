@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from inferchip.catalog.engines import get_engine
 from inferchip.sim import LinearStepModel, SchedulerConfig
-from inferchip.sim.engines import closed_loop_run, uniform_length
+from inferchip.sim.engines import uniform_length
 from inferchip.sim.engines.bench import _factory
 from inferchip.sim.engines.polling import PollingReplica
 from inferchip.sim.engines.prefill_first import PrefillFirstReplica, reservation_fits
@@ -45,23 +45,25 @@ def _two_requests(cls, **kw):
 
 
 # ------------------------------------------------------------------ the engine records
-def test_engine_records_say_which_engines_mix():
-    sgl, atom = get_engine("sglang"), get_engine("atom")
-    assert not sgl.mixed_chunk and sgl.reserve_output
-    assert not atom.mixed_chunk and not atom.reserve_output
-    for eid in ("vllm", "trtllm", "dynamo"):  # their behaviour is unchanged
-        assert get_engine(eid).mixed_chunk and not get_engine(eid).reserve_output
+def test_engine_records():
+    """SGLang reserves outputs at admission; its and ATOM's prefill-only iterations are off in the
+    catalogue (measured: docs/serving_validation.md); vLLM, TensorRT-LLM and Dynamo are unchanged."""
+    assert get_engine("sglang").reserve_output and not get_engine("atom").reserve_output
+    for eid in ("vllm", "trtllm", "dynamo", "sglang", "atom"):
+        assert get_engine(eid).mixed_chunk
+    for eid in ("vllm", "trtllm", "dynamo"):
+        assert not get_engine(eid).reserve_output
 
 
 def test_factory_builds_the_prefill_first_replica():
     make = _factory(1, False, None, True, True)
     rep = make(0, StepTimer(_model()), SchedulerConfig(), 10_000, RequestTable())
-    assert isinstance(rep, PrefillFirstReplica) and rep.reserve_output
+    assert isinstance(rep, PrefillFirstReplica) and rep.reserve_output and rep.pause_decodes
+    mixed = _factory(1, reserve_output=True)(0, StepTimer(_model()), SchedulerConfig(), 10_000, RequestTable())
+    assert isinstance(mixed, PrefillFirstReplica) and not mixed.pause_decodes
     assert _factory(1) is None  # the plain replica stays the default
     with pytest.raises(ValueError):
         _factory(1, False, (2, 50, 10), True)
-    with pytest.raises(ValueError):
-        _factory(1, reserve_output=True)
 
 
 # ------------------------------------------------------------------ prefill-only steps, by hand
@@ -82,10 +84,11 @@ def test_a_prefill_step_pauses_the_decodes():
     assert rep.prefill_steps == 1
 
 
-def test_a_mixed_engine_decodes_during_the_prefill():
+@pytest.mark.parametrize("make", [PollingReplica, lambda *a, **k: PrefillFirstReplica(*a, pause_decodes=False, **k)])
+def test_a_mixed_engine_decodes_during_the_prefill(make):
     """The same two requests on a mixing engine: step 2 carries A's decode and B's prompt (201 tokens:
     12.01 ms), so A's second token comes with B's first and A finishes one decode step earlier."""
-    rep, a, b = _two_requests(PollingReplica)
+    rep, a, b = _two_requests(make)
     t = rep.table
     assert t.first_token_s[b] == pytest.approx(0.011 + 0.01201)
     assert t.finish_s[a] == pytest.approx(0.011 + 0.01201 + 3 * 0.01002)
@@ -126,8 +129,8 @@ def test_admission_refuses_when_the_reserved_outputs_would_not_fit():
     growing until A's end, 768 - 2 x 400 < 0, so B waits. It is admitted only near A's end, when the
     little A has left, counted for both, fits what is free and A's cache, freed, holds B's 400
     (about 700 + 180 - 400 > 1). Without the reservation B is admitted at once."""
-    def run(reserve: bool):
-        rep = _replica(PrefillFirstReplica, kv_tokens=1000, reserve_output=reserve)
+    def run(reserve: bool, pause: bool):
+        rep = _replica(PrefillFirstReplica, kv_tokens=1000, reserve_output=reserve, pause_decodes=pause)
         t = rep.table
         a = t.add(0.0, 100, 600)
         rep.enqueue(a, 100, 600, 0.0)
@@ -138,10 +141,11 @@ def test_admission_refuses_when_the_reserved_outputs_would_not_fit():
         rep.run_until(100.0)
         return t, a, b, arrival
 
-    t, a, b, arrival = run(True)
-    assert arrival + 0.9 * (t.finish_s[a] - arrival) < t.first_scheduled_s[b] < t.finish_s[a]
-    assert sum(t.num_preemptions) == 0
-    t, a, b, arrival = run(False)
+    for pause in (True, False):  # the rule is the same whether steps mix or not
+        t, a, b, arrival = run(True, pause)
+        assert arrival + 0.9 * (t.finish_s[a] - arrival) < t.first_scheduled_s[b] < t.finish_s[a]
+        assert sum(t.num_preemptions) == 0
+    t, a, b, arrival = run(False, True)
     assert t.first_scheduled_s[b] == pytest.approx(arrival)
 
 

@@ -225,9 +225,9 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         notes.append(f"engine {eng.id} plans each step while the previous one runs (async scheduling)"
                      + ("" if facts.prefill is None else ", on its prefill workers"))
     if facts.prefill is None and not eng.mixed_chunk:
-        notes.append(f"engine {eng.id} runs prefill-only iterations before decodes (no mixed chunk)"
-                     + (", admitting a request only if the KV cache holds every request's whole output"
-                        if eng.reserve_output else ""))
+        notes.append(f"engine {eng.id} runs prefill-only iterations before decodes (no mixed chunk)")
+    if facts.prefill is None and eng.reserve_output:
+        notes.append(f"engine {eng.id} admits a request only if the KV cache holds every request's whole output")
     if facts.mtp:
         notes.append(f"MTP: {eng.mtp_draft_tokens} draft token(s) per step, acceptance {eng.mtp_acceptance:g}: "
                      f"{tau:.3g} tokens per decode step")

@@ -140,20 +140,19 @@ def _factory(recv_interval_steps: int, async_scheduling: bool = False,
              reserve_output: bool = False) -> Any:
     """Replicas of an engine polling its queue every ``recv_interval_steps`` decode steps or
     balancing attention-DP ranks, planning its steps one ahead with ``async_scheduling``, running
-    prefill-only iterations with ``prefill_first`` (and ``reserve_output`` admission) (None: the
-    plain replica)."""
-    if reserve_output and not prefill_first:
-        raise ValueError("output-reserving admission is modelled for prefill-first engines only (SGLang)")
+    prefill-only iterations with ``prefill_first``, reserving KV for every output at admission with
+    ``reserve_output`` (None: the plain replica)."""
     if adp_balance is not None:
-        if recv_interval_steps > 1 or prefill_first:
-            raise ValueError("an engine replica polls at an interval, runs prefill-only iterations or balances "
-                             "attention-DP ranks, not two of them")
+        if recv_interval_steps > 1 or prefill_first or reserve_output:
+            raise ValueError("an engine replica balances attention-DP ranks or polls at an interval, runs "
+                             "prefill-only iterations or reserves outputs at admission, not both")
         ranks, timeout, wait = adp_balance
         return partial(AdpBalancedReplica, ranks=ranks, timeout_iters=timeout, batching_wait_iters=wait,
                        async_scheduling=async_scheduling)
-    if prefill_first:
+    if prefill_first or reserve_output:
         return partial(PrefillFirstReplica, recv_interval_steps=recv_interval_steps,
-                       async_scheduling=async_scheduling, reserve_output=reserve_output)
+                       async_scheduling=async_scheduling, reserve_output=reserve_output,
+                       pause_decodes=prefill_first)
     if recv_interval_steps > 1 or async_scheduling:
         return partial(PollingReplica, recv_interval_steps=recv_interval_steps, async_scheduling=async_scheduling)
     return None

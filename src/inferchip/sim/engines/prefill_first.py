@@ -58,14 +58,16 @@ def reservation_fits(free_tokens: float, states: list[tuple[int, int]]) -> bool:
 
 class PrefillFirstReplica(PollingReplica):
     """A replica whose step is a prefill batch whenever one can be formed, else a decode batch
-    (module doc); with ``reserve_output`` it admits a request only if the KV cache holds every
-    request's whole output. Polls and plans ahead as :class:`PollingReplica`."""
+    (module doc; with ``pause_decodes=False`` its steps mix as vLLM's do); with ``reserve_output``
+    it admits a request only if the KV cache holds every request's whole output. Polls and plans
+    ahead as :class:`PollingReplica`."""
 
     def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
                  table: RequestTable, recv_interval_steps: int = 1, async_scheduling: bool = False,
-                 reserve_output: bool = False):
+                 reserve_output: bool = False, pause_decodes: bool = True):
         super().__init__(index, timer, config, kv_capacity_tokens, table, recv_interval_steps, async_scheduling)
         self.reserve_output = bool(reserve_output)
+        self.pause_decodes = bool(pause_decodes)
         self.klast_sum = 0  # sum of k_last over decoding sequences (tokens left = k_last - k + 1 each)
         self.batch_states: list[tuple[int, int]] = []  # (left, held) of the requests admitted in this step
         self.prefill_steps = 0  # prefill-only steps that paused decodes
@@ -148,7 +150,7 @@ class PrefillFirstReplica(PollingReplica):
     # ------------------------------------------------------------------ one step
     def _step(self, finished: list[tuple[float, int]]) -> None:
         self.batch_states.clear()
-        if not self.n_dec:
+        if not self.n_dec or not self.pause_decodes:
             super()._step(finished)
             return
         if not self._prefill_possible():  # a decode batch: no request joins it
