@@ -107,22 +107,20 @@ class PrefillFirstReplica(PollingReplica):
         super()._stop_decode(seq)
         self.klast_sum -= seq.k_last
 
-    def _prefill_possible(self) -> bool:
-        """Whether the scheduler forms a prefill batch now: a prompt in progress whose next chunk the
-        KV cache holds (one it does not hold goes back to the head of the queue, its cache freed, as a
-        preemption would), or the head of the waiting queue admissible (running-request cap, the
-        whole token budget, KV admission)."""
-        if self.prefilling:
-            budget, need = self.cfg.max_num_batched_tokens, 0
-            for seq in self.prefilling:
-                c = min(seq.target - seq.done, budget)
-                need += -(-(seq.done + c) // self.B) - seq.blocks
-                budget -= c
-                if budget <= 0:
-                    break
-            if need <= self.pool.total_blocks - self.pool.used_blocks:
-                return True
-            self._requeue_prefilling()
+    def _chunks_fit(self) -> bool:
+        """Whether the KV cache holds the next chunks of the prompts in progress (this step's budget)."""
+        budget, need = self.cfg.max_num_batched_tokens, 0
+        for seq in self.prefilling:
+            c = min(seq.target - seq.done, budget)
+            need += -(-(seq.done + c) // self.B) - seq.blocks
+            budget -= c
+            if budget <= 0:
+                break
+        return need <= self.pool.total_blocks - self.pool.used_blocks
+
+    def _head_admissible(self) -> bool:
+        """Whether the head of the waiting queue is admitted into a prefill batch now (running-request
+        cap, the whole token budget, KV admission)."""
         if not self.waiting or self.swapped or self.n_running >= self.cfg.max_num_seqs:
             return False
         seq = self.waiting[0]
@@ -149,16 +147,23 @@ class PrefillFirstReplica(PollingReplica):
 
     # ------------------------------------------------------------------ one step
     def _step(self, finished: list[tuple[float, int]]) -> None:
+        """A prefill batch when one can be formed (a prompt in progress whose next chunk the KV cache
+        holds, or an admissible head of the queue), the decodes paused; else a decode batch that no
+        request joins. A prompt in progress whose next chunk does not fit waits, holding its cache,
+        while the decodes run (SGLang forms no prefill batch then); if the decodes' own next blocks
+        do not fit either, it goes back to the queue, its cache freed, as a preemption would, and
+        the decodes run."""
         self.batch_states.clear()
         if not self.n_dec or not self.pause_decodes:
             super()._step(finished)
             return
-        if not self._prefill_possible():  # a decode batch: no request joins it
-            self.decode_only = True
-            try:
-                super()._step(finished)
-            finally:
-                self.decode_only = False
+        if self.prefilling and not self._chunks_fit():
+            if self.res[-self.k % self.B] > self.pool.total_blocks - self.pool.used_blocks:
+                self._requeue_prefilling()
+            self._decode_step(finished)
+            return
+        if not self.prefilling and not self._head_admissible():
+            self._decode_step(finished)
             return
         self._pause_decodes()
         self.prefill_steps += 1
@@ -170,6 +175,17 @@ class PrefillFirstReplica(PollingReplica):
             self.n_dec += self.hidden_n
             self.kv_base += hidden_kv
             self.hidden_n = 0
+
+    def _decode_step(self, finished: list[tuple[float, int]]) -> None:
+        """A decode batch: no request is admitted and a prompt in progress sits it out."""
+        held = self.prefilling
+        self.prefilling = []
+        self.decode_only = True
+        try:
+            super()._step(finished)
+        finally:
+            self.decode_only = False
+            self.prefilling = held
 
     def _pause_decodes(self) -> None:
         """Move every decoding sequence one step later: it neither reads nor grows its cache in the
