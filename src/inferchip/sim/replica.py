@@ -216,7 +216,7 @@ class Replica:
             if c < remaining and not chunked:
                 break
             nb = blocks_for(c, self.B)
-            if nb > pool.total_blocks - pool.used_blocks:
+            if not self._admits(seq, c, nb):
                 break
             waiting.popleft()
             pool.used_blocks += nb
@@ -229,6 +229,10 @@ class Replica:
             budget -= c
             if c < remaining:
                 self.prefilling.append(seq)
+
+    def _admits(self, seq: Seq, chunk: int, blocks: int) -> bool:
+        """Whether ``seq`` is admitted with a first chunk of ``chunk`` tokens needing ``blocks`` new KV blocks."""
+        return blocks <= self.pool.total_blocks - self.pool.used_blocks
 
     def _add_running(self, seq: Seq) -> None:
         self.admissions += 1

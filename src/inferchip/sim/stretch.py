@@ -38,6 +38,8 @@ class Replica(Protocol):
     res: Any
     log: dict[str, Any]
 
+    def _admits(self, seq: Any, chunk: int, blocks: int) -> bool: ...
+
 MIN_STRETCH_STEPS = 8
 MAX_STRETCH_STEPS = 4096
 STEP_ESTIMATE_MARGIN = 1.25  # the first step's time bounds the count (KV only grows); a margin for rounding
@@ -54,7 +56,7 @@ def _admissible(rep: Replica) -> bool:
     c = min(remaining, budget)
     if c < remaining and not cfg.enable_chunked_prefill:
         return False
-    return blocks_for(c, rep.B) <= rep.pool.total_blocks - rep.pool.used_blocks
+    return rep._admits(seq, c, blocks_for(c, rep.B))
 
 
 def decode_stretch(rep: Replica, limit_s: float) -> int:

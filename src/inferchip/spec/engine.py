@@ -91,6 +91,13 @@ class EngineSpec(BaseModel):
                            "received during a step is scheduled two steps later.")
     attention_dp_balance: AttentionDpBalance | None = Field(
         None, description="Context requests held to balance attention-DP ranks (TensorRT-LLM enable_balance).")
+    mixed_chunk: bool = Field(
+        True, description="A step carries prefill chunks and decodes together (vLLM, TensorRT-LLM). False: a step is "
+                          "a prefill batch or a decode batch, prefill first, decodes paused while it runs (SGLang "
+                          "without --enable-mixed-chunk, ATOM).")
+    reserve_output: bool = Field(
+        False, description="Admission reserves KV for every running request's remaining output and the new "
+                           "request's whole output (SGLang with ignore_eos requests and --disable-radix-cache).")
     mtp_draft_tokens: int = Field(1, ge=1, le=8, description="Draft tokens per step under MTP speculative decoding.")
     mtp_acceptance: float = Field(0.85, gt=0, lt=1, description="Acceptance rate of each MTP draft token.")
     sources: tuple[str, ...] = ()

@@ -224,6 +224,10 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     if eng.async_scheduling:
         notes.append(f"engine {eng.id} plans each step while the previous one runs (async scheduling)"
                      + ("" if facts.prefill is None else ", on its prefill workers"))
+    if facts.prefill is None and not eng.mixed_chunk:
+        notes.append(f"engine {eng.id} runs prefill-only iterations before decodes (no mixed chunk)")
+    if facts.prefill is None and eng.reserve_output:
+        notes.append(f"engine {eng.id} admits a request only if the KV cache holds every request's whole output")
     if facts.mtp:
         notes.append(f"MTP: {eng.mtp_draft_tokens} draft token(s) per step, acceptance {eng.mtp_acceptance:g}: "
                      f"{tau:.3g} tokens per decode step")
@@ -231,7 +235,8 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         fig = closed_loop_run(dec.step, c, inp, out, dec.config(), num_requests=n, seed=SEED,
                               replicas=facts.decode_workers, request_overhead_s=eng.request_overhead_s,
                               tokens_per_step=tau, step_timer=dec.timer, bench_requests=bench,
-                              recv_interval_steps=recv, async_scheduling=eng.async_scheduling, adp_balance=adp)
+                              recv_interval_steps=recv, async_scheduling=eng.async_scheduling, adp_balance=adp,
+                              prefill_first=not eng.mixed_chunk, reserve_output=eng.reserve_output)
         return fig, notes
     pre = replicas["prefill"]
     per_token, bw, lat, which = kv_link(pre, dec, total_chips)

@@ -36,6 +36,7 @@ import numpy as np
 
 from inferchip.sim.arrivals import ClosedLoopArrivals
 from inferchip.sim.engines.polling import DeliveringDecodeReplica, PollingReplica
+from inferchip.sim.engines.prefill_first import PrefillFirstReplica
 from inferchip.sim.engines.scheduling import AdpBalancedReplica
 from inferchip.sim.lengths import FixedLength, UniformLength
 from inferchip.sim.metrics import SimResult
@@ -92,16 +93,19 @@ def closed_loop_run(step_model: Any, concurrency: int, input_tokens: Any, output
                     request_overhead_s: float = 0.0, tokens_per_step: float = 1.0,
                     step_timer: StepTimer | None = None, bench_requests: int | None = None,
                     recv_interval_steps: int = 1, async_scheduling: bool = False,
-                    adp_balance: tuple[int, int, int] | None = None) -> BenchFigures:
+                    adp_balance: tuple[int, int, int] | None = None, prefill_first: bool = False,
+                    reserve_output: bool = False) -> BenchFigures:
     """Simulate the benchmark (module doc) on ``replicas`` engine instances. ``output_tokens``
     are engine steps of output (the first token included); with MTP each decode step emits
     ``tokens_per_step`` tokens, so a request of ``s`` steps emits ``1 + (s - 1) tokens_per_step``.
     ``adp_balance``: (attention-DP ranks, timeout iterations, batching-wait iterations) of
-    TensorRT-LLM's balance; ``async_scheduling``: vLLM's (:mod:`~inferchip.sim.engines.scheduling`)."""
+    TensorRT-LLM's balance; ``async_scheduling``: vLLM's (:mod:`~inferchip.sim.engines.scheduling`);
+    ``prefill_first`` and ``reserve_output``: SGLang's and ATOM's prefill-only iterations and SGLang's
+    KV admission (:mod:`~inferchip.sim.engines.prefill_first`)."""
     spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                               think_time_s=request_overhead_s)
     pool = Pool(step_model, config, replicas, "", step_timer,
-                _factory(recv_interval_steps, async_scheduling, adp_balance))
+                _factory(recv_interval_steps, async_scheduling, adp_balance, prefill_first, reserve_output))
     res = run_pools([pool], None, spec, duration_s=None, num_requests=num_requests, seed=seed, slo_ttft_s=None,
                     slo_tpot_s=None, progress=None, router="least_loaded", exact_step_times=False, max_time_s=None,
                     max_drain_s=None)
@@ -132,16 +136,23 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
 
 
 def _factory(recv_interval_steps: int, async_scheduling: bool = False,
-             adp_balance: tuple[int, int, int] | None = None) -> Any:
+             adp_balance: tuple[int, int, int] | None = None, prefill_first: bool = False,
+             reserve_output: bool = False) -> Any:
     """Replicas of an engine polling its queue every ``recv_interval_steps`` decode steps or
-    balancing attention-DP ranks, planning its steps one ahead with ``async_scheduling`` (None:
-    the plain replica)."""
+    balancing attention-DP ranks, planning its steps one ahead with ``async_scheduling``, running
+    prefill-only iterations with ``prefill_first``, reserving KV for every output at admission with
+    ``reserve_output`` (None: the plain replica)."""
     if adp_balance is not None:
-        if recv_interval_steps > 1:
-            raise ValueError("an engine replica polls at an interval or balances attention-DP ranks, not both")
+        if recv_interval_steps > 1 or prefill_first or reserve_output:
+            raise ValueError("an engine replica balances attention-DP ranks or polls at an interval, runs "
+                             "prefill-only iterations or reserves outputs at admission, not both")
         ranks, timeout, wait = adp_balance
         return partial(AdpBalancedReplica, ranks=ranks, timeout_iters=timeout, batching_wait_iters=wait,
                        async_scheduling=async_scheduling)
+    if prefill_first or reserve_output:
+        return partial(PrefillFirstReplica, recv_interval_steps=recv_interval_steps,
+                       async_scheduling=async_scheduling, reserve_output=reserve_output,
+                       pause_decodes=prefill_first)
     if recv_interval_steps > 1 or async_scheduling:
         return partial(PollingReplica, recv_interval_steps=recv_interval_steps, async_scheduling=async_scheduling)
     return None
