@@ -47,11 +47,20 @@ class MappedModel:
     sm: ShardedModel
     weights_bytes: float
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS
+    static_memory_fraction: float | None = None  # an engine's static fraction (SGLang), else None
 
     @property
     def budget_bytes(self) -> float:
-        """Device memory the engine may use on one chip."""
+        """Device memory the engine may use on one chip: the calibration's share of the usable memory,
+        or, under a static fraction (SGLang ``--mem-fraction-static``), that share of it for the
+        weights and the KV pool alone (activations and CUDA graphs live in the rest)."""
+        if self.static_memory_fraction is not None:
+            return self.chip.usable_memory_bytes * self.static_memory_fraction
         return self.chip.usable_memory_bytes * self.cal.memory_utilization_fraction
+
+    def _kv_activation_bytes(self, act):
+        """The activations the KV pool gives room to: none under a static fraction (outside its budget)."""
+        return act * 0.0 if self.static_memory_fraction is not None else act
 
     @property
     def replica_chunk_tokens(self) -> int:
@@ -85,7 +94,8 @@ class MappedModel:
 
     def kv_capacity_tokens(self) -> int:
         """Tokens of KV cache one replica holds (full-attention equivalent per token)."""
-        free = self.budget_bytes - self.weights_bytes - float(self.activation_bytes(self.chunk_tokens))
+        act = float(self._kv_activation_bytes(self.activation_bytes(self.chunk_tokens)))
+        free = self.budget_bytes - self.weights_bytes - act
         per_token = float(self.kv_bytes_per_seq(1.0))
         return max(0, int(free // per_token)) if per_token > 0 else 0
 
@@ -103,7 +113,8 @@ class MappedModel:
         held = getattr(self, "_free", None)
         if held is None or held[0] != self.chunk_tokens or held[1] is not self.chip:
             act = self.activation_bytes(self.chunk_tokens)
-            held = self._free = (self.chunk_tokens, self.chip, act, self.budget_bytes - self.weights_bytes - act)
+            free = self.budget_bytes - self.weights_bytes - self._kv_activation_bytes(act)
+            held = self._free = (self.chunk_tokens, self.chip, act, free)
         return held
 
     def max_batch(self, input_tokens, output_tokens) -> np.ndarray:

@@ -55,6 +55,22 @@ class RecipeChunk(BaseModel):
     tokens: int = Field(ge=64, le=1_048_576)
 
 
+class RecipeMemory(BaseModel):
+    """The static memory fraction a launch recipe sets for chips whose id contains ``accelerator``,
+    with ``weights`` (if given) and tensor-parallel size ``tp`` (if not 0): SGLang
+    ``--mem-fraction-static``, the share of the device memory free at start that the weights and the
+    KV pool may take (SGLang ``ModelRunner.profile_max_num_token``: the KV pool is the memory free
+    after loading less ``(1 - fraction)`` of the memory free before it; activations and CUDA graphs
+    live in that remainder, not in the pool)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    accelerator: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
+    weights: str = Field("", pattern=r"^[a-z0-9_]*$")
+    tp: int = Field(0, ge=0, le=1024)
+    fraction: float = Field(gt=0.0, le=1.0)
+
+
 class AttentionDpBalance(BaseModel):
     """TensorRT-LLM ``attention_dp_config`` with ``enable_balance``: under attention DP, context
     requests are held until every rank has one (then ``batching_wait_iters`` more iterations while
@@ -86,6 +102,9 @@ class EngineSpec(BaseModel):
         (), description="Decode iterations between request-queue polls, by benchmark concurrency (none: every step).")
     recipe_chunk_tokens: tuple[RecipeChunk, ...] = Field(
         (), description="Prefill token budget per step of the launch recipes, by chip (none: chunk_tokens).")
+    recipe_memory_fraction: tuple[RecipeMemory, ...] = Field(
+        (), description="Static memory fraction of the launch recipes (weights + KV pool, activations outside), by "
+                        "chip, weights and TP (none: the calibration's memory_utilization_fraction rule).")
     async_scheduling: bool = Field(
         False, description="The scheduler plans the next step while one runs (vLLM --async-scheduling): a request "
                            "received during a step is scheduled two steps later.")
@@ -125,6 +144,15 @@ class EngineSpec(BaseModel):
             if r.accelerator in chip and (not r.weights or r.weights == weights.lower()):
                 return r.tokens
         return self.chunk_tokens
+
+    def memory_fraction_on(self, accelerator: str = "", weights: str = "", tp: int = 1) -> float | None:
+        """The static memory fraction of the first recipe entry for ``accelerator`` (a fragment of its
+        id), ``weights`` and ``tp`` (an entry's blank weights or tp 0 match any), else None."""
+        chip = accelerator.lower()
+        for r in self.recipe_memory_fraction:
+            if r.accelerator in chip and (not r.weights or r.weights == weights.lower()) and r.tp in (0, tp):
+                return r.fraction
+        return None
 
     def padded_batch(self, seqs: int) -> int:
         """Decode batch the CUDA graph runs for ``seqs`` sequences (next bucket; unpadded above the largest)."""

@@ -55,10 +55,14 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
                               attn_dp=layout.attn_dp, calibration=cals[facts.engine.id],
                               attention_weights=fmt.attention_weights)
     mm = setting.mapped(setting.layout)
-    if mm.chunk_tokens != facts.engine.chunk_tokens:
+    static = facts.engine.memory_fraction_on(case.accelerator, fmt.weights, layout.tp)
+    if mm.chunk_tokens != facts.engine.chunk_tokens or static is not None:
         from dataclasses import replace
 
-        mm = replace(mm, chunk_tokens=facts.engine.chunk_tokens)
+        mm = replace(mm, chunk_tokens=facts.engine.chunk_tokens, static_memory_fraction=static)
+    if static is not None:
+        notes = notes + [f"KV pool from the launch recipe's static memory fraction {static:g} of the usable memory "
+                         f"(weights + KV; activations outside): {mm.kv_capacity_tokens():,} tokens per replica"]
     rep = EngineReplica(mm, facts.engine, facts.mtp)
     cache[key] = (rep, notes)
     _lru(v, "replicas", REPLICAS_KEPT)
