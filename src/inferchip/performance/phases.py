@@ -58,7 +58,7 @@ class MappedModel:
             return self.chip.usable_memory_bytes * self.static_memory_fraction
         return self.chip.usable_memory_bytes * self.cal.memory_utilization_fraction
 
-    def _kv_activation_bytes(self, act):
+    def _kv_activation_bytes(self, act: np.ndarray) -> np.ndarray:
         """The activations the KV pool gives room to: none under a static fraction (outside its budget)."""
         return act * 0.0 if self.static_memory_fraction is not None else act
 
