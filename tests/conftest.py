@@ -82,3 +82,29 @@ def h100() -> ChipParams:
 # can pass the default 200 ms deadline and fail a correct test. Timings are shown by benchmarks/.
 _hypothesis_settings.register_profile("inferchip", deadline=None)
 _hypothesis_settings.load_profile("inferchip")
+
+
+def server_case(notes: str, case_id: str = "s1", **over: str):
+    """One server case row of 300 input + 200 output tokens on 2 accelerators, no stated load unless the
+    notes give one (the row shape of the server-row tests)."""
+    from inferchip.validation.cases import COLUMNS, parse_cases
+
+    vals = {"case_id": case_id, "source_kind": "x", "source": "x", "accelerator": "x", "num_accelerators": "2",
+            "software": "x", "model": "tiny", "weight_dtype": "bf16", "act_dtype": "bf16", "kv_dtype": "", "tp": "1",
+            "pp": "1", "ep": "", "scenario": "server", "input_tokens": "300", "output_tokens": "200", "concurrency": "",
+            "metric": "output_tokens_per_s_total", "value": "1000", "unit": "tokens/s", "notes": notes}
+    vals.update(over)
+    return parse_cases(",".join(COLUMNS) + "\n" + ",".join(vals[c] for c in COLUMNS) + "\n")[0]
+
+
+def server_model():
+    """An 8B-like dense model (32 layers, hidden 4096, GQA 8) mapped on an H100-like chip with 30 GiB usable:
+    about 200 sequences of 500 tokens fit, so a server search needs ~1000 requests, not tens of thousands."""
+    from inferchip.mapping.layout import Layout
+    from inferchip.mapping.memory_fit import Formats
+    from inferchip.performance.phases import map_model
+    from inferchip.spec.calibration import Calibration
+
+    chip = make_chip(usable_memory_bytes=30 * 2**30)
+    return map_model(tiny_dense(layers=32, hidden=4096, heads=32, kv_heads=8, ffn=14336), chip, Layout(), Formats(),
+                     Calibration())

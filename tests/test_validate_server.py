@@ -8,15 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_chip, tiny_dense
+from conftest import server_case, server_model
 from inferchip.interfaces.cli import main
 from inferchip.mapping.layout import Layout
-from inferchip.mapping.memory_fit import Formats
-from inferchip.performance.phases import map_model
 from inferchip.sim import LinearStepModel
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.validation import server as vs
-from inferchip.validation.cases import COLUMNS, parse_cases, read_cases
+from inferchip.validation.cases import read_cases
 from inferchip.validation.plan import Plan, operating_point, plan_for
 from inferchip.validation.validate import validate_cases
 
@@ -25,22 +23,12 @@ LAYOUT = Layout(replicas=2)
 
 
 def _case(notes: str, **over: str):
-    """A server row, 300 input + 200 output tokens, no stated load: an MLPerf-Server-like search."""
-    vals = {"case_id": "s1", "source_kind": "x", "source": "x", "accelerator": "x", "num_accelerators": "2",
-            "software": "x", "model": "tiny", "weight_dtype": "bf16", "act_dtype": "bf16", "kv_dtype": "", "tp": "1",
-            "pp": "1", "ep": "", "scenario": "server", "input_tokens": "300", "output_tokens": "200", "concurrency": "",
-            "metric": "output_tokens_per_s_total", "value": "1000", "unit": "tokens/s", "notes": notes}
-    vals.update(over)
-    return parse_cases(",".join(COLUMNS) + "\n" + ",".join(vals[c] for c in COLUMNS) + "\n")[0]
+    return server_case(notes, "s1", **over)
 
 
 @pytest.fixture(scope="module")
 def mm():
-    """An 8B-like dense model (32 layers, hidden 4096, GQA 8) on an H100-like chip with 30 GiB usable:
-    about 200 sequences of 500 tokens fit, so a search needs ~1000 requests, not tens of thousands."""
-    chip = make_chip(usable_memory_bytes=30 * 2**30)
-    return map_model(tiny_dense(layers=32, hidden=4096, heads=32, kv_heads=8, ffn=14336), chip, Layout(), Formats(),
-                     Calibration())
+    return server_model()
 
 
 def _run(mm, notes: str):

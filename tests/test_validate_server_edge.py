@@ -8,15 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import make_chip, tiny_dense
+from conftest import server_case, server_model
 from inferchip.mapping.layout import Layout
-from inferchip.mapping.memory_fit import Formats
-from inferchip.performance.phases import map_model
 from inferchip.sim import LinearStepModel, PoissonArrivals, SchedulerConfig, simulate
 from inferchip.sim.search import latency_percentiles_s
-from inferchip.spec.calibration import Calibration, DatasetLengths
+from inferchip.spec.calibration import DatasetLengths
 from inferchip.validation import server as vs
-from inferchip.validation.cases import COLUMNS, parse_cases
 from inferchip.validation.plan import operating_point, plan_for
 
 LAYOUT = Layout(replicas=2)
@@ -24,21 +21,12 @@ LIMITS = "TTFT p99<=500 ms, TPOT p99<=30 ms"
 
 
 def _case(notes: str, **over: str):
-    """A server row of 300 input + 200 output tokens (as test_validate_server.py builds them)."""
-    vals = {"case_id": "e1", "source_kind": "x", "source": "x", "accelerator": "x", "num_accelerators": "2",
-            "software": "x", "model": "tiny", "weight_dtype": "bf16", "act_dtype": "bf16", "kv_dtype": "", "tp": "1",
-            "pp": "1", "ep": "", "scenario": "server", "input_tokens": "300", "output_tokens": "200", "concurrency": "",
-            "metric": "output_tokens_per_s_total", "value": "1000", "unit": "tokens/s", "notes": notes}
-    vals.update(over)
-    return parse_cases(",".join(COLUMNS) + "\n" + ",".join(vals[c] for c in COLUMNS) + "\n")[0]
+    return server_case(notes, "e1", **over)
 
 
 @pytest.fixture(scope="module")
 def mm():
-    """The 8B-like dense model on an H100-like chip with 30 GiB usable of test_validate_server.py."""
-    chip = make_chip(usable_memory_bytes=30 * 2**30)
-    return map_model(tiny_dense(layers=32, hidden=4096, heads=32, kv_heads=8, ffn=14336), chip, Layout(), Formats(),
-                     Calibration())
+    return server_model()
 
 
 def _simulate(mm, case, sim):
