@@ -66,39 +66,6 @@ def lhs(space: DesignSpace, n: int, seed: int) -> np.ndarray:
     return np.minimum((u * np.array(space.shape)).astype(np.int64), np.array(space.shape) - 1)
 
 
-def stratified_lhs(space: DesignSpace, n: int, seed: int) -> np.ndarray:
-    """``n`` designs, a sliced Latin hypercube (Qian 2012): the families, each combination of the
-    categorical parameters' values when ``n`` covers them all (else each value of the categorical
-    parameter with the most values), get equal shares (``ceil(n/k)`` or one fewer: the first design
-    of every family, then the second, ..., the last round's families drawn at random); each share
-    is a Latin hypercube over the other parameters, and the ``ceil(n/k) * k`` designs together are
-    one. A plain :func:`lhs` when no categorical parameter varies."""
-    fams = family_columns(space)
-    if not fams:
-        return lhs(space, n, seed)
-    cells = [space.shape[c] for c in fams]
-    if len(fams) > 1 and n < int(np.prod(cells)):
-        fams = [max(fams, key=lambda c: space.shape[c])]  # stable: the first of equals
-        cells = [space.shape[fams[0]]]
-    rng = np.random.default_rng(seed)
-    k = int(np.prod(cells))
-    m = -(-n // k)  # designs per family
-    u = np.zeros((m * k, len(space.shape)))
-    for c in (c for c in range(len(space.shape)) if c not in fams):
-        fine = np.arange(m * k).reshape(m, k).T.copy()  # coarse stratum i holds fine strata i*k .. i*k+k-1
-        for i in range(m):
-            fine[:, i] = fine[rng.permutation(k), i]  # one fine stratum of each coarse one to each family
-        for s in range(k):
-            fine[s] = rng.permutation(fine[s])
-        u[:, c] = (fine.ravel() + rng.random(m * k)) / (m * k)
-    idx = np.minimum((u * np.array(space.shape)).astype(np.int64), np.array(space.shape) - 1)
-    idx[:, fams] = np.repeat(np.array(np.unravel_index(np.arange(k), cells)).T, m, axis=0)
-    order = np.arange(m * k).reshape(k, m).T  # row r: design r of every family
-    if n % k:
-        order[-1, : n % k] = order[-1, np.sort(rng.choice(k, n % k, replace=False))]
-    return idx[order.ravel()[:n]]
-
-
 NSGA_SHARE = 0.5  # of the budget left for NSGA-II in a round; the rest for the descents and the Pareto local search
 EXTREMES_SHARE = 0.6  # of the budget left after the first NSGA-II round, at most, for the descents (extremes)
 DESCENT_MISSES = 3  # a descent stops after this many evaluated steps in a row that do not improve
@@ -295,12 +262,11 @@ def _nsga2(space: DesignSpace, ev: Evaluations, until: int, seed: int, pop_size:
 
     hi = np.array(space.shape, dtype=float) - 1.0
     budget = until - ev.count
-    fams = family_columns(space)
-    cells = int(np.prod([space.shape[j] for j in fams]))  # a first population covers every family (up to 200)
-    pop = min(pop_size or int(min(200, max(MIN_POP, budget // POP_DIVISOR, cells))), budget)
-    start = ev.unseen(stratified_lhs(space, pop, seed))
+    pop = min(pop_size or int(min(200, max(MIN_POP, budget // POP_DIVISOR))), budget)
+    start = ev.unseen(lhs(space, pop, seed))
     if not len(start):
         return
+    fams = family_columns(space)
 
     def rows(p: object) -> np.ndarray:
         return np.clip(np.rint(p.get("X")), 0, hi).astype(np.int64)  # type: ignore[attr-defined]
