@@ -135,3 +135,10 @@ def test_a_command_that_returns_normally_exits_0(probe):
 def test_the_probe_is_removed_after_its_test():
     # The fixture leaves the application as it found it: the probe is an unknown command again.
     assert all(c.name != "exit-probe" for c in app.registered_commands)
+
+
+def test_help_text_keeps_square_brackets_that_rich_would_read_as_markup(tmp_path):
+    # rich drops an unescaped "[ray]" from typer's help as a style tag; the extra's name must reach the user
+    env_wide = run_cli("explore", "--help", tmp_path=tmp_path)
+    assert env_wide.returncode == 0
+    assert "inferchip[ray]" in "".join(env_wide.stdout.split())

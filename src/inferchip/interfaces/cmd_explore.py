@@ -28,7 +28,7 @@ def explore_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the search (same seed, same designs and rows).",
                              callback=opts.int_range("--seed", 0, opts.MAX_SEED)),
     workers: int | None = typer.Option(None, "--workers", help="Local worker processes (default: the cores)."),
-    ray: bool = typer.Option(False, "--ray", help="Run the evaluations on Ray (pip install 'inferchip[ray]')."),
+    ray: bool = typer.Option(False, "--ray", help="Run the evaluations on Ray (pip install 'inferchip\\[ray]')."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="Address of an existing Ray cluster."),
     models: str | None = typer.Option(None, "--models", help="Comma-separated model ids (default: the review's)."),
     target: str | None = typer.Option(None, "--target", help="A catalogue chip to change until it is first."),
