@@ -9,15 +9,7 @@ unknown per data set (``spec.calibration.DatasetLengths``), fitted or assumed, n
 
 from __future__ import annotations
 
-import heapq
-import math
-import re
 from dataclasses import dataclass
-from functools import lru_cache
-
-import numpy as np
-
-from inferchip.performance.operating import LengthDist
 
 
 @dataclass(frozen=True)
@@ -101,79 +93,3 @@ def dataset_for_model(model_id: str) -> Dataset | None:
         if frag in low:
             return MLPERF_DATASETS[name]
     return None
-
-
-# ------------------------------------------------------------------ a closed run's measured window
-# ML.ENERGY rows state "<P> prompts x num_request_repeats (1-3...)": the unique prompts P, not the
-# repeats. The per-model sweeps (github.com/ml-energy/benchmark configs/vllm/<task>/<org>/<model>/<gpu>/
-# sweeps.yaml, e.g. gpqa Qwen3-30B-A3B-Thinking-2507 B200: 1 up to 128, 2 at 256, 3 at 512, 6 at 1024)
-# raise the repeats with max_num_seqs; no row states its own, so this default is an estimate (ours):
-# the fewest repeats that send at least REPEAT_MARGIN x max_num_seqs requests.
-REPEAT_MARGIN = 1.15
-_PROMPTS = re.compile(r"\b(\d[\d,]*)\s+prompts\s+x\s+num_request_repeats", re.IGNORECASE)
-
-
-def stated_prompts(notes: str) -> int | None:
-    """The unique prompts a row's notes state (``198 prompts x num_request_repeats``); None if none."""
-    m = _PROMPTS.search(notes or "")
-    return int(m.group(1).replace(",", "")) if m else None
-
-
-def default_requests(prompts: int, max_num_seqs: int) -> int:
-    """Requests of a run (prompts x repeats) when the row does not state its repeats: the fewest
-    whole repeats with ``prompts x repeats >= REPEAT_MARGIN x max_num_seqs`` (estimate, see above)."""
-    return prompts * max(1, math.ceil(REPEAT_MARGIN * max_num_seqs / prompts))
-
-
-@lru_cache(maxsize=1024)
-def window_held_output_tokens(points: tuple[float, ...], num_requests: int, slots: int, seeds: int = 8) -> float | None:
-    """Mean output tokens a running sequence holds over a closed run's measured window, tokens.
-
-    A run of ``num_requests`` requests, all sent at once, ``slots`` (``max_num_seqs``) running:
-    all slots start together (cold start, t = 0 when every slot has its first token, ML.ENERGY's
-    window start) and a slot takes the next queued request when its answer ends; the window ends
-    when ``num_requests - slots - 1`` have finished (ML.ENERGY's end). Time is in decode steps
-    (every running sequence gains one token a step), output lengths drawn from the equally weighted
-    ``points``, in stratified blocks (each block of ``len(points)`` requests holds every point once,
-    shuffled; ``seeds`` orders averaged). A request of length L held over d of the window's steps
-    contributes ``d^2 / 2`` token-steps. None where the window is empty (``num_requests <= slots + 1``).
-    In steady state the figure would be ``E[o^2] / (2 E[o])`` (``performance.operating`` module doc)."""
-    finished_at_end = num_requests - slots - 1
-    if finished_at_end < 1 or slots < 1 or not points:
-        return None
-    pts = np.asarray(points, dtype=float)
-    means = []
-    for seed in range(seeds):
-        rng = np.random.default_rng(seed)
-        blocks = -(-num_requests // len(pts))
-        lengths = np.concatenate([rng.permutation(pts) for _ in range(blocks)])[:num_requests]
-        heap = [(float(lengths[k]), 0.0, float(lengths[k])) for k in range(slots)]  # (end, start, length)
-        heapq.heapify(heap)
-        done, segments = 0, []
-        nxt = slots
-        while True:
-            end, start, _ = heapq.heappop(heap)
-            done += 1
-            segments.append(end - start)
-            if done == finished_at_end:
-                t_end = end
-                break
-            heapq.heappush(heap, (end + float(lengths[nxt]), end, float(lengths[nxt])))
-            nxt += 1
-        held = np.array(segments + [t_end - start for _, start, _ in heap])
-        means.append(float(np.sum(held**2) / 2.0) / (slots * t_end))
-    return float(np.mean(means))
-
-
-def window_outputs(notes: str, outputs: LengthDist, slots: int) -> LengthDist:
-    """``outputs`` scaled so the closed loop's held context ``E[o^2] / (2 E[o])`` is that of the
-    row's measured window (:func:`window_held_output_tokens`) where its ``notes`` state the prompts
-    and the window (ML.ENERGY: it ends when ``num_requests-max_num_seqs-1 have finished``), with
-    :func:`default_requests` requests; ``outputs`` unchanged otherwise. The scale also raises the
-    arrivals per step, ``b / E[o]``, by its inverse (more prefill than the run had: a small share
-    where prompts are short next to the answers, as in gpqa)."""
-    prompts = stated_prompts(notes) if "num_requests-max_num_seqs-1 have finished" in (notes or "") else None
-    held = None if prompts is None else window_held_output_tokens(outputs.points, default_requests(prompts, slots),
-                                                                  slots)
-    scale = 1.0 if held is None else held / (outputs.second_moment / (2.0 * outputs.mean))
-    return outputs if scale == 1.0 else LengthDist(tuple(p * scale for p in outputs.points))

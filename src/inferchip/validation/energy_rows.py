@@ -184,7 +184,6 @@ def _setting(row: dict[str, str], lengths: DatasetLengths) -> dict[str, Any]:
     lengths from it: lognormal inputs around the data set's mean input (``lengths``, one value
     per data set) and outputs around the row's mean output, as ``validate`` does."""
     from inferchip.performance.operating import LengthDist, Question
-    from inferchip.validation.datasets import window_outputs
 
     count = _opt_int(row, "num_accelerators")
     if count is None:
@@ -220,10 +219,9 @@ def _setting(row: dict[str, str], lengths: DatasetLengths) -> dict[str, Any]:
     elif concurrency is not None and scenario == "fixed_length":
         q = Question("static", concurrency=float(concurrency), **base)
     elif concurrency is not None and scenario == "server":
-        # a closed loop (or all requests sent at once, ML.ENERGY's max_num_seqs capping the running batch) held
-        # at that many sequences, with the context of the measured window where the row states it (window_outputs)
-        q = Question("closed_loop", concurrency=float(concurrency), **{**base, "outputs": window_outputs(
-            row.get("notes", ""), outputs, concurrency)})
+        # a closed loop (or all requests sent at once with the running batch capped at the
+        # concurrency, ML.ENERGY's max_num_seqs): continuous batching held at that many sequences
+        q = Question("closed_loop", concurrency=float(concurrency), **base)
     elif scenario == "server":
         ttft, tpot, e2e = latency_limits(row)
         if ttft is None and tpot is None and e2e is None:
