@@ -333,13 +333,18 @@ class Replica:
                 swap_tokens += cached
                 self.swapped.appendleft(seq)
             else:
-                seq.state = WAITING
-                seq.target = seq.prompt + seq.gen
-                seq.done = 0
-                seq.blocks = 0
-                self.waiting.appendleft(seq)
+                self._requeue(seq)
             need = (self.res[-k % self.B] if self.n_dec else 0) + sum(ch[2] for ch in chunks)
         return need, budget, swap_tokens, count
+
+    def _requeue(self, seq: Seq) -> None:
+        """Preemption by recompute: ``seq`` goes back to the head of the queue with no cache, to
+        prefill its prompt and the tokens it has generated again."""
+        seq.state = WAITING
+        seq.target = seq.prompt + seq.gen
+        seq.done = 0
+        seq.blocks = 0
+        self.waiting.appendleft(seq)
 
     def _swap_in(self, k: int, budget: int, swap_tokens: int, resumed: list[Seq],
                  chunks: list[list]) -> tuple[int, int]:

@@ -35,8 +35,9 @@ does.
 from __future__ import annotations
 
 from inferchip.sim.engines.polling import PollingReplica
+from inferchip.sim.kv_cache import blocks_for
 from inferchip.sim.request import RequestTable
-from inferchip.sim.scheduler import DECODE, WAITING, SchedulerConfig, Seq
+from inferchip.sim.scheduler import DECODE, SchedulerConfig, Seq
 from inferchip.sim.steptime import StepTimer
 
 IGNORE_EOS_RESERVE_TOKENS = 1  # SGLang schedule_policy: headroom per request kept by the ignore_eos admission
@@ -112,7 +113,7 @@ class PrefillFirstReplica(PollingReplica):
         budget, need = self.cfg.max_num_batched_tokens, 0
         for seq in self.prefilling:
             c = min(seq.target - seq.done, budget)
-            need += -(-(seq.done + c) // self.B) - seq.blocks
+            need += blocks_for(seq.done + c, self.B) - seq.blocks
             budget -= c
             if budget <= 0:
                 break
@@ -128,7 +129,7 @@ class PrefillFirstReplica(PollingReplica):
         c = min(remaining, self.cfg.max_num_batched_tokens)
         if c < remaining and not self.cfg.enable_chunked_prefill:
             return False
-        admitted = self._admits(seq, c, -(-c // self.B))
+        admitted = self._admits(seq, c, blocks_for(c, self.B))
         self.batch_states.clear()
         return admitted
 
@@ -139,10 +140,7 @@ class PrefillFirstReplica(PollingReplica):
             self.n_running -= 1
             self.num_preemptions += 1
             self.table.num_preemptions[seq.rid] += 1
-            seq.state = WAITING
-            seq.target = seq.prompt + seq.gen
-            seq.done = seq.blocks = 0
-            self.waiting.appendleft(seq)
+            self._requeue(seq)
         self.prefilling = []
 
     # ------------------------------------------------------------------ one step
