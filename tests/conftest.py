@@ -108,3 +108,16 @@ def server_model():
     chip = make_chip(usable_memory_bytes=30 * 2**30)
     return map_model(tiny_dense(layers=32, hidden=4096, heads=32, kv_heads=8, ffn=14336), chip, Layout(), Formats(),
                      Calibration())
+
+
+def load_tool(name: str):
+    """The module of ``tools/<name>.py`` (the tools are scripts, not a package), loaded by path."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_tool", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

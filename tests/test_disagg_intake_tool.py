@@ -3,25 +3,21 @@ pool's capacity scaling with its workers and falling with a longer prompt."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from conftest import load_tool
+
 ROOT = Path(__file__).resolve().parents[1]
-TOOL = ROOT / "tools" / "disagg_intake.py"
 SUBSET = ROOT / "tests" / "data" / "inferencemax_subset.csv"
 
 
 @pytest.fixture(scope="module")
 def di():
-    spec = importlib.util.spec_from_file_location("disagg_intake_tool", TOOL)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("disagg_intake")
 
 
 def test_littles_law_readings_by_hand(di):

@@ -3,22 +3,15 @@ and the grid fit recovering host times planted in synthetic rows."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "fit_engines.py"
+from conftest import load_tool
 
 
 @pytest.fixture(scope="module")
 def fe():
-    spec = importlib.util.spec_from_file_location("fit_engines_tool", TOOL)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("fit_engines")
 
 
 def row(metric: str, **kw: float) -> dict:
