@@ -3,9 +3,11 @@ and the time-to-first-token bounds every simulated Poisson run keeps."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import server_case, server_model
@@ -72,11 +74,14 @@ def test_a_ttft_row_is_read_at_the_highest_rate_its_limits_allow(mm):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rate=st.floats(1.0, 400.0), inp=st.integers(8, 3000), out=st.integers(2, 300),
        budget=st.sampled_from([256, 2048, 8192]), seqs=st.integers(1, 256))
+# found by Hypothesis: one-at-a-time service where a single request waits longest puts the mean above the p99
+@example(rate=1.0, inp=8, out=5, budget=256, seqs=1)
 def test_ttft_percentile_mean_and_prefill_roofline(rate, inp, out, budget, seqs):
     """Every request's TTFT is at least its prompt's prefill alone at the step model's cost (one step,
     ``fixed + per_token x prompt``; a chunked prefill or a shared step only adds), and the LoadGen p99
-    is at least the mean of the same requests. Exact step times: the step-time cache rounds its inputs
-    by up to 0.2 % (sim/steptime.py), which could put a prompt alone a hair under its own cost."""
+    is at least their median and, with the few requests ranked above it, bounds their mean. Exact step
+    times: the step-time cache rounds its inputs by up to 0.2 % (sim/steptime.py), which could put a prompt
+    alone a hair under its own cost."""
     model = LinearStepModel(fixed_s=2e-3, per_token_s=5e-6, per_decode_seq_s=1e-5, per_kv_token_s=1e-8,
                             kv_capacity_tokens=400_000)
     cfg = SchedulerConfig(max_num_seqs=seqs, max_num_batched_tokens=max(budget, seqs))
@@ -88,4 +93,10 @@ def test_ttft_percentile_mean_and_prefill_roofline(rate, inp, out, budget, seqs)
     assert ttft.size > 0
     assert np.all(ttft >= (model.fixed_s + model.per_token_s * prompt) * (1 - 1e-9))
     p99_ttft = latency_percentiles_s(res, 99.0)[0]
-    assert p99_ttft >= float(ttft.mean()) * (1 - 1e-12)
+    # The p99 is the sorted TTFT at rank ceil(0.99 n); only the k = n - rank requests above it may exceed it,
+    # each by at most the maximum, so the mean is bounded by ((n - k) p99 + k max) / n. (The p99 may fall
+    # below the mean itself when one request waits far longer than the rest.)
+    n = ttft.size
+    k = n - math.ceil(0.99 * n)
+    assert p99_ttft >= float(np.median(ttft)) * (1 - 1e-12)
+    assert float(ttft.mean()) <= ((n - k) * p99_ttft + k * float(ttft.max())) / n * (1 + 1e-12)
