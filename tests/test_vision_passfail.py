@@ -12,6 +12,8 @@ import pytest
 from inferchip.performance import vision_scenarios as vs
 from inferchip.validation.vision.cases import VisionCase
 from inferchip.validation.vision.passfail import (
+    OTHERS_ONLY,
+    OWN_RUN_IN_POOL,
     OfflineMatch,
     offline_matches,
     predicted_offline_per_s,
@@ -111,38 +113,44 @@ def test_result_directory_blanks_the_scenario_only():
     assert result_directory("https://example.com/blog") is None
 
 
-def test_offline_counterpart_same_system_then_same_configuration_then_none():
+def test_offline_counterpart_is_the_per_accelerator_median_of_the_chip_s_runs():
+    """Every Offline run of the same chip, network, precision and round counts, per accelerator and whatever its
+    chip count, the own system's run among them: 100/8, 40/8, 60/8 and 120/4 per accelerator (12.5, 5, 7.5 and
+    30) have the median 10, i.e. 80 for an 8-chip system and 40 for a 4-chip one."""
     cases = [_case("srv", "server", 90.0), _case("off", "offline", 100.0),
-             # another submitter's identical system: only used when the own Offline row is missing
              _case("srv2", "server", 45.0, system="T8"),
              _case("offA", "offline", 40.0, system="U8"), _case("offB", "offline", 60.0, system="V8"),
-             _case("offC", "offline", 80.0, system="W8"),
-             # a different chip count has no counterpart
-             _case("srv4", "server", 30.0, system="S4", n=4)]
+             _case("off4", "offline", 120.0, system="W4", n=4),
+             _case("srv4", "server", 30.0, system="S4", n=4),
+             _case("srv-other", "server", 30.0, system="X8", acc="nvidia-y")]
     m = offline_matches(cases)
-    assert m["srv"] == OfflineMatch(("off",), "same system", 100.0)
-    assert m["srv"].fraction(90.0) == pytest.approx(0.9)
-    assert m["srv2"].how == "same configuration" and set(m["srv2"].case_ids) == {"off", "offA", "offB", "offC"}
-    assert m["srv2"].measured_per_s == pytest.approx(70.0)  # median of 40, 60, 80, 100
-    assert "srv4" not in m and "off" not in m
+    assert m["srv"].how == OWN_RUN_IN_POOL and set(m["srv"].case_ids) == {"off", "offA", "offB", "off4"}
+    assert m["srv"].measured_per_s == pytest.approx(80.0)
+    assert m["srv"].fraction(90.0) == pytest.approx(90.0 / 80.0)
+    assert m["srv2"].how == OTHERS_ONLY and m["srv2"].measured_per_s == pytest.approx(80.0)
+    assert m["srv4"].measured_per_s == pytest.approx(40.0)
+    assert "srv-other" not in m and "off" not in m  # another chip has no Offline run; Offline rows get none
 
 
-def test_configuration_match_keeps_maxq_with_maxq():
+def test_offline_pool_keeps_maxq_with_maxq():
     """A MaxQ (power-capped) system's Offline rate is not an uncapped system's throughput: an uncapped Server row
-    without its own Offline row is matched to the uncapped Offline rows of its configuration only, and a MaxQ
-    Server row to the MaxQ ones; each ends up with no counterpart when its kind has none."""
+    is matched to the uncapped Offline runs only, and a MaxQ Server row to the MaxQ ones; each ends up with no
+    counterpart when its kind has none."""
     cases = [_case("srv", "server", 80.0, system="T8"), _case("srv-q", "server", 50.0, system="Q8_MaxQ"),
              _case("off", "offline", 95.0, system="U8"), _case("off-q", "offline", 70.0, system="R8_MaxQ")]
     m = offline_matches(cases)
-    assert m["srv"] == OfflineMatch(("off",), "same configuration", 95.0)
-    assert m["srv-q"] == OfflineMatch(("off-q",), "same configuration", 70.0)
+    assert m["srv"].case_ids == ("off",) and m["srv"].measured_per_s == pytest.approx(95.0)
+    assert m["srv-q"].case_ids == ("off-q",) and m["srv-q"].measured_per_s == pytest.approx(70.0)
     assert "srv" not in offline_matches([c for c in cases if c.case_id != "off"])
 
 
-def test_predicted_offline_rate_is_the_median_and_needs_every_row():
-    match = OfflineMatch(("a", "b", "c"), "same configuration", 1.0)
-    assert predicted_offline_per_s(match, {"a": 10.0, "b": 30.0, "c": 20.0}) == pytest.approx(20.0)
+def test_predicted_offline_rate_is_the_per_accelerator_median_and_needs_every_row():
+    match = OfflineMatch(("a", "b", "c"), OTHERS_ONLY, 1.0, accelerators=(1, 2, 4), num_accelerators=8)
+    # 10/1, 30/2, 80/4 per accelerator: 10, 15, 20 -> median 15, x 8 accelerators
+    assert predicted_offline_per_s(match, {"a": 10.0, "b": 30.0, "c": 80.0}) == pytest.approx(120.0)
     assert predicted_offline_per_s(match, {"a": 10.0, "b": None, "c": 20.0}) is None
+    plain = OfflineMatch(("a", "b", "c"), OTHERS_ONLY, 1.0)  # no counts: the rates are the system's already
+    assert predicted_offline_per_s(plain, {"a": 10.0, "b": 30.0, "c": 20.0}) == pytest.approx(20.0)
 
 
 def test_operating_point_summary_counts_and_names_the_misses():
@@ -152,8 +160,8 @@ def test_operating_point_summary_counts_and_names_the_misses():
         res.bound_met_at_operating_point = rho <= rho_star
         return res
 
-    rows = [r("a", "same system: o1", 0.90, 0.95), r("b", "same system: o2", 0.97, 0.95),
-            r("c", "same configuration: o3, o4", 0.80, 0.95), _result("d", 100.0, 90.0, False)]
+    rows = [r("a", f"{OWN_RUN_IN_POOL}: o1", 0.90, 0.95), r("b", f"{OWN_RUN_IN_POOL}: o2", 0.97, 0.95),
+            r("c", f"{OTHERS_ONLY}: o3, o4", 0.80, 0.95), _result("d", 100.0, 90.0, False)]
     s = operating_point_summary(rows)
     assert (s["rows"], s["without_offline_counterpart"], s["predicted_pass"]) == (3, 1, 2)
     assert (s["same_system_rows"], s["same_system_right"]) == (2, 1)

@@ -1,4 +1,4 @@
-"""Per-system table of MLPerf Server load against the same system's Offline rate, measured and modelled.
+"""Per-system table of MLPerf Server load against the system's Offline rate, measured and modelled.
 
 For every Server row with an Offline counterpart (validation/vision/passfail.py) it prints, grouped by network,
 chip, chip count and the two rows' batch caps: the measured fraction rho (Server load / Offline rate), the model's
@@ -23,6 +23,7 @@ import numpy as np
 
 from inferchip.catalog.vision_networks import VISION_CASES_FILE, load_vision_calibration
 from inferchip.validation.vision.cases import read_vision_cases
+from inferchip.validation.vision.passfail import result_directory
 from inferchip.validation.vision.rows import build_row
 from inferchip.validation.vision.validate import params_of
 
@@ -42,7 +43,9 @@ def main(path: str) -> None:
         if r.get("operating_fraction") is None:
             continue
         server = cases[r["case_id"]]
-        offline = cases[r["offline_match"].split(": ", 1)[1].split(", ")[0]]
+        pool = [cases[cid] for cid in r["offline_match"].split(": ", 1)[1].split(", ")]
+        own = [c for c in pool if result_directory(c.source) == result_directory(server.source)]
+        offline = (own or pool)[0]  # the own system's Offline run where it has one (its batch is the column)
         rate = []
         for c in (server, offline):
             m = build_row(c, cal)

@@ -98,11 +98,11 @@ def run_vision(paths: list[Path], *, json_output: bool, calibration: str | None)
                       "highest passing load, so pass/fail there is the sign of a few per cent of capacity error)")
         op = lb.get("operating_point")
         if op and op["rows"]:
-            con.print(f"  at the submitter's operating point (the measured load as a fraction of the same system's "
-                      f"Offline rate, applied to the predicted Offline rate): {op['predicted_pass']} of {op['rows']} "
-                      f"right ({op['right_fraction']:.0%}; same-system Offline rows {op['same_system_right']} of "
-                      f"{op['same_system_rows']}); {op['without_offline_counterpart']} rows without an Offline "
-                      "counterpart")
+            con.print(f"  at the submitter's operating point (the measured load as a fraction of the system's Offline "
+                      f"rate: the chip's Offline runs of the round, per accelerator; applied to the predicted Offline "
+                      f"rate): {op['predicted_pass']} of {op['rows']} right ({op['right_fraction']:.0%}; rows whose "
+                      f"own Offline run is in the pool {op['same_system_right']} of {op['same_system_rows']}); "
+                      f"{op['without_offline_counterpart']} rows without an Offline counterpart")
             pm = op["p99_vs_measured"]
             if pm["cases"]:
                 con.print(f"  simulated p99 there against the measured p99 the rows state: median |error| "

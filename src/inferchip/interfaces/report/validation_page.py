@@ -334,7 +334,8 @@ def vision_lines(body: dict[str, Any]) -> list[str]:
               f"measured load (every published run passed): {lb['right_fraction']:.0%} right."]
         op = lb.get("operating_point")
         if op and op["rows"]:
-            L += [f"At the submitter's operating point (load as a fraction of the same system's Offline rate): "
+            L += ["At the submitter's operating point (load as a fraction of the system's Offline rate, per "
+                  "accelerator over the chip's Offline runs of the round): "
                   f"{op['predicted_pass']} of {op['rows']} right ({op['right_fraction']:.0%})."]
     ok = sorted((c for c in body["cases"] if c["status"] == "ok" and c["signed_error_pct"] is not None),
                 key=lambda c: -abs(c["signed_error_pct"]))

@@ -19,7 +19,7 @@ from inferchip.performance import vision_scenarios as vs
 from inferchip.spec.vision import VisionCalibration
 from inferchip.validation.vision.cases import VisionCase
 from inferchip.validation.vision.fit import NAMES, ape_stats, fit, is_calibration_row, leave_one_accelerator_out
-from inferchip.validation.vision.passfail import offline_matches, predicted_offline_per_s
+from inferchip.validation.vision.passfail import OWN_RUN_IN_POOL, offline_matches, predicted_offline_per_s
 from inferchip.validation.vision.rows import Params, RowModel, Unexpressible, build_row, predict_row
 
 SIM_QUERIES = 4000  # Poisson arrivals per server search (seeded: the same figures every run)
@@ -331,7 +331,7 @@ def operating_point_summary(limits: Sequence[VisionResult]) -> dict[str, Any]:
     passing fraction rho*). Two-sided beside it: the simulated p99 there against the p99 the row's notes state
     (errors of the finite predictions; an overloaded prediction is counted apart)."""
     rs = [r for r in limits if r.bound_met_at_operating_point is not None]
-    same = [r for r in rs if r.offline_match.startswith("same system")]
+    same = [r for r in rs if r.offline_match.startswith(OWN_RUN_IN_POOL)]
     right = [r for r in rs if r.bound_met_at_operating_point]
     p99 = [(r.p99_at_operating_point_ms, r.case.measured_p99_ms) for r in rs if r.case.measured_p99_ms]
     finite = [100.0 * (p / m - 1.0) for p, m in p99 if p is not None and np.isfinite(p)]
