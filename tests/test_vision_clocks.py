@@ -99,3 +99,14 @@ def test_sustained_clock_never_slower_and_never_below_its_roofline(net, batch, p
     assert np.all(t_fast <= t_plain * (1 + 1e-12))
     assert np.all(t_fast >= roofline_bound_s(fast, a, b, precision) * (1 - 1e-12))
     assert np.all(roofline_bound_s(fast, a, b, precision) <= roofline_bound_s(plain, a, b, precision))
+
+
+def test_desktop_cpu_clocks_by_hand():
+    """Ryzen 9 7950X: 5.0 / 4.5 GHz (all cores loaded against base). Core i9-13900K: its catalogue fp32 peak is 8
+    P-cores x 32 FLOP/cycle x 3.0 GHz + 16 E-cores x 16 FLOP/cycle x 2.2 GHz = 1.3312 TFLOPS; at the turbo clocks
+    (P 5.4, E 4.3 GHz) 2.4832 TFLOPS, a factor 1.8654, written in the table as 3.0 -> 5.596 GHz."""
+    assert clock_factor("cpu:amd-ryzen-9-7950x") == pytest.approx(5.0 / 4.5)
+    base = 8 * 32 * 3.0e9 + 16 * 16 * 2.2e9
+    turbo = 8 * 32 * 5.4e9 + 16 * 16 * 4.3e9
+    assert load_chip("cpu:intel-core-i9-13900k").compute.dense_tflops["fp32"] == pytest.approx(base / 1e12)
+    assert clock_factor("cpu:intel-core-i9-13900k") == pytest.approx(turbo / base, rel=1e-3)

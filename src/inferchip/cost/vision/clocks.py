@@ -1,4 +1,4 @@
-"""The clock a GPU actually runs at, where a source says it differs from the datasheet's
+"""The clock a GPU or a desktop CPU actually runs at, where a source says it differs from the datasheet's
 (``catalog/vision/sustained_clocks.csv``).
 
 A GeForce datasheet quotes a "boost clock" that is a typical figure, not a ceiling: GPU Boost raises the
@@ -8,6 +8,13 @@ dense peaks are the datasheet's, i.e. at the datasheet boost clock, so on such a
 (matrix and vector) is scaled by sustained / datasheet clock. Memory bandwidth is a separate clock and is
 not touched. Where the board is power-limited the cost model's TDP throttle (``frame.call_cost``,
 ``rows.RowModel.latency_s``) still caps the rate, so a card held to its TDP under load gains nothing.
+
+Desktop CPUs are the same case (vision-stream revision): the catalogue quotes a CPU's peaks at its base clock,
+but a desktop board runs all cores at the part's turbo clocks while the package stays within its power limit
+(the Ryzen 9 7950X holds 5.0 GHz with all cores loaded against its 4.5 GHz base; the Core i9-13900K's P- and
+E-cores turbo to 5.4 and 4.3 GHz against 3.0 and 2.2), so their vector rates (the fp32 reference runs) are
+scaled the same way. A workstation or server Xeon held to its TDP under all-core AVX-512/AMX load runs near
+its base clock and has no row.
 
 Only chips with a row in the table are scaled (a measured clock, or an estimate that says it is one and
 whose); every other chip keeps its datasheet peaks. Data-centre parts (H100, H200, L4) are not in the table:
