@@ -40,10 +40,24 @@ def test_recv_interval_by_concurrency():
     b200 = "nvidia-b200-180gb"
     assert sgl.recv_interval_steps(64, b200) == 30 and sgl.recv_interval_steps(8, b200) == 10
     assert sgl.recv_interval_steps(64, "nvidia-h200-sxm-141gb") == 1  # its launch script leaves the default
+    # the AMD recipes' --num-continuous-decode-steps 4 is read by no SGLang v0.5 code: they poll every step
+    assert sgl.recv_interval_steps(4, "amd-mi355x") == sgl.recv_interval_steps(64, "amd-mi300x") == 1
     recv = (RecvInterval(steps=5), RecvInterval(accelerator="b200", steps=9))
     chip = EngineSpec(id="x", name="x", match=("x",), step_overhead_s=0, request_overhead_s=0, max_num_seqs=8,
                       chunk_tokens=512, recv_interval=recv)
     assert chip.recv_interval_steps(4, "nvidia-b200-180gb") == 9 and chip.recv_interval_steps(4, "amd-mi355x") == 5
+    # entries for one weight format and TP size take precedence over those for any, on their rows only
+    sized = EngineSpec(id="x", name="x", match=("x",), step_overhead_s=0, request_overhead_s=0, max_num_seqs=8,
+                       chunk_tokens=512, recv_interval=(RecvInterval(accelerator="b200", steps=10),
+                                                        RecvInterval(accelerator="b200", min_concurrency=16, steps=30),
+                                                        RecvInterval(accelerator="b200", weights="fp8", tp=4, steps=7)))
+    assert sized.recv_interval_steps(32, "nvidia-b200-180gb", 4, "fp8") == 7
+    assert sized.recv_interval_steps(32, "nvidia-b200-180gb", 4, "nvfp4") == 30
+    assert sized.recv_interval_steps(32, "nvidia-b200-180gb", 8, "fp8") == 30
+    assert sized.recv_interval_steps(8, "nvidia-b200-180gb") == 10
+    # the B200 FP8 recipe at TP4 (8k/1k only): every 10 decode steps at any concurrency, chunk 8,192
+    assert sgl.recv_interval_steps(32, b200, 4, "fp8") == 10 and sgl.recv_interval_steps(32, b200, 8, "fp8") == 30
+    assert sgl.chunk_tokens_on(b200, "fp8", 4) == 8192 < sgl.chunk_tokens_on(b200, "fp8", 8)
 
 
 # ------------------------------------------------------------------ polling the request queue

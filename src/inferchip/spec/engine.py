@@ -32,19 +32,23 @@ class RecvInterval(BaseModel):
     ``steps`` decode-only iterations (SGLang ``--scheduler-recv-interval``, or
     ``--num-continuous-decode-steps``); a step with prefill work counts as the whole interval (the
     next iteration polls), an idle engine polls at once. ``accelerator``: a fragment of the chip id
-    the launch recipe is for (empty: every chip)."""
+    the launch recipe is for (empty: every chip); ``weights`` and ``tp``: the weight format and
+    tensor-parallel size it is for (empty, 0: any; entries naming the row's format and size take
+    precedence over those for any)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     accelerator: str = Field("", pattern=r"^[a-z0-9_-]*$")
+    weights: str = Field("", pattern=r"^[a-z0-9_]*$")
+    tp: int = Field(0, ge=0, le=1024)
     min_concurrency: int = Field(1, ge=1, le=1_000_000)
     steps: int = Field(ge=1, le=1000)
 
 
 class RecipeChunk(BaseModel):
     """The prefill token budget of one step a launch recipe sets for chips whose id contains
-    ``accelerator`` and, where ``weights`` is given, that weight format (SGLang
-    ``--chunked-prefill-size``); it replaces ``chunk_tokens`` in the
+    ``accelerator`` and, where ``weights`` is given, that weight format and, where ``tp`` is not 0,
+    that tensor-parallel size (SGLang ``--chunked-prefill-size``); it replaces ``chunk_tokens`` in the
     scheduler there (the memory fit keeps ``chunk_tokens``: SGLang's activations live outside its
     static memory fraction)."""
 
@@ -52,6 +56,7 @@ class RecipeChunk(BaseModel):
 
     accelerator: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
     weights: str = Field("", pattern=r"^[a-z0-9_]*$")
+    tp: int = Field(0, ge=0, le=1024)
     tokens: int = Field(ge=64, le=1_048_576)
 
 
@@ -122,26 +127,31 @@ class EngineSpec(BaseModel):
     sources: tuple[str, ...] = ()
     fitted_on: str | None = None
 
-    def recv_interval_steps(self, concurrency: int, accelerator: str = "") -> int:
+    def recv_interval_steps(self, concurrency: int, accelerator: str = "", tp: int = 0, weights: str = "") -> int:
         """Decode-only iterations between the scheduler's polls of its request queue at
-        ``concurrency`` clients on ``accelerator``: of the entries for that chip (or for every chip
-        where none names it), the one with the largest ``min_concurrency`` not above it (1 if none)."""
-        chip = accelerator.lower()
+        ``concurrency`` clients on ``accelerator`` with tensor-parallel size ``tp`` and ``weights``:
+        of the entries for that chip (or for every chip where none names it), those naming that
+        format and size if any, else those for any; of these, the one with the largest
+        ``min_concurrency`` not above ``concurrency`` (1 if none)."""
+        chip, fmt = accelerator.lower(), weights.lower()
         named = [r for r in self.recv_interval if r.accelerator and r.accelerator in chip]
         entries = named or [r for r in self.recv_interval if not r.accelerator]
+        entries = ([r for r in entries if (r.weights or r.tp) and r.weights in ("", fmt) and r.tp in (0, tp)]
+                   or [r for r in entries if not r.weights and r.tp == 0])
         steps = 1
         for r in sorted(entries, key=lambda r: r.min_concurrency):
             if concurrency >= r.min_concurrency:
                 steps = r.steps
         return steps
 
-    def chunk_tokens_on(self, accelerator: str = "", weights: str = "") -> int:
+    def chunk_tokens_on(self, accelerator: str = "", weights: str = "", tp: int = 0) -> int:
         """The scheduler's prefill token budget per step (per DP rank) on ``accelerator`` with
-        ``weights``: the first recipe entry whose fragment its id contains (and whose format is
-        ``weights``, if it names one), else ``chunk_tokens``."""
+        ``weights`` and tensor-parallel size ``tp``: the first recipe entry whose fragment its id
+        contains (and whose format is ``weights`` and size ``tp``, where it names them), else
+        ``chunk_tokens``."""
         chip = accelerator.lower()
         for r in self.recipe_chunk_tokens:
-            if r.accelerator in chip and (not r.weights or r.weights == weights.lower()):
+            if r.accelerator in chip and (not r.weights or r.weights == weights.lower()) and r.tp in (0, tp):
                 return r.tokens
         return self.chunk_tokens
 

@@ -167,7 +167,8 @@ class EngineReplica:
 
     def config(self) -> SchedulerConfig:
         seqs = self.engine.max_num_seqs * self.ranks
-        budget = max(self.engine.chunk_tokens_on(self.mm.chip.id, self.mm.formats.weights) * self.ranks, seqs)
+        budget = max(self.engine.chunk_tokens_on(self.mm.chip.id, self.mm.formats.weights, self.mm.layout.tp)
+                     * self.ranks, seqs)
         return SchedulerConfig(max_num_seqs=seqs, max_num_batched_tokens=budget)
 
 
@@ -212,7 +213,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                     f"{eng.id}: max_num_seqs {dec.config().max_num_seqs}, chunk {dec.config().max_num_batched_tokens}"
                     f" tokens, {eng.step_overhead_s * 1e3:.3g} ms host time per step, "
                     f"{eng.request_overhead_s * 1e3:.3g} ms per request")
-    recv = eng.recv_interval_steps(c, case.accelerator)
+    recv = eng.recv_interval_steps(c, case.accelerator, dec.mm.layout.tp, dec.mm.formats.weights)
     if recv > 1:
         notes.append(f"engine {eng.id} polls its request queue every {recv} decode steps at {c} clients")
     adp = None
