@@ -36,11 +36,16 @@ README of ``inferencemax_cases.csv`` defines the id's marks):
   (all clients at once) and drain (clients stopping) as simulated, the middle round(s) weighted
   to stand for its steady middle and the span extended by the missing requests at the middle's
   rate (:func:`num_requests`, :func:`~inferchip.sim.engines.bench.steady_weights`; the notes say so).
+  Where the middle has not settled (its mean TTFT moves by more than ``SETTLED_DRIFT`` from its
+  first half to its second: the start's wave of prompts is still queued, as in disaggregated
+  pools at thousands of clients) it cannot stand for the benchmark's middle, and all of the
+  benchmark's requests are simulated (:func:`settled`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from inferchip.errors import DoesNotFitError, InvalidSettingError
@@ -58,6 +63,7 @@ PROMPTS_PER_CLIENT = 10  # InferenceMAX benchmark_serving --num-prompts = 10 x c
 MIN_REQUESTS = 16
 TIMER_REL_ERROR = 2.0**-6  # step times rounded to ~0.4 % per input (sim.steptime): 4x fewer model calls
 SIM_ROUNDS = 3  # rounds of clients simulated (see num_requests); the benchmark sends PROMPTS_PER_CLIENT
+SETTLED_DRIFT = 0.2  # a middle whose mean TTFT moves more than this between its halves has not settled
 SEED = 0
 
 _POOLS = re.compile(
@@ -233,24 +239,42 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         notes.append(f"MTP: {eng.mtp_draft_tokens} draft token(s) per step, acceptance {eng.mtp_acceptance:g}: "
                      f"{tau:.3g} tokens per decode step")
     if facts.prefill is None:
-        fig = closed_loop_run(dec.step, c, inp, out, dec.config(), num_requests=n, seed=SEED,
-                              replicas=facts.decode_workers, request_overhead_s=eng.request_overhead_s,
-                              tokens_per_step=tau, step_timer=dec.timer, bench_requests=bench,
-                              recv_interval_steps=recv, async_scheduling=eng.async_scheduling, adp_balance=adp,
-                              prefill_first=not eng.mixed_chunk, reserve_output=eng.reserve_output)
-        return fig, notes
+        def run(k: int) -> BenchFigures:
+            return closed_loop_run(dec.step, c, inp, out, dec.config(), num_requests=k, seed=SEED,
+                                   replicas=facts.decode_workers, request_overhead_s=eng.request_overhead_s,
+                                   tokens_per_step=tau, step_timer=dec.timer, bench_requests=bench,
+                                   recv_interval_steps=recv, async_scheduling=eng.async_scheduling,
+                                   adp_balance=adp, prefill_first=not eng.mixed_chunk,
+                                   reserve_output=eng.reserve_output)
+        return settled(run, n, bench, notes)
     pre = replicas["prefill"]
     per_token, bw, lat, which = kv_link(pre, dec, total_chips)
     notes.append(f"disaggregated: {facts.prefill_workers} prefill worker(s) of {pre.mm.layout.chips_per_replica} "
                  f"chips, {facts.decode_workers} decode worker(s) of {dec.mm.layout.chips_per_replica}; KV "
                  f"{per_token / 1e3:.3g} kB/token over the {which} at {bw / 1e9:.3g} GB/s")
-    fig = closed_loop_disagg_run(pre.step, dec.step, c, inp, out, pre.config(), dec.config(), num_requests=n,
-                                 seed=SEED, prefill_replicas=facts.prefill_workers,
-                                 decode_replicas=facts.decode_workers, kv_bytes_per_token=per_token,
-                                 link_bytes_per_s=bw, link_latency_s=lat,
-                                 request_overhead_s=eng.request_overhead_s, tokens_per_step=tau,
-                                 timers=(pre.timer, dec.timer), bench_requests=bench, recv_interval_steps=recv,
-                                 async_scheduling=eng.async_scheduling)
+
+    def run_disagg(k: int) -> BenchFigures:
+        return closed_loop_disagg_run(pre.step, dec.step, c, inp, out, pre.config(), dec.config(), num_requests=k,
+                                      seed=SEED, prefill_replicas=facts.prefill_workers,
+                                      decode_replicas=facts.decode_workers, kv_bytes_per_token=per_token,
+                                      link_bytes_per_s=bw, link_latency_s=lat,
+                                      request_overhead_s=eng.request_overhead_s, tokens_per_step=tau,
+                                      timers=(pre.timer, dec.timer), bench_requests=bench,
+                                      recv_interval_steps=recv, async_scheduling=eng.async_scheduling)
+    return settled(run_disagg, n, bench, notes)
+
+
+def settled(run: Callable[[int], BenchFigures], n: int, bench: int,
+            notes: list[str]) -> tuple[BenchFigures, list[str]]:
+    """``run(n)``, or ``run(bench)`` (all the benchmark's requests) where the shortened run's middle
+    has not settled (``|middle_drift| > SETTLED_DRIFT``): a middle still draining the start's queue
+    would stand, weighted, for the benchmark's whole middle and misstate its TTFT."""
+    fig = run(n)
+    if n < bench and abs(fig.middle_drift) > SETTLED_DRIFT:
+        notes = [x for x in notes if not x.startswith(f"{n} requests simulated for the benchmark's")]
+        notes.append(f"the middle of {n} simulated requests had not settled (mean TTFT {fig.middle_drift:+.0%} "
+                     f"from its first half to its second): all {bench} of the benchmark's requests simulated")
+        fig = run(bench)
     return fig, notes
 
 

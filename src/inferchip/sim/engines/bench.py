@@ -81,6 +81,9 @@ class BenchFigures:
     running_mean: float  # sequences in the engine's batch, time-weighted
     queue_s: float  # mean wait before a request was first scheduled
     steps: int
+    # relative change of the mean TTFT from the first to the second half of the middle requests
+    # (send order; 0 where the run has no middle): how far the run still was from settling
+    middle_drift: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return {"ttft_ms": self.ttft_s * 1e3, "tpot_ms": self.tpot_s * 1e3, "e2e_ms": self.e2e_s * 1e3,
@@ -190,12 +193,16 @@ def bench_figures(res: SimResult, request_overhead_s: float, tokens_per_step: fl
     span = end - start + missing_span_s((bench_requests or n_sim) - n_sim, e2e[middle], concurrency)
     s = res.steps
     busy = float(s["duration_s"].sum())
+    mid = ttft[(np.arange(n_sim) >= concurrency)[fin] & (np.arange(n_sim) < n_sim - concurrency)[fin]]
+    half = mid.size // 2
+    drift = float(mid[half:].mean() / mid[:half].mean() - 1.0) if half and mid[:half].mean() > 0 else 0.0
     running = float(np.sum(s["running"] * s["duration_s"]) / busy) if busy > 0 else 0.0
     queue = r["first_scheduled_s"][fin] - r["arrival_s"][fin]
     return BenchFigures(
         ttft_s=mean(ttft, w), tpot_s=mean(tpot, w[many]), e2e_s=mean(e2e, w),
         output_tokens_per_s=float((emitted * w).sum() / span) if span > 0 else math.nan,
-        requests=int(fin.sum()), running_mean=running, queue_s=mean(queue, w), steps=int(s["start_s"].size))
+        requests=int(fin.sum()), running_mean=running, queue_s=mean(queue, w), steps=int(s["start_s"].size),
+        middle_drift=drift)
 
 
 def steady_weights(n_sim: int, concurrency: int, bench_requests: int | None) -> np.ndarray:
