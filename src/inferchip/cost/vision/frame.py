@@ -30,6 +30,13 @@ import numpy as np
 from inferchip.cost import energy as en
 from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import FloatArray
+from inferchip.cost.vision.dataflow import (
+    STREAM_REFERENCE_BATCHES,
+    is_dataflow,
+    pipeline_interval_s,
+    stream_latency_s,
+    stream_occupancy_s,
+)
 from inferchip.cost.vision.host import host_link, input_copy_s
 from inferchip.cost.vision.layers import LayerCosts, layer_costs
 from inferchip.spec.assumptions import Assumptions
@@ -108,9 +115,14 @@ def static_w(chip: ChipParams, assumptions: Assumptions) -> float:
 
 
 def call_cost(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str, cal: VisionCalibration, *,
-              memory_type: str, node_nm: float, assumptions: Assumptions) -> CallCost:
+              memory_type: str, node_nm: float, assumptions: Assumptions, stream: bool = True) -> CallCost:
     """Latency (with the per-inference overhead and the input copy), energy and average power of one call per
-    batch size."""
+    batch size. On a dataflow chip (:mod:`inferchip.cost.vision.dataflow`; ``stream``) b samples stream through
+    the pipeline: latency L + (b - 1) I and time under load b I, from the chip's batch-1 call (L) and its time per
+    sample under full load (I) over :data:`STREAM_REFERENCE_BATCHES`."""
+    if stream and is_dataflow(chip.family):
+        return _streamed(chip, a, batch, precision, cal, memory_type=memory_type, node_nm=node_nm,
+                         assumptions=assumptions)
     costs = layer_costs(chip, a, batch, precision, cal)
     copy = input_copy_s(costs.input_bytes_per_frame, np.asarray(batch, dtype=float),
                         host_link(chip.id, chip.family).bytes_per_s)
@@ -129,6 +141,22 @@ def call_cost(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: st
     energy = e_dyn + static * t
     return CallCost(latency_s=t, energy_j=energy, power_w=energy / t, throttled=np.asarray(throttled), layers=costs,
                     input_copy_s=copy, pipelined_s=np.asarray(np.maximum(loaded, copy), dtype=float))
+
+
+def _streamed(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str, cal: VisionCalibration, *,
+              memory_type: str, node_nm: float, assumptions: Assumptions) -> CallCost:
+    """:func:`call_cost` of a dataflow chip: the layer model's batch-1 call is the pipeline's fill L, its least time
+    per sample under load the interval I; energy stays the layer model's at each batch, static power over the
+    burst's latency."""
+    ref_b = np.asarray(STREAM_REFERENCE_BATCHES, dtype=float)
+    ref, own = (call_cost(chip, a, b, precision, cal, memory_type=memory_type, node_nm=node_nm,
+                          assumptions=assumptions, stream=False) for b in (ref_b, batch))
+    interval = pipeline_interval_s(ref_b, ref.pipelined_s)
+    t = stream_latency_s(float(ref.latency_s[0]), interval, batch)
+    static = static_w(chip, assumptions)
+    energy = own.energy_j - static * own.latency_s + static * t
+    return CallCost(latency_s=t, energy_j=energy, power_w=energy / t, throttled=own.throttled, layers=own.layers,
+                    input_copy_s=own.input_copy_s, pipelined_s=stream_occupancy_s(interval, batch))
 
 
 def overlapped_s(costs: LayerCosts) -> FloatArray:

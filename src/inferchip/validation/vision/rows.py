@@ -40,6 +40,14 @@ from inferchip.catalog.assumptions import load_assumptions
 from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.cost import energy as en
 from inferchip.cost.roofline import FloatArray
+from inferchip.cost.vision.dataflow import (
+    STREAM_REFERENCE_BATCHES,
+    entry_delay_s,
+    is_dataflow,
+    pipeline_interval_s,
+    stream_latency_s,
+    stream_occupancy_s,
+)
 from inferchip.cost.vision.frame import call_energy_j, static_w
 from inferchip.cost.vision.host import host_link, input_copy_s
 from inferchip.cost.vision.layers import layer_costs, operand_feed_factor
@@ -50,7 +58,7 @@ from inferchip.spec.vision import VisionCalibration, is_cpu_family
 from inferchip.validation.vision.cases import MULTISTREAM_SAMPLES, VisionCase
 from inferchip.workload.vision.network import load_network
 
-GRID = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 4096)
+GRID = STREAM_REFERENCE_BATCHES  # batch sizes of the row model (and of a dataflow chip's interval)
 MAX_BATCH = 4096
 WINDOWED = "3d-unet-kits19"  # the network whose sample is a volume of sliding windows
 
@@ -91,6 +99,7 @@ class RowModel:
     windowed: bool
     dispatch_s: float = 0.0  # host time to issue one call (the calibration's per-call host overhead)
     switched: bool = False  # accelerators joined by a scale-up switch (NVSwitch): the host carries its share
+    dataflow: bool = False  # a layer pipeline (cost/vision/dataflow.py): samples stream, no batching
 
     def layer_fraction(self, p: Params) -> FloatArray:
         if not self.cpu:
@@ -115,13 +124,35 @@ class RowModel:
         return np.asarray(t, dtype=float)
 
     def query_s(self, p: Params) -> FloatArray:
-        """Latency of one call on its own: the input copy over the host link, then the device time."""
-        return np.asarray(self.latency_s(p) + self.copy_s, dtype=float)
+        """Latency of one call on its own: the input copy over the host link, then the device time. On a dataflow
+        chip b samples stream through the pipeline: L + (b - 1) I (:func:`stream_latency_s`)."""
+        t = np.asarray(self.latency_s(p) + self.copy_s, dtype=float)
+        if not self.dataflow:
+            return t
+        return stream_latency_s(float(t[0]), self.interval_s(p), self.batches)
 
     def pipelined_s(self, p: Params) -> FloatArray:
         """Time per call under load: calls in flight side by side (their compute and DRAM phases overlap) and the
-        next call's input copied while this one computes."""
+        next call's input copied while this one computes. On a dataflow chip b samples hold the pipeline b I."""
+        if self.dataflow:
+            return stream_occupancy_s(self.interval_s(p), self.batches)
+        return self._loaded_s(p)
+
+    def _loaded_s(self, p: Params) -> FloatArray:
         return np.asarray(np.maximum(self.latency_s(p, overlapped=True), self.copy_s), dtype=float)
+
+    def interval_s(self, p: Params) -> float:
+        """Per-sample interval I of a dataflow chip (:func:`pipeline_interval_s`)."""
+        return pipeline_interval_s(self.batches, self._loaded_s(p))
+
+    def after_entry_s(self, p: Params) -> float:
+        """Seconds a sample spends after its server's service in the Server simulation: on a dataflow chip the rest
+        of its passage through the pipeline, L - I (:func:`entry_delay_s`); 0 elsewhere."""
+        return entry_delay_s(self.fill_s(p), self.interval_s(p)) if self.dataflow else 0.0
+
+    def fill_s(self, p: Params) -> float:
+        """One sample's passage through an idle chip: the batch-1 call (copy, layers, host cost)."""
+        return float(self.latency_s(p)[0] + self.copy_s[0])
 
     def frames(self, p: Params, *, tail: bool = False) -> float:
         """Frames (3D-UNet: 128^3 windows) per sample: the mean, or with ``tail`` those of the sample at the
@@ -153,7 +184,8 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     except InferchipError:
         raise Unexpressible(f"network '{case.model}' is not bundled (shapes not published)") from None
     params = chip_params(spec, family_defaults(spec.family))
-    bmax = case.batch if case.batch and case.scenario in ("offline", "server") else MAX_BATCH
+    dataflow = is_dataflow(params.family)  # a pipeline streams samples: a stated batch does not bound its interval
+    bmax = case.batch if case.batch and case.scenario in ("offline", "server") and not dataflow else MAX_BATCH
     grid = sorted({g for g in GRID if g <= bmax} | ({bmax} if bmax < MAX_BATCH else set()))
     b = np.array(grid, dtype=float)
     c = layer_costs(params, net.arrays, b, case.precision, cal)
@@ -169,7 +201,7 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
                     feed_columns0=cal.cpu_feed_columns, vector_fma=c.vector_fma,
                     memory_fraction0=cal.memory_bandwidth_fraction, cpu=is_cpu_family(params.family),
                     windowed=case.model == WINDOWED, dispatch_s=cal.inference_overhead_s,
-                    switched=int(params.max_scaleup_domain) > 1)
+                    switched=int(params.max_scaleup_domain) > 1, dataflow=dataflow)
 
 
 SERVER_P99_CALLS = 2.0  # p99 ~ the call in flight plus the sample's own call (greedy batching, see above)
@@ -217,6 +249,8 @@ def predict_row(row: RowModel, p: Params) -> tuple[float, dict[str, float]]:
         else:
             k_used, busy = 0, 1.0
             per_chip = float(row.batches[0] / t[0])
+        if row.dataflow and per_chip > 0:  # every b gives 1 / I: samples stream one at a time (batch 1)
+            k_used, per_chip = 0, float(row.batches[0] / t[0])
         info = {"batch": float(row.batches[k_used]), "call_s": float(t[k_used]), "frames_per_s_per_chip": per_chip}
         if c.metric == "system_power_avg_w":
             if c.scenario == "single_stream":  # one chip serves the queries back to back, the others idle

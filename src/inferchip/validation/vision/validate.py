@@ -8,6 +8,7 @@ of a row uses parameters fitted on the calibration rows of every other accelerat
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,14 +54,31 @@ def loaded_servers(row: RowModel, p: Params) -> tuple[Callable[[np.ndarray], np.
     by Little's law a call that shares its accelerator with the others stays CALLS_IN_FLIGHT x the time per call
     under load (the accelerator still completes one call per time per call, so the capacity is unchanged). The
     simulation therefore runs accelerators x CALLS_IN_FLIGHT servers, each taking CALLS_IN_FLIGHT x
-    ``pipelined_s`` per call. Returns (service time per batch, servers)."""
-    k = 1 if row.cpu else CALLS_IN_FLIGHT
+    ``pipelined_s`` per call. A dataflow chip (:mod:`inferchip.cost.vision.dataflow`) is one pipeline: one server
+    per accelerator whose entry takes a sample every interval I; the rest of its passage is
+    :meth:`RowModel.after_entry_s`.
+    Returns (service time per batch, servers)."""
+    k = 1 if row.cpu or row.dataflow else CALLS_IN_FLIGHT
     t = row.pipelined_s(p) * k
     return (lambda b: np.interp(np.asarray(b, dtype=float), row.batches, t)), row.case.num_accelerators * k
 
 
 def server_cap(row: RowModel) -> int:
+    if row.dataflow:  # a pipeline admits one sample per interval: no batching
+        return 1
     return int(min(row.case.batch or SIM_MAX_BATCH, row.batches[-1]))
+
+
+def _server_at_rate(row: RowModel, p: Params, rate_per_s: float, bound_s: float) -> tuple[float, bool]:
+    """Simulated p99 (ms) at a total rate and whether it meets ``bound_s``, with the pipeline's constant passage
+    after entry (:meth:`RowModel.after_entry_s`) added to every sample."""
+    service, servers = loaded_servers(row, p)
+    extra = row.after_entry_s(p)
+    if extra >= bound_s:
+        return math.inf, False
+    r = vs.server_at_rate(service, rate_per_s=rate_per_s, latency_bound_s=bound_s - extra,
+                          max_batch=server_cap(row), devices=servers, queries=SIM_QUERIES)
+    return r.value + extra * 1e3, bool(r.passed)
 
 
 def p99_at_load_ms(row: RowModel, p: Params) -> tuple[float, bool] | None:
@@ -72,11 +90,7 @@ def p99_at_load_ms(row: RowModel, p: Params) -> tuple[float, bool] | None:
     bound = c.latency_bound_ms[0]
     if bound is None or c.metric != "samples_per_s" or c.scenario != "server":
         return None
-    rate = c.value * row.frames(p)
-    service, servers = loaded_servers(row, p)
-    r = vs.server_at_rate(service, rate_per_s=rate, latency_bound_s=bound / 1e3, max_batch=server_cap(row),
-                          devices=servers, queries=SIM_QUERIES)
-    return r.value, bool(r.passed)
+    return _server_at_rate(row, p, c.value * row.frames(p), bound / 1e3)
 
 
 def p99_at_fraction_ms(row: RowModel, p: Params, rate_per_s: float) -> tuple[float, bool]:
@@ -84,11 +98,7 @@ def p99_at_fraction_ms(row: RowModel, p: Params, rate_per_s: float) -> tuple[flo
     the row's bound; the same pooled queue and batching as :func:`p99_at_load_ms`."""
     bound = row.case.latency_bound_ms[0]
     assert bound is not None
-    service, servers = loaded_servers(row, p)
-    r = vs.server_at_rate(service, rate_per_s=rate_per_s * row.frames(p),
-                          latency_bound_s=bound / 1e3, max_batch=server_cap(row), devices=servers,
-                          queries=SIM_QUERIES)
-    return r.value, bool(r.passed)
+    return _server_at_rate(row, p, rate_per_s * row.frames(p), bound / 1e3)
 
 
 def simulated(row: RowModel, p: Params) -> float | None:
@@ -100,8 +110,10 @@ def simulated(row: RowModel, p: Params) -> float | None:
     if c.metric == "samples_per_s" and c.scenario == "server" and c.latency_bound_ms[0] is not None:
         cap = server_cap(row)
         service, servers = loaded_servers(row, p)
-        r = vs.server(service, latency_bound_s=float(c.latency_bound_ms[0]) / 1e3, max_batch=cap, devices=servers,
-                      queries=SIM_QUERIES)
+        bound_s = float(c.latency_bound_ms[0]) / 1e3 - row.after_entry_s(p)
+        if bound_s <= 0:
+            return 0.0
+        r = vs.server(service, latency_bound_s=bound_s, max_batch=cap, devices=servers, queries=SIM_QUERIES)
         return r.samples_per_s / frames
     if c.scenario == "constant_stream" and c.metric.startswith("latency_") and c.stream_rate_per_s:
         q = {"latency_p90_ms": 90.0, "latency_p99_ms": 99.0}.get(c.metric, 99.9)
