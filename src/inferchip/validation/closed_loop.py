@@ -56,6 +56,7 @@ from inferchip.sim import SchedulerConfig
 from inferchip.sim.engines import BenchFigures, EngineStepModel, closed_loop_run, mtp_output_steps, uniform_length
 from inferchip.sim.engines.bench import closed_loop_disagg_run
 from inferchip.sim.steptime import StepTimer
+from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec
 from inferchip.validation.cases import Case
 
@@ -292,3 +293,17 @@ def closed_loop_value(case: Case, fig: BenchFigures) -> float:
     if m == "batch_e2e_latency_ms":
         return fig.e2e_s * 1e3
     raise InvalidSettingError(f"line {case.line}, column metric: {m} is not a closed-loop serving metric")
+
+
+def engine_row_calibration(cal: Calibration, software: str, where: str) -> Calibration:
+    """The calibration a closed-loop row runs with: that of the engine its ``software`` names (the
+    catalogue's default when blank), as :func:`row_facts` reads it, through
+    :func:`~inferchip.catalog.engines.engine_calibration` (the engine's host time per step replaces the
+    calibration's). A text naming no engine is an :class:`EngineRowError` naming ``where`` and the column."""
+    from inferchip.catalog.engines import engine_calibration, engine_for_software, engine_ids, get_engine
+
+    engine = get_engine(None) if not software.strip() else engine_for_software(software)
+    if engine is None:
+        raise EngineRowError(f"{where}, column software: {software!r} names no engine of catalog/engines.yaml; "
+                             f"allowed: {', '.join(engine_ids())}")
+    return engine_calibration(cal, engine)
