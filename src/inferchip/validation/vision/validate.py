@@ -191,6 +191,14 @@ def params_of(cal: VisionCalibration) -> Params:
                   windows_p90_ratio=cal.windows_p90_ratio, cpu_feed_columns=cal.cpu_feed_columns)
 
 
+def fit_reference(cal: VisionCalibration) -> VisionCalibration:
+    """``cal`` with the fitted parameters at the spec's stated estimates: the point the fit's row models are
+    built at, so that rounding in their rescaling (rows.py ``latency_s``) does not carry the shipped values
+    into a fit whose starts are fixed (fit.py :data:`STARTS`)."""
+    stated = VisionCalibration()
+    return cal.model_copy(update={n: getattr(stated, n) for n in NAMES if n != "memory_bandwidth_fraction"})
+
+
 def _models(cases: Sequence[VisionCase], cal: VisionCalibration) -> tuple[list[VisionResult], list[RowModel]]:
     results, models = [], []
     for c in cases:
@@ -214,8 +222,9 @@ def validate_vision(cases: Sequence[VisionCase], cal: VisionCalibration, *, loao
     shipped = params_of(cal)
     held: dict[str, Params] = {}
     if loao:
-        calib = [m for m in models if is_calibration_row(m)]
-        for acc, (p, _) in leave_one_accelerator_out(models, calib, shipped).items():
+        fit_models = _models(cases, fit_reference(cal))[1]
+        calib = [m for m in fit_models if is_calibration_row(m)]
+        for acc, (p, _) in leave_one_accelerator_out(fit_models, calib, shipped).items():
             held[acc] = p
     for m in models:
         r = by_id[m.case.case_id]
@@ -273,7 +282,7 @@ def _operating_points(results: Sequence[VisionResult], models: Sequence[RowModel
 
 def calibrate_vision(cases: Sequence[VisionCase], start: VisionCalibration) -> tuple[VisionCalibration, int]:
     """The calibration fitted on the calibration rows of ``cases`` (and how many rows it used)."""
-    _, models = _models(cases, start)
+    _, models = _models(cases, fit_reference(start))
     calib = [m for m in models if is_calibration_row(m)]
     f = fit(calib, params_of(start))
     p = f.params
