@@ -83,7 +83,8 @@ class CostContext:
     kernel_overhead_s: FloatArray  # per kernel, calibrated
     attainable_bytes_per_s: FloatArray  # DRAM bandwidth x its attainable fraction
     gemm_compute_fraction: float
-    attention_compute_fraction: float
+    attention_compute_fraction: float  # decode attention
+    prefill_attention_compute_fraction: float
     memory_bandwidth_fraction: float
     link_bandwidth_fraction: float
     moe_imbalance: float
@@ -117,6 +118,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         kv_bytes=fmt.kv_bytes, hidden_state_bytes=max(fmt.act_bytes, BYTES_PER_ELEMENT[HIDDEN_STATE_FORMAT]),
         embedding_bytes=BYTES_PER_ELEMENT[EMBEDDING_FORMAT],
         gemm_compute_fraction=cal.gemm_compute_fraction, attention_compute_fraction=cal.attention_compute_fraction,
+        prefill_attention_compute_fraction=cal.prefill_attention_compute_fraction,
         memory_bandwidth_fraction=cal.memory_bandwidth_fraction, link_bandwidth_fraction=cal.link_bandwidth_fraction,
         moe_imbalance=cal.moe_imbalance, step_overhead_s=cal.step_overhead_s,
         sequence_overhead_s=cal.sequence_overhead_s, chip_shape=shape, **rates,
@@ -255,7 +257,12 @@ def attention_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCos
     cache read plus each sequence's new KV written. Prefill is a fused causal kernel:
     ``2 h (d_qk + d_v)`` FLOP per query-key pair, reading q, k, v once and writing K and V.
     A sliding window caps the KV read at ``window`` per sequence and the pairs at ``window``
-    per prompt token. One kernel launch per phase present."""
+    per prompt token. One kernel launch per phase present. The two phases are two kernel classes
+    with their own attainable fraction of the attention format's peak: decode
+    (``attention_compute_fraction``, the decode kernels: absorbed MLA compute-bound at large head
+    counts, else memory-bound) and prefill (``prefill_attention_compute_fraction``, a
+    compute-bound flash kernel: FlashAttention-3/4, cuDNN). Causal masking is in the pairs
+    (``chunk (cached + (chunk + 1) / 2)`` per chunk, :mod:`inferchip.sim.protocol`)."""
     s_dec, t_pre = pts.decode_seqs, pts.prefill_tokens
     kv_d, pr = pts.decode_kv_tokens, pts.prefill_pairs
     if "window" in ops:  # some layers have a sliding window (0 marks none)
@@ -266,9 +273,9 @@ def attention_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCos
     pre_flop = ops["prefill_flop_per_pair"] * pr
     kv_token_bytes = ops["kv_bytes_per_token"]
     nb = kv_d * kv_token_bytes + s_dec * kv_token_bytes + t_pre * ops["prefill_bytes_per_token"]
-    att = ops["attainable_flop_per_s"]
     kernels = np.add(s_dec > 0, t_pre > 0, dtype=float)
-    return KernelCost(compute_s=dec_flop / att + pre_flop / att, memory_s=nb / ctx.attainable_bytes_per_s,
+    compute_s = dec_flop / ops["decode_attainable_flop_per_s"] + pre_flop / ops["prefill_attainable_flop_per_s"]
+    return KernelCost(compute_s=compute_s, memory_s=nb / ctx.attainable_bytes_per_s,
                       overhead_s=ctx.kernel_overhead_s * kernels, flop=dec_flop + pre_flop, dram_bytes=nb)
 
 
@@ -282,7 +289,8 @@ def _attention_table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
          "prefill_flop_per_pair": FLOP_PER_MAC * heads * pre_width,
          "kv_bytes_per_token": kv_el * ctx.kv_bytes,
          "prefill_bytes_per_token": heads * pre_width * ctx.act_bytes + KV_TENSORS * kv_el * ctx.kv_bytes,
-         "attainable_flop_per_s": ctx.peak_attention_flop_per_s * ctx.attention_compute_fraction}
+         "decode_attainable_flop_per_s": ctx.peak_attention_flop_per_s * ctx.attention_compute_fraction,
+         "prefill_attainable_flop_per_s": ctx.peak_attention_flop_per_s * ctx.prefill_attention_compute_fraction}
     if any(op.window is not None for op in ops):
         t["window"] = np.array([float(op.window or 0) for op in ops])
     return t
