@@ -282,7 +282,8 @@ def _memory_table(elements: str, element_bytes: Callable[[CostContext], float],
 
 
 def elementwise_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
-    """:class:`Elementwise`: memory-bound, ``tokens x elements x activation bytes`` moved."""
+    """:class:`Elementwise`: memory-bound, ``tokens x elements x hidden-state bytes`` moved (norms, residual
+    adds, rotary and the gated activation read and write 16-bit tensors; GEMM inputs are quantised on the fly)."""
     return _memory_kernel(pts.tokens * ops["bytes_per_token"], ops, ctx)
 
 
@@ -354,7 +355,7 @@ RULES: dict[type, Rule] = {
     LmHead: Rule(_matrix_gemm_table(lambda c, op: c.embedding_bytes, lambda c, op: c.peak_lm_head_flop_per_s),
                  lm_head_cost, lambda c: "bf16"),
     Attention: Rule(_attention_table, attention_cost, lambda c: c.attention_format),
-    Elementwise: Rule(_memory_table("elements_per_token", lambda c: c.act_bytes, lambda op: op.kernels),
+    Elementwise: Rule(_memory_table("elements_per_token", lambda c: c.hidden_state_bytes, lambda op: op.kernels),
                       elementwise_cost, _no_flop),
     Embedding: Rule(_memory_table("hidden", lambda c: c.embedding_bytes, lambda op: 1.0), embedding_cost, _no_flop),
     HostStep: Rule(lambda ops, ctx: {"overhead_s": np.full(len(ops), ctx.step_overhead_s),
