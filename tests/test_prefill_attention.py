@@ -146,3 +146,17 @@ def test_engine_kernel_efficiency_scales_both_attention_classes():
     out = engine_calibration(cal, eng)
     assert out.attention_compute_fraction == pytest.approx(0.3)
     assert out.prefill_attention_compute_fraction == pytest.approx(0.75)
+
+
+def test_elementwise_moves_16bit_hidden_states_under_fp8_activations():
+    """Norms, residual adds, rotary and the gated activation read and write bf16 tensors: an FP8-activation
+    step moves the same elementwise bytes as a bf16 one (2 bytes per element), not half."""
+    sm = shard(tiny_dense(layers=1, hidden=1024, heads=8, kv_heads=2, ffn=4096), Layout())
+    chip, cal = make_chip(), Calibration()
+    fp8 = step_cost(sm, chip, Formats("fp8", "fp8", "fp8"), cal, 4096, 0, 0, 4096 * 4097 / 2)
+    bf16 = step_cost(sm, chip, BF16, cal, 4096, 0, 0, 4096 * 4097 / 2)
+    e = fp8.classes["elementwise"]
+    assert float(e.time_s) == pytest.approx(float(bf16.classes["elementwise"].time_s))
+    # by hand: 4h + 2h (norms, residual) + 8 heads x 128 x 2 (rotary on q and k) + 3 f (gated activation)
+    elements = 6 * 1024 + 8 * 128 * 2 + 3 * 4096
+    assert float(e.memory_bound_s) == pytest.approx(4096 * elements * 2 / (3.35e12 * cal.memory_bandwidth_fraction))
