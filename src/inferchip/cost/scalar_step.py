@@ -95,7 +95,7 @@ def _grouped_gemm(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
 
 
 def _attention(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
-    dec_per_kv, pre_per_pair, kv_token_bytes, pre_token_bytes, att, window = op
+    dec_per_kv, pre_per_pair, kv_token_bytes, pre_token_bytes, dec_att, pre_att, window = op
     s_dec, t_pre, kv_d, pr = p[2], p[3], p[4], p[5]
     if window > 0:
         kv_d = min(kv_d, s_dec * window)
@@ -104,7 +104,7 @@ def _attention(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
     pre_flop = pre_per_pair * pr
     nb = kv_d * kv_token_bytes + s_dec * kv_token_bytes + t_pre * pre_token_bytes
     kernels = float(s_dec > 0) + float(t_pre > 0)
-    return (dec_flop / att + pre_flop / att, nb / c.attainable_bytes_per_s, c.kernel_overhead_s * kernels, 0.0,
+    return (dec_flop / dec_att + pre_flop / pre_att, nb / c.attainable_bytes_per_s, c.kernel_overhead_s * kernels, 0.0,
             dec_flop + pre_flop, nb, 0.0)
 
 
@@ -156,7 +156,8 @@ _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
     r.grouped_gemm_cost: (_grouped_gemm, ("k", "n", "experts", "routed_fraction", "experts_total", "ep",
                                           ":weight_bytes", ":act_bytes")),
     r.attention_cost: (_attention, ("decode_flop_per_kv_token", "prefill_flop_per_pair", "kv_bytes_per_token",
-                                    "prefill_bytes_per_token", "attainable_flop_per_s", "window?")),
+                                    "prefill_bytes_per_token", "decode_attainable_flop_per_s",
+                                    "prefill_attainable_flop_per_s", "window?")),
     r.elementwise_cost: (_memory, ("bytes_per_token", "overhead_s")),
     r.embedding_cost: (_memory, ("bytes_per_token", "overhead_s")),
     r.host_cost: (_host, ("overhead_s", "seq_overhead_s")),
@@ -300,13 +301,13 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
             body += ["cp = mb = fl = nb = 0.0", f"o = {col[0]} + {col[1]} * s_dec"]
             over = "o"
         elif rule is _attention:
-            dec, pre, kvb, preb, att, window = col
+            dec, pre, kvb, preb, dec_att, pre_att, window = col
             body += ["kd, pp = kv_d, pr"]
-            if cols[5] > 0:
+            if cols[6] > 0:
                 body += [f"w = s_dec * {window}", "kd = kd if kd < w else w",
                          f"w = t_pre * {window}", "pp = pp if pp < w else w"]
             body += [f"df = {dec} * kd", f"pf = {pre} * pp", f"nb = kd * {kvb} + s_dec * {kvb} + t_pre * {preb}",
-                     f"cp = df / {att} + pf / {att}", f"mb = nb / {abw}", "fl = df + pf",
+                     f"cp = df / {dec_att} + pf / {pre_att}", f"mb = nb / {abw}", "fl = df + pf",
                      f"o = {kov} * (float(s_dec > 0) + float(t_pre > 0))"]
             over = "o"
         else:
