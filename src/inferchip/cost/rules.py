@@ -79,6 +79,7 @@ class CostContext:
     memory_bytes_per_s: FloatArray
     link_bytes_per_s: FloatArray
     link_latency_s: FloatArray
+    link_direct_all_reduce: FloatArray  # 1: one-/two-shot peer-to-peer all-reduce kernels (cost/network.py)
     tile_m: FloatArray
     tile_n: FloatArray
     tiles_in_flight: FloatArray
@@ -112,6 +113,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         peak_lm_head_flop_per_s=col(peak_flop_per_s(chip, "bf16")),
         vector_flop_per_s=col(chip.vector_flop_per_s), memory_bytes_per_s=col(chip.memory_bytes_per_s),
         link_bytes_per_s=col(chip.link_bytes_per_s), link_latency_s=col(chip.link_latency_s),
+        link_direct_all_reduce=col(chip.link_direct_all_reduce),
         tile_m=col(chip.gemm_tile_m), tile_n=col(chip.gemm_tile_n), tiles_in_flight=col(chip.gemm_tiles_in_flight),
         kernel_overhead_s=col(np.asarray(chip.kernel_overhead_s) * cal.kernel_overhead_scale),
     )
@@ -313,7 +315,8 @@ def _payload_table(*names: str) -> Callable[[Sequence[Any], CostContext], OpTabl
 def all_reduce_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
     """:class:`AllReduce` of ``tokens x elements x element bytes`` over the group."""
     nb = pts.tokens * ops["elements_per_token"] * ops["element_bytes"]
-    t = all_reduce_time_s(nb, ops["group"], ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction)
+    t = all_reduce_time_s(nb, ops["group"], ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction,
+                          ctx.link_direct_all_reduce)
     return KernelCost(network_s=t, link_bytes=nb)
 
 

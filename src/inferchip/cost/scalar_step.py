@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferchip.cost import rules as r
-from inferchip.cost.constants import ALL_REDUCE_PHASES, FLOP_PER_MAC, MIN_TILE_M
+from inferchip.cost.constants import FLOP_PER_MAC, MIN_TILE_M
+from inferchip.cost.network import all_reduce_scalar_s
 
 # One operator's cost per run: compute, memory, overhead, network (s), FLOP, DRAM and link bytes.
 Kernel = tuple[float, float, float, float, float, float, float]
@@ -44,6 +45,7 @@ class _Chip:
     gemm_compute_fraction: float
     link_bandwidth_fraction: float
     moe_imbalance: float
+    link_direct_all_reduce: float = 0.0
 
 
 def _float(x: Any) -> float:
@@ -120,13 +122,8 @@ def _host(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
 def _all_reduce(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
     elements, g, element_bytes = op
     s = p[0] * elements * element_bytes
-    t = 0.0
-    if s > 0 and g > 1:
-        bw = c.link_bytes_per_s * c.link_bandwidth_fraction
-        lat = c.link_latency_s
-        ring = ALL_REDUCE_PHASES * (g - 1) * lat + ALL_REDUCE_PHASES * (g - 1) / g * s / bw
-        tree = ALL_REDUCE_PHASES * math.ceil(math.log2(g)) * lat + ALL_REDUCE_PHASES * s / bw
-        t = min(ring, tree)
+    t = all_reduce_scalar_s(s, g, c.link_bytes_per_s, c.link_latency_s, c.link_bandwidth_fraction,
+                            c.link_direct_all_reduce)
     return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
 
 
@@ -369,7 +366,8 @@ def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float]
     chip = _Chip(_float(ctx.attainable_bytes_per_s), _float(ctx.kernel_overhead_s), _float(ctx.tile_m),
                  _float(ctx.tile_n), _float(ctx.tiles_in_flight), _float(ctx.vector_flop_per_s),
                  _float(ctx.peak_gemm_flop_per_s), _float(ctx.link_bytes_per_s), _float(ctx.link_latency_s),
-                 ctx.gemm_compute_fraction, ctx.link_bandwidth_fraction, ctx.moe_imbalance)
+                 ctx.gemm_compute_fraction, ctx.link_bandwidth_fraction, ctx.moe_imbalance,
+                 _float(ctx.link_direct_all_reduce))
     ops = []
     for g in groups:
         twin = _TWINS.get(g.rule.cost)
