@@ -19,15 +19,15 @@ from inferchip.validation.vision.passfail import (
     predicted_offline_per_s,
     result_directory,
 )
-from inferchip.validation.vision.validate import (
+from inferchip.validation.vision.summary import (
     CAPACITY_EDGE,
-    VisionResult,
     capacity_ratio,
     chip_class,
     latency_bound_summary,
     on_capacity_edge,
     operating_point_summary,
 )
+from inferchip.validation.vision.validate import VisionResult
 
 
 def test_capacity_by_hand():

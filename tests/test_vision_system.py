@@ -24,7 +24,7 @@ from inferchip.cost.vision.system import (
 from inferchip.errors import InvalidSettingError
 from inferchip.performance import vision_scenarios as vs
 from inferchip.validation.vision.rows import multi_stream_s, system_power_w, tail_frames
-from inferchip.validation.vision.validate import near_bound
+from inferchip.validation.vision.summary import near_bound
 
 
 def test_host_power_by_hand():

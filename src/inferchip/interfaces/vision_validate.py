@@ -43,7 +43,8 @@ def run_vision(paths: list[Path], *, json_output: bool, calibration: str | None)
     from inferchip.catalog.vision_networks import load_vision_calibration
     from inferchip.validation.cases import CaseFileError
     from inferchip.validation.vision.cases import read_vision_cases
-    from inferchip.validation.vision.validate import summarize_vision, validate_vision
+    from inferchip.validation.vision.summary import summarize_vision
+    from inferchip.validation.vision.validate import validate_vision
 
     cases, seen = [], set()
     for p in paths:

@@ -15,7 +15,8 @@ import yaml
 from inferchip.atomic_io import write_text
 from inferchip.spec.vision import VisionCalibration
 from inferchip.validation.vision.cases import read_vision_cases
-from inferchip.validation.vision.validate import calibrate_vision, summarize_vision, validate_vision
+from inferchip.validation.vision.summary import summarize_vision
+from inferchip.validation.vision.validate import calibrate_vision, validate_vision
 
 
 def _round(v: float | None) -> float:

@@ -11,7 +11,7 @@ Two ways of asking "does the model predict this run's pass?" are reported:
 * **At the measured load** (strict): the simulated p99 at the row's own samples/s. Submitters report the highest
   load that passes, so this is "predicted Server capacity >= measured load": the sign of a few-per-cent capacity
   error, which no model with a non-zero capacity error gets right much more than half the time on rows at the
-  edge (see :data:`inferchip.validation.vision.validate.CAPACITY_EDGE`).
+  edge (see :data:`inferchip.validation.vision.summary.CAPACITY_EDGE`).
 * **At the operating point** (this module): the load the submitter ran, as a fraction ``rho`` of the same
   system's measured Offline rate (the throughput of the same hardware and software without a latency limit),
   applied to the model's Offline rate for that system: predicted pass = the simulated p99 at ``rho`` x the
