@@ -81,6 +81,7 @@ def engine_calibration(cal: Calibration, engine: EngineSpec) -> Calibration:
         "step_overhead_s": engine.step_overhead_s,
         "gemm_compute_fraction": min(1.0, cal.gemm_compute_fraction * k.gemm),
         "attention_compute_fraction": min(1.0, cal.attention_compute_fraction * k.attention),
+        "prefill_attention_compute_fraction": min(1.0, cal.prefill_attention_compute_fraction * k.attention),
         "memory_bandwidth_fraction": min(1.0, cal.memory_bandwidth_fraction * k.memory),
         "link_bandwidth_fraction": min(1.0, cal.link_bandwidth_fraction * k.link),
     })

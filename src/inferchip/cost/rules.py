@@ -20,8 +20,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, KV_TENSORS, MIN_TILE_M
+from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, MIN_TILE_M
 from inferchip.cost.gemm import gemm_bytes, gemm_flop, quantised_flop
+from inferchip.cost.kernels.attention import attention_columns, attention_work
 from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, point_to_point_time_s
 from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import ArrayLike, FloatArray, compute_time_s
@@ -72,18 +73,21 @@ class CostContext:
     embedding_bytes: float
     peak_gemm_flop_per_s: FloatArray
     peak_attention_flop_per_s: FloatArray
+    peak_attention_proj_flop_per_s: FloatArray
     peak_lm_head_flop_per_s: FloatArray
     vector_flop_per_s: FloatArray
     memory_bytes_per_s: FloatArray
     link_bytes_per_s: FloatArray
     link_latency_s: FloatArray
+    link_direct_all_reduce: FloatArray  # 1: one-/two-shot peer-to-peer all-reduce kernels (cost/network.py)
     tile_m: FloatArray
     tile_n: FloatArray
     tiles_in_flight: FloatArray
     kernel_overhead_s: FloatArray  # per kernel, calibrated
     attainable_bytes_per_s: FloatArray  # DRAM bandwidth x its attainable fraction
     gemm_compute_fraction: float
-    attention_compute_fraction: float
+    attention_compute_fraction: float  # decode attention
+    prefill_attention_compute_fraction: float
     memory_bandwidth_fraction: float
     link_bandwidth_fraction: float
     moe_imbalance: float
@@ -96,6 +100,8 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
     """The constants of one chip (or an array of chips), formats and calibration."""
     attn_fmt = "fp8" if (fmt.kv in ("fp8", "int8") and fmt.activations in ("fp8", "int8")) else "bf16"
     gemm_fmt = compute_format(fmt.weights, fmt.activations)
+    # Unquantised attention projections (gpt-oss modules_to_not_convert) run their MMA in their dtype.
+    proj_fmt = compute_format(fmt.attention_weights or fmt.weights, fmt.activations)
 
     def col(x: ArrayLike) -> FloatArray:
         return np.asarray(x, dtype=float)[..., None]
@@ -103,9 +109,11 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
     rates = dict(
         peak_gemm_flop_per_s=col(peak_flop_per_s(chip, gemm_fmt)),
         peak_attention_flop_per_s=col(peak_flop_per_s(chip, attn_fmt)),
+        peak_attention_proj_flop_per_s=col(peak_flop_per_s(chip, proj_fmt)),
         peak_lm_head_flop_per_s=col(peak_flop_per_s(chip, "bf16")),
         vector_flop_per_s=col(chip.vector_flop_per_s), memory_bytes_per_s=col(chip.memory_bytes_per_s),
         link_bytes_per_s=col(chip.link_bytes_per_s), link_latency_s=col(chip.link_latency_s),
+        link_direct_all_reduce=col(chip.link_direct_all_reduce),
         tile_m=col(chip.gemm_tile_m), tile_n=col(chip.gemm_tile_n), tiles_in_flight=col(chip.gemm_tiles_in_flight),
         kernel_overhead_s=col(np.asarray(chip.kernel_overhead_s) * cal.kernel_overhead_scale),
     )
@@ -117,6 +125,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         kv_bytes=fmt.kv_bytes, hidden_state_bytes=max(fmt.act_bytes, BYTES_PER_ELEMENT[HIDDEN_STATE_FORMAT]),
         embedding_bytes=BYTES_PER_ELEMENT[EMBEDDING_FORMAT],
         gemm_compute_fraction=cal.gemm_compute_fraction, attention_compute_fraction=cal.attention_compute_fraction,
+        prefill_attention_compute_fraction=cal.prefill_attention_compute_fraction,
         memory_bandwidth_fraction=cal.memory_bandwidth_fraction, link_bandwidth_fraction=cal.link_bandwidth_fraction,
         moe_imbalance=cal.moe_imbalance, step_overhead_s=cal.step_overhead_s,
         sequence_overhead_s=cal.sequence_overhead_s, chip_shape=shape, **rates,
@@ -170,11 +179,11 @@ def _columns(*names: str) -> Callable[[Sequence[Any], CostContext], OpTable]:
 
 
 # --- weight GEMMs -----------------------------------------------------------------------
-def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float],
-                       peak: Callable[[CostContext], FloatArray]) -> Callable[[Sequence[Any], CostContext], OpTable]:
+def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float], peak: Callable[[CostContext, Any], ArrayLike]
+                       ) -> Callable[[Sequence[Any], CostContext], OpTable]:
     """Columns of weight GEMMs on the matrix units, with everything that does not depend on
-    the rows: tiles along N, FLOP per wave row, weight bytes (per operator: the per-layer
-    format map), activation bytes per row."""
+    the rows: tiles along N, FLOP per wave row, weight bytes and peak rate (per operator: the
+    per-layer format map), activation bytes per row."""
     def table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
         k = np.array([float(op.k) for op in ops])
         n = np.array([float(op.n) for op in ops])
@@ -183,7 +192,8 @@ def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float],
                 "flop_per_wave_row": ctx.tiles_in_flight * FLOP_PER_MAC * ctx.tile_n * k,
                 "weight_bytes": k * n * wb, "row_bytes": (k + n) * ctx.act_bytes,
                 "flop_per_row": FLOP_PER_MAC * k * n,
-                "attainable_flop_per_s": peak(ctx) * ctx.gemm_compute_fraction}
+                "attainable_flop_per_s": ctx.gemm_compute_fraction * np.concatenate(
+                    [np.broadcast_to(peak(ctx, op), (*ctx.chip_shape, 1)) for op in ops], axis=-1)}
     return table
 
 
@@ -250,42 +260,15 @@ def _grouped_table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
 
 # --- attention and elementwise ----------------------------------------------------------
 def attention_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
-    """:class:`Attention`. Decode streams the KV cache: ``2 h (d_qk + d_v)`` FLOP per head and
-    KV token read (absorbed MLA: ``2 h (kv + latent)``, DeepSeek-V3 inference/model.py), the
-    cache read plus each sequence's new KV written. Prefill is a fused causal kernel:
-    ``2 h (d_qk + d_v)`` FLOP per query-key pair, reading q, k, v once and writing K and V.
-    A sliding window caps the KV read at ``window`` per sequence and the pairs at ``window``
-    per prompt token. One kernel launch per phase present."""
-    s_dec, t_pre = pts.decode_seqs, pts.prefill_tokens
-    kv_d, pr = pts.decode_kv_tokens, pts.prefill_pairs
-    if "window" in ops:  # some layers have a sliding window (0 marks none)
-        windowed, window = ops["window"] > 0, ops["window"]
-        kv_d = np.where(windowed, np.minimum(kv_d, s_dec * window), kv_d)
-        pr = np.where(windowed, np.minimum(pr, t_pre * window), pr)
-    dec_flop = ops["decode_flop_per_kv_token"] * kv_d
-    pre_flop = ops["prefill_flop_per_pair"] * pr
-    kv_token_bytes = ops["kv_bytes_per_token"]
-    nb = kv_d * kv_token_bytes + s_dec * kv_token_bytes + t_pre * ops["prefill_bytes_per_token"]
-    att = ops["attainable_flop_per_s"]
-    kernels = np.add(s_dec > 0, t_pre > 0, dtype=float)
-    return KernelCost(compute_s=dec_flop / att + pre_flop / att, memory_s=nb / ctx.attainable_bytes_per_s,
-                      overhead_s=ctx.kernel_overhead_s * kernels, flop=dec_flop + pre_flop, dram_bytes=nb)
+    """:class:`Attention`: decode and prefill as two kernel classes (:mod:`inferchip.cost.kernels.attention`)."""
+    w = attention_work(ops, pts.decode_seqs, pts.prefill_tokens, pts.decode_kv_tokens, pts.prefill_pairs)
+    return KernelCost(compute_s=w.compute_s, memory_s=w.dram_bytes / ctx.attainable_bytes_per_s,
+                      overhead_s=ctx.kernel_overhead_s * w.kernels, flop=w.flop, dram_bytes=w.dram_bytes)
 
 
 def _attention_table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
-    heads = np.array([float(op.q_heads) for op in ops])
-    kv_el = np.array([float(op.kv_elements_per_token) for op in ops])
-    pre_width = np.array([float(op.qk_dim + op.v_dim) for op in ops])
-    dec_width = np.array([float(op.kv_elements_per_token + op.latent_dim if op.mla else op.qk_dim + op.v_dim)
-                          for op in ops])
-    t = {"decode_flop_per_kv_token": FLOP_PER_MAC * heads * dec_width,
-         "prefill_flop_per_pair": FLOP_PER_MAC * heads * pre_width,
-         "kv_bytes_per_token": kv_el * ctx.kv_bytes,
-         "prefill_bytes_per_token": heads * pre_width * ctx.act_bytes + KV_TENSORS * kv_el * ctx.kv_bytes,
-         "attainable_flop_per_s": ctx.peak_attention_flop_per_s * ctx.attention_compute_fraction}
-    if any(op.window is not None for op in ops):
-        t["window"] = np.array([float(op.window or 0) for op in ops])
-    return t
+    return attention_columns(ops, ctx.peak_attention_flop_per_s, ctx.attention_compute_fraction,
+                             ctx.prefill_attention_compute_fraction, ctx.kv_bytes, ctx.act_bytes)
 
 
 def _memory_kernel(nbytes: FloatArray, ops: OpTable, ctx: CostContext) -> KernelCost:
@@ -301,7 +284,8 @@ def _memory_table(elements: str, element_bytes: Callable[[CostContext], float],
 
 
 def elementwise_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
-    """:class:`Elementwise`: memory-bound, ``tokens x elements x activation bytes`` moved."""
+    """:class:`Elementwise`: memory-bound, ``tokens x elements x hidden-state bytes`` moved (norms, residual
+    adds, rotary and the gated activation read and write 16-bit tensors; GEMM inputs are quantised on the fly)."""
     return _memory_kernel(pts.tokens * ops["bytes_per_token"], ops, ctx)
 
 
@@ -331,7 +315,8 @@ def _payload_table(*names: str) -> Callable[[Sequence[Any], CostContext], OpTabl
 def all_reduce_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
     """:class:`AllReduce` of ``tokens x elements x element bytes`` over the group."""
     nb = pts.tokens * ops["elements_per_token"] * ops["element_bytes"]
-    t = all_reduce_time_s(nb, ops["group"], ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction)
+    t = all_reduce_time_s(nb, ops["group"], ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction,
+                          ctx.link_direct_all_reduce)
     return KernelCost(network_s=t, link_bytes=nb)
 
 
@@ -356,19 +341,24 @@ def gemm_weight_bytes(ctx: CostContext, op: Any) -> float:
     return ctx.attention_weight_bytes if getattr(op, "op_class", None) == "attention_proj" else ctx.weight_bytes
 
 
+def gemm_peak_flop_per_s(ctx: CostContext, op: Any) -> FloatArray:
+    """Peak of a dense GEMM: attention projections in their weights' compute format (FLOP reported under the GEMM's)."""
+    return ctx.peak_attention_proj_flop_per_s if op.op_class == "attention_proj" else ctx.peak_gemm_flop_per_s
+
+
 def _no_flop(ctx: CostContext) -> str | None:
     return None
 
 
 RULES: dict[type, Rule] = {
-    Gemm: Rule(_matrix_gemm_table(gemm_weight_bytes, lambda c: c.peak_gemm_flop_per_s), gemm_cost,
+    Gemm: Rule(_matrix_gemm_table(gemm_weight_bytes, gemm_peak_flop_per_s), gemm_cost,
                lambda c: c.gemm_format),
     GroupedGemm: Rule(_grouped_table, grouped_gemm_cost, lambda c: c.gemm_format),
     VectorGemm: Rule(_columns("k", "n"), vector_gemm_cost, lambda c: "fp32"),
-    LmHead: Rule(_matrix_gemm_table(lambda c, op: c.embedding_bytes, lambda c: c.peak_lm_head_flop_per_s), lm_head_cost,
-                 lambda c: "bf16"),
+    LmHead: Rule(_matrix_gemm_table(lambda c, op: c.embedding_bytes, lambda c, op: c.peak_lm_head_flop_per_s),
+                 lm_head_cost, lambda c: "bf16"),
     Attention: Rule(_attention_table, attention_cost, lambda c: c.attention_format),
-    Elementwise: Rule(_memory_table("elements_per_token", lambda c: c.act_bytes, lambda op: op.kernels),
+    Elementwise: Rule(_memory_table("elements_per_token", lambda c: c.hidden_state_bytes, lambda op: op.kernels),
                       elementwise_cost, _no_flop),
     Embedding: Rule(_memory_table("hidden", lambda c: c.embedding_bytes, lambda op: 1.0), embedding_cost, _no_flop),
     HostStep: Rule(lambda ops, ctx: {"overhead_s": np.full(len(ops), ctx.step_overhead_s),

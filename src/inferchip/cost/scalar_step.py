@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferchip.cost import rules as r
-from inferchip.cost.constants import ALL_REDUCE_PHASES, FLOP_PER_MAC, MIN_TILE_M
+from inferchip.cost.constants import FLOP_PER_MAC, MIN_TILE_M
+from inferchip.cost.network import all_reduce_scalar_s
 
 # One operator's cost per run: compute, memory, overhead, network (s), FLOP, DRAM and link bytes.
 Kernel = tuple[float, float, float, float, float, float, float]
@@ -44,6 +45,7 @@ class _Chip:
     gemm_compute_fraction: float
     link_bandwidth_fraction: float
     moe_imbalance: float
+    link_direct_all_reduce: float = 0.0
 
 
 def _float(x: Any) -> float:
@@ -95,7 +97,7 @@ def _grouped_gemm(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
 
 
 def _attention(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
-    dec_per_kv, pre_per_pair, kv_token_bytes, pre_token_bytes, att, window = op
+    dec_per_kv, pre_per_pair, kv_token_bytes, pre_token_bytes, dec_att, pre_att, window = op
     s_dec, t_pre, kv_d, pr = p[2], p[3], p[4], p[5]
     if window > 0:
         kv_d = min(kv_d, s_dec * window)
@@ -104,7 +106,7 @@ def _attention(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
     pre_flop = pre_per_pair * pr
     nb = kv_d * kv_token_bytes + s_dec * kv_token_bytes + t_pre * pre_token_bytes
     kernels = float(s_dec > 0) + float(t_pre > 0)
-    return (dec_flop / att + pre_flop / att, nb / c.attainable_bytes_per_s, c.kernel_overhead_s * kernels, 0.0,
+    return (dec_flop / dec_att + pre_flop / pre_att, nb / c.attainable_bytes_per_s, c.kernel_overhead_s * kernels, 0.0,
             dec_flop + pre_flop, nb, 0.0)
 
 
@@ -120,13 +122,8 @@ def _host(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
 def _all_reduce(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
     elements, g, element_bytes = op
     s = p[0] * elements * element_bytes
-    t = 0.0
-    if s > 0 and g > 1:
-        bw = c.link_bytes_per_s * c.link_bandwidth_fraction
-        lat = c.link_latency_s
-        ring = ALL_REDUCE_PHASES * (g - 1) * lat + ALL_REDUCE_PHASES * (g - 1) / g * s / bw
-        tree = ALL_REDUCE_PHASES * math.ceil(math.log2(g)) * lat + ALL_REDUCE_PHASES * s / bw
-        t = min(ring, tree)
+    t = all_reduce_scalar_s(s, g, c.link_bytes_per_s, c.link_latency_s, c.link_bandwidth_fraction,
+                            c.link_direct_all_reduce)
     return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
 
 
@@ -156,7 +153,8 @@ _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
     r.grouped_gemm_cost: (_grouped_gemm, ("k", "n", "experts", "routed_fraction", "experts_total", "ep",
                                           ":weight_bytes", ":act_bytes")),
     r.attention_cost: (_attention, ("decode_flop_per_kv_token", "prefill_flop_per_pair", "kv_bytes_per_token",
-                                    "prefill_bytes_per_token", "attainable_flop_per_s", "window?")),
+                                    "prefill_bytes_per_token", "decode_attainable_flop_per_s",
+                                    "prefill_attainable_flop_per_s", "window?")),
     r.elementwise_cost: (_memory, ("bytes_per_token", "overhead_s")),
     r.embedding_cost: (_memory, ("bytes_per_token", "overhead_s")),
     r.host_cost: (_host, ("overhead_s", "seq_overhead_s")),
@@ -300,13 +298,13 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
             body += ["cp = mb = fl = nb = 0.0", f"o = {col[0]} + {col[1]} * s_dec"]
             over = "o"
         elif rule is _attention:
-            dec, pre, kvb, preb, att, window = col
+            dec, pre, kvb, preb, dec_att, pre_att, window = col
             body += ["kd, pp = kv_d, pr"]
-            if cols[5] > 0:
+            if cols[6] > 0:
                 body += [f"w = s_dec * {window}", "kd = kd if kd < w else w",
                          f"w = t_pre * {window}", "pp = pp if pp < w else w"]
             body += [f"df = {dec} * kd", f"pf = {pre} * pp", f"nb = kd * {kvb} + s_dec * {kvb} + t_pre * {preb}",
-                     f"cp = df / {att} + pf / {att}", f"mb = nb / {abw}", "fl = df + pf",
+                     f"cp = df / {dec_att} + pf / {pre_att}", f"mb = nb / {abw}", "fl = df + pf",
                      f"o = {kov} * (float(s_dec > 0) + float(t_pre > 0))"]
             over = "o"
         else:
@@ -368,7 +366,8 @@ def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float]
     chip = _Chip(_float(ctx.attainable_bytes_per_s), _float(ctx.kernel_overhead_s), _float(ctx.tile_m),
                  _float(ctx.tile_n), _float(ctx.tiles_in_flight), _float(ctx.vector_flop_per_s),
                  _float(ctx.peak_gemm_flop_per_s), _float(ctx.link_bytes_per_s), _float(ctx.link_latency_s),
-                 ctx.gemm_compute_fraction, ctx.link_bandwidth_fraction, ctx.moe_imbalance)
+                 ctx.gemm_compute_fraction, ctx.link_bandwidth_fraction, ctx.moe_imbalance,
+                 _float(ctx.link_direct_all_reduce))
     ops = []
     for g in groups:
         twin = _TWINS.get(g.rule.cost)

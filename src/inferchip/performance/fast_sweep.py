@@ -92,8 +92,8 @@ def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: flo
             if w > 0:
                 kd, pr = min(kd, s1 * w), min(pr, p1 * w)
             kvb = c["kv_bytes_per_token"]
-            comp = (c["decode_flop_per_kv_token"] * kd + c["prefill_flop_per_pair"] * pr) / c[
-                "attainable_flop_per_s"]
+            comp = (c["decode_flop_per_kv_token"] * kd / c["decode_attainable_flop_per_s"]
+                    + c["prefill_flop_per_pair"] * pr / c["prefill_attainable_flop_per_s"])
             mem = (kd * kvb + s1 * kvb + p1 * c["prefill_bytes_per_token"]) / abw
             per_unit += max(comp, mem) * reps
             const += kov * reps  # the decode kernel (every grid point decodes)

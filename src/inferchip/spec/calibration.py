@@ -22,7 +22,19 @@ class Calibration(BaseModel):
     )
     attention_compute_fraction: float = Field(
         0.55, gt=0, le=1,
-        description="Attainable fraction of peak in fused prefill attention: FA2 0.35 on H100, FA3 0.75 (FA3 paper).",
+        description="Attainable fraction of peak in decode attention (a query or a few per sequence against its "
+        "KV cache; absorbed MLA: FlashMLA 660 of 989 TFLOPS on H800 at its compute-bound end, DeepSeek FlashMLA "
+        "README). Prefill attention is its own kernel class: prefill_attention_compute_fraction.",
+    )
+    prefill_attention_compute_fraction: float = Field(
+        0.55, gt=0, le=1,
+        description="Attainable fraction of peak in fused causal prefill attention (flash attention; MLA prefill "
+        "non-absorbed, head dims 192/128). Sourced, not fitted: FlashAttention-3 (Shah et al. 2024, "
+        "arXiv:2407.08608) BF16 up to 740 of 989 TFLOPS on H100 (0.75), FP8 about 1.2 of 1.98 PFLOPS (0.61); "
+        "FA3 causal head dim 128 at 1k-16k tokens 517-621 TFLOPS (0.52-0.63, pytorch/benchmark #2391); on B200 "
+        "BF16 FlashAttention-4 reaches 1613 of 2250 TFLOPS (0.71) and is 1.3x cuDNN 9.13 (0.55), the kernels "
+        "the engines ran (FA4 paper, Together AI blog 2026-03). 0.55: the engines' kernels at serving prompt "
+        "lengths, the low end of the long-prompt figures.",
     )
     memory_bandwidth_fraction: float = Field(
         0.80, gt=0, le=1,

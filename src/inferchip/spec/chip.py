@@ -170,6 +170,10 @@ class InterconnectSpec(Frozen):
         None, description="One-hop latency (alpha); family default if absent."
     )
     max_scaleup_domain: Annotated[int, b.DOMAIN] | None = None
+    scaleup_direct_all_reduce: bool | None = Field(
+        None, strict=True, description="Every scale-up peer one hop away and one-/two-shot peer-to-peer "
+        "all-reduce kernels in the serving engines (cost/network.py); family default if absent."
+    )
     scaleout_bw_gb_per_s_per_direction: Annotated[Figure, b.GB_PER_S] | None = Field(
         None, description="Per chip NIC bandwidth, GB/s (1e9 bytes/s)."
     )
@@ -306,6 +310,10 @@ class FamilyDefaults(Frozen):
         3.0, description="Fixed time per kernel (launch, prologue, tail)."
     )
     scaleup_latency_us: Annotated[float, b.LATENCY_US] = 3.0
+    scaleup_direct_all_reduce: bool = Field(
+        False, strict=True, description="Every scale-up peer one hop away (switch or full mesh) and the serving "
+        "engines all-reduce with direct one-/two-shot peer-to-peer kernels (cost/network.py)."
+    )
     scaleup_bw_gb_per_s_per_direction: Annotated[float, b.GB_PER_S_POSITIVE] | None = Field(
         None, description="Used when a chip states no scale-up bandwidth; else PCIe Gen5 x16 is assumed."
     )
@@ -384,6 +392,8 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
         tdp_w=tdp if tdp is not None else float("nan"),
         idle_w=idle if idle is not None else (tdp * fam.idle_power_fraction_of_tdp if tdp else float("nan")),
         vector_flop_per_s=(vec * TERA) if vec else max(peaks.values()) / 16,
+        link_direct_all_reduce=float(i.scaleup_direct_all_reduce if i.scaleup_direct_all_reduce is not None
+                                     else fam.scaleup_direct_all_reduce),
         family=spec.family,
         notes=tuple(notes),
     )

@@ -33,6 +33,9 @@ class ChipParams:
     tdp_w: float
     idle_w: float
     vector_flop_per_s: float
+    # 1.0 where every scale-up peer is one hop away and the serving engines all-reduce with direct
+    # peer-to-peer (one-shot / two-shot) kernels; 0.0: the library's ring / tree (cost/network.py)
+    link_direct_all_reduce: float = 0.0
     family: str = "generic"
     notes: tuple[str, ...] = field(default_factory=tuple)
 

@@ -1,0 +1,1 @@
+"""Kernel equations the cost rules (:mod:`inferchip.cost.rules`) call, as pure functions of arrays."""

@@ -1,0 +1,73 @@
+"""Attention of one layer as two kernel classes: decode and prefill (pure functions of arrays).
+
+Decode streams each sequence's KV cache: ``2 h (d_qk + d_v)`` FLOP per head and KV token read
+(absorbed MLA: ``2 h (kv + latent)``, DeepSeek-V3 inference/model.py), the cache read plus each
+sequence's new K and V written; its attainable fraction of the attention format's peak is
+``attention_compute_fraction`` (memory-bound, or compute-bound for absorbed MLA at many heads).
+Prefill is a fused causal flash kernel: ``2 h (d_qk + d_v)`` FLOP per query-key pair (MLA
+non-absorbed: d_qk 192, d_v 128 for DeepSeek-V3), reading q, k, v once and writing K and V,
+at ``prefill_attention_compute_fraction`` (FlashAttention-3/4, cuDNN: sources in
+:class:`inferchip.spec.calibration.Calibration`). The pairs are causal (``chunk (cached + (chunk
++ 1) / 2)`` per chunk, :mod:`inferchip.sim.protocol`), so the masked half is never counted. A
+sliding window caps the KV read at ``window`` per sequence and the pairs at ``window`` per
+prompt token. Arrays broadcast: ``points x operators``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from inferchip.cost.constants import FLOP_PER_MAC, KV_TENSORS
+from inferchip.cost.roofline import ArrayLike, FloatArray
+
+
+class AttentionWork(NamedTuple):
+    """Compute seconds, FLOP, DRAM bytes and kernel launches of the attention operators."""
+
+    compute_s: FloatArray
+    flop: FloatArray
+    dram_bytes: FloatArray
+    kernels: FloatArray
+
+
+def attention_columns(ops: Sequence[Any], peak_flop_per_s: ArrayLike, decode_fraction: float,
+                      prefill_fraction: float, kv_bytes: float, act_bytes: float) -> dict[str, FloatArray]:
+    """Per-operator constants: FLOP per decode KV token and per prefill pair, KV bytes per token,
+    prefill bytes per prompt token (q, k, v read once in the activation format, K and V written in
+    the KV format), and the attainable FLOP/s of each phase (peak x its fraction)."""
+    heads = np.array([float(op.q_heads) for op in ops])
+    kv_el = np.array([float(op.kv_elements_per_token) for op in ops])
+    pre_width = np.array([float(op.qk_dim + op.v_dim) for op in ops])
+    dec_width = np.array([float(op.kv_elements_per_token + op.latent_dim if op.mla else op.qk_dim + op.v_dim)
+                          for op in ops])
+    peak = np.asarray(peak_flop_per_s, dtype=float)
+    t = {"decode_flop_per_kv_token": FLOP_PER_MAC * heads * dec_width,
+         "prefill_flop_per_pair": FLOP_PER_MAC * heads * pre_width,
+         "kv_bytes_per_token": kv_el * kv_bytes,
+         "prefill_bytes_per_token": heads * pre_width * act_bytes + KV_TENSORS * kv_el * kv_bytes,
+         "decode_attainable_flop_per_s": peak * decode_fraction,
+         "prefill_attainable_flop_per_s": peak * prefill_fraction}
+    if any(op.window is not None for op in ops):
+        t["window"] = np.array([float(op.window or 0) for op in ops])
+    return t
+
+
+def attention_work(cols: dict[str, FloatArray], decode_seqs: FloatArray, prefill_tokens: FloatArray,
+                   decode_kv_tokens: FloatArray, prefill_pairs: FloatArray) -> AttentionWork:
+    """Both phases' compute time (each phase's FLOP at its own attainable rate), FLOP, bytes and
+    launches (one per phase present) for the step's decode sequences, prompt tokens, KV tokens
+    read and causal prefill pairs."""
+    s_dec, t_pre, kv_d, pr = decode_seqs, prefill_tokens, decode_kv_tokens, prefill_pairs
+    if "window" in cols:  # some layers have a sliding window (0 marks none)
+        windowed, window = cols["window"] > 0, cols["window"]
+        kv_d = np.where(windowed, np.minimum(kv_d, s_dec * window), kv_d)
+        pr = np.where(windowed, np.minimum(pr, t_pre * window), pr)
+    dec_flop = cols["decode_flop_per_kv_token"] * kv_d
+    pre_flop = cols["prefill_flop_per_pair"] * pr
+    kvb = cols["kv_bytes_per_token"]
+    nb = kv_d * kvb + s_dec * kvb + t_pre * cols["prefill_bytes_per_token"]
+    compute_s = dec_flop / cols["decode_attainable_flop_per_s"] + pre_flop / cols["prefill_attainable_flop_per_s"]
+    return AttentionWork(compute_s, dec_flop + pre_flop, nb, np.add(s_dec > 0, t_pre > 0, dtype=float))
