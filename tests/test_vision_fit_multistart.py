@@ -64,3 +64,21 @@ def test_cached_residuals_equal_fresh_ones_when_each_parameter_moves(calib):
         fresh = np.clip(np.nan_to_num(np.array([np.log(predict_row(r, p1)[0] / r.case.value) for r in calib]),
                                       nan=5.0, posinf=5.0), -5.0, 5.0)
         np.testing.assert_array_equal(log_residuals(calib, p1, cache), fresh, err_msg=n)
+
+
+def test_folds_in_worker_processes_give_the_serial_folds_parameters(calib):
+    """``workers`` > 1 forks the folds out; each fold is the same fit, so the same parameters per accelerator
+    (and the same rows to predict) as the serial loop."""
+    from collections import Counter
+
+    from inferchip.validation.vision.fit import leave_one_accelerator_out
+
+    top = [acc for acc, _ in Counter(m.case.accelerator for m in calib if m.case.accelerator.startswith("nvidia-"))
+           .most_common(3)]
+    rows = [m for m in calib if m.case.accelerator in top]
+    serial = leave_one_accelerator_out(rows, rows, workers=1)
+    forked = leave_one_accelerator_out(rows, rows, workers=2)
+    assert sorted(serial) == sorted(forked) == sorted(top)
+    for acc in top:
+        assert forked[acc][0] == serial[acc][0]
+        assert [r.case.case_id for r in forked[acc][1]] == [r.case.case_id for r in serial[acc][1]]

@@ -159,7 +159,7 @@ def validate_cmd(
                                                   "leave-one-accelerator-out error (the other one is reported "
                                                   "alongside)."),
     workers: int = typer.Option(2, "--workers", min=1,
-                                help="Processes (the simulated server rows are the costly part)."),
+                                help="Processes (simulated server rows, vision LOAO folds)."),
     assumptions: str | None = typer.Option(None, "--assumptions",
                                               help="YAML overriding the energy/host constants of energy rows.",
                                               callback=opts.input_file("--assumptions", ())),
@@ -174,8 +174,8 @@ def validate_cmd(
     cases, vision_files = split_case_files(cases)
     if page is not None:
         page = out_files.check_writable(page, "--page", make_folder=True)  # before the predictions, not after them
-    vision = run_vision(vision_files, json_output=output == OutputFormat.json,
-                        calibration=calibration) if vision_files else None
+    vision = run_vision(vision_files, json_output=output == OutputFormat.json, calibration=calibration,
+                        workers=opts.workers(workers)) if vision_files else None
     if not cases:
         if page is not None and vision is not None:
             from inferchip.interfaces.report.validation_page import write_vision_page

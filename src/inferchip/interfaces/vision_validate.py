@@ -38,7 +38,8 @@ def _stats(block: dict[str, Any]) -> list[str]:
     return out
 
 
-def run_vision(paths: list[Path], *, json_output: bool, calibration: str | None) -> dict[str, Any]:
+def run_vision(paths: list[Path], *, json_output: bool, calibration: str | None,
+               workers: int = 1) -> dict[str, Any]:
     """Validate the vision rows of ``paths``; print the tables unless ``json_output``; return the JSON body."""
     from inferchip.catalog.vision_networks import load_vision_calibration
     from inferchip.validation.cases import CaseFileError
@@ -56,7 +57,7 @@ def run_vision(paths: list[Path], *, json_output: bool, calibration: str | None)
     cal = load_vision_calibration("none" if calibration == "none" else None)
     cal_text = "none (defaults)" if calibration == "none" else (
         f"shipped catalog/vision/calibration.yaml, fitted on {cal.fitted_on}" if cal.fitted else "defaults")
-    results = validate_vision(cases, cal)
+    results = validate_vision(cases, cal, workers=workers)
     summary = summarize_vision(results)
     body = {"cases": [r.to_dict() for r in results], "summary": summary, "calibration": cal_text,
             "file": ", ".join(str(p) for p in paths)}

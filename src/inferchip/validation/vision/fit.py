@@ -17,7 +17,9 @@ each fold, runs from the same fixed starts (:data:`STARTS`) and keeps the lowest
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -163,18 +165,37 @@ def fit(rows: Sequence[RowModel], base: Params = START, *, fit_memory: bool = Fa
 
 
 def leave_one_accelerator_out(rows: Sequence[RowModel], calibration: Sequence[RowModel],
-                              base: Params = START) -> dict[str, tuple[Params, list[RowModel]]]:
+                              base: Params = START, *, workers: int = 1) -> dict[str, tuple[Params, list[RowModel]]]:
     """Per accelerator: the parameters fitted (by :func:`fit`, from :data:`STARTS`, as in-sample) without its
     calibration rows, and its rows to predict (none for an accelerator whose fold keeps fewer than
-    :data:`MIN_FIT_ROWS` calibration rows). ``base`` gives only the parameters a fold does not inform."""
-    out: dict[str, tuple[Params, list[RowModel]]] = {}
-    cache = ResidualCache()
-    for acc in sorted({r.case.accelerator for r in rows}):
-        train = [r for r in calibration if r.case.accelerator != acc]
-        if len(train) < MIN_FIT_ROWS:
-            continue
-        out[acc] = (fit(train, base, cache=cache).params, [r for r in rows if r.case.accelerator == acc])
-    return out
+    :data:`MIN_FIT_ROWS` calibration rows). ``base`` gives only the parameters a fold does not inform. With
+    ``workers`` > 1 the folds run in that many forked processes (the same fits, so the same parameters)."""
+    folds = [acc for acc in sorted({r.case.accelerator for r in rows})
+             if sum(r.case.accelerator != acc for r in calibration) >= MIN_FIT_ROWS]
+    if workers > 1 and len(folds) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        global _FOLD_JOB
+        _FOLD_JOB = (calibration, base)  # inherited by the forked workers, never pickled
+        try:
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(min(workers, len(folds)), mp_context=ctx) as pool:
+                params = list(pool.map(_fit_fold, folds))
+        finally:
+            _FOLD_JOB = None
+    else:
+        cache = ResidualCache()
+        params = [fit([r for r in calibration if r.case.accelerator != acc], base, cache=cache).params
+                  for acc in folds]
+    return {acc: (p, [r for r in rows if r.case.accelerator == acc]) for acc, p in zip(folds, params, strict=True)}
+
+
+_FOLD_JOB: tuple[Sequence[RowModel], Params] | None = None
+
+
+def _fit_fold(acc: str) -> Params:
+    """One fold in a forked worker: :func:`fit` without ``acc``'s calibration rows (of :data:`_FOLD_JOB`)."""
+    assert _FOLD_JOB is not None
+    calibration, base = _FOLD_JOB
+    return fit([r for r in calibration if r.case.accelerator != acc], base).params
 
 
 def ape_stats(errors_pct: Sequence[float]) -> dict[str, float | int | None]:

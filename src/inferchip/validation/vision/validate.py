@@ -213,7 +213,7 @@ def _models(cases: Sequence[VisionCase], cal: VisionCalibration) -> tuple[list[V
 
 
 def validate_vision(cases: Sequence[VisionCase], cal: VisionCalibration, *, loao: bool = True,
-                    simulate: bool = True) -> list[VisionResult]:
+                    simulate: bool = True, workers: int = 1) -> list[VisionResult]:
     """Predict every row; with ``loao`` also its leave-one-accelerator-out prediction. With ``simulate``,
     Server and MultiStream rows are predicted by the scenario simulator (the analytic form is kept beside
     it and is what the fit uses)."""
@@ -224,7 +224,7 @@ def validate_vision(cases: Sequence[VisionCase], cal: VisionCalibration, *, loao
     if loao:
         fit_models = _models(cases, fit_reference(cal))[1]
         calib = [m for m in fit_models if is_calibration_row(m)]
-        for acc, (p, _) in leave_one_accelerator_out(fit_models, calib, shipped).items():
+        for acc, (p, _) in leave_one_accelerator_out(fit_models, calib, shipped, workers=workers).items():
             held[acc] = p
     for m in models:
         r = by_id[m.case.case_id]
