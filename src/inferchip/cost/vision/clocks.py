@@ -24,12 +24,12 @@ describes them.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
 from functools import lru_cache
 from pathlib import Path
 
+from inferchip.cost.vision.table import read_table
 from inferchip.errors import InferchipError
 from inferchip.spec.params import ChipParams
 
@@ -54,35 +54,35 @@ class SustainedClock:
         return self.sustained_ghz / self.datasheet_ghz
 
 
-def _clock(path: Path, line: int, row: dict[str, str], field: str) -> float:
+def _clock(row: dict[str, str], field: str) -> float:
     try:
         v = float(row[field])
     except (KeyError, TypeError, ValueError):
-        raise SustainedClockFileError(f"{path}:{line}: {field} must be a clock in GHz > 0, got "
-                                      f"{row.get(field)!r}") from None
+        raise ValueError(f"{field} must be a clock in GHz > 0, got {row.get(field)!r}") from None
     if not math.isfinite(v) or v <= 0:
-        raise SustainedClockFileError(f"{path}:{line}: {field} must be a clock in GHz > 0, got {v!r}")
+        raise ValueError(f"{field} must be a clock in GHz > 0, got {v!r}")
     return v
 
 
 @lru_cache(maxsize=4)
 def load_sustained_clocks(path: Path = SUSTAINED_CLOCKS_FILE) -> dict[str, SustainedClock]:
     """chip id -> its sustained clock; a bad row stops with file, line, field and what is allowed."""
-    out: dict[str, SustainedClock] = {}
-    with open(path, encoding="utf-8", newline="") as fh:
-        for line, row in enumerate(csv.DictReader(fh), start=2):
-            chip = (row.get("chip_id") or "").strip()
-            if not chip or chip in out:
-                raise SustainedClockFileError(f"{path}:{line}: chip_id {chip!r} is empty or repeats")
-            kind = (row.get("kind") or "").strip()
-            if kind not in CLOCK_KINDS:
-                raise SustainedClockFileError(f"{path}:{line}: kind {kind!r} not allowed; allowed: "
-                                              + ", ".join(CLOCK_KINDS))
-            if not (row.get("source") or "").strip():
-                raise SustainedClockFileError(f"{path}:{line}: source is empty; every clock needs its source")
-            out[chip] = SustainedClock(_clock(path, line, row, "datasheet_clock_ghz"),
-                                       _clock(path, line, row, "sustained_clock_ghz"), kind, row["source"].strip())
-    return out
+    seen: set[str] = set()
+
+    def parse(row: dict[str, str]) -> tuple[str, SustainedClock]:
+        chip = (row.get("chip_id") or "").strip()
+        if not chip or chip in seen:
+            raise ValueError(f"chip_id {chip!r} is empty or repeats")
+        seen.add(chip)
+        kind = (row.get("kind") or "").strip()
+        if kind not in CLOCK_KINDS:
+            raise ValueError(f"kind {kind!r} not allowed; allowed: " + ", ".join(CLOCK_KINDS))
+        if not (row.get("source") or "").strip():
+            raise ValueError("source is empty; every clock needs its source")
+        return chip, SustainedClock(_clock(row, "datasheet_clock_ghz"), _clock(row, "sustained_clock_ghz"), kind,
+                                    row["source"].strip())
+
+    return dict(read_table(path, SustainedClockFileError, parse))
 
 
 def clock_factor(chip_id: str) -> float:

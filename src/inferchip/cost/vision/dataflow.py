@@ -22,13 +22,13 @@ stage times are not modelled one by one; the balanced-stage interval is the boun
 
 from __future__ import annotations
 
-import csv
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from inferchip.cost.roofline import FloatArray
+from inferchip.cost.vision.table import read_table
 from inferchip.errors import InferchipError
 
 STREAM_REFERENCE_BATCHES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536,
@@ -44,15 +44,14 @@ class DataflowFileError(InferchipError):
 @lru_cache(maxsize=4)
 def load_dataflow(path: Path = DATAFLOW_FILE) -> dict[str, str]:
     """chip family -> how it executes (with its source in the file); a bad row stops with file, line and field."""
-    out: dict[str, str] = {}
-    with open(path, encoding="utf-8", newline="") as fh:
-        for line, row in enumerate(csv.DictReader(fh), start=2):
-            family, execution, source = (row.get(k) or "" for k in ("family", "execution", "source"))
-            if not family.strip() or not execution.strip() or not source.strip():
-                raise DataflowFileError(f"{path}:{line}: a row needs family, execution and source, got "
-                                        f"family={family!r}, execution={execution!r}, source={source!r}")
-            out[family.strip()] = execution.strip()
-    return out
+    def parse(row: dict[str, str]) -> tuple[str, str]:
+        family, execution, source = (row.get(k) or "" for k in ("family", "execution", "source"))
+        if not family.strip() or not execution.strip() or not source.strip():
+            raise ValueError(f"a row needs family, execution and source, got family={family!r}, "
+                             f"execution={execution!r}, source={source!r}")
+        return family.strip(), execution.strip()
+
+    return dict(read_table(path, DataflowFileError, parse))
 
 
 def is_dataflow(family: str) -> bool:

@@ -14,7 +14,6 @@ The output (class scores, boxes) is small and not costed.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from inferchip.cost.roofline import FloatArray
+from inferchip.cost.vision.table import read_table
 from inferchip.errors import InferchipError
 from inferchip.spec.vision import is_cpu_family
 
@@ -48,18 +48,17 @@ class HostLink:
 @lru_cache(maxsize=4)
 def load_host_links(path: Path = HOST_LINKS_FILE) -> dict[str, tuple[str, float]]:
     """chip id -> (link name, GB/s per direction) from the table; a bad row stops with file, line and field."""
-    out: dict[str, tuple[str, float]] = {}
-    with open(path, encoding="utf-8", newline="") as fh:
-        for line, row in enumerate(csv.DictReader(fh), start=2):
-            try:
-                rate = float(row["gb_per_s_per_direction"])
-            except (KeyError, TypeError, ValueError):
-                raise HostLinkFileError(f"{path}:{line}: gb_per_s_per_direction must be a number >= 0, got "
-                                        f"{row.get('gb_per_s_per_direction')!r}") from None
-            if not np.isfinite(rate) or rate < 0 or not row.get("chip_id") or not row.get("source"):
-                raise HostLinkFileError(f"{path}:{line}: needs chip_id, a rate >= 0 GB/s and its source")
-            out[row["chip_id"]] = (row["link"], rate)
-    return out
+    def parse(row: dict[str, str]) -> tuple[str, tuple[str, float]]:
+        try:
+            rate = float(row["gb_per_s_per_direction"])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"gb_per_s_per_direction must be a number >= 0, got "
+                             f"{row.get('gb_per_s_per_direction')!r}") from None
+        if not np.isfinite(rate) or rate < 0 or not row.get("chip_id") or not row.get("source"):
+            raise ValueError("needs chip_id, a rate >= 0 GB/s and its source")
+        return row["chip_id"], (row["link"], rate)
+
+    return dict(read_table(path, HostLinkFileError, parse))
 
 
 def host_link(chip_id: str, family: str) -> HostLink:

@@ -15,11 +15,11 @@ The per-accelerator share (NVSwitch, NIC, retimers) applies only to accelerators
 
 from __future__ import annotations
 
-import csv
 import re
 from functools import lru_cache
 from pathlib import Path
 
+from inferchip.cost.vision.table import read_table
 from inferchip.errors import InferchipError
 
 HOST_CPUS_FILE = Path(__file__).resolve().parents[2] / "catalog" / "vision" / "host_cpus.csv"
@@ -39,17 +39,16 @@ class HostCpuFileError(InferchipError):
 @lru_cache(maxsize=4)
 def load_host_cpus(path: Path = HOST_CPUS_FILE) -> dict[str, float]:
     """CPU name (lower case) -> TDP in W; a bad row stops with file, line and field."""
-    out: dict[str, float] = {}
-    with open(path, encoding="utf-8", newline="") as fh:
-        for line, row in enumerate(csv.DictReader(fh), start=2):
-            try:
-                tdp = float(row["tdp_w"])
-            except (KeyError, TypeError, ValueError):
-                raise HostCpuFileError(f"{path}:{line}: tdp_w must be a number > 0, got {row.get('tdp_w')!r}") from None
-            if not tdp > 0 or not row.get("cpu") or not row.get("source"):
-                raise HostCpuFileError(f"{path}:{line}: needs cpu, tdp_w > 0 and its source")
-            out[row["cpu"].strip().lower()] = tdp
-    return out
+    def parse(row: dict[str, str]) -> tuple[str, float]:
+        try:
+            tdp = float(row["tdp_w"])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"tdp_w must be a number > 0, got {row.get('tdp_w')!r}") from None
+        if not tdp > 0 or not row.get("cpu") or not row.get("source"):
+            raise ValueError("needs cpu, tdp_w > 0 and its source")
+        return row["cpu"].strip().lower(), tdp
+
+    return dict(read_table(path, HostCpuFileError, parse))
 
 
 def host_cpus(notes: str) -> tuple[int, float] | None:
