@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fit_engines import errors, fit, rows_of  # noqa: E402
+from fit_engines import errors, loao_fits, rows_of  # noqa: E402
 
 METRICS = ("output_tokens_per_s_total", "ttft_ms", "tpot_ms")
 SHORT = {"output_tokens_per_s_total": "throughput", "ttft_ms": "TTFT", "tpot_ms": "TPOT"}
@@ -65,14 +65,7 @@ def main() -> None:
     table("In sample, per accelerator:", [(c["accelerator"], c["metric"], e) for c, e in rows])
     table("In sample, per engine:", [(engine_of(c["case_id"], c.get("sim")), c["metric"], e) for c, e in rows])
     fr = rows_of(a.after)
-    engines = sorted({x["engine"] for x in fr})
-    params = {e: fit([x for x in fr if x["engine"] == e]) for e in engines}
-    loao = []
-    for chip in sorted({x["chip"] for x in fr}):
-        train = [x for x in fr if x["chip"] != chip]
-        p = {e: fit([x for x in train if x["engine"] == e]) if any(x["engine"] == e for x in train) else params[e]
-             for e in engines}
-        loao += errors([x for x in fr if x["chip"] == chip], p)
+    loao = [t for held, p in loao_fits(fr) for t in errors(held, p)]
     table("Leave one accelerator out, all rows:", [("all", x["metric"], e) for x, e in loao])
     table("Leave one accelerator out, per accelerator:", [(x["chip"], x["metric"], e) for x, e in loao])
     table("Leave one accelerator out, per engine:", [(x["engine"], x["metric"], e) for x, e in loao])

@@ -38,6 +38,8 @@ _LEN = re.compile(r"-(\d+)-(\d+)-c(\d+)-")
 
 
 def rows_of(path: str) -> list[dict]:
+    """The simulated closed-loop rows of a ``validate --format json`` file, with what the fit moves (the case id
+    and the simulation's own record kept for tools that break the errors down further)."""
     out = []
     for c in json.load(open(path))["cases"]:
         sim = c.get("sim") or {}
@@ -50,7 +52,8 @@ def rows_of(path: str) -> list[dict]:
                     "ttft": sim["ttft_ms"] / 1e3, "tpot": sim["tpot_ms"] / 1e3, "e2e": sim["e2e_ms"] / 1e3,
                     "tput": sim["output_tokens_per_s"], "s0": sim["step_overhead_s"], "r0": sim["request_overhead_s"],
                     "k0": sim.get("stream_overhead_s", 0.0), "conc": conc,
-                    "tau": sim["tokens_per_step"], "steps": (0.9 * osl - 1) / sim["tokens_per_step"]})
+                    "tau": sim["tokens_per_step"], "steps": (0.9 * osl - 1) / sim["tokens_per_step"],
+                    "case_id": c["case_id"], "sim": sim})
     return out
 
 
@@ -97,6 +100,22 @@ def errors(rows: list[dict], params: dict[str, tuple[float, float, float]]) -> l
     return out
 
 
+def loao_fits(rows: list[dict], params: dict[str, tuple[float, float, float]] | None = None
+              ) -> list[tuple[list[dict], dict[str, tuple[float, float, float]]]]:
+    """Per accelerator (sorted): its rows and every engine's host times fitted without them; an engine with no
+    rows elsewhere keeps its fit on all rows (``params``, fitted here when not given)."""
+    engines = sorted({x["engine"] for x in rows})
+    if params is None:
+        params = {e: fit([x for x in rows if x["engine"] == e]) for e in engines}
+    folds = []
+    for chip in sorted({x["chip"] for x in rows}):
+        train = [x for x in rows if x["chip"] != chip]
+        p = {e: fit([x for x in train if x["engine"] == e]) if any(x["engine"] == e for x in train) else params[e]
+             for e in engines}
+        folds.append(([x for x in rows if x["chip"] == chip], p))
+    return folds
+
+
 def table(errs: list[tuple[dict, float]], key: str) -> None:
     g: dict = defaultdict(list)
     for x, e in errs:
@@ -130,12 +149,7 @@ def main() -> None:
     print("in sample:")
     table(errors(rows, params), "chip")
     if a.loao:
-        loao = []
-        for chip in sorted({x["chip"] for x in rows}):
-            train = [x for x in rows if x["chip"] != chip]
-            p = {e: fit([x for x in train if x["engine"] == e]) if any(x["engine"] == e for x in train)
-                 else params[e] for e in engines}
-            loao += errors([x for x in rows if x["chip"] == chip], p)
+        loao = [t for held, p in loao_fits(rows, params) for t in errors(held, p)]
         print("leave one accelerator out:")
         table(loao, "chip")
         table(loao, "engine")

@@ -11,7 +11,6 @@ row's accelerator by the first-order moves of tools/fit_engines.py).
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from collections import defaultdict
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fit_engines import errors, fit, predict  # noqa: E402
+from fit_engines import errors, loao_fits, predict, rows_of  # noqa: E402
 
 _ID = re.compile(r"-(\d+)-(\d+)-c(\d+)-r")
 BANDS = ((1, 8), (9, 32), (33, 128), (129, 512), (513, 100_000))
@@ -46,36 +45,22 @@ def layout(cid: str) -> str:
 
 
 def rows_with_ids(path: str) -> list[dict]:
-    """fit_engines.rows_of with the case id, the lengths and the concurrency kept."""
+    """fit_engines.rows_of, with the chip's short name, the lengths, the concurrency band, the layout and the
+    simulated queue wait."""
     out = []
-    for c in json.load(open(path))["cases"]:
-        sim = c.get("sim") or {}
-        if c["status"] != "ok" or sim.get("kind") != "closed_loop":
-            continue
-        m = _ID.search(c["case_id"])
+    for x in rows_of(path):
+        m = _ID.search(x["case_id"])
         isl, osl, conc = (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else (0, 1024, 1)
-        out.append({"engine": sim["engine"], "chip": c["accelerator"].replace("nvidia-", "").replace("amd-", ""),
-                    "metric": c["metric"], "meas": c["measured"], "case_id": c["case_id"],
-                    "ttft": sim["ttft_ms"] / 1e3, "tpot": sim["tpot_ms"] / 1e3, "e2e": sim["e2e_ms"] / 1e3,
-                    "tput": sim["output_tokens_per_s"], "s0": sim["step_overhead_s"],
-                    "r0": sim["request_overhead_s"], "k0": sim.get("stream_overhead_s", 0.0),
-                    "conc": float(conc), "tau": sim["tokens_per_step"],
-                    "steps": (0.9 * osl - 1) / sim["tokens_per_step"],
-                    "len": f"{isl}/{osl}", "band": band(conc), "layout": layout(c["case_id"]),
-                    "queue_ms": sim["queue_ms"]})
+        out.append(dict(x, chip=x["chip"].replace("nvidia-", "").replace("amd-", ""), len=f"{isl}/{osl}",
+                        band=band(conc), layout=layout(x["case_id"]), queue_ms=x["sim"]["queue_ms"]))
     return out
 
 
 def loao_errors(rows: list[dict]) -> list[tuple[dict, float, float]]:
     """(row, LOAO signed error %, LOAO prediction) for every row."""
-    engines = sorted({x["engine"] for x in rows})
-    params = {e: fit([x for x in rows if x["engine"] == e]) for e in engines}
     out = []
-    for chip in sorted({x["chip"] for x in rows}):
-        train = [x for x in rows if x["chip"] != chip]
-        p = {e: fit([x for x in train if x["engine"] == e]) if any(x["engine"] == e for x in train) else params[e]
-             for e in engines}
-        for x, e in errors([x for x in rows if x["chip"] == chip], p):
+    for held, p in loao_fits(rows):
+        for x, e in errors(held, p):
             s, r, k = p[x["engine"]]
             out.append((x, e, float(predict([x], np.array(s), np.array(r), k)[0])))
     return out
