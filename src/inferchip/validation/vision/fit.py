@@ -18,6 +18,7 @@ each fold, runs from the same fixed starts (:data:`STARTS`) and keeps the lowest
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -172,7 +173,8 @@ def leave_one_accelerator_out(rows: Sequence[RowModel], calibration: Sequence[Ro
     ``workers`` > 1 the folds run in that many forked processes (the same fits, so the same parameters)."""
     folds = [acc for acc in sorted({r.case.accelerator for r in rows})
              if sum(r.case.accelerator != acc for r in calibration) >= MIN_FIT_ROWS]
-    if workers > 1 and len(folds) > 1 and "fork" in multiprocessing.get_all_start_methods():
+    # forked workers on Linux only, as review/parallel/pool.py: macOS's system libraries are not fork-safe
+    if workers > 1 and len(folds) > 1 and sys.platform.startswith("linux"):
         global _FOLD_JOB
         _FOLD_JOB = (calibration, base)  # inherited by the forked workers, never pickled
         try:
