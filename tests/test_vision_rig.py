@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import inferchip.performance.vision_drive as vd
@@ -301,9 +301,25 @@ def test_max_batch_splits_a_tick_into_calls_run_one_after_another():
     assert res.busy_s == pytest.approx(10 * 7e-3)
 
 
+def test_frame_batching_plans_after_every_frame_of_a_tick_even_when_captures_tie(monkeypatch):
+    # three cameras captured at exactly the same instants (the clipped jitter can tie two captures):
+    # the FIFO serves the three 1 ms frames one after another, then the 1 ms planner, so every result
+    # comes 3 x 1 + 1 = 4 ms after capture; planning after the first-served frame would give 2 ms
+    import inferchip.sim.vision.rig as rig_module
+
+    ticks = np.arange(5)[None, :] * 0.1
+    monkeypatch.setattr(rig_module, "camera_arrivals_s", lambda load: np.repeat(ticks, 3, axis=0))
+    det = _stage("det", True, lambda b: 1e-3 * b, n=3)
+    plan = _stage("plan", False, lambda b: 1e-3 * b, n=3)
+    res = simulate_rig(RigLoad(3, 10.0, duration_s=0.5, batching="frame"), (det, plan), idle_w=0.0)
+    assert res.latency_s == pytest.approx(np.full((3, 5), 4e-3))
+
+
 @settings(max_examples=40, deadline=None)
 @given(cameras=st.integers(1, 12), fps=st.floats(5, 120), batching=st.sampled_from(("tick", "frame")),
        spread=st.floats(0, 1), seed=st.integers(0, 2**32), per_frame_ms=st.floats(0.1, 20))
+# found by Hypothesis: two clipped-jitter captures tie and the planner ran before the tick's last frame
+@example(cameras=12, fps=91.0, batching="frame", spread=0.0, seed=563, per_frame_ms=1.0)
 def test_rig_invariants(cameras, fps, batching, spread, seed, per_frame_ms):
     det = _stage("det", True, lambda b: per_frame_ms * 1e-3 * b, n=12)
     plan = _stage("plan", False, lambda b: 1e-3 * b, n=12)

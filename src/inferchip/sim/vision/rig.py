@@ -290,7 +290,9 @@ def simulate_rig(load: RigLoad, stages: tuple[Stage, ...], *, idle_w: float,
     else:
         flat = arr.reshape(-1)
         order = np.argsort(flat, kind="stable")
-        last_cam = arr.argmax(axis=0)  # the camera whose frame completes each tick
+        # the camera whose frame completes each tick: the latest capture, and among equal captures the one the
+        # stable FIFO order serves last (the highest camera index), so the planner starts after the whole tick
+        last_cam = n_cam - 1 - arr[::-1].argmax(axis=0)
         closer = np.zeros(arr.shape, dtype=bool)
         closer[last_cam, np.arange(n_frames)] = True
         service = np.where(closer.reshape(-1)[order], t_cam + t_rig, t_cam) / s
