@@ -11,6 +11,8 @@ fractions, 1 = the calibration's kernels). Fitted values say so in ``fitted_on``
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 KERNEL_CLASSES = ("gemm", "attention", "memory", "link")
@@ -76,6 +78,30 @@ class RecipeMemory(BaseModel):
     fraction: float = Field(gt=0.0, le=1.0)
 
 
+class RecipeBatch(BaseModel):
+    """A running-batch cap a disaggregated launch recipe sets on its ``role`` ("prefill": context workers,
+    "decode": generation workers), per attention-DP rank (per worker without attention DP): at most
+    ``requests`` requests and, where ``tokens`` is not 0, ``tokens`` tokens in one iteration (TensorRT-LLM
+    ``max_batch_size`` and ``max_num_tokens``). An entry applies to rows whose ``software`` text and model
+    id contain its ``software`` and ``model`` fragments (lower case; empty: any) and whose nominal input
+    length, MTP, prefill workers, decode chips per worker and decode workers are its ``input_tokens``,
+    ``mtp``, ``prefill_workers``, ``decode_chips`` and ``decode_workers`` (0 / None: any); the first
+    matching entry of the role wins."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: Literal["prefill", "decode"]
+    software: str = Field("", pattern=r"^[a-z0-9_.+ -]*$")
+    model: str = Field("", pattern=r"^[a-z0-9_./-]*$")
+    input_tokens: int = Field(0, ge=0, le=10_000_000)
+    mtp: bool | None = None
+    prefill_workers: int = Field(0, ge=0, le=100_000)
+    decode_chips: int = Field(0, ge=0, le=100_000)
+    decode_workers: int = Field(0, ge=0, le=100_000)
+    requests: int = Field(ge=1, le=65536)
+    tokens: int = Field(0, ge=0, le=1_048_576)
+
+
 class AttentionDpBalance(BaseModel):
     """TensorRT-LLM ``attention_dp_config`` with ``enable_balance``: under attention DP, context
     requests are held until every rank has one (then ``batching_wait_iters`` more iterations while
@@ -110,6 +136,9 @@ class EngineSpec(BaseModel):
     recipe_memory_fraction: tuple[RecipeMemory, ...] = Field(
         (), description="Static memory fraction of the launch recipes (weights + KV pool, activations outside), by "
                         "chip, weights and TP (none: the calibration's memory_utilization_fraction rule).")
+    recipe_batch: tuple[RecipeBatch, ...] = Field(
+        (), description="Per-rank request and token caps of a disaggregated recipe's context or generation workers, "
+                        "by software, model, input length and layout (none: max_num_seqs and the chunk).")
     async_scheduling: bool = Field(
         False, description="The scheduler plans the next step while one runs (vLLM --async-scheduling): a request "
                            "received during a step is scheduled two steps later.")
@@ -162,6 +191,17 @@ class EngineSpec(BaseModel):
         for r in self.recipe_memory_fraction:
             if r.accelerator in chip and (not r.weights or r.weights == weights.lower()) and r.tp in (0, tp):
                 return r.fraction
+        return None
+
+    def batch_on(self, role: str, software: str = "", model: str = "", input_tokens: int = 0, mtp: bool = False,
+                 prefill_workers: int = 0, decode_chips: int = 0, decode_workers: int = 0) -> RecipeBatch | None:
+        """The first ``recipe_batch`` entry of ``role`` for a row with these facts (:class:`RecipeBatch`), else None."""
+        sw, mdl = software.lower(), model.lower()
+        for r in self.recipe_batch:
+            if (r.role == role and r.software in sw and r.model in mdl and r.input_tokens in (0, input_tokens)
+                    and r.mtp in (None, mtp) and r.prefill_workers in (0, prefill_workers)
+                    and r.decode_chips in (0, decode_chips) and r.decode_workers in (0, decode_workers)):
+                return r
         return None
 
     def padded_batch(self, seqs: int) -> int:

@@ -249,13 +249,14 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                                    reserve_output=eng.reserve_output)
         return settled(run, n, bench, notes)
     pre = replicas["prefill"]
+    pcfg, dcfg = recipe_configs(case, facts, pre, dec, notes)
     per_token, bw, lat, which = kv_link(pre, dec, total_chips)
     notes.append(f"disaggregated: {facts.prefill_workers} prefill worker(s) of {pre.mm.layout.chips_per_replica} "
                  f"chips, {facts.decode_workers} decode worker(s) of {dec.mm.layout.chips_per_replica}; KV "
                  f"{per_token / 1e3:.3g} kB/token over the {which} at {bw / 1e9:.3g} GB/s")
 
     def run_disagg(k: int) -> BenchFigures:
-        return closed_loop_disagg_run(pre.step, dec.step, c, inp, out, pre.config(), dec.config(), num_requests=k,
+        return closed_loop_disagg_run(pre.step, dec.step, c, inp, out, pcfg, dcfg, num_requests=k,
                                       seed=SEED, prefill_replicas=facts.prefill_workers,
                                       decode_replicas=facts.decode_workers, kv_bytes_per_token=per_token,
                                       link_bytes_per_s=bw, link_latency_s=lat,
@@ -263,6 +264,28 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                                       timers=(pre.timer, dec.timer), bench_requests=bench,
                                       recv_interval_steps=recv, async_scheduling=eng.async_scheduling)
     return settled(run_disagg, n, bench, notes)
+
+
+def recipe_configs(case: Case, facts: RowFacts, pre: EngineReplica, dec: EngineReplica,
+                   notes: list[str]) -> tuple[SchedulerConfig, SchedulerConfig]:
+    """The schedulers of a disaggregated row's prefill (context) and decode (generation) workers: the
+    engine's, capped where the launch recipe caps the requests and tokens of one iteration per
+    attention-DP rank (:meth:`~inferchip.spec.engine.EngineSpec.batch_on`; a note says so)."""
+    eng = facts.engine
+    out = []
+    for role, rep in (("prefill", pre), ("decode", dec)):
+        cfg = rep.config()
+        rb = eng.batch_on(role, case.software, case.model, int(case.input_tokens or 0), facts.mtp,
+                          facts.prefill_workers, dec.mm.layout.chips_per_replica, facts.decode_workers)
+        if rb is not None:
+            seqs = min(cfg.max_num_seqs, rb.requests * rep.ranks)
+            budget = rb.tokens * rep.ranks if rb.tokens else cfg.max_num_batched_tokens
+            cfg = SchedulerConfig(max_num_seqs=seqs, max_num_batched_tokens=max(budget, seqs))
+            unit = "attention-DP rank" if rep.ranks > 1 else "worker"
+            notes.append(f"{role} workers' launch recipe: at most {rb.requests} request(s)"
+                         + (f" and {rb.tokens} tokens" if rb.tokens else "") + f" per {unit} and iteration")
+        out.append(cfg)
+    return out[0], out[1]
 
 
 def settled(run: Callable[[int], BenchFigures], n: int, bench: int,

@@ -1,0 +1,69 @@
+"""Launch-recipe running-batch caps of disaggregated workers (engine field ``recipe_batch``): which
+entry a row gets, and what a generation-side cap does to a closed loop (a queue before the decode
+pool, in TTFT, by Little's law)."""
+
+from __future__ import annotations
+
+import pytest
+
+from inferchip.catalog.engines import get_engine
+from inferchip.sim import LinearStepModel, SchedulerConfig
+from inferchip.sim.engines.bench import closed_loop_disagg_run
+from inferchip.sim.lengths import FixedLength
+from inferchip.spec.engine import EngineSpec, RecipeBatch
+
+
+def _engine(*entries: RecipeBatch) -> EngineSpec:
+    return EngineSpec(id="x", name="x", match=("x",), step_overhead_s=0, request_overhead_s=0, max_num_seqs=64,
+                      chunk_tokens=4096, recipe_batch=entries)
+
+
+def test_entry_matching_by_role_software_model_length_and_layout():
+    eng = _engine(RecipeBatch(role="prefill", software="trt", model="deepseek", input_tokens=1024, requests=4),
+                  RecipeBatch(role="prefill", software="trt", requests=1),
+                  RecipeBatch(role="decode", software="trt", mtp=True, decode_chips=16, requests=64),
+                  RecipeBatch(role="decode", software="trt", prefill_workers=2, decode_chips=16, requests=256))
+    key = dict(software="Dynamo + TRT", model="deepseek-ai/DeepSeek-R1", decode_chips=16)
+    assert eng.batch_on("prefill", input_tokens=1024, **key).requests == 4
+    assert eng.batch_on("prefill", input_tokens=8192, **key).requests == 1  # the first entry names 1024 only
+    assert eng.batch_on("prefill", software="sglang", model="deepseek") is None  # no fragment: no cap
+    assert eng.batch_on("decode", mtp=True, prefill_workers=2, **key).requests == 64  # first match wins
+    assert eng.batch_on("decode", mtp=False, prefill_workers=2, **key).requests == 256
+    assert eng.batch_on("decode", mtp=False, prefill_workers=1, **key) is None
+
+
+def test_shipped_dynamo_recipes():
+    dyn = get_engine("dynamo")
+    trt, sgl, ds = "NVIDIA Dynamo + TensorRT-LLM, PD-disaggregated", "NVIDIA Dynamo + SGLang", "deepseek-ai/DeepSeek-R1"
+    # InferenceMAX nvidia-master.yaml: 1k/1k context workers batch 4 / 4608 tokens, 8k/1k batch 1 / 8448 tokens
+    assert (dyn.batch_on("prefill", trt, ds, 1024).requests, dyn.batch_on("prefill", trt, ds, 1024).tokens) == (4, 4608)
+    assert (dyn.batch_on("prefill", trt, ds, 8192).requests, dyn.batch_on("prefill", trt, ds, 8192).tokens) == (1, 8448)
+    # 1k/1k, 2 context workers, one DEP16 generation worker: DECODE_MAX_BATCH_SIZE 256 (4,096 sequences)
+    assert dyn.batch_on("decode", trt, ds, 1024, False, 2, 16, 1).requests == 256
+    assert dyn.batch_on("decode", trt, ds, 1024, True, 2, 16, 1).requests == 128
+    for role in ("prefill", "decode"):  # the SGLang workers' recipes set no such cap
+        assert dyn.batch_on(role, sgl, ds, 1024, False, 2, 16, 1) is None
+    assert get_engine("sglang").batch_on("decode", trt, ds, 1024, False, 2, 16, 1) is None
+
+
+def _loop(decode_cap: int, clients: int = 12):
+    """Prefill of 100 tokens in 1 ms steps, decode steps of 10 ms whatever the batch, 101 output tokens:
+    a decode lasts 100 steps = 1 s."""
+    pre = LinearStepModel(fixed_s=0.001, per_token_s=0.0, per_kv_token_s=0.0, kv_capacity_tokens=10_000_000)
+    dec = LinearStepModel(fixed_s=0.010, per_token_s=0.0, per_kv_token_s=0.0, kv_capacity_tokens=10_000_000)
+    return closed_loop_disagg_run(pre, dec, clients, FixedLength(tokens=100), FixedLength(tokens=101),
+                                  SchedulerConfig(max_num_seqs=64, max_num_batched_tokens=8192),
+                                  SchedulerConfig(max_num_seqs=decode_cap, max_num_batched_tokens=8192),
+                                  num_requests=30 * clients, seed=0, prefill_replicas=1, decode_replicas=1,
+                                  kv_bytes_per_token=1.0, link_bytes_per_s=1e12, link_latency_s=0.0)
+
+
+def test_decode_cap_queues_clients_by_littles_law():
+    """By hand: 12 clients, 8 decode slots, each decode 1 s. The slots stay full, so 8 requests finish
+    per second; the other 4 clients wait, each (12 - 8) / 8 = 0.5 s on average (Little's law), before
+    their first token. Without a cap every client decodes at once and waits only its prefill."""
+    free, capped = _loop(64), _loop(8)
+    assert free.ttft_s < 0.02
+    assert capped.ttft_s == pytest.approx(0.5, rel=0.2)
+    assert capped.tpot_s == pytest.approx(free.tpot_s, rel=0.05)  # the cap queues, it does not slow a step
+    assert capped.output_tokens_per_s == pytest.approx(8 * 101 / 1.0, rel=0.15)
