@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from inferchip.performance import vision_scenarios as vs
 from inferchip.sim.vision.queue import dynamic_batches
+from inferchip.validation.vision.validate import SERVER_QUERIES, SIM_QUERIES
 
 
 def _reference(arrivals: list[float], table: list[float], devices: int, delay: float) -> list[float]:
@@ -44,6 +45,19 @@ def test_dynamic_batches_matches_the_plain_loop(n, devices, cap, delay, seed):
     finish, sizes, _ = dynamic_batches(arrivals, table, devices=devices, max_queue_delay_s=delay)
     assert np.allclose(finish, _reference(arrivals.tolist(), table.tolist(), devices, delay), rtol=0, atol=1e-12)
     assert sizes.sum() == n
+
+
+def test_a_long_run_reaches_the_pollaczek_khinchine_wait():
+    """M/D/1 at utilisation 0.9 (1 ms per sample, no batching gain): the mean wait in the steady state is
+    rho T / (2 (1 - rho)) = 4.5 ms (Pollaczek-Khinchine). A run of SERVER_QUERIES arrivals from an empty queue
+    comes within 10 % of it."""
+    def service(b):
+        return np.asarray(b, dtype=float) * 1e-3
+
+    expected_s = 0.9 * 1e-3 / (2 * (1 - 0.9))
+    long = vs.server_at_rate(service, rate_per_s=900.0, latency_bound_s=1.0, max_batch=1, queries=SERVER_QUERIES)
+    assert long.latency_s["mean"] - 1e-3 == pytest.approx(expected_s, rel=0.10)
+    assert SERVER_QUERIES >= 25 * SIM_QUERIES
 
 
 @settings(max_examples=15, deadline=None)
