@@ -9,9 +9,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.performance import vision_scenarios as vs
 from inferchip.sim.vision.queue import dynamic_batches
-from inferchip.validation.vision.validate import SERVER_QUERIES, SIM_QUERIES
+from inferchip.validation.vision.cases import VisionCase
+from inferchip.validation.vision.rows import build_row
+from inferchip.validation.vision.validate import (
+    SERVER_QUERIES,
+    SIM_QUERIES,
+    loaded_servers,
+    params_of,
+    server_capacity_per_s,
+    server_caps,
+)
 
 
 def _reference(arrivals: list[float], table: list[float], devices: int, delay: float) -> list[float]:
@@ -77,3 +87,26 @@ def test_a_hinted_search_finds_the_same_rate(hint_factor, devices, cap):
     # p99 is not strictly monotone in the rate on one seeded run (a bisection can step over a passing stretch),
     # so the two searches may stop at different passing rates, a few per cent apart on a run this short
     assert hinted.samples_per_s == pytest.approx(plain.samples_per_s, rel=0.05)
+
+
+def _server_row(batch: int | None):
+    case = VisionCase(case_id="s", source_kind="mlperf-inference", accelerator="nvidia-l4", num_accelerators=2,
+                      model="retinanet-resnext50-fpn-800", precision_text="int8", scenario="server", batch=batch,
+                      metric="samples_per_s", value=400.0, unit="samples/s", notes="target latency 100 ms at p99",
+                      line=2)
+    cal = load_vision_calibration()
+    return build_row(case, cal), params_of(cal)
+
+
+def test_a_stated_batch_is_the_only_cap_and_an_unstated_one_is_tuned():
+    stated, p = _server_row(2)
+    assert server_caps(stated) == (2,)
+    free, _ = _server_row(None)
+    caps = server_caps(free)
+    assert len(caps) > 4 and caps[0] == 1 and max(caps) <= 512
+    # the tuned cap is at least as good as the largest one, and no better than the queue's capacity allows
+    service, servers = loaded_servers(free, p)
+    tuned = server_capacity_per_s(free, p)
+    largest = vs.server(service, latency_bound_s=0.1, max_batch=max(caps), devices=servers, queries=SIM_QUERIES)
+    assert tuned <= vs.server_capacity_per_s(vs.service_table(service, max(caps)), servers)
+    assert tuned >= 0.97 * largest.samples_per_s  # long run against short: the short one errs high
