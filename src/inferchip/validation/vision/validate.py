@@ -20,6 +20,7 @@ from inferchip.performance import vision_scenarios as vs
 from inferchip.spec.vision import VisionCalibration
 from inferchip.validation.vision.cases import VisionCase
 from inferchip.validation.vision.fit import NAMES, fit, is_calibration_row, leave_one_accelerator_out
+from inferchip.validation.vision.forked import fork_map
 from inferchip.validation.vision.passfail import offline_matches, predicted_offline_per_s
 from inferchip.validation.vision.rows import Params, RowModel, Unexpressible, build_row, predict_row
 
@@ -284,35 +285,48 @@ def validate_vision(cases: Sequence[VisionCase], cal: VisionCalibration, *, loao
         calib = [m for m in fit_models if is_calibration_row(m)]
         for acc, (p, _) in leave_one_accelerator_out(fit_models, calib, shipped, workers=workers).items():
             held[acc] = p
-    for m in models:
+
+    def job(k: int) -> dict[str, Any]:
+        return _row_prediction(models[k], shipped, held.get(models[k].case.accelerator), simulate=simulate)
+
+    for m, out in zip(models, fork_map(job, len(models), workers), strict=True):
         r = by_id[m.case.case_id]
-        try:
-            r.analytic, r.point = predict_row(m, shipped)
-            sim = simulated(m, shipped) if simulate else None
-            r.predicted = r.analytic if sim is None else sim
-            if m.case.accelerator in held:
-                p = held[m.case.accelerator]
-                r.loao_analytic = predict_row(m, p)[0]
-                sim = simulated(m, p) if simulate else None
-                r.loao_predicted = r.loao_analytic if sim is None else sim
-        except InferchipError as exc:  # a service time the simulator refuses (not finite)
-            r.status, r.reason = "unexpressible", f"no prediction: {exc}"
-            continue
-        bound, src = m.case.latency_bound_ms
-        r.bound_ms, r.bound_source = bound, src
-        if bound is not None and m.case.metric == "samples_per_s" and m.case.scenario == "server":
-            r.predicted_max_load = r.loao_predicted if r.loao_predicted is not None else r.predicted
-            if simulate:
-                at_load = p99_at_load_ms(m, held.get(m.case.accelerator, shipped))
-                if at_load is not None:
-                    r.p99_at_load_ms, r.bound_met_at_load = at_load
+        for name, value in out.items():
+            if name != "error":
+                setattr(r, name, value)
+        if "error" in out:  # a service time the simulator refuses (not finite)
+            r.status, r.reason = "unexpressible", f"no prediction: {out['error']}"
     if simulate:
-        _operating_points(results, models, held, shipped)
+        _operating_points(results, models, held, shipped, workers=workers)
     return results
 
 
+def _row_prediction(m: RowModel, shipped: Params, held: Params | None, *, simulate: bool) -> dict[str, Any]:
+    """One row's predictions (in-sample, LOAO where ``held`` is given) and, for a Server row with a bound, its
+    simulated p99 at its measured load: the :class:`VisionResult` fields by name, or ``error``."""
+    out: dict[str, Any] = {}
+    try:
+        out["analytic"], out["point"] = predict_row(m, shipped)
+        sim = simulated(m, shipped) if simulate else None
+        out["predicted"] = out["analytic"] if sim is None else sim
+        if held is not None:
+            out["loao_analytic"] = predict_row(m, held)[0]
+            sim = simulated(m, held) if simulate else None
+            out["loao_predicted"] = out["loao_analytic"] if sim is None else sim
+    except InferchipError as exc:
+        return {**out, "error": str(exc)}
+    bound, src = m.case.latency_bound_ms
+    out["bound_ms"], out["bound_source"] = bound, src
+    if bound is not None and m.case.metric == "samples_per_s" and m.case.scenario == "server":
+        out["predicted_max_load"] = out.get("loao_predicted", out["predicted"])
+        at_load = p99_at_load_ms(m, held or shipped) if simulate else None
+        if at_load is not None:
+            out["p99_at_load_ms"], out["bound_met_at_load"] = at_load
+    return out
+
+
 def _operating_points(results: Sequence[VisionResult], models: Sequence[RowModel], held: dict[str, Params],
-                      shipped: Params) -> None:
+                      shipped: Params, *, workers: int = 1) -> None:
     """Pass/fail of each Server row at the submitter's operating point (:mod:`.passfail`): the simulated p99 at
     the row's measured fraction of its system's Offline rate, applied to the predicted Offline rate (LOAO where
     the row has it), against the bound."""
@@ -320,6 +334,7 @@ def _operating_points(results: Sequence[VisionResult], models: Sequence[RowModel
     predicted = {r.case.case_id: (r.loao_predicted if r.loao_predicted is not None else r.predicted)
                  for r in results}
     matches = offline_matches([r.case for r in results])
+    jobs: list[tuple[RowModel, VisionResult, float]] = []
     for m in models:
         r = by_id[m.case.case_id]
         match = matches.get(m.case.case_id)
@@ -331,11 +346,20 @@ def _operating_points(results: Sequence[VisionResult], models: Sequence[RowModel
         r.offline_match = f"{match.how}: {', '.join(match.case_ids)}"
         r.operating_fraction = match.fraction(m.case.value)
         r.max_passing_fraction = r.predicted_max_load / offline
+        jobs.append((m, r, r.operating_fraction * offline))
+
+    def job(k: int) -> tuple[float, bool] | None:
+        m, _, rate = jobs[k]
         try:
-            r.p99_at_operating_point_ms, r.bound_met_at_operating_point = p99_at_fraction_ms(
-                m, held.get(m.case.accelerator, shipped), r.operating_fraction * offline)
+            return p99_at_fraction_ms(m, held.get(m.case.accelerator, shipped), rate)
         except InferchipError:
+            return None
+
+    for (_, r, _), at in zip(jobs, fork_map(job, len(jobs), workers), strict=True):
+        if at is None:
             r.offline_match, r.operating_fraction, r.max_passing_fraction = "", None, None
+        else:
+            r.p99_at_operating_point_ms, r.bound_met_at_operating_point = at
 
 
 def calibrate_vision(cases: Sequence[VisionCase], start: VisionCalibration) -> tuple[VisionCalibration, int]:
