@@ -110,3 +110,13 @@ def test_a_stated_batch_is_the_only_cap_and_an_unstated_one_is_tuned():
     largest = vs.server(service, latency_bound_s=0.1, max_batch=max(caps), devices=servers, queries=SIM_QUERIES)
     assert tuned <= vs.server_capacity_per_s(vs.service_table(service, max(caps)), servers)
     assert tuned >= 0.97 * largest.samples_per_s  # long run against short: the short one errs high
+
+
+def test_fork_map_keeps_order_and_runs_closures():
+    """Jobs are inherited by the forked workers (a closure over local data, which pickling would refuse) and the
+    results come back in job order, as the serial loop gives them."""
+    from inferchip.validation.vision.forked import fork_map
+
+    data = [3.0, 1.0, 4.0, 1.0, 5.0]
+    assert fork_map(lambda k: data[k] * k, len(data), 2) == [x * k for k, x in enumerate(data)]
+    assert fork_map(lambda k: data[k], len(data), 1) == data
