@@ -17,6 +17,7 @@ batch, as the vision cost model returns them (``frame_cost(...).latency_s``).
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 from collections.abc import Callable
 
@@ -97,31 +98,36 @@ def dynamic_batches(
     table = [float(x) for x in table_s]
     times = arr.tolist()
     n = len(times)
-    finish = np.empty(n)
-    sizes: list[int] = []
-    owners: list[int] = []
     mult = None if noise is None else np.asarray(noise, dtype=float).tolist()
     if mult is not None and len(mult) < n:
         raise InvalidSettingError(f"{len(mult)} noise multipliers for {n} requests: need one per request")
-    free = [0.0] * int(devices)
+    # the server that falls free first takes the next batch (the lowest index among ties): a heap of (free, index)
+    free = [(0.0, d) for d in range(int(devices))]
+    ends: list[float] = []
+    sizes: list[int] = []
+    owners: list[int] = []
+    delay = float(max_queue_delay_s)
+    bisect_right, heapreplace = bisect.bisect_right, heapq.heapreplace
     i = 0
     while i < n:
-        dev = min(range(len(free)), key=free.__getitem__)
-        start = max(free[dev], times[i])
-        if max_queue_delay_s > 0 and i + max_batch - 1 < n:
-            full_at = times[i + max_batch - 1]
-            start = max(start, min(times[i] + max_queue_delay_s, full_at))
-        elif max_queue_delay_s > 0:
-            start = max(start, times[i] + max_queue_delay_s)
-        j = bisect.bisect_right(times, start, i, min(n, i + max_batch))
-        b = max(1, j - i)
+        at, dev = free[0]
+        t_i = times[i]
+        start = at if at > t_i else t_i
+        if delay > 0:
+            last = i + max_batch - 1
+            ready = min(t_i + delay, times[last]) if last < n else t_i + delay
+            start = start if start > ready else ready
+        j = bisect_right(times, start, i, min(n, i + max_batch))
+        b = j - i if j > i else 1
         end = start + (table[b] if mult is None else table[b] * mult[len(sizes)])
-        finish[i:i + b] = end
-        free[dev] = end
+        heapreplace(free, (end, dev))
+        ends.append(end)
         sizes.append(b)
         owners.append(dev)
         i += b
-    return finish, np.asarray(sizes, dtype=int), np.asarray(owners, dtype=int)
+    size_arr = np.asarray(sizes, dtype=int)
+    finish = np.repeat(np.asarray(ends, dtype=float), size_arr) if sizes else np.empty(0)
+    return finish, size_arr, np.asarray(owners, dtype=int)
 
 
 def percentile_s(values_s: np.ndarray, q: float) -> float:
