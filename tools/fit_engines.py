@@ -284,6 +284,8 @@ def main() -> None:
     ap.add_argument("--sens", action="append", default=[], metavar="CLASS=MULT:FILE",
                     help="a validate JSON of the same rows with every engine's kernel_efficiency.CLASS at MULT")
     ap.add_argument("--loao", action="store_true")
+    ap.add_argument("--max-step-s", type=float, default=None,
+                    help="cap the step host time below its bound (e.g. 0.0005: a plausible overlapped host time)")
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--stream", action="store_true",
                     help="also fit a host time per client in flight (0-1 ms; reported only)")
@@ -293,6 +295,9 @@ def main() -> None:
         STREAM_GRID = np.linspace(*STREAM_BOUNDS_S, 21)
         if a.write:
             ap.error("--stream is reported only: the engine catalogue has no per-client host time to write")
+    if a.max_step_s is not None:
+        global STEP_GRID
+        STEP_GRID = STEP_GRID[STEP_GRID <= a.max_step_s + 1e-12]
     rows = rows_of(a.validate_json, parse_sens(a.sens))
     engines = sorted({x["engine"] for x in rows})
     for e in engines:
