@@ -21,7 +21,6 @@ from inferchip.sim.engines import EngineStepModel, closed_loop_run, mtp_output_s
 from inferchip.sim.engines.bench import missing_span_s, steady_weights
 from inferchip.sim.steptime import StepTimer
 from inferchip.spec.calibration import Calibration
-from inferchip.spec.engine import KernelEfficiency
 from inferchip.validation.cases import COLUMNS, parse_cases, read_cases
 from inferchip.validation.closed_loop import EngineRowError, check_span, num_requests, row_facts
 from inferchip.validation.validate import validate_cases
@@ -59,7 +58,7 @@ def test_engine_lookup_and_errors():
 def test_engine_calibration_replaces_step_time_and_scales_kernels():
     cal = Calibration()
     eng = get_engine("vllm").model_copy(update={"step_overhead_s": 0.0007})
-    eng = eng.model_copy(update={"kernel_efficiency": KernelEfficiency(memory=0.5)})  # others at 1
+    eng = eng.model_copy(update={"kernel_efficiency": eng.kernel_efficiency.model_copy(update={"memory": 0.5})})
     out = engine_calibration(cal, eng)
     assert out.step_overhead_s == 0.0007
     assert out.memory_bandwidth_fraction == pytest.approx(cal.memory_bandwidth_fraction * 0.5)
