@@ -1,9 +1,10 @@
 """Markdown tables of closed-loop serving errors for docs/validation.md: per metric, per accelerator
 and per engine (median and p90 APE, signed median bias), in sample (the validate JSON as run) and
 leave one accelerator out (each accelerator's rows predicted with engine host times refitted
-without it, by the first-order moves of tools/fit_engines.py).
+without it, by the first-order moves of tools/fit_engines.py; with ``--sens`` runs, the engines' kernel
+multipliers are refitted with them in each fold).
 
-    python tools/closed_loop_tables.py after.json [--before before.json]
+    python tools/closed_loop_tables.py after.json [--before before.json] [--sens CLASS=MULT:FILE ...]
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fit_engines import errors, loao_fits, rows_of  # noqa: E402
+from fit_engines import errors, loao_fits, parse_sens, rows_of  # noqa: E402
 
 METRICS = ("output_tokens_per_s_total", "ttft_ms", "tpot_ms")
 SHORT = {"output_tokens_per_s_total": "throughput", "ttft_ms": "TTFT", "tpot_ms": "TPOT"}
@@ -57,6 +58,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("after")
     ap.add_argument("--before")
+    ap.add_argument("--sens", action="append", default=[], metavar="CLASS=MULT:FILE",
+                    help="sensitivity runs (tools/fit_engines.py --sens): LOAO refits the kernel multipliers too")
     a = ap.parse_args()
     after = from_json(a.after)
     rows = [(c, c["signed_error_pct"]) for c in after]
@@ -64,7 +67,7 @@ def main() -> None:
           [("all", c["metric"], e) for c, e in rows])
     table("In sample, per accelerator:", [(c["accelerator"], c["metric"], e) for c, e in rows])
     table("In sample, per engine:", [(engine_of(c["case_id"], c.get("sim")), c["metric"], e) for c, e in rows])
-    fr = rows_of(a.after)
+    fr = rows_of(a.after, parse_sens(a.sens))
     loao = [t for held, p in loao_fits(fr) for t in errors(held, p)]
     table("Leave one accelerator out, all rows:", [("all", x["metric"], e) for x, e in loao])
     table("Leave one accelerator out, per accelerator:", [(x["chip"], x["metric"], e) for x, e in loao])

@@ -1,4 +1,5 @@
-"""Fit each engine's two host times (``step_overhead_s``, ``request_overhead_s``) on closed-loop rows.
+"""Fit each engine's two host times (``step_overhead_s``, ``request_overhead_s``) and, given runs that say
+how its rows depend on them, its kernel efficiencies per class (``kernel_efficiency``), on closed-loop rows.
 
 Input: the JSON of ``inferchip validate FILE --format json`` run with the current engine catalogue.
 Each simulated row is moved to new host times by first-order sensitivities (a step's host time adds
@@ -8,24 +9,36 @@ follows the end-to-end time by Little's law), and per engine the pair minimising
 below. ``--loao`` also refits without each accelerator and reports its rows' errors (leave one
 accelerator out). ``--write`` stores the fitted values in catalog/engines.yaml.
 
+``--sens CLASS=MULT:FILE`` (repeatable) names a second validate JSON of the same rows run with every
+engine's ``kernel_efficiency.CLASS`` at ``MULT`` (all else equal). From the pair, each row's share of
+its figure that runs at that class's attainable rate is read (a time that scales as ``1 / m``: a row's
+time ratio ``t(m1) / t(m0) = 1 + w (m0 / m1 - 1)`` gives ``w``), and the class's multiplier is fitted
+jointly with the host times (the profile over the host-time grid, minimised over the multipliers
+within ``KERNEL_BOUNDS``). A class is fitted for an engine only where its rows spend a visible share
+of their decode time in it (median TPOT share at least ``MIN_SHARE``); elsewhere it stays as run.
+
 ``--stream`` (reported only) also fits a host time per client in flight, ``k``: each request's host
 time becomes ``request_overhead_s + k C`` at ``C`` clients (a frontend and benchmark client that
 serve all ``C`` streams in one event loop). It is not an engine field: on the public rows it lands
 on its 1 ms bound for Dynamo and SGLang, where it stands in for their decode-step and offset errors
 (docs/serving_validation.md, Results).
 
-    python tools/fit_engines.py validate.json [--loao] [--write | --stream]
+    python tools/fit_engines.py validate.json [--sens memory=0.85:mem.json ...] [--loao] [--write | --stream]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import itertools
 import json
 import re
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
+from scipy.optimize import minimize
 
 STEP_BOUNDS_S = (0.0, 0.005)  # host time per engine iteration: 0 (fully overlapped) to 5 ms
 REQUEST_BOUNDS_S = (0.0, 1.0)  # host time per request before its first token: 0 to 1 s
@@ -33,18 +46,55 @@ STEP_GRID = np.linspace(*STEP_BOUNDS_S, 101)
 STREAM_BOUNDS_S = (0.0, 0.001)  # host time per request per client in flight: 0 to 1 ms
 REQUEST_GRID = np.concatenate([[0.0], np.geomspace(1e-3, REQUEST_BOUNDS_S[1], 120)])
 STREAM_GRID = np.array([0.0])  # --stream: np.linspace(*STREAM_BOUNDS_S, 21)
+# Multipliers on the calibration's attainable fractions (the calibration: MLPerf rows, tuned harnesses). Memory:
+# an engine's kernels stream weights and KV at 0.5-1.2 x the calibration's 0.74 of peak (the product stays below
+# the ~0.9 of peak HBM reaches in STREAM-like copies). Attention: its decode kernel at 0.5-2 x the calibration's
+# fitted fraction. GEMM: 0.5-1.2 x. All within spec/engine.KernelEfficiency's (0.2, 2].
+KERNEL_BOUNDS = {"memory": (0.5, 1.2), "attention": (0.5, 2.0), "gemm": (0.5, 1.2), "link": (0.5, 2.0)}
+MIN_SHARE = 0.02  # a class is fitted for an engine only if its TPOT rows spend at least this share in it (median)
 ENGINES = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "engines.yaml"
 _LEN = re.compile(r"-(\d+)-(\d+)-c(\d+)-")
+_SIM_FIGURE = {"ttft_ms": "ttft_ms", "tpot_ms": "tpot_ms", "output_tokens_per_s_total": "output_tokens_per_s"}
 
 
-def rows_of(path: str) -> list[dict]:
-    """The simulated closed-loop rows of a ``validate --format json`` file, with what the fit moves (the case id
-    and the simulation's own record kept for tools that break the errors down further)."""
+class Fit(NamedTuple):
+    """One engine's fitted host times and kernel multipliers (only the classes fitted)."""
+
+    s: float
+    r: float
+    k: float = 0.0
+    kern: dict[str, float] = {}
+
+
+def _ok_closed_loop(path: str) -> list[dict]:
+    return [c for c in json.load(open(path))["cases"]
+            if c["status"] == "ok" and (c.get("sim") or {}).get("kind") == "closed_loop"]
+
+
+def _time_of(case: dict) -> float:
+    """The row's figure as a time (throughput inverted), from the simulation's own record."""
+    v = float(case["sim"][_SIM_FIGURE.get(case["metric"], "output_tokens_per_s")])
+    return 1.0 / v if case["metric"] not in ("ttft_ms", "tpot_ms") else v
+
+
+def parse_sens(specs: list[str]) -> list[tuple[str, float, str]]:
+    """``CLASS=MULT:FILE`` entries as (class, multiplier, file)."""
     out = []
-    for c in json.load(open(path))["cases"]:
-        sim = c.get("sim") or {}
-        if c["status"] != "ok" or sim.get("kind") != "closed_loop":
-            continue
+    for spec in specs:
+        m = re.fullmatch(r"(\w+)=([0-9.]+):(.+)", spec)
+        if m is None or m.group(1) not in KERNEL_BOUNDS:
+            raise SystemExit(f"--sens {spec!r}: expected CLASS=MULT:FILE with CLASS one of {', '.join(KERNEL_BOUNDS)}")
+        out.append((m.group(1), float(m.group(2)), m.group(3)))
+    return out
+
+
+def rows_of(path: str, sens: list[tuple[str, float, str]] | None = None) -> list[dict]:
+    """The simulated closed-loop rows of a ``validate --format json`` file, with what the fit moves (the case id
+    and the simulation's own record kept for tools that break the errors down further); with ``sens``, each
+    row's share ``w`` of its figure in each class's kernels (0 where the perturbed run lacks the row)."""
+    out = []
+    for c in _ok_closed_loop(path):
+        sim = c["sim"]
         m = _LEN.search(c["case_id"])
         osl = float(m.group(2)) if m else 1024.0
         conc = float(m.group(3)) if m else 1.0
@@ -53,65 +103,134 @@ def rows_of(path: str) -> list[dict]:
                     "tput": sim["output_tokens_per_s"], "s0": sim["step_overhead_s"], "r0": sim["request_overhead_s"],
                     "k0": sim.get("stream_overhead_s", 0.0), "conc": conc,
                     "tau": sim["tokens_per_step"], "steps": (0.9 * osl - 1) / sim["tokens_per_step"],
-                    "case_id": c["case_id"], "sim": sim})
+                    "case_id": c["case_id"], "sim": sim, "m0": dict(sim.get("kernel_efficiency") or {}), "w": {}})
+    for cls, mult, spath in sens or []:
+        pert = {(c["case_id"], c["metric"]): _time_of(c) for c in _ok_closed_loop(spath)}
+        for x in out:
+            p = pert.get((x["case_id"], x["metric"]))
+            base = _time_of({"metric": x["metric"], "sim": x["sim"]})
+            m0 = float(x["m0"].get(cls, 1.0))
+            x["w"][cls] = 0.0 if p is None or mult == m0 else (p / base - 1.0) / (m0 / mult - 1.0)
     return out
 
 
-def predict(rows: list[dict], s: np.ndarray, r: np.ndarray, k: float | np.ndarray = 0.0) -> np.ndarray:
-    """Predictions (rows x grid) at step host time ``s``, request host time ``r`` and host time per
-    client in flight ``k`` (broadcast)."""
+def _cols(rows: list[dict], classes: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    col = {f: np.array([x[f] for x in rows], float)
+           for f in ("s0", "r0", "k0", "conc", "ttft", "tpot", "tau", "e2e", "tput", "steps", "meas")}
+    col["metric"] = np.array([{"ttft_ms": 0, "tpot_ms": 1}.get(x["metric"], 2) for x in rows])
+    col["w"] = np.array([[x["w"].get(c, 0.0) for c in classes] for x in rows], float).reshape(len(rows), -1)
+    col["m0"] = np.array([[float(x["m0"].get(c, 1.0)) for c in classes] for x in rows], float).reshape(len(rows), -1)
+    return col
+
+
+def _factor(col: dict[str, np.ndarray], kern: np.ndarray) -> np.ndarray:
+    """Each row's time factor at multipliers ``kern`` (one per class of ``col``): ``1 + sum w (m0 / m - 1)``."""
+    if col["w"].shape[1] == 0:
+        return np.ones(col["w"].shape[0])
+    return np.maximum(1.0 + (col["w"] * (col["m0"] / kern[None, :] - 1.0)).sum(axis=1), 0.05)
+
+
+def _predict_cols(col: dict[str, np.ndarray], s: np.ndarray, r: np.ndarray, k: float | np.ndarray,
+                  g: np.ndarray) -> np.ndarray:
     s, r, k = np.asarray(s, float), np.asarray(r, float), np.asarray(k, float)
     shape = np.broadcast(s, r, k).shape
-    col = {f: np.array([x[f] for x in rows], float).reshape((-1,) + (1,) * len(shape))
-           for f in ("s0", "r0", "k0", "conc", "ttft", "tpot", "tau", "e2e", "tput", "steps")}
-    metric = np.array([x["metric"] for x in rows]).reshape((-1,) + (1,) * len(shape))
-    ds = s - col["s0"]
-    dr = r - col["r0"] + (k - col["k0"]) * col["conc"]
-    ttft = (col["ttft"] + dr + ds) * 1e3
-    tpot = (col["tpot"] + ds / col["tau"]) * 1e3
-    tput = col["tput"] * col["e2e"] / np.maximum(col["e2e"] + dr + ds * col["steps"], 1e-9)
-    out = np.where(metric == "ttft_ms", ttft, np.where(metric == "tpot_ms", tpot, tput))
-    return np.broadcast_to(out, (len(rows),) + shape)
+    c = {f: v.reshape((-1,) + (1,) * len(shape)) for f, v in col.items() if v.ndim == 1}
+    gg = g.reshape((-1,) + (1,) * len(shape))
+    ds = s - c["s0"]
+    dr = r - c["r0"] + (k - c["k0"]) * c["conc"]
+    ttft = (c["ttft"] * gg + dr + ds) * 1e3
+    tpot = (c["tpot"] * gg + ds / c["tau"]) * 1e3
+    tput = c["tput"] * c["e2e"] / np.maximum(c["e2e"] * gg + dr + ds * c["steps"], 1e-9)
+    out = np.where(c["metric"] == 0, ttft, np.where(c["metric"] == 1, tpot, tput))
+    return np.broadcast_to(out, (len(col["s0"]),) + shape)
 
 
-def fit(rows: list[dict]) -> tuple[float, float, float]:
-    """The grid point of least summed ``|ln(pred / meas)|`` over ``rows`` (rows taken 64 at a time
-    so that the grid of every row is never held at once)."""
+def predict(rows: list[dict], s: np.ndarray, r: np.ndarray, k: float | np.ndarray = 0.0,
+            kern: dict[str, float] | None = None) -> np.ndarray:
+    """Predictions (rows x grid) at step host time ``s``, request host time ``r``, host time per
+    client in flight ``k`` (broadcast) and kernel multipliers ``kern`` (classes not named: as run)."""
+    classes = tuple(sorted(kern or {}))
+    col = _cols(rows, classes)
+    return _predict_cols(col, s, r, k, _factor(col, np.array([kern[c] for c in classes], float)) if kern
+                         else np.ones(len(rows)))
+
+
+def _host_profile(col: dict[str, np.ndarray], g: np.ndarray) -> tuple[float, float, float, float]:
+    """Least summed ``|ln(pred / meas)|`` over the host-time grid at time factors ``g`` (rows taken 64 at a
+    time so that the grid of every row is never held at once): (loss, s, r, k)."""
     s, r = np.meshgrid(STEP_GRID, REQUEST_GRID, indexing="ij")
     best = (np.inf, 0.0, 0.0, 0.0)
+    n = len(col["s0"])
     for k in STREAM_GRID:
         loss = np.zeros(s.shape)
-        for i in range(0, len(rows), 64):
-            part = rows[i:i + 64]
-            meas = np.array([x["meas"] for x in part])[:, None, None]
-            loss += np.abs(np.log(np.maximum(predict(part, s, r, k), 1e-12) / meas)).sum(axis=0)
+        for i in range(0, n, 64):
+            part = {f: v[i:i + 64] for f, v in col.items()}
+            meas = part["meas"][:, None, None]
+            pred = _predict_cols(part, s, r, k, g[i:i + 64])
+            loss += np.abs(np.log(np.maximum(pred, 1e-12) / meas)).sum(axis=0)
         i, j = np.unravel_index(np.argmin(loss), loss.shape)
         if loss[i, j] < best[0] - 1e-9:
             best = (float(loss[i, j]), float(STEP_GRID[i]), float(REQUEST_GRID[j]), float(k))
-    return best[1], best[2], best[3]
+    return best
 
 
-def errors(rows: list[dict], params: dict[str, tuple[float, float, float]]) -> list[tuple[dict, float]]:
+def fitted_classes(rows: list[dict]) -> tuple[str, ...]:
+    """The classes whose multiplier these rows can fit: a sensitivity is known and their TPOT rows spend a
+    median share of at least ``MIN_SHARE`` in them."""
+    names = sorted({c for x in rows for c in x["w"]})
+    tpot = [x for x in rows if x["metric"] == "tpot_ms"]
+    return tuple(c for c in names if tpot and np.median([abs(x["w"].get(c, 0.0)) for x in tpot]) >= MIN_SHARE)
+
+
+def fit(rows: list[dict]) -> Fit:
+    """Host times on their grid and, where ``rows`` carry sensitivities, the kernel multipliers of
+    :func:`fitted_classes` within ``KERNEL_BOUNDS`` (a coarse grid over the multipliers, then Nelder-Mead
+    on their logarithms from the best point; the host times profiled out at each)."""
+    classes = fitted_classes(rows)
+    col = _cols(rows, classes)
+    if not classes:
+        _, s, r, k = _host_profile(col, np.ones(len(rows)))
+        return Fit(s, r, k, {})
+    lo = np.log([KERNEL_BOUNDS[c][0] for c in classes])
+    hi = np.log([KERNEL_BOUNDS[c][1] for c in classes])
+    cache: dict[tuple[float, ...], tuple[float, float, float, float]] = {}
+
+    def at(logm: np.ndarray) -> tuple[float, float, float, float]:
+        key = tuple(np.round(np.clip(logm, lo, hi), 4))
+        if key not in cache:
+            cache[key] = _host_profile(col, _factor(col, np.exp(np.array(key))))
+        return cache[key]
+
+    starts = itertools.product(*[np.linspace(a, b, 5) for a, b in zip(lo, hi, strict=True)])
+    x0 = min((np.array(p) for p in starts), key=lambda p: at(p)[0])
+    minimize(lambda p: at(p)[0], x0, method="Nelder-Mead", options={"xatol": 5e-3, "fatol": 1e-3, "maxfev": 60})
+    best = min(cache, key=lambda key: cache[key][0])  # every point Nelder-Mead tried is in the cache
+    _, s, r, k = cache[best]
+    return Fit(s, r, k, {c: float(np.exp(v)) for c, v in zip(classes, best, strict=True)})
+
+
+def errors(rows: list[dict], params: dict[str, Fit]) -> list[tuple[dict, float]]:
     out = []
     for x in rows:
-        s, r, k = params[x["engine"]]
-        p = float(predict([x], np.array(s), np.array(r), k)[0])
+        f = params[x["engine"]]
+        p = float(predict([x], np.array(f.s), np.array(f.r), f.k, f.kern)[0])
         out.append((x, 100.0 * (p / x["meas"] - 1.0)))
     return out
 
 
-def loao_fits(rows: list[dict], params: dict[str, tuple[float, float, float]] | None = None
-              ) -> list[tuple[list[dict], dict[str, tuple[float, float, float]]]]:
-    """Per accelerator (sorted): its rows and every engine's host times fitted without them; an engine with no
-    rows elsewhere keeps its fit on all rows (``params``, fitted here when not given)."""
+def loao_fits(rows: list[dict], params: dict[str, Fit] | None = None) -> list[tuple[list[dict], dict[str, Fit]]]:
+    """Per accelerator (sorted): its rows and every engine's host times (and kernel multipliers, where the rows
+    carry sensitivities) fitted without them; an engine with no rows elsewhere keeps its fit on all rows
+    (``params``, fitted here when not given)."""
     engines = sorted({x["engine"] for x in rows})
     if params is None:
         params = {e: fit([x for x in rows if x["engine"] == e]) for e in engines}
     folds = []
     for chip in sorted({x["chip"] for x in rows}):
         train = [x for x in rows if x["chip"] != chip]
-        p = {e: fit([x for x in train if x["engine"] == e]) if any(x["engine"] == e for x in train) else params[e]
-             for e in engines}
+        held_engines = {x["engine"] for x in rows if x["chip"] == chip}
+        p = {e: fit([x for x in train if x["engine"] == e])
+             if e in held_engines and any(x["engine"] == e for x in train) else params[e] for e in engines}
         folds.append(([x for x in rows if x["chip"] == chip], p))
     return folds
 
@@ -127,10 +246,46 @@ def table(errs: list[tuple[dict, float]], key: str) -> None:
               f"p90 {np.percentile(np.abs(v), 90):5.1f}%  bias {np.median(v):+6.1f}%")
 
 
+def _describe(f: Fit) -> str:
+    return (f"step_overhead_s {f.s:.5f}, request_overhead_s {f.r:.4f}"
+            + "".join(f", {c} x{m:.3f}" for c, m in sorted(f.kern.items())))
+
+
+def write(params: dict[str, Fit], rows: list[dict], path: Path = ENGINES) -> None:
+    """Store the fitted values in the engine catalogue: host times, the fitted kernel multipliers (merged
+    into the record's ``kernel_efficiency``), and ``fitted_on`` where multipliers were fitted."""
+    text = path.read_text()
+    today = datetime.date.today().isoformat()
+    for e, f in params.items():
+        block = re.search(rf"(  - id: {e}\n(?:    .*\n|      .*\n)*)", text)
+        assert block is not None, e
+        b = block.group(1)
+        b = re.sub(r"    step_overhead_s: .*\n", f"    step_overhead_s: {f.s:.5f}\n", b)
+        b = re.sub(r"    request_overhead_s: .*\n", f"    request_overhead_s: {f.r:.4f}\n", b)
+        if f.kern:
+            old = re.search(r"    kernel_efficiency: \{(.*)\}\n", b)
+            kern = dict(re.findall(r"(\w+): ([0-9.]+)", old.group(1))) if old else {}
+            kern.update({c: f"{m:.3f}" for c, m in f.kern.items()})
+            line = "    kernel_efficiency: {" + ", ".join(f"{c}: {v}" for c, v in sorted(kern.items())) + "}\n"
+            b = b.replace(old.group(0), line) if old else re.sub(r"(    graph_max_batch: .*\n)", rf"\1{line}", b)
+            n = sum(x["engine"] == e for x in rows)
+            fitted = (f'    fitted_on: "{n} InferenceMAX closed-loop rows (inferencemax_cases.csv), {today}, by '
+                      f'tools/fit_engines.py --sens: host times and kernel_efficiency {", ".join(sorted(f.kern))} '
+                      f'jointly"\n')
+            b = re.sub(r"    fitted_on: .*\n", "", b)
+            b = re.sub(r"(    kernel_efficiency: .*\n)", rf"\1{fitted}", b)
+        text = text.replace(block.group(1), b)
+    path.write_text(text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("validate_json")
+    ap.add_argument("--sens", action="append", default=[], metavar="CLASS=MULT:FILE",
+                    help="a validate JSON of the same rows with every engine's kernel_efficiency.CLASS at MULT")
     ap.add_argument("--loao", action="store_true")
+    ap.add_argument("--max-step-s", type=float, default=None,
+                    help="cap the step host time below its bound (e.g. 0.0005: a plausible overlapped host time)")
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--stream", action="store_true",
                     help="also fit a host time per client in flight (0-1 ms; reported only)")
@@ -140,29 +295,33 @@ def main() -> None:
         STREAM_GRID = np.linspace(*STREAM_BOUNDS_S, 21)
         if a.write:
             ap.error("--stream is reported only: the engine catalogue has no per-client host time to write")
-    rows = rows_of(a.validate_json)
+    if a.max_step_s is not None:
+        global STEP_GRID
+        STEP_GRID = STEP_GRID[STEP_GRID <= a.max_step_s + 1e-12]
+    rows = rows_of(a.validate_json, parse_sens(a.sens))
     engines = sorted({x["engine"] for x in rows})
+    for e in engines:
+        tpot = [x for x in rows if x["engine"] == e and x["metric"] == "tpot_ms"]
+        for c in sorted({c for x in tpot for c in x["w"]}):
+            v = np.array([x["w"][c] for x in tpot])
+            print(f"{e}: TPOT share in {c} kernels median {np.median(v):.3f} (p10 {np.percentile(v, 10):.3f}, "
+                  f"p90 {np.percentile(v, 90):.3f})")
     params = {e: fit([x for x in rows if x["engine"] == e]) for e in engines}
-    for e, (s, r, k) in params.items():
-        print(f"{e}: step_overhead_s {s:.5f}, request_overhead_s {r:.4f}"
-              + (f", per client in flight {k * 1e3:.3f} ms" if a.stream else ""))
+    for e, f in params.items():
+        print(f"{e}: {_describe(f)}" + (f", per client in flight {f.k * 1e3:.3f} ms" if a.stream else ""))
     print("in sample:")
     table(errors(rows, params), "chip")
     if a.loao:
-        loao = [t for held, p in loao_fits(rows, params) for t in errors(held, p)]
+        folds = loao_fits(rows, params)
+        for (held, p) in folds:
+            print(f"without {held[0]['chip']}: " + "; ".join(f"{e} {_describe(p[e])}" for e in sorted(
+                {x['engine'] for x in held})))
+        loao = [t for held, p in folds for t in errors(held, p)]
         print("leave one accelerator out:")
         table(loao, "chip")
         table(loao, "engine")
     if a.write:
-        text = ENGINES.read_text()
-        for e, (s, r, _k) in params.items():
-            block = re.search(rf"(  - id: {e}\n(?:    .*\n|      .*\n)*)", text)
-            assert block is not None, e
-            b = block.group(1)
-            b = re.sub(r"    step_overhead_s: .*\n", f"    step_overhead_s: {s:.5f}\n", b)
-            b = re.sub(r"    request_overhead_s: .*\n", f"    request_overhead_s: {r:.4f}\n", b)
-            text = text.replace(block.group(1), b)
-        ENGINES.write_text(text)
+        write(params, rows)
         print(f"written: {ENGINES}")
 
 

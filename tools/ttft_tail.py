@@ -61,8 +61,8 @@ def loao_errors(rows: list[dict]) -> list[tuple[dict, float, float]]:
     out = []
     for held, p in loao_fits(rows):
         for x, e in errors(held, p):
-            s, r, k = p[x["engine"]]
-            out.append((x, e, float(predict([x], np.array(s), np.array(r), k)[0])))
+            f = p[x["engine"]]
+            out.append((x, e, float(predict([x], np.array(f.s), np.array(f.r), f.k, f.kern)[0])))
     return out
 
 
