@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from inferchip.catalog.vision_networks import load_vision_calibration
@@ -72,21 +72,26 @@ def test_a_long_run_reaches_the_pollaczek_khinchine_wait():
 
 @settings(max_examples=15, deadline=None)
 @given(st.floats(0.3, 1.5), st.integers(1, 4), st.sampled_from([4, 16, 64]))
-def test_a_hinted_search_finds_the_same_rate(hint_factor, devices, cap):
-    """The hint only moves where the bisection starts: both searches end within their tolerance of one rate, and
-    the rate the hinted search returns passes at the same seeded arrivals."""
+# found by Hypothesis: the hinted search (8582/s) ended 6.7 % above the plain one (8042/s), whose bisection had
+# stepped over a passing stretch; both rates pass
+@example(0.98672, 4, 64)
+def test_a_hinted_search_ends_at_a_passing_rate_no_lower_than_a_passing_hint(hint_factor, devices, cap):
+    """The hint only moves where the bisection starts. p99 is not strictly monotone in the rate on one seeded run
+    (a bisection can step over a passing stretch), so the plain and hinted searches may stop at different passing
+    rates; what holds by construction: the rate the hinted search returns passes at the same seeded arrivals, and
+    when the hint (below the capacity) itself passes the search never ends below it."""
     def service(b):
         return 2e-3 + np.asarray(b, dtype=float) * 0.3e-3
 
-    plain = vs.server(service, latency_bound_s=0.015, max_batch=cap, devices=devices, queries=3000)
-    hinted = vs.server(service, latency_bound_s=0.015, max_batch=cap, devices=devices, queries=3000,
-                       rate_hint_per_s=plain.samples_per_s * hint_factor)
-    at = vs.server_at_rate(service, rate_per_s=hinted.samples_per_s, latency_bound_s=0.015, max_batch=cap,
-                           devices=devices, queries=3000)
-    assert at.passed
-    # p99 is not strictly monotone in the rate on one seeded run (a bisection can step over a passing stretch),
-    # so the two searches may stop at different passing rates, a few per cent apart on a run this short
-    assert hinted.samples_per_s == pytest.approx(plain.samples_per_s, rel=0.05)
+    kw = {"latency_bound_s": 0.015, "max_batch": cap, "devices": devices, "queries": 3000}
+    plain = vs.server(service, **kw)
+    hint = plain.samples_per_s * hint_factor
+    hinted = vs.server(service, rate_hint_per_s=hint, **kw)
+    assert vs.server_at_rate(service, rate_per_s=hinted.samples_per_s, **kw).passed
+    assert vs.server_at_rate(service, rate_per_s=plain.samples_per_s, **kw).passed
+    capacity = vs.server_capacity_per_s(vs.service_table(service, cap), devices)
+    if hint < capacity and vs.server_at_rate(service, rate_per_s=hint, **kw).passed:  # a hint the search uses
+        assert hinted.samples_per_s >= hint
 
 
 def _server_row(batch: int | None):
