@@ -95,6 +95,7 @@ class LayerCosts:
     amx_n: FloatArray  # (layers,): output columns per group of layers on a CPU matrix engine; inf elsewhere
     vector_fma: np.ndarray  # (layers,) bool: the format runs on a CPU's vector FMA units (no matrix engine)
     input_bytes_per_frame: float  # the network's input in the first layer's format
+    loaded_matrix_s: FloatArray | None = None  # matrix time per call when ``streams`` calls share the waves
 
 
 def layer_formats(a: LayerArrays, precision: str) -> tuple[str, ...]:
@@ -130,10 +131,27 @@ def _per_layer(values: dict[str, float], formats: tuple[str, ...]) -> FloatArray
     return np.array([values[f] for f in formats], dtype=float)
 
 
+def packed_flop_per_call(m: FloatArray, k: FloatArray, n: FloatArray, groups: FloatArray, chip: ChipParams,
+                         streams: int) -> FloatArray:
+    """FLOP the matrix units spend per call when ``streams`` calls of the same layer run on concurrent CUDA
+    streams: every call keeps its own tiles (and split-K), the tiles of all calls are packed into
+    ceil(streams x tiles / tiles in flight) waves, and each call is charged 1 / streams of them. With one stream
+    this is :func:`inferchip.cost.gemm.quantised_flop` exactly.
+
+    Source: CUDA C++ Programming Guide, "Concurrent Kernel Execution" (kernels of different streams of one
+    context may run concurrently; the block scheduler places a kernel's blocks on SMs the other kernel leaves
+    free), so one call's partial last wave is filled by the other call's blocks."""
+    s = float(streams)
+    return np.asarray(quantised_flop(m, k, n, groups * s, chip.gemm_tile_m, chip.gemm_tile_n,
+                                     chip.gemm_tiles_in_flight) / s, dtype=float)
+
+
 def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str,
-                cal: VisionCalibration) -> LayerCosts:
+                cal: VisionCalibration, *, streams: int = 1) -> LayerCosts:
     """Time, work and traffic of every layer for each batch size in ``batch`` (frames per call), at the chip's
-    sustained clock (:func:`inferchip.cost.vision.clocks.at_sustained_clock`)."""
+    sustained clock (:func:`inferchip.cost.vision.clocks.at_sustained_clock`). ``streams``: calls the harness
+    keeps on concurrent inference streams under load; ``loaded_matrix_s`` is then the matrix time per call with
+    their tiles packed into shared waves (:func:`packed_flop_per_call`), ``matrix_s`` that of a call alone."""
     chip = at_sustained_clock(chip)
     formats = layer_formats(a, precision)
     distinct = sorted(set(formats))
@@ -160,7 +178,12 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     vector_rate = float(chip.vector_flop_per_s)
     fraction = np.array([cal.matrix_fraction_for(chip.family, bool(v)) for v in vector_fma], dtype=float)
     amx_n = np.where(amx, np.ceil(np.maximum(a.n, 1.0) / float(chip.gemm_tile_n)) * float(chip.gemm_tile_n), np.inf)
-    matrix_s = spent * operand_feed_factor(amx_n, cal.cpu_feed_columns)[:, None] / (peak * fraction[:, None])
+    feed_rate = operand_feed_factor(amx_n, cal.cpu_feed_columns)[:, None] / (peak * fraction[:, None])
+    matrix_s = spent * feed_rate
+    loaded_matrix_s = matrix_s
+    if streams > 1:
+        packed = np.where(matrix, packed_flop_per_call(m_tot, k_eff / split, n, g_tot * split, chip, streams), 0.0)
+        loaded_matrix_s = packed * reps * feed_rate
     vector_s = vec_ops / vector_rate
     compute_s = np.maximum(matrix_s, vector_s)
 
@@ -190,7 +213,8 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
                       overhead_s=layer_overhead, useful_flop=useful, spent_flop=spent, vector_ops=vec_ops,
                       dram_bytes=dram, sram_bytes=sram, formats=formats, fraction=fraction, amx_n=amx_n,
                       vector_fma=vector_fma,
-                      input_bytes_per_frame=float(a.in_elems[0] * elem_bytes[0, 0]) if len(a.m) else 0.0)
+                      input_bytes_per_frame=float(a.in_elems[0] * elem_bytes[0, 0]) if len(a.m) else 0.0,
+                      loaded_matrix_s=loaded_matrix_s)
 
 
 def roofline_bound_s(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str) -> FloatArray:

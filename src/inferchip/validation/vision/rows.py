@@ -63,6 +63,26 @@ MAX_BATCH = 4096
 WINDOWED = "3d-unet-kits19"  # the network whose sample is a volume of sliding windows
 
 
+HARNESS_INFERENCE_STREAMS = {("tensorrt", "retinanet-resnext50-fpn-800"): 2}
+"""Inference streams per GPU that a runtime's MLPerf harness runs a network's Offline and Server scenarios on, keyed
+by (the runtime the software column names first, network). NVIDIA's TensorRT harness (LWIS) configs for RetinaNet
+set ``gpu_inference_streams = 2`` in both scenarios on every system read (closed/NVIDIA/configs/retinanet/Server and
+Offline ``__init__.py`` as carried by NVIDIA, Supermicro, Dell, GigaComputing in mlcommons/inference_results_v4.1 and
+v5.1: H100 SXM, H100 NVL, H200, GH200, L4). ResNet-50 is not listed: its Server configs run 1 stream on some systems
+(H100 SXM x1, GH200, with CUDA graphs) and 7 on others (H200 x8), and the rows do not say which; 3D-UNet runs a
+different harness. A pair absent here runs 1 stream (no packing)."""
+
+
+def inference_streams(case: VisionCase, *, cpu: bool, dataflow: bool) -> int:
+    """Calls a row's harness keeps on concurrent inference streams per accelerator (:data:`HARNESS_INFERENCE_STREAMS`);
+    1 on CPUs, dataflow chips, latency scenarios and every pair the table does not name."""
+    if cpu or dataflow or case.scenario not in ("offline", "server"):
+        return 1
+    words = case.software.strip().lower().replace(";", " ").replace(",", " ").split()
+    runtime = words[0] if words else ""
+    return HARNESS_INFERENCE_STREAMS.get((runtime, case.model), 1)
+
+
 class Unexpressible(InferchipError):
     """A row the model cannot express (unknown chip or network, or a metric it has no form for)."""
 
@@ -100,6 +120,7 @@ class RowModel:
     dispatch_s: float = 0.0  # host time to issue one call (the calibration's per-call host overhead)
     switched: bool = False  # accelerators joined by a scale-up switch (NVSwitch): the host carries its share
     dataflow: bool = False  # a layer pipeline (cost/vision/dataflow.py): samples stream, no batching
+    loaded_matrix_s: FloatArray | None = None  # (layers, batches): per call with the harness's streams packed
 
     def layer_fraction(self, p: Params) -> FloatArray:
         if not self.cpu:
@@ -111,7 +132,8 @@ class RowModel:
         With ``overlapped``: calls in flight side by side, the time per call is max(sum compute, sum memory)."""
         feed = operand_feed_factor(self.amx_n, p.cpu_feed_columns) / operand_feed_factor(self.amx_n,
                                                                                           self.feed_columns0)
-        matrix = self.matrix_s * (self.fraction0 / self.layer_fraction(p) * feed)[:, None]
+        base = self.loaded_matrix_s if overlapped and self.loaded_matrix_s is not None else self.matrix_s
+        matrix = base * (self.fraction0 / self.layer_fraction(p) * feed)[:, None]
         memory = self.memory_s * (self.memory_fraction0 / p.memory_bandwidth_fraction)
         compute = np.maximum(matrix, self.vector_s)
         if overlapped:
@@ -188,7 +210,9 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     bmax = case.batch if case.batch and case.scenario in ("offline", "server") and not dataflow else MAX_BATCH
     grid = sorted({g for g in GRID if g <= bmax} | ({bmax} if bmax < MAX_BATCH else set()))
     b = np.array(grid, dtype=float)
-    c = layer_costs(params, net.arrays, b, case.precision, cal)
+    cpu = is_cpu_family(params.family)
+    c = layer_costs(params, net.arrays, b, case.precision, cal,
+                    streams=inference_streams(case, cpu=cpu, dataflow=dataflow))
     a = load_assumptions()
     node = spec.silicon.node_nm or a.number("energy.reference_node_nm")
     static = static_w(params, a)
@@ -199,9 +223,9 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
                     copy_s=input_copy_s(c.input_bytes_per_frame, b, host_link(params.id, params.family).bytes_per_s),
                     e_dyn_j=e_dyn, static_w=static, tdp_w=tdp, fraction0=c.fraction, amx_n=c.amx_n,
                     feed_columns0=cal.cpu_feed_columns, vector_fma=c.vector_fma,
-                    memory_fraction0=cal.memory_bandwidth_fraction, cpu=is_cpu_family(params.family),
+                    memory_fraction0=cal.memory_bandwidth_fraction, cpu=cpu,
                     windowed=case.model == WINDOWED, dispatch_s=cal.inference_overhead_s,
-                    switched=int(params.max_scaleup_domain) > 1, dataflow=dataflow)
+                    switched=int(params.max_scaleup_domain) > 1, dataflow=dataflow, loaded_matrix_s=c.loaded_matrix_s)
 
 
 SERVER_P99_CALLS = 2.0  # p99 ~ the call in flight plus the sample's own call (greedy batching, see above)
