@@ -65,7 +65,9 @@ def loaded_servers(row: RowModel, p: Params) -> tuple[Callable[[np.ndarray], np.
     simulation therefore runs accelerators x CALLS_IN_FLIGHT servers, each taking CALLS_IN_FLIGHT x
     ``pipelined_s`` per call. A dataflow chip (:mod:`inferchip.cost.vision.dataflow`) is one pipeline: one server
     per accelerator whose entry takes a sample every interval I; the rest of its passage is
-    :meth:`RowModel.after_entry_s`.
+    :meth:`RowModel.after_entry_s`. Where the row's harness runs its calls on concurrent inference streams
+    (:func:`inferchip.validation.vision.rows.inference_streams`), ``pipelined_s`` already charges each call its
+    share of the waves the calls' tiles fill together, not a call's own padded waves.
     Returns (service time per batch, servers)."""
     k = 1 if row.cpu or row.dataflow else CALLS_IN_FLIGHT
     t = row.pipelined_s(p) * k
