@@ -39,7 +39,7 @@ from inferchip.mapping.operators import (
 )
 from inferchip.spec.model import LayerGroup, ModelSpec
 
-ELEMENTWISE_KERNELS_PER_LAYER = 4  # fused add+norm twice, rotary, KV-cache write (activation fused in the GEMM epilogue)
+ELEMENTWISE_KERNELS_PER_LAYER = 4  # add+norm twice, rotary, KV-cache write (activation fused in the GEMM epilogue)
 MLA_EXTRA_KERNELS = 3  # the two latent RMSNorms, the second absorbed up-projection (w_kc on q, w_vc on the output)
 MOE_EXTRA_KERNELS = 3  # top-k over the router logits, sort/align of tokens by expert, combine of the k outputs
 
