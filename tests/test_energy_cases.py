@@ -71,7 +71,7 @@ def test_tokens_per_joule_is_predicted_throughput_over_predicted_power():
                 output_tokens=1024, tp=1, pp=1)
     assert tpj == pytest.approx(p.output_tokens_per_s / power, rel=1e-9)
     # and not the measured throughput of the notes (2972.2 / 2 output tok/s):
-    assert tpj != pytest.approx(2972.2 / 2 / power, rel=1e-3)
+    assert tpj != pytest.approx(2972.2 / 2 / power, rel=1e-6)  # a copied measurement would match to rounding
 
 
 def test_maxq_cap_is_read_from_the_notes_and_lowers_power():

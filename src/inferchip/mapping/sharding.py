@@ -39,7 +39,32 @@ from inferchip.mapping.operators import (
 )
 from inferchip.spec.model import LayerGroup, ModelSpec
 
-ELEMENTWISE_KERNELS_PER_LAYER = 3  # fused add+norm twice, rotary (activation fused in the GEMM epilogue)
+ELEMENTWISE_KERNELS_PER_LAYER = 4  # add+norm twice, rotary, KV-cache write (activation fused in the GEMM epilogue)
+MLA_EXTRA_KERNELS = 3  # the two latent RMSNorms, the second absorbed up-projection (w_kc on q, w_vc on the output)
+MOE_EXTRA_KERNELS = 3  # top-k over the router logits, sort/align of tokens by expert, combine of the k outputs
+
+
+def layer_small_kernels(m: ModelSpec, group: LayerGroup) -> int:
+    """Kernels of a layer beyond its GEMMs and attention kernel: the fixed-cost launches of a decode step.
+
+    Every layer: two fused residual-add + RMSNorms, rotary, and the KV-cache write (vLLM's
+    ``reshape_and_cache_flash``, SGLang's ``set_kv_buffer``: a launch of its own in both engines).
+    MLA (DeepSeek-V2/V3 ``DeepseekV2AttentionMLA``): the ``q_a_layernorm`` (with a query LoRA rank) and
+    ``kv_a_layernorm`` on the latents, and in decode the ``kv_b`` up-projection runs as two batched GEMMs
+    absorbed into the query (``w_kc``) and the output (``w_vc``), one more kernel than the single ``kv_b``
+    GEMM counted (SGLang ``forward_absorb_prepare``/``forward_absorb_core``; DeepSeek inference/model.py).
+    MoE: routing is its own kernels, top-k selection over the router logits (vLLM ``topk_softmax``, SGLang
+    ``biased_grouped_topk``), the sort of tokens by expert (``moe_align_block_size``, triton_kernels routing)
+    and the sum of each token's ``k`` expert outputs (``moe_sum_reduce``, the finalize kernel).
+    Not counted: dynamic activation quantisation and the unfused gated activation some engines launch
+    (fused into norms or GEMM epilogues in others). Source of the per-kernel time: :mod:`inferchip.cost.rules`.
+    """
+    n = ELEMENTWISE_KERNELS_PER_LAYER
+    if m.attention == "mla":
+        n += MLA_EXTRA_KERNELS - (0 if m.q_lora_rank else 1)
+    if group.moe:
+        n += MOE_EXTRA_KERNELS
+    return n
 
 
 @dataclass(frozen=True)
@@ -206,7 +231,7 @@ def shard(m: ModelSpec, layout: Layout) -> ShardedModel:
                 count=count,
                 gemms=tuple(attn + _mlp_gemms(m, group, layout)),
                 attention=attention,
-                elementwise=Elementwise(elementwise, ELEMENTWISE_KERNELS_PER_LAYER),
+                elementwise=Elementwise(elementwise, layer_small_kernels(m, group)),
                 collectives=tuple(colls),
                 moe=group.moe,
             )
