@@ -183,7 +183,7 @@ def curve_cmd(
     from inferchip.sim import throughput_interactivity_curve
 
     if plot is not None:
-        plot = files.check_writable(plot, "--plot")  # before the sweep, not after it
+        plot = files.check_writable(plot, "--plot", suffixes=files.HTML_SUFFIXES)  # before the sweep, not after it
     opts.check_context(model, input_tokens, output_tokens)
     calibration, eng = opts.engine_setting(engine, calibration)
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
