@@ -85,3 +85,12 @@ def test_sig_keeps_three_significant_figures(x):
     text = sig(x)
     assert "e" not in text
     assert abs(float(text.replace(",", "")) / x - 1) <= 0.005 + 1e-12
+
+
+@pytest.mark.parametrize("args, want", [
+    (["--cameras", "1000", "--fps", "10000", "--duration-s", "10"], "to at most 5 s at 1000 cameras x 10000 fps"),
+    (["--cameras", "10", "--fps", "0.5", "--duration-s", "1"], "run at least 1/fps = 2 s"),
+])
+def test_drive_duration_limits_name_the_option(args, want):
+    code, text = run_main(["drive", "--chip", "nvidia-l4", *args])
+    assert code == 2 and "--duration-s" in text and want in text, text
