@@ -94,3 +94,17 @@ def test_sig_keeps_three_significant_figures(x):
 def test_drive_duration_limits_name_the_option(args, want):
     code, text = run_main(["drive", "--chip", "nvidia-l4", *args])
     assert code == 2 and "--duration-s" in text and want in text, text
+
+
+def test_chip_without_tdp_says_what_the_power_is():
+    """A chip with no published TDP still gets a dynamic-energy power figure: the note says that, not that
+    power is unavailable beside a power column."""
+    from inferchip.catalog.chips import load_chip
+    from inferchip.performance.vision import frame_cost
+
+    spec = load_chip("nvidia-drive-agx-thor")
+    assert spec.power.tdp_w is None
+    f = frame_cost(spec, "resnet50-v1.5", np.array([1.0]), precision="fp8")
+    assert np.all(f.power_w > 0)
+    assert not any("unavailable" in n for n in f.notes)
+    assert any("publishes no TDP: power and energy are the network's dynamic energy only" in n for n in f.notes)
