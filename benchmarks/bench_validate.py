@@ -35,12 +35,15 @@ def main() -> None:
     a = ap.parse_args()
     cases = read_cases(a.file)[: a.rows]
     cal, lengths = load_calibration(None), load_dataset_lengths(None)
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     results = validate_cases(cases, cal, lengths=lengths, compare=False, workers=a.workers)
     wall = time.perf_counter() - t0
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"rows: {len(cases):,} ({a.file.name}), workers {a.workers}, load average {os.getloadavg()[0]:.1f}")
+    short = f" (asked for {a.rows:,}; the file has {len(cases):,})" if len(cases) < a.rows else ""
+    print(f"rows: {len(cases):,} ({a.file.name}){short}, workers {a.workers}, load average "
+          f"{os.getloadavg()[0]:.1f} at the end ({load0:.1f} at the start)")
     ok = [r for r in results if r.status == "ok"]
     print(f"predicted: {len(ok):,}; not predicted (each with its reason): {len(results) - len(ok):,}")
     for metric in sorted({r.case.metric for r in ok}):

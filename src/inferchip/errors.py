@@ -17,14 +17,15 @@ class SpecError(InferchipError):
 class UnknownIdError(InferchipError):
     """An id that is not in the catalogue; the message names the closest ids."""
 
-    def __init__(self, kind: str, given: str, known: Iterable[str]):
+    def __init__(self, kind: str, given: str, known: Iterable[str], listing: str | None = None):
+        """``listing``: the command that lists the ids (default ``inferchip {kind}s``)."""
         known = list(known)
         close = difflib.get_close_matches(given, known, n=5, cutoff=0.3)
         if not close:
             low = given.lower()
             close = [k for k in known if low in k.lower() or k.lower() in low][:5]
         hint = f" Closest: {', '.join(close)}." if close else ""
-        super().__init__(f"unknown {kind} '{given}'.{hint} See `inferchip {kind}s` for the full list.")
+        super().__init__(f"unknown {kind} '{given}'.{hint} See `{listing or f'inferchip {kind}s'}` for the full list.")
         self.given = given
         self.closest = close
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from inferchip.catalog.yaml_io import is_file, read_mapping, validate
-from inferchip.errors import UnknownIdError
+from inferchip.errors import SpecError, UnknownIdError
 from inferchip.spec.vision import VisionCalibration, VisionNetworkSpec
 
 VISION_DIR = Path(__file__).with_name("vision")
@@ -50,9 +50,12 @@ def load_network_spec(id_or_path: str | Path) -> VisionNetworkSpec:
     if given in bundled:
         return _load(bundled[given])
     path = Path(given).expanduser()
-    if given.endswith((".yaml", ".yml")) and is_file(path):
-        return _load(path.resolve())
-    raise UnknownIdError("vision network", given, bundled)
+    if given.endswith((".yaml", ".yml")):
+        if is_file(path):
+            return _load(path.resolve())
+        raise SpecError(f"{given}: no such network YAML file (a bundled network id, a network YAML or a "
+                        "FILE.onnx; `inferchip models` lists the bundled ones)")
+    raise UnknownIdError("vision network", given, bundled, listing="inferchip models")
 
 
 def load_vision_calibration(which: str | Path | None = None) -> VisionCalibration:

@@ -47,7 +47,7 @@ class LazyApp(typer.Typer):
 
 app = LazyApp(
     name="inferchip",
-    help="Model AI inference chips: latency, throughput, memory fit, energy and cost of LLM inference.",
+    help="Model AI inference chips: latency, throughput, memory fit, energy and cost of LLM and vision inference.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

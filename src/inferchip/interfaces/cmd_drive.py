@@ -137,7 +137,7 @@ def drive_cmd(
     from inferchip.performance.vision_drive import drive, drive_curve
 
     if plot is not None:
-        plot = files.check_writable(plot, "--plot")  # before the run, not after it
+        plot = files.check_writable(plot, "--plot", suffixes=files.HTML_SUFFIXES)  # before the run, not after it
     settings: dict[str, Any] = dict(chips=chips, deadline_ms=deadline_ms, power_budget_w=power_budget_w, seed=seed,
                                     batching=batching, precision=precision, phase_spread=phase_spread,
                                     max_batch=max_batch, loader=onnx_loader(model, dim))

@@ -104,7 +104,8 @@ def predict_cmd(
     if batch is not None and (max_ttft_ms or max_tpot_ms):
         raise InvalidSettingError("--max-ttft-ms/--max-tpot-ms apply to --max-throughput only")
     context_note = opts.check_context(model, input_tokens, output_tokens)
-    cal, _ = opts.engine_setting(engine, calibration)
+    cal, eng = opts.engine_setting(engine, calibration)
+    used_engine = opts.engine_summary(eng, scheduler=False)
     from inferchip.performance.predict import predict
     p = predict(
         chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp,
@@ -114,10 +115,11 @@ def predict_cmd(
         estimate=estimate, calibration=cal, assumptions=assumptions,
     )
     if output == OutputFormat.json:
-        typer.echo(fmt.to_json(out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS)))
+        typer.echo(fmt.to_json({**out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS), "engine": used_engine}))
         return
     con = out.console()
     for t in prediction_table(p):
         con.print(t)
+    con.print(opts.engine_line(used_engine, "the calibration's host time per step"))
     for n in p.notes + ([context_note] if context_note else []):
         con.print(f"[yellow]note:[/] {n}")

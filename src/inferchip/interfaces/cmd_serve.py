@@ -19,6 +19,8 @@ from inferchip.interfaces.cli_options import output as out
 from inferchip.interfaces.cli_options.tables import serve_tables
 from inferchip.interfaces.cmd_predict import OutputFormat
 
+DEFAULT_SCHEDULER = "vLLM-like defaults (max_num_seqs 256, chunk 8192)"
+
 
 def _progress(label: str):
     return Progress(TextColumn(label), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
@@ -103,7 +105,7 @@ def serve_cmd(
     calibration: str | None = typer.Option(None, "--calibration", callback=opts.input_file("--calibration")),
     assumptions: Path | None = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
                                                callback=opts.input_file("--assumptions", ())),
-    engine: str | None = opts.engine_option("vLLM-like defaults (max_num_seqs 256, chunk 8192)"),
+    engine: str | None = opts.engine_option(DEFAULT_SCHEDULER),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption."""
@@ -145,6 +147,7 @@ def serve_cmd(
     if "power_w_per_chip" in summary:
         summary.update(serving_economics(step, summary, res.num_chips))
     summary["assumptions_file"] = _assumptions_file(assumptions)
+    summary["engine"] = opts.engine_summary(eng, scheduler=True)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json(out.with_all_keys(summary, out.SERVE_ENERGY_KEYS)))
         return
@@ -153,6 +156,7 @@ def serve_cmd(
     for t in serve_tables(summary, title):
         con.print(t)
     Console().print(f"assumptions: {summary['assumptions_file']}")
+    Console().print(opts.engine_line(summary["engine"], DEFAULT_SCHEDULER))
     if context_note:
         Console().print(f"[yellow]note:[/] {context_note}")
     if "power_w_per_chip" not in summary:
@@ -174,7 +178,7 @@ def curve_cmd(
     calibration: str | None = typer.Option(None, "--calibration", callback=opts.input_file("--calibration")),
     assumptions: Path | None = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
                                                callback=opts.input_file("--assumptions", ())),
-    engine: str | None = opts.engine_option("vLLM-like defaults (max_num_seqs 256, chunk 8192)"),
+    engine: str | None = opts.engine_option(DEFAULT_SCHEDULER),
     plot: Path | None = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
@@ -183,7 +187,7 @@ def curve_cmd(
     from inferchip.sim import throughput_interactivity_curve
 
     if plot is not None:
-        plot = files.check_writable(plot, "--plot")  # before the sweep, not after it
+        plot = files.check_writable(plot, "--plot", suffixes=files.HTML_SUFFIXES)  # before the sweep, not after it
     opts.check_context(model, input_tokens, output_tokens)
     calibration, eng = opts.engine_setting(engine, calibration)
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
@@ -207,6 +211,7 @@ def curve_cmd(
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency,
                                 "assumptions_file": _assumptions_file(assumptions),
+                                "engine": opts.engine_summary(eng, scheduler=True),
                                 "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
                                            for r in df.to_dict(orient="records")]}))
         return
@@ -225,5 +230,7 @@ def curve_cmd(
                   fmt.ms(r.get("tpot_s_mean", float("nan"))), num(r.get("power_w_per_chip"), ",.0f"),
                   num(r.get("output_tokens_per_j"), ",.3f"), num(r.get("usd_per_million_tokens"), ",.3f"),
                   num(r.get("output_tokens_per_s_per_usd_capex"), ".4f"), "*" if r.get("pareto") else "")
-    Console().print(t)
-    Console().print(f"assumptions: {_assumptions_file(assumptions)}")
+    con = out.console()
+    con.print(t)
+    con.print(f"assumptions: {_assumptions_file(assumptions)}")
+    con.print(opts.engine_line(opts.engine_summary(eng, scheduler=True), DEFAULT_SCHEDULER))

@@ -55,8 +55,8 @@ def vision_cmd(
                                 "flop_per_frame": f.flop_per_frame, "dram_bytes_per_frame": f.bytes_per_frame,
                                 "params": net.params, "points": rows, "notes": notes}))
         return
-    t = Table(title=f"{net.id} on {chips} x {spec.id}, {precision}: {f.flop_per_frame / 1e9:,.1f} GFLOP and "
-              f"{f.bytes_per_frame / 1e6:,.1f} MB DRAM traffic per frame (batch 1)", title_justify="left")
+    t = Table(title=f"{net.id} on {chips} x {spec.id}, {precision}: {fmt.sig(f.flop_per_frame / 1e9)} GFLOP and "
+              f"{fmt.sig(f.bytes_per_frame / 1e6)} MB DRAM traffic per frame (batch 1)", title_justify="left")
     for c in ("batch", "latency ms", "frames/s", "mJ/frame", "power W"):
         t.add_column(c, justify="right")
     for r in rows:

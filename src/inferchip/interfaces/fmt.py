@@ -26,6 +26,16 @@ def rate(x: float, unit: str = "tok/s") -> str:
     return f"{x:,.0f} {unit}" if x >= 100 else f"{x:,.2f} {unit}"
 
 
+def sig(x: float, digits: int = 3) -> str:
+    """``x`` to at least ``digits`` significant figures (whole numbers kept whole), thousands separated,
+    never in exponent form: 0.0146, 8.23, 3,768."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
+    rounded = float(f"{x:.{digits}g}")  # 9.996 -> 10.0, whose exponent sets the decimals
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(rounded))))
+    return f"{x:,.{decimals}f}"
+
+
 def pct(x: float) -> str:
     return f"{percent(x):.0f}%"
 

@@ -5,6 +5,7 @@ row that could not be expressed with its reason."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,9 @@ def run_vision(paths: list[Path], *, json_output: bool, calibration: str | None,
     cal = load_vision_calibration("none" if calibration == "none" else None)
     cal_text = "none (defaults)" if calibration == "none" else (
         f"shipped catalog/vision/calibration.yaml, fitted on {cal.fitted_on}" if cal.fitted else "defaults")
-    results = validate_vision(cases, cal, workers=workers)
+    err = console(stderr=True)
+    results = validate_vision(cases, cal, workers=workers,
+                              progress=(lambda m: err.print(f"[dim]{m}[/]")) if sys.stderr.isatty() else None)
     summary = summarize_vision(results)
     body = {"cases": [r.to_dict() for r in results], "summary": summary, "calibration": cal_text,
             "file": ", ".join(str(p) for p in paths)}

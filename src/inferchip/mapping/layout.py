@@ -102,6 +102,39 @@ def check_layout(model: ModelSpec, layout: Layout, num_chips: int | None = None)
     return layout
 
 
+HOST_PCIE_CARDS = 8
+"""Cards one server's PCIe fabric joins (8-card PCIe servers, e.g. NVIDIA's L40S and L4 OEM systems; inferchip's
+estimate): a chip with no scale-up fabric (catalogue domain 1) runs tensor parallelism over the host's PCIe, which
+its link figure describes, up to this many cards (the L40S tp=4 rows of validation_cases.csv measure that)."""
+
+
+def tp_domain(max_scaleup_domain: int) -> int:
+    """Chips one tensor-parallel group may span: the scale-up domain, or a PCIe host's cards without one."""
+    return max_scaleup_domain if max_scaleup_domain > 1 else HOST_PCIE_CARDS
+
+
+def check_scaleup(layout: Layout, max_scaleup_domain: int, chip_id: str, moe: bool = True) -> list[str]:
+    """A tensor-parallel group within one scale-up domain (its all-reduces run over the scale-up link,
+    the only link the step model costs them on). Wider only where the layout says how it spans domains:
+    attention data-parallel per chip with the experts expert-parallel over all of them (a note says so);
+    anything else -> InvalidSettingError with what would fit (``moe``: the model has experts, so attention DP
+    is offered too)."""
+    d = tp_domain(max_scaleup_domain)
+    if layout.tp <= d:
+        return []
+    if layout.attn_dp and layout.ep == layout.tp:
+        return [f"the {layout.tp} chips of a stage span {-(-layout.tp // d)} scale-up domains of {d}: attention "
+                "data-parallel per chip, experts expert-parallel over all of them (their all-to-all crosses the "
+                "scale-out network)"]
+    fits = max(t for t in divisors(layout.tp) if t <= d)
+    what = f"scale-up domain of {d} chips" if max_scaleup_domain > 1 else f"PCIe host of {d} cards (no scale-up fabric)"
+    raise InvalidSettingError(
+        f"--tp {layout.tp} exceeds the {what} of {chip_id}: the tensor-parallel all-reduces would cross the "
+        f"scale-out network and the layout does not say how the group spans it; use --tp {fits} with "
+        f"--pp {layout.tp // fits} (pipeline stages on further domains)"
+        + (" or --attn-dp (attention per chip, experts expert-parallel over all chips)" if moe else ""))
+
+
 def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 

@@ -20,7 +20,7 @@ from typing import Any
 from inferchip.catalog.calibration_file import load_calibration
 from inferchip.cost.peaks import executed_format
 from inferchip.errors import InvalidSettingError
-from inferchip.mapping.layout import Layout, candidate_layouts, check_layout
+from inferchip.mapping.layout import Layout, candidate_layouts, check_layout, check_scaleup
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.phases import MappedModel, map_model
 from inferchip.spec.assumptions import Assumptions
@@ -261,6 +261,7 @@ def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, 
         lay = Layout(tp=tp or 1, pp=pp or 1, ep=(tp or 1) if attn_dp and ep is None else (ep or 1),
                      attn_dp=bool(attn_dp))
         check_layout(ms, lay, count)
+        notes.extend(check_scaleup(lay, cp.max_scaleup_domain, cp.id, ms.is_moe))
         layouts = [replace(lay, replicas=max(1, count // lay.chips_per_replica))]
     else:
         layouts = [lay for lay in candidate_layouts(ms, count, cp.max_scaleup_domain)

@@ -93,6 +93,10 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
     params = _params(spec)
     assumptions = load_assumptions()
     notes = [*net.notes, *(n for n in params.notes if "scale-up" not in n)]  # links play no part here
+    if not np.isfinite(params.tdp_w):  # the chip note says power is unavailable; here it is the work's alone
+        notes = [n for n in notes if n not in params.notes or "no TDP published" not in n]
+        notes.append(f"{spec.id} publishes no TDP: power and energy are the network's dynamic energy only "
+                     "(no static or idle floor, no TDP cap on the clock)")
     node = spec.silicon.node_nm
     if node is None:
         node = assumptions.number("energy.reference_node_nm")

@@ -78,8 +78,11 @@ def parse_models(models: Sequence[str] | None, loader: Loader) -> tuple[DriveNet
     out = []
     for given in (models or DEFAULT_MODELS):
         text = str(given).strip()
-        head, _, tail = text.rpartition("@")
+        head, at, tail = text.rpartition("@")
         name, role = (head, tail) if tail in ROLES else (text, "")
+        if at and not role and head and not tail.lower().endswith(".onnx") and "/" not in tail:
+            raise InvalidSettingError(f"--model {given!r}: unknown role '@{tail}'; allowed: "
+                                      f"{', '.join('@' + r for r in ROLES)} (or no suffix)")
         if not name:
             raise InvalidSettingError(f"--model {given!r}: a network id or ONNX path is needed")
         net = loader(name)
@@ -110,10 +113,16 @@ def _array(fc: Any, attr: str, n: int) -> np.ndarray | None:
 
 
 def stage_for(chip: ChipSpec, net: DriveNetwork, max_batch: int, *, precision: str, chips: int,
-              cost_fn: CostFn, idle_w: float) -> Stage:
-    """The cost model's seconds and watts per batch 1..max_batch for one network, as a rig stage."""
+              cost_fn: CostFn, idle_w: float, notes: list[str] | None = None) -> Stage:
+    """The cost model's seconds and watts per batch 1..max_batch for one network, as a rig stage; the
+    cost model's notes (nodes not costed, a precision fallback, an assumed host link) go to ``notes``."""
     batch = np.arange(1, max_batch + 1)
     fc = cost_fn(chip, net.network, batch, precision=precision, chips=chips)
+    if notes is not None:
+        for n in getattr(fc, "notes", ()) or ():
+            text = f"{net.name}: {n}"
+            if text not in notes:
+                notes.append(text)
     lat = _array(fc, "latency_s", batch.size)
     if lat is None:
         raise InferchipError(f"the cost model returned no latency for {net.name}")
@@ -162,7 +171,7 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
                          f"{max_cameras} cameras (its cost is not rescaled to them)")
     top = min(max_cameras, max_batch or max_cameras)
     stages = tuple(stage_for(spec, n, top if n.per_camera else 1, precision=precision, chips=chips,
-                             cost_fn=cost_fn, idle_w=idle) for n in nets)
+                             cost_fn=cost_fn, idle_w=idle, notes=notes) for n in nets)
     return DriveSetup(spec, nets, stages, chips, idle, tuple(notes))
 
 

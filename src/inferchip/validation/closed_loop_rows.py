@@ -80,6 +80,11 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
             engine = get_engine(v.engine)
         facts = row_facts(case, engine)
         fmt, notes = case_formats(case)
+        if engine is None and not case.software.strip():
+            notes = [*notes, f"column software is blank: the engine catalogue's default, {facts.engine.id}, assumed "
+                             "(--engine chooses another)"]
+        elif engine is not None:
+            notes = [*notes, f"engine {engine.id} from --engine (the row's software: {case.software or 'blank'})"]
         dec, layout, dnotes = _replica(v, case, fmt, facts.decode, facts)
         reps = {"decode": dec}
         notes += dnotes

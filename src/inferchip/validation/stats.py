@@ -68,7 +68,8 @@ SERVER_GROUPS = {
 def server_comparison(results: Sequence[CaseResult]) -> dict[str, dict[str, dict[str, float | int | None]]]:
     """Error statistics of the server rows under each server model, side by side:
     ``{group: {model: stats}}`` over the rows that have both models' entries (``by_model``);
-    a row a model could not predict counts as not predicted for that model."""
+    a row a model could not predict counts as not predicted for that model. ``used``: the group's
+    predicted rows whose reported value came from that model (closed loops always the simulator)."""
     rows = [r for r in results if r.by_model]
     out: dict[str, dict[str, dict[str, float | int | None]]] = {}
     for group, keep in SERVER_GROUPS.items():
@@ -78,6 +79,7 @@ def server_comparison(results: Sequence[CaseResult]) -> dict[str, dict[str, dict
             have = [r for r in sel if r.by_model.get(m) is not None and math.isfinite(r.by_model[m])
                     and r.by_model[m] > 0]
             out[group][m] = _stats(len(sel), [r.by_model[m] for r in have], [r.measured for r in have])
+            out[group][m]["used"] = sum(r.server_model == m and r.status == "ok" for r in sel)
     return out
 
 

@@ -19,12 +19,20 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
-def check_writable(path: Path, option: str, make_folder: bool = False) -> Path:
+HTML_SUFFIXES = (".html", ".htm")
+
+
+def check_writable(path: Path, option: str, make_folder: bool = False,
+                   suffixes: tuple[str, ...] | None = None) -> Path:
     """``path`` can be created or replaced: its folder exists (or, with ``make_folder``, can be made)
-    and is writable, and it is not a folder."""
+    and is writable, and it is not a folder; with ``suffixes``, its name ends in one of them (an HTML
+    page is not written under a .png name)."""
     text = str(path)
     if not text.strip():
         raise OutputError(f"{option}: empty path; give a file name")
+    if suffixes and not path.name.lower().endswith(suffixes):
+        raise OutputError(f"{option} {text}: this option writes {suffixes[0].lstrip('.').upper()}; give a file name "
+                          f"ending in {' or '.join(suffixes)}")
     try:
         p = path.expanduser()
         if p.is_dir():

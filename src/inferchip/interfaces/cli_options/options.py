@@ -230,6 +230,28 @@ def engine_option(default_text: str) -> Any:
     return typer.Option(None, "--engine", help=f"{ENGINE_HELP}; default: {default_text}.")
 
 
+def engine_summary(spec: Any, scheduler: bool) -> dict[str, Any] | None:
+    """What ``--engine`` changed, for the output (None without it): its id and name, the host time per step
+    that replaced the calibration's, and (``scheduler``: serve and curve) the running-batch cap and chunk."""
+    if spec is None:
+        return None
+    out = {"id": spec.id, "name": spec.name, "step_overhead_s": spec.step_overhead_s,
+           "kernel_efficiency": spec.kernel_efficiency.model_dump()}
+    if scheduler:
+        out.update(max_num_seqs=spec.max_num_seqs, chunk_tokens=spec.chunk_tokens)
+    return out
+
+
+def engine_line(summary: dict[str, Any] | None, default_text: str) -> str:
+    """One line saying which engine the figures are for."""
+    if summary is None:
+        return f"engine: none ({default_text}; --engine chooses one)"
+    text = f"engine: {summary['id']} ({summary['name']}): host time {summary['step_overhead_s'] * 1e3:.2f} ms per step"
+    if "max_num_seqs" in summary:
+        text += f", running batch <= {summary['max_num_seqs']:,}, prefill chunk {summary['chunk_tokens']:,} tokens"
+    return text
+
+
 def engine_setting(engine: str | None, calibration: Any) -> tuple[Any, Any]:
     """(calibration to use, engine spec or None) for ``--engine`` over ``--calibration`` (a path, "none" or None).
     An unknown engine raises UnknownIdError listing the engines."""

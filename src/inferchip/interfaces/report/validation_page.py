@@ -54,9 +54,15 @@ def server_rows(comparison: dict[str, dict[str, dict[str, Any]]], chosen: str) -
             kinds = {"server throughput": ["throughput"], "server latency": ["ttft", "tpot"]}.get(
                 group, list(BY_KIND))
             used = BY_KIND[kinds[0]] if len({BY_KIND[k] for k in kinds}) == 1 else ""
+        counts = {m: by_model[m].get("used") for m in SERVER_MODELS}
+        total = sum(c or 0 for c in counts.values())
         for m in SERVER_MODELS:
             st = by_model[m]
-            out.append([group, m + (" (used)" if m == used else ""), str(st["cases"]), str(st["predicted"]),
+            if counts[m] is None:  # a summary from before the counts: the rule by metric
+                label = " (used)" if m == used else ""
+            else:  # the rows each model actually gave (closed loops are the simulator's whatever the rule)
+                label = "" if not counts[m] else " (used)" if counts[m] == total else f" (used on {counts[m]})"
+            out.append([group, m + label, str(st["cases"]), str(st["predicted"]),
                         pct(st["median_ape"]), pct(st["p90_ape"]), pct(st["median_signed_error_pct"], True)])
     return out
 

@@ -136,11 +136,13 @@ class RigLoad:
             _whole("max_batch", self.max_batch, 1, MAX_CAMERAS)
         if self.frames_per_camera < 1:
             raise InvalidSettingError(
-                f"duration_s = {self.duration_s:g} at fps = {self.fps:g} holds no whole frame; run at least 1/fps s")
+                f"a duration_s (--duration-s) of {self.duration_s:g} s at {self.fps:g} fps holds no whole frame; "
+                f"run at least 1/fps = {1 / self.fps:.4g} s")
         if self.frames_per_camera * self.cameras > MAX_FRAMES:
             raise InvalidSettingError(
                 f"{self.cameras} cameras x {self.frames_per_camera:,} frames is above {MAX_FRAMES:,} frames in one "
-                "run; shorten duration_s")
+                f"run; shorten duration_s (--duration-s) to at most "
+                f"{MAX_FRAMES / (self.cameras * self.fps):,.4g} s at {self.cameras} cameras x {self.fps:g} fps")
 
     @property
     def period_s(self) -> float:

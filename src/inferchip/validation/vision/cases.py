@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from inferchip.spec.formats import ALL_FORMATS
 from inferchip.validation.cases import CaseFileError, read_case_text
 
 VISION_COLUMNS = ("case_id", "source_kind", "source", "accelerator", "num_accelerators", "system_name", "software",
@@ -144,11 +145,16 @@ def parse_vision_cases(text: str, path: str = "<vision cases>") -> list[VisionCa
         n = _num(path, line, idx["num_accelerators"] + 1, "num_accelerators", cell("num_accelerators"), integer=True)
         batch = _num(path, line, idx["batch"] + 1, "batch", cell("batch"), integer=True, optional=True)
         value = _num(path, line, idx["value"] + 1, "value", cell("value"))
-        out.append(VisionCase(case_id=cid, source_kind=cell("source_kind"), accelerator=cell("accelerator"),
-                              num_accelerators=int(n or 1), model=cell("model"), precision_text=cell("precision"),
-                              scenario=scen, batch=int(batch) if batch else None, metric=metric,
-                              value=float(value or 0.0), unit=cell("unit"), notes=cell("notes"), line=line,
-                              source=cell("source"), software=cell("software")))
+        case = VisionCase(case_id=cid, source_kind=cell("source_kind"), accelerator=cell("accelerator"),
+                          num_accelerators=int(n or 1), model=cell("model"), precision_text=cell("precision"),
+                          scenario=scen, batch=int(batch) if batch else None, metric=metric,
+                          value=float(value or 0.0), unit=cell("unit"), notes=cell("notes"), line=line,
+                          source=cell("source"), software=cell("software"))
+        if case.precision not in ALL_FORMATS:
+            raise CaseFileError(path, line, idx["precision"] + 1, "precision",
+                                f"value {cell('precision')!r} names no number format; allowed: "
+                                f"{', '.join(ALL_FORMATS)} (int8/float8 variants are read as int8/fp8)")
+        out.append(case)
     return out
 
 

@@ -274,10 +274,13 @@ def _models(cases: Sequence[VisionCase], cal: VisionCalibration) -> tuple[list[V
 
 
 def validate_vision(cases: Sequence[VisionCase], cal: VisionCalibration, *, loao: bool = True,
-                    simulate: bool = True, workers: int = 1) -> list[VisionResult]:
+                    simulate: bool = True, workers: int = 1,
+                    progress: Callable[[str], None] | None = None) -> list[VisionResult]:
     """Predict every row; with ``loao`` also its leave-one-accelerator-out prediction. With ``simulate``,
     Server and MultiStream rows are predicted by the scenario simulator (the analytic form is kept beside
-    it and is what the fit uses)."""
+    it and is what the fit uses). ``progress`` hears each stage as it starts (a long run is not silent)."""
+    say = progress or (lambda _m: None)
+    say(f"vision rows: costing {len(cases):,} rows")
     results, models = _models(cases, cal)
     by_id = {r.case.case_id: r for r in results}
     shipped = params_of(cal)
@@ -285,12 +288,15 @@ def validate_vision(cases: Sequence[VisionCase], cal: VisionCalibration, *, loao
     if loao:
         fit_models = _models(cases, fit_reference(cal))[1]
         calib = [m for m in fit_models if is_calibration_row(m)]
+        say(f"vision rows: fitting the parameters without each of {len({m.case.accelerator for m in models}):,} "
+            f"accelerators (leave one out) on {len(calib):,} calibration rows")
         for acc, (p, _) in leave_one_accelerator_out(fit_models, calib, shipped, workers=workers).items():
             held[acc] = p
 
     def job(k: int) -> dict[str, Any]:
         return _row_prediction(models[k], shipped, held.get(models[k].case.accelerator), simulate=simulate)
 
+    say(f"vision rows: predicting {len(models):,} rows" + (" (scenario simulator)" if simulate else ""))
     for m, out in zip(models, fork_map(job, len(models), workers), strict=True):
         r = by_id[m.case.case_id]
         for name, value in out.items():
@@ -299,6 +305,7 @@ def validate_vision(cases: Sequence[VisionCase], cal: VisionCalibration, *, loao
         if "error" in out:  # a service time the simulator refuses (not finite)
             r.status, r.reason = "unexpressible", f"no prediction: {out['error']}"
     if simulate:
+        say("vision rows: operating points of the Server and MultiStream rows")
         _operating_points(results, models, held, shipped, workers=workers)
     return results
 

@@ -18,6 +18,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from inferchip.errors import InvalidSettingError, SpecError
 from inferchip.spec.vision import VisionLayer
 from inferchip.workload.vision.model import VisionNetwork
@@ -75,7 +77,10 @@ def _fix_dims(model: Any, dims: dict[str, int], path: Path) -> None:
     for vi in model.graph.input:
         if vi.name in weights or not vi.type.HasField("tensor_type"):
             continue
-        for d in vi.type.tensor_type.shape.dim:
+        for axis, d in enumerate(vi.type.tensor_type.shape.dim):
+            if d.HasField("dim_value") and not d.HasField("dim_param") and d.dim_value < 1:
+                raise SpecError(f"{path}: graph input '{vi.name}' has size {d.dim_value} on axis {axis}; a network "
+                                "input needs sizes >= 1 (a corrupted file, or an axis meant to be dynamic)")
             if d.HasField("dim_param") or not d.HasField("dim_value"):
                 name = d.dim_param or f"{vi.name}[?]"
                 symbolic.add(name)
@@ -108,6 +113,27 @@ def _shapes(model: Any) -> dict[str, list[int] | None]:
     return out
 
 
+def _kinds(c: Counter[str]) -> str:
+    return ", ".join(f"{k} x{v}" for k, v in c.most_common())
+
+
+def _node_where(path: Path, node: Any, i: int) -> str:
+    """"FILE: node NAME (OP)" for messages; a type name that is not text (a corrupted file) is an error."""
+    op = node.op_type
+    if not isinstance(op, str) or not op.isprintable() or not isinstance(node.name, str):
+        raise SpecError(f"{path}: node {i}: its name or operator type is not valid text (a corrupted file)")
+    return f"{path}: node {i} '{node.name or op}' ({op})"
+
+
+def _check_sizes(node: Any, shapes: dict[str, list[int] | None], where: str) -> None:
+    """A negative size after shape inference (an input smaller than a kernel, a corrupted attribute) -> error."""
+    for name in [*node.input, *node.output]:
+        shape = shapes.get(name) if name else None
+        if shape is not None and any(d < 0 for d in shape):
+            raise SpecError(f"{where}: shape inference gives tensor '{name}' the shape {shape}, with a negative "
+                            "size (an input smaller than the kernel, or a corrupted attribute)")
+
+
 def import_onnx(path: Path, dims: dict[str, int] | None = None) -> VisionNetwork:
     """The graph at ``path`` as a network, its dynamic axes sized from ``dims``."""
     onnx = _onnx()
@@ -123,29 +149,51 @@ def import_onnx(path: Path, dims: dict[str, int] | None = None) -> VisionNetwork
     owned: set[str] = set()
     layers: list[VisionLayer] = []
     skipped: Counter[str] = Counter()
+    unsized: Counter[str] = Counter()  # not costed because shape inference left their sizes unknown
+    free = 0
     for i, node in enumerate(inferred.graph.node):
+        where = _node_where(path, node, i)
+        _check_sizes(node, shapes, where)
         if node.domain not in ("", "ai.onnx"):
             fields: dict[str, Any] | None = {"op": "uncosted"}
         else:
-            fields = map_node(node, shapes.get, weights)
+            fields = map_node(node, shapes.get, weights, where)
         if fields is None:
+            free += 1
             continue
         counts = fields["op"] in PARAM_OPS and node.op_type not in COPIES and node.op_type not in RESIZES
         new = [w for w in node.input if counts and w in weights and w not in owned]
         owned.update(new)
         params = float(sum(math.prod(shapes[w] or [0]) for w in new))
         if fields["op"] == "uncosted":
-            skipped[node.op_type] += 1
-        layers.append(VisionLayer(name=node.name or f"{node.op_type}_{i}", onnx_op=node.op_type,
-                                  param_elems=params, **fields))
-    if not layers:
-        raise SpecError(f"{path}: no node of the graph does any work that can be costed")
+            if any(x and x not in weights and shapes.get(x) is None for x in [*node.input, *node.output]):
+                unsized[node.op_type] += 1
+            else:
+                skipped[node.op_type] += 1
+        try:
+            layers.append(VisionLayer(name=node.name or f"{node.op_type}_{i}", onnx_op=node.op_type,
+                                      param_elems=params, **fields))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(x) for x in err.get("loc", ())) or "node"
+            raise SpecError(f"{where}: cannot be costed as given ({field}: {err.get('msg', exc)}); "
+                            "a corrupted or malformed graph") from None
+    not_costed = sum(skipped.values()) + sum(unsized.values())
+    costed = len(layers) - not_costed
+    if costed == 0:
+        kinds = _kinds(skipped + unsized)
+        raise SpecError(f"{path}: no node of the graph does any work that can be costed"
+                        + (f" (not costed: {kinds})" if kinds else ""))
     net = VisionNetwork(id=path.name, name=inferred.graph.name or path.stem, family="onnx", precision="int8",
                         layers=tuple(layers), sources=(f"ONNX file {path} (opset {opset})",))
-    notes = [f"ONNX opset {opset}; {len(inferred.graph.node)} nodes, {len(layers)} costed as layers"]
+    notes = [f"ONNX opset {opset}; {len(inferred.graph.node)} nodes: {costed} costed, {free} free (reshapes, "
+             f"shape arithmetic), {not_costed} not costed"]
     if skipped:
-        kinds = ", ".join(f"{k} x{v}" for k, v in skipped.most_common())
-        notes.append(f"not costed: {kinds}; {net.uncosted_share():.1%} of the activation traffic "
+        notes.append(f"not costed: {_kinds(skipped)}; {net.uncosted_share():.1%} of the activation traffic "
                      "(counted as 0 s)")
+    if unsized:
+        notes.append(f"not costed, sizes unknown: {_kinds(unsized)}; shape inference could not size their tensors "
+                     "(data-dependent sizes, or an operator it does not know), so their share of the work is "
+                     "unknown (counted as 0 s)")
     return VisionNetwork(id=net.id, name=net.name, family=net.family, precision=net.precision, layers=net.layers,
                          sources=net.sources, notes=tuple(notes))

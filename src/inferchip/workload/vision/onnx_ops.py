@@ -12,6 +12,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from inferchip.errors import SpecError
+
 Shapes = Callable[[str], list[int] | None]
 Fields = dict[str, Any]
 
@@ -37,6 +39,10 @@ REDUCES = frozenset({"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "Reduc
 POOLS = frozenset({"MaxPool", "AveragePool", "LpPool"})
 GLOBAL_POOLS = frozenset({"GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool"})
 RESIZES = frozenset({"Resize", "Upsample"})
+MIN_INPUTS: dict[str, int] = {"Conv": 2, "ConvTranspose": 2, "MatMul": 2, "Gemm": 2, "MatMulInteger": 2,
+                              "QLinearMatMul": 8, "Attention": 3, "NonMaxSuppression": 2, "GridSample": 2,
+                              "TopK": 2, **dict.fromkeys(ELEMENTWISE_OPS, 1), **dict.fromkeys(NORMS, 1)}
+"""Inputs each mapped node type requires (ONNX operator schemas); fewer is a malformed graph."""
 NMS_COMPARES_PER_BOX = 10.0  # IoU test of one box pair: areas, intersection, compare (estimate)
 
 
@@ -60,6 +66,10 @@ def _conv(node: Any, shape: Shapes, weights: set[str]) -> Fields | None:
     g = int(_attr(node, "group", 1))
     kvol = float(math.prod(w[2:]))
     cin, cout = x[1], y[1]
+    wants = w[0] if node.op_type == "ConvTranspose" else w[1] * g  # input channels the weight expects
+    if g < 1 or len(w) != len(x) or cin != wants:
+        raise ValueError(f"input '{node.input[0]}' of shape {x} against weight '{node.input[1]}' of shape {w} "
+                         f"with group {g}: the weight expects {wants} input channels")
     if g == cin and g > 1 and w[1] == 1:
         return {"op": "depthwise", "weight_elems": _n(w), "in_elems": _n(x), "out_elems": _n(y),
                 "vector_ops": 2.0 * _n(y) * kvol}
@@ -108,8 +118,24 @@ def _attention(node: Any, shape: Shapes, weights: set[str]) -> Fields | None:
             "in_elems": _n(q) + 2 * _n(k), "out_elems": _n(y), "vector_ops": 5.0 * b * h * s * skv}
 
 
-def map_node(node: Any, shape: Shapes, weights: set[str]) -> Fields | None:
-    """Layer fields for ``node``; ``{"op": "uncosted"}`` when it cannot be costed; None when it is free."""
+def map_node(node: Any, shape: Shapes, weights: set[str], where: str = "") -> Fields | None:
+    """Layer fields for ``node``; ``{"op": "uncosted"}`` when it cannot be costed; None when it is free.
+    A node missing inputs its type requires, or with attributes that do not fit its tensors, is a
+    malformed graph: SpecError naming it (``where``)."""
+    where = where or f"node '{node.name or node.op_type}' ({node.op_type})"
+    need = MIN_INPUTS.get(node.op_type, 0)
+    given = [x for x in node.input if x]
+    if len(given) < need or len(node.input) < need or not node.output:
+        raise SpecError(f"{where}: has {len(given)} input(s) and {len(node.output)} output(s); a {node.op_type} "
+                        f"node needs at least {need} input(s) and one output (a malformed graph)")
+    try:
+        return _map(node, shape, weights, where)
+    except (TypeError, ValueError, IndexError, ZeroDivisionError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{where}: its attributes do not fit its tensors ({type(exc).__name__}: {exc}); "
+                        "a malformed graph") from None
+
+
+def _map(node: Any, shape: Shapes, weights: set[str], where: str) -> Fields | None:
     t = node.op_type
     out = shape(node.output[0]) if node.output else None
     inp = shape(node.input[0]) if node.input and node.input[0] else None
