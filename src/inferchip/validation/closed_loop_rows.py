@@ -41,7 +41,7 @@ def _lru(v: Any, name: str, size: int) -> OrderedDict:
 def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> tuple[EngineReplica, Layout, list[str]]:
     layout, notes = worker.layout()
     cache = _lru(v, "replicas", REPLICAS_KEPT)
-    key = (case.accelerator, case.model, fmt, layout, facts.engine.id, facts.mtp)
+    key = (case.accelerator, case.model, fmt, layout, facts.engine.id, facts.mtp, facts.prefill is None)
     if key in cache:  # the replica's notes (recipe memory, codec, span) as its first row had them
         cache.move_to_end(key)
         return cache[key][0], layout, list(cache[key][1])
