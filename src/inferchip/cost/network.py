@@ -15,6 +15,16 @@ of the algorithms the chip's software has, as the libraries pick by message size
   ``4 alpha + 2(p-1)/p S beta``. Two-shot never loses to ring or tree, so a direct link's
   all-reduce is the faster of one-shot (small messages) and two-shot (large ones).
 
+An engine may reduce large messages with a quantising kernel instead (``codec``, the row's
+``Formats.all_reduce``): AMD QuickReduce (vLLM ``csrc/quickreduce``, SGLang
+``device_communicators/quick_all_reduce.py``, selected by ``ROCM_QUICK_REDUCE_QUANTIZATION``) runs a
+two-shot all-reduce whose two rounds carry the codec's bytes, ``4 alpha + 2(p-1)/p f S beta`` with
+``f`` the wire bytes per byte of the fp16 buffer (INT4: 4-bit values plus one fp16 scale per 32, a
+1,152-byte tile per 4,096 bytes), for groups of 2, 4 or 8 fully connected chips and messages from
+the codec's smallest size per group (``QuickAllReduce._QR_MIN_SIZE``, fp16 row: SGLang casts bf16
+to fp16 by default, ``ROCM_QUICK_REDUCE_CAST_BF16_TO_FP16``) to 2 GiB (``qr_max_size``); smaller
+messages keep the custom all-reduce.
+
 Every argument may be an array (steps, chips, operators); a group of one chip moves nothing
 off-chip and takes no time. :func:`all_reduce_scalar_s` is the same equation on floats for
 the scalar step path (``cost/scalar_step.py``).
@@ -31,12 +41,37 @@ from inferchip.cost.roofline import ArrayLike, FloatArray
 
 ONE_SHOT_ROUNDS = 2  # start barrier + the reads of every peer's buffer (one hop each)
 TWO_SHOT_ROUNDS = 2 * ONE_SHOT_ROUNDS  # reduce-scatter round + all-gather round
+MIB = 1024.0 ** 2
+QUICK_REDUCE_MAX_BYTES = 2048 * MIB  # SGLang/vLLM QuickAllReduce: ops.qr_max_size(), 2 GiB by default
+# codec: (wire bytes per byte of the fp16 buffer, smallest message by group size). Wire fractions from the
+# codecs' tiles (vLLM csrc/quickreduce/quick_reduce_impl.cuh: CodecQ4 1,152 B, CodecQ6 1,664 B, CodecQ8 2,176 B
+# per 4,096 B of fp16 data); smallest sizes from QuickAllReduce._QR_MIN_SIZE, (torch.float16, world size) row.
+QUICK_REDUCE_CODECS: dict[str, tuple[float, dict[int, float]]] = {
+    "fp": (1.0, {2: 1 * MIB, 4: 1 * MIB, 8: 16 * MIB}),
+    "int8": (2176 / 4096, {2: 2 * MIB, 4: 16 * MIB, 8: 4 * MIB}),
+    "int6": (1664 / 4096, {2: 2 * MIB, 4: 4 * MIB, 8: 4 * MIB}),
+    "int4": (1152 / 4096, {2: 1 * MIB, 4: 2 * MIB, 8: 2 * MIB}),
+}
+
+
+def quick_reduce_eligible(nbytes: ArrayLike, group: ArrayLike, codec: str) -> FloatArray:
+    """1 where an all-reduce of ``nbytes`` over ``group`` chips runs ``codec``'s QuickReduce kernel (module doc),
+    else 0 (any message where ``codec`` is empty). Units: B."""
+    s = np.asarray(nbytes, dtype=float)
+    g = np.asarray(group, dtype=float)
+    if not codec:
+        return np.zeros(np.broadcast_shapes(s.shape, g.shape))
+    smallest = QUICK_REDUCE_CODECS[codec][1]
+    low = np.select([g == k for k in smallest], list(smallest.values()), np.inf)
+    return ((s >= low) & (s <= QUICK_REDUCE_MAX_BYTES)).astype(float)
 
 
 def all_reduce_time_s(nbytes: ArrayLike, group: ArrayLike, link_bytes_per_s: ArrayLike,
-                      latency_s: ArrayLike, efficiency: ArrayLike, direct: ArrayLike = 0.0) -> FloatArray:
+                      latency_s: ArrayLike, efficiency: ArrayLike, direct: ArrayLike = 0.0,
+                      codec: str = "") -> FloatArray:
     """All-reduce of ``nbytes`` (the buffer each chip holds) over ``group`` chips; ``direct`` > 0
-    where one-shot / two-shot peer-to-peer kernels are available. Units: B, B/s, s -> s."""
+    where one-shot / two-shot peer-to-peer kernels are available; ``codec``: the engine's QuickReduce
+    codec for large messages between directly linked chips ("" none). Units: B, B/s, s -> s."""
     s = np.asarray(nbytes, dtype=float)
     g = np.asarray(group, dtype=float)
     lat = np.asarray(latency_s, dtype=float)
@@ -47,11 +82,14 @@ def all_reduce_time_s(nbytes: ArrayLike, group: ArrayLike, link_bytes_per_s: Arr
     two_shot = TWO_SHOT_ROUNDS * lat + ALL_REDUCE_PHASES * (g - 1) / g * s / bw
     library = np.minimum(ring, tree)
     t = np.where(np.asarray(direct) > 0, np.minimum(library, np.minimum(one_shot, two_shot)), library)
+    if codec:
+        quick = TWO_SHOT_ROUNDS * lat + ALL_REDUCE_PHASES * (g - 1) / g * s * QUICK_REDUCE_CODECS[codec][0] / bw
+        t = np.where((quick_reduce_eligible(s, g, codec) > 0) & (np.asarray(direct) > 0), quick, t)
     return np.where((s > 0) & (g > 1), t, 0.0)
 
 
 def all_reduce_scalar_s(nbytes: float, group: float, link_bytes_per_s: float, latency_s: float,
-                        efficiency: float, direct: float = 0.0) -> float:
+                        efficiency: float, direct: float = 0.0, codec: str = "") -> float:
     """:func:`all_reduce_time_s` on floats (same equation, no numpy). Units: B, B/s, s -> s."""
     if nbytes <= 0 or group <= 1:
         return 0.0
@@ -63,6 +101,9 @@ def all_reduce_scalar_s(nbytes: float, group: float, link_bytes_per_s: float, la
         one_shot = ONE_SHOT_ROUNDS * lat + (g - 1) * s / bw
         two_shot = TWO_SHOT_ROUNDS * lat + ALL_REDUCE_PHASES * (g - 1) / g * s / bw
         t = min(t, one_shot, two_shot)
+        if codec and QUICK_REDUCE_CODECS[codec][1].get(int(g), math.inf) <= s <= QUICK_REDUCE_MAX_BYTES:
+            fraction = QUICK_REDUCE_CODECS[codec][0]
+            t = TWO_SHOT_ROUNDS * lat + ALL_REDUCE_PHASES * (g - 1) / g * s * fraction / bw
     return t
 
 

@@ -94,6 +94,7 @@ class CostContext:
     step_overhead_s: float
     sequence_overhead_s: float
     chip_shape: tuple[int, ...]
+    all_reduce_codec: str = ""  # the engine's QuickReduce codec for large TP all-reduces (cost/network.py)
 
 
 def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContext:
@@ -128,7 +129,8 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         prefill_attention_compute_fraction=cal.prefill_attention_compute_fraction,
         memory_bandwidth_fraction=cal.memory_bandwidth_fraction, link_bandwidth_fraction=cal.link_bandwidth_fraction,
         moe_imbalance=cal.moe_imbalance, step_overhead_s=cal.step_overhead_s,
-        sequence_overhead_s=cal.sequence_overhead_s, chip_shape=shape, **rates,
+        sequence_overhead_s=cal.sequence_overhead_s, chip_shape=shape, all_reduce_codec=getattr(fmt, "all_reduce", ""),
+        **rates,
     )
 
 
@@ -316,7 +318,7 @@ def all_reduce_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCo
     """:class:`AllReduce` of ``tokens x elements x element bytes`` over the group."""
     nb = pts.tokens * ops["elements_per_token"] * ops["element_bytes"]
     t = all_reduce_time_s(nb, ops["group"], ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction,
-                          ctx.link_direct_all_reduce)
+                          ctx.link_direct_all_reduce, ctx.all_reduce_codec)
     return KernelCost(network_s=t, link_bytes=nb)
 
 

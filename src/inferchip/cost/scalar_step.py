@@ -46,6 +46,7 @@ class _Chip:
     link_bandwidth_fraction: float
     moe_imbalance: float
     link_direct_all_reduce: float = 0.0
+    all_reduce_codec: str = ""
 
 
 def _float(x: Any) -> float:
@@ -123,7 +124,7 @@ def _all_reduce(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
     elements, g, element_bytes = op
     s = p[0] * elements * element_bytes
     t = all_reduce_scalar_s(s, g, c.link_bytes_per_s, c.link_latency_s, c.link_bandwidth_fraction,
-                            c.link_direct_all_reduce)
+                            c.link_direct_all_reduce, c.all_reduce_codec)
     return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
 
 
@@ -367,7 +368,7 @@ def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float]
                  _float(ctx.tile_n), _float(ctx.tiles_in_flight), _float(ctx.vector_flop_per_s),
                  _float(ctx.peak_gemm_flop_per_s), _float(ctx.link_bytes_per_s), _float(ctx.link_latency_s),
                  ctx.gemm_compute_fraction, ctx.link_bandwidth_fraction, ctx.moe_imbalance,
-                 _float(ctx.link_direct_all_reduce))
+                 _float(ctx.link_direct_all_reduce), ctx.all_reduce_codec)
     ops = []
     for g in groups:
         twin = _TWINS.get(g.rule.cost)

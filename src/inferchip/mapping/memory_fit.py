@@ -29,12 +29,16 @@ FloatArray = npt.NDArray[np.float64]
 class Formats:
     """Number formats of a setting. ``attention_weights``: the format of the attention projections'
     weights where a checkpoint quantises only some layers (NVFP4/MXFP4 checkpoints quantise the
-    experts and keep attention, router and embeddings wider); None = ``weights`` (every layer)."""
+    experts and keep attention, router and embeddings wider); None = ``weights`` (every layer).
+    ``all_reduce``: the codec an engine's launch recipe reduces large tensor-parallel messages with
+    (AMD QuickReduce ``int4``/``int6``/``int8``/``fp``, cost/network.py); "" = the 16-bit hidden states
+    as they are."""
 
     weights: str = "bf16"
     activations: str = "bf16"
     kv: str = "bf16"
     attention_weights: str | None = None
+    all_reduce: str = ""
 
     @property
     def weight_bytes(self) -> float:

@@ -50,16 +50,43 @@ class RecvInterval(BaseModel):
 class RecipeChunk(BaseModel):
     """The prefill token budget of one step a launch recipe sets for chips whose id contains
     ``accelerator`` and, where ``weights`` is given, that weight format and, where ``tp`` is not 0,
-    that tensor-parallel size (SGLang ``--chunked-prefill-size``); it replaces ``chunk_tokens`` in the
-    scheduler there (the memory fit keeps ``chunk_tokens``: SGLang's activations live outside its
-    static memory fraction)."""
+    that tensor-parallel size and, where ``input_tokens`` / ``output_tokens`` are not 0, rows of those
+    nominal lengths and, where ``min_concurrency`` is not 0, rows of at least that many clients (a
+    recipe that picks its chunk by the benchmark's ISL, OSL and CONC) (SGLang ``--chunked-prefill-size``);
+    it replaces ``chunk_tokens`` in the scheduler there (the memory fit keeps ``chunk_tokens``: SGLang's
+    activations live outside its static memory fraction)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     accelerator: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
     weights: str = Field("", pattern=r"^[a-z0-9_]*$")
     tp: int = Field(0, ge=0, le=1024)
+    input_tokens: int = Field(0, ge=0, le=10_000_000)
+    output_tokens: int = Field(0, ge=0, le=10_000_000)
+    min_concurrency: int = Field(0, ge=0, le=10_000_000)
     tokens: int = Field(ge=64, le=1_048_576)
+
+    def matches(self, chip: str, weights: str, tp: int, concurrency: int, input_tokens: int,
+                output_tokens: int) -> bool:
+        """Whether this entry is the recipe of a row on ``chip`` (lower-case id) with these facts (0: unknown,
+        matched only by entries that leave the fact open)."""
+        return (self.accelerator in chip and (not self.weights or self.weights == weights) and self.tp in (0, tp)
+                and self.input_tokens in (0, input_tokens) and self.output_tokens in (0, output_tokens)
+                and concurrency >= self.min_concurrency)
+
+
+class RecipeAllReduce(BaseModel):
+    """The all-reduce codec a launch recipe selects for chips whose id contains ``accelerator`` and, where
+    ``weights`` is given, that weight format: AMD QuickReduce through ``ROCM_QUICK_REDUCE_QUANTIZATION``
+    (``int4``, ``int6``, ``int8``, ``fp``), which the engine uses for tensor-parallel all-reduces from the
+    codec's smallest message size up (cost/network.py). Aggregated rows only: where the launcher of a
+    disaggregated worker is not read, its environment is not assumed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    accelerator: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
+    weights: str = Field("", pattern=r"^[a-z0-9_]*$")
+    codec: Literal["int4", "int6", "int8", "fp"]
 
 
 class RecipeMemory(BaseModel):
@@ -133,6 +160,9 @@ class EngineSpec(BaseModel):
         (), description="Decode iterations between request-queue polls, by benchmark concurrency (none: every step).")
     recipe_chunk_tokens: tuple[RecipeChunk, ...] = Field(
         (), description="Prefill token budget per step of the launch recipes, by chip (none: chunk_tokens).")
+    recipe_all_reduce: tuple[RecipeAllReduce, ...] = Field(
+        (), description="All-reduce codec of the launch recipes (AMD QuickReduce), by chip and weights; aggregated "
+                        "rows (none: the 16-bit all-reduce).")
     recipe_memory_fraction: tuple[RecipeMemory, ...] = Field(
         (), description="Static memory fraction of the launch recipes (weights + KV pool, activations outside), by "
                         "chip, weights and TP (none: the calibration's memory_utilization_fraction rule).")
@@ -173,16 +203,26 @@ class EngineSpec(BaseModel):
                 steps = r.steps
         return steps
 
-    def chunk_tokens_on(self, accelerator: str = "", weights: str = "", tp: int = 0) -> int:
+    def chunk_tokens_on(self, accelerator: str = "", weights: str = "", tp: int = 0, concurrency: int = 0,
+                        input_tokens: int = 0, output_tokens: int = 0) -> int:
         """The scheduler's prefill token budget per step (per DP rank) on ``accelerator`` with
-        ``weights`` and tensor-parallel size ``tp``: the first recipe entry whose fragment its id
-        contains (and whose format is ``weights`` and size ``tp``, where it names them), else
-        ``chunk_tokens``."""
-        chip = accelerator.lower()
+        ``weights`` and tensor-parallel size ``tp`` for a benchmark of ``concurrency`` clients and nominal
+        lengths ``input_tokens`` / ``output_tokens``: the first recipe entry that matches
+        (:meth:`RecipeChunk.matches`), else ``chunk_tokens``."""
+        chip, fmt = accelerator.lower(), weights.lower()
         for r in self.recipe_chunk_tokens:
-            if r.accelerator in chip and (not r.weights or r.weights == weights.lower()) and r.tp in (0, tp):
+            if r.matches(chip, fmt, tp, concurrency, input_tokens, output_tokens):
                 return r.tokens
         return self.chunk_tokens
+
+    def all_reduce_codec_on(self, accelerator: str = "", weights: str = "") -> str:
+        """The QuickReduce codec of the first ``recipe_all_reduce`` entry for ``accelerator`` (a fragment of its
+        id) and ``weights`` (an entry's blank weights match any), else "" (none)."""
+        chip = accelerator.lower()
+        for r in self.recipe_all_reduce:
+            if r.accelerator in chip and (not r.weights or r.weights == weights.lower()):
+                return r.codec
+        return ""
 
     def memory_fraction_on(self, accelerator: str = "", weights: str = "", tp: int = 1) -> float | None:
         """The static memory fraction of the first recipe entry for ``accelerator`` (a fragment of its

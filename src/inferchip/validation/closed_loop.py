@@ -172,10 +172,12 @@ class EngineReplica:
                                   f"tp={mm.layout.tp} ep={mm.layout.ep}: its weights fill the engine's memory budget")
         self.timer = StepTimer(self.step, target_rel_error=TIMER_REL_ERROR)
 
-    def config(self) -> SchedulerConfig:
+    def config(self, concurrency: int = 0, input_tokens: int = 0, output_tokens: int = 0) -> SchedulerConfig:
+        """The scheduler of this worker for a benchmark of ``concurrency`` clients and these nominal lengths
+        (0: unknown; the recipe chunk entries that name them do not apply)."""
         seqs = self.engine.max_num_seqs * self.ranks
-        budget = max(self.engine.chunk_tokens_on(self.mm.chip.id, self.mm.formats.weights, self.mm.layout.tp)
-                     * self.ranks, seqs)
+        budget = max(self.engine.chunk_tokens_on(self.mm.chip.id, self.mm.formats.weights, self.mm.layout.tp,
+                                                 concurrency, input_tokens, output_tokens) * self.ranks, seqs)
         return SchedulerConfig(max_num_seqs=seqs, max_num_batched_tokens=budget)
 
 
@@ -216,8 +218,10 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     out = mtp_output_steps(case.output_tokens, tau) if facts.mtp else uniform_length(case.output_tokens)
     bench, n, notes = num_requests(c)
     dec = replicas["decode"]
+    lengths = (int(case.input_tokens), int(case.output_tokens))
+    dcfg = dec.config(c, *lengths)
     notes.insert(0, f"closed loop simulated: {c} clients, {n} requests, lengths uniform in [0.8 L, L]; engine "
-                    f"{eng.id}: max_num_seqs {dec.config().max_num_seqs}, chunk {dec.config().max_num_batched_tokens}"
+                    f"{eng.id}: max_num_seqs {dcfg.max_num_seqs}, chunk {dcfg.max_num_batched_tokens}"
                     f" tokens, {eng.step_overhead_s * 1e3:.3g} ms host time per step, "
                     f"{eng.request_overhead_s * 1e3:.3g} ms per request")
     recv = eng.recv_interval_steps(c, case.accelerator, dec.mm.layout.tp, dec.mm.formats.weights)
@@ -241,7 +245,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                      f"{tau:.3g} tokens per decode step")
     if facts.prefill is None:
         def run(k: int) -> BenchFigures:
-            return closed_loop_run(dec.step, c, inp, out, dec.config(), num_requests=k, seed=SEED,
+            return closed_loop_run(dec.step, c, inp, out, dcfg, num_requests=k, seed=SEED,
                                    replicas=facts.decode_workers, request_overhead_s=eng.request_overhead_s,
                                    tokens_per_step=tau, step_timer=dec.timer, bench_requests=bench,
                                    recv_interval_steps=recv, async_scheduling=eng.async_scheduling,
@@ -274,7 +278,7 @@ def recipe_configs(case: Case, facts: RowFacts, pre: EngineReplica, dec: EngineR
     eng = facts.engine
     out = []
     for role, rep in (("prefill", pre), ("decode", dec)):
-        cfg = rep.config()
+        cfg = rep.config(int(case.concurrency or 1), int(case.input_tokens or 0), int(case.output_tokens or 0))
         rb = eng.batch_on(role, case.software, case.model, int(case.input_tokens or 0), facts.mtp,
                           facts.prefill_workers, dec.mm.layout.chips_per_replica, facts.decode_workers)
         if rb is not None:

@@ -41,10 +41,10 @@ def _lru(v: Any, name: str, size: int) -> OrderedDict:
 def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> tuple[EngineReplica, Layout, list[str]]:
     layout, notes = worker.layout()
     cache = _lru(v, "replicas", REPLICAS_KEPT)
-    key = (case.accelerator, case.model, fmt, layout, facts.engine.id, facts.mtp)
-    if key in cache:
+    key = (case.accelerator, case.model, fmt, layout, facts.engine.id, facts.mtp, facts.prefill is None)
+    if key in cache:  # the replica's notes (recipe memory, codec, span) as its first row had them
         cache.move_to_end(key)
-        return cache[key][0], layout, list(notes)
+        return cache[key][0], layout, list(cache[key][1])
     cals = v.closed_loop_cache.setdefault("cals", {})
     if facts.engine.id not in cals:
         cals[facts.engine.id] = engine_calibration(v.cal, facts.engine)
@@ -56,10 +56,15 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
                               attention_weights=fmt.attention_weights)
     mm = setting.mapped(setting.layout)
     static = facts.engine.memory_fraction_on(case.accelerator, fmt.weights, layout.tp)
-    if mm.chunk_tokens != facts.engine.chunk_tokens or static is not None:
+    codec = facts.engine.all_reduce_codec_on(case.accelerator, fmt.weights) if facts.prefill is None else ""
+    if mm.chunk_tokens != facts.engine.chunk_tokens or static is not None or codec:
         from dataclasses import replace
 
-        mm = replace(mm, chunk_tokens=facts.engine.chunk_tokens, static_memory_fraction=static)
+        mm = replace(mm, chunk_tokens=facts.engine.chunk_tokens, static_memory_fraction=static,
+                     formats=replace(mm.formats, all_reduce=codec))
+    if codec:
+        notes = notes + [f"tensor-parallel all-reduces from the codec's smallest message up run the launch recipe's "
+                         f"QuickReduce {codec.upper()} (ROCM_QUICK_REDUCE_QUANTIZATION)"]
     if static is not None:
         notes = notes + [f"KV pool from the launch recipe's static memory fraction {static:g} of the usable memory "
                          f"(weights + KV; activations outside): {mm.kv_capacity_tokens():,} tokens per replica"]
