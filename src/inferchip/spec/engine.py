@@ -129,6 +129,19 @@ class RecipeBatch(BaseModel):
     tokens: int = Field(0, ge=0, le=1_048_576)
 
 
+class WorkerScheduling(BaseModel):
+    """Whether the prefill (context) workers of a disaggregated row plan their next iteration while one runs
+    (SGLang's overlap scheduler, ``event_loop_overlap_disagg_prefill``; TensorRT-LLM context servers run with
+    ``disable_overlap_scheduler``), for rows whose ``software`` text contains the ``software`` fragment (lower
+    case): a front end such as Dynamo runs the workers of the engine its text names, with that engine's
+    scheduler. The first matching entry wins."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    software: str = Field(min_length=1, pattern=r"^[a-z0-9_.+ -]+$")
+    async_scheduling: bool
+
+
 class AttentionDpBalance(BaseModel):
     """TensorRT-LLM ``attention_dp_config`` with ``enable_balance``: under attention DP, context
     requests are held until every rank has one (then ``batching_wait_iters`` more iterations while
@@ -172,6 +185,9 @@ class EngineSpec(BaseModel):
     async_scheduling: bool = Field(
         False, description="The scheduler plans the next step while one runs (vLLM --async-scheduling): a request "
                            "received during a step is scheduled two steps later.")
+    prefill_worker_scheduling: tuple[WorkerScheduling, ...] = Field(
+        (), description="async_scheduling of a disaggregated row's prefill workers by the worker engine its software "
+                        "names (none matching: async_scheduling).")
     attention_dp_balance: AttentionDpBalance | None = Field(
         None, description="Context requests held to balance attention-DP ranks (TensorRT-LLM enable_balance).")
     mixed_chunk: bool = Field(
@@ -243,6 +259,16 @@ class EngineSpec(BaseModel):
                     and r.decode_chips in (0, decode_chips) and r.decode_workers in (0, decode_workers)):
                 return r
         return None
+
+    def prefill_async_on(self, software: str = "") -> bool:
+        """Whether a disaggregated row's prefill workers plan one step ahead: the first
+        ``prefill_worker_scheduling`` entry whose fragment the row's ``software`` text contains, else
+        ``async_scheduling``."""
+        sw = software.lower()
+        for w in self.prefill_worker_scheduling:
+            if w.software in sw:
+                return w.async_scheduling
+        return self.async_scheduling
 
     def padded_batch(self, seqs: int) -> int:
         """Decode batch the CUDA graph runs for ``seqs`` sequences (next bucket; unpadded above the largest)."""

@@ -233,9 +233,10 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         adp = (dec.ranks, b.timeout_iters, b.batching_wait_iters)
         notes.append(f"engine {eng.id} holds context requests to balance {dec.ranks} attention-DP ranks "
                      f"(timeout {b.timeout_iters} iterations, batching wait {b.batching_wait_iters})")
-    if eng.async_scheduling:
+    plan_ahead = eng.async_scheduling if facts.prefill is None else eng.prefill_async_on(case.software)
+    if plan_ahead:
         notes.append(f"engine {eng.id} plans each step while the previous one runs (async scheduling)"
-                     + ("" if facts.prefill is None else ", on its prefill workers"))
+                     + ("" if facts.prefill is None else ", on its prefill workers (the worker engine's scheduler)"))
     if facts.prefill is None and not eng.mixed_chunk:
         notes.append(f"engine {eng.id} runs prefill-only iterations before decodes (no mixed chunk)")
     if facts.prefill is None and eng.reserve_output:
@@ -266,7 +267,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                                       link_bytes_per_s=bw, link_latency_s=lat,
                                       request_overhead_s=eng.request_overhead_s, tokens_per_step=tau,
                                       timers=(pre.timer, dec.timer), bench_requests=bench,
-                                      recv_interval_steps=recv, async_scheduling=eng.async_scheduling)
+                                      recv_interval_steps=recv, async_scheduling=plan_ahead)
     return settled(run_disagg, n, bench, notes)
 
 

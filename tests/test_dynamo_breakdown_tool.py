@@ -1,0 +1,47 @@
+"""tools/dynamo_breakdown.py: the groups a Dynamo case id names, the concurrency bands, and a table of two
+runs' errors computed by hand."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import load_tool
+
+CID = "imax-dsr1-gb200-dynamo-sglang-fp4-disagg-p16x1e1dpa-d32x1e1dpa-1024-1024-c8192-r20321908209-ttft"
+MTP = "imax-dsr1-0528-gb200-dynamo-trt-fp4-mtp-disagg-p4x4e4-d32x8e8-1024-1024-c4-r20321908209-tpot"
+
+
+@pytest.fixture(scope="module")
+def db():
+    return load_tool("dynamo_breakdown")
+
+
+def test_case_id_groups(db):
+    f = db.parse(CID)
+    assert (f["worker"], f["model"], f["fmt"], f["mtp"], f["pre"], f["dec"]) == (
+        "sglang", "dsr1", "fp4", None, "p16x1e1dpa", "d32x1e1dpa")
+    assert (f["isl"], f["osl"], f["c"]) == ("1024", "1024", "8192")
+    g = db.parse(MTP)
+    assert (g["worker"], g["model"], g["mtp"], g["c"]) == ("trt", "dsr1-0528", "mtp-", "4")
+    assert db.parse("imax-dsr1-0528-b200-sglang-fp8-tp8ep1-1024-1024-c4-r1-ttft") is None  # not Dynamo
+    assert [db.band(c) for c in (4, 8, 9, 512, 2048, 2049)] == ["1-8", "1-8", "9-64", "65-512", "513-2048", "2049+"]
+    assert db.group_of(g, "family") == "trt dsr1-0 fp4 mtp 1024/1024"
+    assert db.group_of(f, "layout").endswith("p16x1e1dpa-d32x1e1dpa")
+
+
+def test_table_of_two_runs_by_hand(db, tmp_path):
+    def run(errors):
+        cases = [{"case_id": CID.replace("c8192", f"c{c}"), "metric": "ttft_ms", "status": "ok",
+                  "signed_error_pct": e} for c, e in errors]
+        p = tmp_path / f"r{len(list(tmp_path.iterdir()))}.json"
+        p.write_text(json.dumps({"cases": cases}))
+        return db.rows(str(p))
+
+    before = run([(1024, -80.0), (2048, -60.0), (4096, 10.0)])
+    after = run([(1024, -40.0), (2048, -20.0), (4096, 30.0)])
+    lines = db.table([before, after], "family")
+    row = next(x for x in lines if x.startswith("| sglang dsr1 fp4 1024/1024"))
+    # |errors| 80, 60, 10: median 60; p90 by linear interpolation 60 + 0.8 x 20 = 76; signed median -60
+    assert "60.0 / 76.0 / -60.0 -> 30.0 / 38.0 / -20.0 (3)" in row

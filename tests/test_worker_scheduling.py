@@ -1,0 +1,74 @@
+"""A disaggregated row's prefill workers run the scheduler of the engine its ``software`` names (engine
+field ``prefill_worker_scheduling``): Dynamo + SGLang prefill workers plan their next batch while one runs
+(SGLang's overlap scheduler), Dynamo + TensorRT-LLM context servers do not (``disable_overlap_scheduler``).
+What planning ahead does to a busy prefill worker, by hand: a prompt that arrives during step ``k`` is
+first run in step ``k + 2`` instead of ``k + 1``, one step more of TTFT."""
+
+from __future__ import annotations
+
+import pytest
+
+from inferchip.catalog.engines import get_engine
+from inferchip.sim import LinearStepModel, SchedulerConfig
+from inferchip.sim.engines.bench import closed_loop_disagg_run
+from inferchip.sim.lengths import FixedLength, UniformLength
+from inferchip.spec.engine import EngineSpec, WorkerScheduling
+
+SGL = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2"
+TRT = "NVIDIA Dynamo + TensorRT-LLM, PD-disaggregated; nvcr.io#nvidia/ai-dynamo/tensorrtllm-runtime:0.5.1-rc0.pre3"
+
+
+def _engine(async_scheduling: bool, *entries: WorkerScheduling) -> EngineSpec:
+    return EngineSpec(id="x", name="x", match=("x",), step_overhead_s=0, request_overhead_s=0, max_num_seqs=64,
+                      chunk_tokens=4096, async_scheduling=async_scheduling, prefill_worker_scheduling=entries)
+
+
+def test_entry_matching_first_match_and_fallback():
+    eng = _engine(False, WorkerScheduling(software="sglang", async_scheduling=True),
+                  WorkerScheduling(software="dynamo", async_scheduling=False))
+    assert eng.prefill_async_on(SGL) is True  # first match wins over the later "dynamo" entry
+    assert eng.prefill_async_on(TRT) is False
+    assert eng.prefill_async_on("vLLM") is False  # no entry: the engine's own async_scheduling
+    assert _engine(True).prefill_async_on("anything") is True
+
+
+def test_worker_fragment_must_be_lower_case_text():
+    with pytest.raises(ValueError):
+        WorkerScheduling(software="SGLang", async_scheduling=True)
+    with pytest.raises(ValueError):
+        WorkerScheduling(software="", async_scheduling=True)
+
+
+def test_shipped_dynamo_record_follows_its_workers():
+    dyn = get_engine("dynamo")
+    assert dyn.prefill_async_on(SGL) is True
+    assert dyn.prefill_async_on(TRT) is False
+    assert dyn.async_scheduling is False  # rows naming neither worker keep the record's own setting
+    sgl = get_engine("sglang")  # SGLang PD rows (their own engine) keep SGLang's overlap scheduler
+    assert sgl.prefill_async_on("SGLang; PD-disaggregated") is sgl.async_scheduling is True
+
+
+def _busy_prefill(async_scheduling: bool):
+    """One prefill worker whose step lasts 0.1 s whatever it holds, decodes of 80-100 steps of 10 ms
+    (uniform, so the clients' sends fall anywhere in a prefill step): 50 clients send about 45 prompts
+    per second, so every prefill step has new prompts waiting."""
+    pre = LinearStepModel(fixed_s=0.1, per_token_s=0.0, per_kv_token_s=0.0, kv_capacity_tokens=10_000_000)
+    dec = LinearStepModel(fixed_s=0.010, per_token_s=0.0, per_kv_token_s=0.0, kv_capacity_tokens=10_000_000)
+    out = UniformLength(mean_tokens=91, spread_tokens=10)
+    return closed_loop_disagg_run(pre, dec, 50, FixedLength(tokens=100), out,
+                                  SchedulerConfig(max_num_seqs=64, max_num_batched_tokens=8192),
+                                  SchedulerConfig(max_num_seqs=256, max_num_batched_tokens=8192),
+                                  num_requests=1000, seed=0, prefill_replicas=1, decode_replicas=1,
+                                  kv_bytes_per_token=1.0, link_bytes_per_s=1e12, link_latency_s=0.0,
+                                  async_scheduling=async_scheduling)
+
+
+def test_planning_ahead_adds_one_prefill_step_to_ttft():
+    """By hand: without planning ahead a prompt waits the rest of the step it arrived in (0.05 s on
+    average), its own step (0.1 s) and the decode worker's first step (0.01 s): about 0.16 s. Planned one
+    step ahead, the next step is already formed when it arrives: one step more, about 0.26 s. The decode
+    steps are the same either way."""
+    sync, ahead = _busy_prefill(False), _busy_prefill(True)
+    assert sync.ttft_s == pytest.approx(0.16, rel=0.25)
+    assert ahead.ttft_s - sync.ttft_s == pytest.approx(0.1, rel=0.3)
+    assert ahead.tpot_s == pytest.approx(sync.tpot_s, rel=0.01)

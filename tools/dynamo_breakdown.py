@@ -1,0 +1,124 @@
+"""Where the Dynamo (disaggregated GB200) closed-loop errors sit: median |error| / p90 / signed median of TTFT,
+TPOT and throughput per group of the case id (worker engine, model, weights, MTP, ISL/OSL; prefill and decode
+layout; concurrency band), for one validate JSON or a before -> after pair; ``--intake`` adds, per
+configuration, the measured prompt intake per prefill chip at its highest concurrency (Little's law on the
+row's mean E2E: ``C L / E2E``, ``L`` the mean prompt 0.9 x ISL) beside the simulated one
+(docs/serving_validation.md, "Dynamo TTFT round").
+
+    python tools/dynamo_breakdown.py validate.json [after.json] [--by family|layout|band] [--intake CASES.csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+METRICS = (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("output_tokens_per_s_total", "throughput"))
+_ID = re.compile(r"imax-(?P<model>.+?)-gb200-dynamo-(?P<worker>trt|sglang)-(?P<fmt>[a-z0-9]+)-(?P<mtp>mtp-)?"
+                 r"disagg-(?P<pre>p[^-]+)-(?P<dec>d[^-]+)-(?P<isl>\d+)-(?P<osl>\d+)-c(?P<c>\d+)-r\d+")
+_E2E = re.compile(r"mean E2E latency ([\d.]+) s")
+
+
+def parse(case_id: str) -> dict[str, str] | None:
+    """The groups a Dynamo case id names (None for any other row)."""
+    m = _ID.match(case_id)
+    return m.groupdict() if m else None
+
+
+def band(clients: int) -> str:
+    """The concurrency band of ``clients`` (those of docs/serving_validation.md's TTFT tail tables)."""
+    for top, name in ((8, "1-8"), (64, "9-64"), (512, "65-512"), (2048, "513-2048")):
+        if clients <= top:
+            return name
+    return "2049+"
+
+
+def group_of(f: dict[str, str], by: str) -> str:
+    fam = f"{f['worker']} {f['model'][:6]} {f['fmt']}{' mtp' if f['mtp'] else ''} {f['isl']}/{f['osl']}"
+    if by == "family":
+        return fam
+    if by == "layout":
+        return f"{fam} {f['pre']}-{f['dec']}"
+    return f"{f['worker']} {band(int(f['c']))}"
+
+
+def rows(path: str) -> dict[str, dict[str, Any]]:
+    """The Dynamo rows of a validate JSON that have an error, by case id."""
+    out = {}
+    for c in json.load(open(path))["cases"]:
+        if c.get("status") == "ok" and c.get("signed_error_pct") is not None and parse(c["case_id"]):
+            out[c["case_id"]] = c
+    return out
+
+
+def stats(errors: list[float]) -> str:
+    a = np.asarray(errors, dtype=float)
+    return f"{np.median(np.abs(a)):.1f} / {np.percentile(np.abs(a), 90):.1f} / {np.median(a):+.1f}"
+
+
+def table(runs: list[dict[str, dict[str, Any]]], by: str) -> list[str]:
+    groups: dict[str, list[str]] = defaultdict(list)
+    for cid in runs[0]:
+        groups[group_of(parse(cid) or {}, by)].append(cid)
+        groups["all Dynamo"].append(cid)
+    head = "| group | " + " | ".join(f"{s} (rows)" for _, s in METRICS) + " |"
+    lines = [head, "|---" * (len(METRICS) + 1) + "|"]
+    for g in sorted(groups, key=lambda k: (k != "all Dynamo", k)):
+        cells = []
+        for metric, _ in METRICS:
+            ids = [k for k in groups[g] if runs[0][k]["metric"] == metric]
+            if not ids:
+                cells.append("")
+                continue
+            parts = [stats([r[k]["signed_error_pct"] for k in ids if k in r]) for r in runs]
+            cells.append(" -> ".join(parts) + f" ({len(ids)})")
+        lines.append(f"| {g} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def intake(cases_csv: str, run: dict[str, dict[str, Any]]) -> list[str]:
+    """Measured and simulated prompt intake per prefill chip at each configuration's highest concurrency."""
+    top: dict[str, tuple[int, str, float]] = {}
+    for r in csv.DictReader(open(cases_csv)):
+        f = parse(r["case_id"])
+        m = _E2E.search(r.get("notes", ""))
+        if f is None or m is None or r["metric"] != "ttft_ms":
+            continue
+        key = f"{f['worker']} {f['model'][:6]} {f['fmt']}{' mtp' if f['mtp'] else ''} {f['pre']}-{f['dec']} {f['isl']}"
+        c = int(f["c"])
+        if key not in top or c > top[key][0]:
+            top[key] = (c, r["case_id"], float(m.group(1)))
+    lines = ["| configuration | clients | intake per prefill chip, measured / simulated (k tokens/s) |",
+             "|---|---|---|"]
+    for key, (c, cid, e2e_s) in sorted(top.items()):
+        f = parse(cid) or {}
+        chips = int(re.match(r"p(\d+)", f["pre"]).group(1))  # type: ignore[union-attr]
+        prompt = 0.9 * int(f["isl"])
+        sim = run.get(cid, {}).get("sim") or {}
+        meas = c * prompt / e2e_s / chips / 1e3
+        simk = c * prompt / (sim["e2e_ms"] / 1e3) / chips / 1e3 if sim.get("e2e_ms") else float("nan")
+        lines.append(f"| {key} | {c} | {meas:.1f} / {simk:.1f} |")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("json", nargs="+", help="one validate JSON, or before and after")
+    ap.add_argument("--by", choices=("family", "layout", "band"), default="family")
+    ap.add_argument("--intake", metavar="CASES_CSV", help="add the intake table (the cases file the JSON ran)")
+    args = ap.parse_args()
+    runs = [rows(p) for p in args.json]
+    print("\n".join(table(runs, args.by)))
+    if args.intake:
+        print()
+        print("\n".join(intake(args.intake, runs[-1])))
+
+
+if __name__ == "__main__":
+    main()
