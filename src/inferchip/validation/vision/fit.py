@@ -11,8 +11,10 @@ fp32 reference runs), each fitted only when the rows hold such runs. The AMX ope
 (``cpu_feed_columns``, cost/vision/layers.py ``operand_feed_factor``) is fitted when the CPU matrix-engine rows hold
 more than one network (one network cannot tell it from the AMX fraction). The attainable share of DRAM bandwidth is
 fitted only with ``fit_memory`` (bounded to 0.3-1.0): on the shipped rows the fit's cost is flat in it (within
-2 % from 0.45 to 1.0, docs/vision.md), so the shipped calibration keeps the stated 0.9. Every fit, in-sample and in
-each fold, runs from the same fixed starts (:data:`STARTS`) and keeps the lowest loss.
+2 % from 0.45 to 1.0, docs/vision.md), so the shipped calibration keeps the stated 0.9. The host's staging time per
+sample of a latency-scenario query (``sample_host_s``, cost/vision/host.py ``query_host_s``) is fitted when latency
+rows are present. Every fit, in-sample and in each fold, runs from the same fixed starts (:data:`STARTS`) and keeps
+the lowest loss.
 """
 
 from __future__ import annotations

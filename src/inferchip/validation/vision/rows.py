@@ -19,7 +19,9 @@ Scenario metrics (analytic forms; MLPerf LoadGen rules as in ``mlcommons/inferen
   is t(1) (3D-UNet: the volume's windows in batches). MultiStream: one query of 8 samples, spread over k of
   the chips (k chosen to finish soonest); the host issues the k batches one after another, each issue
   costing the per-call host overhead d, so p99 = min over k of t(ceil(8 / k)) + (k - 1) d
-  (:func:`multi_stream_s`).
+  (:func:`multi_stream_s`). Every sample of a latency-scenario query is first staged by the host (the fitted
+  ``sample_host_s``, :func:`inferchip.cost.vision.host.query_host_s`): once per SingleStream sample, per sample of
+  each MultiStream batch before it is issued.
 * ConstantStream (MLPerf Automotive): frames at the stated rate r, one at a time; with t(1) r <= 1 no
   frame waits (deterministic arrivals), the latency is t(1); above that the queue grows without bound.
 * fps of a batch-1 run = 1 / latency.
