@@ -85,7 +85,7 @@ def test_untether_rows_stream_through_one_pipeline():
     q = single.query_s(p)  # latency of b samples: fill + (b - 1) I
     assert q[0] == pytest.approx(fill)
     assert np.allclose(q, fill + (single.batches - 1) * interval)
-    assert predict_row(single, p)[0] == pytest.approx(fill * 1e3)
+    assert predict_row(single, p)[0] == pytest.approx((fill + p.sample_host_s) * 1e3)  # one sample staged first
     # Offline: 1 / I per chip, whatever batch the row states (a pipeline gains nothing from batching)
     assert offline.batches[-1] == 4096
     assert predict_row(offline, p)[0] == pytest.approx(2 / interval)

@@ -132,58 +132,73 @@ def single_stream(service: ServiceTime, *, queries: int = 1024, percentile: floa
     return _result("single_stream", q, lat, batch=1, bound=bound, samples_per_s=n / float(lat.sum()))
 
 
+def issue_times_s(sizes: list[int], dispatch_s: float, stage_s: float = 0.0) -> list[float]:
+    """When the host issues each batch of a query: after every earlier batch's dispatch (``dispatch_s``) and the
+    staging of its samples (``stage_s`` per sample, :func:`inferchip.cost.vision.host.query_host_s`); batch j at
+    j x dispatch_s + stage_s x (samples of batches 0..j-1). A batch's own staging is in its service time."""
+    return [j * dispatch_s + stage_s * float(sum(sizes[:j])) for j in range(len(sizes))]
+
+
 def _split_latency(table: np.ndarray, samples: int, b: int, devices: int,
-                   dispatch_s: float = 0.0) -> tuple[list[int], list[int]]:
+                   dispatch_s: float = 0.0, stage_s: float = 0.0) -> tuple[list[int], list[int]]:
     """Batches of at most ``b`` for one query, each given to the device that would finish it soonest (sizes,
-    owners); batch j can start no earlier than its issue time j x ``dispatch_s``."""
+    owners); batch j can start no earlier than its issue time (:func:`issue_times_s`)."""
     sizes = [b] * (samples // b) + ([samples % b] if samples % b else [])
+    issue = issue_times_s(sizes, dispatch_s, stage_s)
     load = [0.0] * devices
     owners = []
     for j, s in enumerate(sizes):
-        d = min(range(devices), key=lambda i: max(load[i], j * dispatch_s))
-        load[d] = max(load[d], j * dispatch_s) + table[s]
+        d = min(range(devices), key=lambda i: max(load[i], issue[j]))
+        load[d] = max(load[d], issue[j]) + table[s]
         owners.append(d)
     return sizes, owners
 
 
-def query_finish_s(times: np.ndarray, owners: list[int], devices: int, dispatch_s: float) -> np.ndarray:
+def query_finish_s(times: np.ndarray, owners: list[int], devices: int, dispatch_s: float,
+                   sizes: list[int] | None = None, stage_s: float = 0.0) -> np.ndarray:
     """Latency of each query (rows of ``times``: its batches' service times in issue order): the host issues
-    batch j at j x ``dispatch_s``; a device runs its batches one after another; the query ends with its last
-    batch. Shape (queries,)."""
+    batch j at j x ``dispatch_s`` (plus the staging of the earlier batches' ``sizes`` at ``stage_s`` per sample,
+    :func:`issue_times_s`); a device runs its batches one after another; the query ends with its last batch.
+    Shape (queries,)."""
+    issue = issue_times_s(sizes if sizes is not None else [0] * len(owners), dispatch_s, stage_s)
     free = np.zeros((times.shape[0], devices))
     for j, d in enumerate(owners):
-        free[:, d] = np.maximum(free[:, d], j * dispatch_s) + times[:, j]
+        free[:, d] = np.maximum(free[:, d], issue[j]) + times[:, j]
     return np.asarray(free.max(axis=1), dtype=float)
 
 
 def multi_stream(service: ServiceTime, *, samples_per_query: int = MULTISTREAM_SAMPLES_PER_QUERY,
                  max_batch: int | None = None, devices: int = 1, queries: int = 1024, percentile: float = 99.0,
                  latency_bound_s: float | None = None, service_cv: float = 0.0, seed: int = 0,
-                 dispatch_s: float = 0.0) -> ScenarioResult:
+                 dispatch_s: float = 0.0, stage_s: float = 0.0) -> ScenarioResult:
     """Queries of ``samples_per_query`` samples back to back, split into the batches that finish a query
     soonest: the ``percentile`` (p99) query latency. One host thread issues a query's batches one after another,
-    ``dispatch_s`` apart (the runtime's per-call host cost), so spreading a query over more devices pays for
-    its later starts."""
+    ``dispatch_s`` apart (the runtime's per-call host cost) after staging each earlier batch's samples
+    (``stage_s`` per sample; ``service`` holds a batch's own staging), so spreading a query over more devices pays
+    for its later starts."""
     spq, n = _count("samples_per_query", samples_per_query, 1, 4096), _count("queries", queries)
     dev, q = _count("devices", devices, 1, 100_000), _pct(percentile)
     bound = _seconds("latency_bound_s", latency_bound_s)
     if isinstance(dispatch_s, bool) or not isinstance(dispatch_s, (int, float)) or not (
             math.isfinite(dispatch_s) and dispatch_s >= 0):
         raise InvalidSettingError(f"dispatch_s = {dispatch_s!r}: must be a finite number of seconds >= 0")
+    if isinstance(stage_s, bool) or not isinstance(stage_s, (int, float)) or not (
+            math.isfinite(stage_s) and stage_s >= 0):
+        raise InvalidSettingError(f"stage_s = {stage_s!r}: must be a finite number of seconds >= 0")
     cap = spq if max_batch is None else min(_count("max_batch", max_batch, 1, 1_000_000), spq)
     table = service_table(service, cap)
     best: tuple[float, int] | None = None
     for b in range(1, cap + 1):
-        sizes, owners = _split_latency(table, spq, b, dev, dispatch_s)
-        lat1 = float(query_finish_s(table[sizes][None, :], owners, dev, dispatch_s)[0])
+        sizes, owners = _split_latency(table, spq, b, dev, dispatch_s, stage_s)
+        lat1 = float(query_finish_s(table[sizes][None, :], owners, dev, dispatch_s, sizes, stage_s)[0])
         if best is None or lat1 < best[0] - 1e-15:
             best = (lat1, b)
     assert best is not None
     b = best[1]
-    sizes, owners = _split_latency(table, spq, b, dev, dispatch_s)
+    sizes, owners = _split_latency(table, spq, b, dev, dispatch_s, stage_s)
     noise = _noise(seed, n * len(sizes), service_cv)
     times = np.broadcast_to(table[sizes], (n, len(sizes))) * (1.0 if noise is None else noise.reshape(n, -1))
-    lat = query_finish_s(np.asarray(times), owners, dev, dispatch_s)
+    lat = query_finish_s(np.asarray(times), owners, dev, dispatch_s, sizes, stage_s)
     return _result("multi_stream", q, lat, batch=b, bound=bound, samples_per_s=n * spq / float(lat.sum()),
                    notes=(f"each {spq}-sample query split into batches of {b} over {len(set(owners))} of {dev} "
                           f"device(s), issued {dispatch_s * 1e6:.3g} us apart",))

@@ -144,6 +144,12 @@ class VisionCalibration(_Frozen):
         "at most n columns' MACs, so a layer of n columns runs at min(1, n / this) of the engine's attainable rate; "
         "this = engine MAC rate / activation bytes fed per cycle (fitted on the CPU calibration rows; 0: no bound; "
         "cost/vision/layers.py operand_feed_factor).")
+    sample_host_s: float = Field(
+        0.0, ge=0, le=1e-3, description="Host time per sample of a latency-scenario query (SingleStream, "
+        "MultiStream, ConstantStream, fps runs) before its call is issued: the harness stages each sample on its "
+        "own (NVIDIA LWIS CopySamples: one copy per sample unless the batch's samples are contiguous in host "
+        "memory, and a query's samples are drawn at random) and answers each sample; fitted on the latency "
+        "calibration rows (cost/vision/host.py query_host_s).")
     sram_usable_fraction: float = Field(
         0.5, gt=0, le=1, description="Share of on-chip SRAM a layer's working set may use to stay on chip.")
     fitted: bool = False

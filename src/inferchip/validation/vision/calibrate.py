@@ -29,7 +29,7 @@ def fit_and_summarize(cases_path: Path, start: VisionCalibration | None = None) 
     cases = read_vision_cases(cases_path)
     cal, used = calibrate_vision(cases, start or VisionCalibration())
     summary = summarize_vision(validate_vision(cases, cal))
-    fs: dict[str, float] = {"fitted_parameters": 6.0, "rows_used": float(used),
+    fs: dict[str, float] = {"fitted_parameters": 7.0, "rows_used": float(used),
                             "loao_median_ape": _round(summary["overall"]["loao"]["median_ape"]),
                             "loao_p90_ape": _round(summary["overall"]["loao"]["p90_ape"])}
     for scen, block in summary["by_scenario"].items():
@@ -57,6 +57,6 @@ def fit_and_summarize(cases_path: Path, start: VisionCalibration | None = None) 
 def write_calibration(cal: VisionCalibration, path: Path) -> None:
     header = ("# Vision calibration, written by tools/fit_vision_calibration.py (validation/vision/calibrate.py).\n"
               "# Fitted: matrix_fraction, cpu_matrix_fraction, cpu_vector_fraction, cpu_feed_columns,\n"
-              "# windows_per_volume, windows_p90_ratio; the rest\n"
+              "# windows_per_volume, windows_p90_ratio, sample_host_s; the rest\n"
               "# are the spec's stated estimates (spec/vision.py VisionCalibration).\n")
     write_text(path, header + yaml.safe_dump(cal.model_dump(), sort_keys=False))

@@ -11,8 +11,10 @@ fp32 reference runs), each fitted only when the rows hold such runs. The AMX ope
 (``cpu_feed_columns``, cost/vision/layers.py ``operand_feed_factor``) is fitted when the CPU matrix-engine rows hold
 more than one network (one network cannot tell it from the AMX fraction). The attainable share of DRAM bandwidth is
 fitted only with ``fit_memory`` (bounded to 0.3-1.0): on the shipped rows the fit's cost is flat in it (within
-2 % from 0.45 to 1.0, docs/vision.md), so the shipped calibration keeps the stated 0.9. Every fit, in-sample and in
-each fold, runs from the same fixed starts (:data:`STARTS`) and keeps the lowest loss.
+2 % from 0.45 to 1.0, docs/vision.md), so the shipped calibration keeps the stated 0.9. The host's staging time per
+sample of a latency-scenario query (``sample_host_s``, cost/vision/host.py ``query_host_s``) is fitted when latency
+rows are present. Every fit, in-sample and in each fold, runs from the same fixed starts (:data:`STARTS`) and keeps
+the lowest loss.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ from inferchip.validation.vision.rows import WINDOWED, Params, RowModel, predict
 
 BOUNDS = {"matrix_fraction": (0.02, 1.0), "cpu_matrix_fraction": (0.02, 1.0), "cpu_vector_fraction": (0.02, 1.0),
           "memory_bandwidth_fraction": (0.3, 1.0), "windows_per_volume": (1.0, 2000.0),
-          "windows_p90_ratio": (1.0, 4.0), "cpu_feed_columns": (0.0, 512.0)}
+          "windows_p90_ratio": (1.0, 4.0), "cpu_feed_columns": (0.0, 512.0), "sample_host_s": (0.0, 200e-6)}
 NAMES = ("matrix_fraction", "cpu_matrix_fraction", "cpu_vector_fraction", "memory_bandwidth_fraction",
-         "windows_per_volume", "windows_p90_ratio", "cpu_feed_columns")
+         "windows_per_volume", "windows_p90_ratio", "cpu_feed_columns", "sample_host_s")
 MIN_FIT_ROWS = 8
 """A leave-one-accelerator-out fold with fewer calibration rows left than this gives no prediction (a fit of
 the parameters on a handful of rows would say nothing about unseen chips)."""
@@ -41,9 +43,9 @@ START = Params(matrix_fraction=0.5, cpu_matrix_fraction=0.4, windows_per_volume=
 STARTS: tuple[Params, ...] = (
     START,
     Params(matrix_fraction=0.3, cpu_matrix_fraction=0.2, windows_per_volume=16.0, cpu_vector_fraction=0.3,
-           memory_bandwidth_fraction=0.6, windows_p90_ratio=1.5, cpu_feed_columns=16.0),
+           memory_bandwidth_fraction=0.6, windows_p90_ratio=1.5, cpu_feed_columns=16.0, sample_host_s=2e-6),
     Params(matrix_fraction=0.85, cpu_matrix_fraction=0.7, windows_per_volume=256.0, cpu_vector_fraction=0.85,
-           memory_bandwidth_fraction=1.0, windows_p90_ratio=3.0, cpu_feed_columns=256.0),
+           memory_bandwidth_fraction=1.0, windows_p90_ratio=3.0, cpu_feed_columns=256.0, sample_host_s=30e-6),
 )
 """The fixed start points of every fit (in-sample and each leave-one-accelerator-out fold alike): the stated
 estimates (:data:`START`), a low and a high point inside each parameter's physical range (fractions 0.2-0.3 and
@@ -75,7 +77,17 @@ def _depends_on(row: RowModel) -> tuple[str, ...]:
             names.append("cpu_feed_columns")
     if row.windowed:
         names += ["windows_per_volume", "windows_p90_ratio"]
+    if is_latency_row(row):
+        names.append("sample_host_s")
     return tuple(names)
+
+
+def is_latency_row(row: RowModel) -> bool:
+    """A row whose figure is one query's latency (or a batch-1 frame rate): it pays the host's per-sample staging
+    (``sample_host_s``, cost/vision/host.py ``query_host_s``); throughput and power rows do not."""
+    c = row.case
+    return c.scenario in ("single_stream", "multi_stream", "constant_stream") and c.metric != "system_power_avg_w" \
+        or c.metric == "fps" and c.scenario not in ("offline", "server")
 
 
 class ResidualCache:
@@ -127,6 +139,8 @@ def fitted_names(rows: Sequence[RowModel], *, fit_memory: bool = False) -> tuple
         names.append("windows_per_volume")
     if any(r.windowed and r.case.scenario == "single_stream" and r.case.metric.startswith("latency_") for r in rows):
         names.append("windows_p90_ratio")
+    if any(is_latency_row(r) for r in rows):
+        names.append("sample_host_s")
     return tuple(names)
 
 
@@ -135,6 +149,7 @@ def fit_from(rows: Sequence[RowModel], start: Params, base: Params = START, *, f
     """One local soft-L1 fit from ``start``; parameters the rows do not inform keep ``base``'s values."""
     names = fitted_names(rows, fit_memory=fit_memory)
     scale = {n: 100.0 if n in ("windows_per_volume", "cpu_feed_columns") else 1.0 for n in NAMES}
+    scale["sample_host_s"] = 1e-5
     cache = cache or ResidualCache()
 
     def point(x: np.ndarray) -> Params:

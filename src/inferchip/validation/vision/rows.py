@@ -19,7 +19,9 @@ Scenario metrics (analytic forms; MLPerf LoadGen rules as in ``mlcommons/inferen
   is t(1) (3D-UNet: the volume's windows in batches). MultiStream: one query of 8 samples, spread over k of
   the chips (k chosen to finish soonest); the host issues the k batches one after another, each issue
   costing the per-call host overhead d, so p99 = min over k of t(ceil(8 / k)) + (k - 1) d
-  (:func:`multi_stream_s`).
+  (:func:`multi_stream_s`). Every sample of a latency-scenario query is first staged by the host (the fitted
+  ``sample_host_s``, :func:`inferchip.cost.vision.host.query_host_s`): once per SingleStream sample, per sample of
+  each MultiStream batch before it is issued.
 * ConstantStream (MLPerf Automotive): frames at the stated rate r, one at a time; with t(1) r <= 1 no
   frame waits (deterministic arrivals), the latency is t(1); above that the queue grows without bound.
 * fps of a batch-1 run = 1 / latency.
@@ -49,7 +51,7 @@ from inferchip.cost.vision.dataflow import (
     stream_occupancy_s,
 )
 from inferchip.cost.vision.frame import call_energy_j, static_w
-from inferchip.cost.vision.host import host_link, input_copy_s
+from inferchip.cost.vision.host import host_link, input_copy_s, query_host_s
 from inferchip.cost.vision.layers import layer_costs, operand_feed_factor
 from inferchip.cost.vision.system import host_cpus, host_power_w, wall_w
 from inferchip.errors import InferchipError
@@ -96,6 +98,7 @@ class Params:
     memory_bandwidth_fraction: float = 0.9
     windows_p90_ratio: float = 1.0  # windows of the p90-sized KiTS19 volume over the mean windows per volume
     cpu_feed_columns: float = 0.0  # AMX layers below this many output columns wait on their activation operand
+    sample_host_s: float = 0.0  # host time per sample of a latency-scenario query (cost/vision/host.py query_host_s)
 
 
 @dataclass
@@ -283,27 +286,32 @@ def predict_row(row: RowModel, p: Params) -> tuple[float, dict[str, float]]:
                 busy_chips, dyn_w = n, busy * float(row.e_dyn_j[k_used] / t[k_used])
             return system_power_w(row, busy_chips, dyn_w), info
         return n * per_chip / frames, info
+    staged = float(query_host_s(1.0, p.sample_host_s))  # one sample (a volume, a frame) staged by the host
     if c.metric == "fps":
-        return 1.0 / _single_stream_s(row, tq, frames), info
+        return 1.0 / (_single_stream_s(row, tq, frames) + staged), info
     if c.scenario == "constant_stream":
-        t1 = _single_stream_s(row, tq, tail)
+        t1 = _single_stream_s(row, tq, tail) + staged
         rate = float(c.stream_rate_per_s or 0.0) / n
         return (t1 * 1e3 if t1 * rate <= 1.0 else math.inf), {"batch": 1.0, "call_s": t1}
     if c.scenario == "multi_stream":
-        lat, share = multi_stream_s(row, tq, MULTISTREAM_SAMPLES * tail, n)
+        lat, share = multi_stream_s(row, tq, MULTISTREAM_SAMPLES * tail, n, p.sample_host_s)
         return lat * 1e3, {"batch": float(share), "call_s": lat}
-    lat = _single_stream_s(row, tq, tail)
+    lat = _single_stream_s(row, tq, tail) + staged
     return lat * 1e3, {"batch": 1.0, "call_s": lat}
 
 
-def multi_stream_s(row: RowModel, tq: FloatArray, samples: float, chips: int) -> tuple[float, int]:
+def multi_stream_s(row: RowModel, tq: FloatArray, samples: float, chips: int,
+                   sample_host_s: float = 0.0) -> tuple[float, int]:
     """Latency of one MultiStream query of ``samples`` frames and the batch per chip: spread over k <= ``chips``
-    chips in batches of ceil(samples / k), issued one after another by the host (``dispatch_s`` each), so the
-    last batch starts (k - 1) ``dispatch_s`` after the first; the k that finishes soonest."""
+    chips in batches of ceil(samples / k), issued one after another by the host (``dispatch_s`` each, after
+    staging the batch's samples at ``sample_host_s`` each, :func:`query_host_s`), so the last batch starts
+    (k - 1) (``dispatch_s`` + its share's staging) after the first and runs after its own staging; the k that
+    finishes soonest."""
     best = (math.inf, 1)
     for k in range(1, max(1, min(chips, math.ceil(samples))) + 1):
         share = math.ceil(samples / k)
-        lat = _at(row, tq, share) + (k - 1) * row.dispatch_s
+        staged = float(query_host_s(share, sample_host_s))
+        lat = _at(row, tq, share) + staged + (k - 1) * (row.dispatch_s + staged)
         if lat < best[0] - 1e-15:
             best = (lat, share)
     return best

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from inferchip.cost.vision.host import query_host_s
 from inferchip.errors import InferchipError
 from inferchip.performance import vision_scenarios as vs
 from inferchip.spec.vision import VisionCalibration
@@ -46,9 +47,13 @@ a pooled queue waits far less (M/G/n against n x M/G/1)."""
 
 def service_fn(row: RowModel, p: Params, *, pipelined: bool) -> Callable[[np.ndarray], np.ndarray]:
     """Seconds per call of b frames on one chip, interpolated on the row's batch grid: with ``pipelined`` the
-    time per call under load (input copies overlapped), else one call's latency (its copy, then its compute)."""
-    t = row.pipelined_s(p) if pipelined else row.query_s(p)
-    return lambda b: np.interp(np.asarray(b, dtype=float), row.batches, t)
+    time per call under load (input copies overlapped), else one call of a latency-scenario query (the host's
+    staging of its b samples, :func:`query_host_s`, then its copy and its compute)."""
+    if pipelined:
+        t = row.pipelined_s(p)
+        return lambda b: np.interp(np.asarray(b, dtype=float), row.batches, t)
+    t = row.query_s(p)
+    return lambda b: np.interp(np.asarray(b, dtype=float), row.batches, t) + query_host_s(b, p.sample_host_s)
 
 
 CALLS_IN_FLIGHT = 2
@@ -183,7 +188,7 @@ def simulated(row: RowModel, p: Params) -> float | None:
         return r.value
     if c.scenario == "multi_stream" and c.metric.startswith("latency_"):
         r = vs.multi_stream(service_fn(row, p, pipelined=False), devices=c.num_accelerators, queries=64,
-                            dispatch_s=row.dispatch_s)
+                            dispatch_s=row.dispatch_s, stage_s=p.sample_host_s)
         return r.value
     return None
 
@@ -249,7 +254,8 @@ class VisionResult:
 def params_of(cal: VisionCalibration) -> Params:
     return Params(cal.matrix_fraction, cal.cpu_matrix_fraction, cal.windows_per_volume,
                   cpu_vector_fraction=cal.cpu_vector_fraction, memory_bandwidth_fraction=cal.memory_bandwidth_fraction,
-                  windows_p90_ratio=cal.windows_p90_ratio, cpu_feed_columns=cal.cpu_feed_columns)
+                  windows_p90_ratio=cal.windows_p90_ratio, cpu_feed_columns=cal.cpu_feed_columns,
+                  sample_host_s=cal.sample_host_s)
 
 
 def fit_reference(cal: VisionCalibration) -> VisionCalibration:
