@@ -45,3 +45,15 @@ def gemm_bytes(m: ArrayLike, k: ArrayLike, n: ArrayLike, weight_groups: ArrayLik
     """DRAM bytes: weights read once per step for each group that has tokens, activations in and out."""
     m = np.asarray(m, dtype=float)
     return k * n * weight_groups * weight_bytes + m * groups * (k + n) * act_bytes
+
+
+def moe_token_time_s(tokens: ArrayLike, vector_flop_per_token: ArrayLike,
+                     vector_flop_per_s: ArrayLike) -> FloatArray:
+    """Seconds one grouped-GEMM kernel of a MoE layer (a layer runs two, up and down) spends per step
+    on its ``tokens`` beyond its MMA and weight stream: half of ``vector_flop_per_token`` (the layer's
+    per-token work, :data:`~inferchip.cost.constants.TRITON_MOE_TOKEN_VECTOR_FLOP` for vLLM's Triton
+    kernels, 0 for tuned kernels) per token at the chip's vector rate. Added to the kernel's overhead,
+    after the roofline's max: it only adds time."""
+    per_token_s = 0.5 * np.asarray(vector_flop_per_token, dtype=float) / np.asarray(vector_flop_per_s, dtype=float)
+    out: FloatArray = np.asarray(tokens, dtype=float) * per_token_s
+    return out
