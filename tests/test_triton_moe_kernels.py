@@ -83,3 +83,37 @@ def test_the_term_needs_the_statement_and_a_moe_model() -> None:
     a, _ = predict_energy_run(dense)
     b, _ = predict_energy_run({**dense, "notes": dense["notes"].replace("MoE kernels: vLLM Triton", "")})
     assert a is not None and a == b
+
+
+
+def _fp32_and_energy(flop_per_token: float, seqs: np.ndarray) -> tuple[np.ndarray, np.ndarray, object]:
+    """FP32 FLOP and dynamic energy of a gpt-oss-120b TP2 decode step on H100 at ``seqs`` sequences."""
+    from inferchip.cost.economics import step_dynamic_energy_j
+
+    cal = load_calibration(None).model_copy(update={"moe_token_vector_flop": flop_per_token})
+    s = resolve_setting("nvidia-h100-sxm-80gb", "openai/gpt-oss-120b", calibration=cal, count=2, tp=2,
+                        weights="mxfp4", activations="bf16")
+    mm = s.mapped(s.layout)
+    cost = compile_step(mm.sm, mm.chip, mm.formats, mm.cal).cost(seqs, seqs, seqs * 1000.0, np.zeros_like(seqs))
+    e = step_dynamic_energy_j(cost, s.chip_spec, s.chip_spec.memory.technology(), s.assumptions)
+    return np.asarray(cost.flop_by_format.get("fp32", 0.0), dtype=float).reshape(-1), np.reshape(e, -1), s
+
+
+def test_the_per_token_work_is_fp32_flop_with_its_energy() -> None:
+    """The work the Triton kernels add is counted as FP32 vector FLOP: 36 MoE layers x 2 kernels x half
+    the per-token work = 36 x 32.78 MFLOP per token, on the scalar (one point) and array (two points)
+    paths; its dynamic energy is those FLOP at H100's rated J per FP32 FLOP,
+    (1 - busy) (700 W - idle) / (gemm fraction x 66.9 TFLOP/s), by hand from the setting's figures."""
+    w = TRITON_MOE_TOKEN_VECTOR_FLOP
+    seqs = np.array([512.0, 1024.0])
+    fp32, e, s = _fp32_and_energy(w, seqs)
+    fp32_tuned, e_tuned, _ = _fp32_and_energy(0.0, seqs)
+    added = seqs * 36 * 0.49e-6 * H100_VECTOR
+    np.testing.assert_allclose(fp32 - fp32_tuned, added, rtol=1e-9)
+    one = [_fp32_and_energy(w, np.array(x))[0][0] - _fp32_and_energy(0.0, np.array(x))[0][0] for x in seqs]
+    np.testing.assert_allclose(one, added, rtol=1e-9)
+    a = s.assumptions.energy  # type: ignore[attr-defined]
+    chip = s.chip  # type: ignore[attr-defined]
+    flop_j = (1 - a.busy_fraction) * (chip.tdp_w - chip.idle_w) / (a.gemm_fraction * H100_VECTOR)
+    assert 5e-12 < flop_j < 10e-12  # about 7.6 pJ per FP32 FLOP on H100
+    np.testing.assert_allclose(e - e_tuned, added * flop_j, rtol=1e-9)

@@ -19,6 +19,7 @@ from typing import Any
 
 from inferchip.cost import rules as r
 from inferchip.cost.constants import FLOP_PER_MAC, MIN_TILE_M
+from inferchip.cost.gemm import moe_token_vector_kernel
 from inferchip.cost.network import all_reduce_scalar_s
 
 # One operator's cost per run: compute, memory, overhead, network (s), FLOP, DRAM and link bytes.
@@ -165,6 +166,7 @@ _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
     r.all_reduce_cost: (_all_reduce, ("elements_per_token", "group", "element_bytes")),
     r.all_to_all_cost: (_all_to_all, ("elements_per_row", "group", "element_bytes", "logit_rows?")),
     r.point_to_point_cost: (_point_to_point, ("elements_per_token", "element_bytes")),
+    r.moe_token_vector_cost: (moe_token_vector_kernel, ("vector_flop_per_token",)),
 }
 
 
