@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from inferchip.catalog.calibration_file import load_calibration
-from inferchip.cost.constants import TRITON_MOE_TOKEN_VECTOR_FLOP
+from inferchip.cost.constants import TRITON_MOE_TOKEN_VECTOR_FLOP, VECTOR_WORK_FORMAT
 from inferchip.cost.gemm import moe_token_time_s
 from inferchip.cost.step import compile_step
 from inferchip.performance.setting import resolve_setting
@@ -86,8 +86,8 @@ def test_the_term_needs_the_statement_and_a_moe_model() -> None:
 
 
 
-def _fp32_and_energy(flop_per_token: float, seqs: np.ndarray) -> tuple[np.ndarray, np.ndarray, object]:
-    """FP32 FLOP and dynamic energy of a gpt-oss-120b TP2 decode step on H100 at ``seqs`` sequences."""
+def _work_and_energy(flop_per_token: float, seqs: np.ndarray) -> tuple[np.ndarray, np.ndarray, object]:
+    """Vector-work FLOP and dynamic energy of a gpt-oss-120b TP2 decode step on H100 at ``seqs`` sequences."""
     from inferchip.cost.economics import step_dynamic_energy_j
 
     cal = load_calibration(None).model_copy(update={"moe_token_vector_flop": flop_per_token})
@@ -96,24 +96,51 @@ def _fp32_and_energy(flop_per_token: float, seqs: np.ndarray) -> tuple[np.ndarra
     mm = s.mapped(s.layout)
     cost = compile_step(mm.sm, mm.chip, mm.formats, mm.cal).cost(seqs, seqs, seqs * 1000.0, np.zeros_like(seqs))
     e = step_dynamic_energy_j(cost, s.chip_spec, s.chip_spec.memory.technology(), s.assumptions)
-    return np.asarray(cost.flop_by_format.get("fp32", 0.0), dtype=float).reshape(-1), np.reshape(e, -1), s
+    work = np.asarray(cost.flop_by_format.get(VECTOR_WORK_FORMAT, 0.0), dtype=float).reshape(-1)
+    return work, np.reshape(e, -1), s
 
 
-def test_the_per_token_work_is_fp32_flop_with_its_energy() -> None:
-    """The work the Triton kernels add is counted as FP32 vector FLOP: 36 MoE layers x 2 kernels x half
-    the per-token work = 36 x 32.78 MFLOP per token, on the scalar (one point) and array (two points)
-    paths; its dynamic energy is those FLOP at H100's rated J per FP32 FLOP,
-    (1 - busy) (700 W - idle) / (gemm fraction x 66.9 TFLOP/s), by hand from the setting's figures."""
+def test_the_per_token_work_draws_at_most_the_limit_while_it_runs() -> None:
+    """The work the Triton kernels add is counted as FLOP-equivalents at the FP32 vector rate (its own
+    bucket, not FP32 FLOP): 36 MoE layers x 2 kernels x half the per-token work = 36 x 32.78 MFLOP per
+    token, on the scalar (one point) and array (two points) paths. Its energy is rated at the rate it was
+    timed at: (1 - busy) (700 W - idle) / 66.9 TFLOP/s per FLOP-equivalent, by hand from the setting's
+    figures, so over the 0.49 us per token and layer it takes the chip draws exactly its power limit
+    (busy floor + the rest of the range), whatever the GEMM rate at the limit is."""
     w = TRITON_MOE_TOKEN_VECTOR_FLOP
     seqs = np.array([512.0, 1024.0])
-    fp32, e, s = _fp32_and_energy(w, seqs)
-    fp32_tuned, e_tuned, _ = _fp32_and_energy(0.0, seqs)
+    work, e, s = _work_and_energy(w, seqs)
+    work_tuned, e_tuned, _ = _work_and_energy(0.0, seqs)
     added = seqs * 36 * 0.49e-6 * H100_VECTOR
-    np.testing.assert_allclose(fp32 - fp32_tuned, added, rtol=1e-9)
-    one = [_fp32_and_energy(w, np.array(x))[0][0] - _fp32_and_energy(0.0, np.array(x))[0][0] for x in seqs]
+    np.testing.assert_allclose(work - work_tuned, added, rtol=1e-9)
+    assert not np.any(work_tuned)
+    one = [_work_and_energy(w, np.array(x))[0][0] - _work_and_energy(0.0, np.array(x))[0][0] for x in seqs]
     np.testing.assert_allclose(one, added, rtol=1e-9)
     a = s.assumptions.energy  # type: ignore[attr-defined]
     chip = s.chip  # type: ignore[attr-defined]
-    flop_j = (1 - a.busy_fraction) * (chip.tdp_w - chip.idle_w) / (a.gemm_fraction * H100_VECTOR)
-    assert 5e-12 < flop_j < 10e-12  # about 7.6 pJ per FP32 FLOP on H100
-    np.testing.assert_allclose(e - e_tuned, added * flop_j, rtol=1e-9)
+    j_per_flop = (1 - a.busy_fraction) * (chip.tdp_w - chip.idle_w) / H100_VECTOR
+    assert 3e-12 < j_per_flop < 6e-12  # about 4.6 pJ on H100 at the shipped busy floor
+    np.testing.assert_allclose(e - e_tuned, added * j_per_flop, rtol=1e-9)
+    # power while the added time runs: busy floor + its energy / its time = the power limit, by hand
+    busy_w = chip.idle_w + a.busy_fraction * (chip.tdp_w - chip.idle_w)
+    added_s = seqs * 36 * 0.49e-6
+    np.testing.assert_allclose(busy_w + (e - e_tuned) / added_s, chip.tdp_w, rtol=1e-9)
+
+
+def test_vector_work_energy_ignores_the_gemm_rate_at_the_limit() -> None:
+    """vector_work_energy_per_flop_j: (1 - busy)(limit - idle) / vector peak, by hand; the GEMM rate at the
+    limit moves real FP32 FLOP's energy (UnitEnergies.flop_j('fp32')) but not the vector work's."""
+    from inferchip.catalog.assumptions import load_assumptions
+    from inferchip.cost.economics import UnitEnergies
+    from inferchip.cost.energy import vector_work_energy_per_flop_j
+    from inferchip.validation.power_fit import GEMM, with_power
+
+    assert vector_work_energy_per_flop_j(700.0, 100.0, 60e12, 0.5) == pytest.approx(0.5 * 600.0 / 60e12, rel=1e-12)
+    a = load_assumptions()
+    rating = (700.0, 100.0, {"fp32": 60e12, "bf16": 900e12})
+    lo = UnitEnergies(4.0, with_power(a, {GEMM: 0.6}), 0.0, 0.0, rating=rating)
+    hi = UnitEnergies(4.0, with_power(a, {GEMM: 0.9}), 0.0, 0.0, rating=rating)
+    assert lo.flop_j(VECTOR_WORK_FORMAT) == pytest.approx(hi.flop_j(VECTOR_WORK_FORMAT), rel=1e-12)
+    assert lo.flop_j("fp32") == pytest.approx(1.5 * hi.flop_j("fp32"), rel=1e-12)
+    busy = a.energy.busy_fraction
+    assert lo.flop_j(VECTOR_WORK_FORMAT) == pytest.approx((1 - busy) * 600.0 / 60e12, rel=1e-12)

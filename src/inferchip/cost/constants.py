@@ -16,3 +16,7 @@ FP32_BYTES = 4
 # other engines and launch recipes (Marlin, FlashInfer/CUTLASS, TensorRT-LLM, DeepGEMM, AITER) show no such
 # cost on the closed-loop and MLPerf rows (docs/serving_validation.md, "A per-token MoE term").
 TRITON_MOE_TOKEN_VECTOR_FLOP = 0.49e-6 * 66.9e12
+# The FLOP bucket of that per-token work (cost.rules.MOE_TOKEN_VECTOR): FLOP-equivalents at the chip's datasheet
+# FP32 vector rate, kept apart from real FP32 FLOP because their energy is rated at that rate itself
+# (cost.economics.UnitEnergies.flop_j): the measured time says the work runs there, so it draws no more than the limit.
+VECTOR_WORK_FORMAT = "vector_work"

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, MIN_TILE_M
+from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, MIN_TILE_M, VECTOR_WORK_FORMAT
 from inferchip.cost.gemm import gemm_bytes, gemm_flop, moe_token_time_s, moe_token_vector_flop, quantised_flop
 from inferchip.cost.kernels.attention import attention_columns, attention_work
 from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, point_to_point_time_s
@@ -380,7 +380,7 @@ def moe_token_vector_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> Ke
     its time is in :func:`grouped_gemm_cost`'s overhead): no time of its own. One pseudo-operator per plan
     (:data:`MOE_TOKEN_VECTOR`, added by :func:`~inferchip.cost.step.compile_step`)."""
     return KernelCost(flop=moe_token_vector_flop(pts.all_tokens, ops["vector_flop_per_token"]))
-MOE_TOKEN_VECTOR = Rule(_columns(), moe_token_vector_cost, lambda c: "fp32")
+MOE_TOKEN_VECTOR = Rule(_columns(), moe_token_vector_cost, lambda c: VECTOR_WORK_FORMAT)
 
 
 def rule_for(kind: type) -> Rule:

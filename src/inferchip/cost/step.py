@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferchip.cost import rules as r
+from inferchip.cost.constants import VECTOR_WORK_FORMAT
 from inferchip.cost.plan.shape import plan_shape
 from inferchip.cost.roofline import ArrayLike, FloatArray
 from inferchip.cost.rules import CostContext, OpTable, Rule, StepPoints, cost_context
@@ -308,8 +309,8 @@ def compile_step(sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibrat
         # runs as often as the grouped GEMMs, with FP32 FLOP and no time, last in the last class.
         i, last = len(reps), len(shape.class_names) - 1
         groups += (_KindGroup(r.MOE_TOKEN_VECTOR, {"vector_flop_per_token": np.array([ctx.moe_token_vector_flop])},
-                              i, i + 1, "fp32", ((last, 0, 1),)),)
-        reps, class_of, op_format = reps + [moe_runs], class_of + [last], op_format + ["fp32"]
+                              i, i + 1, VECTOR_WORK_FORMAT, ((last, 0, 1),)),)
+        reps, class_of, op_format = reps + [moe_runs], class_of + [last], op_format + [VECTOR_WORK_FORMAT]
     # Formats FLOP run in, in order of first use in the step (the kinds are in that order), then the pseudo-operator's.
     kind_formats = (shape.rules[k].flop_format(ctx) for k in shape.kinds)
     fmt_names = tuple(dict.fromkeys(f for f in (*kind_formats, *op_format[len(shape.reps):]) if f is not None))
