@@ -144,3 +144,16 @@ def test_vector_work_energy_ignores_the_gemm_rate_at_the_limit() -> None:
     assert lo.flop_j("fp32") == pytest.approx(1.5 * hi.flop_j("fp32"), rel=1e-12)
     busy = a.energy.busy_fraction
     assert lo.flop_j(VECTOR_WORK_FORMAT) == pytest.approx((1 - busy) * 600.0 / 60e12, rel=1e-12)
+
+
+def test_vector_work_without_a_rating_takes_the_catalogue_fp32_figure() -> None:
+    """A chip that publishes no TDP or FP32 peak: the node-scaled FP32 figure less the busy floor, as real FP32."""
+    from inferchip.catalog.assumptions import load_assumptions
+    from inferchip.cost.economics import UnitEnergies
+    from inferchip.cost.energy import energy_per_flop_j
+
+    a = load_assumptions()
+    u = UnitEnergies(5.0, a, 0.0, 0.0)
+    by_hand = float(energy_per_flop_j("fp32", 5.0, a)) * (1 - a.energy.busy_fraction)
+    assert u.flop_j(VECTOR_WORK_FORMAT) == pytest.approx(by_hand, rel=1e-12)
+    assert u.flop_j(VECTOR_WORK_FORMAT) == pytest.approx(u.flop_j("fp32"), rel=1e-12)
