@@ -1,14 +1,17 @@
 """Fit the power parameters on the shipped energy rows and print the leave-one-accelerator-out errors.
 
-Usage: ``python tools/fit_power.py`` (about 20-30 minutes on 2 shared cores). Prints the fitted
-values (to copy into ``catalog/assumptions.yaml``), the held-out median / p90 APE and median signed
-error per metric, per chip, per data set and per concurrency band, and, for every run with a stated
-throughput, whether its tokens-per-joule error comes mostly from the throughput or from the power.
+Usage: ``python tools/fit_power.py [--rows-json FILE]`` (about 10-30 minutes on 2 shared cores;
+``--rows-json`` also writes each fold's fitted values and every row's held-out signed error to FILE, for
+comparing two runs). Prints the fitted values (to copy into ``catalog/assumptions.yaml``), the held-out
+median / p90 APE and median signed error per metric, per chip, per data set and per concurrency band, and,
+for every run with a stated throughput, whether its tokens-per-joule error comes mostly from the throughput
+or from the power.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 import sys
 from pathlib import Path
@@ -45,6 +48,14 @@ def main() -> None:
     for title, errs in (("in sample", in_sample), ("held out", held)):
         _table(title, rows, errs)
     print("not predicted:", int(sum(1 for e in held if e != e)), "of", len(rows))
+    if "--rows-json" in sys.argv:
+        out = Path(sys.argv[sys.argv.index("--rows-json") + 1])
+        out.write_text(json.dumps({
+            "full": {"values": full.values, "means": full.means},
+            "folds": {k: {"values": f.values, "means": f.means} for k, f in folds.items()},
+            "rows": [{"case_id": r["case_id"], "metric": r["metric"], "accelerator": r["accelerator"],
+                      "held_out_pct": None if e != e else float(e), "in_sample_pct": None if i != i else float(i)}
+                     for r, e, i in zip(rows, held, in_sample, strict=True)]}, indent=1), encoding="utf-8")
     _split(rows, cal, fa, fl)
 
 

@@ -32,8 +32,10 @@ _ITL = re.compile(r"median ITL ([0-9.]+) ms")
 MOE = ("A3B", "A22B", "gpt-oss", "Scout", "Maverick")
 
 
-def run_steps(rows: list[dict[str, str]]) -> list[dict]:
-    """Per power row: measured running batch and ITL, predicted step (ms) and its classes (ms)."""
+def run_steps(rows: list[dict[str, str]], as_run: bool = True) -> list[dict]:
+    """Per power row: measured running batch and ITL, predicted step (ms) and its classes (ms).
+    ``as_run``: with the calibration the energy path predicts the run with (its engine's host time,
+    the MoE kernels its notes state: ``validation.moe_kernels.run_calibration``); else the shipped one."""
     from inferchip.catalog.assumptions import load_assumptions
     from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
     from inferchip.catalog.chips import family_defaults, load_chip
@@ -42,6 +44,7 @@ def run_steps(rows: list[dict[str, str]]) -> list[dict]:
     from inferchip.performance.setting import resolve_setting
     from inferchip.spec.chip import chip_params
     from inferchip.validation import energy_rows as er
+    from inferchip.validation.moe_kernels import run_calibration
 
     cal, lengths, a = load_calibration(None), load_dataset_lengths(None), load_assumptions()
     out = []
@@ -52,7 +55,8 @@ def run_steps(rows: list[dict[str, str]]) -> list[dict]:
         kw = er._setting(r, lengths)
         spec = load_chip(r["accelerator"])
         cp = chip_params(spec, family_defaults(spec.family))
-        s = resolve_setting(cp, r["model"], count=kw["count"], tp=kw["tp"], pp=kw["pp"], ep=kw["ep"], calibration=cal,
+        s = resolve_setting(cp, r["model"], count=kw["count"], tp=kw["tp"], pp=kw["pp"], ep=kw["ep"],
+                            calibration=run_calibration(cal, r, closed_loop=True) if as_run else cal,
                             assumptions=a, chip_spec=spec, weights=r["weight_dtype"] or "bf16",
                             activations=er._activations(r["act_dtype"] or None), kv=r["kv_dtype"] or None)
         batch = float(b.group(1))
@@ -86,10 +90,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--min-batch", type=float, default=60.0, help="list runs with at least this running batch")
     ap.add_argument("--all-runs", action="store_true", help="list every run (else only the summaries)")
+    ap.add_argument("--shipped", action="store_true",
+                    help="the shipped calibration for every run (else each run's engine and stated MoE kernels)")
     args = ap.parse_args()
     with (CATALOG / "mlenergy_cases.csv").open(encoding="utf-8-sig", newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["metric"].startswith("power_w")]
-    runs = run_steps(rows)
+    runs = run_steps(rows, as_run=not args.shipped)
     if args.all_runs:
         print("model | GPUs | weights | running batch | ITL ms | step ms | gap us per sequence | board W per GPU")
         for x in sorted(runs, key=lambda x: (x["model"], x["gpus"], x["batch"])):

@@ -18,6 +18,7 @@ import numpy as np
 
 from inferchip.cost import energy as en
 from inferchip.cost import tco
+from inferchip.cost.constants import VECTOR_WORK_FORMAT
 from inferchip.cost.silicon import NoSiliconDataError, chip_cost_breakdown
 from inferchip.cost.step import StepCost
 from inferchip.errors import InvalidSettingError
@@ -104,8 +105,18 @@ class UnitEnergies:
     rating: tuple[float, float, dict[str, float]] | None = None
 
     def flop_j(self, fmt: str) -> float:
-        """J per FLOP in ``fmt`` beyond the busy floor."""
+        """J per FLOP in ``fmt`` beyond the busy floor; ``VECTOR_WORK_FORMAT``: per FLOP-equivalent of work
+        timed at the chip's FP32 vector rate (:func:`~inferchip.cost.energy.vector_work_energy_per_flop_j`)."""
         v = self.per_flop_j.get(fmt)
+        if v is None and fmt == VECTOR_WORK_FORMAT:
+            e = self.assumptions.energy
+            peak = None if self.rating is None else self.rating[2].get("fp32")
+            if self.rating is not None and peak:
+                v = float(en.vector_work_energy_per_flop_j(self.rating[0], self.rating[1], peak, e.busy_fraction))
+            else:  # the catalogue's FP32 figure, rated at the datasheet FP32 peak
+                v = float(en.energy_per_flop_j("fp32", self.node_nm, self.assumptions)) \
+                    * en.rated_flop_energy_factor(e.busy_fraction)
+            self.per_flop_j[fmt] = v
         if v is None:
             e = self.assumptions.energy
             peak = None if self.rating is None else self.rating[2].get(fmt)

@@ -223,6 +223,20 @@ def rated_energy_per_flop_j(limit_w: ArrayLike, idle_w: ArrayLike, peak_flop_per
     return scalar_if_0d((1.0 - busy_fraction) * np.maximum(limit - idle, 0.0) / (gemm_fraction * peak))
 
 
+def vector_work_energy_per_flop_j(limit_w: ArrayLike, idle_w: ArrayLike, vector_flop_per_s: ArrayLike,
+                                  busy_fraction: float) -> Number:
+    """Energy beyond the busy floor of one FLOP-equivalent of work whose measured time was converted to
+    FLOP at the chip's datasheet FP32 vector rate (vLLM's Triton MoE kernels' per-token work,
+    ``cost.gemm.moe_token_vector_flop``), J: ``(1 - busy_fraction) (limit - idle) / vector peak``.
+
+    Upper bound of that work's power: it was timed at the datasheet rate, so it ran at full clock, which
+    a chip holds only within its power limit; at that rate these FLOP draw the whole idle-to-limit range
+    (the rating point of :func:`rated_energy_per_flop_j` with ``gemm_fraction`` 1). Rating it at the GEMM
+    rate at the limit instead (below 1) would put the work above the limit at the rate it was measured
+    at. The busy floor (no energy of its own) is the lower bound."""
+    return rated_energy_per_flop_j(limit_w, idle_w, vector_flop_per_s, busy_fraction, 1.0)
+
+
 def onchip_energy_per_dram_byte_j(assumptions: Assumptions) -> float:
     """On-chip energy of each byte a step moves to or from DRAM, J/B: the byte's way through the
     last-level cache, the on-chip network, shared memory and the register files to the cores

@@ -45,3 +45,31 @@ def gemm_bytes(m: ArrayLike, k: ArrayLike, n: ArrayLike, weight_groups: ArrayLik
     """DRAM bytes: weights read once per step for each group that has tokens, activations in and out."""
     m = np.asarray(m, dtype=float)
     return k * n * weight_groups * weight_bytes + m * groups * (k + n) * act_bytes
+
+
+def moe_token_time_s(tokens: ArrayLike, vector_flop_per_token: ArrayLike,
+                     vector_flop_per_s: ArrayLike) -> FloatArray:
+    """Seconds one grouped-GEMM kernel of a MoE layer (a layer runs two, up and down) spends per step
+    on its ``tokens`` beyond its MMA and weight stream: half of ``vector_flop_per_token`` (the layer's
+    per-token work, :data:`~inferchip.cost.constants.TRITON_MOE_TOKEN_VECTOR_FLOP` for vLLM's Triton
+    kernels, 0 for tuned kernels) per token at the chip's vector rate. Added to the kernel's overhead,
+    after the roofline's max: it only adds time."""
+    per_token_s = 0.5 * np.asarray(vector_flop_per_token, dtype=float) / np.asarray(vector_flop_per_s, dtype=float)
+    out: FloatArray = np.asarray(tokens, dtype=float) * per_token_s
+    return out
+
+
+def moe_token_vector_flop(tokens: ArrayLike, vector_flop_per_token: ArrayLike) -> FloatArray:
+    """FP32 vector FLOP one grouped-GEMM kernel of a MoE layer runs per step beyond its MMA: half of
+    ``vector_flop_per_token`` per token, the work :func:`moe_token_time_s` prices at the chip's vector
+    rate. Its energy is that of FP32 FLOP (``UnitEnergies.flop_j("fp32")``): the kernels' SIMT work
+    (routing, sorting, gathers, small tiles) runs on the vector units, not at the busy floor."""
+    out: FloatArray = np.asarray(tokens, dtype=float) * (0.5 * np.asarray(vector_flop_per_token, dtype=float))
+    return out
+
+
+def moe_token_vector_kernel(op: tuple[float, ...], c: object,
+                            p: tuple[float, ...]) -> tuple[float, float, float, float, float, float, float]:
+    """:func:`moe_token_vector_flop` at one point (the scalar step's kernel tuple: compute, memory,
+    overhead, network s, FLOP, DRAM and link bytes): ``op`` = (FLOP per token,), ``p[1]`` the stage's tokens."""
+    return (0.0, 0.0, 0.0, 0.0, p[1] * (0.5 * op[0]), 0.0, 0.0)

@@ -20,8 +20,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, MIN_TILE_M
-from inferchip.cost.gemm import gemm_bytes, gemm_flop, quantised_flop
+from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, MIN_TILE_M, VECTOR_WORK_FORMAT
+from inferchip.cost.gemm import gemm_bytes, gemm_flop, moe_token_time_s, moe_token_vector_flop, quantised_flop
 from inferchip.cost.kernels.attention import attention_columns, attention_work
 from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, point_to_point_time_s
 from inferchip.cost.peaks import peak_flop_per_s
@@ -95,6 +95,7 @@ class CostContext:
     sequence_overhead_s: float
     chip_shape: tuple[int, ...]
     all_reduce_codec: str = ""  # the engine's QuickReduce codec for large TP all-reduces (cost/network.py)
+    moe_token_vector_flop: float = 0.0  # per token and MoE layer beyond the MMA (vLLM Triton MoE kernels)
 
 
 def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContext:
@@ -130,7 +131,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         memory_bandwidth_fraction=cal.memory_bandwidth_fraction, link_bandwidth_fraction=cal.link_bandwidth_fraction,
         moe_imbalance=cal.moe_imbalance, step_overhead_s=cal.step_overhead_s,
         sequence_overhead_s=cal.sequence_overhead_s, chip_shape=shape, all_reduce_codec=getattr(fmt, "all_reduce", ""),
-        **rates,
+        moe_token_vector_flop=cal.moe_token_vector_flop, **rates,
     )
 
 
@@ -249,8 +250,11 @@ def grouped_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> Kernel
     active = e * (1.0 - np.power(1.0 - f, m))
     spent = quantised_flop(per_expert, k, n, active, ctx.tile_m, ctx.tile_n, ctx.tiles_in_flight)
     nb = gemm_bytes(assigned, k, n, active, ctx.weight_bytes, ctx.act_bytes, e)
+    over: ArrayLike = ctx.kernel_overhead_s
+    if ctx.moe_token_vector_flop:  # the run's MoE kernels pay per token beyond their MMA (gemm.moe_token_time_s)
+        over = ctx.kernel_overhead_s + moe_token_time_s(m, ctx.moe_token_vector_flop, ctx.vector_flop_per_s)
     return KernelCost(compute_s=compute_time_s(spent, ctx.peak_gemm_flop_per_s, ctx.gemm_compute_fraction),
-                      memory_s=nb / ctx.attainable_bytes_per_s, overhead_s=ctx.kernel_overhead_s,
+                      memory_s=nb / ctx.attainable_bytes_per_s, overhead_s=over,
                       flop=gemm_flop(assigned, k, n, e), dram_bytes=nb)
 
 
@@ -370,6 +374,14 @@ RULES: dict[type, Rule] = {
     AllToAll: Rule(_payload_table("elements_per_row", "group"), all_to_all_cost, _no_flop),
     PointToPoint: Rule(_payload_table("elements_per_token"), point_to_point_cost, _no_flop),
 }
+
+
+def moe_token_vector_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
+    """The FP32 FLOP of a MoE kernel's per-token work (:func:`~inferchip.cost.gemm.moe_token_vector_flop`;
+    its time is in :func:`grouped_gemm_cost`'s overhead): no time of its own. One pseudo-operator per plan
+    (:data:`MOE_TOKEN_VECTOR`, added by :func:`~inferchip.cost.step.compile_step`)."""
+    return KernelCost(flop=moe_token_vector_flop(pts.all_tokens, ops["vector_flop_per_token"]))
+MOE_TOKEN_VECTOR = Rule(_columns(), moe_token_vector_cost, lambda c: VECTOR_WORK_FORMAT)
 
 
 def rule_for(kind: type) -> Rule:

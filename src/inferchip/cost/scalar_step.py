@@ -19,6 +19,7 @@ from typing import Any
 
 from inferchip.cost import rules as r
 from inferchip.cost.constants import FLOP_PER_MAC, MIN_TILE_M
+from inferchip.cost.gemm import moe_token_vector_kernel
 from inferchip.cost.network import all_reduce_scalar_s
 
 # One operator's cost per run: compute, memory, overhead, network (s), FLOP, DRAM and link bytes.
@@ -47,6 +48,7 @@ class _Chip:
     moe_imbalance: float
     link_direct_all_reduce: float = 0.0
     all_reduce_codec: str = ""
+    moe_token_vector_flop: float = 0.0
 
 
 def _float(x: Any) -> float:
@@ -93,8 +95,11 @@ def _grouped_gemm(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
         tiles = math.ceil(max(per_expert, 1.0) / tm) * math.ceil(n / c.tile_n) * active
         spent = math.ceil(tiles / c.tiles_in_flight) * c.tiles_in_flight * FLOP_PER_MAC * tm * c.tile_n * k
     nb = k * n * active * weight_bytes + assigned * e * (k + n) * act_bytes
+    over = c.kernel_overhead_s
+    if c.moe_token_vector_flop:  # gemm.moe_token_time_s, its operations in order
+        over = c.kernel_overhead_s + m * (0.5 * c.moe_token_vector_flop / c.vector_flop_per_s)
     return (spent / (c.peak_gemm_flop_per_s * c.gemm_compute_fraction), nb / c.attainable_bytes_per_s,
-            c.kernel_overhead_s, 0.0, FLOP_PER_MAC * assigned * k * n * e, nb, 0.0)
+            over, 0.0, FLOP_PER_MAC * assigned * k * n * e, nb, 0.0)
 
 
 def _attention(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
@@ -162,6 +167,7 @@ _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
     r.all_reduce_cost: (_all_reduce, ("elements_per_token", "group", "element_bytes")),
     r.all_to_all_cost: (_all_to_all, ("elements_per_row", "group", "element_bytes", "logit_rows?")),
     r.point_to_point_cost: (_point_to_point, ("elements_per_token", "element_bytes")),
+    r.moe_token_vector_cost: (moe_token_vector_kernel, ("vector_flop_per_token",)),
 }
 
 
@@ -368,7 +374,7 @@ def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float]
                  _float(ctx.tile_n), _float(ctx.tiles_in_flight), _float(ctx.vector_flop_per_s),
                  _float(ctx.peak_gemm_flop_per_s), _float(ctx.link_bytes_per_s), _float(ctx.link_latency_s),
                  ctx.gemm_compute_fraction, ctx.link_bandwidth_fraction, ctx.moe_imbalance,
-                 _float(ctx.link_direct_all_reduce), ctx.all_reduce_codec)
+                 _float(ctx.link_direct_all_reduce), ctx.all_reduce_codec, ctx.moe_token_vector_flop)
     ops = []
     for g in groups:
         twin = _TWINS.get(g.rule.cost)

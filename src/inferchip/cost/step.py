@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from inferchip.cost import rules as r
+from inferchip.cost.constants import VECTOR_WORK_FORMAT
 from inferchip.cost.plan.shape import plan_shape
 from inferchip.cost.roofline import ArrayLike, FloatArray
 from inferchip.cost.rules import CostContext, OpTable, Rule, StepPoints, cost_context
@@ -297,21 +299,27 @@ def compile_step(sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibrat
     """
     ctx = cost_context(chip, fmt, cal)
     shape = plan_shape(sm)
-    flop_format = {k: shape.rules[k].flop_format(ctx) for k in shape.kinds}
-    # Formats FLOP run in, in order of first use in the step (the kinds are in that order).
-    fmt_names = tuple(dict.fromkeys(f for f in (flop_format[k] for k in shape.kinds) if f is not None))
     groups = tuple(_KindGroup(rule, rule.table(ops, ctx), start, stop, rule.flop_format(ctx), segments)
                    for rule, ops, start, stop, segments in shape.groups)
-    flop_ops = tuple(np.array([i for i, k in enumerate(shape.ordered_kinds) if flop_format[k] == f], dtype=np.intp)
-                     for f in fmt_names)
-    format_of = [-1] * len(shape.ordered)
-    for j, ops_f in enumerate(flop_ops):
-        for i in ops_f:
-            format_of[int(i)] = j
+    op_format = [shape.rules[k].flop_format(ctx) for k in shape.ordered_kinds]
+    reps, class_of = list(shape.reps), list(shape.class_of)
+    moe_runs = sum(sum(reps[g.start:g.stop]) for g in groups if g.rule.cost is r.grouped_gemm_cost)
+    if ctx.moe_token_vector_flop and moe_runs:
+        # The MoE kernels' per-token vector work (rules.moe_token_vector_cost): one pseudo-operator that
+        # runs as often as the grouped GEMMs, with FP32 FLOP and no time, last in the last class.
+        i, last = len(reps), len(shape.class_names) - 1
+        groups += (_KindGroup(r.MOE_TOKEN_VECTOR, {"vector_flop_per_token": np.array([ctx.moe_token_vector_flop])},
+                              i, i + 1, VECTOR_WORK_FORMAT, ((last, 0, 1),)),)
+        reps, class_of, op_format = reps + [moe_runs], class_of + [last], op_format + [VECTOR_WORK_FORMAT]
+    # Formats FLOP run in, in order of first use in the step (the kinds are in that order), then the pseudo-operator's.
+    kind_formats = (shape.rules[k].flop_format(ctx) for k in shape.kinds)
+    fmt_names = tuple(dict.fromkeys(f for f in (*kind_formats, *op_format[len(shape.reps):]) if f is not None))
+    flop_ops = tuple(np.array([i for i, f2 in enumerate(op_format) if f2 == f], dtype=np.intp) for f in fmt_names)
+    format_of = tuple(-1 if f is None else fmt_names.index(f) for f in op_format)
     return StepPlan(ctx=ctx, dp=sm.dp_attention, groups=groups,
-                    reps=np.array(shape.reps), class_starts=np.array(shape.starts, dtype=np.intp),
+                    reps=np.array(reps, dtype=float), class_starts=np.array(shape.starts, dtype=np.intp),
                     class_names=shape.class_names, flop_formats=fmt_names, flop_ops=flop_ops,
-                    source=(sm, chip, fmt, cal), class_of=shape.class_of, format_of=tuple(format_of))
+                    source=(sm, chip, fmt, cal), class_of=tuple(class_of), format_of=format_of)
 
 
 def cached_step_plan(plan: StepPlan | None, sm: ShardedModel, chip: ChipParams, fmt: Formats,

@@ -62,6 +62,13 @@ class Calibration(BaseModel):
         "step at 200 sequences, ~100 us each (vllm-project/vllm#6801); 0 = none (the default; not in "
         "physical_parameter_names, so not fitted unless asked: docs/validation.md, calibration section).",
     )
+    moe_token_vector_flop: float = Field(
+        0.0, ge=0, le=1e9,
+        description="Work per token and MoE layer of the run's expert kernels beyond their MMA and weight stream, "
+        "in vector-unit FLOP (paid at the chip's vector rate). 0 (the default) for tuned kernels; vLLM's Triton "
+        "MoE kernels at default configs: cost.constants.TRITON_MOE_TOKEN_VECTOR_FLOP (0.49 us per token and layer "
+        "on H100, vLLM PR #39902), set for the runs that state them (validation.energy_rows). Not fitted.",
+    )
     moe_imbalance: float = Field(
         1.25, ge=1, le=4,
         description="Most-loaded expert over mean load under expert routing (straggler factor; 1.2-1.8 reported).",

@@ -285,7 +285,7 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
     from inferchip.performance.predict import predict_setting
     from inferchip.performance.setting import resolve_setting
     from inferchip.spec.chip import chip_params
-    from inferchip.validation.closed_loop import engine_row_calibration as engine_cal
+    from inferchip.validation.moe_kernels import run_calibration
 
     notes = [] if notes is None else notes
     try:
@@ -302,7 +302,7 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
             cp = replace(cp, tdp_w=cap)
         kw = _setting(row, lengths)
         q = kw["question"]
-        cal = engine_cal(cal, _cell(row, "software"), _cell(row, "case_id")) if q.mode == "closed_loop" else cal
+        cal = run_calibration(cal, row, q.mode == "closed_loop")  # the engine and MoE kernels the run states
         # attention as the checkpoint's per-layer map has it: resolve_setting reads it (validate's rule)
         formats = {"weights": _cell(row, "weight_dtype") or "bf16",
                    "activations": _activations(_cell(row, "act_dtype") or None), "kv": _cell(row, "kv_dtype") or None}
