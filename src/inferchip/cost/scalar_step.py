@@ -6,8 +6,7 @@ columns as a tuple of floats (read once from the plan's tables) and repeats the 
 :mod:`inferchip.cost.rules` operation for operation on one point, so it gives the array
 path's numbers (sums may be added in another order: equal to float rounding).
 
-A plan whose rules it does not know (a rule registered elsewhere) or whose chip is an array
-of chips has no scalar form (:func:`scalar_plan` returns None) and is evaluated by numpy.
+A plan with a rule it does not know or an array of chips has no scalar form (:func:`scalar_plan` returns None).
 """
 
 from __future__ import annotations
