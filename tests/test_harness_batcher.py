@@ -119,3 +119,57 @@ def test_a_batcher_without_its_values_is_an_error_naming_the_row(notes, missing)
 def test_a_batcher_window_out_of_range_is_an_error():
     with pytest.raises(InvalidSettingError, match="case r9.*allowed"):
         stated_scheduling("r9", "--enable-batcher --batcher-threshold 0 --gpu-batch-size 96")
+
+
+# ------------------------------------------------------------------ the analytic model behind the batcher
+def _open_loop_point(rate_per_s: float):
+    from conftest import server_model
+    from inferchip.performance.operating import LengthDist, Question, operating_point
+
+    mm = server_model()
+    q = Question("open_loop", LengthDist.fixed(300), LengthDist.fixed(200), rate_per_s=rate_per_s, queue_wait=True)
+    return mm, q, operating_point(mm, q, 1)
+
+
+def test_analytic_ttft_without_a_batcher_is_unchanged():
+    from inferchip.validation.stated_engine import batcher_ttft_point
+
+    mm, q, pt = _open_loop_point(20.0)
+    assert batcher_ttft_point(StatedScheduling(), pt, mm, 20.0, q.inputs, q.outputs) is pt
+    assert batcher_ttft_point(stated_scheduling("r", AMD_NOTES), pt, mm, None, q.inputs, q.outputs) is pt
+
+
+def test_analytic_ttft_behind_the_batcher_by_hand():
+    from inferchip.validation.stated_engine import batcher_ttft_point
+
+    rate = 20.0
+    mm, q, pt = _open_loop_point(rate)
+    s = StatedScheduling(batcher_window_s=0.5, batcher_max_batch=96)
+    out = batcher_ttft_point(s, pt, mm, rate, q.inputs, q.outputs)
+    k = rate * 0.5  # 10 prompts of 300 tokens: 3000 tokens, one step of the 8192-token budget
+    wait = (k - 1) / (2 * rate)
+    step, _ = mm.replica_step_s(np.array([pt.batch + 3000.0]), np.array([pt.batch]),
+                                np.array([pt.batch * (300 + 200 / 2)]), np.array([k * 300 * 301 / 2]),
+                                logit_rows=np.array([pt.batch + k]))
+    alone = pt.ttft_s - 0.5 * pt.tpot_s
+    assert out.ttft_s == pytest.approx(pt.ttft_s + wait + max(0.0, float(step[0]) - alone), rel=1e-9)
+    assert out.e2e_s - pt.e2e_s == pytest.approx(out.ttft_s - pt.ttft_s, rel=1e-9)
+    assert out.tpot_s == pt.tpot_s and out.tokens_per_s_replica == pt.tokens_per_s_replica
+    # a max batch of 1: no query waits for another, and a burst is one prompt
+    one = batcher_ttft_point(StatedScheduling(batcher_window_s=0.5, batcher_max_batch=1), pt, mm, rate, q.inputs,
+                             q.outputs)
+    assert one.ttft_s == pytest.approx(pt.ttft_s, rel=1e-6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(w1=st.floats(0.01, 1.0), w2=st.floats(0.01, 1.0))
+def test_analytic_ttft_grows_with_the_window(w1, w2):
+    from inferchip.validation.stated_engine import batcher_ttft_point
+
+    mm, q, pt = _open_loop_point(20.0)
+    lo, hi = sorted((w1, w2))
+    a = batcher_ttft_point(StatedScheduling(batcher_window_s=lo, batcher_max_batch=96), pt, mm, 20.0, q.inputs,
+                           q.outputs)
+    b = batcher_ttft_point(StatedScheduling(batcher_window_s=hi, batcher_max_batch=96), pt, mm, 20.0, q.inputs,
+                           q.outputs)
+    assert pt.ttft_s <= a.ttft_s <= b.ttft_s + 1e-12

@@ -27,12 +27,17 @@ A row that states none of them runs the plain replica (every received request ca
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
+import numpy as np
+
 from inferchip.errors import InvalidSettingError
+from inferchip.performance.operating import QUEUE_WAIT_STEPS, OperatingPoint
+from inferchip.performance.phases import MappedModel
 from inferchip.sim.arrivals import HarnessBatchedArrivals
 from inferchip.sim.engines.polling import PollingReplica
 from inferchip.sim.engines.scheduling import AdpBalancedReplica
@@ -124,3 +129,33 @@ def arrivals_factory(s: StatedScheduling, instances: int) -> tuple[Any, str]:
             f"queries gathered by the harness batcher (sent every {s.batcher_window_s:g} s or at "
             f"{s.batcher_max_batch} queries, each batch to the next of {instances} instances, as the notes state): "
             "the batcher wait counts in TTFT")
+
+
+def batcher_ttft_point(s: StatedScheduling, point: OperatingPoint, mm: MappedModel, rate_per_s: float | None,
+                       inputs: Any, outputs: Any) -> OperatingPoint:
+    """The analytic operating point of an open loop at ``rate_per_s`` (system-wide) behind the stated
+    harness batcher (None: no batcher, or no finite rate: ``point`` as it is).
+
+    With ``k = min(max(rate x T, 1), B)`` queries per batch (window ``T``, max batch ``B``), a query
+    waits ``(k - 1) / (2 rate)`` in the batcher on average (uniform arrivals in a batch), and the
+    ``k`` prompts reach one instance at once: their ``k E[i]`` tokens are prefilled in ``n = ceil(k
+    E[i] / C)`` steps of ``C`` tokens (the step budget) next to the running decodes, so the mean
+    prompt's first token comes ``(n + 1) / 2`` such steps after the burst (a prompt alone: its own
+    chunks, as the point has them). TTFT and E2E grow by the wait and that difference; TPOT does not
+    (the same prefill work per second as without the batcher, in fewer, larger steps)."""
+    if s.batcher_window_s is None or s.batcher_max_batch is None or rate_per_s is None \
+            or not (math.isfinite(rate_per_s) and rate_per_s > 0) or not math.isfinite(point.ttft_s):
+        return point
+    k = min(max(rate_per_s * s.batcher_window_s, 1.0), float(s.batcher_max_batch))
+    wait_s = (k - 1.0) / (2.0 * rate_per_s)
+    burst = k * inputs.mean
+    per_step = min(burst, float(mm.chunk_tokens))
+    steps = math.ceil(burst / float(mm.chunk_tokens))
+    b = point.batch
+    ctx = inputs.mean + outputs.second_moment / (2.0 * max(outputs.mean, 1.0))
+    prompts = per_step / max(inputs.mean, 1.0)  # prompts (or parts of them) prefilled in one burst step
+    step_s, _ = mm.replica_step_s(np.array([b + per_step]), np.array([b]), np.array([b * ctx]),
+                                  np.array([prompts * inputs.mean_prefill_pairs]), logit_rows=np.array([b + prompts]))
+    alone_s = point.ttft_s - QUEUE_WAIT_STEPS * point.tpot_s  # the point's prefill of one prompt
+    extra = wait_s + max(0.0, 0.5 * (steps + 1) * float(np.asarray(step_s).reshape(-1)[0]) - alone_s)
+    return replace(point, ttft_s=point.ttft_s + extra, e2e_s=point.e2e_s + extra)
