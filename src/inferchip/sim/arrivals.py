@@ -1,4 +1,5 @@
-"""How requests arrive: Poisson at a rate, one burst, a closed loop of users, or a trace.
+"""How requests arrive: Poisson at a rate, one burst, a closed loop of users, a trace, or Poisson
+requests gathered by a harness-side batcher (:class:`HarnessBatchedArrivals`).
 
 Each spec is a frozen pydantic model; :func:`make_source` turns one into an arrival
 source the simulator polls (``peek_time_s``/``pop``; ``on_finish`` for closed loops).
@@ -93,9 +94,53 @@ class TraceArrivals(_Spec):
         return str(value) if isinstance(value, PurePath) else value
 
 
+class HarnessBatchedArrivals(_WithLengths):
+    """Poisson queries gathered by a benchmark harness's batcher before an engine sees them.
+
+    The system receives Poisson queries at ``rate_per_s x instances``; the harness collects
+    them and sends the collected ones as one batch when ``max_batch`` are waiting, or once
+    ``window_s`` has passed since its last send (at the next query if none is waiting then),
+    each batch to the next of ``instances`` engine instances in turn (round robin). This
+    spec is the share of the instance simulated (every ``instances``-th batch); a request's
+    arrival (its TTFT's start) is when the harness received it, and the engine sees it when
+    its batch is sent (:func:`harness_send_times_s`). Source: AMD's MLPerf v4.1 Llama-2-70B
+    Server harness (``SyncServerSUT.batch_samples_loop``, ``next_device_id`` round robin).
+    """
+
+    kind: Literal["harness_batched"] = "harness_batched"
+    rate_per_s: float = Field(gt=0, description="Mean query rate per engine instance, requests per second.")
+    instances: int = Field(ge=1, le=MAX_CONCURRENCY, description="Engine instances the batches go to in turn.")
+    window_s: float = Field(gt=0, le=MAX_TIME_S, description="Longest wait of the batcher between sends, s.")
+    max_batch: int = Field(ge=1, le=MAX_REQUESTS, description="Queries that make a batch at once.")
+
+
 ArrivalSpec = Annotated[
-    PoissonArrivals | BurstArrivals | ClosedLoopArrivals | TraceArrivals, Field(discriminator="kind")
+    PoissonArrivals | BurstArrivals | ClosedLoopArrivals | TraceArrivals | HarnessBatchedArrivals,
+    Field(discriminator="kind")
 ]
+
+
+def harness_send_times_s(issue_s: np.ndarray, window_s: float, max_batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """(send time of each query's batch, batch index of each query) for sorted issue times.
+
+    The batcher (:class:`HarnessBatchedArrivals`) sends its waiting queries when ``max_batch``
+    are waiting (at the arrival of the last one) or at ``max(last send + window_s, first waiting
+    arrival)``; its clock starts at the first query."""
+    t = np.asarray(issue_s, float)
+    send = np.empty(t.size)
+    batch = np.empty(t.size, dtype=np.int64)
+    stamp = float(t[0]) if t.size else 0.0
+    start, k = 0, 0
+    while start < t.size:
+        due = max(stamp + window_s, float(t[start]))
+        # queries that arrive before the batch is due, at most max_batch of them
+        end = min(int(np.searchsorted(t, due, side="left")), start + max_batch)
+        end = max(end, start + 1)
+        at = float(t[end - 1]) if end - start == max_batch and float(t[end - 1]) < due else due
+        send[start:end] = at
+        batch[start:end] = k
+        stamp, start, k = at, end, k + 1
+    return send, batch
 
 
 class OpenLoopSource:
@@ -103,10 +148,12 @@ class OpenLoopSource:
 
     closed_loop = False
 
-    def __init__(self, arrival_s: np.ndarray, input_tokens: np.ndarray, output_tokens: np.ndarray):
+    def __init__(self, arrival_s: np.ndarray, input_tokens: np.ndarray, output_tokens: np.ndarray,
+                 issued_s: np.ndarray | None = None):
         self._t = arrival_s.tolist()
         self._in = input_tokens.tolist()
         self._out = output_tokens.tolist()
+        self._issued = None if issued_s is None else issued_s.tolist()  # when the client sent it (<= arrival)
         self._i = 0
         self.expected_total: int | None = len(self._t)
         self.max_input_tokens = int(input_tokens.max()) if len(self._t) else 0
@@ -124,6 +171,11 @@ class OpenLoopSource:
         i = self._i
         self._i = i + 1
         return self._t[i], self._in[i], self._out[i]
+
+    def issued_s(self, arrival_s: float) -> float:
+        """When the request last popped was sent by its client: its latencies start there (a harness
+        batcher holds it until ``arrival_s``, when the engine sees it); ``arrival_s`` otherwise."""
+        return arrival_s if self._issued is None else self._issued[self._i - 1]
 
     def on_finish(self, time_s: float) -> None:
         """Open loop: a finish changes nothing."""
@@ -173,6 +225,10 @@ class ClosedLoopSource:
     def on_finish(self, time_s: float) -> None:
         self._schedule(time_s + self._spec.think_time_s)
 
+    def issued_s(self, arrival_s: float) -> float:
+        """A user's request reaches the engine when sent."""
+        return arrival_s
+
 
 def poisson_times_s(rate_per_s: float, rng: np.random.Generator, num: int | None,
                     duration_s: float | None) -> np.ndarray:
@@ -220,7 +276,7 @@ def make_source(
                 f"num_requests: value {num_requests!r} must be a whole number in 1..{MAX_REQUESTS:,} (the simulator's "
                 "cap on requests per run)")
         num_requests = int(num_requests)
-    if isinstance(spec, PoissonArrivals) and duration_s is not None and num_requests is None:
+    if isinstance(spec, PoissonArrivals | HarnessBatchedArrivals) and duration_s is not None and num_requests is None:
         expected = spec.rate_per_s * duration_s
         if expected > MAX_REQUESTS:
             raise InvalidSettingError(
@@ -242,6 +298,8 @@ def make_source(
                 f"{spec.path}: {times.size:,} requests, above the simulator's cap of {MAX_REQUESTS:,} per run; "
                 "give num_requests or duration_s to replay part of it")
         return OpenLoopSource(times, inp, out)
+    if isinstance(spec, HarnessBatchedArrivals):
+        return _harness_source(spec, duration_s, num_requests, seed)
     if isinstance(spec, PoissonArrivals):
         if num_requests is None and duration_s is None:
             raise InvalidSettingError("Poisson arrivals need num_requests or duration_s to end the run")
@@ -253,7 +311,7 @@ def make_source(
     else:
         raise InvalidSettingError(
             f"arrivals: {type(spec).__name__} is not an arrival spec; allowed: PoissonArrivals, BurstArrivals, "
-            "ClosedLoopArrivals, TraceArrivals"
+            "ClosedLoopArrivals, TraceArrivals, HarnessBatchedArrivals"
         )
     if isinstance(spec, PoissonArrivals) and times.size and times[-1] > MAX_TIME_S:
         raise InvalidSettingError(
@@ -264,3 +322,36 @@ def make_source(
     inp = lengths.sample(spec.input_tokens, stream(seed, Stream.INPUT_TOKENS), n)
     out = lengths.sample(spec.output_tokens, stream(seed, Stream.OUTPUT_TOKENS), n)
     return OpenLoopSource(times, inp, out)
+
+
+def _harness_source(spec: HarnessBatchedArrivals, duration_s: float | None, num_requests: int | None,
+                    seed: int) -> OpenLoopSource:
+    """Instance 0's share of the system's Poisson queries after the harness batcher: every
+    ``instances``-th batch, each query arriving when its batch is sent and issued when sent by LoadGen."""
+    if num_requests is None and duration_s is None:
+        raise InvalidSettingError("harness-batched arrivals need num_requests or duration_s to end the run")
+    rng = stream(seed, Stream.ARRIVALS)
+    system_rate = spec.rate_per_s * spec.instances
+    want = num_requests if num_requests is not None else int(spec.rate_per_s * (duration_s or 0.0)) + 1
+    n_sys = int(want * spec.instances * POISSON_CHUNK_MARGIN) + POISSON_CHUNK_EXTRA * spec.instances
+    while True:
+        issued = poisson_times_s(system_rate, rng, n_sys, None) if n_sys else np.empty(0)
+        send, batch = harness_send_times_s(issued, spec.window_s, spec.max_batch)
+        mine = batch % spec.instances == 0
+        if duration_s is not None:
+            mine &= issued < duration_s
+        # enough of instance 0's queries, or the system's arrivals already cover the duration
+        if int(mine.sum()) >= want or (duration_s is not None and issued.size and issued[-1] >= duration_s):
+            break
+        n_sys *= 2
+        rng = stream(seed, Stream.ARRIVALS)  # same stream again: the longer draw extends the shorter one
+    times, sent = issued[mine], send[mine]
+    if num_requests is not None:
+        times, sent = times[:num_requests], sent[:num_requests]
+    if times.size > MAX_REQUESTS:
+        raise InvalidSettingError(f"harness-batched arrivals: {times.size:,} requests, above the simulator's cap of "
+                                  f"{MAX_REQUESTS:,} per run; give num_requests or a shorter duration_s")
+    n = times.size
+    inp = lengths.sample(spec.input_tokens, stream(seed, Stream.INPUT_TOKENS), n)
+    out = lengths.sample(spec.output_tokens, stream(seed, Stream.OUTPUT_TOKENS), n)
+    return OpenLoopSource(sent, inp, out, issued_s=times)

@@ -150,6 +150,7 @@ def max_rate_under_slo(
     step_timer: StepTimer | None = None,
     progress: Callable[[float], None] | None = None,
     replica_factory: Callable[..., Any] | None = None,
+    arrivals: Callable[[float, Any, Any], Any] | None = None,
 ) -> ServerSearchResult:
     """Highest Poisson rate (requests/s) whose ``percentile`` TTFT, TPOT and E2E meet the limits given.
 
@@ -173,6 +174,8 @@ def max_rate_under_slo(
       limits. Requests unfinished by then count as late.
     * ``step_timer``: a cache of step times shared with other runs (default: one for this search).
     * ``replica_factory``: the engine's replica class every trial runs (None: the plain replica).
+    * ``arrivals``: ``(rate, input lengths, output lengths) ->`` the arrival spec of a trial (None:
+      Poisson at the rate; e.g. :class:`~inferchip.sim.arrivals.HarnessBatchedArrivals`).
     """
     check_step_model(step_model)
     cfg = as_scheduler_config(scheduler_config)
@@ -206,7 +209,8 @@ def max_rate_under_slo(
             n = num_requests(rate) if callable(num_requests) else num_requests
         drain = drain_s(rate, n) if callable(drain_s) else drain_s
         res: SimResult = simulate(
-            step_model, PoissonArrivals(rate_per_s=rate, input_tokens=in_spec, output_tokens=out_spec),
+            step_model, (PoissonArrivals(rate_per_s=rate, input_tokens=in_spec, output_tokens=out_spec)
+                         if arrivals is None else arrivals(rate, in_spec, out_spec)),
             num_requests=n, seed=seed, scheduler_config=cfg, replicas=replicas, router=router,
             slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, max_drain_s=drain, step_timer=timer,
             replica_factory=replica_factory,

@@ -307,7 +307,7 @@ def run_replicas(source: Any, routers: list[Router], link: KVLink | None, table:
                                               first_token_s)
             continue
         t, inp, out = source.pop()
-        rid = table.add(t, inp, out)
+        rid = table.add(source.issued_s(t), inp, out)  # latencies start when the client sent it
         if too_big(inp, out):
             table.rejected[rid] = True
             source.on_finish(t)

@@ -1,24 +1,20 @@
 """Server rows of the validation predicted with the serving simulator (:mod:`inferchip.sim`).
 
-The analytic model (:mod:`inferchip.validation.plan`) turns p99 limits into limits on
-means with fixed ratios and solves Little's law for a stated load. Here the row is simulated
-instead: continuous batching with chunked prefill and a paged KV cache, Poisson arrivals, the
-latency percentiles ranked as MLPerf LoadGen ranks them. The step time of every simulated
-iteration is the same step cost the analytic model uses (:class:`ServingStepModel`).
+The analytic model (:mod:`inferchip.validation.plan`) turns p99 limits into limits on means with fixed
+ratios and solves Little's law for a stated load. Here the row is simulated instead: continuous batching
+with chunked prefill and a paged KV cache, Poisson arrivals, the latency percentiles ranked as MLPerf
+LoadGen ranks them, each step at the analytic model's step cost (:class:`ServingStepModel`).
 
 Rules, each applied to every server row from its fields and notes (never from its id):
 
 * **Layout**: the analytic search picks it (cheap); only that layout is simulated.
-* **One replica**: each of the system's ``replicas`` identical replicas gets a Poisson stream of
-  ``rate / replicas`` (a Poisson stream split at random is Poisson); the least-loaded routing
-  of a real system would do slightly better at the tail.
-* **Lengths**: the plan's length quantile points as an empirical distribution
-  (:class:`~inferchip.sim.lengths.EmpiricalLength`, rounded to whole tokens): the same mean
-  input (from the calibration) and the same spread as the analytic model.
-* **Beam search** (GPT-J): a request is one simulated sequence standing for ``beams``
-  sequences (:class:`BeamStepModel`): each decode step costs ``beams`` tokens with ``beams``
-  times the KV reads, the prompt is prefilled once, and the request holds ``beams`` times the
-  KV cache (as the analytic model counts it).
+* **One replica**: each of the system's ``replicas`` identical replicas gets a Poisson stream of ``rate /
+  replicas`` (a Poisson stream split at random is Poisson); least-loaded routing would do slightly better.
+* **Lengths**: the plan's length quantile points as an empirical distribution (:class:`~inferchip.sim.lengths.
+  EmpiricalLength`, whole tokens): the analytic model's mean input (calibration) and spread.
+* **Beam search** (GPT-J): a request is one simulated sequence standing for ``beams`` sequences
+  (:class:`BeamStepModel`): each decode step costs ``beams`` tokens with ``beams`` times the KV reads,
+  the prompt is prefilled once, and the request holds ``beams`` times the KV cache (as the analytic model).
 * **Scheduler** (:func:`scheduler_config`): ``max_num_seqs`` is the batch size the notes state
   (:func:`stated_batch`: ``gpu_batch_size``, ``max_batch_size``, ``max_num_seqs``, ``batch
   size``), taken per attention-DP rank (times the layout's attention-DP degree, 1 without);
@@ -28,9 +24,9 @@ Rules, each applied to every server row from its fields and notes (never from it
   stated ``max_num_tokens`` / ``max_num_batched_tokens`` (per attention-DP rank, as the batch
   size), else the engine's prefill chunk (8192, the vLLM and TensorRT-LLM default), and never
   below ``max_num_seqs``.
-* **When a request can first be scheduled**: as the notes state the engine's scheduling
-  (:mod:`inferchip.validation.stated_engine`: vLLM ``num_scheduler_steps``, TensorRT-LLM's
-  attention-DP balance), in every run of the row, the rate search's included; else at once.
+* **When a request can first be scheduled**: as the notes state (:mod:`~inferchip.validation.stated_engine`:
+  vLLM ``num_scheduler_steps``, TensorRT-LLM's attention-DP balance, a harness batcher's bursts), in
+  every run of the row, the rate search's included; else at once.
 * **MLPerf Server/Interactive** (no stated load): the highest Poisson rate whose p99 TTFT and
   p99 TPOT (or p99 end-to-end latency, GPT-J) meet the limits (from the notes, else the
   README), LoadGen's only test (without limits: the queue does not grow without bound,
@@ -46,24 +42,22 @@ Rules, each applied to every server row from its fields and notes (never from it
   near it; a model whose capacity is off by some per cent puts the stated load elsewhere
   relative to its own edge. TPOT/ITL rows stay at the stated load (the running batch it fixes
   sets the step time; read at the edge they measured worse: docs/serving_validation.md).
-* **Open loop at a stated rate** ("measured at N completed samples/s", "request rate N"):
-  Poisson at that rate. The README defines ttft_ms, tpot_ms and itl_ms as means: mean TTFT,
-  mean per-request TPOT (LoadGen's, first token excluded), mean inter-token gap. Request rate
-  INF: every request arrives at once (a burst); output tokens/s over the run.
+* **Open loop at a stated rate** ("measured at N completed samples/s", "request rate N"): Poisson at
+  that rate. The README defines ttft_ms, tpot_ms and itl_ms as means: mean TTFT, mean per-request TPOT
+  (LoadGen's, first token excluded), mean inter-token gap. Request rate INF: every request arrives at
+  once (a burst); output tokens/s over the run.
 * **Run length**: a stated number of requests ("500 requests") is simulated as stated (split
   over the replicas); otherwise the arrivals of a run at rate ``r`` last ``RUN_LIFETIMES``
   request lifetimes (:func:`lifetime_s`: the longest mean lifetime the limits allow,
   ``TTFT + E[o] x TPOT`` limits or the end-to-end limit), within ``[MIN_REQUESTS,
   MAX_REQUESTS]`` requests: a Poisson run fills up for about one lifetime, so it must last
-  several. A run capped at ``MAX_REQUESTS`` that lasts under ``MIN_RUN_LIFETIMES`` of its own
-  mean lifetimes counts as a miss (it proves nothing), so a replica with more sequences in
-  flight than the cap can test is under-rated, never over-rated.
-* **Drain**: a search trial stops ``limit TTFT + (max output - 1) x limit TPOT`` (or the
-  end-to-end limit) after its last arrival: a request meeting its limits has finished by then,
-  and unfinished ones count as late. A stated-rate run may drain for one arrival period.
+  several. A run capped at ``MAX_REQUESTS`` that lasts under ``MIN_RUN_LIFETIMES`` of its own mean
+  lifetimes counts as a miss (it proves nothing): a replica is under-rated, never over-rated.
+* **Drain**: a search trial stops ``limit TTFT + (max output - 1) x limit TPOT`` (or the end-to-end limit)
+  after its last arrival: a request meeting its limits has finished by then, and unfinished ones count as
+  late. A stated-rate run may drain for one arrival period.
 
-``calibrate`` keeps the analytic model (its fast path re-evaluates fixed operating points);
-``validate`` reports both.
+``calibrate`` keeps the analytic model (its fast path re-evaluates fixed operating points); ``validate`` reports both.
 """
 
 from __future__ import annotations
@@ -101,7 +95,7 @@ from inferchip.validation.plan import (
     metric_value,
     operating_point,
 )
-from inferchip.validation.stated_engine import StatedScheduling, replica_factory, stated_scheduling
+from inferchip.validation.stated_engine import StatedScheduling, arrivals_factory, replica_factory, stated_scheduling
 
 PERCENTILE = 99.0  # MLPerf Server/Interactive latency limits are p99
 SEED = 0  # one seed for every run: deterministic, common random numbers across rates
@@ -286,8 +280,9 @@ def simulate_row(case: Case, plan: Plan, layout: Layout, analytic: OperatingPoin
     load = stated_load_per_s(case)
     stated_n = stated_requests(case.notes)
     fixed_n = None if stated_n is None else max(1, math.ceil(stated_n / reps))
-    head = f"server model: simulator, one of {reps} replicas, seed {SEED}; {cfg_note}" + (
-        f"; {sched_note}" if sched_note else "")
+    arrive, arr_note = arrivals_factory(sched, reps)
+    head = f"server model: simulator, one of {reps} replicas, seed {SEED}; {cfg_note}" + "".join(
+        f"; {t}" for t in (sched_note, arr_note) if t)
     eng = (sched, factory)
     if load is None:
         return _max_rate(case, plan, analytic, sim, cfg, inp, out, fixed_n, reps, [head], eng)
@@ -306,7 +301,9 @@ def simulate_row(case: Case, plan: Plan, layout: Layout, analytic: OperatingPoin
                    f"rate that meets its p99 limits ({_limits_text(lim)}): a valid run sits at its own edge")],
             eng)
     n = fixed_n or run_length(rate, lifetime_s(lim, plan, analytic))
-    res = sim.run(PoissonArrivals(rate_per_s=rate, input_tokens=inp, output_tokens=out), n, cfg, n / rate, factory)
+    spec = PoissonArrivals(rate_per_s=rate, input_tokens=inp, output_tokens=out) if arrive is None else arrive(
+        rate, inp, out)
+    res = sim.run(spec, n, cfg, n / rate, factory)
     s, p = res.summary(), percentiles_s(res)
     text = (f"simulated at the stated {load:g} requests/s ({n} requests): mean TTFT {s['ttft_s_mean'] * 1e3:.4g} ms, "
             f"mean TPOT {s['tpot_s_mean'] * 1e3:.4g} ms, p99 TTFT {p[0] * 1e3:.4g} ms, p99 TPOT {p[1] * 1e3:.4g} ms")
@@ -351,7 +348,8 @@ def _max_rate(case: Case, plan: Plan, analytic: OperatingPoint, sim: ReplicaSim,
     life = lifetime_s(lim, plan, analytic)
     key = (cfg, inp, out, (lim.ttft_s, lim.tpot_s, lim.e2e_s), fixed_n, r0, life, eng[0])
     if key not in sim.searches:
-        sim.searches[key] = _search(sim, cfg, inp, out, lim, fixed_n, r0, life, eng[1])
+        sim.searches[key] = _search(sim, cfg, inp, out, lim, fixed_n, r0, life, eng[1],
+                                    arrivals_factory(eng[0], reps)[0])
     f: ServerSearchResult = sim.searches[key]
     at = f.reported.rate_per_s  # the highest passing rate, or the gentlest tried when none passed
     n = f.reported.num_requests
@@ -369,7 +367,8 @@ def _max_rate(case: Case, plan: Plan, analytic: OperatingPoint, sim: ReplicaSim,
 
 
 def _search(sim: ReplicaSim, cfg: SchedulerConfig, inp: EmpiricalLength, out: EmpiricalLength, lim: LatencyLimits,
-            fixed_n: int | None, r0: float, life: float, factory: Any = None) -> ServerSearchResult:
+            fixed_n: int | None, r0: float, life: float, factory: Any = None, arrivals: Any = None
+            ) -> ServerSearchResult:
     """The simulator's rate search (:func:`~inferchip.sim.search.max_rate_under_slo`) with this module's rules:
     from ``r0`` by ``RATE_STEP`` to ``REL_TOL``, run lengths and drain as in the module doc."""
     if lim.e2e_s is not None:
@@ -390,7 +389,8 @@ def _search(sim: ReplicaSim, cfg: SchedulerConfig, inp: EmpiricalLength, out: Em
         num_requests=lambda r: fixed_n or run_length(r, life), seed=SEED, scheduler_config=cfg,
         start_rate_per_s=r0, rate_factor=RATE_STEP, rel_tol=REL_TOL, max_bracket_steps=MAX_BRACKET_STEPS,
         max_simulations=None, drain_s=(lambda r, n: drain if drain is not None else n / r),
-        stable_queue=not limited, accept=long_enough, step_timer=sim.timer, replica_factory=factory)
+        stable_queue=not limited, accept=long_enough, step_timer=sim.timer, replica_factory=factory,
+        arrivals=arrivals)
 
 
 def sim_metric_value(case: Case, plan: Plan, outcome: SimOutcome, layout: Layout) -> float:

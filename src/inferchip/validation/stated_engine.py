@@ -14,23 +14,40 @@ prefilled; the simulator runs the row's replica as that engine does
   :class:`~inferchip.sim.engines.scheduling.AdpBalancedReplica` over the layout's attention-DP
   ranks (ignored, and said, on a layout without attention DP).
 
-A row that states neither runs the plain replica (every received request can join the next step).
+* ``--enable-batcher`` with ``--batcher-threshold T`` and ``--gpu-batch-size B`` (a benchmark
+  harness's batcher, as AMD's MLPerf Llama-2-70B Server harness names it; both values must be
+  stated, harness versions differ): queries are gathered for up to ``T`` seconds or ``B`` queries
+  and each batch goes to the next engine instance in turn:
+  :class:`~inferchip.sim.arrivals.HarnessBatchedArrivals`, the wait counted in TTFT. Here ``B``
+  is the harness's batch, not the engine's ``max_num_seqs`` (the hyphenated spelling keeps it
+  apart from the ``gpu_batch_size`` that states an engine's batch size).
+
+A row that states none of them runs the plain replica (every received request can join the next step).
 """
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
+import numpy as np
+
 from inferchip.errors import InvalidSettingError
+from inferchip.performance.operating import QUEUE_WAIT_STEPS, OperatingPoint
+from inferchip.performance.phases import MappedModel
+from inferchip.sim.arrivals import HarnessBatchedArrivals
 from inferchip.sim.engines.polling import PollingReplica
 from inferchip.sim.engines.scheduling import AdpBalancedReplica
 
 _STEPS = re.compile(r"\bnum_scheduler_steps\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
 _ADP_WAIT = re.compile(r"\badp_balancing_batching_wait_iters\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
 _ADP_TIMEOUT = re.compile(r"\badp_balancing_timeout_iters\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
+_BATCHER = re.compile(r"--enable-batcher\b", re.IGNORECASE)
+_BATCHER_WINDOW = re.compile(r"--batcher-threshold\s*[=:]?\s*(\d+(?:\.\d+)?)\s*s?\b", re.IGNORECASE)
+_BATCHER_MAX = re.compile(r"--gpu-batch-size\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,8 @@ class StatedScheduling:
     recv_interval_steps: int = 1
     adp_batching_wait_iters: int | None = None
     adp_timeout_iters: int | None = None
+    batcher_window_s: float | None = None  # a harness batcher's longest wait between sends (None: no batcher)
+    batcher_max_batch: int | None = None  # queries that make a harness batch at once
 
     @property
     def adp_balance(self) -> bool:
@@ -56,9 +75,28 @@ def stated_scheduling(case_id: str, notes: str) -> StatedScheduling:
     if steps and (wait or timeout):
         raise InvalidSettingError(f"case {case_id}, column notes: both num_scheduler_steps (vLLM) and an "
                                   "attention-DP balance (TensorRT-LLM) are stated; one engine does one of them")
+    window_s, max_batch = _batcher(case_id, notes)
     # TensorRT-LLM's defaults where only one of the two counts is stated (AttentionDpConfig: 50 / 10).
     return StatedScheduling(n, (int(wait.group(1)) if wait else 10) if (wait or timeout) else None,
-                            (int(timeout.group(1)) if timeout else 50) if (wait or timeout) else None)
+                            (int(timeout.group(1)) if timeout else 50) if (wait or timeout) else None,
+                            window_s, max_batch)
+
+
+def _batcher(case_id: str, notes: str) -> tuple[float | None, int | None]:
+    """(window s, max batch) of a harness batcher the notes state, (None, None) without one."""
+    if not _BATCHER.search(notes):
+        return None, None
+    window, most = _BATCHER_WINDOW.search(notes), _BATCHER_MAX.search(notes)
+    if window is None or most is None:
+        raise InvalidSettingError(
+            f"case {case_id}, column notes: --enable-batcher is stated without "
+            f"{'--batcher-threshold' if window is None else '--gpu-batch-size'}; allowed: both stated with the "
+            "batcher (harness versions have different defaults)")
+    window_s, max_batch = float(window.group(1)), int(most.group(1))
+    if not 0 < window_s <= 60 or max_batch < 1:
+        raise InvalidSettingError(f"case {case_id}, column notes: --batcher-threshold {window_s:g} s and "
+                                  f"--gpu-batch-size {max_batch}: allowed (0, 60] s and >= 1")
+    return window_s, max_batch
 
 
 def replica_factory(s: StatedScheduling, dp_ranks: int) -> tuple[Any, str]:
@@ -75,3 +113,49 @@ def replica_factory(s: StatedScheduling, dp_ranks: int) -> tuple[Any, str]:
         return (partial(PollingReplica, recv_interval_steps=s.recv_interval_steps),
                 f"new requests scheduled every {s.recv_interval_steps} decode steps (num_scheduler_steps stated)")
     return None, ""
+
+
+def _batched(s: StatedScheduling, instances: int, rate_per_s: float, inp: Any, out: Any) -> HarnessBatchedArrivals:
+    return HarnessBatchedArrivals(rate_per_s=rate_per_s, instances=instances, window_s=s.batcher_window_s,
+                                  max_batch=s.batcher_max_batch, input_tokens=inp, output_tokens=out)
+
+
+def arrivals_factory(s: StatedScheduling, instances: int) -> tuple[Any, str]:
+    """(``(rate per instance, input lengths, output lengths) ->`` arrival spec of one engine instance,
+    or None for Poisson; what it does, for the row's notes, "" when nothing)."""
+    if s.batcher_window_s is None:
+        return None, ""
+    return (partial(_batched, s, instances),
+            f"queries gathered by the harness batcher (sent every {s.batcher_window_s:g} s or at "
+            f"{s.batcher_max_batch} queries, each batch to the next of {instances} instances, as the notes state): "
+            "the batcher wait counts in TTFT")
+
+
+def batcher_ttft_point(s: StatedScheduling, point: OperatingPoint, mm: MappedModel, rate_per_s: float | None,
+                       inputs: Any, outputs: Any) -> OperatingPoint:
+    """The analytic operating point of an open loop at ``rate_per_s`` (system-wide) behind the stated
+    harness batcher (None: no batcher, or no finite rate: ``point`` as it is).
+
+    With ``k = min(max(rate x T, 1), B)`` queries per batch (window ``T``, max batch ``B``), a query
+    waits ``(k - 1) / (2 rate)`` in the batcher on average (uniform arrivals in a batch), and the
+    ``k`` prompts reach one instance at once: their ``k E[i]`` tokens are prefilled in ``n = ceil(k
+    E[i] / C)`` steps of ``C`` tokens (the step budget) next to the running decodes, so the mean
+    prompt's first token comes ``(n + 1) / 2`` such steps after the burst (a prompt alone: its own
+    chunks, as the point has them). TTFT and E2E grow by the wait and that difference; TPOT does not
+    (the same prefill work per second as without the batcher, in fewer, larger steps)."""
+    if s.batcher_window_s is None or s.batcher_max_batch is None or rate_per_s is None \
+            or not (math.isfinite(rate_per_s) and rate_per_s > 0) or not math.isfinite(point.ttft_s):
+        return point
+    k = min(max(rate_per_s * s.batcher_window_s, 1.0), float(s.batcher_max_batch))
+    wait_s = (k - 1.0) / (2.0 * rate_per_s)
+    burst = k * inputs.mean
+    per_step = min(burst, float(mm.chunk_tokens))
+    steps = math.ceil(burst / float(mm.chunk_tokens))
+    b = point.batch
+    ctx = inputs.mean + outputs.second_moment / (2.0 * max(outputs.mean, 1.0))
+    prompts = per_step / max(inputs.mean, 1.0)  # prompts (or parts of them) prefilled in one burst step
+    step_s, _ = mm.replica_step_s(np.array([b + per_step]), np.array([b]), np.array([b * ctx]),
+                                  np.array([prompts * inputs.mean_prefill_pairs]), logit_rows=np.array([b + prompts]))
+    alone_s = point.ttft_s - QUEUE_WAIT_STEPS * point.tpot_s  # the point's prefill of one prompt
+    extra = wait_s + max(0.0, 0.5 * (steps + 1) * float(np.asarray(step_s).reshape(-1)[0]) - alone_s)
+    return replace(point, ttft_s=point.ttft_s + extra, e2e_s=point.e2e_s + extra)

@@ -88,7 +88,7 @@ from inferchip.validation.server_choice import (  # re-exported: how the server 
     server_choice_text,
     server_model_for,
 )
-from inferchip.validation.stated_engine import stated_scheduling
+from inferchip.validation.stated_engine import batcher_ttft_point, stated_scheduling
 from inferchip.validation.stats import (  # re-exported: the statistics' public names
     GROUP_KEYS,
     SERVER_GROUPS,
@@ -237,7 +237,8 @@ class Validator:
                     sim_error = str(exc).splitlines()[0]
         except InferchipError as exc:
             return error_result(case, exc)
-        analytic = metric_value(case, plan, point, layout)
+        analytic = metric_value(case, plan, _behind_batcher(case, plan, point, self.mapped(case, layout, fmt))
+                                if case.metric == "ttft_ms" else point, layout)
         notes = fmt_notes + [n for n in self.setting(case, fmt).format_notes if n not in fmt_notes] + list(plan.notes)
         by_model: dict[str, float | None] = {}
         model = None
@@ -294,8 +295,17 @@ def evaluate_fixed(case: Case, layout: Layout, mm: MappedModel, cal: Calibration
     """The row's predicted metric on a fixed layout under ``cal`` and ``lengths`` (the
     calibration's fast path, always the analytic model): the mapped model is re-used with the new calibration."""
     plan = plan_for(case, lengths)
-    pt = operating_point(replace(mm, cal=cal), plan, layout.replicas, coarse=coarse, need_ttft=_needs_ttft(case))
-    return metric_value(case, plan, pt, layout)
+    mc = replace(mm, cal=cal)
+    pt = operating_point(mc, plan, layout.replicas, coarse=coarse, need_ttft=_needs_ttft(case))
+    return metric_value(case, plan, _behind_batcher(case, plan, pt, mc) if case.metric == "ttft_ms" else pt, layout)
+
+
+def _behind_batcher(case: Case, plan: Plan, point: OperatingPoint, mm: MappedModel) -> OperatingPoint:
+    """The analytic point of an open-loop row behind the harness batcher its notes state (unchanged without)."""
+    if plan.mode != "open_loop":
+        return point
+    return batcher_ttft_point(stated_scheduling(case.case_id, case.notes), point, mm, plan.rate_per_s, plan.inputs,
+                              plan.outputs)
 
 
 def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetLengths | None = None,
