@@ -130,7 +130,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         prefill_attention_compute_fraction=cal.prefill_attention_compute_fraction,
         memory_bandwidth_fraction=cal.memory_bandwidth_fraction, link_bandwidth_fraction=cal.link_bandwidth_fraction,
         moe_imbalance=cal.moe_imbalance, step_overhead_s=cal.step_overhead_s,
-        sequence_overhead_s=cal.sequence_overhead_s, chip_shape=shape, all_reduce_codec=getattr(fmt, "all_reduce", ""),
+        sequence_overhead_s=cal.sequence_overhead_s, chip_shape=shape, all_reduce_codec=fmt.all_reduce,
         moe_token_vector_flop=cal.moe_token_vector_flop, **rates,
     )
 

@@ -47,7 +47,22 @@ class RecvInterval(BaseModel):
     steps: int = Field(ge=1, le=1000)
 
 
-class RecipeChunk(BaseModel):
+class ChipRecipe(BaseModel):
+    """A launch recipe's entry for chips whose id contains ``accelerator`` and, where ``weights`` is given,
+    that weight format (the fields every per-chip recipe entry below shares)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    accelerator: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
+    weights: str = Field("", pattern=r"^[a-z0-9_]*$")
+
+    def on_chip(self, chip: str, weights: str) -> bool:
+        """Whether this entry applies to ``chip`` (lower-case id) running ``weights`` (lower case; an entry's
+        blank weights match any)."""
+        return self.accelerator in chip and (not self.weights or self.weights == weights)
+
+
+class RecipeChunk(ChipRecipe):
     """The prefill token budget of one step a launch recipe sets for chips whose id contains
     ``accelerator`` and, where ``weights`` is given, that weight format and, where ``tp`` is not 0,
     that tensor-parallel size and, where ``input_tokens`` / ``output_tokens`` are not 0, rows of those
@@ -56,10 +71,6 @@ class RecipeChunk(BaseModel):
     it replaces ``chunk_tokens`` in the scheduler there (the memory fit keeps ``chunk_tokens``: SGLang's
     activations live outside its static memory fraction)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    accelerator: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
-    weights: str = Field("", pattern=r"^[a-z0-9_]*$")
     tp: int = Field(0, ge=0, le=1024)
     input_tokens: int = Field(0, ge=0, le=10_000_000)
     output_tokens: int = Field(0, ge=0, le=10_000_000)
@@ -70,26 +81,22 @@ class RecipeChunk(BaseModel):
                 output_tokens: int) -> bool:
         """Whether this entry is the recipe of a row on ``chip`` (lower-case id) with these facts (0: unknown,
         matched only by entries that leave the fact open)."""
-        return (self.accelerator in chip and (not self.weights or self.weights == weights) and self.tp in (0, tp)
+        return (self.on_chip(chip, weights) and self.tp in (0, tp)
                 and self.input_tokens in (0, input_tokens) and self.output_tokens in (0, output_tokens)
                 and concurrency >= self.min_concurrency)
 
 
-class RecipeAllReduce(BaseModel):
+class RecipeAllReduce(ChipRecipe):
     """The all-reduce codec a launch recipe selects for chips whose id contains ``accelerator`` and, where
     ``weights`` is given, that weight format: AMD QuickReduce through ``ROCM_QUICK_REDUCE_QUANTIZATION``
     (``int4``, ``int6``, ``int8``, ``fp``), which the engine uses for tensor-parallel all-reduces from the
     codec's smallest message size up (cost/network.py). Aggregated rows only: where the launcher of a
     disaggregated worker is not read, its environment is not assumed."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    accelerator: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
-    weights: str = Field("", pattern=r"^[a-z0-9_]*$")
     codec: Literal["int4", "int6", "int8", "fp"]
 
 
-class RecipeMemory(BaseModel):
+class RecipeMemory(ChipRecipe):
     """The static memory fraction a launch recipe sets for chips whose id contains ``accelerator``,
     with ``weights`` (if given) and tensor-parallel size ``tp`` (if not 0): SGLang
     ``--mem-fraction-static``, the share of the device memory free at start that the weights and the
@@ -97,10 +104,6 @@ class RecipeMemory(BaseModel):
     after loading less ``(1 - fraction)`` of the memory free before it; activations and CUDA graphs
     live in that remainder, not in the pool)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    accelerator: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
-    weights: str = Field("", pattern=r"^[a-z0-9_]*$")
     tp: int = Field(0, ge=0, le=1024)
     fraction: float = Field(gt=0.0, le=1.0)
 
@@ -234,18 +237,18 @@ class EngineSpec(BaseModel):
     def all_reduce_codec_on(self, accelerator: str = "", weights: str = "") -> str:
         """The QuickReduce codec of the first ``recipe_all_reduce`` entry for ``accelerator`` (a fragment of its
         id) and ``weights`` (an entry's blank weights match any), else "" (none)."""
-        chip = accelerator.lower()
+        chip, fmt = accelerator.lower(), weights.lower()
         for r in self.recipe_all_reduce:
-            if r.accelerator in chip and (not r.weights or r.weights == weights.lower()):
+            if r.on_chip(chip, fmt):
                 return r.codec
         return ""
 
     def memory_fraction_on(self, accelerator: str = "", weights: str = "", tp: int = 1) -> float | None:
         """The static memory fraction of the first recipe entry for ``accelerator`` (a fragment of its
         id), ``weights`` and ``tp`` (an entry's blank weights or tp 0 match any), else None."""
-        chip = accelerator.lower()
+        chip, fmt = accelerator.lower(), weights.lower()
         for r in self.recipe_memory_fraction:
-            if r.accelerator in chip and (not r.weights or r.weights == weights.lower()) and r.tp in (0, tp):
+            if r.on_chip(chip, fmt) and r.tp in (0, tp):
                 return r.fraction
         return None
 
