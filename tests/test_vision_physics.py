@@ -57,6 +57,8 @@ def test_host_links_of_the_table():
     assert host_link("nvidia-h100-pcie-80gb", "nvidia-hopper").bytes_per_s == pytest.approx(63e9 * PCIE_DMA_EFFICIENCY)
     assert host_link("cpu:intel-xeon-6980p", "x86-cpu").bytes_per_s == float("inf")
     assert host_link("nvidia-jetson-agx-orin-64gb", "nvidia-ampere").bytes_per_s == float("inf")
+    for car_chip in ("tesla-fsd-hw3", "tesla-ai4-hw4", "tesla-ai5"):  # camera SoCs: the ISP writes frames to DRAM
+        assert host_link(car_chip, "tesla").bytes_per_s == float("inf") and not host_link(car_chip, "").note
     unknown = host_link("made-up-card", "nvidia-ada")
     assert unknown.note and unknown.bytes_per_s == pytest.approx(31.5e9 * PCIE_DMA_EFFICIENCY)
     assert np.all(input_copy_s(1e6, np.array([1.0, 8.0]), float("inf")) == 0.0)
