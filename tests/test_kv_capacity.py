@@ -63,3 +63,19 @@ def test_static_fraction_leaves_activations_out(b200_tp4):
     assert plain_large.kv_capacity_tokens() < plain_small.kv_capacity_tokens()
     # free_bytes (the static-batch fit) follows the same rule
     assert float(small.free_bytes()) == pytest.approx(0.95 * 179 * GIB - b200_tp4.weights_bytes)
+
+
+def test_dynamo_gb200_fp8_workers_of_four_hold_weights_and_a_kv_pool():
+    """The Dynamo + SGLang GB200 FP8 recipes (1p_4d.sh) run 4-GPU attention-DP workers at
+    --mem-fraction-static 0.95: the FP8 weights fit with room for KV, which the calibration's rule alone
+    (a smaller fraction less a chunk's activations) does not leave."""
+    gb200 = "nvidia-gb200-186gb"
+    e = get_engine("dynamo")
+    assert e.memory_fraction_on(gb200, "fp8", 4) == 0.95
+    assert e.memory_fraction_on(gb200, "fp4", 4) is None  # no recipe read for FP4: the calibration's rule
+    s = resolve_setting(gb200, "deepseek-ai/DeepSeek-R1", count=4, tp=4, ep=4, attn_dp=True, weights="fp8", kv="fp8")
+    mm = s.mapped(s.layout)
+    assert mm.kv_capacity_tokens() < 1
+    recipe = replace(mm, static_memory_fraction=0.95)
+    # KV pool = 0.95 x usable - weights, over MLA's 61 x 576 FP8 bytes per token (per chip under attention DP)
+    assert recipe.kv_capacity_tokens() > 10 * 2200  # the 1k/1k recipe's context of 2,200 tokens, ten times over
