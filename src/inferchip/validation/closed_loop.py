@@ -226,9 +226,9 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                     f" tokens, {eng.step_overhead_s * 1e3:.3g} ms host time per step, "
                     f"{req_s * 1e3:.3g} ms per request")
     if eng.on_request_path(case.accelerator, dec.mm.formats.weights, case.software):
-        notes.append(f"engine {eng.id}: the launch recipe's kernel path adds {eng.recipe_request_overhead_s * 1e3:.3g} ms "
-                     f"per request to the {eng.request_overhead_s * 1e3:.3g} ms of its other recipes "
-                     "(recipe_request_paths)")
+        notes.append(f"engine {eng.id}: the launch recipe's kernel path adds "
+                     f"{eng.recipe_request_overhead_s * 1e3:.3g} ms per request to the "
+                     f"{eng.request_overhead_s * 1e3:.3g} ms of its other recipes (recipe_request_paths)")
     recv = eng.recv_interval_steps(c, case.accelerator, dec.mm.layout.tp, dec.mm.formats.weights)
     if recv > 1:
         notes.append(f"engine {eng.id} polls its request queue every {recv} decode steps at {c} clients")
