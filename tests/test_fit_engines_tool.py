@@ -167,7 +167,9 @@ def test_recipe_request_time_moves_only_rows_on_the_path(fe):
 
 
 def test_fit_recovers_a_planted_recipe_request_time(fe):
-    s_true, r_true, e_true = float(fe.STEP_GRID[10]), float(fe.REQUEST_GRID[70]), float(fe.REQUEST_GRID[100])
+    # the whole request time of the rows on the path, r + e, is fitted on the request grid: planted on it
+    s_true, r_true = float(fe.STEP_GRID[10]), float(fe.REQUEST_GRID[70])
+    e_true = float(fe.REQUEST_GRID[110]) - r_true
     rows = []
     for path in (0.0, 1.0):
         for conc, osl in ((4, 1024), (64, 1024), (16, 8192), (128, 2048)):

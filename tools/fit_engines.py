@@ -19,8 +19,8 @@ of their decode time in it (median TPOT share at least ``MIN_SHARE``); elsewhere
 
 Rows whose launch recipe is on one of the engine's ``recipe_request_paths`` (the simulation's record says so)
 carry the engine's ``recipe_request_overhead_s`` on top of its request time; where an engine has such rows,
-that time is fitted with the host times (coordinate descent: the host times on their grid at a fixed
-recipe time, then the recipe time on the request grid over the rows on the path, until it stays put).
+that time is fitted with the host times (their whole request time on the request grid, at most 1 s,
+jointly with the others: :func:`_host_profile`).
 
 ``--stream`` (reported only) also fits a host time per client in flight, ``k``: each request's host
 time becomes ``request_overhead_s + k C`` at ``C`` clients (a frontend and benchmark client that
@@ -51,7 +51,6 @@ STEP_GRID = np.linspace(*STEP_BOUNDS_S, 101)
 STREAM_BOUNDS_S = (0.0, 0.001)  # host time per request per client in flight: 0 to 1 ms
 REQUEST_GRID = np.concatenate([[0.0], np.geomspace(1e-3, REQUEST_BOUNDS_S[1], 120)])
 STREAM_GRID = np.array([0.0])  # --stream: np.linspace(*STREAM_BOUNDS_S, 21)
-RECIPE_ROUNDS = 6  # coordinate-descent rounds of the recipe request time (it settles in two or three)
 # Multipliers on the calibration's attainable fractions (the calibration: MLPerf rows, tuned harnesses). Memory:
 # an engine's kernels stream weights and KV at 0.5-1.2 x the calibration's 0.74 of peak (the product stays below
 # the ~0.9 of peak HBM reaches in STREAM-like copies). Attention: its decode kernel at 0.5-2 x the calibration's
@@ -168,44 +167,42 @@ def predict(rows: list[dict], s: np.ndarray, r: np.ndarray, k: float | np.ndarra
 
 
 def _host_profile(col: dict[str, np.ndarray], g: np.ndarray) -> tuple[float, float, float, float, float]:
-    """Least summed ``|ln(pred / meas)|`` over the host-time grid at time factors ``g``, with the recipe
-    request time ``e`` fitted by coordinate descent where rows are on a recipe request path (see module
-    doc): (loss, s, r, k, e)."""
-    on = col["x"] > 0
-    if not on.any():
-        return (*_host_grid(col, g, 0.0), 0.0)
-    e0 = float(np.median(col["e0"][on]))
-    e = e0 if e0 > 0 else float(REQUEST_GRID[len(REQUEST_GRID) // 2])
-    part = {f: v[on] for f, v in col.items()}
-    for _ in range(RECIPE_ROUNDS):
-        loss, s, r, k = _host_grid(col, g, e)
-        cost = [np.abs(np.log(np.maximum(_predict_cols(part, np.array(s), np.array(r), k, g[on], float(v)), 1e-12)
-                              / part["meas"])).sum() for v in REQUEST_GRID]
-        e_new = float(REQUEST_GRID[int(np.argmin(cost))])
-        if e_new == e:
-            break
-        e = e_new
-    loss, s, r, k = _host_grid(col, g, e)
-    return loss, s, r, k, e
-
-
-def _host_grid(col: dict[str, np.ndarray], g: np.ndarray, e: float) -> tuple[float, float, float, float]:
-    """Least summed ``|ln(pred / meas)|`` over the host-time grid at time factors ``g`` and recipe request
-    time ``e`` (rows taken 64 at a time so that the grid of every row is never held at once): (loss, s, r, k)."""
+    """Least summed ``|ln(pred / meas)|`` over the host-time grid at time factors ``g``: (loss, s, r, k, e).
+    Where rows are on a recipe request path, their whole request time ``R = r + e`` has a grid of its own
+    (the request grid): at each step time the rows off the path depend on ``r`` only and those on it on ``R``
+    only, so the two losses add over the pairs ``r <= R`` and the least of all is exact on the grids."""
     s, r = np.meshgrid(STEP_GRID, REQUEST_GRID, indexing="ij")
-    best = (np.inf, 0.0, 0.0, 0.0)
-    n = len(col["s0"])
+    on = col["x"] > 0
+    off_rows = {f: v[~on] for f, v in col.items()}
+    on_rows = {f: v[on] for f, v in col.items()}
+    below = REQUEST_GRID[:, None] <= REQUEST_GRID[None, :]  # r <= R: the path never shortens the wait
+    best = (np.inf, 0.0, 0.0, 0.0, 0.0)
     for k in STREAM_GRID:
-        loss = np.zeros(s.shape)
-        for i in range(0, n, 64):
-            part = {f: v[i:i + 64] for f, v in col.items()}
-            meas = part["meas"][:, None, None]
-            pred = _predict_cols(part, s, r, k, g[i:i + 64], e)
-            loss += np.abs(np.log(np.maximum(pred, 1e-12) / meas)).sum(axis=0)
-        i, j = np.unravel_index(np.argmin(loss), loss.shape)
-        if loss[i, j] < best[0] - 1e-9:
-            best = (float(loss[i, j]), float(STEP_GRID[i]), float(REQUEST_GRID[j]), float(k))
+        l_off = _grid_loss(off_rows, g[~on], s, r, k)
+        if not on.any():
+            i, j = np.unravel_index(np.argmin(l_off), l_off.shape)
+            cand = (float(l_off[i, j]), float(STEP_GRID[i]), float(REQUEST_GRID[j]), float(k), 0.0)
+        else:
+            # rows on the path were run with r0 = r + e0: at e = 0 the grid's r is their whole request time R
+            l_on = _grid_loss({**on_rows, "x": np.zeros(int(on.sum()))}, g[on], s, r, k)
+            tot = np.where(below[None], l_off[:, :, None] + l_on[:, None, :], np.inf)
+            i, j, m = np.unravel_index(np.argmin(tot), tot.shape)
+            cand = (float(tot[i, j, m]), float(STEP_GRID[i]), float(REQUEST_GRID[j]), float(k),
+                    float(REQUEST_GRID[m] - REQUEST_GRID[j]))
+        if cand[0] < best[0] - 1e-9:
+            best = cand
     return best
+
+
+def _grid_loss(col: dict[str, np.ndarray], g: np.ndarray, s: np.ndarray, r: np.ndarray, k: float) -> np.ndarray:
+    """Summed ``|ln(pred / meas)|`` of ``col``'s rows on the host-time grid ``(s, r)`` at ``k`` and time factors
+    ``g`` (rows taken 64 at a time so that the grid of every row is never held at once)."""
+    loss = np.zeros(s.shape)
+    for i in range(0, len(col["s0"]), 64):
+        part = {f: v[i:i + 64] for f, v in col.items()}
+        pred = _predict_cols(part, s, r, k, g[i:i + 64])
+        loss += np.abs(np.log(np.maximum(pred, 1e-12) / part["meas"][:, None, None])).sum(axis=0)
+    return loss
 
 
 def fitted_classes(rows: list[dict]) -> tuple[str, ...]:
