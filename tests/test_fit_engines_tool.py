@@ -149,3 +149,46 @@ def test_write_stores_values_the_catalogue_reads_back(fe, tmp_path):
     t = after["trtllm"]
     assert t.step_overhead_s == 0.0002 and t.kernel_efficiency == before["trtllm"].kernel_efficiency
     assert after["sglang"] == before["sglang"]
+
+
+def test_recipe_request_time_moves_only_rows_on_the_path(fe):
+    # run with 0.05 s per request, 0.30 s more on the path: a row on it starts from 0.35 s
+    on = [row(m, x=1.0, e0=0.30, r0=0.35) for m in ("ttft_ms", "tpot_ms", "output_tokens_per_s_total")]
+    off = [row(m) for m in ("ttft_ms", "tpot_ms", "output_tokens_per_s_total")]
+    s, r, e = 0.001, 0.10, 0.20
+    p_on = fe.predict(on, np.array(s), np.array(r), 0.0, None, e)
+    p_off = fe.predict(off, np.array(s), np.array(r), 0.0, None, e)
+    dr_on = (r + e) - 0.35  # -0.05 s
+    assert p_on[0] == pytest.approx((0.2 + dr_on) * 1e3)
+    assert p_on[1] == pytest.approx(10.0)  # TPOT carries no request time
+    assert p_on[2] == pytest.approx(1000.0 * 10.0 / (10.0 + dr_on))
+    assert p_off[0] == pytest.approx((0.2 + r - 0.05) * 1e3)  # e does not touch a row off the path
+    assert np.allclose(p_off, fe.predict(off, np.array(s), np.array(r)))
+
+
+def test_fit_recovers_a_planted_recipe_request_time(fe):
+    # the whole request time of the rows on the path, r + e, is fitted on the request grid: planted on it
+    s_true, r_true = float(fe.STEP_GRID[10]), float(fe.REQUEST_GRID[70])
+    e_true = float(fe.REQUEST_GRID[110]) - r_true
+    rows = []
+    for path in (0.0, 1.0):
+        for conc, osl in ((4, 1024), (64, 1024), (16, 8192), (128, 2048)):
+            for metric in ("ttft_ms", "tpot_ms", "output_tokens_per_s_total"):
+                x = row(metric, conc=float(conc), steps=(0.9 * osl - 1) / 2.0, ttft=0.1 + conc * 1e-3,
+                        x=path, e0=0.1 * path, r0=0.05 + 0.1 * path)
+                x["meas"] = float(fe.predict([x], np.array(s_true), np.array(r_true), 0.0, None, e_true)[0])
+                rows.append(x)
+    f = fe.fit(rows)
+    assert (f.s, f.r, f.e) == pytest.approx((s_true, r_true, e_true))
+    # without rows on the path the recipe time is not fitted
+    assert fe.fit([x for x in rows if x["x"] == 0.0]).e == 0.0
+
+
+def test_write_stores_the_recipe_request_time(fe, tmp_path):
+    from inferchip.catalog.engines import ENGINES_FILE, load_engines
+
+    path = tmp_path / "engines.yaml"
+    shutil.copy(ENGINES_FILE, path)
+    fe.write({"sglang": fe.Fit(0.001, 0.12, 0.0, {}, 0.33)}, [row("ttft_ms", engine="sglang", x=1.0)], path)
+    g = {e.id: e for e in load_engines(path).engines}["sglang"]
+    assert (g.request_overhead_s, g.recipe_request_overhead_s) == (0.12, 0.33)

@@ -17,6 +17,11 @@ jointly with the host times (the profile over the host-time grid, minimised over
 within ``KERNEL_BOUNDS``). A class is fitted for an engine only where its rows spend a visible share
 of their decode time in it (median TPOT share at least ``MIN_SHARE``); elsewhere it stays as run.
 
+Rows whose launch recipe is on one of the engine's ``recipe_request_paths`` (the simulation's record says so)
+carry the engine's ``recipe_request_overhead_s`` on top of its request time; where an engine has such rows,
+that time is fitted with the host times (their whole request time on the request grid, at most 1 s,
+jointly with the others: :func:`_host_profile`).
+
 ``--stream`` (reported only) also fits a host time per client in flight, ``k``: each request's host
 time becomes ``request_overhead_s + k C`` at ``C`` clients (a frontend and benchmark client that
 serve all ``C`` streams in one event loop). It is not an engine field: on the public rows it lands
@@ -64,6 +69,7 @@ class Fit(NamedTuple):
     r: float
     k: float = 0.0
     kern: dict[str, float] = {}
+    e: float = 0.0  # recipe_request_overhead_s: the extra request time of the rows on a recipe_request_paths entry
 
 
 def _ok_closed_loop(path: str) -> list[dict]:
@@ -102,6 +108,8 @@ def rows_of(path: str, sens: list[tuple[str, float, str]] | None = None) -> list
                     "ttft": sim["ttft_ms"] / 1e3, "tpot": sim["tpot_ms"] / 1e3, "e2e": sim["e2e_ms"] / 1e3,
                     "tput": sim["output_tokens_per_s"], "s0": sim["step_overhead_s"], "r0": sim["request_overhead_s"],
                     "k0": sim.get("stream_overhead_s", 0.0), "conc": conc,
+                    "x": 1.0 if sim.get("recipe_request_path") else 0.0,
+                    "e0": float(sim.get("recipe_request_overhead_s", 0.0)) if sim.get("recipe_request_path") else 0.0,
                     "tau": sim["tokens_per_step"], "steps": (0.9 * osl - 1) / sim["tokens_per_step"],
                     "case_id": c["case_id"], "sim": sim, "m0": dict(sim.get("kernel_efficiency") or {}), "w": {}})
     for cls, mult, spath in sens or []:
@@ -117,6 +125,8 @@ def rows_of(path: str, sens: list[tuple[str, float, str]] | None = None) -> list
 def _cols(rows: list[dict], classes: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     col = {f: np.array([x[f] for x in rows], float)
            for f in ("s0", "r0", "k0", "conc", "ttft", "tpot", "tau", "e2e", "tput", "steps", "meas")}
+    for f in ("x", "e0"):  # rows on a recipe request path, and the recipe request time they were run with
+        col[f] = np.array([x.get(f, 0.0) for x in rows], float)
     col["metric"] = np.array([{"ttft_ms": 0, "tpot_ms": 1}.get(x["metric"], 2) for x in rows])
     col["w"] = np.array([[x["w"].get(c, 0.0) for c in classes] for x in rows], float).reshape(len(rows), -1)
     col["m0"] = np.array([[float(x["m0"].get(c, 1.0)) for c in classes] for x in rows], float).reshape(len(rows), -1)
@@ -131,13 +141,13 @@ def _factor(col: dict[str, np.ndarray], kern: np.ndarray) -> np.ndarray:
 
 
 def _predict_cols(col: dict[str, np.ndarray], s: np.ndarray, r: np.ndarray, k: float | np.ndarray,
-                  g: np.ndarray) -> np.ndarray:
+                  g: np.ndarray, e: float = 0.0) -> np.ndarray:
     s, r, k = np.asarray(s, float), np.asarray(r, float), np.asarray(k, float)
     shape = np.broadcast(s, r, k).shape
     c = {f: v.reshape((-1,) + (1,) * len(shape)) for f, v in col.items() if v.ndim == 1}
     gg = g.reshape((-1,) + (1,) * len(shape))
     ds = s - c["s0"]
-    dr = r - c["r0"] + (k - c["k0"]) * c["conc"]
+    dr = r + e * c["x"] - c["r0"] + (k - c["k0"]) * c["conc"]
     ttft = (c["ttft"] * gg + dr + ds) * 1e3
     tpot = (c["tpot"] * gg + ds / c["tau"]) * 1e3
     tput = c["tput"] * c["e2e"] / np.maximum(c["e2e"] * gg + dr + ds * c["steps"], 1e-9)
@@ -146,32 +156,53 @@ def _predict_cols(col: dict[str, np.ndarray], s: np.ndarray, r: np.ndarray, k: f
 
 
 def predict(rows: list[dict], s: np.ndarray, r: np.ndarray, k: float | np.ndarray = 0.0,
-            kern: dict[str, float] | None = None) -> np.ndarray:
+            kern: dict[str, float] | None = None, e: float = 0.0) -> np.ndarray:
     """Predictions (rows x grid) at step host time ``s``, request host time ``r``, host time per
-    client in flight ``k`` (broadcast) and kernel multipliers ``kern`` (classes not named: as run)."""
+    client in flight ``k`` (broadcast), kernel multipliers ``kern`` (classes not named: as run) and
+    recipe request time ``e`` (added to ``r`` on the rows of a recipe request path)."""
     classes = tuple(sorted(kern or {}))
     col = _cols(rows, classes)
     return _predict_cols(col, s, r, k, _factor(col, np.array([kern[c] for c in classes], float)) if kern
-                         else np.ones(len(rows)))
+                         else np.ones(len(rows)), e)
 
 
-def _host_profile(col: dict[str, np.ndarray], g: np.ndarray) -> tuple[float, float, float, float]:
-    """Least summed ``|ln(pred / meas)|`` over the host-time grid at time factors ``g`` (rows taken 64 at a
-    time so that the grid of every row is never held at once): (loss, s, r, k)."""
+def _host_profile(col: dict[str, np.ndarray], g: np.ndarray) -> tuple[float, float, float, float, float]:
+    """Least summed ``|ln(pred / meas)|`` over the host-time grid at time factors ``g``: (loss, s, r, k, e).
+    Where rows are on a recipe request path, their whole request time ``R = r + e`` has a grid of its own
+    (the request grid): at each step time the rows off the path depend on ``r`` only and those on it on ``R``
+    only, so the two losses add over the pairs ``r <= R`` and the least of all is exact on the grids."""
     s, r = np.meshgrid(STEP_GRID, REQUEST_GRID, indexing="ij")
-    best = (np.inf, 0.0, 0.0, 0.0)
-    n = len(col["s0"])
+    on = col["x"] > 0
+    off_rows = {f: v[~on] for f, v in col.items()}
+    on_rows = {f: v[on] for f, v in col.items()}
+    below = REQUEST_GRID[:, None] <= REQUEST_GRID[None, :]  # r <= R: the path never shortens the wait
+    best = (np.inf, 0.0, 0.0, 0.0, 0.0)
     for k in STREAM_GRID:
-        loss = np.zeros(s.shape)
-        for i in range(0, n, 64):
-            part = {f: v[i:i + 64] for f, v in col.items()}
-            meas = part["meas"][:, None, None]
-            pred = _predict_cols(part, s, r, k, g[i:i + 64])
-            loss += np.abs(np.log(np.maximum(pred, 1e-12) / meas)).sum(axis=0)
-        i, j = np.unravel_index(np.argmin(loss), loss.shape)
-        if loss[i, j] < best[0] - 1e-9:
-            best = (float(loss[i, j]), float(STEP_GRID[i]), float(REQUEST_GRID[j]), float(k))
+        l_off = _grid_loss(off_rows, g[~on], s, r, k)
+        if not on.any():
+            i, j = np.unravel_index(np.argmin(l_off), l_off.shape)
+            cand = (float(l_off[i, j]), float(STEP_GRID[i]), float(REQUEST_GRID[j]), float(k), 0.0)
+        else:
+            # rows on the path were run with r0 = r + e0: at e = 0 the grid's r is their whole request time R
+            l_on = _grid_loss({**on_rows, "x": np.zeros(int(on.sum()))}, g[on], s, r, k)
+            tot = np.where(below[None], l_off[:, :, None] + l_on[:, None, :], np.inf)
+            i, j, m = np.unravel_index(np.argmin(tot), tot.shape)
+            cand = (float(tot[i, j, m]), float(STEP_GRID[i]), float(REQUEST_GRID[j]), float(k),
+                    float(REQUEST_GRID[m] - REQUEST_GRID[j]))
+        if cand[0] < best[0] - 1e-9:
+            best = cand
     return best
+
+
+def _grid_loss(col: dict[str, np.ndarray], g: np.ndarray, s: np.ndarray, r: np.ndarray, k: float) -> np.ndarray:
+    """Summed ``|ln(pred / meas)|`` of ``col``'s rows on the host-time grid ``(s, r)`` at ``k`` and time factors
+    ``g`` (rows taken 64 at a time so that the grid of every row is never held at once)."""
+    loss = np.zeros(s.shape)
+    for i in range(0, len(col["s0"]), 64):
+        part = {f: v[i:i + 64] for f, v in col.items()}
+        pred = _predict_cols(part, s, r, k, g[i:i + 64])
+        loss += np.abs(np.log(np.maximum(pred, 1e-12) / part["meas"][:, None, None])).sum(axis=0)
+    return loss
 
 
 def fitted_classes(rows: list[dict]) -> tuple[str, ...]:
@@ -189,13 +220,13 @@ def fit(rows: list[dict]) -> Fit:
     classes = fitted_classes(rows)
     col = _cols(rows, classes)
     if not classes:
-        _, s, r, k = _host_profile(col, np.ones(len(rows)))
-        return Fit(s, r, k, {})
+        _, s, r, k, e = _host_profile(col, np.ones(len(rows)))
+        return Fit(s, r, k, {}, e)
     lo = np.log([KERNEL_BOUNDS[c][0] for c in classes])
     hi = np.log([KERNEL_BOUNDS[c][1] for c in classes])
-    cache: dict[tuple[float, ...], tuple[float, float, float, float]] = {}
+    cache: dict[tuple[float, ...], tuple[float, float, float, float, float]] = {}
 
-    def at(logm: np.ndarray) -> tuple[float, float, float, float]:
+    def at(logm: np.ndarray) -> tuple[float, float, float, float, float]:
         key = tuple(np.round(np.clip(logm, lo, hi), 4))
         if key not in cache:
             cache[key] = _host_profile(col, _factor(col, np.exp(np.array(key))))
@@ -205,15 +236,15 @@ def fit(rows: list[dict]) -> Fit:
     x0 = min((np.array(p) for p in starts), key=lambda p: at(p)[0])
     minimize(lambda p: at(p)[0], x0, method="Nelder-Mead", options={"xatol": 5e-3, "fatol": 1e-3, "maxfev": 60})
     best = min(cache, key=lambda key: cache[key][0])  # every point Nelder-Mead tried is in the cache
-    _, s, r, k = cache[best]
-    return Fit(s, r, k, {c: float(np.exp(v)) for c, v in zip(classes, best, strict=True)})
+    _, s, r, k, e = cache[best]
+    return Fit(s, r, k, {c: float(np.exp(v)) for c, v in zip(classes, best, strict=True)}, e)
 
 
 def errors(rows: list[dict], params: dict[str, Fit]) -> list[tuple[dict, float]]:
     out = []
     for x in rows:
         f = params[x["engine"]]
-        p = float(predict([x], np.array(f.s), np.array(f.r), f.k, f.kern)[0])
+        p = float(predict([x], np.array(f.s), np.array(f.r), f.k, f.kern, f.e)[0])
         out.append((x, 100.0 * (p / x["meas"] - 1.0)))
     return out
 
@@ -248,6 +279,7 @@ def table(errs: list[tuple[dict, float]], key: str) -> None:
 
 def _describe(f: Fit) -> str:
     return (f"step_overhead_s {f.s:.5f}, request_overhead_s {f.r:.4f}"
+            + (f", recipe_request_overhead_s {f.e:.4f}" if f.e > 0 else "")
             + "".join(f", {c} x{m:.3f}" for c, m in sorted(f.kern.items())))
 
 
@@ -262,6 +294,8 @@ def write(params: dict[str, Fit], rows: list[dict], path: Path = ENGINES) -> Non
         b = block.group(1)
         b = re.sub(r"    step_overhead_s: .*\n", f"    step_overhead_s: {f.s:.5f}\n", b)
         b = re.sub(r"    request_overhead_s: .*\n", f"    request_overhead_s: {f.r:.4f}\n", b)
+        if any(x["engine"] == e and x.get("x", 0.0) > 0 for x in rows):
+            b = re.sub(r"    recipe_request_overhead_s: .*\n", f"    recipe_request_overhead_s: {f.e:.4f}\n", b)
         if f.kern:
             old = re.search(r"    kernel_efficiency: \{(.*)\}\n", b)
             kern = dict(re.findall(r"(\w+): ([0-9.]+)", old.group(1))) if old else {}

@@ -108,6 +108,21 @@ class RecipeMemory(ChipRecipe):
     fraction: float = Field(gt=0.0, le=1.0)
 
 
+class RecipeRequestPath(ChipRecipe):
+    """A launch recipe whose requests take a path to the first token that the engine's other recipes do
+    not, on chips whose id contains ``accelerator`` (with ``weights`` where given) and whose ``software``
+    text contains ``software`` (lower case; empty: any): each of its requests waits
+    ``EngineSpec.recipe_request_overhead_s`` more before its first token (SGLang on ROCm: the aiter MLA
+    "persist" decode kernel that ``--attention-backend aiter`` runs for an FP8 KV cache; sources in the
+    engine catalogue)."""
+
+    software: str = Field("", pattern=r"^[a-z0-9_.+ ()-]*$")
+
+    def on_row(self, chip: str, weights: str, software: str) -> bool:
+        """Whether this entry is the recipe of a row on ``chip`` with ``weights`` and ``software`` (lower case)."""
+        return self.on_chip(chip, weights) and self.software in software
+
+
 class RecipeBatch(BaseModel):
     """A running-batch cap a disaggregated launch recipe sets on its ``role`` ("prefill": context workers,
     "decode": generation workers), per attention-DP rank (per worker without attention DP): at most
@@ -182,6 +197,11 @@ class EngineSpec(BaseModel):
     recipe_memory_fraction: tuple[RecipeMemory, ...] = Field(
         (), description="Static memory fraction of the launch recipes (weights + KV pool, activations outside), by "
                         "chip, weights and TP (none: the calibration's memory_utilization_fraction rule).")
+    recipe_request_paths: tuple[RecipeRequestPath, ...] = Field(
+        (), description="Launch recipes whose requests wait recipe_request_overhead_s more before their first "
+                        "token (a kernel path only those recipes take), by chip, weights and software.")
+    recipe_request_overhead_s: float = Field(
+        0.0, ge=0, le=2.0, description="Time per request before its first token added under recipe_request_paths.")
     recipe_batch: tuple[RecipeBatch, ...] = Field(
         (), description="Per-rank request and token caps of a disaggregated recipe's context or generation workers, "
                         "by software, model, input length and layout (none: max_num_seqs and the chunk).")
@@ -262,6 +282,19 @@ class EngineSpec(BaseModel):
                     and r.decode_chips in (0, decode_chips) and r.decode_workers in (0, decode_workers)):
                 return r
         return None
+
+    def on_request_path(self, accelerator: str = "", weights: str = "", software: str = "") -> bool:
+        """Whether a row on ``accelerator`` with ``weights`` and ``software`` runs a recipe of
+        ``recipe_request_paths``."""
+        chip, fmt, sw = accelerator.lower(), weights.lower(), software.lower()
+        return any(r.on_row(chip, fmt, sw) for r in self.recipe_request_paths)
+
+    def request_overhead_on(self, accelerator: str = "", weights: str = "", software: str = "") -> float:
+        """Time per request before its first token (s) for a row on ``accelerator`` with ``weights`` and
+        ``software``: ``request_overhead_s``, plus ``recipe_request_overhead_s`` where the row's recipe is
+        one of ``recipe_request_paths``."""
+        extra = self.recipe_request_overhead_s if self.on_request_path(accelerator, weights, software) else 0.0
+        return self.request_overhead_s + extra
 
     def prefill_async_on(self, software: str = "") -> bool:
         """Whether a disaggregated row's prefill workers plan one step ahead: the first

@@ -220,10 +220,15 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     dec = replicas["decode"]
     lengths = (int(case.input_tokens), int(case.output_tokens))
     dcfg = dec.config(c, *lengths)
+    req_s = eng.request_overhead_on(case.accelerator, dec.mm.formats.weights, case.software)
     notes.insert(0, f"closed loop simulated: {c} clients, {n} requests, lengths uniform in [0.8 L, L]; engine "
                     f"{eng.id}: max_num_seqs {dcfg.max_num_seqs}, chunk {dcfg.max_num_batched_tokens}"
                     f" tokens, {eng.step_overhead_s * 1e3:.3g} ms host time per step, "
-                    f"{eng.request_overhead_s * 1e3:.3g} ms per request")
+                    f"{req_s * 1e3:.3g} ms per request")
+    if eng.on_request_path(case.accelerator, dec.mm.formats.weights, case.software):
+        notes.append(f"engine {eng.id}: the launch recipe's kernel path adds "
+                     f"{eng.recipe_request_overhead_s * 1e3:.3g} ms per request to the "
+                     f"{eng.request_overhead_s * 1e3:.3g} ms of its other recipes (recipe_request_paths)")
     recv = eng.recv_interval_steps(c, case.accelerator, dec.mm.layout.tp, dec.mm.formats.weights)
     if recv > 1:
         notes.append(f"engine {eng.id} polls its request queue every {recv} decode steps at {c} clients")
@@ -247,7 +252,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     if facts.prefill is None:
         def run(k: int) -> BenchFigures:
             return closed_loop_run(dec.step, c, inp, out, dcfg, num_requests=k, seed=SEED,
-                                   replicas=facts.decode_workers, request_overhead_s=eng.request_overhead_s,
+                                   replicas=facts.decode_workers, request_overhead_s=req_s,
                                    tokens_per_step=tau, step_timer=dec.timer, bench_requests=bench,
                                    recv_interval_steps=recv, async_scheduling=eng.async_scheduling,
                                    adp_balance=adp, prefill_first=not eng.mixed_chunk,
@@ -265,7 +270,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                                       seed=SEED, prefill_replicas=facts.prefill_workers,
                                       decode_replicas=facts.decode_workers, kv_bytes_per_token=per_token,
                                       link_bytes_per_s=bw, link_latency_s=lat,
-                                      request_overhead_s=eng.request_overhead_s, tokens_per_step=tau,
+                                      request_overhead_s=req_s, tokens_per_step=tau,
                                       timers=(pre.timer, dec.timer), bench_requests=bench,
                                       recv_interval_steps=recv, async_scheduling=plan_ahead)
     return settled(run_disagg, n, bench, notes)

@@ -1,0 +1,60 @@
+"""spec/engine: the extra request time of the launch recipes on ``recipe_request_paths`` (SGLang's aiter MLA
+persist path on ROCm), by hand, and the catalogue's SGLang entries read against the recipes' facts."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from inferchip.catalog.engines import get_engine
+from inferchip.spec.engine import EngineSpec, RecipeRequestPath
+
+
+def engine(**kw: object) -> EngineSpec:
+    return EngineSpec(id="x", name="x", match=("x",), step_overhead_s=0.0, request_overhead_s=0.1, max_num_seqs=8,
+                      chunk_tokens=512, **kw)
+
+
+def test_request_time_by_hand():
+    e = engine(recipe_request_overhead_s=0.25, recipe_request_paths=(
+        RecipeRequestPath(accelerator="mi355x", weights="mxfp4"),
+        RecipeRequestPath(accelerator="mi355x", software="pd-disaggregated")))
+    assert e.request_overhead_on("amd-mi355x", "mxfp4", "SGLang; img") == pytest.approx(0.35)
+    assert e.request_overhead_on("amd-mi355x", "fp8", "SGLang; img") == pytest.approx(0.1)  # other weights
+    assert e.request_overhead_on("amd-mi355x", "fp8", "SGLang PD-disaggregated (AMD); img") == pytest.approx(0.35)
+    assert e.request_overhead_on("nvidia-b200-180gb", "mxfp4", "SGLang; img") == pytest.approx(0.1)  # other chip
+    assert not e.on_request_path("amd-mi300x", "fp8", "")
+
+
+def test_no_paths_no_extra_time():
+    e = engine(recipe_request_overhead_s=0.5)
+    assert e.request_overhead_on("amd-mi355x", "mxfp4", "anything") == pytest.approx(0.1)
+
+
+@given(r=st.floats(0.0, 2.0), x=st.floats(0.0, 2.0))
+def test_the_path_never_shortens_the_wait(r, x):
+    e = engine(recipe_request_overhead_s=x, recipe_request_paths=(RecipeRequestPath(accelerator="mi300x"),))
+    e = e.model_copy(update={"request_overhead_s": r})
+    assert e.request_overhead_on("amd-mi300x") >= e.request_overhead_on("nvidia-h200") == r
+
+
+def test_fields_are_validated():
+    with pytest.raises(ValidationError):
+        engine(recipe_request_overhead_s=-0.1)
+    with pytest.raises(ValidationError):
+        RecipeRequestPath(accelerator="")
+
+
+def test_sglang_paths_follow_the_recipes():
+    """aiter kernels exist on ROCm only: no NVIDIA SGLang row is on the path; the MI355X FP8 aggregated recipe
+    (no --kv-cache-dtype, 16-bit KV) is off it, the FP8-KV recipes (MI355X FP4, MI300X, MI355X PD) on it."""
+    g = get_engine("sglang")
+    for chip in ("nvidia-b200-180gb", "nvidia-h200-sxm-141gb", "nvidia-gb200-186gb"):
+        for w in ("fp8", "fp4"):
+            assert not g.on_request_path(chip, w, "SGLang; lmsysorg/sglang:v0.5.6-cu129-amd64")
+    assert not g.on_request_path("amd-mi355x", "fp8", "SGLang; lmsysorg/sglang:v0.5.5.post3-rocm700-mi35x")
+    assert g.on_request_path("amd-mi355x", "mxfp4", "SGLang; lmsysorg/sglang:v0.5.7-rocm700-mi35x")
+    assert g.on_request_path("amd-mi300x", "fp8", "SGLang; lmsysorg/sglang:v0.5.5.post3-rocm700-mi30x")
+    assert g.on_request_path("amd-mi355x", "fp8", "SGLang PD-disaggregated (AMD); rocm/sgl-dev:sglang-0.5.6.post1")
