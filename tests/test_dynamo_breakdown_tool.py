@@ -45,3 +45,25 @@ def test_table_of_two_runs_by_hand(db, tmp_path):
     row = next(x for x in lines if x.startswith("| sglang dsr1 fp4 1024/1024"))
     # |errors| 80, 60, 10: median 60; p90 by linear interpolation 60 + 0.8 x 20 = 76; signed median -60
     assert "60.0 / 76.0 / -60.0 -> 30.0 / 38.0 / -20.0 (3)" in row
+
+
+def test_prompt_rates_by_hand(db):
+    # 4,096 clients, E2E 25.2 s: 162.5 requests/s; prompts 0.9 x 1,024 = 921.6 tokens: 149,797 tokens/s,
+    # over 24 chips 6,241.5 tokens/s per chip; over 3 workers 54.2 requests/s each
+    per_chip, per_worker = db.prompt_rates(4096, 1024, 25.2, 24, 3)
+    assert per_chip == pytest.approx(4096 / 25.2 * 921.6 / 24)
+    assert per_worker == pytest.approx(4096 / 25.2 / 3)
+
+
+def test_intake_table_reads_workers_from_notes(db, tmp_path):
+    notes = ("16 prefill GPUs (4 worker(s), TP1/EP1, DP-attention true) + 32 decode GPUs (1 worker(s), TP1/EP1, "
+             "DP-attention true); mean E2E latency 40.0 s")
+    csv_path = tmp_path / "cases.csv"
+    csv_path.write_text("case_id,metric,notes\n" + "".join(
+        f'{CID.replace("c8192", f"c{c}")},ttft_ms,"{notes}"\n' for c in (4096, 8192)))
+    run = {CID: {"sim": {"e2e_ms": 50_000.0}}}
+    lines = db.intake(str(csv_path), run)
+    row = next(x for x in lines if x.startswith("| sglang dsr1 fp4"))
+    # the highest concurrency (8,192) is read: 204.8 requests/s, 921.6 tokens each, over 16 chips 11.8k tokens/s
+    # per chip, 51.2 requests/s per worker; simulated E2E 50 s: 9.4k and 41.0
+    assert "| 8192 | 11.8 / 9.4 | 4 | 51.2 / 41.0 |" in row

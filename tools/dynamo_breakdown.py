@@ -2,8 +2,9 @@
 TPOT and throughput per group of the case id (worker engine, model, weights, MTP, ISL/OSL; prefill and decode
 layout; concurrency band), for one validate JSON or a before -> after pair; ``--intake`` adds, per
 configuration, the measured prompt intake per prefill chip at its highest concurrency (Little's law on the
-row's mean E2E: ``C L / E2E``, ``L`` the mean prompt 0.9 x ISL) beside the simulated one
-(docs/serving_validation.md, "Dynamo TTFT round").
+row's mean E2E: ``C L / E2E``, ``L`` the mean prompt 0.9 x ISL) beside the simulated one, and the requests/s
+per prefill worker (``C / E2E`` over the workers the notes name) (docs/serving_validation.md, "Dynamo TTFT
+round", "Dynamo prefill ceiling round").
 
     python tools/dynamo_breakdown.py validate.json [after.json] [--by family|layout|band] [--intake CASES.csv]
 """
@@ -23,6 +24,7 @@ METRICS = (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("output_tokens_per_s_total
 _ID = re.compile(r"imax-(?P<model>.+?)-gb200-dynamo-(?P<worker>trt|sglang)-(?P<fmt>[a-z0-9]+)-(?P<mtp>mtp-)?"
                  r"disagg-(?P<pre>p[^-]+)-(?P<dec>d[^-]+)-(?P<isl>\d+)-(?P<osl>\d+)-c(?P<c>\d+)-r\d+")
 _E2E = re.compile(r"mean E2E latency ([\d.]+) s")
+_PREFILL_WORKERS = re.compile(r"\d+ prefill GPUs \((\d+) worker")
 
 
 def parse(case_id: str) -> dict[str, str] | None:
@@ -82,9 +84,17 @@ def table(runs: list[dict[str, dict[str, Any]]], by: str) -> list[str]:
     return lines
 
 
+def prompt_rates(clients: int, isl: int, e2e_s: float, chips: int, workers: int) -> tuple[float, float]:
+    """(prompt tokens/s per prefill chip, requests/s per prefill worker) of a closed loop by Little's law:
+    ``C / E2E`` requests/s in all, each of the mean prompt ``0.9 ISL`` (lengths uniform in [0.8 L, L])."""
+    requests_per_s = clients / e2e_s
+    return requests_per_s * 0.9 * isl / chips, requests_per_s / workers
+
+
 def intake(cases_csv: str, run: dict[str, dict[str, Any]]) -> list[str]:
-    """Measured and simulated prompt intake per prefill chip at each configuration's highest concurrency."""
-    top: dict[str, tuple[int, str, float]] = {}
+    """Measured and simulated prompt intake per prefill chip at each configuration's highest concurrency, and
+    the measured requests/s per prefill worker (docs/serving_validation.md, "Dynamo prefill ceiling round")."""
+    top: dict[str, tuple[int, str, float, int]] = {}
     for r in csv.DictReader(open(cases_csv)):
         f = parse(r["case_id"])
         m = _E2E.search(r.get("notes", ""))
@@ -92,18 +102,21 @@ def intake(cases_csv: str, run: dict[str, dict[str, Any]]) -> list[str]:
             continue
         key = f"{f['worker']} {f['model'][:6]} {f['fmt']}{' mtp' if f['mtp'] else ''} {f['pre']}-{f['dec']} {f['isl']}"
         c = int(f["c"])
+        w = _PREFILL_WORKERS.search(r.get("notes", ""))
         if key not in top or c > top[key][0]:
-            top[key] = (c, r["case_id"], float(m.group(1)))
-    lines = ["| configuration | clients | intake per prefill chip, measured / simulated (k tokens/s) |",
-             "|---|---|---|"]
-    for key, (c, cid, e2e_s) in sorted(top.items()):
+            top[key] = (c, r["case_id"], float(m.group(1)), int(w.group(1)) if w else 1)
+    lines = ["| configuration | clients | intake per prefill chip, measured / simulated (k tokens/s) | prefill "
+             "workers | requests/s per prefill worker, measured / simulated |", "|---|---|---|---|---|"]
+    for key, (c, cid, e2e_s, workers) in sorted(top.items()):
         f = parse(cid) or {}
         chips = int(re.match(r"p(\d+)", f["pre"]).group(1))  # type: ignore[union-attr]
-        prompt = 0.9 * int(f["isl"])
+        isl = int(f["isl"])
         sim = run.get(cid, {}).get("sim") or {}
-        meas = c * prompt / e2e_s / chips / 1e3
-        simk = c * prompt / (sim["e2e_ms"] / 1e3) / chips / 1e3 if sim.get("e2e_ms") else float("nan")
-        lines.append(f"| {key} | {c} | {meas:.1f} / {simk:.1f} |")
+        meas, meas_rps = prompt_rates(c, isl, e2e_s, chips, workers)
+        simk, sim_rps = (prompt_rates(c, isl, sim["e2e_ms"] / 1e3, chips, workers) if sim.get("e2e_ms")
+                         else (float("nan"), float("nan")))
+        lines.append(f"| {key} | {c} | {meas / 1e3:.1f} / {simk / 1e3:.1f} | {workers} | {meas_rps:.1f} / "
+                     f"{sim_rps:.1f} |")
     return lines
 
 
