@@ -95,3 +95,19 @@ def test_sliding_window_caps_decode_kv_read():
     ratio = (float(win.classes["attention"].time_s) - 2 * 3e-6) / (float(full.classes["attention"].time_s) - 2 * 3e-6)
     # Both are memory bound: the windowed layer reads 1024 of 32768 tokens (+1 written per sequence).
     assert ratio == pytest.approx((1024 + 1) / (32768 + 1), rel=1e-6)
+
+
+def test_experts_reached_by_hand_and_at_vanishing_token_counts():
+    """e (1 - (1 - f)^m): 64 local experts at f = 6/64 (DeepSeek-V2-Lite) reached by 1 token -> 6, by 2 tokens
+    -> 64 (1 - (58/64)^2) = 11.4375; a vanishing count keeps a vanishing share (the scalar and array steps agree:
+    1 - (1 - f)^m rounds to 0 in one libm and not the other at m ~ 4e-16), f = 1 reaches every expert."""
+    import math
+
+    from inferchip.cost.gemm import experts_reached
+
+    assert float(experts_reached(64, 6 / 64, 1.0)) == pytest.approx(6.0, rel=1e-12)
+    assert float(experts_reached(64, 6 / 64, 2.0)) == pytest.approx(64 * (1 - (58 / 64) ** 2), rel=1e-12)
+    tiny = float(experts_reached(64, 6 / 64, 4.440892098500626e-16))
+    assert 0.0 < tiny == pytest.approx(-64 * 4.440892098500626e-16 * math.log1p(-6 / 64), rel=1e-9)
+    assert float(experts_reached(64, 6 / 64, 0.0)) == 0.0
+    assert float(experts_reached(8, 1.0, 0.5)) == 8.0 and float(experts_reached(8, 1.0, 0.0)) == 0.0

@@ -10,7 +10,7 @@ sliding windows, pipeline stages and attention data parallelism.
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from inferchip.cost.step import OP_CLASSES, StepCost, StepPlan, compile_step, step_points
@@ -58,6 +58,7 @@ counts = st.floats(min_value=0.0, max_value=1e5, allow_nan=False)
 @given(k=st.integers(0, len(SETTINGS) - 1), decode=st.floats(0.0, 512.0), prefill=counts,
        ctx=st.floats(0.0, 1e5), pairs=st.floats(0.0, 1e4), rows=st.one_of(st.none(), st.floats(0.0, 600.0)),
        shape=st.sampled_from([(), (1,), (1, 1)]))
+@example(k=2, decode=2.220446049250313e-16, prefill=2.220446049250313e-16, ctx=0.0, pairs=0.0, rows=None, shape=())
 def test_scalar_step_equals_array_step(k, decode, prefill, ctx, pairs, rows, shape):
     plan = _plan(k)
     args = [np.full(shape, v) for v in (decode + prefill, decode, decode * ctx, prefill * pairs)]

@@ -35,6 +35,17 @@ def quantised_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, groups: ArrayLike, 
     return np.where(m > 0, spent, 0.0)
 
 
+def experts_reached(experts: ArrayLike, routed_fraction: ArrayLike, tokens: ArrayLike) -> FloatArray:
+    """Local experts that ``tokens`` uniformly routed tokens reach, each taking a token with probability
+    ``routed_fraction`` f: ``e (1 - (1 - f)^m)``, written ``-e expm1(m log1p(-f))`` so that a vanishing token
+    count keeps its (vanishing) expert instead of rounding to none (cost/scalar_step.py writes it the same way);
+    f = 1 (every token reaches every expert) gives ``e`` for any ``m > 0``."""
+    e, f, m = (np.asarray(x, dtype=float) for x in (experts, routed_fraction, tokens))
+    with np.errstate(divide="ignore", invalid="ignore"):  # f = 1: log1p(-1) = -inf, taken by the where below
+        reached = -e * np.expm1(m * np.log1p(-np.minimum(f, 1.0)))
+    return np.where(f >= 1.0, e * (m > 0), reached)
+
+
 def gemm_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, groups: ArrayLike = 1.0) -> FloatArray:
     """Useful FLOP: 2 m k n per group."""
     return FLOP_PER_MAC * np.asarray(m, dtype=float) * k * n * groups

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from inferchip.cost import gemm
 from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, MIN_TILE_M, VECTOR_WORK_FORMAT
 from inferchip.cost.gemm import gemm_bytes, gemm_flop, moe_token_time_s, moe_token_vector_flop, quantised_flop
 from inferchip.cost.kernels.attention import attention_columns, attention_work
@@ -239,15 +240,14 @@ def vector_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelC
 
 
 def grouped_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
-    """:class:`GroupedGemm` (routed experts) over the stage's tokens ``m``, uniform routing:
-
-    each local expert gets ``m f E / ep / e`` tokens (f routed fraction, E experts in all,
-    e local), the busiest ``moe_imbalance`` times that; an expert gets no token with
-    probability ``(1 - f)^m``, so ``e (1 - (1 - f)^m)`` experts read their weights."""
+    """:class:`GroupedGemm` (routed experts) over the stage's tokens ``m``, uniform routing: each local expert
+    gets ``m f E / ep / e`` tokens (f routed fraction, E experts in all, e local), the busiest ``moe_imbalance``
+    times that; an expert gets no token with probability ``(1 - f)^m``, so ``e (1 - (1 - f)^m)`` experts read
+    their weights (:func:`inferchip.cost.gemm.experts_reached`)."""
     m, k, n, e, f = pts.all_tokens, ops["k"], ops["n"], ops["experts"], ops["routed_fraction"]
     assigned = m * f * ops["experts_total"] / ops["ep"] / e
     per_expert = assigned * ctx.moe_imbalance
-    active = e * (1.0 - np.power(1.0 - f, m))
+    active = gemm.experts_reached(e, f, m)
     spent = quantised_flop(per_expert, k, n, active, ctx.tile_m, ctx.tile_n, ctx.tiles_in_flight)
     nb = gemm_bytes(assigned, k, n, active, ctx.weight_bytes, ctx.act_bytes, e)
     over: ArrayLike = ctx.kernel_overhead_s

@@ -87,7 +87,7 @@ def _grouped_gemm(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
     m, (k, n, e, f, e_total, ep, weight_bytes, act_bytes) = p[1], op
     assigned = m * f * e_total / ep / e
     per_expert = assigned * c.moe_imbalance
-    active = e * (1.0 - (1.0 - f) ** m)
+    active = -e * math.expm1(m * math.log1p(-f)) if f < 1.0 else e * float(m > 0)  # gemm.experts_reached
     spent = 0.0
     if per_expert > 0:  # gemm.quantised_flop
         tm = min(c.tile_m, max(MIN_TILE_M, 2.0 ** math.ceil(math.log2(max(per_expert, 1.0)))))
