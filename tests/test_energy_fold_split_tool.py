@@ -3,6 +3,7 @@ request counts of the benchmark configs, and the exact tokens/J split."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -70,3 +71,17 @@ def test_split_is_exact() -> None:
     assert (e_t, e_p) == pytest.approx((0.2, -0.1))
     assert e_j == pytest.approx(1.2 / 0.9 - 1.0)
     assert fs.band("32") == "<=32" and fs.band("33") == "33-256" and fs.band("257") == ">256"
+
+
+def test_mixture_step_by_hand() -> None:
+    # 0.2 prompts per step: 80 % of the steps 10 ms (decode only), 20 % 30 ms (one prompt): 14 ms;
+    # at 1.5 prompts per step every step carries prompts: no mixture (NaN, the caller keeps its step)
+    got = fs.mixture_step_s(np.array([10e-3, 10e-3]), np.array([30e-3, 30e-3]), np.array([0.2, 1.5]))
+    assert got[0] == pytest.approx(14e-3)
+    assert np.isnan(got[1])
+
+
+@given(t0=st.floats(1e-4, 1.0), extra=st.floats(0.0, 1.0), p=st.floats(0.0, 0.999))
+def test_mixture_lies_between_its_steps(t0: float, extra: float, p: float) -> None:
+    got = float(fs.mixture_step_s(np.array(t0), np.array(t0 + extra), np.array(p)))
+    assert t0 - 1e-12 <= got <= t0 + extra + 1e-12

@@ -15,8 +15,19 @@ to the moment ``num_requests - max_num_seqs - 1`` have finished (github.com/ml-e
 ``mlenergy/llm/benchmark.py``, ``RequestTracker``), so where ``num_requests`` is not many times
 ``max_num_seqs`` the window holds the first cohort young, not the length-biased stationary mix.
 
+``--prefill-mixture`` (a measurement, not the shipped model) prices each closed-loop step as the mixture
+of steps vLLM runs (:func:`mixture_step_s`): the V1 scheduler schedules the running requests' decode tokens
+first, then admits waiting requests while its token budget lasts, each with its whole prompt up to the
+budget (``max_num_batched_tokens``, 8192 in the ML.ENERGY launch configs; vllm ``v1/core/sched/
+scheduler.py``, ``schedule()``: "Next, schedule the WAITING requests"). With ``b / E[o] < 1`` prompts
+admitted per step, a share ``1 - b / E[o]`` of the steps carry decode tokens only and the rest one whole
+prompt each, while the shipped steady state puts ``b / E[o]`` of a prompt into every step: with the
+step time piecewise in its rows (tiles, the roofline's max) the mean of the steps is not the step of the
+mean. Energy stays consistent: the step's event counts are linear in its tokens, so the mean step's
+energy over the mixture's time is the mixture's power.
+
     PYTHONPATH=src python tools/energy_fold_split.py [--rows-json FILE | --values BUSY GEMM HOST]
-        [--lm-arena-mean TOKENS] [--window] [--band 33-256]
+        [--lm-arena-mean TOKENS] [--window] [--prefill-mixture] [--band 33-256]
 """
 
 from __future__ import annotations
@@ -100,6 +111,40 @@ def _windowed(row: dict[str, str], kw: dict) -> dict:
     return {**kw, "question": replace(q, outputs=out)}
 
 
+def mixture_step_s(decode_only_s: np.ndarray, with_prompt_s: np.ndarray, prompts_per_step: np.ndarray
+                   ) -> np.ndarray:
+    """Mean step time, s, of a closed loop that admits ``prompts_per_step`` (< 1) whole prompts per step:
+    ``(1 - p) x decode-only step + p x step carrying one prompt``; at ``p >= 1`` the steps all carry
+    prompts and the mixture is not used (NaN, the caller keeps its own)."""
+    p = np.asarray(prompts_per_step, dtype=float)
+    mixed = (1.0 - p) * np.asarray(decode_only_s, dtype=float) + p * np.asarray(with_prompt_s, dtype=float)
+    out: np.ndarray = np.where(p < 1.0, mixed, np.nan)
+    return out
+
+
+def _patch_prefill_mixture() -> None:
+    """``performance.operating.steady_state`` with its TPOT (and tokens/s) replaced by :func:`mixture_step_s`."""
+    import dataclasses
+
+    import inferchip.performance.operating as op
+
+    plain = op.steady_state
+
+    def mixed(mm, b, q, with_ttft, decode=None):  # type: ignore[no-untyped-def]
+        met = plain(mm, b, q, with_ttft, decode)
+        i, o = q.inputs, q.outputs
+        e_o = max(o.mean, 1.0)
+        b = np.asarray(b, dtype=float)
+        ctx = i.mean + o.second_moment / (2.0 * e_o)
+        t0, _ = mm.replica_step_s(b, b, b * ctx, 0.0 * b)
+        t1, _ = mm.replica_step_s(b + i.mean, b, b * ctx, i.mean_prefill_pairs + 0.0 * b)
+        t = mixture_step_s(t0, t1, b / e_o / q.beams)
+        tpot = np.where(np.isnan(t), met.tpot_s, t)
+        return dataclasses.replace(met, tpot_s=tpot, tokens_per_s_replica=b / tpot)
+
+    op.steady_state = mixed  # type: ignore[assignment]
+
+
 def band(concurrency: str) -> str:
     """"<=32", "33-256", ">256" (the bands of tools/fit_power.py)."""
     n = float(concurrency)
@@ -136,11 +181,15 @@ def main() -> None:
     ap.add_argument("--lm-arena-mean", type=float,
                     help="lm-arena-chat mean input tokens (a fold without its rows: the default, 400)")
     ap.add_argument("--window", action="store_true", help="gpqa runs at their steady-state window's context")
+    ap.add_argument("--prefill-mixture", action="store_true",
+                    help="closed-loop steps as vLLM's mixture of decode-only steps and steps with one whole prompt")
     ap.add_argument("--band", default="33-256", help="the band whose runs are listed per model")
     args = ap.parse_args()
 
     cal, lengths, a0 = load_calibration(None), load_dataset_lengths(None), load_assumptions()
     folds = _fold_values(args)
+    if args.prefill_mixture:
+        _patch_prefill_mixture()
     if args.window:
         plain = er._setting
         er._setting = lambda row, ln: _windowed(row, plain(row, ln))  # type: ignore[assignment]
