@@ -50,7 +50,8 @@ INV_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 # (github.com/ml-energy/benchmark configs/vllm/gpqa/benchmark.yaml: num_requests 198, repeats 1 for
 # max_num_seqs 8-128, 2 for 192-256, 3 for 384, 4 for 512; per-model sweeps.yaml extend it:
 # gpt-oss-120b/H100 5 for 768, 6 for 1024; gpt-oss-20b/H100 2 from 96, 3 for 384-512, 5, 6, 9, 12 for
-# 768, 1024, 1536, 2048 (its 96-sequence run exists with 1 and 2 repeats: case id suffix "rep2")).
+# 768, 1024, 1536, 2048 (its 96-sequence run exists with 1 and 2 repeats: case id suffix "rep2")). The
+# gpt-oss-120b runs at 1536 and 2048 are not in the stored sweeps.yaml: 9 and 12 repeats assumed, as gpt-oss-20b's.
 GPQA_QUESTIONS = 198
 _GPQA_REPEATS = {192: 2, 256: 2, 384: 3, 512: 4, 768: 5, 1024: 6, 1536: 9, 2048: 12}
 _GPT_OSS_20B_REPEATS = {96: 2, 128: 2, 192: 2, 256: 2, 384: 3, 512: 3, 768: 5, 1024: 6, 1536: 9, 2048: 12}
