@@ -1,0 +1,87 @@
+"""tools/energy_fold_split.py: the ML.ENERGY steady-state window's mean age by hand, its limits, the gpqa
+request counts of the benchmark configs, and the exact tokens/J split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.conftest import load_tool
+
+fs = load_tool("energy_fold_split")
+
+
+def test_window_age_one_slot_by_hand() -> None:
+    # 1 slot, lengths 10, 30, 10, 30: the window ends when 4 - 1 - 1 = 2 have finished, at step 40;
+    # the age integral is 10^2/2 + 30^2/2 = 500 over 40 steps of one slot: 12.5 tokens.
+    age, t_end = fs.window_mean_age_tokens([10, 30, 10, 30], 1)
+    assert t_end == pytest.approx(40.0)
+    assert age == pytest.approx(12.5)
+
+
+def test_window_age_two_slots_by_hand() -> None:
+    # 2 slots, lengths 10, 30, 10, 30, 10: slot A runs 0-10, 10-20, 20-50; slot B 0-30. The window ends
+    # when 5 - 2 - 1 = 2 have finished: at step 20. Ages: A 10^2/2 + 10^2/2 = 100, B 20^2/2 = 200;
+    # 300 / (2 slots x 20 steps) = 7.5 tokens.
+    age, t_end = fs.window_mean_age_tokens([10, 30, 10, 30, 10], 2)
+    assert t_end == pytest.approx(20.0)
+    assert age == pytest.approx(7.5)
+
+
+def test_no_window_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no steady-state window"):
+        fs.window_mean_age_tokens([10, 20, 30], 2)
+
+
+@settings(max_examples=30, deadline=None)
+@given(length=st.floats(1.0, 5000.0), c=st.integers(1, 64), rounds=st.integers(3, 20))
+def test_fixed_length_age_is_half_the_length(length: float, c: int, rounds: int) -> None:
+    # every sequence the same length: each slot's age runs 0..L over and over, whatever the window
+    age, _ = fs.window_mean_age_tokens([length] * (c * rounds), c)
+    assert age == pytest.approx(length / 2.0)
+
+
+def test_many_requests_reach_the_length_biased_age() -> None:
+    # renewal theory: far from the start the mean age is E[o^2] / (2 E[o]); a cohort cut short is younger
+    points = [100.0, 300.0, 1000.0, 3000.0]
+    stationary = sum(p * p for p in points) / (2.0 * sum(points))
+    long_age, _ = fs.window_mean_age_tokens(fs.request_lengths(points, 4000), 8)
+    short_age, _ = fs.window_mean_age_tokens(fs.request_lengths(points, 198), 128)
+    assert long_age == pytest.approx(stationary, rel=0.05)
+    assert short_age < 0.7 * stationary
+
+
+def test_request_lengths_use_every_point_about_equally() -> None:
+    got = fs.request_lengths([1.0, 2.0, 3.0, 4.0], 400)
+    assert len(got) == 400
+    assert all(abs(got.count(p) - 100) <= 2 for p in (1.0, 2.0, 3.0, 4.0))
+
+
+def test_gpqa_request_counts_follow_the_configs() -> None:
+    assert fs.gpqa_num_requests("Qwen/Qwen3-8B", 128) == 198
+    assert fs.gpqa_num_requests("openai/gpt-oss-120b", 1024) == 6 * 198
+    assert fs.gpqa_num_requests("openai/gpt-oss-20b", 2048) == 12 * 198
+    assert fs.gpqa_num_requests("openai/gpt-oss-20b", 96, "mle3-gpqa-gpt-oss-20b-h100x1-bs96-power") == 198
+    assert fs.gpqa_num_requests("openai/gpt-oss-20b", 96, "mle3-gpqa-gpt-oss-20b-h100x1-bs96-rep2-power") == 396
+
+
+def test_split_is_exact() -> None:
+    e_t, e_p, e_j = fs.split(120.0, 90.0, 100.0, 100.0)
+    assert (e_t, e_p) == pytest.approx((0.2, -0.1))
+    assert e_j == pytest.approx(1.2 / 0.9 - 1.0)
+    assert fs.band("32") == "<=32" and fs.band("33") == "33-256" and fs.band("257") == ">256"
+
+
+def test_mixture_step_by_hand() -> None:
+    # 0.2 prompts per step: 80 % of the steps 10 ms (decode only), 20 % 30 ms (one prompt): 14 ms;
+    # at 1.5 prompts per step every step carries prompts: no mixture (NaN, the caller keeps its step)
+    got = fs.mixture_step_s(np.array([10e-3, 10e-3]), np.array([30e-3, 30e-3]), np.array([0.2, 1.5]))
+    assert got[0] == pytest.approx(14e-3)
+    assert np.isnan(got[1])
+
+
+@given(t0=st.floats(1e-4, 1.0), extra=st.floats(0.0, 1.0), p=st.floats(0.0, 0.999))
+def test_mixture_lies_between_its_steps(t0: float, extra: float, p: float) -> None:
+    got = float(fs.mixture_step_s(np.array(t0), np.array(t0 + extra), np.array(p)))
+    assert t0 - 1e-12 <= got <= t0 + extra + 1e-12
