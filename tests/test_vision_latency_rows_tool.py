@@ -1,0 +1,63 @@
+"""tools/vision_latency_rows.py: which rows of a validate JSON it lists (latency scenarios, predicted, no power
+rows), their order and the runtime read from the software column, and the scenario summary against the targets,
+on hand-made results."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import load_tool
+
+
+@pytest.fixture(scope="module")
+def vl():
+    return load_tool("vision_latency_rows")
+
+
+def result(case_id: str, scenario: str, loao: float | None, in_sample: float, *, unit: str = "ms",
+           status: str = "ok") -> dict:
+    return {"case_id": case_id, "scenario": scenario, "accelerator": "chip", "num_accelerators": 1,
+            "model": "net", "precision": "int8", "metric": "latency_p90_ms", "unit": unit, "status": status,
+            "measured": 10.0, "predicted": 10.0 * (1 + in_sample / 100), "signed_error_pct": in_sample,
+            "loao_predicted": None if loao is None else 10.0 * (1 + loao / 100), "loao_signed_error_pct": loao,
+            "operating_point": {"batch": 1.0}}
+
+
+def test_runtime_is_the_first_named(vl):
+    assert vl.runtime("TensorRT 10.8, CUDA 12.9; TensorRT 10.8") == "TensorRT 10.8"
+    assert vl.runtime("onnxruntime; Python: 3.12.3") == "onnxruntime"
+
+
+def test_rows_kept_and_sorted(vl):
+    results = [result("a", "single_stream", 20.0, 10.0), result("b", "multi_stream", -30.0, -25.0),
+               result("c", "offline", 1.0, 1.0), result("d", "single_stream", None, 5.0),
+               result("e", "single_stream", 3.0, 3.0, unit="W"), result("f", "single_stream", 3.0, 3.0,
+                                                                        status="unexpressible")]
+    rows = vl.latency_rows(results, {"a": "TensorRT 10.8, CUDA 12.9"})
+    assert [r["case_id"] for r in rows] == ["b", "d", "a"]  # by signed error; d falls back to in sample
+    assert rows[2]["runtime"] == "TensorRT 10.8" and rows[0]["runtime"] == ""
+    assert rows[2]["predicted"] == pytest.approx(12.0)
+
+
+def test_summary_counts_against_targets(vl):
+    rows = vl.latency_rows([result(str(i), "single_stream", e, e) for i, e in enumerate([-40.0, -10.0, 5.0, 20.0])],
+                           {})
+    s = vl.summary(rows, "single_stream")
+    assert s["rows"] == 4 and s["median_ape"] == pytest.approx(15.0)  # |e| = 5, 10, 20, 40
+    assert s["within_median_target"] == 2 and s["beyond_p90_target"] == 1
+    assert vl.summary(rows, "multi_stream") == {"rows": 0.0}
+
+
+def test_markdown_and_main(vl, tmp_path, capsys):
+    after = tmp_path / "after.json"
+    after.write_text(json.dumps({"vision": {"cases": [result("a", "single_stream", 20.0, 10.0)]}}))
+    before = tmp_path / "before.json"
+    before.write_text(json.dumps({"vision": {"cases": [result("a", "single_stream", 30.0, 10.0)]}}))
+    cases = tmp_path / "cases.csv"
+    cases.write_text("case_id,software\na,onnxruntime; Python\n")
+    vl.main([str(after), "--before", str(before), "--cases", str(cases)])
+    out = capsys.readouterr().out
+    assert "### single_stream" in out and "| +20.0 | +30.0 |" in out and "| onnxruntime |" in out
+    assert "0 of 1 rows within 15 %" in out

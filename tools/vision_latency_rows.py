@@ -1,0 +1,115 @@
+"""The vision latency-scenario rows (SingleStream, MultiStream, ConstantStream) of a validate JSON, one line each,
+sorted by their leave-one-accelerator-out signed error: chip, network, runtime, precision, batch of the operating
+point, metric, measured, predicted (LOAO), signed errors (LOAO and in sample), and how far each scenario is from
+the issue 14 targets (median and p90 APE within 15 / 35 %).
+
+    inferchip validate src/inferchip/catalog/vision/vision_cases.csv --format json > after.json
+    python tools/vision_latency_rows.py after.json [--before before.json] [--cases FILE.csv]
+
+Signed error = predicted / measured - 1 (%): positive is a latency predicted too long, or an fps predicted too high.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+LATENCY_SCENARIOS = ("single_stream", "multi_stream", "constant_stream")
+DEFAULT_CASES = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "vision" / "vision_cases.csv"
+MEDIAN_TARGET_PCT = 15.0
+P90_TARGET_PCT = 35.0
+
+
+def runtime(software: str) -> str:
+    """The runtime a row's software column names first (``TensorRT 10.8, CUDA 12.9; ...`` -> ``TensorRT 10.8``)."""
+    return software.replace(";", ",").split(",")[0].strip()
+
+
+def latency_rows(results: list[dict[str, Any]], software: dict[str, str]) -> list[dict[str, Any]]:
+    """The predicted latency-scenario rows of a validate JSON's ``vision.cases`` (power rows left out), sorted by
+    LOAO signed error (in sample where a row has no LOAO prediction)."""
+    out = []
+    for r in results:
+        if r.get("scenario") not in LATENCY_SCENARIOS or r.get("status") != "ok" or r.get("unit") == "W":
+            continue
+        signed = r.get("loao_signed_error_pct")
+        if signed is None:
+            signed = r.get("signed_error_pct")
+        if signed is None or not math.isfinite(signed):
+            continue
+        point = r.get("operating_point") or {}
+        out.append({"case_id": r["case_id"], "scenario": r["scenario"], "chip": r["accelerator"],
+                    "chips": r.get("num_accelerators", 1), "model": r["model"], "precision": r.get("precision", ""),
+                    "runtime": runtime(software.get(r["case_id"], "")), "batch": point.get("batch"),
+                    "metric": r["metric"], "measured": r["measured"],
+                    "predicted": r.get("loao_predicted") if r.get("loao_predicted") is not None else r["predicted"],
+                    "signed_pct": float(signed), "in_sample_pct": r.get("signed_error_pct")})
+    return sorted(out, key=lambda x: x["signed_pct"])
+
+
+def summary(rows: list[dict[str, Any]], scenario: str) -> dict[str, float]:
+    """Median and p90 of |signed error| of one scenario's rows, and how many are within the median target."""
+    e = np.abs([r["signed_pct"] for r in rows if r["scenario"] == scenario])
+    if e.size == 0:
+        return {"rows": 0.0}
+    return {"rows": float(e.size), "median_ape": float(np.median(e)), "p90_ape": float(np.percentile(e, 90)),
+            "within_median_target": float(np.sum(e <= MEDIAN_TARGET_PCT)),
+            "beyond_p90_target": float(np.sum(e > P90_TARGET_PCT))}
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def markdown(rows: list[dict[str, Any]], before: dict[str, float] | None = None) -> str:
+    """One table per scenario, then its median / p90 against the targets."""
+    lines = []
+    for scen in LATENCY_SCENARIOS:
+        sel = [r for r in rows if r["scenario"] == scen]
+        if not sel:
+            continue
+        head = "| chip | x | network | runtime | precision | batch | metric | measured | predicted | signed % |"
+        lines += [f"\n### {scen}\n", head + (" before % |" if before else " in sample % |"),
+                  "|" + "---|" * (11)]
+        for r in sel:
+            last = before.get(r["case_id"]) if before else r["in_sample_pct"]
+            lines.append(f"| {r['chip']} | {r['chips']} | {r['model']} | {r['runtime']} | {r['precision']} | "
+                         f"{_fmt(r['batch'])} | {r['metric']} | {_fmt(r['measured'])} | {_fmt(r['predicted'])} | "
+                         f"{r['signed_pct']:+.1f} | {'' if last is None else f'{last:+.1f}'} |")
+        s = summary(rows, scen)
+        need = math.ceil(s["rows"] / 2)
+        lines.append(f"\nmedian {s['median_ape']:.1f} % / p90 {s['p90_ape']:.1f} % (targets {MEDIAN_TARGET_PCT:g} / "
+                     f"{P90_TARGET_PCT:g}); {s['within_median_target']:.0f} of {s['rows']:.0f} rows within "
+                     f"{MEDIAN_TARGET_PCT:g} % (the median needs {need}); {s['beyond_p90_target']:.0f} beyond "
+                     f"{P90_TARGET_PCT:g} % (the p90 allows {math.floor(s['rows'] * 0.1):.0f})")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("after", type=Path)
+    ap.add_argument("--before", type=Path)
+    ap.add_argument("--cases", type=Path, default=DEFAULT_CASES)
+    args = ap.parse_args(argv)
+    with open(args.cases, encoding="utf-8", newline="") as fh:
+        software = {row["case_id"]: row.get("software", "") for row in csv.DictReader(fh)}
+    rows = latency_rows(json.loads(args.after.read_text(encoding="utf-8"))["vision"]["cases"], software)
+    before = None
+    if args.before:
+        old = latency_rows(json.loads(args.before.read_text(encoding="utf-8"))["vision"]["cases"], software)
+        before = {r["case_id"]: r["signed_pct"] for r in old}
+    print(markdown(rows, before))
+
+
+if __name__ == "__main__":
+    main()
