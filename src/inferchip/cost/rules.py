@@ -96,6 +96,7 @@ class CostContext:
     chip_shape: tuple[int, ...]
     all_reduce_codec: str = ""  # the engine's QuickReduce codec for large TP all-reduces (cost/network.py)
     moe_token_vector_flop: float = 0.0  # per token and MoE layer beyond the MMA (vLLM Triton MoE kernels)
+    moe_mma_peak_fraction: float = 1.0  # share of the tensor-core peak the expert kernels can issue (Marlin on Hopper)
 
 
 def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContext:
@@ -131,7 +132,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         memory_bandwidth_fraction=cal.memory_bandwidth_fraction, link_bandwidth_fraction=cal.link_bandwidth_fraction,
         moe_imbalance=cal.moe_imbalance, step_overhead_s=cal.step_overhead_s,
         sequence_overhead_s=cal.sequence_overhead_s, chip_shape=shape, all_reduce_codec=fmt.all_reduce,
-        moe_token_vector_flop=cal.moe_token_vector_flop, **rates,
+        moe_token_vector_flop=cal.moe_token_vector_flop, moe_mma_peak_fraction=cal.moe_mma_peak_fraction, **rates,
     )
 
 
@@ -243,7 +244,8 @@ def grouped_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> Kernel
 
     each local expert gets ``m f E / ep / e`` tokens (f routed fraction, E experts in all,
     e local), the busiest ``moe_imbalance`` times that; an expert gets no token with
-    probability ``(1 - f)^m``, so ``e (1 - (1 - f)^m)`` experts read their weights."""
+    probability ``(1 - f)^m``, so ``e (1 - (1 - f)^m)`` experts read their weights. The MMA runs at
+    ``moe_mma_peak_fraction`` of the tensor-core peak (1, or 2/3 for mma.sync kernels on Hopper)."""
     m, k, n, e, f = pts.all_tokens, ops["k"], ops["n"], ops["experts"], ops["routed_fraction"]
     assigned = m * f * ops["experts_total"] / ops["ep"] / e
     per_expert = assigned * ctx.moe_imbalance
@@ -253,7 +255,8 @@ def grouped_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> Kernel
     over: ArrayLike = ctx.kernel_overhead_s
     if ctx.moe_token_vector_flop:  # the run's MoE kernels pay per token beyond their MMA (gemm.moe_token_time_s)
         over = ctx.kernel_overhead_s + moe_token_time_s(m, ctx.moe_token_vector_flop, ctx.vector_flop_per_s)
-    return KernelCost(compute_s=compute_time_s(spent, ctx.peak_gemm_flop_per_s, ctx.gemm_compute_fraction),
+    peak = ctx.peak_gemm_flop_per_s * ctx.moe_mma_peak_fraction
+    return KernelCost(compute_s=compute_time_s(spent, peak, ctx.gemm_compute_fraction),
                       memory_s=nb / ctx.attainable_bytes_per_s, overhead_s=over,
                       flop=gemm_flop(assigned, k, n, e), dram_bytes=nb)
 

@@ -48,6 +48,7 @@ class _Chip:
     link_direct_all_reduce: float = 0.0
     all_reduce_codec: str = ""
     moe_token_vector_flop: float = 0.0
+    moe_mma_peak_fraction: float = 1.0
 
 
 def _float(x: Any) -> float:
@@ -97,7 +98,8 @@ def _grouped_gemm(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
     over = c.kernel_overhead_s
     if c.moe_token_vector_flop:  # gemm.moe_token_time_s, its operations in order
         over = c.kernel_overhead_s + m * (0.5 * c.moe_token_vector_flop / c.vector_flop_per_s)
-    return (spent / (c.peak_gemm_flop_per_s * c.gemm_compute_fraction), nb / c.attainable_bytes_per_s,
+    peak = c.peak_gemm_flop_per_s * c.moe_mma_peak_fraction
+    return (spent / (peak * c.gemm_compute_fraction), nb / c.attainable_bytes_per_s,
             over, 0.0, FLOP_PER_MAC * assigned * k * n * e, nb, 0.0)
 
 
@@ -373,7 +375,8 @@ def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float]
                  _float(ctx.tile_n), _float(ctx.tiles_in_flight), _float(ctx.vector_flop_per_s),
                  _float(ctx.peak_gemm_flop_per_s), _float(ctx.link_bytes_per_s), _float(ctx.link_latency_s),
                  ctx.gemm_compute_fraction, ctx.link_bandwidth_fraction, ctx.moe_imbalance,
-                 _float(ctx.link_direct_all_reduce), ctx.all_reduce_codec, ctx.moe_token_vector_flop)
+                 _float(ctx.link_direct_all_reduce), ctx.all_reduce_codec, ctx.moe_token_vector_flop,
+                 ctx.moe_mma_peak_fraction)
     ops = []
     for g in groups:
         twin = _TWINS.get(g.rule.cost)

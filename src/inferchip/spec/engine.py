@@ -108,6 +108,17 @@ class RecipeMemory(ChipRecipe):
     fraction: float = Field(gt=0.0, le=1.0)
 
 
+class RecipeMoeKernel(ChipRecipe):
+    """The expert (grouped-GEMM) kernel a launch recipe selects for chips whose id contains ``accelerator`` and,
+    where ``weights`` is given, that weight format (vLLM ``VLLM_MXFP4_USE_MARLIN=1``: Marlin W4A16 MoE), with
+    the share of the chip's tensor-core peak its MMA instruction can issue (``mma_peak_fraction``; Marlin is
+    built for SM80 and issues ``mma.sync``, which reaches about 2/3 of a Hopper chip's tensor-core peak).
+    Aggregated rows only, as for the all-reduce codec."""
+
+    kernel: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
+    mma_peak_fraction: float = Field(gt=0.0, le=1.0)
+
+
 class RecipeBatch(BaseModel):
     """A running-batch cap a disaggregated launch recipe sets on its ``role`` ("prefill": context workers,
     "decode": generation workers), per attention-DP rank (per worker without attention DP): at most
@@ -182,6 +193,9 @@ class EngineSpec(BaseModel):
     recipe_memory_fraction: tuple[RecipeMemory, ...] = Field(
         (), description="Static memory fraction of the launch recipes (weights + KV pool, activations outside), by "
                         "chip, weights and TP (none: the calibration's memory_utilization_fraction rule).")
+    recipe_moe_kernel: tuple[RecipeMoeKernel, ...] = Field(
+        (), description="Expert kernel of the launch recipes and the share of the tensor-core peak its MMA issues, by "
+                        "chip and weights; aggregated rows (none: kernels written for the chip, the whole peak).")
     recipe_batch: tuple[RecipeBatch, ...] = Field(
         (), description="Per-rank request and token caps of a disaggregated recipe's context or generation workers, "
                         "by software, model, input length and layout (none: max_num_seqs and the chunk).")
@@ -242,6 +256,15 @@ class EngineSpec(BaseModel):
             if r.on_chip(chip, fmt):
                 return r.codec
         return ""
+
+    def moe_kernel_on(self, accelerator: str = "", weights: str = "") -> RecipeMoeKernel | None:
+        """The first ``recipe_moe_kernel`` entry for ``accelerator`` (a fragment of its id) and ``weights`` (an
+        entry's blank weights match any), else None (the expert kernels are written for the chip)."""
+        chip, fmt = accelerator.lower(), weights.lower()
+        for r in self.recipe_moe_kernel:
+            if r.on_chip(chip, fmt):
+                return r
+        return None
 
     def memory_fraction_on(self, accelerator: str = "", weights: str = "", tp: int = 1) -> float | None:
         """The static memory fraction of the first recipe entry for ``accelerator`` (a fragment of its
