@@ -242,23 +242,20 @@ def vector_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelC
 def grouped_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
     """:class:`GroupedGemm` (routed experts) over the stage's tokens ``m``, uniform routing:
 
-    each local expert gets ``m f E / ep / e`` tokens (f routed fraction, E experts in all,
-    e local), the busiest ``moe_imbalance`` times that; an expert gets no token with
-    probability ``(1 - f)^m``, so ``e (1 - (1 - f)^m)`` experts read their weights. The MMA runs at
-    ``moe_mma_peak_fraction`` of the tensor-core peak (1, or 2/3 for mma.sync kernels on Hopper)."""
+    each local expert gets ``m f E / ep / e`` tokens (f routed fraction, E experts in all, e local), the
+    busiest ``moe_imbalance`` times that; an expert gets none with probability ``(1 - f)^m``, so ``e (1 - (1 -
+    f)^m)`` experts read their weights; the MMA at ``moe_mma_peak_fraction`` of the peak (2/3: mma.sync, Hopper)."""
     m, k, n, e, f = pts.all_tokens, ops["k"], ops["n"], ops["experts"], ops["routed_fraction"]
     assigned = m * f * ops["experts_total"] / ops["ep"] / e
     per_expert = assigned * ctx.moe_imbalance
     active = e * (1.0 - np.power(1.0 - f, m))
     spent = quantised_flop(per_expert, k, n, active, ctx.tile_m, ctx.tile_n, ctx.tiles_in_flight)
     nb = gemm_bytes(assigned, k, n, active, ctx.weight_bytes, ctx.act_bytes, e)
-    over: ArrayLike = ctx.kernel_overhead_s
-    if ctx.moe_token_vector_flop:  # the run's MoE kernels pay per token beyond their MMA (gemm.moe_token_time_s)
-        over = ctx.kernel_overhead_s + moe_token_time_s(m, ctx.moe_token_vector_flop, ctx.vector_flop_per_s)
-    peak = ctx.peak_gemm_flop_per_s * ctx.moe_mma_peak_fraction
-    return KernelCost(compute_s=compute_time_s(spent, peak, ctx.gemm_compute_fraction),
-                      memory_s=nb / ctx.attainable_bytes_per_s, overhead_s=over,
-                      flop=gemm_flop(assigned, k, n, e), dram_bytes=nb)
+    over: ArrayLike = (ctx.kernel_overhead_s + moe_token_time_s(m, ctx.moe_token_vector_flop, ctx.vector_flop_per_s)
+                       if ctx.moe_token_vector_flop else ctx.kernel_overhead_s)  # per token beyond the MMA, if any
+    return KernelCost(compute_s=compute_time_s(spent, ctx.peak_gemm_flop_per_s * ctx.moe_mma_peak_fraction,
+                                               ctx.gemm_compute_fraction), memory_s=nb / ctx.attainable_bytes_per_s,
+                      overhead_s=over, flop=gemm_flop(assigned, k, n, e), dram_bytes=nb)
 
 
 def _grouped_table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
