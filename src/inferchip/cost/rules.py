@@ -97,6 +97,7 @@ class CostContext:
     chip_shape: tuple[int, ...]
     all_reduce_codec: str = ""  # the engine's QuickReduce codec for large TP all-reduces (cost/network.py)
     moe_token_vector_flop: float = 0.0  # per token and MoE layer beyond the MMA (vLLM Triton MoE kernels)
+    moe_mma_peak_fraction: float = 1.0  # share of the tensor-core peak the expert kernels can issue (Marlin on Hopper)
 
 
 def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContext:
@@ -132,7 +133,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         memory_bandwidth_fraction=cal.memory_bandwidth_fraction, link_bandwidth_fraction=cal.link_bandwidth_fraction,
         moe_imbalance=cal.moe_imbalance, step_overhead_s=cal.step_overhead_s,
         sequence_overhead_s=cal.sequence_overhead_s, chip_shape=shape, all_reduce_codec=fmt.all_reduce,
-        moe_token_vector_flop=cal.moe_token_vector_flop, **rates,
+        moe_token_vector_flop=cal.moe_token_vector_flop, moe_mma_peak_fraction=cal.moe_mma_peak_fraction, **rates,
     )
 
 
@@ -243,19 +244,18 @@ def grouped_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> Kernel
     """:class:`GroupedGemm` (routed experts) over the stage's tokens ``m``, uniform routing: each local expert
     gets ``m f E / ep / e`` tokens (f routed fraction, E experts in all, e local), the busiest ``moe_imbalance``
     times that; an expert gets no token with probability ``(1 - f)^m``, so ``e (1 - (1 - f)^m)`` experts read
-    their weights (:func:`inferchip.cost.gemm.experts_reached`)."""
+    their weights (:func:`inferchip.cost.gemm.experts_reached`); the MMA at ``moe_mma_peak_fraction`` of the peak."""
     m, k, n, e, f = pts.all_tokens, ops["k"], ops["n"], ops["experts"], ops["routed_fraction"]
     assigned = m * f * ops["experts_total"] / ops["ep"] / e
     per_expert = assigned * ctx.moe_imbalance
     active = gemm.experts_reached(e, f, m)
     spent = quantised_flop(per_expert, k, n, active, ctx.tile_m, ctx.tile_n, ctx.tiles_in_flight)
     nb = gemm_bytes(assigned, k, n, active, ctx.weight_bytes, ctx.act_bytes, e)
-    over: ArrayLike = ctx.kernel_overhead_s
-    if ctx.moe_token_vector_flop:  # the run's MoE kernels pay per token beyond their MMA (gemm.moe_token_time_s)
-        over = ctx.kernel_overhead_s + moe_token_time_s(m, ctx.moe_token_vector_flop, ctx.vector_flop_per_s)
-    return KernelCost(compute_s=compute_time_s(spent, ctx.peak_gemm_flop_per_s, ctx.gemm_compute_fraction),
-                      memory_s=nb / ctx.attainable_bytes_per_s, overhead_s=over,
-                      flop=gemm_flop(assigned, k, n, e), dram_bytes=nb)
+    over: ArrayLike = (ctx.kernel_overhead_s + moe_token_time_s(m, ctx.moe_token_vector_flop, ctx.vector_flop_per_s)
+                       if ctx.moe_token_vector_flop else ctx.kernel_overhead_s)  # per token beyond the MMA, if any
+    return KernelCost(compute_s=compute_time_s(spent, ctx.peak_gemm_flop_per_s * ctx.moe_mma_peak_fraction,
+                                               ctx.gemm_compute_fraction), memory_s=nb / ctx.attainable_bytes_per_s,
+                      overhead_s=over, flop=gemm_flop(assigned, k, n, e), dram_bytes=nb)
 
 
 def _grouped_table(ops: Sequence[Any], ctx: CostContext) -> OpTable:

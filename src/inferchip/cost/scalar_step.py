@@ -1,10 +1,9 @@
 """The step of a compiled plan at one point, in plain Python floats.
 
-For a single step on a single chip numpy's per-call overhead dwarfs the arithmetic: a few
-dozen operators, each a handful of multiplications. :class:`ScalarPlan` holds each operator's
-columns as a tuple of floats (read once from the plan's tables) and repeats the rules of
-:mod:`inferchip.cost.rules` operation for operation on one point, so it gives the array
-path's numbers (sums may be added in another order: equal to float rounding).
+For a single step on a single chip numpy's per-call overhead dwarfs the arithmetic: a few dozen operators, each a
+handful of multiplications. :class:`ScalarPlan` holds each operator's columns as a tuple of floats (read once from the
+plan's tables) and repeats the rules of :mod:`inferchip.cost.rules` operation for operation on one point, so it gives
+the array path's numbers (sums may be added in another order: equal to float rounding).
 
 A plan with a rule it does not know or an array of chips has no scalar form (:func:`scalar_plan` returns None).
 """
@@ -48,6 +47,7 @@ class _Chip:
     link_direct_all_reduce: float = 0.0
     all_reduce_codec: str = ""
     moe_token_vector_flop: float = 0.0
+    moe_mma_peak_fraction: float = 1.0
 
 
 def _float(x: Any) -> float:
@@ -94,11 +94,10 @@ def _grouped_gemm(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
         tiles = math.ceil(max(per_expert, 1.0) / tm) * math.ceil(n / c.tile_n) * active
         spent = math.ceil(tiles / c.tiles_in_flight) * c.tiles_in_flight * FLOP_PER_MAC * tm * c.tile_n * k
     nb = k * n * active * weight_bytes + assigned * e * (k + n) * act_bytes
-    over = c.kernel_overhead_s
-    if c.moe_token_vector_flop:  # gemm.moe_token_time_s, its operations in order
-        over = c.kernel_overhead_s + m * (0.5 * c.moe_token_vector_flop / c.vector_flop_per_s)
-    return (spent / (c.peak_gemm_flop_per_s * c.gemm_compute_fraction), nb / c.attainable_bytes_per_s,
-            over, 0.0, FLOP_PER_MAC * assigned * k * n * e, nb, 0.0)
+    over = (c.kernel_overhead_s + m * (0.5 * c.moe_token_vector_flop / c.vector_flop_per_s)  # gemm.moe_token_time_s
+            if c.moe_token_vector_flop else c.kernel_overhead_s)
+    return (spent / (c.peak_gemm_flop_per_s * c.moe_mma_peak_fraction * c.gemm_compute_fraction),
+            nb / c.attainable_bytes_per_s, over, 0.0, FLOP_PER_MAC * assigned * k * n * e, nb, 0.0)
 
 
 def _attention(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
@@ -373,7 +372,8 @@ def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float]
                  _float(ctx.tile_n), _float(ctx.tiles_in_flight), _float(ctx.vector_flop_per_s),
                  _float(ctx.peak_gemm_flop_per_s), _float(ctx.link_bytes_per_s), _float(ctx.link_latency_s),
                  ctx.gemm_compute_fraction, ctx.link_bandwidth_fraction, ctx.moe_imbalance,
-                 _float(ctx.link_direct_all_reduce), ctx.all_reduce_codec, ctx.moe_token_vector_flop)
+                 _float(ctx.link_direct_all_reduce), ctx.all_reduce_codec, ctx.moe_token_vector_flop,
+                 ctx.moe_mma_peak_fraction)
     ops = []
     for g in groups:
         twin = _TWINS.get(g.rule.cost)

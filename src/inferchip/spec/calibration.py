@@ -69,6 +69,14 @@ class Calibration(BaseModel):
         "MoE kernels at default configs: cost.constants.TRITON_MOE_TOKEN_VECTOR_FLOP (0.49 us per token and layer "
         "on H100, vLLM PR #39902), set for the runs that state them (validation.energy_rows). Not fitted.",
     )
+    moe_mma_peak_fraction: float = Field(
+        1.0, gt=0, le=1,
+        description="Share of the chip's tensor-core peak that the run's expert (grouped-GEMM) kernels can issue, "
+        "before gemm_compute_fraction. 1 (the default) for kernels written for the chip; 2/3 for Ampere-style "
+        "mma.sync kernels on Hopper (Marlin: FlashAttention-3, arXiv:2407.08608, section 2: mma.sync reaches about "
+        "2/3 of H100's tensor-core peak, WGMMA the rest), set for the runs whose launch recipe names them "
+        "(spec.engine.RecipeMoeKernel). Not fitted.",
+    )
     moe_imbalance: float = Field(
         1.25, ge=1, le=4,
         description="Most-loaded expert over mean load under expert routing (straggler factor; 1.2-1.8 reported).",

@@ -123,6 +123,17 @@ class RecipeRequestPath(ChipRecipe):
         return self.on_chip(chip, weights) and self.software in software
 
 
+class RecipeMoeKernel(ChipRecipe):
+    """The expert (grouped-GEMM) kernel a launch recipe selects for chips whose id contains ``accelerator`` and,
+    where ``weights`` is given, that weight format (vLLM ``VLLM_MXFP4_USE_MARLIN=1``: Marlin W4A16 MoE), with
+    the share of the chip's tensor-core peak its MMA instruction can issue (``mma_peak_fraction``; Marlin is
+    built for SM80 and issues ``mma.sync``, which reaches about 2/3 of a Hopper chip's tensor-core peak).
+    Aggregated rows only, as for the all-reduce codec."""
+
+    kernel: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
+    mma_peak_fraction: float = Field(gt=0.0, le=1.0)
+
+
 class RecipeBatch(BaseModel):
     """A running-batch cap a disaggregated launch recipe sets on its ``role`` ("prefill": context workers,
     "decode": generation workers), per attention-DP rank (per worker without attention DP): at most
@@ -202,6 +213,9 @@ class EngineSpec(BaseModel):
                         "token (a kernel path only those recipes take), by chip, weights and software.")
     recipe_request_overhead_s: float = Field(
         0.0, ge=0, le=2.0, description="Time per request before its first token added under recipe_request_paths.")
+    recipe_moe_kernel: tuple[RecipeMoeKernel, ...] = Field(
+        (), description="Expert kernel of the launch recipes and the share of the tensor-core peak its MMA issues, by "
+                        "chip and weights; aggregated rows (none: kernels written for the chip, the whole peak).")
     recipe_batch: tuple[RecipeBatch, ...] = Field(
         (), description="Per-rank request and token caps of a disaggregated recipe's context or generation workers, "
                         "by software, model, input length and layout (none: max_num_seqs and the chunk).")
@@ -262,6 +276,15 @@ class EngineSpec(BaseModel):
             if r.on_chip(chip, fmt):
                 return r.codec
         return ""
+
+    def moe_kernel_on(self, accelerator: str = "", weights: str = "") -> RecipeMoeKernel | None:
+        """The first ``recipe_moe_kernel`` entry for ``accelerator`` (a fragment of its id) and ``weights`` (an
+        entry's blank weights match any), else None (the expert kernels are written for the chip)."""
+        chip, fmt = accelerator.lower(), weights.lower()
+        for r in self.recipe_moe_kernel:
+            if r.on_chip(chip, fmt):
+                return r
+        return None
 
     def memory_fraction_on(self, accelerator: str = "", weights: str = "", tp: int = 1) -> float | None:
         """The static memory fraction of the first recipe entry for ``accelerator`` (a fragment of its

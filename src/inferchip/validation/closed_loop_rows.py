@@ -46,13 +46,18 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
         cache.move_to_end(key)
         return cache[key][0], layout, list(cache[key][1])
     cals = v.closed_loop_cache.setdefault("cals", {})
-    if facts.engine.id not in cals:
-        cals[facts.engine.id] = engine_calibration(v.cal, facts.engine)
+    moe = facts.engine.moe_kernel_on(case.accelerator, fmt.weights) if facts.prefill is None else None
+    cal_key = (facts.engine.id, moe.mma_peak_fraction if moe is not None else 1.0)
+    if cal_key not in cals:
+        cal = engine_calibration(v.cal, facts.engine)
+        if moe is not None:  # the recipe's expert kernel issues its MMA at a share of the tensor-core peak
+            cal = cal.model_copy(update={"moe_mma_peak_fraction": moe.mma_peak_fraction})
+        cals[cal_key] = cal
     cp, ms = v.chip(case.accelerator), v.model(case.model)
     notes = notes + check_span(layout, cp.max_scaleup_domain, cp.id, f"line {case.line} ({case.case_id})")
     setting = resolve_setting(cp, ms, count=layout.chips_per_replica, weights=fmt.weights,
                               activations=fmt.activations, kv=fmt.kv, tp=layout.tp, pp=layout.pp, ep=layout.ep,
-                              attn_dp=layout.attn_dp, calibration=cals[facts.engine.id],
+                              attn_dp=layout.attn_dp, calibration=cals[cal_key],
                               attention_weights=fmt.attention_weights)
     mm = setting.mapped(setting.layout)
     static = facts.engine.memory_fraction_on(case.accelerator, fmt.weights, layout.tp)
@@ -65,6 +70,9 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     if codec:
         notes = notes + [f"tensor-parallel all-reduces from the codec's smallest message up run the launch recipe's "
                          f"QuickReduce {codec.upper()} (ROCM_QUICK_REDUCE_QUANTIZATION)"]
+    if moe is not None:
+        notes = notes + [f"expert GEMMs run the launch recipe's {moe.kernel} kernels, their MMA at "
+                         f"{moe.mma_peak_fraction:.3g} of the tensor-core peak"]
     if static is not None:
         notes = notes + [f"KV pool from the launch recipe's static memory fraction {static:g} of the usable memory "
                          f"(weights + KV; activations outside): {mm.kv_capacity_tokens():,} tokens per replica"]

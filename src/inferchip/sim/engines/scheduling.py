@@ -17,10 +17,15 @@
   that condition releases them when it reaches ``timeout_iters`` (it counts every such
   iteration, with or without a waiting request, and restarts at each release), and a rank
   without running decodes releases them at once. When every rank has a context request and
-  every rank decodes, they wait ``batching_wait_iters`` more iterations to go together. Here
-  "every rank has one" is read as at least ``ranks`` held requests (the engine spreads new
-  requests over the ranks by load), "every rank decodes" as at least ``ranks`` decoding
-  sequences.
+  every rank decodes, they wait ``batching_wait_iters`` more iterations to go together. "Every
+  rank decodes" is read as at least ``ranks`` decoding sequences. "Every rank has one" is per
+  rank: a new request is given to a rank when the engine fetches it
+  (``ExecutorRequestQueue._schedule_attention_dp_requests``), only to a rank whose active
+  requests are below ``ceil((active + new) / ranks)`` (and the busiest rank's count), the least
+  loaded first (``_balance_requests_across_ranks``; its heap orders by active tokens, here by
+  active requests, equal in a steady closed loop). In a closed loop a request that finishes
+  leaves its rank one below the others, so the client's next request goes back to that rank: the
+  held requests cover every rank only when requests finishing on every rank have been replaced.
 
 Both run as :class:`~inferchip.sim.engines.polling.PollingReplica`: received requests wait in
 its inbox until the scheduler takes them into the waiting queue, where they are admitted under
@@ -31,7 +36,7 @@ from __future__ import annotations
 
 from inferchip.sim.engines.polling import PollingReplica
 from inferchip.sim.request import RequestTable
-from inferchip.sim.scheduler import SchedulerConfig
+from inferchip.sim.scheduler import SchedulerConfig, Seq
 from inferchip.sim.steptime import StepTimer
 
 
@@ -52,11 +57,24 @@ class AdpBalancedReplica(PollingReplica):
         self.batching_wait_iters = int(batching_wait_iters)
         self.waiting_iters = 0
         self.batching_iters = 0
+        self.rank_load = [0] * self.ranks  # active requests per rank (held, waiting, running)
+        self.rank_of: dict[int, int] = {}
+
+    def enqueue(self, rid: int, prompt: int, out: int, time_s: float) -> None:
+        self.rank_of[rid] = rank = adp_rank(self.rank_load)
+        self.rank_load[rank] += 1
+        super().enqueue(rid, prompt, out, time_s)
+
+    def _release(self, seq: Seq, blocks: int, t_end: float, finished: list[tuple[float, int]]) -> None:
+        super()._release(seq, blocks, t_end, finished)
+        rank = self.rank_of.pop(seq.rid, None)
+        if rank is not None:
+            self.rank_load[rank] -= 1
 
     def _poll_due(self) -> bool:
-        visible = len(self.seen) if self.lookahead else len(self.inbox)
+        held = self.seen if self.lookahead else self.inbox
         all_decode = self.n_dec >= self.ranks
-        if visible >= self.ranks:  # every rank has a context request
+        if len({self.rank_of[rid] for rid, _, _ in held}) >= self.ranks:  # every rank has a context request
             self.waiting_iters = 0
             if all_decode and self.batching_iters < self.batching_wait_iters:
                 self.batching_iters += 1
@@ -78,3 +96,13 @@ class AdpBalancedReplica(PollingReplica):
             self.waiting_iters = 0
         elif self.timeout_iters > 0:
             self.waiting_iters = (self.waiting_iters + span) % self.timeout_iters
+
+
+def adp_rank(load: list[int]) -> int:
+    """The attention-DP rank TensorRT-LLM gives one new request, from the ranks' active requests
+    ``load``: only ranks below ``max(ceil((sum + 1) / ranks), max(load))`` are eligible
+    (``expected_num_active_requests``), the least loaded of them first, the lowest index on ties."""
+    ranks = len(load)
+    expected = max(-(-(sum(load) + 1) // ranks), max(load))
+    eligible = [r for r in range(ranks) if load[r] < expected]
+    return min(eligible, key=lambda r: (load[r], r))
