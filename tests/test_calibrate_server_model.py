@@ -73,3 +73,17 @@ def test_the_lower_median_error_names_the_model_per_kind():
     assert got["tpot"]["analytic"]["median_ape"] == pytest.approx(4.5)
     assert got["tpot"]["lower"] == "analytic"
     assert got["throughput"]["lower"] == SERVER_MODEL_BY_METRIC["throughput"] == got["throughput"]["auto"]
+
+
+def test_calibrate_command_says_which_server_model_scores_and_which_is_lower(cases, tmp_path, capsys):
+    from inferchip.interfaces.cli import main
+    from inferchip.validation.cases import COLUMNS
+
+    src = tmp_path / "synthetic.csv"
+    src.write_text(tc._csv([{k: getattr(c, k) if getattr(c, k) is not None else "" for k in COLUMNS} for c in cases]))
+    assert main(["calibrate", str(src), "-o", str(tmp_path / "cal.yaml"), "--cv", "--workers", "1"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # the console wraps long lines
+    assert "server rows: auto" in out
+    for kind in ("ttft", "tpot"):
+        line = out.split(f"server models, held out, {kind}: ")[1]
+        assert line.startswith("sim ") and f"validate uses {SERVER_MODEL_BY_METRIC[kind]}" in line

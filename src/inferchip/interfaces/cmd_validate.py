@@ -291,7 +291,7 @@ def calibrate_cmd(
         con.print(f"server models, held out, {kind}: " + ", ".join(
             f"{m} {per[m]['median_ape']:.1f}/{per[m]['p90_ape']:.1f}" for m in ("sim", "analytic"))
             + f" (median/p90 APE); lower: {per['lower']}; validate uses {per['auto']}"
-            + ("" if per["lower"] == per["auto"] else " [differs: SERVER_MODEL_BY_METRIC should follow]"))
+            + ("" if per["lower"] == per["auto"] else "; they differ: SERVER_MODEL_BY_METRIC should follow"))
     con.print(f"wrote {out}")
 
 
