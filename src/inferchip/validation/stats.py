@@ -96,7 +96,8 @@ def server_models_by_kind(results: Sequence[CaseResult]) -> dict[str, dict[str, 
         sel = [r for r in rows if metric_kind(r.case.metric) == kind]
         if not sel:
             continue
-        per = {m: _stats(len(sel), [r.by_model[m] for r in sel], [r.measured for r in sel]) for m in SERVER_MODELS}
+        per = {m: _stats(len(sel), [float(v) for r in sel if (v := r.by_model[m]) is not None],
+                         [r.measured for r in sel]) for m in SERVER_MODELS}
         auto = SERVER_MODEL_BY_METRIC[kind]
         lower = min(SERVER_MODELS, key=lambda m: (per[m]["median_ape"], m != auto))
         out[kind] = {**per, "lower": lower, "auto": auto}
