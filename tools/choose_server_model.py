@@ -3,7 +3,8 @@
 For every accelerator with MLPerf Server/Interactive rows (server rows without a concurrency,
 the rows ``validate`` has two models for), the calibration is refitted without that
 accelerator's rows (``validation.calibrate``, starting from the shipped calibration) and its
-server rows are predicted by both models (``Validator(compare=True)``). Prints the held-out
+server rows are predicted by both models (``Validator(compare=True)``; ``inferchip calibrate --cv``
+reports the same per-kind choice from a fit of its own start: "server models, held out"). Prints the held-out
 median APE and median signed error of each model per metric kind; the model with the lower
 median APE of a kind is the one ``validation.validate.SERVER_MODEL_BY_METRIC`` should name.
 
@@ -21,7 +22,7 @@ import numpy as np
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
 from inferchip.validation.calibrate import FitPoint, _fold, fit_parameter_names, prepare
 from inferchip.validation.cases import read_cases
-from inferchip.validation.validate import Validator, metric_kind
+from inferchip.validation.validate import metric_kind
 
 CASES = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
 
@@ -34,18 +35,14 @@ def main() -> None:
     rows, _ = prepare(cases, start)
     names = fit_parameter_names(rows)
     accs = sorted({c.accelerator for c in server})
-    jobs = [([r for r in rows if r.case.accelerator != a], start, names, max_eval) for a in accs]
-    folds = []
-    for acc, job in zip(accs, jobs, strict=True):  # mapped models do not pickle: one process
-        folds.append(_fold(job))
-        print("fitted the fold without", acc, flush=True)
+    jobs = [([r for r in rows if r.case.accelerator != a], start, names, max_eval,
+             [c for c in server if c.accelerator == a]) for a in accs]
     errors: dict[tuple[str, str], list[float]] = {}
-    for acc, fold in zip(accs, folds, strict=True):
-        v = Validator(fold.calibration, lengths=fold.lengths, server_model="sim", compare=True)
-        for c in server:
-            if c.accelerator != acc:
-                continue
-            r = v.predict_case(c)
+    for acc, job in zip(accs, jobs, strict=True):  # one process: the folds' progress in order
+        _, held = _fold(job)  # each held-out row predicted by both server models (compare)
+        print("fitted the fold without", acc, flush=True)
+        for r in held:
+            c = r.case
             for model, value in r.by_model.items():
                 if value is not None and math.isfinite(value) and value > 0:
                     errors.setdefault((metric_kind(c.metric), model), []).append(100.0 * (value / c.value - 1.0))

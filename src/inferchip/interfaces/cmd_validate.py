@@ -247,6 +247,7 @@ def calibrate_cmd(
     from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths, save_calibration
     from inferchip.interfaces.report.validation_page import stats_row
     from inferchip.validation.calibrate import calibrate, parameter_bounds
+    from inferchip.validation.validate import server_choice_text
 
     out = out_files.check_writable(out, "--output")  # before the fit, not after it
     rows = _read(cases)
@@ -284,7 +285,13 @@ def calibrate_cmd(
     if cross_validate:
         rows_s.append(stats_row("leave-one-accelerator-out", summary["cross_validated"]))
         rows_s += [stats_row(f"  held out: {a}", s) for a, s in summary["cross_validated_by_accelerator"].items()]
-    con.print(_stats_table("errors (APE = |predicted / measured - 1|)", rows_s))
+    con.print(_stats_table(f"errors (APE = |predicted / measured - 1|; server rows: "
+                           f"{server_choice_text(summary['server_model'])})", rows_s))
+    for kind, per in summary["server_models_cross_validated"].items():
+        con.print(f"server models, held out, {kind}: " + ", ".join(
+            f"{m} {per[m]['median_ape']:.1f}/{per[m]['p90_ape']:.1f}" for m in ("sim", "analytic"))
+            + f" (median/p90 APE); lower: {per['lower']}; validate uses {per['auto']}"
+            + ("" if per["lower"] == per["auto"] else "; they differ: SERVER_MODEL_BY_METRIC should follow"))
     con.print(f"wrote {out}")
 
 

@@ -18,10 +18,14 @@ cal=...)`` on a coarse concurrency grid. The Jacobian is by forward differences,
 data-set means move together in one evaluation (each touches only its own rows).
 
 Honest errors: the in-sample figures are those of ``inferchip validate`` with the fitted
-calibration (full layout search, full grid). Leave-one-accelerator-out cross-validation fits
-again on the rows of every accelerator but one, from the same start, and predicts the
-held-out accelerator's rows with that fit, so each row is predicted by a calibration that
-never saw its accelerator.
+calibration (full layout search, full grid, and the same server model per row: ``SCORE_SERVER_MODEL``,
+``validate``'s default). Leave-one-accelerator-out cross-validation fits again on the rows of every
+accelerator but one, from the same start, and predicts the held-out accelerator's rows with that
+fit, so each row is predicted by a calibration that never saw its accelerator. The fit's residuals
+are the analytic model's (the fast path); the scores are not: a server row is scored by the model
+``validate`` reports for it, and both server models' held-out errors are kept, per metric kind, with
+the one of lower held-out median APE named (:func:`~inferchip.validation.stats.server_models_by_kind`):
+the leave-one-accelerator-out choice ``SERVER_MODEL_BY_METRIC`` is to follow.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from inferchip.mapping.layout import Layout
 from inferchip.performance.phases import MappedModel
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.validation.cases import DATASETS, Case
+from inferchip.validation.stats import server_models_by_kind
 from inferchip.validation.validate import (
     CaseResult,
     NotPredictable,
@@ -56,6 +61,9 @@ LOWER_IF_OPEN = {"step_overhead_s": 1e-5, "sequence_overhead_s": 1e-7}  # a log-
 FRACTION_FLOOR = 0.02  # lower bound of parameters bounded only by "> 0"
 MIN_MEAN_INPUT_TOKENS = 16.0
 DS_PREFIX = "mlperf_mean_input_tokens:"
+# The server model that scores a server row, in sample and held out: validate's default ("auto": per
+# metric kind, SERVER_MODEL_BY_METRIC; closed loops simulated), so calibrate's figures are validate's.
+SCORE_SERVER_MODEL = "auto"
 
 
 class FitPoint(NamedTuple):
@@ -229,10 +237,19 @@ def fit_parameter_names(rows: Sequence[FitRow], physical: Sequence[str] | None =
     return names + [DS_PREFIX + d for d in ds]
 
 
-def _fold(args: tuple[list[FitRow], FitPoint, list[str], int]) -> FitPoint:
-    rows, start, names, max_eval = args
+def scorer(point: FitPoint) -> Validator:
+    """The validator that scores rows under ``point``: ``validate``'s server model, both server
+    models evaluated (``compare``) so the held-out errors of each are known."""
+    return point.validator(server_model=SCORE_SERVER_MODEL, compare=True)
+
+
+def _fold(args: tuple[list[FitRow], FitPoint, list[str], int, list[Case]]) -> tuple[FitPoint, list[CaseResult]]:
+    """Fit without one accelerator's rows, then predict its ``held`` cases with that fit."""
+    rows, start, names, max_eval, held = args
     res = fit(rows, start, names, max_evaluations=max_eval)
-    return FitPoint(res.calibration, res.lengths)
+    point = FitPoint(res.calibration, res.lengths)
+    v = scorer(point)
+    return point, [v.predict_case(c) for c in held]
 
 
 @dataclass
@@ -249,7 +266,8 @@ class CalibrationReport:
         return {"fitted_parameters": len(self.fitted.names), "rows_used": self.fitted.rows,
                 "parameters": dict(zip(self.fitted.names, self.fitted.values, strict=False)),
                 "in_sample": error_stats(self.in_sample), "cross_validated": error_stats(self.held_out),
-                "cross_validated_by_accelerator": cv_by}
+                "cross_validated_by_accelerator": cv_by, "server_model": SCORE_SERVER_MODEL,
+                "server_models_cross_validated": server_models_by_kind(self.held_out)}
 
 
 def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None, *, cross_validate: bool = True,
@@ -271,26 +289,24 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
     say(f"fitting {len(names)} parameters on {len(rows)} rows")
     full = fit(rows, start, names, max_evaluations=max_evaluations)
     summary = dict(fitted_parameters=float(len(names)), rows_used=float(len(rows)))
-    v = Validator(full.calibration, lengths=full.lengths)
+    v = scorer(FitPoint(full.calibration, full.lengths))
     in_sample = [v.predict_case(c) for c in cases]
     folds: dict[str, FitPoint] = {}
     held_out: list[CaseResult] = []
     if cross_validate:
         accs = sorted({c.accelerator for c in cases})
-        jobs = [([r for r in rows if r.case.accelerator != a], start, names, max_evaluations) for a in accs]
+        jobs = [([r for r in rows if r.case.accelerator != a], start, names, max_evaluations,
+                 [c for c in cases if c.accelerator == a]) for a in accs]
         say(f"leave-one-accelerator-out: {len(accs)} folds on {workers} worker(s)")
         if workers > 1:
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                fold_cals = list(pool.map(_fold, jobs))
+                fold_out = list(pool.map(_fold, jobs))
         else:
-            fold_cals = [_fold(j) for j in jobs]
+            fold_out = [_fold(j) for j in jobs]
         by_case = {}
-        for a, fc in zip(accs, fold_cals, strict=False):
+        for a, (fc, predicted) in zip(accs, fold_out, strict=True):
             folds[a] = fc
-            fv = fc.validator()
-            for c in cases:
-                if c.accelerator == a:
-                    by_case[c.case_id] = fv.predict_case(c)
+            by_case.update({r.case.case_id: r for r in predicted})
         held_out = [by_case[c.case_id] for c in cases]
     ins, cv = error_stats(in_sample), error_stats(held_out) if held_out else {}
     for key, st in (("in_sample", ins), ("cv", cv)):

@@ -18,6 +18,7 @@ from inferchip.units import percent, percent_error
 from inferchip.validation.cases import Case
 from inferchip.validation.results import CaseResult
 from inferchip.validation.server import SERVER_MODELS
+from inferchip.validation.server_choice import SERVER_MODEL_BY_METRIC, metric_kind
 
 GROUP_KEYS = {
     "source": lambda c: c.source_kind,
@@ -81,6 +82,30 @@ def server_comparison(results: Sequence[CaseResult]) -> dict[str, dict[str, dict
             out[group][m] = _stats(len(sel), [r.by_model[m] for r in have], [r.measured for r in have])
             out[group][m]["used"] = sum(r.server_model == m and r.status == "ok" for r in sel)
     return out
+
+
+def server_models_by_kind(results: Sequence[CaseResult]) -> dict[str, dict[str, Any]]:
+    """Per metric kind (throughput, ttft, tpot: :func:`metric_kind`), the error statistics of each
+    server model over the server rows both models predicted (``by_model`` holds both values), the
+    model with the lower median APE (``"lower"``; the ``auto`` choice on a tie) and the model
+    ``auto`` uses (``"auto"``, ``SERVER_MODEL_BY_METRIC``). Given held-out results this is the
+    choice "per metric, by leave-one-accelerator-out error" that ``SERVER_MODEL_BY_METRIC`` names."""
+    rows = [r for r in results if all(_usable(r.by_model.get(m)) for m in SERVER_MODELS)]
+    out: dict[str, dict[str, Any]] = {}
+    for kind in SERVER_MODEL_BY_METRIC:
+        sel = [r for r in rows if metric_kind(r.case.metric) == kind]
+        if not sel:
+            continue
+        per = {m: _stats(len(sel), [float(v) for r in sel if (v := r.by_model[m]) is not None],
+                         [r.measured for r in sel]) for m in SERVER_MODELS}
+        auto = SERVER_MODEL_BY_METRIC[kind]
+        lower = min(SERVER_MODELS, key=lambda m: (per[m]["median_ape"], m != auto))
+        out[kind] = {**per, "lower": lower, "auto": auto}
+    return out
+
+
+def _usable(value: float | None) -> bool:
+    return value is not None and math.isfinite(value) and value > 0
 
 
 def summarize(results: Sequence[CaseResult], by: str | None = None) -> dict[str, Any]:
