@@ -28,10 +28,11 @@ from inferchip.cost.vision.frame import BOOST_CLOCK_FAMILIES, static_w
 from inferchip.units import PICO, TERA
 
 
-def main() -> None:
+def rating_rows() -> list[dict[str, float | str]]:
+    """One dict per GPU with an FP32 peak and a TDP: chip, node_nm, tdp_w, static_w, fp32_flop_per_s, table_j
+    (J/FLOP at the node), bound_j ((TDP - static) / FP32 peak, J/FLOP), power_at_peak_w (table x peak + static)."""
     a = load_assumptions()
-    print(f"{'chip':32s} {'node':>5s} {'TDP':>6s} {'static':>6s} {'FP32':>6s} {'table':>6s} {'bound':>6s}"
-          f" {'ratio':>6s} {'P@peak':>7s}")
+    rows: list[dict[str, float | str]] = []
     for cid in chip_ids():
         spec = load_chip(cid)
         if not spec.family.startswith(BOOST_CLOCK_FAMILIES):
@@ -40,12 +41,22 @@ def main() -> None:
         peak, tdp = p.peak_flop_per_s.get("fp32"), float(p.tdp_w)
         if not peak or not math.isfinite(tdp):
             continue
-        node = node_nm(spec)
-        st = static_w(p, a)
+        node, st = node_nm(spec), static_w(p, a)
         table = float(en.energy_per_flop_j("fp32", node, a))
-        bound = (tdp - st) / float(peak)
-        print(f"{cid:32s} {node:5.1f} {tdp:6.0f} {st:6.0f} {float(peak) / TERA:6.1f} {table / PICO:6.2f}"
-              f" {bound / PICO:6.2f} {table / bound:6.2f} {table * float(peak) + st:7.0f}")
+        rows.append({"chip": cid, "node_nm": node, "tdp_w": tdp, "static_w": st, "fp32_flop_per_s": float(peak),
+                     "table_j": table, "bound_j": (tdp - st) / float(peak),
+                     "power_at_peak_w": table * float(peak) + st})
+    return rows
+
+
+def main() -> None:
+    print(f"{'chip':32s} {'node':>5s} {'TDP':>6s} {'static':>6s} {'FP32':>6s} {'table':>6s} {'bound':>6s}"
+          f" {'ratio':>6s} {'P@peak':>7s}")
+    for r in rating_rows():
+        t, b = float(r["table_j"]), float(r["bound_j"])
+        print(f"{r['chip']!s:32s} {float(r['node_nm']):5.1f} {float(r['tdp_w']):6.0f} {float(r['static_w']):6.0f}"
+              f" {float(r['fp32_flop_per_s']) / TERA:6.1f} {t / PICO:6.2f} {b / PICO:6.2f} {t / b:6.2f}"
+              f" {float(r['power_at_peak_w']):7.0f}")
 
 
 if __name__ == "__main__":
