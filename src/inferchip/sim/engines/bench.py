@@ -84,11 +84,18 @@ class BenchFigures:
     # relative change of the mean TTFT from the first to the second half of the middle requests
     # (send order; 0 where the run has no middle): how far the run still was from settling
     middle_drift: float = 0.0
+    # spread of the per-request TTFT, weighted as the mean is (steady_weights): the benchmark's result file
+    # also reports median_ttft, std_ttft (population) and p99_ttft, which tell the start's wave from a queue
+    ttft_median_s: float = math.nan
+    ttft_p99_s: float = math.nan
+    ttft_std_s: float = math.nan
 
     def as_dict(self) -> dict[str, float]:
         return {"ttft_ms": self.ttft_s * 1e3, "tpot_ms": self.tpot_s * 1e3, "e2e_ms": self.e2e_s * 1e3,
                 "output_tokens_per_s": self.output_tokens_per_s, "requests": self.requests,
-                "running_mean": self.running_mean, "queue_ms": self.queue_s * 1e3, "steps": self.steps}
+                "running_mean": self.running_mean, "queue_ms": self.queue_s * 1e3, "steps": self.steps,
+                "ttft_median_ms": self.ttft_median_s * 1e3, "ttft_p99_ms": self.ttft_p99_s * 1e3,
+                "ttft_std_ms": self.ttft_std_s * 1e3}
 
 
 def closed_loop_run(step_model: Any, concurrency: int, input_tokens: Any, output_tokens: Any,
@@ -198,11 +205,31 @@ def bench_figures(res: SimResult, request_overhead_s: float, tokens_per_step: fl
     drift = float(mid[half:].mean() / mid[:half].mean() - 1.0) if half and mid[:half].mean() > 0 else 0.0
     running = float(np.sum(s["running"] * s["duration_s"]) / busy) if busy > 0 else 0.0
     queue = r["first_scheduled_s"][fin] - r["arrival_s"][fin]
+    ttft_mean = mean(ttft, w)
     return BenchFigures(
-        ttft_s=mean(ttft, w), tpot_s=mean(tpot, w[many]), e2e_s=mean(e2e, w),
+        ttft_s=ttft_mean, tpot_s=mean(tpot, w[many]), e2e_s=mean(e2e, w),
         output_tokens_per_s=float((emitted * w).sum() / span) if span > 0 else math.nan,
         requests=int(fin.sum()), running_mean=running, queue_s=mean(queue, w), steps=int(s["start_s"].size),
-        middle_drift=drift)
+        middle_drift=drift, ttft_median_s=weighted_quantile(ttft, w, 0.5),
+        ttft_p99_s=weighted_quantile(ttft, w, 0.99),
+        ttft_std_s=math.sqrt(mean((ttft - ttft_mean) ** 2, w)) if ttft.size else math.nan)
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of ``values`` each standing for ``weights`` requests: the smallest value whose
+    cumulative weight reaches ``q`` of the total (numpy's ``inverted_cdf`` method where every weight is 1;
+    ``benchmark_serving.py`` interpolates linearly, a difference below one request's step in the sorted
+    list). NaN for no values or no weight."""
+    x = np.asarray(values, dtype=float)
+    wt = np.asarray(weights, dtype=float)
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"quantile {q} outside [0, 1]")
+    if x.size == 0 or wt.sum() <= 0:
+        return math.nan
+    order = np.argsort(x, kind="stable")
+    cum = np.cumsum(wt[order])
+    i = int(np.searchsorted(cum, q * cum[-1], side="left"))
+    return float(x[order][min(i, x.size - 1)])
 
 
 def steady_weights(n_sim: int, concurrency: int, bench_requests: int | None) -> np.ndarray:
