@@ -9,9 +9,10 @@ validation (MLPerf length spreads, closed and open loops, beam search) both ask 
 * **Steady-state continuous batching** (:func:`steady_state`): the sequences in flight are
   length-biased (a long answer stays longer): their mean context is ``E[i] + E[o^2]/(2 E[o])``
   and each holds KV for ``E[i] + E[o^2]/E[o]`` tokens; new requests arrive at ``b / E[o]`` per
-  step and each brings ``E[i (i+1) / 2]`` causal prefill pairs. With a fixed length this is
-  exactly :func:`inferchip.performance.phases.continuous_batch`. A Poisson arrival
-  (``queue_wait``) also waits on average half an iteration before its prefill is scheduled.
+  step and each brings ``E[i (i+1) / 2]`` causal prefill pairs; where prompts join at random steps
+  (:func:`random_admission`) TPOT is the mean of pure-decode and prompt-carrying steps (:func:`~inferchip.
+  performance.phases.decode_step`), else the mean step (fixed lengths: exactly :func:`~inferchip.performance.
+  phases.continuous_batch`). A Poisson arrival (``queue_wait``) also waits half an iteration on average.
 * **Open loop at a rate**: the concurrency solves Little's law ``b = rate x E2E(b)`` per
   replica; above the predicted capacity the replica saturates.
 * **Fewer sequences than replicas** (:func:`replica_load`): a static batch or closed loop of
