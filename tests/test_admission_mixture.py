@@ -70,3 +70,26 @@ def test_random_admission_where_arrivals_or_completions_are_random():
     assert not random_admission(Question("max_throughput", fixed, fixed))
     assert random_admission(Question("max_throughput", fixed, fixed, queue_wait=True))
     assert random_admission(Question("max_throughput", fixed, spread))
+
+
+def test_steady_state_on_a_mapping_is_the_mixture_of_its_steps():
+    """Llama-2-70B fp8 on one H200, MLPerf-like spread lengths: the steady state's TPOT is the
+    mixture of the pure-decode step and the prompt-carrying step, each costed by the mapping."""
+    from inferchip.performance.operating import steady_state
+    from inferchip.performance.setting import resolve_setting
+
+    s = resolve_setting("nvidia-h200-sxm-141gb", "meta-llama/Llama-2-70b-chat-hf", count=1, weights="fp8",
+                        activations="fp8", kv="fp8")
+    mm = s.mapped(s.layout)
+    q = Question("max_throughput", LengthDist.lognormal(320.0, 1024.0), LengthDist.lognormal(290.0, 1024.0),
+                 queue_wait=True)
+    b = np.array([8.0, 32.0, 96.0])
+    met = steady_state(mm, b, q, False)
+    i, o = q.inputs, q.outputs
+    new = b / o.mean
+    kv = b * (i.mean + o.second_moment / (2.0 * o.mean))
+    p = 1.0 - np.exp(-new)
+    pure, _ = mm.replica_step_s(b, b, kv, 0.0 * b)
+    fill, _ = mm.replica_step_s(b + new * i.mean / p, b, kv, new * i.mean_prefill_pairs / p)
+    np.testing.assert_allclose(met.tpot_s, (1.0 - p) * pure + p * fill, rtol=1e-12)
+    assert np.all(met.tpot_s >= pure)  # a prompt never makes a step faster

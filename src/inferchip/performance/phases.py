@@ -298,7 +298,7 @@ def admit_share(new_per_step: float | np.ndarray) -> np.ndarray:
     per step on average and their arrivals (Poisson; or completions of sequences of spread lengths,
     each ending at random) are independent: ``1 - exp(-new)`` (at least a tiny share, so a step that
     admits carries a finite prompt load)."""
-    return np.maximum(-np.expm1(-np.asarray(new_per_step, float)), 1e-12)
+    return np.asarray(np.maximum(-np.expm1(-np.asarray(new_per_step, float)), 1e-12), dtype=float)
 
 
 def decode_step(mm: MappedModel, b: np.ndarray, new: np.ndarray, mean_input: float, mean_pairs: float,
