@@ -9,9 +9,10 @@ validation (MLPerf length spreads, closed and open loops, beam search) both ask 
 * **Steady-state continuous batching** (:func:`steady_state`): the sequences in flight are
   length-biased (a long answer stays longer): their mean context is ``E[i] + E[o^2]/(2 E[o])``
   and each holds KV for ``E[i] + E[o^2]/E[o]`` tokens; new requests arrive at ``b / E[o]`` per
-  step and each brings ``E[i (i+1) / 2]`` causal prefill pairs. With a fixed length this is
-  exactly :func:`inferchip.performance.phases.continuous_batch`. A Poisson arrival
-  (``queue_wait``) also waits on average half an iteration before its prefill is scheduled.
+  step and each brings ``E[i (i+1) / 2]`` causal prefill pairs; where prompts join at random steps
+  (:func:`random_admission`) TPOT is the mean of pure-decode and prompt-carrying steps (:func:`~inferchip.
+  performance.phases.decode_step`), else the mean step (fixed lengths: exactly :func:`~inferchip.performance.
+  phases.continuous_batch`). A Poisson arrival (``queue_wait``) also waits half an iteration on average.
 * **Open loop at a rate**: the concurrency solves Little's law ``b = rate x E2E(b)`` per
   replica; above the predicted capacity the replica saturates.
 * **Fewer sequences than replicas** (:func:`replica_load`): a static batch or closed loop of
@@ -43,6 +44,8 @@ from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.performance.phases import (
     MappedModel,
     PhaseMetrics,
+    admit_share,
+    decode_step,
     fit_error,
     prefill_pairs,
     static_batch,
@@ -221,7 +224,9 @@ def steady_state(mm: MappedModel, b: np.ndarray, q: Question, with_ttft: bool,
     e_o = max(o.mean, 1.0)
     new = b / e_o / q.beams  # requests (prompts) starting per step
     ctx = i.mean + o.second_moment / (2.0 * e_o)
-    if decode is None:
+    if decode is None and random_admission(q):
+        tpot, dec = decode_step(mm, b, new, i.mean, i.mean_prefill_pairs, b * ctx)
+    elif decode is None:
         tpot, dec = mm.replica_step_s(b + new * i.mean, b, b * ctx, new * i.mean_prefill_pairs)
     else:
         tpot, dec = decode
@@ -243,6 +248,13 @@ def steady_state(mm: MappedModel, b: np.ndarray, q: Question, with_ttft: bool,
                         prefill_step_s=first)
 
 
+def random_admission(q: Question) -> bool:
+    """Whether prompts join the running batch at random steps: Poisson arrivals (``queue_wait``) or
+    answers of spread lengths (each running sequence ends at a random step and a waiting prompt takes
+    its place). Fixed lengths without Poisson arrivals keep the mean step (module doc)."""
+    return bool(q.queue_wait) or len(q.outputs.points) > 1
+
+
 def _steady_one(mm: MappedModel, b: float, q: Question) -> PhaseMetrics:
     """:func:`steady_state` (with TTFT) of one concurrency and one input length, in floats,
     operation for operation; arrays of the shapes the array path gives."""
@@ -252,7 +264,14 @@ def _steady_one(mm: MappedModel, b: float, q: Question) -> PhaseMetrics:
     new = b / e_o / q.beams
     ctx = i.mean + o.second_moment / (2.0 * e_o)
     dec = mm.stage_step_point((1,), (b + new * i.mean) / pp, b / pp, b * ctx / pp, new * i.mean_prefill_pairs / pp)
-    tpot = pp * _time_of(dec)
+    if random_admission(q):  # decode_step's mixture, on floats
+        p = float(admit_share(new))
+        pure = mm.stage_step_point((1,), b / pp, b / pp, b * ctx / pp, 0.0)
+        fill = mm.stage_step_point((1,), (b + new * i.mean / p) / pp, b / pp, b * ctx / pp,
+                                   new * i.mean_prefill_pairs / p / pp)
+        tpot = pp * ((1.0 - p) * _time_of(pure) + p * _time_of(fill))
+    else:
+        tpot = pp * _time_of(dec)
     iq = float(i.points[0])
     chunk = min(iq, float(mm.chunk_tokens))
     n_chunks = float(math.ceil(iq / mm.chunk_tokens))

@@ -293,6 +293,40 @@ def continuous_batch(mm: MappedModel, concurrency, input_tokens, output_tokens) 
     return PhaseMetrics(ttft, tpot, e2e, b / tpot, pre, dec, prefill_chunks=n_chunks, prefill_step_s=first_t)
 
 
+def admit_share(new_per_step: float | np.ndarray) -> np.ndarray:
+    """Share of decode steps that admit at least one new prompt, when ``new_per_step`` requests start
+    per step on average and their arrivals (Poisson; or completions of sequences of spread lengths,
+    each ending at random) are independent: ``1 - exp(-new)`` (at least a tiny share, so a step that
+    admits carries a finite prompt load)."""
+    return np.asarray(np.maximum(-np.expm1(-np.asarray(new_per_step, float)), 1e-12), dtype=float)
+
+
+def decode_step(mm: MappedModel, b: np.ndarray, new: np.ndarray, mean_input: float, mean_pairs: float,
+                kv_tokens: np.ndarray) -> tuple[np.ndarray, StepCost]:
+    """Mean time of a decode step (TPOT, s) and the mean step's cost, with ``b`` sequences per replica
+    decoding and ``new`` prompts of ``mean_input`` tokens (``mean_pairs`` causal pairs) starting per step.
+
+    The engines admit a waiting prompt into the next iteration, its prefill (one chunk) mixed with the
+    running sequences' decode tokens: TensorRT-LLM's in-flight batching ("the inclusion of newly arrived
+    requests and the return of newly completed requests at each iteration", nvidia.github.io/TensorRT-LLM/
+    advanced/batch-manager.html; "sequences in the context phase can be processed together with sequences
+    in the generation phase", .../features/paged-attention-ifb-scheduler.html) and vLLM's chunked prefill
+    (decodes first, then waiting prefills within the token budget: "once chunked prefill is enabled, the
+    policy is changed to prioritize decode requests", vllm-project/vllm PR #7874). So a step carries either
+    the decodes alone or the decodes plus the prompts that arrived during the previous step: a share
+    ``p = admit_share(new)``
+    of the steps carries ``new / p`` prompts, the rest none. A request's TPOT is the mean of the steps
+    it lives through: ``(1 - p) t(b) + p t(b + new E[i] / p)``. The step time is not linear in its rows
+    (GEMM row tiles), so this differs from the time of the mean step ``t(b + new E[i])`` where a tile
+    boundary falls between ``b`` and ``b + new E[i]``; FLOP and bytes are linear in the rows, so the
+    mean step's cost (returned, for energy and breakdowns) holds the mean FLOP and bytes per step."""
+    _, dec = mm.replica_step_s(b + new * mean_input, b, kv_tokens, new * mean_pairs)
+    p = admit_share(new)
+    t_pure, _ = mm.replica_step_s(b, b, kv_tokens, 0.0 * b)
+    t_fill, _ = mm.replica_step_s(b + new * mean_input / p, b, kv_tokens, new * mean_pairs / p)
+    return (1.0 - p) * t_pure + p * t_fill, dec
+
+
 def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens: float,
               chips_given: int) -> DoesNotFitError:
     """A clear 'does not fit' error: by how much, and what would make it fit."""
