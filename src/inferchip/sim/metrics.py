@@ -43,13 +43,24 @@ SATURATION_GROWTH_SIGMAS = 3.0  # ... and in-system growth above this many Poiss
 
 
 def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """Smallest value whose cumulative weight reaches ``q`` percent (inverted CDF)."""
-    if values.size == 0 or weights.sum() <= 0:
+    """Smallest value whose cumulative weight reaches ``q`` percent (inverted CDF): :func:`weighted_quantile`."""
+    return weighted_quantile(values, weights, q / 100.0)
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The ``q`` quantile (a fraction) of ``values`` each standing for ``weights`` requests: the smallest value
+    whose cumulative weight reaches ``q`` of the total (numpy's ``inverted_cdf`` method where every weight is 1;
+    ``benchmark_serving.py`` interpolates linearly, a difference below one request's step in the sorted list).
+    NaN for no values or no weight."""
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"quantile {q} outside [0, 1]")
+    x, wt = np.asarray(values, dtype=float), np.asarray(weights, dtype=float)
+    if x.size == 0 or wt.sum() <= 0:
         return math.nan
-    order = np.argsort(values, kind="stable")
-    cum = np.cumsum(weights[order])
-    idx = int(np.searchsorted(cum, q / 100.0 * cum[-1], side="left"))
-    return float(values[order][min(idx, values.size - 1)])
+    order = np.argsort(x, kind="stable")
+    cum = np.cumsum(wt[order])
+    idx = int(np.searchsorted(cum, q * cum[-1], side="left"))
+    return float(x[order][min(idx, x.size - 1)])
 
 
 def _stats(prefix: str, values: np.ndarray, out: dict[str, Any]) -> None:

@@ -39,7 +39,7 @@ from inferchip.sim.engines.polling import DeliveringDecodeReplica, PollingReplic
 from inferchip.sim.engines.prefill_first import PrefillFirstReplica
 from inferchip.sim.engines.scheduling import AdpBalancedReplica
 from inferchip.sim.lengths import FixedLength, UniformLength
-from inferchip.sim.metrics import SimResult
+from inferchip.sim.metrics import SimResult, weighted_quantile
 from inferchip.sim.scheduler import SchedulerConfig
 from inferchip.sim.simulate import KVLink, Pool, run_pools
 from inferchip.sim.steptime import StepTimer
@@ -213,23 +213,6 @@ def bench_figures(res: SimResult, request_overhead_s: float, tokens_per_step: fl
         middle_drift=drift, ttft_median_s=weighted_quantile(ttft, w, 0.5),
         ttft_p99_s=weighted_quantile(ttft, w, 0.99),
         ttft_std_s=math.sqrt(mean((ttft - ttft_mean) ** 2, w)) if ttft.size else math.nan)
-
-
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """The ``q`` quantile of ``values`` each standing for ``weights`` requests: the smallest value whose
-    cumulative weight reaches ``q`` of the total (numpy's ``inverted_cdf`` method where every weight is 1;
-    ``benchmark_serving.py`` interpolates linearly, a difference below one request's step in the sorted
-    list). NaN for no values or no weight."""
-    x = np.asarray(values, dtype=float)
-    wt = np.asarray(weights, dtype=float)
-    if not 0.0 <= q <= 1.0:
-        raise ValueError(f"quantile {q} outside [0, 1]")
-    if x.size == 0 or wt.sum() <= 0:
-        return math.nan
-    order = np.argsort(x, kind="stable")
-    cum = np.cumsum(wt[order])
-    i = int(np.searchsorted(cum, q * cum[-1], side="left"))
-    return float(x[order][min(i, x.size - 1)])
 
 
 def steady_weights(n_sim: int, concurrency: int, bench_requests: int | None) -> np.ndarray:
