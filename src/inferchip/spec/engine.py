@@ -11,7 +11,8 @@ fractions, 1 = the calibration's kernels). Fitted values say so in ``fitted_on``
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,6 +61,16 @@ class ChipRecipe(BaseModel):
         """Whether this entry applies to ``chip`` (lower-case id) running ``weights`` (lower case; an entry's
         blank weights match any)."""
         return self.accelerator in chip and (not self.weights or self.weights == weights)
+
+
+R = TypeVar("R", bound=ChipRecipe)
+
+
+def first_on_chip(entries: Sequence[R], accelerator: str, weights: str) -> R | None:
+    """The first of ``entries`` that applies to ``accelerator`` (a fragment of its id) running ``weights``
+    (:meth:`ChipRecipe.on_chip`, case-insensitive), else None."""
+    chip, fmt = accelerator.lower(), weights.lower()
+    return next((r for r in entries if r.on_chip(chip, fmt)), None)
 
 
 class RecipeChunk(ChipRecipe):
@@ -271,20 +282,13 @@ class EngineSpec(BaseModel):
     def all_reduce_codec_on(self, accelerator: str = "", weights: str = "") -> str:
         """The QuickReduce codec of the first ``recipe_all_reduce`` entry for ``accelerator`` (a fragment of its
         id) and ``weights`` (an entry's blank weights match any), else "" (none)."""
-        chip, fmt = accelerator.lower(), weights.lower()
-        for r in self.recipe_all_reduce:
-            if r.on_chip(chip, fmt):
-                return r.codec
-        return ""
+        r = first_on_chip(self.recipe_all_reduce, accelerator, weights)
+        return r.codec if r is not None else ""
 
     def moe_kernel_on(self, accelerator: str = "", weights: str = "") -> RecipeMoeKernel | None:
         """The first ``recipe_moe_kernel`` entry for ``accelerator`` (a fragment of its id) and ``weights`` (an
         entry's blank weights match any), else None (the expert kernels are written for the chip)."""
-        chip, fmt = accelerator.lower(), weights.lower()
-        for r in self.recipe_moe_kernel:
-            if r.on_chip(chip, fmt):
-                return r
-        return None
+        return first_on_chip(self.recipe_moe_kernel, accelerator, weights)
 
     def memory_fraction_on(self, accelerator: str = "", weights: str = "", tp: int = 1) -> float | None:
         """The static memory fraction of the first recipe entry for ``accelerator`` (a fragment of its
