@@ -8,9 +8,11 @@ A row that parses but cannot be predicted (unknown chip, model that does not fit
 validator's business, not the parser's.
 
 Facts that the format keeps in the free-text ``notes`` are read by the small pattern
-functions at the end (:func:`stated_limits`, :func:`stated_load_per_s`): the MLPerf
-latency constraint a Server/Interactive row ran under, and the request rate at which a
-latency row was measured. They read the text, never the case id, and apply to every row.
+functions at the end (:func:`stated_limits`, :func:`stated_load_per_s`, :func:`stated_ttft_spread_s`):
+the MLPerf latency constraint a Server/Interactive row ran under, the request rate at which a
+latency row was measured, and the median and p99 TTFT of the run a closed-loop row comes from
+(:func:`measured_stall_s` reads a one-off stall of the measured server from them). They read
+the text, never the case id, and apply to every row.
 
 MLPerf data-set facts (``MLPERF_DATASETS``) are those of the README next to cases.csv,
 each with its citation there.
@@ -348,3 +350,32 @@ def stated_load_per_s(case: Case) -> float | None:
     if m:
         return math.inf if m.group(1).upper() == "INF" else float(m.group(1))
     return None
+
+
+_TTFT_SPREAD = re.compile(r"TTFT spread of the run: median " + _NUM + r" ms, p99 " + _NUM + r" ms")
+# A request that waited this much longer than the run's median request: no queue of a closed-loop benchmark makes
+# that wait. Its longest queue is the start wave (C clients' prompts at once, then 10 C prompts in all): on the
+# B200 SGLang rows the widest wave (128 x 8k-token prompts, TP4 FP4) reads p99 - median = 19.7 s, and no run
+# without a stall exceeds 20 s, where the 63 stalled runs read 66-89 s (docs/data/imax_b200_sglang_ttft_spread.csv,
+# docs/serving_validation.md "B200 SGLang: the 94 TTFT rows"). An estimate (this project's), in the gap between.
+STALL_WAIT_S = 30.0
+
+
+def stated_ttft_spread_s(case: Case) -> tuple[float, float] | None:
+    """(median, p99) TTFT in seconds of the run a row comes from, from its notes ("TTFT spread of the run:
+    median 147.4 ms, p99 564.1 ms", the benchmark result's ``median_ttft`` and ``p99_ttft``); None when not stated."""
+    m = _TTFT_SPREAD.search(case.notes)
+    return None if m is None else (float(m.group(1)) / 1e3, float(m.group(2)) / 1e3)
+
+
+def measured_stall_s(case: Case) -> float | None:
+    """The one-off wait of the measured run (p99 minus median TTFT, seconds) where it is at least
+    ``STALL_WAIT_S``: the server stalled at least once (a first-use kernel load or compile, for instance)
+    and some requests waited through it. It lengthens the run (throughput) and the mean TTFT of the few
+    requests that waited; no steady-state model predicts it. None when the notes state no spread or the
+    run did not stall."""
+    spread = stated_ttft_spread_s(case)
+    if spread is None:
+        return None
+    wait_s = spread[1] - spread[0]
+    return wait_s if wait_s >= STALL_WAIT_S else None

@@ -9,7 +9,7 @@ from typing import Any
 from inferchip.errors import DoesNotFitError, InferchipError, UnknownIdError
 from inferchip.mapping.layout import Layout
 from inferchip.units import percent_error
-from inferchip.validation.cases import Case
+from inferchip.validation.cases import Case, measured_stall_s
 from inferchip.validation.plan import NotPredictable, OperatingPoint
 
 
@@ -60,6 +60,8 @@ class CaseResult:
             "limits_met": p.limits_met if p else None, "saturated": p.saturated if p else None,
             "server_model": self.server_model, "predicted_by_model": dict(self.by_model), "sim": self.sim,
             "notes": list(self.notes),
+            # the measured run's one-off stall (s), where its notes' TTFT spread shows one: flagged, never dropped
+            "measured_stall_s": measured_stall_s(c),
         }
 
 

@@ -48,7 +48,7 @@ from inferchip.performance.phases import MappedModel
 from inferchip.performance.setting import Setting, resolve_setting
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.units import percent_error
-from inferchip.validation.cases import Case, stated_load_per_s
+from inferchip.validation.cases import Case, measured_stall_s, stated_load_per_s
 from inferchip.validation.plan import (  # re-exported: the validation's public names
     E2E_P99_OVER_MEAN,
     LENGTH_POINTS,
@@ -202,6 +202,10 @@ class Validator:
             other = self._predict(case)
             res.by_model["analytic"] = other.predicted
             res.notes.append(f"analytic model: {_error_text(other.predicted, case.value)}")
+        stall_s = measured_stall_s(case)
+        if stall_s is not None:
+            res.notes.append(f"measured run stalled: its p99 TTFT exceeds its median by {stall_s:.1f} s (a one-off wait "
+                             "that no steady-state model predicts; the row is kept in every figure)")
         return res
 
     def _predict(self, case: Case) -> CaseResult:

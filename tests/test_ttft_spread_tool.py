@@ -1,0 +1,107 @@
+"""The run's TTFT spread in the notes (cases.stated_ttft_spread_s), the stall read from it (cases.measured_stall_s)
+and its flag in validate's output, and tools/ttft_spread.py: notes written once and only for matching means, the
+shipped B200 SGLang rows' spread consistent with their values."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import load_tool
+from inferchip.validation.cases import STALL_WAIT_S, measured_stall_s, parse_cases, stated_ttft_spread_s
+from inferchip.validation.results import CaseResult
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
+SPREAD = ROOT / "docs" / "data" / "imax_b200_sglang_ttft_spread.csv"
+
+
+@pytest.fixture(scope="module")
+def ts():
+    return load_tool("ttft_spread")
+
+
+def _shipped_rows() -> list[dict]:
+    with SHIPPED.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _case_with_notes(notes: str):
+    row = next(r for r in _shipped_rows() if r["metric"] == "ttft_ms")
+    row["notes"] = notes
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=list(row), lineterminator="\n")
+    w.writeheader()
+    w.writerow(row)
+    (case,) = parse_cases(out.getvalue(), "one.csv")
+    return case
+
+
+def test_spread_read_from_the_notes(ts):
+    case = _case_with_notes("closed loop; " + ts.spread_note(306.3, 71925.7))
+    assert stated_ttft_spread_s(case) == pytest.approx((0.3063, 71.9257))
+    # 71.9257 - 0.3063 = 71.6194 s: a stall
+    assert measured_stall_s(case) == pytest.approx(71.6194)
+    assert stated_ttft_spread_s(_case_with_notes("TTFT MEAN over requests")) is None
+    assert measured_stall_s(_case_with_notes("TTFT MEAN over requests")) is None
+
+
+def test_a_wide_start_wave_is_no_stall(ts):
+    # the widest wave of the B200 rows (128 clients, 8k prompts): median 1.69 s, p99 21.43 s -> 19.74 s, below 30 s
+    assert measured_stall_s(_case_with_notes(ts.spread_note(1691.7, 21432.4))) is None
+
+
+@given(med=st.floats(10.0, 5e3), extra=st.floats(0.0, 2e5))
+def test_stall_is_the_excess_over_the_median_or_none(ts, med, extra):
+    wait = measured_stall_s(_case_with_notes(ts.spread_note(med, med + extra)))
+    expect = (round(med + extra, 1) - round(med, 1)) / 1e3
+    if wait is None:
+        assert expect < STALL_WAIT_S + 1e-9
+    else:
+        assert wait >= STALL_WAIT_S and wait == pytest.approx(expect, abs=1e-9)
+
+
+def test_flag_in_the_output_without_a_prediction_change(ts):
+    case = _case_with_notes(ts.spread_note(400.0, 75000.0))
+    d = CaseResult(case, "ok", "", predicted=500.0).to_dict()
+    assert d["measured_stall_s"] == pytest.approx(74.6)
+    assert d["predicted"] == 500.0 and d["signed_error_pct"] == pytest.approx((500.0 / case.value - 1) * 100)
+    assert CaseResult(_case_with_notes("none"), "ok", "", predicted=1.0).to_dict()["measured_stall_s"] is None
+
+
+def test_notes_written_once_and_only_for_matching_means(ts):
+    rows = [r for r in _shipped_rows() if "-b200-sglang-" in r["case_id"]][:6]
+    for r in rows:
+        r["notes"] = r["notes"].split("; TTFT spread of the run")[0]
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    text = out.getvalue()
+    spread = {p: v for p, v in ts.read_spread(SPREAD).items() if any(r["case_id"].startswith(p + "-") for r in rows)}
+    once, n1 = ts.add_notes(text, spread)
+    twice, n2 = ts.add_notes(once, spread)
+    assert n1 == sum(r["case_id"].rsplit("-", 1)[0] in spread for r in rows) > 0 and n2 == 0 and twice == once
+    wrong = {p: (m * 2, med, p99) for p, (m, med, p99) in spread.items()}
+    if any(r["metric"] == "ttft_ms" for r in rows):
+        with pytest.raises(SystemExit):
+            ts.add_notes(text, wrong)
+
+
+def test_shipped_spread_matches_the_rows_and_leaves_a_gap_at_the_threshold(ts):
+    spread = ts.read_spread(SPREAD)
+    ttft = {r["case_id"].rsplit("-", 1)[0]: r for r in _shipped_rows() if r["metric"] == "ttft_ms"}
+    agg_b200_sglang = {p for p in ttft if "-b200-sglang-" in p and "-disagg-" not in p}
+    assert set(spread) == agg_b200_sglang
+    for p, (mean, med, p99) in spread.items():
+        assert float(ttft[p]["value"]) == pytest.approx(mean, abs=0.1)  # the record's seconds to 4 places
+        assert med <= mean <= p99  # a right-skewed spread: every run's mean lies between its median and its p99
+        assert "TTFT spread of the run" in ttft[p]["notes"]
+    waits_s = sorted((p99 - med) / 1e3 for _, med, p99 in spread.values())
+    # the threshold falls in an empty band: no run's excess lies within 10 s of it
+    assert not any(STALL_WAIT_S - 10.0 < w < STALL_WAIT_S + 10.0 for w in waits_s)

@@ -1,0 +1,119 @@
+"""The TTFT spread (median, p99) of closed-loop runs: write it into the rows' notes, and read the stalled runs out
+of a validate JSON.
+
+The InferenceMAX result files give, per run, ``mean_ttft`` (the rows' TTFT value), ``median_ttft`` and
+``p99_ttft``. A run whose p99 exceeds its median by ``STALL_WAIT_S`` or more stalled once (a few requests waited
+about a minute; inferchip.validation.cases.measured_stall_s); validate flags its rows (``measured_stall_s`` in the
+JSON, a note) and keeps them in every figure.
+
+    python tools/ttft_spread.py notes docs/data/imax_b200_sglang_ttft_spread.csv src/inferchip/catalog/inferencemax_cases.csv
+        appends "TTFT spread of the run: median X ms, p99 Y ms" to the notes of every row (all metrics) of each listed
+        run, once (rows that already state a spread are left as they are)
+    python tools/ttft_spread.py report validate.json [--threshold 35]
+        the closed-loop rows by metric: how many are flagged, how many of the rows beyond the threshold are, and
+        the in-sample median / p90 / signed error with and without the flagged rows (information only: the
+        project's figures keep them)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from inferchip.validation.cases import STALL_WAIT_S  # noqa: E402
+
+METRICS = ("output_tokens_per_s_total", "ttft_ms", "tpot_ms")
+
+
+def read_spread(path: str | Path) -> dict[str, tuple[float, float, float]]:
+    """case prefix (the case id without its metric suffix) -> (mean, median, p99) TTFT in ms; '#' lines are comments."""
+    text = "".join(line for line in open(path, encoding="utf-8") if not line.startswith("#"))
+    return {r["case_prefix"]: (float(r["mean_ttft_ms"]), float(r["median_ttft_ms"]), float(r["p99_ttft_ms"]))
+            for r in csv.DictReader(io.StringIO(text))}
+
+
+def spread_note(median_ms: float, p99_ms: float) -> str:
+    """The notes' wording, as inferchip.validation.cases.stated_ttft_spread_s reads it."""
+    return f"TTFT spread of the run: median {median_ms:.1f} ms, p99 {p99_ms:.1f} ms (median_ttft, p99_ttft of the same record)"
+
+
+def add_notes(cases_text: str, spread: dict[str, tuple[float, float, float]]) -> tuple[str, int]:
+    """The case file with the spread appended to the notes of every row of each run in ``spread`` (rows already
+    stating one untouched); and how many rows changed. The TTFT rows' values must equal the stated means."""
+    rows = list(csv.DictReader(io.StringIO(cases_text)))
+    if not rows:
+        return cases_text, 0
+    changed = 0
+    for r in rows:
+        prefix = r["case_id"].rsplit("-", 1)[0]
+        if prefix not in spread or "TTFT spread of the run" in r["notes"]:
+            continue
+        mean, med, p99 = spread[prefix]
+        if r["metric"] == "ttft_ms" and abs(float(r["value"]) - mean) > 0.1 + 1e-3 * mean:
+            raise SystemExit(f"{r['case_id']}: value {r['value']} ms is not the spread file's mean {mean} ms")
+        r["notes"] = r["notes"].rstrip() + "; " + spread_note(med, p99)
+        changed += 1
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return out.getvalue(), changed
+
+
+def _stats(v: list[float]) -> str:
+    if not v:
+        return "-"
+    a = np.abs(v)
+    return f"{len(v)} rows {np.median(a):.1f} / {np.percentile(a, 90):.1f} / {np.median(v):+.1f}"
+
+
+def report(path: str, threshold: float) -> None:
+    cases = [c for c in json.load(open(path))["cases"]
+             if c["status"] == "ok" and (c.get("sim") or {}).get("kind") == "closed_loop"]
+    print(f"flag: p99 TTFT - median TTFT >= {STALL_WAIT_S:.0f} s in the run's notes")
+    by: dict = defaultdict(list)
+    for c in cases:
+        by[c["metric"]].append(c)
+    for m in METRICS:
+        rows = by.get(m, [])
+        flagged = [c for c in rows if c.get("measured_stall_s") is not None]
+        far = [c for c in rows if abs(c["signed_error_pct"]) > threshold]
+        print(f"{m}: {len(flagged)} of {len(rows)} rows flagged; {sum(c.get('measured_stall_s') is not None for c in far)} "
+              f"of the {len(far)} beyond {threshold:.0f} %")
+        print(f"   in sample (median |e| / p90 / signed %): all {_stats([c['signed_error_pct'] for c in rows])}; "
+              f"without flagged {_stats([c['signed_error_pct'] for c in rows if c.get('measured_stall_s') is None])}; "
+              f"flagged {_stats([c['signed_error_pct'] for c in flagged])}")
+        waits = [c["measured_stall_s"] for c in flagged]
+        if waits:
+            print(f"   flagged runs' stall (p99 - median TTFT): {min(waits):.1f}-{max(waits):.1f} s, "
+                  f"median {np.median(waits):.1f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    n = sub.add_parser("notes")
+    n.add_argument("spread_csv")
+    n.add_argument("cases_csv")
+    r = sub.add_parser("report")
+    r.add_argument("validate_json")
+    r.add_argument("--threshold", type=float, default=35.0)
+    a = ap.parse_args()
+    if a.cmd == "notes":
+        text, changed = add_notes(Path(a.cases_csv).read_text(encoding="utf-8"), read_spread(a.spread_csv))
+        Path(a.cases_csv).write_text(text, encoding="utf-8")
+        print(f"{changed} rows given their run's TTFT spread: {a.cases_csv}")
+    else:
+        report(a.validate_json, a.threshold)
+
+
+if __name__ == "__main__":
+    main()
