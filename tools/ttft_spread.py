@@ -6,7 +6,8 @@ The InferenceMAX result files give, per run, ``mean_ttft`` (the rows' TTFT value
 about a minute; inferchip.validation.cases.measured_stall_s); validate flags its rows (``measured_stall_s`` in the
 JSON, a note) and keeps them in every figure.
 
-    python tools/ttft_spread.py notes docs/data/imax_b200_sglang_ttft_spread.csv src/inferchip/catalog/inferencemax_cases.csv
+    python tools/ttft_spread.py notes docs/data/imax_b200_sglang_ttft_spread.csv \
+        src/inferchip/catalog/inferencemax_cases.csv
         appends "TTFT spread of the run: median X ms, p99 Y ms" to the notes of every row (all metrics) of each listed
         run, once (rows that already state a spread are left as they are)
     python tools/ttft_spread.py report validate.json [--threshold 35]
@@ -42,7 +43,8 @@ def read_spread(path: str | Path) -> dict[str, tuple[float, float, float]]:
 
 def spread_note(median_ms: float, p99_ms: float) -> str:
     """The notes' wording, as inferchip.validation.cases.stated_ttft_spread_s reads it."""
-    return f"TTFT spread of the run: median {median_ms:.1f} ms, p99 {p99_ms:.1f} ms (median_ttft, p99_ttft of the same record)"
+    return (f"TTFT spread of the run: median {median_ms:.1f} ms, p99 {p99_ms:.1f} ms "
+            "(median_ttft, p99_ttft of the same record)")
 
 
 def add_notes(cases_text: str, spread: dict[str, tuple[float, float, float]]) -> tuple[str, int]:
@@ -86,8 +88,8 @@ def report(path: str, threshold: float) -> None:
         rows = by.get(m, [])
         flagged = [c for c in rows if c.get("measured_stall_s") is not None]
         far = [c for c in rows if abs(c["signed_error_pct"]) > threshold]
-        print(f"{m}: {len(flagged)} of {len(rows)} rows flagged; {sum(c.get('measured_stall_s') is not None for c in far)} "
-              f"of the {len(far)} beyond {threshold:.0f} %")
+        n_far = sum(c.get("measured_stall_s") is not None for c in far)
+        print(f"{m}: {len(flagged)} of {len(rows)} rows flagged; {n_far} of the {len(far)} beyond {threshold:.0f} %")
         print(f"   in sample (median |e| / p90 / signed %): all {_stats([c['signed_error_pct'] for c in rows])}; "
               f"without flagged {_stats([c['signed_error_pct'] for c in rows if c.get('measured_stall_s') is None])}; "
               f"flagged {_stats([c['signed_error_pct'] for c in flagged])}")

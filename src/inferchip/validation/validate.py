@@ -204,8 +204,8 @@ class Validator:
             res.notes.append(f"analytic model: {_error_text(other.predicted, case.value)}")
         stall_s = measured_stall_s(case)
         if stall_s is not None:
-            res.notes.append(f"measured run stalled: its p99 TTFT exceeds its median by {stall_s:.1f} s (a one-off wait "
-                             "that no steady-state model predicts; the row is kept in every figure)")
+            res.notes.append(f"measured run stalled: its p99 TTFT exceeds its median by {stall_s:.1f} s (a one-off "
+                             "wait that no steady-state model predicts; the row is kept in every figure)")
         return res
 
     def _predict(self, case: Case) -> CaseResult:
