@@ -73,7 +73,8 @@ def engine_for_software(software: str) -> EngineSpec | None:
     return None
 
 
-def engine_calibration(cal: Calibration, engine: EngineSpec, recipe: RecipeKernelEfficiency | None = None) -> Calibration:
+def engine_calibration(cal: Calibration, engine: EngineSpec,
+                       recipe: RecipeKernelEfficiency | None = None) -> Calibration:
     """The calibration as ``engine`` runs: its host time per step replaces ``step_overhead_s``, its
     kernel efficiencies (times the recipe's on the row's chip, ``recipe``, where given) multiply the
     attainable fractions (each product at most 1)."""
