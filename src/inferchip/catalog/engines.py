@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from inferchip.catalog.yaml_io import read_mapping, validate
 from inferchip.errors import SpecError, UnknownIdError
 from inferchip.spec.calibration import Calibration
-from inferchip.spec.engine import EngineSpec
+from inferchip.spec.engine import EngineSpec, RecipeKernelEfficiency
 
 ENGINES_FILE = Path(__file__).resolve().parent / "engines.yaml"
 
@@ -73,15 +73,18 @@ def engine_for_software(software: str) -> EngineSpec | None:
     return None
 
 
-def engine_calibration(cal: Calibration, engine: EngineSpec) -> Calibration:
+def engine_calibration(cal: Calibration, engine: EngineSpec,
+                       recipe: RecipeKernelEfficiency | None = None) -> Calibration:
     """The calibration as ``engine`` runs: its host time per step replaces ``step_overhead_s``, its
-    kernel efficiencies multiply the attainable fractions (each product at most 1)."""
+    kernel efficiencies (times the recipe's on the row's chip, ``recipe``, where given) multiply the
+    attainable fractions (each product at most 1)."""
     k = engine.kernel_efficiency
+    gemm, attn, mem = (recipe.gemm, recipe.attention, recipe.memory) if recipe is not None else (1.0, 1.0, 1.0)
     return cal.model_copy(update={
         "step_overhead_s": engine.step_overhead_s,
-        "gemm_compute_fraction": min(1.0, cal.gemm_compute_fraction * k.gemm),
-        "attention_compute_fraction": min(1.0, cal.attention_compute_fraction * k.attention),
-        "prefill_attention_compute_fraction": min(1.0, cal.prefill_attention_compute_fraction * k.attention),
-        "memory_bandwidth_fraction": min(1.0, cal.memory_bandwidth_fraction * k.memory),
+        "gemm_compute_fraction": min(1.0, cal.gemm_compute_fraction * k.gemm * gemm),
+        "attention_compute_fraction": min(1.0, cal.attention_compute_fraction * k.attention * attn),
+        "prefill_attention_compute_fraction": min(1.0, cal.prefill_attention_compute_fraction * k.attention * attn),
+        "memory_bandwidth_fraction": min(1.0, cal.memory_bandwidth_fraction * k.memory * mem),
         "link_bandwidth_fraction": min(1.0, cal.link_bandwidth_fraction * k.link),
     })

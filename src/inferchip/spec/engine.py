@@ -134,6 +134,17 @@ class RecipeRequestPath(ChipRecipe):
         return self.on_chip(chip, weights) and self.software in software
 
 
+class RecipeKernelEfficiency(ChipRecipe):
+    """Kernel efficiency of the kernels a launch recipe's engine build runs on chips whose id contains
+    ``accelerator`` (with ``weights`` where given), where a public measurement says they reach less than the
+    calibration's kernels on the same chip (multipliers as :class:`KernelEfficiency`, on top of the engine's
+    own; the engine catalogue cites the measurement). A property of the engine on that chip, not of the chip."""
+
+    gemm: float = Field(1.0, gt=0.2, le=1.0, description="x gemm_compute_fraction")
+    attention: float = Field(1.0, gt=0.2, le=1.0, description="x attention_compute_fraction")
+    memory: float = Field(1.0, gt=0.2, le=1.0, description="x memory_bandwidth_fraction")
+
+
 class RecipeMoeKernel(ChipRecipe):
     """The expert (grouped-GEMM) kernel a launch recipe selects for chips whose id contains ``accelerator`` and,
     where ``weights`` is given, that weight format (vLLM ``VLLM_MXFP4_USE_MARLIN=1``: Marlin W4A16 MoE), with
@@ -224,6 +235,8 @@ class EngineSpec(BaseModel):
                         "token (a kernel path only those recipes take), by chip, weights and software.")
     recipe_request_overhead_s: float = Field(
         0.0, ge=0, le=2.0, description="Time per request before its first token added under recipe_request_paths.")
+    recipe_kernel_efficiency: tuple[RecipeKernelEfficiency, ...] = Field(
+        (), description="Kernel efficiency of the engine build on a chip (first match wins).")
     recipe_moe_kernel: tuple[RecipeMoeKernel, ...] = Field(
         (), description="Expert kernel of the launch recipes and the share of the tensor-core peak its MMA issues, by "
                         "chip and weights; aggregated rows (none: kernels written for the chip, the whole peak).")
@@ -284,6 +297,11 @@ class EngineSpec(BaseModel):
         id) and ``weights`` (an entry's blank weights match any), else "" (none)."""
         r = first_on_chip(self.recipe_all_reduce, accelerator, weights)
         return r.codec if r is not None else ""
+
+    def kernel_efficiency_on(self, accelerator: str = "", weights: str = "") -> RecipeKernelEfficiency | None:
+        """The first ``recipe_kernel_efficiency`` entry for ``accelerator`` (a fragment of its id) and ``weights``
+        (an entry's blank weights match any), else None (the calibration's kernels)."""
+        return first_on_chip(self.recipe_kernel_efficiency, accelerator, weights)
 
     def moe_kernel_on(self, accelerator: str = "", weights: str = "") -> RecipeMoeKernel | None:
         """The first ``recipe_moe_kernel`` entry for ``accelerator`` (a fragment of its id) and ``weights`` (an

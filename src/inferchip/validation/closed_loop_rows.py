@@ -47,9 +47,10 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
         return cache[key][0], layout, list(cache[key][1])
     cals = v.closed_loop_cache.setdefault("cals", {})
     moe = facts.engine.moe_kernel_on(case.accelerator, fmt.weights) if facts.prefill is None else None
-    cal_key = (facts.engine.id, moe.mma_peak_fraction if moe is not None else 1.0)
+    keff = facts.engine.kernel_efficiency_on(case.accelerator, fmt.weights)
+    cal_key = (facts.engine.id, moe.mma_peak_fraction if moe is not None else 1.0, keff)
     if cal_key not in cals:
-        cal = engine_calibration(v.cal, facts.engine)
+        cal = engine_calibration(v.cal, facts.engine, keff)
         if moe is not None:  # the recipe's expert kernel issues its MMA at a share of the tensor-core peak
             cal = cal.model_copy(update={"moe_mma_peak_fraction": moe.mma_peak_fraction})
         cals[cal_key] = cal
