@@ -21,14 +21,22 @@ from typing import Any
 import numpy as np
 
 from inferchip.cost import gemm
-from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, MIN_TILE_M, VECTOR_WORK_FORMAT
+from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, VECTOR_WORK_FORMAT
 from inferchip.cost.context import CostContext as CostContext  # re-exported: the rules' context, points, results
 from inferchip.cost.context import KernelCost as KernelCost
 from inferchip.cost.context import OpTable as OpTable
 from inferchip.cost.context import Rule as Rule
 from inferchip.cost.context import StepPoints as StepPoints
 from inferchip.cost.context import cost_context as cost_context
-from inferchip.cost.gemm import gemm_bytes, gemm_flop, moe_token_time_s, moe_token_vector_flop, quantised_flop
+from inferchip.cost.gemm import (
+    gemm_bytes,
+    gemm_flop,
+    gemm_waves,
+    moe_token_time_s,
+    moe_token_vector_flop,
+    quantised_flop,
+)
+from inferchip.cost.gemm import m_tile as m_tile  # re-exported (the M tile moved to cost/gemm.py)
 from inferchip.cost.kernels.attention import attention_columns, attention_work
 from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, point_to_point_time_s
 from inferchip.cost.roofline import ArrayLike, FloatArray, compute_time_s
@@ -76,18 +84,13 @@ def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float], peak: 
     return table
 
 
-def m_tile(m: ArrayLike, tile_m: ArrayLike) -> FloatArray:
-    """M tile of a GEMM of ``m`` rows: the chip's, or for skinny GEMMs the smallest power of two
-    that holds ``m``, not below the MMA instruction's 16 rows (:func:`~inferchip.cost.gemm.quantised_flop`)."""
-    return np.minimum(tile_m, np.maximum(MIN_TILE_M, 2.0 ** np.ceil(np.log2(np.maximum(m, 1.0)))))
-
-
 def _matrix_gemm(m: FloatArray, ops: OpTable, ctx: CostContext) -> KernelCost:
     """A GEMM of ``m`` rows on the matrix units: compute at the tile/wave-quantised FLOP
-    (:func:`~inferchip.cost.gemm.quantised_flop`, one group), memory = weights once plus
-    activations in and out (:func:`~inferchip.cost.gemm.gemm_bytes`)."""
+    (:func:`~inferchip.cost.gemm.quantised_flop`, one group: M tile :func:`~inferchip.cost.gemm.m_tile`,
+    waves :func:`~inferchip.cost.gemm.gemm_waves`), memory = weights once plus activations in and out
+    (:func:`~inferchip.cost.gemm.gemm_bytes`)."""
     tm = m_tile(m, ctx.tile_m)
-    waves = np.ceil(np.ceil(np.maximum(m, 1.0) / tm) * ops["n_tiles"] / ctx.tiles_in_flight)
+    waves = gemm_waves(np.ceil(np.maximum(m, 1.0) / tm) * ops["n_tiles"], ctx.tiles_in_flight)
     spent = np.where(m > 0, waves * tm * ops["flop_per_wave_row"], 0.0)
     nb = ops["weight_bytes"] + m * ops["row_bytes"]
     return KernelCost(compute_s=spent / ops["attainable_flop_per_s"], memory_s=nb / ctx.attainable_bytes_per_s,

@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from inferchip.cost.constants import FLOP_PER_MAC, MIN_TILE_M
+from inferchip.cost.constants import FLOP_PER_MAC
+from inferchip.cost.gemm import gemm_waves_scalar, m_tile_scalar
 from inferchip.cost.network import all_reduce_scalar_s
 
 # One operator's cost per run: compute, memory, overhead, network (s), FLOP, DRAM and link bytes.
@@ -49,14 +50,14 @@ def as_float(x: Any) -> float:
 
 
 def m_terms(m: float, c: Chip) -> tuple[float, float]:
-    """A GEMM of ``m`` rows: its M tile (``rules.m_tile``) and the tiles along M."""
-    tm = min(c.tile_m, max(MIN_TILE_M, 2.0 ** math.ceil(math.log2(max(m, 1.0)))))
+    """A GEMM of ``m`` rows: its M tile (``gemm.m_tile``) and the tiles along M."""
+    tm = m_tile_scalar(m, c.tile_m)
     return tm, math.ceil(max(m, 1.0) / tm)
 
 
 def matrix_gemm(m: float, tm: float, m_tiles: float, op: tuple[float, ...], c: Chip) -> Kernel:
     n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable = op
-    spent = math.ceil(m_tiles * n_tiles / c.tiles_in_flight) * tm * flop_per_wave_row if m > 0 else 0.0
+    spent = gemm_waves_scalar(m_tiles * n_tiles, c.tiles_in_flight) * tm * flop_per_wave_row if m > 0 else 0.0
     nb = weight_bytes + m * row_bytes
     return (spent / attainable, nb / c.attainable_bytes_per_s, c.kernel_overhead_s, 0.0, m * flop_per_row, nb, 0.0)
 
@@ -84,9 +85,9 @@ def grouped_gemm_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
     active = -e * math.expm1(m * math.log1p(-f)) if f < 1.0 else e * float(m > 0)  # gemm.experts_reached
     spent = 0.0
     if per_expert > 0:  # gemm.quantised_flop
-        tm = min(c.tile_m, max(MIN_TILE_M, 2.0 ** math.ceil(math.log2(max(per_expert, 1.0)))))
+        tm = m_tile_scalar(per_expert, c.tile_m)
         tiles = math.ceil(max(per_expert, 1.0) / tm) * math.ceil(n / c.tile_n) * active
-        spent = math.ceil(tiles / c.tiles_in_flight) * c.tiles_in_flight * FLOP_PER_MAC * tm * c.tile_n * k
+        spent = gemm_waves_scalar(tiles, c.tiles_in_flight) * c.tiles_in_flight * FLOP_PER_MAC * tm * c.tile_n * k
     nb = k * n * active * weight_bytes + assigned * e * (k + n) * act_bytes
     over = (c.kernel_overhead_s + m * (0.5 * c.moe_token_vector_flop / c.vector_flop_per_s)  # gemm.moe_token_time_s
             if c.moe_token_vector_flop else c.kernel_overhead_s)

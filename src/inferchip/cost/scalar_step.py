@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferchip.cost import rules as r
-from inferchip.cost.constants import MIN_TILE_M
-from inferchip.cost.gemm import moe_token_vector_kernel
+from inferchip.cost.gemm import gemm_waves_scalar, m_tile_scalar, moe_token_vector_kernel
 from inferchip.cost.scalar_kernels import (
     Chip,
     Kernel,
@@ -138,7 +137,8 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
     are called (their columns and the chip bound as names). A step of a few dozen operators on one
     point then costs a few microseconds instead of a loop's tens."""
     c = plan.chip
-    env: dict[str, Any] = {"ceil": math.ceil, "log2": math.log2, "CHIP": c}
+    env: dict[str, Any] = {"ceil": math.ceil, "CHIP": c, "W": gemm_waves_scalar,
+                           "MT": m_tile_scalar}
 
     consts: dict[str, float] = {"0.0": 0.0}  # the constants written so far, by their text
 
@@ -157,9 +157,7 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
     for m, tag in (("t", "0"), ("rows", "1")):
         if (gemm_kernel if tag == "0" else lm_head_kernel) in rules or (rules - written):
             lines = [f"x{tag} = 1.0 if 1.0 > {m} else {m}",  # max(m, 1.0), its operands in order
-                     f"tm{tag} = 2.0 ** ceil(log2(x{tag}))",
-                     f"tm{tag} = {MIN_TILE_M!r} if {MIN_TILE_M!r} > tm{tag} else tm{tag}",
-                     f"tm{tag} = {k(c.tile_m)} if {k(c.tile_m)} < tm{tag} else tm{tag}",
+                     f"tm{tag} = MT({m}, {k(c.tile_m)})",  # gemm.m_tile_scalar
                      f"mt{tag} = ceil(x{tag} / tm{tag})"]
             if both:  # a decode step's rows are its tokens: the same floats
                 lines = ["if rows == t:", "    tm1, mt1 = tm0, mt0", "else:", *("    " + x for x in lines)]
@@ -179,8 +177,8 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
         net = lb = "0.0"
         if rule is gemm_kernel or rule is lm_head_kernel:
             m, tm, mt = ("t", "tm0", "mt0") if rule is gemm_kernel else ("rows", "tm1", "mt1")
-            body += [f"cp = (ceil({mt} * {col[0]} / {k(c.tiles_in_flight)}) * {tm} * {col[1]} if {m} > 0 else 0.0)"
-                     f" / {col[5]}",
+            body += [f"cp = (W({mt} * {col[0]}, {k(c.tiles_in_flight)}) * {tm} * {col[1]}"
+                     f" if {m} > 0 else 0.0) / {col[5]}",
                      f"nb = {col[2]} + {m} * {col[3]}", f"mb = nb / {abw}", f"fl = {m} * {col[4]}"]
             over = kov
         elif rule is memory_kernel:
