@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import make_chip, tiny_dense
-from inferchip.cost.gemm import gemm_bytes, gemm_flop, quantised_flop
+from inferchip.cost.gemm import (
+    gemm_bytes,
+    gemm_flop,
+    gemm_waves,
+    gemm_waves_scalar,
+    m_tile,
+    m_tile_scalar,
+    quantised_flop,
+)
 from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s
 from inferchip.cost.step import step_cost
 from inferchip.mapping.layout import Layout
@@ -38,6 +50,26 @@ def test_gemm_large_m_has_only_wave_tail_waste():
     useful = gemm_flop(np.array([8192.0]), 8192, 8192)
     assert spent[0] == pytest.approx(32 * 132 * 2 * 128 * 128 * 8192)
     assert useful[0] / spent[0] == pytest.approx(4096 / (32 * 132))
+
+
+def test_waves_and_m_tile_by_hand():
+    # 448 tiles (Llama-2-70B gate/up, n = 57344 on 128-wide tiles) on 132 SMs: 3 full waves and a partial one.
+    assert gemm_waves(448.0, 132.0) == 4.0
+    assert gemm_waves(132.0, 132.0) == 1.0
+    assert m_tile(65.0, 128.0) == 128.0  # 65 rows: the 128-row tile (the 64-row kernel no longer holds them)
+    assert m_tile(3.0, 256.0) == 16.0  # never below the 16-row MMA
+
+
+@given(tiles=st.floats(0.0, 1e6), units=st.floats(1.0, 2000.0), m=st.floats(0.0, 1e5),
+       tile_m=st.sampled_from([16.0, 64.0, 128.0, 256.0]))
+def test_the_scalar_wave_and_tile_counts_are_the_array_ones(tiles, units, m, tile_m):
+    """The scalar step's twins give the array functions' floats; a wave holds at most ``units`` tiles and a
+    partial wave costs a full one."""
+    w = gemm_waves_scalar(tiles, units)
+    assert w == float(gemm_waves(tiles, units))
+    assert w == math.ceil(tiles / units) and w * units >= tiles
+    assert m_tile_scalar(m, tile_m) == float(m_tile(m, tile_m))
+    assert 16.0 <= m_tile_scalar(m, tile_m) <= max(tile_m, 16.0)
 
 
 def test_gemm_bytes_by_hand():

@@ -4,7 +4,8 @@
 point; ``StepPlan.evaluate`` over :func:`step_points` is the numpy path. Both are compared
 field by field (time, every class's split, FLOP by format, DRAM and link bytes) on random
 steps of models that exercise every rule: dense, MoE (grouped GEMMs, router, all-to-all),
-sliding windows, pipeline stages and attention data parallelism.
+sliding windows, pipeline stages and attention data parallelism; GEMM waves shared out stream-K (the
+NVIDIA chips) and data-parallel (MI300X).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ SETTINGS = [
     ("nvidia-h100-sxm-80gb", "google/gemma-2-9b", dict(count=2, tp=2)),
     ("nvidia-h100-sxm-80gb", "openai/gpt-oss-120b", dict(count=8, tp=8, weights="mxfp4", activations="bf16")),
     ("nvidia-a100-sxm-80gb", "Qwen/Qwen3-30B-A3B", dict(count=2, tp=2)),
+    ("amd-mi300x", "meta-llama/Llama-3.1-8B", dict(tp=1)),  # data-parallel waves (no stream-K)
 ]
 _PLANS: dict[int, StepPlan] = {}
 

@@ -3,13 +3,19 @@
 Tile and wave quantisation (NVIDIA, *Matrix Multiplication Background User's Guide*,
 DU-09799-001): the output is computed in ``tile_m x tile_n`` tiles, ``tiles_in_flight``
 at a time; a partial tile costs a full one, and a partial last wave costs a full wave.
-A menu of M tiles (full, 1/2, 1/4 of the chip's tile, never below 16) stands for the
-small-M kernels libraries pick for decode; the fastest is taken.
+The M tile of a skinny GEMM (decode) is the smallest power of two that holds its rows
+(:func:`m_tile`). These two functions (and :func:`m_tile_scalar`, :func:`gemm_waves_scalar`,
+the same in Python floats) are the one tile and wave count of every path: the array rules (``cost/rules.py``),
+the scalar step and its compiled form (``cost/scalar_kernels.py``, ``cost/scalar_step.py``),
+the fast decode sweep (``performance/fast_sweep.py``) and the vision layers
+(``cost/vision/layers.py``).
 
 Every argument may be an array (steps, chips, operators).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -17,21 +23,44 @@ from inferchip.cost.constants import FLOP_PER_MAC, MIN_TILE_M
 from inferchip.cost.roofline import ArrayLike, FloatArray
 
 
+def m_tile(m: ArrayLike, tile_m: ArrayLike) -> FloatArray:
+    """M tile (rows) of a GEMM of ``m`` rows: the chip's ``tile_m``, or for skinny GEMMs (decode) the
+    smallest power of two that holds ``m``, not below the MMA instruction's
+    :data:`~inferchip.cost.constants.MIN_TILE_M` rows, as libraries pick small-M kernels."""
+    m = np.asarray(m, dtype=float)
+    out: FloatArray = np.minimum(tile_m, np.maximum(MIN_TILE_M, 2.0 ** np.ceil(np.log2(np.maximum(m, 1.0)))))
+    return out
+
+
+def m_tile_scalar(m: float, tile_m: float) -> float:
+    """:func:`m_tile` at one point in Python floats (the scalar step path): the same operations."""
+    return min(tile_m, max(MIN_TILE_M, 2.0 ** math.ceil(math.log2(max(m, 1.0)))))
+
+
+def gemm_waves(tiles: ArrayLike, tiles_in_flight: ArrayLike) -> FloatArray:
+    """Waves (count) the matrix units run for ``tiles`` output tiles, ``tiles_in_flight`` at a time:
+    ``ceil(tiles / tiles_in_flight)``, a partial last wave costing a full one (NVIDIA, *Matrix
+    Multiplication Background User's Guide*, DU-09799-001, "wave quantization")."""
+    out: FloatArray = np.ceil(np.asarray(tiles, dtype=float) / tiles_in_flight)
+    return out
+
+
+def gemm_waves_scalar(tiles: float, tiles_in_flight: float) -> float:
+    """:func:`gemm_waves` at one point in Python floats (the scalar step path): the same operation."""
+    return math.ceil(tiles / tiles_in_flight)
+
+
 def quantised_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, groups: ArrayLike, tile_m: ArrayLike,
                    tile_n: ArrayLike, tiles_in_flight: ArrayLike) -> FloatArray:
     """FLOP the matrix units actually spend, counting padded tiles and the partial last wave.
 
-    ``m`` rows per group, ``groups`` independent GEMMs of the same shape (MoE experts).
-    The M tile is the chip's tile, or for skinny GEMMs (decode) the smallest power of two
-    that holds ``m`` (not below the MMA instruction's 16 rows), as libraries pick
-    small-M kernels. Returns waves x tiles_in_flight x tile FLOP.
+    ``m`` rows per group, ``groups`` independent GEMMs of the same shape (MoE experts), M tile
+    :func:`m_tile`, waves :func:`gemm_waves`. Returns waves x tiles_in_flight x tile FLOP.
     """
     m = np.asarray(m, dtype=float)
-    tm = np.minimum(np.asarray(tile_m, dtype=float),
-                    np.maximum(MIN_TILE_M, 2.0 ** np.ceil(np.log2(np.maximum(m, 1.0)))))
+    tm = m_tile(m, tile_m)
     tiles = np.ceil(np.maximum(m, 1.0) / tm) * np.ceil(n / np.asarray(tile_n, dtype=float)) * groups
-    waves = np.ceil(tiles / tiles_in_flight)
-    spent = waves * tiles_in_flight * FLOP_PER_MAC * tm * tile_n * k
+    spent = gemm_waves(tiles, tiles_in_flight) * tiles_in_flight * FLOP_PER_MAC * tm * tile_n * k
     return np.where(m > 0, spent, 0.0)
 
 

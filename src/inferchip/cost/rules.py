@@ -4,6 +4,7 @@ A rule is pure: ``rule.cost(table, ctx, points) -> KernelCost`` reads only its a
 where ``table`` holds the columns of a batch of operators of one kind (``rule.table(ops,
 ctx)``, built once per plan), ``ctx`` the constants of one chip, number formats and
 calibration (:class:`CostContext`) and ``points`` the step's token counts (:class:`StepPoints`).
+The context, points and result types live in :mod:`inferchip.cost.context` (re-exported here).
 Results are arrays of shape ``step points x operators`` (the operator axis last); a single
 operator is a batch of one (:func:`cost_operator`).
 
@@ -15,19 +16,30 @@ Every kernel's time is the slower of its compute and DRAM time plus a per-kernel
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from inferchip.cost import gemm
-from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, MIN_TILE_M, VECTOR_WORK_FORMAT
-from inferchip.cost.gemm import gemm_bytes, gemm_flop, moe_token_time_s, moe_token_vector_flop, quantised_flop
+from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, VECTOR_WORK_FORMAT
+from inferchip.cost.context import CostContext as CostContext  # re-exported: the rules' context, points, results
+from inferchip.cost.context import KernelCost as KernelCost
+from inferchip.cost.context import OpTable as OpTable
+from inferchip.cost.context import Rule as Rule
+from inferchip.cost.context import StepPoints as StepPoints
+from inferchip.cost.context import cost_context as cost_context
+from inferchip.cost.gemm import (
+    gemm_bytes,
+    gemm_flop,
+    gemm_waves,
+    moe_token_time_s,
+    moe_token_vector_flop,
+    quantised_flop,
+)
+from inferchip.cost.gemm import m_tile as m_tile  # re-exported (the M tile moved to cost/gemm.py)
 from inferchip.cost.kernels.attention import attention_columns, attention_work
 from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, point_to_point_time_s
-from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import ArrayLike, FloatArray, compute_time_s
-from inferchip.mapping.memory_fit import EMBEDDING_FORMAT, Formats
 from inferchip.mapping.operators import (
     AllReduce,
     AllToAll,
@@ -41,140 +53,10 @@ from inferchip.mapping.operators import (
     PointToPoint,
     VectorGemm,
 )
-from inferchip.spec.calibration import Calibration
-from inferchip.spec.chip import ChipParams
-from inferchip.spec.formats import BYTES_PER_ELEMENT, compute_format
-
-# Hidden states between layers, all-reduced partial sums and MoE combines stay 16-bit when GEMMs
-# run in fp8/fp4: engines quantise GEMM inputs on the fly (TensorRT-LLM, vLLM FP8/NVFP4 linear layers).
-HIDDEN_STATE_FORMAT = "bf16"
-OpTable = dict[str, FloatArray]
 
 
 class UnknownOperatorError(TypeError):
     """An operator type with no cost rule."""
-
-
-@dataclass(frozen=True)
-class CostContext:
-    """The constants the rules read: chip rates, number formats and calibration fractions.
-
-    Chip rates (FLOP/s, B/s, s, tile sizes) carry a trailing axis of length one
-    (``chip shape + (1,)``) so they broadcast against ``points x operators`` arrays.
-    Bytes are per element of the named format.
-    """
-
-    gemm_format: str
-    attention_format: str
-    weight_bytes: float
-    attention_weight_bytes: float  # attention projections' weights (the per-layer format map)
-    act_bytes: float
-    kv_bytes: float
-    hidden_state_bytes: float  # 16-bit hidden states, or the activation format if wider
-    embedding_bytes: float
-    peak_gemm_flop_per_s: FloatArray
-    peak_attention_flop_per_s: FloatArray
-    peak_attention_proj_flop_per_s: FloatArray
-    peak_lm_head_flop_per_s: FloatArray
-    vector_flop_per_s: FloatArray
-    memory_bytes_per_s: FloatArray
-    link_bytes_per_s: FloatArray
-    link_latency_s: FloatArray
-    link_direct_all_reduce: FloatArray  # 1: one-/two-shot peer-to-peer all-reduce kernels (cost/network.py)
-    tile_m: FloatArray
-    tile_n: FloatArray
-    tiles_in_flight: FloatArray
-    kernel_overhead_s: FloatArray  # per kernel, calibrated
-    attainable_bytes_per_s: FloatArray  # DRAM bandwidth x its attainable fraction
-    gemm_compute_fraction: float
-    attention_compute_fraction: float  # decode attention
-    prefill_attention_compute_fraction: float
-    memory_bandwidth_fraction: float
-    link_bandwidth_fraction: float
-    moe_imbalance: float
-    step_overhead_s: float
-    sequence_overhead_s: float
-    chip_shape: tuple[int, ...]
-    all_reduce_codec: str = ""  # the engine's QuickReduce codec for large TP all-reduces (cost/network.py)
-    moe_token_vector_flop: float = 0.0  # per token and MoE layer beyond the MMA (vLLM Triton MoE kernels)
-    moe_mma_peak_fraction: float = 1.0  # share of the tensor-core peak the expert kernels can issue (Marlin on Hopper)
-
-
-def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContext:
-    """The constants of one chip (or an array of chips), formats and calibration."""
-    attn_fmt = "fp8" if (fmt.kv in ("fp8", "int8") and fmt.activations in ("fp8", "int8")) else "bf16"
-    gemm_fmt = compute_format(fmt.weights, fmt.activations)
-    # Unquantised attention projections (gpt-oss modules_to_not_convert) run their MMA in their dtype.
-    proj_fmt = compute_format(fmt.attention_weights or fmt.weights, fmt.activations)
-
-    def col(x: ArrayLike) -> FloatArray:
-        return np.asarray(x, dtype=float)[..., None]
-
-    rates = dict(
-        peak_gemm_flop_per_s=col(peak_flop_per_s(chip, gemm_fmt)),
-        peak_attention_flop_per_s=col(peak_flop_per_s(chip, attn_fmt)),
-        peak_attention_proj_flop_per_s=col(peak_flop_per_s(chip, proj_fmt)),
-        peak_lm_head_flop_per_s=col(peak_flop_per_s(chip, "bf16")),
-        vector_flop_per_s=col(chip.vector_flop_per_s), memory_bytes_per_s=col(chip.memory_bytes_per_s),
-        link_bytes_per_s=col(chip.link_bytes_per_s), link_latency_s=col(chip.link_latency_s),
-        link_direct_all_reduce=col(chip.link_direct_all_reduce),
-        tile_m=col(chip.gemm_tile_m), tile_n=col(chip.gemm_tile_n), tiles_in_flight=col(chip.gemm_tiles_in_flight),
-        kernel_overhead_s=col(np.asarray(chip.kernel_overhead_s) * cal.kernel_overhead_scale),
-    )
-    rates["attainable_bytes_per_s"] = rates["memory_bytes_per_s"] * cal.memory_bandwidth_fraction
-    shape = np.broadcast_shapes(*(v.shape[:-1] for v in rates.values()))
-    return CostContext(
-        gemm_format=gemm_fmt, attention_format=attn_fmt, weight_bytes=fmt.weight_bytes,
-        attention_weight_bytes=fmt.attention_weight_bytes, act_bytes=fmt.act_bytes,
-        kv_bytes=fmt.kv_bytes, hidden_state_bytes=max(fmt.act_bytes, BYTES_PER_ELEMENT[HIDDEN_STATE_FORMAT]),
-        embedding_bytes=BYTES_PER_ELEMENT[EMBEDDING_FORMAT],
-        gemm_compute_fraction=cal.gemm_compute_fraction, attention_compute_fraction=cal.attention_compute_fraction,
-        prefill_attention_compute_fraction=cal.prefill_attention_compute_fraction,
-        memory_bandwidth_fraction=cal.memory_bandwidth_fraction, link_bandwidth_fraction=cal.link_bandwidth_fraction,
-        moe_imbalance=cal.moe_imbalance, step_overhead_s=cal.step_overhead_s,
-        sequence_overhead_s=cal.sequence_overhead_s, chip_shape=shape, all_reduce_codec=fmt.all_reduce,
-        moe_token_vector_flop=cal.moe_token_vector_flop, moe_mma_peak_fraction=cal.moe_mma_peak_fraction, **rates,
-    )
-
-
-class StepPoints(NamedTuple):
-    """Token counts of a step on the busiest chip, each with a trailing axis of length one.
-
-    ``tokens``: tokens this chip runs attention, dense layers and collectives for;
-    ``all_tokens``: tokens of the whole stage (its routed experts serve every chip's);
-    ``decode_seqs``: decoding sequences; ``prefill_tokens``: prompt tokens; ``decode_kv_tokens``:
-    KV tokens the decoding sequences read; ``prefill_pairs``: causal query-key pairs of the
-    prompt chunks; ``logit_rows``: rows through the LM head. ``shape``: the steps' shape.
-    """
-
-    tokens: FloatArray
-    all_tokens: FloatArray
-    decode_seqs: FloatArray
-    prefill_tokens: FloatArray
-    decode_kv_tokens: FloatArray
-    prefill_pairs: FloatArray
-    logit_rows: FloatArray
-    shape: tuple[int, ...]
-
-
-class KernelCost(NamedTuple):
-    """Seconds, FLOP and bytes of a batch of operators (``points x operators``), per run."""
-
-    compute_s: ArrayLike = 0.0
-    memory_s: ArrayLike = 0.0
-    overhead_s: ArrayLike = 0.0
-    network_s: ArrayLike = 0.0
-    flop: ArrayLike = 0.0
-    dram_bytes: ArrayLike = 0.0
-    link_bytes: ArrayLike = 0.0
-
-
-class Rule(NamedTuple):
-    """How one operator kind is costed: its columns, its cost and the format its FLOP run in."""
-
-    table: Callable[[Sequence[Any], CostContext], OpTable]
-    cost: Callable[[OpTable, CostContext, StepPoints], KernelCost]
-    flop_format: Callable[[CostContext], str | None]
 
 
 def _columns(*names: str) -> Callable[[Sequence[Any], CostContext], OpTable]:
@@ -202,18 +84,13 @@ def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float], peak: 
     return table
 
 
-def m_tile(m: ArrayLike, tile_m: ArrayLike) -> FloatArray:
-    """M tile of a GEMM of ``m`` rows: the chip's, or for skinny GEMMs the smallest power of two
-    that holds ``m``, not below the MMA instruction's 16 rows (:func:`~inferchip.cost.gemm.quantised_flop`)."""
-    return np.minimum(tile_m, np.maximum(MIN_TILE_M, 2.0 ** np.ceil(np.log2(np.maximum(m, 1.0)))))
-
-
 def _matrix_gemm(m: FloatArray, ops: OpTable, ctx: CostContext) -> KernelCost:
     """A GEMM of ``m`` rows on the matrix units: compute at the tile/wave-quantised FLOP
-    (:func:`~inferchip.cost.gemm.quantised_flop`, one group), memory = weights once plus
-    activations in and out (:func:`~inferchip.cost.gemm.gemm_bytes`)."""
+    (:func:`~inferchip.cost.gemm.quantised_flop`, one group: M tile :func:`~inferchip.cost.gemm.m_tile`,
+    waves :func:`~inferchip.cost.gemm.gemm_waves`), memory = weights once plus activations in and out
+    (:func:`~inferchip.cost.gemm.gemm_bytes`)."""
     tm = m_tile(m, ctx.tile_m)
-    waves = np.ceil(np.ceil(np.maximum(m, 1.0) / tm) * ops["n_tiles"] / ctx.tiles_in_flight)
+    waves = gemm_waves(np.ceil(np.maximum(m, 1.0) / tm) * ops["n_tiles"], ctx.tiles_in_flight)
     spent = np.where(m > 0, waves * tm * ops["flop_per_wave_row"], 0.0)
     nb = ops["weight_bytes"] + m * ops["row_bytes"]
     return KernelCost(compute_s=spent / ops["attainable_flop_per_s"], memory_s=nb / ctx.attainable_bytes_per_s,

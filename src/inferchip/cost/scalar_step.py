@@ -3,7 +3,8 @@
 For a single step on a single chip numpy's per-call overhead dwarfs the arithmetic: a few dozen operators, each a
 handful of multiplications. :class:`ScalarPlan` holds each operator's columns as a tuple of floats (read once from the
 plan's tables) and repeats the rules of :mod:`inferchip.cost.rules` operation for operation on one point, so it gives
-the array path's numbers (sums may be added in another order: equal to float rounding).
+the array path's numbers (sums may be added in another order: equal to float rounding). The per-operator twins of
+the rules are in :mod:`inferchip.cost.scalar_kernels`; this module assembles and compiles them.
 
 A plan with a rule it does not know or an array of chips has no scalar form (:func:`scalar_plan` returns None).
 """
@@ -16,155 +17,44 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferchip.cost import rules as r
-from inferchip.cost.constants import FLOP_PER_MAC, MIN_TILE_M
-from inferchip.cost.gemm import moe_token_vector_kernel
-from inferchip.cost.network import all_reduce_scalar_s
+from inferchip.cost.gemm import gemm_waves_scalar, m_tile_scalar, moe_token_vector_kernel
+from inferchip.cost.scalar_kernels import (
+    Chip,
+    Kernel,
+    Point,
+    all_reduce_kernel,
+    all_to_all_kernel,
+    as_float,
+    attention_kernel,
+    gemm_kernel,
+    grouped_gemm_kernel,
+    host_kernel,
+    lm_head_kernel,
+    m_terms,
+    memory_kernel,
+    point_to_point_kernel,
+    vector_gemm_kernel,
+)
 
-# One operator's cost per run: compute, memory, overhead, network (s), FLOP, DRAM and link bytes.
-Kernel = tuple[float, float, float, float, float, float, float]
-# The point: tokens, all_tokens, decode_seqs, prefill_tokens, decode_kv_tokens, prefill_pairs, logit_rows,
-# then the M tile and the tiles along M of a GEMM over the tokens and over the logit rows.
-Point = tuple[float, ...]
-_ZERO: Kernel = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-
-
-@dataclass(frozen=True)
-class _Chip:
-    """The context's chip rates as floats."""
-
-    attainable_bytes_per_s: float
-    kernel_overhead_s: float
-    tile_m: float
-    tile_n: float
-    tiles_in_flight: float
-    vector_flop_per_s: float
-    peak_gemm_flop_per_s: float
-    link_bytes_per_s: float
-    link_latency_s: float
-    gemm_compute_fraction: float
-    link_bandwidth_fraction: float
-    moe_imbalance: float
-    link_direct_all_reduce: float = 0.0
-    all_reduce_codec: str = ""
-    moe_token_vector_flop: float = 0.0
-    moe_mma_peak_fraction: float = 1.0
-
-
-def _float(x: Any) -> float:
-    return float(x.reshape(-1)[0]) if hasattr(x, "reshape") else float(x)
-
-
-def _m_terms(m: float, c: _Chip) -> tuple[float, float]:
-    """A GEMM of ``m`` rows: its M tile (``rules.m_tile``) and the tiles along M."""
-    tm = min(c.tile_m, max(MIN_TILE_M, 2.0 ** math.ceil(math.log2(max(m, 1.0)))))
-    return tm, math.ceil(max(m, 1.0) / tm)
-
-
-def _matrix_gemm(m: float, tm: float, m_tiles: float, op: tuple[float, ...], c: _Chip) -> Kernel:
-    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable = op
-    spent = math.ceil(m_tiles * n_tiles / c.tiles_in_flight) * tm * flop_per_wave_row if m > 0 else 0.0
-    nb = weight_bytes + m * row_bytes
-    return (spent / attainable, nb / c.attainable_bytes_per_s, c.kernel_overhead_s, 0.0, m * flop_per_row, nb, 0.0)
-
-
-def _gemm(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
-    return _matrix_gemm(p[0], p[7], p[8], op, c)
-
-
-def _lm_head(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
-    return _matrix_gemm(p[6], p[9], p[10], op, c)
-
-
-def _vector_gemm(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
-    m, (k, n, weight_bytes, act_bytes) = p[0], op
-    flop = FLOP_PER_MAC * m * k * n * 1.0
-    nb = k * n * 1.0 * weight_bytes + m * 1.0 * (k + n) * act_bytes
-    return (flop / (c.vector_flop_per_s * c.gemm_compute_fraction), nb / c.attainable_bytes_per_s,
-            c.kernel_overhead_s, 0.0, flop, nb, 0.0)
-
-
-def _grouped_gemm(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
-    m, (k, n, e, f, e_total, ep, weight_bytes, act_bytes) = p[1], op
-    assigned = m * f * e_total / ep / e
-    per_expert = assigned * c.moe_imbalance
-    active = -e * math.expm1(m * math.log1p(-f)) if f < 1.0 else e * float(m > 0)  # gemm.experts_reached
-    spent = 0.0
-    if per_expert > 0:  # gemm.quantised_flop
-        tm = min(c.tile_m, max(MIN_TILE_M, 2.0 ** math.ceil(math.log2(max(per_expert, 1.0)))))
-        tiles = math.ceil(max(per_expert, 1.0) / tm) * math.ceil(n / c.tile_n) * active
-        spent = math.ceil(tiles / c.tiles_in_flight) * c.tiles_in_flight * FLOP_PER_MAC * tm * c.tile_n * k
-    nb = k * n * active * weight_bytes + assigned * e * (k + n) * act_bytes
-    over = (c.kernel_overhead_s + m * (0.5 * c.moe_token_vector_flop / c.vector_flop_per_s)  # gemm.moe_token_time_s
-            if c.moe_token_vector_flop else c.kernel_overhead_s)
-    return (spent / (c.peak_gemm_flop_per_s * c.moe_mma_peak_fraction * c.gemm_compute_fraction),
-            nb / c.attainable_bytes_per_s, over, 0.0, FLOP_PER_MAC * assigned * k * n * e, nb, 0.0)
-
-
-def _attention(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
-    dec_per_kv, pre_per_pair, kv_token_bytes, pre_token_bytes, dec_att, pre_att, window = op
-    s_dec, t_pre, kv_d, pr = p[2], p[3], p[4], p[5]
-    if window > 0:
-        kv_d = min(kv_d, s_dec * window)
-        pr = min(pr, t_pre * window)
-    dec_flop = dec_per_kv * kv_d
-    pre_flop = pre_per_pair * pr
-    nb = kv_d * kv_token_bytes + s_dec * kv_token_bytes + t_pre * pre_token_bytes
-    kernels = float(s_dec > 0) + float(t_pre > 0)
-    return (dec_flop / dec_att + pre_flop / pre_att, nb / c.attainable_bytes_per_s, c.kernel_overhead_s * kernels, 0.0,
-            dec_flop + pre_flop, nb, 0.0)
-
-
-def _memory(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
-    nb = p[0] * op[0]
-    return (0.0, nb / c.attainable_bytes_per_s, op[1], 0.0, 0.0, nb, 0.0)
-
-
-def _host(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
-    return (0.0, 0.0, op[0] + op[1] * p[2], 0.0, 0.0, 0.0, 0.0)
-
-
-def _all_reduce(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
-    elements, g, element_bytes = op
-    s = p[0] * elements * element_bytes
-    t = all_reduce_scalar_s(s, g, c.link_bytes_per_s, c.link_latency_s, c.link_bandwidth_fraction,
-                            c.link_direct_all_reduce, c.all_reduce_codec)
-    return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
-
-
-def _all_to_all(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
-    elements, g, element_bytes, logit_rows = op
-    s = (p[6] if logit_rows > 0 else p[0]) * elements * element_bytes
-    t = 0.0
-    if s > 0 and g > 1:
-        t = (g - 1) * c.link_latency_s + (g - 1) / g * s / (c.link_bytes_per_s * c.link_bandwidth_fraction)
-    return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
-
-
-def _point_to_point(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
-    s = p[0] * op[0] * op[1]
-    t = c.link_latency_s + s / (c.link_bytes_per_s * c.link_bandwidth_fraction) if s > 0 else 0.0
-    return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
-
-
-ScalarRule = Callable[[tuple[float, ...], _Chip, Point], Kernel]
+ScalarRule = Callable[[tuple[float, ...], Chip, Point], Kernel]
 # Each array rule's scalar twin and the table columns it reads, in order ("" : a context value).
 _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
-    r.gemm_cost: (_gemm, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
+    r.gemm_cost: (gemm_kernel, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
                           "attainable_flop_per_s")),
-    r.lm_head_cost: (_lm_head, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
+    r.lm_head_cost: (lm_head_kernel, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
                                 "attainable_flop_per_s")),
-    r.vector_gemm_cost: (_vector_gemm, ("k", "n", ":weight_bytes", ":act_bytes")),
-    r.grouped_gemm_cost: (_grouped_gemm, ("k", "n", "experts", "routed_fraction", "experts_total", "ep",
+    r.vector_gemm_cost: (vector_gemm_kernel, ("k", "n", ":weight_bytes", ":act_bytes")),
+    r.grouped_gemm_cost: (grouped_gemm_kernel, ("k", "n", "experts", "routed_fraction", "experts_total", "ep",
                                           ":weight_bytes", ":act_bytes")),
-    r.attention_cost: (_attention, ("decode_flop_per_kv_token", "prefill_flop_per_pair", "kv_bytes_per_token",
+    r.attention_cost: (attention_kernel, ("decode_flop_per_kv_token", "prefill_flop_per_pair", "kv_bytes_per_token",
                                     "prefill_bytes_per_token", "decode_attainable_flop_per_s",
                                     "prefill_attainable_flop_per_s", "window?")),
-    r.elementwise_cost: (_memory, ("bytes_per_token", "overhead_s")),
-    r.embedding_cost: (_memory, ("bytes_per_token", "overhead_s")),
-    r.host_cost: (_host, ("overhead_s", "seq_overhead_s")),
-    r.all_reduce_cost: (_all_reduce, ("elements_per_token", "group", "element_bytes")),
-    r.all_to_all_cost: (_all_to_all, ("elements_per_row", "group", "element_bytes", "logit_rows?")),
-    r.point_to_point_cost: (_point_to_point, ("elements_per_token", "element_bytes")),
+    r.elementwise_cost: (memory_kernel, ("bytes_per_token", "overhead_s")),
+    r.embedding_cost: (memory_kernel, ("bytes_per_token", "overhead_s")),
+    r.host_cost: (host_kernel, ("overhead_s", "seq_overhead_s")),
+    r.all_reduce_cost: (all_reduce_kernel, ("elements_per_token", "group", "element_bytes")),
+    r.all_to_all_cost: (all_to_all_kernel, ("elements_per_row", "group", "element_bytes", "logit_rows?")),
+    r.point_to_point_cost: (point_to_point_kernel, ("elements_per_token", "element_bytes")),
     r.moe_token_vector_cost: (moe_token_vector_kernel, ("vector_flop_per_token",)),
 }
 
@@ -173,7 +63,7 @@ _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
 class ScalarPlan:
     """A plan's operators as (scalar rule, columns, runs, class position, FLOP format position)."""
 
-    chip: _Chip
+    chip: Chip
     ops: tuple[tuple[ScalarRule, tuple[float, ...], float, int, int], ...]
     classes: int
     formats: int
@@ -217,7 +107,7 @@ class ScalarPlan:
         flop = [0.0] * self.formats
         dram = link = 0.0
         c = self.chip
-        p = (*p[:7], *_m_terms(p[0], c), *_m_terms(p[6], c))
+        p = (*p[:7], *m_terms(p[0], c), *m_terms(p[6], c))
         for rule, cols, reps, j, f in self.ops:
             comp, mem, over, net, fl, nb, lb = rule(cols, c, p)
             acc = by_class[j]
@@ -247,7 +137,8 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
     are called (their columns and the chip bound as names). A step of a few dozen operators on one
     point then costs a few microseconds instead of a loop's tens."""
     c = plan.chip
-    env: dict[str, Any] = {"ceil": math.ceil, "log2": math.log2, "CHIP": c}
+    env: dict[str, Any] = {"ceil": math.ceil, "CHIP": c, "W": gemm_waves_scalar,
+                           "MT": m_tile_scalar}
 
     consts: dict[str, float] = {"0.0": 0.0}  # the constants written so far, by their text
 
@@ -261,19 +152,18 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
 
     body: list[str] = []
     rules = {rule for rule, *_ in plan.ops}
+    written = {gemm_kernel, lm_head_kernel, memory_kernel, host_kernel, attention_kernel}  # the others are called
     both = False  # the M terms of the tokens written, those of the logit rows are theirs where rows == t
     for m, tag in (("t", "0"), ("rows", "1")):
-        if (_gemm if tag == "0" else _lm_head) in rules or (rules - {_gemm, _lm_head, _memory, _host, _attention}):
+        if (gemm_kernel if tag == "0" else lm_head_kernel) in rules or (rules - written):
             lines = [f"x{tag} = 1.0 if 1.0 > {m} else {m}",  # max(m, 1.0), its operands in order
-                     f"tm{tag} = 2.0 ** ceil(log2(x{tag}))",
-                     f"tm{tag} = {MIN_TILE_M!r} if {MIN_TILE_M!r} > tm{tag} else tm{tag}",
-                     f"tm{tag} = {k(c.tile_m)} if {k(c.tile_m)} < tm{tag} else tm{tag}",
+                     f"tm{tag} = MT({m}, {k(c.tile_m)})",  # gemm.m_tile_scalar
                      f"mt{tag} = ceil(x{tag} / tm{tag})"]
             if both:  # a decode step's rows are its tokens: the same floats
                 lines = ["if rows == t:", "    tm1, mt1 = tm0, mt0", "else:", *("    " + x for x in lines)]
             body += lines
             both = True
-    if rules - {_gemm, _lm_head, _memory, _host, _attention}:
+    if rules - written:
         body.append("P = (t, t_all, s_dec, t_pre, kv_d, pr, rows, tm0, mt0, tm1, mt1)")
     # The sums the branches update start at 0.0; the others (network, overhead, FLOP, DRAM and link
     # bytes) are added up here while they only receive constants, and set on their first variable term.
@@ -285,16 +175,16 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
     for n, (rule, cols, reps, j, f) in enumerate(plan.ops):
         col = [k(v) for v in cols]
         net = lb = "0.0"
-        if rule is _gemm or rule is _lm_head:
-            m, tm, mt = ("t", "tm0", "mt0") if rule is _gemm else ("rows", "tm1", "mt1")
-            body += [f"cp = (ceil({mt} * {col[0]} / {k(c.tiles_in_flight)}) * {tm} * {col[1]} if {m} > 0 else 0.0)"
-                     f" / {col[5]}",
+        if rule is gemm_kernel or rule is lm_head_kernel:
+            m, tm, mt = ("t", "tm0", "mt0") if rule is gemm_kernel else ("rows", "tm1", "mt1")
+            body += [f"cp = (W({mt} * {col[0]}, {k(c.tiles_in_flight)}) * {tm} * {col[1]}"
+                     f" if {m} > 0 else 0.0) / {col[5]}",
                      f"nb = {col[2]} + {m} * {col[3]}", f"mb = nb / {abw}", f"fl = {m} * {col[4]}"]
             over = kov
-        elif rule is _memory:
+        elif rule is memory_kernel:
             body += [f"nb = t * {col[0]}", f"mb = nb / {abw}"]  # no compute, no FLOP: cp = fl = 0.0
             over = col[1]
-        elif rule is _host:  # no compute, memory or FLOP: the first branch, its sums known
+        elif rule is host_kernel:  # no compute, memory or FLOP: the first branch, its sums known
             if reps * 0.0 == 0.0 and cols[1] == 0.0:
                 body.append(f"a{j}_0 += {k((0.0 + cols[0]) * reps)}")
                 for acc in (f"a{j}_4",) + ((f"f{f}",) if f >= 0 else ()):
@@ -302,7 +192,7 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
                 continue
             body += ["cp = mb = fl = nb = 0.0", f"o = {col[0]} + {col[1]} * s_dec"]
             over = "o"
-        elif rule is _attention:
+        elif rule is attention_kernel:
             dec, pre, kvb, preb, dec_att, pre_att, window = col
             body += ["kd, pp = kv_d, pr"]
             if cols[6] > 0:
@@ -320,14 +210,14 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
         r, a = k(reps), f"a{j}_"
         times = "" if reps == 1.0 else f" * {r}"  # (x * 1.0 is x)
         extra = "".join(f" + {x}" for x in (over, net) if x != "0.0")
-        if rule is _memory and reps * 0.0 == 0.0:  # cp = 0.0: its branch adds a constant (and 0.0 * reps)
+        if rule is memory_kernel and reps * 0.0 == 0.0:  # cp = 0.0: its branch adds a constant (and 0.0 * reps)
             body += ["if 0.0 >= mb:", f"    {a}0 += {k((0.0 + cols[1]) * reps)}"]
         else:
-            if rule is _memory:
+            if rule is memory_kernel:
                 body += ["cp = fl = 0.0"]
             body += ["if cp >= mb:", f"    {a}0 += (cp{extra}){times}", f"    {a}1 += cp{times}"]
         body += ["else:", f"    {a}0 += (mb{extra}){times}", f"    {a}2 += mb{times}"]
-        flop = "fl" if f >= 0 and rule is not _memory else "0.0"
+        flop = "fl" if f >= 0 and rule is not memory_kernel else "0.0"
         for acc, x in ((f"{a}3", net), (f"{a}4", over), (f"f{f}", flop), ("dram", "nb"), ("link", lb)):
             v = consts.get(x)
             if v is not None:
@@ -368,11 +258,11 @@ def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float]
     positions; -1: no FLOP), or None where it has none (a chip array, a rule without a twin)."""
     if ctx.chip_shape != ():
         return None
-    chip = _Chip(_float(ctx.attainable_bytes_per_s), _float(ctx.kernel_overhead_s), _float(ctx.tile_m),
-                 _float(ctx.tile_n), _float(ctx.tiles_in_flight), _float(ctx.vector_flop_per_s),
-                 _float(ctx.peak_gemm_flop_per_s), _float(ctx.link_bytes_per_s), _float(ctx.link_latency_s),
+    chip = Chip(as_float(ctx.attainable_bytes_per_s), as_float(ctx.kernel_overhead_s), as_float(ctx.tile_m),
+                 as_float(ctx.tile_n), as_float(ctx.tiles_in_flight), as_float(ctx.vector_flop_per_s),
+                 as_float(ctx.peak_gemm_flop_per_s), as_float(ctx.link_bytes_per_s), as_float(ctx.link_latency_s),
                  ctx.gemm_compute_fraction, ctx.link_bandwidth_fraction, ctx.moe_imbalance,
-                 _float(ctx.link_direct_all_reduce), ctx.all_reduce_codec, ctx.moe_token_vector_flop,
+                 as_float(ctx.link_direct_all_reduce), ctx.all_reduce_codec, ctx.moe_token_vector_flop,
                  ctx.moe_mma_peak_fraction)
     ops = []
     for g in groups:

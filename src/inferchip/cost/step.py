@@ -33,9 +33,9 @@ import numpy.typing as npt
 
 from inferchip.cost import rules as r
 from inferchip.cost.constants import VECTOR_WORK_FORMAT
+from inferchip.cost.context import CostContext, OpTable, Rule, StepPoints, cost_context
 from inferchip.cost.plan.shape import plan_shape
 from inferchip.cost.roofline import ArrayLike, FloatArray
-from inferchip.cost.rules import CostContext, OpTable, Rule, StepPoints, cost_context
 from inferchip.cost.scalar_step import ScalarPlan, scalar_plan
 from inferchip.cost.step_types import BOUNDS, ClassCost, PointCost, StepCost, point_step_cost
 from inferchip.mapping.memory_fit import Formats

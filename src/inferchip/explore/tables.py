@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inferchip.cost.rules import StepPoints
+from inferchip.cost.context import StepPoints
 from inferchip.cost.step import compile_step, step_points
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from inferchip.cost import rules as r
+from inferchip.cost.gemm import gemm_waves, m_tile
 from inferchip.cost.step import StepPlan, step_points
 
 
@@ -52,7 +53,7 @@ def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: flo
     """Replica time of the steady-state decode step at each concurrency of ``grid`` of a plan of
     ``pp`` stages (its :func:`sweep_parts`; the sweep of
     ``operating.steady_state`` without TTFT, attention data parallelism off). The weight GEMMs'
-    tiles and waves are counted as ``rules._matrix_gemm`` does, operation for operation, on a
+    tiles and waves are counted as ``rules._matrix_gemm`` does (``gemm.m_tile``, ``gemm.gemm_waves``), on a
     (grid x GEMMs) array; attention, elementwise, embedding and host operators grow linearly
     with the concurrency at fixed lengths and are summed as such; other operators go through
     their rule. The times may differ from ``StepPlan.evaluate``'s in the last bits (sums in
@@ -71,12 +72,10 @@ def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: flo
     if mat is not None:  # (in place where an operand is not read again: fewer arrays, the same floats)
         m = np.where(mat["rows"], (s + prefill)[:, None], t[:, None])
         x = np.maximum(m, 1.0)  # m >= 1 / pp > 0 on the grid
-        tm = np.exp2(np.ceil(np.log2(x)))
-        np.minimum(tile_m, np.maximum(16.0, tm, out=tm), out=tm)
-        waves = np.ceil(x / tm, out=x)
-        waves *= mat["n_tiles"]
-        waves /= tiles_in_flight
-        np.ceil(waves, out=waves)
+        tm = m_tile(x, tile_m)
+        x = np.ceil(x / tm, out=x)
+        x *= mat["n_tiles"]
+        waves = gemm_waves(x, tiles_in_flight)
         waves *= tm
         waves *= mat["flop_per_s"]
         m *= mat["row_s"]

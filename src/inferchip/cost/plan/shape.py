@@ -16,7 +16,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from inferchip.cost.rules import Rule, rule_for
+from inferchip.cost.context import Rule
+from inferchip.cost.rules import rule_for
 from inferchip.mapping.operators import OP_CLASSES
 from inferchip.mapping.sharding import ShardedModel
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inferchip.cost.constants import FLOP_PER_MAC
-from inferchip.cost.gemm import quantised_flop
+from inferchip.cost.gemm import m_tile, quantised_flop
 from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import FloatArray
 from inferchip.cost.vision.clocks import at_sustained_clock
@@ -68,7 +68,7 @@ def split_k(m: FloatArray, k: FloatArray, n: FloatArray, groups: FloatArray, chi
     """Split-K factor a kernel library uses when the output tiles cannot fill the chip: the reduction is cut
     into slices (each at least :data:`SPLIT_K_MIN_DEPTH` deep) so that tiles x slices approach the tiles in
     flight. 1 when the output tiles already fill a wave."""
-    tm = np.minimum(float(chip.gemm_tile_m), np.maximum(16.0, 2.0 ** np.ceil(np.log2(np.maximum(m, 1.0)))))
+    tm = m_tile(m, float(chip.gemm_tile_m))
     tiles = np.ceil(np.maximum(m, 1.0) / tm) * np.ceil(n / float(chip.gemm_tile_n)) * groups
     want = np.floor(float(chip.gemm_tiles_in_flight) / np.maximum(tiles, 1.0))
     most = np.floor(k / SPLIT_K_MIN_DEPTH)

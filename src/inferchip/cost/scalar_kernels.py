@@ -1,0 +1,141 @@
+"""The cost rules of :mod:`inferchip.cost.rules` at one point, in plain Python floats.
+
+Each function is an array rule's scalar twin: ``twin(columns, chip, point) -> Kernel`` repeats the rule
+operation for operation on one operator and one point (:mod:`inferchip.cost.scalar_step` assembles them
+into a plan's step and compiles it). :class:`Chip` holds the context's chip rates as floats.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from inferchip.cost.constants import FLOP_PER_MAC
+from inferchip.cost.gemm import gemm_waves_scalar, m_tile_scalar
+from inferchip.cost.network import all_reduce_scalar_s
+
+# One operator's cost per run: compute, memory, overhead, network (s), FLOP, DRAM and link bytes.
+Kernel = tuple[float, float, float, float, float, float, float]
+# The point: tokens, all_tokens, decode_seqs, prefill_tokens, decode_kv_tokens, prefill_pairs, logit_rows,
+# then the M tile and the tiles along M of a GEMM over the tokens and over the logit rows.
+Point = tuple[float, ...]
+ZERO: Kernel = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Chip:
+    """The context's chip rates as floats."""
+
+    attainable_bytes_per_s: float
+    kernel_overhead_s: float
+    tile_m: float
+    tile_n: float
+    tiles_in_flight: float
+    vector_flop_per_s: float
+    peak_gemm_flop_per_s: float
+    link_bytes_per_s: float
+    link_latency_s: float
+    gemm_compute_fraction: float
+    link_bandwidth_fraction: float
+    moe_imbalance: float
+    link_direct_all_reduce: float = 0.0
+    all_reduce_codec: str = ""
+    moe_token_vector_flop: float = 0.0
+    moe_mma_peak_fraction: float = 1.0
+
+
+def as_float(x: Any) -> float:
+    return float(x.reshape(-1)[0]) if hasattr(x, "reshape") else float(x)
+
+
+def m_terms(m: float, c: Chip) -> tuple[float, float]:
+    """A GEMM of ``m`` rows: its M tile (``gemm.m_tile``) and the tiles along M."""
+    tm = m_tile_scalar(m, c.tile_m)
+    return tm, math.ceil(max(m, 1.0) / tm)
+
+
+def matrix_gemm(m: float, tm: float, m_tiles: float, op: tuple[float, ...], c: Chip) -> Kernel:
+    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable = op
+    spent = gemm_waves_scalar(m_tiles * n_tiles, c.tiles_in_flight) * tm * flop_per_wave_row if m > 0 else 0.0
+    nb = weight_bytes + m * row_bytes
+    return (spent / attainable, nb / c.attainable_bytes_per_s, c.kernel_overhead_s, 0.0, m * flop_per_row, nb, 0.0)
+
+
+def gemm_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
+    return matrix_gemm(p[0], p[7], p[8], op, c)
+
+
+def lm_head_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
+    return matrix_gemm(p[6], p[9], p[10], op, c)
+
+
+def vector_gemm_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
+    m, (k, n, weight_bytes, act_bytes) = p[0], op
+    flop = FLOP_PER_MAC * m * k * n * 1.0
+    nb = k * n * 1.0 * weight_bytes + m * 1.0 * (k + n) * act_bytes
+    return (flop / (c.vector_flop_per_s * c.gemm_compute_fraction), nb / c.attainable_bytes_per_s,
+            c.kernel_overhead_s, 0.0, flop, nb, 0.0)
+
+
+def grouped_gemm_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
+    m, (k, n, e, f, e_total, ep, weight_bytes, act_bytes) = p[1], op
+    assigned = m * f * e_total / ep / e
+    per_expert = assigned * c.moe_imbalance
+    active = -e * math.expm1(m * math.log1p(-f)) if f < 1.0 else e * float(m > 0)  # gemm.experts_reached
+    spent = 0.0
+    if per_expert > 0:  # gemm.quantised_flop
+        tm = m_tile_scalar(per_expert, c.tile_m)
+        tiles = math.ceil(max(per_expert, 1.0) / tm) * math.ceil(n / c.tile_n) * active
+        spent = gemm_waves_scalar(tiles, c.tiles_in_flight) * c.tiles_in_flight * FLOP_PER_MAC * tm * c.tile_n * k
+    nb = k * n * active * weight_bytes + assigned * e * (k + n) * act_bytes
+    over = (c.kernel_overhead_s + m * (0.5 * c.moe_token_vector_flop / c.vector_flop_per_s)  # gemm.moe_token_time_s
+            if c.moe_token_vector_flop else c.kernel_overhead_s)
+    return (spent / (c.peak_gemm_flop_per_s * c.moe_mma_peak_fraction * c.gemm_compute_fraction),
+            nb / c.attainable_bytes_per_s, over, 0.0, FLOP_PER_MAC * assigned * k * n * e, nb, 0.0)
+
+
+def attention_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
+    dec_per_kv, pre_per_pair, kv_token_bytes, pre_token_bytes, dec_att, pre_att, window = op
+    s_dec, t_pre, kv_d, pr = p[2], p[3], p[4], p[5]
+    if window > 0:
+        kv_d = min(kv_d, s_dec * window)
+        pr = min(pr, t_pre * window)
+    dec_flop = dec_per_kv * kv_d
+    pre_flop = pre_per_pair * pr
+    nb = kv_d * kv_token_bytes + s_dec * kv_token_bytes + t_pre * pre_token_bytes
+    kernels = float(s_dec > 0) + float(t_pre > 0)
+    return (dec_flop / dec_att + pre_flop / pre_att, nb / c.attainable_bytes_per_s, c.kernel_overhead_s * kernels, 0.0,
+            dec_flop + pre_flop, nb, 0.0)
+
+
+def memory_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
+    nb = p[0] * op[0]
+    return (0.0, nb / c.attainable_bytes_per_s, op[1], 0.0, 0.0, nb, 0.0)
+
+
+def host_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
+    return (0.0, 0.0, op[0] + op[1] * p[2], 0.0, 0.0, 0.0, 0.0)
+
+
+def all_reduce_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
+    elements, g, element_bytes = op
+    s = p[0] * elements * element_bytes
+    t = all_reduce_scalar_s(s, g, c.link_bytes_per_s, c.link_latency_s, c.link_bandwidth_fraction,
+                            c.link_direct_all_reduce, c.all_reduce_codec)
+    return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
+
+
+def all_to_all_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
+    elements, g, element_bytes, logit_rows = op
+    s = (p[6] if logit_rows > 0 else p[0]) * elements * element_bytes
+    t = 0.0
+    if s > 0 and g > 1:
+        t = (g - 1) * c.link_latency_s + (g - 1) / g * s / (c.link_bytes_per_s * c.link_bandwidth_fraction)
+    return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
+
+
+def point_to_point_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
+    s = p[0] * op[0] * op[1]
+    t = c.link_latency_s + s / (c.link_bytes_per_s * c.link_bandwidth_fraction) if s > 0 else 0.0
+    return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)

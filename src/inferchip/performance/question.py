@@ -1,0 +1,126 @@
+"""The question the operating-point solver (:mod:`inferchip.performance.operating`) answers, and its lengths.
+
+* **Lengths** are a :class:`LengthDist`: equally weighted quantile points (a fixed length is
+  one point). MLPerf data sets are lognormal with ``LENGTH_SIGMA`` (coefficient of variation
+  0.66), clipped at the data set's limit and rescaled so the clipped mean is the target mean.
+* A :class:`Question` is what to evaluate, independent of the layout: the mode (static batch,
+  closed loop, open loop, most throughput), the lengths, the load and the latency limits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+import numpy as np
+
+from inferchip.performance.phases import prefill_pairs
+
+LENGTH_SIGMA = 0.6  # lognormal shape of MLPerf input/output lengths (assumption, see module doc)
+LENGTH_POINTS = 16  # quantile points that stand for a length distribution
+
+
+# ------------------------------------------------------------------ length distributions
+@dataclass(frozen=True)
+class LengthDist:
+    """Token lengths as equally weighted quantile points (a fixed length is one point)."""
+
+    points: tuple[float, ...]
+
+    @classmethod
+    def fixed(cls, tokens: float) -> LengthDist:
+        d = cls((float(tokens),))
+        x = d.points[0]  # the moments of one point, as the cached properties compute them
+        d.__dict__.update(mean=x, second_moment=x * x, mean_prefill_pairs=x * (0.0 + (x + 1.0) / 2.0))
+        return d
+
+    @classmethod
+    def lognormal(cls, mean: float, cap: float, sigma: float = LENGTH_SIGMA, n: int = LENGTH_POINTS) -> LengthDist:
+        """Lognormal of shape ``sigma`` clipped at ``cap``, scaled so the clipped mean is ``mean``."""
+        return _lognormal(float(mean), float(cap), float(sigma), int(n))
+
+    @cached_property
+    def array(self) -> np.ndarray:
+        return np.asarray(self.points)
+
+    @cached_property
+    def mean(self) -> float:
+        if len(self.points) == 1:  # the mean of one point, without numpy's overhead
+            return float(self.points[0])
+        return float(np.mean(self.array))
+
+    @cached_property
+    def second_moment(self) -> float:
+        if len(self.points) == 1:
+            return float(self.points[0]) * float(self.points[0])
+        return float(np.mean(np.square(self.array)))
+
+    @cached_property
+    def mean_prefill_pairs(self) -> float:
+        """E[i (i+1) / 2]: causal query-key pairs of one prompt."""
+        if len(self.points) == 1:  # phases.prefill_pairs of one point, in floats
+            x = float(self.points[0])
+            return x * (0.0 + (x + 1.0) / 2.0)
+        return float(np.mean(prefill_pairs(self.array)))
+
+
+@lru_cache(maxsize=4096)
+def _unit_lognormal(sigma: float, n: int) -> np.ndarray:
+    """Quantile mid-points of a unit-mean lognormal, ascending."""
+    from scipy.stats import norm
+
+    return np.exp(sigma * norm.ppf((np.arange(n) + 0.5) / n) - sigma**2 / 2)
+
+
+@lru_cache(maxsize=4096)
+def _lognormal(mean: float, cap: float, sigma: float, n: int) -> LengthDist:
+    if mean >= cap:
+        return LengthDist.fixed(cap)
+    base = _unit_lognormal(sigma, n)
+    # With the k largest points clipped, the clipped mean is s * sum(base[:n-k]) / n + k cap / n:
+    # solve for the scale s and keep the k whose clipping is consistent with s.
+    for k in range(n):
+        s = (mean * n - k * cap) / base[: n - k].sum()
+        if s * base[n - k - 1] <= cap and (k == 0 or s * base[n - k] >= cap):
+            return LengthDist(tuple(float(v) for v in np.minimum(base * s, cap)))
+    return LengthDist.fixed(mean)  # pragma: no cover (k = n - 1 always satisfies mean < cap)
+
+
+# ------------------------------------------------------------------ the question
+@dataclass(frozen=True)
+class Question:
+    """What to evaluate, independent of the layout.
+
+    ``mode``: "static" (a batch prefilled together, then decoded), "closed_loop" (``concurrency``
+    sequences in steady state), "open_loop" (requests at ``rate_per_s``, 1/s) or "max_throughput"
+    (the concurrency with the most output tokens/s within memory and the limits). ``batch`` is
+    sequences per replica (static, closed loop); where it is None, ``concurrency`` (sequences in
+    the whole system) is shared by the replicas. Limits are on the mean, in seconds.
+    ``whole_sequences_per_chip``: under attention DP, each chip's KV cache holds whole sequences
+    (``predict``'s memory rule); False counts the replica's cache as one pool (the validation's).
+    """
+
+    mode: str
+    inputs: LengthDist
+    outputs: LengthDist
+    concurrency: float | None = None  # system-wide sequences (closed loop, static batch)
+    rate_per_s: float | None = None  # system-wide requests/s (open loop)
+    max_ttft_s: float | None = None
+    max_tpot_s: float | None = None
+    max_e2e_s: float | None = None
+    queue_wait: bool = False
+    beams: int = 1  # sequences decoded per request (beam search); the prompt is prefilled once
+    batch: float | None = None  # sequences per replica; overrides concurrency / replicas
+    whole_sequences_per_chip: bool = False
+
+    @classmethod
+    def fixed(cls, input_tokens: float, output_tokens: float, batch: int | None = None,
+              max_ttft_s: float | None = None, max_tpot_s: float | None = None) -> Question:
+        """``predict``'s question: fixed lengths, a static batch per replica (None: max throughput)."""
+        return cls("static" if batch is not None else "max_throughput", LengthDist.fixed(input_tokens),
+                   LengthDist.fixed(output_tokens), max_ttft_s=max_ttft_s, max_tpot_s=max_tpot_s,
+                   batch=None if batch is None else float(batch), whole_sequences_per_chip=True)
+
+    @property
+    def needs_ttft(self) -> bool:
+        return self.mode == "open_loop" or self.max_ttft_s is not None or self.max_e2e_s is not None
