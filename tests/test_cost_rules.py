@@ -144,12 +144,14 @@ def test_all_to_all_by_hand():
     # MoE dispatch in fp8: 64 tokens x top-2 x 4096 elements x 1 byte over 4 chips.
     c = one(AllToAll(2 * 4096.0, 4, "activation"), fmt=FP8, tokens=64.0, decode_seqs=64.0)
     s = 64 * 2 * 4096 * 1
-    assert val(c.network_s) == pytest.approx(3 * LAT + 3 / 4 * s / (LINK * 0.70))
-    # The combine comes back 16-bit, and the logits' gather moves fp32 logit rows.
+    # One-sided puts to all 3 peers at once: two latency rounds (puts, completion flag), not three.
+    assert val(c.network_s) == pytest.approx(2 * LAT + 3 / 4 * s / (LINK * 0.70))
+    # The combine comes back 16-bit, and the logits' gather moves fp32 logit rows as a ring collective.
     comb = one(AllToAll(2 * 4096.0, 4), fmt=FP8, tokens=64.0, decode_seqs=64.0)
     assert val(comb.link_bytes) == 2 * s
     logits = one(AllToAll(32000.0, 4, "fp32_logits", rows="logit_rows"), tokens=100.0, decode_seqs=2.0, rows=3.0)
     assert val(logits.link_bytes) == 3 * 32000 * 4
+    assert val(logits.network_s) == pytest.approx(3 * LAT + 3 / 4 * 3 * 32000 * 4 / (LINK * 0.70))
 
 
 def test_point_to_point_and_host():

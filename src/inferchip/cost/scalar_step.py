@@ -18,7 +18,7 @@ from typing import Any
 from inferchip.cost import rules as r
 from inferchip.cost.constants import FLOP_PER_MAC, MIN_TILE_M
 from inferchip.cost.gemm import moe_token_vector_kernel
-from inferchip.cost.network import all_reduce_scalar_s
+from inferchip.cost.network import all_reduce_scalar_s, all_to_all_scalar_s
 
 # One operator's cost per run: compute, memory, overhead, network (s), FLOP, DRAM and link bytes.
 Kernel = tuple[float, float, float, float, float, float, float]
@@ -134,9 +134,7 @@ def _all_reduce(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
 def _all_to_all(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
     elements, g, element_bytes, logit_rows = op
     s = (p[6] if logit_rows > 0 else p[0]) * elements * element_bytes
-    t = 0.0
-    if s > 0 and g > 1:
-        t = (g - 1) * c.link_latency_s + (g - 1) / g * s / (c.link_bytes_per_s * c.link_bandwidth_fraction)
+    t = all_to_all_scalar_s(s, g, c.link_bytes_per_s, c.link_latency_s, c.link_bandwidth_fraction, logit_rows <= 0)
     return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
 
 
