@@ -328,9 +328,9 @@ def all_reduce_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCo
 
 def all_to_all_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
     """:class:`AllToAll` of ``rows x elements x element bytes`` sent by each chip."""
-    lm = ops["logit_rows"] > 0 if "logit_rows" in ops else np.array(False)  # LM head's logit gather, else MoE a2a
-    nb = np.where(lm, pts.logit_rows, pts.tokens) * ops["elements_per_row"] * ops["element_bytes"]
-    t = all_to_all_time_s(nb, ops["group"], ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction, ~lm)
+    ep = np.where(ops["logit_rows"] > 0, 0.0, 1.0) if "logit_rows" in ops else np.ones(())  # 0: the LM head's gather
+    nb = np.where(ep > 0, pts.tokens, pts.logit_rows) * ops["elements_per_row"] * ops["element_bytes"]
+    t = all_to_all_time_s(nb, ops["group"], ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction, ep)
     return KernelCost(network_s=t, link_bytes=nb)
 
 
