@@ -173,10 +173,13 @@ def test_link_bytes_of_a_decode_step_by_hand():
     chip = make_chip()
     b, k = 64, 8
     moe_layers = LAYERS - DENSE
-    # Attention DP: each chip dispatches and combines only its own 8 tokens; nothing is all-reduced,
-    # and each chip computes its own logits (no gather).
-    dp_want = moe_layers * (b // 8) * k * H * (1 + 2)
-    assert dp_want == 79_822_848
+    # Attention DP: each chip dispatches and combines only its own 8 tokens, each once per rank that holds
+    # one of its top-8 experts (8 (1 - (7/8)^8) = 5.251 of the 8 ranks); nothing is all-reduced, and each
+    # chip computes its own logits (no gather).
+    ranks = 8 * (1 - (7 / 8) ** k)
+    assert ranks == pytest.approx(5.2511, abs=1e-4)
+    dp_want = moe_layers * (b // 8) * ranks * H * (1 + 2)
+    assert dp_want == pytest.approx(79_822_848 * ranks / k)
     dp = step_cost(shard(DSV3, DP8), chip, FMT, CAL, b, b, b * 4096, 0.0)
     assert float(dp.link_bytes) == pytest.approx(dp_want)
     # TP 8 / EP 8: two all-reduces per layer (after attention, after the MLP or the experts: every

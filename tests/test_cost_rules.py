@@ -145,7 +145,8 @@ def test_all_to_all_by_hand():
     c = one(AllToAll(2 * 4096.0, 4, "activation"), fmt=FP8, tokens=64.0, decode_seqs=64.0)
     s = 64 * 2 * 4096 * 1
     # One-sided puts to all 3 peers at once: two latency rounds (puts, completion flag), not three.
-    assert val(c.network_s) == pytest.approx(2 * LAT + 3 / 4 * s / (LINK * 0.70))
+    # All s bytes go through the kernels at their own 150 GB/s where that is slower than the wire.
+    assert val(c.network_s) == pytest.approx(2 * LAT + max(3 / 4 * s / (LINK * 0.70), s / 150e9))
     # The combine comes back 16-bit, and the logits' gather moves fp32 logit rows as a ring collective.
     comb = one(AllToAll(2 * 4096.0, 4), fmt=FP8, tokens=64.0, decode_seqs=64.0)
     assert val(comb.link_bytes) == 2 * s

@@ -57,6 +57,14 @@ from inferchip.cost.roofline import ArrayLike, FloatArray
 ONE_SHOT_ROUNDS = 2  # start barrier + the reads of every peer's buffer (one hop each)
 TWO_SHOT_ROUNDS = 2 * ONE_SHOT_ROUNDS  # reduce-scatter round + all-gather round
 MIB = 1024.0 ** 2
+# Rate at which the one-sided expert all-to-all kernels move a chip's dispatch or combine bytes (all of them,
+# its own rows included), SM-bound well below NVLink: deepseek-ai/DeepEP README, normal kernels intranode on
+# H800 (NVLink 160 GB/s): 153 GB/s dispatch, 158 GB/s combine; deepseek-ai/DeepEP issue #394 (2025-09-05),
+# the same kernels on one host of 4 GB200 (NVLink 5, 900 GB/s): 169 GB/s dispatch, 135 GB/s combine, DeepEP's
+# metric (bytes a rank receives, a token once per destination rank). The round figure of the four; the same
+# on both links, so the kernel, not the link, sets it. An estimate for the low-latency (decode) kernels and
+# TensorRT-LLM's MNNVL all-to-all, which publish no NVLink rate (docs/serving_validation.md, stop 25).
+EXPERT_A2A_KERNEL_BYTES_PER_S = 150e9
 QUICK_REDUCE_MAX_BYTES = 2048 * MIB  # SGLang/vLLM QuickAllReduce: ops.qr_max_size(), 2 GiB by default
 # codec: (wire bytes per byte of the fp16 buffer, smallest message by group size). Wire fractions from the
 # codecs' tiles (vLLM csrc/quickreduce/quick_reduce_impl.cuh: CodecQ4 1,152 B, CodecQ6 1,664 B, CodecQ8 2,176 B
@@ -127,12 +135,16 @@ def all_to_all_time_s(nbytes: ArrayLike, group: ArrayLike, link_bytes_per_s: Arr
     """All-to-all where each chip sends ``nbytes`` in total, (p-1)/p of it off-chip: a library
     collective, ``(p-1) alpha + (p-1)/p S beta``, or where ``one_sided`` > 0 the expert dispatch /
     combine's puts to every peer at once (module doc: DeepEP, TensorRT-LLM MNNVL),
-    ``2 alpha + (p-1)/p S beta``. Units: B, B/s, s -> s."""
+    ``2 alpha + max((p-1)/p S beta, S / R)``, ``R`` the kernels' own rate
+    (:data:`EXPERT_A2A_KERNEL_BYTES_PER_S`). Units: B, B/s, s -> s."""
     s = np.asarray(nbytes, dtype=float)
     g = np.asarray(group, dtype=float)
     bw = np.asarray(link_bytes_per_s) * efficiency
-    rounds = np.where(np.asarray(one_sided) > 0, float(ONE_SHOT_ROUNDS), g - 1)
-    return np.where((s > 0) & (g > 1), rounds * np.asarray(latency_s) + (g - 1) / g * s / bw, 0.0)
+    sided = np.asarray(one_sided) > 0
+    rounds = np.where(sided, float(ONE_SHOT_ROUNDS), g - 1)
+    wire = (g - 1) / g * s / bw
+    move = np.where(sided, np.maximum(wire, s / EXPERT_A2A_KERNEL_BYTES_PER_S), wire)
+    return np.where((s > 0) & (g > 1), rounds * np.asarray(latency_s) + move, 0.0)
 
 
 def all_to_all_scalar_s(nbytes: float, group: float, link_bytes_per_s: float, latency_s: float,
@@ -140,8 +152,10 @@ def all_to_all_scalar_s(nbytes: float, group: float, link_bytes_per_s: float, la
     """:func:`all_to_all_time_s` on floats (same equation, no numpy). Units: B, B/s, s -> s."""
     if nbytes <= 0 or group <= 1:
         return 0.0
-    rounds = ONE_SHOT_ROUNDS if one_sided else group - 1
-    return rounds * latency_s + (group - 1) / group * nbytes / (link_bytes_per_s * efficiency)
+    wire = (group - 1) / group * nbytes / (link_bytes_per_s * efficiency)
+    if not one_sided:
+        return (group - 1) * latency_s + wire
+    return ONE_SHOT_ROUNDS * latency_s + max(wire, nbytes / EXPERT_A2A_KERNEL_BYTES_PER_S)
 
 
 def point_to_point_time_s(nbytes: ArrayLike, link_bytes_per_s: ArrayLike,
