@@ -173,15 +173,19 @@ def test_link_bytes_of_a_decode_step_by_hand():
     chip = make_chip()
     b, k = 64, 8
     moe_layers = LAYERS - DENSE
-    # Attention DP: each chip dispatches and combines only its own 8 tokens, each once per rank that holds
-    # one of its top-8 experts (8 (1 - (7/8)^8) = 5.251 of the 8 ranks); nothing is all-reduced, and each
-    # chip computes its own logits (no gather).
-    ranks = 8 * (1 - (7 / 8) ** k)
-    assert ranks == pytest.approx(5.2511, abs=1e-4)
-    dp_want = moe_layers * (b // 8) * ranks * H * (1 + 2)
-    assert dp_want == pytest.approx(79_822_848 * ranks / k)
+    # Attention DP: each chip dispatches and combines only its own 8 tokens; nothing is all-reduced,
+    # and each chip computes its own logits (no gather).
+    dp_want = moe_layers * (b // 8) * k * H * (1 + 2)
+    assert dp_want == 79_822_848
     dp = step_cost(shard(DSV3, DP8), chip, FMT, CAL, b, b, b * 4096, 0.0)
     assert float(dp.link_bytes) == pytest.approx(dp_want)
+    # A family with one-sided expert kernels sends each token once per rank that holds one of its top-8
+    # experts: 8 (1 - (7/8)^8) = 5.251 of the 8 ranks, not 8 copies.
+    ranks = 8 * (1 - (7 / 8) ** k)
+    assert ranks == pytest.approx(5.2511, abs=1e-4)
+    one_sided = step_cost(shard(DSV3, DP8), make_chip(expert_a2a_kernel_bytes_per_s=150e9), FMT, CAL, b, b,
+                          b * 4096, 0.0)
+    assert float(one_sided.link_bytes) == pytest.approx(dp_want * ranks / k)
     # TP 8 / EP 8: two all-reduces per layer (after attention, after the MLP or the experts: every
     # chip holds all 64 tokens, so no dispatch), and the fp32 logits of a 1/8 vocabulary slice gathered.
     tp_want = LAYERS * 2 * b * H * 2 + b * (VOCAB // 8) * 4

@@ -144,15 +144,33 @@ def test_all_to_all_by_hand():
     # MoE dispatch in fp8: 64 tokens x top-2 x 4096 elements x 1 byte over 4 chips.
     c = one(AllToAll(2 * 4096.0, 4, "activation"), fmt=FP8, tokens=64.0, decode_seqs=64.0)
     s = 64 * 2 * 4096 * 1
-    # One-sided puts to all 3 peers at once: two latency rounds (puts, completion flag), not three.
-    # All s bytes go through the kernels at their own 150 GB/s where that is slower than the wire.
-    assert val(c.network_s) == pytest.approx(2 * LAT + max(3 / 4 * s / (LINK * 0.70), s / 150e9))
-    # The combine comes back 16-bit, and the logits' gather moves fp32 logit rows as a ring collective.
+    assert val(c.network_s) == pytest.approx(3 * LAT + 3 / 4 * s / (LINK * 0.70))
+    # The combine comes back 16-bit, and the logits' gather moves fp32 logit rows.
     comb = one(AllToAll(2 * 4096.0, 4), fmt=FP8, tokens=64.0, decode_seqs=64.0)
     assert val(comb.link_bytes) == 2 * s
     logits = one(AllToAll(32000.0, 4, "fp32_logits", rows="logit_rows"), tokens=100.0, decode_seqs=2.0, rows=3.0)
     assert val(logits.link_bytes) == 3 * 32000 * 4
-    assert val(logits.network_s) == pytest.approx(3 * LAT + 3 / 4 * 3 * 32000 * 4 / (LINK * 0.70))
+
+
+def test_expert_kernels_rate_prices_prefill_steps_only():
+    """A chip family whose expert all-to-all kernels move 150 GB/s (DeepEP normal kernels): a prefill-only step's
+    dispatch pays all its bytes at that rate where the wire (450 GB/s x 0.70) would be faster; a step with
+    decodes (low-latency kernels) and the LM head's logit gather keep the link's price."""
+    ctx = cost_context(make_chip(expert_a2a_kernel_bytes_per_s=150e9), FP8, CAL)
+    # top-2 over 4 ranks: 4 (1 - (3/4)^2) = 1.75 destination ranks per token, not 2 copies
+    op = AllToAll(2 * 4096.0, 4, "activation", rank_elements_per_row=1.75 * 4096.0)
+    s = 4096 * 1.75 * 4096 * 1
+    pre = cost_operator(op, ctx, step_points(1, 4096.0, 0.0, 0.0, 4096.0 ** 2 / 2))
+    assert val(pre.link_bytes) == pytest.approx(s)
+    assert val(pre.network_s) == pytest.approx(3 * LAT + s / 150e9)
+    dec = cost_operator(op, ctx, step_points(1, 4096.0, 4096.0, 4096.0, 0.0))
+    assert val(dec.network_s) == pytest.approx(3 * LAT + 3 / 4 * s / (LINK * 0.70))
+    # a family without such kernels: every routed copy, at the link's price
+    plain = cost_operator(op, cost_context(make_chip(), FP8, CAL), step_points(1, 4096.0, 0.0, 0.0, 4096.0 ** 2 / 2))
+    assert val(plain.network_s) == pytest.approx(3 * LAT + 3 / 4 * (s / 1.75 * 2) / (LINK * 0.70))
+    gather = cost_operator(AllToAll(32000.0, 4, "fp32_logits", rows="logit_rows"), ctx,
+                           step_points(1, 100.0, 0.0, 0.0, 50.0, 3.0))
+    assert val(gather.network_s) == pytest.approx(3 * LAT + 3 / 4 * 3 * 32000 * 4 / (LINK * 0.70))
 
 
 def test_point_to_point_and_host():

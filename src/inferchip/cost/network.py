@@ -25,20 +25,15 @@ the codec's smallest size per group (``QuickAllReduce._QR_MIN_SIZE``, fp16 row: 
 to fp16 by default, ``ROCM_QUICK_REDUCE_CAST_BF16_TO_FP16``) to 2 GiB (``qr_max_size``); smaller
 messages keep the custom all-reduce.
 
-The expert-parallel dispatch and combine of a MoE layer under attention data parallelism
-(:func:`all_to_all_time_s` with ``one_sided``) run one-sided all-to-all kernels that put every token to all its
-destination ranks at once from many SMs, then signal completion: DeepEP's low-latency and normal kernels
-(SGLang ``--moe-a2a-backend deepep``; deepseek-ai/DeepEP ``csrc/kernels/internode_ll.cu``: each warp group
-writes its token to the destination expert's receive buffer, then one atomic count per expert that the
-receiver polls) and TensorRT-LLM's MNNVL all-to-all (``tensorrt_llm/_torch/modules/fused_moe``,
-``MnnvlMoe``: one put phase and one flag wait). The peers are reached in parallel, not one after another,
-so the latency is a fixed number of rounds, not ``(p-1)``: ``2 alpha + (p-1)/p S beta`` (the puts, then
-the completion flag; the one-shot all-reduce's two rounds). DeepEP's README (low-latency kernels, H800 +
-CX7 RDMA, 128 tokens per rank, hidden 7168, top-8) grows from EP 8 to EP 256 by 2.5x in dispatch
-(77 -> 194 us) and 3.2x in combine (114 -> 360 us), with the bytes leaving the 8-GPU node (1/8 -> 255/256
-of the traffic), and by 12 % / 15 % from EP 64 to 256 where those bytes have all but stopped growing; a
-``(p-1) alpha`` term would grow 4x there. The gather of the LM head's logit rows
-is a library collective and keeps the ring's ``(p-1) alpha``.
+The expert dispatch and combine of a prefill step under attention data parallelism run one-sided kernels
+whose rate is set by the SMs that drive them, not by the link (:func:`all_to_all_time_s` with
+``kernel_bytes_per_s``, the chip family's ``expert_a2a_kernel_gb_per_s``): DeepEP's normal (prefill) kernels,
+which SGLang runs on prefill batches (``--moe-a2a-backend deepep``, ``--deepep-mode normal`` on the Dynamo
+prefill workers, ai-dynamo/dynamo ``examples/backends/sglang/slurm_jobs/scripts/gb200-fp8/disagg/*.sh``), move
+153 GB/s (dispatch) and 158 GB/s (combine) per H800 over 160 GB/s NVLink (deepseek-ai/DeepEP README, intranode)
+and 169 / 135 GB/s per GB200 over NVLink 5's 900 GB/s (deepseek-ai/DeepEP issue #394, 4 GB200, 24 SMs), in
+DeepEP's metric (all bytes a rank receives, its own included): about the same on both links. A step with
+decodes keeps the link's price (the low-latency kernels publish no NVLink rate).
 
 Every argument may be an array (steps, chips, operators); a group of one chip moves nothing
 off-chip and takes no time. :func:`all_reduce_scalar_s` is the same equation on floats for
@@ -57,14 +52,6 @@ from inferchip.cost.roofline import ArrayLike, FloatArray
 ONE_SHOT_ROUNDS = 2  # start barrier + the reads of every peer's buffer (one hop each)
 TWO_SHOT_ROUNDS = 2 * ONE_SHOT_ROUNDS  # reduce-scatter round + all-gather round
 MIB = 1024.0 ** 2
-# Rate at which the one-sided expert all-to-all kernels move a chip's dispatch or combine bytes (all of them,
-# its own rows included), SM-bound well below NVLink: deepseek-ai/DeepEP README, normal kernels intranode on
-# H800 (NVLink 160 GB/s): 153 GB/s dispatch, 158 GB/s combine; deepseek-ai/DeepEP issue #394 (2025-09-05),
-# the same kernels on one host of 4 GB200 (NVLink 5, 900 GB/s): 169 GB/s dispatch, 135 GB/s combine, DeepEP's
-# metric (bytes a rank receives, a token once per destination rank). The round figure of the four; the same
-# on both links, so the kernel, not the link, sets it. An estimate for the low-latency (decode) kernels and
-# TensorRT-LLM's MNNVL all-to-all, which publish no NVLink rate (docs/serving_validation.md, stop 25).
-EXPERT_A2A_KERNEL_BYTES_PER_S = 150e9
 QUICK_REDUCE_MAX_BYTES = 2048 * MIB  # SGLang/vLLM QuickAllReduce: ops.qr_max_size(), 2 GiB by default
 # codec: (wire bytes per byte of the fp16 buffer, smallest message by group size). Wire fractions from the
 # codecs' tiles (vLLM csrc/quickreduce/quick_reduce_impl.cuh: CodecQ4 1,152 B, CodecQ6 1,664 B, CodecQ8 2,176 B
@@ -131,31 +118,39 @@ def all_reduce_scalar_s(nbytes: float, group: float, link_bytes_per_s: float, la
 
 
 def all_to_all_time_s(nbytes: ArrayLike, group: ArrayLike, link_bytes_per_s: ArrayLike,
-                      latency_s: ArrayLike, efficiency: ArrayLike, one_sided: ArrayLike = 0.0) -> FloatArray:
-    """All-to-all where each chip sends ``nbytes`` in total, (p-1)/p of it off-chip: a library
-    collective, ``(p-1) alpha + (p-1)/p S beta``, or where ``one_sided`` > 0 the expert dispatch /
-    combine's puts to every peer at once (module doc: DeepEP, TensorRT-LLM MNNVL),
-    ``2 alpha + max((p-1)/p S beta, S / R)``, ``R`` the kernels' own rate
-    (:data:`EXPERT_A2A_KERNEL_BYTES_PER_S`). Units: B, B/s, s -> s."""
+                      latency_s: ArrayLike, efficiency: ArrayLike, kernel_bytes_per_s: ArrayLike = 0.0) -> FloatArray:
+    """All-to-all where each chip sends ``nbytes`` in total, (p-1)/p of it off-chip:
+    ``(p-1) alpha + (p-1)/p S beta``; where the expert kernels move all ``S`` bytes (own rows included)
+    at their own rate ``R = kernel_bytes_per_s`` > 0 (module doc), ``(p-1) alpha + max((p-1)/p S beta, S / R)``.
+    Units: B, B/s, s -> s."""
     s = np.asarray(nbytes, dtype=float)
     g = np.asarray(group, dtype=float)
     bw = np.asarray(link_bytes_per_s) * efficiency
-    sided = np.asarray(one_sided) > 0
-    rounds = np.where(sided, float(ONE_SHOT_ROUNDS), g - 1)
+    rate = np.asarray(kernel_bytes_per_s, dtype=float)
     wire = (g - 1) / g * s / bw
-    move = np.where(sided, np.maximum(wire, s / EXPERT_A2A_KERNEL_BYTES_PER_S), wire)
-    return np.where((s > 0) & (g > 1), rounds * np.asarray(latency_s) + move, 0.0)
+    move = np.where(rate > 0, np.maximum(wire, s / np.where(rate > 0, rate, 1.0)), wire)
+    return np.where((s > 0) & (g > 1), (g - 1) * latency_s + move, 0.0)
+
+
+def expert_kernel_terms(elements: ArrayLike, rank_elements: ArrayLike, decode_seqs: ArrayLike,
+                        kernel_bytes_per_s: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """(elements per row, kernel rate) of an all-to-all: on a chip whose family has one-sided expert kernels
+    (``kernel_bytes_per_s`` > 0) an expert dispatch / combine (``rank_elements`` > 0) sends ``rank_elements``
+    per token (once per destination rank), and a step without decodes runs the normal kernels at their rate
+    (module doc); else ``elements`` and no kernel rate (the link's price)."""
+    rate = np.asarray(kernel_bytes_per_s, dtype=float)
+    one_sided = (np.asarray(rank_elements) > 0) & (rate > 0)
+    return (np.where(one_sided, rank_elements, elements),
+            np.where(one_sided & (np.asarray(decode_seqs) <= 0), rate, 0.0))
 
 
 def all_to_all_scalar_s(nbytes: float, group: float, link_bytes_per_s: float, latency_s: float,
-                        efficiency: float, one_sided: bool = False) -> float:
+                        efficiency: float, kernel_bytes_per_s: float = 0.0) -> float:
     """:func:`all_to_all_time_s` on floats (same equation, no numpy). Units: B, B/s, s -> s."""
     if nbytes <= 0 or group <= 1:
         return 0.0
     wire = (group - 1) / group * nbytes / (link_bytes_per_s * efficiency)
-    if not one_sided:
-        return (group - 1) * latency_s + wire
-    return ONE_SHOT_ROUNDS * latency_s + max(wire, nbytes / EXPERT_A2A_KERNEL_BYTES_PER_S)
+    return (group - 1) * latency_s + (max(wire, nbytes / kernel_bytes_per_s) if kernel_bytes_per_s > 0 else wire)
 
 
 def point_to_point_time_s(nbytes: ArrayLike, link_bytes_per_s: ArrayLike,

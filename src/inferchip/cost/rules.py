@@ -24,7 +24,7 @@ from inferchip.cost import gemm
 from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, MIN_TILE_M, VECTOR_WORK_FORMAT
 from inferchip.cost.gemm import gemm_bytes, gemm_flop, moe_token_time_s, moe_token_vector_flop, quantised_flop
 from inferchip.cost.kernels.attention import attention_columns, attention_work
-from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, point_to_point_time_s
+from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, expert_kernel_terms, point_to_point_time_s
 from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import ArrayLike, FloatArray, compute_time_s
 from inferchip.mapping.memory_fit import EMBEDDING_FORMAT, Formats
@@ -57,12 +57,9 @@ class UnknownOperatorError(TypeError):
 
 @dataclass(frozen=True)
 class CostContext:
-    """The constants the rules read: chip rates, number formats and calibration fractions.
-
-    Chip rates (FLOP/s, B/s, s, tile sizes) carry a trailing axis of length one
-    (``chip shape + (1,)``) so they broadcast against ``points x operators`` arrays.
-    Bytes are per element of the named format.
-    """
+    """The constants the rules read: chip rates, number formats and calibration fractions. Chip rates (FLOP/s,
+    B/s, s, tile sizes) carry a trailing axis of length one (``chip shape + (1,)``) so they broadcast against
+    ``points x operators`` arrays. Bytes are per element of the named format."""
 
     gemm_format: str
     attention_format: str
@@ -81,6 +78,7 @@ class CostContext:
     link_bytes_per_s: FloatArray
     link_latency_s: FloatArray
     link_direct_all_reduce: FloatArray  # 1: one-/two-shot peer-to-peer all-reduce kernels (cost/network.py)
+    expert_a2a_kernel_bytes_per_s: FloatArray  # prefill rate of the one-sided expert kernels (0: none)
     tile_m: FloatArray
     tile_n: FloatArray
     tiles_in_flight: FloatArray
@@ -118,6 +116,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         vector_flop_per_s=col(chip.vector_flop_per_s), memory_bytes_per_s=col(chip.memory_bytes_per_s),
         link_bytes_per_s=col(chip.link_bytes_per_s), link_latency_s=col(chip.link_latency_s),
         link_direct_all_reduce=col(chip.link_direct_all_reduce),
+        expert_a2a_kernel_bytes_per_s=col(chip.expert_a2a_kernel_bytes_per_s),
         tile_m=col(chip.gemm_tile_m), tile_n=col(chip.gemm_tile_n), tiles_in_flight=col(chip.gemm_tiles_in_flight),
         kernel_overhead_s=col(np.asarray(chip.kernel_overhead_s) * cal.kernel_overhead_scale),
     )
@@ -301,8 +300,7 @@ def embedding_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCos
 
 
 def host_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
-    """:class:`HostStep`: the calibrated host time per iteration plus that per running (decoding)
-    sequence, as an overhead."""
+    """:class:`HostStep`: the calibrated host time per iteration plus that per running (decoding) sequence."""
     return KernelCost(overhead_s=ops["overhead_s"] + ops["seq_overhead_s"] * pts.decode_seqs)
 
 
@@ -328,9 +326,11 @@ def all_reduce_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCo
 
 def all_to_all_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
     """:class:`AllToAll` of ``rows x elements x element bytes`` sent by each chip."""
-    ep = np.where(ops["logit_rows"] > 0, 0.0, 1.0) if "logit_rows" in ops else np.ones(())  # 0: the LM head's gather
-    nb = np.where(ep > 0, pts.tokens, pts.logit_rows) * ops["elements_per_row"] * ops["element_bytes"]
-    t = all_to_all_time_s(nb, ops["group"], ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction, ep)
+    rows = pts.tokens if "logit_rows" not in ops else np.where(ops["logit_rows"] > 0, pts.logit_rows, pts.tokens)
+    el, rate = expert_kernel_terms(ops["elements_per_row"], ops["rank_elements_per_row"], pts.decode_seqs,
+                                   ctx.expert_a2a_kernel_bytes_per_s)
+    nb = rows * el * ops["element_bytes"]  # one-sided expert kernels: per destination rank (cost/network.py)
+    t = all_to_all_time_s(nb, ops["group"], ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction, rate)
     return KernelCost(network_s=t, link_bytes=nb)
 
 
@@ -371,7 +371,7 @@ RULES: dict[type, Rule] = {
                                      "seq_overhead_s": np.full(len(ops), ctx.sequence_overhead_s)},
                    host_cost, _no_flop),
     AllReduce: Rule(_payload_table("elements_per_token", "group"), all_reduce_cost, _no_flop),
-    AllToAll: Rule(_payload_table("elements_per_row", "group"), all_to_all_cost, _no_flop),
+    AllToAll: Rule(_payload_table("elements_per_row", "group", "rank_elements_per_row"), all_to_all_cost, _no_flop),
     PointToPoint: Rule(_payload_table("elements_per_token"), point_to_point_cost, _no_flop),
 }
 

@@ -3,10 +3,8 @@
 For a single step on a single chip numpy's per-call overhead dwarfs the arithmetic: a few dozen operators, each a
 handful of multiplications. :class:`ScalarPlan` holds each operator's columns as a tuple of floats (read once from the
 plan's tables) and repeats the rules of :mod:`inferchip.cost.rules` operation for operation on one point, so it gives
-the array path's numbers (sums may be added in another order: equal to float rounding).
-
-A plan with a rule it does not know or an array of chips has no scalar form (:func:`scalar_plan` returns None).
-"""
+the array path's numbers (sums may be added in another order: equal to float rounding). A plan with a rule it does
+not know or an array of chips has no scalar form (:func:`scalar_plan` returns None)."""
 
 from __future__ import annotations
 
@@ -45,6 +43,7 @@ class _Chip:
     link_bandwidth_fraction: float
     moe_imbalance: float
     link_direct_all_reduce: float = 0.0
+    expert_a2a_kernel_bytes_per_s: float = 0.0
     all_reduce_codec: str = ""
     moe_token_vector_flop: float = 0.0
     moe_mma_peak_fraction: float = 1.0
@@ -132,9 +131,11 @@ def _all_reduce(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
 
 
 def _all_to_all(op: tuple[float, ...], c: _Chip, p: Point) -> Kernel:
-    elements, g, element_bytes, logit_rows = op
-    s = (p[6] if logit_rows > 0 else p[0]) * elements * element_bytes
-    t = all_to_all_scalar_s(s, g, c.link_bytes_per_s, c.link_latency_s, c.link_bandwidth_fraction, logit_rows <= 0)
+    elements, g, element_bytes, rank_elements, logit_rows = op
+    rate = c.expert_a2a_kernel_bytes_per_s if rank_elements > 0 else 0.0  # cost/network.py expert_kernel_terms
+    s = (p[6] if logit_rows > 0 else p[0]) * (rank_elements if rate > 0 else elements) * element_bytes
+    t = all_to_all_scalar_s(s, g, c.link_bytes_per_s, c.link_latency_s, c.link_bandwidth_fraction,
+                            rate if p[2] <= 0 else 0.0)
     return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
 
 
@@ -161,7 +162,8 @@ _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
     r.embedding_cost: (_memory, ("bytes_per_token", "overhead_s")),
     r.host_cost: (_host, ("overhead_s", "seq_overhead_s")),
     r.all_reduce_cost: (_all_reduce, ("elements_per_token", "group", "element_bytes")),
-    r.all_to_all_cost: (_all_to_all, ("elements_per_row", "group", "element_bytes", "logit_rows?")),
+    r.all_to_all_cost: (_all_to_all, ("elements_per_row", "group", "element_bytes", "rank_elements_per_row",
+                                      "logit_rows?")),
     r.point_to_point_cost: (_point_to_point, ("elements_per_token", "element_bytes")),
     r.moe_token_vector_cost: (moe_token_vector_kernel, ("vector_flop_per_token",)),
 }
@@ -370,8 +372,8 @@ def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float]
                  _float(ctx.tile_n), _float(ctx.tiles_in_flight), _float(ctx.vector_flop_per_s),
                  _float(ctx.peak_gemm_flop_per_s), _float(ctx.link_bytes_per_s), _float(ctx.link_latency_s),
                  ctx.gemm_compute_fraction, ctx.link_bandwidth_fraction, ctx.moe_imbalance,
-                 _float(ctx.link_direct_all_reduce), ctx.all_reduce_codec, ctx.moe_token_vector_flop,
-                 ctx.moe_mma_peak_fraction)
+                 _float(ctx.link_direct_all_reduce), _float(ctx.expert_a2a_kernel_bytes_per_s), ctx.all_reduce_codec,
+                 ctx.moe_token_vector_flop, ctx.moe_mma_peak_fraction)
     ops = []
     for g in groups:
         twin = _TWINS.get(g.rule.cost)

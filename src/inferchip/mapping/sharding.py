@@ -193,11 +193,13 @@ def destination_ranks(experts_per_token: int, ep: int) -> float:
 
 
 def _dispatch_combine(m: ModelSpec, ep: int) -> list[Collective]:
-    """A token crosses once to each rank that holds one of its experts (dispatch, in the activation
-    format) and each such rank's partial sum comes back (combine, 16-bit): :func:`destination_ranks`
-    rows per token."""
+    """Each routed copy of a token crosses to its expert's chip (dispatch, in the activation
+    format) and its expert output comes back (combine, 16-bit); one-sided expert kernels send a token
+    once to each rank that holds one of its experts and get each such rank's partial sum back
+    (:func:`destination_ranks` rows per token, ``rank_elements_per_row``)."""
+    k_h = float(m.experts_per_token * m.hidden_size)
     r_h = destination_ranks(m.experts_per_token, ep) * m.hidden_size
-    return [AllToAll(r_h, ep, "activation"), AllToAll(r_h, ep)]
+    return [AllToAll(k_h, ep, "activation", rank_elements_per_row=r_h), AllToAll(k_h, ep, rank_elements_per_row=r_h)]
 
 
 def shard(m: ModelSpec, layout: Layout) -> ShardedModel:
