@@ -179,6 +179,13 @@ def test_link_bytes_of_a_decode_step_by_hand():
     assert dp_want == 79_822_848
     dp = step_cost(shard(DSV3, DP8), chip, FMT, CAL, b, b, b * 4096, 0.0)
     assert float(dp.link_bytes) == pytest.approx(dp_want)
+    # A family with one-sided expert kernels sends each token once per rank that holds one of its top-8
+    # experts: 8 (1 - (7/8)^8) = 5.251 of the 8 ranks, not 8 copies.
+    ranks = 8 * (1 - (7 / 8) ** k)
+    assert ranks == pytest.approx(5.2511, abs=1e-4)
+    one_sided = step_cost(shard(DSV3, DP8), make_chip(expert_a2a_kernel_bytes_per_s=150e9), FMT, CAL, b, b,
+                          b * 4096, 0.0)
+    assert float(one_sided.link_bytes) == pytest.approx(dp_want * ranks / k)
     # TP 8 / EP 8: two all-reduces per layer (after attention, after the MLP or the experts: every
     # chip holds all 64 tokens, so no dispatch), and the fp32 logits of a 1/8 vocabulary slice gathered.
     tp_want = LAYERS * 2 * b * H * 2 + b * (VOCAB // 8) * 4

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import make_chip, tiny_dense
@@ -23,7 +23,7 @@ from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s
 from inferchip.cost.step import step_cost
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
-from inferchip.mapping.sharding import shard
+from inferchip.mapping.sharding import destination_ranks, shard
 from inferchip.spec.calibration import Calibration
 
 
@@ -97,6 +97,37 @@ def test_all_reduce_ring_and_tree_by_hand():
 def test_all_to_all_by_hand():
     t = all_to_all_time_s(np.array([8e6]), 4, 100e9, 2e-6, 0.5)
     assert t[0] == pytest.approx(3 * 2e-6 + 3 / 4 * 8e6 / 50e9)
+    # Expert kernels at 150 GB/s on NVLink 5 (900 GB/s x 0.46 = 414 GB/s on the wire): all 8 MB (own rows
+    # included) at 150 GB/s = 53.3 us, not 3/4 x 8 MB / 414 GB/s = 14.5 us; on a slow link the wire still wins.
+    fast = all_to_all_time_s(np.array([8e6]), 4, 900e9, 2e-6, 0.46, 150e9)
+    assert fast[0] == pytest.approx(3 * 2e-6 + 8e6 / 150e9)
+    slow = all_to_all_time_s(np.array([8e6]), 4, 100e9, 2e-6, 0.5, 150e9)
+    assert slow[0] == pytest.approx(t[0])
+
+
+def test_expert_all_to_all_matches_deepep_gb200_rates():
+    """deepseek-ai/DeepEP issue #394: normal kernels on 4 GB200 move 169 GB/s (dispatch) and 135 GB/s (combine)
+    in DeepEP's metric (bytes a rank receives). A DeepSeek-R1 token (hidden 7168, top-8) on EP 4 goes to
+    3.61 ranks: fp8 out (7,168 B per rank; the scales left out here) and bf16 back (14,336 B). 4,096 tokens
+    per rank, one MoE layer, at the Blackwell family's 150 GB/s: within 15 % of the issue's rates, where the
+    link alone would be about 3x faster."""
+    r = destination_ranks(8, 4)
+    assert r == pytest.approx(4 * (1 - 0.75 ** 8)) and r == pytest.approx(3.6, abs=0.02)
+    out_b, back_b = 4096 * r * 7168 * 1.0, 4096 * r * 7168 * 2.0
+    model = sum(float(all_to_all_time_s(b, 4, 900e9, 3e-6, 0.46, 150e9)) for b in (out_b, back_b))
+    deepep = out_b / 169e9 + back_b / 135e9
+    assert model == pytest.approx(deepep, rel=0.15)
+    wire = sum(float(all_to_all_time_s(b, 4, 900e9, 3e-6, 0.46)) for b in (out_b, back_b))
+    assert deepep / wire > 2.5
+
+
+@settings(max_examples=100, deadline=None)
+@given(k=st.integers(1, 16), p=st.integers(1, 288))
+def test_destination_ranks_bounded_and_growing(k, p):
+    """Distinct ranks a token reaches: at least one, at most min(k, p), never fewer with more ranks."""
+    r = destination_ranks(k, p)
+    assert 1.0 - 1e-12 <= r <= min(k, p) + 1e-9
+    assert destination_ranks(k, p + 1) >= r - 1e-12
 
 
 def test_decode_attention_streams_the_kv_cache():

@@ -152,6 +152,27 @@ def test_all_to_all_by_hand():
     assert val(logits.link_bytes) == 3 * 32000 * 4
 
 
+def test_expert_kernels_rate_prices_prefill_steps_only():
+    """A chip family whose expert all-to-all kernels move 150 GB/s (DeepEP normal kernels): a prefill-only step's
+    dispatch pays all its bytes at that rate where the wire (450 GB/s x 0.70) would be faster; a step with
+    decodes (low-latency kernels) and the LM head's logit gather keep the link's price."""
+    ctx = cost_context(make_chip(expert_a2a_kernel_bytes_per_s=150e9), FP8, CAL)
+    # top-2 over 4 ranks: 4 (1 - (3/4)^2) = 1.75 destination ranks per token, not 2 copies
+    op = AllToAll(2 * 4096.0, 4, "activation", rank_elements_per_row=1.75 * 4096.0)
+    s = 4096 * 1.75 * 4096 * 1
+    pre = cost_operator(op, ctx, step_points(1, 4096.0, 0.0, 0.0, 4096.0 ** 2 / 2))
+    assert val(pre.link_bytes) == pytest.approx(s)
+    assert val(pre.network_s) == pytest.approx(3 * LAT + s / 150e9)
+    dec = cost_operator(op, ctx, step_points(1, 4096.0, 4096.0, 4096.0, 0.0))
+    assert val(dec.network_s) == pytest.approx(3 * LAT + 3 / 4 * s / (LINK * 0.70))
+    # a family without such kernels: every routed copy, at the link's price
+    plain = cost_operator(op, cost_context(make_chip(), FP8, CAL), step_points(1, 4096.0, 0.0, 0.0, 4096.0 ** 2 / 2))
+    assert val(plain.network_s) == pytest.approx(3 * LAT + 3 / 4 * (s / 1.75 * 2) / (LINK * 0.70))
+    gather = cost_operator(AllToAll(32000.0, 4, "fp32_logits", rows="logit_rows"), ctx,
+                           step_points(1, 100.0, 0.0, 0.0, 50.0, 3.0))
+    assert val(gather.network_s) == pytest.approx(3 * LAT + 3 / 4 * 3 * 32000 * 4 / (LINK * 0.70))
+
+
 def test_point_to_point_and_host():
     c = one(PointToPoint(4096.0), tokens=10.0, decode_seqs=10.0)
     assert val(c.network_s) == pytest.approx(LAT + 10 * 4096 * 2 / (LINK * 0.70))

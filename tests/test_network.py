@@ -14,6 +14,7 @@ from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.cost.network import (
     all_reduce_scalar_s,
     all_reduce_time_s,
+    all_to_all_scalar_s,
     all_to_all_time_s,
     point_to_point_time_s,
 )
@@ -73,6 +74,13 @@ def test_faster_link_never_slower(s, g, bw, lat, eff, more_bw, less_lat, direct)
     assert float(all_reduce_time_s(s, g, bw, lat, eff, 1.0)) <= float(all_reduce_time_s(s, g, bw, lat, eff, 0.0))
     a2a = float(all_to_all_time_s(s, g, bw, lat, eff))
     assert float(all_to_all_time_s(s, g, bw * more_bw, lat * less_lat, eff)) <= a2a * (1 + 1e-12)
+    # Expert kernels with their own rate R: never faster than the link alone nor than S / R, a faster link never
+    # slower, and the scalar twin is the same equation.
+    kern = float(all_to_all_time_s(s, g, bw, lat, eff, 150e9))
+    assert kern >= a2a * (1 - 1e-12) and kern >= s / 150e9
+    assert float(all_to_all_time_s(s, g, bw * more_bw, lat * less_lat, eff, 150e9)) <= kern * (1 + 1e-12)
+    assert all_to_all_scalar_s(s, float(g), bw, lat, eff, 150e9) == pytest.approx(kern, rel=1e-12, abs=1e-18)
+    assert all_to_all_scalar_s(s, float(g), bw, lat, eff) == pytest.approx(a2a, rel=1e-12, abs=1e-18)
     p2p = float(point_to_point_time_s(s, bw, lat, eff))
     assert float(point_to_point_time_s(s, bw * more_bw, lat * less_lat, eff)) <= p2p * (1 + 1e-12)
     # Never below the bandwidth bound: every algorithm moves at least 2(p-1)/p S per chip (ring and

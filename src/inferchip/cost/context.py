@@ -53,6 +53,7 @@ class CostContext:
     link_bytes_per_s: FloatArray
     link_latency_s: FloatArray
     link_direct_all_reduce: FloatArray  # 1: one-/two-shot peer-to-peer all-reduce kernels (cost/network.py)
+    expert_a2a_kernel_bytes_per_s: FloatArray  # prefill rate of the one-sided expert kernels (0: none)
     tile_m: FloatArray
     tile_n: FloatArray
     tiles_in_flight: FloatArray
@@ -90,6 +91,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         vector_flop_per_s=col(chip.vector_flop_per_s), memory_bytes_per_s=col(chip.memory_bytes_per_s),
         link_bytes_per_s=col(chip.link_bytes_per_s), link_latency_s=col(chip.link_latency_s),
         link_direct_all_reduce=col(chip.link_direct_all_reduce),
+        expert_a2a_kernel_bytes_per_s=col(chip.expert_a2a_kernel_bytes_per_s),
         tile_m=col(chip.gemm_tile_m), tile_n=col(chip.gemm_tile_n), tiles_in_flight=col(chip.gemm_tiles_in_flight),
         kernel_overhead_s=col(np.asarray(chip.kernel_overhead_s) * cal.kernel_overhead_scale),
     )

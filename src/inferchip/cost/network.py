@@ -25,6 +25,16 @@ the codec's smallest size per group (``QuickAllReduce._QR_MIN_SIZE``, fp16 row: 
 to fp16 by default, ``ROCM_QUICK_REDUCE_CAST_BF16_TO_FP16``) to 2 GiB (``qr_max_size``); smaller
 messages keep the custom all-reduce.
 
+The expert dispatch and combine of a prefill step under attention data parallelism run one-sided kernels
+whose rate is set by the SMs that drive them, not by the link (:func:`all_to_all_time_s` with
+``kernel_bytes_per_s``, the chip family's ``expert_a2a_kernel_gb_per_s``): DeepEP's normal (prefill) kernels,
+which SGLang runs on prefill batches (``--moe-a2a-backend deepep``, ``--deepep-mode normal`` on the Dynamo
+prefill workers, ai-dynamo/dynamo ``examples/backends/sglang/slurm_jobs/scripts/gb200-fp8/disagg/*.sh``), move
+153 GB/s (dispatch) and 158 GB/s (combine) per H800 over 160 GB/s NVLink (deepseek-ai/DeepEP README, intranode)
+and 169 / 135 GB/s per GB200 over NVLink 5's 900 GB/s (deepseek-ai/DeepEP issue #394, 4 GB200, 24 SMs), in
+DeepEP's metric (all bytes a rank receives, its own included): about the same on both links. A step with
+decodes keeps the link's price (the low-latency kernels publish no NVLink rate).
+
 Every argument may be an array (steps, chips, operators); a group of one chip moves nothing
 off-chip and takes no time. :func:`all_reduce_scalar_s` is the same equation on floats for
 the scalar step path (``cost/scalar_step.py``).
@@ -108,13 +118,39 @@ def all_reduce_scalar_s(nbytes: float, group: float, link_bytes_per_s: float, la
 
 
 def all_to_all_time_s(nbytes: ArrayLike, group: ArrayLike, link_bytes_per_s: ArrayLike,
-                      latency_s: ArrayLike, efficiency: ArrayLike) -> FloatArray:
+                      latency_s: ArrayLike, efficiency: ArrayLike, kernel_bytes_per_s: ArrayLike = 0.0) -> FloatArray:
     """All-to-all where each chip sends ``nbytes`` in total, (p-1)/p of it off-chip:
-    ``(p-1) alpha + (p-1)/p S beta``. Units: B, B/s, s -> s."""
+    ``(p-1) alpha + (p-1)/p S beta``; where the expert kernels move all ``S`` bytes (own rows included)
+    at their own rate ``R = kernel_bytes_per_s`` > 0 (module doc), ``(p-1) alpha + max((p-1)/p S beta, S / R)``.
+    Units: B, B/s, s -> s."""
     s = np.asarray(nbytes, dtype=float)
     g = np.asarray(group, dtype=float)
     bw = np.asarray(link_bytes_per_s) * efficiency
-    return np.where((s > 0) & (g > 1), (g - 1) * latency_s + (g - 1) / g * s / bw, 0.0)
+    rate = np.asarray(kernel_bytes_per_s, dtype=float)
+    wire = (g - 1) / g * s / bw
+    move = np.where(rate > 0, np.maximum(wire, s / np.where(rate > 0, rate, 1.0)), wire)
+    return np.where((s > 0) & (g > 1), (g - 1) * latency_s + move, 0.0)
+
+
+def expert_kernel_terms(elements: ArrayLike, rank_elements: ArrayLike, decode_seqs: ArrayLike,
+                        kernel_bytes_per_s: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """(elements per row, kernel rate) of an all-to-all: on a chip whose family has one-sided expert kernels
+    (``kernel_bytes_per_s`` > 0) an expert dispatch / combine (``rank_elements`` > 0) sends ``rank_elements``
+    per token (once per destination rank), and a step without decodes runs the normal kernels at their rate
+    (module doc); else ``elements`` and no kernel rate (the link's price)."""
+    rate = np.asarray(kernel_bytes_per_s, dtype=float)
+    one_sided = (np.asarray(rank_elements) > 0) & (rate > 0)
+    return (np.where(one_sided, rank_elements, elements),
+            np.where(one_sided & (np.asarray(decode_seqs) <= 0), rate, 0.0))
+
+
+def all_to_all_scalar_s(nbytes: float, group: float, link_bytes_per_s: float, latency_s: float,
+                        efficiency: float, kernel_bytes_per_s: float = 0.0) -> float:
+    """:func:`all_to_all_time_s` on floats (same equation, no numpy). Units: B, B/s, s -> s."""
+    if nbytes <= 0 or group <= 1:
+        return 0.0
+    wire = (group - 1) / group * nbytes / (link_bytes_per_s * efficiency)
+    return (group - 1) * latency_s + (max(wire, nbytes / kernel_bytes_per_s) if kernel_bytes_per_s > 0 else wire)
 
 
 def point_to_point_time_s(nbytes: ArrayLike, link_bytes_per_s: ArrayLike,

@@ -38,7 +38,7 @@ from inferchip.cost.gemm import (
 )
 from inferchip.cost.gemm import m_tile as m_tile  # re-exported (the M tile moved to cost/gemm.py)
 from inferchip.cost.kernels.attention import attention_columns, attention_work
-from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, point_to_point_time_s
+from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, expert_kernel_terms, point_to_point_time_s
 from inferchip.cost.roofline import ArrayLike, FloatArray, compute_time_s
 from inferchip.mapping.operators import (
     AllReduce,
@@ -206,8 +206,10 @@ def all_reduce_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCo
 def all_to_all_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
     """:class:`AllToAll` of ``rows x elements x element bytes`` sent by each chip."""
     rows = pts.tokens if "logit_rows" not in ops else np.where(ops["logit_rows"] > 0, pts.logit_rows, pts.tokens)
-    nb = rows * ops["elements_per_row"] * ops["element_bytes"]
-    t = all_to_all_time_s(nb, ops["group"], ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction)
+    el, rate = expert_kernel_terms(ops["elements_per_row"], ops["rank_elements_per_row"], pts.decode_seqs,
+                                   ctx.expert_a2a_kernel_bytes_per_s)
+    nb = rows * el * ops["element_bytes"]  # one-sided expert kernels: per destination rank (cost/network.py)
+    t = all_to_all_time_s(nb, ops["group"], ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction, rate)
     return KernelCost(network_s=t, link_bytes=nb)
 
 
@@ -248,7 +250,7 @@ RULES: dict[type, Rule] = {
                                      "seq_overhead_s": np.full(len(ops), ctx.sequence_overhead_s)},
                    host_cost, _no_flop),
     AllReduce: Rule(_payload_table("elements_per_token", "group"), all_reduce_cost, _no_flop),
-    AllToAll: Rule(_payload_table("elements_per_row", "group"), all_to_all_cost, _no_flop),
+    AllToAll: Rule(_payload_table("elements_per_row", "group", "rank_elements_per_row"), all_to_all_cost, _no_flop),
     PointToPoint: Rule(_payload_table("elements_per_token"), point_to_point_cost, _no_flop),
 }
 

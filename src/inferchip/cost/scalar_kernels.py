@@ -13,7 +13,7 @@ from typing import Any
 
 from inferchip.cost.constants import FLOP_PER_MAC
 from inferchip.cost.gemm import gemm_waves_scalar, m_tile_scalar
-from inferchip.cost.network import all_reduce_scalar_s
+from inferchip.cost.network import all_reduce_scalar_s, all_to_all_scalar_s
 
 # One operator's cost per run: compute, memory, overhead, network (s), FLOP, DRAM and link bytes.
 Kernel = tuple[float, float, float, float, float, float, float]
@@ -40,6 +40,7 @@ class Chip:
     link_bandwidth_fraction: float
     moe_imbalance: float
     link_direct_all_reduce: float = 0.0
+    expert_a2a_kernel_bytes_per_s: float = 0.0
     all_reduce_codec: str = ""
     moe_token_vector_flop: float = 0.0
     moe_mma_peak_fraction: float = 1.0
@@ -127,11 +128,11 @@ def all_reduce_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
 
 
 def all_to_all_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
-    elements, g, element_bytes, logit_rows = op
-    s = (p[6] if logit_rows > 0 else p[0]) * elements * element_bytes
-    t = 0.0
-    if s > 0 and g > 1:
-        t = (g - 1) * c.link_latency_s + (g - 1) / g * s / (c.link_bytes_per_s * c.link_bandwidth_fraction)
+    elements, g, element_bytes, rank_elements, logit_rows = op
+    rate = c.expert_a2a_kernel_bytes_per_s if rank_elements > 0 else 0.0  # cost/network.py expert_kernel_terms
+    s = (p[6] if logit_rows > 0 else p[0]) * (rank_elements if rate > 0 else elements) * element_bytes
+    t = all_to_all_scalar_s(s, g, c.link_bytes_per_s, c.link_latency_s, c.link_bandwidth_fraction,
+                            rate if p[2] <= 0 else 0.0)
     return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
 
 

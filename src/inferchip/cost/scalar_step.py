@@ -53,7 +53,8 @@ _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
     r.embedding_cost: (memory_kernel, ("bytes_per_token", "overhead_s")),
     r.host_cost: (host_kernel, ("overhead_s", "seq_overhead_s")),
     r.all_reduce_cost: (all_reduce_kernel, ("elements_per_token", "group", "element_bytes")),
-    r.all_to_all_cost: (all_to_all_kernel, ("elements_per_row", "group", "element_bytes", "logit_rows?")),
+    r.all_to_all_cost: (all_to_all_kernel, ("elements_per_row", "group", "element_bytes", "rank_elements_per_row",
+                                             "logit_rows?")),
     r.point_to_point_cost: (point_to_point_kernel, ("elements_per_token", "element_bytes")),
     r.moe_token_vector_cost: (moe_token_vector_kernel, ("vector_flop_per_token",)),
 }
@@ -262,8 +263,8 @@ def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float]
                  as_float(ctx.tile_n), as_float(ctx.tiles_in_flight), as_float(ctx.vector_flop_per_s),
                  as_float(ctx.peak_gemm_flop_per_s), as_float(ctx.link_bytes_per_s), as_float(ctx.link_latency_s),
                  ctx.gemm_compute_fraction, ctx.link_bandwidth_fraction, ctx.moe_imbalance,
-                 as_float(ctx.link_direct_all_reduce), ctx.all_reduce_codec, ctx.moe_token_vector_flop,
-                 ctx.moe_mma_peak_fraction)
+                 as_float(ctx.link_direct_all_reduce), as_float(ctx.expert_a2a_kernel_bytes_per_s),
+                 ctx.all_reduce_codec, ctx.moe_token_vector_flop, ctx.moe_mma_peak_fraction)
     ops = []
     for g in groups:
         twin = _TWINS.get(g.rule.cost)

@@ -133,13 +133,16 @@ class AllReduce:
 @dataclass(frozen=True)
 class AllToAll:
     """All-to-all where each chip sends ``elements_per_row`` per row over ``group`` chips; rows
-    are this chip's tokens, or its logit rows (``rows="logit_rows"``, the LM head's gather)."""
+    are this chip's tokens, or its logit rows (``rows="logit_rows"``, the LM head's gather). An expert
+    dispatch or combine also gives ``rank_elements_per_row``, what one-sided expert kernels send per token (once
+    per destination rank, :func:`~inferchip.mapping.sharding.destination_ranks`; 0: not an expert all-to-all)."""
 
     elements_per_row: float
     group: int
     payload: Payload = "hidden_state"
     rows: Literal["tokens", "logit_rows"] = "tokens"
     op_class: OpClass = "communication"
+    rank_elements_per_row: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -180,11 +180,26 @@ def _mlp_gemms(m: ModelSpec, group: LayerGroup, layout: Layout) -> list[WeightGe
     return g
 
 
+def destination_ranks(experts_per_token: int, ep: int) -> float:
+    """Expected distinct expert-parallel ranks a token's ``k`` routed experts sit on, uniform routing over
+    ``p`` ranks: ``p (1 - (1 - 1/p)^k)`` (3.6 of 4 ranks, 7.1 of 32 at k = 8; ``min(k, p)`` is its bound).
+    The one-sided expert kernels send a token once per destination rank, not once per expert, and the
+    receiving rank fans it out to its local experts: DeepEP ``get_dispatch_layout`` / ``is_token_in_rank``
+    (deepseek-ai/DeepEP ``deep_ep/buffer.py``: dispatch sends each token to the ranks in its
+    ``is_token_in_rank`` row; combine reduces each token's per-rank partial sums, one row per rank)."""
+    if ep <= 1:
+        return float(min(experts_per_token, 1))
+    return ep * (1.0 - (1.0 - 1.0 / ep) ** experts_per_token)
+
+
 def _dispatch_combine(m: ModelSpec, ep: int) -> list[Collective]:
     """Each routed copy of a token crosses to its expert's chip (dispatch, in the activation
-    format) and its expert output comes back (combine, 16-bit)."""
+    format) and its expert output comes back (combine, 16-bit); one-sided expert kernels send a token
+    once to each rank that holds one of its experts and get each such rank's partial sum back
+    (:func:`destination_ranks` rows per token, ``rank_elements_per_row``)."""
     k_h = float(m.experts_per_token * m.hidden_size)
-    return [AllToAll(k_h, ep, "activation"), AllToAll(k_h, ep)]
+    r_h = destination_ranks(m.experts_per_token, ep) * m.hidden_size
+    return [AllToAll(k_h, ep, "activation", rank_elements_per_row=r_h), AllToAll(k_h, ep, rank_elements_per_row=r_h)]
 
 
 def shard(m: ModelSpec, layout: Layout) -> ShardedModel:

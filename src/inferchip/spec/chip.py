@@ -304,11 +304,9 @@ class FamilyDefaults(Frozen):
 
     gemm_tile: tuple[Annotated[int, b.TILE], Annotated[int, b.TILE]] = (128, 128)
     gemm_tiles_in_flight_per_unit: Annotated[float, b.PER_UNIT] = Field(
-        0.25, description="Concurrent output tiles per matrix unit."
-    )
+        0.25, description="Concurrent output tiles per matrix unit.")
     kernel_overhead_us: Annotated[float, b.LATENCY_US] = Field(
-        3.0, description="Fixed time per kernel (launch, prologue, tail)."
-    )
+        3.0, description="Fixed time per kernel (launch, prologue, tail).")
     scaleup_latency_us: Annotated[float, b.LATENCY_US] = 3.0
     scaleup_direct_all_reduce: bool = Field(
         False, strict=True, description="Every scale-up peer one hop away (switch or full mesh) and the serving "
@@ -317,6 +315,8 @@ class FamilyDefaults(Frozen):
     scaleup_bw_gb_per_s_per_direction: Annotated[float, b.GB_PER_S_POSITIVE] | None = Field(
         None, description="Used when a chip states no scale-up bandwidth; else PCIe Gen5 x16 is assumed."
     )
+    expert_a2a_kernel_gb_per_s: Annotated[float, b.GB_PER_S] = Field(0.0, description="Prefill (normal-mode) rate "
+        "of the family's one-sided expert all-to-all kernels, all their bytes; 0: none (cost/network.py).")
     scaleout_bw_gb_per_s_per_direction: Annotated[float, b.GB_PER_S] = 50.0
     scaleout_latency_us: Annotated[float, b.LATENCY_US] = 10.0
     runtime_reserve_gib: Annotated[float, b.RESERVE_GIB] = Field(
@@ -394,6 +394,6 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
         vector_flop_per_s=(vec * TERA) if vec else max(peaks.values()) / 16,
         link_direct_all_reduce=float(i.scaleup_direct_all_reduce if i.scaleup_direct_all_reduce is not None
                                      else fam.scaleup_direct_all_reduce),
-        family=spec.family,
+        expert_a2a_kernel_bytes_per_s=fam.expert_a2a_kernel_gb_per_s * GIGA, family=spec.family,
         notes=tuple(notes),
     )

@@ -36,6 +36,9 @@ class ChipParams:
     # 1.0 where every scale-up peer is one hop away and the serving engines all-reduce with direct
     # peer-to-peer (one-shot / two-shot) kernels; 0.0: the library's ring / tree (cost/network.py)
     link_direct_all_reduce: float = 0.0
+    # Rate of the one-sided expert all-to-all kernels in their prefill (normal) mode, all dispatched or combined
+    # bytes, own rows included; 0: none for this family (the link prices it: cost/network.py)
+    expert_a2a_kernel_bytes_per_s: float = 0.0
     family: str = "generic"
     notes: tuple[str, ...] = field(default_factory=tuple)
 
