@@ -152,8 +152,8 @@ def thread_partitioned_flop(m: FloatArray, k: FloatArray, n: FloatArray, groups:
     channels padded to the register block (``block_cols``: 8 fp32 lanes of a 32-byte vector), the work cut into
     units of one output row x one filter set (``set_cols`` channels) per frame and group, the units shared out
     evenly over ``threads`` (``MlasPartitionWork``), so the call lasts as long as the thread with ceil(units /
-    threads) of them. ``m`` is output positions per frame and group, taken as a square (rows = sqrt(m)); ``frames``
-    the frames per call (batch), ``groups`` the groups per frame.
+    threads) of them. ``m`` is output positions per frame and group, taken as a square (rows = ceil(sqrt(m)));
+    ``frames`` the frames per call (batch), ``groups`` the groups per frame.
 
     Source: onnxruntime ``core/mlas/lib/snchwc.cpp``, ``MLAS_NCHWC_GROUPED_CONV_ALGORITHM::PrepareWork``: TotalWork =
     BatchCount x GroupCount x FilterSetCount x OutputHeight, FilterSetSize = 4 blocks of ``MlasNchwcGetBlockSize()``
@@ -161,7 +161,7 @@ def thread_partitioned_flop(m: FloatArray, k: FloatArray, n: FloatArray, groups:
     not tiled over output positions, so no position is padded. Hand check: ResNet-50's last 1x1 layer (7 x 7
     positions, 512 columns) at batch 1 on 24 threads: 7 rows x 16 sets = 112 units, ceil(112 / 24) = 5 per thread,
     24 x 5 / 112 = 1.071 x the useful FLOP."""
-    rows = np.sqrt(np.maximum(m, 1.0))
+    rows = np.ceil(np.sqrt(np.maximum(m, 1.0)))
     units = frames * groups * np.ceil(n / set_cols) * rows
     units = np.maximum(units, 1.0)
     waves = np.ceil(units / threads) * threads / units
