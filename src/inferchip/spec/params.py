@@ -10,6 +10,10 @@ from typing import Any
 
 from inferchip.spec.formats import WIDER
 
+DEFAULT_VECTOR_WIDTH_BITS = 256.0
+"""SIMD width taken for a CPU whose spec states no ``compute.vector_width_bits``: AVX2's 256-bit YMM registers, the
+widest every x86-64 CPU of the last decade executes (estimate, inferchip: AVX-512 is absent on most client parts)."""
+
 
 @dataclass(frozen=True)
 class ChipParams:
@@ -36,6 +40,7 @@ class ChipParams:
     # 1.0 where every scale-up peer is one hop away and the serving engines all-reduce with direct
     # peer-to-peer (one-shot / two-shot) kernels; 0.0: the library's ring / tree (cost/network.py)
     link_direct_all_reduce: float = 0.0
+    vector_width_bits: float = DEFAULT_VECTOR_WIDTH_BITS  # widest fp32 SIMD register of a CPU core (bits)
     family: str = "generic"
     notes: tuple[str, ...] = field(default_factory=tuple)
 
