@@ -222,19 +222,22 @@ def test_frame_cost_says_when_the_host_link_is_assumed():
     assert g.input_copy_s is not None and g.input_copy_s[0] == pytest.approx(150528 / (31.5e9 * PCIE_DMA_EFFICIENCY))
 
 
-@pytest.mark.parametrize(("cpu", "fmt", "k_padded"), [(True, "int8", 64), (False, "int8", 32), (True, "fp32", 32)])
-def test_amx_reduction_depth_is_64_bytes(cpu, fmt, k_padded):
+@pytest.mark.parametrize(("cpu", "fmt", "k_padded", "columns"),
+                         [(True, "int8", 64, 128), (False, "int8", 32, 128), (True, "fp32", 32, 32)])
+def test_amx_reduction_depth_is_64_bytes(cpu, fmt, k_padded, columns):
     """A 3x3x3 conv of one input channel (k = 27) on 1024 output positions, 32 output channels. On AMX an int8
     tile multiply reduces 64 bytes (64 elements), so k pads to 64; a GPU MMA reduces 32 bytes (k -> 32); an fp32
     layer on a CPU's vector units keeps the 32-byte depth (8 fp32 elements: 27 -> 32). 1024 rows fill 8 tiles of
-    128, the 32 columns one 128-column tile: one full wave of 8 tiles in flight."""
+    128, the 32 columns one 128-column tile: one full wave of 8 tiles in flight. The fp32 layer on the vector units
+    is not tiled (layers.py ``thread_partitioned_flop``): 32 rows x one 32-column filter set = 32 units, 4 on each
+    of the 8 threads, its 32 columns unpadded."""
     cpu_kw = dict(id="cpu:test", family="x86-cpu", peak_flop_per_s={"fp32": 4e12, "int8": 128e12},
                   vector_flop_per_s=4e12)
     chip = make_chip(gemm_tiles_in_flight=8, **(cpu_kw if cpu else {}))
     a = LayerArrays.of((VisionLayer(name="c", op="conv", m=1024, k=27, n=32, weight_elems=27 * 32,
                                     in_elems=1024 * 27, out_elems=1024 * 32),))
     c = layer_costs(chip, a, np.array([1.0]), fmt, CAL)
-    assert c.spent_flop[0, 0] == pytest.approx(2 * 1024 * k_padded * 128)
+    assert c.spent_flop[0, 0] == pytest.approx(2 * 1024 * k_padded * columns)
     assert c.useful_flop[0, 0] == 2 * 1024 * 27 * 32
 
 

@@ -157,6 +157,26 @@ def pick(value: Figure | None, level: EstimateLevel = "central") -> float | None
     return float(value)
 
 
+@dataclass(frozen=True)
+class Choice:
+    """A whole-number field that takes one of a few ``values`` only (``meaning``: what each stands for); anything
+    else (another number, a bool, a string) is rejected with the list, in the user's words."""
+
+    values: tuple[int, ...]
+    meaning: str
+
+    def allowed(self) -> str:
+        return f"must be one of {', '.join(str(v) for v in self.values)} ({self.meaning})"
+
+    def check(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value not in self.values:
+            raise PydanticCustomError("not_a_choice", self.allowed())
+        return int(value)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.check)
+
+
 def cross_field_error(field_name: str, value: Any, message: str) -> PydanticCustomError:
     """An error about one field found by a model validator; the loader names ``field_name``."""
     return PydanticCustomError("cross_field", "{message}", {"field": field_name, "value": value, "message": message})
@@ -199,3 +219,17 @@ YEAR = Bound(1950, 2100, "year", low_inclusive=True, integer=True)
 FRACTION = Bound(0, 1, "fraction", low_inclusive=True)
 PER_UNIT = Bound(0, 1e3, "tiles per unit")
 ID_MAX_BYTES = 255  # a chip id is a file name: NAME_MAX of ext4, APFS, NTFS
+# Widest fp32 SIMD register a core executes: SSE / Arm NEON 128, AVX2 256, AVX-512 512 bits (Intel 64 and IA-32
+# Architectures Software Developer's Manual vol. 1, ch. 5 / 14 / 15: XMM, YMM and ZMM registers).
+SIMD_WIDTH_BITS = Choice((128, 256, 512), "bits: 128 SSE / NEON, 256 AVX2, 512 AVX-512")
+
+
+def check_id(value: str) -> str:
+    """A chip id is a file name: non-empty, at most 255 bytes in UTF-8, no path separator."""
+    if not value.strip():
+        raise ValueError("must not be empty")
+    if len(value.encode("utf-8")) > ID_MAX_BYTES:
+        raise ValueError(f"must be at most {ID_MAX_BYTES} bytes in UTF-8 (a file name), got {len(value.encode())}")
+    if any(c in value for c in "/\\\0") or value in (".", ".."):
+        raise ValueError("must be a file name: no '/', '\\' or NUL, not '.' or '..'")
+    return value

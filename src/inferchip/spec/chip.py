@@ -23,16 +23,19 @@ from inferchip.spec.bounds import (
     Figure,
     Frozen,
     Range,
+    check_id,
     cross_field_error,
     pick,
 )
 from inferchip.spec.formats import ALL_FORMATS
 from inferchip.spec.memory import MEMORY_TYPES, MemoryType, fill_memory_type
 from inferchip.spec.params import (
+    DEFAULT_VECTOR_WIDTH_BITS,
     PCIE5_X16_GB_PER_S_PER_DIRECTION,
     ChipParams,
     stack_chips,
 )
+from inferchip.spec.vision import is_cpu_family
 from inferchip.units import (
     GIB,
     GIGA,
@@ -82,6 +85,9 @@ class ComputeSpec(Frozen):
     )
     gemm_tiles_in_flight: Annotated[int, b.COUNT_UNITS] | None = Field(
         None, description="Output tiles computed concurrently (SMs x tiles per SM); family default if absent."
+    )
+    vector_width_bits: Annotated[int, b.SIMD_WIDTH_BITS] | None = Field(
+        None, description="CPUs: widest fp32 SIMD register the cores execute (256 AVX2 only, 512 AVX-512)."
     )
 
     @field_validator("dense_tflops")
@@ -227,17 +233,6 @@ class PriceSpec(Frozen):
     note: str | None = None
 
 
-def check_id(value: str) -> str:
-    """A chip id is a file name: non-empty, at most 255 bytes in UTF-8, no path separator."""
-    if not value.strip():
-        raise ValueError("must not be empty")
-    if len(value.encode("utf-8")) > b.ID_MAX_BYTES:
-        raise ValueError(f"must be at most {b.ID_MAX_BYTES} bytes in UTF-8 (a file name), got {len(value.encode())}")
-    if any(c in value for c in "/\\\0") or value in (".", ".."):
-        raise ValueError("must be a file name: no '/', '\\' or NUL, not '.' or '..'")
-    return value
-
-
 class ChipSpec(Frozen):
     renamed_fields: ClassVar[dict[str, tuple[str, str]]] = _renamed({
         "memory.bandwidth_tbps": "memory.bandwidth_tb_per_s",
@@ -372,6 +367,8 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
     sram = pick(spec.sram.capacity_mb, level)
     if tdp is None:
         notes.append("no TDP published: power-related outputs unavailable")
+    if c.vector_width_bits is None and is_cpu_family(spec.family):
+        notes.append(f"no compute.vector_width_bits: {DEFAULT_VECTOR_WIDTH_BITS:g}-bit SIMD (AVX2) assumed (estimate)")
     return ChipParams(
         id=spec.id,
         peak_flop_per_s=peaks,
@@ -394,6 +391,8 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
         vector_flop_per_s=(vec * TERA) if vec else max(peaks.values()) / 16,
         link_direct_all_reduce=float(i.scaleup_direct_all_reduce if i.scaleup_direct_all_reduce is not None
                                      else fam.scaleup_direct_all_reduce),
-        expert_a2a_kernel_bytes_per_s=fam.expert_a2a_kernel_gb_per_s * GIGA, family=spec.family,
+        expert_a2a_kernel_bytes_per_s=fam.expert_a2a_kernel_gb_per_s * GIGA,
+        vector_width_bits=float(c.vector_width_bits or DEFAULT_VECTOR_WIDTH_BITS),
+        family=spec.family,
         notes=tuple(notes),
     )

@@ -10,6 +10,10 @@ from typing import Any
 
 from inferchip.spec.formats import WIDER
 
+DEFAULT_VECTOR_WIDTH_BITS = 256.0
+"""SIMD width taken for a CPU whose spec states no ``compute.vector_width_bits``: AVX2's 256-bit YMM registers, the
+widest every x86-64 CPU of the last decade executes (estimate, inferchip: AVX-512 is absent on most client parts)."""
+
 
 @dataclass(frozen=True)
 class ChipParams:
@@ -39,6 +43,7 @@ class ChipParams:
     # Rate of the one-sided expert all-to-all kernels in their prefill (normal) mode, all dispatched or combined
     # bytes, own rows included; 0: none for this family (the link prices it: cost/network.py)
     expert_a2a_kernel_bytes_per_s: float = 0.0
+    vector_width_bits: float = DEFAULT_VECTOR_WIDTH_BITS  # widest fp32 SIMD register of a CPU core (bits)
     family: str = "generic"
     notes: tuple[str, ...] = field(default_factory=tuple)
 

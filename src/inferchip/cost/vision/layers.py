@@ -146,6 +146,44 @@ def packed_flop_per_call(m: FloatArray, k: FloatArray, n: FloatArray, groups: Fl
                                      chip.gemm_tiles_in_flight) / s, dtype=float)
 
 
+NCHWC_FILTER_SET_BLOCKS = 4.0
+"""Register blocks of output channels in one NCHWc filter set, the unit of work with one output row: onnxruntime
+``core/mlas/lib/snchwc.cpp`` (``FilterSetSize = 4`` blocks; a kernel call computes up to 4 blocks of channels)."""
+
+
+def nchwc_block_channels(vector_width_bits: float) -> float:
+    """fp32 channels in one NCHWc register block of ONNX Runtime's MLAS on a CPU whose widest SIMD register is
+    ``vector_width_bits``: 16 (one 512-bit ZMM register) on an AVX-512 core, else 8 (one 256-bit YMM register, or
+    two 128-bit SSE registers). Source: onnxruntime ``core/mlas/lib/platform.cpp``: ``NchwcBlockSize = 8`` for the
+    x86-64 baseline, set to 16 when CPUID reports AVX512F (read by ``MlasNchwcGetBlockSize()``). Hand check: 256
+    bits -> 8 channels, 32 per filter set; 512 bits -> 16 channels, 64 per filter set."""
+    return 16.0 if vector_width_bits >= 512.0 else 8.0
+
+
+def thread_partitioned_flop(m: FloatArray, k: FloatArray, n: FloatArray, groups: FloatArray, frames: FloatArray,
+                            *, block_cols: float, set_cols: float, threads: float) -> FloatArray:
+    """FLOP a CPU's vector FMA units spend on a convolution run as ONNX Runtime's NCHWc direct convolution: output
+    channels padded to the register block (``block_cols``: :func:`nchwc_block_channels`, 8 fp32 lanes of a 256-bit
+    vector or 16 of a 512-bit one), the work cut into units of one output row x one filter set (``set_cols`` =
+    :data:`NCHWC_FILTER_SET_BLOCKS` blocks) per frame and group, the units shared out evenly over ``threads``
+    (``MlasPartitionWork``), so the call lasts as long as the thread with ceil(units / threads) of them. ``m`` is
+    output positions per frame and group, taken as a square (rows = ceil(sqrt(m))); ``frames`` the frames per call
+    (batch), ``groups`` the groups per frame.
+
+    Source: onnxruntime ``core/mlas/lib/snchwc.cpp``, ``MLAS_NCHWC_GROUPED_CONV_ALGORITHM::PrepareWork``: TotalWork =
+    BatchCount x GroupCount x FilterSetCount x OutputHeight, FilterSetSize = 4 blocks of ``MlasNchwcGetBlockSize()``
+    channels (8 on AVX2, 16 on AVX-512), partitioned over the threads by ``MlasPartitionWork``; the convolution is
+    not tiled over output positions, so no position is padded. Hand check: ResNet-50's last 1x1 layer (7 x 7
+    positions, 512 columns) at batch 1 on 24 threads: 7 rows x 16 sets = 112 units, ceil(112 / 24) = 5 per thread,
+    24 x 5 / 112 = 1.071 x the useful FLOP."""
+    rows = np.ceil(np.sqrt(np.maximum(m, 1.0)))
+    units = frames * groups * np.ceil(n / set_cols) * rows
+    units = np.maximum(units, 1.0)
+    waves = np.ceil(units / threads) * threads / units
+    n_pad = np.ceil(n / block_cols) * block_cols
+    return np.asarray(FLOP_PER_MAC * m * frames * k * n_pad * groups * waves, dtype=float)
+
+
 def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str,
                 cal: VisionCalibration, *, streams: int = 1) -> LayerCosts:
     """Time, work and traffic of every layer for each batch size in ``batch`` (frames per call), at the chip's
@@ -173,6 +211,12 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     split = split_k(m_tot, k_eff, n, g_tot, chip)
     spent = np.where(matrix, quantised_flop(m_tot, k_eff / split, n, g_tot * split, chip.gemm_tile_m, chip.gemm_tile_n,
                                             chip.gemm_tiles_in_flight), 0.0) * reps
+    if vector_fma.any():  # fp32 on a CPU's vector units: the runtime's thread partition, not tiles and waves
+        block = nchwc_block_channels(float(chip.vector_width_bits))
+        per_thread = thread_partitioned_flop(m, k_eff, n, groups, b * np.ones_like(m), block_cols=block,
+                                             set_cols=NCHWC_FILTER_SET_BLOCKS * block,
+                                             threads=float(chip.gemm_tiles_in_flight))
+        spent = np.where(matrix & vector_fma[:, None], per_thread * reps, spent)
     useful = np.where(matrix, FLOP_PER_MAC * m * k * n * groups * b, 0.0) * reps
     vec_ops = a.vector_ops[:, None] * b * reps
     vector_rate = float(chip.vector_flop_per_s)
