@@ -105,3 +105,31 @@ def test_shipped_spread_matches_the_rows_and_leaves_a_gap_at_the_threshold(ts):
     waits_s = sorted((p99 - med) / 1e3 for _, med, p99 in spread.values())
     # the threshold falls in an empty band: no run's excess lies within 10 s of it
     assert not any(STALL_WAIT_S - 10.0 < w < STALL_WAIT_S + 10.0 for w in waits_s)
+
+
+OTHER = ROOT / "docs" / "data" / "imax_sglang_atom_ttft_spread.csv"
+
+
+def test_other_runs_spread_matches_the_rows(ts):
+    """The H200 / MI300X / MI355X SGLang and MI355X ATOM runs' spread (and two MI355X PD runs'): every aggregated
+    row of those engines and chips is listed, each mean is its row's value, each spread right-skewed, and the
+    notes of all three metrics of each run carry it."""
+    spread = ts.read_spread(OTHER)
+    rows = _shipped_rows()
+    ttft = {r["case_id"].rsplit("-", 1)[0]: r for r in rows if r["metric"] == "ttft_ms"}
+    agg = {p for p in ttft if "-disagg-" not in p and (
+        any(f"-{chip}-sglang-" in p for chip in ("h200", "mi300x", "mi355x")) or "-mi355x-atom-" in p)}
+    assert agg <= set(spread) and set(spread) <= set(ttft)
+    for p, (mean, med, p99) in spread.items():
+        assert float(ttft[p]["value"]) == pytest.approx(mean, abs=0.1)
+        assert med <= mean <= p99
+    stated = {r["case_id"].rsplit("-", 1)[0] for r in rows if "TTFT spread of the run" in r["notes"]}
+    assert set(spread) <= stated
+    assert sum("TTFT spread of the run" in r["notes"] for r in rows) == 3 * len(stated)
+
+
+def test_notes_spread_reads_what_the_notes_state(ts):
+    spread = ts.notes_spread(SHIPPED)
+    case_id = next(r["case_id"] for r in _shipped_rows() if "-r20609406656-ttft" in r["case_id"])
+    mean, med, p99 = ts.read_spread(OTHER)[case_id.rsplit("-", 1)[0]]
+    assert spread[case_id] == pytest.approx((med, p99), abs=0.05)
