@@ -10,10 +10,14 @@ JSON, a note) and keeps them in every figure.
         src/inferchip/catalog/inferencemax_cases.csv
         appends "TTFT spread of the run: median X ms, p99 Y ms" to the notes of every row (all metrics) of each listed
         run, once (rows that already state a spread are left as they are)
-    python tools/ttft_spread.py report validate.json [--threshold 35]
+    python tools/ttft_spread.py report validate.json [--threshold 35] [--cases inferencemax_cases.csv]
         the closed-loop rows by metric: how many are flagged, how many of the rows beyond the threshold are, and
-        the in-sample median / p90 / signed error with and without the flagged rows (information only: the
-        project's figures keep them)
+        the in-sample and leave-one-accelerator-out (LOAO, as tools/closed_loop_tables.py) median / p90 / signed
+        error with and without the flagged rows (information only: the project's figures keep them); then per
+        engine and chip: runs with a stated spread, flagged runs, TTFT LOAO with and without them, and the
+        spread against the simulation (measured minus simulated median, measured p99 over simulated p99,
+        and the share (mean - median) / (p99 - median): about 0.1 where the whole first wave of C of the 10 C
+        requests waited, lower where fewer did)
 """
 
 from __future__ import annotations
@@ -29,7 +33,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from inferchip.validation.cases import STALL_WAIT_S  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fit_engines import errors, loao_fits, rows_of  # noqa: E402
+from inferchip.validation.cases import _TTFT_SPREAD, STALL_WAIT_S  # noqa: E402
+
+SHIPPED = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
 
 METRICS = ("output_tokens_per_s_total", "ttft_ms", "tpot_ms")
 
@@ -77,9 +85,57 @@ def _stats(v: list[float]) -> str:
     return f"{len(v)} rows {np.median(a):.1f} / {np.percentile(a, 90):.1f} / {np.median(v):+.1f}"
 
 
-def report(path: str, threshold: float) -> None:
+def notes_spread(cases_csv: str | Path) -> dict[str, tuple[float, float]]:
+    """case id -> (median, p99) TTFT in ms stated in the notes of a case file's rows."""
+    out = {}
+    for r in csv.DictReader(open(cases_csv, encoding="utf-8")):
+        m = _TTFT_SPREAD.search(r["notes"])
+        if m:
+            out[r["case_id"]] = (float(m.group(1)), float(m.group(2)))
+    return out
+
+
+def _engine(case_id: str, sim: dict) -> str:
+    return str(sim.get("engine") or case_id.split("-")[4])
+
+
+def per_engine_chip(path: str, cases_csv: str | Path) -> None:
+    """Per engine and chip: runs with a spread, flagged runs, TTFT LOAO all / without flagged, and the spread
+    against the simulation (medians over the runs without a flag)."""
+    cases = {c["case_id"]: c for c in json.load(open(path))["cases"]
+             if c["status"] == "ok" and (c.get("sim") or {}).get("kind") == "closed_loop"}
+    spread = notes_spread(cases_csv)
+    loao = {x["case_id"]: e for held, p in loao_fits(rows_of(path)) for x, e in errors(held, p)}
+    by: dict = defaultdict(list)
+    for cid, c in cases.items():
+        if c["metric"] == "ttft_ms":
+            by[(_engine(cid, c["sim"]), c["accelerator"])].append(c)
+    print("per engine and chip, TTFT rows (LOAO median / p90 / signed %; spread medians over unflagged runs):")
+    for key in sorted(by):
+        rows = by[key]
+        have = [c for c in rows if c["case_id"] in spread]
+        flagged = [c for c in have if c.get("measured_stall_s") is not None]
+        e_all = [loao[c["case_id"]] for c in rows if c["case_id"] in loao]
+        e_keep = [loao[c["case_id"]] for c in rows if c["case_id"] in loao and c.get("measured_stall_s") is None]
+        line = f"  {key[0]:>10} {key[1]:<24} runs {len(rows):4d}, with spread {len(have):4d}, flagged {len(flagged):3d}"
+        line += f"; LOAO all {_stats(e_all)}; unflagged {_stats(e_keep)}"
+        calm = [c for c in have if c.get("measured_stall_s") is None]
+        if calm:
+            med = [spread[c["case_id"]][0] - c["sim"]["ttft_median_ms"] for c in calm
+                   if c["sim"].get("ttft_median_ms") is not None]
+            p99 = [spread[c["case_id"]][1] / c["sim"]["ttft_p99_ms"] for c in calm if c["sim"].get("ttft_p99_ms")]
+            share = [(c["measured"] - spread[c["case_id"]][0]) / (spread[c["case_id"]][1] - spread[c["case_id"]][0])
+                     for c in calm if spread[c["case_id"]][1] > spread[c["case_id"]][0]]
+            line += (f"; measured - simulated median {np.median(med):+.0f} ms" if med else "")
+            line += (f", measured p99 / sim p99 {np.median(p99):.2f}" if p99 else "")
+            line += (f", share {np.median(share):.3f}" if share else "")
+        print(line)
+
+
+def report(path: str, threshold: float, cases_csv: str | Path = SHIPPED) -> None:
     cases = [c for c in json.load(open(path))["cases"]
              if c["status"] == "ok" and (c.get("sim") or {}).get("kind") == "closed_loop"]
+    loao = {(x["case_id"], x["metric"]): e for held, p in loao_fits(rows_of(path)) for x, e in errors(held, p)}
     print(f"flag: p99 TTFT - median TTFT >= {STALL_WAIT_S:.0f} s in the run's notes")
     by: dict = defaultdict(list)
     for c in cases:
@@ -93,10 +149,15 @@ def report(path: str, threshold: float) -> None:
         print(f"   in sample (median |e| / p90 / signed %): all {_stats([c['signed_error_pct'] for c in rows])}; "
               f"without flagged {_stats([c['signed_error_pct'] for c in rows if c.get('measured_stall_s') is None])}; "
               f"flagged {_stats([c['signed_error_pct'] for c in flagged])}")
+        le = [(loao[(c["case_id"], m)], c.get("measured_stall_s") is not None) for c in rows
+              if (c["case_id"], m) in loao]
+        print(f"   LOAO (median |e| / p90 / signed %): all {_stats([e for e, _ in le])}; "
+              f"without flagged {_stats([e for e, f in le if not f])}")
         waits = [c["measured_stall_s"] for c in flagged]
         if waits:
             print(f"   flagged runs' stall (p99 - median TTFT): {min(waits):.1f}-{max(waits):.1f} s, "
                   f"median {np.median(waits):.1f} s")
+    per_engine_chip(path, cases_csv)
 
 
 def main() -> None:
@@ -108,13 +169,14 @@ def main() -> None:
     r = sub.add_parser("report")
     r.add_argument("validate_json")
     r.add_argument("--threshold", type=float, default=35.0)
+    r.add_argument("--cases", default=str(SHIPPED), help="the case file whose notes state the spreads")
     a = ap.parse_args()
     if a.cmd == "notes":
         text, changed = add_notes(Path(a.cases_csv).read_text(encoding="utf-8"), read_spread(a.spread_csv))
         Path(a.cases_csv).write_text(text, encoding="utf-8")
         print(f"{changed} rows given their run's TTFT spread: {a.cases_csv}")
     else:
-        report(a.validate_json, a.threshold)
+        report(a.validate_json, a.threshold, a.cases)
 
 
 if __name__ == "__main__":

@@ -359,6 +359,12 @@ _TTFT_SPREAD = re.compile(r"TTFT spread of the run: median " + _NUM + r" ms, p99
 # without a stall exceeds 20 s, where the 63 stalled runs read 67.6-89.4 s (docs/data/imax_b200_sglang_ttft_spread.csv;
 # python tools/ttft_spread.py report). An estimate (this project's), in the empty band between.
 STALL_WAIT_S = 30.0
+# A one-off stall leaves the median request alone (few requests wait through it), a saturated server queues the
+# median request too: the p99 excess is then the queue, not a stall. The stalled B200 SGLang runs' medians are at most
+# 0.03 of their excess (0.15-2.0 s against 67.6-89.4 s); the MI355X SGLang PD runs above STALL_WAIT_S with 8k prompts
+# or 1k prompts and 8k outputs at 2,048 clients wait 19-379 s at the median, 0.24-2.6 of their excess
+# (docs/data/imax_sglang_atom_ttft_spread.csv). An estimate (this project's), in the empty band between.
+SATURATED_MEDIAN_SHARE = 0.1
 
 
 def stated_ttft_spread_s(case: Case) -> tuple[float, float] | None:
@@ -372,10 +378,13 @@ def measured_stall_s(case: Case) -> float | None:
     """The one-off wait of the measured run (p99 minus median TTFT, seconds) where it is at least
     ``STALL_WAIT_S``: the server stalled at least once (a first-use kernel load or compile, for instance)
     and some requests waited through it. It lengthens the run (throughput) and the mean TTFT of the few
-    requests that waited; no steady-state model predicts it. None when the notes state no spread or the
-    run did not stall."""
+    requests that waited; no steady-state model predicts it. None when the notes state no spread, the
+    run did not stall, or its median request waited more than ``SATURATED_MEDIAN_SHARE`` of that excess
+    (a saturated server: the excess is its queue)."""
     spread = stated_ttft_spread_s(case)
     if spread is None:
         return None
     wait_s = spread[1] - spread[0]
-    return wait_s if wait_s >= STALL_WAIT_S else None
+    if wait_s < STALL_WAIT_S or spread[0] > SATURATED_MEDIAN_SHARE * wait_s:
+        return None
+    return wait_s
