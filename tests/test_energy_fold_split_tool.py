@@ -85,3 +85,29 @@ def test_mixture_step_by_hand() -> None:
 def test_mixture_lies_between_its_steps(t0: float, extra: float, p: float) -> None:
     got = float(fs.mixture_step_s(np.array(t0), np.array(t0 + extra), np.array(p)))
     assert t0 - 1e-12 <= got <= t0 + extra + 1e-12
+
+
+def test_moe_token_scale_parses_and_rejects() -> None:
+    assert fs.parse_scales(["mxfp4=2", "FP8=1.5"]) == {"mxfp4": 2.0, "fp8": 1.5}
+    for bad in ("mxfp4", "=2", "mxfp4=-1", "mxfp4=nan"):
+        with pytest.raises(ValueError, match="moe-token-scale"):
+            fs.parse_scales([bad])
+
+
+def test_moe_token_scale_touches_only_the_stated_triton_rows_of_that_format() -> None:
+    from inferchip.cost.constants import TRITON_MOE_TOKEN_VECTOR_FLOP
+    from inferchip.spec.calibration import Calibration
+    from inferchip.validation.moe_kernels import run_calibration
+
+    triton = "MoE kernels: vLLM Triton (fused_moe for bf16 and FP8, matmul_ogs for MXFP4)"
+    mx = {"weight_dtype": "mxfp4", "notes": triton, "software": "vLLM 0.11.1"}
+    bf = {**mx, "weight_dtype": "bf16"}
+    tuned = {**mx, "notes": "MoE kernels: Marlin"}
+    cal = Calibration()
+    scales = {"mxfp4": 2.0}
+    got = fs.scaled_moe_work(run_calibration(cal, mx, False), mx, scales)
+    assert got.moe_token_vector_flop == pytest.approx(2.0 * TRITON_MOE_TOKEN_VECTOR_FLOP)
+    # a bf16 Triton row keeps the shipped per-token work; a row without the statement keeps 0
+    assert fs.scaled_moe_work(run_calibration(cal, bf, False), bf, scales).moe_token_vector_flop == pytest.approx(
+        TRITON_MOE_TOKEN_VECTOR_FLOP)
+    assert fs.scaled_moe_work(run_calibration(cal, tuned, False), tuned, scales).moe_token_vector_flop == 0.0

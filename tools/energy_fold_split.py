@@ -26,8 +26,14 @@ step time piecewise in its rows (tiles, the roofline's max) the mean of the step
 mean. Energy stays consistent: the step's event counts are linear in its tokens, so the mean step's
 energy over the mixture's time is the mixture's power.
 
+``--moe-token-scale FORMAT=FACTOR`` (a measurement, not the shipped model) multiplies the vLLM Triton MoE
+per-token work (``Calibration.moe_token_vector_flop``, set by ``validation.moe_kernels.run_calibration`` for the
+rows whose notes state those kernels) by FACTOR on the rows whose weights are FORMAT (:func:`scaled_moe_work`):
+e.g. ``mxfp4=2`` prices the MXFP4 ``matmul_ogs`` path at twice the bf16 ``fused_moe`` slope the shipped constant
+carries (vLLM PR #39902), an unsourced size, to see how much of the tail one per-token term would take.
+
     PYTHONPATH=src python tools/energy_fold_split.py [--rows-json FILE | --values BUSY GEMM HOST]
-        [--lm-arena-mean TOKENS] [--window] [--prefill-mixture] [--band 33-256]
+        [--lm-arena-mean TOKENS] [--window] [--prefill-mixture] [--moe-token-scale mxfp4=2] [--band 33-256]
 """
 
 from __future__ import annotations
@@ -146,6 +152,44 @@ def _patch_prefill_mixture() -> None:
     op.steady_state = mixed  # type: ignore[assignment]
 
 
+def parse_scales(items: Sequence[str]) -> dict[str, float]:
+    """``["mxfp4=2", "fp8=1.5"]`` -> ``{"mxfp4": 2.0, "fp8": 1.5}``; ValueError naming a malformed item."""
+    out: dict[str, float] = {}
+    for item in items:
+        fmt, sep, factor = item.partition("=")
+        if not sep or not fmt.strip():
+            raise ValueError(f"--moe-token-scale {item!r}: expected FORMAT=FACTOR, e.g. mxfp4=2")
+        value = float(factor)
+        if not math.isfinite(value) or value < 0.0:
+            raise ValueError(f"--moe-token-scale {item!r}: the factor must be a finite number >= 0")
+        out[fmt.strip().lower()] = value
+    return out
+
+
+def scaled_moe_work(cal, row: dict[str, str], scales: dict[str, float]):  # type: ignore[no-untyped-def]
+    """``cal`` with its per-token MoE work times ``scales[weight format]`` for a row whose notes state vLLM's
+    Triton MoE kernels (``validation.moe_kernels.states_triton_moe``); every other row's ``cal`` unchanged."""
+    from inferchip.validation.moe_kernels import states_triton_moe
+
+    factor = scales.get((row.get("weight_dtype") or "").strip().lower())
+    if factor is None or not states_triton_moe(row):
+        return cal
+    return cal.model_copy(update={"moe_token_vector_flop": cal.moe_token_vector_flop * factor})
+
+
+def _patch_moe_scales(scales: dict[str, float]) -> None:
+    """``validation.moe_kernels.run_calibration`` followed by :func:`scaled_moe_work` (the energy path
+    imports it at call time, so the module attribute is the one to replace)."""
+    import inferchip.validation.moe_kernels as mk
+
+    plain = mk.run_calibration
+
+    def scaled(cal, row, closed_loop):  # type: ignore[no-untyped-def]
+        return scaled_moe_work(plain(cal, row, closed_loop), row, scales)
+
+    mk.run_calibration = scaled  # type: ignore[assignment]
+
+
 def band(concurrency: str) -> str:
     """"<=32", "33-256", ">256" (the bands of tools/fit_power.py)."""
     n = float(concurrency)
@@ -184,6 +228,8 @@ def main() -> None:
     ap.add_argument("--window", action="store_true", help="gpqa runs at their steady-state window's context")
     ap.add_argument("--prefill-mixture", action="store_true",
                     help="closed-loop steps as vLLM's mixture of decode-only steps and steps with one whole prompt")
+    ap.add_argument("--moe-token-scale", action="append", default=[], metavar="FORMAT=FACTOR",
+                    help="multiply the Triton MoE per-token work of the rows with these weights (repeatable)")
     ap.add_argument("--band", default="33-256", help="the band whose runs are listed per model")
     args = ap.parse_args()
 
@@ -191,6 +237,8 @@ def main() -> None:
     folds = _fold_values(args)
     if args.prefill_mixture:
         _patch_prefill_mixture()
+    if args.moe_token_scale:
+        _patch_moe_scales(parse_scales(args.moe_token_scale))
     if args.window:
         plain = er._setting
         er._setting = lambda row, ln: _windowed(row, plain(row, ln))  # type: ignore[assignment]
