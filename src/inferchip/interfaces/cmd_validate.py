@@ -247,6 +247,7 @@ def calibrate_cmd(
     from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths, save_calibration
     from inferchip.interfaces.report.validation_page import stats_row
     from inferchip.validation.calibrate import calibrate, parameter_bounds
+    from inferchip.validation.server import SERVER_MODELS
     from inferchip.validation.validate import server_choice_text
 
     out = out_files.check_writable(out, "--output")  # before the fit, not after it
@@ -289,7 +290,7 @@ def calibrate_cmd(
                            f"{server_choice_text(summary['server_model'])})", rows_s))
     for kind, per in summary["server_models_cross_validated"].items():
         con.print(f"server models, held out, {kind}: " + ", ".join(
-            f"{m} {per[m]['median_ape']:.1f}/{per[m]['p90_ape']:.1f}" for m in ("sim", "analytic"))
+            f"{m} {per[m]['median_ape']:.1f}/{per[m]['p90_ape']:.1f}" for m in SERVER_MODELS)
             + f" (median/p90 APE); lower: {per['lower']}; validate uses {per['auto']}"
             + ("" if per["lower"] == per["auto"] else "; they differ: SERVER_MODEL_BY_METRIC should follow"))
     con.print(f"wrote {out}")

@@ -77,8 +77,7 @@ def server_comparison(results: Sequence[CaseResult]) -> dict[str, dict[str, dict
         sel = [r for r in rows if keep(r.case)]
         out[group] = {}
         for m in SERVER_MODELS:
-            have = [r for r in sel if r.by_model.get(m) is not None and math.isfinite(r.by_model[m])
-                    and r.by_model[m] > 0]
+            have = [r for r in sel if _usable(r.by_model.get(m))]
             out[group][m] = _stats(len(sel), [r.by_model[m] for r in have], [r.measured for r in have])
             out[group][m]["used"] = sum(r.server_model == m and r.status == "ok" for r in sel)
     return out
