@@ -18,6 +18,7 @@ from inferchip.validation.cases import (
     STALL_WAIT_S,
     measured_stall_s,
     parse_cases,
+    read_cases,
     stated_ttft_spread_s,
 )
 from inferchip.validation.results import CaseResult
@@ -146,3 +147,44 @@ def test_notes_spread_reads_what_the_notes_state(ts):
     case_id = next(r["case_id"] for r in _shipped_rows() if "-r20609406656-ttft" in r["case_id"])
     mean, med, p99 = ts.read_spread(OTHER)[case_id.rsplit("-", 1)[0]]
     assert spread[case_id] == pytest.approx((med, p99), abs=0.05)
+
+
+def test_first_wave_tokens_by_hand(ts):
+    # 32 clients, 1,024-token prompts drawn from [819.2, 1024]: 32 x 1024 x 0.9 = 29,491.2 tokens at once
+    assert ts.first_wave_tokens(32, 1024, 0.8) == pytest.approx(29491.2)
+    assert ts.first_wave_tokens(4, 8192, 1.0) == pytest.approx(32768.0)
+
+
+@given(c=st.integers(1, 4096), isl=st.floats(1.0, 1e5), r=st.floats(0.0, 1.0))
+def test_first_wave_lies_between_the_shortest_and_longest_prompts(ts, c, isl, r):
+    wave = ts.first_wave_tokens(c, isl, r)
+    assert c * r * isl - 1e-6 * c * isl <= wave <= c * isl * (1 + 1e-12)
+
+
+def test_wave_rows_read_the_ratio_the_recipe_step_and_the_flag(ts):
+    notes = "--random-range-ratio 0.8, closed loop; " + ts.spread_note(300.0, 72300.0)
+    case = _case_with_notes(notes)
+    # the shipped file's first TTFT row: B200 SGLang FP8 TP8, 1k/1k, 4 clients
+    assert (case.accelerator, case.weight_dtype, case.tp, case.concurrency, case.input_tokens) == (
+        "nvidia-b200-180gb", "fp8", 8, 4, 1024)
+    ((eng, chip, w, tp, isl, c, wave, step, stalled),) = ts.wave_rows([case])
+    # dsr1_fp8_b200.sh at TP8: --chunked-prefill-size 32768 (engines.yaml recipe_chunk_tokens)
+    assert (eng, chip, w, tp, isl, c, step, stalled) == ("sglang", "nvidia-b200-180gb", "fp8", 8, 1024, 4, 32768, True)
+    assert wave == pytest.approx(4 * 1024 * 0.9)
+    ((*_, wave1, _, calm),) = ts.wave_rows([_case_with_notes(ts.spread_note(300.0, 900.0))])
+    assert wave1 == pytest.approx(4 * 1024) and calm is False  # no ratio stated: the nominal length
+    assert ts.wave_rows([_case_with_notes("no spread stated")]) == []
+
+
+def test_shipped_b200_stalls_only_where_the_first_wave_needs_more_than_one_step(ts):
+    """The finding the tool reports (docs: stop 26, branch sglang-jit): no B200 SGLang run whose first wave fits in
+    one prefill step stalled, most of those whose wave does not did; the H200 runs of the same image, client and
+    workflow runs overflow the same 32,768-token step and none stalled."""
+    rows = ts.wave_rows(read_cases(SHIPPED))
+    b200 = [r for r in rows if r[0] == "sglang" and r[1] == "nvidia-b200-180gb"]
+    fits = [r for r in b200 if r[6] <= r[7]]
+    over = [r for r in b200 if r[6] > r[7]]
+    assert fits and not any(r[8] for r in fits)
+    assert sum(r[8] for r in over) > len(over) / 2
+    h200_over = [r for r in rows if r[0] == "sglang" and r[1] == "nvidia-h200-sxm-141gb" and r[6] > r[7]]
+    assert h200_over and not any(r[8] for r in h200_over)

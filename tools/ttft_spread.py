@@ -18,6 +18,11 @@ JSON, a note) and keeps them in every figure.
         spread against the simulation (measured minus simulated median, measured p99 over simulated p99,
         and the share (mean - median) / (p99 - median): about 0.1 where the whole first wave of C of the 10 C
         requests waited, lower where fewer did)
+    python tools/ttft_spread.py waves [--cases inferencemax_cases.csv]
+        the runs with a stated spread, stalled or not (cases.measured_stall_s), by whether the first wave's prompts
+        (C clients' prompts at once) fit in one prefill step of the engine's recipe (``--chunked-prefill-size``,
+        engines.yaml recipe_chunk_tokens) or need more; then per weights, TP, input length and clients. A
+        diagnostic of when a run stalls; it predicts nothing
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import argparse
 import csv
 import io
 import json
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -35,7 +41,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fit_engines import errors, loao_fits, rows_of  # noqa: E402
-from inferchip.validation.cases import _TTFT_SPREAD, STALL_WAIT_S  # noqa: E402
+from inferchip.catalog.engines import engine_for_software  # noqa: E402
+from inferchip.validation.cases import _TTFT_SPREAD, STALL_WAIT_S, Case, measured_stall_s, read_cases  # noqa: E402
 
 SHIPPED = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
 
@@ -160,6 +167,65 @@ def report(path: str, threshold: float, cases_csv: str | Path = SHIPPED) -> None
     per_engine_chip(path, cases_csv)
 
 
+_RANGE_RATIO = re.compile(r"--random-range-ratio ([0-9.]+)")
+
+
+def first_wave_tokens(concurrency: int, input_tokens: float, range_ratio: float) -> float:
+    """Prompt tokens the first wave of a closed-loop run brings at once: the C clients send one prompt each at the
+    start, each drawn uniformly from [r L, L] tokens (InferenceMAX benchmark_serving ``--random-input-len L
+    --random-range-ratio r``), mean (1 + r) / 2 x L."""
+    return concurrency * input_tokens * (1.0 + range_ratio) / 2.0
+
+
+def wave_rows(cases: list[Case]) -> list[tuple[str, str, str, int, int, int, float, int, bool]]:
+    """One row per aggregated TTFT case stating its run's spread: (engine, chip, weights, TP, input tokens, clients,
+    first-wave tokens, prefill tokens per step, stalled). The range ratio is read from the notes (1.0, the nominal
+    length, where they state none). Disaggregated runs are left out: their prefill workers' launch flags are not
+    the aggregated recipe's."""
+    out = []
+    for c in cases:
+        if c.metric != "ttft_ms" or not _TTFT_SPREAD.search(c.notes) or not c.concurrency or not c.input_tokens:
+            continue
+        if "disaggregated" in c.software.lower():
+            continue
+        eng = engine_for_software(c.software)
+        if eng is None:
+            continue
+        m = _RANGE_RATIO.search(c.notes)
+        ratio = float(m.group(1)) if m else 1.0
+        weights, tp = c.weight_dtype or "", c.tp or 0
+        chunk = eng.chunk_tokens_on(c.accelerator, weights, tp, c.concurrency, int(c.input_tokens),
+                                    int(c.output_tokens or 0))
+        out.append((eng.id, c.accelerator, weights, tp, int(c.input_tokens), c.concurrency,
+                    first_wave_tokens(c.concurrency, c.input_tokens, ratio), chunk, measured_stall_s(c) is not None))
+    return out
+
+
+def waves(cases_csv: str | Path) -> None:
+    rows = wave_rows(read_cases(cases_csv))
+    by: dict = defaultdict(lambda: [0, 0])
+    for eng, chip, w, tp, _isl, _c, wave, chunk, stalled in rows:
+        k = (eng, chip, w, tp, chunk, wave > chunk)
+        by[k][0] += 1
+        by[k][1] += stalled
+    print("runs with a stated TTFT spread, by whether the first wave's prompts fit in one prefill step "
+          "(stalled / runs):")
+    for (eng, chip, w, tp, chunk, over), (n, s) in sorted(by.items()):
+        print(f"  {eng:>8} {chip:<22} {w or '-':>5} TP{tp:<2} step {chunk:>6} tokens, first wave "
+              f"{'more than one step' if over else 'within one step':<18}: {s:3d} / {n:3d}")
+    detail: dict = defaultdict(lambda: [0, 0, 0.0, 0])
+    for eng, chip, w, tp, isl, c, wave, chunk, stalled in rows:
+        d = detail[(eng, chip, w, tp, isl, c)]
+        d[0] += 1
+        d[1] += stalled
+        d[2], d[3] = wave, chunk
+    print("per weights, TP, input length and clients (stalled / runs, first-wave tokens / step tokens):")
+    for (eng, chip, w, tp, isl, c), (n, s, wave, chunk) in sorted(detail.items()):
+        if any(v[1] for k, v in detail.items() if k[:3] == (eng, chip, w)):
+            print(f"  {eng:>8} {chip:<22} {w or '-':>5} TP{tp:<2} ISL {isl:5d} C {c:4d}: {s:2d} / {n:2d}, "
+                  f"{wave / chunk:6.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -170,11 +236,15 @@ def main() -> None:
     r.add_argument("validate_json")
     r.add_argument("--threshold", type=float, default=35.0)
     r.add_argument("--cases", default=str(SHIPPED), help="the case file whose notes state the spreads")
+    wv = sub.add_parser("waves")
+    wv.add_argument("--cases", default=str(SHIPPED), help="the case file whose notes state the spreads")
     a = ap.parse_args()
     if a.cmd == "notes":
         text, changed = add_notes(Path(a.cases_csv).read_text(encoding="utf-8"), read_spread(a.spread_csv))
         Path(a.cases_csv).write_text(text, encoding="utf-8")
         print(f"{changed} rows given their run's TTFT spread: {a.cases_csv}")
+    elif a.cmd == "waves":
+        waves(a.cases)
     else:
         report(a.validate_json, a.threshold, a.cases)
 
