@@ -61,3 +61,41 @@ def test_markdown_and_main(vl, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "### single_stream" in out and "| +20.0 | +30.0 |" in out and "| onnxruntime |" in out
     assert "0 of 1 rows within 15 %" in out
+
+
+def chip_result(case_id: str, chip: str, loao: float) -> dict:
+    return {**result(case_id, "single_stream", loao, loao), "accelerator": chip}
+
+
+def test_chip_selected_prefix_and_negation(vl):
+    assert vl.chip_selected("cpu:amd-ryzen-9-7950x", "cpu:") and not vl.chip_selected("nvidia-l4", "cpu:")
+    assert vl.chip_selected("nvidia-l4", "~cpu:") and not vl.chip_selected("cpu:amd-ryzen-9-7950x", "~cpu:")
+
+
+def test_what_if_zeroes_the_selected_rows(vl):
+    # |e| of the four rows: cpu 40, 10; gpu 60, 20. Median of all 30, p90 54 (numpy linear).
+    rows = vl.latency_rows([chip_result("a", "cpu:x", -40.0), chip_result("b", "cpu:x", 10.0),
+                            chip_result("c", "gpu", 60.0), chip_result("d", "gpu", -20.0)], {})
+    assert vl.summary(rows, "single_stream")["p90_ape"] == pytest.approx(54.0)
+    cpu = vl.what_if(rows, "single_stream", ["cpu:"])  # |e| 0, 0, 20, 60
+    assert cpu["fixed"] == 2 and cpu["median_ape"] == pytest.approx(10.0) and cpu["p90_ape"] == pytest.approx(48.0)
+    tail = vl.what_if(rows, "single_stream", ["~cpu:"], tail_only=True)  # only the gpu 60 row: 40, 10, 0, 20
+    assert tail["fixed"] == 1 and tail["median_ape"] == pytest.approx(15.0)
+    assert tail["beyond_p90_target"] == 1  # the cpu 40 row is left
+    assert vl.what_if(rows, "multi_stream", ["cpu:"]) == {"rows": 0.0, "fixed": 0.0}
+
+
+def test_tail_groups_and_main_what_if(vl, tmp_path, capsys):
+    results = [chip_result("a", "cpu:x", -40.0), chip_result("b", "gpu", 60.0), chip_result("c", "gpu", -36.0),
+               chip_result("d", "gpu", 5.0)]
+    rows = vl.latency_rows(results, {})
+    assert vl.tail_groups(rows, "single_stream") == "cpu:x: -40.0; gpu: -36.0, +60.0"
+    assert vl.tail_groups(rows, "multi_stream") == ""
+    after = tmp_path / "after.json"
+    after.write_text(json.dumps({"vision": {"cases": results}}))
+    cases = tmp_path / "cases.csv"
+    cases.write_text("case_id,software\n")
+    vl.main([str(after), "--cases", str(cases), "--exact", "~cpu:", "--tail-only"])
+    out = capsys.readouterr().out
+    assert "beyond 35 % by chip: cpu:x: -40.0; gpu: -36.0, +60.0" in out
+    assert "what if ~cpu: (tail only) were exact (2 rows): median 2.5 % / p90 29.5 %" in out

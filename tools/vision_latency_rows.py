@@ -5,8 +5,12 @@ the issue 14 targets (median and p90 APE within 15 / 35 %).
 
     inferchip validate src/inferchip/catalog/vision/vision_cases.csv --format json > after.json
     python tools/vision_latency_rows.py after.json [--before before.json] [--cases FILE.csv]
+    python tools/vision_latency_rows.py after.json --exact cpu: [--exact ~cpu:] [--tail-only]
 
 Signed error = predicted / measured - 1 (%): positive is a latency predicted too long, or an fps predicted too high.
+``--exact SPEC`` (repeatable) adds, per scenario, the median / p90 the rows would give if the rows of the chips SPEC
+selects were predicted exactly (SPEC: a chip-id prefix, ``~PREFIX`` for the chips without it); with ``--tail-only``
+only those rows beyond the p90 target: what fixing a group of rows buys against the targets (arithmetic, no model).
 """
 
 from __future__ import annotations
@@ -63,6 +67,33 @@ def summary(rows: list[dict[str, Any]], scenario: str) -> dict[str, float]:
             "beyond_p90_target": float(np.sum(e > P90_TARGET_PCT))}
 
 
+def chip_selected(chip: str, spec: str) -> bool:
+    """True when ``chip`` matches ``spec``: a chip-id prefix (``cpu:``), or ``~prefix`` for the chips without it."""
+    return not chip.startswith(spec[1:]) if spec.startswith("~") else chip.startswith(spec)
+
+
+def what_if(rows: list[dict[str, Any]], scenario: str, specs: list[str], *,
+            tail_only: bool = False) -> dict[str, float]:
+    """:func:`summary` of ``scenario`` with the rows of the chips any of ``specs`` selects (:func:`chip_selected`)
+    counted as exact (0 %); with ``tail_only`` only those beyond the p90 target. ``fixed`` counts them."""
+    out, fixed = [], 0
+    for r in rows:
+        hit = any(chip_selected(r["chip"], s) for s in specs) and (
+            not tail_only or abs(r["signed_pct"]) > P90_TARGET_PCT)
+        fixed += int(hit and r["scenario"] == scenario)
+        out.append({**r, "signed_pct": 0.0} if hit else r)
+    return {**summary(out, scenario), "fixed": float(fixed)}
+
+
+def tail_groups(rows: list[dict[str, Any]], scenario: str) -> str:
+    """The rows beyond the p90 target of one scenario, grouped by chip: ``chip: +49.5, -38.1``."""
+    groups: dict[str, list[float]] = {}
+    for r in rows:
+        if r["scenario"] == scenario and abs(r["signed_pct"]) > P90_TARGET_PCT:
+            groups.setdefault(r["chip"], []).append(r["signed_pct"])
+    return "; ".join(f"{c}: " + ", ".join(f"{e:+.1f}" for e in v) for c, v in sorted(groups.items()))
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return ""
@@ -71,8 +102,10 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def markdown(rows: list[dict[str, Any]], before: dict[str, float] | None = None) -> str:
-    """One table per scenario, then its median / p90 against the targets."""
+def markdown(rows: list[dict[str, Any]], before: dict[str, float] | None = None, exact: list[str] | None = None,
+             tail_only: bool = False) -> str:
+    """One table per scenario, then its median / p90 against the targets, the rows beyond the p90 target by chip,
+    and with ``exact`` the :func:`what_if` figures."""
     lines = []
     for scen in LATENCY_SCENARIOS:
         sel = [r for r in rows if r["scenario"] == scen]
@@ -92,6 +125,11 @@ def markdown(rows: list[dict[str, Any]], before: dict[str, float] | None = None)
                      f"{P90_TARGET_PCT:g}); {s['within_median_target']:.0f} of {s['rows']:.0f} rows within "
                      f"{MEDIAN_TARGET_PCT:g} % (the median needs {need}); {s['beyond_p90_target']:.0f} beyond "
                      f"{P90_TARGET_PCT:g} % (the p90 allows {math.floor(s['rows'] * 0.1):.0f})")
+        lines.append(f"\nbeyond {P90_TARGET_PCT:g} % by chip: {tail_groups(rows, scen) or 'none'}")
+        if exact:
+            w = what_if(rows, scen, exact, tail_only=tail_only)
+            lines.append(f"\nwhat if {', '.join(exact)}{' (tail only)' if tail_only else ''} were exact "
+                         f"({w['fixed']:.0f} rows): median {w['median_ape']:.1f} % / p90 {w['p90_ape']:.1f} %")
     return "\n".join(lines)
 
 
@@ -100,6 +138,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("after", type=Path)
     ap.add_argument("--before", type=Path)
     ap.add_argument("--cases", type=Path, default=DEFAULT_CASES)
+    ap.add_argument("--exact", action="append", default=[], metavar="SPEC",
+                    help="chip-id prefix (or ~prefix: the chips without it) whose rows count as exact")
+    ap.add_argument("--tail-only", action="store_true", help="with --exact: only the rows beyond the p90 target")
     args = ap.parse_args(argv)
     with open(args.cases, encoding="utf-8", newline="") as fh:
         software = {row["case_id"]: row.get("software", "") for row in csv.DictReader(fh)}
@@ -108,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.before:
         old = latency_rows(json.loads(args.before.read_text(encoding="utf-8"))["vision"]["cases"], software)
         before = {r["case_id"]: r["signed_pct"] for r in old}
-    print(markdown(rows, before))
+    print(markdown(rows, before, args.exact, args.tail_only))
 
 
 if __name__ == "__main__":
