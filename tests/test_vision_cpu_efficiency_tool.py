@@ -1,0 +1,58 @@
+"""tools/vision_cpu_efficiency.py: time per sample by scenario, the achieved share of the peak by hand, and the
+listing of the shipped fp32 CPU rows (every share physical: above 0, at most the peak)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import load_tool
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = ROOT / "src" / "inferchip" / "catalog" / "vision" / "vision_cases.csv"
+
+
+@pytest.fixture(scope="module")
+def tool():
+    return load_tool("vision_cpu_efficiency")
+
+
+def test_seconds_per_sample_by_hand(tool) -> None:
+    assert tool.seconds_per_sample("single_stream", "latency_p90_ms", 7.63, 1.0) == pytest.approx(7.63e-3)
+    assert tool.seconds_per_sample("multi_stream", "latency_p99_ms", 37.77, 1.0) == pytest.approx(37.77e-3 / 8)
+    assert tool.seconds_per_sample("offline", "samples_per_s", 228.7, 1.0) == pytest.approx(1 / 228.7)
+    assert tool.seconds_per_sample("offline", "samples_per_s", 228.7, 2.0) == pytest.approx(2 / 228.7)
+    assert tool.seconds_per_sample("offline", "system_power_avg_w", 300.0, 1.0) is None
+
+
+def test_peak_share_by_hand(tool) -> None:
+    assert tool.peak_share(8.18e9, 4.72e-3, 2.56e12) == pytest.approx(8.18e9 / 4.72e-3 / 2.56e12)
+    assert tool.peak_share(8.18e9, 4.72e-3, 2.56e12) == pytest.approx(0.677, abs=1e-3)
+
+
+@given(st.floats(1e6, 1e13), st.floats(1e-5, 10.0), st.floats(1e9, 1e15), st.floats(1.01, 10.0))
+def test_share_falls_as_time_grows(flop: float, s: float, peak: float, k: float) -> None:
+    tool = load_tool("vision_cpu_efficiency")
+    assert tool.peak_share(flop, s * k, peak) < tool.peak_share(flop, s, peak)
+
+
+def test_runtime_first_word(tool) -> None:
+    assert tool.runtime("onnxruntime v1.22.1; Python: 3.10") == "onnxruntime"
+    assert tool.runtime("tf v2.19.0, Python") == "tf"
+    assert tool.runtime("") == ""
+
+
+def test_shipped_fp32_cpu_rows(tool) -> None:
+    with open(CASES, encoding="utf-8", newline="") as fh:
+        cases = list(csv.DictReader(fh))
+    rows = tool.fp32_cpu_rows(cases, {})
+    expected = [c for c in cases if c["accelerator"].startswith("cpu:") and c["precision"] == "fp32"]
+    assert len(rows) == len(expected) > 0
+    assert all(0.0 < r["share"] <= 1.0 for r in rows)
+    assert all(r["loao_pct"] is None for r in rows)
+    table = tool.markdown(rows)
+    assert table.count("\n") == len(rows) + 1

@@ -1,0 +1,106 @@
+"""What share of its fp32 vector peak each CPU reaches on each measured fp32 vision row: the network's useful
+matrix FLOP per sample over the measured time per sample, against the chip's fp32 vector FMA peak at its sustained
+clock (catalogue ``vector_tflops`` x ``catalog/vision/sustained_clocks.csv``), one line per row, with the LOAO
+signed error of a validate JSON when one is given.
+
+    inferchip validate src/inferchip/catalog/vision/vision_cases.csv --format json > after.json
+    python tools/vision_cpu_efficiency.py [after.json] [--cases FILE.csv]
+
+The cost model prices every fp32 CPU layer at one fitted share of that peak (``cpu_vector_fraction``); this
+listing shows what the measured rows need of it, network by network and batch by batch. Time per sample: a
+SingleStream latency (one sample per query), a MultiStream latency / 8 (MLPerf's 8 samples per query), or
+chips / an Offline or Server sample rate. Latency rows quote a percentile (p90, p99, and for the MLPerf Automotive
+rows the p99.9, which is the run's maximum), so their share is a lower bound on the mean's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from inferchip.catalog.chips import get_chip_params
+from inferchip.cost.vision.clocks import at_sustained_clock
+from inferchip.workload.vision.network import load_network
+
+DEFAULT_CASES = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "vision" / "vision_cases.csv"
+MULTISTREAM_SAMPLES = 8.0  # MLPerf MultiStream: each query holds 8 samples (LoadGen mlperf.conf)
+LATENCY_METRICS = ("latency_p90_ms", "latency_p99_ms", "latency_p999_ms", "latency_mean_ms")
+RATE_METRICS = ("samples_per_s",)
+
+
+def seconds_per_sample(scenario: str, metric: str, value: float, chips: float) -> float | None:
+    """Measured seconds one chip spends per sample, or None for a metric that is not a time or a rate. Hand
+    checks: SingleStream 7.63 ms -> 7.63e-3 s; MultiStream 37.77 ms -> 37.77e-3 / 8 = 4.72e-3 s; Offline 228.7
+    samples/s on 1 chip -> 4.37e-3 s, on 2 chips -> 8.75e-3 s."""
+    if metric in LATENCY_METRICS:
+        per_query = MULTISTREAM_SAMPLES if scenario == "multi_stream" else 1.0
+        return value * 1e-3 / per_query
+    if metric in RATE_METRICS and value > 0:
+        return chips / value
+    return None
+
+
+def peak_share(useful_flop_per_sample: float, s_per_sample: float, peak_flop_per_s: float) -> float:
+    """Achieved share of the peak: (useful FLOP / time) / peak. Hand check: ResNet-50's 8.18 GFLOP in 4.72 ms on a
+    2.56 TFLOP/s peak -> 1.733 / 2.56 = 0.677."""
+    return useful_flop_per_sample / s_per_sample / peak_flop_per_s
+
+
+def runtime(software: str) -> str:
+    """The runtime a row's software column names first (``onnxruntime v1.22.1; Python ...`` -> ``onnxruntime``)."""
+    first = software.replace(";", ",").split(",")[0].strip()
+    return first.split(" ")[0] if first else ""
+
+
+def fp32_cpu_rows(cases: list[dict[str, str]], loao: dict[str, float]) -> list[dict[str, Any]]:
+    """One record per fp32 row on a ``cpu:`` chip whose metric is a time or a rate, sorted by chip, network and
+    time per sample."""
+    out = []
+    for c in cases:
+        if not c["accelerator"].startswith("cpu:") or c["precision"] != "fp32":
+            continue
+        chips = float(c["num_accelerators"] or 1)
+        s = seconds_per_sample(c["scenario"], c["metric"], float(c["value"]), chips)
+        if s is None:
+            continue
+        net = load_network(c["model"])
+        flop = 2.0 * net.macs_per_frame * net.frames_per_sample
+        peak = float(at_sustained_clock(get_chip_params(c["accelerator"])).vector_flop_per_s)
+        out.append({"chip": c["accelerator"], "model": c["model"], "runtime": runtime(c["software"]),
+                    "scenario": c["scenario"], "metric": c["metric"], "ms_per_sample": s * 1e3,
+                    "tflops": flop / s / 1e12, "peak_tflops": peak / 1e12, "share": peak_share(flop, s, peak),
+                    "loao_pct": loao.get(c["case_id"])})
+    return sorted(out, key=lambda r: (r["chip"], r["model"], r["ms_per_sample"]))
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = ["| chip | network | runtime | scenario | metric | ms / sample | TFLOP/s | peak | share | LOAO % |",
+             "|" + "---|" * 10]
+    for r in rows:
+        e = "" if r["loao_pct"] is None else f"{r['loao_pct']:+.1f}"
+        lines.append(f"| {r['chip']} | {r['model']} | {r['runtime']} | {r['scenario']} | {r['metric']} | "
+                     f"{r['ms_per_sample']:.4g} | {r['tflops']:.3f} | {r['peak_tflops']:.3f} | {r['share']:.2f} | "
+                     f"{e} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results", type=Path, nargs="?", help="a validate JSON (for the LOAO signed errors)")
+    ap.add_argument("--cases", type=Path, default=DEFAULT_CASES)
+    args = ap.parse_args(argv)
+    with open(args.cases, encoding="utf-8", newline="") as fh:
+        cases = list(csv.DictReader(fh))
+    loao: dict[str, float] = {}
+    if args.results:
+        for r in json.loads(args.results.read_text(encoding="utf-8"))["vision"]["cases"]:
+            if r.get("loao_signed_error_pct") is not None:
+                loao[r["case_id"]] = float(r["loao_signed_error_pct"])
+    print(markdown(fp32_cpu_rows(cases, loao)))
+
+
+if __name__ == "__main__":
+    main()
