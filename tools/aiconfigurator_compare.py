@@ -13,7 +13,7 @@ For each group (all, per accelerator, per engine, per metric) over the rows both
 median / p90 absolute error % and signed median error % of each, and the share of rows where
 inferchip's prediction is closer to the measurement than AIConfigurator's (ties count half).
 
-    /work/main/.venv/bin/python tools/aiconfigurator_compare.py docs/data/aiconfigurator_peer_0.12.0.csv \\
+    python tools/aiconfigurator_compare.py docs/data/aiconfigurator_peer_0.12.0.csv \\
         closed.json
 """
 
