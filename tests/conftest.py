@@ -111,12 +111,16 @@ def server_model():
 
 
 def load_tool(name: str):
-    """The module of ``tools/<name>.py`` (the tools are scripts, not a package), loaded by path."""
+    """The module of the script ``tools/<folder>/<name>.py`` (the tools are scripts, not a package), loaded by path.
+
+    The script is found by name anywhere under ``tools/``; no match or two matches fail with the paths."""
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "tools" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"{name}_tool", path)
+    tools = Path(__file__).resolve().parents[1] / "tools"
+    found = sorted(tools.rglob(f"{name}.py"))
+    assert len(found) == 1, f"load_tool({name!r}): expected one tools/**/{name}.py, found {[str(p) for p in found]}"
+    spec = importlib.util.spec_from_file_location(f"{name}_tool", found[0])
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -25,7 +25,7 @@ from inferchip.catalog.chips import get_chip_params
 from inferchip.cost.vision.clocks import at_sustained_clock
 from inferchip.workload.vision.network import load_network
 
-DEFAULT_CASES = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "vision" / "vision_cases.csv"
+DEFAULT_CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "vision" / "vision_cases.csv"
 MULTISTREAM_SAMPLES = 8.0  # MLPerf MultiStream: each query holds 8 samples (LoadGen mlperf.conf)
 LATENCY_METRICS = ("latency_p90_ms", "latency_p99_ms", "latency_p999_ms", "latency_mean_ms")
 RATE_METRICS = ("samples_per_s",)

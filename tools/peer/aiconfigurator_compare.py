@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "closed_loop"))  # tools/closed_loop/fit_engines.py
 from fit_engines import errors, loao_fits, rows_of  # noqa: E402
 
 METRICS = ("output_tokens_per_s_total", "ttft_ms", "tpot_ms")

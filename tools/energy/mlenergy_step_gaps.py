@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-CATALOG = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog"
+CATALOG = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog"
 _BATCH = re.compile(r"mean running batch[^;]*?([0-9.]+);")
 _ITL = re.compile(r"median ITL ([0-9.]+) ms")
 MOE = ("A3B", "A22B", "gpt-oss", "Scout", "Maverick")

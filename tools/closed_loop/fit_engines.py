@@ -57,7 +57,7 @@ STREAM_GRID = np.array([0.0])  # --stream: np.linspace(*STREAM_BOUNDS_S, 21)
 # fitted fraction. GEMM: 0.5-1.2 x. All within spec/engine.KernelEfficiency's (0.2, 2].
 KERNEL_BOUNDS = {"memory": (0.5, 1.2), "attention": (0.5, 2.0), "gemm": (0.5, 1.2), "link": (0.5, 2.0)}
 MIN_SHARE = 0.02  # a class is fitted for an engine only if its TPOT rows spend at least this share in it (median)
-ENGINES = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "engines.yaml"
+ENGINES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "engines.yaml"
 _LEN = re.compile(r"-(\d+)-(\d+)-c(\d+)-")
 _SIM_FIGURE = {"ttft_ms": "ttft_ms", "tpot_ms": "tpot_ms", "output_tokens_per_s_total": "output_tokens_per_s"}
 

@@ -22,7 +22,7 @@ from inferchip.spec.calibration import Calibration
 from inferchip.validation.calibrate import calibrate
 from inferchip.validation.cases import read_cases
 
-CASES = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
+CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
 
 
 def _pairs(items: list[str]) -> dict[str, float]:

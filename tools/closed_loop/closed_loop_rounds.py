@@ -23,7 +23,7 @@ from inferchip.catalog.calibration_file import load_calibration, load_dataset_le
 from inferchip.validation.cases import read_cases
 from inferchip.validation.validate import Validator
 
-SHIPPED = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
+SHIPPED = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
 FIGURES = {"throughput": "output_tokens_per_s", "TTFT": "ttft_ms", "TPOT": "tpot_ms"}
 
 

@@ -38,13 +38,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fit_engines import errors, loao_fits, rows_of  # noqa: E402
 from inferchip.catalog.engines import engine_for_software  # noqa: E402
 from inferchip.validation.cases import _TTFT_SPREAD, STALL_WAIT_S, Case, measured_stall_s, read_cases  # noqa: E402
 
-SHIPPED = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
+SHIPPED = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
 
 METRICS = ("output_tokens_per_s_total", "ttft_ms", "tpot_ms")
 

@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-CATALOG = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog"
+CATALOG = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog"
 INV_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 # GPQA-Diamond has 198 questions; a run sends them num_request_repeats times

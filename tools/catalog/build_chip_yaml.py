@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from chip_yaml_tables import (  # the sibling module of this script (tools/ is on sys.path)
+from chip_yaml_tables import (  # the sibling module of this script (its folder is on sys.path)
     EXTRA,
     FAMILY,
     FOUR_BIT,

@@ -20,7 +20,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     report = Path(argv[0]).resolve()
-    out = Path(argv[1]) if len(argv) == 2 else Path(__file__).resolve().parents[1] / "docs" / "review-report.png"
+    out = Path(argv[1]) if len(argv) == 2 else Path(__file__).resolve().parents[2] / "docs" / "review-report.png"
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     from playwright.sync_api import sync_playwright
 

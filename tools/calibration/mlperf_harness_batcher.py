@@ -33,7 +33,7 @@ from inferchip.validation.plan import plan_for
 from inferchip.validation.server import ReplicaSim, scheduler_config, sim_length
 from inferchip.validation.validate import Validator, case_formats
 
-CASES = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
+CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
 
 
 def _ms(x: np.ndarray) -> str:

@@ -25,7 +25,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-CATALOG = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog"
+CATALOG = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog"
 _KEY = ("model", "software", "tp", "ep", "input_tokens", "output_tokens", "concurrency")
 
 

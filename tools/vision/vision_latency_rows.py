@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 LATENCY_SCENARIOS = ("single_stream", "multi_stream", "constant_stream")
-DEFAULT_CASES = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "vision" / "vision_cases.csv"
+DEFAULT_CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "vision" / "vision_cases.csv"
 MEDIAN_TARGET_PCT = 15.0
 P90_TARGET_PCT = 35.0
 

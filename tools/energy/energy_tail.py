@@ -18,7 +18,7 @@ import math
 from collections import Counter
 from pathlib import Path
 
-CATALOG = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog"
+CATALOG = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog"
 
 
 def runs() -> list[dict]:

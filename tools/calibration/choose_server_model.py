@@ -24,7 +24,7 @@ from inferchip.validation.calibrate import FitPoint, _fold, fit_parameter_names,
 from inferchip.validation.cases import read_cases
 from inferchip.validation.validate import metric_kind
 
-CASES = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
+CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
 
 
 def main() -> None:
