@@ -1,4 +1,4 @@
-"""tools/aiconfigurator_peer.py (the parts that run without AIConfigurator installed): the stratified
+"""tools/peer/aiconfigurator_peer.py (the parts that run without AIConfigurator installed): the stratified
 sample of benchmark runs and the reading of a case row into an InferenceX record."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""tools/bandwidth_split.py: the split of a step into a bandwidth-scaling and a fixed part, by hand."""
+"""tools/step_model/bandwidth_split.py: the split of a step into a bandwidth-scaling and a fixed part, by hand."""
 
 from __future__ import annotations
 

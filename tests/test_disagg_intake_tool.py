@@ -1,4 +1,4 @@
-"""tools/disagg_intake.py: Little's-law readings of a closed-loop row by hand, and the simulated prefill
+"""tools/step_model/disagg_intake.py: Little's-law readings of a closed-loop row by hand, and the simulated prefill
 pool's capacity scaling with its workers and falling with a longer prompt."""
 
 from __future__ import annotations

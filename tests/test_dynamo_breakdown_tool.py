@@ -1,4 +1,4 @@
-"""tools/dynamo_breakdown.py: the groups a Dynamo case id names, the concurrency bands, and a table of two
+"""tools/closed_loop/dynamo_breakdown.py: the groups a Dynamo case id names, the concurrency bands, and a table of two
 runs' errors computed by hand."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""tools/energy_fold_split.py: the ML.ENERGY steady-state window's mean age by hand, its limits, the gpqa
+"""tools/energy/energy_fold_split.py: the ML.ENERGY steady-state window's mean age by hand, its limits, the gpqa
 request counts of the benchmark configs, and the exact tokens/J split."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""tools/first_wave_fit.py: the prompts per client read from a row's notes, the build of a row, the amortised
-first-wave wait by hand, the fit recovering planted times and waits, and a fold without a build's rows
+"""tools/closed_loop/first_wave_fit.py: the prompts per client read from a row's notes, the build of a row, the
+amortised first-wave wait by hand, the fit recovering planted times and waits, and a fold without a build's rows
 taking the wait of the build it runs on."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""tools/fit_engines.py: the first-order moves of a simulated row to new engine host times and kernel
+"""tools/closed_loop/fit_engines.py: the first-order moves of a simulated row to new engine host times and kernel
 multipliers, by hand; the shares read from a sensitivity run, by hand; the fit recovering host times and
 multipliers planted in synthetic rows; the catalogue write read back."""
 

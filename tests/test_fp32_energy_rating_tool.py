@@ -1,6 +1,6 @@
-"""tools/fp32_energy_rating.py: the rating bound is (TDP - static) / FP32 peak (hand calculation on the A100), the
-table figure is the A100's own rating point (the assumptions' derivation), and the implied power at the FP32 peak
-is table x peak + static for every row."""
+"""tools/energy/fp32_energy_rating.py: the rating bound is (TDP - static) / FP32 peak (hand calculation on the
+A100), the table figure is the A100's own rating point (the assumptions' derivation), and the implied power at the
+FP32 peak is table x peak + static for every row."""
 
 from __future__ import annotations
 

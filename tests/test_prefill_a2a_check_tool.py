@@ -1,4 +1,4 @@
-"""tools/prefill_a2a_check.py: expected destination ranks and DeepEP normal-mode time per token, by hand."""
+"""tools/step_model/prefill_a2a_check.py: expected destination ranks and DeepEP normal-mode time per token, by hand."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""tools/prefill_rate.py: the marginal prefill rate and the closed loop's prompt intake by hand, and the tables
-reading a validate JSON's rows (runs by their median, rows of other lengths or clients left out)."""
+"""tools/step_model/prefill_rate.py: the marginal prefill rate and the closed loop's prompt intake by hand, and the
+tables reading a validate JSON's rows (runs by their median, rows of other lengths or clients left out)."""
 
 from __future__ import annotations
 

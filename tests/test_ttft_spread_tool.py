@@ -1,6 +1,6 @@
 """The run's TTFT spread in the notes (cases.stated_ttft_spread_s), the stall read from it (cases.measured_stall_s)
-and its flag in validate's output, and tools/ttft_spread.py: notes written once and only for matching means, the
-shipped B200 SGLang rows' spread consistent with their values."""
+and its flag in validate's output, and tools/closed_loop/ttft_spread.py: notes written once and only for matching
+means, the shipped B200 SGLang rows' spread consistent with their values."""
 
 from __future__ import annotations
 

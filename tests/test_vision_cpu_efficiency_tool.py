@@ -1,4 +1,4 @@
-"""tools/vision_cpu_efficiency.py: time per sample by scenario, the achieved share of the peak by hand, and the
+"""tools/vision/vision_cpu_efficiency.py: time per sample by scenario, the achieved share of the peak by hand, and the
 listing of the shipped fp32 CPU rows (every share physical: above 0, at most the peak)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""tools/vision_latency_rows.py: which rows of a validate JSON it lists (latency scenarios, predicted, no power
+"""tools/vision/vision_latency_rows.py: which rows of a validate JSON it lists (latency scenarios, predicted, no power
 rows), their order and the runtime read from the software column, and the scenario summary against the targets,
 on hand-made results."""
 

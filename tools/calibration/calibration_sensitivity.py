@@ -3,7 +3,7 @@ of rows (accelerator, model family) as one parameter moves with the others fixed
 that move most. Used for the calibration section of docs/validation.md (why
 attention_compute_fraction and link_bandwidth_fraction fit where they do).
 
-    python tools/calibration_sensitivity.py [--cases CSV] [--calibration YAML]
+    python tools/calibration/calibration_sensitivity.py [--cases CSV] [--calibration YAML]
         [--scan link_bandwidth_fraction=0.43,0.5,0.6,0.8] [--scan attention_compute_fraction=0.2,0.3,0.55]
 
 The loss is the fit's (``validation.calibrate``: soft-L1 of log(predicted / measured) with

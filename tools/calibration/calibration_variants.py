@@ -3,7 +3,7 @@ the fitted ones, with leave-one-accelerator-out cross-validation, and print the 
 "Refits tried" table of docs/validation.md reports. Writes the fitted calibration to --output
 (never over the shipped one unless asked by path).
 
-    python tools/calibration_variants.py --hold memory_bandwidth_fraction=0.85 \\
+    python tools/calibration/calibration_variants.py --hold memory_bandwidth_fraction=0.85 \\
         --add sequence_overhead_s=1.0e-5 --output /tmp/variant.yaml
 
 ``--hold NAME=VALUE``: set NAME to VALUE and leave it out of the fit. ``--add NAME=START``: fit

@@ -8,7 +8,7 @@ reports the same per-kind choice from a fit of its own start: "server models, he
 median APE and median signed error of each model per metric kind; the model with the lower
 median APE of a kind is the one ``validation.validate.SERVER_MODEL_BY_METRIC`` should name.
 
-Usage: ``python tools/choose_server_model.py [max_evaluations]`` (about 10-20 minutes on 2 cores).
+Usage: ``python tools/calibration/choose_server_model.py [max_evaluations]`` (about 10-20 minutes on 2 cores).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ its wait in the batcher (``T`` minus its place in the window).
 This script simulates one replica of a row at the row's stated load both ways (plain Poisson, and the
 batched bursts replayed as a trace) and prints mean/p50/p99 TTFT and mean TPOT. Usage::
 
-    PYTHONPATH=src python tools/mlperf_harness_batcher.py CASE_ID [T_s=0.3] [seconds=200]
+    PYTHONPATH=src python tools/calibration/mlperf_harness_batcher.py CASE_ID [T_s=0.3] [seconds=200]
 
 (``mlp41-llama2-70b-99-server-mi300xx8-amd-ttft``: docs/serving_validation.md, "MLPerf Server TTFT").
 Since 2026-12-04 the validation itself runs a row behind the batcher its notes state

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python tools/build_chip_yaml.py /path/to/chips.csv --out src/inferchip/catalog/chips [--force] [ids...]
+    python tools/catalog/build_chip_yaml.py /path/to/chips.csv --out src/inferchip/catalog/chips [--force] [ids...]
 
 The drafts follow ``inferchip.spec.chip.ChipSpec``: dense peaks per number format,
 memory capacity with the unit the source means (stacked DRAM is binary, GiB; SRAM-only
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"skip {path} (exists)\n")
             continue
         text = yaml.dump(draft(row), Dumper=_Dumper, sort_keys=False, width=110, allow_unicode=True)
-        path.write_text(f"# Drafted by tools/build_chip_yaml.py from chips.csv, then reviewed by hand.\n{text}",
+        path.write_text(f"# Drafted by tools/catalog/build_chip_yaml.py from chips.csv, then reviewed by hand.\n{text}",
                         encoding="utf-8")
     return 0
 

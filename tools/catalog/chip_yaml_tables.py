@@ -1,4 +1,4 @@
-"""Hand-decided tables for tools/build_chip_yaml.py: family of each chip, matrix-unit counts,
+"""Hand-decided tables for tools/catalog/build_chip_yaml.py: family of each chip, matrix-unit counts,
 scale-up bandwidth per direction, hand-written chips, extra fields, SRAM and stack conventions.
 
 Each entry carries its reason next to it. Keys follow ``inferchip.spec.chip.ChipSpec``:

@@ -5,7 +5,7 @@ beside them, so a systematic gap (a metric too low at high concurrency on one en
 
 Input: the JSON of ``inferchip validate FILE --format json --server-model sim``.
 
-    python tools/closed_loop_errors.py validate.json [--metric ttft_ms] [--by engine,conc]
+    python tools/closed_loop/closed_loop_errors.py validate.json [--metric ttft_ms] [--by engine,conc]
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ shortcut, ``validation/closed_loop.py``) and with all ``10 C`` requests the benc
 script prints each configuration and the median / largest difference of throughput, TTFT and TPOT
 from the full run, with the CPU seconds of each.
 
-    python tools/closed_loop_rounds.py [FILE] [--sample 30] [--seed 7] [--rounds 3]
+    python tools/closed_loop/closed_loop_rounds.py [FILE] [--sample 30] [--seed 7] [--rounds 3]
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Markdown tables of closed-loop serving errors for docs/validation.md: per metric, per accelerator
 and per engine (median and p90 APE, signed median bias), in sample (the validate JSON as run) and
 leave one accelerator out (each accelerator's rows predicted with engine host times refitted
-without it, by the first-order moves of tools/fit_engines.py; with ``--sens`` runs, the engines' kernel
+without it, by the first-order moves of tools/closed_loop/fit_engines.py; with ``--sens`` runs, the engines' kernel
 multipliers are refitted with them in each fold).
 
-    python tools/closed_loop_tables.py after.json [--before before.json] [--sens CLASS=MULT:FILE ...]
+    python tools/closed_loop/closed_loop_tables.py after.json [--before before.json] [--sens CLASS=MULT:FILE ...]
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ def main() -> None:
     ap.add_argument("after")
     ap.add_argument("--before")
     ap.add_argument("--sens", action="append", default=[], metavar="CLASS=MULT:FILE",
-                    help="sensitivity runs (tools/fit_engines.py --sens): LOAO refits the kernel multipliers too")
+                    help="sensitivity runs (tools/closed_loop/fit_engines.py --sens): LOAO refits the kernel "
+                         "multipliers too")
     a = ap.parse_args()
     after = from_json(a.after)
     rows = [(c, c["signed_error_pct"]) for c in after]

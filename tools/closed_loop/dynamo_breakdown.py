@@ -6,7 +6,8 @@ row's mean E2E: ``C L / E2E``, ``L`` the mean prompt 0.9 x ISL) beside the simul
 per prefill worker (``C / E2E`` over the workers the notes name) (docs/serving_validation.md, "Dynamo TTFT
 round", "Dynamo prefill ceiling round").
 
-    python tools/dynamo_breakdown.py validate.json [after.json] [--by family|layout|band] [--intake CASES.csv]
+    python tools/closed_loop/dynamo_breakdown.py validate.json [after.json] [--by family|layout|band]
+        [--intake CASES.csv]
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """One engine's closed-loop errors broken down by population: per chip, weight format, layout (aggregated TP,
 TP with EP, disaggregated, attention DP ``-dpa``, MTP), input/output lengths and concurrency band, each group's
 leave-one-accelerator-out median and p90 |error|, signed median, rows over / under 35 %, median prediction
-and measurement and the simulated queue wait (LOAO as tools/closed_loop_tables.py computes it: engine host
+and measurement and the simulated queue wait (LOAO as tools/closed_loop/closed_loop_tables.py computes it: engine host
 times refitted without the row's accelerator).
 
-    python tools/engine_breakdown.py validate.json [--engine sglang] [--metric ttft_ms]
+    python tools/closed_loop/engine_breakdown.py validate.json [--engine sglang] [--metric ttft_ms]
 """
 
 from __future__ import annotations

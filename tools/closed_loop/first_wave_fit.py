@@ -8,17 +8,17 @@ Why. An InferenceMAX row's TTFT is the *mean* over the run's ``P C`` requests (`
 run's span ``W`` more (by Little's law, ``W / P`` more end-to-end time per request). The engine catalogue
 fits one per-request time (``request_overhead_s``) plus one more on ``recipe_request_paths``
 (``recipe_request_overhead_s``); this tool fits instead, on the same first-order moves as
-tools/fit_engines.py, a steady time ``r`` for every row and one wait ``W_b`` per run of each build ``b``
+tools/closed_loop/fit_engines.py, a steady time ``r`` for every row and one wait ``W_b`` per run of each build ``b``
 (:data:`BUILDS`), each row's mean carrying ``W_b / P``. ``P`` is the row's stated "benchmark prompts per
 client: N" in the cases file (the ``runner-prompts`` branch writes it: InferenceX
 ``runners/launch_mi355x-amd.sh`` @02f181b, 50 and 20 at OSL 8192 for DeepSeek-R1-0528), else 10.
 
 Leave one accelerator out refits every value without the held-out chip's rows; a build left without rows
 takes the wait of the build it runs on (:data:`NESTED_IN`; none: 0). The other engines' rows keep
-tools/fit_engines.py's folds, so the all-row figures are those of tools/closed_loop_tables.py with this
-engine's folds replaced.
+tools/closed_loop/fit_engines.py's folds, so the all-row figures are those of
+tools/closed_loop/closed_loop_tables.py with this engine's folds replaced.
 
-    python tools/first_wave_fit.py validate.json [--cases CASES.csv] [--engine sglang]
+    python tools/closed_loop/first_wave_fit.py validate.json [--cases CASES.csv] [--engine sglang]
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def amortised_wait_s(wait_s: float | np.ndarray, prompts: float) -> float | np.n
 
 
 def rows_with_builds(validate_json: str, cases_csv: str | Path, engine: str) -> list[dict]:
-    """tools/fit_engines.py's rows of ``engine``, each with its ``build`` and prompts per client ``P``."""
+    """tools/closed_loop/fit_engines.py's rows of ``engine``, each with its ``build`` and prompts per client ``P``."""
     with open(cases_csv, encoding="utf-8") as f:
         prompts = {r["case_id"]: prompts_per_client(r["notes"]) for r in csv.DictReader(f)}
     out = []
@@ -100,7 +100,8 @@ def rows_with_builds(validate_json: str, cases_csv: str | Path, engine: str) -> 
 
 def predict(rows: list[dict], s: np.ndarray, r: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Predictions (rows x broadcast of ``s``, ``r``, ``w``) at step time ``s``, steady request time ``r`` and
-    first-wave wait ``w`` of the rows' build: tools/fit_engines.py's moves with a request time of ``r + w / P``."""
+    first-wave wait ``w`` of the rows' build: tools/closed_loop/fit_engines.py's moves with a request time of
+    ``r + w / P``."""
     s, r, w = np.asarray(s, float), np.asarray(r, float), np.asarray(w, float)
     shape = np.broadcast(s, r, w).shape
 

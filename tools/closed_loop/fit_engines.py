@@ -28,7 +28,8 @@ serve all ``C`` streams in one event loop). It is not an engine field: on the pu
 on its 1 ms bound for Dynamo and SGLang, where it stands in for their decode-step and offset errors
 (docs/serving_validation.md, Results).
 
-    python tools/fit_engines.py validate.json [--sens memory=0.85:mem.json ...] [--loao] [--write | --stream]
+    python tools/closed_loop/fit_engines.py validate.json [--sens memory=0.85:mem.json ...] [--loao]
+        [--write | --stream]
 """
 
 from __future__ import annotations
@@ -304,7 +305,8 @@ def write(params: dict[str, Fit], rows: list[dict], path: Path = ENGINES) -> Non
             b = b.replace(old.group(0), line) if old else re.sub(r"(    graph_max_batch: .*\n)", rf"\1{line}", b)
             n = sum(x["engine"] == e for x in rows)
             fitted = (f'    fitted_on: "{n} InferenceMAX closed-loop rows (inferencemax_cases.csv), {today}, by '
-                      f'tools/fit_engines.py --sens: host times and kernel_efficiency {", ".join(sorted(f.kern))} '
+                      f'tools/closed_loop/fit_engines.py --sens: host times and kernel_efficiency '
+                      f'{", ".join(sorted(f.kern))} '
                       f'jointly"\n')
             b = re.sub(r"    fitted_on: .*\n", "", b)
             b = re.sub(r"(    kernel_efficiency: .*\n)", rf"\1{fitted}", b)

@@ -6,19 +6,19 @@ The InferenceMAX result files give, per run, ``mean_ttft`` (the rows' TTFT value
 about a minute; inferchip.validation.cases.measured_stall_s); validate flags its rows (``measured_stall_s`` in the
 JSON, a note) and keeps them in every figure.
 
-    python tools/ttft_spread.py notes docs/data/imax_b200_sglang_ttft_spread.csv \
+    python tools/closed_loop/ttft_spread.py notes docs/data/imax_b200_sglang_ttft_spread.csv \
         src/inferchip/catalog/inferencemax_cases.csv
         appends "TTFT spread of the run: median X ms, p99 Y ms" to the notes of every row (all metrics) of each listed
         run, once (rows that already state a spread are left as they are)
-    python tools/ttft_spread.py report validate.json [--threshold 35] [--cases inferencemax_cases.csv]
+    python tools/closed_loop/ttft_spread.py report validate.json [--threshold 35] [--cases inferencemax_cases.csv]
         the closed-loop rows by metric: how many are flagged, how many of the rows beyond the threshold are, and
-        the in-sample and leave-one-accelerator-out (LOAO, as tools/closed_loop_tables.py) median / p90 / signed
-        error with and without the flagged rows (information only: the project's figures keep them); then per
+        the in-sample and leave-one-accelerator-out (LOAO, as tools/closed_loop/closed_loop_tables.py) median / p90 /
+        signed error with and without the flagged rows (information only: the project's figures keep them); then per
         engine and chip: runs with a stated spread, flagged runs, TTFT LOAO with and without them, and the
         spread against the simulation (measured minus simulated median, measured p99 over simulated p99,
         and the share (mean - median) / (p99 - median): about 0.1 where the whole first wave of C of the 10 C
         requests waited, lower where fewer did)
-    python tools/ttft_spread.py waves [--cases inferencemax_cases.csv]
+    python tools/closed_loop/ttft_spread.py waves [--cases inferencemax_cases.csv]
         the runs with a stated spread, stalled or not (cases.measured_stall_s), by whether the first wave's prompts
         (C clients' prompts at once) fit in one prefill step of the engine's recipe (``--chunked-prefill-size``,
         engines.yaml recipe_chunk_tokens) or need more; then per weights, TP, input length and clients. A

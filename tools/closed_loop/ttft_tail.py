@@ -2,10 +2,10 @@
 threshold (35 %, the p90 target), classified by engine, chip, layout (disaggregated, attention DP,
 MTP, tp / ep), concurrency band, input / output lengths and sign, with counts and signed medians.
 
-LOAO errors are computed as in tools/closed_loop_tables.py (engine host times refitted without the
-row's accelerator by the first-order moves of tools/fit_engines.py).
+LOAO errors are computed as in tools/closed_loop/closed_loop_tables.py (engine host times refitted without the
+row's accelerator by the first-order moves of tools/closed_loop/fit_engines.py).
 
-    python tools/ttft_tail.py validate.json [--threshold 35] [--metric ttft_ms] [--by engine,chip;...]
+    python tools/closed_loop/ttft_tail.py validate.json [--threshold 35] [--metric ttft_ms] [--by engine,chip;...]
 """
 
 from __future__ import annotations

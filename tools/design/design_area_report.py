@@ -1,6 +1,6 @@
 """Print the die-area and TDP accuracy of the design model (the figures of docs/explore.md).
 
-Usage: ``PYTHONPATH=src python tools/design_area_report.py [--sensitivity]`` (~15 s; with
+Usage: ``PYTHONPATH=src python tools/design/design_area_report.py [--sensitivity]`` (~15 s; with
 ``--sensitivity`` ~2 min on 2 shared cores). Prints the medians of
 :func:`inferchip.cost.design.fit.accuracy` (leave-one-out over every die, GPU / non-GPU, the
 declared split), the per-die table, the structure candidates' leave-one-out over the fit dies

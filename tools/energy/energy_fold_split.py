@@ -1,9 +1,9 @@
 """The tokens/J error of the board-power runs split into throughput and power, at a fold's power values.
 
-``tools/fit_power.py`` refits the power parameters without each accelerator (10-30 minutes) and reports
+``tools/energy/fit_power.py`` refits the power parameters without each accelerator (10-30 minutes) and reports
 the held-out errors; its split table uses the values fitted on all rows. This tool predicts every
 board-power run that states its throughput once (seconds) with the values a chosen fit gives its
-accelerator (``--rows-json FILE``: the ``folds`` that ``tools/fit_power.py --rows-json FILE`` wrote,
+accelerator (``--rows-json FILE``: the ``folds`` that ``tools/energy/fit_power.py --rows-json FILE`` wrote,
 each run with the fold that holds out its accelerator, i.e. the held-out prediction; or ``--values``),
 and prints, per data set and concurrency band and per model, the median |error| and median signed error
 of throughput, board power and tokens/J, exactly split: ``(1 + e_tokens_per_j) = (1 + e_tput) / (1 + e_power)``.
@@ -32,7 +32,7 @@ rows whose notes state those kernels) by FACTOR on the rows whose weights are FO
 e.g. ``mxfp4=2`` prices the MXFP4 ``matmul_ogs`` path at twice the bf16 ``fused_moe`` slope the shipped constant
 carries (vLLM PR #39902), an unsourced size, to see how much of the tail one per-token term would take.
 
-    PYTHONPATH=src python tools/energy_fold_split.py [--rows-json FILE | --values BUSY GEMM HOST]
+    PYTHONPATH=src python tools/energy/energy_fold_split.py [--rows-json FILE | --values BUSY GEMM HOST]
         [--lm-arena-mean TOKENS] [--window] [--prefill-mixture] [--moe-token-scale mxfp4=2] [--band 33-256]
 """
 
@@ -191,7 +191,7 @@ def _patch_moe_scales(scales: dict[str, float]) -> None:
 
 
 def band(concurrency: str) -> str:
-    """"<=32", "33-256", ">256" (the bands of tools/fit_power.py)."""
+    """"<=32", "33-256", ">256" (the bands of tools/energy/fit_power.py)."""
     n = float(concurrency)
     return "<=32" if n <= 32 else ("33-256" if n <= 256 else ">256")
 
@@ -220,7 +220,7 @@ def main() -> None:
     from inferchip.validation.power_fit import measured_throughput, with_power
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows-json", help="tools/fit_power.py --rows-json output: each run at its held-out fold")
+    ap.add_argument("--rows-json", help="tools/energy/fit_power.py --rows-json output: each run at its held-out fold")
     ap.add_argument("--values", nargs=3, type=float, metavar=("BUSY", "GEMM", "HOST"),
                     help="busy power fraction, GEMM rate at the limit, host J/request (else the shipped)")
     ap.add_argument("--lm-arena-mean", type=float,

@@ -3,11 +3,11 @@
 Tokens/J = throughput / power, so each run's tokens/J error splits exactly into its throughput and its
 power errors: ``(1 + e_tokens_per_j) = (1 + e_throughput) / (1 + e_power)``. For every run with a
 measured board power and a stated throughput (``catalog/energy_cases.csv`` and ``mlenergy_cases.csv``),
-predicted with the shipped calibration and power parameters (in sample: ``tools/fit_power.py`` gives the
+predicted with the shipped calibration and power parameters (in sample: ``tools/energy/fit_power.py`` gives the
 held-out figures), prints the runs whose tokens/J error exceeds ``--above`` per cent, then the count of
 those runs by model, weight format, concurrency band and the MoE kernels the row states.
 
-    PYTHONPATH=src python tools/energy_tail.py [--above 35]
+    PYTHONPATH=src python tools/energy/energy_tail.py [--above 35]
 """
 
 from __future__ import annotations

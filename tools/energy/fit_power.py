@@ -1,6 +1,6 @@
 """Fit the power parameters on the shipped energy rows and print the leave-one-accelerator-out errors.
 
-Usage: ``python tools/fit_power.py [--rows-json FILE]`` (about 10-30 minutes on 2 shared cores;
+Usage: ``python tools/energy/fit_power.py [--rows-json FILE]`` (about 10-30 minutes on 2 shared cores;
 ``--rows-json`` also writes each fold's fitted values and every row's held-out signed error to FILE, for
 comparing two runs). Prints the fitted values (to copy into ``catalog/assumptions.yaml``), the held-out
 median / p90 APE and median signed error per metric, per chip, per data set and per concurrency band, and,

@@ -13,7 +13,7 @@ The LLM side does not use the table on these chips: vLLM's Triton MoE per-token 
 rating point wherever the chip lists an FP32 peak and a TDP (``cost.economics.UnitEnergies.flop_j``,
 ``cost.energy.vector_work_energy_per_flop_j``).
 
-    PYTHONPATH=src python tools/fp32_energy_rating.py
+    PYTHONPATH=src python tools/energy/fp32_energy_rating.py
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ dense and MoE runs, the median / p90 / signed error of the step and the non-nega
 weights of each class (1 = the class as predicted; a weight far from 1 says which class the data
 disagree with, for the performance calibration to look at).
 
-    PYTHONPATH=src python tools/mlenergy_step_gaps.py [--min-batch 60] [--all-runs]
+    PYTHONPATH=src python tools/energy/mlenergy_step_gaps.py [--min-batch 60] [--all-runs]
 """
 
 from __future__ import annotations

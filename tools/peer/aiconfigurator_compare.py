@@ -1,19 +1,19 @@
 """inferchip against AIConfigurator on the same InferenceMAX rows: markdown tables for
 docs/serving_validation.md.
 
-Inputs: the peer's CSV written by ``tools/aiconfigurator_peer.py`` (run in its own virtualenv) and
+Inputs: the peer's CSV written by ``tools/peer/aiconfigurator_peer.py`` (run in its own virtualenv) and
 inferchip's ``validate --format json`` of ``inferencemax_cases.csv``. inferchip is scored twice:
 in sample (the JSON as run: the engine host times in the shipped catalogue were fitted on these
 rows, among others) and leave one accelerator out (each chip's rows predicted with the engine host
-times refitted without that chip, the first-order refit of ``tools/fit_engines.py`` that
-``tools/closed_loop_tables.py`` reports). AIConfigurator is neither fitted nor refitted here: its
+times refitted without that chip, the first-order refit of ``tools/closed_loop/fit_engines.py`` that
+``tools/closed_loop/closed_loop_tables.py`` reports). AIConfigurator is neither fitted nor refitted here: its
 kernel tables were measured on the NVIDIA chips, so it is an in-sample tool on its side too.
 
 For each group (all, per accelerator, per engine, per metric) over the rows both predict: rows,
 median / p90 absolute error % and signed median error % of each, and the share of rows where
 inferchip's prediction is closer to the measurement than AIConfigurator's (ties count half).
 
-    python tools/aiconfigurator_compare.py docs/data/aiconfigurator_peer_0.12.0.csv \\
+    python tools/peer/aiconfigurator_compare.py docs/data/aiconfigurator_peer_0.12.0.csv \\
         closed.json
 """
 

@@ -5,7 +5,7 @@ Runs in its OWN virtualenv (AIConfigurator is never a dependency of inferchip)::
 
     python3.11 -m venv <venv>
     <venv>/bin/pip install aiconfigurator==0.12.0          # pulls aiconfigurator-core 0.12.0
-    <venv>/bin/python tools/aiconfigurator_peer.py \\
+    <venv>/bin/python tools/peer/aiconfigurator_peer.py \\
         src/inferchip/catalog/inferencemax_cases.csv docs/data/aiconfigurator_peer_0.12.0.csv
 
 Everything runs offline: AIConfigurator 0.12.0 ships its model configs and its measured kernel tables

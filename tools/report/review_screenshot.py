@@ -1,6 +1,6 @@
 """Screenshot of the review report's first screen (the README's docs/review-report.png).
 
-Usage: PYTHONPATH=src python tools/review_screenshot.py REPORT_HTML [OUT_PNG]
+Usage: PYTHONPATH=src python tools/report/review_screenshot.py REPORT_HTML [OUT_PNG]
 (default OUT_PNG: docs/review-report.png). Opens the page in headless Chromium through
 Playwright, as tests/test_report_browser.py does, waits for the charts, and saves the
 viewport (1400 x 1000 CSS pixels): what a reader sees before scrolling.

@@ -12,7 +12,7 @@ Prints, per group of rows (model, engine version, tp, lengths, concurrency; the 
 measured TPOT ratio and bandwidth share ``x / T_a``, and with ``--predicted`` a ``validate --format
 json`` file's predicted TPOT ratio and share for the same rows.
 
-    python tools/bandwidth_split.py [--cases CSV] [--predicted closed.json] [--model gpt-oss-120b]
+    python tools/step_model/bandwidth_split.py [--cases CSV] [--predicted closed.json] [--model gpt-oss-120b]
         [--slow nvidia-h100-sxm-80gb] [--fast nvidia-h200-sxm-141gb]
 """
 

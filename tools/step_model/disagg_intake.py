@@ -5,7 +5,7 @@ simulated intake from a validate JSON, the simulated prefill pool's capacity (``
 model's time for a full step budget of whole prompts of the mean length, times the prefill workers) and
 the TTFT error (docs/serving_validation.md, "Decode-side admission round").
 
-    python tools/disagg_intake.py inferencemax_cases.csv validate.json [--capacity] [--min-ttft-s 2]
+    python tools/step_model/disagg_intake.py inferencemax_cases.csv validate.json [--capacity] [--min-ttft-s 2]
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ parallel and expert parallel over 32 GPUs, 2,000-token prompts, 16,384 tokens pe
 52.3k input tokens/s per node (with two-batch overlap of compute and communication, which the model's serial
 step does not have). Prints the step model's figure (SGLang engine calibration, FP8 weights, activations, KV).
 
-    python tools/lmsys_prefill.py [--calibration X.yaml]
+    python tools/step_model/lmsys_prefill.py [--calibration X.yaml]
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ an upper bound on the ranks a token reaches: DeepSeek's group-limited routing re
 The step is the worker's full token budget (``disagg_intake.py --capacity``'s rule), also for the TensorRT-LLM
 workers, whose simulation runs the smaller recipe batch.
 
-    python tools/prefill_a2a_check.py [--cases src/inferchip/catalog/inferencemax_cases.csv]
+    python tools/step_model/prefill_a2a_check.py [--cases src/inferchip/catalog/inferencemax_cases.csv]
 
 DeepEP rates: deepseek-ai/DeepEP issue #394 (2025-09-05), the intranode normal kernels on one GB200 host of 4
 GPUs at 24 SMs: dispatch 169 GB/s (690 us), combine 135 GB/s (861 us), in DeepEP's own bandwidth metric

@@ -15,7 +15,7 @@ Disaggregated rows (``-disagg-``): where the prefill pool is the bottleneck the 
 pool's rate, so the prompt intake ``0.9 ISL x requests/s`` with ``requests/s = throughput / (0.9 OSL)`` (Little's
 law on the output rate) is the pool's capacity; measured and simulated, per row at ``--min-clients`` and above.
 
-    python tools/prefill_rate.py validate.json [--match REGEX] [--max-clients 8] [--min-clients 128]
+    python tools/step_model/prefill_rate.py validate.json [--match REGEX] [--max-clients 8] [--min-clients 128]
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Which part of a disaggregated prefill step the measured intake disagrees with (docs/serving_validation.md,
-"Prefill cost round"): per configuration of ``tools/disagg_intake.py`` (its highest-concurrency row, measured
+"Prefill cost round"): per configuration of ``tools/step_model/disagg_intake.py`` (its highest-concurrency row, measured
 TTFT >= 2 s), the simulated prefill pool's capacity over the measured prompt intake and the share of the
 simulated full prefill step spent in attention; then, per engine family and layout, the least-squares split
 ``capacity / measured x step = a x attention + b x the rest`` over its configurations (a, b: how many times
 the simulated time of each part the measured step needs). Pools whose prompts differ in length tell the two
 apart: attention grows with the prompt, the rest does not.
 
-    python tools/prefill_split.py inferencemax_cases.csv [--min-ttft-s 2]
+    python tools/step_model/prefill_split.py inferencemax_cases.csv [--min-ttft-s 2]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Fit the shipped vision calibration on ``catalog/vision/vision_cases.csv`` and write
 ``catalog/vision/calibration.yaml`` (atomically). Prints the LOAO summary.
 
-    PYTHONPATH=src python tools/fit_vision_calibration.py
+    PYTHONPATH=src python tools/vision/fit_vision_calibration.py
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ clock (catalogue ``vector_tflops`` x ``catalog/vision/sustained_clocks.csv``), o
 signed error of a validate JSON when one is given.
 
     inferchip validate src/inferchip/catalog/vision/vision_cases.csv --format json > after.json
-    python tools/vision_cpu_efficiency.py [after.json] [--cases FILE.csv]
+    python tools/vision/vision_cpu_efficiency.py [after.json] [--cases FILE.csv]
 
 The cost model prices every fp32 CPU layer at one fitted share of that peak (``cpu_vector_fraction``); this
 listing shows what the measured rows need of it, network by network and batch by batch. Time per sample: a

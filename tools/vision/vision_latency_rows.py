@@ -4,8 +4,8 @@ point, metric, measured, predicted (LOAO), signed errors (LOAO and in sample), a
 the issue 14 targets (median and p90 APE within 15 / 35 %).
 
     inferchip validate src/inferchip/catalog/vision/vision_cases.csv --format json > after.json
-    python tools/vision_latency_rows.py after.json [--before before.json] [--cases FILE.csv]
-    python tools/vision_latency_rows.py after.json --exact cpu: [--exact ~cpu:] [--tail-only]
+    python tools/vision/vision_latency_rows.py after.json [--before before.json] [--cases FILE.csv]
+    python tools/vision/vision_latency_rows.py after.json --exact cpu: [--exact ~cpu:] [--tail-only]
 
 Signed error = predicted / measured - 1 (%): positive is a latency predicted too long, or an fps predicted too high.
 ``--exact SPEC`` (repeatable) adds, per scenario, the median / p90 the rows would give if the rows of the chips SPEC

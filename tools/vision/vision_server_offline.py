@@ -8,7 +8,7 @@ state, the simulated p99 at rho, and how many rows the model judges right. Used 
 batch-efficiency curve under load, per system").
 
     PYTHONPATH=src inferchip validate src/inferchip/catalog/vision/vision_cases.csv --format json > /tmp/v.json
-    PYTHONPATH=src python tools/vision_server_offline.py /tmp/v.json
+    PYTHONPATH=src python tools/vision/vision_server_offline.py /tmp/v.json
 """
 
 from __future__ import annotations
@@ -69,5 +69,5 @@ def main(path: str) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python tools/vision_server_offline.py VALIDATE_JSON")
+        sys.exit("usage: python tools/vision/vision_server_offline.py VALIDATE_JSON")
     main(sys.argv[1])

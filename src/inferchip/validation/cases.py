@@ -357,7 +357,7 @@ _TTFT_SPREAD = re.compile(r"TTFT spread of the run: median " + _NUM + r" ms, p99
 # that wait. Its longest queue is the start wave (C clients' prompts at once, then 10 C prompts in all): on the
 # B200 SGLang rows the widest wave (128 x 8k-token prompts, TP4 FP4) reads p99 - median = 19.7 s, and no run
 # without a stall exceeds 20 s, where the 63 stalled runs read 67.6-89.4 s (docs/data/imax_b200_sglang_ttft_spread.csv;
-# python tools/ttft_spread.py report). An estimate (this project's), in the empty band between.
+# python tools/closed_loop/ttft_spread.py report). An estimate (this project's), in the empty band between.
 STALL_WAIT_S = 30.0
 # A one-off stall leaves the median request alone (few requests wait through it), a saturated server queues the
 # median request too: the p99 excess is then the queue, not a stall. The stalled B200 SGLang runs' medians are at most

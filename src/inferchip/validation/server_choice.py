@@ -2,7 +2,7 @@
 
 ``auto`` picks per metric kind (throughput, TTFT, TPOT) the model with the lower
 leave-one-accelerator-out median APE on the MLPerf Server/Interactive rows of the shipped
-cases, measured by ``tools/choose_server_model.py`` (figures in docs/validation.md, "Server
+cases, measured by ``tools/calibration/choose_server_model.py`` (figures in docs/validation.md, "Server
 model per metric"); reports say which model each kind used (:func:`server_choice_text`).
 """
 
@@ -12,7 +12,7 @@ from inferchip.validation.server import SERVER_MODELS
 
 # The server model of each metric kind under ``server_model="auto"``: the one with the lower
 # leave-one-accelerator-out median APE on the MLPerf Server/Interactive rows of the shipped cases
-# (tools/choose_server_model.py; figures in docs/validation.md, "Server model per metric").
+# (tools/calibration/choose_server_model.py; figures in docs/validation.md, "Server model per metric").
 SERVER_MODEL_BY_METRIC = {"throughput": "analytic", "ttft": "sim", "tpot": "sim"}
 SERVER_CHOICES = (*SERVER_MODELS, "auto")
 

@@ -183,7 +183,7 @@ class Validator:
         return CaseResult(case, "ok", "", value, notes=row_notes + [
             f"energy row, {case.energy_scope} scope: {what}; energy constants from "
             f"{self.assumptions or 'catalog/assumptions.yaml'} (busy power fraction and host J per request fitted on "
-            "the energy rows, tools/fit_power.py); throughput predicted too"])
+            "the energy rows, tools/energy/fit_power.py); throughput predicted too"])
 
     def predict_case(self, case: Case) -> CaseResult:
         if case.energy_scope is not None:

@@ -218,8 +218,8 @@ def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], g
     if len(groups.get("kind", {})) > 1:
         L += ["", "Energy rows (power in W, tokens per joule) are predicted from the energy constants of "
               "`catalog/assumptions.yaml` (each with its source; the busy power fraction and the host energy per "
-              "request are fitted on the energy rows by `tools/fit_power.py`, see the energy section below); wall "
-              "power adds the stated host model (`inferchip.cost.energy.wall_power_w`). Read their errors per "
+              "request are fitted on the energy rows by `tools/energy/fit_power.py`, see the energy section below); "
+              "wall power adds the stated host model (`inferchip.cost.energy.wall_power_w`). Read their errors per "
               "scope, above."]
     for key, title in (("accelerator", "Per accelerator"), ("scenario", "Per scenario"), ("source", "Per source"),
                        ("metric", "Per metric")):

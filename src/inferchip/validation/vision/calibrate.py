@@ -55,7 +55,8 @@ def fit_and_summarize(cases_path: Path, start: VisionCalibration | None = None) 
 
 
 def write_calibration(cal: VisionCalibration, path: Path) -> None:
-    header = ("# Vision calibration, written by tools/fit_vision_calibration.py (validation/vision/calibrate.py).\n"
+    header = ("# Vision calibration, written by tools/vision/fit_vision_calibration.py "
+              "(validation/vision/calibrate.py).\n"
               "# Fitted: matrix_fraction, cpu_matrix_fraction, cpu_vector_fraction, cpu_feed_columns,\n"
               "# windows_per_volume, windows_p90_ratio, sample_host_s; the rest\n"
               "# are the spec's stated estimates (spec/vision.py VisionCalibration).\n")
