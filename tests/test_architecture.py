@@ -4,19 +4,24 @@ Data flows one way: each layer imports only the layers before it (and the founda
 The checker reads every import: absolute and relative (``from ..cost import x``), inside
 functions too, and ``importlib.import_module("inferchip...")`` / ``__import__`` with a
 literal name. No module imports itself back through others (no cycles), no module is longer
-than 400 lines and no folder holds more than 16 modules. Its self-tests run the checker on
-a small package with known faults.
+than 400 lines and no folder holds more than 16 modules: in the package, and in the script folders
+tools/ (scripts grouped by purpose, ``tools/<folder>/<name>.py``) and benchmarks/. Every
+``tools/<...>.py`` the repository's text names exists, and no text names a machine-local path.
+Its self-tests run the checkers on small trees with known faults.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
-PKG = Path(__file__).resolve().parents[1] / "src" / "inferchip"
+REPO = Path(__file__).resolve().parents[1]
+PKG = REPO / "src" / "inferchip"
+SCRIPT_ROOTS = [REPO / "tools", REPO / "benchmarks"]  # scripts, not a package: sizes only
 FOUNDATION = {"units", "sources", "errors", "atomic_io"}
 LAYERS = ["spec", "catalog", "workload", "mapping", "cost", "sim", "performance", "validation", "review",
           "explore", "interfaces"]
@@ -125,6 +130,8 @@ def import_cycles(pkg: Path) -> list[list[str]]:
 
 
 def size_violations(pkg: Path, max_lines: int, max_modules: int) -> list[str]:
+    """Modules over ``max_lines`` lines and folders over ``max_modules`` modules (``__init__`` not counted) under
+    ``pkg``, a package or a folder of scripts."""
     bad = []
     for path in sorted(pkg.rglob("*.py")):
         n = len(path.read_text(encoding="utf-8").splitlines())
@@ -134,6 +141,56 @@ def size_violations(pkg: Path, max_lines: int, max_modules: int) -> list[str]:
         mods = [p for p in folder.glob("*.py") if p.name != "__init__.py"]
         if len(mods) > max_modules:
             bad.append(f"{folder.relative_to(pkg.parent)}: {len(mods)} modules (at most {max_modules})")
+    return bad
+
+
+TEXT_SUFFIXES = {".py", ".md", ".yaml", ".yml", ".csv", ".json", ".toml", ".txt", ".html", ".sh", ".cfg", ".ini",
+                 ".svg"}
+# A tool path that a text names: ``tools/<folder>/<name>.py`` (or a flat ``tools/<name>.py``, the layout before
+# stop 26), not preceded by a path character (``vision/.../tools/x.py`` names another repository's file).
+TOOL_REF = re.compile(r"(?<![\w/.-])tools/((?:\w+/)*\w+)\.py\b")
+# Tool paths that are not this repository's: tools/runner_prompts.py (named in a dated record, a script of the branch
+# runner-prompts, never merged), tools/retinanet_pytorch_to_onnx.py (mlcommons/inference's, docs/vision.md).
+OTHER_TOOLS = {"tools/runner_prompts.py", "tools/retinanet_pytorch_to_onnx.py"}
+MACHINE_PATHS = ("/work/", "/home/", "/root/", "/Users/")  # /tmp/ is allowed: scratch output in example commands
+# Verbatim output of the peer program (AIConfigurator's exception messages name its own virtualenv).
+MACHINE_PATH_EXEMPT = {"docs/data/aiconfigurator_peer_0.12.0.csv", "docs/data/aiconfigurator_peer_0.12.0_864.csv"}
+
+
+def text_files(repo: Path, tops: Iterable[str]) -> Iterator[Path]:
+    """``repo``'s top-level files ``tops`` and the text files (by suffix, or none: ``.ci/run``) of its top-level
+    folders ``tops``, caches and builds left out."""
+    for top in tops:
+        path = repo / top
+        if path.is_file():
+            yield path
+        for p in sorted(path.rglob("*")) if path.is_dir() else []:
+            skip = {"__pycache__", "node_modules"} & set(p.parts) or any(x.endswith(".egg-info") for x in p.parts)
+            if p.is_file() and (p.suffix in TEXT_SUFFIXES or not p.suffix) and not skip:
+                yield p
+
+
+def stale_tool_references(repo: Path, files: Iterable[Path], former: set[str]) -> list[str]:
+    """Every ``tools/...py`` a file names that is not a file of ``repo`` (a flat name gets its new folder)."""
+    where = {p.stem: p.relative_to(repo).as_posix() for p in (repo / "tools").rglob("*.py")}
+    bad = []
+    for path in files:
+        for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            for m in TOOL_REF.finditer(line):
+                ref = m.group(0)
+                if ref in former or (repo / ref).is_file():
+                    continue
+                hint = f" (now {where[m.group(1)]})" if m.group(1) in where else ""
+                bad.append(f"{path.relative_to(repo).as_posix()}:{lineno} names {ref}{hint}")
+    return bad
+
+
+def needle_mentions(repo: Path, files: Iterable[Path], needles: Iterable[str], exempt: set[str]) -> list[str]:
+    bad = []
+    for path in files:
+        rel = path.relative_to(repo).as_posix()
+        text = path.read_text(encoding="utf-8", errors="replace")
+        bad += [f"{rel}: mentions {n}" for n in needles if n in text and rel not in exempt]
     return bad
 
 
@@ -163,15 +220,34 @@ def test_module_and_folder_sizes():
     assert not bad, "\n".join(bad)
 
 
+@pytest.mark.parametrize("root", SCRIPT_ROOTS, ids=lambda p: p.name)
+def test_script_folder_sizes(root: Path):
+    """tools/ and benchmarks/ keep the package's limits: scripts of one purpose per folder, at most 16 a folder, each
+    at most 400 lines (both met when tools/ was grouped, stop 26: the longest tool 363 lines, benchmark 111)."""
+    assert any(root.rglob("*.py")), f"{root}: no scripts (moved?)"
+    bad = size_violations(root, MAX_MODULE_LINES, MAX_MODULES_PER_FOLDER)
+    assert not bad, "\n".join(bad)
+
+
+def test_named_tool_paths_exist():
+    """Every ``tools/...py`` that the docs, the code, the tests and the build name is a file of tools/."""
+    files = text_files(REPO, ["README.md", "Makefile", "pyproject.toml", ".ci", "docs", "src", "tools", "tests",
+                              "benchmarks"])
+    bad = [line for line in stale_tool_references(REPO, files, OTHER_TOOLS) if "test_architecture.py" not in line]
+    assert not bad, "\n".join(bad)
+
+
 def test_tests_read_no_files_outside_the_repository():
     """Tests use fixtures inside the repository: no ``../shared``, no machine paths."""
-    here = Path(__file__).resolve().parent
-    bad = []
-    for path in here.rglob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        for needle in ("../shared", '"shared"', "'shared'", "/work/", "/home/", "/root/"):
-            if needle in text and path.name != Path(__file__).name:
-                bad.append(f"{path.name}: mentions {needle}")
+    files = [p for p in text_files(REPO, ["tests"]) if p.name != Path(__file__).name]
+    bad = needle_mentions(REPO, files, ("../shared", '"shared"', "'shared'", *MACHINE_PATHS), set())
+    assert not bad, "\n".join(bad)
+
+
+def test_docs_code_and_tools_name_no_machine_paths():
+    """What a reader or a fresh clone gets names no path of one machine (a venv, a scratch run, a home)."""
+    files = text_files(REPO, ["README.md", "docs", "src", "tools"])
+    bad = needle_mentions(REPO, files, MACHINE_PATHS, MACHINE_PATH_EXEMPT)
     assert not bad, "\n".join(bad)
 
 
@@ -219,3 +295,30 @@ def test_relative_imports_resolve():
     assert _resolve_relative("inferchip.spec.chip", False, 2, "cost") == "inferchip.cost"
     assert _resolve_relative("inferchip.spec", True, 1, "chip") == "inferchip.spec.chip"
     assert _resolve_relative("inferchip.spec.chip", False, 1, None) == "inferchip.spec"
+
+
+def test_the_checker_catches_script_folder_sizes(tmp_path: Path):
+    root = tmp_path / "tools"
+    for folder, n in (("fit", 3), ("peer", 1)):
+        (root / folder).mkdir(parents=True)
+        for i in range(n):
+            (root / folder / f"s{i}.py").write_text("x = 1\n" * (12 if folder == "peer" else 1))
+    bad = size_violations(root, max_lines=10, max_modules=2)
+    assert any(line.startswith("tools/fit: 3 modules") for line in bad), bad
+    assert any(line.startswith("peer/s0.py: 12 lines") for line in bad), bad
+    assert size_violations(root, max_lines=12, max_modules=3) == []
+
+
+def test_the_checker_catches_stale_tool_paths_and_machine_paths(tmp_path: Path):
+    (tmp_path / "tools" / "fit").mkdir(parents=True)
+    (tmp_path / "tools" / "fit" / "fit_power.py").write_text("")
+    (tmp_path / "docs").mkdir()
+    flat, moved, foreign = "tools/" + "fit_power.py", "tools/fit/fit_power.py", "vision/tools/" + "onnx.py"
+    (tmp_path / "docs" / "a.md").write_text(f"run `python {flat}`\nthen {moved}, {foreign}, tools/gone.py\n"
+                                            "see tools/old.py\nsaved at /work/x.json, or /tmp/y.json\n")
+    (tmp_path / "docs" / "peer.csv").write_text("at /home/me/venv\n")
+    files = list(text_files(tmp_path, ["docs", "README.md"]))
+    bad = stale_tool_references(tmp_path, files, {"tools/old.py"})
+    assert bad == [f"docs/a.md:1 names {flat} (now {moved})", "docs/a.md:2 names tools/gone.py"], bad
+    bad = needle_mentions(tmp_path, files, MACHINE_PATHS, {"docs/peer.csv"})
+    assert bad == ["docs/a.md: mentions /work/"], bad
