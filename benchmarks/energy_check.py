@@ -1,7 +1,7 @@
 """Energy model against the measured energy cases: one row per case, then the median APE per scope.
 
-Reads ``/work/shared/validation/energy_cases.csv`` where it exists (or the path given as the
-first argument), else the copy shipped in the package (``catalog/energy_cases.csv``). Every
+Reads the copy of the energy cases shipped in the package (``catalog/energy_cases.csv``), or the
+CSV given as the first argument (e.g. a newer ``validation/energy_cases.csv``). Every
 prediction comes from cited constants (``catalog/assumptions.yaml``) and the shipped
 calibration; nothing is fitted to these rows. Throughput and power are both predicted.
 
@@ -17,8 +17,6 @@ import pandas as pd
 
 from inferchip.validation.energy_rows import BUNDLED_CSV, energy_validation_summary
 
-SHARED = Path("/work/shared/validation/energy_cases.csv")
-
 
 def _num(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4g}"
@@ -30,7 +28,7 @@ def main(argv: list[str]) -> int:
         i = argv.index("--assumptions")
         assumptions = argv[i + 1]
         argv = argv[:i] + argv[i + 2:]
-    path = Path(argv[0]) if argv else (SHARED if SHARED.is_file() else BUNDLED_CSV)
+    path = Path(argv[0]) if argv else BUNDLED_CSV
     df = energy_validation_summary(path, assumptions=assumptions)
     pd.set_option("display.width", 200)
     pd.set_option("display.max_rows", 500)
