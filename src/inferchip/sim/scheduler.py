@@ -121,13 +121,13 @@ class Seq:
 # its prompt there; the ranks step together (the expert all-to-all joins them every layer), so a step
 # lasts as long as its busiest rank. Sources:
 #
-# * SGLang ``python/sglang/srt/managers/data_parallel_controller.py`` (sgl-project/sglang): the
-#   ``DataParallelController`` sends each tokenized request to one DP rank's scheduler
-#   (``round_robin_scheduler``; ``follow_bootstrap_room_scheduler``, and in some versions round robin
-#   under disaggregation, send it to rank ``bootstrap_room % dp``); each rank's ``Scheduler`` forms
-#   its own prefill batch within its own ``chunked_prefill_size`` (``ServerArgs``: the flag divided
-#   by the DP size under DP attention), and idle ranks run an empty (``IDLE``) forward so the MoE
-#   collectives of the busy ones complete.
+# * SGLang ``python/sglang/srt/managers/data_parallel_controller.py`` (sgl-project/sglang @000a3db):
+#   the ``DataParallelController`` sends each tokenized request to one DP rank's scheduler by its
+#   ``LoadBalanceMethod`` (round robin, shortest queue, minimum tokens, or ``follow_bootstrap_room``:
+#   rank ``bootstrap_room % dp``, which some forks also use for round robin under disaggregation);
+#   each rank's ``Scheduler`` forms its own prefill batch within its own ``chunked_prefill_size``
+#   (``ServerArgs``: the flag divided by the DP size under DP attention), and idle ranks run an empty
+#   (``IDLE``) forward so the MoE collectives of the busy ones complete.
 # * TensorRT-LLM ``PyExecutor`` / ``ExecutorRequestQueue._schedule_attention_dp_requests``: a new
 #   request goes to one attention-DP rank, which runs its context phase in its own batch
 #   (``max_batch_size`` / ``max_num_tokens`` per rank).
