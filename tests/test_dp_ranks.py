@@ -92,3 +92,41 @@ def test_replica_prices_a_lone_prompt_on_its_rank():
     expect = 4 * (1e-5 * 4096 + 1e-9 * (4096 * 4097 // 2))
     assert np.isclose(four, expect, rtol=1e-9)
     assert np.isclose(one, expect / 4, rtol=1e-9)
+
+
+def test_step_points_take_the_busiest_chips_prefill_apart_from_the_experts_tokens():
+    from inferchip.cost.step import replica_point, step_points
+
+    # 8,192 prefill tokens and 16 decodes on 4 attention-DP chips, the prompt whole on one chip
+    even = step_points(4, 8192 + 16, 16, 16_000, 4 * 1000.0)
+    lone = step_points(4, 8192 + 16, 16, 16_000, 4 * 1000.0, prefill_chip=8192.0)
+    # the routed experts serve every token
+    assert float(even.all_tokens.item()) == float(lone.all_tokens.item()) == 8208.0
+    assert float(even.tokens.item()) == 4 + 8192 / 4  # 16 decodes over 4 chips, a quarter of the prompt
+    assert float(lone.tokens.item()) == 4 + 8192  # the busiest chip holds the whole prompt
+    assert float(lone.prefill_pairs.item()) == 1000.0  # pairs are passed for the busiest chip times dp
+    # the scalar form agrees
+    t, t_all, _, t_pre, _, pairs, _ = replica_point(4, 8208.0, 16.0, 16_000.0, 4000.0, None, 8192.0)
+    assert (t, t_all, t_pre, pairs) == (4 + 8192, 8208.0, 8192.0, 1000.0)
+    # one chip: no attention DP, nothing to place
+    assert float(step_points(1, 100, 0, 0, 50, prefill_chip=30.0).tokens.item()) == 100.0
+
+
+def test_a_lone_prompt_on_a_real_worker_costs_between_the_even_spread_and_every_rank_as_busy():
+    """DeepSeek-R1 FP8 on 8 GB200 with attention DP: one 8,192-token prompt on one rank costs more than the
+    even spread (a 1/8 share each) and less than every rank holding such a prompt (the routed experts then
+    serve 8x the tokens)."""
+    from inferchip.performance.serving import serving_model
+    from inferchip.sim.engines import EngineStepModel
+
+    step, _ = serving_model("nvidia-gb200-186gb", "deepseek-ai/DeepSeek-R1", count=8, tp=8, ep=8, weights="fp8",
+                            attn_dp=True)
+    eng = EngineStepModel(step, ranks=8)
+    pairs = 8192 * 8193 // 2
+    even = float(eng.step_time_s(np.array([8192]), np.array([0]), np.array([0]), np.array([pairs]))[0])
+    every = float(eng.step_time_s(np.array([8 * 8192]), np.array([0]), np.array([0]), np.array([8 * pairs]))[0])
+    lone = eng.step_time_busiest_s(8192, 0, 0, 8 * pairs, 8192.0)
+    assert lone is not None
+    assert 2 * even < lone < every
+    # a plain step model cannot take the busiest rank apart: the replica falls back to every rank as busy
+    assert EngineStepModel(LinearStepModel(), ranks=8).step_time_busiest_s(8192, 0, 0, pairs, 8192.0) is None

@@ -137,14 +137,15 @@ class Seq:
 # 4-rank worker runs its attention, dense layers and dispatch on one chip while three wait). This
 # function places each chunk whole on the least-loaded rank (the most even placement of whole prompts:
 # a lower bound on the busiest rank: a rank drawn from the request's random bootstrap room is less
-# even) and gives the busiest
-# rank's load scaled back to the whole worker, the form the step model divides by the ranks again.
+# even) and gives the busiest rank's load scaled back to the whole worker, the form the step model
+# divides by the ranks again.
 #
-# Known bias (an upper bound where the ranks are uneven): the step model has one token count for the
-# chip's share and for the routed experts, which serve every rank's tokens; scaled by the busiest
-# rank, the routed expert GEMMs of an uneven step are counted for the busiest rank's tokens on every
-# rank (a lone prompt on 4 ranks: 4x its expert GEMM work). Attention (pairs), the dense and shared
-# layers, the norms and the expert all-to-all of the busiest rank are its own.
+# The replica prices an uneven step through the step model's ``step_time_busiest_s`` where it has
+# one (EngineStepModel over the cost model: the busiest rank's prefill tokens for its attention,
+# dense and shared layers, norms and all-to-all, the step's total for the routed experts, which serve
+# every rank's tokens: cost.step.step_points ``prefill_chip``). A step model without it (the linear
+# stand-in) is given every rank as busy as the busiest, which also counts the routed experts for the
+# busiest rank's tokens on every rank (an upper bound: a lone prompt on 4 ranks, 4x its expert work).
 def busiest_rank_prefill(chunks: list[tuple[int, int]], ranks: int, rank_budget: int = 0) -> tuple[int, int]:
     """(prefill tokens, causal attention pairs) of the busiest of ``ranks`` attention-DP ranks when each
     chunk ``(c new tokens, d tokens already cached)`` runs whole on one rank, the chunks placed longest
