@@ -62,27 +62,33 @@ def busiest_chip_share(count: ArrayLike, dp: int) -> FloatArray:
 
 
 def replica_point(dp: int, t: float, s_dec: float, kv_dec: float, pairs: float,
-                  logit_rows: float | None = None) -> tuple[float, float, float, float, float, float, float]:
+                  logit_rows: float | None = None,
+                  prefill_chip: float | None = None) -> tuple[float, float, float, float, float, float, float]:
     """One step point as the scalar path takes it: (tokens, tokens of the whole step, decode rows, prefill
     tokens, KV tokens read by decodes, attention pairs, logit rows), each per attention data-parallel
-    replica when ``dp > 1`` (decode rows spread over at most ``dp`` replicas, prefill split evenly), as
-    :func:`step_points` shares the arrays. Units: tokens, rows, token pairs."""
+    replica when ``dp > 1`` (decode rows spread over at most ``dp`` replicas, prefill split evenly, or
+    ``prefill_chip`` prefill tokens on the busiest replica where given), as :func:`step_points` shares the
+    arrays. Units: tokens, rows, token pairs."""
     t_pre = max(t - s_dec, 0.0)
     rows = logit_rows if logit_rows is not None else s_dec + float(t_pre > 0)
     t_all = t
     if dp > 1:
         d_share = 1.0 / min(float(dp), max(s_dec, 1.0))
-        t = min(t, s_dec) * d_share + t_pre / dp
-        s_dec, kv_dec, pairs, t_pre = s_dec * d_share, kv_dec * d_share, pairs / dp, t_pre / dp
+        t_pre_chip = t_pre / dp if prefill_chip is None else prefill_chip
+        t = min(t, s_dec) * d_share + t_pre_chip
+        s_dec, kv_dec, pairs, t_pre = s_dec * d_share, kv_dec * d_share, pairs / dp, t_pre_chip
         rows = rows * (1.0 / min(float(dp), max(rows, 1.0)))
     return t, t_all, s_dec, t_pre, kv_dec, pairs, rows
 
 
 def step_points(dp: int, num_tokens: ArrayLike, num_decode_seqs: ArrayLike, decode_kv_tokens: ArrayLike,
-                prefill_attn_pairs: ArrayLike, logit_rows: ArrayLike | None = None) -> StepPoints:
+                prefill_attn_pairs: ArrayLike, logit_rows: ArrayLike | None = None,
+                prefill_chip: ArrayLike | None = None) -> StepPoints:
     """The step's counts on the busiest chip of ``dp`` attention-data-parallel chips (all of
     them when ``dp`` is 1). ``logit_rows`` defaults to the decode sequences, plus one if a
-    prefill chunk is present."""
+    prefill chunk is present. ``prefill_chip``: the busiest chip's prefill tokens where whole
+    prompts sit unevenly on the chips (default the even share ``prefill / dp``); the routed
+    experts still serve the whole step's tokens."""
     t = np.asarray(num_tokens, dtype=float)
     s_dec = np.asarray(num_decode_seqs, dtype=float)
     kv_dec = np.asarray(decode_kv_tokens, dtype=float)
@@ -92,8 +98,9 @@ def step_points(dp: int, num_tokens: ArrayLike, num_decode_seqs: ArrayLike, deco
     t_all = t
     if dp > 1:
         d_share = busiest_chip_share(s_dec, dp)
-        t = np.minimum(t, s_dec) * d_share + t_pre / dp
-        s_dec, kv_dec, pairs, t_pre = s_dec * d_share, kv_dec * d_share, pairs / dp, t_pre / dp
+        t_pre_chip = t_pre / dp if prefill_chip is None else np.asarray(prefill_chip, dtype=float)
+        t = np.minimum(t, s_dec) * d_share + t_pre_chip
+        s_dec, kv_dec, pairs, t_pre = s_dec * d_share, kv_dec * d_share, pairs / dp, t_pre_chip
         rows = rows * busiest_chip_share(rows, dp)
     arrays = (t, t_all, s_dec, t_pre, kv_dec, pairs, rows)
     shapes = {a.shape for a in arrays} - {()}
@@ -153,9 +160,20 @@ class StepPlan:
         return s[0] is sm and s[1] is chip and s[2] == fmt and s[3] is cal
 
     def cost(self, num_tokens: ArrayLike, num_decode_seqs: ArrayLike, decode_kv_tokens: ArrayLike,
-             prefill_attn_pairs: ArrayLike, logit_rows: ArrayLike | None = None) -> StepCost:
+             prefill_attn_pairs: ArrayLike, logit_rows: ArrayLike | None = None,
+             prefill_chip: float | None = None) -> StepCost:
         """Cost of steps with these counts (see :func:`step_cost`); one finite point on one chip
-        is evaluated in plain floats (:mod:`inferchip.cost.scalar_step`, the same numbers)."""
+        is evaluated in plain floats (:mod:`inferchip.cost.scalar_step`, the same numbers).
+        ``prefill_chip``: the busiest attention-DP chip's prefill tokens of one point (:func:`step_points`)."""
+        if prefill_chip is not None:
+            t, s_dec, kv_dec, pairs = (float(np.asarray(x).reshape(-1)[0]) for x in (
+                num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs))
+            lr = None if logit_rows is None else float(np.asarray(logit_rows).reshape(-1)[0])
+            if self.ctx.chip_shape == () and self.scalar is not None:
+                point = replica_point(self.dp, t, s_dec, kv_dec, pairs, lr, prefill_chip)
+                by_class, flop, dram, link = self.scalar.evaluate(point)
+                return point_step_cost((), self.class_names, self.flop_formats, by_class, flop, dram, link)
+            return self.evaluate(step_points(self.dp, t, s_dec, kv_dec, pairs, lr, prefill_chip))
         if self.ctx.chip_shape == ():
             one = self._scalar_cost(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows)
             if one is not None:

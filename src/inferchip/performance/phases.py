@@ -131,11 +131,12 @@ class MappedModel:
         return dp * np.floor(np.maximum(free, 0.0) / (self.kv_bytes_per_seq(ctx) * dp))
 
     def stage_step(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,
-                   logit_rows=None) -> StepCost:
+                   logit_rows=None, prefill_chip=None) -> StepCost:
         # The step compiled once for this mapping (recompiled if sm, chip, formats or cal change).
         self._plan: StepPlan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats,
                                                 self.cal)
-        return self._plan.cost(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows)
+        return self._plan.cost(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows,
+                               prefill_chip)
 
     def stage_step_point(self, shape: tuple[int, ...], num_tokens: float, num_decode_seqs: float,
                          decode_kv_tokens: float, prefill_attn_pairs: float,
@@ -146,13 +147,17 @@ class MappedModel:
                                      logit_rows)
 
     # --- replica-level step times (pp micro-batches in flight) ---------------------------
-    def replica_step_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows=None):
+    def replica_step_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows=None,
+                       prefill_chip=None):
         """Time for a whole batch to advance one iteration through all ``pp`` stages, the
-        batch split into ``pp`` micro-batches (each chip runs its stage once per micro-batch)."""
+        batch split into ``pp`` micro-batches (each chip runs its stage once per micro-batch).
+        ``prefill_chip``: one point's prefill tokens on its busiest attention-DP chip (cost.step.step_points)."""
         pp = self.layout.pp
         lr = None if logit_rows is None else np.asarray(logit_rows, float) / pp
+        pc = None if prefill_chip is None else float(prefill_chip) / pp
         c = self.stage_step(np.asarray(num_tokens, float) / pp, np.asarray(num_decode_seqs, float) / pp,
-                            np.asarray(decode_kv_tokens, float) / pp, np.asarray(prefill_attn_pairs, float) / pp, lr)
+                            np.asarray(decode_kv_tokens, float) / pp, np.asarray(prefill_attn_pairs, float) / pp, lr,
+                            pc)
         return pp * c.time_s, c
 
 

@@ -65,6 +65,15 @@ class ServingStepModel:
     def step_time_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs) -> np.ndarray:
         return self._steps(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs)[0]
 
+    def step_time_busiest_s(self, num_tokens: float, num_decode_seqs: float, decode_kv_tokens: float,
+                            prefill_attn_pairs: float, prefill_chip: float) -> float:
+        """Time of one step whose whole prompts sit unevenly on the attention-DP chips: ``prefill_chip``
+        prefill tokens (and ``prefill_attn_pairs / dp`` pairs) on the busiest chip, the routed experts
+        serving the step's ``num_tokens`` (cost.step.step_points); not throttled at TDP."""
+        t, _ = self.mm.replica_step_s(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,
+                                      prefill_chip=prefill_chip)
+        return float(np.asarray(t, dtype=float).reshape(-1)[0])
+
     def step_power_w(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs) -> np.ndarray:
         """Average power of the whole replica during one step, W: per chip dynamic energy / time + busy static."""
         w = self._steps(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs)[1]

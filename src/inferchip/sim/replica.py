@@ -21,7 +21,16 @@ from typing import Any
 
 from inferchip.sim.kv_cache import BlockPool, blocks_for
 from inferchip.sim.request import RequestTable
-from inferchip.sim.scheduler import DECODE, DONE, PREFILL, SWAPPED, WAITING, SchedulerConfig, Seq
+from inferchip.sim.scheduler import (
+    DECODE,
+    DONE,
+    PREFILL,
+    SWAPPED,
+    WAITING,
+    SchedulerConfig,
+    Seq,
+    busiest_rank_prefill,
+)
 from inferchip.sim.steptime import StepTimer
 from inferchip.sim.stretch import MIN_STRETCH_STEPS, decode_stretch
 
@@ -66,6 +75,9 @@ class Replica:
         self.itl_skip: dict[int, int] = {}  # step -> decode tokens of that step whose gap is in itl_extra_s
         self.pairs_at: dict[int, int] = {}  # step -> causal prefill attention pairs (steps with prefill only)
         self.log: dict[str, array[Any]] = {name: array(code) for name, code in LOG_FIELDS}
+        # attention-DP ranks of the step model (EngineStepModel.ranks; 1 for a plain step model):
+        # a step's prefill chunks run whole on one rank each (scheduler.busiest_rank_prefill)
+        self.dp_ranks = max(1, int(getattr(timer.model, "ranks", 1) or 1))
 
     # ------------------------------------------------------------------ queue interface
     @property
@@ -161,9 +173,18 @@ class Replica:
         if n_dec + prefill_tokens == 0:  # pragma: no cover - guarded by the rejection of oversize requests
             raise RuntimeError(f"replica {self.index}: empty step at t={t} s with work queued (scheduler bug)")
         kv = self.kv_base + n_dec * k
+        step_tokens, step_pairs, dt = prefill_tokens, pairs, None
+        if self.dp_ranks > 1 and chunks:  # each chunk whole on one attention-DP rank: the busiest rank's load
+            bt, bp = busiest_rank_prefill([(c, seq.done) for seq, c, _ in chunks], self.dp_ranks,
+                                          self.cfg.max_num_batched_tokens // self.dp_ranks)
+            step_tokens, step_pairs = max(bt, prefill_tokens), max(bp, pairs)
+            busy = getattr(self.timer.model, "step_time_busiest_s", None)  # uneven: the experts serve all tokens
+            if step_tokens > prefill_tokens and busy is not None:
+                dt = busy(n_dec + prefill_tokens, n_dec, kv, step_pairs, step_tokens / self.dp_ranks)
         if pairs:
-            self.pairs_at[k] = pairs
-        dt = self.timer.time_s(n_dec + prefill_tokens, n_dec, kv, pairs)
+            self.pairs_at[k] = step_pairs
+        if dt is None:
+            dt = self.timer.time_s(n_dec + step_tokens, n_dec, kv, step_pairs)
         if swap_tokens:
             dt += swap_tokens * self.cfg.swap_s_per_token
         t_end = t + dt

@@ -13,7 +13,9 @@ Policy (modelled on vLLM's V1 scheduler with first-come-first-served order):
   ``recompute`` frees its blocks and puts it back at the head of the waiting queue to
   be prefilled again (prompt plus the tokens already generated); ``swap`` copies its
   blocks to host memory at ``swap_bandwidth_bytes_per_s`` (time added to the step) and
-  swaps it back in before any new request is admitted (vLLM V0 behaviour).
+  swaps it back in before any new request is admitted (vLLM V0 behaviour);
+* attention data parallelism (the step model's ``ranks``): a step's prefill chunks run whole on
+  one rank each and the step lasts as long as the busiest rank (:func:`busiest_rank_prefill`).
 """
 
 from __future__ import annotations
@@ -111,3 +113,64 @@ class Seq:
         self.last_token_s = 0.0  # time of the last token before a preemption
         self.cached = 0  # cached tokens kept in host memory while swapped
         self.on_host = False  # swapped out by preemption: bringing it back costs a host copy
+
+
+# Where a step's prefill chunks run on an attention data-parallel worker: whole, on one rank each.
+#
+# Under attention data parallelism an engine hands each request to one DP rank, whose scheduler runs
+# its prompt there; the ranks step together (the expert all-to-all joins them every layer), so a step
+# lasts as long as its busiest rank. Sources:
+#
+# * SGLang ``python/sglang/srt/managers/data_parallel_controller.py`` (sgl-project/sglang @000a3db):
+#   the ``DataParallelController`` sends each tokenized request to one DP rank's scheduler by its
+#   ``LoadBalanceMethod`` (round robin, shortest queue, minimum tokens, or ``follow_bootstrap_room``:
+#   rank ``bootstrap_room % dp``, which some forks also use for round robin under disaggregation);
+#   each rank's ``Scheduler`` forms its own prefill batch within its own ``chunked_prefill_size``
+#   (``ServerArgs``: the flag divided by the DP size under DP attention), and idle ranks run an empty
+#   (``IDLE``) forward so the MoE collectives of the busy ones complete.
+# * TensorRT-LLM ``PyExecutor`` / ``ExecutorRequestQueue._schedule_attention_dp_requests``: a new
+#   request goes to one attention-DP rank, which runs its context phase in its own batch
+#   (``max_batch_size`` / ``max_num_tokens`` per rank).
+#
+# The step model (:mod:`inferchip.cost.step`) spreads a step's prefill tokens evenly over the ranks:
+# exact when many prompts share a step, too fast when a few long prompts do (one 8k prompt on a
+# 4-rank worker runs its attention, dense layers and dispatch on one chip while three wait). This
+# function places each chunk whole on the least-loaded rank (the most even placement of whole prompts:
+# a lower bound on the busiest rank: a rank drawn from the request's random bootstrap room is less
+# even) and gives the busiest rank's load scaled back to the whole worker, the form the step model
+# divides by the ranks again.
+#
+# The replica prices an uneven step through the step model's ``step_time_busiest_s`` where it has
+# one (EngineStepModel over the cost model: the busiest rank's prefill tokens for its attention,
+# dense and shared layers, norms and all-to-all, the step's total for the routed experts, which serve
+# every rank's tokens: cost.step.step_points ``prefill_chip``). A step model without it (the linear
+# stand-in) is given every rank as busy as the busiest, which also counts the routed experts for the
+# busiest rank's tokens on every rank (an upper bound: a lone prompt on 4 ranks, 4x its expert work).
+def busiest_rank_prefill(chunks: list[tuple[int, int]], ranks: int, rank_budget: int = 0) -> tuple[int, int]:
+    """(prefill tokens, causal attention pairs) of the busiest of ``ranks`` attention-DP ranks when each
+    chunk ``(c new tokens, d tokens already cached)`` runs whole on one rank, the chunks placed longest
+    first each on the rank with the fewest tokens so far; both times ``ranks`` (the load of a worker
+    whose every rank were as busy, the form :mod:`inferchip.cost.step` divides by the ranks again). A
+    chunk's pairs are ``c d + c (c + 1) / 2`` (its causal query-key pairs, as the replica counts them).
+    ``rank_budget`` (tokens, 0: none) is a rank's own prefill budget per step (SGLang
+    ``chunked_prefill_size / dp``, TensorRT-LLM ``max_num_tokens`` per rank): a rank holds at most
+    that, or the even share where that is more, its pairs scaled with its tokens. With one rank: the
+    chunks' own totals.
+
+    E.g. one chunk of 8,192 new tokens on 4 ranks: (4 x 8,192, 4 x 33,558,528); four such chunks:
+    the same, one per rank, which is the even spread.
+    """
+    if ranks <= 1 or not chunks:
+        return sum(c for c, _ in chunks), sum(c * d + c * (c + 1) // 2 for c, d in chunks)
+    tokens = [0] * ranks
+    pairs = [0] * ranks
+    for c, d in sorted(chunks, key=lambda x: -x[0]):
+        i = min(range(ranks), key=tokens.__getitem__)
+        tokens[i] += c
+        pairs[i] += c * d + c * (c + 1) // 2
+    busiest = max(tokens)
+    i = tokens.index(busiest)
+    cap = max(rank_budget, -(-sum(tokens) // ranks)) if rank_budget > 0 else busiest
+    if busiest <= cap:
+        return busiest * ranks, pairs[i] * ranks
+    return cap * ranks, int(pairs[i] * cap / busiest) * ranks

@@ -55,6 +55,21 @@ class EngineStepModel:
         extra = padded - n + self.verify_tokens * padded
         return self.inner.step_time_s(tokens + extra, padded, decode_kv_tokens, prefill_attn_pairs)
 
+    def step_time_busiest_s(self, num_tokens: int, num_decode_seqs: int, decode_kv_tokens: int,
+                            prefill_attn_pairs: int, prefill_chip: float) -> float | None:
+        """One step with ``prefill_chip`` prefill tokens on its busiest rank (whole prompts on uneven
+        ranks; :func:`~inferchip.sim.scheduler.busiest_rank_prefill`), padded as :meth:`step_time_s`;
+        None where the inner model cannot take the busiest rank apart from the step's total."""
+        fn = getattr(self.inner, "step_time_busiest_s", None)
+        if fn is None:
+            return None
+        n = int(num_decode_seqs)
+        per_rank = -(-n // self.ranks)
+        padded = max(int(padded_batch(np.asarray(per_rank), self.graph_batch_step, self.graph_max_batch))
+                     * self.ranks, n)
+        extra = padded - n + self.verify_tokens * padded
+        return float(fn(int(num_tokens) + extra, padded, decode_kv_tokens, prefill_attn_pairs, prefill_chip))
+
     @property
     def kv_capacity_tokens(self) -> int:
         return int(self.inner.kv_capacity_tokens)
