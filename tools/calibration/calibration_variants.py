@@ -8,7 +8,9 @@ the fitted ones, with leave-one-accelerator-out cross-validation, and print the 
 
 ``--hold NAME=VALUE``: set NAME to VALUE and leave it out of the fit. ``--add NAME=START``: fit
 NAME too, from START (a log-scale fit cannot leave a start of 0). The other parameters start at
-the defaults of ``spec/calibration.py`` (``inferchip calibrate --start none``).
+the defaults of ``spec/calibration.py`` (``inferchip calibrate --start none``). ``--rows FILE``: also
+write every row's in-sample and held-out prediction and each fold's parameters (JSON), to list the
+held-out tail row by row (with no ``--hold``/``--add`` the fit is ``inferchip calibrate``'s).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ def main() -> None:
     ap.add_argument("--add", action="append", default=[], help="NAME=START fitted as well")
     ap.add_argument("--output", required=True, type=Path)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rows", type=Path, help="also write every row's in-sample and held-out prediction (JSON), "
+                    "with each fold's fitted parameters: the rows behind the LOAO figures")
     a = ap.parse_args()
     hold, add = _pairs(a.hold), _pairs(a.add)
     names = [n for n in Calibration.physical_parameter_names() if n not in hold] + [n for n in add if n not in hold]
@@ -48,6 +52,13 @@ def main() -> None:
                     progress=lambda m: print(m, flush=True))
     s = rep.summary()
     save_calibration(rep.fitted.calibration, a.output, rep.fitted.lengths)
+    if a.rows is not None:
+        names_fitted = rep.fitted.names
+        a.rows.write_text(json.dumps({
+            "summary": s, "in_sample": [r.to_dict() for r in rep.in_sample],
+            "held_out": [r.to_dict() for r in rep.held_out],
+            "folds": {acc: {n: getattr(fp.calibration, n) for n in names_fitted if hasattr(fp.calibration, n)}
+                      for acc, fp in rep.folds.items()}}, default=str, indent=1))
     ins, cv = s["in_sample"], s["cross_validated"]
     print(f"in sample {ins['median_ape']:.1f} / {ins['p90_ape']:.1f} %; "
           f"leave one accelerator out {cv['median_ape']:.1f} / {cv['p90_ape']:.1f} % (median / p90 APE)")
