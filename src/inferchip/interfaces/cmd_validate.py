@@ -255,11 +255,15 @@ def calibrate_cmd(
     workers = opts.workers(workers)
     err = Console(stderr=True)
     quiet = output == OutputFormat.json
-    from inferchip.validation.calibrate import FitPoint
+    from inferchip.errors import InvalidSettingError
+    from inferchip.validation.calibrate import FitPoint, NothingToFit
 
-    rep = calibrate(rows, FitPoint(load_calibration(start), load_dataset_lengths(start)),
-                    cross_validate=cross_validate, workers=workers,
-                    progress=None if quiet else (lambda m: err.print(f"[dim]{m}[/]")))
+    try:
+        rep = calibrate(rows, FitPoint(load_calibration(start), load_dataset_lengths(start)),
+                        cross_validate=cross_validate, workers=workers,
+                        progress=None if quiet else (lambda m: err.print(f"[dim]{m}[/]")))
+    except NothingToFit as exc:  # nothing written: no calibration from no data
+        raise InvalidSettingError(f"{cases}: {exc}") from None
     digest = hashlib.sha256(cases.read_bytes()).hexdigest()[:12]
     summary = rep.summary()
     fs = dict(rep.fitted.calibration.fit_summary)
@@ -293,6 +297,8 @@ def calibrate_cmd(
             f"{m} {per[m]['median_ape']:.1f}/{per[m]['p90_ape']:.1f}" for m in SERVER_MODELS)
             + f" (median/p90 APE); lower: {per['lower']}; validate uses {per['auto']}"
             + ("" if per["lower"] == per["auto"] else "; they differ: SERVER_MODEL_BY_METRIC should follow"))
+    for r in summary["not_predicted"]:
+        con.print(f"[yellow]not predicted:[/] {r['case_id']} (line {r['line']}): {r['status']}: {r['reason']}")
     con.print(f"wrote {out}")
 
 
