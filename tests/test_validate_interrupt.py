@@ -42,3 +42,24 @@ def test_an_interrupt_cancels_the_groups_not_started(tmp_path, monkeypatch):
     time.sleep(1.0)  # what the workers had already taken finishes
     ran = len(log.read_text().split())
     assert ran < GROUPS // 2, f"{ran} of {GROUPS} groups ran after the interrupt"
+
+
+def test_long_runs_show_a_progress_bar_on_a_terminal_with_json_output_too(monkeypatch):
+    """`validate ... --format json > X.json` (the documented closed-loop command) runs for minutes: the bar
+    goes to stderr, the JSON to stdout, so a terminal shows it whatever the format."""
+    from inferchip.interfaces import cmd_validate
+
+    seen: dict = {}
+
+    def fake(cases, cal, **kw):
+        seen.update(kw)
+        return []
+
+    monkeypatch.setattr(vmod, "validate_cases", fake)
+    monkeypatch.setattr(cmd_validate.sys.stderr, "isatty", lambda: True)
+    base = read_cases(Path(inferchip.__file__).parent / "catalog" / "validation_cases.csv")[0]
+    cmd_validate._run([base] * 60, Calibration(), "auto", 1)
+    assert callable(seen.get("progress"))
+    seen.clear()
+    cmd_validate._run([base] * 10, Calibration(), "auto", 1)  # a short run: no bar
+    assert seen.get("progress") is None

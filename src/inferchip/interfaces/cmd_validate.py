@@ -106,14 +106,15 @@ def _cases_table(results: list[CaseResult]) -> Table:
     return t
 
 
-def _run(cases: list, cal: Calibration, quiet: bool, server_model: str, workers: int,
+def _run(cases: list, cal: Calibration, server_model: str, workers: int,
          assumptions: str | None = None, lengths: DatasetLengths | None = None,
          engine: str | None = None) -> list[CaseResult]:
     from inferchip.validation.validate import validate_cases
 
     kw = {"server_model": server_model, "compare": True, "workers": workers, "assumptions": assumptions,
           "lengths": lengths, "engine": engine}
-    if quiet or len(cases) < 50 or not sys.stderr.isatty():
+    # the bar is on stderr: shown with --format json too (its JSON goes to stdout), as vision rows show progress
+    if len(cases) < 50 or not sys.stderr.isatty():
         return validate_cases(cases, cal, **kw)
     from rich.progress import (
         BarColumn,
@@ -201,7 +202,7 @@ def validate_cmd(
         from inferchip.catalog.engines import get_engine
 
         get_engine(engine)  # an unknown engine is refused before any prediction
-    results = _run(rows, cal, output == OutputFormat.json, server_model.value, workers, assumptions, lengths, engine)
+    results = _run(rows, cal, server_model.value, workers, assumptions, lengths, engine)
     files = ", ".join(str(c) for c in cases)
     summary = summarize(results, by.value if by else None)
     if page is not None:
