@@ -14,6 +14,7 @@ Prints one markdown table. Usage: ``python benchmarks/tokens_per_joule_table.py`
 
 from __future__ import annotations
 
+from inferchip.catalog.assumptions import load_assumptions
 from inferchip.catalog.chips import all_chips
 from inferchip.cost.energy import wall_power_w
 from inferchip.errors import InferchipError
@@ -36,7 +37,9 @@ def row_for(spec) -> tuple[dict | None, str | None]:
     if e.get("power_w_per_chip") is None:
         return None, f"x{count} {weights}: serves it (TPOT {p.tpot_s * 1e3:.0f} ms, " \
                      f"{p.output_tokens_per_s_per_chip:,.0f} tok/s/chip) but no TDP is published: no energy"
-    wall = float(wall_power_w(e["power_w_per_chip"] * p.num_chips, p.num_chips)) / p.num_chips
+    # at the wall: the boards plus the host's share (cost.energy.wall_power_w with the shipped assumptions);
+    # computed here, as predict gives wall_power_w_per_chip only for chips with a price
+    wall = float(wall_power_w(e["power_w_per_chip"] * p.num_chips, p.num_chips, load_assumptions())) / p.num_chips
     return {
         "chip": spec.id, "chips": p.num_chips, "fmt": p.weights, "layout": f"tp{p.tp} pp{p.pp} x{p.replicas}",
         "conc": p.batch, "tpot_ms": p.tpot_s * 1e3, "tok_s_chip": p.output_tokens_per_s_per_chip,

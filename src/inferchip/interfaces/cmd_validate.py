@@ -106,14 +106,15 @@ def _cases_table(results: list[CaseResult]) -> Table:
     return t
 
 
-def _run(cases: list, cal: Calibration, quiet: bool, server_model: str, workers: int,
+def _run(cases: list, cal: Calibration, server_model: str, workers: int,
          assumptions: str | None = None, lengths: DatasetLengths | None = None,
          engine: str | None = None) -> list[CaseResult]:
     from inferchip.validation.validate import validate_cases
 
     kw = {"server_model": server_model, "compare": True, "workers": workers, "assumptions": assumptions,
           "lengths": lengths, "engine": engine}
-    if quiet or len(cases) < 50 or not sys.stderr.isatty():
+    # the bar is on stderr: shown with --format json too (its JSON goes to stdout), as vision rows show progress
+    if len(cases) < 50 or not sys.stderr.isatty():
         return validate_cases(cases, cal, **kw)
     from rich.progress import (
         BarColumn,
@@ -201,7 +202,7 @@ def validate_cmd(
         from inferchip.catalog.engines import get_engine
 
         get_engine(engine)  # an unknown engine is refused before any prediction
-    results = _run(rows, cal, output == OutputFormat.json, server_model.value, workers, assumptions, lengths, engine)
+    results = _run(rows, cal, server_model.value, workers, assumptions, lengths, engine)
     files = ", ".join(str(c) for c in cases)
     summary = summarize(results, by.value if by else None)
     if page is not None:
@@ -255,11 +256,15 @@ def calibrate_cmd(
     workers = opts.workers(workers)
     err = Console(stderr=True)
     quiet = output == OutputFormat.json
-    from inferchip.validation.calibrate import FitPoint
+    from inferchip.errors import InvalidSettingError
+    from inferchip.validation.calibrate import FitPoint, NothingToFit
 
-    rep = calibrate(rows, FitPoint(load_calibration(start), load_dataset_lengths(start)),
-                    cross_validate=cross_validate, workers=workers,
-                    progress=None if quiet else (lambda m: err.print(f"[dim]{m}[/]")))
+    try:
+        rep = calibrate(rows, FitPoint(load_calibration(start), load_dataset_lengths(start)),
+                        cross_validate=cross_validate, workers=workers,
+                        progress=None if quiet else (lambda m: err.print(f"[dim]{m}[/]")))
+    except NothingToFit as exc:  # nothing written: no calibration from no data
+        raise InvalidSettingError(f"{cases}: {exc}") from None
     digest = hashlib.sha256(cases.read_bytes()).hexdigest()[:12]
     summary = rep.summary()
     fs = dict(rep.fitted.calibration.fit_summary)
@@ -293,6 +298,8 @@ def calibrate_cmd(
             f"{m} {per[m]['median_ape']:.1f}/{per[m]['p90_ape']:.1f}" for m in SERVER_MODELS)
             + f" (median/p90 APE); lower: {per['lower']}; validate uses {per['auto']}"
             + ("" if per["lower"] == per["auto"] else "; they differ: SERVER_MODEL_BY_METRIC should follow"))
+    for r in summary["not_predicted"]:
+        con.print(f"[yellow]not predicted:[/] {r['case_id']} (line {r['line']}): {r['status']}: {r['reason']}")
     con.print(f"wrote {out}")
 
 

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from annotated_types import Ge, Gt, Le
 
-from inferchip.errors import InferchipError
+from inferchip.errors import InferchipError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.phases import MappedModel
 from inferchip.spec.calibration import Calibration, DatasetLengths
@@ -252,6 +252,23 @@ def _fold(args: tuple[list[FitRow], FitPoint, list[str], int, list[Case]]) -> tu
     return point, [v.predict_case(c) for c in held]
 
 
+class NothingToFit(InvalidSettingError):
+    """No row of the file could be predicted in the first pass: there is nothing to fit (issue 12: a row
+    that cannot be expressed is reported, and a calibration is never written from no data)."""
+
+    def __init__(self, cases: Sequence[Case], results: Sequence[CaseResult]):
+        bad = [r for r in results if r.status != "ok"]
+        head = (f"; first: {bad[0].case.case_id} (line {bad[0].case.line}): {bad[0].status}: "
+                f"{bad[0].reason.splitlines()[0] if bad[0].reason else ''}") if bad else ""
+        super().__init__(f"no row to fit: none of the {len(cases)} performance rows could be predicted{head}")
+
+
+def not_predicted(results: Sequence[CaseResult]) -> list[dict[str, Any]]:
+    """Each row ``results`` could not predict: case id, line, status and the reason (first line)."""
+    return [{"case_id": r.case.case_id, "line": r.case.line, "status": r.status,
+             "reason": r.reason.splitlines()[0] if r.reason else ""} for r in results if r.status != "ok"]
+
+
 @dataclass
 class CalibrationReport:
     fitted: FitResult
@@ -264,6 +281,7 @@ class CalibrationReport:
         for acc in sorted(self.folds):
             cv_by[acc] = error_stats([r for r in self.held_out if r.case.accelerator == acc])
         return {"fitted_parameters": len(self.fitted.names), "rows_used": self.fitted.rows,
+                "not_predicted": not_predicted(self.in_sample),
                 "parameters": dict(zip(self.fitted.names, self.fitted.values, strict=False)),
                 "in_sample": error_stats(self.in_sample), "cross_validated": error_stats(self.held_out),
                 "cross_validated_by_accelerator": cv_by, "server_model": SCORE_SERVER_MODEL,
@@ -284,7 +302,9 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
     start = as_point(start)
     say = progress or (lambda _msg: None)
     say("first pass (layouts, mapped models)")
-    rows, _ = prepare(cases, start)
+    rows, first = prepare(cases, start)
+    if not rows:
+        raise NothingToFit(cases, first)
     names = fit_parameter_names(rows) if parameters is None else fit_parameter_names(rows, parameters)
     say(f"fitting {len(names)} parameters on {len(rows)} rows")
     full = fit(rows, start, names, max_evaluations=max_evaluations)

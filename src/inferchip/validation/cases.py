@@ -77,7 +77,7 @@ class CaseFileError(SpecError):
     """A malformed case file; ``line`` and ``column`` (1-based, 0 = whole line) locate the fault."""
 
     def __init__(self, path: str, line: int, column: int, field: str | None, message: str):
-        where = f"{path}: line {line}"
+        where = f"{path}: line {line}" if line else path  # line 0: the whole file (unreadable, not UTF-8)
         if column:
             where += f", column {column}"
         if field:
