@@ -25,6 +25,7 @@ from inferchip.mapping.layout import Layout
 from inferchip.performance.phases import map_model
 from inferchip.spec.design_space import DEFAULTS, PARAMETERS, DesignSpace, design_ids
 from inferchip.spec.params import ChipParams
+from inferchip.spec.stream import MEDIAN_MEASURED_SHARE
 
 DATA = Path(__file__).parent / "data"
 A = load_assumptions()
@@ -88,7 +89,8 @@ def _chip(bf16, fp8, bw, link, tile):
                       usable_memory_bytes=1e11, sram_bytes=0, link_bytes_per_s=link,
                       link_latency_s=REFERENCE_LINK_LATENCY_S, scaleout_bytes_per_s=5e10, scaleout_latency_s=5e-6,
                       max_scaleup_domain=8, gemm_tile_m=tile, gemm_tile_n=tile, gemm_tiles_in_flight=1.0,
-                      kernel_overhead_s=REFERENCE_KERNEL_OVERHEAD_S, tdp_w=1, idle_w=0, vector_flop_per_s=bf16 / 16)
+                      kernel_overhead_s=REFERENCE_KERNEL_OVERHEAD_S, tdp_w=1, idle_w=0, vector_flop_per_s=bf16 / 16,
+                      memory_stream_share=MEDIAN_MEASURED_SHARE)  # a design: the measured chips' median (spec.stream)
 
 
 @pytest.mark.parametrize("model_id", SMALL_MODELS)

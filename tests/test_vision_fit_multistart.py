@@ -38,7 +38,8 @@ def cache() -> ResidualCache:
 def test_fit_gives_the_same_parameters_from_the_shipped_and_the_default_calibration(calib, cache):
     shipped = fit(calib, params_of(load_vision_calibration()), cache=cache)
     default = fit(calib, params_of(VisionCalibration()), cache=cache)
-    far = fit(calib, replace(STARTS[-1], memory_bandwidth_fraction=0.9), cache=cache)
+    far = fit(calib, replace(STARTS[-1], memory_bandwidth_fraction=VisionCalibration().memory_bandwidth_fraction),
+              cache=cache)
     assert shipped.names == default.names == far.names and len(shipped.names) >= 4
     for n in shipped.names:
         assert getattr(shipped.params, n) == pytest.approx(getattr(default.params, n), rel=1e-9)

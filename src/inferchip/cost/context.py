@@ -20,6 +20,7 @@ from inferchip.mapping.memory_fit import EMBEDDING_FORMAT, Formats
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.formats import BYTES_PER_ELEMENT, compute_format
+from inferchip.spec.stream import attainable_memory_bytes_per_s
 
 # Hidden states between layers, all-reduced partial sums and MoE combines stay 16-bit when GEMMs
 # run in fp8/fp4: engines quantise GEMM inputs on the fly (TensorRT-LLM, vLLM FP8/NVFP4 linear layers).
@@ -95,7 +96,9 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         tile_m=col(chip.gemm_tile_m), tile_n=col(chip.gemm_tile_n), tiles_in_flight=col(chip.gemm_tiles_in_flight),
         kernel_overhead_s=col(np.asarray(chip.kernel_overhead_s) * cal.kernel_overhead_scale),
     )
-    rates["attainable_bytes_per_s"] = rates["memory_bytes_per_s"] * cal.memory_bandwidth_fraction
+    # kernels reach the fitted fraction of the chip's measured streaming rate (spec.stream)
+    rates["attainable_bytes_per_s"] = attainable_memory_bytes_per_s(
+        rates["memory_bytes_per_s"], col(chip.memory_stream_share), cal.memory_bandwidth_fraction)
     shape = np.broadcast_shapes(*(v.shape[:-1] for v in rates.values()))
     return CostContext(
         gemm_format=gemm_fmt, attention_format=attn_fmt, weight_bytes=fmt.weight_bytes,

@@ -172,7 +172,8 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
                      link_bytes_per_s=t.link_bytes_per_s * lk, tile=t.tile, chips_per_board=t.chips_per_board,
                      tdp_w=tdp0 + (phys["tdp_w"] - base["tdp_w"]),
                      cost_usd=cost0 + (phys["cost_usd"] - base["cost_usd"]),
-                     area_mm2=phys["area_mm2"], dies=phys["dies"], feasible=np.ones(len(grid), bool))
+                     area_mm2=phys["area_mm2"], dies=phys["dies"], feasible=np.ones(len(grid), bool),
+                     stream_share=t.stream_share)
     obj_var = claim_values(suite, evaluate(suite, variants), variants, a, parts)
     obj_real = claim_values(suite, evaluate(suite, real), real, a, parts)
     baseline = {str(cid): {k: float(v[i]) for k, v in obj_real.items()} for i, cid in enumerate(real.ids)}

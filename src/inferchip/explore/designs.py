@@ -22,6 +22,7 @@ from inferchip.cost.design import model as dm
 from inferchip.cost.design.fit import fitted
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.design_space import PARAMETERS, DesignSpace, design_ids
+from inferchip.spec.stream import MEDIAN_MEASURED_SHARE, attainable_memory_bytes_per_s
 from inferchip.units import GIB
 
 RUNTIME_RESERVE_BYTES = 2.0 * GIB  # generic family default (catalog/families.yaml runtime_reserve_gib)
@@ -54,13 +55,21 @@ class Chips:
     dies: np.ndarray
     feasible: np.ndarray  # bool: within the reticle / die limit
     params: dict[str, np.ndarray] = field(default_factory=dict)
+    # measured / datasheet DRAM bandwidth of catalogue chips (spec.stream); None: a design, the measured median
+    stream_share: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def take(self, sel: Any) -> Chips:
-        kw = {f.name: getattr(self, f.name)[sel] for f in fields(self) if f.name != "params"}
-        return Chips(**kw, params={k: v[sel] for k, v in self.params.items()})
+        kw = {f.name: getattr(self, f.name)[sel] for f in fields(self) if f.name not in ("params", "stream_share")}
+        share = None if self.stream_share is None else self.stream_share[sel]
+        return Chips(**kw, params={k: v[sel] for k, v in self.params.items()}, stream_share=share)
+
+    def attainable_bytes_per_s(self, fraction: float) -> np.ndarray:
+        """DRAM rate kernels reach, bytes/s: ``fraction`` of the measured streaming rate (spec.stream)."""
+        share = MEDIAN_MEASURED_SHARE if self.stream_share is None else self.stream_share
+        return np.asarray(attainable_memory_bytes_per_s(self.memory_bytes_per_s, share, fraction), dtype=float)
 
 
 def design_physics(params: dict[str, np.ndarray], a: Assumptions, max_dies: int) -> dict[str, np.ndarray]:
@@ -119,7 +128,7 @@ def catalogue_chips(chip_ids: list[str], a: Assumptions, tile: int) -> Chips:
 
     rows: dict[str, list[Any]] = {k: [] for k in ("ids", "peak_bf16", "peak_fp8", "vector", "memory_bytes_per_s",
                                                  "usable_bytes", "link_bytes_per_s", "chips_per_board", "tdp_w",
-                                                 "cost_usd", "area_mm2", "dies")}
+                                                 "cost_usd", "area_mm2", "dies", "stream_share")}
     for cid in chip_ids:
         spec, cp = load_chip(cid), get_chip_params(cid)
         peaks = cp.peak_flop_per_s
@@ -132,7 +141,8 @@ def catalogue_chips(chip_ids: list[str], a: Assumptions, tile: int) -> Chips:
                      ("chips_per_board", domain_chips(cp.max_scaleup_domain, 8)), ("tdp_w", float(cp.tdp_w or np.nan)),
                      ("cost_usd", float(cost) if cost else np.nan),
                      ("area_mm2", float(area) * spec.silicon.compute_die_count if area else np.nan),
-                     ("dies", float(spec.silicon.compute_die_count))):
+                     ("dies", float(spec.silicon.compute_die_count)),
+                     ("stream_share", float(cp.memory_stream_share))):
             rows[k].append(v)
     arr = {k: np.asarray(v) for k, v in rows.items()}
     n = len(chip_ids)
@@ -140,7 +150,8 @@ def catalogue_chips(chip_ids: list[str], a: Assumptions, tile: int) -> Chips:
                  vector=arr["vector"], memory_bytes_per_s=arr["memory_bytes_per_s"], usable_bytes=arr["usable_bytes"],
                  link_bytes_per_s=arr["link_bytes_per_s"], tile=np.full(n, tile),
                  chips_per_board=arr["chips_per_board"].astype(int), tdp_w=arr["tdp_w"], cost_usd=arr["cost_usd"],
-                 area_mm2=arr["area_mm2"], dies=arr["dies"], feasible=np.ones(n, bool))
+                 area_mm2=arr["area_mm2"], dies=arr["dies"], feasible=np.ones(n, bool),
+                 stream_share=arr["stream_share"])
 
 
 def with_changes(chips: Chips, **scale: np.ndarray) -> Chips:

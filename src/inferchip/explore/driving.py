@@ -44,6 +44,7 @@ def probe_chip(tile: int, sram_bytes: float = 0.0, peak: float = 1.0, bandwidth:
                tdp_w: float = float("nan"), fp8: bool = True) -> object:
     """A chip with the explore tables' generic figures (one GEMM tile in flight, the generic kernel overhead)."""
     from inferchip.spec.chip import ChipParams
+    from inferchip.spec.stream import MEDIAN_MEASURED_SHARE
 
     peaks = {"bf16": peak, "fp8": 2.0 * peak} if fp8 else {"bf16": peak}
     return ChipParams(id="probe", peak_flop_per_s=peaks, memory_bytes_per_s=bandwidth, memory_capacity_bytes=1e12,
@@ -51,7 +52,7 @@ def probe_chip(tile: int, sram_bytes: float = 0.0, peak: float = 1.0, bandwidth:
                       link_latency_s=REFERENCE_LINK_LATENCY_S, scaleout_bytes_per_s=50e9, scaleout_latency_s=5e-6,
                       max_scaleup_domain=72, gemm_tile_m=tile, gemm_tile_n=tile, gemm_tiles_in_flight=1.0,
                       kernel_overhead_s=REFERENCE_KERNEL_OVERHEAD_S, tdp_w=tdp_w, idle_w=float("nan"),
-                      vector_flop_per_s=vector)
+                      vector_flop_per_s=vector, memory_stream_share=MEDIAN_MEASURED_SHARE)  # a design (spec.stream)
 
 
 @dataclass
@@ -134,7 +135,7 @@ def drive_metrics(w: DrivingWorkload, ch: Chips, node_nm: np.ndarray, memory_typ
     dram[0] += np.where(on_chip[0], in_e[0, 0] * eb, 0.0)
     dram[last] += np.where(on_chip[last], out_e[last, 0] * eb, 0.0)
     sram_bytes = act_bytes * kept + np.where(resident, weight_bytes, 0.0)
-    memory_s = dram / (ch.memory_bytes_per_s * cal.memory_bandwidth_fraction)[None, :]
+    memory_s = dram / ch.attainable_bytes_per_s(cal.memory_bandwidth_fraction)[None, :]
     t = np.sum(np.where(costed, np.maximum(np.maximum(matrix_s, vector_s), memory_s), 0.0) + ovh, axis=0)
     t = t + cal.inference_overhead_s
     tdp = ch.tdp_w

@@ -107,7 +107,7 @@ def _tps(m: ModelSpec) -> list[int]:
 def _step_times(t: WorkloadTable, ch: Chips, cal: Calibration) -> np.ndarray:
     """Step time (designs x 2G points: decode then prefill), s."""
     n_pts = 2 * len(t.batch)
-    bw = ch.memory_bytes_per_s * cal.memory_bandwidth_fraction
+    bw = ch.attainable_bytes_per_s(cal.memory_bandwidth_fraction)
     peaks = {"fp8": np.where(ch.peak_fp8 > 0, ch.peak_fp8, ch.peak_bf16), "bf16": ch.peak_bf16, "vector": ch.vector}
     out = np.zeros((len(ch), n_pts))
     for k in KINDS:

@@ -96,7 +96,8 @@ def _probe_chips(links: np.ndarray, tile: int, mem_fraction: float) -> tuple[Chi
         memory_capacity_bytes=1e12, usable_memory_bytes=1e12, sram_bytes=0.0, link_bytes_per_s=col(link),
         link_latency_s=REFERENCE_LINK_LATENCY_S, scaleout_bytes_per_s=50e9, scaleout_latency_s=5e-6,
         max_scaleup_domain=72, gemm_tile_m=tile, gemm_tile_n=tile, gemm_tiles_in_flight=1.0,
-        kernel_overhead_s=REFERENCE_KERNEL_OVERHEAD_S, tdp_w=1.0, idle_w=0.0, vector_flop_per_s=col(vec))
+        kernel_overhead_s=REFERENCE_KERNEL_OVERHEAD_S, tdp_w=1.0, idle_w=0.0, vector_flop_per_s=col(vec),
+        memory_stream_share=1.0)  # unit probe: attainable DRAM rate 1 B/s
     return chip, k
 
 

@@ -18,23 +18,11 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from inferchip.sources import Source
 from inferchip.spec import bounds as b
-from inferchip.spec.bounds import (
-    EstimateLevel,
-    Figure,
-    Frozen,
-    Range,
-    check_id,
-    cross_field_error,
-    pick,
-)
+from inferchip.spec.bounds import EstimateLevel, Figure, Frozen, Range, check_id, cross_field_error, pick
 from inferchip.spec.formats import ALL_FORMATS
 from inferchip.spec.memory import MEMORY_TYPES, MemoryType, fill_memory_type
-from inferchip.spec.params import (
-    DEFAULT_VECTOR_WIDTH_BITS,
-    PCIE5_X16_GB_PER_S_PER_DIRECTION,
-    ChipParams,
-    stack_chips,
-)
+from inferchip.spec.params import DEFAULT_VECTOR_WIDTH_BITS, PCIE5_X16_GB_PER_S_PER_DIRECTION, ChipParams, stack_chips
+from inferchip.spec.stream import MeasuredBandwidth, stream_share
 from inferchip.spec.vision import is_cpu_family
 from inferchip.units import (
     GIB,
@@ -123,6 +111,8 @@ class MemorySpec(Frozen):
     bandwidth_tb_per_s: Annotated[Figure, b.TB_PER_S] = Field(
         description="Peak off-chip (or, for SRAM-only parts, on-chip) bandwidth, TB/s (1e12 bytes/s)."
     )
+    measured_bandwidth: MeasuredBandwidth | None = Field(None, description="Sustained rate a published "
+        "microbenchmark measured, with its source (spec.stream); kept apart from the datasheet peak.")
 
     _type_from_text = model_validator(mode="before")(fill_memory_type)
 
@@ -144,6 +134,9 @@ class MemorySpec(Frozen):
 
     @model_validator(mode="after")
     def _physical(self) -> MemorySpec:
+        peak, got = pick(self.bandwidth_tb_per_s, "high"), self.measured_bandwidth
+        if got is not None and peak is not None and got.tb_per_s > peak * (1 + 1e-9):
+            raise cross_field_error("measured_bandwidth", got.tb_per_s, f"above the datasheet peak {peak:g} TB/s")
         for level in LEVELS:
             total = self.capacity_bytes(level)
             if total > b.CAPACITY_BYTES_MAX:
@@ -365,6 +358,8 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
     idle = pick(p.idle_w, level)
     vec = pick(c.vector_tflops, level)
     sram = pick(spec.sram.capacity_mb, level)
+    share, share_note = stream_share(pick(m.bandwidth_tb_per_s, level) or 1.0, m.measured_bandwidth)
+    notes += [share_note] if share_note else []
     if tdp is None:
         notes.append("no TDP published: power-related outputs unavailable")
     if c.vector_width_bits is None and is_cpu_family(spec.family):
@@ -373,6 +368,7 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
         id=spec.id,
         peak_flop_per_s=peaks,
         memory_bytes_per_s=pick(m.bandwidth_tb_per_s, level) * TERA,  # type: ignore[operator]
+        memory_stream_share=share,
         memory_capacity_bytes=cap.physical_bytes,
         usable_memory_bytes=cap.usable_bytes,
         sram_bytes=capacity_bytes(sram or 0.0, "MB"),

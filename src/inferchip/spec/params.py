@@ -43,6 +43,9 @@ class ChipParams:
     # Rate of the one-sided expert all-to-all kernels in their prefill (normal) mode, all dispatched or combined
     # bytes, own rows included; 0: none for this family (the link prices it: cost/network.py)
     expert_a2a_kernel_bytes_per_s: float = 0.0
+    # measured sustained / datasheet DRAM bandwidth (spec.stream); chip_params sets it from the chip file (the
+    # measured chips' median where none); 1.0 here: a hand-built chip streams its stated memory_bytes_per_s
+    memory_stream_share: float = 1.0
     vector_width_bits: float = DEFAULT_VECTOR_WIDTH_BITS  # widest fp32 SIMD register of a CPU core (bits)
     family: str = "generic"
     notes: tuple[str, ...] = field(default_factory=tuple)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from inferchip.sources import Source
 from inferchip.spec.formats import NumberFormat
+from inferchip.spec.stream import MEDIAN_MEASURED_SHARE
 
 LayerOp = Literal["conv", "matmul", "attention", "depthwise", "elementwise", "norm", "pool", "resize", "gather",
                   "postprocess", "uncosted"]
@@ -126,8 +127,9 @@ class VisionCalibration(_Frozen):
     inference_overhead_s: float = Field(
         50e-6, ge=0, le=0.1, description="Fixed host time per inference call (launch, copy-in/out, LoadGen).")
     memory_bandwidth_fraction: float = Field(
-        0.9, gt=0, le=1, description="Attainable fraction of peak DRAM bandwidth for streaming kernels (estimate: "
-        "STREAM-like copies reach 85-93% of HBM/GDDR peak).")
+        0.9 / MEDIAN_MEASURED_SHARE, gt=0, le=1, description="Attainable fraction of the chip's MEASURED streaming "
+        "DRAM rate (spec.stream) for streaming layers: the earlier estimate, 0.9 of the datasheet peak (STREAM-like "
+        "copies reach 85-93% of HBM/GDDR peak), re-expressed at the median measured share (0.964).")
     layer_overhead_scale: float = Field(
         0.5, ge=0, le=10, description="Multiplier on the family's per-kernel overhead (TensorRT graphs launch "
         "kernels back to back; estimate).")

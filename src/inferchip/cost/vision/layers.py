@@ -45,6 +45,7 @@ from inferchip.cost.roofline import FloatArray
 from inferchip.cost.vision.clocks import at_sustained_clock
 from inferchip.spec.formats import BYTES_PER_ELEMENT, check_format
 from inferchip.spec.params import ChipParams
+from inferchip.spec.stream import attainable_memory_bytes_per_s
 from inferchip.spec.vision import VisionCalibration, is_cpu_family
 from inferchip.workload.vision.model import UNIT_GATHER, UNIT_MATRIX, UNIT_VECTOR, LayerArrays
 
@@ -248,7 +249,9 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     dram[first] += np.where(on_chip[first], a.in_elems[first] * elem_bytes[first, 0] * b[0], 0.0)
     dram[last] += np.where(on_chip[last], a.out_elems[last] * elem_bytes[last, 0] * b[0], 0.0)
     sram = act_bytes * kept + (weight_bytes if resident else 0.0)
-    memory_s = dram / (float(chip.memory_bytes_per_s) * cal.memory_bandwidth_fraction)
+    # streaming layers reach the calibrated fraction of the chip's measured streaming rate (spec.stream)
+    memory_s = dram / float(attainable_memory_bytes_per_s(chip.memory_bytes_per_s, chip.memory_stream_share,
+                                                          cal.memory_bandwidth_fraction))
     costed = (a.unit == UNIT_MATRIX) | (a.unit == UNIT_VECTOR) | (a.unit == UNIT_GATHER)
     overhead = np.where(a.fusable | ~costed, 0.0, float(chip.kernel_overhead_s) * cal.layer_overhead_scale)
     layer_overhead = np.where(costed, overhead, 0.0)[:, None] * reps * np.ones_like(b)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
+from inferchip.spec.vision import VisionCalibration
 from inferchip.validation.vision.rows import WINDOWED, Params, RowModel, predict_row
 
 BOUNDS = {"matrix_fraction": (0.02, 1.0), "cpu_matrix_fraction": (0.02, 1.0), "cpu_vector_fraction": (0.02, 1.0),
@@ -39,7 +40,7 @@ MIN_FIT_ROWS = 8
 """A leave-one-accelerator-out fold with fewer calibration rows left than this gives no prediction (a fit of
 the parameters on a handful of rows would say nothing about unseen chips)."""
 START = Params(matrix_fraction=0.5, cpu_matrix_fraction=0.4, windows_per_volume=64.0, cpu_vector_fraction=0.6,
-               memory_bandwidth_fraction=0.9, cpu_feed_columns=64.0)
+               memory_bandwidth_fraction=VisionCalibration().memory_bandwidth_fraction, cpu_feed_columns=64.0)
 STARTS: tuple[Params, ...] = (
     START,
     Params(matrix_fraction=0.3, cpu_matrix_fraction=0.2, windows_per_volume=16.0, cpu_vector_fraction=0.3,

@@ -95,7 +95,7 @@ class Params:
     cpu_matrix_fraction: float
     windows_per_volume: float
     cpu_vector_fraction: float = 0.6
-    memory_bandwidth_fraction: float = 0.9
+    memory_bandwidth_fraction: float = VisionCalibration().memory_bandwidth_fraction  # the stated estimate
     windows_p90_ratio: float = 1.0  # windows of the p90-sized KiTS19 volume over the mean windows per volume
     cpu_feed_columns: float = 0.0  # AMX layers below this many output columns wait on their activation operand
     sample_host_s: float = 0.0  # host time per sample of a latency-scenario query (cost/vision/host.py query_host_s)
