@@ -49,6 +49,7 @@ from inferchip.performance.setting import Setting, resolve_setting
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.units import percent_error
 from inferchip.validation.cases import Case, measured_stall_s, stated_load_per_s
+from inferchip.validation.closed_loop import check_row
 from inferchip.validation.plan import (  # re-exported: the validation's public names
     E2E_P99_OVER_MEAN,
     LENGTH_POINTS,
@@ -89,14 +90,9 @@ from inferchip.validation.server_choice import (  # re-exported: how the server 
     server_model_for,
 )
 from inferchip.validation.stated_engine import batcher_ttft_point, stated_scheduling
-from inferchip.validation.stats import (  # re-exported: the statistics' public names
-    GROUP_KEYS,
-    SERVER_GROUPS,
-    case_kind,
-    error_stats,
-    server_comparison,
-    summarize,
-)
+from inferchip.validation.stats import GROUP_KEYS, SERVER_GROUPS, case_kind, error_stats, server_comparison, summarize
+
+# (the statistics' public names above are re-exported)
 
 __all__ = [
     "E2E_P99_OVER_MEAN", "LENGTH_POINTS", "LENGTH_SIGMA", "QUEUE_WAIT_STEPS", "SERVER_MODELS", "TPOT_P99_OVER_MEAN",
@@ -186,6 +182,10 @@ class Validator:
             "the energy rows, tools/energy/fit_power.py); throughput predicted too"])
 
     def predict_case(self, case: Case) -> CaseResult:
+        try:  # one check of the row's engine (and closed-loop facts), whichever model predicts it
+            check_row(case, self.engine, is_closed_loop(case))
+        except InferchipError as exc:
+            return error_result(case, exc)
         if case.energy_scope is not None:
             return self.predict_energy(case)
         if self.server_model in ("sim", "auto") and is_closed_loop(case):
