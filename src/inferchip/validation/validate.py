@@ -71,7 +71,7 @@ from inferchip.validation.plan import (  # re-exported: the validation's public 
     run_plan,
     uses_simulator,
 )
-from inferchip.validation.results import CaseResult, error_result
+from inferchip.validation.results import CaseResult, error_result, in_row_terms
 from inferchip.validation.server import (
     SERVER_MODELS,
     ReplicaSim,
@@ -158,10 +158,13 @@ class Validator:
         key = (case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep)
         if key not in self._resolved:
             ms, cp = self.model(case.model), self.chip(case.accelerator)
-            self._resolved[key] = resolve_setting(cp, ms, count=case.num_accelerators, weights=fmt.weights,
-                                                  activations=fmt.activations, kv=fmt.kv, tp=case.tp, pp=case.pp,
-                                                  ep=case.ep, calibration=self.cal, within=True,
-                                                  attention_weights=fmt.attention_weights)
+            try:  # a refusal of the row's tp/pp/ep names its line and columns, not the CLI's options
+                self._resolved[key] = resolve_setting(cp, ms, count=case.num_accelerators, weights=fmt.weights,
+                                                      activations=fmt.activations, kv=fmt.kv, tp=case.tp, pp=case.pp,
+                                                      ep=case.ep, calibration=self.cal, within=True,
+                                                      attention_weights=fmt.attention_weights)
+            except InferchipError as exc:
+                raise in_row_terms(case, exc) from None
         return self._resolved[key]
 
     def mapped(self, case: Case, layout: Layout, fmt: Formats) -> MappedModel:
