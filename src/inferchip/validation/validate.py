@@ -334,6 +334,8 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetL
         return out
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from inferchip.pools import stopping_pool
+
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(cases):
         # closed-loop rows also by engine text and lengths: groups of one configuration's runs (they share
@@ -344,8 +346,9 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetL
     order = sorted(groups.values(), key=lambda g: -sum(1 + 20 * (cases[i].scenario == "server") for i in g))
     slots: list[CaseResult | None] = [None] * len(cases)
     done = 0
-    pool = ProcessPoolExecutor(max_workers=workers)
-    try:
+    # Ctrl-C, SIGTERM (the CLI's Terminated) or a failed group: the groups not started are cancelled and
+    # the workers stopped, not waited for (inferchip.pools)
+    with stopping_pool(ProcessPoolExecutor(max_workers=workers)) as pool:
         futures = {pool.submit(_predict_group, [cases[i] for i in g], cal, server_model, compare, assumptions,
                                lengths, engine): g
                    for g in order}
@@ -355,12 +358,6 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetL
             done += len(futures[fut])
             if progress is not None:
                 progress(done)
-    except BaseException:
-        # Ctrl-C, SIGTERM (the CLI's Terminated) or a failed group: the groups not started are cancelled
-        # and not waited for (a `with` block would run every queued group before the command could end)
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
     return [r for r in slots if r is not None]
 
 
