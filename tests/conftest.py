@@ -90,7 +90,7 @@ def server_case(notes: str, case_id: str = "s1", **over: str):
     from inferchip.validation.cases import COLUMNS, parse_cases
 
     vals = {"case_id": case_id, "source_kind": "x", "source": "x", "accelerator": "x", "num_accelerators": "2",
-            "software": "x", "model": "tiny", "weight_dtype": "bf16", "act_dtype": "bf16", "kv_dtype": "", "tp": "1",
+            "software": "", "model": "tiny", "weight_dtype": "bf16", "act_dtype": "bf16", "kv_dtype": "", "tp": "1",
             "pp": "1", "ep": "", "scenario": "server", "input_tokens": "300", "output_tokens": "200", "concurrency": "",
             "metric": "output_tokens_per_s_total", "value": "1000", "unit": "tokens/s", "notes": notes}
     vals.update(over)

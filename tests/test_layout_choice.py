@@ -106,7 +106,7 @@ def _case(chip: str, count: int, model: str, weights: str, scenario: str, inp: i
           concurrency: int | None, metric: str):
     values = dict.fromkeys(COLUMNS, "")
     values.update(case_id="c1", source_kind="test", source="test", accelerator=chip, num_accelerators=str(count),
-                  software="sw", model=model, weight_dtype=weights, scenario=scenario, input_tokens=str(inp),
+                  software="", model=model, weight_dtype=weights, scenario=scenario, input_tokens=str(inp),
                   output_tokens=str(out), concurrency="" if concurrency is None else str(concurrency),
                   metric=metric, value="1000", unit="tokens/s" if metric.startswith("output") else "ms")
     (case,) = parse_cases(HEADER + "\n" + ",".join(values[c] for c in COLUMNS) + "\n", "cases.csv")

@@ -73,7 +73,7 @@ def test_a_dataset_row_reads_its_mean_input_from_the_dataset_not_the_model():
 
 def test_mlperf_means_apply_by_source_not_by_model_substring():
     header = ",".join(COLUMNS) + "\n"
-    line = ("c,{kind},s,nvidia-h100-sxm-80gb,8,sw,meta-llama/Llama-2-70b-chat-hf,fp8,fp8,,,,,offline,,290,,"
+    line = ("c,{kind},s,nvidia-h100-sxm-80gb,8,,meta-llama/Llama-2-70b-chat-hf,fp8,fp8,,,,,offline,,290,,"
             "output_tokens_per_s_total,20000,tokens/s,n\n")
     mlperf, other = (parse_cases(header + line.format(kind=k), "x.csv")[0]
                      for k in ("mlperf-inference-v4.1-closed", "vendor-blog"))
@@ -132,7 +132,7 @@ def test_format_fallback_note_reaches_the_case_result():
     # W4A4 (fp4/fp4) on an H100 (no 4-bit units): the GEMMs run at the next wider format, which
     # the setting notes; the validator's result must carry that note.
     header = ",".join(COLUMNS) + "\n"
-    case = parse_cases(header + "c,x,s,nvidia-h100-sxm-80gb,1,sw,meta-llama/Llama-3.1-8B,fp4,fp4,,1,1,,fixed_length,"
+    case = parse_cases(header + "c,x,s,nvidia-h100-sxm-80gb,1,,meta-llama/Llama-3.1-8B,fp4,fp4,,1,1,,fixed_length,"
                        "1000,1000,8,output_tokens_per_s_total,1000,tokens/s,n\n", "x.csv")[0]
     v = Validator(load_calibration(None))
     r = v.predict_case(case)
@@ -143,7 +143,7 @@ def test_format_fallback_note_reaches_the_case_result():
 
 def test_the_metric_rows_of_one_run_share_one_layout():
     header = ",".join(COLUMNS) + "\n"
-    common = ("nvidia-h100-sxm-80gb,8,sw,meta-llama/Llama-2-70b-chat-hf,fp8,fp8,fp8,,,,server,,290,")
+    common = ("nvidia-h100-sxm-80gb,8,,meta-llama/Llama-2-70b-chat-hf,fp8,fp8,fp8,,,,server,,290,")
     text = header + (
         f"t,mlperf-inference-v4.1-closed,s,{common},output_tokens_per_s_total,20000,tokens/s,"
         "TTFT p99<=2000 ms; TPOT p99<=200 ms\n"

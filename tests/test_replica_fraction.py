@@ -42,7 +42,7 @@ def _question(mode: str, concurrency: int, inp: int, out: int) -> Question:
 def _single_stream_case(tp: str):
     values = dict.fromkeys(COLUMNS, "")
     values.update(case_id="ss-2xh100", source_kind="test", source="test", accelerator=CHIP, num_accelerators="2",
-                  software="sw", model=MODEL, weight_dtype="bf16", tp=tp, scenario="single_stream",
+                  software="", model=MODEL, weight_dtype="bf16", tp=tp, scenario="single_stream",
                   input_tokens="128", output_tokens="128", concurrency="1", metric="batch_e2e_latency_ms",
                   value="1000", unit="ms")
     text = ",".join(COLUMNS) + "\n" + ",".join(values[c] for c in COLUMNS) + "\n"

@@ -39,7 +39,7 @@ from inferchip.validation.validate import (
 
 DATA = Path(__file__).parent / "data"
 HEADER = ",".join(COLUMNS)
-GOOD = ("c1,x,src,nvidia-h100-sxm-80gb,1,sw,meta-llama/Llama-3.1-8B,fp8,fp8,,1,1,,fixed_length,1000,1000,,"
+GOOD = ("c1,x,src,nvidia-h100-sxm-80gb,1,,meta-llama/Llama-3.1-8B,fp8,fp8,,1,1,,fixed_length,1000,1000,,"
         "output_tokens_per_s_total,15270,tokens/s,note")
 
 

@@ -63,6 +63,18 @@ def test_cnn_maps_to_layers_with_hand_counted_work(tmp_path):
     assert net.layers[1].fusable and net.layers[2].fusable
 
 
+def test_import_onnx_takes_a_str_or_any_path_like(tmp_path):
+    """``import_onnx`` (behind the public ``ic.load_network``) takes a ``str`` path as well as a Path (a str
+    raised AttributeError), and a missing file given as a str is the clear SpecError, not a traceback."""
+    from inferchip.workload.vision.onnx_import import import_onnx
+
+    path = _cnn(tmp_path)
+    as_path, as_str = import_onnx(path, {"batch": 2}), import_onnx(str(path), {"batch": 2})
+    assert [x.macs for x in as_str.layers] == [x.macs for x in as_path.layers]
+    with pytest.raises(SpecError, match="cannot read the ONNX file"):
+        import_onnx(str(tmp_path / "missing.onnx"))
+
+
 def test_attention_pattern_is_a_matrix_layer(tmp_path):
     """Q K^T -> Softmax -> P V on activations: both matmuls costed on the matrix unit, grouped by head."""
     nodes = [helper.make_node("MatMul", ["q", "kt"], ["s"]), helper.make_node("Softmax", ["s"], ["p"], axis=-1),

@@ -1,5 +1,6 @@
 """The serving-engine catalogue (``catalog/engines.yaml``): load, look up by id, match a
-case's ``software`` text. An unknown engine is a clear error naming what is allowed."""
+case's ``software`` text (:func:`row_engine`, the one reading of that column for every row). An unknown
+engine is a clear error naming what is allowed."""
 
 from __future__ import annotations
 
@@ -7,14 +8,26 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from inferchip.catalog.yaml_io import read_mapping, validate
-from inferchip.errors import SpecError, UnknownIdError
+from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec, RecipeKernelEfficiency
 
 ENGINES_FILE = Path(__file__).resolve().parent / "engines.yaml"
+NOT_STATED = ("", "-")  # a software cell that states no software: the catalogue's default engine
+
+
+class OtherSoftware(BaseModel):
+    """Software a measured row may state that is no serving engine of the catalogue (an MLPerf harness,
+    a vendor's stack): such a row is predicted by the analytic model, which reads no engine."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    match: tuple[str, ...] = Field(min_length=1, description="Lower-case fragments of a case's `software` text.")
+    source: str = Field(min_length=1)
 
 
 class EngineCatalog(BaseModel):
@@ -23,6 +36,7 @@ class EngineCatalog(BaseModel):
     engines: tuple[EngineSpec, ...]
     default: str
     mtp_source: str = ""
+    other_software: tuple[OtherSoftware, ...] = ()
 
 
 @lru_cache(maxsize=4)
@@ -71,6 +85,28 @@ def engine_for_software(software: str) -> EngineSpec | None:
         if any(m in low for m in e.match):
             return e
     return None
+
+
+def row_engine(software: str, where: str) -> EngineSpec | None:
+    """The engine a row's ``software`` column names, read the same way for every row: blank -> the
+    catalogue's default (so is a lone "-", the CSV's "not stated"); else the first engine one of whose
+    fragments occurs (:func:`engine_for_software`); else None where it names software the catalogue lists
+    as no serving engine (``other_software``); else an :class:`InvalidSettingError` naming ``where`` (the
+    row's line), the column, the value and what is allowed."""
+    if software.strip() in NOT_STATED:
+        return get_engine(None)
+    engine = engine_for_software(software)
+    if engine is not None:
+        return engine
+    cat = load_engines()
+    low = software.lower()
+    if any(m in low for o in cat.other_software for m in o.match):
+        return None
+    others = "; ".join(f"{o.name} ({', '.join(o.match)})" for o in cat.other_software)
+    raise InvalidSettingError(
+        f"{where}, column software: {software!r} names no engine of catalog/engines.yaml; allowed: a text naming "
+        f"one of the engines {', '.join(e.id for e in cat.engines)} (or blank: {cat.default}; --engine overrides), "
+        f"or software listed there as no serving engine: {others or 'none'}")
 
 
 def engine_calibration(cal: Calibration, engine: EngineSpec,

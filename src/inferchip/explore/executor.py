@@ -70,7 +70,8 @@ class Executor:
         tasks = [(space_json, models, c) for c in _chunks(idx, self.workers)]
         return _merge(self.map(evaluate_chunk, tasks))
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Release the workers; ``abort`` (Ctrl-C, SIGTERM, a failed batch): stop them without waiting."""
         return None
 
 
@@ -95,9 +96,12 @@ class LocalExecutor(Executor):
             self._pool = mp.get_context("spawn").Pool(self.workers)
         return list(self._pool.map(fn, tasks))
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         if self._pool is not None:
-            self._pool.close()
+            if abort:  # the chunks queued are dropped and the workers ended (close + join would run them all)
+                self._pool.terminate()
+            else:
+                self._pool.close()
             self._pool.join()
             self._pool = None
 
@@ -128,8 +132,8 @@ class RayExecutor(Executor):
     def map(self, fn: Callable[[Any], Result], tasks: list[Any]) -> list[Result]:
         return list(self._ray.get([self._remote.remote(t) for t in tasks]))
 
-    def close(self) -> None:
-        if self._started:
+    def close(self, abort: bool = False) -> None:
+        if self._started:  # Ray's shutdown ends this driver's tasks either way
             self._ray.shutdown()
 
 

@@ -72,6 +72,7 @@ def explore(space: DesignSpace, out_dir: str | Path, budget: int, seed: int = 0,
     suite_ids = default_suite(models).workload_ids
     executor = make_executor(use_ray, ray_address, workers)
     store = Store(out_dir, space, suite_ids)
+    finished = False
     try:
         ev = StoreEvaluator(space, store, executor, models, progress)
         mode = "grid" if space.size <= budget else "nsga2"
@@ -81,7 +82,9 @@ def explore(space: DesignSpace, out_dir: str | Path, budget: int, seed: int = 0,
             grid(space, ev)
         else:
             search(space, budget, seed, ev)
-        return RunResult(store.path, mode, len(ev.ids), ev.new, store.count())
+        result = RunResult(store.path, mode, len(ev.ids), ev.new, store.count())
+        finished = True
+        return result
     finally:
-        executor.close()
+        executor.close(abort=not finished)  # Ctrl-C, SIGTERM or an error: the queued chunks are not run
         store.close()

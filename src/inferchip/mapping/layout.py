@@ -85,16 +85,21 @@ def check_layout(model: ModelSpec, layout: Layout, num_chips: int | None = None)
             f"allowed: {', '.join(str(d) for d in divisors(model.num_heads) if d <= 64)}"
         )
     if layout.pp > model.num_layers:
-        raise InvalidSettingError(f"--pp {layout.pp} exceeds the {model.num_layers} layers of {model.id}")
+        raise InvalidSettingError(f"--pp {layout.pp} exceeds the {model.num_layers} layers of {model.id}; "
+                                  f"allowed: 1 to {model.num_layers}")
     if layout.ep > 1:
         if not model.is_moe:
-            raise InvalidSettingError(f"--ep {layout.ep} needs a mixture-of-experts model; {model.id} is dense")
+            raise InvalidSettingError(f"--ep {layout.ep} needs a mixture-of-experts model; {model.id} is dense; "
+                                      "allowed: 1")
         if layout.tp % layout.ep:
             raise InvalidSettingError(
-                f"--ep {layout.ep} must divide --tp {layout.tp} (experts are split inside the TP group)"
+                f"--ep {layout.ep} must divide --tp {layout.tp} (experts are split inside the TP group); allowed: "
+                f"{', '.join(str(d) for d in divisors(layout.tp) if model.num_experts % d == 0)}"
             )
         if model.num_experts % layout.ep and not layout.attn_dp:
-            raise InvalidSettingError(f"--ep {layout.ep} does not divide the {model.num_experts} experts of {model.id}")
+            raise InvalidSettingError(
+                f"--ep {layout.ep} does not divide the {model.num_experts} experts of {model.id}; allowed: "
+                f"{', '.join(str(d) for d in divisors(layout.tp) if model.num_experts % d == 0)}")
     if num_chips is not None and layout.num_chips > num_chips:
         raise InvalidSettingError(
             f"tp x pp = {layout.chips_per_replica} needs more chips than the {num_chips} given (--count)"

@@ -42,6 +42,7 @@ from annotated_types import Ge, Gt, Le
 from inferchip.errors import InferchipError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.phases import MappedModel
+from inferchip.pools import stopping_pool
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.validation.cases import DATASETS, Case
 from inferchip.validation.stats import server_models_by_kind
@@ -319,7 +320,7 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
                  [c for c in cases if c.accelerator == a]) for a in accs]
         say(f"leave-one-accelerator-out: {len(accs)} folds on {workers} worker(s)")
         if workers > 1:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            with stopping_pool(ProcessPoolExecutor(max_workers=workers)) as pool:  # Ctrl-C/SIGTERM: stop at once
                 fold_out = list(pool.map(_fold, jobs))
         else:
             fold_out = [_fold(j) for j in jobs]

@@ -114,19 +114,8 @@ class RowFacts:
 
 def row_facts(case: Case, engine: EngineSpec | None = None) -> RowFacts:
     """The facts of a closed-loop row (module doc); unreadable facts raise :class:`EngineRowError`."""
-    from inferchip.catalog.engines import engine_for_software, get_engine
-
     where = f"line {case.line} ({case.case_id})"
-    if engine is None:
-        if not case.software.strip():
-            engine = get_engine(None)
-        else:
-            engine = engine_for_software(case.software)
-            if engine is None:
-                from inferchip.catalog.engines import engine_ids
-
-                raise EngineRowError(f"{where}, column software: {case.software!r} names no engine of "
-                                     f"catalog/engines.yaml; allowed: {', '.join(engine_ids())} (or --engine)")
+    engine = engine or _closed_loop_engine(case.software, where)
     cid = case.case_id.lower()
     mtp = "-mtp-" in cid or bool(_MTP.search(case.notes))
     if "-disagg-" in cid:
@@ -333,10 +322,36 @@ def engine_row_calibration(cal: Calibration, software: str, where: str) -> Calib
     catalogue's default when blank), as :func:`row_facts` reads it, through
     :func:`~inferchip.catalog.engines.engine_calibration` (the engine's host time per step replaces the
     calibration's). A text naming no engine is an :class:`EngineRowError` naming ``where`` and the column."""
-    from inferchip.catalog.engines import engine_calibration, engine_for_software, engine_ids, get_engine
+    from inferchip.catalog.engines import engine_calibration
 
-    engine = get_engine(None) if not software.strip() else engine_for_software(software)
+    return engine_calibration(cal, _closed_loop_engine(software, where))
+
+
+def _closed_loop_engine(software: str, where: str) -> EngineSpec:
+    """The engine a closed-loop row is simulated on: its ``software`` read as every row's is
+    (:func:`~inferchip.catalog.engines.row_engine`), which here must name an engine."""
+    from inferchip.catalog.engines import engine_ids, row_engine
+
+    try:
+        engine = row_engine(software, where)
+    except InvalidSettingError:
+        engine = None
     if engine is None:
-        raise EngineRowError(f"{where}, column software: {software!r} names no engine of catalog/engines.yaml; "
-                             f"allowed: {', '.join(engine_ids())}")
-    return engine_calibration(cal, engine)
+        raise EngineRowError(f"{where}, column software: {software!r} names no engine of catalog/engines.yaml (a "
+                             f"closed-loop row is simulated on one); allowed: a text naming one of "
+                             f"{', '.join(engine_ids())} (or blank: the default; --engine overrides)")
+    return engine
+
+
+def check_row(case: Case, engine_id: str | None, closed_loop: bool) -> None:
+    """Refuse a row whose engine cannot be read, whichever server model predicts it (one check for
+    ``validate`` and both passes of ``calibrate``): ``--engine`` (``engine_id``) where given, else the
+    ``software`` column (:func:`~inferchip.catalog.engines.row_engine`); a closed-loop row's facts too
+    (:func:`row_facts`: its engine, pools and layout)."""
+    from inferchip.catalog.engines import get_engine, row_engine
+
+    engine = get_engine(engine_id) if engine_id is not None else None
+    if closed_loop:
+        row_facts(case, engine)
+    elif engine is None:
+        row_engine(case.software, f"line {case.line} ({case.case_id})")

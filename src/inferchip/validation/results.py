@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,3 +76,21 @@ def error_result(case: Case, exc: InferchipError) -> CaseResult:
     if isinstance(exc, NotPredictable):
         return CaseResult(case, "not_predictable", str(exc))
     return CaseResult(case, "invalid_setting", str(exc).splitlines()[0])
+
+
+_FLAGS = re.compile(r"--(count|tp|pp|ep)\b")
+_COLUMNS = {"count": "num_accelerators", "tp": "tp", "pp": "pp", "ep": "ep"}  # the CLI's option -> the row's column
+
+
+def in_row_terms(case: Case, exc: InferchipError) -> InferchipError:
+    """``exc``, a layout refusal worded for the command line (``--ep 3 must divide --tp 8``), reworded for the
+    case file: the row's line and id, the columns it names (``--count`` is ``num_accelerators``) with the row's
+    values, then the reason and what is allowed in column names. Other refusals are returned as they are."""
+    msg = str(exc)
+    cols = list(dict.fromkeys(_COLUMNS[f] for f in _FLAGS.findall(msg)))
+    if not cols:
+        return exc
+    values = ", ".join(f"{c} {'blank' if getattr(case, c) is None else getattr(case, c)}" for c in cols)
+    exc.args = (f"line {case.line} ({case.case_id}), column{'s' if len(cols) > 1 else ''} {', '.join(cols)} "
+                f"({values}): {_FLAGS.sub(lambda m: _COLUMNS[m[1]], msg)}",)
+    return exc

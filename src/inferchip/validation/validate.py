@@ -49,6 +49,7 @@ from inferchip.performance.setting import Setting, resolve_setting
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.units import percent_error
 from inferchip.validation.cases import Case, measured_stall_s, stated_load_per_s
+from inferchip.validation.closed_loop import check_row
 from inferchip.validation.plan import (  # re-exported: the validation's public names
     E2E_P99_OVER_MEAN,
     LENGTH_POINTS,
@@ -70,7 +71,7 @@ from inferchip.validation.plan import (  # re-exported: the validation's public 
     run_plan,
     uses_simulator,
 )
-from inferchip.validation.results import CaseResult, error_result
+from inferchip.validation.results import CaseResult, error_result, in_row_terms
 from inferchip.validation.server import (
     SERVER_MODELS,
     ReplicaSim,
@@ -89,14 +90,9 @@ from inferchip.validation.server_choice import (  # re-exported: how the server 
     server_model_for,
 )
 from inferchip.validation.stated_engine import batcher_ttft_point, stated_scheduling
-from inferchip.validation.stats import (  # re-exported: the statistics' public names
-    GROUP_KEYS,
-    SERVER_GROUPS,
-    case_kind,
-    error_stats,
-    server_comparison,
-    summarize,
-)
+from inferchip.validation.stats import GROUP_KEYS, SERVER_GROUPS, case_kind, error_stats, server_comparison, summarize
+
+# (the statistics' public names above are re-exported)
 
 __all__ = [
     "E2E_P99_OVER_MEAN", "LENGTH_POINTS", "LENGTH_SIGMA", "QUEUE_WAIT_STEPS", "SERVER_MODELS", "TPOT_P99_OVER_MEAN",
@@ -162,10 +158,13 @@ class Validator:
         key = (case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep)
         if key not in self._resolved:
             ms, cp = self.model(case.model), self.chip(case.accelerator)
-            self._resolved[key] = resolve_setting(cp, ms, count=case.num_accelerators, weights=fmt.weights,
-                                                  activations=fmt.activations, kv=fmt.kv, tp=case.tp, pp=case.pp,
-                                                  ep=case.ep, calibration=self.cal, within=True,
-                                                  attention_weights=fmt.attention_weights)
+            try:  # a refusal of the row's tp/pp/ep names its line and columns, not the CLI's options
+                self._resolved[key] = resolve_setting(cp, ms, count=case.num_accelerators, weights=fmt.weights,
+                                                      activations=fmt.activations, kv=fmt.kv, tp=case.tp, pp=case.pp,
+                                                      ep=case.ep, calibration=self.cal, within=True,
+                                                      attention_weights=fmt.attention_weights)
+            except InferchipError as exc:
+                raise in_row_terms(case, exc) from None
         return self._resolved[key]
 
     def mapped(self, case: Case, layout: Layout, fmt: Formats) -> MappedModel:
@@ -186,6 +185,10 @@ class Validator:
             "the energy rows, tools/energy/fit_power.py); throughput predicted too"])
 
     def predict_case(self, case: Case) -> CaseResult:
+        try:  # one check of the row's engine (and closed-loop facts), whichever model predicts it
+            check_row(case, self.engine, is_closed_loop(case))
+        except InferchipError as exc:
+            return error_result(case, exc)
         if case.energy_scope is not None:
             return self.predict_energy(case)
         if self.server_model in ("sim", "auto") and is_closed_loop(case):
@@ -331,6 +334,8 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetL
         return out
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from inferchip.pools import stopping_pool
+
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(cases):
         # closed-loop rows also by engine text and lengths: groups of one configuration's runs (they share
@@ -341,8 +346,9 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetL
     order = sorted(groups.values(), key=lambda g: -sum(1 + 20 * (cases[i].scenario == "server") for i in g))
     slots: list[CaseResult | None] = [None] * len(cases)
     done = 0
-    pool = ProcessPoolExecutor(max_workers=workers)
-    try:
+    # Ctrl-C, SIGTERM (the CLI's Terminated) or a failed group: the groups not started are cancelled and
+    # the workers stopped, not waited for (inferchip.pools)
+    with stopping_pool(ProcessPoolExecutor(max_workers=workers)) as pool:
         futures = {pool.submit(_predict_group, [cases[i] for i in g], cal, server_model, compare, assumptions,
                                lengths, engine): g
                    for g in order}
@@ -352,12 +358,6 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetL
             done += len(futures[fut])
             if progress is not None:
                 progress(done)
-    except BaseException:
-        # Ctrl-C, SIGTERM (the CLI's Terminated) or a failed group: the groups not started are cancelled
-        # and not waited for (a `with` block would run every queued group before the command could end)
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
     return [r for r in slots if r is not None]
 
 

@@ -30,6 +30,7 @@ from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from inferchip.pools import stopping_pool
 from inferchip.review.inputs import OnProgress, no_progress
 
 Piece = Callable[[OnProgress], Any]  # one piece of work: reports progress, returns a picklable result
@@ -92,7 +93,8 @@ def run_pieces(pieces: Sequence[Piece], jobs: int, on_progress: OnProgress = no_
     _PIECES = pieces
     out: list[Any] = []
     try:
-        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as ex:
+        # Ctrl-C, SIGTERM or a failed piece: the pieces not started are cancelled, the workers stopped
+        with stopping_pool(ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))) as ex:
             for result, messages in ex.map(_run, range(len(pieces))):
                 for msg, units in messages:
                     on_progress(msg, units)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
+from inferchip.pools import stopping_pool
 from inferchip.spec.vision import VisionCalibration
 from inferchip.validation.vision.rows import WINDOWED, Params, RowModel, predict_row
 
@@ -195,7 +196,7 @@ def leave_one_accelerator_out(rows: Sequence[RowModel], calibration: Sequence[Ro
         _FOLD_JOB = (calibration, base)  # inherited by the forked workers, never pickled
         try:
             ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(min(workers, len(folds)), mp_context=ctx) as pool:
+            with stopping_pool(ProcessPoolExecutor(min(workers, len(folds)), mp_context=ctx)) as pool:  # Ctrl-C: stop
                 params = list(pool.map(_fit_fold, folds))
         finally:
             _FOLD_JOB = None

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from inferchip.pools import stopping_pool
+
 _JOB: Callable[[int], Any] | None = None
 
 
@@ -21,7 +23,7 @@ def fork_map(job: Callable[[int], Any], count: int, workers: int) -> list[Any]:
         _JOB = job
         try:
             ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(min(workers, count), mp_context=ctx) as pool:
+            with stopping_pool(ProcessPoolExecutor(min(workers, count), mp_context=ctx)) as pool:  # Ctrl-C: stop
                 return list(pool.map(_run, range(count)))
         finally:
             _JOB = None

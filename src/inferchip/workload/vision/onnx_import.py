@@ -14,6 +14,7 @@ that the graph does not have).
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -134,8 +135,10 @@ def _check_sizes(node: Any, shapes: dict[str, list[int] | None], where: str) -> 
                             "size (an input smaller than the kernel, or a corrupted attribute)")
 
 
-def import_onnx(path: Path, dims: dict[str, int] | None = None) -> VisionNetwork:
-    """The graph at ``path`` as a network, its dynamic axes sized from ``dims``."""
+def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None) -> VisionNetwork:
+    """The graph at ``path`` (a ``str`` or any path-like, ``~`` expanded) as a network, its dynamic axes sized
+    from ``dims``."""
+    path = Path(path).expanduser()
     onnx = _onnx()
     model = _read(path)
     opset = _check_opset(model, path)
