@@ -171,6 +171,11 @@ def test_an_attention_dp_server_row_prices_a_lone_prompt_at_its_busiest_rank(mon
     assert sim.dp_ranks == sim.step.ranks == lay.attn_dp_ways == 8
     cfg, _ = vs.scheduler_config(c, step.mm, plan, sim.step.kv_capacity_tokens, sim.dp_ranks)
     assert cfg.max_num_batched_tokens == 8 * 8192  # the stated budget is per rank
+    # without one, the engine's default chunk, per rank too (the analytic model's replica budget)
+    bare = server_case("online serving benchmark: 3 requests; request rate 0.01", input_tokens="4096",
+                       output_tokens="2", num_accelerators="8")
+    cfg0, _ = vs.scheduler_config(bare, step.mm, plan, sim.step.kv_capacity_tokens, sim.dp_ranks)
+    assert cfg0.max_num_batched_tokens == 8 * step.mm.chunk_tokens == step.mm.replica_chunk_tokens
     out = vs.simulate_row(c, plan, lay, analytic, sim)
     prompt = round(plan.inputs.mean)
     pairs = prompt * (prompt + 1) // 2

@@ -22,9 +22,9 @@ Rules, each applied to every server row from its fields and notes (never from it
   without one, the sequences the replica's KV cache holds at their mean in-flight context
   ``E[i] + E[o^2] / (2 E[o])`` (a length-biased sequence halfway through its answer). Either
   way the paged block manager bounds it further (and preempts). The step token budget is a
-  stated ``max_num_tokens`` / ``max_num_batched_tokens`` (per attention-DP rank, as the batch
-  size), else the engine's prefill chunk (8192, the vLLM and TensorRT-LLM default), and never
-  below ``max_num_seqs``.
+  stated ``max_num_tokens`` / ``max_num_batched_tokens``, else the engine's prefill chunk (8192,
+  the vLLM and TensorRT-LLM default), either per attention-DP rank as the batch size (each rank
+  schedules its own batch: the analytic model's ``replica_chunk_tokens``), never below ``max_num_seqs``.
 * **Attention DP** (a layout with ``attn_dp``): the layout's ranks (``Layout.attn_dp_ways``) are
   resolved once (:attr:`ReplicaSim.dp_ranks`) and passed down: to the scheduler's per-rank batch and
   budget above, to a stated attention-DP balance, and to the step model (``ServingStepModel.ranks``),
@@ -175,7 +175,7 @@ def scheduler_config(case: Case, mm: MappedModel, plan: Plan, kv_capacity_tokens
         ctx = plan.inputs.mean + o.second_moment / (2.0 * max(o.mean, 1.0))
         n = max(1, int(kv_capacity_tokens // max(ctx, 1.0)))
         why = f"max_num_seqs {n} (no batch size stated: what the KV cache holds at the mean in-flight context)"
-    budget = max(tokens * dp if tokens else mm.chunk_tokens, n)  # a stated budget is per rank, as the cap
+    budget = max((tokens or mm.chunk_tokens) * dp, n)  # per rank, as the cap
     return SchedulerConfig(max_num_seqs=n, max_num_batched_tokens=budget), f"{why}, token budget {budget}"
 
 
