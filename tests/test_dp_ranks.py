@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -130,3 +131,95 @@ def test_a_lone_prompt_on_a_real_worker_costs_between_the_even_spread_and_every_
     assert 2 * even < lone < every
     # a plain step model cannot take the busiest rank apart: the replica falls back to every rank as busy
     assert EngineStepModel(LinearStepModel(), ranks=8).step_time_busiest_s(8192, 0, 0, pairs, 8192.0) is None
+
+
+# ------------------------------------------------------------------ the page's server rows (validation/server.py)
+def _spy_busiest(monkeypatch) -> list[tuple]:
+    """Record every call of ServingStepModel.step_time_busiest_s (the replica's busiest-rank pricing)."""
+    from inferchip.performance.serving import ServingStepModel
+
+    calls: list[tuple] = []
+    orig = ServingStepModel.step_time_busiest_s
+
+    def spy(self, *args):
+        calls.append(args)
+        return orig(self, *args)
+
+    monkeypatch.setattr(ServingStepModel, "step_time_busiest_s", spy)
+    return calls
+
+
+def test_an_attention_dp_server_row_prices_a_lone_prompt_at_its_busiest_rank(monkeypatch):
+    """DeepSeek-R1 FP8 on 8 GB200 with attention DP, a server row at a stated low rate: every prompt arrives
+    alone, runs whole on one of the 8 ranks, and its first token comes one busiest-rank step later; with the
+    ranks withheld (ServingStepModel.ranks 1, the even spread the page used before) it comes sooner."""
+    from conftest import server_case
+    from inferchip.performance.serving import serving_model
+    from inferchip.spec.calibration import DatasetLengths
+    from inferchip.validation import server as vs
+    from inferchip.validation.plan import operating_point, plan_for
+
+    step, _ = serving_model("nvidia-gb200-186gb", "deepseek-ai/DeepSeek-R1", count=8, tp=8, ep=8, weights="fp8",
+                            attn_dp=True)
+    lay = step.mm.layout
+    c = server_case("online serving benchmark: 3 requests; request rate 0.01; max_num_tokens 8192",
+                    input_tokens="4096", output_tokens="2", num_accelerators="8")
+    plan = plan_for(c, DatasetLengths())
+    analytic = operating_point(step.mm, plan, lay.replicas)
+    calls = _spy_busiest(monkeypatch)
+    sim = vs.ReplicaSim(step.mm)
+    assert sim.dp_ranks == sim.step.ranks == lay.attn_dp_ways == 8
+    cfg, _ = vs.scheduler_config(c, step.mm, plan, sim.step.kv_capacity_tokens, sim.dp_ranks)
+    assert cfg.max_num_batched_tokens == 8 * 8192  # the stated budget is per rank
+    # without one, the engine's default chunk, per rank too (the analytic model's replica budget)
+    bare = server_case("online serving benchmark: 3 requests; request rate 0.01", input_tokens="4096",
+                       output_tokens="2", num_accelerators="8")
+    cfg0, _ = vs.scheduler_config(bare, step.mm, plan, sim.step.kv_capacity_tokens, sim.dp_ranks)
+    assert cfg0.max_num_batched_tokens == 8 * step.mm.chunk_tokens == step.mm.replica_chunk_tokens
+    out = vs.simulate_row(c, plan, lay, analytic, sim)
+    prompt = round(plan.inputs.mean)
+    pairs = prompt * (prompt + 1) // 2
+    # each prefill step: the whole prompt on one rank (8 x its pairs in the whole-worker form), no decodes
+    assert calls and all(a == (prompt, 0, 0, 8 * pairs, float(prompt)) for a in calls)
+    lone = step.step_time_busiest_s(prompt, 0, 0, 8 * pairs, float(prompt))
+    assert out.summary["ttft_s_mean"] == pytest.approx(lone, rel=1e-9)
+    # the even spread: the same row with the ranks withheld from the step model only
+    even_sim = vs.ReplicaSim(step.mm)
+    even_sim.step.ranks = 1
+    n_calls = len(calls)
+    even = vs.simulate_row(c, plan, lay, analytic, even_sim)
+    assert len(calls) == n_calls
+    assert even.summary["ttft_s_mean"] == pytest.approx(
+        float(step.step_time_s(np.array([prompt]), np.array([0]), np.array([0]), np.array([pairs]))[0]), rel=0.02)
+    assert out.summary["ttft_s_mean"] > 1.5 * even.summary["ttft_s_mean"]
+
+
+def test_a_server_row_without_attention_dp_keeps_the_even_spread(monkeypatch):
+    """A dense model on one chip: one rank, the busiest-rank pricing never runs, the scheduler as before."""
+    from conftest import server_case, server_model
+    from inferchip.spec.calibration import DatasetLengths
+    from inferchip.validation import server as vs
+    from inferchip.validation.plan import operating_point, plan_for
+
+    mm = server_model()
+    c = server_case("online serving benchmark: 40 requests; request rate 4")
+    plan = plan_for(c, DatasetLengths())
+    calls = _spy_busiest(monkeypatch)
+    sim = vs.ReplicaSim(mm)
+    assert sim.dp_ranks == sim.step.ranks == 1
+    cfg, _ = vs.scheduler_config(c, mm, plan, sim.step.kv_capacity_tokens, sim.dp_ranks)
+    assert cfg.max_num_batched_tokens == mm.chunk_tokens
+    out = vs.simulate_row(c, plan, mm.layout, operating_point(mm, plan, 1), sim)
+    assert out.kind == "open_loop" and out.summary["ttft_s_mean"] > 0
+    assert calls == []
+
+
+def test_the_step_model_takes_one_rank_or_the_layouts():
+    from inferchip.errors import InvalidSettingError
+    from inferchip.performance.serving import ServingStepModel, serving_model
+
+    step, _ = serving_model("nvidia-gb200-186gb", "deepseek-ai/DeepSeek-R1", count=8, tp=8, ep=8, weights="fp8",
+                            attn_dp=True)
+    assert ServingStepModel(step.mm, ranks=8).ranks == 8 and ServingStepModel(step.mm).ranks == 1
+    with pytest.raises(InvalidSettingError, match="attention-DP ranks"):
+        ServingStepModel(step.mm, ranks=4)

@@ -45,10 +45,22 @@ class StepEnergyModel:
 
 @dataclass
 class ServingStepModel:
-    """Adapter: the simulator's step-time protocol over a mapped model (with energy where a TDP is known)."""
+    """Adapter: the simulator's step-time protocol over a mapped model (with energy where a TDP is known).
+
+    ``ranks``: the attention-DP ranks the simulated replica places each prefill chunk on whole
+    (:class:`~inferchip.sim.replica.Replica` reads it, as it reads ``EngineStepModel.ranks``; the
+    step is then priced at its busiest rank, :meth:`step_time_busiest_s`). The caller passes the
+    layout's ``attn_dp_ways`` where the replica should place prompts per rank; 1 (the default)
+    keeps the even spread of the cost model."""
 
     mm: MappedModel
     energy: StepEnergyModel | None = None
+    ranks: int = 1
+
+    def __post_init__(self) -> None:
+        if self.ranks != 1 and self.ranks != self.mm.layout.attn_dp_ways:
+            raise InvalidSettingError(f"{self.ranks} attention-DP ranks on a layout of "
+                                      f"{self.mm.layout.attn_dp_ways}: 1 or the layout's")
 
     def _steps(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs):
         """(time_s, replica power W or None) of a step, throttled at TDP."""
@@ -95,6 +107,39 @@ class ServingStepModel:
     @property
     def num_chips(self) -> int:
         return self.mm.layout.chips_per_replica
+
+
+@dataclass
+class BeamStepModel:
+    """A request decoding ``beams`` sequences from one prompt, seen by the simulator as one sequence."""
+
+    inner: ServingStepModel
+    beams: int
+
+    def step_time_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs) -> np.ndarray:
+        n = np.asarray(num_decode_seqs, float)
+        return self.inner.step_time_s(np.asarray(num_tokens, float) + (self.beams - 1) * n, self.beams * n,
+                                      self.beams * np.asarray(decode_kv_tokens, float), prefill_attn_pairs)
+
+    def step_time_busiest_s(self, num_tokens: float, num_decode_seqs: float, decode_kv_tokens: float,
+                            prefill_attn_pairs: float, prefill_chip: float) -> float:
+        """:meth:`ServingStepModel.step_time_busiest_s` with the beams' decode tokens as :meth:`step_time_s`."""
+        n = float(num_decode_seqs)
+        return self.inner.step_time_busiest_s(float(num_tokens) + (self.beams - 1) * n, self.beams * n,
+                                              self.beams * float(decode_kv_tokens), prefill_attn_pairs,
+                                              prefill_chip)
+
+    @property
+    def ranks(self) -> int:
+        return self.inner.ranks
+
+    @property
+    def kv_capacity_tokens(self) -> int:
+        return self.inner.kv_capacity_tokens // self.beams
+
+    @property
+    def num_chips(self) -> int:
+        return self.inner.num_chips
 
 
 def step_energy_model(cp: ChipParams, spec: ChipSpec | None, assumptions: Assumptions) -> StepEnergyModel | None:

@@ -13,17 +13,24 @@ Rules, each applied to every server row from its fields and notes (never from it
 * **Lengths**: the plan's length quantile points as an empirical distribution (:class:`~inferchip.sim.lengths.
   EmpiricalLength`, whole tokens): the analytic model's mean input (calibration) and spread.
 * **Beam search** (GPT-J): a request is one simulated sequence standing for ``beams`` sequences
-  (:class:`BeamStepModel`): each decode step costs ``beams`` tokens with ``beams`` times the KV reads,
-  the prompt is prefilled once, and the request holds ``beams`` times the KV cache (as the analytic model).
+  (:class:`~inferchip.performance.serving.BeamStepModel`): each decode step costs ``beams`` tokens
+  with ``beams`` times the KV reads, the prompt is prefilled once, and the request holds ``beams``
+  times the KV cache (as the analytic model).
 * **Scheduler** (:func:`scheduler_config`): ``max_num_seqs`` is the batch size the notes state
   (:func:`stated_batch`: ``gpu_batch_size``, ``max_batch_size``, ``max_num_seqs``, ``batch
   size``), taken per attention-DP rank (times the layout's attention-DP degree, 1 without);
   without one, the sequences the replica's KV cache holds at their mean in-flight context
   ``E[i] + E[o^2] / (2 E[o])`` (a length-biased sequence halfway through its answer). Either
   way the paged block manager bounds it further (and preempts). The step token budget is a
-  stated ``max_num_tokens`` / ``max_num_batched_tokens`` (per attention-DP rank, as the batch
-  size), else the engine's prefill chunk (8192, the vLLM and TensorRT-LLM default), and never
-  below ``max_num_seqs``.
+  stated ``max_num_tokens`` / ``max_num_batched_tokens``, else the engine's prefill chunk (8192,
+  the vLLM and TensorRT-LLM default), either per attention-DP rank as the batch size (each rank
+  schedules its own batch: the analytic model's ``replica_chunk_tokens``), never below ``max_num_seqs``.
+* **Attention DP** (a layout with ``attn_dp``): the layout's ranks (``Layout.attn_dp_ways``) are
+  resolved once (:attr:`ReplicaSim.dp_ranks`) and passed down: to the scheduler's per-rank batch and
+  budget above, to a stated attention-DP balance, and to the step model (``ServingStepModel.ranks``),
+  so the replica places each prefill chunk whole on one rank and prices the step at its busiest rank
+  (:func:`~inferchip.sim.scheduler.busiest_rank_prefill`, with its engine sources), as the
+  closed-loop rows do (:mod:`~inferchip.validation.closed_loop`, ``EngineStepModel.ranks``).
 * **When a request can first be scheduled**: as the notes state (:mod:`~inferchip.validation.stated_engine`:
   vLLM ``num_scheduler_steps``, TensorRT-LLM's attention-DP balance, a harness batcher's bursts), in
   every run of the row, the rate search's included; else at once.
@@ -67,11 +74,9 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
 from inferchip.mapping.layout import Layout
 from inferchip.performance.phases import MappedModel, fit_error
-from inferchip.performance.serving import ServingStepModel
+from inferchip.performance.serving import BeamStepModel, ServingStepModel
 from inferchip.sim import (
     BurstArrivals,
     EmpiricalLength,
@@ -132,32 +137,13 @@ def stated_requests(notes: str) -> int | None:
 
 
 # ------------------------------------------------------------------ the replica the simulator sees
-@dataclass
-class BeamStepModel:
-    """A request decoding ``beams`` sequences from one prompt, seen by the simulator as one sequence."""
-
-    inner: ServingStepModel
-    beams: int
-
-    def step_time_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs) -> np.ndarray:
-        n = np.asarray(num_decode_seqs, float)
-        return self.inner.step_time_s(np.asarray(num_tokens, float) + (self.beams - 1) * n, self.beams * n,
-                                      self.beams * np.asarray(decode_kv_tokens, float), prefill_attn_pairs)
-
-    @property
-    def kv_capacity_tokens(self) -> int:
-        return self.inner.kv_capacity_tokens // self.beams
-
-    @property
-    def num_chips(self) -> int:
-        return self.inner.num_chips
-
-
 class ReplicaSim:
-    """One replica's step model and its step-time cache, shared by every run on that replica."""
+    """One replica's step model and its step-time cache, shared by every run on that replica;
+    ``dp_ranks``, the layout's attention-DP ranks, resolved once and passed down (module doc)."""
 
     def __init__(self, mm: MappedModel, beams: int = 1):
-        base = ServingStepModel(mm)
+        self.dp_ranks = mm.layout.attn_dp_ways
+        base = ServingStepModel(mm, ranks=self.dp_ranks)
         self.mm = mm
         self.step: Any = base if beams == 1 else BeamStepModel(base, beams)
         if self.step.kv_capacity_tokens < 1:
@@ -176,10 +162,10 @@ def sim_length(dist: LengthDist) -> EmpiricalLength:
     return EmpiricalLength(samples_tokens=tuple(max(1, round(v)) for v in dist.points))
 
 
-def scheduler_config(case: Case, mm: MappedModel, plan: Plan, kv_capacity_tokens: int) -> tuple[SchedulerConfig, str]:
-    """Engine settings of a row's replica and how they were chosen (rule in the module doc)."""
+def scheduler_config(case: Case, mm: MappedModel, plan: Plan, kv_capacity_tokens: int,
+                     dp: int = 1) -> tuple[SchedulerConfig, str]:
+    """Engine settings of a row's replica on ``dp`` attention-DP ranks and how they were chosen (module doc)."""
     seqs, tokens = stated_batch(case.notes)
-    dp = max(1, int(getattr(mm.sm, "dp_attention", 1)))
     if seqs is not None:
         n = seqs * dp
         why = (f"max_num_seqs {n} (batch size {seqs} stated"
@@ -189,7 +175,7 @@ def scheduler_config(case: Case, mm: MappedModel, plan: Plan, kv_capacity_tokens
         ctx = plan.inputs.mean + o.second_moment / (2.0 * max(o.mean, 1.0))
         n = max(1, int(kv_capacity_tokens // max(ctx, 1.0)))
         why = f"max_num_seqs {n} (no batch size stated: what the KV cache holds at the mean in-flight context)"
-    budget = max(tokens * dp if tokens else mm.chunk_tokens, n)  # a stated budget is per rank, as the cap
+    budget = max((tokens or mm.chunk_tokens) * dp, n)  # per rank, as the cap
     return SchedulerConfig(max_num_seqs=n, max_num_batched_tokens=budget), f"{why}, token budget {budget}"
 
 
@@ -273,9 +259,9 @@ def simulate_row(case: Case, plan: Plan, layout: Layout, analytic: OperatingPoin
     """Simulate a server row (no concurrency) on its chosen layout. ``analytic`` is the analytic
     operating point there: the search's first rate, and the lifetime where no limit bounds it."""
     inp, out = sim_length(plan.inputs), sim_length(plan.outputs)
-    cfg, cfg_note = scheduler_config(case, sim.mm, plan, sim.step.kv_capacity_tokens)
+    cfg, cfg_note = scheduler_config(case, sim.mm, plan, sim.step.kv_capacity_tokens, sim.dp_ranks)
     sched = stated_scheduling(case.case_id, case.notes)
-    factory, sched_note = replica_factory(sched, max(1, int(getattr(sim.mm.sm, "dp_attention", 1))))
+    factory, sched_note = replica_factory(sched, sim.dp_ranks)
     reps = layout.replicas
     load = stated_load_per_s(case)
     stated_n = stated_requests(case.notes)
