@@ -223,3 +223,74 @@ def test_the_step_model_takes_one_rank_or_the_layouts():
     assert ServingStepModel(step.mm, ranks=8).ranks == 8 and ServingStepModel(step.mm).ranks == 1
     with pytest.raises(InvalidSettingError, match="attention-DP ranks"):
         ServingStepModel(step.mm, ranks=4)
+
+
+# ------------------------------------------------------------------ inferchip serve / curve and the public serve()
+_DP_SERVE = ["--chip", "nvidia-b200-180gb", "--model", "deepseek-ai/DeepSeek-R1", "--count", "8", "--tp", "8",
+             "--ep", "8", "--attn-dp", "--weights", "fp8", "--input-tokens", "4096", "--output-tokens", "2",
+             "--rate", "0.01", "--requests", "3", "--format", "json"]
+
+
+def test_an_attention_dp_serve_prices_a_lone_prompt_as_the_page_does(monkeypatch):
+    """DeepSeek-R1 FP8 on 8 B200 with attention DP, 3 requests at 0.01/s through ``inferchip serve``: the step
+    model carries the layout's 8 ranks (serving_step), the default budget is per rank, every prompt runs whole
+    on one rank, and the TTFT is the page's server simulation's for the same setting and load (one
+    busiest-rank step), not the even spread's."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import inferchip.interfaces.cli  # noqa: F401  (registers the commands)
+    from conftest import server_case
+    from inferchip.interfaces.app import app
+    from inferchip.performance.serving import replica_scheduler, serving_model
+    from inferchip.spec.calibration import DatasetLengths
+    from inferchip.validation import server as vs
+    from inferchip.validation.plan import operating_point, plan_for
+
+    step, replicas = serving_model("nvidia-b200-180gb", "deepseek-ai/DeepSeek-R1", count=8, tp=8, ep=8,
+                                   weights="fp8", attn_dp=True)
+    assert step.ranks == step.mm.layout.attn_dp_ways == 8 and replicas == 1
+    cfg = replica_scheduler(step.ranks)
+    assert (cfg.max_num_seqs, cfg.max_num_batched_tokens) == (8 * 256, 8 * 8192)
+    calls = _spy_busiest(monkeypatch)
+    res = CliRunner().invoke(app, ["serve", *_DP_SERVE])
+    assert res.exit_code == 0, res.output
+    served = json.loads(res.output)
+    pairs = 4096 * 4097 // 2
+    assert calls and all(a == (4096, 0, 0, 8 * pairs, 4096.0) for a in calls)
+    lone = step.step_time_busiest_s(4096, 0, 0, 8 * pairs, 4096.0)
+    assert served["ttft_s_mean"] == pytest.approx(lone, rel=1e-9)
+    # the page's server simulation of the same setting and load
+    c = server_case("online serving benchmark: 3 requests; request rate 0.01", input_tokens="4096",
+                    output_tokens="2", num_accelerators="8")
+    plan = plan_for(c, DatasetLengths())
+    assert round(plan.inputs.mean) == 4096
+    page = vs.simulate_row(c, plan, step.mm.layout, operating_point(step.mm, plan, replicas), vs.ReplicaSim(step.mm))
+    assert served["ttft_s_mean"] == pytest.approx(page.summary["ttft_s_mean"], rel=1e-9)
+    even = float(step.step_time_s(np.array([4096]), np.array([0]), np.array([0]), np.array([pairs]))[0])
+    assert served["ttft_s_mean"] > 1.5 * even
+    # the public serve() takes the same path
+    api = __import__("inferchip").serve("nvidia-b200-180gb", "deepseek-ai/DeepSeek-R1", count=8, tp=8, ep=8,
+                                        weights="fp8", attn_dp=True, rate_per_s=0.01, num_requests=3,
+                                        input_tokens=4096, output_tokens=2)
+    assert api["ttft_s_mean"] == pytest.approx(served["ttft_s_mean"], rel=1e-12)
+
+
+def test_a_serve_without_attention_dp_is_the_plain_default_scheduler(monkeypatch):
+    """One rank: serving_step's step model has ranks 1, the default scheduler is SchedulerConfig's own, the
+    busiest-rank pricing never runs, and serve() gives what the simulator gives with no scheduler at all."""
+    from inferchip.performance.serving import replica_scheduler, serve, serving_model
+    from inferchip.sim import PoissonArrivals, SchedulerConfig, simulate
+
+    step, replicas = serving_model("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", weights="fp8", count=2)
+    assert step.ranks == 1 and replica_scheduler(1) == SchedulerConfig()
+    vllm = replica_scheduler(1, 128, 2048)
+    assert (vllm.max_num_seqs, vllm.max_num_batched_tokens) == (128, 2048)
+    calls = _spy_busiest(monkeypatch)
+    got = serve("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", weights="fp8", count=2, rate_per_s=20,
+                num_requests=60, input_tokens=1024, output_tokens=32)
+    plain = simulate(step, PoissonArrivals(rate_per_s=20, input_tokens=1024, output_tokens=32), num_requests=60,
+                     seed=0, replicas=replicas).summary()
+    assert got["ttft_s_mean"] == plain["ttft_s_mean"] and got["tpot_s_mean"] == plain["tpot_s_mean"]
+    assert calls == []

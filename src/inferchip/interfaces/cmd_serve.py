@@ -19,7 +19,7 @@ from inferchip.interfaces.cli_options import output as out
 from inferchip.interfaces.cli_options.tables import serve_tables
 from inferchip.interfaces.cmd_predict import OutputFormat
 
-DEFAULT_SCHEDULER = "vLLM-like defaults (max_num_seqs 256, chunk 8192)"
+DEFAULT_SCHEDULER = "vLLM-like defaults (max_num_seqs 256, chunk 8192, per attention-DP rank)"
 
 
 def _progress(label: str):
@@ -52,14 +52,13 @@ def _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibratio
 
 
 def _engine_config(engine, step):
-    """The scheduler of ``--engine`` (its running-batch cap and prefill chunk, per attention-DP rank), or None."""
-    if engine is None:
-        return None
-    from inferchip.sim import SchedulerConfig
+    """The scheduler of ``--engine`` (else the vLLM-like defaults): its running-batch cap and prefill
+    chunk per attention-DP rank, on the step model's ranks (``serving_step`` resolved them)."""
+    from inferchip.performance.serving import replica_scheduler
 
-    ranks = step.mm.layout.attn_dp_ways
-    seqs = engine.max_num_seqs * ranks
-    return SchedulerConfig(max_num_seqs=seqs, max_num_batched_tokens=max(engine.chunk_tokens * ranks, seqs))
+    if engine is None:
+        return replica_scheduler(step.ranks)
+    return replica_scheduler(step.ranks, engine.max_num_seqs, engine.chunk_tokens)
 
 
 def _layout_text(step, replicas: int) -> str:

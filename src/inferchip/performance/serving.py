@@ -178,17 +178,42 @@ def serving_model(chip: str | ChipParams | Setting, model: str | ModelSpec | Non
 
 
 def serving_step(setting: Setting) -> tuple[ServingStepModel, int]:
-    """(step model of one replica, number of replicas) of a setting with one layout."""
+    """(step model of one replica, number of replicas) of a setting with one layout.
+
+    The step model carries the layout's attention-DP ranks (``ServingStepModel.ranks`` =
+    ``Layout.attn_dp_ways``, 1 without attention DP), resolved here once: the simulated replica
+    places each prefill chunk whole on one rank and prices the step at its busiest rank, as the
+    page's server rows (``validation.server.ReplicaSim``) and the closed-loop rows do; the
+    scheduler's budgets are per rank too (:func:`replica_scheduler`)."""
     if not setting.layout_given or len(setting.layouts) != 1:
         raise InvalidSettingError("the serving simulator needs one layout: give --tp/--pp/--ep")
     lay = setting.layout
     mm = setting.mapped(lay)
-    step = ServingStepModel(mm, step_energy_model(setting.chip, setting.chip_spec, setting.assumptions))
+    step = ServingStepModel(mm, step_energy_model(setting.chip, setting.chip_spec, setting.assumptions),
+                            ranks=lay.attn_dp_ways)
     if step.kv_capacity_tokens < 1:
         from inferchip.performance.phases import fit_error
 
         raise fit_error(mm, 1, 1, 0, setting.count)
     return step, lay.replicas
+
+
+def replica_scheduler(ranks: int, max_num_seqs: int | None = None, chunk_tokens: int | None = None) -> Any:
+    """The scheduler of a replica of ``ranks`` attention-DP ranks: an engine's running-batch cap
+    ``max_num_seqs`` and prefill chunk ``chunk_tokens`` (None: :class:`~inferchip.sim.SchedulerConfig`'s
+    vLLM defaults, 256 and 8,192) per rank, times the ranks, the budget never below the cap.
+
+    Each attention-DP rank schedules its own batch within its own budget (SGLang's per-rank
+    ``Scheduler`` and TensorRT-LLM's per-rank ``max_batch_size`` / ``max_num_tokens``, sources at
+    :func:`~inferchip.sim.scheduler.busiest_rank_prefill`; vLLM's data-parallel engine cores each
+    run the engine's scheduler), as the page's server rows take a stated or default budget
+    (``validation.server.scheduler_config``). One rank: the engine's settings as given."""
+    from inferchip.sim import SchedulerConfig
+
+    base = SchedulerConfig()
+    seqs = (base.max_num_seqs if max_num_seqs is None else max_num_seqs) * ranks
+    chunk = (base.max_num_batched_tokens if chunk_tokens is None else chunk_tokens) * ranks
+    return SchedulerConfig(max_num_seqs=seqs, max_num_batched_tokens=max(chunk, seqs))
 
 
 def serving_economics(step: ServingStepModel, figures: dict[str, Any], num_chips: int,
@@ -242,7 +267,7 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
     if num_requests is None and duration_s is None:
         num_requests = 1000
     res = simulate(step, arr, duration_s=duration_s, num_requests=num_requests, seed=seed, replicas=replicas,
-                   slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s)
+                   scheduler_config=replica_scheduler(step.ranks), slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s)
     summary = res.summary()
     if "power_w_per_chip" in summary:
         estimate = chip.estimate if isinstance(chip, Setting) else system.get("estimate", "central")
