@@ -294,3 +294,25 @@ def test_a_serve_without_attention_dp_is_the_plain_default_scheduler(monkeypatch
                      seed=0, replicas=replicas).summary()
     assert got["ttft_s_mean"] == plain["ttft_s_mean"] and got["tpot_s_mean"] == plain["tpot_s_mean"]
     assert calls == []
+
+
+def test_a_busiest_rank_step_is_throttled_at_tdp_like_an_even_one():
+    """``step_time_busiest_s`` takes the TDP throttle of ``step_time_s`` (by the busiest chip's power): never
+    faster than the unthrottled busiest step, equal to it without an energy model, and slower when the
+    power limit is cut so the step cannot run at full rate."""
+    import dataclasses
+
+    from inferchip.performance.serving import ServingStepModel, serving_model
+
+    step, _ = serving_model("nvidia-b200-180gb", "deepseek-ai/DeepSeek-R1", count=8, tp=8, ep=8, weights="fp8",
+                            attn_dp=True)
+    assert step.energy is not None
+    pairs = 4096 * 4097 // 2
+    args = (4096, 0, 0, 8 * pairs, 4096.0)
+    raw_t, _ = step.mm.replica_step_s(*args[:4], prefill_chip=args[4])
+    raw = float(np.asarray(raw_t, dtype=float).reshape(-1)[0])
+    assert step.step_time_busiest_s(*args) >= raw * (1 - 1e-12)
+    assert ServingStepModel(step.mm, None, ranks=8).step_time_busiest_s(*args) == pytest.approx(raw, rel=1e-12)
+    starved = dataclasses.replace(step.energy, tdp_w=step.energy.idle_w * 1.05)
+    slow = ServingStepModel(step.mm, starved, ranks=8).step_time_busiest_s(*args)
+    assert slow > 1.05 * raw

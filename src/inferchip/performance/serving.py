@@ -62,11 +62,14 @@ class ServingStepModel:
             raise InvalidSettingError(f"{self.ranks} attention-DP ranks on a layout of "
                                       f"{self.mm.layout.attn_dp_ways}: 1 or the layout's")
 
-    def _steps(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs):
-        """(time_s, replica power W or None) of a step, throttled at TDP."""
+    def _steps(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, prefill_chip=None):
+        """(time_s, replica power W or None) of a step, throttled at TDP. With ``prefill_chip`` the step's
+        cost is its busiest attention-DP chip's, which sets both the time and the chip that throttles first
+        (the power is then that chip's times the replica's chips: an upper bound)."""
         from inferchip.cost.economics import step_power
 
-        t, cost = self.mm.replica_step_s(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs)
+        t, cost = self.mm.replica_step_s(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,
+                                         prefill_chip=prefill_chip)
         t = np.asarray(t, dtype=float)
         en = self.energy
         if en is None:
@@ -81,9 +84,9 @@ class ServingStepModel:
                             prefill_attn_pairs: float, prefill_chip: float) -> float:
         """Time of one step whose whole prompts sit unevenly on the attention-DP chips: ``prefill_chip``
         prefill tokens (and ``prefill_attn_pairs / dp`` pairs) on the busiest chip, the routed experts
-        serving the step's ``num_tokens`` (cost.step.step_points); not throttled at TDP."""
-        t, _ = self.mm.replica_step_s(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,
-                                      prefill_chip=prefill_chip)
+        serving the step's ``num_tokens`` (cost.step.step_points); throttled at TDP as :meth:`step_time_s`,
+        by the busiest chip's power."""
+        t = self._steps(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, prefill_chip)[0]
         return float(np.asarray(t, dtype=float).reshape(-1)[0])
 
     def step_power_w(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs) -> np.ndarray:
