@@ -316,3 +316,20 @@ def test_a_busiest_rank_step_is_throttled_at_tdp_like_an_even_one():
     starved = dataclasses.replace(step.energy, tdp_w=step.energy.idle_w * 1.05)
     slow = ServingStepModel(step.mm, starved, ranks=8).step_time_busiest_s(*args)
     assert slow > 1.05 * raw
+
+
+def test_a_prompt_longer_than_a_rank_budget_is_chunked_at_that_budget():
+    """Attention DP on 4 ranks, the default 8,192 tokens per rank (32,768 for the replica): a lone prompt is
+    prefilled on one rank in chunks of at most 8,192 tokens, so 8,000 / 16,000 / 30,000 tokens take 1 / 2 / 4
+    prefill steps, TTFT grows at least in proportion to the steps, and the lone 30,000-token prompt on one
+    rank is slower than the same prompt spread over 4 tensor-parallel chips."""
+    import inferchip as ic
+
+    common = {"count": 4, "tp": 4, "ep": 4, "rate_per_s": 0.01, "num_requests": 1, "output_tokens": 2}
+    runs = {n: ic.serve("nvidia-h200-sxm-141gb", "deepseek-ai/DeepSeek-V2-Lite", attn_dp=True, input_tokens=n,
+                        **common) for n in (8000, 16000, 30000)}
+    assert [runs[n]["num_steps"] for n in (8000, 16000, 30000)] == [1 + 1, 2 + 1, 4 + 1]  # prefill + decode
+    assert runs[16000]["ttft_s_mean"] > 1.9 * runs[8000]["ttft_s_mean"]
+    assert runs[30000]["ttft_s_mean"] > 3.5 * runs[8000]["ttft_s_mean"]
+    tp = ic.serve("nvidia-h200-sxm-141gb", "deepseek-ai/DeepSeek-V2-Lite", input_tokens=30000, **common)
+    assert runs[30000]["ttft_s_mean"] > tp["ttft_s_mean"]

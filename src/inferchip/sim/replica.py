@@ -75,9 +75,11 @@ class Replica:
         self.itl_skip: dict[int, int] = {}  # step -> decode tokens of that step whose gap is in itl_extra_s
         self.pairs_at: dict[int, int] = {}  # step -> causal prefill attention pairs (steps with prefill only)
         self.log: dict[str, array[Any]] = {name: array(code) for name, code in LOG_FIELDS}
-        # attention-DP ranks of the step model (EngineStepModel.ranks; 1 for a plain step model):
-        # a step's prefill chunks run whole on one rank each (scheduler.busiest_rank_prefill)
+        # attention-DP ranks of the step model (EngineStepModel.ranks, else 1): chunks run whole on one rank each
+        # (scheduler.busiest_rank_prefill), so a chunked prompt's chunk is at most its rank's budget
         self.dp_ranks = max(1, int(getattr(timer.model, "ranks", 1) or 1))
+        self.seq_chunk_tokens = config.max_num_batched_tokens // (self.dp_ranks if config.enable_chunked_prefill
+                                                                    else 1)
 
     # ------------------------------------------------------------------ queue interface
     @property
@@ -146,7 +148,7 @@ class Replica:
         for seq in self.prefilling:
             if budget <= 0:
                 break
-            c = min(seq.target - seq.done, budget)
+            c = min(seq.target - seq.done, budget, self.seq_chunk_tokens)
             nb = blocks_for(seq.done + c, B) - seq.blocks
             chunks.append([seq, c, nb])
             need += nb
@@ -233,7 +235,7 @@ class Replica:
         while waiting and budget > 0 and self.n_running < max_seqs:
             seq = waiting[0]
             remaining = seq.target - seq.done
-            c = min(remaining, budget)
+            c = min(remaining, budget, self.seq_chunk_tokens)
             if c < remaining and not chunked:
                 break
             nb = blocks_for(c, self.B)
@@ -377,7 +379,7 @@ class Replica:
         while self.swapped and self.n_running < self.cfg.max_num_seqs and budget > 0:
             seq = self.swapped[0]
             decoding = seq.done == seq.target
-            chunk = 1 if decoding else min(seq.target - seq.done, budget)
+            chunk = 1 if decoding else min(seq.target - seq.done, budget, self.seq_chunk_tokens)
             nb = blocks_for(seq.cached + chunk, self.B)
             if nb > pool.total_blocks - pool.used_blocks:
                 break

@@ -24,6 +24,7 @@ class Replica(Protocol):
     """The replica state a decode stretch reads and advances (:class:`inferchip.sim.replica.Replica`)."""
 
     cfg: SchedulerConfig
+    seq_chunk_tokens: int
     n_dec: int
     n_running: int
     waiting: deque[Any]
@@ -53,7 +54,7 @@ def _admissible(rep: Replica) -> bool:
         return False
     seq = rep.waiting[0]
     remaining = seq.target - seq.done
-    c = min(remaining, budget)
+    c = min(remaining, budget, rep.seq_chunk_tokens)
     if c < remaining and not cfg.enable_chunked_prefill:
         return False
     return rep._admits(seq, c, blocks_for(c, rep.B))

@@ -112,7 +112,7 @@ class PrefillFirstReplica(PollingReplica):
         """Whether the KV cache holds the next chunks of the prompts in progress (this step's budget)."""
         budget, need = self.cfg.max_num_batched_tokens, 0
         for seq in self.prefilling:
-            c = min(seq.target - seq.done, budget)
+            c = min(seq.target - seq.done, budget, self.seq_chunk_tokens)
             need += blocks_for(seq.done + c, self.B) - seq.blocks
             budget -= c
             if budget <= 0:
@@ -126,7 +126,7 @@ class PrefillFirstReplica(PollingReplica):
             return False
         seq = self.waiting[0]
         remaining = seq.target - seq.done
-        c = min(remaining, self.cfg.max_num_batched_tokens)
+        c = min(remaining, self.seq_chunk_tokens)
         if c < remaining and not self.cfg.enable_chunked_prefill:
             return False
         admitted = self._admits(seq, c, blocks_for(c, self.B))
