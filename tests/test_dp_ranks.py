@@ -333,3 +333,25 @@ def test_a_prompt_longer_than_a_rank_budget_is_chunked_at_that_budget():
     assert runs[30000]["ttft_s_mean"] > 3.5 * runs[8000]["ttft_s_mean"]
     tp = ic.serve("nvidia-h200-sxm-141gb", "deepseek-ai/DeepSeek-V2-Lite", input_tokens=30000, **common)
     assert runs[30000]["ttft_s_mean"] > tp["ttft_s_mean"]
+
+
+def test_the_simulator_without_a_scheduler_takes_the_default_per_rank():
+    """``inferchip.sim.simulate`` given an attention-DP step model and no scheduler resolves the default budget
+    per rank (sim.scheduler.rank_scheduler) as ``serve()`` does, so a lone 6,000-token prompt on 4 ranks is
+    one step on one rank in both, not a rank capped at 8,192 / 4 tokens in the simulator alone."""
+    import inferchip as ic
+    from inferchip.performance.serving import serving_model
+    from inferchip.sim import PoissonArrivals, SchedulerConfig, simulate
+    from inferchip.sim.scheduler import rank_scheduler
+
+    assert rank_scheduler(1) == SchedulerConfig()
+    assert (rank_scheduler(4).max_num_seqs, rank_scheduler(4).max_num_batched_tokens) == (1024, 32768)
+    step, _ = serving_model("nvidia-h200-sxm-141gb", "deepseek-ai/DeepSeek-V2-Lite", count=4, tp=4, ep=4,
+                            attn_dp=True)
+    assert step.ranks == 4
+    plain = simulate(step, PoissonArrivals(rate_per_s=0.01, input_tokens=6000, output_tokens=2), num_requests=1)
+    api = ic.serve("nvidia-h200-sxm-141gb", "deepseek-ai/DeepSeek-V2-Lite", count=4, tp=4, ep=4, attn_dp=True,
+                   rate_per_s=0.01, num_requests=1, input_tokens=6000, output_tokens=2)
+    got = plain.summary()
+    assert got["ttft_s_mean"] == pytest.approx(api["ttft_s_mean"], rel=1e-9)
+    assert got["num_steps"] == api["num_steps"] == 2

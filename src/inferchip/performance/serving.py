@@ -202,22 +202,13 @@ def serving_step(setting: Setting) -> tuple[ServingStepModel, int]:
 
 
 def replica_scheduler(ranks: int, max_num_seqs: int | None = None, chunk_tokens: int | None = None) -> Any:
-    """The scheduler of a replica of ``ranks`` attention-DP ranks: an engine's running-batch cap
-    ``max_num_seqs`` and prefill chunk ``chunk_tokens`` (None: :class:`~inferchip.sim.SchedulerConfig`'s
-    vLLM defaults, 256 and 8,192) per rank, times the ranks, the budget never below the cap.
+    """The scheduler of a replica of ``ranks`` attention-DP ranks from an engine's per-rank cap and chunk
+    (None: the defaults): :func:`inferchip.sim.scheduler.rank_scheduler`, which the simulator also applies
+    when no scheduler is given, as the page's server rows take a stated or default budget
+    (``validation.server.scheduler_config``)."""
+    from inferchip.sim.scheduler import rank_scheduler
 
-    Each attention-DP rank schedules its own batch within its own budget (SGLang's per-rank
-    ``Scheduler`` and TensorRT-LLM's per-rank ``max_batch_size`` / ``max_num_tokens``, sources at
-    :func:`~inferchip.sim.scheduler.busiest_rank_prefill`; vLLM's data-parallel engine cores each
-    run the engine's scheduler), as the page's server rows take a stated or default budget
-    (``validation.server.scheduler_config``). One rank: the engine's settings as given."""
-    from inferchip.sim import SchedulerConfig
-
-    base = SchedulerConfig()
-    seqs = (base.max_num_seqs if max_num_seqs is None else max_num_seqs) * ranks
-    chunk = (base.max_num_batched_tokens if chunk_tokens is None else chunk_tokens) * ranks
-    return SchedulerConfig(max_num_seqs=seqs, max_num_batched_tokens=max(chunk, seqs))
-
+    return rank_scheduler(ranks, max_num_seqs, chunk_tokens)
 
 def serving_economics(step: ServingStepModel, figures: dict[str, Any], num_chips: int,
                       level: str = "central") -> dict[str, Any]:

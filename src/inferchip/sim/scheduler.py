@@ -146,6 +146,19 @@ class Seq:
 # every rank's tokens: cost.step.step_points ``prefill_chip``). A step model without it (the linear
 # stand-in) is given every rank as busy as the busiest, which also counts the routed experts for the
 # busiest rank's tokens on every rank (an upper bound: a lone prompt on 4 ranks, 4x its expert work).
+
+def rank_scheduler(ranks: int, max_num_seqs: int | None = None, chunk_tokens: int | None = None) -> SchedulerConfig:
+    """The scheduler of a replica of ``ranks`` attention-DP ranks: the running-batch cap ``max_num_seqs`` and
+    prefill chunk ``chunk_tokens`` of one rank (None: :class:`SchedulerConfig`'s vLLM defaults, 256 and 8,192
+    tokens) times the ranks, the budget never below the cap. Each rank schedules its own batch within its
+    own budget (SGLang's per-rank ``Scheduler``, TensorRT-LLM's per-rank ``max_batch_size`` /
+    ``max_num_tokens``; sources at :func:`busiest_rank_prefill`). One rank: the settings as given."""
+    base = SchedulerConfig()
+    seqs = (base.max_num_seqs if max_num_seqs is None else max_num_seqs) * ranks
+    chunk = (base.max_num_batched_tokens if chunk_tokens is None else chunk_tokens) * ranks
+    return SchedulerConfig(max_num_seqs=seqs, max_num_batched_tokens=max(chunk, seqs))
+
+
 def busiest_rank_prefill(chunks: list[tuple[int, int]], ranks: int, rank_budget: int = 0) -> tuple[int, int]:
     """(prefill tokens, causal attention pairs) of the busiest of ``ranks`` attention-DP ranks when each
     chunk ``(c new tokens, d tokens already cached)`` runs whole on one rank, the chunks placed longest

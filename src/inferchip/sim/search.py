@@ -178,7 +178,7 @@ def max_rate_under_slo(
       Poisson at the rate; e.g. :class:`~inferchip.sim.arrivals.HarnessBatchedArrivals`).
     """
     check_step_model(step_model)
-    cfg = as_scheduler_config(scheduler_config)
+    cfg = as_scheduler_config(scheduler_config, int(getattr(step_model, "ranks", 1) or 1))
     in_spec = lengths.as_length(input_tokens, "input_tokens")
     out_spec = lengths.as_length(output_tokens, "output_tokens")
     limits = (slo_ttft_s, slo_tpot_s, slo_e2e_s)
@@ -335,7 +335,7 @@ def throughput_interactivity_curve(
     included). Each point runs ``requests_per_user * concurrency`` requests.
     """
     check_step_model(step_model)
-    cfg = as_scheduler_config(scheduler_config)
+    cfg = as_scheduler_config(scheduler_config, int(getattr(step_model, "ranks", 1) or 1))
     in_spec = lengths.as_length(input_tokens, "input_tokens")
     out_spec = lengths.as_length(output_tokens, "output_tokens")
     per_request = lengths.mean_tokens(in_spec) + lengths.mean_tokens(out_spec)

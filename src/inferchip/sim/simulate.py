@@ -27,7 +27,7 @@ from inferchip.sim.protocol import check_step_model, has_energy
 from inferchip.sim.replica import LOG_FIELDS, Replica
 from inferchip.sim.request import RequestTable
 from inferchip.sim.router import Router
-from inferchip.sim.scheduler import SchedulerConfig
+from inferchip.sim.scheduler import SchedulerConfig, rank_scheduler
 from inferchip.sim.steptime import StepTimer
 from inferchip.workload.limits import MAX_REQUESTS
 
@@ -45,10 +45,10 @@ def validated(value: Any, model: Any, what: str) -> Any:
         raise InvalidSettingError(f"{what}: {lengths.describe(exc)}") from None
 
 
-def as_scheduler_config(value: SchedulerConfig | dict | None) -> SchedulerConfig:
-    """A SchedulerConfig from a config, a dict of its fields or None (defaults)."""
+def as_scheduler_config(value: SchedulerConfig | dict | None, ranks: int = 1) -> SchedulerConfig:
+    """A SchedulerConfig from a config, a dict of its fields or None (the defaults per attention-DP rank)."""
     if value is None:
-        return SchedulerConfig()
+        return rank_scheduler(ranks)
     if isinstance(value, SchedulerConfig):
         return value
     return validated(value, SchedulerConfig, "scheduler_config")
@@ -138,7 +138,7 @@ def run_pools(pools: list[Pool], link: KVLink | None, arrivals_spec: Any, *, dur
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= MAX_REPLICAS:
             raise InvalidSettingError(f"{pool.name}replicas: value {n!r} must be a whole number in 1..{MAX_REPLICAS:,} "
                                       "(the event loop looks at every replica at each event)")
-        cfgs.append(as_scheduler_config(pool.config))
+        cfgs.append(as_scheduler_config(pool.config, int(getattr(pool.model, "ranks", 1) or 1)))
     spec = arrivals_spec if not isinstance(arrivals_spec, dict) else validated(arrivals_spec, _ARRIVALS, "arrivals")
     for name, value in (("slo_ttft_s", slo_ttft_s), ("slo_tpot_s", slo_tpot_s), ("max_time_s", max_time_s),
                         ("max_drain_s", max_drain_s)):
