@@ -65,7 +65,13 @@ def test_never_below_the_even_spread_nor_above_all_on_one_rank(chunks, ranks, bu
     total = sum(c for c, _ in chunks)
     total_pairs = sum(_pairs(c, d) for c, d in chunks)
     assert tokens >= total  # the busiest rank holds at least its even share
-    assert tokens <= ranks * max(total, 1)
+    # longest-first on the least loaded rank: the busiest holds at most the even share plus one chunk, and
+    # never more than a rank's budget (or the even share where that is more)
+    largest = max(c for c, _ in chunks)
+    even = -(-total // ranks)
+    assert tokens <= ranks * (even + largest)
+    if budget > 0 and ranks > 1:
+        assert tokens <= ranks * max(budget, even)
     assert pairs <= ranks * total_pairs
     if ranks == 1:
         assert (tokens, pairs) == (total, total_pairs)

@@ -18,7 +18,8 @@ are spread evenly over the chips of the stage: attention, dense and shared MLPs,
 router, the LM head and the expert all-to-all run on this chip's share, while its routed
 experts serve the tokens of every chip. The step is the busiest chip's
 (:func:`busiest_chip_share`): ``s`` decoding sequences occupy ``min(dp, s)`` chips, one or
-more whole sequences each, and prefill tokens are spread evenly.
+more whole sequences each, and prefill tokens are spread evenly unless the caller gives the busiest
+chip's own (``prefill_chip``: the simulator places each prompt whole on one rank).
 """
 
 from __future__ import annotations

@@ -64,8 +64,9 @@ class ServingStepModel:
 
     def _steps(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, prefill_chip=None):
         """(time_s, replica power W or None) of a step, throttled at TDP. With ``prefill_chip`` the step's
-        cost is its busiest attention-DP chip's, which sets both the time and the chip that throttles first
-        (the power is then that chip's times the replica's chips: an upper bound)."""
+        cost is its busiest attention-DP chip's, which sets both the time and the chip that throttles first;
+        its power (that chip's times the replica's chips) is used only for the throttle: a step's energy is
+        priced by :meth:`step_power_w` (sim.simulate.step_energies_j)."""
         from inferchip.cost.economics import step_power
 
         t, cost = self.mm.replica_step_s(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,

@@ -370,7 +370,9 @@ def step_energies_j(steps: dict[str, np.ndarray], reps: list[Replica]) -> np.nda
 
     Power is evaluated once per step model, vectorised, at the steps' exact inputs; the
     duration is the step time the simulator ran (inputs rounded to ~0.2 %, see
-    :mod:`inferchip.sim.steptime`), so power per step is exactly the model's (never above TDP).
+    :mod:`inferchip.sim.steptime`), so power per step is exactly the model's (never above TDP). An
+    attention-DP step priced at its busiest rank (``step_time_busiest_s``) takes the power of the even
+    step at its logged tokens and pairs over the busiest rank's duration: an estimate of that step's energy.
     """
     out = np.zeros(steps["start_s"].size, dtype=float)
     by_model: dict[int, tuple[object, list[int]]] = {}

@@ -358,7 +358,8 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
     idle = pick(p.idle_w, level)
     vec = pick(c.vector_tflops, level)
     sram = pick(spec.sram.capacity_mb, level)
-    share, share_note = stream_share(pick(m.bandwidth_tb_per_s, level) or 1.0, m.measured_bandwidth)
+    # the measured share of the central datasheet figure, the same at every estimate level
+    share, share_note = stream_share(pick(m.bandwidth_tb_per_s, "central") or 1.0, m.measured_bandwidth)
     notes += [share_note] if share_note else []
     if tdp is None:
         notes.append("no TDP published: power-related outputs unavailable")
