@@ -361,3 +361,16 @@ def test_the_simulator_without_a_scheduler_takes_the_default_per_rank():
     got = plain.summary()
     assert got["ttft_s_mean"] == pytest.approx(api["ttft_s_mean"], rel=1e-9)
     assert got["num_steps"] == api["num_steps"] == 2
+
+
+def test_a_replica_budget_below_its_ranks_still_makes_progress():
+    """A stated budget smaller than the attention-DP ranks (2 tokens on 4 ranks) leaves each prompt one token
+    per step, never a chunk of 0: every request finishes, a 64-token prompt in at least 64 steps."""
+    from inferchip.performance.serving import serving_model
+    from inferchip.sim import PoissonArrivals, simulate
+
+    step, _ = serving_model("nvidia-h200-sxm-141gb", "deepseek-ai/DeepSeek-V2-Lite", count=4, tp=4, ep=4,
+                            attn_dp=True)
+    got = simulate(step, PoissonArrivals(rate_per_s=1, input_tokens=64, output_tokens=2), num_requests=2,
+                   scheduler_config={"max_num_batched_tokens": 2, "max_num_seqs": 2}).summary()
+    assert got["num_completed"] == 2 and got["num_unfinished"] == 0 and got["num_steps"] >= 64

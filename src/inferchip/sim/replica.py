@@ -78,8 +78,8 @@ class Replica:
         # attention-DP ranks of the step model (EngineStepModel.ranks, else 1): chunks run whole on one rank each
         # (scheduler.busiest_rank_prefill), so a chunked prompt's chunk is at most its rank's budget
         self.dp_ranks = max(1, int(getattr(timer.model, "ranks", 1) or 1))
-        self.seq_chunk_tokens = config.max_num_batched_tokens // (self.dp_ranks if config.enable_chunked_prefill
-                                                                    else 1)
+        self.seq_chunk_tokens = max(1, config.max_num_batched_tokens // (self.dp_ranks if config.enable_chunked_prefill
+                                                                           else 1))
 
     # ------------------------------------------------------------------ queue interface
     @property
