@@ -249,7 +249,8 @@ def test_an_attention_dp_serve_prices_a_lone_prompt_as_the_page_does(monkeypatch
     import inferchip.interfaces.cli  # noqa: F401  (registers the commands)
     from conftest import server_case
     from inferchip.interfaces.app import app
-    from inferchip.performance.serving import replica_scheduler, serving_model
+    from inferchip.performance.serving import serving_model
+    from inferchip.sim.scheduler import rank_scheduler
     from inferchip.spec.calibration import DatasetLengths
     from inferchip.validation import server as vs
     from inferchip.validation.plan import operating_point, plan_for
@@ -257,7 +258,7 @@ def test_an_attention_dp_serve_prices_a_lone_prompt_as_the_page_does(monkeypatch
     step, replicas = serving_model("nvidia-b200-180gb", "deepseek-ai/DeepSeek-R1", count=8, tp=8, ep=8,
                                    weights="fp8", attn_dp=True)
     assert step.ranks == step.mm.layout.attn_dp_ways == 8 and replicas == 1
-    cfg = replica_scheduler(step.ranks)
+    cfg = rank_scheduler(step.ranks)
     assert (cfg.max_num_seqs, cfg.max_num_batched_tokens) == (8 * 256, 8 * 8192)
     calls = _spy_busiest(monkeypatch)
     res = CliRunner().invoke(app, ["serve", *_DP_SERVE])
@@ -286,12 +287,13 @@ def test_an_attention_dp_serve_prices_a_lone_prompt_as_the_page_does(monkeypatch
 def test_a_serve_without_attention_dp_is_the_plain_default_scheduler(monkeypatch):
     """One rank: serving_step's step model has ranks 1, the default scheduler is SchedulerConfig's own, the
     busiest-rank pricing never runs, and serve() gives what the simulator gives with no scheduler at all."""
-    from inferchip.performance.serving import replica_scheduler, serve, serving_model
+    from inferchip.performance.serving import serve, serving_model
     from inferchip.sim import PoissonArrivals, SchedulerConfig, simulate
+    from inferchip.sim.scheduler import rank_scheduler
 
     step, replicas = serving_model("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", weights="fp8", count=2)
-    assert step.ranks == 1 and replica_scheduler(1) == SchedulerConfig()
-    vllm = replica_scheduler(1, 128, 2048)
+    assert step.ranks == 1 and rank_scheduler(1) == SchedulerConfig()
+    vllm = rank_scheduler(1, 128, 2048)
     assert (vllm.max_num_seqs, vllm.max_num_batched_tokens) == (128, 2048)
     calls = _spy_busiest(monkeypatch)
     got = serve("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", weights="fp8", count=2, rate_per_s=20,

@@ -54,11 +54,11 @@ def _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibratio
 def _engine_config(engine, step):
     """The scheduler of ``--engine`` (else the vLLM-like defaults): its running-batch cap and prefill
     chunk per attention-DP rank, on the step model's ranks (``serving_step`` resolved them)."""
-    from inferchip.performance.serving import replica_scheduler
+    from inferchip.sim.scheduler import rank_scheduler
 
     if engine is None:
-        return replica_scheduler(step.ranks)
-    return replica_scheduler(step.ranks, engine.max_num_seqs, engine.chunk_tokens)
+        return rank_scheduler(step.ranks)
+    return rank_scheduler(step.ranks, engine.max_num_seqs, engine.chunk_tokens)
 
 
 def _layout_text(step, replicas: int) -> str:

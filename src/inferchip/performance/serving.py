@@ -188,7 +188,8 @@ def serving_step(setting: Setting) -> tuple[ServingStepModel, int]:
     ``Layout.attn_dp_ways``, 1 without attention DP), resolved here once: the simulated replica
     places each prefill chunk whole on one rank and prices the step at its busiest rank, as the
     page's server rows (``validation.server.ReplicaSim``) and the closed-loop rows do; the
-    scheduler's budgets are per rank too (:func:`replica_scheduler`)."""
+    scheduler's budgets are per rank too (:func:`inferchip.sim.scheduler.rank_scheduler`, which the
+    simulator applies when no scheduler is given)."""
     if not setting.layout_given or len(setting.layouts) != 1:
         raise InvalidSettingError("the serving simulator needs one layout: give --tp/--pp/--ep")
     lay = setting.layout
@@ -201,15 +202,6 @@ def serving_step(setting: Setting) -> tuple[ServingStepModel, int]:
         raise fit_error(mm, 1, 1, 0, setting.count)
     return step, lay.replicas
 
-
-def replica_scheduler(ranks: int, max_num_seqs: int | None = None, chunk_tokens: int | None = None) -> Any:
-    """The scheduler of a replica of ``ranks`` attention-DP ranks from an engine's per-rank cap and chunk
-    (None: the defaults): :func:`inferchip.sim.scheduler.rank_scheduler`, which the simulator also applies
-    when no scheduler is given, as the page's server rows take a stated or default budget
-    (``validation.server.scheduler_config``)."""
-    from inferchip.sim.scheduler import rank_scheduler
-
-    return rank_scheduler(ranks, max_num_seqs, chunk_tokens)
 
 def serving_economics(step: ServingStepModel, figures: dict[str, Any], num_chips: int,
                       level: str = "central") -> dict[str, Any]:
@@ -262,7 +254,7 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
     if num_requests is None and duration_s is None:
         num_requests = 1000
     res = simulate(step, arr, duration_s=duration_s, num_requests=num_requests, seed=seed, replicas=replicas,
-                   scheduler_config=replica_scheduler(step.ranks), slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s)
+                   slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s)  # default scheduler: per the step's ranks
     summary = res.summary()
     if "power_w_per_chip" in summary:
         estimate = chip.estimate if isinstance(chip, Setting) else system.get("estimate", "central")
