@@ -22,6 +22,12 @@ carry the engine's ``recipe_request_overhead_s`` on top of its request time; whe
 that time is fitted with the host times (their whole request time on the request grid, at most 1 s,
 jointly with the others: :func:`_host_profile`).
 
+Rows of a front end whose request also crosses a worker engine's request path (the simulation's record names
+its ``worker_engine``: Dynamo with SGLang or TensorRT-LLM workers, ``worker_request_paths`` in the catalogue)
+waited the worker engine's request time plus the front end's own. The worker part is that engine's fit (on its
+own rows; in a leave-one-accelerator-out fold, the fold's refit), the front end's ``request_overhead_s`` is fitted
+on its rows on top of it (:func:`fit_all`, :func:`own_rows`).
+
 ``--stream`` (reported only) also fits a host time per client in flight, ``k``: each request's host
 time becomes ``request_overhead_s + k C`` at ``C`` clients (a frontend and benchmark client that
 serve all ``C`` streams in one event loop). It is not an engine field: on the public rows it lands
@@ -111,6 +117,8 @@ def rows_of(path: str, sens: list[tuple[str, float, str]] | None = None) -> list
                     "k0": sim.get("stream_overhead_s", 0.0), "conc": conc,
                     "x": 1.0 if sim.get("recipe_request_path") else 0.0,
                     "e0": float(sim.get("recipe_request_overhead_s", 0.0)) if sim.get("recipe_request_path") else 0.0,
+                    "weng": sim.get("worker_engine") or "", "wr0": float(sim.get("worker_request_overhead_s", 0.0)),
+                    "wx": 1.0 if sim.get("worker_recipe_request_path") else 0.0,
                     "tau": sim["tokens_per_step"], "steps": (0.9 * osl - 1) / sim["tokens_per_step"],
                     "case_id": c["case_id"], "sim": sim, "m0": dict(sim.get("kernel_efficiency") or {}), "w": {}})
     for cls, mult, spath in sens or []:
@@ -241,29 +249,63 @@ def fit(rows: list[dict]) -> Fit:
     return Fit(s, r, k, {c: float(np.exp(v)) for c, v in zip(classes, best, strict=True)}, e)
 
 
+def worker_time_s(x: dict, params: dict[str, Fit]) -> float:
+    """The worker engine's request time on row ``x`` at ``params`` (its fit's ``r``, plus ``e`` where the row is
+    on the worker's recipe request path); as run (``wr0``) where ``params`` holds no fit of that engine."""
+    f = params.get(x["weng"])
+    return x["wr0"] if f is None else f.r + f.e * x.get("wx", 0.0)
+
+
+def own_rows(rows: list[dict], params: dict[str, Fit]) -> list[dict]:
+    """``rows`` with the request time each was run with (``r0``) less its worker engine's at ``params`` (rows
+    without a worker engine unchanged): the front end's own term is then moved as any engine's request time, and
+    a row's request time is ``r + worker_time_s``."""
+    return [dict(x, r0=x["r0"] - worker_time_s(x, params)) if x.get("weng") else x for x in rows]
+
+
+def fit_all(rows: list[dict]) -> dict[str, Fit]:
+    """Every engine's fit on its rows: the engines whose rows name no worker engine first, then the others on
+    :func:`own_rows` at those fits (a front end's own request time on top of its workers' fitted one)."""
+    engines = sorted({x["engine"] for x in rows})
+    fronts = {x["engine"] for x in rows if x.get("weng")}
+    params = {e: fit([x for x in rows if x["engine"] == e]) for e in engines if e not in fronts}
+    for e in sorted(fronts):
+        params[e] = fit(own_rows([x for x in rows if x["engine"] == e], params))
+    return params
+
+
+def row_prediction(x: dict, params: dict[str, Fit]) -> float:
+    """Row ``x``'s prediction at ``params`` (its engine's fit; its worker engine's for the worker part)."""
+    f = params[x["engine"]]
+    return float(predict(own_rows([x], params), np.array(f.s), np.array(f.r), f.k, f.kern, f.e)[0])
+
+
 def errors(rows: list[dict], params: dict[str, Fit]) -> list[tuple[dict, float]]:
-    out = []
-    for x in rows:
-        f = params[x["engine"]]
-        p = float(predict([x], np.array(f.s), np.array(f.r), f.k, f.kern, f.e)[0])
-        out.append((x, 100.0 * (p / x["meas"] - 1.0)))
-    return out
+    return [(x, 100.0 * (row_prediction(x, params) / x["meas"] - 1.0)) for x in rows]
 
 
 def loao_fits(rows: list[dict], params: dict[str, Fit] | None = None) -> list[tuple[list[dict], dict[str, Fit]]]:
     """Per accelerator (sorted): its rows and every engine's host times (and kernel multipliers, where the rows
     carry sensitivities) fitted without them; an engine with no rows elsewhere keeps its fit on all rows
-    (``params``, fitted here when not given)."""
+    (``params``, :func:`fit_all` when not given). The worker engines of the held rows are refitted too, so a
+    front end's rows take the fold's worker request time under their own term (kept from all rows where the front
+    end has no rows elsewhere, refitted on the fold's :func:`own_rows` where it has)."""
     engines = sorted({x["engine"] for x in rows})
+    fronts = {x["engine"] for x in rows if x.get("weng")}
     if params is None:
-        params = {e: fit([x for x in rows if x["engine"] == e]) for e in engines}
+        params = fit_all(rows)
     folds = []
     for chip in sorted({x["chip"] for x in rows}):
         train = [x for x in rows if x["chip"] != chip]
-        held_engines = {x["engine"] for x in rows if x["chip"] == chip}
-        p = {e: fit([x for x in train if x["engine"] == e])
-             if e in held_engines and any(x["engine"] == e for x in train) else params[e] for e in engines}
-        folds.append(([x for x in rows if x["chip"] == chip], p))
+        held = [x for x in rows if x["chip"] == chip]
+        refit = {x["engine"] for x in held} | {x["weng"] for x in held if x.get("weng")}
+        trained = {x["engine"] for x in train}
+        p = {e: fit([x for x in train if x["engine"] == e]) if e in refit and e in trained else params[e]
+             for e in engines if e not in fronts}
+        for e in sorted(fronts):
+            p[e] = (fit(own_rows([x for x in train if x["engine"] == e], p)) if e in refit and e in trained
+                    else params[e])
+        folds.append((held, p))
     return folds
 
 
@@ -342,7 +384,7 @@ def main() -> None:
             v = np.array([x["w"][c] for x in tpot])
             print(f"{e}: TPOT share in {c} kernels median {np.median(v):.3f} (p10 {np.percentile(v, 10):.3f}, "
                   f"p90 {np.percentile(v, 90):.3f})")
-    params = {e: fit([x for x in rows if x["engine"] == e]) for e in engines}
+    params = fit_all(rows)
     for e, f in params.items():
         print(f"{e}: {_describe(f)}" + (f", per client in flight {f.k * 1e3:.3f} ms" if a.stream else ""))
     print("in sample:")
