@@ -22,11 +22,9 @@ carry the engine's ``recipe_request_overhead_s`` on top of its request time; whe
 that time is fitted with the host times (their whole request time on the request grid, at most 1 s,
 jointly with the others: :func:`_host_profile`).
 
-Rows of a front end whose request also crosses a worker engine's request path (the simulation's record names
-its ``worker_engine``: Dynamo with SGLang or TensorRT-LLM workers, ``worker_request_paths`` in the catalogue)
-waited the worker engine's request time plus the front end's own. The worker part is that engine's fit (on its
-own rows; in a leave-one-accelerator-out fold, the fold's refit), the front end's ``request_overhead_s`` is fitted
-on its rows on top of it (:func:`fit_all`, :func:`own_rows`).
+A front end's rows that cross a worker engine's request path too (the record's ``worker_engine``; the catalogue's
+``worker_request_paths``) wait that engine's fitted request time (a fold's refit under LOAO) plus the front end's
+own ``request_overhead_s``, fitted on its rows on top of it (:func:`fit_all`, :func:`own_rows`).
 
 ``--stream`` (reported only) also fits a host time per client in flight, ``k``: each request's host
 time becomes ``request_overhead_s + k C`` at ``C`` clients (a frontend and benchmark client that
@@ -109,8 +107,7 @@ def rows_of(path: str, sens: list[tuple[str, float, str]] | None = None) -> list
     for c in _ok_closed_loop(path):
         sim = c["sim"]
         m = _LEN.search(c["case_id"])
-        osl = float(m.group(2)) if m else 1024.0
-        conc = float(m.group(3)) if m else 1.0
+        osl, conc = (float(m.group(2)), float(m.group(3))) if m else (1024.0, 1.0)
         out.append({"engine": sim["engine"], "chip": c["accelerator"], "metric": c["metric"], "meas": c["measured"],
                     "ttft": sim["ttft_ms"] / 1e3, "tpot": sim["tpot_ms"] / 1e3, "e2e": sim["e2e_ms"] / 1e3,
                     "tput": sim["output_tokens_per_s"], "s0": sim["step_overhead_s"], "r0": sim["request_overhead_s"],
@@ -118,7 +115,7 @@ def rows_of(path: str, sens: list[tuple[str, float, str]] | None = None) -> list
                     "x": 1.0 if sim.get("recipe_request_path") else 0.0,
                     "e0": float(sim.get("recipe_request_overhead_s", 0.0)) if sim.get("recipe_request_path") else 0.0,
                     "weng": sim.get("worker_engine") or "", "wr0": float(sim.get("worker_request_overhead_s", 0.0)),
-                    "wx": 1.0 if sim.get("worker_recipe_request_path") else 0.0,
+                    "wx": 1.0 if sim.get("worker_recipe_request_path") else 0.0,  # the worker's recipe request path
                     "tau": sim["tokens_per_step"], "steps": (0.9 * osl - 1) / sim["tokens_per_step"],
                     "case_id": c["case_id"], "sim": sim, "m0": dict(sim.get("kernel_efficiency") or {}), "w": {}})
     for cls, mult, spath in sens or []:
@@ -250,25 +247,23 @@ def fit(rows: list[dict]) -> Fit:
 
 
 def worker_time_s(x: dict, params: dict[str, Fit]) -> float:
-    """The worker engine's request time on row ``x`` at ``params`` (its fit's ``r``, plus ``e`` where the row is
-    on the worker's recipe request path); as run (``wr0``) where ``params`` holds no fit of that engine."""
+    """The worker engine's request time on row ``x`` at ``params`` (``r``, plus ``e`` on the worker's recipe request
+    path); as run (``wr0``) where ``params`` holds no fit of that engine."""
     f = params.get(x["weng"])
     return x["wr0"] if f is None else f.r + f.e * x.get("wx", 0.0)
 
 
 def own_rows(rows: list[dict], params: dict[str, Fit]) -> list[dict]:
-    """``rows`` with the request time each was run with (``r0``) less its worker engine's at ``params`` (rows
-    without a worker engine unchanged): the front end's own term is then moved as any engine's request time, and
-    a row's request time is ``r + worker_time_s``."""
+    """``rows`` with the request time run (``r0``) less the worker engine's at ``params`` (rows without one as they
+    are): the front end's own term then moves as any request time; a row waits ``r + worker_time_s``."""
     return [dict(x, r0=x["r0"] - worker_time_s(x, params)) if x.get("weng") else x for x in rows]
 
 
 def fit_all(rows: list[dict]) -> dict[str, Fit]:
     """Every engine's fit on its rows: the engines whose rows name no worker engine first, then the others on
     :func:`own_rows` at those fits (a front end's own request time on top of its workers' fitted one)."""
-    engines = sorted({x["engine"] for x in rows})
     fronts = {x["engine"] for x in rows if x.get("weng")}
-    params = {e: fit([x for x in rows if x["engine"] == e]) for e in engines if e not in fronts}
+    params = {e: fit([x for x in rows if x["engine"] == e]) for e in sorted({x["engine"] for x in rows} - fronts)}
     for e in sorted(fronts):
         params[e] = fit(own_rows([x for x in rows if x["engine"] == e], params))
     return params
@@ -287,9 +282,8 @@ def errors(rows: list[dict], params: dict[str, Fit]) -> list[tuple[dict, float]]
 def loao_fits(rows: list[dict], params: dict[str, Fit] | None = None) -> list[tuple[list[dict], dict[str, Fit]]]:
     """Per accelerator (sorted): its rows and every engine's host times (and kernel multipliers, where the rows
     carry sensitivities) fitted without them; an engine with no rows elsewhere keeps its fit on all rows
-    (``params``, :func:`fit_all` when not given). The worker engines of the held rows are refitted too, so a
-    front end's rows take the fold's worker request time under their own term (kept from all rows where the front
-    end has no rows elsewhere, refitted on the fold's :func:`own_rows` where it has)."""
+    (``params``, :func:`fit_all` when not given). The held rows' worker engines are refitted too: a front end's
+    rows take the fold's worker time under their own term (refitted on :func:`own_rows` where it has rows elsewhere)."""
     engines = sorted({x["engine"] for x in rows})
     fronts = {x["engine"] for x in rows if x.get("weng")}
     if params is None:
@@ -300,11 +294,10 @@ def loao_fits(rows: list[dict], params: dict[str, Fit] | None = None) -> list[tu
         held = [x for x in rows if x["chip"] == chip]
         refit = {x["engine"] for x in held} | {x["weng"] for x in held if x.get("weng")}
         trained = {x["engine"] for x in train}
-        p = {e: fit([x for x in train if x["engine"] == e]) if e in refit and e in trained else params[e]
+        p = {e: fit([x for x in train if x["engine"] == e]) if e in refit & trained else params[e]
              for e in engines if e not in fronts}
         for e in sorted(fronts):
-            p[e] = (fit(own_rows([x for x in train if x["engine"] == e], p)) if e in refit and e in trained
-                    else params[e])
+            p[e] = fit(own_rows([x for x in train if x["engine"] == e], p)) if e in refit & trained else params[e]
         folds.append((held, p))
     return folds
 

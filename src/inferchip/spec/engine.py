@@ -194,18 +194,16 @@ class WorkerScheduling(BaseModel):
 
 
 class WorkerRequestPath(BaseModel):
-    """The worker engine whose own request path a front end's request crosses, for rows whose ``software`` text
-    contains the ``software`` fragment (lower case; the first matching entry wins). In a Dynamo
-    disaggregated deployment a request passes the frontend and its prefill router (preprocessing, prefill
-    worker selection, the prefill request, the decode request with the transfer metadata: ai-dynamo/dynamo
-    ``docs/design_docs/disagg_serving.md``, "Router Orchestration"), then the worker engine's own intake (its
-    tokenizer/scheduler path; for SGLang workers the per-request bootstrap handshake: the decode server forwards
-    the request to the prefill server, gets a ``bootstrap_room``, allocates the KV pages and sends their indices
-    before the prefill runs: ai-dynamo/dynamo ``fern/pages/backends/sglang/sglang-disaggregation.md``,
-    "Disaggregation Flow"; sgl-project/sglang ``python/sglang/srt/disaggregation/decode.py``, the
-    ``DecodePreallocQueue`` a request waits in until its bootstrap completes). Such a row's time per
-    request before its first token is the ``engine`` record's own (:meth:`EngineSpec.request_overhead_on`, fitted
-    on its aggregated rows) plus the front end's ``request_overhead_s`` (the front end's own term)."""
+    """The worker engine whose own request path a front end's request also crosses, for rows whose ``software``
+    contains the ``software`` fragment (lower case; first match wins). In a Dynamo disaggregated deployment a request
+    passes the frontend and its prefill router (preprocessing, prefill worker selection, the prefill request, the
+    decode request with the transfer metadata: ai-dynamo/dynamo ``docs/design_docs/disagg_serving.md``, "Router
+    Orchestration"), then the worker engine's own intake (tokenizer, scheduler; for SGLang workers the per-request
+    bootstrap handshake: the decode server forwards the request to the prefill server, gets a ``bootstrap_room``,
+    allocates the KV pages and sends their indices before the prefill runs: ai-dynamo/dynamo
+    ``fern/pages/backends/sglang/sglang-disaggregation.md``, sgl-project/sglang ``disaggregation/decode.py``
+    ``DecodePreallocQueue``). The row's request time: the ``engine`` record's (:meth:`EngineSpec.request_overhead_on`,
+    fitted on its aggregated rows) plus the front end's ``request_overhead_s`` (its own term)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -270,9 +268,8 @@ class EngineSpec(BaseModel):
         (), description="async_scheduling of a disaggregated row's prefill workers by the worker engine its software "
                         "names (none matching: async_scheduling).")
     worker_request_paths: tuple[WorkerRequestPath, ...] = Field(
-        (), description="A front end's rows whose software names a worker engine take that engine's request path "
-                        "too: their request time is the worker engine's plus this record's request_overhead_s (the "
-                        "front end's own term); engine ids are checked against the catalogue on load.")
+        (), description="Worker engines whose request path a front end's rows cross too (their time adds to this "
+                        "record's request_overhead_s); ids checked against the catalogue on load.")
     attention_dp_balance: AttentionDpBalance | None = Field(
         None, description="Context requests held to balance attention-DP ranks (TensorRT-LLM enable_balance).")
     mixed_chunk: bool = Field(
