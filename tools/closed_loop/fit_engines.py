@@ -22,6 +22,10 @@ carry the engine's ``recipe_request_overhead_s`` on top of its request time; whe
 that time is fitted with the host times (their whole request time on the request grid, at most 1 s,
 jointly with the others: :func:`_host_profile`).
 
+A front end's rows that cross a worker engine's request path too (the record's ``worker_engine``; the catalogue's
+``worker_request_paths``) wait that engine's fitted request time (a fold's refit under LOAO) plus the front end's
+own ``request_overhead_s``, fitted on its rows on top of it (:func:`fit_all`, :func:`own_rows`).
+
 ``--stream`` (reported only) also fits a host time per client in flight, ``k``: each request's host
 time becomes ``request_overhead_s + k C`` at ``C`` clients (a frontend and benchmark client that
 serve all ``C`` streams in one event loop). It is not an engine field: on the public rows it lands
@@ -103,14 +107,15 @@ def rows_of(path: str, sens: list[tuple[str, float, str]] | None = None) -> list
     for c in _ok_closed_loop(path):
         sim = c["sim"]
         m = _LEN.search(c["case_id"])
-        osl = float(m.group(2)) if m else 1024.0
-        conc = float(m.group(3)) if m else 1.0
+        osl, conc = (float(m.group(2)), float(m.group(3))) if m else (1024.0, 1.0)
         out.append({"engine": sim["engine"], "chip": c["accelerator"], "metric": c["metric"], "meas": c["measured"],
                     "ttft": sim["ttft_ms"] / 1e3, "tpot": sim["tpot_ms"] / 1e3, "e2e": sim["e2e_ms"] / 1e3,
                     "tput": sim["output_tokens_per_s"], "s0": sim["step_overhead_s"], "r0": sim["request_overhead_s"],
                     "k0": sim.get("stream_overhead_s", 0.0), "conc": conc,
                     "x": 1.0 if sim.get("recipe_request_path") else 0.0,
                     "e0": float(sim.get("recipe_request_overhead_s", 0.0)) if sim.get("recipe_request_path") else 0.0,
+                    "weng": sim.get("worker_engine") or "", "wr0": float(sim.get("worker_request_overhead_s", 0.0)),
+                    "wx": 1.0 if sim.get("worker_recipe_request_path") else 0.0,  # the worker's recipe request path
                     "tau": sim["tokens_per_step"], "steps": (0.9 * osl - 1) / sim["tokens_per_step"],
                     "case_id": c["case_id"], "sim": sim, "m0": dict(sim.get("kernel_efficiency") or {}), "w": {}})
     for cls, mult, spath in sens or []:
@@ -241,29 +246,59 @@ def fit(rows: list[dict]) -> Fit:
     return Fit(s, r, k, {c: float(np.exp(v)) for c, v in zip(classes, best, strict=True)}, e)
 
 
+def worker_time_s(x: dict, params: dict[str, Fit]) -> float:
+    """The worker engine's request time on row ``x`` at ``params`` (``r``, plus ``e`` on the worker's recipe request
+    path); as run (``wr0``) where ``params`` holds no fit of that engine."""
+    f = params.get(x["weng"])
+    return x["wr0"] if f is None else f.r + f.e * x.get("wx", 0.0)
+
+
+def own_rows(rows: list[dict], params: dict[str, Fit]) -> list[dict]:
+    """``rows`` with the request time run (``r0``) less the worker engine's at ``params`` (rows without one as they
+    are): the front end's own term then moves as any request time; a row waits ``r + worker_time_s``."""
+    return [dict(x, r0=x["r0"] - worker_time_s(x, params)) if x.get("weng") else x for x in rows]
+
+
+def fit_all(rows: list[dict]) -> dict[str, Fit]:
+    """Every engine's fit on its rows: the engines whose rows name no worker engine first, then the others on
+    :func:`own_rows` at those fits (a front end's own request time on top of its workers' fitted one)."""
+    fronts = {x["engine"] for x in rows if x.get("weng")}
+    params = {e: fit([x for x in rows if x["engine"] == e]) for e in sorted({x["engine"] for x in rows} - fronts)}
+    for e in sorted(fronts):
+        params[e] = fit(own_rows([x for x in rows if x["engine"] == e], params))
+    return params
+
+
+def row_prediction(x: dict, params: dict[str, Fit]) -> float:
+    """Row ``x``'s prediction at ``params`` (its engine's fit; its worker engine's for the worker part)."""
+    f = params[x["engine"]]
+    return float(predict(own_rows([x], params), np.array(f.s), np.array(f.r), f.k, f.kern, f.e)[0])
+
+
 def errors(rows: list[dict], params: dict[str, Fit]) -> list[tuple[dict, float]]:
-    out = []
-    for x in rows:
-        f = params[x["engine"]]
-        p = float(predict([x], np.array(f.s), np.array(f.r), f.k, f.kern, f.e)[0])
-        out.append((x, 100.0 * (p / x["meas"] - 1.0)))
-    return out
+    return [(x, 100.0 * (row_prediction(x, params) / x["meas"] - 1.0)) for x in rows]
 
 
 def loao_fits(rows: list[dict], params: dict[str, Fit] | None = None) -> list[tuple[list[dict], dict[str, Fit]]]:
     """Per accelerator (sorted): its rows and every engine's host times (and kernel multipliers, where the rows
     carry sensitivities) fitted without them; an engine with no rows elsewhere keeps its fit on all rows
-    (``params``, fitted here when not given)."""
+    (``params``, :func:`fit_all` when not given). The held rows' worker engines are refitted too: a front end's
+    rows take the fold's worker time under their own term (refitted on :func:`own_rows` where it has rows elsewhere)."""
     engines = sorted({x["engine"] for x in rows})
+    fronts = {x["engine"] for x in rows if x.get("weng")}
     if params is None:
-        params = {e: fit([x for x in rows if x["engine"] == e]) for e in engines}
+        params = fit_all(rows)
     folds = []
     for chip in sorted({x["chip"] for x in rows}):
         train = [x for x in rows if x["chip"] != chip]
-        held_engines = {x["engine"] for x in rows if x["chip"] == chip}
-        p = {e: fit([x for x in train if x["engine"] == e])
-             if e in held_engines and any(x["engine"] == e for x in train) else params[e] for e in engines}
-        folds.append(([x for x in rows if x["chip"] == chip], p))
+        held = [x for x in rows if x["chip"] == chip]
+        refit = {x["engine"] for x in held} | {x["weng"] for x in held if x.get("weng")}
+        trained = {x["engine"] for x in train}
+        p = {e: fit([x for x in train if x["engine"] == e]) if e in refit & trained else params[e]
+             for e in engines if e not in fronts}
+        for e in sorted(fronts):
+            p[e] = fit(own_rows([x for x in train if x["engine"] == e], p)) if e in refit & trained else params[e]
+        folds.append((held, p))
     return folds
 
 
@@ -342,7 +377,7 @@ def main() -> None:
             v = np.array([x["w"][c] for x in tpot])
             print(f"{e}: TPOT share in {c} kernels median {np.median(v):.3f} (p10 {np.percentile(v, 10):.3f}, "
                   f"p90 {np.percentile(v, 90):.3f})")
-    params = {e: fit([x for x in rows if x["engine"] == e]) for e in engines}
+    params = fit_all(rows)
     for e, f in params.items():
         print(f"{e}: {_describe(f)}" + (f", per client in flight {f.k * 1e3:.3f} ms" if a.stream else ""))
     print("in sample:")

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fit_engines import errors, loao_fits, predict, rows_of  # noqa: E402
+from fit_engines import errors, loao_fits, row_prediction, rows_of  # noqa: E402
 
 _ID = re.compile(r"-(\d+)-(\d+)-c(\d+)-r")
 BANDS = ((1, 8), (9, 32), (33, 128), (129, 512), (513, 100_000))
@@ -61,8 +61,7 @@ def loao_errors(rows: list[dict]) -> list[tuple[dict, float, float]]:
     out = []
     for held, p in loao_fits(rows):
         for x, e in errors(held, p):
-            f = p[x["engine"]]
-            out.append((x, e, float(predict([x], np.array(f.s), np.array(f.r), f.k, f.kern)[0])))
+            out.append((x, e, row_prediction(x, p)))
     return out
 
 

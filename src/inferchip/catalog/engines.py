@@ -48,6 +48,14 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
         raise SpecError(f"{path}: engines: an id appears twice ({', '.join(ids)})")
     if cat.default not in ids:
         raise SpecError(f"{path}: default = {cat.default!r}: not an engine id; allowed: {', '.join(ids)}")
+    fronts = {e.id for e in cat.engines if e.worker_request_paths}
+    for e in cat.engines:
+        for w in e.worker_request_paths:
+            if w.engine not in ids or w.engine in fronts:
+                allowed = ", ".join(i for i in ids if i not in fronts)
+                raise SpecError(f"{path}: engine {e.id}: worker_request_paths engine = {w.engine!r} (software "
+                                f"{w.software!r}): not a worker engine id; allowed: {allowed} (an engine of the "
+                                "catalogue without worker_request_paths of its own)")
     return cat
 
 
@@ -76,6 +84,27 @@ def get_engine(engine_id: str | None) -> EngineSpec:
     err.args = (f"unknown engine {engine_id!r}; allowed: {', '.join(e.id for e in cat.engines)} "
                 "(catalog/engines.yaml)",)
     raise err
+
+
+def row_request_times_s(engine: EngineSpec, accelerator: str = "", weights: str = "",
+                        software: str = "") -> tuple[float, EngineSpec | None, float]:
+    """A row's time per request before its first token, in its parts: (the engine's own,
+    :meth:`EngineSpec.request_overhead_on`; the worker engine whose request path the row also crosses,
+    :meth:`EngineSpec.worker_engine_on`, or None; that worker engine's own time on the row, 0 without one). The
+    row waits the sum (:func:`row_request_overhead_s`)."""
+    own = engine.request_overhead_on(accelerator, weights, software)
+    wid = engine.worker_engine_on(software)
+    if wid is None:
+        return own, None, 0.0
+    worker = get_engine(wid)
+    return own, worker, worker.request_overhead_on(accelerator, weights, software)
+
+
+def row_request_overhead_s(engine: EngineSpec, accelerator: str = "", weights: str = "", software: str = "") -> float:
+    """A row's time per request before its first token (s): the engine's own plus, where its software names a
+    worker engine of ``worker_request_paths``, that engine's (:func:`row_request_times_s`)."""
+    own, _, worker_s = row_request_times_s(engine, accelerator, weights, software)
+    return own + worker_s
 
 
 def engine_for_software(software: str) -> EngineSpec | None:

@@ -193,6 +193,24 @@ class WorkerScheduling(BaseModel):
     async_scheduling: bool
 
 
+class WorkerRequestPath(BaseModel):
+    """The worker engine whose own request path a front end's request also crosses, for rows whose ``software``
+    contains the ``software`` fragment (lower case; first match wins). In a Dynamo disaggregated deployment a request
+    passes the frontend and its prefill router (preprocessing, prefill worker selection, the prefill request, the
+    decode request with the transfer metadata: ai-dynamo/dynamo ``docs/design_docs/disagg_serving.md``, "Router
+    Orchestration"), then the worker engine's own intake (tokenizer, scheduler; for SGLang workers the per-request
+    bootstrap handshake: the decode server forwards the request to the prefill server, gets a ``bootstrap_room``,
+    allocates the KV pages and sends their indices before the prefill runs: ai-dynamo/dynamo
+    ``fern/pages/backends/sglang/sglang-disaggregation.md``, sgl-project/sglang ``disaggregation/decode.py``
+    ``DecodePreallocQueue``). The row's request time: the ``engine`` record's (:meth:`EngineSpec.request_overhead_on`,
+    fitted on its aggregated rows) plus the front end's ``request_overhead_s`` (its own term)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    software: str = Field(min_length=1, pattern=r"^[a-z0-9_.+ -]+$")
+    engine: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+
+
 class AttentionDpBalance(BaseModel):
     """TensorRT-LLM ``attention_dp_config`` with ``enable_balance``: under attention DP, context
     requests are held until every rank has one (then ``batching_wait_iters`` more iterations while
@@ -249,6 +267,9 @@ class EngineSpec(BaseModel):
     prefill_worker_scheduling: tuple[WorkerScheduling, ...] = Field(
         (), description="async_scheduling of a disaggregated row's prefill workers by the worker engine its software "
                         "names (none matching: async_scheduling).")
+    worker_request_paths: tuple[WorkerRequestPath, ...] = Field(
+        (), description="Worker engines whose request path a front end's rows cross too (their time adds to this "
+                        "record's request_overhead_s); ids checked against the catalogue on load.")
     attention_dp_balance: AttentionDpBalance | None = Field(
         None, description="Context requests held to balance attention-DP ranks (TensorRT-LLM enable_balance).")
     mixed_chunk: bool = Field(
@@ -340,6 +361,15 @@ class EngineSpec(BaseModel):
         one of ``recipe_request_paths``."""
         extra = self.recipe_request_overhead_s if self.on_request_path(accelerator, weights, software) else 0.0
         return self.request_overhead_s + extra
+
+    def worker_engine_on(self, software: str = "") -> str | None:
+        """The id of the worker engine whose request path a row with ``software`` also crosses: the first
+        ``worker_request_paths`` entry whose fragment the text contains, else None (this record's time alone)."""
+        sw = software.lower()
+        for w in self.worker_request_paths:
+            if w.software in sw:
+                return w.engine
+        return None
 
     def prefill_async_on(self, software: str = "") -> bool:
         """Whether a disaggregated row's prefill workers plan one step ahead: the first

@@ -48,6 +48,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from inferchip.catalog.engines import row_request_times_s
 from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.phases import MappedModel
@@ -209,7 +210,8 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     dec = replicas["decode"]
     lengths = (int(case.input_tokens), int(case.output_tokens))
     dcfg = dec.config(c, *lengths)
-    req_s = eng.request_overhead_on(case.accelerator, dec.mm.formats.weights, case.software)
+    own_s, worker, worker_s = row_request_times_s(eng, case.accelerator, dec.mm.formats.weights, case.software)
+    req_s = own_s + worker_s
     notes.insert(0, f"closed loop simulated: {c} clients, {n} requests, lengths uniform in [0.8 L, L]; engine "
                     f"{eng.id}: max_num_seqs {dcfg.max_num_seqs}, chunk {dcfg.max_num_batched_tokens}"
                     f" tokens, {eng.step_overhead_s * 1e3:.3g} ms host time per step, "
@@ -218,6 +220,10 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         notes.append(f"engine {eng.id}: the launch recipe's kernel path adds "
                      f"{eng.recipe_request_overhead_s * 1e3:.3g} ms per request to the "
                      f"{eng.request_overhead_s * 1e3:.3g} ms of its other recipes (recipe_request_paths)")
+    if worker is not None:
+        notes.append(f"engine {eng.id}: a request crosses the {worker.id} workers' own request path "
+                     f"({worker_s * 1e3:.3g} ms, that engine's record) and {eng.id}'s frontend, router and transfer "
+                     f"set-up ({own_s * 1e3:.3g} ms) (worker_request_paths)")
     recv = eng.recv_interval_steps(c, case.accelerator, dec.mm.layout.tp, dec.mm.formats.weights)
     if recv > 1:
         notes.append(f"engine {eng.id} polls its request queue every {recv} decode steps at {c} clients")
