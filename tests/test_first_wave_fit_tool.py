@@ -96,3 +96,30 @@ def test_a_fold_without_a_build_takes_the_build_it_runs_on(fw):
     assert "rocm_fp8kv" not in f.waits and f.waits["rocm"] == pytest.approx(waits["rocm"])
     ttft = [e for x, e in errs if x["metric"] == "ttft_ms"]
     assert ttft and all(e < 0 for e in ttft)  # the held-out build's longer wait is not known: under-predicted
+
+
+def test_parse_fixed_waits(fw):
+    assert fw.parse_fixed(["rocm_fp8kv=19.5", "cuda=1"]) == {"rocm_fp8kv": 19.5, "cuda": 1.0}
+    assert fw.parse_fixed([]) == {}
+    for bad in ("rocm_fp8kv", "nobuild=3", "cuda="):
+        with pytest.raises(SystemExit):
+            fw.parse_fixed([bad])
+
+
+def test_a_given_wait_and_request_time_are_kept_in_every_fold(fw):
+    waits = {"cuda": float(fw.WAIT_GRID_S[20]), "rocm": float(fw.WAIT_GRID_S[45]),
+             "rocm_fp8kv": float(fw.WAIT_GRID_S[66])}
+    s_true, r_true = float(fw.STEP_GRID_S[12]), float(fw.REQUEST_GRID_S[40])
+    rows = _planted(fw, s_true, r_true, waits, {"cuda": "nvidia-a", "rocm": "amd-b", "rocm_fp8kv": "amd-c"})
+    given = {"rocm_fp8kv": waits["rocm_fp8kv"]}
+    f = fw.fit(rows, given, r_true)
+    assert (f.s, f.r) == pytest.approx((s_true, r_true)) and f.waits == pytest.approx(waits)
+    folds = {chip: (g, errs) for chip, g, errs in fw.loao(rows, given, r_true)}
+    g, errs = folds["amd-c"]  # the fold without the build's rows still knows its wait: exact again
+    assert g.waits["rocm_fp8kv"] == waits["rocm_fp8kv"] and g.r == r_true
+    assert all(abs(e) < 1e-6 for _, e in errs)
+    # a wrong given value is kept, not refitted: the rows then carry its error (1 s more: over-predicted)
+    off = fw.fit(rows, {"rocm_fp8kv": waits["rocm_fp8kv"] + 1.0}, r_true)
+    assert off.waits["rocm_fp8kv"] == pytest.approx(waits["rocm_fp8kv"] + 1.0)
+    ttft = [e for x, e in fw.errors([x for x in rows if x["build"] == "rocm_fp8kv"], off) if x["metric"] == "ttft_ms"]
+    assert ttft and all(e > 0 for e in ttft)

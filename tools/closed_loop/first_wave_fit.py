@@ -18,7 +18,14 @@ takes the wait of the build it runs on (:data:`NESTED_IN`; none: 0). The other e
 tools/closed_loop/fit_engines.py's folds, so the all-row figures are those of
 tools/closed_loop/closed_loop_tables.py with this engine's folds replaced.
 
+A wait or the steady request time can be *given* instead of fitted (``--fixed-wait BUILD=SECONDS``,
+``--request-s SECONDS``), as a sourced catalogue fact would be: every fold then keeps it. Why both: every row
+but the MI355X ones runs 10 prompts per client, so on those rows ``r`` and ``W_b / 10`` move the mean alike and
+only the MI355X rows (50 / 20) tell them apart; a fold without MI355X refits ``r`` to 165 ms and the
+aiter FP8-KV wait is unknown there (docs/serving_validation.md, "SGLang's request time split by the path").
+
     python tools/closed_loop/first_wave_fit.py validate.json [--cases CASES.csv] [--engine sglang]
+        [--fixed-wait rocm_fp8kv=19.5] [--request-s 0.03]
 """
 
 from __future__ import annotations
@@ -118,11 +125,15 @@ def predict(rows: list[dict], s: np.ndarray, r: np.ndarray, w: np.ndarray) -> np
     return np.broadcast_to(out, (len(rows),) + shape)
 
 
-def _loss(rows: list[dict], waits: bool) -> np.ndarray:
-    """Summed ``|ln(pred / meas)|`` on the (step, request, wait) grid (wait axis of one 0 when not ``waits``)."""
-    w = WAIT_GRID_S if waits else np.zeros(1)
-    s, r, ww = STEP_GRID_S[:, None, None], REQUEST_GRID_S[None, :, None], w[None, None, :]
-    loss = np.zeros((len(STEP_GRID_S), len(REQUEST_GRID_S), len(w)))
+def _loss(rows: list[dict], waits: bool | float, r_grid: np.ndarray = REQUEST_GRID_S) -> np.ndarray:
+    """Summed ``|ln(pred / meas)|`` on the (step, request, wait) grid (wait axis of one 0 when ``waits`` is
+    False, of the one given wait when it is a number of seconds)."""
+    if isinstance(waits, bool):
+        w = WAIT_GRID_S if waits else np.zeros(1)
+    else:
+        w = np.array([float(waits)])
+    s, r, ww = STEP_GRID_S[:, None, None], r_grid[None, :, None], w[None, None, :]
+    loss = np.zeros((len(STEP_GRID_S), len(r_grid), len(w)))
     for i in range(0, len(rows), 16):
         part = rows[i:i + 16]
         meas = np.array([x["meas"] for x in part]).reshape(-1, 1, 1, 1)
@@ -130,19 +141,22 @@ def _loss(rows: list[dict], waits: bool) -> np.ndarray:
     return loss
 
 
-def fit(rows: list[dict]) -> WaveFit:
+def fit(rows: list[dict], fixed: dict[str, float] | None = None, request_s: float | None = None) -> WaveFit:
     """The least summed ``|ln(pred / meas)|`` over every row: one step and one steady request time, one wait
     per build present (each build's wait is minimised at every (step, request) point, so the least is exact on
-    the grids)."""
-    total = np.zeros((len(STEP_GRID_S), len(REQUEST_GRID_S)))
+    the grids). A build in ``fixed`` keeps the given wait (s), a stated fact rather than a fitted value, in
+    every fold, with or without its rows; a given ``request_s`` likewise keeps the steady request time (s)."""
+    fixed = fixed or {}
+    r_grid = REQUEST_GRID_S if request_s is None else np.array([float(request_s)])
+    total = np.zeros((len(STEP_GRID_S), len(r_grid)))
     best_w: dict[str, np.ndarray] = {}
     for b in sorted({x["build"] for x in rows}):
-        loss = _loss([x for x in rows if x["build"] == b], True)
+        loss = _loss([x for x in rows if x["build"] == b], fixed.get(b, True), r_grid)
         best_w[b] = loss.argmin(axis=2)
         total += loss.min(axis=2)
     i, j = np.unravel_index(np.argmin(total), total.shape)
-    return WaveFit(float(STEP_GRID_S[i]), float(REQUEST_GRID_S[j]),
-                   {b: float(WAIT_GRID_S[a[i, j]]) for b, a in best_w.items()})
+    waits = {b: float(WAIT_GRID_S[a[i, j]]) for b, a in best_w.items() if b not in fixed}
+    return WaveFit(float(STEP_GRID_S[i]), float(r_grid[j]), {**waits, **fixed})
 
 
 def wait_of(build: str, waits: dict[str, float]) -> float:
@@ -160,11 +174,12 @@ def errors(rows: list[dict], f: WaveFit) -> list[tuple[dict, float]]:
                          / x["meas"] - 1.0)) for x in rows]
 
 
-def loao(rows: list[dict]) -> list[tuple[str, WaveFit, list[tuple[dict, float]]]]:
-    """Per accelerator: the fit without its rows and its rows' errors at that fit."""
+def loao(rows: list[dict], fixed: dict[str, float] | None = None,
+         request_s: float | None = None) -> list[tuple[str, WaveFit, list[tuple[dict, float]]]]:
+    """Per accelerator: the fit without its rows (given waits and request time kept) and its rows' errors."""
     out = []
     for chip in sorted({x["chip"] for x in rows}):
-        f = fit([x for x in rows if x["chip"] != chip])
+        f = fit([x for x in rows if x["chip"] != chip], fixed, request_s)
         out.append((chip, f, errors([x for x in rows if x["chip"] == chip], f)))
     return out
 
@@ -190,19 +205,36 @@ def _table(title: str, errs: list[tuple[str, str, float]]) -> None:
                 print(f"| {key} | {names[m]} | {stats(v)} |")
 
 
+def parse_fixed(items: list[str]) -> dict[str, float]:
+    """``--fixed-wait BUILD=SECONDS`` arguments as {build: seconds}; the build must be one of :data:`BUILDS`."""
+    out = {}
+    for item in items:
+        build, _, seconds = item.partition("=")
+        if build not in BUILDS or not seconds:
+            raise SystemExit(f"--fixed-wait {item!r}: expected BUILD=SECONDS with BUILD one of {sorted(BUILDS)}")
+        out[build] = float(seconds)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("validate_json")
     ap.add_argument("--cases", default=str(CASES), help="cases file whose notes state the prompts per client")
     ap.add_argument("--engine", default="sglang")
+    ap.add_argument("--fixed-wait", action="append", default=[], metavar="BUILD=SECONDS",
+                    help="a build's first-wave wait given (a sourced figure), not fitted; repeatable")
+    ap.add_argument("--request-s", type=float, default=None,
+                    help="the steady request time given (s), not fitted (e.g. read from the run medians)")
     a = ap.parse_args()
+    fixed = parse_fixed(a.fixed_wait)
     rows = rows_with_builds(a.validate_json, a.cases, a.engine)
     n_p = {p: sum(x["P"] == p for x in rows) for p in sorted({x["P"] for x in rows})}
     print(f"{a.engine}: {len(rows)} rows; prompts per client {n_p}; builds "
           + ", ".join(f"{b} {sum(x['build'] == b for x in rows)}" for b in BUILDS))
-    full = fit(rows)
-    print(f"all rows: {describe(full)}")
-    folds = loao(rows)
+    full = fit(rows, fixed, a.request_s)
+    given = sorted(fixed) + ([] if a.request_s is None else ["steady request"])
+    print(f"all rows: {describe(full)}" + (f" (given: {', '.join(given)})" if given else ""))
+    folds = loao(rows, fixed, a.request_s)
     for chip, f, _ in folds:
         print(f"without {chip}: {describe(f)}")
     others = [x for x in fe.rows_of(a.validate_json) if x["engine"] != a.engine]
