@@ -119,8 +119,8 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
     lay = Layout(layout.tp, layout.pp, layout.ep, workers, layout.attn_dp)
     eng = facts.engine
     sim = {"kind": "closed_loop", **fig.as_dict(), "engine": eng.id, "step_overhead_s": eng.step_overhead_s,
-           "request_overhead_s": eng.request_overhead_on(case.accelerator, fmt.weights, case.software),
-           "recipe_request_path": eng.on_request_path(case.accelerator, fmt.weights, case.software),
+           "request_overhead_s": eng.request_overhead_on(case.accelerator, fmt.weights, case.software, case.model),
+           "recipe_request_path": eng.on_request_path(case.accelerator, fmt.weights, case.software, case.model),
            "recipe_request_overhead_s": eng.recipe_request_overhead_s,
            "kernel_efficiency": eng.kernel_efficiency.model_dump(),
            "tokens_per_step": eng.mtp_tokens_per_step() if facts.mtp else 1.0}
