@@ -1,7 +1,10 @@
 """spec/engine: the extra request time of the launch recipes on ``recipe_request_paths`` (SGLang's aiter MLA
-persist path on ROCm), by hand, and the catalogue's SGLang entries read against the recipes' facts."""
+persist path on ROCm, ATOM's gpt-oss recipe), by hand, and the catalogue's SGLang and ATOM entries read against
+the recipes' facts and the runs' records."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -10,6 +13,9 @@ from pydantic import ValidationError
 
 from inferchip.catalog.engines import get_engine
 from inferchip.spec.engine import EngineSpec, RecipeRequestPath
+from inferchip.validation.cases import read_cases, stated_ttft_spread_s
+
+CASES = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
 
 
 def engine(**kw: object) -> EngineSpec:
@@ -58,3 +64,37 @@ def test_sglang_paths_follow_the_recipes():
     assert g.on_request_path("amd-mi355x", "mxfp4", "SGLang; lmsysorg/sglang:v0.5.7-rocm700-mi35x")
     assert g.on_request_path("amd-mi300x", "fp8", "SGLang; lmsysorg/sglang:v0.5.5.post3-rocm700-mi30x")
     assert g.on_request_path("amd-mi355x", "fp8", "SGLang PD-disaggregated (AMD); rocm/sgl-dev:sglang-0.5.6.post1")
+
+
+def test_model_selector_by_hand():
+    """An entry with a model fragment applies only to rows whose model id contains it (case-insensitive)."""
+    e = engine(recipe_request_overhead_s=0.05, recipe_request_paths=(
+        RecipeRequestPath(accelerator="mi355x", model="gpt-oss"),))
+    assert e.request_overhead_on("amd-mi355x", "mxfp4", "ATOM; img", "openai/gpt-oss-120b") == pytest.approx(0.15)
+    assert e.request_overhead_on("amd-mi355x", "mxfp4", "ATOM; img", "OpenAI/GPT-OSS-20b") == pytest.approx(0.15)
+    assert e.request_overhead_on("amd-mi355x", "mxfp4", "ATOM; img", "deepseek-ai/DeepSeek-R1-0528") == \
+        pytest.approx(0.1)
+    assert e.request_overhead_on("amd-mi355x", "mxfp4", "ATOM; img") == pytest.approx(0.1)  # model not given
+    assert not e.on_request_path("nvidia-b200-180gb", "mxfp4", "", "openai/gpt-oss-120b")  # other chip
+    with pytest.raises(ValidationError):
+        RecipeRequestPath(accelerator="mi355x", model="GPT-OSS")  # entries are lower case
+
+
+def _first_wave_share(case) -> float:
+    """(mean - median) / (p99 - median) TTFT of a row's run: 0.1 where the first C of its 10 C requests waited
+    once (and only they), lower where the excess is the start wave's queue."""
+    med_s, p99_s = stated_ttft_spread_s(case)
+    return (case.value / 1e3 - med_s) / (p99_s - med_s)
+
+
+def test_atom_gpt_oss_path_follows_the_records():
+    """ATOM's recipe path is the gpt-oss recipe's (ATOM_GPT_OSS_MODEL=1): on the shipped rows every gpt-oss ATOM
+    run's record shows its first wave waiting once (share near 0.1), every DeepSeek-R1 ATOM run's far less, and
+    only the former are on the path."""
+    a = get_engine("atom")
+    ttft = [c for c in read_cases(CASES) if "-atom-" in c.case_id and c.metric == "ttft_ms"]
+    on = [c for c in ttft if a.on_request_path(c.accelerator, c.weight_dtype or "", c.software, c.model)]
+    off = [c for c in ttft if c not in on]
+    assert on and off and all("gpt-oss" in c.model for c in on) and not any("gpt-oss" in c.model for c in off)
+    assert min(_first_wave_share(c) for c in on) > max(_first_wave_share(c) for c in off)
+    assert a.request_overhead_on("amd-mi355x", "mxfp4", on[0].software, on[0].model) > a.request_overhead_s

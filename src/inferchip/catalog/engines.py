@@ -86,24 +86,25 @@ def get_engine(engine_id: str | None) -> EngineSpec:
     raise err
 
 
-def row_request_times_s(engine: EngineSpec, accelerator: str = "", weights: str = "",
-                        software: str = "") -> tuple[float, EngineSpec | None, float]:
+def row_request_times_s(engine: EngineSpec, accelerator: str = "", weights: str = "", software: str = "",
+                        model: str = "") -> tuple[float, EngineSpec | None, float]:
     """A row's time per request before its first token, in its parts: (the engine's own,
     :meth:`EngineSpec.request_overhead_on`; the worker engine whose request path the row also crosses,
     :meth:`EngineSpec.worker_engine_on`, or None; that worker engine's own time on the row, 0 without one). The
     row waits the sum (:func:`row_request_overhead_s`)."""
-    own = engine.request_overhead_on(accelerator, weights, software)
+    own = engine.request_overhead_on(accelerator, weights, software, model)
     wid = engine.worker_engine_on(software)
     if wid is None:
         return own, None, 0.0
     worker = get_engine(wid)
-    return own, worker, worker.request_overhead_on(accelerator, weights, software)
+    return own, worker, worker.request_overhead_on(accelerator, weights, software, model)
 
 
-def row_request_overhead_s(engine: EngineSpec, accelerator: str = "", weights: str = "", software: str = "") -> float:
+def row_request_overhead_s(engine: EngineSpec, accelerator: str = "", weights: str = "", software: str = "",
+                           model: str = "") -> float:
     """A row's time per request before its first token (s): the engine's own plus, where its software names a
     worker engine of ``worker_request_paths``, that engine's (:func:`row_request_times_s`)."""
-    own, _, worker_s = row_request_times_s(engine, accelerator, weights, software)
+    own, _, worker_s = row_request_times_s(engine, accelerator, weights, software, model)
     return own + worker_s
 
 

@@ -121,17 +121,19 @@ class RecipeMemory(ChipRecipe):
 
 class RecipeRequestPath(ChipRecipe):
     """A launch recipe whose requests take a path to the first token that the engine's other recipes do
-    not, on chips whose id contains ``accelerator`` (with ``weights`` where given) and whose ``software``
-    text contains ``software`` (lower case; empty: any): each of its requests waits
-    ``EngineSpec.recipe_request_overhead_s`` more before its first token (SGLang on ROCm: the aiter MLA
-    "persist" decode kernel that ``--attention-backend aiter`` runs for an FP8 KV cache; sources in the
-    engine catalogue)."""
+    not, on chips whose id contains ``accelerator`` (with ``weights`` where given), whose ``software``
+    text contains ``software`` and whose model id contains ``model`` (lower case; empty: any): each of its
+    requests waits ``EngineSpec.recipe_request_overhead_s`` more before its first token (SGLang on ROCm: the
+    aiter MLA "persist" decode kernel that ``--attention-backend aiter`` runs for an FP8 KV cache; ATOM's
+    gpt-oss recipe, which sets ``ATOM_GPT_OSS_MODEL=1``; sources in the engine catalogue)."""
 
     software: str = Field("", pattern=r"^[a-z0-9_.+ ()-]*$")
+    model: str = Field("", pattern=r"^[a-z0-9_.+/-]*$")
 
-    def on_row(self, chip: str, weights: str, software: str) -> bool:
-        """Whether this entry is the recipe of a row on ``chip`` with ``weights`` and ``software`` (lower case)."""
-        return self.on_chip(chip, weights) and self.software in software
+    def on_row(self, chip: str, weights: str, software: str, model: str = "") -> bool:
+        """Whether this entry is the recipe of a row on ``chip`` with ``weights``, ``software`` and ``model``
+        (lower case)."""
+        return self.on_chip(chip, weights) and self.software in software and self.model in model
 
 
 class RecipeKernelEfficiency(ChipRecipe):
@@ -349,18 +351,19 @@ class EngineSpec(BaseModel):
                 return r
         return None
 
-    def on_request_path(self, accelerator: str = "", weights: str = "", software: str = "") -> bool:
-        """Whether a row on ``accelerator`` with ``weights`` and ``software`` runs a recipe of
+    def on_request_path(self, accelerator: str = "", weights: str = "", software: str = "", model: str = "") -> bool:
+        """Whether a row on ``accelerator`` with ``weights``, ``software`` and ``model`` runs a recipe of
         ``recipe_request_paths``."""
-        chip, fmt, sw = accelerator.lower(), weights.lower(), software.lower()
-        return any(r.on_row(chip, fmt, sw) for r in self.recipe_request_paths)
+        chip, fmt, sw, mdl = accelerator.lower(), weights.lower(), software.lower(), model.lower()
+        return any(r.on_row(chip, fmt, sw, mdl) for r in self.recipe_request_paths)
 
-    def request_overhead_on(self, accelerator: str = "", weights: str = "", software: str = "") -> float:
-        """Time per request before its first token (s) for a row on ``accelerator`` with ``weights`` and
-        ``software``: ``request_overhead_s``, plus ``recipe_request_overhead_s`` where the row's recipe is
-        one of ``recipe_request_paths``."""
-        extra = self.recipe_request_overhead_s if self.on_request_path(accelerator, weights, software) else 0.0
-        return self.request_overhead_s + extra
+    def request_overhead_on(self, accelerator: str = "", weights: str = "", software: str = "",
+                            model: str = "") -> float:
+        """Time per request before its first token (s) for a row on ``accelerator`` with ``weights``,
+        ``software`` and ``model``: ``request_overhead_s``, plus ``recipe_request_overhead_s`` where the row's
+        recipe is one of ``recipe_request_paths``."""
+        on_path = self.on_request_path(accelerator, weights, software, model)
+        return self.request_overhead_s + (self.recipe_request_overhead_s if on_path else 0.0)
 
     def worker_engine_on(self, software: str = "") -> str | None:
         """The id of the worker engine whose request path a row with ``software`` also crosses: the first

@@ -210,13 +210,14 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     dec = replicas["decode"]
     lengths = (int(case.input_tokens), int(case.output_tokens))
     dcfg = dec.config(c, *lengths)
-    own_s, worker, worker_s = row_request_times_s(eng, case.accelerator, dec.mm.formats.weights, case.software)
+    own_s, worker, worker_s = row_request_times_s(eng, case.accelerator, dec.mm.formats.weights, case.software,
+                                               case.model)
     req_s = own_s + worker_s
     notes.insert(0, f"closed loop simulated: {c} clients, {n} requests, lengths uniform in [0.8 L, L]; engine "
                     f"{eng.id}: max_num_seqs {dcfg.max_num_seqs}, chunk {dcfg.max_num_batched_tokens}"
                     f" tokens, {eng.step_overhead_s * 1e3:.3g} ms host time per step, "
                     f"{req_s * 1e3:.3g} ms per request")
-    if eng.on_request_path(case.accelerator, dec.mm.formats.weights, case.software):
+    if eng.on_request_path(case.accelerator, dec.mm.formats.weights, case.software, case.model):
         notes.append(f"engine {eng.id}: the launch recipe's kernel path adds "
                      f"{eng.recipe_request_overhead_s * 1e3:.3g} ms per request to the "
                      f"{eng.request_overhead_s * 1e3:.3g} ms of its other recipes (recipe_request_paths)")

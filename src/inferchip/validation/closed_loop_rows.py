@@ -118,15 +118,15 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
     point = _point(fig, workers)
     lay = Layout(layout.tp, layout.pp, layout.ep, workers, layout.attn_dp)
     eng = facts.engine
-    own_s, worker, worker_s = row_request_times_s(eng, case.accelerator, fmt.weights, case.software)
+    own_s, worker, worker_s = row_request_times_s(eng, case.accelerator, fmt.weights, case.software, case.model)
     sim = {"kind": "closed_loop", **fig.as_dict(), "engine": eng.id, "step_overhead_s": eng.step_overhead_s,
            "request_overhead_s": own_s + worker_s,
-           "recipe_request_path": eng.on_request_path(case.accelerator, fmt.weights, case.software),
+           "recipe_request_path": eng.on_request_path(case.accelerator, fmt.weights, case.software, case.model),
            "recipe_request_overhead_s": eng.recipe_request_overhead_s,
            "worker_engine": worker.id if worker is not None else "",  # request path crossed too (its time below)
            "worker_request_overhead_s": worker_s,
            "worker_recipe_request_path": worker is not None and worker.on_request_path(case.accelerator, fmt.weights,
-                                                                                     case.software),
+                                                                                     case.software, case.model),
            "kernel_efficiency": eng.kernel_efficiency.model_dump(),
            "tokens_per_step": eng.mtp_tokens_per_step() if facts.mtp else 1.0}
     return CaseResult(case, "ok", "", value, lay, point, notes + list(run_notes), "sim", {"sim": value}, sim)
