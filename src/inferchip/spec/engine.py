@@ -193,6 +193,18 @@ class WorkerScheduling(BaseModel):
     async_scheduling: bool
 
 
+class DecodeReserve(BaseModel):
+    """Tokens a disaggregated decode worker keeps free for every request it already holds before it takes a new
+    one (SGLang ``DecodePreallocQueue``: a request's prompt pages are reserved only while the free pool, less
+    ``SGLANG_NUM_RESERVED_DECODE_TOKENS`` per running, transferring and waiting request, holds its prompt plus that
+    many), for rows whose ``software`` text contains the ``software`` fragment (lower case). First match wins."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    software: str = Field(min_length=1, pattern=r"^[a-z0-9_.+ -]+$")
+    tokens: int = Field(ge=0)
+
+
 class AttentionDpBalance(BaseModel):
     """TensorRT-LLM ``attention_dp_config`` with ``enable_balance``: under attention DP, context
     requests are held until every rank has one (then ``batching_wait_iters`` more iterations while
@@ -249,6 +261,9 @@ class EngineSpec(BaseModel):
     prefill_worker_scheduling: tuple[WorkerScheduling, ...] = Field(
         (), description="async_scheduling of a disaggregated row's prefill workers by the worker engine its software "
                         "names (none matching: async_scheduling).")
+    decode_reserve: tuple[DecodeReserve, ...] = Field(
+        (), description="Tokens a disaggregated row's decode workers keep free per held request before taking a new "
+                        "one, by the worker engine its software names (none matching: 0).")
     attention_dp_balance: AttentionDpBalance | None = Field(
         None, description="Context requests held to balance attention-DP ranks (TensorRT-LLM enable_balance).")
     mixed_chunk: bool = Field(
@@ -350,6 +365,12 @@ class EngineSpec(BaseModel):
             if w.software in sw:
                 return w.async_scheduling
         return self.async_scheduling
+
+    def decode_reserve_on(self, software: str = "") -> int:
+        """Tokens per held request a disaggregated row's decode workers keep free before taking a new one: the
+        first ``decode_reserve`` entry whose fragment the row's ``software`` text contains, else 0."""
+        sw = software.lower()
+        return next((r.tokens for r in self.decode_reserve if r.software in sw), 0)
 
     def padded_batch(self, seqs: int) -> int:
         """Decode batch the CUDA graph runs for ``seqs`` sequences (next bucket; unpadded above the largest)."""

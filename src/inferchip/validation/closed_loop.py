@@ -254,6 +254,11 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                  f"chips, {facts.decode_workers} decode worker(s) of {dec.mm.layout.chips_per_replica}; KV "
                  f"{per_token / 1e3:.3g} kB/token over the {which} at {bw / 1e9:.3g} GB/s")
 
+    reserve = eng.decode_reserve_on(case.software)
+    if reserve:
+        notes.append(f"engine {eng.id}: a decode worker takes a request only while its free KV, less {reserve} tokens "
+                     f"per request it holds, holds the prompt plus {reserve} (decode_reserve)")
+
     def run_disagg(k: int) -> BenchFigures:
         return closed_loop_disagg_run(pre.step, dec.step, c, inp, out, pcfg, dcfg, num_requests=k,
                                       seed=SEED, prefill_replicas=facts.prefill_workers,
@@ -261,7 +266,8 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                                       link_bytes_per_s=bw, link_latency_s=lat,
                                       request_overhead_s=req_s, tokens_per_step=tau,
                                       timers=(pre.timer, dec.timer), bench_requests=bench,
-                                      recv_interval_steps=recv, async_scheduling=plan_ahead)
+                                      recv_interval_steps=recv, async_scheduling=plan_ahead,
+                                      decode_reserve_tokens=reserve)
     return settled(run_disagg, n, bench, notes)
 
 

@@ -130,17 +130,51 @@ class DeliveringDecodeReplica(Replica):
     the prefill worker produced travels with the KV cache and is streamed by the decode worker when
     it first runs the request (SGLang PD and Dynamo stream every token from the decode worker), so
     the client's TTFT ends with the decode step that takes the request in, after the KV transfer
-    and any wait for a decode slot or KV blocks."""
+    and any wait for a decode slot or KV blocks.
+
+    ``reserve_tokens`` (``R``; 0: none): the worker takes an arrived request only while its free KV,
+    less ``R`` tokens for every request it runs, holds the request's prompt plus ``R``, oldest first,
+    stopping at the first that does not fit (SGLang ``DecodePreallocQueue.pop_preallocated`` and
+    ``_allocatable_tokens``, sgl-project/sglang ``python/sglang/srt/disaggregation/decode.py``:
+    ``allocatable = free - R x (running + transfer + waiting)``, a request needs ``prompt + R`` and
+    takes them; ``R`` = ``SGLANG_NUM_RESERVED_DECODE_TOKENS``, 512 by default). SGLang applies the
+    rule before the prompt is prefilled (the prefill worker waits for the decode worker's page
+    reservation); here the request waits after its prefill, the same wait in its TTFT."""
 
     def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
-                 table: RequestTable):
+                 table: RequestTable, reserve_tokens: int = 0):
         super().__init__(index, timer, config, kv_capacity_tokens, table)
+        if reserve_tokens < 0:
+            raise ValueError(f"reserve_tokens must be >= 0, got {reserve_tokens}")
+        self.reserve_tokens = int(reserve_tokens)
         self._arrived: list[int] = []
+
+    def reserve_admissible(self) -> int:
+        """How many of the queued arrived requests the reservation rule lets in now (class doc)."""
+        r = self.reserve_tokens
+        allocatable = (self.pool.total_blocks - self.pool.used_blocks) * self.B - r * self.n_running
+        n = 0
+        for seq in self.swapped:
+            if seq.on_host:  # a preempted sequence coming back, not a new arrival: not gated
+                n += 1
+                continue
+            need = seq.cached + r
+            if need > allocatable:
+                break
+            allocatable -= need
+            n += 1
+        return n
 
     def _swap_in(self, k: int, budget: int, swap_tokens: int, resumed: list[Seq],
                  chunks: list[list]) -> tuple[int, int]:
+        held: list[Seq] = []
+        if self.reserve_tokens and self.swapped:
+            n = self.reserve_admissible()
+            while len(self.swapped) > n:
+                held.append(self.swapped.pop())
         before = len(resumed)
         out = super()._swap_in(k, budget, swap_tokens, resumed, chunks)
+        self.swapped.extend(reversed(held))
         self._arrived.extend(s.rid for s in resumed[before:] if s.gen == 1)
         return out
 
