@@ -1,8 +1,10 @@
-"""SGLang's disaggregated decode workers keep ``R`` tokens free per request they hold before they reserve a new
-prompt's pages (engine field ``decode_reserve``; SGLang ``DecodePreallocQueue``: ``allocatable = free - R x held``,
-a request needs ``prompt + R`` and takes it, oldest first, stopping at the first that does not fit). By hand:
-the admission count of one worker, and a closed loop whose decode KV binds: the reservation keeps the decode
-batch within what the rule allows, so no decode sequence is preempted and TPOT falls, while TTFT carries the wait."""
+"""SGLang's disaggregated decode workers (engine field ``decode_worker``) keep ``R`` tokens free per request they
+hold before they reserve a new prompt's pages (SGLang ``DecodePreallocQueue``: ``allocatable = free - R x held``, a
+request needs ``prompt + R`` and takes it, oldest first, stopping at the first that does not fit), and a busy one
+takes new requests only every ``N`` decode steps (``--scheduler-recv-interval``). By hand: the admission count of one
+worker, the step at which a busy worker takes an arrival, and a closed loop whose decode KV binds: the reservation
+keeps the decode batch within what the rule allows, fewer sequences are preempted and TPOT falls, while TTFT
+carries the wait."""
 
 from __future__ import annotations
 
@@ -15,39 +17,64 @@ from inferchip.sim.engines.polling import DeliveringDecodeReplica
 from inferchip.sim.lengths import FixedLength
 from inferchip.sim.request import RequestTable
 from inferchip.sim.steptime import StepTimer
-from inferchip.spec.engine import DecodeReserve, EngineSpec
+from inferchip.spec.engine import DecodeWorker, EngineSpec
 
 SGL = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2"
 TRT = "NVIDIA Dynamo + TensorRT-LLM, PD-disaggregated; nvcr.io#nvidia/ai-dynamo/tensorrtllm-runtime:0.5.1-rc0.pre3"
 
 
-def _engine(*entries: DecodeReserve) -> EngineSpec:
+def _engine(*entries: DecodeWorker) -> EngineSpec:
     return EngineSpec(id="x", name="x", match=("x",), step_overhead_s=0, request_overhead_s=0, max_num_seqs=64,
-                      chunk_tokens=4096, decode_reserve=entries)
+                      chunk_tokens=4096, decode_worker=entries)
 
 
 def test_entry_matching_first_match_and_default():
-    eng = _engine(DecodeReserve(software="sglang", tokens=512), DecodeReserve(software="dynamo", tokens=7))
-    assert eng.decode_reserve_on(SGL) == 512  # first match wins over the later "dynamo" entry
-    assert eng.decode_reserve_on(TRT) == 7
-    assert eng.decode_reserve_on("vLLM") == 0
-    assert _engine().decode_reserve_on(SGL) == 0
+    eng = _engine(DecodeWorker(software="sglang", reserve_tokens=512, recv_interval_steps=10),
+                  DecodeWorker(software="dynamo", reserve_tokens=7))
+    assert eng.decode_worker_on(SGL) == DecodeWorker(software="sglang", reserve_tokens=512, recv_interval_steps=10)
+    assert eng.decode_worker_on(TRT).reserve_tokens == 7  # the later "dynamo" entry
+    assert eng.decode_worker_on(TRT).recv_interval_steps == 1
+    none = _engine().decode_worker_on(SGL)
+    assert (none.reserve_tokens, none.recv_interval_steps) == (0, 1)
     with pytest.raises(ValueError):
-        DecodeReserve(software="SGLang", tokens=512)
+        DecodeWorker(software="SGLang", reserve_tokens=512)
     with pytest.raises(ValueError):
-        DecodeReserve(software="sglang", tokens=-1)
+        DecodeWorker(software="sglang", reserve_tokens=-1)
+    with pytest.raises(ValueError):
+        DecodeWorker(software="sglang", recv_interval_steps=0)
 
 
-def test_shipped_records_reserve_for_sglang_decode_workers_only():
-    assert get_engine("dynamo").decode_reserve_on(SGL) == 512  # SGLANG_NUM_RESERVED_DECODE_TOKENS default
-    assert get_engine("dynamo").decode_reserve_on(TRT) == 0
-    assert get_engine("sglang").decode_reserve_on("SGLang; PD-disaggregated") == 512
+def test_shipped_records_follow_the_decode_workers():
+    dyn = get_engine("dynamo")
+    assert dyn.decode_worker_on(SGL).reserve_tokens == 512  # SGLANG_NUM_RESERVED_DECODE_TOKENS default
+    assert dyn.decode_worker_on(SGL).recv_interval_steps == 10  # --scheduler-recv-interval 10 of the launch scripts
+    assert (dyn.decode_worker_on(TRT).reserve_tokens, dyn.decode_worker_on(TRT).recv_interval_steps) == (0, 1)
+    assert get_engine("sglang").decode_worker_on("SGLang; PD-disaggregated").reserve_tokens == 512
 
 
-def _worker(capacity_tokens: int, reserve: int) -> DeliveringDecodeReplica:
+def _worker(capacity_tokens: int, reserve: int, recv: int = 1) -> DeliveringDecodeReplica:
     model = LinearStepModel(fixed_s=0.01, per_token_s=0.0, per_kv_token_s=0.0, kv_capacity_tokens=capacity_tokens)
     cfg = SchedulerConfig(max_num_seqs=256, max_num_batched_tokens=8192, block_size_tokens=16)
-    return DeliveringDecodeReplica(0, StepTimer(model), cfg, capacity_tokens, RequestTable(), reserve_tokens=reserve)
+    return DeliveringDecodeReplica(0, StepTimer(model), cfg, capacity_tokens, RequestTable(), reserve_tokens=reserve,
+                                   recv_interval_steps=recv)
+
+
+@pytest.mark.parametrize("recv", [1, 4, 10])
+def test_busy_worker_takes_an_arrival_at_the_next_poll(recv: int):
+    """A worker decoding one long request (10 ms steps): an arrival after step 13 is taken by the first step
+    whose index is a multiple of ``recv`` (every step for 1): step 13 for 1, 16 for 4, 20 for 10; the first
+    token goes out at the end of that step."""
+    rep = _worker(1_000_000, 0, recv)
+    rid = rep.table.add(0.0, 100, 10_000)
+    rep.enqueue_prefilled(rid, 100, 10_000, 0.0, 0.0)
+    rep.run_until(0.125)  # steps 0..12 start before 0.125 s
+    assert rep.k == 13
+    new = rep.table.add(rep.clock_s, 100, 50)
+    rep.enqueue_prefilled(new, 100, 50, rep.clock_s, rep.clock_s)
+    rep.table.first_token_s[new] = rep.clock_s  # the prefill worker's token (the pool's simulation sets it)
+    taken = {1: 13, 4: 16, 10: 20}[recv]
+    rep.run_until(0.01 * taken + 0.001)
+    assert rep.table.first_token_s[new] == pytest.approx(0.01 * (taken + 1))
 
 
 @pytest.mark.parametrize("reserve, expected", [(0, 10), (512, 6), (1000, 5)])

@@ -193,16 +193,19 @@ class WorkerScheduling(BaseModel):
     async_scheduling: bool
 
 
-class DecodeReserve(BaseModel):
-    """Tokens a disaggregated decode worker keeps free for every request it already holds before it takes a new
-    one (SGLang ``DecodePreallocQueue``: a request's prompt pages are reserved only while the free pool, less
-    ``SGLANG_NUM_RESERVED_DECODE_TOKENS`` per running, transferring and waiting request, holds its prompt plus that
-    many), for rows whose ``software`` text contains the ``software`` fragment (lower case). First match wins."""
+class DecodeWorker(BaseModel):
+    """The scheduler facts of a disaggregated row's decode workers, for rows whose ``software`` text contains the
+    ``software`` fragment (lower case; first match wins): ``reserve_tokens`` kept free for every request a worker
+    holds before it reserves a new prompt's pages (SGLang ``DecodePreallocQueue``: a request's pages are reserved
+    only while the free pool, less ``SGLANG_NUM_RESERVED_DECODE_TOKENS`` per running, transferring and waiting
+    request, holds its prompt plus that many) and ``recv_interval_steps``, the decode iterations between two
+    takes of new requests (``--scheduler-recv-interval``; SGLang ``SchedulerRecvSkipper``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     software: str = Field(min_length=1, pattern=r"^[a-z0-9_.+ -]+$")
-    tokens: int = Field(ge=0)
+    reserve_tokens: int = Field(0, ge=0)
+    recv_interval_steps: int = Field(1, ge=1)
 
 
 class AttentionDpBalance(BaseModel):
@@ -261,9 +264,9 @@ class EngineSpec(BaseModel):
     prefill_worker_scheduling: tuple[WorkerScheduling, ...] = Field(
         (), description="async_scheduling of a disaggregated row's prefill workers by the worker engine its software "
                         "names (none matching: async_scheduling).")
-    decode_reserve: tuple[DecodeReserve, ...] = Field(
-        (), description="Tokens a disaggregated row's decode workers keep free per held request before taking a new "
-                        "one, by the worker engine its software names (none matching: 0).")
+    decode_worker: tuple[DecodeWorker, ...] = Field(
+        (), description="Page reservation and request polling of a disaggregated row's decode workers, by the worker "
+                        "engine its software names (none matching: no reservation, a poll every iteration).")
     attention_dp_balance: AttentionDpBalance | None = Field(
         None, description="Context requests held to balance attention-DP ranks (TensorRT-LLM enable_balance).")
     mixed_chunk: bool = Field(
@@ -366,11 +369,11 @@ class EngineSpec(BaseModel):
                 return w.async_scheduling
         return self.async_scheduling
 
-    def decode_reserve_on(self, software: str = "") -> int:
-        """Tokens per held request a disaggregated row's decode workers keep free before taking a new one: the
-        first ``decode_reserve`` entry whose fragment the row's ``software`` text contains, else 0."""
+    def decode_worker_on(self, software: str = "") -> DecodeWorker:
+        """A disaggregated row's decode workers: the first ``decode_worker`` entry whose fragment the row's
+        ``software`` text contains, else no reservation and a poll every iteration."""
         sw = software.lower()
-        return next((r.tokens for r in self.decode_reserve if r.software in sw), 0)
+        return next((w for w in self.decode_worker if w.software in sw), DecodeWorker(software="any"))
 
     def padded_batch(self, seqs: int) -> int:
         """Decode batch the CUDA graph runs for ``seqs`` sequences (next bucket; unpadded above the largest)."""
