@@ -16,6 +16,8 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from inferchip.spec.engine_workers import DecodeWorker, RecipeBatch, WorkerRequestPath, WorkerScheduling
+
 KERNEL_CLASSES = ("gemm", "attention", "memory", "link")
 
 
@@ -158,61 +160,6 @@ class RecipeMoeKernel(ChipRecipe):
     mma_peak_fraction: float = Field(gt=0.0, le=1.0)
 
 
-class RecipeBatch(BaseModel):
-    """A running-batch cap a disaggregated launch recipe sets on its ``role`` ("prefill": context workers,
-    "decode": generation workers), per attention-DP rank (per worker without attention DP): at most
-    ``requests`` requests and, where ``tokens`` is not 0, ``tokens`` tokens in one iteration (TensorRT-LLM
-    ``max_batch_size`` and ``max_num_tokens``). An entry applies to rows whose ``software`` text and model
-    id contain its ``software`` and ``model`` fragments (lower case; empty: any) and whose nominal input
-    length, MTP, prefill workers, decode chips per worker and decode workers are its ``input_tokens``,
-    ``mtp``, ``prefill_workers``, ``decode_chips`` and ``decode_workers`` (0 / None: any); the first
-    matching entry of the role wins."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    role: Literal["prefill", "decode"]
-    software: str = Field("", pattern=r"^[a-z0-9_.+ -]*$")
-    model: str = Field("", pattern=r"^[a-z0-9_./-]*$")
-    input_tokens: int = Field(0, ge=0, le=10_000_000)
-    mtp: bool | None = None
-    prefill_workers: int = Field(0, ge=0, le=100_000)
-    decode_chips: int = Field(0, ge=0, le=100_000)
-    decode_workers: int = Field(0, ge=0, le=100_000)
-    requests: int = Field(ge=1, le=65536)
-    tokens: int = Field(0, ge=0, le=1_048_576)
-
-
-class WorkerScheduling(BaseModel):
-    """Whether the prefill (context) workers of a disaggregated row plan their next iteration while one runs
-    (SGLang's overlap scheduler, ``event_loop_overlap_disagg_prefill``; TensorRT-LLM context servers run with
-    ``disable_overlap_scheduler``), for rows whose ``software`` text contains the ``software`` fragment (lower
-    case): a front end such as Dynamo runs the workers of the engine its text names, with that engine's
-    scheduler. The first matching entry wins."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    software: str = Field(min_length=1, pattern=r"^[a-z0-9_.+ -]+$")
-    async_scheduling: bool
-
-
-class WorkerRequestPath(BaseModel):
-    """The worker engine whose own request path a front end's request also crosses, for rows whose ``software``
-    contains the ``software`` fragment (lower case; first match wins). In a Dynamo disaggregated deployment a request
-    passes the frontend and its prefill router (preprocessing, prefill worker selection, the prefill request, the
-    decode request with the transfer metadata: ai-dynamo/dynamo ``docs/design_docs/disagg_serving.md``, "Router
-    Orchestration"), then the worker engine's own intake (tokenizer, scheduler; for SGLang workers the per-request
-    bootstrap handshake: the decode server forwards the request to the prefill server, gets a ``bootstrap_room``,
-    allocates the KV pages and sends their indices before the prefill runs: ai-dynamo/dynamo
-    ``fern/pages/backends/sglang/sglang-disaggregation.md``, sgl-project/sglang ``disaggregation/decode.py``
-    ``DecodePreallocQueue``). The row's request time: the ``engine`` record's (:meth:`EngineSpec.request_overhead_on`,
-    fitted on its aggregated rows) plus the front end's ``request_overhead_s`` (its own term)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    software: str = Field(min_length=1, pattern=r"^[a-z0-9_.+ -]+$")
-    engine: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
-
-
 class AttentionDpBalance(BaseModel):
     """TensorRT-LLM ``attention_dp_config`` with ``enable_balance``: under attention DP, context
     requests are held until every rank has one (then ``batching_wait_iters`` more iterations while
@@ -272,6 +219,9 @@ class EngineSpec(BaseModel):
     worker_request_paths: tuple[WorkerRequestPath, ...] = Field(
         (), description="Worker engines whose request path a front end's rows cross too (their time adds to this "
                         "record's request_overhead_s); ids checked against the catalogue on load.")
+    decode_worker: tuple[DecodeWorker, ...] = Field(
+        (), description="Page reservation and request polling of a disaggregated row's decode workers, by the worker "
+                        "engine its software names (none matching: no reservation, a poll every iteration).")
     attention_dp_balance: AttentionDpBalance | None = Field(
         None, description="Context requests held to balance attention-DP ranks (TensorRT-LLM enable_balance).")
     mixed_chunk: bool = Field(
@@ -383,6 +333,12 @@ class EngineSpec(BaseModel):
             if w.software in sw:
                 return w.async_scheduling
         return self.async_scheduling
+
+    def decode_worker_on(self, software: str = "") -> DecodeWorker:
+        """A disaggregated row's decode workers: the first ``decode_worker`` entry whose fragment the row's
+        ``software`` text contains, else no reservation and a poll every iteration."""
+        sw = software.lower()
+        return next((w for w in self.decode_worker if w.software in sw), DecodeWorker(software="any"))
 
     def padded_batch(self, seqs: int) -> int:
         """Decode batch the CUDA graph runs for ``seqs`` sequences (next bucket; unpadded above the largest)."""

@@ -261,6 +261,13 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                  f"chips, {facts.decode_workers} decode worker(s) of {dec.mm.layout.chips_per_replica}; KV "
                  f"{per_token / 1e3:.3g} kB/token over the {which} at {bw / 1e9:.3g} GB/s")
 
+    dw = eng.decode_worker_on(case.software)
+    if dw.reserve_tokens:
+        notes.append(f"engine {eng.id}: a decode worker takes a request only while its free KV, less "
+                     f"{dw.reserve_tokens} tokens per request it holds, holds the prompt plus {dw.reserve_tokens}")
+    if dw.recv_interval_steps > 1:
+        notes.append(f"engine {eng.id}: a busy decode worker takes new requests every {dw.recv_interval_steps} steps")
+
     def run_disagg(k: int) -> BenchFigures:
         return closed_loop_disagg_run(pre.step, dec.step, c, inp, out, pcfg, dcfg, num_requests=k,
                                       seed=SEED, prefill_replicas=facts.prefill_workers,
@@ -268,7 +275,9 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                                       link_bytes_per_s=bw, link_latency_s=lat,
                                       request_overhead_s=req_s, tokens_per_step=tau,
                                       timers=(pre.timer, dec.timer), bench_requests=bench,
-                                      recv_interval_steps=recv, async_scheduling=plan_ahead)
+                                      recv_interval_steps=recv, async_scheduling=plan_ahead,
+                                      decode_reserve_tokens=dw.reserve_tokens,
+                                      decode_recv_interval_steps=dw.recv_interval_steps)
     return settled(run_disagg, n, bench, notes)
 
 

@@ -129,16 +129,21 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
                            request_overhead_s: float = 0.0, tokens_per_step: float = 1.0,
                            timers: tuple[StepTimer, StepTimer] | None = None,
                            bench_requests: int | None = None, recv_interval_steps: int = 1,
-                           async_scheduling: bool = False) -> BenchFigures:
+                           async_scheduling: bool = False, decode_reserve_tokens: int = 0,
+                           decode_recv_interval_steps: int = 1) -> BenchFigures:
     """:func:`closed_loop_run` on a prefill pool and a decode pool joined by a KV link
     (:func:`~inferchip.sim.simulate.run_pools`); the prefill workers poll and plan ahead as the
-    engine does (the decode workers take a request when its KV cache has arrived)."""
+    engine does (the decode workers take a request when its KV cache has arrived, keeping
+    ``decode_reserve_tokens`` free per held request and taking new ones every
+    ``decode_recv_interval_steps`` steps: :class:`DeliveringDecodeReplica`)."""
     spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                               think_time_s=request_overhead_s)
     t_pre, t_dec = timers if timers is not None else (None, None)
     make = _factory(recv_interval_steps, async_scheduling)
     pools = [Pool(prefill_model, prefill_config, prefill_replicas, "prefill_", t_pre, make),
-             Pool(decode_model, decode_config, decode_replicas, "decode_", t_dec, DeliveringDecodeReplica)]
+             Pool(decode_model, decode_config, decode_replicas, "decode_", t_dec,
+                  partial(DeliveringDecodeReplica, reserve_tokens=decode_reserve_tokens,
+                          recv_interval_steps=decode_recv_interval_steps))]
     res = run_pools(pools, KVLink(kv_bytes_per_token, link_bytes_per_s, link_latency_s), spec, duration_s=None,
                     num_requests=num_requests, seed=seed, slo_ttft_s=None, slo_tpot_s=None, progress=None,
                     router="least_loaded", exact_step_times=False, max_time_s=None, max_drain_s=None)

@@ -130,17 +130,80 @@ class DeliveringDecodeReplica(Replica):
     the prefill worker produced travels with the KV cache and is streamed by the decode worker when
     it first runs the request (SGLang PD and Dynamo stream every token from the decode worker), so
     the client's TTFT ends with the decode step that takes the request in, after the KV transfer
-    and any wait for a decode slot or KV blocks."""
+    and any wait for a decode slot or KV blocks.
+
+    ``reserve_tokens`` (``R``; 0: none): the worker takes an arrived request only while its free KV,
+    less ``R`` tokens for every request it runs, holds the request's prompt plus ``R``, oldest first,
+    stopping at the first that does not fit (SGLang ``DecodePreallocQueue.pop_preallocated`` and
+    ``_allocatable_tokens``, sgl-project/sglang ``python/sglang/srt/disaggregation/decode.py``:
+    ``allocatable = free - R x (running + transfer + waiting)``, a request needs ``prompt + R`` and
+    takes them; ``R`` = ``SGLANG_NUM_RESERVED_DECODE_TOKENS``, 512 by default). SGLang applies the
+    rule before the prompt is prefilled (the prefill worker waits for the decode worker's page
+    reservation); here the request waits after its prefill, the same wait in its TTFT.
+
+    ``recv_interval_steps`` (``N``; 1: every step): a busy worker takes new requests only at every
+    ``N``-th step (SGLang ``--scheduler-recv-interval``: ``SchedulerRecvSkipper`` adds 1 per decode
+    iteration and polls when the count reaches ``N``), an idle one at once; a request arriving
+    between two polls waits for the next (on average about ``N / 2`` decode steps). SGLang's decode
+    server takes the request before the prefill starts; here it is taken when its KV has arrived
+    (the same wait, the poll's phase being unrelated to the arrival)."""
 
     def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
-                 table: RequestTable):
+                 table: RequestTable, reserve_tokens: int = 0, recv_interval_steps: int = 1):
         super().__init__(index, timer, config, kv_capacity_tokens, table)
+        if reserve_tokens < 0 or recv_interval_steps < 1:
+            raise ValueError(f"reserve_tokens must be >= 0 and recv_interval_steps >= 1, got {reserve_tokens}, "
+                             f"{recv_interval_steps}")
+        self.reserve_tokens = int(reserve_tokens)
+        self.interval = int(recv_interval_steps)
+        self.received: set[int] = set()  # arrived requests a poll has taken, not yet admitted
         self._arrived: list[int] = []
+
+    def polled(self) -> int:
+        """How many queued requests, oldest first, the worker has taken: a poll (due at every
+        ``interval``-th step, or at once when the worker runs nothing) takes all that have arrived."""
+        if self.interval == 1:
+            return len(self.swapped)
+        if self.k % self.interval == 0 or self.n_running == 0:
+            self.received.update(s.rid for s in self.swapped if not s.on_host)
+        n = 0
+        for seq in self.swapped:
+            if not (seq.on_host or seq.rid in self.received):
+                break
+            n += 1
+        return n
+
+    def reserve_admissible(self) -> int:
+        """How many of the queued arrived requests the reservation rule lets in now (class doc)."""
+        r = self.reserve_tokens
+        allocatable = (self.pool.total_blocks - self.pool.used_blocks) * self.B - r * self.n_running
+        n = 0
+        for seq in self.swapped:
+            if seq.on_host:  # a preempted sequence coming back, not a new arrival: not gated
+                n += 1
+                continue
+            need = seq.cached + r
+            if need > allocatable:
+                break
+            allocatable -= need
+            n += 1
+        return n
 
     def _swap_in(self, k: int, budget: int, swap_tokens: int, resumed: list[Seq],
                  chunks: list[list]) -> tuple[int, int]:
+        held: list[Seq] = []
+        if self.swapped and (self.reserve_tokens or self.interval > 1):
+            n = self.polled()
+            while len(self.swapped) > n:
+                held.append(self.swapped.pop())
+            n = self.reserve_admissible() if self.reserve_tokens else n
+            while len(self.swapped) > n:
+                held.append(self.swapped.pop())
         before = len(resumed)
         out = super()._swap_in(k, budget, swap_tokens, resumed, chunks)
+        self.swapped.extend(reversed(held))
+        for s in resumed[before:]:
+            self.received.discard(s.rid)
         self._arrived.extend(s.rid for s in resumed[before:] if s.gen == 1)
         return out
 

@@ -1,0 +1,82 @@
+"""The records of a disaggregated (prefill / decode) deployment's workers, as data of an engine
+(:class:`inferchip.spec.engine.EngineSpec`): the launch recipes' batch caps per role, the prefill workers'
+scheduling, the worker engine whose request path a front end's request also crosses, and the decode workers'
+page reservation and request polling. Each entry is matched against a row's ``software`` text (lower case;
+first match wins) and carries its sources in ``catalog/engines.yaml``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RecipeBatch(BaseModel):
+    """A running-batch cap a disaggregated launch recipe sets on its ``role`` ("prefill": context workers,
+    "decode": generation workers), per attention-DP rank (per worker without attention DP): at most
+    ``requests`` requests and, where ``tokens`` is not 0, ``tokens`` tokens in one iteration (TensorRT-LLM
+    ``max_batch_size`` and ``max_num_tokens``). An entry applies to rows whose ``software`` text and model
+    id contain its ``software`` and ``model`` fragments (lower case; empty: any) and whose nominal input
+    length, MTP, prefill workers, decode chips per worker and decode workers are its ``input_tokens``,
+    ``mtp``, ``prefill_workers``, ``decode_chips`` and ``decode_workers`` (0 / None: any); the first
+    matching entry of the role wins."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: Literal["prefill", "decode"]
+    software: str = Field("", pattern=r"^[a-z0-9_.+ -]*$")
+    model: str = Field("", pattern=r"^[a-z0-9_./-]*$")
+    input_tokens: int = Field(0, ge=0, le=10_000_000)
+    mtp: bool | None = None
+    prefill_workers: int = Field(0, ge=0, le=100_000)
+    decode_chips: int = Field(0, ge=0, le=100_000)
+    decode_workers: int = Field(0, ge=0, le=100_000)
+    requests: int = Field(ge=1, le=65536)
+    tokens: int = Field(0, ge=0, le=1_048_576)
+
+
+class WorkerScheduling(BaseModel):
+    """Whether the prefill (context) workers of a disaggregated row plan their next iteration while one runs
+    (SGLang's overlap scheduler, ``event_loop_overlap_disagg_prefill``; TensorRT-LLM context servers run with
+    ``disable_overlap_scheduler``), for rows whose ``software`` text contains the ``software`` fragment (lower
+    case): a front end such as Dynamo runs the workers of the engine its text names, with that engine's
+    scheduler. The first matching entry wins."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    software: str = Field(min_length=1, pattern=r"^[a-z0-9_.+ -]+$")
+    async_scheduling: bool
+
+
+class WorkerRequestPath(BaseModel):
+    """The worker engine whose own request path a front end's request also crosses, for rows whose ``software``
+    contains the ``software`` fragment (lower case; first match wins). In a Dynamo disaggregated deployment a request
+    passes the frontend and its prefill router (preprocessing, prefill worker selection, the prefill request, the
+    decode request with the transfer metadata: ai-dynamo/dynamo ``docs/design_docs/disagg_serving.md``, "Router
+    Orchestration"), then the worker engine's own intake (tokenizer, scheduler; for SGLang workers the per-request
+    bootstrap handshake: the decode server forwards the request to the prefill server, gets a ``bootstrap_room``,
+    allocates the KV pages and sends their indices before the prefill runs: ai-dynamo/dynamo
+    ``fern/pages/backends/sglang/sglang-disaggregation.md``, sgl-project/sglang ``disaggregation/decode.py``
+    ``DecodePreallocQueue``). The row's request time: the ``engine`` record's (:meth:`EngineSpec.request_overhead_on`,
+    fitted on its aggregated rows) plus the front end's ``request_overhead_s`` (its own term)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    software: str = Field(min_length=1, pattern=r"^[a-z0-9_.+ -]+$")
+    engine: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+
+
+class DecodeWorker(BaseModel):
+    """The scheduler facts of a disaggregated row's decode workers, for rows whose ``software`` text contains the
+    ``software`` fragment (lower case; first match wins): ``reserve_tokens`` kept free for every request a worker
+    holds before it reserves a new prompt's pages (SGLang ``DecodePreallocQueue``: a request's pages are reserved
+    only while the free pool, less ``SGLANG_NUM_RESERVED_DECODE_TOKENS`` per running, transferring and waiting
+    request, holds its prompt plus that many) and ``recv_interval_steps``, the decode iterations between two
+    takes of new requests (``--scheduler-recv-interval``; SGLang ``SchedulerRecvSkipper``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    software: str = Field(min_length=1, pattern=r"^[a-z0-9_.+ -]+$")
+    reserve_tokens: int = Field(0, ge=0)
+    recv_interval_steps: int = Field(1, ge=1)
