@@ -120,3 +120,10 @@ def test_explore_catalogue_chips_carry_the_share_through_take():
     np.testing.assert_allclose(ch.stream_share, [4.26 / 5.3, MEDIAN_MEASURED_SHARE])
     one = ch.take(np.array([0]))
     assert one.attainable_bytes_per_s(0.5)[0] == pytest.approx(4.26e12 * 0.5)
+
+
+@pytest.mark.parametrize("bad", [True, False, 0, -1.0, float("nan"), float("inf"), "fast"])
+def test_a_measured_bandwidth_that_is_not_a_positive_number_is_refused(bad):
+    """A YAML ``true`` once loaded as 1.0 TB/s: the rate is a bounded number (spec.bounds TB_PER_S)."""
+    with pytest.raises(ValueError, match="tb_per_s"):
+        MeasuredBandwidth(**{**MEASURED, "tb_per_s": bad})

@@ -18,17 +18,18 @@ measurement streams :data:`MEDIAN_MEASURED_SHARE` of its datasheet peak, the med
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
+from inferchip.spec import bounds as b
 from inferchip.spec.bounds import Frozen
 
 
 class MeasuredBandwidth(Frozen):
     """One published measurement of the DRAM bandwidth a chip sustains, with what was measured."""
 
-    tb_per_s: float = Field(gt=0.0, le=1e6, description="Sustained bandwidth, TB/s (1e12 bytes/s).")
+    tb_per_s: Annotated[float, b.TB_PER_S] = Field(description="Sustained bandwidth, TB/s (1e12 bytes/s).")
     kernel: str = Field(min_length=1, description="What was measured: benchmark, kernel, read/write mix, size.")
     source: str = Field(min_length=1, description="Who measured it, where it is published (software versions).")
     url: str = Field(pattern=r"^https?://", description="Where the figure is read.")
