@@ -143,3 +143,14 @@ def test_on_a_real_worker_a_hit_is_the_model_at_its_key(chunks, n_dec, kv):
     key = timer.busiest_key(*inputs)
     got = timer.busiest_time_s(*inputs)
     assert got == timer.busiest_time_s(*inputs) == eng.step_time_busiest_s(*key[:4], float(key[4]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 70_000), st.integers(0, 200_000), st.integers(2, 64), st.integers(0, 20_000))
+def test_a_lone_chunk_is_placed_as_the_general_placement_places_it(c, d, ranks, budget):
+    """busiest_rank_prefill's one-chunk shortcut gives exactly what placing the chunk in turn gives."""
+    from inferchip.sim.scheduler import _placed
+
+    got = busiest_rank_prefill([(c, d)], ranks, budget)
+    assert got == _placed([(c, d)], ranks, budget)
+    assert got[0] >= c  # at least the chunk's own tokens on a worker priced as every rank busy
