@@ -180,9 +180,9 @@ class Replica:
             bt, bp = busiest_rank_prefill([(c, seq.done) for seq, c, _ in chunks], self.dp_ranks,
                                           self.cfg.max_num_batched_tokens // self.dp_ranks)
             step_tokens, step_pairs = max(bt, prefill_tokens), max(bp, pairs)
-            busy = getattr(self.timer.model, "step_time_busiest_s", None)  # uneven: the experts serve all tokens
-            if step_tokens > prefill_tokens and busy is not None:
-                dt = busy(n_dec + prefill_tokens, n_dec, kv, step_pairs, step_tokens / self.dp_ranks)
+            if step_tokens > prefill_tokens:  # uneven: the experts serve all tokens (cached, sim.steptime)
+                dt = self.timer.busiest_time_s(n_dec + prefill_tokens, n_dec, kv, step_pairs,
+                                               step_tokens // self.dp_ranks)
         if pairs:
             self.pairs_at[k] = step_pairs
         if dt is None:

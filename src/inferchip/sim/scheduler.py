@@ -175,6 +175,16 @@ def busiest_rank_prefill(chunks: list[tuple[int, int]], ranks: int, rank_budget:
     """
     if ranks <= 1 or not chunks:
         return sum(c for c, _ in chunks), sum(c * d + c * (c + 1) // 2 for c, d in chunks)
+    if len(chunks) == 1:  # one chunk (the common step): on one rank, the rest idle; as _placed gives it
+        c, d = chunks[0]
+        cap = max(rank_budget, -(-c // ranks)) if rank_budget > 0 else c
+        p = c * d + c * (c + 1) // 2
+        return (c * ranks, p * ranks) if c <= cap else (cap * ranks, int(p * cap / c) * ranks)
+    return _placed(chunks, ranks, rank_budget)
+
+
+def _placed(chunks: list[tuple[int, int]], ranks: int, rank_budget: int) -> tuple[int, int]:
+    """:func:`busiest_rank_prefill` of two or more chunks on two or more ranks: each placed in turn."""
     tokens = [0] * ranks
     pairs = [0] * ranks
     for c, d in sorted(chunks, key=lambda x: -x[0]):

@@ -22,6 +22,12 @@ within half a bucket of a jump, which take the value on the bucket midpoint's si
 
 Misses are evaluated together with :data:`PREFETCH_BUCKETS` neighbouring token counts,
 and :meth:`StepTimer.times_s` fills all missing keys of many steps in one call.
+
+An attention-DP step whose ranks carry uneven prefill work (:func:`~inferchip.sim.scheduler.busiest_rank_prefill`)
+is priced by the model's ``step_time_busiest_s``, one point at a time; :meth:`StepTimer.busiest_time_s`
+caches it the same way, in a cache of its own with the same bound: the step's four inputs rounded as an
+even step's (:meth:`StepTimer.key`) and the busiest rank's prefill tokens to the bits the rule gives an
+input of elasticity one (:func:`rank_token_bits`).
 """
 
 from __future__ import annotations
@@ -46,6 +52,19 @@ MAX_CACHED_STEPS = 200_000  # step times kept (about 40 MB); beyond, the cache s
 
 Key = tuple[int, int, int, int]
 Cell = tuple[int, int, int, int]
+BusiestKey = tuple[int, int, int, int, int]
+
+
+def rank_token_bits(target_rel_error: float) -> int:
+    """Bits kept of the busiest rank's prefill tokens: the fewest ``b`` (1 to :data:`MANTISSA_BITS`) with
+    ``ELASTICITY_SAFETY * e * 2**-b <= target_rel_error`` at elasticity ``e = 1``, the rule of the even
+    steps' inputs without a probe. The bound: those tokens enter the busiest chip's work linearly (GEMM
+    FLOP, activation and dispatch bytes per token; cost.step.step_points ``prefill_chip``) beside a part
+    that does not grow with them (weight reads, the decodes, the routed experts' share), and the step time
+    is the larger of compute and memory times of such sums (or an energy over TDP, also such a sum), so
+    ``d ln t / d ln x <= 1``; jumps (tile or wave quantisation) are kept as for even steps, except within
+    half a bucket. E.g. the default target 2**-10: 9 bits; 2**-6 (closed-loop rows): 7 bits."""
+    return min(MANTISSA_BITS, max(1, math.ceil(math.log2(ELASTICITY_SAFETY / target_rel_error))))
 
 
 def round_bits(value: int, bits: int) -> int:
@@ -68,10 +87,14 @@ class StepTimer:
         self.target_rel_error = target_rel_error
         self.max_cached = max_cached
         self._cache: dict[Key, float] = {}
+        self._busiest: dict[BusiestKey, float] = {}  # uneven attention-DP steps (busiest_time_s)
+        self._busiest_fn = getattr(model, "step_time_busiest_s", None)
+        self._rank_bits = rank_token_bits(target_rel_error)
         self._cells: dict[Cell, tuple[int, int, int, int, int, int, int, int]] = {}
         self.exact = exact
         self.num_evaluations = 0  # inputs the model was asked for (cache fills and probes)
         self.num_model_calls = 0  # vectorised calls made
+        self.num_busiest_evaluations = 0  # uneven attention-DP steps the model was asked for (busiest_time_s)
 
     # ------------------------------------------------------------------ keys
     def _cell(self, cell: Cell) -> tuple[int, int, int, int, int, int, int, int]:
@@ -119,6 +142,45 @@ class StepTimer:
         if value is None:
             self._fill_around(key)
             value = self._cache[key]
+        return value
+
+    def busiest_key(self, num_tokens: int, num_decode_seqs: int, decode_kv_tokens: int, attn_pairs: int,
+                    rank_tokens: int) -> BusiestKey:
+        """:meth:`key` of the step's inputs and the busiest rank's prefill tokens rounded to
+        :func:`rank_token_bits` significant bits (all exact with ``exact=True``)."""
+        if self.exact:
+            return (num_tokens, num_decode_seqs, decode_kv_tokens, attn_pairs, rank_tokens)
+        return (*self.key(num_tokens, num_decode_seqs, decode_kv_tokens, attn_pairs),
+                round_bits(rank_tokens, self._rank_bits))
+
+    def busiest_time_s(self, num_tokens: int, num_decode_seqs: int, decode_kv_tokens: int, attn_pairs: int,
+                       rank_tokens: int) -> float | None:
+        """Time of an attention-DP step with ``rank_tokens`` prefill tokens on its busiest rank (the model's
+        ``step_time_busiest_s``; the other inputs as :meth:`time_s`, ``attn_pairs`` the busiest rank's times
+        the ranks), evaluated at :meth:`busiest_key` and cached; None where the model cannot price it."""
+        fn = self._busiest_fn
+        if fn is None:
+            return None
+        key = self.busiest_key(num_tokens, num_decode_seqs, decode_kv_tokens, attn_pairs, rank_tokens)
+        value = self._busiest.get(key)
+        if value is not None:
+            return value
+        try:
+            raw = fn(key[0], key[1], key[2], key[3], float(key[4]))
+        except (TypeError, ValueError) as exc:
+            raise InvalidSettingError(f"step model {type(self.model).__name__}.step_time_busiest_s failed: "
+                                      f"{exc}") from None
+        if raw is None:
+            return None
+        value = float(raw)
+        if not (math.isfinite(value) and value > 0):
+            raise InvalidSettingError(
+                f"step model {type(self.model).__name__} returned step_time_busiest_s={value!r} for {key}; "
+                "a step must take a positive, finite time")
+        self.num_busiest_evaluations += 1
+        if len(self._busiest) >= self.max_cached:
+            self._busiest.clear()  # bounded memory: values depend only on the key, so the same step times
+        self._busiest[key] = value
         return value
 
     def times_s(self, keys: list[Key]) -> list[float]:
