@@ -40,7 +40,6 @@ from inferchip.cost.gemm import m_tile as m_tile  # re-exported (the M tile move
 from inferchip.cost.kernels.attention import attention_columns, attention_work
 from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, expert_kernel_terms, point_to_point_time_s
 from inferchip.cost.roofline import ArrayLike, FloatArray, compute_time_s
-from inferchip.spec.formats import BYTES_PER_ELEMENT
 from inferchip.mapping.operators import (
     AllReduce,
     AllToAll,
@@ -54,6 +53,7 @@ from inferchip.mapping.operators import (
     PointToPoint,
     VectorGemm,
 )
+from inferchip.spec.formats import BYTES_PER_ELEMENT
 
 
 class UnknownOperatorError(TypeError):
