@@ -100,6 +100,13 @@ def row_request_times_s(engine: EngineSpec, accelerator: str = "", weights: str 
     return own, worker, worker.request_overhead_on(accelerator, weights, software, model)
 
 
+def kernel_engine(engine: EngineSpec, software: str = "") -> EngineSpec:
+    """The engine whose kernels a row runs: the worker engine its ``software`` names where ``engine`` is a front
+    end with ``worker_request_paths`` (Dynamo's TensorRT-LLM or SGLang workers), else ``engine`` itself."""
+    wid = engine.worker_engine_on(software)
+    return engine if wid is None else get_engine(wid)
+
+
 def row_request_overhead_s(engine: EngineSpec, accelerator: str = "", weights: str = "", software: str = "",
                            model: str = "") -> float:
     """A row's time per request before its first token (s): the engine's own plus, where its software names a

@@ -72,6 +72,22 @@ class CostContext:
     all_reduce_codec: str = ""  # the engine's QuickReduce codec for large TP all-reduces (cost/network.py)
     moe_token_vector_flop: float = 0.0  # per token and MoE layer beyond the MMA (vLLM Triton MoE kernels)
     moe_mma_peak_fraction: float = 1.0  # share of the tensor-core peak the expert kernels can issue (Marlin on Hopper)
+    prefill_attention_format: str = ""  # "" : attention_format (prefill_attention_format())
+    peak_prefill_attention_flop_per_s: FloatArray | None = None  # None: peak_attention_flop_per_s
+
+
+def prefill_attention_format(attention_format: str, projection_weights: str, follows_projections: bool) -> str:
+    """The format the prefill (context) attention computes in: ``attention_format`` (FP8 where the
+    activations and KV are FP8), except where the engine runs FP8 context attention only for quantised
+    attention (``follows_projections``) and the attention projections' weights are 16-bit: their bf16
+    outputs Q, K and V then stay 16-bit. TensorRT-LLM ``cpp/tensorrt_llm/thop/attentionOp.cpp``:
+    ``mFP8ContextFMHA = is_fp8_out || is_fp4_out || (hasFp8KvCache() && use_paged_context_fmha)``, the
+    output quantised only for an FP8/FP4 output projection, and ``_torch/attention_backend/trtllm.py``
+    refuses paged context FMHA over an FP8 KV cache without FP8 attention (``has_fp8_qdq``, NVFP4 or FP8
+    block scales), so gpt-oss (attention in its checkpoint's ``modules_to_not_convert``) runs it in bf16."""
+    if follows_projections and projection_weights in ("bf16", "fp16") and attention_format not in ("bf16", "fp16"):
+        return projection_weights
+    return attention_format
 
 
 def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContext:
@@ -80,6 +96,8 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
     gemm_fmt = compute_format(fmt.weights, fmt.activations)
     # Unquantised attention projections (gpt-oss modules_to_not_convert) run their MMA in their dtype.
     proj_fmt = compute_format(fmt.attention_weights or fmt.weights, fmt.activations)
+    pre_attn_fmt = prefill_attention_format(attn_fmt, fmt.attention_weights or fmt.weights,
+                                            cal.prefill_attention_follows_projections)
 
     def col(x: ArrayLike) -> FloatArray:
         return np.asarray(x, dtype=float)[..., None]
@@ -110,7 +128,10 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         memory_bandwidth_fraction=cal.memory_bandwidth_fraction, link_bandwidth_fraction=cal.link_bandwidth_fraction,
         moe_imbalance=cal.moe_imbalance, step_overhead_s=cal.step_overhead_s,
         sequence_overhead_s=cal.sequence_overhead_s, chip_shape=shape, all_reduce_codec=fmt.all_reduce,
-        moe_token_vector_flop=cal.moe_token_vector_flop, moe_mma_peak_fraction=cal.moe_mma_peak_fraction, **rates,
+        moe_token_vector_flop=cal.moe_token_vector_flop, moe_mma_peak_fraction=cal.moe_mma_peak_fraction,
+        prefill_attention_format=pre_attn_fmt,
+        peak_prefill_attention_flop_per_s=(None if pre_attn_fmt == attn_fmt
+                                           else col(peak_flop_per_s(chip, pre_attn_fmt))), **rates,
     )
 
 

@@ -53,6 +53,7 @@ from inferchip.mapping.operators import (
     PointToPoint,
     VectorGemm,
 )
+from inferchip.spec.formats import BYTES_PER_ELEMENT
 
 
 class UnknownOperatorError(TypeError):
@@ -150,8 +151,11 @@ def attention_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCos
 
 
 def _attention_table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
+    pre_fmt = ctx.prefill_attention_format or ctx.attention_format
+    pre_act = ctx.act_bytes if pre_fmt == ctx.attention_format else max(ctx.act_bytes, BYTES_PER_ELEMENT[pre_fmt])
     return attention_columns(ops, ctx.peak_attention_flop_per_s, ctx.attention_compute_fraction,
-                             ctx.prefill_attention_compute_fraction, ctx.kv_bytes, ctx.act_bytes)
+                             ctx.prefill_attention_compute_fraction, ctx.kv_bytes, pre_act,
+                             prefill_peak_flop_per_s=ctx.peak_prefill_attention_flop_per_s)
 
 
 def _memory_kernel(nbytes: FloatArray, ops: OpTable, ctx: CostContext) -> KernelCost:

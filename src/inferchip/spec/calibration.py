@@ -77,6 +77,13 @@ class Calibration(BaseModel):
         "2/3 of H100's tensor-core peak, WGMMA the rest), set for the runs whose launch recipe names them "
         "(spec.engine.RecipeMoeKernel). Not fitted.",
     )
+    prefill_attention_follows_projections: bool = Field(
+        False,
+        description="The run's prefill attention computes in the attention projections' format where those are "
+        "16-bit, whatever the activations and KV (TensorRT-LLM runs FP8 context FMHA only for quantised attention: "
+        "spec.engine.EngineSpec.context_attention_follows_projections), set for the runs whose engine states it. "
+        "False (the default): FP8 where the activations and KV are FP8. Not fitted.",
+    )
     moe_imbalance: float = Field(
         1.25, ge=1, le=4,
         description="Most-loaded expert over mean load under expert routing (straggler factor; 1.2-1.8 reported).",

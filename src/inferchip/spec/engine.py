@@ -222,6 +222,11 @@ class EngineSpec(BaseModel):
     decode_worker: tuple[DecodeWorker, ...] = Field(
         (), description="Page reservation and request polling of a disaggregated row's decode workers, by the worker "
                         "engine its software names (none matching: no reservation, a poll every iteration).")
+    context_attention_follows_projections: bool = Field(
+        False, description="The engine's context (prefill) attention runs in FP8 only where the attention "
+                           "projections are quantised: with 16-bit projections (a checkpoint's modules_to_not_convert) "
+                           "Q, K and V stay bf16 and the prefill attention runs at the bf16 rate even over an FP8 KV "
+                           "cache (TensorRT-LLM; source in engines.yaml). False: it follows the activations and KV.")
     attention_dp_balance: AttentionDpBalance | None = Field(
         None, description="Context requests held to balance attention-DP ranks (TensorRT-LLM enable_balance).")
     mixed_chunk: bool = Field(

@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from inferchip.catalog.engines import engine_calibration, row_request_times_s
+from inferchip.catalog.engines import engine_calibration, kernel_engine, row_request_times_s
 from inferchip.errors import InferchipError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint
@@ -48,11 +48,14 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     cals = v.closed_loop_cache.setdefault("cals", {})
     moe = facts.engine.moe_kernel_on(case.accelerator, fmt.weights) if facts.prefill is None else None
     keff = facts.engine.kernel_efficiency_on(case.accelerator, fmt.weights)
-    cal_key = (facts.engine.id, moe.mma_peak_fraction if moe is not None else 1.0, keff)
+    follows = kernel_engine(facts.engine, case.software).context_attention_follows_projections
+    cal_key = (facts.engine.id, moe.mma_peak_fraction if moe is not None else 1.0, keff, follows)
     if cal_key not in cals:
         cal = engine_calibration(v.cal, facts.engine, keff)
         if moe is not None:  # the recipe's expert kernel issues its MMA at a share of the tensor-core peak
             cal = cal.model_copy(update={"moe_mma_peak_fraction": moe.mma_peak_fraction})
+        if follows:  # the engine's context attention is FP8 only for quantised attention projections
+            cal = cal.model_copy(update={"prefill_attention_follows_projections": True})
         cals[cal_key] = cal
     cp, ms = v.chip(case.accelerator), v.model(case.model)
     notes = notes + check_span(layout, cp.max_scaleup_domain, cp.id, f"line {case.line} ({case.case_id})")
@@ -71,6 +74,9 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     if codec:
         notes = notes + [f"tensor-parallel all-reduces from the codec's smallest message up run the launch recipe's "
                          f"QuickReduce {codec.upper()} (ROCM_QUICK_REDUCE_QUANTIZATION)"]
+    if follows and fmt.attention_weights in ("bf16", "fp16") and fmt.kv == "fp8" and fmt.activations == "fp8":
+        notes = notes + [f"prefill attention in {fmt.attention_weights}: the engine's context attention is FP8 only "
+                         f"for quantised attention projections (context_attention_follows_projections)"]
     if moe is not None:
         notes = notes + [f"expert GEMMs run the launch recipe's {moe.kernel} kernels, their MMA at "
                          f"{moe.mma_peak_fraction:.3g} of the tensor-core peak"]

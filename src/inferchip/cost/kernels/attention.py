@@ -34,10 +34,12 @@ class AttentionWork(NamedTuple):
 
 
 def attention_columns(ops: Sequence[Any], peak_flop_per_s: ArrayLike, decode_fraction: float,
-                      prefill_fraction: float, kv_bytes: float, act_bytes: float) -> dict[str, FloatArray]:
+                      prefill_fraction: float, kv_bytes: float, act_bytes: float,
+                      prefill_peak_flop_per_s: ArrayLike | None = None) -> dict[str, FloatArray]:
     """Per-operator constants: FLOP per decode KV token and per prefill pair, KV bytes per token,
     prefill bytes per prompt token (q, k, v read once in the activation format, K and V written in
-    the KV format), and the attainable FLOP/s of each phase (peak x its fraction)."""
+    the KV format), and the attainable FLOP/s of each phase (peak x its fraction). ``prefill_peak_flop_per_s``:
+    the prefill kernel's peak where it computes in another format than decode (None: ``peak_flop_per_s``)."""
     heads = np.array([float(op.q_heads) for op in ops])
     kv_el = np.array([float(op.kv_elements_per_token) for op in ops])
     pre_width = np.array([float(op.qk_dim + op.v_dim) for op in ops])
@@ -49,7 +51,8 @@ def attention_columns(ops: Sequence[Any], peak_flop_per_s: ArrayLike, decode_fra
          "kv_bytes_per_token": kv_el * kv_bytes,
          "prefill_bytes_per_token": heads * pre_width * act_bytes + KV_TENSORS * kv_el * kv_bytes,
          "decode_attainable_flop_per_s": peak * decode_fraction,
-         "prefill_attainable_flop_per_s": peak * prefill_fraction}
+         "prefill_attainable_flop_per_s": (peak if prefill_peak_flop_per_s is None
+                                           else np.asarray(prefill_peak_flop_per_s, dtype=float)) * prefill_fraction}
     if any(op.window is not None for op in ops):
         t["window"] = np.array([float(op.window or 0) for op in ops])
     return t
