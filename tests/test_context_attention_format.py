@@ -97,3 +97,19 @@ def test_the_rule_never_makes_a_prefill_step_faster(prompt, cached, frac):
     follows = base.model_copy(update={"prefill_attention_follows_projections": True})
     pairs = prompt * (cached + (prompt + 1) / 2)
     assert _attention(follows, prompt, 0, 0, pairs) >= _attention(base, prompt, 0, 0, pairs) * (1 - 1e-12)
+
+
+def test_the_engine_calibration_carries_the_attention_format_on_every_path():
+    """``engine_calibration`` (the CLI's ``--engine``, ``serve``, ``curve``) and the closed-loop rows resolve the
+    flag the same way: from the engine whose kernels run (Dynamo's workers through ``kernel_engine``)."""
+    from inferchip.catalog.engines import engine_calibration
+    from inferchip.interfaces.cli_options.options import engine_setting
+
+    cal = Calibration()
+    assert engine_calibration(cal, get_engine("trtllm")).prefill_attention_follows_projections
+    assert not engine_calibration(cal, get_engine("vllm")).prefill_attention_follows_projections
+    dyn = get_engine("dynamo")
+    assert engine_calibration(cal, dyn, software=DYNAMO_TRT).prefill_attention_follows_projections
+    assert not engine_calibration(cal, dyn, software="nvidia dynamo + sglang").prefill_attention_follows_projections
+    cli_cal, spec = engine_setting("trtllm", None)
+    assert spec.id == "trtllm" and cli_cal.prefill_attention_follows_projections

@@ -10,7 +10,8 @@ p99 - median = ``W`` (for ``P`` < 100) and mean - median = ``W / P``, so the sha
 reads the run length the benchmark used (InferenceMAX ``benchmark_serving.py --num-prompts P x C``: 10 by the
 recipes, 50 / 20 where the MI355X runner ``runners/launch_mi355x-amd.sh`` sets ``NUM_PROMPTS``; SemiAnalysisAI/
 InferenceX @02f181b) and ``W`` the wait. A share well above ``1 / P`` means more than one wave waited (queueing); a
-run whose median is itself more than half its excess is saturated (cases.SATURATED_MEDIAN_SHARE) and reads as
+run whose median is itself more than half its excess is saturated (this tool's own threshold, looser than the 0.1 of
+inferchip.validation.cases.SATURATED_MEDIAN_SHARE, which flags stalled runs) and reads as
 ``queue``. The table groups the TTFT rows by run, image, weights, layout and lengths, with the run's date bracket
 from the notes, so the class of each run can be set against its launch recipe at that date.
 
@@ -32,7 +33,7 @@ _RUN = re.compile(r"-r(\d+)-")
 _DATE = re.compile(r"between (\d{4}-\d{2}-\d{2}) and (\d{4}-\d{2}-\d{2})|date (\d{4}-\d{2}-\d{2})")
 LONG_WAIT_S = 10.0  # a wait of ten seconds or more: a first use that compiles or loads for seconds (not a queue)
 SHORT_WAIT_S = 1.0  # below a second the first wave's own prefill queue can explain the excess
-SATURATED_MEDIAN_SHARE = 0.5  # as inferchip.validation.cases: a median above half the excess is a queue
+SATURATED_MEDIAN_SHARE = 0.5  # a median above half the excess is a queue (cases.py flags stalls below 0.1 instead)
 
 
 def share(mean_s: float, median_s: float, p99_s: float) -> float | None:

@@ -147,10 +147,12 @@ def row_engine(software: str, where: str) -> EngineSpec | None:
 
 
 def engine_calibration(cal: Calibration, engine: EngineSpec,
-                       recipe: RecipeKernelEfficiency | None = None) -> Calibration:
+                       recipe: RecipeKernelEfficiency | None = None, software: str = "") -> Calibration:
     """The calibration as ``engine`` runs: its host time per step replaces ``step_overhead_s``, its
     kernel efficiencies (times the recipe's on the row's chip, ``recipe``, where given) multiply the
-    attainable fractions (each product at most 1)."""
+    attainable fractions (each product at most 1), and the prefill attention follows the attention projections'
+    format where the engine whose kernels run (:func:`kernel_engine` of ``software``) says so
+    (``context_attention_follows_projections``)."""
     k = engine.kernel_efficiency
     gemm, attn, mem = (recipe.gemm, recipe.attention, recipe.memory) if recipe is not None else (1.0, 1.0, 1.0)
     return cal.model_copy(update={
@@ -160,4 +162,5 @@ def engine_calibration(cal: Calibration, engine: EngineSpec,
         "prefill_attention_compute_fraction": min(1.0, cal.prefill_attention_compute_fraction * k.attention * attn),
         "memory_bandwidth_fraction": min(1.0, cal.memory_bandwidth_fraction * k.memory * mem),
         "link_bandwidth_fraction": min(1.0, cal.link_bandwidth_fraction * k.link),
+        "prefill_attention_follows_projections": kernel_engine(engine, software).context_attention_follows_projections,
     })

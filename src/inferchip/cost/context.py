@@ -90,14 +90,24 @@ def prefill_attention_format(attention_format: str, projection_weights: str, fol
     return attention_format
 
 
+def attention_format(fmt: Formats) -> str:
+    """The format attention computes in: FP8 where the KV cache and the activations are 8-bit, else bf16."""
+    return "fp8" if (fmt.kv in ("fp8", "int8") and fmt.activations in ("fp8", "int8")) else "bf16"
+
+
+def prefill_attention_format_of(fmt: Formats, cal: Calibration) -> str:
+    """The prefill attention's format for ``fmt`` under ``cal`` (:func:`prefill_attention_format`)."""
+    return prefill_attention_format(attention_format(fmt), fmt.attention_weights or fmt.weights,
+                                    cal.prefill_attention_follows_projections)
+
+
 def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContext:
     """The constants of one chip (or an array of chips), formats and calibration."""
-    attn_fmt = "fp8" if (fmt.kv in ("fp8", "int8") and fmt.activations in ("fp8", "int8")) else "bf16"
+    attn_fmt = attention_format(fmt)
     gemm_fmt = compute_format(fmt.weights, fmt.activations)
     # Unquantised attention projections (gpt-oss modules_to_not_convert) run their MMA in their dtype.
     proj_fmt = compute_format(fmt.attention_weights or fmt.weights, fmt.activations)
-    pre_attn_fmt = prefill_attention_format(attn_fmt, fmt.attention_weights or fmt.weights,
-                                            cal.prefill_attention_follows_projections)
+    pre_attn_fmt = prefill_attention_format_of(fmt, cal)
 
     def col(x: ArrayLike) -> FloatArray:
         return np.asarray(x, dtype=float)[..., None]

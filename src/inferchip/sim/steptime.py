@@ -18,7 +18,10 @@ In a compute-bound prefill step the KV length barely matters, so it is
 rounded coarsely and prefill steps share cache entries. Values below ``2**b`` stay exact.
 Rounding goes to the midpoint of the bucket. ``exact=True`` switches rounding off.
 A step model with jumps (tile or wave quantisation) is reproduced except for inputs
-within half a bucket of a jump, which take the value on the bucket midpoint's side.
+within half a bucket of a jump, which take the value on the bucket midpoint's side; an input exactly on a
+jump that is also a bucket start (a prompt or chunk of 1,024, 4,096 or 8,192 tokens on a tile edge) takes the
+value above the jump: +0.3 to +2 % on a DeepSeek-R1 attention-DP prefill step on 8 GB200 (stop-27 review,
+docs/serving_validation.md), so the "0.1 % per input" above holds between jumps, not on them.
 
 Misses are evaluated together with :data:`PREFETCH_BUCKETS` neighbouring token counts,
 and :meth:`StepTimer.times_s` fills all missing keys of many steps in one call.

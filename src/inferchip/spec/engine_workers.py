@@ -78,5 +78,5 @@ class DecodeWorker(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     software: str = Field(min_length=1, pattern=r"^[a-z0-9_.+ -]+$")
-    reserve_tokens: int = Field(0, ge=0)
-    recv_interval_steps: int = Field(1, ge=1)
+    reserve_tokens: int = Field(0, ge=0, le=1_048_576)
+    recv_interval_steps: int = Field(1, ge=1, le=1000)

@@ -340,7 +340,7 @@ def engine_row_calibration(cal: Calibration, software: str, where: str) -> Calib
     calibration's). A text naming no engine is an :class:`EngineRowError` naming ``where`` and the column."""
     from inferchip.catalog.engines import engine_calibration
 
-    return engine_calibration(cal, _closed_loop_engine(software, where))
+    return engine_calibration(cal, _closed_loop_engine(software, where), software=software)
 
 
 def _closed_loop_engine(software: str, where: str) -> EngineSpec:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from inferchip.catalog.engines import engine_calibration, kernel_engine, row_request_times_s
+from inferchip.cost.context import attention_format, prefill_attention_format_of
 from inferchip.errors import InferchipError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint
@@ -41,7 +42,9 @@ def _lru(v: Any, name: str, size: int) -> OrderedDict:
 def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> tuple[EngineReplica, Layout, list[str]]:
     layout, notes = worker.layout()
     cache = _lru(v, "replicas", REPLICAS_KEPT)
-    key = (case.accelerator, case.model, fmt, layout, facts.engine.id, facts.mtp, facts.prefill is None)
+    # the row's software selects recipe facts (worker engine, kernel formats): two rows differing only in it differ
+    key = (case.accelerator, case.model, case.software.lower(), fmt, layout, facts.engine.id, facts.mtp,
+           facts.prefill is None)
     if key in cache:  # the replica's notes (recipe memory, codec, span) as its first row had them
         cache.move_to_end(key)
         return cache[key][0], layout, list(cache[key][1])
@@ -51,11 +54,9 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     follows = kernel_engine(facts.engine, case.software).context_attention_follows_projections
     cal_key = (facts.engine.id, moe.mma_peak_fraction if moe is not None else 1.0, keff, follows)
     if cal_key not in cals:
-        cal = engine_calibration(v.cal, facts.engine, keff)
+        cal = engine_calibration(v.cal, facts.engine, keff, case.software)
         if moe is not None:  # the recipe's expert kernel issues its MMA at a share of the tensor-core peak
             cal = cal.model_copy(update={"moe_mma_peak_fraction": moe.mma_peak_fraction})
-        if follows:  # the engine's context attention is FP8 only for quantised attention projections
-            cal = cal.model_copy(update={"prefill_attention_follows_projections": True})
         cals[cal_key] = cal
     cp, ms = v.chip(case.accelerator), v.model(case.model)
     notes = notes + check_span(layout, cp.max_scaleup_domain, cp.id, f"line {case.line} ({case.case_id})")
@@ -74,8 +75,9 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     if codec:
         notes = notes + [f"tensor-parallel all-reduces from the codec's smallest message up run the launch recipe's "
                          f"QuickReduce {codec.upper()} (ROCM_QUICK_REDUCE_QUANTIZATION)"]
-    if follows and fmt.attention_weights in ("bf16", "fp16") and fmt.kv == "fp8" and fmt.activations == "fp8":
-        notes = notes + [f"prefill attention in {fmt.attention_weights}: the engine's context attention is FP8 only "
+    pre_fmt = prefill_attention_format_of(mm.formats, cals[cal_key])
+    if pre_fmt != attention_format(mm.formats):
+        notes = notes + [f"prefill attention in {pre_fmt}: the engine's context attention is FP8 only "
                          f"for quantised attention projections (context_attention_follows_projections)"]
     if moe is not None:
         notes = notes + [f"expert GEMMs run the launch recipe's {moe.kernel} kernels, their MMA at "
@@ -113,7 +115,8 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
             reps["prefill"] = pre
             notes += [f"prefill: {n}" for n in pnotes]
         runs = v.closed_loop_cache.setdefault("runs", {})  # figures are small: kept for every configuration
-        key = (case.accelerator, case.model, fmt, facts, case.concurrency, case.input_tokens, case.output_tokens)
+        key = (case.accelerator, case.model, case.software.lower(), fmt, facts, case.concurrency, case.input_tokens,
+               case.output_tokens)
         if key not in runs:
             runs[key] = simulate_closed_loop(case, facts, reps, case.num_accelerators)
         fig, run_notes = runs[key]

@@ -200,8 +200,10 @@ class DeliveringDecodeReplica(Replica):
             while len(self.swapped) > n:
                 held.append(self.swapped.pop())
         before = len(resumed)
-        out = super()._swap_in(k, budget, swap_tokens, resumed, chunks)
-        self.swapped.extend(reversed(held))
+        try:
+            out = super()._swap_in(k, budget, swap_tokens, resumed, chunks)
+        finally:  # the held arrivals go back to the queue even if the step fails
+            self.swapped.extend(reversed(held))
         for s in resumed[before:]:
             self.received.discard(s.rid)
         self._arrived.extend(s.rid for s in resumed[before:] if s.gen == 1)
