@@ -93,8 +93,10 @@ def expert_stream_cap_bytes_per_s(sm_count: float, read_gb_per_s_per_sm: float) 
     w13 2 x 14336 x 4096 / 2 + 4096 / 128 x 28672 x 2 = 60.55 MB, w2 14336 x 4096 / 2 + 14336 / 128 x 4096 x 2 =
     30.28 MB, 90.83 MB; experts read at 16 tokens under random top-2 gating 8 (1 - (6/8)^16) = 7.92: 719.4 MB
     in 0.282 ms = 2.548 TB/s, over 132 SMs 19.3 GB/s per SM (the rate is above H100 PCIe's 2.0 TB/s HBM, so an
-    SXM part). At 32 tokens (8.00 experts, 0.297245 ms): 18.5 GB/s per SM. Measured on INT4 weights: the MXFP4
-    entries use the INT4 figure (see catalog/engines.yaml for the MXFP4 note)."""
+    SXM part). At 32 tokens (8.00 experts, 0.297245 ms): 18.5 GB/s per SM; at 8 tokens about 22 (7.2 experts
+    expected). Measured on INT4 weights: the MXFP4 entries use the INT4 figure (no MXFP4 Marlin timing on H100
+    found). That the rate follows the SMs and not HBM is the kernel's build and the paired H100 / H200 rows, not a
+    second chip's timing: the H20 tables of the same kernel are bound by H20's tensor cores (catalog/engines.yaml)."""
     if not (sm_count > 0 and read_gb_per_s_per_sm > 0):
         raise ValueError(f"expert stream cap needs a positive SM count and per-SM rate, got {sm_count!r} SMs "
                          f"at {read_gb_per_s_per_sm!r} GB/s per SM")
