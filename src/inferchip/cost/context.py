@@ -72,6 +72,7 @@ class CostContext:
     all_reduce_codec: str = ""  # the engine's QuickReduce codec for large TP all-reduces (cost/network.py)
     moe_token_vector_flop: float = 0.0  # per token and MoE layer beyond the MMA (vLLM Triton MoE kernels)
     moe_mma_peak_fraction: float = 1.0  # share of the tensor-core peak the expert kernels can issue (Marlin on Hopper)
+    moe_stream_cap_bytes_per_s: float = float("inf")  # most bytes/s the expert kernels read (SM-bound Marlin)
     prefill_attention_format: str = ""  # "" : attention_format (prefill_attention_format())
     peak_prefill_attention_flop_per_s: FloatArray | None = None  # None: peak_attention_flop_per_s
 
@@ -139,7 +140,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         moe_imbalance=cal.moe_imbalance, step_overhead_s=cal.step_overhead_s,
         sequence_overhead_s=cal.sequence_overhead_s, chip_shape=shape, all_reduce_codec=fmt.all_reduce,
         moe_token_vector_flop=cal.moe_token_vector_flop, moe_mma_peak_fraction=cal.moe_mma_peak_fraction,
-        prefill_attention_format=pre_attn_fmt,
+        moe_stream_cap_bytes_per_s=cal.moe_stream_cap_bytes_per_s, prefill_attention_format=pre_attn_fmt,
         peak_prefill_attention_flop_per_s=(None if pre_attn_fmt == attn_fmt
                                            else col(peak_flop_per_s(chip, pre_attn_fmt))), **rates,
     )

@@ -21,6 +21,7 @@ import numpy as np
 
 from inferchip.cost.constants import FLOP_PER_MAC, MIN_TILE_M
 from inferchip.cost.roofline import ArrayLike, FloatArray
+from inferchip.units import GIGA
 
 
 def m_tile(m: ArrayLike, tile_m: ArrayLike) -> FloatArray:
@@ -73,6 +74,33 @@ def experts_reached(experts: ArrayLike, routed_fraction: ArrayLike, tokens: Arra
     with np.errstate(divide="ignore", invalid="ignore"):  # f = 1: log1p(-1) = -inf, taken by the where below
         reached = -e * np.expm1(m * np.log1p(-np.minimum(f, 1.0)))
     return np.where(f >= 1.0, e * (m > 0), reached)
+
+
+def expert_stream_cap_bytes_per_s(sm_count: float, read_gb_per_s_per_sm: float) -> float:
+    """Most bytes/s an SM-issue-bound expert kernel reads, whatever the chip's DRAM: ``sm_count`` x
+    ``read_gb_per_s_per_sm`` x 1e9. The grouped-GEMM memory time is then bytes / min(attainable stream, cap)
+    (:func:`inferchip.cost.rules.grouped_gemm_cost`), so two chips with the same SMs (H100 SXM and H200 SXM,
+    132 each) get the same cap and the one with more HBM gains only up to it.
+
+    Mechanism: vLLM's Marlin MoE kernels (csrc/moe/marlin_moe_wna16, VLLM_MXFP4_USE_MARLIN=1 on Hopper) are
+    sm80 kernels (cp.async, mma.sync, 256 threads, 4 pipeline stages) that dequantise 4-bit weights in
+    registers; their read rate is set by what each SM can load and dequantise, not by HBM.
+    Rate (vLLM ``fused_marlin_moe`` timed as the "vLLM ms" baseline of FlagGems PR #4350,
+    github.com/flagos-ai/FlagGems/pull/4350, its first table, whose 1-token time 0.0956 ms is below the
+    0.134-0.144 ms of every H20-labelled table (PRs #4350 second table, #3222, #3609), so the full-Hopper part
+    the PR names, H100): Mixtral shape E8 H4096 I14336 top-2, W4A16 INT4 with bf16 scales per 128 weights
+    (GROUP_SIZE = 128 in FlagGems benchmark/test_fused_marlin_moe.py), 16 tokens, 0.282324 ms. Bytes per expert:
+    w13 2 x 14336 x 4096 / 2 + 4096 / 128 x 28672 x 2 = 60.55 MB, w2 14336 x 4096 / 2 + 14336 / 128 x 4096 x 2 =
+    30.28 MB, 90.83 MB; experts read at 16 tokens under random top-2 gating 8 (1 - (6/8)^16) = 7.92: 719.4 MB
+    in 0.282 ms = 2.548 TB/s, over 132 SMs 19.3 GB/s per SM (the rate is above H100 PCIe's 2.0 TB/s HBM, so an
+    SXM part). At 32 tokens (8.00 experts, 0.297245 ms): 18.5 GB/s per SM; at 8 tokens about 22 (7.2 experts
+    expected). Measured on INT4 weights: the MXFP4 entries use the INT4 figure (no MXFP4 Marlin timing on H100
+    found). That the rate follows the SMs and not HBM is the kernel's build and the paired H100 / H200 rows, not a
+    second chip's timing: the H20 tables of the same kernel are bound by H20's tensor cores (catalog/engines.yaml)."""
+    if not (sm_count > 0 and read_gb_per_s_per_sm > 0):
+        raise ValueError(f"expert stream cap needs a positive SM count and per-SM rate, got {sm_count!r} SMs "
+                         f"at {read_gb_per_s_per_sm!r} GB/s per SM")
+    return float(sm_count) * float(read_gb_per_s_per_sm) * GIGA
 
 
 def gemm_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, groups: ArrayLike = 1.0) -> FloatArray:

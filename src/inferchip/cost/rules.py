@@ -122,7 +122,9 @@ def grouped_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> Kernel
     """:class:`GroupedGemm` (routed experts) over the stage's tokens ``m``, uniform routing: each local expert
     gets ``m f E / ep / e`` tokens (f routed fraction, E experts in all, e local), the busiest ``moe_imbalance``
     times that; an expert gets no token with probability ``(1 - f)^m``, so ``e (1 - (1 - f)^m)`` experts read
-    their weights (:func:`inferchip.cost.gemm.experts_reached`); the MMA at ``moe_mma_peak_fraction`` of the peak."""
+    their weights (:func:`inferchip.cost.gemm.experts_reached`); the MMA at ``moe_mma_peak_fraction`` of the peak;
+    the bytes at the chip's attainable stream, at most ``moe_stream_cap_bytes_per_s``
+    (:func:`inferchip.cost.gemm.expert_stream_cap_bytes_per_s`)."""
     m, k, n, e, f = pts.all_tokens, ops["k"], ops["n"], ops["experts"], ops["routed_fraction"]
     assigned = m * f * ops["experts_total"] / ops["ep"] / e
     per_expert = assigned * ctx.moe_imbalance
@@ -131,8 +133,9 @@ def grouped_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> Kernel
     nb = gemm_bytes(assigned, k, n, active, ctx.weight_bytes, ctx.act_bytes, e)
     over: ArrayLike = (ctx.kernel_overhead_s + moe_token_time_s(m, ctx.moe_token_vector_flop, ctx.vector_flop_per_s)
                        if ctx.moe_token_vector_flop else ctx.kernel_overhead_s)  # per token beyond the MMA, if any
+    stream = np.minimum(ctx.attainable_bytes_per_s, ctx.moe_stream_cap_bytes_per_s)  # SM-bound kernels: capped
     return KernelCost(compute_s=compute_time_s(spent, ctx.peak_gemm_flop_per_s * ctx.moe_mma_peak_fraction,
-                                               ctx.gemm_compute_fraction), memory_s=nb / ctx.attainable_bytes_per_s,
+                                               ctx.gemm_compute_fraction), memory_s=nb / stream,
                       overhead_s=over, flop=gemm_flop(assigned, k, n, e), dram_bytes=nb)
 
 

@@ -44,6 +44,7 @@ class Chip:
     all_reduce_codec: str = ""
     moe_token_vector_flop: float = 0.0
     moe_mma_peak_fraction: float = 1.0
+    moe_stream_cap_bytes_per_s: float = float("inf")
 
 
 def as_float(x: Any) -> float:
@@ -93,7 +94,8 @@ def grouped_gemm_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
     over = (c.kernel_overhead_s + m * (0.5 * c.moe_token_vector_flop / c.vector_flop_per_s)  # gemm.moe_token_time_s
             if c.moe_token_vector_flop else c.kernel_overhead_s)
     return (spent / (c.peak_gemm_flop_per_s * c.moe_mma_peak_fraction * c.gemm_compute_fraction),
-            nb / c.attainable_bytes_per_s, over, 0.0, FLOP_PER_MAC * assigned * k * n * e, nb, 0.0)
+            nb / min(c.attainable_bytes_per_s, c.moe_stream_cap_bytes_per_s), over, 0.0,
+            FLOP_PER_MAC * assigned * k * n * e, nb, 0.0)
 
 
 def attention_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:

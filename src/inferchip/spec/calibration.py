@@ -77,6 +77,13 @@ class Calibration(BaseModel):
         "2/3 of H100's tensor-core peak, WGMMA the rest), set for the runs whose launch recipe names them "
         "(spec.engine.RecipeMoeKernel). Not fitted.",
     )
+    moe_stream_cap_bytes_per_s: float = Field(
+        float("inf"), gt=0,
+        description="Most bytes/s the run's expert (grouped-GEMM) kernels read, whatever the chip's DRAM stream: "
+        "inf (the default) for kernels bound by DRAM; for SM-issue-bound kernels (vLLM's Marlin MoE on Hopper) the "
+        "chip's SM count x the recipe entry's per-SM rate (spec.engine.RecipeMoeKernel.read_gb_per_s_per_sm; "
+        "cost.gemm.expert_stream_cap_bytes_per_s), resolved once per engine and chip. Not fitted.",
+    )
     prefill_attention_follows_projections: bool = Field(
         False,
         description="The run's prefill attention computes in the attention projections' format where those are "

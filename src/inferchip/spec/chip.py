@@ -68,6 +68,7 @@ class ComputeSpec(Frozen):
         None, description="Matrix units (tensor cores, MXUs, systolic arrays)."
     )
     matrix_units_description: str | None = None
+    sm_count: Annotated[int, b.COUNT_UNITS] | None = Field(None, description="Streaming multiprocessors (NVIDIA).")
     gemm_tile: tuple[Annotated[int, b.TILE], Annotated[int, b.TILE]] | None = Field(
         None, description="Output tile (M, N) of the chip's main GEMM kernel; overrides the family default."
     )
@@ -382,6 +383,7 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
         gemm_tile_m=tile[0],
         gemm_tile_n=tile[1],
         gemm_tiles_in_flight=in_flight,
+        sm_count=float(c.sm_count or 0),
         kernel_overhead_s=fam.kernel_overhead_us * MICRO,
         tdp_w=tdp if tdp is not None else float("nan"),
         idle_w=idle if idle is not None else (tdp * fam.idle_power_fraction_of_tdp if tdp else float("nan")),

@@ -154,10 +154,13 @@ class RecipeMoeKernel(ChipRecipe):
     where ``weights`` is given, that weight format (vLLM ``VLLM_MXFP4_USE_MARLIN=1``: Marlin W4A16 MoE), with
     the share of the chip's tensor-core peak its MMA instruction can issue (``mma_peak_fraction``; Marlin is
     built for SM80 and issues ``mma.sync``, which reaches about 2/3 of a Hopper chip's tensor-core peak).
-    Aggregated rows only, as for the all-reduce codec."""
+    Aggregated rows only, as for the all-reduce codec. ``read_gb_per_s_per_sm``: the most weight bytes per second
+    one SM of the kernel reads (an SM-issue-bound kernel: the chip's SM count times it caps its stream,
+    cost.gemm.expert_stream_cap_bytes_per_s, which gives the measurement); None: bound by DRAM only."""
 
     kernel: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
     mma_peak_fraction: float = Field(gt=0.0, le=1.0)
+    read_gb_per_s_per_sm: float | None = Field(None, gt=0.0, le=100.0)
 
 
 class AttentionDpBalance(BaseModel):

@@ -46,6 +46,7 @@ class ChipParams:
     # measured sustained / datasheet DRAM bandwidth (spec.stream); chip_params sets it from the chip file (the
     # measured chips' median where none); 1.0 here: a hand-built chip streams its stated memory_bytes_per_s
     memory_stream_share: float = 1.0
+    sm_count: float = 0.0  # streaming multiprocessors (NVIDIA; the chip file's compute.sm_count); 0: not stated
     vector_width_bits: float = DEFAULT_VECTOR_WIDTH_BITS  # widest fp32 SIMD register of a CPU core (bits)
     family: str = "generic"
     notes: tuple[str, ...] = field(default_factory=tuple)

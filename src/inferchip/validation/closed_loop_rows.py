@@ -12,6 +12,7 @@ from typing import Any
 
 from inferchip.catalog.engines import engine_calibration, kernel_engine, row_request_times_s
 from inferchip.cost.context import attention_format, prefill_attention_format_of
+from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
 from inferchip.errors import InferchipError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint
@@ -39,6 +40,18 @@ def _lru(v: Any, name: str, size: int) -> OrderedDict:
     return cache
 
 
+def _moe_stream_cap_bytes_per_s(moe: Any, chip: Any) -> float:
+    """The recipe expert kernel's read cap on ``chip`` (its SM count x the entry's per-SM rate,
+    cost.gemm.expert_stream_cap_bytes_per_s), inf where the entry states no rate; a rate on a chip whose file
+    states no SM count is refused."""
+    if moe is None or moe.read_gb_per_s_per_sm is None:
+        return float("inf")
+    if not chip.sm_count:
+        raise InferchipError(f"recipe_moe_kernel {moe.kernel} on {chip.id}: a per-SM read rate needs the chip file's "
+                         f"compute.sm_count, which {chip.id} does not state")
+    return expert_stream_cap_bytes_per_s(chip.sm_count, moe.read_gb_per_s_per_sm)
+
+
 def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> tuple[EngineReplica, Layout, list[str]]:
     layout, notes = worker.layout()
     cache = _lru(v, "replicas", REPLICAS_KEPT)
@@ -52,13 +65,15 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     moe = facts.engine.moe_kernel_on(case.accelerator, fmt.weights) if facts.prefill is None else None
     keff = facts.engine.kernel_efficiency_on(case.accelerator, fmt.weights)
     follows = kernel_engine(facts.engine, case.software).context_attention_follows_projections
-    cal_key = (facts.engine.id, moe.mma_peak_fraction if moe is not None else 1.0, keff, follows)
+    cp, ms = v.chip(case.accelerator), v.model(case.model)
+    cap_bytes_per_s = _moe_stream_cap_bytes_per_s(moe, cp)
+    cal_key = (facts.engine.id, moe.mma_peak_fraction if moe is not None else 1.0, keff, follows, cap_bytes_per_s)
     if cal_key not in cals:
         cal = engine_calibration(v.cal, facts.engine, keff, case.software)
         if moe is not None:  # the recipe's expert kernel issues its MMA at a share of the tensor-core peak
-            cal = cal.model_copy(update={"moe_mma_peak_fraction": moe.mma_peak_fraction})
+            cal = cal.model_copy(update={"moe_mma_peak_fraction": moe.mma_peak_fraction,
+                                         "moe_stream_cap_bytes_per_s": cap_bytes_per_s})
         cals[cal_key] = cal
-    cp, ms = v.chip(case.accelerator), v.model(case.model)
     notes = notes + check_span(layout, cp.max_scaleup_domain, cp.id, f"line {case.line} ({case.case_id})")
     setting = resolve_setting(cp, ms, count=layout.chips_per_replica, weights=fmt.weights,
                               activations=fmt.activations, kv=fmt.kv, tp=layout.tp, pp=layout.pp, ep=layout.ep,
@@ -80,8 +95,10 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
         notes = notes + [f"prefill attention in {pre_fmt}: the engine's context attention is FP8 only "
                          f"for quantised attention projections (context_attention_follows_projections)"]
     if moe is not None:
+        cap = (f", their reads at most {cap_bytes_per_s / 1e12:.3g} TB/s ({cp.sm_count:g} SMs x "
+               f"{moe.read_gb_per_s_per_sm:g} GB/s)" if moe.read_gb_per_s_per_sm else "")
         notes = notes + [f"expert GEMMs run the launch recipe's {moe.kernel} kernels, their MMA at "
-                         f"{moe.mma_peak_fraction:.3g} of the tensor-core peak"]
+                         f"{moe.mma_peak_fraction:.3g} of the tensor-core peak{cap}"]
     if static is not None:
         notes = notes + [f"KV pool from the launch recipe's static memory fraction {static:g} of the usable memory "
                          f"(weights + KV; activations outside): {mm.kv_capacity_tokens():,} tokens per replica"]
