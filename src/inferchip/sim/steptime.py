@@ -226,21 +226,24 @@ class StepTimer:
             return
         tokens, seqs, kv, pairs = key
         cell = (tokens.bit_length(), seqs.bit_length(), kv.bit_length(), pairs.bit_length())
-        s0, _, s1, _, s2, _, _, _ = self._cells[cell]
-        # An input kept exact on a bucket's start (snap) is held: it recurs as itself (a fixed prompt, a
-        # filled token budget) and its neighbours' starts are no likelier than any other input; the
-        # midpoint keys around it are their own misses' prefetch. Midpoints step by whole buckets, so
-        # every grid point is the key of its own inputs.
+        s0, h0, s1, h1, s2, h2, _, _ = self._cells[cell]
+        # The grid is the one of the bucket's midpoint key, plus the key's own inputs where they sit on a
+        # bucket's start (snap): such an input recurs as itself (a fixed prompt, a filled token budget,
+        # a full running batch), with the KV growing, while the inputs around it take the midpoints. Both
+        # step by whole buckets, so every grid point is the key of its own inputs.
+        mt, mn, mv = tokens >> s0 << s0 | h0, seqs >> s1 << s1 | h1, kv >> s2 << s2 | h2
         if pairs == 0 and tokens == seqs:  # decode-only: vary sequences (and tokens with them) and KV
-            held = _on_start(tokens, s0) or _on_start(seqs, s1)
-            d = np.array([0] if held else [-1, 0, 1], dtype=np.int64)
-            t, n = tokens + (d << s0), seqs + (d << s1)
+            d = np.array([-1, 0, 1], dtype=np.int64)
+            t, n = mt + (d << s0), mn + (d << s1)
         else:
-            span = 0 if _on_start(tokens, s0) else PREFETCH_BUCKETS
-            d = np.arange(-span, span + 1, dtype=np.int64)
-            t, n = tokens + (d << s0), np.full(d.size, seqs, dtype=np.int64)
-        dv = [0] if _on_start(kv, s2) else range(-PREFETCH_KV_BEHIND, PREFETCH_KV_AHEAD + 1)
-        v = kv + (np.array(dv, dtype=np.int64) << s2)
+            d = np.arange(-PREFETCH_BUCKETS, PREFETCH_BUCKETS + 1, dtype=np.int64)
+            mn = seqs  # held
+            t, n = mt + (d << s0), np.full(d.size, seqs, dtype=np.int64)
+        if (tokens, seqs) != (mt, mn):
+            t, n = np.append(t, tokens), np.append(n, seqs)
+        v = mv + (np.arange(-PREFETCH_KV_BEHIND, PREFETCH_KV_AHEAD + 1, dtype=np.int64) << s2)
+        if kv != mv:
+            v = np.append(v, kv)
         same = _same_length(t, cell[0]) & _same_length(n, cell[1])
         t, n = t[same], n[same]
         v = v[_same_length(v, cell[2])]
@@ -320,12 +323,6 @@ class StepTimer:
             need = math.log2(ELASTICITY_SAFETY * e / self.target_rel_error) if e > 0 else 1.0
             bits.append(min(MANTISSA_BITS, max(1, math.ceil(need))))
         return tuple(bits)  # type: ignore[return-value]
-
-
-def _on_start(value: int, shift: int) -> bool:
-    """Whether a key's input was kept exact on its bucket's start (:func:`snap`): its low ``shift`` bits are
-    zero in buckets wider than one (a midpoint key has bit ``shift - 1`` set)."""
-    return shift > 0 and value & ((1 << shift) - 1) == 0
 
 
 def _same_length(values: np.ndarray, bit_length: int) -> np.ndarray:
