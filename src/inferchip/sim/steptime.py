@@ -16,12 +16,13 @@ counts fully); a timer may be given a coarser target. The cache holds at most
 :data:`MAX_CACHED_STEPS` step times (it starts afresh beyond: bounded memory, the same values).
 In a compute-bound prefill step the KV length barely matters, so it is
 rounded coarsely and prefill steps share cache entries. Values below ``2**b`` stay exact.
-Rounding goes to the midpoint of the bucket. ``exact=True`` switches rounding off.
-A step model with jumps (tile or wave quantisation) is reproduced except for inputs
-within half a bucket of a jump, which take the value on the bucket midpoint's side; an input exactly on a
-jump that is also a bucket start (a prompt or chunk of 1,024, 4,096 or 8,192 tokens on a tile edge) takes the
-value above the jump: +0.3 to +2 % on a DeepSeek-R1 attention-DP prefill step on 8 GB200 (stop-27 review,
-docs/serving_validation.md), so the "0.1 % per input" above holds between jumps, not on them.
+Rounding goes to the midpoint of the bucket, except that an input on a bucket's start (its low bits zero:
+a prompt or chunk of 1,024, 4,096 or 8,192 tokens, a token budget of 4,608 or 8,448) is kept exact
+(:func:`snap`). ``exact=True`` switches rounding off. A step model with jumps (tile or wave quantisation)
+is reproduced except for inputs within half a bucket of a jump, which take the value on the bucket
+midpoint's side; a jump on a bucket start (GEMM tile edges sit on multiples of powers of two) is reproduced
+for the input on it, which the midpoint would price above the jump (+0.3 to +2 % on a DeepSeek-R1
+attention-DP prefill step on 8 GB200 at 4,096 tokens, stop-27 review, docs/serving_validation.md).
 
 Misses are evaluated together with :data:`PREFETCH_BUCKETS` neighbouring token counts,
 and :meth:`StepTimer.times_s` fills all missing keys of many steps in one call.
@@ -71,11 +72,23 @@ def rank_token_bits(target_rel_error: float) -> int:
 
 
 def round_bits(value: int, bits: int) -> int:
-    """``value`` rounded to ``bits`` significant bits, at its bucket's midpoint (exact below ``2**bits``)."""
+    """``value`` rounded to ``bits`` significant bits, at its bucket's midpoint; exact below ``2**bits`` and on
+    a bucket's start (a multiple of the bucket width ``2**(bit_length - bits)``, see :func:`snap`)."""
     shift = value.bit_length() - bits
     if shift <= 0:
         return value
-    return ((value >> shift) << shift) | (1 << (shift - 1))
+    return snap(value, shift, 1 << (shift - 1))
+
+
+def snap(value: int, shift: int, half: int) -> int:
+    """The cache key of ``value`` in buckets of width ``2**shift`` (``half`` = half that width, 0 for width 1):
+    the bucket's midpoint, except that a value on the bucket's start (its low ``shift`` bits zero) is kept
+    as it is. Bucket starts are the round sizes benchmarks and schedulers use (prompts and chunks of 1,024,
+    4,096, 8,192 tokens, token budgets of 4,608 or 8,448) and where GEMM tile edges sit, so the midpoint would
+    price the tile above; the key stays a pure function of the value, and the two never collide (a start
+    has its low bits zero, a midpoint has bit ``shift - 1`` set)."""
+    base = value >> shift << shift
+    return base if base == value else base | half
 
 
 class StepTimer:
@@ -118,8 +131,13 @@ class StepTimer:
         cell = (num_tokens.bit_length(), num_decode_seqs.bit_length(), decode_kv_tokens.bit_length(),
                 attn_pairs.bit_length())
         s0, h0, s1, h1, s2, h2, s3, h3 = self._cells.get(cell) or self._cell(cell)
-        return (num_tokens >> s0 << s0 | h0, num_decode_seqs >> s1 << s1 | h1,
-                decode_kv_tokens >> s2 << s2 | h2, attn_pairs >> s3 << s3 | h3)
+        # snap() inlined (the hot path): the bucket's midpoint, or the input itself on a bucket's start
+        t = num_tokens >> s0 << s0
+        n = num_decode_seqs >> s1 << s1
+        v = decode_kv_tokens >> s2 << s2
+        p = attn_pairs >> s3 << s3
+        return (t if t == num_tokens else t | h0, n if n == num_decode_seqs else n | h1,
+                v if v == decode_kv_tokens else v | h2, p if p == attn_pairs else p | h3)
 
     def decode_keys(self, num_decode_seqs: int, decode_kv_tokens: np.ndarray) -> list[Key]:
         """Keys of decode-only steps (``num_tokens == num_decode_seqs``, no prefill), vectorised over KV."""
@@ -132,9 +150,10 @@ class StepTimer:
         heads: dict[int, tuple[int, int]] = {}
         for length in np.unique(lengths).tolist():
             s0, h0, s1, h1, s2, h2, _, _ = self._cell((n.bit_length(), n.bit_length(), int(length), 0))
-            heads[int(length)] = (n >> s0 << s0 | h0, n >> s1 << s1 | h1)
+            heads[int(length)] = (snap(n, s0, h0), snap(n, s1, h1))
             sel = lengths == length
-            out[sel] = (kv[sel] >> s2 << s2) | h2
+            base = kv[sel] >> s2 << s2
+            out[sel] = np.where(base == kv[sel], base, base | h2)  # snap(), vectorised
         return [(*heads[length], v, 0) for length, v in zip(lengths.tolist(), out.tolist(), strict=True)]
 
     # ------------------------------------------------------------------ lookups
@@ -207,14 +226,24 @@ class StepTimer:
             return
         tokens, seqs, kv, pairs = key
         cell = (tokens.bit_length(), seqs.bit_length(), kv.bit_length(), pairs.bit_length())
-        s0, _, s1, _, s2, _, _, _ = self._cells[cell]
+        s0, h0, s1, h1, s2, h2, _, _ = self._cells[cell]
+        # The grid is the one of the bucket's midpoint key, plus the key's own inputs where they sit on a
+        # bucket's start (snap): such an input recurs as itself (a fixed prompt, a filled token budget,
+        # a full running batch), with the KV growing, while the inputs around it take the midpoints. Both
+        # step by whole buckets, so every grid point is the key of its own inputs.
+        mt, mn, mv = tokens >> s0 << s0 | h0, seqs >> s1 << s1 | h1, kv >> s2 << s2 | h2
         if pairs == 0 and tokens == seqs:  # decode-only: vary sequences (and tokens with them) and KV
             d = np.array([-1, 0, 1], dtype=np.int64)
-            t, n = tokens + (d << s0), seqs + (d << s1)
+            t, n = mt + (d << s0), mn + (d << s1)
         else:
             d = np.arange(-PREFETCH_BUCKETS, PREFETCH_BUCKETS + 1, dtype=np.int64)
-            t, n = tokens + (d << s0), np.full(d.size, seqs, dtype=np.int64)
-        v = kv + (np.arange(-PREFETCH_KV_BEHIND, PREFETCH_KV_AHEAD + 1, dtype=np.int64) << s2)
+            mn = seqs  # held
+            t, n = mt + (d << s0), np.full(d.size, seqs, dtype=np.int64)
+        if (tokens, seqs) != (mt, mn):
+            t, n = np.append(t, tokens), np.append(n, seqs)
+        v = mv + (np.arange(-PREFETCH_KV_BEHIND, PREFETCH_KV_AHEAD + 1, dtype=np.int64) << s2)
+        if kv != mv:
+            v = np.append(v, kv)
         same = _same_length(t, cell[0]) & _same_length(n, cell[1])
         t, n = t[same], n[same]
         v = v[_same_length(v, cell[2])]
