@@ -20,7 +20,7 @@ from inferchip.catalog.chips import get_chip_params
 from inferchip.catalog.engines import get_engine
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
 from inferchip.cost.step import compile_step
-from inferchip.errors import InferchipError
+from inferchip.errors import SpecError
 from inferchip.performance.setting import resolve_setting
 from inferchip.spec.engine import RecipeMoeKernel
 from inferchip.validation.closed_loop_rows import _moe_stream_cap_bytes_per_s
@@ -60,7 +60,7 @@ def test_engine_entries_resolve_the_same_cap_on_h100_and_h200() -> None:
     no_rate = RecipeMoeKernel(accelerator="h100", kernel="marlin", mma_peak_fraction=0.667)
     assert math.isinf(_moe_stream_cap_bytes_per_s(no_rate, get_chip_params(H100, "central")))
     rated = RecipeMoeKernel(accelerator="b200", kernel="marlin", mma_peak_fraction=0.667, read_gb_per_s_per_sm=20)
-    with pytest.raises(InferchipError, match="compute.sm_count"):  # B200's file states no SM count
+    with pytest.raises(SpecError, match="compute.sm_count"):  # B200's file states no SM count
         _moe_stream_cap_bytes_per_s(rated, get_chip_params(B200, "central"))
 
 

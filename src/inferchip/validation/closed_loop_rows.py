@@ -13,7 +13,7 @@ from typing import Any
 from inferchip.catalog.engines import engine_calibration, kernel_engine, row_request_times_s
 from inferchip.cost.context import attention_format, prefill_attention_format_of
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
-from inferchip.errors import InferchipError
+from inferchip.errors import InferchipError, SpecError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint
 from inferchip.performance.setting import resolve_setting
@@ -47,8 +47,8 @@ def _moe_stream_cap_bytes_per_s(moe: Any, chip: Any) -> float:
     if moe is None or moe.read_gb_per_s_per_sm is None:
         return float("inf")
     if not chip.sm_count:
-        raise InferchipError(f"recipe_moe_kernel {moe.kernel} on {chip.id}: a per-SM read rate needs the chip file's "
-                         f"compute.sm_count, which {chip.id} does not state")
+        raise SpecError(f"recipe_moe_kernel {moe.kernel} on {chip.id}: a per-SM read rate needs the chip file's "
+                        f"compute.sm_count, which {chip.id} does not state")
     return expert_stream_cap_bytes_per_s(chip.sm_count, moe.read_gb_per_s_per_sm)
 
 
