@@ -16,7 +16,6 @@ from inferchip.catalog.engines import (
     ENGINES_FILE,
     get_engine,
     load_engines,
-    row_request_overhead_s,
     row_request_times_s,
 )
 from inferchip.errors import SpecError
@@ -24,6 +23,12 @@ from inferchip.errors import SpecError
 GB200 = "nvidia-gb200-186gb"
 DYNAMO_TRT = "NVIDIA Dynamo + TensorRT-LLM, PD-disaggregated; nvcr.io#nvidia/ai-dynamo/tensorrtllm-runtime:0.7.0.post2"
 DYNAMO_SGL = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2"
+
+
+def row_request_overhead_s(engine, accelerator: str, weights: str, software: str) -> float:
+    """What the closed loop waits per request: the engine's own time plus its worker engine's."""
+    own, _, worker_s = row_request_times_s(engine, accelerator, weights, software)
+    return own + worker_s
 
 
 def test_dynamo_request_time_is_the_worker_engines_plus_its_own_by_hand():

@@ -91,7 +91,7 @@ def row_request_times_s(engine: EngineSpec, accelerator: str = "", weights: str 
     """A row's time per request before its first token, in its parts: (the engine's own,
     :meth:`EngineSpec.request_overhead_on`; the worker engine whose request path the row also crosses,
     :meth:`EngineSpec.worker_engine_on`, or None; that worker engine's own time on the row, 0 without one). The
-    row waits the sum (:func:`row_request_overhead_s`)."""
+    row waits the sum."""
     own = engine.request_overhead_on(accelerator, weights, software, model)
     wid = engine.worker_engine_on(software)
     if wid is None:
@@ -105,14 +105,6 @@ def kernel_engine(engine: EngineSpec, software: str = "") -> EngineSpec:
     end with ``worker_request_paths`` (Dynamo's TensorRT-LLM or SGLang workers), else ``engine`` itself."""
     wid = engine.worker_engine_on(software)
     return engine if wid is None else get_engine(wid)
-
-
-def row_request_overhead_s(engine: EngineSpec, accelerator: str = "", weights: str = "", software: str = "",
-                           model: str = "") -> float:
-    """A row's time per request before its first token (s): the engine's own plus, where its software names a
-    worker engine of ``worker_request_paths``, that engine's (:func:`row_request_times_s`)."""
-    own, _, worker_s = row_request_times_s(engine, accelerator, weights, software, model)
-    return own + worker_s
 
 
 def engine_for_software(software: str) -> EngineSpec | None:

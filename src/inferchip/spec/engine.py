@@ -16,7 +16,13 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from inferchip.spec.engine_workers import DecodeWorker, RecipeBatch, WorkerRequestPath, WorkerScheduling
+from inferchip.spec.engine_workers import (
+    DecodeWorker,
+    RecipeBatch,
+    WorkerRequestPath,
+    WorkerScheduling,
+    first_for_software,
+)
 
 KERNEL_CLASSES = ("gemm", "attention", "memory", "link")
 
@@ -326,27 +332,20 @@ class EngineSpec(BaseModel):
     def worker_engine_on(self, software: str = "") -> str | None:
         """The id of the worker engine whose request path a row with ``software`` also crosses: the first
         ``worker_request_paths`` entry whose fragment the text contains, else None (this record's time alone)."""
-        sw = software.lower()
-        for w in self.worker_request_paths:
-            if w.software in sw:
-                return w.engine
-        return None
+        w = first_for_software(self.worker_request_paths, software)
+        return w.engine if w is not None else None
 
     def prefill_async_on(self, software: str = "") -> bool:
         """Whether a disaggregated row's prefill workers plan one step ahead: the first
         ``prefill_worker_scheduling`` entry whose fragment the row's ``software`` text contains, else
         ``async_scheduling``."""
-        sw = software.lower()
-        for w in self.prefill_worker_scheduling:
-            if w.software in sw:
-                return w.async_scheduling
-        return self.async_scheduling
+        w = first_for_software(self.prefill_worker_scheduling, software)
+        return w.async_scheduling if w is not None else self.async_scheduling
 
     def decode_worker_on(self, software: str = "") -> DecodeWorker:
         """A disaggregated row's decode workers: the first ``decode_worker`` entry whose fragment the row's
         ``software`` text contains, else no reservation and a poll every iteration."""
-        sw = software.lower()
-        return next((w for w in self.decode_worker if w.software in sw), DecodeWorker(software="any"))
+        return first_for_software(self.decode_worker, software) or DecodeWorker(software="any")
 
     def padded_batch(self, seqs: int) -> int:
         """Decode batch the CUDA graph runs for ``seqs`` sequences (next bucket; unpadded above the largest)."""

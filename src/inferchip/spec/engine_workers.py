@@ -7,7 +7,8 @@ first match wins) and carries its sources in ``catalog/engines.yaml``.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,3 +81,13 @@ class DecodeWorker(BaseModel):
     software: str = Field(min_length=1, pattern=r"^[a-z0-9_.+ -]+$")
     reserve_tokens: int = Field(0, ge=0, le=1_048_576)
     recv_interval_steps: int = Field(1, ge=1, le=1000)
+
+
+W = TypeVar("W", WorkerScheduling, WorkerRequestPath, DecodeWorker)
+
+
+def first_for_software(entries: Sequence[W], software: str) -> W | None:
+    """The first of ``entries`` whose ``software`` fragment the row's software text contains (case-insensitive),
+    else None: the one matching rule of the workers' records."""
+    sw = software.lower()
+    return next((e for e in entries if e.software in sw), None)
