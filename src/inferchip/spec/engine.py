@@ -335,12 +335,28 @@ class EngineSpec(BaseModel):
         w = first_for_software(self.worker_request_paths, software)
         return w.engine if w is not None else None
 
-    def prefill_async_on(self, software: str = "") -> bool:
-        """Whether a disaggregated row's prefill workers plan one step ahead: the first
-        ``prefill_worker_scheduling`` entry whose fragment the row's ``software`` text contains, else
-        ``async_scheduling``."""
-        w = first_for_software(self.prefill_worker_scheduling, software)
-        return w.async_scheduling if w is not None else self.async_scheduling
+    def _prefill_worker(self, software: str, weights: str, prefill_workers: int) -> WorkerScheduling | None:
+        """The first ``prefill_worker_scheduling`` entry whose fragment the row's ``software`` text contains
+        and whose weights and prefill workers are blank / 0 or the row's."""
+        sw, fmt = software.lower(), weights.lower()
+        for w in self.prefill_worker_scheduling:
+            if (w.software in sw and (not w.weights or w.weights == fmt)
+                    and w.prefill_workers in (0, prefill_workers)):
+                return w
+        return None
+
+    def prefill_async_on(self, software: str = "", weights: str = "", prefill_workers: int = 0) -> bool:
+        """Whether a disaggregated row's prefill workers plan one step ahead: the matching
+        ``prefill_worker_scheduling`` entry's, else ``async_scheduling``."""
+        w = self._prefill_worker(software, weights, prefill_workers)
+        return self.async_scheduling if w is None else w.async_scheduling
+
+    def prefill_pool_tokens_on(self, software: str = "", weights: str = "", prefill_workers: int = 0) -> int:
+        """KV pool of one prefill rank set by a disaggregated row's launch recipe: the matching
+        ``prefill_worker_scheduling`` entry's ``max_total_tokens``; 0 (the memory fit's pool) where none
+        matches or it sets none."""
+        w = self._prefill_worker(software, weights, prefill_workers)
+        return 0 if w is None else w.max_total_tokens
 
     def decode_worker_on(self, software: str = "") -> DecodeWorker:
         """A disaggregated row's decode workers: the first ``decode_worker`` entry whose fragment the row's

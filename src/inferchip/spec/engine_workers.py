@@ -41,13 +41,22 @@ class WorkerScheduling(BaseModel):
     """Whether the prefill (context) workers of a disaggregated row plan their next iteration while one runs
     (SGLang's overlap scheduler, ``event_loop_overlap_disagg_prefill``; TensorRT-LLM context servers run with
     ``disable_overlap_scheduler``), for rows whose ``software`` text contains the ``software`` fragment (lower
-    case): a front end such as Dynamo runs the workers of the engine its text names, with that engine's
-    scheduler. The first matching entry wins."""
+    case) and, where ``weights`` is not blank and ``prefill_workers`` not 0, whose weight format is ``weights`` and
+    whose prefill workers number ``prefill_workers``: a front end such as Dynamo runs
+    the workers of the engine its text names, with that engine's scheduler. The first matching entry wins.
+    ``max_total_tokens``: the KV pool of one prefill rank (attention-DP rank; the worker without attention DP), in
+    tokens, where the launch recipe sets it (SGLang ``--max-total-tokens``); 0: the memory fit's pool. A prefill
+    worker holds a prompt's pages from its prefill until its KV transfer completes (SGLang
+    ``disaggregation/prefill.py``: the inflight queue frees them after ``KVPoll.Success``), so new prompts wait
+    while the pool is full."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     software: str = Field(min_length=1, pattern=r"^[a-z0-9_.+ -]+$")
+    weights: str = Field("", pattern=r"^[a-z0-9_]*$")
+    prefill_workers: int = Field(0, ge=0, le=100_000)
     async_scheduling: bool
+    max_total_tokens: int = Field(0, ge=0, le=100_000_000)
 
 
 class WorkerRequestPath(BaseModel):

@@ -234,7 +234,8 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         adp = (dec.ranks, b.timeout_iters, b.batching_wait_iters)
         notes.append(f"engine {eng.id} holds context requests to balance {dec.ranks} attention-DP ranks "
                      f"(timeout {b.timeout_iters} iterations, batching wait {b.batching_wait_iters})")
-    plan_ahead = eng.async_scheduling if facts.prefill is None else eng.prefill_async_on(case.software)
+    plan_ahead = eng.async_scheduling if facts.prefill is None else eng.prefill_async_on(
+        case.software, dec.mm.formats.weights, facts.prefill_workers)
     if plan_ahead:
         notes.append(f"engine {eng.id} plans each step while the previous one runs (async scheduling)"
                      + ("" if facts.prefill is None else ", on its prefill workers (the worker engine's scheduler)"))
@@ -268,6 +269,11 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     if dw.recv_interval_steps > 1:
         notes.append(f"engine {eng.id}: a busy decode worker takes new requests every {dw.recv_interval_steps} steps")
 
+    pool = eng.prefill_pool_tokens_on(case.software, pre.mm.formats.weights, facts.prefill_workers) * pre.ranks
+    if pool:
+        notes.append(f"engine {eng.id}: a prefill worker holds at most {pool} tokens of prompts in flight "
+                     f"({pool // pre.ranks} per rank, the launch recipe's --max-total-tokens)")
+
     def run_disagg(k: int) -> BenchFigures:
         return closed_loop_disagg_run(pre.step, dec.step, c, inp, out, pcfg, dcfg, num_requests=k,
                                       seed=SEED, prefill_replicas=facts.prefill_workers,
@@ -277,7 +283,8 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                                       timers=(pre.timer, dec.timer), bench_requests=bench,
                                       recv_interval_steps=recv, async_scheduling=plan_ahead,
                                       decode_reserve_tokens=dw.reserve_tokens,
-                                      decode_recv_interval_steps=dw.recv_interval_steps)
+                                      decode_recv_interval_steps=dw.recv_interval_steps,
+                                      prefill_kv_tokens=pool)
     return settled(run_disagg, n, bench, notes)
 
 

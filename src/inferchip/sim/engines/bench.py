@@ -40,6 +40,7 @@ from inferchip.sim.engines.prefill_first import PrefillFirstReplica
 from inferchip.sim.engines.scheduling import AdpBalancedReplica
 from inferchip.sim.lengths import FixedLength, UniformLength
 from inferchip.sim.metrics import SimResult, weighted_quantile
+from inferchip.sim.replica import Replica
 from inferchip.sim.scheduler import SchedulerConfig
 from inferchip.sim.simulate import KVLink, Pool, run_pools
 from inferchip.sim.steptime import StepTimer
@@ -130,16 +131,18 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
                            timers: tuple[StepTimer, StepTimer] | None = None,
                            bench_requests: int | None = None, recv_interval_steps: int = 1,
                            async_scheduling: bool = False, decode_reserve_tokens: int = 0,
-                           decode_recv_interval_steps: int = 1) -> BenchFigures:
+                           decode_recv_interval_steps: int = 1, prefill_kv_tokens: int = 0) -> BenchFigures:
     """:func:`closed_loop_run` on a prefill pool and a decode pool joined by a KV link
     (:func:`~inferchip.sim.simulate.run_pools`); the prefill workers poll and plan ahead as the
     engine does (the decode workers take a request when its KV cache has arrived, keeping
     ``decode_reserve_tokens`` free per held request and taking new ones every
-    ``decode_recv_interval_steps`` steps: :class:`DeliveringDecodeReplica`)."""
+    ``decode_recv_interval_steps`` steps: :class:`DeliveringDecodeReplica`). ``prefill_kv_tokens``: a prefill
+    worker's KV pool where its launch recipe caps it (0: the step model's memory fit). Its pages are freed when
+    the prompt's first token is out, not when its transfer completes as in SGLang: the transfer is not held."""
     spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                               think_time_s=request_overhead_s)
     t_pre, t_dec = timers if timers is not None else (None, None)
-    make = _factory(recv_interval_steps, async_scheduling)
+    make = capped_pool(_factory(recv_interval_steps, async_scheduling), prefill_kv_tokens)
     pools = [Pool(prefill_model, prefill_config, prefill_replicas, "prefill_", t_pre, make),
              Pool(decode_model, decode_config, decode_replicas, "decode_", t_dec,
                   partial(DeliveringDecodeReplica, reserve_tokens=decode_reserve_tokens,
@@ -148,6 +151,18 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
                     num_requests=num_requests, seed=seed, slo_ttft_s=None, slo_tpot_s=None, progress=None,
                     router="least_loaded", exact_step_times=False, max_time_s=None, max_drain_s=None)
     return bench_figures(res, request_overhead_s, tokens_per_step, bench_requests, concurrency)
+
+
+def capped_pool(make: Any, kv_tokens: int) -> Any:
+    """A replica factory (None: the plain replica) whose replicas hold at most ``kv_tokens`` tokens of KV
+    (the smaller of that and the memory fit's pool; 0: uncapped, ``make`` itself)."""
+    if kv_tokens <= 0:
+        return make
+    base = make or Replica
+
+    def build(index: int, timer: Any, config: SchedulerConfig, kv_capacity_tokens: int, table: Any) -> Any:
+        return base(index, timer, config, min(int(kv_capacity_tokens), int(kv_tokens)), table)
+    return build
 
 
 def _factory(recv_interval_steps: int, async_scheduling: bool = False,

@@ -1,0 +1,67 @@
+"""A disaggregated row's prefill workers hold at most the launch recipe's ``--max-total-tokens`` of KV per rank
+(engine field ``prefill_worker_scheduling``, ``max_total_tokens``; SGLang frees a prompt's pages after its transfer:
+``disaggregation/prefill.py``). By hand: the shipped record, the pool a capped replica gets, and the prefill steps
+of a burst of prompts that the capped pool holds three at a time."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from inferchip.catalog.engines import get_engine
+from inferchip.sim import LinearStepModel, SchedulerConfig
+from inferchip.sim.engines.bench import capped_pool
+from inferchip.sim.replica import Replica
+from inferchip.sim.request import RequestTable
+from inferchip.sim.steptime import StepTimer
+from inferchip.spec.engine import EngineSpec
+from inferchip.spec.engine_workers import WorkerScheduling
+
+SGL = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2"
+TRT = "NVIDIA Dynamo + TensorRT-LLM, PD-disaggregated; nvcr.io#nvidia/ai-dynamo/tensorrtllm-runtime:0.5.1-rc0.pre3"
+
+
+def test_shipped_record_and_default():
+    dyn = get_engine("dynamo")
+    assert dyn.prefill_pool_tokens_on(SGL, "fp8", 1) == 8192  # 1p_4d.sh: --max-total-tokens 8192
+    assert dyn.prefill_pool_tokens_on(SGL, "fp8", 10) == 0  # max-throughput recipes: 524288, not capped
+    assert dyn.prefill_pool_tokens_on(SGL, "fp4", 1) == 0  # FP4 recipes not capped (max-tpt: 131072)
+    assert dyn.prefill_async_on(SGL, "fp8", 1) is dyn.prefill_async_on(SGL, "fp4", 10) is True
+    assert dyn.prefill_pool_tokens_on(TRT, "fp8", 1) == 0
+    eng = EngineSpec(id="x", name="x", match=("x",), step_overhead_s=0, request_overhead_s=0, max_num_seqs=64,
+                     chunk_tokens=4096, prefill_worker_scheduling=(WorkerScheduling(software="sglang",
+                                                                                    async_scheduling=True),))
+    assert eng.prefill_pool_tokens_on(SGL) == 0
+    with pytest.raises(ValueError):
+        WorkerScheduling(software="sglang", async_scheduling=True, max_total_tokens=-1)
+
+
+@pytest.mark.parametrize(("cap", "fit", "blocks"), [(3072, 10_000, 192), (3072, 2048, 128), (0, 2048, 128)])
+def test_capped_replica_gets_the_smaller_pool(cap: int, fit: int, blocks: int):
+    model = LinearStepModel(fixed_s=0.01, per_token_s=0.0, per_kv_token_s=0.0, kv_capacity_tokens=fit)
+    make = capped_pool(None, cap)
+    assert (make is None) == (cap == 0)
+    rep = (make or Replica)(0, StepTimer(model), SchedulerConfig(block_size_tokens=16), fit, RequestTable())
+    assert rep.pool.total_blocks == blocks  # min(cap, fit) // 16
+
+
+@pytest.mark.parametrize(("cap", "steps", "most"), [(3072, 4, 3000), (0, 2, 8192)])
+def test_burst_is_prefilled_as_many_as_the_pool_holds(cap: int, steps: int, most: int):
+    """Ten 1,000-token prompts (one output token: the prefill worker's part) under an 8,192-token step budget: a
+    prompt holds 63 blocks of 16 (1,001 tokens), so a 3,072-token pool takes 3 per step (4 x 1,008 > 3,072) and the
+    burst takes ceil(10 / 3) = 4 steps of at most 3,000 tokens; uncapped: the full 8,192-token budget (the ninth
+    prompt chunked), 2 steps."""
+    model = LinearStepModel(fixed_s=0.01, per_token_s=0.0, per_kv_token_s=0.0, kv_capacity_tokens=10_000_000)
+    table = RequestTable()
+    rep = (capped_pool(None, cap) or Replica)(0, StepTimer(model), SchedulerConfig(max_num_batched_tokens=8192),
+                                              10_000_000, table)
+    for _ in range(10):
+        rep.enqueue(table.add(0.0, 1000, 1), 1000, 1, 0.0)
+    rep.run_until(math.inf)
+    prefill = np.frombuffer(rep.log["prefill_tokens"], dtype=np.int64)
+    prefill = prefill[prefill > 0]
+    assert prefill.size == steps
+    assert prefill.max() == most
+    assert prefill.sum() == 10_000
