@@ -338,12 +338,10 @@ class EngineSpec(BaseModel):
     def _prefill_worker(self, software: str, weights: str, prefill_workers: int) -> WorkerScheduling | None:
         """The first ``prefill_worker_scheduling`` entry whose fragment the row's ``software`` text contains
         and whose weights and prefill workers are blank / 0 or the row's."""
-        sw, fmt = software.lower(), weights.lower()
-        for w in self.prefill_worker_scheduling:
-            if (w.software in sw and (not w.weights or w.weights == fmt)
-                    and w.prefill_workers in (0, prefill_workers)):
-                return w
-        return None
+        fmt = weights.lower()
+        fits = [w for w in self.prefill_worker_scheduling
+                if (not w.weights or w.weights == fmt) and w.prefill_workers in (0, prefill_workers)]
+        return first_for_software(fits, software)
 
     def prefill_async_on(self, software: str = "", weights: str = "", prefill_workers: int = 0) -> bool:
         """Whether a disaggregated row's prefill workers plan one step ahead: the matching
