@@ -19,9 +19,11 @@ Scenario metrics (analytic forms; MLPerf LoadGen rules as in ``mlcommons/inferen
   is t(1) (3D-UNet: the volume's windows in batches). MultiStream: one query of 8 samples, spread over k of
   the chips (k chosen to finish soonest); the host issues the k batches one after another, each issue
   costing the per-call host overhead d, so p99 = min over k of t(ceil(8 / k)) + (k - 1) d
-  (:func:`multi_stream_s`). Every sample of a latency-scenario query is first staged by the host (the fitted
-  ``sample_host_s``, :func:`inferchip.cost.vision.host.query_host_s`): once per SingleStream sample, per sample of
-  each MultiStream batch before it is issued.
+  (:func:`multi_stream_s`); a latency-scenario program runs on the cores its harness compiles it for
+  (:data:`LATENCY_PROGRAM_CORES`, :func:`on_cores`; the whole chip unless listed). Every sample of a
+  latency-scenario query is first staged by the host (the fitted ``sample_host_s``,
+  :func:`inferchip.cost.vision.host.query_host_s`): once per SingleStream sample, per sample of each MultiStream
+  batch before it is issued.
 * ConstantStream (MLPerf Automotive): frames at the stated rate r, one at a time; with t(1) r <= 1 no
   frame waits (deterministic arrivals), the latency is t(1); above that the queue grows without bound.
 * fps of a batch-1 run = 1 / latency.
@@ -34,7 +36,7 @@ Scenario metrics (analytic forms; MLPerf LoadGen rules as in ``mlcommons/inferen
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -56,6 +58,7 @@ from inferchip.cost.vision.layers import layer_costs, operand_feed_factor
 from inferchip.cost.vision.system import host_cpus, host_power_w, wall_w
 from inferchip.errors import InferchipError
 from inferchip.spec.chip import chip_params
+from inferchip.spec.params import ChipParams
 from inferchip.spec.vision import VisionCalibration, is_cpu_family
 from inferchip.validation.vision.cases import MULTISTREAM_SAMPLES, VisionCase
 from inferchip.workload.vision.network import load_network
@@ -75,14 +78,51 @@ v5.1: H100 SXM, H100 NVL, H200, GH200, L4). ResNet-50 is not listed: its Server 
 different harness. A pair absent here runs 1 stream (no packing)."""
 
 
+LATENCY_PROGRAM_CORES = {("qualcomm", "retinanet-resnext50-fpn-800"): 8}
+"""AI cores a runtime's MLPerf harness compiles a network's latency-scenario program for (SingleStream, and MultiStream,
+which sends each card one sample of the query), keyed as :data:`HARNESS_INFERENCE_STREAMS`. MLCommons' CM recipe for
+the Cloud AI 100 (mlcommons/ck cm-mlops/script/compile-model-for.qaic, variation ``_retinanet,singlestream``:
+``-aic-num-cores=8 -mos=1 -ols=1``, the same for the 14-core ``nsp.14`` part) compiles RetinaNet's SingleStream program
+for 8 AI cores; KRAI's older ck-qaic recipe compiles its detection network (SSD-ResNet34) for SingleStream on 8 cores as
+well (krai/ck-qaic package/model-qaic-compile, ``ssd_resnet34.aedk.16nsp.singlestream``: ``-aic-num-cores=8``). The
+MultiStream run of the one Qualcomm system here (inference_results_v4.0 r282_q8_pro_edge) takes 9.82 ms a query (mean)
+against 9.02 ms for its SingleStream query: one sample per card on the SingleStream program. ResNet-50 is not listed:
+the CM recipe compiles its SingleStream program for 8 cores, ck-qaic (``resnet50.aedk.16nsp.singlestream``) for all 16,
+and the v4.0 KILT configuration was not found to say which. A pair absent here runs on the whole chip."""
+
+
+def _runtime(case: VisionCase) -> str:
+    """The runtime the row's software column names first, lower case."""
+    words = case.software.strip().lower().replace(";", " ").replace(",", " ").split()
+    return words[0] if words else ""
+
+
 def inference_streams(case: VisionCase, *, cpu: bool, dataflow: bool) -> int:
     """Calls a row's harness keeps on concurrent inference streams per accelerator (:data:`HARNESS_INFERENCE_STREAMS`);
     1 on CPUs, dataflow chips, latency scenarios and every pair the table does not name."""
     if cpu or dataflow or case.scenario not in ("offline", "server"):
         return 1
-    words = case.software.strip().lower().replace(";", " ").replace(",", " ").split()
-    runtime = words[0] if words else ""
-    return HARNESS_INFERENCE_STREAMS.get((runtime, case.model), 1)
+    return HARNESS_INFERENCE_STREAMS.get((_runtime(case), case.model), 1)
+
+
+def program_cores(case: VisionCase, chip_cores: int) -> int:
+    """Cores of the chip a row's program runs on (:data:`LATENCY_PROGRAM_CORES`): the table's count for a latency
+    scenario of a listed (runtime, network) pair, at most ``chip_cores``; else every core."""
+    if case.scenario not in ("single_stream", "multi_stream"):
+        return chip_cores
+    return min(chip_cores, LATENCY_PROGRAM_CORES.get((_runtime(case), case.model), chip_cores))
+
+
+def on_cores(chip: ChipParams, cores: int, chip_cores: int) -> ChipParams:
+    """The chip as a program compiled for ``cores`` of its ``chip_cores`` identical cores sees it: each core brings its
+    share of the matrix and vector peaks, of the tiles in flight and of the on-chip SRAM (the Cloud AI 100's 8 MiB
+    VTCM + 1 MiB L2 sit in each AI core: qualcomm-cloud-ai-100-pro.yaml); DRAM, host link and power stay the card's."""
+    if cores >= chip_cores:
+        return chip
+    share = cores / chip_cores
+    return replace(chip, peak_flop_per_s={f: v * share for f, v in chip.peak_flop_per_s.items()},
+                   vector_flop_per_s=chip.vector_flop_per_s * share,
+                   gemm_tiles_in_flight=chip.gemm_tiles_in_flight * share, sram_bytes=chip.sram_bytes * share)
 
 
 class Unexpressible(InferchipError):
@@ -209,6 +249,8 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     except InferchipError:
         raise Unexpressible(f"network '{case.model}' is not bundled (shapes not published)") from None
     params = chip_params(spec, family_defaults(spec.family))
+    cores = int(spec.compute.matrix_unit_count or 1)
+    params = on_cores(params, program_cores(case, cores), cores)
     dataflow = is_dataflow(params.family)  # a pipeline streams samples: a stated batch does not bound its interval
     bmax = case.batch if case.batch and case.scenario in ("offline", "server") and not dataflow else MAX_BATCH
     grid = sorted({g for g in GRID if g <= bmax} | ({bmax} if bmax < MAX_BATCH else set()))

@@ -1,0 +1,104 @@
+"""Latency-scenario programs compiled for part of a chip (rows.py LATENCY_PROGRAM_CORES, program_cores, on_cores):
+which rows the table reaches, the chip a program on k of N cores sees, by hand, and the Qualcomm RetinaNet latency
+rows it moves (the Offline row of the same card stays as it was)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from inferchip.catalog.chips import family_defaults, load_chip
+from inferchip.catalog.vision_networks import load_vision_calibration
+from inferchip.spec.chip import chip_params
+from inferchip.validation.vision.cases import parse_vision_cases
+from inferchip.validation.vision.rows import build_row, on_cores, predict_row, program_cores
+from inferchip.validation.vision.validate import params_of
+
+HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,system_name,software,model,input_shape,"
+          "precision,scenario,batch,metric,value,unit,notes")
+QAIC = "qualcomm-cloud-ai-100-pro"
+KILT = "QUALCOMM Cloud AI SDK v1.12.2; KRAI X and KILT harness; Docker 25.0.3"
+RETINANET = "retinanet-resnext50-fpn-800"
+
+
+def _case(**over: str):
+    base = dict(case_id="c1", source_kind="mlperf-inference-v4.0-closed", source="s", accelerator=QAIC,
+                num_accelerators="1", system_name="x", software=KILT, model=RETINANET, input_shape="800",
+                precision="int8", scenario="single_stream", batch="1", metric="latency_p90_ms", value="9.5",
+                unit="ms", notes="n")
+    base.update(over)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([base[k] for k in HEADER.split(",")])
+    return parse_vision_cases(HEADER + "\n" + buf.getvalue() + "\n")[0]
+
+
+def _qaic():
+    spec = load_chip(QAIC)
+    return chip_params(spec, family_defaults(spec.family)), int(spec.compute.matrix_unit_count or 1)
+
+
+@pytest.mark.parametrize(("over", "cores"), [
+    ({}, 8),  # RetinaNet SingleStream on KILT: the CM recipe's -aic-num-cores=8
+    ({"scenario": "multi_stream", "metric": "latency_p99_ms", "batch": ""}, 8),
+    ({"scenario": "offline", "metric": "samples_per_s", "unit": "samples/s", "batch": ""}, 16),
+    ({"scenario": "server", "metric": "samples_per_s", "unit": "samples/s", "batch": ""}, 16),
+    ({"model": "resnet50-v1.5"}, 16),  # the two recipes disagree for ResNet-50: not listed
+    ({"software": "TensorRT 10.2.0, CUDA 12.4"}, 16),  # another runtime
+])
+def test_program_cores_reach_only_listed_latency_rows(over, cores):
+    assert program_cores(_case(**over), 16) == cores
+
+
+def test_program_cores_never_exceed_the_chip():
+    assert program_cores(_case(), 4) == 4
+
+
+def test_on_cores_by_hand():
+    """8 of the AI 100 Pro's 16 cores: half of 375 INT8 TOPS, of 23.4 vector TFLOP/s, of 16 tiles in flight and of
+    the 150.99 MB of SRAM; the LPDDR4x bandwidth, TDP and host link stay the card's."""
+    chip, n = _qaic()
+    half = on_cores(chip, 8, n)
+    assert n == 16
+    assert half.peak_flop_per_s["int8"] == pytest.approx(187.5e12)
+    assert half.peak_flop_per_s["fp16"] == pytest.approx(62.5e12)
+    assert half.vector_flop_per_s == pytest.approx(23.4375e12 / 2)
+    assert half.gemm_tiles_in_flight == pytest.approx(8.0)
+    assert half.sram_bytes == pytest.approx(150.99e6 / 2)
+    assert (half.memory_bytes_per_s, half.tdp_w, half.link_bytes_per_s) == (
+        chip.memory_bytes_per_s, chip.tdp_w, chip.link_bytes_per_s)
+    assert on_cores(chip, 16, n) is chip and on_cores(chip, 20, n) is chip
+
+
+@given(st.integers(min_value=1, max_value=16))
+def test_fewer_cores_never_add_peak(cores):
+    chip, n = _qaic()
+    part = on_cores(chip, cores, n)
+    for f, v in chip.peak_flop_per_s.items():
+        assert part.peak_flop_per_s[f] <= v * (1 + 1e-12)
+        assert part.peak_flop_per_s[f] == pytest.approx(v * cores / n)
+
+
+def test_retinanet_latency_call_is_slower_on_half_the_card_but_not_more_than_twice():
+    """The batch-1 call on 8 cores: its matrix work takes twice as long, its fixed costs (per-call host overhead,
+    input copy, DRAM-bound layers) do not, so the call is between 1x and 2x the whole-card call."""
+    cal = load_vision_calibration()
+    p = params_of(cal)
+    latency = predict_row(build_row(_case(), cal), p)[0]
+    whole = build_row(_case(software="other runtime"), cal)
+    whole_ms = predict_row(whole, p)[0]
+    assert whole_ms < latency < 2.0 * whole_ms
+
+
+def test_offline_row_of_the_card_is_unchanged():
+    cal = load_vision_calibration()
+    p = params_of(cal)
+    off = dict(scenario="offline", metric="samples_per_s", unit="samples/s", batch="", value="2500")
+    kilt = build_row(_case(**off), cal)
+    other = build_row(_case(software="other runtime", **off), cal)
+    assert np.allclose(kilt.matrix_s, other.matrix_s)
+    assert predict_row(kilt, p)[0] == pytest.approx(predict_row(other, p)[0])
