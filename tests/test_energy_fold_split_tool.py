@@ -111,3 +111,34 @@ def test_moe_token_scale_touches_only_the_stated_triton_rows_of_that_format() ->
     assert fs.scaled_moe_work(run_calibration(cal, bf, False), bf, scales).moe_token_vector_flop == pytest.approx(
         TRITON_MOE_TOKEN_VECTOR_FLOP)
     assert fs.scaled_moe_work(run_calibration(cal, tuned, False), tuned, scales).moe_token_vector_flop == 0.0
+
+
+def test_tokens_per_j_if_exact_by_hand() -> None:
+    # run 1: throughput +50 %, power -20 % -> 1.5 / 0.8 - 1 = +87.5 %; made exact: 1 / 0.8 - 1 = +25 %.
+    # run 2 keeps its split: 0.9 / 1.1 - 1 = -18.18 %.
+    got = fs.tokens_per_j_if_exact([0.5, -0.1], [-0.2, 0.1], [True, False])
+    assert got == pytest.approx([0.25, 0.9 / 1.1 - 1.0])
+    assert fs.tokens_per_j_if_exact([0.5], [-0.2], [False]) == pytest.approx([1.5 / 0.8 - 1.0])
+
+
+@settings(max_examples=50, deadline=None)
+@given(et=st.floats(-0.9, 3.0), ep=st.floats(-0.9, 3.0))
+def test_exact_throughput_leaves_the_power_error_only(et: float, ep: float) -> None:
+    # tokens/J = throughput / power: with the throughput exact the tokens/J error is the power error inverted
+    got = fs.tokens_per_j_if_exact([et], [ep], [True])[0]
+    assert (1.0 + got) * (1.0 + ep) == pytest.approx(1.0)
+    assert fs.tokens_per_j_if_exact([et], [ep], [False])[0] == pytest.approx(fs.split(1.0 + et, 1.0 + ep, 1.0, 1.0)[2])
+
+
+def test_tail_summary_counts_beyond_the_threshold() -> None:
+    s = fs.tail_summary(np.array([-50.0, 10.0, 20.0, 36.0, -5.0]), 35.0)
+    assert s.startswith("20.0 / ")
+    assert s.endswith("2 of 5 beyond 35 %")
+
+
+def test_stated_step_reads_the_notes() -> None:
+    notes = ("vLLM max_num_seqs=8 caps the running batch; measured mean running batch (vLLM num_requests_running, "
+             "steady state) 7.9; energy per response 6303.9 J; median ITL 20.24 ms, p90 20.95 ms")
+    assert fs.stated_step_ms(notes) == pytest.approx((20.24, 7.9))
+    itl, running = fs.stated_step_ms("no figures here")
+    assert np.isnan(itl) and np.isnan(running)

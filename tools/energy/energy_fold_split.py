@@ -32,8 +32,15 @@ rows whose notes state those kernels) by FACTOR on the rows whose weights are FO
 e.g. ``mxfp4=2`` prices the MXFP4 ``matmul_ogs`` path at twice the bf16 ``fused_moe`` slope the shipped constant
 carries (vLLM PR #39902), an unsourced size, to see how much of the tail one per-token term would take.
 
+``--list PCT`` prints every run whose tokens/J error exceeds PCT per cent (its model, weights, data set,
+concurrency, GPUs, TP / EP, measured and predicted step, and the three errors), then counts them by model,
+weights, data set, band and layout. ``--exact REGEX`` (repeatable) prints the tokens/J figures the runs would
+have if the throughput of those whose model matches REGEX were predicted exactly (their power error kept):
+how much of the tail one population carries (:func:`tokens_per_j_if_exact`).
+
     PYTHONPATH=src python tools/energy/energy_fold_split.py [--rows-json FILE | --values BUSY GEMM HOST]
         [--lm-arena-mean TOKENS] [--window] [--prefill-mixture] [--moe-token-scale mxfp4=2] [--band 33-256]
+        [--list 35] [--exact 'gpt-oss' --exact 'FP8']
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ import csv
 import heapq
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -202,6 +210,53 @@ def split(pred_tput: float, pred_power: float, tput: float, power: float) -> tup
     return e_t, e_p, (1.0 + e_t) / (1.0 + e_p) - 1.0
 
 
+def tokens_per_j_if_exact(e_tput: Sequence[float], e_power: Sequence[float], exact: Sequence[bool]) -> np.ndarray:
+    """Signed tokens/J errors (fractions) with the throughput error of the ``exact`` runs set to 0 and every
+    power error kept: ``1 / (1 + e_power) - 1`` for those, ``(1 + e_tput) / (1 + e_power) - 1`` for the rest."""
+    t = np.where(np.asarray(exact, dtype=bool), 0.0, np.asarray(e_tput, dtype=float))
+    out: np.ndarray = (1.0 + t) / (1.0 + np.asarray(e_power, dtype=float)) - 1.0
+    return out
+
+
+def tail_summary(errs_pct: np.ndarray, above_pct: float = 35.0) -> str:
+    """"median |e| / p90 |e|, N beyond ABOVE %" of signed errors in per cent."""
+    a = np.abs(np.asarray(errs_pct, dtype=float))
+    return (f"{np.median(a):.1f} / {np.percentile(a, 90):.1f} %, {int(np.sum(a > above_pct))} of {a.size} "
+            f"beyond {above_pct:g} %")
+
+
+_ITL = re.compile(r"median ITL ([\d.]+) ms")
+_RUNNING = re.compile(r"mean running batch \(vLLM num_requests_running, steady state\) ([\d.]+)")
+
+
+def stated_step_ms(notes: str) -> tuple[float, float]:
+    """(median ITL, mean running batch) the row's notes state; NaN where a figure is absent."""
+    itl, run = _ITL.search(notes or ""), _RUNNING.search(notes or "")
+    return (float(itl.group(1)) if itl else math.nan, float(run.group(1)) if run else math.nan)
+
+
+def _list_tail(runs: list[dict], above_pct: float) -> None:
+    """Each run beyond ``above_pct`` (tokens/J), then the count by model, weights, data set, band, layout."""
+    tail = sorted((r for r in runs if abs(100.0 * r["e"][2]) > above_pct), key=lambda r: -abs(r["e"][2]))
+    print(f"\nruns beyond {above_pct:g} % tokens/J: {len(tail)} of {len(runs)} (the p90 allows {len(runs) // 10})")
+    print("  data set | model | weights | concurrency | GPUs tp/ep | measured step (batch / tput) / median ITL / "
+          "predicted step, ms | throughput / power / tokens/J signed %")
+    counts: dict[tuple[str, ...], int] = {}
+    for r in tail:
+        row, (e_t, e_p, e_j) = r["row"], r["e"]
+        itl, running = stated_step_ms(row.get("notes", ""))
+        meas = 1e3 * running / r["tput"] if math.isfinite(running) else math.nan
+        pred = 1e3 * running / r["pred_tput"] if math.isfinite(running) else math.nan
+        key = (r["ds"], row["model"].split("/")[-1], row["weight_dtype"], r["band"],
+               f"{row['num_accelerators']} GPUs tp{row['tp']}/ep{row.get('ep') or 1}")
+        counts[key] = counts.get(key, 0) + 1
+        print(f"  {key[0]} | {key[1]} | {key[2]} | {row.get('concurrency') or '-'} | {key[4]} | "
+              f"{meas:.1f} / {itl:.1f} / {pred:.1f} | {100 * e_t:+.1f} / {100 * e_p:+.1f} / {100 * e_j:+.1f}")
+    print("  count by data set | model | weights | band | layout:")
+    for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"    {' | '.join(key)}: {n}")
+
+
 def _fold_values(args: argparse.Namespace) -> dict[str, tuple[dict[str, float], dict[str, float]]]:
     from inferchip.validation.power_fit import BUSY, GEMM, HOST
 
@@ -231,7 +286,11 @@ def main() -> None:
     ap.add_argument("--moe-token-scale", action="append", default=[], metavar="FORMAT=FACTOR",
                     help="multiply the Triton MoE per-token work of the rows with these weights (repeatable)")
     ap.add_argument("--band", default="33-256", help="the band whose runs are listed per model")
+    ap.add_argument("--list", type=float, metavar="PCT", help="list the runs whose tokens/J error exceeds PCT %%")
+    ap.add_argument("--exact", action="append", default=[], metavar="REGEX",
+                    help="tokens/J if the throughput of the runs whose model matches REGEX were exact (repeatable)")
     args = ap.parse_args()
+    runs: list[dict] = []
 
     cal, lengths, a0 = load_calibration(None), load_dataset_lengths(None), load_assumptions()
     folds = _fold_values(args)
@@ -262,6 +321,7 @@ def main() -> None:
                 continue
             e = split(run.output_tokens_per_s, run.board_w, tput, float(r["value"]))
             ds, bd = r.get("dataset") or r["source_kind"], band(r["concurrency"]) if r.get("concurrency") else "-"
+            runs.append({"row": r, "e": e, "ds": ds, "band": bd, "tput": tput, "pred_tput": run.output_tokens_per_s})
             for key in (("all",), (ds,), (ds, bd), ("model", bd, ds, r["model"].split("/")[-1], r["weight_dtype"])):
                 groups.setdefault(key, []).append(e)
     print("group | runs | throughput median |e| / p90 / signed | board power median |e| / p90 / signed | "
@@ -270,6 +330,18 @@ def main() -> None:
         v = 100.0 * np.array(groups[key])
         cols = " | ".join(_stats(v[:, k], with_p90=True) for k in range(3))
         print(f"  {' | '.join(key)} | {len(v)} | {cols}")
+    if args.list is not None:
+        _list_tail(runs, args.list)
+    if args.exact:
+        e = np.array([r["e"] for r in runs])
+        print(f"\ntokens/J as predicted: {tail_summary(100.0 * e[:, 2])}")
+        for pattern in args.exact:
+            hit = [bool(re.search(pattern, r["row"]["model"])) for r in runs]
+            print(f"  throughput exact for the {sum(hit)} runs whose model matches {pattern!r}: "
+                  f"{tail_summary(100.0 * tokens_per_j_if_exact(e[:, 0], e[:, 1], hit))}")
+        hit = [any(re.search(p, r["row"]["model"]) for p in args.exact) for r in runs]
+        both = tail_summary(100.0 * tokens_per_j_if_exact(e[:, 0], e[:, 1], hit))
+        print(f"  all of them at once ({sum(hit)} runs): {both}")
 
 
 def _stats(errs_pct: np.ndarray, with_p90: bool) -> str:
