@@ -88,7 +88,7 @@ def test_implied_own_term_by_hand(db):
 
 def test_own_terms_recover_a_planted_term_per_group(db, tmp_path):
     fe = load_tool("fit_engines")
-    own = {2: float(fe.REQUEST_GRID[0]), 32: float(fe.REQUEST_GRID[70])}  # 0 at 2 clients, ~0.1 s at 32
+    own = {2: float(fe.REQUEST_GRID[0]), 32: float(fe.REQUEST_GRID[70])}  # 0 at 2 clients, ~55 ms at 32
     cases = []
     for c, r_own in own.items():
         dr = r_own + 0.03 - 0.09  # the request time the row would wait less the one it was run with
