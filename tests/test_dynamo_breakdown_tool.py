@@ -67,3 +67,44 @@ def test_intake_table_reads_workers_from_notes(db, tmp_path):
     # the highest concurrency (8,192) is read: 204.8 requests/s, 921.6 tokens each, over 16 chips 11.8k tokens/s
     # per chip, 51.2 requests/s per worker; simulated E2E 50 s: 9.4k and 41.0
     assert "| 8192 | 11.8 / 9.4 | 4 | 51.2 / 41.0 |" in row
+
+
+def _dynamo_case(c: int, metric: str, measured: float, r0: float = 0.09, worker_s: float = 0.03) -> dict:
+    """A Dynamo closed-loop row of a validate JSON (TensorRT-LLM workers), simulated with request time ``r0``
+    (``worker_s`` of it the worker engine's): TTFT 0.3 s, TPOT 5 ms, E2E 5 s, 1,000 output tokens/s."""
+    cid = f"imax-dsr1-0528-gb200-dynamo-trt-fp4-disagg-p4x4e4-d32x8e8-1024-1024-c{c}-r1-" + metric.split("_")[0]
+    sim = {"kind": "closed_loop", "engine": "dynamo", "ttft_ms": 300.0, "tpot_ms": 5.0, "e2e_ms": 5000.0,
+           "output_tokens_per_s": 1000.0, "step_overhead_s": 0.0, "request_overhead_s": r0, "tokens_per_step": 1.0,
+           "worker_engine": "trtllm", "worker_request_overhead_s": worker_s}
+    return {"case_id": cid, "metric": metric, "status": "ok", "accelerator": "nvidia-gb200-186gb",
+            "measured": measured, "signed_error_pct": 0.0, "sim": sim}
+
+
+def test_implied_own_term_by_hand(db):
+    # measured 250 ms; simulated 300 ms with 90 ms of request time: 210 ms of work; worker 30 ms: own 10 ms
+    x = {"meas": 250.0, "ttft": 0.300, "r0": 0.090}
+    assert db.implied_own_s(x, 0.030) == pytest.approx(0.010)
+
+
+def test_own_terms_recover_a_planted_term_per_group(db, tmp_path):
+    fe = load_tool("fit_engines")
+    own = {2: float(fe.REQUEST_GRID[0]), 32: float(fe.REQUEST_GRID[70])}  # 0 at 2 clients, ~55 ms at 32
+    cases = []
+    for c, r_own in own.items():
+        dr = r_own + 0.03 - 0.09  # the request time the row would wait less the one it was run with
+        for isl in (1024, 8192):
+            ttft = _dynamo_case(c, "ttft_ms", (0.300 + dr) * 1e3)
+            tput = _dynamo_case(c, "output_tokens_per_s_total", 1000.0 * 5.0 / (5.0 + dr))
+            for x in (ttft, tput):
+                x["case_id"] = x["case_id"].replace("-1024-1024-", f"-{isl}-1024-")
+            cases += [ttft, tput]
+    p = tmp_path / "v.json"
+    p.write_text(json.dumps({"cases": cases}))
+    lines = db.own_terms(str(p), "family-band")
+    low = next(x for x in lines if x.startswith("| trt dsr1-0 1-8 "))
+    mid = next(x for x in lines if x.startswith("| trt dsr1-0 9-64 "))
+    assert low == "| trt dsr1-0 1-8 | 4 | 0.0 | 0.0 | 0.0 |"
+    assert mid == f"| trt dsr1-0 9-64 | 4 | {own[32] * 1e3:.1f} | {own[32] * 1e3:.1f} | {own[32] * 1e3:.1f} |"
+    # one flat term over both groups lands between them
+    flat = float(next(x for x in lines if x.startswith("| all Dynamo ")).split("|")[3])
+    assert 0.0 < flat < own[32] * 1e3

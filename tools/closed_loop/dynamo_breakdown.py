@@ -4,10 +4,13 @@ layout; concurrency band), for one validate JSON or a before -> after pair; ``--
 configuration, the measured prompt intake per prefill chip at its highest concurrency (Little's law on the
 row's mean E2E: ``C L / E2E``, ``L`` the mean prompt 0.9 x ISL) beside the simulated one, and the requests/s
 per prefill worker (``C / E2E`` over the workers the notes name) (docs/serving_validation.md, "Dynamo TTFT
-round", "Dynamo prefill ceiling round").
+round", "Dynamo prefill ceiling round"); ``--own`` adds, per group, what Dynamo's own request term stands for
+there: the term fitted on that group's rows alone (``fit_engines.fit`` on ``own_rows`` at the all-row fits of the
+worker engines, all three metrics and TTFT alone) and the median term its TTFT rows imply (measured TTFT less the
+simulated TTFT without its request time, less the worker engine's time).
 
-    python tools/closed_loop/dynamo_breakdown.py validate.json [after.json] [--by family|layout|band]
-        [--intake CASES.csv]
+    python tools/closed_loop/dynamo_breakdown.py validate.json [after.json]
+        [--by family|layout|band|family-band] [--intake CASES.csv] [--own]
 """
 
 from __future__ import annotations
@@ -16,10 +19,15 @@ import argparse
 import csv
 import json
 import re
+import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fit_engines import fit, fit_all, own_rows, rows_of, worker_time_s  # noqa: E402
 
 METRICS = (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("output_tokens_per_s_total", "throughput"))
 _ID = re.compile(r"imax-(?P<model>.+?)-gb200-dynamo-(?P<worker>trt|sglang)-(?P<fmt>[a-z0-9]+)-(?P<mtp>mtp-)?"
@@ -48,6 +56,8 @@ def group_of(f: dict[str, str], by: str) -> str:
         return fam
     if by == "layout":
         return f"{fam} {f['pre']}-{f['dec']}"
+    if by == "family-band":
+        return f"{f['worker']} {f['model'][:6]} {band(int(f['c']))}"
     return f"{f['worker']} {band(int(f['c']))}"
 
 
@@ -121,17 +131,49 @@ def intake(cases_csv: str, run: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def implied_own_s(x: dict[str, Any], worker_s: float) -> float:
+    """The own request term a TTFT row ``x`` (a ``fit_engines.rows_of`` row) implies: its measured TTFT less the
+    simulated TTFT without the request time it was run with (``r0``), less the worker engine's time ``worker_s``."""
+    return x["meas"] / 1e3 - (x["ttft"] - x["r0"]) - worker_s
+
+
+def own_terms(path: str, by: str) -> list[str]:
+    """Per group of the Dynamo rows of ``path``: the own request term fitted on the group's rows alone (all
+    metrics; TTFT rows alone) with the worker engines at their fit on all rows, and the median own term the
+    group's TTFT rows imply (:func:`implied_own_s`); the first line is the fit on all Dynamo rows."""
+    every = rows_of(path)
+    params = fit_all(every)
+    dyn = [x for x in every if parse(x["case_id"])]
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for x in dyn:
+        groups[group_of(parse(x["case_id"]) or {}, by)].append(x)
+    lines = ["| group | rows | own term fitted, all metrics (ms) | own term fitted, TTFT rows (ms) | own term the TTFT "
+             "rows imply, median (ms) |", "|---|---|---|---|---|"]
+    for g in ["all Dynamo"] + sorted(groups):
+        rs = dyn if g == "all Dynamo" else groups[g]
+        ttft = [x for x in rs if x["metric"] == "ttft_ms"]
+        own_all = fit(own_rows(rs, params)).r
+        own_ttft = fit(own_rows(ttft, params)).r if ttft else float("nan")
+        implied = float(np.median([implied_own_s(x, worker_time_s(x, params)) for x in ttft])) if ttft else float("nan")
+        lines.append(f"| {g} | {len(rs)} | {own_all * 1e3:.1f} | {own_ttft * 1e3:.1f} | {implied * 1e3:.1f} |")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("json", nargs="+", help="one validate JSON, or before and after")
-    ap.add_argument("--by", choices=("family", "layout", "band"), default="family")
+    ap.add_argument("--by", choices=("family", "layout", "band", "family-band"), default="family")
     ap.add_argument("--intake", metavar="CASES_CSV", help="add the intake table (the cases file the JSON ran)")
+    ap.add_argument("--own", action="store_true", help="add the own request term per group (the last JSON)")
     args = ap.parse_args()
     runs = [rows(p) for p in args.json]
     print("\n".join(table(runs, args.by)))
     if args.intake:
         print()
         print("\n".join(intake(args.intake, runs[-1])))
+    if args.own:
+        print()
+        print("\n".join(own_terms(args.json[-1], args.by)))
 
 
 if __name__ == "__main__":
