@@ -191,6 +191,10 @@ class EngineSpec(BaseModel):
     match: tuple[str, ...] = Field(min_length=1, description="Lower-case fragments of a case's `software` text.")
     step_overhead_s: float = Field(ge=0, le=0.05, description="Host time per iteration not hidden by the device.")
     request_overhead_s: float = Field(ge=0, le=2.0, description="Host time per request before its first token.")
+    tokenize_s_per_prompt_token: float = Field(
+        0.0, ge=0, le=1e-4, description="Front-end tokenisation time per prompt token, on each request's path before "
+                                        "its first token (the benchmark sends the prompt as text); 0: none apart from "
+                                        "request_overhead_s.")
     max_num_seqs: int = Field(ge=1, le=65536, description="Running-batch cap per scheduler (per DP rank).")
     chunk_tokens: int = Field(ge=64, le=1_048_576, description="Prefill token budget of one step (per DP rank).")
     graph_batch_step: int = Field(8, ge=1, le=1024, description="Decode batches are padded to a multiple of this.")
@@ -328,6 +332,13 @@ class EngineSpec(BaseModel):
         recipe is one of ``recipe_request_paths``."""
         on_path = self.on_request_path(accelerator, weights, software, model)
         return self.request_overhead_s + (self.recipe_request_overhead_s if on_path else 0.0)
+
+    def tokenize_s(self, prompt_tokens: float) -> float:
+        """Front-end tokenisation time (s) of one prompt of ``prompt_tokens`` tokens sent as text:
+        ``tokenize_s_per_prompt_token`` x tokens (one fast-tokenizer encode on one thread; source in engines.yaml)."""
+        if not prompt_tokens >= 0:
+            raise ValueError(f"engine {self.id}: prompt_tokens must be >= 0, got {prompt_tokens!r}")
+        return self.tokenize_s_per_prompt_token * float(prompt_tokens)
 
     def worker_engine_on(self, software: str = "") -> str | None:
         """The id of the worker engine whose request path a row with ``software`` also crosses: the first

@@ -197,6 +197,12 @@ def kv_link(pre: EngineReplica, dec: EngineReplica, total_chips: int) -> tuple[f
     return per_token, bw * eff * lanes, float(chip.scaleout_latency_s or 0.0), "scale-out network"
 
 
+def prompt_mean_tokens(nominal_tokens: float) -> int:
+    """Mean prompt (tokens) of a benchmark whose lengths are :func:`uniform_length` (``[0.8 L, L]``)."""
+    inp = uniform_length(nominal_tokens)
+    return int(getattr(inp, "mean_tokens", getattr(inp, "tokens", nominal_tokens)))
+
+
 def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, EngineReplica],
                          total_chips: int) -> tuple[BenchFigures, list[str]]:
     """Run the row's benchmark on its system (``replicas``: "decode", and "prefill" when disaggregated)."""
@@ -212,11 +218,16 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     dcfg = dec.config(c, *lengths)
     own_s, worker, worker_s = row_request_times_s(eng, case.accelerator, dec.mm.formats.weights, case.software,
                                                case.model)
-    req_s = own_s + worker_s
+    prompt_tokens = prompt_mean_tokens(case.input_tokens)
+    tok_s = eng.tokenize_s(prompt_tokens)  # the front end encodes the prompt text on the request's path
+    req_s = own_s + worker_s + tok_s
     notes.insert(0, f"closed loop simulated: {c} clients, {n} requests, lengths uniform in [0.8 L, L]; engine "
                     f"{eng.id}: max_num_seqs {dcfg.max_num_seqs}, chunk {dcfg.max_num_batched_tokens}"
                     f" tokens, {eng.step_overhead_s * 1e3:.3g} ms host time per step, "
                     f"{req_s * 1e3:.3g} ms per request")
+    if tok_s > 0:
+        notes.append(f"engine {eng.id}: its front end tokenises the prompt text, {tok_s * 1e3:.3g} ms of that time "
+                     f"({eng.tokenize_s_per_prompt_token * 1e6:.3g} us per token x {prompt_tokens} mean tokens)")
     if eng.on_request_path(case.accelerator, dec.mm.formats.weights, case.software, case.model):
         notes.append(f"engine {eng.id}: the launch recipe's kernel path adds "
                      f"{eng.recipe_request_overhead_s * 1e3:.3g} ms per request to the "

@@ -25,6 +25,7 @@ from inferchip.validation.closed_loop import (
     Worker,
     check_span,
     closed_loop_value,
+    prompt_mean_tokens,
     row_facts,
     simulate_closed_loop,
 )
@@ -147,6 +148,8 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
     own_s, worker, worker_s = row_request_times_s(eng, case.accelerator, fmt.weights, case.software, case.model)
     sim = {"kind": "closed_loop", **fig.as_dict(), "engine": eng.id, "step_overhead_s": eng.step_overhead_s,
            "request_overhead_s": own_s + worker_s,
+           # on top of request_overhead_s, not a fitted host time (closed_loop.simulate_closed_loop)
+           "tokenize_s": eng.tokenize_s(prompt_mean_tokens(case.input_tokens)) if case.input_tokens else 0.0,
            "recipe_request_path": eng.on_request_path(case.accelerator, fmt.weights, case.software, case.model),
            "recipe_request_overhead_s": eng.recipe_request_overhead_s,
            "worker_engine": worker.id if worker is not None else "",  # request path crossed too (its time below)

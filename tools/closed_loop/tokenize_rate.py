@@ -1,0 +1,113 @@
+"""Time a serving front end's prompt tokenisation as the InferenceMAX closed-loop benchmark makes it do it: the
+source of vLLM's ``tokenize_s_per_prompt_token`` in catalog/engines.yaml.
+
+The benchmark client (InferenceX ``utils/bench_serving/benchmark_serving.py``, ``sample_random_requests``) builds
+each prompt from consecutive vocabulary ids ``(offset + i + j) % vocab_size``, decodes them to text and sends the
+text to ``/v1/completions``; the server encodes it again before the request reaches its engine (vLLM:
+``AsyncMicrobatchTokenizer``, one thread). This script rebuilds gpt-oss's tokenizer, the o200k BPE, as a Hugging
+Face ``tokenizers`` byte-level BPE (merges recovered from the ranks, the o200k pre-tokenisation regex; the
+conversion ``transformers``' TikTokenConverter makes), builds prompts the client's way at the mean lengths of the
+1k and 8k rows (922 and 7,373 tokens) and times one ``encode`` each, repeated.
+
+Needs ``tokenizers`` (vLLM v0.11 runs 0.22) and the o200k ranks file that the ``bpe-openai`` wheel ships
+(``bpe_openai/data/o200k_base.tiktoken.gz``); neither is a dependency of inferchip:
+
+    pip install --target /tmp/tok tokenizers==0.22.1 bpe-openai
+    PYTHONPATH=/tmp/tok python tools/closed_loop/tokenize_rate.py [--repeats 12] [--ranks PATH]
+
+Prints, per length, the least and median encode time and microseconds per token, and the marginal time per
+token between the two lengths (least times: a shared machine only adds to them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import statistics
+import time
+from pathlib import Path
+
+# tiktoken_ext/openai_public.py, o200k_base: the pre-tokenisation pattern
+O200K_PATTERN = "|".join([
+    r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+    r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+    r"""\p{N}{1,3}""", r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""", r"""\s*[\r\n]+""", r"""\s+(?!\S)""", r"""\s+"""])
+VOCAB_SIZE = 199_998  # gpt-oss tokenizer.vocab_size: the ids the client draws from (o200k's ordinary tokens)
+LENGTHS = (922, 7373)  # mean prompts of the 1k and 8k rows: lengths uniform in [0.8 L, L]
+
+
+def byte_to_unicode() -> dict[int, str]:
+    """GPT-2's byte-level alphabet (the one ``tokenizers``' ByteLevel pre-tokenizer uses)."""
+    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs), strict=True))
+
+
+def read_ranks(path: Path) -> dict[bytes, int]:
+    with gzip.open(path, "rt") as f:
+        return {base64.b64decode(t): int(r) for t, r in (line.split() for line in f if line.strip())}
+
+
+def build_tokenizer(ranks: dict[bytes, int]):  # noqa: ANN201 (tokenizers is optional)
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+
+    b2u = byte_to_unicode()
+
+    def text(b: bytes) -> str:
+        return "".join(b2u[x] for x in b)
+
+    merges: list[tuple[int, int, int, str, str]] = []
+    for tok, r in ranks.items():
+        for i in range(1, len(tok)):
+            a, b = tok[:i], tok[i:]
+            if a in ranks and b in ranks:
+                merges.append((r, ranks[a], ranks[b], text(a), text(b)))
+    merges.sort()
+    t = Tokenizer(models.BPE(vocab={text(k): v for k, v in ranks.items()},
+                             merges=[(a, b) for *_, a, b in merges], ignore_merges=True))
+    t.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(O200K_PATTERN), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    t.decoder = decoders.ByteLevel()
+    return t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ranks", type=Path, help="o200k_base.tiktoken.gz (default: the bpe_openai package's)")
+    ap.add_argument("--repeats", type=int, default=12)
+    a = ap.parse_args()
+    path = a.ranks
+    if path is None:
+        import bpe_openai  # type: ignore[import-not-found]
+
+        path = Path(bpe_openai.__file__).parent / "data" / "o200k_base.tiktoken.gz"
+    tok = build_tokenizer(read_ranks(path))
+    check = tok.encode("Hello world, this is a test").ids
+    print(f"check 'Hello world, this is a test' -> {check} (o200k: [13225, 2375, 11, 495, 382, 261, 1746])")
+    least: dict[int, float] = {}
+    for n in LENGTHS:
+        times, nbytes = [], []
+        for i in range(a.repeats):
+            offset = (7919 * (i + 1)) % VOCAB_SIZE  # the client draws it at random; fixed here to repeat
+            prompt = tok.decode([(offset + i + j) % VOCAB_SIZE for j in range(n)])
+            t0 = time.perf_counter()
+            tok.encode(prompt, add_special_tokens=False)
+            times.append(time.perf_counter() - t0)
+            nbytes.append(len(prompt.encode()))
+        least[n] = min(times)
+        print(f"{n:5d} tokens ({statistics.mean(nbytes) / n:.2f} bytes/token): encode least {min(times) * 1e3:.2f} ms "
+              f"({min(times) / n * 1e6:.2f} us/token), median {statistics.median(times) * 1e3:.2f} ms "
+              f"({statistics.median(times) / n * 1e6:.2f} us/token)")
+    lo, hi = LENGTHS
+    print(f"marginal (least times): {(least[hi] - least[lo]) / (hi - lo) * 1e6:.2f} us per token")
+
+
+if __name__ == "__main__":
+    main()
