@@ -142,3 +142,31 @@ def test_stated_step_reads_the_notes() -> None:
     assert fs.stated_step_ms(notes) == pytest.approx((20.24, 7.9))
     itl, running = fs.stated_step_ms("no figures here")
     assert np.isnan(itl) and np.isnan(running)
+
+
+def test_layer_kernels_parse_and_reject() -> None:
+    assert fs.parse_layer_kernels(["235B.*FP8=4", "a=b=2"]) == [("235B.*FP8", 4), ("a=b", 2)]
+    for bad in ("235B", "=4", "x=-1", "x=1.5", "x="):
+        with pytest.raises(ValueError, match="layer-kernels"):
+            fs.parse_layer_kernels([bad])
+
+
+def test_extra_layer_kernels_only_on_matching_models() -> None:
+    specs = fs.parse_layer_kernels(["235B.*FP8=4", "FP8=1"])
+    assert fs.extra_layer_kernels("Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", specs) == 5
+    assert fs.extra_layer_kernels("meta-llama/Llama-3.1-405B-Instruct-FP8", specs) == 1
+    assert fs.extra_layer_kernels("Qwen/Qwen3-235B-A22B-Instruct-2507", specs) == 0
+
+
+def test_layer_kernels_patch_adds_only_inside_a_matching_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import inferchip.mapping.sharding as sh
+    from inferchip.validation import energy_rows as er
+
+    seen: list[int] = []
+    monkeypatch.setattr(sh, "layer_small_kernels", lambda m, g: 7)
+    monkeypatch.setattr(er, "predict_energy_run", lambda row: seen.append(sh.layer_small_kernels(None, None)))
+    fs._patch_layer_kernels(fs.parse_layer_kernels(["FP8=3"]))
+    er.predict_energy_run({"model": "x-FP8"})
+    er.predict_energy_run({"model": "x-bf16"})
+    assert seen == [10, 7]
+    assert sh.layer_small_kernels(None, None) == 7  # back to the plain count outside a run

@@ -32,6 +32,11 @@ rows whose notes state those kernels) by FACTOR on the rows whose weights are FO
 e.g. ``mxfp4=2`` prices the MXFP4 ``matmul_ogs`` path at twice the bf16 ``fused_moe`` slope the shipped constant
 carries (vLLM PR #39902), an unsourced size, to see how much of the tail one per-token term would take.
 
+``--layer-kernels REGEX=K`` (a measurement, not the shipped model; repeatable) adds K small kernels to every layer
+of the runs whose model matches REGEX (:func:`extra_layer_kernels`, through ``mapping.sharding.layer_small_kernels``):
+a per-layer fixed time at the per-kernel cost and busy-floor power of ``cost.rules``, to size a per-layer term
+(e.g. ``'235B.*FP8=4'``: the block-FP8 activation quantisations vLLM launches per layer) before building it.
+
 ``--list PCT`` prints every run whose tokens/J error exceeds PCT per cent (its model, weights, data set,
 concurrency, GPUs, TP / EP, measured and predicted step, and the three errors), then counts them by model,
 weights, data set, band and layout. ``--exact REGEX`` (repeatable) prints the tokens/J figures the runs would
@@ -40,7 +45,7 @@ how much of the tail one population carries (:func:`tokens_per_j_if_exact`).
 
     PYTHONPATH=src python tools/energy/energy_fold_split.py [--rows-json FILE | --values BUSY GEMM HOST]
         [--lm-arena-mean TOKENS] [--window] [--prefill-mixture] [--moe-token-scale mxfp4=2] [--band 33-256]
-        [--list 35] [--exact 'gpt-oss' --exact 'FP8']
+        [--layer-kernels '235B.*FP8=4'] [--list 35] [--exact 'gpt-oss' --exact 'FP8']
 """
 
 from __future__ import annotations
@@ -198,6 +203,43 @@ def _patch_moe_scales(scales: dict[str, float]) -> None:
     mk.run_calibration = scaled  # type: ignore[assignment]
 
 
+def parse_layer_kernels(items: Sequence[str]) -> list[tuple[str, int]]:
+    """``["235B.*FP8=4"]`` -> ``[("235B.*FP8", 4)]`` (split at the last ``=``); ValueError naming a malformed item."""
+    out: list[tuple[str, int]] = []
+    for item in items:
+        pattern, sep, count = item.rpartition("=")
+        if not sep or not pattern or not count.strip().isdigit():
+            raise ValueError(f"--layer-kernels {item!r}: expected REGEX=K with K a whole number, e.g. '235B.*FP8=4'")
+        out.append((re.compile(pattern).pattern, int(count)))
+    return out
+
+
+def extra_layer_kernels(model: str, specs: Sequence[tuple[str, int]]) -> int:
+    """Kernels added to every layer of a run of ``model``: the sum of K over the specs whose REGEX it matches."""
+    return sum(k for pattern, k in specs if re.search(pattern, model))
+
+
+def _patch_layer_kernels(specs: Sequence[tuple[str, int]]) -> None:
+    """``mapping.sharding.layer_small_kernels`` plus :func:`extra_layer_kernels` of the run that
+    ``energy_rows.predict_energy_run`` is pricing (0 outside it)."""
+    import inferchip.mapping.sharding as sh
+    from inferchip.validation import energy_rows as er
+
+    current, plain_kernels, plain_run = {"k": 0}, sh.layer_small_kernels, er.predict_energy_run
+
+    def kernels(m, group):  # type: ignore[no-untyped-def]
+        return plain_kernels(m, group) + current["k"]
+
+    def run(row, *a, **kw):  # type: ignore[no-untyped-def]
+        current["k"] = extra_layer_kernels(row.get("model", ""), specs)
+        try:
+            return plain_run(row, *a, **kw)
+        finally:
+            current["k"] = 0
+
+    sh.layer_small_kernels, er.predict_energy_run = kernels, run  # type: ignore[assignment]
+
+
 def band(concurrency: str) -> str:
     """"<=32", "33-256", ">256" (the bands of tools/energy/fit_power.py)."""
     n = float(concurrency)
@@ -285,6 +327,8 @@ def main() -> None:
                     help="closed-loop steps as vLLM's mixture of decode-only steps and steps with one whole prompt")
     ap.add_argument("--moe-token-scale", action="append", default=[], metavar="FORMAT=FACTOR",
                     help="multiply the Triton MoE per-token work of the rows with these weights (repeatable)")
+    ap.add_argument("--layer-kernels", action="append", default=[], metavar="REGEX=K",
+                    help="add K small kernels to every layer of the runs whose model matches REGEX (repeatable)")
     ap.add_argument("--band", default="33-256", help="the band whose runs are listed per model")
     ap.add_argument("--list", type=float, metavar="PCT", help="list the runs whose tokens/J error exceeds PCT %%")
     ap.add_argument("--exact", action="append", default=[], metavar="REGEX",
@@ -298,6 +342,8 @@ def main() -> None:
         _patch_prefill_mixture()
     if args.moe_token_scale:
         _patch_moe_scales(parse_scales(args.moe_token_scale))
+    if args.layer_kernels:
+        _patch_layer_kernels(parse_layer_kernels(args.layer_kernels))
     if args.window:
         plain = er._setting
         er._setting = lambda row, ln: _windowed(row, plain(row, ln))  # type: ignore[assignment]
