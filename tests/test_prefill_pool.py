@@ -65,3 +65,23 @@ def test_burst_is_prefilled_as_many_as_the_pool_holds(cap: int, steps: int, most
     assert prefill.size == steps
     assert prefill.max() == most
     assert prefill.sum() == 10_000
+
+
+def test_a_cap_too_small_for_the_rows_prompts_names_the_engine_field(monkeypatch):
+    """A ``max_total_tokens`` whose pool (x the attention-DP ranks) cannot hold the row's longest prompt is refused
+    naming the catalogue file, the engine field and its value, not only as a replica whose KV never fits: an 8k/1k
+    FP8 Dynamo + SGLang row (4 ranks) under a cap of 1,024 per rank (4,096 tokens against 8,192-token prompts)."""
+    from pathlib import Path
+
+    from inferchip.catalog.calibration_file import load_calibration
+    from inferchip.validation.cases import read_cases
+    from inferchip.validation.validate import Validator
+
+    cases = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
+    cid = "imax-dsr1-gb200-dynamo-sglang-fp8-disagg-p4x1e1dpa-d4x1e1dpa-8192-1024-c4-r20321908209-ttft"
+    case = next(c for c in read_cases(str(cases)) if c.case_id == cid)
+    monkeypatch.setattr(EngineSpec, "prefill_pool_tokens_on", lambda self, *a: 1024)
+    res = Validator(load_calibration(), server_model="sim").predict_case(case)
+    assert res.status == "invalid_setting"
+    for part in ("catalog/engines.yaml", "prefill_worker_scheduling", "max_total_tokens = 1024", "8192"):
+        assert part in res.reason, res.reason

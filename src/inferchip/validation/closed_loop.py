@@ -56,6 +56,7 @@ from inferchip.performance.serving import ServingStepModel
 from inferchip.sim import SchedulerConfig
 from inferchip.sim.engines import BenchFigures, EngineStepModel, closed_loop_run, mtp_output_steps, uniform_length
 from inferchip.sim.engines.bench import closed_loop_disagg_run
+from inferchip.sim.lengths import max_tokens
 from inferchip.sim.steptime import StepTimer
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec
@@ -281,6 +282,12 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         notes.append(f"engine {eng.id}: a busy decode worker takes new requests every {dw.recv_interval_steps} steps")
 
     pool = eng.prefill_pool_tokens_on(case.software, pre.mm.formats.weights, facts.prefill_workers) * pre.ranks
+    need = -(-max_tokens(inp) // pcfg.block_size_tokens) * pcfg.block_size_tokens  # the longest prompt's pages
+    if pool and pool // pcfg.block_size_tokens * pcfg.block_size_tokens < need:
+        raise EngineRowError(f"line {case.line} ({case.case_id}): catalog/engines.yaml, engine {eng.id}, "
+                             f"prefill_worker_scheduling: max_total_tokens = {pool // pre.ranks} per prefill rank "
+                             f"({pool} tokens over {pre.ranks} rank(s)) holds no prompt of up to {max_tokens(inp)} "
+                             f"tokens; allowed: 0 (the memory fit) or at least {-(-need // pre.ranks)} per rank")
     if pool:
         notes.append(f"engine {eng.id}: a prefill worker holds at most {pool} tokens of prompts in flight "
                      f"({pool // pre.ranks} per rank, the launch recipe's --max-total-tokens)")
