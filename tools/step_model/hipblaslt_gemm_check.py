@@ -1,0 +1,86 @@
+"""The model's GEMM time on MI300X against hipBLASLt's own timings of the Llama-2-70B FP8 GEMMs in AMD's MLPerf
+Inference v5.1 submission (the stack of the MI300X MLPerf rows of validation_cases.csv).
+
+Source: the hipBLASLt tuning file AMD ships with its v5.1 Llama-2-70B code, read in the mirror ntuhpc/
+inference_results_v5.1 @a634ab77 closed/AMD/code/llama2-70b-99.9/scripts/gemm_llama2-70b/aa0bda7b/
+tuning_spx_1700_formatted.txt (1.79 MB; one line per (N, M) shape: "T,N,0,1,N,M,K,...,f8_fnuz_r,f8_fnuz_r,f16_r,...,
+GFLOP/s, GB/s, microseconds, solution index, gfx942, 304 CUs"; FP8 e4m3fnuz inputs, fp16 output). The lines read
+here (M = tokens of the step; N x K the weight: QKV 10240 x 8192, O 8192 x 8192, gate+up 57344 x 8192, down
+8192 x 28672) are in :data:`MEASURED_US`; the file holds buckets of 16 consecutive M sharing one timing, of which
+only those below were read (the rest of the file was not).
+
+Model: a GEMM costs ``max(quantised FLOP / (FP8 peak x gemm_compute_fraction), bytes / attainable DRAM rate) +
+kernel overhead`` (cost/rules.py ``_matrix_gemm``, cost/gemm.py ``quantised_flop`` with the chip's tile and tiles in
+flight, cost/context.py), the calibration's fractions. ``--tile M,N`` prices the same GEMMs with another output tile.
+
+    python tools/step_model/hipblaslt_gemm_check.py [--calibration FILE.yaml] [--tile 128,128] [--tile 256,256]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from inferchip.catalog.calibration_file import load_calibration
+from inferchip.catalog.chips import get_chip_params
+from inferchip.cost.gemm import quantised_flop
+from inferchip.spec.stream import attainable_memory_bytes_per_s
+
+# (N, K) -> {M: microseconds}, hipBLASLt on gfx942 (304 CUs), FP8 in / fp16 out (module doc: source).
+MEASURED_US: dict[tuple[int, int], dict[int, float]] = {
+    (10240, 8192): {16: 21.5994, 352: 66.998, 688: 106.893, 768: 111.438, 1024: 132.68, 1104: 140.392,
+                    1184: 155.133, 1360: 183.408, 1696: 225.465, 2032: 257.206, 2096: 266.952, 2368: 276.391},
+    (8192, 8192): {688: 89.8269, 1696: 160.289, 2096: 228.051},
+    (8192, 28672): {96: 65.0375, 2160: 775.874},
+    (57344, 8192): {420: 317.323, 832: 591.879, 1080: 767.97, 1488: 1007.02, 2416: 1671.57},
+}
+FP8_BYTES = 1.0  # weights and activations in FP8 (the file's f8_fnuz_r inputs); the fp16 output is left out
+
+
+def model_us(m: float, n: float, k: float, tile: tuple[float, float], tiles_in_flight: float, peak_flop_per_s: float,
+             gemm_fraction: float, bytes_per_s: float, overhead_s: float) -> float:
+    """The model's time of one ``(m x k) @ (k x n)`` FP8 GEMM in microseconds (module doc)."""
+    spent_flop = float(quantised_flop(m, k, n, 1.0, tile[0], tile[1], tiles_in_flight))
+    compute_s = spent_flop / (peak_flop_per_s * gemm_fraction)
+    memory_s = (k * n + m * (k + n)) * FP8_BYTES / bytes_per_s
+    return (max(compute_s, memory_s) + overhead_s) * 1e6
+
+
+def compare(calibration: str | None, tiles: list[tuple[float, float]]) -> list[dict]:
+    """One row per measured point and tile: measured and modelled microseconds, model / measured."""
+    chip = get_chip_params("amd-mi300x")
+    cal = load_calibration(calibration) if calibration else load_calibration(None)
+    peak = chip.peak_flop_per_s["fp8"]
+    bw = float(attainable_memory_bytes_per_s(chip.memory_bytes_per_s, chip.memory_stream_share,
+                                             cal.memory_bandwidth_fraction))
+    ovh = chip.kernel_overhead_s * cal.kernel_overhead_scale
+    out = []
+    for tile in tiles or [(float(chip.gemm_tile_m), float(chip.gemm_tile_n))]:
+        for (n, k), points in MEASURED_US.items():
+            for m, us in points.items():
+                t = model_us(m, n, k, tile, chip.gemm_tiles_in_flight, peak, cal.gemm_compute_fraction, bw, ovh)
+                out.append({"tile": tile, "n": n, "k": k, "m": m, "measured_us": us, "model_us": t, "ratio": t / us})
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--calibration", help="calibration YAML (default: the shipped one)")
+    ap.add_argument("--tile", action="append", default=[], help="output tile M,N (default: the chip's)")
+    a = ap.parse_args()
+    tiles = [(float(x), float(y)) for x, y in (t.split(",") for t in a.tile)]
+    rows = compare(a.calibration, tiles)
+    print("| tile | N x K | M | measured us | model us | model / measured |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['tile'][0]:g}x{r['tile'][1]:g} | {r['n']} x {r['k']} | {r['m']} | {r['measured_us']:.1f} | "
+              f"{r['model_us']:.1f} | {r['ratio']:.2f} |")
+    for tile in dict.fromkeys(r["tile"] for r in rows):
+        lr = np.log([r["ratio"] for r in rows if r["tile"] == tile])
+        print(f"tile {tile[0]:g}x{tile[1]:g}: model / measured median {np.exp(np.median(lr)):.2f}, "
+              f"spread (sd of log) {np.std(lr):.2f}, range {np.exp(lr.min()):.2f}-{np.exp(lr.max()):.2f}")
+
+
+if __name__ == "__main__":
+    main()
