@@ -4,6 +4,7 @@ engine is a clear error naming what is allowed."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,53 @@ def row_request_times_s(engine: EngineSpec, accelerator: str = "", weights: str 
         return own, None, 0.0
     worker = get_engine(wid)
     return own, worker, worker.request_overhead_on(accelerator, weights, software, model)
+
+
+@dataclass(frozen=True)
+class RequestHostTime:
+    """An engine's host time per request before its first token (s), resolved once for a row or a setting and
+    passed down, so that every path (``validate``'s closed loop, ``serve``, ``curve``, ``predict``) adds the same
+    number: the engine's own request time (:meth:`EngineSpec.request_overhead_on`), the worker engine's where the
+    row crosses one (:func:`row_request_times_s`), and the front end's prompt tokenisation
+    (:meth:`EngineSpec.tokenize_s` at the model's tokenizer rate, where the engine's front end encodes the prompt
+    text; sources in engines.yaml)."""
+
+    engine: str
+    own_s: float
+    worker: str  # the worker engine's id, "" without one
+    worker_s: float
+    tokenize_s: float
+    prompt_tokens: int
+    s_per_prompt_token: float = 0.0  # the model's tokenizer rate (s per token; :func:`tokenizer_rate_s`)
+
+    @property
+    def request_s(self) -> float:
+        """The fitted request time (s): the engine's own plus its worker engine's."""
+        return self.own_s + self.worker_s
+
+    @property
+    def total_s(self) -> float:
+        """The whole host time per request (s): request time plus tokenisation."""
+        return self.request_s + self.tokenize_s
+
+    def text(self) -> str:
+        """One line for the output's notes."""
+        return (f"engine host time per request: {self.total_s * 1e3:.3g} ms (request {self.request_s * 1e3:.3g} ms"
+                f" + tokenisation {self.tokenize_s * 1e3:.3g} ms of {self.prompt_tokens} prompt tokens)")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"request_host_s": self.total_s, "request_s": self.request_s, "tokenize_s": self.tokenize_s,
+                "prompt_tokens": self.prompt_tokens, "worker_engine": self.worker, "note": self.text()}
+
+
+def request_host_time(engine: EngineSpec, prompt_tokens: float, accelerator: str = "", weights: str = "",
+                      software: str = "", model: str = "") -> RequestHostTime:
+    """The one resolution of ``engine``'s host time per request for a prompt of ``prompt_tokens`` tokens on
+    ``accelerator`` with ``weights``, ``software`` and ``model`` (the arguments of :func:`row_request_times_s`)."""
+    own, worker, worker_s = row_request_times_s(engine, accelerator, weights, software, model)
+    rate = tokenizer_rate_s(model)
+    return RequestHostTime(engine.id, own, worker.id if worker is not None else "", worker_s,
+                           engine.tokenize_s(prompt_tokens, rate), int(prompt_tokens), rate)
 
 
 def kernel_engine(engine: EngineSpec, software: str = "") -> EngineSpec:

@@ -105,15 +105,21 @@ def predict_cmd(
         raise InvalidSettingError("--max-ttft-ms/--max-tpot-ms apply to --max-throughput only")
     context_note = opts.check_context(model, input_tokens, output_tokens)
     cal, eng = opts.engine_setting(engine, calibration)
-    used_engine = opts.engine_summary(eng, scheduler=False)
+    host = opts.engine_host(eng, chip, weights, model, input_tokens)
+    host_s = 0.0 if host is None else host.total_s
+    if max_ttft_ms is not None and max_ttft_ms / 1e3 <= host_s:
+        raise InvalidSettingError(f"--max-ttft-ms {max_ttft_ms:g}: no TTFT meets it; {host.text()}")
+    used_engine = opts.engine_summary(eng, scheduler=False, host=host)
     from inferchip.performance.predict import predict
     p = predict(
         chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp,
         input_tokens=input_tokens, output_tokens=output_tokens, batch=batch,
-        max_ttft_s=None if max_ttft_ms is None else max_ttft_ms / 1e3,
+        max_ttft_s=None if max_ttft_ms is None else max_ttft_ms / 1e3 - host_s,  # the engine's TTFT
         max_tpot_s=None if max_tpot_ms is None else max_tpot_ms / 1e3,
         estimate=estimate, calibration=cal, assumptions=assumptions,
     )
+    if host is not None:
+        p.add_request_host(host.total_s)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({**out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS), "engine": used_engine}))
         return

@@ -61,6 +61,16 @@ def _engine_config(engine, step):
     return rank_scheduler(step.ranks, engine.max_num_seqs, engine.chunk_tokens)
 
 
+def _mean_prompt_tokens(trace: Path | None, input_tokens: int) -> float:
+    """The prompt length (tokens) the engine's tokenisation time is resolved for: ``--input-tokens``, or a
+    trace's mean prompt."""
+    if trace is None:
+        return input_tokens
+    from inferchip.sim import load_trace
+
+    return float(load_trace(trace)[1].mean())
+
+
 def _layout_text(step, replicas: int) -> str:
     lay = step.mm.layout
     return f"tp={lay.tp} pp={lay.pp} ep={lay.ep}{' attention-DP' if lay.attn_dp else ''}, {replicas} replica(s)"
@@ -108,12 +118,7 @@ def serve_cmd(
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption."""
-    from inferchip.sim import (
-        ClosedLoopArrivals,
-        PoissonArrivals,
-        TraceArrivals,
-        simulate,
-    )
+    from inferchip.sim import ClosedLoopArrivals, PoissonArrivals, TraceArrivals, simulate_client
 
     given = [x is not None for x in (rate, concurrency, trace)]
     if sum(given) != 1:
@@ -135,18 +140,20 @@ def serve_cmd(
         arr = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens)
     else:
         arr = TraceArrivals(path=str(trace))
+    host = opts.engine_host(eng, chip, step.mm.formats.weights, model, _mean_prompt_tokens(trace, input_tokens))
     with _progress("simulating") as prog:
         task = prog.add_task("sim", total=1.0)
-        res = simulate(step, arr, duration_s=duration, num_requests=requests, seed=seed, replicas=replicas,
-                       scheduler_config=_engine_config(eng, step),
-                       slo_ttft_s=None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
-                       slo_tpot_s=None if slo_tpot_ms is None else slo_tpot_ms / 1e3,
-                       progress=lambda f: prog.update(task, completed=f))
+        res = simulate_client(step, arr, 0.0 if host is None else host.total_s, duration_s=duration,
+                              num_requests=requests, seed=seed, replicas=replicas,
+                              scheduler_config=_engine_config(eng, step),
+                              slo_ttft_s=None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
+                              slo_tpot_s=None if slo_tpot_ms is None else slo_tpot_ms / 1e3,
+                              progress=lambda f: prog.update(task, completed=f))
     summary = res.summary()
     if "power_w_per_chip" in summary:
         summary.update(serving_economics(step, summary, res.num_chips))
     summary["assumptions_file"] = _assumptions_file(assumptions)
-    summary["engine"] = opts.engine_summary(eng, scheduler=True)
+    summary["engine"] = opts.engine_summary(eng, scheduler=True, host=host)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json(out.with_all_keys(summary, out.SERVE_ENERGY_KEYS)))
         return
@@ -191,10 +198,13 @@ def curve_cmd(
     calibration, eng = opts.engine_setting(engine, calibration)
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
+    host = opts.engine_host(eng, chip, step.mm.formats.weights, model, input_tokens)
+    used_engine = opts.engine_summary(eng, scheduler=True, host=host)
     with _progress("simulating concurrencies") as prog:
         task = prog.add_task("curve", total=1.0)
         cur = throughput_interactivity_curve(step, input_tokens, output_tokens, seed=seed, replicas=replicas,
                                              scheduler_config=_engine_config(eng, step),
+                                             request_host_s=0.0 if host is None else host.total_s,
                                              progress=lambda f: prog.update(task, completed=f))
     chips = replicas * step.num_chips
     for p in cur.points:
@@ -210,7 +220,7 @@ def curve_cmd(
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency,
                                 "assumptions_file": _assumptions_file(assumptions),
-                                "engine": opts.engine_summary(eng, scheduler=True),
+                                "engine": used_engine,
                                 "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
                                            for r in df.to_dict(orient="records")]}))
         return
@@ -232,4 +242,4 @@ def curve_cmd(
     con = out.console()
     con.print(t)
     con.print(f"assumptions: {_assumptions_file(assumptions)}")
-    con.print(opts.engine_line(opts.engine_summary(eng, scheduler=True), DEFAULT_SCHEDULER))
+    con.print(opts.engine_line(used_engine, DEFAULT_SCHEDULER))

@@ -71,6 +71,14 @@ class Prediction:
             del d["_deferred"]
         return d
 
+    def add_request_host(self, host_s: float) -> None:
+        """Count an engine's host time per request (s; ``catalog.engines.RequestHostTime``) in TTFT and E2E, as
+        a client measures them (vLLM ``benchmark_serving``); the steps are unchanged."""
+        if not 0.0 <= host_s < float("inf"):
+            raise ValueError(f"host_s must be a finite time >= 0, got {host_s!r}")
+        self.ttft_s += host_s
+        self.e2e_latency_s += host_s
+
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
         d.update(self.extra)

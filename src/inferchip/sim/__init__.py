@@ -14,6 +14,7 @@ from inferchip.sim.search import (
     ServerSearchResult,
     max_rate_under_slo,
     pareto_flags,
+    simulate_client,
     throughput_interactivity_curve,
 )
 from inferchip.sim.simulate import simulate
@@ -22,6 +23,6 @@ from inferchip.sim.trace import load_trace
 __all__ = [
     "BurstArrivals", "ClosedLoopArrivals", "CurveResult", "EmpiricalLength", "FixedLength", "LinearStepModel",
     "PoissonArrivals", "SchedulerConfig", "ServerSearchResult", "SimResult", "StepModel", "TraceArrivals",
-    "UniformLength", "load_trace", "max_rate_under_slo", "pareto_flags", "simulate", "simulate_disaggregated",
-    "throughput_interactivity_curve",
+    "UniformLength", "load_trace", "max_rate_under_slo", "pareto_flags", "simulate", "simulate_client",
+    "simulate_disaggregated", "throughput_interactivity_curve",
 ]

@@ -88,15 +88,18 @@ class SimResult:
     step_model_evaluations: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     replica_idle_power_w: tuple[float, ...] | None = None  # per replica, W (None: the step model prices no energy)
+    request_host_s: float = 0.0  # an engine's host time per request before the scheduler (search.simulate_client)
 
     # ------------------------------------------------------------------ per request
     @property
     def ttft_s(self) -> np.ndarray:
-        return self.requests["first_token_s"] - self.requests["arrival_s"]
+        """Client-side time to first token (s): the request's wait and prefill, plus ``request_host_s``."""
+        return self.requests["first_token_s"] - self.requests["arrival_s"] + self.request_host_s
 
     @property
     def e2e_s(self) -> np.ndarray:
-        return self.requests["finish_s"] - self.requests["arrival_s"]
+        """Client-side end-to-end latency (s), ``request_host_s`` included."""
+        return self.requests["finish_s"] - self.requests["arrival_s"] + self.request_host_s
 
     @property
     def tpot_s(self) -> np.ndarray:

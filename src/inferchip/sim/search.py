@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -314,6 +314,24 @@ def pareto_flags(x: Any, y: Any) -> np.ndarray:
     return pareto_mask(points, minimize=[False, False])
 
 
+def simulate_client(step_model: Any, arrivals_spec: Any, request_host_s: float = 0.0, **kw: Any) -> SimResult:
+    """:func:`simulate` seen from the clients of an engine that spends ``request_host_s`` of host time on each
+    request before its scheduler sees it (HTTP, tokenisation, admission; the engine record's time per request).
+
+    As vLLM's ``benchmark_serving`` measures (vllm-project/vllm benchmarks/benchmark_serving.py: a request's
+    TTFT and latency run from the client sending it), every request's TTFT and E2E include it
+    (:attr:`SimResult.request_host_s`). In a closed loop a client's next request reaches the scheduler
+    ``request_host_s`` after its last one finished (a think time, as :mod:`inferchip.sim.engines.bench` runs the
+    benchmark); open arrivals (Poisson, trace) reach it ``request_host_s`` after being sent, the same
+    process shifted in time, so the scheduler's run is that of the arrivals as given. 0: :func:`simulate`."""
+    if not 0.0 <= request_host_s < math.inf:
+        raise InvalidSettingError(f"request_host_s: value {request_host_s!r} must be a finite time >= 0")
+    if request_host_s and isinstance(arrivals_spec, ClosedLoopArrivals):
+        arrivals_spec = arrivals_spec.model_copy(update={"think_time_s": arrivals_spec.think_time_s + request_host_s})
+    res = simulate(step_model, arrivals_spec, **kw)
+    return replace(res, request_host_s=request_host_s) if request_host_s else res
+
+
 def throughput_interactivity_curve(
     step_model: Any,
     input_tokens: Any,
@@ -327,12 +345,14 @@ def throughput_interactivity_curve(
     router: str = "least_loaded",
     think_time_s: float = 0.0,
     progress: Callable[[float], None] | None = None,
+    request_host_s: float = 0.0,
 ) -> CurveResult:
     """Output tokens/s per chip against output tokens/s per user for closed loops of users.
 
     Default concurrencies: 1, 2, 4, ... up to the memory limit
     ``replicas * kv_capacity_tokens // (mean input + mean output)`` (the limit itself
-    included). Each point runs ``requests_per_user * concurrency`` requests.
+    included). Each point runs ``requests_per_user * concurrency`` requests. ``request_host_s``: an engine's
+    host time per request, as :func:`simulate_client`.
     """
     check_step_model(step_model)
     cfg = as_scheduler_config(scheduler_config, int(getattr(step_model, "ranks", 1) or 1))
@@ -351,8 +371,8 @@ def throughput_interactivity_curve(
     for i, c in enumerate(concurrencies):
         spec = ClosedLoopArrivals(concurrency=int(c), think_time_s=think_time_s, input_tokens=in_spec,
                                   output_tokens=out_spec)
-        s = simulate(step_model, spec, num_requests=int(c) * requests_per_user, seed=seed, scheduler_config=cfg,
-                     replicas=replicas, router=router, step_timer=timer).summary()
+        s = simulate_client(step_model, spec, request_host_s, num_requests=int(c) * requests_per_user, seed=seed,
+                            scheduler_config=cfg, replicas=replicas, router=router, step_timer=timer).summary()
         points.append({
             "concurrency": int(c), "output_tokens_per_s": s["output_tokens_per_s"],
             "output_tokens_per_s_per_chip": s["output_tokens_per_s_per_chip"],

@@ -48,7 +48,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from inferchip.catalog.engines import row_request_times_s, tokenizer_rate_s
+from inferchip.catalog.engines import request_host_time
 from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.phases import MappedModel
@@ -217,25 +217,22 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     dec = replicas["decode"]
     lengths = (int(case.input_tokens), int(case.output_tokens))
     dcfg = dec.config(c, *lengths)
-    own_s, worker, worker_s = row_request_times_s(eng, case.accelerator, dec.mm.formats.weights, case.software,
-                                               case.model)
-    prompt_tokens = prompt_mean_tokens(case.input_tokens)
-    tok_rate = tokenizer_rate_s(case.model)
-    tok_s = eng.tokenize_s(prompt_tokens, tok_rate)  # the front end encodes the prompt text on the request's path
-    req_s = own_s + worker_s + tok_s
+    host = request_host_time(eng, prompt_mean_tokens(case.input_tokens), case.accelerator, dec.mm.formats.weights,
+                             case.software, case.model)  # the front end also encodes the prompt text on the path
+    own_s, worker, worker_s, tok_s, req_s = host.own_s, host.worker, host.worker_s, host.tokenize_s, host.total_s
     notes.insert(0, f"closed loop simulated: {c} clients, {n} requests, lengths uniform in [0.8 L, L]; engine "
                     f"{eng.id}: max_num_seqs {dcfg.max_num_seqs}, chunk {dcfg.max_num_batched_tokens}"
                     f" tokens, {eng.step_overhead_s * 1e3:.3g} ms host time per step, "
                     f"{req_s * 1e3:.3g} ms per request")
     if tok_s > 0:
         notes.append(f"engine {eng.id}: its front end tokenises the prompt text, {tok_s * 1e3:.3g} ms of that time "
-                     f"({tok_rate * 1e6:.3g} us per token x {prompt_tokens} mean tokens)")
+                     f"({host.s_per_prompt_token * 1e6:.3g} us per token x {host.prompt_tokens} mean tokens)")
     if eng.on_request_path(case.accelerator, dec.mm.formats.weights, case.software, case.model):
         notes.append(f"engine {eng.id}: the launch recipe's kernel path adds "
                      f"{eng.recipe_request_overhead_s * 1e3:.3g} ms per request to the "
                      f"{eng.request_overhead_s * 1e3:.3g} ms of its other recipes (recipe_request_paths)")
-    if worker is not None:
-        notes.append(f"engine {eng.id}: a request crosses the {worker.id} workers' own request path "
+    if worker:
+        notes.append(f"engine {eng.id}: a request crosses the {worker} workers' own request path "
                      f"({worker_s * 1e3:.3g} ms, that engine's record) and {eng.id}'s frontend, router and transfer "
                      f"set-up ({own_s * 1e3:.3g} ms) (worker_request_paths)")
     recv = eng.recv_interval_steps(c, case.accelerator, dec.mm.layout.tp, dec.mm.formats.weights)

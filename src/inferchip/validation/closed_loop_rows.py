@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from inferchip.catalog.engines import engine_calibration, kernel_engine, row_request_times_s, tokenizer_rate_s
+from inferchip.catalog.engines import engine_calibration, kernel_engine, request_host_time, row_request_times_s
 from inferchip.cost.context import attention_format, prefill_attention_format_of
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
 from inferchip.errors import InferchipError, SpecError
@@ -34,8 +34,8 @@ from inferchip.validation.results import CaseResult, error_result
 REPLICAS_KEPT = 6  # engine replicas (mapped model + step-time cache) kept per validator
 
 
-def _lru(v: Any, name: str, size: int) -> OrderedDict:
-    cache: OrderedDict = v.closed_loop_cache.setdefault(name, OrderedDict())
+def _lru(v: Any, name: str, size: int) -> OrderedDict[Any, Any]:
+    cache: OrderedDict[Any, Any] = v.closed_loop_cache.setdefault(name, OrderedDict())
     while len(cache) > size:
         cache.popitem(last=False)
     return cache
@@ -146,11 +146,12 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
     lay = Layout(layout.tp, layout.pp, layout.ep, workers, layout.attn_dp)
     eng = facts.engine
     own_s, worker, worker_s = row_request_times_s(eng, case.accelerator, fmt.weights, case.software, case.model)
+    host = request_host_time(eng, prompt_mean_tokens(case.input_tokens) if case.input_tokens else 0,
+                             case.accelerator, fmt.weights, case.software, case.model)
     sim = {"kind": "closed_loop", **fig.as_dict(), "engine": eng.id, "step_overhead_s": eng.step_overhead_s,
-           "request_overhead_s": own_s + worker_s,
+           "request_overhead_s": host.request_s,
            # on top of request_overhead_s, not a fitted host time (closed_loop.simulate_closed_loop)
-           "tokenize_s": (eng.tokenize_s(prompt_mean_tokens(case.input_tokens), tokenizer_rate_s(case.model))
-                          if case.input_tokens else 0.0),
+           "tokenize_s": host.tokenize_s,
            "recipe_request_path": eng.on_request_path(case.accelerator, fmt.weights, case.software, case.model),
            "recipe_request_overhead_s": eng.recipe_request_overhead_s,
            "worker_engine": worker.id if worker is not None else "",  # request path crossed too (its time below)

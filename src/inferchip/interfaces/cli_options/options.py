@@ -230,15 +230,29 @@ def engine_option(default_text: str) -> Any:
     return typer.Option(None, "--engine", help=f"{ENGINE_HELP}; default: {default_text}.")
 
 
-def engine_summary(spec: Any, scheduler: bool) -> dict[str, Any] | None:
+def engine_host(spec: Any, chip: str, weights: str, model: str, prompt_tokens: float) -> Any:
+    """``--engine``'s host time per request for prompts of ``prompt_tokens`` tokens of ``model`` on ``chip`` with
+    ``weights`` (:func:`~inferchip.catalog.engines.request_host_time`, the one resolution ``validate`` uses
+    too; no ``software`` text, so no worker engine); None without ``--engine``."""
+    if spec is None:
+        return None
+    from inferchip.catalog.engines import request_host_time
+
+    return request_host_time(spec, prompt_tokens, chip, weights, "", model)
+
+
+def engine_summary(spec: Any, scheduler: bool, host: Any = None) -> dict[str, Any] | None:
     """What ``--engine`` changed, for the output (None without it): its id and name, the host time per step
-    that replaced the calibration's, and (``scheduler``: serve and curve) the running-batch cap and chunk."""
+    that replaced the calibration's, (``scheduler``: serve and curve) the running-batch cap and chunk, and
+    (``host``, :func:`engine_host`) the host time each request's TTFT and E2E include."""
     if spec is None:
         return None
     out = {"id": spec.id, "name": spec.name, "step_overhead_s": spec.step_overhead_s,
            "kernel_efficiency": spec.kernel_efficiency.model_dump()}
     if scheduler:
         out.update(max_num_seqs=spec.max_num_seqs, chunk_tokens=spec.chunk_tokens)
+    if host is not None:
+        out["request_host"] = host.as_dict()
     return out
 
 
@@ -249,6 +263,8 @@ def engine_line(summary: dict[str, Any] | None, default_text: str) -> str:
     text = f"engine: {summary['id']} ({summary['name']}): host time {summary['step_overhead_s'] * 1e3:.2f} ms per step"
     if "max_num_seqs" in summary:
         text += f", running batch <= {summary['max_num_seqs']:,}, prefill chunk {summary['chunk_tokens']:,} tokens"
+    if "request_host" in summary:
+        text += "; " + summary["request_host"]["note"]
     return text
 
 
