@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from inferchip.catalog.engines import engine_calibration, kernel_engine, request_host_time, row_request_times_s
+from inferchip.catalog.engines import engine_calibration, get_engine, kernel_engine, request_host_time
 from inferchip.cost.context import attention_format, prefill_attention_format_of
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
 from inferchip.errors import InferchipError, SpecError
@@ -115,8 +115,6 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
     try:
         engine = None
         if v.engine is not None:
-            from inferchip.catalog.engines import get_engine
-
             engine = get_engine(v.engine)
         facts = row_facts(case, engine)
         fmt, notes = case_formats(case)
@@ -145,17 +143,17 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
     point = _point(fig, workers)
     lay = Layout(layout.tp, layout.pp, layout.ep, workers, layout.attn_dp)
     eng = facts.engine
-    own_s, worker, worker_s = row_request_times_s(eng, case.accelerator, fmt.weights, case.software, case.model)
     host = request_host_time(eng, prompt_mean_tokens(case.input_tokens) if case.input_tokens else 0,
                              case.accelerator, fmt.weights, case.software, case.model)
+    worker = get_engine(host.worker) if host.worker else None
     sim = {"kind": "closed_loop", **fig.as_dict(), "engine": eng.id, "step_overhead_s": eng.step_overhead_s,
            "request_overhead_s": host.request_s,
            # on top of request_overhead_s, not a fitted host time (closed_loop.simulate_closed_loop)
            "tokenize_s": host.tokenize_s,
            "recipe_request_path": eng.on_request_path(case.accelerator, fmt.weights, case.software, case.model),
            "recipe_request_overhead_s": eng.recipe_request_overhead_s,
-           "worker_engine": worker.id if worker is not None else "",  # request path crossed too (its time below)
-           "worker_request_overhead_s": worker_s,
+           "worker_engine": host.worker,  # request path crossed too (its time below)
+           "worker_request_overhead_s": host.worker_s,
            "worker_recipe_request_path": worker is not None and worker.on_request_path(case.accelerator, fmt.weights,
                                                                                      case.software, case.model),
            "kernel_efficiency": eng.kernel_efficiency.model_dump(),
