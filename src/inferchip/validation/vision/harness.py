@@ -14,14 +14,19 @@ GPU_TF32_RUNTIMES = ("onnxruntime",)
 """Runtimes whose GPU execution runs fp32 convolutions and GEMMs on the TF32 tensor cores unless told not to. ONNX
 Runtime's CUDA execution provider: ``CUDAExecutionProviderInfo::use_tf32{true}``, "By default, enable TF32 to speed up
 float GEMM/MatMul or cuDNN convolution of float matrices" (microsoft/onnxruntime
-``onnxruntime/core/providers/cuda/cuda_execution_provider_info.h``); the MLCommons C++ harness that ran the GPU rows
-sets only ``device_id`` in its CUDA provider options (mlcommons/ck ``cm-mlops/script/app-mlperf-inference-cpp/inc/
-onnxruntime_backend.h``), so the default holds. Applies on a chip with a TF32 matrix peak only (Ampere and later);
-on a CPU the same runtime runs fp32 on the vector units. Keyed on the runtime the row names first: the L4 SSD-ResNet50
-row of the MLPerf Automotive README ("reference implementation (README: ONNX backend ...)") states neither the
-runtime's version nor its execution provider and keeps fp32. PyTorch is not listed although cuDNN convolutions default
-to TF32 there too (``torch.backends.cudnn.allow_tf32``): its fp32 rows fit only at the CUDA-core rate (docs/vision.md,
-stop 29: read as TF32 the RTX 4090 RetinaNet Offline row goes +26 -> +104 %)."""
+``onnxruntime/core/providers/cuda/cuda_execution_provider_info.h``). For convolutions this is cuDNN's own default:
+``CUDNN_DEFAULT_MATH`` permits TF32 tensor-core kernels on Ampere and later (cuDNN ``cudnnMathType_t``), which ORT
+kept as its default before the option existed (microsoft/onnxruntime issue 15407, 2023: "Currently, ORT enables TF32
+by default") and under ``use_tf32 = 1`` since it did (PR 19357, cuBLAS GEMM, and PR 19426, cuDNN convolution, both
+merged in February 2024); the rows are MLPerf v5.1 (2025) runs on CUDA 12.6 builds. The MLCommons C++ harness that ran
+the GPU rows sets only ``device_id`` in its CUDA provider options (mlcommons/ck
+``cm-mlops/script/app-mlperf-inference-cpp/inc/onnxruntime_backend.h``), so the default holds. Applies on a chip with
+a TF32 matrix peak only (Ampere and later); on a CPU the same runtime runs fp32 on the vector units. Keyed on the
+runtime the row names first: the L4 SSD-ResNet50 row of the MLPerf Automotive README ("reference implementation
+(README: ONNX backend ...)") states neither the runtime's version nor its execution provider and keeps fp32. PyTorch
+is not listed although cuDNN convolutions default to TF32 there too (``torch.backends.cudnn.allow_tf32``): its fp32
+rows fit only at the CUDA-core rate (measured at stop 29: read as TF32 the RTX 4090 RetinaNet Offline row goes
++26 -> +104 %, the 3090 BEVFormer-tiny row +44 -> +115 %, the 4090 SSD-ResNet50 row +1 -> -33 %)."""
 
 HARNESS_MAX_BATCH = {("onnxruntime", "retinanet-resnext50-fpn-800"): 1}
 """Largest batch a runtime's MLPerf harness passes to one call of a network, in every scenario. The MLCommons C++
