@@ -162,8 +162,10 @@ TF32_RUNTIMES = ("tensorrt",)
 """Runtimes that build fp32 networks with TF32 tensor-core math on by default: TensorRT's builder enables its TF32
 flag unless told not to (TensorRT developer guide, reduced precision: FP16, INT8 and TF32 are separate flags and
 TF32 is set by default on Ampere and later), so an fp32 TensorRT engine multiplies on the tensor cores at the
-TF32 rate and energy. The reference runs (onnxruntime, PyTorch, TensorFlow) are not listed: their fp32 rows on
-the RTX 4090 and L4 (RetinaNet and SSD-ResNet50) run at or below the CUDA-core fp32 rate (docs/vision.md)."""
+TF32 rate and energy. ONNX Runtime's CUDA provider does the same on a chip with TF32 units; that depends on the chip,
+so the row model sets it (validation/vision/harness.py ``runtime_format``). The PyTorch and TensorFlow reference runs
+are not listed: their fp32 rows on the RTX 4090, RTX 3090 and L4 (RetinaNet, SSD-ResNet50, BEVFormer) run at or below
+the CUDA-core fp32 rate (docs/vision.md)."""
 
 
 def runs_tf32(software: str) -> bool:

@@ -23,7 +23,9 @@ Scenario metrics (analytic forms; MLPerf LoadGen rules as in ``mlcommons/inferen
   (:data:`LATENCY_PROGRAM_CORES`, :func:`on_cores`; the whole chip unless listed). Every sample of a
   latency-scenario query is first staged by the host (the fitted ``sample_host_s``,
   :func:`inferchip.cost.vision.host.query_host_s`): once per SingleStream sample, per sample of each MultiStream
-  batch before it is issued.
+  batch before it is issued. A harness that caps the batch per call (``HARNESS_MAX_BATCH`` in
+  :mod:`inferchip.validation.vision.harness`) caps every scenario's grid; a MultiStream share above it runs as
+  calls in turn.
 * ConstantStream (MLPerf Automotive): frames at the stated rate r, one at a time; with t(1) r <= 1 no
   frame waits (deterministic arrivals), the latency is t(1); above that the queue grows without bound.
 * fps of a batch-1 run = 1 / latency.
@@ -61,6 +63,7 @@ from inferchip.spec.chip import chip_params
 from inferchip.spec.params import ChipParams
 from inferchip.spec.vision import VisionCalibration, is_cpu_family
 from inferchip.validation.vision.cases import MULTISTREAM_SAMPLES, VisionCase
+from inferchip.validation.vision.harness import harness_max_batch, runtime_format, runtime_of
 from inferchip.workload.vision.network import load_network
 
 GRID = STREAM_REFERENCE_BATCHES  # batch sizes of the row model (and of a dataflow chip's interval)
@@ -91,18 +94,12 @@ the CM recipe compiles its SingleStream program for 8 cores, ck-qaic (``resnet50
 and the v4.0 KILT configuration was not found to say which. A pair absent here runs on the whole chip."""
 
 
-def _runtime(case: VisionCase) -> str:
-    """The runtime the row's software column names first, lower case."""
-    words = case.software.strip().lower().replace(";", " ").replace(",", " ").split()
-    return words[0] if words else ""
-
-
 def inference_streams(case: VisionCase, *, cpu: bool, dataflow: bool) -> int:
     """Calls a row's harness keeps on concurrent inference streams per accelerator (:data:`HARNESS_INFERENCE_STREAMS`);
     1 on CPUs, dataflow chips, latency scenarios and every pair the table does not name."""
     if cpu or dataflow or case.scenario not in ("offline", "server"):
         return 1
-    return HARNESS_INFERENCE_STREAMS.get((_runtime(case), case.model), 1)
+    return HARNESS_INFERENCE_STREAMS.get((runtime_of(case), case.model), 1)
 
 
 def program_cores(case: VisionCase, chip_cores: int) -> int:
@@ -110,7 +107,7 @@ def program_cores(case: VisionCase, chip_cores: int) -> int:
     scenario of a listed (runtime, network) pair, at most ``chip_cores``; else every core."""
     if case.scenario not in ("single_stream", "multi_stream"):
         return chip_cores
-    return min(chip_cores, LATENCY_PROGRAM_CORES.get((_runtime(case), case.model), chip_cores))
+    return min(chip_cores, LATENCY_PROGRAM_CORES.get((runtime_of(case), case.model), chip_cores))
 
 
 def on_cores(chip: ChipParams, cores: int, chip_cores: int) -> ChipParams:
@@ -253,10 +250,11 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     params = on_cores(params, program_cores(case, cores), cores)
     dataflow = is_dataflow(params.family)  # a pipeline streams samples: a stated batch does not bound its interval
     bmax = case.batch if case.batch and case.scenario in ("offline", "server") and not dataflow else MAX_BATCH
+    bmax = min(bmax, harness_max_batch(case) or MAX_BATCH)
     grid = sorted({g for g in GRID if g <= bmax} | ({bmax} if bmax < MAX_BATCH else set()))
     b = np.array(grid, dtype=float)
     cpu = is_cpu_family(params.family)
-    c = layer_costs(params, net.arrays, b, case.precision, cal,
+    c = layer_costs(params, net.arrays, b, runtime_format(case, params, cpu=cpu), cal,
                     streams=inference_streams(case, cpu=cpu, dataflow=dataflow))
     a = load_assumptions()
     node = spec.silicon.node_nm or a.number("energy.reference_node_nm")
@@ -348,12 +346,13 @@ def multi_stream_s(row: RowModel, tq: FloatArray, samples: float, chips: int,
     chips in batches of ceil(samples / k), issued one after another by the host (``dispatch_s`` each, after
     staging the batch's samples at ``sample_host_s`` each, :func:`query_host_s`), so the last batch starts
     (k - 1) (``dispatch_s`` + its share's staging) after the first and runs after its own staging; the k that
-    finishes soonest."""
+    finishes soonest. A share above the row's largest batch (a harness cap) runs as equal calls one after another."""
     best = (math.inf, 1)
     for k in range(1, max(1, min(chips, math.ceil(samples))) + 1):
         share = math.ceil(samples / k)
         staged = float(query_host_s(share, sample_host_s))
-        lat = _at(row, tq, share) + staged + (k - 1) * (row.dispatch_s + staged)
+        calls = math.ceil(share / float(row.batches[-1]))  # a harness batch cap (harness.py): calls in turn
+        lat = calls * _at(row, tq, share / calls) + staged + (k - 1) * (row.dispatch_s + staged)
         if lat < best[0] - 1e-15:
             best = (lat, share)
     return best

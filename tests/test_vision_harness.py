@@ -1,0 +1,131 @@
+"""What a row's runtime and harness fix (validation/vision/harness.py): ONNX Runtime's CUDA provider runs fp32 as TF32
+on a chip with TF32 units, the MLCommons C++ harness runs RetinaNet on ONNX Runtime at batch 1 in every scenario, and a
+MultiStream share above a row's largest batch runs as calls one after another (rows.py multi_stream_s)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inferchip.catalog.assumptions import load_assumptions
+from inferchip.catalog.chips import family_defaults, load_chip
+from inferchip.catalog.vision_networks import load_vision_calibration
+from inferchip.cost.vision.frame import call_cost
+from inferchip.spec.chip import chip_params
+from inferchip.validation.vision.cases import parse_vision_cases
+from inferchip.validation.vision.harness import harness_max_batch, runtime_format, runtime_of
+from inferchip.validation.vision.rows import build_row, multi_stream_s, predict_row
+from inferchip.validation.vision.validate import params_of
+from inferchip.workload.vision.network import load_network
+
+HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,system_name,software,model,input_shape,"
+          "precision,scenario,batch,metric,value,unit,notes")
+RTX4090 = "nvidia-geforce-rtx-4090"
+ORT_CPP = "onnxruntime; Python: 3.10.12, GCC-11.4.0, Using Docker  , CUDA 12.6"
+RETINANET = "retinanet-resnext50-fpn-800"
+
+
+def _case(**over: str):
+    base = dict(case_id="c1", source_kind="mlperf-inference-v5.1-closed", source="s", accelerator=RTX4090,
+                num_accelerators="1", system_name="x", software=ORT_CPP, model=RETINANET, input_shape="800",
+                precision="fp32", scenario="offline", batch="", metric="samples_per_s", value="76.4",
+                unit="samples/s", notes="n")
+    base.update(over)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([base[k] for k in HEADER.split(",")])
+    return parse_vision_cases(HEADER + "\n" + buf.getvalue() + "\n")[0]
+
+
+def _params(chip_id: str):
+    spec = load_chip(chip_id)
+    return chip_params(spec, family_defaults(spec.family))
+
+
+def test_runtime_is_the_first_word_of_the_software_column():
+    assert runtime_of(_case()) == "onnxruntime"
+    assert runtime_of(_case(software="onnxruntime v1.22.1; Python: 3.10.12")) == "onnxruntime"
+    assert runtime_of(_case(software="TensorRT 10.8, CUDA 12.8")) == "tensorrt"
+    assert runtime_of(_case(software="")) == ""
+
+
+@pytest.mark.parametrize(("over", "cpu", "fmt"), [
+    ({}, False, "tf32"),  # ONNX Runtime's CUDA provider: use_tf32 on by default
+    ({"precision": "int8"}, False, "int8"),  # only fp32 rows change
+    ({"software": "pytorch v2.7.1; Python: 3.10.12"}, False, "fp32"),  # not in the table
+    ({"software": "reference implementation (README: ONNX backend)"}, False, "fp32"),  # runtime not named first
+    ({}, True, "fp32"),  # on a CPU the same runtime runs fp32 on the vector units
+])
+def test_runtime_format_reaches_only_onnxruntime_fp32_on_gpus(over, cpu, fmt):
+    assert runtime_format(_case(**over), _params(RTX4090), cpu=cpu) == fmt
+
+
+def test_runtime_format_needs_tf32_units():
+    """A chip whose catalogue entry has no TF32 peak keeps fp32 (the format would otherwise fall back to a wider
+    format's peak in cost/peaks.py)."""
+    chip = _params(RTX4090)
+    no_tf32 = replace(chip, peak_flop_per_s={f: v for f, v in chip.peak_flop_per_s.items() if f != "tf32"})
+    assert runtime_format(_case(), no_tf32, cpu=False) == "fp32"
+
+
+@pytest.mark.parametrize(("over", "cap"), [
+    ({}, 1),  # "onnx retinanet requires batch size 1" (MLCommons C++ harness main.cpp)
+    ({"scenario": "single_stream"}, 1),
+    ({"model": "resnet50-v1.5"}, None),  # ResNet-50 batches on the same harness
+    ({"software": "TensorRT 10.8, CUDA 12.8"}, None),
+])
+def test_harness_max_batch_table(over, cap):
+    assert harness_max_batch(_case(**over)) == cap
+
+
+def test_capped_offline_row_is_batch_one_calls():
+    """The 4090 ONNX Runtime RetinaNet Offline row's grid is batch 1 only, and its rate is 1 / t(1); the same card on
+    TensorRT keeps the batch grid."""
+    cal = load_vision_calibration()
+    row = build_row(_case(), cal)
+    assert list(row.batches) == [1.0]
+    rate, info = predict_row(row, params_of(cal))
+    assert info["batch"] == 1.0
+    assert rate == pytest.approx(1.0 / float(row.pipelined_s(params_of(cal))[0]))
+    trt = build_row(_case(software="TensorRT 10.8, CUDA 12.8", precision="int8"), cal)
+    assert len(trt.batches) > 1
+
+
+def test_multi_stream_share_above_the_cap_runs_in_turn():
+    """Hand check: a row whose largest batch is 1 serves an 8-sample query on one chip as 8 calls of t(1) plus the
+    staging of the 8 samples (sample_host_s each)."""
+    cal = load_vision_calibration()
+    row = build_row(_case(scenario="multi_stream", metric="latency_p99_ms", unit="ms"), cal)
+    assert list(row.batches) == [1.0]
+    tq = np.array([0.010])
+    lat, share = multi_stream_s(row, tq, 8.0, 1, sample_host_s=1e-4)
+    assert share == 8
+    assert lat == pytest.approx(8 * 0.010 + 8 * 1e-4)
+
+
+def test_uncapped_multi_stream_is_one_call():
+    """Without a cap the 8-sample query stays one batch-8 call (the grid holds 8)."""
+    cal = load_vision_calibration()
+    row = build_row(_case(scenario="multi_stream", metric="latency_p99_ms", unit="ms", model="resnet50-v1.5"), cal)
+    tq = np.asarray(row.batches, dtype=float) * 1e-3
+    lat, _ = multi_stream_s(row, tq, 8.0, 1)
+    assert lat == pytest.approx(8e-3)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.sampled_from([1, 2, 4, 8, 16]))
+def test_tf32_call_is_never_slower_than_fp32(batch):
+    """On the RTX 4090 the TF32 tensor peak equals the fp32 CUDA-core peak (Ada whitepaper: 82.6 TFLOPS each) and a
+    tensor-core FLOP costs less energy than a SIMT one, so a TF32 call throttles no more: never slower."""
+    chip, spec = _params(RTX4090), load_chip(RTX4090)
+    net, cal, a = load_network(RETINANET), load_vision_calibration(), load_assumptions()
+    b = np.array([float(batch)])
+    kw = dict(memory_type=spec.memory.type, node_nm=float(spec.silicon.node_nm or 5.0), assumptions=a)
+    t_tf32 = call_cost(chip, net.arrays, b, "tf32", cal, **kw).latency_s
+    t_fp32 = call_cost(chip, net.arrays, b, "fp32", cal, **kw).latency_s
+    assert float(t_tf32[0]) <= float(t_fp32[0]) * (1.0 + 1e-9)
