@@ -190,8 +190,8 @@ def queue_terms(path: str, by: str, max_clients: int = 512) -> list[str]:
             point = (x["sim"]["queue_ms"] / 1e3, implied_own_s(x, worker_time_s(x, params)))
             groups[group_of(f, by)].append(point)
             groups["all Dynamo"].append(point)
-    lines = [f"| group (up to {max_clients} clients) | TTFT rows | simulated wait before the prefill, median (ms) | own term implied, median (ms) | "
-             "implied = a + b x wait: a (ms) / b / R^2 |", "|---|---|---|---|---|"]
+    lines = [f"| group (up to {max_clients} clients) | TTFT rows | simulated wait before the prefill, median (ms) | "
+             "own term implied, median (ms) | implied = a + b x wait: a (ms) / b / R^2 |", "|---|---|---|---|---|"]
     for g in ["all Dynamo"] + sorted(k for k in groups if k != "all Dynamo"):
         w, y = (np.array(v) for v in zip(*groups[g], strict=True))
         a, b, r2 = wait_line(w, y)
