@@ -108,3 +108,37 @@ def test_own_terms_recover_a_planted_term_per_group(db, tmp_path):
     # one flat term over both groups lands between them
     flat = float(next(x for x in lines if x.startswith("| all Dynamo ")).split("|")[3])
     assert 0.0 < flat < own[32] * 1e3
+
+
+def test_wait_line_by_hand(db):
+    # implied = 10 ms + 1 x wait exactly: a 10 ms, b 1, R^2 1
+    a, b, r2 = db.wait_line([0.0, 0.1, 0.2], [0.010, 0.110, 0.210])
+    assert (a, b, r2) == (pytest.approx(0.010), pytest.approx(1.0), pytest.approx(1.0))
+    # one wait for all rows: no slope, the mean as intercept
+    assert db.wait_line([0.05, 0.05], [0.0, 0.02]) == (pytest.approx(0.01), 0.0, 0.0)
+
+
+def test_with_wait_moves_a_row_as_a_request_time_does(db):
+    x = {"ttft": 0.3, "e2e": 5.0, "tput": 1000.0, "meas": 1.0}
+    (y,) = db.with_wait([x], [0.5])
+    # TTFT and E2E 0.5 s longer; throughput by Little's law 1,000 x 5 / 5.5
+    assert (y["ttft"], y["e2e"], y["tput"]) == (pytest.approx(0.8), pytest.approx(5.5), pytest.approx(1000 * 5 / 5.5))
+
+
+def test_queue_terms_recover_a_planted_line(db, tmp_path):
+    fe = load_tool("fit_engines")
+    cases = []
+    for c, wait_ms in ((4, 0.0), (16, 40.0), (64, 160.0)):
+        own = 0.005 + 1.0 * wait_ms / 1e3  # planted: 5 ms plus the simulated wait once more
+        x = _dynamo_case(c, "ttft_ms", (0.300 - 0.09 + 0.03 + own) * 1e3)
+        x["sim"]["queue_ms"] = wait_ms
+        cases.append(x)
+    p = tmp_path / "q.json"
+    p.write_text(json.dumps({"cases": cases}))
+    worker = fe.fit_all(fe.rows_of(str(p))).get("trtllm")
+    assert worker is None  # no trtllm rows: the worker time is the one run with, 30 ms
+    lines = db.queue_terms(str(p), "family")
+    row = next(x for x in lines if x.startswith("| trt dsr1-0 fp4 1024/1024 "))
+    # median wait 40 ms, median implied 45 ms; the line 5 ms + 1.00 x wait, R^2 1
+    assert row == "| trt dsr1-0 fp4 1024/1024 | 3 | 40.0 | 45.0 | 5.0 / 1.00 / 1.00 |"
+    assert db.queue_terms(str(p), "family", max_clients=16)[2].startswith("| all Dynamo | 2 |")

@@ -7,10 +7,16 @@ per prefill worker (``C / E2E`` over the workers the notes name) (docs/serving_v
 round", "Dynamo prefill ceiling round"); ``--own`` adds, per group, what Dynamo's own request term stands for
 there: the term fitted on that group's rows alone (``fit_engines.fit`` on ``own_rows`` at the all-row fits of the
 worker engines, all three metrics and TTFT alone) and the median term its TTFT rows imply (measured TTFT less the
-simulated TTFT without its request time, less the worker engine's time).
+simulated TTFT without its request time, less the worker engine's time); ``--queue`` sets, per group, that implied
+term beside the simulated wait before the prefill (the record's ``queue_ms``: arrival to the first prefill iteration
+that takes the request) and the least-squares line ``implied = a + b x wait`` through its TTFT rows: ``b`` near 1
+says the measured wait before the prefill is about twice the simulated one; ``--shapes`` screens, to first order
+(``fit_engines``' sensitivities, the own term refitted on the Dynamo rows for each), a flat own term against one
+plus ``k`` x the simulated wait and one plus a time per client in flight (docs/serving_validation.md, "Dynamo's
+load-growing TTFT residual").
 
     python tools/closed_loop/dynamo_breakdown.py validate.json [after.json]
-        [--by family|layout|band|family-band] [--intake CASES.csv] [--own]
+        [--by family|layout|band|family-band] [--intake CASES.csv] [--own] [--queue] [--shapes]
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fit_engines import fit, fit_all, own_rows, rows_of, worker_time_s  # noqa: E402
+from fit_engines import fit, fit_all, own_rows, predict, rows_of, worker_time_s  # noqa: E402
 
 METRICS = (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("output_tokens_per_s_total", "throughput"))
 _ID = re.compile(r"imax-(?P<model>.+?)-gb200-dynamo-(?P<worker>trt|sglang)-(?P<fmt>[a-z0-9]+)-(?P<mtp>mtp-)?"
@@ -159,12 +165,84 @@ def own_terms(path: str, by: str) -> list[str]:
     return lines
 
 
+def wait_line(wait_s: np.ndarray, implied_s: np.ndarray) -> tuple[float, float, float]:
+    """Least-squares ``implied = a + b wait`` through the points: ``(a, b, R^2)`` (R^2 0 where ``implied`` is flat,
+    ``b`` 0 where ``wait`` is)."""
+    w, y = np.asarray(wait_s, float), np.asarray(implied_s, float)
+    if np.ptp(w) == 0.0:
+        return float(y.mean()), 0.0, 0.0
+    b, a = np.polyfit(w, y, 1)
+    ss = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum((a + b * w - y) ** 2)) / ss if ss > 0 else 0.0
+    return float(a), float(b), r2
+
+
+def queue_terms(path: str, by: str, max_clients: int = 512) -> list[str]:
+    """Per group of the Dynamo TTFT rows of ``path`` at up to ``max_clients`` clients (below the saturated pools):
+    the median simulated wait before the prefill, the median own term the rows imply (:func:`implied_own_s`, worker
+    engines at their fit on all rows) and :func:`wait_line`."""
+    every = rows_of(path)
+    params = fit_all(every)
+    groups: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for x in every:
+        f = parse(x["case_id"])
+        if f and x["metric"] == "ttft_ms" and int(f["c"]) <= max_clients:
+            point = (x["sim"]["queue_ms"] / 1e3, implied_own_s(x, worker_time_s(x, params)))
+            groups[group_of(f, by)].append(point)
+            groups["all Dynamo"].append(point)
+    lines = [f"| group (up to {max_clients} clients) | TTFT rows | simulated wait before the prefill, median (ms) | "
+             "own term implied, median (ms) | implied = a + b x wait: a (ms) / b / R^2 |", "|---|---|---|---|---|"]
+    for g in ["all Dynamo"] + sorted(k for k in groups if k != "all Dynamo"):
+        w, y = (np.array(v) for v in zip(*groups[g], strict=True))
+        a, b, r2 = wait_line(w, y)
+        lines.append(f"| {g} | {len(w)} | {np.median(w) * 1e3:.1f} | {np.median(y) * 1e3:.1f} | "
+                     f"{a * 1e3:.1f} / {b:.2f} / {r2:.2f} |")
+    return lines
+
+
+def with_wait(rows: list[dict[str, Any]], extra_s: np.ndarray) -> list[dict[str, Any]]:
+    """``rows`` (``fit_engines.rows_of``) as if each request waited ``extra_s`` more before its first token, outside
+    the engines (as a request time does): TTFT and E2E longer by it, throughput lower by Little's law."""
+    return [dict(x, ttft=x["ttft"] + d, e2e=x["e2e"] + d, tput=x["tput"] * x["e2e"] / (x["e2e"] + d))
+            for x, d in zip(rows, extra_s, strict=True)]
+
+
+def shapes(path: str, wait_factors: tuple[float, ...] = (0.5, 1.0),
+           per_client_s: tuple[float, ...] = (0.2e-3, 0.33e-3)) -> list[str]:
+    """First-order screen of the own term's shape on the Dynamo rows of ``path``: flat (as run), plus ``k`` x the
+    simulated wait before the prefill, plus a time per client in flight; the own term refitted for each (worker
+    engines at their fit on all rows). Errors in sample: median |error| / p90 / signed median (%)."""
+    every = rows_of(path)
+    params = fit_all(every)
+    dyn = own_rows([x for x in every if parse(x["case_id"])], params)
+    wait = np.array([x["sim"]["queue_ms"] / 1e3 for x in dyn])
+    conc = np.array([x["conc"] for x in dyn])
+    metric = np.array([x["metric"] for x in dyn])
+    meas = np.array([x["meas"] for x in dyn])
+    ttft = metric == "ttft_ms"
+    cases = [("flat", np.zeros(len(dyn)))] + [(f"+ {k:g} x the simulated wait", k * wait) for k in wait_factors] + \
+        [(f"+ {b * 1e3:g} ms per client", b * conc) for b in per_client_s]
+    lines = ["| own term | fitted (ms) | TTFT | TTFT rows beyond 35 % | TTFT 1-8 clients | TTFT 9-512 clients | "
+             "throughput |", "|---|---|---|---|---|---|---|"]
+    for name, extra in cases:
+        rs = with_wait(dyn, extra)
+        f = fit(rs)
+        err = 100.0 * (predict(rs, np.array(f.s), np.array(f.r), f.k, f.kern, f.e) / meas - 1.0)
+        low, mid = ttft & (conc <= 8), ttft & (conc > 8) & (conc <= 512)
+        lines.append(f"| {name} | {f.r * 1e3:.1f} | {stats(list(err[ttft]))} | {int((abs(err[ttft]) > 35).sum())} | "
+                     f"{stats(list(err[low]))} | {stats(list(err[mid]))} | "
+                     f"{stats(list(err[metric == 'output_tokens_per_s_total']))} |")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("json", nargs="+", help="one validate JSON, or before and after")
     ap.add_argument("--by", choices=("family", "layout", "band", "family-band"), default="family")
     ap.add_argument("--intake", metavar="CASES_CSV", help="add the intake table (the cases file the JSON ran)")
     ap.add_argument("--own", action="store_true", help="add the own request term per group (the last JSON)")
+    ap.add_argument("--queue", action="store_true", help="add the implied own term against the simulated wait")
+    ap.add_argument("--shapes", action="store_true", help="add the first-order screen of the own term's shapes")
     args = ap.parse_args()
     runs = [rows(p) for p in args.json]
     print("\n".join(table(runs, args.by)))
@@ -174,6 +252,12 @@ def main() -> None:
     if args.own:
         print()
         print("\n".join(own_terms(args.json[-1], args.by)))
+    if args.queue:
+        print()
+        print("\n".join(queue_terms(args.json[-1], args.by)))
+    if args.shapes:
+        print()
+        print("\n".join(shapes(args.json[-1])))
 
 
 if __name__ == "__main__":

@@ -92,7 +92,19 @@ class DecodeWorker(BaseModel):
     recv_interval_steps: int = Field(1, ge=1, le=1000)
 
 
-W = TypeVar("W", WorkerScheduling, WorkerRequestPath, DecodeWorker)
+class BenchHarness(BaseModel):
+    """The benchmark a front end's launch harness runs, for rows whose ``software`` text contains the ``software``
+    fragment (lower case; first match wins): ``prompts_per_client``, its ``--num-prompts`` over the concurrency.
+    The first wave (all clients sent at once) is one round of that many: fewer prompts per client weigh it more in
+    the mean TTFT (``validation.closed_loop.num_requests``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    software: str = Field(min_length=1, pattern=r"^[a-z0-9_.+ -]+$")
+    prompts_per_client: int = Field(ge=3, le=1000)  # at least the simulated rounds (SIM_ROUNDS)
+
+
+W = TypeVar("W", WorkerScheduling, WorkerRequestPath, DecodeWorker, BenchHarness)
 
 
 def first_for_software(entries: Sequence[W], software: str) -> W | None:

@@ -172,12 +172,12 @@ class EngineReplica:
         return SchedulerConfig(max_num_seqs=seqs, max_num_batched_tokens=budget)
 
 
-def num_requests(concurrency: int) -> tuple[int, int, list[str]]:
+def num_requests(concurrency: int, per_client: int = PROMPTS_PER_CLIENT) -> tuple[int, int, list[str]]:
     """(requests the benchmark sends, requests simulated, notes): ``SIM_ROUNDS`` rounds of clients
-    (at least ``MIN_REQUESTS``) stand for the benchmark's ``PROMPTS_PER_CLIENT``: its start and
-    drain as simulated, the middle round(s) weighted as its steady middle
-    (:func:`~inferchip.sim.engines.bench.steady_weights`)."""
-    bench = PROMPTS_PER_CLIENT * concurrency
+    (at least ``MIN_REQUESTS``) stand for the benchmark's ``per_client`` prompts per client (the harness's;
+    ``PROMPTS_PER_CLIENT`` by default): its start and drain as simulated, the middle round(s) weighted as its
+    steady middle (:func:`~inferchip.sim.engines.bench.steady_weights`)."""
+    bench = per_client * concurrency
     n = min(bench, max(MIN_REQUESTS, SIM_ROUNDS * concurrency))
     if n < bench:
         return bench, n, [f"{n} requests simulated for the benchmark's {bench}: its start and drain as simulated, "
@@ -213,7 +213,8 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     tau = eng.mtp_tokens_per_step() if facts.mtp else 1.0
     inp = uniform_length(case.input_tokens)
     out = mtp_output_steps(case.output_tokens, tau) if facts.mtp else uniform_length(case.output_tokens)
-    bench, n, notes = num_requests(c)
+    per_client = eng.prompts_per_client_on(case.software, PROMPTS_PER_CLIENT)
+    bench, n, notes = num_requests(c, per_client)
     dec = replicas["decode"]
     lengths = (int(case.input_tokens), int(case.output_tokens))
     dcfg = dec.config(c, *lengths)
@@ -224,6 +225,8 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                     f"{eng.id}: max_num_seqs {dcfg.max_num_seqs}, chunk {dcfg.max_num_batched_tokens}"
                     f" tokens, {eng.step_overhead_s * 1e3:.3g} ms host time per step, "
                     f"{req_s * 1e3:.3g} ms per request")
+    if per_client != PROMPTS_PER_CLIENT:
+        notes.append(f"engine {eng.id}: the launch harness sends {per_client} prompts per client (bench_harness)")
     if tok_s > 0:
         notes.append(f"engine {eng.id}: its front end tokenises the prompt text, {tok_s * 1e3:.3g} ms of that time "
                      f"({host.s_per_prompt_token * 1e6:.3g} us per token x {host.prompt_tokens} mean tokens)")

@@ -1,0 +1,66 @@
+"""The launch harness's benchmark length (engine field ``bench_harness``): the Dynamo record's entries, the run
+length they give ``validation.closed_loop.num_requests``, and the first wave's weight in the mean TTFT by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from inferchip.catalog.engines import get_engine
+from inferchip.sim.engines.bench import steady_weights
+from inferchip.spec.engine_workers import BenchHarness
+from inferchip.validation.closed_loop import PROMPTS_PER_CLIENT, SIM_ROUNDS, num_requests
+
+TRT = "NVIDIA Dynamo + TensorRT-LLM, PD-disaggregated; nvcr.io#nvidia/ai-dynamo/tensorrtllm-runtime:0.5.1-rc0.pre3"
+SGL = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2"
+
+
+def test_dynamo_records_the_harness_run_lengths():
+    dyn = get_engine("dynamo")
+    # benchmark_disagg.slurm MULTI_ROUND default 8; the Dynamo + SGLang rows ran an unstored launch branch: none
+    assert dyn.prompts_per_client_on(TRT, PROMPTS_PER_CLIENT) == 8
+    assert dyn.prompts_per_client_on(SGL, PROMPTS_PER_CLIENT) == PROMPTS_PER_CLIENT
+    assert dyn.prompts_per_client_on("NVIDIA Dynamo + vLLM", PROMPTS_PER_CLIENT) == PROMPTS_PER_CLIENT
+    for other in ("vllm", "sglang", "trtllm", "atom"):  # the InferenceMAX runners' own client: 10 per client
+        assert get_engine(other).prompts_per_client_on(SGL, PROMPTS_PER_CLIENT) == PROMPTS_PER_CLIENT
+
+
+def test_an_entry_shorter_than_the_simulated_rounds_is_refused():
+    assert SIM_ROUNDS == 3
+    BenchHarness(software="sglang", prompts_per_client=3)
+    with pytest.raises(ValidationError):
+        BenchHarness(software="sglang", prompts_per_client=2)
+
+
+def test_num_requests_by_hand():
+    # 64 clients x 5 prompts = 320 sent; 3 rounds of 64 = 192 simulated, the middle 64 standing for 192
+    bench, n, notes = num_requests(64, 5)
+    assert (bench, n) == (320, 192)
+    assert notes == ["192 requests simulated for the benchmark's 320: its start and drain as simulated, "
+                     "the middle 64 weighted as its steady middle"]
+    # 4 clients x 8 = 32 sent; at least 16 simulated
+    assert num_requests(4, 8)[:2] == (32, 16)
+    assert num_requests(64)[:2] == (640, 192)  # the default: 10 per client
+
+
+@given(c=st.integers(2, 512), per_client=st.integers(3, 50))
+def test_the_first_wave_weighs_one_over_the_prompts_per_client(c, per_client):
+    bench, n, _ = num_requests(c, per_client)
+    w = steady_weights(n, c, bench)
+    # the first wave is the first c sends, each of weight 1, of the benchmark's per_client x c requests
+    assert float(w[:c].sum()) == pytest.approx(c)
+    assert float(w.sum()) == pytest.approx(bench)
+    assert float(w[:c].sum() / w.sum()) == pytest.approx(1.0 / per_client)
+
+
+def test_a_first_wave_wait_raises_the_mean_ttft_as_the_run_shortens():
+    # a first wave that waits 1 s more than the steady requests (0.1 s each): the mean is 0.1 + 1 / P
+    c = 32
+    for per_client, mean in ((10, 0.2), (8, 0.225), (5, 0.3)):
+        bench, n, _ = num_requests(c, per_client)
+        ttft = np.full(n, 0.1)
+        ttft[:c] += 1.0
+        assert float(np.average(ttft, weights=steady_weights(n, c, bench))) == pytest.approx(mean)
