@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from inferchip.spec.engine_workers import (
     DecodeWorker,
     RecipeBatch,
+    RecipeRunLength,
     WorkerRequestPath,
     WorkerScheduling,
     first_for_software,
@@ -221,6 +222,9 @@ class EngineSpec(BaseModel):
     recipe_moe_kernel: tuple[RecipeMoeKernel, ...] = Field(
         (), description="Expert kernel of the launch recipes and the share of the tensor-core peak its MMA issues, by "
                         "chip and weights; aggregated rows (none: kernels written for the chip, the whole peak).")
+    recipe_run_length: tuple[RecipeRunLength, ...] = Field(
+        (), description="Benchmark prompts per client of the launch runners, by chip, model and output length; "
+                        "aggregated rows (none: the InferenceMAX benchmark scripts' 10).")
     recipe_batch: tuple[RecipeBatch, ...] = Field(
         (), description="Per-rank request and token caps of a disaggregated recipe's context or generation workers, "
                         "by software, model, input length and layout (none: max_num_seqs and the chunk).")

@@ -92,6 +92,30 @@ class DecodeWorker(BaseModel):
     recv_interval_steps: int = Field(1, ge=1, le=1000)
 
 
+class RecipeRunLength(BaseModel):
+    """The benchmark length a launch runner sets for aggregated rows on chips whose id contains
+    ``accelerator``, whose model id contains ``model`` (lower case) and, where ``output_tokens`` is not 0, of
+    that nominal output length: ``prompts_per_client``, its ``--num-prompts`` over the concurrency. The first
+    wave (all clients sent at once) is one round of that many, so it weighs ``1 / prompts_per_client`` of the
+    mean TTFT (``validation.closed_loop.num_requests``). First match wins; sources in ``catalog/engines.yaml``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    accelerator: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
+    model: str = Field(min_length=1, pattern=r"^[a-z0-9_./-]+$")
+    output_tokens: int = Field(0, ge=0, le=10_000_000)
+    prompts_per_client: int = Field(ge=3, le=1000)  # at least the simulated rounds (SIM_ROUNDS)
+
+
+def run_length(entries: Sequence[RecipeRunLength], accelerator: str, model: str, output_tokens: int,
+               default: int) -> int:
+    """Benchmark prompts per client of an aggregated row: the first matching entry's, else ``default``."""
+    chip, mdl = accelerator.lower(), model.lower()
+    hit = next((e for e in entries if e.accelerator in chip and e.model in mdl
+                and e.output_tokens in (0, output_tokens)), None)
+    return default if hit is None else hit.prompts_per_client
+
+
 W = TypeVar("W", WorkerScheduling, WorkerRequestPath, DecodeWorker)
 
 

@@ -60,6 +60,7 @@ from inferchip.sim.lengths import max_tokens
 from inferchip.sim.steptime import StepTimer
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec
+from inferchip.spec.engine_workers import run_length
 from inferchip.validation.cases import Case
 
 PROMPTS_PER_CLIENT = 10  # InferenceMAX benchmark_serving --num-prompts = 10 x concurrency
@@ -172,12 +173,12 @@ class EngineReplica:
         return SchedulerConfig(max_num_seqs=seqs, max_num_batched_tokens=budget)
 
 
-def num_requests(concurrency: int) -> tuple[int, int, list[str]]:
+def num_requests(concurrency: int, per_client: int = PROMPTS_PER_CLIENT) -> tuple[int, int, list[str]]:
     """(requests the benchmark sends, requests simulated, notes): ``SIM_ROUNDS`` rounds of clients
-    (at least ``MIN_REQUESTS``) stand for the benchmark's ``PROMPTS_PER_CLIENT``: its start and
-    drain as simulated, the middle round(s) weighted as its steady middle
-    (:func:`~inferchip.sim.engines.bench.steady_weights`)."""
-    bench = PROMPTS_PER_CLIENT * concurrency
+    (at least ``MIN_REQUESTS``) stand for the benchmark's ``per_client`` prompts per client (the runner's;
+    ``PROMPTS_PER_CLIENT`` by default): its start and drain as simulated, the middle round(s) weighted as its
+    steady middle (:func:`~inferchip.sim.engines.bench.steady_weights`)."""
+    bench = per_client * concurrency
     n = min(bench, max(MIN_REQUESTS, SIM_ROUNDS * concurrency))
     if n < bench:
         return bench, n, [f"{n} requests simulated for the benchmark's {bench}: its start and drain as simulated, "
@@ -213,7 +214,9 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     tau = eng.mtp_tokens_per_step() if facts.mtp else 1.0
     inp = uniform_length(case.input_tokens)
     out = mtp_output_steps(case.output_tokens, tau) if facts.mtp else uniform_length(case.output_tokens)
-    bench, n, notes = num_requests(c)
+    per_client = PROMPTS_PER_CLIENT if "prefill" in replicas else run_length(
+        eng.recipe_run_length, case.accelerator, case.model, int(case.output_tokens), PROMPTS_PER_CLIENT)
+    bench, n, notes = num_requests(c, per_client)
     dec = replicas["decode"]
     lengths = (int(case.input_tokens), int(case.output_tokens))
     dcfg = dec.config(c, *lengths)
