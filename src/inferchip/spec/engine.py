@@ -17,9 +17,9 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from inferchip.spec.engine_workers import (
-    BenchHarness,
     DecodeWorker,
     RecipeBatch,
+    RunLength,
     WorkerRequestPath,
     WorkerScheduling,
     first_for_software,
@@ -237,9 +237,8 @@ class EngineSpec(BaseModel):
     decode_worker: tuple[DecodeWorker, ...] = Field(
         (), description="Page reservation and request polling of a disaggregated row's decode workers, by the worker "
                         "engine its software names (none matching: no reservation, a poll every iteration).")
-    bench_harness: tuple[BenchHarness, ...] = Field(
-        (), description="Benchmark prompts per client of a front end's launch harness, by the worker software its rows "
-                        "name (none matching: the InferenceMAX runners' 10).")
+    run_length: tuple[RunLength, ...] = Field((), description="Benchmark prompts per client of the rows' launch "
+                                              "harness or runner (none matching: the InferenceMAX scripts' 10).")
     context_attention_follows_projections: bool = Field(
         False, description="The engine's context (prefill) attention runs in FP8 only where the attention "
                            "projections are quantised: with 16-bit projections (a checkpoint's modules_to_not_convert) "
@@ -376,11 +375,6 @@ class EngineSpec(BaseModel):
         """A disaggregated row's decode workers: the first ``decode_worker`` entry whose fragment the row's
         ``software`` text contains, else no reservation and a poll every iteration."""
         return first_for_software(self.decode_worker, software) or DecodeWorker(software="any")
-
-    def prompts_per_client_on(self, software: str, default: int) -> int:
-        """Benchmark prompts per client of a row's launch harness: the first matching ``bench_harness`` entry's."""
-        h = first_for_software(self.bench_harness, software)
-        return default if h is None else h.prompts_per_client
 
     def padded_batch(self, seqs: int) -> int:
         """Decode batch the CUDA graph runs for ``seqs`` sequences (next bucket; unpadded above the largest)."""

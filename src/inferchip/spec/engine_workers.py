@@ -92,19 +92,36 @@ class DecodeWorker(BaseModel):
     recv_interval_steps: int = Field(1, ge=1, le=1000)
 
 
-class BenchHarness(BaseModel):
-    """The benchmark a front end's launch harness runs, for rows whose ``software`` text contains the ``software``
-    fragment (lower case; first match wins): ``prompts_per_client``, its ``--num-prompts`` over the concurrency.
-    The first wave (all clients sent at once) is one round of that many: fewer prompts per client weigh it more in
-    the mean TTFT (``validation.closed_loop.num_requests``)."""
+class RunLength(BaseModel):
+    """The benchmark length a row's launch harness or runner sets: ``prompts_per_client``, its ``--num-prompts``
+    over the concurrency, for rows that match every key given (lower case; an empty key or ``output_tokens`` 0
+    matches any row; first match wins; sources in ``catalog/engines.yaml``): ``software``, a fragment of the row's
+    software text (the worker engine of a front end such as Dynamo); ``accelerator``, of the chip id; ``model``,
+    of the model id; ``output_tokens``, the nominal output length; ``layout``, aggregated or disaggregated rows.
+    The first wave (all clients sent at once) is one round of that many, so it weighs ``1 / prompts_per_client``
+    of the mean TTFT (``validation.closed_loop.num_requests``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    software: str = Field(min_length=1, pattern=r"^[a-z0-9_.+ -]+$")
+    software: str = Field("", pattern=r"^[a-z0-9_.+ -]*$")
+    accelerator: str = Field("", pattern=r"^[a-z0-9_-]*$")
+    model: str = Field("", pattern=r"^[a-z0-9_./-]*$")
+    output_tokens: int = Field(0, ge=0, le=10_000_000)
+    layout: Literal["any", "aggregated", "disaggregated"] = "any"
     prompts_per_client: int = Field(ge=3, le=1000)  # at least the simulated rounds (SIM_ROUNDS)
 
 
-W = TypeVar("W", WorkerScheduling, WorkerRequestPath, DecodeWorker, BenchHarness)
+def run_length(entries: Sequence[RunLength], *, software: str, accelerator: str, model: str, output_tokens: int,
+               disaggregated: bool) -> int | None:
+    """Benchmark prompts per client of a row: the first matching entry's (:class:`RunLength`), else None."""
+    sw, chip, mdl = software.lower(), accelerator.lower(), model.lower()
+    layout = "disaggregated" if disaggregated else "aggregated"
+    hit = next((e for e in entries if e.software in sw and e.accelerator in chip and e.model in mdl
+                and e.output_tokens in (0, output_tokens) and e.layout in ("any", layout)), None)
+    return None if hit is None else hit.prompts_per_client
+
+
+W = TypeVar("W", WorkerScheduling, WorkerRequestPath, DecodeWorker)
 
 
 def first_for_software(entries: Sequence[W], software: str) -> W | None:

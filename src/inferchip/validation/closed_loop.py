@@ -60,6 +60,7 @@ from inferchip.sim.lengths import max_tokens
 from inferchip.sim.steptime import StepTimer
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec
+from inferchip.spec.engine_workers import run_length
 from inferchip.validation.cases import Case
 
 PROMPTS_PER_CLIENT = 10  # InferenceMAX benchmark_serving --num-prompts = 10 x concurrency
@@ -173,10 +174,9 @@ class EngineReplica:
 
 
 def num_requests(concurrency: int, per_client: int = PROMPTS_PER_CLIENT) -> tuple[int, int, list[str]]:
-    """(requests the benchmark sends, requests simulated, notes): ``SIM_ROUNDS`` rounds of clients
-    (at least ``MIN_REQUESTS``) stand for the benchmark's ``per_client`` prompts per client (the harness's;
-    ``PROMPTS_PER_CLIENT`` by default): its start and drain as simulated, the middle round(s) weighted as its
-    steady middle (:func:`~inferchip.sim.engines.bench.steady_weights`)."""
+    """(requests the benchmark sends, requests simulated, notes): ``SIM_ROUNDS`` rounds of clients (at least
+    ``MIN_REQUESTS``) stand for the benchmark's ``per_client`` prompts per client (the row's launch harness's):
+    its start and drain as simulated, the middle round(s) weighted as its steady middle (``steady_weights``)."""
     bench = per_client * concurrency
     n = min(bench, max(MIN_REQUESTS, SIM_ROUNDS * concurrency))
     if n < bench:
@@ -213,8 +213,9 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     tau = eng.mtp_tokens_per_step() if facts.mtp else 1.0
     inp = uniform_length(case.input_tokens)
     out = mtp_output_steps(case.output_tokens, tau) if facts.mtp else uniform_length(case.output_tokens)
-    per_client = eng.prompts_per_client_on(case.software, PROMPTS_PER_CLIENT)
-    bench, n, notes = num_requests(c, per_client)
+    per_client = run_length(eng.run_length, software=case.software, accelerator=case.accelerator, model=case.model,
+                            output_tokens=int(case.output_tokens), disaggregated="prefill" in replicas)
+    bench, n, notes = num_requests(c, per_client or PROMPTS_PER_CLIENT)
     dec = replicas["decode"]
     lengths = (int(case.input_tokens), int(case.output_tokens))
     dcfg = dec.config(c, *lengths)
@@ -225,8 +226,8 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                     f"{eng.id}: max_num_seqs {dcfg.max_num_seqs}, chunk {dcfg.max_num_batched_tokens}"
                     f" tokens, {eng.step_overhead_s * 1e3:.3g} ms host time per step, "
                     f"{req_s * 1e3:.3g} ms per request")
-    if per_client != PROMPTS_PER_CLIENT:
-        notes.append(f"engine {eng.id}: the launch harness sends {per_client} prompts per client (bench_harness)")
+    if per_client:
+        notes.append(f"engine {eng.id}: the launch harness sends {per_client} prompts per client (run_length)")
     if tok_s > 0:
         notes.append(f"engine {eng.id}: its front end tokenises the prompt text, {tok_s * 1e3:.3g} ms of that time "
                      f"({host.s_per_prompt_token * 1e6:.3g} us per token x {host.prompt_tokens} mean tokens)")

@@ -1,4 +1,4 @@
-"""The launch harness's benchmark length (engine field ``bench_harness``): the Dynamo record's entries, the run
+"""The launch harness's benchmark length (engine field ``run_length``): the Dynamo record's entries, the run
 length they give ``validation.closed_loop.num_requests``, and the first wave's weight in the mean TTFT by hand."""
 
 from __future__ import annotations
@@ -11,28 +11,34 @@ from pydantic import ValidationError
 
 from inferchip.catalog.engines import get_engine
 from inferchip.sim.engines.bench import steady_weights
-from inferchip.spec.engine_workers import BenchHarness
+from inferchip.spec.engine_workers import RunLength, run_length
 from inferchip.validation.closed_loop import PROMPTS_PER_CLIENT, SIM_ROUNDS, num_requests
 
 TRT = "NVIDIA Dynamo + TensorRT-LLM, PD-disaggregated; nvcr.io#nvidia/ai-dynamo/tensorrtllm-runtime:0.5.1-rc0.pre3"
 SGL = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2"
 
 
+def per_client(engine, software, default=PROMPTS_PER_CLIENT):
+    return run_length(engine.run_length, software=software, accelerator="nvidia-gb200-186gb",
+                                     model="deepseek-ai/DeepSeek-R1-0528", output_tokens=1024,
+                                     disaggregated=True) or default
+
+
 def test_dynamo_records_the_harness_run_lengths():
     dyn = get_engine("dynamo")
     # benchmark_disagg.slurm MULTI_ROUND default 8; the Dynamo + SGLang rows ran an unstored launch branch: none
-    assert dyn.prompts_per_client_on(TRT, PROMPTS_PER_CLIENT) == 8
-    assert dyn.prompts_per_client_on(SGL, PROMPTS_PER_CLIENT) == PROMPTS_PER_CLIENT
-    assert dyn.prompts_per_client_on("NVIDIA Dynamo + vLLM", PROMPTS_PER_CLIENT) == PROMPTS_PER_CLIENT
+    assert per_client(dyn, TRT) == 8
+    assert per_client(dyn, SGL) == PROMPTS_PER_CLIENT
+    assert per_client(dyn, "NVIDIA Dynamo + vLLM") == PROMPTS_PER_CLIENT
     for other in ("vllm", "sglang", "trtllm", "atom"):  # the InferenceMAX runners' own client: 10 per client
-        assert get_engine(other).prompts_per_client_on(SGL, PROMPTS_PER_CLIENT) == PROMPTS_PER_CLIENT
+        assert per_client(get_engine(other), SGL) == PROMPTS_PER_CLIENT
 
 
 def test_an_entry_shorter_than_the_simulated_rounds_is_refused():
     assert SIM_ROUNDS == 3
-    BenchHarness(software="sglang", prompts_per_client=3)
+    RunLength(software="sglang", prompts_per_client=3)
     with pytest.raises(ValidationError):
-        BenchHarness(software="sglang", prompts_per_client=2)
+        RunLength(software="sglang", prompts_per_client=2)
 
 
 def test_num_requests_by_hand():
