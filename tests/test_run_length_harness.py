@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from inferchip.catalog.engines import get_engine
 from inferchip.sim.engines.bench import steady_weights
 from inferchip.spec.engine_workers import RunLength, run_length
-from inferchip.validation.closed_loop import PROMPTS_PER_CLIENT, SIM_ROUNDS, num_requests
+from inferchip.validation.closed_loop import PROMPTS_PER_CLIENT, num_requests
 
 TRT = "NVIDIA Dynamo + TensorRT-LLM, PD-disaggregated; nvcr.io#nvidia/ai-dynamo/tensorrtllm-runtime:0.5.1-rc0.pre3"
 SGL = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2"
@@ -34,11 +34,11 @@ def test_dynamo_records_the_harness_run_lengths():
         assert per_client(get_engine(other), SGL) == PROMPTS_PER_CLIENT
 
 
-def test_an_entry_shorter_than_the_simulated_rounds_is_refused():
-    assert SIM_ROUNDS == 3
-    RunLength(software="sglang", prompts_per_client=3)
+def test_a_run_of_no_prompts_is_refused():
+    RunLength(software="sglang", prompts_per_client=1)  # a run shorter than SIM_ROUNDS is simulated whole
     with pytest.raises(ValidationError):
-        RunLength(software="sglang", prompts_per_client=2)
+        RunLength(software="sglang", prompts_per_client=0)
+    assert num_requests(4, 2)[:2] == (8, 8)
 
 
 def test_num_requests_by_hand():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,11 +20,12 @@ from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.cost.vision.frame import call_cost
 from inferchip.spec.chip import chip_params
 from inferchip.validation.vision.cases import parse_vision_cases
-from inferchip.validation.vision.harness import harness_max_batch, runtime_format, runtime_of
+from inferchip.validation.vision.harness import executed_format, harness_max_batch, runtime_of
 from inferchip.validation.vision.rows import build_row, multi_stream_s, predict_row
 from inferchip.validation.vision.validate import params_of
 from inferchip.workload.vision.network import load_network
 
+ROOT = Path(__file__).resolve().parents[1]
 HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,system_name,software,model,input_shape,"
           "precision,scenario,batch,metric,value,unit,notes")
 RTX4090 = "nvidia-geforce-rtx-4090"
@@ -52,6 +54,16 @@ def test_runtime_is_the_first_word_of_the_software_column():
     assert runtime_of(_case(software="onnxruntime v1.22.1; Python: 3.10.12")) == "onnxruntime"
     assert runtime_of(_case(software="TensorRT 10.8, CUDA 12.8")) == "tensorrt"
     assert runtime_of(_case(software="")) == ""
+    for spelling in ("ONNX Runtime 1.22", "onnxruntime-gpu 1.19", "ORT 1.18; CUDA 12"):  # RUNTIME_SPELLINGS
+        assert runtime_of(_case(software=spelling)) == "onnxruntime"
+
+
+def test_every_shipped_gpu_fp32_row_of_a_tf32_runtime_is_recognised():
+    """The shipped rows that name ONNX Runtime or TensorRT first resolve to the runtime's key, whatever the spelling."""
+    from inferchip.validation.vision.cases import read_vision_cases
+    rows = read_vision_cases(ROOT / "src" / "inferchip" / "catalog" / "vision" / "vision_cases.csv")
+    named = [c for c in rows if c.software.strip().lower().startswith(("onnx", "tensorrt", "ort "))]
+    assert named and all(runtime_of(c) in ("onnxruntime", "tensorrt") for c in named)
 
 
 @pytest.mark.parametrize(("over", "cpu", "fmt"), [
@@ -60,17 +72,19 @@ def test_runtime_is_the_first_word_of_the_software_column():
     ({"software": "pytorch v2.7.1; Python: 3.10.12"}, False, "fp32"),  # not in the table
     ({"software": "reference implementation (README: ONNX backend)"}, False, "fp32"),  # runtime not named first
     ({}, True, "fp32"),  # on a CPU the same runtime runs fp32 on the vector units
+    ({"software": "TensorRT 8.5.1.7, CUDA 11.6"}, False, "tf32"),  # TensorRT's builder: TF32 on by default
+    ({"accelerator": "amd-mi300x"}, False, "fp32"),  # ORT on AMD: the ROCm / MIGraphX provider, not CUDA's use_tf32
 ])
-def test_runtime_format_reaches_only_onnxruntime_fp32_on_gpus(over, cpu, fmt):
-    assert runtime_format(_case(**over), _params(RTX4090), cpu=cpu) == fmt
+def test_executed_format_reaches_only_onnxruntime_fp32_on_gpus(over, cpu, fmt):
+    assert executed_format(_case(**over), _params(RTX4090), cpu=cpu) == fmt
 
 
-def test_runtime_format_needs_tf32_units():
+def test_executed_format_needs_tf32_units():
     """A chip whose catalogue entry has no TF32 peak keeps fp32 (the format would otherwise fall back to a wider
     format's peak in cost/peaks.py)."""
     chip = _params(RTX4090)
     no_tf32 = replace(chip, peak_flop_per_s={f: v for f, v in chip.peak_flop_per_s.items() if f != "tf32"})
-    assert runtime_format(_case(), no_tf32, cpu=False) == "fp32"
+    assert executed_format(_case(), no_tf32, cpu=False) == "fp32"
 
 
 @pytest.mark.parametrize(("over", "cap"), [

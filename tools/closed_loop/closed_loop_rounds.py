@@ -65,7 +65,7 @@ def main() -> None:
     cpu = [0.0, 0.0]
     for case in sample(a.file, a.sample, a.seed):
         short, t_short = figures(case, a.rounds, cal, lengths)
-        full, t_full = figures(case, cl.PROMPTS_PER_CLIENT, cal, lengths)
+        full, t_full = figures(case, cl.row_facts(case).prompts_per_client, cal, lengths)
         if short is None or full is None:
             continue
         cpu[0] += t_short

@@ -100,7 +100,8 @@ def rows_with_builds(validate_json: str, cases_csv: str | Path, engine: str) -> 
     for x in fe.rows_of(validate_json):
         if x["engine"] == engine:
             x["build"] = build_of(x["chip"], x.get("x", 0.0) > 0)
-            x["P"] = float(prompts.get(x["case_id"], DEFAULT_PROMPTS_PER_CLIENT))
+            # the simulation's own (engines.yaml run_length); the notes' statement for a JSON written before it
+            x["P"] = float(x["sim"].get("prompts_per_client") or prompts.get(x["case_id"], DEFAULT_PROMPTS_PER_CLIENT))
             out.append(x)
     return out
 

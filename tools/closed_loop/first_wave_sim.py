@@ -57,7 +57,7 @@ def groups(results: list[dict], cases: dict[str, dict], engine: str, chip: str) 
         med_s, p99_s = float(m.group(1)) / 1e3, float(m.group(2)) / 1e3
         if p99_s - med_s >= STALL_S:
             continue
-        p = prompts_per_client(case["notes"])
+        p = int(sim.get("prompts_per_client") or prompts_per_client(case["notes"]))  # the simulation's own first
         layout = "pd" if "disagg" in case["software"].lower() else "agg"
         key = (r["accelerator"], case["weight_dtype"], layout, f"{case['input_tokens']}/{case['output_tokens']}",
                int(float(case["concurrency"])))

@@ -28,7 +28,10 @@ DEFAULT_BATCH = (16, 32, 64, 65, 96, 128, 129, 192, 256, 257, 384, 512)
 
 def parse_batches(text: str) -> tuple[int, ...]:
     """Batch grid from "32,64,65": positive integers, sorted, without repeats."""
-    vals = sorted({int(v) for v in text.split(",") if v.strip()})
+    try:
+        vals = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        vals = []
     if not vals or vals[0] < 1:
         raise ValueError(f"--batch {text!r}: positive integers separated by commas")
     return tuple(vals)
@@ -82,12 +85,15 @@ def main() -> None:
     from inferchip.validation.cases import read_cases
     from inferchip.validation.validate import Validator, case_formats, plan_for
 
-    batches = parse_batches(a.batch)
+    try:
+        batches, pat = parse_batches(a.batch), re.compile(a.rows)
+    except (ValueError, re.error) as exc:
+        ap.error(str(exc))
     v = Validator(load_calibration(a.calibration))
-    pat = re.compile(a.rows)
-    for case in read_cases(a.cases):
-        if not pat.search(case.case_id):
-            continue
+    matched = [c for c in read_cases(a.cases) if pat.search(c.case_id)]
+    if not matched:
+        print(f"no row of {a.cases} matches --rows {a.rows!r}")
+    for case in matched:
         fmt, _ = case_formats(case)
         plan = plan_for(case, v.lengths)
         layout, _pt = v._search(case, plan, fmt)

@@ -59,6 +59,11 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
                 raise SpecError(f"{path}: engine {e.id}: worker_request_paths engine = {w.engine!r} (software "
                                 f"{w.software!r}): not a worker engine id; allowed: {allowed} (an engine of the "
                                 "catalogue without worker_request_paths of its own)")
+        for j, later in enumerate(e.run_length):
+            first = next((i for i, x in enumerate(e.run_length[:j]) if x.covers(later)), None)
+            if first is not None:
+                raise SpecError(f"{path}: engine {e.id}: run_length entry {j} ({later.model_dump()}) is never reached: "
+                                f"entry {first} matches every row it does (first match wins: put the narrower first)")
     return cat
 
 

@@ -108,7 +108,12 @@ class RunLength(BaseModel):
     model: str = Field("", pattern=r"^[a-z0-9_./-]*$")
     output_tokens: int = Field(0, ge=0, le=10_000_000)
     layout: Literal["any", "aggregated", "disaggregated"] = "any"
-    prompts_per_client: int = Field(ge=3, le=1000)  # at least the simulated rounds (SIM_ROUNDS)
+    prompts_per_client: int = Field(ge=1, le=1000)  # below SIM_ROUNDS the whole run is simulated (num_requests)
+
+    def covers(self, other: RunLength) -> bool:
+        """True when every row ``other`` matches also matches this entry (placed first, it would shadow ``other``)."""
+        return (self.software in other.software and self.accelerator in other.accelerator and self.model in other.model
+                and self.output_tokens in (0, other.output_tokens) and self.layout in ("any", other.layout))
 
 
 def run_length(entries: Sequence[RunLength], *, software: str, accelerator: str, model: str, output_tokens: int,

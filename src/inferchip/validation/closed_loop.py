@@ -113,6 +113,7 @@ class RowFacts:
     decode_workers: int
     prefill: Worker | None = None  # disaggregated: the prefill pool's worker
     prefill_workers: int = 0
+    prompts_per_client: int = PROMPTS_PER_CLIENT  # the benchmark's, the engine's run_length (the launch harness's)
 
 
 def row_facts(case: Case, engine: EngineSpec | None = None) -> RowFacts:
@@ -121,6 +122,8 @@ def row_facts(case: Case, engine: EngineSpec | None = None) -> RowFacts:
     engine = engine or _closed_loop_engine(case.software, where)
     cid = case.case_id.lower()
     mtp = "-mtp-" in cid or bool(_MTP.search(case.notes))
+    p = run_length(engine.run_length, software=case.software, accelerator=case.accelerator, model=case.model,
+                   output_tokens=int(case.output_tokens or 0), disaggregated="-disagg-" in cid) or PROMPTS_PER_CLIENT
     if "-disagg-" in cid:
         m = _POOLS.search(case.notes)
         if m is None:
@@ -131,11 +134,11 @@ def row_facts(case: Case, engine: EngineSpec | None = None) -> RowFacts:
         pw, dw = int(g[1]), int(g[6])
         pre = Worker(int(g[0]) // max(pw, 1), int(g[2]), int(g[3]), g[4].lower() == "true")
         dec = Worker(int(g[5]) // max(dw, 1), int(g[7]), int(g[8]), g[9].lower() == "true")
-        return RowFacts(engine, mtp, dec, dw, pre, pw)
+        return RowFacts(engine, mtp, dec, dw, pre, pw, p)
     dpa = "-dpa" in cid or bool(_DPA.search(case.notes))
     tp, ep = case.tp or 1, case.ep or 1
     w = max(tp, ep) if dpa else tp * (case.pp or 1)
-    return RowFacts(engine, mtp, Worker(w, tp, ep, dpa), max(1, case.num_accelerators // max(w, 1)))
+    return RowFacts(engine, mtp, Worker(w, tp, ep, dpa), max(1, case.num_accelerators // max(w, 1)), None, 0, p)
 
 
 def check_span(layout: Layout, domain: int, chip_id: str, where: str) -> list[str]:
@@ -213,9 +216,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     tau = eng.mtp_tokens_per_step() if facts.mtp else 1.0
     inp = uniform_length(case.input_tokens)
     out = mtp_output_steps(case.output_tokens, tau) if facts.mtp else uniform_length(case.output_tokens)
-    per_client = run_length(eng.run_length, software=case.software, accelerator=case.accelerator, model=case.model,
-                            output_tokens=int(case.output_tokens), disaggregated="prefill" in replicas)
-    bench, n, notes = num_requests(c, per_client or PROMPTS_PER_CLIENT)
+    bench, n, notes = num_requests(c, facts.prompts_per_client)
     dec = replicas["decode"]
     lengths = (int(case.input_tokens), int(case.output_tokens))
     dcfg = dec.config(c, *lengths)
@@ -226,8 +227,6 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                     f"{eng.id}: max_num_seqs {dcfg.max_num_seqs}, chunk {dcfg.max_num_batched_tokens}"
                     f" tokens, {eng.step_overhead_s * 1e3:.3g} ms host time per step, "
                     f"{req_s * 1e3:.3g} ms per request")
-    if per_client:
-        notes.append(f"engine {eng.id}: the launch harness sends {per_client} prompts per client (run_length)")
     if tok_s > 0:
         notes.append(f"engine {eng.id}: its front end tokenises the prompt text, {tok_s * 1e3:.3g} ms of that time "
                      f"({host.s_per_prompt_token * 1e6:.3g} us per token x {host.prompt_tokens} mean tokens)")

@@ -20,6 +20,7 @@ from inferchip.performance.setting import resolve_setting
 from inferchip.sim.engines import BenchFigures
 from inferchip.validation.cases import Case
 from inferchip.validation.closed_loop import (
+    PROMPTS_PER_CLIENT,
     EngineReplica,
     RowFacts,
     Worker,
@@ -126,6 +127,9 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
         dec, layout, dnotes = _replica(v, case, fmt, facts.decode, facts)
         reps = {"decode": dec}
         notes += dnotes
+        if facts.prompts_per_client != PROMPTS_PER_CLIENT:
+            notes += [f"engine {facts.engine.id}: the launch harness sends {facts.prompts_per_client} prompts per "
+                      "client (engines.yaml run_length)"]
         if facts.prefill is not None:
             pre, _, pnotes = _replica(v, case, fmt, facts.prefill, facts)
             reps["prefill"] = pre
@@ -157,7 +161,8 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
            "worker_recipe_request_path": worker is not None and worker.on_request_path(case.accelerator, fmt.weights,
                                                                                      case.software, case.model),
            "kernel_efficiency": eng.kernel_efficiency.model_dump(),
-           "tokens_per_step": eng.mtp_tokens_per_step() if facts.mtp else 1.0}
+           "tokens_per_step": eng.mtp_tokens_per_step() if facts.mtp else 1.0,
+           "prompts_per_client": facts.prompts_per_client}
     return CaseResult(case, "ok", "", value, lay, point, notes + list(run_notes), "sim", {"sim": value}, sim)
 
 

@@ -56,7 +56,7 @@ class VisionCase:
 
     @property
     def precision(self) -> str:
-        """The number format the row ran in: int8 for every int8 variant, fp8 for float8, else as stated."""
+        """The number format the row states: int8 for every int8 variant, fp8 for float8, else as stated."""
         t = self.precision_text.lower()
         if "int8" in t and not t.startswith(("fp16/", "fp32/")) or t.startswith("weights int8"):
             return "int8"
@@ -65,7 +65,7 @@ class VisionCase:
         if t.startswith("fp16"):
             return "fp16"
         if t.startswith("fp32"):
-            return "tf32" if runs_tf32(self.software) else "fp32"
+            return "fp32"  # as stated; the format it ran in is harness.executed_format's (TF32 runtimes)
         return "int8" if not t else t.split()[0]
 
     @property
@@ -156,23 +156,6 @@ def parse_vision_cases(text: str, path: str = "<vision cases>") -> list[VisionCa
                                 f"{', '.join(ALL_FORMATS)} (int8/float8 variants are read as int8/fp8)")
         out.append(case)
     return out
-
-
-TF32_RUNTIMES = ("tensorrt",)
-"""Runtimes that build fp32 networks with TF32 tensor-core math on by default: TensorRT's builder enables its TF32
-flag unless told not to (TensorRT developer guide, reduced precision: FP16, INT8 and TF32 are separate flags and
-TF32 is set by default on Ampere and later), so an fp32 TensorRT engine multiplies on the tensor cores at the
-TF32 rate and energy. ONNX Runtime's CUDA provider does the same on a chip with TF32 units; that depends on the chip,
-so the row model sets it (validation/vision/harness.py ``runtime_format``). The PyTorch and TensorFlow reference runs
-are not listed: their fp32 rows on the RTX 4090, RTX 3090 and L4 (RetinaNet, SSD-ResNet50, BEVFormer) run at or below
-the CUDA-core fp32 rate (docs/vision.md)."""
-
-
-def runs_tf32(software: str) -> bool:
-    """True when the row's software column names a runtime of :data:`TF32_RUNTIMES` first (the runtime that ran
-    the network; a plugin or a base engine named later in the text does not count)."""
-    t = software.strip().lower()
-    return t.startswith(TF32_RUNTIMES)
 
 
 def read_vision_cases(path: str | Path) -> list[VisionCase]:

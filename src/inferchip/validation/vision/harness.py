@@ -10,23 +10,30 @@ from __future__ import annotations
 from inferchip.spec.params import ChipParams
 from inferchip.validation.vision.cases import VisionCase
 
-GPU_TF32_RUNTIMES = ("onnxruntime",)
-"""Runtimes whose GPU execution runs fp32 convolutions and GEMMs on the TF32 tensor cores unless told not to. ONNX
-Runtime's CUDA execution provider: ``CUDAExecutionProviderInfo::use_tf32{true}``, "By default, enable TF32 to speed up
-float GEMM/MatMul or cuDNN convolution of float matrices" (microsoft/onnxruntime
+TF32_RUNTIMES = ("tensorrt", "onnxruntime")
+"""Runtimes whose NVIDIA GPU execution runs fp32 convolutions and GEMMs on the TF32 tensor cores unless told not to.
+TensorRT: its builder sets the TF32 flag by default on Ampere and later (TensorRT developer guide, reduced precision:
+FP16, INT8 and TF32 are separate flags and TF32 is on by default), so an fp32 engine multiplies at the TF32 rate and
+energy. ONNX Runtime's CUDA execution provider: ``CUDAExecutionProviderInfo::use_tf32{true}``, "By default, enable TF32
+to speed up float GEMM/MatMul or cuDNN convolution of float matrices" (microsoft/onnxruntime
 ``onnxruntime/core/providers/cuda/cuda_execution_provider_info.h``). For convolutions this is cuDNN's own default:
 ``CUDNN_DEFAULT_MATH`` permits TF32 tensor-core kernels on Ampere and later (cuDNN ``cudnnMathType_t``), which ORT
 kept as its default before the option existed (microsoft/onnxruntime issue 15407, 2023: "Currently, ORT enables TF32
 by default") and under ``use_tf32 = 1`` since it did (PR 19357, cuBLAS GEMM, and PR 19426, cuDNN convolution, both
 merged in February 2024); the rows are MLPerf v5.1 (2025) runs on CUDA 12.6 builds. The MLCommons C++ harness that ran
 the GPU rows sets only ``device_id`` in its CUDA provider options (mlcommons/ck
-``cm-mlops/script/app-mlperf-inference-cpp/inc/onnxruntime_backend.h``), so the default holds. Applies on a chip with
-a TF32 matrix peak only (Ampere and later); on a CPU the same runtime runs fp32 on the vector units. Keyed on the
-runtime the row names first: the L4 SSD-ResNet50 row of the MLPerf Automotive README ("reference implementation
-(README: ONNX backend ...)") states neither the runtime's version nor its execution provider and keeps fp32. PyTorch
-is not listed although cuDNN convolutions default to TF32 there too (``torch.backends.cudnn.allow_tf32``): its fp32
-rows fit only at the CUDA-core rate (measured at stop 29: read as TF32 the RTX 4090 RetinaNet Offline row goes
-+26 -> +104 %, the 3090 BEVFormer-tiny row +44 -> +115 %, the 4090 SSD-ResNet50 row +1 -> -33 %)."""
+``cm-mlops/script/app-mlperf-inference-cpp/inc/onnxruntime_backend.h``), so the default holds. Both run on NVIDIA GPUs
+(TensorRT; ORT's CUDA provider, where AMD GPUs take the ROCm or MIGraphX provider) with a TF32 matrix peak only; on a
+CPU the same runtime runs fp32 on the vector units. Keyed on the runtime the row names first: the L4 SSD-ResNet50 row
+of the MLPerf Automotive README ("reference implementation (README: ONNX backend ...)") states neither the runtime's
+version nor its execution provider and keeps fp32. PyTorch and TensorFlow are not listed although cuDNN convolutions
+default to TF32 in PyTorch too (``torch.backends.cudnn.allow_tf32``): their fp32 rows fit only at the CUDA-core rate
+(measured at stop 29: read as TF32 the RTX 4090 RetinaNet Offline row goes +26 -> +104 %, the 3090 BEVFormer-tiny row
++44 -> +115 %, the 4090 SSD-ResNet50 row +1 -> -33 %; docs/vision.md)."""
+
+RUNTIME_SPELLINGS = {"onnxruntime": "onnxruntime", "onnxruntime-gpu": "onnxruntime", "onnx runtime": "onnxruntime",
+                     "ort": "onnxruntime", "tensorrt": "tensorrt", "trt": "tensorrt"}
+"""How a row's software column may name a runtime (lower case, first word or first two words) -> the runtime's key."""
 
 HARNESS_MAX_BATCH = {("onnxruntime", "retinanet-resnext50-fpn-800"): 1}
 """Largest batch a runtime's MLPerf harness passes to one call of a network, in every scenario. The MLCommons C++
@@ -36,16 +43,19 @@ harness refuses any other batch for RetinaNet on ONNX Runtime: "onnx retinanet r
 
 
 def runtime_of(case: VisionCase) -> str:
-    """The runtime the row's software column names first, lower case."""
+    """The runtime the software column names first (:data:`RUNTIME_SPELLINGS`), else its first word (lower case)."""
     words = case.software.strip().lower().replace(";", " ").replace(",", " ").split()
-    return words[0] if words else ""
+    if not words:
+        return ""
+    two = " ".join(words[:2])
+    return RUNTIME_SPELLINGS.get(two) or RUNTIME_SPELLINGS.get(words[0]) or words[0]
 
 
-def runtime_format(case: VisionCase, chip: ChipParams, *, cpu: bool) -> str:
-    """The format the row's matrix work runs in: ``tf32`` for an fp32 row of a :data:`GPU_TF32_RUNTIMES` runtime on a
-    chip with a TF32 peak (not a CPU), else the row's precision."""
+def executed_format(case: VisionCase, chip: ChipParams, *, cpu: bool) -> str:
+    """The format the row's matrix work runs in: ``tf32`` for an fp32 row of a :data:`TF32_RUNTIMES` runtime on an
+    NVIDIA GPU with a TF32 peak, else the row's stated precision (the one place this is decided)."""
     fmt = case.precision
-    if cpu or fmt != "fp32" or runtime_of(case) not in GPU_TF32_RUNTIMES:
+    if cpu or fmt != "fp32" or runtime_of(case) not in TF32_RUNTIMES or not case.accelerator.startswith("nvidia-"):
         return fmt
     tf32 = chip.peak_flop_per_s.get("tf32")
     return "tf32" if tf32 is not None and float(tf32) > 0.0 else fmt

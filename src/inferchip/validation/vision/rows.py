@@ -63,7 +63,7 @@ from inferchip.spec.chip import chip_params
 from inferchip.spec.params import ChipParams
 from inferchip.spec.vision import VisionCalibration, is_cpu_family
 from inferchip.validation.vision.cases import MULTISTREAM_SAMPLES, VisionCase
-from inferchip.validation.vision.harness import harness_max_batch, runtime_format, runtime_of
+from inferchip.validation.vision.harness import executed_format, harness_max_batch, runtime_of
 from inferchip.workload.vision.network import load_network
 
 GRID = STREAM_REFERENCE_BATCHES  # batch sizes of the row model (and of a dataflow chip's interval)
@@ -254,7 +254,7 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     grid = sorted({g for g in GRID if g <= bmax} | ({bmax} if bmax < MAX_BATCH else set()))
     b = np.array(grid, dtype=float)
     cpu = is_cpu_family(params.family)
-    c = layer_costs(params, net.arrays, b, runtime_format(case, params, cpu=cpu), cal,
+    c = layer_costs(params, net.arrays, b, executed_format(case, params, cpu=cpu), cal,
                     streams=inference_streams(case, cpu=cpu, dataflow=dataflow))
     a = load_assumptions()
     node = spec.silicon.node_nm or a.number("energy.reference_node_nm")
