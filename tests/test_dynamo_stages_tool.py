@@ -4,12 +4,16 @@ restored."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import load_tool
+
+CASES = Path(__file__).resolve().parents[1] / "src/inferchip/catalog/inferencemax_cases.csv"
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +53,7 @@ def test_a_low_load_row_adds_up_and_the_wrappers_are_restored(ds):
     from inferchip.validation.validate import Validator
 
     enqueue, figures = polling.DeliveringDecodeReplica.enqueue_prefilled, bench.bench_figures
-    case = next(c for c in read_cases("src/inferchip/catalog/inferencemax_cases.csv")
+    case = next(c for c in read_cases(CASES)
                 if c.metric == "ttft_ms" and "dynamo-trt" in c.case_id and c.concurrency == 4)
     with ds.recording() as rec:
         result = Validator(load_calibration(None), server_model="sim", compare=False).predict_case(case)
