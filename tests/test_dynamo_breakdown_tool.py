@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import load_tool
 
@@ -142,3 +144,32 @@ def test_queue_terms_recover_a_planted_line(db, tmp_path):
     # median wait 40 ms, median implied 45 ms; the line 5 ms + 1.00 x wait, R^2 1
     assert row == "| trt dsr1-0 fp4 1024/1024 | 3 | 40.0 | 45.0 | 5.0 / 1.00 / 1.00 |"
     assert db.queue_terms(str(p), "family", max_clients=16)[2].startswith("| all Dynamo | 2 |")
+
+
+def test_little_split_by_hand(db):
+    # measured TTFT 2 s of a 20 s cycle (decode 18 s); simulated TTFT 1 s of 22 s (decode 21 s): TTFT -50 %, of which
+    # the cycle +2 s = +100 % of the measured TTFT and the decode time +3 s = -150 %
+    e2e, dec = db.little_split(2.0, 20.0, 1.0, 22.0)
+    assert (e2e, dec) == (pytest.approx(100.0), pytest.approx(-150.0))
+    assert e2e + dec == pytest.approx(100.0 * (1.0 / 2.0 - 1.0))
+    # 1,000 clients, TTFT 2 s of 20 s: 900 past their first token
+    assert db.decode_occupancy(1000, 2.0, 20.0) == pytest.approx(900.0)
+
+
+@settings(max_examples=50, deadline=None)
+@given(mt=st.floats(0.01, 100.0), md=st.floats(0.1, 200.0), s_t=st.floats(0.01, 100.0), sd=st.floats(0.1, 200.0))
+def test_little_split_parts_add_up_to_the_ttft_error(db, mt, md, s_t, sd):
+    e2e, dec = db.little_split(mt, mt + md, s_t, s_t + sd)
+    assert e2e + dec == pytest.approx(100.0 * (s_t / mt - 1.0), rel=1e-9, abs=1e-6)
+
+
+def test_little_table_by_hand(db, tmp_path):
+    csv_path = tmp_path / "cases.csv"
+    csv_path.write_text(f'case_id,metric,notes\n{CID},ttft_ms,"mean E2E latency 20.0 s"\n')
+    run = {CID: {"case_id": CID, "metric": "ttft_ms", "measured": 2000.0, "predicted": 1000.0,
+                 "signed_error_pct": -50.0, "sim": {"e2e_ms": 22000.0}}}
+    lines = db.little(str(csv_path), run, "family")
+    row = next(x for x in lines if x.startswith("| sglang dsr1 fp4"))
+    # E2E +10 %, decode 21 / 18 s: +16.7 %; measured TTFT / E2E 0.10; parts +100 / -150; occupancy
+    # 8,192 x 21 / 22 over 8,192 x 18 / 20 = 1.06
+    assert row == "| sglang dsr1 fp4 1024/1024 | 1 | -50.0 | +10.0 | +16.7 | 0.10 | +100 / -150 | 1.06 |"

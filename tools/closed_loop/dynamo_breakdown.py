@@ -13,10 +13,15 @@ that takes the request) and the least-squares line ``implied = a + b x wait`` th
 says the measured wait before the prefill is about twice the simulated one; ``--shapes`` screens, to first order
 (``fit_engines``' sensitivities, the own term refitted on the Dynamo rows for each), a flat own term against one
 plus ``k`` x the simulated wait and one plus a time per client in flight (docs/serving_validation.md, "Dynamo's
-load-growing TTFT residual").
+load-growing TTFT residual"); ``--little`` splits, per group, each TTFT row's error into the part its mean E2E error
+carries and the part its decode time (E2E less TTFT) error takes away, both in % of the measured TTFT (in a closed
+loop of C clients the mean E2E is ``C / X`` less the think time, so TTFT is what the loop's cycle leaves after the
+decode), beside the measured and simulated decode occupancy ``C (E2E - TTFT) / E2E`` (docs/serving_validation.md,
+"Dynamo at high load: what drains the prefill queue").
 
     python tools/closed_loop/dynamo_breakdown.py validate.json [after.json]
         [--by family|layout|band|family-band] [--intake CASES.csv] [--own] [--queue] [--shapes]
+        [--little CASES.csv]
 """
 
 from __future__ import annotations
@@ -137,6 +142,50 @@ def intake(cases_csv: str, run: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def little_split(meas_ttft_s: float, meas_e2e_s: float, sim_ttft_s: float, sim_e2e_s: float) -> tuple[float, float]:
+    """A TTFT row's signed error (% of the measured TTFT) as the sum of two parts: ``(sim E2E - meas E2E)``, the
+    loop's cycle, and ``-(sim decode - meas decode)``, the decode time (E2E less TTFT) that takes the cycle's rest
+    away; the two add up to ``100 (sim TTFT / meas TTFT - 1)``."""
+    e2e = 100.0 * (sim_e2e_s - meas_e2e_s) / meas_ttft_s
+    decode = -100.0 * ((sim_e2e_s - sim_ttft_s) - (meas_e2e_s - meas_ttft_s)) / meas_ttft_s
+    return e2e, decode
+
+
+def decode_occupancy(clients: int, ttft_s: float, e2e_s: float) -> float:
+    """Requests a closed loop of ``clients`` holds past their first token (Little's law on one cycle):
+    ``C (E2E - TTFT) / E2E``."""
+    return clients * (e2e_s - ttft_s) / e2e_s
+
+
+def little(cases_csv: str, run: dict[str, dict[str, Any]], by: str) -> list[str]:
+    """Per group of the Dynamo TTFT rows whose notes give the measured mean E2E (medians over the rows): the signed
+    errors of TTFT, mean E2E and decode time (E2E less TTFT), the measured TTFT's share of E2E, the
+    :func:`little_split` parts and the decode occupancy, simulated over measured."""
+    e2e_of = {r["case_id"]: float(m.group(1)) for r in csv.DictReader(open(cases_csv))
+              if (m := _E2E.search(r.get("notes", "")))}
+    groups: dict[str, list[tuple[float, ...]]] = defaultdict(list)
+    for cid, x in run.items():
+        f = parse(cid)
+        sim = x.get("sim") or {}
+        if f is None or x["metric"] != "ttft_ms" or cid not in e2e_of or not sim.get("e2e_ms"):
+            continue
+        c, mt, me = int(f["c"]), x["measured"] / 1e3, e2e_of[cid]
+        st, se = x["predicted"] / 1e3, sim["e2e_ms"] / 1e3
+        e2e, dec = little_split(mt, me, st, se)
+        point = (x["signed_error_pct"], 100.0 * (se / me - 1.0), 100.0 * ((se - st) / (me - mt) - 1.0), mt / me,
+                 e2e, dec, decode_occupancy(c, st, se) / decode_occupancy(c, mt, me))
+        groups[group_of(f, by)].append(point)
+        groups["all Dynamo"].append(point)
+    lines = ["| group | TTFT rows | TTFT signed (%) | E2E signed (%) | decode time signed (%) | measured TTFT / E2E | "
+             "TTFT error's parts, E2E / decode time (% of TTFT) | decode occupancy, simulated / measured |",
+             "|---|---|---|---|---|---|---|---|"]
+    for g in ["all Dynamo"] + sorted(k for k in groups if k != "all Dynamo"):
+        a = np.median(np.array(groups[g]), axis=0)
+        lines.append(f"| {g} | {len(groups[g])} | {a[0]:+.1f} | {a[1]:+.1f} | {a[2]:+.1f} | {a[3]:.2f} | "
+                     f"{a[4]:+.0f} / {a[5]:+.0f} | {a[6]:.2f} |")
+    return lines
+
+
 def implied_own_s(x: dict[str, Any], worker_s: float) -> float:
     """The own request term a TTFT row ``x`` (a ``fit_engines.rows_of`` row) implies: its measured TTFT less the
     simulated TTFT without the request time it was run with (``r0``), less the worker engine's time ``worker_s``."""
@@ -243,6 +292,7 @@ def main() -> None:
     ap.add_argument("--own", action="store_true", help="add the own request term per group (the last JSON)")
     ap.add_argument("--queue", action="store_true", help="add the implied own term against the simulated wait")
     ap.add_argument("--shapes", action="store_true", help="add the first-order screen of the own term's shapes")
+    ap.add_argument("--little", metavar="CASES_CSV", help="add the TTFT error's E2E and decode-time parts")
     args = ap.parse_args()
     runs = [rows(p) for p in args.json]
     print("\n".join(table(runs, args.by)))
@@ -258,6 +308,9 @@ def main() -> None:
     if args.shapes:
         print()
         print("\n".join(shapes(args.json[-1])))
+    if args.little:
+        print()
+        print("\n".join(little(args.little, runs[-1], args.by)))
 
 
 if __name__ == "__main__":
