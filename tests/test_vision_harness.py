@@ -4,9 +4,8 @@ MultiStream share above a row's largest batch runs as calls one after another (r
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,29 +18,22 @@ from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.cost.vision.frame import call_cost
 from inferchip.spec.chip import chip_params
-from inferchip.validation.vision.cases import parse_vision_cases
 from inferchip.validation.vision.harness import executed_format, harness_max_batch, runtime_of
 from inferchip.validation.vision.rows import build_row, multi_stream_s, predict_row
 from inferchip.validation.vision.validate import params_of
 from inferchip.workload.vision.network import load_network
+from vision_rows import vision_case
 
 ROOT = Path(__file__).resolve().parents[1]
-HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,system_name,software,model,input_shape,"
-          "precision,scenario,batch,metric,value,unit,notes")
 RTX4090 = "nvidia-geforce-rtx-4090"
 ORT_CPP = "onnxruntime; Python: 3.10.12, GCC-11.4.0, Using Docker  , CUDA 12.6"
 RETINANET = "retinanet-resnext50-fpn-800"
 
 
-def _case(**over: str):
-    base = dict(case_id="c1", source_kind="mlperf-inference-v5.1-closed", source="s", accelerator=RTX4090,
-                num_accelerators="1", system_name="x", software=ORT_CPP, model=RETINANET, input_shape="800",
-                precision="fp32", scenario="offline", batch="", metric="samples_per_s", value="76.4",
-                unit="samples/s", notes="n")
-    base.update(over)
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow([base[k] for k in HEADER.split(",")])
-    return parse_vision_cases(HEADER + "\n" + buf.getvalue() + "\n")[0]
+BASE = {"source_kind": "mlperf-inference-v5.1-closed", "accelerator": RTX4090, "software": ORT_CPP, "model": RETINANET,
+        "precision": "fp32", "scenario": "offline", "batch": "", "metric": "samples_per_s", "value": "76.4",
+        "unit": "samples/s"}
+_case = partial(vision_case, BASE)
 
 
 def _params(chip_id: str):

@@ -4,8 +4,7 @@ rows it moves (the Offline row of the same card stays as it was)."""
 
 from __future__ import annotations
 
-import csv
-import io
+from functools import partial
 
 import numpy as np
 import pytest
@@ -15,26 +14,18 @@ from hypothesis import strategies as st
 from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.spec.chip import chip_params
-from inferchip.validation.vision.cases import parse_vision_cases
 from inferchip.validation.vision.rows import build_row, on_cores, predict_row, program_cores
 from inferchip.validation.vision.validate import params_of
+from vision_rows import vision_case
 
-HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,system_name,software,model,input_shape,"
-          "precision,scenario,batch,metric,value,unit,notes")
 QAIC = "qualcomm-cloud-ai-100-pro"
 KILT = "QUALCOMM Cloud AI SDK v1.12.2; KRAI X and KILT harness; Docker 25.0.3"
 RETINANET = "retinanet-resnext50-fpn-800"
 
 
-def _case(**over: str):
-    base = dict(case_id="c1", source_kind="mlperf-inference-v4.0-closed", source="s", accelerator=QAIC,
-                num_accelerators="1", system_name="x", software=KILT, model=RETINANET, input_shape="800",
-                precision="int8", scenario="single_stream", batch="1", metric="latency_p90_ms", value="9.5",
-                unit="ms", notes="n")
-    base.update(over)
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow([base[k] for k in HEADER.split(",")])
-    return parse_vision_cases(HEADER + "\n" + buf.getvalue() + "\n")[0]
+BASE = {"source_kind": "mlperf-inference-v4.0-closed", "accelerator": QAIC, "software": KILT, "model": RETINANET,
+        "precision": "int8", "scenario": "single_stream", "metric": "latency_p90_ms", "value": "9.5", "unit": "ms"}
+_case = partial(vision_case, BASE)
 
 
 def _qaic():
