@@ -236,11 +236,16 @@ def queue_terms(path: str, by: str, max_clients: int = 512) -> list[str]:
     for x in every:
         f = parse(x["case_id"])
         if f and x["metric"] == "ttft_ms" and int(f["c"]) <= max_clients:
+            if "queue_ms" not in x["sim"]:
+                raise SystemExit(f"{path}: row {x['case_id']}: its sim record has no queue_ms (a validate JSON of "
+                                 "an older inferchip: rerun inferchip validate --format json)")
             point = (x["sim"]["queue_ms"] / 1e3, implied_own_s(x, worker_time_s(x, params)))
             groups[group_of(f, by)].append(point)
             groups["all Dynamo"].append(point)
     lines = [f"| group (up to {max_clients} clients) | TTFT rows | simulated wait before the prefill, median (ms) | "
              "own term implied, median (ms) | implied = a + b x wait: a (ms) / b / R^2 |", "|---|---|---|---|---|"]
+    if not groups:
+        raise SystemExit(f"{path}: no Dynamo TTFT row at up to {max_clients} clients")
     for g in ["all Dynamo"] + sorted(k for k in groups if k != "all Dynamo"):
         w, y = (np.array(v) for v in zip(*groups[g], strict=True))
         a, b, r2 = wait_line(w, y)
