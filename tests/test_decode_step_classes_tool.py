@@ -65,3 +65,26 @@ def test_real_row_classes_add_up_and_wrapper_restored(dsc):
     assert rows[0]["classes"]["communication"]["network_s"] > 0
     lines = dsc.report(case, rec["reps"]["decode"], rows, float(result.predicted))
     assert len(lines) == 5 and "48 attention-DP ranks" in lines[0]
+
+
+def test_little_per_rank_by_hand(dsc):
+    # 171,000 output tokens/s at 25 ms per token on 48 ranks: 171,000 x 0.025 / 48 = 89.06 requests per rank
+    assert dsc.little_per_rank(171_000.0, 25.0, 48) == pytest.approx(89.0625)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(1.0, 1e6), st.floats(0.1, 1e3), st.integers(1, 72))
+def test_little_requests_times_rate_give_the_tokens(dsc, tokens_per_s, tpot_ms, ranks):
+    # each decoding request emits 1 / TPOT tokens per second: requests x ranks / TPOT is the throughput again
+    n = dsc.little_per_rank(tokens_per_s, tpot_ms, ranks)
+    assert n * ranks / (tpot_ms / 1e3) == pytest.approx(tokens_per_s)
+
+
+def test_run_records_group_a_run(dsc, tmp_path):
+    import json
+
+    cases = [{"case_id": "row-a-c64-r1-tput"}, {"case_id": "row-a-c64-r1-tpot"}, {"case_id": "row-a-c128-r1-tpot"}]
+    f = tmp_path / "x.json"
+    f.write_text(json.dumps({"cases": cases}))
+    got = dsc.run_records(str(f), "row-a-c64-r1-ttft")
+    assert sorted(got) == ["tpot", "tput"] and got["tpot"]["case_id"] == "row-a-c64-r1-tpot"

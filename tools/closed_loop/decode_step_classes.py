@@ -3,11 +3,13 @@ runs: the worker the validation itself builds for the row (``closed_loop.simulat
 caught for the run and restored), its pure decode step (engine padding and MTP verify tokens included,
 ``EngineStepModel``) at each per-rank batch of ``--per-rank``, time per operator class (``StepCost.classes``: each
 class's time and its compute-, memory-, network-bound and overhead parts), and the measured TPOT of the row beside
-the simulated one (docs/serving_validation.md, "Dynamo at high load: what drains the prefill queue", lead 1, and
-"The decode floor at 48 ranks").
+the simulated one. With ``--json X.json`` (a closed-loop ``inferchip validate --format json`` run) each row's
+measured requests per rank, by Little's law from its run's throughput and TPOT records (``little_per_rank``),
+join the grid, and the simulated step there is set beside the measured TPOT (docs/serving_validation.md,
+"Dynamo at high load: what drains the prefill queue", lead 1, and "The decode floor at 48 ranks").
 
     python tools/closed_loop/decode_step_classes.py CASE_ID_PART [...] [--per-rank 32,64,128,170,256] \
-        [--context 1536] [--cases CASES.csv]
+        [--context 1536] [--cases CASES.csv] [--json X.json]
 """
 
 from __future__ import annotations
@@ -42,6 +44,22 @@ def padded_tokens(per_rank: int, ranks: int, graph_step: int, graph_max: int, ve
     n = per_rank * ranks
     padded = max(int(padded_batch(np.asarray(per_rank), graph_step, graph_max)) * ranks, n)
     return padded + verify * padded, padded
+
+
+def little_per_rank(output_tokens_per_s: float, tpot_ms: float, ranks: int) -> float:
+    """Requests decoding per attention-DP rank in a steady loop (Little's law): each decoding request emits one
+    token per TPOT, so ``output tokens/s x TPOT / ranks``. Units: tokens/s, ms -> requests per rank."""
+    return output_tokens_per_s * tpot_ms / 1e3 / ranks
+
+
+def run_records(json_path: str, case_id: str) -> dict[str, dict[str, Any]]:
+    """The records of ``case_id``'s run (its id less the metric suffix) in a validate JSON, by metric suffix."""
+    import json
+
+    stem = case_id.rsplit("-", 1)[0]
+    with open(json_path) as f:
+        cases = json.load(f)["cases"]
+    return {c["case_id"].rsplit("-", 1)[1]: c for c in cases if c["case_id"].rsplit("-", 1)[0] == stem}
 
 
 @contextlib.contextmanager
@@ -98,6 +116,7 @@ def main() -> None:
     ap.add_argument("--cases", default="src/inferchip/catalog/inferencemax_cases.csv")
     ap.add_argument("--per-rank", default="32,64,128,170,256", help="decode requests per attention-DP rank")
     ap.add_argument("--context", type=float, default=1536.0, help="KV tokens per sequence (default 1536)")
+    ap.add_argument("--json", default=None, help="a closed-loop validate JSON: add each row's measured occupancy")
     a = ap.parse_args()
     from inferchip.catalog.calibration_file import load_calibration
     from inferchip.validation.cases import read_cases
@@ -120,7 +139,17 @@ def main() -> None:
             print(f"{case.case_id}: no closed-loop run ({result.status} {result.reason})")
             continue
         dec = rec["reps"]["decode"]
-        print("\n".join(report(case, dec, class_rows(dec, per_rank, a.context), float(result.predicted))))
+        grid, extra = per_rank, ""
+        recs = run_records(a.json, case.case_id) if a.json else {}
+        if "tput" in recs and "tpot" in recs and recs["tpot"].get("measured"):
+            occ = little_per_rank(recs["tput"]["measured"], recs["tpot"]["measured"], dec.ranks)
+            grid = tuple(sorted({*per_rank, max(1, round(occ))}))
+            step = class_rows(dec, (max(1, round(occ)),), a.context)[0]["time_s"] * 1e3
+            extra = (f"measured: {occ:.0f} requests per rank (Little), TPOT {recs['tpot']['measured']:.2f} ms; "
+                     f"simulated step there {step:.2f} ms ({step - recs['tpot']['measured']:+.2f})")
+        print("\n".join(report(case, dec, class_rows(dec, grid, a.context), float(result.predicted))))
+        if extra:
+            print(extra)
 
 
 if __name__ == "__main__":
