@@ -188,7 +188,7 @@ def simulated(row: RowModel, p: Params) -> float | None:
         return r.value
     if c.scenario == "multi_stream" and c.metric.startswith("latency_"):
         r = vs.multi_stream(service_fn(row, p, pipelined=False), devices=c.num_accelerators, queries=64,
-                            dispatch_s=row.dispatch_s, stage_s=p.sample_host_s)
+                            dispatch_s=row.dispatch_s, stage_s=p.sample_host_s, max_batch=int(row.batches[-1]))
         return r.value
     return None
 
