@@ -16,23 +16,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "step_model"))
+from row_step_classes import parse_batches as parse_ints  # noqa: E402  (one parser of integer grids)
+
 PARTS = ("compute_bound_s", "memory_bound_s", "network_s", "overhead_s")
-
-
-def parse_ints(text: str) -> tuple[int, ...]:
-    """Positive integers from "32,64": sorted, without repeats."""
-    try:
-        vals = sorted({int(v) for v in text.split(",") if v.strip()})
-    except ValueError:
-        vals = []
-    if not vals or vals[0] < 1:
-        raise ValueError(f"{text!r}: positive integers separated by commas")
-    return tuple(vals)
 
 
 def padded_tokens(per_rank: int, ranks: int, graph_step: int, graph_max: int, verify: int) -> tuple[int, int]:
@@ -125,7 +119,7 @@ def main() -> None:
     try:
         per_rank = parse_ints(a.per_rank)
     except ValueError as exc:
-        ap.error(str(exc))
+        ap.error(f"--per-rank {exc}")
     cases = read_cases(a.cases)
     validator = Validator(load_calibration(None), server_model="sim", compare=False)
     for part in a.parts:

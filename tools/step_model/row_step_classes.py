@@ -33,7 +33,7 @@ def parse_batches(text: str) -> tuple[int, ...]:
     except ValueError:
         vals = []
     if not vals or vals[0] < 1:
-        raise ValueError(f"--batch {text!r}: positive integers separated by commas")
+        raise ValueError(f"{text!r}: positive integers separated by commas")
     return tuple(vals)
 
 
@@ -86,9 +86,12 @@ def main() -> None:
     from inferchip.validation.validate import Validator, case_formats, plan_for
 
     try:
-        batches, pat = parse_batches(a.batch), re.compile(a.rows)
-    except (ValueError, re.error) as exc:
-        ap.error(str(exc))
+        batches = parse_batches(a.batch)
+        pat = re.compile(a.rows)
+    except ValueError as exc:
+        ap.error(f"--batch {exc}")
+    except re.error as exc:
+        ap.error(f"--rows {a.rows!r}: not a regular expression ({exc})")
     v = Validator(load_calibration(a.calibration))
     matched = [c for c in read_cases(a.cases) if pat.search(c.case_id)]
     if not matched:
