@@ -163,7 +163,8 @@ def plot_html(results: list[CaseResult]) -> str:
     fig.update_layout(title="inferchip: predicted against measured (log-log)", xaxis_title="measured (unit of the row)",
                       yaxis_title="predicted", xaxis_type="log", yaxis_type="log", template="plotly_white",
                       width=900, height=700)
-    return fig.to_html(include_plotlyjs=True, full_html=True)
+    # a fixed div id (plotly draws a random one): the page regenerates byte for byte from the same rows
+    return fig.to_html(include_plotlyjs=True, full_html=True, div_id="validation-plot")
 
 
 def layout_text(lay) -> str:
