@@ -64,9 +64,9 @@ def catching() -> Iterator[dict[str, Any]]:
     rec: dict[str, Any] = {}
     orig = closed_loop_rows.simulate_closed_loop
 
-    def wrapped(case: Any, facts: Any, reps: Any, total: int) -> Any:
+    def wrapped(case: Any, facts: Any, reps: Any, total: int, host: Any) -> Any:
         rec["reps"], rec["facts"] = reps, facts
-        return orig(case, facts, reps, total)
+        return orig(case, facts, reps, total, host)
 
     closed_loop_rows.simulate_closed_loop = wrapped
     try:

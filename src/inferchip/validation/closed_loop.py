@@ -48,7 +48,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from inferchip.catalog.engines import request_host_time
+from inferchip.catalog.engines import RequestHostTime
 from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.phases import MappedModel
@@ -207,9 +207,10 @@ def prompt_mean_tokens(nominal_tokens: float) -> int:
     return int(getattr(inp, "mean_tokens", getattr(inp, "tokens", nominal_tokens)))
 
 
-def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, EngineReplica],
-                         total_chips: int) -> tuple[BenchFigures, list[str]]:
-    """Run the row's benchmark on its system (``replicas``: "decode", and "prefill" when disaggregated)."""
+def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, EngineReplica], total_chips: int,
+                         host: RequestHostTime) -> tuple[BenchFigures, list[str]]:
+    """Run the row's benchmark on its system (``replicas``: "decode", and "prefill" when disaggregated), each
+    request paying ``host``, the engine's host time per request resolved once for the row."""
     c = int(case.concurrency or 1)
     assert case.input_tokens is not None and case.output_tokens is not None
     eng = facts.engine
@@ -220,8 +221,6 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     dec = replicas["decode"]
     lengths = (int(case.input_tokens), int(case.output_tokens))
     dcfg = dec.config(c, *lengths)
-    host = request_host_time(eng, prompt_mean_tokens(case.input_tokens), case.accelerator, dec.mm.formats.weights,
-                             case.software, case.model)  # the front end also encodes the prompt text on the path
     own_s, worker, worker_s, tok_s, req_s = host.own_s, host.worker, host.worker_s, host.tokenize_s, host.total_s
     notes.insert(0, f"closed loop simulated: {c} clients, {n} requests, lengths uniform in [0.8 L, L]; engine "
                     f"{eng.id}: max_num_seqs {dcfg.max_num_seqs}, chunk {dcfg.max_num_batched_tokens}"

@@ -137,8 +137,12 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
         runs = v.closed_loop_cache.setdefault("runs", {})  # figures are small: kept for every configuration
         key = (case.accelerator, case.model, case.software.lower(), fmt, facts, case.concurrency, case.input_tokens,
                case.output_tokens)
+        weights = dec.mm.formats.weights  # what the replica runs: the engine's request path is keyed on it
+        prompt = prompt_mean_tokens(case.input_tokens) if case.input_tokens else 0
+        host = request_host_time(facts.engine, prompt, case.accelerator, weights, case.software,
+                                 case.model)  # resolved once: the simulation and the record use it
         if key not in runs:
-            runs[key] = simulate_closed_loop(case, facts, reps, case.num_accelerators)
+            runs[key] = simulate_closed_loop(case, facts, reps, case.num_accelerators, host)
         fig, run_notes = runs[key]
     except InferchipError as exc:
         return error_result(case, exc)
@@ -147,18 +151,16 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
     point = _point(fig, workers)
     lay = Layout(layout.tp, layout.pp, layout.ep, workers, layout.attn_dp)
     eng = facts.engine
-    host = request_host_time(eng, prompt_mean_tokens(case.input_tokens) if case.input_tokens else 0,
-                             case.accelerator, fmt.weights, case.software, case.model)
     worker = get_engine(host.worker) if host.worker else None
     sim = {"kind": "closed_loop", **fig.as_dict(), "engine": eng.id, "step_overhead_s": eng.step_overhead_s,
            "request_overhead_s": host.request_s,
            # on top of request_overhead_s, not a fitted host time (closed_loop.simulate_closed_loop)
            "tokenize_s": host.tokenize_s,
-           "recipe_request_path": eng.on_request_path(case.accelerator, fmt.weights, case.software, case.model),
+           "recipe_request_path": eng.on_request_path(case.accelerator, weights, case.software, case.model),
            "recipe_request_overhead_s": eng.recipe_request_overhead_s,
            "worker_engine": host.worker,  # request path crossed too (its time below)
            "worker_request_overhead_s": host.worker_s,
-           "worker_recipe_request_path": worker is not None and worker.on_request_path(case.accelerator, fmt.weights,
+           "worker_recipe_request_path": worker is not None and worker.on_request_path(case.accelerator, weights,
                                                                                      case.software, case.model),
            "kernel_efficiency": eng.kernel_efficiency.model_dump(),
            "tokens_per_step": eng.mtp_tokens_per_step() if facts.mtp else 1.0,
