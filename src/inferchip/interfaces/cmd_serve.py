@@ -140,7 +140,8 @@ def serve_cmd(
         arr = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens)
     else:
         arr = TraceArrivals(path=str(trace))
-    host = opts.engine_host(eng, chip, step.mm.formats.weights, model, _mean_prompt_tokens(trace, input_tokens))
+    host = None if eng is None else opts.engine_host(  # a trace is read for its mean prompt only with --engine
+        eng, chip, step.mm.formats.weights, model, _mean_prompt_tokens(trace, input_tokens))
     with _progress("simulating") as prog:
         task = prog.add_task("sim", total=1.0)
         res = simulate_client(step, arr, 0.0 if host is None else host.total_s, duration_s=duration,
