@@ -99,3 +99,21 @@ def test_tail_groups_and_main_what_if(vl, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "beyond 35 % by chip: cpu:x: -40.0; gpu: -36.0, +60.0" in out
     assert "what if ~cpu: (tail only) were exact (2 rows): median 2.5 % / p90 29.5 %" in out
+
+
+def test_flagged_rows_stay_in_the_figures_and_a_line_gives_them_without(vl):
+    """A row validate flags (its measurement contradicts its setting) counts in the scenario's figures; the extra
+    line gives the median / p90 without it, by hand: |errors| 10, 20, 90 -> without the flagged 90: 10, 20."""
+    results = [result("a", "single_stream", 10.0, 10.0), result("b", "single_stream", -20.0, -20.0),
+               {**result("c", "single_stream", -90.0, -90.0), "flag": "measured query waited: ..."}]
+    rows = vl.latency_rows(results, {})
+    assert [r["flag"] for r in rows] == ["measured query waited: ...", "", ""]
+    s = vl.summary(rows, "single_stream")
+    assert s["rows"] == 3 and s["median_ape"] == pytest.approx(20.0) and s["beyond_p90_target"] == 1
+    n, rest = vl.without_flagged(rows, "single_stream")
+    assert n == 1 and rest["rows"] == 2
+    assert rest["median_ape"] == pytest.approx(15.0) and rest["p90_ape"] == pytest.approx(19.0)
+    text = vl.markdown(rows)
+    assert "flagged (measurement contradicts the row's setting; kept in the figures above): 1 row(s)" in text
+    assert "without them median 15.0 % / p90 19.0 % (0 of 2 beyond 35 %)" in text
+    assert "flagged" not in vl.markdown(vl.latency_rows(results[:2], {}))

@@ -78,6 +78,8 @@ def run_vision(paths: list[Path], *, json_output: bool, calibration: str | None,
             status += f"; bound {r.bound_ms:g} ms {'met' if r.limit_pass else 'missed'} at the measured load"
             if r.p99_at_load_ms is not None:
                 status += f" (simulated p99 {r.p99_at_load_ms:.4g} ms)"
+        if r.flag:
+            status += f"; {r.flag}"
         t.add_row(r.case.case_id, r.case.accelerator, r.case.scenario, r.case.metric, _num(r.predicted),
                   _num(r.case.value), _pct(r.error_pct), _pct(r.loao_error_pct), status)
     con.print(t)

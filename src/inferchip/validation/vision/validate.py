@@ -24,6 +24,7 @@ from inferchip.validation.vision.fit import NAMES, fit, is_calibration_row, leav
 from inferchip.validation.vision.forked import fork_map
 from inferchip.validation.vision.passfail import offline_matches, predicted_offline_per_s
 from inferchip.validation.vision.rows import Params, RowModel, Unexpressible, build_row, predict_row
+from inferchip.validation.vision.waited import waited_query
 
 SIM_QUERIES = 4000  # Poisson arrivals of the short run that brackets a Server search (seeded)
 SERVER_QUERIES = 100_000
@@ -214,6 +215,7 @@ class VisionResult:
     max_passing_fraction: float | None = None  # predicted Server capacity / predicted Offline rate (rho*)
     p99_at_operating_point_ms: float | None = None
     bound_met_at_operating_point: bool | None = None
+    flag: str = ""  # the measurement contradicts the row's own setting (waited.py); the row stays in every figure
 
     @staticmethod
     def _err(pred: float | None, meas: float) -> float | None:
@@ -248,7 +250,7 @@ class VisionResult:
                 "predicted_max_load": self.predicted_max_load, "offline_match": self.offline_match,
                 "operating_fraction": self.operating_fraction, "max_passing_fraction": self.max_passing_fraction,
                 "p99_at_operating_point_ms": self.p99_at_operating_point_ms,
-                "bound_met_at_operating_point": self.bound_met_at_operating_point}
+                "bound_met_at_operating_point": self.bound_met_at_operating_point, "flag": self.flag}
 
 
 def params_of(cal: VisionCalibration) -> Params:
@@ -288,6 +290,8 @@ def validate_vision(cases: Sequence[VisionCase], cal: VisionCalibration, *, loao
     say = progress or (lambda _m: None)
     say(f"vision rows: costing {len(cases):,} rows")
     results, models = _models(cases, cal)
+    for r in results:
+        r.flag = waited_query(r.case, cases)
     by_id = {r.case.case_id: r for r in results}
     shipped = params_of(cal)
     held: dict[str, Params] = {}
