@@ -67,3 +67,62 @@ def test_a_low_load_row_adds_up_and_the_wrappers_are_restored(ds):
     # the simulated TTFT is the request path plus the benchmark-weighted stages
     assert (rec["request_s"] + m["benchmark"].sum()) * 1e3 == pytest.approx(result.predicted, rel=1e-6)
     assert any("measured" in line for line in ds.report(case, float(result.predicted), rec))
+
+
+def test_implied_prefill_by_hand(ds):
+    # measured 142 ms, simulated 112 ms of which the prefill is 40 ms: the measurement implies a 70 ms prefill
+    assert ds.implied_prefill_ms(142.0, 112.0, 40.0) == pytest.approx(70.0)
+    # a row simulated exactly implies the simulated prefill
+    assert ds.implied_prefill_ms(250.0, 250.0, 145.0) == pytest.approx(145.0)
+
+
+@pytest.fixture(scope="module")
+def context_worker():
+    """The prefill (context) worker of a 1k/1k Dynamo + TensorRT-LLM DeepSeek-R1 row, as the validation maps it."""
+    from inferchip.catalog.calibration_file import load_calibration
+    from inferchip.validation.cases import read_cases
+    from inferchip.validation.closed_loop import row_facts
+    from inferchip.validation.closed_loop_rows import _replica
+    from inferchip.validation.plan import case_formats
+    from inferchip.validation.validate import Validator
+
+    case = next(c for c in read_cases(CASES)
+                if c.metric == "ttft_ms" and "dynamo-trt-fp4-disagg-p4x4e4-d32x8e8-1024" in c.case_id)
+    facts = row_facts(case)
+    pre, _, _ = _replica(Validator(load_calibration(None), server_model="sim", compare=False), case,
+                         case_formats(case)[0], facts.prefill, facts)
+    return pre.mm
+
+
+def test_class_times_add_up_to_the_step(ds, context_worker):
+    ct = ds.class_times_ms(context_worker, 4, 922)
+    t, _ = context_worker.replica_step_s(np.array([4 * 922.0]), np.array([0.0]), np.array([0.0]),
+                                         np.array([4 * 922 * 923 / 2.0]))
+    assert ct["total"] == pytest.approx(float(np.asarray(t).reshape(-1)[0]) * 1e3, rel=1e-9)
+    assert sum(v for k, v in ct.items() if k != "total") == pytest.approx(ct["total"], rel=1e-6)
+    assert "experts" in ct and "attention" in ct
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 8), st.integers(64, 8192))
+def test_more_prompts_never_make_the_context_step_faster(ds, context_worker, prompts, length):
+    assert ds.class_times_ms(context_worker, prompts + 1, length)["total"] >= \
+        ds.class_times_ms(context_worker, prompts, length)["total"] - 1e-9
+
+
+def test_step_lines_on_a_low_load_row(ds):
+    from inferchip.catalog.calibration_file import load_calibration
+    from inferchip.validation.cases import read_cases
+    from inferchip.validation.validate import Validator
+
+    case = next(c for c in read_cases(CASES) if c.metric == "ttft_ms" and c.concurrency == 4
+                and "dynamo-trt-fp4-disagg-p4x4e4-d32x8e8-1024" in c.case_id)
+    v = Validator(load_calibration(None), server_model="sim", compare=False)
+    with ds.recording() as rec:
+        result = v.predict_case(case)
+    lines = ds.step_lines(v, case, rec, float(result.predicted))
+    assert lines[0].lstrip().startswith("implied prefill") and len(lines) == 3
+    implied = float(lines[0].split()[2])
+    simulated = float(lines[0].split("(simulated ")[1].split()[0])
+    assert implied == pytest.approx(case.value - float(result.predicted) + simulated, abs=0.11)
+    assert "1 prompt of" in lines[1] and "recipe batch" in lines[2]
