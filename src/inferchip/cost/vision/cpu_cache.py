@@ -132,10 +132,11 @@ def restream_bytes(m: FloatArray, k: FloatArray, n: FloatArray, groups: FloatArr
     min(that, rows) rows x width x one filter set's channels (4 NCHWc blocks, at most n padded to the block) x 4 bytes.
     When the block exceeds the core's L2 and ``threads`` blocks exceed the L3, each pass after the first reads and
     writes the layer's whole output once more:
-    (passes - 1) x 2 x output bytes. Hand check: a 3x3 conv of 64 -> 64 channels at 540 x 960 on 24 AVX2 threads
-    (1 MiB L2, 36 MiB L3, not hybrid): 2 filter sets x 540 rows = 1,080 units, 45 rows a range, block
-    45 x 960 x 32 x 4 B = 5.5 MB > 1 MiB, x 24 > 36 MiB; 8 passes -> 7 x 2 x 132.7 MB = 1.86 GB. Hybrid (96 ranges):
-    12 rows, 1.47 MB > 1 MiB, x 24 = 35.4 MB < 36 MiB: no re-stream."""
+    (passes - 1) x 2 x output bytes. Hand check: a 3x3 conv of 64 -> 64 channels over 518,400 positions
+    (DeepLabV3+ at stride 4 of an 8 MP frame; taken as 720 x 720) on 24 AVX2 threads (1 MiB L2, 36 MiB L3, not
+    hybrid): 2 filter sets x 720 rows = 1,440 units, 60 rows a range, block 60 x 720 x 32 x 4 B = 5.53 MB > 1 MiB,
+    x 24 = 133 MB > 36 MiB; 8 passes -> 7 x 2 x 132.7 MB = 1.858 GB. Hybrid (96 ranges): 15 rows, 1.38 MB > 1 MiB,
+    x 24 = 33.2 MB < 36 MiB: no re-stream."""
     rows = np.ceil(np.sqrt(np.maximum(m, 1.0)))
     width = np.maximum(m, 1.0) / rows
     set_channels = np.minimum(4.0 * block_channels, np.ceil(n / block_channels) * block_channels)
