@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.vision_rows import vision_case
 
 from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.catalog.vision_networks import load_vision_calibration
@@ -28,7 +29,6 @@ from inferchip.spec.chip import chip_params
 from inferchip.validation.vision.harness import runs_mlas_nchwc
 from inferchip.validation.vision.rows import Params, build_row
 from inferchip.workload.vision.network import load_network
-from tests.vision_rows import vision_case
 
 ONE = np.array([1.0])
 I9_FLAT = CpuCaches(l2_bytes_per_core=1.0 * MIB, l3_bytes=36.0 * MIB, hybrid=False, source="test")
