@@ -161,7 +161,9 @@ def _streamed(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: st
 
 def overlapped_s(costs: LayerCosts) -> FloatArray:
     """Device time per call with calls in flight side by side: max(sum of compute, sum of DRAM time) plus the
-    layers' launch overheads (a lower bound on the one-call sum of per-layer maxima)."""
+    layers' launch overheads and the DRAM time that runs in series with compute (``stall_s``) (a lower bound on the
+    one-call sum of per-layer maxima)."""
     compute = np.where(costs.time_s > 0, costs.compute_s, 0.0).sum(axis=0)
     memory = np.where(costs.time_s > 0, costs.memory_s, 0.0).sum(axis=0)
-    return np.asarray(np.maximum(compute, memory) + costs.overhead_s.sum(axis=0), dtype=float)
+    stall = 0.0 if costs.stall_s is None else costs.stall_s.sum(axis=0)  # in series with compute (layers.py)
+    return np.asarray(np.maximum(compute, memory) + stall + costs.overhead_s.sum(axis=0), dtype=float)

@@ -43,6 +43,7 @@ from inferchip.cost.gemm import m_tile, quantised_flop
 from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import FloatArray
 from inferchip.cost.vision.clocks import at_sustained_clock
+from inferchip.cost.vision.cpu_cache import load_cpu_caches, restream_bytes
 from inferchip.spec.formats import BYTES_PER_ELEMENT, check_format
 from inferchip.spec.params import ChipParams
 from inferchip.spec.stream import attainable_memory_bytes_per_s
@@ -97,6 +98,7 @@ class LayerCosts:
     vector_fma: np.ndarray  # (layers,) bool: the format runs on a CPU's vector FMA units (no matrix engine)
     input_bytes_per_frame: float  # the network's input in the first layer's format
     loaded_matrix_s: FloatArray | None = None  # matrix time per call when ``streams`` calls share the waves
+    stall_s: FloatArray | None = None  # DRAM time in series with compute (cpu_cache.py restream_bytes); in time_s
 
 
 def layer_formats(a: LayerArrays, precision: str) -> tuple[str, ...]:
@@ -186,11 +188,14 @@ def thread_partitioned_flop(m: FloatArray, k: FloatArray, n: FloatArray, groups:
 
 
 def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str,
-                cal: VisionCalibration, *, streams: int = 1) -> LayerCosts:
+                cal: VisionCalibration, *, streams: int = 1, nchwc: bool = False) -> LayerCosts:
     """Time, work and traffic of every layer for each batch size in ``batch`` (frames per call), at the chip's
     sustained clock (:func:`inferchip.cost.vision.clocks.at_sustained_clock`). ``streams``: calls the harness
     keeps on concurrent inference streams under load; ``loaded_matrix_s`` is then the matrix time per call with
-    their tiles packed into shared waves (:func:`packed_flop_per_call`), ``matrix_s`` that of a call alone."""
+    their tiles packed into shared waves (:func:`packed_flop_per_call`), ``matrix_s`` that of a call alone.
+    ``nchwc``: the runtime runs fp32 convolutions on the CPU's vector units as MLAS's NCHWc direct convolution
+    (ONNX Runtime), whose accumulation passes stream a spilled output block from DRAM in series with the compute
+    (:func:`inferchip.cost.vision.cpu_cache.restream_bytes`, ``stall_s``; CPUs of ``cpu_caches.csv`` only)."""
     chip = at_sustained_clock(chip)
     formats = layer_formats(a, precision)
     distinct = sorted(set(formats))
@@ -250,18 +255,28 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     dram[last] += np.where(on_chip[last], a.out_elems[last] * elem_bytes[last, 0] * b[0], 0.0)
     sram = act_bytes * kept + (weight_bytes if resident else 0.0)
     # streaming layers reach the calibrated fraction of the chip's measured streaming rate (spec.stream)
-    memory_s = dram / float(attainable_memory_bytes_per_s(chip.memory_bytes_per_s, chip.memory_stream_share,
-                                                          cal.memory_bandwidth_fraction))
+    bandwidth = float(attainable_memory_bytes_per_s(chip.memory_bytes_per_s, chip.memory_stream_share,
+                                                    cal.memory_bandwidth_fraction))
+    memory_s = dram / bandwidth
+    caches = load_cpu_caches().get(chip.id) if nchwc and vector_fma.any() else None
+    stall = np.zeros_like(memory_s)
+    if caches is not None:
+        restream = restream_bytes(m, k, n, groups, b * np.ones_like(m), a.out_elems[:, None],
+                                  block_channels=nchwc_block_channels(float(chip.vector_width_bits)),
+                                  threads=float(chip.gemm_tiles_in_flight), caches=caches) * reps
+        restream = np.where((matrix & vector_fma[:, None]) & a.conv[:, None], restream, 0.0)
+        dram = dram + restream
+        stall = restream / bandwidth
     costed = (a.unit == UNIT_MATRIX) | (a.unit == UNIT_VECTOR) | (a.unit == UNIT_GATHER)
     overhead = np.where(a.fusable | ~costed, 0.0, float(chip.kernel_overhead_s) * cal.layer_overhead_scale)
     layer_overhead = np.where(costed, overhead, 0.0)[:, None] * reps * np.ones_like(b)
-    time_s = np.where(costed[:, None], np.maximum(compute_s, memory_s), 0.0) + layer_overhead
+    time_s = np.where(costed[:, None], np.maximum(compute_s, memory_s) + stall, 0.0) + layer_overhead
     return LayerCosts(time_s=time_s, compute_s=compute_s, matrix_s=matrix_s, vector_s=vector_s, memory_s=memory_s,
                       overhead_s=layer_overhead, useful_flop=useful, spent_flop=spent, vector_ops=vec_ops,
                       dram_bytes=dram, sram_bytes=sram, formats=formats, fraction=fraction, amx_n=amx_n,
                       vector_fma=vector_fma,
                       input_bytes_per_frame=float(a.in_elems[0] * elem_bytes[0, 0]) if len(a.m) else 0.0,
-                      loaded_matrix_s=loaded_matrix_s)
+                      loaded_matrix_s=loaded_matrix_s, stall_s=stall)
 
 
 def roofline_bound_s(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str) -> FloatArray:

@@ -64,3 +64,16 @@ def executed_format(case: VisionCase, chip: ChipParams, *, cpu: bool) -> str:
 def harness_max_batch(case: VisionCase) -> int | None:
     """The harness's largest batch per call for the row (:data:`HARNESS_MAX_BATCH`), None when the table names none."""
     return HARNESS_MAX_BATCH.get((runtime_of(case), case.model))
+
+
+NCHWC_RUNTIMES = ("onnxruntime",)
+"""Runtimes that run an fp32 convolution on an x86 CPU as MLAS's NCHWc direct convolution: ONNX Runtime's CPU
+execution provider rewrites Conv into ``NchwcConv`` at its default optimisation level (``ORT_ENABLE_ALL``, the
+level the MLPerf reference backend and the MLCommons C++ harness leave set: onnxruntime
+``core/optimizer/nchwc_transformer.cc``; mlcommons/inference ``backend_onnxruntime.py`` builds its session with default
+``SessionOptions``). TensorFlow (oneDNN) and PyTorch run their own kernels and are not listed."""
+
+
+def runs_mlas_nchwc(case: VisionCase, *, cpu: bool) -> bool:
+    """True for an fp32 row of a :data:`NCHWC_RUNTIMES` runtime on a CPU (its convolutions are MLAS NCHWc ones)."""
+    return cpu and case.precision == "fp32" and runtime_of(case) in NCHWC_RUNTIMES

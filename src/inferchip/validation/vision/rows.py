@@ -63,7 +63,7 @@ from inferchip.spec.chip import chip_params
 from inferchip.spec.params import ChipParams
 from inferchip.spec.vision import VisionCalibration, is_cpu_family
 from inferchip.validation.vision.cases import MULTISTREAM_SAMPLES, VisionCase
-from inferchip.validation.vision.harness import executed_format, harness_max_batch, runtime_of
+from inferchip.validation.vision.harness import executed_format, harness_max_batch, runs_mlas_nchwc, runtime_of
 from inferchip.workload.vision.network import load_network
 
 GRID = STREAM_REFERENCE_BATCHES  # batch sizes of the row model (and of a dataflow chip's interval)
@@ -161,6 +161,7 @@ class RowModel:
     switched: bool = False  # accelerators joined by a scale-up switch (NVSwitch): the host carries its share
     dataflow: bool = False  # a layer pipeline (cost/vision/dataflow.py): samples stream, no batching
     loaded_matrix_s: FloatArray | None = None  # (layers, batches): per call with the harness's streams packed
+    stall_s: FloatArray | None = None  # (batches,): DRAM time in series with compute, at ``memory_fraction0``
 
     def layer_fraction(self, p: Params) -> FloatArray:
         if not self.cpu:
@@ -181,6 +182,8 @@ class RowModel:
         else:
             t = np.maximum(compute, memory).sum(axis=0)
         t = t + self.overhead_s
+        if self.stall_s is not None:  # MLAS NCHWc output re-streams (cost/vision/cpu_cache.py)
+            t = t + self.stall_s * (self.memory_fraction0 / p.memory_bandwidth_fraction)
         if math.isfinite(self.tdp_w) and self.tdp_w > self.static_w:
             t = np.maximum(t, self.e_dyn_j / (self.tdp_w - self.static_w))
         return np.asarray(t, dtype=float)
@@ -255,7 +258,7 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     b = np.array(grid, dtype=float)
     cpu = is_cpu_family(params.family)
     c = layer_costs(params, net.arrays, b, executed_format(case, params, cpu=cpu), cal,
-                    streams=inference_streams(case, cpu=cpu, dataflow=dataflow))
+                    streams=inference_streams(case, cpu=cpu, dataflow=dataflow), nchwc=runs_mlas_nchwc(case, cpu=cpu))
     a = load_assumptions()
     node = spec.silicon.node_nm or a.number("energy.reference_node_nm")
     static = static_w(params, a)
@@ -268,7 +271,8 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
                     feed_columns0=cal.cpu_feed_columns, vector_fma=c.vector_fma,
                     memory_fraction0=cal.memory_bandwidth_fraction, cpu=cpu,
                     windowed=case.model == WINDOWED, dispatch_s=cal.inference_overhead_s,
-                    switched=int(params.max_scaleup_domain) > 1, dataflow=dataflow, loaded_matrix_s=c.loaded_matrix_s)
+                    switched=int(params.max_scaleup_domain) > 1, dataflow=dataflow, loaded_matrix_s=c.loaded_matrix_s,
+                    stall_s=None if c.stall_s is None else c.stall_s.sum(axis=0))
 
 
 SERVER_P99_CALLS = 2.0  # p99 ~ the call in flight plus the sample's own call (greedy batching, see above)

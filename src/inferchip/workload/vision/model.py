@@ -31,6 +31,7 @@ class LayerArrays:
     batch_in_m: npt.NDArray[np.bool_]
     unit: npt.NDArray[np.int64]
     precision: tuple[str | None, ...]
+    conv: npt.NDArray[np.bool_]  # the layer is a convolution (op ``conv``): CPU runtimes run it as a direct conv
 
     @classmethod
     def of(cls, layers: tuple[VisionLayer, ...]) -> LayerArrays:
@@ -43,7 +44,8 @@ class LayerArrays:
                    in_elems=col("in_elems"), out_elems=col("out_elems"), vector_ops=col("vector_ops"),
                    repeats=col("repeats"), fusable=np.array([x.fusable for x in layers], dtype=bool),
                    batch_in_m=np.array([x.batch_in_m for x in layers], dtype=bool), unit=unit,
-                   precision=tuple(x.precision for x in layers))
+                   precision=tuple(x.precision for x in layers), conv=np.array([x.op == "conv" for x in layers],
+                                                                                dtype=bool))
 
 
 @dataclass(frozen=True)
