@@ -192,3 +192,23 @@ def test_link_bytes_of_a_decode_step_by_hand():
     assert tp_want == 116_072_448
     tp = step_cost(shard(DSV3, TP8), chip, FMT, CAL, b, b, b * 4096, 0.0)
     assert float(tp.link_bytes) == pytest.approx(tp_want)
+
+
+def test_low_latency_floor_replaces_link_steps_per_moe_layer_by_hand():
+    """A decode step on 48 attention-DP ranks: each of the 58 MoE layers' dispatch and combine costs the
+    low-latency floor 23.5 + 47 x 0.099 us instead of 47 alpha (3 us); the bytes are the same. A prefill-only
+    step (the normal kernels) keeps the link steps."""
+    dp48 = Layout(tp=48, ep=48, attn_dp=True)
+    b = 48 * 16
+    plain = make_chip(expert_a2a_kernel_bytes_per_s=150e9)
+    low = make_chip(expert_a2a_kernel_bytes_per_s=150e9, expert_a2a_decode_floor_s=23.5e-6,
+                    expert_a2a_decode_per_peer_s=0.099e-6)
+
+    def comm_s(chip, decode: int, prefill_pairs: float = 0.0) -> float:
+        c = step_cost(shard(DSV3, dp48), chip, FMT, CAL, b, decode, decode * 1024, prefill_pairs)
+        return float(c.classes["communication"].network_s)
+
+    moe_layers = LAYERS - DENSE
+    saved = moe_layers * 2 * (47 * 3e-6 - (23.5e-6 + 47 * 0.099e-6))
+    assert comm_s(plain, b) - comm_s(low, b) == pytest.approx(saved)
+    assert comm_s(low, 0, b * 1024.0) == pytest.approx(comm_s(plain, 0, b * 1024.0))

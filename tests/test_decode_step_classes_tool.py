@@ -88,3 +88,14 @@ def test_run_records_group_a_run(dsc, tmp_path):
     f.write_text(json.dumps({"cases": cases}))
     got = dsc.run_records(str(f), "row-a-c64-r1-ttft")
     assert sorted(got) == ["tpot", "tput"] and got["tpot"]["case_id"] == "row-a-c64-r1-tpot"
+
+
+def test_decode_floor_sets_and_restores_the_family(dsc):
+    """``--decode-floor-us``: the family carries the figure while open, its own defaults come back after."""
+    from inferchip.catalog.chips import family_defaults
+
+    before = family_defaults("nvidia-blackwell")
+    with dsc.decode_floor("nvidia-blackwell", 23.5, 0.099):
+        assert family_defaults("nvidia-blackwell").expert_a2a_decode_floor_us == (23.5, 0.099)
+        assert family_defaults("nvidia-hopper").expert_a2a_decode_floor_us == (0.0, 0.0)
+    assert family_defaults("nvidia-blackwell") is before

@@ -14,8 +14,10 @@ from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.cost.network import (
     all_reduce_scalar_s,
     all_reduce_time_s,
+    all_to_all_latency_s,
     all_to_all_scalar_s,
     all_to_all_time_s,
+    low_latency_fixed_s,
     point_to_point_time_s,
 )
 from inferchip.cost.step import compile_step
@@ -137,3 +139,41 @@ def test_catalogue_direct_all_reduce_families():
     l40s = load_chip("nvidia-l40s")
     assert chip_params(l40s, family_defaults(l40s.family)).link_direct_all_reduce == 0.0
     assert np.isfinite(mi300x.link_bytes_per_s)
+
+
+def test_low_latency_expert_call_by_hand():
+    """One call of the one-sided low-latency expert kernels over 48 ranks: 23.5 us + 47 x 0.099 us = 28.153 us
+    (TensorRT-LLM tech blog 18's GB200 line, catalog/families.yaml), against 47 x 3 us = 141 us of link steps;
+    the logits gather (no rank elements), a step without decodes and a family without the figure keep
+    (p - 1) alpha; the whole all-to-all adds the wire bytes to the floor."""
+    floor, per_peer, alpha = 23.5e-6, 0.099e-6, 3e-6
+    assert float(low_latency_fixed_s(48, floor, per_peer)) == pytest.approx(28.153e-6)
+    lat = all_to_all_latency_s(np.array([48.0, 48.0, 48.0, 48.0]), alpha, np.array([7168.0, 0.0, 7168.0, 7168.0]),
+                               np.array([90.0, 90.0, 0.0, 90.0]), np.array([floor, floor, floor, 0.0]), per_peer)
+    assert lat == pytest.approx([28.153e-6, 141e-6, 141e-6, 141e-6])
+    s, bw, eff = 4.8e6, 900e9, 0.46
+    t = float(all_to_all_time_s(s, 48, bw, alpha, eff, fixed_s=28.153e-6))
+    assert t == pytest.approx(28.153e-6 + 47 / 48 * s / (bw * eff))
+    assert all_to_all_scalar_s(s, 48.0, bw, alpha, eff, fixed_s=28.153e-6) == pytest.approx(t, rel=1e-12)
+    assert float(all_to_all_time_s(0.0, 48, bw, alpha, eff, fixed_s=28.153e-6)) == 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(g=st.integers(2, 72), more=st.integers(0, 64), floor=st.floats(1e-6, 1e-4), per_peer=st.floats(0.0, 1e-6))
+def test_low_latency_floor_never_shrinks_with_more_ranks(g, more, floor, per_peer):
+    """More ranks never make one low-latency call cheaper, and its fixed part is never below the floor."""
+    small = float(low_latency_fixed_s(g, floor, per_peer))
+    assert small >= floor
+    assert float(low_latency_fixed_s(g + more, floor, per_peer)) >= small
+
+
+def test_family_figure_reaches_the_chip_in_si_units():
+    """A family's (floor, per peer) figure in us becomes the chip's seconds; the default (0, 0) keeps the link's
+    (p - 1) alpha (no catalogue family carries the figure yet: docs, stop 30)."""
+    fam = family_defaults("nvidia-blackwell")
+    spec = load_chip("nvidia-gb200-186gb")
+    plain = chip_params(spec, fam)
+    assert plain.expert_a2a_decode_floor_s == 0.0 and plain.expert_a2a_decode_per_peer_s == 0.0
+    low = chip_params(spec, fam.model_copy(update={"expert_a2a_decode_floor_us": (23.5, 0.099)}))
+    assert low.expert_a2a_decode_floor_s == pytest.approx(23.5e-6)
+    assert low.expert_a2a_decode_per_peer_s == pytest.approx(0.099e-6)

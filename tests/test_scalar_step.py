@@ -10,6 +10,8 @@ NVIDIA chips) and data-parallel (MI300X).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -149,3 +151,21 @@ def test_a_plan_pickles_as_its_source_and_costs_the_same():
     a = plan.cost(300.0, 40.0, 40_000.0, 5_000.0)
     b = plan2.cost(300.0, 40.0, 40_000.0, 5_000.0)
     assert b.time_s == a.time_s and b.dram_bytes == a.dram_bytes
+
+
+@settings(max_examples=100, deadline=None)
+@given(decode=st.floats(0.0, 512.0), prefill=counts, ctx=st.floats(0.0, 1e5), pairs=st.floats(0.0, 1e4))
+def test_scalar_step_equals_array_step_with_the_low_latency_floor(decode, prefill, ctx, pairs):
+    """The low-latency expert kernels' floor (cost/network.py all_to_all_latency_s) is the same on both paths."""
+    s = resolve_setting("nvidia-b200-180gb", "deepseek-ai/DeepSeek-V2-Lite", count=8, tp=8, attn_dp=True)
+    mm = s.mapped(s.layout)
+    chip = replace(mm.chip, expert_a2a_decode_floor_s=23.5e-6, expert_a2a_decode_per_peer_s=0.099e-6)
+    plan = compile_step(mm.sm, chip, mm.formats, mm.cal)
+    args = [np.full((), v) for v in (decode + prefill, decode, decode * ctx, prefill * pairs)]
+    a, b = _fields(plan.cost(*args, None)), _fields(plan.evaluate(step_points(plan.dp, *args, None)))
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-12, atol=0.0, err_msg=name)
+    plain = compile_step(mm.sm, mm.chip, mm.formats, mm.cal).cost(*args, None)
+    if decode >= 1.0:  # 7 link steps of 3 us against the floor 23.5 + 7 x 0.099 us, per expert call
+        assert float(plan.cost(*args, None).classes["communication"].network_s) > float(
+            plain.classes["communication"].network_s)

@@ -8,8 +8,12 @@ measured requests per rank, by Little's law from its run's throughput and TPOT r
 join the grid, and the simulated step there is set beside the measured TPOT (docs/serving_validation.md,
 "Dynamo at high load: what drains the prefill queue", lead 1, and "The decode floor at 48 ranks").
 
+With ``--decode-floor-us FLOOR,PER_PEER`` the chip family (``--family``) prices each expert dispatch and combine
+of a decode step at ``FLOOR + (ranks - 1) PER_PEER`` us (cost/network.py ``all_to_all_latency_s``) instead of the
+link's ``(ranks - 1)`` alpha: TensorRT-LLM tech blog 18's one-sided GB200 line is 23.5,0.099 (stop 30).
+
     python tools/closed_loop/decode_step_classes.py CASE_ID_PART [...] [--per-rank 32,64,128,170,256] \
-        [--context 1536] [--cases CASES.csv] [--json X.json]
+        [--context 1536] [--cases CASES.csv] [--json X.json] [--decode-floor-us 23.5,0.099]
 """
 
 from __future__ import annotations
@@ -75,6 +79,22 @@ def catching() -> Iterator[dict[str, Any]]:
         closed_loop_rows.simulate_closed_loop = orig
 
 
+@contextlib.contextmanager
+def decode_floor(family: str, floor_us: float, per_peer_us: float) -> Iterator[None]:
+    """While open, ``family`` prices one call of the one-sided low-latency expert kernels of a decode step at
+    ``floor + (ranks - 1) per peer`` (cost/network.py ``all_to_all_latency_s``; no catalogue family carries the
+    figure: docs/serving_validation.md, stop 30); the family's own defaults come back on exit."""
+    from inferchip.catalog import chips
+
+    fams = chips._families()
+    orig = fams[family]
+    fams[family] = orig.model_copy(update={"expert_a2a_decode_floor_us": (floor_us, per_peer_us)})
+    try:
+        yield
+    finally:
+        fams[family] = orig
+
+
 def class_rows(dec: Any, per_rank: Sequence[int], context_tokens: float) -> list[dict[str, Any]]:
     """The decode worker's pure decode step at each per-rank batch: step time (s), per class (time, parts)."""
     st = dec.step
@@ -111,7 +131,24 @@ def main() -> None:
     ap.add_argument("--per-rank", default="32,64,128,170,256", help="decode requests per attention-DP rank")
     ap.add_argument("--context", type=float, default=1536.0, help="KV tokens per sequence (default 1536)")
     ap.add_argument("--json", default=None, help="a closed-loop validate JSON: add each row's measured occupancy")
+    ap.add_argument("--decode-floor-us", default=None, metavar="FLOOR,PER_PEER",
+                    help="price the low-latency expert calls of --family at FLOOR + (ranks-1) PER_PEER us "
+                         "(TensorRT-LLM tech blog 18's GB200 line: 23.5,0.099)")
+    ap.add_argument("--family", default="nvidia-blackwell", help="the family --decode-floor-us applies to")
     a = ap.parse_args()
+    floor = contextlib.nullcontext()
+    if a.decode_floor_us:
+        try:
+            f_us, p_us = (float(x) for x in a.decode_floor_us.split(","))
+        except ValueError:
+            ap.error("--decode-floor-us takes FLOOR,PER_PEER (two numbers, us)")
+        floor = decode_floor(a.family, f_us, p_us)
+    with floor:
+        run(a, ap)
+
+
+def run(a: argparse.Namespace, ap: argparse.ArgumentParser) -> None:
+    """The report of every row ``a.parts`` names (``main``'s arguments)."""
     from inferchip.catalog.calibration_file import load_calibration
     from inferchip.validation.cases import read_cases
     from inferchip.validation.validate import Validator

@@ -55,6 +55,8 @@ class CostContext:
     link_latency_s: FloatArray
     link_direct_all_reduce: FloatArray  # 1: one-/two-shot peer-to-peer all-reduce kernels (cost/network.py)
     expert_a2a_kernel_bytes_per_s: FloatArray  # prefill rate of the one-sided expert kernels (0: none)
+    expert_a2a_decode_floor_s: FloatArray  # one low-latency expert kernel call: floor (0: link alpha, network.py)
+    expert_a2a_decode_per_peer_s: FloatArray  # ... plus this per peer
     tile_m: FloatArray
     tile_n: FloatArray
     tiles_in_flight: FloatArray
@@ -122,6 +124,8 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         link_bytes_per_s=col(chip.link_bytes_per_s), link_latency_s=col(chip.link_latency_s),
         link_direct_all_reduce=col(chip.link_direct_all_reduce),
         expert_a2a_kernel_bytes_per_s=col(chip.expert_a2a_kernel_bytes_per_s),
+        expert_a2a_decode_floor_s=col(chip.expert_a2a_decode_floor_s),
+        expert_a2a_decode_per_peer_s=col(chip.expert_a2a_decode_per_peer_s),
         tile_m=col(chip.gemm_tile_m), tile_n=col(chip.gemm_tile_n), tiles_in_flight=col(chip.gemm_tiles_in_flight),
         kernel_overhead_s=col(np.asarray(chip.kernel_overhead_s) * cal.kernel_overhead_scale),
     )

@@ -33,7 +33,23 @@ prefill workers, ai-dynamo/dynamo ``examples/backends/sglang/slurm_jobs/scripts/
 153 GB/s (dispatch) and 158 GB/s (combine) per H800 over 160 GB/s NVLink (deepseek-ai/DeepEP README, intranode)
 and 169 / 135 GB/s per GB200 over NVLink 5's 900 GB/s (deepseek-ai/DeepEP issue #394, 4 GB200, 24 SMs), in
 DeepEP's metric (all bytes a rank receives, its own included): about the same on both links. A step with
-decodes keeps the link's price (the low-latency kernels publish no NVLink rate).
+decodes keeps the link's bytes price.
+
+Its latency is not ``p - 1`` link steps where the family has a figure for its one-sided low-latency (decode)
+kernels (``expert_a2a_decode_floor_us``): each rank writes its rows straight into the peers' symmetric memory and
+the call ends on one flag barrier (each rank writes one flag into every peer, then polls its own ``p`` flags), so
+one call costs a floor plus a small term per peer, ``floor + (p-1) per_peer`` (:func:`all_to_all_latency_s`).
+The figure: TensorRT-LLM tech blog 18 ("Optimizing MoE Communication with One-Sided AlltoAll Over NVLink", GB200
+NVL72, DeepSeek-V3 profile hidden 7168, top-8) at 1 token per rank, where the bytes take under 0.2 us: dispatch
+18.9 / 18.8 / 19.8 / 27.8 us and combine 31.0 / 30.8 / 31.4 / 32.6 us at EP 8 / 16 / 32 / 64. SGLang's decode
+runs DeepEP's low-latency kernels (``--deepep-mode low_latency``), the same one-sided scheme over NVLink (IPC
+stores, one atomic count per expert, receivers poll); DeepEP publishes their latency over RDMA only (README,
+H800 + CX7, 128 tokens: 77-194 us dispatch, 114-369 us combine at EP 8-256, bandwidth-bound at 39-98 GB/s); over
+single-node NVLink (8 H100) its dispatch takes 32 us at 16 tokens and 24 us plus 0.40 us a token above 64
+(ai-dynamo/nixl pull request 1749, TensorRT-LLM's bench_moe_comm.py, BF16, kernel spans): the same floor. No
+catalogue family carries the figure yet: on the Blackwell family it takes the GB200 Dynamo decode pools' excess
+at 48 ranks away, and both pool sizes then run about 3-8 ms a step too fast, which worsens throughput and TTFT
+p90 (docs, stop 30).
 
 Every argument may be an array (steps, chips, operators); a group of one chip moves nothing
 off-chip and takes no time. :func:`all_reduce_scalar_s` is the same equation on floats for
@@ -118,18 +134,38 @@ def all_reduce_scalar_s(nbytes: float, group: float, link_bytes_per_s: float, la
 
 
 def all_to_all_time_s(nbytes: ArrayLike, group: ArrayLike, link_bytes_per_s: ArrayLike,
-                      latency_s: ArrayLike, efficiency: ArrayLike, kernel_bytes_per_s: ArrayLike = 0.0) -> FloatArray:
+                      latency_s: ArrayLike, efficiency: ArrayLike, kernel_bytes_per_s: ArrayLike = 0.0,
+                      fixed_s: ArrayLike | None = None) -> FloatArray:
     """All-to-all where each chip sends ``nbytes`` in total, (p-1)/p of it off-chip:
     ``(p-1) alpha + (p-1)/p S beta``; where the expert kernels move all ``S`` bytes (own rows included)
     at their own rate ``R = kernel_bytes_per_s`` > 0 (module doc), ``(p-1) alpha + max((p-1)/p S beta, S / R)``.
-    Units: B, B/s, s -> s."""
+    ``fixed_s``, where given, is the whole latency term in place of ``(p-1) alpha``
+    (:func:`all_to_all_latency_s`). Units: B, B/s, s -> s."""
     s = np.asarray(nbytes, dtype=float)
     g = np.asarray(group, dtype=float)
     bw = np.asarray(link_bytes_per_s) * efficiency
     rate = np.asarray(kernel_bytes_per_s, dtype=float)
     wire = (g - 1) / g * s / bw
     move = np.where(rate > 0, np.maximum(wire, s / np.where(rate > 0, rate, 1.0)), wire)
-    return np.where((s > 0) & (g > 1), (g - 1) * latency_s + move, 0.0)
+    lat = (g - 1) * np.asarray(latency_s) if fixed_s is None else np.asarray(fixed_s, dtype=float)
+    return np.where((s > 0) & (g > 1), lat + move, 0.0)
+
+
+def low_latency_fixed_s(group: ArrayLike, floor_s: ArrayLike, per_peer_s: ArrayLike) -> FloatArray:
+    """Fixed time of one call of the one-sided low-latency expert kernels over ``p = group`` ranks,
+    ``floor + (p-1) per_peer`` (module doc: one flag written into each peer, then the poll). Units: s -> s."""
+    g = np.asarray(group, dtype=float)
+    return np.asarray(np.asarray(floor_s, dtype=float) + (g - 1.0) * np.asarray(per_peer_s, dtype=float), dtype=float)
+
+
+def all_to_all_latency_s(group: ArrayLike, latency_s: ArrayLike, rank_elements: ArrayLike, decode_seqs: ArrayLike,
+                         floor_s: ArrayLike, per_peer_s: ArrayLike) -> FloatArray:
+    """Latency term of an all-to-all: ``(p-1) alpha``, one link step per peer; an expert dispatch / combine
+    (``rank_elements`` > 0) of a step with decodes on a family with a low-latency kernel figure (``floor_s`` > 0)
+    costs :func:`low_latency_fixed_s` instead (module doc). Units: s -> s."""
+    g = np.asarray(group, dtype=float)
+    low = (np.asarray(rank_elements) > 0) & (np.asarray(decode_seqs) > 0) & (np.asarray(floor_s) > 0)
+    return np.where(low, low_latency_fixed_s(g, floor_s, per_peer_s), (g - 1) * np.asarray(latency_s))
 
 
 def expert_kernel_terms(elements: ArrayLike, rank_elements: ArrayLike, decode_seqs: ArrayLike,
@@ -145,12 +181,13 @@ def expert_kernel_terms(elements: ArrayLike, rank_elements: ArrayLike, decode_se
 
 
 def all_to_all_scalar_s(nbytes: float, group: float, link_bytes_per_s: float, latency_s: float,
-                        efficiency: float, kernel_bytes_per_s: float = 0.0) -> float:
+                        efficiency: float, kernel_bytes_per_s: float = 0.0, fixed_s: float | None = None) -> float:
     """:func:`all_to_all_time_s` on floats (same equation, no numpy). Units: B, B/s, s -> s."""
     if nbytes <= 0 or group <= 1:
         return 0.0
     wire = (group - 1) / group * nbytes / (link_bytes_per_s * efficiency)
-    return (group - 1) * latency_s + (max(wire, nbytes / kernel_bytes_per_s) if kernel_bytes_per_s > 0 else wire)
+    lat = (group - 1) * latency_s if fixed_s is None else fixed_s
+    return lat + (max(wire, nbytes / kernel_bytes_per_s) if kernel_bytes_per_s > 0 else wire)
 
 
 def point_to_point_time_s(nbytes: ArrayLike, link_bytes_per_s: ArrayLike,

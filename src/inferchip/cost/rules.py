@@ -38,7 +38,13 @@ from inferchip.cost.gemm import (
 )
 from inferchip.cost.gemm import m_tile as m_tile  # re-exported (the M tile moved to cost/gemm.py)
 from inferchip.cost.kernels.attention import attention_columns, attention_work
-from inferchip.cost.network import all_reduce_time_s, all_to_all_time_s, expert_kernel_terms, point_to_point_time_s
+from inferchip.cost.network import (
+    all_reduce_time_s,
+    all_to_all_latency_s,
+    all_to_all_time_s,
+    expert_kernel_terms,
+    point_to_point_time_s,
+)
 from inferchip.cost.roofline import ArrayLike, FloatArray, compute_time_s
 from inferchip.mapping.operators import (
     AllReduce,
@@ -216,7 +222,10 @@ def all_to_all_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCo
     el, rate = expert_kernel_terms(ops["elements_per_row"], ops["rank_elements_per_row"], pts.decode_seqs,
                                    ctx.expert_a2a_kernel_bytes_per_s)
     nb = rows * el * ops["element_bytes"]  # one-sided expert kernels: per destination rank (cost/network.py)
-    t = all_to_all_time_s(nb, ops["group"], ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction, rate)
+    lat = all_to_all_latency_s(ops["group"], ctx.link_latency_s, ops["rank_elements_per_row"], pts.decode_seqs,
+                               ctx.expert_a2a_decode_floor_s, ctx.expert_a2a_decode_per_peer_s)
+    t = all_to_all_time_s(nb, ops["group"], ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction, rate,
+                          fixed_s=lat)
     return KernelCost(network_s=t, link_bytes=nb)
 
 

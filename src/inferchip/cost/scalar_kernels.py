@@ -45,6 +45,8 @@ class Chip:
     moe_token_vector_flop: float = 0.0
     moe_mma_peak_fraction: float = 1.0
     moe_stream_cap_bytes_per_s: float = float("inf")
+    expert_a2a_decode_floor_s: float = 0.0  # low-latency expert kernels (cost/network.py all_to_all_latency_s)
+    expert_a2a_decode_per_peer_s: float = 0.0
 
 
 def as_float(x: Any) -> float:
@@ -133,8 +135,10 @@ def all_to_all_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
     elements, g, element_bytes, rank_elements, logit_rows = op
     rate = c.expert_a2a_kernel_bytes_per_s if rank_elements > 0 else 0.0  # cost/network.py expert_kernel_terms
     s = (p[6] if logit_rows > 0 else p[0]) * (rank_elements if rate > 0 else elements) * element_bytes
+    low = rank_elements > 0 and p[2] > 0 and c.expert_a2a_decode_floor_s > 0  # network.all_to_all_latency_s
     t = all_to_all_scalar_s(s, g, c.link_bytes_per_s, c.link_latency_s, c.link_bandwidth_fraction,
-                            rate if p[2] <= 0 else 0.0)
+                            rate if p[2] <= 0 else 0.0,
+                            c.expert_a2a_decode_floor_s + (g - 1) * c.expert_a2a_decode_per_peer_s if low else None)
     return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
 
 

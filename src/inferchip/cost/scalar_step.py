@@ -265,7 +265,8 @@ def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float]
                  ctx.gemm_compute_fraction, ctx.link_bandwidth_fraction, ctx.moe_imbalance,
                  as_float(ctx.link_direct_all_reduce), as_float(ctx.expert_a2a_kernel_bytes_per_s),
                  ctx.all_reduce_codec, ctx.moe_token_vector_flop, ctx.moe_mma_peak_fraction,
-                 ctx.moe_stream_cap_bytes_per_s)
+                 ctx.moe_stream_cap_bytes_per_s, as_float(ctx.expert_a2a_decode_floor_s),
+                 as_float(ctx.expert_a2a_decode_per_peer_s))
     ops = []
     for g in groups:
         twin = _TWINS.get(g.rule.cost)

@@ -306,6 +306,7 @@ class FamilyDefaults(Frozen):
     )
     expert_a2a_kernel_gb_per_s: Annotated[float, b.GB_PER_S] = Field(0.0, description="Prefill (normal-mode) rate "
         "of the family's one-sided expert all-to-all kernels, all their bytes; 0: none (cost/network.py).")
+    expert_a2a_decode_floor_us: tuple[float, float] = (0.0, 0.0)  # low-latency expert call: floor, per peer
     scaleout_bw_gb_per_s_per_direction: Annotated[float, b.GB_PER_S] = 50.0
     scaleout_latency_us: Annotated[float, b.LATENCY_US] = 10.0
     runtime_reserve_gib: Annotated[float, b.RESERVE_GIB] = Field(
@@ -391,6 +392,8 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
         link_direct_all_reduce=float(i.scaleup_direct_all_reduce if i.scaleup_direct_all_reduce is not None
                                      else fam.scaleup_direct_all_reduce),
         expert_a2a_kernel_bytes_per_s=fam.expert_a2a_kernel_gb_per_s * GIGA,
+        expert_a2a_decode_floor_s=fam.expert_a2a_decode_floor_us[0] * MICRO,
+        expert_a2a_decode_per_peer_s=fam.expert_a2a_decode_floor_us[1] * MICRO,
         vector_width_bits=float(c.vector_width_bits or DEFAULT_VECTOR_WIDTH_BITS),
         family=spec.family,
         notes=tuple(notes),

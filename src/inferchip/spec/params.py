@@ -43,6 +43,10 @@ class ChipParams:
     # Rate of the one-sided expert all-to-all kernels in their prefill (normal) mode, all dispatched or combined
     # bytes, own rows included; 0: none for this family (the link prices it: cost/network.py)
     expert_a2a_kernel_bytes_per_s: float = 0.0
+    # one call of the one-sided low-latency (decode) expert kernels: floor + (ranks - 1) x per peer; 0: the link's
+    # (ranks - 1) alpha (cost/network.py all_to_all_latency_s)
+    expert_a2a_decode_floor_s: float = 0.0
+    expert_a2a_decode_per_peer_s: float = 0.0
     # measured sustained / datasheet DRAM bandwidth (spec.stream); chip_params sets it from the chip file (the
     # measured chips' median where none); 1.0 here: a hand-built chip streams its stated memory_bytes_per_s
     memory_stream_share: float = 1.0
