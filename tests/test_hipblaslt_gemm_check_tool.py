@@ -34,3 +34,22 @@ def test_model_never_beats_the_unquantised_roofline(m: int, tile: tuple[float, f
     n, k, peak, frac, bw = 10240, 8192, 2614.9e12, 0.7, 3e12
     t = hg.model_us(m, n, k, tile, 304, peak, frac, bw, 0.0)
     assert t * 1e-6 >= max(2 * m * n * k / (peak * frac), n * k / bw) * (1 - 1e-12)
+
+
+def test_per_shape_pick_by_hand_and_never_above_the_chip_tile() -> None:
+    # 96 rows x 8192 columns on 304 CUs: 16 x 16 tiles give 6 x 512 = 3072 tiles, 11 waves (10.1), 11 x 16 x 16 =
+    # 2816 per CU in flight and unit k; 128 x 32 (one wave of 256 tiles) gives 4096, 16 x 32 (1536 tiles, 6 waves)
+    # 3072; the 256 x 256 chip tile, its M tile cut to 128 rows (cost.gemm.m_tile), one wave of 32768.
+    # Compute-bound at 1e15 x 0.5, memory left out (bandwidth 1e30).
+    k, t = 28672, 304
+    per_shape = hg.model_us(96, 8192, k, hg.PER_SHAPE, t, 1e15, 0.5, 1e30, 0.0)
+    fixed = hg.model_us(96, 8192, k, (256.0, 256.0), t, 1e15, 0.5, 1e30, 0.0)
+    assert per_shape == pytest.approx(t * 2 * 11 * 16 * 16 * k / 5e14 * 1e6)
+    assert fixed == pytest.approx(32768 / 2816 * per_shape)
+
+
+@given(st.integers(1, 4096))
+def test_per_shape_never_spends_more_than_the_256_tile(m: int) -> None:
+    args = (8192, 8192, 304, 2614.9e12, 0.7, 3e12, 0.0)
+    n, k, *rest = args
+    assert hg.model_us(m, n, k, hg.PER_SHAPE, *rest) <= hg.model_us(m, n, k, (256.0, 256.0), *rest) * (1 + 1e-12)

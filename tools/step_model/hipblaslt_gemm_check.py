@@ -11,9 +11,12 @@ only those below were read (the rest of the file was not).
 
 Model: a GEMM costs ``max(quantised FLOP / (FP8 peak x gemm_compute_fraction), bytes / attainable DRAM rate) +
 kernel overhead`` (cost/rules.py ``_matrix_gemm``, cost/gemm.py ``quantised_flop`` with the chip's tile and tiles in
-flight, cost/context.py), the calibration's fractions. ``--tile M,N`` prices the same GEMMs with another output tile.
+flight, cost/context.py), the calibration's fractions. ``--tile M,N`` prices the same GEMMs with another output tile;
+``--per-shape`` with the tile a library that times its candidates per shape would keep (the tuning file names one
+solution per M bucket): the candidate of :data:`PER_SHAPE_TILES` that spends the fewest FLOP
+(``cost.gemm.chosen_tile_flop``).
 
-    python tools/step_model/hipblaslt_gemm_check.py [--calibration FILE.yaml] [--tile 128,128] [--tile 256,256]
+    python tools/step_model/hipblaslt_gemm_check.py [--calibration FILE.yaml] [--tile 128,128] [--per-shape]
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import numpy as np
 
 from inferchip.catalog.calibration_file import load_calibration
 from inferchip.catalog.chips import get_chip_params
-from inferchip.cost.gemm import quantised_flop
+from inferchip.cost.gemm import chosen_tile_flop, quantised_flop
 from inferchip.spec.stream import attainable_memory_bytes_per_s
 
 # (N, K) -> {M: microseconds}, hipBLASLt on gfx942 (304 CUs), FP8 in / fp16 out (module doc: source).
@@ -35,13 +38,19 @@ MEASURED_US: dict[tuple[int, int], dict[int, float]] = {
     (8192, 28672): {96: 65.0375, 2160: 775.874},
     (57344, 8192): {420: 317.323, 832: 591.879, 1080: 767.97, 1488: 1007.02, 2416: 1671.57},
 }
+# MFMA macro tiles M x N in powers of two from 16 to 256 (estimate: the tuning file's solution indices were not
+# resolved to their tiles), the candidates of --per-shape
+PER_SHAPE_TILES = tuple((float(a), float(b)) for a in (16, 32, 64, 128, 256) for b in (16, 32, 64, 128, 256))
+PER_SHAPE = (0.0, 0.0)  # the tile label of the per-shape rows
 FP8_BYTES = 1.0  # weights and activations in FP8 (the file's f8_fnuz_r inputs); the fp16 output is left out
 
 
 def model_us(m: float, n: float, k: float, tile: tuple[float, float], tiles_in_flight: float, peak_flop_per_s: float,
              gemm_fraction: float, bytes_per_s: float, overhead_s: float) -> float:
-    """The model's time of one ``(m x k) @ (k x n)`` FP8 GEMM in microseconds (module doc)."""
-    spent_flop = float(quantised_flop(m, k, n, 1.0, tile[0], tile[1], tiles_in_flight))
+    """The model's time of one ``(m x k) @ (k x n)`` FP8 GEMM in microseconds (module doc); ``tile``
+    :data:`PER_SHAPE`: the per-shape pick."""
+    spent_flop = float(chosen_tile_flop(m, k, n, tiles_in_flight, PER_SHAPE_TILES) if tile == PER_SHAPE
+                       else quantised_flop(m, k, n, 1.0, tile[0], tile[1], tiles_in_flight))
     compute_s = spent_flop / (peak_flop_per_s * gemm_fraction)
     memory_s = (k * n + m * (k + n)) * FP8_BYTES / bytes_per_s
     return (max(compute_s, memory_s) + overhead_s) * 1e6
@@ -64,21 +73,29 @@ def compare(calibration: str | None, tiles: list[tuple[float, float]]) -> list[d
     return out
 
 
+def _label(tile: tuple[float, float]) -> str:
+    return "per-shape" if tile == PER_SHAPE else f"{tile[0]:g}x{tile[1]:g}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calibration", help="calibration YAML (default: the shipped one)")
     ap.add_argument("--tile", action="append", default=[], help="output tile M,N (default: the chip's)")
+    ap.add_argument("--per-shape", action="store_true", help="also the per-shape pick of PER_SHAPE_TILES")
     a = ap.parse_args()
     tiles = [(float(x), float(y)) for x, y in (t.split(",") for t in a.tile)]
+    if a.per_shape:
+        tiles = (tiles or [(float(get_chip_params("amd-mi300x").gemm_tile_m),
+                            float(get_chip_params("amd-mi300x").gemm_tile_n))]) + [PER_SHAPE]
     rows = compare(a.calibration, tiles)
     print("| tile | N x K | M | measured us | model us | model / measured |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['tile'][0]:g}x{r['tile'][1]:g} | {r['n']} x {r['k']} | {r['m']} | {r['measured_us']:.1f} | "
+        print(f"| {_label(r['tile'])} | {r['n']} x {r['k']} | {r['m']} | {r['measured_us']:.1f} | "
               f"{r['model_us']:.1f} | {r['ratio']:.2f} |")
     for tile in dict.fromkeys(r["tile"] for r in rows):
         lr = np.log([r["ratio"] for r in rows if r["tile"] == tile])
-        print(f"tile {tile[0]:g}x{tile[1]:g}: model / measured median {np.exp(np.median(lr)):.2f}, "
+        print(f"tile {_label(tile)}: model / measured median {np.exp(np.median(lr)):.2f}, "
               f"spread (sd of log) {np.std(lr):.2f}, range {np.exp(lr.min()):.2f}-{np.exp(lr.max()):.2f}")
 
 

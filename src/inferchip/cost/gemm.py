@@ -65,6 +65,35 @@ def quantised_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, groups: ArrayLike, 
     return np.where(m > 0, spent, 0.0)
 
 
+def chosen_tile_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, tiles_in_flight: ArrayLike,
+                     choices: tuple[tuple[float, float], ...]) -> FloatArray:
+    """FLOP the matrix units spend on a ``(m x k) @ (k x n)`` GEMM whose kernel library picks its output tile
+    per shape from ``choices`` ((M, N) tiles): waves x ``tiles_in_flight`` x the tile's FLOP, as
+    :func:`quantised_flop` counts one fixed tile, for the candidate that spends the least.
+
+    A library that times its candidate kernels per shape keeps the fastest (hipBLASLt's tuning file names one
+    solution per M bucket); in this model a GEMM's memory time and overhead do not depend on its tile, so the
+    fastest candidate is the one with the fewest spent FLOP. For one
+    M tile this is DeepGEMM's written SM90 rule too (deepseek-ai/DeepGEMM ``deep_gemm/jit_kernels/config.py``
+    @ba142b891ab10e4cb757434af06add7691822dcc ``get_best_configs``: block M 64 up to 64 rows, else 128; then
+    the block N of 16..128 with the fewest waves and the fullest last wave). A skinny decode GEMM thus spreads
+    its columns over every unit in one wave instead of running one wave of the chip's largest tile on a few of
+    them. Per-tile efficiency (a narrow tile's lower data reuse) is not modelled, so at large M the smallest
+    tiles win on wave fill alone. Diagnostic only (``tools/step_model/hipblaslt_gemm_check.py --per-shape``):
+    no prediction path calls it (measured as a stack fact and not adopted: docs/serving_validation.md, stop 30)."""
+    m = np.maximum(np.asarray(m, dtype=float), 1.0)
+    n = np.asarray(n, dtype=float)
+    t = np.asarray(tiles_in_flight, dtype=float)
+    best: FloatArray | None = None  # spent FLOP per unit of k and per tile in flight
+    for bm, bn in choices:
+        spent = np.ceil(np.ceil(m / bm) * np.ceil(n / bn) / t) * (FLOP_PER_MAC * bm * bn)
+        best = spent if best is None else np.minimum(best, spent)
+    if best is None:
+        raise ValueError("chosen_tile_flop needs at least one candidate tile")
+    out: FloatArray = best * t * k
+    return out
+
+
 def experts_reached(experts: ArrayLike, routed_fraction: ArrayLike, tokens: ArrayLike) -> FloatArray:
     """Local experts that ``tokens`` uniformly routed tokens reach, each taking a token with probability
     ``routed_fraction`` f: ``e (1 - (1 - f)^m)``, written ``-e expm1(m log1p(-f))`` so that a vanishing token
