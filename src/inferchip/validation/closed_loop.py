@@ -15,13 +15,10 @@ README of ``inferencemax_cases.csv`` defines the id's marks):
   multiplies the calibration's kernel efficiencies.
 * **DP attention** (``-dpa`` or "DP-attention true"): a worker of ``W = max(tp, ep, chips)`` chips runs
   attention data-parallel over its ``W`` chips with the experts expert-parallel over the same
-  chips (``Layout(tp=W, ep=W, attn_dp=True)``); a row's ``tp=1, ep=8`` is such a worker. A row whose
-  ``tp`` is the worker's ``W`` and whose ``ep`` divides it below it (TensorRT-LLM ``tp2ep1-dpa``:
-  ``moe_expert_parallel_size`` below ``tensor_parallel_size`` with ``enable_attention_dp``) splits each
-  expert ``W / ep`` ways in width (``Layout(tp=W, ep=ep, attn_dp=True)``: all-gather and reduce-scatter
-  around the MoE, :func:`~inferchip.mapping.sharding.gather_scatter`). Where the row's ``tp`` is below ``W``
-  (the per-rank attention TP of SGLang's ``--tp W --dp W`` convention) and its ``ep`` too, the experts are
-  modelled expert-parallel over ``W`` (said in the notes). The engine's batch cap and chunk are per rank (times ``W``).
+  chips (``Layout(tp=W, ep=W, attn_dp=True)``); a row's ``tp=1, ep=8`` is such a worker. A row with ``tp = W``
+  and ``ep`` a divisor below it (TensorRT-LLM ``tp2ep1-dpa``) splits each expert ``W / ep`` ways in width
+  (``Layout(tp=W, ep=ep, attn_dp=True)``, :func:`~inferchip.mapping.sharding.gather_scatter`); with ``tp``
+  below ``W`` too (SGLang's per-rank ``TP1/EP1``) the experts are expert-parallel over ``W`` (said in the notes). The engine's batch cap and chunk are per rank (times ``W``).
 * **MTP** (``-mtp-`` or "speculative decoding: mtp"): each decode step verifies the engine's
   ``mtp_draft_tokens`` per sequence and emits ``1 + a + ... + a^k`` tokens
   (:meth:`~inferchip.spec.engine.EngineSpec.mtp_tokens_per_step`, acceptance ``a`` sourced in
@@ -102,9 +99,9 @@ class Worker:
             return Layout(tp=self.tp, ep=self.ep), []
         w = max(self.tp, self.ep, self.chips)
         if self.tp == w > self.ep and w % self.ep == 0:  # the row's own MoE split: experts tp/ep ways in width
-            return Layout(tp=w, ep=self.ep, attn_dp=True), [
-                f"attention DP over the worker's {w} chips with ep={self.ep}: experts split {w // self.ep} ways in "
-                "width, tokens all-gathered before the MoE and reduce-scattered after it"]
+            return Layout(tp=w, ep=self.ep, attn_dp=True), [f"attention DP over {w} chips with ep={self.ep}: experts "
+                                                              f"split {w // self.ep} ways in width, tokens all-gathered "
+                                                              "before the MoE and reduce-scattered after it"]
         notes = [] if self.ep == w else [
             f"attention DP over the worker's {w} chips with the row's tp={self.tp}/ep={self.ep}: experts modelled "
             f"expert-parallel over {w}"]
