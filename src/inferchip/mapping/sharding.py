@@ -229,10 +229,11 @@ def gather_scatter(m: ModelSpec, group: int) -> list[Collective]:
     ``fused_moe_cutlass.py``; ``models/modeling_gpt_oss.py`` ``MLPBlock.forward_attn_dp``: "Let CutlassFusedMoE
     and TRTLLMGenFusedMoE handle allgather internally").
 
-    Bytes per own token, group ``p``: the gather receives ``(p-1) (h a + 6 k)``, the scatter sends
-    ``(p-1) h 2``; the expert all-to-all it replaces sends ``(p-1)/p k h`` each way (``k`` routed copies
-    of a token, ``(p-1)/p`` of them off-chip): at ``p = 2``, ``k = 4`` the gather moves half the bytes, at ``p = k``
-    the same, and it pays ``(p-1)`` ring steps each way as the all-to-all does."""
+    Elements per own token, group ``p``: the gather receives ``(p-1) h`` (and ``6 k`` bytes), the scatter sends
+    ``(p-1) h``; the expert all-to-all sends ``(p-1)/p k h`` each way (``k`` routed copies of a token), or
+    ``(p-1)/p r h`` with one-sided kernels (``r`` = :func:`destination_ranks`, 1.875 of 2 and 2.73 of 4 ranks at
+    ``k = 4``): at ``p = 2`` the gather moves ``h`` against ``2h`` (``0.94h`` one-sided), at ``p = 4`` ``3h`` against
+    ``3h`` (``2.05h``), with the same ``(p-1)`` link steps each way."""
     h = float(m.hidden_size)
     return [AllGather(h, group, "activation", routing_bytes_per_token=float(m.experts_per_token
                                                                             * ROUTING_BYTES_PER_EXPERT)),
