@@ -227,7 +227,9 @@ def gather_scatter(m: ModelSpec, group: int) -> list[Collective]:
     ``select_alltoall_method_type`` returns NotEnabled where ``moe_tp_size != 1`` in later versions)
     (NVIDIA/TensorRT-LLM ``tensorrt_llm/_torch/modules/fused_moe/fused_moe_trtllm_gen.py``,
     ``fused_moe_cutlass.py``; ``models/modeling_gpt_oss.py`` ``MLPBlock.forward_attn_dp``: "Let CutlassFusedMoE
-    and TRTLLMGenFusedMoE handle allgather internally").
+    and TRTLLMGenFusedMoE handle allgather internally"); the submitters' harness sets it for EP 1 ("DISABLE All2All
+    for MoE TP": ``TRTLLM_FORCE_ALLTOALL_METHOD=NotEnabled``, InferenceMAX/InferenceMAX
+    ``benchmarks/gptoss_fp4_b200_trt_slurm.sh``).
 
     Elements per own token, group ``p``: the gather receives ``(p-1) h`` (and ``6 k`` bytes), the scatter sends
     ``(p-1) h``; the expert all-to-all sends ``(p-1)/p k h`` each way (``k`` routed copies of a token), or
