@@ -150,8 +150,9 @@ def test_a_single_sequence_is_not_spread_over_the_group():
 # ------------------------------------------------------------------------------- layouts
 def test_check_layout_rules_for_attention_dp():
     assert check_layout(DSV3, DP8, 8) == DP8
-    with pytest.raises(InvalidSettingError, match="--ep equal to --tp"):
-        check_layout(DSV3, Layout(tp=8, ep=4, attn_dp=True))
+    assert check_layout(DSV3, Layout(tp=8, ep=4, attn_dp=True)).moe_tp == 2  # experts split 2 ways in width
+    with pytest.raises(InvalidSettingError, match="--ep dividing --tp"):
+        check_layout(DSV3, Layout(tp=8, ep=3, attn_dp=True))
     with pytest.raises(InvalidSettingError, match="dense"):
         check_layout(tiny_dense(), Layout(tp=2, ep=2, attn_dp=True))
     with pytest.raises(InvalidSettingError, match="--tp 2 or more"):

@@ -4,7 +4,8 @@
 point; ``StepPlan.evaluate`` over :func:`step_points` is the numpy path. Both are compared
 field by field (time, every class's split, FLOP by format, DRAM and link bytes) on random
 steps of models that exercise every rule: dense, MoE (grouped GEMMs, router, all-to-all),
-sliding windows, pipeline stages and attention data parallelism; GEMM waves shared out stream-K (the
+sliding windows, pipeline stages and attention data parallelism (all-to-all, and all-gather with
+reduce-scatter); GEMM waves shared out stream-K (the
 NVIDIA chips) and data-parallel (MI300X).
 """
 
@@ -26,6 +27,8 @@ SETTINGS = [
     ("nvidia-h100-sxm-80gb", "google/gemma-2-9b", dict(count=2, tp=2)),
     ("nvidia-h100-sxm-80gb", "openai/gpt-oss-120b", dict(count=8, tp=8, weights="mxfp4", activations="bf16")),
     ("nvidia-a100-sxm-80gb", "Qwen/Qwen3-30B-A3B", dict(count=2, tp=2)),
+    # attention DP with EP 1: all-gather and reduce-scatter around the MoE (mapping/sharding.py gather_scatter)
+    ("nvidia-b200-180gb", "openai/gpt-oss-120b", dict(count=2, tp=2, ep=1, attn_dp=True, weights="mxfp4")),
     ("amd-mi300x", "meta-llama/Llama-3.1-8B", dict(tp=1)),  # data-parallel waves (no stream-K)
 ]
 _PLANS: dict[int, StepPlan] = {}

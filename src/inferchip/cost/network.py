@@ -51,6 +51,13 @@ catalogue family carries the figure yet: on the Blackwell family it takes the GB
 at 48 ranks away, and both pool sizes then run about 3-8 ms a step too fast, which worsens throughput and TTFT
 p90 (docs, stop 30).
 
+Under attention data parallelism with expert parallelism below the group (``ep < tp``: each rank holds a tensor
+slice of every expert it holds) no all-to-all can reach an expert: every rank needs every token. The engines gather
+the ranks' tokens before the MoE and reduce-scatter its partial outputs after it (:func:`all_gather_time_s`,
+:func:`reduce_scatter_time_s`: ring, ``(p-1) alpha + (p-1)/p S beta`` with ``S`` the whole gathered / reduced buffer,
+each the one half of the ring all-reduce above; Thakur, Rabenseifner, Gropp 2005; NCCL ``ncclAllGather`` /
+``ncclReduceScatter``, NVIDIA/nccl-tests doc/PERFORMANCE.md bus-bandwidth factor ``(p-1)/p`` for both).
+
 Every argument may be an array (steps, chips, operators); a group of one chip moves nothing
 off-chip and takes no time. :func:`all_reduce_scalar_s` is the same equation on floats for
 the scalar step path (``cost/scalar_step.py``).
@@ -166,6 +173,32 @@ def all_to_all_latency_s(group: ArrayLike, latency_s: ArrayLike, rank_elements: 
     g = np.asarray(group, dtype=float)
     low = (np.asarray(rank_elements) > 0) & (np.asarray(decode_seqs) > 0) & (np.asarray(floor_s) > 0)
     return np.where(low, low_latency_fixed_s(g, floor_s, per_peer_s), (g - 1) * np.asarray(latency_s))
+
+
+def all_gather_time_s(nbytes: ArrayLike, group: ArrayLike, link_bytes_per_s: ArrayLike,
+                      latency_s: ArrayLike, efficiency: ArrayLike) -> FloatArray:
+    """Ring all-gather of ``nbytes`` = the gathered buffer each chip ends with (``nbytes / p`` its own):
+    ``(p-1) alpha + (p-1)/p S beta`` (module doc). Units: B, B/s, s -> s."""
+    s = np.asarray(nbytes, dtype=float)
+    g = np.asarray(group, dtype=float)
+    wire = (g - 1) / np.maximum(g, 1.0) * s / (np.asarray(link_bytes_per_s) * efficiency)
+    return np.where((s > 0) & (g > 1), (g - 1) * np.asarray(latency_s) + wire, 0.0)
+
+
+def reduce_scatter_time_s(nbytes: ArrayLike, group: ArrayLike, link_bytes_per_s: ArrayLike,
+                          latency_s: ArrayLike, efficiency: ArrayLike) -> FloatArray:
+    """Ring reduce-scatter of ``nbytes`` = the buffer each chip reduces (``nbytes / p`` of it left on each):
+    ``(p-1) alpha + (p-1)/p S beta``, the all-gather's equation (module doc). Units: B, B/s, s -> s."""
+    return all_gather_time_s(nbytes, group, link_bytes_per_s, latency_s, efficiency)
+
+
+def ring_half_scalar_s(nbytes: float, group: float, link_bytes_per_s: float, latency_s: float,
+                       efficiency: float) -> float:
+    """:func:`all_gather_time_s` and :func:`reduce_scatter_time_s` on floats (same equation, no numpy).
+    Units: B, B/s, s -> s."""
+    if nbytes <= 0 or group <= 1:
+        return 0.0
+    return (group - 1) * latency_s + (group - 1) / group * nbytes / (link_bytes_per_s * efficiency)
 
 
 def expert_kernel_terms(elements: ArrayLike, rank_elements: ArrayLike, decode_seqs: ArrayLike,

@@ -39,14 +39,17 @@ from inferchip.cost.gemm import (
 from inferchip.cost.gemm import m_tile as m_tile  # re-exported (the M tile moved to cost/gemm.py)
 from inferchip.cost.kernels.attention import attention_columns, attention_work
 from inferchip.cost.network import (
+    all_gather_time_s,
     all_reduce_time_s,
     all_to_all_latency_s,
     all_to_all_time_s,
     expert_kernel_terms,
     point_to_point_time_s,
+    reduce_scatter_time_s,
 )
 from inferchip.cost.roofline import ArrayLike, FloatArray, compute_time_s
 from inferchip.mapping.operators import (
+    AllGather,
     AllReduce,
     AllToAll,
     Attention,
@@ -57,6 +60,7 @@ from inferchip.mapping.operators import (
     HostStep,
     LmHead,
     PointToPoint,
+    ReduceScatter,
     VectorGemm,
 )
 from inferchip.spec.formats import BYTES_PER_ELEMENT
@@ -229,6 +233,21 @@ def all_to_all_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCo
     return KernelCost(network_s=t, link_bytes=nb)
 
 
+def all_gather_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
+    """:class:`AllGather`: each chip ends with ``group x tokens x (elements x element bytes + routing bytes)``
+    (its own tokens the ``1/group`` of it that stays)."""
+    nb = ops["group"] * pts.tokens * (ops["elements_per_token"] * ops["element_bytes"] + ops["routing_bytes_per_token"])
+    t = all_gather_time_s(nb, ops["group"], ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction)
+    return KernelCost(network_s=t, link_bytes=nb)
+
+
+def reduce_scatter_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
+    """:class:`ReduceScatter` of a buffer of ``group x tokens x elements x element bytes`` on each chip."""
+    nb = ops["group"] * pts.tokens * ops["elements_per_token"] * ops["element_bytes"]
+    t = reduce_scatter_time_s(nb, ops["group"], ctx.link_bytes_per_s, ctx.link_latency_s, ctx.link_bandwidth_fraction)
+    return KernelCost(network_s=t, link_bytes=nb)
+
+
 def point_to_point_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
     """:class:`PointToPoint`: ``tokens x elements x element bytes`` to the next stage."""
     nb = pts.tokens * ops["elements_per_token"] * ops["element_bytes"]
@@ -267,6 +286,9 @@ RULES: dict[type, Rule] = {
                    host_cost, _no_flop),
     AllReduce: Rule(_payload_table("elements_per_token", "group"), all_reduce_cost, _no_flop),
     AllToAll: Rule(_payload_table("elements_per_row", "group", "rank_elements_per_row"), all_to_all_cost, _no_flop),
+    AllGather: Rule(_payload_table("elements_per_token", "group", "routing_bytes_per_token"), all_gather_cost,
+                    _no_flop),
+    ReduceScatter: Rule(_payload_table("elements_per_token", "group"), reduce_scatter_cost, _no_flop),
     PointToPoint: Rule(_payload_table("elements_per_token"), point_to_point_cost, _no_flop),
 }
 

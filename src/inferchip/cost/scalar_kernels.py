@@ -13,7 +13,7 @@ from typing import Any
 
 from inferchip.cost.constants import FLOP_PER_MAC
 from inferchip.cost.gemm import gemm_waves_scalar, m_tile_scalar
-from inferchip.cost.network import all_reduce_scalar_s, all_to_all_scalar_s
+from inferchip.cost.network import all_reduce_scalar_s, all_to_all_scalar_s, ring_half_scalar_s
 
 # One operator's cost per run: compute, memory, overhead, network (s), FLOP, DRAM and link bytes.
 Kernel = tuple[float, float, float, float, float, float, float]
@@ -139,6 +139,20 @@ def all_to_all_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
     t = all_to_all_scalar_s(s, g, c.link_bytes_per_s, c.link_latency_s, c.link_bandwidth_fraction,
                             rate if p[2] <= 0 else 0.0,
                             c.expert_a2a_decode_floor_s + (g - 1) * c.expert_a2a_decode_per_peer_s if low else None)
+    return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
+
+
+def all_gather_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
+    elements, g, element_bytes, routing_bytes = op
+    s = g * p[0] * (elements * element_bytes + routing_bytes)
+    t = ring_half_scalar_s(s, g, c.link_bytes_per_s, c.link_latency_s, c.link_bandwidth_fraction)
+    return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
+
+
+def reduce_scatter_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
+    elements, g, element_bytes = op
+    s = g * p[0] * elements * element_bytes
+    t = ring_half_scalar_s(s, g, c.link_bytes_per_s, c.link_latency_s, c.link_bandwidth_fraction)
     return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
 
 

@@ -22,6 +22,7 @@ from inferchip.cost.scalar_kernels import (
     Chip,
     Kernel,
     Point,
+    all_gather_kernel,
     all_reduce_kernel,
     all_to_all_kernel,
     as_float,
@@ -33,6 +34,7 @@ from inferchip.cost.scalar_kernels import (
     m_terms,
     memory_kernel,
     point_to_point_kernel,
+    reduce_scatter_kernel,
     vector_gemm_kernel,
 )
 
@@ -55,6 +57,8 @@ _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
     r.all_reduce_cost: (all_reduce_kernel, ("elements_per_token", "group", "element_bytes")),
     r.all_to_all_cost: (all_to_all_kernel, ("elements_per_row", "group", "element_bytes", "rank_elements_per_row",
                                              "logit_rows?")),
+    r.all_gather_cost: (all_gather_kernel, ("elements_per_token", "group", "element_bytes", "routing_bytes_per_token")),
+    r.reduce_scatter_cost: (reduce_scatter_kernel, ("elements_per_token", "group", "element_bytes")),
     r.point_to_point_cost: (point_to_point_kernel, ("elements_per_token", "element_bytes")),
     r.moe_token_vector_cost: (moe_token_vector_kernel, ("vector_flop_per_token",)),
 }

@@ -14,7 +14,11 @@ only those sequences' KV cache; the routed experts are expert-parallel over the 
 suits MLA models (DeepSeek-V2/V3/R1), whose single latent KV head cannot be split by heads,
 so plain tensor parallelism replicates the whole latent cache on every chip. Under attention DP
 ``ep`` need not divide the experts (SGLang pads them with redundant copies,
-``--ep-num-redundant-experts``): each chip holds ``ceil(experts / ep)``.
+``--ep-num-redundant-experts``): each chip holds ``ceil(experts / ep)``. ``ep`` may also be a divisor of
+``tp`` below it (TensorRT-LLM ``moe_ep_size`` x ``moe_tp_size`` = ``tp_size`` with ``enable_attention_dp``, e.g.
+``moe_expert_parallel_size: 1``): each expert is then split ``moe_tp = tp / ep`` ways in width, every chip needs
+every token, and the tokens are all-gathered before the MoE and reduce-scattered after it instead
+(:func:`inferchip.mapping.sharding.gather_scatter`).
 """
 
 from __future__ import annotations
@@ -74,10 +78,11 @@ def check_layout(model: ModelSpec, layout: Layout, num_chips: int | None = None)
                 f"--attn-dp pairs data-parallel attention with expert-parallel MoE; {model.id} is dense "
                 f"(for a dense model use data-parallel replicas: --tp 1 and more --count)"
             )
-        if layout.ep != layout.tp:
+        if layout.tp % layout.ep:
             raise InvalidSettingError(
-                f"--attn-dp needs --ep equal to --tp (experts spread over the same {layout.tp} chips), "
-                f"got --ep {layout.ep}"
+                f"--attn-dp needs --ep dividing --tp (experts spread over the same {layout.tp} chips, split "
+                f"tp/ep ways in width), got --ep {layout.ep}; allowed: "
+                f"{', '.join(str(d) for d in divisors(layout.tp))}"
             )
     if not layout.attn_dp and model.num_heads % layout.tp:
         raise InvalidSettingError(

@@ -146,6 +146,31 @@ class AllToAll:
 
 
 @dataclass(frozen=True)
+class AllGather:
+    """All-gather of ``elements_per_token`` per token of this chip over ``group`` chips: each chip ends with
+    every chip's rows, ``group`` times its own (the MoE input under attention DP with ``ep < tp``,
+    :func:`~inferchip.mapping.sharding.gather_scatter`); ``routing_bytes_per_token`` rides along (the
+    token's expert ids and weights)."""
+
+    elements_per_token: float
+    group: int
+    payload: Payload = "activation"
+    op_class: OpClass = "communication"
+    routing_bytes_per_token: float = 0.0
+
+
+@dataclass(frozen=True)
+class ReduceScatter:
+    """Reduce-scatter of a buffer of ``group`` times this chip's tokens, ``elements_per_token`` each, over
+    ``group`` chips: each chip keeps the sum of its own rows (the MoE output under attention DP with ``ep < tp``)."""
+
+    elements_per_token: float
+    group: int
+    payload: Payload = "hidden_state"
+    op_class: OpClass = "communication"
+
+
+@dataclass(frozen=True)
 class PointToPoint:
     """Hand-off of ``elements_per_token`` hidden-state elements per token to the next pipeline stage."""
 
@@ -162,6 +187,6 @@ class HostStep:
 
 
 WeightGemm = Gemm | GroupedGemm | VectorGemm
-Collective = AllReduce | AllToAll
+Collective = AllReduce | AllToAll | AllGather | ReduceScatter
 Operator = (Gemm | GroupedGemm | VectorGemm | LmHead | Attention | Elementwise | Embedding | AllReduce | AllToAll
-            | PointToPoint | HostStep)
+            | AllGather | ReduceScatter | PointToPoint | HostStep)

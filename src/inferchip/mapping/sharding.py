@@ -9,7 +9,9 @@ TensorRT-LLM do); MLA's compressed latent cache is replicated across the TP grou
 Under attention data parallelism (:attr:`Layout.attn_dp`) attention, dense MLPs, shared
 experts and the LM head keep their full width on every chip (``attn_tp = 1``) and each chip
 runs them for its own ``1/dp_attention`` of the step's tokens and sequences; the routed
-experts stay split ``ep`` ways and serve the tokens of every chip of the stage.
+experts stay split ``ep`` ways (and ``moe_tp = tp / ep`` ways in width) and serve the tokens of every chip of
+the stage: reached by an all-to-all where ``ep == tp``, by an all-gather and a reduce-scatter where ``ep < tp``
+(:func:`gather_scatter`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy.typing as npt
 
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.operators import (
+    AllGather,
     AllReduce,
     AllToAll,
     Attention,
@@ -34,6 +37,7 @@ from inferchip.mapping.operators import (
     LmHead,
     Operator,
     PointToPoint,
+    ReduceScatter,
     VectorGemm,
     WeightGemm,
 )
@@ -202,6 +206,42 @@ def _dispatch_combine(m: ModelSpec, ep: int) -> list[Collective]:
     return [AllToAll(k_h, ep, "activation", rank_elements_per_row=r_h), AllToAll(k_h, ep, rank_elements_per_row=r_h)]
 
 
+ROUTING_BYTES_PER_EXPERT = 4 + 2
+"""Bytes of one routed expert's id and weight that the gather carries with the token: TensorRT-LLM
+``TRTLLMGenFusedMoE.forward_impl`` all-gathers ``token_selected_experts`` (int32) and ``token_final_scales``
+(cast to bfloat16) beside the hidden state (NVIDIA/TensorRT-LLM ``tensorrt_llm/_torch/modules/fused_moe/
+fused_moe_trtllm_gen.py``)."""
+
+
+def gather_scatter(m: ModelSpec, group: int) -> list[Collective]:
+    """The MoE communication under attention DP with expert parallelism below the group (``ep < tp``).
+
+    Each rank holds a ``1/moe_tp`` tensor slice of its experts, so every rank needs every token, not only the
+    tokens routed to it: the engine all-gathers each rank's (quantised) hidden states with their expert ids
+    and weights over the group before the MoE, runs the experts on all the group's tokens, and reduce-scatters
+    the 16-bit partial outputs after it, each rank keeping its own tokens' sums. TensorRT-LLM (PyTorch
+    backend): ``TRTLLMGenFusedMoE`` / ``CutlassFusedMoE`` ``run_post_quant_allgather = use_dp and parallel_size
+    > 1 and not enable_alltoall`` -> ``allgather([x, x_sf, token_selected_experts, token_final_scales],
+    mapping)``, then ``reducescatter_or_allreduce`` -> ``reducescatter(..., mapping)``; the all-to-all is off
+    for such a layout (``enable_alltoall`` needs ``moe_ep_size > experts_per_token`` in 1.1-1.2, and
+    ``select_alltoall_method_type`` returns NotEnabled where ``moe_tp_size != 1`` in later versions)
+    (NVIDIA/TensorRT-LLM ``tensorrt_llm/_torch/modules/fused_moe/fused_moe_trtllm_gen.py``,
+    ``fused_moe_cutlass.py``; ``models/modeling_gpt_oss.py`` ``MLPBlock.forward_attn_dp``: "Let CutlassFusedMoE
+    and TRTLLMGenFusedMoE handle allgather internally"); the submitters' harness sets it for EP 1 ("DISABLE All2All
+    for MoE TP": ``TRTLLM_FORCE_ALLTOALL_METHOD=NotEnabled``, InferenceMAX/InferenceMAX
+    ``benchmarks/gptoss_fp4_b200_trt_slurm.sh``).
+
+    Elements per own token, group ``p``: the gather receives ``(p-1) h`` (and ``6 k`` bytes), the scatter sends
+    ``(p-1) h``; the expert all-to-all sends ``(p-1)/p k h`` each way (``k`` routed copies of a token), or
+    ``(p-1)/p r h`` with one-sided kernels (``r`` = :func:`destination_ranks`, 1.875 of 2 and 2.73 of 4 ranks at
+    ``k = 4``): at ``p = 2`` the gather moves ``h`` against ``2h`` (``0.94h`` one-sided), at ``p = 4`` ``3h`` against
+    ``3h`` (``2.05h``), with the same ``(p-1)`` link steps each way."""
+    h = float(m.hidden_size)
+    return [AllGather(h, group, "activation", routing_bytes_per_token=float(m.experts_per_token
+                                                                            * ROUTING_BYTES_PER_EXPERT)),
+            ReduceScatter(h, group, "hidden_state")]
+
+
 def shard(m: ModelSpec, layout: Layout) -> ShardedModel:
     """Per-chip operators of one pipeline stage (the stage with the most layers).
 
@@ -224,7 +264,8 @@ def shard(m: ModelSpec, layout: Layout) -> ShardedModel:
             # Own tokens only: each routed copy goes to its expert's chip and comes back; the
             # dense MLP and shared experts are replicated, so they need no collective.
             if group.moe:
-                colls += _dispatch_combine(m, layout.ep)
+                colls += (_dispatch_combine(m, layout.ep) if layout.ep == layout.tp
+                          else gather_scatter(m, layout.tp))
         elif tp > 1:
             # After the MLP (row-parallel down). Under tensor-parallel attention an expert-parallel
             # MoE layer needs no dispatch either: every chip of the group already holds every token

@@ -13,11 +13,10 @@ README of ``inferencemax_cases.csv`` defines the id's marks):
   engine sets the running-batch cap, the prefill chunk, the CUDA-graph buckets, its host
   time per step (which replaces the calibration's ``step_overhead_s``) and per request, and
   multiplies the calibration's kernel efficiencies.
-* **DP attention** (``-dpa`` or "DP-attention true"): a worker of ``W = max(tp, ep, chips)`` chips runs
-  attention data-parallel over its ``W`` chips with the experts expert-parallel over the same
-  chips (``Layout(tp=W, ep=W, attn_dp=True)``); a row's ``tp=1, ep=8`` is such a worker. Where
-  the row's ``ep`` is below ``W`` the experts are modelled expert-parallel over ``W`` anyway
-  (said in the notes). The engine's batch cap and chunk are per rank (times ``W``).
+* **DP attention** (``-dpa`` or "DP-attention true"): a worker of ``W = max(tp, ep, chips)`` chips runs attention
+  data-parallel over its ``W`` chips, experts expert-parallel over them (``Layout(tp=W, ep=W, attn_dp=True)``; a row's
+  ``tp=1, ep=8``; SGLang's per-rank ``TP1/EP1``, noted); a row with ``tp = W`` and ``ep`` below (TensorRT-LLM
+  ``tp2ep1-dpa``) splits each expert ``W / ep`` ways in width (all-gather). Batch cap, chunk: per rank (x ``W``).
 * **MTP** (``-mtp-`` or "speculative decoding: mtp"): each decode step verifies the engine's
   ``mtp_draft_tokens`` per sequence and emits ``1 + a + ... + a^k`` tokens
   (:meth:`~inferchip.spec.engine.EngineSpec.mtp_tokens_per_step`, acceptance ``a`` sourced in
@@ -97,6 +96,9 @@ class Worker:
                     f"worker of {self.chips} chips stated as TP{self.tp} without attention DP: tp={self.chips}"]
             return Layout(tp=self.tp, ep=self.ep), []
         w = max(self.tp, self.ep, self.chips)
+        if self.tp == w > self.ep and w % self.ep == 0:  # the row's own MoE split: experts tp/ep ways in width
+            return Layout(tp=w, ep=self.ep, attn_dp=True), [f"attention DP with ep={self.ep}: tokens all-gathered "
+                                                              "before the MoE and reduce-scattered after it"]
         notes = [] if self.ep == w else [
             f"attention DP over the worker's {w} chips with the row's tp={self.tp}/ep={self.ep}: experts modelled "
             f"expert-parallel over {w}"]
