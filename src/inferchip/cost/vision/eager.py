@@ -34,7 +34,8 @@ PASSES_PER_REORDER = 2.0
 """A reorder reads every element in one layout and writes it in the other: 2 passes over the tensor."""
 
 
-def reorder_bytes(in_elems: FloatArray, out_elems: FloatArray, elem_bytes: FloatArray, frames: FloatArray) -> FloatArray:
+def reorder_bytes(in_elems: FloatArray, out_elems: FloatArray, elem_bytes: FloatArray,
+                  frames: FloatArray) -> FloatArray:
     """Bytes moved per call by the two layout reorders around one convolution: the input NCHW -> blocked and the
     output blocked -> NCHW, each read once and written once:
     ``PASSES_PER_REORDER x (in_elems + out_elems) x elem_bytes x frames``.

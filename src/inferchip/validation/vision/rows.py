@@ -63,8 +63,13 @@ from inferchip.spec.chip import chip_params
 from inferchip.spec.params import ChipParams
 from inferchip.spec.vision import VisionCalibration, is_cpu_family
 from inferchip.validation.vision.cases import MULTISTREAM_SAMPLES, VisionCase
-from inferchip.validation.vision.harness import (executed_format, harness_max_batch, runs_eager_nchw, runs_mlas_nchwc,
-                                                 runtime_of)
+from inferchip.validation.vision.harness import (
+    executed_format,
+    harness_max_batch,
+    runs_eager_nchw,
+    runs_mlas_nchwc,
+    runtime_of,
+)
 from inferchip.workload.vision.network import load_network
 
 GRID = STREAM_REFERENCE_BATCHES  # batch sizes of the row model (and of a dataflow chip's interval)
