@@ -16,7 +16,9 @@ from inferchip.cost.vision.eager import PASSES_PER_REORDER, reorder_bytes
 from inferchip.cost.vision.layers import layer_costs
 from inferchip.spec.chip import chip_params
 from inferchip.spec.stream import attainable_memory_bytes_per_s
+from inferchip.spec.vision import VisionLayer
 from inferchip.validation.vision.harness import runs_eager_nchw
+from inferchip.workload.vision.model import LayerArrays
 from inferchip.workload.vision.network import load_network
 
 ONE = np.array([1.0])
@@ -83,8 +85,8 @@ def test_layer_costs_charge_the_reorders_in_series_on_convolutions_only():
     assert np.allclose(on.stall_s, extra / bw)
     # only convolutions pay it, and never more than the full reorder traffic of the convolutions
     assert float(on.stall_s[~ssd.conv].sum()) == 0.0
-    full = float(reorder_bytes(ssd.in_elems, ssd.out_elems, np.full(ssd.in_elems.shape, 4.0), np.ones_like(
-        ssd.in_elems))[ssd.conv].sum())
+    full = float(reorder_bytes(ssd.in_elems - ssd.residual_elems, ssd.out_elems, np.full(ssd.in_elems.shape, 4.0),
+                               np.ones_like(ssd.in_elems))[ssd.conv].sum())
     assert 0.0 < float(extra.sum()) <= full * (1 + 1e-9)
     # an 8 MP frame's activations leave the caches: most of the reorder traffic crosses DRAM
     assert float(extra.sum()) > 0.5 * full
@@ -99,3 +101,33 @@ def test_no_reorders_off_the_vector_units_or_on_a_gpu():
     assert int8.stall_s is not None and float(int8.stall_s.sum()) == 0.0
     gpu = layer_costs(_params("nvidia-geforce-rtx-4090"), ssd, ONE, "fp32", cal, eager_nchw=True)
     assert gpu.stall_s is not None and float(gpu.stall_s.sum()) == 0.0
+
+
+def test_the_skip_tensor_is_not_reordered():
+    """A bottleneck's last conv reads its skip tensor for the residual add (``in_elems`` counts it); eager PyTorch
+    adds it in a separate pass, so only the kernel's own input and output are reordered."""
+    cal = load_vision_calibration()
+    w7 = _params(W7)
+    shape = dict(op="conv", m=540 * 960, k=64, n=256, weight_elems=64 * 256, out_elems=256 * 540 * 960)
+    plain = LayerArrays.of((VisionLayer(name="c", in_elems=64 * 540 * 960, **shape),))
+    skip = LayerArrays.of((VisionLayer(name="c", in_elems=(64 + 256) * 540 * 960, residual_elems=256 * 540 * 960,
+                                       **shape),))
+    assert float(skip.residual_elems[0]) == 256 * 540 * 960
+    on_plain = layer_costs(w7, plain, ONE, "fp32", cal, eager_nchw=True)
+    off_plain = layer_costs(w7, plain, ONE, "fp32", cal)
+    on_skip = layer_costs(w7, skip, ONE, "fp32", cal, eager_nchw=True)
+    off_skip = layer_costs(w7, skip, ONE, "fp32", cal)
+    extra_plain = float((on_plain.dram_bytes - off_plain.dram_bytes).sum())
+    extra_skip = float((on_skip.dram_bytes - off_skip.dram_bytes).sum())
+    # both reorder the same 1.327 GB; the skip layer keeps no more of it cached than the plain one
+    assert extra_plain > 0.0
+    assert extra_skip <= 1.327104e9 * (1 + 1e-9)
+    assert extra_plain <= 1.327104e9 * (1 + 1e-9)
+
+
+def test_the_tracer_marks_the_bottleneck_skip():
+    r50 = load_network("resnet50-v1.5")
+    last = [x for x in r50.layers if x.residual_elems > 0]
+    # 16 bottlenecks, each adds its skip in the last 1x1 conv's epilogue: the skip is the conv's own output size
+    assert len(last) == 16
+    assert all(x.op == "conv" and x.residual_elems == x.out_elems and x.in_elems > x.residual_elems for x in last)

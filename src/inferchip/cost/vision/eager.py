@@ -16,12 +16,14 @@ and runs ``self.model(img)`` on the NCHW frame under ``torch.no_grad()`` with no
 ``torch.compile`` and no IPEX (mlcommons/mlperf_automotive @2041224814 ``automotive/2d-object-detection/
 backend_deploy.py``).
 
-Per convolution: 2 x (input + output) elements x element bytes (:func:`reorder_bytes`). The share of it that
+Per convolution: 2 x (input + output) elements x element bytes (:func:`reorder_bytes`); the input is the
+kernel's own (``in_elems - residual_elems``: a bottleneck's skip tensor is added by a separate eager ``add``, not
+reordered). The share of it that
 stays in the caches is the share of the layer's activation traffic the cost model already keeps on chip
 (``kept`` in :func:`inferchip.cost.vision.layers.layer_costs`); the rest crosses DRAM in series with the compute
 (``LayerCosts.stall_s``). Weight reorders (once per call, the network's weights: 110 MB for SSD-ResNet50) are not
 counted. oneDNN's first-convolution kernels may read a 3-channel plain input directly; the one input reorder this
-overcounts on an 8 MP frame is 0.2 GB of the 59 GB the SSD's convolutions reorder.
+overcounts on an 8 MP frame is 0.2 GB of the 47 GB the SSD's convolutions reorder.
 """
 
 from __future__ import annotations

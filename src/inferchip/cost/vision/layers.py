@@ -266,7 +266,8 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     caches = load_cpu_caches().get(chip.id) if nchwc and vector_fma.any() else None
     stall = np.zeros_like(memory_s)
     if eager_nchw and vector_fma.any():
-        reorder = reorder_bytes(a.in_elems[:, None], a.out_elems[:, None], elem_bytes, b) * reps * (1.0 - kept)
+        kernel_in = (a.in_elems - a.residual_elems)[:, None]  # the skip tensor is added by its own pass, not reordered
+        reorder = reorder_bytes(kernel_in, a.out_elems[:, None], elem_bytes, b) * reps * (1.0 - kept)
         reorder = np.where((matrix & vector_fma[:, None]) & a.conv[:, None], reorder, 0.0)
         dram = dram + reorder
         stall = stall + reorder / bandwidth
