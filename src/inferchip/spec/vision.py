@@ -50,6 +50,8 @@ class VisionLayer(_Frozen):
     param_elems: float = Field(0.0, ge=0, description="Parameters this layer owns (0 where weights are shared).")
     in_elems: float = Field(0.0, ge=0, description="Activation elements read per frame per repeat.")
     out_elems: float = Field(0.0, ge=0, description="Activation elements written per frame per repeat.")
+    residual_elems: float = Field(0.0, ge=0, description="Of in_elems, the skip connection's tensor the epilogue adds "
+                                  "(not the kernel's own input).")
     vector_ops: float = Field(0.0, ge=0, description="Non-matrix operations per frame per repeat.")
     repeats: int = Field(1, ge=1, description="Sequential executions per frame (decode steps); weights re-read.")
     fusable: bool = Field(False, description="Runs in the producer kernel's epilogue: no launch, no DRAM round trip.")

@@ -44,6 +44,7 @@ from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import FloatArray
 from inferchip.cost.vision.clocks import at_sustained_clock
 from inferchip.cost.vision.cpu_cache import load_cpu_caches, restream_bytes
+from inferchip.cost.vision.eager import reorder_bytes
 from inferchip.spec.formats import BYTES_PER_ELEMENT, check_format
 from inferchip.spec.params import ChipParams
 from inferchip.spec.stream import attainable_memory_bytes_per_s
@@ -188,14 +189,18 @@ def thread_partitioned_flop(m: FloatArray, k: FloatArray, n: FloatArray, groups:
 
 
 def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str,
-                cal: VisionCalibration, *, streams: int = 1, nchwc: bool = False) -> LayerCosts:
+                cal: VisionCalibration, *, streams: int = 1, nchwc: bool = False,
+                eager_nchw: bool = False) -> LayerCosts:
     """Time, work and traffic of every layer for each batch size in ``batch`` (frames per call), at the chip's
     sustained clock (:func:`inferchip.cost.vision.clocks.at_sustained_clock`). ``streams``: calls the harness
     keeps on concurrent inference streams under load; ``loaded_matrix_s`` is then the matrix time per call with
     their tiles packed into shared waves (:func:`packed_flop_per_call`), ``matrix_s`` that of a call alone.
     ``nchwc``: the runtime runs fp32 convolutions on the CPU's vector units as MLAS's NCHWc direct convolution
     (ONNX Runtime), whose accumulation passes stream a spilled output block from DRAM in series with the compute
-    (:func:`inferchip.cost.vision.cpu_cache.restream_bytes`, ``stall_s``; CPUs of ``cpu_caches.csv`` only)."""
+    (:func:`inferchip.cost.vision.cpu_cache.restream_bytes`, ``stall_s``; CPUs of ``cpu_caches.csv`` only).
+    ``eager_nchw``: the runtime runs each fp32 convolution on the CPU's vector units as its own oneDNN primitive on
+    plain NCHW tensors (eager PyTorch), reordering the input to the blocked layout and the output back
+    (:func:`inferchip.cost.vision.eager.reorder_bytes`): the share that leaves the caches adds to ``stall_s``."""
     chip = at_sustained_clock(chip)
     formats = layer_formats(a, precision)
     distinct = sorted(set(formats))
@@ -260,13 +265,19 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     memory_s = dram / bandwidth
     caches = load_cpu_caches().get(chip.id) if nchwc and vector_fma.any() else None
     stall = np.zeros_like(memory_s)
+    if eager_nchw and vector_fma.any():
+        kernel_in = (a.in_elems - a.residual_elems)[:, None]  # the skip tensor is added by its own pass, not reordered
+        reorder = reorder_bytes(kernel_in, a.out_elems[:, None], elem_bytes, b) * reps * (1.0 - kept)
+        reorder = np.where((matrix & vector_fma[:, None]) & a.conv[:, None], reorder, 0.0)
+        dram = dram + reorder
+        stall = stall + reorder / bandwidth
     if caches is not None:
         restream = restream_bytes(m, k, n, groups, b * np.ones_like(m), a.out_elems[:, None],
                                   block_channels=nchwc_block_channels(float(chip.vector_width_bits)),
                                   threads=float(chip.gemm_tiles_in_flight), caches=caches) * reps
         restream = np.where((matrix & vector_fma[:, None]) & a.conv[:, None], restream, 0.0)
         dram = dram + restream
-        stall = restream / bandwidth
+        stall = stall + restream / bandwidth
     costed = (a.unit == UNIT_MATRIX) | (a.unit == UNIT_VECTOR) | (a.unit == UNIT_GATHER)
     overhead = np.where(a.fusable | ~costed, 0.0, float(chip.kernel_overhead_s) * cal.layer_overhead_scale)
     layer_overhead = np.where(costed, overhead, 0.0)[:, None] * reps * np.ones_like(b)

@@ -77,3 +77,16 @@ level the MLPerf reference backend and the MLCommons C++ harness leave set: onnx
 def runs_mlas_nchwc(case: VisionCase, *, cpu: bool) -> bool:
     """True for an fp32 row of a :data:`NCHWC_RUNTIMES` runtime on a CPU (its convolutions are MLAS NCHWc ones)."""
     return cpu and case.precision == "fp32" and runtime_of(case) in NCHWC_RUNTIMES
+
+
+EAGER_NCHW_RUNTIMES = ("pytorch",)
+"""Runtimes whose fp32 CPU rows run every convolution as its own oneDNN primitive on plain NCHW tensors, reordering
+the input to oneDNN's blocked layout and the output back (eager PyTorch: ATen ``native/mkldnn/Conv.cpp``
+``_mkldnn_convolution`` returns ``mkldnn_to_dense(...)`` unless the tensors are channels-last; the MLPerf
+Automotive reference ``backend_deploy.py`` runs the NCHW model eagerly; :mod:`inferchip.cost.vision.eager`).
+Submissions that convert the model (IPEX, channels-last, int8/bf16 on AMX) state another precision."""
+
+
+def runs_eager_nchw(case: VisionCase, *, cpu: bool) -> bool:
+    """True for an fp32 row of an :data:`EAGER_NCHW_RUNTIMES` runtime on a CPU."""
+    return cpu and case.precision == "fp32" and runtime_of(case) in EAGER_NCHW_RUNTIMES

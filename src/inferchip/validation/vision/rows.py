@@ -63,7 +63,13 @@ from inferchip.spec.chip import chip_params
 from inferchip.spec.params import ChipParams
 from inferchip.spec.vision import VisionCalibration, is_cpu_family
 from inferchip.validation.vision.cases import MULTISTREAM_SAMPLES, VisionCase
-from inferchip.validation.vision.harness import executed_format, harness_max_batch, runs_mlas_nchwc, runtime_of
+from inferchip.validation.vision.harness import (
+    executed_format,
+    harness_max_batch,
+    runs_eager_nchw,
+    runs_mlas_nchwc,
+    runtime_of,
+)
 from inferchip.workload.vision.network import load_network
 
 GRID = STREAM_REFERENCE_BATCHES  # batch sizes of the row model (and of a dataflow chip's interval)
@@ -258,7 +264,8 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     b = np.array(grid, dtype=float)
     cpu = is_cpu_family(params.family)
     c = layer_costs(params, net.arrays, b, executed_format(case, params, cpu=cpu), cal,
-                    streams=inference_streams(case, cpu=cpu, dataflow=dataflow), nchwc=runs_mlas_nchwc(case, cpu=cpu))
+                    streams=inference_streams(case, cpu=cpu, dataflow=dataflow), nchwc=runs_mlas_nchwc(case, cpu=cpu),
+                    eager_nchw=runs_eager_nchw(case, cpu=cpu))
     a = load_assumptions()
     node = spec.silicon.node_nm or a.number("energy.reference_node_nm")
     static = static_w(params, a)

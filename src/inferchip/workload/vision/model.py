@@ -32,6 +32,7 @@ class LayerArrays:
     unit: npt.NDArray[np.int64]
     precision: tuple[str | None, ...]
     conv: npt.NDArray[np.bool_]  # the layer is a convolution (op ``conv``): CPU runtimes run it as a direct conv
+    residual_elems: FloatArray  # of in_elems, the skip connection's tensor the epilogue adds
 
     @classmethod
     def of(cls, layers: tuple[VisionLayer, ...]) -> LayerArrays:
@@ -45,7 +46,8 @@ class LayerArrays:
                    repeats=col("repeats"), fusable=np.array([x.fusable for x in layers], dtype=bool),
                    batch_in_m=np.array([x.batch_in_m for x in layers], dtype=bool), unit=unit,
                    precision=tuple(x.precision for x in layers), conv=np.array([x.op == "conv" for x in layers],
-                                                                                dtype=bool))
+                                                                                dtype=bool),
+                   residual_elems=col("residual_elems"))
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,7 @@ class Tracer:
         params = out * cin_g * kvol + (out if bias else 0) + (2 * out if bn else 0)
         vec = y.elems * (EPILOGUE_OPS_PER_OUTPUT + (1.0 if residual else 0.0))
         in_elems = x.elems + (y.elems if residual else 0)
+        residual_elems = float(y.elems) if residual else 0.0
         if deformable:
             om = 3 * kvol
             self.add(name=self.name(f"{label}-offsets"), op="conv", m=y.positions, k=x.channels * kvol, n=om,
@@ -98,15 +99,16 @@ class Tracer:
         depthwise = groups == x.channels and cin_g == 1 and groups > 1
         if depthwise:
             self.add(name=self.name(label), op="depthwise", weight_elems=out * kvol, param_elems=params,
-                     in_elems=in_elems, out_elems=y.elems, vector_ops=vec + 2.0 * y.elems * kvol)
+                     in_elems=in_elems, out_elems=y.elems, vector_ops=vec + 2.0 * y.elems * kvol,
+                     residual_elems=residual_elems)
         elif transposed:
             self.add(name=self.name(label), op="conv", m=x.positions, k=cin_g, n=cout_g * kvol, groups=groups,
                      weight_elems=out * cin_g * kvol, param_elems=params, in_elems=in_elems, out_elems=y.elems,
-                     vector_ops=vec)
+                     vector_ops=vec, residual_elems=residual_elems)
         else:
             self.add(name=self.name(label), op="conv", m=y.positions, k=cin_g * kvol, n=cout_g, groups=groups,
                      weight_elems=out * cin_g * kvol, param_elems=params, in_elems=in_elems, out_elems=y.elems,
-                     vector_ops=vec)
+                     vector_ops=vec, residual_elems=residual_elems)
         return y
 
     def linear(self, x: Tensor, out: int, bias: bool = True, residual: bool = False, rows: int | None = None,
