@@ -177,3 +177,18 @@ def test_family_figure_reaches_the_chip_in_si_units():
     low = chip_params(spec, fam.model_copy(update={"expert_a2a_decode_floor_us": (23.5, 0.099)}))
     assert low.expert_a2a_decode_floor_s == pytest.approx(23.5e-6)
     assert low.expert_a2a_decode_per_peer_s == pytest.approx(0.099e-6)
+
+
+@pytest.mark.parametrize("figure", [[-1.0, 0.1], [23.5, -0.1], [23.5, float("nan")], [float("inf"), 0.0]])
+def test_family_figure_out_of_bounds_is_rejected_naming_the_field(figure):
+    """``expert_a2a_decode_floor_us`` in a family file carries the same bound as every other latency of the family
+    (finite, 0 to 1e6 us): a negative or non-finite floor would price a call below zero or as NaN."""
+    from inferchip.catalog.yaml_io import validate
+    from inferchip.errors import SpecError
+    from inferchip.spec.chip import FamilyDefaults
+
+    body = {**family_defaults("nvidia-blackwell").model_dump(), "expert_a2a_decode_floor_us": figure}
+    with pytest.raises(SpecError, match=r"families.yaml.*expert_a2a_decode_floor_us.*between 0 and"):
+        validate(FamilyDefaults, body, "families.yaml (family 'nvidia-blackwell')")
+    body["expert_a2a_decode_floor_us"] = [23.5, 0.099]
+    assert validate(FamilyDefaults, body, "families.yaml").expert_a2a_decode_floor_us == (23.5, 0.099)
