@@ -99,3 +99,25 @@ def test_decode_floor_sets_and_restores_the_family(dsc):
         assert family_defaults("nvidia-blackwell").expert_a2a_decode_floor_us == (23.5, 0.099)
         assert family_defaults("nvidia-hopper").expert_a2a_decode_floor_us == (0.0, 0.0)
     assert family_defaults("nvidia-blackwell") is before
+
+
+@pytest.mark.parametrize("figure", [(-1.0, 0.1), (23.5, float("nan")), (23.5, float("inf"))])
+def test_decode_floor_rejects_a_figure_the_family_file_could_not_hold(dsc, figure):
+    """The tool's figure is checked by the family field's own bound (0 to 1e6 us, finite) and the family is left
+    as it was: a negative or NaN floor would otherwise price a call below zero."""
+    from inferchip.catalog.chips import family_defaults
+    from inferchip.errors import SpecError
+
+    before = family_defaults("nvidia-blackwell")
+    with pytest.raises(SpecError, match=r"decode-floor-us.*expert_a2a_decode_floor_us"):
+        with dsc.decode_floor("nvidia-blackwell", *figure):
+            pass
+    assert family_defaults("nvidia-blackwell") is before
+
+
+def test_decode_floor_rejects_an_unknown_family(dsc):
+    from inferchip.errors import SpecError
+
+    with pytest.raises(SpecError, match="unknown chip family 'nvidia-nope'"):
+        with dsc.decode_floor("nvidia-nope", 23.5, 0.099):
+            pass

@@ -45,3 +45,11 @@ def test_the_array_pick_is_per_element_and_needs_a_candidate():
             assert out[i, j] == float(chosen_tile_flop(float(m[i, 0]), 8192.0, float(n[j]), 132.0, SM90))
     with pytest.raises(ValueError):
         chosen_tile_flop(1.0, 1.0, 1.0, 1.0, ())
+
+
+def test_no_rows_spend_nothing_as_with_the_fixed_tile():
+    """A GEMM of 0 rows (an empty decode batch) is no GEMM: the pick charges nothing, as quantised_flop does."""
+    m = np.array([0.0, 1.0])
+    assert list(quantised_flop(m, 8192.0, 8192.0, 1.0, 128.0, 256.0, 132.0))[0] == 0.0
+    got = chosen_tile_flop(m, 8192.0, 8192.0, 132.0, SM90)
+    assert float(got[0]) == 0.0 and float(got[1]) > 0.0

@@ -53,3 +53,14 @@ def test_per_shape_never_spends_more_than_the_256_tile(m: int) -> None:
     args = (8192, 8192, 304, 2614.9e12, 0.7, 3e12, 0.0)
     n, k, *rest = args
     assert hg.model_us(m, n, k, hg.PER_SHAPE, *rest) <= hg.model_us(m, n, k, (256.0, 256.0), *rest) * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("text", ["128", "0,0", "128,-64", "a,b", "128,128,1", "64.5,128", "nan,128"])
+def test_a_bad_tile_names_the_option_and_what_is_allowed(text: str) -> None:
+    with pytest.raises(ValueError, match=r"--tile .*allowed: M,N"):
+        hg.parse_tile(text)
+
+
+def test_a_tile_reads_as_two_numbers() -> None:
+    assert hg.parse_tile("128,256") == (128.0, 256.0)
+    assert hg.parse_tile("128,256") != hg.PER_SHAPE

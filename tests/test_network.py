@@ -15,6 +15,7 @@ from inferchip.cost.network import (
     all_reduce_scalar_s,
     all_reduce_time_s,
     all_to_all_latency_s,
+    all_to_all_latency_scalar_s,
     all_to_all_scalar_s,
     all_to_all_time_s,
     low_latency_fixed_s,
@@ -143,9 +144,9 @@ def test_catalogue_direct_all_reduce_families():
 
 def test_low_latency_expert_call_by_hand():
     """One call of the one-sided low-latency expert kernels over 48 ranks: 23.5 us + 47 x 0.099 us = 28.153 us
-    (TensorRT-LLM tech blog 18's GB200 line, catalog/families.yaml), against 47 x 3 us = 141 us of link steps;
-    the logits gather (no rank elements), a step without decodes and a family without the figure keep
-    (p - 1) alpha; the whole all-to-all adds the wire bytes to the floor."""
+    (TensorRT-LLM tech blog 18's GB200 line; no family of catalog/families.yaml carries it yet), against
+    47 x 3 us = 141 us of link steps; the logits gather (no rank elements), a step without decodes and a family
+    without the figure keep (p - 1) alpha; the whole all-to-all adds the wire bytes to the floor."""
     floor, per_peer, alpha = 23.5e-6, 0.099e-6, 3e-6
     assert float(low_latency_fixed_s(48, floor, per_peer)) == pytest.approx(28.153e-6)
     lat = all_to_all_latency_s(np.array([48.0, 48.0, 48.0, 48.0]), alpha, np.array([7168.0, 0.0, 7168.0, 7168.0]),
@@ -177,3 +178,28 @@ def test_family_figure_reaches_the_chip_in_si_units():
     low = chip_params(spec, fam.model_copy(update={"expert_a2a_decode_floor_us": (23.5, 0.099)}))
     assert low.expert_a2a_decode_floor_s == pytest.approx(23.5e-6)
     assert low.expert_a2a_decode_per_peer_s == pytest.approx(0.099e-6)
+
+
+@pytest.mark.parametrize("figure", [[-1.0, 0.1], [23.5, -0.1], [23.5, float("nan")], [float("inf"), 0.0]])
+def test_family_figure_out_of_bounds_is_rejected_naming_the_field(figure):
+    """``expert_a2a_decode_floor_us`` in a family file carries the same bound as every other latency of the family
+    (finite, 0 to 1e6 us): a negative or non-finite floor would price a call below zero or as NaN."""
+    from inferchip.catalog.yaml_io import validate
+    from inferchip.errors import SpecError
+    from inferchip.spec.chip import FamilyDefaults
+
+    body = {**family_defaults("nvidia-blackwell").model_dump(), "expert_a2a_decode_floor_us": figure}
+    with pytest.raises(SpecError, match=r"families.yaml.*expert_a2a_decode_floor_us.*between 0 and"):
+        validate(FamilyDefaults, body, "families.yaml (family 'nvidia-blackwell')")
+    body["expert_a2a_decode_floor_us"] = [23.5, 0.099]
+    assert validate(FamilyDefaults, body, "families.yaml").expert_a2a_decode_floor_us == (23.5, 0.099)
+
+
+@settings(max_examples=200, deadline=None)
+@given(g=st.integers(1, 72), alpha=st.floats(0.0, 1e-5), rank=st.sampled_from([0.0, 7168.0]),
+       decodes=st.sampled_from([0.0, 1.0, 90.0]), floor=st.sampled_from([0.0, 23.5e-6]), per_peer=st.floats(0.0, 1e-6))
+def test_latency_scalar_twin_makes_the_same_decision(g, alpha, rank, decodes, floor, per_peer):
+    """The scalar step's latency term (``all_to_all_latency_scalar_s``) is the array one, floor or link steps."""
+    want = float(all_to_all_latency_s(float(g), alpha, rank, decodes, floor, per_peer))
+    assert all_to_all_latency_scalar_s(float(g), alpha, rank, decodes, floor, per_peer) == pytest.approx(want,
+                                                                                                        rel=1e-12)

@@ -160,3 +160,57 @@ def test_row_latency_adds_the_stall_scaled_by_the_memory_fraction():
     # the TensorFlow twin of the row pays nothing
     assert build_row(vision_case(base, software="tf v2.19.0"), cal).stall_s is not None
     assert float(build_row(vision_case(base, software="tf v2.19.0"), cal).stall_s.sum()) == 0.0
+
+
+def _traced_kernel_volumes(network: str, monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, int]]:
+    """(k, the traced kernel volume) of every plain (not transposed, not offset) convolution of ``network``."""
+    import math
+
+    from inferchip.workload.vision import tracer
+
+    seen: list[tuple[float, int]] = []
+    conv, add = tracer.Tracer.conv, tracer.Tracer.add
+    current: list[int] = []
+
+    def spy_conv(self, x, out, k, *args, **kw):  # type: ignore[no-untyped-def]
+        ks = [k] * len(x.spatial) if isinstance(k, int) else list(k)
+        current.append(0 if kw.get("transposed") else math.prod(ks))
+        try:
+            return conv(self, x, out, k, *args, **kw)
+        finally:
+            current.pop()
+
+    def spy_add(self, **kw):  # type: ignore[no-untyped-def]
+        if kw.get("op") == "conv" and current and current[-1] and not str(kw["name"]).endswith("offsets"):
+            seen.append((float(kw["k"]), current[-1]))
+        return add(self, **kw)
+
+    from inferchip.catalog.vision_networks import load_network_spec
+    from inferchip.workload.vision.network import build_network
+
+    with monkeypatch.context() as mp:
+        mp.setattr(tracer.Tracer, "conv", spy_conv)
+        mp.setattr(tracer.Tracer, "add", spy_add)
+        build_network(load_network_spec(network))  # built afresh: load_network keeps a cache
+    return seen
+
+
+def test_kernel_volume_is_exact_on_every_network_an_nchwc_row_runs(monkeypatch):
+    """kernel_volume reads the taps from k alone; on every network that a shipped row running MLAS NCHWc
+    (runs_mlas_nchwc) costs, it agrees with the kernel the tracer built, conv by conv. A new ORT fp32 CPU row of a
+    network with 5x5 or 3-D kernels (SSD-ResNet50's heads, 3D-UNet) fails here instead of miscounting passes."""
+    from inferchip.spec.vision import is_cpu_family
+    from inferchip.validation.vision.cases import read_vision_cases
+
+    cases = read_vision_cases(Path(__file__).resolve().parents[1] / "src/inferchip/catalog/vision/vision_cases.csv")
+    nets = sorted({c.model for c in cases
+                   if runs_mlas_nchwc(c, cpu=is_cpu_family(_params(c.accelerator).family))})
+    assert "deeplabv3plus-resnet50-os16-cognata-8mp" in nets and "resnet50-v1.5" in nets
+    for net in nets:
+        traced = _traced_kernel_volumes(net, monkeypatch)
+        assert traced, net
+        k = np.array([t[0] for t in traced])
+        assert list(kernel_volume(k)) == [float(t[1]) for t in traced], net
+    # the reading is not exact everywhere: SSD-ResNet50's 5x5 heads are read as 1x1 (docstring)
+    ssd = _traced_kernel_volumes("ssd-resnet50-cognata-8mp", monkeypatch)
+    assert any(v == 25 and float(kernel_volume(np.array([k]))[0]) == 1.0 for k, v in ssd)

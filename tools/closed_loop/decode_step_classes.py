@@ -85,10 +85,13 @@ def decode_floor(family: str, floor_us: float, per_peer_us: float) -> Iterator[N
     ``floor + (ranks - 1) per peer`` (cost/network.py ``all_to_all_latency_s``; no catalogue family carries the
     figure: docs/serving_validation.md, stop 30); the family's own defaults come back on exit."""
     from inferchip.catalog import chips
+    from inferchip.catalog.yaml_io import validate
 
+    orig = chips.family_defaults(family)  # an unknown family: SpecError listing the allowed ones
     fams = chips._families()
-    orig = fams[family]
-    fams[family] = orig.model_copy(update={"expert_a2a_decode_floor_us": (floor_us, per_peer_us)})
+    # validated as the family file's field is (a bad figure: SpecError naming the field, value and bound)
+    fams[family] = validate(type(orig), {**orig.model_dump(), "expert_a2a_decode_floor_us": (floor_us, per_peer_us)},
+                            f"--decode-floor-us (family '{family}')")
     try:
         yield
     finally:
@@ -125,6 +128,8 @@ def report(case: Any, dec: Any, rows: list[dict[str, Any]], simulated_ms: float)
 
 
 def main() -> None:
+    from inferchip.errors import SpecError
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("parts", nargs="+", help="parts of case ids (the first matching row of each)")
     ap.add_argument("--cases", default="src/inferchip/catalog/inferencemax_cases.csv")
@@ -136,14 +141,16 @@ def main() -> None:
                          "(TensorRT-LLM tech blog 18's GB200 line: 23.5,0.099)")
     ap.add_argument("--family", default="nvidia-blackwell", help="the family --decode-floor-us applies to")
     a = ap.parse_args()
-    floor = contextlib.nullcontext()
-    if a.decode_floor_us:
-        try:
-            f_us, p_us = (float(x) for x in a.decode_floor_us.split(","))
-        except ValueError:
-            ap.error("--decode-floor-us takes FLOOR,PER_PEER (two numbers, us)")
-        floor = decode_floor(a.family, f_us, p_us)
-    with floor:
+    with contextlib.ExitStack() as stack:
+        if a.decode_floor_us:
+            try:
+                f_us, p_us = (float(x) for x in a.decode_floor_us.split(","))
+            except ValueError:
+                ap.error("--decode-floor-us takes FLOOR,PER_PEER (two numbers, us)")
+            try:
+                stack.enter_context(decode_floor(a.family, f_us, p_us))
+            except SpecError as e:  # an unknown family, or a figure outside the family field's bound
+                ap.error(str(e))
         run(a, ap)
 
 

@@ -73,6 +73,19 @@ def compare(calibration: str | None, tiles: list[tuple[float, float]]) -> list[d
     return out
 
 
+def parse_tile(text: str) -> tuple[float, float]:
+    """``--tile M,N``: two whole numbers > 0; anything else a ValueError naming the option, the value and what is
+    allowed (a 0,0 tile would also have read as the :data:`PER_SHAPE` label)."""
+    parts = text.split(",")
+    try:
+        tile = (float(parts[0]), float(parts[1])) if len(parts) == 2 else None
+    except ValueError:
+        tile = None
+    if tile is None or not all(x >= 1 and x.is_integer() for x in tile):
+        raise ValueError(f"--tile {text!r}: allowed: M,N, two whole numbers >= 1 (e.g. 128,128)")
+    return tile
+
+
 def _label(tile: tuple[float, float]) -> str:
     return "per-shape" if tile == PER_SHAPE else f"{tile[0]:g}x{tile[1]:g}"
 
@@ -83,7 +96,10 @@ def main() -> None:
     ap.add_argument("--tile", action="append", default=[], help="output tile M,N (default: the chip's)")
     ap.add_argument("--per-shape", action="store_true", help="also the per-shape pick of PER_SHAPE_TILES")
     a = ap.parse_args()
-    tiles = [(float(x), float(y)) for x, y in (t.split(",") for t in a.tile)]
+    try:
+        tiles = [parse_tile(t) for t in a.tile]
+    except ValueError as e:
+        ap.error(str(e))
     if a.per_shape:
         tiles = (tiles or [(float(get_chip_params("amd-mi300x").gemm_tile_m),
                             float(get_chip_params("amd-mi300x").gemm_tile_n))]) + [PER_SHAPE]

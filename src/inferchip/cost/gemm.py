@@ -81,7 +81,8 @@ def chosen_tile_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, tiles_in_flight: 
     them. Per-tile efficiency (a narrow tile's lower data reuse) is not modelled, so at large M the smallest
     tiles win on wave fill alone. Diagnostic only (``tools/step_model/hipblaslt_gemm_check.py --per-shape``):
     no prediction path calls it (measured as a stack fact and not adopted: docs/serving_validation.md, stop 30)."""
-    m = np.maximum(np.asarray(m, dtype=float), 1.0)
+    rows = np.asarray(m, dtype=float)
+    m = np.maximum(rows, 1.0)
     n = np.asarray(n, dtype=float)
     t = np.asarray(tiles_in_flight, dtype=float)
     best: FloatArray | None = None  # spent FLOP per unit of k and per tile in flight
@@ -89,8 +90,8 @@ def chosen_tile_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, tiles_in_flight: 
         spent = np.ceil(np.ceil(m / bm) * np.ceil(n / bn) / t) * (FLOP_PER_MAC * bm * bn)
         best = spent if best is None else np.minimum(best, spent)
     if best is None:
-        raise ValueError("chosen_tile_flop needs at least one candidate tile")
-    out: FloatArray = best * t * k
+        raise ValueError("chosen_tile_flop needs at least one candidate tile, got none")
+    out: FloatArray = np.where(rows > 0, best * t * k, 0.0)  # no rows: no GEMM, as quantised_flop
     return out
 
 

@@ -201,6 +201,14 @@ def ring_half_scalar_s(nbytes: float, group: float, link_bytes_per_s: float, lat
     return (group - 1) * latency_s + (group - 1) / group * nbytes / (link_bytes_per_s * efficiency)
 
 
+def all_to_all_latency_scalar_s(group: float, latency_s: float, rank_elements: float, decode_seqs: float,
+                                floor_s: float, per_peer_s: float) -> float:
+    """:func:`all_to_all_latency_s` on floats (the same decision, no numpy). Units: s -> s."""
+    if rank_elements > 0 and decode_seqs > 0 and floor_s > 0:
+        return floor_s + (group - 1.0) * per_peer_s
+    return (group - 1) * latency_s
+
+
 def expert_kernel_terms(elements: ArrayLike, rank_elements: ArrayLike, decode_seqs: ArrayLike,
                         kernel_bytes_per_s: ArrayLike) -> tuple[FloatArray, FloatArray]:
     """(elements per row, kernel rate) of an all-to-all: on a chip whose family has one-sided expert kernels

@@ -13,7 +13,12 @@ from typing import Any
 
 from inferchip.cost.constants import FLOP_PER_MAC
 from inferchip.cost.gemm import gemm_waves_scalar, m_tile_scalar
-from inferchip.cost.network import all_reduce_scalar_s, all_to_all_scalar_s, ring_half_scalar_s
+from inferchip.cost.network import (
+    all_reduce_scalar_s,
+    all_to_all_latency_scalar_s,
+    all_to_all_scalar_s,
+    ring_half_scalar_s,
+)
 
 # One operator's cost per run: compute, memory, overhead, network (s), FLOP, DRAM and link bytes.
 Kernel = tuple[float, float, float, float, float, float, float]
@@ -135,10 +140,10 @@ def all_to_all_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
     elements, g, element_bytes, rank_elements, logit_rows = op
     rate = c.expert_a2a_kernel_bytes_per_s if rank_elements > 0 else 0.0  # cost/network.py expert_kernel_terms
     s = (p[6] if logit_rows > 0 else p[0]) * (rank_elements if rate > 0 else elements) * element_bytes
-    low = rank_elements > 0 and p[2] > 0 and c.expert_a2a_decode_floor_s > 0  # network.all_to_all_latency_s
+    lat = all_to_all_latency_scalar_s(g, c.link_latency_s, rank_elements, p[2], c.expert_a2a_decode_floor_s,
+                                      c.expert_a2a_decode_per_peer_s)
     t = all_to_all_scalar_s(s, g, c.link_bytes_per_s, c.link_latency_s, c.link_bandwidth_fraction,
-                            rate if p[2] <= 0 else 0.0,
-                            c.expert_a2a_decode_floor_s + (g - 1) * c.expert_a2a_decode_per_peer_s if low else None)
+                            rate if p[2] <= 0 else 0.0, lat)
     return (0.0, 0.0, 0.0, t, 0.0, 0.0, s)
 
 

@@ -145,8 +145,7 @@ class MemorySpec(Frozen):
                                         f"{total:.4g} bytes is above 1 PiB on one part (2**50 bytes)")
             usable = pick(self.usable_capacity_gib, level)
             if usable is not None and usable * GIB > total * (1 + 1e-12):
-                raise cross_field_error(
-                    "usable_capacity_gib", usable,
+                raise cross_field_error("usable_capacity_gib", usable,
                     f"the usable capacity ({usable * GIB / 1e9:,.2f} GB) must not exceed the physical "
                     f"capacity memory.capacity = {pick(self.capacity, level):g} {self.capacity_unit} "
                     f"({total / 1e9:,.2f} GB)",
@@ -306,7 +305,8 @@ class FamilyDefaults(Frozen):
     )
     expert_a2a_kernel_gb_per_s: Annotated[float, b.GB_PER_S] = Field(0.0, description="Prefill (normal-mode) rate "
         "of the family's one-sided expert all-to-all kernels, all their bytes; 0: none (cost/network.py).")
-    expert_a2a_decode_floor_us: tuple[float, float] = (0.0, 0.0)  # low-latency expert call: floor, per peer
+    expert_a2a_decode_floor_us: tuple[Annotated[float, b.LATENCY_US], Annotated[float, b.LATENCY_US]] = Field(
+        (0.0, 0.0), description="One low-latency (decode) expert all-to-all call: floor, per peer (cost/network.py).")
     scaleout_bw_gb_per_s_per_direction: Annotated[float, b.GB_PER_S] = 50.0
     scaleout_latency_us: Annotated[float, b.LATENCY_US] = 10.0
     runtime_reserve_gib: Annotated[float, b.RESERVE_GIB] = Field(

@@ -35,15 +35,17 @@ from pathlib import Path
 import numpy as np
 
 from inferchip.cost.roofline import FloatArray
+from inferchip.cost.vision.nchwc import NCHWC_FILTER_SET_BLOCKS, output_rows, work_units
 from inferchip.cost.vision.table import read_table
 from inferchip.errors import InferchipError
+from inferchip.spec.formats import BYTES_PER_ELEMENT
 
 CPU_CACHES_FILE = Path(__file__).resolve().parents[2] / "catalog" / "vision" / "cpu_caches.csv"
 MIB = 1024.0 * 1024.0
 POINTWISE_CHANNEL_BATCH = 128.0
 """Input channels of one accumulation pass of MLAS's 1x1 NCHWc convolution (``MaximumInputChannelBatch``,
 onnxruntime ``core/mlas/lib/snchwc.cpp``)."""
-FP32_BYTES = 4.0
+FP32_BYTES = BYTES_PER_ELEMENT["fp32"]
 TASK_GRANULARITY_FACTOR = 4.0
 """Work ranges per intra-op thread ONNX Runtime cuts a parallel loop into on a hybrid CPU (P- and E-cores): its
 ``ThreadPool::DegreeOfParallelism`` returns (NumThreads() + 1) x ``TaskGranularityFactor`` (= 4) when
@@ -103,9 +105,11 @@ def load_cpu_caches(path: Path = CPU_CACHES_FILE) -> dict[str, CpuCaches]:
 
 def kernel_volume(k: FloatArray) -> FloatArray:
     """Kernel taps of a convolution read from its reduction length k = C_in/groups x taps: 49 (7x7) where k divides
-    by 49, else 9 (3x3) where it divides by 9, else 1 (1x1). Exact for the bundled networks, whose channel counts are
-    3 or multiples of 4 that 9 and 49 never divide. Hand check: 147 -> 49 (3 channels, 7x7); 576 -> 9 (64 channels,
-    3x3); 256 -> 1."""
+    by 49, else 9 (3x3) where it divides by 9, else 1 (1x1). Exact for the 2-D networks whose channel counts 9 and
+    49 never divide and whose kernels are 1x1, 3x3 or 7x7: every network an ONNX Runtime fp32 CPU row runs
+    (tests/test_vision_cpu_cache.py checks it against the traced kernels). Not for others: 3D-UNet's 3x3x3 kernels
+    read as 9 taps, SSD-ResNet50's 5x5 heads and ViT's 16x16 patch embedding as 1x1. Hand check: 147 -> 49
+    (3 channels, 7x7); 576 -> 9 (64 channels, 3x3); 256 -> 1."""
     kk = np.asarray(k, dtype=float)
     return np.asarray(np.where(kk % 49.0 == 0.0, 49.0, np.where(kk % 9.0 == 0.0, 9.0, 1.0)), dtype=float)
 
@@ -125,9 +129,10 @@ def restream_bytes(m: FloatArray, k: FloatArray, n: FloatArray, groups: FloatArr
                    out_elems: FloatArray, *, block_channels: float, threads: float, caches: CpuCaches) -> FloatArray:
     """DRAM bytes a convolution's accumulation passes add when its output block spills the caches (module doc).
 
-    ``m`` output positions per frame and group (rows = ceil(sqrt(m)), as
-    :func:`inferchip.cost.vision.layers.thread_partitioned_flop`), ``n`` output channels per group, ``frames`` frames
-    per call, ``out_elems`` output elements per frame. A range is ceil(units / ranges) work units
+    ``m`` output positions per frame and group (rows: :func:`inferchip.cost.vision.nchwc.output_rows`, the
+    partition :func:`inferchip.cost.vision.nchwc.work_units` that the spent FLOP reads too), ``n`` output channels
+    per group, ``frames`` frames per call, ``out_elems`` output elements per frame. A range is ceil(units / ranges)
+    work units
     (:meth:`CpuCaches.work_ranges` of ``threads``); a pass covers at most one image's rows of it, so its block =
     min(that, rows) rows x width x one filter set's channels (4 NCHWc blocks, at most n padded to the block) x 4 bytes.
     When the block exceeds the core's L2 and ``threads`` blocks exceed the L3, each pass after the first reads and
@@ -137,10 +142,11 @@ def restream_bytes(m: FloatArray, k: FloatArray, n: FloatArray, groups: FloatArr
     hybrid): 2 filter sets x 720 rows = 1,440 units, 60 rows a range, block 60 x 720 x 32 x 4 B = 5.53 MB > 1 MiB,
     x 24 = 133 MB > 36 MiB; 8 passes -> 7 x 2 x 132.7 MB = 1.858 GB. Hybrid (96 ranges): 15 rows, 1.38 MB > 1 MiB,
     x 24 = 33.2 MB < 36 MiB: no re-stream."""
-    rows = np.ceil(np.sqrt(np.maximum(m, 1.0)))
+    rows = output_rows(m)
     width = np.maximum(m, 1.0) / rows
-    set_channels = np.minimum(4.0 * block_channels, np.ceil(n / block_channels) * block_channels)
-    units = frames * groups * np.ceil(n / (4.0 * block_channels)) * rows
+    set_cols = NCHWC_FILTER_SET_BLOCKS * block_channels
+    set_channels = np.minimum(set_cols, np.ceil(n / block_channels) * block_channels)
+    units = work_units(m, n, groups, frames, set_cols)
     pass_rows = np.minimum(np.ceil(units / caches.work_ranges(threads)), rows)
     block_bytes = pass_rows * width * set_channels * FP32_BYTES
     spills = (block_bytes > caches.l2_bytes_per_core) & (threads * block_bytes > caches.l3_bytes)

@@ -45,6 +45,9 @@ from inferchip.cost.roofline import FloatArray
 from inferchip.cost.vision.clocks import at_sustained_clock
 from inferchip.cost.vision.cpu_cache import load_cpu_caches, restream_bytes
 from inferchip.cost.vision.eager import reorder_bytes
+from inferchip.cost.vision.nchwc import NCHWC_FILTER_SET_BLOCKS as NCHWC_FILTER_SET_BLOCKS  # re-exported
+from inferchip.cost.vision.nchwc import nchwc_block_channels as nchwc_block_channels  # re-exported
+from inferchip.cost.vision.nchwc import work_units
 from inferchip.spec.formats import BYTES_PER_ELEMENT, check_format
 from inferchip.spec.params import ChipParams
 from inferchip.spec.stream import attainable_memory_bytes_per_s
@@ -150,20 +153,6 @@ def packed_flop_per_call(m: FloatArray, k: FloatArray, n: FloatArray, groups: Fl
                                      chip.gemm_tiles_in_flight) / s, dtype=float)
 
 
-NCHWC_FILTER_SET_BLOCKS = 4.0
-"""Register blocks of output channels in one NCHWc filter set, the unit of work with one output row: onnxruntime
-``core/mlas/lib/snchwc.cpp`` (``FilterSetSize = 4`` blocks; a kernel call computes up to 4 blocks of channels)."""
-
-
-def nchwc_block_channels(vector_width_bits: float) -> float:
-    """fp32 channels in one NCHWc register block of ONNX Runtime's MLAS on a CPU whose widest SIMD register is
-    ``vector_width_bits``: 16 (one 512-bit ZMM register) on an AVX-512 core, else 8 (one 256-bit YMM register, or
-    two 128-bit SSE registers). Source: onnxruntime ``core/mlas/lib/platform.cpp``: ``NchwcBlockSize = 8`` for the
-    x86-64 baseline, set to 16 when CPUID reports AVX512F (read by ``MlasNchwcGetBlockSize()``). Hand check: 256
-    bits -> 8 channels, 32 per filter set; 512 bits -> 16 channels, 64 per filter set."""
-    return 16.0 if vector_width_bits >= 512.0 else 8.0
-
-
 def thread_partitioned_flop(m: FloatArray, k: FloatArray, n: FloatArray, groups: FloatArray, frames: FloatArray,
                             *, block_cols: float, set_cols: float, threads: float) -> FloatArray:
     """FLOP a CPU's vector FMA units spend on a convolution run as ONNX Runtime's NCHWc direct convolution: output
@@ -180,9 +169,7 @@ def thread_partitioned_flop(m: FloatArray, k: FloatArray, n: FloatArray, groups:
     not tiled over output positions, so no position is padded. Hand check: ResNet-50's last 1x1 layer (7 x 7
     positions, 512 columns) at batch 1 on 24 threads: 7 rows x 16 sets = 112 units, ceil(112 / 24) = 5 per thread,
     24 x 5 / 112 = 1.071 x the useful FLOP."""
-    rows = np.ceil(np.sqrt(np.maximum(m, 1.0)))
-    units = frames * groups * np.ceil(n / set_cols) * rows
-    units = np.maximum(units, 1.0)
+    units = np.maximum(work_units(m, n, groups, frames, set_cols), 1.0)  # the partition: nchwc.py
     waves = np.ceil(units / threads) * threads / units
     n_pad = np.ceil(n / block_cols) * block_cols
     return np.asarray(FLOP_PER_MAC * m * frames * k * n_pad * groups * waves, dtype=float)

@@ -22,9 +22,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from inferchip.validation.vision.cases import VisionCase
+from inferchip.validation.vision.cases import MULTISTREAM_SAMPLES, VisionCase
 
-_STATED = re.compile(r"MultiStream run completes an 8-sample query in ([0-9]+(?:\.[0-9]+)?) ms")
+_STATED = re.compile(rf"MultiStream run completes an {MULTISTREAM_SAMPLES}-sample query in ([0-9]+(?:\.[0-9]+)?) ms")
 
 
 def same_system_multistream_ms(case: VisionCase, cases: Sequence[VisionCase]) -> tuple[float, str] | None:
@@ -50,6 +50,6 @@ def waited_query(case: VisionCase, cases: Sequence[VisionCase]) -> str:
     ms = same_system_multistream_ms(case, cases)
     if ms is None or case.value <= ms[0]:
         return ""
-    return (f"measured query waited: this one-sample query ({case.value:.4g} ms) outlasts the same system's 8-sample "
-            f"MultiStream query ({ms[0]:.4g} ms, {ms[1]}), which no batch-1 call does: time in the harness, not on "
-            "the chip (the row is kept in every figure)")
+    return (f"measured query waited: this one-sample query ({case.value:.4g} ms) outlasts the same system's "
+            f"{MULTISTREAM_SAMPLES}-sample MultiStream query ({ms[0]:.4g} ms, {ms[1]}), which no batch-1 call does: "
+            "time in the harness, not on the chip (the row is kept in every figure)")
