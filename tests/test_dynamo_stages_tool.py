@@ -126,3 +126,48 @@ def test_step_lines_on_a_low_load_row(ds):
     simulated = float(lines[0].split("(simulated ")[1].split()[0])
     assert implied == pytest.approx(case.value - float(result.predicted) + simulated, abs=0.11)
     assert "1 prompt of" in lines[1] and "recipe batch" in lines[2]
+
+
+def test_mtp_context_time_by_hand(ds):
+    # depth 3 over 61 layers: one pass over the prompts (61 ms step: 1 ms a layer) and two one-token passes
+    # (12.2 ms step: 0.2 ms a layer) = 1.4 ms
+    assert ds.mtp_context_ms(61.0, 12.2, 61, 3) == pytest.approx(1.4)
+    assert ds.mtp_context_ms(61.0, 12.2, 61, 1) == pytest.approx(1.0)  # depth 1: the pass over the prompts only
+    with pytest.raises(ValueError):
+        ds.mtp_context_ms(61.0, 12.2, 61, 0)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(0.0, 500.0), st.floats(0.0, 50.0), st.integers(1, 128), st.integers(1, 7))
+def test_a_deeper_mtp_never_costs_less(ds, prompt_ms, token_ms, layers, depth):
+    assert ds.mtp_context_ms(prompt_ms, token_ms, layers, depth + 1) >= ds.mtp_context_ms(
+        prompt_ms, token_ms, layers, depth)
+
+
+def test_mtp_twin_ids(ds):
+    assert ds.mtp_twin_id("imax-x-dynamo-trt-fp4-mtp-disagg-p4-c8-ttft") == "imax-x-dynamo-trt-fp4-disagg-p4-c8-ttft"
+    assert ds.mtp_twin_id("imax-x-dynamo-trt-fp4-disagg-p4-c8-ttft") is None
+
+
+def test_mtp_lines_on_a_low_load_pair(ds):
+    from inferchip.catalog.calibration_file import load_calibration
+    from inferchip.validation.cases import read_cases
+    from inferchip.validation.validate import Validator
+
+    rows = [c for c in read_cases(CASES) if c.metric == "ttft_ms"]
+    case = next(c for c in rows if c.concurrency == 8 and "dynamo-trt-fp4-mtp-disagg-p4x4e4-d32x8e8-1024" in c.case_id)
+    twin = next(c for c in rows if c.case_id == ds.mtp_twin_id(case.case_id))
+    v = Validator(load_calibration(None), server_model="sim", compare=False)
+    runs = []
+    for c in (case, twin):
+        with ds.recording() as rec:
+            runs.append((float(v.predict_case(c).predicted), rec))
+    lines = ds.mtp_lines(v, case, runs[0][0], runs[0][1], twin, runs[1][0], runs[1][1], 3)
+    assert f"measured {case.value - twin.value:+.1f} ms" in lines[0]
+    assert f"simulated {runs[0][0] - runs[1][0]:+.1f} ms" in lines[0]
+    # the implied prefill difference is the measured one less the simulated one
+    implied = float(lines[0].split("implied prefill ")[1].split()[0])
+    assert implied == pytest.approx(case.value - twin.value - (runs[0][0] - runs[1][0]), abs=0.2)
+    assert len(lines) == 3 and "1 prompt(s)" in lines[1] and "4 prompt(s)" in lines[2]
+    gpu = [float(x.split("depth 3: ")[1].split()[0]) for x in lines[1:]]
+    assert 0 < gpu[0] <= gpu[1]  # four prompts cost the MTP module at least what one does

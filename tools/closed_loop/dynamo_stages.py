@@ -16,7 +16,13 @@ prefill (context) worker's simulated step by operator class for one prompt of th
 recipe's batch (the launch recipe's requests per rank on every attention-DP rank; :func:`class_times_ms`)
 (docs/serving_validation.md, "The TensorRT-LLM context worker's step: what the low-load pairs say").
 
+``--mtp-pairs`` adds, per MTP row (``-mtp-``) whose plain twin (the same id without ``mtp-``) is stored, the
+measured, simulated and implied-prefill differences MTP minus plain, beside the GPU time the MTP module adds to a
+context iteration as TensorRT-LLM runs it (:func:`mtp_context_ms`; ``--mtp-depth``: the launch recipe's
+``num_nextn_predict_layers``) (docs/serving_validation.md, "MTP on the TensorRT-LLM context worker").
+
     python tools/closed_loop/dynamo_stages.py CASE_ID_PART [CASE_ID_PART ...] [--cases CASES.csv] [--steps]
+        [--mtp-pairs [--mtp-depth K]]
 """
 
 from __future__ import annotations
@@ -102,6 +108,21 @@ def implied_prefill_ms(measured_ms: float, simulated_ms: float, simulated_prefil
     return measured_ms - simulated_ms + simulated_prefill_ms
 
 
+def mtp_context_ms(prompt_step_ms: float, token_step_ms: float, num_layers: int, depth: int) -> float:
+    """GPU time (ms) the MTP module adds to one context iteration of a TensorRT-LLM worker that runs
+    ``speculative_config`` MTP with ``depth`` = ``num_nextn_predict_layers`` (the Dynamo harness writes it on the
+    prefill worker as on the decode worker: ai-dynamo/dynamo
+    ``components/backends/trtllm/performance_sweeps/scripts/gen_yaml.py``). TensorRT-LLM's ``MTPEagleWorker.forward``
+    (``tensorrt_llm/_torch/speculative/mtp.py``) runs the checkpoint's one MTP layer ``depth`` times: the first pass
+    over every token of the batch, the others over one token per request. Each pass is one decoder layer of the
+    ``num_layers`` the step holds: ``prompt_step_ms / L`` for the first (the step over the prompts), ``token_step_ms /
+    L`` for each later one (a step of one token per request over the prompts' KV). The MTP layer's own projection
+    and its shared head on one token per request are left out: a lower bound on the GPU part, no host time."""
+    if num_layers < 1 or depth < 1:
+        raise ValueError(f"num_layers and depth must be >= 1, got {num_layers}, {depth}")
+    return (prompt_step_ms + (depth - 1) * token_step_ms) / num_layers
+
+
 def class_times_ms(mm: Any, prompts: int, prompt_tokens: int, busiest_chip_tokens: float | None = None
                    ) -> dict[str, float]:
     """One prefill-only step of ``prompts`` prompts of ``prompt_tokens`` tokens on the mapped model ``mm``
@@ -119,19 +140,61 @@ def class_times_ms(mm: Any, prompts: int, prompt_tokens: int, busiest_chip_token
     return out
 
 
-def step_lines(v: Any, case: Any, rec: dict[str, Any], predicted_ms: float) -> list[str]:
-    """The ``--steps`` lines of one row (module doc)."""
+def simulated_prefill_ms(rec: dict[str, Any]) -> float:
+    """The benchmark-weighted simulated prefill stage (ms) of a :func:`recording`."""
     from inferchip.sim.engines.bench import steady_weights
-    from inferchip.validation.closed_loop import prompt_mean_tokens, row_facts
-    from inferchip.validation.closed_loop_rows import _replica
-    from inferchip.validation.plan import case_formats
 
     r = rec["res"].requests
     n = int(r["arrival_s"].size)
     kv = np.array([rec["kv"].get(i, (np.nan, np.nan)) for i in range(n)], dtype=float).reshape(n, 2)
     stages = stage_times_s(r["arrival_s"], r["first_scheduled_s"], kv[:, 1], kv[:, 0], r["first_token_s"])
-    sim_prefill_ms = stage_means_s(stages, steady_weights(n, rec["clients"], rec["bench"]), rec["clients"])[
-        "benchmark"][1] * 1e3
+    return float(stage_means_s(stages, steady_weights(n, rec["clients"], rec["bench"]), rec["clients"])[
+        "benchmark"][1] * 1e3)
+
+
+def mtp_twin_id(case_id: str) -> str | None:
+    """The plain (no MTP) row of an MTP case id: the same id without ``mtp-``; None for a row without MTP."""
+    return case_id.replace("-mtp-", "-", 1) if "-mtp-" in case_id else None
+
+
+def mtp_lines(v: Any, case: Any, predicted_ms: float, rec: dict[str, Any], twin: Any, twin_predicted_ms: float,
+              twin_rec: dict[str, Any], depth: int) -> list[str]:
+    """The ``--mtp-pairs`` lines of an MTP row and its plain twin (module doc)."""
+    from inferchip.validation.closed_loop import prompt_mean_tokens, row_facts
+    from inferchip.validation.closed_loop_rows import _replica
+    from inferchip.validation.plan import case_formats
+
+    imp = implied_prefill_ms(case.value, predicted_ms, simulated_prefill_ms(rec))
+    imp_twin = implied_prefill_ms(twin.value, twin_predicted_ms, simulated_prefill_ms(twin_rec))
+    lines = [f"  MTP minus plain ({twin.case_id}): measured {case.value - twin.value:+.1f} ms, simulated "
+             f"{predicted_ms - twin_predicted_ms:+.1f} ms, implied prefill {imp - imp_twin:+.1f} ms"]
+    facts = row_facts(case)
+    if facts.prefill is None:
+        return lines
+    fmt, _ = case_formats(case)
+    pre, _, _ = _replica(v, case, fmt, facts.prefill, facts)
+    length = prompt_mean_tokens(float(case.input_tokens or 0))
+    rb = facts.engine.batch_on("prefill", case.software, case.model, int(case.input_tokens or 0), True,
+                               facts.prefill_workers, 0, 0)
+    layers = int(pre.mm.model.num_layers)
+    for prompts in sorted({1, (rb.requests if rb is not None else 1) * pre.ranks}):
+        step = class_times_ms(pre.mm, prompts, length)["total"]
+        t, _ = pre.mm.replica_step_s(np.array([float(prompts)]), np.array([float(prompts)]),
+                                     np.array([float(prompts * length)]), np.array([0.0]))
+        token_ms = float(np.asarray(t, dtype=float).reshape(-1)[0]) * 1e3
+        lines.append(f"  MTP module on the context worker, {prompts} prompt(s) of {length}, depth {depth}: "
+                     f"{mtp_context_ms(step, token_ms, layers, depth):.2f} ms GPU per iteration (step {step:.1f} ms "
+                     f"over {layers} layers; one token per request {token_ms:.1f} ms)")
+    return lines
+
+
+def step_lines(v: Any, case: Any, rec: dict[str, Any], predicted_ms: float) -> list[str]:
+    """The ``--steps`` lines of one row (module doc)."""
+    from inferchip.validation.closed_loop import prompt_mean_tokens, row_facts
+    from inferchip.validation.closed_loop_rows import _replica
+    from inferchip.validation.plan import case_formats
+
+    sim_prefill_ms = simulated_prefill_ms(rec)
     lines = [f"  implied prefill {implied_prefill_ms(case.value, predicted_ms, sim_prefill_ms):.1f} ms "
              f"(simulated {sim_prefill_ms:.1f} ms, benchmark-weighted; every other stage as simulated)"]
     facts = row_facts(case)
@@ -158,6 +221,9 @@ def main() -> None:
     ap.add_argument("parts", nargs="+", help="parts of TTFT case ids (the first matching row of each)")
     ap.add_argument("--cases", default="src/inferchip/catalog/inferencemax_cases.csv")
     ap.add_argument("--steps", action="store_true", help="add the implied prefill and the simulated context step")
+    ap.add_argument("--mtp-pairs", action="store_true", help="add MTP minus plain for an MTP row's plain twin")
+    ap.add_argument("--mtp-depth", type=int, default=3, help="the recipe's num_nextn_predict_layers (InferenceMAX "
+                    "nvidia-master.yaml DECODE_MTP_SIZE: 3 for the TP4-context 1k and 8k MTP rows)")
     args = ap.parse_args()
     from inferchip.catalog.calibration_file import load_calibration
     from inferchip.validation.cases import read_cases
@@ -178,6 +244,13 @@ def main() -> None:
         print("\n".join(report(case, float(result.predicted), rec)))
         if args.steps:
             print("\n".join(step_lines(validator, case, rec, float(result.predicted))))
+        twin = next((c for c in rows if c.case_id == mtp_twin_id(case.case_id)), None)
+        if args.mtp_pairs and twin is not None:
+            with recording() as twin_rec:
+                twin_result = validator.predict_case(twin)
+            if twin_result.status == "ok" and twin_rec.get("kv"):
+                print("\n".join(mtp_lines(validator, case, float(result.predicted), rec, twin,
+                                          float(twin_result.predicted), twin_rec, args.mtp_depth)))
 
 
 if __name__ == "__main__":
