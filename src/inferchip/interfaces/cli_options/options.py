@@ -119,8 +119,9 @@ def parallel_option(name: str) -> Any:
 def attn_dp_option() -> Any:
     """--attn-dp/--no-attn-dp: one default in every command (None: searched with the layout)."""
     return typer.Option(None, "--attn-dp/--no-attn-dp",
-                        help="Attention data-parallel over the tp chips, experts over the same chips "
-                             "(MLA/MoE models; default: searched with the layout).")
+                        help="Attention data-parallel over the tp chips, experts over the same chips: expert-parallel "
+                             "with --ep = --tp, or each expert split tp/ep ways with a smaller --ep (tokens "
+                             "all-gathered) (MLA/MoE models; default: searched with the layout).")
 
 
 def input_tokens_option() -> Any:
