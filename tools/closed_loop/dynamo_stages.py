@@ -157,27 +157,37 @@ def mtp_twin_id(case_id: str) -> str | None:
     return case_id.replace("-mtp-", "-", 1) if "-mtp-" in case_id else None
 
 
-def mtp_lines(v: Any, case: Any, predicted_ms: float, rec: dict[str, Any], twin: Any, twin_predicted_ms: float,
-              twin_rec: dict[str, Any], depth: int) -> list[str]:
-    """The ``--mtp-pairs`` lines of an MTP row and its plain twin (module doc)."""
+def context_worker(v: Any, case: Any) -> tuple[Any, int, int] | None:
+    """(the row's context-worker replica, its mean prompt in tokens, the recipe's prompts per rank per step) as the
+    closed loop resolves them, or None for a row without a context worker."""
     from inferchip.validation.closed_loop import prompt_mean_tokens, row_facts
     from inferchip.validation.closed_loop_rows import _replica
     from inferchip.validation.plan import case_formats
 
+    facts = row_facts(case)
+    if facts.prefill is None:
+        return None
+    fmt, _ = case_formats(case)
+    pre, _, _ = _replica(v, case, fmt, facts.prefill, facts)
+    length = prompt_mean_tokens(float(case.input_tokens or 0))
+    rb = facts.engine.batch_on("prefill", case.software, case.model, int(case.input_tokens or 0), facts.mtp,
+                               facts.prefill_workers, 0, 0)
+    return pre, length, (rb.requests if rb is not None else 1)
+
+
+def mtp_lines(v: Any, case: Any, predicted_ms: float, rec: dict[str, Any], twin: Any, twin_predicted_ms: float,
+              twin_rec: dict[str, Any], depth: int) -> list[str]:
+    """The ``--mtp-pairs`` lines of an MTP row and its plain twin (module doc)."""
     imp = implied_prefill_ms(case.value, predicted_ms, simulated_prefill_ms(rec))
     imp_twin = implied_prefill_ms(twin.value, twin_predicted_ms, simulated_prefill_ms(twin_rec))
     lines = [f"  MTP minus plain ({twin.case_id}): measured {case.value - twin.value:+.1f} ms, simulated "
              f"{predicted_ms - twin_predicted_ms:+.1f} ms, implied prefill {imp - imp_twin:+.1f} ms"]
-    facts = row_facts(case)
-    if facts.prefill is None:
+    worker = context_worker(v, case)
+    if worker is None:
         return lines
-    fmt, _ = case_formats(case)
-    pre, _, _ = _replica(v, case, fmt, facts.prefill, facts)
-    length = prompt_mean_tokens(float(case.input_tokens or 0))
-    rb = facts.engine.batch_on("prefill", case.software, case.model, int(case.input_tokens or 0), True,
-                               facts.prefill_workers, 0, 0)
+    pre, length, per_rank = worker
     layers = int(pre.mm.model.num_layers)
-    for prompts in sorted({1, (rb.requests if rb is not None else 1) * pre.ranks}):
+    for prompts in sorted({1, per_rank * pre.ranks}):
         step = class_times_ms(pre.mm, prompts, length)["total"]
         t, _ = pre.mm.replica_step_s(np.array([float(prompts)]), np.array([float(prompts)]),
                                      np.array([float(prompts * length)]), np.array([0.0]))
@@ -190,22 +200,13 @@ def mtp_lines(v: Any, case: Any, predicted_ms: float, rec: dict[str, Any], twin:
 
 def step_lines(v: Any, case: Any, rec: dict[str, Any], predicted_ms: float) -> list[str]:
     """The ``--steps`` lines of one row (module doc)."""
-    from inferchip.validation.closed_loop import prompt_mean_tokens, row_facts
-    from inferchip.validation.closed_loop_rows import _replica
-    from inferchip.validation.plan import case_formats
-
     sim_prefill_ms = simulated_prefill_ms(rec)
     lines = [f"  implied prefill {implied_prefill_ms(case.value, predicted_ms, sim_prefill_ms):.1f} ms "
              f"(simulated {sim_prefill_ms:.1f} ms, benchmark-weighted; every other stage as simulated)"]
-    facts = row_facts(case)
-    if facts.prefill is None:
+    worker = context_worker(v, case)
+    if worker is None:
         return lines
-    fmt, _ = case_formats(case)
-    pre, layout, _ = _replica(v, case, fmt, facts.prefill, facts)
-    length = prompt_mean_tokens(float(case.input_tokens or 0))
-    rb = facts.engine.batch_on("prefill", case.software, case.model, int(case.input_tokens or 0), facts.mtp,
-                               facts.prefill_workers, 0, 0)
-    per_rank = rb.requests if rb is not None else 1
+    pre, length, per_rank = worker
     ranks = pre.ranks
     shapes = [(f"1 prompt of {length}", 1, length if ranks > 1 else None),
               (f"{per_rank} x {length} on each of {ranks} rank(s) (recipe batch)", per_rank * ranks, None)]
