@@ -12,7 +12,7 @@ from tests.vision_rows import vision_case
 
 from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.catalog.vision_networks import load_vision_calibration
-from inferchip.cost.vision.eager import PASSES_PER_REORDER, reorder_bytes
+from inferchip.cost.vision.eager import PASSES_PER_REORDER, epilogue_pass_bytes, reorder_bytes
 from inferchip.cost.vision.layers import layer_costs
 from inferchip.spec.chip import chip_params
 from inferchip.spec.stream import attainable_memory_bytes_per_s
@@ -85,8 +85,10 @@ def test_layer_costs_charge_the_reorders_in_series_on_convolutions_only():
     assert np.allclose(on.stall_s, extra / bw)
     # only convolutions pay it, and never more than the full reorder traffic of the convolutions
     assert float(on.stall_s[~ssd.conv].sum()) == 0.0
-    full = float(reorder_bytes(ssd.in_elems - ssd.residual_elems, ssd.out_elems, np.full(ssd.in_elems.shape, 4.0),
-                               np.ones_like(ssd.in_elems))[ssd.conv].sum())
+    four, one = np.full(ssd.in_elems.shape, 4.0), np.ones_like(ssd.in_elems)
+    full = float((reorder_bytes(ssd.in_elems - ssd.residual_elems, ssd.out_elems, four, one)
+                  + epilogue_pass_bytes(ssd.out_elems, ssd.residual_elems, ssd.batch_norm, ssd.activation, four,
+                                        one))[ssd.conv].sum())
     assert 0.0 < float(extra.sum()) <= full * (1 + 1e-9)
     # an 8 MP frame's activations leave the caches: most of the reorder traffic crosses DRAM
     assert float(extra.sum()) > 0.5 * full
@@ -119,9 +121,10 @@ def test_the_skip_tensor_is_not_reordered():
     off_skip = layer_costs(w7, skip, ONE, "fp32", cal)
     extra_plain = float((on_plain.dram_bytes - off_plain.dram_bytes).sum())
     extra_skip = float((on_skip.dram_bytes - off_skip.dram_bytes).sum())
-    # both reorder the same 1.327 GB; the skip layer keeps no more of it cached than the plain one
+    # both reorder the same 1.327 GB; the skip layer adds its separate in-place add (read out and skip, write
+    # out: 3 x 530.8 MB) and keeps no more of it cached than the plain one
     assert extra_plain > 0.0
-    assert extra_skip <= 1.327104e9 * (1 + 1e-9)
+    assert extra_skip <= (1.327104e9 + 3 * 530.8416e6) * (1 + 1e-9)
     assert extra_plain <= 1.327104e9 * (1 + 1e-9)
 
 
@@ -131,3 +134,76 @@ def test_the_tracer_marks_the_bottleneck_skip():
     # 16 bottlenecks, each adds its skip in the last 1x1 conv's epilogue: the skip is the conv's own output size
     assert len(last) == 16
     assert all(x.op == "conv" and x.residual_elems == x.out_elems and x.in_elems > x.residual_elems for x in last)
+
+
+def test_epilogue_pass_bytes_by_hand():
+    # a bottleneck's last 1x1 conv at 270 x 480, 1,024 channels (530.8 MB fp32) with BN, the skip add and ReLU:
+    # BN reads + writes, add_ reads out and skip and writes out, relu_ reads + writes = 7 x 530.8 MB
+    out = 1024 * 270 * 480
+    got = float(epilogue_pass_bytes(np.array(out), np.array(out), np.array(True), np.array(True), np.array(4.0),
+                                    np.array(1.0)))
+    assert got == pytest.approx(7 * out * 4)
+    assert got == pytest.approx(3.7158912e9)
+    # the downsample conv: BN only (2 x), a head conv (bias, no BN, no ReLU): nothing
+    assert float(epilogue_pass_bytes(np.array(out), np.array(0.0), np.array(True), np.array(False), np.array(4.0),
+                                     np.array(1.0))) == pytest.approx(2 * out * 4)
+    assert float(epilogue_pass_bytes(np.array(out), np.array(0.0), np.array(False), np.array(False),
+                                     np.array(4.0), np.array(1.0))) == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0, 1e9), st.floats(0, 1e9), st.booleans(), st.booleans(), st.sampled_from([1.0, 2.0, 4.0]),
+       st.floats(1, 64), st.floats(1.0, 4.0))
+def test_epilogue_pass_invariants(out_e, res_e, bn, act, eb, frames, grow):
+    def f(o, r, b, a, fr):
+        return float(epilogue_pass_bytes(np.array(o), np.array(r), np.array(b), np.array(a), np.array(eb),
+                                         np.array(fr)))
+    base = f(out_e, res_e, bn, act, frames)
+    assert base >= 0.0
+    # at most BN 2 + add 2 (+ the skip) + activation 2 passes over the output
+    assert base <= (6.0 * out_e + res_e) * eb * frames * (1 + 1e-12)
+    # more elements or frames never move fewer bytes; each extra kernel never moves fewer
+    assert f(out_e * grow, res_e, bn, act, frames) >= base
+    assert f(out_e, res_e * grow, bn, act, frames) >= base
+    assert f(out_e, res_e, bn, act, frames * grow) >= base
+    assert f(out_e, res_e, True, act, frames) >= base
+    assert f(out_e, res_e, bn, True, frames) >= base
+
+
+def test_the_tracer_marks_bn_relu_and_the_downsample():
+    """From the traced network, as torchvision's Bottleneck runs them: conv1 / conv2 carry BN + ReLU, conv3 BN +
+    add + ReLU, the downsample conv BN only; the SSD's 5 x 5 heads (bias, no BN) carry neither."""
+    r50 = load_network("resnet50-v1.5").layers
+    down = [x for x in r50 if x.name.startswith("downsample")]
+    assert len(down) == 4 and all(x.batch_norm and not x.activation for x in down)
+    last = [x for x in r50 if x.residual_elems > 0]
+    assert all(x.batch_norm and x.activation for x in last)
+    convs = [x for x in r50 if x.op == "conv"]
+    assert sum(x.batch_norm for x in convs) == len(convs) == 53  # stem + 16 x 3 + 4 downsample
+    assert sum(x.activation for x in convs) == 49
+    heads = [x for x in load_network(SSD).layers if x.name.startswith(("loc", "conf"))]
+    assert len(heads) == 14 and not any(x.batch_norm or x.activation for x in heads)
+
+
+def test_layer_costs_charge_the_epilogue_passes_on_the_w7_ssd():
+    """The eager stall grows by the BN / add / ReLU passes over each conv's output (the cached share excluded):
+    the SSD's convolutions at 8 MP pay 60.9 GB of them per frame before the cache share."""
+    ssd = load_network(SSD)
+    a = ssd.arrays
+    total = float(epilogue_pass_bytes(a.out_elems, a.residual_elems, a.batch_norm, a.activation, 4.0, 1.0).sum())
+    assert total == pytest.approx(60.94e9, rel=1e-3)
+    cal = load_vision_calibration()
+    w7 = _params(W7)
+    # the same network with no BN / activation flags (the add kept) pays the reorders and the adds only
+    bare = LayerArrays.of(tuple(x.model_copy(update={"batch_norm": False, "activation": False}) for x in ssd.layers))
+    bn_act = float(epilogue_pass_bytes(a.out_elems, 0.0, a.batch_norm, a.activation, 4.0, 1.0).sum())
+    on = layer_costs(w7, a, ONE, "fp32", cal, eager_nchw=True)
+    on_bare = layer_costs(w7, bare, ONE, "fp32", cal, eager_nchw=True)
+    off = layer_costs(w7, a, ONE, "fp32", cal)
+    assert on.stall_s is not None and on_bare.stall_s is not None
+    extra = float((on.dram_bytes - on_bare.dram_bytes).sum())
+    # never more than the BN + ReLU traffic; at 8 MP most of it leaves the caches
+    assert 0.5 * bn_act < extra <= bn_act * (1 + 1e-9)
+    assert float(on.time_s.sum()) > float(on_bare.time_s.sum()) > float(off.time_s.sum())
+    # the compute is untouched: only the stall grows
+    assert np.allclose(on.matrix_s, on_bare.matrix_s)

@@ -52,6 +52,10 @@ class VisionLayer(_Frozen):
     out_elems: float = Field(0.0, ge=0, description="Activation elements written per frame per repeat.")
     residual_elems: float = Field(0.0, ge=0, description="Of in_elems, the skip connection's tensor the epilogue adds "
                                   "(not the kernel's own input).")
+    batch_norm: bool = Field(False, description="A BatchNorm follows the layer (a separate eager kernel; folded "
+                             "into the epilogue by graph compilers).")
+    activation: bool = Field(False, description="An elementwise activation (ReLU, SiLU) follows the layer (after "
+                             "the residual add where there is one).")
     vector_ops: float = Field(0.0, ge=0, description="Non-matrix operations per frame per repeat.")
     repeats: int = Field(1, ge=1, description="Sequential executions per frame (decode steps); weights re-read.")
     fusable: bool = Field(False, description="Runs in the producer kernel's epilogue: no launch, no DRAM round trip.")

@@ -44,7 +44,7 @@ from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import FloatArray
 from inferchip.cost.vision.clocks import at_sustained_clock
 from inferchip.cost.vision.cpu_cache import load_cpu_caches, restream_bytes
-from inferchip.cost.vision.eager import reorder_bytes
+from inferchip.cost.vision.eager import epilogue_pass_bytes, reorder_bytes
 from inferchip.cost.vision.nchwc import NCHWC_FILTER_SET_BLOCKS as NCHWC_FILTER_SET_BLOCKS  # re-exported
 from inferchip.cost.vision.nchwc import nchwc_block_channels as nchwc_block_channels  # re-exported
 from inferchip.cost.vision.nchwc import work_units
@@ -187,7 +187,9 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     (:func:`inferchip.cost.vision.cpu_cache.restream_bytes`, ``stall_s``; CPUs of ``cpu_caches.csv`` only).
     ``eager_nchw``: the runtime runs each fp32 convolution on the CPU's vector units as its own oneDNN primitive on
     plain NCHW tensors (eager PyTorch), reordering the input to the blocked layout and the output back
-    (:func:`inferchip.cost.vision.eager.reorder_bytes`): the share that leaves the caches adds to ``stall_s``."""
+    (:func:`inferchip.cost.vision.eager.reorder_bytes`), and running the BatchNorm, residual add and activation
+    after it as their own kernels (:func:`inferchip.cost.vision.eager.epilogue_pass_bytes`): the share that leaves
+    the caches adds to ``stall_s``."""
     chip = at_sustained_clock(chip)
     formats = layer_formats(a, precision)
     distinct = sorted(set(formats))
@@ -254,7 +256,10 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     stall = np.zeros_like(memory_s)
     if eager_nchw and vector_fma.any():
         kernel_in = (a.in_elems - a.residual_elems)[:, None]  # the skip tensor is added by its own pass, not reordered
-        reorder = reorder_bytes(kernel_in, a.out_elems[:, None], elem_bytes, b) * reps * (1.0 - kept)
+        reorder = reorder_bytes(kernel_in, a.out_elems[:, None], elem_bytes, b) + epilogue_pass_bytes(
+            a.out_elems[:, None], a.residual_elems[:, None], a.batch_norm[:, None], a.activation[:, None],
+            elem_bytes, b)  # BN, add and activation: their own eager kernels
+        reorder = reorder * reps * (1.0 - kept)
         reorder = np.where((matrix & vector_fma[:, None]) & a.conv[:, None], reorder, 0.0)
         dram = dram + reorder
         stall = stall + reorder / bandwidth

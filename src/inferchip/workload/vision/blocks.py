@@ -45,9 +45,12 @@ def concat(tr: Tracer, x: Tensor, with_: list[str]) -> Tensor:
 
 def bottleneck(tr: Tracer, x: Tensor, width: int, out: int, stride: int = 1, groups: int = 1, dilation: int = 1,
                bn: bool = True, deformable: bool = False) -> Tensor:
-    """ResNet v1.5 bottleneck: 1x1, 3x3 (stride here), 1x1 with the residual add in its epilogue."""
+    """ResNet v1.5 bottleneck: 1x1, 3x3 (stride here), 1x1 with the residual add in its epilogue.
+
+    torchvision ``Bottleneck.forward`` (pytorch/vision @f50e776b05 ``torchvision/models/resnet.py``): conv1, bn1,
+    relu, conv2, bn2, relu, conv3, bn3, ``out += identity``, relu; ``downsample`` is ``conv1x1, norm_layer``."""
     if stride != 1 or x.channels != out:
-        tr.conv(x, out, 1, stride=stride, bn=bn, label="downsample")
+        tr.conv(x, out, 1, stride=stride, bn=bn, act=False, label="downsample")  # downsample = conv, BN
     y = tr.conv(x, width, 1, bn=bn)
     y = tr.conv(y, width, 3, stride=stride, groups=groups, dilation=dilation, bn=bn, deformable=deformable)
     return tr.conv(y, out, 1, bn=bn, residual=True)
@@ -110,7 +113,7 @@ def retina_head(tr: Tracer, x: Tensor, levels: list[str], anchors: int, classes:
         for outs in (anchors * classes, anchors * 4):
             y = f
             for _ in range(convs):
-                y = tr.conv(y, width, 3, bias=True, bn=False, label="head")
+                y = tr.conv(y, width, 3, bias=True, bn=False, act=True, label="head")  # conv, ReLU
             tr.conv(y, outs, 3, bias=True, bn=False, label="head-out")
         _shared(tr, start, li == 0)
     return x

@@ -33,6 +33,8 @@ class LayerArrays:
     precision: tuple[str | None, ...]
     conv: npt.NDArray[np.bool_]  # the layer is a convolution (op ``conv``): CPU runtimes run it as a direct conv
     residual_elems: FloatArray  # of in_elems, the skip connection's tensor the epilogue adds
+    batch_norm: npt.NDArray[np.bool_]  # a BatchNorm follows the layer
+    activation: npt.NDArray[np.bool_]  # an activation follows the layer (after the residual add)
 
     @classmethod
     def of(cls, layers: tuple[VisionLayer, ...]) -> LayerArrays:
@@ -47,7 +49,9 @@ class LayerArrays:
                    batch_in_m=np.array([x.batch_in_m for x in layers], dtype=bool), unit=unit,
                    precision=tuple(x.precision for x in layers), conv=np.array([x.op == "conv" for x in layers],
                                                                                 dtype=bool),
-                   residual_elems=col("residual_elems"))
+                   residual_elems=col("residual_elems"),
+                   batch_norm=np.array([x.batch_norm for x in layers], dtype=bool),
+                   activation=np.array([x.activation for x in layers], dtype=bool))
 
 
 @dataclass(frozen=True)

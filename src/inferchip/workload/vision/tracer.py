@@ -10,7 +10,9 @@ the output tensor's shape. Counting rules (the same as ``reference/vision_models
 * Linear: MACs = output elements x in_features.
 
 BatchNorm, activation and a residual add run in the convolution's epilogue (TensorRT-style
-fusion): they are the conv layer's ``vector_ops``, not separate kernels.
+fusion): they are the conv layer's ``vector_ops``, not separate kernels. The conv record still says which
+of them follow it (``batch_norm``, ``activation``, ``residual_elems``): a runtime that runs them as separate
+kernels (eager PyTorch, :mod:`inferchip.cost.vision.eager`) pays their passes over the output.
 """
 
 from __future__ import annotations
@@ -65,8 +67,13 @@ class Tracer:
 
     def conv(self, x: Tensor, out: int, k: int | list[int], stride: int = 1, groups: int = 1, dilation: int = 1,
              pad: int | None = None, bias: bool = False, bn: bool = True, residual: bool = False,
-             transposed: bool = False, deformable: bool = False, label: str = "conv") -> Tensor:
+             transposed: bool = False, deformable: bool = False, act: bool | None = None,
+             label: str = "conv") -> Tensor:
         """A 2-D or 3-D (transposed) convolution with its fused epilogue; 'same' padding by default.
+
+        ``act``: an activation follows (after the residual add, if any); by default exactly when a BatchNorm
+        does (the Conv-BN-ReLU / Conv-BN-SiLU unit of the reference networks; a bias-only conv is a head or a
+        projection with none unless the block says so).
 
         ``deformable``: DCNv2 (Zhu et al., CVPR 2019): a 3x3 offset-and-mask conv (3 x kernel volume
         channels, with bias) first, then bilinear gathers of 4 taps per kernel point, then the GEMM."""
@@ -90,6 +97,7 @@ class Tracer:
         vec = y.elems * (EPILOGUE_OPS_PER_OUTPUT + (1.0 if residual else 0.0))
         in_elems = x.elems + (y.elems if residual else 0)
         residual_elems = float(y.elems) if residual else 0.0
+        epilogue = {"residual_elems": residual_elems, "batch_norm": bn, "activation": bn if act is None else act}
         if deformable:
             om = 3 * kvol
             self.add(name=self.name(f"{label}-offsets"), op="conv", m=y.positions, k=x.channels * kvol, n=om,
@@ -100,15 +108,15 @@ class Tracer:
         if depthwise:
             self.add(name=self.name(label), op="depthwise", weight_elems=out * kvol, param_elems=params,
                      in_elems=in_elems, out_elems=y.elems, vector_ops=vec + 2.0 * y.elems * kvol,
-                     residual_elems=residual_elems)
+                     **epilogue)
         elif transposed:
             self.add(name=self.name(label), op="conv", m=x.positions, k=cin_g, n=cout_g * kvol, groups=groups,
                      weight_elems=out * cin_g * kvol, param_elems=params, in_elems=in_elems, out_elems=y.elems,
-                     vector_ops=vec, residual_elems=residual_elems)
+                     vector_ops=vec, **epilogue)
         else:
             self.add(name=self.name(label), op="conv", m=y.positions, k=cin_g * kvol, n=cout_g, groups=groups,
                      weight_elems=out * cin_g * kvol, param_elems=params, in_elems=in_elems, out_elems=y.elems,
-                     vector_ops=vec, residual_elems=residual_elems)
+                     vector_ops=vec, **epilogue)
         return y
 
     def linear(self, x: Tensor, out: int, bias: bool = True, residual: bool = False, rows: int | None = None,
