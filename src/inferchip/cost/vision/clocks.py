@@ -25,11 +25,10 @@ describes them.
 from __future__ import annotations
 
 import dataclasses
-import math
 from functools import lru_cache
 from pathlib import Path
 
-from inferchip.cost.vision.table import read_table
+from inferchip.cost.vision.table import positive_number, read_table, stated_source, unique_chip_id
 from inferchip.errors import InferchipError
 from inferchip.spec.params import ChipParams
 
@@ -55,13 +54,7 @@ class SustainedClock:
 
 
 def _clock(row: dict[str, str], field: str) -> float:
-    try:
-        v = float(row[field])
-    except (KeyError, TypeError, ValueError):
-        raise ValueError(f"{field} must be a clock in GHz > 0, got {row.get(field)!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{field} must be a clock in GHz > 0, got {v!r}")
-    return v
+    return positive_number(row, field, "a clock in GHz")
 
 
 @lru_cache(maxsize=4)
@@ -70,17 +63,13 @@ def load_sustained_clocks(path: Path = SUSTAINED_CLOCKS_FILE) -> dict[str, Susta
     seen: set[str] = set()
 
     def parse(row: dict[str, str]) -> tuple[str, SustainedClock]:
-        chip = (row.get("chip_id") or "").strip()
-        if not chip or chip in seen:
-            raise ValueError(f"chip_id {chip!r} is empty or repeats")
-        seen.add(chip)
+        chip = unique_chip_id(row, seen)
         kind = (row.get("kind") or "").strip()
         if kind not in CLOCK_KINDS:
             raise ValueError(f"kind {kind!r} not allowed; allowed: " + ", ".join(CLOCK_KINDS))
-        if not (row.get("source") or "").strip():
-            raise ValueError("source is empty; every clock needs its source")
+        source = stated_source(row, "clock")
         return chip, SustainedClock(_clock(row, "datasheet_clock_ghz"), _clock(row, "sustained_clock_ghz"), kind,
-                                    row["source"].strip())
+                                    source)
 
     return dict(read_table(path, SustainedClockFileError, parse))
 

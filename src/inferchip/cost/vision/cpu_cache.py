@@ -28,7 +28,6 @@ Only the ONNX Runtime fp32 rows of CPUs listed in the table pay it; every other 
 from __future__ import annotations
 
 import dataclasses
-import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,7 +35,7 @@ import numpy as np
 
 from inferchip.cost.roofline import FloatArray
 from inferchip.cost.vision.nchwc import NCHWC_FILTER_SET_BLOCKS, output_rows, work_units
-from inferchip.cost.vision.table import read_table
+from inferchip.cost.vision.table import positive_number, read_table, stated_source, unique_chip_id
 from inferchip.errors import InferchipError
 from inferchip.spec.formats import BYTES_PER_ELEMENT
 
@@ -73,13 +72,7 @@ class CpuCaches:
 
 
 def _size(row: dict[str, str], field: str) -> float:
-    try:
-        v = float(row[field])
-    except (KeyError, TypeError, ValueError):
-        raise ValueError(f"{field} must be a size in MiB > 0, got {row.get(field)!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{field} must be a size in MiB > 0, got {v!r}")
-    return v * MIB
+    return positive_number(row, field, "a size in MiB") * MIB
 
 
 @lru_cache(maxsize=4)
@@ -88,17 +81,12 @@ def load_cpu_caches(path: Path = CPU_CACHES_FILE) -> dict[str, CpuCaches]:
     seen: set[str] = set()
 
     def parse(row: dict[str, str]) -> tuple[str, CpuCaches]:
-        chip = (row.get("chip_id") or "").strip()
-        if not chip or chip in seen:
-            raise ValueError(f"chip_id {chip!r} is empty or repeats")
-        seen.add(chip)
-        if not (row.get("source") or "").strip():
-            raise ValueError("source is empty; every size needs its source")
+        chip = unique_chip_id(row, seen)
+        source = stated_source(row, "size")
         hybrid = (row.get("hybrid") or "").strip()
         if hybrid not in ("yes", "no"):
             raise ValueError(f"hybrid {hybrid!r} not allowed; allowed: yes, no")
-        return chip, CpuCaches(_size(row, "l2_mib_per_core"), _size(row, "l3_mib"), hybrid == "yes",
-                               row["source"].strip())
+        return chip, CpuCaches(_size(row, "l2_mib_per_core"), _size(row, "l3_mib"), hybrid == "yes", source)
 
     return dict(read_table(path, CpuCacheFileError, parse))
 
