@@ -55,11 +55,16 @@ def test_table_rows_and_sources():
     ("cpu:x,1,abc,no,src", "l3_mib"),
     ("cpu:x,1,36,maybe,src", "hybrid"),
     ("cpu:x,1,36,no,", "source"),
+    ("cpu:x,nan,36,no,src", "l2_mib_per_core"),
+    ("cpu:x,1,inf,no,src", "l3_mib"),
+    (",1,36,no,src", "chip_id"),
+    ("cpu:x,1,36,no,src\ncpu:x,2,36,no,src", "chip_id 'cpu:x' is empty or repeats"),
 ])
 def test_bad_table_row_names_file_line_and_field(tmp_path: Path, row: str, says: str):
     path = tmp_path / "caches.csv"
     path.write_text("chip_id,l2_mib_per_core,l3_mib,hybrid,source\n" + row + "\n", encoding="utf-8")
-    with pytest.raises(CpuCacheFileError, match=rf"caches.csv:2: .*{says}"):
+    line = 2 + row.count("\n")  # the bad row is the last one (line 1 is the header)
+    with pytest.raises(CpuCacheFileError, match=rf"caches.csv:{line}: .*{says}"):
         load_cpu_caches(path)
 
 
