@@ -56,3 +56,58 @@ def test_shipped_fp32_cpu_rows(tool) -> None:
     assert all(r["loao_pct"] is None for r in rows)
     table = tool.markdown(rows)
     assert table.count("\n") == len(rows) + 1
+
+
+def test_batch_split_by_hand(tool) -> None:
+    fixed, marginal = tool.batch_split(7.724e-3, 37.77e-3)
+    assert marginal == pytest.approx((37.77e-3 - 7.724e-3) / 7.0)
+    assert marginal == pytest.approx(4.292e-3, abs=1e-6)
+    assert fixed == pytest.approx(3.432e-3, abs=1e-6)
+
+
+@given(st.floats(1e-5, 1.0), st.floats(1e-5, 1.0), st.floats(2.0, 64.0))
+def test_batch_split_passes_through_both_calls(fixed: float, marginal: float, batch: float) -> None:
+    tool = load_tool("vision_cpu_efficiency")
+    f, m = tool.batch_split(fixed + marginal, fixed + batch * marginal, batch)
+    assert f == pytest.approx(fixed, rel=1e-6, abs=1e-12)
+    assert m == pytest.approx(marginal, rel=1e-6, abs=1e-12)
+    assert f + m == pytest.approx(fixed + marginal, rel=1e-9)
+
+
+def test_version_key(tool) -> None:
+    assert tool.version_key("onnxruntime v1.22.1; Python: 3.10.12, LLVM-15.0.6") == "onnxruntime v1.22.1"
+    assert tool.version_key("onnxruntime; Python: 3.10.12, GCC-11.4.0") == "onnxruntime"
+    assert tool.version_key("TF v2.19.0") == "tf v2.19.0"
+
+
+def _case(scenario: str, software: str, value: float, metric: str = "latency_p90_ms",
+          accelerator: str = "cpu:amd-ryzen-9-7950x") -> dict[str, str]:
+    return {"accelerator": accelerator, "model": "resnet50-v1.5", "precision": "fp32", "scenario": scenario,
+            "metric": metric, "software": software, "value": str(value), "num_accelerators": "1"}
+
+
+def test_batch_pairs_match_the_runtime_version(tool) -> None:
+    cases = [_case("single_stream", "onnxruntime; Python", 7.0),  # another harness: no MultiStream twin
+             _case("single_stream", "onnxruntime v1.22.1; Python", 8.0),
+             _case("multi_stream", "onnxruntime v1.22.1; Python", 40.0, "latency_p99_ms"),
+             _case("multi_stream", "tf v2.19.0; Python", 44.0, "latency_p99_ms"),  # no batch-1 twin
+             _case("single_stream", "onnxruntime v1.22.1; Python", 9.0, accelerator="nvidia-l4")]  # not a CPU
+    pairs = tool.batch_pairs(cases)
+    assert len(pairs) == 1
+    p = pairs[0]
+    assert (p["t1_ms"], p["t8_ms"]) == (pytest.approx(8.0), pytest.approx(40.0))
+    assert p["marginal_ms"] == pytest.approx(32.0 / 7.0)
+    assert p["fixed_ms"] + 8.0 * p["marginal_ms"] == pytest.approx(40.0)
+    assert 0.0 < p["marginal_share"] <= 1.0
+
+
+def test_shipped_batch_pairs(tool) -> None:
+    with open(CASES, encoding="utf-8", newline="") as fh:
+        cases = list(csv.DictReader(fh))
+    pairs = tool.batch_pairs(cases)
+    assert pairs, "the shipped cases hold at least one CPU SingleStream / MultiStream pair"
+    for p in pairs:
+        assert p["t8_ms"] > p["t1_ms"] > 0.0
+        assert p["marginal_ms"] > 0.0
+        assert 0.0 < p["marginal_share"] <= 1.0
+    assert tool.split_markdown(pairs).count("\n") == len(pairs) + 1

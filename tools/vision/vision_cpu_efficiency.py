@@ -11,6 +11,12 @@ listing shows what the measured rows need of it, network by network and batch by
 SingleStream latency (one sample per query), a MultiStream latency / 8 (MLPerf's 8 samples per query), or
 chips / an Offline or Server sample rate. Latency rows quote a percentile (p90, p99, and for the MLPerf Automotive
 rows the p99.9, which is the run's maximum), so their share is a lower bound on the mean's.
+
+A second table splits the pairs of a batch-1 SingleStream row and a MultiStream row of the same chip, network and
+runtime version (the MLPerf reference harness runs a MultiStream query's 8 samples as one batch-8 call:
+mlcommons/inference ``vision/classification_and_detection/python/main.py``, ``QueueRunner.enqueue`` with the default
+``max-batchsize`` 32) into a time per call and a time per sample, t(b) = fixed + b x marginal, and gives the share of
+the peak the marginal (per-sample) time reaches.
 """
 
 from __future__ import annotations
@@ -76,6 +82,59 @@ def fp32_cpu_rows(cases: list[dict[str, str]], loao: dict[str, float]) -> list[d
     return sorted(out, key=lambda r: (r["chip"], r["model"], r["ms_per_sample"]))
 
 
+MULTISTREAM_BATCH = 8.0  # the reference harness's one call per MultiStream query (module doc)
+
+
+def batch_split(t1_s: float, tb_s: float, batch: float = MULTISTREAM_BATCH) -> tuple[float, float]:
+    """(fixed s per call, marginal s per sample) of the line through a batch-1 call of ``t1_s`` and a batch-``batch``
+    call of ``tb_s``. Hand check: 7.724 ms and 37.77 ms at batch 8 -> marginal (37.77 - 7.724) / 7 = 4.292 ms,
+    fixed 7.724 - 4.292 = 3.432 ms."""
+    marginal = (tb_s - t1_s) / (batch - 1.0)
+    return t1_s - marginal, marginal
+
+
+def version_key(software: str) -> str:
+    """The runtime and its version as the software column gives them, up to the first ``;`` (``onnxruntime v1.22.1;
+    Python ...`` -> ``onnxruntime v1.22.1``): rows of two harnesses or builds are not paired."""
+    return software.split(";")[0].strip().lower()
+
+
+def batch_pairs(cases: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """One record per (chip, network, runtime version) with a batch-1 SingleStream latency row and a MultiStream
+    latency row of fp32 on a ``cpu:`` chip: the two times, their :func:`batch_split` and the marginal share of the
+    peak (sorted by chip and network)."""
+    single: dict[tuple[str, str, str], dict[str, str]] = {}
+    multi: dict[tuple[str, str, str], dict[str, str]] = {}
+    for c in cases:
+        if not c["accelerator"].startswith("cpu:") or c["precision"] != "fp32" or c["metric"] not in LATENCY_METRICS:
+            continue
+        key = (c["accelerator"], c["model"], version_key(c["software"]))
+        if c["scenario"] == "single_stream":
+            single[key] = c
+        elif c["scenario"] == "multi_stream":
+            multi[key] = c
+    out = []
+    for key in sorted(single.keys() & multi.keys()):
+        t1, tb = float(single[key]["value"]) * 1e-3, float(multi[key]["value"]) * 1e-3
+        fixed, marginal = batch_split(t1, tb)
+        net = load_network(key[1])
+        flop = 2.0 * net.macs_per_frame * net.frames_per_sample
+        peak = float(at_sustained_clock(get_chip_params(key[0])).vector_flop_per_s)
+        out.append({"chip": key[0], "model": key[1], "runtime": key[2], "t1_ms": t1 * 1e3, "t8_ms": tb * 1e3,
+                    "fixed_ms": fixed * 1e3, "marginal_ms": marginal * 1e3,
+                    "marginal_share": peak_share(flop, marginal, peak) if marginal > 0 else float("nan")})
+    return out
+
+
+def split_markdown(pairs: list[dict[str, Any]]) -> str:
+    lines = ["| chip | network | runtime | batch 1 ms | batch 8 ms | fixed ms / call | marginal ms / sample | "
+             "marginal share |", "|" + "---|" * 8]
+    for r in pairs:
+        lines.append(f"| {r['chip']} | {r['model']} | {r['runtime']} | {r['t1_ms']:.4g} | {r['t8_ms']:.4g} | "
+                     f"{r['fixed_ms']:.3g} | {r['marginal_ms']:.3g} | {r['marginal_share']:.2f} |")
+    return "\n".join(lines)
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| chip | network | runtime | scenario | metric | ms / sample | TFLOP/s | peak | share | LOAO % |",
              "|" + "---|" * 10]
@@ -100,6 +159,10 @@ def main(argv: list[str] | None = None) -> None:
             if r.get("loao_signed_error_pct") is not None:
                 loao[r["case_id"]] = float(r["loao_signed_error_pct"])
     print(markdown(fp32_cpu_rows(cases, loao)))
+    pairs = batch_pairs(cases)
+    if pairs:
+        print()
+        print(split_markdown(pairs))
 
 
 if __name__ == "__main__":
