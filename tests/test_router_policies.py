@@ -47,13 +47,12 @@ def test_least_loaded_prefers_the_replica_holding_fewer():
 @given(n=st.integers(2, 8), seed=st.integers(0, 10_000))
 def test_random_router_is_repeatable_and_blind_to_load(n, seed):
     reps = [_Rep(held=100 * i) for i in range(n)]  # loads differ wildly: the random router ignores them
-    picks = [reps.index(Router("random", reps, seed).choose()) for _ in range(1)]  # type: ignore[arg-type]
     a = Router("random", reps, seed)  # type: ignore[arg-type]
     b = Router("random", reps, seed)  # type: ignore[arg-type]
     seq_a = [reps.index(a.choose()) for _ in range(40 * n)]
     seq_b = [reps.index(b.choose()) for _ in range(40 * n)]
-    assert seq_a == seq_b and picks[0] == seq_a[0]
-    assert set(seq_a) <= set(range(n))
+    assert seq_a == seq_b  # repeatable for a seed
+    assert set(seq_a) <= set(range(n)) and len(set(seq_a)) > 1  # not always the least loaded (replica 0)
 
 
 def test_random_router_spreads_evenly_on_average():
