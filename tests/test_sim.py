@@ -353,7 +353,7 @@ def test_bad_settings_raise_clear_errors():
     with pytest.raises(InvalidSettingError, match="replicas"):
         simulate(m, spec, num_requests=5, replicas=0)
     with pytest.raises(InvalidSettingError, match="router"):
-        simulate(m, spec, num_requests=5, router="random")
+        simulate(m, spec, num_requests=5, router="fastest")
     with pytest.raises(InvalidSettingError, match="swap_bytes_per_token"):
         simulate(m, spec, num_requests=5, scheduler_config={"preemption_mode": "swap"})
     with pytest.raises(InvalidSettingError, match="max_num_batched_tokens"):

@@ -1,29 +1,35 @@
 """Route each arriving request to one replica.
 
 ``round_robin`` cycles through replicas in index order. ``least_loaded`` picks the
-replica with the fewest requests in it (running, waiting or swapped out) at the
-arrival instant, the lowest index on ties, which is deterministic.
+replica with the fewest requests in it (``Replica.load``: running, waiting or swapped out, and for an
+engine replica that polls its queue the requests received but not yet scheduled) at the
+arrival instant, the lowest index on ties, which is deterministic. ``random`` picks one
+uniformly at random, blind to load (Dynamo's Python ``Client.generate``, which calls
+``Client.random``: ai-dynamo/dynamo ``lib/bindings/python/rust/lib.rs``), from a generator seeded
+with ``seed``, so a run is repeatable.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from typing import Literal
 
 from inferchip.errors import InvalidSettingError
 from inferchip.sim.replica import Replica
 
-RouterName = Literal["round_robin", "least_loaded"]
-ROUTERS = ("round_robin", "least_loaded")
+RouterName = Literal["round_robin", "least_loaded", "random"]
+ROUTERS = ("round_robin", "least_loaded", "random")
 
 
 class Router:
-    def __init__(self, policy: str, replicas: Sequence[Replica]):
+    def __init__(self, policy: str, replicas: Sequence[Replica], seed: int = 0):
         if policy not in ROUTERS:
             raise InvalidSettingError(f"router: value {policy!r} is not known; allowed: {', '.join(ROUTERS)}")
         self.policy = policy
         self.replicas = list(replicas)
         self._next = 0
+        self._rng = random.Random(seed)
 
     def choose(self) -> Replica:
         reps = self.replicas
@@ -33,10 +39,12 @@ class Router:
             rep = reps[self._next]
             self._next = (self._next + 1) % len(reps)
             return rep
+        if self.policy == "random":
+            return reps[self._rng.randrange(len(reps))]
         best = reps[0]
-        best_load = best.n_running + len(best.waiting) + len(best.swapped)
+        best_load = best.load
         for rep in reps[1:]:
-            load = rep.n_running + len(rep.waiting) + len(rep.swapped)  # inlined Replica.load (hot path)
+            load = rep.load  # the replica's own count: an engine replica adds the requests its scheduler holds
             if load < best_load:
                 best, best_load = rep, load
         return best

@@ -65,6 +65,7 @@ class Pool:
     name: str = ""
     step_timer: StepTimer | None = None
     replica_factory: Callable[..., Replica] | None = None  # called as Replica is; None: Replica
+    router: str = ""  # how a request picks one of its replicas (sim.router); "": the run's router
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ def run_pools(pools: list[Pool], link: KVLink | None, arrivals_spec: Any, *, dur
         )
     if source.closed_loop:
         check_closed_loop(spec, groups, num_requests, duration_s)
-    routers = [Router(router, g) for g in groups]
+    routers = [Router(pool.router or router, g, seed) for g, pool in zip(groups, pools, strict=True)]
     hit_cap = run_replicas(source, routers, link, table, too_big, time_cap_s(source, spec, max_time_s, max_drain_s),
                            progress, duration_s)
     if progress is not None:

@@ -48,7 +48,8 @@ class WorkerScheduling(BaseModel):
     tokens, where the launch recipe sets it (SGLang ``--max-total-tokens``); 0: the memory fit's pool. A prefill
     worker holds a prompt's pages from its prefill until its KV transfer completes (SGLang
     ``disaggregation/prefill.py``: the inflight queue frees them after ``KVPoll.Success``), so new prompts wait
-    while the pool is full."""
+    while the pool is full. ``router``: how the front end picks a request's prefill worker (``random``: blind to
+    load, Dynamo's ``Client.generate``; "": the simulator's least-loaded choice)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -57,6 +58,7 @@ class WorkerScheduling(BaseModel):
     prefill_workers: int = Field(0, ge=0, le=100_000)
     async_scheduling: bool
     max_total_tokens: int = Field(0, ge=0, le=100_000_000)
+    router: Literal["", "least_loaded", "round_robin", "random"] = ""
 
 
 class WorkerRequestPath(BaseModel):

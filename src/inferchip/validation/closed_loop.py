@@ -17,18 +17,16 @@ README of ``inferencemax_cases.csv`` defines the id's marks):
   data-parallel over its ``W`` chips, experts expert-parallel over them (``Layout(tp=W, ep=W, attn_dp=True)``; a row's
   ``tp=1, ep=8``; SGLang's per-rank ``TP1/EP1``, noted); a row with ``tp = W`` and ``ep`` below (TensorRT-LLM
   ``tp2ep1-dpa``) splits each expert ``W / ep`` ways in width (all-gather). Batch cap, chunk: per rank (x ``W``).
-* **MTP** (``-mtp-`` or "speculative decoding: mtp"): each decode step verifies the engine's
-  ``mtp_draft_tokens`` per sequence and emits ``1 + a + ... + a^k`` tokens
-  (:meth:`~inferchip.spec.engine.EngineSpec.mtp_tokens_per_step`, acceptance ``a`` sourced in
-  the engine catalogue).
+* **MTP** (``-mtp-`` or "speculative decoding: mtp"): each decode step verifies the engine's ``mtp_draft_tokens`` per
+  sequence and emits ``1 + a + ... + a^k`` tokens (:meth:`~inferchip.spec.engine.EngineSpec.mtp_tokens_per_step`,
+  acceptance ``a`` sourced in the engine catalogue).
 * **Disaggregation** (``-disagg-``): the notes give both pools ("P prefill GPUs (n worker(s),
   TPt/EPe, DP-attention x) + D decode GPUs (...)"); each worker is a replica of its pool, the
   KV cache of a prompt crosses to the decode pool over the scale-up link where both pools fit
   in one scale-up domain, else over the prefill worker's scale-out links (all its chips in
   parallel), at the calibration's link efficiency.
-* **Multi-node**: a worker wider than the chip's scale-up domain is refused unless it is an
-  attention-DP worker with its experts expert-parallel over all its chips (the layout then
-  says how it spans nodes: all-to-all over the scale-out network).
+* **Multi-node**: a worker wider than the chip's scale-up domain is refused unless it is an attention-DP worker with
+  its experts expert-parallel over all its chips (the layout then says how it spans nodes: all-to-all over scale-out).
 * **Run length**: the benchmark sends ``10 x concurrency`` requests (InferenceMAX's
   ``--num-prompts``; the shared README of ``inferencemax_cases.csv``). ``SIM_ROUNDS`` rounds of
   clients are simulated (at least ``MIN_REQUESTS``, at most the benchmark's own count): its start
@@ -272,9 +270,11 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     pre = replicas["prefill"]
     pcfg, dcfg = recipe_configs(case, facts, pre, dec, notes)
     per_token, bw, lat, which = kv_link(pre, dec, total_chips)
+    router = eng.prefill_router_on(case.software, pre.mm.formats.weights, facts.prefill_workers)
     notes.append(f"disaggregated: {facts.prefill_workers} prefill worker(s) of {pre.mm.layout.chips_per_replica} "
-                 f"chips, {facts.decode_workers} decode worker(s) of {dec.mm.layout.chips_per_replica}; KV "
-                 f"{per_token / 1e3:.3g} kB/token over the {which} at {bw / 1e9:.3g} GB/s")
+                 f"chips (picked {router or 'least_loaded'}), {facts.decode_workers} decode worker(s) of "
+                 f"{dec.mm.layout.chips_per_replica}; KV {per_token / 1e3:.3g} kB/token over the {which} at "
+                 f"{bw / 1e9:.3g} GB/s")
 
     dw = eng.decode_worker_on(case.software)
     if dw.reserve_tokens:
@@ -304,7 +304,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                                       recv_interval_steps=recv, async_scheduling=plan_ahead,
                                       decode_reserve_tokens=dw.reserve_tokens,
                                       decode_recv_interval_steps=dw.recv_interval_steps,
-                                      prefill_kv_tokens=pool)
+                                      prefill_kv_tokens=pool, prefill_router=router)
     return settled(run_disagg, n, bench, notes)
 
 

@@ -131,19 +131,21 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
                            timers: tuple[StepTimer, StepTimer] | None = None,
                            bench_requests: int | None = None, recv_interval_steps: int = 1,
                            async_scheduling: bool = False, decode_reserve_tokens: int = 0,
-                           decode_recv_interval_steps: int = 1, prefill_kv_tokens: int = 0) -> BenchFigures:
+                           decode_recv_interval_steps: int = 1, prefill_kv_tokens: int = 0,
+                           prefill_router: str = "") -> BenchFigures:
     """:func:`closed_loop_run` on a prefill pool and a decode pool joined by a KV link
     (:func:`~inferchip.sim.simulate.run_pools`); the prefill workers poll and plan ahead as the
     engine does (the decode workers take a request when its KV cache has arrived, keeping
     ``decode_reserve_tokens`` free per held request and taking new ones every
     ``decode_recv_interval_steps`` steps: :class:`DeliveringDecodeReplica`). ``prefill_kv_tokens``: a prefill
     worker's KV pool where its launch recipe caps it (0: the step model's memory fit). Its pages are freed when
-    the prompt's first token is out, not when its transfer completes as in SGLang: the transfer is not held."""
+    the prompt's first token is out, not when its transfer completes as in SGLang: the transfer is not held.
+    ``prefill_router``: how a request picks its prefill worker (:mod:`~inferchip.sim.router`; "": least loaded)."""
     spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                               think_time_s=request_overhead_s)
     t_pre, t_dec = timers if timers is not None else (None, None)
     make = capped_pool(_factory(recv_interval_steps, async_scheduling), prefill_kv_tokens)
-    pools = [Pool(prefill_model, prefill_config, prefill_replicas, "prefill_", t_pre, make),
+    pools = [Pool(prefill_model, prefill_config, prefill_replicas, "prefill_", t_pre, make, prefill_router),
              Pool(decode_model, decode_config, decode_replicas, "decode_", t_dec,
                   partial(DeliveringDecodeReplica, reserve_tokens=decode_reserve_tokens,
                           recv_interval_steps=decode_recv_interval_steps))]
