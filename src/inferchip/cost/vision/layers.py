@@ -48,6 +48,7 @@ from inferchip.cost.vision.eager import epilogue_pass_bytes, reorder_bytes
 from inferchip.cost.vision.nchwc import NCHWC_FILTER_SET_BLOCKS as NCHWC_FILTER_SET_BLOCKS  # re-exported
 from inferchip.cost.vision.nchwc import nchwc_block_channels as nchwc_block_channels  # re-exported
 from inferchip.cost.vision.nchwc import work_units
+from inferchip.cost.vision.ort_gridsample import gridsample_s
 from inferchip.spec.formats import BYTES_PER_ELEMENT, check_format
 from inferchip.spec.params import ChipParams
 from inferchip.spec.stream import attainable_memory_bytes_per_s
@@ -177,7 +178,7 @@ def thread_partitioned_flop(m: FloatArray, k: FloatArray, n: FloatArray, groups:
 
 def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str,
                 cal: VisionCalibration, *, streams: int = 1, nchwc: bool = False,
-                eager_nchw: bool = False) -> LayerCosts:
+                eager_nchw: bool = False, gridsample_clock_hz: float = 0.0) -> LayerCosts:
     """Time, work and traffic of every layer for each batch size in ``batch`` (frames per call), at the chip's
     sustained clock (:func:`inferchip.cost.vision.clocks.at_sustained_clock`). ``streams``: calls the harness
     keeps on concurrent inference streams under load; ``loaded_matrix_s`` is then the matrix time per call with
@@ -189,7 +190,10 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     plain NCHW tensors (eager PyTorch), reordering the input to the blocked layout and the output back
     (:func:`inferchip.cost.vision.eager.reorder_bytes`), and running the BatchNorm, residual add and activation
     after it as their own kernels (:func:`inferchip.cost.vision.eager.epilogue_pass_bytes`): the share that leaves
-    the caches adds to ``stall_s``."""
+    the caches adds to ``stall_s``.
+    ``gridsample_clock_hz`` (> 0): the runtime samples every gather layer with ONNX Runtime's scalar CPU
+    ``GridSample`` kernel, parallel over channels only, at this core clock; that time bounds the layer's vector work
+    (:func:`inferchip.cost.vision.ort_gridsample.gridsample_s`)."""
     chip = at_sustained_clock(chip)
     formats = layer_formats(a, precision)
     distinct = sorted(set(formats))
@@ -229,6 +233,10 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
         packed = np.where(matrix, packed_flop_per_call(m_tot, k_eff / split, n, g_tot * split, chip, streams), 0.0)
         loaded_matrix_s = packed * reps * feed_rate
     vector_s = vec_ops / vector_rate
+    if gridsample_clock_hz > 0.0:  # ONNX Runtime's CPU GridSample: a scalar loop per channel (ort_gridsample.py)
+        scalar = gridsample_s(a.in_elems[:, None], a.n[:, None], b * reps, threads=float(chip.gemm_tiles_in_flight),
+                              clock_hz=gridsample_clock_hz)
+        vector_s = np.where((a.unit == UNIT_GATHER)[:, None], np.maximum(vector_s, scalar), vector_s)
     compute_s = np.maximum(matrix_s, vector_s)
 
     weight_bytes = a.weight_elems[:, None] * elem_bytes * reps * np.ones_like(b)
