@@ -29,15 +29,18 @@ import numpy.typing as npt
 
 from inferchip.cost.roofline import FloatArray
 
-CYCLES_PER_OUTPUT = 84.0
+CYCLES_PER_OUTPUT = 46.0
 """Core clock cycles ONNX Runtime 1.22's CPU ``GridSample`` (bilinear, zeros, align_corners 0) spends per output
-element on one thread. inferchip measurement (2026-12-05, stop 31, not a vendor figure): onnxruntime 1.22.0 from
-PyPI, one GridSample-16 node with BEVFormer-tiny's spatial cross-attention shape (value 48 x 32 x 15 x 25, grid 48 x
-2500 x 8 x 2, points uniform inside the map), ``intra_op_num_threads = 1``, best of 10: 996 ms for 30.72 M outputs,
-32.4 ns each at the 2.596 GHz clock ``/proc/cpuinfo`` reports for the AMD EPYC VM core = 84 cycles; the temporal
-self-attention shape (16 x 32 x 50 x 50, grid 16 x 2500 x 4 x 2) gave the same 32.4 ns, the decoder shape 27.1 ns;
-a grid with two thirds of the points outside the map 29.8 ns (77 cycles). Taken at the chip's own clock (the same
-nominal-clock convention as the catalogue's peaks)."""
+element on one thread. inferchip measurement (2026-12-05, stop 31; an estimate, not a vendor figure): onnxruntime
+1.22.0 from PyPI, one GridSample-16 node, ``intra_op_num_threads = 1``, best of 5 in process CPU time (the machine was
+shared, so wall time is not the kernel's), sampling points inside the map: BEVFormer-tiny's spatial cross-attention
+shape (value 48 x 32 x 15 x 25, grid 48 x 2500 x 8 x 2) 11.55 ns per output, temporal self-attention (16 x 32 x 50 x
+50, grid 16 x 2500 x 4 x 2) 11.45 ns, decoder (8 x 32 x 50 x 50, grid 8 x 900 x 4 x 2) 12.17 ns, on an AMD EPYC VM core
+whose dependent-add loop ran 3.92-4.04 G iterations per CPU second (one per cycle): 46-48 cycles per output. Two
+thirds of the points outside the map (zeros): 38-46 cycles. A first wall-clock run on the loaded machine gave 32 ns
+(84 "cycles" at the nominal 2.6 GHz): time slices of other processes, not kept. Taken at the chip's catalogue clock
+(the clock its peaks are quoted at), which for a CPU whose scalar cores turbo above it makes the time an upper
+bound."""
 
 
 def gridsample_outputs(taps: npt.ArrayLike) -> FloatArray:
@@ -64,7 +67,7 @@ def gridsample_s(taps: npt.ArrayLike, channels: npt.ArrayLike, frames: npt.Array
     clock x :func:`channel_rounds`.
 
     Hand check: BEVFormer-tiny's spatial cross-attention on all 6 cameras (48 items x 32 channels x 2,500 queries
-    x 8 points = 30.72 M outputs) on 24 threads at 2.5 GHz: 30.72 M x 84 / 2.5 GHz x 2 / 32 = 64.5 ms."""
+    x 8 points = 30.72 M outputs) on 24 threads at 2.5 GHz: 30.72 M x 46 / 2.5 GHz x 2 / 32 = 35.3 ms."""
     outputs = gridsample_outputs(taps) * np.asarray(frames, dtype=float)
     per_output_s = float(cycles_per_output) / float(clock_hz)
     return np.asarray(outputs * per_output_s * channel_rounds(channels, threads), dtype=float)
