@@ -2,7 +2,9 @@
 
 PyTorch's CPU allocator keeps no cache: ``c10::alloc_cpu`` is ``posix_memalign`` and ``free_cpu`` is ``free``
 (pytorch/pytorch ``c10/core/impl/alloc_cpu.cpp``; 2.2+ adds ``madvise(MADV_HUGEPAGE)`` only when the
-``THP_MEM_ALLOC_ENABLE`` environment variable is set, PR #115990, which the MLPerf Automotive reference does not set).
+``THP_MEM_ALLOC_ENABLE`` environment variable is set, PR #115990, which the MLPerf Automotive reference does not set),
+and oneDNN's tensors come from the same allocator (``IDeepRegistration.cpp`` registers
+``c10::GetAllocator(c10::DeviceType::CPU)`` as ideep's CPU engine allocator).
 glibc serves a block above its mmap threshold with a fresh anonymous ``mmap`` and hands it back with ``munmap`` as
 soon as it is freed ("Very large blocks (much larger than a page) are allocated with mmap ... these chunks are
 returned to the system immediately when they are freed", GNU C Library manual, "Efficiency and Malloc"); the
