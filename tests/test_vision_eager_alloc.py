@@ -87,9 +87,10 @@ def test_layer_costs_charge_fresh_mappings_on_eager_convolutions_only():
     want = fresh_memory_s(fresh_buffer_bytes(ssd.in_elems - ssd.residual_elems, ssd.out_elems, ssd.batch_norm, 4.0,
                                              1.0), 24.0)
     assert np.allclose(extra[:, 0], np.where(ssd.conv, want, 0.0))
-    # an 8 MP SSD frame maps ~46 GB afresh: ~3.8 s of faults and munmap on the w7's 24 threads
-    assert float(fresh_buffer_bytes(ssd.in_elems - ssd.residual_elems, ssd.out_elems, ssd.batch_norm, 4.0,
-                                    1.0).sum()) == pytest.approx(45.1e9, rel=0.05)
+    # an 8 MP SSD frame maps 46.4 GB afresh: 3.76 s of faults and munmap on the w7's 24 threads
+    fresh = np.where(ssd.conv, fresh_buffer_bytes(ssd.in_elems - ssd.residual_elems, ssd.out_elems, ssd.batch_norm,
+                                                  4.0, 1.0), 0.0)
+    assert float(fresh.sum()) == pytest.approx(46.42e9, rel=1e-3)
     assert 3.0 < float(extra.sum()) < 4.5
     # compute and DRAM traffic are untouched by it
     assert np.allclose(on.matrix_s, off.matrix_s)
