@@ -45,9 +45,11 @@ from inferchip.cost.roofline import FloatArray
 from inferchip.cost.vision.clocks import at_sustained_clock
 from inferchip.cost.vision.cpu_cache import load_cpu_caches, restream_bytes
 from inferchip.cost.vision.eager import epilogue_pass_bytes, reorder_bytes
+from inferchip.cost.vision.eager_alloc import fresh_buffer_bytes, fresh_memory_s
 from inferchip.cost.vision.nchwc import NCHWC_FILTER_SET_BLOCKS as NCHWC_FILTER_SET_BLOCKS  # re-exported
 from inferchip.cost.vision.nchwc import nchwc_block_channels as nchwc_block_channels  # re-exported
 from inferchip.cost.vision.nchwc import work_units
+from inferchip.cost.vision.ort_gridsample import gridsample_s
 from inferchip.spec.formats import BYTES_PER_ELEMENT, check_format
 from inferchip.spec.params import ChipParams
 from inferchip.spec.stream import attainable_memory_bytes_per_s
@@ -177,7 +179,7 @@ def thread_partitioned_flop(m: FloatArray, k: FloatArray, n: FloatArray, groups:
 
 def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str,
                 cal: VisionCalibration, *, streams: int = 1, nchwc: bool = False,
-                eager_nchw: bool = False) -> LayerCosts:
+                eager_nchw: bool = False, gridsample_clock_hz: float = 0.0) -> LayerCosts:
     """Time, work and traffic of every layer for each batch size in ``batch`` (frames per call), at the chip's
     sustained clock (:func:`inferchip.cost.vision.clocks.at_sustained_clock`). ``streams``: calls the harness
     keeps on concurrent inference streams under load; ``loaded_matrix_s`` is then the matrix time per call with
@@ -189,7 +191,11 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     plain NCHW tensors (eager PyTorch), reordering the input to the blocked layout and the output back
     (:func:`inferchip.cost.vision.eager.reorder_bytes`), and running the BatchNorm, residual add and activation
     after it as their own kernels (:func:`inferchip.cost.vision.eager.epilogue_pass_bytes`): the share that leaves
-    the caches adds to ``stall_s``."""
+    the caches adds to ``stall_s``; the fresh mappings those tensors get (page faults, ``munmap``;
+    :mod:`inferchip.cost.vision.eager_alloc`) add to the layer's host time (``overhead_s``).
+    ``gridsample_clock_hz`` (> 0): the runtime samples every gather layer with ONNX Runtime's scalar CPU
+    ``GridSample`` kernel, parallel over channels only, at this core clock; that time bounds the layer's vector work
+    (:func:`inferchip.cost.vision.ort_gridsample.gridsample_s`)."""
     chip = at_sustained_clock(chip)
     formats = layer_formats(a, precision)
     distinct = sorted(set(formats))
@@ -229,6 +235,10 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
         packed = np.where(matrix, packed_flop_per_call(m_tot, k_eff / split, n, g_tot * split, chip, streams), 0.0)
         loaded_matrix_s = packed * reps * feed_rate
     vector_s = vec_ops / vector_rate
+    if gridsample_clock_hz > 0.0:  # ONNX Runtime's CPU GridSample: a scalar loop per channel (ort_gridsample.py)
+        scalar = gridsample_s(a.in_elems[:, None], a.n[:, None], b * reps, threads=float(chip.gemm_tiles_in_flight),
+                              clock_hz=gridsample_clock_hz)
+        vector_s = np.where((a.unit == UNIT_GATHER)[:, None], np.maximum(vector_s, scalar), vector_s)
     compute_s = np.maximum(matrix_s, vector_s)
 
     weight_bytes = a.weight_elems[:, None] * elem_bytes * reps * np.ones_like(b)
@@ -254,6 +264,7 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     memory_s = dram / bandwidth
     caches = load_cpu_caches().get(chip.id) if nchwc and vector_fma.any() else None
     stall = np.zeros_like(memory_s)
+    fresh_s = np.zeros_like(memory_s)  # eager PyTorch's fresh mappings: faults and munmap (eager_alloc.py)
     if eager_nchw and vector_fma.any():
         kernel_in = (a.in_elems - a.residual_elems)[:, None]  # the skip tensor is added by its own pass, not reordered
         reorder = reorder_bytes(kernel_in, a.out_elems[:, None], elem_bytes, b) + epilogue_pass_bytes(
@@ -263,6 +274,9 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
         reorder = np.where((matrix & vector_fma[:, None]) & a.conv[:, None], reorder, 0.0)
         dram = dram + reorder
         stall = stall + reorder / bandwidth
+        fresh = fresh_buffer_bytes(kernel_in, a.out_elems[:, None], a.batch_norm[:, None], elem_bytes, b) * reps
+        fresh_s = np.where((matrix & vector_fma[:, None]) & a.conv[:, None],
+                           fresh_memory_s(fresh, float(chip.gemm_tiles_in_flight)), 0.0)
     if caches is not None:
         restream = restream_bytes(m, k, n, groups, b * np.ones_like(m), a.out_elems[:, None],
                                   block_channels=nchwc_block_channels(float(chip.vector_width_bits)),
@@ -272,7 +286,7 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
         stall = stall + restream / bandwidth
     costed = (a.unit == UNIT_MATRIX) | (a.unit == UNIT_VECTOR) | (a.unit == UNIT_GATHER)
     overhead = np.where(a.fusable | ~costed, 0.0, float(chip.kernel_overhead_s) * cal.layer_overhead_scale)
-    layer_overhead = np.where(costed, overhead, 0.0)[:, None] * reps * np.ones_like(b)
+    layer_overhead = np.where(costed, overhead, 0.0)[:, None] * reps * np.ones_like(b) + fresh_s
     time_s = np.where(costed[:, None], np.maximum(compute_s, memory_s) + stall, 0.0) + layer_overhead
     return LayerCosts(time_s=time_s, compute_s=compute_s, matrix_s=matrix_s, vector_s=vector_s, memory_s=memory_s,
                       overhead_s=layer_overhead, useful_flop=useful, spent_flop=spent, vector_ops=vec_ops,

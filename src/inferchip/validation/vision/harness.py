@@ -7,6 +7,9 @@ Keys are (the runtime the row's software column names first, lower case; network
 
 from __future__ import annotations
 
+from inferchip.cost.vision.clocks import clock_factor
+from inferchip.spec.bounds import pick
+from inferchip.spec.chip import ChipSpec
 from inferchip.spec.params import ChipParams
 from inferchip.validation.vision.cases import VisionCase
 
@@ -90,3 +93,25 @@ Submissions that convert the model (IPEX, channels-last, int8/bf16 on AMX) state
 def runs_eager_nchw(case: VisionCase, *, cpu: bool) -> bool:
     """True for an fp32 row of an :data:`EAGER_NCHW_RUNTIMES` runtime on a CPU."""
     return cpu and case.precision == "fp32" and runtime_of(case) in EAGER_NCHW_RUNTIMES
+
+
+SCALAR_GRIDSAMPLE_RUNTIMES = ("onnxruntime",)
+"""Runtimes whose CPU execution runs an ONNX ``GridSample`` (BEVFormer's deformable attention as the MLPerf
+Automotive reference exports it) with ONNX Runtime's CPU kernel: a scalar loop per output element, parallel over
+channels only (:mod:`inferchip.cost.vision.ort_gridsample`; microsoft/onnxruntime
+``core/providers/cpu/tensor/grid_sample.cc``). GPU rows run the runtime's GPU kernel or a plugin."""
+
+
+def runs_scalar_gridsample(case: VisionCase, *, cpu: bool) -> bool:
+    """True for a CPU row of a :data:`SCALAR_GRIDSAMPLE_RUNTIMES` runtime (any precision: the kernel is float)."""
+    return cpu and runtime_of(case) in SCALAR_GRIDSAMPLE_RUNTIMES
+
+
+def gridsample_clock_hz(case: VisionCase, spec: ChipSpec, *, cpu: bool) -> float:
+    """The core clock ONNX Runtime's scalar CPU ``GridSample`` runs at for the row: the chip's catalogue clock at its
+    sustained clock (``cost/vision/clocks.py``); 0 when the row does not run that kernel
+    (:func:`runs_scalar_gridsample`) or the chip states no clock."""
+    ghz = pick(spec.compute.clock_ghz)
+    if not runs_scalar_gridsample(case, cpu=cpu) or ghz is None or ghz <= 0.0:
+        return 0.0
+    return ghz * 1e9 * clock_factor(spec.id)

@@ -172,7 +172,8 @@ def _map(node: Any, shape: Shapes, weights: set[str], where: str) -> Fields | No
         fields = {"op": "resize", "in_elems": _n(inp), "out_elems": _n(out), "vector_ops": 8.0 * _n(out)}
     elif t == "GridSample":
         taps = 4.0 * _n(out)
-        fields = {"op": "gather", "in_elems": taps, "out_elems": _n(out), "vector_ops": 2.0 * taps}
+        fields = {"op": "gather", "in_elems": taps, "out_elems": _n(out), "vector_ops": 2.0 * taps,
+                  "n": float(out[1]) if out is not None and len(out) > 1 else 0.0}  # channels per sampled map
     elif t in COPIES:
         fields = {"op": "elementwise", "in_elems": _n(inp), "out_elems": _n(out), "vector_ops": 0.0}
     else:

@@ -167,10 +167,13 @@ class Tracer:
 
     def gather(self, queries: int, heads: int, points: int, head_dim: int, source_elems: int,
                label: str = "deformable-sampling") -> None:
-        """Deformable-attention / grid sampling: bilinear taps (4 corners) gathered per sampling point."""
+        """Deformable-attention / grid sampling: bilinear taps (4 corners) gathered per sampling point. ``n`` records
+        the channels each sampled map carries (``head_dim``: mmcv's ``multi_scale_deformable_attn_pytorch`` samples
+        value maps of (batch x heads, head_dim, H, W)); a CPU runtime's kernel parallelises over them
+        (:mod:`inferchip.cost.vision.ort_gridsample`)."""
         taps = queries * heads * points * 4 * head_dim
         self.add(name=self.name(label), op="gather", in_elems=taps, out_elems=queries * heads * head_dim,
-                 vector_ops=2.0 * taps, weight_elems=0.0, m=0.0)
+                 vector_ops=2.0 * taps, weight_elems=0.0, m=0.0, n=float(head_dim))
         del source_elems  # the sampled map's size decides SRAM residency in the cost model (not tracked yet)
 
     def layernorm(self, x: Tensor, params: bool = True) -> Tensor:
