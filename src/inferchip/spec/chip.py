@@ -24,14 +24,7 @@ from inferchip.spec.memory import MEMORY_TYPES, MemoryType, fill_memory_type
 from inferchip.spec.params import DEFAULT_VECTOR_WIDTH_BITS, PCIE5_X16_GB_PER_S_PER_DIRECTION, ChipParams, stack_chips
 from inferchip.spec.stream import DenseGemmClock, MeasuredBandwidth, matrix_clock_share, stream_share
 from inferchip.spec.vision import is_cpu_family
-from inferchip.units import (
-    GIB,
-    GIGA,
-    MICRO,
-    ON_DIE_CAPACITY_UNITS,
-    TERA,
-    capacity_bytes,
-)
+from inferchip.units import GIB, GIGA, MICRO, ON_DIE_CAPACITY_UNITS, TERA, capacity_bytes
 
 __all__ = [
     "PCIE5_X16_GB_PER_S_PER_DIRECTION", "ChipParams", "EstimateLevel", "Figure", "Frozen", "MemoryCapacity", "Range",

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from inferchip.spec import bounds as b
 from inferchip.spec.bounds import Frozen
+from inferchip.spec.formats import ALL_FORMATS
 
 
 class MeasuredBandwidth(Frozen):
@@ -87,6 +88,14 @@ class DenseGemmClock(Frozen):
     url: str = Field(pattern=r"^https?://", description="Where the figure is read.")
     date: str = Field(min_length=4, description="Publication date or year, as the source gives it.")
     note: str = ""
+
+    @field_validator("mhz")
+    @classmethod
+    def _formats(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k in v if k not in ALL_FORMATS]
+        if bad:
+            raise ValueError(f"unknown number format(s) {bad}; allowed: {', '.join(ALL_FORMATS)}")
+        return v
 
 
 def matrix_clock_share(peak_clock_ghz: float | None, measured: DenseGemmClock | None) -> float:
