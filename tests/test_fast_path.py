@@ -17,8 +17,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inferchip.catalog.chips import get_chip_params
-from inferchip.catalog.gemm_tiles import stack_chip
 from inferchip.errors import DoesNotFitError
 from inferchip.performance import fast_path
 from inferchip.performance.predict import ask, predict, predict_setting
@@ -37,10 +35,6 @@ SETTINGS = [
     ("nvidia-gb200-186gb", "meta-llama/Llama-3.1-8B", dict(tp=1, weights="fp4", activations="fp4")),
     ("nvidia-h200-sxm-141gb", "meta-llama/Llama-3.1-70B", dict(count=8, tp=4, pp=2, weights="fp8")),
     ("nvidia-h100-sxm-80gb", "Qwen/Qwen3-32B", dict(count=4, tp=4, estimate="high")),
-    # the stack's library picks each dense GEMM's tile per shape (catalog/gemm_tiles.yaml, cost.gemm.chosen_tile_flop)
-    (stack_chip(get_chip_params("nvidia-h200-sxm-141gb"), "NVIDIA MLPerf harness"), "meta-llama/Llama-3.1-70B",
-     dict(count=8, tp=4, pp=2, weights="fp8")),
-    (stack_chip(get_chip_params("amd-mi300x"), "hipBLASLt"), "mistralai/Mixtral-8x7B-v0.1", dict(count=2, tp=2)),
     # a host time per running sequence (test_sequence_overhead.py): every path adds it alike
     ("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B",
      dict(tp=1, calibration=Calibration(sequence_overhead_s=2.5e-5))),

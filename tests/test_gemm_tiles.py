@@ -1,20 +1,16 @@
-"""The GEMM tile a stack's library picks per shape (cost.gemm.chosen_tile_flop, catalog/gemm_tiles.yaml)."""
+"""cost.gemm.chosen_tile_flop: the tile a library that times its candidates per shape would keep (diagnostic)."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inferchip.catalog.chips import get_chip_params
-from inferchip.catalog.gemm_tiles import load_gemm_tiles, stack_chip, stack_tiles
-from inferchip.catalog.yaml_io import read_mapping
-from inferchip.cost.gemm import chosen_tile_flop, chosen_tile_flop_scalar, quantised_flop
+from inferchip.cost.gemm import chosen_tile_flop, quantised_flop
 
-HARNESS = "TensorRT-LLM-based NVIDIA MLPerf harness; TensorRT 10.2.0, CUDA 12.4"
-SM90 = tuple((float(a), float(b)) for a, b in stack_tiles(HARNESS, "nvidia-hopper"))
+# TensorRT-LLM's Hopper GEMM candidates (cutlass_heuristic.cpp get_candidate_tiles_sm90, non-grouped)
+SM90 = tuple((float(a), float(b)) for a in (64, 128) for b in (16, 32, 64, 128, 256))
 
 
 def test_a_decode_gemm_by_hand_fills_the_sms_in_one_wave():
@@ -37,10 +33,9 @@ def test_the_pick_spends_at_least_the_useful_flop_and_at_most_the_chip_tile(m, n
     assert spent >= 2.0 * max(m, 1.0) * n * k * (1 - 1e-12)  # the tiles cover every output element
     if m > 32:  # the fixed tile's M tile (64 or 128 rows above 32) with 256 columns is a candidate
         assert spent <= float(quantised_flop(m, k, n, 1.0, 128.0, 256.0, t))
-    assert spent == chosen_tile_flop_scalar(m, k, n, t, SM90)  # the scalar twin: the same pick
 
 
-def test_the_array_pick_is_per_element():
+def test_the_array_pick_is_per_element_and_needs_a_candidate():
     m = np.array([[1.0], [65.0], [129.0]])
     n = np.array([8192.0, 57344.0])
     out = chosen_tile_flop(m, 8192.0, n, 132.0, SM90)
@@ -58,23 +53,3 @@ def test_no_rows_spend_nothing_as_with_the_fixed_tile():
     assert list(quantised_flop(m, 8192.0, 8192.0, 1.0, 128.0, 256.0, 132.0))[0] == 0.0
     got = chosen_tile_flop(m, 8192.0, 8192.0, 132.0, SM90)
     assert float(got[0]) == 0.0 and float(got[1]) > 0.0
-
-
-def test_stacks_match_by_software_and_family():
-    assert SM90 and (128.0, 256.0) in SM90
-    assert stack_tiles(HARNESS, "nvidia-ada") == ()  # L40S: no entry
-    assert stack_tiles("vLLM; vllm/vllm-openai:v0.13.0", "nvidia-hopper") == ()
-    assert stack_tiles("vLLM 0.9.0.2 (ROCm build); hipBLASLt 0.15.0", "amd-cdna3")
-    h200 = get_chip_params("nvidia-h200-sxm-141gb")
-    assert stack_chip(h200, HARNESS).gemm_tile_choices == stack_tiles(HARNESS, "nvidia-hopper")
-    assert stack_chip(h200, "SGLang") is h200
-
-
-def test_every_stack_names_known_families_and_sorted_sources():
-    from inferchip.catalog.gemm_tiles import GEMM_TILES_FILE
-
-    families = set(read_mapping(GEMM_TILES_FILE.parent / "families.yaml"))
-    for s in load_gemm_tiles().stacks:
-        assert set(s.families) <= families, s.id
-        assert all(math.log2(a).is_integer() and b % 8 == 0 for a, b in s.tiles), s.id
-        assert "@" in s.source  # a commit is named

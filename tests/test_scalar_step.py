@@ -17,8 +17,6 @@ import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from inferchip.catalog.chips import get_chip_params
-from inferchip.catalog.gemm_tiles import stack_chip
 from inferchip.cost.step import OP_CLASSES, StepCost, StepPlan, compile_step, step_points
 from inferchip.performance.setting import resolve_setting
 
@@ -32,10 +30,6 @@ SETTINGS = [
     # attention DP with EP 1: all-gather and reduce-scatter around the MoE (mapping/sharding.py gather_scatter)
     ("nvidia-b200-180gb", "openai/gpt-oss-120b", dict(count=2, tp=2, ep=1, attn_dp=True, weights="mxfp4")),
     ("amd-mi300x", "meta-llama/Llama-3.1-8B", dict(tp=1)),  # data-parallel waves (no stream-K)
-    # the stack's library picks each dense GEMM's tile per shape (catalog/gemm_tiles.yaml)
-    (stack_chip(get_chip_params("nvidia-h200-sxm-141gb"), "NVIDIA MLPerf harness"), "meta-llama/Llama-3.1-8B",
-     dict(tp=1, weights="fp8")),
-    (stack_chip(get_chip_params("amd-mi300x"), "hipBLASLt"), "mistralai/Mixtral-8x7B-v0.1", dict(count=2, tp=2)),
 ]
 _PLANS: dict[int, StepPlan] = {}
 

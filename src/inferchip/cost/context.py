@@ -77,7 +77,6 @@ class CostContext:
     moe_stream_cap_bytes_per_s: float = float("inf")  # most bytes/s the expert kernels read (SM-bound Marlin)
     prefill_attention_format: str = ""  # "" : attention_format (prefill_attention_format())
     peak_prefill_attention_flop_per_s: FloatArray | None = None  # None: peak_attention_flop_per_s
-    tile_choices: tuple[tuple[float, float], ...] = ()  # the library's per-shape tiles (gemm.chosen_tile_flop)
 
 
 def prefill_attention_format(attention_format: str, projection_weights: str, follows_projections: bool) -> str:
@@ -116,14 +115,11 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
     def col(x: ArrayLike) -> FloatArray:
         return np.asarray(x, dtype=float)[..., None]
 
-    def dense(f: str) -> FloatArray:  # weight GEMMs: the matrix units at their measured dense-GEMM clock (spec.stream)
-        return col(peak_flop_per_s(chip, f) * np.asarray(chip.matrix_clock_share, dtype=float))
-
     rates = dict(
-        peak_gemm_flop_per_s=dense(gemm_fmt),
+        peak_gemm_flop_per_s=col(peak_flop_per_s(chip, gemm_fmt)),
         peak_attention_flop_per_s=col(peak_flop_per_s(chip, attn_fmt)),
-        peak_attention_proj_flop_per_s=dense(proj_fmt),
-        peak_lm_head_flop_per_s=dense("bf16"),
+        peak_attention_proj_flop_per_s=col(peak_flop_per_s(chip, proj_fmt)),
+        peak_lm_head_flop_per_s=col(peak_flop_per_s(chip, "bf16")),
         vector_flop_per_s=col(chip.vector_flop_per_s), memory_bytes_per_s=col(chip.memory_bytes_per_s),
         link_bytes_per_s=col(chip.link_bytes_per_s), link_latency_s=col(chip.link_latency_s),
         link_direct_all_reduce=col(chip.link_direct_all_reduce),
@@ -150,8 +146,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         moe_token_vector_flop=cal.moe_token_vector_flop, moe_mma_peak_fraction=cal.moe_mma_peak_fraction,
         moe_stream_cap_bytes_per_s=cal.moe_stream_cap_bytes_per_s, prefill_attention_format=pre_attn_fmt,
         peak_prefill_attention_flop_per_s=(None if pre_attn_fmt == attn_fmt
-                                           else col(peak_flop_per_s(chip, pre_attn_fmt))),
-        tile_choices=tuple((float(a), float(b)) for a, b in chip.gemm_tile_choices), **rates,
+                                           else col(peak_flop_per_s(chip, pre_attn_fmt))), **rates,
     )
 
 

@@ -15,7 +15,6 @@ Every argument may be an array (steps, chips, operators).
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -72,16 +71,16 @@ def chosen_tile_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, tiles_in_flight: 
     per shape from ``choices`` ((M, N) tiles): waves x ``tiles_in_flight`` x the tile's FLOP, as
     :func:`quantised_flop` counts one fixed tile, for the candidate that spends the least.
 
-    The stacks that carry ``choices`` (``catalog/gemm_tiles.yaml``) time their candidate kernels per shape and
-    keep the fastest (TensorRT's builder, hipBLASLt's tuning file); in this model a GEMM's memory time and
-    overhead do not depend on its tile, so the fastest candidate is the one with the fewest spent FLOP. For one
+    A library that times its candidate kernels per shape keeps the fastest (hipBLASLt's tuning file names one
+    solution per M bucket); in this model a GEMM's memory time and overhead do not depend on its tile, so the
+    fastest candidate is the one with the fewest spent FLOP. For one
     M tile this is DeepGEMM's written SM90 rule too (deepseek-ai/DeepGEMM ``deep_gemm/jit_kernels/config.py``
     @ba142b891ab10e4cb757434af06add7691822dcc ``get_best_configs``: block M 64 up to 64 rows, else 128; then
     the block N of 16..128 with the fewest waves and the fullest last wave). A skinny decode GEMM thus spreads
     its columns over every unit in one wave instead of running one wave of the chip's largest tile on a few of
     them. Per-tile efficiency (a narrow tile's lower data reuse) is not modelled, so at large M the smallest
-    tiles win on wave fill alone. Called where the row's stack picks per shape
-    (``catalog/gemm_tiles.yaml``; ``tools/step_model/hipblaslt_gemm_check.py --per-shape``)."""
+    tiles win on wave fill alone. Diagnostic only (``tools/step_model/hipblaslt_gemm_check.py --per-shape``):
+    no prediction path calls it (measured as a stack fact and not adopted: docs/serving_validation.md, stop 30)."""
     rows = np.asarray(m, dtype=float)
     m = np.maximum(rows, 1.0)
     n = np.asarray(n, dtype=float)
@@ -94,25 +93,6 @@ def chosen_tile_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, tiles_in_flight: 
         raise ValueError("chosen_tile_flop needs at least one candidate tile, got none")
     out: FloatArray = np.where(rows > 0, best * t * k, 0.0)  # no rows: no GEMM, as quantised_flop
     return out
-
-
-def chosen_tile_flop_scalar(m: float, k: float, n: float, tiles_in_flight: float,
-                            choices: tuple[tuple[float, float], ...]) -> float:
-    """:func:`chosen_tile_flop` at one point in Python floats (the scalar step path): the same pick."""
-    return _chosen_tile_scalar(max(m, 1.0), n, tiles_in_flight, choices) * tiles_in_flight * k
-
-
-@functools.lru_cache(maxsize=65536)
-def _chosen_tile_scalar(m: float, n: float, t: float, choices: tuple[tuple[float, float], ...]) -> float:
-    """Spent FLOP per unit of k and per tile in flight of :func:`chosen_tile_flop`'s pick."""
-    best: float | None = None
-    for bm, bn in choices:
-        spent = math.ceil(math.ceil(m / bm) * math.ceil(n / bn) / t) * (FLOP_PER_MAC * bm * bn)
-        if best is None or spent < best:
-            best = spent
-    if best is None:
-        raise ValueError("chosen_tile_flop needs at least one candidate tile")
-    return best
 
 
 def experts_reached(experts: ArrayLike, routed_fraction: ArrayLike, tokens: ArrayLike) -> FloatArray:

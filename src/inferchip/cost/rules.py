@@ -29,7 +29,6 @@ from inferchip.cost.context import Rule as Rule
 from inferchip.cost.context import StepPoints as StepPoints
 from inferchip.cost.context import cost_context as cost_context
 from inferchip.cost.gemm import (
-    chosen_tile_flop,
     gemm_bytes,
     gemm_flop,
     gemm_waves,
@@ -100,14 +99,10 @@ def _matrix_gemm(m: FloatArray, ops: OpTable, ctx: CostContext) -> KernelCost:
     """A GEMM of ``m`` rows on the matrix units: compute at the tile/wave-quantised FLOP
     (:func:`~inferchip.cost.gemm.quantised_flop`, one group: M tile :func:`~inferchip.cost.gemm.m_tile`,
     waves :func:`~inferchip.cost.gemm.gemm_waves`), memory = weights once plus activations in and out
-    (:func:`~inferchip.cost.gemm.gemm_bytes`). Where the row's library picks the tile per shape
-    (``ctx.tile_choices``), the FLOP of its pick (:func:`~inferchip.cost.gemm.chosen_tile_flop`)."""
-    if ctx.tile_choices:
-        spent = np.where(m > 0, chosen_tile_flop(m, ops["k"], ops["n"], ctx.tiles_in_flight, ctx.tile_choices), 0.0)
-    else:
-        tm = m_tile(m, ctx.tile_m)
-        waves = gemm_waves(np.ceil(np.maximum(m, 1.0) / tm) * ops["n_tiles"], ctx.tiles_in_flight)
-        spent = np.where(m > 0, waves * tm * ops["flop_per_wave_row"], 0.0)
+    (:func:`~inferchip.cost.gemm.gemm_bytes`)."""
+    tm = m_tile(m, ctx.tile_m)
+    waves = gemm_waves(np.ceil(np.maximum(m, 1.0) / tm) * ops["n_tiles"], ctx.tiles_in_flight)
+    spent = np.where(m > 0, waves * tm * ops["flop_per_wave_row"], 0.0)
     nb = ops["weight_bytes"] + m * ops["row_bytes"]
     return KernelCost(compute_s=spent / ops["attainable_flop_per_s"], memory_s=nb / ctx.attainable_bytes_per_s,
                       overhead_s=ctx.kernel_overhead_s, flop=m * ops["flop_per_row"], dram_bytes=nb)

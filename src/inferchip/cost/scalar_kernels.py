@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inferchip.cost.constants import FLOP_PER_MAC
-from inferchip.cost.gemm import chosen_tile_flop_scalar, gemm_waves_scalar, m_tile_scalar
+from inferchip.cost.gemm import gemm_waves_scalar, m_tile_scalar
 from inferchip.cost.network import (
     all_reduce_scalar_s,
     all_to_all_latency_scalar_s,
@@ -52,7 +52,6 @@ class Chip:
     moe_stream_cap_bytes_per_s: float = float("inf")
     expert_a2a_decode_floor_s: float = 0.0  # low-latency expert kernels (cost/network.py all_to_all_latency_s)
     expert_a2a_decode_per_peer_s: float = 0.0
-    tile_choices: tuple[tuple[float, float], ...] = ()  # the library's per-shape tiles (gemm.chosen_tile_flop)
 
 
 def as_float(x: Any) -> float:
@@ -66,11 +65,8 @@ def m_terms(m: float, c: Chip) -> tuple[float, float]:
 
 
 def matrix_gemm(m: float, tm: float, m_tiles: float, op: tuple[float, ...], c: Chip) -> Kernel:
-    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable, n, k = op
-    if c.tile_choices:  # rules._matrix_gemm: the library's pick
-        spent = chosen_tile_flop_scalar(m, k, n, c.tiles_in_flight, c.tile_choices) if m > 0 else 0.0
-    else:
-        spent = gemm_waves_scalar(m_tiles * n_tiles, c.tiles_in_flight) * tm * flop_per_wave_row if m > 0 else 0.0
+    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable = op
+    spent = gemm_waves_scalar(m_tiles * n_tiles, c.tiles_in_flight) * tm * flop_per_wave_row if m > 0 else 0.0
     nb = weight_bytes + m * row_bytes
     return (spent / attainable, nb / c.attainable_bytes_per_s, c.kernel_overhead_s, 0.0, m * flop_per_row, nb, 0.0)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferchip.cost import rules as r
-from inferchip.cost.gemm import chosen_tile_flop_scalar, gemm_waves_scalar, m_tile_scalar, moe_token_vector_kernel
+from inferchip.cost.gemm import gemm_waves_scalar, m_tile_scalar, moe_token_vector_kernel
 from inferchip.cost.scalar_kernels import (
     Chip,
     Kernel,
@@ -42,9 +42,9 @@ ScalarRule = Callable[[tuple[float, ...], Chip, Point], Kernel]
 # Each array rule's scalar twin and the table columns it reads, in order ("" : a context value).
 _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
     r.gemm_cost: (gemm_kernel, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
-                          "attainable_flop_per_s", "n", "k")),
+                          "attainable_flop_per_s")),
     r.lm_head_cost: (lm_head_kernel, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
-                                "attainable_flop_per_s", "n", "k")),
+                                "attainable_flop_per_s")),
     r.vector_gemm_cost: (vector_gemm_kernel, ("k", "n", ":weight_bytes", ":act_bytes")),
     r.grouped_gemm_cost: (grouped_gemm_kernel, ("k", "n", "experts", "routed_fraction", "experts_total", "ep",
                                           ":weight_bytes", ":act_bytes")),
@@ -143,7 +143,7 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
     point then costs a few microseconds instead of a loop's tens."""
     c = plan.chip
     env: dict[str, Any] = {"ceil": math.ceil, "CHIP": c, "W": gemm_waves_scalar,
-                           "MT": m_tile_scalar, "CT": chosen_tile_flop_scalar, "CH": c.tile_choices}
+                           "MT": m_tile_scalar}
 
     consts: dict[str, float] = {"0.0": 0.0}  # the constants written so far, by their text
 
@@ -182,9 +182,8 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
         net = lb = "0.0"
         if rule is gemm_kernel or rule is lm_head_kernel:
             m, tm, mt = ("t", "tm0", "mt0") if rule is gemm_kernel else ("rows", "tm1", "mt1")
-            spent = (f"CT({m}, {col[7]}, {col[6]}, {k(c.tiles_in_flight)}, CH)" if c.tile_choices  # the library's pick
-                     else f"W({mt} * {col[0]}, {k(c.tiles_in_flight)}) * {tm} * {col[1]}")
-            body += [f"cp = ({spent} if {m} > 0 else 0.0) / {col[5]}",
+            body += [f"cp = (W({mt} * {col[0]}, {k(c.tiles_in_flight)}) * {tm} * {col[1]}"
+                     f" if {m} > 0 else 0.0) / {col[5]}",
                      f"nb = {col[2]} + {m} * {col[3]}", f"mb = nb / {abw}", f"fl = {m} * {col[4]}"]
             over = kov
         elif rule is memory_kernel:
@@ -271,7 +270,7 @@ def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float]
                  as_float(ctx.link_direct_all_reduce), as_float(ctx.expert_a2a_kernel_bytes_per_s),
                  ctx.all_reduce_codec, ctx.moe_token_vector_flop, ctx.moe_mma_peak_fraction,
                  ctx.moe_stream_cap_bytes_per_s, as_float(ctx.expert_a2a_decode_floor_s),
-                 as_float(ctx.expert_a2a_decode_per_peer_s), ctx.tile_choices)
+                 as_float(ctx.expert_a2a_decode_per_peer_s))
     ops = []
     for g in groups:
         twin = _TWINS.get(g.rule.cost)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from inferchip.cost import rules as r
-from inferchip.cost.gemm import chosen_tile_flop, gemm_waves, m_tile
+from inferchip.cost.gemm import gemm_waves, m_tile
 from inferchip.cost.step import StepPlan, step_points
 
 
@@ -17,7 +17,7 @@ def sweep_parts(plan: StepPlan) -> tuple:
     arrays (one per operator), the rest as (rule, columns, runs); then the chip's attainable
     bandwidth, kernel overhead, M tile and tiles in flight."""
     mat: dict[str, list[float]] = {k: [] for k in ("rows", "n_tiles", "flop_per_wave_row", "weight_bytes",
-                                                    "row_bytes", "attainable_flop_per_s", "reps", "n", "k")}
+                                                    "row_bytes", "attainable_flop_per_s", "reps")}
     linear, other = [], []
     for g in plan.groups:
         reps = plan.reps[g.start:g.stop]
@@ -46,7 +46,7 @@ def sweep_parts(plan: StepPlan) -> tuple:
         arrays["row_s"] = arrays["row_bytes"] / abw
         arrays["overhead_s"] = kov * float(np.sum(arrays["reps"]))
     return (arrays if len(arrays["reps"]) else None, tuple(linear), tuple(other), abw, kov,
-            float(np.reshape(ctx.tile_m, -1)[0]), float(np.reshape(ctx.tiles_in_flight, -1)[0]), ctx.tile_choices)
+            float(np.reshape(ctx.tile_m, -1)[0]), float(np.reshape(ctx.tiles_in_flight, -1)[0]))
 
 
 def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: float, o: float) -> np.ndarray:
@@ -58,7 +58,7 @@ def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: flo
     with the concurrency at fixed lengths and are summed as such; other operators go through
     their rule. The times may differ from ``StepPlan.evaluate``'s in the last bits (sums in
     another order), never by a tile or a wave."""
-    mat, linear, other, abw, kov, tile_m, tiles_in_flight, choices = parts
+    mat, linear, other, abw, kov, tile_m, tiles_in_flight = parts
     e_o = max(o, 1.0)
     new = grid / e_o
     mean_ctx = i + o * o / (2.0 * e_o)
@@ -71,16 +71,13 @@ def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: flo
     total: Any = 0.0
     if mat is not None:  # (in place where an operand is not read again: fewer arrays, the same floats)
         m = np.where(mat["rows"], (s + prefill)[:, None], t[:, None])
-        if choices:  # the library's pick per shape (rules._matrix_gemm)
-            waves = chosen_tile_flop(m, mat["k"], mat["n"], tiles_in_flight, choices) / mat["attainable_flop_per_s"]
-        else:
-            x = np.maximum(m, 1.0)  # m >= 1 / pp > 0 on the grid
-            tm = m_tile(x, tile_m)
-            x = np.ceil(x / tm, out=x)
-            x *= mat["n_tiles"]
-            waves = gemm_waves(x, tiles_in_flight)
-            waves *= tm
-            waves *= mat["flop_per_s"]
+        x = np.maximum(m, 1.0)  # m >= 1 / pp > 0 on the grid
+        tm = m_tile(x, tile_m)
+        x = np.ceil(x / tm, out=x)
+        x *= mat["n_tiles"]
+        waves = gemm_waves(x, tiles_in_flight)
+        waves *= tm
+        waves *= mat["flop_per_s"]
         m *= mat["row_s"]
         m += mat["weight_s"]
         total = np.maximum(waves, m, out=m) @ mat["reps"]

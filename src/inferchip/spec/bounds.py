@@ -187,7 +187,6 @@ def cross_field_error(field_name: str, value: Any, message: str) -> PydanticCust
 # Throughput: WSE-3 is 1.25e5 TFLOP/s on one wafer; 1e6 TFLOP/s (1 EFLOP/s per part) is 8x that.
 TFLOPS = Bound(0, 1e6, "TFLOP/s")
 CLOCK_GHZ = Bound(0, 10, "GHz")  # no shipping logic clocks above ~6 GHz
-CLOCK_MHZ = Bound(0, 10000, "MHz")  # the same, in MHz
 COUNT_UNITS = Bound(1, 1e7, "units", low_inclusive=True, integer=True)  # WSE-3: 900,000 cores
 TILE = Bound(1, 65536, "elements", low_inclusive=True, integer=True)
 # Capacity in the file's own unit (44,000 MB for WSE-3); the byte total is bounded separately.

@@ -22,9 +22,16 @@ from inferchip.spec.bounds import EstimateLevel, Figure, Frozen, Range, check_id
 from inferchip.spec.formats import ALL_FORMATS
 from inferchip.spec.memory import MEMORY_TYPES, MemoryType, fill_memory_type
 from inferchip.spec.params import DEFAULT_VECTOR_WIDTH_BITS, PCIE5_X16_GB_PER_S_PER_DIRECTION, ChipParams, stack_chips
-from inferchip.spec.stream import DenseGemmClock, MeasuredBandwidth, matrix_clock_share, stream_share
+from inferchip.spec.stream import MeasuredBandwidth, stream_share
 from inferchip.spec.vision import is_cpu_family
-from inferchip.units import GIB, GIGA, MICRO, ON_DIE_CAPACITY_UNITS, TERA, capacity_bytes
+from inferchip.units import (
+    GIB,
+    GIGA,
+    MICRO,
+    ON_DIE_CAPACITY_UNITS,
+    TERA,
+    capacity_bytes,
+)
 
 __all__ = [
     "PCIE5_X16_GB_PER_S_PER_DIRECTION", "ChipParams", "EstimateLevel", "Figure", "Frozen", "MemoryCapacity", "Range",
@@ -71,7 +78,6 @@ class ComputeSpec(Frozen):
     vector_width_bits: Annotated[int, b.SIMD_WIDTH_BITS] | None = Field(
         None, description="CPUs: widest fp32 SIMD register the cores execute (256 AVX2 only, 512 AVX-512)."
     )
-    dense_gemm_clock: DenseGemmClock | None = Field(None, description="Measured clock in dense GEMMs (spec.stream).")
 
     @field_validator("dense_tflops")
     @classmethod
@@ -366,7 +372,6 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
         peak_flop_per_s=peaks,
         memory_bytes_per_s=pick(m.bandwidth_tb_per_s, level) * TERA,  # type: ignore[operator]
         memory_stream_share=share,
-        matrix_clock_share=matrix_clock_share(pick(c.clock_ghz, "central"), c.dense_gemm_clock),
         memory_capacity_bytes=cap.physical_bytes,
         usable_memory_bytes=cap.usable_bytes,
         sram_bytes=capacity_bytes(sram or 0.0, "MB"),

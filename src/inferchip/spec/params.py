@@ -50,13 +50,8 @@ class ChipParams:
     # measured sustained / datasheet DRAM bandwidth (spec.stream); chip_params sets it from the chip file (the
     # measured chips' median where none); 1.0 here: a hand-built chip streams its stated memory_bytes_per_s
     memory_stream_share: float = 1.0
-    # measured dense-GEMM clock / the clock of the datasheet peak (spec.stream.matrix_clock_share); 1.0: not measured
-    matrix_clock_share: float = 1.0
     sm_count: float = 0.0  # streaming multiprocessors (NVIDIA; the chip file's compute.sm_count); 0: not stated
     vector_width_bits: float = DEFAULT_VECTOR_WIDTH_BITS  # widest fp32 SIMD register of a CPU core (bits)
-    # (M, N) output tiles the row's GEMM library picks from per shape (cost.gemm.chosen_tile_flop; the stack's
-    # candidates, catalog/gemm_tiles.yaml); empty: every weight GEMM runs the chip's gemm_tile_m x gemm_tile_n
-    gemm_tile_choices: tuple[tuple[int, int], ...] = ()
     family: str = "generic"
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -88,7 +83,6 @@ def stack_chips(chips: list[ChipParams], axis_shape: tuple[int, ...] | None = No
     formats = sorted({f for c in chips for f in c.peak_flop_per_s})
     peaks: dict[str, Any] = {f: np.array([c.peak_flop_per_s.get(f, 0.0) for c in chips], dtype=float).reshape(shape)
                              for f in formats}
-    numeric = [f for f in ChipParams.__dataclass_fields__ if f not in ("id", "peak_flop_per_s", "family", "notes",
-                                                                 "gemm_tile_choices")]
+    numeric = [f for f in ChipParams.__dataclass_fields__ if f not in ("id", "peak_flop_per_s", "family", "notes")]
     kw = {f: arr(f) for f in numeric}
     return ChipParams(id=",".join(c.id for c in chips), peak_flop_per_s=peaks, family="mixed", notes=(), **kw)

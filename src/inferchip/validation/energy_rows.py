@@ -236,7 +236,8 @@ def _setting(row: dict[str, str], lengths: DatasetLengths) -> dict[str, Any]:
 
 
 def predict_energy_row(row: dict[str, str], calibration: Calibration | str | None = None,
-                       assumptions: str | Path | Assumptions | None = None, lengths: DatasetLengths | None = None,
+                       assumptions: str | Path | Assumptions | None = None,
+                       lengths: DatasetLengths | None = None,
                        notes: list[str] | None = None) -> tuple[float | None, str | None]:
     """Predicted value of a row's energy metric, in the row's unit, or ``(None, reason)``.
 
@@ -273,13 +274,13 @@ class EnergyRun:
 
 
 def predict_energy_run(row: dict[str, str], calibration: Calibration | str | None = None,
-                       assumptions: str | Path | Assumptions | None = None, lengths: DatasetLengths | None = None,
+                       assumptions: str | Path | Assumptions | None = None,
+                       lengths: DatasetLengths | None = None,
                        notes: list[str] | None = None) -> tuple[EnergyRun | None, str | None]:
     """:class:`EnergyRun` of a row's setting (its metric is not read), or ``(None, reason)``; the
     arguments are those of :func:`predict_energy_row`."""
     from inferchip.catalog.assumptions import load_assumptions
     from inferchip.catalog.chips import family_defaults, load_chip
-    from inferchip.catalog.gemm_tiles import stack_chip
     from inferchip.cost.energy import wall_power_w
     from inferchip.performance.predict import predict_setting
     from inferchip.performance.setting import resolve_setting
@@ -293,7 +294,7 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
             lengths = DatasetLengths() if isinstance(calibration, Calibration) else load_dataset_lengths(calibration)
         a = assumptions if isinstance(assumptions, Assumptions) else load_assumptions(assumptions)
         spec = load_chip(_cell(row, "accelerator"))
-        cp = stack_chip(chip_params(spec, family_defaults(spec.family)), _cell(row, "software"))  # its GEMM tiles
+        cp = chip_params(spec, family_defaults(spec.family))
         cap = power_cap_w(row)
         if cap is None and says_maxq(row):
             return None, "MaxQ row whose notes state no per-GPU power_limit: the cap cannot be modelled"

@@ -37,7 +37,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from inferchip.catalog.gemm_tiles import stack_chip, stack_tiles
 from inferchip.errors import (
     InferchipError,
     InvalidSettingError,
@@ -153,16 +152,12 @@ class Validator:
             self._models[model_id] = load_model(model_id)
         return self._models[model_id]
 
-    def tiles(self, case: Case) -> tuple:
-        """The GEMM tiles the row's stack picks from (catalog/gemm_tiles.yaml; () : the chip's one tile)."""
-        return stack_tiles(case.software, self.chip(case.accelerator).family)
-
     def setting(self, case: Case, fmt: Formats) -> Setting:
         """The row's resolved setting: its chip, model, formats, this calibration, and the layouts
         its tp/pp/ep allow (a blank size is searched; ``resolve_setting(within=True)``)."""
-        key = (case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep, self.tiles(case))
+        key = (case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep)
         if key not in self._resolved:
-            ms, cp = self.model(case.model), stack_chip(self.chip(case.accelerator), case.software)
+            ms, cp = self.model(case.model), self.chip(case.accelerator)
             try:  # a refusal of the row's tp/pp/ep names its line and columns, not the CLI's options
                 self._resolved[key] = resolve_setting(cp, ms, count=case.num_accelerators, weights=fmt.weights,
                                                       activations=fmt.activations, kv=fmt.kv, tp=case.tp, pp=case.pp,
@@ -221,8 +216,7 @@ class Validator:
         try:
             fmt, fmt_notes = case_formats(case)
             plan = plan_for(case, self.lengths)
-            key = (case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep,
-                   self.tiles(case), plan)
+            key = (case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep, plan)
             if key not in self._settings:
                 # one run, one layout: every metric row of a run (its throughput, and its TTFT/TPOT
                 # measured at a stated load) is evaluated on the layout of the run's own plan
@@ -291,8 +285,7 @@ class Validator:
         skey = (key, layout, stated_batch(case.notes), stated_requests(case.notes), stated_load_per_s(case),
                 stated_scheduling(case.case_id, case.notes), reads_at_edge(case))
         if skey not in self._outcomes:
-            rkey = (case.accelerator, case.model, layout.tp, layout.pp, layout.ep, layout.attn_dp, fmt, plan.beams,
-                    self.tiles(case))
+            rkey = (case.accelerator, case.model, layout.tp, layout.pp, layout.ep, layout.attn_dp, fmt, plan.beams)
             if rkey not in self._sims:
                 self._sims[rkey] = ReplicaSim(self.mapped(case, layout, fmt), plan.beams)
             self._outcomes[skey] = simulate_row(case, plan, layout, point, self._sims[rkey])
