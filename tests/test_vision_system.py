@@ -54,7 +54,7 @@ def test_bad_host_cpu_file_names_line(tmp_path: Path):
 
 def _row(notes: str, n: int, *, switched: bool = False, dispatch_s: float = 0.0) -> SimpleNamespace:
     case = SimpleNamespace(notes=notes, num_accelerators=n)
-    return SimpleNamespace(case=case, static_w=20.0, tdp_w=75.0, switched=switched, dispatch_s=dispatch_s,
+    return SimpleNamespace(case=case, static_w=20.0, tdp_w=75.0, switched=switched, dispatch_s=dispatch_s, programs=1,
                            batches=np.array([1.0, 2.0, 4.0, 8.0]))
 
 

@@ -59,5 +59,7 @@ def write_calibration(cal: VisionCalibration, path: Path) -> None:
               "(validation/vision/calibrate.py).\n"
               "# Fitted: matrix_fraction, cpu_matrix_fraction, cpu_vector_fraction, cpu_feed_columns,\n"
               "# windows_per_volume, windows_p90_ratio, sample_host_s; the rest\n"
-              "# are the spec's stated estimates (spec/vision.py VisionCalibration).\n")
+              "# are the spec's stated estimates (spec/vision.py VisionCalibration; memory_bandwidth_fraction 0.9 "
+              "of the datasheet\n"
+              "# peak re-expressed 2026-12-04 as 0.9 / 0.9333 of the measured streaming rate, spec/stream.py).\n")
     write_text(path, header + yaml.safe_dump(cal.model_dump(), sort_keys=False))

@@ -38,11 +38,16 @@ RUNTIME_SPELLINGS = {"onnxruntime": "onnxruntime", "onnxruntime-gpu": "onnxrunti
                      "ort": "onnxruntime", "tensorrt": "tensorrt", "trt": "tensorrt"}
 """How a row's software column may name a runtime (lower case, first word or first two words) -> the runtime's key."""
 
-HARNESS_MAX_BATCH = {("onnxruntime", "retinanet-resnext50-fpn-800"): 1}
+HARNESS_MAX_BATCH = {("onnxruntime", "retinanet-resnext50-fpn-800"): 1, ("qualcomm", "retinanet-resnext50-fpn-800"): 1}
 """Largest batch a runtime's MLPerf harness passes to one call of a network, in every scenario. The MLCommons C++
 harness refuses any other batch for RetinaNet on ONNX Runtime: "onnx retinanet requires batch size 1" (mlcommons/ck
 ``cm-mlops/script/app-mlperf-inference-cpp/src/main.cpp``), and it keeps one session per GPU (``gpu_device.h``:
-``NumConcurrency() = NumMemory()``, the device count), so its Offline run is batch-1 calls back to back."""
+``NumConcurrency() = NumMemory()``, the device count), so its Offline run is batch-1 calls back to back. KILT on the
+Cloud AI 100 compiles RetinaNet at batch 1 in every scenario: KRAI's Docker recipe named by the v4.0 Qualcomm README
+builds one RetinaNet profile at batch 1 (krai/axs2qaic-docker ``retinanet/Dockerfile``), and the assembled KILT
+configurations for RetinaNet Offline and Server on the R282-Z93 with 8 Pro cards set ``"batchSize": 1`` and
+``"recommended_batch_size": 1`` (krai/axs2config ``assembled_r282_z93_q8e_...``; the programs' cores:
+:mod:`inferchip.validation.vision.programs`)."""
 
 
 def runtime_of(case: VisionCase) -> str:

@@ -20,7 +20,7 @@ Scenario metrics (analytic forms; MLPerf LoadGen rules as in ``mlcommons/inferen
   the chips (k chosen to finish soonest); the host issues the k batches one after another, each issue
   costing the per-call host overhead d, so p99 = min over k of t(ceil(8 / k)) + (k - 1) d
   (:func:`multi_stream_s`); a latency-scenario program runs on the cores its harness compiles it for
-  (:data:`LATENCY_PROGRAM_CORES`, :func:`on_cores`; the whole chip unless listed). Every sample of a
+  (:mod:`inferchip.validation.vision.programs`; the whole chip unless listed). Every sample of a
   latency-scenario query is first staged by the host (the fitted ``sample_host_s``,
   :func:`inferchip.cost.vision.host.query_host_s`): once per SingleStream sample, per sample of each MultiStream
   batch before it is issued. A harness that caps the batch per call (``HARNESS_MAX_BATCH`` in
@@ -38,7 +38,7 @@ Scenario metrics (analytic forms; MLPerf LoadGen rules as in ``mlcommons/inferen
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -60,7 +60,6 @@ from inferchip.cost.vision.layers import layer_costs, operand_feed_factor
 from inferchip.cost.vision.system import host_cpus, host_power_w, wall_w
 from inferchip.errors import InferchipError
 from inferchip.spec.chip import chip_params
-from inferchip.spec.params import ChipParams
 from inferchip.spec.vision import VisionCalibration, is_cpu_family
 from inferchip.validation.vision.cases import MULTISTREAM_SAMPLES, VisionCase
 from inferchip.validation.vision.harness import (
@@ -70,6 +69,14 @@ from inferchip.validation.vision.harness import (
     runs_eager_nchw,
     runs_mlas_nchwc,
     runtime_of,
+)
+from inferchip.validation.vision.programs import (  # noqa: F401  (re-exported: program_cores, on_cores)
+    LATENCY_PROGRAM_CORES,
+    on_cores,
+    program_cores,
+    program_count,
+    shared_link_s,
+    side_by_side,
 )
 from inferchip.workload.vision.network import load_network
 
@@ -88,45 +95,12 @@ v5.1: H100 SXM, H100 NVL, H200, GH200, L4). ResNet-50 is not listed: its Server 
 different harness. A pair absent here runs 1 stream (no packing)."""
 
 
-LATENCY_PROGRAM_CORES = {("qualcomm", "retinanet-resnext50-fpn-800"): 8}
-"""AI cores a runtime's MLPerf harness compiles a network's latency-scenario program for (SingleStream, and MultiStream,
-which sends each card one sample of the query), keyed as :data:`HARNESS_INFERENCE_STREAMS`. MLCommons' CM recipe for
-the Cloud AI 100 (mlcommons/ck cm-mlops/script/compile-model-for.qaic, variation ``_retinanet,singlestream``:
-``-aic-num-cores=8 -mos=1 -ols=1``, the same for the 14-core ``nsp.14`` part) compiles RetinaNet's SingleStream program
-for 8 AI cores; KRAI's older ck-qaic recipe compiles its detection network (SSD-ResNet34) for SingleStream on 8 cores as
-well (krai/ck-qaic package/model-qaic-compile, ``ssd_resnet34.aedk.16nsp.singlestream``: ``-aic-num-cores=8``). The
-MultiStream run of the one Qualcomm system here (inference_results_v4.0 r282_q8_pro_edge) takes 9.82 ms a query (mean)
-against 9.02 ms for its SingleStream query: one sample per card on the SingleStream program. ResNet-50 is not listed:
-the CM recipe compiles its SingleStream program for 8 cores, ck-qaic (``resnet50.aedk.16nsp.singlestream``) for all 16,
-and the v4.0 KILT configuration was not found to say which. A pair absent here runs on the whole chip."""
-
-
 def inference_streams(case: VisionCase, *, cpu: bool, dataflow: bool) -> int:
     """Calls a row's harness keeps on concurrent inference streams per accelerator (:data:`HARNESS_INFERENCE_STREAMS`);
     1 on CPUs, dataflow chips, latency scenarios and every pair the table does not name."""
     if cpu or dataflow or case.scenario not in ("offline", "server"):
         return 1
     return HARNESS_INFERENCE_STREAMS.get((runtime_of(case), case.model), 1)
-
-
-def program_cores(case: VisionCase, chip_cores: int) -> int:
-    """Cores of the chip a row's program runs on (:data:`LATENCY_PROGRAM_CORES`): the table's count for a latency
-    scenario of a listed (runtime, network) pair, at most ``chip_cores``; else every core."""
-    if case.scenario not in ("single_stream", "multi_stream"):
-        return chip_cores
-    return min(chip_cores, LATENCY_PROGRAM_CORES.get((runtime_of(case), case.model), chip_cores))
-
-
-def on_cores(chip: ChipParams, cores: int, chip_cores: int) -> ChipParams:
-    """The chip as a program compiled for ``cores`` of its ``chip_cores`` identical cores sees it: each core brings its
-    share of the matrix and vector peaks, of the tiles in flight and of the on-chip SRAM (the Cloud AI 100's 8 MiB
-    VTCM + 1 MiB L2 sit in each AI core: qualcomm-cloud-ai-100-pro.yaml); DRAM, host link and power stay the card's."""
-    if cores >= chip_cores:
-        return chip
-    share = cores / chip_cores
-    return replace(chip, peak_flop_per_s={f: v * share for f, v in chip.peak_flop_per_s.items()},
-                   vector_flop_per_s=chip.vector_flop_per_s * share,
-                   gemm_tiles_in_flight=chip.gemm_tiles_in_flight * share, sram_bytes=chip.sram_bytes * share)
 
 
 class Unexpressible(InferchipError):
@@ -169,6 +143,7 @@ class RowModel:
     dataflow: bool = False  # a layer pipeline (cost/vision/dataflow.py): samples stream, no batching
     loaded_matrix_s: FloatArray | None = None  # (layers, batches): per call with the harness's streams packed
     stall_s: FloatArray | None = None  # (batches,): DRAM time in series with compute, at ``memory_fraction0``
+    programs: int = 1  # activations of the program side by side on one chip (programs.py); the arrays are one's
 
     def layer_fraction(self, p: Params) -> FloatArray:
         if not self.cpu:
@@ -257,7 +232,8 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
         raise Unexpressible(f"network '{case.model}' is not bundled (shapes not published)") from None
     params = chip_params(spec, family_defaults(spec.family))
     cores = int(spec.compute.matrix_unit_count or 1)
-    params = on_cores(params, program_cores(case, cores), cores)
+    programs = program_count(case, cores)  # activations side by side on one chip (programs.py)
+    params = side_by_side(on_cores(params, program_cores(case, cores), cores), programs)
     dataflow = is_dataflow(params.family)  # a pipeline streams samples: a stated batch does not bound its interval
     bmax = case.batch if case.batch and case.scenario in ("offline", "server") and not dataflow else MAX_BATCH
     bmax = min(bmax, harness_max_batch(case) or MAX_BATCH)
@@ -275,13 +251,14 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     e_dyn = call_energy_j(c, params, spec.memory.type, float(node), static, a)
     return RowModel(case=case, batches=b, matrix_s=c.matrix_s, vector_s=c.vector_s, memory_s=c.memory_s,
                     overhead_s=c.overhead_s.sum(axis=0) + cal.inference_overhead_s,
-                    copy_s=input_copy_s(c.input_bytes_per_frame, b, host_link(params.id, params.family).bytes_per_s),
+                    copy_s=shared_link_s(input_copy_s(c.input_bytes_per_frame, b,
+                                                      host_link(params.id, params.family).bytes_per_s), programs),
                     e_dyn_j=e_dyn, static_w=static, tdp_w=tdp, fraction0=c.fraction, amx_n=c.amx_n,
                     feed_columns0=cal.cpu_feed_columns, vector_fma=c.vector_fma,
                     memory_fraction0=cal.memory_bandwidth_fraction, cpu=cpu,
                     windowed=case.model == WINDOWED, dispatch_s=cal.inference_overhead_s,
                     switched=int(params.max_scaleup_domain) > 1, dataflow=dataflow, loaded_matrix_s=c.loaded_matrix_s,
-                    stall_s=None if c.stall_s is None else c.stall_s.sum(axis=0))
+                    stall_s=None if c.stall_s is None else c.stall_s.sum(axis=0), programs=programs)
 
 
 SERVER_P99_CALLS = 2.0  # p99 ~ the call in flight plus the sample's own call (greedy batching, see above)
@@ -331,6 +308,7 @@ def predict_row(row: RowModel, p: Params) -> tuple[float, dict[str, float]]:
             per_chip = float(row.batches[0] / t[0])
         if row.dataflow and per_chip > 0:  # every b gives 1 / I: samples stream one at a time (batch 1)
             k_used, per_chip = 0, float(row.batches[0] / t[0])
+        per_chip *= row.programs
         info = {"batch": float(row.batches[k_used]), "call_s": float(t[k_used]), "frames_per_s_per_chip": per_chip}
         if c.metric == "system_power_avg_w":
             if c.scenario == "single_stream":  # one chip serves the queries back to back, the others idle
@@ -379,7 +357,8 @@ def system_power_w(row: RowModel, busy_chips: int, dyn_w: float) -> float:
     board = row.static_w + dyn_w
     if math.isfinite(row.tdp_w):
         board = min(board, row.tdp_w)
-    boards = busy_chips * board + (n - busy_chips) * row.static_w
+    board *= row.programs  # each activation holds its share of the board (programs.side_by_side)
+    boards = busy_chips * board + (n - busy_chips) * row.static_w * row.programs
     host = host_cpus(c.notes)
     if host is None:
         return float(en.wall_power_w(boards, n, a))
@@ -391,7 +370,7 @@ def server_latency_ms(row: RowModel, p: Params, rate_total_per_s: float) -> floa
     """p99 latency (greedy batching above) at a total arrival rate: 2 t(b*), b* the smallest batch of the grid
     whose throughput b / t(b) carries the load; inf when no batch up to the maximum does."""
     t = row.pipelined_s(p)
-    lam = rate_total_per_s * row.frames(p) / row.case.num_accelerators
+    lam = rate_total_per_s * row.frames(p) / (row.case.num_accelerators * row.programs)
     enough = row.batches / t >= lam
     if not np.any(enough):
         return math.inf

@@ -74,10 +74,13 @@ def loaded_servers(row: RowModel, p: Params) -> tuple[Callable[[np.ndarray], np.
     :meth:`RowModel.after_entry_s`. Where the row's harness runs its calls on concurrent inference streams
     (:func:`inferchip.validation.vision.rows.inference_streams`), ``pipelined_s`` already charges each call its
     share of the waves the calls' tiles fill together, not a call's own padded waves.
+    A chip that runs several activations of a partial-chip program (:mod:`inferchip.validation.vision.programs`)
+    holds that many times the servers, each at one activation's time per call.
     Returns (service time per batch, servers)."""
     k = 1 if row.cpu or row.dataflow else CALLS_IN_FLIGHT
     t = row.pipelined_s(p) * k
-    return (lambda b: np.interp(np.asarray(b, dtype=float), row.batches, t)), row.case.num_accelerators * k
+    servers = row.case.num_accelerators * k * row.programs
+    return (lambda b: np.interp(np.asarray(b, dtype=float), row.batches, t)), servers
 
 
 def server_cap(row: RowModel) -> int:
