@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import partial
+from typing import get_args
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,7 +16,8 @@ from inferchip.catalog.engines import get_engine
 from inferchip.errors import InvalidSettingError
 from inferchip.sim import BurstArrivals, LinearStepModel, simulate
 from inferchip.sim.engines.polling import PollingReplica
-from inferchip.sim.router import Router
+from inferchip.sim.router import ROUTERS, Router
+from inferchip.spec.engine_workers import WorkerScheduling
 
 
 class _Rep:
@@ -72,4 +75,27 @@ def test_dynamo_sglang_prefill_workers_are_picked_at_random():
     sw = "nvidia dynamo + sglang, pd-disaggregated; lmsysorg/sglang:v0.5.5.post2"
     assert eng.prefill_router_on(sw, "fp4", 4) == "random"
     assert eng.prefill_router_on(sw, "fp8", 1) == "random"
-    assert eng.prefill_router_on("nvidia dynamo + tensorrt-llm, pd-disaggregated", "fp4", 4) == ""
+    assert eng.prefill_router_on("nvidia dynamo + tensorrt-llm, pd-disaggregated", "fp4", 4) == "round_robin"
+
+
+def test_a_numpy_integer_seed_is_accepted_and_repeats():
+    # the arrival sources take numpy integers as seeds; the router must too (random.Random refuses np.int64)
+    m = LinearStepModel(fixed_s=0.01, per_token_s=1e-5)
+    runs = [simulate(m, BurstArrivals(input_tokens=100, output_tokens=20), num_requests=12, replicas=3,
+                     router="random", seed=s) for s in (np.int64(3), 3)]
+    assert runs[0].requests["replica"].tolist() == runs[1].requests["replica"].tolist()
+
+
+def test_two_random_pools_draw_different_sequences():
+    reps = [_Rep() for _ in range(8)]
+    first, second = Router("random", reps, seed=5, stream=0), Router("random", reps, seed=5, stream=1)
+    picks = [[reps.index(r.choose()) for _ in range(64)] for r in (first, second)]
+    assert picks[0] != picks[1]
+    assert [reps.index(Router("random", reps, seed=5).choose()) for _ in range(1)] == picks[0][:1]  # pool 0 = seed
+
+
+def test_router_names_in_spec_and_sim_agree():
+    # the engine record's field (spec layer) and the simulator's policies (sim layer) name the same routers;
+    # "" means the simulator's default (least loaded)
+    field = WorkerScheduling.model_fields["router"].annotation
+    assert set(get_args(field)) - {""} == set(ROUTERS)

@@ -13,23 +13,23 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Literal
 
 from inferchip.errors import InvalidSettingError
 from inferchip.sim.replica import Replica
 
-RouterName = Literal["round_robin", "least_loaded", "random"]
 ROUTERS = ("round_robin", "least_loaded", "random")
 
 
 class Router:
-    def __init__(self, policy: str, replicas: Sequence[Replica], seed: int = 0):
+    def __init__(self, policy: str, replicas: Sequence[Replica], seed: int = 0, stream: int = 0):
+        """``seed``: the run's seed (an ``int`` or numpy integer); ``stream``: the pool's index, so that two
+        pools routing at random draw different sequences (pool 0 draws from ``seed`` itself)."""
         if policy not in ROUTERS:
             raise InvalidSettingError(f"router: value {policy!r} is not known; allowed: {', '.join(ROUTERS)}")
         self.policy = policy
         self.replicas = list(replicas)
         self._next = 0
-        self._rng = random.Random(seed)
+        self._rng = random.Random(int(seed) + 1_000_003 * int(stream))
 
     def choose(self) -> Replica:
         reps = self.replicas

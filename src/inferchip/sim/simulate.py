@@ -187,7 +187,7 @@ def run_pools(pools: list[Pool], link: KVLink | None, arrivals_spec: Any, *, dur
         )
     if source.closed_loop:
         check_closed_loop(spec, groups, num_requests, duration_s)
-    routers = [Router(pool.router or router, g, seed) for g, pool in zip(groups, pools, strict=True)]
+    routers = [Router(pool.router or router, g, seed, i) for i, (g, pool) in enumerate(zip(groups, pools, strict=True))]
     hit_cap = run_replicas(source, routers, link, table, too_big, time_cap_s(source, spec, max_time_s, max_drain_s),
                            progress, duration_s)
     if progress is not None:
