@@ -7,7 +7,6 @@ Keys are (the runtime the row's software column names first, lower case; network
 
 from __future__ import annotations
 
-from inferchip.cost.vision.clocks import clock_factor
 from inferchip.spec.bounds import pick
 from inferchip.spec.chip import ChipSpec
 from inferchip.spec.params import ChipParams
@@ -113,10 +112,12 @@ def runs_scalar_gridsample(case: VisionCase, *, cpu: bool) -> bool:
 
 
 def gridsample_clock_hz(case: VisionCase, spec: ChipSpec, *, cpu: bool) -> float:
-    """The core clock ONNX Runtime's scalar CPU ``GridSample`` runs at for the row: the chip's catalogue clock at its
-    sustained clock (``cost/vision/clocks.py``); 0 when the row does not run that kernel
-    (:func:`runs_scalar_gridsample`) or the chip states no clock."""
+    """The core clock ONNX Runtime's scalar CPU ``GridSample`` is priced at for the row: the chip's catalogue clock
+    (the clock its peaks are quoted at), as :mod:`inferchip.cost.vision.ort_gridsample` states, so that on a CPU whose
+    cores turbo above it the time is an upper bound (the FLOP-weighted vector clock of ``cost/vision/clocks.py`` is
+    not a per-core scalar clock: on a hybrid CPU it exceeds every core's all-core clock); 0 when the row does not run
+    that kernel (:func:`runs_scalar_gridsample`) or the chip states no clock."""
     ghz = pick(spec.compute.clock_ghz)
     if not runs_scalar_gridsample(case, cpu=cpu) or ghz is None or ghz <= 0.0:
         return 0.0
-    return ghz * 1e9 * clock_factor(spec.id)
+    return ghz * 1e9
