@@ -12,7 +12,9 @@ LOAO as tools/closed_loop/ttft_tail.py computes it) is set in one class by compa
   longer than simulated, e.g. a prefill pool that drains slower than priced;
 * ``steady-fast`` (over-predicted, measured median below the simulated one over ``1 + t``): the simulated steady
   request carries time the run's requests do not (e.g. a fitted host time standing in for another run's wave);
-* ``other`` (over-predicted, medians within the band) and ``no-record`` (no spread in the notes).
+* ``other`` (over-predicted, and the measured median not below the simulated one over ``1 + t``: the medians
+  within the band, or the measured one above it) and ``no-record`` (no spread in the notes, or no simulated median
+  in the validate JSON).
 
 The LOAO refit moves every simulated request of a row by the same host time, so the simulated median is moved by
 the LOAO prediction minus the in-sample one. ``t`` is the threshold as a fraction (0.35 by default).
@@ -56,8 +58,9 @@ def tail_rows(path: str, cases_csv: str | Path, threshold_pct: float) -> list[di
     for x, e, p in loao_errors(rows_with_ids(path)):
         if x["metric"] != "ttft_ms" or abs(e) <= threshold_pct:
             continue
-        sim_med = float(x["sim"].get("ttft_median_ms", x["ttft"] * 1e3)) + (p - x["ttft"] * 1e3)
-        meas_med = spread[x["case_id"]][0] if x["case_id"] in spread else None
+        sim_raw = x["sim"].get("ttft_median_ms")
+        sim_med = float("nan") if sim_raw is None else float(sim_raw) + (p - x["ttft"] * 1e3)
+        meas_med = spread[x["case_id"]][0] if x["case_id"] in spread and sim_raw is not None else None
         m = _FORMAT.search(x["case_id"])
         out.append(dict(case_id=x["case_id"], engine=x["engine"], chip=x["chip"], layout=x["layout"], len=x["len"],
                         fmt=m.group(1) if m else "?", error=e, pred=p, meas=x["meas"], meas_median=meas_med,

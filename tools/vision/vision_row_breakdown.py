@@ -25,7 +25,7 @@ from inferchip.cost.vision.layers import layer_costs
 from inferchip.spec.chip import chip_params
 from inferchip.spec.vision import VisionCalibration, is_cpu_family
 from inferchip.validation.vision.cases import VisionCase, read_vision_cases
-from inferchip.validation.vision.harness import executed_format, runs_eager_nchw, runs_mlas_nchwc
+from inferchip.validation.vision.harness import executed_format, gridsample_clock_hz, runs_eager_nchw, runs_mlas_nchwc
 from inferchip.validation.vision.rows import (
     build_row,
     inference_streams,
@@ -39,7 +39,9 @@ from inferchip.workload.vision.network import load_network
 
 def flop_ratio(case: VisionCase, cal: VisionCalibration, batches: np.ndarray) -> np.ndarray:
     """Spent over useful matrix FLOP of one call per batch, with the chip, format and harness facts ``build_row``
-    uses (cores of the latency program, executed format, inference streams, CPU runtime layouts)."""
+    sets a call's work with (cores of the program, executed format, inference streams, the runtime's CPU kernels: NCHWc,
+    eager NCHW, scalar GridSample); not its side-by-side programs' shares of DRAM, link and power, which do not change
+    the FLOP."""
     spec = load_chip(case.accelerator)
     params = chip_params(spec, family_defaults(spec.family))
     cores = int(spec.compute.matrix_unit_count or 1)
@@ -47,7 +49,8 @@ def flop_ratio(case: VisionCase, cal: VisionCalibration, batches: np.ndarray) ->
     cpu = is_cpu_family(params.family)
     streams = inference_streams(case, cpu=cpu, dataflow=is_dataflow(params.family))
     c = layer_costs(params, load_network(case.model).arrays, batches, executed_format(case, params, cpu=cpu), cal,
-                    streams=streams, nchwc=runs_mlas_nchwc(case, cpu=cpu), eager_nchw=runs_eager_nchw(case, cpu=cpu))
+                    streams=streams, nchwc=runs_mlas_nchwc(case, cpu=cpu), eager_nchw=runs_eager_nchw(case, cpu=cpu),
+                    gridsample_clock_hz=gridsample_clock_hz(case, spec, cpu=cpu))
     useful = c.useful_flop.sum(axis=0)
     return np.asarray(np.where(useful > 0, c.spent_flop.sum(axis=0) / np.maximum(useful, 1.0), math.nan), dtype=float)
 

@@ -48,7 +48,9 @@ cards of the v4.0 rows) compile it from ``compile_model_retinanet_q1_pro_dc`` wi
 ``"cores": "1"``, ``"batchSize": 1``, ``"mos": "1"``, ``"ols": "1"``, and the SR665's runtime configuration loads
 ``"recommended_activation_count": 16`` of it on each 16-core card: one single-core, batch-1 program per AI core. (The
 R282's stored runtime configuration lists 2 activations; two single-core programs would leave 14 of 16 cores idle
-and reach about a seventh of the card's measured 314 samples/s, so the SR665's one-per-core reading is taken.)
+and reach about a seventh of the card's measured 314 samples/s, so the SR665's one-per-core reading is taken:
+an inference of inferchip's (stop 31), chosen because the stored R282 setting cannot produce the measured rate,
+not a stated configuration of the rows' system.)
 ResNet-50 is not listed: its R282 Offline configuration (4 cores, 3 activations, batch 8) leaves cores unused and
 has no Qualcomm Offline row here. A pair absent here runs one program on the whole chip."""
 
