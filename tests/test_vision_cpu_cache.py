@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.vision_rows import vision_case
 
-from inferchip.catalog.chips import family_defaults, load_chip
+from inferchip.catalog.chips import get_chip_params
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.cost.vision.cpu_cache import (
     MIB,
@@ -25,7 +25,6 @@ from inferchip.cost.vision.cpu_cache import (
     restream_bytes,
 )
 from inferchip.cost.vision.layers import layer_costs
-from inferchip.spec.chip import chip_params
 from inferchip.validation.vision.harness import runs_mlas_nchwc
 from inferchip.validation.vision.rows import Params, build_row
 from inferchip.workload.vision.network import load_network
@@ -33,10 +32,6 @@ from inferchip.workload.vision.network import load_network
 ONE = np.array([1.0])
 I9_FLAT = CpuCaches(l2_bytes_per_core=1.0 * MIB, l3_bytes=36.0 * MIB, hybrid=False, source="test")
 
-
-def _params(name: str):
-    spec = load_chip(name)
-    return chip_params(spec, family_defaults(spec.family))
 
 
 def test_table_rows_and_sources():
@@ -128,7 +123,7 @@ def test_which_rows_run_mlas_nchwc():
 def test_layer_costs_charge_the_stall_in_series_only_where_it_applies():
     cal = load_vision_calibration()
     deeplab = load_network("deeplabv3plus-resnet50-os16-cognata-8mp").arrays
-    w7 = _params("cpu:intel-xeon-w7-2495x")
+    w7 = get_chip_params("cpu:intel-xeon-w7-2495x")
     on = layer_costs(w7, deeplab, ONE, "fp32", cal, nchwc=True)
     off = layer_costs(w7, deeplab, ONE, "fp32", cal, nchwc=False)
     assert on.stall_s is not None and float(on.stall_s.sum()) > 0.0
@@ -142,10 +137,10 @@ def test_layer_costs_charge_the_stall_in_series_only_where_it_applies():
     # ResNet-50 at 224 x 224 never spills a core's L2, at batch 1 or 8, on any listed CPU
     r50 = load_network("resnet50-v1.5").arrays
     for chip in ("cpu:amd-ryzen-9-7950x", "cpu:intel-core-i9-13900k", "cpu:intel-xeon-w7-2495x"):
-        c = layer_costs(_params(chip), r50, np.array([1.0, 8.0]), "fp32", cal, nchwc=True)
+        c = layer_costs(get_chip_params(chip), r50, np.array([1.0, 8.0]), "fp32", cal, nchwc=True)
         assert c.stall_s is not None and float(c.stall_s.sum()) == 0.0
     # a chip not in the table (a GPU) never pays it
-    l4 = layer_costs(_params("nvidia-l4"), deeplab, ONE, "fp32", cal, nchwc=True)
+    l4 = layer_costs(get_chip_params("nvidia-l4"), deeplab, ONE, "fp32", cal, nchwc=True)
     assert l4.stall_s is not None and float(l4.stall_s.sum()) == 0.0
 
 
@@ -209,7 +204,7 @@ def test_kernel_volume_is_exact_on_every_network_an_nchwc_row_runs(monkeypatch):
 
     cases = read_vision_cases(Path(__file__).resolve().parents[1] / "src/inferchip/catalog/vision/vision_cases.csv")
     nets = sorted({c.model for c in cases
-                   if runs_mlas_nchwc(c, cpu=is_cpu_family(_params(c.accelerator).family))})
+                   if runs_mlas_nchwc(c, cpu=is_cpu_family(get_chip_params(c.accelerator).family))})
     assert "deeplabv3plus-resnet50-os16-cognata-8mp" in nets and "resnet50-v1.5" in nets
     for net in nets:
         traced = _traced_kernel_volumes(net, monkeypatch)

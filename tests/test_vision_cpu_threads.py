@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from inferchip.catalog.chips import family_defaults, load_chip
+from inferchip.catalog.chips import family_defaults, get_chip_params, load_chip
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.catalog.yaml_io import describe_validation_error
 from inferchip.cost.vision.layers import (
@@ -35,10 +35,6 @@ def _case(chip: str, precision: str, scenario: str = "single_stream", metric: st
             f"{metric},1.0,u,n")
     return parse_vision_cases(HEADER + "\n" + line + "\n")[0]
 
-
-def _params(name: str):
-    spec = load_chip(name)
-    return chip_params(spec, family_defaults(spec.family))
 
 
 def test_thread_partition_by_hand():
@@ -74,12 +70,12 @@ def test_fp32_cpu_layers_use_the_thread_partition_and_amx_keeps_tiles():
     cal = load_vision_calibration()
     net = load_network("resnet50-v1.5").arrays
     b = np.array([1.0])
-    i9 = _params("cpu:intel-core-i9-13900k")
+    i9 = get_chip_params("cpu:intel-core-i9-13900k")
     fp32 = layer_costs(i9, net, b, "fp32", cal)
     assert fp32.vector_fma.all()
     ratio = fp32.spent_flop.sum() / fp32.useful_flop.sum()
     assert 1.0 <= ratio < 1.1  # 32 x 32 tiles in waves of 24 cores spent 1.34x at batch 1
-    xeon = _params("cpu:intel-xeon-w7-2495x")
+    xeon = get_chip_params("cpu:intel-xeon-w7-2495x")
     amx = layer_costs(xeon, net, b, "int8", cal)
     assert not amx.vector_fma.any()
     assert amx.spent_flop.sum() / amx.useful_flop.sum() > 1.2  # AMX tiles and waves, unchanged
@@ -133,7 +129,7 @@ def test_catalogue_cpus_state_their_vector_width():
     for chip_id, bits in widths.items():
         spec = load_chip(chip_id)
         assert spec.compute.vector_width_bits == bits
-        params = _params(chip_id)
+        params = get_chip_params(chip_id)
         assert params.vector_width_bits == bits
         assert not any("vector_width_bits" in note for note in params.notes)
 
@@ -142,7 +138,7 @@ def test_wider_vectors_change_the_fp32_cpu_cost():
     cal = load_vision_calibration()
     net = load_network("resnet50-v1.5").arrays
     b = np.array([1.0])
-    ryzen = _params("cpu:amd-ryzen-9-7950x")
+    ryzen = get_chip_params("cpu:amd-ryzen-9-7950x")
     wide = layer_costs(ryzen, net, b, "fp32", cal)
     narrow = layer_costs(replace(ryzen, vector_width_bits=256.0), net, b, "fp32", cal)
     useful = wide.useful_flop.sum()

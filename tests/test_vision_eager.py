@@ -10,11 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.vision_rows import vision_case
 
-from inferchip.catalog.chips import family_defaults, load_chip
+from inferchip.catalog.chips import get_chip_params
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.cost.vision.eager import PASSES_PER_REORDER, epilogue_pass_bytes, reorder_bytes
 from inferchip.cost.vision.layers import layer_costs
-from inferchip.spec.chip import chip_params
 from inferchip.spec.stream import attainable_memory_bytes_per_s
 from inferchip.spec.vision import VisionLayer
 from inferchip.validation.vision.harness import runs_eager_nchw
@@ -25,10 +24,6 @@ ONE = np.array([1.0])
 W7 = "cpu:intel-xeon-w7-2495x"
 SSD = "ssd-resnet50-cognata-8mp"
 
-
-def _params(name: str):
-    spec = load_chip(name)
-    return chip_params(spec, family_defaults(spec.family))
 
 
 def test_reorder_bytes_by_hand():
@@ -70,7 +65,7 @@ def test_which_rows_run_eager_nchw():
 def test_layer_costs_charge_the_reorders_in_series_on_convolutions_only():
     cal = load_vision_calibration()
     ssd = load_network(SSD).arrays
-    w7 = _params(W7)
+    w7 = get_chip_params(W7)
     on = layer_costs(w7, ssd, ONE, "fp32", cal, eager_nchw=True)
     off = layer_costs(w7, ssd, ONE, "fp32", cal, eager_nchw=False)
     assert on.stall_s is not None and off.stall_s is not None
@@ -99,10 +94,10 @@ def test_no_reorders_off_the_vector_units_or_on_a_gpu():
     cal = load_vision_calibration()
     ssd = load_network(SSD).arrays
     # int8 on a CPU runs on the matrix engine path (or int8 vector kernels), not the fp32 oneDNN reorders
-    spr = _params("cpu:intel-xeon-platinum-8592+")
+    spr = get_chip_params("cpu:intel-xeon-platinum-8592+")
     int8 = layer_costs(spr, ssd, ONE, "int8", cal, eager_nchw=True)
     assert int8.stall_s is not None and float(int8.stall_s.sum()) == 0.0
-    gpu = layer_costs(_params("nvidia-geforce-rtx-4090"), ssd, ONE, "fp32", cal, eager_nchw=True)
+    gpu = layer_costs(get_chip_params("nvidia-geforce-rtx-4090"), ssd, ONE, "fp32", cal, eager_nchw=True)
     assert gpu.stall_s is not None and float(gpu.stall_s.sum()) == 0.0
 
 
@@ -110,7 +105,7 @@ def test_the_skip_tensor_is_not_reordered():
     """A bottleneck's last conv reads its skip tensor for the residual add (``in_elems`` counts it); eager PyTorch
     adds it in a separate pass, so only the kernel's own input and output are reordered."""
     cal = load_vision_calibration()
-    w7 = _params(W7)
+    w7 = get_chip_params(W7)
     shape = dict(op="conv", m=540 * 960, k=64, n=256, weight_elems=64 * 256, out_elems=256 * 540 * 960)
     plain = LayerArrays.of((VisionLayer(name="c", in_elems=64 * 540 * 960, **shape),))
     skip = LayerArrays.of((VisionLayer(name="c", in_elems=(64 + 256) * 540 * 960, residual_elems=256 * 540 * 960,
@@ -194,7 +189,7 @@ def test_layer_costs_charge_the_epilogue_passes_on_the_w7_ssd():
     total = float(epilogue_pass_bytes(a.out_elems, a.residual_elems, a.batch_norm, a.activation, 4.0, 1.0).sum())
     assert total == pytest.approx(60.94e9, rel=1e-3)
     cal = load_vision_calibration()
-    w7 = _params(W7)
+    w7 = get_chip_params(W7)
     # the same network with no BN / activation flags (the add kept) pays the reorders and the adds only
     bare = LayerArrays.of(tuple(x.model_copy(update={"batch_norm": False, "activation": False}) for x in ssd.layers))
     bn_act = float(epilogue_pass_bytes(a.out_elems, 0.0, a.batch_norm, a.activation, 4.0, 1.0).sum())

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inferchip.catalog.chips import family_defaults, load_chip
+from inferchip.catalog.chips import get_chip_params
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.cost.vision.eager_alloc import (
     FAULT_S_PER_PAGE,
@@ -19,16 +19,11 @@ from inferchip.cost.vision.eager_alloc import (
     fresh_memory_s,
 )
 from inferchip.cost.vision.layers import layer_costs
-from inferchip.spec.chip import chip_params
 from inferchip.workload.vision.network import load_network
 
 ONE = np.array([1.0])
 W7 = "cpu:intel-xeon-w7-2495x"
 
-
-def _params(name: str):
-    spec = load_chip(name)
-    return chip_params(spec, family_defaults(spec.family))
 
 
 def test_fresh_buffers_by_hand():
@@ -78,7 +73,7 @@ def test_fresh_memory_invariants(in_e, out_e, bn, eb, frames, threads, grow):
 
 def test_layer_costs_charge_fresh_mappings_on_eager_convolutions_only():
     cal = load_vision_calibration()
-    w7 = _params(W7)
+    w7 = get_chip_params(W7)
     ssd = load_network("ssd-resnet50-cognata-8mp").arrays
     on = layer_costs(w7, ssd, ONE, "fp32", cal, eager_nchw=True)
     off = layer_costs(w7, ssd, ONE, "fp32", cal)
@@ -102,6 +97,6 @@ def test_layer_costs_charge_fresh_mappings_on_eager_convolutions_only():
     # int8 on the AMX path and a GPU never pay it
     assert np.allclose(layer_costs(w7, ssd, ONE, "int8", cal, eager_nchw=True).overhead_s,
                        layer_costs(w7, ssd, ONE, "int8", cal).overhead_s)
-    gpu = _params("nvidia-geforce-rtx-4090")
+    gpu = get_chip_params("nvidia-geforce-rtx-4090")
     assert np.allclose(layer_costs(gpu, ssd, ONE, "fp32", cal, eager_nchw=True).overhead_s,
                        layer_costs(gpu, ssd, ONE, "fp32", cal).overhead_s)

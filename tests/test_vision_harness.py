@@ -14,10 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inferchip.catalog.assumptions import load_assumptions
-from inferchip.catalog.chips import family_defaults, load_chip
+from inferchip.catalog.chips import get_chip_params, load_chip
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.cost.vision.frame import call_cost
-from inferchip.spec.chip import chip_params
 from inferchip.validation.vision.harness import executed_format, harness_max_batch, runtime_of
 from inferchip.validation.vision.rows import build_row, multi_stream_s, predict_row
 from inferchip.validation.vision.validate import params_of
@@ -35,10 +34,6 @@ BASE = {"source_kind": "mlperf-inference-v5.1-closed", "accelerator": RTX4090, "
         "unit": "samples/s"}
 _case = partial(vision_case, BASE)
 
-
-def _params(chip_id: str):
-    spec = load_chip(chip_id)
-    return chip_params(spec, family_defaults(spec.family))
 
 
 def test_runtime_is_the_first_word_of_the_software_column():
@@ -68,13 +63,13 @@ def test_every_shipped_gpu_fp32_row_of_a_tf32_runtime_is_recognised():
     ({"accelerator": "amd-mi300x"}, False, "fp32"),  # ORT on AMD: the ROCm / MIGraphX provider, not CUDA's use_tf32
 ])
 def test_executed_format_reaches_only_onnxruntime_fp32_on_gpus(over, cpu, fmt):
-    assert executed_format(_case(**over), _params(RTX4090), cpu=cpu) == fmt
+    assert executed_format(_case(**over), get_chip_params(RTX4090), cpu=cpu) == fmt
 
 
 def test_executed_format_needs_tf32_units():
     """A chip whose catalogue entry has no TF32 peak keeps fp32 (the format would otherwise fall back to a wider
     format's peak in cost/peaks.py)."""
-    chip = _params(RTX4090)
+    chip = get_chip_params(RTX4090)
     no_tf32 = replace(chip, peak_flop_per_s={f: v for f, v in chip.peak_flop_per_s.items() if f != "tf32"})
     assert executed_format(_case(), no_tf32, cpu=False) == "fp32"
 
@@ -128,7 +123,7 @@ def test_uncapped_multi_stream_is_one_call():
 def test_tf32_call_is_never_slower_than_fp32(batch):
     """On the RTX 4090 the TF32 tensor peak equals the fp32 CUDA-core peak (Ada whitepaper: 82.6 TFLOPS each) and a
     tensor-core FLOP costs less energy than a SIMT one, so a TF32 call throttles no more: never slower."""
-    chip, spec = _params(RTX4090), load_chip(RTX4090)
+    chip, spec = get_chip_params(RTX4090), load_chip(RTX4090)
     net, cal, a = load_network(RETINANET), load_vision_calibration(), load_assumptions()
     b = np.array([float(batch)])
     kw = dict(memory_type=spec.memory.type, node_nm=float(spec.silicon.node_nm or 5.0), assumptions=a)

@@ -10,11 +10,10 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper
 from tests.vision_rows import vision_case
 
-from inferchip.catalog.chips import family_defaults, load_chip
+from inferchip.catalog.chips import get_chip_params, load_chip
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.cost.vision.layers import layer_costs
 from inferchip.cost.vision.ort_gridsample import CYCLES_PER_OUTPUT, channel_rounds, gridsample_outputs, gridsample_s
-from inferchip.spec.chip import chip_params
 from inferchip.validation.vision.harness import gridsample_clock_hz, runs_scalar_gridsample
 from inferchip.workload.vision.model import UNIT_GATHER
 from inferchip.workload.vision.network import load_network
@@ -26,10 +25,6 @@ BASE = {"source_kind": "mlperf-automotive-v0.5-open", "accelerator": W7, "softwa
         "model": BEV, "precision": "fp32", "scenario": "single_stream", "metric": "latency_p999_ms",
         "value": "522.7", "unit": "ms"}
 
-
-def _params(name: str):
-    spec = load_chip(name)
-    return chip_params(spec, family_defaults(spec.family))
 
 
 def test_channel_rounds_by_hand():
@@ -96,7 +91,7 @@ def test_bevformer_gather_records_carry_the_head_channels():
 def test_layer_costs_charge_gridsample_on_gathers_only():
     cal = load_vision_calibration()
     bev = load_network(BEV).arrays
-    w7 = _params(W7)
+    w7 = get_chip_params(W7)
     b = np.array([1.0, 2.0])
     on = layer_costs(w7, bev, b, "fp32", cal, nchwc=True, gridsample_clock_hz=2.5e9)
     off = layer_costs(w7, bev, b, "fp32", cal, nchwc=True)
