@@ -78,6 +78,7 @@ from inferchip.validation.vision.programs import (  # noqa: F401  (re-exported: 
     shared_link_s,
     side_by_side,
 )
+from inferchip.validation.vision.round_trip import runtime_round_trip_s
 from inferchip.workload.vision.network import load_network
 
 GRID = STREAM_REFERENCE_BATCHES  # batch sizes of the row model (and of a dataflow chip's interval)
@@ -144,6 +145,7 @@ class RowModel:
     loaded_matrix_s: FloatArray | None = None  # (layers, batches): per call with the harness's streams packed
     stall_s: FloatArray | None = None  # (batches,): DRAM time in series with compute, at ``memory_fraction0``
     programs: int = 1  # activations of the program side by side on one chip (programs.py); the arrays are one's
+    round_trip_s: float = 0.0  # a latency-scenario call's runtime round trip that pipelining hides (round_trip.py)
 
     def layer_fraction(self, p: Params) -> FloatArray:
         if not self.cpu:
@@ -171,9 +173,10 @@ class RowModel:
         return np.asarray(t, dtype=float)
 
     def query_s(self, p: Params) -> FloatArray:
-        """Latency of one call on its own: the input copy over the host link, then the device time. On a dataflow
+        """Latency of one call on its own: the input copy over the host link, then the device time, plus the runtime's
+        round trip that only a lone call waits for (:mod:`~inferchip.validation.vision.round_trip`). On a dataflow
         chip b samples stream through the pipeline: L + (b - 1) I (:func:`stream_latency_s`)."""
-        t = np.asarray(self.latency_s(p) + self.copy_s, dtype=float)
+        t = np.asarray(self.latency_s(p) + self.copy_s + self.round_trip_s, dtype=float)
         if not self.dataflow:
             return t
         return stream_latency_s(float(t[0]), self.interval_s(p), self.batches)
@@ -249,16 +252,17 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     static = static_w(params, a)
     tdp = float(params.tdp_w)
     e_dyn = call_energy_j(c, params, spec.memory.type, float(node), static, a)
+    link = host_link(params.id, params.family).bytes_per_s
     return RowModel(case=case, batches=b, matrix_s=c.matrix_s, vector_s=c.vector_s, memory_s=c.memory_s,
                     overhead_s=c.overhead_s.sum(axis=0) + cal.inference_overhead_s,
-                    copy_s=shared_link_s(input_copy_s(c.input_bytes_per_frame, b,
-                                                      host_link(params.id, params.family).bytes_per_s), programs),
+                    copy_s=shared_link_s(input_copy_s(c.input_bytes_per_frame, b, link), programs),
                     e_dyn_j=e_dyn, static_w=static, tdp_w=tdp, fraction0=c.fraction, amx_n=c.amx_n,
                     feed_columns0=cal.cpu_feed_columns, vector_fma=c.vector_fma,
                     memory_fraction0=cal.memory_bandwidth_fraction, cpu=cpu,
                     windowed=case.model == WINDOWED, dispatch_s=cal.inference_overhead_s,
                     switched=int(params.max_scaleup_domain) > 1, dataflow=dataflow, loaded_matrix_s=c.loaded_matrix_s,
-                    stall_s=None if c.stall_s is None else c.stall_s.sum(axis=0), programs=programs)
+                    stall_s=None if c.stall_s is None else c.stall_s.sum(axis=0), programs=programs,
+                    round_trip_s=runtime_round_trip_s(case, link))
 
 
 SERVER_P99_CALLS = 2.0  # p99 ~ the call in flight plus the sample's own call (greedy batching, see above)
