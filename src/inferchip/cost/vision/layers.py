@@ -107,10 +107,26 @@ class LayerCosts:
     stall_s: FloatArray | None = None  # DRAM time in series with compute (cpu_cache.py restream_bytes); in time_s
 
 
-def layer_formats(a: LayerArrays, precision: str) -> tuple[str, ...]:
-    """Each layer's number format: its own override or the network precision."""
+def layer_formats(a: LayerArrays, precision: str, quantised: str | None = None,
+                  gather: str | None = None) -> tuple[str, ...]:
+    """Each layer's number format: its own override, else ``quantised`` for a convolution when the runtime
+    quantised only those (a mixed "fp32/int8" engine), else ``gather`` for a gather (deformable-sampling) layer
+    when the runtime's kernel for it runs only that format, else the network precision.
+
+    Sources: with a calibrator and no Q/DQ nodes (implicit quantization) TensorRT 8.x runs a layer INT8 only where
+    it has INT8 kernels, convolutions among them; the matrix multiplies the linear layers of a transformer export to
+    (ONNX ``MatMul``) have none without explicit Q/DQ nodes (the "Layer support matrix" of the TensorRT 8.x
+    documentation, as NVIDIA/TensorRT#4322 quotes it), so they stay in the float precision the builder flags allow
+    (FP16 with ``--fp16``, else FP32). A plugin layer runs the formats its ``supportsFormatCombination`` accepts.
+    Hand check: a conv, a gather and a matmul at ("fp32", "int8") run int8, fp32, fp32; with ``gather`` "fp32" at
+    ("fp16", "int8") int8, fp32, fp16."""
     check_format(precision, "precision")
-    return tuple(check_format(p, "layer precision") if p else precision for p in a.precision)
+    for f in (quantised, gather):
+        if f is not None:
+            check_format(f, "layer format")
+    return tuple(check_format(p, "layer precision") if p else quantised if quantised and c
+                 else gather if gather and u == UNIT_GATHER else precision
+                 for p, c, u in zip(a.precision, a.conv, a.unit, strict=True))
 
 
 def on_vector_units(chip: ChipParams, fmt: str) -> bool:
@@ -179,7 +195,8 @@ def thread_partitioned_flop(m: FloatArray, k: FloatArray, n: FloatArray, groups:
 
 def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str,
                 cal: VisionCalibration, *, streams: int = 1, nchwc: bool = False,
-                eager_nchw: bool = False, gridsample_clock_hz: float = 0.0) -> LayerCosts:
+                eager_nchw: bool = False, gridsample_clock_hz: float = 0.0,
+                quantised: str | None = None, gather_format: str | None = None) -> LayerCosts:
     """Time, work and traffic of every layer for each batch size in ``batch`` (frames per call), at the chip's
     sustained clock (:func:`inferchip.cost.vision.clocks.at_sustained_clock`). ``streams``: calls the harness
     keeps on concurrent inference streams under load; ``loaded_matrix_s`` is then the matrix time per call with
@@ -195,9 +212,12 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
     :mod:`inferchip.cost.vision.eager_alloc`) add to the layer's host time (``overhead_s``).
     ``gridsample_clock_hz`` (> 0): the runtime samples every gather layer with ONNX Runtime's scalar CPU
     ``GridSample`` kernel, parallel over channels only, at this core clock; that time bounds the layer's vector work
-    (:func:`inferchip.cost.vision.ort_gridsample.gridsample_s`)."""
+    (:func:`inferchip.cost.vision.ort_gridsample.gridsample_s`).
+    ``quantised``: the format the runtime runs the convolutions in where it quantised only those; the input then
+    arrives in ``precision`` (the engine's input binding). ``gather_format``: the one format the runtime's
+    deformable-sampling kernel runs (:func:`layer_formats`)."""
     chip = at_sustained_clock(chip)
-    formats = layer_formats(a, precision)
+    formats = layer_formats(a, precision, quantised, gather_format)
     distinct = sorted(set(formats))
     peaks = {f: float(peak_flop_per_s(chip, f)) for f in distinct}
     elem_bytes = _per_layer({f: BYTES_PER_ELEMENT[f] for f in distinct}, formats)[:, None]
@@ -292,7 +312,8 @@ def layer_costs(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: 
                       overhead_s=layer_overhead, useful_flop=useful, spent_flop=spent, vector_ops=vec_ops,
                       dram_bytes=dram, sram_bytes=sram, formats=formats, fraction=fraction, amx_n=amx_n,
                       vector_fma=vector_fma,
-                      input_bytes_per_frame=float(a.in_elems[0] * elem_bytes[0, 0]) if len(a.m) else 0.0,
+                      input_bytes_per_frame=float(a.in_elems[0] * (BYTES_PER_ELEMENT[precision] if quantised
+                                                                   else elem_bytes[0, 0])) if len(a.m) else 0.0,
                       loaded_matrix_s=loaded_matrix_s, stall_s=stall)
 
 

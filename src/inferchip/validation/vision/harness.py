@@ -68,6 +68,37 @@ def executed_format(case: VisionCase, chip: ChipParams, *, cpu: bool) -> str:
     return "tf32" if tf32 is not None and float(tf32) > 0.0 else fmt
 
 
+MIXED_INT8_PRECISIONS = ("fp16/int8", "fp32/int8")
+"""Stated precisions of TensorRT engines built with the INT8 flag and a calibrator on a float ONNX (implicit
+quantization): INT8 where TensorRT has INT8 kernels, the float format before the slash elsewhere
+(:func:`inferchip.cost.vision.layers.layer_formats`). The rows that state them are DerryHub/BEVFormer_tensorrt's
+(README @0fb1662610, "Float/Int" FP32/INT8 and FP16/INT8). Their "PTQ max/per-tensor" engines are the calibrated
+ones, not the Q/DQ (pytorch-quantization ``Conv2dQ`` / ``LinearQ``) ones: the README's INT8 commands are
+``onnx2trt_int8.sh`` / ``onnx2trt_int8_fp16.sh`` ("calibration and convert .onnx", i.e.
+the repo's BEVFormer ``onnx2trt.py --int8 [--fp16] --calibrator ...`` on the plain ONNX, @5f46484c; the Q/DQ flow is the
+separate ``*_qdq.sh``); the README @8f17ad16 relabels the same MMDeploy figures (65.1 / 70.7 fps, NDS 0.353, 58 /
+54 MB) "PTQ entropy per-tensor"; and the earlier Q/DQ engines of the README (NDS 0.344-0.348) are 48-50 MB against
+these 57-58 MB, the size of INT8 convolution weights (24.6 M parameters) with the transformer's ~9 M in FP32."""
+
+FP32_PLUGIN_RUNTIMES = ("mmdeploy plugins",)
+"""Software columns whose deformable-attention / grid-sampler plugins run FP32 only, whatever the engine's
+precision: DerryHub/BEVFormer_tensorrt README @0fb1662610, "BEVFormer TensorRT with MMDeploy Plugins (Only
+Support FP32)" (the repo's own nv_half / nv_half2 plugins run FP32 and FP16)."""
+
+
+def quantised_format(case: VisionCase) -> str | None:
+    """``int8`` for a row of a :data:`MIXED_INT8_PRECISIONS` engine (its convolutions run INT8, the rest in
+    :func:`executed_format`), else None (one format for every layer)."""
+    return "int8" if case.precision_text.lower().startswith(MIXED_INT8_PRECISIONS) else None
+
+
+def gather_format(case: VisionCase, *, cpu: bool) -> str | None:
+    """``fp32`` for a GPU row whose software runs its sampling plugins FP32 only (:data:`FP32_PLUGIN_RUNTIMES`),
+    else None (the gather layers run the row's format)."""
+    soft = case.software.lower()
+    return "fp32" if not cpu and any(r in soft for r in FP32_PLUGIN_RUNTIMES) else None
+
+
 def harness_max_batch(case: VisionCase) -> int | None:
     """The harness's largest batch per call for the row (:data:`HARNESS_MAX_BATCH`), None when the table names none."""
     return HARNESS_MAX_BATCH.get((runtime_of(case), case.model))

@@ -64,8 +64,10 @@ from inferchip.spec.vision import VisionCalibration, is_cpu_family
 from inferchip.validation.vision.cases import MULTISTREAM_SAMPLES, VisionCase
 from inferchip.validation.vision.harness import (
     executed_format,
+    gather_format,
     gridsample_clock_hz,
     harness_max_batch,
+    quantised_format,
     runs_eager_nchw,
     runs_mlas_nchwc,
     runtime_of,
@@ -246,7 +248,8 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     c = layer_costs(params, net.arrays, b, executed_format(case, params, cpu=cpu), cal,
                     streams=inference_streams(case, cpu=cpu, dataflow=dataflow), nchwc=runs_mlas_nchwc(case, cpu=cpu),
                     eager_nchw=runs_eager_nchw(case, cpu=cpu),
-                    gridsample_clock_hz=gridsample_clock_hz(case, spec, cpu=cpu))
+                    gridsample_clock_hz=gridsample_clock_hz(case, spec, cpu=cpu), quantised=quantised_format(case),
+                    gather_format=gather_format(case, cpu=cpu))
     a = load_assumptions()
     node = spec.silicon.node_nm or a.number("energy.reference_node_nm")
     static = static_w(params, a)
