@@ -91,3 +91,16 @@ def test_fp32_only_gathers_are_never_faster():
     gather = a.unit == 2
     assert np.all(fp32.time_s[gather] >= plain.time_s[gather]) and np.any(fp32.time_s[gather] > plain.time_s[gather])
     assert np.allclose(fp32.time_s[~gather], plain.time_s[~gather])
+
+
+def test_a_mixed_precision_off_tensorrt_is_refused_not_guessed():
+    from inferchip.errors import InvalidSettingError
+
+    cpu_row = {**ROW, "accelerator": "cpu:intel-xeon-w7-2495x", "software": "onnxruntime 1.22"}
+    with pytest.raises(InvalidSettingError, match="only for TensorRT"):
+        quantised_format(vision_case(cpu_row, precision="fp32/int8 PTQ max per-tensor"))
+
+
+@pytest.mark.parametrize("software", ["TensorRT 8.5.1.7 without MMDeploy plugins", "onnxruntime with MMDeploy plugins"])
+def test_fp32_plugins_need_tensorrt_with_the_plugins(software):
+    assert gather_format(vision_case({**ROW, "software": software}), cpu=False) is None

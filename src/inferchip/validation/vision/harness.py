@@ -7,6 +7,7 @@ Keys are (the runtime the row's software column names first, lower case; network
 
 from __future__ import annotations
 
+from inferchip.errors import InvalidSettingError
 from inferchip.spec.bounds import pick
 from inferchip.spec.chip import ChipSpec
 from inferchip.spec.params import ChipParams
@@ -87,16 +88,24 @@ Support FP32)" (the repo's own nv_half / nv_half2 plugins run FP32 and FP16)."""
 
 
 def quantised_format(case: VisionCase) -> str | None:
-    """``int8`` for a row of a :data:`MIXED_INT8_PRECISIONS` engine (its convolutions run INT8, the rest in
-    :func:`executed_format`), else None (one format for every layer)."""
-    return "int8" if case.precision_text.lower().startswith(MIXED_INT8_PRECISIONS) else None
+    """``int8`` for a TensorRT row of a :data:`MIXED_INT8_PRECISIONS` engine (its convolutions run INT8, the rest in
+    :func:`executed_format`), else None (one format for every layer). A mixed precision on another runtime has no
+    stated meaning here: :class:`~inferchip.errors.InvalidSettingError` naming the row (the row is then reported
+    unexpressible with that reason)."""
+    if not case.precision_text.lower().startswith(MIXED_INT8_PRECISIONS):
+        return None
+    if runtime_of(case) != "tensorrt":
+        raise InvalidSettingError(f"precision {case.precision_text!r} is read only for TensorRT (implicit INT8: "
+                                  f"convolutions INT8, the rest float); runtime {runtime_of(case)!r} states no reading")
+    return "int8"
 
 
 def gather_format(case: VisionCase, *, cpu: bool) -> str | None:
     """``fp32`` for a GPU row whose software runs its sampling plugins FP32 only (:data:`FP32_PLUGIN_RUNTIMES`),
     else None (the gather layers run the row's format)."""
     soft = case.software.lower()
-    return "fp32" if not cpu and any(r in soft for r in FP32_PLUGIN_RUNTIMES) else None
+    plugins = any(f"with {r}" in soft for r in FP32_PLUGIN_RUNTIMES)  # "TensorRT ... with MMDeploy plugins"
+    return "fp32" if not cpu and plugins and runtime_of(case) == "tensorrt" else None
 
 
 def harness_max_batch(case: VisionCase) -> int | None:

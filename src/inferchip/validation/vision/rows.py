@@ -58,7 +58,7 @@ from inferchip.cost.vision.frame import call_energy_j, static_w
 from inferchip.cost.vision.host import host_link, input_copy_s, query_host_s
 from inferchip.cost.vision.layers import layer_costs, operand_feed_factor
 from inferchip.cost.vision.system import host_cpus, host_power_w, wall_w
-from inferchip.errors import InferchipError
+from inferchip.errors import InferchipError, InvalidSettingError
 from inferchip.spec.chip import chip_params
 from inferchip.spec.vision import VisionCalibration, is_cpu_family
 from inferchip.validation.vision.cases import MULTISTREAM_SAMPLES, VisionCase
@@ -108,6 +108,14 @@ def inference_streams(case: VisionCase, *, cpu: bool, dataflow: bool) -> int:
 
 class Unexpressible(InferchipError):
     """A row the model cannot express (unknown chip or network, or a metric it has no form for)."""
+
+
+def _quantised(case: VisionCase) -> str | None:
+    """:func:`quantised_format`, a mixed precision the row's runtime gives no reading of reported unexpressible."""
+    try:
+        return quantised_format(case)
+    except InvalidSettingError as exc:
+        raise Unexpressible(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -248,7 +256,7 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     c = layer_costs(params, net.arrays, b, executed_format(case, params, cpu=cpu), cal,
                     streams=inference_streams(case, cpu=cpu, dataflow=dataflow), nchwc=runs_mlas_nchwc(case, cpu=cpu),
                     eager_nchw=runs_eager_nchw(case, cpu=cpu),
-                    gridsample_clock_hz=gridsample_clock_hz(case, spec, cpu=cpu), quantised=quantised_format(case),
+                    gridsample_clock_hz=gridsample_clock_hz(case, spec, cpu=cpu), quantised=_quantised(case),
                     gather_format=gather_format(case, cpu=cpu))
     a = load_assumptions()
     node = spec.silicon.node_nm or a.number("energy.reference_node_nm")
