@@ -127,6 +127,8 @@ def test_vision_error_matches_the_validation_page():
     page = (ROOT / "docs" / "validation.md").read_text()
     m = re.search(r"^\| SingleStream [^|]*\| \d+ \| [\d.]+% \| [\d.]+% \| \d+ \| ([\d.]+)% \| ([\d.]+)% \|", page, re.M)
     assert m and (float(m.group(1)), float(m.group(2))) == VISION_LATENCY_APE_PCT
+    drive = (ROOT / "docs" / "drive.md").read_text()  # the user-facing description quotes the same figures
+    assert f"median {VISION_LATENCY_APE_PCT[0]} %, p90 {VISION_LATENCY_APE_PCT[1]} % APE" in drive.replace("\n", " ")
 
 
 # ------------------------------------------------------------------ drive --dim

@@ -59,7 +59,10 @@ def qaic_round_trip_s(link_bytes_per_s: float) -> float:
 def runtime_round_trip_s(case: VisionCase, link_bytes_per_s: float) -> float:
     """Seconds each latency-scenario call of the row waits beyond its device time and input copy: the Cloud AI 100
     runtime's unhidden round trip (:func:`qaic_round_trip_s`) for a SingleStream / MultiStream row whose software
-    column names the Qualcomm SDK; 0 for every other row (no vendor measurement of both modes read)."""
+    column names the Qualcomm SDK, on a Cloud AI 100 card; 0 for every other row (no vendor measurement of both
+    modes read)."""
     if case.scenario not in LATENCY_SCENARIOS or runtime_of(case) != "qualcomm":
+        return 0.0
+    if not case.accelerator.startswith("qualcomm-cloud-ai-100"):  # the figure is the Cloud AI 100 runtime's
         return 0.0
     return qaic_round_trip_s(link_bytes_per_s)

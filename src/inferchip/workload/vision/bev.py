@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from inferchip.errors import SpecError
 from inferchip.workload.vision.tracer import Tensor, Tracer
 
 
@@ -30,9 +31,13 @@ def bev_encoder(tr: Tracer, x: Tensor, bev: list[int], layers: int, dim: int = 2
                 feats: list[str] | None = None) -> Tensor:
     """Encoder: per layer TSA (2-frame BEV queue) + LN, SCA over the views + LN, FFN + LN.
 
-    ``cameras_hit``: views a BEV query's pillar projects into (1-2 for nuScenes' overlapping rig; estimate).
+    ``cameras_hit``: camera views the spatial cross-attention samples per BEV query: the views a query's pillar
+    projects into (1-2 for nuScenes' overlapping rig, an estimate) where the code gathers only the hitting queries
+    per camera, all views where it samples every query in every camera (the network's YAML says which, with sources).
     ``feats``: the image feature levels attended to (default: ``x`` alone).
     """
+    if not cameras_hit > 0:
+        raise SpecError(f"bev_encoder: cameras_hit = {cameras_hit!r}: must be a positive number of camera views")
     q = math.prod(bev)
     maps = [tr.get(k) for k in feats] if feats else [x]
     img = sum(f.positions for f in maps)
