@@ -1,6 +1,8 @@
 /* The per-page cost of fresh anonymous memory that cost/vision/eager_alloc.py charges eager PyTorch for
  * (FAULT_S_PER_PAGE, UNMAP_S_PER_PAGE): a 512 MiB MAP_ANONYMOUS mapping with MADV_NOHUGEPAGE (4 KiB pages, as
- * glibc's mmap of a block above its threshold gets without madvise), one byte written per page (first touch:
+ * glibc's mmap of a block above its threshold gets without madvise when the kernel's transparent huge pages are
+ * in `madvise` mode, Ubuntu's default; in `always` mode such a mapping may get 2 MiB pages and far fewer faults, and
+ * eager_alloc.py's cost is then an upper bound), one byte written per page (first touch:
  * a page fault that allocates, zeroes and maps the page), written again (no fault), then munmap. Best of 6, in
  * process CPU time, so other processes' time slices on a shared machine do not count. One thread: the model
  * divides the fault time by the threads that first touch a buffer, an estimate (concurrent faults of one
@@ -27,7 +29,7 @@ int main(void) {
     for (int r = 0; r < 6; r++) {
         char *p = mmap(0, size_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) { perror("mmap"); return 1; }
-        madvise(p, size_bytes, MADV_NOHUGEPAGE);
+        if (madvise(p, size_bytes, MADV_NOHUGEPAGE) != 0) perror("madvise");
         double a = cpu_s();
         for (size_t i = 0; i < size_bytes; i += 4096) p[i] = 1;
         double b = cpu_s();
