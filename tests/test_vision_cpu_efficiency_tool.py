@@ -111,3 +111,39 @@ def test_shipped_batch_pairs(tool) -> None:
         assert p["marginal_ms"] > 0.0
         assert 0.0 < p["marginal_share"] <= 1.0
     assert tool.split_markdown(pairs).count("\n") == len(pairs) + 1
+
+
+def test_offline_excess_by_hand(tool) -> None:
+    assert tool.offline_excess(13.31e-3, 1.0, 1 / 215.6) == pytest.approx(13.31e-3 - 4.638e-3, rel=1e-3)
+    assert tool.offline_excess(44.48e-3, 8.0, 1 / 228.7) == pytest.approx(44.48e-3 - 8 * 4.3725e-3, rel=1e-3)
+
+
+@given(st.floats(0.0, 1.0), st.floats(1e-4, 1.0), st.sampled_from([1.0, 8.0]))
+def test_offline_excess_recovers_a_fixed_cost(fixed: float, per_sample: float, batch: float) -> None:
+    tool = load_tool("vision_cpu_efficiency")
+    assert tool.offline_excess(fixed + batch * per_sample, batch, per_sample) == pytest.approx(fixed, abs=1e-9)
+
+
+def test_offline_pairs_match_the_runtime_version(tool) -> None:
+    cases = [_case("single_stream", "tf v2.19.0; Python", 13.0, accelerator="cpu:intel-core-i9-13900k"),
+             _case("offline", "tf v2.19.0; Python", 200.0, "samples_per_s", accelerator="cpu:intel-core-i9-13900k"),
+             _case("multi_stream", "tf v2.19.0; Python", 44.0, "latency_p99_ms"),  # no Offline twin on this chip
+             _case("offline", "onnxruntime v1.22.1; Python", 250.0, "samples_per_s"),  # another runtime
+             _case("single_stream", "tf v2.19.0; Python", 9.0, accelerator="nvidia-l4")]  # not a CPU
+    pairs = tool.offline_pairs(cases)
+    assert len(pairs) == 1
+    p = pairs[0]
+    assert (p["batch"], p["t_ms"], p["offline_ms"]) == (1.0, pytest.approx(13.0), pytest.approx(5.0))
+    assert p["excess_ms"] == pytest.approx(8.0)
+    assert 0.0 < p["offline_share"] <= 1.0
+    assert tool.offline_markdown(pairs).count("\n") == 2
+
+
+def test_shipped_offline_pairs(tool) -> None:
+    with open(CASES, encoding="utf-8", newline="") as fh:
+        cases = list(csv.DictReader(fh))
+    pairs = tool.offline_pairs(cases)
+    assert {p["batch"] for p in pairs} >= {1.0, 8.0}, "the TF rows give a batch-1 and a batch-8 pair"
+    for p in pairs:
+        assert p["t_ms"] > 0.0 and p["offline_ms"] > 0.0
+        assert 0.0 < p["offline_share"] <= 1.0

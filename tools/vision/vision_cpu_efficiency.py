@@ -17,6 +17,13 @@ runtime version (the MLPerf reference harness runs a MultiStream query's 8 sampl
 mlcommons/inference ``vision/classification_and_detection/python/main.py``, ``QueueRunner.enqueue`` with the default
 ``max-batchsize`` 32) into a time per call and a time per sample, t(b) = fixed + b x marginal, and gives the share of
 the peak the marginal (per-sample) time reaches.
+
+A third table pairs each such latency row with an Offline row of the same chip, network and runtime version: the
+Offline rate's time per sample taken as the marginal time, the latency call minus batch x that time is what the
+call spends beyond it. The reference harness runs Offline as ``--threads`` (default ``os.cpu_count()``) Python
+workers each calling the backend on ``max-batchsize`` samples (``QueueRunner``), so several calls overlap and a
+per-call cost that leaves cores idle is partly hidden there: the Offline time per sample is a lower bound of one
+call's marginal time and the excess an upper bound of its fixed time.
 """
 
 from __future__ import annotations
@@ -128,6 +135,57 @@ def batch_pairs(cases: list[dict[str, str]]) -> list[dict[str, Any]]:
     return out
 
 
+def offline_excess(t_call_s: float, batch: float, offline_s_per_sample: float) -> float:
+    """Seconds a latency call of ``batch`` samples spends beyond ``batch`` x the Offline time per sample (module
+    doc). Hand check: 13.31 ms at batch 1 against 215.6 samples/s -> 13.31 - 4.638 = 8.67 ms; 44.48 ms at batch 8
+    against 228.7 samples/s -> 44.48 - 8 x 4.372 = 9.50 ms."""
+    return t_call_s - batch * offline_s_per_sample
+
+
+def offline_pairs(cases: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """One record per fp32 ``cpu:`` latency row (SingleStream batch 1, MultiStream batch 8) with an Offline
+    ``samples_per_s`` row of the same chip, network and runtime version: the call time, the Offline time per
+    sample, :func:`offline_excess` and the Offline share of the peak (sorted by chip, network, batch)."""
+    offline: dict[tuple[str, str, str], dict[str, str]] = {}
+    latency: list[dict[str, str]] = []
+    for c in cases:
+        if not c["accelerator"].startswith("cpu:") or c["precision"] != "fp32":
+            continue
+        key = (c["accelerator"], c["model"], version_key(c["software"]))
+        if c["scenario"] == "offline" and c["metric"] in RATE_METRICS:
+            if key in offline:
+                raise ValueError(f"two offline rows for {key}: {offline[key]['case_id']}, {c['case_id']}")
+            offline[key] = c
+        elif c["scenario"] in ("single_stream", "multi_stream") and c["metric"] in LATENCY_METRICS:
+            latency.append(c)
+    out = []
+    for c in latency:
+        key = (c["accelerator"], c["model"], version_key(c["software"]))
+        if key not in offline:
+            continue
+        o = offline[key]
+        s = seconds_per_sample("offline", o["metric"], float(o["value"]), float(o["num_accelerators"] or 1))
+        assert s is not None
+        batch = MULTISTREAM_BATCH if c["scenario"] == "multi_stream" else 1.0
+        t = float(c["value"]) * 1e-3
+        net = load_network(key[1])
+        flop = 2.0 * net.macs_per_frame * net.frames_per_sample
+        peak = float(at_sustained_clock(get_chip_params(key[0])).vector_flop_per_s)
+        out.append({"chip": key[0], "model": key[1], "runtime": key[2], "batch": batch, "metric": c["metric"],
+                    "t_ms": t * 1e3, "offline_ms": s * 1e3, "excess_ms": offline_excess(t, batch, s) * 1e3,
+                    "offline_share": peak_share(flop, s, peak)})
+    return sorted(out, key=lambda r: (r["chip"], r["model"], r["batch"]))
+
+
+def offline_markdown(pairs: list[dict[str, Any]]) -> str:
+    lines = ["| chip | network | runtime | batch | metric | call ms | Offline ms / sample | Offline share | "
+             "call excess ms |", "|" + "---|" * 9]
+    for r in pairs:
+        lines.append(f"| {r['chip']} | {r['model']} | {r['runtime']} | {r['batch']:g} | {r['metric']} | "
+                     f"{r['t_ms']:.4g} | {r['offline_ms']:.4g} | {r['offline_share']:.2f} | {r['excess_ms']:.3g} |")
+    return "\n".join(lines)
+
+
 def split_markdown(pairs: list[dict[str, Any]]) -> str:
     lines = ["| chip | network | runtime | batch 1 ms | batch 8 ms | fixed ms / call | marginal ms / sample | "
              "marginal share |", "|" + "---|" * 8]
@@ -165,6 +223,10 @@ def main(argv: list[str] | None = None) -> None:
     if pairs:
         print()
         print(split_markdown(pairs))
+    with_offline = offline_pairs(cases)
+    if with_offline:
+        print()
+        print(offline_markdown(with_offline))
 
 
 if __name__ == "__main__":
