@@ -68,20 +68,36 @@ def runtime(software: str) -> str:
     return first.split(" ")[0] if first else ""
 
 
+def is_fp32_cpu(c: dict[str, str]) -> bool:
+    """An fp32 row on a ``cpu:`` chip (the rows every table here reads)."""
+    return c["accelerator"].startswith("cpu:") and c["precision"] == "fp32"
+
+
+def flop_and_peak(model: str, chip: str) -> tuple[float, float]:
+    """(useful FLOP per sample of the network, the chip's fp32 vector peak at its sustained clock, FLOP/s)."""
+    net = load_network(model)
+    peak = float(at_sustained_clock(get_chip_params(chip)).vector_flop_per_s)
+    return 2.0 * net.macs_per_frame * net.frames_per_sample, peak
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A markdown table."""
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                     + ["| " + " | ".join(r) + " |" for r in rows])
+
+
 def fp32_cpu_rows(cases: list[dict[str, str]], loao: dict[str, float]) -> list[dict[str, Any]]:
     """One record per fp32 row on a ``cpu:`` chip whose metric is a time or a rate, sorted by chip, network and
     time per sample."""
     out = []
     for c in cases:
-        if not c["accelerator"].startswith("cpu:") or c["precision"] != "fp32":
+        if not is_fp32_cpu(c):
             continue
         chips = float(c["num_accelerators"] or 1)
         s = seconds_per_sample(c["scenario"], c["metric"], float(c["value"]), chips)
         if s is None:
             continue
-        net = load_network(c["model"])
-        flop = 2.0 * net.macs_per_frame * net.frames_per_sample
-        peak = float(at_sustained_clock(get_chip_params(c["accelerator"])).vector_flop_per_s)
+        flop, peak = flop_and_peak(c["model"], c["accelerator"])
         out.append({"chip": c["accelerator"], "model": c["model"], "runtime": runtime(c["software"]),
                     "scenario": c["scenario"], "metric": c["metric"], "ms_per_sample": s * 1e3,
                     "tflops": flop / s / 1e12, "peak_tflops": peak / 1e12, "share": peak_share(flop, s, peak),
@@ -89,7 +105,7 @@ def fp32_cpu_rows(cases: list[dict[str, str]], loao: dict[str, float]) -> list[d
     return sorted(out, key=lambda r: (r["chip"], r["model"], r["ms_per_sample"]))
 
 
-MULTISTREAM_BATCH = 8.0  # the reference harness's one call per MultiStream query (module doc)
+MULTISTREAM_BATCH = MULTISTREAM_SAMPLES  # the reference harness runs a MultiStream query as one call (module doc)
 
 
 def batch_split(t1_s: float, tb_s: float, batch: float = MULTISTREAM_BATCH) -> tuple[float, float]:
@@ -107,6 +123,11 @@ def version_key(software: str) -> str:
     return software.split(";")[0].strip().lower()
 
 
+def pair_key(c: dict[str, str]) -> tuple[str, str, str]:
+    """The (chip, network, runtime version) rows are paired on."""
+    return c["accelerator"], c["model"], version_key(c["software"])
+
+
 def batch_pairs(cases: list[dict[str, str]]) -> list[dict[str, Any]]:
     """One record per (chip, network, runtime version) with a batch-1 SingleStream latency row and a MultiStream
     latency row of fp32 on a ``cpu:`` chip: the two times, their :func:`batch_split` and the marginal share of the
@@ -114,9 +135,9 @@ def batch_pairs(cases: list[dict[str, str]]) -> list[dict[str, Any]]:
     single: dict[tuple[str, str, str], dict[str, str]] = {}
     multi: dict[tuple[str, str, str], dict[str, str]] = {}
     for c in cases:
-        if not c["accelerator"].startswith("cpu:") or c["precision"] != "fp32" or c["metric"] not in LATENCY_METRICS:
+        if not is_fp32_cpu(c) or c["metric"] not in LATENCY_METRICS:
             continue
-        key = (c["accelerator"], c["model"], version_key(c["software"]))
+        key = pair_key(c)
         for scenario, seen in (("single_stream", single), ("multi_stream", multi)):
             if c["scenario"] == scenario:
                 if key in seen:  # two rows of one key would be paired arbitrarily
@@ -126,9 +147,7 @@ def batch_pairs(cases: list[dict[str, str]]) -> list[dict[str, Any]]:
     for key in sorted(single.keys() & multi.keys()):
         t1, tb = float(single[key]["value"]) * 1e-3, float(multi[key]["value"]) * 1e-3
         fixed, marginal = batch_split(t1, tb)
-        net = load_network(key[1])
-        flop = 2.0 * net.macs_per_frame * net.frames_per_sample
-        peak = float(at_sustained_clock(get_chip_params(key[0])).vector_flop_per_s)
+        flop, peak = flop_and_peak(key[1], key[0])
         out.append({"chip": key[0], "model": key[1], "runtime": key[2], "t1_ms": t1 * 1e3, "t8_ms": tb * 1e3,
                     "fixed_ms": fixed * 1e3, "marginal_ms": marginal * 1e3,
                     "marginal_share": peak_share(flop, marginal, peak) if marginal > 0 else float("nan")})
@@ -149,9 +168,9 @@ def offline_pairs(cases: list[dict[str, str]]) -> list[dict[str, Any]]:
     offline: dict[tuple[str, str, str], dict[str, str]] = {}
     latency: list[dict[str, str]] = []
     for c in cases:
-        if not c["accelerator"].startswith("cpu:") or c["precision"] != "fp32":
+        if not is_fp32_cpu(c):
             continue
-        key = (c["accelerator"], c["model"], version_key(c["software"]))
+        key = pair_key(c)
         if c["scenario"] == "offline" and c["metric"] in RATE_METRICS:
             if key in offline:
                 raise ValueError(f"two offline rows for {key}: {offline[key]['case_id']}, {c['case_id']}")
@@ -160,7 +179,7 @@ def offline_pairs(cases: list[dict[str, str]]) -> list[dict[str, Any]]:
             latency.append(c)
     out = []
     for c in latency:
-        key = (c["accelerator"], c["model"], version_key(c["software"]))
+        key = pair_key(c)
         if key not in offline:
             continue
         o = offline[key]
@@ -168,9 +187,7 @@ def offline_pairs(cases: list[dict[str, str]]) -> list[dict[str, Any]]:
         assert s is not None
         batch = MULTISTREAM_BATCH if c["scenario"] == "multi_stream" else 1.0
         t = float(c["value"]) * 1e-3
-        net = load_network(key[1])
-        flop = 2.0 * net.macs_per_frame * net.frames_per_sample
-        peak = float(at_sustained_clock(get_chip_params(key[0])).vector_flop_per_s)
+        flop, peak = flop_and_peak(key[1], key[0])
         out.append({"chip": key[0], "model": key[1], "runtime": key[2], "batch": batch, "metric": c["metric"],
                     "t_ms": t * 1e3, "offline_ms": s * 1e3, "excess_ms": offline_excess(t, batch, s) * 1e3,
                     "offline_share": peak_share(flop, s, peak)})
@@ -178,32 +195,25 @@ def offline_pairs(cases: list[dict[str, str]]) -> list[dict[str, Any]]:
 
 
 def offline_markdown(pairs: list[dict[str, Any]]) -> str:
-    lines = ["| chip | network | runtime | batch | metric | call ms | Offline ms / sample | Offline share | "
-             "call excess ms |", "|" + "---|" * 9]
-    for r in pairs:
-        lines.append(f"| {r['chip']} | {r['model']} | {r['runtime']} | {r['batch']:g} | {r['metric']} | "
-                     f"{r['t_ms']:.4g} | {r['offline_ms']:.4g} | {r['offline_share']:.2f} | {r['excess_ms']:.3g} |")
-    return "\n".join(lines)
+    return table(["chip", "network", "runtime", "batch", "metric", "call ms", "Offline ms / sample", "Offline share",
+                  "call excess ms"],
+                 [[r["chip"], r["model"], r["runtime"], f"{r['batch']:g}", r["metric"], f"{r['t_ms']:.4g}",
+                   f"{r['offline_ms']:.4g}", f"{r['offline_share']:.2f}", f"{r['excess_ms']:.3g}"] for r in pairs])
 
 
 def split_markdown(pairs: list[dict[str, Any]]) -> str:
-    lines = ["| chip | network | runtime | batch 1 ms | batch 8 ms | fixed ms / call | marginal ms / sample | "
-             "marginal share |", "|" + "---|" * 8]
-    for r in pairs:
-        lines.append(f"| {r['chip']} | {r['model']} | {r['runtime']} | {r['t1_ms']:.4g} | {r['t8_ms']:.4g} | "
-                     f"{r['fixed_ms']:.3g} | {r['marginal_ms']:.3g} | {r['marginal_share']:.2f} |")
-    return "\n".join(lines)
+    return table(["chip", "network", "runtime", "batch 1 ms", "batch 8 ms", "fixed ms / call", "marginal ms / sample",
+                  "marginal share"],
+                 [[r["chip"], r["model"], r["runtime"], f"{r['t1_ms']:.4g}", f"{r['t8_ms']:.4g}",
+                   f"{r['fixed_ms']:.3g}", f"{r['marginal_ms']:.3g}", f"{r['marginal_share']:.2f}"] for r in pairs])
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| chip | network | runtime | scenario | metric | ms / sample | TFLOP/s | peak | share | LOAO % |",
-             "|" + "---|" * 10]
-    for r in rows:
-        e = "" if r["loao_pct"] is None else f"{r['loao_pct']:+.1f}"
-        lines.append(f"| {r['chip']} | {r['model']} | {r['runtime']} | {r['scenario']} | {r['metric']} | "
-                     f"{r['ms_per_sample']:.4g} | {r['tflops']:.3f} | {r['peak_tflops']:.3f} | {r['share']:.2f} | "
-                     f"{e} |")
-    return "\n".join(lines)
+    return table(["chip", "network", "runtime", "scenario", "metric", "ms / sample", "TFLOP/s", "peak", "share",
+                  "LOAO %"],
+                 [[r["chip"], r["model"], r["runtime"], r["scenario"], r["metric"], f"{r['ms_per_sample']:.4g}",
+                   f"{r['tflops']:.3f}", f"{r['peak_tflops']:.3f}", f"{r['share']:.2f}",
+                   "" if r["loao_pct"] is None else f"{r['loao_pct']:+.1f}"] for r in rows])
 
 
 def main(argv: list[str] | None = None) -> None:
