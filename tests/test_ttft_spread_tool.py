@@ -142,6 +142,27 @@ def test_other_runs_spread_matches_the_rows(ts):
     assert sum("TTFT spread of the run" in r["notes"] for r in rows) == 3 * len(stated)
 
 
+DYNAMO = ROOT / "docs" / "data" / "imax_dynamo_ttft_spread.csv"
+
+
+def test_dynamo_runs_spread_matches_the_rows(ts):
+    """The GB200 Dynamo (TensorRT-LLM and SGLang, PD-disaggregated) runs' spread: every Dynamo TTFT row is listed,
+    each mean is its row's value, the median and mean lie below the p99, and the notes of all three metrics of each
+    run state the listed median and p99."""
+    spread = ts.read_spread(DYNAMO)
+    rows = _shipped_rows()
+    ttft = {r["case_id"].rsplit("-", 1)[0]: r for r in rows if r["metric"] == "ttft_ms"}
+    assert {p for p in ttft if "-gb200-dynamo-" in p} == set(spread)
+    for p, (mean, med, p99) in spread.items():
+        assert float(ttft[p]["value"]) == pytest.approx(mean, abs=0.1)
+        assert mean <= p99 and med <= p99
+    noted = ts.notes_spread(SHIPPED)
+    dyn = [r["case_id"] for r in rows if r["case_id"].rsplit("-", 1)[0] in spread]
+    assert len(dyn) == 3 * len(spread)
+    for cid in dyn:
+        assert noted[cid] == pytest.approx(spread[cid.rsplit("-", 1)[0]][1:], abs=0.05)
+
+
 def test_notes_spread_reads_what_the_notes_state(ts):
     spread = ts.notes_spread(SHIPPED)
     case_id = next(r["case_id"] for r in _shipped_rows() if "-r20609406656-ttft" in r["case_id"])
