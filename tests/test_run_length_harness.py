@@ -26,9 +26,9 @@ def per_client(engine, software, default=PROMPTS_PER_CLIENT):
 
 def test_dynamo_records_the_harness_run_lengths():
     dyn = get_engine("dynamo")
-    # benchmark_disagg.slurm MULTI_ROUND default 8; the Dynamo + SGLang rows ran an unstored launch branch: none
+    # benchmark_disagg.slurm MULTI_ROUND default 8; the Dynamo SGLang bench.sh scripts' concurrency x 5
     assert per_client(dyn, TRT) == 8
-    assert per_client(dyn, SGL) == PROMPTS_PER_CLIENT
+    assert per_client(dyn, SGL) == 5
     assert per_client(dyn, "NVIDIA Dynamo + vLLM") == PROMPTS_PER_CLIENT
     for other in ("vllm", "sglang", "trtllm", "atom"):  # the InferenceMAX runners' own client: 10 per client
         assert per_client(get_engine(other), SGL) == PROMPTS_PER_CLIENT
@@ -70,3 +70,27 @@ def test_a_first_wave_wait_raises_the_mean_ttft_as_the_run_shortens():
         ttft = np.full(n, 0.1)
         ttft[:c] += 1.0
         assert float(np.average(ttft, weights=steady_weights(n, c, bench))) == pytest.approx(mean)
+
+
+def test_dynamo_records_read_a_shorter_sglang_run_than_the_trtllm_one():
+    """The runs' own records (docs/data/imax_dynamo_ttft_spread.csv): the first wave's share of the TTFT excess,
+    (mean - median) / (p99 - median), goes as 1 / P for one drained wave. The TensorRT-LLM runs (P = 8, the
+    harness's default) read about 0.07; the SGLang runs at 1k input read at least 1.4x that, as P = 5 (8 / 5 = 1.6)
+    would and P = 10 (0.8x) could not."""
+    import csv
+    from pathlib import Path
+    from statistics import median
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "data" / "imax_dynamo_ttft_spread.csv"
+    with path.open() as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+
+    def share(r):
+        mean, med, p99 = (float(r[k]) for k in ("mean_ttft_ms", "median_ttft_ms", "p99_ttft_ms"))
+        return (mean - med) / (p99 - med)
+
+    trt = [share(r) for r in rows if "-dynamo-trt-" in r["case_prefix"]]
+    sgl = [share(r) for r in rows if "-dynamo-sglang-" in r["case_prefix"] and "-1024-1024-" in r["case_prefix"]]
+    assert len(trt) == 202 and len(sgl) == 88
+    assert 0.06 < median(trt) < 0.09
+    assert median(sgl) > 1.4 * median(trt)

@@ -142,6 +142,27 @@ def test_other_runs_spread_matches_the_rows(ts):
     assert sum("TTFT spread of the run" in r["notes"] for r in rows) == 3 * len(stated)
 
 
+DYNAMO = ROOT / "docs" / "data" / "imax_dynamo_ttft_spread.csv"
+
+
+def test_dynamo_runs_spread_matches_the_rows(ts):
+    """The GB200 Dynamo (TensorRT-LLM and SGLang, PD-disaggregated) runs' spread: every Dynamo TTFT row is listed,
+    each mean is its row's value, the median and mean lie below the p99, and the notes of all three metrics of each
+    run state the listed median and p99."""
+    spread = ts.read_spread(DYNAMO)
+    rows = _shipped_rows()
+    ttft = {r["case_id"].rsplit("-", 1)[0]: r for r in rows if r["metric"] == "ttft_ms"}
+    assert {p for p in ttft if "-gb200-dynamo-" in p} == set(spread)
+    for p, (mean, med, p99) in spread.items():
+        assert float(ttft[p]["value"]) == pytest.approx(mean, abs=0.1)
+        assert mean <= p99 and med <= p99
+    noted = ts.notes_spread(SHIPPED)
+    dyn = [r["case_id"] for r in rows if r["case_id"].rsplit("-", 1)[0] in spread]
+    assert len(dyn) == 3 * len(spread)
+    for cid in dyn:
+        assert noted[cid] == pytest.approx(spread[cid.rsplit("-", 1)[0]][1:], abs=0.05)
+
+
 def test_notes_spread_reads_what_the_notes_state(ts):
     spread = ts.notes_spread(SHIPPED)
     case_id = next(r["case_id"] for r in _shipped_rows() if "-r20609406656-ttft" in r["case_id"])
@@ -188,3 +209,16 @@ def test_shipped_b200_stalls_only_where_the_first_wave_needs_more_than_one_step(
     assert sum(r[8] for r in over) > len(over) / 2
     h200_over = [r for r in rows if r[0] == "sglang" and r[1] == "nvidia-h200-sxm-141gb" and r[6] > r[7]]
     assert h200_over and not any(r[8] for r in h200_over)
+
+
+def test_error_parts_by_hand(ts):
+    # measured mean 1,000 ms, median 400; simulated mean 600, median 500: -40 % = +10 (median) - 50 (spread)
+    assert ts.error_parts(1000.0, 400.0, 600.0, 500.0) == pytest.approx((10.0, -50.0))
+    assert [ts.band(c) for c in (1, 64, 65, 512, 513, 2048, 2049)] == \
+        ["1-64", "1-64", "65-512", "65-512", "513-2,048", "513-2,048", "2,049+"]
+
+
+@given(st.floats(1.0, 1e5), st.floats(0.1, 1.0), st.floats(1.0, 1e5), st.floats(0.1, 1.0))
+def test_error_parts_add_up_to_the_signed_error(ts, meas, med_share, sim, sim_share):
+    median_part, spread_part = ts.error_parts(meas, med_share * meas, sim, sim_share * sim)
+    assert median_part + spread_part == pytest.approx(100.0 * (sim - meas) / meas, abs=1e-6)

@@ -23,6 +23,12 @@ JSON, a note) and keeps them in every figure.
         (C clients' prompts at once) fit in one prefill step of the engine's recipe (``--chunked-prefill-size``,
         engines.yaml recipe_chunk_tokens) or need more; then per weights, TP, input length and clients. A
         diagnostic of when a run stalls; it predicts nothing
+    python tools/closed_loop/ttft_spread.py parts validate.json [--cases inferencemax_cases.csv] [--engine dynamo]
+        [--threshold 12]
+        the in-sample signed TTFT error of each row with a stated spread split exactly into a median part,
+        (simulated median - measured median) / measured mean, and a spread part, the rest (the first wave and any
+        tail; :func:`error_parts`); medians per engine (worker engine), chip, model, format and clients band, with
+        the measured over simulated median and, among the rows beyond the threshold, which part is the larger
 """
 
 from __future__ import annotations
@@ -226,6 +232,49 @@ def waves(cases_csv: str | Path) -> None:
                   f"{wave / chunk:6.2f}")
 
 
+_FORMAT = re.compile(r"-(fp8|fp4|mxfp4|nvfp4)-")
+BANDS = ((64, "1-64"), (512, "65-512"), (2048, "513-2,048"), (10**9, "2,049+"))
+
+
+def error_parts(meas_mean: float, meas_median: float, sim_mean: float, sim_median: float) -> tuple[float, float]:
+    """(median part, spread part) of the signed error (%) of a mean TTFT: the first is the medians' difference over
+    the measured mean, the second the rest, so that the two add up to 100 (sim_mean - meas_mean) / meas_mean."""
+    median_pct = 100.0 * (sim_median - meas_median) / meas_mean
+    return median_pct, 100.0 * (sim_mean - meas_mean) / meas_mean - median_pct
+
+
+def band(clients: int) -> str:
+    """The clients band of a closed-loop row (the bands of tools/closed_loop/dynamo_breakdown.py)."""
+    return next(name for top, name in BANDS if clients <= top)
+
+
+def parts(path: str, cases_csv: str | Path, engine: str, threshold: float) -> None:
+    spread = notes_spread(cases_csv)
+    groups: dict = defaultdict(list)
+    for c in json.load(open(path))["cases"]:
+        sim = c.get("sim") or {}
+        if (c["status"] != "ok" or c["metric"] != "ttft_ms" or c["case_id"] not in spread
+                or sim.get("kind") != "closed_loop" or not sim.get("ttft_median_ms")):
+            continue
+        eng = _engine(c["case_id"], sim) + (f"+{sim['worker_engine']}" if sim.get("worker_engine") else "")
+        if engine and engine not in eng:
+            continue
+        m = _FORMAT.search(c["case_id"])
+        clients = int(re.search(r"-c(\d+)-", c["case_id"]).group(1))
+        key = (eng, c["accelerator"], c["model"].rsplit("/", 1)[-1], m.group(1) if m else "-", band(clients))
+        med = spread[c["case_id"]][0]
+        groups[key].append((c["signed_error_pct"], med / sim["ttft_median_ms"],
+                            *error_parts(c["measured"], med, c["predicted"], sim["ttft_median_ms"])))
+    print(f"in-sample TTFT: rows, signed %, measured / simulated median, median part %, spread part % (medians); "
+          f"rows beyond {threshold:.0f} % by larger part")
+    for key in sorted(groups, key=lambda k: (k[:4], [b for _, b in BANDS].index(k[4]))):
+        v = np.array(groups[key])
+        far = v[np.abs(v[:, 0]) > threshold]
+        n_med = int(np.sum(np.abs(far[:, 2]) >= np.abs(far[:, 3])))
+        print(f"  {' / '.join(key):60s} {len(v):4d} {np.median(v[:, 0]):+7.1f} {np.median(v[:, 1]):6.2f} "
+              f"{np.median(v[:, 2]):+7.1f} {np.median(v[:, 3]):+7.1f}   median {n_med}, spread {len(far) - n_med}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -238,6 +287,11 @@ def main() -> None:
     r.add_argument("--cases", default=str(SHIPPED), help="the case file whose notes state the spreads")
     wv = sub.add_parser("waves")
     wv.add_argument("--cases", default=str(SHIPPED), help="the case file whose notes state the spreads")
+    pa = sub.add_parser("parts")
+    pa.add_argument("validate_json")
+    pa.add_argument("--cases", default=str(SHIPPED), help="the case file whose notes state the spreads")
+    pa.add_argument("--engine", default="", help="fragment of the engine (and worker engine) name")
+    pa.add_argument("--threshold", type=float, default=12.0)
     a = ap.parse_args()
     if a.cmd == "notes":
         text, changed = add_notes(Path(a.cases_csv).read_text(encoding="utf-8"), read_spread(a.spread_csv))
@@ -245,6 +299,8 @@ def main() -> None:
         print(f"{changed} rows given their run's TTFT spread: {a.cases_csv}")
     elif a.cmd == "waves":
         waves(a.cases)
+    elif a.cmd == "parts":
+        parts(a.validate_json, a.cases, a.engine, a.threshold)
     else:
         report(a.validate_json, a.threshold, a.cases)
 
