@@ -142,6 +142,26 @@ def test_other_runs_spread_matches_the_rows(ts):
     assert sum("TTFT spread of the run" in r["notes"] for r in rows) == 3 * len(stated)
 
 
+VLLM = ROOT / "docs" / "data" / "imax_vllm_ttft_spread.csv"
+
+
+def test_vllm_runs_spread_matches_the_rows(ts):
+    """The vLLM runs' spread (H100 / H200 / B200 gpt-oss-120b): every vLLM TTFT row is listed, each mean is its
+    row's value, the median lies below the mean (the first wave's tail pulls the mean up) and the notes of all three
+    metrics of each run carry it."""
+    spread = ts.read_spread(VLLM)
+    rows = _shipped_rows()
+    ttft = {r["case_id"].rsplit("-", 1)[0]: r for r in rows if r["metric"] == "ttft_ms"}
+    assert {p for p in ttft if "-vllm-" in p} == set(spread)
+    assert len(spread) == 461
+    for p, (mean, med, p99) in spread.items():
+        assert float(ttft[p]["value"]) == pytest.approx(mean, abs=0.1)
+        assert med <= mean * 1.02 and mean <= p99
+        assert ts.spread_note(med, p99) in ttft[p]["notes"]
+    stated = [r for r in rows if r["case_id"].rsplit("-", 1)[0] in spread and "TTFT spread of the run" in r["notes"]]
+    assert len(stated) == 3 * len(spread)
+
+
 def test_notes_spread_reads_what_the_notes_state(ts):
     spread = ts.notes_spread(SHIPPED)
     case_id = next(r["case_id"] for r in _shipped_rows() if "-r20609406656-ttft" in r["case_id"])
