@@ -222,6 +222,25 @@ def test_async_replica_takes_a_request_two_boundaries_after_it_arrived():
     assert table.first_scheduled_s[rid2] > t1 and rep.held == 0
 
 
+@pytest.mark.parametrize("recv", [1, 10])
+def test_prompts_sent_together_share_the_first_step(recv):
+    """vLLM V1's idle engine core drains its whole input queue before it plans a step
+    (EngineCoreProc._process_input_queue): four prompts reaching an idle engine at the same instant are
+    prefilled in one step (400 tokens under the 8,192 budget), not the first alone and the rest a step later."""
+    rep = PollingReplica(0, StepTimer(_step()), SchedulerConfig(), 1_000_000, RequestTable(),
+                         recv_interval_steps=recv, async_scheduling=True)
+    table = rep.table
+    rids = [table.add(0.0, 100, 50) for _ in range(4)]
+    for rid in rids:
+        rep.enqueue(rid, 100, 50, 0.0)
+    assert len(rep.waiting) == 4 and not rep.held
+    rep.run_until(1e-9, min_steps=1)
+    assert rep.log["prefill_tokens"][0] == 400
+    assert all(table.first_scheduled_s[r] == 0.0 for r in rids)
+    # by hand: one step of 400 prompt tokens, 0.01 s + 400 x 1e-5 s = 14 ms, gives all four their first token
+    assert {round(float(table.first_token_s[r]), 6) for r in rids} == {0.014}
+
+
 def _adp(ranks: int, timeout: int, wait: int):
     return (ranks, timeout, wait)
 

@@ -142,24 +142,30 @@ def test_other_runs_spread_matches_the_rows(ts):
     assert sum("TTFT spread of the run" in r["notes"] for r in rows) == 3 * len(stated)
 
 
-DYNAMO = ROOT / "docs" / "data" / "imax_dynamo_ttft_spread.csv"
+RUN_SPREADS = {
+    "dynamo": (ROOT / "docs" / "data" / "imax_dynamo_ttft_spread.csv", "-gb200-dynamo-", 374),
+    "vllm": (ROOT / "docs" / "data" / "imax_vllm_ttft_spread.csv", "-vllm-", 461),
+}
 
 
-def test_dynamo_runs_spread_matches_the_rows(ts):
-    """The GB200 Dynamo (TensorRT-LLM and SGLang, PD-disaggregated) runs' spread: every Dynamo TTFT row is listed,
-    each mean is its row's value, the median and mean lie below the p99, and the notes of all three metrics of each
-    run state the listed median and p99."""
-    spread = ts.read_spread(DYNAMO)
+@pytest.mark.parametrize("engine", sorted(RUN_SPREADS))
+def test_runs_spread_matches_the_rows(ts, engine):
+    """The GB200 Dynamo (TensorRT-LLM and SGLang, PD-disaggregated) and the vLLM (H100 / H200 / B200 gpt-oss-120b)
+    runs' spread: every TTFT row of the engine is listed, each mean is its row's value, the median and mean lie below
+    the p99, and the notes of all three metrics of each run state the listed median and p99."""
+    path, marker, runs = RUN_SPREADS[engine]
+    spread = ts.read_spread(path)
     rows = _shipped_rows()
     ttft = {r["case_id"].rsplit("-", 1)[0]: r for r in rows if r["metric"] == "ttft_ms"}
-    assert {p for p in ttft if "-gb200-dynamo-" in p} == set(spread)
+    assert {p for p in ttft if marker in p} == set(spread)
+    assert len(spread) == runs
     for p, (mean, med, p99) in spread.items():
         assert float(ttft[p]["value"]) == pytest.approx(mean, abs=0.1)
         assert mean <= p99 and med <= p99
     noted = ts.notes_spread(SHIPPED)
-    dyn = [r["case_id"] for r in rows if r["case_id"].rsplit("-", 1)[0] in spread]
-    assert len(dyn) == 3 * len(spread)
-    for cid in dyn:
+    listed = [r["case_id"] for r in rows if r["case_id"].rsplit("-", 1)[0] in spread]
+    assert len(listed) == 3 * len(spread)
+    for cid in listed:
         assert noted[cid] == pytest.approx(spread[cid.rsplit("-", 1)[0]][1:], abs=0.05)
 
 

@@ -30,7 +30,10 @@ class PollingReplica(Replica):
     ``--async-scheduling``; SGLang's and TensorRT-LLM's overlap schedulers, on by default), so the
     poll that decides step ``k`` happens when step ``k - 1`` starts and sees only what arrived by
     then: a request arriving during a step is scheduled two steps later at the earliest
-    (:mod:`inferchip.sim.engines.scheduling`). An idle engine has nothing in flight and plans at once."""
+    (:mod:`inferchip.sim.engines.scheduling`). An idle engine has nothing in flight and plans at once, with every
+    request that reached it by then: vLLM V1 ``EngineCoreProc._process_input_queue`` (vllm-project/vllm
+    vllm/v1/engine/core.py, read at @00080ee13c) blocks for one request while idle, then drains the input queue
+    before the step, so prompts sent at the same instant (a closed loop's first wave) share the first step."""
 
     def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
                  table: RequestTable, recv_interval_steps: int = 1, async_scheduling: bool = False):
@@ -58,7 +61,9 @@ class PollingReplica(Replica):
         return super().load + self.held
 
     def enqueue(self, rid: int, prompt: int, out: int, time_s: float) -> None:
-        if self.idle and not self.held:  # an idle scheduler polls continuously
+        # an idle scheduler polls continuously; so does one that runs nothing yet, no step reaching past this
+        # arrival (what waits arrived at this same instant): the request joins the first step's plan with them
+        if (self.idle or (not (self.n_running or self.swapped) and self.clock_s <= time_s)) and not self.held:
             super().enqueue(rid, prompt, out, time_s)
             return
         self.inbox.append((rid, prompt, out))
