@@ -30,7 +30,7 @@ from inferchip.validation.closed_loop import (
     row_facts,
     simulate_closed_loop,
 )
-from inferchip.validation.results import CaseResult, error_result
+from inferchip.validation.results import CaseResult, error_result, in_row_terms
 
 REPLICAS_KEPT = 6  # engine replicas (mapped model + step-time cache) kept per validator
 
@@ -77,10 +77,13 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
                                          "moe_stream_cap_bytes_per_s": cap_bytes_per_s})
         cals[cal_key] = cal
     notes = notes + check_span(layout, cp.max_scaleup_domain, cp.id, f"line {case.line} ({case.case_id})")
-    setting = resolve_setting(cp, ms, count=layout.chips_per_replica, weights=fmt.weights,
-                              activations=fmt.activations, kv=fmt.kv, tp=layout.tp, pp=layout.pp, ep=layout.ep,
-                              attn_dp=layout.attn_dp, calibration=cals[cal_key],
-                              attention_weights=fmt.attention_weights)
+    try:  # a refusal of the row's layout names its line and columns, not the CLI's options
+        setting = resolve_setting(cp, ms, count=layout.chips_per_replica, weights=fmt.weights,
+                                  activations=fmt.activations, kv=fmt.kv, tp=layout.tp, pp=layout.pp, ep=layout.ep,
+                                  attn_dp=layout.attn_dp, calibration=cals[cal_key],
+                                  attention_weights=fmt.attention_weights)
+    except InferchipError as exc:
+        raise in_row_terms(case, exc) from None
     mm = setting.mapped(setting.layout)
     static = facts.engine.memory_fraction_on(case.accelerator, fmt.weights, layout.tp)
     codec = facts.engine.all_reduce_codec_on(case.accelerator, fmt.weights) if facts.prefill is None else ""
