@@ -82,3 +82,19 @@ def test_a_vision_case_value_beyond_the_bounds_is_a_file_error(column, value, al
     csv.writer(buf).writerows([header, row])
     with pytest.raises(CaseFileError, match=rf"line 2, column \d+ \({column}\): value '{value}'.*at most {allowed}"):
         parse_vision_cases(buf.getvalue())
+
+
+@pytest.mark.parametrize(("column", "value"), [("accelerator", "acme-npu-9000"), ("model", "no-such-net")])
+def test_an_unknown_vision_chip_or_network_names_the_row_and_column(column, value):
+    from inferchip.catalog.vision_networks import load_vision_calibration
+    from inferchip.validation.vision.rows import Unexpressible, build_row
+
+    text = VISION.read_text(encoding="utf-8").splitlines()
+    header = next(csv.reader([text[0]]))
+    row = next(csv.reader([text[1]]))
+    row[header.index(column)] = value
+    buf = io.StringIO()
+    csv.writer(buf).writerows([header, row])
+    case = parse_vision_cases(buf.getvalue())[0]
+    with pytest.raises(Unexpressible, match=rf"^line 2, column {column}: .*'{value}'.*allowed: "):
+        build_row(case, load_vision_calibration())
