@@ -98,3 +98,17 @@ def test_an_unknown_vision_chip_or_network_names_the_row_and_column(column, valu
     case = parse_vision_cases(buf.getvalue())[0]
     with pytest.raises(Unexpressible, match=rf"^line 2, column {column}: .*'{value}'.*allowed: "):
         build_row(case, load_vision_calibration())
+
+
+
+def test_a_vision_file_with_a_header_and_no_rows_is_an_error_as_an_llm_file_is(tmp_path):
+    """`validate` of an LLM case file with a header and no rows exits 2 ("no cases"); a vision one printed empty
+    tables and exited 0."""
+    from cli_in_process import run_main
+
+    for name, header in (("llm.csv", ",".join(COLUMNS)), ("vision.csv", VISION.read_text(encoding="utf-8")
+                                                          .splitlines()[0])):
+        path = tmp_path / name
+        path.write_text(header + "\n", encoding="utf-8")
+        code, text = run_main(["validate", str(path)])
+        assert code == 2 and "no cases: the file has a header and no rows" in text and name in text, text
