@@ -104,7 +104,8 @@ def _num(path: str, line: int, col: int, name: str, text: str, *, integer: bool 
     try:
         v = float(t)
     except ValueError:
-        raise CaseFileError(path, line, col, name, f"value {t!r} is not a number") from None
+        raise CaseFileError(path, line, col, name, f"value {t!r} is not a number; expected a positive "
+                                                   f"{'whole ' if integer else ''}number") from None
     if not math.isfinite(v) or v <= 0 or (integer and v != round(v)):
         raise CaseFileError(path, line, col, name, f"value {t!r} must be a positive {'whole ' if integer else ''}"
                                                    "number")
