@@ -112,3 +112,12 @@ def test_a_vision_file_with_a_header_and_no_rows_is_an_error_as_an_llm_file_is(t
         path.write_text(header + "\n", encoding="utf-8")
         code, text = run_main(["validate", str(path)])
         assert code == 2 and "no cases: the file has a header and no rows" in text and name in text, text
+
+
+def test_more_clients_than_the_simulator_runs_names_the_column():
+    """Concurrency 1,000,000 parses (the command line's bound on users) but its benchmark sends 10 prompts per
+    client: the row came back as the simulator's "num_requests: value 3000000 must be ...", naming no row."""
+    res = validate_cases([_row(concurrency="1000000")], Calibration(), compare=False)[0]
+    assert res.status == "invalid_setting"
+    assert re.match(r"line 2 \(imax-x-tp2ep1-1024-1024-c4-r1-tput\), column concurrency: 1,000,000 clients .*"
+                    r"allowed: at most 100,000", res.reason), res.reason

@@ -13,7 +13,7 @@ from typing import Any
 from inferchip.catalog.engines import engine_calibration, get_engine, kernel_engine, request_host_time
 from inferchip.cost.context import attention_format, prefill_attention_format_of
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
-from inferchip.errors import InferchipError, SpecError
+from inferchip.errors import InferchipError, InvalidSettingError, SpecError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint
 from inferchip.performance.setting import resolve_setting
@@ -31,6 +31,7 @@ from inferchip.validation.closed_loop import (
     simulate_closed_loop,
 )
 from inferchip.validation.results import CaseResult, error_result, in_row_terms
+from inferchip.workload.limits import MAX_REQUESTS
 
 REPLICAS_KEPT = 6  # engine replicas (mapped model + step-time cache) kept per validator
 
@@ -121,6 +122,11 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
         if v.engine is not None:
             engine = get_engine(v.engine)
         facts = row_facts(case, engine)
+        if case.concurrency and case.concurrency * facts.prompts_per_client > MAX_REQUESTS:  # its benchmark's requests
+            raise InvalidSettingError(f"line {case.line} ({case.case_id}), column concurrency: {case.concurrency:,} "
+                                      f"clients send {facts.prompts_per_client} prompts each, more than the "
+                                      f"simulator's {MAX_REQUESTS:,} requests per run; allowed: at most "
+                                      f"{MAX_REQUESTS // facts.prompts_per_client:,}")
         fmt, notes = case_formats(case)
         if engine is None and not case.software.strip():
             notes = [*notes, f"column software is blank: the engine catalogue's default, {facts.engine.id}, assumed "
