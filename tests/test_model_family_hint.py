@@ -8,8 +8,8 @@ import pytest
 
 from cli_in_process import run_main
 from inferchip.catalog.models import load_model
-from inferchip.catalog.vision_networks import load_network_spec
 from inferchip.errors import UnknownIdError
+from inferchip.workload.vision.network import load_network
 
 
 def test_a_vision_network_given_as_an_llm_points_to_the_vision_command():
@@ -20,7 +20,7 @@ def test_a_vision_network_given_as_an_llm_points_to_the_vision_command():
 def test_an_llm_given_as_a_vision_network_points_to_predict():
     with pytest.raises(UnknownIdError, match=r"'meta-llama/Llama-3\.1-8B' is an LLM, not a vision network.*"
                                              r"inferchip predict"):
-        load_network_spec("meta-llama/Llama-3.1-8B")
+        load_network("meta-llama/Llama-3.1-8B")
 
 
 def test_the_cli_answers_in_one_error_line():

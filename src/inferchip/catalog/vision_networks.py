@@ -55,13 +55,7 @@ def load_network_spec(id_or_path: str | Path) -> VisionNetworkSpec:
             return _load(path.resolve())
         raise SpecError(f"{given}: no such network YAML file (a bundled network id, a network YAML or a "
                         "FILE.onnx; `inferchip models` lists the bundled ones)")
-    err = UnknownIdError("vision network", given, bundled, listing="inferchip models")
-    from inferchip.catalog.models import model_ids  # `inferchip models` lists both families
-
-    if given in model_ids():
-        err.args = (f"'{given}' is an LLM, not a vision network; predict it with `inferchip predict --model {given}` "
-                    "(or `inferchip serve`)",)
-    raise err
+    raise UnknownIdError("vision network", given, bundled, listing="inferchip models")
 
 
 def load_vision_calibration(which: str | Path | None = None) -> VisionCalibration:
