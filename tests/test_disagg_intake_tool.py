@@ -42,7 +42,8 @@ def test_prefill_capacity_scales_with_workers_and_falls_with_the_prompt(di):
     m = re.search(r"(\d+) prefill GPUs \((\d+) worker\(s\)", case.notes)
     assert m is not None
     gpus, workers = int(m.group(1)), int(m.group(2))  # twice the workers of the same width
-    doubled = replace(case, notes=case.notes.replace(m.group(0), f"{2 * gpus} prefill GPUs ({2 * workers} worker(s)"))
+    doubled = replace(case, notes=case.notes.replace(m.group(0), f"{2 * gpus} prefill GPUs ({2 * workers} worker(s)"),
+                      num_accelerators=case.num_accelerators + gpus)  # the pools add up to the row's chips
     assert di.prefill_capacity_tokens_per_s(v, doubled) == pytest.approx(2 * base)
     longer = replace(case, input_tokens=4 * case.input_tokens)  # causal attention grows with the prompt
     assert di.prefill_capacity_tokens_per_s(v, longer) < base

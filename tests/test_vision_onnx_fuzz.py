@@ -162,3 +162,14 @@ def test_cli_bad_graphs_exit_2_without_traceback(tmp_path):
     for name, m in cases.items():
         code, text = run_main(["vision", "--chip", "nvidia-l4", "--model", str(_save(tmp_path, m, name))])
         assert code == 2 and "Traceback" not in text and "internal error" not in text and name in text, text
+
+
+def test_a_node_of_an_undeclared_domain_names_the_node_and_domain(tmp_path):
+    """A custom operator whose domain the graph's opset_import does not declare used to fail in ONNX's shape
+    inference with its own text ("Cannot infer type and shape for node name ."), naming no node."""
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("MyOp", ["r"], ["y"], name="mine",
+                                                                        domain="com.acme")]
+    m = _model(nodes, [helper.make_tensor_value_info("x", F, [1, 4])])
+    with pytest.raises(SpecError, match=r"g\.onnx: node 1 'mine' \(MyOp\): domain 'com\.acme' is not declared in "
+                                        r"the graph's opset_import .*declared: ai\.onnx"):
+        import_onnx(_save(tmp_path, m))

@@ -115,7 +115,13 @@ def load_model(id_or_path: str | Path) -> ModelSpec:
         path = Path(given).expanduser()
         if is_file(path) or (is_dir(path) and is_file(path / "config.json")) or given.endswith(".json"):
             return load_user_config(path)
-        raise UnknownIdError("model", given, model_ids())
+        err = UnknownIdError("model", given, model_ids())
+        from inferchip.catalog.vision_networks import is_vision_network  # `inferchip models` lists both families
+
+        if is_vision_network(given):
+            err.args = (f"'{given}' is a vision network, not an LLM; cost it with `inferchip vision --model {given}` "
+                        f"(or `inferchip drive --model {given}`)",)
+        raise err
     return _load_alias(model_id) if model_id in _aliases() else _load_bundled(model_id)
 
 

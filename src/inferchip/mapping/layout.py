@@ -109,6 +109,12 @@ def check_layout(model: ModelSpec, layout: Layout, num_chips: int | None = None)
         raise InvalidSettingError(
             f"tp x pp = {layout.chips_per_replica} needs more chips than the {num_chips} given (--count)"
         )
+    if num_chips is not None and num_chips % layout.chips_per_replica:
+        # a remainder would be chips that the prediction silently leaves out ("on 2 x" for --count 3 --tp 2)
+        raise InvalidSettingError(
+            f"--count {num_chips} is not a whole number of replicas of tp x pp = {layout.chips_per_replica} chips; "
+            f"allowed: a multiple of {layout.chips_per_replica}"
+        )
     return layout
 
 

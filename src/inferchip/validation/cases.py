@@ -37,6 +37,7 @@ from inferchip.validation.datasets import (  # re-exported: the data sets rows r
     LatencyLimits,
     dataset_for_model,
 )
+from inferchip.workload.limits import MAX_CHIPS, MAX_CONCURRENCY, MAX_TOKENS
 
 COLUMNS = (
     "case_id", "source_kind", "source", "accelerator", "num_accelerators", "software", "model",
@@ -154,6 +155,11 @@ class Case:
         return bool(re.search(r"\binteractive\b", self.notes, re.IGNORECASE)) or "interactive" in self.case_id.lower()
 
 
+# upper bounds: the command line's (workload.limits); past them a row reached the simulator, refused in its own terms
+_MAX = {"num_accelerators": MAX_CHIPS, "tp": MAX_CHIPS, "pp": MAX_CHIPS, "ep": MAX_CHIPS, "input_tokens": MAX_TOKENS,
+        "output_tokens": MAX_TOKENS, "concurrency": MAX_CONCURRENCY}
+
+
 def _int(path, line, col, name, text, *, minimum=1) -> int:
     try:
         v = float(text)
@@ -162,6 +168,8 @@ def _int(path, line, col, name, text, *, minimum=1) -> int:
                             f"value {text!r} is not a number; expected a whole number >= {minimum}") from None
     if not math.isfinite(v) or v != int(v) or v < minimum:
         raise CaseFileError(path, line, col, name, f"value {text!r}: expected a whole number >= {minimum}")
+    if v > _MAX.get(name, math.inf):
+        raise CaseFileError(path, line, col, name, f"value {text!r}: expected at most {_MAX[name]:,}")
     return int(v)
 
 
@@ -173,6 +181,8 @@ def _float(path, line, col, name, text) -> float:
                             f"value {text!r} is not a number; expected a positive number") from None
     if not math.isfinite(v) or v <= 0:
         raise CaseFileError(path, line, col, name, f"value {text!r}: expected a positive finite number")
+    if v > _MAX.get(name, math.inf):
+        raise CaseFileError(path, line, col, name, f"value {text!r}: expected at most {_MAX[name]:,}")
     return v
 
 

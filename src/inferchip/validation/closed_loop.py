@@ -20,11 +20,10 @@ README of ``inferencemax_cases.csv`` defines the id's marks):
 * **MTP** (``-mtp-`` or "speculative decoding: mtp"): each decode step verifies the engine's ``mtp_draft_tokens`` per
   sequence and emits ``1 + a + ... + a^k`` tokens (:meth:`~inferchip.spec.engine.EngineSpec.mtp_tokens_per_step`,
   acceptance ``a`` sourced in the engine catalogue).
-* **Disaggregation** (``-disagg-``): the notes give both pools ("P prefill GPUs (n worker(s),
-  TPt/EPe, DP-attention x) + D decode GPUs (...)"); each worker is a replica of its pool, the
-  KV cache of a prompt crosses to the decode pool over the scale-up link where both pools fit
-  in one scale-up domain, else over the prefill worker's scale-out links (all its chips in
-  parallel), at the calibration's link efficiency.
+* **Disaggregation** (``-disagg-``): the notes give both pools ("P prefill GPUs (n worker(s), TPt/EPe, DP-attention
+  x) + D decode GPUs (...)", P + D = ``num_accelerators``); each worker is a replica of its pool, the KV cache of a
+  prompt crosses to the decode pool over the scale-up link where both pools fit in one scale-up domain, else over the
+  prefill worker's scale-out links (all its chips in parallel), at the calibration's link efficiency.
 * **Multi-node**: a worker wider than the chip's scale-up domain is refused unless it is an attention-DP worker with
   its experts expert-parallel over all its chips (the layout then says how it spans nodes: all-to-all over scale-out).
 * **Run length**: the benchmark sends ``10 x concurrency`` requests (InferenceMAX's
@@ -59,6 +58,7 @@ from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec
 from inferchip.spec.engine_workers import run_length
 from inferchip.validation.cases import Case
+from inferchip.validation.results import stated_pools, whole_workers
 
 PROMPTS_PER_CLIENT = 10  # InferenceMAX benchmark_serving --num-prompts = 10 x concurrency
 MIN_REQUESTS = 16
@@ -130,7 +130,7 @@ def row_facts(case: Case, engine: EngineSpec | None = None) -> RowFacts:
             raise EngineRowError(f"{where}, column notes: a disaggregated row ('-disagg-' in case_id) whose notes do "
                                  "not give both pools as 'P prefill GPUs (n worker(s), TPt/EPe, DP-attention x) + "
                                  "D decode GPUs (...)'")
-        g = m.groups()
+        g = stated_pools(case, m.groups(), where)
         pw, dw = int(g[1]), int(g[6])
         pre = Worker(int(g[0]) // max(pw, 1), int(g[2]), int(g[3]), g[4].lower() == "true")
         dec = Worker(int(g[5]) // max(dw, 1), int(g[7]), int(g[8]), g[9].lower() == "true")
@@ -138,7 +138,7 @@ def row_facts(case: Case, engine: EngineSpec | None = None) -> RowFacts:
     dpa = "-dpa" in cid or bool(_DPA.search(case.notes))
     tp, ep = case.tp or 1, case.ep or 1
     w = max(tp, ep) if dpa else tp * (case.pp or 1)
-    return RowFacts(engine, mtp, Worker(w, tp, ep, dpa), max(1, case.num_accelerators // max(w, 1)), None, 0, p)
+    return RowFacts(engine, mtp, Worker(w, tp, ep, dpa), whole_workers(case, w, dpa, where), None, 0, p)
 
 
 def check_span(layout: Layout, domain: int, chip_id: str, where: str) -> list[str]:

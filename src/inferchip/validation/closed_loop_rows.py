@@ -13,7 +13,7 @@ from typing import Any
 from inferchip.catalog.engines import engine_calibration, get_engine, kernel_engine, request_host_time
 from inferchip.cost.context import attention_format, prefill_attention_format_of
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
-from inferchip.errors import InferchipError, SpecError
+from inferchip.errors import InferchipError, InvalidSettingError, SpecError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint
 from inferchip.performance.setting import resolve_setting
@@ -30,7 +30,8 @@ from inferchip.validation.closed_loop import (
     row_facts,
     simulate_closed_loop,
 )
-from inferchip.validation.results import CaseResult, error_result
+from inferchip.validation.results import CaseResult, error_result, in_row_terms
+from inferchip.workload.limits import MAX_REQUESTS
 
 REPLICAS_KEPT = 6  # engine replicas (mapped model + step-time cache) kept per validator
 
@@ -77,10 +78,13 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
                                          "moe_stream_cap_bytes_per_s": cap_bytes_per_s})
         cals[cal_key] = cal
     notes = notes + check_span(layout, cp.max_scaleup_domain, cp.id, f"line {case.line} ({case.case_id})")
-    setting = resolve_setting(cp, ms, count=layout.chips_per_replica, weights=fmt.weights,
-                              activations=fmt.activations, kv=fmt.kv, tp=layout.tp, pp=layout.pp, ep=layout.ep,
-                              attn_dp=layout.attn_dp, calibration=cals[cal_key],
-                              attention_weights=fmt.attention_weights)
+    try:  # a refusal of the row's layout names its line and columns, not the CLI's options
+        setting = resolve_setting(cp, ms, count=layout.chips_per_replica, weights=fmt.weights,
+                                  activations=fmt.activations, kv=fmt.kv, tp=layout.tp, pp=layout.pp, ep=layout.ep,
+                                  attn_dp=layout.attn_dp, calibration=cals[cal_key],
+                                  attention_weights=fmt.attention_weights)
+    except InferchipError as exc:
+        raise in_row_terms(case, exc) from None
     mm = setting.mapped(setting.layout)
     static = facts.engine.memory_fraction_on(case.accelerator, fmt.weights, layout.tp)
     codec = facts.engine.all_reduce_codec_on(case.accelerator, fmt.weights) if facts.prefill is None else ""
@@ -118,6 +122,11 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
         if v.engine is not None:
             engine = get_engine(v.engine)
         facts = row_facts(case, engine)
+        if case.concurrency and case.concurrency * facts.prompts_per_client > MAX_REQUESTS:  # its benchmark's requests
+            raise InvalidSettingError(f"line {case.line} ({case.case_id}), column concurrency: {case.concurrency:,} "
+                                      f"clients send {facts.prompts_per_client} prompts each, more than the "
+                                      f"simulator's {MAX_REQUESTS:,} requests per run; allowed: at most "
+                                      f"{MAX_REQUESTS // facts.prompts_per_client:,}")
         fmt, notes = case_formats(case)
         if engine is None and not case.software.strip():
             notes = [*notes, f"column software is blank: the engine catalogue's default, {facts.engine.id}, assumed "

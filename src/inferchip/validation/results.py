@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferchip.errors import DoesNotFitError, InferchipError, UnknownIdError
+from inferchip.errors import DoesNotFitError, InferchipError, InvalidSettingError, UnknownIdError
 from inferchip.mapping.layout import Layout
 from inferchip.units import percent_error
 from inferchip.validation.cases import Case, measured_stall_s
@@ -94,3 +94,25 @@ def in_row_terms(case: Case, exc: InferchipError) -> InferchipError:
     exc.args = (f"line {case.line} ({case.case_id}), column{'s' if len(cols) > 1 else ''} {', '.join(cols)} "
                 f"({values}): {_FLAGS.sub(lambda m: _COLUMNS[m[1]], msg)}",)
     return exc
+
+
+def whole_workers(case: Case, worker_chips: int, attn_dp: bool, where: str) -> int:
+    """How many workers of ``worker_chips`` chips (the row's tp, pp, ep, and ``attn_dp``) the row's
+    ``num_accelerators`` holds. A count that is not a whole number of them is refused naming the row and the
+    column: rounding it (3 chips of tp=2 workers as one worker) would predict another system than the row's."""
+    if worker_chips < 1 or case.num_accelerators % worker_chips:
+        raise InvalidSettingError(f"{where}, column num_accelerators: {case.num_accelerators} chips are not a whole "
+                                  f"number of workers of {worker_chips} chips (the row's tp={case.tp or 1}, "
+                                  f"pp={case.pp or 1}, ep={case.ep or 1}{', attention DP' if attn_dp else ''}); "
+                                  f"allowed: a multiple of {worker_chips}")
+    return case.num_accelerators // worker_chips
+
+
+def stated_pools(case: Case, groups: tuple[str, ...], where: str) -> tuple[str, ...]:
+    """A disaggregated row's pools as its notes state them (prefill chips first, decode chips sixth), refused
+    naming the row and the column when they do not add up to its ``num_accelerators``."""
+    pre, dec = int(groups[0]), int(groups[5])
+    if pre + dec != case.num_accelerators:
+        raise InvalidSettingError(f"{where}, column num_accelerators: {case.num_accelerators} chips, but the "
+                                  f"notes' pools hold {pre} prefill + {dec} decode = {pre + dec}; allowed: {pre + dec}")
+    return groups

@@ -19,6 +19,10 @@ it on every start.
   of 100,000 refused runs a laptop finishes in seconds.
 * ``MAX_CONCURRENCY = MAX_REQUESTS``: users of a closed loop each hold a request in flight, so a
   run holds no more users than requests.
+* ``MAX_CHIPS`` (chips in a system, and tp/pp/ep sizes), ``MAX_TOKENS`` (input or output tokens of
+  one request; the model's context window is checked too), ``MAX_BATCH``: generous for any real
+  system, small enough that a run ends; the command line's options and the case files' columns
+  (``validation.cases``, ``validation.vision.cases``) share them.
 """
 
 from __future__ import annotations
@@ -26,3 +30,6 @@ from __future__ import annotations
 MAX_SEED = 2**63 - 1
 MAX_REQUESTS = 1_000_000
 MAX_CONCURRENCY = MAX_REQUESTS
+MAX_CHIPS = 100_000
+MAX_TOKENS = 10_000_000
+MAX_BATCH = 1_000_000

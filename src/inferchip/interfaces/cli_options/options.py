@@ -15,15 +15,16 @@ from typing import Any
 
 import typer
 
+from inferchip.workload.limits import MAX_BATCH as MAX_BATCH
+from inferchip.workload.limits import MAX_CHIPS as MAX_CHIPS
 from inferchip.workload.limits import MAX_CONCURRENCY as MAX_CONCURRENCY
 from inferchip.workload.limits import MAX_REQUESTS as MAX_REQUESTS
 from inferchip.workload.limits import MAX_SEED as MAX_SEED
+from inferchip.workload.limits import MAX_TOKENS as MAX_TOKENS
 
 # Bounds: generous for any real system, small enough that a run ends. Seeds, requests and users of a
-# serving run: the simulator's own (inferchip.workload.limits), so the CLI and the API agree.
-MAX_CHIPS = 100_000  # chips in a system, and tp/pp/ep sizes
-MAX_TOKENS = 10_000_000  # input or output tokens of one request (the model's context window is checked too)
-MAX_BATCH = 1_000_000
+# serving run: the simulator's own (inferchip.workload.limits), so the CLI and the API agree; chips
+# (and tp/pp/ep), tokens of a request (the model's context window is checked too) and batch: the case files' too.
 MAX_RATE_PER_S = 1_000_000.0
 MIN_RATE_PER_S = 1e-6  # one request in 11.6 days; slower rates lose the arrival times to rounding
 MIN_DURATION_S = 1e-3

@@ -240,7 +240,7 @@ def in_car_html(res: ReviewResult, chart: str) -> str:
                       cell(r["latency_p99_ms"], "g"), esc(band), f"{r['deadline_miss_rate']:.2%}",
                       f"{r['utilisation']:.0%}", cell(r["power_w"], "g"), cell(r["energy_per_frame_j"], "g"),
                       cell(r.get("capacity_frames_per_s"), "g"),
-                      _prob(r.get("p_fastest"))], cls))
+                      esc(_prob(r.get("p_fastest")))], cls))
     table = html_table([("chip", True), ("p50 ms", False), ("p99 ms", False), ("p99 5-95 %", False),
                         ("misses", False), ("util.", False), ("W", False), ("J / frame", False),
                         ("frames / busy s", False), ("P(fastest)", False)], rows, wrap=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from inferchip.spec.formats import ALL_FORMATS
 from inferchip.validation.cases import CaseFileError, read_case_text
+from inferchip.workload.limits import MAX_BATCH, MAX_CHIPS
 
 VISION_COLUMNS = ("case_id", "source_kind", "source", "accelerator", "num_accelerators", "system_name", "software",
                   "model", "input_shape", "precision", "scenario", "batch", "metric", "value", "unit", "notes")
@@ -96,17 +97,20 @@ class VisionCase:
 
 
 def _num(path: str, line: int, col: int, name: str, text: str, *, integer: bool = False,
-         optional: bool = False) -> float | None:
+         optional: bool = False, maximum: float = math.inf) -> float | None:
     t = text.strip()
     if not t and optional:
         return None
     try:
         v = float(t)
     except ValueError:
-        raise CaseFileError(path, line, col, name, f"value {t!r} is not a number") from None
+        raise CaseFileError(path, line, col, name, f"value {t!r} is not a number; expected a positive "
+                                                   f"{'whole ' if integer else ''}number") from None
     if not math.isfinite(v) or v <= 0 or (integer and v != round(v)):
         raise CaseFileError(path, line, col, name, f"value {t!r} must be a positive {'whole ' if integer else ''}"
                                                    "number")
+    if v > maximum:  # the command line's bound (workload.limits): past it a row would only reach the cost model's
+        raise CaseFileError(path, line, col, name, f"value {t!r}: expected at most {maximum:,}")
     return v
 
 
@@ -142,8 +146,10 @@ def parse_vision_cases(text: str, path: str = "<vision cases>") -> list[VisionCa
         if metric not in VISION_METRICS:
             raise CaseFileError(path, line, idx["metric"] + 1, "metric",
                                 f"value {metric!r} not allowed; allowed: {', '.join(VISION_METRICS)}")
-        n = _num(path, line, idx["num_accelerators"] + 1, "num_accelerators", cell("num_accelerators"), integer=True)
-        batch = _num(path, line, idx["batch"] + 1, "batch", cell("batch"), integer=True, optional=True)
+        n = _num(path, line, idx["num_accelerators"] + 1, "num_accelerators", cell("num_accelerators"), integer=True,
+                 maximum=MAX_CHIPS)
+        batch = _num(path, line, idx["batch"] + 1, "batch", cell("batch"), integer=True, optional=True,
+                     maximum=MAX_BATCH)
         value = _num(path, line, idx["value"] + 1, "value", cell("value"))
         case = VisionCase(case_id=cid, source_kind=cell("source_kind"), accelerator=cell("accelerator"),
                           num_accelerators=int(n or 1), model=cell("model"), precision_text=cell("precision"),

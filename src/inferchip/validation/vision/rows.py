@@ -238,11 +238,13 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     try:
         spec = load_chip(case.accelerator)
     except InferchipError:
-        raise Unexpressible(f"chip '{case.accelerator}' is not in the catalogue") from None
+        raise Unexpressible(f"line {case.line}, column accelerator: chip '{case.accelerator}' is not in the catalogue; "
+                            "allowed: an id of `inferchip chips`") from None
     try:
         net = load_network(case.model)
     except InferchipError:
-        raise Unexpressible(f"network '{case.model}' is not bundled (shapes not published)") from None
+        raise Unexpressible(f"line {case.line}, column model: network '{case.model}' is not bundled (shapes not "
+                            "published); allowed: a vision network of `inferchip models`") from None
     params = chip_params(spec, family_defaults(spec.family))
     cores = int(spec.compute.matrix_unit_count or 1)
     programs = program_count(case, cores)  # activations side by side on one chip (programs.py)

@@ -11,7 +11,7 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from inferchip.errors import InvalidSettingError, SpecError
+from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.spec.vision import VisionNetworkSpec
 from inferchip.workload.vision import bev, blocks
 from inferchip.workload.vision.model import VisionNetwork
@@ -95,5 +95,14 @@ def _build_cached(given: str) -> VisionNetwork:
     from inferchip.catalog.vision_networks import load_network_spec
 
     if given not in _CACHE:
-        _CACHE[given] = build_network(load_network_spec(given))
+        try:
+            spec = load_network_spec(given)
+        except UnknownIdError as err:  # `inferchip models` lists both families: an LLM id gets the command for it
+            from inferchip.catalog.models import model_ids
+
+            if given in model_ids():
+                err.args = (f"'{given}' is an LLM, not a vision network; predict it with `inferchip predict --model "
+                            f"{given}` (or `inferchip serve`)",)
+            raise
+        _CACHE[given] = build_network(spec)
     return _CACHE[given]

@@ -68,6 +68,10 @@ def _check_opset(model: Any, path: Path) -> int:
     if not MIN_OPSET <= v <= newest:
         raise SpecError(f"{path}: opset {v} is not supported; allowed: ai.onnx opset {MIN_OPSET}..{newest} "
                         f"(onnx {onnx.__version__}); convert with onnx.version_converter")
+    for i, node in enumerate(model.graph.node):  # else ONNX's shape inference fails naming no node
+        if (node.domain or "ai.onnx") not in versions:
+            raise SpecError(f"{_node_where(path, node, i)}: domain '{node.domain}' is not declared in the graph's "
+                            f"opset_import (a malformed graph); declared: {', '.join(sorted(versions))}")
     return v
 
 
