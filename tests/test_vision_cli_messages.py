@@ -108,3 +108,16 @@ def test_chip_without_tdp_says_what_the_power_is():
     assert np.all(f.power_w > 0)
     assert not any("unavailable" in n for n in f.notes)
     assert any("publishes no TDP: power and energy are the network's dynamic energy only" in n for n in f.notes)
+
+
+@pytest.mark.parametrize("batch", ["1,,2", ",8", "8,", " , "])
+def test_vision_batch_list_with_an_empty_item_is_refused(batch):
+    """`--batch 1,,2` is a typo, not the list 1,2: it is refused naming the option and the value."""
+    code, text = run_main(["vision", "--chip", "nvidia-l4", "--model", "resnet50-v1.5", "--batch", batch])
+    assert code == 2, text
+    assert "--batch" in text and "empty item" in text
+
+
+def test_vision_batch_list_of_whole_numbers_still_runs():
+    code, text = run_main(["vision", "--chip", "nvidia-l4", "--model", "resnet50-v1.5", "--batch", "1, 8"])
+    assert code == 0, text

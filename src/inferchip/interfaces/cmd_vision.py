@@ -16,8 +16,12 @@ BATCH_MAX = 65536
 
 
 def _batches(text: str) -> list[int]:
+    items = text.split(",")
+    if any(not x.strip() for x in items):
+        raise typer.BadParameter(f"'{text}': an empty item; give whole numbers separated by single commas",
+                                 param_hint="--batch")
     try:
-        out = [int(x) for x in text.split(",") if x.strip()]
+        out = [int(x) for x in items]
     except ValueError:
         raise typer.BadParameter(f"'{text}': a comma-separated list of whole numbers", param_hint="--batch") from None
     if not out or any(not 1 <= b <= BATCH_MAX for b in out):
