@@ -130,6 +130,15 @@ class ShardedModel:
         ops.append(HostStep())
         return tuple(ops)
 
+    def kernels_per_step(self) -> int:
+        """Kernels one step launches on a chip of the first stage: per layer its GEMMs, one attention kernel, its
+        small kernels (:func:`layer_small_kernels`) and its collectives, then the stage's embedding, LM head and
+        logit gather (the host's share launches none). A lower bound for an engine that launches the unfused
+        kernels :func:`layer_small_kernels` leaves out."""
+        per_layer = sum(lay.count * (len(lay.gemms) + 1 + lay.elementwise.kernels + len(lay.collectives))
+                        for lay in self.layers)
+        return per_layer + len(self.stage_operators()) - 1
+
     def operators(self) -> list[tuple[Operator, int]]:
         """Every operator of one step with how many times it runs (its layer count), in order."""
         out = [(op, layer.count) for layer in self.layers for op in layer.operators()]

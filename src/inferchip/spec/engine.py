@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inferchip.spec.engine_workers import (
     DecodeWorker,
+    EagerSteps,
     RecipeBatch,
     RunLength,
     WorkerRequestPath,
@@ -201,6 +202,7 @@ class EngineSpec(BaseModel):
     chunk_tokens: int = Field(ge=64, le=1_048_576, description="Prefill token budget of one step (per DP rank).")
     graph_batch_step: int = Field(8, ge=1, le=1024, description="Decode batches are padded to a multiple of this.")
     graph_max_batch: int = Field(512, ge=1, le=65536, description="Largest captured decode batch (no padding above).")
+    eager_steps: EagerSteps | None = Field(None, description="Steps run without CUDA graphs (none: as graphed).")
     kernel_efficiency: KernelEfficiency = Field(default_factory=KernelEfficiency)
     recv_interval: tuple[RecvInterval, ...] = Field(
         (), description="Decode iterations between request-queue polls, by benchmark concurrency (none: every step).")
@@ -324,8 +326,7 @@ class EngineSpec(BaseModel):
         return None
 
     def on_request_path(self, accelerator: str = "", weights: str = "", software: str = "", model: str = "") -> bool:
-        """Whether a row on ``accelerator`` with ``weights``, ``software`` and ``model`` runs a recipe of
-        ``recipe_request_paths``."""
+        """Whether a row on the chip with these weights, software and model runs a ``recipe_request_paths`` recipe."""
         chip, fmt, sw, mdl = accelerator.lower(), weights.lower(), software.lower(), model.lower()
         return any(r.on_row(chip, fmt, sw, mdl) for r in self.recipe_request_paths)
 
@@ -388,8 +389,7 @@ class EngineSpec(BaseModel):
             return seqs
         if seqs <= 4:  # engines capture 1, 2, 4 before the regular step
             return 1 if seqs == 1 else (2 if seqs == 2 else 4)
-        step = self.graph_batch_step
-        return min(self.graph_max_batch, -(-seqs // step) * step)
+        return min(self.graph_max_batch, -(-seqs // self.graph_batch_step) * self.graph_batch_step)
 
     def mtp_tokens_per_step(self, draft_tokens: int | None = None, acceptance: float | None = None) -> float:
         """Expected tokens one decode step emits per sequence with ``k`` chained draft tokens each

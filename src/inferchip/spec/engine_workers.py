@@ -94,6 +94,20 @@ class DecodeWorker(BaseModel):
     recv_interval_steps: int = Field(1, ge=1, le=1000)
 
 
+class EagerSteps(BaseModel):
+    """Which steps an engine runs without CUDA graphs, every kernel launched from the host, and the host time of a
+    launch (sources in ``catalog/engines.yaml``). A step runs eagerly when it carries more than ``graph_max_tokens``
+    tokens (vLLM: ``max_cudagraph_capture_size``; 0: no such cap) or, with ``graph_prefill`` False, any prompt token
+    (SGLang graphs decode-only batches): :func:`inferchip.sim.engines.engine_step.eager_steps` says which, and
+    :func:`~inferchip.sim.engines.engine_step.eager_step_time_s` prices one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    graph_max_tokens: int = Field(0, ge=0, le=1_048_576)
+    graph_prefill: bool = True
+    kernel_host_s: float = Field(gt=0, le=1e-4, description="Host time to launch one kernel outside a graph.")
+
+
 class RunLength(BaseModel):
     """The benchmark length a row's launch harness or runner sets: ``prompts_per_client``, its ``--num-prompts``
     over the concurrency, for rows that match every key given (lower case; an empty key or ``output_tokens`` 0

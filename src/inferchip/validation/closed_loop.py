@@ -161,15 +161,15 @@ class EngineReplica:
         self.engine = engine
         self.ranks = mm.layout.attn_dp_ways
         self.step = EngineStepModel(ServingStepModel(mm), engine.graph_batch_step, engine.graph_max_batch,
-                                    engine.mtp_draft_tokens if mtp else 0, self.ranks)
+                                    engine.mtp_draft_tokens if mtp else 0, self.ranks, engine.eager_steps,
+                                    mm.sm.kernels_per_step(), mm.cal.step_overhead_s)
         if self.step.kv_capacity_tokens < 1:
             raise DoesNotFitError(f"{mm.model.id} leaves no memory for KV cache on {mm.chip.id} with "
                                   f"tp={mm.layout.tp} ep={mm.layout.ep}: its weights fill the engine's memory budget")
         self.timer = StepTimer(self.step, target_rel_error=TIMER_REL_ERROR)
 
     def config(self, concurrency: int = 0, input_tokens: int = 0, output_tokens: int = 0) -> SchedulerConfig:
-        """The scheduler of this worker for a benchmark of ``concurrency`` clients and these nominal lengths
-        (0: unknown; the recipe chunk entries that name them do not apply)."""
+        """This worker's scheduler at ``concurrency`` clients and these nominal lengths (0: unknown)."""
         seqs = self.engine.max_num_seqs * self.ranks
         budget = max(self.engine.chunk_tokens_on(self.mm.chip.id, self.mm.formats.weights, self.mm.layout.tp,
                                                  concurrency, input_tokens, output_tokens) * self.ranks, seqs)

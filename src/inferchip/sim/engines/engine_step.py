@@ -6,11 +6,19 @@ under MTP speculative decoding every decoding sequence verifying its draft token
   size, 1, 2, 4 and then multiples of ``graph_batch_step`` up to ``graph_max_batch``; the
   padded rows cost GEMM and MoE work but hold no KV cache. Above the largest graph the batch
   runs unpadded. A step that also prefills pads its decode rows the same way (vLLM V1's
-  piecewise graphs pad the token count; an eager step is no faster), so a mixed step never
-  costs less than its decodes alone.
+  piecewise graphs pad the token count; an eager step is no faster on the device), so a mixed step
+  never costs less than its decodes alone.
 * **Prefill interference**: a mixed step's prefill tokens and decode rows go through the same
   GEMMs in one pass, plus the prefill's causal attention and the decodes' KV reads (the inner
   step model), so it lasts at least as long as either part would alone.
+* **Eager steps** (``EngineSpec.eager_steps``): a step an engine runs without CUDA graphs (vLLM: more tokens than
+  its largest capture size; SGLang: any prefill) launches each kernel from the host. CUDA launches are
+  asynchronous (the host enqueues a kernel and returns before the device runs it: CUDA C++ Programming Guide,
+  "Asynchronous Concurrent Execution"), so the host's launches overlap the device's work; the step takes the
+  longer of the two, after the host time the graphed step also has (:func:`eager_step_time_s`). The host time
+  of a launch is the record's ``kernel_host_s`` (an estimate, sources in ``catalog/engines.yaml``); the kernel
+  count is the mapped model's (``ShardedModel.kernels_per_step``), the same on every TP rank, which launch in
+  parallel, so a wide-TP step whose device time shrinks becomes host-bound.
 * **MTP** (multi-token prediction as a draft model): each decoding sequence feeds ``1 + k``
   tokens through the model per step (its token and ``k`` drafts to verify) and keeps the
   accepted ones; the step costs ``k`` more tokens per decoding sequence. How many tokens a
@@ -24,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from inferchip.spec.engine_workers import EagerSteps
+
 
 def padded_batch(seqs: np.ndarray, step: int, largest: int) -> np.ndarray:
     """Captured graph size for ``seqs`` decode sequences (vectorised): 1, 2, 4, then the next
@@ -33,6 +43,24 @@ def padded_batch(seqs: np.ndarray, step: int, largest: int) -> np.ndarray:
     small = np.where(n <= 1, n, np.where(n <= 2, 2, 4))
     out = np.where(n <= 4, small, np.minimum(up, largest))
     return np.where(n > largest, n, out)
+
+
+def eager_steps(num_tokens: np.ndarray, num_decode_seqs: np.ndarray, graph_max_tokens: int,
+                graph_prefill: bool) -> np.ndarray:
+    """Which steps run without CUDA graphs (vectorised): more than ``graph_max_tokens`` tokens (0: no cap), or
+    any prompt token (tokens beyond the decodes' own) where ``graph_prefill`` is False."""
+    tokens = np.asarray(num_tokens, dtype=np.int64)
+    over = (tokens > graph_max_tokens) if graph_max_tokens > 0 else np.zeros(tokens.shape, dtype=bool)
+    return over if graph_prefill else over | (tokens > np.asarray(num_decode_seqs, dtype=np.int64))
+
+
+def eager_step_time_s(graphed_s: np.ndarray, step_host_s: float, kernels: int, kernel_host_s: float) -> np.ndarray:
+    """Time of a step run without graphs whose graphed form takes ``graphed_s`` (the engine's non-overlapped host
+    time ``step_host_s`` plus the device's work): the host time, then the longer of the device's work after the
+    first launch and the host's ``kernels`` launches of ``kernel_host_s`` each (asynchronous launch:
+    see the module doc)."""
+    device_s = np.maximum(np.asarray(graphed_s, dtype=float) - step_host_s, 0.0)
+    return step_host_s + np.maximum(device_s + kernel_host_s, kernels * kernel_host_s)
 
 
 @dataclass
@@ -46,6 +74,18 @@ class EngineStepModel:
     graph_max_batch: int = 512
     verify_tokens: int = 0  # MTP draft tokens per decoding sequence and step (0: no MTP)
     ranks: int = 1
+    eager: EagerSteps | None = None  # steps run without graphs (None: every step priced as graphed)
+    kernels: int = 0  # kernels a step launches per chip (ShardedModel.kernels_per_step)
+    step_host_s: float = 0.0  # the engine's host time per step, inside the inner step time (step_overhead_s)
+
+    def _eager(self, t: np.ndarray, tokens, n) -> np.ndarray:
+        """``t`` with the steps of ``tokens`` tokens (decode tokens with their drafts) and ``n`` decodes that run
+        without graphs priced by :func:`eager_step_time_s`."""
+        e = self.eager
+        if e is None:
+            return t
+        mask = eager_steps(tokens, np.asarray(n) * (1 + self.verify_tokens), e.graph_max_tokens, e.graph_prefill)
+        return np.where(mask, eager_step_time_s(t, self.step_host_s, self.kernels, e.kernel_host_s), t)
 
     def step_time_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs) -> np.ndarray:
         n = np.asarray(num_decode_seqs, dtype=np.int64)
@@ -53,7 +93,8 @@ class EngineStepModel:
         per_rank = -(-n // self.ranks)
         padded = np.maximum(padded_batch(per_rank, self.graph_batch_step, self.graph_max_batch) * self.ranks, n)
         extra = padded - n + self.verify_tokens * padded
-        return self.inner.step_time_s(tokens + extra, padded, decode_kv_tokens, prefill_attn_pairs)
+        t = self.inner.step_time_s(tokens + extra, padded, decode_kv_tokens, prefill_attn_pairs)
+        return self._eager(t, tokens + self.verify_tokens * n, n)
 
     def step_time_busiest_s(self, num_tokens: int, num_decode_seqs: int, decode_kv_tokens: int,
                             prefill_attn_pairs: int, prefill_chip: float) -> float | None:
@@ -68,7 +109,8 @@ class EngineStepModel:
         padded = max(int(padded_batch(np.asarray(per_rank), self.graph_batch_step, self.graph_max_batch))
                      * self.ranks, n)
         extra = padded - n + self.verify_tokens * padded
-        return float(fn(int(num_tokens) + extra, padded, decode_kv_tokens, prefill_attn_pairs, prefill_chip))
+        t = fn(int(num_tokens) + extra, padded, decode_kv_tokens, prefill_attn_pairs, prefill_chip)
+        return float(self._eager(np.asarray(t), int(num_tokens) + self.verify_tokens * n, n))
 
     @property
     def kv_capacity_tokens(self) -> int:

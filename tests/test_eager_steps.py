@@ -1,0 +1,79 @@
+"""Steps an engine runs without CUDA graphs: which ones (eager_steps), what they cost (eager_step_time_s, the
+host's launches overlapping the device's work), and the kernel count a step launches (kernels_per_step)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import tiny_moe
+from inferchip.catalog.engines import get_engine
+from inferchip.mapping.layout import Layout
+from inferchip.mapping.sharding import shard
+from inferchip.sim import LinearStepModel
+from inferchip.sim.engines import EngineStepModel
+from inferchip.sim.engines.engine_step import eager_step_time_s, eager_steps
+from inferchip.spec.engine_workers import EagerSteps
+
+
+def test_eager_step_by_hand():
+    """500 launches of 7 us (3.5 ms) against a graphed step of 1 ms host + 9 ms device: the device is
+    longer, the step is 1 + 9 + 0.007 ms; against 1 ms host + 2 ms device the launches set it, 1 + 3.5 ms."""
+    t = eager_step_time_s(np.array([0.010, 0.003]), 0.001, 500, 7e-6)
+    assert t == pytest.approx([0.010007, 0.0045])
+
+
+def test_which_steps_run_eagerly():
+    tokens, decodes = np.array([64, 2048, 2049, 3000]), np.array([64, 10, 0, 3000])
+    assert eager_steps(tokens, decodes, 2048, True).tolist() == [False, False, True, True]
+    # decode-only graphs (SGLang): any prompt token makes the step eager, whatever its size
+    assert eager_steps(tokens, decodes, 0, False).tolist() == [False, True, True, False]
+    assert not eager_steps(tokens, decodes, 0, True).any()
+
+
+def _engine_step(eager: EagerSteps | None) -> EngineStepModel:
+    inner = LinearStepModel(fixed_s=0.001, per_token_s=1e-6, per_kv_token_s=0.0, kv_capacity_tokens=1_000_000)
+    return EngineStepModel(inner, 8, 512, eager=eager, kernels=1000, step_host_s=0.001)
+
+
+def test_only_steps_above_the_capture_size_pay_the_launches():
+    """Linear steps of 1 ms + 1 us per token; 1000 launches of 7 us = 7 ms. 1,000 tokens: graphed, 2 ms;
+    3,000 tokens: 1 ms + max(3 ms, 7 ms) = 8 ms (+ one launch); 10,000 tokens: the device's 10 ms sets it."""
+    eng = _engine_step(EagerSteps(graph_max_tokens=2048, kernel_host_s=7e-6))
+    tokens = np.array([1000, 3000, 10000])
+    t = eng.step_time_s(tokens, np.zeros(3, dtype=np.int64), np.zeros(3), np.zeros(3))
+    assert t == pytest.approx([0.002, 0.008, 0.011007])
+
+
+@given(tokens=st.integers(1, 16384), dec=st.integers(0, 512), host=st.floats(1e-6, 3e-5))
+def test_an_eager_step_is_never_faster_and_never_shorter_than_its_launches(tokens, dec, host):
+    dec = min(dec, tokens)
+    args = (np.array([tokens]), np.array([dec]), np.array([dec * 1000.0]), np.array([0.0]))
+    graphed = float(_engine_step(None).step_time_s(*args)[0])
+    eager = float(_engine_step(EagerSteps(graph_prefill=False, kernel_host_s=host)).step_time_s(*args)[0])
+    assert eager >= graphed * (1 - 1e-12)
+    if tokens > dec:
+        assert eager >= 0.001 + 1000 * host * (1 - 1e-12)
+    else:
+        assert eager == graphed
+
+
+def test_kernels_per_step_by_hand():
+    """tiny_moe, 2 layers: qkv, o, router, experts up and down (5 GEMMs), attention, 7 small kernels (4 for
+    every layer, 3 for MoE routing) = 13 per layer, plus embedding and LM head: 28. Under TP2 each layer adds
+    two all-reduces and the step the logit gather: 33."""
+    assert shard(tiny_moe(), Layout(tp=1)).kernels_per_step() == 28
+    assert shard(tiny_moe(), Layout(tp=2)).kernels_per_step() == 33
+
+
+def test_vllm_record_runs_steps_above_the_recipes_capture_size_eagerly():
+    e = get_engine("vllm").eager_steps
+    assert e is not None and e.graph_max_tokens == 2048 and e.graph_prefill
+
+
+def test_sglang_record_runs_every_prefill_step_eagerly():
+    e = get_engine("sglang").eager_steps
+    assert e is not None and e.graph_max_tokens == 0 and not e.graph_prefill
+    assert get_engine("trtllm").eager_steps is None  # not modelled: its launch path was not read
