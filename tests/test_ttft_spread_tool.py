@@ -145,14 +145,16 @@ def test_other_runs_spread_matches_the_rows(ts):
 RUN_SPREADS = {
     "dynamo": (ROOT / "docs" / "data" / "imax_dynamo_ttft_spread.csv", "-gb200-dynamo-", 374),
     "vllm": (ROOT / "docs" / "data" / "imax_vllm_ttft_spread.csv", "-vllm-", 461),
+    "trtllm": (ROOT / "docs" / "data" / "imax_trtllm_ttft_spread.csv", "-b200-trt-trt-", 235),
 }
 
 
 @pytest.mark.parametrize("engine", sorted(RUN_SPREADS))
 def test_runs_spread_matches_the_rows(ts, engine):
-    """The GB200 Dynamo (TensorRT-LLM and SGLang, PD-disaggregated) and the vLLM (H100 / H200 / B200 gpt-oss-120b)
-    runs' spread: every TTFT row of the engine is listed, each mean is its row's value, the median and mean lie below
-    the p99, and the notes of all three metrics of each run state the listed median and p99."""
+    """The GB200 Dynamo (TensorRT-LLM and SGLang, PD-disaggregated), the vLLM (H100 / H200 / B200 gpt-oss-120b) and
+    the B200 TensorRT-LLM (gpt-oss-120b) runs' spread: every TTFT row of the engine is listed, each mean is its row's
+    value, the median and mean lie below the p99, and the notes of all three metrics of each run state the listed
+    median and p99."""
     path, marker, runs = RUN_SPREADS[engine]
     spread = ts.read_spread(path)
     rows = _shipped_rows()
