@@ -268,3 +268,30 @@ def test_median_fit_finds_the_request_time_a_mean_fit_inflates(ts):
         fe.FIT_VIEW = None
     assert median_fit.r == pytest.approx(r_true)
     assert mean_fit.r > r_true + 0.02  # the missing wave taken for request time
+
+
+def test_median_fit_report_states_the_refit_and_the_shortfall(ts, tmp_path, capsys):
+    import json
+
+    cases, notes = [], []
+    for chip in ("c1", "c2"):
+        for metric, measured in (("ttft_ms", 260.0), ("tpot_ms", 10.0), ("output_tokens_per_s_total", 1000.0)):
+            cid = f"imax-x-{chip}-e-fp8-tp8-1024-1024-c16-r1-{metric}"
+            sim = {"kind": "closed_loop", "engine": "e", "ttft_ms": 200.0, "ttft_median_ms": 190.0, "tpot_ms": 10.0,
+                   "e2e_ms": 10_000.0, "output_tokens_per_s": 1000.0, "step_overhead_s": 0.0,
+                   "request_overhead_s": 0.05, "tokens_per_step": 1.0}
+            cases.append({"status": "ok", "case_id": cid, "accelerator": chip, "metric": metric, "measured": measured,
+                          "sim": sim})
+            notes.append({"case_id": cid, "metric": metric, "notes": "closed loop; " + ts.spread_note(200.0, 900.0)})
+    (tmp_path / "v.json").write_text(json.dumps({"cases": cases}))
+    with (tmp_path / "cases.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["case_id", "metric", "notes"])
+        w.writeheader()
+        w.writerows(notes)
+    ts.median_fit(str(tmp_path / "v.json"), tmp_path / "cases.csv")
+    out = capsys.readouterr().out
+    assert ts.fit_engines.FIT_VIEW is None  # the hook is left as found
+    assert "       e: r" in out and "LOAO by engine" in out
+    # (260 - 200) - (200 - 190) = 50 ms short, 50 / 260 = 19.2 % of the measured mean; share 60 / 700
+    line = next(s for s in out.splitlines() if s.strip().startswith("e c1 ") and "rows:" in s)
+    assert "    60.0     10.0     50.0   19.2 %" in line and line.rstrip().endswith("0.086")

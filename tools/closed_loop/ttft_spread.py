@@ -333,19 +333,23 @@ def median_fit(path: str, cases_csv: str | Path) -> None:
                 g[("all" if key == "all" else x[key], x["metric"])][v].append(e)
         for k in sorted(g):
             print(f"  {k[0]:>22} {k[1]:<26} {_stats(g[k][0])} -> {_stats(g[k][1])}")
-    print("first wave per engine and chip (TTFT rows with a stated median, no stall; medians over rows, ms): "
-          "measured mean - median, simulated mean - median, shortfall, shortfall / measured mean")
-    by: dict = defaultdict(list)
-    for x in rows:
-        if x["metric"] == "ttft_ms" and x["med"] and x["sim_med"] and not x["stall"]:
-            sim_mean = x["sim"]["ttft_ms"]
-            by[(x["engine"], x["chip"])].append((x["meas"] - x["med"], sim_mean - x["sim_med"],
-                                                 wave_shortfall_ms(x["meas"], x["med"], sim_mean, x["sim_med"]),
-                                                 x["meas"]))
-    for (eng, chip), v in sorted(by.items()):
-        a = np.array(v)
-        print(f"  {eng:>8} {chip:<22} {len(a):4d} rows: {np.median(a[:, 0]):8.1f} {np.median(a[:, 1]):8.1f} "
-              f"{np.median(a[:, 2]):8.1f}  {100 * np.median(a[:, 2] / a[:, 3]):5.1f} %")
+    spread = notes_spread(cases_csv)
+    for clients in (False, True):
+        print(f"first wave per engine and chip{' and clients' if clients else ''} (TTFT rows with a stated median, no "
+              "stall; medians over rows, ms): measured mean - median, simulated mean - median, shortfall, shortfall / "
+              "measured mean, measured p99, share (mean - median) / (p99 - median)")
+        by: dict = defaultdict(list)
+        for x in rows:
+            if x["metric"] == "ttft_ms" and x["med"] and x["sim_med"] and not x["stall"]:
+                sim_mean, p99 = x["sim"]["ttft_ms"], spread[x["case_id"]][1]
+                by[(x["engine"], x["chip"], int(x["conc"]) if clients else 0)].append((
+                    x["meas"] - x["med"], sim_mean - x["sim_med"],
+                    wave_shortfall_ms(x["meas"], x["med"], sim_mean, x["sim_med"]), x["meas"], p99,
+                    (x["meas"] - x["med"]) / max(p99 - x["med"], 1e-9)))
+        for (eng, chip, c), v in sorted(by.items()):
+            m = np.median(np.array(v), axis=0)
+            print(f"  {eng:>8} {chip:<22}{f' C={c:<5d}' if clients else ''} {len(v):4d} rows: {m[0]:8.1f} {m[1]:8.1f} "
+                  f"{m[2]:8.1f}  {100 * np.median([a[2] / a[3] for a in v]):5.1f} %  {m[4]:8.0f}  {m[5]:.3f}")
 
 
 def main() -> None:
