@@ -145,14 +145,16 @@ def test_other_runs_spread_matches_the_rows(ts):
 RUN_SPREADS = {
     "dynamo": (ROOT / "docs" / "data" / "imax_dynamo_ttft_spread.csv", "-gb200-dynamo-", 374),
     "vllm": (ROOT / "docs" / "data" / "imax_vllm_ttft_spread.csv", "-vllm-", 461),
+    "trtllm": (ROOT / "docs" / "data" / "imax_trtllm_ttft_spread.csv", "-b200-trt-trt-", 235),
 }
 
 
 @pytest.mark.parametrize("engine", sorted(RUN_SPREADS))
 def test_runs_spread_matches_the_rows(ts, engine):
-    """The GB200 Dynamo (TensorRT-LLM and SGLang, PD-disaggregated) and the vLLM (H100 / H200 / B200 gpt-oss-120b)
-    runs' spread: every TTFT row of the engine is listed, each mean is its row's value, the median and mean lie below
-    the p99, and the notes of all three metrics of each run state the listed median and p99."""
+    """The GB200 Dynamo (TensorRT-LLM and SGLang, PD-disaggregated), the vLLM (H100 / H200 / B200 gpt-oss-120b) and
+    the B200 TensorRT-LLM (gpt-oss-120b) runs' spread: every TTFT row of the engine is listed, each mean is its row's
+    value, the median and mean lie below the p99, and the notes of all three metrics of each run state the listed
+    median and p99."""
     path, marker, runs = RUN_SPREADS[engine]
     spread = ts.read_spread(path)
     rows = _shipped_rows()
@@ -228,3 +230,68 @@ def test_error_parts_by_hand(ts):
 def test_error_parts_add_up_to_the_signed_error(ts, meas, med_share, sim, sim_share):
     median_part, spread_part = ts.error_parts(meas, med_share * meas, sim, sim_share * sim)
     assert median_part + spread_part == pytest.approx(100.0 * (sim - meas) / meas, abs=1e-6)
+
+
+def _row(metric: str, **kw: float) -> dict:
+    base = {"engine": "e", "chip": "c", "metric": metric, "meas": 1.0, "ttft": 0.2, "tpot": 0.01, "e2e": 10.0,
+            "tput": 1000.0, "s0": 0.0, "r0": 0.05, "k0": 0.0, "conc": 16.0, "tau": 1.0, "steps": 400.0,
+            "m0": {}, "w": {}, "med": 0.0, "sim_med": 0.0}
+    base.update(kw)
+    return base
+
+
+def test_median_view_and_wave_shortfall_by_hand(ts):
+    x = _row("ttft_ms", meas=120.0, ttft=0.090, med=40.0, sim_med=30.0)
+    assert ts.median_view(x)["meas"] == 40.0 and ts.median_view(x)["ttft"] == pytest.approx(0.030)
+    assert ts.median_view(x)["ttft"] != x["ttft"] and x["meas"] == 120.0  # the row itself is left as it is
+    assert ts.median_view(_row("ttft_ms", med=40.0)) == _row("ttft_ms", med=40.0)  # no simulated median: as is
+    assert ts.median_view(_row("tpot_ms", med=40.0, sim_med=30.0))["meas"] == 1.0
+    # measured mean 100 over a median of 60 (excess 40); simulated mean 80 over 70 (excess 10): 30 ms short
+    assert ts.wave_shortfall_ms(100.0, 60.0, 80.0, 70.0) == pytest.approx(30.0)
+
+
+def test_median_fit_finds_the_request_time_a_mean_fit_inflates(ts):
+    """Rows whose simulation lacks 30 ms of first-wave excess: fitted on the means, the request time absorbs it; on the
+    medians it is the planted one, and the mean is then short by the simulated wave's shortfall."""
+    fe = ts.fit_engines
+    r_true, wave_s = float(fe.REQUEST_GRID[50]), 0.030
+    rows = [_row("tpot_ms", meas=10.0)]  # pins the step time at its run value (0)
+    for conc, ttft in ((4, 0.10), (16, 0.15), (64, 0.30)):
+        dr = r_true - 0.05
+        rows.append(_row("ttft_ms", conc=float(conc), ttft=ttft, sim_med=(ttft - 0.01) * 1e3,
+                         meas=(ttft + dr + wave_s) * 1e3, med=(ttft - 0.01 + dr) * 1e3))
+    mean_fit = fe.fit(rows)
+    fe.FIT_VIEW = ts.median_view
+    try:
+        median_fit = fe.fit(rows)
+    finally:
+        fe.FIT_VIEW = None
+    assert median_fit.r == pytest.approx(r_true)
+    assert mean_fit.r > r_true + 0.02  # the missing wave taken for request time
+
+
+def test_median_fit_report_states_the_refit_and_the_shortfall(ts, tmp_path, capsys):
+    import json
+
+    cases, notes = [], []
+    for chip in ("c1", "c2"):
+        for metric, measured in (("ttft_ms", 260.0), ("tpot_ms", 10.0), ("output_tokens_per_s_total", 1000.0)):
+            cid = f"imax-x-{chip}-e-fp8-tp8-1024-1024-c16-r1-{metric}"
+            sim = {"kind": "closed_loop", "engine": "e", "ttft_ms": 200.0, "ttft_median_ms": 190.0, "tpot_ms": 10.0,
+                   "e2e_ms": 10_000.0, "output_tokens_per_s": 1000.0, "step_overhead_s": 0.0,
+                   "request_overhead_s": 0.05, "tokens_per_step": 1.0}
+            cases.append({"status": "ok", "case_id": cid, "accelerator": chip, "metric": metric, "measured": measured,
+                          "sim": sim})
+            notes.append({"case_id": cid, "metric": metric, "notes": "closed loop; " + ts.spread_note(200.0, 900.0)})
+    (tmp_path / "v.json").write_text(json.dumps({"cases": cases}))
+    with (tmp_path / "cases.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["case_id", "metric", "notes"])
+        w.writeheader()
+        w.writerows(notes)
+    ts.median_fit(str(tmp_path / "v.json"), tmp_path / "cases.csv")
+    out = capsys.readouterr().out
+    assert ts.fit_engines.FIT_VIEW is None  # the hook is left as found
+    assert "       e: r" in out and "LOAO by engine" in out
+    # (260 - 200) - (200 - 190) = 50 ms short, 50 / 260 = 19.2 % of the measured mean; share 60 / 700
+    line = next(s for s in out.splitlines() if s.strip().startswith("e c1 ") and "rows:" in s)
+    assert "    60.0     10.0     50.0   19.2 %" in line and line.rstrip().endswith("0.086")

@@ -22,18 +22,15 @@ carry the engine's ``recipe_request_overhead_s`` on top of its request time; whe
 that time is fitted with the host times (their whole request time on the request grid, at most 1 s,
 jointly with the others: :func:`_host_profile`).
 
-A front end's rows that cross a worker engine's request path too (the record's ``worker_engine``; the catalogue's
-``worker_request_paths``) wait that engine's fitted request time (a fold's refit under LOAO) plus the front end's
-own ``request_overhead_s``, fitted on its rows on top of it (:func:`fit_all`, :func:`own_rows`).
+A front end's rows that cross a worker engine's request path too (record ``worker_engine``; catalogue
+``worker_request_paths``) wait that engine's fitted request time (a fold's refit under LOAO) plus the front end's own
+``request_overhead_s``, fitted on its rows on top of it (:func:`fit_all`, :func:`own_rows`).
 
-``--stream`` (reported only) also fits a host time per client in flight, ``k``: each request's host
-time becomes ``request_overhead_s + k C`` at ``C`` clients (a frontend and benchmark client that
-serve all ``C`` streams in one event loop). It is not an engine field: on the public rows it lands
-on its 1 ms bound for Dynamo and SGLang, where it stands in for their decode-step and offset errors
-(docs/serving_validation.md, Results).
+``--stream`` (reported only) also fits a host time per client in flight, ``k`` (request time ``r + k C`` at ``C``
+clients: one event loop serving all streams). No engine field: on the public rows it lands on its 1 ms bound for
+Dynamo and SGLang, standing in for their decode-step and offset errors (docs/serving_validation.md, Results).
 
-    python tools/closed_loop/fit_engines.py validate.json [--sens memory=0.85:mem.json ...] [--loao]
-        [--write | --stream]
+    python tools/closed_loop/fit_engines.py validate.json [--sens memory=0.85:m.json ...] [--loao] [--write | --stream]
 """
 
 from __future__ import annotations
@@ -44,6 +41,7 @@ import itertools
 import json
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -64,6 +62,8 @@ KERNEL_BOUNDS = {"memory": (0.5, 1.2), "attention": (0.5, 2.0), "gemm": (0.5, 1.
 MIN_SHARE = 0.02  # a class is fitted for an engine only if its TPOT rows spend at least this share in it (median)
 ENGINES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "engines.yaml"
 _LEN = re.compile(r"-(\d+)-(\d+)-c(\d+)-")
+# What the fit matches of each row (its figure unless set; ttft_spread.py medianfit: a stated median, median_view)
+FIT_VIEW: Callable[[dict], dict] | None = None
 _SIM_FIGURE = {"ttft_ms": "ttft_ms", "tpot_ms": "tpot_ms", "output_tokens_per_s_total": "output_tokens_per_s"}
 
 
@@ -224,7 +224,7 @@ def fit(rows: list[dict]) -> Fit:
     :func:`fitted_classes` within ``KERNEL_BOUNDS`` (a coarse grid over the multipliers, then Nelder-Mead
     on their logarithms from the best point; the host times profiled out at each)."""
     classes = fitted_classes(rows)
-    col = _cols(rows, classes)
+    col = _cols([FIT_VIEW(x) for x in rows] if FIT_VIEW else rows, classes)
     if not classes:
         _, s, r, k, e = _host_profile(col, np.ones(len(rows)))
         return Fit(s, r, k, {}, e)

@@ -29,6 +29,13 @@ JSON, a note) and keeps them in every figure.
         (simulated median - measured median) / measured mean, and a spread part, the rest (the first wave and any
         tail; :func:`error_parts`); medians per engine (worker engine), chip, model, format and clients band, with
         the measured over simulated median and, among the rows beyond the threshold, which part is the larger
+    python tools/closed_loop/ttft_spread.py medianfit validate.json [--cases inferencemax_cases.csv]
+        the engines' host times fitted with each TTFT row with a stated median matched on its median (simulated
+        against measured: a per-request time is what the median request pays; fit_engines.FIT_VIEW = median_view)
+        against the shipped fit on the means; the rows' metric (the mean) scored either way: LOAO per metric,
+        engine and chip; then per engine and chip the first wave's part, the mean's excess over the median measured
+        and simulated and the shortfall (measured minus simulated excess, ms and % of the measured mean), which the
+        simulated wave must carry once the request times stand for the median
 """
 
 from __future__ import annotations
@@ -46,7 +53,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fit_engines import errors, loao_fits, rows_of  # noqa: E402
+import fit_engines  # noqa: E402
+from fit_engines import errors, fit_all, loao_fits, rows_of  # noqa: E402
 from inferchip.catalog.engines import engine_for_software  # noqa: E402
 from inferchip.validation.cases import _TTFT_SPREAD, STALL_WAIT_S, Case, measured_stall_s, read_cases  # noqa: E402
 
@@ -275,6 +283,75 @@ def parts(path: str, cases_csv: str | Path, engine: str, threshold: float) -> No
               f"{np.median(v[:, 2]):+7.1f} {np.median(v[:, 3]):+7.1f}   median {n_med}, spread {len(far) - n_med}")
 
 
+def median_view(x: dict) -> dict:
+    """What the median fit matches of row ``x``: a TTFT row with a measured (``med``) and simulated (``sim_med``)
+    median TTFT (ms), as its medians (a request or step time moves the median as it moves the mean); others as is."""
+    if x["metric"] != "ttft_ms" or not x.get("med") or not x.get("sim_med"):
+        return x
+    return dict(x, meas=x["med"], ttft=x["sim_med"] / 1e3)
+
+
+def with_medians(rows: list[dict], spread: dict[str, tuple[float, float]]) -> list[dict]:
+    """``rows`` (fit_engines.rows_of) with the run's stated median TTFT (``med``, ms; 0 where none) and the
+    simulated one (``sim_med``), and whether the run stalled (``stall``: p99 - median at least STALL_WAIT_S)."""
+    out = []
+    for x in rows:
+        med, p99 = spread.get(x["case_id"], (0.0, 0.0))
+        out.append(dict(x, med=med, sim_med=float(x["sim"].get("ttft_median_ms") or 0.0),
+                        stall=p99 - med >= STALL_WAIT_S * 1e3))
+    return out
+
+
+def wave_shortfall_ms(meas_mean: float, meas_median: float, sim_mean: float, sim_median: float) -> float:
+    """How much less the simulated mean exceeds its median than the measured mean exceeds its own (ms): what the
+    simulated first wave (and tail) lacks once the request times are fitted on the medians."""
+    return (meas_mean - meas_median) - (sim_mean - sim_median)
+
+
+def _loao(rows: list[dict], view: bool) -> tuple[dict, list[tuple[dict, float]]]:
+    fit_engines.FIT_VIEW = median_view if view else None
+    try:
+        params = fit_all(rows)
+        return params, [t for held, p in loao_fits(rows, params) for t in errors(held, p)]
+    finally:
+        fit_engines.FIT_VIEW = None
+
+
+def median_fit(path: str, cases_csv: str | Path) -> None:
+    rows = with_medians(rows_of(path), notes_spread(cases_csv))
+    fits = {v: _loao(rows, v) for v in (False, True)}
+    print("request / step / recipe-path time per engine (ms): fitted on the means -> on the stated medians")
+    for e in sorted(fits[False][0]):
+        a, b = fits[False][0][e], fits[True][0][e]
+        print(f"  {e:>8}: r {a.r * 1e3:6.1f} -> {b.r * 1e3:6.1f}, s {a.s * 1e3:5.2f} -> {b.s * 1e3:5.2f}, "
+              f"recipe path {a.e * 1e3:6.1f} -> {b.e * 1e3:6.1f}")
+    for key in ("all", "engine", "chip"):
+        print(f"LOAO by {key} (median |e| / p90 / signed %): on the means -> on the medians")
+        g: dict = defaultdict(lambda: ([], []))
+        for v in (False, True):
+            for x, e in fits[v][1]:
+                g[("all" if key == "all" else x[key], x["metric"])][v].append(e)
+        for k in sorted(g):
+            print(f"  {k[0]:>22} {k[1]:<26} {_stats(g[k][0])} -> {_stats(g[k][1])}")
+    spread = notes_spread(cases_csv)
+    for clients in (False, True):
+        print(f"first wave per engine and chip{' and clients' if clients else ''} (TTFT rows with a stated median, no "
+              "stall; medians over rows, ms): measured mean - median, simulated mean - median, shortfall, shortfall / "
+              "measured mean, measured p99, share (mean - median) / (p99 - median)")
+        by: dict = defaultdict(list)
+        for x in rows:
+            if x["metric"] == "ttft_ms" and x["med"] and x["sim_med"] and not x["stall"]:
+                sim_mean, p99 = x["sim"]["ttft_ms"], spread[x["case_id"]][1]
+                by[(x["engine"], x["chip"], int(x["conc"]) if clients else 0)].append((
+                    x["meas"] - x["med"], sim_mean - x["sim_med"],
+                    wave_shortfall_ms(x["meas"], x["med"], sim_mean, x["sim_med"]), x["meas"], p99,
+                    (x["meas"] - x["med"]) / max(p99 - x["med"], 1e-9)))
+        for (eng, chip, c), v in sorted(by.items()):
+            m = np.median(np.array(v), axis=0)
+            print(f"  {eng:>8} {chip:<22}{f' C={c:<5d}' if clients else ''} {len(v):4d} rows: {m[0]:8.1f} {m[1]:8.1f} "
+                  f"{m[2]:8.1f}  {100 * np.median([a[2] / a[3] for a in v]):5.1f} %  {m[4]:8.0f}  {m[5]:.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -292,8 +369,13 @@ def main() -> None:
     pa.add_argument("--cases", default=str(SHIPPED), help="the case file whose notes state the spreads")
     pa.add_argument("--engine", default="", help="fragment of the engine (and worker engine) name")
     pa.add_argument("--threshold", type=float, default=12.0)
+    mf = sub.add_parser("medianfit")
+    mf.add_argument("validate_json")
+    mf.add_argument("--cases", default=str(SHIPPED), help="the case file whose notes state the spreads")
     a = ap.parse_args()
-    if a.cmd == "notes":
+    if a.cmd == "medianfit":
+        median_fit(a.validate_json, a.cases)
+    elif a.cmd == "notes":
         text, changed = add_notes(Path(a.cases_csv).read_text(encoding="utf-8"), read_spread(a.spread_csv))
         Path(a.cases_csv).write_text(text, encoding="utf-8")
         print(f"{changed} rows given their run's TTFT spread: {a.cases_csv}")
