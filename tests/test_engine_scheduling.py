@@ -241,6 +241,28 @@ def test_prompts_sent_together_share_the_first_step(recv):
     assert {round(float(table.first_token_s[r]), 6) for r in rids} == {0.014}
 
 
+def test_a_prompt_at_the_boundary_of_a_planned_step_waits_for_the_next_plan():
+    """Only the woken engine's first step takes what arrives at its start: after a step has run, a request arriving
+    exactly as the next (already planned) step starts waits for the step after it, even when that step runs nothing
+    but queued prompts. By hand: prompts of 100 and 200 tokens (output 1) at 0 with a 250-token budget and no
+    chunking; step 1 prefills the first, 0.01 + 100 x 1e-5 = 11 ms; the 50-token prompt arriving at 11 ms is not in
+    step 2 (the 200-token prompt) but in step 3."""
+    cfg = SchedulerConfig(enable_chunked_prefill=False, max_num_batched_tokens=250, max_num_seqs=8)
+    rep = PollingReplica(0, StepTimer(_step()), cfg, 1_000_000, RequestTable(), async_scheduling=True)
+    table = rep.table
+    first, second = table.add(0.0, 100, 1), table.add(0.0, 200, 1)
+    rep.enqueue(first, 100, 1, 0.0)
+    rep.enqueue(second, 200, 1, 0.0)
+    rep.run_until(1.0, stop_on_finish=True, min_steps=1)
+    assert rep.clock_s == pytest.approx(0.011) and rep.n_running == 0 and len(rep.waiting) == 1
+    late = table.add(rep.clock_s, 50, 1)
+    rep.enqueue(late, 50, 1, rep.clock_s)
+    assert rep.held == 1
+    rep.run_until(1.0)
+    assert list(rep.log["prefill_tokens"]) == [100, 200, 50]
+    assert table.first_scheduled_s[late] > table.first_scheduled_s[second] == pytest.approx(0.011)
+
+
 def test_an_engine_woken_by_one_prompt_takes_the_rest_a_step_later():
     """TensorRT-LLM's idle executor returns the one request its blocking get woke on
     (ExecutorRequestQueue._get_from_request_queue); under the overlap scheduler the others, fetched at the next

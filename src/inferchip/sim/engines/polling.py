@@ -45,6 +45,7 @@ class PollingReplica(Replica):
                  wake_takes_queue: bool = True):
         super().__init__(index, timer, config, kv_capacity_tokens, table)
         self.wake_takes_queue = bool(wake_takes_queue)
+        self.wake_k = -1  # the step index at which an arrival last woke the idle engine
         if recv_interval_steps < 1:
             raise ValueError(f"recv_interval_steps must be >= 1, got {recv_interval_steps}")
         self.interval = int(recv_interval_steps)
@@ -68,10 +69,12 @@ class PollingReplica(Replica):
         return super().load + self.held
 
     def enqueue(self, rid: int, prompt: int, out: int, time_s: float) -> None:
-        # an idle scheduler polls continuously; so does one that runs nothing yet, no step reaching past this
-        # arrival (what waits arrived at this same instant): the request joins the first step's plan with them
-        woken = self.wake_takes_queue and not (self.n_running or self.swapped) and self.clock_s <= time_s
+        # an idle scheduler polls continuously; so does one just woken whose first step has not run yet, no step
+        # reaching past this arrival (what waits arrived at this same instant): the request joins that step's plan
+        woken = self.wake_takes_queue and self.k == self.wake_k and self.clock_s <= time_s
         if (self.idle or woken) and not self.held:
+            if self.idle:
+                self.wake_k = self.k
             super().enqueue(rid, prompt, out, time_s)
             return
         self.inbox.append((rid, prompt, out))
