@@ -241,6 +241,46 @@ def test_prompts_sent_together_share_the_first_step(recv):
     assert {round(float(table.first_token_s[r]), 6) for r in rids} == {0.014}
 
 
+def test_a_prompt_at_the_boundary_of_a_planned_step_waits_for_the_next_plan():
+    """Only the woken engine's first step takes what arrives at its start: after a step has run, a request arriving
+    exactly as the next (already planned) step starts waits for the step after it, even when that step runs nothing
+    but queued prompts. By hand: prompts of 100 and 200 tokens (output 1) at 0 with a 250-token budget and no
+    chunking; step 1 prefills the first, 0.01 + 100 x 1e-5 = 11 ms; the 50-token prompt arriving at 11 ms is not in
+    step 2 (the 200-token prompt) but in step 3."""
+    cfg = SchedulerConfig(enable_chunked_prefill=False, max_num_batched_tokens=250, max_num_seqs=8)
+    rep = PollingReplica(0, StepTimer(_step()), cfg, 1_000_000, RequestTable(), async_scheduling=True)
+    table = rep.table
+    first, second = table.add(0.0, 100, 1), table.add(0.0, 200, 1)
+    rep.enqueue(first, 100, 1, 0.0)
+    rep.enqueue(second, 200, 1, 0.0)
+    rep.run_until(1.0, stop_on_finish=True, min_steps=1)
+    assert rep.clock_s == pytest.approx(0.011) and rep.n_running == 0 and len(rep.waiting) == 1
+    late = table.add(rep.clock_s, 50, 1)
+    rep.enqueue(late, 50, 1, rep.clock_s)
+    assert rep.held == 1
+    rep.run_until(1.0)
+    assert list(rep.log["prefill_tokens"]) == [100, 200, 50]
+    assert table.first_scheduled_s[late] > table.first_scheduled_s[second] == pytest.approx(0.011)
+
+
+def test_an_engine_woken_by_one_prompt_takes_the_rest_a_step_later():
+    """TensorRT-LLM's idle executor returns the one request its blocking get woke on
+    (ExecutorRequestQueue._get_from_request_queue); under the overlap scheduler the others, fetched at the next
+    iteration, join the second step. By hand: step 1 prefills 100 tokens, 0.01 s + 100 x 1e-5 s = 11 ms; the other
+    three are first scheduled at 11 ms, in a step of their 300 prompt tokens and the first prompt's decode."""
+    rep = PollingReplica(0, StepTimer(_step()), SchedulerConfig(), 1_000_000, RequestTable(),
+                         async_scheduling=True, wake_takes_queue=False)
+    table = rep.table
+    rids = [table.add(0.0, 100, 50) for _ in range(4)]
+    for rid in rids:
+        rep.enqueue(rid, 100, 50, 0.0)
+    assert len(rep.waiting) == 1 and rep.held == 3
+    rep.run_until(0.012, min_steps=2)
+    assert list(rep.log["prefill_tokens"][:2]) == [100, 300]
+    assert table.first_scheduled_s[rids[0]] == 0.0
+    assert {round(float(table.first_scheduled_s[r]), 9) for r in rids[1:]} == {0.011}
+
+
 def _adp(ranks: int, timeout: int, wait: int):
     return (ranks, timeout, wait)
 
@@ -280,6 +320,9 @@ def test_engine_records_name_their_schedulers():
     assert get_engine("vllm").async_scheduling and get_engine("trtllm").attention_dp_balance is not None
     assert get_engine("sglang").async_scheduling and get_engine("sglang").attention_dp_balance is None
     assert not get_engine("atom").async_scheduling
+    # the idle engine's first step: vLLM and SGLang drain their queue, TensorRT-LLM takes the request that woke it
+    assert get_engine("vllm").wake_takes_queue and get_engine("sglang").wake_takes_queue
+    assert not get_engine("trtllm").wake_takes_queue
     with pytest.raises(ValueError):
         _run_with(4, recv_interval_steps=4, adp_balance=_adp(2, 50, 10))
 

@@ -230,6 +230,9 @@ def test_error_parts_by_hand(ts):
 def test_error_parts_add_up_to_the_signed_error(ts, meas, med_share, sim, sim_share):
     median_part, spread_part = ts.error_parts(meas, med_share * meas, sim, sim_share * sim)
     assert median_part + spread_part == pytest.approx(100.0 * (sim - meas) / meas, abs=1e-6)
+    # the spread part is the simulated excess of the mean over the median less the measured one (over the mean)
+    excess_pct = 100.0 * ((sim - sim_share * sim) - (meas - med_share * meas)) / meas
+    assert spread_part == pytest.approx(excess_pct, abs=1e-6)
 
 
 def _row(metric: str, **kw: float) -> dict:

@@ -1,12 +1,10 @@
-"""A serving engine as data: the few things that make vLLM, SGLang, TensorRT-LLM, ATOM and
-Dynamo differ on the same chip (the catalogue is ``catalog/engines.yaml``, read by
-:mod:`inferchip.catalog.engines`).
+"""A serving engine as data: the few things that make vLLM, SGLang, TensorRT-LLM, ATOM and Dynamo differ on the
+same chip (the catalogue is ``catalog/engines.yaml``, read by :mod:`inferchip.catalog.engines`).
 
-Each field is physical: host time per engine iteration, host time per request on the path to
-the first token (HTTP, tokenisation, admission, first detokenisation), the scheduler's
-running-batch cap and prefill token budget, the CUDA-graph batch buckets a decode batch is
-padded to, and per-class kernel efficiency (multipliers on the calibration's attainable
-fractions, 1 = the calibration's kernels). Fitted values say so in ``fitted_on``.
+Each field is physical: host time per engine iteration, host time per request on the path to the first token (HTTP,
+tokenisation, admission, first detokenisation), the scheduler's running-batch cap and prefill token budget, the
+CUDA-graph batch buckets a decode batch is padded to, and per-class kernel efficiency (multipliers on the
+calibration's attainable fractions, 1 = the calibration's kernels). Fitted values say so in ``fitted_on``.
 """
 
 from __future__ import annotations
@@ -230,6 +228,8 @@ class EngineSpec(BaseModel):
     async_scheduling: bool = Field(
         False, description="The scheduler plans the next step while one runs (vLLM --async-scheduling): a request "
                            "received during a step is scheduled two steps later.")
+    wake_takes_queue: bool = Field(True, description="An idle engine woken by a request takes every request queued "
+                                   "by then into its first step (vLLM, SGLang); False: that one only (TensorRT-LLM).")
     prefill_worker_scheduling: tuple[WorkerScheduling, ...] = Field(
         (), description="async_scheduling of a disaggregated row's prefill workers by the worker engine its software "
                         "names (none matching: async_scheduling).")

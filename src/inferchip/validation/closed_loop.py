@@ -265,7 +265,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                                    tokens_per_step=tau, step_timer=dec.timer, bench_requests=bench,
                                    recv_interval_steps=recv, async_scheduling=eng.async_scheduling,
                                    adp_balance=adp, prefill_first=not eng.mixed_chunk,
-                                   reserve_output=eng.reserve_output)
+                                   reserve_output=eng.reserve_output, wake_takes_queue=eng.wake_takes_queue)
         return settled(run, n, bench, notes)
     pre = replicas["prefill"]
     pcfg, dcfg = recipe_configs(case, facts, pre, dec, notes)

@@ -105,18 +105,20 @@ def closed_loop_run(step_model: Any, concurrency: int, input_tokens: Any, output
                     step_timer: StepTimer | None = None, bench_requests: int | None = None,
                     recv_interval_steps: int = 1, async_scheduling: bool = False,
                     adp_balance: tuple[int, int, int] | None = None, prefill_first: bool = False,
-                    reserve_output: bool = False) -> BenchFigures:
+                    reserve_output: bool = False, wake_takes_queue: bool = True) -> BenchFigures:
     """Simulate the benchmark (module doc) on ``replicas`` engine instances. ``output_tokens``
     are engine steps of output (the first token included); with MTP each decode step emits
     ``tokens_per_step`` tokens, so a request of ``s`` steps emits ``1 + (s - 1) tokens_per_step``.
     ``adp_balance``: (attention-DP ranks, timeout iterations, batching-wait iterations) of
     TensorRT-LLM's balance; ``async_scheduling``: vLLM's (:mod:`~inferchip.sim.engines.scheduling`);
     ``prefill_first`` and ``reserve_output``: SGLang's and ATOM's prefill-only iterations and SGLang's
-    KV admission (:mod:`~inferchip.sim.engines.prefill_first`)."""
+    KV admission (:mod:`~inferchip.sim.engines.prefill_first`); ``wake_takes_queue`` False: an idle engine
+    planning ahead takes only the request that woke it into its first step (TensorRT-LLM; ``PollingReplica``)."""
     spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                               think_time_s=request_overhead_s)
     pool = Pool(step_model, config, replicas, "", step_timer,
-                _factory(recv_interval_steps, async_scheduling, adp_balance, prefill_first, reserve_output))
+                _factory(recv_interval_steps, async_scheduling, adp_balance, prefill_first, reserve_output,
+                         wake_takes_queue))
     res = run_pools([pool], None, spec, duration_s=None, num_requests=num_requests, seed=seed, slo_ttft_s=None,
                     slo_tpot_s=None, progress=None, router="least_loaded", exact_step_times=False, max_time_s=None,
                     max_drain_s=None)
@@ -169,24 +171,26 @@ def capped_pool(make: Any, kv_tokens: int) -> Any:
 
 def _factory(recv_interval_steps: int, async_scheduling: bool = False,
              adp_balance: tuple[int, int, int] | None = None, prefill_first: bool = False,
-             reserve_output: bool = False) -> Any:
+             reserve_output: bool = False, wake_takes_queue: bool = True) -> Any:
     """Replicas of an engine polling its queue every ``recv_interval_steps`` decode steps or
     balancing attention-DP ranks, planning its steps one ahead with ``async_scheduling``, running
     prefill-only iterations with ``prefill_first``, reserving KV for every output at admission with
-    ``reserve_output`` (None: the plain replica)."""
+    ``reserve_output``, an idle one planning ahead taking only the request that woke it without ``wake_takes_queue``
+    (None: the plain replica)."""
     if adp_balance is not None:
         if recv_interval_steps > 1 or prefill_first or reserve_output:
             raise ValueError("an engine replica balances attention-DP ranks or polls at an interval, runs "
                              "prefill-only iterations or reserves outputs at admission, not both")
         ranks, timeout, wait = adp_balance
         return partial(AdpBalancedReplica, ranks=ranks, timeout_iters=timeout, batching_wait_iters=wait,
-                       async_scheduling=async_scheduling)
+                       async_scheduling=async_scheduling, wake_takes_queue=wake_takes_queue)
     if prefill_first or reserve_output:
         return partial(PrefillFirstReplica, recv_interval_steps=recv_interval_steps,
                        async_scheduling=async_scheduling, reserve_output=reserve_output,
-                       pause_decodes=prefill_first)
+                       pause_decodes=prefill_first, wake_takes_queue=wake_takes_queue)
     if recv_interval_steps > 1 or async_scheduling:
-        return partial(PollingReplica, recv_interval_steps=recv_interval_steps, async_scheduling=async_scheduling)
+        return partial(PollingReplica, recv_interval_steps=recv_interval_steps, async_scheduling=async_scheduling,
+                       wake_takes_queue=wake_takes_queue)
     return None
 
 

@@ -33,11 +33,19 @@ class PollingReplica(Replica):
     (:mod:`inferchip.sim.engines.scheduling`). An idle engine has nothing in flight and plans at once, with every
     request that reached it by then: vLLM V1 ``EngineCoreProc._process_input_queue`` (vllm-project/vllm
     vllm/v1/engine/core.py, read at @00080ee13c) blocks for one request while idle, then drains the input queue
-    before the step, so prompts sent at the same instant (a closed loop's first wave) share the first step."""
+    before the step, so prompts sent at the same instant (a closed loop's first wave) share the first step.
+    ``wake_takes_queue=False`` (TensorRT-LLM): the woken engine takes only the request that woke it, the rest at
+    its next poll, so under ``async_scheduling`` they join the second step (without it, that poll comes before the
+    first): ``ExecutorRequestQueue._get_from_request_queue`` blocks on an empty queue while the executor is idle
+    and returns the one item it got (NVIDIA/TensorRT-LLM tensorrt_llm/_torch/pyexecutor/executor_request_queue.py,
+    read at @007a7508)."""
 
     def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
-                 table: RequestTable, recv_interval_steps: int = 1, async_scheduling: bool = False):
+                 table: RequestTable, recv_interval_steps: int = 1, async_scheduling: bool = False,
+                 wake_takes_queue: bool = True):
         super().__init__(index, timer, config, kv_capacity_tokens, table)
+        self.wake_takes_queue = bool(wake_takes_queue)
+        self.wake_k = -1  # the step index at which an arrival last woke the idle engine
         if recv_interval_steps < 1:
             raise ValueError(f"recv_interval_steps must be >= 1, got {recv_interval_steps}")
         self.interval = int(recv_interval_steps)
@@ -61,9 +69,12 @@ class PollingReplica(Replica):
         return super().load + self.held
 
     def enqueue(self, rid: int, prompt: int, out: int, time_s: float) -> None:
-        # an idle scheduler polls continuously; so does one that runs nothing yet, no step reaching past this
-        # arrival (what waits arrived at this same instant): the request joins the first step's plan with them
-        if (self.idle or (not (self.n_running or self.swapped) and self.clock_s <= time_s)) and not self.held:
+        # an idle scheduler polls continuously; so does one just woken whose first step has not run yet, no step
+        # reaching past this arrival (what waits arrived at this same instant): the request joins that step's plan
+        woken = self.wake_takes_queue and self.k == self.wake_k and self.clock_s <= time_s
+        if (self.idle or woken) and not self.held:
+            if self.idle:
+                self.wake_k = self.k
             super().enqueue(rid, prompt, out, time_s)
             return
         self.inbox.append((rid, prompt, out))

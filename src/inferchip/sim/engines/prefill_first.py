@@ -65,8 +65,9 @@ class PrefillFirstReplica(PollingReplica):
 
     def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
                  table: RequestTable, recv_interval_steps: int = 1, async_scheduling: bool = False,
-                 reserve_output: bool = False, pause_decodes: bool = True):
-        super().__init__(index, timer, config, kv_capacity_tokens, table, recv_interval_steps, async_scheduling)
+                 reserve_output: bool = False, pause_decodes: bool = True, wake_takes_queue: bool = True):
+        super().__init__(index, timer, config, kv_capacity_tokens, table, recv_interval_steps, async_scheduling,
+                         wake_takes_queue)
         self.reserve_output = bool(reserve_output)
         self.pause_decodes = bool(pause_decodes)
         self.klast_sum = 0  # sum of k_last over decoding sequences (tokens left = k_last - k + 1 each)

@@ -47,8 +47,8 @@ class AdpBalancedReplica(PollingReplica):
 
     def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
                  table: RequestTable, ranks: int = 1, timeout_iters: int = 50, batching_wait_iters: int = 10,
-                 async_scheduling: bool = False):
-        super().__init__(index, timer, config, kv_capacity_tokens, table, 1, async_scheduling)
+                 async_scheduling: bool = False, wake_takes_queue: bool = True):
+        super().__init__(index, timer, config, kv_capacity_tokens, table, 1, async_scheduling, wake_takes_queue)
         if ranks < 1 or timeout_iters < 0 or batching_wait_iters < 0:
             raise ValueError(f"ranks >= 1 and non-negative iteration counts, got {ranks}, {timeout_iters}, "
                              f"{batching_wait_iters}")
