@@ -281,6 +281,53 @@ def test_an_engine_woken_by_one_prompt_takes_the_rest_a_step_later():
     assert {round(float(table.first_scheduled_s[r]), 9) for r in rids[1:]} == {0.011}
 
 
+@pytest.mark.parametrize("recv,wake", [(1, True), (10, True), (1, False)])
+def test_requests_arriving_during_the_last_step_share_the_next_plan(recv, wake):
+    """An engine whose last step still runs plans its next step when that step ends, with every request that came
+    meanwhile: vLLM's core drains its input queue at the top of each loop, SGLang's recv_requests reads its socket
+    until empty (an idle scheduler polls whatever its recv interval), and TensorRT-LLM's idle fetch drains a queue that
+    is not empty (ExecutorRequestQueue._get_from_request_queue). By hand: a 100-token prompt with one output token at 0
+    runs alone, 0.01 + 100 x 1e-5 = 11 ms; three 100-token prompts arriving at 5, 6 and 7 ms are all first scheduled
+    at 11 ms in one step of 300 prompt tokens (0.01 + 300 x 1e-5 = 13 ms: first tokens at 24 ms), not the first alone
+    and the other two a step later."""
+    rep = PollingReplica(0, StepTimer(_step()), SchedulerConfig(), 1_000_000, RequestTable(), recv_interval_steps=recv,
+                         async_scheduling=True, wake_takes_queue=wake)
+    table = rep.table
+    first = table.add(0.0, 100, 1)
+    rep.enqueue(first, 100, 1, 0.0)
+    rep.run_until(1e-9, stop_on_finish=True, min_steps=1)
+    assert rep.clock_s == pytest.approx(0.011) and rep.idle
+    rids = [table.add(t, 100, 1) for t in (0.005, 0.006, 0.007)]
+    for rid, t in zip(rids, (0.005, 0.006, 0.007), strict=True):
+        rep.enqueue(rid, 100, 1, t)
+    assert len(rep.waiting) == 3 and not rep.held
+    rep.run_until(1.0)
+    assert list(rep.log["prefill_tokens"]) == [100, 300]
+    assert {round(float(table.first_scheduled_s[r]), 9) for r in rids} == {0.011}
+    assert {round(float(table.first_token_s[r]), 9) for r in rids} == {0.024}
+
+
+def test_a_worker_woken_by_one_prompt_without_planning_ahead_takes_the_rest_after_its_first_step():
+    """TensorRT-LLM without the overlap scheduler (the Dynamo context workers: disable_overlap_scheduler) fetches
+    again only at the top of its next iteration, after the first step: by hand, four 100-token prompts (one output
+    token) at 0: step 1 prefills the first, 0.01 + 100 x 1e-5 = 11 ms, step 2 the other three from 11 ms (300 tokens,
+    13 ms). A worker that drains its queue (wake_takes_queue, SGLang) prefills all four in one step of 400 tokens."""
+    for wake, steps in ((False, [100, 300]), (True, [400])):
+        rep = PollingReplica(0, StepTimer(_step()), SchedulerConfig(), 1_000_000, RequestTable(),
+                             wake_takes_queue=wake)
+        table = rep.table
+        rids = [table.add(0.0, 100, 1) for _ in range(4)]
+        for rid in rids:
+            rep.enqueue(rid, 100, 1, 0.0)
+        rep.run_until(1.0)
+        assert list(rep.log["prefill_tokens"]) == steps
+        assert {round(float(table.first_scheduled_s[r]), 9) for r in rids[1:]} == ({0.011} if not wake else {0.0})
+    # the Dynamo + TensorRT-LLM context workers carry TensorRT-LLM's rule, the SGLang prefill workers SGLang's
+    dyn = get_engine("dynamo")
+    assert not dyn.prefill_worker("nvidia dynamo + tensorrt-llm, pd-disaggregated", "fp4", 4).wake_takes_queue
+    assert dyn.prefill_worker("nvidia dynamo + sglang, pd-disaggregated", "fp4", 4).wake_takes_queue
+
+
 def _adp(ranks: int, timeout: int, wait: int):
     return (ranks, timeout, wait)
 

@@ -231,8 +231,8 @@ class EngineSpec(BaseModel):
     wake_takes_queue: bool = Field(True, description="An idle engine woken by a request takes every request queued "
                                    "by then into its first step (vLLM, SGLang); False: that one only (TensorRT-LLM).")
     prefill_worker_scheduling: tuple[WorkerScheduling, ...] = Field(
-        (), description="async_scheduling of a disaggregated row's prefill workers by the worker engine its software "
-                        "names (none matching: async_scheduling).")
+        (), description="async_scheduling, wake_takes_queue of a disaggregated row's prefill workers by the worker "
+                        "engine its software names (none matching: this record's).")
     worker_request_paths: tuple[WorkerRequestPath, ...] = Field(
         (), description="Worker engines whose request path a front end's rows cross too (their time adds to this "
                         "record's request_overhead_s); ids checked against the catalogue on load.")
@@ -351,7 +351,7 @@ class EngineSpec(BaseModel):
         w = first_for_software(self.worker_request_paths, software)
         return w.engine if w is not None else None
 
-    def _prefill_worker(self, software: str, weights: str, prefill_workers: int) -> WorkerScheduling | None:
+    def prefill_worker(self, software: str, weights: str, prefill_workers: int) -> WorkerScheduling | None:
         """The first ``prefill_worker_scheduling`` entry whose fragment the row's ``software`` text contains
         and whose weights and prefill workers are blank / 0 or the row's."""
         fmt = weights.lower()
@@ -362,20 +362,20 @@ class EngineSpec(BaseModel):
     def prefill_async_on(self, software: str = "", weights: str = "", prefill_workers: int = 0) -> bool:
         """Whether a disaggregated row's prefill workers plan one step ahead: the matching
         ``prefill_worker_scheduling`` entry's, else ``async_scheduling``."""
-        w = self._prefill_worker(software, weights, prefill_workers)
+        w = self.prefill_worker(software, weights, prefill_workers)
         return self.async_scheduling if w is None else w.async_scheduling
 
     def prefill_pool_tokens_on(self, software: str = "", weights: str = "", prefill_workers: int = 0) -> int:
         """KV pool of one prefill rank set by a disaggregated row's launch recipe: the matching
         ``prefill_worker_scheduling`` entry's ``max_total_tokens``; 0 (the memory fit's pool) where none
         matches or it sets none."""
-        w = self._prefill_worker(software, weights, prefill_workers)
+        w = self.prefill_worker(software, weights, prefill_workers)
         return 0 if w is None else w.max_total_tokens
 
     def prefill_router_on(self, software: str = "", weights: str = "", prefill_workers: int = 0) -> str:
         """How a disaggregated row's request picks its prefill worker: the matching ``prefill_worker_scheduling``
         entry's ``router`` ("" where none matches or it sets none: the simulator's least-loaded choice)."""
-        w = self._prefill_worker(software, weights, prefill_workers)
+        w = self.prefill_worker(software, weights, prefill_workers)
         return "" if w is None else w.router
 
     def decode_worker_on(self, software: str = "") -> DecodeWorker:

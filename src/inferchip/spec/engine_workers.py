@@ -49,7 +49,9 @@ class WorkerScheduling(BaseModel):
     worker holds a prompt's pages from its prefill until its KV transfer completes (SGLang
     ``disaggregation/prefill.py``: the inflight queue frees them after ``KVPoll.Success``), so new prompts wait
     while the pool is full. ``router``: how the front end picks a request's prefill worker (``random``: blind to
-    load, Dynamo's ``Client.generate``; "": the simulator's least-loaded choice)."""
+    load, Dynamo's ``Client.generate``; "": the simulator's least-loaded choice). ``wake_takes_queue``: an idle
+    worker woken by a request takes every request queued by then into its first step (SGLang's ``recv_requests``
+    drains its socket), False: that one only (TensorRT-LLM's executor; ``EngineSpec.wake_takes_queue``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -59,6 +61,7 @@ class WorkerScheduling(BaseModel):
     async_scheduling: bool
     max_total_tokens: int = Field(0, ge=0, le=100_000_000)
     router: Literal["", "least_loaded", "round_robin", "random"] = ""
+    wake_takes_queue: bool = True
 
 
 class WorkerRequestPath(BaseModel):

@@ -270,7 +270,8 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     pre = replicas["prefill"]
     pcfg, dcfg = recipe_configs(case, facts, pre, dec, notes)
     per_token, bw, lat, which = kv_link(pre, dec, total_chips)
-    router = eng.prefill_router_on(case.software, pre.mm.formats.weights, facts.prefill_workers)
+    pw = eng.prefill_worker(case.software, pre.mm.formats.weights, facts.prefill_workers)
+    router, wake = ("", eng.wake_takes_queue) if pw is None else (pw.router, pw.wake_takes_queue)
     notes.append(f"disaggregated: {facts.prefill_workers} prefill worker(s) of {pre.mm.layout.chips_per_replica} "
                  f"chips (picked {router or 'least_loaded'}), {facts.decode_workers} decode worker(s) of "
                  f"{dec.mm.layout.chips_per_replica}; KV {per_token / 1e3:.3g} kB/token over the {which} at "
@@ -298,10 +299,9 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         return closed_loop_disagg_run(pre.step, dec.step, c, inp, out, pcfg, dcfg, num_requests=k,
                                       seed=SEED, prefill_replicas=facts.prefill_workers,
                                       decode_replicas=facts.decode_workers, kv_bytes_per_token=per_token,
-                                      link_bytes_per_s=bw, link_latency_s=lat,
-                                      request_overhead_s=req_s, tokens_per_step=tau,
-                                      timers=(pre.timer, dec.timer), bench_requests=bench,
-                                      recv_interval_steps=recv, async_scheduling=plan_ahead,
+                                      link_bytes_per_s=bw, link_latency_s=lat, request_overhead_s=req_s,
+                                      tokens_per_step=tau, timers=(pre.timer, dec.timer), bench_requests=bench,
+                                      recv_interval_steps=recv, async_scheduling=plan_ahead, wake_takes_queue=wake,
                                       decode_reserve_tokens=dw.reserve_tokens,
                                       decode_recv_interval_steps=dw.recv_interval_steps,
                                       prefill_kv_tokens=pool, prefill_router=router)

@@ -113,7 +113,7 @@ def closed_loop_run(step_model: Any, concurrency: int, input_tokens: Any, output
     TensorRT-LLM's balance; ``async_scheduling``: vLLM's (:mod:`~inferchip.sim.engines.scheduling`);
     ``prefill_first`` and ``reserve_output``: SGLang's and ATOM's prefill-only iterations and SGLang's
     KV admission (:mod:`~inferchip.sim.engines.prefill_first`); ``wake_takes_queue`` False: an idle engine
-    planning ahead takes only the request that woke it into its first step (TensorRT-LLM; ``PollingReplica``)."""
+    takes only the request that woke it into its first step (TensorRT-LLM; ``PollingReplica``)."""
     spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                               think_time_s=request_overhead_s)
     pool = Pool(step_model, config, replicas, "", step_timer,
@@ -134,11 +134,11 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
                            bench_requests: int | None = None, recv_interval_steps: int = 1,
                            async_scheduling: bool = False, decode_reserve_tokens: int = 0,
                            decode_recv_interval_steps: int = 1, prefill_kv_tokens: int = 0,
-                           prefill_router: str = "") -> BenchFigures:
+                           prefill_router: str = "", wake_takes_queue: bool = True) -> BenchFigures:
     """:func:`closed_loop_run` on a prefill pool and a decode pool joined by a KV link
-    (:func:`~inferchip.sim.simulate.run_pools`); the prefill workers poll and plan ahead as the
-    engine does (the decode workers take a request when its KV cache has arrived, keeping
-    ``decode_reserve_tokens`` free per held request and taking new ones every
+    (:func:`~inferchip.sim.simulate.run_pools`); the prefill workers poll, plan ahead and take a woken step's
+    queue (``wake_takes_queue``) as their engine does (the decode workers take a request when its KV cache has
+    arrived, keeping ``decode_reserve_tokens`` free per held request and taking new ones every
     ``decode_recv_interval_steps`` steps: :class:`DeliveringDecodeReplica`). ``prefill_kv_tokens``: a prefill
     worker's KV pool where its launch recipe caps it (0: the step model's memory fit). Its pages are freed when
     the prompt's first token is out, not when its transfer completes as in SGLang: the transfer is not held.
@@ -146,7 +146,8 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
     spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                               think_time_s=request_overhead_s)
     t_pre, t_dec = timers if timers is not None else (None, None)
-    make = capped_pool(_factory(recv_interval_steps, async_scheduling), prefill_kv_tokens)
+    make = capped_pool(_factory(recv_interval_steps, async_scheduling, wake_takes_queue=wake_takes_queue),
+                       prefill_kv_tokens)
     pools = [Pool(prefill_model, prefill_config, prefill_replicas, "prefill_", t_pre, make, prefill_router),
              Pool(decode_model, decode_config, decode_replicas, "decode_", t_dec,
                   partial(DeliveringDecodeReplica, reserve_tokens=decode_reserve_tokens,
@@ -175,7 +176,7 @@ def _factory(recv_interval_steps: int, async_scheduling: bool = False,
     """Replicas of an engine polling its queue every ``recv_interval_steps`` decode steps or
     balancing attention-DP ranks, planning its steps one ahead with ``async_scheduling``, running
     prefill-only iterations with ``prefill_first``, reserving KV for every output at admission with
-    ``reserve_output``, an idle one planning ahead taking only the request that woke it without ``wake_takes_queue``
+    ``reserve_output``, an idle one taking only the request that woke it without ``wake_takes_queue``
     (None: the plain replica)."""
     if adp_balance is not None:
         if recv_interval_steps > 1 or prefill_first or reserve_output:
@@ -188,7 +189,7 @@ def _factory(recv_interval_steps: int, async_scheduling: bool = False,
         return partial(PrefillFirstReplica, recv_interval_steps=recv_interval_steps,
                        async_scheduling=async_scheduling, reserve_output=reserve_output,
                        pause_decodes=prefill_first, wake_takes_queue=wake_takes_queue)
-    if recv_interval_steps > 1 or async_scheduling:
+    if recv_interval_steps > 1 or async_scheduling or not wake_takes_queue:
         return partial(PollingReplica, recv_interval_steps=recv_interval_steps, async_scheduling=async_scheduling,
                        wake_takes_queue=wake_takes_queue)
     return None

@@ -35,10 +35,14 @@ class PollingReplica(Replica):
     vllm/v1/engine/core.py, read at @00080ee13c) blocks for one request while idle, then drains the input queue
     before the step, so prompts sent at the same instant (a closed loop's first wave) share the first step.
     ``wake_takes_queue=False`` (TensorRT-LLM): the woken engine takes only the request that woke it, the rest at
-    its next poll, so under ``async_scheduling`` they join the second step (without it, that poll comes before the
-    first): ``ExecutorRequestQueue._get_from_request_queue`` blocks on an empty queue while the executor is idle
-    and returns the one item it got (NVIDIA/TensorRT-LLM tensorrt_llm/_torch/pyexecutor/executor_request_queue.py,
-    read at @007a7508)."""
+    its next fetch, at the top of the next iteration, so they join the second step (with or without
+    ``async_scheduling``): ``ExecutorRequestQueue._get_from_request_queue`` blocks on an empty queue while the
+    executor is idle and returns the one item it got (NVIDIA/TensorRT-LLM
+    tensorrt_llm/_torch/pyexecutor/executor_request_queue.py, read at @007a7508).
+    An engine whose last step still runs when requests arrive (it has nothing to plan after it) plans its next step
+    when that step ends, with everything that arrived by then, whatever ``wake_takes_queue`` says: vLLM and SGLang
+    drain their queue at the top of every loop, and TensorRT-LLM's idle fetch, finding its queue not empty, takes
+    every item in it (the same ``_get_from_request_queue``)."""
 
     def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
                  table: RequestTable, recv_interval_steps: int = 1, async_scheduling: bool = False,
@@ -46,6 +50,7 @@ class PollingReplica(Replica):
         super().__init__(index, timer, config, kv_capacity_tokens, table)
         self.wake_takes_queue = bool(wake_takes_queue)
         self.wake_k = -1  # the step index at which an arrival last woke the idle engine
+        self.wake_in_flight = False  # that arrival came while the engine's last step still ran
         if recv_interval_steps < 1:
             raise ValueError(f"recv_interval_steps must be >= 1, got {recv_interval_steps}")
         self.interval = int(recv_interval_steps)
@@ -70,11 +75,14 @@ class PollingReplica(Replica):
 
     def enqueue(self, rid: int, prompt: int, out: int, time_s: float) -> None:
         # an idle scheduler polls continuously; so does one just woken whose first step has not run yet, no step
-        # reaching past this arrival (what waits arrived at this same instant): the request joins that step's plan
-        woken = self.wake_takes_queue and self.k == self.wake_k and self.clock_s <= time_s
+        # reaching past this arrival (what waits arrived at this same instant): the request joins that step's plan.
+        # An engine woken while its last step ran plans at that step's end with all that came by then (class doc).
+        woken = self.k == self.wake_k and (self.wake_in_flight and time_s <= self.clock_s
+                                           or self.wake_takes_queue and self.clock_s <= time_s)
         if (self.idle or woken) and not self.held:
             if self.idle:
                 self.wake_k = self.k
+                self.wake_in_flight = time_s < self.clock_s
             super().enqueue(rid, prompt, out, time_s)
             return
         self.inbox.append((rid, prompt, out))
@@ -95,6 +103,13 @@ class PollingReplica(Replica):
     def _poll_due(self) -> bool:
         """Whether the scheduler takes requests before the next step."""
         return self.counter >= self.interval
+
+    def _woken_alone(self) -> bool:
+        """Whether the next step is the first of an engine woken from idle by one request that it takes alone
+        (``wake_takes_queue`` False): what arrived with it waits for the fetch after that step. Planning ahead,
+        that poll sees nothing yet (what arrived is moved to ``seen`` after it), so only the engine without
+        ``async_scheduling`` skips it."""
+        return not (self.lookahead or self.wake_takes_queue or self.wake_in_flight) and self.k == self.wake_k
 
     def _stepped(self, prefilled: bool) -> None:
         """A step ran (a decode iteration adds 1 to the poll counter, any other the whole interval)."""
@@ -125,7 +140,7 @@ class PollingReplica(Replica):
                     steps += span
                     if self.clock_s >= limit_s and steps >= min_steps:
                         break
-            if self._poll_due():
+            if self._poll_due() and not self._woken_alone():
                 self._poll()
             if self.lookahead:  # what arrived during the last step is seen by the next step's plan
                 self.seen.extend(self.inbox)
