@@ -21,11 +21,13 @@ from inferchip.sim.engines import BenchFigures
 from inferchip.validation.cases import Case
 from inferchip.validation.closed_loop import (
     PROMPTS_PER_CLIENT,
+    SIM_ROUNDS,
     EngineReplica,
     RowFacts,
     Worker,
     check_span,
     closed_loop_value,
+    num_requests,
     prompt_mean_tokens,
     row_facts,
     simulate_closed_loop,
@@ -114,6 +116,13 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     return rep, layout, list(notes)
 
 
+def most_clients(prompts_per_client: int) -> int:
+    """The most clients whose simulated run (:func:`~inferchip.validation.closed_loop.num_requests`: at most
+    ``SIM_ROUNDS`` rounds of them, fewer where each sends fewer prompts) stays within the simulator's
+    ``MAX_REQUESTS`` requests per run."""
+    return MAX_REQUESTS // max(1, min(prompts_per_client, SIM_ROUNDS))
+
+
 def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple[Any, list[str]]]) -> CaseResult:
     """The row's value from its simulated benchmark, or why there is none (``case_formats``: the
     validator's reading of the row's number formats)."""
@@ -122,11 +131,12 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
         if v.engine is not None:
             engine = get_engine(v.engine)
         facts = row_facts(case, engine)
-        if case.concurrency and case.concurrency * facts.prompts_per_client > MAX_REQUESTS:  # its benchmark's requests
+        most = most_clients(facts.prompts_per_client)
+        if case.concurrency and case.concurrency > most:  # the requests it simulates (num_requests), not the bench's
+            sim_n = num_requests(int(case.concurrency), facts.prompts_per_client)[1]
             raise InvalidSettingError(f"line {case.line} ({case.case_id}), column concurrency: {case.concurrency:,} "
-                                      f"clients send {facts.prompts_per_client} prompts each, more than the "
-                                      f"simulator's {MAX_REQUESTS:,} requests per run; allowed: at most "
-                                      f"{MAX_REQUESTS // facts.prompts_per_client:,}")
+                                      f"clients need {sim_n:,} simulated requests, more than the simulator's "
+                                      f"{MAX_REQUESTS:,} per run; allowed: at most {most:,}")
         fmt, notes = case_formats(case)
         if engine is None and not case.software.strip():
             notes = [*notes, f"column software is blank: the engine catalogue's default, {facts.engine.id}, assumed "
