@@ -77,3 +77,31 @@ def test_sglang_record_runs_every_prefill_step_eagerly():
     e = get_engine("sglang").eager_steps
     assert e is not None and e.graph_max_tokens == 0 and not e.graph_prefill
     assert get_engine("trtllm").eager_steps is None  # not modelled: its launch path was not read
+
+
+def test_a_decode_batch_above_the_largest_graph_runs_eagerly():
+    """SGLang's CudaGraphRunner.can_run admits a decode batch only up to its largest capture size: 300 decodes
+    on one rank (graph_max_batch 256) run eagerly, 600 on two ranks (300 each) too, 400 on two (200 each) do not;
+    without ``above_graph_batch`` (vLLM's record) none does."""
+    tokens = np.array([256, 300, 600, 400])
+    ranks = np.array([1, 1, 2, 2])
+    per_rank = -(-tokens // ranks)
+    assert eager_steps(tokens, tokens, 0, False, per_rank, 256).tolist() == [False, True, True, False]
+    assert not eager_steps(tokens, tokens, 0, False, per_rank, 0).any()
+
+
+def test_decode_steps_above_the_largest_graph_pay_the_launches():
+    """Linear steps of 1 ms + 1 us per token with 1000 launches of 7 us: 256 decodes stay graphed (1.256 ms),
+    300 run eagerly, 1 ms + max(0.3 ms, 7 ms) = 8 ms; MTP's drafts do not count as prompt tokens."""
+    inner = LinearStepModel(fixed_s=0.001, per_token_s=1e-6, per_kv_token_s=0.0, kv_capacity_tokens=1_000_000)
+    eng = EngineStepModel(inner, 8, 256, eager=EagerSteps(graph_prefill=False, above_graph_batch=True,
+                                                          kernel_host_s=7e-6), kernels=1000, step_host_s=0.001)
+    n = np.array([256, 300])
+    assert eng.step_time_s(n, n, np.zeros(2), np.zeros(2)) == pytest.approx([0.001256, 0.008])
+    mtp = EngineStepModel(inner, 8, 256, verify_tokens=1, eager=eng.eager, kernels=1000, step_host_s=0.001)
+    assert mtp.step_time_s(n[:1], n[:1], np.zeros(1), np.zeros(1)) == pytest.approx([0.001 + 512e-6])
+
+
+def test_sglang_record_runs_decode_batches_above_its_largest_graph_eagerly():
+    e, v = get_engine("sglang").eager_steps, get_engine("vllm").eager_steps
+    assert e is not None and e.above_graph_batch and v is not None and not v.above_graph_batch

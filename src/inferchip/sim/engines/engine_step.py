@@ -46,11 +46,14 @@ def padded_batch(seqs: np.ndarray, step: int, largest: int) -> np.ndarray:
 
 
 def eager_steps(num_tokens: np.ndarray, num_decode_seqs: np.ndarray, graph_max_tokens: int,
-                graph_prefill: bool) -> np.ndarray:
-    """Which steps run without CUDA graphs (vectorised): more than ``graph_max_tokens`` tokens (0: no cap), or
-    any prompt token (tokens beyond the decodes' own) where ``graph_prefill`` is False."""
+                graph_prefill: bool, rank_decodes: np.ndarray | None = None, graph_max_batch: int = 0) -> np.ndarray:
+    """Which steps run without CUDA graphs (vectorised): more than ``graph_max_tokens`` tokens (0: no cap), any
+    prompt token (tokens beyond the decodes' own) where ``graph_prefill`` is False, or more than
+    ``graph_max_batch`` decoding sequences on a rank (``rank_decodes``; 0: no such cap)."""
     tokens = np.asarray(num_tokens, dtype=np.int64)
     over = (tokens > graph_max_tokens) if graph_max_tokens > 0 else np.zeros(tokens.shape, dtype=bool)
+    if graph_max_batch > 0 and rank_decodes is not None:
+        over = over | (np.asarray(rank_decodes, dtype=np.int64) > graph_max_batch)
     return over if graph_prefill else over | (tokens > np.asarray(num_decode_seqs, dtype=np.int64))
 
 
@@ -84,7 +87,9 @@ class EngineStepModel:
         e = self.eager
         if e is None:
             return t
-        mask = eager_steps(tokens, np.asarray(n) * (1 + self.verify_tokens), e.graph_max_tokens, e.graph_prefill)
+        n = np.asarray(n, dtype=np.int64)
+        mask = eager_steps(tokens, n * (1 + self.verify_tokens), e.graph_max_tokens, e.graph_prefill,
+                           -(-n // self.ranks), self.graph_max_batch if e.above_graph_batch else 0)
         return np.where(mask, eager_step_time_s(t, self.step_host_s, self.kernels, e.kernel_host_s), t)
 
     def step_time_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs) -> np.ndarray:
