@@ -105,3 +105,18 @@ def test_decode_steps_above_the_largest_graph_pay_the_launches():
 def test_sglang_record_runs_decode_batches_above_its_largest_graph_eagerly():
     e, v = get_engine("sglang").eager_steps, get_engine("vllm").eager_steps
     assert e is not None and e.above_graph_batch and v is not None and not v.above_graph_batch
+
+
+def test_a_pipelined_worker_launches_every_micro_batch(h100):
+    """A step of a pp-stage worker is pp micro-batches (MappedModel.replica_step_s), each paying the engine's host
+    time and launching its stage's kernels on every chip: the eager rule sees pp times both."""
+    from conftest import tiny_dense
+    from inferchip.mapping.memory_fit import Formats
+    from inferchip.performance.phases import map_model
+    from inferchip.spec.calibration import Calibration
+    from inferchip.validation.closed_loop import EngineReplica
+
+    engine = get_engine("sglang")
+    mm = map_model(tiny_dense(layers=4), h100, Layout(pp=2), Formats(), Calibration(step_overhead_s=0.001))
+    rep = EngineReplica(mm, engine, mtp=False)
+    assert rep.step.kernels == 2 * mm.sm.kernels_per_step() and rep.step.step_host_s == pytest.approx(0.002)

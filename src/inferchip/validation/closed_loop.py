@@ -162,7 +162,7 @@ class EngineReplica:
         self.ranks = mm.layout.attn_dp_ways
         self.step = EngineStepModel(ServingStepModel(mm), engine.graph_batch_step, engine.graph_max_batch,
                                     engine.mtp_draft_tokens if mtp else 0, self.ranks, engine.eager_steps,
-                                    mm.sm.kernels_per_step(), mm.cal.step_overhead_s)
+                                    mm.sm.kernels_per_step() * mm.layout.pp, mm.cal.step_overhead_s * mm.layout.pp)
         if self.step.kv_capacity_tokens < 1:
             raise DoesNotFitError(f"{mm.model.id} leaves no memory for KV cache on {mm.chip.id} with "
                                   f"tp={mm.layout.tp} ep={mm.layout.ep}: its weights fill the engine's memory budget")

@@ -78,8 +78,8 @@ class EngineStepModel:
     verify_tokens: int = 0  # MTP draft tokens per decoding sequence and step (0: no MTP)
     ranks: int = 1
     eager: EagerSteps | None = None  # steps run without graphs (None: every step priced as graphed)
-    kernels: int = 0  # kernels a step launches per chip (ShardedModel.kernels_per_step)
-    step_host_s: float = 0.0  # the engine's host time per step, inside the inner step time (step_overhead_s)
+    kernels: int = 0  # kernels a step launches per chip (ShardedModel.kernels_per_step x pp micro-batches)
+    step_host_s: float = 0.0  # the engine's host time per step in the inner step time (step_overhead_s x pp)
 
     def _eager(self, t: np.ndarray, tokens, n) -> np.ndarray:
         """``t`` with the steps of ``tokens`` tokens (decode tokens with their drafts) and ``n`` decodes that run
