@@ -120,3 +120,29 @@ def test_a_pipelined_worker_launches_every_micro_batch(h100):
     mm = map_model(tiny_dense(layers=4), h100, Layout(pp=2), Formats(), Calibration(step_overhead_s=0.001))
     rep = EngineReplica(mm, engine, mtp=False)
     assert rep.step.kernels == 2 * mm.sm.kernels_per_step() and rep.step.step_host_s == pytest.approx(0.002)
+
+
+class _Flat:
+    """An inner step model of 2 ms for every step, even or uneven (step_time_busiest_s)."""
+
+    kv_capacity_tokens = 1_000_000
+    num_chips = 4
+
+    def step_time_s(self, num_tokens, *_):
+        return np.full(np.shape(num_tokens), 0.002)
+
+    def step_time_busiest_s(self, *_):
+        return 0.002
+
+
+def test_the_token_cap_is_a_ranks_batch():
+    """Each attention-DP rank captures its own graphs (vLLM: one engine core per rank), so the cap of 2,048 tokens
+    is on a rank's tokens: 6,000 tokens on 4 ranks (1,500 each) stay graphed, 9,000 (2,250 each) do not; an uneven
+    step with 2,100 prompt tokens on its busiest rank runs eagerly though its 4,000 tokens average 1,000. 1000
+    launches of 7 us after 1 ms of host time: 1 + 7 ms."""
+    eng = EngineStepModel(_Flat(), 8, 512, ranks=4, eager=EagerSteps(graph_max_tokens=2048, kernel_host_s=7e-6),
+                          kernels=1000, step_host_s=0.001)
+    t = eng.step_time_s(np.array([6000, 9000]), np.zeros(2, dtype=np.int64), np.zeros(2), np.zeros(2))
+    assert t == pytest.approx([0.002, 0.008])
+    assert eng.step_time_busiest_s(4000, 0, 0, 0, 2100.0) == pytest.approx(0.008)
+    assert eng.step_time_busiest_s(4000, 0, 0, 0, 1000.0) == pytest.approx(0.002)

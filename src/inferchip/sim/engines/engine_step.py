@@ -27,6 +27,7 @@ under MTP speculative decoding every decoding sequence verifying its draft token
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,12 +47,15 @@ def padded_batch(seqs: np.ndarray, step: int, largest: int) -> np.ndarray:
 
 
 def eager_steps(num_tokens: np.ndarray, num_decode_seqs: np.ndarray, graph_max_tokens: int,
-                graph_prefill: bool, rank_decodes: np.ndarray | None = None, graph_max_batch: int = 0) -> np.ndarray:
-    """Which steps run without CUDA graphs (vectorised): more than ``graph_max_tokens`` tokens (0: no cap), any
-    prompt token (tokens beyond the decodes' own) where ``graph_prefill`` is False, or more than
-    ``graph_max_batch`` decoding sequences on a rank (``rank_decodes``; 0: no such cap)."""
+                graph_prefill: bool, rank_decodes: np.ndarray | None = None, graph_max_batch: int = 0,
+                rank_tokens: np.ndarray | None = None) -> np.ndarray:
+    """Which steps run without CUDA graphs (vectorised): more than ``graph_max_tokens`` tokens on a rank
+    (``rank_tokens``, else ``num_tokens``; 0: no cap), any prompt token (tokens beyond the decodes' own) where
+    ``graph_prefill`` is False, or more than ``graph_max_batch`` decoding sequences on a rank (``rank_decodes``;
+    0: no such cap)."""
     tokens = np.asarray(num_tokens, dtype=np.int64)
-    over = (tokens > graph_max_tokens) if graph_max_tokens > 0 else np.zeros(tokens.shape, dtype=bool)
+    capped = tokens if rank_tokens is None else np.asarray(rank_tokens, dtype=np.int64)
+    over = (capped > graph_max_tokens) if graph_max_tokens > 0 else np.zeros(tokens.shape, dtype=bool)
     if graph_max_batch > 0 and rank_decodes is not None:
         over = over | (np.asarray(rank_decodes, dtype=np.int64) > graph_max_batch)
     return over if graph_prefill else over | (tokens > np.asarray(num_decode_seqs, dtype=np.int64))
@@ -81,15 +85,17 @@ class EngineStepModel:
     kernels: int = 0  # kernels a step launches per chip (ShardedModel.kernels_per_step x pp micro-batches)
     step_host_s: float = 0.0  # the engine's host time per step in the inner step time (step_overhead_s x pp)
 
-    def _eager(self, t: np.ndarray, tokens, n) -> np.ndarray:
+    def _eager(self, t: np.ndarray, tokens, n, rank_tokens=None) -> np.ndarray:
         """``t`` with the steps of ``tokens`` tokens (decode tokens with their drafts) and ``n`` decodes that run
-        without graphs priced by :func:`eager_step_time_s`."""
+        without graphs priced by :func:`eager_step_time_s`. A rank's batch decides (each attention-DP rank captures
+        its own graphs): ``rank_tokens`` on the busiest rank, else the step's tokens spread evenly."""
         e = self.eager
         if e is None:
             return t
         n = np.asarray(n, dtype=np.int64)
+        ranked = -(-np.asarray(tokens, dtype=np.int64) // self.ranks) if rank_tokens is None else rank_tokens
         mask = eager_steps(tokens, n * (1 + self.verify_tokens), e.graph_max_tokens, e.graph_prefill,
-                           -(-n // self.ranks), self.graph_max_batch if e.above_graph_batch else 0)
+                           -(-n // self.ranks), self.graph_max_batch if e.above_graph_batch else 0, ranked)
         return np.where(mask, eager_step_time_s(t, self.step_host_s, self.kernels, e.kernel_host_s), t)
 
     def step_time_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs) -> np.ndarray:
@@ -115,7 +121,8 @@ class EngineStepModel:
                      * self.ranks, n)
         extra = padded - n + self.verify_tokens * padded
         t = fn(int(num_tokens) + extra, padded, decode_kv_tokens, prefill_attn_pairs, prefill_chip)
-        return float(self._eager(np.asarray(t), int(num_tokens) + self.verify_tokens * n, n))
+        rank_tokens = math.ceil(prefill_chip) + -(-n * (1 + self.verify_tokens) // self.ranks)
+        return float(self._eager(np.asarray(t), int(num_tokens) + self.verify_tokens * n, n, np.asarray(rank_tokens)))
 
     @property
     def kv_capacity_tokens(self) -> int:
