@@ -136,3 +136,17 @@ def test_the_most_clients_is_what_the_simulated_run_allows(per_client):
     most = most_clients(per_client)
     assert num_requests(most, per_client)[1] <= MAX_REQUESTS < num_requests(most + 1, per_client)[1]
     assert most_clients(10) == 333_333
+
+
+def test_a_disaggregated_worker_layout_refusal_names_the_notes_pool():
+    """A disaggregated row's workers are the pools its notes state: a prefill pool of TP4/EP3 was refused as
+    "columns ep, tp (ep 8, tp 8): ep 3 must divide tp 4", naming columns that hold the decode pool's layout."""
+    notes = ("MULTINODE PREFILL/DECODE-DISAGGREGATED: 4 prefill GPUs (1 worker(s), TP4/EP3, DP-attention false) + "
+             "32 decode GPUs (4 worker(s), TP8/EP8, DP-attention false)")
+    row = _row(case_id="imax-d-disagg-p4x4e3-d32x8e8-1024-1024-c4-r1-tput", notes=notes, num_accelerators="36",
+               accelerator="nvidia-b200-180gb", model="deepseek-ai/DeepSeek-R1-0528", weight_dtype="fp8",
+               software="SGLang", tp="8", ep="8")
+    res = validate_cases([row], Calibration(), compare=False)[0]
+    assert res.status == "invalid_setting"
+    assert res.reason.startswith("line 2 (imax-d-disagg-p4x4e3-d32x8e8-1024-1024-c4-r1-tput), column notes (prefill "
+                                 "pool): ep 3 must divide tp 4"), res.reason

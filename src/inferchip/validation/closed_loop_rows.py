@@ -32,7 +32,7 @@ from inferchip.validation.closed_loop import (
     row_facts,
     simulate_closed_loop,
 )
-from inferchip.validation.results import CaseResult, error_result, in_row_terms
+from inferchip.validation.results import CaseResult, error_result, in_pool_terms, in_row_terms
 from inferchip.workload.limits import MAX_REQUESTS
 
 REPLICAS_KEPT = 6  # engine replicas (mapped model + step-time cache) kept per validator
@@ -85,8 +85,9 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
                                   activations=fmt.activations, kv=fmt.kv, tp=layout.tp, pp=layout.pp, ep=layout.ep,
                                   attn_dp=layout.attn_dp, calibration=cals[cal_key],
                                   attention_weights=fmt.attention_weights)
-    except InferchipError as exc:
-        raise in_row_terms(case, exc) from None
+    except InferchipError as exc:  # a disaggregated row's workers are the notes' pools, not the tp/ep columns
+        pool = "prefill" if worker is facts.prefill else "decode"
+        raise (in_row_terms(case, exc) if facts.prefill is None else in_pool_terms(case, exc, pool)) from None
     mm = setting.mapped(setting.layout)
     static = facts.engine.memory_fraction_on(case.accelerator, fmt.weights, layout.tp)
     codec = facts.engine.all_reduce_codec_on(case.accelerator, fmt.weights) if facts.prefill is None else ""

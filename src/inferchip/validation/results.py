@@ -96,6 +96,17 @@ def in_row_terms(case: Case, exc: InferchipError) -> InferchipError:
     return exc
 
 
+def in_pool_terms(case: Case, exc: InferchipError, pool: str) -> InferchipError:
+    """:func:`in_row_terms` for a worker of a disaggregated row's ``pool`` ("prefill", "decode"): its layout is
+    the one the notes state for that pool, not the row's tp and ep columns, so the refusal names the notes."""
+    msg = str(exc)
+    if not _FLAGS.search(msg):
+        return exc
+    exc.args = (f"line {case.line} ({case.case_id}), column notes ({pool} pool): "
+                f"{_FLAGS.sub(lambda m: _COLUMNS[m[1]], msg)}",)
+    return exc
+
+
 def whole_workers(case: Case, worker_chips: int, attn_dp: bool, where: str) -> int:
     """How many workers of ``worker_chips`` chips (the row's tp, pp, ep, and ``attn_dp``) the row's
     ``num_accelerators`` holds. A count that is not a whole number of them is refused naming the row and the
