@@ -150,3 +150,16 @@ def test_a_disaggregated_worker_layout_refusal_names_the_notes_pool():
     assert res.status == "invalid_setting"
     assert res.reason.startswith("line 2 (imax-d-disagg-p4x4e3-d32x8e8-1024-1024-c4-r1-tput), column notes (prefill "
                                  "pool): ep 3 must divide tp 4"), res.reason
+
+
+@pytest.mark.parametrize(("pool", "workers"), [("4 prefill GPUs (3 worker(s)", "3"),
+                                               ("32 decode GPUs (0 worker(s)", "0")])
+def test_a_pool_that_is_not_whole_workers_is_refused(pool, workers):
+    """4 prefill GPUs of 3 workers were read as 3 workers of 1 GPU (one GPU dropped without a note); 0 workers as
+    one worker."""
+    notes = ("MULTINODE PREFILL/DECODE-DISAGGREGATED: 4 prefill GPUs (1 worker(s), TP4/EP4, DP-attention false) + "
+             "32 decode GPUs (4 worker(s), TP8/EP8, DP-attention false)")
+    notes = notes.replace(pool.split(" (")[0] + (" (1 worker(s)" if "prefill" in pool else " (4 worker(s)"), pool)
+    cid = "imax-d-disagg-p4x4e4-d32x8e8-1024-1024-c4-r1-tput"
+    with pytest.raises(InvalidSettingError, match=rf"line 2 .*column notes: .* are not {workers} whole worker"):
+        row_facts(_row(case_id=cid, notes=notes, num_accelerators="36"))
