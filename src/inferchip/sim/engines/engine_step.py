@@ -11,8 +11,9 @@ under MTP speculative decoding every decoding sequence verifying its draft token
 * **Prefill interference**: a mixed step's prefill tokens and decode rows go through the same
   GEMMs in one pass, plus the prefill's causal attention and the decodes' KV reads (the inner
   step model), so it lasts at least as long as either part would alone.
-* **Eager steps** (``EngineSpec.eager_steps``): a step an engine runs without CUDA graphs (vLLM: more tokens than
-  its largest capture size; SGLang: any prefill) launches each kernel from the host. CUDA launches are
+* **Eager steps** (``EngineSpec.eager_steps``): a step an engine runs without CUDA graphs (vLLM: more tokens on a
+  rank than its largest capture size; SGLang: any prefill, or more decodes on a rank than its largest captured batch)
+  launches each kernel from the host. CUDA launches are
   asynchronous (the host enqueues a kernel and returns before the device runs it: CUDA C++ Programming Guide,
   "Asynchronous Concurrent Execution"), so the host's launches overlap the device's work; the step takes the
   longer of the two, after the host time the graphed step also has (:func:`eager_step_time_s`). The host time
