@@ -146,3 +146,26 @@ def test_the_token_cap_is_a_ranks_batch():
     assert t == pytest.approx([0.002, 0.008])
     assert eng.step_time_busiest_s(4000, 0, 0, 0, 2100.0) == pytest.approx(0.008)
     assert eng.step_time_busiest_s(4000, 0, 0, 0, 1000.0) == pytest.approx(0.002)
+
+
+@pytest.mark.parametrize(("fragment", "worker"), [("dynamo-sglang-fp4-disagg", "sglang"),
+                                                  ("dynamo-trt-fp4-disagg", "trtllm")])
+def test_dynamo_workers_run_their_worker_engines_graphs(fragment, worker):
+    """Dynamo's prefill and decode workers are SGLang or TensorRT-LLM servers (kernel_engine): their steps run
+    that engine's graphs, so a Dynamo + SGLang prefill step runs without graphs as an SGLang one does."""
+    from pathlib import Path
+
+    from inferchip.catalog.calibration_file import load_calibration
+    from inferchip.validation.cases import read_cases
+    from inferchip.validation.closed_loop import row_facts
+    from inferchip.validation.closed_loop_rows import _replica
+    from inferchip.validation.plan import case_formats
+    from inferchip.validation.validate import Validator
+
+    cases = Path(__file__).parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
+    case = next(c for c in read_cases(cases) if fragment in c.case_id and c.metric == "ttft_ms")
+    facts = row_facts(case)
+    v = Validator(load_calibration(None), server_model="sim", compare=False)
+    for w in (facts.prefill, facts.decode):
+        rep, _, _ = _replica(v, case, case_formats(case)[0], w, facts)
+        assert rep.engine.id == "dynamo" and rep.step.eager == get_engine(worker).eager_steps

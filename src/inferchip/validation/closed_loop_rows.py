@@ -111,7 +111,7 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     if static is not None:
         notes = notes + [f"KV pool from the launch recipe's static memory fraction {static:g} of the usable memory "
                          f"(weights + KV; activations outside): {mm.kv_capacity_tokens():,} tokens per replica"]
-    rep = EngineReplica(mm, facts.engine, facts.mtp)
+    rep = EngineReplica(mm, facts.engine, facts.mtp, kernel_engine(facts.engine, case.software))
     cache[key] = (rep, notes)
     _lru(v, "replicas", REPLICAS_KEPT)
     return rep, layout, list(notes)
