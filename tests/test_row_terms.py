@@ -115,9 +115,51 @@ def test_a_vision_file_with_a_header_and_no_rows_is_an_error_as_an_llm_file_is(t
 
 
 def test_more_clients_than_the_simulator_runs_names_the_column():
-    """Concurrency 1,000,000 parses (the command line's bound on users) but its benchmark sends 10 prompts per
-    client: the row came back as the simulator's "num_requests: value 3000000 must be ...", naming no row."""
+    """Concurrency 1,000,000 parses (the command line's bound on users), but its simulated run (three rounds of
+    clients, num_requests) would be 3,000,000 requests: the row came back as the simulator's "num_requests: value
+    3000000 must be ...", naming no row."""
     res = validate_cases([_row(concurrency="1000000")], Calibration(), compare=False)[0]
     assert res.status == "invalid_setting"
-    assert re.match(r"line 2 \(imax-x-tp2ep1-1024-1024-c4-r1-tput\), column concurrency: 1,000,000 clients .*"
-                    r"allowed: at most 100,000", res.reason), res.reason
+    assert re.match(r"line 2 \(imax-x-tp2ep1-1024-1024-c4-r1-tput\), column concurrency: 1,000,000 clients need "
+                    r"3,000,000 simulated requests.*allowed: at most 333,333", res.reason), res.reason
+
+
+@pytest.mark.parametrize("per_client", [1, 2, 3, 5, 10])
+def test_the_most_clients_is_what_the_simulated_run_allows(per_client):
+    """The bound is on the requests the validator simulates, not on the benchmark's (ten prompts per client, of
+    which three rounds are run): 333,333 clients of ten prompts simulate 999,999 requests and are not refused;
+    one more client would pass the simulator's cap."""
+    from inferchip.validation.closed_loop import num_requests
+    from inferchip.validation.closed_loop_rows import most_clients
+    from inferchip.workload.limits import MAX_REQUESTS
+
+    most = most_clients(per_client)
+    assert num_requests(most, per_client)[1] <= MAX_REQUESTS < num_requests(most + 1, per_client)[1]
+    assert most_clients(10) == 333_333
+
+
+def test_a_disaggregated_worker_layout_refusal_names_the_notes_pool():
+    """A disaggregated row's workers are the pools its notes state: a prefill pool of TP4/EP3 was refused as
+    "columns ep, tp (ep 8, tp 8): ep 3 must divide tp 4", naming columns that hold the decode pool's layout."""
+    notes = ("MULTINODE PREFILL/DECODE-DISAGGREGATED: 4 prefill GPUs (1 worker(s), TP4/EP3, DP-attention false) + "
+             "32 decode GPUs (4 worker(s), TP8/EP8, DP-attention false)")
+    row = _row(case_id="imax-d-disagg-p4x4e3-d32x8e8-1024-1024-c4-r1-tput", notes=notes, num_accelerators="36",
+               accelerator="nvidia-b200-180gb", model="deepseek-ai/DeepSeek-R1-0528", weight_dtype="fp8",
+               software="SGLang", tp="8", ep="8")
+    res = validate_cases([row], Calibration(), compare=False)[0]
+    assert res.status == "invalid_setting"
+    assert res.reason.startswith("line 2 (imax-d-disagg-p4x4e3-d32x8e8-1024-1024-c4-r1-tput), column notes (prefill "
+                                 "pool): ep 3 must divide tp 4"), res.reason
+
+
+@pytest.mark.parametrize(("pool", "workers"), [("4 prefill GPUs (3 worker(s)", "3"),
+                                               ("32 decode GPUs (0 worker(s)", "0")])
+def test_a_pool_that_is_not_whole_workers_is_refused(pool, workers):
+    """4 prefill GPUs of 3 workers were read as 3 workers of 1 GPU (one GPU dropped without a note); 0 workers as
+    one worker."""
+    notes = ("MULTINODE PREFILL/DECODE-DISAGGREGATED: 4 prefill GPUs (1 worker(s), TP4/EP4, DP-attention false) + "
+             "32 decode GPUs (4 worker(s), TP8/EP8, DP-attention false)")
+    notes = notes.replace(pool.split(" (")[0] + (" (1 worker(s)" if "prefill" in pool else " (4 worker(s)"), pool)
+    cid = "imax-d-disagg-p4x4e4-d32x8e8-1024-1024-c4-r1-tput"
+    with pytest.raises(InvalidSettingError, match=rf"line 2 .*column notes: .* are not {workers} whole worker"):
+        row_facts(_row(case_id=cid, notes=notes, num_accelerators="36"))

@@ -113,3 +113,18 @@ def test_a_busiest_rank_on_a_bucket_start_is_priced_exactly(mult, extra, tokens,
     assert key[4] == rank
     assert timer.busiest_time_s(tokens + rank, 0, 0, 10**6, rank) == \
         _TiledTokens().step_time_busiest_s(*key[:4], float(rank))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 70_000), st.lists(st.integers(0, 4_000_000), min_size=1, max_size=20), st.booleans())
+def test_a_decode_only_step_keeps_no_prompt_token(seqs, kvs, coarse):
+    """A decode-only step (tokens = sequences, no attention pairs) is keyed with one rounding for both: with the
+    tokens and the sequences rounded apart, 300 decodes keyed as 300 tokens and 296 sequences, a step with four
+    prompt tokens, which an engine that graphs only decode steps (SGLang, EagerSteps) then ran without graphs."""
+    timer = StepTimer(_TiledTokens(), target_rel_error=2.0**-6 if coarse else 2.0**-10)
+    for kv in kvs:
+        key = timer.key(seqs, seqs, kv, 0)
+        assert key[0] == key[1] and timer.key(*key) == key
+    assert [k[:2] for k in timer.decode_keys(seqs, np.asarray(kvs))] == [timer.key(seqs, seqs, kv, 0)[:2]
+                                                                        for kv in kvs]
+    assert all(k[0] == k[1] for k in timer.decode_keys(seqs, np.asarray(kvs)))

@@ -132,6 +132,9 @@ class StepTimer:
                 attn_pairs.bit_length())
         s0, h0, s1, h1, s2, h2, s3, h3 = self._cells.get(cell) or self._cell(cell)
         # snap() inlined (the hot path): the bucket's midpoint, or the input itself on a bucket's start
+        if num_tokens == num_decode_seqs and not attn_pairs:  # decode-only: one (the finer) rounding for both
+            s0, h0 = (s0, h0) if s0 <= s1 else (s1, h1)
+            s1, h1 = s0, h0
         t = num_tokens >> s0 << s0
         n = num_decode_seqs >> s1 << s1
         v = decode_kv_tokens >> s2 << s2
@@ -150,7 +153,8 @@ class StepTimer:
         heads: dict[int, tuple[int, int]] = {}
         for length in np.unique(lengths).tolist():
             s0, h0, s1, h1, s2, h2, _, _ = self._cell((n.bit_length(), n.bit_length(), int(length), 0))
-            heads[int(length)] = (snap(n, s0, h0), snap(n, s1, h1))
+            head = snap(n, s0, h0) if s0 <= s1 else snap(n, s1, h1)  # as key(): one rounding for both
+            heads[int(length)] = (head, head)
             sel = lengths == length
             base = kv[sel] >> s2 << s2
             out[sel] = np.where(base == kv[sel], base, base | h2)  # snap(), vectorised
@@ -231,6 +235,9 @@ class StepTimer:
         # bucket's start (snap): such an input recurs as itself (a fixed prompt, a filled token budget,
         # a full running batch), with the KV growing, while the inputs around it take the midpoints. Both
         # step by whole buckets, so every grid point is the key of its own inputs.
+        if pairs == 0 and tokens == seqs:  # decode-only: one rounding for both inputs, as key()
+            s0, h0 = (s0, h0) if s0 <= s1 else (s1, h1)
+            s1, h1 = s0, h0
         mt, mn, mv = tokens >> s0 << s0 | h0, seqs >> s1 << s1 | h1, kv >> s2 << s2 | h2
         if pairs == 0 and tokens == seqs:  # decode-only: vary sequences (and tokens with them) and KV
             d = np.array([-1, 0, 1], dtype=np.int64)

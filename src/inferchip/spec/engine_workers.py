@@ -100,14 +100,17 @@ class DecodeWorker(BaseModel):
 class EagerSteps(BaseModel):
     """Which steps an engine runs without CUDA graphs, every kernel launched from the host, and the host time of a
     launch (sources in ``catalog/engines.yaml``). A step runs eagerly when it carries more than ``graph_max_tokens``
-    tokens (vLLM: ``max_cudagraph_capture_size``; 0: no such cap) or, with ``graph_prefill`` False, any prompt token
-    (SGLang graphs decode-only batches): :func:`inferchip.sim.engines.engine_step.eager_steps` says which, and
+    tokens (vLLM: ``max_cudagraph_capture_size``; 0: no such cap), with ``graph_prefill`` False any prompt token
+    (SGLang graphs decode-only batches), and with ``above_graph_batch`` a decode batch (per attention-DP rank) above
+    the engine's largest captured graph ``graph_max_batch`` (SGLang: ``cuda_graph_max_bs``):
+    :func:`inferchip.sim.engines.engine_step.eager_steps` says which, and
     :func:`~inferchip.sim.engines.engine_step.eager_step_time_s` prices one."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     graph_max_tokens: int = Field(0, ge=0, le=1_048_576)
     graph_prefill: bool = True
+    above_graph_batch: bool = False
     kernel_host_s: float = Field(gt=0, le=1e-4, description="Host time to launch one kernel outside a graph.")
 
 

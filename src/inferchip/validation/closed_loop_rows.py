@@ -21,16 +21,18 @@ from inferchip.sim.engines import BenchFigures
 from inferchip.validation.cases import Case
 from inferchip.validation.closed_loop import (
     PROMPTS_PER_CLIENT,
+    SIM_ROUNDS,
     EngineReplica,
     RowFacts,
     Worker,
     check_span,
     closed_loop_value,
+    num_requests,
     prompt_mean_tokens,
     row_facts,
     simulate_closed_loop,
 )
-from inferchip.validation.results import CaseResult, error_result, in_row_terms
+from inferchip.validation.results import CaseResult, error_result, in_pool_terms, in_row_terms
 from inferchip.workload.limits import MAX_REQUESTS
 
 REPLICAS_KEPT = 6  # engine replicas (mapped model + step-time cache) kept per validator
@@ -83,8 +85,9 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
                                   activations=fmt.activations, kv=fmt.kv, tp=layout.tp, pp=layout.pp, ep=layout.ep,
                                   attn_dp=layout.attn_dp, calibration=cals[cal_key],
                                   attention_weights=fmt.attention_weights)
-    except InferchipError as exc:
-        raise in_row_terms(case, exc) from None
+    except InferchipError as exc:  # a disaggregated row's workers are the notes' pools, not the tp/ep columns
+        pool = "prefill" if worker is facts.prefill else "decode"
+        raise (in_row_terms(case, exc) if facts.prefill is None else in_pool_terms(case, exc, pool)) from None
     mm = setting.mapped(setting.layout)
     static = facts.engine.memory_fraction_on(case.accelerator, fmt.weights, layout.tp)
     codec = facts.engine.all_reduce_codec_on(case.accelerator, fmt.weights) if facts.prefill is None else ""
@@ -108,10 +111,17 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     if static is not None:
         notes = notes + [f"KV pool from the launch recipe's static memory fraction {static:g} of the usable memory "
                          f"(weights + KV; activations outside): {mm.kv_capacity_tokens():,} tokens per replica"]
-    rep = EngineReplica(mm, facts.engine, facts.mtp)
+    rep = EngineReplica(mm, facts.engine, facts.mtp, kernel_engine(facts.engine, case.software))
     cache[key] = (rep, notes)
     _lru(v, "replicas", REPLICAS_KEPT)
     return rep, layout, list(notes)
+
+
+def most_clients(prompts_per_client: int) -> int:
+    """The most clients whose simulated run (:func:`~inferchip.validation.closed_loop.num_requests`: at most
+    ``SIM_ROUNDS`` rounds of them, fewer where each sends fewer prompts) stays within the simulator's
+    ``MAX_REQUESTS`` requests per run."""
+    return MAX_REQUESTS // max(1, min(prompts_per_client, SIM_ROUNDS))
 
 
 def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple[Any, list[str]]]) -> CaseResult:
@@ -122,11 +132,12 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
         if v.engine is not None:
             engine = get_engine(v.engine)
         facts = row_facts(case, engine)
-        if case.concurrency and case.concurrency * facts.prompts_per_client > MAX_REQUESTS:  # its benchmark's requests
+        most = most_clients(facts.prompts_per_client)
+        if case.concurrency and case.concurrency > most:  # the requests it simulates (num_requests), not the bench's
+            sim_n = num_requests(int(case.concurrency), facts.prompts_per_client)[1]
             raise InvalidSettingError(f"line {case.line} ({case.case_id}), column concurrency: {case.concurrency:,} "
-                                      f"clients send {facts.prompts_per_client} prompts each, more than the "
-                                      f"simulator's {MAX_REQUESTS:,} requests per run; allowed: at most "
-                                      f"{MAX_REQUESTS // facts.prompts_per_client:,}")
+                                      f"clients need {sim_n:,} simulated requests, more than the simulator's "
+                                      f"{MAX_REQUESTS:,} per run; allowed: at most {most:,}")
         fmt, notes = case_formats(case)
         if engine is None and not case.software.strip():
             notes = [*notes, f"column software is blank: the engine catalogue's default, {facts.engine.id}, assumed "

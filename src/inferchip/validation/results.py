@@ -96,6 +96,17 @@ def in_row_terms(case: Case, exc: InferchipError) -> InferchipError:
     return exc
 
 
+def in_pool_terms(case: Case, exc: InferchipError, pool: str) -> InferchipError:
+    """:func:`in_row_terms` for a worker of a disaggregated row's ``pool`` ("prefill", "decode"): its layout is
+    the one the notes state for that pool, not the row's tp and ep columns, so the refusal names the notes."""
+    msg = str(exc)
+    if not _FLAGS.search(msg):
+        return exc
+    exc.args = (f"line {case.line} ({case.case_id}), column notes ({pool} pool): "
+                f"{_FLAGS.sub(lambda m: _COLUMNS[m[1]], msg)}",)
+    return exc
+
+
 def whole_workers(case: Case, worker_chips: int, attn_dp: bool, where: str) -> int:
     """How many workers of ``worker_chips`` chips (the row's tp, pp, ep, and ``attn_dp``) the row's
     ``num_accelerators`` holds. A count that is not a whole number of them is refused naming the row and the
@@ -110,9 +121,14 @@ def whole_workers(case: Case, worker_chips: int, attn_dp: bool, where: str) -> i
 
 def stated_pools(case: Case, groups: tuple[str, ...], where: str) -> tuple[str, ...]:
     """A disaggregated row's pools as its notes state them (prefill chips first, decode chips sixth), refused
-    naming the row and the column when they do not add up to its ``num_accelerators``."""
+    naming the row and the column when they do not add up to its ``num_accelerators`` or a pool's chips are not
+    whole workers."""
     pre, dec = int(groups[0]), int(groups[5])
     if pre + dec != case.num_accelerators:
         raise InvalidSettingError(f"{where}, column num_accelerators: {case.num_accelerators} chips, but the "
                                   f"notes' pools hold {pre} prefill + {dec} decode = {pre + dec}; allowed: {pre + dec}")
+    for pool, chips, workers in (("prefill", pre, int(groups[1])), ("decode", dec, int(groups[6]))):
+        if workers < 1 or chips % workers:  # a remainder would be chips no worker holds (5 GPUs of 2 workers: 2 x 2)
+            raise InvalidSettingError(f"{where}, column notes: {chips} {pool} GPUs are not {workers} whole worker(s); "
+                                      f"allowed: a worker count of at least 1 dividing {chips}")
     return groups

@@ -11,8 +11,9 @@ under MTP speculative decoding every decoding sequence verifying its draft token
 * **Prefill interference**: a mixed step's prefill tokens and decode rows go through the same
   GEMMs in one pass, plus the prefill's causal attention and the decodes' KV reads (the inner
   step model), so it lasts at least as long as either part would alone.
-* **Eager steps** (``EngineSpec.eager_steps``): a step an engine runs without CUDA graphs (vLLM: more tokens than
-  its largest capture size; SGLang: any prefill) launches each kernel from the host. CUDA launches are
+* **Eager steps** (``EngineSpec.eager_steps``): a step an engine runs without CUDA graphs (vLLM: more tokens on a
+  rank than its largest capture size; SGLang: any prefill, or more decodes on a rank than its largest captured batch)
+  launches each kernel from the host. CUDA launches are
   asynchronous (the host enqueues a kernel and returns before the device runs it: CUDA C++ Programming Guide,
   "Asynchronous Concurrent Execution"), so the host's launches overlap the device's work; the step takes the
   longer of the two, after the host time the graphed step also has (:func:`eager_step_time_s`). The host time
@@ -27,6 +28,7 @@ under MTP speculative decoding every decoding sequence verifying its draft token
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,11 +48,17 @@ def padded_batch(seqs: np.ndarray, step: int, largest: int) -> np.ndarray:
 
 
 def eager_steps(num_tokens: np.ndarray, num_decode_seqs: np.ndarray, graph_max_tokens: int,
-                graph_prefill: bool) -> np.ndarray:
-    """Which steps run without CUDA graphs (vectorised): more than ``graph_max_tokens`` tokens (0: no cap), or
-    any prompt token (tokens beyond the decodes' own) where ``graph_prefill`` is False."""
+                graph_prefill: bool, rank_decodes: np.ndarray | None = None, graph_max_batch: int = 0,
+                rank_tokens: np.ndarray | None = None) -> np.ndarray:
+    """Which steps run without CUDA graphs (vectorised): more than ``graph_max_tokens`` tokens on a rank
+    (``rank_tokens``, else ``num_tokens``; 0: no cap), any prompt token (tokens beyond the decodes' own) where
+    ``graph_prefill`` is False, or more than ``graph_max_batch`` decoding sequences on a rank (``rank_decodes``;
+    0: no such cap)."""
     tokens = np.asarray(num_tokens, dtype=np.int64)
-    over = (tokens > graph_max_tokens) if graph_max_tokens > 0 else np.zeros(tokens.shape, dtype=bool)
+    capped = tokens if rank_tokens is None else np.asarray(rank_tokens, dtype=np.int64)
+    over = (capped > graph_max_tokens) if graph_max_tokens > 0 else np.zeros(tokens.shape, dtype=bool)
+    if graph_max_batch > 0 and rank_decodes is not None:
+        over = over | (np.asarray(rank_decodes, dtype=np.int64) > graph_max_batch)
     return over if graph_prefill else over | (tokens > np.asarray(num_decode_seqs, dtype=np.int64))
 
 
@@ -75,16 +83,20 @@ class EngineStepModel:
     verify_tokens: int = 0  # MTP draft tokens per decoding sequence and step (0: no MTP)
     ranks: int = 1
     eager: EagerSteps | None = None  # steps run without graphs (None: every step priced as graphed)
-    kernels: int = 0  # kernels a step launches per chip (ShardedModel.kernels_per_step)
-    step_host_s: float = 0.0  # the engine's host time per step, inside the inner step time (step_overhead_s)
+    kernels: int = 0  # kernels a step launches per chip (ShardedModel.kernels_per_step x pp micro-batches)
+    step_host_s: float = 0.0  # the engine's host time per step in the inner step time (step_overhead_s x pp)
 
-    def _eager(self, t: np.ndarray, tokens, n) -> np.ndarray:
+    def _eager(self, t: np.ndarray, tokens, n, rank_tokens=None) -> np.ndarray:
         """``t`` with the steps of ``tokens`` tokens (decode tokens with their drafts) and ``n`` decodes that run
-        without graphs priced by :func:`eager_step_time_s`."""
+        without graphs priced by :func:`eager_step_time_s`. A rank's batch decides (each attention-DP rank captures
+        its own graphs): ``rank_tokens`` on the busiest rank, else the step's tokens spread evenly."""
         e = self.eager
         if e is None:
             return t
-        mask = eager_steps(tokens, np.asarray(n) * (1 + self.verify_tokens), e.graph_max_tokens, e.graph_prefill)
+        n = np.asarray(n, dtype=np.int64)
+        ranked = -(-np.asarray(tokens, dtype=np.int64) // self.ranks) if rank_tokens is None else rank_tokens
+        mask = eager_steps(tokens, n * (1 + self.verify_tokens), e.graph_max_tokens, e.graph_prefill,
+                           -(-n // self.ranks), self.graph_max_batch if e.above_graph_batch else 0, ranked)
         return np.where(mask, eager_step_time_s(t, self.step_host_s, self.kernels, e.kernel_host_s), t)
 
     def step_time_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs) -> np.ndarray:
@@ -110,7 +122,8 @@ class EngineStepModel:
                      * self.ranks, n)
         extra = padded - n + self.verify_tokens * padded
         t = fn(int(num_tokens) + extra, padded, decode_kv_tokens, prefill_attn_pairs, prefill_chip)
-        return float(self._eager(np.asarray(t), int(num_tokens) + self.verify_tokens * n, n))
+        rank_tokens = math.ceil(prefill_chip) + -(-n * (1 + self.verify_tokens) // self.ranks)
+        return float(self._eager(np.asarray(t), int(num_tokens) + self.verify_tokens * n, n, np.asarray(rank_tokens)))
 
     @property
     def kv_capacity_tokens(self) -> int:
