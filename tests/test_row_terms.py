@@ -71,17 +71,22 @@ def test_a_case_value_beyond_the_cli_bounds_is_a_file_error(column, value, allow
         _row(**{column: value})
 
 
-@pytest.mark.parametrize(("column", "value", "allowed"), [("num_accelerators", "1e12", "100,000"),
-                                                          ("batch", "1e12", "1,000,000")])
-def test_a_vision_case_value_beyond_the_bounds_is_a_file_error(column, value, allowed):
+def _vision_text(column: str, value: str) -> str:
+    """The shipped vision file's header and first row, with ``column`` set to ``value``, as CSV text."""
     text = VISION.read_text(encoding="utf-8").splitlines()
     header = next(csv.reader([text[0]]))
     row = next(csv.reader([text[1]]))
     row[header.index(column)] = value
     buf = io.StringIO()
     csv.writer(buf).writerows([header, row])
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("column", "value", "allowed"), [("num_accelerators", "1e12", "100,000"),
+                                                          ("batch", "1e12", "1,000,000")])
+def test_a_vision_case_value_beyond_the_bounds_is_a_file_error(column, value, allowed):
     with pytest.raises(CaseFileError, match=rf"line 2, column \d+ \({column}\): value '{value}'.*at most {allowed}"):
-        parse_vision_cases(buf.getvalue())
+        parse_vision_cases(_vision_text(column, value))
 
 
 @pytest.mark.parametrize(("column", "value"), [("accelerator", "acme-npu-9000"), ("model", "no-such-net")])
@@ -89,13 +94,7 @@ def test_an_unknown_vision_chip_or_network_names_the_row_and_column(column, valu
     from inferchip.catalog.vision_networks import load_vision_calibration
     from inferchip.validation.vision.rows import Unexpressible, build_row
 
-    text = VISION.read_text(encoding="utf-8").splitlines()
-    header = next(csv.reader([text[0]]))
-    row = next(csv.reader([text[1]]))
-    row[header.index(column)] = value
-    buf = io.StringIO()
-    csv.writer(buf).writerows([header, row])
-    case = parse_vision_cases(buf.getvalue())[0]
+    case = parse_vision_cases(_vision_text(column, value))[0]
     with pytest.raises(Unexpressible, match=rf"^line 2, column {column}: .*'{value}'.*allowed: "):
         build_row(case, load_vision_calibration())
 
