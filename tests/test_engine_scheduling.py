@@ -396,3 +396,27 @@ def test_recipe_chunk_by_chip_and_format():
     sgl = get_engine("sglang")
     assert sgl.chunk_tokens_on("amd-mi355x", "mxfp4") > sgl.chunk_tokens  # the AMD recipes' 196,608
     assert get_engine("vllm").chunk_tokens_on("nvidia-b200-180gb", "fp4") == get_engine("vllm").chunk_tokens
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.booleans(), st.booleans(), st.sampled_from([1, 10]),
+       st.lists(st.floats(min_value=0.0, max_value=0.011, allow_nan=False), min_size=1, max_size=6))
+def test_every_arrival_inside_the_last_step_is_planned_at_its_end(ahead, wake, recv, offsets):
+    """Invariant of the in-flight rule (``PollingReplica.enqueue``), whatever the engine's planning ahead, recv
+    interval or ``wake_takes_queue``: after a lone 100-token prompt's step [0, 11 ms) leaves the engine idle, every
+    prompt sent inside that step (strictly before its end) is first scheduled at 11 ms, all in one step."""
+    rep = PollingReplica(0, StepTimer(_step()), SchedulerConfig(), 1_000_000, RequestTable(), recv_interval_steps=recv,
+                         async_scheduling=ahead, wake_takes_queue=wake)
+    table = rep.table
+    first = table.add(0.0, 100, 1)
+    rep.enqueue(first, 100, 1, 0.0)
+    rep.run_until(1e-9, stop_on_finish=True, min_steps=1)
+    times = sorted(t for t in offsets if t < rep.clock_s)
+    if not times:
+        return
+    rids = [table.add(t, 100, 1) for t in times]
+    for rid, t in zip(rids, times, strict=True):
+        rep.enqueue(rid, 100, 1, t)
+    rep.run_until(1.0)
+    assert {round(float(table.first_scheduled_s[r]), 9) for r in rids} == {0.011}
+    assert list(rep.log["prefill_tokens"]) == [100, 100 * len(rids)]

@@ -77,3 +77,27 @@ def test_planning_ahead_costs_a_worker_that_empties_every_step_nothing():
     assert sync.ttft_s == pytest.approx(0.16, rel=0.25)
     assert ahead.ttft_s == pytest.approx(sync.ttft_s, abs=0.01)
     assert ahead.tpot_s == pytest.approx(sync.tpot_s, rel=0.01)
+
+
+@pytest.mark.parametrize("async_scheduling", [False, True])
+def test_prefill_workers_that_take_only_the_waking_prompt_split_the_first_wave(async_scheduling):
+    """``closed_loop_disagg_run(wake_takes_queue=False)`` reaches the prefill workers, with or without planning
+    ahead (the Dynamo + TensorRT-LLM context servers run without it). By hand, four clients sending 100-token
+    prompts (2 output tokens) at 0 to one prefill worker whose step lasts 0.1 s and a decode worker of 10 ms steps:
+    a worker draining its queue prefills all four in one step, TTFT 0.1 + 0.01 = 0.11 s each; TensorRT-LLM's idle
+    fetch returns the waking prompt alone, the other three run in the second step, mean TTFT
+    (0.11 + 3 x 0.21) / 4 = 0.185 s, in four prefill and decode steps instead of two."""
+    pre = LinearStepModel(fixed_s=0.1, per_token_s=0.0, per_kv_token_s=0.0, kv_capacity_tokens=10_000_000)
+    dec = LinearStepModel(fixed_s=0.010, per_token_s=0.0, per_kv_token_s=0.0, kv_capacity_tokens=10_000_000)
+
+    def run(wake: bool):
+        return closed_loop_disagg_run(pre, dec, 4, FixedLength(tokens=100), FixedLength(tokens=2),
+                                      SchedulerConfig(max_num_seqs=64, max_num_batched_tokens=8192),
+                                      SchedulerConfig(max_num_seqs=256, max_num_batched_tokens=8192),
+                                      num_requests=4, seed=0, prefill_replicas=1, decode_replicas=1,
+                                      kv_bytes_per_token=1.0, link_bytes_per_s=1e12, link_latency_s=0.0,
+                                      async_scheduling=async_scheduling, wake_takes_queue=wake)
+
+    drain, alone = run(True), run(False)
+    assert drain.ttft_s == pytest.approx(0.11, abs=1e-6) and drain.steps == 2
+    assert alone.ttft_s == pytest.approx(0.185, abs=1e-6) and alone.steps == 4
