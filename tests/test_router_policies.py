@@ -73,9 +73,10 @@ def test_unknown_router_is_refused():
 def test_dynamo_sglang_prefill_workers_are_picked_at_random():
     eng = get_engine("dynamo")
     sw = "nvidia dynamo + sglang, pd-disaggregated; lmsysorg/sglang:v0.5.5.post2"
-    assert eng.prefill_router_on(sw, "fp4", 4) == "random"
-    assert eng.prefill_router_on(sw, "fp8", 1) == "random"
-    assert eng.prefill_router_on("nvidia dynamo + tensorrt-llm, pd-disaggregated", "fp4", 4) == "round_robin"
+    sgl = [eng.prefill_worker(sw, fmt, workers) for fmt, workers in (("fp4", 4), ("fp8", 1))]
+    assert all(w is not None and w.router == "random" for w in sgl)
+    trt = eng.prefill_worker("nvidia dynamo + tensorrt-llm, pd-disaggregated", "fp4", 4)
+    assert trt is not None and trt.router == "round_robin" and not trt.wake_takes_queue
 
 
 def test_a_numpy_integer_seed_is_accepted_and_repeats():

@@ -372,12 +372,6 @@ class EngineSpec(BaseModel):
         w = self.prefill_worker(software, weights, prefill_workers)
         return 0 if w is None else w.max_total_tokens
 
-    def prefill_router_on(self, software: str = "", weights: str = "", prefill_workers: int = 0) -> str:
-        """How a disaggregated row's request picks its prefill worker: the matching ``prefill_worker_scheduling``
-        entry's ``router`` ("" where none matches or it sets none: the simulator's least-loaded choice)."""
-        w = self.prefill_worker(software, weights, prefill_workers)
-        return "" if w is None else w.router
-
     def decode_worker_on(self, software: str = "") -> DecodeWorker:
         """A disaggregated row's decode workers: the first ``decode_worker`` entry whose fragment the row's
         ``software`` text contains, else no reservation and a poll every iteration."""

@@ -246,8 +246,8 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         adp = (dec.ranks, b.timeout_iters, b.batching_wait_iters)
         notes.append(f"engine {eng.id} holds context requests to balance {dec.ranks} attention-DP ranks "
                      f"(timeout {b.timeout_iters} iterations, batching wait {b.batching_wait_iters})")
-    plan_ahead = eng.async_scheduling if facts.prefill is None else eng.prefill_async_on(  # the prefill pool's
-        case.software, replicas["prefill"].mm.formats.weights, facts.prefill_workers)  # weights, as its router
+    plan_ahead = eng.async_scheduling if facts.prefill is None else eng.prefill_async_on(  # on the prefill pool's
+        case.software, replicas["prefill"].mm.formats.weights, facts.prefill_workers)  # weights (router: below)
     if plan_ahead:
         notes.append(f"engine {eng.id} plans each step while the previous one runs (async scheduling)"
                      + ("" if facts.prefill is None else ", on its prefill workers (the worker engine's scheduler)"))
