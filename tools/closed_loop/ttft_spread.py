@@ -318,7 +318,8 @@ def _loao(rows: list[dict], view: bool) -> tuple[dict, list[tuple[dict, float]]]
 
 
 def median_fit(path: str, cases_csv: str | Path) -> None:
-    rows = with_medians(rows_of(path), notes_spread(cases_csv))
+    spread = notes_spread(cases_csv)
+    rows = with_medians(rows_of(path), spread)
     fits = {v: _loao(rows, v) for v in (False, True)}
     print("request / step / recipe-path time per engine (ms): fitted on the means -> on the stated medians")
     for e in sorted(fits[False][0]):
@@ -333,7 +334,6 @@ def median_fit(path: str, cases_csv: str | Path) -> None:
                 g[("all" if key == "all" else x[key], x["metric"])][v].append(e)
         for k in sorted(g):
             print(f"  {k[0]:>22} {k[1]:<26} {_stats(g[k][0])} -> {_stats(g[k][1])}")
-    spread = notes_spread(cases_csv)
     for clients in (False, True):
         print(f"first wave per engine and chip{' and clients' if clients else ''} (TTFT rows with a stated median, no "
               "stall; medians over rows, ms): measured mean - median, simulated mean - median, shortfall, shortfall / "
