@@ -21,6 +21,7 @@ from inferchip.spec.engine_workers import (
     RunLength,
     WorkerRequestPath,
     WorkerScheduling,
+    decode_worker_for,
     first_for_software,
 )
 from inferchip.spec.tokenizer import tokenize_time_s
@@ -372,10 +373,10 @@ class EngineSpec(BaseModel):
         w = self.prefill_worker(software, weights, prefill_workers)
         return 0 if w is None else w.max_total_tokens
 
-    def decode_worker_on(self, software: str = "") -> DecodeWorker:
-        """A disaggregated row's decode workers: the first ``decode_worker`` entry whose fragment the row's
-        ``software`` text contains, else no reservation and a poll every iteration."""
-        return first_for_software(self.decode_worker, software) or DecodeWorker(software="any")
+    def decode_worker_on(self, software: str = "", weights: str = "", input_tokens: int = 0,
+                         decode_workers: int = 0) -> DecodeWorker:
+        """A disaggregated row's decode workers: the first matching ``decode_worker`` (:func:`decode_worker_for`)."""
+        return decode_worker_for(self.decode_worker, software, weights, input_tokens, decode_workers)
 
     def padded_batch(self, seqs: int) -> int:
         """Decode batch the CUDA graph runs for ``seqs`` sequences (next bucket; unpadded above the largest)."""

@@ -277,20 +277,20 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                  f"{dec.mm.layout.chips_per_replica}; KV {per_token / 1e3:.3g} kB/token over the {which} at "
                  f"{bw / 1e9:.3g} GB/s")
 
-    dw = eng.decode_worker_on(case.software)
-    if dw.reserve_tokens:
-        notes.append(f"engine {eng.id}: a decode worker takes a request only while its free KV, less "
+    dw = eng.decode_worker_on(case.software, dec.mm.formats.weights, int(case.input_tokens or 0), facts.decode_workers)
+    dpool = dw.max_total_tokens * dec.ranks  # the launch recipe's KV pool of a decode worker; 0: the memory fit's
+    held = f" ({dpool} tokens, {dw.max_total_tokens} per rank: the recipe's --max-total-tokens)" if dpool else ""
+    if dw.reserve_tokens or dpool:
+        notes.append(f"engine {eng.id}: a decode worker takes a request only while its free KV{held}, less "
                      f"{dw.reserve_tokens} tokens per request it holds, holds the prompt plus {dw.reserve_tokens}")
     if dw.recv_interval_steps > 1:
         notes.append(f"engine {eng.id}: a busy decode worker takes new requests every {dw.recv_interval_steps} steps")
-
     pool = eng.prefill_pool_tokens_on(case.software, pre.mm.formats.weights, facts.prefill_workers) * pre.ranks
     need = -(-max_tokens(inp) // pcfg.block_size_tokens) * pcfg.block_size_tokens  # the longest prompt's pages
     if pool and pool // pcfg.block_size_tokens * pcfg.block_size_tokens < need:
         raise EngineRowError(f"line {case.line} ({case.case_id}): catalog/engines.yaml, engine {eng.id}, "
-                             f"prefill_worker_scheduling: max_total_tokens = {pool // pre.ranks} per prefill rank "
-                             f"({pool} tokens over {pre.ranks} rank(s)) holds no prompt of up to {max_tokens(inp)} "
-                             f"tokens; allowed: 0 (the memory fit) or at least {-(-need // pre.ranks)} per rank")
+                             f"prefill_worker_scheduling: max_total_tokens = {pool // pre.ranks} per prefill rank holds"
+                             f" no prompt of {max_tokens(inp)} tokens; allowed: 0 or >= {-(-need // pre.ranks)}/rank")
     if pool:
         notes.append(f"engine {eng.id}: a prefill worker holds at most {pool} tokens of prompts in flight "
                      f"({pool // pre.ranks} per rank, the launch recipe's --max-total-tokens)")
@@ -304,7 +304,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                                       recv_interval_steps=recv, async_scheduling=plan_ahead, wake_takes_queue=wake,
                                       decode_reserve_tokens=dw.reserve_tokens,
                                       decode_recv_interval_steps=dw.recv_interval_steps,
-                                      prefill_kv_tokens=pool, prefill_router=router)
+                                      prefill_kv_tokens=pool, prefill_router=router, decode_kv_tokens=dpool)
     return settled(run_disagg, n, bench, notes)
 
 

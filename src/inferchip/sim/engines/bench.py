@@ -134,7 +134,8 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
                            bench_requests: int | None = None, recv_interval_steps: int = 1,
                            async_scheduling: bool = False, decode_reserve_tokens: int = 0,
                            decode_recv_interval_steps: int = 1, prefill_kv_tokens: int = 0,
-                           prefill_router: str = "", wake_takes_queue: bool = True) -> BenchFigures:
+                           prefill_router: str = "", wake_takes_queue: bool = True,
+                           decode_kv_tokens: int = 0) -> BenchFigures:
     """:func:`closed_loop_run` on a prefill pool and a decode pool joined by a KV link
     (:func:`~inferchip.sim.simulate.run_pools`); the prefill workers poll, plan ahead and take a woken step's
     queue (``wake_takes_queue``) as their engine does (the decode workers take a request when its KV cache has
@@ -142,7 +143,8 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
     ``decode_recv_interval_steps`` steps: :class:`DeliveringDecodeReplica`). ``prefill_kv_tokens``: a prefill
     worker's KV pool where its launch recipe caps it (0: the step model's memory fit). Its pages are freed when
     the prompt's first token is out, not when its transfer completes as in SGLang: the transfer is not held.
-    ``prefill_router``: how a request picks its prefill worker (:mod:`~inferchip.sim.router`; "": least loaded)."""
+    ``prefill_router``: how a request picks its prefill worker (:mod:`~inferchip.sim.router`; "": least loaded).
+    ``decode_kv_tokens``: a decode worker's KV pool where its launch recipe caps it (0: the memory fit's pool)."""
     spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                               think_time_s=request_overhead_s)
     t_pre, t_dec = timers if timers is not None else (None, None)
@@ -150,8 +152,8 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
                        prefill_kv_tokens)
     pools = [Pool(prefill_model, prefill_config, prefill_replicas, "prefill_", t_pre, make, prefill_router),
              Pool(decode_model, decode_config, decode_replicas, "decode_", t_dec,
-                  partial(DeliveringDecodeReplica, reserve_tokens=decode_reserve_tokens,
-                          recv_interval_steps=decode_recv_interval_steps))]
+                  capped_pool(partial(DeliveringDecodeReplica, reserve_tokens=decode_reserve_tokens,
+                                      recv_interval_steps=decode_recv_interval_steps), decode_kv_tokens))]
     res = run_pools(pools, KVLink(kv_bytes_per_token, link_bytes_per_s, link_latency_s), spec, duration_s=None,
                     num_requests=num_requests, seed=seed, slo_ttft_s=None, slo_tpot_s=None, progress=None,
                     router="least_loaded", exact_step_times=False, max_time_s=None, max_drain_s=None)

@@ -1,0 +1,99 @@
+"""The KV pool a disaggregated row's launch recipe sets on its decode workers (engine field ``decode_worker``,
+``max_total_tokens`` per decode rank: SGLang ``--max-total-tokens``, one pool per attention-DP scheduler). By hand:
+which entry a row gets, how many 8k prompts one FP4 8k/1k decode rank admits with the recipe's pool and
+reservation, and a closed loop whose decode pool binds: TPOT falls and TTFT carries the wait. Property: a smaller
+decode pool never shortens TTFT."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inferchip.catalog.engines import get_engine
+from inferchip.sim import LinearStepModel, SchedulerConfig
+from inferchip.sim.engines.bench import closed_loop_disagg_run
+from inferchip.sim.engines.polling import DeliveringDecodeReplica
+from inferchip.sim.lengths import FixedLength
+from inferchip.sim.request import RequestTable
+from inferchip.sim.steptime import StepTimer
+from inferchip.spec.engine_workers import DecodeWorker, decode_worker_for
+
+SGL = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2"
+
+
+def test_entry_matching_by_weights_input_length_and_decode_workers():
+    fp4_8k = DecodeWorker(software="sglang", weights="fp4", input_tokens=8192, decode_workers=1, reserve_tokens=112,
+                          max_total_tokens=524288)
+    rest = DecodeWorker(software="sglang", reserve_tokens=512)
+    entries = (fp4_8k, rest)
+    assert decode_worker_for(entries, SGL, "fp4", 8192, 1) == fp4_8k
+    assert decode_worker_for(entries, SGL, "FP4", 8192, 1) == fp4_8k  # the format is matched in lower case
+    assert decode_worker_for(entries, SGL, "fp4", 1024, 1) == rest  # another input length
+    assert decode_worker_for(entries, SGL, "fp4", 8192, 4) == rest  # the 4-worker low-latency layout
+    assert decode_worker_for(entries, SGL, "fp8", 8192, 1) == rest
+    assert decode_worker_for(entries, SGL) == rest  # a caller that gives no format
+    none = decode_worker_for(entries, "TensorRT-LLM", "fp4", 8192, 1)
+    assert (none.reserve_tokens, none.max_total_tokens, none.recv_interval_steps) == (0, 0, 1)
+    with pytest.raises(ValueError):
+        DecodeWorker(software="sglang", max_total_tokens=-1)
+
+
+def test_shipped_dynamo_fp4_recipes():
+    """NVIDIA/srt-slurm recipes/gb200-fp4: 1k/1k max-tpt and mid-curve 3,122,380 tokens per decode rank, 8k/1k
+    524,288; both --num-reserved-decode-tokens 112; the FP8 and low-latency layouts keep the default 512 and the
+    memory fit's pool."""
+    dyn = get_engine("dynamo")
+    one = dyn.decode_worker_on(SGL, "fp4", 1024, 1)
+    eight = dyn.decode_worker_on(SGL, "fp4", 8192, 1)
+    assert (one.max_total_tokens, one.reserve_tokens) == (3_122_380, 112)
+    assert (eight.max_total_tokens, eight.reserve_tokens) == (524_288, 112)
+    for args in (("fp8", 8192, 1), ("fp4", 8192, 4), ("fp4", 1024, 2)):
+        w = dyn.decode_worker_on(SGL, *args)
+        assert (w.max_total_tokens, w.reserve_tokens, w.recv_interval_steps) == (0, 512, 10)
+
+
+def test_fp4_8k_rank_admits_63_prompts_by_hand():
+    """One decode rank of the FP4 8k/1k recipe: 524,288 tokens (32,768 blocks of 16), nothing running; each
+    8,192-token prompt takes 8,192 + 112 = 8,304 tokens, so floor(524,288 / 8,304) = 63 are admitted (63 x 8,304 =
+    523,152; a 64th needs 531,456). At the memory fit's 4.4 M tokens per rank the same 100 arrivals all fit."""
+    def admitted(capacity: int) -> int:
+        model = LinearStepModel(fixed_s=0.01, per_token_s=0.0, per_kv_token_s=0.0, kv_capacity_tokens=capacity)
+        cfg = SchedulerConfig(max_num_seqs=1024, max_num_batched_tokens=8192, block_size_tokens=16)
+        rep = DeliveringDecodeReplica(0, StepTimer(model), cfg, capacity, RequestTable(), reserve_tokens=112)
+        for _ in range(100):
+            rid = rep.table.add(0.0, 8192, 1024)
+            rep.enqueue_prefilled(rid, 8192, 1024, 0.0, 0.0)
+        return rep.reserve_admissible()
+    assert admitted(524_288) == 63
+    assert admitted(4_400_000) == 100
+
+
+def _loop(decode_kv_tokens: int, clients: int = 48):
+    """A fast prefill worker feeding one decode worker whose step grows with its batch (1 ms + 0.2 ms per
+    sequence) and whose memory fit holds every client: 1,000-token prompts, 100-token outputs (within the
+    112-token reservation, so no admitted sequence outgrows the pool: the simulator's preemption, not SGLang's
+    retraction, would otherwise decide)."""
+    pre = LinearStepModel(fixed_s=0.002, per_token_s=0.0, per_kv_token_s=0.0, kv_capacity_tokens=10_000_000)
+    dec = LinearStepModel(fixed_s=0.001, per_token_s=0.0002, per_kv_token_s=0.0, kv_capacity_tokens=10_000_000)
+    return closed_loop_disagg_run(pre, dec, clients, FixedLength(tokens=1000), FixedLength(tokens=100),
+                                  SchedulerConfig(max_num_seqs=64, max_num_batched_tokens=8192),
+                                  SchedulerConfig(max_num_seqs=256, max_num_batched_tokens=8192),
+                                  num_requests=4 * clients, seed=1, prefill_replicas=1, decode_replicas=1,
+                                  kv_bytes_per_token=1.0, link_bytes_per_s=1e12, link_latency_s=0.0,
+                                  decode_reserve_tokens=112, decode_kv_tokens=decode_kv_tokens)
+
+
+def test_recipe_pool_moves_the_wait_from_decode_to_ttft():
+    """A 12,000-token pool admits floor(12,000 / (1,000 + 112)) = 10 prompts while nothing runs (of 48 clients):
+    a smaller decode batch (TPOT falls) and the rest wait before their first token (TTFT rises)."""
+    free, capped = _loop(0), _loop(12_000)
+    assert capped.tpot_s < free.tpot_s
+    assert capped.ttft_s > free.ttft_s
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(min_value=6_000, max_value=60_000), st.integers(min_value=1_000, max_value=30_000))
+def test_smaller_decode_pool_never_shortens_ttft(pool: int, less: int):
+    big, small = _loop(pool + less, 24), _loop(pool, 24)
+    assert small.ttft_s >= big.ttft_s * (1 - 1e-9)
