@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from inferchip.catalog.engines import get_engine
+from inferchip.sim import LinearStepModel, SchedulerConfig
+from inferchip.sim.engines import closed_loop_run, uniform_length
 from inferchip.sim.engines.bench import first_wave_shift, prompt_mean_tokens, steady_weights
 from inferchip.spec.engine_workers import FirstUseWait, first_use_wait_s
 from inferchip.validation.closed_loop import num_requests
@@ -70,3 +72,23 @@ def test_the_mean_ttft_grows_by_the_wait_over_the_prompts_per_client(c, per_clie
     ttft = np.full(n, 0.1) + first_wave_shift(n, c, w)
     mean = float(np.average(ttft, weights=steady_weights(n, c, bench)))
     assert mean == pytest.approx(0.1 + w / per_client)
+
+
+def test_a_simulated_run_carries_the_wait_on_its_first_wave_and_span():
+    """closed_loop_run with and without a 5 s first-wave wait: the same run otherwise, so the mean TTFT and
+    end-to-end time grow by 5 s x C over the benchmark's requests, TPOT is unchanged, the p99 is the wave's, and
+    throughput falls as the span grows by the 5 s (the same tokens: 1 / throughput grows by 5 s / tokens)."""
+    step = LinearStepModel(fixed_s=0.02, per_token_s=2e-5, per_kv_token_s=1e-8, kv_capacity_tokens=1_000_000)
+    c, n, bench = 8, 32, 80
+    kw = dict(num_requests=n, bench_requests=bench, seed=1)
+    base = closed_loop_run(step, c, uniform_length(200), uniform_length(50), SchedulerConfig(), **kw)
+    wave = closed_loop_run(step, c, uniform_length(200), uniform_length(50), SchedulerConfig(), first_wave_wait_s=5.0,
+                           **kw)
+    assert wave.ttft_s - base.ttft_s == pytest.approx(5.0 * c / bench)
+    assert wave.e2e_s - base.e2e_s == pytest.approx(5.0 * c / bench)
+    assert wave.tpot_s == pytest.approx(base.tpot_s)
+    assert wave.ttft_p99_s >= 5.0 > base.ttft_p99_s
+    # span = tokens / throughput with the same tokens: the two spans differ by the wait alone
+    span_gap_per_token = 1.0 / wave.output_tokens_per_s - 1.0 / base.output_tokens_per_s
+    tokens = 5.0 / span_gap_per_token
+    assert 40 * bench < tokens < 50 * bench  # each request emits 40-50 tokens (uniform in [0.8 L, L], L = 50)
