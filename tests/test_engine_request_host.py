@@ -43,7 +43,10 @@ def test_resolution_by_hand():
     sglang = get_engine("sglang")  # a recipe on the request path: its extra time is added
     on = request_host_time(sglang, 1024, "amd-mi300x", "fp8", "", "deepseek-ai/DeepSeek-R1")
     off = request_host_time(sglang, 1024, "nvidia-h100-sxm-80gb", "fp8", "", "deepseek-ai/DeepSeek-R1")
-    assert on.total_s - off.total_s == pytest.approx(sglang.recipe_request_overhead_s)
+    own = sglang.request_path("amd-mi300x", "fp8").overhead_s  # MI300X's entry carries its own time (stop 33)
+    assert own is not None and on.total_s - off.total_s == pytest.approx(own)
+    pd = request_host_time(sglang, 1024, "amd-mi355x", "fp8", "SGLang PD-disaggregated", "deepseek-ai/DeepSeek-R1")
+    assert pd.total_s - off.total_s == pytest.approx(sglang.recipe_request_overhead_s)  # the shared path time
     assert "request" in on.text() and "tokenisation" in on.text()
 
 

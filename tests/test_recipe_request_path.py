@@ -55,15 +55,33 @@ def test_fields_are_validated():
 
 def test_sglang_paths_follow_the_recipes():
     """aiter kernels exist on ROCm only: no NVIDIA SGLang row is on the path; the MI355X FP8 aggregated recipe
-    (no --kv-cache-dtype, 16-bit KV) is off it, the FP8-KV recipes (MI355X FP4, MI300X, MI355X PD) on it."""
+    (no --kv-cache-dtype, 16-bit KV) is off it; the MI355X FP4 aggregated recipe is off it too since its wait is
+    its first wave's (first_use_waits); MI300X keeps an own time; the MI355X PD recipe waits the shared one."""
     g = get_engine("sglang")
     for chip in ("nvidia-b200-180gb", "nvidia-h200-sxm-141gb", "nvidia-gb200-186gb"):
         for w in ("fp8", "fp4"):
-            assert not g.on_request_path(chip, w, "SGLang; lmsysorg/sglang:v0.5.6-cu129-amd64")
-    assert not g.on_request_path("amd-mi355x", "fp8", "SGLang; lmsysorg/sglang:v0.5.5.post3-rocm700-mi35x")
-    assert g.on_request_path("amd-mi355x", "mxfp4", "SGLang; lmsysorg/sglang:v0.5.7-rocm700-mi35x")
-    assert g.on_request_path("amd-mi300x", "fp8", "SGLang; lmsysorg/sglang:v0.5.5.post3-rocm700-mi30x")
+            assert g.request_path(chip, w, "SGLang; lmsysorg/sglang:v0.5.6-cu129-amd64") is None
+    assert g.request_path("amd-mi355x", "fp8", "SGLang; lmsysorg/sglang:v0.5.5.post3-rocm700-mi35x") is None
+    fp4 = "SGLang; lmsysorg/sglang:v0.5.7-rocm700-mi35x"
+    assert g.request_path("amd-mi355x", "mxfp4", fp4) is None
+    assert g.request_overhead_on("amd-mi355x", "mxfp4", fp4) == g.request_overhead_s
+    mi300x = g.request_path("amd-mi300x", "fp8", "SGLang; lmsysorg/sglang:v0.5.5.post3-rocm700-mi30x")
+    assert mi300x is not None and mi300x.overhead_s is not None
+    assert not g.on_request_path("amd-mi300x", "fp8", "SGLang; lmsysorg/sglang:v0.5.5.post3-rocm700-mi30x")
     assert g.on_request_path("amd-mi355x", "fp8", "SGLang PD-disaggregated (AMD); rocm/sgl-dev:sglang-0.5.6.post1")
+
+
+def test_an_own_path_time_by_hand():
+    """An entry with its own overhead_s waits that, not the engine's shared time, and is not on the shared path
+    (the host-time fit leaves it as run)."""
+    e = engine(recipe_request_overhead_s=0.25, recipe_request_paths=(
+        RecipeRequestPath(accelerator="mi300x", overhead_s=0.4), RecipeRequestPath(accelerator="mi355x")))
+    assert e.request_overhead_on("amd-mi300x", "fp8", "SGLang") == pytest.approx(0.5)
+    assert e.request_overhead_on("amd-mi355x", "fp8", "SGLang") == pytest.approx(0.35)
+    assert not e.on_request_path("amd-mi300x") and e.on_request_path("amd-mi355x")
+    assert e.request_path("amd-mi300x").overhead_s == 0.4 and e.request_path("nvidia-h200") is None
+    with pytest.raises(ValidationError):
+        RecipeRequestPath(accelerator="mi300x", overhead_s=-0.1)
 
 
 def test_model_selector_by_hand():

@@ -44,7 +44,7 @@ def test_dynamo_request_time_is_the_worker_engines_plus_its_own_by_hand():
     assert (own, worker.id if worker else None, worker_s) == (dyn.request_overhead_s, "sglang", sgl.request_overhead_s)
     # the worker part is the worker record's whole time on the row, its recipe path included (SGLang on MI300X)
     assert row_request_times_s(dyn, "amd-mi300x", "fp8", "dynamo + sglang")[2] == pytest.approx(
-        sgl.request_overhead_s + sgl.recipe_request_overhead_s)
+        sgl.request_overhead_s + sgl.request_path("amd-mi300x", "fp8").overhead_s)  # MI300X's own path time
     # an engine without worker_request_paths keeps its own time alone
     vllm = get_engine("vllm")
     assert row_request_times_s(vllm, GB200, "fp8", "vllm") == (vllm.request_overhead_s, None, 0.0)

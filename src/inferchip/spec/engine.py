@@ -15,8 +15,10 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from inferchip.spec.engine_workers import (
+    AttentionDpBalance,
     DecodeWorker,
     EagerSteps,
+    FirstUseWait,
     RecipeBatch,
     RunLength,
     WorkerRequestPath,
@@ -133,12 +135,14 @@ class RecipeRequestPath(ChipRecipe):
     """A launch recipe whose requests take a path to the first token that the engine's other recipes do
     not, on chips whose id contains ``accelerator`` (with ``weights`` where given), whose ``software``
     text contains ``software`` and whose model id contains ``model`` (lower case; empty: any): each of its
-    requests waits ``EngineSpec.recipe_request_overhead_s`` more before its first token (SGLang on ROCm: the
-    aiter MLA "persist" decode kernel that ``--attention-backend aiter`` runs for an FP8 KV cache; ATOM's
-    gpt-oss recipe, which sets ``ATOM_GPT_OSS_MODEL=1``; sources in the engine catalogue)."""
+    requests waits ``EngineSpec.recipe_request_overhead_s`` more before its first token, or ``overhead_s`` where the
+    entry has its own (not refitted with the engine's host times; SGLang on ROCm: the aiter MLA "persist" decode
+    kernel that ``--attention-backend aiter`` runs for an FP8 KV cache; ATOM's gpt-oss recipe, which sets
+    ``ATOM_GPT_OSS_MODEL=1``; sources in the engine catalogue)."""
 
     software: str = Field("", pattern=r"^[a-z0-9_.+ ()-]*$")
     model: str = Field("", pattern=r"^[a-z0-9_.+/-]*$")
+    overhead_s: float | None = Field(None, ge=0, le=2.0)
 
     def on_row(self, chip: str, weights: str, software: str, model: str = "") -> bool:
         """Whether this entry is the recipe of a row on ``chip`` with ``weights``, ``software`` and ``model``
@@ -169,18 +173,6 @@ class RecipeMoeKernel(ChipRecipe):
     kernel: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
     mma_peak_fraction: float = Field(gt=0.0, le=1.0)
     read_gb_per_s_per_sm: float | None = Field(None, gt=0.0, le=100.0)
-
-
-class AttentionDpBalance(BaseModel):
-    """TensorRT-LLM ``attention_dp_config`` with ``enable_balance``: under attention DP, context
-    requests are held until every rank has one (then ``batching_wait_iters`` more iterations while
-    every rank decodes) or until ``timeout_iters`` iterations without that have passed
-    (:mod:`inferchip.sim.engines.scheduling`)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    timeout_iters: int = Field(50, ge=0, le=100_000)
-    batching_wait_iters: int = Field(10, ge=0, le=100_000)
 
 
 class EngineSpec(BaseModel):
@@ -242,6 +234,8 @@ class EngineSpec(BaseModel):
                         "engine its software names (none matching: no reservation, a poll every iteration).")
     run_length: tuple[RunLength, ...] = Field((), description="Benchmark prompts per client of the rows' launch "
                                               "harness or runner (none matching: the InferenceMAX scripts' 10).")
+    first_use_waits: tuple[FirstUseWait, ...] = Field((), description="One-time first-use waits of a fresh server's "
+                                                      "first wave, by chip, weights and batch edge (none: no wait).")
     context_attention_follows_projections: bool = Field(
         False, description="The engine's context (prefill) attention runs in FP8 only where the attention "
                            "projections are quantised: with 16-bit projections (a checkpoint's modules_to_not_convert) "
@@ -326,18 +320,24 @@ class EngineSpec(BaseModel):
                 return r
         return None
 
-    def on_request_path(self, accelerator: str = "", weights: str = "", software: str = "", model: str = "") -> bool:
-        """Whether a row on the chip with these weights, software and model runs a ``recipe_request_paths`` recipe."""
+    def request_path(self, accelerator: str = "", weights: str = "", software: str = "",
+                     model: str = "") -> RecipeRequestPath | None:
+        """The first ``recipe_request_paths`` entry a row on the chip with these weights, software and model runs."""
         chip, fmt, sw, mdl = accelerator.lower(), weights.lower(), software.lower(), model.lower()
-        return any(r.on_row(chip, fmt, sw, mdl) for r in self.recipe_request_paths)
+        return next((r for r in self.recipe_request_paths if r.on_row(chip, fmt, sw, mdl)), None)
+
+    def on_request_path(self, accelerator: str = "", weights: str = "", software: str = "", model: str = "") -> bool:
+        """Whether such a row runs a ``recipe_request_paths`` recipe that waits the shared recipe_request_overhead_s."""
+        r = self.request_path(accelerator, weights, software, model)
+        return r is not None and r.overhead_s is None
 
     def request_overhead_on(self, accelerator: str = "", weights: str = "", software: str = "",
                             model: str = "") -> float:
-        """Time per request before its first token (s) for a row on ``accelerator`` with ``weights``,
-        ``software`` and ``model``: ``request_overhead_s``, plus ``recipe_request_overhead_s`` where the row's
-        recipe is one of ``recipe_request_paths``."""
-        on_path = self.on_request_path(accelerator, weights, software, model)
-        return self.request_overhead_s + (self.recipe_request_overhead_s if on_path else 0.0)
+        """Time per request before its first token (s) for such a row: ``request_overhead_s``, plus its
+        ``recipe_request_paths`` entry's ``overhead_s`` or else ``recipe_request_overhead_s``."""
+        r = self.request_path(accelerator, weights, software, model)
+        extra = 0.0 if r is None else self.recipe_request_overhead_s if r.overhead_s is None else r.overhead_s
+        return self.request_overhead_s + extra
 
     def tokenize_s(self, prompt_tokens: float, s_per_prompt_token: float) -> float:
         """Front-end tokenisation time (s) on a request's path for a text prompt of ``prompt_tokens`` tokens, with

@@ -166,6 +166,50 @@ def run_length(entries: Sequence[RunLength], *, software: str, accelerator: str,
     return None if hit is None else hit.prompts_per_client
 
 
+class AttentionDpBalance(BaseModel):
+    """TensorRT-LLM ``attention_dp_config`` with ``enable_balance``: under attention DP, context
+    requests are held until every rank has one (then ``batching_wait_iters`` more iterations while
+    every rank decodes) or until ``timeout_iters`` iterations without that have passed
+    (:mod:`inferchip.sim.engines.scheduling`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    timeout_iters: int = Field(50, ge=0, le=100_000)
+    batching_wait_iters: int = Field(10, ge=0, le=100_000)
+
+
+class FirstUseWait(BaseModel):
+    """A one-time wait of a fresh server the first time a forward batch of more than ``batch_tokens_above``
+    tokens reaches a kernel branch that smaller batches never take (a kernel built or compiled on first use),
+    for rows on chips whose id contains ``accelerator`` with ``weights`` (empty: any) in ``layout``; sources in
+    ``catalog/engines.yaml``. The benchmark's one untimed request (its first prompt, at most the nominal input
+    length) runs before the timed run: where that prompt is itself above the edge the build is done before the
+    clock starts; otherwise the first wave's prefill batch (all clients' prompts at once) pays ``wait_s``, the
+    build's time (an estimate bounded by the public per-module build times, not fitted to the rows)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    accelerator: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
+    weights: str = Field("", pattern=r"^[a-z0-9_]*$")
+    layout: Literal["any", "aggregated", "disaggregated"] = "aggregated"
+    batch_tokens_above: int = Field(ge=1, le=1_048_576)
+    wait_s: float = Field(gt=0.0, le=120.0)
+
+
+def first_use_wait_s(entries: Sequence[FirstUseWait], *, accelerator: str, weights: str, disaggregated: bool,
+                     warmup_prompt_tokens: int, first_batch_tokens: int) -> float:
+    """The first wave's one-time wait (s) of a row (:class:`FirstUseWait`, first match wins; 0 where none matches):
+    the entry's ``wait_s`` where the untimed warm-up prompt (``warmup_prompt_tokens``, its longest) stays at or
+    below the entry's edge and the first wave's prefill batch (``first_batch_tokens``) exceeds it, else 0."""
+    chip, fmt = accelerator.lower(), weights.lower()
+    layout = "disaggregated" if disaggregated else "aggregated"
+    hit = next((e for e in entries if e.accelerator in chip and (not e.weights or e.weights == fmt)
+                and e.layout in ("any", layout)), None)
+    if hit is None or warmup_prompt_tokens > hit.batch_tokens_above:
+        return 0.0
+    return hit.wait_s if first_batch_tokens > hit.batch_tokens_above else 0.0
+
+
 W = TypeVar("W", WorkerScheduling, WorkerRequestPath, DecodeWorker)
 
 

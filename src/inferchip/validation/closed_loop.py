@@ -51,12 +51,12 @@ from inferchip.performance.phases import MappedModel
 from inferchip.performance.serving import ServingStepModel
 from inferchip.sim import SchedulerConfig
 from inferchip.sim.engines import BenchFigures, EngineStepModel, closed_loop_run, mtp_output_steps, uniform_length
-from inferchip.sim.engines.bench import closed_loop_disagg_run
+from inferchip.sim.engines.bench import closed_loop_disagg_run, prompt_mean_tokens
 from inferchip.sim.lengths import max_tokens
 from inferchip.sim.steptime import StepTimer
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec
-from inferchip.spec.engine_workers import run_length
+from inferchip.spec.engine_workers import first_use_wait_s, run_length
 from inferchip.validation.cases import Case
 from inferchip.validation.results import stated_pools, whole_workers
 
@@ -201,12 +201,6 @@ def kv_link(pre: EngineReplica, dec: EngineReplica, total_chips: int) -> tuple[f
     return per_token, bw * eff * lanes, float(chip.scaleout_latency_s or 0.0), "scale-out network"
 
 
-def prompt_mean_tokens(nominal_tokens: float) -> int:
-    """Mean prompt (tokens) of a benchmark whose lengths are :func:`uniform_length` (``[0.8 L, L]``)."""
-    inp = uniform_length(nominal_tokens)
-    return int(getattr(inp, "mean_tokens", getattr(inp, "tokens", nominal_tokens)))
-
-
 def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, EngineReplica], total_chips: int,
                          host: RequestHostTime) -> tuple[BenchFigures, list[str]]:
     """Run the row's benchmark on its system (``replicas``: "decode", and "prefill" when disaggregated), each
@@ -229,9 +223,9 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     if tok_s > 0:
         notes.append(f"engine {eng.id}: its front end tokenises the prompt text, {tok_s * 1e3:.3g} ms of that time "
                      f"({host.s_per_prompt_token * 1e6:.3g} us per token x {host.prompt_tokens} mean tokens)")
-    if eng.on_request_path(case.accelerator, dec.mm.formats.weights, case.software, case.model):
+    if eng.request_path(case.accelerator, dec.mm.formats.weights, case.software, case.model) is not None:
         notes.append(f"engine {eng.id}: the launch recipe's kernel path adds "
-                     f"{eng.recipe_request_overhead_s * 1e3:.3g} ms per request to the "
+                     f"{(own_s - eng.request_overhead_s) * 1e3:.3g} ms per request to the "
                      f"{eng.request_overhead_s * 1e3:.3g} ms of its other recipes (recipe_request_paths)")
     if worker:
         notes.append(f"engine {eng.id}: a request crosses the {worker} workers' own request path "
@@ -259,13 +253,19 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         notes.append(f"MTP: {eng.mtp_draft_tokens} draft token(s) per step, acceptance {eng.mtp_acceptance:g}: "
                      f"{tau:.3g} tokens per decode step")
     if facts.prefill is None:
+        wave = first_use_wait_s(eng.first_use_waits, accelerator=case.accelerator, weights=dec.mm.formats.weights,
+                                disaggregated=False, warmup_prompt_tokens=lengths[0], first_batch_tokens=min(
+                                    c * prompt_mean_tokens(lengths[0]), dcfg.max_num_batched_tokens))
+        notes += [f"engine {eng.id}: the first wave waits {wave:g} s once (first_use_waits)"] if wave else []
+
         def run(k: int) -> BenchFigures:
             return closed_loop_run(dec.step, c, inp, out, dcfg, num_requests=k, seed=SEED,
                                    replicas=facts.decode_workers, request_overhead_s=req_s,
                                    tokens_per_step=tau, step_timer=dec.timer, bench_requests=bench,
                                    recv_interval_steps=recv, async_scheduling=eng.async_scheduling,
                                    adp_balance=adp, prefill_first=not eng.mixed_chunk,
-                                   reserve_output=eng.reserve_output, wake_takes_queue=eng.wake_takes_queue)
+                                   reserve_output=eng.reserve_output, wake_takes_queue=eng.wake_takes_queue,
+                                   first_wave_wait_s=wave)
         return settled(run, n, bench, notes)
     pre = replicas["prefill"]
     pcfg, dcfg = recipe_configs(case, facts, pre, dec, notes)

@@ -172,8 +172,11 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
     lay = Layout(layout.tp, layout.pp, layout.ep, workers, layout.attn_dp)
     eng = facts.engine
     worker = get_engine(host.worker) if host.worker else None
+    path = eng.request_path(case.accelerator, weights, case.software, case.model)
+    own = 0.0 if path is None or path.overhead_s is None else path.overhead_s
     sim = {"kind": "closed_loop", **fig.as_dict(), "engine": eng.id, "step_overhead_s": eng.step_overhead_s,
-           "request_overhead_s": host.request_s,
+           "request_overhead_s": host.request_s - own,  # a path entry's own time stays in the TTFT as run (not refit)
+           "recipe_request_own_s": own,
            # on top of request_overhead_s, not a fitted host time (closed_loop.simulate_closed_loop)
            "tokenize_s": host.tokenize_s,
            "recipe_request_path": eng.on_request_path(case.accelerator, weights, case.software, case.model),

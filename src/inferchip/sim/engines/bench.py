@@ -57,6 +57,12 @@ def uniform_length(nominal_tokens: float, ratio: float = RANGE_RATIO) -> Uniform
     return UniformLength(mean_tokens=mean, spread_tokens=min(mean - lo, hi - mean))
 
 
+def prompt_mean_tokens(nominal_tokens: float) -> int:
+    """Mean prompt (tokens) of a benchmark whose lengths are :func:`uniform_length` (``[0.8 L, L]``)."""
+    inp = uniform_length(nominal_tokens)
+    return int(getattr(inp, "mean_tokens", getattr(inp, "tokens", nominal_tokens)))
+
+
 def mtp_output_steps(nominal_tokens: float, tokens_per_step: float,
                      ratio: float = RANGE_RATIO) -> UniformLength | FixedLength:
     """Engine steps of a request whose output is uniform in ``[ratio L, L]`` when every decode
@@ -105,7 +111,8 @@ def closed_loop_run(step_model: Any, concurrency: int, input_tokens: Any, output
                     step_timer: StepTimer | None = None, bench_requests: int | None = None,
                     recv_interval_steps: int = 1, async_scheduling: bool = False,
                     adp_balance: tuple[int, int, int] | None = None, prefill_first: bool = False,
-                    reserve_output: bool = False, wake_takes_queue: bool = True) -> BenchFigures:
+                    reserve_output: bool = False, wake_takes_queue: bool = True,
+                    first_wave_wait_s: float = 0.0) -> BenchFigures:
     """Simulate the benchmark (module doc) on ``replicas`` engine instances. ``output_tokens``
     are engine steps of output (the first token included); with MTP each decode step emits
     ``tokens_per_step`` tokens, so a request of ``s`` steps emits ``1 + (s - 1) tokens_per_step``.
@@ -113,7 +120,8 @@ def closed_loop_run(step_model: Any, concurrency: int, input_tokens: Any, output
     TensorRT-LLM's balance; ``async_scheduling``: vLLM's (:mod:`~inferchip.sim.engines.scheduling`);
     ``prefill_first`` and ``reserve_output``: SGLang's and ATOM's prefill-only iterations and SGLang's
     KV admission (:mod:`~inferchip.sim.engines.prefill_first`); ``wake_takes_queue`` False: an idle engine
-    takes only the request that woke it into its first step (TensorRT-LLM; ``PollingReplica``)."""
+    takes only the request that woke it into its first step (TensorRT-LLM; ``PollingReplica``);
+    ``first_wave_wait_s``: a fresh server's one-time wait at the first wave (:func:`bench_figures`)."""
     spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                               think_time_s=request_overhead_s)
     pool = Pool(step_model, config, replicas, "", step_timer,
@@ -122,7 +130,7 @@ def closed_loop_run(step_model: Any, concurrency: int, input_tokens: Any, output
     res = run_pools([pool], None, spec, duration_s=None, num_requests=num_requests, seed=seed, slo_ttft_s=None,
                     slo_tpot_s=None, progress=None, router="least_loaded", exact_step_times=False, max_time_s=None,
                     max_drain_s=None)
-    return bench_figures(res, request_overhead_s, tokens_per_step, bench_requests, concurrency)
+    return bench_figures(res, request_overhead_s, tokens_per_step, bench_requests, concurrency, first_wave_wait_s)
 
 
 def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: int, input_tokens: Any,
@@ -198,7 +206,8 @@ def _factory(recv_interval_steps: int, async_scheduling: bool = False,
 
 
 def bench_figures(res: SimResult, request_overhead_s: float, tokens_per_step: float,
-                  bench_requests: int | None = None, concurrency: int = 1) -> BenchFigures:
+                  bench_requests: int | None = None, concurrency: int = 1,
+                  first_wave_wait_s: float = 0.0) -> BenchFigures:
     """The benchmark's figures from a simulated closed-loop run (module doc): mean TTFT and mean
     per-request TPOT over its requests, output tokens over the span from the first send to the
     last finish, as ``benchmark_serving`` computes them.
@@ -207,14 +216,20 @@ def bench_figures(res: SimResult, request_overhead_s: float, tokens_per_step: fl
     (:func:`steady_weights`): the benchmark is the same start (``concurrency`` requests sent at
     once), a longer steady middle and the same drain, so the first and last ``concurrency``
     requests keep weight 1, the middle ones stand for all of the benchmark's middle requests, and
-    the span grows by the missing requests at the middle's rate (:func:`missing_span_s`)."""
+    the span grows by the missing requests at the middle's rate (:func:`missing_span_s`).
+
+    ``first_wave_wait_s``: a one-time stall of the server while the first wave (the first ``concurrency``
+    sends) waits for its first token (a kernel built on first use): those requests' TTFT and end-to-end time
+    grow by it and so does the span; no later request waits, since in a closed loop none is sent before a
+    first-wave request finishes (:func:`first_wave_shift`)."""
     r = res.requests
     fin = res.finished
     n_sim = int(r["arrival_s"].size)
     weights = steady_weights(n_sim, concurrency, bench_requests)
     w = weights[fin]
-    ttft = res.ttft_s[fin] + request_overhead_s
-    e2e = res.e2e_s[fin] + request_overhead_s
+    shift = first_wave_shift(n_sim, concurrency, first_wave_wait_s)[fin]
+    ttft = res.ttft_s[fin] + request_overhead_s + shift
+    e2e = res.e2e_s[fin] + request_overhead_s + shift
     steps = r["output_tokens"][fin].astype(float)
     emitted = 1.0 + (steps - 1.0) * tokens_per_step
     many = emitted > 1.5
@@ -226,7 +241,7 @@ def bench_figures(res: SimResult, request_overhead_s: float, tokens_per_step: fl
     start = float(r["arrival_s"].min()) - request_overhead_s if n_sim else 0.0
     end = float(r["finish_s"][fin].max()) if fin.any() else math.nan
     middle = w > 1.0
-    span = end - start + missing_span_s((bench_requests or n_sim) - n_sim, e2e[middle], concurrency)
+    span = end - start + first_wave_wait_s + missing_span_s((bench_requests or n_sim) - n_sim, e2e[middle], concurrency)
     s = res.steps
     busy = float(s["duration_s"].sum())
     mid = ttft[(np.arange(n_sim) >= concurrency)[fin] & (np.arange(n_sim) < n_sim - concurrency)[fin]]
@@ -242,6 +257,14 @@ def bench_figures(res: SimResult, request_overhead_s: float, tokens_per_step: fl
         middle_drift=drift, ttft_median_s=weighted_quantile(ttft, w, 0.5),
         ttft_p99_s=weighted_quantile(ttft, w, 0.99),
         ttft_std_s=math.sqrt(mean((ttft - ttft_mean) ** 2, w)) if ttft.size else math.nan)
+
+
+def first_wave_shift(n_sim: int, concurrency: int, wait_s: float) -> np.ndarray:
+    """Extra wait (s) of each simulated request (in send order) when the server stalls ``wait_s`` once while its
+    first wave, the first ``concurrency`` sends, is in prefill: ``wait_s`` for those, 0 for the rest."""
+    out = np.zeros(n_sim)
+    out[:min(max(concurrency, 0), n_sim)] = max(wait_s, 0.0)
+    return out
 
 
 def steady_weights(n_sim: int, concurrency: int, bench_requests: int | None) -> np.ndarray:

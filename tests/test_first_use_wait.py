@@ -1,0 +1,94 @@
+"""A fresh server's one-time first-use wait (engine field ``first_use_waits``): which rows pay it (the untimed
+warm-up prompt at or below the kernel branch's edge, the first wave's batch above it), the shift of the first
+wave's requests and the benchmark's figures with it, by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from inferchip.catalog.engines import get_engine
+from inferchip.sim import LinearStepModel, SchedulerConfig
+from inferchip.sim.engines import closed_loop_run, uniform_length
+from inferchip.sim.engines.bench import first_wave_shift, prompt_mean_tokens, steady_weights
+from inferchip.spec.engine_workers import FirstUseWait, first_use_wait_s
+from inferchip.validation.closed_loop import num_requests
+
+EDGE = FirstUseWait(accelerator="mi355x", weights="mxfp4", batch_tokens_above=1024, wait_s=20.0)
+
+
+def wait(entries=(EDGE,), chip="amd-mi355x", weights="mxfp4", disagg=False, warmup=1024, batch=3686):
+    return first_use_wait_s(entries, accelerator=chip, weights=weights, disaggregated=disagg,
+                            warmup_prompt_tokens=warmup, first_batch_tokens=batch)
+
+
+def test_which_runs_wait_by_hand():
+    # 1k prompts: the untimed request (<= 1,024 tokens) never crosses the edge, the first wave of 4 x 922 does
+    assert wait(warmup=1024, batch=4 * prompt_mean_tokens(1024)) == 20.0
+    # 8k prompts: the untimed request (6,554-8,192 tokens) is above the edge: built before the timed run
+    assert wait(warmup=8192, batch=4 * prompt_mean_tokens(8192)) == 0.0
+    # a first wave that stays at or below the edge never takes the branch
+    assert wait(warmup=512, batch=1024) == 0.0
+    assert wait(warmup=512, batch=1025) == 20.0
+    # other chips, weights and layouts: no entry, no wait
+    assert wait(chip="amd-mi300x") == 0.0
+    assert wait(weights="fp8") == 0.0
+    assert wait(disagg=True) == 0.0
+    assert wait(entries=()) == 0.0
+
+
+def test_bounds_are_refused():
+    with pytest.raises(ValidationError):
+        FirstUseWait(accelerator="mi355x", batch_tokens_above=1024, wait_s=0.0)
+    with pytest.raises(ValidationError):
+        FirstUseWait(accelerator="mi355x", batch_tokens_above=1024, wait_s=121.0)
+    with pytest.raises(ValidationError):
+        FirstUseWait(accelerator="mi355x", batch_tokens_above=0, wait_s=1.0)
+
+
+def test_shipped_sglang_entry():
+    sgl = get_engine("sglang")
+    args = dict(accelerator="amd-mi355x", weights="mxfp4", disaggregated=False)
+    assert first_use_wait_s(sgl.first_use_waits, warmup_prompt_tokens=1024, first_batch_tokens=3688, **args) > 0
+    assert first_use_wait_s(sgl.first_use_waits, warmup_prompt_tokens=8192, first_batch_tokens=29492, **args) == 0
+    for other in ("vllm", "trtllm", "atom", "dynamo"):
+        assert first_use_wait_s(get_engine(other).first_use_waits, warmup_prompt_tokens=1024,
+                                first_batch_tokens=3688, **args) == 0
+
+
+def test_the_shift_falls_on_the_first_wave_only():
+    assert first_wave_shift(6, 2, 3.0).tolist() == [3.0, 3.0, 0.0, 0.0, 0.0, 0.0]
+    assert first_wave_shift(3, 8, 1.0).tolist() == [1.0, 1.0, 1.0]
+    assert first_wave_shift(4, 2, 0.0).tolist() == [0.0] * 4
+
+
+@given(c=st.integers(2, 256), per_client=st.integers(3, 60), w=st.floats(0.5, 60.0))
+def test_the_mean_ttft_grows_by_the_wait_over_the_prompts_per_client(c, per_client, w):
+    # steady requests at 0.1 s; the first wave pays w once: the benchmark's mean grows by w / per_client
+    bench, n, _ = num_requests(c, per_client)
+    ttft = np.full(n, 0.1) + first_wave_shift(n, c, w)
+    mean = float(np.average(ttft, weights=steady_weights(n, c, bench)))
+    assert mean == pytest.approx(0.1 + w / per_client)
+
+
+def test_a_simulated_run_carries_the_wait_on_its_first_wave_and_span():
+    """closed_loop_run with and without a 5 s first-wave wait: the same run otherwise, so the mean TTFT and
+    end-to-end time grow by 5 s x C over the benchmark's requests, TPOT is unchanged, the p99 is the wave's, and
+    throughput falls as the span grows by the 5 s (the same tokens: 1 / throughput grows by 5 s / tokens)."""
+    step = LinearStepModel(fixed_s=0.02, per_token_s=2e-5, per_kv_token_s=1e-8, kv_capacity_tokens=1_000_000)
+    c, n, bench = 8, 32, 80
+    kw = dict(num_requests=n, bench_requests=bench, seed=1)
+    base = closed_loop_run(step, c, uniform_length(200), uniform_length(50), SchedulerConfig(), **kw)
+    wave = closed_loop_run(step, c, uniform_length(200), uniform_length(50), SchedulerConfig(), first_wave_wait_s=5.0,
+                           **kw)
+    assert wave.ttft_s - base.ttft_s == pytest.approx(5.0 * c / bench)
+    assert wave.e2e_s - base.e2e_s == pytest.approx(5.0 * c / bench)
+    assert wave.tpot_s == pytest.approx(base.tpot_s)
+    assert wave.ttft_p99_s >= 5.0 > base.ttft_p99_s
+    # span = tokens / throughput with the same tokens: the two spans differ by the wait alone
+    span_gap_per_token = 1.0 / wave.output_tokens_per_s - 1.0 / base.output_tokens_per_s
+    tokens = 5.0 / span_gap_per_token
+    assert 40 * bench < tokens < 50 * bench  # each request emits 40-50 tokens (uniform in [0.8 L, L], L = 50)
