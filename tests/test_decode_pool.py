@@ -48,7 +48,7 @@ def test_shipped_dynamo_fp4_recipes():
     eight = dyn.decode_worker_on(SGL, "fp4", 8192, 1)
     assert (one.max_total_tokens, one.reserve_tokens) == (3_122_380, 112)
     assert (eight.max_total_tokens, eight.reserve_tokens) == (524_288, 112)
-    for args in (("fp8", 8192, 1), ("fp4", 8192, 4), ("fp4", 1024, 2)):
+    for args in (("fp8", 8192, 1, 1), ("fp4", 8192, 4, 1), ("fp4", 1024, 2, 1)):
         w = dyn.decode_worker_on(SGL, *args)
         assert (w.max_total_tokens, w.reserve_tokens, w.recv_interval_steps) == (0, 512, 10)
 

@@ -374,9 +374,9 @@ class EngineSpec(BaseModel):
         return 0 if w is None else w.max_total_tokens
 
     def decode_worker_on(self, software: str = "", weights: str = "", input_tokens: int = 0,
-                         decode_workers: int = 0) -> DecodeWorker:
+                         decode_workers: int = 0, prefill_workers: int = 0) -> DecodeWorker:
         """A disaggregated row's decode workers: the first matching ``decode_worker`` (:func:`decode_worker_for`)."""
-        return decode_worker_for(self.decode_worker, software, weights, input_tokens, decode_workers)
+        return decode_worker_for(self.decode_worker, software, weights, input_tokens, decode_workers, prefill_workers)
 
     def padded_batch(self, seqs: int) -> int:
         """Decode batch the CUDA graph runs for ``seqs`` sequences (next bucket; unpadded above the largest)."""

@@ -91,8 +91,8 @@ class DecodeWorker(BaseModel):
     takes of new requests (``--scheduler-recv-interval``; SGLang ``SchedulerRecvSkipper``). ``max_total_tokens``: the
     KV pool of one decode rank (attention-DP rank; the worker without attention DP) where the launch recipe sets it
     (SGLang ``--max-total-tokens``, per scheduler); 0: the memory fit's pool. An entry with ``weights``,
-    ``input_tokens`` or ``decode_workers`` set applies only to rows of that weight format, nominal input length and
-    number of decode workers."""
+    ``input_tokens``, ``decode_workers`` or ``prefill_workers`` set applies only to rows of that weight format,
+    nominal input length and number of decode and prefill workers."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -100,18 +100,19 @@ class DecodeWorker(BaseModel):
     weights: str = Field("", pattern=r"^[a-z0-9_]*$")
     input_tokens: int = Field(0, ge=0, le=10_000_000)
     decode_workers: int = Field(0, ge=0, le=100_000)
+    prefill_workers: int = Field(0, ge=0, le=100_000)
     reserve_tokens: int = Field(0, ge=0, le=1_048_576)
     recv_interval_steps: int = Field(1, ge=1, le=1000)
     max_total_tokens: int = Field(0, ge=0, le=100_000_000)
 
 
 def decode_worker_for(entries: Sequence[DecodeWorker], software: str, weights: str = "", input_tokens: int = 0,
-                      decode_workers: int = 0) -> DecodeWorker:
+                      decode_workers: int = 0, prefill_workers: int = 0) -> DecodeWorker:
     """The first of ``entries`` (:class:`DecodeWorker`) whose software fragment the row's text contains and whose
-    ``weights``, ``input_tokens`` and ``decode_workers`` are blank / 0 or the row's; else no reservation, no recipe
-    pool and a poll every iteration."""
+    ``weights``, ``input_tokens``, ``decode_workers`` and ``prefill_workers`` are blank / 0 or the row's; else no
+    reservation, no recipe pool and a poll every iteration."""
     fits = [e for e in entries if e.weights in ("", weights.lower()) and e.input_tokens in (0, input_tokens)
-            and e.decode_workers in (0, decode_workers)]
+            and e.decode_workers in (0, decode_workers) and e.prefill_workers in (0, prefill_workers)]
     return first_for_software(fits, software) or DecodeWorker(software="any")
 
 

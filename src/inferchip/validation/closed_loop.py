@@ -277,7 +277,8 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                  f"{dec.mm.layout.chips_per_replica}; KV {per_token / 1e3:.3g} kB/token over the {which} at "
                  f"{bw / 1e9:.3g} GB/s")
 
-    dw = eng.decode_worker_on(case.software, dec.mm.formats.weights, int(case.input_tokens or 0), facts.decode_workers)
+    dw = eng.decode_worker_on(case.software, dec.mm.formats.weights, int(case.input_tokens or 0), facts.decode_workers,
+                              facts.prefill_workers)
     dpool = dw.max_total_tokens * dec.ranks  # the launch recipe's KV pool of a decode worker; 0: the memory fit's
     held = f" ({dpool} tokens, {dw.max_total_tokens} per rank: the recipe's --max-total-tokens)" if dpool else ""
     if dw.reserve_tokens or dpool:
@@ -330,8 +331,7 @@ def recipe_configs(case: Case, facts: RowFacts, pre: EngineReplica, dec: EngineR
     return out[0], out[1]
 
 
-def settled(run: Callable[[int], BenchFigures], n: int, bench: int,
-            notes: list[str]) -> tuple[BenchFigures, list[str]]:
+def settled(run: Callable[[int], BenchFigures], n: int, bench: int, notes: list[str]) -> tuple[BenchFigures, list[str]]:
     """``run(n)``, or ``run(bench)`` (all the benchmark's requests) where the shortened run's middle
     has not settled (``|middle_drift| > SETTLED_DRIFT``): a middle still draining the start's queue
     would stand, weighted, for the benchmark's whole middle and misstate its TTFT."""
