@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inferchip.catalog.engines import get_engine
+from inferchip.errors import InvalidSettingError
 from inferchip.sim import LinearStepModel, SchedulerConfig
 from inferchip.sim.engines.bench import closed_loop_disagg_run
 from inferchip.sim.engines.polling import DeliveringDecodeReplica
@@ -18,6 +19,7 @@ from inferchip.sim.lengths import FixedLength
 from inferchip.sim.request import RequestTable
 from inferchip.sim.steptime import StepTimer
 from inferchip.spec.engine_workers import DecodeWorker, decode_worker_for
+from inferchip.validation.results import least_pool_per_rank
 
 SGL = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2"
 
@@ -97,3 +99,44 @@ def test_recipe_pool_moves_the_wait_from_decode_to_ttft():
 def test_smaller_decode_pool_never_shortens_ttft(pool: int, less: int):
     big, small = _loop(pool + less, 24), _loop(pool, 24)
     assert small.ttft_s >= big.ttft_s * (1 - 1e-9)
+
+
+def test_least_pool_per_rank_by_hand():
+    """9,216 tokens (an 8,192-token prompt + 1,024 outputs) in blocks of 16 over 32 ranks: 576 blocks, 288 tokens
+    per rank; 1,000 tokens in blocks of 16 on one rank: 63 blocks = 1,008."""
+    assert least_pool_per_rank(9216, 32, 16) == 288
+    assert least_pool_per_rank(1000, 1, 16) == 1008
+    assert least_pool_per_rank(1000, 0, 16) == 1008  # no ranks given: one
+
+
+def test_a_decode_pool_too_small_for_the_rows_requests_names_the_engine_field(monkeypatch):
+    """A decode ``max_total_tokens`` whose pool (x the attention-DP ranks) cannot hold the row's longest request is
+    refused naming the catalogue file, the engine field and its value: an FP4 8k/1k Dynamo + SGLang row (32 decode
+    ranks) under 280 tokens per rank (8,960 against 8,192 + 1,024). Without the check the simulator refused it
+    without naming the field, and a pool between prompt + output and prompt + reservation (a reservation above the
+    output) stopped with an empty step ('scheduler bug'): SGLang would never admit such a request."""
+    from pathlib import Path
+
+    from inferchip.catalog.calibration_file import load_calibration
+    from inferchip.spec.engine import EngineSpec
+    from inferchip.validation.cases import read_cases
+    from inferchip.validation.validate import Validator
+
+    cases = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
+    cid = "imax-dsr1-gb200-dynamo-sglang-fp4-disagg-p40x1e1dpa-d32x1e1dpa-8192-1024-c1024-r20321908209-ttft"
+    case = next(c for c in read_cases(str(cases)) if c.case_id == cid)
+    small = DecodeWorker(software="sglang", reserve_tokens=112, max_total_tokens=280)
+    monkeypatch.setattr(EngineSpec, "decode_worker_on", lambda self, *a: small)
+    res = Validator(load_calibration(), server_model="sim").predict_case(case)
+    assert res.status == "invalid_setting"
+    for part in ("catalog/engines.yaml", "decode_worker", "max_total_tokens = 280", "9216", "at least 288"):
+        assert part in res.reason, res.reason
+
+
+def test_a_pool_between_request_and_reservation_is_refused_not_crashed():
+    """The simulator's own view of the same gap (a 1,104-token decode pool, 1,000-token prompts, 100-token
+    outputs, 112 reserved): every request fits the pool but none passes the reservation, even with the pool
+    empty; the decode replica refuses it by name (it stopped with an empty step, 'scheduler bug', before)."""
+    with pytest.raises(InvalidSettingError, match="1000 tokens plus the 112 tokens reserved"):
+        _loop(1104, 4)
+    assert _loop(1120, 4).ttft_s > 0  # 70 whole blocks of 16 hold 1,000 + 112 (1,112 would be 69: 1,104 usable)

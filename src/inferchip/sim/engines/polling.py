@@ -15,6 +15,7 @@ blocks.
 
 from __future__ import annotations
 
+from inferchip.errors import InvalidSettingError
 from inferchip.sim.replica import Replica
 from inferchip.sim.request import RequestTable
 from inferchip.sim.scheduler import SchedulerConfig, Seq
@@ -215,6 +216,10 @@ class DeliveringDecodeReplica(Replica):
                 continue
             need = seq.cached + r
             if need > allocatable:
+                if n == 0 and self.pool.used_blocks == 0:  # an empty pool: it never will be admitted
+                    raise InvalidSettingError(
+                        f"replica {self.index}: a prompt of {seq.cached} tokens plus the {r} tokens reserved at "
+                        f"admission exceeds the decode pool's {self.pool.total_blocks * self.B} tokens: never admitted")
                 break
             allocatable -= need
             n += 1
