@@ -1,8 +1,9 @@
 """The KV pool a disaggregated row's launch recipe sets on its decode workers (engine field ``decode_worker``,
 ``max_total_tokens`` per decode rank: SGLang ``--max-total-tokens``, one pool per attention-DP scheduler). By hand:
 which entry a row gets, how many 8k prompts one FP4 8k/1k decode rank admits with the recipe's pool and
-reservation, and a closed loop whose decode pool binds: TPOT falls and TTFT carries the wait. Property: a smaller
-decode pool never shortens TTFT."""
+reservation, a closed loop whose decode pool binds: TPOT falls and TTFT carries the wait, SGLang's retraction of
+a sequence the pool cannot grow (KV kept on the host, resumed before new arrivals), and a recipe pool too small
+for the row refused by name. Property: a smaller decode pool never shortens TTFT (with retraction)."""
 
 from __future__ import annotations
 
@@ -71,19 +72,18 @@ def test_fp4_8k_rank_admits_63_prompts_by_hand():
     assert admitted(4_400_000) == 100
 
 
-def _loop(decode_kv_tokens: int, clients: int = 48):
+def _loop(decode_kv_tokens: int, clients: int = 48, output_tokens: int = 100, retract: bool = True):
     """A fast prefill worker feeding one decode worker whose step grows with its batch (1 ms + 0.2 ms per
-    sequence) and whose memory fit holds every client: 1,000-token prompts, 100-token outputs (within the
-    112-token reservation, so no admitted sequence outgrows the pool: the simulator's preemption, not SGLang's
-    retraction, would otherwise decide)."""
+    sequence) and whose memory fit holds every client: 1,000-token prompts, ``output_tokens`` outputs (above the
+    112-token reservation admitted sequences outgrow the pool and are retracted, SGLang's rule, with ``retract``)."""
     pre = LinearStepModel(fixed_s=0.002, per_token_s=0.0, per_kv_token_s=0.0, kv_capacity_tokens=10_000_000)
     dec = LinearStepModel(fixed_s=0.001, per_token_s=0.0002, per_kv_token_s=0.0, kv_capacity_tokens=10_000_000)
-    return closed_loop_disagg_run(pre, dec, clients, FixedLength(tokens=1000), FixedLength(tokens=100),
+    return closed_loop_disagg_run(pre, dec, clients, FixedLength(tokens=1000), FixedLength(tokens=output_tokens),
                                   SchedulerConfig(max_num_seqs=64, max_num_batched_tokens=8192),
                                   SchedulerConfig(max_num_seqs=256, max_num_batched_tokens=8192),
                                   num_requests=4 * clients, seed=1, prefill_replicas=1, decode_replicas=1,
                                   kv_bytes_per_token=1.0, link_bytes_per_s=1e12, link_latency_s=0.0,
-                                  decode_reserve_tokens=112, decode_kv_tokens=decode_kv_tokens)
+                                  decode_reserve_tokens=112, decode_kv_tokens=decode_kv_tokens, decode_retract=retract)
 
 
 def test_recipe_pool_moves_the_wait_from_decode_to_ttft():
@@ -94,11 +94,52 @@ def test_recipe_pool_moves_the_wait_from_decode_to_ttft():
     assert capped.ttft_s > free.ttft_s
 
 
+def _replica_run(retract: bool) -> DeliveringDecodeReplica:
+    cap = 2400
+    model = LinearStepModel(fixed_s=0.01, per_token_s=0.0, per_kv_token_s=0.0, kv_capacity_tokens=cap)
+    cfg = SchedulerConfig(max_num_seqs=16, max_num_batched_tokens=8192, block_size_tokens=16)
+    rep = DeliveringDecodeReplica(0, StepTimer(model), cfg, cap, RequestTable(), reserve_tokens=112,
+                                  retract_to_host=retract)
+    for _ in range(3):
+        rid = rep.table.add(0.0, 1000, 300)
+        rep.enqueue_prefilled(rid, 1000, 300, 0.0, 0.0)
+    assert len(rep.run_until(1e9)) == 3
+    return rep
+
+
+def test_retraction_keeps_the_kv_and_resumes_before_new_arrivals_by_hand():
+    """A 2,400-token pool (150 blocks of 16), 10 ms steps, three arrived 1,000-token prompts with 300 outputs,
+    112 reserved: #1 and #2 are admitted (1,112 each; 176 left), #3 waits. At 1,201 tokens each (step ~201) two
+    sequences need 2 x 76 > 150 blocks: #2 is retracted to host with its 1,201 tokens; #1 ends at step 299 (2.99 s),
+    #2 resumes first (1,201 + 112 fits; #3 behind it is held by the reservation) and ends 99 steps later (3.98 s),
+    #3 runs its 300 steps after it (6.97 s). No prompt is prefilled again on the decode worker. With the
+    replica's recompute instead, #2's 1,201 tokens (and more) are prefilled again and #3 overtakes it."""
+    rep = _replica_run(retract=True)
+    assert rep.num_preemptions == 1
+    assert sum(rep.log["prefill_tokens"]) == 0
+    assert [round(t, 2) for t in rep.table.finish_s] == [2.99, 3.98, 6.97]
+    old = _replica_run(retract=False)
+    assert sum(old.log["prefill_tokens"]) > 1201
+    assert old.table.finish_s[2] < old.table.finish_s[1]
+
+
 @settings(max_examples=12, deadline=None)
-@given(st.integers(min_value=6_000, max_value=60_000), st.integers(min_value=1_000, max_value=30_000))
-def test_smaller_decode_pool_never_shortens_ttft(pool: int, less: int):
-    big, small = _loop(pool + less, 24), _loop(pool, 24)
+@given(st.integers(min_value=6_000, max_value=60_000), st.integers(min_value=1_000, max_value=30_000),
+       st.sampled_from([100, 200, 400, 800]))
+def test_smaller_decode_pool_never_shortens_ttft(pool: int, less: int, output_tokens: int):
+    """With SGLang's retraction (a retracted sequence keeps its KV on the host and comes back before new
+    arrivals), also where admitted sequences outgrow the pool (outputs above the 112 reserved). With the
+    replica's recompute a smaller pool could shorten TTFT (10,016 vs 11,016 tokens, 200-token outputs: the
+    recomputed sequences, past their first token, queued behind the arrivals)."""
+    big, small = _loop(pool + less, 24, output_tokens), _loop(pool, 24, output_tokens)
     assert small.ttft_s >= big.ttft_s * (1 - 1e-9)
+
+
+def test_recompute_let_a_smaller_pool_shorten_ttft():
+    """The case above, with the replica's recompute: the smaller pool's TTFT is the shorter (the artefact the
+    retraction removes); with retraction it is not."""
+    assert _loop(10_016, 24, 200, retract=False).ttft_s < _loop(11_016, 24, 200, retract=False).ttft_s
+    assert _loop(10_016, 24, 200).ttft_s >= _loop(11_016, 24, 200).ttft_s
 
 
 def test_least_pool_per_rank_by_hand():
@@ -137,6 +178,6 @@ def test_a_pool_between_request_and_reservation_is_refused_not_crashed():
     """The simulator's own view of the same gap (a 1,104-token decode pool, 1,000-token prompts, 100-token
     outputs, 112 reserved): every request fits the pool but none passes the reservation, even with the pool
     empty; the decode replica refuses it by name (it stopped with an empty step, 'scheduler bug', before)."""
-    with pytest.raises(InvalidSettingError, match="1000 tokens plus the 112 tokens reserved"):
+    with pytest.raises(InvalidSettingError, match="1000 cached tokens plus the 112 tokens reserved"):
         _loop(1104, 4)
     assert _loop(1120, 4).ttft_s > 0  # 70 whole blocks of 16 hold 1,000 + 112 (1,112 would be 69: 1,104 usable)

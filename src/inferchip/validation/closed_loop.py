@@ -302,7 +302,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                                       link_bytes_per_s=bw, link_latency_s=lat, request_overhead_s=req_s,
                                       tokens_per_step=tau, timers=(pre.timer, dec.timer), bench_requests=bench,
                                       recv_interval_steps=recv, async_scheduling=plan_ahead, wake_takes_queue=wake,
-                                      decode_reserve_tokens=dw.reserve_tokens,
+                                      decode_reserve_tokens=dw.reserve_tokens, decode_retract=dw.retract_to_host,
                                       decode_recv_interval_steps=dw.recv_interval_steps,
                                       prefill_kv_tokens=pool, prefill_router=router, decode_kv_tokens=dpool)
     return settled(run_disagg, n, bench, notes)
