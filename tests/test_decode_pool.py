@@ -181,3 +181,32 @@ def test_a_pool_between_request_and_reservation_is_refused_not_crashed():
     with pytest.raises(InvalidSettingError, match="1000 cached tokens plus the 112 tokens reserved"):
         _loop(1104, 4)
     assert _loop(1120, 4).ttft_s > 0  # 70 whole blocks of 16 hold 1,000 + 112 (1,112 would be 69: 1,104 usable)
+
+
+def test_a_shadowed_decode_worker_entry_is_refused(tmp_path):
+    """The generic Dynamo SGLang entry put before the FP4 recipe entries would match every row they do (first match
+    wins): the catalogue is refused naming the file, the engine, the field and both entries, as run_length is."""
+    from pathlib import Path
+
+    import yaml
+
+    from inferchip.catalog.engines import load_engines
+    from inferchip.errors import SpecError
+    src = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "engines.yaml"
+    data = yaml.safe_load(src.read_text())
+    dyn = next(e for e in data["engines"] if e["id"] == "dynamo")
+    dyn["decode_worker"] = list(reversed(dyn["decode_worker"]))
+    bad = tmp_path / "engines.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError, match=r"engine dynamo: decode_worker entry 1 .* never reached: entry 0"):
+        load_engines(bad)
+    load_engines(src)  # the shipped order: narrower first
+
+
+def test_decode_worker_covers_by_hand():
+    generic = DecodeWorker(software="sglang", reserve_tokens=512)
+    fp4 = DecodeWorker(software="sglang", weights="fp4", input_tokens=8192, decode_workers=1, reserve_tokens=112)
+    assert generic.covers(fp4) and not fp4.covers(generic)
+    assert not DecodeWorker(software="sglang", weights="fp8").covers(fp4)
+    assert not DecodeWorker(software="sglang", input_tokens=1024).covers(fp4)
+    assert not DecodeWorker(software="sglang", decode_workers=4).covers(fp4)

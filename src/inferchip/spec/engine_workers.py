@@ -106,6 +106,11 @@ class DecodeWorker(BaseModel):
     max_total_tokens: int = Field(0, ge=0, le=100_000_000)
     retract_to_host: bool = False
 
+    def covers(self, other: DecodeWorker) -> bool:
+        """True when every row ``other`` matches also matches this entry (placed first, it would shadow ``other``)."""
+        return (self.software in other.software and self.weights in ("", other.weights)
+                and self.input_tokens in (0, other.input_tokens) and self.decode_workers in (0, other.decode_workers))
+
 
 def decode_worker_for(entries: Sequence[DecodeWorker], software: str, weights: str = "", input_tokens: int = 0,
                       decode_workers: int = 0) -> DecodeWorker:
