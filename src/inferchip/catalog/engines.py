@@ -4,6 +4,7 @@ engine is a clear error naming what is allowed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -59,11 +60,14 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
                 raise SpecError(f"{path}: engine {e.id}: worker_request_paths engine = {w.engine!r} (software "
                                 f"{w.software!r}): not a worker engine id; allowed: {allowed} (an engine of the "
                                 "catalogue without worker_request_paths of its own)")
-        for j, later in enumerate(e.run_length):
-            first = next((i for i, x in enumerate(e.run_length[:j]) if x.covers(later)), None)
-            if first is not None:
-                raise SpecError(f"{path}: engine {e.id}: run_length entry {j} ({later.model_dump()}) is never reached: "
-                                f"entry {first} matches every row it does (first match wins: put the narrower first)")
+        ordered: list[tuple[str, Sequence[Any]]] = [("run_length", e.run_length), ("decode_worker", e.decode_worker)]
+        for field, entries in ordered:
+            for j, later in enumerate(entries):
+                first = next((i for i, x in enumerate(entries[:j]) if x.covers(later)), None)
+                if first is not None:
+                    raise SpecError(f"{path}: engine {e.id}: {field} entry {j} ({later.model_dump()}) is never "
+                                    f"reached: entry {first} matches every row it does (first match wins: put the "
+                                    "narrower first)")
     return cat
 
 

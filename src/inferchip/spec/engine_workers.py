@@ -92,7 +92,9 @@ class DecodeWorker(BaseModel):
     KV pool of one decode rank (attention-DP rank; the worker without attention DP) where the launch recipe sets it
     (SGLang ``--max-total-tokens``, per scheduler); 0: the memory fit's pool. An entry with ``weights``,
     ``input_tokens``, ``decode_workers`` or ``prefill_workers`` set applies only to rows of that weight format,
-    nominal input length and number of decode and prefill workers."""
+    nominal input length and number of decode and prefill workers. ``retract_to_host``: a running request the pool
+    can no longer grow is retracted with its KV copied to host memory and resumed before new arrivals (SGLang's
+    decode server), not recomputed."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -104,6 +106,13 @@ class DecodeWorker(BaseModel):
     reserve_tokens: int = Field(0, ge=0, le=1_048_576)
     recv_interval_steps: int = Field(1, ge=1, le=1000)
     max_total_tokens: int = Field(0, ge=0, le=100_000_000)
+    retract_to_host: bool = False
+
+    def covers(self, other: DecodeWorker) -> bool:
+        """True when every row ``other`` matches also matches this entry (placed first, it would shadow ``other``)."""
+        return (self.software in other.software and self.weights in ("", other.weights)
+                and self.input_tokens in (0, other.input_tokens) and self.decode_workers in (0, other.decode_workers)
+                and self.prefill_workers in (0, other.prefill_workers))
 
 
 def decode_worker_for(entries: Sequence[DecodeWorker], software: str, weights: str = "", input_tokens: int = 0,

@@ -58,7 +58,7 @@ from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec
 from inferchip.spec.engine_workers import first_use_wait_s, run_length
 from inferchip.validation.cases import Case
-from inferchip.validation.results import stated_pools, whole_workers
+from inferchip.validation.results import check_recipe_pool, stated_pools, whole_workers
 
 PROMPTS_PER_CLIENT = 10  # InferenceMAX benchmark_serving --num-prompts = 10 x concurrency
 MIN_REQUESTS = 16
@@ -277,9 +277,12 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                  f"{dec.mm.layout.chips_per_replica}; KV {per_token / 1e3:.3g} kB/token over the {which} at "
                  f"{bw / 1e9:.3g} GB/s")
 
-    dw = eng.decode_worker_on(case.software, dec.mm.formats.weights, int(case.input_tokens or 0), facts.decode_workers,
+    dw = eng.decode_worker_on(case.software, dec.mm.formats.weights, lengths[0], facts.decode_workers,
                               facts.prefill_workers)
     dpool = dw.max_total_tokens * dec.ranks  # the launch recipe's KV pool of a decode worker; 0: the memory fit's
+    where = f"line {case.line} ({case.case_id}): catalog/engines.yaml, engine {eng.id}"
+    check_recipe_pool(where, "decode_worker", dw.max_total_tokens, dec.ranks, dcfg.block_size_tokens,
+                      max_tokens(inp) + max(dw.reserve_tokens, max_tokens(out)), "prompt + max(output, reserve)")
     held = f" ({dpool} tokens, {dw.max_total_tokens} per rank: the recipe's --max-total-tokens)" if dpool else ""
     if dw.reserve_tokens or dpool:
         notes.append(f"engine {eng.id}: a decode worker takes a request only while its free KV{held}, less "
@@ -287,11 +290,8 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     if dw.recv_interval_steps > 1:
         notes.append(f"engine {eng.id}: a busy decode worker takes new requests every {dw.recv_interval_steps} steps")
     pool = eng.prefill_pool_tokens_on(case.software, pre.mm.formats.weights, facts.prefill_workers) * pre.ranks
-    need = -(-max_tokens(inp) // pcfg.block_size_tokens) * pcfg.block_size_tokens  # the longest prompt's pages
-    if pool and pool // pcfg.block_size_tokens * pcfg.block_size_tokens < need:
-        raise EngineRowError(f"line {case.line} ({case.case_id}): catalog/engines.yaml, engine {eng.id}, "
-                             f"prefill_worker_scheduling: max_total_tokens = {pool // pre.ranks} per prefill rank holds"
-                             f" no prompt of {max_tokens(inp)} tokens; allowed: 0 or >= {-(-need // pre.ranks)}/rank")
+    check_recipe_pool(where, "prefill_worker_scheduling", pool // pre.ranks, pre.ranks, pcfg.block_size_tokens,
+                      max_tokens(inp), "prompt")
     if pool:
         notes.append(f"engine {eng.id}: a prefill worker holds at most {pool} tokens of prompts in flight "
                      f"({pool // pre.ranks} per rank, the launch recipe's --max-total-tokens)")
@@ -303,7 +303,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                                       link_bytes_per_s=bw, link_latency_s=lat, request_overhead_s=req_s,
                                       tokens_per_step=tau, timers=(pre.timer, dec.timer), bench_requests=bench,
                                       recv_interval_steps=recv, async_scheduling=plan_ahead, wake_takes_queue=wake,
-                                      decode_reserve_tokens=dw.reserve_tokens,
+                                      decode_reserve_tokens=dw.reserve_tokens, decode_retract=dw.retract_to_host,
                                       decode_recv_interval_steps=dw.recv_interval_steps,
                                       prefill_kv_tokens=pool, prefill_router=router, decode_kv_tokens=dpool)
     return settled(run_disagg, n, bench, notes)

@@ -132,3 +132,22 @@ def stated_pools(case: Case, groups: tuple[str, ...], where: str) -> tuple[str, 
             raise InvalidSettingError(f"{where}, column notes: {chips} {pool} GPUs are not {workers} whole worker(s); "
                                       f"allowed: a worker count of at least 1 dividing {chips}")
     return groups
+
+
+def least_pool_per_rank(need_tokens: int, ranks: int, block_tokens: int) -> int:
+    """The smallest KV pool per rank (tokens) whose pool over ``ranks`` ranks, in whole blocks of ``block_tokens``,
+    holds ``need_tokens`` (rounded up to whole blocks)."""
+    pages = -(-need_tokens // block_tokens) * block_tokens
+    return -(-pages // max(ranks, 1))
+
+
+def check_recipe_pool(where: str, field: str, per_rank: int, ranks: int, block_tokens: int, need_tokens: int,
+                      what: str) -> None:
+    """Refuse a launch recipe's KV pool (``per_rank`` tokens on each of ``ranks`` ranks; 0: the memory fit's) that
+    cannot hold ``need_tokens`` (``what``: the longest prompt, or on a decode worker that plus its reservation,
+    which SGLang would never admit), naming ``where`` (the catalogue file and engine), the field and its value."""
+    least = least_pool_per_rank(need_tokens, ranks, block_tokens)
+    if 0 < per_rank < least:
+        raise InvalidSettingError(f"{where}, {field}: max_total_tokens = {per_rank} per rank ({per_rank * ranks} "
+                                  f"tokens over {ranks} rank(s)) holds no {what} ({need_tokens} tokens); allowed: 0 "
+                                  f"(the memory fit) or at least {least} per rank")

@@ -15,9 +15,10 @@ blocks.
 
 from __future__ import annotations
 
+from inferchip.errors import InvalidSettingError
 from inferchip.sim.replica import Replica
 from inferchip.sim.request import RequestTable
-from inferchip.sim.scheduler import SchedulerConfig, Seq
+from inferchip.sim.scheduler import DECODE, SWAPPED, SchedulerConfig, Seq
 from inferchip.sim.steptime import StepTimer
 from inferchip.sim.stretch import MIN_STRETCH_STEPS, decode_stretch
 
@@ -177,11 +178,20 @@ class DeliveringDecodeReplica(Replica):
     iteration and polls when the count reaches ``N``), an idle one at once; a request arriving
     between two polls waits for the next (on average about ``N / 2`` decode steps). SGLang's decode
     server takes the request before the prefill starts; here it is taken when its KV has arrived
-    (the same wait, the poll's phase being unrelated to the arrival)."""
+    (the same wait, the poll's phase being unrelated to the arrival).
+
+    ``retract_to_host`` (SGLang): a running request the pool can no longer grow is retracted with its KV copied to
+    host memory, not recomputed, and comes back ahead of new arrivals under the same rule (its cached tokens plus
+    ``R``), which holds the arrivals behind it (sgl-project/sglang ``disaggregation/decode.py``:
+    ``retracted_queue``, ``resume_retracted_reqs``, ``_allocatable_tokens(count_retracted=True)``; the offload is
+    issue #18701's). The copy's time is not modelled. False: the replica's own preemption (recompute, behind the
+    arrivals)."""
 
     def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
-                 table: RequestTable, reserve_tokens: int = 0, recv_interval_steps: int = 1):
+                 table: RequestTable, reserve_tokens: int = 0, recv_interval_steps: int = 1,
+                 retract_to_host: bool = False):
         super().__init__(index, timer, config, kv_capacity_tokens, table)
+        self.retract = bool(retract_to_host)
         if reserve_tokens < 0 or recv_interval_steps < 1:
             raise ValueError(f"reserve_tokens must be >= 0 and recv_interval_steps >= 1, got {reserve_tokens}, "
                              f"{recv_interval_steps}")
@@ -210,11 +220,16 @@ class DeliveringDecodeReplica(Replica):
         allocatable = (self.pool.total_blocks - self.pool.used_blocks) * self.B - r * self.n_running
         n = 0
         for seq in self.swapped:
-            if seq.on_host:  # a preempted sequence coming back, not a new arrival: not gated
+            if seq.on_host and not self.retract:  # a swapped-out sequence coming back, not an arrival: not gated
                 n += 1
                 continue
             need = seq.cached + r
             if need > allocatable:
+                if n == 0 and self.pool.used_blocks == 0:  # an empty pool: it never will be admitted
+                    pool_tokens = self.pool.total_blocks * self.B
+                    raise InvalidSettingError(
+                        f"replica {self.index}: a request of {seq.cached} cached tokens plus the {r} tokens reserved "
+                        f"at admission exceeds the decode pool's {pool_tokens} tokens: never admitted")
                 break
             allocatable -= need
             n += 1
@@ -239,6 +254,14 @@ class DeliveringDecodeReplica(Replica):
             self.received.discard(s.rid)
         self._arrived.extend(s.rid for s in resumed[before:] if s.gen == 1)
         return out
+
+    def _requeue(self, seq: Seq) -> None:
+        """A preempted decoding sequence: retracted to host memory at the head of the queue (``retract_to_host``),
+        else recomputed (:meth:`Replica._requeue`)."""
+        if not (self.retract and seq.state == DECODE):
+            return super()._requeue(seq)
+        seq.state, seq.on_host, seq.cached, seq.blocks = SWAPPED, True, seq.base + self.k, 0
+        self.swapped.appendleft(seq)
 
     def _step(self, finished: list[tuple[float, int]]) -> None:
         super()._step(finished)
