@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from inferchip.catalog.engines import get_engine
 from inferchip.sim import LinearStepModel, SchedulerConfig
 from inferchip.sim.engines import closed_loop_run, uniform_length
-from inferchip.sim.engines.bench import first_wave_shift, prompt_mean_tokens, steady_weights
+from inferchip.sim.engines.bench import closed_loop_disagg_run, first_wave_shift, prompt_mean_tokens, steady_weights
 from inferchip.spec.engine_workers import FirstUseWait, first_use_wait_s
 from inferchip.validation.closed_loop import num_requests
 
@@ -92,3 +92,71 @@ def test_a_simulated_run_carries_the_wait_on_its_first_wave_and_span():
     span_gap_per_token = 1.0 / wave.output_tokens_per_s - 1.0 / base.output_tokens_per_s
     tokens = 5.0 / span_gap_per_token
     assert 40 * bench < tokens < 50 * bench  # each request emits 40-50 tokens (uniform in [0.8 L, L], L = 50)
+
+
+PD = FirstUseWait(accelerator="mi355x", weights="fp8", layout="disaggregated", batch_tokens_above=1024, wait_s=20.0,
+                  first_concurrencies=(32, 256, 2048))
+
+
+def pd_wait(c, warmup=1024, entries=(PD,), disagg=True, weights="fp8"):
+    return first_use_wait_s(entries, accelerator="amd-mi355x", weights=weights, disaggregated=disagg,
+                            warmup_prompt_tokens=warmup, first_batch_tokens=c * prompt_mean_tokens(warmup),
+                            concurrency=c)
+
+
+def test_only_each_jobs_first_run_waits_by_hand():
+    # one server launch runs [32, 64, 128], [256, 512, 1024] or [2048] in order: the first run builds the module
+    assert [pd_wait(c) for c in (32, 64, 128)] == [20.0, 0.0, 0.0]
+    assert [pd_wait(c) for c in (256, 512, 1024)] == [20.0, 0.0, 0.0]
+    assert pd_wait(2048) == 20.0
+    # 8k prompts: the untimed request crosses the edge before the clock starts, as on the aggregated entry
+    assert pd_wait(256, warmup=8192) == 0.0
+    # the entry is for disaggregated FP8 rows only
+    assert pd_wait(256, disagg=False) == 0.0
+    assert pd_wait(256, weights="mxfp4") == 0.0
+    with pytest.raises(ValidationError):  # a job's first concurrency is a number of clients
+        FirstUseWait(accelerator="mi355x", batch_tokens_above=1024, wait_s=1.0, first_concurrencies=("x",))
+
+
+@given(firsts=st.lists(st.integers(1, 4096), max_size=4, unique=True), c=st.integers(1, 4096),
+       w=st.floats(0.5, 120.0))
+def test_a_listed_concurrency_waits_the_whole_build_any_other_none(firsts, c, w):
+    e = FirstUseWait(accelerator="mi355x", layout="any", batch_tokens_above=1024, wait_s=w,
+                     first_concurrencies=tuple(firsts))
+    got = first_use_wait_s((e,), accelerator="amd-mi355x", weights="fp8", disaggregated=True,
+                           warmup_prompt_tokens=1024, first_batch_tokens=2048, concurrency=c)
+    assert got == (w if (not firsts or c in firsts) else 0.0)
+
+
+def test_shipped_sglang_pd_entry():
+    """The MI355X PD rows (FP8, one launch per job of [32, 64, 128], [256, 512, 1024] or [2048]): the job's first
+    run waits, the later ones do not; aggregated FP8 rows and other engines never."""
+    sgl = get_engine("sglang")
+    args = dict(accelerator="amd-mi355x", weights="fp8", warmup_prompt_tokens=1024)
+    first = {c: first_use_wait_s(sgl.first_use_waits, disaggregated=True, first_batch_tokens=c * 922, concurrency=c,
+                                 **args) for c in (32, 64, 128, 256, 512, 1024, 2048)}
+    assert first[32] == first[256] == first[2048] > 0
+    assert first[64] == first[128] == first[512] == first[1024] == 0
+    assert first_use_wait_s(sgl.first_use_waits, disaggregated=False, first_batch_tokens=256 * 922, concurrency=256,
+                            **args) == 0
+    pd_software = "SGLang PD-disaggregated (AMD); rocm/sgl-dev:sglang-0.5.6.post1"
+    assert sgl.request_path("amd-mi355x", "fp8", pd_software) is None  # off the per-request path: the wave stands
+
+
+def _pd_run(wave_s):
+    pre = LinearStepModel(fixed_s=0.02, per_token_s=1e-5, per_kv_token_s=0.0, kv_capacity_tokens=10_000_000)
+    dec = LinearStepModel(fixed_s=0.010, per_token_s=0.0, per_kv_token_s=0.0, kv_capacity_tokens=10_000_000)
+    return closed_loop_disagg_run(pre, dec, 8, uniform_length(200), uniform_length(40), SchedulerConfig(),
+                                  SchedulerConfig(), num_requests=32, bench_requests=80, seed=1, prefill_replicas=1,
+                                  decode_replicas=1, kv_bytes_per_token=1.0, link_bytes_per_s=1e12,
+                                  link_latency_s=0.0, first_wave_wait_s=wave_s)
+
+
+def test_a_disaggregated_run_carries_the_wait_on_its_first_wave():
+    """closed_loop_disagg_run with and without a 4 s wait: TTFT and E2E grow by 4 s x C over the benchmark's
+    requests (8 of 80), TPOT is unchanged and throughput falls."""
+    base, wave = _pd_run(0.0), _pd_run(4.0)
+    assert wave.ttft_s - base.ttft_s == pytest.approx(4.0 * 8 / 80)
+    assert wave.e2e_s - base.e2e_s == pytest.approx(4.0 * 8 / 80)
+    assert wave.tpot_s == pytest.approx(base.tpot_s)
+    assert wave.output_tokens_per_s < base.output_tokens_per_s

@@ -73,9 +73,9 @@ def recording() -> Iterator[dict[str, Any]]:
         enqueue(self, rid, prompt, out, time_s, first_token_s)
 
     def figures_rec(res: Any, request_overhead_s: float, tokens_per_step: float, bench_requests: int | None = None,
-                    concurrency: int = 1) -> Any:
+                    concurrency: int = 1, first_wave_wait_s: float = 0.0) -> Any:
         rec.update(res=res, request_s=request_overhead_s, bench=bench_requests, clients=concurrency)
-        return figures(res, request_overhead_s, tokens_per_step, bench_requests, concurrency)
+        return figures(res, request_overhead_s, tokens_per_step, bench_requests, concurrency, first_wave_wait_s)
 
     polling.DeliveringDecodeReplica.enqueue_prefilled = enqueue_rec  # type: ignore[method-assign]
     bench.bench_figures = figures_rec

@@ -195,7 +195,10 @@ class FirstUseWait(BaseModel):
     ``catalog/engines.yaml``. The benchmark's one untimed request (its first prompt, at most the nominal input
     length) runs before the timed run: where that prompt is itself above the edge the build is done before the
     clock starts; otherwise the first wave's prefill batch (all clients' prompts at once) pays ``wait_s``, the
-    build's time (an estimate bounded by the public per-module build times, not fitted to the rows)."""
+    build's time (an estimate bounded by the public per-module build times, not fitted to the rows).
+    ``first_concurrencies``: where the runner benchmarks a list of concurrencies one after another on one server
+    launch (a job), the first concurrency of each of its lists: only those runs find the module unbuilt (empty:
+    every run is a fresh server)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -204,19 +207,23 @@ class FirstUseWait(BaseModel):
     layout: Literal["any", "aggregated", "disaggregated"] = "aggregated"
     batch_tokens_above: int = Field(ge=1, le=1_048_576)
     wait_s: float = Field(gt=0.0, le=120.0)
+    first_concurrencies: tuple[int, ...] = Field((), description="Each job's first concurrency (empty: every run).")
 
 
 def first_use_wait_s(entries: Sequence[FirstUseWait], *, accelerator: str, weights: str, disaggregated: bool,
-                     warmup_prompt_tokens: int, first_batch_tokens: int) -> float:
+                     warmup_prompt_tokens: int, first_batch_tokens: int, concurrency: int = 0) -> float:
     """The first wave's one-time wait (s) of a row (:class:`FirstUseWait`, first match wins; 0 where none matches):
     the entry's ``wait_s`` where the untimed warm-up prompt (``warmup_prompt_tokens``, its longest) stays at or
-    below the entry's edge and the first wave's prefill batch (``first_batch_tokens``) exceeds it, else 0."""
+    below the entry's edge and the first wave's prefill batch (``first_batch_tokens``) exceeds it, and, where the
+    entry lists its jobs' first concurrencies, the row's ``concurrency`` is one of them; else 0."""
     chip, fmt = accelerator.lower(), weights.lower()
     layout = "disaggregated" if disaggregated else "aggregated"
     hit = next((e for e in entries if e.accelerator in chip and (not e.weights or e.weights == fmt)
                 and e.layout in ("any", layout)), None)
     if hit is None or warmup_prompt_tokens > hit.batch_tokens_above:
         return 0.0
+    if hit.first_concurrencies and concurrency not in hit.first_concurrencies:
+        return 0.0  # a later run of its job: the server built the module on the job's first run
     return hit.wait_s if first_batch_tokens > hit.batch_tokens_above else 0.0
 
 

@@ -252,11 +252,11 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     if facts.mtp:
         notes.append(f"MTP: {eng.mtp_draft_tokens} draft token(s) per step, acceptance {eng.mtp_acceptance:g}: "
                      f"{tau:.3g} tokens per decode step")
+    wave = first_use_wait_s(eng.first_use_waits, accelerator=case.accelerator, weights=dec.mm.formats.weights,
+                            disaggregated=facts.prefill is not None, warmup_prompt_tokens=lengths[0], concurrency=c,
+                            first_batch_tokens=min(c * prompt_mean_tokens(lengths[0]), dcfg.max_num_batched_tokens))
+    notes += [f"engine {eng.id}: the first wave waits {wave:g} s once (first_use_waits)"] if wave else []
     if facts.prefill is None:
-        wave = first_use_wait_s(eng.first_use_waits, accelerator=case.accelerator, weights=dec.mm.formats.weights,
-                                disaggregated=False, warmup_prompt_tokens=lengths[0], first_batch_tokens=min(
-                                    c * prompt_mean_tokens(lengths[0]), dcfg.max_num_batched_tokens))
-        notes += [f"engine {eng.id}: the first wave waits {wave:g} s once (first_use_waits)"] if wave else []
 
         def run(k: int) -> BenchFigures:
             return closed_loop_run(dec.step, c, inp, out, dcfg, num_requests=k, seed=SEED,
@@ -304,7 +304,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                                       tokens_per_step=tau, timers=(pre.timer, dec.timer), bench_requests=bench,
                                       recv_interval_steps=recv, async_scheduling=plan_ahead, wake_takes_queue=wake,
                                       decode_reserve_tokens=dw.reserve_tokens, decode_retract=dw.retract_to_host,
-                                      decode_recv_interval_steps=dw.recv_interval_steps,
+                                      decode_recv_interval_steps=dw.recv_interval_steps, first_wave_wait_s=wave,
                                       prefill_kv_tokens=pool, prefill_router=router, decode_kv_tokens=dpool)
     return settled(run_disagg, n, bench, notes)
 

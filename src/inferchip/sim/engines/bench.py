@@ -143,7 +143,8 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
                            async_scheduling: bool = False, decode_reserve_tokens: int = 0,
                            decode_recv_interval_steps: int = 1, prefill_kv_tokens: int = 0,
                            prefill_router: str = "", wake_takes_queue: bool = True,
-                           decode_kv_tokens: int = 0, decode_retract: bool = False) -> BenchFigures:
+                           decode_kv_tokens: int = 0, decode_retract: bool = False,
+                           first_wave_wait_s: float = 0.0) -> BenchFigures:
     """:func:`closed_loop_run` on a prefill pool and a decode pool joined by a KV link
     (:func:`~inferchip.sim.simulate.run_pools`); the prefill workers poll, plan ahead and take a woken step's
     queue (``wake_takes_queue``) as their engine does (the decode workers take a request when its KV cache has
@@ -154,7 +155,8 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
     ``prefill_router``: how a request picks its prefill worker (:mod:`~inferchip.sim.router`; "": least loaded).
     ``decode_kv_tokens``: a decode worker's KV pool where its launch recipe caps it (0: the memory fit's pool).
     ``decode_retract``: a decode worker retracts a sequence its pool cannot grow to host memory and resumes it before
-    new arrivals (SGLang), instead of recomputing it (``DeliveringDecodeReplica(retract_to_host=)``)."""
+    new arrivals (SGLang), instead of recomputing it (``DeliveringDecodeReplica(retract_to_host=)``).
+    ``first_wave_wait_s``: a fresh server's one-time wait at the first wave (:func:`bench_figures`)."""
     spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                               think_time_s=request_overhead_s)
     t_pre, t_dec = timers if timers is not None else (None, None)
@@ -168,7 +170,7 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
     res = run_pools(pools, KVLink(kv_bytes_per_token, link_bytes_per_s, link_latency_s), spec, duration_s=None,
                     num_requests=num_requests, seed=seed, slo_ttft_s=None, slo_tpot_s=None, progress=None,
                     router="least_loaded", exact_step_times=False, max_time_s=None, max_drain_s=None)
-    return bench_figures(res, request_overhead_s, tokens_per_step, bench_requests, concurrency)
+    return bench_figures(res, request_overhead_s, tokens_per_step, bench_requests, concurrency, first_wave_wait_s)
 
 
 def capped_pool(make: Any, kv_tokens: int) -> Any:
