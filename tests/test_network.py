@@ -169,15 +169,17 @@ def test_low_latency_floor_never_shrinks_with_more_ranks(g, more, floor, per_pee
 
 
 def test_family_figure_reaches_the_chip_in_si_units():
-    """A family's (floor, per peer) figure in us becomes the chip's seconds; the default (0, 0) keeps the link's
-    (p - 1) alpha (no catalogue family carries the figure yet: docs, stop 30)."""
+    """A family's (floor, per peer) figure in us becomes the chip's seconds: the Blackwell family carries the public
+    one-sided figure (TensorRT-LLM tech blog 18, docs stop 33 "floor33"); a family without it (0, 0) keeps the
+    link's (p - 1) alpha."""
     fam = family_defaults("nvidia-blackwell")
     spec = load_chip("nvidia-gb200-186gb")
-    plain = chip_params(spec, fam)
+    shipped = chip_params(spec, fam)
+    assert shipped.expert_a2a_decode_floor_s == pytest.approx(23.5e-6)
+    assert shipped.expert_a2a_decode_per_peer_s == pytest.approx(0.099e-6)
+    plain = chip_params(spec, fam.model_copy(update={"expert_a2a_decode_floor_us": (0.0, 0.0)}))
     assert plain.expert_a2a_decode_floor_s == 0.0 and plain.expert_a2a_decode_per_peer_s == 0.0
-    low = chip_params(spec, fam.model_copy(update={"expert_a2a_decode_floor_us": (23.5, 0.099)}))
-    assert low.expert_a2a_decode_floor_s == pytest.approx(23.5e-6)
-    assert low.expert_a2a_decode_per_peer_s == pytest.approx(0.099e-6)
+    assert family_defaults("nvidia-hopper").expert_a2a_decode_floor_us == (0.0, 0.0)
 
 
 @pytest.mark.parametrize("figure", [[-1.0, 0.1], [23.5, -0.1], [23.5, float("nan")], [float("inf"), 0.0]])

@@ -82,8 +82,8 @@ def catching() -> Iterator[dict[str, Any]]:
 @contextlib.contextmanager
 def decode_floor(family: str, floor_us: float, per_peer_us: float) -> Iterator[None]:
     """While open, ``family`` prices one call of the one-sided low-latency expert kernels of a decode step at
-    ``floor + (ranks - 1) per peer`` (cost/network.py ``all_to_all_latency_s``; no catalogue family carries the
-    figure: docs/serving_validation.md, stop 30); the family's own defaults come back on exit."""
+    ``floor + (ranks - 1) per peer`` (cost/network.py ``all_to_all_latency_s``; since stop 33 the Blackwell family
+    carries the public figure, docs/serving_validation.md "floor33"); the family's own defaults come back on exit."""
     from inferchip.catalog import chips
     from inferchip.catalog.yaml_io import validate
 

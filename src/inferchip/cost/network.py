@@ -46,10 +46,9 @@ runs DeepEP's low-latency kernels (``--deepep-mode low_latency``), the same one-
 stores, one atomic count per expert, receivers poll); DeepEP publishes their latency over RDMA only (README,
 H800 + CX7, 128 tokens: 77-194 us dispatch, 114-369 us combine at EP 8-256, bandwidth-bound at 39-98 GB/s); over
 single-node NVLink (8 H100) its dispatch takes 32 us at 16 tokens and 24 us plus 0.40 us a token above 64
-(ai-dynamo/nixl pull request 1749, TensorRT-LLM's bench_moe_comm.py, BF16, kernel spans): the same floor. No
-catalogue family carries the figure yet: on the Blackwell family it takes the GB200 Dynamo decode pools' excess
-at 48 ranks away, and both pool sizes then run about 3-8 ms a step too fast, which worsens throughput and TTFT
-p90 (docs, stop 30).
+(ai-dynamo/nixl pull request 1749, TensorRT-LLM's bench_moe_comm.py, BF16, kernel spans): the same floor. The
+Blackwell family carries the figure since stop 33 (catalog/families.yaml; docs "floor33": closed-loop TTFT and
+TPOT held out improve, throughput worsens within its target); other families keep ``p - 1`` link steps.
 
 Under attention data parallelism with expert parallelism below the group (``ep < tp``: each rank holds a tensor
 slice of every expert it holds) no all-to-all can reach an expert: every rank needs every token. The engines gather
