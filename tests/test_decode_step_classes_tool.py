@@ -95,8 +95,9 @@ def test_decode_floor_sets_and_restores_the_family(dsc):
     from inferchip.catalog.chips import family_defaults
 
     before = family_defaults("nvidia-blackwell")
-    with dsc.decode_floor("nvidia-blackwell", 23.5, 0.099):
-        assert family_defaults("nvidia-blackwell").expert_a2a_decode_floor_us == (23.5, 0.099)
+    assert before.expert_a2a_decode_floor_us == (23.5, 0.099)  # shipped since stop 33
+    with dsc.decode_floor("nvidia-blackwell", 30.0, 0.5):
+        assert family_defaults("nvidia-blackwell").expert_a2a_decode_floor_us == (30.0, 0.5)
         assert family_defaults("nvidia-hopper").expert_a2a_decode_floor_us == (0.0, 0.0)
     assert family_defaults("nvidia-blackwell") is before
 
