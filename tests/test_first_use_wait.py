@@ -208,3 +208,45 @@ def test_a_shadowed_first_use_wait_is_refused(tmp_path):
 def test_a_first_concurrency_below_one_is_refused():
     with pytest.raises(ValidationError):
         FirstUseWait(accelerator="mi355x", batch_tokens_above=1024, wait_s=1.0, first_concurrencies=(32, 0))
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_disaggregated_rows_first_batch_is_its_prefill_workers(monkeypatch):
+    """The MI355X PD c2048 1k/1k row: the first wave's batch is the prefill worker's (its chunk, 8 ranks x 196,608
+    tokens, caps 2,048 x 922), not the decode worker's (16 ranks: 3,145,728, which would not cap it), and the wait is
+    resolved on the prefill pool's weights. The wait is recorded and the run stopped before it simulates."""
+    from inferchip.catalog.calibration_file import load_calibration
+    from inferchip.catalog.engines import request_host_time
+    from inferchip.validation import closed_loop as cl
+    from inferchip.validation.cases import read_cases
+    from inferchip.validation.closed_loop_rows import _replica
+    from inferchip.validation.plan import case_formats
+    from inferchip.validation.validate import Validator
+
+    cases = Path(__file__).parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
+    case = next(c for c in read_cases(cases) if "mi355x" in c.case_id and "sglang-disagg-fp8-disagg" in c.case_id
+                and "-1024-1024-c2048-" in c.case_id and c.metric == "ttft_ms")
+    facts = cl.row_facts(case)
+    v = Validator(load_calibration(None), server_model="sim", compare=False)
+    fmt = case_formats(case)[0]
+    reps = {"decode": _replica(v, case, fmt, facts.decode, facts)[0],
+            "prefill": _replica(v, case, fmt, facts.prefill, facts)[0]}
+    seen = {}
+
+    def record(entries, **kw):
+        seen.update(kw)
+        raise _Stop
+
+    monkeypatch.setattr(cl, "first_use_wait_s", record)
+    host = request_host_time(facts.engine, 922, case.accelerator, reps["decode"].mm.formats.weights, case.software,
+                             case.model)
+    with pytest.raises(_Stop):
+        cl.simulate_closed_loop(case, facts, reps, case.num_accelerators, host)
+    pcfg, dcfg = cl.recipe_configs(case, facts, reps["prefill"], reps["decode"], [])
+    assert facts.prefill_workers == 1 and pcfg.max_num_batched_tokens < 2048 * 922 < dcfg.max_num_batched_tokens
+    assert seen["first_batch_tokens"] == pcfg.max_num_batched_tokens
+    assert seen["weights"] == reps["prefill"].mm.formats.weights
+    assert seen["disaggregated"] and seen["concurrency"] == 2048
