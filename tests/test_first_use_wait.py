@@ -4,6 +4,8 @@ wave's requests and the benchmark's figures with it, by hand."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -14,7 +16,7 @@ from inferchip.catalog.engines import get_engine
 from inferchip.sim import LinearStepModel, SchedulerConfig
 from inferchip.sim.engines import closed_loop_run, uniform_length
 from inferchip.sim.engines.bench import closed_loop_disagg_run, first_wave_shift, prompt_mean_tokens, steady_weights
-from inferchip.spec.engine_workers import FirstUseWait, first_use_wait_s
+from inferchip.spec.engine_workers import FirstUseWait, first_use_wait_s, first_wave_batch_tokens
 from inferchip.validation.closed_loop import num_requests
 
 EDGE = FirstUseWait(accelerator="mi355x", weights="mxfp4", batch_tokens_above=1024, wait_s=20.0)
@@ -160,3 +162,91 @@ def test_a_disaggregated_run_carries_the_wait_on_its_first_wave():
     assert wave.e2e_s - base.e2e_s == pytest.approx(4.0 * 8 / 80)
     assert wave.tpot_s == pytest.approx(base.tpot_s)
     assert wave.output_tokens_per_s < base.output_tokens_per_s
+
+
+def test_the_first_batch_is_the_busiest_prompt_workers_share_by_hand():
+    # one worker: all C prompts at once, capped by its per-iteration token budget
+    assert first_wave_batch_tokens(4, 1, 922, 196_608) == 3_688
+    assert first_wave_batch_tokens(2048, 1, 922, 196_608) == 196_608
+    # two prefill workers, 33 clients: the least-loaded choice gives one worker 17 prompts
+    assert first_wave_batch_tokens(33, 2, 922, 1_000_000) == 17 * 922
+    # a worker count of 0 (a row without the pool stated) counts as one worker
+    assert first_wave_batch_tokens(3, 0, 500, 10_000) == 1_500
+    # one 1k prompt per worker never crosses a 1,024-token edge: no wait where each worker holds one prompt
+    assert wait(batch=first_wave_batch_tokens(8, 8, 922, 196_608)) == 0.0
+
+
+@given(c=st.integers(1, 4096), workers=st.integers(1, 64), mean=st.integers(1, 10_000),
+       chunk=st.integers(1, 4_000_000))
+def test_the_first_batch_never_exceeds_the_budget_nor_grows_with_more_workers(c, workers, mean, chunk):
+    got = first_wave_batch_tokens(c, workers, mean, chunk)
+    assert 0 < got <= chunk
+    assert got >= min(mean, chunk)  # the busiest worker holds at least one prompt
+    assert first_wave_batch_tokens(c, workers + 1, mean, chunk) <= got
+
+
+def test_a_shadowed_first_use_wait_is_refused(tmp_path):
+    import yaml
+
+    from inferchip.catalog.engines import load_engines
+    from inferchip.errors import SpecError
+    src = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "engines.yaml"
+    data = yaml.safe_load(src.read_text())
+    sgl = next(e for e in data["engines"] if e["id"] == "sglang")
+    # a chip-wide entry for any layout placed first: the shipped MXFP4 entry behind it is never reached
+    sgl["first_use_waits"].insert(0, {"accelerator": "mi355x", "layout": "any", "batch_tokens_above": 1024,
+                                      "wait_s": 19.5})
+    bad = tmp_path / "engines.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError, match=r"engine sglang: first_use_waits entry 1 .* never reached: entry 0"):
+        load_engines(bad)
+    assert FirstUseWait(accelerator="mi355x", layout="any", batch_tokens_above=1, wait_s=1.0).covers(PD)
+    assert not FirstUseWait(accelerator="mi355x", batch_tokens_above=1, wait_s=1.0).covers(PD)  # aggregated only
+    assert not PD.covers(EDGE) and not EDGE.covers(PD)
+
+
+def test_a_first_concurrency_below_one_is_refused():
+    with pytest.raises(ValidationError):
+        FirstUseWait(accelerator="mi355x", batch_tokens_above=1024, wait_s=1.0, first_concurrencies=(32, 0))
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_disaggregated_rows_first_batch_is_its_prefill_workers(monkeypatch):
+    """The MI355X PD c2048 1k/1k row: the first wave's batch is the prefill worker's (its chunk, 8 ranks x 196,608
+    tokens, caps 2,048 x 922), not the decode worker's (16 ranks: 3,145,728, which would not cap it), and the wait is
+    resolved on the prefill pool's weights. The wait is recorded and the run stopped before it simulates."""
+    from inferchip.catalog.calibration_file import load_calibration
+    from inferchip.catalog.engines import request_host_time
+    from inferchip.validation import closed_loop as cl
+    from inferchip.validation.cases import read_cases
+    from inferchip.validation.closed_loop_rows import _replica
+    from inferchip.validation.plan import case_formats
+    from inferchip.validation.validate import Validator
+
+    cases = Path(__file__).parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
+    case = next(c for c in read_cases(cases) if "mi355x" in c.case_id and "sglang-disagg-fp8-disagg" in c.case_id
+                and "-1024-1024-c2048-" in c.case_id and c.metric == "ttft_ms")
+    facts = cl.row_facts(case)
+    v = Validator(load_calibration(None), server_model="sim", compare=False)
+    fmt = case_formats(case)[0]
+    reps = {"decode": _replica(v, case, fmt, facts.decode, facts)[0],
+            "prefill": _replica(v, case, fmt, facts.prefill, facts)[0]}
+    seen = {}
+
+    def record(entries, **kw):
+        seen.update(kw)
+        raise _Stop
+
+    monkeypatch.setattr(cl, "first_use_wait_s", record)
+    host = request_host_time(facts.engine, 922, case.accelerator, reps["decode"].mm.formats.weights, case.software,
+                             case.model)
+    with pytest.raises(_Stop):
+        cl.simulate_closed_loop(case, facts, reps, case.num_accelerators, host)
+    pcfg, dcfg = cl.recipe_configs(case, facts, reps["prefill"], reps["decode"], [])
+    assert facts.prefill_workers == 1 and pcfg.max_num_batched_tokens < 2048 * 922 < dcfg.max_num_batched_tokens
+    assert seen["first_batch_tokens"] == pcfg.max_num_batched_tokens
+    assert seen["weights"] == reps["prefill"].mm.formats.weights
+    assert seen["disaggregated"] and seen["concurrency"] == 2048

@@ -8,7 +8,7 @@ first match wins) and carries its sources in ``catalog/engines.yaml``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -207,7 +207,13 @@ class FirstUseWait(BaseModel):
     layout: Literal["any", "aggregated", "disaggregated"] = "aggregated"
     batch_tokens_above: int = Field(ge=1, le=1_048_576)
     wait_s: float = Field(gt=0.0, le=120.0)
-    first_concurrencies: tuple[int, ...] = Field((), description="Each job's first concurrency (empty: every run).")
+    first_concurrencies: tuple[Annotated[int, Field(ge=1, le=1_000_000)], ...] = Field(
+        (), description="Each job's first concurrency (empty: every run).")
+
+    def covers(self, other: FirstUseWait) -> bool:
+        """True when every row ``other`` matches also matches this entry (placed first, it would shadow ``other``)."""
+        return (self.accelerator in other.accelerator and self.weights in ("", other.weights)
+                and self.layout in ("any", other.layout))
 
 
 def first_use_wait_s(entries: Sequence[FirstUseWait], *, accelerator: str, weights: str, disaggregated: bool,
@@ -225,6 +231,16 @@ def first_use_wait_s(entries: Sequence[FirstUseWait], *, accelerator: str, weigh
     if hit.first_concurrencies and concurrency not in hit.first_concurrencies:
         return 0.0  # a later run of its job: the server built the module on the job's first run
     return hit.wait_s if first_batch_tokens > hit.batch_tokens_above else 0.0
+
+
+def first_wave_batch_tokens(concurrency: int, workers: int, prompt_mean_tokens: int, chunk_tokens: int) -> int:
+    """Tokens (token count) of the first prefill batch of the busiest worker of the pool that runs the prompts (the
+    aggregated replicas; the prefill workers of a disaggregated row) when the first wave, ``concurrency`` prompts of
+    ``prompt_mean_tokens`` sent at once, is spread over its ``workers`` (the least-loaded choice gives one worker at
+    most ``ceil(concurrency / workers)``), capped by that pool's per-iteration token budget ``chunk_tokens``: the
+    ``first_batch_tokens`` of :func:`first_use_wait_s`."""
+    share = -(-max(concurrency, 0) // max(workers, 1))
+    return min(share * max(prompt_mean_tokens, 0), max(chunk_tokens, 0))
 
 
 W = TypeVar("W", WorkerScheduling, WorkerRequestPath, DecodeWorker)

@@ -1,17 +1,15 @@
 """Closed-loop serving rows (a ``server`` row with a ``concurrency``), simulated.
 
-A row such as InferenceMAX's is ``concurrency`` clients running vLLM's ``benchmark_serving``
-against one engine instance (:mod:`inferchip.sim.engines.bench`); its throughput, TTFT and
-TPOT rows come from one simulated run, shared by the three rows.
+A row such as InferenceMAX's is ``concurrency`` clients running vLLM's ``benchmark_serving`` against one engine
+instance (:mod:`inferchip.sim.engines.bench`); its throughput, TTFT and TPOT rows share one simulated run.
 
-What the row says, and how it is read (from the columns, the notes and the case id as the
-README of ``inferencemax_cases.csv`` defines the id's marks):
+What the row says, and how it is read (from the columns, the notes and the case id as the README of
+``inferencemax_cases.csv`` defines the id's marks):
 
 * **Engine**: the ``software`` column matched against ``catalog/engines.yaml``
-  (:func:`~inferchip.catalog.engines.engine_for_software`); ``--engine`` overrides it; a
-  ``software`` text that matches no engine is an error naming the row and the column. The
-  engine sets the running-batch cap, the prefill chunk, the CUDA-graph buckets, its host
-  time per step (which replaces the calibration's ``step_overhead_s``) and per request, and
+  (:func:`~inferchip.catalog.engines.engine_for_software`); ``--engine`` overrides it; a ``software`` text that matches
+  no engine is an error naming the row and the column. The engine sets the running-batch cap, the prefill chunk, the
+  CUDA-graph buckets, its host time per step (which replaces the calibration's ``step_overhead_s``) and per request, and
   multiplies the calibration's kernel efficiencies.
 * **DP attention** (``-dpa`` or "DP-attention true"): a worker of ``W = max(tp, ep, chips)`` chips runs attention
   data-parallel over its ``W`` chips, experts expert-parallel over them (``Layout(tp=W, ep=W, attn_dp=True)``; a row's
@@ -26,16 +24,12 @@ README of ``inferencemax_cases.csv`` defines the id's marks):
   prefill worker's scale-out links (all its chips in parallel), at the calibration's link efficiency.
 * **Multi-node**: a worker wider than the chip's scale-up domain is refused unless it is an attention-DP worker with
   its experts expert-parallel over all its chips (the layout then says how it spans nodes: all-to-all over scale-out).
-* **Run length**: the benchmark sends ``10 x concurrency`` requests (InferenceMAX's
-  ``--num-prompts``; the shared README of ``inferencemax_cases.csv``). ``SIM_ROUNDS`` rounds of
-  clients are simulated (at least ``MIN_REQUESTS``, at most the benchmark's own count): its start
-  (all clients at once) and drain (clients stopping) as simulated, the middle round(s) weighted
-  to stand for its steady middle and the span extended by the missing requests at the middle's
-  rate (:func:`num_requests`, :func:`~inferchip.sim.engines.bench.steady_weights`; the notes say so).
-  Where the middle has not settled (its mean TTFT moves by more than ``SETTLED_DRIFT`` from its
-  first half to its second: the start's wave of prompts is still queued, as in disaggregated
-  pools at thousands of clients) it cannot stand for the benchmark's middle, and all of the
-  benchmark's requests are simulated (:func:`settled`).
+* **Run length**: ``prompts_per_client x concurrency`` requests (``--num-prompts``: 10 a client, or the engine's
+  ``run_length``). ``SIM_ROUNDS`` rounds of clients are simulated (at least ``MIN_REQUESTS``): start and drain as run,
+  the middle weighted for the benchmark's middle and the span extended at its rate (:func:`num_requests`,
+  :func:`~inferchip.sim.engines.bench.steady_weights`); a middle still draining the start's queue (mean TTFT moving
+  more than ``SETTLED_DRIFT`` between its halves) cannot stand for it: all requests are simulated (:func:`settled`).
+  A fresh server's first-use build (``first_use_waits``) stalls its first wave once, on the pool running the prompts.
 """
 
 from __future__ import annotations
@@ -56,7 +50,7 @@ from inferchip.sim.lengths import max_tokens
 from inferchip.sim.steptime import StepTimer
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec
-from inferchip.spec.engine_workers import first_use_wait_s, run_length
+from inferchip.spec.engine_workers import first_use_wait_s, first_wave_batch_tokens, run_length
 from inferchip.validation.cases import Case
 from inferchip.validation.results import check_recipe_pool, stated_pools, whole_workers
 
@@ -252,11 +246,16 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     if facts.mtp:
         notes.append(f"MTP: {eng.mtp_draft_tokens} draft token(s) per step, acceptance {eng.mtp_acceptance:g}: "
                      f"{tau:.3g} tokens per decode step")
-    wave = first_use_wait_s(eng.first_use_waits, accelerator=case.accelerator, weights=dec.mm.formats.weights,
-                            disaggregated=facts.prefill is not None, warmup_prompt_tokens=lengths[0], concurrency=c,
-                            first_batch_tokens=min(c * prompt_mean_tokens(lengths[0]), dcfg.max_num_batched_tokens))
-    notes += [f"engine {eng.id}: the first wave waits {wave:g} s once (first_use_waits)"] if wave else []
+
+    def first_wave_s(rep: EngineReplica, cfg: SchedulerConfig, workers: int) -> float:  # of the prompts' pool
+        batch = first_wave_batch_tokens(c, workers, prompt_mean_tokens(lengths[0]), cfg.max_num_batched_tokens)
+        w = first_use_wait_s(eng.first_use_waits, accelerator=case.accelerator, weights=rep.mm.formats.weights,
+                             disaggregated=facts.prefill is not None, warmup_prompt_tokens=lengths[0],
+                             first_batch_tokens=batch, concurrency=c)
+        notes.extend([f"engine {eng.id}: the first wave waits {w:g} s once (first_use_waits)"] if w else [])
+        return w
     if facts.prefill is None:
+        wave = first_wave_s(dec, dcfg, facts.decode_workers)
 
         def run(k: int) -> BenchFigures:
             return closed_loop_run(dec.step, c, inp, out, dcfg, num_requests=k, seed=SEED,
@@ -269,6 +268,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         return settled(run, n, bench, notes)
     pre = replicas["prefill"]
     pcfg, dcfg = recipe_configs(case, facts, pre, dec, notes)
+    wave = first_wave_s(pre, pcfg, facts.prefill_workers)
     per_token, bw, lat, which = kv_link(pre, dec, total_chips)
     pw = eng.prefill_worker(case.software, pre.mm.formats.weights, facts.prefill_workers)
     router, wake = ("", eng.wake_takes_queue) if pw is None else (pw.router, pw.wake_takes_queue)
