@@ -38,7 +38,8 @@ def test_the_replica_class_follows_the_stated_scheduling_and_the_layout():
     assert f.func is PollingReplica and f.keywords == {"recv_interval_steps": 10} and "every 10" in note
     adp = StatedScheduling(adp_batching_wait_iters=3, adp_timeout_iters=9)
     f, note = replica_factory(adp, 8)
-    assert f.func is AdpBalancedReplica and f.keywords == {"ranks": 8, "timeout_iters": 9, "batching_wait_iters": 3}
+    assert f.func is AdpBalancedReplica and f.keywords == {"ranks": 8, "timeout_iters": 9, "batching_wait_iters": 3,
+                                                           "async_scheduling": False}
     f, note = replica_factory(adp, 1)  # no attention DP in the layout: nothing to balance, and said so
     assert f is None and "ignored" in note
 
@@ -74,3 +75,47 @@ def test_the_rate_search_runs_every_trial_on_the_engines_replica():
     polled = max_rate_under_slo(_STEP, _IN, _OUT, slo_ttft_s=0.25,
                                 replica_factory=replica_factory(StatedScheduling(recv_interval_steps=10), 1)[0], **kw)
     assert polled.rate_per_s < plain.rate_per_s
+
+
+def test_the_notes_state_tensorrt_llms_overlap_scheduler():
+    """``disable_overlap_scheduler False`` turns planning ahead on; ``True`` or nothing stated leaves it off."""
+    assert stated_scheduling("r", "PyTorch backend, disable_overlap_scheduler False").async_scheduling
+    assert stated_scheduling("r", "disable_overlap_scheduler: false; adp_balancing_timeout_iters 9").async_scheduling
+    assert not stated_scheduling("r", "disable_overlap_scheduler True").async_scheduling
+    assert not stated_scheduling("r", "TensorRT-LLM harness, gpu_batch_size 512").async_scheduling
+    with pytest.raises(InvalidSettingError, match="case r3, column notes: both num_scheduler_steps"):
+        stated_scheduling("r3", "num_scheduler_steps 4, disable_overlap_scheduler False")
+
+
+def test_the_overlap_scheduler_runs_with_the_balance_or_on_the_plain_replica():
+    both = StatedScheduling(adp_batching_wait_iters=3, adp_timeout_iters=9, async_scheduling=True)
+    f, note = replica_factory(both, 8)
+    assert f.func is AdpBalancedReplica and f.keywords["async_scheduling"] is True and "overlap scheduler" in note
+    f, note = replica_factory(StatedScheduling(async_scheduling=True), 4)
+    assert f.func is PollingReplica and f.keywords == {"recv_interval_steps": 1, "async_scheduling": True}
+    assert "overlap scheduler" in note
+    f, note = replica_factory(both, 1)  # no attention DP: the balance is dropped (said), planning ahead stays
+    assert f.func is PollingReplica and "ignored" in note and "overlap scheduler" in note
+
+
+_FLAT = LinearStepModel(fixed_s=0.02, per_token_s=1e-7, per_kv_token_s=0.0, kv_capacity_tokens=400_000)
+
+
+def _flat_ttft(factory, seed: int) -> float:
+    res = simulate(_FLAT, PoissonArrivals(rate_per_s=40.0, input_tokens=_IN, output_tokens=_OUT), num_requests=400,
+                   seed=seed, scheduler_config=SchedulerConfig(max_num_seqs=256), replica_factory=factory)
+    return float(res.summary()["ttft_s_mean"])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_overlap_scheduler_adds_one_step_before_the_first_token(seed):
+    """Hand calculation on a flat 20 ms step that always has decodes running (40 requests/s, ~100
+    output tokens: ~200 in flight): a request arriving in step k waits the rest of it (half a step on
+    average) and is prefilled in step k + 1, first token at its end: 1.5 steps = 30 ms (plus the
+    microseconds of per-token time). Planned ahead, step k + 1 is fixed when it arrives: prefilled in
+    step k + 2, 2.5 steps = 50 ms. The difference is one step, 20 ms."""
+    plain = _flat_ttft(None, seed)
+    ahead = _flat_ttft(replica_factory(StatedScheduling(async_scheduling=True), 1)[0], seed)
+    assert plain == pytest.approx(0.030, abs=0.004)
+    assert ahead == pytest.approx(0.050, abs=0.004)
+    assert ahead - plain == pytest.approx(0.020, abs=0.003)

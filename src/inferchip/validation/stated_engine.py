@@ -13,6 +13,13 @@ prefilled; the simulator runs the row's replica as that engine does
   until every attention-DP rank has one, then ``W`` iterations more, or ``T`` iterations at most:
   :class:`~inferchip.sim.engines.scheduling.AdpBalancedReplica` over the layout's attention-DP
   ranks (ignored, and said, on a layout without attention DP).
+* ``disable_overlap_scheduler False`` (TensorRT-LLM PyTorch backend's overlap scheduler, on unless
+  disabled; the NVIDIA MLPerf v5.1 harness writes it for that backend, mlcommons/inference_results_v5.1
+  @952ca60 ``closed/NVIDIA/code/llmlib/config.py`` ``TrtllmExtraYAMLConfig.DEFAULT_EXTRA_CONFIG``):
+  ``PyExecutor._executor_loop_overlap`` schedules step ``k + 1`` before it takes in what arrived
+  during step ``k``, so a request arriving while step ``k`` runs is first prefilled in step ``k + 2``:
+  the replica plans ahead (``async_scheduling``, :mod:`inferchip.sim.engines.scheduling`), with the
+  attention-DP balance when both are stated. ``True`` (or nothing stated): no plan-ahead.
 
 * ``--enable-batcher`` with ``--batcher-threshold T`` and ``--gpu-batch-size B`` (a benchmark
   harness's batcher, as AMD's MLPerf Llama-2-70B Server harness names it; both values must be
@@ -45,6 +52,7 @@ from inferchip.sim.engines.scheduling import AdpBalancedReplica
 _STEPS = re.compile(r"\bnum_scheduler_steps\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
 _ADP_WAIT = re.compile(r"\badp_balancing_batching_wait_iters\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
 _ADP_TIMEOUT = re.compile(r"\badp_balancing_timeout_iters\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
+_OVERLAP_OFF = re.compile(r"\bdisable_overlap_scheduler\s*[=:]?\s*(false|true)\b", re.IGNORECASE)
 _BATCHER = re.compile(r"--enable-batcher\b", re.IGNORECASE)
 _BATCHER_WINDOW = re.compile(r"--batcher-threshold\s*[=:]?\s*(\d+(?:\.\d+)?)\s*s?\b", re.IGNORECASE)
 _BATCHER_MAX = re.compile(r"--gpu-batch-size\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
@@ -59,6 +67,7 @@ class StatedScheduling:
     adp_timeout_iters: int | None = None
     batcher_window_s: float | None = None  # a harness batcher's longest wait between sends (None: no batcher)
     batcher_max_batch: int | None = None  # queries that make a harness batch at once
+    async_scheduling: bool = False  # the engine plans step k + 1 while step k runs (overlap scheduler stated on)
 
     @property
     def adp_balance(self) -> bool:
@@ -76,10 +85,15 @@ def stated_scheduling(case_id: str, notes: str) -> StatedScheduling:
         raise InvalidSettingError(f"case {case_id}, column notes: both num_scheduler_steps (vLLM) and an "
                                   "attention-DP balance (TensorRT-LLM) are stated; one engine does one of them")
     window_s, max_batch = _batcher(case_id, notes)
+    overlap_off = _OVERLAP_OFF.search(notes)
+    plan_ahead = overlap_off is not None and overlap_off.group(1).lower() == "false"
+    if plan_ahead and steps:
+        raise InvalidSettingError(f"case {case_id}, column notes: both num_scheduler_steps (vLLM) and "
+                                  "disable_overlap_scheduler (TensorRT-LLM) are stated; one engine does one of them")
     # TensorRT-LLM's defaults where only one of the two counts is stated (AttentionDpConfig: 50 / 10).
     return StatedScheduling(n, (int(wait.group(1)) if wait else 10) if (wait or timeout) else None,
                             (int(timeout.group(1)) if timeout else 50) if (wait or timeout) else None,
-                            window_s, max_batch)
+                            window_s, max_batch, plan_ahead)
 
 
 def _batcher(case_id: str, notes: str) -> tuple[float | None, int | None]:
@@ -102,13 +116,19 @@ def _batcher(case_id: str, notes: str) -> tuple[float | None, int | None]:
 def replica_factory(s: StatedScheduling, dp_ranks: int) -> tuple[Any, str]:
     """(the simulator's replica class for ``s`` on a layout of ``dp_ranks`` attention-DP ranks, or None
     for the plain replica; what it does, for the row's notes, "" when nothing)."""
-    if s.adp_balance:
-        if dp_ranks < 2:
-            return None, "the attention-DP balance the notes state is ignored: the layout has no attention DP"
+    ahead = "; each step planned while the previous one runs (overlap scheduler, as the notes state)"
+    if s.adp_balance and dp_ranks >= 2:
         return (partial(AdpBalancedReplica, ranks=dp_ranks, timeout_iters=s.adp_timeout_iters,
-                        batching_wait_iters=s.adp_batching_wait_iters),
+                        batching_wait_iters=s.adp_batching_wait_iters, async_scheduling=s.async_scheduling),
                 f"context requests held to balance {dp_ranks} attention-DP ranks (batching wait "
-                f"{s.adp_batching_wait_iters}, timeout {s.adp_timeout_iters} iterations, as the notes state)")
+                f"{s.adp_batching_wait_iters}, timeout {s.adp_timeout_iters} iterations, as the notes state)"
+                + (ahead if s.async_scheduling else ""))
+    if s.async_scheduling:
+        ignored = "the attention-DP balance the notes state is ignored: the layout has no attention DP; " \
+            if s.adp_balance else ""
+        return partial(PollingReplica, recv_interval_steps=1, async_scheduling=True), ignored + ahead[2:]
+    if s.adp_balance:
+        return None, "the attention-DP balance the notes state is ignored: the layout has no attention DP"
     if s.recv_interval_steps > 1:
         return (partial(PollingReplica, recv_interval_steps=s.recv_interval_steps),
                 f"new requests scheduled every {s.recv_interval_steps} decode steps (num_scheduler_steps stated)")
