@@ -51,13 +51,21 @@ def _check_error(exc: CaseFileError, path: str, column: str, value: str) -> None
     assert any(w in msg for w in ALLOWED_WORDS), msg
 
 
+def _parsed_or_refused(parse, header, row, path: str, column: str, value: str):
+    """The one row of ``row`` with ``column`` set to ``value``, parsed by ``parse``; None where it is refused, after
+    checking that the refusal names the file, the line, the column, the value and what is allowed."""
+    try:
+        return parse(_text(header, row, column, value), path)[0]
+    except CaseFileError as exc:
+        _check_error(exc, path, column, value)
+        return None
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(column=st.sampled_from(COLUMNS), value=values)
 def test_a_closed_loop_row_cell_parses_or_names_file_column_value_and_what_is_allowed(column, value):
-    try:
-        case = parse_cases(_text(IMAX_HEADER, IMAX_ROW, column, value), "f.csv")[0]
-    except CaseFileError as exc:
-        _check_error(exc, "f.csv", column, value)
+    case = _parsed_or_refused(parse_cases, IMAX_HEADER, IMAX_ROW, "f.csv", column, value)
+    if case is None:
         return
     bounds = {"num_accelerators": MAX_CHIPS, "tp": MAX_CHIPS, "pp": MAX_CHIPS, "ep": MAX_CHIPS,
               "concurrency": MAX_CONCURRENCY, "input_tokens": MAX_TOKENS, "output_tokens": MAX_TOKENS}
@@ -70,10 +78,8 @@ def test_a_closed_loop_row_cell_parses_or_names_file_column_value_and_what_is_al
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(column=st.sampled_from(VISION_COLUMNS), value=values)
 def test_a_vision_row_cell_parses_or_names_file_column_value_and_what_is_allowed(column, value):
-    try:
-        case = parse_vision_cases(_text(VISION_HEADER, VISION_ROW, column, value), "v.csv")[0]
-    except CaseFileError as exc:
-        _check_error(exc, "v.csv", column, value)
+    case = _parsed_or_refused(parse_vision_cases, VISION_HEADER, VISION_ROW, "v.csv", column, value)
+    if case is None:
         return
     assert 0 < case.num_accelerators <= MAX_CHIPS and (case.batch is None or 0 < case.batch <= MAX_BATCH)
     assert 0 < case.value < float("inf")

@@ -24,6 +24,14 @@ def _step(**over):
     return LinearStepModel(**base)
 
 
+def _send_together(rep: PollingReplica, n: int, prompt: int, output: int) -> list[int]:
+    """``n`` requests of ``prompt`` / ``output`` tokens that reach ``rep`` at the same instant, 0; their ids."""
+    rids = [rep.table.add(0.0, prompt, output) for _ in range(n)]
+    for rid in rids:
+        rep.enqueue(rid, prompt, output, 0.0)
+    return rids
+
+
 def _run(c: int, recv: int, inp: int = 200, out: int = 200, n: int | None = None, **step):
     return closed_loop_run(_step(**step), c, uniform_length(inp), uniform_length(out), SchedulerConfig(),
                            num_requests=n or 6 * c, recv_interval_steps=recv)
@@ -230,9 +238,7 @@ def test_prompts_sent_together_share_the_first_step(recv):
     rep = PollingReplica(0, StepTimer(_step()), SchedulerConfig(), 1_000_000, RequestTable(),
                          recv_interval_steps=recv, async_scheduling=True)
     table = rep.table
-    rids = [table.add(0.0, 100, 50) for _ in range(4)]
-    for rid in rids:
-        rep.enqueue(rid, 100, 50, 0.0)
+    rids = _send_together(rep, 4, 100, 50)
     assert len(rep.waiting) == 4 and not rep.held
     rep.run_until(1e-9, min_steps=1)
     assert rep.log["prefill_tokens"][0] == 400
@@ -271,9 +277,7 @@ def test_an_engine_woken_by_one_prompt_takes_the_rest_a_step_later():
     rep = PollingReplica(0, StepTimer(_step()), SchedulerConfig(), 1_000_000, RequestTable(),
                          async_scheduling=True, wake_takes_queue=False)
     table = rep.table
-    rids = [table.add(0.0, 100, 50) for _ in range(4)]
-    for rid in rids:
-        rep.enqueue(rid, 100, 50, 0.0)
+    rids = _send_together(rep, 4, 100, 50)
     assert len(rep.waiting) == 1 and rep.held == 3
     rep.run_until(0.012, min_steps=2)
     assert list(rep.log["prefill_tokens"][:2]) == [100, 300]
@@ -316,9 +320,7 @@ def test_a_worker_woken_by_one_prompt_without_planning_ahead_takes_the_rest_afte
         rep = PollingReplica(0, StepTimer(_step()), SchedulerConfig(), 1_000_000, RequestTable(),
                              wake_takes_queue=wake)
         table = rep.table
-        rids = [table.add(0.0, 100, 1) for _ in range(4)]
-        for rid in rids:
-            rep.enqueue(rid, 100, 1, 0.0)
+        rids = _send_together(rep, 4, 100, 1)
         rep.run_until(1.0)
         assert list(rep.log["prefill_tokens"]) == steps
         assert {round(float(table.first_scheduled_s[r]), 9) for r in rids[1:]} == ({0.011} if not wake else {0.0})
