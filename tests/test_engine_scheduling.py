@@ -32,6 +32,15 @@ def _send_together(rep: PollingReplica, n: int, prompt: int, output: int) -> lis
     return rids
 
 
+def _after_a_lone_prompt(recv: int, ahead: bool, wake: bool) -> PollingReplica:
+    """A replica that has run a lone 100-token prompt (one output token) sent at 0 in its one step, [0, 11 ms)."""
+    rep = PollingReplica(0, StepTimer(_step()), SchedulerConfig(), 1_000_000, RequestTable(), recv_interval_steps=recv,
+                         async_scheduling=ahead, wake_takes_queue=wake)
+    rep.enqueue(rep.table.add(0.0, 100, 1), 100, 1, 0.0)
+    rep.run_until(1e-9, stop_on_finish=True, min_steps=1)
+    return rep
+
+
 def _run(c: int, recv: int, inp: int = 200, out: int = 200, n: int | None = None, **step):
     return closed_loop_run(_step(**step), c, uniform_length(inp), uniform_length(out), SchedulerConfig(),
                            num_requests=n or 6 * c, recv_interval_steps=recv)
@@ -294,12 +303,8 @@ def test_requests_arriving_during_the_last_step_share_the_next_plan(recv, wake):
     runs alone, 0.01 + 100 x 1e-5 = 11 ms; three 100-token prompts arriving at 5, 6 and 7 ms are all first scheduled
     at 11 ms in one step of 300 prompt tokens (0.01 + 300 x 1e-5 = 13 ms: first tokens at 24 ms), not the first alone
     and the other two a step later."""
-    rep = PollingReplica(0, StepTimer(_step()), SchedulerConfig(), 1_000_000, RequestTable(), recv_interval_steps=recv,
-                         async_scheduling=True, wake_takes_queue=wake)
+    rep = _after_a_lone_prompt(recv, True, wake)
     table = rep.table
-    first = table.add(0.0, 100, 1)
-    rep.enqueue(first, 100, 1, 0.0)
-    rep.run_until(1e-9, stop_on_finish=True, min_steps=1)
     assert rep.clock_s == pytest.approx(0.011) and rep.idle
     rids = [table.add(t, 100, 1) for t in (0.005, 0.006, 0.007)]
     for rid, t in zip(rids, (0.005, 0.006, 0.007), strict=True):
@@ -407,12 +412,8 @@ def test_every_arrival_inside_the_last_step_is_planned_at_its_end(ahead, wake, r
     """Invariant of the in-flight rule (``PollingReplica.enqueue``), whatever the engine's planning ahead, recv
     interval or ``wake_takes_queue``: after a lone 100-token prompt's step [0, 11 ms) leaves the engine idle, every
     prompt sent inside that step (strictly before its end) is first scheduled at 11 ms, all in one step."""
-    rep = PollingReplica(0, StepTimer(_step()), SchedulerConfig(), 1_000_000, RequestTable(), recv_interval_steps=recv,
-                         async_scheduling=ahead, wake_takes_queue=wake)
+    rep = _after_a_lone_prompt(recv, ahead, wake)
     table = rep.table
-    first = table.add(0.0, 100, 1)
-    rep.enqueue(first, 100, 1, 0.0)
-    rep.run_until(1e-9, stop_on_finish=True, min_steps=1)
     times = sorted(t for t in offsets if t < rep.clock_s)
     if not times:
         return
