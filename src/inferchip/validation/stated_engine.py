@@ -116,19 +116,20 @@ def _batcher(case_id: str, notes: str) -> tuple[float | None, int | None]:
 def replica_factory(s: StatedScheduling, dp_ranks: int) -> tuple[Any, str]:
     """(the simulator's replica class for ``s`` on a layout of ``dp_ranks`` attention-DP ranks, or None
     for the plain replica; what it does, for the row's notes, "" when nothing)."""
-    ahead = "; each step planned while the previous one runs (overlap scheduler, as the notes state)"
+    ahead = "each step planned while the previous one runs (overlap scheduler, as the notes state)"
     if s.adp_balance and dp_ranks >= 2:
         return (partial(AdpBalancedReplica, ranks=dp_ranks, timeout_iters=s.adp_timeout_iters,
                         batching_wait_iters=s.adp_batching_wait_iters, async_scheduling=s.async_scheduling),
                 f"context requests held to balance {dp_ranks} attention-DP ranks (batching wait "
                 f"{s.adp_batching_wait_iters}, timeout {s.adp_timeout_iters} iterations, as the notes state)"
-                + (ahead if s.async_scheduling else ""))
+                + (f"; {ahead}" if s.async_scheduling else ""))
+    ignored = "the attention-DP balance the notes state is ignored: the layout has no attention DP" \
+        if s.adp_balance else ""
     if s.async_scheduling:
-        ignored = "the attention-DP balance the notes state is ignored: the layout has no attention DP; " \
-            if s.adp_balance else ""
-        return partial(PollingReplica, recv_interval_steps=1, async_scheduling=True), ignored + ahead[2:]
-    if s.adp_balance:
-        return None, "the attention-DP balance the notes state is ignored: the layout has no attention DP"
+        note = "; ".join(filter(None, (ignored, ahead)))
+        return partial(PollingReplica, recv_interval_steps=1, async_scheduling=True), note
+    if ignored:
+        return None, ignored
     if s.recv_interval_steps > 1:
         return (partial(PollingReplica, recv_interval_steps=s.recv_interval_steps),
                 f"new requests scheduled every {s.recv_interval_steps} decode steps (num_scheduler_steps stated)")
