@@ -179,7 +179,7 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
            "recipe_request_own_s": own,
            # on top of request_overhead_s, not a fitted host time (closed_loop.simulate_closed_loop)
            "tokenize_s": host.tokenize_s,
-           "recipe_request_path": eng.on_request_path(case.accelerator, weights, case.software, case.model),
+           "recipe_request_path": path is not None and path.overhead_s is None,  # eng.on_request_path, looked up once
            "recipe_request_overhead_s": eng.recipe_request_overhead_s,
            "worker_engine": host.worker,  # request path crossed too (its time below)
            "worker_request_overhead_s": host.worker_s,
