@@ -121,8 +121,8 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
 
 def recipe_prefill(case: Case, weights: str, facts: RowFacts) -> tuple[RowFacts, list[str]]:
     """The row's facts with its prefill worker as the launch recipe runs it: the engine's matching
-    ``prefill_worker_scheduling`` entry's ``attention_dp`` (:func:`~inferchip.spec.engine_workers.recipe_prefill_worker`),
-    with a note where it differs from the row's statement."""
+    ``prefill_worker_scheduling`` entry's ``attention_dp``
+    (:func:`~inferchip.spec.engine_workers.recipe_prefill_worker`), with a note where it differs from the row's."""
     pre = facts.prefill
     pw = None if pre is None else facts.engine.prefill_worker(case.software, weights, facts.prefill_workers)
     if pre is None or pw is None:
