@@ -51,7 +51,12 @@ class WorkerScheduling(BaseModel):
     while the pool is full. ``router``: how the front end picks a request's prefill worker (``random``: blind to
     load, Dynamo's ``Client.generate``; "": the simulator's least-loaded choice). ``wake_takes_queue``: an idle
     worker woken by a request takes every request queued by then into its first step (SGLang's ``recv_requests``
-    drains its socket), False: that one only (TensorRT-LLM's executor; ``EngineSpec.wake_takes_queue``)."""
+    drains its socket), False: that one only (TensorRT-LLM's executor; ``EngineSpec.wake_takes_queue``).
+    ``attention_dp``: whether the launch recipe runs the prefill worker with attention data parallelism (SGLang
+    ``--enable-dp-attention``) where it says so; None: the row's own flag. A front end whose rows state layouts
+    their launch script does not read (InferenceMAX's multinode ``dp-attn``) runs the recipe's: False is a worker
+    tensor-parallel over all its chips, its experts split in width (``--tp-size`` = chips, ``--dp-size 1``,
+    ``--ep-size 1``): :func:`recipe_prefill_worker`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -62,6 +67,17 @@ class WorkerScheduling(BaseModel):
     max_total_tokens: int = Field(0, ge=0, le=100_000_000)
     router: Literal["", "least_loaded", "round_robin", "random"] = ""
     wake_takes_queue: bool = True
+    attention_dp: bool | None = None
+
+
+def recipe_prefill_worker(chips: int, tp: int, ep: int, dpa: bool, attention_dp: bool | None) -> tuple[int, int, bool]:
+    """A prefill worker of ``chips`` chips stated as ``tp``/``ep`` with attention DP ``dpa``, as the launch recipe
+    runs it (:attr:`WorkerScheduling.attention_dp`): ``(tp, ep, dpa)``. None or the row's own flag: unchanged;
+    False on an attention-DP row: tensor-parallel over all its chips, experts split in width (ep 1); True on a row
+    without: attention DP over its chips with the row's tp/ep."""
+    if attention_dp is None or attention_dp == dpa:
+        return tp, ep, dpa
+    return (chips, 1, False) if not attention_dp else (tp, ep, True)
 
 
 class WorkerRequestPath(BaseModel):

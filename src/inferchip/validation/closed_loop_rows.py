@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from inferchip.catalog.engines import engine_calibration, get_engine, kernel_engine, request_host_time
@@ -18,6 +19,7 @@ from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint
 from inferchip.performance.setting import resolve_setting
 from inferchip.sim.engines import BenchFigures
+from inferchip.spec.engine_workers import recipe_prefill_worker
 from inferchip.validation.cases import Case
 from inferchip.validation.closed_loop import (
     PROMPTS_PER_CLIENT,
@@ -117,6 +119,23 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     return rep, layout, list(notes)
 
 
+def recipe_prefill(case: Case, weights: str, facts: RowFacts) -> tuple[RowFacts, list[str]]:
+    """The row's facts with its prefill worker as the launch recipe runs it: the engine's matching
+    ``prefill_worker_scheduling`` entry's ``attention_dp``
+    (:func:`~inferchip.spec.engine_workers.recipe_prefill_worker`), with a note where it differs from the row's."""
+    pre = facts.prefill
+    pw = None if pre is None else facts.engine.prefill_worker(case.software, weights, facts.prefill_workers)
+    if pre is None or pw is None:
+        return facts, []
+    tp, ep, dpa = recipe_prefill_worker(pre.chips, pre.tp, pre.ep, pre.dpa, pw.attention_dp)
+    if (tp, ep, dpa) == (pre.tp, pre.ep, pre.dpa):
+        return facts, []
+    return replace(facts, prefill=Worker(pre.chips, tp, ep, dpa)), [
+        f"prefill workers as the launch recipe runs them (engines.yaml prefill_worker_scheduling attention_dp): "
+        f"TP{tp}/EP{ep}, attention DP {str(dpa).lower()}; the row states TP{pre.tp}/EP{pre.ep}, DP-attention "
+        f"{str(pre.dpa).lower()}"]
+
+
 def most_clients(prompts_per_client: int) -> int:
     """The most clients whose simulated run (:func:`~inferchip.validation.closed_loop.num_requests`: at most
     ``SIM_ROUNDS`` rounds of them, fewer where each sends fewer prompts) stays within the simulator's
@@ -144,6 +163,8 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
                              "(--engine chooses another)"]
         elif engine is not None:
             notes = [*notes, f"engine {engine.id} from --engine (the row's software: {case.software or 'blank'})"]
+        facts, rnotes = recipe_prefill(case, fmt.weights, facts)
+        notes = [*notes, *rnotes]
         dec, layout, dnotes = _replica(v, case, fmt, facts.decode, facts)
         reps = {"decode": dec}
         notes += dnotes

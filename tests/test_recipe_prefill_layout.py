@@ -1,0 +1,73 @@
+"""A disaggregated row's prefill workers as their launch recipe runs them (engine field
+``prefill_worker_scheduling``, ``attention_dp``; ``spec.engine_workers.recipe_prefill_worker``): the Dynamo +
+SGLang FP4 8k/1k max-throughput rows (10 prefill workers of 4 GB200) state attention DP, but the srt-slurm
+recipe of that layout runs each prefill worker TP4 with its experts split in width (ep 1)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from inferchip.catalog.engines import get_engine
+from inferchip.mapping.layout import Layout
+from inferchip.spec.engine_workers import recipe_prefill_worker
+from inferchip.validation.cases import COLUMNS, parse_cases
+from inferchip.validation.closed_loop import Worker, row_facts
+from inferchip.validation.closed_loop_rows import recipe_prefill
+
+SGL = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2"
+
+
+def _disagg_row(case_id: str, prefill_gpus: int, prefill_workers: int, dpa: str, weights: str = "fp4"):
+    notes = (f"MULTINODE PREFILL/DECODE-DISAGGREGATED: {prefill_gpus} prefill GPUs ({prefill_workers} worker(s), "
+             f"TP1/EP1, DP-attention {dpa}) + 32 decode GPUs (1 worker(s), TP1/EP1, DP-attention true)")
+    vals = {"case_id": case_id, "source_kind": "x", "source": "x", "accelerator": "nvidia-gb200-186gb",
+            "num_accelerators": str(prefill_gpus + 32), "software": SGL, "model": "deepseek-ai/DeepSeek-R1",
+            "weight_dtype": weights, "act_dtype": "", "kv_dtype": "", "tp": "1", "pp": "1", "ep": "1",
+            "scenario": "server", "input_tokens": "8192", "output_tokens": "1024", "concurrency": "2048",
+            "metric": "ttft_ms", "value": "1000", "unit": "ms", "notes": notes}
+    return parse_cases(",".join(COLUMNS) + "\n" + ",".join(f'"{vals[c]}"' for c in COLUMNS) + "\n")[0]
+
+
+def test_recipe_prefill_worker_by_hand():
+    assert recipe_prefill_worker(4, 1, 1, True, False) == (4, 1, False)  # TP4 over the worker, experts in width
+    assert recipe_prefill_worker(4, 1, 1, True, None) == (1, 1, True)  # no recipe fact: the row's own statement
+    assert recipe_prefill_worker(4, 4, 1, False, False) == (4, 1, False)  # already as the recipe runs it
+    assert recipe_prefill_worker(8, 8, 8, False, True) == (8, 8, True)
+    layout, _ = Worker(4, 4, 1, False).layout()
+    assert layout == Layout(tp=4, ep=1) and not layout.attn_dp
+
+
+@given(chips=st.integers(1, 72), tp=st.integers(1, 72), ep=st.integers(1, 72), dpa=st.booleans(),
+       recipe=st.sampled_from([None, True, False]))
+def test_recipe_layout_keeps_the_chips_and_is_idempotent(chips, tp, ep, dpa, recipe):
+    t, e, d = recipe_prefill_worker(chips, tp, ep, dpa, recipe)
+    assert d == (dpa if recipe is None else recipe)
+    if recipe is None or recipe == dpa:
+        assert (t, e) == (tp, ep)
+    elif not recipe:  # tensor-parallel over every chip of the worker: the worker's chips are unchanged
+        assert (t, e) == (chips, 1)
+        assert Worker(chips, t, e, d).layout()[0].chips_per_replica == chips
+    assert recipe_prefill_worker(chips, t, e, d, recipe) == (t, e, d)
+
+
+def test_shipped_record_runs_the_fp4_8k_max_throughput_prefill_tp4():
+    dyn = get_engine("dynamo")
+    pw = dyn.prefill_worker(SGL, "fp4", 10)
+    assert pw is not None and pw.attention_dp is False and pw.router == "random" and pw.async_scheduling
+    for weights, workers in (("fp4", 4), ("fp4", 6), ("fp8", 5), ("fp8", 10)):  # the recipes that keep the rows' own
+        other = dyn.prefill_worker(SGL, weights, workers)
+        assert other is not None and other.attention_dp is None
+
+
+def test_row_facts_take_the_recipe_prefill_worker():
+    dyn = get_engine("dynamo")
+    p40 = row_facts(_disagg_row("imax-d-sglang-fp4-disagg-p40x1e1dpa-d32x1e1dpa-8192-1024-c2048-r1-ttft", 40, 10,
+                                "true"), dyn)
+    facts, notes = recipe_prefill(_disagg_row("x", 40, 10, "true"), "fp4", p40)
+    assert facts.prefill == Worker(4, 4, 1, False) and facts.decode == p40.decode
+    assert len(notes) == 1 and "TP4/EP1, attention DP false" in notes[0]
+    p16 = row_facts(_disagg_row("imax-d-sglang-fp4-disagg-p16x1e1dpa-d32x1e1dpa-1024-1024-c2048-r1-ttft", 16, 4,
+                                "true"), dyn)
+    same, none = recipe_prefill(_disagg_row("x", 16, 4, "true"), "fp4", p16)
+    assert same is p16 and none == []  # the 1k/1k 4-worker recipes run attention DP, as the rows state
