@@ -247,9 +247,9 @@ class EngineSpec(BaseModel):
         True, description="A step carries prefill chunks and decodes together (vLLM, TensorRT-LLM). False: a step is "
                           "a prefill batch or a decode batch, prefill first, decodes paused while it runs (SGLang "
                           "without --enable-mixed-chunk, ATOM).")
-    reserve_output: bool = Field(
-        False, description="Admission reserves KV for every running request's remaining output and the new "
-                           "request's whole output (SGLang with ignore_eos requests and --disable-radix-cache).")
+    reserve_output: bool = Field(False, description="Admission reserves KV for every running request's remaining "
+                                 "output and the new one's whole output (SGLang, ignore_eos, --disable-radix-cache).")
+    micro_batch_caps: bool = Field(False, description="Batch and token caps bound each of the pp micro-batches.")
     mtp_draft_tokens: int = Field(1, ge=1, le=8, description="Draft tokens per step under MTP speculative decoding.")
     mtp_acceptance: float = Field(0.85, gt=0, lt=1, description="Acceptance rate of each MTP draft token.")
     sources: tuple[str, ...] = ()

@@ -25,6 +25,9 @@ Rules, each applied to every server row from its fields and notes (never from it
   stated ``max_num_tokens`` / ``max_num_batched_tokens``, else the engine's prefill chunk (8192,
   the vLLM and TensorRT-LLM default), either per attention-DP rank as the batch size (each rank
   schedules its own batch: the analytic model's ``replica_chunk_tokens``), never below ``max_num_seqs``.
+  A stated budget below the batch size caps the batch (a decoding sequence is one of a step's tokens,
+  TensorRT-LLM's ``MicroBatchScheduler``). An engine with ``micro_batch_caps`` (TensorRT-LLM; catalog/engines.yaml)
+  applies both caps to each of a ``pp``-stage replica's ``pp`` micro-batches: both are taken ``pp`` times.
 * **Attention DP** (a layout with ``attn_dp``): the layout's ranks (``Layout.attn_dp_ways``) are
   resolved once (:attr:`ReplicaSim.dp_ranks`) and passed down: to the scheduler's per-rank batch and
   budget above, to a stated attention-DP balance, and to the step model (``ServingStepModel.ranks``),
@@ -74,6 +77,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from inferchip.catalog.engines import row_engine
 from inferchip.mapping.layout import Layout
 from inferchip.performance.phases import MappedModel, fit_error
 from inferchip.performance.serving import BeamStepModel, ServingStepModel
@@ -162,21 +166,30 @@ def sim_length(dist: LengthDist) -> EmpiricalLength:
     return EmpiricalLength(samples_tokens=tuple(max(1, round(v)) for v in dist.points))
 
 
-def scheduler_config(case: Case, mm: MappedModel, plan: Plan, kv_capacity_tokens: int,
-                     dp: int = 1) -> tuple[SchedulerConfig, str]:
-    """Engine settings of a row's replica on ``dp`` attention-DP ranks and how they were chosen (module doc)."""
+def scheduler_config(case: Case, mm: MappedModel, plan: Plan, kv_capacity_tokens: int, dp: int = 1,
+                     micro_batches: int = 1) -> tuple[SchedulerConfig, str]:
+    """Engine settings of a row's replica on ``dp`` attention-DP ranks and ``micro_batches`` pipeline micro-batches
+    capped one by one, and how they were chosen (module doc)."""
     seqs, tokens = stated_batch(case.notes)
+    k = dp * micro_batches
+    each = f" per rank, x{dp} ranks" * (dp > 1) + f" per micro-batch, x{micro_batches} micro-batches" * (k > dp)
     if seqs is not None:
-        n = seqs * dp
-        why = (f"max_num_seqs {n} (batch size {seqs} stated"
-               + (f" per rank, x{dp} attention-DP ranks)" if dp > 1 else ")"))
+        n, why = seqs * k, f"max_num_seqs {seqs * k} (batch size {seqs} stated{each})"
     else:
         o = plan.outputs
         ctx = plan.inputs.mean + o.second_moment / (2.0 * max(o.mean, 1.0))
         n = max(1, int(kv_capacity_tokens // max(ctx, 1.0)))
         why = f"max_num_seqs {n} (no batch size stated: what the KV cache holds at the mean in-flight context)"
-    budget = max((tokens or mm.chunk_tokens) * dp, n)  # per rank, as the cap
+    if tokens is not None and tokens * k < n:  # a decoding sequence is one of the step's tokens
+        n, why = tokens * k, f"{why}, capped at {tokens * k} by the stated max_num_tokens {tokens}"
+    budget = max((tokens or mm.chunk_tokens) * k, n)  # per rank and micro-batch, as the cap
     return SchedulerConfig(max_num_seqs=n, max_num_batched_tokens=budget), f"{why}, token budget {budget}"
+
+
+def micro_batches(case: Case, layout: Layout) -> int:
+    """Micro-batches the row's engine (``software``) caps singly: ``layout.pp`` with ``micro_batch_caps``, else 1."""
+    engine = row_engine(case.software, f"line {case.line} ({case.case_id})")
+    return layout.pp if engine is not None and engine.micro_batch_caps else 1
 
 
 def lifetime_s(lim: LatencyLimits | None, plan: Plan, analytic: OperatingPoint) -> float:
@@ -259,7 +272,8 @@ def simulate_row(case: Case, plan: Plan, layout: Layout, analytic: OperatingPoin
     """Simulate a server row (no concurrency) on its chosen layout. ``analytic`` is the analytic
     operating point there: the search's first rate, and the lifetime where no limit bounds it."""
     inp, out = sim_length(plan.inputs), sim_length(plan.outputs)
-    cfg, cfg_note = scheduler_config(case, sim.mm, plan, sim.step.kv_capacity_tokens, sim.dp_ranks)
+    cfg, cfg_note = scheduler_config(case, sim.mm, plan, sim.step.kv_capacity_tokens, sim.dp_ranks,
+                                     micro_batches(case, layout))
     sched = stated_scheduling(case.case_id, case.notes)
     factory, sched_note = replica_factory(sched, sim.dp_ranks)
     reps = layout.replicas

@@ -30,6 +30,15 @@ prefilled; the simulator runs the row's replica as that engine does
   apart from the ``gpu_batch_size`` that states an engine's batch size).
 
 A row that states none of them runs the plain replica (every received request can join the next step).
+
+* ``kvcache_free_gpu_mem_frac F`` (the NVIDIA MLPerf harness's name; ``kv_cache_free_gpu_mem_fraction``,
+  ``free_gpu_memory_fraction`` elsewhere): TensorRT-LLM sizes its KV pool as ``F`` of the device memory still free
+  once the engine is loaded (``BaseKVCacheManager::calculateFreeMemBytes``: free memory x fraction, the fraction
+  below 1; NVIDIA/TensorRT-LLM ``cpp/tensorrt_llm/batch_manager/kvCacheManager.cpp``, read in one stored 2025
+  version). The simulated replica of such a row holds ``F x (usable - weights - activations)`` of KV cache
+  (:func:`kv_pool_share`; the activations of one step of the stated ``max_num_tokens``, the engine's build-time token
+  cap, else of the mapped model's chunk: an estimate of what the loaded engine takes besides its weights) instead of
+  the calibration's share of the usable memory.
 """
 
 from __future__ import annotations
@@ -56,6 +65,8 @@ _OVERLAP_OFF = re.compile(r"\bdisable_overlap_scheduler\s*[=:]?\s*(false|true)\b
 _BATCHER = re.compile(r"--enable-batcher\b", re.IGNORECASE)
 _BATCHER_WINDOW = re.compile(r"--batcher-threshold\s*[=:]?\s*(\d+(?:\.\d+)?)\s*s?\b", re.IGNORECASE)
 _BATCHER_MAX = re.compile(r"--gpu-batch-size\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
+_KV_FREE = re.compile(r"\b(?:kvcache_free_gpu_mem_frac|kv_cache_free_gpu_mem_fraction|free_gpu_memory_fraction)"
+                      r"\s*[=:]?\s*(\d*\.?\d+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -180,3 +191,31 @@ def batcher_ttft_point(s: StatedScheduling, point: OperatingPoint, mm: MappedMod
     alone_s = point.ttft_s - QUEUE_WAIT_STEPS * point.tpot_s  # the point's prefill of one prompt
     extra = wait_s + max(0.0, 0.5 * (steps + 1) * float(np.asarray(step_s).reshape(-1)[0]) - alone_s)
     return replace(point, ttft_s=point.ttft_s + extra, e2e_s=point.e2e_s + extra)
+
+
+def stated_kv_free_fraction(case_id: str, notes: str) -> float | None:
+    """The KV pool's fraction of the memory free after loading that the notes state (module doc), None without one;
+    outside (0, 1) an error naming the row (TensorRT-LLM refuses a fraction of 1 or more)."""
+    m = _KV_FREE.search(notes)
+    if m is None:
+        return None
+    f = float(m.group(1))
+    if not 0.0 < f < 1.0:
+        raise InvalidSettingError(f"case {case_id}, column notes: KV free-memory fraction {f:g}; allowed: (0, 1)")
+    return f
+
+
+def kv_pool_share(mm: MappedModel, free_fraction: float, step_tokens: int | None = None) -> float:
+    """The share of usable memory that the weights and a KV pool of ``free_fraction`` of what the loaded engine
+    leaves free take: ``(W + F (U - W - A)) / U`` with ``A`` the activations of a step of ``step_tokens`` (None: the
+    mapped model's chunk; module doc); as a static fraction (``MappedModel.static_memory_fraction``) it gives the
+    replica ``F (U - W - A)`` of KV cache."""
+    u, w = mm.chip.usable_memory_bytes, mm.weights_bytes
+    act = float(np.asarray(mm.activation_bytes(step_tokens or mm.chunk_tokens)).reshape(-1)[0])
+    return (w + free_fraction * max(u - w - act, 0.0)) / u
+
+
+def kv_free_mapped(mm: MappedModel, free_fraction: float | None, step_tokens: int | None = None) -> MappedModel:
+    """``mm`` with the stated KV pool (:func:`kv_pool_share`); ``mm`` itself where none is stated."""
+    return mm if free_fraction is None else replace(
+        mm, static_memory_fraction=kv_pool_share(mm, free_fraction, step_tokens))

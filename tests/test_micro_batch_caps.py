@@ -1,0 +1,89 @@
+"""A pipeline-parallel TensorRT-LLM replica caps each of its ``pp`` micro-batches, not the replica's step
+(``EngineSpec.micro_batch_caps``, validation/server.py ``scheduler_config`` and ``micro_batches``), and a
+stated step token budget below the batch size caps the running batch (a decoding sequence is one token of
+the step: TensorRT-LLM's ``MicroBatchScheduler``)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import make_chip, server_case, server_model, tiny_dense
+from inferchip.catalog.engines import get_engine
+from inferchip.mapping.layout import Layout
+from inferchip.mapping.memory_fit import Formats
+from inferchip.performance.phases import map_model
+from inferchip.spec.calibration import Calibration, DatasetLengths
+from inferchip.validation import server as vs
+from inferchip.validation.plan import operating_point, plan_for
+
+TRT = "TensorRT-LLM-based NVIDIA MLPerf harness; TensorRT 10.8"
+
+
+@pytest.fixture(scope="module")
+def mm():
+    return server_model()
+
+
+def _plan():
+    return plan_for(server_case("x"), DatasetLengths())
+
+
+def test_only_tensorrt_llm_caps_each_micro_batch():
+    assert get_engine("trtllm").micro_batch_caps
+    assert not any(get_engine(e).micro_batch_caps for e in ("vllm", "sglang", "atom", "dynamo"))
+
+
+def test_micro_batches_are_the_layouts_pp_on_an_engine_that_caps_each():
+    trt = server_case("x", software=TRT, pp="2")
+    assert vs.micro_batches(trt, Layout(pp=2, replicas=4)) == 2
+    assert vs.micro_batches(trt, Layout(pp=1, replicas=8)) == 1  # one stage: one batch per step
+    assert vs.micro_batches(server_case("x", software="vLLM 0.9.0", pp="2"), Layout(pp=2)) == 1
+    assert vs.micro_batches(server_case("x", software="", pp="2"), Layout(pp=2)) == 1  # blank: the default, vLLM
+
+
+def test_stated_caps_by_hand(mm):
+    plan = _plan()
+    # gpu_batch_size 1024 on tp 1 x pp 2 (the DGX H100 v5.0 Server run): 1024 per micro-batch, 2048 in flight;
+    # no budget stated: the engine's 8192 per micro-batch, 16384 over the replica step's two micro-batches.
+    cfg, why = vs.scheduler_config(server_case("gpu_batch_size 1024"), mm, plan, 10**6, 1, 2)
+    assert (cfg.max_num_seqs, cfg.max_num_batched_tokens) == (2048, 16384)
+    assert "per micro-batch, x2 micro-batches" in why
+    # The Nebius H200 v5.1 Server config: gpu_batch_size 2048, max_num_tokens 1536, pp 1: a step carries at most
+    # 1536 tokens, one per decoding sequence, so at most 1536 sequences run.
+    cfg, why = vs.scheduler_config(server_case('"gpu_batch_size 2048, max_num_tokens 1536"'), mm, plan, 10**6)
+    assert (cfg.max_num_seqs, cfg.max_num_batched_tokens) == (1536, 1536) and "capped at 1536" in why
+    # Both: 2 ranks x 2 micro-batches of 2048 sequences and 1536 tokens: min(8192, 6144) = 6144.
+    cfg, _ = vs.scheduler_config(server_case('"gpu_batch_size 2048, max_num_tokens 1536"'), mm, plan, 10**6, 2, 2)
+    assert (cfg.max_num_seqs, cfg.max_num_batched_tokens) == (6144, 6144)
+    # A budget above the batch leaves it (the B200 v5.1 Llama-2-70B row: 2048 and 3584).
+    cfg, _ = vs.scheduler_config(server_case('"gpu_batch_size 2048, max_num_tokens 3584"'), mm, plan, 10**6)
+    assert (cfg.max_num_seqs, cfg.max_num_batched_tokens) == (2048, 3584)
+    # No batch stated: the KV rule is the replica's (100,000 tokens / 400-token contexts), micro-batches or not.
+    assert vs.scheduler_config(server_case("nothing stated"), mm, plan, 100_000, 1, 2)[0].max_num_seqs == 250
+
+
+@settings(max_examples=80, deadline=None)
+@given(seqs=st.integers(1, 4096), tokens=st.one_of(st.none(), st.integers(1, 16384)), dp=st.integers(1, 8),
+       micro=st.integers(1, 4))
+def test_caps_scale_with_ranks_and_micro_batches_and_a_step_holds_its_batch(mm, seqs, tokens, dp, micro):
+    notes = f"gpu_batch_size {seqs}" + ("" if tokens is None else f", max_num_tokens {tokens}")
+    cfg, _ = vs.scheduler_config(server_case(f'"{notes}"'), mm, _plan(), 10**6, dp, micro)
+    k = dp * micro
+    assert cfg.max_num_seqs == k * (seqs if tokens is None else min(seqs, tokens))
+    assert cfg.max_num_batched_tokens == max(k * (tokens or mm.chunk_tokens), cfg.max_num_seqs)
+    assert cfg.max_num_seqs <= cfg.max_num_batched_tokens  # every running sequence decodes in each step
+
+
+def test_a_pp2_tensorrt_llm_replica_runs_more_than_one_micro_batchs_cap():
+    """gpu_batch_size 8 on a 2-stage replica: TensorRT-LLM holds 8 per micro-batch, 16 in flight. Under loose limits
+    the rate search fills the replica past 8 sequences (the cap of the replica step before), never past 16."""
+    layout = Layout(pp=2, replicas=1)
+    mm2 = map_model(tiny_dense(layers=32, hidden=4096, heads=32, kv_heads=8, ffn=14336),
+                    make_chip(usable_memory_bytes=30 * 2**30), layout, Formats(), Calibration())
+    c = server_case('"gpu_batch_size 8; TTFT p99<=2000 ms, TPOT p99<=200 ms"', software=TRT, pp="2")
+    plan = plan_for(c, DatasetLengths())
+    out = vs.simulate_row(c, plan, layout, operating_point(mm2, plan, 1), vs.ReplicaSim(mm2))
+    assert "max_num_seqs 16" in out.notes[0]
+    assert 8.0 < out.summary["running_seqs_mean"] <= 16.0
