@@ -65,8 +65,8 @@ _OVERLAP_OFF = re.compile(r"\bdisable_overlap_scheduler\s*[=:]?\s*(false|true)\b
 _BATCHER = re.compile(r"--enable-batcher\b", re.IGNORECASE)
 _BATCHER_WINDOW = re.compile(r"--batcher-threshold\s*[=:]?\s*(\d+(?:\.\d+)?)\s*s?\b", re.IGNORECASE)
 _BATCHER_MAX = re.compile(r"--gpu-batch-size\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
-_KV_FREE = re.compile(r"\b(?:kvcache_free_gpu_mem_frac|kv_cache_free_gpu_mem_fraction|free_gpu_memory_fraction)"
-                      r"\s*[=:]?\s*(\d*\.?\d+)", re.IGNORECASE)
+_KV_FREE = re.compile(r"\b(kvcache_free_gpu_mem_frac|kv_cache_free_gpu_mem_fraction|free_gpu_memory_fraction)"
+                      r"\s*[=:]?\s*([-+]?\d*\.?\d+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -195,14 +195,17 @@ def batcher_ttft_point(s: StatedScheduling, point: OperatingPoint, mm: MappedMod
 
 def stated_kv_free_fraction(case_id: str, notes: str) -> float | None:
     """The KV pool's fraction of the memory free after loading that the notes state (module doc), None without one;
-    outside (0, 1) an error naming the row (TensorRT-LLM refuses a fraction of 1 or more)."""
-    m = _KV_FREE.search(notes)
-    if m is None:
-        return None
-    f = float(m.group(1))
-    if not 0.0 < f < 1.0:
-        raise InvalidSettingError(f"case {case_id}, column notes: KV free-memory fraction {f:g}; allowed: (0, 1)")
-    return f
+    a value outside (0, 1) (TensorRT-LLM refuses a fraction of 1 or more) or two different values: an error naming
+    the row, the column and the stated setting."""
+    stated = [(m.group(1), float(m.group(2))) for m in _KV_FREE.finditer(notes)]
+    for name, f in stated:
+        if not 0.0 < f < 1.0:
+            raise InvalidSettingError(f"case {case_id}, column notes: {name} {f:g}: the KV pool's fraction of the "
+                                      "free memory; allowed: (0, 1)")
+    if len({f for _, f in stated}) > 1:
+        raise InvalidSettingError(f"case {case_id}, column notes: KV pool fractions disagree ("
+                                  + ", ".join(f"{n} {f:g}" for n, f in stated) + "); allowed: one value")
+    return stated[0][1] if stated else None
 
 
 def kv_pool_share(mm: MappedModel, free_fraction: float, step_tokens: int | None = None) -> float:
