@@ -105,3 +105,16 @@ def test_a_micro_batch_flag_that_is_not_a_boolean_is_refused(tmp_path):
     bad.write_text(yaml.safe_dump(data))
     with pytest.raises(SpecError, match=r"engines\.yaml: engines\.\d+\.micro_batch_caps = 2: .*boolean"):
         load_engines(bad)
+
+
+@pytest.mark.parametrize("notes", ["gpu_batch_size 0, max_num_tokens 1024", "gpu_batch_size 1024, max_num_tokens=0"])
+def test_a_stated_batch_or_budget_of_zero_is_refused_naming_the_row(mm, notes):
+    """A micro-batch cap of 0 stated in the notes was read as not stated (the KV rule or the engine's chunk instead):
+    it is refused naming the row, the column and the setting, through the scheduler and the validator alike."""
+    from inferchip.errors import InvalidSettingError
+    setting = notes.split(", ")[0] if "size 0" in notes else notes.split(", ")[1]
+    with pytest.raises(InvalidSettingError, match=rf"case r9, column notes: '{setting}'.*allowed: a whole number"):
+        vs.stated_batch(notes, "r9")
+    with pytest.raises(InvalidSettingError, match=rf"case s1, column notes: '{setting}'"):
+        vs.scheduler_config(server_case(f'"{notes}"'), mm, _plan(), 10**6, 1, 2)
+    assert vs.stated_batch("gpu_batch_size 10, max_num_tokens 2048", "r9") == (10, 2048)
