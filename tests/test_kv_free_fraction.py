@@ -21,8 +21,23 @@ def test_the_fraction_is_read_by_its_names():
     assert stated_kv_free_fraction("r", "max_num_tokens 1536, kvcache_free_gpu_mem_frac 0.9, tokens_per_block") == 0.9
     assert stated_kv_free_fraction("r", "trtllm-bench, kv_cache_free_gpu_mem_fraction=0.95") == 0.95
     assert stated_kv_free_fraction("r", "gpu_batch_size 1024") is None
-    with pytest.raises(InvalidSettingError, match="case r, column notes"):
+    with pytest.raises(InvalidSettingError, match="case r, column notes: kvcache_free_gpu_mem_frac 1: .*allowed"):
         stated_kv_free_fraction("r", "kvcache_free_gpu_mem_frac 1.0")  # TensorRT-LLM refuses 1 or more
+
+
+@pytest.mark.parametrize("text", ["kvcache_free_gpu_mem_frac 0", "kvcache_free_gpu_mem_frac=-0.1",
+                                  "free_gpu_memory_fraction: 95", "kv_cache_free_gpu_mem_fraction 1.2"])
+def test_a_fraction_out_of_range_is_refused_naming_the_row_and_setting(text):
+    name = text.split("=")[0].split()[0].rstrip(":")
+    with pytest.raises(InvalidSettingError, match=rf"case r7, column notes: {name} .*allowed: \(0, 1\)"):
+        stated_kv_free_fraction("r7", text)
+
+
+def test_two_different_fractions_are_refused_and_a_repeat_is_not():
+    with pytest.raises(InvalidSettingError, match=r"case r, column notes: KV pool fractions disagree "
+                                                  r"\(kvcache_free_gpu_mem_frac 0.9, free_gpu_memory_fraction 0.95\)"):
+        stated_kv_free_fraction("r", "kvcache_free_gpu_mem_frac 0.9; trtllm-bench free_gpu_memory_fraction 0.95")
+    assert stated_kv_free_fraction("r", "kvcache_free_gpu_mem_frac 0.9 (build), kvcache_free_gpu_mem_frac 0.9") == 0.9
 
 
 def test_the_pool_by_hand(mm):

@@ -14,14 +14,11 @@ def tool():
     return load_tool("kv_handoff_rate")
 
 
-def test_kv_bytes_per_token(tool):
-    # DeepSeek-R1: 61 layers x (512 + 64) x 1 B (FP8) = 35,136 B; gpt-oss-120b: 36 x 2 x 8 x 64 x 1 B = 36,864 B
-    assert tool.mla_kv_bytes_per_token(61, 512, 64, 1.0) == 35136
-    assert tool.kv_bytes_per_token("dsr1-fp4", "fp8") == 35136
-    assert tool.kv_bytes_per_token("deepseek-r1", "bf16") == 70272
-    assert tool.kv_bytes_per_token("gpt-oss-120b", "fp8") == 36864
-    with pytest.raises(ValueError):
-        tool.kv_bytes_per_token("llama", "fp8")
+def test_kv_geometry_from_the_catalogue_by_hand(tool):
+    # DeepSeek-R1 (MLA): 61 layers x (512 + 64) x 1 B (FP8) = 35,136 B; gpt-oss-120b: 36 x 2 x 8 x 64 x 1 B = 36,864 B
+    assert tool.kv_geometry("deepseek-ai/DeepSeek-R1", "fp8") == (61 * (512 + 64) * 1.0, 61)
+    assert tool.kv_geometry("deepseek-ai/DeepSeek-R1", "bf16") == (70272.0, 61)
+    assert tool.kv_geometry("openai/gpt-oss-120b", "fp8") == (36 * 2 * 8 * 64 * 1.0, 36)
 
 
 def test_senders_and_descriptors(tool):

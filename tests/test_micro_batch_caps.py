@@ -87,3 +87,34 @@ def test_a_pp2_tensorrt_llm_replica_runs_more_than_one_micro_batchs_cap():
     out = vs.simulate_row(c, plan, layout, operating_point(mm2, plan, 1), vs.ReplicaSim(mm2))
     assert "max_num_seqs 16" in out.notes[0]
     assert 8.0 < out.summary["running_seqs_mean"] <= 16.0
+
+
+def test_a_micro_batch_flag_that_is_not_a_boolean_is_refused(tmp_path):
+    """engines.yaml micro_batch_caps is a yes/no engine fact: a count there is refused naming the file, the field
+    and the value (no number of micro-batches is read from it: they are the layout's pp)."""
+    from pathlib import Path
+
+    import yaml
+
+    from inferchip.catalog.engines import load_engines
+    from inferchip.errors import SpecError
+    src = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "engines.yaml"
+    data = yaml.safe_load(src.read_text())
+    next(e for e in data["engines"] if e["id"] == "trtllm")["micro_batch_caps"] = 2
+    bad = tmp_path / "engines.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError, match=r"engines\.yaml: engines\.\d+\.micro_batch_caps = 2: .*boolean"):
+        load_engines(bad)
+
+
+@pytest.mark.parametrize("notes", ["gpu_batch_size 0, max_num_tokens 1024", "gpu_batch_size 1024, max_num_tokens=0"])
+def test_a_stated_batch_or_budget_of_zero_is_refused_naming_the_row(mm, notes):
+    """A micro-batch cap of 0 stated in the notes was read as not stated (the KV rule or the engine's chunk instead):
+    it is refused naming the row, the column and the setting, through the scheduler and the validator alike."""
+    from inferchip.errors import InvalidSettingError
+    setting = notes.split(", ")[0] if "size 0" in notes else notes.split(", ")[1]
+    with pytest.raises(InvalidSettingError, match=rf"case r9, column notes: '{setting}'.*allowed: a whole number"):
+        vs.stated_batch(notes, "r9")
+    with pytest.raises(InvalidSettingError, match=rf"case s1, column notes: '{setting}'"):
+        vs.scheduler_config(server_case(f'"{notes}"'), mm, _plan(), 10**6, 1, 2)
+    assert vs.stated_batch("gpu_batch_size 10, max_num_tokens 2048", "r9") == (10, 2048)

@@ -5,12 +5,14 @@ recipe of that layout runs each prefill worker TP4 with its experts split in wid
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from inferchip.catalog.engines import get_engine
 from inferchip.mapping.layout import Layout
-from inferchip.spec.engine_workers import recipe_prefill_worker
+from inferchip.spec.engine_workers import WorkerScheduling, recipe_prefill_worker
 from inferchip.validation.cases import COLUMNS, parse_cases
 from inferchip.validation.closed_loop import Worker, row_facts
 from inferchip.validation.closed_loop_rows import recipe_prefill
@@ -71,3 +73,66 @@ def test_row_facts_take_the_recipe_prefill_worker():
                                 "true"), dyn)
     same, none = recipe_prefill(_disagg_row("x", 16, 4, "true"), "fp4", p16)
     assert same is p16 and none == []  # the 1k/1k 4-worker recipes run attention DP, as the rows state
+
+
+def _catalogue_with(tmp_path, edit):
+    """The shipped engines.yaml with the Dynamo record's prefill_worker_scheduling list edited by ``edit``."""
+    from pathlib import Path
+
+    import yaml
+    src = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "engines.yaml"
+    data = yaml.safe_load(src.read_text())
+    dyn = next(e for e in data["engines"] if e["id"] == "dynamo")
+    dyn["prefill_worker_scheduling"] = edit(dyn["prefill_worker_scheduling"])
+    path = tmp_path / "engines.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_a_shadowed_recipe_prefill_entry_is_refused(tmp_path):
+    """The generic SGLang entry put before the FP4 10-worker recipe entry matches every row that one does (first
+    match wins): its attention_dp would never apply, so the catalogue is refused naming the engine, the field and
+    both entries."""
+    from inferchip.catalog.engines import load_engines
+    from inferchip.errors import SpecError
+
+    def generic_before_fp4(entries):
+        fp4 = next(i for i, w in enumerate(entries) if w.get("attention_dp") is False)
+        return [*entries[:fp4], entries[fp4 + 1], entries[fp4], *entries[fp4 + 2:]]
+
+    with pytest.raises(SpecError, match=r"engine dynamo: prefill_worker_scheduling entry 2 .*'attention_dp': "
+                                        r"False.* never reached: entry 1"):
+        load_engines(_catalogue_with(tmp_path, generic_before_fp4))
+
+
+def test_a_recipe_layout_without_its_worker_count_is_refused(tmp_path):
+    """attention_dp is one launch recipe's layout: an entry for every worker count (prefill_workers 0), which would
+    also reach rows of other recipes, is refused naming the file, the field and the value; so is a contradictory
+    copy of the shipped entry placed after it (never reached)."""
+    from inferchip.catalog.engines import load_engines
+    from inferchip.errors import SpecError
+
+    with pytest.raises(ValidationError, match="attention_dp = False .* needs prefill_workers"):
+        WorkerScheduling(software="sglang", async_scheduling=True, attention_dp=False)
+
+    def any_count(entries):
+        return [{**w, "prefill_workers": 0} if w.get("attention_dp") is False else w for w in entries]
+
+    with pytest.raises(SpecError, match=r"engines\.yaml: .*prefill_worker_scheduling.*attention_dp = False"):
+        load_engines(_catalogue_with(tmp_path, any_count))
+
+    def contradiction(entries):
+        i = next(i for i, w in enumerate(entries) if w.get("attention_dp") is False)
+        return [*entries[:i + 1], {**entries[i], "attention_dp": True}, *entries[i + 1:]]
+
+    with pytest.raises(SpecError, match=r"prefill_worker_scheduling entry 2 .* never reached: entry 1"):
+        load_engines(_catalogue_with(tmp_path, contradiction))
+
+
+def test_recipe_entry_covers_by_hand():
+    generic = WorkerScheduling(software="sglang", async_scheduling=True)
+    fp4 = WorkerScheduling(software="sglang", weights="fp4", prefill_workers=10, async_scheduling=True,
+                           attention_dp=False)
+    assert generic.covers(fp4) and not fp4.covers(generic)
+    assert not WorkerScheduling(software="sglang", weights="fp8", async_scheduling=True).covers(fp4)
+    assert not WorkerScheduling(software="sglang", prefill_workers=4, async_scheduling=True).covers(fp4)

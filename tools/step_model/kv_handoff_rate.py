@@ -8,12 +8,13 @@ per prefill worker, per prefill GPU and per KV sender, the worker-milliseconds p
 descriptors a request can need (one per layer per page, SGLang's ``send_kvcache``).
 
 Sources:
-* KV bytes per token: DeepSeek-R1 (MLA) caches ``kv_lora_rank + qk_rope_head_dim`` = 512 + 64 = 576 elements
+* KV bytes per token and attention layers: the model catalogue's (:func:`kv_geometry`; the same cache the
+  simulator holds). DeepSeek-R1 (MLA) caches ``kv_lora_rank + qk_rope_head_dim`` = 512 + 64 = 576 elements
   per token per layer on 61 layers (deepseek-ai/DeepSeek-R1 ``config.json``); the GB200 launch recipes store them
   in FP8 (NVIDIA/srt-slurm @96f34420 ``recipes/gb200-fp4/1k1k/max-tpt.yaml``: ``kv-cache-dtype: fp8_e4m3``, both
   pools; the FP8 scripts likewise, ``catalog/engines.yaml``). gpt-oss-120b: 36 layers x K and V x 8 KV heads x
   64 (openai/gpt-oss-120b ``config.json``), FP8 as the rows' format says; half its layers hold a 128-token window,
-  not counted here (an upper bound).
+  not capped here (an upper bound).
 * Senders (sgl-project/sglang @007ba532 ``disaggregation/common/conn.py`` ``CommonKVReceiver``, ``nixl/conn.py``):
   with MLA every prefill attention-DP rank sends the requests it prefilled; where the prefill attention-TP is
   larger than the decode's, the decode side takes the KV from one prefill rank only (``target_tp_ranks[0]``; the
@@ -40,17 +41,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from disagg_intake import e2e_from_notes, intake_tokens_per_s  # noqa: E402
 
 _RUN = re.compile(r"-c\d+-r\d+$")
-KV_ELEMENT_BYTES = {"fp8": 1.0, "bf16": 2.0, "fp16": 2.0, "fp4": 0.5}
 
 
-def mla_kv_bytes_per_token(layers: int, latent: int, rope: int, element_bytes: float) -> float:
-    """KV bytes one token leaves in an MLA cache: one ``latent + rope`` vector per layer (no K/V split)."""
-    return layers * (latent + rope) * element_bytes
+def kv_geometry(model: str, kv: str) -> tuple[float, int]:
+    """(KV bytes one token leaves in the whole model's cache in format ``kv``, attention layers) from the model
+    catalogue, sliding windows not capped (module doc)."""
+    from inferchip.catalog.models import load_model
+    from inferchip.mapping.layout import Layout
+    from inferchip.mapping.memory_fit import Formats, kv_bytes_per_sequence_on_its_chip
+    from inferchip.mapping.sharding import shard
 
-
-def gqa_kv_bytes_per_token(layers: int, kv_heads: int, head_dim: int, element_bytes: float) -> float:
-    """KV bytes one token leaves in a grouped-query cache: K and V per layer and KV head."""
-    return layers * 2 * kv_heads * head_dim * element_bytes
+    sm = shard(load_model(model), Layout())  # one chip holds the whole cache
+    return float(kv_bytes_per_sequence_on_its_chip(sm, Formats(kv=kv), 1.0)), sum(g.count for g in sm.layers)
 
 
 def max_descriptors(prompt_tokens: float, page_tokens: int, layers: int) -> int:
@@ -80,15 +82,6 @@ def handoff_rates(intake_tokens_per_s: float, prompt_tokens: float, workers: int
     rps = per_worker_tokens / prompt_tokens
     return HandoffRates(rps, per_worker_tokens / chips_per_worker, per_worker_bytes,
                         per_worker_bytes / chips_per_worker, per_worker_bytes / senders, 1.0 / rps)
-
-
-def kv_bytes_per_token(model: str, kv: str) -> float:
-    b = KV_ELEMENT_BYTES[kv]
-    if "dsr1" in model.lower() or "deepseek" in model.lower():
-        return mla_kv_bytes_per_token(61, 512, 64, b)
-    if "gpt" in model.lower():
-        return gqa_kv_bytes_per_token(36, 8, 64, b)
-    raise ValueError(f"no KV geometry for {model}")
 
 
 def main() -> None:
@@ -122,8 +115,8 @@ def main() -> None:
         second = f"{statistics.median(runs[key][cs[-2]]) / 1e3:.1f}" if len(cs) > 1 else "-"
         workers, pre, kv, model, prompt = info[key]
         senders = senders_per_worker(pre.chips, pre.dpa)
-        r = handoff_rates(top, prompt, workers, pre.chips, senders, kv_bytes_per_token(model, kv))
-        layers = 61 if "dsr1" in key else 36
+        kv_bytes, layers = kv_geometry(model, kv)
+        r = handoff_rates(top, prompt, workers, pre.chips, senders, kv_bytes)
         print(f"| {key} | {workers} x {pre.chips}, {senders} | {second} / {top / 1e3:.1f} | "
               f"{r.requests_per_s_per_worker:.1f} | {r.tokens_per_s_per_gpu / 1e3:.1f} | "
               f"{r.kv_bytes_per_s_per_worker / 1e9:.2f} | {r.kv_bytes_per_s_per_gpu / 1e9:.2f} | "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class RecipeBatch(BaseModel):
@@ -56,7 +56,9 @@ class WorkerScheduling(BaseModel):
     ``--enable-dp-attention``) where it says so; None: the row's own flag. A front end whose rows state layouts
     their launch script does not read (InferenceMAX's multinode ``dp-attn``) runs the recipe's: False is a worker
     tensor-parallel over all its chips, its experts split in width (``--tp-size`` = chips, ``--dp-size 1``,
-    ``--ep-size 1``): :func:`recipe_prefill_worker`."""
+    ``--ep-size 1``): :func:`recipe_prefill_worker`. A launch recipe is one layout, so an entry that sets it names
+    the recipe's ``prefill_workers`` (refused otherwise); the catalogue refuses an entry an earlier one shadows
+    (:meth:`covers`, as for the other worker records)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -68,6 +70,19 @@ class WorkerScheduling(BaseModel):
     router: Literal["", "least_loaded", "round_robin", "random"] = ""
     wake_takes_queue: bool = True
     attention_dp: bool | None = None
+
+    @model_validator(mode="after")
+    def _recipe_layout_names_its_workers(self) -> WorkerScheduling:
+        if self.attention_dp is not None and self.prefill_workers == 0:  # a launch recipe is one layout
+            raise ValueError(f"attention_dp = {self.attention_dp} (software {self.software!r}) needs prefill_workers "
+                             "= the launch recipe's prefill worker count (>= 1): it applies only to disaggregated "
+                             "rows of that layout")
+        return self
+
+    def covers(self, other: WorkerScheduling) -> bool:
+        """True when every row ``other`` matches also matches this entry (placed first, it would shadow ``other``)."""
+        return (self.software in other.software and self.weights in ("", other.weights)
+                and self.prefill_workers in (0, other.prefill_workers))
 
 
 def recipe_prefill_worker(chips: int, tp: int, ep: int, dpa: bool, attention_dp: bool | None) -> tuple[int, int, bool]:

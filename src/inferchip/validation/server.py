@@ -104,7 +104,13 @@ from inferchip.validation.plan import (
     metric_value,
     operating_point,
 )
-from inferchip.validation.stated_engine import StatedScheduling, arrivals_factory, replica_factory, stated_scheduling
+from inferchip.validation.stated_engine import (  # stated_batch re-exported: the notes' batch and budget
+    StatedScheduling,
+    arrivals_factory,
+    replica_factory,
+    stated_batch,
+    stated_scheduling,
+)
 
 PERCENTILE = 99.0  # MLPerf Server/Interactive latency limits are p99
 SEED = 0  # one seed for every run: deterministic, common random numbers across rates
@@ -119,21 +125,10 @@ SERVER_MODELS = ("sim", "analytic")
 # Metrics of an MLPerf run measured at its stated load that are read at the simulated edge (module doc).
 EDGE_METRICS = ("ttft_ms",)
 
-_SEQS = re.compile(r"\b(?:gpu_batch_size|max_batch_size|max_num_seqs|batch size)\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
-_TOKENS = re.compile(r"\b(?:max_num_tokens|max_num_batched_tokens)\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
 _REQUESTS = re.compile(r"\b(\d+)\s+requests\b", re.IGNORECASE)
 
 
 # ------------------------------------------------------------------ facts from the notes
-def stated_batch(notes: str) -> tuple[int | None, int | None]:
-    """(sequences in flight, step token budget) the notes state, None where they state none:
-    "gpu_batch_size 1024", "max_batch_size 256", "max_num_seqs=512", "batch size 64";
-    "max_num_tokens 8192", "max_num_batched_tokens: 16384"."""
-    seqs, tokens = _SEQS.search(notes), _TOKENS.search(notes)
-    return (int(seqs.group(1)) if seqs and int(seqs.group(1)) > 0 else None,
-            int(tokens.group(1)) if tokens and int(tokens.group(1)) > 0 else None)
-
-
 def stated_requests(notes: str) -> int | None:
     """Requests a benchmark ran ("500 requests"), None when the notes state none."""
     m = _REQUESTS.search(notes)
@@ -170,7 +165,7 @@ def scheduler_config(case: Case, mm: MappedModel, plan: Plan, kv_capacity_tokens
                      micro_batches: int = 1) -> tuple[SchedulerConfig, str]:
     """Engine settings of a row's replica on ``dp`` attention-DP ranks and ``micro_batches`` pipeline micro-batches
     capped one by one, and how they were chosen (module doc)."""
-    seqs, tokens = stated_batch(case.notes)
+    seqs, tokens = stated_batch(case.notes, case.case_id)
     k = dp * micro_batches
     each = f" per rank, x{dp} ranks" * (dp > 1) + f" per micro-batch, x{micro_batches} micro-batches" * (k > dp)
     if seqs is not None:

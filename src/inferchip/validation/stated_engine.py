@@ -65,8 +65,10 @@ _OVERLAP_OFF = re.compile(r"\bdisable_overlap_scheduler\s*[=:]?\s*(false|true)\b
 _BATCHER = re.compile(r"--enable-batcher\b", re.IGNORECASE)
 _BATCHER_WINDOW = re.compile(r"--batcher-threshold\s*[=:]?\s*(\d+(?:\.\d+)?)\s*s?\b", re.IGNORECASE)
 _BATCHER_MAX = re.compile(r"--gpu-batch-size\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
-_KV_FREE = re.compile(r"\b(?:kvcache_free_gpu_mem_frac|kv_cache_free_gpu_mem_fraction|free_gpu_memory_fraction)"
-                      r"\s*[=:]?\s*(\d*\.?\d+)", re.IGNORECASE)
+_SEQS = re.compile(r"\b(?:gpu_batch_size|max_batch_size|max_num_seqs|batch size)\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
+_TOKENS = re.compile(r"\b(?:max_num_tokens|max_num_batched_tokens)\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
+_KV_FREE = re.compile(r"\b(kvcache_free_gpu_mem_frac|kv_cache_free_gpu_mem_fraction|free_gpu_memory_fraction)"
+                      r"\s*[=:]?\s*([-+]?\d*\.?\d+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -193,16 +195,32 @@ def batcher_ttft_point(s: StatedScheduling, point: OperatingPoint, mm: MappedMod
     return replace(point, ttft_s=point.ttft_s + extra, e2e_s=point.e2e_s + extra)
 
 
+def stated_batch(notes: str, case_id: str = "") -> tuple[int | None, int | None]:
+    """(sequences in flight, step token budget) the notes state, None where they state none:
+    "gpu_batch_size 1024", "max_batch_size 256", "max_num_seqs=512", "batch size 64";
+    "max_num_tokens 8192", "max_num_batched_tokens: 16384" (the first of each). A stated 0 is an error naming the
+    row (``case_id``), the column and the setting (an engine refuses an empty batch or budget)."""
+    found = [(m.group(0), int(m.group(1))) if (m := r.search(notes)) else ("", None) for r in (_SEQS, _TOKENS)]
+    for text, value in found:
+        if value == 0:
+            raise InvalidSettingError(f"case {case_id or '?'}, column notes: {text!r}: no batch or step budget of 0; "
+                                      "allowed: a whole number >= 1")
+    return found[0][1], found[1][1]
+
+
 def stated_kv_free_fraction(case_id: str, notes: str) -> float | None:
     """The KV pool's fraction of the memory free after loading that the notes state (module doc), None without one;
-    outside (0, 1) an error naming the row (TensorRT-LLM refuses a fraction of 1 or more)."""
-    m = _KV_FREE.search(notes)
-    if m is None:
-        return None
-    f = float(m.group(1))
-    if not 0.0 < f < 1.0:
-        raise InvalidSettingError(f"case {case_id}, column notes: KV free-memory fraction {f:g}; allowed: (0, 1)")
-    return f
+    a value outside (0, 1) (TensorRT-LLM refuses a fraction of 1 or more) or two different values: an error naming
+    the row, the column and the stated setting."""
+    stated = [(m.group(1), float(m.group(2))) for m in _KV_FREE.finditer(notes)]
+    for name, f in stated:
+        if not 0.0 < f < 1.0:
+            raise InvalidSettingError(f"case {case_id}, column notes: {name} {f:g}: the KV pool's fraction of the "
+                                      "free memory; allowed: (0, 1)")
+    if len({f for _, f in stated}) > 1:
+        raise InvalidSettingError(f"case {case_id}, column notes: KV pool fractions disagree ("
+                                  + ", ".join(f"{n} {f:g}" for n, f in stated) + "); allowed: one value")
+    return stated[0][1] if stated else None
 
 
 def kv_pool_share(mm: MappedModel, free_fraction: float, step_tokens: int | None = None) -> float:

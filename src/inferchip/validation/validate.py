@@ -287,12 +287,12 @@ class Validator:
                   key: tuple) -> SimOutcome:
         """The simulator's outcome for a server row, shared by rows of the same setting (a TTFT and
         a TPOT row measured at one load run one simulation)."""
-        kv_free = stated_kv_free_fraction(case.case_id, case.notes)  # the engine's KV pool, where stated
-        skey = (key, layout, stated_batch(case.notes), stated_requests(case.notes), stated_load_per_s(case),
+        kv_free, batch = stated_kv_free_fraction(case.case_id, case.notes), stated_batch(case.notes, case.case_id)
+        skey = (key, layout, batch, stated_requests(case.notes), stated_load_per_s(case),
                 stated_scheduling(case.case_id, case.notes), reads_at_edge(case), kv_free)
         if skey not in self._outcomes:
             rkey = (case.accelerator, case.model, layout.tp, layout.pp, layout.ep, layout.attn_dp, fmt, plan.beams,
-                    kv_free, stated_batch(case.notes)[1] if kv_free else None)
+                    kv_free, batch[1] if kv_free else None)  # the stated KV pool
             if rkey not in self._sims:
                 self._sims[rkey] = ReplicaSim(kv_free_mapped(self.mapped(case, layout, fmt), *rkey[-2:]), plan.beams)
             self._outcomes[skey] = simulate_row(case, plan, layout, point, self._sims[rkey])
