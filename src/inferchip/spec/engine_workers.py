@@ -56,7 +56,7 @@ class WorkerScheduling(BaseModel):
     ``--enable-dp-attention``) where it says so; None: the row's own flag. A front end whose rows state layouts
     their launch script does not read (InferenceMAX's multinode ``dp-attn``) runs the recipe's: False is a worker
     tensor-parallel over all its chips, its experts split in width (``--tp-size`` = chips, ``--dp-size 1``,
-    ``--ep-size 1``): :func:`recipe_prefill_worker`. A launch recipe is one layout, so an entry that sets it names
+    ``--ep-size 1``): :func:`recipe_worker`. A launch recipe is one layout, so an entry that sets it names
     the recipe's ``prefill_workers`` (refused otherwise); the catalogue refuses an entry an earlier one shadows
     (:meth:`covers`, as for the other worker records)."""
 
@@ -85,11 +85,11 @@ class WorkerScheduling(BaseModel):
                 and self.prefill_workers in (0, other.prefill_workers))
 
 
-def recipe_prefill_worker(chips: int, tp: int, ep: int, dpa: bool, attention_dp: bool | None) -> tuple[int, int, bool]:
-    """A prefill worker of ``chips`` chips stated as ``tp``/``ep`` with attention DP ``dpa``, as the launch recipe
-    runs it (:attr:`WorkerScheduling.attention_dp`): ``(tp, ep, dpa)``. None or the row's own flag: unchanged;
-    False on an attention-DP row: tensor-parallel over all its chips, experts split in width (ep 1); True on a row
-    without: attention DP over its chips with the row's tp/ep."""
+def recipe_worker(chips: int, tp: int, ep: int, dpa: bool, attention_dp: bool | None) -> tuple[int, int, bool]:
+    """A prefill or decode worker of ``chips`` chips stated as ``tp``/``ep`` with attention DP ``dpa``, as the launch
+    recipe runs it (:attr:`WorkerScheduling.attention_dp`, :attr:`DecodeWorker.attention_dp`): ``(tp, ep, dpa)``.
+    None or the row's own flag: unchanged; False on an attention-DP row: tensor-parallel over all its chips, experts
+    split in width (ep 1); True on a row without: attention DP over its chips with the row's tp/ep."""
     if attention_dp is None or attention_dp == dpa:
         return tp, ep, dpa
     return (chips, 1, False) if not attention_dp else (tp, ep, True)
@@ -125,7 +125,9 @@ class DecodeWorker(BaseModel):
     ``input_tokens``, ``decode_workers`` or ``prefill_workers`` set applies only to rows of that weight format,
     nominal input length and number of decode and prefill workers. ``retract_to_host``: a running request the pool
     can no longer grow is retracted with its KV copied to host memory and resumed before new arrivals (SGLang's
-    decode server), not recomputed."""
+    decode server), not recomputed. ``attention_dp``: whether the launch recipe runs the decode worker with attention
+    DP where it says so (None: the row's own flag), as :attr:`WorkerScheduling.attention_dp` for the prefill side
+    (:func:`recipe_worker`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -138,6 +140,7 @@ class DecodeWorker(BaseModel):
     recv_interval_steps: int = Field(1, ge=1, le=1000)
     max_total_tokens: int = Field(0, ge=0, le=100_000_000)
     retract_to_host: bool = False
+    attention_dp: bool | None = None
 
     def covers(self, other: DecodeWorker) -> bool:
         """True when every row ``other`` matches also matches this entry (placed first, it would shadow ``other``)."""
