@@ -128,7 +128,7 @@ def recipe_workers(case: Case, weights: str, facts: RowFacts) -> tuple[RowFacts,
         return facts, []
     eng = facts.engine
     pw = eng.prefill_worker(case.software, weights, facts.prefill_workers)
-    dw = eng.decode_worker_on(case.software, weights, int(case.input_tokens), facts.decode_workers,
+    dw = eng.decode_worker_on(case.software, weights, int(case.input_tokens or 0), facts.decode_workers,
                               facts.prefill_workers)
     notes: list[str] = []
     for role, entry, recipe in (("prefill", "prefill_worker_scheduling", None if pw is None else pw.attention_dp),
@@ -138,7 +138,8 @@ def recipe_workers(case: Case, weights: str, facts: RowFacts) -> tuple[RowFacts,
         tp, ep, dpa = recipe_worker(w.chips, w.tp, w.ep, w.dpa, recipe)
         if (tp, ep, dpa) == (w.tp, w.ep, w.dpa):
             continue
-        facts = replace(facts, **{role: Worker(w.chips, tp, ep, dpa)})
+        new = Worker(w.chips, tp, ep, dpa)
+        facts = replace(facts, prefill=new) if role == "prefill" else replace(facts, decode=new)
         notes.append(f"{role} workers as the launch recipe runs them (engines.yaml {entry} attention_dp): "
                      f"TP{tp}/EP{ep}, attention DP {str(dpa).lower()}; the row states TP{w.tp}/EP{w.ep}, "
                      f"DP-attention {str(w.dpa).lower()}")
