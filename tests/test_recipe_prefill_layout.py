@@ -103,6 +103,22 @@ def test_row_facts_take_the_recipe_decode_worker():
     assert facts.decode.layout()[0] == Layout(tp=4, ep=1)
 
 
+def test_prefill_worker_for_matches_the_input_length_by_hand():
+    """An entry with ``input_tokens`` set applies only to rows of that nominal input length; a blank one to any."""
+    from inferchip.spec.engine_workers import WorkerScheduling, prefill_worker_for
+
+    eight = WorkerScheduling(software="sglang", weights="fp8", prefill_workers=1, input_tokens=8192,
+                             async_scheduling=True, max_total_tokens=32768)
+    any_len = WorkerScheduling(software="sglang", weights="fp8", prefill_workers=1, async_scheduling=True,
+                               max_total_tokens=8192)
+    entries = (eight, any_len)
+    assert prefill_worker_for(entries, SGL, "FP8", 1, 8192) is eight
+    assert prefill_worker_for(entries, SGL, "fp8", 1, 1024) is any_len
+    assert prefill_worker_for(entries, SGL, "fp8", 1) is any_len  # length unknown: only blank entries
+    assert prefill_worker_for(entries, SGL, "fp8", 2, 8192) is None
+    assert prefill_worker_for(entries, SGL, "fp4", 1, 8192) is None
+
+
 def _catalogue_with(tmp_path, edit):
     """The shipped engines.yaml with the Dynamo record's prefill_worker_scheduling list edited by ``edit``."""
     from pathlib import Path

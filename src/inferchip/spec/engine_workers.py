@@ -42,7 +42,8 @@ class WorkerScheduling(BaseModel):
     (SGLang's overlap scheduler, ``event_loop_overlap_disagg_prefill``; TensorRT-LLM context servers run with
     ``disable_overlap_scheduler``), for rows whose ``software`` text contains the ``software`` fragment (lower
     case) and, where ``weights`` is not blank and ``prefill_workers`` not 0, whose weight format is ``weights`` and
-    whose prefill workers number ``prefill_workers``: a front end such as Dynamo runs
+    whose prefill workers number ``prefill_workers`` (and, where ``input_tokens`` is not 0, whose nominal input length
+    is ``input_tokens``): a front end such as Dynamo runs
     the workers of the engine its text names, with that engine's scheduler. The first matching entry wins.
     ``max_total_tokens``: the KV pool of one prefill rank (attention-DP rank; the worker without attention DP), in
     tokens, where the launch recipe sets it (SGLang ``--max-total-tokens``); 0: the memory fit's pool. A prefill
@@ -70,6 +71,7 @@ class WorkerScheduling(BaseModel):
     router: Literal["", "least_loaded", "round_robin", "random"] = ""
     wake_takes_queue: bool = True
     attention_dp: bool | None = None
+    input_tokens: int = Field(0, ge=0, le=10_000_000)
 
     @model_validator(mode="after")
     def _recipe_layout_names_its_workers(self) -> WorkerScheduling:
@@ -83,6 +85,16 @@ class WorkerScheduling(BaseModel):
         """True when every row ``other`` matches also matches this entry (placed first, it would shadow ``other``)."""
         return (self.software in other.software and self.weights in ("", other.weights)
                 and self.prefill_workers in (0, other.prefill_workers))
+
+
+def prefill_worker_for(entries: Sequence[WorkerScheduling], software: str, weights: str, prefill_workers: int,
+                       input_tokens: int = 0) -> WorkerScheduling | None:
+    """The first of ``entries`` whose fragment the row's ``software`` text contains and whose ``weights``,
+    ``prefill_workers`` and ``input_tokens`` (the row's nominal input length) are blank / 0 or the row's."""
+    fmt = weights.lower()
+    fits = [w for w in entries if (not w.weights or w.weights == fmt) and w.prefill_workers in (0, prefill_workers)
+            and w.input_tokens in (0, input_tokens)]
+    return first_for_software(fits, software)
 
 
 def recipe_worker(chips: int, tp: int, ep: int, dpa: bool, attention_dp: bool | None) -> tuple[int, int, bool]:

@@ -127,7 +127,7 @@ def recipe_workers(case: Case, weights: str, facts: RowFacts) -> tuple[RowFacts,
     if pre is None:
         return facts, []
     eng = facts.engine
-    pw = eng.prefill_worker(case.software, weights, facts.prefill_workers)
+    pw = eng.prefill_worker(case.software, weights, facts.prefill_workers, int(case.input_tokens or 0))
     dw = eng.decode_worker_on(case.software, weights, int(case.input_tokens or 0), facts.decode_workers,
                               facts.prefill_workers)
     notes: list[str] = []
