@@ -79,11 +79,13 @@ def test_row_facts_take_the_recipe_worker():
 
 def test_shipped_record_runs_the_fp4_1k_low_latency_workers_tp4():
     """NVIDIA/srt-slurm recipes/gb200-fp4/1k1k/low-latency.yaml (1 prefill node, 2 decode nodes, 2 decode workers):
-    both roles TP4 without attention DP; the other decode entries keep the rows' flags."""
+    both roles TP4 without attention DP, as the 8k/1k one's decode workers (8k1k/low-latency.yaml: 1 prefill node, 4
+    decode nodes, 4 decode workers); the other decode entries keep the rows' flags."""
     dyn = get_engine("dynamo")
     pw = dyn.prefill_worker(SGL, "fp4", 1)
     assert pw is not None and pw.attention_dp is False and pw.max_total_tokens == 0
     assert dyn.decode_worker_on(SGL, "fp4", 1024, 2, 1).attention_dp is False
+    assert dyn.decode_worker_on(SGL, "fp4", 8192, 4, 1).attention_dp is False  # 8k1k/low-latency.yaml, d16
     for args in (("fp4", 1024, 1, 4), ("fp4", 8192, 1, 6), ("fp4", 8192, 1, 10), ("fp8", 1024, 1, 2),
                  ("fp8", 8192, 1, 5), ("fp8", 1024, 4, 1)):
         assert dyn.decode_worker_on(SGL, *args).attention_dp is None
