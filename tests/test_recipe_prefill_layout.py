@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from inferchip.catalog.engines import get_engine
 from inferchip.mapping.layout import Layout
-from inferchip.spec.engine_workers import WorkerScheduling, recipe_worker
+from inferchip.spec.engine_workers import DecodeWorker, WorkerScheduling, prefill_worker_for, recipe_worker
 from inferchip.validation.cases import COLUMNS, parse_cases
 from inferchip.validation.closed_loop import Worker, row_facts
 from inferchip.validation.closed_loop_rows import recipe_workers
@@ -107,8 +107,6 @@ def test_row_facts_take_the_recipe_decode_worker():
 
 def test_prefill_worker_for_matches_the_input_length_by_hand():
     """An entry with ``input_tokens`` set applies only to rows of that nominal input length; a blank one to any."""
-    from inferchip.spec.engine_workers import WorkerScheduling, prefill_worker_for
-
     eight = WorkerScheduling(software="sglang", weights="fp8", prefill_workers=1, input_tokens=8192,
                              async_scheduling=True, max_total_tokens=32768)
     any_len = WorkerScheduling(software="sglang", weights="fp8", prefill_workers=1, async_scheduling=True,
@@ -121,15 +119,15 @@ def test_prefill_worker_for_matches_the_input_length_by_hand():
     assert prefill_worker_for(entries, SGL, "fp4", 1, 8192) is None
 
 
-def _catalogue_with(tmp_path, edit):
-    """The shipped engines.yaml with the Dynamo record's prefill_worker_scheduling list edited by ``edit``."""
+def _catalogue_with(tmp_path, edit, field="prefill_worker_scheduling"):
+    """The shipped engines.yaml with the Dynamo record's ``field`` list edited by ``edit``."""
     from pathlib import Path
 
     import yaml
     src = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "engines.yaml"
     data = yaml.safe_load(src.read_text())
     dyn = next(e for e in data["engines"] if e["id"] == "dynamo")
-    dyn["prefill_worker_scheduling"] = edit(dyn["prefill_worker_scheduling"])
+    dyn[field] = edit(dyn[field])
     path = tmp_path / "engines.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -183,3 +181,62 @@ def test_recipe_entry_covers_by_hand():
     assert generic.covers(fp4) and not fp4.covers(generic)
     assert not WorkerScheduling(software="sglang", weights="fp8", async_scheduling=True).covers(fp4)
     assert not WorkerScheduling(software="sglang", prefill_workers=4, async_scheduling=True).covers(fp4)
+
+
+def test_an_input_length_entry_is_shadowed_only_by_one_that_reaches_its_rows(tmp_path):
+    """``input_tokens`` enters :meth:`WorkerScheduling.covers`: a blank-length entry covers an 8k one, an 8k entry
+    covers neither a blank-length nor a 1k one. So an 8k copy of the FP8 one-worker entry (the recipe's 32,768-token
+    pool) loads before the shipped blank-length one and is looked up for 8k rows only; after it, it is refused."""
+    from inferchip.catalog.engines import load_engines
+    from inferchip.errors import SpecError
+
+    any_len = WorkerScheduling(software="sglang", weights="fp8", prefill_workers=1, async_scheduling=True)
+    eight = any_len.model_copy(update={"input_tokens": 8192})
+    one_k = any_len.model_copy(update={"input_tokens": 1024})
+    assert any_len.covers(eight) and eight.covers(eight)
+    assert not eight.covers(any_len) and not eight.covers(one_k) and not one_k.covers(eight)
+
+    def eight_k(entries, before):
+        i = next(i for i, w in enumerate(entries) if w.get("weights") == "fp8" and w.get("prefill_workers") == 1)
+        copy = {**entries[i], "input_tokens": 8192, "max_total_tokens": 32768}
+        at = i if before else i + 1
+        return [*entries[:at], copy, *entries[at:]]
+
+    cat = load_engines(_catalogue_with(tmp_path, lambda e: eight_k(e, before=True)))
+    entries = next(e for e in cat.engines if e.id == "dynamo").prefill_worker_scheduling
+    pw8 = prefill_worker_for(entries, SGL.lower(), "fp8", 1, 8192)
+    pw1 = prefill_worker_for(entries, SGL.lower(), "fp8", 1, 1024)
+    assert pw8 is not None and pw8.max_total_tokens == 32768 and pw1 is not None and pw1.max_total_tokens == 8192
+    with pytest.raises(SpecError, match=r"prefill_worker_scheduling entry 1 .*'input_tokens': 8192.* never reached: "
+                                        r"entry 0"):
+        load_engines(_catalogue_with(tmp_path, lambda e: eight_k(e, before=False)))
+
+
+def test_a_recipe_decode_layout_without_its_worker_counts_is_refused(tmp_path):
+    """DecodeWorker.attention_dp is one launch recipe's layout, as the prefill side's: an entry without the recipe's
+    decode and prefill worker counts is refused naming the file, the field and the value; a contradictory copy of a
+    shipped recipe entry placed after it is never reached and refused."""
+    from inferchip.catalog.engines import load_engines
+    from inferchip.errors import SpecError
+
+    for counts in ({}, {"decode_workers": 2}, {"prefill_workers": 1}):
+        with pytest.raises(ValidationError, match="attention_dp = False .* needs decode_workers and prefill_workers"):
+            DecodeWorker(software="sglang", attention_dp=False, **counts)
+    recipe = DecodeWorker(software="sglang", decode_workers=2, prefill_workers=1, attention_dp=False)
+    assert recipe.attention_dp is False
+    assert DecodeWorker(software="sglang").attention_dp is None  # no recipe layout: no counts needed
+
+    def any_decode_count(entries):
+        return [{**w, "decode_workers": 0} if w.get("attention_dp") is False else w for w in entries]
+
+    with pytest.raises(SpecError, match=r"engines\.yaml: .*decode_worker.*attention_dp = False"):
+        load_engines(_catalogue_with(tmp_path, any_decode_count, "decode_worker"))
+
+    def contradiction(entries):
+        i = next(i for i, w in enumerate(entries) if w.get("attention_dp") is False)
+        return [*entries[:i + 1], {**entries[i], "attention_dp": True}, *entries[i + 1:]]
+
+    shipped = get_engine("dynamo").decode_worker
+    first = next(i for i, w in enumerate(shipped) if w.attention_dp is False)
+    with pytest.raises(SpecError, match=rf"decode_worker entry {first + 1} .* never reached: entry {first}"):
+        load_engines(_catalogue_with(tmp_path, contradiction, "decode_worker"))

@@ -59,7 +59,7 @@ class WorkerScheduling(BaseModel):
     tensor-parallel over all its chips, its experts split in width (``--tp-size`` = chips, ``--dp-size 1``,
     ``--ep-size 1``): :func:`recipe_worker`. A launch recipe is one layout, so an entry that sets it names
     the recipe's ``prefill_workers`` (refused otherwise); the catalogue refuses an entry an earlier one shadows
-    (:meth:`covers`, as for the other worker records)."""
+    (:meth:`covers`, ``input_tokens`` included, as for the other worker records)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -84,7 +84,7 @@ class WorkerScheduling(BaseModel):
     def covers(self, other: WorkerScheduling) -> bool:
         """True when every row ``other`` matches also matches this entry (placed first, it would shadow ``other``)."""
         return (self.software in other.software and self.weights in ("", other.weights)
-                and self.prefill_workers in (0, other.prefill_workers))
+                and self.prefill_workers in (0, other.prefill_workers) and self.input_tokens in (0, other.input_tokens))
 
 
 def prefill_worker_for(entries: Sequence[WorkerScheduling], software: str, weights: str, prefill_workers: int,
@@ -139,7 +139,8 @@ class DecodeWorker(BaseModel):
     can no longer grow is retracted with its KV copied to host memory and resumed before new arrivals (SGLang's
     decode server), not recomputed. ``attention_dp``: whether the launch recipe runs the decode worker with attention
     DP where it says so (None: the row's own flag), as :attr:`WorkerScheduling.attention_dp` for the prefill side
-    (:func:`recipe_worker`)."""
+    (:func:`recipe_worker`); a launch recipe is one layout, so an entry that sets it names the recipe's
+    ``decode_workers`` and ``prefill_workers`` (refused otherwise)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -153,6 +154,15 @@ class DecodeWorker(BaseModel):
     max_total_tokens: int = Field(0, ge=0, le=100_000_000)
     retract_to_host: bool = False
     attention_dp: bool | None = None
+
+    @model_validator(mode="after")
+    def _recipe_layout_names_its_workers(self) -> DecodeWorker:
+        if self.attention_dp is not None and 0 in (self.decode_workers, self.prefill_workers):
+            raise ValueError(f"attention_dp = {self.attention_dp} (software {self.software!r}) needs decode_workers "
+                             "and prefill_workers = the launch recipe's worker counts (>= 1; here "
+                             f"{self.decode_workers} and {self.prefill_workers}): it applies only to disaggregated "
+                             "rows of that layout")
+        return self
 
     def covers(self, other: DecodeWorker) -> bool:
         """True when every row ``other`` matches also matches this entry (placed first, it would shadow ``other``)."""
