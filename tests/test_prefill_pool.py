@@ -80,7 +80,8 @@ def test_a_cap_too_small_for_the_rows_prompts_names_the_engine_field(monkeypatch
     cases = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
     cid = "imax-dsr1-gb200-dynamo-sglang-fp8-disagg-p4x1e1dpa-d4x1e1dpa-8192-1024-c4-r20321908209-ttft"
     case = next(c for c in read_cases(str(cases)) if c.case_id == cid)
-    monkeypatch.setattr(EngineSpec, "prefill_pool_tokens_on", lambda self, *a: 1024)
+    capped = WorkerScheduling(software="sglang", async_scheduling=True, max_total_tokens=1024, router="random")
+    monkeypatch.setattr(EngineSpec, "prefill_worker", lambda self, *a: capped)
     res = Validator(load_calibration(), server_model="sim").predict_case(case)
     assert res.status == "invalid_setting"
     for part in ("catalog/engines.yaml", "prefill_worker_scheduling", "max_total_tokens = 1024", "8192"):

@@ -47,11 +47,11 @@ def prefill_capacity_tokens_per_s(v, case) -> float:
     """Prompt tokens per second the row's simulated prefill pool takes with every step full (see module doc)."""
     from inferchip.sim.engines import uniform_length
     from inferchip.validation.closed_loop import row_facts
-    from inferchip.validation.closed_loop_rows import _replica, recipe_prefill
+    from inferchip.validation.closed_loop_rows import _replica, recipe_workers
     from inferchip.validation.plan import case_formats
 
     fmt, _ = case_formats(case)
-    facts, _ = recipe_prefill(case, fmt.weights, row_facts(case))  # the prefill worker as its launch recipe runs it
+    facts, _ = recipe_workers(case, fmt.weights, row_facts(case))  # the workers as their launch recipe runs them
     pre, _, _ = _replica(v, case, fmt, facts.prefill, facts)
     lengths = uniform_length(case.input_tokens)
     prompt = int(getattr(lengths, "mean_tokens", getattr(lengths, "tokens", case.input_tokens)))

@@ -91,7 +91,7 @@ def main() -> None:
     a = ap.parse_args()
     from inferchip.validation.cases import read_cases
     from inferchip.validation.closed_loop import row_facts
-    from inferchip.validation.closed_loop_rows import recipe_prefill
+    from inferchip.validation.closed_loop_rows import recipe_workers
     from inferchip.validation.plan import case_formats
 
     runs: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -104,7 +104,7 @@ def main() -> None:
         runs[key][c.concurrency].append(intake_tokens_per_s(c.concurrency, 0.9 * c.input_tokens, e2e))
         if key not in info:
             fmt, _ = case_formats(c)
-            facts, _ = recipe_prefill(c, fmt.weights, row_facts(c))
+            facts, _ = recipe_workers(c, fmt.weights, row_facts(c))  # the prefill worker as its recipe runs it
             info[key] = (facts.prefill_workers, facts.prefill, fmt.kv, c.model, 0.9 * c.input_tokens)
     print("| configuration | workers x GPUs, senders a worker | intake k tok/s, top two | req/s a worker | "
           "k tok/s a GPU | KV GB/s a worker | a GPU | a sender | worker-ms a request | descriptors a request, most |")

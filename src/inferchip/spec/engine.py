@@ -25,6 +25,7 @@ from inferchip.spec.engine_workers import (
     WorkerScheduling,
     decode_worker_for,
     first_for_software,
+    prefill_worker_for,
 )
 from inferchip.spec.tokenizer import tokenize_time_s
 
@@ -352,25 +353,24 @@ class EngineSpec(BaseModel):
         w = first_for_software(self.worker_request_paths, software)
         return w.engine if w is not None else None
 
-    def prefill_worker(self, software: str, weights: str, prefill_workers: int) -> WorkerScheduling | None:
-        """The first ``prefill_worker_scheduling`` entry whose fragment the row's ``software`` text contains
-        and whose weights and prefill workers are blank / 0 or the row's."""
-        fmt = weights.lower()
-        fits = [w for w in self.prefill_worker_scheduling
-                if (not w.weights or w.weights == fmt) and w.prefill_workers in (0, prefill_workers)]
-        return first_for_software(fits, software)
+    def prefill_worker(self, software: str, weights: str, prefill_workers: int,
+                       input_tokens: int = 0) -> WorkerScheduling | None:
+        """The first matching ``prefill_worker_scheduling`` entry (:func:`prefill_worker_for`)."""
+        return prefill_worker_for(self.prefill_worker_scheduling, software, weights, prefill_workers, input_tokens)
 
-    def prefill_async_on(self, software: str = "", weights: str = "", prefill_workers: int = 0) -> bool:
+    def prefill_async_on(self, software: str = "", weights: str = "", prefill_workers: int = 0,
+                         input_tokens: int = 0) -> bool:
         """Whether a disaggregated row's prefill workers plan one step ahead: the matching
         ``prefill_worker_scheduling`` entry's, else ``async_scheduling``."""
-        w = self.prefill_worker(software, weights, prefill_workers)
+        w = self.prefill_worker(software, weights, prefill_workers, input_tokens)
         return self.async_scheduling if w is None else w.async_scheduling
 
-    def prefill_pool_tokens_on(self, software: str = "", weights: str = "", prefill_workers: int = 0) -> int:
+    def prefill_pool_tokens_on(self, software: str = "", weights: str = "", prefill_workers: int = 0,
+                               input_tokens: int = 0) -> int:
         """KV pool of one prefill rank set by a disaggregated row's launch recipe: the matching
         ``prefill_worker_scheduling`` entry's ``max_total_tokens``; 0 (the memory fit's pool) where none
         matches or it sets none."""
-        w = self.prefill_worker(software, weights, prefill_workers)
+        w = self.prefill_worker(software, weights, prefill_workers, input_tokens)
         return 0 if w is None else w.max_total_tokens
 
     def decode_worker_on(self, software: str = "", weights: str = "", input_tokens: int = 0,

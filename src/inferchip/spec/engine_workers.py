@@ -42,7 +42,8 @@ class WorkerScheduling(BaseModel):
     (SGLang's overlap scheduler, ``event_loop_overlap_disagg_prefill``; TensorRT-LLM context servers run with
     ``disable_overlap_scheduler``), for rows whose ``software`` text contains the ``software`` fragment (lower
     case) and, where ``weights`` is not blank and ``prefill_workers`` not 0, whose weight format is ``weights`` and
-    whose prefill workers number ``prefill_workers``: a front end such as Dynamo runs
+    whose prefill workers number ``prefill_workers`` (and, where ``input_tokens`` is not 0, whose nominal input length
+    is ``input_tokens``): a front end such as Dynamo runs
     the workers of the engine its text names, with that engine's scheduler. The first matching entry wins.
     ``max_total_tokens``: the KV pool of one prefill rank (attention-DP rank; the worker without attention DP), in
     tokens, where the launch recipe sets it (SGLang ``--max-total-tokens``); 0: the memory fit's pool. A prefill
@@ -56,9 +57,9 @@ class WorkerScheduling(BaseModel):
     ``--enable-dp-attention``) where it says so; None: the row's own flag. A front end whose rows state layouts
     their launch script does not read (InferenceMAX's multinode ``dp-attn``) runs the recipe's: False is a worker
     tensor-parallel over all its chips, its experts split in width (``--tp-size`` = chips, ``--dp-size 1``,
-    ``--ep-size 1``): :func:`recipe_prefill_worker`. A launch recipe is one layout, so an entry that sets it names
+    ``--ep-size 1``): :func:`recipe_worker`. A launch recipe is one layout, so an entry that sets it names
     the recipe's ``prefill_workers`` (refused otherwise); the catalogue refuses an entry an earlier one shadows
-    (:meth:`covers`, as for the other worker records)."""
+    (:meth:`covers`, ``input_tokens`` included, as for the other worker records)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -70,6 +71,7 @@ class WorkerScheduling(BaseModel):
     router: Literal["", "least_loaded", "round_robin", "random"] = ""
     wake_takes_queue: bool = True
     attention_dp: bool | None = None
+    input_tokens: int = Field(0, ge=0, le=10_000_000)
 
     @model_validator(mode="after")
     def _recipe_layout_names_its_workers(self) -> WorkerScheduling:
@@ -82,14 +84,24 @@ class WorkerScheduling(BaseModel):
     def covers(self, other: WorkerScheduling) -> bool:
         """True when every row ``other`` matches also matches this entry (placed first, it would shadow ``other``)."""
         return (self.software in other.software and self.weights in ("", other.weights)
-                and self.prefill_workers in (0, other.prefill_workers))
+                and self.prefill_workers in (0, other.prefill_workers) and self.input_tokens in (0, other.input_tokens))
 
 
-def recipe_prefill_worker(chips: int, tp: int, ep: int, dpa: bool, attention_dp: bool | None) -> tuple[int, int, bool]:
-    """A prefill worker of ``chips`` chips stated as ``tp``/``ep`` with attention DP ``dpa``, as the launch recipe
-    runs it (:attr:`WorkerScheduling.attention_dp`): ``(tp, ep, dpa)``. None or the row's own flag: unchanged;
-    False on an attention-DP row: tensor-parallel over all its chips, experts split in width (ep 1); True on a row
-    without: attention DP over its chips with the row's tp/ep."""
+def prefill_worker_for(entries: Sequence[WorkerScheduling], software: str, weights: str, prefill_workers: int,
+                       input_tokens: int = 0) -> WorkerScheduling | None:
+    """The first of ``entries`` whose fragment the row's ``software`` text contains and whose ``weights``,
+    ``prefill_workers`` and ``input_tokens`` (the row's nominal input length) are blank / 0 or the row's."""
+    fmt = weights.lower()
+    fits = [w for w in entries if (not w.weights or w.weights == fmt) and w.prefill_workers in (0, prefill_workers)
+            and w.input_tokens in (0, input_tokens)]
+    return first_for_software(fits, software)
+
+
+def recipe_worker(chips: int, tp: int, ep: int, dpa: bool, attention_dp: bool | None) -> tuple[int, int, bool]:
+    """A prefill or decode worker of ``chips`` chips stated as ``tp``/``ep`` with attention DP ``dpa``, as the launch
+    recipe runs it (:attr:`WorkerScheduling.attention_dp`, :attr:`DecodeWorker.attention_dp`): ``(tp, ep, dpa)``.
+    None or the row's own flag: unchanged; False on an attention-DP row: tensor-parallel over all its chips, experts
+    split in width (ep 1); True on a row without: attention DP over its chips with the row's tp/ep."""
     if attention_dp is None or attention_dp == dpa:
         return tp, ep, dpa
     return (chips, 1, False) if not attention_dp else (tp, ep, True)
@@ -125,7 +137,10 @@ class DecodeWorker(BaseModel):
     ``input_tokens``, ``decode_workers`` or ``prefill_workers`` set applies only to rows of that weight format,
     nominal input length and number of decode and prefill workers. ``retract_to_host``: a running request the pool
     can no longer grow is retracted with its KV copied to host memory and resumed before new arrivals (SGLang's
-    decode server), not recomputed."""
+    decode server), not recomputed. ``attention_dp``: whether the launch recipe runs the decode worker with attention
+    DP where it says so (None: the row's own flag), as :attr:`WorkerScheduling.attention_dp` for the prefill side
+    (:func:`recipe_worker`); a launch recipe is one layout, so an entry that sets it names the recipe's
+    ``decode_workers`` and ``prefill_workers`` (refused otherwise)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -138,6 +153,16 @@ class DecodeWorker(BaseModel):
     recv_interval_steps: int = Field(1, ge=1, le=1000)
     max_total_tokens: int = Field(0, ge=0, le=100_000_000)
     retract_to_host: bool = False
+    attention_dp: bool | None = None
+
+    @model_validator(mode="after")
+    def _recipe_layout_names_its_workers(self) -> DecodeWorker:
+        if self.attention_dp is not None and 0 in (self.decode_workers, self.prefill_workers):
+            raise ValueError(f"attention_dp = {self.attention_dp} (software {self.software!r}) needs decode_workers "
+                             "and prefill_workers = the launch recipe's worker counts (>= 1; here "
+                             f"{self.decode_workers} and {self.prefill_workers}): it applies only to disaggregated "
+                             "rows of that layout")
+        return self
 
     def covers(self, other: DecodeWorker) -> bool:
         """True when every row ``other`` matches also matches this entry (placed first, it would shadow ``other``)."""

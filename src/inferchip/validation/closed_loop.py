@@ -235,7 +235,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         notes.append(f"engine {eng.id} holds context requests to balance {dec.ranks} attention-DP ranks "
                      f"(timeout {b.timeout_iters} iterations, batching wait {b.batching_wait_iters})")
     plan_ahead = eng.async_scheduling if facts.prefill is None else eng.prefill_async_on(  # on the prefill pool's
-        case.software, replicas["prefill"].mm.formats.weights, facts.prefill_workers)  # weights (router: below)
+        case.software, replicas["prefill"].mm.formats.weights, facts.prefill_workers, lengths[0])  # weights
     if plan_ahead:
         notes.append(f"engine {eng.id} plans each step while the previous one runs (async scheduling)"
                      + ("" if facts.prefill is None else ", on its prefill workers (the worker engine's scheduler)"))
@@ -270,7 +270,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     pcfg, dcfg = recipe_configs(case, facts, pre, dec, notes)
     wave = first_wave_s(pre, pcfg, facts.prefill_workers)
     per_token, bw, lat, which = kv_link(pre, dec, total_chips)
-    pw = eng.prefill_worker(case.software, pre.mm.formats.weights, facts.prefill_workers)
+    pw = eng.prefill_worker(case.software, pre.mm.formats.weights, facts.prefill_workers, lengths[0])  # router
     router, wake = ("", eng.wake_takes_queue) if pw is None else (pw.router, pw.wake_takes_queue)
     notes.append(f"disaggregated: {facts.prefill_workers} prefill worker(s) of {pre.mm.layout.chips_per_replica} "
                  f"chips (picked {router or 'least_loaded'}), {facts.decode_workers} decode worker(s) of "
@@ -289,7 +289,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                      f"{dw.reserve_tokens} tokens per request it holds, holds the prompt plus {dw.reserve_tokens}")
     if dw.recv_interval_steps > 1:
         notes.append(f"engine {eng.id}: a busy decode worker takes new requests every {dw.recv_interval_steps} steps")
-    pool = eng.prefill_pool_tokens_on(case.software, pre.mm.formats.weights, facts.prefill_workers) * pre.ranks
+    pool = pre.ranks * (0 if pw is None else pw.max_total_tokens)  # the recipe's prefill pool; 0: the memory fit's
     check_recipe_pool(where, "prefill_worker_scheduling", pool // pre.ranks, pre.ranks, pcfg.block_size_tokens,
                       max_tokens(inp), "prompt")
     if pool:

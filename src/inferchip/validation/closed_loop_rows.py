@@ -19,7 +19,7 @@ from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint
 from inferchip.performance.setting import resolve_setting
 from inferchip.sim.engines import BenchFigures
-from inferchip.spec.engine_workers import recipe_prefill_worker
+from inferchip.spec.engine_workers import recipe_worker
 from inferchip.validation.cases import Case
 from inferchip.validation.closed_loop import (
     PROMPTS_PER_CLIENT,
@@ -119,21 +119,31 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     return rep, layout, list(notes)
 
 
-def recipe_prefill(case: Case, weights: str, facts: RowFacts) -> tuple[RowFacts, list[str]]:
-    """The row's facts with its prefill worker as the launch recipe runs it: the engine's matching
-    ``prefill_worker_scheduling`` entry's ``attention_dp``
-    (:func:`~inferchip.spec.engine_workers.recipe_prefill_worker`), with a note where it differs from the row's."""
+def recipe_workers(case: Case, weights: str, facts: RowFacts) -> tuple[RowFacts, list[str]]:
+    """The row's facts with its prefill and decode workers as the launch recipe runs them: the engine's matching
+    ``prefill_worker_scheduling`` and ``decode_worker`` entries' ``attention_dp``
+    (:func:`~inferchip.spec.engine_workers.recipe_worker`), with a note for each worker that differs from the row's."""
     pre = facts.prefill
-    pw = None if pre is None else facts.engine.prefill_worker(case.software, weights, facts.prefill_workers)
-    if pre is None or pw is None:
+    if pre is None:
         return facts, []
-    tp, ep, dpa = recipe_prefill_worker(pre.chips, pre.tp, pre.ep, pre.dpa, pw.attention_dp)
-    if (tp, ep, dpa) == (pre.tp, pre.ep, pre.dpa):
-        return facts, []
-    return replace(facts, prefill=Worker(pre.chips, tp, ep, dpa)), [
-        f"prefill workers as the launch recipe runs them (engines.yaml prefill_worker_scheduling attention_dp): "
-        f"TP{tp}/EP{ep}, attention DP {str(dpa).lower()}; the row states TP{pre.tp}/EP{pre.ep}, DP-attention "
-        f"{str(pre.dpa).lower()}"]
+    eng = facts.engine
+    pw = eng.prefill_worker(case.software, weights, facts.prefill_workers, int(case.input_tokens or 0))
+    dw = eng.decode_worker_on(case.software, weights, int(case.input_tokens or 0), facts.decode_workers,
+                              facts.prefill_workers)
+    notes: list[str] = []
+    for role, entry, recipe in (("prefill", "prefill_worker_scheduling", None if pw is None else pw.attention_dp),
+                                ("decode", "decode_worker", dw.attention_dp)):
+        w = facts.prefill if role == "prefill" else facts.decode
+        assert w is not None
+        tp, ep, dpa = recipe_worker(w.chips, w.tp, w.ep, w.dpa, recipe)
+        if (tp, ep, dpa) == (w.tp, w.ep, w.dpa):
+            continue
+        new = Worker(w.chips, tp, ep, dpa)
+        facts = replace(facts, prefill=new) if role == "prefill" else replace(facts, decode=new)
+        notes.append(f"{role} workers as the launch recipe runs them (engines.yaml {entry} attention_dp): "
+                     f"TP{tp}/EP{ep}, attention DP {str(dpa).lower()}; the row states TP{w.tp}/EP{w.ep}, "
+                     f"DP-attention {str(w.dpa).lower()}")
+    return facts, notes
 
 
 def most_clients(prompts_per_client: int) -> int:
@@ -163,7 +173,7 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
                              "(--engine chooses another)"]
         elif engine is not None:
             notes = [*notes, f"engine {engine.id} from --engine (the row's software: {case.software or 'blank'})"]
-        facts, rnotes = recipe_prefill(case, fmt.weights, facts)
+        facts, rnotes = recipe_workers(case, fmt.weights, facts)
         notes = [*notes, *rnotes]
         dec, layout, dnotes = _replica(v, case, fmt, facts.decode, facts)
         reps = {"decode": dec}
