@@ -108,9 +108,9 @@ from inferchip.validation.stated_engine import StatedScheduling, arrivals_factor
 
 PERCENTILE = 99.0  # MLPerf Server/Interactive latency limits are p99
 SEED = 0  # one seed for every run: deterministic, common random numbers across rates
-RATE_STEP = 1.3  # bracketing multiplies or divides the rate by this
+RATE_STEP = 1.15  # the bracket moves the rate by about this: 14 grid points, x1.149 (the edge does not depend on it)
 REL_TOL = 0.01  # rate grid neighbours at most this far apart (70 an octave, 0.995 %): the edge's resolution
-MAX_BRACKET_STEPS = 12  # RATE_STEP**12 = 23: how far from the analytic rate the search looks
+MAX_BRACKET_STEPS = 22  # 1.149**22 = 21: how far from the analytic rate the search looks
 RUN_LIFETIMES = 3.0  # a run's arrivals last this many request lifetimes (see module doc)
 MIN_REQUESTS = 400
 MAX_REQUESTS = 6000  # per replica and run: caps the cost of fast, many-sequence replicas
