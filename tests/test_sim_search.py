@@ -87,7 +87,9 @@ def test_search_from_a_given_rate_brackets_by_the_given_factor_without_a_lone_pr
     assert rates[0] == 1.0 and all(t.num_requests == 400 for t in res.trials)
     first_miss = next(i for i, t in enumerate(res.trials) if not t.meets_slo)
     climb = rates[: first_miss + 1]
-    assert climb == [1.5**k for k in range(len(climb))]  # 1, 1.5, 2.25, ... up to the first miss
+    # the grid of 5 % neighbours has 15 points an octave (2**(1/15) - 1 = 4.7 %); the factor 1.5 is 9 of them
+    # (log2(1.5) x 15 = 8.8): 1, 2**(9/15) = 1.516, 2**(18/15), ... up to the first miss
+    assert climb == [2.0 ** (9 * k / 15) for k in range(len(climb))]
     failing = min(t.rate_per_s for t in res.trials if not t.meets_slo)
     assert res.feasible and res.bracketed and failing / res.rate_per_s - 1 <= 0.05
     assert res.reported is not None and res.reported.rate_per_s == res.rate_per_s

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -105,8 +106,9 @@ def test_a_stated_batch_size_caps_the_simulated_batch(mm):
 
 def test_the_row_search_is_the_simulators_search_with_the_validation_rules(mm):
     """One rate search in the project: the row's search is sim.search.max_rate_under_slo, started at
-    the analytic rate, stepping by RATE_STEP, bisected to REL_TOL, on the replica's shared step timer."""
-    from inferchip.sim.search import ServerSearchResult
+    the analytic rate, stepping by about RATE_STEP on the anchored grid, bisected to REL_TOL, on the replica's shared
+    step timer."""
+    from inferchip.sim.search import ServerSearchResult, grid_points_per_octave
 
     c = _case('"TTFT p99<=500 ms, TPOT p99<=30 ms"')
     plan = plan_for(c, Calibration())
@@ -118,7 +120,12 @@ def test_the_row_search_is_the_simulators_search_with_the_validation_rules(mm):
     assert (found.slo_ttft_s, found.slo_tpot_s, found.percentile) == (0.5, 0.030, vs.PERCENTILE)
     rates = [t.rate_per_s for t in found.trials]
     turn = next(i for i, t in enumerate(found.trials) if t.meets_slo != found.trials[0].meets_slo)
-    step = vs.RATE_STEP if found.trials[0].meets_slo else 1 / vs.RATE_STEP  # climb from a pass, descend from a miss
+    per_octave = grid_points_per_octave(vs.REL_TOL)  # the rate grid 2**(k / per_octave), anchored at 1 request/s
+    stride = round(per_octave * math.log2(vs.RATE_STEP))  # the bracket's step in grid points: about RATE_STEP
+    k0 = math.log2(rates[0]) * per_octave / stride
+    assert k0 == pytest.approx(round(k0), abs=1e-9)  # the first rate is a multiple of the stride on the grid
+    step = 2.0 ** (stride / per_octave) if found.trials[0].meets_slo else 2.0 ** (-stride / per_octave)
+    assert abs(math.log(2.0 ** (stride / per_octave) / vs.RATE_STEP)) <= math.log1p(vs.REL_TOL) / 2
     assert turn >= 1 and rates[: turn + 1] == pytest.approx([rates[0] * step**k for k in range(turn + 1)])
     failing = min(t.rate_per_s for t in found.trials if not t.meets_slo)
     assert found.bracketed and failing / out.rate_per_s - 1 <= vs.REL_TOL

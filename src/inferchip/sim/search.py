@@ -1,19 +1,14 @@
 """Searches built on :func:`~inferchip.sim.simulate`.
 
-* :func:`max_rate_under_slo`: MLPerf Server/Interactive style, the highest Poisson
-  arrival rate whose TTFT, TPOT and end-to-end percentiles (any mix) stay within their
-  limits, found by bracketing (multiplying or dividing the rate) from a given or estimated
-  rate and then bisection, every trial with the same seed (common random numbers: the
-  arrival times of two rates differ only by their ratio). The one rate search of the
-  project: ``inferchip validate`` runs its server rows through it
-  (:mod:`inferchip.validation.server`).
-* :func:`throughput_interactivity_curve`: closed loops of 1, 2, 4, ... users up to the
-  memory limit (KV capacity / (input + output) per replica), output tokens/s per chip
-  against output tokens/s per user (1 / mean TPOT), with a Pareto-front flag
-  (SemiAnalysis InferenceMAX / NVIDIA style).
+* :func:`max_rate_under_slo`: MLPerf Server/Interactive style, the highest Poisson arrival rate whose TTFT, TPOT and
+  end-to-end percentiles (any mix) stay within their limits, bracketed and bisected on a fixed rate grid
+  (:func:`grid_edge`), every trial with the same seed (common random numbers: the arrival times of two rates differ
+  only by their ratio). The project's one rate search (``inferchip validate``: :mod:`inferchip.validation.server`).
+* :func:`throughput_interactivity_curve`: closed loops of 1, 2, 4, ... users up to the memory limit (KV capacity /
+  (input + output) per replica), output tokens/s per chip against output tokens/s per user (1 / mean TPOT), with a
+  Pareto-front flag (SemiAnalysis InferenceMAX / NVIDIA style).
 
-Neither ever returns an empty result: an SLO that no rate meets gives a result saying
-so, with the figures of the gentlest load tried.
+Neither ever returns an empty result: an SLO no rate meets gives a result saying so, with the gentlest load's figures.
 """
 
 from __future__ import annotations
@@ -21,7 +16,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -42,6 +38,7 @@ DRAIN_SLO_FACTOR = 2.0  # a trial ends this many SLO-bound request lifetimes aft
 MAX_BRACKET_STEPS = 12  # at most 2**12 above or below the first guess
 START_LOAD_FRACTION = 0.5  # first guess: this share of the estimated capacity
 ENERGY_FIELDS = ("energy_j", "power_w_per_chip", "output_tokens_per_j", "j_per_output_token")
+_T = TypeVar("_T")
 MID_GENERATION_FRACTION = 0.5  # a full batch holds sequences halfway through their outputs on average
 
 
@@ -163,10 +160,9 @@ def max_rate_under_slo(
     * Start: ``start_rate_per_s``; by default ``START_LOAD_FRACTION`` of a capacity estimate
       (:func:`capacity_estimate_per_s`), after one request alone in an empty system (a limit
       no rate meets is then found in one run).
-    * Bracket: multiply (pass) or divide (miss) the rate by ``rate_factor`` until a passing
-      and a missing rate are found, at most ``max_bracket_steps`` times; then bisect
-      (geometric mean) until they are within ``rel_tol`` (relative) or ``max_simulations``
-      runs have been made (None: no cap).
+    * Bracket and bisection (:func:`grid_edge`) on a rate grid anchored at 1 request/s, neighbours at most ``rel_tol``
+      apart: steps of about ``rate_factor`` (at most ``max_bracket_steps``), then halving to neighbours or until
+      ``max_simulations`` runs (None: no cap). The answer does not depend on the start where pass/fail is monotone.
     * Run length: ``num_requests``, or a function of the rate giving it.
     * Drain: a trial stops ``drain_s`` after its last arrival (a number, or a function of
       (rate, num_requests)); by default ``DRAIN_SLO_FACTOR`` request lifetimes within the limits
@@ -190,12 +186,10 @@ def max_rate_under_slo(
         raise InvalidSettingError(f"rate_factor: value {rate_factor!r} must be a finite number > 1")
     if not (_is_number(percentile) and 0 < percentile <= 100):
         raise InvalidSettingError(f"percentile: value {percentile!r} must be in (0, 100]")
-    for name, count in (("max_bracket_steps", max_bracket_steps), ("max_simulations", max_simulations)):
+    for name, count in (("max_bracket_steps", max_bracket_steps), ("max_simulations", max_simulations),
+                        ("num_requests", None if callable(num_requests) else num_requests)):
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
             raise InvalidSettingError(f"{name}: value {count!r} must be a whole number >= 1")
-    if not callable(num_requests) and (isinstance(num_requests, bool) or not isinstance(num_requests, int)
-                                       or num_requests < 1):
-        raise InvalidSettingError(f"num_requests: value {num_requests!r} must be a whole number >= 1")
     trials: list[Trial] = []
     timer = StepTimer(step_model) if step_timer is None else step_timer  # one cache of step times for every trial
     if drain_s is None and any(v is not None for v in limits):
@@ -251,18 +245,10 @@ def max_rate_under_slo(
                 f"TPOT {alone.tpot_s:.4g} s, E2E {alone.e2e_s:.4g} s (limits: {lim_text})"
             ))
         rate = capacity * START_LOAD_FRACTION
-    searched = len(trials)  # the bracket's trials start here
-    first = trial(rate)
-    lo, hi = (first, None) if first.meets_slo else (None, first)
-    for _ in range(max_bracket_steps):
-        if lo is not None and hi is not None:
-            break
-        rate = rate * rate_factor if hi is None else rate / rate_factor
-        t = trial(rate)
-        if t.meets_slo:
-            lo = t
-        else:
-            hi = t
+    searched, per_octave = len(trials), grid_points_per_octave(rel_tol)  # the bracket's trials start here
+    stride = max(1, round(per_octave * math.log2(rate_factor)))
+    lo, hi = grid_edge(trial, attrgetter("meets_slo"), rate, per_octave, stride, max_bracket_steps,
+                       None if max_simulations is None else max_simulations - searched)
     if lo is None:
         gentlest = min(trials[searched:], key=lambda t: t.rate_per_s)
         return result(gentlest, False, True, (
@@ -272,15 +258,37 @@ def max_rate_under_slo(
         ))
     if hi is None:
         return result(lo, True, False, f"limits still met at {lo.rate_per_s:.4g} requests/s, the highest rate tried")
-    while hi.rate_per_s / lo.rate_per_s - 1 > rel_tol and (max_simulations is None or len(trials) < max_simulations):
-        t = trial(math.sqrt(lo.rate_per_s * hi.rate_per_s))
-        if t.meets_slo:
-            lo = t
-        else:
-            hi = t
-    return result(lo, True, True, (
-        f"p{percentile:g} limits met at {lo.rate_per_s:.4g} requests/s and missed at {hi.rate_per_s:.4g} requests/s"
-    ))
+    return result(lo, True, True, f"p{percentile:g} limits met at {lo.rate_per_s:.4g} requests/s and missed at "
+                                  f"{hi.rate_per_s:.4g} requests/s")
+
+
+def grid_points_per_octave(rel_tol: float) -> int:
+    """Points per doubling of the rate grid whose neighbours are at most ``rel_tol`` apart (relative)."""
+    return max(1, math.ceil(math.log(2.0) / math.log1p(rel_tol) - 1e-9))
+
+
+def grid_edge(probe: Callable[[float], _T], passed: Callable[[_T], bool], start_rate_per_s: float, per_octave: int,
+              stride: int, max_bracket_steps: int, max_probes: int | None = None) -> tuple[_T | None, _T | None]:
+    """(highest passing, lowest failing) probe (None: none found) on the rates ``2**(k / per_octave)``, k whole.
+
+    The grid is anchored at 1 request/s, not at the start: the bracket starts at the multiple of ``stride`` nearest
+    ``start_rate_per_s`` and moves by ``stride`` points (up after a pass, down after a miss; at most
+    ``max_bracket_steps`` moves), then the index interval is halved to neighbours (or to ``max_probes`` probes). A
+    pass/fail monotone in the rate gives the highest passing grid rate from any start."""
+    ends: dict[bool, tuple[int, _T]] = {}  # True: the highest passing (index, probe); False: the lowest missing
+
+    def at(i: int) -> bool:
+        p = probe(2.0 ** (i / per_octave))
+        ends[ok := passed(p)] = (i, p)
+        return ok
+
+    k, probes = stride * round(math.log2(start_rate_per_s) * per_octave / stride), 0
+    while len(ends) < 2 and probes <= max_bracket_steps:
+        k, probes = k + (stride if at(k) else -stride), probes + 1
+    while len(ends) == 2 and ends[False][0] - ends[True][0] > 1 and (max_probes is None or probes < max_probes):
+        at((ends[True][0] + ends[False][0]) // 2)
+        probes += 1
+    return (ends[True][1] if True in ends else None), (ends[False][1] if False in ends else None)
 
 
 def _is_number(value: Any) -> bool:

@@ -41,11 +41,11 @@ Rules, each applied to every server row from its fields and notes (never from it
   p99 TPOT (or p99 end-to-end latency, GPT-J) meet the limits (from the notes, else the
   README), LoadGen's only test (without limits: the queue does not grow without bound,
   :meth:`SimResult.queue_growing`). The search starts at the analytic model's rate (at
-  ``max_num_seqs`` sequences where the scheduler caps the batch below the analytic one),
-  steps by ``RATE_STEP`` until it brackets the boundary and bisects to ``REL_TOL``; every
-  trial has the same seed (common random numbers). It is the simulator's one rate search
-  (:func:`~inferchip.sim.search.max_rate_under_slo`) with these options. Metric: tokens/s = rate x mean output
-  (x beams), samples/s = rate.
+  ``max_num_seqs`` sequences where the scheduler caps the batch below the analytic one), brackets by about
+  ``RATE_STEP`` and bisects to neighbours ``REL_TOL`` apart on a rate grid anchored at 1 request/s, so the edge
+  does not depend on that start (:func:`~inferchip.sim.search.grid_edge`); every trial has the same seed (common
+  random numbers). It is the simulator's one rate search (:func:`~inferchip.sim.search.max_rate_under_slo`) with
+  these options. Metric: tokens/s = rate x mean output (x beams), samples/s = rate.
 * **TTFT of an MLPerf run at its stated load** (:func:`reads_at_edge`): read at the simulated
   highest rate meeting the run's p99 limits (the throughput row's search, shared). A valid run
   sits at its own edge, and its TTFT (waits for a prefill slot and a batch place) grows steeply
@@ -114,9 +114,9 @@ from inferchip.validation.stated_engine import (  # stated_batch re-exported: th
 
 PERCENTILE = 99.0  # MLPerf Server/Interactive latency limits are p99
 SEED = 0  # one seed for every run: deterministic, common random numbers across rates
-RATE_STEP = 1.3  # bracketing multiplies or divides the rate by this
-REL_TOL = 0.04  # the search stops when the passing and failing rates are this close (relative)
-MAX_BRACKET_STEPS = 12  # RATE_STEP**12 = 23: how far from the analytic rate the search looks
+RATE_STEP = 1.15  # the bracket moves the rate by about this: 14 grid points, x1.149 (the edge does not depend on it)
+REL_TOL = 0.01  # rate grid neighbours at most this far apart (70 an octave, 0.995 %): the edge's resolution
+MAX_BRACKET_STEPS = 22  # 1.149**22 = 21: how far from the analytic rate the search looks
 RUN_LIFETIMES = 3.0  # a run's arrivals last this many request lifetimes (see module doc)
 MIN_REQUESTS = 400
 MAX_REQUESTS = 6000  # per replica and run: caps the cost of fast, many-sequence replicas
