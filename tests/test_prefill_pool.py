@@ -27,7 +27,7 @@ def test_shipped_record_and_default():
     dyn = get_engine("dynamo")
     assert dyn.prefill_pool_tokens_on(SGL, "fp8", 1) == 8192  # 1p_4d.sh: --max-total-tokens 8192
     assert dyn.prefill_pool_tokens_on(SGL, "fp8", 10) == 0  # max-throughput recipes: 524288, not capped
-    assert dyn.prefill_pool_tokens_on(SGL, "fp4", 1) == 0  # FP4 recipes not capped (max-tpt: 131072)
+    assert dyn.prefill_pool_tokens_on(SGL, "fp4", 1) == 0  # the low-latency recipes' 8192 / 32768 not stated
     assert dyn.prefill_async_on(SGL, "fp8", 1) is dyn.prefill_async_on(SGL, "fp4", 10) is True
     assert dyn.prefill_pool_tokens_on(TRT, "fp8", 1) == 0
     eng = EngineSpec(id="x", name="x", match=("x",), step_overhead_s=0, request_overhead_s=0, max_num_seqs=64,

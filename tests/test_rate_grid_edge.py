@@ -95,3 +95,47 @@ def test_the_simulated_edge_does_not_move_with_the_search_start():
     assert best.ttft_s <= 0.5 and best.tpot_s <= 0.03
     above = min(t.rate_per_s for t in best.trials if not t.meets_slo)
     assert above / best.rate_per_s - 1 <= TOL * (1 + 1e-12)
+
+
+def test_grid_edge_by_hand_on_a_coarse_grid():
+    """4 points an octave, stride 2, pass at grid index k <= 9 (rate <= 2**(9/4) = 4.757): the start 3 requests/s
+    rounds to index 6 (log2 3 x 4 / 2 = 3.17 -> 3 strides); 6 and 8 pass, 10 misses, the bisection probes 9 (a pass):
+    the edge is 2**(9/4), the miss 2**(10/4); a start on a grid point, or below 1 request/s (negative indices), too."""
+    def run(ok, start, max_probes=None, steps=5):
+        seen: list[int] = []
+
+        def probe(r: float) -> int:
+            seen.append(round(math.log2(r) * 4))
+            return seen[-1]
+        return (*grid_edge(probe, ok, start, 4, 2, steps, max_probes), seen)
+
+    assert run(lambda k: k <= 9, 3.0) == (9, 10, [6, 8, 10, 9])
+    assert run(lambda k: k <= 9, 2 ** (8 / 4)) == (9, 10, [8, 10, 9])  # on a grid point: starts there
+    assert run(lambda k: k <= -5, 0.3) == (-5, -4, [-6, -4, -5])  # log2 0.3 x 4 = -6.9 -> index -6
+    for cap in (0, -3, 3):  # the cap stops the halving, never the bracket: a pass below a miss, not neighbours
+        assert run(lambda k: k <= 9, 3.0, cap) == (8, 10, [6, 8, 10])
+    assert run(lambda k: True, 3.0, steps=0) == (6, None, [6])  # no bracket steps: one probe
+    assert run(lambda k: True, 3.0, steps=-1) == (None, None, [])
+
+
+@settings(max_examples=300, deadline=None)
+@given(bits=st.integers(0, 2**64 - 1), start=st.floats(1e-3, 1e3), stride=st.integers(1, 30),
+       steps=st.integers(0, 25), cap=st.none() | st.integers(-2, 40))
+def test_any_pass_fail_pattern_ends_with_the_highest_pass_below_the_lowest_miss(bits, start, stride, steps, cap):
+    """Pass/fail need not be monotone (a run length that grows with the rate): whatever the pattern, the search ends,
+    the pass it reports is the highest it saw, the miss the lowest, the pass below the miss, and it probes at most
+    ``steps + 1`` bracket points plus ``ceil(log2 stride)`` halvings, none twice."""
+    seen: list[int] = []
+
+    def probe(r: float) -> int:
+        seen.append(round(math.log2(r) * PER_OCTAVE))
+        return seen[-1]
+
+    def ok(k: int) -> bool:
+        return bool(bits >> (k % 64) & 1)
+
+    lo, hi = grid_edge(probe, ok, start, PER_OCTAVE, stride, steps, cap)
+    passes, misses = [k for k in seen if ok(k)], [k for k in seen if not ok(k)]
+    assert lo == (max(passes) if passes else None) and hi == (min(misses) if misses else None)
+    assert lo is None or hi is None or lo < hi
+    assert len(seen) == len(set(seen)) and len(seen) <= steps + 1 + math.ceil(math.log2(stride))
