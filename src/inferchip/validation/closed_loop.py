@@ -234,8 +234,9 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         adp = (dec.ranks, b.timeout_iters, b.batching_wait_iters)
         notes.append(f"engine {eng.id} holds context requests to balance {dec.ranks} attention-DP ranks "
                      f"(timeout {b.timeout_iters} iterations, batching wait {b.batching_wait_iters})")
-    plan_ahead = eng.async_scheduling if facts.prefill is None else eng.prefill_async_on(  # on the prefill pool's
-        case.software, replicas["prefill"].mm.formats.weights, facts.prefill_workers, lengths[0])  # weights
+    pw = None if facts.prefill is None else eng.prefill_worker(  # the prefill pool's entry, on its weights
+        case.software, replicas["prefill"].mm.formats.weights, facts.prefill_workers, lengths[0])
+    plan_ahead = eng.async_scheduling if pw is None else pw.async_scheduling  # eng.prefill_async_on, looked up once
     if plan_ahead:
         notes.append(f"engine {eng.id} plans each step while the previous one runs (async scheduling)"
                      + ("" if facts.prefill is None else ", on its prefill workers (the worker engine's scheduler)"))
@@ -270,7 +271,6 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     pcfg, dcfg = recipe_configs(case, facts, pre, dec, notes)
     wave = first_wave_s(pre, pcfg, facts.prefill_workers)
     per_token, bw, lat, which = kv_link(pre, dec, total_chips)
-    pw = eng.prefill_worker(case.software, pre.mm.formats.weights, facts.prefill_workers, lengths[0])  # router
     router, wake = ("", eng.wake_takes_queue) if pw is None else (pw.router, pw.wake_takes_queue)
     notes.append(f"disaggregated: {facts.prefill_workers} prefill worker(s) of {pre.mm.layout.chips_per_replica} "
                  f"chips (picked {router or 'least_loaded'}), {facts.decode_workers} decode worker(s) of "
