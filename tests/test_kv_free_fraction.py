@@ -26,11 +26,23 @@ def test_the_fraction_is_read_by_its_names():
 
 
 @pytest.mark.parametrize("text", ["kvcache_free_gpu_mem_frac 0", "kvcache_free_gpu_mem_frac=-0.1",
-                                  "free_gpu_memory_fraction: 95", "kv_cache_free_gpu_mem_fraction 1.2"])
+                                  "free_gpu_memory_fraction: 95", "kv_cache_free_gpu_mem_fraction 1.2",
+                                  "kvcache_free_gpu_mem_frac inf", "kvcache_free_gpu_mem_frac=nan",
+                                  "kvcache_free_gpu_mem_frac 2e-0"])
 def test_a_fraction_out_of_range_is_refused_naming_the_row_and_setting(text):
     name = text.split("=")[0].split()[0].rstrip(":")
     with pytest.raises(InvalidSettingError, match=rf"case r7, column notes: {name} .*allowed: \(0, 1\)"):
         stated_kv_free_fraction("r7", text)
+
+
+def test_a_stated_fraction_is_read_as_written_or_refused():
+    """Exponents and a sentence's closing full stop are read (1e-1 was read as 1 before); a value that is not a number
+    is refused naming the row, the column and the setting, never skipped as if nothing were stated."""
+    assert stated_kv_free_fraction("r", "kvcache_free_gpu_mem_frac 9e-1, gpu_batch_size 8") == 0.9
+    assert stated_kv_free_fraction("r", "The run sets kv_cache_free_gpu_mem_fraction 0.95.") == 0.95
+    for bad in ("kvcache_free_gpu_mem_frac abc", "free_gpu_memory_fraction: 0.9.5"):
+        with pytest.raises(InvalidSettingError, match=r"case r3, column notes: \w+ '.*': not a number; allowed"):
+            stated_kv_free_fraction("r3", bad)
 
 
 def test_two_different_fractions_are_refused_and_a_repeat_is_not():

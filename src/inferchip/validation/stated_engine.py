@@ -68,7 +68,7 @@ _BATCHER_MAX = re.compile(r"--gpu-batch-size\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
 _SEQS = re.compile(r"\b(?:gpu_batch_size|max_batch_size|max_num_seqs|batch size)\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
 _TOKENS = re.compile(r"\b(?:max_num_tokens|max_num_batched_tokens)\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
 _KV_FREE = re.compile(r"\b(kvcache_free_gpu_mem_frac|kv_cache_free_gpu_mem_fraction|free_gpu_memory_fraction)"
-                      r"\s*[=:]?\s*([-+]?\d*\.?\d+)", re.IGNORECASE)
+                      r"\s*[=:]?\s*([^\s,;()]+)", re.IGNORECASE)  # the value as written: checked, not skipped
 
 
 @dataclass(frozen=True)
@@ -210,9 +210,9 @@ def stated_batch(notes: str, case_id: str = "") -> tuple[int | None, int | None]
 
 def stated_kv_free_fraction(case_id: str, notes: str) -> float | None:
     """The KV pool's fraction of the memory free after loading that the notes state (module doc), None without one;
-    a value outside (0, 1) (TensorRT-LLM refuses a fraction of 1 or more) or two different values: an error naming
-    the row, the column and the stated setting."""
-    stated = [(m.group(1), float(m.group(2))) for m in _KV_FREE.finditer(notes)]
+    a value that is not a number, one outside (0, 1) (TensorRT-LLM refuses a fraction of 1 or more; inf and NaN
+    included) or two different values: an error naming the row, the column and the stated setting."""
+    stated = [(m.group(1), _fraction(case_id, m.group(1), m.group(2))) for m in _KV_FREE.finditer(notes)]
     for name, f in stated:
         if not 0.0 < f < 1.0:
             raise InvalidSettingError(f"case {case_id}, column notes: {name} {f:g}: the KV pool's fraction of the "
@@ -221,6 +221,16 @@ def stated_kv_free_fraction(case_id: str, notes: str) -> float | None:
         raise InvalidSettingError(f"case {case_id}, column notes: KV pool fractions disagree ("
                                   + ", ".join(f"{n} {f:g}" for n, f in stated) + "); allowed: one value")
     return stated[0][1] if stated else None
+
+
+def _fraction(case_id: str, name: str, text: str) -> float:
+    """The stated ``text`` of setting ``name`` as a number (a sentence's closing full stop dropped), else an error
+    naming the row, the column and the setting."""
+    try:
+        return float(text.rstrip("."))
+    except ValueError:
+        raise InvalidSettingError(f"case {case_id}, column notes: {name} {text!r}: not a number; allowed: a "
+                                  "fraction in (0, 1)") from None
 
 
 def kv_pool_share(mm: MappedModel, free_fraction: float, step_tokens: int | None = None) -> float:
