@@ -125,3 +125,41 @@ def test_fit_all_recovers_a_planted_own_term_on_top_of_the_worker_fit(fe):
     front = next(x for x in rows if x["engine"] == "front" and x["metric"] == "ttft_ms")
     moved = fe.row_prediction(front, {**p, "w": fold["w"]}) - fe.row_prediction(front, p)
     assert moved == pytest.approx((fold["w"].r - r_w) * 1e3)
+
+
+def _front_rows(fe, r_own: float, extra_per_client_s: float, concs: tuple[int, ...]) -> list[dict]:
+    """A front end's TTFT and throughput rows whose measurement waits ``r_own`` per request plus a residual
+    ``extra_per_client_s`` x the clients beyond 8 (a queue a flat per-request time cannot represent), worker 0.03 s."""
+    rows = []
+    for conc in concs:
+        for metric in ("ttft_ms", "output_tokens_per_s_total"):
+            x = _row(fe, metric, "front", "g", conc, r0=0.15, weng="w", wr0=0.03)
+            r_true = r_own + extra_per_client_s * max(conc - 8, 0)
+            x["meas"] = float(fe.predict([dict(x, r0=x["r0"] - 0.03)], np.array(0.0), np.array(r_true))[0])
+            rows.append(x)
+    return rows
+
+
+def test_front_end_own_term_is_fitted_on_its_low_client_rows(fe):
+    """A planted per-request time (a grid point) plus a residual that grows with the clients: the front end's own term
+    is the planted time, read on its rows of at most FRONT_OWN_MAX_CLIENTS clients; a fit on every row (the tool before
+    stop 35) lands above it, standing in for the residual."""
+    assert fe.FRONT_OWN_MAX_CLIENTS == 8
+    r_own = float(fe.REQUEST_GRID[30])
+    rows = _front_rows(fe, r_own, 2e-3, (1, 4, 8, 16, 24, 32, 64))  # most rows loaded
+    p = fe.fit_all(rows)  # no worker rows: the worker time stays as run (0.03 s)
+    assert p["front"].r == pytest.approx(r_own)
+    assert fe.fit(fe.own_rows(rows, {})).r > 2 * r_own  # on all rows the residual pulls the term up
+    low = [x for x in rows if x["conc"] <= 8]
+    assert max(abs(e) for _, e in fe.errors(low, p)) < 1e-6  # the low-client rows exact, the loaded ones under
+    assert all(e < 0 for x, e in fe.errors(rows, p) if x["conc"] > 8 and x["metric"] == "ttft_ms")
+    # the LOAO fold of a chip with the front end's rows elsewhere refits on that fold's low-client rows
+    other = [dict(x, chip="h") for x in _front_rows(fe, float(fe.REQUEST_GRID[50]), 0.0, (1, 4, 64))]
+    folds = dict((held[0]["chip"], p_) for held, p_ in fe.loao_fits(rows + other))
+    assert folds["g"]["front"].r == pytest.approx(float(fe.REQUEST_GRID[50]))
+    assert folds["h"]["front"].r == pytest.approx(r_own)
+
+
+def test_front_end_without_low_client_rows_keeps_the_all_row_fit(fe):
+    rows = _front_rows(fe, float(fe.REQUEST_GRID[40]), 0.0, (16, 64, 256))
+    assert fe.fit_all(rows)["front"] == fe.fit(fe.own_rows(rows, {}))

@@ -1,34 +1,24 @@
-"""Fit each engine's two host times (``step_overhead_s``, ``request_overhead_s``) and, given runs that say
-how its rows depend on them, its kernel efficiencies per class (``kernel_efficiency``), on closed-loop rows.
+"""Fit each engine's two host times (``step_overhead_s``, ``request_overhead_s``) and, given runs that say how its rows
+depend on them, its kernel efficiencies per class (``kernel_efficiency``), on closed-loop rows: the JSON of ``inferchip
+validate FILE --format json`` run with the current engine catalogue. Each simulated row is moved to new host times by
+first-order sensitivities (a step's host time adds to every decode step of a request, a request's host time to its TTFT
+and end-to-end time; throughput follows the end-to-end time by Little's law), and per engine the pair minimising the sum
+of ``|ln(pred / meas)|`` over its throughput, TTFT and TPOT rows is found on a grid within the bounds below. ``--loao``
+also refits without each accelerator and reports its rows' errors (leave one accelerator out). ``--write`` stores the
+fitted values in catalog/engines.yaml.
 
-Input: the JSON of ``inferchip validate FILE --format json`` run with the current engine catalogue.
-Each simulated row is moved to new host times by first-order sensitivities (a step's host time adds
-to every decode step of a request, a request's host time to its TTFT and end-to-end time; throughput
-follows the end-to-end time by Little's law), and per engine the pair minimising the sum of
-``|ln(pred / meas)|`` over its throughput, TTFT and TPOT rows is found on a grid within the bounds
-below. ``--loao`` also refits without each accelerator and reports its rows' errors (leave one
-accelerator out). ``--write`` stores the fitted values in catalog/engines.yaml.
-
-``--sens CLASS=MULT:FILE`` (repeatable) names a second validate JSON of the same rows run with every
-engine's ``kernel_efficiency.CLASS`` at ``MULT`` (all else equal). From the pair, each row's share of
-its figure that runs at that class's attainable rate is read (a time that scales as ``1 / m``: a row's
-time ratio ``t(m1) / t(m0) = 1 + w (m0 / m1 - 1)`` gives ``w``), and the class's multiplier is fitted
-jointly with the host times (the profile over the host-time grid, minimised over the multipliers
-within ``KERNEL_BOUNDS``). A class is fitted for an engine only where its rows spend a visible share
-of their decode time in it (median TPOT share at least ``MIN_SHARE``); elsewhere it stays as run.
-
-Rows whose launch recipe is on one of the engine's ``recipe_request_paths`` (the simulation's record says so)
-carry the engine's ``recipe_request_overhead_s`` on top of its request time; where an engine has such rows,
-that time is fitted with the host times (their whole request time on the request grid, at most 1 s,
-jointly with the others: :func:`_host_profile`).
+``--sens CLASS=MULT:FILE`` (repeatable) names a second validate JSON of the same rows run with every engine's
+``kernel_efficiency.CLASS`` at ``MULT``. From the pair, each row's share ``w`` of its figure at that class's rate is
+read (``t(m1) / t(m0) = 1 + w (m0 / m1 - 1)``), and the class's multiplier (within ``KERNEL_BOUNDS``) is fitted with
+the host times, for an engine only where its median TPOT share in that class is at least ``MIN_SHARE``. Rows on one of
+the engine's ``recipe_request_paths`` carry its ``recipe_request_overhead_s`` too (:func:`_host_profile`).
 
 A front end's rows that cross a worker engine's request path too (record ``worker_engine``; catalogue
 ``worker_request_paths``) wait that engine's fitted request time (a fold's refit under LOAO) plus the front end's own
-``request_overhead_s``, fitted on its rows on top of it (:func:`fit_all`, :func:`own_rows`).
-
-``--stream`` (reported only) also fits a host time per client in flight, ``k`` (request time ``r + k C`` at ``C``
-clients: one event loop serving all streams). No engine field: on the public rows it lands on its 1 ms bound for
-Dynamo and SGLang, standing in for their decode-step and offset errors (docs/serving_validation.md, Results).
+``request_overhead_s``, fitted on top of it (:func:`fit_all`, :func:`own_rows`) on its rows of at most
+``FRONT_OWN_MAX_CLIENTS`` clients, its step time on all (:func:`fit_front`). ``--stream`` (reported only) also fits a
+host time per client in flight, ``k`` (request time ``r + k C`` at ``C`` clients); on the public rows it lands on its
+1 ms bound for Dynamo and SGLang (docs/serving_validation.md, Results).
 
     python tools/closed_loop/fit_engines.py validate.json [--sens memory=0.85:m.json ...] [--loao] [--write | --stream]
 """
@@ -60,6 +50,9 @@ STREAM_GRID = np.array([0.0])  # --stream: np.linspace(*STREAM_BOUNDS_S, 21)
 # fitted fraction. GEMM: 0.5-1.2 x. All within spec/engine.KernelEfficiency's (0.2, 2].
 KERNEL_BOUNDS = {"memory": (0.5, 1.2), "attention": (0.5, 2.0), "gemm": (0.5, 1.2), "link": (0.5, 2.0)}
 MIN_SHARE = 0.02  # a class is fitted for an engine only if its TPOT rows spend at least this share in it (median)
+# A front end's own request time (one path per request) is fitted where the simulated pools hardly queue (band 1-8): on
+# every band it stands for a residual growing with the clients (Dynamo 0/12/98/419/1000 ms; docs/serving_validation.md)
+FRONT_OWN_MAX_CLIENTS = 8
 ENGINES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "engines.yaml"
 _LEN = re.compile(r"-(\d+)-(\d+)-c(\d+)-")
 # What the fit matches of each row (its figure unless set; ttft_spread.py medianfit: a stated median, median_view)
@@ -228,8 +221,7 @@ def fit(rows: list[dict]) -> Fit:
     if not classes:
         _, s, r, k, e = _host_profile(col, np.ones(len(rows)))
         return Fit(s, r, k, {}, e)
-    lo = np.log([KERNEL_BOUNDS[c][0] for c in classes])
-    hi = np.log([KERNEL_BOUNDS[c][1] for c in classes])
+    lo, hi = (np.log([KERNEL_BOUNDS[c][i] for c in classes]) for i in (0, 1))
     cache: dict[tuple[float, ...], tuple[float, float, float, float, float]] = {}
 
     def at(logm: np.ndarray) -> tuple[float, float, float, float, float]:
@@ -259,13 +251,25 @@ def own_rows(rows: list[dict], params: dict[str, Fit]) -> list[dict]:
     return [dict(x, r0=x["r0"] - worker_time_s(x, params)) if x.get("weng") else x for x in rows]
 
 
+def fit_front(rows: list[dict], params: dict[str, Fit]) -> Fit:
+    """A front end's fit on :func:`own_rows` at the worker fits ``params``: step time and kernels on all its rows, then
+    its own request time at those on its rows of at most ``FRONT_OWN_MAX_CLIENTS`` clients (all where none is)."""
+    f = fit(own := own_rows(rows, params))
+    low = [FIT_VIEW(x) if FIT_VIEW else x for x in own if x["conc"] <= FRONT_OWN_MAX_CLIENTS]
+    if not low:
+        return f
+    pred = predict(low, np.array(f.s), REQUEST_GRID, f.k, f.kern)
+    loss = np.abs(np.log(np.maximum(pred, 1e-12) / np.array([x["meas"] for x in low])[:, None])).sum(axis=0)
+    return f._replace(r=float(REQUEST_GRID[int(np.argmin(loss))]))
+
+
 def fit_all(rows: list[dict]) -> dict[str, Fit]:
     """Every engine's fit on its rows: the engines whose rows name no worker engine first, then the others on
     :func:`own_rows` at those fits (a front end's own request time on top of its workers' fitted one)."""
     fronts = {x["engine"] for x in rows if x.get("weng")}
     params = {e: fit([x for x in rows if x["engine"] == e]) for e in sorted({x["engine"] for x in rows} - fronts)}
     for e in sorted(fronts):
-        params[e] = fit(own_rows([x for x in rows if x["engine"] == e], params))
+        params[e] = fit_front([x for x in rows if x["engine"] == e], params)
     return params
 
 
@@ -297,7 +301,7 @@ def loao_fits(rows: list[dict], params: dict[str, Fit] | None = None) -> list[tu
         p = {e: fit([x for x in train if x["engine"] == e]) if e in refit & trained else params[e]
              for e in engines if e not in fronts}
         for e in sorted(fronts):
-            p[e] = fit(own_rows([x for x in train if x["engine"] == e], p)) if e in refit & trained else params[e]
+            p[e] = fit_front([x for x in train if x["engine"] == e], p) if e in refit & trained else params[e]
         folds.append((held, p))
     return folds
 
@@ -341,8 +345,7 @@ def write(params: dict[str, Fit], rows: list[dict], path: Path = ENGINES) -> Non
             n = sum(x["engine"] == e for x in rows)
             fitted = (f'    fitted_on: "{n} InferenceMAX closed-loop rows (inferencemax_cases.csv), {today}, by '
                       f'tools/closed_loop/fit_engines.py --sens: host times and kernel_efficiency '
-                      f'{", ".join(sorted(f.kern))} '
-                      f'jointly"\n')
+                      f'{", ".join(sorted(f.kern))} jointly"\n')
             b = re.sub(r"    fitted_on: .*\n", "", b)
             b = re.sub(r"(    kernel_efficiency: .*\n)", rf"\1{fitted}", b)
         text = text.replace(block.group(1), b)
@@ -352,14 +355,11 @@ def write(params: dict[str, Fit], rows: list[dict], path: Path = ENGINES) -> Non
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("validate_json")
-    ap.add_argument("--sens", action="append", default=[], metavar="CLASS=MULT:FILE",
-                    help="a validate JSON of the same rows with every engine's kernel_efficiency.CLASS at MULT")
+    ap.add_argument("--sens", action="append", default=[], metavar="CLASS=MULT:FILE", help="see the module text")
     ap.add_argument("--loao", action="store_true")
-    ap.add_argument("--max-step-s", type=float, default=None,
-                    help="cap the step host time below its bound (e.g. 0.0005: a plausible overlapped host time)")
+    ap.add_argument("--max-step-s", type=float, default=None, help="cap the step host time below its bound (e.g. 5e-4)")
     ap.add_argument("--write", action="store_true")
-    ap.add_argument("--stream", action="store_true",
-                    help="also fit a host time per client in flight (0-1 ms; reported only)")
+    ap.add_argument("--stream", action="store_true", help="also fit a host time per client in flight (reported only)")
     a = ap.parse_args()
     if a.stream:
         global STREAM_GRID
