@@ -1,4 +1,4 @@
-"""The MoE expert kernels a measured run states, and the calibration its row is predicted with.
+"""The MoE expert kernels and the sampler a measured run states, and the calibration its row is predicted with.
 
 Which kernels serve a MoE model's experts is a property of the run, not of the chip or the engine
 alone: vLLM picks its MoE backend from the chip, the weight format and the launch's environment
@@ -9,16 +9,28 @@ FlashInfer; the ML.ENERGY v3.0 H100 launch configs name none, so those runs serv
 vLLM's Triton kernels at their default tile configs. A row whose notes state ``MoE kernels: vLLM Triton``
 is predicted with :data:`~inferchip.cost.constants.TRITON_MOE_TOKEN_VECTOR_FLOP` per token and MoE layer
 beyond the MMA (``Calibration.moe_token_vector_flop``); every other row keeps 0 (tuned kernels).
+
+Sampling is a property of the run too: a request with top-p below 1 makes vLLM's native sampler sort its
+whole logit row every step (``vllm/v1/sample/ops/topk_topp_sampler.py`` ``apply_top_k_top_p``; FlashInfer's
+sort-free sampler is opt-in in vLLM 0.11.1). The ML.ENERGY v3.0 client sends ``top_p`` 0.95 and
+``temperature`` 0.8 with every request (github.com/ml-energy/benchmark ``mlenergy/llm/benchmark.py``, the
+module the configs' command templates run: its ``Args`` defaults, merged into the request body over the
+payload's own settings; the gpqa and lm-arena-chat ``benchmark.yaml`` templates set neither). A row whose
+notes state ``sampling: vLLM native top-p`` is predicted with :func:`native_top_p_sequence_s` per running
+sequence and step, serial with the forward (``Calibration.sequence_overhead_s``: time at the busy floor, the
+sort's DRAM bytes not priced).
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-from inferchip.cost.constants import TRITON_MOE_TOKEN_VECTOR_FLOP
+from inferchip.cost.constants import TRITON_MOE_TOKEN_VECTOR_FLOP, VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY
 from inferchip.spec.calibration import Calibration
 
 _TRITON = re.compile(r"\bMoE kernels:\s*vLLM Triton\b", re.IGNORECASE)
+_NATIVE_TOP_P = re.compile(r"\bsampling:\s*vLLM native top-p\b", re.IGNORECASE)
 
 
 def states_triton_moe(row: dict[str, str]) -> bool:
@@ -26,14 +38,40 @@ def states_triton_moe(row: dict[str, str]) -> bool:
     return bool(_TRITON.search(row.get("notes", "") or ""))
 
 
+def states_native_top_p(row: dict[str, str]) -> bool:
+    """True when the row's notes state that vLLM's native (sorting) top-p sampler served the run's requests."""
+    return bool(_NATIVE_TOP_P.search(row.get("notes", "") or ""))
+
+
+def native_top_p_sequence_s(vocab_size: int) -> float:
+    """Seconds per running sequence and engine step of vLLM's native top-p masking: the row of
+    ``vocab_size`` logits sorted, normalised, masked and scattered back, at
+    :data:`~inferchip.cost.constants.VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY` per entry (vLLM PR #40376).
+    ValueError for a vocabulary below one entry."""
+    if not vocab_size >= 1:
+        raise ValueError(f"vocab_size must be at least 1 entry, got {vocab_size!r}")
+    return float(vocab_size) * VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY
+
+
+@lru_cache(maxsize=64)
+def _vocab_size(model: str) -> int:
+    from inferchip.catalog.models import load_model
+
+    return load_model(model).vocab_size
+
+
 def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool) -> Calibration:
     """The calibration ``row`` is predicted with: for a closed loop, that of the engine its
     ``software`` names (:func:`~inferchip.validation.closed_loop.engine_row_calibration`); with the
-    Triton MoE per-token work where the row states those kernels."""
+    Triton MoE per-token work where the row states those kernels; with the native top-p sampler's time per
+    running sequence (:func:`native_top_p_sequence_s` of the row's model) where the row states that sampler."""
     from inferchip.validation.closed_loop import engine_row_calibration
 
     if closed_loop:
         cal = engine_row_calibration(cal, (row.get("software") or "").strip(), (row.get("case_id") or "").strip())
     if states_triton_moe(row):
         cal = cal.model_copy(update={"moe_token_vector_flop": TRITON_MOE_TOKEN_VECTOR_FLOP})
+    if states_native_top_p(row):
+        extra_s = native_top_p_sequence_s(_vocab_size((row.get("model") or "").strip()))
+        cal = cal.model_copy(update={"sequence_overhead_s": cal.sequence_overhead_s + extra_s})
     return cal
