@@ -1,5 +1,5 @@
 """A closed-loop row predicted by the :class:`~inferchip.validation.validate.Validator`: its facts
-(:func:`~inferchip.validation.closed_loop.row_facts`), the workers' mapped models under the
+(:func:`~inferchip.validation.closed_loop_facts.row_facts`), the workers' mapped models under the
 engine's calibration, one simulated benchmark shared by the row's throughput, TTFT and TPOT
 rows, and by every nightly repeat of the same configuration. The engine replicas (mapped model
 and step-time cache) kept are bounded, so memory stays flat over thousands of rows."""
@@ -22,18 +22,14 @@ from inferchip.sim.engines import BenchFigures
 from inferchip.spec.engine_workers import recipe_worker
 from inferchip.validation.cases import Case
 from inferchip.validation.closed_loop import (
-    PROMPTS_PER_CLIENT,
     SIM_ROUNDS,
     EngineReplica,
-    RowFacts,
-    Worker,
-    check_span,
     closed_loop_value,
     num_requests,
     prompt_mean_tokens,
-    row_facts,
     simulate_closed_loop,
 )
+from inferchip.validation.closed_loop_facts import PROMPTS_PER_CLIENT, RowFacts, Worker, check_span, row_facts
 from inferchip.validation.results import CaseResult, error_result, in_pool_terms, in_row_terms
 from inferchip.workload.limits import MAX_REQUESTS
 

@@ -47,7 +47,7 @@ from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.units import percent_error
 from inferchip.validation.cache_keys import PlanKey, ReplicaKey, SettingKey, SimKey
 from inferchip.validation.cases import Case, measured_stall_s, stated_load_per_s
-from inferchip.validation.closed_loop import check_row
+from inferchip.validation.closed_loop_facts import check_row
 from inferchip.validation.plan import (  # re-exported: the validation's public names
     E2E_P99_OVER_MEAN,
     LENGTH_POINTS,
