@@ -119,8 +119,8 @@ def check_span(layout: Layout, domain: int, chip_id: str, where: str) -> list[st
         return [f"worker of {layout.tp} chips spans {-(-layout.tp // domain)} scale-up domains of {domain}: "
                 "attention DP per chip, experts expert-parallel over all, all-to-all crossing the scale-out network"]
     raise EngineRowError(f"{where}: tp={layout.tp} exceeds the scale-up domain of {domain} chips of {chip_id} and "
-                         "the row does not say how the tensor-parallel group spans nodes (attention DP with "
-                         "expert parallelism over all chips would)")
+                         "the row does not say how the tensor-parallel group spans nodes; allowed: tp within the "
+                         "domain, or attention DP with experts expert-parallel over all the worker's chips")
 
 
 def engine_row_calibration(cal: Calibration, software: str, where: str) -> Calibration:
