@@ -28,9 +28,9 @@ def states_triton_moe(row: dict[str, str]) -> bool:
 
 def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool) -> Calibration:
     """The calibration ``row`` is predicted with: for a closed loop, that of the engine its
-    ``software`` names (:func:`~inferchip.validation.closed_loop_facts.engine_row_calibration`); with the
+    ``software`` names (:func:`~inferchip.validation.closed_loop.engine_row_calibration`); with the
     Triton MoE per-token work where the row states those kernels."""
-    from inferchip.validation.closed_loop_facts import engine_row_calibration
+    from inferchip.validation.closed_loop import engine_row_calibration
 
     if closed_loop:
         cal = engine_row_calibration(cal, (row.get("software") or "").strip(), (row.get("case_id") or "").strip())
