@@ -6,6 +6,7 @@ and step-time cache) kept are bounded, so memory stays flat over thousands of ro
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
@@ -30,6 +31,7 @@ from inferchip.validation.closed_loop import (
     simulate_closed_loop,
 )
 from inferchip.validation.closed_loop_facts import PROMPTS_PER_CLIENT, RowFacts, Worker, check_span, row_facts
+from inferchip.validation.plan import NotPredictable
 from inferchip.validation.results import (
     CaseResult,
     error_result,
@@ -205,6 +207,10 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
     except InferchipError as exc:
         return error_result(case, exc)
     value = closed_loop_value(case, fig)
+    if not math.isfinite(value):  # e.g. a TPOT of runs whose requests all have one output token: no gap to time
+        return error_result(case, NotPredictable(
+            f"line {case.line}, column output_tokens: value {case.output_tokens:g}: the simulated benchmark gives no "
+            f"{case.metric} (a TPOT needs requests of 2 or more output tokens; lengths are drawn in [0.8 L, L])"))
     workers = facts.decode_workers
     point = _point(fig, workers)
     lay = Layout(layout.tp, layout.pp, layout.ep, workers, layout.attn_dp)
