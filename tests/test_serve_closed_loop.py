@@ -5,7 +5,7 @@ each sending its next request when its last one finished, lengths drawn from [0.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from hypothesis import given, settings
@@ -54,7 +54,7 @@ def _h100_8b():
     return serving_model("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B-Instruct")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _mean_ttft_s(c: int) -> float:
     step, replicas = _h100_8b()
     res = simulate(step, benchmark_clients(c, 1024, 256), num_requests=8 * c, seed=0, replicas=replicas)

@@ -236,7 +236,8 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
     :func:`serving_model`, or ``chip`` a resolved one-layout Setting. The load is Poisson arrivals
     at ``rate_per_s`` (requests/s), each request ``input_tokens`` in and ``output_tokens`` out, or the closed
     loop of a serving benchmark with ``concurrency`` clients, lengths drawn from ``[range_ratio L, L]``
-    (:func:`~inferchip.sim.arrivals.benchmark_clients`; more clients than the engine admits wait in its queue); the run lasts ``num_requests`` requests (1000
+    (:func:`~inferchip.sim.arrivals.benchmark_clients`; more clients than the engine admits wait in its queue);
+    the run lasts ``num_requests`` requests (1000
     when neither it nor ``duration_s``, in seconds, is given). SLOs are in seconds.
 
     Returns the run's summary (``SimResult.summary``): latencies in seconds (``ttft_s_p50``,

@@ -139,8 +139,8 @@ def output_tokens_option() -> Any:
 
 def range_ratio_option() -> Any:
     return typer.Option(0.8, "--range-ratio",
-                        help="Closed loop: each request's input and output tokens drawn uniformly from "
-                             "[ratio x L, L] of --input-tokens/--output-tokens, as benchmark_serving's "
+                        help="Closed loop: each request's input and output tokens drawn uniformly between "
+                             "ratio x L and L (--input-tokens, --output-tokens), as benchmark_serving's "
                              "--random-range-ratio (InferenceMAX: 0.8); 1 sends fixed lengths.",
                         callback=float_range("--range-ratio", 1.0))
 
