@@ -23,17 +23,24 @@ SGL = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2"
 TRT = "NVIDIA Dynamo + TensorRT-LLM, PD-disaggregated; nvcr.io#nvidia/ai-dynamo/tensorrtllm-runtime:0.5.1-rc0.pre3"
 
 
+def _pool_tokens(eng: EngineSpec, software: str, weights: str = "", workers: int = 0) -> int:
+    """The prefill rank's pool as the closed-loop run reads it (validation/closed_loop.py): the matching entry's
+    ``max_total_tokens``, 0 (the memory fit's pool) where none matches or it sets none."""
+    w = eng.prefill_worker(software, weights, workers)
+    return 0 if w is None else w.max_total_tokens
+
+
 def test_shipped_record_and_default():
     dyn = get_engine("dynamo")
-    assert dyn.prefill_pool_tokens_on(SGL, "fp8", 1) == 8192  # 1p_4d.sh: --max-total-tokens 8192
-    assert dyn.prefill_pool_tokens_on(SGL, "fp8", 10) == 0  # max-throughput recipes: 524288, not capped
-    assert dyn.prefill_pool_tokens_on(SGL, "fp4", 1) == 0  # the low-latency recipes' 8192 / 32768 not stated
+    assert _pool_tokens(dyn, SGL, "fp8", 1) == 8192  # 1p_4d.sh: --max-total-tokens 8192
+    assert _pool_tokens(dyn, SGL, "fp8", 10) == 0  # max-throughput recipes: 524288, not capped
+    assert _pool_tokens(dyn, SGL, "fp4", 1) == 0  # the low-latency recipes' 8192 / 32768 not stated
     assert dyn.prefill_async_on(SGL, "fp8", 1) is dyn.prefill_async_on(SGL, "fp4", 10) is True
-    assert dyn.prefill_pool_tokens_on(TRT, "fp8", 1) == 0
+    assert _pool_tokens(dyn, TRT, "fp8", 1) == 0
     eng = EngineSpec(id="x", name="x", match=("x",), step_overhead_s=0, request_overhead_s=0, max_num_seqs=64,
                      chunk_tokens=4096, prefill_worker_scheduling=(WorkerScheduling(software="sglang",
                                                                                     async_scheduling=True),))
-    assert eng.prefill_pool_tokens_on(SGL) == 0
+    assert _pool_tokens(eng, SGL) == 0
     with pytest.raises(ValueError):
         WorkerScheduling(software="sglang", async_scheduling=True, max_total_tokens=-1)
 

@@ -199,9 +199,7 @@ def validate_cmd(
     lengths = load_dataset_lengths(calibration)
     workers = opts.workers(workers)
     if engine is not None:
-        from inferchip.catalog.engines import get_engine
-
-        get_engine(engine)  # an unknown engine is refused before any prediction
+        opts.option_engine(engine)  # an unknown engine is refused before any prediction
     results = _run(rows, cal, server_model.value, workers, assumptions, lengths, engine)
     files = ", ".join(str(c) for c in cases)
     summary = summarize(results, by.value if by else None)

@@ -70,8 +70,12 @@ def check_layout(model: ModelSpec, layout: Layout, num_chips: int | None = None)
         raise InvalidSettingError(f"attn_dp must be true or false, got {layout.attn_dp!r}")
     if layout.attn_dp:
         if layout.tp < 2:
+            hint = (f"; a worker of {layout.ep} chips with attention per chip and experts over all of them (a "
+                    f"case id's tp1 ep{layout.ep} dpa, SGLang --tp {layout.ep} --dp {layout.ep} "
+                    f"--enable-dp-attention) is --tp {layout.ep} --ep {layout.ep} --attn-dp") if layout.ep > 1 else ""
             raise InvalidSettingError(
-                "--attn-dp spreads sequences over the tp chips of a stage; it needs --tp 2 or more"
+                f"--attn-dp spreads sequences over the tp chips of a stage; it needs --tp 2 or more, got --tp "
+                f"{layout.tp}{hint}"
             )
         if not model.is_moe:
             raise InvalidSettingError(

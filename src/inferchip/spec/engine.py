@@ -365,14 +365,6 @@ class EngineSpec(BaseModel):
         w = self.prefill_worker(software, weights, prefill_workers, input_tokens)
         return self.async_scheduling if w is None else w.async_scheduling
 
-    def prefill_pool_tokens_on(self, software: str = "", weights: str = "", prefill_workers: int = 0,
-                               input_tokens: int = 0) -> int:
-        """KV pool of one prefill rank set by a disaggregated row's launch recipe: the matching
-        ``prefill_worker_scheduling`` entry's ``max_total_tokens``; 0 (the memory fit's pool) where none
-        matches or it sets none."""
-        w = self.prefill_worker(software, weights, prefill_workers, input_tokens)
-        return 0 if w is None else w.max_total_tokens
-
     def decode_worker_on(self, software: str = "", weights: str = "", input_tokens: int = 0,
                          decode_workers: int = 0, prefill_workers: int = 0) -> DecodeWorker:
         """A disaggregated row's decode workers: the first matching ``decode_worker`` (:func:`decode_worker_for`)."""

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from inferchip.errors import SpecError
 from inferchip.spec.formats import ALL_FORMATS
-from inferchip.validation.datasets import (  # re-exported: the data sets rows replay
+from inferchip.workload.datasets import (  # re-exported: the data sets rows replay
     DATASETS,
     MLPERF_DATASETS,
     SERVING_DATASETS,  # noqa: F401

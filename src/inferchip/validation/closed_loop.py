@@ -3,27 +3,9 @@
 A row such as InferenceMAX's is ``concurrency`` clients running vLLM's ``benchmark_serving`` against one engine
 instance (:mod:`inferchip.sim.engines.bench`); its throughput, TTFT and TPOT rows share one simulated run.
 
-What the row says, and how it is read (from the columns, the notes and the case id as the README of
-``inferencemax_cases.csv`` defines the id's marks):
+What the row states (engine, DP attention, MTP, disaggregated pools, multi-node workers) is read by
+:mod:`inferchip.validation.closed_loop_facts` (re-exported here); this module runs the row's benchmark on it:
 
-* **Engine**: the ``software`` column matched against ``catalog/engines.yaml``
-  (:func:`~inferchip.catalog.engines.engine_for_software`); ``--engine`` overrides it; a ``software`` text that matches
-  no engine is an error naming the row and the column. The engine sets the running-batch cap, the prefill chunk, the
-  CUDA-graph buckets, its host time per step (which replaces the calibration's ``step_overhead_s``) and per request, and
-  multiplies the calibration's kernel efficiencies.
-* **DP attention** (``-dpa`` or "DP-attention true"): a worker of ``W = max(tp, ep, chips)`` chips runs attention
-  data-parallel over its ``W`` chips, experts expert-parallel over them (``Layout(tp=W, ep=W, attn_dp=True)``; a row's
-  ``tp=1, ep=8``; SGLang's per-rank ``TP1/EP1``, noted); a row with ``tp = W`` and ``ep`` below (TensorRT-LLM
-  ``tp2ep1-dpa``) splits each expert ``W / ep`` ways in width (all-gather). Batch cap, chunk: per rank (x ``W``).
-* **MTP** (``-mtp-`` or "speculative decoding: mtp"): each decode step verifies the engine's ``mtp_draft_tokens`` per
-  sequence and emits ``1 + a + ... + a^k`` tokens (:meth:`~inferchip.spec.engine.EngineSpec.mtp_tokens_per_step`,
-  acceptance ``a`` sourced in the engine catalogue).
-* **Disaggregation** (``-disagg-``): the notes give both pools ("P prefill GPUs (n worker(s), TPt/EPe, DP-attention
-  x) + D decode GPUs (...)", P + D = ``num_accelerators``); each worker is a replica of its pool, the KV cache of a
-  prompt crosses to the decode pool over the scale-up link where both pools fit in one scale-up domain, else over the
-  prefill worker's scale-out links (all its chips in parallel), at the calibration's link efficiency.
-* **Multi-node**: a worker wider than the chip's scale-up domain is refused unless it is an attention-DP worker with
-  its experts expert-parallel over all its chips (the layout then says how it spans nodes: all-to-all over scale-out).
 * **Run length**: ``prompts_per_client x concurrency`` requests (``--num-prompts``: 10 a client, or the engine's
   ``run_length``). ``SIM_ROUNDS`` rounds of clients are simulated (at least ``MIN_REQUESTS``): start and drain as run,
   the middle weighted for the benchmark's middle and the span extended at its rate (:func:`num_requests`,
@@ -34,13 +16,10 @@ What the row says, and how it is read (from the columns, the notes and the case 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from inferchip.catalog.engines import RequestHostTime
 from inferchip.errors import DoesNotFitError, InvalidSettingError
-from inferchip.mapping.layout import Layout
 from inferchip.performance.phases import MappedModel
 from inferchip.performance.serving import ServingStepModel
 from inferchip.sim import SchedulerConfig
@@ -48,103 +27,31 @@ from inferchip.sim.engines import BenchFigures, EngineStepModel, closed_loop_run
 from inferchip.sim.engines.bench import closed_loop_disagg_run, prompt_mean_tokens
 from inferchip.sim.lengths import max_tokens
 from inferchip.sim.steptime import StepTimer
-from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec
-from inferchip.spec.engine_workers import first_use_wait_s, first_wave_batch_tokens, run_length
+from inferchip.spec.engine_workers import first_use_wait_s, first_wave_batch_tokens
 from inferchip.validation.cases import Case
-from inferchip.validation.results import check_recipe_pool, stated_pools, whole_workers
+from inferchip.validation.closed_loop_facts import (  # re-exported: what the row states (this module's before)
+    PROMPTS_PER_CLIENT,
+    EngineRowError,
+    RowFacts,
+    Worker,
+    check_row,
+    check_span,
+    engine_row_calibration,
+    row_facts,
+)
+from inferchip.validation.results import check_recipe_pool
 
-PROMPTS_PER_CLIENT = 10  # InferenceMAX benchmark_serving --num-prompts = 10 x concurrency
 MIN_REQUESTS = 16
 TIMER_REL_ERROR = 2.0**-6  # step times rounded to ~0.4 % per input (sim.steptime): 4x fewer model calls
 SIM_ROUNDS = 3  # rounds of clients simulated (see num_requests); the benchmark sends PROMPTS_PER_CLIENT
 SETTLED_DRIFT = 0.2  # a middle whose mean TTFT moves more than this between its halves has not settled
 SEED = 0
 
-_POOLS = re.compile(
-    r"(\d+) prefill GPUs \((\d+) worker\(s\), TP(\d+)/EP(\d+), DP-attention (true|false)\)\s*\+\s*"
-    r"(\d+) decode GPUs \((\d+) worker\(s\), TP(\d+)/EP(\d+), DP-attention (true|false)\)", re.IGNORECASE)
-_DPA = re.compile(r"DP-attention\s+true", re.IGNORECASE)
-_MTP = re.compile(r"speculative decoding:\s*mtp", re.IGNORECASE)
-
-
-class EngineRowError(InvalidSettingError):
-    """A row whose engine, layout or pools cannot be read; the message names the row and column."""
-
-
-@dataclass(frozen=True)
-class Worker:
-    """One engine instance: its chips, attention-DP, experts, and the row's own tp/ep."""
-
-    chips: int
-    tp: int
-    ep: int
-    dpa: bool
-
-    def layout(self) -> tuple[Layout, list[str]]:
-        if not self.dpa:
-            if self.tp < self.chips:  # the instance spans its chips: tensor-parallel over all of them
-                return Layout(tp=self.chips, ep=self.ep), [
-                    f"worker of {self.chips} chips stated as TP{self.tp} without attention DP: tp={self.chips}"]
-            return Layout(tp=self.tp, ep=self.ep), []
-        w = max(self.tp, self.ep, self.chips)
-        if self.tp == w > self.ep and w % self.ep == 0:  # the row's own MoE split: experts tp/ep ways in width
-            return Layout(tp=w, ep=self.ep, attn_dp=True), [f"attention DP with ep={self.ep}: tokens all-gathered "
-                                                              "before the MoE and reduce-scattered after it"]
-        notes = [] if self.ep == w else [
-            f"attention DP over the worker's {w} chips with the row's tp={self.tp}/ep={self.ep}: experts modelled "
-            f"expert-parallel over {w}"]
-        return Layout(tp=w, ep=w, attn_dp=w > 1), notes
-
-
-@dataclass(frozen=True)
-class RowFacts:
-    """What a closed-loop row's columns, notes and id say about its system."""
-
-    engine: EngineSpec
-    mtp: bool
-    decode: Worker
-    decode_workers: int
-    prefill: Worker | None = None  # disaggregated: the prefill pool's worker
-    prefill_workers: int = 0
-    prompts_per_client: int = PROMPTS_PER_CLIENT  # the benchmark's, the engine's run_length (the launch harness's)
-
-
-def row_facts(case: Case, engine: EngineSpec | None = None) -> RowFacts:
-    """The facts of a closed-loop row (module doc); unreadable facts raise :class:`EngineRowError`."""
-    where = f"line {case.line} ({case.case_id})"
-    engine = engine or _closed_loop_engine(case.software, where)
-    cid = case.case_id.lower()
-    mtp = "-mtp-" in cid or bool(_MTP.search(case.notes))
-    p = run_length(engine.run_length, software=case.software, accelerator=case.accelerator, model=case.model,
-                   output_tokens=int(case.output_tokens or 0), disaggregated="-disagg-" in cid) or PROMPTS_PER_CLIENT
-    if "-disagg-" in cid:
-        m = _POOLS.search(case.notes)
-        if m is None:
-            raise EngineRowError(f"{where}, column notes: a disaggregated row ('-disagg-' in case_id) whose notes do "
-                                 "not give both pools as 'P prefill GPUs (n worker(s), TPt/EPe, DP-attention x) + "
-                                 "D decode GPUs (...)'")
-        g = stated_pools(case, m.groups(), where)
-        pw, dw = int(g[1]), int(g[6])
-        pre = Worker(int(g[0]) // max(pw, 1), int(g[2]), int(g[3]), g[4].lower() == "true")
-        dec = Worker(int(g[5]) // max(dw, 1), int(g[7]), int(g[8]), g[9].lower() == "true")
-        return RowFacts(engine, mtp, dec, dw, pre, pw, p)
-    dpa = "-dpa" in cid or bool(_DPA.search(case.notes))
-    tp, ep = case.tp or 1, case.ep or 1
-    w = max(tp, ep) if dpa else tp * (case.pp or 1)
-    return RowFacts(engine, mtp, Worker(w, tp, ep, dpa), whole_workers(case, w, dpa, where), None, 0, p)
-
-
-def check_span(layout: Layout, domain: int, chip_id: str, where: str) -> list[str]:
-    """Refuse a worker wider than the scale-up domain unless its layout says how it spans nodes."""
-    if layout.tp * layout.pp <= max(domain, 1):
-        return []
-    if layout.attn_dp and layout.ep == layout.tp:
-        return [f"worker of {layout.tp} chips spans {-(-layout.tp // domain)} scale-up domains of {domain}: "
-                "attention DP per chip, experts expert-parallel over all, all-to-all crossing the scale-out network"]
-    raise EngineRowError(f"{where}: tp={layout.tp} exceeds the scale-up domain of {domain} chips of {chip_id} and "
-                         "the row does not say how the tensor-parallel group spans nodes (attention DP with "
-                         "expert parallelism over all chips would)")
+__all__ = ["MIN_REQUESTS", "PROMPTS_PER_CLIENT", "SEED", "SETTLED_DRIFT", "SIM_ROUNDS", "TIMER_REL_ERROR",
+           "EngineReplica", "EngineRowError", "RowFacts", "Worker", "check_row", "check_span", "closed_loop_value",
+           "engine_row_calibration", "kv_link", "num_requests", "prompt_mean_tokens", "recipe_configs", "row_facts",
+           "settled", "simulate_closed_loop"]
 
 
 class EngineReplica:
@@ -358,43 +265,3 @@ def closed_loop_value(case: Case, fig: BenchFigures) -> float:
     if m == "batch_e2e_latency_ms":
         return fig.e2e_s * 1e3
     raise InvalidSettingError(f"line {case.line}, column metric: {m} is not a closed-loop serving metric")
-
-
-def engine_row_calibration(cal: Calibration, software: str, where: str) -> Calibration:
-    """The calibration a closed-loop row runs with: that of the engine its ``software`` names (the
-    catalogue's default when blank), as :func:`row_facts` reads it, through
-    :func:`~inferchip.catalog.engines.engine_calibration` (the engine's host time per step replaces the
-    calibration's). A text naming no engine is an :class:`EngineRowError` naming ``where`` and the column."""
-    from inferchip.catalog.engines import engine_calibration
-
-    return engine_calibration(cal, _closed_loop_engine(software, where), software=software)
-
-
-def _closed_loop_engine(software: str, where: str) -> EngineSpec:
-    """The engine a closed-loop row is simulated on: its ``software`` read as every row's is
-    (:func:`~inferchip.catalog.engines.row_engine`), which here must name an engine."""
-    from inferchip.catalog.engines import engine_ids, row_engine
-
-    try:
-        engine = row_engine(software, where)
-    except InvalidSettingError:
-        engine = None
-    if engine is None:
-        raise EngineRowError(f"{where}, column software: {software!r} names no engine of catalog/engines.yaml (a "
-                             f"closed-loop row is simulated on one); allowed: a text naming one of "
-                             f"{', '.join(engine_ids())} (or blank: the default; --engine overrides)")
-    return engine
-
-
-def check_row(case: Case, engine_id: str | None, closed_loop: bool) -> None:
-    """Refuse a row whose engine cannot be read, whichever server model predicts it (one check for
-    ``validate`` and both passes of ``calibrate``): ``--engine`` (``engine_id``) where given, else the
-    ``software`` column (:func:`~inferchip.catalog.engines.row_engine`); a closed-loop row's facts too
-    (:func:`row_facts`: its engine, pools and layout)."""
-    from inferchip.catalog.engines import get_engine, row_engine
-
-    engine = get_engine(engine_id) if engine_id is not None else None
-    if closed_loop:
-        row_facts(case, engine)
-    elif engine is None:
-        row_engine(case.software, f"line {case.line} ({case.case_id})")

@@ -1,11 +1,12 @@
 """A closed-loop row predicted by the :class:`~inferchip.validation.validate.Validator`: its facts
-(:func:`~inferchip.validation.closed_loop.row_facts`), the workers' mapped models under the
+(:func:`~inferchip.validation.closed_loop_facts.row_facts`), the workers' mapped models under the
 engine's calibration, one simulated benchmark shared by the row's throughput, TTFT and TPOT
 rows, and by every nightly repeat of the same configuration. The engine replicas (mapped model
 and step-time cache) kept are bounded, so memory stays flat over thousands of rows."""
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
@@ -14,7 +15,7 @@ from typing import Any
 from inferchip.catalog.engines import engine_calibration, get_engine, kernel_engine, request_host_time
 from inferchip.cost.context import attention_format, prefill_attention_format_of
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
-from inferchip.errors import InferchipError, InvalidSettingError, SpecError
+from inferchip.errors import DoesNotFitError, InferchipError, InvalidSettingError, SpecError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint
 from inferchip.performance.setting import resolve_setting
@@ -22,19 +23,23 @@ from inferchip.sim.engines import BenchFigures
 from inferchip.spec.engine_workers import recipe_worker
 from inferchip.validation.cases import Case
 from inferchip.validation.closed_loop import (
-    PROMPTS_PER_CLIENT,
     SIM_ROUNDS,
     EngineReplica,
-    RowFacts,
-    Worker,
-    check_span,
     closed_loop_value,
     num_requests,
     prompt_mean_tokens,
-    row_facts,
     simulate_closed_loop,
 )
-from inferchip.validation.results import CaseResult, error_result, in_pool_terms, in_row_terms
+from inferchip.validation.closed_loop_facts import PROMPTS_PER_CLIENT, RowFacts, Worker, check_span, row_facts
+from inferchip.validation.plan import NotPredictable
+from inferchip.validation.results import (
+    CaseResult,
+    error_result,
+    in_pool_terms,
+    in_row_terms,
+    in_worker_terms,
+    worker_columns,
+)
 from inferchip.workload.limits import MAX_REQUESTS
 
 REPLICAS_KEPT = 6  # engine replicas (mapped model + step-time cache) kept per validator
@@ -81,15 +86,16 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
             cal = cal.model_copy(update={"moe_mma_peak_fraction": moe.mma_peak_fraction,
                                          "moe_stream_cap_bytes_per_s": cap_bytes_per_s})
         cals[cal_key] = cal
-    notes = notes + check_span(layout, cp.max_scaleup_domain, cp.id, f"line {case.line} ({case.case_id})")
+    pool = None if facts.prefill is None else "prefill" if worker is facts.prefill else "decode"
+    notes = notes + check_span(layout, cp.max_scaleup_domain, cp.id,
+                               f"line {case.line} ({case.case_id}), {worker_columns(case, pool)}")
     try:  # a refusal of the row's layout names its line and columns, not the CLI's options
         setting = resolve_setting(cp, ms, count=layout.chips_per_replica, weights=fmt.weights,
                                   activations=fmt.activations, kv=fmt.kv, tp=layout.tp, pp=layout.pp, ep=layout.ep,
                                   attn_dp=layout.attn_dp, calibration=cals[cal_key],
                                   attention_weights=fmt.attention_weights)
     except InferchipError as exc:  # a disaggregated row's workers are the notes' pools, not the tp/ep columns
-        pool = "prefill" if worker is facts.prefill else "decode"
-        raise (in_row_terms(case, exc) if facts.prefill is None else in_pool_terms(case, exc, pool)) from None
+        raise (in_row_terms(case, exc) if pool is None else in_pool_terms(case, exc, pool)) from None
     mm = setting.mapped(setting.layout)
     static = facts.engine.memory_fraction_on(case.accelerator, fmt.weights, layout.tp)
     codec = facts.engine.all_reduce_codec_on(case.accelerator, fmt.weights) if facts.prefill is None else ""
@@ -113,7 +119,10 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     if static is not None:
         notes = notes + [f"KV pool from the launch recipe's static memory fraction {static:g} of the usable memory "
                          f"(weights + KV; activations outside): {mm.kv_capacity_tokens():,} tokens per replica"]
-    rep = EngineReplica(mm, facts.engine, facts.mtp, kernel_engine(facts.engine, case.software))
+    try:  # weights that leave no KV cache: refused naming what sets the worker, not the engine's wording alone
+        rep = EngineReplica(mm, facts.engine, facts.mtp, kernel_engine(facts.engine, case.software))
+    except DoesNotFitError as exc:
+        raise in_worker_terms(case, exc, layout, pool) from None
     cache[key] = (rep, notes)
     _lru(v, "replicas", REPLICAS_KEPT)
     return rep, layout, list(notes)
@@ -198,6 +207,10 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
     except InferchipError as exc:
         return error_result(case, exc)
     value = closed_loop_value(case, fig)
+    if not math.isfinite(value):  # e.g. a TPOT of runs whose requests all have one output token: no gap to time
+        return error_result(case, NotPredictable(
+            f"line {case.line}, column output_tokens: value {case.output_tokens:g}: the simulated benchmark gives no "
+            f"{case.metric} (a TPOT needs requests of 2 or more output tokens; lengths are drawn in [0.8 L, L])"))
     workers = facts.decode_workers
     point = _point(fig, workers)
     lay = Layout(layout.tp, layout.pp, layout.ep, workers, layout.attn_dp)

@@ -107,6 +107,22 @@ def in_pool_terms(case: Case, exc: InferchipError, pool: str) -> InferchipError:
     return exc
 
 
+def worker_columns(case: Case, pool: str | None) -> str:
+    """Where a closed-loop row states its worker: the tp, pp and ep columns with their values, or a disaggregated
+    row's notes (``pool``: "prefill" or "decode")."""
+    return f"column notes ({pool} pool)" if pool else "columns tp, pp, ep (" + ", ".join(
+        f"{c} {'blank' if getattr(case, c) is None else getattr(case, c)}" for c in ("tp", "pp", "ep")) + ")"
+
+
+def in_worker_terms(case: Case, exc: InferchipError, layout: Layout, pool: str | None) -> InferchipError:
+    """A closed-loop worker's refusal that names no option (its weights leave no KV cache), reworded to name what
+    sets the worker (:func:`worker_columns`)."""
+    exc.args = (f"line {case.line} ({case.case_id}), {worker_columns(case, pool)}: a worker of "
+                f"{layout.chips_per_replica} chip(s): {exc}; allowed: a worker whose memory holds the weights and "
+                "some KV cache",)
+    return exc
+
+
 def whole_workers(case: Case, worker_chips: int, attn_dp: bool, where: str) -> int:
     """How many workers of ``worker_chips`` chips (the row's tp, pp, ep, and ``attn_dp``) the row's
     ``num_accelerators`` holds. A count that is not a whole number of them is refused naming the row and the

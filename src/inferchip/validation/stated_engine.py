@@ -65,8 +65,13 @@ _OVERLAP_OFF = re.compile(r"\bdisable_overlap_scheduler\s*[=:]?\s*(false|true)\b
 _BATCHER = re.compile(r"--enable-batcher\b", re.IGNORECASE)
 _BATCHER_WINDOW = re.compile(r"--batcher-threshold\s*[=:]?\s*(\d+(?:\.\d+)?)\s*s?\b", re.IGNORECASE)
 _BATCHER_MAX = re.compile(r"--gpu-batch-size\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
-_SEQS = re.compile(r"\b(?:gpu_batch_size|max_batch_size|max_num_seqs|batch size)\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
-_TOKENS = re.compile(r"\b(?:max_num_tokens|max_num_batched_tokens)\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
+# A setting name, then "=", ":" or a space, then a value as written: a token that starts like a number (sign, digit,
+# ".5", inf, nan), checked and never skipped. Prose that merely names the setting ("batch size of 64", "max_num_seqs
+# requests", "num_requests-max_num_seqs-1") is not such a form and states nothing.
+_STATED_NUMBER = r"(?:\s*[=:]\s*|\s+)([-+]?(?:\.?\d[\w.+-]*|inf(?:inity)?\b|nan\b))"
+_SEQS = re.compile(r"\b(?:gpu_batch_size|max_batch_size|max_num_seqs|batch size)" + _STATED_NUMBER, re.IGNORECASE)
+_TOKENS = re.compile(r"\b(?:max_num_tokens|max_num_batched_tokens)" + _STATED_NUMBER, re.IGNORECASE)
+_WHOLE = re.compile(r"\d+\.?")  # a whole number; a sentence's closing full stop dropped
 _KV_FREE = re.compile(r"\b(kvcache_free_gpu_mem_frac|kv_cache_free_gpu_mem_fraction|free_gpu_memory_fraction)"
                       r"\s*[=:]?\s*([^\s,;()]+)", re.IGNORECASE)  # the value as written: checked, not skipped
 
@@ -198,14 +203,22 @@ def batcher_ttft_point(s: StatedScheduling, point: OperatingPoint, mm: MappedMod
 def stated_batch(notes: str, case_id: str = "") -> tuple[int | None, int | None]:
     """(sequences in flight, step token budget) the notes state, None where they state none:
     "gpu_batch_size 1024", "max_batch_size 256", "max_num_seqs=512", "batch size 64";
-    "max_num_tokens 8192", "max_num_batched_tokens: 16384" (the first of each). A stated 0 is an error naming the
-    row (``case_id``), the column and the setting (an engine refuses an empty batch or budget)."""
-    found = [(m.group(0), int(m.group(1))) if (m := r.search(notes)) else ("", None) for r in (_SEQS, _TOKENS)]
-    for text, value in found:
-        if value == 0:
-            raise InvalidSettingError(f"case {case_id or '?'}, column notes: {text!r}: no batch or step budget of 0; "
-                                      "allowed: a whole number >= 1")
+    "max_num_tokens 8192", "max_num_batched_tokens: 16384" (the first of each). A stated value that is not a whole
+    number >= 1 as written (0, -4, 1.5, 1e3, inf: an engine takes a whole, non-empty batch or budget) is an error
+    naming the row (``case_id``), the column and the setting, never skipped nor rounded."""
+    found = [(m.group(0), _whole(case_id, m.group(0), m.group(1))) if (m := r.search(notes)) else ("", None)
+             for r in (_SEQS, _TOKENS)]
     return found[0][1], found[1][1]
+
+
+def _whole(case_id: str, setting: str, text: str) -> int:
+    """The stated ``text`` of ``setting`` (as written in the notes) as a whole number >= 1, else an error naming the
+    row, the column and the setting."""
+    if not _WHOLE.fullmatch(text) or int(text.rstrip(".")) < 1:
+        why = "no batch or step budget of 0" if _WHOLE.fullmatch(text) else "not a whole number"
+        raise InvalidSettingError(f"case {case_id or '?'}, column notes: {setting!r}: {why}; "
+                                  "allowed: a whole number >= 1")
+    return int(text.rstrip("."))
 
 
 def stated_kv_free_fraction(case_id: str, notes: str) -> float | None:

@@ -37,10 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from inferchip.errors import (
-    InferchipError,
-    InvalidSettingError,
-)
+from inferchip.errors import InferchipError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.layout_choice import choose_layout
@@ -48,8 +45,9 @@ from inferchip.performance.phases import MappedModel
 from inferchip.performance.setting import Setting, resolve_setting
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.units import percent_error
+from inferchip.validation.cache_keys import PlanKey, ReplicaKey, SettingKey, SimKey
 from inferchip.validation.cases import Case, measured_stall_s, stated_load_per_s
-from inferchip.validation.closed_loop import check_row
+from inferchip.validation.closed_loop_facts import check_row
 from inferchip.validation.plan import (  # re-exported: the validation's public names
     E2E_P99_OVER_MEAN,
     LENGTH_POINTS,
@@ -136,10 +134,10 @@ class Validator:
         self.assumptions = assumptions  # energy/host constants file for energy rows (None: the bundled one)
         self._chips: dict[str, Any] = {}
         self._models: dict[str, Any] = {}
-        self._resolved: dict[tuple, Setting] = {}
-        self._settings: dict[tuple, tuple[Layout, OperatingPoint]] = {}
-        self._sims: dict[tuple, ReplicaSim] = {}
-        self._outcomes: dict[tuple, SimOutcome] = {}
+        self._resolved: dict[SettingKey, Setting] = {}
+        self._settings: dict[PlanKey, tuple[Layout, OperatingPoint]] = {}
+        self._sims: dict[ReplicaKey, ReplicaSim] = {}
+        self._outcomes: dict[SimKey, SimOutcome] = {}
         self.engine = engine  # --engine: overrides the rows' software column (None: read it)
         self.closed_loop_cache: dict[str, Any] = {}  # see validation.closed_loop_rows
 
@@ -160,7 +158,7 @@ class Validator:
     def setting(self, case: Case, fmt: Formats) -> Setting:
         """The row's resolved setting: its chip, model, formats, this calibration, and the layouts
         its tp/pp/ep allow (a blank size is searched; ``resolve_setting(within=True)``)."""
-        key = (case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep)
+        key = SettingKey(case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep)
         if key not in self._resolved:
             ms, cp = self.model(case.model), self.chip(case.accelerator)
             try:  # a refusal of the row's tp/pp/ep names its line and columns, not the CLI's options
@@ -221,12 +219,13 @@ class Validator:
         try:
             fmt, fmt_notes = case_formats(case)
             plan = plan_for(case, self.lengths)
-            key = (case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep, plan)
+            key = PlanKey(SettingKey(case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp,
+                                     case.ep), plan)
             if key not in self._settings:
                 # one run, one layout: every metric row of a run (its throughput, and its TTFT/TPOT
                 # measured at a stated load) is evaluated on the layout of the run's own plan
                 run = run_plan(plan)
-                rkey = key[:-1] + (run,)
+                rkey = replace(key, plan=run)
                 if rkey not in self._settings:
                     self._settings[rkey] = self._search(case, run, fmt)
                 layout, run_point = self._settings[rkey]
@@ -284,17 +283,18 @@ class Validator:
         return CaseResult(case, "ok", "", value, layout, point, notes, model, by_model, sim)
 
     def _simulate(self, case: Case, plan: Plan, fmt: Formats, layout: Layout, point: OperatingPoint,
-                  key: tuple) -> SimOutcome:
+                  key: PlanKey) -> SimOutcome:
         """The simulator's outcome for a server row, shared by rows of the same setting (a TTFT and
         a TPOT row measured at one load run one simulation)."""
         kv_free, batch = stated_kv_free_fraction(case.case_id, case.notes), stated_batch(case.notes, case.case_id)
-        skey = (key, layout, batch, stated_requests(case.notes), stated_load_per_s(case),
-                stated_scheduling(case.case_id, case.notes), reads_at_edge(case), kv_free)
+        skey = SimKey(key, layout, batch, stated_requests(case.notes), stated_load_per_s(case),
+                      stated_scheduling(case.case_id, case.notes), reads_at_edge(case), kv_free)
         if skey not in self._outcomes:
-            rkey = (case.accelerator, case.model, layout.tp, layout.pp, layout.ep, layout.attn_dp, fmt, plan.beams,
-                    kv_free, batch[1] if kv_free else None)  # the stated KV pool
+            rkey = ReplicaKey(case.accelerator, case.model, layout.tp, layout.pp, layout.ep, layout.attn_dp, fmt,
+                              plan.beams, kv_free, batch[1] if kv_free else None)
             if rkey not in self._sims:
-                self._sims[rkey] = ReplicaSim(kv_free_mapped(self.mapped(case, layout, fmt), *rkey[-2:]), plan.beams)
+                self._sims[rkey] = ReplicaSim(kv_free_mapped(self.mapped(case, layout, fmt), rkey.kv_free_fraction,
+                                                             rkey.kv_step_tokens), plan.beams)
             self._outcomes[skey] = simulate_row(case, plan, layout, point, self._sims[rkey])
         return self._outcomes[skey]
 

@@ -276,7 +276,20 @@ def engine_setting(engine: str | None, calibration: Any) -> tuple[Any, Any]:
     if engine is None:
         return calibration, None
     from inferchip.catalog.calibration_file import load_calibration
-    from inferchip.catalog.engines import engine_calibration, get_engine
+    from inferchip.catalog.engines import engine_calibration
 
-    spec = get_engine(engine)
+    spec = option_engine(engine)
     return engine_calibration(load_calibration(calibration), spec), spec
+
+
+def option_engine(engine: str) -> Any:
+    """The engine ``--engine`` names; an unknown one is an UnknownIdError naming the option, the value and the
+    engines allowed (as every option's error does)."""
+    from inferchip.catalog.engines import get_engine
+    from inferchip.errors import UnknownIdError
+
+    try:
+        return get_engine(engine)
+    except UnknownIdError as exc:
+        exc.args = (f"--engine: {exc.args[0]}",)
+        raise

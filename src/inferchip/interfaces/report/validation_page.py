@@ -89,8 +89,9 @@ def _colours(results: list[CaseResult]) -> dict[str, str]:
 def plot_svg(results: list[CaseResult], width: int = 760, height: int = 560) -> str:
     """Log-log scatter of predicted against measured (one colour per accelerator), with the
     y = x line and the +-25% band; drawn from the numbers, no plotting library needed.
-    Circles are throughputs, squares latencies (each in its row's unit)."""
-    ok = [r for r in results if r.status == "ok"]
+    Circles are throughputs, squares latencies (each in its row's unit). A row predicted or measured at
+    zero or below has no place on a log axis: it is left out of the plot (its error stays in the tables)."""
+    ok = [r for r in results if r.status == "ok" and (r.predicted or 0.0) > 0 and r.measured > 0]
     col = _colours(ok)
     vals = [v for r in ok for v in (r.predicted, r.measured)]
     lo = math.floor(math.log10(min(vals))) if vals else 0

@@ -37,8 +37,9 @@ class Dataset:
     mean_input_tokens: float | None = None  # a published mean input length (then not fitted), tokens
 
 
-def _lim(ttft_ms=None, tpot_ms=None, e2e_ms=None, src="") -> LatencyLimits:
-    def f(v):
+def _lim(ttft_ms: float | None = None, tpot_ms: float | None = None, e2e_ms: float | None = None,
+         src: str = "") -> LatencyLimits:
+    def f(v: float | None) -> float | None:
         return (None if v is None else v / 1e3)
     return LatencyLimits(f(ttft_ms), f(tpot_ms), f(e2e_ms), src)
 
