@@ -95,6 +95,8 @@ DISAGG_HELP = ("Prefill/decode disaggregation, PREFILL:DECODE pools, each WxtpTe
                "(dpa: attention DP), e.g. 1xtp4ep4:4xtp8ep8; the pools replace --count/--tp/--pp/--ep/--attn-dp.")
 LINK_HELP = "KV-transfer link of --disagg, GB/s (default: the chip's scale-up or scale-out links, as case rows)."
 LATENCY_HELP = "Latency of that link, microseconds (default 0 with --kv-link-gb-per-s)."
+SOFTWARE_HELP = ("With --mtp/--disagg: a case row's software text (e.g. 'NVIDIA Dynamo + TensorRT-LLM, "
+                 "PD-disaggregated'): its engine, and the launch-recipe facts engines.yaml keys on that text.")
 
 
 def _mtp_option() -> int | None:
@@ -112,6 +114,10 @@ def _disagg_option() -> str | None:
     return typer.Option(None, "--disagg", help=DISAGG_HELP, callback=lambda v: (parse_disagg(v), v)[1])
 
 
+def _software_option() -> str | None:
+    return typer.Option(None, "--software", help=SOFTWARE_HELP)
+
+
 def _link_options() -> tuple[float | None, float | None]:
     return (typer.Option(None, "--kv-link-gb-per-s", help=LINK_HELP,
                          callback=opts.float_range("--kv-link-gb-per-s", 1e6)),
@@ -120,7 +126,8 @@ def _link_options() -> tuple[float | None, float | None]:
 
 
 def _row_summary(chip, model, count, tp, pp, ep, attn_dp, weights, activations, kv, calibration, engine, mtp,
-                 acceptance, disagg, link_gb_per_s, link_latency_us, input_tokens, output_tokens, concurrencies):
+                 acceptance, disagg, link_gb_per_s, link_latency_us, input_tokens, output_tokens, concurrencies,
+                 software):
     """``--mtp``/``--disagg``: each concurrency's closed-loop case row predicted as ``validate`` predicts it
     (:mod:`inferchip.interfaces.serve_rows`); the layout is searched as without them where none is given."""
     from inferchip.interfaces import serve_rows as sr
@@ -128,7 +135,7 @@ def _row_summary(chip, model, count, tp, pp, ep, attn_dp, weights, activations, 
     pools = sr.parse_disagg(disagg)
     sr.disagg_layout_conflict(pools, count != 1, any(x is not None for x in (tp, pp, ep, attn_dp)))
     engine_id = None if engine is None else opts.option_engine(engine).id
-    v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us)
+    v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software)
     if pools is None and tp is None and pp is None and ep is None:
         cal, _ = opts.engine_setting(engine_id or v.engine_spec.id, calibration)
         step, _ = _system(chip, model, count, tp, pp, ep, weights, activations, kv, cal, None, attn_dp,
@@ -149,7 +156,7 @@ def _row_summary(chip, model, count, tp, pp, ep, attn_dp, weights, activations, 
         case = sr.closed_loop_case(chip, model, count=count, tp=tp or 1, pp=pp or 1, ep=ep or 1,
                                    attn_dp=bool(attn_dp), weights=weights, activations=activations, kv=kv,
                                    engine_id=engine_id, input_tokens=input_tokens, output_tokens=output_tokens,
-                                   concurrency=c, mtp=mtp is not None, disagg=pools)
+                                   concurrency=c, mtp=mtp is not None, disagg=pools, software=software)
         rows.append({**sr.run_row(v, case), **extra})
     return rows
 
@@ -185,7 +192,7 @@ def serve_cmd(
                                                callback=opts.input_file("--assumptions", ())),
     engine: str | None = opts.engine_option(DEFAULT_SCHEDULER),
     mtp: int | None = _mtp_option(), mtp_acceptance: float | None = _accept_option(),
-    disagg: str | None = _disagg_option(),
+    disagg: str | None = _disagg_option(), software: str | None = _software_option(),
     kv_link_gb_per_s: float | None = _link_options()[0], kv_link_latency_us: float | None = _link_options()[1],
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
@@ -201,12 +208,14 @@ def serve_cmd(
                   given={"--requests": requests is not None, "--duration": duration is not None,
                          "--slo-ttft-ms": slo_ttft_ms is not None, "--slo-tpot-ms": slo_tpot_ms is not None,
                          "--assumptions": assumptions is not None})
+    if software is not None and mtp is None and disagg is None:
+        raise InvalidSettingError("--software: it names a case row's software for --mtp/--disagg; give one of them")
     if mtp is not None or disagg is not None:
         assert concurrency is not None
         opts.check_context(model, input_tokens, output_tokens)
         row = _row_summary(chip, model, count, tp, pp, ep, attn_dp, weights, activations, kv, calibration, engine,
                            mtp, mtp_acceptance, disagg, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
-                           output_tokens, [concurrency])[0]
+                           output_tokens, [concurrency], software)[0]
         _print_rows([row], f"{model} on {row['num_chips']} x {chip}", output)
         return
     if duration is None and requests is None and trace is None:
@@ -274,7 +283,7 @@ def curve_cmd(
                                                callback=opts.input_file("--assumptions", ())),
     engine: str | None = opts.engine_option(DEFAULT_SCHEDULER),
     mtp: int | None = _mtp_option(), mtp_acceptance: float | None = _accept_option(),
-    disagg: str | None = _disagg_option(),
+    disagg: str | None = _disagg_option(), software: str | None = _software_option(),
     kv_link_gb_per_s: float | None = _link_options()[0], kv_link_latency_us: float | None = _link_options()[1],
     plot: Path | None = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
@@ -282,11 +291,10 @@ def curve_cmd(
     """Throughput-interactivity curve: output tok/s per chip against tok/s per user, concurrency 1..memory limit.
 
     Each point is the closed-loop benchmark `serve --concurrency` runs (lengths from --range-ratio)."""
+    from inferchip.interfaces.serve_rows import CURVE_CONCURRENCIES, check_options, parse_disagg
     from inferchip.performance.serving import serving_economics
     from inferchip.sim import throughput_interactivity_curve
     from inferchip.sim.lengths import uniform_length
-
-    from inferchip.interfaces.serve_rows import CURVE_CONCURRENCIES, check_options, parse_disagg
 
     if plot is not None:
         plot = files.check_writable(plot, "--plot", suffixes=files.HTML_SUFFIXES)  # before the sweep, not after it
@@ -294,10 +302,12 @@ def curve_cmd(
     check_options(mtp, mtp_acceptance, parse_disagg(disagg), kv_link_gb_per_s, kv_link_latency_us,
                   concurrency=1, range_ratio=range_ratio,
                   given={"--plot": plot is not None, "--assumptions": assumptions is not None})
+    if software is not None and mtp is None and disagg is None:
+        raise InvalidSettingError("--software: it names a case row's software for --mtp/--disagg; give one of them")
     if mtp is not None or disagg is not None:
         rows = _row_summary(chip, model, count, tp, pp, ep, attn_dp, weights, activations, kv, calibration, engine,
                             mtp, mtp_acceptance, disagg, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
-                            output_tokens, CURVE_CONCURRENCIES)
+                            output_tokens, CURVE_CONCURRENCIES, software)
         _print_rows(rows, f"{model} on {rows[0]['num_chips']} x {chip}: throughput vs interactivity", output,
                     curve=True)
         return

@@ -121,7 +121,7 @@ def disagg_layout_conflict(disagg: tuple[Pool, Pool] | None, count_given: bool, 
 def closed_loop_case(chip: str, model: str, *, count: int, tp: int, pp: int, ep: int, attn_dp: bool,
                      weights: str, activations: str | None, kv: str | None, engine_id: str | None,
                      input_tokens: int, output_tokens: int, concurrency: int, mtp: bool,
-                     disagg: tuple[Pool, Pool] | None) -> Any:
+                     disagg: tuple[Pool, Pool] | None, software: str | None = None) -> Any:
     """The closed-loop case row (a ``server`` row measuring mean TTFT) the options describe."""
     from inferchip.validation.cases import Case
 
@@ -133,21 +133,26 @@ def closed_loop_case(chip: str, model: str, *, count: int, tp: int, pp: int, ep:
         notes.insert(0, f"{pre.notes_text('prefill')} + {dec.notes_text('decode')}")
         count, tp, pp, ep = pre.chips + dec.chips, dec.tp, 1, dec.ep
     return Case(case_id=f"serve{marks}-{input_tokens}-{output_tokens}-c{concurrency}", source_kind="cli",
-                source="inferchip serve", accelerator=chip, num_accelerators=count, software=engine_id or "",
+                source="inferchip serve", accelerator=chip, num_accelerators=count,
+                software=software or engine_id or "",
                 model=model, weight_dtype=weights, act_dtype=activations, kv_dtype=kv, tp=tp, pp=pp, ep=ep,
                 scenario="server", input_tokens=float(input_tokens), output_tokens=float(output_tokens),
                 concurrency=concurrency, metric="ttft_ms", value=1.0, unit="ms", notes="; ".join(notes), line=0)
 
 
 def row_validator(calibration: str | None, engine_id: str | None, mtp: int | None, acceptance: float | None,
-                  link_gb_per_s: float | None, link_latency_us: float | None) -> Any:
+                  link_gb_per_s: float | None, link_latency_us: float | None, software: str | None = None) -> Any:
     """A validator predicting closed-loop rows by the simulated benchmark, with the engine's MTP draft tokens and
-    acceptance replaced by the options' and the KV link by ``--kv-link-*`` where given."""
+    acceptance replaced by the options' and the KV link by ``--kv-link-*`` where given. The engine: ``engine_id``,
+    else the one ``software`` names as a row's software column does, else the catalogue's default."""
     from inferchip.catalog.calibration_file import load_calibration
-    from inferchip.catalog.engines import get_engine
+    from inferchip.catalog.engines import engine_ids, get_engine, row_engine
     from inferchip.validation.validate import Validator
 
-    eng = get_engine(engine_id)  # None: the catalogue's default, as a row's blank software column
+    eng = get_engine(engine_id) if engine_id is not None or not software else row_engine(software, "--software")
+    if eng is None:
+        raise InvalidSettingError(f"--software: {software!r} names no serving engine; allowed: a text naming one of "
+                                  f"{', '.join(engine_ids())} (as a case row's software column)")
     if mtp is not None:
         eng = eng.model_copy(update={"mtp_draft_tokens": mtp,
                                      **({} if acceptance is None else {"mtp_acceptance": acceptance})})
@@ -156,7 +161,9 @@ def row_validator(calibration: str | None, engine_id: str | None, mtp: int | Non
         if link_gb_per_s is None:
             raise InvalidSettingError("--kv-link-latency-us: give the link's bandwidth too (--kv-link-gb-per-s)")
         link = (link_gb_per_s * 1e9, (link_latency_us or 0.0) * 1e-6)
-    return Validator(load_calibration(calibration), server_model="sim", engine_spec=eng, kv_link=link)
+    v: Any = Validator(load_calibration(calibration), server_model="sim")
+    v.engine_spec, v.kv_link = eng, link  # read by closed_loop_rows.predict_closed_loop (getattr: None elsewhere)
+    return v
 
 
 def run_row(v: Any, case: Any) -> dict[str, Any]:

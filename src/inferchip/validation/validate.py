@@ -123,8 +123,7 @@ class Validator:
 
     def __init__(self, cal: Calibration, *, lengths: DatasetLengths | None = None, coarse: bool = False,
                  server_model: str = "analytic", compare: bool = False, assumptions: str | None = None,
-                 engine: str | None = None, engine_spec: Any = None,
-                 kv_link: tuple[float, float] | None = None):
+                 engine: str | None = None):
         if server_model not in SERVER_CHOICES:
             raise InvalidSettingError(f"server model {server_model!r}: allowed: {', '.join(SERVER_CHOICES)}")
         self.cal = cal
@@ -141,10 +140,6 @@ class Validator:
         self._outcomes: dict[SimKey, SimOutcome] = {}
         self.engine = engine  # --engine: overrides the rows' software column (None: read it)
         self.closed_loop_cache: dict[str, Any] = {}  # see validation.closed_loop_rows
-        # serve/curve --mtp/--disagg: the engine with the caller's MTP draft tokens and acceptance (an EngineSpec),
-        # overriding ``engine``; and a KV link (bytes/s, latency s) for disaggregated rows in place of the chip's
-        self.engine_spec = engine_spec
-        self.kv_link = kv_link
 
     def chip(self, chip_id: str):
         if chip_id not in self._chips:
