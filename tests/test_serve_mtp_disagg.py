@@ -57,6 +57,10 @@ def test_disagg_form_as_a_case_row_states_pools():
     (["--concurrency", "4", "--mtp", "1", "--range-ratio", "1"], "--range-ratio"),
     (["--concurrency", "4", "--disagg", "1xtp1:1xtp1", "--tp", "2"], "--disagg"),
     (["--concurrency", "4", "--disagg", "1xtp1:1xtp1", "--kv-link-latency-us", "5"], "--kv-link-gb-per-s"),
+    (["--concurrency", "4", "--count", "3", "--tp", "2", "--mtp", "1"], "--count"),  # the row's refusal, in options
+    (["--concurrency", "4", "--disagg", "1xtp16:1xtp1"], "--disagg (prefill pool)"),
+    (["--concurrency", "4", "--disagg", "1xtp1:1xtp1", "--software", "foo"], "--software"),
+    (["--concurrency", "4", "--software", "vllm"], "--software"),
 ])
 def test_bad_values_and_combinations_are_one_error_naming_the_option(args, named, capsys):
     code = main(["serve", *H100_8B, *args])

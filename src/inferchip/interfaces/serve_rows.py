@@ -29,6 +29,13 @@ import typer
 from inferchip.errors import InvalidSettingError
 
 CURVE_CONCURRENCIES = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # curve --mtp/--disagg: the points (closed-loop rows)
+# a row's refusal names its columns; serve names the options they came from (longest first)
+COLUMN_OPTIONS = (("column notes (decode pool)", "--disagg (decode pool)"),
+                  ("column notes (prefill pool)", "--disagg (prefill pool)"), ("column notes", "--disagg"),
+                  ("column num_accelerators", "--count (or the --disagg pools)"),
+                  ("column concurrency", "--concurrency"), ("column input_tokens", "--input-tokens"),
+                  ("column output_tokens", "--output-tokens"), ("columns tp", "--tp"), ("column tp", "--tp"),
+                  ("column ep", "--ep"), ("column software", "--software"), ("the row's", "the options'"))
 MAX_DRAFT_TOKENS = 8  # EngineSpec.mtp_draft_tokens' bound (spec/engine.py)
 _POOL = re.compile(r"^(\d+)x(?:tp)?(\d+)(?:ep(\d+))?(dpa)?$", re.IGNORECASE)
 DISAGG_FORM = "PREFILL:DECODE, each pool WxtpTepE with an optional dpa suffix, e.g. 1xtp4ep4:4xtp8ep8"
@@ -170,7 +177,10 @@ def run_row(v: Any, case: Any) -> dict[str, Any]:
     """The row's simulated benchmark as ``serve``'s summary (seconds, tokens/s); a refusal raises its reason."""
     res = v.predict_case(case)
     if res.status != "ok":
-        raise InvalidSettingError(res.reason.replace(f"line 0 ({case.case_id})", "the options"))
+        reason = res.reason.replace(f"line 0 ({case.case_id})", "the options")
+        for column, option in COLUMN_OPTIONS:
+            reason = reason.replace(column, option)
+        raise InvalidSettingError(reason)
     sim = res.sim
     chips = case.num_accelerators
     tpot_s = sim["tpot_ms"] / 1e3
