@@ -252,13 +252,13 @@ def own_rows(rows: list[dict], params: dict[str, Fit]) -> list[dict]:
 
 
 def fit_front(rows: list[dict], params: dict[str, Fit]) -> Fit:
-    """A front end's fit on :func:`own_rows` at the worker fits ``params``: step time and kernels on all its rows, then
-    its own request time at those on its rows of at most ``FRONT_OWN_MAX_CLIENTS`` clients (all where none is)."""
+    """A front end's fit on :func:`own_rows` at the worker fits ``params``: step time, kernels, recipe path time ``e``
+    on all its rows, then its own request time at those on its rows of at most ``FRONT_OWN_MAX_CLIENTS`` clients."""
     f = fit(own := own_rows(rows, params))
     low = [FIT_VIEW(x) if FIT_VIEW else x for x in own if x["conc"] <= FRONT_OWN_MAX_CLIENTS]
     if not low:
         return f
-    pred = predict(low, np.array(f.s), REQUEST_GRID, f.k, f.kern)
+    pred = predict(low, np.array(f.s), REQUEST_GRID, f.k, f.kern, f.e)
     loss = np.abs(np.log(np.maximum(pred, 1e-12) / np.array([x["meas"] for x in low])[:, None])).sum(axis=0)
     return f._replace(r=float(REQUEST_GRID[int(np.argmin(loss))]))
 
