@@ -78,11 +78,11 @@ def check_vllm_statements(row: dict[str, str]) -> None:
 
 def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool) -> Calibration:
     """The calibration ``row`` is predicted with: for a closed loop, that of the engine its
-    ``software`` names (:func:`~inferchip.validation.closed_loop.engine_row_calibration`); with the
+    ``software`` names (:func:`~inferchip.validation.closed_loop_facts.engine_row_calibration`); with the
     Triton MoE per-token work where the row states those kernels; with the native top-p sampler's time per
     running sequence (:func:`native_top_p_sequence_s` of the row's model) where the row states that sampler; a row
     stating either on another engine is refused (:func:`check_vllm_statements`)."""
-    from inferchip.validation.closed_loop import engine_row_calibration
+    from inferchip.validation.closed_loop_facts import engine_row_calibration
 
     check_vllm_statements(row)
     if closed_loop:
