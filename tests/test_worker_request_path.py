@@ -182,3 +182,22 @@ def test_front_end_low_client_refit_keeps_its_recipe_path_time(fe):
     f = fe.fit_all(rows)["front"]
     assert f.r == pytest.approx(r_own) and f.e == pytest.approx(e_own)
     assert max(abs(e) for _, e in fe.errors(rows, {"front": f})) < 1e-6
+
+
+def test_a_row_id_without_its_lengths_and_clients_is_refused(fe, tmp_path):
+    """rows_of reads a row's output length and clients from its id (-ISL-OSL-cC-); an id without them was read as
+    1,024 tokens at 1 client, which now puts it among a front end's low-client rows: refused naming file and row."""
+    import json
+
+    sim = {"engine": "e", "ttft_ms": 1.0, "tpot_ms": 1.0, "e2e_ms": 1.0, "output_tokens_per_s": 1.0,
+           "step_overhead_s": 0.0, "request_overhead_s": 0.0, "tokens_per_step": 1.0, "kind": "closed_loop"}
+    case = {"case_id": "my-row-tput", "accelerator": "g", "metric": "output_tokens_per_s_total", "measured": 1.0,
+            "status": "ok", "sim": sim}
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps({"cases": [case]}))
+    with pytest.raises(SystemExit, match=r"v\.json.*my-row-tput.*-ISL-OSL-cC-"):
+        fe.rows_of(str(path))
+    case["case_id"] = "my-row-1024-512-c4-r1-tput"
+    path.write_text(json.dumps({"cases": [case]}))
+    (x,) = fe.rows_of(str(path))
+    assert x["conc"] == 4.0
