@@ -31,3 +31,16 @@ VECTOR_WORK_FORMAT = "vector_work"
 # vLLM PR #11394 measured the same path end to end: ShareGPT 47.40 -> 40.20 requests/s with top-p.
 # Applied only where a run states it (validation.moe_kernels.run_calibration).
 VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY = 3.832e-3 / (384 * 131_072)
+# DRAM bytes per sampled sequence and vocabulary entry that the same top-p masking moves (its energy; its time
+# is VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY). Counted from the code the path runs, fp32 logits (4 B), int64 sort
+# indices (8 B), bool mask (1 B): vLLM apply_top_k_top_p (logits.sort; softmax; cumsum; <= 1 - p; masked_fill_;
+# scatter out of place) and torch's CUDA sort of rows above 4,096 entries (aten/src/ATen/native/cuda/
+# SortStable.cu: cub radix sort of the fp32 keys with their indices, a segmented sort from 128 rows, a full sort
+# then a sort by row below). The sort: an index fill (8) and 4 radix passes of 8-bit digits over 32-bit keys, each
+# reading and writing key and index (4 x 24 = 96); below 128 rows its row sort and gather-back add about 40 more.
+# The rest: softmax (two reads, one write: 12), cumsum (8), the comparison (5), masked_fill_ (read the mask and
+# the row, write the row: 9), scatter (copy 8, read index and source 12, write 4: 24), 58 in all. About 160-200 B;
+# 200 taken. ESTIMATE (ours, stop 35, branch tpj-median): pass counts from the code, not profiled. Cross-check:
+# 200 B x 131,072 entries in PR #40376's 9.98 us per added row is 2.6 TB/s, 78 % of H100's 3.35 TB/s, the rate of
+# a DRAM-bound chain of kernels on H100 (so the table reads as an H100 timing).
+VLLM_NATIVE_TOP_P_BYTES_PER_VOCAB_ENTRY = 200.0

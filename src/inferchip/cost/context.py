@@ -73,6 +73,7 @@ class CostContext:
     chip_shape: tuple[int, ...]
     all_reduce_codec: str = ""  # the engine's QuickReduce codec for large TP all-reduces (cost/network.py)
     moe_token_vector_flop: float = 0.0  # per token and MoE layer beyond the MMA (vLLM Triton MoE kernels)
+    sequence_dram_bytes: float = 0.0  # DRAM bytes per running sequence within sequence_overhead_s (native top-p)
     moe_mma_peak_fraction: float = 1.0  # share of the tensor-core peak the expert kernels can issue (Marlin on Hopper)
     moe_stream_cap_bytes_per_s: float = float("inf")  # most bytes/s the expert kernels read (SM-bound Marlin)
     prefill_attention_format: str = ""  # "" : attention_format (prefill_attention_format())
@@ -143,7 +144,8 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         memory_bandwidth_fraction=cal.memory_bandwidth_fraction, link_bandwidth_fraction=cal.link_bandwidth_fraction,
         moe_imbalance=cal.moe_imbalance, step_overhead_s=cal.step_overhead_s,
         sequence_overhead_s=cal.sequence_overhead_s, chip_shape=shape, all_reduce_codec=fmt.all_reduce,
-        moe_token_vector_flop=cal.moe_token_vector_flop, moe_mma_peak_fraction=cal.moe_mma_peak_fraction,
+        moe_token_vector_flop=cal.moe_token_vector_flop, sequence_dram_bytes=cal.sequence_dram_bytes,
+        moe_mma_peak_fraction=cal.moe_mma_peak_fraction,
         moe_stream_cap_bytes_per_s=cal.moe_stream_cap_bytes_per_s, prefill_attention_format=pre_attn_fmt,
         peak_prefill_attention_flop_per_s=(None if pre_attn_fmt == attn_fmt
                                            else col(peak_flop_per_s(chip, pre_attn_fmt))), **rates,

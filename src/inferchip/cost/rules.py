@@ -196,8 +196,10 @@ def embedding_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCos
 
 def host_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
     """:class:`HostStep`: the calibrated host time per iteration plus that per running (decoding)
-    sequence, as an overhead."""
-    return KernelCost(overhead_s=ops["overhead_s"] + ops["seq_overhead_s"] * pts.decode_seqs)
+    sequence, as an overhead; the DRAM bytes the device moves per running sequence within that time
+    (``CostContext.sequence_dram_bytes``: energy only, no time of their own)."""
+    return KernelCost(overhead_s=ops["overhead_s"] + ops["seq_overhead_s"] * pts.decode_seqs,
+                      dram_bytes=ops["seq_dram_bytes"] * pts.decode_seqs)
 
 
 # --- collectives --------------------------------------------------------------------------
@@ -282,7 +284,8 @@ RULES: dict[type, Rule] = {
                       elementwise_cost, _no_flop),
     Embedding: Rule(_memory_table("hidden", lambda c: c.embedding_bytes, lambda op: 1.0), embedding_cost, _no_flop),
     HostStep: Rule(lambda ops, ctx: {"overhead_s": np.full(len(ops), ctx.step_overhead_s),
-                                     "seq_overhead_s": np.full(len(ops), ctx.sequence_overhead_s)},
+                                     "seq_overhead_s": np.full(len(ops), ctx.sequence_overhead_s),
+                                     "seq_dram_bytes": np.full(len(ops), ctx.sequence_dram_bytes)},
                    host_cost, _no_flop),
     AllReduce: Rule(_payload_table("elements_per_token", "group"), all_reduce_cost, _no_flop),
     AllToAll: Rule(_payload_table("elements_per_row", "group", "rank_elements_per_row"), all_to_all_cost, _no_flop),

@@ -125,7 +125,7 @@ def memory_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
 
 
 def host_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
-    return (0.0, 0.0, op[0] + op[1] * p[2], 0.0, 0.0, 0.0, 0.0)
+    return (0.0, 0.0, op[0] + op[1] * p[2], 0.0, 0.0, op[2] * p[2], 0.0)
 
 
 def all_reduce_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:

@@ -53,7 +53,7 @@ _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
                                     "prefill_attainable_flop_per_s", "window?")),
     r.elementwise_cost: (memory_kernel, ("bytes_per_token", "overhead_s")),
     r.embedding_cost: (memory_kernel, ("bytes_per_token", "overhead_s")),
-    r.host_cost: (host_kernel, ("overhead_s", "seq_overhead_s")),
+    r.host_cost: (host_kernel, ("overhead_s", "seq_overhead_s", "seq_dram_bytes")),
     r.all_reduce_cost: (all_reduce_kernel, ("elements_per_token", "group", "element_bytes")),
     r.all_to_all_cost: (all_to_all_kernel, ("elements_per_row", "group", "element_bytes", "rank_elements_per_row",
                                              "logit_rows?")),

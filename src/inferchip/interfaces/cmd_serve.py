@@ -83,6 +83,9 @@ def _assumptions_file(path: Path | None) -> str:
     return str(BUNDLED_PATH) if path is None else f"{path} (merged over {BUNDLED_PATH})"
 
 
+CONCURRENCY_HELP = ("Closed loop of C clients, as benchmark_serving --max-concurrency C: each sends its next request "
+                    "when its last one finished; lengths per --range-ratio. More clients than the engine admits "
+                    "(running-batch cap, free KV blocks) wait in its queue, and the wait is part of TTFT.")
 ASSUMPTIONS_HELP = "YAML overriding energy/host/TCO constants (default: the bundled catalog/assumptions.yaml)."
 
 
@@ -99,10 +102,11 @@ def serve_cmd(
     rate: float | None = typer.Option(None, "--rate", help="Poisson arrivals, requests/s.",
                                          callback=opts.float_range("--rate", opts.MAX_RATE_PER_S,
                                                                    lo=opts.MIN_RATE_PER_S, lo_open=False)),
-    concurrency: int | None = typer.Option(None, "--concurrency", help="Closed loop of C users.",
+    concurrency: int | None = typer.Option(None, "--concurrency", help=CONCURRENCY_HELP,
                                               callback=opts.int_range("--concurrency", 1, opts.MAX_CONCURRENCY)),
     trace: Path | None = typer.Option(None, "--trace", help="CSV/JSONL with arrival_s,input_tokens,output_tokens."),
     input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
+    range_ratio: float = opts.range_ratio_option(),
     duration: float | None = typer.Option(None, "--duration", help="Seconds of arrivals.",
                                              callback=opts.float_range("--duration", opts.MAX_DURATION_S,
                                                                        lo=opts.MIN_DURATION_S, lo_open=False)),
@@ -118,7 +122,7 @@ def serve_cmd(
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption."""
-    from inferchip.sim import ClosedLoopArrivals, PoissonArrivals, TraceArrivals, simulate_client
+    from inferchip.sim import PoissonArrivals, TraceArrivals, benchmark_clients, simulate_client
 
     given = [x is not None for x in (rate, concurrency, trace)]
     if sum(given) != 1:
@@ -137,7 +141,7 @@ def serve_cmd(
     if rate is not None:
         arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
     elif concurrency is not None:
-        arr = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens)
+        arr = benchmark_clients(concurrency, input_tokens, output_tokens, range_ratio)
     else:
         arr = TraceArrivals(path=str(trace))
     host = None if eng is None else opts.engine_host(  # a trace is read for its mean prompt only with --engine
@@ -181,6 +185,7 @@ def curve_cmd(
     weights: str = typer.Option("bf16", "--weights"),
     activations: str | None = typer.Option(None, "--activations"), kv: str | None = typer.Option(None, "--kv"),
     input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
+    range_ratio: float = opts.range_ratio_option(),
     seed: int = opts.seed_option(),
     calibration: str | None = typer.Option(None, "--calibration", callback=opts.input_file("--calibration")),
     assumptions: Path | None = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
@@ -189,9 +194,12 @@ def curve_cmd(
     plot: Path | None = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
-    """Throughput-interactivity curve: output tok/s per chip against tok/s per user, concurrency 1..memory limit."""
+    """Throughput-interactivity curve: output tok/s per chip against tok/s per user, concurrency 1..memory limit.
+
+    Each point is the closed-loop benchmark `serve --concurrency` runs (lengths from --range-ratio)."""
     from inferchip.performance.serving import serving_economics
     from inferchip.sim import throughput_interactivity_curve
+    from inferchip.sim.lengths import uniform_length
 
     if plot is not None:
         plot = files.check_writable(plot, "--plot", suffixes=files.HTML_SUFFIXES)  # before the sweep, not after it
@@ -203,7 +211,8 @@ def curve_cmd(
     used_engine = opts.engine_summary(eng, scheduler=True, host=host)
     with _progress("simulating concurrencies") as prog:
         task = prog.add_task("curve", total=1.0)
-        cur = throughput_interactivity_curve(step, input_tokens, output_tokens, seed=seed, replicas=replicas,
+        cur = throughput_interactivity_curve(step, uniform_length(input_tokens, range_ratio),
+                                             uniform_length(output_tokens, range_ratio), seed=seed, replicas=replicas,
                                              scheduler_config=_engine_config(eng, step),
                                              request_host_s=0.0 if host is None else host.total_s,
                                              progress=lambda f: prog.update(task, completed=f))
@@ -227,8 +236,8 @@ def curve_cmd(
         return
     t = Table(title=f"{model} on {count} x {chip}: throughput vs interactivity (* = Pareto front)",
               title_justify="left")
-    for c in ("concurrency", "tok/s per user", "tok/s per chip", "TTFT p50", "TPOT mean", "W/chip", "tok/J",
-              "$/Mtok", "tok/s per $capex", ""):
+    for c in ("concurrency", "tok/s per user", "tok/s per chip", "TTFT mean", "TTFT p50", "TPOT mean", "W/chip",
+              "tok/J", "$/Mtok", "tok/s per $capex", ""):
         t.add_column(c, justify="right")
 
     def num(v, spec: str) -> str:
@@ -236,7 +245,8 @@ def curve_cmd(
 
     for r in df.to_dict(orient="records"):
         t.add_row(str(r.get("concurrency")), f"{r['output_tokens_per_s_per_user']:,.1f}",
-                  f"{r['output_tokens_per_s_per_chip']:,.1f}", fmt.ms(r.get("ttft_s_p50", float("nan"))),
+                  f"{r['output_tokens_per_s_per_chip']:,.1f}", fmt.ms(r.get("ttft_s_mean", float("nan"))),
+                  fmt.ms(r.get("ttft_s_p50", float("nan"))),
                   fmt.ms(r.get("tpot_s_mean", float("nan"))), num(r.get("power_w_per_chip"), ",.0f"),
                   num(r.get("output_tokens_per_j"), ",.3f"), num(r.get("usd_per_million_tokens"), ",.3f"),
                   num(r.get("output_tokens_per_s_per_usd_capex"), ".4f"), "*" if r.get("pareto") else "")

@@ -228,29 +228,31 @@ def serving_economics(step: ServingStepModel, figures: dict[str, Any], num_chips
 
 def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None, *, rate_per_s: float | None = None,
           concurrency: int | None = None, input_tokens: int = 1024, output_tokens: int = 256,
-          num_requests: int | None = None, duration_s: float | None = None, seed: int = 0,
+          num_requests: int | None = None, duration_s: float | None = None, seed: int = 0, range_ratio: float = 0.8,
           slo_ttft_s: float | None = None, slo_tpot_s: float | None = None, **system: Any) -> dict[str, Any]:
     """Simulate serving a load on a system: continuous batching, chunked prefill, paged KV cache.
 
     ``chip``/``model`` and ``system`` (``count``, ``tp``, ``pp``, ``ep``, ``weights``, ...) as
     :func:`serving_model`, or ``chip`` a resolved one-layout Setting. The load is Poisson arrivals
-    at ``rate_per_s`` (requests/s) or a closed loop of ``concurrency`` users, each request
-    ``input_tokens`` in and ``output_tokens`` out; the run lasts ``num_requests`` requests (1000
+    at ``rate_per_s`` (requests/s), each request ``input_tokens`` in and ``output_tokens`` out, or the closed
+    loop of a serving benchmark with ``concurrency`` clients, lengths drawn from ``[range_ratio L, L]``
+    (:func:`~inferchip.sim.arrivals.benchmark_clients`; more clients than the engine admits wait in its queue);
+    the run lasts ``num_requests`` requests (1000
     when neither it nor ``duration_s``, in seconds, is given). SLOs are in seconds.
 
     Returns the run's summary (``SimResult.summary``): latencies in seconds (``ttft_s_p50``,
     ``tpot_s_mean``, ...), ``output_tokens_per_s`` (whole system) and per chip, and where the chip
     publishes a TDP ``power_w_per_chip`` (W), tokens per joule and the money figures.
     """
-    from inferchip.sim import ClosedLoopArrivals, PoissonArrivals, simulate
+    from inferchip.sim import PoissonArrivals, benchmark_clients, simulate
 
     if (rate_per_s is None) == (concurrency is None):
         raise InvalidSettingError("give exactly one of rate_per_s or concurrency")
     step, replicas = serving_model(chip, model, **system)
-    if rate_per_s is not None:
-        arr: Any = PoissonArrivals(rate_per_s=rate_per_s, input_tokens=input_tokens, output_tokens=output_tokens)
+    if concurrency is not None:
+        arr: Any = benchmark_clients(concurrency, input_tokens, output_tokens, range_ratio)
     else:
-        arr = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens)
+        arr = PoissonArrivals(rate_per_s=rate_per_s, input_tokens=input_tokens, output_tokens=output_tokens)
     if num_requests is None and duration_s is None:
         num_requests = 1000
     res = simulate(step, arr, duration_s=duration_s, num_requests=num_requests, seed=seed, replicas=replicas,

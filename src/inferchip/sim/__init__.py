@@ -3,7 +3,7 @@
 Consumes a step-time model through :class:`~inferchip.sim.protocol.StepModel`.
 """
 
-from inferchip.sim.arrivals import BurstArrivals, ClosedLoopArrivals, PoissonArrivals, TraceArrivals
+from inferchip.sim.arrivals import BurstArrivals, ClosedLoopArrivals, PoissonArrivals, TraceArrivals, benchmark_clients
 from inferchip.sim.disagg import simulate_disaggregated
 from inferchip.sim.lengths import EmpiricalLength, FixedLength, UniformLength
 from inferchip.sim.metrics import SimResult
@@ -23,6 +23,6 @@ from inferchip.sim.trace import load_trace
 __all__ = [
     "BurstArrivals", "ClosedLoopArrivals", "CurveResult", "EmpiricalLength", "FixedLength", "LinearStepModel",
     "PoissonArrivals", "SchedulerConfig", "ServerSearchResult", "SimResult", "StepModel", "TraceArrivals",
-    "UniformLength", "load_trace", "max_rate_under_slo", "pareto_flags", "simulate", "simulate_client",
-    "simulate_disaggregated", "throughput_interactivity_curve",
+    "UniformLength", "benchmark_clients", "load_trace", "max_rate_under_slo", "pareto_flags", "simulate",
+    "simulate_client", "simulate_disaggregated", "throughput_interactivity_curve",
 ]

@@ -82,6 +82,18 @@ class ClosedLoopArrivals(_WithLengths):
                                 description="Pause between a finish and the user's next request, s.")
 
 
+def benchmark_clients(concurrency: int, input_tokens: int, output_tokens: int,
+                      range_ratio: float = lengths.RANGE_RATIO, think_time_s: float = 0.0) -> ClosedLoopArrivals:
+    """The closed loop of a serving benchmark (``benchmark_serving --max-concurrency C --random-range-ratio r``):
+    ``concurrency`` clients, each sending its next request ``think_time_s`` after its last one finished, every
+    request's input and output drawn independently from ``[r L, L]`` (:func:`~inferchip.sim.lengths.uniform_length`).
+    All clients send at once, as the benchmark's ``--request-rate inf`` does; the independent lengths put them
+    out of step after their first request (:mod:`inferchip.sim.engines.bench`, which ``validate`` runs)."""
+    return ClosedLoopArrivals(concurrency=concurrency, think_time_s=think_time_s,
+                              input_tokens=lengths.uniform_length(input_tokens, range_ratio),
+                              output_tokens=lengths.uniform_length(output_tokens, range_ratio))
+
+
 class TraceArrivals(_Spec):
     """Replay a CSV/JSONL file with columns ``arrival_s, input_tokens, output_tokens``."""
 

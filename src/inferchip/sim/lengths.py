@@ -12,6 +12,7 @@ A length is given as:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from inferchip.errors import InvalidSettingError
 
+RANGE_RATIO = 0.8  # InferenceMAX's benchmark_serving --random-range-ratio: lengths uniform in [0.8 L, L]
 MAX_TOKENS = 100_000_000  # tokens of one request's input or output: 10x the longest context published (10M)
 
 
@@ -151,3 +153,20 @@ def min_tokens(spec: FixedLength | UniformLength | EmpiricalLength) -> int:
     if isinstance(spec, UniformLength):
         return spec.mean_tokens - spec.spread_tokens
     return min(spec.samples_tokens)
+
+
+def uniform_length(nominal_tokens: float, ratio: float = RANGE_RATIO) -> FixedLength | UniformLength:
+    """Whole-token lengths uniform in ``[ratio L, L]`` (a fixed length where the range is empty), as a
+    closed-loop benchmark's random data set draws them with ``--random-range-ratio ratio`` (vLLM's
+    ``benchmark_serving.py`` as InferenceMAX runs it; InferenceX benchmark-multinode-tmpl.yml sets
+    ``RANDOM_RANGE_RATIO`` 0.8, as the closed-loop rows of catalog/inferencemax_cases.csv record; SGLang's
+    ``bench_serving`` documents the same range). The draws are symmetric about a whole-token mean, so they lie
+    in ``[ceil(ratio L), L]`` and may leave out the extreme token by one."""
+    if not 0.0 < ratio <= 1.0:
+        raise InvalidSettingError(f"range ratio: value {ratio!r} is not allowed: lengths are drawn from "
+                                  f"[ratio L, L], so the ratio must lie in (0, 1]")
+    lo, hi = max(1, math.ceil(ratio * nominal_tokens)), max(1, int(nominal_tokens))
+    if hi <= lo:
+        return FixedLength(tokens=hi)
+    mean = (lo + hi) // 2
+    return UniformLength(mean_tokens=mean, spread_tokens=min(mean - lo, hi - mean))

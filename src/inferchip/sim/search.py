@@ -385,7 +385,8 @@ def throughput_interactivity_curve(
             "concurrency": int(c), "output_tokens_per_s": s["output_tokens_per_s"],
             "output_tokens_per_s_per_chip": s["output_tokens_per_s_per_chip"],
             "output_tokens_per_s_per_user": s["output_tokens_per_s_per_user"],
-            "requests_per_s": s["requests_per_s"], "ttft_s_p50": s["ttft_s_p50"], "ttft_s_p99": s["ttft_s_p99"],
+            "requests_per_s": s["requests_per_s"], "ttft_s_mean": s["ttft_s_mean"], "ttft_s_p50": s["ttft_s_p50"],
+            "ttft_s_p99": s["ttft_s_p99"],
             "tpot_s_mean": s["tpot_s_mean"], "tpot_s_p99": s["tpot_s_p99"], "e2e_s_p50": s["e2e_s_p50"],
             "preemptions": s["preemptions"],
             **{k: s[k] for k in ENERGY_FIELDS if k in s},  # step models that price energy

@@ -202,16 +202,13 @@ def run_pools(pools: list[Pool], link: KVLink | None, arrivals_spec: Any, *, dur
 
 def check_closed_loop(spec: ClosedLoopArrivals, groups: list[list[Replica]], num_requests: int | None,
                       duration_s: float | None) -> None:
-    """Refuse a closed loop the replicas' memory cannot mean, or one that would send more than
-    ``MAX_REQUESTS`` requests: ``concurrency`` at most the tokens all KV caches hold (a request in
-    flight holds at least one); without ``num_requests``, at most ``MAX_REQUESTS`` requests in
-    ``duration_s`` when every request takes as few steps as it can (its output tokens), each as
-    short as a one-token step, and as many are in flight as the users and the KV caches allow."""
+    """Refuse a closed loop that would send more than ``MAX_REQUESTS`` requests: without ``num_requests``, at
+    most ``MAX_REQUESTS`` requests in ``duration_s`` when every request takes as few steps as it can (its output
+    tokens), each as short as a one-token step, and as many are in flight as the users and the KV caches allow
+    (a request in flight holds at least one token). More users than the KV caches hold are not refused: the
+    engine admits what its running-batch cap and free KV blocks allow and queues the rest, as a real engine
+    does, and that wait is part of their TTFT."""
     kv_tokens = sum(g[0].pool.total_blocks * g[0].B * len(g) for g in groups)
-    if spec.concurrency > kv_tokens:
-        raise InvalidSettingError(
-            f"concurrency: value {spec.concurrency} is more users than the replicas' KV caches hold tokens "
-            f"({kv_tokens:,} in all; a request in flight holds at least one): allowed 1..{kv_tokens:,}")
     if num_requests is not None or duration_s is None:
         return
     model = groups[-1][0].timer.model  # called directly: the run's step-time cache and counts stay untouched

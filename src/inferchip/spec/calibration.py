@@ -62,6 +62,14 @@ class Calibration(BaseModel):
         "step at 200 sequences, ~100 us each (vllm-project/vllm#6801); 0 = none (the default; not in "
         "physical_parameter_names, so not fitted unless asked: docs/validation.md, calibration section).",
     )
+    sequence_dram_bytes: float = Field(
+        0.0, ge=0, le=1e10,
+        description="DRAM bytes per running sequence per engine iteration that the device moves within "
+        "sequence_overhead_s (no time of its own: the time is sequence_overhead_s; the bytes carry the energy). "
+        "0 (the default): none. vLLM's native top-p sampler: the vocabulary times "
+        "cost.constants.VLLM_NATIVE_TOP_P_BYTES_PER_VOCAB_ENTRY, set for the runs that state it "
+        "(validation.moe_kernels.run_calibration). Not fitted.",
+    )
     moe_token_vector_flop: float = Field(
         0.0, ge=0, le=1e9,
         description="Work per token and MoE layer of the run's expert kernels beyond their MMA and weight stream, "

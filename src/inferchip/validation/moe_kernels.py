@@ -17,8 +17,9 @@ sort-free sampler is opt-in in vLLM 0.11.1). The ML.ENERGY v3.0 client sends ``t
 module the configs' command templates run: its ``Args`` defaults, merged into the request body over the
 payload's own settings; the gpqa and lm-arena-chat ``benchmark.yaml`` templates set neither). A row whose
 notes state ``sampling: vLLM native top-p`` is predicted with :func:`native_top_p_sequence_s` per running
-sequence and step, serial with the forward (``Calibration.sequence_overhead_s``: time at the busy floor, the
-sort's DRAM bytes not priced).
+sequence and step, serial with the forward (``Calibration.sequence_overhead_s``), and with the DRAM bytes
+that time moves (:func:`native_top_p_sequence_bytes`, ``Calibration.sequence_dram_bytes``: their energy at the
+chip's energy per DRAM bit, over the busy floor).
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from inferchip.cost.constants import TRITON_MOE_TOKEN_VECTOR_FLOP, VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY
+from inferchip.cost.constants import (
+    TRITON_MOE_TOKEN_VECTOR_FLOP,
+    VLLM_NATIVE_TOP_P_BYTES_PER_VOCAB_ENTRY,
+    VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY,
+)
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.calibration import Calibration
 
@@ -52,6 +57,15 @@ def native_top_p_sequence_s(vocab_size: int) -> float:
     if not vocab_size >= 1:
         raise ValueError(f"vocab_size must be at least 1 entry, got {vocab_size!r}")
     return float(vocab_size) * VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY
+
+
+def native_top_p_sequence_bytes(vocab_size: int) -> float:
+    """DRAM bytes per running sequence and engine step of vLLM's native top-p masking: ``vocab_size`` entries
+    at :data:`~inferchip.cost.constants.VLLM_NATIVE_TOP_P_BYTES_PER_VOCAB_ENTRY` (the sort's radix passes and
+    the softmax, cumsum, mask and scatter, counted from the code). ValueError for a vocabulary below one entry."""
+    if not vocab_size >= 1:
+        raise ValueError(f"vocab_size must be at least 1 entry, got {vocab_size!r}")
+    return float(vocab_size) * VLLM_NATIVE_TOP_P_BYTES_PER_VOCAB_ENTRY
 
 
 @lru_cache(maxsize=64)
@@ -80,8 +94,9 @@ def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool) ->
     """The calibration ``row`` is predicted with: for a closed loop, that of the engine its
     ``software`` names (:func:`~inferchip.validation.closed_loop_facts.engine_row_calibration`); with the
     Triton MoE per-token work where the row states those kernels; with the native top-p sampler's time per
-    running sequence (:func:`native_top_p_sequence_s` of the row's model) where the row states that sampler; a row
-    stating either on another engine is refused (:func:`check_vllm_statements`)."""
+    running sequence (:func:`native_top_p_sequence_s` of the row's model) and its DRAM bytes
+    (:func:`native_top_p_sequence_bytes`) where the row states that sampler; a row stating either on another engine is
+    refused (:func:`check_vllm_statements`)."""
     from inferchip.validation.closed_loop_facts import engine_row_calibration
 
     check_vllm_statements(row)
@@ -90,6 +105,8 @@ def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool) ->
     if states_triton_moe(row):
         cal = cal.model_copy(update={"moe_token_vector_flop": TRITON_MOE_TOKEN_VECTOR_FLOP})
     if states_native_top_p(row):
-        extra_s = native_top_p_sequence_s(_vocab_size((row.get("model") or "").strip()))
-        cal = cal.model_copy(update={"sequence_overhead_s": cal.sequence_overhead_s + extra_s})
+        vocab = _vocab_size((row.get("model") or "").strip())
+        cal = cal.model_copy(update={
+            "sequence_overhead_s": cal.sequence_overhead_s + native_top_p_sequence_s(vocab),
+            "sequence_dram_bytes": cal.sequence_dram_bytes + native_top_p_sequence_bytes(vocab)})
     return cal

@@ -137,6 +137,14 @@ def output_tokens_option() -> Any:
                         callback=int_range("--output-tokens", 1, MAX_TOKENS))
 
 
+def range_ratio_option() -> Any:
+    return typer.Option(0.8, "--range-ratio",
+                        help="Closed loop: each request's input and output tokens drawn uniformly between "
+                             "ratio x L and L (--input-tokens, --output-tokens), as benchmark_serving's "
+                             "--random-range-ratio (InferenceMAX: 0.8); 1 sends fixed lengths.",
+                        callback=float_range("--range-ratio", 1.0))
+
+
 def seed_option() -> Any:
     return typer.Option(0, "--seed", help=f"Random seed, 0 to {MAX_SEED:,}.", callback=int_range("--seed", 0, MAX_SEED))
 

@@ -38,23 +38,12 @@ from inferchip.sim.arrivals import ClosedLoopArrivals
 from inferchip.sim.engines.polling import DeliveringDecodeReplica, PollingReplica
 from inferchip.sim.engines.prefill_first import PrefillFirstReplica
 from inferchip.sim.engines.scheduling import AdpBalancedReplica
-from inferchip.sim.lengths import FixedLength, UniformLength
+from inferchip.sim.lengths import RANGE_RATIO, FixedLength, UniformLength, uniform_length
 from inferchip.sim.metrics import SimResult, weighted_quantile
 from inferchip.sim.replica import Replica
 from inferchip.sim.scheduler import SchedulerConfig
 from inferchip.sim.simulate import KVLink, Pool, run_pools
 from inferchip.sim.steptime import StepTimer
-
-RANGE_RATIO = 0.8  # benchmark_serving --random-range-ratio: lengths uniform in [0.8 L, L]
-
-
-def uniform_length(nominal_tokens: float, ratio: float = RANGE_RATIO) -> UniformLength | FixedLength:
-    """Whole-token lengths uniform in ``[ratio L, L]`` (a fixed length where the range is empty)."""
-    lo, hi = max(1, math.ceil(ratio * nominal_tokens)), max(1, int(nominal_tokens))
-    if hi <= lo:
-        return FixedLength(tokens=hi)
-    mean = (lo + hi) // 2
-    return UniformLength(mean_tokens=mean, spread_tokens=min(mean - lo, hi - mean))
 
 
 def prompt_mean_tokens(nominal_tokens: float) -> int:
