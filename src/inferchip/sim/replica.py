@@ -21,16 +21,7 @@ from typing import Any
 
 from inferchip.sim.kv_cache import BlockPool, blocks_for
 from inferchip.sim.request import RequestTable
-from inferchip.sim.scheduler import (
-    DECODE,
-    DONE,
-    PREFILL,
-    SWAPPED,
-    WAITING,
-    SchedulerConfig,
-    Seq,
-    busiest_rank_prefill,
-)
+from inferchip.sim.scheduler import DECODE, DONE, PREFILL, SWAPPED, WAITING, SchedulerConfig, Seq, busiest_rank_prefill
 from inferchip.sim.steptime import StepTimer
 from inferchip.sim.stretch import MIN_STRETCH_STEPS, decode_stretch
 
@@ -177,8 +168,7 @@ class Replica:
         kv = self.kv_base + n_dec * k
         step_tokens, step_pairs, dt = prefill_tokens, pairs, None
         if self.dp_ranks > 1 and chunks:  # each chunk whole on one attention-DP rank: the busiest rank's load
-            bt, bp = busiest_rank_prefill([(c, seq.done) for seq, c, _ in chunks], self.dp_ranks,
-                                          self.cfg.max_num_batched_tokens // self.dp_ranks)
+            bt, bp = self.busiest_rank(chunks)
             step_tokens, step_pairs = max(bt, prefill_tokens), max(bp, pairs)
             if step_tokens > prefill_tokens:  # uneven: the experts serve all tokens (cached, sim.steptime)
                 dt = self.timer.busiest_time_s(n_dec + prefill_tokens, n_dec, kv, step_pairs,
@@ -252,6 +242,11 @@ class Replica:
             budget -= c
             if c < remaining:
                 self.prefilling.append(seq)
+
+    def busiest_rank(self, chunks: list[list]) -> tuple[int, int]:
+        """(tokens, pairs) x ranks of the step's busiest attention-DP rank: :func:`busiest_rank_prefill`."""
+        return busiest_rank_prefill([(c, s.done) for s, c, _ in chunks], self.dp_ranks,
+                                    self.cfg.max_num_batched_tokens // self.dp_ranks)
 
     def _admits(self, seq: Seq, chunk: int, blocks: int) -> bool:
         """Whether ``seq`` is admitted with a first chunk of ``chunk`` tokens needing ``blocks`` new KV blocks."""

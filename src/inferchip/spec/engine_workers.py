@@ -59,7 +59,10 @@ class WorkerScheduling(BaseModel):
     tensor-parallel over all its chips, its experts split in width (``--tp-size`` = chips, ``--dp-size 1``,
     ``--ep-size 1``): :func:`recipe_worker`. A launch recipe is one layout, so an entry that sets it names
     the recipe's ``prefill_workers`` (refused otherwise); the catalogue refuses an entry an earlier one shadows
-    (:meth:`covers`, ``input_tokens`` included, as for the other worker records)."""
+    (:meth:`covers`, ``input_tokens`` included, as for the other worker records). ``dp_rank``: how the worker's DP
+    controller picks a request's attention-DP rank: ``random``, pinned to ``bootstrap_room % dp`` with a room the
+    front end draws at random (SGLang's PD ``round_robin`` before PR #16110; :mod:`inferchip.sim.engines.rank_pinned`);
+    "": the ranks share one queue."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -72,6 +75,7 @@ class WorkerScheduling(BaseModel):
     wake_takes_queue: bool = True
     attention_dp: bool | None = None
     input_tokens: int = Field(0, ge=0, le=10_000_000)
+    dp_rank: Literal["", "random"] = ""
 
     @model_validator(mode="after")
     def _recipe_layout_names_its_workers(self) -> WorkerScheduling:

@@ -178,11 +178,11 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     pcfg, dcfg = recipe_configs(case, facts, pre, dec, notes)
     wave = first_wave_s(pre, pcfg, facts.prefill_workers)
     per_token, bw, lat, which = kv_link(pre, dec, total_chips)
-    router, wake = ("", eng.wake_takes_queue) if pw is None else (pw.router, pw.wake_takes_queue)
+    router, wake, pin = ("", eng.wake_takes_queue, "") if pw is None else (pw.router, pw.wake_takes_queue, pw.dp_rank)
     notes.append(f"disaggregated: {facts.prefill_workers} prefill worker(s) of {pre.mm.layout.chips_per_replica} "
-                 f"chips (picked {router or 'least_loaded'}), {facts.decode_workers} decode worker(s) of "
-                 f"{dec.mm.layout.chips_per_replica}; KV {per_token / 1e3:.3g} kB/token over the {which} at "
-                 f"{bw / 1e9:.3g} GB/s")
+                 f"chips (picked {router or 'least_loaded'}{pin and '; DP ranks ' + pin}), {facts.decode_workers} "
+                 f"decode worker(s) of {dec.mm.layout.chips_per_replica}; KV {per_token / 1e3:.3g} kB/token over the "
+                 f"{which} at {bw / 1e9:.3g} GB/s")
 
     dw = eng.decode_worker_on(case.software, dec.mm.formats.weights, lengths[0], facts.decode_workers,
                               facts.prefill_workers)
@@ -205,7 +205,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
 
     def run_disagg(k: int) -> BenchFigures:
         return closed_loop_disagg_run(pre.step, dec.step, c, inp, out, pcfg, dcfg, num_requests=k,
-                                      seed=SEED, prefill_replicas=facts.prefill_workers,
+                                      seed=SEED, prefill_replicas=facts.prefill_workers, prefill_dp_rank=pin,
                                       decode_replicas=facts.decode_workers, kv_bytes_per_token=per_token,
                                       link_bytes_per_s=bw, link_latency_s=lat, request_overhead_s=req_s,
                                       tokens_per_step=tau, timers=(pre.timer, dec.timer), bench_requests=bench,

@@ -37,6 +37,7 @@ import numpy as np
 from inferchip.sim.arrivals import ClosedLoopArrivals
 from inferchip.sim.engines.polling import DeliveringDecodeReplica, PollingReplica
 from inferchip.sim.engines.prefill_first import PrefillFirstReplica
+from inferchip.sim.engines.rank_pinned import RankPinnedReplica
 from inferchip.sim.engines.scheduling import AdpBalancedReplica
 from inferchip.sim.lengths import RANGE_RATIO, FixedLength, UniformLength, uniform_length
 from inferchip.sim.metrics import SimResult, weighted_quantile
@@ -133,7 +134,7 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
                            decode_recv_interval_steps: int = 1, prefill_kv_tokens: int = 0,
                            prefill_router: str = "", wake_takes_queue: bool = True,
                            decode_kv_tokens: int = 0, decode_retract: bool = False,
-                           first_wave_wait_s: float = 0.0) -> BenchFigures:
+                           first_wave_wait_s: float = 0.0, prefill_dp_rank: str = "") -> BenchFigures:
     """:func:`closed_loop_run` on a prefill pool and a decode pool joined by a KV link
     (:func:`~inferchip.sim.simulate.run_pools`); the prefill workers poll, plan ahead and take a woken step's
     queue (``wake_takes_queue``) as their engine does (the decode workers take a request when its KV cache has
@@ -145,11 +146,19 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
     ``decode_kv_tokens``: a decode worker's KV pool where its launch recipe caps it (0: the memory fit's pool).
     ``decode_retract``: a decode worker retracts a sequence its pool cannot grow to host memory and resumes it before
     new arrivals (SGLang), instead of recomputing it (``DeliveringDecodeReplica(retract_to_host=)``).
-    ``first_wave_wait_s``: a fresh server's one-time wait at the first wave (:func:`bench_figures`)."""
+    ``first_wave_wait_s``: a fresh server's one-time wait at the first wave (:func:`bench_figures`).
+    ``prefill_dp_rank``: how a prefill worker's DP controller picks a request's attention-DP rank ("random": drawn
+    uniformly and pinned, :class:`~inferchip.sim.engines.rank_pinned.RankPinnedReplica`, SGLang's polling workers;
+    "": one queue shared by the ranks)."""
+    if prefill_dp_rank not in ("", "random"):
+        raise ValueError(f"prefill_dp_rank must be '' or 'random', got {prefill_dp_rank!r}")
     spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
                               think_time_s=request_overhead_s)
     t_pre, t_dec = timers if timers is not None else (None, None)
-    make = capped_pool(_factory(recv_interval_steps, async_scheduling, wake_takes_queue=wake_takes_queue),
+    make = capped_pool(partial(RankPinnedReplica, recv_interval_steps=recv_interval_steps, seed=seed,
+                               async_scheduling=async_scheduling, wake_takes_queue=wake_takes_queue)
+                       if prefill_dp_rank == "random" else
+                       _factory(recv_interval_steps, async_scheduling, wake_takes_queue=wake_takes_queue),
                        prefill_kv_tokens)
     pools = [Pool(prefill_model, prefill_config, prefill_replicas, "prefill_", t_pre, make, prefill_router),
              Pool(decode_model, decode_config, decode_replicas, "decode_", t_dec,
