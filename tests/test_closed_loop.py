@@ -1,5 +1,5 @@
 """Closed-loop serving rows: engines as data (catalog/engines.yaml), the simulated benchmark
-(sim/engines), the facts a row's id and notes state (validation/closed_loop.py) and the validator's
+(sim/engines), the facts a row's id and notes state (validation/closed_loop_facts.py) and the validator's
 predictions of the shipped InferenceMAX subset (tests/data/inferencemax_subset.csv)."""
 
 from __future__ import annotations

@@ -42,3 +42,22 @@ def test_bringing_one_row_to_zero_never_raises_the_p90(errs: list[float], k: int
     before = ff.substituted_stats(rows, {})
     after = ff.substituted_stats(rows, {str(k % len(errs)): 0.0})
     assert after[0] <= before[0] + 1e-9 and after[1] <= before[1] + 1e-9
+
+
+def test_a_rows_file_without_the_rows_fold_is_a_clear_error(tmp_path, monkeypatch, capsys) -> None:
+    """A held-out row whose accelerator has no fold in the rows file (another run's file, a fold list cut short):
+    the tool stops naming the file, the row, its accelerator and the folds it has, not with a KeyError."""
+    import json
+    import sys
+
+    rows = tmp_path / "rows.json"
+    case = "amdblog-llama31-405b-h100-tp8-2048-2048-tput"  # the shipped file's first row (an H100 row)
+    rows.write_text(json.dumps({"folds": {"amd-mi300x": {"gemm_compute_fraction": 0.7}},
+                                "held_out": [{"case_id": case, "signed_error_pct": 5.0, "notes": []}]}))
+    base = tmp_path / "base.yaml"
+    base.write_text("gemm_compute_fraction: 0.7\n")
+    monkeypatch.setattr(sys, "argv", ["fold_fixed_rows.py", "--base-rows", str(rows), "--base-calibration",
+                                      str(base), "--match", "."])
+    with pytest.raises(SystemExit) as exc:
+        ff.main()
+    assert all(s in str(exc.value) for s in (str(rows), case, "nvidia-h100-sxm-80gb", "amd-mi300x"))

@@ -13,6 +13,7 @@ import pytest
 
 from inferchip.catalog.calibration_file import load_calibration
 from inferchip.cost.constants import VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY
+from inferchip.errors import InvalidSettingError
 from inferchip.validation.energy_rows import predict_energy_run
 from inferchip.validation.moe_kernels import native_top_p_sequence_s, run_calibration, states_native_top_p
 
@@ -84,3 +85,19 @@ def test_the_sampler_slows_the_run_more_at_a_larger_batch() -> None:
         assert with_top_p.output_tokens_per_s < greedy.output_tokens_per_s
         loss[batch] = 1.0 - with_top_p.output_tokens_per_s / greedy.output_tokens_per_s
     assert loss[1024] > loss[64] > 0.0
+
+
+@pytest.mark.parametrize("statement", [STATEMENT, "MoE kernels: vLLM Triton"])
+@pytest.mark.parametrize("software", ["SGLang v0.5.5", "TensorRT-LLM 1.2.0"])
+def test_a_vllm_statement_on_a_row_of_another_engine_is_refused(statement, software) -> None:
+    """The notes' vLLM sampler or MoE kernels on a row whose software names no vLLM contradict each other: the row is
+    refused naming its case, the two columns and what is allowed, never priced with vLLM's kernels silently."""
+    row = _row("mle3-gpqa-gpt-oss-20b-h100x1-bs64-power")
+    notes = row["notes"] if statement == STATEMENT else row["notes"].replace(STATEMENT, "sampling: greedy")
+    bad = {**row, "software": software, "notes": notes}
+    with pytest.raises(InvalidSettingError, match=rf"{row['case_id']}.*column software.*{statement}.*allowed"):
+        run_calibration(load_calibration(None), bad, closed_loop=False)
+    run, why = predict_energy_run(bad)
+    assert run is None and "column software" in (why or "")
+    for ok in ("NVIDIA Dynamo + vLLM", "", "-"):  # vLLM workers; blank: the catalogue's default engine, vLLM
+        assert run_calibration(load_calibration(None), {**bad, "software": ok}, closed_loop=False)

@@ -163,3 +163,41 @@ def test_front_end_own_term_is_fitted_on_its_low_client_rows(fe):
 def test_front_end_without_low_client_rows_keeps_the_all_row_fit(fe):
     rows = _front_rows(fe, float(fe.REQUEST_GRID[40]), 0.0, (16, 64, 256))
     assert fe.fit_all(rows)["front"] == fe.fit(fe.own_rows(rows, {}))
+
+
+def test_front_end_low_client_refit_keeps_its_recipe_path_time(fe):
+    """A front end whose rows are partly on one of its own recipe request paths (``x`` 1: they wait its
+    ``recipe_request_overhead_s`` ``e`` on top of ``r``): the low-client refit of ``r`` holds the fitted ``e`` on
+    those rows, so the planted ``r`` is recovered, not ``r + e`` half-way (the refit once predicted them at e = 0)."""
+    r_own, e_own = float(fe.REQUEST_GRID[30]), float(fe.REQUEST_GRID[70] - fe.REQUEST_GRID[30])
+    rows = []
+    for on_path in (0.0, 1.0):
+        for conc in (1, 4, 8, 16, 64):
+            for metric in ("ttft_ms", "output_tokens_per_s_total"):
+                x = dict(_row(fe, metric, "front", "g", conc, r0=0.15 + 0.05 * on_path, weng="w", wr0=0.03),
+                         x=on_path, e0=0.05 * on_path)
+                x["meas"] = float(fe.predict([dict(x, r0=x["r0"] - 0.03)], np.array(0.0), np.array(r_own),
+                                             e=e_own)[0])
+                rows.append(x)
+    f = fe.fit_all(rows)["front"]
+    assert f.r == pytest.approx(r_own) and f.e == pytest.approx(e_own)
+    assert max(abs(e) for _, e in fe.errors(rows, {"front": f})) < 1e-6
+
+
+def test_a_row_id_without_its_lengths_and_clients_is_refused(fe, tmp_path):
+    """rows_of reads a row's output length and clients from its id (-ISL-OSL-cC-); an id without them was read as
+    1,024 tokens at 1 client, which now puts it among a front end's low-client rows: refused naming file and row."""
+    import json
+
+    sim = {"engine": "e", "ttft_ms": 1.0, "tpot_ms": 1.0, "e2e_ms": 1.0, "output_tokens_per_s": 1.0,
+           "step_overhead_s": 0.0, "request_overhead_s": 0.0, "tokens_per_step": 1.0, "kind": "closed_loop"}
+    case = {"case_id": "my-row-tput", "accelerator": "g", "metric": "output_tokens_per_s_total", "measured": 1.0,
+            "status": "ok", "sim": sim}
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps({"cases": [case]}))
+    with pytest.raises(SystemExit, match=r"v\.json.*my-row-tput.*-ISL-OSL-cC-"):
+        fe.rows_of(str(path))
+    case["case_id"] = "my-row-1024-512-c4-r1-tput"
+    path.write_text(json.dumps({"cases": [case]}))
+    (x,) = fe.rows_of(str(path))
+    assert x["conc"] == 4.0

@@ -75,8 +75,13 @@ def main() -> None:
             r = held.get(c.case_id)
             if r is None or r.get("signed_error_pct") is None or not pattern.search(c.notes):
                 continue
+            fold = rows["folds"].get(c.accelerator)
+            if fold is None:
+                raise SystemExit(f"{a.base_rows}: held-out row {c.case_id} ({c.accelerator}) has no fold in "
+                                 f"'folds' (it has {', '.join(sorted(rows['folds'])) or 'none'}); allowed: "
+                                 "the rows file of a calibrate --cv run on this cases file")
             path = Path(tmp) / f"{c.case_id}.yaml"
-            path.write_text(yaml.safe_dump(fold_calibration(base, rows["folds"][c.accelerator], r["notes"])))
+            path.write_text(yaml.safe_dump(fold_calibration(base, fold, r["notes"])))
             res = validate_cases([c], load_calibration(str(path)), lengths=load_dataset_lengths(str(path)),
                                  server_model="auto", compare=False)[0]
             if res.predicted is None:

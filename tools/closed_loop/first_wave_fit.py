@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fit_engines as fe  # noqa: E402
 
 CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
-DEFAULT_PROMPTS_PER_CLIENT = 10  # InferenceMAX benchmark_serving --num-prompts 10 x concurrency (closed_loop.py)
+DEFAULT_PROMPTS_PER_CLIENT = 10  # InferenceMAX benchmark_serving --num-prompts 10 x concurrency (closed_loop_facts.py)
 STEP_GRID_S = np.arange(0.0005, 0.0025 + 1e-9, 0.00005)  # around every engine's fitted 1.3-1.5 ms
 REQUEST_GRID_S = fe.REQUEST_GRID[fe.REQUEST_GRID <= 0.6]
 WAIT_GRID_S = np.concatenate([[0.0], np.geomspace(0.05, 60.0, 70)])  # 0, then 50 ms to a minute

@@ -98,9 +98,9 @@ def rows_of(path: str, sens: list[tuple[str, float, str]] | None = None) -> list
     row's share ``w`` of its figure in each class's kernels (0 where the perturbed run lacks the row)."""
     out = []
     for c in _ok_closed_loop(path):
-        sim = c["sim"]
-        m = _LEN.search(c["case_id"])
-        osl, conc = (float(m.group(2)), float(m.group(3))) if m else (1024.0, 1.0)
+        if not (m := _LEN.search(c["case_id"])):
+            raise SystemExit(f"{path}: case {c['case_id']}: no -ISL-OSL-cC- in its id (the fit reads lengths, clients)")
+        sim, osl, conc = c["sim"], float(m.group(2)), float(m.group(3))
         out.append({"engine": sim["engine"], "chip": c["accelerator"], "metric": c["metric"], "meas": c["measured"],
                     "ttft": sim["ttft_ms"] / 1e3, "tpot": sim["tpot_ms"] / 1e3, "e2e": sim["e2e_ms"] / 1e3,
                     "tput": sim["output_tokens_per_s"], "s0": sim["step_overhead_s"], "r0": sim["request_overhead_s"],
@@ -252,13 +252,13 @@ def own_rows(rows: list[dict], params: dict[str, Fit]) -> list[dict]:
 
 
 def fit_front(rows: list[dict], params: dict[str, Fit]) -> Fit:
-    """A front end's fit on :func:`own_rows` at the worker fits ``params``: step time and kernels on all its rows, then
-    its own request time at those on its rows of at most ``FRONT_OWN_MAX_CLIENTS`` clients (all where none is)."""
+    """A front end's fit on :func:`own_rows` at the worker fits ``params``: step time, kernels, recipe path time ``e``
+    on all its rows, then its own request time at those on its rows of at most ``FRONT_OWN_MAX_CLIENTS`` clients."""
     f = fit(own := own_rows(rows, params))
     low = [FIT_VIEW(x) if FIT_VIEW else x for x in own if x["conc"] <= FRONT_OWN_MAX_CLIENTS]
     if not low:
         return f
-    pred = predict(low, np.array(f.s), REQUEST_GRID, f.k, f.kern)
+    pred = predict(low, np.array(f.s), REQUEST_GRID, f.k, f.kern, f.e)
     loss = np.abs(np.log(np.maximum(pred, 1e-12) / np.array([x["meas"] for x in low])[:, None])).sum(axis=0)
     return f._replace(r=float(REQUEST_GRID[int(np.argmin(loss))]))
 

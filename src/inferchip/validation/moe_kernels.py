@@ -32,6 +32,7 @@ from inferchip.cost.constants import (
     VLLM_NATIVE_TOP_P_BYTES_PER_VOCAB_ENTRY,
     VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY,
 )
+from inferchip.errors import InvalidSettingError
 from inferchip.spec.calibration import Calibration
 
 _TRITON = re.compile(r"\bMoE kernels:\s*vLLM Triton\b", re.IGNORECASE)
@@ -74,14 +75,31 @@ def _vocab_size(model: str) -> int:
     return load_model(model).vocab_size
 
 
+def check_vllm_statements(row: dict[str, str]) -> None:
+    """A row whose notes state vLLM's MoE kernels or sampler must run vLLM: its ``software`` names vLLM (Dynamo's vLLM
+    workers too) or is blank (the catalogue's default engine, when that is vLLM); else an
+    :class:`~inferchip.errors.InvalidSettingError` naming the case, both columns and what is allowed."""
+    from inferchip.catalog.engines import NOT_STATED, get_engine
+
+    said = [m.group(0) for r in (_TRITON, _NATIVE_TOP_P) if (m := r.search(row.get("notes", "") or ""))]
+    software = (row.get("software") or "").strip()
+    if not said or "vllm" in software.lower() or (software in NOT_STATED and get_engine(None).id == "vllm"):
+        return
+    raise InvalidSettingError(f"case {(row.get('case_id') or '?').strip()}, column software: {software!r} names no "
+                              f"vLLM, but column notes state {' and '.join(repr(s) for s in said)} (vLLM's own "
+                              "kernels); allowed: a software naming vLLM, or notes without that statement")
+
+
 def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool) -> Calibration:
     """The calibration ``row`` is predicted with: for a closed loop, that of the engine its
-    ``software`` names (:func:`~inferchip.validation.closed_loop.engine_row_calibration`); with the
+    ``software`` names (:func:`~inferchip.validation.closed_loop_facts.engine_row_calibration`); with the
     Triton MoE per-token work where the row states those kernels; with the native top-p sampler's time per
     running sequence (:func:`native_top_p_sequence_s` of the row's model) and its DRAM bytes
-    (:func:`native_top_p_sequence_bytes`) where the row states that sampler."""
-    from inferchip.validation.closed_loop import engine_row_calibration
+    (:func:`native_top_p_sequence_bytes`) where the row states that sampler; a row stating either on another engine is
+    refused (:func:`check_vllm_statements`)."""
+    from inferchip.validation.closed_loop_facts import engine_row_calibration
 
+    check_vllm_statements(row)
     if closed_loop:
         cal = engine_row_calibration(cal, (row.get("software") or "").strip(), (row.get("case_id") or "").strip())
     if states_triton_moe(row):
