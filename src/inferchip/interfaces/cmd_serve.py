@@ -87,6 +87,78 @@ CONCURRENCY_HELP = ("Closed loop of C clients, as benchmark_serving --max-concur
                     "when its last one finished; lengths per --range-ratio. More clients than the engine admits "
                     "(running-batch cap, free KV blocks) wait in its queue, and the wait is part of TTFT.")
 ASSUMPTIONS_HELP = "YAML overriding energy/host/TCO constants (default: the bundled catalog/assumptions.yaml)."
+MTP_HELP = ("MTP speculative decoding: N draft tokens per decode step (1 to 8), as a case row's -mtp- (runs the "
+            "closed-loop benchmark validate runs; needs --concurrency in serve).")
+ACCEPT_HELP = ("Acceptance of each MTP draft token, 0 to 1 (default: the engine catalogue's 0.85, DeepSeek-V3 "
+               "Technical Report section 5.4.3).")
+DISAGG_HELP = ("Prefill/decode disaggregation, PREFILL:DECODE pools, each WxtpTepE[dpa]: W workers of tp T, ep E "
+               "(dpa: attention DP), e.g. 1xtp4ep4:4xtp8ep8; the pools replace --count/--tp/--pp/--ep/--attn-dp.")
+LINK_HELP = "KV-transfer link of --disagg, GB/s (default: the chip's scale-up or scale-out links, as case rows)."
+LATENCY_HELP = "Latency of that link, microseconds (default 0 with --kv-link-gb-per-s)."
+SOFTWARE_HELP = ("With --mtp/--disagg: a case row's software text (e.g. 'NVIDIA Dynamo + TensorRT-LLM, "
+                 "PD-disaggregated'): its engine, and the launch-recipe facts engines.yaml keys on that text.")
+
+
+def _mtp_option() -> int | None:
+    return typer.Option(None, "--mtp", help=MTP_HELP, callback=opts.int_range("--mtp", 1, 8))
+
+
+def _accept_option() -> float | None:
+    return typer.Option(None, "--mtp-acceptance", help=ACCEPT_HELP,
+                        callback=opts.float_range("--mtp-acceptance", 1.0, lo=0.0, lo_open=False))
+
+
+def _disagg_option() -> str | None:
+    from inferchip.interfaces.serve_rows import parse_disagg
+
+    return typer.Option(None, "--disagg", help=DISAGG_HELP, callback=lambda v: (parse_disagg(v), v)[1])
+
+
+def _software_option() -> str | None:
+    return typer.Option(None, "--software", help=SOFTWARE_HELP)
+
+
+def _link_options() -> tuple[float | None, float | None]:
+    return (typer.Option(None, "--kv-link-gb-per-s", help=LINK_HELP,
+                         callback=opts.float_range("--kv-link-gb-per-s", 1e6)),
+            typer.Option(None, "--kv-link-latency-us", help=LATENCY_HELP,
+                         callback=opts.float_range("--kv-link-latency-us", 1e9, lo_open=False)))
+
+
+def _row_summary(chip, model, count, tp, pp, ep, attn_dp, weights, activations, kv, calibration, engine, mtp,
+                 acceptance, disagg, link_gb_per_s, link_latency_us, input_tokens, output_tokens, concurrencies,
+                 software):
+    """``--mtp``/``--disagg``: each concurrency's closed-loop case row predicted as ``validate`` predicts it
+    (:mod:`inferchip.interfaces.serve_rows`); the layout is searched as without them where none is given."""
+    from inferchip.interfaces import serve_rows as sr
+
+    pools = sr.parse_disagg(disagg)
+    sr.disagg_layout_conflict(pools, count != 1, any(x is not None for x in (tp, pp, ep, attn_dp)))
+    engine_id = None if engine is None else opts.option_engine(engine).id
+    v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software)
+    if pools is None and tp is None and pp is None and ep is None:
+        cal, _ = opts.engine_setting(engine_id or v.engine_spec.id, calibration)
+        step, _ = _system(chip, model, count, tp, pp, ep, weights, activations, kv, cal, None, attn_dp,
+                          input_tokens, output_tokens)
+        lay = step.mm.layout
+        tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
+    extra = {"mtp": None if mtp is None else {
+        "draft_tokens": mtp, "acceptance": v.engine_spec.mtp_acceptance,
+        "tokens_per_step": v.engine_spec.mtp_tokens_per_step()},
+        "disagg": None if pools is None else {
+            "prefill_workers": pools[0].workers, "prefill_tp": pools[0].tp, "prefill_ep": pools[0].ep,
+            "prefill_attn_dp": pools[0].dpa, "decode_workers": pools[1].workers, "decode_tp": pools[1].tp,
+            "decode_ep": pools[1].ep, "decode_attn_dp": pools[1].dpa,
+            "kv_link_bytes_per_s": None if v.kv_link is None else v.kv_link[0],
+            "kv_link_latency_s": None if v.kv_link is None else v.kv_link[1]}}
+    rows = []
+    for c in concurrencies:
+        case = sr.closed_loop_case(chip, model, count=count, tp=tp or 1, pp=pp or 1, ep=ep or 1,
+                                   attn_dp=bool(attn_dp), weights=weights, activations=activations, kv=kv,
+                                   engine_id=engine_id, input_tokens=input_tokens, output_tokens=output_tokens,
+                                   concurrency=c, mtp=mtp is not None, disagg=pools, software=software)
+        rows.append({**sr.run_row(v, case), **extra})
+    return rows
 
 
 @app.command("serve")
@@ -119,14 +191,33 @@ def serve_cmd(
     assumptions: Path | None = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
                                                callback=opts.input_file("--assumptions", ())),
     engine: str | None = opts.engine_option(DEFAULT_SCHEDULER),
+    mtp: int | None = _mtp_option(), mtp_acceptance: float | None = _accept_option(),
+    disagg: str | None = _disagg_option(), software: str | None = _software_option(),
+    kv_link_gb_per_s: float | None = _link_options()[0], kv_link_latency_us: float | None = _link_options()[1],
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption."""
+    from inferchip.interfaces.serve_rows import check_options, parse_disagg
     from inferchip.sim import PoissonArrivals, TraceArrivals, benchmark_clients, simulate_client
 
     given = [x is not None for x in (rate, concurrency, trace)]
     if sum(given) != 1:
         raise InvalidSettingError("give exactly one of --rate R, --concurrency C or --trace FILE")
+    check_options(mtp, mtp_acceptance, parse_disagg(disagg), kv_link_gb_per_s, kv_link_latency_us,
+                  concurrency=concurrency, range_ratio=range_ratio,
+                  given={"--requests": requests is not None, "--duration": duration is not None,
+                         "--slo-ttft-ms": slo_ttft_ms is not None, "--slo-tpot-ms": slo_tpot_ms is not None,
+                         "--assumptions": assumptions is not None})
+    if software is not None and mtp is None and disagg is None:
+        raise InvalidSettingError("--software: it names a case row's software for --mtp/--disagg; give one of them")
+    if mtp is not None or disagg is not None:
+        assert concurrency is not None
+        opts.check_context(model, input_tokens, output_tokens)
+        row = _row_summary(chip, model, count, tp, pp, ep, attn_dp, weights, activations, kv, calibration, engine,
+                           mtp, mtp_acceptance, disagg, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
+                           output_tokens, [concurrency], software)[0]
+        _print_rows([row], f"{model} on {row['num_chips']} x {chip}", output)
+        return
     if duration is None and requests is None and trace is None:
         requests = 1000
     opts.check_load(rate, duration)
@@ -191,12 +282,16 @@ def curve_cmd(
     assumptions: Path | None = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
                                                callback=opts.input_file("--assumptions", ())),
     engine: str | None = opts.engine_option(DEFAULT_SCHEDULER),
+    mtp: int | None = _mtp_option(), mtp_acceptance: float | None = _accept_option(),
+    disagg: str | None = _disagg_option(), software: str | None = _software_option(),
+    kv_link_gb_per_s: float | None = _link_options()[0], kv_link_latency_us: float | None = _link_options()[1],
     plot: Path | None = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Throughput-interactivity curve: output tok/s per chip against tok/s per user, concurrency 1..memory limit.
 
     Each point is the closed-loop benchmark `serve --concurrency` runs (lengths from --range-ratio)."""
+    from inferchip.interfaces.serve_rows import CURVE_CONCURRENCIES, check_options, parse_disagg
     from inferchip.performance.serving import serving_economics
     from inferchip.sim import throughput_interactivity_curve
     from inferchip.sim.lengths import uniform_length
@@ -204,6 +299,18 @@ def curve_cmd(
     if plot is not None:
         plot = files.check_writable(plot, "--plot", suffixes=files.HTML_SUFFIXES)  # before the sweep, not after it
     opts.check_context(model, input_tokens, output_tokens)
+    check_options(mtp, mtp_acceptance, parse_disagg(disagg), kv_link_gb_per_s, kv_link_latency_us,
+                  concurrency=1, range_ratio=range_ratio,
+                  given={"--plot": plot is not None, "--assumptions": assumptions is not None})
+    if software is not None and mtp is None and disagg is None:
+        raise InvalidSettingError("--software: it names a case row's software for --mtp/--disagg; give one of them")
+    if mtp is not None or disagg is not None:
+        rows = _row_summary(chip, model, count, tp, pp, ep, attn_dp, weights, activations, kv, calibration, engine,
+                            mtp, mtp_acceptance, disagg, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
+                            output_tokens, CURVE_CONCURRENCIES, software)
+        _print_rows(rows, f"{model} on {rows[0]['num_chips']} x {chip}: throughput vs interactivity", output,
+                    curve=True)
+        return
     calibration, eng = opts.engine_setting(engine, calibration)
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
@@ -254,3 +361,24 @@ def curve_cmd(
     con.print(t)
     con.print(f"assumptions: {_assumptions_file(assumptions)}")
     con.print(opts.engine_line(used_engine, DEFAULT_SCHEDULER))
+
+
+def _print_rows(rows: list[dict], title: str, output: OutputFormat, curve: bool = False) -> None:
+    """The closed-loop rows of ``--mtp``/``--disagg`` as JSON (``serve``: the one row; ``curve``: ``points``) or a
+    table with the notes the validator gave the row."""
+    if output == OutputFormat.json:
+        typer.echo(fmt.to_json({"engine": rows[0]["engine"], "points": rows} if curve else rows[0]))
+        return
+    t = Table(title=title + " (closed-loop benchmark of a case row)", title_justify="left")
+    for c in ("concurrency", "TTFT mean", "TTFT p50", "TPOT mean", "tok/s per user", "tok/s per chip",
+              "tokens/step"):
+        t.add_column(c, justify="right")
+    for r in rows:
+        t.add_row(str(r["concurrency"]), fmt.ms(r["ttft_s_mean"]), fmt.ms(r["ttft_s_p50"]), fmt.ms(r["tpot_s_mean"]),
+                  f"{r['output_tokens_per_s_per_user']:,.1f}", f"{r['output_tokens_per_s_per_chip']:,.1f}",
+                  f"{r['tokens_per_step']:.3g}")
+    con = out.console()
+    con.print(t)
+    con.print(f"engine: {rows[0]['engine']}")
+    for n in rows[-1]["notes"]:
+        con.print(f"note: {n}")

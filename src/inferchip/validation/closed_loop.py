@@ -178,6 +178,9 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     pcfg, dcfg = recipe_configs(case, facts, pre, dec, notes)
     wave = first_wave_s(pre, pcfg, facts.prefill_workers)
     per_token, bw, lat, which = kv_link(pre, dec, total_chips)
+    if facts.kv_link is not None:  # the caller's link (serve --kv-link-gb-per-s / --kv-link-latency-us)
+        bw, lat = facts.kv_link
+        which = f"given link ({lat * 1e6:.3g} us latency)"
     router, wake, pin = ("", eng.wake_takes_queue, "") if pw is None else (pw.router, pw.wake_takes_queue, pw.dp_rank)
     notes.append(f"disaggregated: {facts.prefill_workers} prefill worker(s) of {pre.mm.layout.chips_per_replica} "
                  f"chips (picked {router or 'least_loaded'}{pin and '; DP ranks ' + pin}), {facts.decode_workers} "

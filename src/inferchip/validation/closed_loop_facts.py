@@ -84,6 +84,8 @@ class RowFacts:
     prefill: Worker | None = None  # disaggregated: the prefill pool's worker
     prefill_workers: int = 0
     prompts_per_client: int = PROMPTS_PER_CLIENT  # the benchmark's, the engine's run_length (the launch harness's)
+    # disaggregated: a KV link given by the caller (bytes/s, latency s) in place of the chip's (serve --kv-link-*)
+    kv_link: tuple[float, float] | None = None
 
 
 def row_facts(case: Case, engine: EngineSpec | None = None) -> RowFacts:

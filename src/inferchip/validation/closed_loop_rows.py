@@ -69,7 +69,7 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     cache = _lru(v, "replicas", REPLICAS_KEPT)
     # the row's software selects recipe facts (worker engine, kernel formats): two rows differing only in it differ
     key = (case.accelerator, case.model, case.software.lower(), fmt, layout, facts.engine.id, facts.mtp,
-           facts.prefill is None)
+           facts.engine.mtp_draft_tokens, facts.prefill is None)
     if key in cache:  # the replica's notes (recipe memory, codec, span) as its first row had them
         cache.move_to_end(key)
         return cache[key][0], layout, list(cache[key][1])
@@ -166,10 +166,12 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
     """The row's value from its simulated benchmark, or why there is none (``case_formats``: the
     validator's reading of the row's number formats)."""
     try:
-        engine = None
-        if v.engine is not None:
+        engine = getattr(v, "engine_spec", None)
+        if engine is None and v.engine is not None:
             engine = get_engine(v.engine)
         facts = row_facts(case, engine)
+        if getattr(v, "kv_link", None) is not None:
+            facts = replace(facts, kv_link=v.kv_link)
         most = most_clients(facts.prompts_per_client)
         if case.concurrency and case.concurrency > most:  # the requests it simulates (num_requests), not the bench's
             sim_n = num_requests(int(case.concurrency), facts.prompts_per_client)[1]
@@ -180,7 +182,7 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
         if engine is None and not case.software.strip():
             notes = [*notes, f"column software is blank: the engine catalogue's default, {facts.engine.id}, assumed "
                              "(--engine chooses another)"]
-        elif engine is not None:
+        elif engine is not None and getattr(v, "engine_spec", None) is None:  # serve's engine: its own notes
             notes = [*notes, f"engine {engine.id} from --engine (the row's software: {case.software or 'blank'})"]
         facts, rnotes = recipe_workers(case, fmt.weights, facts)
         notes = [*notes, *rnotes]

@@ -1,0 +1,198 @@
+"""``serve``/``curve`` with ``--mtp`` or ``--disagg``: the closed-loop benchmark ``validate`` runs for a case row.
+
+The options are written as the closed-loop case row they describe (:func:`closed_loop_case`: a ``-mtp-`` /
+``-disagg-`` case id, the pools in the notes' words), and that row is predicted by the validator's own code
+(:func:`inferchip.validation.closed_loop_rows.predict_closed_loop`): one implementation, so ``serve`` and a case
+row of the same configuration give the same figures.
+
+* ``--mtp N`` draft tokens per decode step, each accepted with ``--mtp-acceptance a`` (default: the engine
+  catalogue's 0.85, DeepSeek-V3 Technical Report, arXiv 2412.19437, section 5.4.3: the second-token prediction
+  is accepted 85-90 % of the time); a decode step verifies ``1 + N`` tokens per sequence and emits
+  ``1 + a + ... + a^N``.
+* ``--disagg PREFILL:DECODE``, each pool ``WxtpTepE[dpa]``: ``W`` workers of tensor-parallel ``T``, expert-parallel
+  ``E`` (``dpa``: attention data-parallel over the worker's ``max(T, E)`` chips), e.g. ``1xtp4ep4:4xtp8ep8`` is a
+  case row's "4 prefill GPUs (1 worker(s), TP4/EP4, DP-attention false) + 32 decode GPUs (4 worker(s),
+  TP8/EP8, DP-attention false)". The KV cache crosses the chip's scale-up link when both pools fit one scale-up
+  domain, else the prefill worker's scale-out links (``closed_loop.kv_link``), unless ``--kv-link-gb-per-s`` /
+  ``--kv-link-latency-us`` give the link.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+
+from inferchip.errors import InvalidSettingError
+
+CURVE_CONCURRENCIES = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # curve --mtp/--disagg: the points (closed-loop rows)
+# a row's refusal names its columns; serve names the options they came from (longest first)
+COLUMN_OPTIONS = (("column notes (decode pool)", "--disagg (decode pool)"),
+                  ("column notes (prefill pool)", "--disagg (prefill pool)"), ("column notes", "--disagg"),
+                  ("column num_accelerators", "--count (or the --disagg pools)"),
+                  ("column concurrency", "--concurrency"), ("column input_tokens", "--input-tokens"),
+                  ("column output_tokens", "--output-tokens"), ("columns tp", "--tp"), ("column tp", "--tp"),
+                  ("column ep", "--ep"), ("column software", "--software"), ("the row's", "the options'"))
+MAX_DRAFT_TOKENS = 8  # EngineSpec.mtp_draft_tokens' bound (spec/engine.py)
+_POOL = re.compile(r"^(\d+)x(?:tp)?(\d+)(?:ep(\d+))?(dpa)?$", re.IGNORECASE)
+DISAGG_FORM = "PREFILL:DECODE, each pool WxtpTepE with an optional dpa suffix, e.g. 1xtp4ep4:4xtp8ep8"
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One pool of a disaggregated system: ``workers`` engine instances of ``tp``/``ep`` (attention DP: ``dpa``)."""
+
+    workers: int
+    tp: int
+    ep: int
+    dpa: bool
+
+    @property
+    def chips_per_worker(self) -> int:
+        return max(self.tp, self.ep) if self.dpa else self.tp
+
+    @property
+    def chips(self) -> int:
+        return self.workers * self.chips_per_worker
+
+    def notes_text(self, role: str) -> str:
+        """The pool as a case row's notes state it (``closed_loop_facts._POOLS``)."""
+        return (f"{self.chips} {role} GPUs ({self.workers} worker(s), TP{self.tp}/EP{self.ep}, "
+                f"DP-attention {str(self.dpa).lower()})")
+
+    def id_text(self, role: str) -> str:
+        return f"{role[0]}{self.chips}x{self.tp}e{self.ep}{'dpa' if self.dpa else ''}"
+
+
+def _bad(option: str, value: Any, allowed: str) -> typer.BadParameter:
+    return typer.BadParameter(f"{value!r}; allowed: {allowed}", param_hint=f"'{option}'")
+
+
+def parse_disagg(value: str | None) -> tuple[Pool, Pool] | None:
+    """``--disagg PREFILL:DECODE`` (module doc) as (prefill pool, decode pool); a bad form is one error naming it."""
+    if value is None:
+        return None
+    parts = value.strip().split(":")
+    if len(parts) != 2:
+        raise _bad("--disagg", value, DISAGG_FORM)
+    pools = []
+    for role, text in zip(("prefill", "decode"), parts, strict=True):
+        m = _POOL.match(text.strip())
+        if m is None:
+            raise _bad("--disagg", value, f"{DISAGG_FORM} (the {role} pool {text!r} is not WxtpTepE)")
+        w, tp, ep = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
+        if min(w, tp, ep) < 1 or w * max(tp, ep) > 100_000:
+            raise _bad("--disagg", value, f"{DISAGG_FORM}, workers, tp and ep whole numbers from 1 "
+                                          f"(the {role} pool {text!r})")
+        if not m.group(4) and tp % ep:
+            raise _bad("--disagg", value, f"{DISAGG_FORM}; without dpa ep divides tp (the {role} pool {text!r})")
+        pools.append(Pool(w, tp, ep, bool(m.group(4))))
+    return pools[0], pools[1]
+
+
+def check_options(mtp: int | None, acceptance: float | None, disagg: tuple[Pool, Pool] | None,
+                  link_gb_per_s: float | None, link_latency_us: float | None, *, concurrency: int | None,
+                  given: dict[str, bool], range_ratio: float) -> None:
+    """Refuse combinations the closed-loop row model cannot express, saying why."""
+    if mtp is None and acceptance is not None:
+        raise InvalidSettingError("--mtp-acceptance: it is the acceptance of MTP draft tokens; give --mtp N too")
+    if disagg is None and (link_gb_per_s is not None or link_latency_us is not None):
+        raise InvalidSettingError("--kv-link-gb-per-s/--kv-link-latency-us: the KV link joins the pools of "
+                                  "--disagg; give --disagg too")
+    if mtp is None and disagg is None:
+        return
+    what = "--mtp" if disagg is None else "--disagg"
+    if not concurrency:
+        raise InvalidSettingError(f"{what}: runs the closed-loop benchmark of a case row; give --concurrency C "
+                                  "(--rate and --trace are not modelled with it)")
+    for opt, was_given in given.items():
+        if was_given:
+            raise InvalidSettingError(f"{opt} with {what}: the closed-loop benchmark of a case row sends 10 prompts "
+                                      "per client (the engine's run_length where it states one); drop " + opt)
+    if not math.isclose(range_ratio, 0.8):
+        raise InvalidSettingError(f"--range-ratio {range_ratio:g} with {what}: the case rows' benchmark draws "
+                                  "lengths from [0.8 L, L] (InferenceMAX RANDOM_RANGE_RATIO); allowed: 0.8")
+
+
+def disagg_layout_conflict(disagg: tuple[Pool, Pool] | None, count_given: bool, layout_given: bool) -> None:
+    if disagg is None:
+        return
+    if count_given or layout_given:
+        raise InvalidSettingError("--count/--tp/--pp/--ep/--attn-dp with --disagg: the pools give every worker's "
+                                  "layout and the chips (prefill + decode); drop them")
+
+
+def closed_loop_case(chip: str, model: str, *, count: int, tp: int, pp: int, ep: int, attn_dp: bool,
+                     weights: str, activations: str | None, kv: str | None, engine_id: str | None,
+                     input_tokens: int, output_tokens: int, concurrency: int, mtp: bool,
+                     disagg: tuple[Pool, Pool] | None, software: str | None = None) -> Any:
+    """The closed-loop case row (a ``server`` row measuring mean TTFT) the options describe."""
+    from inferchip.validation.cases import Case
+
+    marks = ("-mtp" if mtp else "") + ("-dpa" if attn_dp and disagg is None else "")
+    notes = ["speculative decoding: mtp" if mtp else "speculative decoding: none"]
+    if disagg is not None:
+        pre, dec = disagg
+        marks += f"-disagg-{pre.id_text('prefill')}-{dec.id_text('decode')}"
+        notes.insert(0, f"{pre.notes_text('prefill')} + {dec.notes_text('decode')}")
+        count, tp, pp, ep = pre.chips + dec.chips, dec.tp, 1, dec.ep
+    return Case(case_id=f"serve{marks}-{input_tokens}-{output_tokens}-c{concurrency}", source_kind="cli",
+                source="inferchip serve", accelerator=chip, num_accelerators=count,
+                software=software or engine_id or "",
+                model=model, weight_dtype=weights, act_dtype=activations, kv_dtype=kv, tp=tp, pp=pp, ep=ep,
+                scenario="server", input_tokens=float(input_tokens), output_tokens=float(output_tokens),
+                concurrency=concurrency, metric="ttft_ms", value=1.0, unit="ms", notes="; ".join(notes), line=0)
+
+
+def row_validator(calibration: str | None, engine_id: str | None, mtp: int | None, acceptance: float | None,
+                  link_gb_per_s: float | None, link_latency_us: float | None, software: str | None = None) -> Any:
+    """A validator predicting closed-loop rows by the simulated benchmark, with the engine's MTP draft tokens and
+    acceptance replaced by the options' and the KV link by ``--kv-link-*`` where given. The engine: ``engine_id``,
+    else the one ``software`` names as a row's software column does, else the catalogue's default."""
+    from inferchip.catalog.calibration_file import load_calibration
+    from inferchip.catalog.engines import engine_ids, get_engine, row_engine
+    from inferchip.validation.validate import Validator
+
+    eng = get_engine(engine_id) if engine_id is not None or not software else row_engine(software, "--software")
+    if eng is None:
+        raise InvalidSettingError(f"--software: {software!r} names no serving engine; allowed: a text naming one of "
+                                  f"{', '.join(engine_ids())} (as a case row's software column)")
+    if mtp is not None:
+        eng = eng.model_copy(update={"mtp_draft_tokens": mtp,
+                                     **({} if acceptance is None else {"mtp_acceptance": acceptance})})
+    link = None
+    if link_gb_per_s is not None or link_latency_us is not None:
+        if link_gb_per_s is None:
+            raise InvalidSettingError("--kv-link-latency-us: give the link's bandwidth too (--kv-link-gb-per-s)")
+        link = (link_gb_per_s * 1e9, (link_latency_us or 0.0) * 1e-6)
+    v: Any = Validator(load_calibration(calibration), server_model="sim")
+    v.engine_spec, v.kv_link = eng, link  # read by closed_loop_rows.predict_closed_loop (getattr: None elsewhere)
+    return v
+
+
+def run_row(v: Any, case: Any) -> dict[str, Any]:
+    """The row's simulated benchmark as ``serve``'s summary (seconds, tokens/s); a refusal raises its reason."""
+    res = v.predict_case(case)
+    if res.status != "ok":
+        reason = res.reason.replace(f"line 0 ({case.case_id})", "the options")
+        for column, option in COLUMN_OPTIONS:
+            reason = reason.replace(column, option)
+        raise InvalidSettingError(reason)
+    sim = res.sim
+    chips = case.num_accelerators
+    tpot_s = sim["tpot_ms"] / 1e3
+    out: dict[str, Any] = {
+        "concurrency": case.concurrency, "requests": sim["requests"], "num_chips": chips,
+        "ttft_s_mean": sim["ttft_ms"] / 1e3, "ttft_s_p50": sim["ttft_median_ms"] / 1e3,
+        "ttft_s_p99": sim["ttft_p99_ms"] / 1e3, "tpot_s_mean": tpot_s, "e2e_s_mean": sim["e2e_ms"] / 1e3,
+        "output_tokens_per_s": sim["output_tokens_per_s"],
+        "output_tokens_per_s_per_chip": sim["output_tokens_per_s"] / chips,
+        "output_tokens_per_s_per_user": 1.0 / tpot_s if tpot_s > 0 else math.nan,
+        "tokens_per_step": sim["tokens_per_step"], "engine": sim["engine"], "notes": list(res.notes)}
+    if res.layout is not None:
+        lay = res.layout
+        out["layout"] = {"tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": lay.attn_dp, "replicas": lay.replicas}
+    return out
