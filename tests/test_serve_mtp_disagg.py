@@ -201,3 +201,12 @@ def test_the_mtp_engine_override_is_held_to_the_engine_records_bounds():
             row_validator(None, "vllm", 1, bad, None, None)
     with pytest.raises(InvalidSettingError, match="--mtp"):
         row_validator(None, "vllm", 9, None, None, None)
+
+
+def test_mtp_on_a_model_without_mtp_modules_says_so():
+    # Llama-3.1-8B's config has no num_nextn_predict_layers: its MTP draft tokens are an assumption, said in the notes
+    notes = _json("--tp", "1", "--concurrency", "2", *SHORT, "--mtp", "1")["notes"]
+    assert any("no MTP module" in n and "num_nextn_predict_layers" in n for n in notes), notes
+    from inferchip.catalog.models import mtp_modules
+    assert mtp_modules("deepseek-ai/DeepSeek-R1-0528") == 1 and mtp_modules(MODEL) == 0
+    assert mtp_modules("no-such/model") is None
