@@ -39,15 +39,24 @@ def test_bad_rank_is_refused():
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 7), st.integers(1, 9000), st.integers(0, 9000)), min_size=1, max_size=30),
        st.integers(1, 8))
-def test_pinned_is_never_below_the_shared_queues_placement(chunks, ranks):
+def test_pinned_is_the_busiest_ranks_own_sum_and_can_be_worse_than_the_shared_placement(chunks, ranks):
     chunks = [(r % ranks, c, d) for r, c, d in chunks]
-    tokens, _ = pinned_busiest_rank(chunks, ranks)
-    shared, _ = busiest_rank_prefill([(c, d) for _, c, d in chunks], ranks)
+    tokens, pairs = pinned_busiest_rank(chunks, ranks)
+    per_rank = [sum(c for r, c, _ in chunks if r == k) for k in range(ranks)]
+    busiest = per_rank.index(max(per_rank))  # ties: the lower rank
+    assert tokens == ranks * per_rank[busiest]  # recomputed here, rank by rank
+    assert pairs == ranks * sum(_pairs(c, d) for r, c, d in chunks if r == busiest)
     total = sum(c for _, c, _ in chunks)
-    assert tokens >= total  # the busiest rank holds at least the even share
-    assert tokens <= ranks * total  # and at most everything
+    assert total <= tokens <= ranks * total  # at least the even share, at most everything
     # longest first on the least loaded rank is within one chunk of the best placement; a pinned one can be worse
+    shared, _ = busiest_rank_prefill([(c, d) for _, c, d in chunks], ranks)
     assert shared <= ranks * (-(-total // ranks) + max(c for _, c, _ in chunks))
+
+
+def test_all_chunks_pinned_to_one_rank_are_worse_than_the_shared_placement():
+    chunks = [(0, 1000, 0)] * 4
+    assert pinned_busiest_rank(chunks, 4)[0] == 4 * 4000
+    assert busiest_rank_prefill([(c, d) for _, c, d in chunks], 4)[0] == 4 * 1000
 
 
 @dataclass(frozen=True)

@@ -184,3 +184,29 @@ def test_a_catalogue_mtp_disagg_row_through_serve_gives_its_validate_prediction(
     assert got["ttft"] == pytest.approx(fig["ttft_s_mean"] * 1e3, rel=1e-9)
     assert got["tpot"] == pytest.approx(fig["tpot_s_mean"] * 1e3, rel=1e-9)
     assert got["tput"] == pytest.approx(fig["output_tokens_per_s"], rel=1e-9)
+
+
+def test_the_mtp_engine_override_is_held_to_the_engine_records_bounds():
+    # the override goes through EngineSpec's validation, not around it: a value its fields refuse is one error
+    # naming the option, and the bounds the CLI allows (a probability, 0 and 1 included) are the record's own
+    from inferchip.errors import InvalidSettingError
+    from inferchip.spec.engine import EngineSpec
+
+    for a in (0.0, 1.0):
+        v = row_validator(None, "vllm", 2, a, None, None)
+        assert EngineSpec.model_validate(v.engine_spec.model_dump()).mtp_acceptance == a
+        assert v.engine_spec.mtp_tokens_per_step() == (1.0 if a == 0 else 3.0)
+    for bad in (1.5, -0.1):
+        with pytest.raises(InvalidSettingError, match="--mtp-acceptance"):
+            row_validator(None, "vllm", 1, bad, None, None)
+    with pytest.raises(InvalidSettingError, match="--mtp"):
+        row_validator(None, "vllm", 9, None, None, None)
+
+
+def test_mtp_on_a_model_without_mtp_modules_says_so():
+    # Llama-3.1-8B's config has no num_nextn_predict_layers: its MTP draft tokens are an assumption, said in the notes
+    notes = _json("--tp", "1", "--concurrency", "2", *SHORT, "--mtp", "1")["notes"]
+    assert any("no MTP module" in n and "num_nextn_predict_layers" in n for n in notes), notes
+    from inferchip.catalog.models import mtp_modules
+    assert mtp_modules("deepseek-ai/DeepSeek-R1-0528") == 1 and mtp_modules(MODEL) == 0
+    assert mtp_modules("no-such/model") is None

@@ -79,6 +79,17 @@ def _canonical(given: str) -> str | None:
     return None
 
 
+def mtp_modules(model_id: str) -> int | None:
+    """Multi-token-prediction modules the model ships: its config's ``num_nextn_predict_layers`` (DeepSeek-V3
+    Technical Report, arXiv 2412.19437, section 2.2, one module on DeepSeek-V3/R1), 0 where the bundled config
+    states none, None for a model the catalogue does not bundle (its config unknown here)."""
+    canon = _canonical(model_id)
+    path = None if canon is None else _file_for(resolve_alias(canon))
+    if path is None or not is_file(path):
+        return None
+    return int(read_mapping(path).get("num_nextn_predict_layers") or 0)
+
+
 @lru_cache(maxsize=256)
 def _load_bundled(model_id: str) -> ModelSpec:
     path = _file_for(model_id)

@@ -130,6 +130,7 @@ def _row_summary(chip, model, count, tp, pp, ep, attn_dp, weights, activations, 
                  software):
     """``--mtp``/``--disagg``: each concurrency's closed-loop case row predicted as ``validate`` predicts it
     (:mod:`inferchip.interfaces.serve_rows`); the layout is searched as without them where none is given."""
+    from inferchip.catalog.models import mtp_modules
     from inferchip.interfaces import serve_rows as sr
 
     pools = sr.parse_disagg(disagg)
@@ -152,12 +153,16 @@ def _row_summary(chip, model, count, tp, pp, ep, attn_dp, weights, activations, 
             "kv_link_bytes_per_s": None if v.kv_link is None else v.kv_link[0],
             "kv_link_latency_s": None if v.kv_link is None else v.kv_link[1]}}
     rows = []
+    no_module = [] if mtp is None or mtp_modules(model) != 0 else [
+        f"model {model}: its config states no MTP module (num_nextn_predict_layers); --mtp prices {mtp} draft "
+        "token(s) verified per step as if a drafter proposed them at no cost"]
     for c in concurrencies:
         case = sr.closed_loop_case(chip, model, count=count, tp=tp or 1, pp=pp or 1, ep=ep or 1,
                                    attn_dp=bool(attn_dp), weights=weights, activations=activations, kv=kv,
                                    engine_id=engine_id, input_tokens=input_tokens, output_tokens=output_tokens,
                                    concurrency=c, mtp=mtp is not None, disagg=pools, software=software)
-        rows.append({**sr.run_row(v, case), **extra})
+        row = sr.run_row(v, case)
+        rows.append({**row, "notes": [*row["notes"], *no_module], **extra})
     return rows
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 
 from inferchip.errors import InvalidSettingError
 
@@ -160,9 +161,14 @@ def row_validator(calibration: str | None, engine_id: str | None, mtp: int | Non
     if eng is None:
         raise InvalidSettingError(f"--software: {software!r} names no serving engine; allowed: a text naming one of "
                                   f"{', '.join(engine_ids())} (as a case row's software column)")
-    if mtp is not None:
-        eng = eng.model_copy(update={"mtp_draft_tokens": mtp,
-                                     **({} if acceptance is None else {"mtp_acceptance": acceptance})})
+    if mtp is not None:  # validated as the record's own fields are (model_copy would skip their bounds)
+        update = {"mtp_draft_tokens": mtp, **({} if acceptance is None else {"mtp_acceptance": acceptance})}
+        try:
+            eng = type(eng).model_validate({**eng.model_dump(), **update})
+        except ValidationError as e:
+            err = e.errors()[0]
+            option = "--mtp-acceptance" if err["loc"][-1] == "mtp_acceptance" else "--mtp"
+            raise InvalidSettingError(f"{option}: value {err['input']!r} is not allowed: {err['msg']}") from None
     link = None
     if link_gb_per_s is not None or link_latency_us is not None:
         if link_gb_per_s is None:

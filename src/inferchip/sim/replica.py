@@ -218,10 +218,8 @@ class Replica:
     # ------------------------------------------------------------------ transitions
     def _admit(self, t: float, budget: int, chunks: list[list]) -> None:
         waiting = self.waiting
-        pool = self.pool
         chunked = self.cfg.enable_chunked_prefill
         max_seqs = self.cfg.max_num_seqs
-        first_sched = self.table.first_scheduled_s
         while waiting and budget > 0 and self.n_running < max_seqs:
             seq = waiting[0]
             remaining = seq.target - seq.done
@@ -232,16 +230,21 @@ class Replica:
             if not self._admits(seq, c, nb):
                 break
             waiting.popleft()
-            pool.used_blocks += nb
-            seq.blocks = nb
-            seq.state = PREFILL
-            self._add_running(seq)
-            if math.isnan(first_sched[seq.rid]):
-                first_sched[seq.rid] = t
-            chunks.append([seq, c, nb])
+            self._start_prefill(t, seq, c, nb, chunks)
             budget -= c
             if c < remaining:
                 self.prefilling.append(seq)
+
+    def _start_prefill(self, t: float, seq: Seq, chunk: int, blocks: int, chunks: list[list]) -> None:
+        """Admit ``seq`` at ``t`` with a first chunk of ``chunk`` tokens on ``blocks`` new KV blocks: it runs from
+        this step (its first scheduling time, kept once) and the chunk joins the step's ``chunks``."""
+        self.pool.used_blocks += blocks
+        seq.blocks = blocks
+        seq.state = PREFILL
+        self._add_running(seq)
+        if math.isnan(self.table.first_scheduled_s[seq.rid]):
+            self.table.first_scheduled_s[seq.rid] = t
+        chunks.append([seq, chunk, blocks])
 
     def busiest_rank(self, chunks: list[list]) -> tuple[int, int]:
         """(tokens, pairs) x ranks of the step's busiest attention-DP rank: :func:`busiest_rank_prefill`."""

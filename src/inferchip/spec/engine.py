@@ -252,7 +252,8 @@ class EngineSpec(BaseModel):
                                  "output and the new one's whole output (SGLang, ignore_eos, --disable-radix-cache).")
     micro_batch_caps: bool = Field(False, description="Batch and token caps bound each of the pp micro-batches.")
     mtp_draft_tokens: int = Field(1, ge=1, le=8, description="Draft tokens per step under MTP speculative decoding.")
-    mtp_acceptance: float = Field(0.85, gt=0, lt=1, description="Acceptance rate of each MTP draft token.")
+    mtp_acceptance: float = Field(0.85, ge=0, le=1, description="Acceptance rate of each MTP draft token "
+                                  "(a probability: 0 keeps no draft, 1 every one).")
     sources: tuple[str, ...] = ()
     fitted_on: str | None = None
 

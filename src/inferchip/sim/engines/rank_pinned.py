@@ -23,14 +23,12 @@ rank (:func:`~inferchip.sim.scheduler.busiest_rank_prefill`).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from inferchip.sim.engines.polling import PollingReplica
 from inferchip.sim.kv_cache import blocks_for
 from inferchip.sim.request import RequestTable
-from inferchip.sim.scheduler import PREFILL, SchedulerConfig
+from inferchip.sim.scheduler import SchedulerConfig
 from inferchip.sim.steptime import StepTimer
 
 
@@ -87,7 +85,6 @@ class RankPinnedReplica(PollingReplica):
             left[self.rank_of[seq.rid]] -= c
         open_ranks = sum(x > 0 for x in left)
         waiting, kept = self.waiting, []
-        first_sched = self.table.first_scheduled_s
         while waiting and open_ranks and budget > 0 and self.n_running < self.cfg.max_num_seqs:
             seq = waiting.popleft()
             r = self.rank_of[seq.rid]
@@ -103,13 +100,7 @@ class RankPinnedReplica(PollingReplica):
             if not self._admits(seq, c, nb):
                 kept.append(seq)
                 break
-            self.pool.used_blocks += nb
-            seq.blocks = nb
-            seq.state = PREFILL
-            self._add_running(seq)
-            if math.isnan(first_sched[seq.rid]):
-                first_sched[seq.rid] = t
-            chunks.append([seq, c, nb])
+            self._start_prefill(t, seq, c, nb, chunks)
             budget -= c
             left[r] -= c
             if left[r] <= 0:
