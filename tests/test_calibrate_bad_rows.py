@@ -16,7 +16,8 @@ GOOD = dict(case_id="good", source_kind="synthetic", source="test", accelerator=
             act_dtype="fp8", kv_dtype="fp8", tp=1, pp=1, ep="", scenario="fixed_length", input_tokens=128,
             output_tokens=512, concurrency=8, metric="output_tokens_per_s_total", value=1000, unit="tokens/s",
             notes="")
-BAD = {**GOOD, "case_id": "bad-model", "model": "no-such/model-7b"}
+# a row the validator cannot predict (an unknown id is refused at the read: test_case_row_ids.py)
+BAD = {**GOOD, "case_id": "bad-model", "model": "meta-llama/Llama-3.1-405B-Instruct", "weight_dtype": "bf16"}
 
 
 def _write(path, rows):
@@ -35,12 +36,12 @@ def test_calibrate_lists_each_row_it_could_not_predict(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     listed = {r["case_id"]: r for r in report["not_predicted"]}
     assert set(listed) == {"bad-model"}
-    assert listed["bad-model"]["line"] == 3 and listed["bad-model"]["status"] == "unknown_id"
-    assert "no-such/model-7b" in listed["bad-model"]["reason"]
+    assert listed["bad-model"]["line"] == 3 and listed["bad-model"]["status"] == "does_not_fit"
+    assert "do not fit nvidia-h100-sxm-80gb" in listed["bad-model"]["reason"]
     assert out.exists()
     assert main(["calibrate", str(src), "-o", str(tmp_path / "cal2.yaml"), "--no-cv"]) == 0
     text = capsys.readouterr().out
-    assert "not predicted: bad-model (line 3): unknown_id" in " ".join(text.split())
+    assert "not predicted: bad-model (line 3): does_not_fit" in " ".join(text.split())
 
 
 def test_calibrate_with_no_row_to_fit_is_refused_and_writes_nothing(tmp_path, capsys):

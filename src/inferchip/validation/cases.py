@@ -1,11 +1,10 @@
 """Published measurements in the case format of ``shared/validation/cases.csv``.
 
 One row is one measured figure (``value`` in ``unit``) of one model on one system in one
-setting. :func:`read_cases` parses a file strictly: a missing column, a number that is
-not one, an unknown scenario, metric or number format stops the read with a
-:class:`CaseFileError` naming the file, the line, the column and what is allowed.
-A row that parses but cannot be predicted (unknown chip, model that does not fit) is the
-validator's business, not the parser's.
+setting. :func:`read_cases` parses a file strictly: a missing column, a number that is not one, an
+unknown chip, model, scenario, metric or number format stops the read with a :class:`CaseFileError`
+naming the file, the line, the column and what is allowed (for an id, the closest catalogue ids).
+A row that parses but cannot be predicted (a model that does not fit) is the validator's business.
 
 Facts that the format keeps in the free-text ``notes`` are read by the small pattern
 functions at the end (:func:`stated_limits`, :func:`stated_load_per_s`, :func:`stated_ttft_spread_s`):
@@ -27,6 +26,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from inferchip.catalog.known_ids import id_refusal
 from inferchip.errors import SpecError
 from inferchip.spec.formats import ALL_FORMATS
 from inferchip.workload.datasets import (  # re-exported: the data sets rows replay
@@ -192,8 +192,8 @@ def _choice(path, line, col, name, text, allowed) -> str:
     return text
 
 
-def parse_cases(text: str, path: str = "<cases>") -> list[Case]:
-    """Parse the text of a case file (see module doc); raises :class:`CaseFileError`."""
+def parse_cases(text: str, path: str = "<cases>", *, known_ids: bool = False) -> list[Case]:
+    """Parse the text of a case file (see module doc; ids are checked when ``known_ids``); raises CaseFileError."""
     # strict: a quote that is never closed is an error, not a field that swallows the rows after it
     reader = csv.reader(io.StringIO(text), strict=True)
     try:
@@ -239,7 +239,7 @@ def parse_cases(text: str, path: str = "<cases>") -> list[Case]:
                                 "a quote (\") is not closed; close it or remove it")
         if len(row) != len(header):
             raise CaseFileError(path, line, 0, None, f"{len(row)} fields, but the header has {len(header)}")
-        out.append(_parse_row(path, line, row, idx, seen))
+        out.append(_parse_row(path, line, row, idx, seen, known_ids))
     return out
 
 
@@ -249,7 +249,7 @@ def _holds_rows(cell: str, columns: int) -> bool:
     return len(lines) > 1 and any(ln.count(",") >= max(columns // 2, 2) for ln in lines[1:])
 
 
-def _parse_row(path: str, line: int, row: list[str], idx: dict[str, int], seen: dict[str, int]) -> Case:
+def _parse_row(path: str, line: int, row: list[str], idx: dict[str, int], seen: dict[str, int], ids: bool) -> Case:
     def cell(name: str) -> tuple[str, int]:
         if name not in idx:  # an optional column the file does not have
             return "", 0
@@ -262,16 +262,13 @@ def _parse_row(path: str, line: int, row: list[str], idx: dict[str, int], seen: 
         return v, c
 
     def opt_int(name: str) -> int | None:
-        v, c = cell(name)
-        return None if not v else _int(path, line, c, name, v)
+        return None if not (v := cell(name))[0] else _int(path, line, v[1], name, v[0])
 
     def opt_float(name: str) -> float | None:
-        v, c = cell(name)
-        return None if not v else _float(path, line, c, name, v)
+        return None if not (v := cell(name))[0] else _float(path, line, v[1], name, v[0])
 
     def dtype(name: str) -> str | None:
-        v, c = cell(name)
-        return None if not v else _choice(path, line, c, name, v, ALL_FORMATS)
+        return None if not (v := cell(name))[0] else _choice(path, line, v[1], name, v[0], ALL_FORMATS)
 
     case_id, c = req("case_id")
     if case_id in seen:
@@ -291,6 +288,9 @@ def _parse_row(path: str, line: int, row: list[str], idx: dict[str, int], seen: 
     count = _int(path, line, c, "num_accelerators", v)
     v, c = cell("dataset")
     dataset = None if not v else _choice(path, line, c, "dataset", v, tuple(DATASETS))
+    for name, kind in (("accelerator", "chip"), ("model", "model")) if ids else ():
+        if why := id_refusal(kind, req(name)[0]):
+            raise CaseFileError(path, line, req(name)[1], name, f"value {req(name)[0]!r} {why}")
     return Case(
         case_id=case_id, source_kind=cell("source_kind")[0], source=cell("source")[0],
         accelerator=req("accelerator")[0], num_accelerators=count, software=cell("software")[0],
@@ -315,8 +315,8 @@ def read_case_text(path: str | Path) -> str:
 
 
 def read_cases(path: str | Path) -> list[Case]:
-    """Read and parse a case file; unreadable or malformed files raise :class:`CaseFileError`."""
-    return parse_cases(read_case_text(path), str(Path(path)))
+    """Read and parse a case file, its chip and model ids checked; unreadable or malformed -> CaseFileError."""
+    return parse_cases(read_case_text(path), str(Path(path)), known_ids=True)
 
 
 # ------------------------------------------------------------------ facts stated in the notes

@@ -27,6 +27,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from pydantic import ValidationError
+
 from inferchip.cost.constants import (
     TRITON_MOE_TOKEN_VECTOR_FLOP,
     VLLM_NATIVE_TOP_P_BYTES_PER_VOCAB_ENTRY,
@@ -103,10 +105,24 @@ def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool) ->
     if closed_loop:
         cal = engine_row_calibration(cal, (row.get("software") or "").strip(), (row.get("case_id") or "").strip())
     if states_triton_moe(row):
-        cal = cal.model_copy(update={"moe_token_vector_flop": TRITON_MOE_TOKEN_VECTOR_FLOP})
+        cal = _updated(cal, row, moe_token_vector_flop=TRITON_MOE_TOKEN_VECTOR_FLOP)
     if states_native_top_p(row):
         vocab = _vocab_size((row.get("model") or "").strip())
-        cal = cal.model_copy(update={
-            "sequence_overhead_s": cal.sequence_overhead_s + native_top_p_sequence_s(vocab),
-            "sequence_dram_bytes": cal.sequence_dram_bytes + native_top_p_sequence_bytes(vocab)})
+        cal = _updated(cal, row, sequence_overhead_s=cal.sequence_overhead_s + native_top_p_sequence_s(vocab),
+                       sequence_dram_bytes=cal.sequence_dram_bytes + native_top_p_sequence_bytes(vocab))
     return cal
+
+
+def _updated(cal: Calibration, row: dict[str, str], **update: float) -> Calibration:
+    """``cal`` with the row's stated kernels' terms, validated as a calibration file's values are (``model_copy``
+    would skip the fields' bounds): a sum out of its field's range is an error naming the row, the field, the value
+    and what is allowed, never a silent value."""
+    try:
+        return Calibration(**{**dict(cal), **update})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise InvalidSettingError(
+            f"case {(row.get('case_id') or '?').strip()}, column notes: the stated kernels make the calibration's "
+            f"{field} {update.get(field, err.get('input')):.6g}: {err['msg']} (allowed: the field's range in "
+            "spec/calibration.py; the shipped or fitted value plus the stated kernels' term)") from None

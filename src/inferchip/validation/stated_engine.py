@@ -58,17 +58,17 @@ from inferchip.sim.arrivals import HarnessBatchedArrivals
 from inferchip.sim.engines.polling import PollingReplica
 from inferchip.sim.engines.scheduling import AdpBalancedReplica
 
-_STEPS = re.compile(r"\bnum_scheduler_steps\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
-_ADP_WAIT = re.compile(r"\badp_balancing_batching_wait_iters\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
-_ADP_TIMEOUT = re.compile(r"\badp_balancing_timeout_iters\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
-_OVERLAP_OFF = re.compile(r"\bdisable_overlap_scheduler\s*[=:]?\s*(false|true)\b", re.IGNORECASE)
-_BATCHER = re.compile(r"--enable-batcher\b", re.IGNORECASE)
-_BATCHER_WINDOW = re.compile(r"--batcher-threshold\s*[=:]?\s*(\d+(?:\.\d+)?)\s*s?\b", re.IGNORECASE)
-_BATCHER_MAX = re.compile(r"--gpu-batch-size\s*[=:]?\s*(\d+)\b", re.IGNORECASE)
 # A setting name, then "=", ":" or a space, then a value as written: a token that starts like a number (sign, digit,
 # ".5", inf, nan), checked and never skipped. Prose that merely names the setting ("batch size of 64", "max_num_seqs
 # requests", "num_requests-max_num_seqs-1") is not such a form and states nothing.
 _STATED_NUMBER = r"(?:\s*[=:]\s*|\s+)([-+]?(?:\.?\d[\w.+-]*|inf(?:inity)?\b|nan\b))"
+_STEPS = re.compile(r"\bnum_scheduler_steps" + _STATED_NUMBER, re.IGNORECASE)
+_ADP_WAIT = re.compile(r"\badp_balancing_batching_wait_iters" + _STATED_NUMBER, re.IGNORECASE)
+_ADP_TIMEOUT = re.compile(r"\badp_balancing_timeout_iters" + _STATED_NUMBER, re.IGNORECASE)
+_OVERLAP_OFF = re.compile(r"\bdisable_overlap_scheduler\s*[=:]?\s*(false|true)\b", re.IGNORECASE)
+_BATCHER = re.compile(r"--enable-batcher\b", re.IGNORECASE)
+_BATCHER_WINDOW = re.compile(r"--batcher-threshold" + _STATED_NUMBER, re.IGNORECASE)  # seconds ("0.05", "0.05s")
+_BATCHER_MAX = re.compile(r"--gpu-batch-size" + _STATED_NUMBER, re.IGNORECASE)
 _SEQS = re.compile(r"\b(?:gpu_batch_size|max_batch_size|max_num_seqs|batch size)" + _STATED_NUMBER, re.IGNORECASE)
 _TOKENS = re.compile(r"\b(?:max_num_tokens|max_num_batched_tokens)" + _STATED_NUMBER, re.IGNORECASE)
 _WHOLE = re.compile(r"\d+\.?")  # a whole number; a sentence's closing full stop dropped
@@ -95,10 +95,8 @@ class StatedScheduling:
 def stated_scheduling(case_id: str, notes: str) -> StatedScheduling:
     """The scheduling the notes state (module doc). A row stating both multi-step scheduling and an
     attention-DP balance is an error naming the row (one engine does one or the other)."""
-    steps, wait, timeout = (_STEPS.search(notes), _ADP_WAIT.search(notes), _ADP_TIMEOUT.search(notes))
-    n = int(steps.group(1)) if steps else 1
-    if n < 1:
-        raise InvalidSettingError(f"case {case_id}, column notes: num_scheduler_steps {n} must be >= 1")
+    steps, wait, timeout = (_stated_whole(case_id, r, notes) for r in (_STEPS, _ADP_WAIT, _ADP_TIMEOUT))
+    n = steps or 1
     if steps and (wait or timeout):
         raise InvalidSettingError(f"case {case_id}, column notes: both num_scheduler_steps (vLLM) and an "
                                   "attention-DP balance (TensorRT-LLM) are stated; one engine does one of them")
@@ -109,9 +107,9 @@ def stated_scheduling(case_id: str, notes: str) -> StatedScheduling:
         raise InvalidSettingError(f"case {case_id}, column notes: both num_scheduler_steps (vLLM) and "
                                   "disable_overlap_scheduler (TensorRT-LLM) are stated; one engine does one of them")
     # TensorRT-LLM's defaults where only one of the two counts is stated (AttentionDpConfig: 50 / 10).
-    return StatedScheduling(n, (int(wait.group(1)) if wait else 10) if (wait or timeout) else None,
-                            (int(timeout.group(1)) if timeout else 50) if (wait or timeout) else None,
-                            window_s, max_batch, plan_ahead)
+    adp = wait is not None or timeout is not None
+    return StatedScheduling(n, (wait or 10) if adp else None, (timeout or 50) if adp else None, window_s, max_batch,
+                            plan_ahead)
 
 
 def _batcher(case_id: str, notes: str) -> tuple[float | None, int | None]:
@@ -124,11 +122,20 @@ def _batcher(case_id: str, notes: str) -> tuple[float | None, int | None]:
             f"case {case_id}, column notes: --enable-batcher is stated without "
             f"{'--batcher-threshold' if window is None else '--gpu-batch-size'}; allowed: both stated with the "
             "batcher (harness versions have different defaults)")
-    window_s, max_batch = float(window.group(1)), int(most.group(1))
-    if not 0 < window_s <= 60 or max_batch < 1:
+    window_s, max_batch = _seconds(case_id, window), _whole(case_id, most.group(0), most.group(1))
+    if not 0 < window_s <= 60:
         raise InvalidSettingError(f"case {case_id}, column notes: --batcher-threshold {window_s:g} s and "
                                   f"--gpu-batch-size {max_batch}: allowed (0, 60] s and >= 1")
     return window_s, max_batch
+
+
+def _seconds(case_id: str, stated: re.Match[str]) -> float:
+    """A stated --batcher-threshold in seconds ("0.05", "0.05s", a closing full stop dropped), else an error."""
+    try:
+        return float(stated.group(1).rstrip(".").removesuffix("s"))
+    except ValueError:
+        raise InvalidSettingError(f"case {case_id}, column notes: {stated.group(0)!r}: not a number; allowed: "
+                                  "seconds in (0, 60]") from None
 
 
 def replica_factory(s: StatedScheduling, dp_ranks: int) -> tuple[Any, str]:
@@ -211,11 +218,16 @@ def stated_batch(notes: str, case_id: str = "") -> tuple[int | None, int | None]
     return found[0][1], found[1][1]
 
 
+def _stated_whole(case_id: str, setting: re.Pattern[str], notes: str) -> int | None:
+    """The first value ``notes`` state for ``setting`` as a whole number >= 1 (:func:`_whole`), None if none."""
+    return _whole(case_id, m.group(0), m.group(1)) if (m := setting.search(notes)) else None
+
+
 def _whole(case_id: str, setting: str, text: str) -> int:
     """The stated ``text`` of ``setting`` (as written in the notes) as a whole number >= 1, else an error naming the
     row, the column and the setting."""
     if not _WHOLE.fullmatch(text) or int(text.rstrip(".")) < 1:
-        why = "no batch or step budget of 0" if _WHOLE.fullmatch(text) else "not a whole number"
+        why = "below 1" if _WHOLE.fullmatch(text) else "not a whole number"
         raise InvalidSettingError(f"case {case_id or '?'}, column notes: {setting!r}: {why}; "
                                   "allowed: a whole number >= 1")
     return int(text.rstrip("."))
