@@ -210,3 +210,21 @@ def test_mtp_on_a_model_without_mtp_modules_says_so():
     from inferchip.catalog.models import mtp_modules
     assert mtp_modules("deepseek-ai/DeepSeek-R1-0528") == 1 and mtp_modules(MODEL) == 0
     assert mtp_modules("no-such/model") is None
+
+
+@pytest.mark.parametrize("count", ["1", "3"])
+def test_a_count_other_than_the_disagg_pools_chips_is_refused_naming_both(count, capsys):
+    # review35b: an explicit --count 1 beside two one-chip pools was accepted silently (the default could not be
+    # told from it) and the row ran on 2 chips
+    code = main(["serve", *H100_8B, *SHORT, "--concurrency", "2", "--disagg", "1xtp1:1xtp1", "--count", count])
+    text = capsys.readouterr().err
+    assert code == 2, text
+    assert text.startswith("error:") and text.count("\n") == 1
+    assert f"--count {count}" in text and "--disagg" in text and "2 chips" in text and "Traceback" not in text
+
+
+def test_a_count_equal_to_the_disagg_pools_chips_or_none_is_accepted():
+    given = _json(*SHORT, "--concurrency", "2", "--disagg", "1xtp1:1xtp1", "--count", "2")
+    default = _json(*SHORT, "--concurrency", "2", "--disagg", "1xtp1:1xtp1")
+    assert given["num_chips"] == default["num_chips"] == 2
+    assert given["ttft_s_mean"] == default["ttft_s_mean"]

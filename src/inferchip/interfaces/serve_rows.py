@@ -118,12 +118,19 @@ def check_options(mtp: int | None, acceptance: float | None, disagg: tuple[Pool,
                                   "lengths from [0.8 L, L] (InferenceMAX RANDOM_RANGE_RATIO); allowed: 0.8")
 
 
-def disagg_layout_conflict(disagg: tuple[Pool, Pool] | None, count_given: bool, layout_given: bool) -> None:
+def disagg_layout_conflict(disagg: tuple[Pool, Pool] | None, count: int | None, layout_given: bool) -> None:
+    """Refuse a layout option beside ``--disagg``, and an explicit ``--count`` (``count``; None: not given) other
+    than the pools' chips (prefill + decode), which the row is sized by; a ``--count`` equal to them is accepted."""
     if disagg is None:
         return
-    if count_given or layout_given:
-        raise InvalidSettingError("--count/--tp/--pp/--ep/--attn-dp with --disagg: the pools give every worker's "
-                                  "layout and the chips (prefill + decode); drop them")
+    if layout_given:
+        raise InvalidSettingError("--tp/--pp/--ep/--attn-dp with --disagg: the pools give every worker's "
+                                  "layout; drop them")
+    chips = disagg[0].chips + disagg[1].chips
+    if count is not None and count != chips:
+        raise InvalidSettingError(f"--count {count} with --disagg: the pools hold {chips:,} chips "
+                                  f"({disagg[0].chips:,} prefill + {disagg[1].chips:,} decode); "
+                                  f"allowed: --count {chips} or no --count")
 
 
 def closed_loop_case(chip: str, model: str, *, count: int, tp: int, pp: int, ep: int, attn_dp: bool,
