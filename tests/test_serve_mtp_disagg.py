@@ -228,3 +228,17 @@ def test_a_count_equal_to_the_disagg_pools_chips_or_none_is_accepted():
     default = _json(*SHORT, "--concurrency", "2", "--disagg", "1xtp1:1xtp1")
     assert given["num_chips"] == default["num_chips"] == 2
     assert given["ttft_s_mean"] == default["ttft_s_mean"]
+
+
+@pytest.mark.parametrize(("disagg", "held"), [("1x100001:1xtp1", "100,001"), ("1xtp1ep100001dpa:1x1", "100,001"),
+                                              ("60000xtp1:60000xtp1", "120,000")])
+def test_the_disagg_chip_limit_is_named_with_its_source(disagg, held, capsys):
+    # review35b: the pool-size limit was refused as "workers, tp and ep whole numbers from 1", without the limit;
+    # and two pools each under it ran a system above the --count limit
+    from inferchip.workload.limits import MAX_CHIPS
+
+    code = main(["serve", *H100_8B, "--concurrency", "2", "--disagg", disagg])
+    text = capsys.readouterr().err
+    assert code == 2, text
+    assert f"{MAX_CHIPS:,}" in text and "MAX_CHIPS" in text and "--count" in text and held in text
+    assert parse_disagg("50000xtp1:50000xtp1") is not None  # exactly the limit passes

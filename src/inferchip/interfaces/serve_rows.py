@@ -28,6 +28,7 @@ import typer
 from pydantic import ValidationError
 
 from inferchip.errors import InvalidSettingError
+from inferchip.workload.limits import MAX_CHIPS
 
 CURVE_CONCURRENCIES = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # curve --mtp/--disagg: the points (closed-loop rows)
 # a row's refusal names its columns; serve names the options they came from (longest first)
@@ -40,6 +41,8 @@ COLUMN_OPTIONS = (("column notes (decode pool)", "--disagg (decode pool)"),
 MAX_DRAFT_TOKENS = 8  # EngineSpec.mtp_draft_tokens' bound (spec/engine.py)
 _POOL = re.compile(r"^(\d+)x(?:tp)?(\d+)(?:ep(\d+))?(dpa)?$", re.IGNORECASE)
 DISAGG_FORM = "PREFILL:DECODE, each pool WxtpTepE with an optional dpa suffix, e.g. 1xtp4ep4:4xtp8ep8"
+_CHIP_LIMIT = (f"at most {MAX_CHIPS:,} chips in the two pools together (W x tp a pool, W x max(tp, ep) with dpa): "
+               "the --count limit, MAX_CHIPS in inferchip/workload/limits.py")
 
 
 @dataclass(frozen=True)
@@ -85,12 +88,19 @@ def parse_disagg(value: str | None) -> tuple[Pool, Pool] | None:
         if m is None:
             raise _bad("--disagg", value, f"{DISAGG_FORM} (the {role} pool {text!r} is not WxtpTepE)")
         w, tp, ep = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
-        if min(w, tp, ep) < 1 or w * max(tp, ep) > 100_000:
+        if min(w, tp, ep) < 1:
             raise _bad("--disagg", value, f"{DISAGG_FORM}, workers, tp and ep whole numbers from 1 "
                                           f"(the {role} pool {text!r})")
         if not m.group(4) and tp % ep:
             raise _bad("--disagg", value, f"{DISAGG_FORM}; without dpa ep divides tp (the {role} pool {text!r})")
+        if w * max(tp, ep) > MAX_CHIPS:
+            raise _bad("--disagg", value, _CHIP_LIMIT + f" (the {role} pool {text!r} alone holds "
+                                          f"{w * max(tp, ep):,})")
         pools.append(Pool(w, tp, ep, bool(m.group(4))))
+    chips = pools[0].chips + pools[1].chips
+    if chips > MAX_CHIPS:
+        raise _bad("--disagg", value, _CHIP_LIMIT + f" (the pools hold {pools[0].chips:,} + {pools[1].chips:,} "
+                                      f"= {chips:,})")
     return pools[0], pools[1]
 
 
