@@ -242,3 +242,19 @@ def test_the_disagg_chip_limit_is_named_with_its_source(disagg, held, capsys):
     assert code == 2, text
     assert f"{MAX_CHIPS:,}" in text and "MAX_CHIPS" in text and "--count" in text and held in text
     assert parse_disagg("50000xtp1:50000xtp1") is not None  # exactly the limit passes
+
+
+def _curve_json(*args: str) -> dict:
+    res = CliRunner().invoke(app, ["curve", *H100_8B, *args, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)
+
+
+def test_curve_mtp_says_which_points_exceed_the_plain_curves_memory_limit():
+    # review35b: curve --mtp ran concurrency 1-256 without a word on the memory limit the plain curve stops at
+    long = ["--input-tokens", "8192", "--output-tokens", "1024"]
+    limit = _curve_json(*long)["memory_limit_concurrency"]
+    assert 1 < limit < 256
+    notes = [n for n in _curve_json(*long, "--mtp", "1")["points"][-1]["notes"] if "memory limit" in n]
+    assert len(notes) == 1 and f"above {limit:,} " in notes[0]
+    assert not any("memory limit" in n for n in _curve_json(*SHORT, "--mtp", "1")["points"][-1]["notes"])

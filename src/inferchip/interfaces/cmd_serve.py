@@ -139,12 +139,21 @@ def _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, 
     sr.disagg_layout_conflict(pools, count_given, any(x is not None for x in (tp, pp, ep, attn_dp)))
     engine_id = None if engine is None else opts.option_engine(engine).id
     v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software)
-    if pools is None and tp is None and pp is None and ep is None:
+    over_limit = []
+    if pools is None and (len(concurrencies) > 1 or (tp is None and pp is None and ep is None)):
+        from inferchip.sim.lengths import uniform_length
+        from inferchip.sim.search import memory_limit_concurrency
+
         cal, _ = opts.engine_setting(engine_id or v.engine_spec.id, calibration)
-        step, _ = _system(chip, model, count, tp, pp, ep, weights, activations, kv, cal, None, attn_dp,
-                          input_tokens, output_tokens)
+        step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, cal, None, attn_dp,
+                                 input_tokens, output_tokens)
         lay = step.mm.layout
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
+        limit = memory_limit_concurrency(step, replicas, uniform_length(input_tokens, sr.RANGE_RATIO),
+                                         uniform_length(output_tokens, sr.RANGE_RATIO))
+        over_limit = [f"concurrencies above {limit:,} exceed the memory limit the plain curve stops at "
+                      "(replicas x KV capacity / mean request tokens); their clients queue in the row model"
+                      ] if len(concurrencies) > 1 and max(concurrencies) > limit else []
     extra = {"mtp": None if mtp is None else {
         "draft_tokens": mtp, "acceptance": v.engine_spec.mtp_acceptance,
         "tokens_per_step": v.engine_spec.mtp_tokens_per_step()},
@@ -164,7 +173,7 @@ def _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, 
                                    engine_id=engine_id, input_tokens=input_tokens, output_tokens=output_tokens,
                                    concurrency=c, mtp=mtp is not None, disagg=pools, software=software)
         row = sr.run_row(v, case)
-        rows.append({**row, "notes": [*row["notes"], *no_module], **extra})
+        rows.append({**row, "notes": [*row["notes"], *no_module, *over_limit], **extra})
     return rows
 
 

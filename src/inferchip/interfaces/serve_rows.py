@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from inferchip.errors import InvalidSettingError
 from inferchip.workload.limits import MAX_CHIPS
 
+RANGE_RATIO = 0.8  # the case rows' length draw, [0.8 L, L] (InferenceMAX RANDOM_RANGE_RATIO)
 CURVE_CONCURRENCIES = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # curve --mtp/--disagg: the points (closed-loop rows)
 # a row's refusal names its columns; serve names the options they came from (longest first)
 COLUMN_OPTIONS = (("column notes (decode pool)", "--disagg (decode pool)"),
@@ -123,7 +124,7 @@ def check_options(mtp: int | None, acceptance: float | None, disagg: tuple[Pool,
         if was_given:
             raise InvalidSettingError(f"{opt} with {what}: the closed-loop benchmark of a case row sends 10 prompts "
                                       "per client (the engine's run_length where it states one); drop " + opt)
-    if not math.isclose(range_ratio, 0.8):
+    if not math.isclose(range_ratio, RANGE_RATIO):
         raise InvalidSettingError(f"--range-ratio {range_ratio:g} with {what}: the case rows' benchmark draws "
                                   "lengths from [0.8 L, L] (InferenceMAX RANDOM_RANGE_RATIO); allowed: 0.8")
 
