@@ -141,19 +141,13 @@ def _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, 
     v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software)
     over_limit = []
     if pools is None and (len(concurrencies) > 1 or (tp is None and pp is None and ep is None)):
-        from inferchip.sim.lengths import uniform_length
-        from inferchip.sim.search import memory_limit_concurrency
-
         cal, _ = opts.engine_setting(engine_id or v.engine_spec.id, calibration)
         step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, cal, None, attn_dp,
                                  input_tokens, output_tokens)
         lay = step.mm.layout
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
-        limit = memory_limit_concurrency(step, replicas, uniform_length(input_tokens, sr.RANGE_RATIO),
-                                         uniform_length(output_tokens, sr.RANGE_RATIO))
-        over_limit = [f"concurrencies above {limit:,} exceed the memory limit the plain curve stops at "
-                      "(replicas x KV capacity / mean request tokens); their clients queue in the row model"
-                      ] if len(concurrencies) > 1 and max(concurrencies) > limit else []
+        over_limit = sr.memory_limit_note(step.kv_capacity_tokens, replicas, input_tokens, output_tokens,
+                                          concurrencies)
     extra = {"mtp": None if mtp is None else {
         "draft_tokens": mtp, "acceptance": v.engine_spec.mtp_acceptance,
         "tokens_per_step": v.engine_spec.mtp_tokens_per_step()},

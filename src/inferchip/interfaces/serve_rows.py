@@ -129,6 +129,20 @@ def check_options(mtp: int | None, acceptance: float | None, disagg: tuple[Pool,
                                   "lengths from [0.8 L, L] (InferenceMAX RANDOM_RANGE_RATIO); allowed: 0.8")
 
 
+def memory_limit_note(kv_capacity_tokens: int, replicas: int, input_tokens: int, output_tokens: int,
+                      concurrencies: list[int] | tuple[int, ...]) -> list[str]:
+    """A curve's note naming its points above the memory limit the plain curve stops at
+    (``sim.lengths.memory_limit_concurrency`` of the system's KV cache); none for one point or none above it."""
+    from inferchip.sim.lengths import memory_limit_concurrency, uniform_length
+
+    limit = memory_limit_concurrency(kv_capacity_tokens, replicas, uniform_length(input_tokens, RANGE_RATIO),
+                                     uniform_length(output_tokens, RANGE_RATIO))
+    if len(concurrencies) < 2 or max(concurrencies) <= limit:
+        return []
+    return [f"concurrencies above {limit:,} exceed the memory limit the plain curve stops at (replicas x KV "
+            "capacity / mean request tokens); their clients queue in the row model"]
+
+
 def disagg_layout_conflict(disagg: tuple[Pool, Pool] | None, count: int | None, layout_given: bool) -> None:
     """Refuse a layout option beside ``--disagg``, and an explicit ``--count`` (``count``; None: not given) other
     than the pools' chips (prefill + decode), which the row is sized by; a ``--count`` equal to them is accepted."""

@@ -340,14 +340,6 @@ def simulate_client(step_model: Any, arrivals_spec: Any, request_host_s: float =
     return replace(res, request_host_s=request_host_s) if request_host_s else res
 
 
-def memory_limit_concurrency(step_model: Any, replicas: int, input_tokens: Any, output_tokens: Any) -> int:
-    """The clients whose requests fill the KV cache: ``replicas * kv_capacity_tokens // (mean input + mean output)``,
-    at least 1 (where :func:`throughput_interactivity_curve` stops by default)."""
-    per_request = (lengths.mean_tokens(lengths.as_length(input_tokens, "input_tokens"))
-                   + lengths.mean_tokens(lengths.as_length(output_tokens, "output_tokens")))
-    return max(1, int(replicas * (int(step_model.kv_capacity_tokens) // per_request)))
-
-
 def throughput_interactivity_curve(
     step_model: Any,
     input_tokens: Any,
@@ -374,7 +366,7 @@ def throughput_interactivity_curve(
     cfg = as_scheduler_config(scheduler_config, int(getattr(step_model, "ranks", 1) or 1))
     in_spec = lengths.as_length(input_tokens, "input_tokens")
     out_spec = lengths.as_length(output_tokens, "output_tokens")
-    limit = memory_limit_concurrency(step_model, replicas, in_spec, out_spec)
+    limit = lengths.memory_limit_concurrency(step_model.kv_capacity_tokens, replicas, in_spec, out_spec)
     if concurrencies is None:
         concurrencies = [1 << i for i in range(limit.bit_length()) if 1 << i <= limit]
         if concurrencies[-1] != limit:
