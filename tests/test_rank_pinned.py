@@ -111,3 +111,17 @@ def test_pinned_ranks_slow_a_loaded_worker_and_leave_one_rank_alone():
     assert np.isclose(one_shared.ttft_s, one_pinned.ttft_s)  # one rank: nothing to pin
     with pytest.raises(ValueError, match="prefill_dp_rank"):
         run(4, "least")
+
+
+def test_a_request_leaving_the_worker_drops_its_rank():
+    # review35b: rank_of grew by one entry per request and was never pruned; a request's rank is read until the
+    # step that finishes (or hands off) it, and only then dropped
+    rep = _worker(2, 1000)
+    rids = [rep.table.add(0.0, 600, 1) for _ in range(3)]
+    for rid in rids:
+        rep.enqueue(rid, 600, 1, 0.0)
+    rep.rank_of.update({rids[0]: 0, rids[1]: 0, rids[2]: 1})
+    rep._step([])  # prompts 0 and 2 complete (one output token: they leave); prompt 1 has 200 tokens left
+    assert rep.rank_of == {rids[1]: 0}
+    rep._step([])
+    assert rep.rank_of == {} and rep.table.finish_s[rids[1]] > 0

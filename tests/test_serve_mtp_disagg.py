@@ -210,3 +210,51 @@ def test_mtp_on_a_model_without_mtp_modules_says_so():
     from inferchip.catalog.models import mtp_modules
     assert mtp_modules("deepseek-ai/DeepSeek-R1-0528") == 1 and mtp_modules(MODEL) == 0
     assert mtp_modules("no-such/model") is None
+
+
+@pytest.mark.parametrize("count", ["1", "3"])
+def test_a_count_other_than_the_disagg_pools_chips_is_refused_naming_both(count, capsys):
+    # review35b: an explicit --count 1 beside two one-chip pools was accepted silently (the default could not be
+    # told from it) and the row ran on 2 chips
+    code = main(["serve", *H100_8B, *SHORT, "--concurrency", "2", "--disagg", "1xtp1:1xtp1", "--count", count])
+    text = capsys.readouterr().err
+    assert code == 2, text
+    assert text.startswith("error:") and text.count("\n") == 1
+    assert f"--count {count}" in text and "--disagg" in text and "2 chips" in text and "Traceback" not in text
+
+
+def test_a_count_equal_to_the_disagg_pools_chips_or_none_is_accepted():
+    given = _json(*SHORT, "--concurrency", "2", "--disagg", "1xtp1:1xtp1", "--count", "2")
+    default = _json(*SHORT, "--concurrency", "2", "--disagg", "1xtp1:1xtp1")
+    assert given["num_chips"] == default["num_chips"] == 2
+    assert given["ttft_s_mean"] == default["ttft_s_mean"]
+
+
+@pytest.mark.parametrize(("disagg", "held"), [("1x100001:1xtp1", "100,001"), ("1xtp1ep100001dpa:1x1", "100,001"),
+                                              ("60000xtp1:60000xtp1", "120,000")])
+def test_the_disagg_chip_limit_is_named_with_its_source(disagg, held, capsys):
+    # review35b: the pool-size limit was refused as "workers, tp and ep whole numbers from 1", without the limit;
+    # and two pools each under it ran a system above the --count limit
+    from inferchip.workload.limits import MAX_CHIPS
+
+    code = main(["serve", *H100_8B, "--concurrency", "2", "--disagg", disagg])
+    text = capsys.readouterr().err
+    assert code == 2, text
+    assert f"{MAX_CHIPS:,}" in text and "MAX_CHIPS" in text and "--count" in text and held in text
+    assert parse_disagg("50000xtp1:50000xtp1") is not None  # exactly the limit passes
+
+
+def _curve_json(*args: str) -> dict:
+    res = CliRunner().invoke(app, ["curve", *H100_8B, *args, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)
+
+
+def test_curve_mtp_says_which_points_exceed_the_plain_curves_memory_limit():
+    # review35b: curve --mtp ran concurrency 1-256 without a word on the memory limit the plain curve stops at
+    long = ["--input-tokens", "8192", "--output-tokens", "1024"]
+    limit = _curve_json(*long)["memory_limit_concurrency"]
+    assert 1 < limit < 256
+    notes = [n for n in _curve_json(*long, "--mtp", "1")["points"][-1]["notes"] if "memory limit" in n]
+    assert len(notes) == 1 and f"above {limit:,} " in notes[0]
+    assert not any("memory limit" in n for n in _curve_json(*SHORT, "--mtp", "1")["points"][-1]["notes"])

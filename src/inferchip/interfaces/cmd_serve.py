@@ -92,7 +92,8 @@ MTP_HELP = ("MTP speculative decoding: N draft tokens per decode step (1 to 8), 
 ACCEPT_HELP = ("Acceptance of each MTP draft token, 0 to 1 (default: the engine catalogue's 0.85, DeepSeek-V3 "
                "Technical Report section 5.4.3).")
 DISAGG_HELP = ("Prefill/decode disaggregation, PREFILL:DECODE pools, each WxtpTepE[dpa]: W workers of tp T, ep E "
-               "(dpa: attention DP), e.g. 1xtp4ep4:4xtp8ep8; the pools replace --count/--tp/--pp/--ep/--attn-dp.")
+               "(dpa: attention DP), e.g. 1xtp4ep4:4xtp8ep8; the pools replace --tp/--pp/--ep/--attn-dp, and a --count "
+               "given must equal their chips.")
 LINK_HELP = "KV-transfer link of --disagg, GB/s (default: the chip's scale-up or scale-out links, as case rows)."
 LATENCY_HELP = "Latency of that link, microseconds (default 0 with --kv-link-gb-per-s)."
 SOFTWARE_HELP = ("With --mtp/--disagg: a case row's software text (e.g. 'NVIDIA Dynamo + TensorRT-LLM, "
@@ -125,24 +126,28 @@ def _link_options() -> tuple[float | None, float | None]:
                          callback=opts.float_range("--kv-link-latency-us", 1e9, lo_open=False)))
 
 
-def _row_summary(chip, model, count, tp, pp, ep, attn_dp, weights, activations, kv, calibration, engine, mtp,
-                 acceptance, disagg, link_gb_per_s, link_latency_us, input_tokens, output_tokens, concurrencies,
-                 software):
+def _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv, calibration,
+                 engine, mtp, acceptance, disagg, link_gb_per_s, link_latency_us, input_tokens, output_tokens,
+                 concurrencies, software):
     """``--mtp``/``--disagg``: each concurrency's closed-loop case row predicted as ``validate`` predicts it
-    (:mod:`inferchip.interfaces.serve_rows`); the layout is searched as without them where none is given."""
+    (:mod:`inferchip.interfaces.serve_rows`); the layout is searched as without them where none is given.
+    ``count_given``: ``--count`` as the user gave it, None where it is the default."""
     from inferchip.catalog.models import mtp_modules
     from inferchip.interfaces import serve_rows as sr
 
     pools = sr.parse_disagg(disagg)
-    sr.disagg_layout_conflict(pools, count != 1, any(x is not None for x in (tp, pp, ep, attn_dp)))
+    sr.disagg_layout_conflict(pools, count_given, any(x is not None for x in (tp, pp, ep, attn_dp)))
     engine_id = None if engine is None else opts.option_engine(engine).id
     v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software)
-    if pools is None and tp is None and pp is None and ep is None:
+    over_limit = []
+    if pools is None and (len(concurrencies) > 1 or (tp is None and pp is None and ep is None)):
         cal, _ = opts.engine_setting(engine_id or v.engine_spec.id, calibration)
-        step, _ = _system(chip, model, count, tp, pp, ep, weights, activations, kv, cal, None, attn_dp,
-                          input_tokens, output_tokens)
+        step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, cal, None, attn_dp,
+                                 input_tokens, output_tokens)
         lay = step.mm.layout
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
+        over_limit = sr.memory_limit_note(step.kv_capacity_tokens, replicas, input_tokens, output_tokens,
+                                          concurrencies)
     extra = {"mtp": None if mtp is None else {
         "draft_tokens": mtp, "acceptance": v.engine_spec.mtp_acceptance,
         "tokens_per_step": v.engine_spec.mtp_tokens_per_step()},
@@ -162,7 +167,7 @@ def _row_summary(chip, model, count, tp, pp, ep, attn_dp, weights, activations, 
                                    engine_id=engine_id, input_tokens=input_tokens, output_tokens=output_tokens,
                                    concurrency=c, mtp=mtp is not None, disagg=pools, software=software)
         row = sr.run_row(v, case)
-        rows.append({**row, "notes": [*row["notes"], *no_module], **extra})
+        rows.append({**row, "notes": [*row["notes"], *no_module, *over_limit], **extra})
     return rows
 
 
@@ -170,7 +175,8 @@ def _row_summary(chip, model, count, tp, pp, ep, attn_dp, weights, activations, 
 def serve_cmd(
     chip: str = opts.chip_option("Chip id or chip YAML."),
     model: str = opts.model_option("Model id or config.json."),
-    count: int = opts.count_option("Chips in the system (replicas = count / (tp*pp))."),
+    count_given: int | None = opts.count_option("Chips in the system (replicas = count / (tp*pp)); with --disagg "
+                                                "the pools' chips.", default=None),
     tp: int | None = opts.parallel_option("tp"), pp: int | None = opts.parallel_option("pp"),
     ep: int | None = opts.parallel_option("ep"),
     attn_dp: bool | None = opts.attn_dp_option(),
@@ -202,6 +208,7 @@ def serve_cmd(
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption."""
+    count = 1 if count_given is None else count_given
     from inferchip.interfaces.serve_rows import check_options, parse_disagg
     from inferchip.sim import PoissonArrivals, TraceArrivals, benchmark_clients, simulate_client
 
@@ -218,7 +225,8 @@ def serve_cmd(
     if mtp is not None or disagg is not None:
         assert concurrency is not None
         opts.check_context(model, input_tokens, output_tokens)
-        row = _row_summary(chip, model, count, tp, pp, ep, attn_dp, weights, activations, kv, calibration, engine,
+        row = _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations,
+                           kv, calibration, engine,
                            mtp, mtp_acceptance, disagg, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
                            output_tokens, [concurrency], software)[0]
         _print_rows([row], f"{model} on {row['num_chips']} x {chip}", output)
@@ -275,7 +283,8 @@ def serve_cmd(
 @app.command("curve")
 def curve_cmd(
     chip: str = opts.chip_option(), model: str = opts.model_option(),
-    count: int = opts.count_option(), tp: int | None = opts.parallel_option("tp"),
+    count_given: int | None = opts.count_option("Chips in the system; with --disagg the pools' chips.", default=None),
+    tp: int | None = opts.parallel_option("tp"),
     pp: int | None = opts.parallel_option("pp"), ep: int | None = opts.parallel_option("ep"),
     attn_dp: bool | None = opts.attn_dp_option(),
     weights: str = typer.Option("bf16", "--weights"),
@@ -296,6 +305,7 @@ def curve_cmd(
     """Throughput-interactivity curve: output tok/s per chip against tok/s per user, concurrency 1..memory limit.
 
     Each point is the closed-loop benchmark `serve --concurrency` runs (lengths from --range-ratio)."""
+    count = 1 if count_given is None else count_given
     from inferchip.interfaces.serve_rows import CURVE_CONCURRENCIES, check_options, parse_disagg
     from inferchip.performance.serving import serving_economics
     from inferchip.sim import throughput_interactivity_curve
@@ -310,7 +320,8 @@ def curve_cmd(
     if software is not None and mtp is None and disagg is None:
         raise InvalidSettingError("--software: it names a case row's software for --mtp/--disagg; give one of them")
     if mtp is not None or disagg is not None:
-        rows = _row_summary(chip, model, count, tp, pp, ep, attn_dp, weights, activations, kv, calibration, engine,
+        rows = _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations,
+                           kv, calibration, engine,
                             mtp, mtp_acceptance, disagg, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
                             output_tokens, CURVE_CONCURRENCIES, software)
         _print_rows(rows, f"{model} on {rows[0]['num_chips']} x {chip}: throughput vs interactivity", output,

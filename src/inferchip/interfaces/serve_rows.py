@@ -28,7 +28,9 @@ import typer
 from pydantic import ValidationError
 
 from inferchip.errors import InvalidSettingError
+from inferchip.workload.limits import MAX_CHIPS
 
+RANGE_RATIO = 0.8  # the case rows' length draw, [0.8 L, L] (InferenceMAX RANDOM_RANGE_RATIO)
 CURVE_CONCURRENCIES = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # curve --mtp/--disagg: the points (closed-loop rows)
 # a row's refusal names its columns; serve names the options they came from (longest first)
 COLUMN_OPTIONS = (("column notes (decode pool)", "--disagg (decode pool)"),
@@ -40,6 +42,8 @@ COLUMN_OPTIONS = (("column notes (decode pool)", "--disagg (decode pool)"),
 MAX_DRAFT_TOKENS = 8  # EngineSpec.mtp_draft_tokens' bound (spec/engine.py)
 _POOL = re.compile(r"^(\d+)x(?:tp)?(\d+)(?:ep(\d+))?(dpa)?$", re.IGNORECASE)
 DISAGG_FORM = "PREFILL:DECODE, each pool WxtpTepE with an optional dpa suffix, e.g. 1xtp4ep4:4xtp8ep8"
+_CHIP_LIMIT = (f"at most {MAX_CHIPS:,} chips in the two pools together (W x tp a pool, W x max(tp, ep) with dpa): "
+               "the --count limit, MAX_CHIPS in inferchip/workload/limits.py")
 
 
 @dataclass(frozen=True)
@@ -85,12 +89,19 @@ def parse_disagg(value: str | None) -> tuple[Pool, Pool] | None:
         if m is None:
             raise _bad("--disagg", value, f"{DISAGG_FORM} (the {role} pool {text!r} is not WxtpTepE)")
         w, tp, ep = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
-        if min(w, tp, ep) < 1 or w * max(tp, ep) > 100_000:
+        if min(w, tp, ep) < 1:
             raise _bad("--disagg", value, f"{DISAGG_FORM}, workers, tp and ep whole numbers from 1 "
                                           f"(the {role} pool {text!r})")
         if not m.group(4) and tp % ep:
             raise _bad("--disagg", value, f"{DISAGG_FORM}; without dpa ep divides tp (the {role} pool {text!r})")
+        if w * max(tp, ep) > MAX_CHIPS:
+            raise _bad("--disagg", value, _CHIP_LIMIT + f" (the {role} pool {text!r} alone holds "
+                                          f"{w * max(tp, ep):,})")
         pools.append(Pool(w, tp, ep, bool(m.group(4))))
+    chips = pools[0].chips + pools[1].chips
+    if chips > MAX_CHIPS:
+        raise _bad("--disagg", value, _CHIP_LIMIT + f" (the pools hold {pools[0].chips:,} + {pools[1].chips:,} "
+                                      f"= {chips:,})")
     return pools[0], pools[1]
 
 
@@ -113,17 +124,38 @@ def check_options(mtp: int | None, acceptance: float | None, disagg: tuple[Pool,
         if was_given:
             raise InvalidSettingError(f"{opt} with {what}: the closed-loop benchmark of a case row sends 10 prompts "
                                       "per client (the engine's run_length where it states one); drop " + opt)
-    if not math.isclose(range_ratio, 0.8):
+    if not math.isclose(range_ratio, RANGE_RATIO):
         raise InvalidSettingError(f"--range-ratio {range_ratio:g} with {what}: the case rows' benchmark draws "
                                   "lengths from [0.8 L, L] (InferenceMAX RANDOM_RANGE_RATIO); allowed: 0.8")
 
 
-def disagg_layout_conflict(disagg: tuple[Pool, Pool] | None, count_given: bool, layout_given: bool) -> None:
+def memory_limit_note(kv_capacity_tokens: int, replicas: int, input_tokens: int, output_tokens: int,
+                      concurrencies: list[int] | tuple[int, ...]) -> list[str]:
+    """A curve's note naming its points above the memory limit the plain curve stops at
+    (``sim.lengths.memory_limit_concurrency`` of the system's KV cache); none for one point or none above it."""
+    from inferchip.sim.lengths import memory_limit_concurrency, uniform_length
+
+    limit = memory_limit_concurrency(kv_capacity_tokens, replicas, uniform_length(input_tokens, RANGE_RATIO),
+                                     uniform_length(output_tokens, RANGE_RATIO))
+    if len(concurrencies) < 2 or max(concurrencies) <= limit:
+        return []
+    return [f"concurrencies above {limit:,} exceed the memory limit the plain curve stops at (replicas x KV "
+            "capacity / mean request tokens); their clients queue in the row model"]
+
+
+def disagg_layout_conflict(disagg: tuple[Pool, Pool] | None, count: int | None, layout_given: bool) -> None:
+    """Refuse a layout option beside ``--disagg``, and an explicit ``--count`` (``count``; None: not given) other
+    than the pools' chips (prefill + decode), which the row is sized by; a ``--count`` equal to them is accepted."""
     if disagg is None:
         return
-    if count_given or layout_given:
-        raise InvalidSettingError("--count/--tp/--pp/--ep/--attn-dp with --disagg: the pools give every worker's "
-                                  "layout and the chips (prefill + decode); drop them")
+    if layout_given:
+        raise InvalidSettingError("--tp/--pp/--ep/--attn-dp with --disagg: the pools give every worker's "
+                                  "layout; drop them")
+    chips = disagg[0].chips + disagg[1].chips
+    if count is not None and count != chips:
+        raise InvalidSettingError(f"--count {count} with --disagg: the pools hold {chips:,} chips "
+                                  f"({disagg[0].chips:,} prefill + {disagg[1].chips:,} decode); "
+                                  f"allowed: --count {chips} or no --count")
 
 
 def closed_loop_case(chip: str, model: str, *, count: int, tp: int, pp: int, ep: int, attn_dp: bool,

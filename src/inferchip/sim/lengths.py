@@ -170,3 +170,11 @@ def uniform_length(nominal_tokens: float, ratio: float = RANGE_RATIO) -> FixedLe
         return FixedLength(tokens=hi)
     mean = (lo + hi) // 2
     return UniformLength(mean_tokens=mean, spread_tokens=min(mean - lo, hi - mean))
+
+
+def memory_limit_concurrency(kv_capacity_tokens: int, replicas: int, input_tokens: Any, output_tokens: Any) -> int:
+    """The clients whose requests fill the KV cache: ``replicas * kv_capacity_tokens // (mean input + mean output)``,
+    at least 1 (where ``sim.search.throughput_interactivity_curve`` stops by default)."""
+    per_request = (mean_tokens(as_length(input_tokens, "input_tokens"))
+                   + mean_tokens(as_length(output_tokens, "output_tokens")))
+    return max(1, int(replicas * (int(kv_capacity_tokens) // per_request)))

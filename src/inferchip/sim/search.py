@@ -366,8 +366,7 @@ def throughput_interactivity_curve(
     cfg = as_scheduler_config(scheduler_config, int(getattr(step_model, "ranks", 1) or 1))
     in_spec = lengths.as_length(input_tokens, "input_tokens")
     out_spec = lengths.as_length(output_tokens, "output_tokens")
-    per_request = lengths.mean_tokens(in_spec) + lengths.mean_tokens(out_spec)
-    limit = max(1, int(replicas * (int(step_model.kv_capacity_tokens) // per_request)))
+    limit = lengths.memory_limit_concurrency(step_model.kv_capacity_tokens, replicas, in_spec, out_spec)
     if concurrencies is None:
         concurrencies = [1 << i for i in range(limit.bit_length()) if 1 << i <= limit]
         if concurrencies[-1] != limit:

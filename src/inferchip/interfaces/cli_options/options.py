@@ -99,8 +99,10 @@ def model_option(help: str = "Hugging Face id from `inferchip models`, or a path
     return typer.Option(..., "--model", help=help, callback=identifier("--model"))
 
 
-def count_option(help: str = "Chips in the system.") -> Any:
-    return typer.Option(1, "--count", help=f"{help} 1 to {MAX_CHIPS:,}.", callback=int_range("--count", 1, MAX_CHIPS))
+def count_option(help: str = "Chips in the system.", default: int | None = 1) -> Any:
+    """``--count``; ``default=None`` where a command tells a given count from none (``serve --disagg``)."""
+    return typer.Option(default, "--count", help=f"{help} 1 to {MAX_CHIPS:,}" + ("." if default else " (default 1)."),
+                        callback=int_range("--count", 1, MAX_CHIPS))
 
 
 LAYOUT_SEARCHED = ("searched: the layout with the most output tokens/s at --input-tokens/--output-tokens that fits; "

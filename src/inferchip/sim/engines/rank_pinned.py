@@ -28,7 +28,7 @@ import numpy as np
 from inferchip.sim.engines.polling import PollingReplica
 from inferchip.sim.kv_cache import blocks_for
 from inferchip.sim.request import RequestTable
-from inferchip.sim.scheduler import SchedulerConfig
+from inferchip.sim.scheduler import SchedulerConfig, Seq
 from inferchip.sim.steptime import StepTimer
 
 
@@ -72,6 +72,12 @@ class RankPinnedReplica(PollingReplica):
     def enqueue(self, rid: int, prompt: int, out: int, time_s: float) -> None:
         self.rank_of[rid] = int(self.rng.integers(self.dp_ranks))
         super().enqueue(rid, prompt, out, time_s)
+
+    def _release(self, seq: Seq, blocks: int, t_end: float, finished: list[tuple[float, int]]) -> None:
+        """A request leaves the worker (finished, or its prompt handed to a decode worker): its rank is dropped, so
+        ``rank_of`` holds only the requests still here (read last by this step's ``busiest_rank``)."""
+        super()._release(seq, blocks, t_end, finished)
+        del self.rank_of[seq.rid]
 
     def busiest_rank(self, chunks: list[list]) -> tuple[int, int]:
         return pinned_busiest_rank([(self.rank_of[s.rid], c, s.done) for s, c, _ in chunks], self.dp_ranks)
