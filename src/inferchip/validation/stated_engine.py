@@ -213,9 +213,7 @@ def stated_batch(notes: str, case_id: str = "") -> tuple[int | None, int | None]
     "max_num_tokens 8192", "max_num_batched_tokens: 16384" (the first of each). A stated value that is not a whole
     number >= 1 as written (0, -4, 1.5, 1e3, inf: an engine takes a whole, non-empty batch or budget) is an error
     naming the row (``case_id``), the column and the setting, never skipped nor rounded."""
-    found = [(m.group(0), _whole(case_id, m.group(0), m.group(1))) if (m := r.search(notes)) else ("", None)
-             for r in (_SEQS, _TOKENS)]
-    return found[0][1], found[1][1]
+    return _stated_whole(case_id, _SEQS, notes), _stated_whole(case_id, _TOKENS, notes)
 
 
 def _stated_whole(case_id: str, setting: re.Pattern[str], notes: str) -> int | None:
