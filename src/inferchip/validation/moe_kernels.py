@@ -56,18 +56,21 @@ def native_top_p_sequence_s(vocab_size: int) -> float:
     ``vocab_size`` logits sorted, normalised, masked and scattered back, at
     :data:`~inferchip.cost.constants.VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY` per entry (vLLM PR #40376).
     ValueError for a vocabulary below one entry."""
-    if not vocab_size >= 1:
-        raise ValueError(f"vocab_size must be at least 1 entry, got {vocab_size!r}")
-    return float(vocab_size) * VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY
+    return _per_vocab_entry(vocab_size, VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY)
 
 
 def native_top_p_sequence_bytes(vocab_size: int) -> float:
     """DRAM bytes per running sequence and engine step of vLLM's native top-p masking: ``vocab_size`` entries
     at :data:`~inferchip.cost.constants.VLLM_NATIVE_TOP_P_BYTES_PER_VOCAB_ENTRY` (the sort's radix passes and
     the softmax, cumsum, mask and scatter, counted from the code). ValueError for a vocabulary below one entry."""
+    return _per_vocab_entry(vocab_size, VLLM_NATIVE_TOP_P_BYTES_PER_VOCAB_ENTRY)
+
+
+def _per_vocab_entry(vocab_size: int, per_entry: float) -> float:
+    """``vocab_size`` entries at ``per_entry`` each; ValueError for a vocabulary below one entry."""
     if not vocab_size >= 1:
         raise ValueError(f"vocab_size must be at least 1 entry, got {vocab_size!r}")
-    return float(vocab_size) * VLLM_NATIVE_TOP_P_BYTES_PER_VOCAB_ENTRY
+    return float(vocab_size) * per_entry
 
 
 @lru_cache(maxsize=64)
