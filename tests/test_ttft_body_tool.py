@@ -1,5 +1,5 @@
-"""tools/report/ttft_body.py: rows needed for a target median, the body's under / over counts and the median
-with one group's part taken out, by hand."""
+"""tools/report/ttft_body.py and first_wave_steps.py: rows needed for a target median, the body's
+under / over counts, the median with one group's part taken out, and the first wave's end, by hand."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 _TOOLS = Path(__file__).resolve().parents[1] / "tools"
@@ -45,3 +46,16 @@ def test_keys_and_bad_id():
     assert k == {"engine": "vllm", "chip": "b200-180gb", "band": "c33-128", "len": "8192/1024"}
     with pytest.raises(SystemExit, match="no -ISL-OSL-cC-"):
         tb.keys_of("no-lengths-here", "vllm", "nvidia-b200-180gb")
+
+
+def test_first_wave_end_by_hand():
+    _fw = importlib.util.spec_from_file_location("first_wave_steps", _TOOLS / "report" / "first_wave_steps.py")
+    assert _fw is not None and _fw.loader is not None
+    fw = importlib.util.module_from_spec(_fw)
+    _fw.loader.exec_module(fw)
+    # sends in order 0, 0, 0 (the wave of 3), then 2.0; first tokens 0.5, 1.5, 1.0, 2.1: the wave ends at 1.5
+    arrival = np.array([0.0, 2.0, 0.0, 0.0])
+    first = np.array([0.5, 2.1, 1.5, 1.0])
+    assert fw.first_wave_end_s(arrival, first, 3) == pytest.approx(1.5)
+    # a wave of one: the first send (stable order) only
+    assert fw.first_wave_end_s(arrival, first, 1) == pytest.approx(0.5)
