@@ -1,4 +1,4 @@
-"""tools/report/ttft_body.py and first_wave_steps.py: rows needed for a target median, the body's
+"""tools/ttft/ttft_body.py and first_wave_steps.py: rows needed for a target median, the body's
 under / over counts, the median with one group's part taken out, and the first wave's end, by hand."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 _TOOLS = Path(__file__).resolve().parents[1] / "tools"
 sys.path.insert(0, str(_TOOLS / "closed_loop"))
-_spec = importlib.util.spec_from_file_location("ttft_body", _TOOLS / "report" / "ttft_body.py")
+_spec = importlib.util.spec_from_file_location("ttft_body", _TOOLS / "ttft" / "ttft_body.py")
 assert _spec is not None and _spec.loader is not None
 tb = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tb)
@@ -49,7 +49,7 @@ def test_keys_and_bad_id():
 
 
 def test_first_wave_end_by_hand():
-    _fw = importlib.util.spec_from_file_location("first_wave_steps", _TOOLS / "report" / "first_wave_steps.py")
+    _fw = importlib.util.spec_from_file_location("first_wave_steps", _TOOLS / "ttft" / "first_wave_steps.py")
     assert _fw is not None and _fw.loader is not None
     fw = importlib.util.module_from_spec(_fw)
     _fw.loader.exec_module(fw)

@@ -10,7 +10,7 @@ and per engine and clients band, the LOAO median of all rows with that group's r
 spread part, then without their median part (ttft_spread.error_parts: the run's stated median and p99 TTFT in the
 notes of the cases file; a row without a stated spread keeps its error): the size of the lever, not a prediction.
 
-    python tools/report/ttft_body.py closed.json [--target 12] [--cases CASES.csv]
+    python tools/ttft/ttft_body.py closed.json [--target 12] [--cases CASES.csv]
 """
 
 from __future__ import annotations

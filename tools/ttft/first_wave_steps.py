@@ -5,7 +5,7 @@ cost can be set against a lone prompt's step (the same row at fewer clients).
 The row is predicted as ``inferchip validate`` predicts it (shipped calibration, serving simulator); the simulation's
 own record is read by wrapping ``sim.engines.bench.bench_figures`` for the call.
 
-    python tools/report/first_wave_steps.py CASE_ID [--cases src/inferchip/catalog/inferencemax_cases.csv] [--every 4]
+    python tools/ttft/first_wave_steps.py CASE_ID [--cases src/inferchip/catalog/inferencemax_cases.csv] [--every 4]
 """
 
 from __future__ import annotations
