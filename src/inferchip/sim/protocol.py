@@ -45,8 +45,11 @@ class StepModel(Protocol):
     # decode_kv_tokens: sum over decoding sequences of their KV length (tokens already cached)
     # prefill_attn_pairs: sum over prefill chunks of chunk_len * (cached_len + (chunk_len + 1) / 2)
     #                     (causal query-key pairs)
-    kv_capacity_tokens: int  # tokens of KV cache the replica can hold (from the memory-fit model)
-    num_chips: int  # chips in one replica (for per-chip throughput)
+    @property
+    def kv_capacity_tokens(self) -> int: ...  # tokens of KV cache the replica can hold (from the memory-fit model)
+
+    @property
+    def num_chips(self) -> int: ...  # chips in one replica (for per-chip throughput)
 
 
 @runtime_checkable
@@ -62,7 +65,8 @@ class EnergyStepModel(StepModel, Protocol):
     ) -> FloatArray: ...
 
     # W of the replica (all chips) during the step: dynamic energy / step time + busy static power.
-    idle_power_w: float  # W of the replica (all chips) while it runs no step
+    @property
+    def idle_power_w(self) -> float: ...  # W of the replica (all chips) while it runs no step
 
 
 def has_energy(model: object) -> TypeGuard[EnergyStepModel]:
