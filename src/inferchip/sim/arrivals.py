@@ -208,7 +208,7 @@ class ClosedLoopSource:
         self._in: list[int] = []
         self._out: list[int] = []
         self._issued = 0
-        self._queue = EventQueue()
+        self._queue: EventQueue[None] = EventQueue()
         self._scheduled = 0
         for _ in range(spec.concurrency):
             self._schedule(0.0)
@@ -269,7 +269,7 @@ def poisson_times_s(rate_per_s: float, rng: np.random.Generator, num: int | None
 
 
 def make_source(
-    spec: Any, duration_s: float | None, num_requests: int | None, seed: int
+    spec: ArrivalSpec, duration_s: float | None, num_requests: int | None, seed: int
 ) -> ArrivalSource:
     """The arrival source for ``spec``; limits are checked here with messages naming them.
 

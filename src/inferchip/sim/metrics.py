@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +46,29 @@ STEADY_STATE_START_FRACTION = 0.5  # open loop: measure over the second half of 
 MIN_WINDOW_REQUESTS = 20  # fewer finishes in the window than this: measure over the whole run
 SATURATION_COMPLETION_RATIO = 0.95  # completions below this share of arrivals (second half) ...
 SATURATION_GROWTH_SIGMAS = 3.0  # ... and in-system growth above this many Poisson sigmas
+
+
+class ReplicaLog(TypedDict):
+    """One replica's step log as it runs, a step a row (``replica.LOG_FIELDS``: :func:`new_replica_log`)."""
+
+    start_s: array[float]
+    duration_s: array[float]
+    num_tokens: array[int]
+    num_decode_seqs: array[int]
+    decode_kv_tokens: array[int]
+    prefill_tokens: array[int]
+    emitted_tokens: array[int]
+    kv_used_blocks: array[int]
+    running: array[int]
+    waiting: array[int]
+    preemptions: array[int]
+
+
+def new_replica_log() -> ReplicaLog:
+    """An empty :class:`ReplicaLog`: seconds as doubles ('d'), counts as 64-bit integers ('q')."""
+    return {"start_s": array("d"), "duration_s": array("d"), "num_tokens": array("q"), "num_decode_seqs": array("q"),
+            "decode_kv_tokens": array("q"), "prefill_tokens": array("q"), "emitted_tokens": array("q"),
+            "kv_used_blocks": array("q"), "running": array("q"), "waiting": array("q"), "preemptions": array("q")}
 
 
 class StepLog(TypedDict):
@@ -70,15 +93,15 @@ class StepLog(TypedDict):
     energy_j: NotRequired[FloatArray]
 
 
-def step_log(logs: Sequence[Mapping[str, array[Any]]], *, replica: IntArray, kv_capacity_blocks: IntArray,
+def step_log(logs: Sequence[ReplicaLog], *, replica: IntArray, kv_capacity_blocks: IntArray,
              step: IntArray, prefill_attn_pairs: IntArray) -> StepLog:
-    """The :class:`StepLog` of replicas' logs (``replica.LOG_FIELDS``, ``start_s`` and ``duration_s`` as doubles,
-    the counts as 64-bit integers; concatenated in replica order) and the columns given."""
+    """The :class:`StepLog` of replicas' logs (concatenated in replica order) and the columns given."""
 
-    def seconds(name: str) -> FloatArray:
+    def seconds(name: Literal["start_s", "duration_s"]) -> FloatArray:
         return np.concatenate([np.frombuffer(log[name], dtype=np.float64) for log in logs]).copy()
 
-    def counts(name: str) -> IntArray:
+    def counts(name: Literal["num_tokens", "num_decode_seqs", "decode_kv_tokens", "prefill_tokens", "emitted_tokens",
+                             "kv_used_blocks", "running", "waiting", "preemptions"]) -> IntArray:
         return np.concatenate([np.frombuffer(log[name], dtype=np.int64) for log in logs]).copy()
 
     return {

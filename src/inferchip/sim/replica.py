@@ -17,19 +17,16 @@ import heapq
 import math
 from array import array
 from collections import deque
-from typing import Any
 
 from inferchip.sim.kv_cache import BlockPool, blocks_for
+from inferchip.sim.metrics import new_replica_log
 from inferchip.sim.request import RequestTable
 from inferchip.sim.scheduler import DECODE, DONE, PREFILL, SWAPPED, WAITING, SchedulerConfig, Seq, busiest_rank_prefill
 from inferchip.sim.steptime import StepTimer
 from inferchip.sim.stretch import MIN_STRETCH_STEPS, decode_stretch
 
-LOG_FIELDS = (
-    ("start_s", "d"), ("duration_s", "d"), ("num_tokens", "q"), ("num_decode_seqs", "q"),
-    ("decode_kv_tokens", "q"), ("prefill_tokens", "q"), ("emitted_tokens", "q"), ("kv_used_blocks", "q"),
-    ("running", "q"), ("waiting", "q"), ("preemptions", "q"),
-)
+# (field, array typecode) of the step log, in its order: "d" seconds as doubles, "q" counts as 64-bit integers
+LOG_FIELDS = tuple((name, col.typecode) for name, col in new_replica_log().items() if isinstance(col, array))
 Chunk = tuple[Seq, int, int]  # a prefill chunk of a step: (sequence, its tokens, the KV blocks it adds)
 
 
@@ -66,7 +63,7 @@ class Replica:
         self.itl_extra_s: list[float] = []  # token gaps that are not one step long (after preemption)
         self.itl_skip: dict[int, int] = {}  # step -> decode tokens of that step whose gap is in itl_extra_s
         self.pairs_at: dict[int, int] = {}  # step -> causal prefill attention pairs (steps with prefill only)
-        self.log: dict[str, array[Any]] = {name: array(code) for name, code in LOG_FIELDS}
+        self.log = new_replica_log()
         # attention-DP ranks of the step model (EngineStepModel.ranks, else 1): chunks run whole on one rank each
         # (scheduler.busiest_rank_prefill), so a chunked prompt's chunk is at most its rank's budget
         self.dp_ranks = max(1, int(getattr(timer.model, "ranks", 1) or 1))

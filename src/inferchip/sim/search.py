@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pandas is imported where a data frame is made (a faster col
 
 from inferchip.errors import InvalidSettingError
 from inferchip.sim import lengths
-from inferchip.sim.arrivals import ArrivalsLike, ClosedLoopArrivals, PoissonArrivals
+from inferchip.sim.arrivals import ArrivalsLike, ArrivalSpec, ClosedLoopArrivals, PoissonArrivals
 from inferchip.sim.metrics import SimResult
 from inferchip.sim.protocol import BoolArray, FloatArray, StepModel, check_step_model
 from inferchip.sim.scheduler import SchedulerConfig
@@ -147,7 +147,7 @@ def max_rate_under_slo(
     step_timer: StepTimer | None = None,
     progress: Callable[[float], None] | None = None,
     replica_factory: ReplicaFactory | None = None,
-    arrivals: Callable[[float, Any, Any], Any] | None = None,
+    arrivals: Callable[[float, lengths.LengthSpec, lengths.LengthSpec], ArrivalSpec] | None = None,
 ) -> ServerSearchResult:
     """Highest Poisson rate (requests/s) whose ``percentile`` TTFT, TPOT and E2E meet the limits given.
 

@@ -259,7 +259,8 @@ def run_replicas(source: ArrivalSource, routers: list[Router], link: KVLink | No
     first_pool = len(arrive.replicas)  # replica indices below this are the first pool
     out_first = link is None  # the first pool produces the whole output, else only the first token
     interacting = source.closed_loop or link is not None
-    transfers = EventQueue()  # KV caches on their way to the decode pool: (time, (request, first token time))
+    transfers: EventQueue[tuple[int, float]] = EventQueue()  # KV caches on their way to the decode pool: (time,
+    # (request, first token time))
     total = source.expected_total
     reported = 0.0
     while True:
