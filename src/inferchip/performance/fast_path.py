@@ -18,20 +18,27 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from inferchip.cost.roofline import FloatArray
 from inferchip.cost.step import StepPlan, cached_step_plan, replica_point, step_points
 from inferchip.errors import InferchipError
-from inferchip.performance.fast_compiled import breakdown_function, power_function
-from inferchip.performance.fast_sweep import decode_times, sweep_parts
+from inferchip.performance.fast_compiled import StepTuple, breakdown_function, power_function
+from inferchip.performance.fast_sweep import SweepParts, decode_times, sweep_parts
 from inferchip.performance.operating import BATCH_GRID
 from inferchip.performance.prediction import Prediction
 from inferchip.performance.setting import Setting
 
+if TYPE_CHECKING:  # cost.economics is imported where a setting is priced
+    from inferchip.cost.economics import ChipEconomy, ChipMoney
+
 _GRID = [float(x) for x in BATCH_GRID]
 DOES_NOT_FIT = "does not fit"  # what the fast path answers where the general one raises DoesNotFitError
+Deferred = tuple[Callable[[dict[str, Any], StepTuple, StepTuple, float | None, bool, float], None], StepTuple,
+                 StepTuple, float | None, bool, float]  # FastLayout._fill and its arguments, called when read
 
 
 class FastLayout:
@@ -42,6 +49,8 @@ class FastLayout:
         lay = s.layout
         mm = s.mapped(lay)
         self.setting, self.layout, self.mm, self.plan = s, lay, mm, plan
+        if plan.scalar is None:
+            raise ValueError("FastLayout: the step plan has no scalar form (fast_layout makes none then)")
         self.scalar = plan.scalar  # its ``step``: compiled once called often enough (ScalarPlan)
         self.dp, self.pp, self.replicas = mm.sm.dp_attention, lay.pp, lay.replicas
         self.chunk_tokens, self.replica_chunk_tokens = mm.chunk_tokens, mm.replica_chunk_tokens
@@ -62,9 +71,10 @@ class FastLayout:
                      s.compute_format)
         self.priced = math.isfinite(float(s.chip.tdp_w))
         notes = [] if s.chip_spec is not None else ["no chip spec given: energy assumes a 7 nm node and HBM3 memory"]
+        self.economy: ChipEconomy | None = None
+        self.money: ChipMoney | None = None
         if not self.priced:
             notes.append(f"{s.chip.id}: no TDP published: power, energy and TCO are unavailable")
-            self.economy = self.money = None
         else:
             self.economy, self.money = s.economy, s.money
         self.notes = tuple(notes)
@@ -72,7 +82,7 @@ class FastLayout:
         self.num_chips = lay.num_chips
         n = 1 + 5 * len(self.class_names)
         self.flop_at, self.flop_end = n, n + len(self.flop_formats)  # FLOP by format in ScalarPlan.step's tuple
-        if self.economy is not None:
+        if self.economy is not None and self.money is not None:  # both where priced
             self.flop_j = [self.economy.units.flop_j(f) for f in self.flop_formats]
             self.throttle_note = (f"power would exceed the {s.chip.tdp_w:.0f} W TDP: clocks throttle and the steps "
                                   "stretch")
@@ -123,20 +133,20 @@ class FastLayout:
         share and bound (the first of the largest of compute, memory, network, overhead)."""
         return self._breakdown(v, self.pp)
 
-    def _sweep_parts(self) -> tuple:
+    def _sweep_parts(self) -> SweepParts:
         """:func:`~inferchip.performance.fast_sweep.sweep_parts` of the plan (kept)."""
         held = getattr(self, "_parts", None)
         if held is None:
             held = self._parts = sweep_parts(self.plan)
         return held
 
-    def decode_times(self, grid: np.ndarray, i: float, o: float) -> np.ndarray:
+    def decode_times(self, grid: FloatArray, i: float, o: float) -> FloatArray:
         """Replica time of the steady-state decode step at each concurrency of ``grid``
         (:func:`~inferchip.performance.fast_sweep.decode_times`: never a tile or a wave off
         ``StepPlan.evaluate``'s, the sums maybe in another order)."""
         return decode_times(self._sweep_parts(), self.plan, self.pp, grid, i, o)
 
-    def decode_times_reference(self, grid: np.ndarray, i: float, o: float) -> np.ndarray:
+    def decode_times_reference(self, grid: FloatArray, i: float, o: float) -> FloatArray:
         """:meth:`decode_times` through ``StepPlan.evaluate``: ``steady_state``'s very numbers."""
         e_o = max(o, 1.0)
         new = grid / e_o
@@ -146,7 +156,7 @@ class FastLayout:
                           new * (i * (0.0 + (i + 1.0) / 2.0)) / pp)
         return pp * self.plan.evaluate(pts).time_s
 
-    def best_concurrency(self, grid: np.ndarray, i: float, o: float) -> int:
+    def best_concurrency(self, grid: FloatArray, i: float, o: float) -> int:
         """Index of the grid concurrency with the most tokens/s (the first of equals). Where another
         comes within 1e-9 of it, the sums' last bits could decide: the reference sweep does."""
         tput = grid / self.decode_times(grid, i, o)
@@ -234,6 +244,7 @@ class FastLayout:
         num_chips, replicas, batch, out = self.num_chips, self.replicas, int(b), round(o)
         tput = tps_replica * replicas
         per_user = 1.0 / tpot if tpot > 0 else math.inf
+        deferred: Deferred
         if self.economy is not None:
             pp, power_of = self.pp, self.power  # ChipEconomy.step_power_of of a step tuple
             tpot, dec_p, throttled, dec_e = power_of(dec, tpot, pp)
@@ -311,4 +322,5 @@ def fast_layout(setting: Setting) -> FastLayout | None:
                 except InferchipError:  # e.g. a TDP below the static power: the general path says so, in its turn
                     pass
         setting.derived["fast"] = held
-    return held[0]
+    fast = held[0]
+    return fast if isinstance(fast, FastLayout) else None

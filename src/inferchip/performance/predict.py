@@ -9,9 +9,10 @@ the optional TTFT/TPOT limits is found by a vectorised sweep.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from inferchip.cost.step import StepCost
 from inferchip.errors import DoesNotFitError, InferchipError, InvalidSettingError
@@ -25,6 +26,9 @@ from inferchip.performance.setting import SETTINGS_CACHED, Setting, positive, re
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
+
+if TYPE_CHECKING:  # cost.economics is imported where a prediction is priced
+    from inferchip.cost.economics import ChipEconomy
 
 __all__ = ["Prediction", "ask", "best_layout", "predict", "predict_setting"]
 
@@ -178,6 +182,7 @@ def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Pred
     lay, pt = found
     mm = setting.mapped(lay)
     met = pt.metrics
+    assert met is not None and met.prefill is not None  # operating_point's points keep their metrics, with TTFT
     fmt, cp, idx = setting.formats, setting.chip, pt.index
     input_tokens, output_tokens = q.inputs.mean, q.outputs.mean
     static = q.mode == "static"
@@ -210,7 +215,7 @@ def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Pred
     return pred
 
 
-def _at(x: Any, shape: tuple[int, ...], idx: int) -> float:
+def _at(x: npt.ArrayLike, shape: tuple[int, ...], idx: int) -> float:
     """``x`` (broadcast to ``shape``) at flat index ``idx``, as a float."""
     if type(x) is np.ndarray and x.shape == shape:
         return float(x.item(idx))
@@ -220,7 +225,7 @@ def _at(x: Any, shape: tuple[int, ...], idx: int) -> float:
     return float((a if a.shape == shape else np.broadcast_to(a, shape)).flat[idx])
 
 
-def _step_power_at(economy: Any, cost: StepCost, step_s: Any, pp: int, shape: tuple[int, ...],
+def _step_power_at(economy: ChipEconomy, cost: StepCost, step_s: npt.ArrayLike, pp: int, shape: tuple[int, ...],
                    idx: int) -> tuple[float, float, bool, float]:
     """``economics.step_power`` of the step at point ``idx`` only (the same numbers, as floats)."""
     one = cost.point
@@ -262,7 +267,7 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
     ttft = pred.ttft_s
     b = pred.batch if batch is None else batch
     if pred.mode == "static":
-        assert met.prefill is not None
+        assert met.prefill is not None and met.prefill_chunks is not None and met.prefill_step_s is not None
         n_chunks = _at(met.prefill_chunks, shape, idx)
         pre_t, _, pre_thr, pre_e = _step_power_at(eco, met.prefill, met.prefill_step_s, pp, shape, idx)
         ttft = pre_t * n_chunks

@@ -20,6 +20,7 @@ import numpy as np
 
 from inferchip.errors import SpecError
 from inferchip.sim.lengths import MAX_TOKENS
+from inferchip.sim.protocol import FloatArray, IntArray
 
 TRACE_FIELDS = ("arrival_s", "input_tokens", "output_tokens")
 MAX_TIME_S = 1e9  # s, as inferchip.sim.arrivals.MAX_TIME_S (beyond: sub-microsecond steps are lost in float64)
@@ -95,7 +96,7 @@ def _rows(path: Path, text: str) -> list[tuple[int, int, dict[str, Any]]]:
     return out
 
 
-def load_trace(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def load_trace(path: str | Path) -> tuple[FloatArray, IntArray, IntArray]:
     """Arrival times (s, float64) and input and output tokens (int64), sorted by arrival."""
     path = Path(path)
     try:
