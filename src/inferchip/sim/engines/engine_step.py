@@ -7,7 +7,13 @@ under MTP speculative decoding every decoding sequence verifying its draft token
   padded rows cost GEMM and MoE work but hold no KV cache. Above the largest graph the batch
   runs unpadded. A step that also prefills pads its decode rows the same way (vLLM V1's
   piecewise graphs pad the token count; an eager step is no faster on the device), so a mixed step
-  never costs less than its decodes alone.
+  never costs less than its decodes alone. Where the engine masks the padded rows' expert routes
+  (``padded_rows_routed`` False: SGLang with DeepEP sets the top-k ids of the rows beyond the batch's real
+  tokens to -1, and an idle attention-DP rank dispatches none, so no padded row reaches an expert or the
+  expert all-to-all), the step is priced at its real rows: the routed experts and the dispatch serve the real
+  tokens. The dense GEMMs' M tile and waves are the same at the real rows as at the captured size (a
+  rank's captured size is at most the next power of two and the next multiple of 8 of its rows, :func:`padded_batch`),
+  so only the padded rows' activation bytes and elementwise work go unpriced there.
 * **Prefill interference**: a mixed step's prefill tokens and decode rows go through the same
   GEMMs in one pass, plus the prefill's causal attention and the decodes' KV reads (the inner
   step model), so it lasts at least as long as either part would alone.
@@ -87,6 +93,16 @@ class EngineStepModel:
     eager: EagerSteps | None = None  # steps run without graphs (None: every step priced as graphed)
     kernels: int = 0  # kernels a step launches per chip (ShardedModel.kernels_per_step x pp micro-batches)
     step_host_s: float = 0.0  # the engine's host time per step in the inner step time (step_overhead_s x pp)
+    padded_rows_routed: bool = True  # False: padded rows reach no expert (the module doc); priced at the real rows
+
+    def _padded(self, n: int | np.ndarray) -> np.ndarray:
+        """Rows a step of ``n`` decodes prices: each rank's share padded to its captured graph
+        (:func:`padded_batch`), or ``n`` where the padded rows reach no expert (``padded_rows_routed`` False)."""
+        n = np.asarray(n, dtype=np.int64)
+        if not self.padded_rows_routed:
+            return n
+        per_rank = -(-n // self.ranks)
+        return np.maximum(padded_batch(per_rank, self.graph_batch_step, self.graph_max_batch) * self.ranks, n)
 
     def _eager(self, t: FloatArray, tokens: IntArray | int, n: IntArray | int,
                rank_tokens: IntArray | None = None) -> FloatArray:
@@ -106,8 +122,7 @@ class EngineStepModel:
                     prefill_attn_pairs: StepInputs) -> FloatArray:
         n = np.asarray(num_decode_seqs, dtype=np.int64)
         tokens = np.asarray(num_tokens, dtype=np.int64)
-        per_rank = -(-n // self.ranks)
-        padded = np.maximum(padded_batch(per_rank, self.graph_batch_step, self.graph_max_batch) * self.ranks, n)
+        padded = self._padded(n)
         extra = padded - n + self.verify_tokens * padded
         t = self.inner.step_time_s(tokens + extra, padded, decode_kv_tokens, prefill_attn_pairs)
         return self._eager(t, tokens + self.verify_tokens * n, n)
@@ -121,9 +136,7 @@ class EngineStepModel:
         if fn is None:
             return None
         n = int(num_decode_seqs)
-        per_rank = -(-n // self.ranks)
-        padded = max(int(padded_batch(np.asarray(per_rank), self.graph_batch_step, self.graph_max_batch))
-                     * self.ranks, n)
+        padded = int(self._padded(n))
         extra = padded - n + self.verify_tokens * padded
         t = fn(int(num_tokens) + extra, padded, decode_kv_tokens, prefill_attn_pairs, prefill_chip)
         rank_tokens = math.ceil(prefill_chip) + -(-n * (1 + self.verify_tokens) // self.ranks)
