@@ -95,14 +95,16 @@ class EngineStepModel:
     step_host_s: float = 0.0  # the engine's host time per step in the inner step time (step_overhead_s x pp)
     padded_rows_routed: bool = True  # False: padded rows reach no expert (the module doc); priced at the real rows
 
-    def _padded(self, n: int | np.ndarray) -> np.ndarray:
+    def _padded(self, n: npt.ArrayLike) -> IntArray:
         """Rows a step of ``n`` decodes prices: each rank's share padded to its captured graph
         (:func:`padded_batch`), or ``n`` where the padded rows reach no expert (``padded_rows_routed`` False)."""
-        n = np.asarray(n, dtype=np.int64)
+        rows: IntArray = np.asarray(n, dtype=np.int64)
         if not self.padded_rows_routed:
-            return n
-        per_rank = -(-n // self.ranks)
-        return np.maximum(padded_batch(per_rank, self.graph_batch_step, self.graph_max_batch) * self.ranks, n)
+            return rows
+        per_rank = -(-rows // self.ranks)
+        padded: IntArray = np.maximum(padded_batch(per_rank, self.graph_batch_step, self.graph_max_batch) * self.ranks,
+                                      rows)
+        return padded
 
     def _eager(self, t: FloatArray, tokens: IntArray | int, n: IntArray | int,
                rank_tokens: IntArray | None = None) -> FloatArray:
