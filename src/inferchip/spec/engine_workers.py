@@ -17,7 +17,8 @@ class RecipeBatch(BaseModel):
     """A running-batch cap a disaggregated launch recipe sets on its ``role`` ("prefill": context workers,
     "decode": generation workers), per attention-DP rank (per worker without attention DP): at most
     ``requests`` requests and, where ``tokens`` is not 0, ``tokens`` tokens in one iteration (TensorRT-LLM
-    ``max_batch_size`` and ``max_num_tokens``). An entry applies to rows whose ``software`` text and model
+    ``max_batch_size`` and ``max_num_tokens``; SGLang ``--max-running-requests`` and ``--chunked-prefill-size``,
+    both divided by ``--dp-size`` under attention DP). An entry applies to rows whose ``software`` text and model
     id contain its ``software`` and ``model`` fragments (lower case; empty: any) and whose nominal input
     length, MTP, prefill workers, decode chips per worker and decode workers are its ``input_tokens``,
     ``mtp``, ``prefill_workers``, ``decode_chips`` and ``decode_workers`` (0 / None: any); the first
