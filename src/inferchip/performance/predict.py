@@ -85,12 +85,14 @@ def predict(
         setting = _RECENT.get(key)
     except TypeError:  # an unhashable argument: resolve_setting keys it by identity
         setting, hashable = None, False
-    if setting is None or not (input_tokens > 0 and output_tokens > 0 and (batch is None or batch > 0)):
-        if not (count > 0 and input_tokens > 0 and output_tokens > 0 and (batch is None or batch > 0)
-                and (tp is None or tp > 0) and (pp is None or pp > 0) and (ep is None or ep > 0)):  # else name it
-            for name, v in (("--count", count), ("--input-tokens", input_tokens), ("--output-tokens", output_tokens),
-                            ("--batch", batch), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
-                positive(name, v)
+    try:  # finite and above 0 (a NaN, an infinity or a string: named below, not a raw error further on)
+        lengths_ok = 0 < input_tokens < _INF and 0 < output_tokens < _INF and (batch is None or 0 < batch < _INF)
+    except TypeError:
+        lengths_ok = False
+    if setting is None or not lengths_ok:  # check every number, naming a bad one
+        for name, v in (("--count", count), ("--input-tokens", input_tokens), ("--output-tokens", output_tokens),
+                        ("--batch", batch), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
+            positive(name, v)
     if max_ttft_s is not None or max_tpot_s is not None:
         positive("--max-ttft-ms", max_ttft_s)
         positive("--max-tpot-ms", max_tpot_s)
@@ -114,6 +116,8 @@ def predict(
                                 setting.count)
     return predict_setting(setting, ask(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s), fast=False)
 
+
+_INF = math.inf
 
 # predict's recent settings by their arguments (a subset of resolve_setting's cache, looked up before
 # the keyword call and its key of every resolve_setting argument; at most SETTINGS_CACHED).
