@@ -236,7 +236,7 @@ def serve_cmd(
     opts.check_load(rate, duration)
     if trace is not None:
         files.check_readable_text(trace, "--trace")
-    context_note = None if trace is not None else opts.check_context(model, input_tokens, output_tokens)
+    context_note = opts.check_context(model, input_tokens, output_tokens, trace)
     from inferchip.performance.serving import serving_economics
 
     calibration, eng = opts.engine_setting(engine, calibration)

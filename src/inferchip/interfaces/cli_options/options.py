@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -173,15 +174,21 @@ def workers(requested: int, option: str = "--workers") -> int:
     return requested
 
 
-def check_context(model_id: str, input_tokens: int, output_tokens: int) -> str | None:
-    """Refuse a request longer than the model's context window (``ModelSpec.check_context``);
-    a note (returned) when the model states none."""
+def check_context(model_id: str, input_tokens: int, output_tokens: int, trace: Path | None = None) -> str | None:
+    """Refuse a request longer than the model's context window (``ModelSpec.check_context``): the lengths given,
+    or with ``trace`` every request of the trace (naming its row); a note (returned) when the model states none."""
     from inferchip.catalog.models import load_model
 
     spec = load_model(model_id)
     if spec.max_context_tokens is None:
+        given = "the trace's" if trace is not None else f"{input_tokens + output_tokens:,}"
         return (f"{spec.id} states no context window (max_position_embeddings); "
-                f"{input_tokens + output_tokens:,} tokens per request are not checked against one")
+                f"{given} tokens per request are not checked against one")
+    if trace is not None:
+        from inferchip.sim.trace import load_trace
+
+        load_trace(trace, spec.max_context_tokens, spec.id)
+        return None
     spec.check_context(input_tokens + output_tokens,
                        f"--input-tokens {input_tokens:,} + --output-tokens {output_tokens:,}")
     return None
