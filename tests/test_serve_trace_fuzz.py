@@ -67,3 +67,18 @@ def test_load_trace_checks_the_window_only_when_given(tmp_path):
     assert load_trace(path)[1][0] == 10**6
     with pytest.raises(SpecError, match="row 1 \\(line 2\\).*beyond the context window of m: at most 1,000"):
         load_trace(path, 1000, "m")
+
+
+@pytest.mark.parametrize("load", [["--rate", "5", "--requests", "10"], ["--trace", "TRACE"]])
+@pytest.mark.parametrize("ratio", ["0.5", "1", "0.01"])
+def test_a_range_ratio_the_open_loop_or_trace_would_ignore_is_refused(tmp_path, load, ratio):
+    trace = _trace(tmp_path / "t.csv", [(0.0, 100, 10)])
+    code, text = run_main([*BASE, *[str(trace) if a == "TRACE" else a for a in load], "--range-ratio", ratio])
+    errors = [line for line in text.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1 and f"--range-ratio {float(ratio):g}" in errors[0], text[-400:]
+    assert "--concurrency" in errors[0]
+
+
+def test_the_default_range_ratio_still_serves_an_open_loop():
+    code, text = run_main([*BASE, "--rate", "5", "--requests", "10", "--format", "json"])
+    assert code == 0 and json.loads(text)["num_completed"] == 10, text[-400:]
