@@ -157,9 +157,32 @@ def estimate_option() -> Any:
                         callback=choice("--estimate", ESTIMATES))
 
 
+_MS_HELP = {
+    "--max-ttft-ms": "Limit on TTFT, ms: the concurrency (and layout) with the most output tokens/s that meets it.",
+    "--max-tpot-ms": "Limit on TPOT, ms: the concurrency (and layout) with the most output tokens/s that meets it.",
+    "--slo-ttft-ms": "SLO on each request's TTFT, ms: goodput and SLO attainment count the requests within every "
+                     "limit given.",
+    "--slo-tpot-ms": "SLO on each request's TPOT, ms: goodput and SLO attainment count the requests within every "
+                     "limit given.",
+}
+_FORMAT_HELP = {"--weights": "Weight format: bf16, fp16, fp8, int8, fp4, mxfp4, int4.",
+                "--activations": "Activation format (default follows weights).",
+                "--kv": "KV-cache format (default follows activations)."}
+
+
 def ms_option(name: str, help: str | None = None) -> Any:
-    """A latency limit in milliseconds (--max-ttft-ms, --slo-tpot-ms, ...)."""
-    return typer.Option(None, name, help=help, callback=float_range(name, 1e9))
+    """A latency limit in milliseconds (--max-ttft-ms, --slo-tpot-ms, ...), with its help."""
+    return typer.Option(None, name, help=help or _MS_HELP.get(name), callback=float_range(name, 1e9))
+
+
+def format_option(name: str, default: str | None = None) -> Any:
+    """--weights, --activations or --kv, with the same help in every LLM command."""
+    return typer.Option(default, name, help=_FORMAT_HELP[name])
+
+
+def calibration_option() -> Any:
+    return typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one).",
+                        callback=input_file("--calibration"))
 
 
 def workers(requested: int, option: str = "--workers") -> int:
