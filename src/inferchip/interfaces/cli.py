@@ -33,6 +33,7 @@ from inferchip.interfaces.cli_options.boundary import (
     INTERNAL_ERROR_EXIT,
     Terminated,
     command_of,
+    conversion_message,
     is_pydantic_error,
     on_signal,
     os_error_message,
@@ -86,6 +87,9 @@ def _usage_error(err: Console, exc: Exception) -> int:
     if isinstance(exc, getattr(ce, "NoArgsIsHelpError", ())):
         exc.show()  # a command group called without a command: its help is the answer
         return exc.exit_code
+    converted = conversion_message(exc)
+    if converted is not None:
+        exc.message = converted
     ctx = getattr(exc, "ctx", None)
     hint = f" (see `{ctx.command_path} --help`)" if ctx is not None and isinstance(exc, ce.UsageError) else ""
     _error(err, exc.format_message().rstrip(".") + hint if hint else exc.format_message())

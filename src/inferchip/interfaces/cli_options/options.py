@@ -45,23 +45,29 @@ def _bad(option: str, value: Any, allowed: str) -> typer.BadParameter:
 
 def int_range(option: str, lo: int, hi: int) -> Callable[[int | None], int | None]:
     """A check of a whole number in ``[lo, hi]`` (None passes: the option was not given)."""
+    allowed = f"a whole number from {lo:,} to {hi:,}"
+
     def check(value: int | None) -> int | None:
         if value is not None and not lo <= value <= hi:
-            raise _bad(option, value, f"a whole number from {lo:,} to {hi:,}")
+            raise _bad(option, value, allowed)
         return value
+    check.allowed = allowed  # type: ignore[attr-defined]  # read by boundary.conversion_message
     return check
 
 
 def float_range(option: str, hi: float, *, lo: float = 0.0,
                 lo_open: bool = True) -> Callable[[float | None], float | None]:
     """A check of a finite number above ``lo`` (or from it) up to ``hi``; nan and inf are refused."""
+    allowed = f"a finite number {'above' if lo_open else 'from'} {lo:g} up to {hi:g}"
+
     def check(value: float | None) -> float | None:
         if value is None:
             return value
         low_ok = value > lo if lo_open else value >= lo
         if not math.isfinite(value) or not low_ok or value > hi:
-            raise _bad(option, value, f"a finite number {'above' if lo_open else 'from'} {lo:g} up to {hi:g}")
+            raise _bad(option, value, allowed)
         return value
+    check.allowed = allowed  # type: ignore[attr-defined]  # read by boundary.conversion_message
     return check
 
 
