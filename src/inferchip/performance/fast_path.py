@@ -74,7 +74,7 @@ class FastLayout:
         self.flop_at, self.flop_end = n, n + len(self.flop_formats)  # FLOP by format in ScalarPlan.step's tuple
         if self.economy is not None:
             self.flop_j = [self.economy.units.flop_j(f) for f in self.flop_formats]
-            self.throttle_note = (f"power would exceed the {s.chip.tdp_w:.0f} W TDP: clocks throttle and the steps "
+            self.throttle_note = (f"power would exceed the {s.chip.tdp_w:,g} W TDP: clocks throttle and the steps "
                                   "stretch")
             self.money_notes = tuple(self.money.notes)
             self.money_fields = {"chip_price_usd": self.money.price_usd, "chip_price_source": self.money.price_source,

@@ -285,7 +285,7 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
         tput = tput * busy_fraction
         power = busy_fraction * power + (1.0 - busy_fraction) * idle_power_w(cp.tdp_w, cp.idle_w, setting.assumptions)
     if throttled:
-        pred.notes.append(f"power would exceed the {cp.tdp_w:.0f} W TDP: clocks throttle and the steps stretch")
+        pred.notes.append(f"power would exceed the {cp.tdp_w:,g} W TDP: clocks throttle and the steps stretch")
     pred.ttft_s, pred.tpot_s, pred.e2e_latency_s = ttft, tpot, e2e
     pred.output_tokens_per_s = tput
     pred.output_tokens_per_s_per_chip = tput / pred.num_chips
