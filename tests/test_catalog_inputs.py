@@ -38,6 +38,21 @@ def test_a_folder_or_a_device_given_as_a_file_says_what_it_is(tmp_path: Path, lo
             loader(os.devnull)
 
 
+def test_a_folder_a_device_or_a_json_given_as_a_vision_network_says_what_it_is(tmp_path: Path):
+    from inferchip.catalog.vision_networks import load_network_spec
+
+    (tmp_path / "net.json").write_text("{}")
+    for given, what in ((str(tmp_path), "a folder"), (os.devnull, "not a regular file"),
+                        (str(tmp_path / "net.json"), "not a network file")):
+        if not os.path.exists(given):
+            continue
+        with pytest.raises(SpecError, match=what) as info:
+            load_network_spec(given)
+        assert "allowed: a vision network id" in str(info.value) and given in str(info.value)
+    with pytest.raises(UnknownIdError, match="unknown vision network 'resnet50'"):
+        load_network_spec("resnet50")
+
+
 def test_a_checkpoint_folder_with_its_config_is_read(tmp_path: Path):
     src = Path(__file__).parents[1] / "src/inferchip/catalog/models/meta-llama__Llama-3.1-8B.json"
     (tmp_path / "config.json").write_text(src.read_text())

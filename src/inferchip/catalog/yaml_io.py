@@ -211,10 +211,10 @@ def is_dir(path: Path) -> bool:
         return False
 
 
-def not_a_file(path: Path, what: str) -> str:
+def not_a_file(path: Path, what: str, allowed: str | None = None) -> str:
     """Why ``path`` (which ``is_file`` refused) cannot be read as a ``what`` file: a folder, something that is not a
     regular file (a device, a pipe), or nothing there; with what is allowed."""
-    allowed = f"allowed: an id of `inferchip {what}s` or a {what} file"
+    allowed = f"allowed: {allowed or f'an id of `inferchip {what}s` or a {what} file'}"
     if is_dir(path):
         return f"{path}: a folder, not a {what} file; {allowed}"
     try:
