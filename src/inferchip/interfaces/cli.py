@@ -64,6 +64,7 @@ def _import_command_modules() -> None:
 app.load_all = _import_command_modules
 
 USER_ERROR_EXIT = 2  # the exit status of a user error, as click uses it for usage errors
+INTERRUPTED_EXIT = 130  # Ctrl-C: 128 + SIGINT, as a shell reports it
 
 
 def _click_exceptions() -> ModuleType:
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         return USER_ERROR_EXIT
     except KeyboardInterrupt:
         err.print("interrupted")
-        return 130
+        return INTERRUPTED_EXIT
     except Terminated as exc:
         err.print("terminated")
         return int(exc.code)
@@ -179,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{escape(type(exc).__name__)}: {escape(str(exc)[:300])} (a bug; please report it with the command)",
                   highlight=False, soft_wrap=True)
         return INTERNAL_ERROR_EXIT
+    if rv == INTERRUPTED_EXIT:  # typer turns Ctrl-C in a command into a silent return of 130 (typer/core.py _main)
+        err.print("interrupted")
     return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
 
 
