@@ -27,3 +27,19 @@ def test_the_throttle_note_states_the_tdp_as_written(tmp_path, tdp, shown, limit
         assert notes and f"the {shown} TDP" in notes[0], p.notes
     else:
         assert not notes or f"the {shown} TDP" in notes[0], p.notes
+
+
+def test_a_static_batch_names_the_throttled_prefill_beside_its_mean_power():
+    """Stop 36: Llama-3.1-8B on an H100 at batch 8 showed 459 W with "power would exceed the 700 W TDP": only the
+    compute-bound prefill steps are stretched, the power shown is the mean over the run. Fast and general path."""
+    from inferchip.performance.predict import predict_setting
+
+    s = ic.resolve_setting("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", tp=1)
+    fast = ic.predict_setting(s, ic.ask(1024, 1024, batch=8))
+    general = predict_setting(s, ic.ask(1024, 1024, batch=8), fast=False)
+    for p in (fast, general):
+        assert p.to_dict()["power_w_per_chip"] < 700
+        notes = [n for n in p.notes if "TDP" in n]
+        assert notes == ["the prefill steps would draw more than the 700 W TDP: clocks throttle and those steps "
+                         "stretch (the power shown is the mean over the batch's prefill and decode)"], p.notes
+    assert fast.notes == general.notes

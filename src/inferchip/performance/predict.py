@@ -16,7 +16,7 @@ import numpy as np
 from inferchip.cost.step import StepCost
 from inferchip.errors import DoesNotFitError, InferchipError, InvalidSettingError
 from inferchip.mapping.layout import Layout
-from inferchip.performance.fast_path import DOES_NOT_FIT, fast_layout
+from inferchip.performance.fast_path import DOES_NOT_FIT, fast_layout, throttle_note
 from inferchip.performance.layout_choice import choose_layout
 from inferchip.performance.operating import OperatingPoint, Question
 from inferchip.performance.phases import MappedModel, PhaseMetrics, continuous_batch, fit_error
@@ -263,6 +263,7 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
     pp = mm.layout.pp
     shape = np.shape(met.tpot_s)
     tpot, dec_p, throttled, dec_e = _step_power_at(eco, met.decode, met.tpot_s, pp, shape, idx)
+    dec_thr = pre_thr = throttled
     ttft = pred.ttft_s
     b = pred.batch if batch is None else batch
     if pred.mode == "static":
@@ -285,7 +286,8 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
         tput = tput * busy_fraction
         power = busy_fraction * power + (1.0 - busy_fraction) * idle_power_w(cp.tdp_w, cp.idle_w, setting.assumptions)
     if throttled:
-        pred.notes.append(f"power would exceed the {cp.tdp_w:,g} W TDP: clocks throttle and the steps stretch")
+        static = pred.mode == "static"
+        pred.notes.append(throttle_note(float(cp.tdp_w), bool(pre_thr) and static, bool(dec_thr), static))
     pred.ttft_s, pred.tpot_s, pred.e2e_latency_s = ttft, tpot, e2e
     pred.output_tokens_per_s = tput
     pred.output_tokens_per_s_per_chip = tput / pred.num_chips
