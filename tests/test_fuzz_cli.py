@@ -106,6 +106,10 @@ def option_cases() -> list[tuple[list[str], tuple[str, ...]]]:
     add(COST, "--estimate", _not(), ("--estimate",))
     add(["chips"], "--format", _not(), ("--format",))
     add(["models"], "--format", _not(), ("--format",))
+    for v in ("out/page.html", "out/page.txt", "out/page", "out/page.md.svg"):  # stop 36: Markdown under any name
+        cases.append((["validate", "cases.csv", "--page", v], ("--page", ".md")))
+    for v in ("out/cal.txt", "out/cal.json", "out/cal", "out/cal.yaml.bak"):  # stop 36: YAML under any name
+        cases.append((["calibrate", "cases.csv", "-o", v, "--no-cv"], ("--output", ".yaml")))
     for v in ("0", "-1", "nan", "", "x" * 300, "1e12", "2.5"):  # a huge count is capped at the cores (a note)
         cases.append((["validate", "cases.csv", "--workers", v], ("--workers",)))
     for v in BAD:
