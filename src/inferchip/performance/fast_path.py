@@ -85,6 +85,7 @@ class FastLayout:
         if self.economy is not None:
             self.flop_j = [self.economy.units.flop_j(f) for f in self.flop_formats]
             self.tdp_w = float(s.chip.tdp_w)
+            self.throttled_notes: dict[tuple[bool, bool, bool], tuple[str, ...]] = {}
             self.money_notes = tuple(self.money.notes)
             self.money_fields = {"chip_price_usd": self.money.price_usd, "chip_price_source": self.money.price_source,
                                  "manufacturing_cost_usd": self.money.manufacturing_cost_usd}
@@ -94,6 +95,14 @@ class FastLayout:
         # Static prefill steps by their point: a loop over output lengths (or anything but the prompt
         # length and the batch) prefills the same prompts again; the step is a pure function of the point.
         self.prefills: dict[tuple[float, ...], tuple[float, ...]] = {}
+
+    def _throttled_notes(self, prefill: bool, decode: bool, static: bool) -> tuple[str, ...]:
+        """The priced notes with the throttling note of these steps (built once per kind: the fast path's cost)."""
+        key = (bool(prefill), bool(decode), static)
+        if key not in self.throttled_notes:
+            self.throttled_notes[key] = (*self.format_notes, *self.notes, throttle_note(self.tdp_w, *key),
+                                         *self.money_notes)
+        return self.throttled_notes[key]
 
     # --- the pieces of the general path, in floats -------------------------------------
     def kv_one(self, ctx: float) -> float:
@@ -258,10 +267,8 @@ class FastLayout:
                 power = dec_p
                 e2e = ttft + (out - 1 if out > 1 else 0) * tpot
                 tput = batch / tpot * replicas
-            notes = list(self.notes_priced)
-            if throttled:
-                notes.insert(len(self.format_notes) + len(self.notes),
-                             throttle_note(self.tdp_w, pre_thr and static, dec_thr, static))
+            notes = list(self._throttled_notes(pre_thr and static, dec_thr, static) if throttled else
+                         self.notes_priced)
             per_user = 1.0 / tpot
             deferred = (self._fill, pre, dec, power, throttled, tput / num_chips)
         else:
