@@ -63,3 +63,12 @@ def test_good_numbers_still_answer():
     b = ic.predict(CHIP, MODEL, batch=np.int64(4), input_tokens=np.float64(512.0), output_tokens=64)
     assert a.tpot_s == pytest.approx(b.tpot_s, rel=1e-12) and a.ttft_s == pytest.approx(b.ttft_s, rel=1e-12)
     assert ic.predict(CHIP, MODEL, max_tpot_s=0.05).tpot_s <= 0.05
+
+
+@pytest.mark.parametrize(("inp", "out"), [(200_000, 10), (131_072, 1), (1, 131_072)])
+def test_predict_refuses_a_request_beyond_the_context_window_as_the_cli_does(inp, out):
+    """Stop 36: ``inferchip predict`` refused 200,000 + 10 tokens on Llama-3.1-8B (131,072), ``ic.predict`` answered."""
+    for _ in range(2):  # the first call and the repeated one (the setting kept)
+        with pytest.raises(InvalidSettingError, match=f"= {inp + out:,} is beyond the context window.*131,072"):
+            ic.predict(CHIP, MODEL, count=8, tp=8, batch=1, input_tokens=inp, output_tokens=out)
+    assert ic.predict(CHIP, MODEL, count=8, tp=8, batch=1, input_tokens=131_000, output_tokens=72).ttft_s > 0

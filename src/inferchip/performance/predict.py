@@ -104,6 +104,10 @@ def predict(
             if len(_RECENT) >= SETTINGS_CACHED:
                 _RECENT.clear()
             _RECENT[key] = setting
+    ctx = setting.model.max_position_embeddings  # the CLI's check (cli_options.options.check_context), here too
+    if ctx is not None and input_tokens + output_tokens > ctx:
+        setting.model.check_context(input_tokens + output_tokens,
+                                    f"input_tokens {input_tokens:,} + output_tokens {output_tokens:,}")
     if max_ttft_s is None and max_tpot_s is None:  # fixed lengths, no limits: the fast path where it applies
         fast = fast_layout(setting)
         if fast is not None:
