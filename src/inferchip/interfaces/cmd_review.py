@@ -30,15 +30,19 @@ def _ids(text: str | None, what: str) -> list[str] | None:
         from inferchip.catalog.models import model_ids
 
         return model_ids()
-    ids = [t.strip() for t in text.split(",") if t.strip()]
+    from inferchip.errors import InvalidSettingError
+
+    items = text.split(",")
+    ids = [t.strip() for t in items if t.strip()]
     for i in ids:
         opts.identifier(f"--{what}")(i)  # an id longer than any id (or file name) is an unknown id, not an OSError
     if not ids:
-        from inferchip.errors import InvalidSettingError
-
         raise InvalidSettingError(
             f"--{what} {text!r}: no ids in it; allowed: ids separated by commas, 'all' or 'default'"
         )
+    if len(ids) < len(items):  # `a,,b` or `a,`: a typo (a lost id?), refused as vision --batch refuses `1,,8`
+        raise InvalidSettingError(f"--{what} {text!r}: an empty item; allowed: ids separated by single commas, "
+                                  "none at the start or end")
     return ids
 
 
