@@ -92,7 +92,9 @@ def test_help_shows_only_the_new_names(command):
 def test_review_jobs_still_works_and_names_itself():
     """--jobs -1 fails before any work: under either spelling the message names the one typed."""
     code, out, err = _run([*REVIEW, "--jobs", "-1", "--out", "/nonexistent-dir-p36/x"])
-    assert code == 2 and "note: --jobs is deprecated; use --workers" in err and "error: --jobs: -1" in err, err
+    assert code == 2 and err.startswith("error: --jobs: -1") and len(err.strip().splitlines()) == 1, err
+    code, out, err = _run([*REVIEW, "--jobs", "1", "--models", "nope/model"])  # a later error: after the note
+    assert code == 2 and err.startswith("note: --jobs is deprecated; use --workers") and "nope/model" in err, err
     code, out, err = _run([*REVIEW, "--workers", "-1"])
     assert code == 2 and "error: --workers: -1" in err and "deprecated" not in err, err
     code, out, err = _run([*REVIEW, "--workers", "1", "--jobs", "1"])

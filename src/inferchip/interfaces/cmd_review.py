@@ -112,10 +112,11 @@ def review_cmd(
     slos = {"both": ("interactive", "batch"), "interactive": ("interactive",), "batch": ("batch",)}.get(slo)
     if slos is None:
         raise InvalidSettingError(f"--slo: '{slo}' is not a service level; allowed: interactive, batch, both")
-    jobs = aliases.take(ctx, "jobs", jobs, "--jobs", old_jobs)
     jobs_option = "--workers" if old_jobs is None else "--jobs"
-    if jobs < 0:
-        raise InvalidSettingError(f"{jobs_option}: {jobs} is not a number of workers; allowed: 0 (every core) or more")
+    if (jobs if old_jobs is None else old_jobs) < 0:  # before the old spelling's note: one error line
+        bad = jobs if old_jobs is None else old_jobs
+        raise InvalidSettingError(f"{jobs_option}: {bad} is not a number of workers; allowed: 0 (every core) or more")
+    jobs = aliases.take(ctx, "jobs", jobs, "--jobs", old_jobs)
     if jobs > 0:
         jobs = opts.workers(jobs, jobs_option)  # capped at the cores there are, with a note, as --workers is
     cfg = ReviewConfig(chips=_ids(chips, "chips"), claim=None if claim in (None, "none") else claim,
