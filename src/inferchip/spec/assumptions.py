@@ -274,10 +274,10 @@ class TcoAssumptions(_Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> TcoAssumptions:
-        _plausible("tco", self)  # first: its message names the range and the usual slip
         _positive(self.lifetime_years, "lifetime_years")
         if self.pue.value < 1:
             raise ValueError(f"pue: a power usage effectiveness is at least 1, got {self.pue.value}")
+        _plausible("tco", self)  # after the physical floor of the PUE: its range and the usual slip
         return self
 
 
