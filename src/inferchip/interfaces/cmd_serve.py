@@ -182,8 +182,8 @@ def serve_cmd(
     tp: int | None = opts.parallel_option("tp"), pp: int | None = opts.parallel_option("pp"),
     ep: int | None = opts.parallel_option("ep"),
     attn_dp: bool | None = opts.attn_dp_option(),
-    weights: str = typer.Option("bf16", "--weights"), activations: str | None = typer.Option(None, "--activations"),
-    kv: str | None = typer.Option(None, "--kv"),
+    weights: str = opts.format_option("--weights", "bf16"),
+    activations: str | None = opts.format_option("--activations"), kv: str | None = opts.format_option("--kv"),
     rate: float | None = typer.Option(None, "--rate", help="Poisson arrivals, requests/s.",
                                          callback=opts.float_range("--rate", opts.MAX_RATE_PER_S,
                                                                    lo=opts.MIN_RATE_PER_S, lo_open=False)),
@@ -200,7 +200,7 @@ def serve_cmd(
     slo_ttft_ms: float | None = opts.ms_option("--slo-ttft-ms"),
     slo_tpot_ms: float | None = opts.ms_option("--slo-tpot-ms"),
     seed: int = opts.seed_option(),
-    calibration: str | None = typer.Option(None, "--calibration", callback=opts.input_file("--calibration")),
+    calibration: str | None = opts.calibration_option(),
     assumptions: Path | None = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
                                                callback=opts.input_file("--assumptions", ())),
     engine: str | None = opts.engine_option(DEFAULT_SCHEDULER),
@@ -237,7 +237,7 @@ def serve_cmd(
     opts.check_load(rate, duration)
     if trace is not None:
         files.check_readable_text(trace, "--trace")
-    context_note = None if trace is not None else opts.check_context(model, input_tokens, output_tokens)
+    context_note = opts.check_context(model, input_tokens, output_tokens, trace)
     from inferchip.performance.serving import serving_economics
 
     calibration, eng = opts.engine_setting(engine, calibration)
@@ -288,12 +288,12 @@ def curve_cmd(
     tp: int | None = opts.parallel_option("tp"),
     pp: int | None = opts.parallel_option("pp"), ep: int | None = opts.parallel_option("ep"),
     attn_dp: bool | None = opts.attn_dp_option(),
-    weights: str = typer.Option("bf16", "--weights"),
-    activations: str | None = typer.Option(None, "--activations"), kv: str | None = typer.Option(None, "--kv"),
+    weights: str = opts.format_option("--weights", "bf16"),
+    activations: str | None = opts.format_option("--activations"), kv: str | None = opts.format_option("--kv"),
     input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
     range_ratio: float = opts.range_ratio_option(),
     seed: int = opts.seed_option(),
-    calibration: str | None = typer.Option(None, "--calibration", callback=opts.input_file("--calibration")),
+    calibration: str | None = opts.calibration_option(),
     assumptions: Path | None = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
                                                callback=opts.input_file("--assumptions", ())),
     engine: str | None = opts.engine_option(DEFAULT_SCHEDULER),

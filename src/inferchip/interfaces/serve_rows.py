@@ -114,6 +114,10 @@ def check_options(mtp: int | None, acceptance: float | None, disagg: tuple[Pool,
     if disagg is None and (link_gb_per_s is not None or link_latency_us is not None):
         raise InvalidSettingError("--kv-link-gb-per-s/--kv-link-latency-us: the KV link joins the pools of "
                                   "--disagg; give --disagg too")
+    if not concurrency and not math.isclose(range_ratio, RANGE_RATIO):
+        raise InvalidSettingError(f"--range-ratio {range_ratio:g}: it draws the lengths of the closed loop "
+                                  "(--concurrency C); --rate sends --input-tokens/--output-tokens as given and "
+                                  "--trace its own lengths; allowed: drop it, or give --concurrency C")
     if mtp is None and disagg is None:
         if software is not None:
             raise InvalidSettingError("--software: it names a case row's software for --mtp/--disagg; give one of them")

@@ -41,6 +41,16 @@ Deferred = tuple[Callable[[dict[str, Any], StepTuple, StepTuple, float | None, b
                  StepTuple, float | None, bool, float]  # FastLayout._fill and its arguments, called when read
 
 
+def throttle_note(tdp_w: float, prefill: bool, decode: bool, static: bool) -> str:
+    """The note of steps stretched to hold the TDP, naming which ones: in a static batch the power shown is the
+    mean over its prefill and decode steps, so a throttled prefill sits beside a mean power far below the TDP."""
+    if not static:
+        return f"power would exceed the {tdp_w:,g} W TDP: clocks throttle and the steps stretch"
+    which = "prefill and decode steps" if prefill and decode else ("prefill steps" if prefill else "decode steps")
+    return (f"the {which} would draw more than the {tdp_w:,g} W TDP: clocks throttle and those steps stretch "
+            "(the power shown is the mean over the batch's prefill and decode)")
+
+
 class FastLayout:
     """What a question on one (setting, layout) needs that does not depend on the question."""
 
@@ -84,18 +94,25 @@ class FastLayout:
         self.flop_at, self.flop_end = n, n + len(self.flop_formats)  # FLOP by format in ScalarPlan.step's tuple
         if self.economy is not None and self.money is not None:  # both where priced
             self.flop_j = [self.economy.units.flop_j(f) for f in self.flop_formats]
-            self.throttle_note = (f"power would exceed the {s.chip.tdp_w:.0f} W TDP: clocks throttle and the steps "
-                                  "stretch")
+            self.tdp_w = float(s.chip.tdp_w)
+            self.throttled_notes: dict[tuple[bool, bool, bool], tuple[str, ...]] = {}
             self.money_notes = tuple(self.money.notes)
             self.money_fields = {"chip_price_usd": self.money.price_usd, "chip_price_source": self.money.price_source,
                                  "manufacturing_cost_usd": self.money.manufacturing_cost_usd}
             self.power = power_function(self.economy, self.flop_j, self.flop_at, self.flop_end)
             self.notes_priced = (*self.format_notes, *self.notes, *self.money_notes)
-            self.notes_throttled = (*self.format_notes, *self.notes, self.throttle_note, *self.money_notes)
         self.notes_all = (*self.format_notes, *self.notes)
         # Static prefill steps by their point: a loop over output lengths (or anything but the prompt
         # length and the batch) prefills the same prompts again; the step is a pure function of the point.
         self.prefills: dict[tuple[float, ...], tuple[float, ...]] = {}
+
+    def _throttled_notes(self, prefill: bool, decode: bool, static: bool) -> tuple[str, ...]:
+        """The priced notes with the throttling note of these steps (built once per kind: the fast path's cost)."""
+        key = (bool(prefill), bool(decode), static)
+        if key not in self.throttled_notes:
+            self.throttled_notes[key] = (*self.format_notes, *self.notes, throttle_note(self.tdp_w, *key),
+                                         *self.money_notes)
+        return self.throttled_notes[key]
 
     # --- the pieces of the general path, in floats -------------------------------------
     def kv_one(self, ctx: float) -> float:
@@ -248,6 +265,7 @@ class FastLayout:
         if self.economy is not None:
             pp, power_of = self.pp, self.power  # ChipEconomy.step_power_of of a step tuple
             tpot, dec_p, throttled, dec_e = power_of(dec, tpot, pp)
+            dec_thr = pre_thr = throttled
             if static:
                 pre_t, _, pre_thr, pre_e = power_of(pre, pre_step_s, pp)
                 ttft = pre_t * n_chunks
@@ -260,7 +278,8 @@ class FastLayout:
                 power = dec_p
                 e2e = ttft + (out - 1 if out > 1 else 0) * tpot
                 tput = batch / tpot * replicas
-            notes = list(self.notes_throttled if throttled else self.notes_priced)
+            notes = list(self._throttled_notes(pre_thr and static, dec_thr, static) if throttled else
+                         self.notes_priced)
             per_user = 1.0 / tpot
             deferred = (self._fill, pre, dec, power, throttled, tput / num_chips)
         else:

@@ -12,9 +12,11 @@ A :class:`Setting` also caches what does not change for it: the model mapped ont
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from numbers import Real
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from inferchip.catalog.calibration_file import load_calibration
@@ -192,9 +194,15 @@ def format_choice(weights: str, activations: str | None, kv: str | None, attenti
 
 
 def positive(name: str, v: int | float | None) -> None:
-    """Refuse a non-positive option value (None: not given)."""
-    if v is not None and v <= 0:
-        raise InvalidSettingError(f"{name} must be positive, got {v}")
+    """Refuse an option value that is not a finite number above 0 (None: not given), naming it: a NaN or an
+    infinity would pass ``v <= 0`` and fail later as a raw ValueError or OverflowError, a string as a TypeError."""
+    if v is None:
+        return
+    if isinstance(v, bool) or not isinstance(v, Real):
+        raise InvalidSettingError(f"{name} must be a number, got {v!r} ({type(v).__name__}); "
+                                  "allowed: a finite number above 0")
+    if not 0 < v < math.inf:
+        raise InvalidSettingError(f"{name} must be positive, got {v}; allowed: a finite number above 0")
 
 
 def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: int = 1, weights: str = "bf16",
