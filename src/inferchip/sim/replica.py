@@ -125,10 +125,7 @@ class Replica:
                 break
         return finished
 
-    def intake_stall_s(self, dt: float) -> float:
-        """Time a step of ``dt`` s loses to taking new requests in (0 here; see DeliveringDecodeReplica)."""
-        return 0.0
-
+    # ------------------------------------------------------------------ one step
     def _step(self, finished: list[tuple[float, int]]) -> None:
         k = self.k
         t = self.clock_s
@@ -180,7 +177,6 @@ class Replica:
             dt = self.timer.time_s(n_dec + step_tokens, n_dec, kv, step_pairs)
         if swap_tokens:
             dt += swap_tokens * self.cfg.swap_s_per_token
-        dt += self.intake_stall_s(dt)
         t_end = t + dt
         emitted = n_dec
         completed_prefill = False

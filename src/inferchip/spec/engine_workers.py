@@ -148,10 +148,7 @@ class DecodeWorker(BaseModel):
     ``decode_workers`` and ``prefill_workers`` (refused otherwise). ``padded_rows_routed``: False where the launch
     recipe's expert dispatch masks the CUDA-graph padding rows' routes (SGLang ``--moe-a2a-backend deepep``: the
     top-k ids of rows beyond the batch's real tokens are -1, and an idle attention-DP rank dispatches none), so the
-    decode step is priced at its real rows (:class:`~inferchip.sim.engines.engine_step.EngineStepModel`).
-    ``prebuilt_idle``: an attention-DP decode rank that takes KV-arrived requests in runs an idle forward that
-    iteration instead of decoding its running batch (SGLang's prebuilt batch before PR #19568;
-    :class:`~inferchip.sim.engines.polling.DeliveringDecodeReplica`)."""
+    decode step is priced at its real rows (:class:`~inferchip.sim.engines.engine_step.EngineStepModel`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -166,7 +163,6 @@ class DecodeWorker(BaseModel):
     retract_to_host: bool = False
     attention_dp: bool | None = None
     padded_rows_routed: bool = True
-    prebuilt_idle: bool = False
 
     @model_validator(mode="after")
     def _recipe_layout_names_its_workers(self) -> DecodeWorker:

@@ -217,8 +217,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
                                       recv_interval_steps=recv, async_scheduling=plan_ahead, wake_takes_queue=wake,
                                       decode_reserve_tokens=dw.reserve_tokens, decode_retract=dw.retract_to_host,
                                       decode_recv_interval_steps=dw.recv_interval_steps, first_wave_wait_s=wave,
-                                      prefill_kv_tokens=pool, prefill_router=router, decode_kv_tokens=dpool,
-                                      decode_prebuilt_idle=dw.prebuilt_idle)
+                                      prefill_kv_tokens=pool, prefill_router=router, decode_kv_tokens=dpool)
     return settled(run_disagg, n, bench, notes)
 
 

@@ -136,8 +136,7 @@ def closed_loop_disagg_run(prefill_model: StepModel, decode_model: StepModel, co
                            decode_recv_interval_steps: int = 1, prefill_kv_tokens: int = 0,
                            prefill_router: str = "", wake_takes_queue: bool = True,
                            decode_kv_tokens: int = 0, decode_retract: bool = False,
-                           first_wave_wait_s: float = 0.0, prefill_dp_rank: str = "",
-                           decode_prebuilt_idle: bool = False) -> BenchFigures:
+                           first_wave_wait_s: float = 0.0, prefill_dp_rank: str = "") -> BenchFigures:
     """:func:`closed_loop_run` on a prefill pool and a decode pool joined by a KV link
     (:func:`~inferchip.sim.simulate.run_pools`); the prefill workers poll, plan ahead and take a woken step's
     queue (``wake_takes_queue``) as their engine does (the decode workers take a request when its KV cache has
@@ -152,8 +151,7 @@ def closed_loop_disagg_run(prefill_model: StepModel, decode_model: StepModel, co
     ``first_wave_wait_s``: a fresh server's one-time wait at the first wave (:func:`bench_figures`).
     ``prefill_dp_rank``: how a prefill worker's DP controller picks a request's attention-DP rank ("random": drawn
     uniformly and pinned, :class:`~inferchip.sim.engines.rank_pinned.RankPinnedReplica`, SGLang's polling workers;
-    "": one queue shared by the ranks). ``decode_prebuilt_idle``: a decode rank taking requests in skips that
-    iteration's decode (``DeliveringDecodeReplica(prebuilt_idle=)``)."""
+    "": one queue shared by the ranks)."""
     if prefill_dp_rank not in ("", "random"):
         raise ValueError(f"prefill_dp_rank must be '' or 'random', got {prefill_dp_rank!r}")
     spec = ClosedLoopArrivals(concurrency=concurrency, input_tokens=input_tokens, output_tokens=output_tokens,
@@ -168,8 +166,7 @@ def closed_loop_disagg_run(prefill_model: StepModel, decode_model: StepModel, co
              Pool(decode_model, decode_config, decode_replicas, "decode_", t_dec,
                   capped_pool(partial(DeliveringDecodeReplica, reserve_tokens=decode_reserve_tokens,
                                       recv_interval_steps=decode_recv_interval_steps,
-                                      retract_to_host=decode_retract, prebuilt_idle=decode_prebuilt_idle),
-                              decode_kv_tokens))]
+                                      retract_to_host=decode_retract), decode_kv_tokens))]
     res = run_pools(pools, KVLink(kv_bytes_per_token, link_bytes_per_s, link_latency_s), spec, duration_s=None,
                     num_requests=num_requests, seed=seed, slo_ttft_s=None, slo_tpot_s=None, progress=None,
                     router="least_loaded", exact_step_times=False, max_time_s=None, max_drain_s=None)

@@ -23,16 +23,6 @@ from inferchip.sim.steptime import StepTimer
 from inferchip.sim.stretch import MIN_STRETCH_STEPS, decode_stretch
 
 
-def skipped_rank_share(arrivals: int, ranks: int) -> float:
-    """The expected share of ``ranks`` attention-DP ranks receiving at least one of ``arrivals`` requests, each
-    pinned to a rank drawn uniformly: ``1 - (1 - 1/ranks)^arrivals`` (0 for one rank or no arrival)."""
-    if ranks < 1 or arrivals < 0:
-        raise ValueError(f"ranks must be >= 1 and arrivals >= 0, got {ranks}, {arrivals}")
-    if ranks == 1 or arrivals == 0:
-        return 0.0
-    return 1.0 - (1.0 - 1.0 / ranks) ** arrivals
-
-
 class PollingReplica(Replica):
     """:class:`~inferchip.sim.replica.Replica` with a request inbox polled every ``recv_interval_steps``
     decode-only steps (module doc). ``recv_interval_steps = 1`` behaves as the plain replica.
@@ -195,23 +185,12 @@ class DeliveringDecodeReplica(Replica):
     ``R``), which holds the arrivals behind it (sgl-project/sglang ``disaggregation/decode.py``:
     ``retracted_queue``, ``resume_retracted_reqs``, ``_allocatable_tokens(count_retracted=True)``; the offload is
     issue #18701's). The copy's time is not modelled. False: the replica's own preemption (recompute, behind the
-    arrivals).
-
-    ``prebuilt_idle`` (SGLang before 2026-02 on an attention-DP decode server): a rank that takes KV-arrived
-    requests in an iteration runs them as a prebuilt batch and, for the lockstep MoE collectives, an idle forward:
-    its running batch does not decode that iteration; they merge at the next (sgl-project/sglang
-    ``disaggregation/decode.py`` ``get_next_disagg_decode_batch_to_run`` returns the prebuilt batch instead of the
-    running one, ``event_loop_*_disagg_decode`` then ``_prepare_idle_batch_and_run``; PR #12839, 2025-11-07: "Decode
-    (dp0) + Prebuilt (dp1) -> Decode (dp0) + Idle (dp1)"; PR #19568, 2026-02-28, made the same-iteration merge the
-    default). With a step's arrivals spread uniformly over the ``D`` ranks (each request's rank is
-    ``bootstrap_room % D`` with a random room), a share ``1 - (1 - 1/D)^a`` of the ranks skips; priced in the
-    mean as that share of one more step for every sequence (:meth:`intake_stall_s`)."""
+    arrivals)."""
 
     def __init__(self, index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
                  table: RequestTable, reserve_tokens: int = 0, recv_interval_steps: int = 1,
-                 retract_to_host: bool = False, prebuilt_idle: bool = False):
+                 retract_to_host: bool = False):
         super().__init__(index, timer, config, kv_capacity_tokens, table)
-        self.prebuilt_idle = bool(prebuilt_idle)
         self.retract = bool(retract_to_host)
         if reserve_tokens < 0 or recv_interval_steps < 1:
             raise ValueError(f"reserve_tokens must be >= 0 and recv_interval_steps >= 1, got {reserve_tokens}, "
@@ -275,11 +254,6 @@ class DeliveringDecodeReplica(Replica):
             self.received.discard(s.rid)
         self._arrived.extend(s.rid for s in resumed[before:] if s.gen == 1)
         return out
-
-    def intake_stall_s(self, dt: float) -> float:
-        """The share of a step of ``dt`` s lost to the ranks taking this step's ``a`` arrivals in (``prebuilt_idle``,
-        class doc): ``dt (1 - (1 - 1/D)^a)``; 0 on one rank (its prebuilt iteration runs no forward)."""
-        return skipped_rank_share(len(self._arrived), self.dp_ranks) * dt if self.prebuilt_idle else 0.0
 
     def _requeue(self, seq: Seq) -> None:
         """A preempted decoding sequence: retracted to host memory at the head of the queue (``retract_to_host``),
