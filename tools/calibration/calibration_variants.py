@@ -10,7 +10,8 @@ the fitted ones, with leave-one-accelerator-out cross-validation, and print the 
 NAME too, from START (a log-scale fit cannot leave a start of 0). The other parameters start at
 the defaults of ``spec/calibration.py`` (``inferchip calibrate --start none``). ``--rows FILE``: also
 write every row's in-sample and held-out prediction and each fold's parameters (JSON), to list the
-held-out tail row by row (with no ``--hold``/``--add`` the fit is ``inferchip calibrate``'s).
+held-out tail row by row (the folds' data-set means included; with no ``--hold``/``--add`` the fit is
+``inferchip calibrate``'s).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from inferchip.catalog.calibration_file import save_calibration
 from inferchip.spec.calibration import Calibration
-from inferchip.validation.calibrate import calibrate
+from inferchip.validation.calibrate import DS_PREFIX, FitPoint, calibrate
 from inferchip.validation.cases import read_cases
 
 CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
@@ -32,6 +33,18 @@ def _pairs(items: list[str]) -> dict[str, float]:
     for item in items:
         name, _, value = item.partition("=")
         out[name] = float(value)
+    return out
+
+
+def _fold_values(point: FitPoint, names: list[str]) -> dict[str, float]:
+    """A fold's fitted values: its physical parameters and its data-set mean input lengths, by fitted name."""
+    means = point.lengths.mean_input_tokens
+    out = {}
+    for n in names:
+        if n.startswith(DS_PREFIX) and n[len(DS_PREFIX):] in means:
+            out[n] = float(means[n[len(DS_PREFIX):]])
+        elif not n.startswith(DS_PREFIX) and hasattr(point.calibration, n):
+            out[n] = float(getattr(point.calibration, n))
     return out
 
 
@@ -57,8 +70,7 @@ def main() -> None:
         a.rows.write_text(json.dumps({
             "summary": s, "in_sample": [r.to_dict() for r in rep.in_sample],
             "held_out": [r.to_dict() for r in rep.held_out],
-            "folds": {acc: {n: getattr(fp.calibration, n) for n in names_fitted if hasattr(fp.calibration, n)}
-                      for acc, fp in rep.folds.items()}}, default=str, indent=1))
+            "folds": {acc: _fold_values(fp, names_fitted) for acc, fp in rep.folds.items()}}, default=str, indent=1))
     ins, cv = s["in_sample"], s["cross_validated"]
     print(f"in sample {ins['median_ape']:.1f} / {ins['p90_ape']:.1f} %; "
           f"leave one accelerator out {cv['median_ape']:.1f} / {cv['p90_ape']:.1f} % (median / p90 APE)")
