@@ -51,6 +51,47 @@ def gemm_waves_scalar(tiles: float, tiles_in_flight: float) -> float:
     return math.ceil(tiles / tiles_in_flight)
 
 
+CUBLAS_SPLIT_K_MIN_DEPTH = 512.0
+"""Shallowest reduction slice a split-K kernel gives one tile (elements; estimate, the figure
+``cost.vision.layers.SPLIT_K_MIN_DEPTH`` uses: CUTLASS/cuBLAS split-K kernels slice K into a few 64-128-deep
+k-tiles per unit)."""
+
+
+def split_k_slices_max(k: ArrayLike, weight_bytes: ArrayLike) -> FloatArray:
+    """Most split-K slices a weight GEMM's library may cut its reduction of depth ``k`` into: ``floor(k / 512)``
+    (:data:`CUBLAS_SPLIT_K_MIN_DEPTH`) for 16-bit weights (``weight_bytes`` >= 2), 1 (no split) otherwise.
+
+    Mechanism: the engines run unquantised (bf16/fp16) linear layers through ``torch.nn.functional.linear``
+    (vLLM ``UnquantizedLinearMethod.apply`` in ``vllm/model_executor/layers/linear.py``; TensorRT-LLM
+    ``tensorrt_llm/_torch/modules/linear.py`` ``UnquantizedLinearMethod.apply``), i.e. cuBLAS(Lt),
+    whose heuristics return split-K algorithms (``CUBLASLT_ALGO_CONFIG_SPLITK_NUM``, cuBLAS documentation,
+    ``cublasLtMatmulAlgoConfigAttributes_t``) when the output tiles cannot fill the SMs. The quantised GEMMs
+    (FP8/FP4 CUTLASS, trtllm-gen, DeepGEMM, Marlin) run the engines' own kernels and keep the full-wave count
+    (split-K/stream-K for them was measured and not adopted: docs/serving_validation.md, "GEMM waves")."""
+    k = np.asarray(k, dtype=float)
+    out: FloatArray = np.where(np.asarray(weight_bytes, dtype=float) >= 2.0,
+                               np.maximum(1.0, np.floor(k / CUBLAS_SPLIT_K_MIN_DEPTH)), 1.0)
+    return out
+
+
+def split_waves(tiles: ArrayLike, tiles_in_flight: ArrayLike, slices_max: ArrayLike) -> FloatArray:
+    """Waves (count, fractional) of a GEMM of ``tiles`` output tiles when its library splits the reduction into
+    ``s = max(1, min(floor(tiles_in_flight / tiles), slices_max))`` slices so that the idle units share the
+    partial wave: ``ceil(tiles s / tiles_in_flight) / s`` waves of a full-depth tile (each slice is 1/s deep).
+    ``slices_max`` 1 gives :func:`gemm_waves`. E.g. 10 tiles on 148 units, K 2880 (5 slices at most): 1/5 wave.
+    The partial sums' reduction is not charged (fp32 tiles of a few rows: below the weights' read)."""
+    t = np.asarray(tiles, dtype=float)
+    s = np.maximum(1.0, np.minimum(np.floor(tiles_in_flight / np.maximum(t, 1.0)), slices_max))
+    out: FloatArray = np.ceil(t * s / tiles_in_flight) / s
+    return out
+
+
+def split_waves_scalar(tiles: float, tiles_in_flight: float, slices_max: float) -> float:
+    """:func:`split_waves` at one point in Python floats (the scalar step path): the same operations."""
+    s = max(1.0, min(math.floor(tiles_in_flight / max(tiles, 1.0)), slices_max))
+    return math.ceil(tiles * s / tiles_in_flight) / s
+
+
 def quantised_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, groups: ArrayLike, tile_m: ArrayLike,
                    tile_n: ArrayLike, tiles_in_flight: ArrayLike) -> FloatArray:
     """FLOP the matrix units actually spend, counting padded tiles and the partial last wave.

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from inferchip.cost import rules as r
-from inferchip.cost.gemm import gemm_waves, m_tile
+from inferchip.cost.gemm import m_tile, split_waves
 from inferchip.cost.step import StepPlan, step_points
 
 
@@ -17,7 +17,7 @@ def sweep_parts(plan: StepPlan) -> tuple:
     arrays (one per operator), the rest as (rule, columns, runs); then the chip's attainable
     bandwidth, kernel overhead, M tile and tiles in flight."""
     mat: dict[str, list[float]] = {k: [] for k in ("rows", "n_tiles", "flop_per_wave_row", "weight_bytes",
-                                                    "row_bytes", "attainable_flop_per_s", "reps")}
+                                                    "row_bytes", "attainable_flop_per_s", "k_slices", "reps")}
     linear, other = [], []
     for g in plan.groups:
         reps = plan.reps[g.start:g.stop]
@@ -53,7 +53,7 @@ def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: flo
     """Replica time of the steady-state decode step at each concurrency of ``grid`` of a plan of
     ``pp`` stages (its :func:`sweep_parts`; the sweep of
     ``operating.steady_state`` without TTFT, attention data parallelism off). The weight GEMMs'
-    tiles and waves are counted as ``rules._matrix_gemm`` does (``gemm.m_tile``, ``gemm.gemm_waves``), on a
+    tiles and waves are counted as ``rules._matrix_gemm`` does (``gemm.m_tile``, ``gemm.split_waves``), on a
     (grid x GEMMs) array; attention, elementwise, embedding and host operators grow linearly
     with the concurrency at fixed lengths and are summed as such; other operators go through
     their rule. The times may differ from ``StepPlan.evaluate``'s in the last bits (sums in
@@ -75,7 +75,7 @@ def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: flo
         tm = m_tile(x, tile_m)
         x = np.ceil(x / tm, out=x)
         x *= mat["n_tiles"]
-        waves = gemm_waves(x, tiles_in_flight)
+        waves = split_waves(x, tiles_in_flight, mat["k_slices"])
         waves *= tm
         waves *= mat["flop_per_s"]
         m *= mat["row_s"]

@@ -1,0 +1,63 @@
+"""Split-K of the 16-bit (cuBLAS) weight GEMMs: the wave count by hand, its limits, the scalar twin, and the
+step's 16-bit GEMMs (not its quantised ones) getting cheaper where their tiles cannot fill the chip."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import make_chip, tiny_dense
+from inferchip.cost.gemm import gemm_waves, split_k_slices_max, split_waves, split_waves_scalar
+from inferchip.cost.step import compile_step, step_cost
+from inferchip.mapping.layout import Layout
+from inferchip.mapping.memory_fit import Formats
+from inferchip.mapping.sharding import shard
+from inferchip.spec.calibration import Calibration
+
+
+def test_split_waves_by_hand():
+    # gpt-oss-120b qkv at TP2 and 128 decode rows on B200: n 2560 -> 10 tiles of 256, K 2880 -> at most
+    # floor(2880 / 512) = 5 slices; 148 units would take 14, so 5: ceil(50 / 148) / 5 = 0.2 waves.
+    assert split_waves_scalar(10.0, 148.0, 5.0) == pytest.approx(0.2)
+    # 100 tiles: floor(148 / 100) = 1 slice, one full wave, as without split-K.
+    assert split_waves_scalar(100.0, 148.0, 5.0) == 1.0
+    # 200 tiles fill more than a wave: no split, two waves.
+    assert split_waves_scalar(200.0, 148.0, 5.0) == 2.0
+
+
+def test_only_16_bit_weights_split():
+    k = np.array([2880.0, 2880.0, 2880.0, 300.0])
+    wb = np.array([2.0, 1.0, 0.53125, 2.0])  # bf16, fp8, mxfp4, a shallow bf16 GEMM
+    assert list(split_k_slices_max(k, wb)) == [5.0, 1.0, 1.0, 1.0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(tiles=st.integers(1, 5000), units=st.integers(1, 400), slices=st.integers(1, 64))
+def test_split_waves_bounds_and_scalar_twin(tiles, units, slices):
+    """Never more waves than the data-parallel count, never fewer than perfect packing, one slice is the
+    data-parallel count, and the scalar twin gives the array function's float."""
+    w = float(split_waves(float(tiles), float(units), float(slices)))
+    assert w == split_waves_scalar(float(tiles), float(units), float(slices))
+    assert tiles / units - 1e-12 <= w <= float(gemm_waves(tiles, units))
+    assert float(split_waves(float(tiles), float(units), 1.0)) == math.ceil(tiles / units)
+
+
+def test_step_16_bit_gemms_split_quantised_ones_do_not():
+    """A one-layer dense model at 64 decode rows on the H100-like chip: hidden 1024 gives 4 tiles of 256 along N
+    for 132 units, so the bf16 GEMMs split K (compute time falls), the fp8 ones keep their full wave; the
+    weights' read bounds the split GEMMs from below, and the array and scalar paths agree."""
+    model, chip, cal = tiny_dense(layers=1, hidden=1024, heads=8, kv_heads=2, ffn=4096), make_chip(), Calibration()
+    sm = shard(model, Layout())
+    rows = 64.0
+    bf16 = step_cost(sm, chip, Formats("bf16", "bf16", "bf16"), cal, rows, rows, rows * 512, 0.0)
+    proj = bf16.classes["attention_proj"]
+    fp8 = step_cost(sm, chip, Formats("fp8", "fp8", "fp8"), cal, rows, rows, rows * 512, 0.0)
+    # the same shapes: bf16 spends half the fp8 FLOP rate, so without split-K its compute would be twice fp8's
+    assert float(proj.compute_bound_s) < 2.0 * float(fp8.classes["attention_proj"].compute_bound_s)
+    plan = compile_step(sm, chip, Formats("bf16", "bf16", "bf16"), cal)
+    one = plan.cost(rows, rows, rows * 512, 0.0)
+    assert float(one.time_s) == pytest.approx(float(bf16.time_s), rel=1e-9)
