@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import make_chip, tiny_dense
-from inferchip.cost.gemm import gemm_waves, split_k_slices_max, split_waves, split_waves_scalar
+from inferchip.cost.gemm import (
+    gemm_waves,
+    split_k_compute_s,
+    split_k_compute_s_scalar,
+    split_k_slices_max,
+    split_waves,
+    split_waves_scalar,
+)
 from inferchip.cost.step import compile_step, step_cost
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
@@ -29,6 +36,15 @@ def test_split_waves_by_hand():
     assert split_waves_scalar(200.0, 148.0, 5.0) == 2.0
 
 
+def test_split_k_is_taken_only_where_faster_by_hand():
+    # 10 tiles on 148 units, 5 slices at most, a 10 us wave: data-parallel 10 us; split 0.2 x 10 = 2 us plus
+    # 5 partial round trips. At 1 us each: 7 us (split taken); at 2 us each: 12 us (data-parallel kept).
+    assert split_k_compute_s_scalar(10.0, 148.0, 5.0, 1.0, 10e-6, 1.0, 1e-6) == pytest.approx(7e-6)
+    assert split_k_compute_s_scalar(10.0, 148.0, 5.0, 1.0, 10e-6, 1.0, 2e-6) == pytest.approx(10e-6)
+    # one slice allowed (a quantised GEMM): the data-parallel time whatever the partials cost
+    assert split_k_compute_s_scalar(10.0, 148.0, 1.0, 1.0, 10e-6, 1.0, 0.0) == pytest.approx(10e-6)
+
+
 def test_only_16_bit_weights_split():
     k = np.array([2880.0, 2880.0, 2880.0, 300.0])
     wb = np.array([2.0, 1.0, 0.53125, 2.0])  # bf16, fp8, mxfp4, a shallow bf16 GEMM
@@ -44,6 +60,17 @@ def test_split_waves_bounds_and_scalar_twin(tiles, units, slices):
     assert w == split_waves_scalar(float(tiles), float(units), float(slices))
     assert tiles / units - 1e-12 <= w <= float(gemm_waves(tiles, units))
     assert float(split_waves(float(tiles), float(units), 1.0)) == math.ceil(tiles / units)
+
+
+@settings(max_examples=200, deadline=None)
+@given(tiles=st.integers(1, 5000), units=st.integers(1, 400), slices=st.integers(1, 64),
+       partial=st.floats(0.0, 1e-4))
+def test_split_k_choice_never_slower_and_scalar_twin(tiles, units, slices, partial):
+    """The library's choice is never slower than the data-parallel kernel, and the scalar twin agrees."""
+    a = float(split_k_compute_s(float(tiles), float(units), float(slices), 64.0, 1e-9, 1.0, partial))
+    assert a == pytest.approx(split_k_compute_s_scalar(float(tiles), float(units), float(slices), 64.0, 1e-9, 1.0,
+                                                       partial), rel=1e-12)
+    assert a <= math.ceil(tiles / units) * 64.0 * 1e-9 * (1 + 1e-12)
 
 
 def test_step_16_bit_gemms_split_quantised_ones_do_not():

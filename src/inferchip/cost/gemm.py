@@ -74,14 +74,21 @@ def split_k_slices_max(k: ArrayLike, weight_bytes: ArrayLike) -> FloatArray:
     return out
 
 
-def split_waves(tiles: ArrayLike, tiles_in_flight: ArrayLike, slices_max: ArrayLike) -> FloatArray:
-    """Waves (count, fractional) of a GEMM of ``tiles`` output tiles when its library splits the reduction into
-    ``s = max(1, min(floor(tiles_in_flight / tiles), slices_max))`` slices so that the idle units share the
-    partial wave: ``ceil(tiles s / tiles_in_flight) / s`` waves of a full-depth tile (each slice is 1/s deep).
-    ``slices_max`` 1 gives :func:`gemm_waves`. E.g. 10 tiles on 148 units, K 2880 (5 slices at most): 1/5 wave.
-    The partial sums' reduction is not charged (fp32 tiles of a few rows: below the weights' read)."""
+def split_slices(tiles: ArrayLike, tiles_in_flight: ArrayLike, slices_max: ArrayLike) -> FloatArray:
+    """Split-K slices (count) of a GEMM of ``tiles`` output tiles: ``max(1, min(floor(tiles_in_flight / tiles),
+    slices_max))``, as many as the idle units take, each slice at least :data:`CUBLAS_SPLIT_K_MIN_DEPTH` deep."""
     t = np.asarray(tiles, dtype=float)
-    s = np.maximum(1.0, np.minimum(np.floor(tiles_in_flight / np.maximum(t, 1.0)), slices_max))
+    out: FloatArray = np.maximum(1.0, np.minimum(np.floor(tiles_in_flight / np.maximum(t, 1.0)), slices_max))
+    return out
+
+
+def split_waves(tiles: ArrayLike, tiles_in_flight: ArrayLike, slices_max: ArrayLike) -> FloatArray:
+    """Waves (count, fractional) of a GEMM of ``tiles`` output tiles split into :func:`split_slices` ``s`` slices
+    so that the idle units share the partial wave: ``ceil(tiles s / tiles_in_flight) / s`` waves of a
+    full-depth tile (each slice is 1/s deep). ``slices_max`` 1 gives :func:`gemm_waves`. E.g. 10 tiles on 148
+    units, K 2880 (5 slices at most): 1/5 wave."""
+    t = np.asarray(tiles, dtype=float)
+    s = split_slices(t, tiles_in_flight, slices_max)
     out: FloatArray = np.ceil(t * s / tiles_in_flight) / s
     return out
 
@@ -90,6 +97,35 @@ def split_waves_scalar(tiles: float, tiles_in_flight: float, slices_max: float) 
     """:func:`split_waves` at one point in Python floats (the scalar step path): the same operations."""
     s = max(1.0, min(math.floor(tiles_in_flight / max(tiles, 1.0)), slices_max))
     return math.ceil(tiles * s / tiles_in_flight) / s
+
+
+def split_k_compute_s(tiles: ArrayLike, tiles_in_flight: ArrayLike, slices_max: ArrayLike, tile_rows: ArrayLike,
+                      flop_per_wave_row: ArrayLike, flop_per_s: ArrayLike, partial_s: ArrayLike) -> FloatArray:
+    """Matrix time (s) of a GEMM of ``tiles`` output tiles of ``tile_rows`` rows whose library takes the faster of
+    its data-parallel kernel (``ceil(tiles / T)`` waves, each ``tile_rows x flop_per_wave_row`` FLOP at
+    ``flop_per_s``) and its split-K kernel (:func:`split_waves` waves plus the partial sums' round trip,
+    ``s x partial_s``: each of the ``s`` slices writes an fp32 ``m x n`` partial that the reduction reads back,
+    ``partial_s = 2 m n 4 B / attainable bytes/s``, priced at DRAM: an upper bound where the partials stay in
+    L2). cuBLASLt's heuristic ranks its candidate algorithms, split-K ones among them, by estimated time (cuBLAS
+    documentation, ``cublasLtMatmulAlgoGetHeuristic``). ``slices_max`` 1: the data-parallel time exactly."""
+    t = np.asarray(tiles, dtype=float)
+    s = split_slices(t, tiles_in_flight, slices_max)
+    dp = gemm_waves(t, tiles_in_flight) * tile_rows * flop_per_wave_row / flop_per_s
+    sk = np.ceil(t * s / tiles_in_flight) / s * tile_rows * flop_per_wave_row / flop_per_s + np.where(
+        s > 1.0, s * np.asarray(partial_s, dtype=float), np.inf)
+    out: FloatArray = np.minimum(dp, sk)
+    return out
+
+
+def split_k_compute_s_scalar(tiles: float, tiles_in_flight: float, slices_max: float, tile_rows: float,
+                             flop_per_wave_row: float, flop_per_s: float, partial_s: float) -> float:
+    """:func:`split_k_compute_s` at one point in Python floats (the scalar step path): the same operations."""
+    dp = math.ceil(tiles / tiles_in_flight) * tile_rows * flop_per_wave_row / flop_per_s
+    s = max(1.0, min(math.floor(tiles_in_flight / max(tiles, 1.0)), slices_max))
+    if s <= 1.0:
+        return dp
+    sk = math.ceil(tiles * s / tiles_in_flight) / s * tile_rows * flop_per_wave_row / flop_per_s + s * partial_s
+    return dp if dp <= sk else sk
 
 
 def quantised_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, groups: ArrayLike, tile_m: ArrayLike,

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from inferchip.cost import rules as r
-from inferchip.cost.gemm import m_tile, split_waves
+from inferchip.cost.constants import FP32_BYTES
+from inferchip.cost.gemm import m_tile, split_k_compute_s
 from inferchip.cost.step import StepPlan, step_points
 
 
@@ -17,7 +18,7 @@ def sweep_parts(plan: StepPlan) -> tuple:
     arrays (one per operator), the rest as (rule, columns, runs); then the chip's attainable
     bandwidth, kernel overhead, M tile and tiles in flight."""
     mat: dict[str, list[float]] = {k: [] for k in ("rows", "n_tiles", "flop_per_wave_row", "weight_bytes",
-                                                    "row_bytes", "attainable_flop_per_s", "k_slices", "reps")}
+                                                    "row_bytes", "attainable_flop_per_s", "k_slices", "n", "reps")}
     linear, other = [], []
     for g in plan.groups:
         reps = plan.reps[g.start:g.stop]
@@ -53,7 +54,7 @@ def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: flo
     """Replica time of the steady-state decode step at each concurrency of ``grid`` of a plan of
     ``pp`` stages (its :func:`sweep_parts`; the sweep of
     ``operating.steady_state`` without TTFT, attention data parallelism off). The weight GEMMs'
-    tiles and waves are counted as ``rules._matrix_gemm`` does (``gemm.m_tile``, ``gemm.split_waves``), on a
+    tiles and waves are counted as ``rules._matrix_gemm`` does (``gemm.m_tile``, ``gemm.split_k_compute_s``), on a
     (grid x GEMMs) array; attention, elementwise, embedding and host operators grow linearly
     with the concurrency at fixed lengths and are summed as such; other operators go through
     their rule. The times may differ from ``StepPlan.evaluate``'s in the last bits (sums in
@@ -75,9 +76,8 @@ def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: flo
         tm = m_tile(x, tile_m)
         x = np.ceil(x / tm, out=x)
         x *= mat["n_tiles"]
-        waves = split_waves(x, tiles_in_flight, mat["k_slices"])
-        waves *= tm
-        waves *= mat["flop_per_s"]
+        waves = split_k_compute_s(x, tiles_in_flight, mat["k_slices"], tm, mat["flop_per_wave_row"],
+                                  mat["attainable_flop_per_s"], 2.0 * FP32_BYTES * m * mat["n"] / abw)
         m *= mat["row_s"]
         m += mat["weight_s"]
         total = np.maximum(waves, m, out=m) @ mat["reps"]
