@@ -45,10 +45,11 @@ def test_split_k_is_taken_only_where_faster_by_hand():
     assert split_k_compute_s_scalar(10.0, 148.0, 1.0, 1.0, 10e-6, 1.0, 0.0) == pytest.approx(10e-6)
 
 
-def test_only_16_bit_weights_split():
+def test_only_16_bit_weights_split_and_only_where_the_run_states_cublas():
     k = np.array([2880.0, 2880.0, 2880.0, 300.0])
     wb = np.array([2.0, 1.0, 0.53125, 2.0])  # bf16, fp8, mxfp4, a shallow bf16 GEMM
-    assert list(split_k_slices_max(k, wb)) == [5.0, 1.0, 1.0, 1.0]
+    assert list(split_k_slices_max(k, wb, True)) == [5.0, 1.0, 1.0, 1.0]
+    assert list(split_k_slices_max(k, wb, False)) == [1.0, 1.0, 1.0, 1.0]
 
 
 @settings(max_examples=200, deadline=None)
@@ -76,8 +77,10 @@ def test_split_k_choice_never_slower_and_scalar_twin(tiles, units, slices, parti
 def test_step_16_bit_gemms_split_quantised_ones_do_not():
     """A one-layer dense model at 64 decode rows on the H100-like chip: hidden 1024 gives 4 tiles of 256 along N
     for 132 units, so the bf16 GEMMs split K (compute time falls), the fp8 ones keep their full wave; the
-    weights' read bounds the split GEMMs from below, and the array and scalar paths agree."""
-    model, chip, cal = tiny_dense(layers=1, hidden=1024, heads=8, kv_heads=2, ffn=4096), make_chip(), Calibration()
+    weights' read bounds the split GEMMs from below, and the array and scalar paths agree. Split-K is on because
+    the calibration says the run's 16-bit GEMMs are cuBLASLt's (Calibration.gemm_split_k_16bit)."""
+    model, chip = tiny_dense(layers=1, hidden=1024, heads=8, kv_heads=2, ffn=4096), make_chip()
+    cal = Calibration(gemm_split_k_16bit=True)
     sm = shard(model, Layout())
     rows = 64.0
     bf16 = step_cost(sm, chip, Formats("bf16", "bf16", "bf16"), cal, rows, rows, rows * 512, 0.0)
@@ -88,3 +91,21 @@ def test_step_16_bit_gemms_split_quantised_ones_do_not():
     plan = compile_step(sm, chip, Formats("bf16", "bf16", "bf16"), cal)
     one = plan.cost(rows, rows, rows * 512, 0.0)
     assert float(one.time_s) == pytest.approx(float(bf16.time_s), rel=1e-9)
+
+
+def test_without_the_statement_bf16_keeps_its_full_wave_exactly():
+    """The default calibration (no cuBLASLt statement): the bf16 projections' compute is exactly twice fp8's (the
+    same tiles and waves at half the rate), in the array and compiled paths alike, and the flag makes it smaller."""
+    model, chip = tiny_dense(layers=1, hidden=1024, heads=8, kv_heads=2, ffn=4096), make_chip()
+    sm, rows = shard(model, Layout()), 64.0
+    cal = Calibration()
+    bf16 = step_cost(sm, chip, Formats("bf16", "bf16", "bf16"), cal, rows, rows, rows * 512, 0.0)
+    fp8 = step_cost(sm, chip, Formats("fp8", "fp8", "fp8"), cal, rows, rows, rows * 512, 0.0)
+    plain = float(bf16.classes["attention_proj"].compute_bound_s)
+    # (within 0.1 %: the classes also hold small non-GEMM terms)
+    assert plain == pytest.approx(2.0 * float(fp8.classes["attention_proj"].compute_bound_s), rel=1e-3)
+    split = step_cost(sm, chip, Formats("bf16", "bf16", "bf16"), Calibration(gemm_split_k_16bit=True), rows, rows,
+                      rows * 512, 0.0)
+    assert float(split.classes["attention_proj"].compute_bound_s) < plain
+    plan = compile_step(sm, chip, Formats("bf16", "bf16", "bf16"), cal)
+    assert float(plan.cost(rows, rows, rows * 512, 0.0).time_s) == pytest.approx(float(bf16.time_s), rel=1e-12)

@@ -85,7 +85,8 @@ def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float], peak: 
         k = np.array([float(op.k) for op in ops])
         n = np.array([float(op.n) for op in ops])
         wb = np.array([float(weight_bytes(ctx, op)) for op in ops])
-        return {"k": k, "n": n, "n_tiles": np.ceil(n / ctx.tile_n), "k_slices": gemm.split_k_slices_max(k, wb),
+        return {"k": k, "n": n, "n_tiles": np.ceil(n / ctx.tile_n),
+                "k_slices": gemm.split_k_slices_max(k, wb, ctx.gemm_split_k_16bit),
                 "flop_per_wave_row": ctx.tiles_in_flight * FLOP_PER_MAC * ctx.tile_n * k,
                 "weight_bytes": k * n * wb, "row_bytes": (k + n) * ctx.act_bytes,
                 "flop_per_row": FLOP_PER_MAC * k * n,

@@ -9,7 +9,7 @@ import numpy as np
 
 from inferchip.cost import rules as r
 from inferchip.cost.constants import FP32_BYTES
-from inferchip.cost.gemm import m_tile, split_k_compute_s
+from inferchip.cost.gemm import gemm_waves, m_tile, split_k_compute_s
 from inferchip.cost.step import StepPlan, step_points
 
 
@@ -43,6 +43,7 @@ def sweep_parts(plan: StepPlan) -> tuple:
     if len(arrays["reps"]):
         arrays["rows"] = arrays["rows"] > 0
         arrays["flop_per_s"] = arrays["flop_per_wave_row"] / arrays["attainable_flop_per_s"]
+        arrays["splits"] = bool(np.any(arrays["k_slices"] > 1.0))  # type: ignore[assignment]
         arrays["weight_s"] = arrays["weight_bytes"] / abw
         arrays["row_s"] = arrays["row_bytes"] / abw
         arrays["overhead_s"] = kov * float(np.sum(arrays["reps"]))
@@ -76,8 +77,13 @@ def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: flo
         tm = m_tile(x, tile_m)
         x = np.ceil(x / tm, out=x)
         x *= mat["n_tiles"]
-        waves = split_k_compute_s(x, tiles_in_flight, mat["k_slices"], tm, mat["flop_per_wave_row"],
-                                  mat["attainable_flop_per_s"], 2.0 * FP32_BYTES * m * mat["n"] / abw)
+        if mat["splits"]:  # some GEMM may split K (Calibration.gemm_split_k_16bit)
+            waves = split_k_compute_s(x, tiles_in_flight, mat["k_slices"], tm, mat["flop_per_wave_row"],
+                                      mat["attainable_flop_per_s"], 2.0 * FP32_BYTES * m * mat["n"] / abw)
+        else:  # the full-wave count, in the arithmetic of the plans that split nothing
+            waves = gemm_waves(x, tiles_in_flight)
+            waves *= tm
+            waves *= mat["flop_per_s"]
         m *= mat["row_s"]
         m += mat["weight_s"]
         total = np.maximum(waves, m, out=m) @ mat["reps"]
