@@ -48,23 +48,6 @@ def test_patch_adds_the_step_time_only_where_the_sampler_is_stated() -> None:
     assert sc.with_step_sampler(lambda c, r, k: c, 0.0, lambda m: 1)(cal, stated, True) is cal
 
 
-def test_small_batch_term_by_hand_and_errors() -> None:
-    # 59 ps x min(b, 128) x V: 8 rows of 131,072: 61.87 us; 512 rows: capped at 128: 0.98984 ms
-    assert sc.small_batch_extra_s(8, 131_072) == pytest.approx(59e-12 * 8 * 131_072)
-    assert sc.small_batch_extra_s(512, 131_072) == pytest.approx(59e-12 * 128 * 131_072)
-    with pytest.raises(ValueError, match="running"):
-        sc.small_batch_extra_s(-1, 10)
-    with pytest.raises(ValueError, match="vocab_size"):
-        sc.small_batch_extra_s(1, 0)
-
-
-def test_small_batch_term_meets_the_pr_points_within_thirteen_percent() -> None:
-    # the shipped 76 ps line plus the term against PR #40376's 64- and 128-row points (vocabulary 131,072)
-    for rows, ms in (*sc.PR40376_SMALL_POINTS, sc.PR40376_POINTS[131_072][0]):
-        model = 3.832e-3 / (384 * 131_072) * rows * 131_072 + sc.small_batch_extra_s(rows, 131_072)
-        assert model == pytest.approx(ms * 1e-3, rel=0.13)  # 64 rows: 1.132 ms against 1.005 (+12.6 %)
-
-
 def test_gemm_charges_by_hand() -> None:
     # m 128, k 1,024, n 512, tiles 128 x 256 on 4 units at 1 TFLOP/s: 1 x 2 tiles, one wave of
     # 128 x 4 x 2 x 256 x 1,024 = 2.684e8 FLOP: 268.4 us. Split-K: s = min(4 // 2, 1,024 // 512) = 2, one wave of
@@ -76,15 +59,3 @@ def test_gemm_charges_by_hand() -> None:
     assert mem == pytest.approx(1.441792e-6)
     # at 1 GB/s the partials (1.049 ms) make split-K slower: the full wave stands
     assert sc.gemm_charges_s(128, 1024, 512, 128, 256, 4, 1e12, 1e9)[1] == pytest.approx(full)
-
-
-def test_measured_batch_reads_the_notes_else_the_concurrency() -> None:
-    assert sc.measured_batch({"notes": "a; mean running batch (vLLM) 95.3; b", "concurrency": "96"}) == 95.3
-    assert sc.measured_batch({"notes": "nothing", "concurrency": "96"}) == 96.0
-
-
-def test_shape_patch_uses_the_measured_batch() -> None:
-    cal = Calibration()
-    run = sc.with_step_sampler(lambda c, row, closed_loop: c, 0.0, lambda model: 100_000, shape=True)
-    row = {"model": "m", "notes": "sampling: vLLM native top-p; mean running batch 10;", "concurrency": "16"}
-    assert run(cal, row, True).step_overhead_s == pytest.approx(cal.step_overhead_s + 59e-12 * 10 * 100_000)

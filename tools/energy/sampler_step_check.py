@@ -17,7 +17,7 @@ about 8 ns x the vocabulary (1.0 ms at Llama's 128,256 entries, 1.6 ms at gpt-os
 128 rows by a full sort then a sort by row, 128 and more by a segmented sort: ``aten/src/ATen/native/cuda/
 SortStable.cu``), and the marginal 76 ps holds above. PR #42191's table (vocabulary 32,768) gives 0.094 / 0.179 ms
 at 1 / 4 rows: a launch-bound floor of about 0.1 ms. So the table's shape is ``V x (76 ps x b + 59 ps x min(b, 128))``
-(:func:`small_batch_extra_s`, the second term on top of the shipped line), not a fixed 1 ms.
+(``validation.moe_kernels.native_top_p_small_batch_s``, the second term), not a fixed 1 ms.
 
 This tool checks it against the runs:
 
@@ -30,9 +30,9 @@ shows as a positive gap of about that size on every model.
 are all H100, so the H100 fold's values are those a full refit holds them out with) with the rows that state the
 native top-p sampler given ``NS x vocabulary`` more seconds per step (``Calibration.step_overhead_s``, no DRAM
 bytes: the sort's bytes are in the shipped per-row term) for each ``--ns`` value, and the held-out-style tokens/J,
-board power and throughput lines for all runs and per data set; ``--shape`` instead adds the small-batch term
-``59 ps x min(b, 128) x V`` per step at each run's measured running batch ``b`` (its notes; a diagnostic: the
-shipped closed loop would take its own batch).
+board power and throughput lines for all runs and per data set. The shape itself ships
+(``validation.moe_kernels.native_top_p_small_batch_s``, at the row's concurrency), so ``--ns`` adds a fixed time
+on top of what a checkout ships.
 
 ``gemm``: the one public H100 timing of cuBLAS under ``torch.nn.functional.linear`` at decode sizes found (vLLM PR
 #49363, "H100 benchmarks", ``benchmark_fp8_gemm.py`` torch-bf16 column, N 12,288, K 5,376, M 1-128,
@@ -42,7 +42,7 @@ at the attainable bandwidth, whichever is longer) and against stop 28's split-K 
 main: ``s = min(floor(T / tiles), floor(K / 512))`` slices plus each slice's fp32 partial written and read at DRAM).
 
     PYTHONPATH=src python tools/energy/sampler_step_check.py gaps [--max-batch 16]
-    PYTHONPATH=src python tools/energy/sampler_step_check.py figures [--ns 0 2 4 8] [--shape]
+    PYTHONPATH=src python tools/energy/sampler_step_check.py figures [--ns 0 2 4 8]
     PYTHONPATH=src python tools/energy/sampler_step_check.py gemm
 """
 
@@ -53,13 +53,11 @@ import contextlib
 import csv
 import io
 import math
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 TOOLS = Path(__file__).resolve().parent
-_BATCH = re.compile(r"mean running batch[^;]*?([0-9.]+);")
 # vLLM PR #40376 ("[Perf] Enable FlashInfer top-k/top-p sampler by default"), benchmark table, PyTorch column,
 # scenario topp_whole (top-p on every row): vocabulary -> ((rows, ms), (rows, ms)).
 PR40376_POINTS: dict[int, tuple[tuple[int, float], tuple[int, float]]] = {
@@ -68,11 +66,6 @@ PR40376_POINTS: dict[int, tuple[tuple[int, float], tuple[int, float]]] = {
 }
 # The same PR's second table (same scenario and column), vocabulary 131,072: (rows, ms).
 PR40376_SMALL_POINTS: tuple[tuple[int, float], ...] = ((64, 1.005), (128, 2.272))
-# The small-batch term: the per-entry time below SEGMENTED_SORT_ROWS rows above the shipped 76 ps slope,
-# (2.318 ms / 128 rows / 131,072) - 76 ps = 138 - 76 = 62 ps; 59 ps from the mean of the 64- and 128-row points'
-# per-row times (120, 135, 138 ps). ESTIMATE (ours, this tool) from PR #40376's tables.
-SMALL_BATCH_EXTRA_S_PER_ENTRY = 59e-12
-SEGMENTED_SORT_ROWS = 128
 # vLLM PR #49363 (HDCharles, "H100 benchmarks for google/gemma-4-31B-it", benchmark_fp8_gemm.py --tp-sizes 1):
 # torch-bf16 TFLOP/s of the N 12,288 x K 5,376 GEMM at batch (M) 1, 16, 64, 128.
 PR49363_H100_BF16 = {"n": 12_288, "k": 5_376, "tflops": {1: 2.870333, 16: 46.541434, 64: 182.588263,
@@ -105,17 +98,6 @@ def step_time_s(ns_per_entry: float, vocab_size: int) -> float:
     return ns_per_entry * 1e-9 * vocab_size
 
 
-def small_batch_extra_s(running: float, vocab_size: int) -> float:
-    """Seconds per step the native top-p sort takes beyond the shipped 76 ps per row and entry at ``running`` rows:
-    :data:`SMALL_BATCH_EXTRA_S_PER_ENTRY` x ``min(running, SEGMENTED_SORT_ROWS)`` x ``vocab_size``; ValueError for
-    a negative batch or a vocabulary below one entry."""
-    if running < 0.0:
-        raise ValueError(f"running must be at least 0 sequences, got {running!r}")
-    if vocab_size < 1:
-        raise ValueError(f"vocab_size must be at least 1 entry, got {vocab_size!r}")
-    return SMALL_BATCH_EXTRA_S_PER_ENTRY * min(running, SEGMENTED_SORT_ROWS) * vocab_size
-
-
 def gemm_charges_s(m: float, k: float, n: float, tile_m: float, tile_n: float, units: float, flop_per_s: float,
                    bytes_per_s: float, act_bytes: float = 2.0) -> tuple[float, float, float]:
     """(full-wave compute, split-K compute, memory) seconds of a 16-bit ``(m x k) @ (k x n)`` GEMM: the full wave as
@@ -135,28 +117,19 @@ def gemm_charges_s(m: float, k: float, n: float, tile_m: float, tile_n: float, u
     return full, split, (k * n + m * (k + n)) * act_bytes / bytes_per_s
 
 
-def with_step_sampler(plain: Callable, ns_per_entry: float, vocab: Callable[[str], int],
-                      shape: bool = False) -> Callable:
+def with_step_sampler(plain: Callable, ns_per_entry: float, vocab: Callable[[str], int]) -> Callable:
     """``validation.moe_kernels.run_calibration`` (``plain``) followed by :func:`step_time_s` more seconds per
-    step (``shape``: :func:`small_batch_extra_s` at the running batch the row's notes measured) on a row whose
-    notes state vLLM's native top-p sampler; every other row's calibration unchanged."""
+    step on a row whose notes state vLLM's native top-p sampler; every other row's calibration unchanged."""
     from inferchip.validation.moe_kernels import states_native_top_p
 
     def run(cal, row, closed_loop):  # type: ignore[no-untyped-def]
         out = plain(cal, row, closed_loop)
-        if not ((ns_per_entry or shape) and states_native_top_p(row)):
+        if not (ns_per_entry and states_native_top_p(row)):
             return out
-        v = vocab((row.get("model") or "").strip())
-        extra = small_batch_extra_s(measured_batch(row), v) if shape else step_time_s(ns_per_entry, v)
+        extra = step_time_s(ns_per_entry, vocab((row.get("model") or "").strip()))
         return out.model_copy(update={"step_overhead_s": out.step_overhead_s + extra})
 
     return run
-
-
-def measured_batch(row: dict[str, str]) -> float:
-    """The mean running batch a row's notes state (``mean running batch ...;``), else its concurrency."""
-    m = _BATCH.search(row.get("notes", "") or "")
-    return float(m.group(1)) if m else float(row.get("concurrency") or 0.0)
 
 
 def _gaps(max_batch: float, ns: float) -> None:
@@ -179,7 +152,7 @@ def _gaps(max_batch: float, ns: float) -> None:
               f"{1e3 * step_time_s(ns, _vocab_size(x['model'])):.2f}")
 
 
-def _figures(ns_values: Sequence[float], shape: bool) -> None:
+def _figures(ns_values: Sequence[float]) -> None:
     sys.path.insert(0, str(TOOLS))
     import energy_fold_split as efs
     import inferchip.validation.moe_kernels as mk
@@ -187,8 +160,8 @@ def _figures(ns_values: Sequence[float], shape: bool) -> None:
     plain = mk.run_calibration
     argv = ["energy_fold_split", "--values", *map(str, H100_FOLD_VALUES), "--lm-arena-mean",
             str(LM_ARENA_DEFAULT_MEAN)]
-    for ns in ([0.0] if shape else ns_values):
-        mk.run_calibration = with_step_sampler(plain, ns, mk._vocab_size, shape)  # type: ignore[assignment]
+    for ns in ns_values:
+        mk.run_calibration = with_step_sampler(plain, ns, mk._vocab_size)  # type: ignore[assignment]
         buf, saved = io.StringIO(), sys.argv
         try:
             sys.argv = argv
@@ -196,8 +169,7 @@ def _figures(ns_values: Sequence[float], shape: bool) -> None:
                 efs.main()
         finally:
             sys.argv, mk.run_calibration = saved, plain  # type: ignore[assignment]
-        print("== the small-batch term at each run's measured batch" if shape
-              else f"== {ns:g} ns per vocabulary entry and step")
+        print(f"== {ns:g} ns per vocabulary entry and step")
         for line in buf.getvalue().splitlines():
             if not line.lstrip().startswith("model |"):
                 print(line)
@@ -231,7 +203,6 @@ def main() -> None:
     g.add_argument("--ns", type=float, default=8.0, help="intercept per vocabulary entry shown beside the gap")
     f = sub.add_parser("figures", help="tokens/J, board power and throughput with the intercept added")
     f.add_argument("--ns", type=float, nargs="+", default=[0.0, 2.0, 4.0, 8.0])
-    f.add_argument("--shape", action="store_true", help="the small-batch term at each run's measured batch")
     sub.add_parser("gemm", help="the H100 cuBLAS timing of PR #49363 against the model's GEMM charge")
     args = ap.parse_args()
     for vocab, pts in sorted(PR40376_POINTS.items()):
@@ -247,7 +218,7 @@ def main() -> None:
     elif args.what == "gemm":
         _gemm()
     else:
-        _figures(args.ns, args.shape)
+        _figures(args.ns)
 
 
 if __name__ == "__main__":

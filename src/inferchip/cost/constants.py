@@ -50,7 +50,7 @@ VLLM_NATIVE_TOP_P_BYTES_PER_VOCAB_ENTRY = 200.0
 # marginal 76 ps above (a line through the 128- and 512-row points would put 1.04 ms at zero rows, and 1.68 ms at
 # 64). torch sorts fewer than 128 rows by a full sort of every entry then a stable sort by row, 128 and more by a
 # segmented sort (aten/src/ATen/native/cuda/SortStable.cu). So the time is vocab x (76 ps x b + 59 ps x min(b, 128))
-# for b running sequences: 59 ps = the mean per-entry time of the three points (120, 135, 138 ps) less 76.
+# for b running sequences: 59 ps = the 128-row point of the second table (2.272 ms: 135.4 ps per entry) less 76.1.
 # ESTIMATE (ours, stop 36, branch tpj-board36): read from PR #40376's tables (GPU not named in the table as stored;
 # read as H100, as VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY is); within 13 % of the three points
 # (tests/test_native_top_p_small_batch.py). No DRAM bytes of its own: the per-row bytes above hold the sort's passes.
