@@ -21,7 +21,8 @@ review: $(BIN)/inferchip
 # (which also checks the layers, import cycles and module/folder sizes: tests/test_architecture.py).
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check src tests benchmarks tools
-	$(BIN)/mypy --strict src/inferchip/spec src/inferchip/catalog src/inferchip/workload src/inferchip/cost src/inferchip/mapping
+	$(BIN)/mypy --strict src/inferchip/spec src/inferchip/catalog src/inferchip/workload src/inferchip/cost src/inferchip/mapping \
+		src/inferchip/sim src/inferchip/performance
 
 test: lint
 	$(BIN)/python -m pytest

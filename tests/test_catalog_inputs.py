@@ -26,6 +26,39 @@ def test_a_path_longer_than_a_file_name_is_a_missing_file():
         load_chip("folder/" + "x" * 300 + ".yaml")
 
 
+@pytest.mark.parametrize("loader, kind", [(load_chip, "chip"), (load_model, "model")])
+def test_a_folder_or_a_device_given_as_a_file_says_what_it_is(tmp_path: Path, loader, kind):
+    """A folder given as a chip or a model (without a config.json in it) and a device such as /dev/null were
+    reported as "no such chip file" or "unknown model '/tmp'", though the path is there (stop 36)."""
+    with pytest.raises(SpecError, match="a folder") as info:
+        loader(str(tmp_path))
+    assert str(tmp_path) in str(info.value) and "allowed:" in str(info.value)
+    if os.path.exists(os.devnull):
+        with pytest.raises(SpecError, match="not a regular file.*allowed:"):
+            loader(os.devnull)
+
+
+def test_a_folder_a_device_or_a_json_given_as_a_vision_network_says_what_it_is(tmp_path: Path):
+    from inferchip.catalog.vision_networks import load_network_spec
+
+    (tmp_path / "net.json").write_text("{}")
+    for given, what in ((str(tmp_path), "a folder"), (os.devnull, "not a regular file"),
+                        (str(tmp_path / "net.json"), "not a network file")):
+        if not os.path.exists(given):
+            continue
+        with pytest.raises(SpecError, match=what) as info:
+            load_network_spec(given)
+        assert "allowed: a vision network id" in str(info.value) and given in str(info.value)
+    with pytest.raises(UnknownIdError, match="unknown vision network 'resnet50'"):
+        load_network_spec("resnet50")
+
+
+def test_a_checkpoint_folder_with_its_config_is_read(tmp_path: Path):
+    src = Path(__file__).parents[1] / "src/inferchip/catalog/models/meta-llama__Llama-3.1-8B.json"
+    (tmp_path / "config.json").write_text(src.read_text())
+    assert load_model(str(tmp_path)).num_layers == load_model("meta-llama/Llama-3.1-8B").num_layers
+
+
 def test_broken_yaml_is_one_line_with_its_line_and_column(tmp_path: Path):
     bad = tmp_path / "a.yaml"
     bad.write_text("energy:\n  x: [\n")

@@ -70,6 +70,14 @@ def test_real_row_classes_add_up_and_wrapper_restored(dsc):
 def test_little_per_rank_by_hand(dsc):
     # 171,000 output tokens/s at 25 ms per token on 48 ranks: 171,000 x 0.025 / 48 = 89.06 requests per rank
     assert dsc.little_per_rank(171_000.0, 25.0, 48) == pytest.approx(89.0625)
+    # the FP8 1k/1k p4-d16 row at 16 clients: 1,456 tokens/s at 10.12 ms over 4 workers of 4 ranks: 0.92 a rank
+    assert dsc.little_per_rank(1456.0, 10.12, 4, 4) == pytest.approx(1456.0 * 0.01012 / 16)
+
+
+def test_padding_is_dropped_where_padded_rows_reach_no_expert(dsc):
+    # 5 a rank on 4 ranks: the 8-row graph each (32 rows, 1 draft each: 64 tokens), or the 20 real rows
+    assert dsc.padded_tokens(5, 4, 8, 512, 1) == (64, 32)
+    assert dsc.padded_tokens(5, 4, 8, 512, 1, routed=False) == (40, 20)
 
 
 @settings(max_examples=50, deadline=None)

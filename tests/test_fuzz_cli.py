@@ -106,6 +106,10 @@ def option_cases() -> list[tuple[list[str], tuple[str, ...]]]:
     add(COST, "--estimate", _not(), ("--estimate",))
     add(["chips"], "--format", _not(), ("--format",))
     add(["models"], "--format", _not(), ("--format",))
+    for v in ("out/page.html", "out/page.txt", "out/page", "out/page.md.svg"):  # stop 36: Markdown under any name
+        cases.append((["validate", "cases.csv", "--page", v], ("--page", ".md")))
+    for v in ("out/cal.txt", "out/cal.json", "out/cal", "out/cal.yaml.bak"):  # stop 36: YAML under any name
+        cases.append((["calibrate", "cases.csv", "-o", v, "--no-cv"], ("--output", ".yaml")))
     for v in ("0", "-1", "nan", "", "x" * 300, "1e12", "2.5"):  # a huge count is capped at the cores (a note)
         cases.append((["validate", "cases.csv", "--workers", v], ("--workers",)))
     for v in BAD:
@@ -315,3 +319,43 @@ def test_bad_input_is_refused_clearly(sandbox, monkeypatch, case_id, argv, names
     for name in files:
         before.pop(os.path.join(".", name), None)
     assert after == before, f"files outside out/ changed: {set(after) ^ set(before)}"
+
+
+def _bounded_options() -> list[tuple[str, str, str]]:
+    """(command, option, its bounds) of every option checked by ``options.int_range``/``float_range``."""
+    import inspect
+
+    import inferchip.interfaces.cli as cli
+    from inferchip.interfaces.app import app
+
+    cli._import_command_modules()
+    out = []
+    for command in app.registered_commands:
+        for param in inspect.signature(command.callback).parameters.values():
+            allowed = getattr(getattr(param.default, "callback", None), "allowed", None)
+            if allowed is not None:
+                out.append((command.name or command.callback.__name__, param.default.param_decls[0], allowed))
+    return out
+
+
+BOUNDED = _bounded_options()
+
+
+@pytest.mark.parametrize("command,option,allowed", BOUNDED, ids=[f"{c}{o}" for c, o, _ in BOUNDED])
+def test_a_value_that_is_not_a_number_names_itself_and_the_bounds(command, option, allowed):
+    """Stop 36: a word or '1e3' for a whole number read "Input should be a valid integer, unable to parse string
+    as an integer", without the value or what is allowed. Words generated per option, seeded."""
+    rng = random.Random(f"{command}{option}")
+    word = "".join(rng.choice("abcxyz%") for _ in range(rng.randint(1, 6)))
+    values = [word, "1e3", "2.5"] if allowed.startswith("a whole number") else [word, "1,5"]
+    for value in values:
+        code, _, err = run([command, option, value])
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1, err
+        assert option in lines[0] and repr(value) in lines[0] and f"allowed: {allowed}" in lines[0], lines[0]
+
+
+def test_the_bounded_options_are_found():
+    """The options above are read from the commands: each bounded check states its bounds (``allowed``)."""
+    found = {(c, o) for c, o, _ in BOUNDED}
+    assert len(found) > 40 and {("predict", "--batch"), ("serve", "--rate"), ("drive", "--cameras")} <= found

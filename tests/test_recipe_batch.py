@@ -41,7 +41,7 @@ def test_shipped_dynamo_recipes():
     # 1k/1k, 2 context workers, one DEP16 generation worker: DECODE_MAX_BATCH_SIZE 256 (4,096 sequences)
     assert dyn.batch_on("decode", trt, ds, 1024, False, 2, 16, 1).requests == 256
     assert dyn.batch_on("decode", trt, ds, 1024, True, 2, 16, 1).requests == 128
-    for role in ("prefill", "decode"):  # the SGLang workers' recipes set no such cap
+    for role in ("prefill", "decode"):  # the 2-worker SGLang layouts' recipes set no such cap
         assert dyn.batch_on(role, sgl, ds, 1024, False, 2, 16, 1) is None
     assert get_engine("sglang").batch_on("decode", trt, ds, 1024, False, 2, 16, 1) is None
 
@@ -67,3 +67,18 @@ def test_decode_cap_queues_clients_by_littles_law():
     assert capped.ttft_s == pytest.approx(0.5, rel=0.2)
     assert capped.tpot_s == pytest.approx(free.tpot_s, rel=0.05)  # the cap queues, it does not slow a step
     assert capped.output_tokens_per_s == pytest.approx(8 * 101 / 1.0, rel=0.15)
+
+
+def test_shipped_sglang_fp4_1k_prefill_budget():
+    """srt-slurm gb200-fp4 1k1k max-tpt / mid-curve (4 prefill workers, dp 4): chunked-prefill-size 65,536, which
+    SGLang divides by dp under attention DP, below max-prefill-tokens 32,768: 65,536 // 4 = 16,384 tokens a rank;
+    max-running-requests 30,000 // 4 = 7,500. Other SGLang layouts keep the engine's budget."""
+    dyn = get_engine("dynamo")
+    sgl, ds = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2", "deepseek-ai/DeepSeek-R1"
+    rb = dyn.batch_on("prefill", sgl, ds, 1024, False, 4, 48, 1)
+    assert (rb.requests, rb.tokens) == (30_000 // 4, min(65_536 // 4, 32_768))
+    assert dyn.batch_on("prefill", sgl, ds, 1024, False, 4, 32, 1) == rb  # the mid-curve (d32) layout too
+    for workers in (1, 2, 3):  # low-latency (1), FP8 1k/1k p16 (2) and p24 (3): not this recipe
+        assert dyn.batch_on("prefill", sgl, ds, 1024, False, workers, 48, 1) is None
+    assert dyn.batch_on("prefill", sgl, ds, 8192, False, 4, 16, 1) is None  # 8k/1k layouts: other recipes
+    assert dyn.batch_on("decode", sgl, ds, 1024, False, 4, 48, 1) is None  # prefill only

@@ -70,6 +70,21 @@ def test_bad_values_and_combinations_are_one_error_naming_the_option(args, named
     assert "allowed" in text or "give" in text or "drop" in text
 
 
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--software", "vllm"], "--software"),
+    (["--kv-link-latency-us", "5"], "--kv-link-gb-per-s"),
+    (["--disagg", "1xtp1:1xtp1", "--kv-link-latency-us", "-1"], "--kv-link-latency-us"),
+    (["--disagg", "1xtp1"], "--disagg"),
+])
+def test_curve_refuses_bad_link_software_and_disagg_options_naming_them(args, named, capsys):
+    """``curve`` takes the link options, ``--software`` and ``--disagg`` as ``serve`` does (one parse, one check)."""
+    code = main(["curve", *H100_8B, *args])
+    text = capsys.readouterr().err
+    assert code == 2, text
+    assert "Traceback" not in text and named in text and text.lower().startswith("error")
+
+
 @cache
 def _tpot_s(acceptance: float | None, mtp: int | None = 1) -> float:
     v = row_validator(None, "vllm", mtp, acceptance, None, None)

@@ -170,6 +170,18 @@ def test_bulk_decode_stretches_equal_step_by_step(monkeypatch, spec, count, extr
     assert bulk.steps["start_s"].size > 100
 
 
+def test_step_log_columns_are_the_replica_log_then_the_added_ones_with_their_dtypes():
+    """SimResult.steps (metrics.StepLog) lists every field the replicas log, in LOG_FIELDS order, as doubles ('d')
+    or 64-bit integers ('q'), then replica, kv_capacity_blocks, step and prefill_attn_pairs."""
+    m = LinearStepModel(fixed_s=0.01, per_token_s=1e-5, kv_capacity_tokens=30_000)
+    res = simulate(m, BurstArrivals(input_tokens=200, output_tokens=20), num_requests=10, replicas=2)
+    logged = [name for name, _ in replica_module.LOG_FIELDS]
+    assert list(res.steps) == [*logged, "replica", "kv_capacity_blocks", "step", "prefill_attn_pairs"]
+    for name, code in replica_module.LOG_FIELDS:
+        assert res.steps[name].dtype == (np.float64 if code == "d" else np.int64), name
+    assert sorted(set(res.steps["replica"].tolist())) == [0, 1]
+
+
 # ---------------------------------------------------------------------------------------------- metrics
 
 

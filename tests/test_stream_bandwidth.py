@@ -96,6 +96,8 @@ def _write(tmp_path: Path, measured: dict) -> Path:
 
 @pytest.mark.parametrize("over, field", [
     ({"tb_per_s": 4.5}, "measured_bandwidth"),  # above the 4.0 TB/s datasheet peak
+    ({"tb_per_s": 1.9}, "measured_bandwidth"),  # below half of it (stop 36: a datasheet 4000 for 4.0 passed too)
+    ({"tb_per_s": 0.004}, "measured_bandwidth"),  # 4 GB/s written in TB/s
     ({"tb_per_s": -1.0}, "tb_per_s"),
     ({"url": "not a url"}, "url"),
     ({"kernel": ""}, "kernel"),
@@ -127,3 +129,22 @@ def test_a_measured_bandwidth_that_is_not_a_positive_number_is_refused(bad):
     """A YAML ``true`` once loaded as 1.0 TB/s: the rate is a bounded number (spec.bounds TB_PER_S)."""
     with pytest.raises(ValueError, match="tb_per_s"):
         MeasuredBandwidth(**{**MEASURED, "tb_per_s": bad})
+
+
+def test_a_datasheet_bandwidth_in_the_wrong_unit_is_refused_beside_a_measurement(tmp_path):
+    """Stop 36: a datasheet 3,350 (GB/s written under bandwidth_tb_per_s) beside a measured 3.18 TB/s was read as a
+    chip streaming 0.1 % of its peak, silently (the model prices the measured rate, so no answer changed)."""
+    path = _write(tmp_path, {**MEASURED, "tb_per_s": 3.18})
+    doc = yaml.safe_load(path.read_text())
+    doc["memory"]["bandwidth_tb_per_s"] = 3350
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with pytest.raises(SpecError) as exc:
+        load_chip(path)
+    text = str(exc.value)
+    assert str(path) in text and "measured_bandwidth" in text and "3350" in text and "allowed: at least 0.5" in text
+
+
+def test_every_catalogue_measurement_is_within_the_plausible_share():
+    from inferchip.spec.stream import MIN_PLAUSIBLE_SHARE
+
+    assert min(MEASURED_SHARE.values()) > MIN_PLAUSIBLE_SHARE

@@ -4,13 +4,19 @@ leave one accelerator out (each accelerator's rows predicted with engine host ti
 without it, by the first-order moves of tools/closed_loop/fit_engines.py; with ``--sens`` runs, the engines' kernel
 multipliers are refitted with them in each fold).
 
+With ``--groups REGEX`` it adds the leave-one-out table of the rows whose case id matches, grouped by the
+pattern's first capture (``--groups 'dynamo-sglang-(fp[48])-'``: the Dynamo + SGLang rows by weight format,
+docs/serving_validation.md, branches ``dyn-decode-rank`` and ``fp8-decode``).
+
     python tools/closed_loop/closed_loop_tables.py after.json [--before before.json] [--sens CLASS=MULT:FILE ...]
+        [--groups REGEX]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -42,6 +48,15 @@ def table(title: str, errs: list[tuple[str, str, float]]) -> None:
                 print(f"| {key} | {SHORT[m]} | {stats(g[(key, m)])} |")
 
 
+def grouped(loao: list[tuple[dict, float]], pattern: str) -> list[tuple[str, str, float]]:
+    """(the pattern's first group, metric, signed error %) of the LOAO rows whose case id matches ``pattern``."""
+    rx = re.compile(pattern)
+    if rx.groups < 1:
+        raise ValueError(f"--groups {pattern!r} has no capture group; allowed: a regex with one, "
+                         "e.g. 'dynamo-sglang-(fp[48])-'")
+    return [(m.group(1), x["metric"], e) for x, e in loao if (m := rx.search(x["case_id"]))]
+
+
 def from_json(path: str) -> list[dict]:
     out = []
     for c in json.load(open(path))["cases"]:
@@ -61,6 +76,8 @@ def main() -> None:
     ap.add_argument("--sens", action="append", default=[], metavar="CLASS=MULT:FILE",
                     help="sensitivity runs (tools/closed_loop/fit_engines.py --sens): LOAO refits the kernel "
                          "multipliers too")
+    ap.add_argument("--groups", metavar="REGEX", help="add the LOAO table of the rows whose case id matches, "
+                                                      "by the pattern's first capture group")
     a = ap.parse_args()
     after = from_json(a.after)
     rows = [(c, c["signed_error_pct"]) for c in after]
@@ -73,6 +90,11 @@ def main() -> None:
     table("Leave one accelerator out, all rows:", [("all", x["metric"], e) for x, e in loao])
     table("Leave one accelerator out, per accelerator:", [(x["chip"], x["metric"], e) for x, e in loao])
     table("Leave one accelerator out, per engine:", [(x["engine"], x["metric"], e) for x, e in loao])
+    if a.groups:
+        try:
+            table(f"Leave one accelerator out, rows matching {a.groups!r}:", grouped(loao, a.groups))
+        except (ValueError, re.error) as exc:
+            ap.error(str(exc))
     if a.before:
         before = from_json(a.before)
         table("Before (main, analytic closed loop), all rows:", [("all", c["metric"], c["signed_error_pct"])

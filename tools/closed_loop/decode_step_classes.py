@@ -33,21 +33,24 @@ from row_step_classes import parse_batches as parse_ints  # noqa: E402  (one par
 PARTS = ("compute_bound_s", "memory_bound_s", "network_s", "overhead_s")
 
 
-def padded_tokens(per_rank: int, ranks: int, graph_step: int, graph_max: int, verify: int) -> tuple[int, int]:
+def padded_tokens(per_rank: int, ranks: int, graph_step: int, graph_max: int, verify: int,
+                  routed: bool = True) -> tuple[int, int]:
     """(tokens, sequences) of one decode step of ``per_rank`` requests on each of ``ranks`` ranks, as
     ``EngineStepModel.step_time_s`` pads them: each rank's batch up to its CUDA-graph bucket, plus ``verify``
-    MTP draft tokens per padded sequence."""
+    MTP draft tokens per padded sequence; unpadded where the worker's padded rows reach no expert
+    (``routed`` False: ``EngineStepModel.padded_rows_routed``)."""
     from inferchip.sim.engines.engine_step import padded_batch
 
     n = per_rank * ranks
-    padded = max(int(padded_batch(np.asarray(per_rank), graph_step, graph_max)) * ranks, n)
+    padded = max(int(padded_batch(np.asarray(per_rank), graph_step, graph_max)) * ranks, n) if routed else n
     return padded + verify * padded, padded
 
 
-def little_per_rank(output_tokens_per_s: float, tpot_ms: float, ranks: int) -> float:
+def little_per_rank(output_tokens_per_s: float, tpot_ms: float, ranks: int, workers: int = 1) -> float:
     """Requests decoding per attention-DP rank in a steady loop (Little's law): each decoding request emits one
-    token per TPOT, so ``output tokens/s x TPOT / ranks``. Units: tokens/s, ms -> requests per rank."""
-    return output_tokens_per_s * tpot_ms / 1e3 / ranks
+    token per TPOT, so ``output tokens/s x TPOT / (ranks x workers)`` (the row's throughput is the whole system's,
+    ``workers`` decode workers of ``ranks`` ranks each). Units: tokens/s, ms -> requests per rank."""
+    return output_tokens_per_s * tpot_ms / 1e3 / (ranks * workers)
 
 
 def run_records(json_path: str, case_id: str) -> dict[str, dict[str, Any]]:
@@ -103,7 +106,8 @@ def class_rows(dec: Any, per_rank: Sequence[int], context_tokens: float) -> list
     st = dec.step
     out = []
     for b in per_rank:
-        tokens, seqs = padded_tokens(b, dec.ranks, st.graph_batch_step, st.graph_max_batch, st.verify_tokens)
+        tokens, seqs = padded_tokens(b, dec.ranks, st.graph_batch_step, st.graph_max_batch, st.verify_tokens,
+                                     st.padded_rows_routed)
         one = np.array([1.0])
         t, cost = dec.mm.replica_step_s(one * tokens, one * seqs, one * seqs * context_tokens, 0.0 * one)
         classes = {k: {"time_s": float(np.ravel(c.time_s)[0]),
@@ -180,7 +184,8 @@ def run(a: argparse.Namespace, ap: argparse.ArgumentParser) -> None:
         grid, extra = per_rank, ""
         recs = run_records(a.json, case.case_id) if a.json else {}
         if "tput" in recs and "tpot" in recs and recs["tpot"].get("measured"):
-            occ = little_per_rank(recs["tput"]["measured"], recs["tpot"]["measured"], dec.ranks)
+            occ = little_per_rank(recs["tput"]["measured"], recs["tpot"]["measured"], dec.ranks,
+                                  max(1, rec["facts"].decode_workers))
             grid = tuple(sorted({*per_rank, max(1, round(occ))}))
             step = class_rows(dec, (max(1, round(occ)),), a.context)[0]["time_s"] * 1e3
             extra = (f"measured: {occ:.0f} requests per rank (Little), TPOT {recs['tpot']['measured']:.2f} ms; "

@@ -27,6 +27,12 @@ either time.
 
 Prints, per length, the least and median encode time and microseconds per token, and the marginal time per
 token between the two lengths (least times: a shared machine only adds to them).
+
+``--reencode N`` instead counts the tokens the server encodes for ``N`` prompts per length, built as the rows' client
+builds them (kimbochen/bench_serving @406abc3 ``sample_random_requests``, the client of the InferenceMAX rows before
+InferenceX PR #480: lengths uniform in ``[0.8 L, L]``, ids decoded to text, encoded again and cut to the drawn length,
+decoded again), against the drawn lengths the result file counts: whether the server prefills the lengths the rows
+state. Prints the first re-encoding's length over the drawn one (the text before the cut) and the server's.
 """
 
 from __future__ import annotations
@@ -88,6 +94,30 @@ def build_tokenizer(ranks: dict[bytes, int]):  # noqa: ANN201 (tokenizers is opt
     return t
 
 
+def client_prompt(tok, vocab: int, n: int, offset: int, i: int) -> tuple[str, int]:  # noqa: ANN001
+    """The text kimbochen/bench_serving @406abc3 sends for a drawn length ``n`` (module doc), and the length of its
+    first re-encoding before the cut."""
+    text = tok.decode([(offset + i + j) % vocab for j in range(n)], skip_special_tokens=False)
+    ids = tok.encode(text, add_special_tokens=False).ids
+    return tok.decode(ids[:n], skip_special_tokens=False), len(ids)
+
+
+def reencode(tok, vocab: int, prompts: int) -> None:  # noqa: ANN001
+    import random
+
+    rng = random.Random(1)
+    for nominal in (1024, 8192):
+        first, server = [], []
+        for i in range(prompts):
+            n = rng.randint(int(0.8 * nominal), nominal)
+            text, before_cut = client_prompt(tok, vocab, n, rng.randrange(vocab), i)
+            first.append(before_cut / n)
+            server.append(len(tok.encode(text, add_special_tokens=False).ids) / n)
+        print(f"{nominal:5d}-token rows, {prompts} prompts: first re-encoding / drawn {statistics.mean(first):.3f}; "
+              f"server tokens / drawn mean {statistics.mean(server):.4f}, least {min(server):.4f}, "
+              f"most {max(server):.4f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ranks", type=Path, help="o200k_base.tiktoken.gz (default: the bpe_openai package's)")
@@ -96,6 +126,8 @@ def main() -> None:
     ap.add_argument("--vocab-size", type=int, default=VOCAB_SIZE,
                     help="ids the client draws from (the tokenizer's vocab_size; DeepSeek-R1: 128000)")
     ap.add_argument("--repeats", type=int, default=12)
+    ap.add_argument("--reencode", type=int, default=0, metavar="N",
+                    help="count the server's tokens of N client-built prompts per length instead of timing")
     a = ap.parse_args()
     if a.tokenizer_json is not None:
         from tokenizers import Tokenizer
@@ -111,6 +143,9 @@ def main() -> None:
     check = tok.encode("Hello world, this is a test", add_special_tokens=False).ids
     print(f"check 'Hello world, this is a test' -> {check} (o200k: [13225, 2375, 11, 495, 382, 261, 1746])")
     vocab = a.vocab_size
+    if a.reencode > 0:
+        reencode(tok, vocab, a.reencode)
+        return
     least: dict[int, float] = {}
     for n in LENGTHS:
         times, nbytes = [], []

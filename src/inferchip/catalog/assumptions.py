@@ -2,7 +2,8 @@
 
 ``load_assumptions()`` returns the bundled ``catalog/assumptions.yaml``.
 ``load_assumptions(path)`` deep-merges the user file over the bundled one, so a user
-file may set any subset. An override keeps the unit of the bundled entry; when it
+file may set any subset. An override keeps the unit of the bundled entry (one written in another
+unit is refused: the value would be read as if in the bundled one); when it
 carries no source (a bare number such as ``pue: 1.2``, or ``{value: 1.2}``) its source
 becomes "user override in <file>". A missing, negative or non-numeric value raises
 :class:`~inferchip.errors.SpecError` naming the file, the field and the value.
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from inferchip.catalog.yaml_io import read_mapping, validate
+from inferchip.errors import SpecError
 from inferchip.spec.assumptions import Assumptions
 
 BUNDLED_PATH = Path(__file__).with_name("assumptions.yaml")
@@ -29,11 +31,20 @@ def _override_source(path: Path) -> dict[str, str]:
     return {"citation": f"user override in {path}", "kind": "assumption"}
 
 
-def _merge(base: Any, over: Any, path: Path) -> Any:
+def _check_unit(over: Any, unit: Any, path: Path, where: str) -> None:
+    """Refuse an override written in another unit than the one the model reads the constant in (its value would
+    be read as if in that unit: ``pue: {value: 1.2, unit: W}``, a price in cents/kWh)."""
+    if isinstance(over, dict) and "unit" in over and unit is not None and str(over["unit"]).strip() != unit:
+        raise SpecError(f"{path}: {where}.unit = {over['unit']!r}: this constant is read in {unit!r}; allowed: "
+                        f"{unit!r} (convert the value) or no unit")
+
+
+def _merge(base: Any, over: Any, path: Path, where: str = "") -> Any:
     """Deep-merge ``over`` onto ``base``; constants overridden without a source get a user-override source."""
     if _is_constant(base):
         if not isinstance(over, dict):  # bare value: keep the bundled unit
             return {"value": over, "unit": base.get("unit", ""), "source": _override_source(path)}
+        _check_unit(over, base.get("unit"), path, where)
         merged = {**base, **over}
         if "value" in over and "source" not in over:
             merged["source"] = _override_source(path)
@@ -44,7 +55,10 @@ def _merge(base: Any, over: Any, path: Path) -> Any:
             # YAML reads numeric keys (nodes) as int/float; the bundled file may spell them
             # differently (7 vs 7.0): match on the numeric value when both are numbers.
             match = _matching_key(out, key)
-            out[match] = _merge(out[match], value, path) if match in out else _new_entry(value, path)
+            at = f"{where}.{key}" if where else str(key)
+            if match not in out:  # a new table entry: in the unit of the table's other entries
+                _check_unit(value, next((v.get("unit") for v in out.values() if _is_constant(v)), None), path, at)
+            out[match] = _merge(out[match], value, path, at) if match in out else _new_entry(value, path)
         return out
     return over
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from inferchip.catalog.yaml_io import is_file, read_mapping, validate
+from inferchip.catalog.yaml_io import is_file, not_a_file, read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.spec.chip import (
     ChipParams,
@@ -107,7 +107,7 @@ def load_chip(id_or_path: str | Path) -> ChipSpec:
     if _looks_like_path(given) or is_file(Path(given)):
         path = Path(given).expanduser()
         if not is_file(path):
-            raise SpecError(f"{path}: no such chip file")
+            raise SpecError(not_a_file(path, "chip"))
         return _load_path(path.resolve())
     raise UnknownIdError("chip", given, chip_ids())
 

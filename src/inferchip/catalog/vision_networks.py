@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from inferchip.catalog.yaml_io import is_file, read_mapping, validate
+from inferchip.catalog.yaml_io import is_file, not_a_file, read_mapping, validate
 from inferchip.errors import SpecError, UnknownIdError
 from inferchip.spec.vision import VisionCalibration, VisionNetworkSpec
 
@@ -55,6 +55,14 @@ def load_network_spec(id_or_path: str | Path) -> VisionNetworkSpec:
             return _load(path.resolve())
         raise SpecError(f"{given}: no such network YAML file (a bundled network id, a network YAML or a "
                         "FILE.onnx; `inferchip models` lists the bundled ones)")
+    allowed = "a vision network id of `inferchip models`, a network YAML or a FILE.onnx"
+    path_like = "/" in given or "\\" in given or given.endswith(".json")
+    if path_like and is_file(path):  # a file, but not a .yaml (or .onnx, read elsewhere)
+        raise SpecError(f"{given}: not a network file (its name ends neither in .yaml/.yml nor .onnx); allowed: "
+                        f"{allowed}")
+    why = not_a_file(path, "network", allowed)
+    if path_like and "no such" not in why:  # a folder or a device, not a network file
+        raise SpecError(why)
     raise UnknownIdError("vision network", given, bundled, listing="inferchip models")
 
 

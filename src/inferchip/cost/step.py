@@ -111,7 +111,7 @@ def step_points(dp: int, num_tokens: ArrayLike, num_decode_seqs: ArrayLike, deco
 
 
 @dataclass(frozen=True)
-class _KindGroup:
+class KindGroup:
     """A run of operators of one kind in the plan: its rule, its columns, its slice, the format
     its FLOP run in and its class segments (class index, start, stop within the group)."""
 
@@ -134,7 +134,7 @@ class StepPlan:
 
     ctx: CostContext
     dp: int
-    groups: tuple[_KindGroup, ...]
+    groups: tuple[KindGroup, ...]
     reps: FloatArray  # runs per step of each operator (its layer count)
     class_starts: npt.NDArray[np.intp]  # first operator of each class present
     class_names: tuple[str, ...]  # the classes present, in OP_CLASSES order
@@ -318,7 +318,7 @@ def compile_step(sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibrat
     """
     ctx = cost_context(chip, fmt, cal)
     shape = plan_shape(sm)
-    groups = tuple(_KindGroup(rule, rule.table(ops, ctx), start, stop, rule.flop_format(ctx), segments)
+    groups = tuple(KindGroup(rule, rule.table(ops, ctx), start, stop, rule.flop_format(ctx), segments)
                    for rule, ops, start, stop, segments in shape.groups)
     op_format = [shape.rules[k].flop_format(ctx) for k in shape.ordered_kinds]
     reps, class_of = list(shape.reps), list(shape.class_of)
@@ -327,7 +327,7 @@ def compile_step(sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibrat
         # The MoE kernels' per-token vector work (rules.moe_token_vector_cost): one pseudo-operator that
         # runs as often as the grouped GEMMs, with FP32 FLOP and no time, last in the last class.
         i, last = len(reps), len(shape.class_names) - 1
-        groups += (_KindGroup(r.MOE_TOKEN_VECTOR, {"vector_flop_per_token": np.array([ctx.moe_token_vector_flop])},
+        groups += (KindGroup(r.MOE_TOKEN_VECTOR, {"vector_flop_per_token": np.array([ctx.moe_token_vector_flop])},
                               i, i + 1, VECTOR_WORK_FORMAT, ((last, 0, 1),)),)
         reps, class_of, op_format = reps + [moe_runs], class_of + [last], op_format + [VECTOR_WORK_FORMAT]
     # Formats FLOP run in, in order of first use in the step (the kinds are in that order), then the pseudo-operator's.

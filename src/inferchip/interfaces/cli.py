@@ -33,6 +33,7 @@ from inferchip.interfaces.cli_options.boundary import (
     INTERNAL_ERROR_EXIT,
     Terminated,
     command_of,
+    conversion_message,
     is_pydantic_error,
     on_signal,
     os_error_message,
@@ -63,6 +64,7 @@ def _import_command_modules() -> None:
 app.load_all = _import_command_modules
 
 USER_ERROR_EXIT = 2  # the exit status of a user error, as click uses it for usage errors
+INTERRUPTED_EXIT = 130  # Ctrl-C: 128 + SIGINT, as a shell reports it
 
 
 def _click_exceptions() -> ModuleType:
@@ -86,6 +88,9 @@ def _usage_error(err: Console, exc: Exception) -> int:
     if isinstance(exc, getattr(ce, "NoArgsIsHelpError", ())):
         exc.show()  # a command group called without a command: its help is the answer
         return exc.exit_code
+    converted = conversion_message(exc)
+    if converted is not None:
+        exc.message = converted
     ctx = getattr(exc, "ctx", None)
     hint = f" (see `{ctx.command_path} --help`)" if ctx is not None and isinstance(exc, ce.UsageError) else ""
     _error(err, exc.format_message().rstrip(".") + hint if hint else exc.format_message())
@@ -150,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         return USER_ERROR_EXIT
     except KeyboardInterrupt:
         err.print("interrupted")
-        return 130
+        return INTERRUPTED_EXIT
     except Terminated as exc:
         err.print("terminated")
         return int(exc.code)
@@ -175,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{escape(type(exc).__name__)}: {escape(str(exc)[:300])} (a bug; please report it with the command)",
                   highlight=False, soft_wrap=True)
         return INTERNAL_ERROR_EXIT
+    if rv == INTERRUPTED_EXIT:  # typer turns Ctrl-C in a command into a silent return of 130 (typer/core.py _main)
+        err.print("interrupted")
     return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
 
 

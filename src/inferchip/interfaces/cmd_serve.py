@@ -119,23 +119,25 @@ def _software_option() -> str | None:
     return typer.Option(None, "--software", help=SOFTWARE_HELP)
 
 
-def _link_options() -> tuple[float | None, float | None]:
-    return (typer.Option(None, "--kv-link-gb-per-s", help=LINK_HELP,
-                         callback=opts.float_range("--kv-link-gb-per-s", 1e6)),
-            typer.Option(None, "--kv-link-latency-us", help=LATENCY_HELP,
-                         callback=opts.float_range("--kv-link-latency-us", 1e9, lo_open=False)))
+def _link_option() -> float | None:
+    return typer.Option(None, "--kv-link-gb-per-s", help=LINK_HELP,
+                        callback=opts.float_range("--kv-link-gb-per-s", 1e6))
+
+
+def _latency_option() -> float | None:
+    return typer.Option(None, "--kv-link-latency-us", help=LATENCY_HELP,
+                        callback=opts.float_range("--kv-link-latency-us", 1e9, lo_open=False))
 
 
 def _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv, calibration,
-                 engine, mtp, acceptance, disagg, link_gb_per_s, link_latency_us, input_tokens, output_tokens,
+                 engine, mtp, acceptance, pools, link_gb_per_s, link_latency_us, input_tokens, output_tokens,
                  concurrencies, software):
     """``--mtp``/``--disagg``: each concurrency's closed-loop case row predicted as ``validate`` predicts it
     (:mod:`inferchip.interfaces.serve_rows`); the layout is searched as without them where none is given.
-    ``count_given``: ``--count`` as the user gave it, None where it is the default."""
+    ``count_given``: ``--count`` as the user gave it, None where it is the default; ``pools``: ``--disagg`` parsed."""
     from inferchip.catalog.models import mtp_modules
     from inferchip.interfaces import serve_rows as sr
 
-    pools = sr.parse_disagg(disagg)
     sr.disagg_layout_conflict(pools, count_given, any(x is not None for x in (tp, pp, ep, attn_dp)))
     engine_id = None if engine is None else opts.option_engine(engine).id
     v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software)
@@ -180,8 +182,8 @@ def serve_cmd(
     tp: int | None = opts.parallel_option("tp"), pp: int | None = opts.parallel_option("pp"),
     ep: int | None = opts.parallel_option("ep"),
     attn_dp: bool | None = opts.attn_dp_option(),
-    weights: str = typer.Option("bf16", "--weights"), activations: str | None = typer.Option(None, "--activations"),
-    kv: str | None = typer.Option(None, "--kv"),
+    weights: str = opts.format_option("--weights", "bf16"),
+    activations: str | None = opts.format_option("--activations"), kv: str | None = opts.format_option("--kv"),
     rate: float | None = typer.Option(None, "--rate", help="Poisson arrivals, requests/s.",
                                          callback=opts.float_range("--rate", opts.MAX_RATE_PER_S,
                                                                    lo=opts.MIN_RATE_PER_S, lo_open=False)),
@@ -198,13 +200,13 @@ def serve_cmd(
     slo_ttft_ms: float | None = opts.ms_option("--slo-ttft-ms"),
     slo_tpot_ms: float | None = opts.ms_option("--slo-tpot-ms"),
     seed: int = opts.seed_option(),
-    calibration: str | None = typer.Option(None, "--calibration", callback=opts.input_file("--calibration")),
+    calibration: str | None = opts.calibration_option(),
     assumptions: Path | None = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
                                                callback=opts.input_file("--assumptions", ())),
     engine: str | None = opts.engine_option(DEFAULT_SCHEDULER),
     mtp: int | None = _mtp_option(), mtp_acceptance: float | None = _accept_option(),
     disagg: str | None = _disagg_option(), software: str | None = _software_option(),
-    kv_link_gb_per_s: float | None = _link_options()[0], kv_link_latency_us: float | None = _link_options()[1],
+    kv_link_gb_per_s: float | None = _link_option(), kv_link_latency_us: float | None = _latency_option(),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption."""
@@ -215,19 +217,18 @@ def serve_cmd(
     given = [x is not None for x in (rate, concurrency, trace)]
     if sum(given) != 1:
         raise InvalidSettingError("give exactly one of --rate R, --concurrency C or --trace FILE")
-    check_options(mtp, mtp_acceptance, parse_disagg(disagg), kv_link_gb_per_s, kv_link_latency_us,
-                  concurrency=concurrency, range_ratio=range_ratio,
+    pools = parse_disagg(disagg)  # once (its option's callback checked the form)
+    check_options(mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
+                  concurrency=concurrency, range_ratio=range_ratio, software=software,
                   given={"--requests": requests is not None, "--duration": duration is not None,
                          "--slo-ttft-ms": slo_ttft_ms is not None, "--slo-tpot-ms": slo_tpot_ms is not None,
                          "--assumptions": assumptions is not None})
-    if software is not None and mtp is None and disagg is None:
-        raise InvalidSettingError("--software: it names a case row's software for --mtp/--disagg; give one of them")
     if mtp is not None or disagg is not None:
         assert concurrency is not None
         opts.check_context(model, input_tokens, output_tokens)
         row = _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations,
                            kv, calibration, engine,
-                           mtp, mtp_acceptance, disagg, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
+                           mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
                            output_tokens, [concurrency], software)[0]
         _print_rows([row], f"{model} on {row['num_chips']} x {chip}", output)
         return
@@ -236,7 +237,7 @@ def serve_cmd(
     opts.check_load(rate, duration)
     if trace is not None:
         files.check_readable_text(trace, "--trace")
-    context_note = None if trace is not None else opts.check_context(model, input_tokens, output_tokens)
+    context_note = opts.check_context(model, input_tokens, output_tokens, trace)
     from inferchip.performance.serving import serving_economics
 
     calibration, eng = opts.engine_setting(engine, calibration)
@@ -287,18 +288,18 @@ def curve_cmd(
     tp: int | None = opts.parallel_option("tp"),
     pp: int | None = opts.parallel_option("pp"), ep: int | None = opts.parallel_option("ep"),
     attn_dp: bool | None = opts.attn_dp_option(),
-    weights: str = typer.Option("bf16", "--weights"),
-    activations: str | None = typer.Option(None, "--activations"), kv: str | None = typer.Option(None, "--kv"),
+    weights: str = opts.format_option("--weights", "bf16"),
+    activations: str | None = opts.format_option("--activations"), kv: str | None = opts.format_option("--kv"),
     input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
     range_ratio: float = opts.range_ratio_option(),
     seed: int = opts.seed_option(),
-    calibration: str | None = typer.Option(None, "--calibration", callback=opts.input_file("--calibration")),
+    calibration: str | None = opts.calibration_option(),
     assumptions: Path | None = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
                                                callback=opts.input_file("--assumptions", ())),
     engine: str | None = opts.engine_option(DEFAULT_SCHEDULER),
     mtp: int | None = _mtp_option(), mtp_acceptance: float | None = _accept_option(),
     disagg: str | None = _disagg_option(), software: str | None = _software_option(),
-    kv_link_gb_per_s: float | None = _link_options()[0], kv_link_latency_us: float | None = _link_options()[1],
+    kv_link_gb_per_s: float | None = _link_option(), kv_link_latency_us: float | None = _latency_option(),
     plot: Path | None = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
@@ -314,15 +315,14 @@ def curve_cmd(
     if plot is not None:
         plot = files.check_writable(plot, "--plot", suffixes=files.HTML_SUFFIXES)  # before the sweep, not after it
     opts.check_context(model, input_tokens, output_tokens)
-    check_options(mtp, mtp_acceptance, parse_disagg(disagg), kv_link_gb_per_s, kv_link_latency_us,
-                  concurrency=1, range_ratio=range_ratio,
+    pools = parse_disagg(disagg)  # once (its option's callback checked the form)
+    check_options(mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
+                  concurrency=1, range_ratio=range_ratio, software=software,
                   given={"--plot": plot is not None, "--assumptions": assumptions is not None})
-    if software is not None and mtp is None and disagg is None:
-        raise InvalidSettingError("--software: it names a case row's software for --mtp/--disagg; give one of them")
     if mtp is not None or disagg is not None:
         rows = _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations,
                            kv, calibration, engine,
-                            mtp, mtp_acceptance, disagg, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
+                            mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
                             output_tokens, CURVE_CONCURRENCIES, software)
         _print_rows(rows, f"{model} on {rows[0]['num_chips']} x {chip}: throughput vs interactivity", output,
                     curve=True)

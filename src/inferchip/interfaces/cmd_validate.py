@@ -174,7 +174,8 @@ def validate_cmd(
 
     cases, vision_files = split_case_files(cases)
     if page is not None:
-        page = out_files.check_writable(page, "--page", make_folder=True)  # before the predictions, not after them
+        page = out_files.check_writable(page, "--page", make_folder=True,  # before the predictions, not after them
+                                        suffixes=out_files.MARKDOWN_SUFFIXES)
     vision = run_vision(vision_files, json_output=output == OutputFormat.json, calibration=calibration,
                         workers=opts.workers(workers)) if vision_files else None
     if not cases:
@@ -249,7 +250,7 @@ def calibrate_cmd(
     from inferchip.validation.server import SERVER_MODELS
     from inferchip.validation.validate import server_choice_text
 
-    out = out_files.check_writable(out, "--output")  # before the fit, not after it
+    out = out_files.check_writable(out, "--output", suffixes=out_files.YAML_SUFFIXES)  # before the fit, not after it
     rows = _read(cases)
     workers = opts.workers(workers)
     err = Console(stderr=True)

@@ -107,14 +107,20 @@ def parse_disagg(value: str | None) -> tuple[Pool, Pool] | None:
 
 def check_options(mtp: int | None, acceptance: float | None, disagg: tuple[Pool, Pool] | None,
                   link_gb_per_s: float | None, link_latency_us: float | None, *, concurrency: int | None,
-                  given: dict[str, bool], range_ratio: float) -> None:
-    """Refuse combinations the closed-loop row model cannot express, saying why."""
+                  given: dict[str, bool], range_ratio: float, software: str | None = None) -> None:
+    """Refuse combinations the closed-loop row model cannot express, saying why (``software``: ``--software``)."""
     if mtp is None and acceptance is not None:
         raise InvalidSettingError("--mtp-acceptance: it is the acceptance of MTP draft tokens; give --mtp N too")
     if disagg is None and (link_gb_per_s is not None or link_latency_us is not None):
         raise InvalidSettingError("--kv-link-gb-per-s/--kv-link-latency-us: the KV link joins the pools of "
                                   "--disagg; give --disagg too")
+    if not concurrency and not math.isclose(range_ratio, RANGE_RATIO):
+        raise InvalidSettingError(f"--range-ratio {range_ratio:g}: it draws the lengths of the closed loop "
+                                  "(--concurrency C); --rate sends --input-tokens/--output-tokens as given and "
+                                  "--trace its own lengths; allowed: drop it, or give --concurrency C")
     if mtp is None and disagg is None:
+        if software is not None:
+            raise InvalidSettingError("--software: it names a case row's software for --mtp/--disagg; give one of them")
         return
     what = "--mtp" if disagg is None else "--disagg"
     if not concurrency:

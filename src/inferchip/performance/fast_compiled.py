@@ -5,12 +5,20 @@ the step tuple's layout (``ScalarPlan.step``), the operations of the general cod
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from inferchip.cost.step import BOUNDS
 
+if TYPE_CHECKING:
+    from inferchip.cost.economics import ChipEconomy
 
-def power_function(eco: Any, flop_j: list[float], f0: int, f1: int) -> Any:
+StepTuple = tuple[float, ...]  # ScalarPlan.step's flat tuple of a step (time first)
+PowerFunction = Callable[[StepTuple, float, int], tuple[float, float, bool, float]]  # (time, W, throttled, J)
+BreakdownFunction = Callable[[StepTuple, int], dict[str, dict[str, Any]]]  # prediction._breakdown's form
+
+
+def power_function(eco: ChipEconomy, flop_j: list[float], f0: int, f1: int) -> PowerFunction:
     """``power(v, t, pp)``: ``eco.step_power_of(flop_j, v[f0:f1], v[-2], v[-1], t, pp)`` of a step
     tuple ``v``, its operations in their order with the constants bound; any value it would refuse
     (negative, NaN) goes to ``step_power_of`` itself, which says so."""
@@ -32,10 +40,11 @@ def power_function(eco: Any, flop_j: list[float], f0: int, f1: int) -> Any:
               "        return t, TDP, True, e_dyn + S * t",
               "    return t, p_dyn + S, False, e_dyn + S * t"]
     exec(compile("\n".join(lines) + "\n", "<inferchip step power>", "exec"), env)
-    return env["power"]
+    power: PowerFunction = env["power"]
+    return power
 
 
-def breakdown_function(class_names: tuple[str, ...]) -> Any:
+def breakdown_function(class_names: tuple[str, ...]) -> BreakdownFunction:
     """``breakdown(v, pp)`` of a step tuple with these classes, written out class by class (the
     loop of ``prediction._breakdown`` unrolled: a prediction makes two of them)."""
     lines = ["def breakdown(v, pp):", "    out = {}", "    total = v[0]"]
@@ -49,4 +58,5 @@ def breakdown_function(class_names: tuple[str, ...]) -> Any:
     lines.append("    return out")
     env: dict[str, Any] = {}
     exec(compile("\n".join(lines) + "\n", "<inferchip step breakdown>", "exec"), env)
-    return env["breakdown"]
+    breakdown: BreakdownFunction = env["breakdown"]
+    return breakdown

@@ -18,20 +18,37 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from inferchip.cost.roofline import FloatArray
 from inferchip.cost.step import StepPlan, cached_step_plan, replica_point, step_points
 from inferchip.errors import InferchipError
-from inferchip.performance.fast_compiled import breakdown_function, power_function
-from inferchip.performance.fast_sweep import decode_times, sweep_parts
+from inferchip.performance.fast_compiled import StepTuple, breakdown_function, power_function
+from inferchip.performance.fast_sweep import SweepParts, decode_times, sweep_parts
 from inferchip.performance.operating import BATCH_GRID
 from inferchip.performance.prediction import Prediction
 from inferchip.performance.setting import Setting
 
+if TYPE_CHECKING:  # cost.economics is imported where a setting is priced
+    from inferchip.cost.economics import ChipEconomy, ChipMoney
+
 _GRID = [float(x) for x in BATCH_GRID]
 DOES_NOT_FIT = "does not fit"  # what the fast path answers where the general one raises DoesNotFitError
+Deferred = tuple[Callable[[dict[str, Any], StepTuple, StepTuple, float | None, bool, float], None], StepTuple,
+                 StepTuple, float | None, bool, float]  # FastLayout._fill and its arguments, called when read
+
+
+def throttle_note(tdp_w: float, prefill: bool, decode: bool, static: bool) -> str:
+    """The note of steps stretched to hold the TDP, naming which ones: in a static batch the power shown is the
+    mean over its prefill and decode steps, so a throttled prefill sits beside a mean power far below the TDP."""
+    if not static:
+        return f"power would exceed the {tdp_w:,g} W TDP: clocks throttle and the steps stretch"
+    which = "prefill and decode steps" if prefill and decode else ("prefill steps" if prefill else "decode steps")
+    return (f"the {which} would draw more than the {tdp_w:,g} W TDP: clocks throttle and those steps stretch "
+            "(the power shown is the mean over the batch's prefill and decode)")
 
 
 class FastLayout:
@@ -42,6 +59,8 @@ class FastLayout:
         lay = s.layout
         mm = s.mapped(lay)
         self.setting, self.layout, self.mm, self.plan = s, lay, mm, plan
+        if plan.scalar is None:
+            raise ValueError("FastLayout: the step plan has no scalar form (fast_layout makes none then)")
         self.scalar = plan.scalar  # its ``step``: compiled once called often enough (ScalarPlan)
         self.dp, self.pp, self.replicas = mm.sm.dp_attention, lay.pp, lay.replicas
         self.chunk_tokens, self.replica_chunk_tokens = mm.chunk_tokens, mm.replica_chunk_tokens
@@ -62,9 +81,10 @@ class FastLayout:
                      s.compute_format)
         self.priced = math.isfinite(float(s.chip.tdp_w))
         notes = [] if s.chip_spec is not None else ["no chip spec given: energy assumes a 7 nm node and HBM3 memory"]
+        self.economy: ChipEconomy | None = None
+        self.money: ChipMoney | None = None
         if not self.priced:
             notes.append(f"{s.chip.id}: no TDP published: power, energy and TCO are unavailable")
-            self.economy = self.money = None
         else:
             self.economy, self.money = s.economy, s.money
         self.notes = tuple(notes)
@@ -72,20 +92,27 @@ class FastLayout:
         self.num_chips = lay.num_chips
         n = 1 + 5 * len(self.class_names)
         self.flop_at, self.flop_end = n, n + len(self.flop_formats)  # FLOP by format in ScalarPlan.step's tuple
-        if self.economy is not None:
+        if self.economy is not None and self.money is not None:  # both where priced
             self.flop_j = [self.economy.units.flop_j(f) for f in self.flop_formats]
-            self.throttle_note = (f"power would exceed the {s.chip.tdp_w:.0f} W TDP: clocks throttle and the steps "
-                                  "stretch")
+            self.tdp_w = float(s.chip.tdp_w)
+            self.throttled_notes: dict[tuple[bool, bool, bool], tuple[str, ...]] = {}
             self.money_notes = tuple(self.money.notes)
             self.money_fields = {"chip_price_usd": self.money.price_usd, "chip_price_source": self.money.price_source,
                                  "manufacturing_cost_usd": self.money.manufacturing_cost_usd}
             self.power = power_function(self.economy, self.flop_j, self.flop_at, self.flop_end)
             self.notes_priced = (*self.format_notes, *self.notes, *self.money_notes)
-            self.notes_throttled = (*self.format_notes, *self.notes, self.throttle_note, *self.money_notes)
         self.notes_all = (*self.format_notes, *self.notes)
         # Static prefill steps by their point: a loop over output lengths (or anything but the prompt
         # length and the batch) prefills the same prompts again; the step is a pure function of the point.
         self.prefills: dict[tuple[float, ...], tuple[float, ...]] = {}
+
+    def _throttled_notes(self, prefill: bool, decode: bool, static: bool) -> tuple[str, ...]:
+        """The priced notes with the throttling note of these steps (built once per kind: the fast path's cost)."""
+        key = (bool(prefill), bool(decode), static)
+        if key not in self.throttled_notes:
+            self.throttled_notes[key] = (*self.format_notes, *self.notes, throttle_note(self.tdp_w, *key),
+                                         *self.money_notes)
+        return self.throttled_notes[key]
 
     # --- the pieces of the general path, in floats -------------------------------------
     def kv_one(self, ctx: float) -> float:
@@ -123,20 +150,20 @@ class FastLayout:
         share and bound (the first of the largest of compute, memory, network, overhead)."""
         return self._breakdown(v, self.pp)
 
-    def _sweep_parts(self) -> tuple:
+    def _sweep_parts(self) -> SweepParts:
         """:func:`~inferchip.performance.fast_sweep.sweep_parts` of the plan (kept)."""
         held = getattr(self, "_parts", None)
         if held is None:
             held = self._parts = sweep_parts(self.plan)
         return held
 
-    def decode_times(self, grid: np.ndarray, i: float, o: float) -> np.ndarray:
+    def decode_times(self, grid: FloatArray, i: float, o: float) -> FloatArray:
         """Replica time of the steady-state decode step at each concurrency of ``grid``
         (:func:`~inferchip.performance.fast_sweep.decode_times`: never a tile or a wave off
         ``StepPlan.evaluate``'s, the sums maybe in another order)."""
         return decode_times(self._sweep_parts(), self.plan, self.pp, grid, i, o)
 
-    def decode_times_reference(self, grid: np.ndarray, i: float, o: float) -> np.ndarray:
+    def decode_times_reference(self, grid: FloatArray, i: float, o: float) -> FloatArray:
         """:meth:`decode_times` through ``StepPlan.evaluate``: ``steady_state``'s very numbers."""
         e_o = max(o, 1.0)
         new = grid / e_o
@@ -146,7 +173,7 @@ class FastLayout:
                           new * (i * (0.0 + (i + 1.0) / 2.0)) / pp)
         return pp * self.plan.evaluate(pts).time_s
 
-    def best_concurrency(self, grid: np.ndarray, i: float, o: float) -> int:
+    def best_concurrency(self, grid: FloatArray, i: float, o: float) -> int:
         """Index of the grid concurrency with the most tokens/s (the first of equals). Where another
         comes within 1e-9 of it, the sums' last bits could decide: the reference sweep does."""
         tput = grid / self.decode_times(grid, i, o)
@@ -234,9 +261,11 @@ class FastLayout:
         num_chips, replicas, batch, out = self.num_chips, self.replicas, int(b), round(o)
         tput = tps_replica * replicas
         per_user = 1.0 / tpot if tpot > 0 else math.inf
+        deferred: Deferred
         if self.economy is not None:
             pp, power_of = self.pp, self.power  # ChipEconomy.step_power_of of a step tuple
             tpot, dec_p, throttled, dec_e = power_of(dec, tpot, pp)
+            dec_thr = pre_thr = throttled
             if static:
                 pre_t, _, pre_thr, pre_e = power_of(pre, pre_step_s, pp)
                 ttft = pre_t * n_chunks
@@ -249,7 +278,8 @@ class FastLayout:
                 power = dec_p
                 e2e = ttft + (out - 1 if out > 1 else 0) * tpot
                 tput = batch / tpot * replicas
-            notes = list(self.notes_throttled if throttled else self.notes_priced)
+            notes = list(self._throttled_notes(pre_thr and static, dec_thr, static) if throttled else
+                         self.notes_priced)
             per_user = 1.0 / tpot
             deferred = (self._fill, pre, dec, power, throttled, tput / num_chips)
         else:
@@ -311,4 +341,5 @@ def fast_layout(setting: Setting) -> FastLayout | None:
                 except InferchipError:  # e.g. a TDP below the static power: the general path says so, in its turn
                     pass
         setting.derived["fast"] = held
-    return held[0]
+    fast = held[0]
+    return fast if isinstance(fast, FastLayout) else None

@@ -3,23 +3,60 @@ the steady-state decode step's time over the concurrency grid, on arrays, for on
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from inferchip.cost import rules as r
 from inferchip.cost.constants import FP32_BYTES
+from inferchip.cost.context import CostContext, KernelCost, OpTable, StepPoints
 from inferchip.cost.gemm import gemm_waves, m_tile, split_k_compute_s
-from inferchip.cost.step import StepPlan, step_points
+from inferchip.cost.roofline import FloatArray
+from inferchip.cost.step import KindGroup, StepPlan, step_points
+
+LinearOp = tuple[Callable[[OpTable, CostContext, StepPoints], KernelCost], dict[str, float], float]
+"""An operator whose time grows linearly with the concurrency: (its rule's cost, its columns, its runs)."""
 
 
-def sweep_parts(plan: StepPlan) -> tuple:
+class GemmColumns(NamedTuple):
+    """The plan's weight GEMMs (and LM head), one column entry per operator."""
+
+    rows: npt.NDArray[np.bool_]  # the LM head's: its rows are the step's sequences (+ prompts), not its tokens
+    n_tiles: FloatArray
+    flop_per_s: FloatArray  # seconds per row of a wave: FLOP per wave row / attainable FLOP/s
+    weight_s: FloatArray  # weight bytes / attainable bandwidth
+    row_s: FloatArray  # bytes per row / attainable bandwidth
+    reps: FloatArray  # runs per step
+    overhead_s: float  # the kernel overhead of all their runs
+    flop_per_wave_row: FloatArray
+    attainable_flop_per_s: FloatArray
+    k_slices: FloatArray  # the most K slices each may split into (1: never; Calibration.gemm_split_k_16bit)
+    n: FloatArray  # output columns (the fp32 partials' size per row)
+    splits: bool  # some GEMM may split K
+
+
+class SweepParts(NamedTuple):
+    """:func:`sweep_parts` of a plan."""
+
+    gemms: GemmColumns | None
+    linear: tuple[LinearOp, ...]
+    other: tuple[KindGroup, ...]  # operators priced through their rule
+    attainable_bytes_per_s: float
+    kernel_overhead_s: float
+    tile_m: float
+    tiles_in_flight: float
+
+
+def sweep_parts(plan: StepPlan) -> SweepParts:
     """The plan's operator groups sorted for :func:`decode_times`: the weight GEMMs' columns as
     arrays (one per operator), the rest as (rule, columns, runs); then the chip's attainable
     bandwidth, kernel overhead, M tile and tiles in flight."""
     mat: dict[str, list[float]] = {k: [] for k in ("rows", "n_tiles", "flop_per_wave_row", "weight_bytes",
                                                     "row_bytes", "attainable_flop_per_s", "k_slices", "n", "reps")}
-    linear, other = [], []
+    linear: list[LinearOp] = []
+    other: list[KindGroup] = []
     for g in plan.groups:
         reps = plan.reps[g.start:g.stop]
         n = len(reps)
@@ -36,22 +73,22 @@ def sweep_parts(plan: StepPlan) -> tuple:
             linear += [(g.rule.cost, {k: float(v[j]) for k, v in cols.items()}, float(reps[j])) for j in range(n)]
         else:
             other.append(g)
-    arrays = {k: np.array(v) for k, v in mat.items()}
+    arrays = {k: np.array(v, dtype=np.float64) for k, v in mat.items()}
     ctx = plan.ctx
     abw = float(np.reshape(ctx.attainable_bytes_per_s, -1)[0])
     kov = float(np.reshape(ctx.kernel_overhead_s, -1)[0])
+    gemms = None
     if len(arrays["reps"]):
-        arrays["rows"] = arrays["rows"] > 0
-        arrays["flop_per_s"] = arrays["flop_per_wave_row"] / arrays["attainable_flop_per_s"]
-        arrays["splits"] = bool(np.any(arrays["k_slices"] > 1.0))  # type: ignore[assignment]
-        arrays["weight_s"] = arrays["weight_bytes"] / abw
-        arrays["row_s"] = arrays["row_bytes"] / abw
-        arrays["overhead_s"] = kov * float(np.sum(arrays["reps"]))
-    return (arrays if len(arrays["reps"]) else None, tuple(linear), tuple(other), abw, kov,
-            float(np.reshape(ctx.tile_m, -1)[0]), float(np.reshape(ctx.tiles_in_flight, -1)[0]))
+        gemms = GemmColumns(arrays["rows"] > 0, arrays["n_tiles"],
+                            arrays["flop_per_wave_row"] / arrays["attainable_flop_per_s"], arrays["weight_bytes"] / abw,
+                            arrays["row_bytes"] / abw, arrays["reps"], kov * float(np.sum(arrays["reps"])),
+                            arrays["flop_per_wave_row"], arrays["attainable_flop_per_s"], arrays["k_slices"],
+                            arrays["n"], bool(np.any(arrays["k_slices"] > 1.0)))
+    return SweepParts(gemms, tuple(linear), tuple(other), abw, kov, float(np.reshape(ctx.tile_m, -1)[0]),
+                      float(np.reshape(ctx.tiles_in_flight, -1)[0]))
 
 
-def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: float, o: float) -> np.ndarray:
+def decode_times(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatArray, i: float, o: float) -> FloatArray:
     """Replica time of the steady-state decode step at each concurrency of ``grid`` of a plan of
     ``pp`` stages (its :func:`sweep_parts`; the sweep of
     ``operating.steady_state`` without TTFT, attention data parallelism off). The weight GEMMs'
@@ -70,23 +107,23 @@ def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: flo
     if pp != 1:  # (x / 1 is x)
         t, s = t / pp, grid / pp
     prefill = t > s  # np.maximum(t - s, 0) > 0 of finite t, s
-    total: Any = 0.0
+    gemm_s: FloatArray | float = 0.0
     if mat is not None:  # (in place where an operand is not read again: fewer arrays, the same floats)
-        m = np.where(mat["rows"], (s + prefill)[:, None], t[:, None])
+        m = np.where(mat.rows, (s + prefill)[:, None], t[:, None])
         x = np.maximum(m, 1.0)  # m >= 1 / pp > 0 on the grid
         tm = m_tile(x, tile_m)
         x = np.ceil(x / tm, out=x)
-        x *= mat["n_tiles"]
-        if mat["splits"]:  # some GEMM may split K (Calibration.gemm_split_k_16bit)
-            waves = split_k_compute_s(x, tiles_in_flight, mat["k_slices"], tm, mat["flop_per_wave_row"],
-                                      mat["attainable_flop_per_s"], 2.0 * FP32_BYTES * m * mat["n"] / abw)
+        x *= mat.n_tiles
+        if mat.splits:  # some GEMM may split K (Calibration.gemm_split_k_16bit)
+            waves = split_k_compute_s(x, tiles_in_flight, mat.k_slices, tm, mat.flop_per_wave_row,
+                                      mat.attainable_flop_per_s, 2.0 * FP32_BYTES * m * mat.n / abw)
         else:  # the full-wave count, in the arithmetic of the plans that split nothing
             waves = gemm_waves(x, tiles_in_flight)
             waves *= tm
-            waves *= mat["flop_per_s"]
-        m *= mat["row_s"]
-        m += mat["weight_s"]
-        total = np.maximum(waves, m, out=m) @ mat["reps"]
+            waves *= mat.flop_per_s
+        m *= mat.row_s
+        m += mat.weight_s
+        gemm_s = np.maximum(waves, m, out=m) @ mat.reps
     # Per unit of concurrency, at these lengths: tokens, decode sequences, prompt tokens, KV read, pairs.
     t1, s1, kv1, pr1 = (1.0 + (1.0 / e_o) * i) / pp, 1.0 / pp, mean_ctx / pp, (1.0 / e_o) * mpp / pp
     p1 = max(t1 - s1, 0.0)
@@ -110,10 +147,10 @@ def decode_times(parts: tuple, plan: StepPlan, pp: int, grid: np.ndarray, i: flo
             per_unit += t1 * c["bytes_per_token"] / abw * reps
             const += c["overhead_s"] * reps
     if mat is not None:  # the constants summed first (another order of the same sums)
-        const += mat["overhead_s"]
+        const += mat.overhead_s
     if per_prefill and prefill.all():  # every grid point prefills where there is a prompt
         const, per_prefill = const + per_prefill, 0.0
-    total = total + grid * per_unit
+    total: FloatArray = gemm_s + grid * per_unit
     total += const
     if per_prefill:
         total = total + prefill * per_prefill

@@ -39,6 +39,7 @@ import numpy as np
 
 from inferchip.cost.step import StepCost
 from inferchip.errors import DoesNotFitError, InvalidSettingError
+from inferchip.mapping.memory_fit import FloatArray
 from inferchip.performance.phases import (
     MappedModel,
     PhaseMetrics,
@@ -54,6 +55,7 @@ from inferchip.performance.question import (  # re-exported: the solver's questi
 from inferchip.performance.question import LENGTH_SIGMA as LENGTH_SIGMA
 from inferchip.performance.question import LengthDist as LengthDist
 from inferchip.performance.question import Question as Question
+from inferchip.performance.setting import Sweeps
 
 QUEUE_WAIT_STEPS = 0.5  # mean wait of a Poisson arrival for the running iteration to end
 # Sorted and distinct (np.unique's result, without importing numpy.ma at start-up: ~10 ms of a cold predict).
@@ -107,8 +109,8 @@ def replica_load(q: Question, replicas: int) -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------ evaluation on one layout
-def steady_state(mm: MappedModel, b: np.ndarray, q: Question, with_ttft: bool,
-                 decode: tuple[np.ndarray, StepCost] | None = None) -> PhaseMetrics:
+def steady_state(mm: MappedModel, b: FloatArray, q: Question, with_ttft: bool,
+                 decode: tuple[FloatArray, StepCost] | None = None) -> PhaseMetrics:
     """Steady-state continuous batching at concurrencies ``b`` (sequences per replica), with the
     length moments of the question; with beam search a request is ``beams`` sequences and one
     prefill. Without ``with_ttft`` the TTFT, end-to-end latency and prefill step are NaN / None.
@@ -182,7 +184,7 @@ def _steady_one(mm: MappedModel, b: float, q: Question) -> PhaseMetrics:
     return PhaseMetrics(v[0], v[1], v[2], v[3], pre, dec, prefill_chunks=v[4:5], prefill_step_s=v[5:6])
 
 
-def _time_of(cost) -> float:
+def _time_of(cost: StepCost) -> float:
     return cost.point.time_s if cost.point is not None else float(np.asarray(cost.time_s).reshape(-1)[0])
 
 
@@ -199,7 +201,7 @@ def max_concurrency(mm: MappedModel, q: Question) -> float:
     return float(np.floor(max(free, 0.0) / float(mm.kv_bytes_per_seq(ctx))))
 
 
-def batch_grid(bmax: float, coarse: bool = False) -> np.ndarray:
+def batch_grid(bmax: float, coarse: bool = False) -> FloatArray:
     """Concurrencies the max-throughput search evaluates up to ``bmax`` (20 points when ``coarse``)."""
     if coarse:
         return np.unique(np.append(np.round(np.geomspace(1.0, max(bmax, 1.0), 20)), bmax))
@@ -207,19 +209,19 @@ def batch_grid(bmax: float, coarse: bool = False) -> np.ndarray:
     return np.append(below, bmax)
 
 
-def _point(met: PhaseMetrics, grid: np.ndarray, k: int, busy: float = 1.0, **kw) -> OperatingPoint:
+def _point(met: PhaseMetrics, grid: FloatArray, k: int, busy: float = 1.0, limits_met: bool = True) -> OperatingPoint:
     """The point ``k`` of ``met``; ``busy``: the share of the replicas that run it (the others idle;
     ``busy * tps`` is ``tps`` exactly where all are busy)."""
     tps = float(grid[k]) / float(met.tpot_s[k])
     return OperatingPoint(float(grid[k]), float(met.ttft_s[k]), float(met.tpot_s[k]), float(met.e2e_s[k]),
-                          busy * tps, metrics=met, index=k, busy_fraction=busy, **kw)
+                          busy * tps, limits_met=limits_met, metrics=met, index=k, busy_fraction=busy)
 
 
 SWEEPS_KEPT = 2  # questions whose sweeps (every layout's, ~50 kB each) a cache keeps, the latest
 
 
 def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool = False,
-                    need_ttft: bool = True, sweeps: dict | None = None) -> OperatingPoint:
+                    need_ttft: bool = True, sweeps: Sweeps | None = None) -> OperatingPoint:
     """The question's operating point on one layout; raises DoesNotFitError when nothing fits.
 
     Max throughput: the grid concurrency with the most tokens/s among those meeting the limits
@@ -258,13 +260,14 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
         sweeps[qkey] = by_layout  # now the latest
         if len(sweeps) > SWEEPS_KEPT:
             del sweeps[next(iter(sweeps))]
-        met = by_layout.get(mm.layout)
-        if met is None:
+        held = by_layout.get(mm.layout)
+        if held is None:
             # The same lengths' sweep with TTFT or without it (another question's limits) holds this
             # sweep's decode steps: the same grid, the same step, so the same floats.
             other = sweeps.get(qkey[:-1] + (not with_ttft,), {}).get(mm.layout)
             decode = None if other is None else (other.tpot_s, other.decode)
-            met = by_layout[mm.layout] = steady_state(mm, grid, q, with_ttft, decode)
+            held = by_layout[mm.layout] = steady_state(mm, grid, q, with_ttft, decode)
+        met = held
     ok = np.ones(grid.shape, bool)
     for lim, v in ((q.max_ttft_s, met.ttft_s), (q.max_tpot_s, met.tpot_s), (q.max_e2e_s, met.e2e_s)):
         if lim is not None:
@@ -279,6 +282,8 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
 
 def _open_loop(mm: MappedModel, q: Question, replicas: int, bmax: float) -> OperatingPoint:
     """Little's law ``b = rate x E2E(b)`` per replica, solved on a grid and interpolated."""
+    if q.rate_per_s is None:
+        raise InvalidSettingError("an open-loop question needs its rate_per_s (requests per second)")
     rate = q.rate_per_s / replicas * q.beams  # sequences starting per second per replica
     grid = np.geomspace(min(0.05, bmax), bmax, 48)
     met = steady_state(mm, grid, q, True)

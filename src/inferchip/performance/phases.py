@@ -18,11 +18,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
+from inferchip.cost.roofline import ArrayLike as Numbers
 from inferchip.cost.step import StepCost, StepPlan, cached_step_plan
 from inferchip.errors import DoesNotFitError
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import (
+    FloatArray,
     Formats,
     activation_bytes_per_chip,
     kv_bytes_per_sequence,
@@ -58,7 +61,7 @@ class MappedModel:
             return self.chip.usable_memory_bytes * self.static_memory_fraction
         return self.chip.usable_memory_bytes * self.cal.memory_utilization_fraction
 
-    def _kv_activation_bytes(self, act: np.ndarray) -> np.ndarray:
+    def _kv_activation_bytes(self, act: FloatArray) -> FloatArray:
         """The activations the KV pool gives room to: none under a static fraction (outside its budget)."""
         return act * 0.0 if self.static_memory_fraction is not None else act
 
@@ -72,7 +75,7 @@ class MappedModel:
     def reserve_bytes(self) -> float:
         return self.chip.memory_capacity_bytes - self.budget_bytes
 
-    def kv_bytes_per_seq(self, context_tokens) -> np.ndarray:
+    def kv_bytes_per_seq(self, context_tokens: FloatArray | float) -> FloatArray | np.float64:
         if type(context_tokens) is float:  # one context: memory_fit.kv_bytes_per_sequence in floats
             return np.float64(self._kv_bytes_one(context_tokens))
         return kv_bytes_per_sequence(self.sm, self.formats, context_tokens)
@@ -89,7 +92,7 @@ class MappedModel:
         dp = self.sm.dp_attention
         return out / dp if dp > 1 else out
 
-    def activation_bytes(self, step_tokens) -> np.ndarray:
+    def activation_bytes(self, step_tokens: FloatArray | float) -> FloatArray:
         return activation_bytes_per_chip(self.model, self.sm, self.formats, step_tokens)
 
     def kv_capacity_tokens(self) -> int:
@@ -99,25 +102,25 @@ class MappedModel:
         per_token = float(self.kv_bytes_per_seq(1.0))
         return max(0, int(free // per_token)) if per_token > 0 else 0
 
-    def free_bytes(self) -> np.ndarray:
+    def free_bytes(self) -> FloatArray:
         """Memory one chip has for KV cache: the budget less weights and a full chunk's activations
         (kept for the chunk size it was computed at)."""
         held = self._chunk_memory()
         return held[3]
 
-    def chunk_activation_bytes(self) -> np.ndarray:
+    def chunk_activation_bytes(self) -> FloatArray:
         """:meth:`activation_bytes` of a full chunk (kept for the chunk size it was computed at)."""
         return self._chunk_memory()[2]
 
-    def _chunk_memory(self) -> tuple:
-        held = getattr(self, "_free", None)
+    def _chunk_memory(self) -> tuple[int, ChipParams, FloatArray, FloatArray]:
+        held: tuple[int, ChipParams, FloatArray, FloatArray] | None = getattr(self, "_free", None)
         if held is None or held[0] != self.chunk_tokens or held[1] is not self.chip:
             act = self.activation_bytes(self.chunk_tokens)
-            free = self.budget_bytes - self.weights_bytes - self._kv_activation_bytes(act)
+            free: FloatArray = self.budget_bytes - self.weights_bytes - self._kv_activation_bytes(act)
             held = self._free = (self.chunk_tokens, self.chip, act, free)
         return held
 
-    def max_batch(self, input_tokens, output_tokens) -> np.ndarray:
+    def max_batch(self, input_tokens: npt.ArrayLike, output_tokens: npt.ArrayLike) -> FloatArray | np.float64:
         """Largest number of sequences of length input+output whose KV cache fits one replica
         (under attention DP: whole sequences on each of the ``tp`` chips)."""
         if type(input_tokens) is float and type(output_tokens) is float:  # one point, in floats
@@ -128,10 +131,12 @@ class MappedModel:
         ctx = np.asarray(input_tokens, float) + np.asarray(output_tokens, float)
         free = self.free_bytes()
         dp = self.sm.dp_attention
-        return dp * np.floor(np.maximum(free, 0.0) / (self.kv_bytes_per_seq(ctx) * dp))
+        fit: FloatArray = dp * np.floor(np.maximum(free, 0.0) / (self.kv_bytes_per_seq(ctx) * dp))
+        return fit
 
-    def stage_step(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,
-                   logit_rows=None, prefill_chip=None) -> StepCost:
+    def stage_step(self, num_tokens: Numbers, num_decode_seqs: Numbers, decode_kv_tokens: Numbers,
+                   prefill_attn_pairs: Numbers, logit_rows: Numbers | None = None,
+                   prefill_chip: float | None = None) -> StepCost:
         # The step compiled once for this mapping (recompiled if sm, chip, formats or cal change).
         self._plan: StepPlan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats,
                                                 self.cal)
@@ -147,8 +152,10 @@ class MappedModel:
                                      logit_rows)
 
     # --- replica-level step times (pp micro-batches in flight) ---------------------------
-    def replica_step_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows=None,
-                       prefill_chip=None):
+    def replica_step_s(self, num_tokens: npt.ArrayLike, num_decode_seqs: npt.ArrayLike,
+                       decode_kv_tokens: npt.ArrayLike, prefill_attn_pairs: npt.ArrayLike,
+                       logit_rows: npt.ArrayLike | None = None,
+                       prefill_chip: float | None = None) -> tuple[FloatArray, StepCost]:
         """Time for a whole batch to advance one iteration through all ``pp`` stages, the
         batch split into ``pp`` micro-batches (each chip runs its stage once per micro-batch).
         ``prefill_chip``: one point's prefill tokens on its busiest attention-DP chip (cost.step.step_points)."""
@@ -186,10 +193,11 @@ def sharded(model: ModelSpec, layout: Layout) -> ShardedModel:
     return sm
 
 
-def prefill_pairs(chunk_tokens, cached_tokens=0.0):
+def prefill_pairs(chunk_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike = 0.0) -> FloatArray:
     """Causal query-key pairs of a prompt chunk attending to ``cached_tokens`` earlier tokens and itself."""
     c = np.asarray(chunk_tokens, float)
-    return c * (np.asarray(cached_tokens, float) + (c + 1.0) / 2.0)
+    pairs: FloatArray = c * (np.asarray(cached_tokens, float) + (c + 1.0) / 2.0)
+    return pairs
 
 
 @dataclass
@@ -200,17 +208,18 @@ class PhaseMetrics:
     fill included), so ``ttft_s = prefill_chunks x prefill_step_s``; ``decode`` is the step
     ``tpot_s`` is the time of. Energy reads these, never re-derives them."""
 
-    ttft_s: np.ndarray
-    tpot_s: np.ndarray
-    e2e_s: np.ndarray
-    tokens_per_s_replica: np.ndarray
+    ttft_s: FloatArray
+    tpot_s: FloatArray
+    e2e_s: FloatArray
+    tokens_per_s_replica: FloatArray
     prefill: StepCost | None
     decode: StepCost
-    prefill_chunks: np.ndarray | None = None
-    prefill_step_s: np.ndarray | None = None
+    prefill_chunks: FloatArray | None = None
+    prefill_step_s: FloatArray | None = None
 
 
-def static_batch(mm: MappedModel, batch, input_tokens, output_tokens) -> PhaseMetrics:
+def static_batch(mm: MappedModel, batch: npt.ArrayLike, input_tokens: npt.ArrayLike,
+                 output_tokens: npt.ArrayLike) -> PhaseMetrics:
     """A static batch: all prompts prefilled together, then ``output - 1`` decode steps.
 
     TTFT is the batch's prefill (the first token comes out of the prefill step); TPOT is the
@@ -234,7 +243,7 @@ def static_batch(mm: MappedModel, batch, input_tokens, output_tokens) -> PhaseMe
     return PhaseMetrics(ttft, tpot, e2e, b * o / e2e, pre, dec, prefill_chunks=n_chunks, prefill_step_s=ttft / n_chunks)
 
 
-def _one_point(*xs) -> tuple[list[float], int] | None:
+def _one_point(*xs: npt.ArrayLike) -> tuple[list[float], int] | None:
     """The values of size-one arguments as finite floats, and their largest rank (None otherwise)."""
     vals, ndim = [], 0
     for x in xs:
@@ -251,7 +260,8 @@ def _one_point(*xs) -> tuple[list[float], int] | None:
     return vals, ndim
 
 
-def _static_one(mm: MappedModel, batch, input_tokens, output_tokens) -> PhaseMetrics | None:
+def _static_one(mm: MappedModel, batch: npt.ArrayLike, input_tokens: npt.ArrayLike,
+                output_tokens: npt.ArrayLike) -> PhaseMetrics | None:
     """:func:`static_batch` of one point in plain floats, operation for operation (None for many points)."""
     found = _one_point(batch, input_tokens, output_tokens)
     if found is None:
@@ -274,7 +284,8 @@ def _static_one(mm: MappedModel, batch, input_tokens, output_tokens) -> PhaseMet
                         prefill_step_s=v[5, ...])
 
 
-def continuous_batch(mm: MappedModel, concurrency, input_tokens, output_tokens) -> PhaseMetrics:
+def continuous_batch(mm: MappedModel, concurrency: npt.ArrayLike, input_tokens: npt.ArrayLike,
+                     output_tokens: npt.ArrayLike) -> PhaseMetrics:
     """Continuous batching in steady state with ``concurrency`` sequences per replica.
 
     Each iteration decodes one token for every sequence and prefills the prompts of the
@@ -298,7 +309,7 @@ def continuous_batch(mm: MappedModel, concurrency, input_tokens, output_tokens) 
     return PhaseMetrics(ttft, tpot, e2e, b / tpot, pre, dec, prefill_chunks=n_chunks, prefill_step_s=first_t)
 
 
-def admit_share(new_per_step: float | np.ndarray) -> np.ndarray:
+def admit_share(new_per_step: float | FloatArray) -> FloatArray:
     """Share of decode steps that admit at least one new prompt, when ``new_per_step`` requests start
     per step on average and their arrivals (Poisson; or completions of sequences of spread lengths,
     each ending at random) are independent: ``1 - exp(-new)`` (at least a tiny share, so a step that
@@ -306,8 +317,8 @@ def admit_share(new_per_step: float | np.ndarray) -> np.ndarray:
     return np.asarray(np.maximum(-np.expm1(-np.asarray(new_per_step, float)), 1e-12), dtype=float)
 
 
-def decode_step(mm: MappedModel, b: np.ndarray, new: np.ndarray, mean_input: float, mean_pairs: float,
-                kv_tokens: np.ndarray) -> tuple[np.ndarray, StepCost]:
+def decode_step(mm: MappedModel, b: FloatArray, new: FloatArray, mean_input: float, mean_pairs: float,
+                kv_tokens: FloatArray) -> tuple[FloatArray, StepCost]:
     """Mean time of a decode step (TPOT, s) and the mean step's cost, with ``b`` sequences per replica
     decoding and ``new`` prompts of ``mean_input`` tokens (``mean_pairs`` causal pairs) starting per step.
 

@@ -9,14 +9,15 @@ the optional TTFT/TPOT limits is found by a vectorised sweep.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from inferchip.cost.step import StepCost
 from inferchip.errors import DoesNotFitError, InferchipError, InvalidSettingError
 from inferchip.mapping.layout import Layout
-from inferchip.performance.fast_path import DOES_NOT_FIT, fast_layout
+from inferchip.performance.fast_path import DOES_NOT_FIT, fast_layout, throttle_note
 from inferchip.performance.layout_choice import choose_layout
 from inferchip.performance.operating import OperatingPoint, Question
 from inferchip.performance.phases import MappedModel, PhaseMetrics, continuous_batch, fit_error
@@ -25,6 +26,9 @@ from inferchip.performance.setting import SETTINGS_CACHED, Setting, positive, re
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
+
+if TYPE_CHECKING:  # cost.economics is imported where a prediction is priced
+    from inferchip.cost.economics import ChipEconomy
 
 __all__ = ["Prediction", "ask", "best_layout", "predict", "predict_setting"]
 
@@ -85,12 +89,14 @@ def predict(
         setting = _RECENT.get(key)
     except TypeError:  # an unhashable argument: resolve_setting keys it by identity
         setting, hashable = None, False
-    if setting is None or not (input_tokens > 0 and output_tokens > 0 and (batch is None or batch > 0)):
-        if not (count > 0 and input_tokens > 0 and output_tokens > 0 and (batch is None or batch > 0)
-                and (tp is None or tp > 0) and (pp is None or pp > 0) and (ep is None or ep > 0)):  # else name it
-            for name, v in (("--count", count), ("--input-tokens", input_tokens), ("--output-tokens", output_tokens),
-                            ("--batch", batch), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
-                positive(name, v)
+    try:  # finite and above 0 (a NaN, an infinity or a string: named below, not a raw error further on)
+        lengths_ok = 0 < input_tokens < _INF and 0 < output_tokens < _INF and (batch is None or 0 < batch < _INF)
+    except TypeError:
+        lengths_ok = False
+    if setting is None or not lengths_ok:  # check every number, naming a bad one
+        for name, v in (("--count", count), ("--input-tokens", input_tokens), ("--output-tokens", output_tokens),
+                        ("--batch", batch), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
+            positive(name, v)
     if max_ttft_s is not None or max_tpot_s is not None:
         positive("--max-ttft-ms", max_ttft_s)
         positive("--max-tpot-ms", max_tpot_s)
@@ -102,6 +108,10 @@ def predict(
             if len(_RECENT) >= SETTINGS_CACHED:
                 _RECENT.clear()
             _RECENT[key] = setting
+    ctx = setting.model.max_position_embeddings  # the CLI's check (cli_options.options.check_context), here too
+    if ctx is not None and input_tokens + output_tokens > ctx:
+        setting.model.check_context(input_tokens + output_tokens,
+                                    f"input_tokens {input_tokens:,} + output_tokens {output_tokens:,}")
     if max_ttft_s is None and max_tpot_s is None:  # fixed lengths, no limits: the fast path where it applies
         fast = fast_layout(setting)
         if fast is not None:
@@ -114,6 +124,8 @@ def predict(
                                 setting.count)
     return predict_setting(setting, ask(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s), fast=False)
 
+
+_INF = math.inf
 
 # predict's recent settings by their arguments (a subset of resolve_setting's cache, looked up before
 # the keyword call and its key of every resolve_setting argument; at most SETTINGS_CACHED).
@@ -178,6 +190,7 @@ def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Pred
     lay, pt = found
     mm = setting.mapped(lay)
     met = pt.metrics
+    assert met is not None and met.prefill is not None  # operating_point's points keep their metrics, with TTFT
     fmt, cp, idx = setting.formats, setting.chip, pt.index
     input_tokens, output_tokens = q.inputs.mean, q.outputs.mean
     static = q.mode == "static"
@@ -210,7 +223,7 @@ def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Pred
     return pred
 
 
-def _at(x: Any, shape: tuple[int, ...], idx: int) -> float:
+def _at(x: npt.ArrayLike, shape: tuple[int, ...], idx: int) -> float:
     """``x`` (broadcast to ``shape``) at flat index ``idx``, as a float."""
     if type(x) is np.ndarray and x.shape == shape:
         return float(x.item(idx))
@@ -220,7 +233,7 @@ def _at(x: Any, shape: tuple[int, ...], idx: int) -> float:
     return float((a if a.shape == shape else np.broadcast_to(a, shape)).flat[idx])
 
 
-def _step_power_at(economy: Any, cost: StepCost, step_s: Any, pp: int, shape: tuple[int, ...],
+def _step_power_at(economy: ChipEconomy, cost: StepCost, step_s: npt.ArrayLike, pp: int, shape: tuple[int, ...],
                    idx: int) -> tuple[float, float, bool, float]:
     """``economics.step_power`` of the step at point ``idx`` only (the same numbers, as floats)."""
     one = cost.point
@@ -259,10 +272,11 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
     pp = mm.layout.pp
     shape = np.shape(met.tpot_s)
     tpot, dec_p, throttled, dec_e = _step_power_at(eco, met.decode, met.tpot_s, pp, shape, idx)
+    dec_thr = pre_thr = throttled
     ttft = pred.ttft_s
     b = pred.batch if batch is None else batch
     if pred.mode == "static":
-        assert met.prefill is not None
+        assert met.prefill is not None and met.prefill_chunks is not None and met.prefill_step_s is not None
         n_chunks = _at(met.prefill_chunks, shape, idx)
         pre_t, _, pre_thr, pre_e = _step_power_at(eco, met.prefill, met.prefill_step_s, pp, shape, idx)
         ttft = pre_t * n_chunks
@@ -281,7 +295,8 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
         tput = tput * busy_fraction
         power = busy_fraction * power + (1.0 - busy_fraction) * idle_power_w(cp.tdp_w, cp.idle_w, setting.assumptions)
     if throttled:
-        pred.notes.append(f"power would exceed the {cp.tdp_w:.0f} W TDP: clocks throttle and the steps stretch")
+        static = pred.mode == "static"
+        pred.notes.append(throttle_note(float(cp.tdp_w), bool(pre_thr) and static, bool(dec_thr), static))
     pred.ttft_s, pred.tpot_s, pred.e2e_latency_s = ttft, tpot, e2e
     pred.output_tokens_per_s = tput
     pred.output_tokens_per_s_per_chip = tput / pred.num_chips

@@ -4,11 +4,15 @@ step by operator class (its ``breakdown``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from inferchip.cost.step import BOUNDS, OP_CLASSES, StepCost
+
+if TYPE_CHECKING:  # pandas is imported where a data frame is made (a faster cold start)
+    import pandas as pd
 
 
 @dataclass
@@ -84,7 +88,7 @@ class Prediction:
         d.update(self.extra)
         return d
 
-    def to_dataframe(self):
+    def to_dataframe(self) -> pd.DataFrame:
         import pandas as pd
 
         rows = []
@@ -113,7 +117,7 @@ def _breakdown(cost: StepCost, index: int, pp: int) -> dict[str, dict[str, Any]]
         return out
     shape = np.shape(cost.time_s)
 
-    def at(x) -> float:
+    def at(x: npt.ArrayLike) -> float:
         if type(x) is np.ndarray and x.shape == shape:
             return float(x.item(index))
         a = np.asarray(x)

@@ -14,6 +14,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
+from inferchip.mapping.memory_fit import FloatArray
 from inferchip.performance.phases import prefill_pairs
 
 LENGTH_SIGMA = 0.6  # lognormal shape of MLPerf input/output lengths (assumption, see module doc)
@@ -40,8 +41,8 @@ class LengthDist:
         return _lognormal(float(mean), float(cap), float(sigma), int(n))
 
     @cached_property
-    def array(self) -> np.ndarray:
-        return np.asarray(self.points)
+    def array(self) -> FloatArray:
+        return np.asarray(self.points, dtype=np.float64)
 
     @cached_property
     def mean(self) -> float:
@@ -65,11 +66,12 @@ class LengthDist:
 
 
 @lru_cache(maxsize=4096)
-def _unit_lognormal(sigma: float, n: int) -> np.ndarray:
+def _unit_lognormal(sigma: float, n: int) -> FloatArray:
     """Quantile mid-points of a unit-mean lognormal, ascending."""
-    from scipy.stats import norm
+    from scipy.stats import norm  # type: ignore[import-untyped]
 
-    return np.exp(sigma * norm.ppf((np.arange(n) + 0.5) / n) - sigma**2 / 2)
+    z: FloatArray = norm.ppf((np.arange(n) + 0.5) / n)  # standard normal quantiles
+    return np.exp(sigma * z - sigma**2 / 2)
 
 
 @lru_cache(maxsize=4096)

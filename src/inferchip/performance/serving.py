@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from inferchip.errors import InvalidSettingError
+from inferchip.mapping.memory_fit import FloatArray
 from inferchip.performance.phases import MappedModel
-from inferchip.performance.setting import Setting, resolve_setting
+from inferchip.performance.setting import Setting, estimate_level, resolve_setting
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
@@ -62,7 +64,9 @@ class ServingStepModel:
             raise InvalidSettingError(f"{self.ranks} attention-DP ranks on a layout of "
                                       f"{self.mm.layout.attn_dp_ways}: 1 or the layout's")
 
-    def _steps(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, prefill_chip=None):
+    def _steps(self, num_tokens: npt.ArrayLike, num_decode_seqs: npt.ArrayLike, decode_kv_tokens: npt.ArrayLike,
+               prefill_attn_pairs: npt.ArrayLike,
+               prefill_chip: float | None = None) -> tuple[FloatArray, FloatArray | None]:
         """(time_s, replica power W or None) of a step, throttled at TDP. With ``prefill_chip`` the step's
         cost is its busiest attention-DP chip's, which sets both the time and the chip that throttles first;
         its power (that chip's times the replica's chips) is used only for the throttle: a step's energy is
@@ -78,7 +82,8 @@ class ServingStepModel:
         pr = step_power(cost, t, self.mm.layout.pp, en.spec, en.memory_type, en.tdp_w, en.idle_w, en.assumptions)
         return np.asarray(pr.time_s, dtype=float), np.asarray(pr.power_w, dtype=float) * self.num_chips
 
-    def step_time_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs) -> np.ndarray:
+    def step_time_s(self, num_tokens: npt.ArrayLike, num_decode_seqs: npt.ArrayLike, decode_kv_tokens: npt.ArrayLike,
+                    prefill_attn_pairs: npt.ArrayLike) -> FloatArray:
         return self._steps(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs)[0]
 
     def step_time_busiest_s(self, num_tokens: float, num_decode_seqs: float, decode_kv_tokens: float,
@@ -90,7 +95,8 @@ class ServingStepModel:
         t = self._steps(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, prefill_chip)[0]
         return float(np.asarray(t, dtype=float).reshape(-1)[0])
 
-    def step_power_w(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs) -> np.ndarray:
+    def step_power_w(self, num_tokens: npt.ArrayLike, num_decode_seqs: npt.ArrayLike, decode_kv_tokens: npt.ArrayLike,
+                     prefill_attn_pairs: npt.ArrayLike) -> FloatArray:
         """Average power of the whole replica during one step, W: per chip dynamic energy / time + busy static."""
         w = self._steps(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs)[1]
         if w is None:
@@ -120,7 +126,8 @@ class BeamStepModel:
     inner: ServingStepModel
     beams: int
 
-    def step_time_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs) -> np.ndarray:
+    def step_time_s(self, num_tokens: npt.ArrayLike, num_decode_seqs: npt.ArrayLike, decode_kv_tokens: npt.ArrayLike,
+                    prefill_attn_pairs: npt.ArrayLike) -> FloatArray:
         n = np.asarray(num_decode_seqs, float)
         return self.inner.step_time_s(np.asarray(num_tokens, float) + (self.beams - 1) * n, self.beams * n,
                                       self.beams * np.asarray(decode_kv_tokens, float), prefill_attn_pairs)
@@ -174,6 +181,8 @@ def serving_model(chip: str | ChipParams | Setting, model: str | ModelSpec | Non
     """
     if isinstance(chip, Setting):
         setting = chip
+    elif model is None:
+        raise InvalidSettingError("serving_model: give the model (or a resolved Setting as the chip)")
     else:
         setting = resolve_setting(chip, model, count=count, tp=tp, pp=pp, ep=ep, weights=weights,
                                   activations=activations, kv=kv, calibration=calibration, estimate=estimate,
@@ -220,7 +229,7 @@ def serving_economics(step: ServingStepModel, figures: dict[str, Any], num_chips
     tput = figures.get("output_tokens_per_s_per_chip")
     if step.energy is None or power is None or tput is None or not (math.isfinite(power) and math.isfinite(tput)):
         return empty
-    money = chip_money(step.energy.spec, step.energy.assumptions, level)  # type: ignore[arg-type]
+    money = chip_money(step.energy.spec, step.energy.assumptions, estimate_level(level))
     out = {**empty, "chip_price_usd": money.price_usd, "chip_price_source": money.price_source}
     out.update(money_per_token(tput, power, money, num_chips, step.energy.assumptions))
     return out

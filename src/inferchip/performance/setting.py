@@ -12,24 +12,42 @@ A :class:`Setting` also caches what does not change for it: the model mapped ont
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from numbers import Real
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from inferchip.catalog.calibration_file import load_calibration
 from inferchip.cost.peaks import executed_format
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout, check_scaleup
 from inferchip.mapping.memory_fit import Formats
-from inferchip.performance.phases import MappedModel, map_model
+from inferchip.performance.phases import MappedModel, PhaseMetrics, map_model
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration
-from inferchip.spec.chip import ChipParams, ChipSpec
+from inferchip.spec.chip import ChipParams, ChipSpec, EstimateLevel
 from inferchip.spec.formats import check_format, compute_format
 from inferchip.spec.model import ModelSpec
 
-ESTIMATES = ("low", "central", "high")
+if TYPE_CHECKING:  # cost.economics is imported where a setting is priced
+    from inferchip.cost.economics import ChipEconomy, ChipMoney
+    from inferchip.performance.question import LengthDist
+
+# A question's lengths and load (inputs, outputs, beams, queue wait, whole sequences per chip, coarse grid, with
+# TTFT) -> {layout -> its concurrency sweep}: operating.operating_point's cache, kept with the setting.
+Sweeps = dict[tuple["LengthDist", "LengthDist", int, bool, bool, bool, bool], dict[Layout, PhaseMetrics]]
+
+
+class Derived(TypedDict, total=False):
+    """What the performance layer keeps with a setting (fast_path.fast_layout)."""
+
+    fast: tuple[object]  # fast_path.FastLayout once made, or None where the fast path does not apply (setting.py
+    # cannot name the class: fast_path imports this module)
+    asked: int  # questions asked of the setting before then
+
+ESTIMATES: tuple[EstimateLevel, ...] = ("low", "central", "high")
 FOUR_BIT_FLOAT = ("fp4", "mxfp4")
 
 
@@ -54,13 +72,13 @@ class Setting:
     count: int
     layouts: tuple[Layout, ...]
     layout_given: bool
-    estimate: str
+    estimate: EstimateLevel
     calibration: Calibration
     assumptions: Assumptions
     assumptions_path: str | None = None
     _mapped: dict[Layout, MappedModel] = field(default_factory=dict, repr=False, compare=False)
-    sweeps: dict = field(default_factory=dict, repr=False, compare=False)  # see operating.operating_point
-    derived: dict = field(default_factory=dict, repr=False, compare=False)  # kept by the performance layer
+    sweeps: Sweeps = field(default_factory=dict, repr=False, compare=False)  # see operating.operating_point
+    derived: Derived = field(default_factory=lambda: Derived(), repr=False, compare=False)  # fast_path's
 
     @property
     def layout(self) -> Layout:
@@ -73,14 +91,14 @@ class Setting:
         return list(self.format_notes) + list(self.chip.notes)
 
     @cached_property
-    def money(self) -> Any:
+    def money(self) -> ChipMoney:
         """The chip's price for TCO (``cost.economics.chip_money`` at the estimate corner)."""
         from inferchip.cost.economics import chip_money
 
-        return chip_money(self.chip_spec, self.assumptions, self.estimate)  # type: ignore[arg-type]
+        return chip_money(self.chip_spec, self.assumptions, self.estimate)
 
     @cached_property
-    def economy(self) -> Any:
+    def economy(self) -> ChipEconomy:
         """Power and money constants of the setting (``cost.economics.chip_economy``), for a chip with a TDP."""
         from inferchip.cost.economics import chip_economy
 
@@ -176,9 +194,15 @@ def format_choice(weights: str, activations: str | None, kv: str | None, attenti
 
 
 def positive(name: str, v: int | float | None) -> None:
-    """Refuse a non-positive option value (None: not given)."""
-    if v is not None and v <= 0:
-        raise InvalidSettingError(f"{name} must be positive, got {v}")
+    """Refuse an option value that is not a finite number above 0 (None: not given), naming it: a NaN or an
+    infinity would pass ``v <= 0`` and fail later as a raw ValueError or OverflowError, a string as a TypeError."""
+    if v is None:
+        return
+    if isinstance(v, bool) or not isinstance(v, Real):
+        raise InvalidSettingError(f"{name} must be a number, got {v!r} ({type(v).__name__}); "
+                                  "allowed: a finite number above 0")
+    if not 0 < v < math.inf:
+        raise InvalidSettingError(f"{name} must be positive, got {v}; allowed: a finite number above 0")
 
 
 def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: int = 1, weights: str = "bf16",
@@ -219,7 +243,7 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
 
 
 SETTINGS_CACHED = 8  # settings kept (each with its mapped models and sweeps)
-_SETTINGS: OrderedDict[tuple, tuple[tuple, Setting]] = OrderedDict()
+_SETTINGS: OrderedDict[tuple[object, ...], tuple[tuple[object, ...], Setting]] = OrderedDict()
 
 
 def _key(x: Any) -> Any:
@@ -232,18 +256,27 @@ def _key(x: Any) -> Any:
     return x
 
 
-def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
-             chip_spec, within, attention_weights=None) -> Setting:
+def estimate_level(estimate: str) -> EstimateLevel:
+    """``estimate`` as an estimate corner; InvalidSettingError unless it is low, central or high."""
+    for level in ESTIMATES:
+        if estimate == level:
+            return level
+    raise InvalidSettingError(f"--estimate must be low, central or high, got {estimate}")
+
+
+def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights: str, activations: str | None,
+             kv: str | None, tp: int | None, pp: int | None, ep: int | None, attn_dp: bool | None, estimate: str,
+             calibration: Calibration | str | None, assumptions: str | Assumptions | None,
+             chip_spec: ChipSpec | None, within: bool, attention_weights: str | None = None) -> Setting:
     for name, v in (("--count", count), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
         positive(name, v)
-    if estimate not in ESTIMATES:
-        raise InvalidSettingError(f"--estimate must be low, central or high, got {estimate}")
+    level = estimate_level(estimate)
     if isinstance(chip, ChipParams):
         cp = chip
     else:
         from inferchip.catalog.chips import get_chip_params, load_chip
 
-        cp = get_chip_params(chip, estimate)
+        cp = get_chip_params(chip, level)
         chip_spec = chip_spec or load_chip(chip)
     if isinstance(model, ModelSpec):
         ms = model
@@ -272,7 +305,7 @@ def _resolve(chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, 
     from inferchip.catalog.assumptions import load_assumptions
 
     a = assumptions if isinstance(assumptions, Assumptions) else load_assumptions(assumptions)
-    return Setting(cp, chip_spec, ms, fmt, got, tuple(notes), count, tuple(layouts), given and not within, estimate,
+    return Setting(cp, chip_spec, ms, fmt, got, tuple(notes), count, tuple(layouts), given and not within, level,
                    cal, a, assumptions if isinstance(assumptions, str) else None)
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.errors import InferchipError, InvalidSettingError
+from inferchip.mapping.memory_fit import FloatArray
 from inferchip.sim.vision.rig import RigLoad, Stage, deadline_curve, simulate_rig
 from inferchip.spec.chip import ChipSpec, chip_params
 
@@ -48,7 +49,7 @@ ROLES = ("camera", "rig")
 
 
 class FrameCostLike(Protocol):
-    latency_s: np.ndarray
+    latency_s: FloatArray
 
 
 CostFn = Callable[..., FrameCostLike]
@@ -104,7 +105,7 @@ def network_views(net: Any) -> int:
     return 1
 
 
-def _array(fc: Any, attr: str, n: int) -> np.ndarray | None:
+def _array(fc: Any, attr: str, n: int) -> FloatArray | None:
     v = getattr(fc, attr, None)
     if v is None:
         return None
@@ -229,7 +230,7 @@ def in_car_table(chips: Sequence[str] = IN_CAR_CHIPS, *, cameras: int = IN_CAR_C
     2300 frames per second' for the two-chip HW3 computer, whose networks are not BEVFormer), power and
     energy per frame; a chip the cost model cannot run gets a row saying why. One chip each: the two
     SoCs of a Tesla FSD computer run redundantly (Talpes et al., IEEE Micro 2020)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for cid in chips:
         try:
             r = drive(cid, cameras, fps, models, deadline_ms=deadline_ms, duration_s=duration_s, seed=seed,

@@ -33,12 +33,14 @@ logs, where p99.9 sits a few per cent above p50). Same seed, same figures.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from inferchip.errors import InvalidSettingError
+from inferchip.mapping.memory_fit import FloatArray
 from inferchip.sim.vision.queue import (
     ServiceTime,
     dynamic_batches,
@@ -98,7 +100,7 @@ def _pct(v: Any) -> float:
     return float(v)
 
 
-def _noise(seed: int, n: int, cv: float) -> np.ndarray | None:
+def _noise(seed: int, n: int, cv: float) -> FloatArray | None:
     """Seeded log-normal multipliers of mean 1 and coefficient of variation ``cv`` (None for cv = 0)."""
     if isinstance(cv, bool) or not isinstance(cv, (int, float)) or not (math.isfinite(cv) and 0 <= cv <= 1):
         raise InvalidSettingError(f"service_cv = {cv!r}: must be a number from 0 to 1")
@@ -110,7 +112,7 @@ def _noise(seed: int, n: int, cv: float) -> np.ndarray | None:
     return np.exp(rng.standard_normal(n) * sigma - 0.5 * sigma * sigma)
 
 
-def _result(scenario: str, metric_q: float | None, lat: np.ndarray, *, batch: int, bound: float | None,
+def _result(scenario: str, metric_q: float | None, lat: FloatArray, *, batch: int, bound: float | None,
             samples_per_s: float, notes: tuple[str, ...] = ()) -> ScenarioResult:
     stats = latency_summary_s(lat)
     if metric_q is None:
@@ -139,7 +141,7 @@ def issue_times_s(sizes: list[int], dispatch_s: float, stage_s: float = 0.0) -> 
     return [j * dispatch_s + stage_s * float(sum(sizes[:j])) for j in range(len(sizes))]
 
 
-def _split_latency(table: np.ndarray, samples: int, b: int, devices: int,
+def _split_latency(table: FloatArray, samples: int, b: int, devices: int,
                    dispatch_s: float = 0.0, stage_s: float = 0.0) -> tuple[list[int], list[int]]:
     """Batches of at most ``b`` for one query, each given to the device that would finish it soonest (sizes,
     owners); batch j can start no earlier than its issue time (:func:`issue_times_s`)."""
@@ -154,8 +156,8 @@ def _split_latency(table: np.ndarray, samples: int, b: int, devices: int,
     return sizes, owners
 
 
-def query_finish_s(times: np.ndarray, owners: list[int], devices: int, dispatch_s: float,
-                   sizes: list[int] | None = None, stage_s: float = 0.0) -> np.ndarray:
+def query_finish_s(times: FloatArray, owners: list[int], devices: int, dispatch_s: float,
+                   sizes: list[int] | None = None, stage_s: float = 0.0) -> FloatArray:
     """Latency of each query (rows of ``times``: its batches' service times in issue order): the host issues
     batch j at j x ``dispatch_s`` (plus the staging of the earlier batches' ``sizes`` at ``stage_s`` per sample,
     :func:`issue_times_s`); a device runs its batches one after another; the query ends with its last batch.
@@ -216,8 +218,8 @@ def offline(service: ServiceTime, *, max_batch: int = 256, devices: int = 1) -> 
                    notes=(f"best batch {best + 1} of 1..{cap} on each of {dev} device(s)",))
 
 
-def _queue_latency(table: np.ndarray, arrivals: np.ndarray, devices: int, delay_s: float,
-                   noise: np.ndarray | None) -> tuple[np.ndarray, int]:
+def _queue_latency(table: FloatArray, arrivals: FloatArray, devices: int, delay_s: float,
+                   noise: FloatArray | None) -> tuple[FloatArray, int]:
     finish, sizes, _ = dynamic_batches(arrivals, table, devices=devices, max_queue_delay_s=delay_s, noise=noise)
     return finish - arrivals, int(sizes.max()) if sizes.size else 1
 
@@ -243,7 +245,7 @@ def server(service: ServiceTime, *, latency_bound_s: float, percentile: float = 
     noise = _noise(seed, n, service_cv)
     delay = float(max_queue_delay_s)
 
-    def p_latency(rate: float) -> tuple[float, np.ndarray, int]:
+    def p_latency(rate: float) -> tuple[float, FloatArray, int]:
         lat, bmax = _queue_latency(table, unit_arrivals / rate, dev, delay, noise)
         return percentile_s(lat, q), lat, bmax
 
@@ -315,7 +317,7 @@ SERVER_MIN_QUERIES = 270_336
 system's capacity builds a backlog far beyond any latency bound over such a run."""
 
 
-def server_capacity_per_s(table: np.ndarray, devices: int) -> float:
+def server_capacity_per_s(table: FloatArray, devices: int) -> float:
     """Highest sustainable rate (samples/s) of ``devices`` devices with the service table ``table`` (index = batch
     size): devices x max over b of b / t(b). Poisson arrivals at or above it make the queue unstable."""
     b = np.arange(1, len(table))
@@ -341,11 +343,12 @@ def constant_stream(service: ServiceTime, *, rate_per_s: float, latency_bound_s:
 
 def run_scenario(scenario: str, service: ServiceTime, **settings: Any) -> ScenarioResult:
     """Dispatch by MLPerf scenario name (``vision_cases.csv`` spelling) with that scenario's settings."""
-    funcs = {"single_stream": single_stream, "multi_stream": multi_stream, "server": server, "offline": offline,
-             "constant_stream": constant_stream}
+    funcs: dict[str, Callable[..., ScenarioResult]] = {
+        "single_stream": single_stream, "multi_stream": multi_stream, "server": server, "offline": offline,
+        "constant_stream": constant_stream}
     if scenario not in funcs:
         raise InvalidSettingError(f"unknown scenario '{scenario}'; allowed: {', '.join(SCENARIOS)}")
     try:
-        return funcs[scenario](service, **settings)  # type: ignore[operator]
+        return funcs[scenario](service, **settings)
     except TypeError as exc:
         raise InvalidSettingError(f"scenario {scenario}: {exc}") from None

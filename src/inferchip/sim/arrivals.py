@@ -22,6 +22,7 @@ from pydantic import Field, field_validator
 from inferchip.errors import InvalidSettingError
 from inferchip.sim import lengths
 from inferchip.sim.engine import EventQueue, Priority
+from inferchip.sim.protocol import FloatArray, IntArray
 from inferchip.sim.trace import load_trace
 from inferchip.workload.limits import MAX_CONCURRENCY, MAX_REQUESTS, MAX_SEED
 
@@ -132,7 +133,7 @@ ArrivalSpec = Annotated[
 ]
 
 
-def harness_send_times_s(issue_s: np.ndarray, window_s: float, max_batch: int) -> tuple[np.ndarray, np.ndarray]:
+def harness_send_times_s(issue_s: FloatArray, window_s: float, max_batch: int) -> tuple[FloatArray, IntArray]:
     """(send time of each query's batch, batch index of each query) for sorted issue times.
 
     The batcher (:class:`HarnessBatchedArrivals`) sends its waiting queries when ``max_batch``
@@ -160,8 +161,8 @@ class OpenLoopSource:
 
     closed_loop = False
 
-    def __init__(self, arrival_s: np.ndarray, input_tokens: np.ndarray, output_tokens: np.ndarray,
-                 issued_s: np.ndarray | None = None):
+    def __init__(self, arrival_s: FloatArray, input_tokens: IntArray, output_tokens: IntArray,
+                 issued_s: FloatArray | None = None):
         self._t = arrival_s.tolist()
         self._in = input_tokens.tolist()
         self._out = output_tokens.tolist()
@@ -207,7 +208,7 @@ class ClosedLoopSource:
         self._in: list[int] = []
         self._out: list[int] = []
         self._issued = 0
-        self._queue = EventQueue()
+        self._queue: EventQueue[None] = EventQueue()
         self._scheduled = 0
         for _ in range(spec.concurrency):
             self._schedule(0.0)
@@ -242,15 +243,19 @@ class ClosedLoopSource:
         return arrival_s
 
 
+ArrivalSource = OpenLoopSource | ClosedLoopSource  # what make_source gives a run
+ArrivalsLike = ArrivalSpec | dict[str, object]  # a spec, or its fields to validate (simulate)
+
+
 def poisson_times_s(rate_per_s: float, rng: np.random.Generator, num: int | None,
-                    duration_s: float | None) -> np.ndarray:
+                    duration_s: float | None) -> FloatArray:
     """Cumulative sums of standard exponential gaps divided by the rate, cut at ``num`` or ``duration_s``."""
     if num is not None:
         times = np.cumsum(rng.standard_exponential(num)) / rate_per_s
     elif duration_s is None:
         raise InvalidSettingError("Poisson arrivals need num_requests or duration_s to end the run")
     else:
-        chunks: list[np.ndarray] = []
+        chunks: list[FloatArray] = []
         total = 0.0
         chunk = int(rate_per_s * duration_s * POISSON_CHUNK_MARGIN) + POISSON_CHUNK_EXTRA
         while total < duration_s:
@@ -264,8 +269,8 @@ def poisson_times_s(rate_per_s: float, rng: np.random.Generator, num: int | None
 
 
 def make_source(
-    spec: Any, duration_s: float | None, num_requests: int | None, seed: int
-) -> OpenLoopSource | ClosedLoopSource:
+    spec: ArrivalSpec, duration_s: float | None, num_requests: int | None, seed: int
+) -> ArrivalSource:
     """The arrival source for ``spec``; limits are checked here with messages naming them.
 
     Bounds (``seed``, requests: :mod:`inferchip.workload.limits`, the CLI's too): ``seed`` in

@@ -12,18 +12,19 @@ assumed not to contend (one transfer does not slow another).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from inferchip.errors import InvalidSettingError
+from inferchip.sim.arrivals import ArrivalsLike
 from inferchip.sim.metrics import SimResult
+from inferchip.sim.protocol import StepModel
 from inferchip.sim.scheduler import SchedulerConfig
 from inferchip.sim.simulate import KVLink, Pool, run_pools
 
 
 def simulate_disaggregated(
-    prefill_model: Any,
-    decode_model: Any,
-    arrivals_spec: Any,
+    prefill_model: StepModel,
+    decode_model: StepModel,
+    arrivals_spec: ArrivalsLike,
     *,
     kv_bytes_per_token: float,
     link_bandwidth_bytes_per_s: float,
@@ -33,8 +34,8 @@ def simulate_disaggregated(
     duration_s: float | None = None,
     num_requests: int | None = None,
     seed: int = 0,
-    prefill_config: SchedulerConfig | dict | None = None,
-    decode_config: SchedulerConfig | dict | None = None,
+    prefill_config: SchedulerConfig | dict[str, object] | None = None,
+    decode_config: SchedulerConfig | dict[str, object] | None = None,
     slo_ttft_s: float | None = None,
     slo_tpot_s: float | None = None,
     router: str = "least_loaded",

@@ -10,7 +10,9 @@ from __future__ import annotations
 import heapq
 import itertools
 from enum import IntEnum
-from typing import Any
+from typing import Generic, TypeVar
+
+_Item = TypeVar("_Item")
 
 
 class Priority(IntEnum):
@@ -24,23 +26,23 @@ class Priority(IntEnum):
     STEP = 1
 
 
-class EventQueue:
+class EventQueue(Generic[_Item]):
     """Heap of ``(time_s, priority, sequence, item)``; ``pop`` returns ``(time_s, item)``."""
 
     __slots__ = ("_counter", "_heap")
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, int, Any]] = []
+        self._heap: list[tuple[float, int, int, _Item]] = []
         self._counter = itertools.count()
 
-    def push(self, time_s: float, priority: Priority, item: Any) -> None:
+    def push(self, time_s: float, priority: Priority, item: _Item) -> None:
         heapq.heappush(self._heap, (time_s, int(priority), next(self._counter), item))
 
     def peek_time_s(self) -> float:
         """Time of the next entry, ``inf`` when empty."""
         return self._heap[0][0] if self._heap else float("inf")
 
-    def pop(self) -> tuple[float, Any]:
+    def pop(self) -> tuple[float, _Item]:
         time_s, _, _, item = heapq.heappop(self._heap)
         return time_s, item
 

@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from inferchip.errors import InvalidSettingError
+from inferchip.sim.protocol import IntArray
 
 RANGE_RATIO = 0.8  # InferenceMAX's benchmark_serving --random-range-ratio: lengths uniform in [0.8 L, L]
 MAX_TOKENS = 100_000_000  # tokens of one request's input or output: 10x the longest context published (10M)
@@ -120,7 +121,7 @@ def as_length(value: Any, what: str = "length") -> FixedLength | UniformLength |
     )
 
 
-def sample(spec: FixedLength | UniformLength | EmpiricalLength, rng: np.random.Generator, n: int) -> np.ndarray:
+def sample(spec: FixedLength | UniformLength | EmpiricalLength, rng: np.random.Generator, n: int) -> IntArray:
     """``n`` token counts (int64) drawn from ``spec`` with ``rng``."""
     if isinstance(spec, FixedLength):
         return np.full(n, spec.tokens, dtype=np.int64)

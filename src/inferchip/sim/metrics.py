@@ -27,10 +27,16 @@ Definitions (vLLM ``benchmarks/serve.py`` and MLPerf LoadGen conventions):
 from __future__ import annotations
 
 import math
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 import numpy as np
+import numpy.typing as npt
+
+from inferchip.sim.protocol import BoolArray, FloatArray, IntArray
+from inferchip.sim.request import RequestColumns
 
 if TYPE_CHECKING:  # pandas is imported where a data frame is made (a faster cold start)
     import pandas as pd
@@ -42,12 +48,78 @@ SATURATION_COMPLETION_RATIO = 0.95  # completions below this share of arrivals (
 SATURATION_GROWTH_SIGMAS = 3.0  # ... and in-system growth above this many Poisson sigmas
 
 
-def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+class ReplicaLog(TypedDict):
+    """One replica's step log as it runs, a step a row (``replica.LOG_FIELDS``: :func:`new_replica_log`)."""
+
+    start_s: array[float]
+    duration_s: array[float]
+    num_tokens: array[int]
+    num_decode_seqs: array[int]
+    decode_kv_tokens: array[int]
+    prefill_tokens: array[int]
+    emitted_tokens: array[int]
+    kv_used_blocks: array[int]
+    running: array[int]
+    waiting: array[int]
+    preemptions: array[int]
+
+
+def new_replica_log() -> ReplicaLog:
+    """An empty :class:`ReplicaLog`: seconds as doubles ('d'), counts as 64-bit integers ('q')."""
+    return {"start_s": array("d"), "duration_s": array("d"), "num_tokens": array("q"), "num_decode_seqs": array("q"),
+            "decode_kv_tokens": array("q"), "prefill_tokens": array("q"), "emitted_tokens": array("q"),
+            "kv_used_blocks": array("q"), "running": array("q"), "waiting": array("q"), "preemptions": array("q")}
+
+
+class StepLog(TypedDict):
+    """The step log of all replicas, one array per field: ``replica.LOG_FIELDS`` in their order, then the columns
+    :func:`~inferchip.sim.simulate.build_result` adds (``energy_j`` only where the step model prices energy)."""
+
+    start_s: FloatArray
+    duration_s: FloatArray
+    num_tokens: IntArray
+    num_decode_seqs: IntArray
+    decode_kv_tokens: IntArray
+    prefill_tokens: IntArray
+    emitted_tokens: IntArray
+    kv_used_blocks: IntArray
+    running: IntArray
+    waiting: IntArray
+    preemptions: IntArray
+    replica: IntArray
+    kv_capacity_blocks: IntArray
+    step: IntArray
+    prefill_attn_pairs: IntArray
+    energy_j: NotRequired[FloatArray]
+
+
+def step_log(logs: Sequence[ReplicaLog], *, replica: IntArray, kv_capacity_blocks: IntArray,
+             step: IntArray, prefill_attn_pairs: IntArray) -> StepLog:
+    """The :class:`StepLog` of replicas' logs (concatenated in replica order) and the columns given."""
+
+    def seconds(name: Literal["start_s", "duration_s"]) -> FloatArray:
+        return np.concatenate([np.frombuffer(log[name], dtype=np.float64) for log in logs]).copy()
+
+    def counts(name: Literal["num_tokens", "num_decode_seqs", "decode_kv_tokens", "prefill_tokens", "emitted_tokens",
+                             "kv_used_blocks", "running", "waiting", "preemptions"]) -> IntArray:
+        return np.concatenate([np.frombuffer(log[name], dtype=np.int64) for log in logs]).copy()
+
+    return {
+        "start_s": seconds("start_s"), "duration_s": seconds("duration_s"), "num_tokens": counts("num_tokens"),
+        "num_decode_seqs": counts("num_decode_seqs"), "decode_kv_tokens": counts("decode_kv_tokens"),
+        "prefill_tokens": counts("prefill_tokens"), "emitted_tokens": counts("emitted_tokens"),
+        "kv_used_blocks": counts("kv_used_blocks"), "running": counts("running"), "waiting": counts("waiting"),
+        "preemptions": counts("preemptions"), "replica": replica, "kv_capacity_blocks": kv_capacity_blocks,
+        "step": step, "prefill_attn_pairs": prefill_attn_pairs,
+    }
+
+
+def weighted_percentile(values: npt.ArrayLike, weights: npt.ArrayLike, q: float) -> float:
     """Smallest value whose cumulative weight reaches ``q`` percent (inverted CDF): :func:`weighted_quantile`."""
     return weighted_quantile(values, weights, q / 100.0)
 
 
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+def weighted_quantile(values: npt.ArrayLike, weights: npt.ArrayLike, q: float) -> float:
     """The ``q`` quantile (a fraction) of ``values`` each standing for ``weights`` requests: the smallest value
     whose cumulative weight reaches ``q`` of the total (numpy's ``inverted_cdf`` method where every weight is 1;
     ``benchmark_serving.py`` interpolates linearly, a difference below one request's step in the sorted list).
@@ -63,7 +135,7 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
     return float(x[order][min(idx, x.size - 1)])
 
 
-def _stats(prefix: str, values: np.ndarray, out: dict[str, Any]) -> None:
+def _stats(prefix: str, values: FloatArray, out: dict[str, Any]) -> None:
     values = values[np.isfinite(values)]
     out[f"{prefix}_mean"] = float(values.mean()) if values.size else math.nan
     for p in PERCENTILES:
@@ -74,10 +146,10 @@ def _stats(prefix: str, values: np.ndarray, out: dict[str, Any]) -> None:
 class SimResult:
     """Everything one :func:`~inferchip.sim.simulate` run produced. Times in seconds of simulated time."""
 
-    requests: dict[str, np.ndarray]  # per-request columns (see RequestTable)
-    steps: dict[str, np.ndarray]  # step log of all replicas, with 'replica' and 'kv_capacity_blocks' columns
-    itl_extra_s: np.ndarray  # token gaps longer than one step (after preemptions)
-    itl_skip_per_step: np.ndarray  # per step row: decode tokens whose gap is in itl_extra_s
+    requests: RequestColumns  # per-request columns (see RequestTable)
+    steps: StepLog  # step log of all replicas, with 'replica' and 'kv_capacity_blocks' columns
+    itl_extra_s: FloatArray  # token gaps longer than one step (after preemptions)
+    itl_skip_per_step: IntArray  # per step row: decode tokens whose gap is in itl_extra_s
     num_replicas: int
     num_chips: int  # all chips of all replicas
     arrival_kind: str
@@ -92,27 +164,27 @@ class SimResult:
 
     # ------------------------------------------------------------------ per request
     @property
-    def ttft_s(self) -> np.ndarray:
+    def ttft_s(self) -> FloatArray:
         """Client-side time to first token (s): the request's wait and prefill, plus ``request_host_s``."""
         return self.requests["first_token_s"] - self.requests["arrival_s"] + self.request_host_s
 
     @property
-    def e2e_s(self) -> np.ndarray:
+    def e2e_s(self) -> FloatArray:
         """Client-side end-to-end latency (s), ``request_host_s`` included."""
         return self.requests["finish_s"] - self.requests["arrival_s"] + self.request_host_s
 
     @property
-    def tpot_s(self) -> np.ndarray:
+    def tpot_s(self) -> FloatArray:
         out = self.requests["output_tokens"].astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):
             tpot = (self.requests["finish_s"] - self.requests["first_token_s"]) / (out - 1)
         return np.where(out > 1, tpot, math.nan)
 
     @property
-    def finished(self) -> np.ndarray:
+    def finished(self) -> BoolArray:
         return np.isfinite(self.requests["finish_s"])
 
-    def meets_slo(self) -> np.ndarray:
+    def meets_slo(self) -> BoolArray:
         """Per request: finished and within every SLO given (a 1-token output has no TPOT to miss)."""
         ok = self.finished.copy()
         if self.slo_ttft_s is not None:
@@ -143,7 +215,7 @@ class SimResult:
         return pd.DataFrame(self.steps)
 
     # ------------------------------------------------------------------ ITL
-    def itl_samples(self) -> tuple[np.ndarray, np.ndarray]:
+    def itl_samples(self) -> tuple[FloatArray, FloatArray]:
         """(gap_s, count): each step's duration with the tokens that waited exactly that long, plus long gaps."""
         s = self.steps
         weights = (s["num_decode_seqs"] - self.itl_skip_per_step).astype(float)
@@ -227,7 +299,10 @@ class SimResult:
         in_win = (ends > start) & (ends <= end)
         done_in = fin & (r["finish_s"] > start) & (r["finish_s"] <= end)
         chips = self.num_chips
-        rate = (lambda x: float(x) / span) if span > 0 else (lambda x: math.nan)
+
+        def rate(count: float | np.integer | np.floating) -> float:
+            return float(count) / span if span > 0 else math.nan
+
         out["window_start_s"], out["window_end_s"] = start, end
         out["requests_per_s"] = rate(np.count_nonzero(done_in))
         out["output_tokens_per_s"] = rate(s["emitted_tokens"][in_win].sum())
@@ -300,7 +375,7 @@ class SimResult:
         edges = np.linspace(0.0, t_end, num_bins + 1) if t_end > 0 else np.array([0.0, 1.0])
         width = np.diff(edges)
 
-        def binned_mean(values: np.ndarray) -> np.ndarray:
+        def binned_mean(values: FloatArray) -> FloatArray:
             total = np.zeros(edges.size - 1)
             for rep in range(self.num_replicas):
                 m = s["replica"] == rep

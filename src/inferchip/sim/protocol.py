@@ -15,11 +15,17 @@ consistent with the (rounded, see :mod:`inferchip.sim.steptime`) step time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
 
 from inferchip.errors import InvalidSettingError
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+StepInputs = IntArray | FloatArray  # whole-number step inputs, as int64 (the timer's keys) or float64
 
 
 @runtime_checkable
@@ -28,19 +34,22 @@ class StepModel(Protocol):
 
     def step_time_s(
         self,
-        num_tokens: np.ndarray,
-        num_decode_seqs: np.ndarray,
-        decode_kv_tokens: np.ndarray,
-        prefill_attn_pairs: np.ndarray,
-    ) -> np.ndarray: ...
+        num_tokens: StepInputs,
+        num_decode_seqs: StepInputs,
+        decode_kv_tokens: StepInputs,
+        prefill_attn_pairs: StepInputs,
+    ) -> FloatArray: ...
 
     # num_tokens: tokens processed this step = prefill-chunk tokens + one per decoding sequence
     # num_decode_seqs: sequences decoding one token this step
     # decode_kv_tokens: sum over decoding sequences of their KV length (tokens already cached)
     # prefill_attn_pairs: sum over prefill chunks of chunk_len * (cached_len + (chunk_len + 1) / 2)
     #                     (causal query-key pairs)
-    kv_capacity_tokens: int  # tokens of KV cache the replica can hold (from the memory-fit model)
-    num_chips: int  # chips in one replica (for per-chip throughput)
+    @property
+    def kv_capacity_tokens(self) -> int: ...  # tokens of KV cache the replica can hold (from the memory-fit model)
+
+    @property
+    def num_chips(self) -> int: ...  # chips in one replica (for per-chip throughput)
 
 
 @runtime_checkable
@@ -49,18 +58,20 @@ class EnergyStepModel(StepModel, Protocol):
 
     def step_power_w(
         self,
-        num_tokens: np.ndarray,
-        num_decode_seqs: np.ndarray,
-        decode_kv_tokens: np.ndarray,
-        prefill_attn_pairs: np.ndarray,
-    ) -> np.ndarray: ...
+        num_tokens: StepInputs,
+        num_decode_seqs: StepInputs,
+        decode_kv_tokens: StepInputs,
+        prefill_attn_pairs: StepInputs,
+    ) -> FloatArray: ...
 
     # W of the replica (all chips) during the step: dynamic energy / step time + busy static power.
-    idle_power_w: float  # W of the replica (all chips) while it runs no step
+    @property
+    def idle_power_w(self) -> float: ...  # W of the replica (all chips) while it runs no step
 
 
-def has_energy(model: object) -> bool:
-    """Whether ``model`` prices energy (has ``step_power_w`` and ``idle_power_w``)."""
+def has_energy(model: object) -> TypeGuard[EnergyStepModel]:
+    """Whether ``model`` prices energy (has ``step_power_w`` and ``idle_power_w``; its StepModel members
+    are checked by :func:`check_step_model`)."""
     return callable(getattr(model, "step_power_w", None)) and getattr(model, "idle_power_w", None) is not None
 
 
@@ -70,8 +81,8 @@ def check_step_model(model: object) -> None:
         raise InvalidSettingError(f"step model {type(model).__name__} has no step_time_s(...) method")
     for name in ("kv_capacity_tokens", "num_chips"):
         value = getattr(model, name, None)
-        whole = isinstance(value, int | np.integer | float | np.floating) and not isinstance(value, bool)
-        if not whole or not float(value).is_integer() or float(value) < 1:  # type: ignore[arg-type]
+        if (isinstance(value, bool) or not isinstance(value, int | np.integer | float | np.floating)
+                or not float(value).is_integer() or float(value) < 1):
             raise InvalidSettingError(
                 f"step model {type(model).__name__}: field '{name}' is {value!r}; it must be a whole number >= 1"
             )
@@ -106,11 +117,11 @@ class LinearStepModel:
 
     def step_time_s(
         self,
-        num_tokens: np.ndarray,
-        num_decode_seqs: np.ndarray,
-        decode_kv_tokens: np.ndarray,
-        prefill_attn_pairs: np.ndarray,
-    ) -> np.ndarray:
+        num_tokens: StepInputs,
+        num_decode_seqs: StepInputs,
+        decode_kv_tokens: StepInputs,
+        prefill_attn_pairs: StepInputs,
+    ) -> FloatArray:
         return (
             self.fixed_s
             + self.per_token_s * np.asarray(num_tokens, dtype=float)

@@ -17,19 +17,17 @@ import heapq
 import math
 from array import array
 from collections import deque
-from typing import Any
 
 from inferchip.sim.kv_cache import BlockPool, blocks_for
+from inferchip.sim.metrics import new_replica_log
 from inferchip.sim.request import RequestTable
 from inferchip.sim.scheduler import DECODE, DONE, PREFILL, SWAPPED, WAITING, SchedulerConfig, Seq, busiest_rank_prefill
 from inferchip.sim.steptime import StepTimer
 from inferchip.sim.stretch import MIN_STRETCH_STEPS, decode_stretch
 
-LOG_FIELDS = (
-    ("start_s", "d"), ("duration_s", "d"), ("num_tokens", "q"), ("num_decode_seqs", "q"),
-    ("decode_kv_tokens", "q"), ("prefill_tokens", "q"), ("emitted_tokens", "q"), ("kv_used_blocks", "q"),
-    ("running", "q"), ("waiting", "q"), ("preemptions", "q"),
-)
+# (field, array typecode) of the step log, in its order: "d" seconds as doubles, "q" counts as 64-bit integers
+LOG_FIELDS = tuple((name, col.typecode) for name, col in new_replica_log().items() if isinstance(col, array))
+Chunk = tuple[Seq, int, int]  # a prefill chunk of a step: (sequence, its tokens, the KV blocks it adds)
 
 
 class Replica:
@@ -65,7 +63,7 @@ class Replica:
         self.itl_extra_s: list[float] = []  # token gaps that are not one step long (after preemption)
         self.itl_skip: dict[int, int] = {}  # step -> decode tokens of that step whose gap is in itl_extra_s
         self.pairs_at: dict[int, int] = {}  # step -> causal prefill attention pairs (steps with prefill only)
-        self.log: dict[str, array[Any]] = {name: array(code) for name, code in LOG_FIELDS}
+        self.log = new_replica_log()
         # attention-DP ranks of the step model (EngineStepModel.ranks, else 1): chunks run whole on one rank each
         # (scheduler.busiest_rank_prefill), so a chunked prompt's chunk is at most its rank's budget
         self.dp_ranks = max(1, int(getattr(timer.model, "ranks", 1) or 1))
@@ -135,13 +133,13 @@ class Replica:
         pool = self.pool
         budget = self.cfg.max_num_batched_tokens - self.n_dec
         need = self.res[-k % B] if self.n_dec else 0
-        chunks: list[list] = []
+        chunks: list[Chunk] = []
         for seq in self.prefilling:
             if budget <= 0:
                 break
             c = min(seq.target - seq.done, budget, self.seq_chunk_tokens)
             nb = blocks_for(seq.done + c, B) - seq.blocks
-            chunks.append([seq, c, nb])
+            chunks.append((seq, c, nb))
             need += nb
             budget -= c
         swap_tokens = 0
@@ -216,7 +214,7 @@ class Replica:
         self.k = k + 1
 
     # ------------------------------------------------------------------ transitions
-    def _admit(self, t: float, budget: int, chunks: list[list]) -> None:
+    def _admit(self, t: float, budget: int, chunks: list[Chunk]) -> None:
         waiting = self.waiting
         chunked = self.cfg.enable_chunked_prefill
         max_seqs = self.cfg.max_num_seqs
@@ -235,7 +233,7 @@ class Replica:
             if c < remaining:
                 self.prefilling.append(seq)
 
-    def _start_prefill(self, t: float, seq: Seq, chunk: int, blocks: int, chunks: list[list]) -> None:
+    def _start_prefill(self, t: float, seq: Seq, chunk: int, blocks: int, chunks: list[Chunk]) -> None:
         """Admit ``seq`` at ``t`` with a first chunk of ``chunk`` tokens on ``blocks`` new KV blocks: it runs from
         this step (its first scheduling time, kept once) and the chunk joins the step's ``chunks``."""
         self.pool.used_blocks += blocks
@@ -244,9 +242,9 @@ class Replica:
         self._add_running(seq)
         if math.isnan(self.table.first_scheduled_s[seq.rid]):
             self.table.first_scheduled_s[seq.rid] = t
-        chunks.append([seq, chunk, blocks])
+        chunks.append((seq, chunk, blocks))
 
-    def busiest_rank(self, chunks: list[list]) -> tuple[int, int]:
+    def busiest_rank(self, chunks: list[Chunk]) -> tuple[int, int]:
         """(tokens, pairs) x ranks of the step's busiest attention-DP rank: :func:`busiest_rank_prefill`."""
         return busiest_rank_prefill([(c, s.done) for s, c, _ in chunks], self.dp_ranks,
                                     self.cfg.max_num_batched_tokens // self.dp_ranks)
@@ -314,7 +312,7 @@ class Replica:
                 return seq
         return None
 
-    def _preempt(self, k: int, t: float, need: int, chunks: list[list], budget: int) -> tuple[int, int, int, int]:
+    def _preempt(self, k: int, t: float, need: int, chunks: list[Chunk], budget: int) -> tuple[int, int, int, int]:
         """Preempt the most recently admitted sequences until this step's blocks fit."""
         pool = self.pool
         swap = self.cfg.preemption_mode == "swap"
@@ -368,7 +366,7 @@ class Replica:
         self.waiting.appendleft(seq)
 
     def _swap_in(self, k: int, budget: int, swap_tokens: int, resumed: list[Seq],
-                 chunks: list[list]) -> tuple[int, int]:
+                 chunks: list[Chunk]) -> tuple[int, int]:
         """Bring swapped-out sequences back, oldest preemption first, while budget, blocks and slots allow.
 
         A decoding sequence decodes in this very step; a prefilling one runs its next chunk.
@@ -394,5 +392,5 @@ class Replica:
                 seq.state = PREFILL
                 seq.blocks = nb  # its blocks for this step's chunk are taken already
                 self.prefilling.append(seq)
-                chunks.append([seq, chunk, 0])
+                chunks.append((seq, chunk, 0))
         return budget, swap_tokens

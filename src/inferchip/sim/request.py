@@ -10,10 +10,27 @@ likewise requires ``max_num_batched_tokens >= max_model_len`` without chunked pr
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 import numpy as np
 
+from inferchip.sim.protocol import BoolArray, FloatArray, IntArray
+
 NAN = math.nan
+
+
+class RequestColumns(TypedDict):
+    """The request table as arrays, one per field (:meth:`RequestTable.arrays`)."""
+
+    arrival_s: FloatArray
+    input_tokens: IntArray
+    output_tokens: IntArray
+    replica: IntArray
+    first_scheduled_s: FloatArray
+    first_token_s: FloatArray
+    finish_s: FloatArray
+    num_preemptions: IntArray
+    rejected: BoolArray
 
 
 class RequestTable:
@@ -56,7 +73,7 @@ class RequestTable:
     def __len__(self) -> int:
         return len(self.arrival_s)
 
-    def arrays(self) -> dict[str, np.ndarray]:
+    def arrays(self) -> RequestColumns:
         return {
             "arrival_s": np.asarray(self.arrival_s, dtype=float),
             "input_tokens": np.asarray(self.input_tokens, dtype=np.int64),

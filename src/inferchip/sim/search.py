@@ -14,7 +14,7 @@ Neither ever returns an empty result: an SLO no rate meets gives a result saying
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,11 +26,11 @@ if TYPE_CHECKING:  # pandas is imported where a data frame is made (a faster col
 
 from inferchip.errors import InvalidSettingError
 from inferchip.sim import lengths
-from inferchip.sim.arrivals import ClosedLoopArrivals, PoissonArrivals
+from inferchip.sim.arrivals import ArrivalsLike, ArrivalSpec, ClosedLoopArrivals, PoissonArrivals
 from inferchip.sim.metrics import SimResult
-from inferchip.sim.protocol import check_step_model
+from inferchip.sim.protocol import BoolArray, FloatArray, StepModel, check_step_model
 from inferchip.sim.scheduler import SchedulerConfig
-from inferchip.sim.simulate import as_scheduler_config, simulate
+from inferchip.sim.simulate import ReplicaFactory, as_scheduler_config, simulate
 from inferchip.sim.steptime import StepTimer
 
 RATE_FACTOR = 2.0  # bracketing multiplies or divides the rate by this
@@ -105,7 +105,7 @@ def latency_percentiles_s(res: SimResult, q: float) -> tuple[float, float, float
             float(np.percentile(e2e, q, method="inverted_cdf")))
 
 
-def capacity_estimate_per_s(step_model: Any, mean_input: float, mean_output: float, cfg: SchedulerConfig,
+def capacity_estimate_per_s(step_model: StepModel, mean_input: float, mean_output: float, cfg: SchedulerConfig,
                             replicas: int) -> float:
     """Rough requests/s a set of replicas sustains with full decode batches.
 
@@ -123,7 +123,7 @@ def capacity_estimate_per_s(step_model: Any, mean_input: float, mean_output: flo
 
 
 def max_rate_under_slo(
-    step_model: Any,
+    step_model: StepModel,
     input_tokens: Any,
     output_tokens: Any,
     slo_ttft_s: float | None = None,
@@ -133,7 +133,7 @@ def max_rate_under_slo(
     slo_e2e_s: float | None = None,
     num_requests: int | Callable[[float], int] = 2000,
     seed: int = 0,
-    scheduler_config: SchedulerConfig | dict | None = None,
+    scheduler_config: SchedulerConfig | dict[str, object] | None = None,
     replicas: int = 1,
     router: str = "least_loaded",
     start_rate_per_s: float | None = None,
@@ -146,8 +146,8 @@ def max_rate_under_slo(
     accept: Callable[[SimResult, float, int], bool] | None = None,
     step_timer: StepTimer | None = None,
     progress: Callable[[float], None] | None = None,
-    replica_factory: Callable[..., Any] | None = None,
-    arrivals: Callable[[float, Any, Any], Any] | None = None,
+    replica_factory: ReplicaFactory | None = None,
+    arrivals: Callable[[float, lengths.LengthSpec, lengths.LengthSpec], ArrivalSpec] | None = None,
 ) -> ServerSearchResult:
     """Highest Poisson rate (requests/s) whose ``percentile`` TTFT, TPOT and E2E meet the limits given.
 
@@ -312,7 +312,7 @@ class CurveResult:
         return df[df["pareto"]].reset_index(drop=True)
 
 
-def pareto_flags(x: Any, y: Any) -> np.ndarray:
+def pareto_flags(x: Sequence[float] | FloatArray, y: Sequence[float] | FloatArray) -> BoolArray:
     """True where no other point is at least as good on both axes and better on one (both maximised);
     the one front rule of :func:`inferchip.spec.pareto.pareto_mask` (a non-finite point is off the front
     and beats nothing)."""
@@ -322,7 +322,8 @@ def pareto_flags(x: Any, y: Any) -> np.ndarray:
     return pareto_mask(points, minimize=[False, False])
 
 
-def simulate_client(step_model: Any, arrivals_spec: Any, request_host_s: float = 0.0, **kw: Any) -> SimResult:
+def simulate_client(step_model: StepModel, arrivals_spec: ArrivalsLike, request_host_s: float = 0.0,
+                    **kw: Any) -> SimResult:
     """:func:`simulate` seen from the clients of an engine that spends ``request_host_s`` of host time on each
     request before its scheduler sees it (HTTP, tokenisation, admission; the engine record's time per request).
 
@@ -341,14 +342,14 @@ def simulate_client(step_model: Any, arrivals_spec: Any, request_host_s: float =
 
 
 def throughput_interactivity_curve(
-    step_model: Any,
+    step_model: StepModel,
     input_tokens: Any,
     output_tokens: Any,
     *,
     concurrencies: list[int] | None = None,
     requests_per_user: int = 8,
     seed: int = 0,
-    scheduler_config: SchedulerConfig | dict | None = None,
+    scheduler_config: SchedulerConfig | dict[str, object] | None = None,
     replicas: int = 1,
     router: str = "least_loaded",
     think_time_s: float = 0.0,

@@ -12,19 +12,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from inferchip.errors import InvalidSettingError
 from inferchip.sim import lengths
-from inferchip.sim.arrivals import ArrivalSpec, ClosedLoopArrivals, make_source
+from inferchip.sim.arrivals import ArrivalsLike, ArrivalSource, ArrivalSpec, ClosedLoopArrivals, make_source
 from inferchip.sim.engine import EventQueue, Priority
 from inferchip.sim.kv_cache import blocks_for
-from inferchip.sim.metrics import SimResult
-from inferchip.sim.protocol import check_step_model, has_energy
-from inferchip.sim.replica import LOG_FIELDS, Replica
+from inferchip.sim.metrics import SimResult, StepLog, step_log
+from inferchip.sim.protocol import EnergyStepModel, FloatArray, StepModel, check_step_model, has_energy
+from inferchip.sim.replica import Replica
 from inferchip.sim.request import RequestTable
 from inferchip.sim.router import Router
 from inferchip.sim.scheduler import SchedulerConfig, rank_scheduler
@@ -34,24 +34,26 @@ from inferchip.workload.limits import MAX_REQUESTS
 DEFAULT_DRAIN_S = 600.0  # open-loop runs may drain at most max(this, arrival period) after the last arrival
 PROGRESS_STEP_FRACTION = 0.005
 MAX_REPLICAS = 100_000
-_ARRIVALS = TypeAdapter(ArrivalSpec)
+_ARRIVALS: TypeAdapter[ArrivalSpec] = TypeAdapter(ArrivalSpec)
+ReplicaFactory = Callable[[int, StepTimer, SchedulerConfig, int, RequestTable], Replica]  # called as Replica is
+_T = TypeVar("_T")
 
 
-def validated(value: Any, model: Any, what: str) -> Any:
-    """``value`` checked against a pydantic model or TypeAdapter; failures raise InvalidSettingError."""
+def validated(value: object, check: Callable[[object], _T], what: str) -> _T:
+    """``value`` checked by a pydantic model's or TypeAdapter's validator; failures raise InvalidSettingError."""
     try:
-        return model.validate_python(value) if isinstance(model, TypeAdapter) else model.model_validate(value)
+        return check(value)
     except ValidationError as exc:
         raise InvalidSettingError(f"{what}: {lengths.describe(exc)}") from None
 
 
-def as_scheduler_config(value: SchedulerConfig | dict | None, ranks: int = 1) -> SchedulerConfig:
+def as_scheduler_config(value: SchedulerConfig | dict[str, object] | None, ranks: int = 1) -> SchedulerConfig:
     """A SchedulerConfig from a config, a dict of its fields or None (the defaults per attention-DP rank)."""
     if value is None:
         return rank_scheduler(ranks)
     if isinstance(value, SchedulerConfig):
         return value
-    return validated(value, SchedulerConfig, "scheduler_config")
+    return validated(value, SchedulerConfig.model_validate, "scheduler_config")
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,12 @@ class Pool:
     """Identical replicas of one step model: the whole system, or the prefill or decode pool of a
     disaggregated one. ``name`` prefixes its options in messages ("" or "prefill_", "decode_")."""
 
-    model: Any
-    config: SchedulerConfig | dict | None
+    model: StepModel
+    config: SchedulerConfig | dict[str, object] | None
     replicas: int
     name: str = ""
     step_timer: StepTimer | None = None
-    replica_factory: Callable[..., Replica] | None = None  # called as Replica is; None: Replica
+    replica_factory: ReplicaFactory | None = None  # None: Replica
     router: str = ""  # how a request picks one of its replicas (sim.router); "": the run's router
 
 
@@ -81,13 +83,13 @@ class KVLink:
 
 
 def simulate(
-    step_model: Any,
-    arrivals_spec: Any,
+    step_model: StepModel,
+    arrivals_spec: ArrivalsLike,
     *,
     duration_s: float | None = None,
     num_requests: int | None = None,
     seed: int = 0,
-    scheduler_config: SchedulerConfig | dict | None = None,
+    scheduler_config: SchedulerConfig | dict[str, object] | None = None,
     replicas: int = 1,
     slo_ttft_s: float | None = None,
     slo_tpot_s: float | None = None,
@@ -97,7 +99,7 @@ def simulate(
     max_time_s: float | None = None,
     max_drain_s: float | None = None,
     step_timer: StepTimer | None = None,
-    replica_factory: Callable[..., Replica] | None = None,
+    replica_factory: ReplicaFactory | None = None,
 ) -> SimResult:
     """Simulate serving ``arrivals_spec`` on ``replicas`` copies of the replica ``step_model`` describes.
 
@@ -122,9 +124,9 @@ def simulate(
                      max_time_s=max_time_s, max_drain_s=max_drain_s)
 
 
-def run_pools(pools: list[Pool], link: KVLink | None, arrivals_spec: Any, *, duration_s: float | None,
-              num_requests: int | None, seed: int, slo_ttft_s: float | None, slo_tpot_s: float | None,
-              progress: Callable[[float], None] | None, router: str, exact_step_times: bool,
+def run_pools(pools: list[Pool], link: KVLink | None, arrivals_spec: ArrivalsLike, *,
+              duration_s: float | None, num_requests: int | None, seed: int, slo_ttft_s: float | None,
+              slo_tpot_s: float | None, progress: Callable[[float], None] | None, router: str, exact_step_times: bool,
               max_time_s: float | None, max_drain_s: float | None) -> SimResult:
     """The one simulation behind :func:`simulate` (one pool) and
     :func:`~inferchip.sim.disagg.simulate_disaggregated` (a prefill pool, then a decode pool
@@ -140,7 +142,8 @@ def run_pools(pools: list[Pool], link: KVLink | None, arrivals_spec: Any, *, dur
             raise InvalidSettingError(f"{pool.name}replicas: value {n!r} must be a whole number in 1..{MAX_REPLICAS:,} "
                                       "(the event loop looks at every replica at each event)")
         cfgs.append(as_scheduler_config(pool.config, int(getattr(pool.model, "ranks", 1) or 1)))
-    spec = arrivals_spec if not isinstance(arrivals_spec, dict) else validated(arrivals_spec, _ARRIVALS, "arrivals")
+    spec = arrivals_spec if not isinstance(arrivals_spec, dict) else validated(arrivals_spec,
+                                                                               _ARRIVALS.validate_python, "arrivals")
     for name, value in (("slo_ttft_s", slo_ttft_s), ("slo_tpot_s", slo_tpot_s), ("max_time_s", max_time_s),
                         ("max_drain_s", max_drain_s)):
         if value is not None and not (isinstance(value, int | float) and value > 0):
@@ -185,7 +188,7 @@ def run_pools(pools: list[Pool], link: KVLink | None, arrivals_spec: Any, *, dur
                 "" if link is None else f"; decode pool KV capacity {last_blocks * last_cfg.block_size_tokens} tokens")
             + ")"
         )
-    if source.closed_loop:
+    if isinstance(spec, ClosedLoopArrivals):  # the spec of a closed-loop source (make_source)
         check_closed_loop(spec, groups, num_requests, duration_s)
     routers = [Router(pool.router or router, g, seed, i) for i, (g, pool) in enumerate(zip(groups, pools, strict=True))]
     hit_cap = run_replicas(source, routers, link, table, too_big, time_cap_s(source, spec, max_time_s, max_drain_s),
@@ -226,7 +229,7 @@ def check_closed_loop(spec: ClosedLoopArrivals, groups: list[list[Replica]], num
             f"{MAX_REQUESTS:,} per run; give num_requests (at most {MAX_REQUESTS:,}) or a shorter duration")
 
 
-def time_cap_s(source: Any, spec: Any, max_time_s: float | None, max_drain_s: float | None) -> float:
+def time_cap_s(source: ArrivalSource, spec: ArrivalSpec, max_time_s: float | None, max_drain_s: float | None) -> float:
     """Simulated time at which a run stops even with requests unfinished (see :func:`simulate`)."""
     cap_s = math.inf if max_time_s is None else float(max_time_s)
     if source.closed_loop:
@@ -238,7 +241,7 @@ def time_cap_s(source: Any, spec: Any, max_time_s: float | None, max_drain_s: fl
     return min(cap_s, source.issue_end_s + max(source.issue_end_s, DEFAULT_DRAIN_S))
 
 
-def run_replicas(source: Any, routers: list[Router], link: KVLink | None, table: RequestTable,
+def run_replicas(source: ArrivalSource, routers: list[Router], link: KVLink | None, table: RequestTable,
                  too_big: Callable[[int, int], bool], cap_s: float, progress: Callable[[float], None] | None,
                  duration_s: float | None) -> bool:
     """The event loop: arrivals, KV hand-offs and replica steps, until everything is done or ``cap_s``.
@@ -256,7 +259,8 @@ def run_replicas(source: Any, routers: list[Router], link: KVLink | None, table:
     first_pool = len(arrive.replicas)  # replica indices below this are the first pool
     out_first = link is None  # the first pool produces the whole output, else only the first token
     interacting = source.closed_loop or link is not None
-    transfers = EventQueue()  # KV caches on their way to the decode pool: (time, (request, first token time))
+    transfers: EventQueue[tuple[int, float]] = EventQueue()  # KV caches on their way to the decode pool: (time,
+    # (request, first token time))
     total = source.expected_total
     reported = 0.0
     while True:
@@ -285,10 +289,10 @@ def run_replicas(source: Any, routers: list[Router], link: KVLink | None, table:
             if best is not None and s1 < t_event:
                 if s1 >= cap_s:
                     return True
-                hand_off = link is not None and best.index < first_pool
+                hand_off = link.transfer_s if link is not None and best.index < first_pool else None
                 for t_fin, rid in best.run_until(min(t_event, cap_s, s2), stop_on_finish=True, min_steps=1):
-                    if hand_off and table.output_tokens[rid] > 1:
-                        transfers.push(t_fin + link.transfer_s(table.input_tokens[rid]), Priority.ARRIVAL, (rid, t_fin))
+                    if hand_off is not None and table.output_tokens[rid] > 1:
+                        transfers.push(t_fin + hand_off(table.input_tokens[rid]), Priority.ARRIVAL, (rid, t_fin))
                     else:
                         source.on_finish(t_fin)
                 if progress is not None and not total and duration_s:
@@ -318,20 +322,13 @@ def run_replicas(source: Any, routers: list[Router], link: KVLink | None, table:
                 progress(min(frac, 1.0))
 
 
-def build_result(spec: Any, table: RequestTable, reps: list[Replica], timers: list[StepTimer], num_chips: int,
+def build_result(spec: ArrivalSpec, table: RequestTable, reps: list[Replica], timers: list[StepTimer], num_chips: int,
                  hit_cap: bool, slo_ttft_s: float | None, slo_tpot_s: float | None,
                  extra: dict[str, Any], baseline: tuple[int, int] = (0, 0)) -> SimResult:
     """Collect the request table and the replicas' step logs into a :class:`SimResult`."""
-    steps: dict[str, np.ndarray] = {}
-    for name, code in LOG_FIELDS:
-        dtype = float if code == "d" else np.int64
-        steps[name] = np.concatenate([np.frombuffer(r.log[name], dtype=dtype) for r in reps]).copy()
-    steps["replica"] = np.concatenate([np.full(len(r.log["start_s"]), r.index, dtype=np.int64) for r in reps])
-    steps["kv_capacity_blocks"] = np.concatenate(
-        [np.full(len(r.log["start_s"]), r.pool.total_blocks, dtype=np.int64) for r in reps])
-    steps["step"] = np.concatenate([np.arange(len(r.log["start_s"]), dtype=np.int64) for r in reps])
-    skip = np.zeros(steps["start_s"].size, dtype=np.int64)
-    pairs = np.zeros(steps["start_s"].size, dtype=np.int64)
+    num_steps = sum(len(r.log["start_s"]) for r in reps)
+    skip = np.zeros(num_steps, dtype=np.int64)
+    pairs = np.zeros(num_steps, dtype=np.int64)
     offset = 0
     for r in reps:
         for k, count in r.itl_skip.items():
@@ -339,11 +336,17 @@ def build_result(spec: Any, table: RequestTable, reps: list[Replica], timers: li
         for k, p in r.pairs_at.items():
             pairs[offset + k] = p
         offset += len(r.log["start_s"])
-    steps["prefill_attn_pairs"] = pairs
+    steps = step_log([r.log for r in reps],
+                     replica=np.concatenate([np.full(len(r.log["start_s"]), r.index, dtype=np.int64) for r in reps]),
+                     kv_capacity_blocks=np.concatenate(
+                         [np.full(len(r.log["start_s"]), r.pool.total_blocks, dtype=np.int64) for r in reps]),
+                     step=np.concatenate([np.arange(len(r.log["start_s"]), dtype=np.int64) for r in reps]),
+                     prefill_attn_pairs=pairs)
     idle_w = None
-    if reps and all(has_energy(r.timer.model) for r in reps):
+    energy_models = [r.timer.model for r in reps if has_energy(r.timer.model)]
+    if reps and len(energy_models) == len(reps):
         steps["energy_j"] = step_energies_j(steps, reps)
-        idle_w = tuple(float(r.timer.model.idle_power_w) for r in reps)
+        idle_w = tuple(float(m.idle_power_w) for m in energy_models)
     return SimResult(
         requests=table.arrays(),
         steps=steps,
@@ -363,7 +366,7 @@ def build_result(spec: Any, table: RequestTable, reps: list[Replica], timers: li
     )
 
 
-def step_energies_j(steps: dict[str, np.ndarray], reps: list[Replica]) -> np.ndarray:
+def step_energies_j(steps: StepLog, reps: list[Replica]) -> FloatArray:
     """Energy of every logged step (J, whole replica): its replica's ``step_power_w`` x the logged duration.
 
     Power is evaluated once per step model, vectorised, at the steps' exact inputs; the
@@ -373,15 +376,16 @@ def step_energies_j(steps: dict[str, np.ndarray], reps: list[Replica]) -> np.nda
     step at its logged tokens and pairs over the busiest rank's duration: an estimate of that step's energy.
     """
     out = np.zeros(steps["start_s"].size, dtype=float)
-    by_model: dict[int, tuple[object, list[int]]] = {}
+    by_model: dict[int, tuple[EnergyStepModel, list[int]]] = {}
     for r in reps:
-        by_model.setdefault(id(r.timer.model), (r.timer.model, []))[1].append(r.index)
+        if has_energy(model := r.timer.model):  # build_result calls this where every replica's model does
+            by_model.setdefault(id(model), (model, []))[1].append(r.index)
     for model, indices in by_model.values():
         sel = np.isin(steps["replica"], indices)
         if not sel.any():
             continue
         try:
-            w = np.asarray(model.step_power_w(  # type: ignore[attr-defined]
+            w = np.asarray(model.step_power_w(
                 steps["num_tokens"][sel], steps["num_decode_seqs"][sel], steps["decode_kv_tokens"][sel],
                 steps["prefill_attn_pairs"][sel].astype(np.float64)), dtype=float).reshape(-1)
         except (TypeError, ValueError) as exc:

@@ -38,11 +38,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import SupportsFloat
 
 import numpy as np
 
 from inferchip.errors import InvalidSettingError
+from inferchip.sim.protocol import BoolArray, IntArray, StepModel
 
 NUM_INPUTS = 4  # num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs
 MANTISSA_BITS = 9  # most bits kept: rounding moves an input by at most 2**-9 = 0.2 %
@@ -57,6 +59,8 @@ MAX_CACHED_STEPS = 200_000  # step times kept (about 40 MB); beyond, the cache s
 Key = tuple[int, int, int, int]
 Cell = tuple[int, int, int, int]
 BusiestKey = tuple[int, int, int, int, int]
+CellRounding = tuple[int, int, int, int, int, int, int, int]  # (shift, half) per input
+BusiestFn = Callable[[int, int, int, int, float], SupportsFloat | None]  # a model's step_time_busiest_s
 
 
 def rank_token_bits(target_rel_error: float) -> int:
@@ -94,7 +98,7 @@ def snap(value: int, shift: int, half: int) -> int:
 class StepTimer:
     """Cached ``step_time_s`` of one step model; shared by the replicas of one simulation."""
 
-    def __init__(self, model: Any, exact: bool = False, target_rel_error: float = TARGET_REL_ERROR,
+    def __init__(self, model: StepModel, exact: bool = False, target_rel_error: float = TARGET_REL_ERROR,
                  max_cached: int = MAX_CACHED_STEPS):
         if not (0 < target_rel_error < 0.5) or max_cached < 1:
             raise InvalidSettingError(f"StepTimer: target_rel_error {target_rel_error!r} must be in (0, 0.5) and "
@@ -104,26 +108,23 @@ class StepTimer:
         self.max_cached = max_cached
         self._cache: dict[Key, float] = {}
         self._busiest: dict[BusiestKey, float] = {}  # uneven attention-DP steps (busiest_time_s)
-        self._busiest_fn = getattr(model, "step_time_busiest_s", None)
+        self._busiest_fn: BusiestFn | None = getattr(model, "step_time_busiest_s", None)
         self._rank_bits = rank_token_bits(target_rel_error)
-        self._cells: dict[Cell, tuple[int, int, int, int, int, int, int, int]] = {}
+        self._cells: dict[Cell, CellRounding] = {}
         self.exact = exact
         self.num_evaluations = 0  # inputs the model was asked for (cache fills and probes)
         self.num_model_calls = 0  # vectorised calls made
         self.num_busiest_evaluations = 0  # uneven attention-DP steps the model was asked for (busiest_time_s)
 
     # ------------------------------------------------------------------ keys
-    def _cell(self, cell: Cell) -> tuple[int, int, int, int, int, int, int, int]:
+    def _cell(self, cell: Cell) -> CellRounding:
         """(shift, half) per input for ``cell``: rounding is ``(v >> shift << shift) | half``."""
         found = self._cells.get(cell)
         if found is None:
             bits = self._probe(cell)
-            parts: list[int] = []
-            for length, b in zip(cell, bits, strict=True):
-                shift = max(length - b, 0)
-                parts += [shift, (1 << (shift - 1)) if shift else 0]
-            found = self._cells[cell] = tuple(parts)  # type: ignore[assignment]
-        return found  # type: ignore[return-value]
+            s0, s1, s2, s3 = (max(length - b, 0) for length, b in zip(cell, bits, strict=True))
+            found = self._cells[cell] = (s0, _half(s0), s1, _half(s1), s2, _half(s2), s3, _half(s3))
+        return found
 
     def key(self, num_tokens: int, num_decode_seqs: int, decode_kv_tokens: int, attn_pairs: int) -> Key:
         if self.exact:
@@ -142,7 +143,7 @@ class StepTimer:
         return (t if t == num_tokens else t | h0, n if n == num_decode_seqs else n | h1,
                 v if v == decode_kv_tokens else v | h2, p if p == attn_pairs else p | h3)
 
-    def decode_keys(self, num_decode_seqs: int, decode_kv_tokens: np.ndarray) -> list[Key]:
+    def decode_keys(self, num_decode_seqs: int, decode_kv_tokens: IntArray) -> list[Key]:
         """Keys of decode-only steps (``num_tokens == num_decode_seqs``, no prefill), vectorised over KV."""
         n = num_decode_seqs
         kv = np.asarray(decode_kv_tokens, dtype=np.int64)
@@ -306,7 +307,7 @@ class StepTimer:
         points: list[Key] = []
         steps: list[tuple[int, float]] = []  # (corner index, ln of the input ratio) per perturbed point
         for c in corners:
-            points.append(tuple(c))  # type: ignore[arg-type]
+            points.append((c[0], c[1], c[2], c[3]))
         for ci, c in enumerate(corners):
             for i in range(NUM_INPUTS):
                 if c[i] == 0:
@@ -317,7 +318,7 @@ class StepTimer:
                 bumped[i] = c[i] - delta if i == 1 and c[i] > delta else c[i] + delta
                 if bumped[1] > bumped[0]:
                     continue
-                points.append(tuple(bumped))  # type: ignore[arg-type]
+                points.append((bumped[0], bumped[1], bumped[2], bumped[3]))
                 steps.append((ci * NUM_INPUTS + i, abs(math.log(bumped[i] / c[i]))))
         times = self._evaluate(points)
         base = times[: len(corners)]
@@ -329,11 +330,16 @@ class StepTimer:
         for e in elasticity:
             need = math.log2(ELASTICITY_SAFETY * e / self.target_rel_error) if e > 0 else 1.0
             bits.append(min(MANTISSA_BITS, max(1, math.ceil(need))))
-        return tuple(bits)  # type: ignore[return-value]
+        return (bits[0], bits[1], bits[2], bits[3])
 
 
-def _same_length(values: np.ndarray, bit_length: int) -> np.ndarray:
+def _half(shift: int) -> int:
+    """Half the width of a bucket of ``2**shift`` (0 for width 1): the offset of its midpoint."""
+    return (1 << (shift - 1)) if shift else 0
+
+
+def _same_length(values: IntArray, bit_length: int) -> BoolArray:
     """Mask of the integers in ``values`` whose bit length is ``bit_length`` (0 only for 0)."""
-    if bit_length == 0:
-        return values == 0
-    return (values >= (1 << (bit_length - 1))) & (values < (1 << bit_length))
+    mask: BoolArray = values == 0 if bit_length == 0 else (
+        (values >= (1 << (bit_length - 1))) & (values < (1 << bit_length)))
+    return mask

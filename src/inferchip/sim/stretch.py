@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from inferchip.sim.kv_cache import BlockPool, blocks_for
-from inferchip.sim.scheduler import SchedulerConfig
+from inferchip.sim.metrics import ReplicaLog
+from inferchip.sim.scheduler import SchedulerConfig, Seq
 from inferchip.sim.steptime import StepTimer
 
 
@@ -27,19 +28,19 @@ class Replica(Protocol):
     seq_chunk_tokens: int
     n_dec: int
     n_running: int
-    waiting: deque[Any]
+    waiting: deque[Seq]
     B: int
     pool: BlockPool
     k: int
     finish_keys: list[int]
-    finish_at: dict[int, Any]
+    finish_at: dict[int, list[tuple[Seq, int]]]
     timer: StepTimer
     kv_base: int
     clock_s: float
-    res: Any
-    log: dict[str, Any]
+    res: list[int]
+    log: ReplicaLog
 
-    def _admits(self, seq: Any, chunk: int, blocks: int) -> bool: ...
+    def _admits(self, seq: Seq, chunk: int, blocks: int) -> bool: ...
 
 MIN_STRETCH_STEPS = 8
 MAX_STRETCH_STEPS = 4096

@@ -20,6 +20,7 @@ import numpy as np
 
 from inferchip.errors import SpecError
 from inferchip.sim.lengths import MAX_TOKENS
+from inferchip.sim.protocol import FloatArray, IntArray
 
 TRACE_FIELDS = ("arrival_s", "input_tokens", "output_tokens")
 MAX_TIME_S = 1e9  # s, as inferchip.sim.arrivals.MAX_TIME_S (beyond: sub-microsecond steps are lost in float64)
@@ -95,8 +96,12 @@ def _rows(path: Path, text: str) -> list[tuple[int, int, dict[str, Any]]]:
     return out
 
 
-def load_trace(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Arrival times (s, float64) and input and output tokens (int64), sorted by arrival."""
+def load_trace(path: str | Path, context_tokens: int | None = None,
+               model_id: str = "the model") -> tuple[FloatArray, IntArray, IntArray]:
+    """Arrival times (s, float64) and input and output tokens (int64), sorted by arrival.
+
+    ``context_tokens``: the model's context window (``max_position_embeddings``); a request whose input + output
+    exceeds it is refused naming its row and line, as ``--input-tokens`` + ``--output-tokens`` are."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -119,5 +124,9 @@ def load_trace(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         arrival[i] = _number(path, row, line, "arrival_s", rec.get("arrival_s"), integer=False)
         inp[i] = int(_number(path, row, line, "input_tokens", rec.get("input_tokens"), integer=True))
         out[i] = int(_number(path, row, line, "output_tokens", rec.get("output_tokens"), integer=True))
+        if context_tokens is not None and inp[i] + out[i] > context_tokens:
+            raise SpecError(f"{path}: row {row} (line {line}): input_tokens {inp[i]:,} + output_tokens {out[i]:,} = "
+                            f"{inp[i] + out[i]:,} is beyond the context window of {model_id}: at most "
+                            f"{context_tokens:,} tokens (max_position_embeddings in its config)")
     order = np.argsort(arrival, kind="stable")
     return arrival[order], inp[order], out[order]

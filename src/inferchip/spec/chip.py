@@ -22,7 +22,7 @@ from inferchip.spec.bounds import EstimateLevel, Figure, Frozen, Range, check_id
 from inferchip.spec.formats import ALL_FORMATS
 from inferchip.spec.memory import MEMORY_TYPES, MemoryType, fill_memory_type
 from inferchip.spec.params import DEFAULT_VECTOR_WIDTH_BITS, PCIE5_X16_GB_PER_S_PER_DIRECTION, ChipParams, stack_chips
-from inferchip.spec.stream import MeasuredBandwidth, stream_share
+from inferchip.spec.stream import MeasuredBandwidth, implausible_share, stream_share
 from inferchip.spec.vision import is_cpu_family
 from inferchip.units import (
     GIB,
@@ -138,6 +138,8 @@ class MemorySpec(Frozen):
         peak, got = pick(self.bandwidth_tb_per_s, "high"), self.measured_bandwidth
         if got is not None and peak is not None and got.tb_per_s > peak * (1 + 1e-9):
             raise cross_field_error("measured_bandwidth", got.tb_per_s, f"above the datasheet peak {peak:g} TB/s")
+        if got is not None and (why := implausible_share(got.tb_per_s, pick(self.bandwidth_tb_per_s, "low"))):
+            raise cross_field_error("measured_bandwidth", got.tb_per_s, why)
         for level in LEVELS:
             total = self.capacity_bytes(level)
             if total > b.CAPACITY_BYTES_MAX:
@@ -145,11 +147,9 @@ class MemorySpec(Frozen):
                                         f"{total:.4g} bytes is above 1 PiB on one part (2**50 bytes)")
             usable = pick(self.usable_capacity_gib, level)
             if usable is not None and usable * GIB > total * (1 + 1e-12):
-                raise cross_field_error("usable_capacity_gib", usable,
-                    f"the usable capacity ({usable * GIB / 1e9:,.2f} GB) must not exceed the physical "
-                    f"capacity memory.capacity = {pick(self.capacity, level):g} {self.capacity_unit} "
-                    f"({total / 1e9:,.2f} GB)",
-                )
+                raise cross_field_error("usable_capacity_gib", usable, f"the usable capacity ({usable * GIB / 1e9:,.2f}"
+                    f" GB) must not exceed the physical capacity memory.capacity = {pick(self.capacity, level):g} "
+                    f"{self.capacity_unit} ({total / 1e9:,.2f} GB)")
         return self
 
 

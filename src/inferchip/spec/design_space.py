@@ -90,7 +90,9 @@ class SpaceFile(BaseModel):
                 try:
                     vals = _Range.model_validate(vals)
                 except ValidationError as exc:
-                    raise ValueError(f"{k}: {exc.errors()[0]['msg']} (a range is {{low, high, steps}})") from exc
+                    where = ".".join([k, *(str(x) for x in exc.errors()[0]["loc"])])
+                    raise ValueError(f"{_space_error({**exc.errors()[0], 'loc': (where,)})} (a range is "
+                                     "{low, high, steps})") from exc
             elif not isinstance(vals, list):
                 raise ValueError(f"{k}: give a list of values or a range {{low, high, steps}}, got {vals!r}")
             out[k] = vals
@@ -115,6 +117,18 @@ class SpaceFile(BaseModel):
         return out
 
 
+def _space_error(e: Any) -> str:
+    """One pydantic error of a space file in the user's words: the field, the value where it is one number or
+    word, what is wrong and what is allowed (not pydantic's "Value error, " or "Extra inputs are not permitted")."""
+    loc = ".".join(str(x) for x in e["loc"])
+    if e["type"] == "extra_forbidden":
+        return f"field '{loc}': unknown field; allowed: {', '.join(SpaceFile.model_fields)}"
+    msg = str(e["msg"]).replace("Value error, ", "")
+    got = e.get("input")
+    shown = f" = {got!r}" if isinstance(got, (int, float, str)) and len(repr(got)) <= 60 else ""
+    return f"field '{loc}'{shown}: {msg}"
+
+
 class DesignSpace:
     """Value lists per parameter (in :data:`PARAMETERS` order); a design is one index per parameter."""
 
@@ -133,9 +147,7 @@ class DesignSpace:
         try:
             f = SpaceFile.model_validate(raw)
         except ValidationError as exc:
-            e = exc.errors()[0]
-            loc = ".".join(str(x) for x in e["loc"])
-            raise SpecError(f"{where}: field '{loc}': {e['msg']}") from exc
+            raise SpecError(f"{where}: {_space_error(exc.errors()[0])}") from exc
         vals = {k: (v.values() if isinstance(v, _Range) else list(v)) for k, v in f.parameters.items()}
         return cls(vals, f.name, f.max_dies)
 

@@ -17,7 +17,8 @@ class RecipeBatch(BaseModel):
     """A running-batch cap a disaggregated launch recipe sets on its ``role`` ("prefill": context workers,
     "decode": generation workers), per attention-DP rank (per worker without attention DP): at most
     ``requests`` requests and, where ``tokens`` is not 0, ``tokens`` tokens in one iteration (TensorRT-LLM
-    ``max_batch_size`` and ``max_num_tokens``). An entry applies to rows whose ``software`` text and model
+    ``max_batch_size`` and ``max_num_tokens``; SGLang ``--max-running-requests`` and ``--chunked-prefill-size``,
+    both divided by ``--dp-size`` under attention DP). An entry applies to rows whose ``software`` text and model
     id contain its ``software`` and ``model`` fragments (lower case; empty: any) and whose nominal input
     length, MTP, prefill workers, decode chips per worker and decode workers are its ``input_tokens``,
     ``mtp``, ``prefill_workers``, ``decode_chips`` and ``decode_workers`` (0 / None: any); the first
@@ -144,7 +145,10 @@ class DecodeWorker(BaseModel):
     decode server), not recomputed. ``attention_dp``: whether the launch recipe runs the decode worker with attention
     DP where it says so (None: the row's own flag), as :attr:`WorkerScheduling.attention_dp` for the prefill side
     (:func:`recipe_worker`); a launch recipe is one layout, so an entry that sets it names the recipe's
-    ``decode_workers`` and ``prefill_workers`` (refused otherwise)."""
+    ``decode_workers`` and ``prefill_workers`` (refused otherwise). ``padded_rows_routed``: False where the launch
+    recipe's expert dispatch masks the CUDA-graph padding rows' routes (SGLang ``--moe-a2a-backend deepep``: the
+    top-k ids of rows beyond the batch's real tokens are -1, and an idle attention-DP rank dispatches none), so the
+    decode step is priced at its real rows (:class:`~inferchip.sim.engines.engine_step.EngineStepModel`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -158,6 +162,7 @@ class DecodeWorker(BaseModel):
     max_total_tokens: int = Field(0, ge=0, le=100_000_000)
     retract_to_host: bool = False
     attention_dp: bool | None = None
+    padded_rows_routed: bool = True
 
     @model_validator(mode="after")
     def _recipe_layout_names_its_workers(self) -> DecodeWorker:

@@ -50,6 +50,22 @@ MEDIAN_MEASURED_SHARE = sorted(MEASURED_SHARE.values())[len(MEASURED_SHARE) // 2
 (0.933, H200's; estimate, inferchip, 2026-12-04: three chips, two vendors)."""
 
 
+MIN_PLAUSIBLE_SHARE = 0.5
+"""Lowest measured / datasheet bandwidth a chip file may state (a check of the input, not a model figure): the
+measured chips stream 0.80-0.95 of their peak (:data:`MEASURED_SHARE`), so a measurement below half of the datasheet
+figure is of another memory, or one of the two is in another unit (3,350 written for 3.35 TB/s). Estimate,
+inferchip, 2026-12-06."""
+
+
+def implausible_share(measured_tb_per_s: float, datasheet_tb_per_s: float | None) -> str | None:
+    """Why a chip file's measured bandwidth is refused against its (lowest) datasheet figure; None if it is not."""
+    if datasheet_tb_per_s is None or measured_tb_per_s >= MIN_PLAUSIBLE_SHARE * datasheet_tb_per_s:
+        return None
+    return (f"{measured_tb_per_s:g} TB/s measured is {measured_tb_per_s / datasheet_tb_per_s:.2g} of "
+            f"memory.bandwidth_tb_per_s = {datasheet_tb_per_s:g}; allowed: at least {MIN_PLAUSIBLE_SHARE:g} of it "
+            "(measured chips stream 0.80-0.95 of their peak; is one of the two in GB/s?)")
+
+
 def stream_share(datasheet_tb_per_s: float, measured: MeasuredBandwidth | None) -> tuple[float, str | None]:
     """Measured / datasheet DRAM bandwidth (dimensionless) and, where it is an estimate, the note saying so."""
     if measured is not None:

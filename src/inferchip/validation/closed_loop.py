@@ -57,13 +57,15 @@ __all__ = ["MIN_REQUESTS", "PROMPTS_PER_CLIENT", "SEED", "SETTLED_DRIFT", "SIM_R
 class EngineReplica:
     """One worker's step model as its engine runs it (graphs: ``runs``, its worker engine), with a step-time cache."""
 
-    def __init__(self, mm: MappedModel, engine: EngineSpec, mtp: bool, runs: EngineSpec | None = None):
+    def __init__(self, mm: MappedModel, engine: EngineSpec, mtp: bool, runs: EngineSpec | None = None,
+                 padded_rows_routed: bool = True):
         self.mm = mm
         self.engine = engine
         self.ranks = mm.layout.attn_dp_ways
         self.step = EngineStepModel(ServingStepModel(mm), engine.graph_batch_step, engine.graph_max_batch,
                                     engine.mtp_draft_tokens if mtp else 0, self.ranks, (runs or engine).eager_steps,
-                                    mm.sm.kernels_per_step() * mm.layout.pp, mm.cal.step_overhead_s * mm.layout.pp)
+                                    mm.sm.kernels_per_step() * mm.layout.pp, mm.cal.step_overhead_s * mm.layout.pp,
+                                    padded_rows_routed)
         if self.step.kv_capacity_tokens < 1:
             raise DoesNotFitError(f"{mm.model.id} leaves no memory for KV cache on {mm.chip.id} with "
                                   f"tp={mm.layout.tp} ep={mm.layout.ep}: its weights fill the engine's memory budget")

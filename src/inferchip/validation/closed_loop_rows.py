@@ -67,9 +67,13 @@ def _moe_stream_cap_bytes_per_s(moe: Any, chip: Any) -> float:
 def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> tuple[EngineReplica, Layout, list[str]]:
     layout, notes = worker.layout()
     cache = _lru(v, "replicas", REPLICAS_KEPT)
+    # a disaggregated row's decode workers: whether their recipe's expert dispatch routes the graphs' padded rows
+    routed = facts.prefill is None or worker is facts.prefill or facts.engine.decode_worker_on(
+        case.software, fmt.weights, int(case.input_tokens or 0), facts.decode_workers,
+        facts.prefill_workers).padded_rows_routed
     # the row's software selects recipe facts (worker engine, kernel formats): two rows differing only in it differ
     key = (case.accelerator, case.model, case.software.lower(), fmt, layout, facts.engine.id, facts.mtp,
-           facts.engine.mtp_draft_tokens, facts.prefill is None)
+           facts.engine.mtp_draft_tokens, facts.prefill is None, routed)
     if key in cache:  # the replica's notes (recipe memory, codec, span) as its first row had them
         cache.move_to_end(key)
         return cache[key][0], layout, list(cache[key][1])
@@ -116,11 +120,14 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
                f"{moe.read_gb_per_s_per_sm:g} GB/s)" if moe.read_gb_per_s_per_sm else "")
         notes = notes + [f"expert GEMMs run the launch recipe's {moe.kernel} kernels, their MMA at "
                          f"{moe.mma_peak_fraction:.3g} of the tensor-core peak{cap}"]
+    if not routed:
+        notes = notes + ["decode steps priced at their real rows: the launch recipe's expert dispatch routes no "
+                         "CUDA-graph padding row (engines.yaml decode_worker padded_rows_routed)"]
     if static is not None:
         notes = notes + [f"KV pool from the launch recipe's static memory fraction {static:g} of the usable memory "
                          f"(weights + KV; activations outside): {mm.kv_capacity_tokens():,} tokens per replica"]
     try:  # weights that leave no KV cache: refused naming what sets the worker, not the engine's wording alone
-        rep = EngineReplica(mm, facts.engine, facts.mtp, kernel_engine(facts.engine, case.software))
+        rep = EngineReplica(mm, facts.engine, facts.mtp, kernel_engine(facts.engine, case.software), routed)
     except DoesNotFitError as exc:
         raise in_worker_terms(case, exc, layout, pool) from None
     cache[key] = (rep, notes)

@@ -35,6 +35,21 @@ def is_pydantic_error(exc: BaseException) -> bool:
     return type(exc).__name__ == "ValidationError" and type(exc).__module__.startswith("pydantic")
 
 
+def conversion_message(exc: Any) -> str | None:
+    """``'1e3' is not a whole number; allowed: a whole number from 1 to 1,000,000`` for an option value typer
+    could not convert (its pydantic error says only "Input should be a valid integer", without the value or the
+    bounds); the bounds are the option's check's ``allowed`` (``options.int_range``/``float_range``). None for
+    any other error."""
+    cause = getattr(exc, "__cause__", None)
+    errors = cause.errors() if cause is not None and is_pydantic_error(cause) else []
+    kind = {"int_parsing": "a whole number", "int_from_float": "a whole number",
+            "float_parsing": "a number"}.get(errors[0].get("type", "") if errors else "")
+    if kind is None:
+        return None
+    allowed = getattr(getattr(getattr(exc, "param", None), "callback", None), "allowed", kind)
+    return f"{errors[0].get('input')!r} is not {kind}; allowed: {allowed}"
+
+
 def os_error_message(exc: OSError) -> str:
     what = exc.filename if exc.filename is not None else None
     reason = exc.strerror or str(exc)

@@ -20,6 +20,8 @@ def _reason(exc: OSError) -> str:
 
 
 HTML_SUFFIXES = (".html", ".htm")
+MARKDOWN_SUFFIXES = (".md", ".markdown")  # validate --page (its plots are written beside it, as _plot.svg/.html)
+YAML_SUFFIXES = (".yaml", ".yml")  # calibrate --output, read back by --calibration
 
 
 def check_writable(path: Path, option: str, make_folder: bool = False,
@@ -31,7 +33,8 @@ def check_writable(path: Path, option: str, make_folder: bool = False,
     if not text.strip():
         raise OutputError(f"{option}: empty path; give a file name")
     if suffixes and not path.name.lower().endswith(suffixes):
-        raise OutputError(f"{option} {text}: this option writes {suffixes[0].lstrip('.').upper()}; give a file name "
+        kind = {".md": "Markdown"}.get(suffixes[0], suffixes[0].lstrip(".").upper())
+        raise OutputError(f"{option} {text}: this option writes {kind}; give a file name "
                           f"ending in {' or '.join(suffixes)}")
     try:
         p = path.expanduser()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -44,23 +45,29 @@ def _bad(option: str, value: Any, allowed: str) -> typer.BadParameter:
 
 def int_range(option: str, lo: int, hi: int) -> Callable[[int | None], int | None]:
     """A check of a whole number in ``[lo, hi]`` (None passes: the option was not given)."""
+    allowed = f"a whole number from {lo:,} to {hi:,}"
+
     def check(value: int | None) -> int | None:
         if value is not None and not lo <= value <= hi:
-            raise _bad(option, value, f"a whole number from {lo:,} to {hi:,}")
+            raise _bad(option, value, allowed)
         return value
+    check.allowed = allowed  # type: ignore[attr-defined]  # read by boundary.conversion_message
     return check
 
 
 def float_range(option: str, hi: float, *, lo: float = 0.0,
                 lo_open: bool = True) -> Callable[[float | None], float | None]:
     """A check of a finite number above ``lo`` (or from it) up to ``hi``; nan and inf are refused."""
+    allowed = f"a finite number {'above' if lo_open else 'from'} {lo:g} up to {hi:g}"
+
     def check(value: float | None) -> float | None:
         if value is None:
             return value
         low_ok = value > lo if lo_open else value >= lo
         if not math.isfinite(value) or not low_ok or value > hi:
-            raise _bad(option, value, f"a finite number {'above' if lo_open else 'from'} {lo:g} up to {hi:g}")
+            raise _bad(option, value, allowed)
         return value
+    check.allowed = allowed  # type: ignore[attr-defined]  # read by boundary.conversion_message
     return check
 
 
@@ -156,9 +163,32 @@ def estimate_option() -> Any:
                         callback=choice("--estimate", ESTIMATES))
 
 
+_MS_HELP = {
+    "--max-ttft-ms": "Limit on TTFT, ms: the concurrency (and layout) with the most output tokens/s that meets it.",
+    "--max-tpot-ms": "Limit on TPOT, ms: the concurrency (and layout) with the most output tokens/s that meets it.",
+    "--slo-ttft-ms": "SLO on each request's TTFT, ms: goodput and SLO attainment count the requests within every "
+                     "limit given.",
+    "--slo-tpot-ms": "SLO on each request's TPOT, ms: goodput and SLO attainment count the requests within every "
+                     "limit given.",
+}
+_FORMAT_HELP = {"--weights": "Weight format: bf16, fp16, fp8, int8, fp4, mxfp4, int4.",
+                "--activations": "Activation format (default follows weights).",
+                "--kv": "KV-cache format (default follows activations)."}
+
+
 def ms_option(name: str, help: str | None = None) -> Any:
-    """A latency limit in milliseconds (--max-ttft-ms, --slo-tpot-ms, ...)."""
-    return typer.Option(None, name, help=help, callback=float_range(name, 1e9))
+    """A latency limit in milliseconds (--max-ttft-ms, --slo-tpot-ms, ...), with its help."""
+    return typer.Option(None, name, help=help or _MS_HELP.get(name), callback=float_range(name, 1e9))
+
+
+def format_option(name: str, default: str | None = None) -> Any:
+    """--weights, --activations or --kv, with the same help in every LLM command."""
+    return typer.Option(default, name, help=_FORMAT_HELP[name])
+
+
+def calibration_option() -> Any:
+    return typer.Option(None, "--calibration", help="none, or a calibration YAML (default: the shipped one).",
+                        callback=input_file("--calibration"))
 
 
 def workers(requested: int, option: str = "--workers") -> int:
@@ -173,15 +203,21 @@ def workers(requested: int, option: str = "--workers") -> int:
     return requested
 
 
-def check_context(model_id: str, input_tokens: int, output_tokens: int) -> str | None:
-    """Refuse a request longer than the model's context window (``ModelSpec.check_context``);
-    a note (returned) when the model states none."""
+def check_context(model_id: str, input_tokens: int, output_tokens: int, trace: Path | None = None) -> str | None:
+    """Refuse a request longer than the model's context window (``ModelSpec.check_context``): the lengths given,
+    or with ``trace`` every request of the trace (naming its row); a note (returned) when the model states none."""
     from inferchip.catalog.models import load_model
 
     spec = load_model(model_id)
     if spec.max_context_tokens is None:
+        given = "the trace's" if trace is not None else f"{input_tokens + output_tokens:,}"
         return (f"{spec.id} states no context window (max_position_embeddings); "
-                f"{input_tokens + output_tokens:,} tokens per request are not checked against one")
+                f"{given} tokens per request are not checked against one")
+    if trace is not None:
+        from inferchip.sim.trace import load_trace
+
+        load_trace(trace, spec.max_context_tokens, spec.id)
+        return None
     spec.check_context(input_tokens + output_tokens,
                        f"--input-tokens {input_tokens:,} + --output-tokens {output_tokens:,}")
     return None

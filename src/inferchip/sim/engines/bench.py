@@ -41,9 +41,11 @@ from inferchip.sim.engines.rank_pinned import RankPinnedReplica
 from inferchip.sim.engines.scheduling import AdpBalancedReplica
 from inferchip.sim.lengths import RANGE_RATIO, FixedLength, UniformLength, uniform_length
 from inferchip.sim.metrics import SimResult, weighted_quantile
+from inferchip.sim.protocol import FloatArray, StepModel
 from inferchip.sim.replica import Replica
+from inferchip.sim.request import RequestTable
 from inferchip.sim.scheduler import SchedulerConfig
-from inferchip.sim.simulate import KVLink, Pool, run_pools
+from inferchip.sim.simulate import KVLink, Pool, ReplicaFactory, run_pools
 from inferchip.sim.steptime import StepTimer
 
 
@@ -95,7 +97,7 @@ class BenchFigures:
                 "ttft_std_ms": self.ttft_std_s * 1e3}
 
 
-def closed_loop_run(step_model: Any, concurrency: int, input_tokens: Any, output_tokens: Any,
+def closed_loop_run(step_model: StepModel, concurrency: int, input_tokens: Any, output_tokens: Any,
                     config: SchedulerConfig, *, num_requests: int, seed: int = 0, replicas: int = 1,
                     request_overhead_s: float = 0.0, tokens_per_step: float = 1.0,
                     step_timer: StepTimer | None = None, bench_requests: int | None = None,
@@ -123,7 +125,7 @@ def closed_loop_run(step_model: Any, concurrency: int, input_tokens: Any, output
     return bench_figures(res, request_overhead_s, tokens_per_step, bench_requests, concurrency, first_wave_wait_s)
 
 
-def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: int, input_tokens: Any,
+def closed_loop_disagg_run(prefill_model: StepModel, decode_model: StepModel, concurrency: int, input_tokens: Any,
                            output_tokens: Any, prefill_config: SchedulerConfig, decode_config: SchedulerConfig, *,
                            num_requests: int, seed: int, prefill_replicas: int, decode_replicas: int,
                            kv_bytes_per_token: float, link_bytes_per_s: float, link_latency_s: float,
@@ -171,21 +173,22 @@ def closed_loop_disagg_run(prefill_model: Any, decode_model: Any, concurrency: i
     return bench_figures(res, request_overhead_s, tokens_per_step, bench_requests, concurrency, first_wave_wait_s)
 
 
-def capped_pool(make: Any, kv_tokens: int) -> Any:
+def capped_pool(make: ReplicaFactory | None, kv_tokens: int) -> ReplicaFactory | None:
     """A replica factory (None: the plain replica) whose replicas hold at most ``kv_tokens`` tokens of KV
     (the smaller of that and the memory fit's pool; 0: uncapped, ``make`` itself)."""
     if kv_tokens <= 0:
         return make
     base = make or Replica
 
-    def build(index: int, timer: Any, config: SchedulerConfig, kv_capacity_tokens: int, table: Any) -> Any:
+    def build(index: int, timer: StepTimer, config: SchedulerConfig, kv_capacity_tokens: int,
+              table: RequestTable) -> Replica:
         return base(index, timer, config, min(int(kv_capacity_tokens), int(kv_tokens)), table)
     return build
 
 
 def _factory(recv_interval_steps: int, async_scheduling: bool = False,
              adp_balance: tuple[int, int, int] | None = None, prefill_first: bool = False,
-             reserve_output: bool = False, wake_takes_queue: bool = True) -> Any:
+             reserve_output: bool = False, wake_takes_queue: bool = True) -> ReplicaFactory | None:
     """Replicas of an engine polling its queue every ``recv_interval_steps`` decode steps or
     balancing attention-DP ranks, planning its steps one ahead with ``async_scheduling``, running
     prefill-only iterations with ``prefill_first``, reserving KV for every output at admission with
@@ -238,7 +241,7 @@ def bench_figures(res: SimResult, request_overhead_s: float, tokens_per_step: fl
     many = emitted > 1.5
     tpot = (e2e[many] - ttft[many]) / (emitted[many] - 1.0)
 
-    def mean(x: np.ndarray, wt: np.ndarray) -> float:
+    def mean(x: FloatArray, wt: FloatArray) -> float:
         return float(np.average(x, weights=wt)) if x.size and wt.sum() > 0 else math.nan
 
     start = float(r["arrival_s"].min()) - request_overhead_s if n_sim else 0.0
@@ -262,7 +265,7 @@ def bench_figures(res: SimResult, request_overhead_s: float, tokens_per_step: fl
         ttft_std_s=math.sqrt(mean((ttft - ttft_mean) ** 2, w)) if ttft.size else math.nan)
 
 
-def first_wave_shift(n_sim: int, concurrency: int, wait_s: float) -> np.ndarray:
+def first_wave_shift(n_sim: int, concurrency: int, wait_s: float) -> FloatArray:
     """Extra wait (s) of each simulated request (in send order) when the server stalls ``wait_s`` once while its
     first wave, the first ``concurrency`` sends, is in prefill: ``wait_s`` for those, 0 for the rest."""
     out = np.zeros(n_sim)
@@ -270,7 +273,7 @@ def first_wave_shift(n_sim: int, concurrency: int, wait_s: float) -> np.ndarray:
     return out
 
 
-def steady_weights(n_sim: int, concurrency: int, bench_requests: int | None) -> np.ndarray:
+def steady_weights(n_sim: int, concurrency: int, bench_requests: int | None) -> FloatArray:
     """Weight of each simulated request (in send order) where ``n_sim`` simulated requests of
     ``concurrency`` clients stand for the benchmark's ``bench_requests``.
 
@@ -291,7 +294,7 @@ def steady_weights(n_sim: int, concurrency: int, bench_requests: int | None) -> 
     return ones
 
 
-def missing_span_s(missing_requests: float, middle_loop_s: np.ndarray, concurrency: int) -> float:
+def missing_span_s(missing_requests: float, middle_loop_s: FloatArray, concurrency: int) -> float:
     """Seconds ``missing_requests`` more steady-state requests add to a closed loop of
     ``concurrency`` clients: each client sends one per loop (its request's E2E plus the host time
     before it), so the loop sends ``concurrency / mean loop`` requests per second (Little's law)."""

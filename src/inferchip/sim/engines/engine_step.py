@@ -7,7 +7,13 @@ under MTP speculative decoding every decoding sequence verifying its draft token
   padded rows cost GEMM and MoE work but hold no KV cache. Above the largest graph the batch
   runs unpadded. A step that also prefills pads its decode rows the same way (vLLM V1's
   piecewise graphs pad the token count; an eager step is no faster on the device), so a mixed step
-  never costs less than its decodes alone.
+  never costs less than its decodes alone. Where the engine masks the padded rows' expert routes
+  (``padded_rows_routed`` False: SGLang with DeepEP sets the top-k ids of the rows beyond the batch's real
+  tokens to -1, and an idle attention-DP rank dispatches none, so no padded row reaches an expert or the
+  expert all-to-all), the step is priced at its real rows: the routed experts and the dispatch serve the real
+  tokens. The dense GEMMs' M tile and waves are the same at the real rows as at the captured size (a
+  rank's captured size is at most the next power of two and the next multiple of 8 of its rows, :func:`padded_batch`),
+  so only the padded rows' activation bytes and elementwise work go unpriced there.
 * **Prefill interference**: a mixed step's prefill tokens and decode rows go through the same
   GEMMs in one pass, plus the prefill's causal attention and the decodes' KV reads (the inner
   step model), so it lasts at least as long as either part would alone.
@@ -30,26 +36,28 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from inferchip.sim.protocol import BoolArray, FloatArray, IntArray, StepInputs, StepModel
 from inferchip.spec.engine_workers import EagerSteps
 
 
-def padded_batch(seqs: np.ndarray, step: int, largest: int) -> np.ndarray:
+def padded_batch(seqs: npt.ArrayLike, step: int, largest: int) -> IntArray:
     """Captured graph size for ``seqs`` decode sequences (vectorised): 1, 2, 4, then the next
     multiple of ``step`` up to ``largest``; unchanged above ``largest`` or at 0."""
     n = np.asarray(seqs, dtype=np.int64)
     up = -(-n // step) * step
     small = np.where(n <= 1, n, np.where(n <= 2, 2, 4))
     out = np.where(n <= 4, small, np.minimum(up, largest))
-    return np.where(n > largest, n, out)
+    padded: IntArray = np.where(n > largest, n, out)
+    return padded
 
 
-def eager_steps(num_tokens: np.ndarray, num_decode_seqs: np.ndarray, graph_max_tokens: int,
-                graph_prefill: bool, rank_decodes: np.ndarray | None = None, graph_max_batch: int = 0,
-                rank_tokens: np.ndarray | None = None) -> np.ndarray:
+def eager_steps(num_tokens: npt.ArrayLike, num_decode_seqs: npt.ArrayLike, graph_max_tokens: int,
+                graph_prefill: bool, rank_decodes: npt.ArrayLike | None = None, graph_max_batch: int = 0,
+                rank_tokens: npt.ArrayLike | None = None) -> BoolArray:
     """Which steps run without CUDA graphs (vectorised): more than ``graph_max_tokens`` tokens on a rank
     (``rank_tokens``, else ``num_tokens``; 0: no cap), any prompt token (tokens beyond the decodes' own) where
     ``graph_prefill`` is False, or more than ``graph_max_batch`` decoding sequences on a rank (``rank_decodes``;
@@ -62,7 +70,7 @@ def eager_steps(num_tokens: np.ndarray, num_decode_seqs: np.ndarray, graph_max_t
     return over if graph_prefill else over | (tokens > np.asarray(num_decode_seqs, dtype=np.int64))
 
 
-def eager_step_time_s(graphed_s: np.ndarray, step_host_s: float, kernels: int, kernel_host_s: float) -> np.ndarray:
+def eager_step_time_s(graphed_s: npt.ArrayLike, step_host_s: float, kernels: int, kernel_host_s: float) -> FloatArray:
     """Time of a step run without graphs whose graphed form takes ``graphed_s`` (the engine's non-overlapped host
     time ``step_host_s`` plus the device's work): the host time, then the longer of the device's work after the
     first launch and the host's ``kernels`` launches of ``kernel_host_s`` each (asynchronous launch:
@@ -77,7 +85,7 @@ class EngineStepModel:
     and MTP verify tokens. ``ranks``: attention-DP ranks the decode batch is spread over (each
     pads its own share)."""
 
-    inner: Any
+    inner: StepModel
     graph_batch_step: int = 8
     graph_max_batch: int = 512
     verify_tokens: int = 0  # MTP draft tokens per decoding sequence and step (0: no MTP)
@@ -85,8 +93,21 @@ class EngineStepModel:
     eager: EagerSteps | None = None  # steps run without graphs (None: every step priced as graphed)
     kernels: int = 0  # kernels a step launches per chip (ShardedModel.kernels_per_step x pp micro-batches)
     step_host_s: float = 0.0  # the engine's host time per step in the inner step time (step_overhead_s x pp)
+    padded_rows_routed: bool = True  # False: padded rows reach no expert (the module doc); priced at the real rows
 
-    def _eager(self, t: np.ndarray, tokens, n, rank_tokens=None) -> np.ndarray:
+    def _padded(self, n: npt.ArrayLike) -> IntArray:
+        """Rows a step of ``n`` decodes prices: each rank's share padded to its captured graph
+        (:func:`padded_batch`), or ``n`` where the padded rows reach no expert (``padded_rows_routed`` False)."""
+        rows: IntArray = np.asarray(n, dtype=np.int64)
+        if not self.padded_rows_routed:
+            return rows
+        per_rank = -(-rows // self.ranks)
+        padded: IntArray = np.maximum(padded_batch(per_rank, self.graph_batch_step, self.graph_max_batch) * self.ranks,
+                                      rows)
+        return padded
+
+    def _eager(self, t: FloatArray, tokens: IntArray | int, n: IntArray | int,
+               rank_tokens: IntArray | None = None) -> FloatArray:
         """``t`` with the steps of ``tokens`` tokens (decode tokens with their drafts) and ``n`` decodes that run
         without graphs priced by :func:`eager_step_time_s`. A rank's batch decides (each attention-DP rank captures
         its own graphs): ``rank_tokens`` on the busiest rank, else the step's tokens spread evenly."""
@@ -99,11 +120,11 @@ class EngineStepModel:
                            -(-n // self.ranks), self.graph_max_batch if e.above_graph_batch else 0, ranked)
         return np.where(mask, eager_step_time_s(t, self.step_host_s, self.kernels, e.kernel_host_s), t)
 
-    def step_time_s(self, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs) -> np.ndarray:
+    def step_time_s(self, num_tokens: StepInputs, num_decode_seqs: StepInputs, decode_kv_tokens: StepInputs,
+                    prefill_attn_pairs: StepInputs) -> FloatArray:
         n = np.asarray(num_decode_seqs, dtype=np.int64)
         tokens = np.asarray(num_tokens, dtype=np.int64)
-        per_rank = -(-n // self.ranks)
-        padded = np.maximum(padded_batch(per_rank, self.graph_batch_step, self.graph_max_batch) * self.ranks, n)
+        padded = self._padded(n)
         extra = padded - n + self.verify_tokens * padded
         t = self.inner.step_time_s(tokens + extra, padded, decode_kv_tokens, prefill_attn_pairs)
         return self._eager(t, tokens + self.verify_tokens * n, n)
@@ -117,9 +138,7 @@ class EngineStepModel:
         if fn is None:
             return None
         n = int(num_decode_seqs)
-        per_rank = -(-n // self.ranks)
-        padded = max(int(padded_batch(np.asarray(per_rank), self.graph_batch_step, self.graph_max_batch))
-                     * self.ranks, n)
+        padded = int(self._padded(n))
         extra = padded - n + self.verify_tokens * padded
         t = fn(int(num_tokens) + extra, padded, decode_kv_tokens, prefill_attn_pairs, prefill_chip)
         rank_tokens = math.ceil(prefill_chip) + -(-n * (1 + self.verify_tokens) // self.ranks)

@@ -16,7 +16,7 @@ blocks.
 from __future__ import annotations
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim.replica import Replica
+from inferchip.sim.replica import Chunk, Replica
 from inferchip.sim.request import RequestTable
 from inferchip.sim.scheduler import DECODE, SWAPPED, SchedulerConfig, Seq
 from inferchip.sim.steptime import StepTimer
@@ -236,7 +236,7 @@ class DeliveringDecodeReplica(Replica):
         return n
 
     def _swap_in(self, k: int, budget: int, swap_tokens: int, resumed: list[Seq],
-                 chunks: list[list]) -> tuple[int, int]:
+                 chunks: list[Chunk]) -> tuple[int, int]:
         held: list[Seq] = []
         if self.swapped and (self.reserve_tokens or self.interval > 1):
             n = self.polled()

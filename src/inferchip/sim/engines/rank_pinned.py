@@ -27,6 +27,7 @@ import numpy as np
 
 from inferchip.sim.engines.polling import PollingReplica
 from inferchip.sim.kv_cache import blocks_for
+from inferchip.sim.replica import Chunk
 from inferchip.sim.request import RequestTable
 from inferchip.sim.scheduler import SchedulerConfig, Seq
 from inferchip.sim.steptime import StepTimer
@@ -79,10 +80,10 @@ class RankPinnedReplica(PollingReplica):
         super()._release(seq, blocks, t_end, finished)
         del self.rank_of[seq.rid]
 
-    def busiest_rank(self, chunks: list[list]) -> tuple[int, int]:
+    def busiest_rank(self, chunks: list[Chunk]) -> tuple[int, int]:
         return pinned_busiest_rank([(self.rank_of[s.rid], c, s.done) for s, c, _ in chunks], self.dp_ranks)
 
-    def _admit(self, t: float, budget: int, chunks: list[list]) -> None:
+    def _admit(self, t: float, budget: int, chunks: list[Chunk]) -> None:
         if self.dp_ranks <= 1:
             super()._admit(t, budget, chunks)
             return

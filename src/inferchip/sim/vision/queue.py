@@ -22,16 +22,18 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 
 from inferchip.errors import InvalidSettingError
+from inferchip.sim.protocol import FloatArray, IntArray
 
-ServiceTime = Callable[[np.ndarray], np.ndarray]
+ServiceTime = Callable[[IntArray], npt.ArrayLike]  # seconds per batch, for batch sizes
 """Batch sizes (int array, each >= 1) -> seconds to serve one batch of that size (same shape)."""
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 
 
-def service_table(service: ServiceTime, max_batch: int) -> np.ndarray:
+def service_table(service: ServiceTime, max_batch: int) -> FloatArray:
     """Seconds per batch for batch sizes ``0..max_batch`` (index = batch size; entry 0 is 0).
 
     Raises InvalidSettingError when ``max_batch < 1`` or a service time is not a finite positive
@@ -52,7 +54,7 @@ def service_table(service: ServiceTime, max_batch: int) -> np.ndarray:
     return np.concatenate(([0.0], times))
 
 
-def fifo_finish_s(ready_s: np.ndarray, service_s: np.ndarray) -> np.ndarray:
+def fifo_finish_s(ready_s: npt.ArrayLike, service_s: npt.ArrayLike) -> FloatArray:
     """Finish times of jobs served one at a time in the given order by one server.
 
     Job ``j`` starts at ``max(ready_s[j], finish[j-1])`` and takes ``service_s[j]`` seconds
@@ -70,13 +72,13 @@ def fifo_finish_s(ready_s: np.ndarray, service_s: np.ndarray) -> np.ndarray:
 
 
 def dynamic_batches(
-    arrivals_s: np.ndarray,
-    table_s: np.ndarray,
+    arrivals_s: npt.ArrayLike,
+    table_s: FloatArray,
     *,
     devices: int = 1,
     max_queue_delay_s: float = 0.0,
-    noise: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    noise: npt.ArrayLike | None = None,
+) -> tuple[FloatArray, IntArray, IntArray]:
     """Serve requests arriving at sorted ``arrivals_s`` with dynamic batching on ``devices`` servers.
 
     When a server falls free it takes every waiting request up to ``max_batch = len(table_s) - 1``
@@ -130,7 +132,7 @@ def dynamic_batches(
     return finish, size_arr, np.asarray(owners, dtype=int)
 
 
-def percentile_s(values_s: np.ndarray, q: float) -> float:
+def percentile_s(values_s: npt.ArrayLike, q: float) -> float:
     """The ``q``-th percentile by nearest rank (the sample at rank ceil(q/100 * n), as MLPerf LoadGen
     reports per-query latency percentiles); NaN for no samples."""
     v = np.asarray(values_s, dtype=float)
@@ -139,7 +141,7 @@ def percentile_s(values_s: np.ndarray, q: float) -> float:
     return float(np.percentile(v, q, method="inverted_cdf"))
 
 
-def latency_summary_s(values_s: np.ndarray) -> dict[str, float]:
+def latency_summary_s(values_s: npt.ArrayLike) -> dict[str, float]:
     """p50/p90/p99/p99.9 (nearest rank), mean and max of latencies in seconds, keyed ``p50`` ..."""
     v = np.asarray(values_s, dtype=float)
     qs = np.percentile(v, PERCENTILES, method="inverted_cdf") if v.size else [float("nan")] * len(PERCENTILES)

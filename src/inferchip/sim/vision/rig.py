@@ -40,8 +40,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from inferchip.errors import InvalidSettingError
+from inferchip.sim.protocol import BoolArray, FloatArray
 from inferchip.sim.vision.queue import fifo_finish_s, latency_summary_s
 from inferchip.workload.limits import MAX_SEED
 
@@ -73,8 +75,8 @@ class Stage:
 
     name: str
     per_camera: bool
-    latency_s: np.ndarray
-    power_w: np.ndarray
+    latency_s: FloatArray
+    power_w: FloatArray
 
     def __post_init__(self) -> None:
         t = np.asarray(self.latency_s, dtype=float)
@@ -153,7 +155,7 @@ class RigLoad:
         return int(math.floor(self.duration_s * self.fps + 1e-9))
 
 
-def camera_arrivals_s(load: RigLoad) -> np.ndarray:
+def camera_arrivals_s(load: RigLoad) -> FloatArray:
     """Capture times, shape (cameras, frames): seeded phases over one period plus clipped normal jitter."""
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([load.seed, 0x716])))
     period = load.period_s
@@ -199,8 +201,8 @@ class RigResult:
 
     load: RigLoad
     stages: tuple[str, ...]
-    arrivals_s: np.ndarray
-    result_s: np.ndarray
+    arrivals_s: FloatArray
+    result_s: FloatArray
     busy_s: float
     dynamic_energy_j: float
     idle_w: float
@@ -208,10 +210,11 @@ class RigResult:
     notes: tuple[str, ...] = field(default=())
 
     @property
-    def latency_s(self) -> np.ndarray:
-        return self.result_s - self.arrivals_s
+    def latency_s(self) -> FloatArray:
+        latency: FloatArray = self.result_s - self.arrivals_s
+        return latency
 
-    def late(self) -> tuple[np.ndarray, np.ndarray]:
+    def late(self) -> tuple[BoolArray, BoolArray]:
         """(late after the same camera's next frame, late after the deadline), boolean (cameras, frames)."""
         nxt = np.empty_like(self.arrivals_s)
         nxt[:, :-1] = self.arrivals_s[:, 1:]
@@ -299,7 +302,7 @@ def simulate_rig(load: RigLoad, stages: tuple[Stage, ...], *, idle_w: float,
         closer[last_cam, np.arange(n_frames)] = True
         service = np.where(closer.reshape(-1)[order], t_cam + t_rig, t_cam) / s
         fin_sorted = fifo_finish_s(flat[order], service)
-        own = np.empty_like(flat)
+        own: FloatArray = np.empty_like(flat)
         own[order] = fin_sorted
         own = own.reshape(arr.shape)
         result = np.broadcast_to(own[last_cam, np.arange(n_frames)], arr.shape).copy() if rig else own
@@ -311,7 +314,7 @@ def simulate_rig(load: RigLoad, stages: tuple[Stage, ...], *, idle_w: float,
                      tuple(notes))
 
 
-def deadline_curve(stages: tuple[Stage, ...], *, idle_w: float, cameras: np.ndarray, fps: np.ndarray,
+def deadline_curve(stages: tuple[Stage, ...], *, idle_w: float, cameras: npt.ArrayLike, fps: npt.ArrayLike,
                    duration_s: float = 30.0, seed: int = 0, batching: str = "tick",
                    deadline_s: float | None = None, threshold: float = 0.01,
                    power_budget_w: float | None = None, max_batch: int | None = None,
