@@ -1,6 +1,6 @@
-"""vLLM's native top-p sort below 128 rows (issue 12, energy, stop 36) and the cuBLASLt statement that scopes
-16-bit split-K: the small-batch term by hand, its fit to vLLM PR #40376's 64/128/512-row points, how a row's
-calibration gets both, and which rows state the library."""
+"""vLLM's native top-p sort below 128 rows (issue 12, energy, stop 36) and 16-bit split-K as a fact of the engine and
+the chip family: the small-batch term by hand, its fit to vLLM PR #40376's 64/128/512-row points, and how a row's
+calibration gets both (split-K from the engine its software names and its chip's family, not from its notes)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from inferchip.validation.moe_kernels import (
     native_top_p_sequence_s,
     native_top_p_small_batch_s,
     run_calibration,
-    states_cublas_16bit,
 )
 
+HOPPER = "nvidia-hopper"  # the chip family the rows' H100 belongs to (catalog/families.yaml)
+
 CATALOG = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog"
-CUBLAS = "unquantised GEMMs: cuBLASLt"
 TOP_P = "sampling: vLLM native top-p"
 
 
@@ -69,28 +69,32 @@ def test_the_shape_meets_pr_40376_within_thirteen_percent() -> None:
 def test_a_stated_sampler_adds_the_term_at_the_rows_concurrency() -> None:
     cal = load_calibration(None)
     bare = {**_llama(), "notes": _llama()["notes"].replace(TOP_P, "sampling: greedy")}
-    base = run_calibration(cal, bare, closed_loop=True).step_overhead_s
+    base = run_calibration(cal, bare, closed_loop=True, family=HOPPER).step_overhead_s
     for conc, rows in (("8", 8), ("512", 128)):
-        got = run_calibration(cal, _llama(conc), closed_loop=True).step_overhead_s
+        got = run_calibration(cal, _llama(conc), closed_loop=True, family=HOPPER).step_overhead_s
         assert got - base == pytest.approx(59e-12 * rows * 128_256, rel=1e-9)
 
 
 def test_a_bad_concurrency_is_an_error_naming_the_column() -> None:
     with pytest.raises(InvalidSettingError, match="column concurrency: 'many'"):
-        run_calibration(load_calibration(None), _llama("many"), closed_loop=True)
+        run_calibration(load_calibration(None), _llama("many"), closed_loop=True, family=HOPPER)
 
 
-def test_the_cublas_statement_sets_split_k() -> None:
+def test_split_k_follows_the_engine_and_the_chip_family_not_the_notes() -> None:
     cal = load_calibration(None)
     row = _llama()
-    assert states_cublas_16bit(row)
-    assert run_calibration(cal, row, closed_loop=True).gemm_split_k_16bit is True
-    bare = {**row, "notes": row["notes"].replace(CUBLAS, "unquantised GEMMs: unknown")}
-    assert run_calibration(cal, bare, closed_loop=True).gemm_split_k_16bit is False
+    assert "cuBLASLt" not in row["notes"]  # no row states the library: the engine record does
+    assert run_calibration(cal, row, closed_loop=True, family=HOPPER).gemm_split_k_16bit is True
+    # the same vLLM run on a Blackwell chip: no public timing there, the record lists Hopper only
+    assert run_calibration(cal, row, closed_loop=True, family="nvidia-blackwell").gemm_split_k_16bit is False
+    # software that names another engine (TensorRT-LLM lists no family) or no engine at all
+    trt = {**row, "notes": "", "software": "TensorRT-LLM 0.14"}
+    assert run_calibration(cal, trt, closed_loop=False, family=HOPPER).gemm_split_k_16bit is False
+    other = {**row, "notes": "", "software": "TensorRT 10.8, CUDA 12.9"}
+    assert run_calibration(cal, other, closed_loop=False, family=HOPPER).gemm_split_k_16bit is False
     assert cal.gemm_split_k_16bit is False
 
 
-def test_every_mlenergy_row_states_cublas_and_no_other_catalogue_row_does() -> None:
-    assert all(states_cublas_16bit(r) for r in _rows("mlenergy_cases.csv"))
-    for name in ("energy_cases.csv", "inferencemax_cases.csv", "validation_cases.csv"):
-        assert not any(states_cublas_16bit(r) for r in _rows(name)), name
+def test_no_catalogue_row_states_the_library() -> None:
+    for name in ("mlenergy_cases.csv", "energy_cases.csv", "inferencemax_cases.csv", "validation_cases.csv"):
+        assert not any("unquantised GEMMs: cuBLASLt" in (r.get("notes") or "") for r in _rows(name)), name

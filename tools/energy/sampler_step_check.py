@@ -122,8 +122,8 @@ def with_step_sampler(plain: Callable, ns_per_entry: float, vocab: Callable[[str
     step on a row whose notes state vLLM's native top-p sampler; every other row's calibration unchanged."""
     from inferchip.validation.moe_kernels import states_native_top_p
 
-    def run(cal, row, closed_loop):  # type: ignore[no-untyped-def]
-        out = plain(cal, row, closed_loop)
+    def run(cal, row, closed_loop, family):  # type: ignore[no-untyped-def]
+        out = plain(cal, row, closed_loop, family)
         if not (ns_per_entry and states_native_top_p(row)):
             return out
         extra = step_time_s(ns_per_entry, vocab((row.get("model") or "").strip()))

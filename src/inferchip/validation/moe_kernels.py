@@ -41,7 +41,6 @@ from inferchip.spec.calibration import Calibration
 
 _TRITON = re.compile(r"\bMoE kernels:\s*vLLM Triton\b", re.IGNORECASE)
 _NATIVE_TOP_P = re.compile(r"\bsampling:\s*vLLM native top-p\b", re.IGNORECASE)
-_CUBLAS_16BIT = re.compile(r"\bunquantised GEMMs:\s*cuBLASLt\b", re.IGNORECASE)
 
 
 def states_triton_moe(row: dict[str, str]) -> bool:
@@ -52,11 +51,6 @@ def states_triton_moe(row: dict[str, str]) -> bool:
 def states_native_top_p(row: dict[str, str]) -> bool:
     """True when the row's notes state that vLLM's native (sorting) top-p sampler served the run's requests."""
     return bool(_NATIVE_TOP_P.search(row.get("notes", "") or ""))
-
-
-def states_cublas_16bit(row: dict[str, str]) -> bool:
-    """True when the row's notes state that its unquantised (16-bit) GEMMs run on cuBLASLt (``F.linear``)."""
-    return bool(_CUBLAS_16BIT.search(row.get("notes", "") or ""))
 
 
 def native_top_p_small_batch_s(running: float, vocab_size: int) -> float:
@@ -115,16 +109,18 @@ def check_vllm_statements(row: dict[str, str]) -> None:
                               "kernels); allowed: a software naming vLLM, or notes without that statement")
 
 
-def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool) -> Calibration:
+def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool, family: str) -> Calibration:
     """The calibration ``row`` is predicted with: for a closed loop, that of the engine its
     ``software`` names (:func:`~inferchip.validation.closed_loop_facts.engine_row_calibration`); with the
     Triton MoE per-token work where the row states those kernels; with the native top-p sampler's time per
     running sequence (:func:`native_top_p_sequence_s` of the row's model), its DRAM bytes
     (:func:`native_top_p_sequence_bytes`) and its small-batch time per step (:func:`native_top_p_small_batch_s` at
     the row's ``concurrency``, the most sequences the run holds: the sort's rows below 128) where the row states that
-    sampler; with split-K for the 16-bit GEMMs (``Calibration.gemm_split_k_16bit``) where the row states that they
-    run on cuBLASLt (:func:`states_cublas_16bit`); a row stating vLLM's kernels or sampler on another engine is
-    refused (:func:`check_vllm_statements`)."""
+    sampler; with split-K for the 16-bit GEMMs (``Calibration.gemm_split_k_16bit``) as the engine the row's
+    ``software`` names runs them on a chip of ``family`` (:func:`~inferchip.catalog.engines.split_k_calibration`;
+    software that is no engine: off); a row stating vLLM's kernels or sampler on another engine is refused
+    (:func:`check_vllm_statements`)."""
+    from inferchip.catalog.engines import kernel_engine, row_engine, split_k_calibration
     from inferchip.validation.closed_loop_facts import engine_row_calibration
 
     check_vllm_statements(row)
@@ -137,8 +133,10 @@ def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool) ->
         cal = _updated(cal, row, sequence_overhead_s=cal.sequence_overhead_s + native_top_p_sequence_s(vocab),
                        sequence_dram_bytes=cal.sequence_dram_bytes + native_top_p_sequence_bytes(vocab),
                        step_overhead_s=cal.step_overhead_s + native_top_p_small_batch_s(_concurrency(row), vocab))
-    if states_cublas_16bit(row):
-        cal = _updated(cal, row, gemm_split_k_16bit=True)
+    software = (row.get("software") or "").strip()
+    engine = row_engine(software, f"case {(row.get('case_id') or '?').strip()}")
+    if engine is not None:
+        cal = split_k_calibration(cal, kernel_engine(engine, software), family)
     return cal
 
 
