@@ -55,7 +55,8 @@ def test_the_bytes_need_the_statement() -> None:
     bare = {**llama, "notes": llama["notes"].replace(STATEMENT, "sampling: greedy")}
     base = run_calibration(cal, bare, closed_loop=True, family=HOPPER).sequence_dram_bytes
     assert base == 0.0
-    assert run_calibration(cal, llama, closed_loop=True, family=HOPPER).sequence_dram_bytes == pytest.approx(128_256 * 200.0)
+    got = run_calibration(cal, llama, closed_loop=True, family=HOPPER).sequence_dram_bytes
+    assert got == pytest.approx(128_256 * 200.0)
 
 
 def _step(seq_bytes: float, seqs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

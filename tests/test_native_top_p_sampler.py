@@ -71,7 +71,8 @@ def test_the_term_needs_the_statement_and_scales_with_the_models_vocab() -> None
     assert run_calibration(cal, oss, closed_loop=True, family=HOPPER).sequence_overhead_s - base == pytest.approx(
         native_top_p_sequence_s(201_088), rel=1e-12)
     base_llama = run_calibration(cal, {**llama, "notes": ""}, closed_loop=True, family=HOPPER).sequence_overhead_s
-    assert run_calibration(cal, llama, closed_loop=True, family=HOPPER).sequence_overhead_s - base_llama == pytest.approx(
+    got = run_calibration(cal, llama, closed_loop=True, family=HOPPER).sequence_overhead_s
+    assert got - base_llama == pytest.approx(
         native_top_p_sequence_s(128_256), rel=1e-12)
 
 

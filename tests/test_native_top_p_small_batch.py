@@ -87,11 +87,18 @@ def test_split_k_follows_the_engine_and_the_chip_family_not_the_notes() -> None:
     assert run_calibration(cal, row, closed_loop=True, family=HOPPER).gemm_split_k_16bit is True
     # the same vLLM run on a Blackwell chip: no public timing there, the record lists Hopper only
     assert run_calibration(cal, row, closed_loop=True, family="nvidia-blackwell").gemm_split_k_16bit is False
-    # software that names another engine (TensorRT-LLM lists no family) or no engine at all
+    # software that names another engine (TensorRT-LLM lists no family), closed loop or not
     trt = {**row, "notes": "", "software": "TensorRT-LLM 0.14"}
+    assert run_calibration(cal, trt, closed_loop=True, family=HOPPER).gemm_split_k_16bit is False
     assert run_calibration(cal, trt, closed_loop=False, family=HOPPER).gemm_split_k_16bit is False
-    other = {**row, "notes": "", "software": "TensorRT 10.8, CUDA 12.9"}
-    assert run_calibration(cal, other, closed_loop=False, family=HOPPER).gemm_split_k_16bit is False
+    # a fixed-batch (not closed-loop) vLLM row on Hopper splits too: the library is the software's, whatever the
+    # question; software naming no engine (blank or not) leaves the flag as fitted
+    assert run_calibration(cal, row, closed_loop=False, family=HOPPER).gemm_split_k_16bit is True
+    for software in ("TensorRT 10.8, CUDA 12.9", ""):
+        other = {**row, "notes": "", "software": software}
+        assert run_calibration(cal, other, closed_loop=False, family=HOPPER).gemm_split_k_16bit is False
+        on = cal.model_copy(update={"gemm_split_k_16bit": True})
+        assert run_calibration(on, other, closed_loop=False, family=HOPPER).gemm_split_k_16bit is True
     assert cal.gemm_split_k_16bit is False
 
 

@@ -70,7 +70,8 @@ def test_the_term_needs_the_statement_and_a_moe_model() -> None:
     cal = load_calibration(None)
     moe = _row("mle3-gpqa-gpt-oss-120b-h100x2-bs512-power")
     assert states_triton_moe(moe)
-    assert run_calibration(cal, moe, closed_loop=True, family=HOPPER).moe_token_vector_flop == TRITON_MOE_TOKEN_VECTOR_FLOP
+    got = run_calibration(cal, moe, closed_loop=True, family=HOPPER).moe_token_vector_flop
+    assert got == TRITON_MOE_TOKEN_VECTOR_FLOP
     bare = {**moe, "notes": moe["notes"].replace("MoE kernels: vLLM Triton", "MoE kernels: Marlin")}
     assert not states_triton_moe(bare)
     assert run_calibration(cal, bare, closed_loop=True, family=HOPPER).moe_token_vector_flop == 0.0

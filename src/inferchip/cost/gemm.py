@@ -59,8 +59,9 @@ k-tiles per unit)."""
 
 def split_k_slices_max(k: ArrayLike, weight_bytes: ArrayLike, cublas: bool) -> FloatArray:
     """Most split-K slices a weight GEMM's library may cut its reduction of depth ``k`` into: ``floor(k / 512)``
-    (:data:`CUBLAS_SPLIT_K_MIN_DEPTH`) for 16-bit weights (``weight_bytes`` >= 2) where the run states that its
-    unquantised GEMMs run on cuBLASLt (``cublas``: ``Calibration.gemm_split_k_16bit``), 1 (no split) otherwise.
+    (:data:`CUBLAS_SPLIT_K_MIN_DEPTH`) for 16-bit weights (``weight_bytes`` >= 2) where the run's engine runs its
+    unquantised GEMMs on cuBLASLt on the run's chip family (``cublas``: ``Calibration.gemm_split_k_16bit``), 1 (no
+    split) otherwise.
 
     Mechanism: the engines run unquantised (bf16/fp16) linear layers through ``torch.nn.functional.linear``
     (vLLM ``UnquantizedLinearMethod.apply`` in ``vllm/model_executor/layers/linear.py``; TensorRT-LLM
@@ -69,8 +70,9 @@ def split_k_slices_max(k: ArrayLike, weight_bytes: ArrayLike, cublas: bool) -> F
     ``cublasLtMatmulAlgoConfigAttributes_t``) when the output tiles cannot fill the SMs. The quantised GEMMs
     (FP8/FP4 CUTLASS, trtllm-gen, DeepGEMM, Marlin) run the engines' own kernels and keep the full-wave count
     (split-K/stream-K for them was measured and not adopted: docs/serving_validation.md, "GEMM waves"). Scoped
-    to the runs that state the library (stop 28 applied it to every 16-bit GEMM and was reverted: calibrate's
-    MLPerf-style rows run hipBLASLt or TensorRT engines). H100 check (vLLM PR #49363, torch-bf16 N 12,288 K 5,376,
+    by the engine and the chip family (``EngineSpec.split_k_16bit_families``: vLLM and SGLang on Hopper; stop 28
+    applied it to every 16-bit GEMM and was reverted: calibrate's MLPerf-style rows run hipBLASLt or TensorRT
+    engines). H100 check (vLLM PR #49363, torch-bf16 N 12,288 K 5,376,
     M 128: 48.0 us): the full wave charges 72.9 us, the split 51.7 us (``tools/energy/sampler_step_check.py gemm``)."""
     k = np.asarray(k, dtype=float)
     if not cublas:

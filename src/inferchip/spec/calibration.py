@@ -103,8 +103,9 @@ class Calibration(BaseModel):
         False,
         description="The run's 16-bit (unquantised) weight GEMMs may split K across idle units where that is "
         "faster (cost.gemm.split_k_slices_max, split_k_compute_s): their library is cuBLASLt under "
-        "torch.nn.functional.linear, whose heuristic returns split-K algorithms. Set for the runs whose notes "
-        "state 'unquantised GEMMs: cuBLASLt' (validation.moe_kernels.run_calibration). False (the default): "
+        "torch.nn.functional.linear, whose heuristic returns split-K algorithms. Set from the run's engine and chip "
+        "family (spec.engine.EngineSpec.split_k_16bit_families, catalog.engines.split_k_calibration). False (the "
+        "default): "
         "every GEMM keeps its full-wave count. Not fitted.",
     )
     moe_imbalance: float = Field(

@@ -116,16 +116,22 @@ def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool, fa
     running sequence (:func:`native_top_p_sequence_s` of the row's model), its DRAM bytes
     (:func:`native_top_p_sequence_bytes`) and its small-batch time per step (:func:`native_top_p_small_batch_s` at
     the row's ``concurrency``, the most sequences the run holds: the sort's rows below 128) where the row states that
-    sampler; with split-K for the 16-bit GEMMs (``Calibration.gemm_split_k_16bit``) as the engine the row's
-    ``software`` names runs them on a chip of ``family`` (:func:`~inferchip.catalog.engines.split_k_calibration`;
-    software that is no engine: off); a row stating vLLM's kernels or sampler on another engine is refused
-    (:func:`check_vllm_statements`)."""
-    from inferchip.catalog.engines import kernel_engine, row_engine, split_k_calibration
+    sampler; with split-K for the 16-bit GEMMs (``Calibration.gemm_split_k_16bit``) as the engine its ``software``
+    names runs them on a chip of ``family`` (:func:`~inferchip.catalog.engines.split_k_calibration`; a row that is no
+    closed loop takes nothing else of that engine, and a software naming none leaves the flag as fitted); a row
+    stating vLLM's kernels or sampler on another engine is refused (:func:`check_vllm_statements`)."""
+    from inferchip.catalog.engines import engine_for_software, kernel_engine, row_engine, split_k_calibration
     from inferchip.validation.closed_loop_facts import engine_row_calibration
 
     check_vllm_statements(row)
+    software, where = (row.get("software") or "").strip(), (row.get("case_id") or "").strip()
     if closed_loop:
-        cal = engine_row_calibration(cal, (row.get("software") or "").strip(), (row.get("case_id") or "").strip())
+        cal = engine_row_calibration(cal, software, where)
+        engine = row_engine(software, f"case {where}")
+    else:  # no engine record: the calibration as fitted, but the GEMM library of the engine its software names
+        engine = engine_for_software(software)
+    if engine is not None:
+        cal = split_k_calibration(cal, kernel_engine(engine, software), family)
     if states_triton_moe(row):
         cal = _updated(cal, row, moe_token_vector_flop=TRITON_MOE_TOKEN_VECTOR_FLOP)
     if states_native_top_p(row):
@@ -133,10 +139,6 @@ def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool, fa
         cal = _updated(cal, row, sequence_overhead_s=cal.sequence_overhead_s + native_top_p_sequence_s(vocab),
                        sequence_dram_bytes=cal.sequence_dram_bytes + native_top_p_sequence_bytes(vocab),
                        step_overhead_s=cal.step_overhead_s + native_top_p_small_batch_s(_concurrency(row), vocab))
-    software = (row.get("software") or "").strip()
-    engine = row_engine(software, f"case {(row.get('case_id') or '?').strip()}")
-    if engine is not None:
-        cal = split_k_calibration(cal, kernel_engine(engine, software), family)
     return cal
 
 
