@@ -41,11 +41,12 @@ def test_step_time_by_hand_and_errors() -> None:
 
 def test_patch_adds_the_step_time_only_where_the_sampler_is_stated() -> None:
     cal = Calibration()
-    run = sc.with_step_sampler(lambda c, row, closed_loop: c, 8.0, lambda model: 100_000)
+    run = sc.with_step_sampler(lambda c, row, closed_loop, family: c, 8.0, lambda model: 100_000)
     stated = {"model": "m", "notes": "x; sampling: vLLM native top-p; y"}
-    assert run(cal, stated, True).step_overhead_s == pytest.approx(cal.step_overhead_s + 8e-4)
-    assert run(cal, {"model": "m", "notes": "nothing stated"}, True).step_overhead_s == cal.step_overhead_s
-    assert sc.with_step_sampler(lambda c, r, k: c, 0.0, lambda m: 1)(cal, stated, True) is cal
+    hopper = "nvidia-hopper"
+    assert run(cal, stated, True, hopper).step_overhead_s == pytest.approx(cal.step_overhead_s + 8e-4)
+    assert run(cal, {"model": "m", "notes": "nothing stated"}, True, hopper).step_overhead_s == cal.step_overhead_s
+    assert sc.with_step_sampler(lambda c, r, k, f: c, 0.0, lambda m: 1)(cal, stated, True, hopper) is cal
 
 
 def test_gemm_charges_by_hand() -> None:
