@@ -1,4 +1,5 @@
-"""tools/closed_loop_runs/chip_rows_compare.py: the band table by hand and the splice of one run's chips into another."""
+"""tools/closed_loop_runs/chip_rows_compare.py: the band table by hand and the splice of one run's chips into
+another."""
 
 from __future__ import annotations
 
