@@ -101,6 +101,7 @@ def option_cases() -> list[tuple[list[str], tuple[str, ...]]]:
     add(REVIEW, "--year", ("1850", "0", "-1", "2026.5", "abc", "", HUGE_INT, "3000", "2027"), ("--year",))
     add(REVIEW, "--samples", ("0", "-1", "abc", "", "1e12", HUGE_INT), ("--samples",))
     add(REVIEW, "--jobs", ("-1", "-3", "abc", "", "nan", "1.5"), ("--jobs",))  # a huge count: capped, a note
+    add(REVIEW, "--workers", ("-1", "-3", "abc", "", "nan", "1.5"), ("--workers",))  # --jobs' new name (stop 36)
     add(REVIEW, "--seed", _not("0"), ("--seed",))
     add(COST, "--chip", _not(), ("--chip", "chip"))
     add(COST, "--estimate", _not(), ("--estimate",))

@@ -145,7 +145,7 @@ def _onnx(tmp_path: Path) -> Path:
 
 def test_drive_sizes_an_onnx_dynamic_axis_with_dim(tmp_path):
     path = _onnx(tmp_path)
-    base = ["drive", "--chip", "nvidia-l4", "--cameras", "2", "--fps", "10", "--duration-s", "2", "--format", "json",
+    base = ["drive", "--chip", "nvidia-l4", "--cameras", "2", "--fps", "10", "--duration", "2", "--format", "json",
             "--model", f"{path}@camera"]
     runs = {}
     for h in (64, 1024):

@@ -18,7 +18,7 @@ from cli_in_process import run_main
 from inferchip.interfaces.fmt import sig
 
 F = TensorProto.FLOAT
-DRIVE = ["drive", "--chip", "nvidia-jetson-agx-orin-64gb", "--cameras", "2", "--fps", "10", "--duration-s", "1"]
+DRIVE = ["drive", "--chip", "nvidia-jetson-agx-orin-64gb", "--cameras", "2", "--fps", "10", "--duration", "1"]
 
 
 def _graph_with_einsum(tmp_path: Path) -> Path:
@@ -42,7 +42,7 @@ def test_drive_reports_the_nodes_it_could_not_cost(tmp_path):
 
 def test_drive_reports_a_precision_fallback():
     """Orin has no fp4 matrix unit: the cost model computes at another format and drive says so."""
-    code, text = run_main([*DRIVE, "--model", "resnet50-v1.5", "--precision", "fp4", "--format", "json"])
+    code, text = run_main([*DRIVE, "--model", "resnet50-v1.5", "--weights", "fp4", "--format", "json"])
     assert code == 0, text
     assert any("no fp4 matrix peak" in n for n in json.loads(text)["notes"])
 
@@ -88,12 +88,12 @@ def test_sig_keeps_three_significant_figures(x):
 
 
 @pytest.mark.parametrize("args, want", [
-    (["--cameras", "1000", "--fps", "10000", "--duration-s", "10"], "to at most 5 s at 1000 cameras x 10000 fps"),
-    (["--cameras", "10", "--fps", "0.5", "--duration-s", "1"], "run at least 1/fps = 2 s"),
+    (["--cameras", "1000", "--fps", "10000", "--duration", "10"], "to at most 5 s at 1000 cameras x 10000 fps"),
+    (["--cameras", "10", "--fps", "0.5", "--duration", "1"], "run at least 1/fps = 2 s"),
 ])
 def test_drive_duration_limits_name_the_option(args, want):
     code, text = run_main(["drive", "--chip", "nvidia-l4", *args])
-    assert code == 2 and "--duration-s" in text and want in text, text
+    assert code == 2 and "(--duration)" in text and want in text, text
 
 
 def test_chip_without_tdp_says_what_the_power_is():

@@ -1,7 +1,7 @@
 """``inferchip drive``: a camera rig's frames through vision networks on a chip, with deadlines.
 
 Frames from ``--cameras`` cameras at ``--fps`` (seeded phase offsets and jitter, not lock-step) go
-through the ``--model`` networks (ONNX files' dynamic axes sized with ``--dim NAME=VALUE``) on ``--chips``
+through the ``--model`` networks (ONNX files' dynamic axes sized with ``--dim NAME=VALUE``) on ``--count``
 chips; the command reports frame-latency percentiles,
 jitter, the deadline-miss rate (late = after the same camera's next frame, or after ``--deadline-ms``),
 utilisation, power and energy per frame. ``--power-budget-w`` throttles the clock when the chips'
@@ -22,16 +22,20 @@ from rich.table import Table
 
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
-from inferchip.interfaces.cli_options import files
+from inferchip.interfaces.cli_options import aliases, files
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options.output import console
-from inferchip.interfaces.cli_options.vision import dim_option, parse_dims
+from inferchip.interfaces.cli_options.vision import VISION_WEIGHTS, WEIGHTS_HELP, dim_option, parse_dims
 from inferchip.interfaces.cmd_predict import OutputFormat
 
 MAX_CAMERAS = 1_000
 MAX_FPS = 10_000.0
 MAX_CHIPS = 1_024
 CURVE_MAX_DURATION_S = 20.0
+
+
+def _duration_check(option: str) -> Any:
+    return opts.float_range(option, opts.MAX_DURATION_S, lo=opts.MIN_DURATION_S, lo_open=False)
 
 
 def _model_check(values: list[str] | None) -> list[str] | None:
@@ -97,6 +101,7 @@ def _table(r: dict[str, Any]) -> Table:
 
 @app.command("drive")
 def drive_cmd(
+    ctx: typer.Context,
     chip: str = opts.chip_option(),
     cameras: int = typer.Option(..., "--cameras", help=f"Cameras in the rig, 1 to {MAX_CAMERAS:,}.",
                                 callback=opts.int_range("--cameras", 1, MAX_CAMERAS)),
@@ -107,19 +112,18 @@ def drive_cmd(
         help="Vision network id or ONNX file, repeatable, in order (perception, then planning); suffix @camera "
              "(one sample per camera frame) or @rig (one per tick of all cameras). Default: bevformer-tiny@rig."),
     dim: list[str] | None = dim_option(),
-    chips: int = typer.Option(1, "--chips", help=f"Chips sharing the work, 1 to {MAX_CHIPS:,}.",
-                              callback=opts.int_range("--chips", 1, MAX_CHIPS)),
+    chips: int = typer.Option(1, "--count", help=f"Chips sharing the work, 1 to {MAX_CHIPS:,}.",
+                              callback=opts.int_range("--count", 1, MAX_CHIPS)),
     deadline_ms: float | None = opts.ms_option("--deadline-ms", "A frame is also late after this many ms."),
     power_budget_w: float | None = typer.Option(None, "--power-budget-w", help="Average power cap of the chips, W.",
                                                 callback=opts.float_range("--power-budget-w", 1e6)),
-    duration_s: float = typer.Option(60.0, "--duration-s", help="Simulated seconds, 0.001 to 86,400.",
-                                     callback=opts.float_range("--duration-s", opts.MAX_DURATION_S,
-                                                               lo=opts.MIN_DURATION_S, lo_open=False)),
+    duration_s: float = typer.Option(60.0, "--duration", help="Simulated seconds, 0.001 to 86,400.",
+                                     callback=_duration_check("--duration")),
     seed: int = opts.seed_option(),
     batching: str = typer.Option("tick", "--batching", help="tick: all cameras' k-th frames as one batch; "
                                  "frame: each frame alone.", callback=opts.choice("--batching", ("tick", "frame"))),
-    precision: str = typer.Option("int8", "--precision", help="Number format of the networks.",
-                                  callback=opts.number_format("--precision")),
+    precision: str = typer.Option(VISION_WEIGHTS, "--weights", help=WEIGHTS_HELP,
+                                  callback=opts.number_format("--weights")),
     max_batch: int | None = typer.Option(None, "--max-batch", help="Most camera frames per network call under tick "
                                          "batching (default: all cameras of a tick).",
                                          callback=opts.int_range("--max-batch", 1, MAX_CAMERAS)),
@@ -130,11 +134,18 @@ def drive_cmd(
                                     callback=opts.float_range("--threshold", 0.5, lo_open=False)),
     plot: Path | None = typer.Option(None, "--plot", help="Write the deadline curve (cameras x fps) as HTML here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+    old_chips: int | None = aliases.old_spelling("--chips", opts.int_range("--chips", 1, MAX_CHIPS)),
+    old_duration: float | None = aliases.old_spelling("--duration-s", _duration_check("--duration-s")),
+    old_precision: str | None = aliases.old_spelling("--precision", opts.number_format("--precision")),
 ) -> None:
     """Simulate a camera rig's frames through vision networks: latency, deadline misses, power, energy."""
     import numpy as np
 
     from inferchip.performance.vision_drive import drive, drive_curve
+
+    chips = aliases.take(ctx, "chips", chips, "--chips", old_chips)
+    duration_s = aliases.take(ctx, "duration_s", duration_s, "--duration-s", old_duration)
+    precision = aliases.take(ctx, "precision", precision, "--precision", old_precision)
 
     if plot is not None:
         plot = files.check_writable(plot, "--plot", suffixes=files.HTML_SUFFIXES)  # before the run, not after it

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options import aliases
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options.output import console
 from inferchip.interfaces.report.output import checked_out
@@ -29,15 +30,19 @@ def _ids(text: str | None, what: str) -> list[str] | None:
         from inferchip.catalog.models import model_ids
 
         return model_ids()
-    ids = [t.strip() for t in text.split(",") if t.strip()]
+    from inferchip.errors import InvalidSettingError
+
+    items = text.split(",")
+    ids = [t.strip() for t in items if t.strip()]
     for i in ids:
         opts.identifier(f"--{what}")(i)  # an id longer than any id (or file name) is an unknown id, not an OSError
     if not ids:
-        from inferchip.errors import InvalidSettingError
-
         raise InvalidSettingError(
             f"--{what} {text!r}: no ids in it; allowed: ids separated by commas, 'all' or 'default'"
         )
+    if len(ids) < len(items):  # `a,,b` or `a,`: a typo (a lost id?), refused as vision --batch refuses `1,,8`
+        raise InvalidSettingError(f"--{what} {text!r}: an empty item; allowed: ids separated by single commas, "
+                                  "none at the start or end")
     return ids
 
 
@@ -68,6 +73,7 @@ def summary_table(res) -> Table:
 
 @app.command("review")
 def review_cmd(
+    ctx: typer.Context,
     chips: str | None = typer.Option(None, "--chips", help="Chip ids, comma-separated; 'all' = whole catalogue "
                                                            "(default: ~13 current datacenter chips)."),
     claim: str | None = typer.Option("tesla-ai5", "--claim", help="The claimed chip: a catalogue id or a chip YAML "
@@ -90,8 +96,10 @@ def review_cmd(
     samples: int = typer.Option(2000, "--samples", help="Monte Carlo samples of the claim's parts (>= 1,000 "
                                                         "for the report's probabilities)."),
     seed: int = typer.Option(2027, "--seed", help="Seed of the Monte Carlo (the same seed gives the same result)."),
-    jobs: int = typer.Option(0, "--jobs", help="Worker processes for the review's independent pieces (0: every core "
-                                               "there is; never more than the cores; the results do not change)."),
+    jobs: int = typer.Option(0, "--workers", help="Worker processes for the review's independent pieces (0: every "
+                                                  "core there is; never more than the cores; the results do not "
+                                                  "change)."),
+    old_jobs: int | None = aliases.old_spelling("--jobs"),
 ) -> None:
     """Design review of a claim ("best inference chip for models under 250B"): rankings, verdict, HTML report."""
     from inferchip.errors import InvalidSettingError
@@ -104,10 +112,13 @@ def review_cmd(
     slos = {"both": ("interactive", "batch"), "interactive": ("interactive",), "batch": ("batch",)}.get(slo)
     if slos is None:
         raise InvalidSettingError(f"--slo: '{slo}' is not a service level; allowed: interactive, batch, both")
-    if jobs < 0:
-        raise InvalidSettingError(f"--jobs: {jobs} is not a number of workers; allowed: 0 (every core) or more")
+    jobs_option = "--workers" if old_jobs is None else "--jobs"
+    if (jobs if old_jobs is None else old_jobs) < 0:  # before the old spelling's note: one error line
+        bad = jobs if old_jobs is None else old_jobs
+        raise InvalidSettingError(f"{jobs_option}: {bad} is not a number of workers; allowed: 0 (every core) or more")
+    jobs = aliases.take(ctx, "jobs", jobs, "--jobs", old_jobs)
     if jobs > 0:
-        jobs = opts.workers(jobs, "--jobs")  # capped at the cores there are, with a note, as --workers is
+        jobs = opts.workers(jobs, jobs_option)  # capped at the cores there are, with a note, as --workers is
     cfg = ReviewConfig(chips=_ids(chips, "chips"), claim=None if claim in (None, "none") else claim,
                        models=_ids(models, "models"), slos=slos, metric=metric, weights=weights,
                        sensitivity=sensitivity, year=year, claim_file=claim_file, samples=samples, seed=seed,

@@ -7,12 +7,20 @@ from rich.table import Table
 
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options import aliases
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options.output import console
-from inferchip.interfaces.cli_options.vision import dim_option, load_vision_model, vision_model_option
+from inferchip.interfaces.cli_options.vision import (
+    VISION_WEIGHTS,
+    WEIGHTS_HELP,
+    dim_option,
+    load_vision_model,
+    vision_model_option,
+)
 from inferchip.interfaces.cmd_predict import OutputFormat
 
 BATCH_MAX = 65536
+MAX_VISION_CHIPS = 4096
 
 
 def _batches(text: str) -> list[int]:
@@ -31,18 +39,24 @@ def _batches(text: str) -> list[int]:
 
 @app.command("vision")
 def vision_cmd(
+    ctx: typer.Context,
     chip: str = opts.chip_option(),
     model: str = vision_model_option(),
     batch: str = typer.Option("1", "--batch", help="Frames per call, comma-separated (e.g. 1,8,64)."),
-    precision: str = typer.Option("int8", "--precision", callback=opts.number_format("--precision"),
-                                  help="Number format of weights and activations."),
-    chips: int = typer.Option(1, "--chips", callback=opts.int_range("--chips", 1, 4096),
-                              help="Chips sharing each call's frames (data parallel)."),
+    precision: str = typer.Option(VISION_WEIGHTS, "--weights", callback=opts.number_format("--weights"),
+                                  help=WEIGHTS_HELP),
+    chips: int = typer.Option(1, "--count", callback=opts.int_range("--count", 1, MAX_VISION_CHIPS),
+                              help=f"Chips sharing each call's frames (data parallel), 1 to {MAX_VISION_CHIPS:,}."),
     dim: list[str] = dim_option(),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+    old_precision: str | None = aliases.old_spelling("--precision", opts.number_format("--precision")),
+    old_chips: int | None = aliases.old_spelling("--chips", opts.int_range("--chips", 1, MAX_VISION_CHIPS)),
 ) -> None:
     """Cost of one call of a vision network (bundled id or FILE.onnx) on a chip, for each batch size."""
     import numpy as np
+
+    precision = aliases.take(ctx, "precision", precision, "--precision", old_precision)
+    chips = aliases.take(ctx, "chips", chips, "--chips", old_chips)
 
     from inferchip.catalog.chips import load_chip
     from inferchip.performance.vision import frame_cost

@@ -158,7 +158,7 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
     """Resolve the chip and networks and tabulate each network's service time up to ``max_cameras``
     frames per call (or ``max_batch`` when smaller)."""
     if isinstance(chips, bool) or not isinstance(chips, int) or not 1 <= chips <= 1024:
-        raise InvalidSettingError(f"--chips {chips!r}: must be a whole number from 1 to 1,024")
+        raise InvalidSettingError(f"chips (--count) {chips!r}: must be a whole number from 1 to 1,024")
     spec = chip if isinstance(chip, ChipSpec) else load_chip(chip)
     if cost_fn is None or loader is None:
         default_cost, default_loader = _vision_api()

@@ -70,6 +70,63 @@ def _positive(c: Constant, field: str) -> None:
         raise ValueError(f"{field}: must be greater than 0, got {c.value}")
 
 
+# Plausible ranges of the money and rate assumptions: an input check, not a model. Each sits several times beyond
+# any real figure on either side, so a real value never hits one; a percent typed as a fraction (or back), a price
+# in cents or in thousands, a month typed as a year always does. All are estimates (inferchip, stop 36); the
+# bundled value of each is in catalog/assumptions.yaml with its source. Keys: section.field, or section.table for
+# every entry of a table. Value: (low, high, unit, reason and the usual slip).
+PLAUSIBLE: dict[str, tuple[float, float, str, str]] = {
+    # A cost of capital is a fraction per year: corporate WACCs run ~0.05-0.15 (the bundled 0.10); 0.5 is above any
+    # lending rate for data-centre equipment, so 8 (meant as 8 %) is refused instead of read as 800 %/year.
+    "tco.annual_cost_of_capital": (0.0, 0.5, "1/year", "a fraction per year: 8 % is written 0.08"),
+    # Industrial electricity: ~0.03-0.30 USD/kWh (the bundled US 2023 average 0.0806); 1 is several times any
+    # average industrial tariff (a spot-price spike is not a tariff). 0 is allowed (own generation, or energy left
+    # out). 120 (cents) or 80 (USD/MWh) is refused.
+    "tco.usd_per_kwh": (0.0, 1.0, "USD/kWh", "US dollars per kWh: 12 cents is written 0.12, 80 USD/MWh 0.08"),
+    # Colocation rent per kW of IT capacity and month: ~100-400 in primary markets (the bundled CBRE 184.06); 2,000 is
+    # five times the dearest, so a rent per kW-year (~2,200) is refused.
+    "tco.colocation_usd_per_kw_month": (0.0, 2_000.0, "USD/(kW month)", "US dollars per kW and month, not per year"),
+    # Accelerator servers are depreciated over 3-6 years (the bundled 5); 20 years is beyond any IT equipment, so a
+    # lifetime in months (60) is refused.
+    "tco.lifetime_years": (0.1, 20.0, "years", "years, not months"),
+    # The system around an accelerator (chassis, CPUs, DRAM, NICs, switches) costs a fraction of its price (the
+    # bundled 0.5); 10 times the accelerator covers a cheap chip in a full server, 50 (meant as 50 %) is refused.
+    "tco.system_overhead_fraction": (0.0, 10.0, "fraction of accelerator price", "a fraction: 50 % is written 0.5"),
+    # A board of NPUs per chip (the bundled 1,500 USD): 100,000 USD per chip is beyond any server.
+    "tco.npu_board_system_usd_per_chip": (0.0, 100_000.0, "USD per chip", "US dollars per chip"),
+    # A PUE is at least 1 (checked below) and ~1.1-1.6 today (the bundled Uptime 2024 average 1.56); 3 is above the
+    # Uptime survey's 2007 average (about 2.5), so 156 (a percent) is refused.
+    "tco.pue": (1.0, 3.0, "ratio", "a ratio: 1.56, not 156"),
+    # Fans take several percent of IT power (the bundled 0.08); half of it is beyond any air-cooled server.
+    "host.fan_power_fraction": (0.0, 0.5, "fraction of IT power", "a fraction: 8 % is written 0.08"),
+    # PSUs convert at 0.80 (80 PLUS base) to 0.96 (Titanium, the bundled value); 0.5 is below any server supply.
+    "host.psu_efficiency": (0.5, 1.0, "fraction", "a fraction: 96 % is written 0.96"),
+    # A processed 300 mm wafer: ~1,650 USD (90 nm) to ~30,000 USD (N2) in the bundled table; 100 and 200,000 sit
+    # far outside, so a price in thousands (17 for 17,000) is refused.
+    "silicon.wafer_price_usd": (100.0, 200_000.0, "USD/wafer", "US dollars per wafer, not thousands"),
+    # DRAM and HBM: ~2-20 USD/GiB in the bundled table; 0.1 and 200 sit far outside, so a price per TiB or per Gbit
+    # is refused.
+    "silicon.memory_usd_per_gib": (0.1, 200.0, "USD/GiB", "US dollars per GiB, not per TiB or per Gbit"),
+    # Packaging and test: 1-1,100 USD per package in the bundled table; 100,000 is beyond any package.
+    "silicon.packaging_usd": (0.0, 100_000.0, "USD/package", "US dollars per package"),
+    "silicon.test_assembly_usd": (0.0, 100_000.0, "USD/package", "US dollars per package"),
+}
+
+
+def _plausible(section: str, model: BaseModel) -> None:
+    """Refuse a money or rate assumption outside its :data:`PLAUSIBLE` range, naming field, value and range."""
+    for key, (low, high, unit, hint) in PLAUSIBLE.items():
+        sec, field = key.split(".")
+        if sec != section:
+            continue
+        node = getattr(model, field)
+        entries = {"": node} if isinstance(node, Constant) else {f".{k}": c for k, c in (node or {}).items()}
+        for suffix, c in entries.items():
+            if not low <= c.value <= high:
+                raise ValueError(f"{key}{suffix} = {c.value:g} ({unit}): outside the plausible range; allowed: "
+                                 f"{low:g} to {high:,g} ({hint})")
+
+
 class EnergyAssumptions(_Frozen):
     reference_node_nm: Constant = Field(description="Node at which flop_pj_at_reference_node holds.")
     flop_pj_at_reference_node: Table = Field(description="All-in matrix-unit energy per FLOP by number format.")
@@ -160,6 +217,7 @@ class HostAssumptions(_Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> HostAssumptions:
+        _plausible("host", self)  # first: its message names the range and the usual slip
         if not 0 < self.psu_efficiency.value <= 1:
             raise ValueError(f"psu_efficiency: must be in (0, 1], got {self.psu_efficiency.value}")
         if self.host_j_per_sequence is not None and not self.host_j_per_sequence.value >= 0:
@@ -196,6 +254,7 @@ class SiliconAssumptions(_Frozen):
         _node_keys(self.defect_density_per_cm2, "defect_density_per_cm2")
         _positive(self.wafer_diameter_mm, "wafer_diameter_mm")
         _positive(self.yield_cluster_alpha, "yield_cluster_alpha")
+        _plausible("silicon", self)
         if set(self.packaging_usd) != set(self.test_assembly_usd):
             raise ValueError("packaging_usd and test_assembly_usd must name the same package kinds")
         return self
@@ -218,6 +277,7 @@ class TcoAssumptions(_Frozen):
         _positive(self.lifetime_years, "lifetime_years")
         if self.pue.value < 1:
             raise ValueError(f"pue: a power usage effectiveness is at least 1, got {self.pue.value}")
+        _plausible("tco", self)  # after the physical floor of the PUE: its range and the usual slip
         return self
 
 

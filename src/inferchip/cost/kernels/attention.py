@@ -11,6 +11,13 @@ at ``prefill_attention_compute_fraction`` (FlashAttention-3/4, cuDNN: sources in
 + 1) / 2)`` per chunk, :mod:`inferchip.sim.protocol`), so the masked half is never counted. A
 sliding window caps the KV read at ``window`` per sequence and the pairs at ``window`` per
 prompt token. Arrays broadcast: ``points x operators``.
+
+A prefill head of 64 query-key dimensions or fewer reaches less of the peak than the head dimension 128 the
+calibration's fraction is sourced at: each query-key pair carries half the MMA work per softmax exponential and
+per tile load. FlashAttention-3 BF16 forward on H100 SXM5, causal, 16k tokens (Shah et al. 2024,
+arXiv:2407.08608, Fig. 5b and 5d): 475 TFLOP/s at head dimension 64 against 616 at 128, so
+``PREFILL_SMALL_HEAD_RATE`` = 475 / 616 of the fraction (measured on Hopper; applied to every chip, an inferchip
+estimate for the others' kernels).
 """
 
 from __future__ import annotations
@@ -22,6 +29,16 @@ import numpy as np
 
 from inferchip.cost.constants import FLOP_PER_MAC, KV_TENSORS
 from inferchip.cost.roofline import ArrayLike, FloatArray
+
+SMALL_HEAD_DIM = 64  # prefill heads of at most this many query-key dimensions run at PREFILL_SMALL_HEAD_RATE
+PREFILL_SMALL_HEAD_RATE = 475.0 / 616.0  # FA3 (arXiv:2407.08608) Fig. 5b / 5d: causal BF16 at 16k, hdim 64 / 128
+
+
+def prefill_head_rate(qk_dim: int) -> float:
+    """Share of the prefill attention fraction a head of ``qk_dim`` query-key dimensions reaches (module docstring)."""
+    if qk_dim < 1:
+        raise ValueError(f"attention qk_dim {qk_dim}: must be a positive number of dimensions")
+    return PREFILL_SMALL_HEAD_RATE if qk_dim <= SMALL_HEAD_DIM else 1.0
 
 
 class AttentionWork(NamedTuple):
@@ -38,7 +55,8 @@ def attention_columns(ops: Sequence[Any], peak_flop_per_s: ArrayLike, decode_fra
                       prefill_peak_flop_per_s: ArrayLike | None = None) -> dict[str, FloatArray]:
     """Per-operator constants: FLOP per decode KV token and per prefill pair, KV bytes per token,
     prefill bytes per prompt token (q, k, v read once in the activation format, K and V written in
-    the KV format), and the attainable FLOP/s of each phase (peak x its fraction). ``prefill_peak_flop_per_s``:
+    the KV format), and the attainable FLOP/s of each phase (peak x its fraction; prefill also x
+    :func:`prefill_head_rate` of the operator's head). ``prefill_peak_flop_per_s``:
     the prefill kernel's peak where it computes in another format than decode (None: ``peak_flop_per_s``)."""
     heads = np.array([float(op.q_heads) for op in ops])
     kv_el = np.array([float(op.kv_elements_per_token) for op in ops])
@@ -46,13 +64,15 @@ def attention_columns(ops: Sequence[Any], peak_flop_per_s: ArrayLike, decode_fra
     dec_width = np.array([float(op.kv_elements_per_token + op.latent_dim if op.mla else op.qk_dim + op.v_dim)
                           for op in ops])
     peak = np.asarray(peak_flop_per_s, dtype=float)
+    head_rate = np.array([prefill_head_rate(op.qk_dim) for op in ops])
     t = {"decode_flop_per_kv_token": FLOP_PER_MAC * heads * dec_width,
          "prefill_flop_per_pair": FLOP_PER_MAC * heads * pre_width,
          "kv_bytes_per_token": kv_el * kv_bytes,
          "prefill_bytes_per_token": heads * pre_width * act_bytes + KV_TENSORS * kv_el * kv_bytes,
          "decode_attainable_flop_per_s": peak * decode_fraction,
          "prefill_attainable_flop_per_s": (peak if prefill_peak_flop_per_s is None
-                                           else np.asarray(prefill_peak_flop_per_s, dtype=float)) * prefill_fraction}
+                                           else np.asarray(prefill_peak_flop_per_s, dtype=float))
+         * prefill_fraction * head_rate}
     if any(op.window is not None for op in ops):
         t["window"] = np.array([float(op.window or 0) for op in ops])
     return t

@@ -32,6 +32,15 @@ MIN_DURATION_S = 1e-3
 MAX_DURATION_S = 86_400.0  # one day of simulated arrivals
 MAX_ID_LENGTH = 200  # longer than any catalogue id; also under any file-system name limit
 
+# serve's load options: together, --duration and --requests end the arrivals at whichever limit comes first
+# (sim/arrivals.py: Poisson arrivals cut at the count and at the duration; closed-loop clients stop sending at either).
+_WHICHEVER = "given with --{other}, the arrivals stop at whichever limit comes first; requests in flight then finish"
+RATE_HELP = ("Poisson arrivals, requests/s; they stop after --requests (default 1000) or --duration, or at whichever "
+             "comes first when both are given.")
+DURATION_HELP = "Seconds of arrivals; " + _WHICHEVER.format(other="requests") + "."
+REQUESTS_HELP = ("Number of requests (default 1000 without --duration); " + _WHICHEVER.format(other="duration")
+                 + ".")
+
 # One default per option across commands.
 DEFAULT_INPUT_TOKENS = 1024
 DEFAULT_OUTPUT_TOKENS = 1024

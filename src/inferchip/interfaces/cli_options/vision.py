@@ -9,6 +9,11 @@ import typer
 
 from inferchip.errors import InvalidSettingError
 
+# --weights of vision and drive: the format of the weights, the activations follow it (as predict's --activations
+# does). Its default is int8, not the LLM commands' bf16: the vision networks are recorded int8 (an imported ONNX
+# graph too, workload/vision/onnx_import.py), and another default would change every vision answer given so far.
+VISION_WEIGHTS = "int8"
+WEIGHTS_HELP = "Number format of the weights; the activations follow it."
 DIM_MAX = 10**7  # no real axis (batch, sequence, pixels per side) comes near ten million
 
 

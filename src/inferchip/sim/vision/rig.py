@@ -138,12 +138,12 @@ class RigLoad:
             _whole("max_batch", self.max_batch, 1, MAX_CAMERAS)
         if self.frames_per_camera < 1:
             raise InvalidSettingError(
-                f"a duration_s (--duration-s) of {self.duration_s:g} s at {self.fps:g} fps holds no whole frame; "
+                f"a duration_s (--duration) of {self.duration_s:g} s at {self.fps:g} fps holds no whole frame; "
                 f"run at least 1/fps = {1 / self.fps:.4g} s")
         if self.frames_per_camera * self.cameras > MAX_FRAMES:
             raise InvalidSettingError(
                 f"{self.cameras} cameras x {self.frames_per_camera:,} frames is above {MAX_FRAMES:,} frames in one "
-                f"run; shorten duration_s (--duration-s) to at most "
+                f"run; shorten duration_s (--duration) to at most "
                 f"{MAX_FRAMES / (self.cameras * self.fps):,.4g} s at {self.cameras} cameras x {self.fps:g} fps")
 
     @property
