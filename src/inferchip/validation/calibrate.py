@@ -58,7 +58,11 @@ from inferchip.validation.validate import (
 
 F_SCALE = 0.1  # soft-L1 scale of log residuals: ~10% error
 # Residual evaluations least_squares may spend (max_nfev; its Jacobian's forward differences are not counted).
-MAX_EVALUATIONS = 180
+# Measured (tools/calibration/fit_convergence.py --fold all, 2026-12-06): on validation_cases.csv the full fit
+# and all 11 folds stop on xtol after 8-14 evaluations, so 60 is a guard, not a stop; a fit that reaches it is
+# reported as not converged (CalibrationReport.convergence_text, fit_summary fit_converged / cv_folds_converged).
+MAX_EVALUATIONS = 60
+XTOL, FTOL = 1e-3, 1e-4  # least_squares' stops: log-step 1e-3 (0.1 %), relative cost change 1e-4
 FAIL_RESIDUAL = 3.0  # residual of a row the current parameters cannot predict (~20x off)
 LOWER_IF_OPEN = {"step_overhead_s": 1e-5, "sequence_overhead_s": 1e-7}  # a log-scale fit needs a positive lower bound
 FRACTION_FLOOR = 0.02  # lower bound of parameters bounded only by "> 0"
@@ -186,7 +190,7 @@ class FitResult:
 
 
 def fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[str] | None = None, *,
-        max_evaluations: int = MAX_EVALUATIONS) -> FitResult:
+        max_evaluations: int = MAX_EVALUATIONS, xtol: float = XTOL, ftol: float = FTOL) -> FitResult:
     """Least-squares fit of ``names`` (default: physical parameters + the data sets of ``rows``)."""
     from scipy.optimize import least_squares
 
@@ -233,7 +237,7 @@ def fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[s
         return J
 
     res = least_squares(resid, x0, jac=jac, bounds=(lo, hi), loss="soft_l1", f_scale=F_SCALE,
-                        max_nfev=max_evaluations, x_scale=1.0, xtol=1e-3, ftol=1e-4)
+                        max_nfev=max_evaluations, x_scale=1.0, xtol=xtol, ftol=ftol)
     values = [float(v) for v in np.exp(res.x)]
     cal, lengths = with_values(start, names, values)
     return FitResult(cal, lengths, names, values, len(rows), float(res.cost), int(res.nfev), int(res.status),
