@@ -34,7 +34,8 @@ def test_the_row_facts_and_an_energy_rows_calibration_load_no_simulator_at_all()
 
     code = ("import sys, inferchip.validation.closed_loop_facts, inferchip.validation.moe_kernels as k\n"
             "from inferchip.catalog.calibration_file import load_calibration\n"
-            "k.run_calibration(load_calibration(None), {'software': 'vLLM', 'case_id': 'x', 'notes': ''}, True)\n"
+            "k.run_calibration(load_calibration(None), {'software': 'vLLM', 'case_id': 'x', 'notes': ''}, True,\n"
+            "                  'nvidia-hopper')\n"
             "print(sorted(m for m in sys.modules if m.startswith('inferchip.sim')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout

@@ -24,3 +24,10 @@ def test_rows_are_grouped_by_the_format_in_their_id(clt):
 def test_a_pattern_without_a_group_is_refused_naming_the_option(clt):
     with pytest.raises(ValueError, match="--groups"):
         clt.grouped([], "dynamo")
+
+
+def test_stats_decimals_by_hand(clt, monkeypatch):
+    # |e| 1, 2, 4: median 2, p90 3.6 (numpy's linear percentile: 2 + 0.8 x 2), signed median -1 of (-1, 2, -4)
+    assert clt.stats([-1.0, 2.0, -4.0]) == "3 | 2.0 | 3.6 | -1.0"
+    monkeypatch.setattr(clt, "DECIMALS", [2])
+    assert clt.stats([-1.0, 2.0, -4.0]) == "3 | 2.00 | 3.60 | -1.00"

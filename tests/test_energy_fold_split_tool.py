@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import load_tool
 
+HOPPER = "nvidia-hopper"  # the chip family the rows' H100 belongs to (catalog/families.yaml)
+
 fs = load_tool("energy_fold_split")
 
 
@@ -105,12 +107,13 @@ def test_moe_token_scale_touches_only_the_stated_triton_rows_of_that_format() ->
     tuned = {**mx, "notes": "MoE kernels: Marlin"}
     cal = Calibration()
     scales = {"mxfp4": 2.0}
-    got = fs.scaled_moe_work(run_calibration(cal, mx, False), mx, scales)
+    got = fs.scaled_moe_work(run_calibration(cal, mx, False, HOPPER), mx, scales)
     assert got.moe_token_vector_flop == pytest.approx(2.0 * TRITON_MOE_TOKEN_VECTOR_FLOP)
     # a bf16 Triton row keeps the shipped per-token work; a row without the statement keeps 0
-    assert fs.scaled_moe_work(run_calibration(cal, bf, False), bf, scales).moe_token_vector_flop == pytest.approx(
+    bf_cal = run_calibration(cal, bf, False, HOPPER)
+    assert fs.scaled_moe_work(bf_cal, bf, scales).moe_token_vector_flop == pytest.approx(
         TRITON_MOE_TOKEN_VECTOR_FLOP)
-    assert fs.scaled_moe_work(run_calibration(cal, tuned, False), tuned, scales).moe_token_vector_flop == 0.0
+    assert fs.scaled_moe_work(run_calibration(cal, tuned, False, HOPPER), tuned, scales).moe_token_vector_flop == 0.0
 
 
 def test_tokens_per_j_if_exact_by_hand() -> None:

@@ -17,6 +17,8 @@ from inferchip.errors import InvalidSettingError
 from inferchip.validation.energy_rows import predict_energy_run
 from inferchip.validation.moe_kernels import native_top_p_sequence_s, run_calibration, states_native_top_p
 
+HOPPER = "nvidia-hopper"  # the chip family the rows' H100 belongs to (catalog/families.yaml)
+
 MLENERGY = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "mlenergy_cases.csv"
 STATEMENT = "sampling: vLLM native top-p"
 
@@ -65,11 +67,12 @@ def test_the_term_needs_the_statement_and_scales_with_the_models_vocab() -> None
     llama = _row("mle3-lm-arena-chat-llama-31-8b-instruct-h100x1-bs256-power")
     bare = {**oss, "notes": oss["notes"].replace(STATEMENT, "sampling: greedy")}
     assert not states_native_top_p(bare)
-    base = run_calibration(cal, bare, closed_loop=True).sequence_overhead_s
-    assert run_calibration(cal, oss, closed_loop=True).sequence_overhead_s - base == pytest.approx(
+    base = run_calibration(cal, bare, closed_loop=True, family=HOPPER).sequence_overhead_s
+    assert run_calibration(cal, oss, closed_loop=True, family=HOPPER).sequence_overhead_s - base == pytest.approx(
         native_top_p_sequence_s(201_088), rel=1e-12)
-    base_llama = run_calibration(cal, {**llama, "notes": ""}, closed_loop=True).sequence_overhead_s
-    assert run_calibration(cal, llama, closed_loop=True).sequence_overhead_s - base_llama == pytest.approx(
+    base_llama = run_calibration(cal, {**llama, "notes": ""}, closed_loop=True, family=HOPPER).sequence_overhead_s
+    got = run_calibration(cal, llama, closed_loop=True, family=HOPPER).sequence_overhead_s
+    assert got - base_llama == pytest.approx(
         native_top_p_sequence_s(128_256), rel=1e-12)
 
 
@@ -96,8 +99,8 @@ def test_a_vllm_statement_on_a_row_of_another_engine_is_refused(statement, softw
     notes = row["notes"] if statement == STATEMENT else row["notes"].replace(STATEMENT, "sampling: greedy")
     bad = {**row, "software": software, "notes": notes}
     with pytest.raises(InvalidSettingError, match=rf"{row['case_id']}.*column software.*{statement}.*allowed"):
-        run_calibration(load_calibration(None), bad, closed_loop=False)
+        run_calibration(load_calibration(None), bad, closed_loop=False, family=HOPPER)
     run, why = predict_energy_run(bad)
     assert run is None and "column software" in (why or "")
     for ok in ("NVIDIA Dynamo + vLLM", "", "-"):  # vLLM workers; blank: the catalogue's default engine, vLLM
-        assert run_calibration(load_calibration(None), {**bad, "software": ok}, closed_loop=False)
+        assert run_calibration(load_calibration(None), {**bad, "software": ok}, closed_loop=False, family=HOPPER)

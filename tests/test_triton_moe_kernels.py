@@ -22,6 +22,8 @@ from inferchip.performance.setting import resolve_setting
 from inferchip.validation.energy_rows import predict_energy_run
 from inferchip.validation.moe_kernels import run_calibration, states_triton_moe
 
+HOPPER = "nvidia-hopper"  # the chip family the rows' H100 belongs to (catalog/families.yaml)
+
 MLENERGY = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "mlenergy_cases.csv"
 H100_VECTOR = 66.9e12
 
@@ -68,10 +70,11 @@ def test_the_term_needs_the_statement_and_a_moe_model() -> None:
     cal = load_calibration(None)
     moe = _row("mle3-gpqa-gpt-oss-120b-h100x2-bs512-power")
     assert states_triton_moe(moe)
-    assert run_calibration(cal, moe, closed_loop=True).moe_token_vector_flop == TRITON_MOE_TOKEN_VECTOR_FLOP
+    got = run_calibration(cal, moe, closed_loop=True, family=HOPPER).moe_token_vector_flop
+    assert got == TRITON_MOE_TOKEN_VECTOR_FLOP
     bare = {**moe, "notes": moe["notes"].replace("MoE kernels: vLLM Triton", "MoE kernels: Marlin")}
     assert not states_triton_moe(bare)
-    assert run_calibration(cal, bare, closed_loop=True).moe_token_vector_flop == 0.0
+    assert run_calibration(cal, bare, closed_loop=True, family=HOPPER).moe_token_vector_flop == 0.0
     # the same run predicted with tuned kernels is faster (the term only adds time)
     triton, why = predict_energy_run(moe)
     tuned, why_tuned = predict_energy_run(bare)

@@ -30,9 +30,12 @@ METRICS = ("output_tokens_per_s_total", "ttft_ms", "tpot_ms")
 SHORT = {"output_tokens_per_s_total": "throughput", "ttft_ms": "TTFT", "tpot_ms": "TPOT"}
 
 
+DECIMALS = [1]  # --decimals: the figures' decimals (1 as the tables have always been printed)
+
+
 def stats(v: list[float]) -> str:
-    a = np.abs(v)
-    return f"{len(v)} | {np.median(a):.1f} | {np.percentile(a, 90):.1f} | {np.median(v):+.1f}"
+    a, d = np.abs(v), DECIMALS[0]
+    return f"{len(v)} | {np.median(a):.{d}f} | {np.percentile(a, 90):.{d}f} | {np.median(v):+.{d}f}"
 
 
 def table(title: str, errs: list[tuple[str, str, float]]) -> None:
@@ -78,7 +81,9 @@ def main() -> None:
                          "multipliers too")
     ap.add_argument("--groups", metavar="REGEX", help="add the LOAO table of the rows whose case id matches, "
                                                       "by the pattern's first capture group")
+    ap.add_argument("--decimals", type=int, choices=(1, 2, 3), default=1, help="decimals of the figures (default 1)")
     a = ap.parse_args()
+    DECIMALS[0] = a.decimals
     after = from_json(a.after)
     rows = [(c, c["signed_error_pct"]) for c in after]
     table("In sample, all rows (the shipped engine catalogue):",

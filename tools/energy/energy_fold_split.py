@@ -197,8 +197,8 @@ def _patch_moe_scales(scales: dict[str, float]) -> None:
 
     plain = mk.run_calibration
 
-    def scaled(cal, row, closed_loop):  # type: ignore[no-untyped-def]
-        return scaled_moe_work(plain(cal, row, closed_loop), row, scales)
+    def scaled(cal, row, closed_loop, family):  # type: ignore[no-untyped-def]
+        return scaled_moe_work(plain(cal, row, closed_loop, family), row, scales)
 
     mk.run_calibration = scaled  # type: ignore[assignment]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from inferchip.catalog.chips import family_names
 from inferchip.catalog.yaml_io import read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.spec.calibration import Calibration
@@ -53,7 +54,12 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
     if cat.default not in ids:
         raise SpecError(f"{path}: default = {cat.default!r}: not an engine id; allowed: {', '.join(ids)}")
     fronts = {e.id for e in cat.engines if e.worker_request_paths}
+    families = family_names()
     for e in cat.engines:
+        unknown = [f for f in e.split_k_16bit_families if f not in families]
+        if unknown:
+            raise SpecError(f"{path}: engine {e.id}: split_k_16bit_families entry {unknown[0]!r}: not a chip family; "
+                            f"allowed: {', '.join(families)} (catalog/families.yaml)")
         for w in e.worker_request_paths:
             if w.engine not in ids or w.engine in fronts:
                 allowed = ", ".join(i for i in ids if i not in fronts)
@@ -175,6 +181,13 @@ def kernel_engine(engine: EngineSpec, software: str = "") -> EngineSpec:
     end with ``worker_request_paths`` (Dynamo's TensorRT-LLM or SGLang workers), else ``engine`` itself."""
     wid = engine.worker_engine_on(software)
     return engine if wid is None else get_engine(wid)
+
+
+def split_k_calibration(cal: Calibration, engine: EngineSpec, family: str) -> Calibration:
+    """``cal`` with ``gemm_split_k_16bit`` as ``engine`` (the engine whose kernels run: :func:`kernel_engine`) runs
+    its 16-bit GEMMs on a chip of ``family``: set where the engine lists the family in ``split_k_16bit_families``
+    (cuBLASLt under ``F.linear``), cleared elsewhere."""
+    return cal.model_copy(update={"gemm_split_k_16bit": engine.splits_16bit_k_on(family)})
 
 
 def engine_for_software(software: str) -> EngineSpec | None:

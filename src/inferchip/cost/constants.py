@@ -44,3 +44,15 @@ VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY = 3.832e-3 / (384 * 131_072)
 # 200 B x 131,072 entries in PR #40376's 9.98 us per added row is 2.6 TB/s, 78 % of H100's 3.35 TB/s, the rate of
 # a DRAM-bound chain of kernels on H100 (so the table reads as an H100 timing).
 VLLM_NATIVE_TOP_P_BYTES_PER_VOCAB_ENTRY = 200.0
+# The same sort's time below 128 rows beyond VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY, per row and vocabulary entry: the
+# 76 ps rate is the slope between 128 and 512 rows, but PR #40376's tables put 64 rows at 1.005 ms and 128 at
+# 2.272-2.318 ms (vocabulary 131,072): 120-138 ps per row and entry, about proportional to the rows up to 128, the
+# marginal 76 ps above (a line through the 128- and 512-row points would put 1.04 ms at zero rows, and 1.68 ms at
+# 64). torch sorts fewer than 128 rows by a full sort of every entry then a stable sort by row, 128 and more by a
+# segmented sort (aten/src/ATen/native/cuda/SortStable.cu). So the time is vocab x (76 ps x b + 59 ps x min(b, 128))
+# for b running sequences: 59 ps = the 128-row point of the second table (2.272 ms: 135.4 ps per entry) less 76.1.
+# ESTIMATE (ours, stop 36, branch tpj-board36): read from PR #40376's tables (GPU not named in the table as stored;
+# read as H100, as VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY is); within 13 % of the three points
+# (tests/test_native_top_p_small_batch.py). No DRAM bytes of its own: the per-row bytes above hold the sort's passes.
+VLLM_NATIVE_TOP_P_SMALL_BATCH_S_PER_VOCAB_ENTRY = 59e-12
+VLLM_NATIVE_TOP_P_SEGMENTED_SORT_ROWS = 128

@@ -51,6 +51,91 @@ def gemm_waves_scalar(tiles: float, tiles_in_flight: float) -> float:
     return math.ceil(tiles / tiles_in_flight)
 
 
+CUBLAS_SPLIT_K_MIN_DEPTH = 512.0
+"""Shallowest reduction slice a split-K kernel gives one tile (elements; estimate, the figure
+``cost.vision.layers.SPLIT_K_MIN_DEPTH`` uses: CUTLASS/cuBLAS split-K kernels slice K into a few 64-128-deep
+k-tiles per unit)."""
+
+
+def split_k_slices_max(k: ArrayLike, weight_bytes: ArrayLike, cublas: bool) -> FloatArray:
+    """Most split-K slices a weight GEMM's library may cut its reduction of depth ``k`` into: ``floor(k / 512)``
+    (:data:`CUBLAS_SPLIT_K_MIN_DEPTH`) for 16-bit weights (``weight_bytes`` >= 2) where the run's engine runs its
+    unquantised GEMMs on cuBLASLt on the run's chip family (``cublas``: ``Calibration.gemm_split_k_16bit``), 1 (no
+    split) otherwise.
+
+    Mechanism: the engines run unquantised (bf16/fp16) linear layers through ``torch.nn.functional.linear``
+    (vLLM ``UnquantizedLinearMethod.apply`` in ``vllm/model_executor/layers/linear.py``; TensorRT-LLM
+    ``tensorrt_llm/_torch/modules/linear.py`` ``UnquantizedLinearMethod.apply``), i.e. cuBLAS(Lt),
+    whose heuristics return split-K algorithms (``CUBLASLT_ALGO_CONFIG_SPLITK_NUM``, cuBLAS documentation,
+    ``cublasLtMatmulAlgoConfigAttributes_t``) when the output tiles cannot fill the SMs. The quantised GEMMs
+    (FP8/FP4 CUTLASS, trtllm-gen, DeepGEMM, Marlin) run the engines' own kernels and keep the full-wave count
+    (split-K/stream-K for them was measured and not adopted: docs/serving_validation.md, "GEMM waves"). Scoped
+    by the engine and the chip family (``EngineSpec.split_k_16bit_families``: vLLM and SGLang on Hopper; stop 28
+    applied it to every 16-bit GEMM and was reverted: calibrate's MLPerf-style rows run hipBLASLt or TensorRT
+    engines). H100 check (vLLM PR #49363, torch-bf16 N 12,288 K 5,376,
+    M 128: 48.0 us): the full wave charges 72.9 us, the split 51.7 us (``tools/energy/sampler_step_check.py gemm``)."""
+    k = np.asarray(k, dtype=float)
+    if not cublas:
+        return np.ones_like(k)
+    out: FloatArray = np.where(np.asarray(weight_bytes, dtype=float) >= 2.0,
+                               np.maximum(1.0, np.floor(k / CUBLAS_SPLIT_K_MIN_DEPTH)), 1.0)
+    return out
+
+
+def split_slices(tiles: ArrayLike, tiles_in_flight: ArrayLike, slices_max: ArrayLike) -> FloatArray:
+    """Split-K slices (count) of a GEMM of ``tiles`` output tiles: ``max(1, min(floor(tiles_in_flight / tiles),
+    slices_max))``, as many as the idle units take, each slice at least :data:`CUBLAS_SPLIT_K_MIN_DEPTH` deep."""
+    t = np.asarray(tiles, dtype=float)
+    out: FloatArray = np.maximum(1.0, np.minimum(np.floor(tiles_in_flight / np.maximum(t, 1.0)), slices_max))
+    return out
+
+
+def split_waves(tiles: ArrayLike, tiles_in_flight: ArrayLike, slices_max: ArrayLike) -> FloatArray:
+    """Waves (count, fractional) of a GEMM of ``tiles`` output tiles split into :func:`split_slices` ``s`` slices
+    so that the idle units share the partial wave: ``ceil(tiles s / tiles_in_flight) / s`` waves of a
+    full-depth tile (each slice is 1/s deep). ``slices_max`` 1 gives :func:`gemm_waves`. E.g. 10 tiles on 148
+    units, K 2880 (5 slices at most): 1/5 wave."""
+    t = np.asarray(tiles, dtype=float)
+    s = split_slices(t, tiles_in_flight, slices_max)
+    out: FloatArray = np.ceil(t * s / tiles_in_flight) / s
+    return out
+
+
+def split_waves_scalar(tiles: float, tiles_in_flight: float, slices_max: float) -> float:
+    """:func:`split_waves` at one point in Python floats (the scalar step path): the same operations."""
+    s = max(1.0, min(math.floor(tiles_in_flight / max(tiles, 1.0)), slices_max))
+    return math.ceil(tiles * s / tiles_in_flight) / s
+
+
+def split_k_compute_s(tiles: ArrayLike, tiles_in_flight: ArrayLike, slices_max: ArrayLike, tile_rows: ArrayLike,
+                      flop_per_wave_row: ArrayLike, flop_per_s: ArrayLike, partial_s: ArrayLike) -> FloatArray:
+    """Matrix time (s) of a GEMM of ``tiles`` output tiles of ``tile_rows`` rows whose library takes the faster of
+    its data-parallel kernel (``ceil(tiles / T)`` waves, each ``tile_rows x flop_per_wave_row`` FLOP at
+    ``flop_per_s``) and its split-K kernel (:func:`split_waves` waves plus the partial sums' round trip,
+    ``s x partial_s``: each of the ``s`` slices writes an fp32 ``m x n`` partial that the reduction reads back,
+    ``partial_s = 2 m n 4 B / attainable bytes/s``, priced at DRAM: an upper bound where the partials stay in
+    L2). cuBLASLt's heuristic ranks its candidate algorithms, split-K ones among them, by estimated time (cuBLAS
+    documentation, ``cublasLtMatmulAlgoGetHeuristic``). ``slices_max`` 1: the data-parallel time exactly."""
+    t = np.asarray(tiles, dtype=float)
+    s = split_slices(t, tiles_in_flight, slices_max)
+    dp = gemm_waves(t, tiles_in_flight) * tile_rows * flop_per_wave_row / flop_per_s
+    sk = np.ceil(t * s / tiles_in_flight) / s * tile_rows * flop_per_wave_row / flop_per_s + np.where(
+        s > 1.0, s * np.asarray(partial_s, dtype=float), np.inf)
+    out: FloatArray = np.minimum(dp, sk)
+    return out
+
+
+def split_k_compute_s_scalar(tiles: float, tiles_in_flight: float, slices_max: float, tile_rows: float,
+                             flop_per_wave_row: float, flop_per_s: float, partial_s: float) -> float:
+    """:func:`split_k_compute_s` at one point in Python floats (the scalar step path): the same operations."""
+    dp = math.ceil(tiles / tiles_in_flight) * tile_rows * flop_per_wave_row / flop_per_s
+    s = max(1.0, min(math.floor(tiles_in_flight / max(tiles, 1.0)), slices_max))
+    if s <= 1.0:
+        return dp
+    sk = math.ceil(tiles * s / tiles_in_flight) / s * tile_rows * flop_per_wave_row / flop_per_s + s * partial_s
+    return dp if dp <= sk else sk
+
+
 def quantised_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, groups: ArrayLike, tile_m: ArrayLike,
                    tile_n: ArrayLike, tiles_in_flight: ArrayLike) -> FloatArray:
     """FLOP the matrix units actually spend, counting padded tiles and the partial last wave.

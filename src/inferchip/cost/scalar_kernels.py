@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from inferchip.cost.constants import FLOP_PER_MAC
-from inferchip.cost.gemm import gemm_waves_scalar, m_tile_scalar
+from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES
+from inferchip.cost.gemm import gemm_waves_scalar, m_tile_scalar, split_k_compute_s_scalar
 from inferchip.cost.network import (
     all_reduce_scalar_s,
     all_to_all_latency_scalar_s,
@@ -65,10 +65,11 @@ def m_terms(m: float, c: Chip) -> tuple[float, float]:
 
 
 def matrix_gemm(m: float, tm: float, m_tiles: float, op: tuple[float, ...], c: Chip) -> Kernel:
-    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable = op
-    spent = gemm_waves_scalar(m_tiles * n_tiles, c.tiles_in_flight) * tm * flop_per_wave_row if m > 0 else 0.0
+    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable, k_slices, n = op
+    cp = (split_k_compute_s_scalar(m_tiles * n_tiles, c.tiles_in_flight, k_slices, tm, flop_per_wave_row, attainable,
+                                   2.0 * FP32_BYTES * m * n / c.attainable_bytes_per_s) if m > 0 else 0.0)
     nb = weight_bytes + m * row_bytes
-    return (spent / attainable, nb / c.attainable_bytes_per_s, c.kernel_overhead_s, 0.0, m * flop_per_row, nb, 0.0)
+    return (cp, nb / c.attainable_bytes_per_s, c.kernel_overhead_s, 0.0, m * flop_per_row, nb, 0.0)
 
 
 def gemm_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:

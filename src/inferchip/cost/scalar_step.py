@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferchip.cost import rules as r
-from inferchip.cost.gemm import gemm_waves_scalar, m_tile_scalar, moe_token_vector_kernel
+from inferchip.cost.constants import FP32_BYTES
+from inferchip.cost.gemm import gemm_waves_scalar, m_tile_scalar, moe_token_vector_kernel, split_k_compute_s_scalar
 from inferchip.cost.scalar_kernels import (
     Chip,
     Kernel,
@@ -42,9 +43,9 @@ ScalarRule = Callable[[tuple[float, ...], Chip, Point], Kernel]
 # Each array rule's scalar twin and the table columns it reads, in order ("" : a context value).
 _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
     r.gemm_cost: (gemm_kernel, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
-                          "attainable_flop_per_s")),
+                          "attainable_flop_per_s", "k_slices", "n")),
     r.lm_head_cost: (lm_head_kernel, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
-                                "attainable_flop_per_s")),
+                                "attainable_flop_per_s", "k_slices", "n")),
     r.vector_gemm_cost: (vector_gemm_kernel, ("k", "n", ":weight_bytes", ":act_bytes")),
     r.grouped_gemm_cost: (grouped_gemm_kernel, ("k", "n", "experts", "routed_fraction", "experts_total", "ep",
                                           ":weight_bytes", ":act_bytes")),
@@ -142,7 +143,7 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
     are called (their columns and the chip bound as names). A step of a few dozen operators on one
     point then costs a few microseconds instead of a loop's tens."""
     c = plan.chip
-    env: dict[str, Any] = {"ceil": math.ceil, "CHIP": c, "W": gemm_waves_scalar,
+    env: dict[str, Any] = {"ceil": math.ceil, "CHIP": c, "W": gemm_waves_scalar, "SK": split_k_compute_s_scalar,
                            "MT": m_tile_scalar}
 
     consts: dict[str, float] = {"0.0": 0.0}  # the constants written so far, by their text
@@ -182,8 +183,8 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
         net = lb = "0.0"
         if rule is gemm_kernel or rule is lm_head_kernel:
             m, tm, mt = ("t", "tm0", "mt0") if rule is gemm_kernel else ("rows", "tm1", "mt1")
-            body += [f"cp = (W({mt} * {col[0]}, {k(c.tiles_in_flight)}) * {tm} * {col[1]}"
-                     f" if {m} > 0 else 0.0) / {col[5]}",
+            body += [f"cp = SK({mt} * {col[0]}, {k(c.tiles_in_flight)}, {col[6]}, {tm}, {col[1]}, {col[5]},"
+                     f" {k(2.0 * FP32_BYTES)} * {m} * {col[7]} / {abw}) if {m} > 0 else 0.0",
                      f"nb = {col[2]} + {m} * {col[3]}", f"mb = nb / {abw}", f"fl = {m} * {col[4]}"]
             over = kov
         elif rule is memory_kernel:

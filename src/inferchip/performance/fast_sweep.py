@@ -10,8 +10,9 @@ import numpy as np
 import numpy.typing as npt
 
 from inferchip.cost import rules as r
+from inferchip.cost.constants import FP32_BYTES
 from inferchip.cost.context import CostContext, KernelCost, OpTable, StepPoints
-from inferchip.cost.gemm import gemm_waves, m_tile
+from inferchip.cost.gemm import gemm_waves, m_tile, split_k_compute_s
 from inferchip.cost.roofline import FloatArray
 from inferchip.cost.step import KindGroup, StepPlan, step_points
 
@@ -29,6 +30,11 @@ class GemmColumns(NamedTuple):
     row_s: FloatArray  # bytes per row / attainable bandwidth
     reps: FloatArray  # runs per step
     overhead_s: float  # the kernel overhead of all their runs
+    flop_per_wave_row: FloatArray
+    attainable_flop_per_s: FloatArray
+    k_slices: FloatArray  # the most K slices each may split into (1: never; Calibration.gemm_split_k_16bit)
+    n: FloatArray  # output columns (the fp32 partials' size per row)
+    splits: bool  # some GEMM may split K
 
 
 class SweepParts(NamedTuple):
@@ -48,7 +54,7 @@ def sweep_parts(plan: StepPlan) -> SweepParts:
     arrays (one per operator), the rest as (rule, columns, runs); then the chip's attainable
     bandwidth, kernel overhead, M tile and tiles in flight."""
     mat: dict[str, list[float]] = {k: [] for k in ("rows", "n_tiles", "flop_per_wave_row", "weight_bytes",
-                                                    "row_bytes", "attainable_flop_per_s", "reps")}
+                                                    "row_bytes", "attainable_flop_per_s", "k_slices", "n", "reps")}
     linear: list[LinearOp] = []
     other: list[KindGroup] = []
     for g in plan.groups:
@@ -75,7 +81,9 @@ def sweep_parts(plan: StepPlan) -> SweepParts:
     if len(arrays["reps"]):
         gemms = GemmColumns(arrays["rows"] > 0, arrays["n_tiles"],
                             arrays["flop_per_wave_row"] / arrays["attainable_flop_per_s"], arrays["weight_bytes"] / abw,
-                            arrays["row_bytes"] / abw, arrays["reps"], kov * float(np.sum(arrays["reps"])))
+                            arrays["row_bytes"] / abw, arrays["reps"], kov * float(np.sum(arrays["reps"])),
+                            arrays["flop_per_wave_row"], arrays["attainable_flop_per_s"], arrays["k_slices"],
+                            arrays["n"], bool(np.any(arrays["k_slices"] > 1.0)))
     return SweepParts(gemms, tuple(linear), tuple(other), abw, kov, float(np.reshape(ctx.tile_m, -1)[0]),
                       float(np.reshape(ctx.tiles_in_flight, -1)[0]))
 
@@ -84,7 +92,7 @@ def decode_times(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatArray, i
     """Replica time of the steady-state decode step at each concurrency of ``grid`` of a plan of
     ``pp`` stages (its :func:`sweep_parts`; the sweep of
     ``operating.steady_state`` without TTFT, attention data parallelism off). The weight GEMMs'
-    tiles and waves are counted as ``rules._matrix_gemm`` does (``gemm.m_tile``, ``gemm.gemm_waves``), on a
+    tiles and waves are counted as ``rules._matrix_gemm`` does (``gemm.m_tile``, ``gemm.split_k_compute_s``), on a
     (grid x GEMMs) array; attention, elementwise, embedding and host operators grow linearly
     with the concurrency at fixed lengths and are summed as such; other operators go through
     their rule. The times may differ from ``StepPlan.evaluate``'s in the last bits (sums in
@@ -106,9 +114,13 @@ def decode_times(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatArray, i
         tm = m_tile(x, tile_m)
         x = np.ceil(x / tm, out=x)
         x *= mat.n_tiles
-        waves = gemm_waves(x, tiles_in_flight)
-        waves *= tm
-        waves *= mat.flop_per_s
+        if mat.splits:  # some GEMM may split K (Calibration.gemm_split_k_16bit)
+            waves = split_k_compute_s(x, tiles_in_flight, mat.k_slices, tm, mat.flop_per_wave_row,
+                                      mat.attainable_flop_per_s, 2.0 * FP32_BYTES * m * mat.n / abw)
+        else:  # the full-wave count, in the arithmetic of the plans that split nothing
+            waves = gemm_waves(x, tiles_in_flight)
+            waves *= tm
+            waves *= mat.flop_per_s
         m *= mat.row_s
         m += mat.weight_s
         gemm_s = np.maximum(waves, m, out=m) @ mat.reps

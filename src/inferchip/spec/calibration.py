@@ -100,6 +100,15 @@ class Calibration(BaseModel):
         "spec.engine.EngineSpec.context_attention_follows_projections), set for the runs whose engine states it. "
         "False (the default): FP8 where the activations and KV are FP8. Not fitted.",
     )
+    gemm_split_k_16bit: bool = Field(
+        False,
+        description="The run's 16-bit (unquantised) weight GEMMs may split K across idle units where that is "
+        "faster (cost.gemm.split_k_slices_max, split_k_compute_s): their library is cuBLASLt under "
+        "torch.nn.functional.linear, whose heuristic returns split-K algorithms. Set from the run's engine and chip "
+        "family (spec.engine.EngineSpec.split_k_16bit_families, catalog.engines.split_k_calibration). False (the "
+        "default): "
+        "every GEMM keeps its full-wave count. Not fitted.",
+    )
     moe_imbalance: float = Field(
         1.25, ge=1, le=4,
         description="Most-loaded expert over mean load under expert routing (straggler factor; 1.2-1.8 reported).",

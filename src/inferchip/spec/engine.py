@@ -242,6 +242,10 @@ class EngineSpec(BaseModel):
                            "projections are quantised: with 16-bit projections (a checkpoint's modules_to_not_convert) "
                            "Q, K and V stay bf16 and the prefill attention runs at the bf16 rate even over an FP8 KV "
                            "cache (TensorRT-LLM; source in engines.yaml). False: it follows the activations and KV.")
+    split_k_16bit_families: tuple[str, ...] = Field(
+        (), description="Chip families (catalog/families.yaml) on which the engine runs its unquantised (16-bit) "
+                        "linear layers through torch.nn.functional.linear, i.e. cuBLASLt, whose split-K algorithms "
+                        "they may take (Calibration.gemm_split_k_16bit; sources in engines.yaml). Empty: none.")
     attention_dp_balance: AttentionDpBalance | None = Field(
         None, description="Context requests held to balance attention-DP ranks (TensorRT-LLM enable_balance).")
     mixed_chunk: bool = Field(
@@ -296,6 +300,10 @@ class EngineSpec(BaseModel):
         """The first ``recipe_kernel_efficiency`` entry for ``accelerator`` (a fragment of its id) and ``weights``
         (an entry's blank weights match any), else None (the calibration's kernels)."""
         return first_on_chip(self.recipe_kernel_efficiency, accelerator, weights)
+
+    def splits_16bit_k_on(self, family: str) -> bool:
+        """Whether the engine's 16-bit GEMMs may split K on a chip of ``family`` (``split_k_16bit_families``)."""
+        return family in self.split_k_16bit_families
 
     def moe_kernel_on(self, accelerator: str = "", weights: str = "") -> RecipeMoeKernel | None:
         """The first ``recipe_moe_kernel`` entry for ``accelerator`` (a fragment of its id) and ``weights`` (an

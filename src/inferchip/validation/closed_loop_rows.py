@@ -12,7 +12,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from inferchip.catalog.engines import engine_calibration, get_engine, kernel_engine, request_host_time
+from inferchip.catalog.engines import (
+    engine_calibration,
+    get_engine,
+    kernel_engine,
+    request_host_time,
+    split_k_calibration,
+)
 from inferchip.cost.context import attention_format, prefill_attention_format_of
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
 from inferchip.errors import DoesNotFitError, InferchipError, InvalidSettingError, SpecError
@@ -80,12 +86,14 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     cals = v.closed_loop_cache.setdefault("cals", {})
     moe = facts.engine.moe_kernel_on(case.accelerator, fmt.weights) if facts.prefill is None else None
     keff = facts.engine.kernel_efficiency_on(case.accelerator, fmt.weights)
-    follows = kernel_engine(facts.engine, case.software).context_attention_follows_projections
+    kernels = kernel_engine(facts.engine, case.software)
+    follows = kernels.context_attention_follows_projections
     cp, ms = v.chip(case.accelerator), v.model(case.model)
     cap_bytes_per_s = _moe_stream_cap_bytes_per_s(moe, cp)
-    cal_key = (facts.engine.id, moe.mma_peak_fraction if moe is not None else 1.0, keff, follows, cap_bytes_per_s)
-    if cal_key not in cals:
-        cal = engine_calibration(v.cal, facts.engine, keff, case.software)
+    cal_key = (facts.engine.id, moe.mma_peak_fraction if moe is not None else 1.0, keff, follows, cap_bytes_per_s,
+               kernels.splits_16bit_k_on(cp.family))
+    if cal_key not in cals:  # the engine's 16-bit GEMM library on this chip family (split_k_calibration)
+        cal = split_k_calibration(engine_calibration(v.cal, facts.engine, keff, case.software), kernels, cp.family)
         if moe is not None:  # the recipe's expert kernel issues its MMA at a share of the tensor-core peak
             cal = cal.model_copy(update={"moe_mma_peak_fraction": moe.mma_peak_fraction,
                                          "moe_stream_cap_bytes_per_s": cap_bytes_per_s})

@@ -302,7 +302,7 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
             cp = replace(cp, tdp_w=cap)
         kw = _setting(row, lengths)
         q = kw["question"]
-        cal = run_calibration(cal, row, q.mode == "closed_loop")  # the engine and MoE kernels the run states
+        cal = run_calibration(cal, row, q.mode == "closed_loop", spec.family)  # its engine, kernels and chip family
         # attention as the checkpoint's per-layer map has it: resolve_setting reads it (validate's rule)
         formats = {"weights": _cell(row, "weight_dtype") or "bf16",
                    "activations": _activations(_cell(row, "act_dtype") or None), "kv": _cell(row, "kv_dtype") or None}

@@ -33,6 +33,8 @@ from inferchip.cost.constants import (
     TRITON_MOE_TOKEN_VECTOR_FLOP,
     VLLM_NATIVE_TOP_P_BYTES_PER_VOCAB_ENTRY,
     VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY,
+    VLLM_NATIVE_TOP_P_SEGMENTED_SORT_ROWS,
+    VLLM_NATIVE_TOP_P_SMALL_BATCH_S_PER_VOCAB_ENTRY,
 )
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.calibration import Calibration
@@ -49,6 +51,18 @@ def states_triton_moe(row: dict[str, str]) -> bool:
 def states_native_top_p(row: dict[str, str]) -> bool:
     """True when the row's notes state that vLLM's native (sorting) top-p sampler served the run's requests."""
     return bool(_NATIVE_TOP_P.search(row.get("notes", "") or ""))
+
+
+def native_top_p_small_batch_s(running: float, vocab_size: int) -> float:
+    """Seconds per engine step that vLLM's native top-p sort of ``running`` rows takes beyond
+    :func:`native_top_p_sequence_s` per row: :data:`~inferchip.cost.constants.
+    VLLM_NATIVE_TOP_P_SMALL_BATCH_S_PER_VOCAB_ENTRY` x ``min(running, 128)`` x ``vocab_size`` (torch's full-sort
+    path below 128 rows; PR #40376's 64- and 128-row points). ValueError for a negative batch or a vocabulary below
+    one entry."""
+    if not running >= 0.0:
+        raise ValueError(f"running must be at least 0 sequences, got {running!r}")
+    rows = min(float(running), float(VLLM_NATIVE_TOP_P_SEGMENTED_SORT_ROWS))
+    return rows * _per_vocab_entry(vocab_size, VLLM_NATIVE_TOP_P_SMALL_BATCH_S_PER_VOCAB_ENTRY)
 
 
 def native_top_p_sequence_s(vocab_size: int) -> float:
@@ -95,28 +109,55 @@ def check_vllm_statements(row: dict[str, str]) -> None:
                               "kernels); allowed: a software naming vLLM, or notes without that statement")
 
 
-def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool) -> Calibration:
+def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool, family: str) -> Calibration:
     """The calibration ``row`` is predicted with: for a closed loop, that of the engine its
     ``software`` names (:func:`~inferchip.validation.closed_loop_facts.engine_row_calibration`); with the
     Triton MoE per-token work where the row states those kernels; with the native top-p sampler's time per
-    running sequence (:func:`native_top_p_sequence_s` of the row's model) and its DRAM bytes
-    (:func:`native_top_p_sequence_bytes`) where the row states that sampler; a row stating either on another engine is
-    refused (:func:`check_vllm_statements`)."""
+    running sequence (:func:`native_top_p_sequence_s` of the row's model), its DRAM bytes
+    (:func:`native_top_p_sequence_bytes`) and its small-batch time per step (:func:`native_top_p_small_batch_s` at
+    the row's ``concurrency``, the most sequences the run holds: the sort's rows below 128) where the row states that
+    sampler; with split-K for the 16-bit GEMMs (``Calibration.gemm_split_k_16bit``) as the engine its ``software``
+    names runs them on a chip of ``family`` (:func:`~inferchip.catalog.engines.split_k_calibration`; a row that is no
+    closed loop takes nothing else of that engine, and a software naming none leaves the flag as fitted); a row
+    stating vLLM's kernels or sampler on another engine is refused (:func:`check_vllm_statements`)."""
+    from inferchip.catalog.engines import engine_for_software, kernel_engine, row_engine, split_k_calibration
     from inferchip.validation.closed_loop_facts import engine_row_calibration
 
     check_vllm_statements(row)
+    software, where = (row.get("software") or "").strip(), (row.get("case_id") or "").strip()
     if closed_loop:
-        cal = engine_row_calibration(cal, (row.get("software") or "").strip(), (row.get("case_id") or "").strip())
+        cal = engine_row_calibration(cal, software, where)
+        engine = row_engine(software, f"case {where}")
+    else:  # no engine record: the calibration as fitted, but the GEMM library of the engine its software names
+        engine = engine_for_software(software)
+    if engine is not None:
+        cal = split_k_calibration(cal, kernel_engine(engine, software), family)
     if states_triton_moe(row):
         cal = _updated(cal, row, moe_token_vector_flop=TRITON_MOE_TOKEN_VECTOR_FLOP)
     if states_native_top_p(row):
         vocab = _vocab_size((row.get("model") or "").strip())
         cal = _updated(cal, row, sequence_overhead_s=cal.sequence_overhead_s + native_top_p_sequence_s(vocab),
-                       sequence_dram_bytes=cal.sequence_dram_bytes + native_top_p_sequence_bytes(vocab))
+                       sequence_dram_bytes=cal.sequence_dram_bytes + native_top_p_sequence_bytes(vocab),
+                       step_overhead_s=cal.step_overhead_s + native_top_p_small_batch_s(_concurrency(row), vocab))
     return cal
 
 
-def _updated(cal: Calibration, row: dict[str, str], **update: float) -> Calibration:
+def _concurrency(row: dict[str, str]) -> float:
+    """The row's ``concurrency`` (sequences); an :class:`~inferchip.errors.InvalidSettingError` naming the case, the
+    column and the value where it is not a non-negative number."""
+    text = (row.get("concurrency") or "").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0.0:
+        raise InvalidSettingError(f"case {(row.get('case_id') or '?').strip()}, column concurrency: {text!r} is not a "
+                                  "number of sequences, and the row states vLLM's native top-p sampler, whose sort "
+                                  "time depends on its rows; allowed: a number >= 0")
+    return value
+
+
+def _updated(cal: Calibration, row: dict[str, str], **update: float | bool) -> Calibration:
     """``cal`` with the row's stated kernels' terms, validated as a calibration file's values are (``model_copy``
     would skip the fields' bounds): a sum out of its field's range is an error naming the row, the field, the value
     and what is allowed, never a silent value."""
