@@ -180,3 +180,18 @@ def test_a_fit_stopped_by_its_evaluation_limit_is_reported_as_not_converged(trut
     fs = rep.fitted.calibration.fit_summary
     assert (fs["fit_converged"], fs["fit_evaluations"], fs["max_evaluations"]) == (0.0, 2.0, 2.0)
     assert (fs["cv_folds"], fs["cv_folds_converged"]) == (4.0, 0.0)
+
+
+def test_calibrate_command_says_a_fit_stopped_at_its_limit(tmp_path, truth, capsys):
+    """The table output names the stop of every fit; a limit of 2 stops all of them, and the YAML says so."""
+    cases = synthetic_cases(truth)[:6]
+    src = tmp_path / "synthetic.csv"
+    src.write_text(_csv([{k: getattr(c, k) if getattr(c, k) is not None else "" for k in COLUMNS} for c in cases]))
+    out = tmp_path / "cal.yaml"
+    assert main(["calibrate", str(src), "-o", str(out), "--cv", "--workers", "1", "--max-evaluations", "2"]) == 0
+    text = " ".join(capsys.readouterr().out.split())  # the console wraps long lines
+    assert "full fit stopped at the evaluation limit (not converged) after 2 residual evaluations" in text
+    assert "folds: 0 of 4 converged (2-2 evaluations); stopped at the limit: amd-mi300x" in text
+    assert "raise --max-evaluations" in text
+    fs = load_calibration(out).fit_summary
+    assert (fs["fit_converged"], fs["cv_folds"], fs["cv_folds_converged"], fs["max_evaluations"]) == (0, 4, 0, 2)
