@@ -101,6 +101,7 @@ def test_fit_recovers_the_parameters_the_data_was_made_with(truth):
     rows, first = prepare(cases, start)
     assert len(rows) == len(SETTINGS)
     res = fit(rows, start, FITTED, max_evaluations=80)
+    assert res.converged and res.status > 0 and res.iterations < 80  # stopped on a tolerance, not the limit
     got = dict(zip(res.names, res.values, strict=False))
     for name, want in TRUE.items():
         assert got[name] == pytest.approx(want, rel=0.02), name
@@ -160,3 +161,37 @@ def test_calibrate_command_writes_a_loadable_fitted_calibration(tmp_path, truth,
     rc = main(["validate", str(src), "--calibration", str(out), "--format", "json"])
     assert rc == 0
     assert "fitted on synthetic.csv" in json.loads(capsys.readouterr().out)["calibration"]
+
+
+def test_a_fit_stopped_by_its_evaluation_limit_is_reported_as_not_converged(truth):
+    """Two residual evaluations cannot move 5 parameters 13-65 % to the truth: least_squares stops on
+    max_nfev (status 0), and the fit, the report and the written summary say so."""
+    cases = synthetic_cases(truth)[:6]
+    rows, _ = prepare(cases, Calibration())
+    res = fit(rows, Calibration(), FITTED[:-1], max_evaluations=2)
+    assert (res.status, res.converged, res.iterations) == (0, False, 2)
+    assert "not converged" in res.stop_text()
+    rep = calibrate(cases, Calibration(), workers=1, max_evaluations=2)
+    conv = rep.summary()["convergence"]
+    assert conv["full"] == {"converged": False, "evaluations": 2, "status": 0}
+    assert conv["folds_fitted"] == 4 and conv["folds_converged"] == 0  # H100, H200, B200, MI300X
+    assert "folds: 0 of 4 converged" in rep.convergence_text() and "stopped at the limit: amd-mi300x" in \
+        rep.convergence_text()
+    fs = rep.fitted.calibration.fit_summary
+    assert (fs["fit_converged"], fs["fit_evaluations"], fs["max_evaluations"]) == (0.0, 2.0, 2.0)
+    assert (fs["cv_folds"], fs["cv_folds_converged"]) == (4.0, 0.0)
+
+
+def test_calibrate_command_says_a_fit_stopped_at_its_limit(tmp_path, truth, capsys):
+    """The table output names the stop of every fit; a limit of 2 stops all of them, and the YAML says so."""
+    cases = synthetic_cases(truth)[:6]
+    src = tmp_path / "synthetic.csv"
+    src.write_text(_csv([{k: getattr(c, k) if getattr(c, k) is not None else "" for k in COLUMNS} for c in cases]))
+    out = tmp_path / "cal.yaml"
+    assert main(["calibrate", str(src), "-o", str(out), "--cv", "--workers", "1", "--max-evaluations", "2"]) == 0
+    text = " ".join(capsys.readouterr().out.split())  # the console wraps long lines
+    assert "full fit stopped at the evaluation limit (not converged) after 2 residual evaluations" in text
+    assert "folds: 0 of 4 converged (2-2 evaluations); stopped at the limit: amd-mi300x" in text
+    assert "raise --max-evaluations" in text
+    fs = load_calibration(out).fit_summary
+    assert (fs["fit_converged"], fs["cv_folds"], fs["cv_folds_converged"], fs["max_evaluations"]) == (0, 4, 0, 2)

@@ -8,7 +8,10 @@ the fitted ones, with leave-one-accelerator-out cross-validation, and print the 
 
 ``--hold NAME=VALUE``: set NAME to VALUE and leave it out of the fit. ``--add NAME=START``: fit
 NAME too, from START (a log-scale fit cannot leave a start of 0). The other parameters start at
-the defaults of ``spec/calibration.py`` (``inferchip calibrate --start none``). ``--rows FILE``: also
+the defaults of ``spec/calibration.py`` (``inferchip calibrate --start none``).
+``--max-evaluations N``: each fit's limit
+(the convergence line says whether the full fit and each fold stopped on a tolerance or on it).
+``--rows FILE``: also
 write every row's in-sample and held-out prediction and each fold's parameters (JSON), to list the
 held-out tail row by row (the folds' data-set means included; with no ``--hold``/``--add`` the fit is
 ``inferchip calibrate``'s).
@@ -22,7 +25,7 @@ from pathlib import Path
 
 from inferchip.catalog.calibration_file import save_calibration
 from inferchip.spec.calibration import Calibration
-from inferchip.validation.calibrate import DS_PREFIX, FitPoint, calibrate
+from inferchip.validation.calibrate import DS_PREFIX, MAX_EVALUATIONS, FitPoint, calibrate
 from inferchip.validation.cases import read_cases
 
 CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
@@ -57,11 +60,13 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rows", type=Path, help="also write every row's in-sample and held-out prediction (JSON), "
                     "with each fold's fitted parameters: the rows behind the LOAO figures")
+    ap.add_argument("--max-evaluations", type=int, default=MAX_EVALUATIONS,
+                    help="residual evaluations each fit may spend (inferchip calibrate --max-evaluations)")
     a = ap.parse_args()
     hold, add = _pairs(a.hold), _pairs(a.add)
     names = [n for n in Calibration.physical_parameter_names() if n not in hold] + [n for n in add if n not in hold]
     start = Calibration(**hold, **add)
-    rep = calibrate(read_cases(a.cases), start, workers=a.workers, parameters=names,
+    rep = calibrate(read_cases(a.cases), start, workers=a.workers, parameters=names, max_evaluations=a.max_evaluations,
                     progress=lambda m: print(m, flush=True))
     s = rep.summary()
     save_calibration(rep.fitted.calibration, a.output, rep.fitted.lengths)
@@ -74,6 +79,7 @@ def main() -> None:
     ins, cv = s["in_sample"], s["cross_validated"]
     print(f"in sample {ins['median_ape']:.1f} / {ins['p90_ape']:.1f} %; "
           f"leave one accelerator out {cv['median_ape']:.1f} / {cv['p90_ape']:.1f} % (median / p90 APE)")
+    print(rep.convergence_text())
     print(json.dumps({"held": hold, "parameters": s["parameters"],
                       "cv_median_ape_by_accelerator": {k: round(v["median_ape"], 1)
                                                        for k, v in s["cross_validated_by_accelerator"].items()}},

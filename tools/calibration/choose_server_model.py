@@ -39,7 +39,7 @@ def main() -> None:
              [c for c in server if c.accelerator == a]) for a in accs]
     errors: dict[tuple[str, str], list[float]] = {}
     for acc, job in zip(accs, jobs, strict=True):  # one process: the folds' progress in order
-        _, held = _fold(job)  # each held-out row predicted by both server models (compare)
+        _, held, _ = _fold(job)  # each held-out row predicted by both server models (compare)
         print("fitted the fold without", acc, flush=True)
         for r in held:
             c = r.case

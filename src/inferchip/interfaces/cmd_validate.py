@@ -241,12 +241,15 @@ def calibrate_cmd(
                                         callback=opts.input_file("--start")),
     cross_validate: bool = typer.Option(True, "--cv/--no-cv", help="Leave-one-accelerator-out cross-validation."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for the cross-validation folds."),
+    max_evaluations: int | None = typer.Option(
+        None, "--max-evaluations", min=1, help="Residual evaluations each fit (full and every fold) may spend "
+        "(default: MAX_EVALUATIONS of validation/calibrate.py); a fit that reaches it is reported as not converged."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Fit the physical calibration parameters (and MLPerf mean input lengths) and report honest errors."""
     from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths, save_calibration
     from inferchip.interfaces.report.validation_page import stats_row
-    from inferchip.validation.calibrate import calibrate, parameter_bounds
+    from inferchip.validation.calibrate import MAX_EVALUATIONS, calibrate, parameter_bounds
     from inferchip.validation.server import SERVER_MODELS
     from inferchip.validation.validate import server_choice_text
 
@@ -261,6 +264,7 @@ def calibrate_cmd(
     try:
         rep = calibrate(rows, FitPoint(load_calibration(start), load_dataset_lengths(start)),
                         cross_validate=cross_validate, workers=workers,
+                        max_evaluations=MAX_EVALUATIONS if max_evaluations is None else max_evaluations,
                         progress=None if quiet else (lambda m: err.print(f"[dim]{m}[/]")))
     except NothingToFit as exc:  # nothing written: no calibration from no data
         raise InvalidSettingError(f"{cases}: {exc}") from None
@@ -297,6 +301,9 @@ def calibrate_cmd(
             f"{m} {per[m]['median_ape']:.1f}/{per[m]['p90_ape']:.1f}" for m in SERVER_MODELS)
             + f" (median/p90 APE); lower: {per['lower']}; validate uses {per['auto']}"
             + ("" if per["lower"] == per["auto"] else "; they differ: SERVER_MODEL_BY_METRIC should follow"))
+    conv = rep.convergence_text()
+    con.print(conv if "not converged" not in conv and "stopped at the limit" not in conv
+              else f"[yellow]{conv}[/]; raise --max-evaluations")
     for r in summary["not_predicted"]:
         con.print(f"[yellow]not predicted:[/] {r['case_id']} (line {r['line']}): {r['status']}: {r['reason']}")
     con.print(f"wrote {out}")

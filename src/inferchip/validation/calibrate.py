@@ -57,6 +57,12 @@ from inferchip.validation.validate import (
 )
 
 F_SCALE = 0.1  # soft-L1 scale of log residuals: ~10% error
+# Residual evaluations least_squares may spend (max_nfev; its Jacobian's forward differences are not counted).
+# Measured (tools/calibration/fit_convergence.py --fold all, 2026-12-06): on validation_cases.csv the full fit
+# and all 11 folds stop on xtol after 8-14 evaluations, so 60 is a guard, not a stop; a fit that reaches it is
+# reported as not converged (CalibrationReport.convergence_text, fit_summary fit_converged / cv_folds_converged).
+MAX_EVALUATIONS = 60
+XTOL, FTOL = 1e-3, 1e-4  # least_squares' stops: log-step 1e-3 (0.1 %), relative cost change 1e-4
 FAIL_RESIDUAL = 3.0  # residual of a row the current parameters cannot predict (~20x off)
 LOWER_IF_OPEN = {"step_overhead_s": 1e-5, "sequence_overhead_s": 1e-7}  # a log-scale fit needs a positive lower bound
 FRACTION_FLOOR = 0.02  # lower bound of parameters bounded only by "> 0"
@@ -169,11 +175,22 @@ class FitResult:
     values: list[float]
     rows: int
     cost: float
-    iterations: int
+    iterations: int  # residual evaluations (least_squares' nfev)
+    status: int = 1  # least_squares' status: 0 = stopped at max_nfev, 1-4 = a tolerance was met
+    message: str = ""
+
+    @property
+    def converged(self) -> bool:
+        """The optimiser stopped on a tolerance (gtol, ftol or xtol), not on the evaluation limit."""
+        return self.status > 0
+
+    def stop_text(self) -> str:
+        how = "converged" if self.converged else "stopped at the evaluation limit (not converged)"
+        return f"{how} after {self.iterations} residual evaluations (status {self.status}: {self.message})"
 
 
 def fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[str] | None = None, *,
-        max_evaluations: int = 60) -> FitResult:
+        max_evaluations: int = MAX_EVALUATIONS, xtol: float = XTOL, ftol: float = FTOL) -> FitResult:
     """Least-squares fit of ``names`` (default: physical parameters + the data sets of ``rows``)."""
     from scipy.optimize import least_squares
 
@@ -220,10 +237,11 @@ def fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[s
         return J
 
     res = least_squares(resid, x0, jac=jac, bounds=(lo, hi), loss="soft_l1", f_scale=F_SCALE,
-                        max_nfev=max_evaluations, x_scale=1.0, xtol=1e-3, ftol=1e-4)
+                        max_nfev=max_evaluations, x_scale=1.0, xtol=xtol, ftol=ftol)
     values = [float(v) for v in np.exp(res.x)]
     cal, lengths = with_values(start, names, values)
-    return FitResult(cal, lengths, names, values, len(rows), float(res.cost), int(res.nfev))
+    return FitResult(cal, lengths, names, values, len(rows), float(res.cost), int(res.nfev), int(res.status),
+                     str(res.message))
 
 
 def fit_parameter_names(rows: Sequence[FitRow], physical: Sequence[str] | None = None) -> list[str]:
@@ -244,13 +262,15 @@ def scorer(point: FitPoint) -> Validator:
     return point.validator(server_model=SCORE_SERVER_MODEL, compare=True)
 
 
-def _fold(args: tuple[list[FitRow], FitPoint, list[str], int, list[Case]]) -> tuple[FitPoint, list[CaseResult]]:
-    """Fit without one accelerator's rows, then predict its ``held`` cases with that fit."""
+def _fold(args: tuple[list[FitRow], FitPoint, list[str], int, list[Case]]
+          ) -> tuple[FitPoint, list[CaseResult], FitResult]:
+    """Fit without one accelerator's rows, then predict its ``held`` cases with that fit (and the fit itself,
+    to report whether it converged)."""
     rows, start, names, max_eval, held = args
     res = fit(rows, start, names, max_evaluations=max_eval)
     point = FitPoint(res.calibration, res.lengths)
     v = scorer(point)
-    return point, [v.predict_case(c) for c in held]
+    return point, [v.predict_case(c) for c in held], res
 
 
 class NothingToFit(InvalidSettingError):
@@ -276,6 +296,28 @@ class CalibrationReport:
     in_sample: list[CaseResult]
     held_out: list[CaseResult]  # each row predicted by the fold that left its accelerator out
     folds: dict[str, FitPoint]
+    fold_fits: dict[str, FitResult] | None = None  # each fold's fit (evaluations, status), by held-out accelerator
+
+    def convergence(self) -> dict[str, Any]:
+        """Whether the full fit and each fold stopped on a tolerance or on the evaluation limit."""
+        ff = self.fold_fits or {}
+        return {"full": {"converged": self.fitted.converged, "evaluations": self.fitted.iterations,
+                         "status": self.fitted.status},
+                "folds": {a: {"converged": f.converged, "evaluations": f.iterations, "status": f.status}
+                          for a, f in sorted(ff.items())},
+                "folds_converged": sum(f.converged for f in ff.values()), "folds_fitted": len(ff)}
+
+    def convergence_text(self) -> str:
+        """One line: the full fit's stop, and how many folds converged (naming those that did not)."""
+        c = self.convergence()
+        line = f"full fit {self.fitted.stop_text()}"
+        if c["folds_fitted"]:
+            bad = [a for a, f in c["folds"].items() if not f["converged"]]
+            evals = [f["evaluations"] for f in c["folds"].values()]
+            line += (f"; folds: {c['folds_converged']} of {c['folds_fitted']} converged "
+                     f"({min(evals)}-{max(evals)} evaluations)")
+            line += f"; stopped at the limit: {', '.join(bad)}" if bad else ""
+        return line
 
     def summary(self) -> dict[str, Any]:
         cv_by = {}
@@ -286,11 +328,12 @@ class CalibrationReport:
                 "parameters": dict(zip(self.fitted.names, self.fitted.values, strict=False)),
                 "in_sample": error_stats(self.in_sample), "cross_validated": error_stats(self.held_out),
                 "cross_validated_by_accelerator": cv_by, "server_model": SCORE_SERVER_MODEL,
-                "server_models_cross_validated": server_models_by_kind(self.held_out)}
+                "server_models_cross_validated": server_models_by_kind(self.held_out),
+                "convergence": self.convergence()}
 
 
 def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None, *, cross_validate: bool = True,
-              workers: int = 2, max_evaluations: int = 60,
+              workers: int = 2, max_evaluations: int = MAX_EVALUATIONS,
               progress: Callable[[str], None] | None = None,
               parameters: Sequence[str] | None = None) -> CalibrationReport:
     """Fit on all cases, then (optionally) leave-one-accelerator-out cross-validation.
@@ -313,6 +356,7 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
     v = scorer(FitPoint(full.calibration, full.lengths))
     in_sample = [v.predict_case(c) for c in cases]
     folds: dict[str, FitPoint] = {}
+    fold_fits: dict[str, FitResult] = {}
     held_out: list[CaseResult] = []
     if cross_validate:
         accs = sorted({c.accelerator for c in cases})
@@ -325,8 +369,8 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
         else:
             fold_out = [_fold(j) for j in jobs]
         by_case = {}
-        for a, (fc, predicted) in zip(accs, fold_out, strict=True):
-            folds[a] = fc
+        for a, (fc, predicted, fr) in zip(accs, fold_out, strict=True):
+            folds[a], fold_fits[a] = fc, fr
             by_case.update({r.case.case_id: r for r in predicted})
         held_out = [by_case[c.case_id] for c in cases]
     ins, cv = error_stats(in_sample), error_stats(held_out) if held_out else {}
@@ -334,6 +378,11 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
         for stat in ("median_ape", "p90_ape"):
             if st.get(stat) is not None:
                 summary[f"{key}_{stat}"] = round(float(st[stat]), 2)
+    summary.update(fit_converged=float(full.converged), fit_evaluations=float(full.iterations),
+                   max_evaluations=float(max_evaluations))
+    if cross_validate:  # the folds' stops: 1-2 point moves of a held-out figure may be a fold stopped early
+        summary.update(cv_folds=float(len(fold_fits)), cv_folds_converged=float(sum(f.converged for f in
+                                                                                      fold_fits.values())))
     fitted_cal = full.calibration.model_copy(update={"fit_summary": summary, "fitted": True})
     full.calibration = fitted_cal
-    return CalibrationReport(full, in_sample, held_out, folds)
+    return CalibrationReport(full, in_sample, held_out, folds, fold_fits)
