@@ -24,9 +24,10 @@ BAD_PREDICT = [
     ({"batch": INF}, "--batch", "inf"),
     ({"count": NAN}, "--count", "nan"),
     ({"count": 2, "tp": INF}, "--tp", "inf"),
-    ({"max_ttft_s": NAN}, "--max-ttft-ms", "nan"),
-    ({"max_tpot_s": INF}, "--max-tpot-ms", "inf"),
-    ({"max_tpot_s": "0.05"}, "--max-tpot-ms", "'0.05'"),
+    ({"max_ttft_s": NAN}, "max_ttft_s (seconds)", "nan"),
+    ({"max_tpot_s": INF}, "max_tpot_s (seconds)", "inf"),
+    ({"max_tpot_s": "0.05"}, "max_tpot_s (seconds)", "'0.05'"),
+    ({"max_ttft_s": -0.5}, "max_ttft_s (seconds)", "-0.5"),
 ]
 
 
@@ -46,6 +47,15 @@ def test_a_bad_number_to_predict_is_named_on_every_call(kwargs, name, shown):
 def test_ask_refuses_a_number_that_is_not_finite_and_positive(args):
     with pytest.raises(InvalidSettingError, match="allowed: a finite number above 0"):
         ic.ask(*args)
+
+
+def test_a_latency_limit_is_named_in_seconds_as_the_api_takes_it():
+    """``max_ttft_s``/``max_tpot_s`` are seconds: a bad one is not reported as the CLI's millisecond option
+    (review36: "--max-ttft-ms must be positive, got -0.5" for a limit given in seconds)."""
+    for call in (lambda: ic.predict(CHIP, MODEL, max_ttft_s=-0.5), lambda: ic.ask(1024, 128, None, None, 0.0)):
+        with pytest.raises(InvalidSettingError) as err:
+            call()
+        assert "(seconds)" in str(err.value) and "-ms" not in str(err.value)
 
 
 @pytest.mark.parametrize(("kwargs", "name"), [({"count": INF}, "--count"), ({"count": 2, "tp": NAN}, "--tp"),

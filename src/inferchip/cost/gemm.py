@@ -52,9 +52,9 @@ def gemm_waves_scalar(tiles: float, tiles_in_flight: float) -> float:
 
 
 CUBLAS_SPLIT_K_MIN_DEPTH = 512.0
-"""Shallowest reduction slice a split-K kernel gives one tile (elements; estimate, the figure
-``cost.vision.layers.SPLIT_K_MIN_DEPTH`` uses: CUTLASS/cuBLAS split-K kernels slice K into a few 64-128-deep
-k-tiles per unit)."""
+"""Shallowest reduction slice a split-K kernel gives one tile (elements; estimate, inferchip: CUTLASS/cuBLAS
+split-K and stream-K kernels slice K into a few 64-128-deep k-tiles per unit). The one figure for both the LLM
+GEMMs here and the vision layers (``cost.vision.layers.SPLIT_K_MIN_DEPTH`` is this constant)."""
 
 
 def split_k_slices_max(k: ArrayLike, weight_bytes: ArrayLike, cublas: bool) -> FloatArray:

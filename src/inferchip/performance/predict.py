@@ -33,12 +33,17 @@ if TYPE_CHECKING:  # cost.economics is imported where a prediction is priced
 __all__ = ["Prediction", "ask", "best_layout", "predict", "predict_setting"]
 
 
+# The latency limits as the API takes them, in seconds (the CLI's --max-ttft-ms/--max-tpot-ms are checked in ms
+# before they reach here): a bad one is named in its own unit, not as the CLI's millisecond option.
+TTFT_LIMIT, TPOT_LIMIT = "max_ttft_s (seconds)", "max_tpot_s (seconds)"
+
+
 def ask(input_tokens: float, output_tokens: float, batch: int | None = None, max_ttft_s: float | None = None,
         max_tpot_s: float | None = None) -> Question:
     """``predict``'s question, checked: fixed lengths (tokens), a static batch per replica or, with
     ``batch=None``, the most throughput (continuous batching) within the TTFT/TPOT limits (s)."""
     for name, v in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens), ("--batch", batch),
-                    ("--max-ttft-ms", max_ttft_s), ("--max-tpot-ms", max_tpot_s)):
+                    (TTFT_LIMIT, max_ttft_s), (TPOT_LIMIT, max_tpot_s)):
         positive(name, v)
     return Question.fixed(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s)
 
@@ -98,8 +103,8 @@ def predict(
                         ("--batch", batch), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
             positive(name, v)
     if max_ttft_s is not None or max_tpot_s is not None:
-        positive("--max-ttft-ms", max_ttft_s)
-        positive("--max-tpot-ms", max_tpot_s)
+        positive(TTFT_LIMIT, max_ttft_s)
+        positive(TPOT_LIMIT, max_tpot_s)
     if setting is None:
         setting = resolve_setting(chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp,
                                   pp=pp, ep=ep, attn_dp=attn_dp, estimate=estimate, calibration=calibration,

@@ -135,7 +135,7 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
         notes = notes + [f"KV pool from the launch recipe's static memory fraction {static:g} of the usable memory "
                          f"(weights + KV; activations outside): {mm.kv_capacity_tokens():,} tokens per replica"]
     try:  # weights that leave no KV cache: refused naming what sets the worker, not the engine's wording alone
-        rep = EngineReplica(mm, facts.engine, facts.mtp, kernel_engine(facts.engine, case.software), routed)
+        rep = EngineReplica(mm, facts.engine, facts.mtp, kernels, routed)
     except DoesNotFitError as exc:
         raise in_worker_terms(case, exc, layout, pool) from None
     cache[key] = (rep, notes)

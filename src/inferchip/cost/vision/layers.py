@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inferchip.cost.constants import FLOP_PER_MAC
-from inferchip.cost.gemm import m_tile, quantised_flop
+from inferchip.cost.gemm import CUBLAS_SPLIT_K_MIN_DEPTH, m_tile, quantised_flop, split_slices
 from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import FloatArray
 from inferchip.cost.vision.clocks import at_sustained_clock
@@ -67,9 +67,9 @@ GATHER_READ_FACTOR = 2.0
 """Bytes fetched per useful byte of a bilinear gather: 32-byte sectors of which about half are used (estimate)."""
 
 
-SPLIT_K_MIN_DEPTH = 512.0
-"""Shallowest reduction slice a split-K kernel gives one tile (elements; estimate: CUTLASS/cuBLAS split-K
-and stream-K kernels slice K into a few 64-128-deep k-tiles per unit)."""
+# Shallowest reduction slice a split-K kernel gives one tile (elements): the one estimate the LLM GEMMs' split-K
+# uses too (cost.gemm.CUBLAS_SPLIT_K_MIN_DEPTH, its source there), kept under its vision name.
+SPLIT_K_MIN_DEPTH = CUBLAS_SPLIT_K_MIN_DEPTH
 
 
 def split_k(m: FloatArray, k: FloatArray, n: FloatArray, groups: FloatArray, chip: ChipParams) -> FloatArray:
@@ -78,9 +78,7 @@ def split_k(m: FloatArray, k: FloatArray, n: FloatArray, groups: FloatArray, chi
     flight. 1 when the output tiles already fill a wave."""
     tm = m_tile(m, float(chip.gemm_tile_m))
     tiles = np.ceil(np.maximum(m, 1.0) / tm) * np.ceil(n / float(chip.gemm_tile_n)) * groups
-    want = np.floor(float(chip.gemm_tiles_in_flight) / np.maximum(tiles, 1.0))
-    most = np.floor(k / SPLIT_K_MIN_DEPTH)
-    return np.asarray(np.maximum(1.0, np.minimum(want, most)), dtype=float)
+    return split_slices(tiles, float(chip.gemm_tiles_in_flight), np.floor(k / SPLIT_K_MIN_DEPTH))
 
 
 @dataclass(frozen=True)
