@@ -101,7 +101,7 @@ def predict_cmd(
     if batch is not None and (max_ttft_ms or max_tpot_ms):
         raise InvalidSettingError("--max-ttft-ms/--max-tpot-ms apply to --max-throughput only")
     context_note = opts.check_context(model, input_tokens, output_tokens)
-    cal, eng = opts.engine_setting(engine, calibration)
+    cal, eng = opts.engine_setting(engine, calibration, chip)
     host = opts.engine_host(eng, chip, weights, model, input_tokens)
     host_s = 0.0 if host is None else host.total_s
     if max_ttft_ms is not None and max_ttft_ms / 1e3 <= host_s:

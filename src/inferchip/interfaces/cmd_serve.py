@@ -143,7 +143,7 @@ def _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, 
     v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software)
     over_limit = []
     if pools is None and (len(concurrencies) > 1 or (tp is None and pp is None and ep is None)):
-        cal, _ = opts.engine_setting(engine_id or v.engine_spec.id, calibration)
+        cal, _ = opts.engine_setting(engine_id or v.engine_spec.id, calibration, chip)
         step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, cal, None, attn_dp,
                                  input_tokens, output_tokens)
         lay = step.mm.layout
@@ -240,7 +240,7 @@ def serve_cmd(
     context_note = opts.check_context(model, input_tokens, output_tokens, trace)
     from inferchip.performance.serving import serving_economics
 
-    calibration, eng = opts.engine_setting(engine, calibration)
+    calibration, eng = opts.engine_setting(engine, calibration, chip)
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
     if rate is not None:
@@ -327,7 +327,7 @@ def curve_cmd(
         _print_rows(rows, f"{model} on {rows[0]['num_chips']} x {chip}: throughput vs interactivity", output,
                     curve=True)
         return
-    calibration, eng = opts.engine_setting(engine, calibration)
+    calibration, eng = opts.engine_setting(engine, calibration, chip)
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
     host = opts.engine_host(eng, chip, step.mm.formats.weights, model, input_tokens)

@@ -325,16 +325,23 @@ def engine_line(summary: dict[str, Any] | None, default_text: str) -> str:
     return text
 
 
-def engine_setting(engine: str | None, calibration: Any) -> tuple[Any, Any]:
-    """(calibration to use, engine spec or None) for ``--engine`` over ``--calibration`` (a path, "none" or None).
-    An unknown engine raises UnknownIdError listing the engines."""
+def engine_setting(engine: str | None, calibration: Any, chip: str | None = None) -> tuple[Any, Any]:
+    """(calibration to use, engine spec or None) for ``--engine`` over ``--calibration`` (a path, "none" or None),
+    on ``chip`` (an id or a chip file): the engine's 16-bit GEMMs split K where it lists the chip's family
+    (``split_k_16bit_families``), as the validated closed-loop and energy rows run them. An unknown engine raises
+    UnknownIdError listing the engines."""
     if engine is None:
         return calibration, None
     from inferchip.catalog.calibration_file import load_calibration
-    from inferchip.catalog.engines import engine_calibration
+    from inferchip.catalog.engines import engine_calibration, split_k_calibration
 
     spec = option_engine(engine)
-    return engine_calibration(load_calibration(calibration), spec), spec
+    cal = engine_calibration(load_calibration(calibration), spec)
+    if chip is not None:
+        from inferchip.catalog.chips import get_chip_params
+
+        cal = split_k_calibration(cal, spec, get_chip_params(chip).family)
+    return cal, spec
 
 
 def option_engine(engine: str) -> Any:

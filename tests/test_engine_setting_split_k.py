@@ -1,0 +1,30 @@
+"""`--engine` on predict, serve and curve resolves the engine's 16-bit GEMM library on the chip's family once, as
+the validated closed-loop and energy rows do (split_k_16bit_families): vLLM splits K on Hopper, not on Blackwell."""
+from inferchip.catalog.engines import get_engine
+from inferchip.interfaces.cli_options.options import engine_setting
+
+
+def test_vllm_splits_k_on_hopper_only():
+    cal_h100, spec = engine_setting("vllm", None, "nvidia-h100-sxm-80gb")
+    cal_b200, _ = engine_setting("vllm", None, "nvidia-b200-180gb")
+    assert spec.splits_16bit_k_on("nvidia-hopper")
+    assert cal_h100.gemm_split_k_16bit is True
+    assert cal_b200.gemm_split_k_16bit is False
+
+
+def test_engine_without_families_never_splits():
+    trt = get_engine("trtllm")
+    assert not trt.split_k_16bit_families
+    cal, _ = engine_setting("trtllm", None, "nvidia-h100-sxm-80gb")
+    assert cal.gemm_split_k_16bit is False
+
+
+def test_split_k_moves_an_h100_vllm_prediction_only_where_it_applies():
+    from inferchip.performance.predict import predict
+
+    kw = dict(count=1, weights="bf16", batch=64, input_tokens=1024, output_tokens=256)
+    cal_split, _ = engine_setting("vllm", None, "nvidia-h100-sxm-80gb")
+    cal_full = cal_split.model_copy(update={"gemm_split_k_16bit": False})
+    t_split = predict("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", calibration=cal_split, **kw)
+    t_full = predict("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", calibration=cal_full, **kw)
+    assert t_split.tpot_s < t_full.tpot_s  # the full-wave charge of small-M 16-bit GEMMs is what split-K removes
