@@ -11,9 +11,11 @@ under MTP speculative decoding every decoding sequence verifying its draft token
   (``padded_rows_routed`` False: SGLang with DeepEP sets the top-k ids of the rows beyond the batch's real
   tokens to -1, and an idle attention-DP rank dispatches none, so no padded row reaches an expert or the
   expert all-to-all), the step is priced at its real rows: the routed experts and the dispatch serve the real
-  tokens. The dense GEMMs' M tile and waves are the same at the real rows as at the captured size (a
-  rank's captured size is at most the next power of two and the next multiple of 8 of its rows, :func:`padded_batch`),
-  so only the padded rows' activation bytes and elementwise work go unpriced there.
+  tokens. With at most one draft token per sequence (every shipped engine's ``mtp_draft_tokens``) the dense GEMMs'
+  M tile and waves are the same at the real rows as at the captured size (a rank's captured size is at most the next
+  power of two and the next multiple of 8 of its rows, :func:`padded_batch`), so only the padded rows' activation
+  bytes and elementwise work go unpriced there; with more drafts the real rows can need fewer M tiles than the padded
+  ones, which this pricing leaves out.
 * **Prefill interference**: a mixed step's prefill tokens and decode rows go through the same
   GEMMs in one pass, plus the prefill's causal attention and the decodes' KV reads (the inner
   step model), so it lasts at least as long as either part would alone.
