@@ -4,8 +4,7 @@ iteration, by hand."""
 from __future__ import annotations
 
 import pytest
-
-from conftest import load_tool
+from tests.conftest import load_tool
 
 
 @pytest.fixture(scope="module")

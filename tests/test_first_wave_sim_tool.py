@@ -3,18 +3,12 @@ planted rows (a run whose first C of P C requests wait W reads W; stalled runs a
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.conftest import load_tool
 
-_P = Path(__file__).resolve().parents[1] / "tools" / "closed_loop" / "first_wave_sim.py"
-_spec = importlib.util.spec_from_file_location("first_wave_sim", _P)
-assert _spec is not None and _spec.loader is not None
-fws = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fws)
+fws = load_tool("first_wave_sim")
 
 
 def test_excess_by_hand():

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from tests.conftest import load_tool
 
-_TOOLS = Path(__file__).resolve().parents[1] / "tools"
-sys.path.insert(0, str(_TOOLS / "closed_loop"))
-_spec = importlib.util.spec_from_file_location("prefill_slope", _TOOLS / "ttft" / "prefill_slope.py")
-assert _spec is not None and _spec.loader is not None
-ps = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ps)
+ps = load_tool("prefill_slope")
 
 
 def test_slope_by_hand():

@@ -3,19 +3,11 @@ under / over counts, the median with one group's part taken out, and the first w
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from tests.conftest import load_tool
 
-_TOOLS = Path(__file__).resolve().parents[1] / "tools"
-sys.path.insert(0, str(_TOOLS / "closed_loop"))
-_spec = importlib.util.spec_from_file_location("ttft_body", _TOOLS / "ttft" / "ttft_body.py")
-assert _spec is not None and _spec.loader is not None
-tb = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tb)
+tb = load_tool("ttft_body")
 
 
 def test_needed_by_hand():
@@ -49,10 +41,7 @@ def test_keys_and_bad_id():
 
 
 def test_first_wave_end_by_hand():
-    _fw = importlib.util.spec_from_file_location("first_wave_steps", _TOOLS / "ttft" / "first_wave_steps.py")
-    assert _fw is not None and _fw.loader is not None
-    fw = importlib.util.module_from_spec(_fw)
-    _fw.loader.exec_module(fw)
+    fw = load_tool("first_wave_steps")
     # sends in order 0, 0, 0 (the wave of 3), then 2.0; first tokens 0.5, 1.5, 1.0, 2.1: the wave ends at 1.5
     arrival = np.array([0.0, 2.0, 0.0, 0.0])
     first = np.array([0.5, 2.1, 1.5, 1.0])
