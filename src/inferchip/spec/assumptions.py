@@ -217,9 +217,7 @@ class HostAssumptions(_Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> HostAssumptions:
-        _plausible("host", self)  # first: its message names the range and the usual slip
-        if not 0 < self.psu_efficiency.value <= 1:
-            raise ValueError(f"psu_efficiency: must be in (0, 1], got {self.psu_efficiency.value}")
+        _plausible("host", self)  # its psu_efficiency range (0.5 to 1) is the whole check of that field
         if self.host_j_per_sequence is not None and not self.host_j_per_sequence.value >= 0:
             raise ValueError(f"host_j_per_sequence: must be >= 0, got {self.host_j_per_sequence.value}")
         return self
