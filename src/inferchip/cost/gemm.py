@@ -96,15 +96,24 @@ def split_waves(tiles: ArrayLike, tiles_in_flight: ArrayLike, slices_max: ArrayL
     full-depth tile (each slice is 1/s deep). ``slices_max`` 1 gives :func:`gemm_waves`. E.g. 10 tiles on 148
     units, K 2880 (5 slices at most): 1/5 wave."""
     t = np.asarray(tiles, dtype=float)
-    s = split_slices(t, tiles_in_flight, slices_max)
-    out: FloatArray = np.ceil(t * s / tiles_in_flight) / s
+    return _waves_of_slices(t, split_slices(t, tiles_in_flight, slices_max), tiles_in_flight)
+
+
+def _waves_of_slices(tiles: FloatArray, slices: FloatArray, tiles_in_flight: ArrayLike) -> FloatArray:
+    """Full-depth waves of ``tiles`` output tiles cut into ``slices`` slices each: ``ceil(tiles s / T) / s``."""
+    out: FloatArray = np.ceil(tiles * slices / tiles_in_flight) / slices
     return out
 
 
 def split_waves_scalar(tiles: float, tiles_in_flight: float, slices_max: float) -> float:
     """:func:`split_waves` at one point in Python floats (the scalar step path): the same operations."""
-    s = max(1.0, min(math.floor(tiles_in_flight / max(tiles, 1.0)), slices_max))
+    s = _split_slices_scalar(tiles, tiles_in_flight, slices_max)
     return math.ceil(tiles * s / tiles_in_flight) / s
+
+
+def _split_slices_scalar(tiles: float, tiles_in_flight: float, slices_max: float) -> float:
+    """:func:`split_slices` at one point in Python floats."""
+    return max(1.0, min(math.floor(tiles_in_flight / max(tiles, 1.0)), slices_max))
 
 
 def split_k_compute_s(tiles: ArrayLike, tiles_in_flight: ArrayLike, slices_max: ArrayLike, tile_rows: ArrayLike,
@@ -119,7 +128,7 @@ def split_k_compute_s(tiles: ArrayLike, tiles_in_flight: ArrayLike, slices_max: 
     t = np.asarray(tiles, dtype=float)
     s = split_slices(t, tiles_in_flight, slices_max)
     dp = gemm_waves(t, tiles_in_flight) * tile_rows * flop_per_wave_row / flop_per_s
-    sk = np.ceil(t * s / tiles_in_flight) / s * tile_rows * flop_per_wave_row / flop_per_s + np.where(
+    sk = _waves_of_slices(t, s, tiles_in_flight) * tile_rows * flop_per_wave_row / flop_per_s + np.where(
         s > 1.0, s * np.asarray(partial_s, dtype=float), np.inf)
     out: FloatArray = np.minimum(dp, sk)
     return out
@@ -129,7 +138,7 @@ def split_k_compute_s_scalar(tiles: float, tiles_in_flight: float, slices_max: f
                              flop_per_wave_row: float, flop_per_s: float, partial_s: float) -> float:
     """:func:`split_k_compute_s` at one point in Python floats (the scalar step path): the same operations."""
     dp = math.ceil(tiles / tiles_in_flight) * tile_rows * flop_per_wave_row / flop_per_s
-    s = max(1.0, min(math.floor(tiles_in_flight / max(tiles, 1.0)), slices_max))
+    s = _split_slices_scalar(tiles, tiles_in_flight, slices_max)
     if s <= 1.0:
         return dp
     sk = math.ceil(tiles * s / tiles_in_flight) / s * tile_rows * flop_per_wave_row / flop_per_s + s * partial_s
