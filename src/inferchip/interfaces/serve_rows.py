@@ -28,9 +28,9 @@ import typer
 from pydantic import ValidationError
 
 from inferchip.errors import InvalidSettingError
+from inferchip.sim.lengths import RANGE_RATIO  # the case rows' length draw, [0.8 L, L] (InferenceMAX)
 from inferchip.workload.limits import MAX_CHIPS
 
-RANGE_RATIO = 0.8  # the case rows' length draw, [0.8 L, L] (InferenceMAX RANDOM_RANGE_RATIO)
 CURVE_CONCURRENCIES = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # curve --mtp/--disagg: the points (closed-loop rows)
 # a row's refusal names its columns; serve names the options they came from (longest first)
 COLUMN_OPTIONS = (("column notes (decode pool)", "--disagg (decode pool)"),
