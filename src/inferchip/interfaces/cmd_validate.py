@@ -301,9 +301,9 @@ def calibrate_cmd(
             f"{m} {per[m]['median_ape']:.1f}/{per[m]['p90_ape']:.1f}" for m in SERVER_MODELS)
             + f" (median/p90 APE); lower: {per['lower']}; validate uses {per['auto']}"
             + ("" if per["lower"] == per["auto"] else "; they differ: SERVER_MODEL_BY_METRIC should follow"))
-    conv = rep.convergence_text()
-    con.print(conv if "not converged" not in conv and "stopped at the limit" not in conv
-              else f"[yellow]{conv}[/]; raise --max-evaluations")
+    conv, c = rep.convergence_text(), rep.convergence()
+    converged = c["full"]["converged"] and c["folds_converged"] == c["folds_fitted"]
+    con.print(conv if converged else f"[yellow]{conv}[/]; raise --max-evaluations")
     for r in summary["not_predicted"]:
         con.print(f"[yellow]not predicted:[/] {r['case_id']} (line {r['line']}): {r['status']}: {r['reason']}")
     con.print(f"wrote {out}")
