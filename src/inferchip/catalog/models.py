@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from inferchip.catalog.hf_config import model_spec_from_config
-from inferchip.catalog.yaml_io import is_dir, is_file, not_a_file, read_mapping
+from inferchip.catalog.yaml_io import exists, is_dir, is_file, not_a_file, read_mapping
 from inferchip.errors import SpecError, UnknownIdError
 from inferchip.spec.model import ModelSpec
 
@@ -129,9 +129,8 @@ def load_model(id_or_path: str | Path) -> ModelSpec:
         if is_dir(path):  # a checkpoint folder without its config.json
             raise SpecError(f"{path}: a folder without a config.json; allowed: a model id, a config.json or a "
                             "folder holding one")
-        why = not_a_file(path, "model")
-        if "not a regular file" in why:  # /dev/null, a pipe: there, but not a config
-            raise SpecError(why)
+        if exists(path):  # /dev/null, a pipe: there, but neither a file nor a folder
+            raise SpecError(not_a_file(path, "model"))
         err = UnknownIdError("model", given, model_ids())
         from inferchip.catalog.vision_networks import is_vision_network  # `inferchip models` lists both families
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from inferchip.catalog.yaml_io import is_file, not_a_file, read_mapping, validate
+from inferchip.catalog.yaml_io import exists, is_file, not_a_file, read_mapping, validate
 from inferchip.errors import SpecError, UnknownIdError
 from inferchip.spec.vision import VisionCalibration, VisionNetworkSpec
 
@@ -60,9 +60,8 @@ def load_network_spec(id_or_path: str | Path) -> VisionNetworkSpec:
     if path_like and is_file(path):  # a file, but not a .yaml (or .onnx, read elsewhere)
         raise SpecError(f"{given}: not a network file (its name ends neither in .yaml/.yml nor .onnx); allowed: "
                         f"{allowed}")
-    why = not_a_file(path, "network", allowed)
-    if path_like and "no such" not in why:  # a folder or a device, not a network file
-        raise SpecError(why)
+    if path_like and exists(path):  # a folder or a device, not a network file
+        raise SpecError(not_a_file(path, "network", allowed))
     raise UnknownIdError("vision network", given, bundled, listing="inferchip models")
 
 

@@ -211,17 +211,21 @@ def is_dir(path: Path) -> bool:
         return False
 
 
+def exists(path: Path) -> bool:
+    """``path.exists()``, False for a name the file system cannot hold."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def not_a_file(path: Path, what: str, allowed: str | None = None) -> str:
     """Why ``path`` (which ``is_file`` refused) cannot be read as a ``what`` file: a folder, something that is not a
-    regular file (a device, a pipe), or nothing there; with what is allowed."""
+    regular file (a device, a pipe), or nothing there (``exists`` False); with what is allowed."""
     allowed = f"allowed: {allowed or f'an id of `inferchip {what}s` or a {what} file'}"
     if is_dir(path):
         return f"{path}: a folder, not a {what} file; {allowed}"
-    try:
-        there = path.exists()
-    except (OSError, ValueError):
-        there = False
-    if there:
+    if exists(path):
         return f"{path}: not a regular file (a device or a pipe); {allowed}"
     return f"{path}: no such {what} file; {allowed}"
 
