@@ -95,7 +95,8 @@ def predict(
     except TypeError:  # an unhashable argument: resolve_setting keys it by identity
         setting, hashable = None, False
     try:  # finite and above 0 (a NaN, an infinity or a string: named below, not a raw error further on)
-        lengths_ok = 0 < input_tokens < _INF and 0 < output_tokens < _INF and (batch is None or 0 < batch < _INF)
+        lengths_ok = (0 < input_tokens < math.inf and 0 < output_tokens < math.inf
+                      and (batch is None or 0 < batch < math.inf))
     except TypeError:
         lengths_ok = False
     if setting is None or not lengths_ok:  # check every number, naming a bad one
@@ -130,7 +131,6 @@ def predict(
     return predict_setting(setting, ask(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s), fast=False)
 
 
-_INF = math.inf
 
 # predict's recent settings by their arguments (a subset of resolve_setting's cache, looked up before
 # the keyword call and its key of every resolve_setting argument; at most SETTINGS_CACHED).
