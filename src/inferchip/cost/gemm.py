@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from inferchip.cost.constants import FLOP_PER_MAC, MIN_TILE_M
+from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, MIN_TILE_M
 from inferchip.cost.roofline import ArrayLike, FloatArray
 from inferchip.units import GIGA
 
@@ -79,6 +79,14 @@ def split_k_slices_max(k: ArrayLike, weight_bytes: ArrayLike, cublas: bool) -> F
         return np.ones_like(k)
     out: FloatArray = np.where(np.asarray(weight_bytes, dtype=float) >= 2.0,
                                np.maximum(1.0, np.floor(k / CUBLAS_SPLIT_K_MIN_DEPTH)), 1.0)
+    return out
+
+
+def split_k_partial_s(m: ArrayLike, n: ArrayLike, bytes_per_s: ArrayLike) -> FloatArray:
+    """Seconds of one split-K slice's partial sums: an fp32 ``m x n`` tile of partials written and read back,
+    ``2 m n 4 B / bytes_per_s`` (priced at DRAM: an upper bound where the partials stay in L2); the
+    ``partial_s`` of :func:`split_k_compute_s`."""
+    out: FloatArray = 2.0 * FP32_BYTES * np.asarray(m, dtype=float) * n / bytes_per_s
     return out
 
 

@@ -102,7 +102,7 @@ def _matrix_gemm(m: FloatArray, ops: OpTable, ctx: CostContext) -> KernelCost:
     once plus activations in and out
     (:func:`~inferchip.cost.gemm.gemm_bytes`)."""
     tm = m_tile(m, ctx.tile_m)
-    partial_s = 2.0 * FP32_BYTES * m * ops["n"] / ctx.attainable_bytes_per_s  # a split-K slice's fp32 round trip
+    partial_s = gemm.split_k_partial_s(m, ops["n"], ctx.attainable_bytes_per_s)  # a slice's fp32 round trip
     matrix_s = gemm.split_k_compute_s(np.ceil(np.maximum(m, 1.0) / tm) * ops["n_tiles"], ctx.tiles_in_flight,
                                       ops["k_slices"], tm, ops["flop_per_wave_row"], ops["attainable_flop_per_s"],
                                       partial_s)

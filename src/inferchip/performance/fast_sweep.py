@@ -10,9 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 from inferchip.cost import rules as r
-from inferchip.cost.constants import FP32_BYTES
 from inferchip.cost.context import CostContext, KernelCost, OpTable, StepPoints
-from inferchip.cost.gemm import gemm_waves, m_tile, split_k_compute_s
+from inferchip.cost.gemm import gemm_waves, m_tile, split_k_compute_s, split_k_partial_s
 from inferchip.cost.roofline import FloatArray
 from inferchip.cost.step import KindGroup, StepPlan, step_points
 
@@ -116,7 +115,7 @@ def decode_times(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatArray, i
         x *= mat.n_tiles
         if mat.splits:  # some GEMM may split K (Calibration.gemm_split_k_16bit)
             waves = split_k_compute_s(x, tiles_in_flight, mat.k_slices, tm, mat.flop_per_wave_row,
-                                      mat.attainable_flop_per_s, 2.0 * FP32_BYTES * m * mat.n / abw)
+                                      mat.attainable_flop_per_s, split_k_partial_s(m, mat.n, abw))
         else:  # the full-wave count, in the arithmetic of the plans that split nothing
             waves = gemm_waves(x, tiles_in_flight)
             waves *= tm
