@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from inferchip.errors import InvalidSettingError
 from inferchip.interfaces import fmt
@@ -17,7 +15,7 @@ from inferchip.interfaces.cli_options import files
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options import output as out
 from inferchip.interfaces.cli_options import serving as so
-from inferchip.interfaces.cli_options.tables import serve_tables
+from inferchip.interfaces.cli_options.tables import case_rows_table, curve_table, serve_tables
 from inferchip.interfaces.cmd_predict import OutputFormat
 
 
@@ -307,24 +305,8 @@ def curve_cmd(
                                 "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
                                            for r in df.to_dict(orient="records")]}))
         return
-    t = Table(title=f"{model} on {count} x {chip}: throughput vs interactivity (* = Pareto front)",
-              title_justify="left")
-    for c in ("concurrency", "tok/s per user", "tok/s per chip", "TTFT mean", "TTFT p50", "TPOT mean", "W/chip",
-              "tok/J", "$/Mtok", "tok/s per $capex", ""):
-        t.add_column(c, justify="right")
-
-    def num(v, spec: str) -> str:
-        return "-" if v is None or math.isnan(v) else format(v, spec)
-
-    for r in df.to_dict(orient="records"):
-        t.add_row(str(r.get("concurrency")), f"{r['output_tokens_per_s_per_user']:,.1f}",
-                  f"{r['output_tokens_per_s_per_chip']:,.1f}", fmt.ms(r.get("ttft_s_mean", float("nan"))),
-                  fmt.ms(r.get("ttft_s_p50", float("nan"))),
-                  fmt.ms(r.get("tpot_s_mean", float("nan"))), num(r.get("power_w_per_chip"), ",.0f"),
-                  num(r.get("output_tokens_per_j"), ",.3f"), num(r.get("usd_per_million_tokens"), ",.3f"),
-                  num(r.get("output_tokens_per_s_per_usd_capex"), ".4f"), "*" if r.get("pareto") else "")
     con = out.console()
-    con.print(t)
+    con.print(curve_table(df.to_dict(orient="records"), f"{model} on {count} x {chip}: throughput vs interactivity"))
     con.print(f"assumptions: {_assumptions_file(assumptions)}")
     con.print(opts.engine_line(used_engine, so.DEFAULT_SCHEDULER))
 
@@ -335,16 +317,8 @@ def _print_rows(rows: list[dict], title: str, output: OutputFormat, curve: bool 
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"engine": rows[0]["engine"], "points": rows} if curve else rows[0]))
         return
-    t = Table(title=title + " (closed-loop benchmark of a case row)", title_justify="left")
-    for c in ("concurrency", "TTFT mean", "TTFT p50", "TPOT mean", "tok/s per user", "tok/s per chip",
-              "tokens/step"):
-        t.add_column(c, justify="right")
-    for r in rows:
-        t.add_row(str(r["concurrency"]), fmt.ms(r["ttft_s_mean"]), fmt.ms(r["ttft_s_p50"]), fmt.ms(r["tpot_s_mean"]),
-                  f"{r['output_tokens_per_s_per_user']:,.1f}", f"{r['output_tokens_per_s_per_chip']:,.1f}",
-                  f"{r['tokens_per_step']:.3g}")
     con = out.console()
-    con.print(t)
+    con.print(case_rows_table(rows, title))
     con.print(f"engine: {rows[0]['engine']}")
     for n in rows[-1]["notes"]:
         con.print(f"note: {n}")
