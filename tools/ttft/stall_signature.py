@@ -288,9 +288,9 @@ def report_loao(validate_json: str, rs: list[dict]) -> None:
             e2 = 100.0 * (p + k * 1e3 * c / n - x["meas"]) / x["meas"]
         errs.append(e)
         moved.append(e2)
-        g = groups[(x["engine"], x["chip"])]
-        g[0].append(e)
-        g[1].append(e2)
+        for k in ((x["engine"], x["chip"]), (x["engine"], "all chips")):
+            groups[k][0].append(e)
+            groups[k][1].append(e2)
 
     def f(v: list[float]) -> str:
         a = np.abs(v)
