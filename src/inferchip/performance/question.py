@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -40,6 +42,25 @@ class LengthDist:
         """Lognormal of shape ``sigma`` clipped at ``cap``, scaled so the clipped mean is ``mean``."""
         return _lognormal(float(mean), float(cap), float(sigma), int(n))
 
+    @classmethod
+    def lognormal_cv(cls, mean: float, cap: float, cv: float, n: int = LENGTH_POINTS) -> LengthDist:
+        """:meth:`lognormal` whose ``n`` points have the coefficient of variation ``cv`` (a measured
+        spread, e.g. a run's published output-length histogram): the shape is solved so that the points'
+        second moment is ``mean^2 (1 + cv^2)``, the quantity the closed loop's length-biased context
+        reads (``operating.steady_state``). ValueError when ``cv`` is not a positive finite number or
+        the cap clips the spread below it."""
+        if not (math.isfinite(cv) and cv > 0.0):
+            raise ValueError(f"coefficient of variation {cv!r} is not a positive finite number")
+
+        def excess(sigma: float) -> float:
+            d = _lognormal(float(mean), float(cap), sigma, int(n))
+            return d.second_moment / (d.mean * d.mean) - 1.0 - cv * cv
+
+        if excess(_SIGMA_MAX) < 0.0:
+            raise ValueError(f"coefficient of variation {cv:g} is out of reach: a mean of {mean:g} tokens capped "
+                             f"at {cap:g} spreads at most to {math.sqrt(excess(_SIGMA_MAX) + cv * cv):.3f}")
+        return _lognormal(float(mean), float(cap), _bisect(excess, _SIGMA_MIN, _SIGMA_MAX), int(n))
+
     @cached_property
     def array(self) -> FloatArray:
         return np.asarray(self.points, dtype=np.float64)
@@ -63,6 +84,17 @@ class LengthDist:
             x = float(self.points[0])
             return x * (0.0 + (x + 1.0) / 2.0)
         return float(np.mean(prefill_pairs(self.array)))
+
+
+_SIGMA_MIN, _SIGMA_MAX = 1e-6, 4.0  # the lognormal shapes :meth:`LengthDist.lognormal_cv` searches
+
+
+def _bisect(f: Callable[[float], float], lo: float, hi: float, steps: int = 60) -> float:
+    """The root of ``f`` (increasing, ``f(lo) < 0 <= f(hi)``) on ``[lo, hi]`` by bisection, to 2^-steps of the span."""
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if f(mid) < 0.0 else (lo, mid)
+    return 0.5 * (lo + hi)
 
 
 @lru_cache(maxsize=4096)
