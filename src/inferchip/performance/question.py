@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -59,7 +58,9 @@ class LengthDist:
         if excess(_SIGMA_MAX) < 0.0:
             raise ValueError(f"coefficient of variation {cv:g} is out of reach: a mean of {mean:g} tokens capped "
                              f"at {cap:g} spreads at most to {math.sqrt(excess(_SIGMA_MAX) + cv * cv):.3f}")
-        return _lognormal(float(mean), float(cap), _bisect(excess, _SIGMA_MIN, _SIGMA_MAX), int(n))
+        from scipy.optimize import brentq  # type: ignore[import-untyped]
+
+        return _lognormal(float(mean), float(cap), float(brentq(excess, _SIGMA_MIN, _SIGMA_MAX, xtol=1e-12)), int(n))
 
     @cached_property
     def array(self) -> FloatArray:
@@ -87,14 +88,6 @@ class LengthDist:
 
 
 _SIGMA_MIN, _SIGMA_MAX = 1e-6, 4.0  # the lognormal shapes :meth:`LengthDist.lognormal_cv` searches
-
-
-def _bisect(f: Callable[[float], float], lo: float, hi: float, steps: int = 60) -> float:
-    """The root of ``f`` (increasing, ``f(lo) < 0 <= f(hi)``) on ``[lo, hi]`` by bisection, to 2^-steps of the span."""
-    for _ in range(steps):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if f(mid) < 0.0 else (lo, mid)
-    return 0.5 * (lo + hi)
 
 
 @lru_cache(maxsize=4096)
