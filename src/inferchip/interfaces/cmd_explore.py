@@ -39,6 +39,10 @@ def explore_cmd(
 ) -> None:
     """Design-space exploration (see docs/explore.md)."""
     model_ids = _ids(models)
+    if out is not None:  # a file where the folder should be is refused before any work, in every mode
+        from inferchip.interfaces.report.output import check_out_folder
+
+        check_out_folder(out)
     if target is not None or beat is not None:
         _beat(target, _ids(beat) or [], model_ids, out, boundary_map)
         return
