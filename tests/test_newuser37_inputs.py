@@ -1,0 +1,213 @@
+"""A demanding new user's walk (stop 37): a chip file under a catalogue chip's id given to ``review --claim``, a
+``--out`` that is a file given to ``explore``, the JSON of ``predict`` for a model that states no context window, the
+"what would make it fit" advice for a chip whose usable memory is below one prefill chunk's activations, and
+``--engine`` on a chip family the engine does not run on. Each was a silent wrong answer, advice that could not
+work, a message without the option, or a note missing from the JSON; each is now one clear ``error:`` line (exit
+2) or the note, as the tests below check."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cli_in_process import run_main
+from inferchip.catalog.chips import chip_ids, get_chip_params
+from inferchip.catalog.engines import check_engine_runs_on, get_engine, load_engines, row_engine
+from inferchip.errors import InvalidSettingError, SpecError
+from inferchip.review.inputs import resolve
+from inferchip.review.review import ReviewConfig
+
+CATALOG = Path(__file__).parents[1] / "src" / "inferchip" / "catalog"
+H100 = "nvidia-h100-sxm-80gb"
+LLAMA = "meta-llama/Llama-3.1-8B"
+
+
+def _h100_yaml() -> dict:
+    return yaml.safe_load((CATALOG / "chips" / f"{H100}.yaml").read_text(encoding="utf-8"))
+
+
+# ------------------------------------------------------------ review --claim FILE under a reviewed chip's id
+
+@settings(max_examples=12, deadline=None)
+@given(field=st.sampled_from([("memory", "capacity", 96), ("interconnect", "scaleup_bw_gb_per_s_per_direction", 450),
+                              ("power", "tdp_w", 600), ("compute", "clock_ghz", 1.5)]),
+       scale=st.sampled_from([1.5, 2.0, 3.0]))
+def test_a_claim_file_under_a_reviewed_chips_id_with_its_own_figures_is_refused(tmp_path_factory, field, scale):
+    """Before: the claimed file was silently replaced by the catalogue chip of the same id (its figures lost)."""
+    section, key, value = field
+    data = _h100_yaml()
+    data[section][key] = value * scale
+    path = tmp_path_factory.mktemp("claim") / "mine.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    cfg = ReviewConfig(chips=(H100, "nvidia-b200-180gb"), claim=str(path), models=(LLAMA,))
+    with pytest.raises(InvalidSettingError) as exc:
+        resolve(cfg)
+    msg = str(exc.value)
+    assert msg.startswith(f"--claim {path}: id = '{H100}'") and "allowed: an id of the file's own" in msg
+
+
+def test_a_claim_file_identical_to_the_catalogue_chip_or_under_its_own_id_is_reviewed(tmp_path):
+    same = tmp_path / "same.yaml"
+    same.write_text((CATALOG / "chips" / f"{H100}.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    chips, _, claim = resolve(ReviewConfig(chips=(H100,), claim=str(same), models=(LLAMA,)))
+    assert [c.id for c in chips] == [H100] and claim is chips[0] and claim.is_claim
+    own = _h100_yaml() | {"id": "my-chip"}
+    own["memory"]["capacity"] = 96
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump(own), encoding="utf-8")
+    chips, _, claim = resolve(ReviewConfig(chips=(H100,), claim=str(mine), models=(LLAMA,)))
+    assert [c.id for c in chips] == [H100, "my-chip"] and claim is chips[1]
+
+
+def test_review_cli_refuses_the_shadowing_claim_in_one_line(tmp_path):
+    data = _h100_yaml()
+    data["memory"]["capacity"] = 96
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    code, text = run_main(["review", "--claim", str(path), "--chips", f"{H100},nvidia-b200-180gb",
+                           "--models", LLAMA, "--out", str(tmp_path / "rv")])
+    assert code == 2 and text.startswith("error: --claim") and "Traceback" not in text
+    assert not (tmp_path / "rv").exists()
+
+
+# ------------------------------------------------------------ explore --out FILE
+
+@pytest.mark.parametrize("mode", ["search", "beat"])
+@pytest.mark.parametrize("below", [False, True])
+def test_explore_refuses_a_file_as_out_before_any_work(tmp_path, monkeypatch, mode, below):
+    """Before: --target/--beat ran the whole search, then ended in 'error: afile: File exists' (no option named);
+    the space search started its progress bar, then said 'cannot create the folder'."""
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    called: list[int] = []
+    monkeypatch.setattr("inferchip.explore.beat.beat", lambda *a, **k: called.append(1))
+    monkeypatch.setattr("inferchip.explore.run.explore", lambda *a, **k: called.append(1))
+    out = blocker / "sub" if below else blocker
+    args = (["explore", "--target", "tesla-ai5", "--beat", "nvidia-b200-180gb"] if mode == "beat"
+            else ["explore", str(Path(__file__).parents[1] / "docs" / "explore-space.yaml"), "--budget", "2"])
+    code, text = run_main([*args, "--out", str(out)])
+    assert code == 2 and not called
+    assert text.startswith(f"error: --out {out}: {blocker} is a file, not a folder"), text
+
+
+# ------------------------------------------------------------ predict --format json: the context note
+
+def test_predict_json_keeps_the_note_of_a_model_without_a_context_window(tmp_path):
+    """Before: the note was printed under the table only; the JSON's notes lacked it."""
+    cfg = json.loads((CATALOG / "models" / "meta-llama__Llama-3.1-8B.json").read_text(encoding="utf-8"))
+    cfg.pop("max_position_embeddings")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg), encoding="utf-8")
+    code, text = run_main(["predict", "--chip", H100, "--model", str(path), "--batch", "1", "--format", "json"])
+    assert code == 0
+    notes = json.loads(text)["notes"]
+    assert any("states no context window" in n for n in notes)
+    code, text = run_main(["predict", "--chip", H100, "--model", LLAMA, "--batch", "1", "--format", "json"])
+    assert code == 0 and not any("context window" in n for n in json.loads(text)["notes"])
+
+
+# ------------------------------------------------------------ what would make it fit, on a chip too small
+
+def _chip_file(tmp_path: Path, capacity: float, unit: str) -> Path:
+    data = {"id": "tiny-npu", "name": "Tiny", "vendor": "Me", "family": "generic",
+            "compute": {"dense_tflops": {"bf16": 400.0}},
+            "memory": {"type": "HBM3", "capacity": capacity, "capacity_unit": unit, "bandwidth_tb_per_s": 2.0},
+            "sources": [{"citation": "a user's estimate"}]}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+@settings(max_examples=10, deadline=None)
+@given(capacity=st.sampled_from([1, 16, 96, 512, 4096]), unit=st.sampled_from(["MB", "MiB"]),
+       weights=st.sampled_from(["bf16", "fp8", "int4"]))
+def test_no_impossible_advice_when_the_usable_memory_is_below_one_chunks_activations(tmp_path_factory, capacity,
+                                                                                     unit, weights):
+    """A capacity typed in MiB for GiB: the usable memory is below the activations of one prefill chunk, which
+    every chip keeps, so neither more chips nor narrower weights fit it. Before: 'narrower weights' was advised."""
+    path = _chip_file(tmp_path_factory.mktemp("chip"), capacity, unit)
+    code, text = run_main(["predict", "--chip", str(path), "--model", LLAMA, "--weights", weights, "--batch", "1"])
+    assert code == 2 and text.startswith("error: ") and "Traceback" not in text
+    advice = text.split("What would make it fit:", 1)[1]
+    assert "narrower weights" not in advice and "more chips" not in advice
+    assert "memory.capacity_unit" in advice and "nothing in the layout or the formats" in advice
+
+
+def test_a_chip_that_only_needs_more_chips_still_gets_that_advice(tmp_path):
+    path = _chip_file(tmp_path, 12, "GiB")
+    code, text = run_main(["predict", "--chip", str(path), "--model", LLAMA, "--batch", "1"])
+    assert code == 2 and "more chips" in text and "nothing in the layout" not in text
+
+
+# ------------------------------------------------------------ --engine on a chip family it does not run on
+
+def test_every_engine_and_catalogue_chip_pair_is_allowed_exactly_where_the_hardware_record_says():
+    cat = load_engines()
+    runs = {h.engine: set(h.families) for h in cat.hardware}
+    assert set(runs) == {"trtllm", "dynamo", "atom"}
+    for chip in chip_ids():
+        family = get_chip_params(chip).family
+        for e in cat.engines:
+            allowed = e.id not in runs or family in runs[e.id] or family == "generic"
+            if allowed:
+                check_engine_runs_on(e, chip, family)
+                continue
+            with pytest.raises(InvalidSettingError) as exc:
+                check_engine_runs_on(e, chip, family)
+            msg = str(exc.value)
+            assert msg.startswith(f"--engine {e.id}: ") and chip in msg and f"family {family}" in msg
+            assert "allowed on this chip: " in msg and e.id not in msg.split("allowed on this chip: ")[1]
+
+
+def test_the_measured_rows_run_their_engines_where_the_hardware_record_allows():
+    """The closed-loop rows (InferenceMAX) and their engines: no measured run contradicts the record."""
+    with (CATALOG / "inferencemax_cases.csv").open(encoding="utf-8", newline="") as f:
+        pairs = {(r["accelerator"], r["software"]) for r in csv.DictReader(f)}
+    assert pairs
+    for accelerator, software in pairs:
+        engine = row_engine(software, accelerator)
+        assert engine is not None
+        check_engine_runs_on(engine, accelerator, get_chip_params(accelerator).family)
+
+
+@pytest.mark.parametrize("command", [
+    ["predict", "--chip", "amd-mi300x", "--engine", "trtllm", "--batch", "1"],
+    ["predict", "--chip", "cpu:intel-xeon-6980p", "--engine", "dynamo", "--batch", "1"],
+    ["serve", "--chip", H100, "--engine", "atom", "--concurrency", "4", "--tp", "1"],
+    ["curve", "--chip", H100, "--engine", "atom", "--tp", "1"],
+])
+def test_the_cli_refuses_an_engine_on_a_chip_it_does_not_run_on_in_one_line(command):
+    code, text = run_main([*command, "--model", LLAMA])
+    assert code == 2 and text.startswith("error: --engine ") and len(text.strip().splitlines()) == 1
+    assert "allowed on this chip:" in text
+
+
+def test_a_users_generic_chip_takes_any_engine(tmp_path):
+    path = _chip_file(tmp_path, 96, "GiB")
+    for engine in ("trtllm", "atom", "dynamo", "vllm"):
+        code, text = run_main(["predict", "--chip", str(path), "--model", LLAMA, "--batch", "1", "--engine", engine,
+                               "--format", "json"])
+        assert code == 0, text
+        assert json.loads(text)["engine"]["id"] == engine
+
+
+def test_a_hardware_record_naming_an_unknown_family_or_engine_is_refused(tmp_path):
+    data = yaml.safe_load((CATALOG / "engines.yaml").read_text(encoding="utf-8"))
+    for bad, needle in (({"engine": "trtllm", "families": ["nvidia-hoper"], "source": "x"}, "'nvidia-hoper'"),
+                        ({"engine": "tgi", "families": ["nvidia-hopper"], "source": "x"}, "'tgi'")):
+        path = tmp_path / f"engines-{needle.strip(chr(39))}.yaml"
+        path.write_text(yaml.safe_dump({**data, "hardware": [bad]}), encoding="utf-8")
+        with pytest.raises(SpecError) as exc:
+            load_engines(path)
+        assert needle in str(exc.value) and "allowed:" in str(exc.value)
+
+
+def test_get_engine_still_answers_for_every_engine():
+    for e in load_engines().engines:
+        assert get_engine(e.id) is e
