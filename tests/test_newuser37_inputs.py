@@ -211,3 +211,53 @@ def test_a_hardware_record_naming_an_unknown_family_or_engine_is_refused(tmp_pat
 def test_get_engine_still_answers_for_every_engine():
     for e in load_engines().engines:
         assert get_engine(e.id) is e
+
+
+# ------------------------------------------------ a user's MoE config.json: fields that silently made it dense
+
+def _config(tmp_path: Path, bundled: str, **changes: object) -> Path:
+    cfg = json.loads((CATALOG / "models" / bundled).read_text(encoding="utf-8"))
+    cfg.update(changes)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg), encoding="utf-8")
+    return path
+
+
+@settings(max_examples=15, deadline=None)
+@given(first=st.integers(min_value=28, max_value=10**6))
+def test_first_k_dense_replace_beyond_the_layers_is_refused(tmp_path_factory, first):
+    """Before: DeepSeek-V2-Lite (27 layers) with first_k_dense_replace 999 loaded as a dense 3 GB model."""
+    from inferchip.catalog.models import load_model
+
+    path = _config(tmp_path_factory.mktemp("m"), "deepseek-ai__DeepSeek-V2-Lite.json", first_k_dense_replace=first)
+    with pytest.raises(SpecError) as exc:
+        load_model(str(path))
+    assert f"first_k_dense_replace = {first}: expected an integer between 0 and 27" in str(exc.value)
+
+
+def test_zero_routed_experts_is_refused_and_the_edges_still_load(tmp_path):
+    """Before: n_routed_experts 0 loaded as a dense model; transformers makes every layer from first_k_dense_replace
+    on a MoE layer whenever the key is not null, so 0 experts is no model. 27 (every layer dense) still loads."""
+    from inferchip.catalog.models import load_model
+
+    with pytest.raises(SpecError) as exc:
+        load_model(str(_config(tmp_path, "deepseek-ai__DeepSeek-V2-Lite.json", n_routed_experts=0)))
+    assert "n_routed_experts = 0" in str(exc.value) and "null for a dense model" in str(exc.value)
+    dense = load_model(str(_config(tmp_path, "deepseek-ai__DeepSeek-V2-Lite.json", first_k_dense_replace=27)))
+    assert not dense.is_moe
+    moe = load_model(str(_config(tmp_path, "deepseek-ai__DeepSeek-V2-Lite.json")))
+    assert moe.is_moe and moe.num_experts == 64
+
+
+@settings(max_examples=15, deadline=None)
+@given(index=st.one_of(st.integers(max_value=-1, min_value=-10**6), st.integers(min_value=48, max_value=10**6)))
+def test_mlp_only_layers_outside_the_layers_is_refused(tmp_path_factory, index):
+    """Before: Qwen3-30B-A3B (48 layers) with mlp_only_layers [100] loaded, the index silently skipped."""
+    from inferchip.catalog.models import load_model
+
+    path = _config(tmp_path_factory.mktemp("m"), "Qwen__Qwen3-30B-A3B.json", mlp_only_layers=[0, index])
+    with pytest.raises(SpecError) as exc:
+        load_model(str(path))
+    assert "mlp_only_layers" in str(exc.value) and "from 0 to 47" in str(exc.value)
+    ok = load_model(str(_config(tmp_path_factory.mktemp("m"), "Qwen__Qwen3-30B-A3B.json", mlp_only_layers=[0, 47])))
+    assert ok.is_moe
