@@ -261,3 +261,23 @@ def test_mlp_only_layers_outside_the_layers_is_refused(tmp_path_factory, index):
     assert "mlp_only_layers" in str(exc.value) and "from 0 to 47" in str(exc.value)
     ok = load_model(str(_config(tmp_path_factory.mktemp("m"), "Qwen__Qwen3-30B-A3B.json", mlp_only_layers=[0, 47])))
     assert ok.is_moe
+
+
+# ------------------------------------------------ a user's chip file with memory_type and no free-text type
+
+@pytest.mark.parametrize("memory_type", ["hbm3e", "gddr7", "lpddr5x", "sram"])
+def test_a_chip_file_with_memory_type_alone_loads_as_with_both(tmp_path, memory_type):
+    """Before: 'memory.type is missing: this field is required', though the README names memory_type as the
+    field the energy and price models read and type as the free text it is read from when absent."""
+    from inferchip.catalog.chips import load_chip
+
+    data = yaml.safe_load(_chip_file(tmp_path, 96, "GiB").read_text(encoding="utf-8"))
+    both = dict(data, memory={**data["memory"], "type": memory_type.upper(), "memory_type": memory_type})
+    alone = dict(data, memory={k: v for k, v in both["memory"].items() if k != "type"})
+    for name, d in (("both.yaml", both), ("alone.yaml", alone)):
+        (tmp_path / name).write_text(yaml.safe_dump(d), encoding="utf-8")
+    assert load_chip(str(tmp_path / "alone.yaml")) == load_chip(str(tmp_path / "both.yaml"))
+    neither = dict(data, memory={k: v for k, v in both["memory"].items() if k not in ("type", "memory_type")})
+    (tmp_path / "neither.yaml").write_text(yaml.safe_dump(neither), encoding="utf-8")
+    with pytest.raises(SpecError, match="memory.type is missing"):
+        load_chip(str(tmp_path / "neither.yaml"))
