@@ -281,3 +281,28 @@ def test_a_chip_file_with_memory_type_alone_loads_as_with_both(tmp_path, memory_
     (tmp_path / "neither.yaml").write_text(yaml.safe_dump(neither), encoding="utf-8")
     with pytest.raises(SpecError, match="memory.type is missing"):
         load_chip(str(tmp_path / "neither.yaml"))
+
+
+def test_validate_engine_override_reports_the_rows_on_chips_it_does_not_run_on(tmp_path):
+    """``validate --engine trtllm`` over ATOM rows on MI355X: each such row is reported with its line and the
+    reason; rows on NVIDIA chips are predicted; without --engine every row keeps its own software's engine."""
+    with (CATALOG / "inferencemax_cases.csv").open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        header = list(reader.fieldnames or [])
+        rows = list(reader)
+    amd = [r for r in rows if "mi355x-atom" in r["case_id"]][:3]
+    nvidia = [r for r in rows if "b200-trt" in r["case_id"]][:3]
+    path = tmp_path / "rows.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=header)
+        w.writeheader()
+        w.writerows(amd + nvidia)
+    code, text = run_main(["validate", str(path), "--engine", "trtllm", "--format", "json", "--workers", "1"])
+    assert code == 0
+    cases = {c["case_id"]: c for c in json.loads(text)["cases"]}
+    for r in amd:
+        c = cases[r["case_id"]]
+        assert c["status"] == "invalid_setting" and "--engine trtllm" in c["reason"] and "amd-mi355x" in c["reason"]
+    assert all(cases[r["case_id"]]["status"] == "ok" for r in nvidia)
+    code, text = run_main(["validate", str(path), "--format", "json", "--workers", "1"])
+    assert code == 0 and all(c["status"] == "ok" for c in json.loads(text)["cases"])
