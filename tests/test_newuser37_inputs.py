@@ -306,3 +306,52 @@ def test_validate_engine_override_reports_the_rows_on_chips_it_does_not_run_on(t
     assert all(cases[r["case_id"]]["status"] == "ok" for r in nvidia)
     code, text = run_main(["validate", str(path), "--format", "json", "--workers", "1"])
     assert code == 0 and all(c["status"] == "ok" for c in json.loads(text)["cases"])
+
+
+# ------------------------------------------------ tensor parallelism that does not split the KV heads as engines do
+
+def _engine_kv_heads_per_chip(kv: int, tp: int) -> int | None:
+    """vLLM/SGLang QKVParallelLinear: ``divide(kv, tp)`` heads per chip below tp = kv, one head copied on
+    ``divide(tp, kv)`` chips above; None where ``divide`` asserts (the engine refuses the layout)."""
+    if tp >= kv:
+        return 1 if tp % kv == 0 else None
+    return kv // tp if kv % tp == 0 else None
+
+
+@settings(max_examples=200, deadline=None)
+@given(kv=st.integers(min_value=1, max_value=64), groups=st.integers(min_value=1, max_value=16),
+       tp=st.integers(min_value=1, max_value=128))
+def test_tp_splits_heads_is_the_engines_rule(kv, groups, tp):
+    from inferchip.catalog.models import load_model
+    from inferchip.mapping.layout import tp_splits_heads
+
+    heads = kv * groups
+    m = load_model(LLAMA).model_copy(update={"num_heads": heads, "num_kv_heads": kv})
+    expected = heads % tp == 0 and _engine_kv_heads_per_chip(kv, tp) is not None
+    assert tp_splits_heads(m, tp) == expected
+
+
+@pytest.mark.parametrize("model,tp", [("microsoft/phi-4", 4), ("microsoft/phi-4", 8), ("Qwen/Qwen2.5-14B", 5),
+                                      ("meta-llama/Llama-3.2-3B", 6), ("mistralai/Mixtral-8x22B-v0.1", 12)])
+def test_a_tp_that_does_not_split_the_kv_heads_is_refused_in_one_line(model, tp):
+    """Before: accepted, and priced with num_kv_heads // tp heads per chip (phi-4 at tp 4: 8 of its 10 KV heads)."""
+    code, text = run_main(["predict", "--chip", "nvidia-gb200-186gb", "--count", str(tp), "--tp", str(tp),
+                           "--model", model, "--batch", "1"])
+    assert code == 2 and text.startswith(f"error: --tp {tp} does not split the ") and "allowed: " in text
+    assert len(text.strip().splitlines()) == 1
+
+
+def test_the_layout_search_never_picks_such_a_tp():
+    """Before: Llama-4-Scout (40 heads, 8 KV heads) on 100,000 GB200 chips at a 10M-token context chose tp=5."""
+    from inferchip.catalog.models import load_model
+    from inferchip.mapping.layout import candidate_layouts, tp_splits_heads
+
+    for model in ("meta-llama/Llama-4-Scout-17B-16E-Instruct", "microsoft/phi-4", "Qwen/Qwen2.5-32B",
+                  "tiiuae/falcon-180B"):
+        m = load_model(model)
+        layouts = candidate_layouts(m, 7200, 72)
+        assert layouts and all(tp_splits_heads(m, lay.tp) for lay in layouts)
+    code, text = run_main(["predict", "--chip", "nvidia-gb200-186gb", "--count", "100000", "--model",
+                           "meta-llama/Llama-4-Scout-17B-16E-Instruct", "--input-tokens", "9000000",
+                           "--output-tokens", "1000000", "--max-throughput", "--format", "json"])
+    assert code == 0 and json.loads(text)["tp"] in (1, 2, 4, 8, 40)
