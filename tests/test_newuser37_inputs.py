@@ -355,3 +355,31 @@ def test_the_layout_search_never_picks_such_a_tp():
                            "meta-llama/Llama-4-Scout-17B-16E-Instruct", "--input-tokens", "9000000",
                            "--output-tokens", "1000000", "--max-throughput", "--format", "json"])
     assert code == 0 and json.loads(text)["tp"] in (1, 2, 4, 8, 40)
+
+
+# ------------------------------------------------ explore: the error is the first line, --workers capped with its note
+
+SPACE = Path(__file__).parents[1] / "docs" / "explore-space.yaml"
+
+
+@pytest.mark.parametrize("extra,needle", [(["--models", "nope"], "unknown model 'nope'"),
+                                          (["--workers", "0"], "--workers: must be at least 1, got 0"),
+                                          (["--workers", "-3"], "--workers: must be at least 1, got -3")])
+def test_explore_refuses_before_its_progress_bar(tmp_path, extra, needle):
+    """Before: the progress bar ('designs 0/? ...') came first and the error line after it."""
+    code, text = run_main(["explore", str(SPACE), "--out", str(tmp_path / "ex"), "--budget", "2", *extra])
+    assert code == 2 and text.startswith("error: ") and needle in text.splitlines()[0]
+    assert not (tmp_path / "ex").exists()
+
+
+def test_explore_caps_workers_at_the_cores_with_a_note(tmp_path, monkeypatch):
+    """The README: --workers is capped at the cores there are, a note says so; explore capped it silently."""
+    import os
+
+    seen: list[int | None] = []
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr("inferchip.explore.run.explore",
+                        lambda *a, **k: seen.append(k["workers"]) or (_ for _ in ()).throw(KeyboardInterrupt))
+    code, text = run_main(["explore", str(SPACE), "--out", str(tmp_path / "ex"), "--budget", "2", "--workers",
+                           "1000"])
+    assert seen == [2] and "note: --workers 1,000 capped at 2 (the cores there are)" in text
