@@ -10,7 +10,7 @@ from inferchip.catalog.chips import all_chips, get_chip_params, load_chip
 from inferchip.cost.energy import MEMORY_LEVELS, memory_energy_per_byte_j, memory_level
 from inferchip.errors import InvalidSettingError
 from inferchip.performance.setting import resolve_setting
-from inferchip.spec.chip import MemorySpec
+from inferchip.spec.chip_sections import MemorySpec
 from inferchip.spec.memory import MEMORY_TYPES, parse_memory_type
 
 A = load_assumptions()

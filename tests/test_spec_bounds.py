@@ -134,7 +134,8 @@ def test_family_defaults_are_bounded_too():
 
 
 def test_a_range_built_in_python_is_checked_against_the_field_bound():
-    from inferchip.spec.chip import MemorySpec, Range
+    from inferchip.spec.chip import Range
+    from inferchip.spec.chip_sections import MemorySpec
 
     ok = MemorySpec(type="HBM3", capacity=Range(low=1, central=2, high=3, derivation="d"), capacity_unit="GiB",
                     bandwidth_tb_per_s=1)

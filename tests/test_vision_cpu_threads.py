@@ -21,7 +21,8 @@ from inferchip.cost.vision.layers import (
     nchwc_block_channels,
     thread_partitioned_flop,
 )
-from inferchip.spec.chip import ComputeSpec, chip_params
+from inferchip.spec.chip import chip_params
+from inferchip.spec.chip_sections import ComputeSpec
 from inferchip.spec.params import DEFAULT_VECTOR_WIDTH_BITS
 from inferchip.validation.vision.cases import parse_vision_cases
 from inferchip.workload.vision.network import load_network

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from inferchip.errors import InvalidSettingError
 from inferchip.interfaces import fmt
@@ -16,10 +14,9 @@ from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import files
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options import output as out
-from inferchip.interfaces.cli_options.tables import serve_tables
+from inferchip.interfaces.cli_options import serving as so
+from inferchip.interfaces.cli_options.tables import case_rows_table, curve_table, serve_tables
 from inferchip.interfaces.cmd_predict import OutputFormat
-
-DEFAULT_SCHEDULER = "vLLM-like defaults (max_num_seqs 256, chunk 8192, per attention-DP rank)"
 
 
 def _progress(label: str):
@@ -83,52 +80,6 @@ def _assumptions_file(path: Path | None) -> str:
     return str(BUNDLED_PATH) if path is None else f"{path} (merged over {BUNDLED_PATH})"
 
 
-CONCURRENCY_HELP = ("Closed loop of C clients, as benchmark_serving --max-concurrency C: each sends its next request "
-                    "when its last one finished; lengths per --range-ratio. More clients than the engine admits "
-                    "(running-batch cap, free KV blocks) wait in its queue, and the wait is part of TTFT.")
-ASSUMPTIONS_HELP = "YAML overriding energy/host/TCO constants (default: the bundled catalog/assumptions.yaml)."
-MTP_HELP = ("MTP speculative decoding: N draft tokens per decode step (1 to 8), as a case row's -mtp- (runs the "
-            "closed-loop benchmark validate runs; needs --concurrency in serve).")
-ACCEPT_HELP = ("Acceptance of each MTP draft token, 0 to 1 (default: the engine catalogue's 0.85, DeepSeek-V3 "
-               "Technical Report section 5.4.3).")
-DISAGG_HELP = ("Prefill/decode disaggregation, PREFILL:DECODE pools, each WxtpTepE[dpa]: W workers of tp T, ep E "
-               "(dpa: attention DP), e.g. 1xtp4ep4:4xtp8ep8; the pools replace --tp/--pp/--ep/--attn-dp, and a --count "
-               "given must equal their chips.")
-LINK_HELP = "KV-transfer link of --disagg, GB/s (default: the chip's scale-up or scale-out links, as case rows)."
-LATENCY_HELP = "Latency of that link, microseconds (default 0 with --kv-link-gb-per-s)."
-SOFTWARE_HELP = ("With --mtp/--disagg: a case row's software text (e.g. 'NVIDIA Dynamo + TensorRT-LLM, "
-                 "PD-disaggregated'): its engine, and the launch-recipe facts engines.yaml keys on that text.")
-
-
-def _mtp_option() -> int | None:
-    return typer.Option(None, "--mtp", help=MTP_HELP, callback=opts.int_range("--mtp", 1, 8))
-
-
-def _accept_option() -> float | None:
-    return typer.Option(None, "--mtp-acceptance", help=ACCEPT_HELP,
-                        callback=opts.float_range("--mtp-acceptance", 1.0, lo=0.0, lo_open=False))
-
-
-def _disagg_option() -> str | None:
-    from inferchip.interfaces.serve_rows import parse_disagg
-
-    return typer.Option(None, "--disagg", help=DISAGG_HELP, callback=lambda v: (parse_disagg(v), v)[1])
-
-
-def _software_option() -> str | None:
-    return typer.Option(None, "--software", help=SOFTWARE_HELP)
-
-
-def _link_option() -> float | None:
-    return typer.Option(None, "--kv-link-gb-per-s", help=LINK_HELP,
-                        callback=opts.float_range("--kv-link-gb-per-s", 1e6))
-
-
-def _latency_option() -> float | None:
-    return typer.Option(None, "--kv-link-latency-us", help=LATENCY_HELP,
-                        callback=opts.float_range("--kv-link-latency-us", 1e9, lo_open=False))
-
-
 def _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv, calibration,
                  engine, mtp, acceptance, pools, link_gb_per_s, link_latency_us, input_tokens, output_tokens,
                  concurrencies, software):
@@ -187,8 +138,7 @@ def serve_cmd(
     rate: float | None = typer.Option(None, "--rate", help=opts.RATE_HELP,
                                          callback=opts.float_range("--rate", opts.MAX_RATE_PER_S,
                                                                    lo=opts.MIN_RATE_PER_S, lo_open=False)),
-    concurrency: int | None = typer.Option(None, "--concurrency", help=CONCURRENCY_HELP,
-                                              callback=opts.int_range("--concurrency", 1, opts.MAX_CONCURRENCY)),
+    concurrency: int | None = so.concurrency_option(),
     trace: Path | None = typer.Option(None, "--trace", help="CSV/JSONL with arrival_s,input_tokens,output_tokens."),
     input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
     range_ratio: float = opts.range_ratio_option(),
@@ -201,12 +151,11 @@ def serve_cmd(
     slo_tpot_ms: float | None = opts.ms_option("--slo-tpot-ms"),
     seed: int = opts.seed_option(),
     calibration: str | None = opts.calibration_option(),
-    assumptions: Path | None = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
-                                               callback=opts.input_file("--assumptions", ())),
-    engine: str | None = opts.engine_option(DEFAULT_SCHEDULER),
-    mtp: int | None = _mtp_option(), mtp_acceptance: float | None = _accept_option(),
-    disagg: str | None = _disagg_option(), software: str | None = _software_option(),
-    kv_link_gb_per_s: float | None = _link_option(), kv_link_latency_us: float | None = _latency_option(),
+    assumptions: Path | None = so.assumptions_option(),
+    engine: str | None = opts.engine_option(so.DEFAULT_SCHEDULER),
+    mtp: int | None = so.mtp_option(), mtp_acceptance: float | None = so.accept_option(),
+    disagg: str | None = so.disagg_option(), software: str | None = so.software_option(),
+    kv_link_gb_per_s: float | None = so.link_option(), kv_link_latency_us: float | None = so.latency_option(),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption."""
@@ -272,7 +221,7 @@ def serve_cmd(
     for t in serve_tables(summary, title):
         con.print(t)
     Console().print(f"assumptions: {summary['assumptions_file']}")
-    Console().print(opts.engine_line(summary["engine"], DEFAULT_SCHEDULER))
+    Console().print(opts.engine_line(summary["engine"], so.DEFAULT_SCHEDULER))
     if context_note:
         Console().print(f"[yellow]note:[/] {context_note}")
     if "power_w_per_chip" not in summary:
@@ -294,12 +243,11 @@ def curve_cmd(
     range_ratio: float = opts.range_ratio_option(),
     seed: int = opts.seed_option(),
     calibration: str | None = opts.calibration_option(),
-    assumptions: Path | None = typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP,
-                                               callback=opts.input_file("--assumptions", ())),
-    engine: str | None = opts.engine_option(DEFAULT_SCHEDULER),
-    mtp: int | None = _mtp_option(), mtp_acceptance: float | None = _accept_option(),
-    disagg: str | None = _disagg_option(), software: str | None = _software_option(),
-    kv_link_gb_per_s: float | None = _link_option(), kv_link_latency_us: float | None = _latency_option(),
+    assumptions: Path | None = so.assumptions_option(),
+    engine: str | None = opts.engine_option(so.DEFAULT_SCHEDULER),
+    mtp: int | None = so.mtp_option(), mtp_acceptance: float | None = so.accept_option(),
+    disagg: str | None = so.disagg_option(), software: str | None = so.software_option(),
+    kv_link_gb_per_s: float | None = so.link_option(), kv_link_latency_us: float | None = so.latency_option(),
     plot: Path | None = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
@@ -357,26 +305,10 @@ def curve_cmd(
                                 "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
                                            for r in df.to_dict(orient="records")]}))
         return
-    t = Table(title=f"{model} on {count} x {chip}: throughput vs interactivity (* = Pareto front)",
-              title_justify="left")
-    for c in ("concurrency", "tok/s per user", "tok/s per chip", "TTFT mean", "TTFT p50", "TPOT mean", "W/chip",
-              "tok/J", "$/Mtok", "tok/s per $capex", ""):
-        t.add_column(c, justify="right")
-
-    def num(v, spec: str) -> str:
-        return "-" if v is None or math.isnan(v) else format(v, spec)
-
-    for r in df.to_dict(orient="records"):
-        t.add_row(str(r.get("concurrency")), f"{r['output_tokens_per_s_per_user']:,.1f}",
-                  f"{r['output_tokens_per_s_per_chip']:,.1f}", fmt.ms(r.get("ttft_s_mean", float("nan"))),
-                  fmt.ms(r.get("ttft_s_p50", float("nan"))),
-                  fmt.ms(r.get("tpot_s_mean", float("nan"))), num(r.get("power_w_per_chip"), ",.0f"),
-                  num(r.get("output_tokens_per_j"), ",.3f"), num(r.get("usd_per_million_tokens"), ",.3f"),
-                  num(r.get("output_tokens_per_s_per_usd_capex"), ".4f"), "*" if r.get("pareto") else "")
     con = out.console()
-    con.print(t)
+    con.print(curve_table(df.to_dict(orient="records"), f"{model} on {count} x {chip}: throughput vs interactivity"))
     con.print(f"assumptions: {_assumptions_file(assumptions)}")
-    con.print(opts.engine_line(used_engine, DEFAULT_SCHEDULER))
+    con.print(opts.engine_line(used_engine, so.DEFAULT_SCHEDULER))
 
 
 def _print_rows(rows: list[dict], title: str, output: OutputFormat, curve: bool = False) -> None:
@@ -385,16 +317,8 @@ def _print_rows(rows: list[dict], title: str, output: OutputFormat, curve: bool 
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"engine": rows[0]["engine"], "points": rows} if curve else rows[0]))
         return
-    t = Table(title=title + " (closed-loop benchmark of a case row)", title_justify="left")
-    for c in ("concurrency", "TTFT mean", "TTFT p50", "TPOT mean", "tok/s per user", "tok/s per chip",
-              "tokens/step"):
-        t.add_column(c, justify="right")
-    for r in rows:
-        t.add_row(str(r["concurrency"]), fmt.ms(r["ttft_s_mean"]), fmt.ms(r["ttft_s_p50"]), fmt.ms(r["tpot_s_mean"]),
-                  f"{r['output_tokens_per_s_per_user']:,.1f}", f"{r['output_tokens_per_s_per_chip']:,.1f}",
-                  f"{r['tokens_per_step']:.3g}")
     con = out.console()
-    con.print(t)
+    con.print(case_rows_table(rows, title))
     con.print(f"engine: {rows[0]['engine']}")
     for n in rows[-1]["notes"]:
         con.print(f"note: {n}")

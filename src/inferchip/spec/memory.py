@@ -1,6 +1,6 @@
 """Memory technologies a chip can use, and how a datasheet's memory description names one.
 
-A chip's ``memory.memory_type`` (:class:`~inferchip.spec.chip.MemorySpec`) is one of
+A chip's ``memory.memory_type`` (:class:`~inferchip.spec.chip_sections.MemorySpec`) is one of
 :data:`MEMORY_TYPES`. It selects the memory's energy per bit (``energy.memory_device_pj_per_bit``
 in ``catalog/assumptions.yaml``, used by :mod:`inferchip.cost.energy`) and its price per GiB
 (``silicon.memory_usd_per_gib``, used by :mod:`inferchip.cost.silicon`). A chip file that

@@ -3,6 +3,8 @@
 ``serve``: the latency figures as one table (mean, p50, p90, p99 in milliseconds, each
 column labelled with its unit), then throughput, memory, energy and money, and the run, each
 row in words with its unit. Keys of the JSON answer keep their names (``_s`` = seconds).
+``curve``: one row per concurrency, the Pareto front starred. ``serve``/``curve`` with ``--mtp``/``--disagg``:
+one row per closed-loop case row.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
+from inferchip.interfaces import fmt
 from inferchip.units import percent
 
 LATENCIES = (("TTFT", "ttft_s"), ("TPOT", "tpot_s"), ("inter-token latency", "itl_s"),
@@ -109,3 +112,36 @@ def serve_tables(summary: dict[str, Any], title: str) -> list[Table]:
         for k in extra:
             rest.add_row(f"  {k}", str(summary[k]))
     return [lat, rest]
+
+
+def curve_table(records: list[dict[str, Any]], title: str) -> Table:
+    """``curve``'s points, one row each: throughput, latency, energy and money, ``*`` on the Pareto front."""
+    t = Table(title=f"{title} (* = Pareto front)", title_justify="left")
+    for c in ("concurrency", "tok/s per user", "tok/s per chip", "TTFT mean", "TTFT p50", "TPOT mean", "W/chip",
+              "tok/J", "$/Mtok", "tok/s per $capex", ""):
+        t.add_column(c, justify="right")
+
+    def num(v: Any, spec: str) -> str:
+        return "-" if v is None or math.isnan(v) else format(v, spec)
+
+    for r in records:
+        t.add_row(str(r.get("concurrency")), f"{r['output_tokens_per_s_per_user']:,.1f}",
+                  f"{r['output_tokens_per_s_per_chip']:,.1f}", fmt.ms(r.get("ttft_s_mean", float("nan"))),
+                  fmt.ms(r.get("ttft_s_p50", float("nan"))),
+                  fmt.ms(r.get("tpot_s_mean", float("nan"))), num(r.get("power_w_per_chip"), ",.0f"),
+                  num(r.get("output_tokens_per_j"), ",.3f"), num(r.get("usd_per_million_tokens"), ",.3f"),
+                  num(r.get("output_tokens_per_s_per_usd_capex"), ".4f"), "*" if r.get("pareto") else "")
+    return t
+
+
+def case_rows_table(rows: list[dict[str, Any]], title: str) -> Table:
+    """The closed-loop case rows of ``--mtp``/``--disagg``, one row per concurrency."""
+    t = Table(title=title + " (closed-loop benchmark of a case row)", title_justify="left")
+    for c in ("concurrency", "TTFT mean", "TTFT p50", "TPOT mean", "tok/s per user", "tok/s per chip",
+              "tokens/step"):
+        t.add_column(c, justify="right")
+    for r in rows:
+        t.add_row(str(r["concurrency"]), fmt.ms(r["ttft_s_mean"]), fmt.ms(r["ttft_s_p50"]), fmt.ms(r["tpot_s_mean"]),
+                  f"{r['output_tokens_per_s_per_user']:,.1f}", f"{r['output_tokens_per_s_per_chip']:,.1f}",
+                  f"{r['tokens_per_step']:.3g}")
+    return t

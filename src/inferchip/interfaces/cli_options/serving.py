@@ -1,0 +1,70 @@
+"""Options of ``serve`` and ``curve`` (beyond the shared ones of :mod:`.options`): each with its help text and bounds.
+
+The closed-loop load (``--concurrency``), the energy/money constants (``--assumptions``), and the case-row options
+``--mtp``, ``--mtp-acceptance``, ``--disagg``, ``--software`` and the KV-transfer link of ``--disagg``
+(:mod:`inferchip.interfaces.serve_rows` checks how they combine and runs the row).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from inferchip.interfaces.cli_options import options as opts
+
+DEFAULT_SCHEDULER = "vLLM-like defaults (max_num_seqs 256, chunk 8192, per attention-DP rank)"
+
+CONCURRENCY_HELP = ("Closed loop of C clients, as benchmark_serving --max-concurrency C: each sends its next request "
+                    "when its last one finished; lengths per --range-ratio. More clients than the engine admits "
+                    "(running-batch cap, free KV blocks) wait in its queue, and the wait is part of TTFT.")
+ASSUMPTIONS_HELP = "YAML overriding energy/host/TCO constants (default: the bundled catalog/assumptions.yaml)."
+MTP_HELP = ("MTP speculative decoding: N draft tokens per decode step (1 to 8), as a case row's -mtp- (runs the "
+            "closed-loop benchmark validate runs; needs --concurrency in serve).")
+ACCEPT_HELP = ("Acceptance of each MTP draft token, 0 to 1 (default: the engine catalogue's 0.85, DeepSeek-V3 "
+               "Technical Report section 5.4.3).")
+DISAGG_HELP = ("Prefill/decode disaggregation, PREFILL:DECODE pools, each WxtpTepE[dpa]: W workers of tp T, ep E "
+               "(dpa: attention DP), e.g. 1xtp4ep4:4xtp8ep8; the pools replace --tp/--pp/--ep/--attn-dp, and a --count "
+               "given must equal their chips.")
+LINK_HELP = "KV-transfer link of --disagg, GB/s (default: the chip's scale-up or scale-out links, as case rows)."
+LATENCY_HELP = "Latency of that link, microseconds (default 0 with --kv-link-gb-per-s)."
+SOFTWARE_HELP = ("With --mtp/--disagg: a case row's software text (e.g. 'NVIDIA Dynamo + TensorRT-LLM, "
+                 "PD-disaggregated'): its engine, and the launch-recipe facts engines.yaml keys on that text.")
+
+
+def concurrency_option() -> int | None:
+    return typer.Option(None, "--concurrency", help=CONCURRENCY_HELP,
+                        callback=opts.int_range("--concurrency", 1, opts.MAX_CONCURRENCY))
+
+
+def assumptions_option() -> Path | None:
+    return typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP, callback=opts.input_file("--assumptions", ()))
+
+
+def mtp_option() -> int | None:
+    return typer.Option(None, "--mtp", help=MTP_HELP, callback=opts.int_range("--mtp", 1, 8))
+
+
+def accept_option() -> float | None:
+    return typer.Option(None, "--mtp-acceptance", help=ACCEPT_HELP,
+                        callback=opts.float_range("--mtp-acceptance", 1.0, lo=0.0, lo_open=False))
+
+
+def disagg_option() -> str | None:
+    from inferchip.interfaces.serve_rows import parse_disagg
+
+    return typer.Option(None, "--disagg", help=DISAGG_HELP, callback=lambda v: (parse_disagg(v), v)[1])
+
+
+def software_option() -> str | None:
+    return typer.Option(None, "--software", help=SOFTWARE_HELP)
+
+
+def link_option() -> float | None:
+    return typer.Option(None, "--kv-link-gb-per-s", help=LINK_HELP,
+                        callback=opts.float_range("--kv-link-gb-per-s", 1e6))
+
+
+def latency_option() -> float | None:
+    return typer.Option(None, "--kv-link-latency-us", help=LATENCY_HELP,
+                        callback=opts.float_range("--kv-link-latency-us", 1e9, lo_open=False))

@@ -1,0 +1,196 @@
+"""The sections of a chip specification, one record each: compute, memory, on-chip SRAM, interconnect, power,
+silicon and price, as a datasheet states them (units in the key names; see :mod:`inferchip.spec.chip`).
+
+Each section checks what it can check alone: known number formats with a dense peak, a measured bandwidth
+at most the datasheet peak, usable memory at most the physical capacity, idle power at most TDP, one die at
+most the reticle field. :class:`~inferchip.spec.chip.ChipSpec` holds one of each.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from inferchip.spec import bounds as b
+from inferchip.spec.bounds import EstimateLevel, Figure, Frozen, cross_field_error, pick
+from inferchip.spec.formats import ALL_FORMATS
+from inferchip.spec.memory import MEMORY_TYPES, MemoryType, fill_memory_type
+from inferchip.spec.stream import MeasuredBandwidth, implausible_share
+from inferchip.units import GIB, ON_DIE_CAPACITY_UNITS, capacity_bytes
+
+LEVELS: tuple[EstimateLevel, ...] = ("low", "central", "high")
+
+
+def _levels(value: Figure | None) -> list[float]:
+    return [] if value is None else [p for p in (pick(value, lv) for lv in LEVELS) if p is not None]
+
+
+class ComputeSpec(Frozen):
+    dense_tflops: dict[str, Annotated[Figure, b.TFLOPS]] = Field(
+        description="Dense peak per number format in TFLOP/s (TOPS for integer formats), no sparsity."
+    )
+    vector_tflops: Annotated[Figure, b.TFLOPS] | None = Field(
+        None, description="Non-matrix (vector/SIMT) fp32 peak, TFLOP/s."
+    )
+    clock_ghz: Annotated[Figure, b.CLOCK_GHZ] | None = None
+    matrix_unit_count: Annotated[int, b.COUNT_UNITS] | None = Field(
+        None, description="Matrix units (tensor cores, MXUs, systolic arrays)."
+    )
+    matrix_units_description: str | None = None
+    sm_count: Annotated[int, b.COUNT_UNITS] | None = Field(None, description="Streaming multiprocessors (NVIDIA).")
+    gemm_tile: tuple[Annotated[int, b.TILE], Annotated[int, b.TILE]] | None = Field(
+        None, description="Output tile (M, N) of the chip's main GEMM kernel; overrides the family default."
+    )
+    gemm_tiles_in_flight: Annotated[int, b.COUNT_UNITS] | None = Field(
+        None, description="Output tiles computed concurrently (SMs x tiles per SM); family default if absent."
+    )
+    vector_width_bits: Annotated[int, b.SIMD_WIDTH_BITS] | None = Field(
+        None, description="CPUs: widest fp32 SIMD register the cores execute (256 AVX2 only, 512 AVX-512)."
+    )
+
+    @field_validator("dense_tflops")
+    @classmethod
+    def _formats(cls, v: dict[str, Figure]) -> dict[str, Figure]:
+        bad = [k for k in v if k not in ALL_FORMATS]
+        if bad:
+            raise ValueError(f"unknown number format(s) {bad}; allowed: {', '.join(ALL_FORMATS)}")
+        if not v:
+            raise ValueError("at least one number format with its dense peak is needed")
+        return v
+
+
+CapacityUnit = Literal["MB", "GB", "TB", "MiB", "GiB", "TiB"]
+
+
+class MemorySpec(Frozen):
+    type: str = Field(min_length=1, description="The memory as the source describes it: 'HBM3e (8 stacks)', ...")
+    memory_type: MemoryType | None = Field(
+        None, description="Memory technology (selects energy per bit and price per GiB): "
+        + ", ".join(MEMORY_TYPES) + ". Read from `type` when absent (spec.memory.parse_memory_type)."
+    )
+    capacity: Annotated[Figure, b.CAPACITY] = Field(
+        description="Physical (marketing) capacity as the source states it, in `capacity_unit`."
+    )
+    capacity_unit: CapacityUnit = Field(
+        description="How the source means the capacity (units.CAPACITY_UNIT_BYTES): HBM/DRAM stacks are binary (GiB)."
+    )
+    usable_capacity_gib: Annotated[Figure, b.USABLE_GIB] | None = Field(
+        None, description="What the runtime reports as usable (e.g. nvidia-smi total, MiB-based so GiB); "
+        "family runtime reserve subtracted from the physical capacity if absent."
+    )
+    bandwidth_tb_per_s: Annotated[Figure, b.TB_PER_S] = Field(
+        description="Peak off-chip (or, for SRAM-only parts, on-chip) bandwidth, TB/s (1e12 bytes/s)."
+    )
+    measured_bandwidth: MeasuredBandwidth | None = Field(None, description="Sustained rate a published "
+        "microbenchmark measured, with its source (spec.stream); kept apart from the datasheet peak.")
+
+    _type_from_text = model_validator(mode="before")(fill_memory_type)
+
+    def technology(self) -> str:
+        """``memory_type``, else the free text (the energy and silicon models refuse one naming no known type)."""
+        return self.memory_type or self.type
+
+    def capacity_bytes(self, level: EstimateLevel = "central") -> float:
+        """Physical capacity in bytes, converted the way the source means its unit."""
+        return capacity_bytes(pick(self.capacity, level) or 0.0, self.capacity_unit)
+
+    def is_on_die(self) -> bool:
+        """True when the capacity is MB-class on-die SRAM (MB/MiB), not off-chip DRAM/HBM."""
+        return self.capacity_unit in ON_DIE_CAPACITY_UNITS
+
+    def off_chip_gib(self, level: EstimateLevel = "central") -> float:
+        """Off-chip (DRAM/HBM) capacity in GiB, for memory cost; 0 for MB-class on-die SRAM."""
+        return 0.0 if self.is_on_die() else self.capacity_bytes(level) / GIB
+
+    @model_validator(mode="after")
+    def _physical(self) -> MemorySpec:
+        peak, got = pick(self.bandwidth_tb_per_s, "high"), self.measured_bandwidth
+        if got is not None and peak is not None and got.tb_per_s > peak * (1 + 1e-9):
+            raise cross_field_error("measured_bandwidth", got.tb_per_s, f"above the datasheet peak {peak:g} TB/s")
+        if got is not None and (why := implausible_share(got.tb_per_s, pick(self.bandwidth_tb_per_s, "low"))):
+            raise cross_field_error("measured_bandwidth", got.tb_per_s, why)
+        for level in LEVELS:
+            total = self.capacity_bytes(level)
+            if total > b.CAPACITY_BYTES_MAX:
+                raise cross_field_error("capacity", pick(self.capacity, level),
+                                        f"{total:.4g} bytes is above 1 PiB on one part (2**50 bytes)")
+            usable = pick(self.usable_capacity_gib, level)
+            if usable is not None and usable * GIB > total * (1 + 1e-12):
+                raise cross_field_error("usable_capacity_gib", usable, f"the usable capacity ({usable * GIB / 1e9:,.2f}"
+                    f" GB) must not exceed the physical capacity memory.capacity = {pick(self.capacity, level):g} "
+                    f"{self.capacity_unit} ({total / 1e9:,.2f} GB)")
+        return self
+
+
+class SramSpec(Frozen):
+    capacity_mb: Annotated[Figure, b.SRAM_MB] | None = Field(
+        None, description="On-chip SRAM (L2 + shared + scratchpads), MB (1e6 bytes) as published."
+    )
+    bandwidth_tb_per_s: Annotated[Figure, b.TB_PER_S_OR_NONE] | None = None
+
+
+class InterconnectSpec(Frozen):
+    scaleup_name: str | None = None
+    scaleup_bw_gb_per_s_per_direction: Annotated[Figure, b.GB_PER_S] | None = Field(
+        None, description="Per chip, per direction, GB/s (1e9 bytes/s)."
+    )
+    scaleup_latency_us: Annotated[Figure, b.LATENCY_US] | None = Field(
+        None, description="One-hop latency (alpha); family default if absent."
+    )
+    max_scaleup_domain: Annotated[int, b.DOMAIN] | None = None
+    scaleup_direct_all_reduce: bool | None = Field(
+        None, strict=True, description="Every scale-up peer one hop away and one-/two-shot peer-to-peer "
+        "all-reduce kernels in the serving engines (cost/network.py); family default if absent."
+    )
+    scaleout_bw_gb_per_s_per_direction: Annotated[Figure, b.GB_PER_S] | None = Field(
+        None, description="Per chip NIC bandwidth, GB/s (1e9 bytes/s)."
+    )
+
+
+class PowerSpec(Frozen):
+    tdp_w: Annotated[Figure, b.WATTS] | None = None
+    idle_w: Annotated[Figure, b.WATTS_OR_ZERO] | None = None
+
+    @model_validator(mode="after")
+    def _idle_below_tdp(self) -> PowerSpec:
+        for level in LEVELS:
+            tdp, idle = pick(self.tdp_w, level), pick(self.idle_w, level)
+            if tdp is not None and idle is not None and idle > tdp:
+                raise cross_field_error("idle_w", idle, f"idle power must not exceed power.tdp_w = {tdp:g} W")
+        return self
+
+
+class SiliconSpec(Frozen):
+    process_node: str | None = None
+    node_nm: Annotated[float, b.NODE_NM] | None = Field(
+        None, description="Nominal node for energy and wafer-cost scaling."
+    )
+    die_area_mm2: Annotated[Figure, b.DIE_AREA] | None = Field(
+        None, description="Area of ONE compute die, at most the 858 mm2 reticle field unless wafer_scale."
+    )
+    compute_die_count: Annotated[int, b.DIE_COUNT] = 1
+    wafer_scale: bool = Field(False, strict=True, description="One die stitched across the wafer (Cerebras WSE).")
+    transistors_billion: Annotated[Figure, b.TRANSISTORS_BILLION] | None = None
+    memory_stacks: Annotated[int, b.STACKS] | None = None
+
+    @model_validator(mode="after")
+    def _reticle(self) -> SiliconSpec:
+        if self.wafer_scale:
+            return self
+        for area in _levels(self.die_area_mm2):
+            if area > b.RETICLE_MM2:
+                raise cross_field_error(
+                    "die_area_mm2", area,
+                    f"one die is at most the {b.RETICLE_MM2:g} mm2 reticle field (26 x 33 mm scanner field); "
+                    "give the area of ONE die with compute_die_count for a multi-die part, or set "
+                    "silicon.wafer_scale: true for a wafer-scale part (then up to a 300 mm wafer, "
+                    f"{b.WAFER_MM2:,.0f} mm2)",
+                )
+        return self
+
+
+class PriceSpec(Frozen):
+    usd: Annotated[Figure, b.USD] | None = Field(None, description="Reported unit price (street or list), USD.")
+    cloud_usd_per_hour: Annotated[Figure, b.USD_PER_HOUR] | None = None
+    note: str | None = None
