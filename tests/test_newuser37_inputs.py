@@ -383,3 +383,44 @@ def test_explore_caps_workers_at_the_cores_with_a_note(tmp_path, monkeypatch):
     code, text = run_main(["explore", str(SPACE), "--out", str(tmp_path / "ex"), "--budget", "2", "--workers",
                            "1000"])
     assert seen == [2] and "note: --workers 1,000 capped at 2 (the cores there are)" in text
+
+
+# ------------------------------------------------ an HBM capacity typed one unit step too large
+
+def _hbm_chips() -> list[str]:
+    from inferchip.catalog.chips import load_chip
+
+    return [c for c in chip_ids() if (load_chip(c).memory.memory_type or "").startswith("hbm")]
+
+
+@settings(max_examples=25, deadline=None)
+@given(chip=st.sampled_from(_hbm_chips()), unit=st.sampled_from(["TB", "TiB"]))
+def test_an_hbm_capacity_in_a_unit_a_thousand_times_too_large_is_refused(tmp_path_factory, chip, unit):
+    """Before: capacity_unit TB for GB passed (96 TB of HBM3E on one part; the bound was 1 PiB), and predictions
+    ran on it. Every catalogue HBM part loads; its number read in TB or TiB is refused naming the field."""
+    from inferchip.catalog.chips import load_chip
+
+    assert load_chip(chip).memory.capacity_bytes() <= 2**40  # the catalogue's own figure is allowed
+    data = yaml.safe_load((CATALOG / "chips" / f"{chip}.yaml").read_text(encoding="utf-8"))
+    assert data["memory"]["capacity_unit"] in ("GB", "GiB")
+    data["memory"]["capacity_unit"] = unit
+    data["memory"].pop("usable_capacity_gib", None)
+    path = tmp_path_factory.mktemp("hbm") / "slip.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(SpecError) as exc:
+        load_chip(str(path))
+    assert "memory.capacity" in str(exc.value) and "one HBM package can hold" in str(exc.value)
+
+
+def test_a_large_ddr_capacity_is_not_an_hbm_one(tmp_path):
+    """A CPU socket's DDR5 (several TB) is not bounded by the HBM package limit."""
+    from inferchip.catalog.chips import load_chip
+
+    data = yaml.safe_load(_chip_file(tmp_path, 6, "TiB").read_text(encoding="utf-8"))
+    data["memory"] |= {"type": "DDR5", "memory_type": "ddr5"}
+    (tmp_path / "ddr.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert load_chip(str(tmp_path / "ddr.yaml")).memory.capacity_bytes() == 6 * 2**40
+    data["memory"] |= {"type": "HBM3E", "memory_type": "hbm3e"}
+    (tmp_path / "hbm.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(SpecError, match="one HBM package can hold"):
+        load_chip(str(tmp_path / "hbm.yaml"))
