@@ -45,3 +45,20 @@ def test_the_within_bin_spread_the_cv_tool_leaves_out_is_what_its_doc_says():
     assert max(shares.values()) <= cvtool.WITHIN_BIN_SHARE_MAX
     assert max(shares.values()) > 0.01  # the old "below 1 %" does not hold
     assert max(shares, key=shares.__getitem__).startswith("mle3-gpqa-gpt-oss-120b-")
+
+
+@pytest.mark.parametrize("notes,needle", [
+    ("gpqa; output length CV: 0.66 (histogram)", "not followed by a space and its value"),
+    ("gpqa; output length CV=0.66", "not followed by a space and its value"),
+    ("output length CV 0.66 (old); output length CV 0.91 (new)", "stated more than once"),
+])
+def test_an_output_cv_statement_that_cannot_be_read_is_refused_not_skipped(notes, needle):
+    """Before: a statement the pattern did not match ('CV: 0.66') read as no statement (the default spread, CV 0.59,
+    silently), and of two statements the first won."""
+    from inferchip.validation.moe_kernels import stated_output_cv
+
+    with pytest.raises(ValueError, match=needle) as exc:
+        stated_output_cv({"case_id": "r1", "notes": notes})
+    assert "row 'r1', notes: 'output length CV'" in str(exc.value) and "allowed: " in str(exc.value)
+    assert stated_output_cv({"case_id": "r1", "notes": "gpqa; output length CV 0.66 (histogram)"}) == 0.66
+    assert stated_output_cv({"case_id": "r1", "notes": "gpqa; no spread stated"}) is None
