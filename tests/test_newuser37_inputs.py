@@ -130,19 +130,20 @@ def _chip_file(tmp_path: Path, capacity: float, unit: str) -> Path:
 def test_no_impossible_advice_when_the_usable_memory_is_below_one_chunks_activations(tmp_path_factory, capacity,
                                                                                      unit, weights):
     """A capacity typed in MiB for GiB: the usable memory is below the activations of one prefill chunk, which
-    every chip keeps, so neither more chips nor narrower weights fit it. Before: 'narrower weights' was advised."""
+    every chip keeps, so neither more chips of the layout nor narrower weights fit it (a wider tp or narrower
+    activations shrink them, and the advice says so). Before: 'narrower weights' was advised."""
     path = _chip_file(tmp_path_factory.mktemp("chip"), capacity, unit)
     code, text = run_main(["predict", "--chip", str(path), "--model", LLAMA, "--weights", weights, "--batch", "1"])
     assert code == 2 and text.startswith("error: ") and "Traceback" not in text
     advice = text.split("What would make it fit:", 1)[1]
     assert "narrower weights" not in advice and "more chips" not in advice
-    assert "memory.capacity_unit" in advice and "nothing in the layout or the formats" in advice
+    assert "memory.capacity_unit" in advice and "alone exceed" in advice and "--tp" in advice
 
 
 def test_a_chip_that_only_needs_more_chips_still_gets_that_advice(tmp_path):
     path = _chip_file(tmp_path, 12, "GiB")
     code, text = run_main(["predict", "--chip", str(path), "--model", LLAMA, "--batch", "1"])
-    assert code == 2 and "more chips" in text and "nothing in the layout" not in text
+    assert code == 2 and "more chips" in text and "alone exceed" not in text
 
 
 # ------------------------------------------------------------ --engine on a chip family it does not run on
