@@ -22,7 +22,7 @@ review: $(BIN)/inferchip
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/mypy --strict src/inferchip/spec src/inferchip/catalog src/inferchip/workload src/inferchip/cost src/inferchip/mapping \
-		src/inferchip/sim src/inferchip/performance src/inferchip/validation
+		src/inferchip/sim src/inferchip/performance src/inferchip/validation src/inferchip/review
 
 test: lint
 	$(BIN)/python -m pytest
