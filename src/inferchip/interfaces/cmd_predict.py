@@ -62,8 +62,8 @@ def prediction_table(p: Prediction) -> list[Table]:
     br.add_column("share", justify="right")
     br.add_column("bound")
     for phase, classes in p.breakdown.items():
-        for cls, v in sorted(classes.items(), key=lambda kv: -kv[1]["time_s"]):
-            br.add_row(phase, cls, fmt.ms(v["time_s"]), fmt.pct(v["share"]), v["bound"])
+        for cls, of_cls in sorted(classes.items(), key=lambda kv: -kv[1]["time_s"]):
+            br.add_row(phase, cls, fmt.ms(of_cls["time_s"]), fmt.pct(of_cls["share"]), of_cls["bound"])
     return [head, mem, br]
 
 

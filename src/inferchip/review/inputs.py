@@ -19,7 +19,7 @@ unknown ids, malformed files and impossible settings before any work.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,9 +93,9 @@ def service_level(name: str, total_params: float) -> ServiceLevel:
 class ReviewConfig:
     """What to review. Chips and models are catalogue ids, file paths, or objects (tests)."""
 
-    chips: list[str | ChipParams] | None = None  # None: DEFAULT_CHIPS
+    chips: Sequence[str | ChipParams] | None = None  # None: DEFAULT_CHIPS
     claim: str | ChipParams | None = DEFAULT_CLAIM
-    models: list[str | ModelSpec] | None = None  # None: DEFAULT_MODELS
+    models: Sequence[str | ModelSpec] | None = None  # None: DEFAULT_MODELS
     slos: tuple[str, ...] = SERVICE_LEVELS
     metric: str = "tco"
     weights: str = "fp8"

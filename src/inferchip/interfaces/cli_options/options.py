@@ -94,7 +94,8 @@ def identifier(option: str) -> Callable[[str | None], str | None]:
                                      f"see `inferchip {kind}s`", param_hint=f"'{option}'")
         if value.strip().lower().endswith(".onnx"):
             return value  # a binary ONNX graph: its reader (workload/vision/onnx_import.py) checks it
-        return input_file(option, ())(value)  # a chip YAML or config.json given by path: UTF-8 text
+        checked: str | None = input_file(option, ())(value)  # a chip YAML or config.json given by path: UTF-8 text
+        return checked
     return check
 
 

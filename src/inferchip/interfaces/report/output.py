@@ -58,7 +58,7 @@ def _alive(pid: int) -> bool:
 
 def clean_stale_staging(out: Path) -> list[Path]:
     """Remove staging folders of ``out`` left by killed runs (marker present, its process gone)."""
-    removed = []
+    removed: list[Path] = []
     parent = out.parent
     try:
         candidates = list(parent.glob(f".{out.name}{STAGING_INFIX}*"))
