@@ -1,7 +1,7 @@
 """The spread of a run's output lengths, where the run states it (issue 12, energy): the ML.ENERGY leaderboard
 publishes each run's output-length histogram; ``tools/energy/mlenergy_output_cv.py`` turns it into the CV that the
-gpqa rows' notes state (``output length CV``), and the energy rows draw the run's outputs with that spread
-(``LengthDist.lognormal_cv``), which sets the closed loop's length-biased context ``E[i] + E[o^2] / (2 E[o])``.
+gpqa and lm-arena-chat rows' notes state (``output length CV``), and the energy rows draw the run's outputs with that
+spread (``LengthDist.lognormal_cv``), which sets the closed loop's length-biased context ``E[i] + E[o^2] / (2 E[o])``.
 """
 
 from __future__ import annotations
@@ -79,26 +79,63 @@ def test_the_statement_is_read_and_a_bad_value_refused() -> None:
             stated_output_cv({"case_id": "r1", "notes": f"output length CV {bad} (x)"})
 
 
-def test_every_gpqa_row_states_its_runs_cv_and_no_other_row_does() -> None:
+def test_every_gpqa_and_lm_arena_row_states_its_runs_cv_and_no_other_row_does() -> None:
     hist = cvtool.load_histograms()
-    gpqa = [r for r in _rows("mlenergy_cases.csv") if r["dataset"] == "gpqa"]
-    assert len(gpqa) == 124 and {cvtool.run_of(r["case_id"]) for r in gpqa} == set(hist)
-    for r in gpqa:
+    measured = [r for r in _rows("mlenergy_cases.csv") if r["dataset"] in ("gpqa", "lm-arena-chat")]
+    assert len(measured) == 124 + 294 and {cvtool.run_of(r["case_id"]) for r in measured} == set(hist)
+    for r in measured:
         assert cvtool.statement(hist[cvtool.run_of(r["case_id"])]) in r["notes"], r["case_id"]
+        assert r["notes"].count("output length CV") == 1, r["case_id"]
         assert stated_output_cv(r) == pytest.approx(round(hist[cvtool.run_of(r["case_id"])]["cv"], 3))
     for name in ("mlenergy_cases.csv", "energy_cases.csv", "validation_cases.csv", "inferencemax_cases.csv"):
-        others = [r for r in _rows(name) if r.get("dataset") != "gpqa"]
+        others = [r for r in _rows(name) if r.get("dataset") not in ("gpqa", "lm-arena-chat")]
         assert not [r["case_id"] for r in others if stated_output_cv(r) is not None], name
 
 
+def test_writing_the_statement_again_replaces_it() -> None:
+    """The statement's source text holds a ';' (``mid-points; tools/...``): a second ``--write`` must replace the
+    first statement, not append a second one."""
+    h = {"cv": 0.9731, "leaderboard_file": "x__lm-arena-chat.json"}
+    notes = "median ITL 7.3 ms" + cvtool.statement({**h, "cv": 0.5})
+    assert cvtool._STATEMENT.sub("", notes) + cvtool.statement(h) == "median ITL 7.3 ms" + cvtool.statement(h)
+
+
+def test_lm_arena_request_counts_by_hand() -> None:
+    # 1,024 prompts (benchmark.yaml) x num_request_repeats (the model's H100 sweeps.yaml)
+    assert cvtool.lm_arena_num_requests("Llama-3.1-8B-Instruct", 128) == 1024
+    assert cvtool.lm_arena_num_requests("Llama-3.1-8B-Instruct", 768) == 3072
+    assert cvtool.lm_arena_num_requests("Llama-3.1-70B-Instruct", 1024) == 2048
+    assert cvtool.lm_arena_num_requests("Llama-3.1-405B-Instruct-FP8", 256) == 1024
+    assert cvtool.lm_arena_num_requests("Qwen3-30B-A3B-Instruct-2507", 256) == 1024
+    assert cvtool.lm_arena_num_requests("Qwen3-30B-A3B-Instruct-2507", 256, "x-bs256-rep2-power") == 2048
+    assert cvtool.lm_arena_num_requests("Qwen3-8B", 512) == 1024
+
+
 def test_the_transcribed_histograms_agree_with_the_published_runs() -> None:
-    """Each histogram holds the run's request count (198 x its repeats) and its mean is the published mean length
-    within the mid-point binning (a mistyped count would break one or the other)."""
-    rows = {cvtool.run_of(r["case_id"]): r for r in _rows("mlenergy_cases.csv") if r["dataset"] == "gpqa"}
+    """Each histogram holds the run's request count (gpqa 198 x its repeats, lm-arena-chat 1,024 x its repeats) and
+    its mean is the published mean length within the mid-point binning (a mistyped count would break one or the
+    other)."""
+    rows = {cvtool.run_of(r["case_id"]): r for r in _rows("mlenergy_cases.csv")
+            if r["dataset"] in ("gpqa", "lm-arena-chat")}
     for run_id, h in cvtool.load_histograms().items():
         r = rows[run_id]
-        assert h["n"] == fs.gpqa_num_requests(r["model"], int(r["concurrency"]), r["case_id"]), run_id
+        assert h["n"] == cvtool.num_requests(r), run_id
         assert h["mean"] == pytest.approx(float(r["output_tokens"]), rel=cvtool.MEAN_TOLERANCE), run_id
+
+
+def test_every_lm_arena_run_spreads_wider_than_the_default() -> None:
+    """Many short replies and a tail to the 4,096-token cap: every lm-arena-chat run's CV lies above the default
+    shape's 0.59, and the cap leaves the stated spread reachable (lognormal_cv refuses a spread the cap clips)."""
+    hist = cvtool.load_histograms()
+    lm = [r for r in _rows("mlenergy_cases.csv")
+          if r["dataset"] == "lm-arena-chat" and r["metric"] == "power_w_board_total"]
+    assert len(lm) == 147
+    for r in lm:
+        cv = hist[cvtool.run_of(r["case_id"])]["cv"]
+        assert 0.8 < cv < 1.2, r["case_id"]
+        outputs = _setting(r, DatasetLengths())["question"].outputs  # capped at the data set's 4,096 tokens
+        assert max(outputs.points) <= 4096.0
+        assert _cv(outputs) == pytest.approx(cv, abs=5e-4), r["case_id"]  # the statement's three decimals
 
 
 def test_the_energy_row_draws_its_outputs_with_the_stated_spread() -> None:
