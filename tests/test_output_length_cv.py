@@ -133,7 +133,7 @@ def test_every_lm_arena_run_spreads_wider_than_the_default() -> None:
     for r in lm:
         cv = hist[cvtool.run_of(r["case_id"])]["cv"]
         assert 0.8 < cv < 1.2, r["case_id"]
-        outputs = _setting(r, DatasetLengths())["question"].outputs  # capped at the data set's 4,096 tokens
+        outputs = _setting(r, DatasetLengths()).question.outputs  # capped at the data set's 4,096 tokens
         assert max(outputs.points) <= 4096.0
         assert _cv(outputs) == pytest.approx(cv, abs=5e-4), r["case_id"]  # the statement's three decimals
 
