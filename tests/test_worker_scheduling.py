@@ -120,7 +120,7 @@ def test_shipped_sglang_pd_launcher_pins_prompts_to_random_prefill_ranks():
 
 
 
-def test_amd_pd_row_states_random_prefill_ranks():
+def test_amd_pd_row_states_random_prefill_ranks(tmp_path):
     """One MI355X PD 8k/1k attention-DP TTFT row, simulated: its notes name the random prefill ranks."""
     import csv
     from pathlib import Path
@@ -134,14 +134,11 @@ def test_amd_pd_row_states_random_prefill_ranks():
         rows = [r for r in csv.DictReader(fh) if r["case_id"].endswith(
             "-sglang-disagg-fp8-disagg-p8x1e8dpa-d16x1e8dpa-8192-1024-c256-r20832485469-ttft")]
     assert len(rows) == 1, "the row's id changed; pick another MI355X PD 8k/1k attention-DP TTFT row"
-    tmp = Path(__file__).resolve().parent / "_amd_pd_row.csv"
-    try:
-        with open(tmp, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
-        (res,) = validate_cases(read_cases(str(tmp)), load_calibration(), server_model="sim", compare=False)
-    finally:
-        tmp.unlink(missing_ok=True)
+    tmp = tmp_path / "amd_pd_row.csv"
+    with open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    (res,) = validate_cases(read_cases(str(tmp)), load_calibration(), server_model="sim", compare=False)
     assert res.status == "ok"
     assert any("picked random; DP ranks random" in n for n in res.notes)
