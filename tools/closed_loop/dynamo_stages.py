@@ -171,7 +171,7 @@ def context_worker(v: Any, case: Any) -> tuple[Any, int, int] | None:
     pre, _, _ = _replica(v, case, fmt, facts.prefill, facts)
     length = prompt_mean_tokens(float(case.input_tokens or 0))
     rb = facts.engine.batch_on("prefill", case.software, case.model, int(case.input_tokens or 0), facts.mtp,
-                               facts.prefill_workers, 0, 0)
+                               facts.prefill_workers, 0, 0, weights=pre.mm.formats.weights)
     return pre, length, (rb.requests if rb is not None else 1)
 
 

@@ -320,11 +320,13 @@ class EngineSpec(BaseModel):
         return None
 
     def batch_on(self, role: str, software: str = "", model: str = "", input_tokens: int = 0, mtp: bool = False,
-                 prefill_workers: int = 0, decode_chips: int = 0, decode_workers: int = 0) -> RecipeBatch | None:
+                 prefill_workers: int = 0, decode_chips: int = 0, decode_workers: int = 0,
+                 weights: str = "") -> RecipeBatch | None:
         """The first ``recipe_batch`` entry of ``role`` for a row with these facts (:class:`RecipeBatch`), else None."""
-        sw, mdl = software.lower(), model.lower()
+        sw, mdl, fmt = software.lower(), model.lower(), weights.lower()
         for r in self.recipe_batch:
-            if (r.role == role and r.software in sw and r.model in mdl and r.input_tokens in (0, input_tokens)
+            if (r.role == role and r.software in sw and r.model in mdl and r.weights in ("", fmt)
+                    and r.input_tokens in (0, input_tokens)
                     and r.mtp in (None, mtp) and r.prefill_workers in (0, prefill_workers)
                     and r.decode_chips in (0, decode_chips) and r.decode_workers in (0, decode_workers)):
                 return r

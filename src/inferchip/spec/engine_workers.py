@@ -19,16 +19,17 @@ class RecipeBatch(BaseModel):
     ``requests`` requests and, where ``tokens`` is not 0, ``tokens`` tokens in one iteration (TensorRT-LLM
     ``max_batch_size`` and ``max_num_tokens``; SGLang ``--max-running-requests`` and ``--chunked-prefill-size``,
     both divided by ``--dp-size`` under attention DP). An entry applies to rows whose ``software`` text and model
-    id contain its ``software`` and ``model`` fragments (lower case; empty: any) and whose nominal input
-    length, MTP, prefill workers, decode chips per worker and decode workers are its ``input_tokens``,
-    ``mtp``, ``prefill_workers``, ``decode_chips`` and ``decode_workers`` (0 / None: any); the first
-    matching entry of the role wins."""
+    id contain its ``software`` and ``model`` fragments (lower case; empty: any) and whose weight format, nominal
+    input length, MTP, prefill workers, decode chips per worker and decode workers are its ``weights``,
+    ``input_tokens``, ``mtp``, ``prefill_workers``, ``decode_chips`` and ``decode_workers`` (blank / 0 / None:
+    any); the first matching entry of the role wins."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     role: Literal["prefill", "decode"]
     software: str = Field("", pattern=r"^[a-z0-9_.+ -]*$")
     model: str = Field("", pattern=r"^[a-z0-9_./-]*$")
+    weights: str = Field("", pattern=r"^[a-z0-9]*$")
     input_tokens: int = Field(0, ge=0, le=10_000_000)
     mtp: bool | None = None
     prefill_workers: int = Field(0, ge=0, le=100_000)
