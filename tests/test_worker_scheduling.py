@@ -101,3 +101,47 @@ def test_prefill_workers_that_take_only_the_waking_prompt_split_the_first_wave(a
     drain, alone = run(True), run(False)
     assert drain.ttft_s == pytest.approx(0.11, abs=1e-6) and drain.steps == 2
     assert alone.ttft_s == pytest.approx(0.185, abs=1e-6) and alone.steps == 4
+
+
+AMD_PD = "SGLang PD-disaggregated (AMD); rocm/sgl-dev:sglang-0.5.6.post1-rocm700-mi35x-mori-1224"
+
+
+def test_shipped_sglang_pd_launcher_pins_prompts_to_random_prefill_ranks():
+    """The MI355X SGLang PD launcher's MiniLB draws every request's bootstrap_room at random and SGLang's PD
+    ``round_robin`` sends it to rank ``room % dp`` (engines.yaml, sglang record's sources): its rows' prefill
+    workers pin prompts to random ranks; no other SGLang row reaches the entry."""
+    sgl = get_engine("sglang")
+    w = sgl.prefill_worker(AMD_PD, "fp8", 1, 8192)
+    assert w is not None and (w.dp_rank, w.router, w.async_scheduling) == ("random", "random", True)
+    assert sgl.prefill_worker(AMD_PD, "fp8", 1, 1024) == w  # every length, weights and worker count
+    for other in ("SGLang; PD-disaggregated", "SGLang 0.5.6.post1", SGL):
+        assert sgl.prefill_worker(other, "fp8", 1, 1024) is None
+    assert sgl.prefill_async_on(AMD_PD) is sgl.async_scheduling is True  # planning ahead unchanged
+
+
+
+def test_amd_pd_row_states_random_prefill_ranks():
+    """One MI355X PD 8k/1k attention-DP TTFT row, simulated: its notes name the random prefill ranks."""
+    import csv
+    from pathlib import Path
+
+    from inferchip.catalog.calibration_file import load_calibration
+    from inferchip.validation.cases import read_cases
+    from inferchip.validation.validate import validate_cases
+
+    src = Path(__file__).resolve().parents[1] / "src/inferchip/catalog/inferencemax_cases.csv"
+    with open(src) as fh:
+        rows = [r for r in csv.DictReader(fh) if r["case_id"].endswith(
+            "-sglang-disagg-fp8-disagg-p8x1e8dpa-d16x1e8dpa-8192-1024-c256-r20832485469-ttft")]
+    assert len(rows) == 1, "the row's id changed; pick another MI355X PD 8k/1k attention-DP TTFT row"
+    tmp = Path(__file__).resolve().parent / "_amd_pd_row.csv"
+    try:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        (res,) = validate_cases(read_cases(str(tmp)), load_calibration(), server_model="sim", compare=False)
+    finally:
+        tmp.unlink(missing_ok=True)
+    assert res.status == "ok"
+    assert any("picked random; DP ranks random" in n for n in res.notes)

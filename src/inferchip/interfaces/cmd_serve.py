@@ -92,6 +92,7 @@ def _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, 
     sr.disagg_layout_conflict(pools, count_given, any(x is not None for x in (tp, pp, ep, attn_dp)))
     engine_id = None if engine is None else opts.option_engine(engine).id
     v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software)
+    sr.check_row_engine(v.engine_spec, chip, "--software" if engine_id is None and software else "--engine")
     over_limit = []
     if pools is None and (len(concurrencies) > 1 or (tp is None and pp is None and ep is None)):
         cal, _ = opts.engine_setting(engine_id or v.engine_spec.id, calibration, chip)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -40,6 +41,27 @@ class LengthDist:
         """Lognormal of shape ``sigma`` clipped at ``cap``, scaled so the clipped mean is ``mean``."""
         return _lognormal(float(mean), float(cap), float(sigma), int(n))
 
+    @classmethod
+    def lognormal_cv(cls, mean: float, cap: float, cv: float, n: int = LENGTH_POINTS) -> LengthDist:
+        """:meth:`lognormal` whose ``n`` points have the coefficient of variation ``cv`` (a measured
+        spread, e.g. a run's published output-length histogram): the shape is solved so that the points'
+        second moment is ``mean^2 (1 + cv^2)``, the quantity the closed loop's length-biased context
+        reads (``operating.steady_state``). ValueError when ``cv`` is not a positive finite number or
+        the cap clips the spread below it."""
+        if not (math.isfinite(cv) and cv > 0.0):
+            raise ValueError(f"coefficient of variation {cv!r} is not a positive finite number")
+
+        def excess(sigma: float) -> float:
+            d = _lognormal(float(mean), float(cap), sigma, int(n))
+            return d.second_moment / (d.mean * d.mean) - 1.0 - cv * cv
+
+        if excess(_SIGMA_MAX) < 0.0:
+            raise ValueError(f"coefficient of variation {cv:g} is out of reach: a mean of {mean:g} tokens capped "
+                             f"at {cap:g} spreads at most to {math.sqrt(excess(_SIGMA_MAX) + cv * cv):.3f}")
+        from scipy.optimize import brentq  # type: ignore[import-untyped]
+
+        return _lognormal(float(mean), float(cap), float(brentq(excess, _SIGMA_MIN, _SIGMA_MAX, xtol=1e-12)), int(n))
+
     @cached_property
     def array(self) -> FloatArray:
         return np.asarray(self.points, dtype=np.float64)
@@ -63,6 +85,9 @@ class LengthDist:
             x = float(self.points[0])
             return x * (0.0 + (x + 1.0) / 2.0)
         return float(np.mean(prefill_pairs(self.array)))
+
+
+_SIGMA_MIN, _SIGMA_MAX = 1e-6, 4.0  # the lognormal shapes :meth:`LengthDist.lognormal_cv` searches
 
 
 @lru_cache(maxsize=4096)

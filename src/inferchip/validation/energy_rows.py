@@ -26,10 +26,9 @@ held at that many sequences (ML.ENERGY: all requests sent at once, ``max_num_seq
 than the KV cache holds run as the largest batch that fits and the rest queue; ``fixed_length`` with a concurrency:
 a static batch (larger than memory: simulated with admission and preemption); ``single_stream``: batch 1.
 
-Rows without an input length take the mean of the data set they replay (:func:`row_dataset`:
-the ``dataset`` column, or an MLPerf row's data set), one value per data set
-(``DatasetLengths``), lengths lognormal around it as ``validate`` does. "fp4" activations are W4A4
-at the 4-bit peak (README caveat 1); ``int4`` activations (weight-only here) run as fp8.
+Rows without an input length take the mean of the data set they replay (:func:`row_dataset`), one value per data
+set (``DatasetLengths``), lengths lognormal as ``validate`` does; outputs spread as the notes state (``output length
+CV``). "fp4" activations are W4A4 (README caveat 1); ``int4`` activations (weight-only here) run as fp8.
 """
 
 from __future__ import annotations
@@ -171,8 +170,7 @@ def _opt_float(row: dict[str, str], key: str) -> float | None:
 
 
 def _activations(act: str | None) -> str | None:
-    """Activation format of a row: NVFP4/MXFP4 as given (W4A4: every GEMM at the 4-bit peak,
-    attention at 16 bit, see ``performance.setting.resolve_formats``); int4 (weight-only here) as fp8."""
+    """A row's activations: NVFP4/MXFP4 as given (W4A4, ``performance.setting.resolve_formats``); int4 as fp8."""
     return "fp8" if act == "int4" else act
 
 
@@ -184,6 +182,7 @@ def _setting(row: dict[str, str], lengths: DatasetLengths) -> dict[str, Any]:
     lengths from it: lognormal inputs around the data set's mean input (``lengths``, one value
     per data set) and outputs around the row's mean output, as ``validate`` does."""
     from inferchip.performance.operating import LengthDist, Question
+    from inferchip.validation.moe_kernels import stated_output_cv
 
     count = _opt_int(row, "num_accelerators")
     if count is None:
@@ -206,8 +205,9 @@ def _setting(row: dict[str, str], lengths: DatasetLengths) -> dict[str, Any]:
             raise ValueError("output_tokens is blank and the data set states no mean output length")
         out = ms.default_output_tokens
     if ds is not None and not _cell(row, "input_tokens"):
-        inputs = LengthDist.lognormal(inp, ds.max_input_tokens)
-        outputs = LengthDist.lognormal(out, ds.max_output_tokens)
+        inputs, cv = LengthDist.lognormal(inp, ds.max_input_tokens), stated_output_cv(row)  # the run's spread
+        outputs = LengthDist.lognormal(out, ds.max_output_tokens) if cv is None else LengthDist.lognormal_cv(
+            out, ds.max_output_tokens, cv)
     else:
         inputs, outputs = LengthDist.fixed(max(1, round(inp))), LengthDist.fixed(max(1, round(out)))
     kw: dict[str, Any] = dict(count=count, tp=tp, pp=pp, ep=ep, input_tokens=inputs.mean, output_tokens=outputs.mean)

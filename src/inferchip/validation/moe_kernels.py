@@ -20,10 +20,14 @@ notes state ``sampling: vLLM native top-p`` is predicted with :func:`native_top_
 sequence and step, serial with the forward (``Calibration.sequence_overhead_s``), and with the DRAM bytes
 that time moves (:func:`native_top_p_sequence_bytes`, ``Calibration.sequence_dram_bytes``: their energy at the
 chip's energy per DRAM bit, over the busy floor).
+
+The spread of a run's output lengths is stated too where its publisher gives it (``output length CV``:
+:func:`stated_output_cv`); ``validation.energy_rows`` draws the run's lengths with that spread.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 
@@ -41,6 +45,8 @@ from inferchip.spec.calibration import Calibration
 
 _TRITON = re.compile(r"\bMoE kernels:\s*vLLM Triton\b", re.IGNORECASE)
 _NATIVE_TOP_P = re.compile(r"\bsampling:\s*vLLM native top-p\b", re.IGNORECASE)
+_OUTPUT_CV = re.compile(r"\boutput length CV\s+(\S+?)[\s;(]", re.IGNORECASE)
+_OUTPUT_CV_NAMED = re.compile(r"\boutput length CV\b", re.IGNORECASE)
 
 
 def states_triton_moe(row: dict[str, str]) -> bool:
@@ -51,6 +57,30 @@ def states_triton_moe(row: dict[str, str]) -> bool:
 def states_native_top_p(row: dict[str, str]) -> bool:
     """True when the row's notes state that vLLM's native (sorting) top-p sampler served the run's requests."""
     return bool(_NATIVE_TOP_P.search(row.get("notes", "") or ""))
+
+
+def stated_output_cv(row: dict[str, str]) -> float | None:
+    """The coefficient of variation of the run's output lengths that the row's notes state (``output length CV
+    0.88 (...)``: the run's own published length histogram), or None. A value that is not a positive finite
+    number, a statement without its value, or two statements are refused (ValueError naming the row and the notes)."""
+    notes = row.get("notes", "") or ""
+    if len(_OUTPUT_CV_NAMED.findall(notes)) > 1:
+        raise ValueError(f"row {row.get('case_id', '')!r}, notes: 'output length CV' is stated more than once; "
+                         "allowed: one statement (tools/energy/mlenergy_output_cv.py --write replaces an older one)")
+    m = _OUTPUT_CV.search(notes + " ")
+    if m is None:
+        if _OUTPUT_CV_NAMED.search(notes):  # named but not as "output length CV <number>": never read silently
+            raise ValueError(f"row {row.get('case_id', '')!r}, notes: 'output length CV' is not followed by a space "
+                             "and its value; allowed: 'output length CV 0.66 (source)'")
+        return None
+    try:
+        cv = float(m.group(1))
+    except ValueError:
+        cv = math.nan
+    if not (math.isfinite(cv) and cv > 0.0):
+        raise ValueError(f"row {row.get('case_id', '')!r}, notes: 'output length CV {m.group(1)}' is not a "
+                         "positive number (the coefficient of variation of the run's output lengths)")
+    return cv
 
 
 def native_top_p_small_batch_s(running: float, vocab_size: int) -> float:

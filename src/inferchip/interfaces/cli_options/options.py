@@ -339,8 +339,11 @@ def engine_setting(engine: str | None, calibration: Any, chip: str | None = None
     cal = engine_calibration(load_calibration(calibration), spec)
     if chip is not None:
         from inferchip.catalog.chips import get_chip_params
+        from inferchip.catalog.engines import check_engine_runs_on
 
-        cal = split_k_calibration(cal, spec, get_chip_params(chip).family)
+        params = get_chip_params(chip)
+        check_engine_runs_on(spec, params.id, params.family)
+        cal = split_k_calibration(cal, spec, params.family)
     return cal, spec
 
 
