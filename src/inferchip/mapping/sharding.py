@@ -17,7 +17,7 @@ the stage: reached by an all-to-all where ``ep == tp``, by an all-gather and a r
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -310,3 +310,35 @@ def shard(m: ModelSpec, layout: Layout) -> ShardedModel:
         experts_per_token=m.experts_per_token,
         dp_attention=layout.attn_dp_ways,
     )
+
+
+def _round_up(x: int, multiple: int) -> int:
+    return -(-x // multiple) * multiple
+
+
+def pad_experts(sm: ShardedModel, hidden_to: int, intermediate_to: int, gated: bool) -> ShardedModel:
+    """``sm`` with each routed expert's hidden width rounded up to a multiple of ``hidden_to`` and its per-rank
+    intermediate width to a multiple of ``intermediate_to`` (``experts_up``: k hidden, n the gated pair of
+    intermediate widths; ``experts_down``: k intermediate, n hidden), as an expert kernel whose weight layout
+    needs those multiples allocates and runs them: the zeros are multiplied and read like weights. vLLM
+    ``Mxfp4MoEMethod.create_weights`` (vllm/model_executor/layers/quantization/mxfp4.py) for the Marlin
+    backend: ``round_up(intermediate_size_per_partition, 128)``, ``round_up(hidden_size, 256)`` ("The moe
+    marlin kernel requires that for each linear n % 256 == 0 and k % 128 == 0"). Multiples of 1: ``sm``."""
+    if hidden_to < 1 or intermediate_to < 1:
+        raise ValueError(f"pad_experts: multiples must be >= 1, got hidden_to={hidden_to}, "
+                         f"intermediate_to={intermediate_to}")
+    if hidden_to == 1 and intermediate_to == 1:
+        return sm
+    up_mats = 2 if gated else 1
+
+    def padded(g: WeightGemm) -> WeightGemm:
+        if not isinstance(g, GroupedGemm):
+            return g
+        if g.name == "experts_up":
+            return replace(g, k=_round_up(g.k, hidden_to), n=up_mats * _round_up(g.n // up_mats, intermediate_to))
+        if g.name == "experts_down":
+            return replace(g, k=_round_up(g.k, intermediate_to), n=_round_up(g.n, hidden_to))
+        raise ValueError(f"pad_experts: unknown grouped GEMM {g.name!r} (allowed: experts_up, experts_down)")
+
+    return replace(sm, layers=tuple(replace(layer, gemms=tuple(padded(g) for g in layer.gemms))
+                                    for layer in sm.layers))

@@ -169,11 +169,15 @@ class RecipeMoeKernel(ChipRecipe):
     built for SM80 and issues ``mma.sync``, which reaches about 2/3 of a Hopper chip's tensor-core peak).
     Aggregated rows only, as for the all-reduce codec. ``read_gb_per_s_per_sm``: the most weight bytes per second
     one SM of the kernel reads (an SM-issue-bound kernel: the chip's SM count times it caps its stream,
-    cost.gemm.expert_stream_cap_bytes_per_s, which gives the measurement); None: bound by DRAM only."""
+    cost.gemm.expert_stream_cap_bytes_per_s, which gives the measurement); None: bound by DRAM only.
+    ``pad_hidden_to`` / ``pad_intermediate_to``: the multiples the kernel's weight layout rounds an expert's hidden
+    and per-rank intermediate widths up to (zeros it multiplies and reads; mapping.sharding.pad_experts)."""
 
     kernel: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
     mma_peak_fraction: float = Field(gt=0.0, le=1.0)
     read_gb_per_s_per_sm: float | None = Field(None, gt=0.0, le=100.0)
+    pad_hidden_to: int = Field(1, ge=1, le=4096)
+    pad_intermediate_to: int = Field(1, ge=1, le=4096)
 
 
 class EngineSpec(BaseModel):

@@ -23,6 +23,8 @@ from inferchip.cost.context import attention_format, prefill_attention_format_of
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
 from inferchip.errors import DoesNotFitError, InferchipError, InvalidSettingError, SpecError
 from inferchip.mapping.layout import Layout
+from inferchip.mapping.memory_fit import weight_bytes_per_chip
+from inferchip.mapping.sharding import pad_experts
 from inferchip.performance.operating import OperatingPoint
 from inferchip.performance.setting import resolve_setting
 from inferchip.sim.engines import BenchFigures
@@ -109,11 +111,12 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     except InferchipError as exc:  # a disaggregated row's workers are the notes' pools, not the tp/ep columns
         raise (in_row_terms(case, exc) if pool is None else in_pool_terms(case, exc, pool)) from None
     mm = setting.mapped(setting.layout)
+    if moe is not None and (moe.pad_hidden_to > 1 or moe.pad_intermediate_to > 1):  # the kernel's padded layout
+        psm = pad_experts(mm.sm, moe.pad_hidden_to, moe.pad_intermediate_to, ms.mlp_gated)
+        mm = replace(mm, sm=psm, weights_bytes=weight_bytes_per_chip(ms, psm, mm.formats))
     static = facts.engine.memory_fraction_on(case.accelerator, fmt.weights, layout.tp)
     codec = facts.engine.all_reduce_codec_on(case.accelerator, fmt.weights) if facts.prefill is None else ""
     if mm.chunk_tokens != facts.engine.chunk_tokens or static is not None or codec:
-        from dataclasses import replace
-
         mm = replace(mm, chunk_tokens=facts.engine.chunk_tokens, static_memory_fraction=static,
                      formats=replace(mm.formats, all_reduce=codec))
     if codec:
@@ -126,8 +129,10 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     if moe is not None:
         cap = (f", their reads at most {cap_bytes_per_s / 1e12:.3g} TB/s ({cp.sm_count:g} SMs x "
                f"{moe.read_gb_per_s_per_sm:g} GB/s)" if moe.read_gb_per_s_per_sm else "")
+        pad = (f", widths padded to multiples of {moe.pad_hidden_to} (hidden) and {moe.pad_intermediate_to} "
+               f"(intermediate per rank)" if moe.pad_hidden_to > 1 or moe.pad_intermediate_to > 1 else "")
         notes = notes + [f"expert GEMMs run the launch recipe's {moe.kernel} kernels, their MMA at "
-                         f"{moe.mma_peak_fraction:.3g} of the tensor-core peak{cap}"]
+                         f"{moe.mma_peak_fraction:.3g} of the tensor-core peak{cap}{pad}"]
     if not routed:
         notes = notes + ["decode steps priced at their real rows: the launch recipe's expert dispatch routes no "
                          "CUDA-graph padding row (engines.yaml decode_worker padded_rows_routed)"]
