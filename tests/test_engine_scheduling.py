@@ -15,7 +15,8 @@ from inferchip.sim.engines import EngineStepModel, closed_loop_run, uniform_leng
 from inferchip.sim.engines.polling import PollingReplica
 from inferchip.sim.request import RequestTable
 from inferchip.sim.steptime import StepTimer
-from inferchip.spec.engine import EngineSpec, RecvInterval
+from inferchip.spec.engine import EngineSpec
+from inferchip.spec.engine_workers import RecvInterval
 
 
 def _step(**over):

@@ -20,6 +20,7 @@ from inferchip.spec.engine_workers import (
     EagerSteps,
     FirstUseWait,
     RecipeBatch,
+    RecvInterval,
     RunLength,
     WorkerRequestPath,
     WorkerScheduling,
@@ -41,24 +42,6 @@ class KernelEfficiency(BaseModel):
     attention: float = Field(1.0, gt=0.2, le=2.0, description="x attention_compute_fraction")
     memory: float = Field(1.0, gt=0.2, le=2.0, description="x memory_bandwidth_fraction")
     link: float = Field(1.0, gt=0.2, le=2.0, description="x link_bandwidth_fraction")
-
-
-class RecvInterval(BaseModel):
-    """From ``min_concurrency`` clients on, the scheduler looks at its request queue only every
-    ``steps`` decode-only iterations (SGLang ``--scheduler-recv-interval``, or
-    ``--num-continuous-decode-steps``); a step with prefill work counts as the whole interval (the
-    next iteration polls), an idle engine polls at once. ``accelerator``: a fragment of the chip id
-    the launch recipe is for (empty: every chip); ``weights`` and ``tp``: the weight format and
-    tensor-parallel size it is for (empty, 0: any; entries naming the row's format and size take
-    precedence over those for any)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    accelerator: str = Field("", pattern=r"^[a-z0-9_-]*$")
-    weights: str = Field("", pattern=r"^[a-z0-9_]*$")
-    tp: int = Field(0, ge=0, le=1024)
-    min_concurrency: int = Field(1, ge=1, le=1_000_000)
-    steps: int = Field(ge=1, le=1000)
 
 
 class ChipRecipe(BaseModel):

@@ -1,8 +1,9 @@
 """The records of a disaggregated (prefill / decode) deployment's workers, as data of an engine
 (:class:`inferchip.spec.engine.EngineSpec`): the launch recipes' batch caps per role, the prefill workers'
-scheduling, the worker engine whose request path a front end's request also crosses, and the decode workers'
-page reservation and request polling. Each entry is matched against a row's ``software`` text (lower case;
-first match wins) and carries its sources in ``catalog/engines.yaml``.
+scheduling, the worker engine whose request path a front end's request also crosses, the decode workers'
+page reservation and request polling, and any engine's queue-poll interval (``RecvInterval``). Each entry is
+matched against a row's ``software`` text (lower case; first match wins) and carries its sources in
+``catalog/engines.yaml``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,24 @@ class RecipeBatch(BaseModel):
     decode_workers: int = Field(0, ge=0, le=100_000)
     requests: int = Field(ge=1, le=65536)
     tokens: int = Field(0, ge=0, le=1_048_576)
+
+
+class RecvInterval(BaseModel):
+    """From ``min_concurrency`` clients on, the scheduler looks at its request queue only every
+    ``steps`` decode-only iterations (SGLang ``--scheduler-recv-interval``, or
+    ``--num-continuous-decode-steps``); a step with prefill work counts as the whole interval (the
+    next iteration polls), an idle engine polls at once. ``accelerator``: a fragment of the chip id
+    the launch recipe is for (empty: every chip); ``weights`` and ``tp``: the weight format and
+    tensor-parallel size it is for (empty, 0: any; entries naming the row's format and size take
+    precedence over those for any)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    accelerator: str = Field("", pattern=r"^[a-z0-9_-]*$")
+    weights: str = Field("", pattern=r"^[a-z0-9_]*$")
+    tp: int = Field(0, ge=0, le=1024)
+    min_concurrency: int = Field(1, ge=1, le=1_000_000)
+    steps: int = Field(ge=1, le=1000)
 
 
 class WorkerScheduling(BaseModel):
