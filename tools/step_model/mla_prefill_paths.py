@@ -7,9 +7,10 @@ The paths, for a prompt of ``p`` tokens with no prefix (one causal block of ``p 
   ``heads`` heads of ``qk_nope + qk_rope`` query/key and ``v`` value dims, ``2 heads (qk + v)`` FLOP a pair;
 * the absorbed (MLA) form over the latent (one stored version takes it with DP attention and any prefix):
   ``kv_lora_rank + qk_rope`` query/key dims and ``kv_lora_rank`` value dims;
-* the late-2025 aiter backend's gather branch, which every extend takes there (its prefill ``kv_indices`` span
-  each whole sequence, so ``kv_indices.shape[0] == 0`` never holds): the KV up-projection ``kv_b_proj`` again over
-  every token, ``2 kv_lora_rank heads (qk_nope + v)`` FLOP a token and layer -- linear in the prompt.
+* the aiter backend's gather branch (sgl-project/sglang @25b38cc2 ``AiterAttnBackend.forward_extend``), taken by a
+  batch with any prefix (a chunked continuation); a stored fork without the ``extend_no_prefix`` test takes it for
+  every batch, its prefill ``kv_indices`` spanning each whole sequence: the KV up-projection ``kv_b_proj`` again
+  over every token, ``2 kv_lora_rank heads (qk_nope + v)`` FLOP a token and layer -- linear in the prompt.
 
 Each is priced at a stated rate (TFLOP/s, with its source on the command line) and compared with the measured
 excess (``tools/step_model/pd_prefill_excess.py``): the share of the excess it explains, and the rate the
