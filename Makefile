@@ -22,7 +22,8 @@ review: $(BIN)/inferchip
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/mypy --strict src/inferchip/spec src/inferchip/catalog src/inferchip/workload src/inferchip/cost src/inferchip/mapping \
-		src/inferchip/sim src/inferchip/performance
+		src/inferchip/sim src/inferchip/performance src/inferchip/validation src/inferchip/review \
+		src/inferchip/explore src/inferchip/interfaces
 
 test: lint
 	$(BIN)/python -m pytest

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -322,3 +323,34 @@ def test_the_checker_catches_stale_tool_paths_and_machine_paths(tmp_path: Path):
     assert bad == [f"docs/a.md:1 names {flat} (now {moved})", "docs/a.md:2 names tools/gone.py"], bad
     bad = needle_mentions(tmp_path, files, MACHINE_PATHS, {"docs/peer.csv"})
     assert bad == ["docs/a.md: mentions /work/"], bad
+
+
+def strict_lint_gaps(makefile: str, pyproject: str) -> list[str]:
+    """Layers that ``make lint`` does not run ``mypy --strict`` on, and mypy overrides that read a module with its
+    errors silenced (``follow_imports`` silent or skip): what a later layer needed until it passed (stop 37)."""
+    lint = re.search(r"^lint:.*?(?=^\S|\Z)", makefile, re.MULTILINE | re.DOTALL)
+    line = (lint.group(0) if lint else "").replace("\\\n", " ")
+    mypy = next((cmd for cmd in line.splitlines() if "mypy" in cmd and "--strict" in cmd), "")
+    gaps = [f"make lint: no mypy --strict on src/inferchip/{layer}" for layer in LAYERS
+            if f"src/inferchip/{layer}" not in mypy.split() and "src/inferchip" not in mypy.split()]
+    for o in tomllib.loads(pyproject).get("tool", {}).get("mypy", {}).get("overrides", []):
+        if o.get("follow_imports") in ("silent", "skip"):
+            gaps.append(f"pyproject.toml: follow_imports = {o['follow_imports']!r} for {o.get('module')}")
+    return gaps
+
+
+def test_lint_checks_every_layer_strictly():
+    gaps = strict_lint_gaps((REPO / "Makefile").read_text(encoding="utf-8"),
+                            (REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert not gaps, "\n".join(gaps)
+
+
+def test_the_checker_catches_a_layer_left_out_of_strict_lint():
+    make = ("lint: deps\n\truff check src\n\tmypy --strict src/inferchip/spec \\\n\t\tsrc/inferchip/catalog\n"
+            "\ntest: lint\n")
+    toml = '[[tool.mypy.overrides]]\nmodule = ["inferchip.review.*"]\nfollow_imports = "silent"\n'
+    gaps = strict_lint_gaps(make, toml)
+    assert "make lint: no mypy --strict on src/inferchip/workload" in gaps, gaps
+    assert not any(g.endswith(("/spec", "/catalog")) for g in gaps), gaps
+    assert gaps[-1] == "pyproject.toml: follow_imports = 'silent' for ['inferchip.review.*']", gaps
+    assert strict_lint_gaps("lint:\n\tmypy --strict src/inferchip\n", "") == []

@@ -103,11 +103,11 @@ def test_the_transcribed_histograms_agree_with_the_published_runs() -> None:
 
 def test_the_energy_row_draws_its_outputs_with_the_stated_spread() -> None:
     row = next(r for r in _rows("mlenergy_cases.csv") if r["case_id"] == "mle3-gpqa-gpt-oss-20b-h100x1-bs256-power")
-    q = _setting(row, DatasetLengths())["question"]
+    q = _setting(row, DatasetLengths()).question
     assert q.outputs.mean == pytest.approx(float(row["output_tokens"]))
     assert _cv(q.outputs) == pytest.approx(stated_output_cv(row), rel=1e-6)
     unstated = {**row, "notes": row["notes"].split("; output length CV")[0]}
-    assert _cv(_setting(unstated, DatasetLengths())["question"].outputs) == pytest.approx(0.5908, abs=1e-3)
+    assert _cv(_setting(unstated, DatasetLengths()).question.outputs) == pytest.approx(0.5908, abs=1e-3)
 
 
 def test_a_wider_spread_means_a_longer_context_and_a_slower_run() -> None:

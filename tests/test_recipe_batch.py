@@ -41,8 +41,10 @@ def test_shipped_dynamo_recipes():
     # 1k/1k, 2 context workers, one DEP16 generation worker: DECODE_MAX_BATCH_SIZE 256 (4,096 sequences)
     assert dyn.batch_on("decode", trt, ds, 1024, False, 2, 16, 1).requests == 256
     assert dyn.batch_on("decode", trt, ds, 1024, True, 2, 16, 1).requests == 128
-    for role in ("prefill", "decode"):  # the 2-worker SGLang layouts' recipes set no such cap
-        assert dyn.batch_on(role, sgl, ds, 1024, False, 2, 16, 1) is None
+    # the 2-worker SGLang layout (FP8 DEP8 prefill, default.sh): a per-rank prefill budget only, no decode cap
+    assert dyn.batch_on("decode", sgl, ds, 1024, False, 2, 16, 1) is None
+    rb = dyn.batch_on("prefill", sgl, ds, 1024, False, 2, 16, 1)
+    assert (rb.requests, rb.tokens) == (3750, 16384)
     assert get_engine("sglang").batch_on("decode", trt, ds, 1024, False, 2, 16, 1) is None
 
 
@@ -79,6 +81,22 @@ def test_shipped_sglang_fp4_1k_prefill_budget():
     assert (rb.requests, rb.tokens) == (30_000 // 4, min(65_536 // 4, 32_768))
     assert dyn.batch_on("prefill", sgl, ds, 1024, False, 4, 32, 1) == rb  # the mid-curve (d32) layout too
     for workers in (1, 2, 3):  # low-latency (1), FP8 1k/1k p16 (2) and p24 (3): not this recipe
-        assert dyn.batch_on("prefill", sgl, ds, 1024, False, workers, 48, 1) is None
+        assert dyn.batch_on("prefill", sgl, ds, 1024, False, workers, 48, 1) != rb
     assert dyn.batch_on("prefill", sgl, ds, 8192, False, 4, 16, 1) is None  # 8k/1k layouts: other recipes
     assert dyn.batch_on("decode", sgl, ds, 1024, False, 4, 48, 1) is None  # prefill only
+
+
+def test_shipped_sglang_fp8_prefill_budgets():
+    """ai-dynamo/dynamo gb200-fp8 launch scripts, per attention-DP rank (flag // dp; max-prefill-tokens unset, so
+    SGLang's 16,384 default): default.sh (1k/1k, DEP8, 2 or 3 workers) and 8k1k-max-tpt.sh (8k/1k, 5 DEP8 workers)
+    131,072 // 8 = 16,384 (= the 16,384 default, the smaller of the two), 30,000 // 8 = 3,750."""
+    dyn = get_engine("dynamo")
+    sgl, ds = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2", "deepseek-ai/DeepSeek-R1"
+    assert dyn.batch_on("prefill", sgl, ds, 1024, False, 1, 4, 2) is None  # the low-latency layouts: not these scripts
+    for workers, isl in ((2, 1024), (3, 1024), (5, 8192)):
+        rb = dyn.batch_on("prefill", sgl, ds, isl, False, workers, 32, 1)
+        assert (rb.requests, rb.tokens) == (30000 // 8, min(131072 // 8, 16384))
+    assert dyn.batch_on("prefill", sgl, ds, 8192, False, 1, 4, 1) is None  # FP8 8k/1k low latency: not read here
+    assert dyn.batch_on("prefill", sgl, ds, 8192, False, 10, 32, 1) is None  # FP4 8k/1k (10 TP4 workers)
+    trt = "NVIDIA Dynamo + TensorRT-LLM, PD-disaggregated"
+    assert dyn.batch_on("prefill", trt, ds, 1024, False, 1, 4, 4).tokens == 4608  # TensorRT-LLM rows keep theirs

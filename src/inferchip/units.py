@@ -12,6 +12,15 @@ the formatting helpers of the interfaces.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+# what the percent helpers take and give back: a float, or a numpy array of them (they work elementwise)
+FloatOrArray = TypeVar("FloatOrArray", float, "npt.NDArray[np.float64]")
+
 KILO = 1e3
 MEGA = 1e6
 GIGA = 1e9
@@ -52,7 +61,7 @@ def capacity_bytes(value: float, unit: str) -> float:
     return value * CAPACITY_UNIT_BYTES[unit]
 
 
-def percent(fraction: float) -> float:
+def percent(fraction: FloatOrArray) -> FloatOrArray:
     """A fraction (0.25) as a percentage (25.0): the one place the factor 100 lives.
 
     Works elementwise on numpy arrays. Use it wherever a fraction is shown or stored as
@@ -61,6 +70,6 @@ def percent(fraction: float) -> float:
     return fraction * 100.0
 
 
-def percent_error(predicted: float, measured: float) -> float:
+def percent_error(predicted: FloatOrArray, measured: FloatOrArray) -> FloatOrArray:
     """Signed error of a prediction in percent of the measurement: ``percent((p - m) / m)``."""
     return percent((predicted - measured) / measured)

@@ -59,6 +59,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -115,11 +116,11 @@ def window_mean_age_tokens(lengths: Sequence[float], concurrency: int) -> tuple[
     return integral / (concurrency * t_end), t_end
 
 
-def _windowed(row: dict[str, str], kw: dict) -> dict:
+def _windowed(row: dict[str, str], kw: Any) -> Any:
     """The row's setting with its closed-loop context set to its window's (gpqa rows; others unchanged)."""
     from inferchip.performance.operating import LengthDist
 
-    q = kw["question"]
+    q = kw.question  # energy_rows._RowSetting
     if q.mode != "closed_loop" or (row.get("dataset") or "") != "gpqa":
         return kw
     c = int(float(row["concurrency"]))
@@ -128,7 +129,7 @@ def _windowed(row: dict[str, str], kw: dict) -> dict:
     # the steady state reads E[o^2] / (2 E[o]) as the running sequences' mean age: set it to the window's
     out = LengthDist(q.outputs.points)
     out.__dict__["second_moment"] = 2.0 * out.mean * age
-    return {**kw, "question": replace(q, outputs=out)}
+    return replace(kw, question=replace(q, outputs=out))
 
 
 def mixture_step_s(decode_only_s: np.ndarray, with_prompt_s: np.ndarray, prompts_per_step: np.ndarray

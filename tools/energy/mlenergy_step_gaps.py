@@ -55,13 +55,13 @@ def run_steps(rows: list[dict[str, str]], as_run: bool = True) -> list[dict]:
         kw = er._setting(r, lengths)
         spec = load_chip(r["accelerator"])
         cp = chip_params(spec, family_defaults(spec.family))
-        s = resolve_setting(cp, r["model"], count=kw["count"], tp=kw["tp"], pp=kw["pp"], ep=kw["ep"],
+        s = resolve_setting(cp, r["model"], count=kw.count, tp=kw.tp, pp=kw.pp, ep=kw.ep,
                             calibration=run_calibration(cal, r, True, spec.family) if as_run else cal,
                             assumptions=a, chip_spec=spec, weights=r["weight_dtype"] or "bf16",
                             activations=er._activations(r["act_dtype"] or None), kv=r["kv_dtype"] or None)
         batch = float(b.group(1))
         try:
-            p = predict_setting(s, replace(kw["question"], batch=batch, concurrency=None))
+            p = predict_setting(s, replace(kw.question, batch=batch, concurrency=None))
         except InferchipError as exc:
             print(f"not predicted: {r['case_id']}: {exc}".splitlines()[0])
             continue

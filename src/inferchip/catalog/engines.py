@@ -34,6 +34,18 @@ class OtherSoftware(BaseModel):
     source: str = Field(min_length=1)
 
 
+class EngineHardware(BaseModel):
+    """The chip families an engine runs on, with the engine's own word for it; an engine without such a record
+    runs on any chip. A chip of the family ``generic`` (a part of the user's own, tied to no vendor's software)
+    may take any engine."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    engine: str
+    families: tuple[str, ...] = Field(min_length=1, description="Families of catalog/families.yaml.")
+    source: str = Field(min_length=1)
+
+
 class EngineCatalog(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -42,6 +54,7 @@ class EngineCatalog(BaseModel):
     mtp_source: str = ""
     other_software: tuple[OtherSoftware, ...] = ()
     tokenizers: tuple[TokenizerSpec, ...] = ()
+    hardware: tuple[EngineHardware, ...] = ()
 
 
 @lru_cache(maxsize=4)
@@ -55,6 +68,13 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
         raise SpecError(f"{path}: default = {cat.default!r}: not an engine id; allowed: {', '.join(ids)}")
     fronts = {e.id for e in cat.engines if e.worker_request_paths}
     families = family_names()
+    for h in cat.hardware:
+        if h.engine not in ids:
+            raise SpecError(f"{path}: hardware engine = {h.engine!r}: not an engine id; allowed: {', '.join(ids)}")
+        unknown = [f for f in h.families if f not in families]
+        if unknown:
+            raise SpecError(f"{path}: hardware of {h.engine}: family {unknown[0]!r}: not a chip family; allowed: "
+                            f"{', '.join(families)} (catalog/families.yaml)")
     for e in cat.engines:
         for field in ("split_k_16bit_families", "mla_prefill_16bit_families"):
             unknown = [f for f in getattr(e, field) if f not in families]
@@ -114,6 +134,27 @@ def get_engine(engine_id: str | None) -> EngineSpec:
     err.args = (f"unknown engine {engine_id!r}; allowed: {', '.join(e.id for e in cat.engines)} "
                 "(catalog/engines.yaml)",)
     raise err
+
+
+GENERIC_FAMILY = "generic"  # a user's own part (catalog/families.yaml): any engine may run it
+
+
+def check_engine_runs_on(engine: EngineSpec, chip_id: str, family: str, option: str = "--engine") -> None:
+    """Refuse ``engine`` on a chip of a family its ``hardware`` record does not list (TensorRT-LLM on an AMD GPU,
+    ATOM on an NVIDIA one): an InvalidSettingError naming the option, the engine, the chip and its family, the
+    families the engine runs on with the source, and the engines that run on the chip."""
+    if family == GENERIC_FAMILY:
+        return
+    cat = load_engines()
+    runs = {h.engine: h for h in cat.hardware}
+    record = runs.get(engine.id)
+    if record is None or family in record.families:
+        return
+    fit = [e.id for e in cat.engines if e.id not in runs or family in runs[e.id].families]
+    raise InvalidSettingError(
+        f"{option} {engine.id}: {engine.name} runs on the chip families {', '.join(record.families)} "
+        f"({record.source}), not on {chip_id} (family {family}); allowed on this chip: "
+        f"{', '.join(fit) or 'none of the catalogue'} (catalog/engines.yaml hardware)")
 
 
 def row_request_times_s(engine: EngineSpec, accelerator: str = "", weights: str = "", software: str = "",

@@ -81,6 +81,10 @@ def _qwen3_moe(r: ConfigReader) -> Built:
     experts = r.int_("num_experts", "routed experts per MoE layer", minimum=0)
     step = r.int_("decoder_sparse_step", "MoE on every step-th layer", default=1)
     dense_only = set(r.int_list("mlp_only_layers", "layer indices with a dense FFN"))
+    outside = sorted(i for i in dense_only if not 0 <= i < n)
+    if outside:  # transformers skips such an index silently: a layer counted from 1, or another model's list
+        raise r._fail("mlp_only_layers", sorted(dense_only), f"layer indices from 0 to {n - 1} ({n} layers); "
+                      f"{outside[0]} is outside them")
     moe = [experts > 0 and i not in dense_only and (i + 1) % step == 0 for i in range(n)]
     if any(moe):
         f |= expert_fields(r, experts, r.int_("moe_intermediate_size", "width of one expert FFN"))
@@ -98,8 +102,11 @@ def _deepseek(r: ConfigReader) -> Built:
             "or null (null = direct query projection, as in DeepSeek-V2-Lite)"
         )
     n = f["num_layers"]
-    experts = r.int_("n_routed_experts", "routed experts per MoE layer", default=0, minimum=0)
-    first_dense = r.int_("first_k_dense_replace", "leading dense layers", default=0, minimum=0)
+    # transformers DeepseekV2/V3: a layer is MoE when n_routed_experts is not None, so 0 experts is no model (a dense
+    # model leaves the key out or null); first_k_dense_replace beyond the layers would leave every layer dense
+    experts = r.opt_int("n_routed_experts", "routed experts per MoE layer; null for a dense model") or 0
+    first_dense = r.int_("first_k_dense_replace", f"leading dense layers, 0 to the {n} layers", default=0, minimum=0,
+                         maximum=n)
     freq = r.int_("moe_layer_freq", "MoE on every freq-th layer after the dense ones", default=1)
     moe = [experts > 0 and i >= first_dense and i % freq == 0 for i in range(n)]
     bias = r.bool_("attention_bias", False)

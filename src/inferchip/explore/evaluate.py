@@ -25,6 +25,7 @@ import numpy as np
 from inferchip.explore.designs import Chips
 from inferchip.explore.driving import DrivingWorkload, drive_metrics
 from inferchip.explore.tables import KINDS, WorkloadTable, build_table, kind_time_s
+from inferchip.mapping.layout import tp_splits_heads
 from inferchip.mapping.memory_fit import Formats
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.model import ModelSpec
@@ -100,8 +101,8 @@ def default_suite(models: list[str] | None = None) -> Suite:
 
 
 def _tps(m: ModelSpec) -> list[int]:
-    """Tensor-parallel sizes scored: powers of two up to MAX_TP dividing the heads (as candidate_layouts)."""
-    return [tp for tp in (1, 2, 4, 8) if tp <= MAX_TP and m.num_heads % tp == 0]
+    """Tensor-parallel sizes scored: powers of two up to MAX_TP that split the heads (as candidate_layouts)."""
+    return [tp for tp in (1, 2, 4, 8) if tp <= MAX_TP and tp_splits_heads(m, tp)]
 
 
 def _step_times(t: WorkloadTable, ch: Chips, cal: Calibration) -> np.ndarray:

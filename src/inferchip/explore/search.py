@@ -20,6 +20,7 @@ same seed gives the same designs whatever runs the evaluations. The front is
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +29,10 @@ from inferchip.explore.evaluate import ALL_OBJECTIVES
 from inferchip.explore.search_surrogate import rank
 from inferchip.spec.design_space import CATEGORICAL, PARAMETERS, DesignSpace
 from inferchip.spec.pareto import pareto_mask
+
+# pymoo's Population and Problem: pymoo ships no types (pyproject: ignore_missing_imports), so they are Any here
+Population = Any
+Problem = Any
 
 Evaluator = Callable[[np.ndarray], np.ndarray]  # index vectors (n x params) -> objectives (n x k), minimised
 GRID_BATCH = 4096  # designs per committed batch of a grid run
@@ -60,10 +65,11 @@ def grid(space: DesignSpace, evaluate: Evaluator, batch: int = GRID_BATCH) -> np
 
 def lhs(space: DesignSpace, n: int, seed: int) -> np.ndarray:
     """``n`` designs from a Latin hypercube over the index ranges."""
-    from scipy.stats import qmc
+    from scipy.stats import qmc  # type: ignore[import-untyped]  # scipy has no stubs here
 
     u = qmc.LatinHypercube(d=len(space.shape), seed=np.random.default_rng(seed)).random(n)
-    return np.minimum((u * np.array(space.shape)).astype(np.int64), np.array(space.shape) - 1)
+    idx: np.ndarray = np.minimum((u * np.array(space.shape)).astype(np.int64), np.array(space.shape) - 1)
+    return idx
 
 
 NSGA_SHARE = 0.5  # of the budget left for NSGA-II in a round; the rest for the descents and the Pareto local search
@@ -166,7 +172,8 @@ def neighbours(space: DesignSpace, idx: np.ndarray) -> np.ndarray:
     """Designs one parameter away from each row of ``idx`` (:func:`moves`), inside the space."""
     steps = moves(space)
     cand = (idx[:, None, :] + steps[None, :, :]).reshape(-1, len(space.shape))
-    return cand[np.all((cand >= 0) & (cand < np.array(space.shape)), axis=1)]
+    inside: np.ndarray = cand[np.all((cand >= 0) & (cand < np.array(space.shape)), axis=1)]
+    return inside
 
 
 def extremes(space: DesignSpace, ev: Evaluations, until: int) -> None:
@@ -268,11 +275,12 @@ def _nsga2(space: DesignSpace, ev: Evaluations, until: int, seed: int, pop_size:
         return
     fams = family_columns(space)
 
-    def rows(p: object) -> np.ndarray:
-        return np.clip(np.rint(p.get("X")), 0, hi).astype(np.int64)  # type: ignore[attr-defined]
+    def rows(p: Population) -> np.ndarray:
+        x: np.ndarray = np.clip(np.rint(p.get("X")), 0, hi).astype(np.int64)
+        return x
 
-    class _Seen(DuplicateElimination):  # type: ignore[misc]
-        def _do(self, p: object, other: object, is_dup: np.ndarray) -> np.ndarray:
+    class _Seen(DuplicateElimination):  # type: ignore[misc]  # (subclasses an untyped pymoo class)
+        def _do(self, p: Population, other: Population | None, is_dup: np.ndarray) -> np.ndarray:
             known = ev.keys if other is None else {r.tobytes() for r in rows(other)}
             mine: set[bytes] = set()
             for i, r in enumerate(rows(p)):
@@ -293,8 +301,8 @@ def _nsga2(space: DesignSpace, ev: Evaluations, until: int, seed: int, pop_size:
                     rank[m] = np.minimum(rank[m], nds.do(f[m], return_rank=True)[1])
             return [np.flatnonzero(rank == r) for r in np.unique(rank)]
 
-    class _Survival(RankAndCrowding):  # type: ignore[misc]
-        def _do(self, problem: object, p: object, *args: object, **kwargs: object) -> object:
+    class _Survival(RankAndCrowding):  # type: ignore[misc]  # (subclasses an untyped pymoo class)
+        def _do(self, problem: Problem, p: Population, *args: object, **kwargs: object) -> Population:
             self.nds.x = rows(p)
             return super()._do(problem, p, *args, **kwargs)
 
@@ -326,16 +334,17 @@ def _mutation(fams: list[int]) -> object:
 
     pm = PM(eta=MUTATION_ETA, vtype=float, repair=RoundingRepair())
 
-    class _Mutation(Mutation):  # type: ignore[misc]
-        def do(self, problem: object, pop: object, inplace: bool = True, random_state: object = None,
-               **kwargs: object) -> object:
+    class _Mutation(Mutation):  # type: ignore[misc]  # (subclasses an untyped pymoo class)
+        def do(self, problem: Problem, pop: Population, inplace: bool = True,
+               random_state: np.random.Generator | None = None, **kwargs: object) -> Population:
             pop = pm.do(problem, pop, inplace=inplace, random_state=random_state, **kwargs)
-            rng: np.random.Generator = random_state  # type: ignore[assignment]
-            x = pop.get("X")  # type: ignore[attr-defined]
+            rng = random_state
+            assert rng is not None, "pymoo passes the algorithm's random Generator"
+            x = pop.get("X")
             for j in fams:
                 hit = rng.random(len(x)) < CATEGORICAL_MUTATION / len(fams)
-                x[hit, j] = rng.integers(0, int(problem.xu[j]) + 1, int(hit.sum()))  # type: ignore[attr-defined]
-            pop.set("X", x)  # type: ignore[attr-defined]
+                x[hit, j] = rng.integers(0, int(problem.xu[j]) + 1, int(hit.sum()))
+            pop.set("X", x)
             return pop
 
     return _Mutation()

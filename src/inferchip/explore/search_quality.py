@@ -58,7 +58,8 @@ def hypervolume_shares(suite: Suite, seeds: Iterable[int], space: DesignSpace | 
 
         def ev(ix: np.ndarray, given: list[int] = given) -> np.ndarray:
             given.append(len(ix))
-            return f_all[np.ravel_multi_index(np.asarray(ix).T, sp.shape)]
+            f: np.ndarray = f_all[np.ravel_multi_index(np.asarray(ix).T, sp.shape)]
+            return f
 
         found = search(sp, budget, seed, ev)
         f = f_all[np.ravel_multi_index(found.T, sp.shape)]

@@ -24,7 +24,7 @@ nothing but the designs and objectives evaluated, so the search stays determinis
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import solve_triangular
+from scipy.linalg import solve_triangular  # type: ignore[import-untyped]  # scipy has no stubs here
 
 from inferchip.spec.design_space import CATEGORICAL, PARAMETERS, DesignSpace
 

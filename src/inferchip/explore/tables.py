@@ -26,6 +26,7 @@ with fixed 1024/1024 lengths): steady-state continuous batching at each concurre
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -87,7 +88,9 @@ def _probe_chips(links: np.ndarray, tile: int, mem_fraction: float) -> tuple[Chi
     fp8[1], bf16[2], vec[3] = 2.0, 2.0, 2.0
     link = np.concatenate([np.full(4, 1e12), links])
 
-    def col(x: np.ndarray) -> np.ndarray:
+    def col(x: np.ndarray) -> Any:
+        # a column of probe values where ChipParams declares a float: its numeric fields may be arrays (its doc;
+        # the cost equations are elementwise), as spec.params.stack_chips builds them
         return x.reshape(-1, 1)
 
     one = np.ones(k)

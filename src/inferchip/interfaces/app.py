@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
+from typer.models import CommandInfo
 
 
 class LazyApp(typer.Typer):
@@ -17,17 +18,17 @@ class LazyApp(typer.Typer):
     load_all: Callable[[], None] | None = None
 
     @property
-    def registered_commands(self) -> list[Any]:  # type: ignore[override]
+    def registered_commands(self) -> list[CommandInfo]:
         load, self.load_all = self.load_all, None
         if load is not None:
             load()
-        return self.__dict__["_commands"]
+        return self.commands_now()
 
     @registered_commands.setter
-    def registered_commands(self, value: list[Any]) -> None:
+    def registered_commands(self, value: list[CommandInfo]) -> None:
         self.__dict__["_commands"] = value
 
-    def command(self, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:  # type: ignore[override]
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
         """``Typer.command``; registering (which appends to the list) imports no other module."""
         decorator = super().command(*args, **kwargs)
 
@@ -40,9 +41,10 @@ class LazyApp(typer.Typer):
 
         return register
 
-    def commands_now(self) -> list[Any]:
+    def commands_now(self) -> list[CommandInfo]:
         """The commands registered so far (no module imported)."""
-        return self.__dict__["_commands"]
+        commands: list[CommandInfo] = self.__dict__["_commands"]
+        return commands
 
 
 app = LazyApp(

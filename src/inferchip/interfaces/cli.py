@@ -10,10 +10,11 @@ command; 1 when aborted; 130 when interrupted (Ctrl-C), 143 when terminated (SIG
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING
 
 # No pydantic plugins are looked for (an entry-point scan of every installed package on each
 # start); a user who sets the variable keeps their choice.
@@ -39,6 +40,11 @@ from inferchip.interfaces.cli_options.boundary import (
     os_error_message,
     pydantic_message,
 )
+
+if TYPE_CHECKING:  # the click that typer >= 0.16 vendors (the click package before: the same classes)
+    from typer._click.core import Command
+    from typer._click.exceptions import ClickException
+    from typer.models import CommandInfo
 
 _OPTIONAL_COMMANDS = ("cmd_validate", "cmd_serve", "cmd_review", "cmd_cost", "cmd_drive", "cmd_vision",
                       "cmd_explore")
@@ -71,10 +77,9 @@ def _click_exceptions() -> ModuleType:
     """The click exception module typer raises from: typer >= 0.16 vendors click as
     ``typer._click``, earlier versions use the ``click`` package."""
     try:
-        from typer._click import exceptions
+        return importlib.import_module("typer._click.exceptions")
     except ImportError:
-        from click import exceptions
-    return exceptions
+        return importlib.import_module("click.exceptions")
 
 
 def _error(err: Console, message: str) -> None:
@@ -82,7 +87,7 @@ def _error(err: Console, message: str) -> None:
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
-def _usage_error(err: Console, exc: Exception) -> int:
+def _usage_error(err: Console, exc: ClickException) -> int:
     """A click error (bad option, missing argument, ...): one line, with where to find help."""
     ce = _click_exceptions()
     if isinstance(exc, getattr(ce, "NoArgsIsHelpError", ())):
@@ -108,10 +113,10 @@ def _system_exit_code(err: Console, exc: SystemExit) -> int:
     return 1
 
 
-_COMMANDS: dict[tuple, object] = {}
+_COMMANDS: dict[tuple[str | int, ...], Command] = {}  # built commands by (which, command name or ids)
 
 
-def _click_command(argv: list[str] | None) -> tuple[object, list[str], str]:
+def _click_command(argv: list[str] | None) -> tuple[Command, list[str], str]:
     """The click command to run ``argv`` with, its arguments and its program name.
 
     Building the click objects of every command costs as much as a small command's work, so a
@@ -122,14 +127,14 @@ def _click_command(argv: list[str] | None) -> tuple[object, list[str], str]:
     from typer.main import get_command
 
     args = list(sys.argv[1:] if argv is None else argv)
-    infos: dict[str, Any] = {}
+    infos: dict[str, CommandInfo] = {}
     if args and args[0] in _COMMAND_MODULES and app.load_all is not None:  # that command's module alone
         _import_command_module(_COMMAND_MODULES[args[0]])
         infos = {c.name: c for c in app.commands_now() if c.name}
     if not (args and args[0] in infos):
         infos = {c.name: c for c in app.registered_commands if c.name}
     if args and args[0] in infos:
-        key = ("one", args[0], id(infos[args[0]]), id(infos[args[0]].callback))
+        key: tuple[str | int, ...] = ("one", args[0], id(infos[args[0]]), id(infos[args[0]].callback))
         if key not in _COMMANDS:
             one = typer.Typer(name=app.info.name, add_completion=False, pretty_exceptions_enable=False)
             one.registered_commands = [infos[args[0]]]
@@ -158,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         return INTERRUPTED_EXIT
     except Terminated as exc:
         err.print("terminated")
-        return int(exc.code)
+        return _system_exit_code(err, exc)  # its code: 128 + the signal
     except SystemExit as exc:
         return _system_exit_code(err, exc)
     except typer.Exit as exc:

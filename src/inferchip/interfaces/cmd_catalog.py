@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import typer
 from rich.table import Table
 
@@ -11,13 +13,54 @@ from inferchip.interfaces.cli_options.output import console
 from inferchip.interfaces.cmd_predict import OutputFormat
 
 
+class ChipRow(TypedDict):
+    """One chip of ``inferchip chips`` (SI units; None: not published)."""
+
+    id: str
+    name: str
+    vendor: str
+    status: str
+    estimate: bool
+    bf16_flop_per_s: float | None
+    fp8_flop_per_s: float | None
+    memory_type: str | None
+    memory_description: str
+    memory_capacity_bytes: float
+    memory_bytes_per_s: float
+    tdp_w: float | None
+
+
+class ModelRow(TypedDict):
+    """One language model of ``inferchip models`` (``experts``: routed experts per MoE layer, 0: dense)."""
+
+    id: str
+    model_type: str
+    layers: int
+    hidden: int
+    attention: str
+    experts: int
+    total_params: int
+    active_params: int
+
+
+class VisionRow(TypedDict):
+    """One vision network of ``inferchip models``."""
+
+    id: str
+    model_type: str
+    family: str
+    input: str
+    gflop_per_frame: float
+    total_params: float
+
+
 @app.command("chips")
 def chips_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format")) -> None:
     """List the chip catalogue (dense peaks, memory, power; estimates flagged)."""
     from inferchip.catalog.chips import all_chips, get_chip_params
     from inferchip.spec.chip import pick
 
-    rows = []
+    rows: list[ChipRow] = []
     for spec in all_chips():
         p = get_chip_params(spec.id)
         tdp = pick(spec.power.tdp_w)  # None (JSON null) when the chip publishes none
@@ -53,7 +96,7 @@ def models_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format
     from inferchip.catalog.models import load_model, model_ids
     from inferchip.workload.params import active_params_per_token, total_params
 
-    rows = []
+    rows: list[ModelRow] = []
     for mid in model_ids():
         m = load_model(mid)
         rows.append({"id": mid, "model_type": m.model_type, "layers": m.num_layers, "hidden": m.hidden_size,
@@ -61,7 +104,7 @@ def models_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format
                      "active_params": active_params_per_token(m)})
     vision = _vision_rows()
     if output == OutputFormat.json:
-        typer.echo(fmt.to_json(rows + vision))
+        typer.echo(fmt.to_json([*rows, *vision]))
         return
     t = Table(title=f"{len(rows)} models")
     for c in ("id", "type", "layers", "attention", "experts", "params", "active"):
@@ -74,17 +117,17 @@ def models_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format
     v = Table(title=f"{len(vision)} vision networks (per frame; --model ID or --model FILE.onnx)")
     for c in ("id", "family", "input", "GFLOP/frame", "params"):
         v.add_column(c, justify="left" if c in ("id", "family", "input") else "right", overflow="fold")
-    for r in vision:
-        v.add_row(r["id"], r["family"], r["input"], f"{r['gflop_per_frame']:,.1f}", f"{r['total_params'] / 1e6:.1f}M")
+    for n in vision:
+        v.add_row(n["id"], n["family"], n["input"], f"{n['gflop_per_frame']:,.1f}", f"{n['total_params'] / 1e6:.1f}M")
     console().print(v)
 
 
-def _vision_rows() -> list[dict[str, object]]:
+def _vision_rows() -> list[VisionRow]:
     """The bundled vision networks: family, input, matrix GFLOP (2 per MAC) per frame and parameters."""
     from inferchip.catalog.vision_networks import vision_network_ids
     from inferchip.workload.vision.network import load_network
 
-    out: list[dict[str, object]] = []
+    out: list[VisionRow] = []
     for nid in vision_network_ids():
         n = load_network(nid)
         shape = "x".join(str(d) for d in n.spec.input.spatial) if n.spec else "?"

@@ -50,7 +50,8 @@ def cost_tables(c: ChipCost) -> list[Table]:
         r.add_column(justify="right")
         if c.price_over_cost is not None:
             r.add_row("reported price / manufacturing cost", _ratio(c.price_over_cost))
-            r.add_row("implied gross margin", fmt.pct(c.implied_gross_margin))
+            r.add_row("implied gross margin",
+                      "-" if c.implied_gross_margin is None else fmt.pct(c.implied_gross_margin))
         if c.cloud_over_tco_at_cost is not None:
             r.add_row("cloud $/h / TCO $/h at manufacturing cost", _ratio(c.cloud_over_tco_at_cost))
         tables.append(r)
@@ -63,7 +64,7 @@ def _all_table(costs: list[ChipCost]) -> Table:
                 "margin", "cloud $/h", "cloud/TCO@cost"):
         t.add_column(col, justify="left" if col in ("chip", "status") else "right")
     for c in costs:
-        line = {x.item: x.value for x in c.lines}
+        line = {x.item: x.value for x in c.lines if isinstance(x.value, int | float)}  # the numeric lines
         t.add_row(
             c.chip_id, c.status,
             "-" if c.node_nm is None else f"{c.node_nm:g} nm",

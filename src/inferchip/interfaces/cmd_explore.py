@@ -39,6 +39,10 @@ def explore_cmd(
 ) -> None:
     """Design-space exploration (see docs/explore.md)."""
     model_ids = _ids(models)
+    if out is not None:  # a file where the folder should be is refused before any work, in every mode
+        from inferchip.interfaces.report.output import check_out_folder
+
+        check_out_folder(out)
     if target is not None or beat is not None:
         _beat(target, _ids(beat) or [], model_ids, out, boundary_map)
         return
@@ -53,6 +57,7 @@ def _search(space_path: Path, out: Path, budget: int, seed: int, workers: int | 
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        TaskID,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
@@ -64,18 +69,28 @@ def _search(space_path: Path, out: Path, budget: int, seed: int, workers: int | 
 
     check_budget(budget)
     space = load_space(space_path)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("ETA"), TimeRemainingColumn(), console=console(stderr=True), transient=False) as bar:
-        task = bar.add_task("designs", total=None)
+    if workers is not None and workers >= 1 and not ray:
+        workers = opts.workers(workers)  # capped at the cores, with the note every command prints
+    # the bar starts when the search does: an error before it (a model id, --workers, --ray, the store) is the
+    # command's first line, as every command's is
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("ETA"), TimeRemainingColumn(), console=console(stderr=True), transient=False)
+    tasks: list[TaskID] = []
 
-        def start(mode: str, total: int) -> None:
-            bar.update(task, total=total, description=f"{mode} over {space.size:,} designs")
+    def start(mode: str, total: int) -> None:
+        bar.start()
+        tasks.append(bar.add_task(f"{mode} over {space.size:,} designs", total=total))
 
-        def step(done: int, new: int) -> None:
-            bar.advance(task, new)
+    def step(done: int, new: int) -> None:
+        if tasks:
+            bar.advance(tasks[0], new)
 
+    try:
         res = explore(space, out, budget, seed, workers=workers, use_ray=ray, ray_address=ray_address,
                       models=models, progress=step, on_start=start)
+    finally:
+        if tasks:  # a bar never started prints nothing
+            bar.stop()
     console().print(f"{res.mode}: {res.designs:,} designs ({res.new_designs:,} evaluated now), "
                   f"{res.rows:,} rows in {res.store_path}")
     if page:

@@ -62,8 +62,8 @@ def prediction_table(p: Prediction) -> list[Table]:
     br.add_column("share", justify="right")
     br.add_column("bound")
     for phase, classes in p.breakdown.items():
-        for cls, v in sorted(classes.items(), key=lambda kv: -kv[1]["time_s"]):
-            br.add_row(phase, cls, fmt.ms(v["time_s"]), fmt.pct(v["share"]), v["bound"])
+        for cls, of_cls in sorted(classes.items(), key=lambda kv: -kv[1]["time_s"]):
+            br.add_row(phase, cls, fmt.ms(of_cls["time_s"]), fmt.pct(of_cls["share"]), of_cls["bound"])
     return [head, mem, br]
 
 
@@ -117,12 +117,14 @@ def predict_cmd(
     )
     if host is not None:
         p.add_request_host(host.total_s)
+    notes = [*p.notes, *([context_note] if context_note else [])]  # the same notes in the table and the JSON
     if output == OutputFormat.json:
-        typer.echo(fmt.to_json({**out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS), "engine": used_engine}))
+        answer = out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS)
+        typer.echo(fmt.to_json({**answer, "notes": notes, "engine": used_engine}))
         return
     con = out.console()
     for t in prediction_table(p):
         con.print(t)
     con.print(opts.engine_line(used_engine, "the calibration's host time per step"))
-    for n in p.notes + ([context_note] if context_note else []):
+    for n in notes:
         con.print(f"[yellow]note:[/] {n}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import typer
 from rich import box
@@ -16,6 +17,9 @@ from inferchip.interfaces.cli_options import aliases
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options.output import console
 from inferchip.interfaces.report.output import checked_out
+
+if TYPE_CHECKING:
+    from inferchip.review.review import ReviewResult
 
 
 def _ids(text: str | None, what: str) -> list[str] | None:
@@ -49,7 +53,7 @@ def _ids(text: str | None, what: str) -> list[str] | None:
 SHORT = {"throughput": "tok/s\nper chip", "capex": "tok/s\nper $", "tco": "TCO\n$/Mtok", "energy": "\ntok/J"}
 
 
-def summary_table(res) -> Table:
+def summary_table(res: ReviewResult) -> Table:
     """Suite rank of every chip on each figure of merit, plus its suite score on the verdict's."""
     from inferchip.review.ranking import METRICS
 
@@ -108,7 +112,7 @@ def review_cmd(
 
     if claim not in (None, "none"):
         opts.identifier("--claim")(claim)
-    out = checked_out(out)
+    out_dir = checked_out(out)
     slos = {"both": ("interactive", "batch"), "interactive": ("interactive",), "batch": ("batch",)}.get(slo)
     if slos is None:
         raise InvalidSettingError(f"--slo: '{slo}' is not a service level; allowed: interactive, batch, both")
@@ -125,7 +129,7 @@ def review_cmd(
                        jobs=jobs)
     start = time.perf_counter()
     resolve(cfg)  # unknown ids, bad claim files and settings fail here, before any work
-    staging = prepare_output(out)  # an unwritable --out fails here, before any work
+    staging = prepare_output(out_dir)  # an unwritable --out fails here, before any work
     con = Console()
     try:
         with Progress(TextColumn("[bold]{task.description:<44.44}"), BarColumn(), MofNCompleteColumn(),
@@ -135,7 +139,7 @@ def review_cmd(
                              on_plan=lambda total: bar.update(task, total=total))
             bar.update(task, description="writing the report", completed=bar.tasks[0].total)
             write_report(res, staging)
-        commit_output(staging, out)
+        commit_output(staging, out_dir)
     except BaseException:
         discard_output(staging)
         raise
@@ -150,4 +154,4 @@ def review_cmd(
              "[bold]ranking on one figure of merit, not a verdict")
     con.print(Panel("\n".join(f"• {line}" for line in v["lines"]), title=title,
                     border_style="red" if res.judgement is None else "white", expand=False))
-    con.print(f"report: {out / 'report.html'}  ({time.perf_counter() - start:.1f} s)")
+    con.print(f"report: {out_dir / 'report.html'}  ({time.perf_counter() - start:.1f} s)")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -18,14 +20,23 @@ from inferchip.interfaces.cli_options import serving as so
 from inferchip.interfaces.cli_options.tables import case_rows_table, curve_table, serve_tables
 from inferchip.interfaces.cmd_predict import OutputFormat
 
+if TYPE_CHECKING:
+    from inferchip.interfaces.serve_rows import Pool
+    from inferchip.performance.serving import ServingStepModel
+    from inferchip.sim.arrivals import ArrivalsLike
+    from inferchip.sim.scheduler import SchedulerConfig
+    from inferchip.spec.calibration import Calibration
+    from inferchip.spec.engine import EngineSpec
 
-def _progress(label: str):
+
+def _progress(label: str) -> Progress:
     return Progress(TextColumn(label), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
                     transient=True, console=Console(stderr=True))
 
 
-def _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration, assumptions, attn_dp,
-            input_tokens, output_tokens):
+def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, ep: int | None, weights: str,
+            activations: str | None, kv: str | None, calibration: Calibration | str | None, assumptions: str | None,
+            attn_dp: bool | None, input_tokens: int, output_tokens: int) -> tuple[ServingStepModel, int]:
     """The resolved setting (one layout) and its serving step model: (step model, replicas).
 
     With none of tp/pp/ep given the layout is ``predict``'s: the one with the most output tokens/s
@@ -34,21 +45,22 @@ def _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibratio
     from inferchip.performance.serving import serving_step
     from inferchip.performance.setting import resolve_setting
 
-    kw = dict(count=count, weights=weights, activations=activations, kv=kv, calibration=calibration,
-              assumptions=assumptions)
+    resolve = partial(resolve_setting, chip, model, count=count, weights=weights, activations=activations, kv=kv,
+                      calibration=calibration, assumptions=assumptions)
     if tp is None and pp is None and ep is None:
-        searched = resolve_setting(chip, model, attn_dp=attn_dp, **kw)
+        searched = resolve(attn_dp=attn_dp)
         question = ask(input_tokens, output_tokens)
         found = best_layout(searched, question)
         if found is None:
             predict_setting(searched, question)  # raises the reason: does not fit, or no layout suits
+        assert found is not None, "predict_setting raises where best_layout finds none"
         lay = found[0]
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
-    setting = resolve_setting(chip, model, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp, **kw)
+    setting = resolve(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp)
     return serving_step(setting)
 
 
-def _engine_config(engine, step):
+def _engine_config(engine: EngineSpec | None, step: ServingStepModel) -> SchedulerConfig:
     """The scheduler of ``--engine`` (else the vLLM-like defaults): its running-batch cap and prefill
     chunk per attention-DP rank, on the step model's ranks (``serving_step`` resolved them)."""
     from inferchip.sim.scheduler import rank_scheduler
@@ -68,7 +80,7 @@ def _mean_prompt_tokens(trace: Path | None, input_tokens: int) -> float:
     return float(load_trace(trace)[1].mean())
 
 
-def _layout_text(step, replicas: int) -> str:
+def _layout_text(step: ServingStepModel, replicas: int) -> str:
     lay = step.mm.layout
     return f"tp={lay.tp} pp={lay.pp} ep={lay.ep}{' attention-DP' if lay.attn_dp else ''}, {replicas} replica(s)"
 
@@ -80,9 +92,12 @@ def _assumptions_file(path: Path | None) -> str:
     return str(BUNDLED_PATH) if path is None else f"{path} (merged over {BUNDLED_PATH})"
 
 
-def _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv, calibration,
-                 engine, mtp, acceptance, pools, link_gb_per_s, link_latency_us, input_tokens, output_tokens,
-                 concurrencies, software):
+def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp: int | None, pp: int | None,
+                 ep: int | None, attn_dp: bool | None, weights: str, activations: str | None, kv: str | None,
+                 calibration: str | None, engine: str | None, mtp: int | None, acceptance: float | None,
+                 pools: tuple[Pool, Pool] | None, link_gb_per_s: float | None, link_latency_us: float | None,
+                 input_tokens: int, output_tokens: int, concurrencies: list[int] | tuple[int, ...],
+                 software: str | None) -> list[dict[str, Any]]:
     """``--mtp``/``--disagg``: each concurrency's closed-loop case row predicted as ``validate`` predicts it
     (:mod:`inferchip.interfaces.serve_rows`); the layout is searched as without them where none is given.
     ``count_given``: ``--count`` as the user gave it, None where it is the default; ``pools``: ``--disagg`` parsed."""
@@ -92,6 +107,7 @@ def _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, 
     sr.disagg_layout_conflict(pools, count_given, any(x is not None for x in (tp, pp, ep, attn_dp)))
     engine_id = None if engine is None else opts.option_engine(engine).id
     v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software)
+    sr.check_row_engine(v.engine_spec, chip, "--software" if engine_id is None and software else "--engine")
     over_limit = []
     if pools is None and (len(concurrencies) > 1 or (tp is None and pp is None and ep is None)):
         cal, _ = opts.engine_setting(engine_id or v.engine_spec.id, calibration, chip)
@@ -192,6 +208,7 @@ def serve_cmd(
     calibration, eng = opts.engine_setting(engine, calibration, chip)
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
+    arr: ArrivalsLike
     if rate is not None:
         arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
     elif concurrency is not None:
@@ -311,7 +328,7 @@ def curve_cmd(
     con.print(opts.engine_line(used_engine, so.DEFAULT_SCHEDULER))
 
 
-def _print_rows(rows: list[dict], title: str, output: OutputFormat, curve: bool = False) -> None:
+def _print_rows(rows: list[dict[str, Any]], title: str, output: OutputFormat, curve: bool = False) -> None:
     """The closed-loop rows of ``--mtp``/``--disagg`` as JSON (``serve``: the one row; ``curve``: ``points``) or a
     table with the notes the validator gave the row."""
     if output == OutputFormat.json:

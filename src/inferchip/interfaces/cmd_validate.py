@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from inferchip.interfaces.cmd_predict import OutputFormat
 
 if TYPE_CHECKING:  # the validation machinery is imported by the commands that use it (a faster cold start)
     from inferchip.spec.calibration import Calibration, DatasetLengths
+    from inferchip.validation.cases import Case
     from inferchip.validation.validate import CaseResult
 
 
@@ -45,12 +47,13 @@ class GroupBy(StrEnum):
     kind = "kind"
 
 
-def _read(cases: Path | list[Path]):
+def _read(cases: Path | list[Path]) -> list[Case]:
     """Read the case file(s); a malformed one raises CaseFileError (line, column, what is allowed),
     which the CLI prints without a traceback and answers with exit status 2."""
     from inferchip.validation.cases import CaseFileError, read_cases
 
-    out, seen = [], {}
+    out: list[Case] = []
+    seen: dict[str, str] = {}  # case id -> the file it came from
     for path in [cases] if isinstance(cases, Path) else cases:
         for c in read_cases(path):
             if c.case_id in seen:
@@ -106,16 +109,16 @@ def _cases_table(results: list[CaseResult]) -> Table:
     return t
 
 
-def _run(cases: list, cal: Calibration, server_model: str, workers: int,
+def _run(cases: list[Case], cal: Calibration, server_model: str, workers: int,
          assumptions: str | None = None, lengths: DatasetLengths | None = None,
          engine: str | None = None) -> list[CaseResult]:
     from inferchip.validation.validate import validate_cases
 
-    kw = {"server_model": server_model, "compare": True, "workers": workers, "assumptions": assumptions,
-          "lengths": lengths, "engine": engine}
+    run = partial(validate_cases, cases, cal, server_model=server_model, compare=True, workers=workers,
+                  assumptions=assumptions, lengths=lengths, engine=engine)
     # the bar is on stderr: shown with --format json too (its JSON goes to stdout), as vision rows show progress
     if len(cases) < 50 or not sys.stderr.isatty():
-        return validate_cases(cases, cal, **kw)
+        return run()
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -127,7 +130,7 @@ def _run(cases: list, cal: Calibration, server_model: str, workers: int,
     with Progress(TextColumn("predicting cases"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("cases", total=len(cases))
-        return validate_cases(cases, cal, progress=lambda k: bar.update(task, completed=k), **kw)
+        return run(progress=lambda k: bar.update(task, completed=k))
 
 
 def _server_table(comparison: dict[str, Any], chosen: str) -> Table:
@@ -301,8 +304,8 @@ def calibrate_cmd(
             f"{m} {per[m]['median_ape']:.1f}/{per[m]['p90_ape']:.1f}" for m in SERVER_MODELS)
             + f" (median/p90 APE); lower: {per['lower']}; validate uses {per['auto']}"
             + ("" if per["lower"] == per["auto"] else "; they differ: SERVER_MODEL_BY_METRIC should follow"))
-    conv, c = rep.convergence_text(), rep.convergence()
-    converged = c["full"]["converged"] and c["folds_converged"] == c["folds_fitted"]
+    conv, stops = rep.convergence_text(), rep.convergence()
+    converged = stops["full"]["converged"] and stops["folds_converged"] == stops["folds_fitted"]
     con.print(conv if converged else f"[yellow]{conv}[/]; raise --max-evaluations")
     for r in summary["not_predicted"]:
         con.print(f"[yellow]not predicted:[/] {r['case_id']} (line {r['line']}): {r['status']}: {r['reason']}")

@@ -217,6 +217,17 @@ def row_validator(calibration: str | None, engine_id: str | None, mtp: int | Non
     return v
 
 
+def check_row_engine(engine: Any, chip: str, option: str) -> None:
+    """Refuse the rows' engine on a chip of a family its ``hardware`` record does not list, as ``--engine`` is refused
+    without ``--mtp``/``--disagg`` (:func:`inferchip.catalog.engines.check_engine_runs_on`), whatever the layout:
+    the rows' engine comes from ``--engine``, ``--software`` or the catalogue's default (``option`` names which)."""
+    from inferchip.catalog.chips import get_chip_params
+    from inferchip.catalog.engines import check_engine_runs_on
+
+    params = get_chip_params(chip)
+    check_engine_runs_on(engine, params.id, params.family, option)
+
+
 def run_row(v: Any, case: Any) -> dict[str, Any]:
     """The row's simulated benchmark as ``serve``'s summary (seconds, tokens/s); a refusal raises its reason."""
     res = v.predict_case(case)

@@ -71,8 +71,8 @@ def run_vision(paths: list[Path], *, json_output: bool, calibration: str | None,
     con = console()
     t = Table(title="vision rows: predictions against measurements (error = predicted / measured - 1; LOAO = "
                     "parameters fitted without the row's accelerator)", title_justify="left")
-    for c in ("case", "accelerator", "scenario", "metric", "predicted", "measured", "error", "LOAO error", "status"):
-        t.add_column(c, justify="right" if c in ("predicted", "measured", "error", "LOAO error") else "left",
+    for col in ("case", "accelerator", "scenario", "metric", "predicted", "measured", "error", "LOAO error", "status"):
+        t.add_column(col, justify="right" if col in ("predicted", "measured", "error", "LOAO error") else "left",
                      overflow="fold")
     for r in results:
         status = r.status if r.status == "ok" else f"{r.status}: {r.reason}"
@@ -87,8 +87,8 @@ def run_vision(paths: list[Path], *, json_output: bool, calibration: str | None,
     con.print(t)
     s = Table(title=f"vision summary (APE = |predicted / measured - 1|; calibration: {cal_text})",
               title_justify="left")
-    for c in ("rows", "n", "median", "p90", "LOAO n", "LOAO median", "LOAO p90"):
-        s.add_column(c, justify="left" if c == "rows" else "right")
+    for col in ("rows", "n", "median", "p90", "LOAO n", "LOAO median", "LOAO p90"):
+        s.add_column(col, justify="left" if col == "rows" else "right")
     s.add_row("all performance rows", *_stats(summary["overall"]))
     s.add_row("  calibration rows (MLPerf)", *_stats(summary["calibration_rows"]))
     s.add_row("  other rows", *_stats(summary["other_rows"]))

@@ -88,11 +88,15 @@ def check_layout(model: ModelSpec, layout: Layout, num_chips: int | None = None)
                 f"tp/ep ways in width), got --ep {layout.ep}; allowed: "
                 f"{', '.join(str(d) for d in divisors(layout.tp))}"
             )
-    if not layout.attn_dp and model.num_heads % layout.tp:
+    if not layout.attn_dp and not tp_splits_heads(model, layout.tp):
+        allowed = ", ".join(str(d) for d in divisors(model.num_heads) if d <= 64 and tp_splits_heads(model, d))
+        if model.num_heads % layout.tp:
+            raise InvalidSettingError(f"--tp {layout.tp} does not divide the {model.num_heads} attention heads of "
+                                      f"{model.id}; allowed: {allowed}")
         raise InvalidSettingError(
-            f"--tp {layout.tp} does not divide the {model.num_heads} attention heads of {model.id}; "
-            f"allowed: {', '.join(str(d) for d in divisors(model.num_heads) if d <= 64)}"
-        )
+            f"--tp {layout.tp} does not split the {model.num_kv_heads} key/value heads of {model.id}: each chip holds "
+            f"{model.num_kv_heads} / tp of them, or one copied on tp / {model.num_kv_heads} chips, so tp divides "
+            f"{model.num_kv_heads} or is a multiple of it (vLLM and SGLang QKVParallelLinear); allowed: {allowed}")
     if layout.pp > model.num_layers:
         raise InvalidSettingError(f"--pp {layout.pp} exceeds the {model.num_layers} layers of {model.id}; "
                                   f"allowed: 1 to {model.num_layers}")
@@ -155,6 +159,19 @@ def check_scaleup(layout: Layout, max_scaleup_domain: int, chip_id: str, moe: bo
         + (" or --attn-dp (attention per chip, experts expert-parallel over all chips)" if moe else ""))
 
 
+def tp_splits_heads(model: ModelSpec, tp: int) -> bool:
+    """Whether tensor parallelism of ``tp`` splits the attention heads as the engines shard them: the query heads
+    evenly, and the key/value heads evenly (``num_kv_heads / tp`` per chip) or, with fewer of them than chips,
+    each copied on ``tp / num_kv_heads`` chips. vLLM's QKVParallelLinear (vllm/model_executor/layers/linear.py)
+    and SGLang's (python/sglang/srt/layers/linear.py) refuse anything else through ``divide``'s assertion; the
+    sharding (mapping.sharding) prices ``max(1, num_kv_heads // tp)`` heads per chip, which holds only then. An
+    MLA model's one latent KV head is replicated on every chip."""
+    if model.num_heads % tp:
+        return False
+    kv = model.num_kv_heads
+    return model.attention == "mla" or kv % tp == 0 or tp % kv == 0
+
+
 def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
@@ -166,7 +183,7 @@ def candidate_layouts(model: ModelSpec, num_chips: int, max_scaleup_domain: int)
     SGLang, TensorRT-LLM and vLLM serve DeepSeek-V3/R1 with at high batch)."""
     out: list[Layout] = []
     for tp in divisors(num_chips):
-        if tp > max(1, max_scaleup_domain) or model.num_heads % tp:
+        if tp > max(1, max_scaleup_domain) or not tp_splits_heads(model, tp):
             continue
         for pp in divisors(num_chips // tp):
             if pp > model.num_layers or pp > 16:

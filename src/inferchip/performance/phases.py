@@ -359,6 +359,12 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
         f"{budget / GIGA:.1f} GB is usable: short by {short / GIGA:.1f} GB.",
         "What would make it fit:",
     ]
+    if budget <= act:  # more chips of this layout or narrower weights cannot help: each chip keeps these activations
+        lines.append(f"  - the activations of one {mm.chunk_tokens:,.0f}-token prefill chunk at tp={mm.layout.tp} "
+                     f"({act / GIGA:.1f} GB) alone exceed the {budget / GIGA:.1f} GB usable per chip: a wider "
+                     "tensor-parallel layout (--tp) or narrower --activations shrink them per chip; else a chip "
+                     "with more memory (check its memory.capacity and memory.capacity_unit)")
+        return DoesNotFitError("\n".join(lines))
     chips = mm.layout.chips_per_replica
     # Weights and KV cache both split over a replica's chips; each chip keeps its activations.
     need_chips = math.ceil((need_w + kv) * chips / (budget - act)) if budget > act else 0

@@ -46,7 +46,7 @@ def boundary_map(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: l
         cost[f.claim] = cost[f.claim] * ys
     from inferchip.review.parallel.pool import run_pieces
 
-    grid: dict[str, list[list[bool | None]]] = {}
+    grid: dict[str, list[list[bool] | None]] = {}  # part -> per bandwidth, holds at each cost (None: not judged)
     keyed = boundary_pieces(entry, res.models, f.cases, cfg)
     at = run_pieces([p for _, p in keyed], cfg.jobs, keys=[k for k, _ in keyed])
     for x, (tput, board) in zip(xs, at, strict=True):

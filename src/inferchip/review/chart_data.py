@@ -4,7 +4,7 @@ memory fit. :mod:`inferchip.interfaces.report` only draws it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inferchip.performance.predict import Prediction
 from inferchip.review.inputs import (
@@ -18,9 +18,16 @@ from inferchip.review.inputs import (
 from inferchip.review.pareto import throughput_curve
 from inferchip.spec.chip import ChipParams
 
+if TYPE_CHECKING:
+    from inferchip.cost.step import StepCost
+    from inferchip.mapping.sharding import ShardedModel
+    from inferchip.performance.phases import MappedModel
+
+StepArgs = tuple[float, float, float, float]  # tokens, decode sequences, decode KV tokens, prefill attention pairs
+
 
 def mapped_model(model: ModelEntry, chip: ChipParams, tp: int, pp: int, ep: int, cfg: ReviewConfig,
-                 attn_dp: bool = False):
+                 attn_dp: bool = False) -> MappedModel:
     """The model mapped onto one replica of ``tp x pp`` chips (the review's formats, the shipped calibration)."""
     from inferchip.performance.setting import resolve_setting
 
@@ -48,17 +55,17 @@ def roofline_points(model: ModelEntry, chip: ChipParams, p: Prediction, cfg: Rev
     ctx = cfg.input_tokens + cfg.output_tokens / 2.0
     n_prompts = max(mm.chunk_tokens // cfg.input_tokens, 1)
     chunk = float(min(mm.chunk_tokens, n_prompts * cfg.input_tokens))
-    phases = {
+    phases: dict[str, StepArgs] = {
         "decode": (b, b, b * ctx, 0.0),
         "prefill": (chunk, 0.0, 0.0, float(prefill_pairs(min(cfg.input_tokens, chunk)) * n_prompts)),
     }
 
-    def cost(model_shards, args):
+    def cost(model_shards: ShardedModel, args: StepArgs) -> tuple[StepCost, float, float]:
         c = mm.stage_step(*args) if model_shards is sm else _step(model_shards, args)
         flop = float(sum(np.sum(v) for v in c.flop_by_format.values()))
         return c, flop, float(np.sum(c.dram_bytes))
 
-    def _step(model_shards, args):
+    def _step(model_shards: ShardedModel, args: StepArgs) -> StepCost:
         from inferchip.cost.step import step_cost
 
         return step_cost(model_shards, chip, mm.formats, mm.cal, *args)

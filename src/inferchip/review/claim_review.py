@@ -89,9 +89,9 @@ def _decided_by(kind: str, slos: tuple[str, ...], c: PartOutcome, fig: Figures, 
                 rival: str) -> str:
     claim = fig.chips[fig.claim]
     if kind == "cost":
-        assert fig.cost_usd is not None
+        assert fig.cost_usd is not None and c.leader is not None, "a judged cost part has the cheapest other chip"
         mine = fig.cost_usd[fig.claim, 0]
-        nxt = fig.cost_usd[int(c.leader[0]), 0] if c.leader is not None else np.nan
+        nxt = fig.cost_usd[int(c.leader[0]), 0]
         return (f"{claim}'s modelled manufacturing cost is at most 1/{fig.by_far:g} of every other chip's in "
                 f"{pct(p)} of {samples:,} samples (central: ${mine:,.0f} against {fig.chips[int(c.leader[0])]}'s "
                 f"${nxt:,.0f}); {rival} is the closest")

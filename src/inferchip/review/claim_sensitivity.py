@@ -5,6 +5,7 @@ The estimated figures are varied by the claim's named corners and Monte Carlo (:
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from functools import partial
 from typing import Any
 
 from inferchip.performance.predict import Prediction
@@ -65,4 +66,4 @@ def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfi
         return analyse_knob(knob, rank_at)
 
     knobs = knobs_for(claim.params, used, price)  # one knob per worker piece, in order (independent)
-    return run_with_ahead([lambda report, k=k: one_knob(k, report) for k in knobs], ahead, cfg.jobs, on_progress)
+    return run_with_ahead([partial(one_knob, k) for k in knobs], ahead, cfg.jobs, on_progress)

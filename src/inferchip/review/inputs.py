@@ -19,7 +19,7 @@ unknown ids, malformed files and impossible settings before any work.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,9 +93,9 @@ def service_level(name: str, total_params: float) -> ServiceLevel:
 class ReviewConfig:
     """What to review. Chips and models are catalogue ids, file paths, or objects (tests)."""
 
-    chips: list[str | ChipParams] | None = None  # None: DEFAULT_CHIPS
+    chips: Sequence[str | ChipParams] | None = None  # None: DEFAULT_CHIPS
     claim: str | ChipParams | None = DEFAULT_CLAIM
-    models: list[str | ModelSpec] | None = None  # None: DEFAULT_MODELS
+    models: Sequence[str | ModelSpec] | None = None  # None: DEFAULT_MODELS
     slos: tuple[str, ...] = SERVICE_LEVELS
     metric: str = "tco"
     weights: str = "fp8"
@@ -274,6 +274,13 @@ def resolve(cfg: ReviewConfig) -> tuple[list[ChipEntry], list[ModelEntry], ChipE
     if cfg.claim is not None:
         claim = chip_entry(cfg.claim, cfg.domain_cap, is_claim=True)
         same = [c for c in chips if c.id == claim.id]
+        # a chip file under a reviewed catalogue chip's id, with figures of its own
+        if same and isinstance(cfg.claim, str) and same[0].spec is not None and same[0].spec != claim.spec:
+            raise InvalidSettingError(
+                f"--claim {cfg.claim}: id = {claim.id!r}: the catalogue chip of that id is reviewed too (--chips or "
+                "the year's competitors) and the file's figures differ from it; the results keep each chip by its id, "
+                "so one would silently replace the other; allowed: an id of the file's own, none of "
+                f"{', '.join(c.id for c in chips)}")
         if same:
             same[0].is_claim = True
             claim = same[0]

@@ -23,10 +23,18 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from inferchip.review.claim_file import BY_FAR, Part
+
+if TYPE_CHECKING:
+    from inferchip.spec.assumptions import Assumptions
+
+# the power arrays of a review ([C, K, S]), or one chip's figures as numpy scalars (views.restate_money)
+Watts = TypeVar("Watts", np.ndarray, np.float64)
 
 TIE = 1e-9
 
@@ -63,14 +71,15 @@ class Figures:
         return replace(self, case_mask=base & keep)
 
 
-def wall_power_per_chip_w(board_w: np.ndarray, n: np.ndarray, host_idle_w: np.ndarray, host_per_acc_w: np.ndarray,
-                          fan_fraction: float, psu_efficiency: float) -> np.ndarray:
+def wall_power_per_chip_w(board_w: Watts, n: Watts, host_idle_w: Watts, host_per_acc_w: Watts,
+                          fan_fraction: float, psu_efficiency: float) -> Watts:
     """Wall power per accelerator, W: (board x n + host_idle + host_per_accelerator x n)(1 + fan) / psu / n
     (:func:`inferchip.cost.energy.wall_power_w` with each chip's host)."""
-    return (board_w * n + host_idle_w + host_per_acc_w * n) * (1.0 + fan_fraction) / psu_efficiency / n
+    wall: Watts = (board_w * n + host_idle_w + host_per_acc_w * n) * (1.0 + fan_fraction) / psu_efficiency / n
+    return wall
 
 
-def _host() -> tuple[float, float, object]:
+def _host() -> tuple[float, float, Assumptions]:
     from inferchip.catalog.assumptions import load_assumptions
 
     a = load_assumptions()
@@ -83,7 +92,7 @@ def wall_w(f: Figures) -> np.ndarray:
                                  f.host_per_acc_w[:, None, None], fan, psu)
 
 
-def tco_per_hour(price_usd: np.ndarray, wall_w: np.ndarray, npu_board: np.ndarray) -> np.ndarray:
+def tco_per_hour(price_usd: npt.ArrayLike, wall_w: npt.ArrayLike, npu_board: npt.ArrayLike) -> np.ndarray:
     """TCO per accelerator-hour, USD/h (:func:`inferchip.cost.tco.tco_breakdown_per_hour_usd`); for an
     NPU-board chip the system around it costs ``tco.npu_board_system_usd_per_chip`` (an absolute figure)
     instead of ``system_overhead_fraction`` x its price. NaN where the price or the power is unknown."""
@@ -93,9 +102,9 @@ def tco_per_hour(price_usd: np.ndarray, wall_w: np.ndarray, npu_board: np.ndarra
     price, wall = np.broadcast_arrays(np.asarray(price_usd, float), np.asarray(wall_w, float))
     ok = np.isfinite(price) & np.isfinite(wall)
     p0, w0 = np.where(ok, price, 0.0), np.where(ok, wall, 0.0)
-    parts = tco_breakdown_per_hour_usd(p0, w0, assumptions=a)  # type: ignore[arg-type]
+    parts = tco_breakdown_per_hour_usd(p0, w0, assumptions=a)
     total = np.asarray(parts["total_usd_per_h"], float)
-    sys_usd = a.tco.npu_board_system_usd_per_chip  # type: ignore[attr-defined]
+    sys_usd = a.tco.npu_board_system_usd_per_chip
     if sys_usd is not None:
         npu = np.broadcast_to(np.asarray(npu_board, bool), total.shape)
         board = np.asarray(capex_per_hour_usd(p0 + sys_usd.value, 0.0, a.number("tco.lifetime_years"),
@@ -106,6 +115,7 @@ def tco_per_hour(price_usd: np.ndarray, wall_w: np.ndarray, npu_board: np.ndarra
 
 def usd_per_million_tokens(f: Figures, view: str) -> np.ndarray:
     """$ per million output tokens of every chip, case and sample in one cost view ([C, K, S])."""
+    assert f.npu_board is not None, "Figures.__post_init__ fills it"
     per_h = tco_per_hour(f.price[view][:, None, :], wall_w(f), f.npu_board[:, None, None])
     with np.errstate(divide="ignore", invalid="ignore"):
         return per_h / (3600.0 * f.tput) * 1e6
@@ -118,12 +128,16 @@ def part_values(f: Figures, part: Part, view: str | None = None) -> np.ndarray:
             return f.tput_in_limits
         if part.id in ("per_chip", "latency_interactive"):
             return f.tput
+        per: np.ndarray  # (numpy's stubs type arithmetic on these arrays as Any)
         if part.id == "per_system":
-            return f.tput * f.system_chips[:, None, None]
+            per = f.tput * f.system_chips[:, None, None]
+            return per
         if part.id == "equal_power":
-            return f.tput / (f.board_w if f.power_basis_swapped else wall_w(f))
+            per = f.tput / (f.board_w if f.power_basis_swapped else wall_w(f))
+            return per
         if part.id == "performance_per_watt":
-            return f.tput / (wall_w(f) if f.power_basis_swapped else f.board_w)
+            per = f.tput / (wall_w(f) if f.power_basis_swapped else f.board_w)
+            return per
         if part.id == "equal_money":
             if view is None:
                 raise ValueError("equal_money needs a cost view")
@@ -152,7 +166,7 @@ def suite_scores(values: np.ndarray, higher_is_better: bool) -> tuple[np.ndarray
             rel = best / v
     rel = np.where(np.isfinite(rel), rel, 0.0)
     k = max(values.shape[1], 1)
-    return rel.sum(axis=1) / k, np.isfinite(v).any(axis=1)
+    return rel.sum(axis=1) / k, np.asarray(np.isfinite(v).any(axis=1))
 
 
 @dataclass
@@ -186,7 +200,7 @@ def judge_part(f: Figures, part: Part, view: str | None = None) -> PartOutcome:
     leader = np.argmax(others, axis=0)
     best_other = np.max(others, axis=0)
     holds = takes_part[f.claim] & (claim > 0) & (claim >= best_other * (1 - TIE))
-    return PartOutcome(holds, leader, takes_part.any(axis=1))
+    return PartOutcome(holds, leader, np.asarray(takes_part.any(axis=1)))
 
 
 def _judge_cost(f: Figures) -> PartOutcome:
@@ -201,7 +215,7 @@ def _judge_cost(f: Figures) -> PartOutcome:
     others[f.claim] = np.inf
     leader = np.argmin(others, axis=0)
     holds = cost[f.claim] * f.by_far <= np.min(others, axis=0)
-    return PartOutcome(holds, leader, np.isfinite(cost).any(axis=1))
+    return PartOutcome(holds, leader, np.asarray(np.isfinite(cost).any(axis=1)))
 
 
 def part_keys(parts: list[Part], views: list[str]) -> list[tuple[Part, str | None]]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from inferchip.review.claim_file import BY_FAR, Claim, verdict
-from inferchip.review.inputs import OnProgress, ReviewConfig, no_progress
+from inferchip.review.inputs import ModelEntry, OnProgress, ReviewConfig, no_progress
 from inferchip.review.judge import Figures, judge_all, probability
 from inferchip.review.uncertainty import Base, build_base, claim_cases, monte_carlo
 from inferchip.review.views import CostView, host_of
@@ -50,7 +50,7 @@ def _entry(choice: str, default: str, alternative: str, base_v: dict[str, tuple[
             "note": note}
 
 
-def _is_moe(model: Any) -> bool:
+def _is_moe(model: ModelEntry) -> bool:
     return model.active_params < 0.9 * model.total_params
 
 

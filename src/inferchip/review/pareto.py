@@ -6,11 +6,14 @@ exploration; rows with a non-finite value are never on it and dominate nothing).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from inferchip.spec.pareto import pareto_mask
+
+if TYPE_CHECKING:
+    from inferchip.performance.phases import MappedModel
 
 __all__ = ["case_fronts", "pareto_mask", "throughput_curve", "upper_envelope"]
 
@@ -30,7 +33,8 @@ def upper_envelope(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
 CURVE_POINTS = 40  # concurrencies per layout, geometric from 1 to the most that fits
 
 
-def throughput_curve(mapped: list, input_tokens: float, output_tokens: float) -> dict[str, list[float]] | None:
+def throughput_curve(mapped: list[MappedModel], input_tokens: float, output_tokens: float
+                     ) -> dict[str, list[float]] | None:
     """Output tok/s per chip against tok/s per user (1/TPOT) under continuous batching.
 
     ``mapped``: the model mapped onto the chip in each candidate layout

@@ -17,9 +17,9 @@ Dimensionless throughout: ranks are integers from 1, scores are fractions in [0,
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict, TypeGuard, TypeVar
 
 TIE_FRACTION = 1e-9  # values this close (relative) are ties: the same physics gives the same number
 
@@ -45,10 +45,12 @@ METRICS: dict[str, Metric] = {
 }
 
 Value = float | None
-Table = Mapping[str, Mapping[str, Value]]  # case -> chip -> value
+CaseKey = TypeVar("CaseKey", bound=Hashable)  # how a table names its cases (a review: ``Case``)
+Table = Mapping[CaseKey, Mapping[str, Value]]  # case -> chip -> value
+Case = tuple[str, str]  # (model id, service level)
 
 
-def _valid(v: Value) -> bool:
+def _valid(v: Value) -> TypeGuard[float]:
     return v is not None and isinstance(v, (int, float)) and math.isfinite(v) and v > 0
 
 
@@ -61,7 +63,7 @@ def _better(a: float, b: float, higher_is_better: bool) -> bool:
 
 def rank_case(values: Mapping[str, Value], higher_is_better: bool) -> dict[str, int | None]:
     """Competition rank of every chip in one case: 1 + number of chips strictly better."""
-    ok = {c: float(v) for c, v in values.items() if _valid(v)}  # type: ignore[arg-type]
+    ok = {c: float(v) for c, v in values.items() if _valid(v)}
     out: dict[str, int | None] = {}
     for chip, _v in values.items():
         if chip not in ok:
@@ -75,8 +77,8 @@ def leader(values: Mapping[str, Value], higher_is_better: bool) -> tuple[str, fl
     """The best chip of a case and its value (first in order among ties); None if nobody has a value."""
     best: tuple[str, float] | None = None
     for chip, v in values.items():
-        if _valid(v) and (best is None or _better(float(v), best[1], higher_is_better)):  # type: ignore[arg-type]
-            best = (chip, float(v))  # type: ignore[arg-type]
+        if _valid(v) and (best is None or _better(float(v), best[1], higher_is_better)):
+            best = (chip, float(v))
     return best
 
 
@@ -84,7 +86,7 @@ def relative_to_leader(value: Value, best: float, higher_is_better: bool) -> flo
     """Value as a fraction of the leader's performance: v/best, or best/v where less is better."""
     if not _valid(value):
         return 0.0
-    return float(value) / best if higher_is_better else best / float(value)  # type: ignore[arg-type]
+    return float(value) / best if higher_is_better else best / float(value)
 
 
 def gap_to_leader(value: float, best: float, higher_is_better: bool) -> float:
@@ -92,7 +94,7 @@ def gap_to_leader(value: float, best: float, higher_is_better: bool) -> float:
     return 1.0 - value / best if higher_is_better else value / best - 1.0
 
 
-def suite_scores(table: Table, higher_is_better: bool,
+def suite_scores(table: Table[CaseKey], higher_is_better: bool,
                  has_figure: Mapping[str, bool] | None = None) -> dict[str, float | None]:
     """Mean over cases of each chip's value relative to the case leader (0 where it has none).
 
@@ -138,25 +140,39 @@ def _num(v: float) -> str:
     return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
 
 
-def case_outcomes(table: Table, claim: str, metric: Metric) -> list[dict[str, object]]:
+class CaseOutcome(TypedDict):
+    """One case as the claim sees it (:func:`case_outcomes`): its rank (None: not ranked) of the ``ranked`` chips,
+    its value, and the leader (the runner-up where the claim leads, then ``margin``; else ``gap``)."""
+
+    case: Case
+    rank: int | None
+    ranked: int
+    value: Value
+    other: NotRequired[str]
+    other_value: NotRequired[float]
+    margin: NotRequired[float]
+    gap: NotRequired[float]
+
+
+def case_outcomes(table: Table[Case], claim: str, metric: Metric) -> list[CaseOutcome]:
     """For each case: the claim's rank, the leader (or runner-up when the claim leads) and the gap."""
-    out: list[dict[str, object]] = []
+    out: list[CaseOutcome] = []
     for case, vals in table.items():
         ranks = rank_case(vals, metric.higher_is_better)
         n = sum(r is not None for r in ranks.values())
         mine = vals.get(claim)
         best = leader(vals, metric.higher_is_better)
-        item: dict[str, object] = {"case": case, "rank": ranks.get(claim), "ranked": n, "value": mine}
+        item: CaseOutcome = {"case": case, "rank": ranks.get(claim), "ranked": n, "value": mine}
         if ranks.get(claim) == 1:
             others = {c: v for c, v in vals.items() if c != claim}
             second = leader(others, metric.higher_is_better)
             if second is not None and mine is not None:
-                item.update(other=second[0], other_value=second[1],
-                            margin=-gap_to_leader(second[1], float(mine), metric.higher_is_better))
+                item["other"], item["other_value"] = second
+                item["margin"] = -gap_to_leader(second[1], float(mine), metric.higher_is_better)
         elif best is not None:
-            item.update(other=best[0], other_value=best[1])
+            item["other"], item["other_value"] = best
             if _valid(mine):
-                item["gap"] = gap_to_leader(float(mine), best[1], metric.higher_is_better)  # type: ignore[arg-type]
+                item["gap"] = gap_to_leader(float(mine), best[1], metric.higher_is_better)
         out.append(item)
     return out
 
@@ -181,13 +197,20 @@ def _ahead(value: float, other: float, hib: bool, other_id: str) -> str:
             else f"the next best, {other_id}, costs {ratio:.1f}x as much")
 
 
-def describe_case(item: dict[str, object], claim: str, metric: Metric, label: str, status: str) -> str:
+def _ranked_value(item: CaseOutcome) -> float:
+    """The claim's value in a case it is ranked in (a ranked chip has one)."""
+    if item["value"] is None:
+        raise ValueError(f"case {item['case']}: ranked {item['rank']} without a value")
+    return float(item["value"])
+
+
+def describe_case(item: CaseOutcome, claim: str, metric: Metric, label: str, status: str) -> str:
     """One sentence on one case."""
     rank = item["rank"]
     hib = metric.higher_is_better
     if rank == 1:
         if "other" in item:
-            mine, other = float(item["value"]), float(item["other_value"])  # type: ignore[arg-type]
+            mine, other = _ranked_value(item), item["other_value"]
             how = (f"tied with {item['other']}" if not _better(mine, other, hib)
                    else _ahead(mine, other, hib, str(item["other"])))
             return f"{label}: first; {how} ({_num(mine)} vs {_num(other)} {metric.unit})."
@@ -198,14 +221,12 @@ def describe_case(item: dict[str, object], claim: str, metric: Metric, label: st
                "no layout": "no parallel layout suits the model"}.get(status, f"no {metric.label} figure")
         lead = f"; {item['other']} leads" if "other" in item else ""
         return f"{label}: not ranked ({why}){lead}."
-    mine, best = float(item["value"]), float(item["other_value"])  # type: ignore[arg-type]
-    return (f"{label}: {_ordinal(int(rank))} of {item['ranked']}; {_behind(mine, best, hib, str(item['other']))} "  # type: ignore[arg-type]
+    mine, best = _ranked_value(item), item["other_value"]
+    return (f"{label}: {_ordinal(rank)} of {item['ranked']}; {_behind(mine, best, hib, item['other'])} "
             f"({_num(mine)} vs {_num(best)} {metric.unit}).")
 
 
 # ------------------------------------------------------------------ tables of a review
-Case = tuple[str, str]  # (model id, service level)
-
 
 def metric_tables(rows: list[dict[str, Any]], cases: list[Case],
                   chip_ids: list[str]) -> dict[str, dict[Case, dict[str, Any]]]:
@@ -260,14 +281,14 @@ def claim_verdict(res: Any) -> dict[str, Any]:
                                    for n, c in leaders.items() if n != res.metric],
                 "cases": [], "sensitivity": [], "estimates": {}}
     cid = res.claim.id
-    status = {(r["model_id"], r["slo"]): r["status"] for r in res.rows
-              if r["chip_id"] == cid and r["setting"] == "domain"}
-    cases = []
+    status: dict[Case, str] = {(r["model_id"], r["slo"]): r["status"] for r in res.rows
+                               if r["chip_id"] == cid and r["setting"] == "domain"}
+    cases: list[dict[str, Any]] = []  # each case's outcome as the verdict states it (JSON)
     for item in case_outcomes(res.tables[res.metric], cid, met):
         case = item["case"]
-        sentence = describe_case(item, cid, met, _case_label(case), status.get(case, "ok"))  # type: ignore[arg-type]
-        cases.append({**{k: v for k, v in item.items() if k != "case"}, "model_id": case[0], "slo": case[1],  # type: ignore[index]
-                      "status": status.get(case), "sentence": sentence})  # type: ignore[arg-type]
+        sentence = describe_case(item, cid, met, _case_label(case), status.get(case, "ok"))
+        cases.append({**{k: v for k, v in item.items() if k != "case"}, "model_id": case[0], "slo": case[1],
+                      "status": status.get(case), "sentence": sentence})
     firsts = [c for c in cases if c["rank"] == 1]
     mine = res.suite[res.metric][cid]
     ranked = sum(1 for v in res.suite[res.metric].values() if v["rank"] is not None)
@@ -297,7 +318,7 @@ def claim_verdict(res: Any) -> dict[str, Any]:
     lines = [head, suite_line, "Other figures of merit -- " + "; ".join(others) + "."]
     bound = getattr(res, "claim_max_params", None)
     over = [m.id for m in res.models if bound and m.total_params > bound]
-    if over:
+    if over and bound:  # (a model over the bound: there is one)
         lines.append(f"Outside the claim's bound of {bound / 1e9:.0f}B parameters: {', '.join(over)}.")
     sens = [{"knob": k.knob.name, "label": k.knob.label, "more_is_better": k.knob.more_is_better,
              "ranks": {str(m): r for m, r in sorted(k.ranks.items())},

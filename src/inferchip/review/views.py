@@ -109,7 +109,7 @@ def modelled_view(chips: list[ChipEntry]) -> CostView:
             view.unpriced[c.id] = "no chip spec (die area, node, memory) for the silicon model"
             continue
         try:
-            lo, mid, hi = (float(manufacturing_cost_usd(c.spec, a, lv)["total_usd"])  # type: ignore[arg-type]
+            lo, mid, hi = (float(manufacturing_cost_usd(c.spec, a, lv)["total_usd"])
                            for lv in ("low", "central", "high"))
         except NoSiliconDataError as exc:
             view.unpriced[c.id] = f"silicon model lacks data: {str(exc).splitlines()[0]}"
@@ -144,9 +144,12 @@ def host_of(chip_id: str, gpu_host: bool = False) -> tuple[float, float, bool]:
     from inferchip.catalog.assumptions import load_assumptions
 
     a = load_assumptions()
-    h = a.host  # type: ignore[attr-defined]
-    if npu_board(chip_id) and not gpu_host and h.npu_board_host_idle_w is not None:
-        return h.npu_board_host_idle_w.value, h.npu_board_host_per_accelerator_w.value, True
+    idle, per = a.host.npu_board_host_idle_w, a.host.npu_board_host_per_accelerator_w
+    if npu_board(chip_id) and not gpu_host and idle is not None:
+        if per is None:
+            raise InvalidSettingError("assumptions host.npu_board_host_per_accelerator_w: not set; allowed: a value "
+                                      "wherever host.npu_board_host_idle_w is set")
+        return idle.value, per.value, True
     return a.number("host.host_idle_w"), a.number("host.host_per_accelerator_w"), False
 
 

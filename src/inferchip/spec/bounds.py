@@ -192,6 +192,13 @@ TILE = Bound(1, 65536, "elements", low_inclusive=True, integer=True)
 # Capacity in the file's own unit (44,000 MB for WSE-3); the byte total is bounded separately.
 CAPACITY = Bound(0, 1e9, "in memory.capacity_unit")
 CAPACITY_BYTES_MAX = 2.0**50  # 1 PiB on one part: 1,000x a 1 TB HBM package
+# HBM on one package: a physical construction bound, stacks x the largest stack. JEDEC's HBM4 (JESD270-4; JEDEC
+# press release of 2024-07-10) allows 16-high stacks of 32 Gb dies, 64 GiB a stack; the most stacks announced on one
+# package are 16 (NVIDIA Rubin Ultra, GTC 2025). 64 stacks (four times that) x 64 GiB = 4 TiB, an estimate
+# (inferchip): no HBM part comes near it, and a capacity typed in TB for GB (x1,000) of any HBM part does.
+HBM_STACKS_MAX = 64
+HBM_STACK_BYTES_MAX = 64 * 2.0**30
+HBM_CAPACITY_BYTES_MAX = HBM_STACKS_MAX * HBM_STACK_BYTES_MAX
 USABLE_GIB = Bound(0, 2.0**20, "GiB")  # <= 1 PiB, and never above the physical capacity
 RESERVE_GIB = Bound(0, 2.0**20, "GiB", low_inclusive=True)
 # Bandwidth: WSE-3 on-wafer SRAM is 21,000 TB/s.

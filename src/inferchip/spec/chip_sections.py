@@ -115,6 +115,13 @@ class MemorySpec(Frozen):
             if total > b.CAPACITY_BYTES_MAX:
                 raise cross_field_error("capacity", pick(self.capacity, level),
                                         f"{total:.4g} bytes is above 1 PiB on one part (2**50 bytes)")
+            if (self.memory_type or "").startswith("hbm") and total > b.HBM_CAPACITY_BYTES_MAX:
+                raise cross_field_error("capacity", pick(self.capacity, level), (
+                    f"{pick(self.capacity, level):g} {self.capacity_unit} of {self.memory_type} is "
+                    f"{total / 2**40:,.1f} TiB, above the {b.HBM_CAPACITY_BYTES_MAX / 2**40:g} TiB one HBM package "
+                    f"can hold (at most {b.HBM_STACKS_MAX} stacks of JEDEC HBM4's largest, "
+                    f"{b.HBM_STACK_BYTES_MAX / 2**30:g} GiB; spec/bounds.py); allowed: up to that; is "
+                    "memory.capacity_unit one step too large (TB for GB)?"))
             usable = pick(self.usable_capacity_gib, level)
             if usable is not None and usable * GIB > total * (1 + 1e-12):
                 raise cross_field_error("usable_capacity_gib", usable, f"the usable capacity ({usable * GIB / 1e9:,.2f}"

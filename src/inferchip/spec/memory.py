@@ -54,7 +54,12 @@ def parse_memory_type(text: str) -> str | None:
 
 
 def fill_memory_type(data: object) -> object:
-    """A chip file's ``memory`` mapping with ``memory_type`` read from ``type`` when absent and the text names one."""
+    """A chip file's ``memory`` mapping with ``memory_type`` read from ``type`` when absent and the text names one;
+    and, the other way, the free-text ``type`` (a description only) from a ``memory_type`` given alone, as the
+    README describes the two (a user's file with ``memory_type: hbm3e`` and no ``type`` was refused)."""
+    if (isinstance(data, dict) and data.get("type") is None and isinstance(data.get("memory_type"), str)
+            and data["memory_type"] in MEMORY_TYPES):
+        return {**data, "type": data["memory_type"].upper()}
     if isinstance(data, dict) and data.get("memory_type") is None and isinstance(data.get("type"), str):
         named = parse_memory_type(data["type"])
         if named is not None:

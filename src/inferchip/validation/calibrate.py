@@ -112,14 +112,21 @@ def parameter_bounds(name: str, cal: Calibration | FitPoint) -> tuple[float, flo
     open_low = False
     for meta in Calibration.model_fields[name].metadata:
         if isinstance(meta, Gt):
-            lo, open_low = float(meta.gt), True
+            lo, open_low = _bound(meta.gt), True
         elif isinstance(meta, Ge):
-            lo = float(meta.ge)
+            lo = _bound(meta.ge)
         elif isinstance(meta, Le):
-            hi = float(meta.le)
+            hi = _bound(meta.le)
     if lo <= 0:
         lo = LOWER_IF_OPEN.get(name, FRACTION_FLOOR if open_low or lo == 0 else lo)
     return lo, hi
+
+
+def _bound(value: object) -> float:
+    """A Calibration field's bound as a float (annotated_types types it as any comparable; ours are numbers)."""
+    if not isinstance(value, int | float):
+        raise TypeError(f"Calibration field bound {value!r}: allowed: a number")
+    return float(value)
 
 
 def with_values(point: Calibration | FitPoint, names: Sequence[str], values: Sequence[float],
@@ -195,7 +202,7 @@ class FitResult:
 def fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[str] | None = None, *,
         max_evaluations: int = MAX_EVALUATIONS, xtol: float = XTOL, ftol: float = FTOL) -> FitResult:
     """Least-squares fit of ``names`` (default: physical parameters + the data sets of ``rows``)."""
-    from scipy.optimize import least_squares
+    from scipy.optimize import least_squares  # type: ignore[import-untyped]  # scipy has no stubs here
 
     start = as_point(start)
     if names is None:
@@ -379,8 +386,8 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
     ins, cv = error_stats(in_sample), error_stats(held_out) if held_out else {}
     for key, st in (("in_sample", ins), ("cv", cv)):
         for stat in ("median_ape", "p90_ape"):
-            if st.get(stat) is not None:
-                summary[f"{key}_{stat}"] = round(float(st[stat]), 2)
+            if (figure := st.get(stat)) is not None:
+                summary[f"{key}_{stat}"] = round(float(figure), 2)
     summary.update(fit_converged=float(full.converged), fit_evaluations=float(full.iterations),
                    max_evaluations=float(max_evaluations))
     if cross_validate:  # the folds' stops: 1-2 point moves of a held-out figure may be a fold stopped early

@@ -29,14 +29,14 @@ from pathlib import Path
 from inferchip.catalog.known_ids import id_refusal
 from inferchip.errors import SpecError
 from inferchip.spec.formats import ALL_FORMATS
-from inferchip.workload.datasets import (  # re-exported: the data sets rows replay
-    DATASETS,
-    MLPERF_DATASETS,
-    SERVING_DATASETS,  # noqa: F401
-    Dataset,
-    LatencyLimits,
-    dataset_for_model,
-)
+
+# re-exported (the ``X as X`` form marks them public for mypy --strict): the data sets rows replay
+from inferchip.workload.datasets import DATASETS as DATASETS
+from inferchip.workload.datasets import MLPERF_DATASETS as MLPERF_DATASETS
+from inferchip.workload.datasets import SERVING_DATASETS as SERVING_DATASETS
+from inferchip.workload.datasets import Dataset as Dataset
+from inferchip.workload.datasets import LatencyLimits as LatencyLimits
+from inferchip.workload.datasets import dataset_for_model as dataset_for_model
 from inferchip.workload.limits import MAX_CHIPS, MAX_CONCURRENCY, MAX_TOKENS
 
 COLUMNS = (
@@ -160,7 +160,7 @@ _MAX = {"num_accelerators": MAX_CHIPS, "tp": MAX_CHIPS, "pp": MAX_CHIPS, "ep": M
         "output_tokens": MAX_TOKENS, "concurrency": MAX_CONCURRENCY}
 
 
-def _int(path, line, col, name, text, *, minimum=1) -> int:
+def _int(path: str, line: int, col: int, name: str, text: str, *, minimum: int = 1) -> int:
     try:
         v = float(text)
     except ValueError:
@@ -173,7 +173,7 @@ def _int(path, line, col, name, text, *, minimum=1) -> int:
     return int(v)
 
 
-def _float(path, line, col, name, text) -> float:
+def _float(path: str, line: int, col: int, name: str, text: str) -> float:
     try:
         v = float(text)
     except ValueError:
@@ -186,7 +186,7 @@ def _float(path, line, col, name, text) -> float:
     return v
 
 
-def _choice(path, line, col, name, text, allowed) -> str:
+def _choice(path: str, line: int, col: int, name: str, text: str, allowed: tuple[str, ...]) -> str:
     if text not in allowed:
         raise CaseFileError(path, line, col, name, f"value {text!r} is not allowed; allowed: {', '.join(allowed)}")
     return text

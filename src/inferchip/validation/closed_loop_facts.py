@@ -159,6 +159,17 @@ def check_row(case: Case, engine_id: str | None, closed_loop: bool) -> None:
     from inferchip.catalog.engines import get_engine, row_engine
 
     engine = get_engine(engine_id) if engine_id is not None else None
+    if engine is not None:  # --engine in place of the rows' software: only on a chip it runs on
+        from inferchip.catalog.chips import get_chip_params
+        from inferchip.catalog.engines import check_engine_runs_on
+        from inferchip.errors import UnknownIdError
+
+        try:
+            family = get_chip_params(case.accelerator).family
+        except UnknownIdError:
+            family = None  # an unknown accelerator: reported by the prediction, naming it
+        if family is not None:
+            check_engine_runs_on(engine, case.accelerator, family, f"line {case.line} ({case.case_id}): --engine")
     if closed_loop:
         row_facts(case, engine)
     elif engine is None:

@@ -37,14 +37,24 @@ import csv
 import math
 import re
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
 from inferchip.errors import DoesNotFitError, InferchipError
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.units import percent_error
+from inferchip.workload.datasets import DATASETS, MLPERF_DATASETS, Dataset, dataset_for_model
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from inferchip.performance.operating import Question
+    from inferchip.performance.setting import Setting
+    from inferchip.spec.chip import ChipSpec
+    from inferchip.spec.params import ChipParams
 
 METRIC_SCOPE = {
     "power_w_wall_total": "wall",
@@ -62,42 +72,11 @@ METRIC_UNIT = {
 BUNDLED_CSV = Path(__file__).resolve().parent.parent / "catalog" / "energy_cases.csv"
 
 
-@dataclass(frozen=True)
-class MlperfSet:
-    """An MLPerf LLM data set: its Server p99 limits and mean output length (README, with citations there)."""
-
-    name: str
-    ttft_s: float | None
-    tpot_s: float | None
-    e2e_s: float | None
-    default_output_tokens: float | None
-
-
-_README = "shared/validation/README.md, 'MLPerf dataset facts and latency constraints'"
-# model id fragment (lower case) -> data set; limits are the Server ones of the README.
-_MLPERF_SETS: tuple[tuple[str, MlperfSet], ...] = (
-    ("llama-2-70b", MlperfSet("llama2-70b", 2.0, 0.2, None, 294.45)),
-    ("llama-3.1-405b", MlperfSet("llama3.1-405b", 6.0, 0.175, None, 684.68)),
-    ("llama-3.1-8b", MlperfSet("llama3.1-8b", 2.0, 0.1, None, None)),
-    ("mixtral-8x7b", MlperfSet("mixtral-8x7b", 2.0, 0.2, None, 144.84)),
-    ("deepseek-r1", MlperfSet("deepseek-r1", 2.0, 0.08, None, 3886.2)),
-    ("gpt-j", MlperfSet("gptj", None, None, 20.0, 128.0)),  # at most 128 new tokens per sample
-)
-
 _NUM = r"(\d+(?:\.\d+)?)"
 _POWER_CAP = re.compile(r"power_limit\s+" + _NUM + r"\s*W\s+per\s+(?:GPU|accelerator|chip)", re.IGNORECASE)
 _LIMIT_MS = re.compile(r"\b(TTFT|TPOT)\s+p99\s*<=\s*" + _NUM + r"\s*ms", re.IGNORECASE)
 _LIMIT_E2E = re.compile(r"latency limit\s+" + _NUM + r"\s*s\s+end-to-end|end-to-end latency\s+p99\s*<=\s*" + _NUM
                         + r"\s*s\b", re.IGNORECASE)
-
-
-def mlperf_set(model_id: str) -> MlperfSet | None:
-    """The MLPerf data set a model id is benchmarked on (None for models MLPerf does not use)."""
-    low = model_id.lower()
-    for frag, ds in _MLPERF_SETS:
-        if frag in low:
-            return ds
-    return None
 
 
 def power_cap_w(row: dict[str, str]) -> float | None:
@@ -112,13 +91,11 @@ def says_maxq(row: dict[str, str]) -> bool:
         re.search(r"\bMaxQ\b", row.get("notes", "") or "", re.IGNORECASE))
 
 
-def row_dataset(row: dict[str, str]):
+def row_dataset(row: dict[str, str]) -> Dataset | None:
     """The data set a row replays (:func:`inferchip.validation.cases.case_dataset` for a dict row):
     its ``dataset`` column, else, for an MLPerf row (``source_kind`` names MLPerf) without an input
     length, its model's MLPerf data set; None otherwise (never guessed from the model id alone).
     An unknown ``dataset`` raises ValueError naming the row and the column."""
-    from inferchip.validation.cases import DATASETS, dataset_for_model
-
     name = _cell(row, "dataset")
     if name:
         if name not in DATASETS:
@@ -139,10 +116,10 @@ def latency_limits(row: dict[str, str]) -> tuple[float | None, float | None, flo
     if found or e2e is not None:
         return found.get("TTFT"), found.get("TPOT"), e2e
     ds = row_dataset(row)
-    ms = None if ds is None else next((m for _, m in _MLPERF_SETS if m.name == ds.name), None)
+    ms = None if ds is None else MLPERF_DATASETS.get(ds.name)  # its Server limits (README, cited there)
     if ms is None:
         return None, None, None
-    return ms.ttft_s, ms.tpot_s, ms.e2e_s
+    return ms.server.ttft_s, ms.server.tpot_s, ms.server.e2e_s
 
 
 def _cell(row: dict[str, str], key: str) -> str:
@@ -174,9 +151,29 @@ def _activations(act: str | None) -> str | None:
     return "fp8" if act == "int4" else act
 
 
-def _setting(row: dict[str, str], lengths: DatasetLengths) -> dict[str, Any]:
-    """The row's system and question: ``count``/``tp``/``pp``/``ep``, the mean lengths and the
-    :class:`~inferchip.performance.operating.Question` (raises ValueError with the reason).
+class _FormatNames(TypedDict):
+    """A row's number formats as ``resolve_setting`` and ``serving_model`` take them."""
+
+    weights: str
+    activations: str | None
+    kv: str | None
+
+
+@dataclass(frozen=True)
+class _RowSetting:
+    """A row's system (``count`` chips; ``tp``/``pp``/``ep``, None: searched), mean lengths and question."""
+
+    count: int
+    tp: int | None
+    pp: int | None
+    ep: int | None
+    input_tokens: float
+    output_tokens: float
+    question: Question
+
+
+def _setting(row: dict[str, str], lengths: DatasetLengths) -> _RowSetting:
+    """The row's system and question (:class:`_RowSetting`; raises ValueError with the reason).
 
     Rows that replay a data set (an MLPerf row, or a row with a ``dataset`` column) draw their
     lengths from it: lognormal inputs around the data set's mean input (``lengths``, one value
@@ -192,7 +189,7 @@ def _setting(row: dict[str, str], lengths: DatasetLengths) -> dict[str, Any]:
     concurrency = _opt_int(row, "concurrency")
     inp, out = _opt_float(row, "input_tokens"), _opt_float(row, "output_tokens")
     ds = row_dataset(row)
-    ms = None if ds is None else next((m for _, m in _MLPERF_SETS if m.name == ds.name), None)
+    ms = None if ds is None else MLPERF_DATASETS.get(ds.name)
     if inp is None:
         if ds is None:
             raise ValueError("input_tokens is blank and the row names no data set (column 'dataset'; MLPerf rows "
@@ -210,29 +207,27 @@ def _setting(row: dict[str, str], lengths: DatasetLengths) -> dict[str, Any]:
             out, ds.max_output_tokens, cv)
     else:
         inputs, outputs = LengthDist.fixed(max(1, round(inp))), LengthDist.fixed(max(1, round(out)))
-    kw: dict[str, Any] = dict(count=count, tp=tp, pp=pp, ep=ep, input_tokens=inputs.mean, output_tokens=outputs.mean)
-    base = dict(inputs=inputs, outputs=outputs, whole_sequences_per_chip=True)
+    ask = partial(Question, inputs=inputs, outputs=outputs, whole_sequences_per_chip=True)
     if scenario == "single_stream":
-        q = Question("static", batch=1.0, **base)
+        q = ask("static", batch=1.0)
     elif scenario == "offline" or (scenario == "fixed_length" and concurrency is None):
-        q = Question("max_throughput", **base)
+        q = ask("max_throughput")
     elif concurrency is not None and scenario == "fixed_length":
-        q = Question("static", concurrency=float(concurrency), **base)
+        q = ask("static", concurrency=float(concurrency))
     elif concurrency is not None and scenario == "server":
         # a closed loop (or all requests sent at once with the running batch capped at the
         # concurrency, ML.ENERGY's max_num_seqs): continuous batching held at that many sequences
-        q = Question("closed_loop", concurrency=float(concurrency), **base)
+        q = ask("closed_loop", concurrency=float(concurrency))
     elif scenario == "server":
         ttft, tpot, e2e = latency_limits(row)
         if ttft is None and tpot is None and e2e is None:
             raise ValueError("server row without a concurrency or a stated latency limit")
         if e2e is not None and tpot is None:
             tpot = e2e / outputs.mean  # the whole answer within e2e: a bound on the mean TPOT
-        q = Question("max_throughput", max_ttft_s=ttft, max_tpot_s=tpot, **base)
+        q = ask("max_throughput", max_ttft_s=ttft, max_tpot_s=tpot)
     else:
         raise ValueError(f"scenario {scenario!r} is not one of offline, server, fixed_length, single_stream")
-    kw["question"] = q
-    return kw
+    return _RowSetting(count, tp, pp, ep, inputs.mean, outputs.mean, q)
 
 
 def predict_energy_row(row: dict[str, str], calibration: Calibration | str | None = None,
@@ -301,12 +296,12 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
         if cap is not None:
             cp = replace(cp, tdp_w=cap)
         kw = _setting(row, lengths)
-        q = kw["question"]
+        q = kw.question
         cal = run_calibration(cal, row, q.mode == "closed_loop", spec.family)  # its engine, kernels and chip family
         # attention as the checkpoint's per-layer map has it: resolve_setting reads it (validate's rule)
-        formats = {"weights": _cell(row, "weight_dtype") or "bf16",
+        formats: _FormatNames = {"weights": _cell(row, "weight_dtype") or "bf16",
                    "activations": _activations(_cell(row, "act_dtype") or None), "kv": _cell(row, "kv_dtype") or None}
-        setting = resolve_setting(cp, _cell(row, "model"), count=kw["count"], tp=kw["tp"], pp=kw["pp"], ep=kw["ep"],
+        setting = resolve_setting(cp, _cell(row, "model"), count=kw.count, tp=kw.tp, pp=kw.pp, ep=kw.ep,
                                   calibration=cal, assumptions=a, chip_spec=spec, **formats)
         notes.extend(setting.format_notes)  # a format fallback travels with the result
         try:
@@ -333,22 +328,22 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
         return None, f"{type(exc).__name__}: {exc}"
     if per_chip is None or not math.isfinite(per_chip):
         return None, f"no power predicted for {spec.id} (no TDP published)"
-    count = kw["count"]
+    count = kw.count
     idle = cp.idle_w if math.isfinite(cp.idle_w) else 0.0
     board = per_chip * used + idle * max(0, count - used)
-    wall = float(wall_power_w(board, count, a, sequences_per_s=tput / kw["output_tokens"]))
+    wall = float(wall_power_w(board, count, a, sequences_per_s=tput / kw.output_tokens))
     return EnergyRun(board, wall, tput), None
 
 
-def _running_batch_that_fits(setting, q) -> float:
+def _running_batch_that_fits(setting: Setting, q: Question) -> float:
     """The most sequences per replica whose KV cache fits on any of the setting's layouts."""
     from inferchip.performance.operating import max_concurrency
 
     return max((math.floor(max_concurrency(setting.mapped(lay), q)) for lay in setting.layouts), default=0)
 
 
-def _simulated_batch(cp, spec, model: str, formats: dict[str, Any], cal: Calibration, a, kw: dict[str, Any]
-                     ) -> tuple[float | None, int, float]:
+def _simulated_batch(cp: ChipParams, spec: ChipSpec, model: str, formats: _FormatNames, cal: Calibration,
+                     a: Assumptions, kw: _RowSetting) -> tuple[float | None, int, float]:
     """(power W per chip, chips used, output tokens/s) of a static batch larger than memory holds.
 
     A fixed-length batch whose KV cache outgrows memory still runs on vLLM-style engines: the
@@ -358,13 +353,15 @@ def _simulated_batch(cp, spec, model: str, formats: dict[str, Any], cal: Calibra
     from inferchip.performance.serving import serving_model
     from inferchip.sim import BurstArrivals, simulate
 
-    step, replicas = serving_model(cp, model, count=kw["count"], tp=kw.get("tp") or 1, pp=kw.get("pp") or 1,
-                                   ep=kw.get("ep") or 1, calibration=cal, assumptions=a, chip_spec=spec,
-                                   **{k: formats[k] for k in ("weights", "activations", "kv")})
-    q = kw["question"]
-    n = round(q.concurrency) if q.batch is None else round(q.batch) * replicas  # the system's requests
-    res = simulate(step, BurstArrivals(input_tokens=round(kw["input_tokens"]),
-                                           output_tokens=round(kw["output_tokens"])),
+    step, replicas = serving_model(cp, model, count=kw.count, tp=kw.tp or 1, pp=kw.pp or 1, ep=kw.ep or 1,
+                                   calibration=cal, assumptions=a, chip_spec=spec, **formats)
+    q = kw.question
+    if q.batch is not None:
+        n = round(q.batch) * replicas  # the system's requests
+    else:
+        assert q.concurrency is not None, "a static batch states a batch per replica or the system's concurrency"
+        n = round(q.concurrency)
+    res = simulate(step, BurstArrivals(input_tokens=round(kw.input_tokens), output_tokens=round(kw.output_tokens)),
                    num_requests=n, replicas=replicas)
     s = res.summary()
     return s.get("power_w_per_chip"), res.num_chips, s["output_tokens_per_s"]
@@ -372,7 +369,8 @@ def _simulated_batch(cp, spec, model: str, formats: dict[str, Any], cal: Calibra
 
 # ------------------------------------------------------------------ report over a file
 def energy_validation_summary(csv_path: str | Path | None = None, calibration: Calibration | str | None = None,
-                              assumptions: str | Path | None = None, lengths: DatasetLengths | None = None):
+                              assumptions: str | Path | None = None, lengths: DatasetLengths | None = None
+                              ) -> pd.DataFrame:
     """One row per energy case: case_id, metric, scope, measured, predicted, ape % (and reason).
 
     ``csv_path`` None reads the copy shipped in the package (``catalog/energy_cases.csv``).

@@ -46,6 +46,7 @@ from inferchip.spec.calibration import Calibration
 _TRITON = re.compile(r"\bMoE kernels:\s*vLLM Triton\b", re.IGNORECASE)
 _NATIVE_TOP_P = re.compile(r"\bsampling:\s*vLLM native top-p\b", re.IGNORECASE)
 _OUTPUT_CV = re.compile(r"\boutput length CV\s+(\S+?)[\s;(]", re.IGNORECASE)
+_OUTPUT_CV_NAMED = re.compile(r"\boutput length CV\b", re.IGNORECASE)
 
 
 def states_triton_moe(row: dict[str, str]) -> bool:
@@ -61,9 +62,16 @@ def states_native_top_p(row: dict[str, str]) -> bool:
 def stated_output_cv(row: dict[str, str]) -> float | None:
     """The coefficient of variation of the run's output lengths that the row's notes state (``output length CV
     0.88 (...)``: the run's own published length histogram), or None. A value that is not a positive finite
-    number is refused (ValueError naming the row, the notes and the value)."""
-    m = _OUTPUT_CV.search((row.get("notes", "") or "") + " ")
+    number, a statement without its value, or two statements are refused (ValueError naming the row and the notes)."""
+    notes = row.get("notes", "") or ""
+    if len(_OUTPUT_CV_NAMED.findall(notes)) > 1:
+        raise ValueError(f"row {row.get('case_id', '')!r}, notes: 'output length CV' is stated more than once; "
+                         "allowed: one statement (tools/energy/mlenergy_output_cv.py --write replaces an older one)")
+    m = _OUTPUT_CV.search(notes + " ")
     if m is None:
+        if _OUTPUT_CV_NAMED.search(notes):  # named but not as "output length CV <number>": never read silently
+            raise ValueError(f"row {row.get('case_id', '')!r}, notes: 'output length CV' is not followed by a space "
+                             "and its value; allowed: 'output length CV 0.66 (source)'")
         return None
     try:
         cv = float(m.group(1))

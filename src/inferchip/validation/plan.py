@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import TypedDict
 
 from inferchip.errors import InferchipError
 from inferchip.mapping.layout import Layout
@@ -82,6 +83,23 @@ class Plan(Question):
     analytic_notes: tuple[str, ...] = ()  # how the analytic model reads the load and limits (not the simulator)
 
 
+class _Lengths(TypedDict):
+    """The lengths every plan of one case shares (:func:`plan_for`)."""
+
+    inputs: LengthDist
+    outputs: LengthDist
+    dataset: str | None
+    beams: int
+
+
+class _MeanLimits(TypedDict):
+    """A server row's p99 limits scaled to means, seconds (None: no limit; :func:`plan_for`)."""
+
+    max_ttft_s: float | None
+    max_tpot_s: float | None
+    max_e2e_s: float | None
+
+
 class NotPredictable(InferchipError):
     """A row whose setting lacks something the prediction needs."""
 
@@ -112,7 +130,7 @@ def plan_for(case: Case, lengths: DatasetLengths) -> Plan:
             raise NotPredictable(f"scenario {case.scenario} needs input_tokens and output_tokens")
         inputs, outputs = LengthDist.fixed(case.input_tokens), LengthDist.fixed(case.output_tokens)
     beams = DATASETS[dataset].beams if dataset is not None else 1
-    base = {"inputs": inputs, "outputs": outputs, "dataset": dataset, "beams": beams}
+    base: _Lengths = {"inputs": inputs, "outputs": outputs, "dataset": dataset, "beams": beams}
     if case.scenario == "single_stream" or case.metric == "batch_e2e_latency_ms":
         return Plan("static", concurrency=float(case.concurrency or 1), notes=tuple(notes), **base)
     if case.concurrency is not None:
@@ -121,7 +139,7 @@ def plan_for(case: Case, lengths: DatasetLengths) -> Plan:
         return Plan("max_throughput", notes=tuple(notes), **base)
     # server without a concurrency
     lim = stated_limits(case) or LatencyLimits()
-    scaled = {
+    scaled: _MeanLimits = {
         "max_ttft_s": None if lim.ttft_s is None else lim.ttft_s / TTFT_P99_OVER_MEAN,
         "max_tpot_s": None if lim.tpot_s is None else lim.tpot_s / TPOT_P99_OVER_MEAN,
         "max_e2e_s": None if lim.e2e_s is None else lim.e2e_s / E2E_P99_OVER_MEAN,

@@ -131,7 +131,7 @@ def residuals(rows: Sequence[dict[str, str]], cal: Calibration, a: Assumptions, 
 
 
 def _search(loss: Callable[[float], float], lo: float, hi: float, log_scale: bool = False) -> float:
-    from scipy.optimize import minimize_scalar
+    from scipy.optimize import minimize_scalar  # type: ignore[import-untyped]  # scipy has no stubs here
 
     if log_scale:
         res = minimize_scalar(lambda x: loss(math.exp(x)), bounds=(math.log(lo), math.log(hi)), method="bounded",

@@ -104,7 +104,7 @@ from inferchip.validation.plan import (
     metric_value,
     operating_point,
 )
-from inferchip.validation.stated_engine import (  # stated_batch re-exported: the notes' batch and budget
+from inferchip.validation.stated_engine import (
     StatedScheduling,
     arrivals_factory,
     replica_factory,
@@ -136,6 +136,11 @@ def stated_requests(notes: str) -> int | None:
 
 
 # ------------------------------------------------------------------ the replica the simulator sees
+# a memoised max-rate search's key (_max_rate): scheduler, lengths, p99 limits (s), run length, r0, lifetime, scheduling
+SearchKey = tuple[SchedulerConfig, EmpiricalLength, EmpiricalLength, tuple[float | None, float | None, float | None],
+                  int | None, float, float, StatedScheduling]
+
+
 class ReplicaSim:
     """One replica's step model and its step-time cache, shared by every run on that replica;
     ``dp_ranks``, the layout's attention-DP ranks, resolved once and passed down (module doc)."""
@@ -148,7 +153,7 @@ class ReplicaSim:
         if self.step.kv_capacity_tokens < 1:
             raise fit_error(mm, beams, 1, 0, mm.layout.num_chips)
         self.timer = StepTimer(self.step)
-        self.searches: dict[tuple, tuple] = {}  # memoised max-rate searches (see _max_rate)
+        self.searches: dict[SearchKey, ServerSearchResult] = {}  # memoised max-rate searches (see _max_rate)
 
     def run(self, arrivals: Any, num_requests: int, cfg: SchedulerConfig, drain_s: float | None,
             factory: Any = None) -> SimResult:
@@ -345,9 +350,9 @@ def _max_rate(case: Case, plan: Plan, analytic: OperatingPoint, sim: ReplicaSim,
     if key not in sim.searches:
         sim.searches[key] = _search(sim, cfg, inp, out, lim, fixed_n, r0, life, eng[1],
                                     arrivals_factory(eng[0], reps)[0])
-    f: ServerSearchResult = sim.searches[key]
-    at = f.reported.rate_per_s  # the highest passing rate, or the gentlest tried when none passed
-    n = f.reported.num_requests
+    f = sim.searches[key]
+    assert f.reported is not None, "max_rate_under_slo always names the trial it reports"
+    at, n = f.reported.rate_per_s, f.reported.num_requests  # the highest passing rate, or the gentlest tried if none
     if not f.feasible:
         notes = [*notes, (f"no simulated rate down to {at * reps:.4g} requests/s meets the p99 limits "
                           f"({_limits_text(lim)}): value at that rate")]

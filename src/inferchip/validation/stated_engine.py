@@ -143,10 +143,12 @@ def replica_factory(s: StatedScheduling, dp_ranks: int) -> tuple[Any, str]:
     for the plain replica; what it does, for the row's notes, "" when nothing)."""
     ahead = "each step planned while the previous one runs (overlap scheduler, as the notes state)"
     if s.adp_balance and dp_ranks >= 2:
-        return (partial(AdpBalancedReplica, ranks=dp_ranks, timeout_iters=s.adp_timeout_iters,
-                        batching_wait_iters=s.adp_batching_wait_iters, async_scheduling=s.async_scheduling),
+        wait, timeout = s.adp_batching_wait_iters, s.adp_timeout_iters
+        assert wait is not None and timeout is not None, "stated_scheduling sets both counts where it sets one"
+        return (partial(AdpBalancedReplica, ranks=dp_ranks, timeout_iters=timeout,
+                        batching_wait_iters=wait, async_scheduling=s.async_scheduling),
                 f"context requests held to balance {dp_ranks} attention-DP ranks (batching wait "
-                f"{s.adp_batching_wait_iters}, timeout {s.adp_timeout_iters} iterations, as the notes state)"
+                f"{wait}, timeout {timeout} iterations, as the notes state)"
                 + (f"; {ahead}" if s.async_scheduling else ""))
     ignored = "the attention-DP balance the notes state is ignored: the layout has no attention DP" \
         if s.adp_balance else ""

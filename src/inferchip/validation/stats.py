@@ -8,8 +8,8 @@ with the performance rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from inferchip.validation.results import CaseResult
 from inferchip.validation.server import SERVER_MODELS
 from inferchip.validation.server_choice import SERVER_MODEL_BY_METRIC, metric_kind
 
-GROUP_KEYS = {
+GROUP_KEYS: dict[str, Callable[[Case], str]] = {
     "source": lambda c: c.source_kind,
     "accelerator": lambda c: c.accelerator,
     "model": lambda c: c.model,
@@ -46,8 +46,8 @@ def _stats(cases: int, predicted: Sequence[float], measured: Sequence[float]) ->
         "median_ape": float(np.median(ape)) if have else None,
         "p90_ape": float(np.percentile(ape, 90)) if have else None,
         "max_ape": float(ape.max()) if have else None,
-        "within_10pct": float(percent(np.mean(ape <= 10.0))) if have else None,
-        "within_25pct": float(percent(np.mean(ape <= 25.0))) if have else None,
+        "within_10pct": percent(float(np.mean(ape <= 10.0))) if have else None,
+        "within_25pct": percent(float(np.mean(ape <= 25.0))) if have else None,
         "median_signed_error_pct": float(np.median(signed)) if have else None,
     }
 
@@ -55,11 +55,11 @@ def _stats(cases: int, predicted: Sequence[float], measured: Sequence[float]) ->
 def error_stats(results: Sequence[CaseResult]) -> dict[str, float | int | None]:
     """Count, median/p90/max APE (percent; p90 by linear interpolation), the percent of
     predicted rows within 10% and 25%, and the median signed error (bias)."""
-    ok = [r for r in results if r.status == "ok"]
-    return _stats(len(results), [r.predicted for r in ok], [r.measured for r in ok])
+    ok = [(p, r.measured) for r in results if r.status == "ok" and (p := r.predicted) is not None]  # ok: predicted
+    return _stats(len(results), [p for p, _ in ok], [m for _, m in ok])
 
 
-SERVER_GROUPS = {
+SERVER_GROUPS: dict[str, Callable[[Case], bool]] = {
     "server rows": lambda c: True,
     "server throughput": lambda c: not c.metric.endswith("_ms"),
     "server latency": lambda c: c.metric.endswith("_ms"),
@@ -77,8 +77,8 @@ def server_comparison(results: Sequence[CaseResult]) -> dict[str, dict[str, dict
         sel = [r for r in rows if keep(r.case)]
         out[group] = {}
         for m in SERVER_MODELS:
-            have = [r for r in sel if _usable(r.by_model.get(m))]
-            out[group][m] = _stats(len(sel), [r.by_model[m] for r in have], [r.measured for r in have])
+            have = [(v, r.measured) for r in sel if _usable(v := r.by_model.get(m))]
+            out[group][m] = _stats(len(sel), [v for v, _ in have], [x for _, x in have])
             out[group][m]["used"] = sum(r.server_model == m and r.status == "ok" for r in sel)
     return out
 
@@ -103,7 +103,7 @@ def server_models_by_kind(results: Sequence[CaseResult]) -> dict[str, dict[str, 
     return out
 
 
-def _usable(value: float | None) -> bool:
+def _usable(value: float | None) -> TypeGuard[float]:
     return value is not None and math.isfinite(value) and value > 0
 
 

@@ -44,6 +44,8 @@ from inferchip.performance.layout_choice import choose_layout
 from inferchip.performance.phases import MappedModel
 from inferchip.performance.setting import Setting, resolve_setting
 from inferchip.spec.calibration import Calibration, DatasetLengths
+from inferchip.spec.chip import ChipParams
+from inferchip.spec.model import ModelSpec
 from inferchip.units import percent_error
 from inferchip.validation.cache_keys import PlanKey, ReplicaKey, SettingKey, SimKey
 from inferchip.validation.cases import Case, measured_stall_s, stated_load_per_s
@@ -77,7 +79,6 @@ from inferchip.validation.server import (
     reads_at_edge,
     sim_metric_value,
     simulate_row,
-    stated_batch,
     stated_requests,
 )
 from inferchip.validation.server_choice import (  # re-exported: how the server model is chosen
@@ -90,6 +91,7 @@ from inferchip.validation.server_choice import (  # re-exported: how the server 
 from inferchip.validation.stated_engine import (
     batcher_ttft_point,
     kv_free_mapped,
+    stated_batch,
     stated_kv_free_fraction,
     stated_scheduling,
 )
@@ -132,8 +134,8 @@ class Validator:
         self.server_model = server_model
         self.compare = compare
         self.assumptions = assumptions  # energy/host constants file for energy rows (None: the bundled one)
-        self._chips: dict[str, Any] = {}
-        self._models: dict[str, Any] = {}
+        self._chips: dict[str, ChipParams] = {}
+        self._models: dict[str, ModelSpec] = {}
         self._resolved: dict[SettingKey, Setting] = {}
         self._settings: dict[PlanKey, tuple[Layout, OperatingPoint]] = {}
         self._sims: dict[ReplicaKey, ReplicaSim] = {}
@@ -141,14 +143,14 @@ class Validator:
         self.engine = engine  # --engine: overrides the rows' software column (None: read it)
         self.closed_loop_cache: dict[str, Any] = {}  # see validation.closed_loop_rows
 
-    def chip(self, chip_id: str):
+    def chip(self, chip_id: str) -> ChipParams:
         if chip_id not in self._chips:
             from inferchip.catalog.chips import get_chip_params
 
             self._chips[chip_id] = get_chip_params(chip_id, "central")
         return self._chips[chip_id]
 
-    def model(self, model_id: str):
+    def model(self, model_id: str) -> ModelSpec:
         if model_id not in self._models:
             from inferchip.catalog.models import load_model
 
@@ -252,9 +254,7 @@ class Validator:
                                 if case.metric == "ttft_ms" else point, layout)
         notes = fmt_notes + [n for n in self.setting(case, fmt).format_notes if n not in fmt_notes] + list(plan.notes)
         by_model: dict[str, float | None] = {}
-        model = None
-        if sim_row:
-            model = server_model_for(case.metric, self.server_model)
+        model = server_model_for(case.metric, self.server_model) if sim_row else None
         if simulated:  # both models evaluated (the analytic one always is)
             by_model = {"sim": None if outcome is None else sim_metric_value(case, plan, outcome, layout),
                         "analytic": analytic}
@@ -343,7 +343,7 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetL
 
     from inferchip.pools import stopping_pool
 
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple[str | int | float | None, ...], list[int]] = {}
     for i, c in enumerate(cases):
         # closed-loop rows also by engine text and lengths: groups of one configuration's runs (they share
         # a simulation), small enough to keep both workers busy and the progress bar moving

@@ -12,7 +12,8 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from types import FrameType
+from typing import Any, NoReturn
 
 INTERNAL_ERROR_EXIT = 3
 
@@ -84,7 +85,7 @@ def on_signal() -> Iterator[None]:
         yield
         return
 
-    def raise_terminated(signum, frame):  # noqa: ARG001
+    def raise_terminated(signum: int, frame: FrameType | None) -> NoReturn:  # noqa: ARG001
         raise Terminated(128 + signum)
 
     try:

@@ -94,7 +94,8 @@ def identifier(option: str) -> Callable[[str | None], str | None]:
                                      f"see `inferchip {kind}s`", param_hint=f"'{option}'")
         if value.strip().lower().endswith(".onnx"):
             return value  # a binary ONNX graph: its reader (workload/vision/onnx_import.py) checks it
-        return input_file(option, ())(value)  # a chip YAML or config.json given by path: UTF-8 text
+        checked: str | None = input_file(option, ())(value)  # a chip YAML or config.json given by path: UTF-8 text
+        return checked
     return check
 
 
@@ -339,8 +340,11 @@ def engine_setting(engine: str | None, calibration: Any, chip: str | None = None
     cal = engine_calibration(load_calibration(calibration), spec)
     if chip is not None:
         from inferchip.catalog.chips import get_chip_params
+        from inferchip.catalog.engines import check_engine_runs_on
 
-        cal = split_k_calibration(cal, spec, get_chip_params(chip).family)
+        params = get_chip_params(chip)
+        check_engine_runs_on(spec, params.id, params.family)
+        cal = split_k_calibration(cal, spec, params.family)
     return cal, spec
 
 

@@ -10,7 +10,13 @@ or a pipe (no terminal width to respect).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Hashable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+Key = TypeVar("Key", bound=Hashable)  # a summary's keys (str), or a data frame record's column labels
 
 # Keys `predict --format json` gives when the chip has a TDP (power) and a price (money).
 PREDICT_ENERGY_KEYS = (
@@ -26,7 +32,7 @@ SERVE_ENERGY_KEYS = (
 )
 
 
-def with_all_keys(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+def with_all_keys(d: Mapping[Key, Any], keys: tuple[Key, ...]) -> dict[Key, Any]:
     """``d`` with every key of ``keys`` present (``None`` where the chip lacks the figure)."""
     out = dict(d)
     for k in keys:
@@ -37,7 +43,7 @@ def with_all_keys(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 PIPE_WIDTH = 10_000  # tables at their natural width when nobody's terminal is there to fit
 
 
-def console(stderr: bool = False):
+def console(stderr: bool = False) -> Console:
     """A rich console: the terminal's width on a terminal, natural widths in a pipe or file."""
     from rich.console import Console
 

@@ -2,12 +2,13 @@
 
 The closed-loop load (``--concurrency``), the energy/money constants (``--assumptions``), and the case-row options
 ``--mtp``, ``--mtp-acceptance``, ``--disagg``, ``--software`` and the KV-transfer link of ``--disagg``
-(:mod:`inferchip.interfaces.serve_rows` checks how they combine and runs the row).
+(:mod:`inferchip.interfaces.serve_rows` checks how they combine and runs the row). Each ``*_option`` returns typer's
+option placeholder, typed ``Any`` as in :mod:`.options` (the command's parameter states the value's type).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -32,39 +33,39 @@ SOFTWARE_HELP = ("With --mtp/--disagg: a case row's software text (e.g. 'NVIDIA 
                  "PD-disaggregated'): its engine, and the launch-recipe facts engines.yaml keys on that text.")
 
 
-def concurrency_option() -> int | None:
+def concurrency_option() -> Any:
     return typer.Option(None, "--concurrency", help=CONCURRENCY_HELP,
                         callback=opts.int_range("--concurrency", 1, opts.MAX_CONCURRENCY))
 
 
-def assumptions_option() -> Path | None:
+def assumptions_option() -> Any:
     return typer.Option(None, "--assumptions", help=ASSUMPTIONS_HELP, callback=opts.input_file("--assumptions", ()))
 
 
-def mtp_option() -> int | None:
+def mtp_option() -> Any:
     return typer.Option(None, "--mtp", help=MTP_HELP, callback=opts.int_range("--mtp", 1, 8))
 
 
-def accept_option() -> float | None:
+def accept_option() -> Any:
     return typer.Option(None, "--mtp-acceptance", help=ACCEPT_HELP,
                         callback=opts.float_range("--mtp-acceptance", 1.0, lo=0.0, lo_open=False))
 
 
-def disagg_option() -> str | None:
+def disagg_option() -> Any:
     from inferchip.interfaces.serve_rows import parse_disagg
 
     return typer.Option(None, "--disagg", help=DISAGG_HELP, callback=lambda v: (parse_disagg(v), v)[1])
 
 
-def software_option() -> str | None:
+def software_option() -> Any:
     return typer.Option(None, "--software", help=SOFTWARE_HELP)
 
 
-def link_option() -> float | None:
+def link_option() -> Any:
     return typer.Option(None, "--kv-link-gb-per-s", help=LINK_HELP,
                         callback=opts.float_range("--kv-link-gb-per-s", 1e6))
 
 
-def latency_option() -> float | None:
+def latency_option() -> Any:
     return typer.Option(None, "--kv-link-latency-us", help=LATENCY_HELP,
                         callback=opts.float_range("--kv-link-latency-us", 1e9, lo_open=False))

@@ -10,7 +10,7 @@ one row per closed-loop case row.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from rich import box
@@ -114,14 +114,14 @@ def serve_tables(summary: dict[str, Any], title: str) -> list[Table]:
     return [lat, rest]
 
 
-def curve_table(records: list[dict[str, Any]], title: str) -> Table:
+def curve_table(records: Sequence[Mapping[Hashable, Any]], title: str) -> Table:
     """``curve``'s points, one row each: throughput, latency, energy and money, ``*`` on the Pareto front."""
     t = Table(title=f"{title} (* = Pareto front)", title_justify="left")
     for c in ("concurrency", "tok/s per user", "tok/s per chip", "TTFT mean", "TTFT p50", "TPOT mean", "W/chip",
               "tok/J", "$/Mtok", "tok/s per $capex", ""):
         t.add_column(c, justify="right")
 
-    def num(v: Any, spec: str) -> str:
+    def num(v: float | None, spec: str) -> str:
         return "-" if v is None or math.isnan(v) else format(v, spec)
 
     for r in records:

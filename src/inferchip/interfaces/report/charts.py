@@ -38,7 +38,8 @@ def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
 
 
-def _dropdown(groups: dict[str, list[dict[str, Any]]], layout: dict[str, Any]) -> tuple[list[dict], dict]:
+def _dropdown(groups: dict[str, list[dict[str, Any]]], layout: dict[str, Any]
+              ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Traces in groups; a dropdown shows one group at a time (the first at start)."""
     data: list[dict[str, Any]] = []
     spans = []

@@ -202,7 +202,7 @@ def in_car_figure(res: ReviewResult) -> dict[str, Any] | None:
     bars, p50 as markers, the deadline as a line."""
     ic = res.judgement.in_car if res.judgement is not None else None
     rows = [r for r in (ic or {}).get("rows", []) if "error" not in r]
-    if not rows:
+    if not rows or ic is None:  # (rows come from ic)
         return None
     x = [r["chip"] for r in rows]
     p99 = [r["latency_p99_ms"] for r in rows]

@@ -58,7 +58,7 @@ def _alive(pid: int) -> bool:
 
 def clean_stale_staging(out: Path) -> list[Path]:
     """Remove staging folders of ``out`` left by killed runs (marker present, its process gone)."""
-    removed = []
+    removed: list[Path] = []
     parent = out.parent
     try:
         candidates = list(parent.glob(f".{out.name}{STAGING_INFIX}*"))
@@ -76,13 +76,20 @@ def clean_stale_staging(out: Path) -> list[Path]:
     return removed
 
 
+def check_out_folder(given: Path) -> Path:
+    """``--out`` as an absolute folder path, refused before any work where it or a folder above it is a file (the
+    folder could never be made there)."""
+    out = _out_path(given)
+    for p in (out, *out.parents):
+        if p.exists() and not p.is_dir():
+            raise InvalidSettingError(f"--out {given}: {p} is a file, not a folder; allowed: a folder, new or existing")
+    return out
+
+
 def prepare_output(out: Path) -> Path:
     """Refuse an unwritable ``out`` before any work, and make the staging folder beside it."""
     given = out
-    out = _out_path(out)
-    for p in (out, *out.parents):
-        if p.exists() and not p.is_dir():
-            raise InvalidSettingError(f"--out {given}: {p} is a file, not a folder")
+    out = check_out_folder(out)
     parent = out.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

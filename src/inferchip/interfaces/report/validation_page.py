@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from inferchip.errors import SpecError
+from inferchip.mapping.layout import Layout
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.units import percent
 from inferchip.validation.server import SERVER_MODELS
@@ -86,6 +88,13 @@ def _colours(results: list[CaseResult]) -> dict[str, str]:
     return {a: PALETTE[k % len(PALETTE)] for k, a in enumerate(accs)}
 
 
+def _predicted(r: CaseResult) -> float:
+    """The prediction of a row that has one (status ok)."""
+    if r.predicted is None:
+        raise ValueError(f"case {r.case.case_id}: status {r.status} without a prediction")
+    return r.predicted
+
+
 def plot_svg(results: list[CaseResult], width: int = 760, height: int = 560) -> str:
     """Log-log scatter of predicted against measured (one colour per accelerator), with the
     y = x line and the +-25% band; drawn from the numbers, no plotting library needed.
@@ -93,7 +102,7 @@ def plot_svg(results: list[CaseResult], width: int = 760, height: int = 560) -> 
     zero or below has no place on a log axis: it is left out of the plot (its error stays in the tables)."""
     ok = [r for r in results if r.status == "ok" and (r.predicted or 0.0) > 0 and r.measured > 0]
     col = _colours(ok)
-    vals = [v for r in ok for v in (r.predicted, r.measured)]
+    vals = [v for r in ok for v in (_predicted(r), r.measured)]
     lo = math.floor(math.log10(min(vals))) if vals else 0
     hi = math.ceil(math.log10(max(vals))) if vals else 1
     hi = max(hi, lo + 1)
@@ -125,7 +134,7 @@ def plot_svg(results: list[CaseResult], width: int = 760, height: int = 560) -> 
         out.append(f'<line x1="{x(x0):.1f}" y1="{y(f * x0):.1f}" x2="{x(x1):.1f}" y2="{y(f * x1):.1f}" '
                    f'stroke="#888"{dash}/>')
     for r in ok:
-        px, py, c = x(r.measured), y(r.predicted), col[r.case.accelerator]
+        px, py, c = x(r.measured), y(_predicted(r)), col[r.case.accelerator]
         tip = f"<title>{r.case.case_id}: {r.signed_error_pct:+.1f}%</title>"
         if r.case.metric.endswith("_ms"):
             out.append(f'<rect x="{px - 4:.1f}" y="{py - 4:.1f}" width="8" height="8" fill="{c}" '
@@ -158,17 +167,18 @@ def plot_html(results: list[CaseResult]) -> str:
             x=[r.measured for r in rs], y=[r.predicted for r in rs], mode="markers", name=acc,
             marker=dict(color=c, size=9, symbol=["square" if r.case.metric.endswith("_ms") else "circle" for r in rs]),
             text=[f"{r.case.case_id}<br>{r.case.metric}: {r.signed_error_pct:+.1f}%" for r in rs], hoverinfo="text"))
-    vals = [v for r in ok for v in (r.predicted, r.measured)] or [1.0, 10.0]
+    vals = [v for r in ok for v in (_predicted(r), r.measured)] or [1.0, 10.0]
     a, b = min(vals) / 2, max(vals) * 2
     fig.add_trace(go.Scatter(x=[a, b], y=[a, b], mode="lines", name="predicted = measured", line=dict(color="#888")))
     fig.update_layout(title="inferchip: predicted against measured (log-log)", xaxis_title="measured (unit of the row)",
                       yaxis_title="predicted", xaxis_type="log", yaxis_type="log", template="plotly_white",
                       width=900, height=700)
     # a fixed div id (plotly draws a random one): the page regenerates byte for byte from the same rows
-    return fig.to_html(include_plotlyjs=True, full_html=True, div_id="validation-plot")
+    page: str = fig.to_html(include_plotlyjs=True, full_html=True, div_id="validation-plot")
+    return page
 
 
-def layout_text(lay) -> str:
+def layout_text(lay: Layout) -> str:
     return f"tp{lay.tp} pp{lay.pp} ep{lay.ep}{' attn-DP' if lay.attn_dp else ''} x{lay.replicas}"
 
 
@@ -279,7 +289,8 @@ def kept_sections(page: Path) -> list[str]:
     return out
 
 
-def _method_text(v, vs) -> list[str]:
+def _method_text(v: ModuleType, vs: ModuleType) -> list[str]:
+    """How a row is predicted, with the figures of ``v`` (validation.validate) and ``vs`` (validation.server)."""
     return [
         "* `fixed_length` without concurrency, `offline`: the highest output throughput of continuous batching "
         "(the concurrency per replica that fits memory and gives the most tokens/s). With a concurrency: a closed "

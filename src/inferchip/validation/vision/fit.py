@@ -26,8 +26,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares
+from scipy.optimize import least_squares  # type: ignore[import-untyped]  # scipy has no stubs here
 
+from inferchip.cost.roofline import FloatArray
 from inferchip.pools import stopping_pool
 from inferchip.spec.vision import VisionCalibration
 from inferchip.validation.vision.rows import WINDOWED, Params, RowModel, predict_row
@@ -111,11 +112,12 @@ class ResidualCache:
         return value
 
 
-def log_residuals(rows: Sequence[RowModel], p: Params, cache: ResidualCache | None = None) -> np.ndarray:
+def log_residuals(rows: Sequence[RowModel], p: Params, cache: ResidualCache | None = None) -> FloatArray:
     c = cache or ResidualCache()
-    out = np.array([c.residual(r, p) for r in rows])
-    return np.clip(np.nan_to_num(out, nan=LOG_RESIDUAL_CAP, posinf=LOG_RESIDUAL_CAP), -LOG_RESIDUAL_CAP,
-                   LOG_RESIDUAL_CAP)
+    out = np.array([c.residual(r, p) for r in rows], dtype=np.float64)
+    capped: FloatArray = np.clip(np.nan_to_num(out, nan=LOG_RESIDUAL_CAP, posinf=LOG_RESIDUAL_CAP), -LOG_RESIDUAL_CAP,
+                                 LOG_RESIDUAL_CAP)
+    return capped
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ def fit_from(rows: Sequence[RowModel], start: Params, base: Params = START, *, f
     scale["sample_host_s"] = 1e-5
     cache = cache or ResidualCache()
 
-    def point(x: np.ndarray) -> Params:
+    def point(x: FloatArray) -> Params:
         kw = {n: getattr(base, n) for n in NAMES}
         kw.update({n: float(v) * scale[n] for n, v in zip(names, x, strict=True)})
         return Params(**kw)

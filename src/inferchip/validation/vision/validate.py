@@ -18,6 +18,7 @@ import numpy as np
 from inferchip.cost.vision.host import query_host_s
 from inferchip.errors import InferchipError
 from inferchip.performance import vision_scenarios as vs
+from inferchip.sim.vision.queue import service_table
 from inferchip.spec.vision import VisionCalibration
 from inferchip.validation.vision.cases import VisionCase
 from inferchip.validation.vision.fit import NAMES, fit, is_calibration_row, leave_one_accelerator_out
@@ -107,7 +108,7 @@ def server_caps(row: RowModel) -> tuple[int, ...]:
 
 def _capacity_per_s(row: RowModel, p: Params, cap: int) -> float:
     service, servers = loaded_servers(row, p)
-    return vs.server_capacity_per_s(vs.service_table(service, cap), servers)
+    return vs.server_capacity_per_s(service_table(service, cap), servers)
 
 
 def tuned_cap(row: RowModel, p: Params, bound_s: float) -> tuple[int, float]:
