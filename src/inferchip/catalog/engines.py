@@ -76,10 +76,11 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
             raise SpecError(f"{path}: hardware of {h.engine}: family {unknown[0]!r}: not a chip family; allowed: "
                             f"{', '.join(families)} (catalog/families.yaml)")
     for e in cat.engines:
-        unknown = [f for f in e.split_k_16bit_families if f not in families]
-        if unknown:
-            raise SpecError(f"{path}: engine {e.id}: split_k_16bit_families entry {unknown[0]!r}: not a chip family; "
-                            f"allowed: {', '.join(families)} (catalog/families.yaml)")
+        for field in ("split_k_16bit_families", "mla_prefill_16bit_families"):
+            unknown = [f for f in getattr(e, field) if f not in families]
+            if unknown:
+                raise SpecError(f"{path}: engine {e.id}: {field} entry {unknown[0]!r}: not a chip family; "
+                                f"allowed: {', '.join(families)} (catalog/families.yaml)")
         for w in e.worker_request_paths:
             if w.engine not in ids or w.engine in fronts:
                 allowed = ", ".join(i for i in ids if i not in fronts)
@@ -227,8 +228,10 @@ def kernel_engine(engine: EngineSpec, software: str = "") -> EngineSpec:
 def split_k_calibration(cal: Calibration, engine: EngineSpec, family: str) -> Calibration:
     """``cal`` with ``gemm_split_k_16bit`` as ``engine`` (the engine whose kernels run: :func:`kernel_engine`) runs
     its 16-bit GEMMs on a chip of ``family``: set where the engine lists the family in ``split_k_16bit_families``
-    (cuBLASLt under ``F.linear``), cleared elsewhere."""
-    return cal.model_copy(update={"gemm_split_k_16bit": engine.splits_16bit_k_on(family)})
+    (cuBLASLt under ``F.linear``), cleared elsewhere; and ``mla_prefill_attention_16bit`` where it lists the family
+    in ``mla_prefill_16bit_families``."""
+    return cal.model_copy(update={"gemm_split_k_16bit": engine.splits_16bit_k_on(family),
+                                  "mla_prefill_attention_16bit": family in engine.mla_prefill_16bit_families})
 
 
 def engine_for_software(software: str) -> EngineSpec | None:

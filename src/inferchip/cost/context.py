@@ -79,6 +79,7 @@ class CostContext:
     prefill_attention_format: str = ""  # "" : attention_format (prefill_attention_format())
     gemm_split_k_16bit: bool = False  # 16-bit weight GEMMs may split K (cuBLASLt split-K; Calibration field)
     peak_prefill_attention_flop_per_s: FloatArray | None = None  # None: peak_attention_flop_per_s
+    peak_mla_prefill_attention_flop_per_s: FloatArray | None = None  # MLA ops' prefill peak; None: as the others
 
 
 def prefill_attention_format(attention_format: str, projection_weights: str, follows_projections: bool) -> str:
@@ -150,7 +151,10 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         moe_stream_cap_bytes_per_s=cal.moe_stream_cap_bytes_per_s, prefill_attention_format=pre_attn_fmt,
         gemm_split_k_16bit=cal.gemm_split_k_16bit,
         peak_prefill_attention_flop_per_s=(None if pre_attn_fmt == attn_fmt
-                                           else col(peak_flop_per_s(chip, pre_attn_fmt))), **rates,
+                                           else col(peak_flop_per_s(chip, pre_attn_fmt))),
+        # an MLA extend path that runs 16-bit flash attention (Calibration.mla_prefill_attention_16bit)
+        peak_mla_prefill_attention_flop_per_s=(col(peak_flop_per_s(chip, "bf16")) if cal.mla_prefill_attention_16bit
+                                               and pre_attn_fmt not in ("bf16", "fp16") else None), **rates,
     )
 
 

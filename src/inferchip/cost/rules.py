@@ -171,7 +171,9 @@ def _attention_table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
     pre_act = ctx.act_bytes if pre_fmt == ctx.attention_format else max(ctx.act_bytes, BYTES_PER_ELEMENT[pre_fmt])
     return attention_columns(ops, ctx.peak_attention_flop_per_s, ctx.attention_compute_fraction,
                              ctx.prefill_attention_compute_fraction, ctx.kv_bytes, pre_act,
-                             prefill_peak_flop_per_s=ctx.peak_prefill_attention_flop_per_s)
+                             prefill_peak_flop_per_s=ctx.peak_prefill_attention_flop_per_s,
+                             mla_prefill_peak_flop_per_s=ctx.peak_mla_prefill_attention_flop_per_s,
+                             mla_prefill_act_bytes=max(ctx.act_bytes, BYTES_PER_ELEMENT["bf16"]))
 
 
 def _memory_kernel(nbytes: FloatArray, ops: OpTable, ctx: CostContext) -> KernelCost:

@@ -100,6 +100,12 @@ class Calibration(BaseModel):
         "spec.engine.EngineSpec.context_attention_follows_projections), set for the runs whose engine states it. "
         "False (the default): FP8 where the activations and KV are FP8. Not fitted.",
     )
+    mla_prefill_attention_16bit: bool = Field(
+        False,
+        description="An MLA model's prefill attention computes in bf16 even where the KV and activations are FP8: "
+        "the engine's MLA extend path runs a 16-bit flash-attention kernel on the chip's family "
+        "(spec.engine.EngineSpec.mla_prefill_16bit_families, catalog.engines.split_k_calibration). Not fitted.",
+    )
     gemm_split_k_16bit: bool = Field(
         False,
         description="The run's 16-bit (unquantised) weight GEMMs may split K across idle units where that is "

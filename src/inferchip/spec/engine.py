@@ -233,6 +233,9 @@ class EngineSpec(BaseModel):
         (), description="Chip families (catalog/families.yaml) on which the engine runs its unquantised (16-bit) "
                         "linear layers through torch.nn.functional.linear, i.e. cuBLASLt, whose split-K algorithms "
                         "they may take (Calibration.gemm_split_k_16bit; sources in engines.yaml). Empty: none.")
+    mla_prefill_16bit_families: tuple[str, ...] = Field(
+        (), description="Chip families on which the engine's MLA prefill attention computes in bf16 whatever the KV "
+                        "and activations (Calibration.mla_prefill_attention_16bit; sources in engines.yaml).")
     attention_dp_balance: AttentionDpBalance | None = Field(
         None, description="Context requests held to balance attention-DP ranks (TensorRT-LLM enable_balance).")
     mixed_chunk: bool = Field(

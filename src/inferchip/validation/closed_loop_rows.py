@@ -93,7 +93,7 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     cp, ms = v.chip(case.accelerator), v.model(case.model)
     cap_bytes_per_s = _moe_stream_cap_bytes_per_s(moe, cp)
     cal_key = (facts.engine.id, moe.mma_peak_fraction if moe is not None else 1.0, keff, follows, cap_bytes_per_s,
-               kernels.splits_16bit_k_on(cp.family))
+               kernels.splits_16bit_k_on(cp.family), cp.family in kernels.mla_prefill_16bit_families)
     if cal_key not in cals:  # the engine's 16-bit GEMM library on this chip family (split_k_calibration)
         cal = split_k_calibration(engine_calibration(v.cal, facts.engine, keff, case.software), kernels, cp.family)
         if moe is not None:  # the recipe's expert kernel issues its MMA at a share of the tensor-core peak
@@ -126,6 +126,9 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     if pre_fmt != attention_format(mm.formats):
         notes = notes + [f"prefill attention in {pre_fmt}: the engine's context attention is FP8 only "
                          f"for quantised attention projections (context_attention_follows_projections)"]
+    if cals[cal_key].mla_prefill_attention_16bit and ms.attention == "mla" and pre_fmt not in ("bf16", "fp16"):
+        notes = notes + [f"MLA prefill attention in bf16: engine {kernels.id}'s MLA extend path runs 16-bit flash "
+                         f"attention on {cp.family} (mla_prefill_16bit_families)"]
     if moe is not None:
         cap = (f", their reads at most {cap_bytes_per_s / 1e12:.3g} TB/s ({cp.sm_count:g} SMs x "
                f"{moe.read_gb_per_s_per_sm:g} GB/s)" if moe.read_gb_per_s_per_sm else "")

@@ -52,12 +52,16 @@ class AttentionWork(NamedTuple):
 
 def attention_columns(ops: Sequence[Any], peak_flop_per_s: ArrayLike, decode_fraction: float,
                       prefill_fraction: float, kv_bytes: float, act_bytes: float,
-                      prefill_peak_flop_per_s: ArrayLike | None = None) -> dict[str, FloatArray]:
+                      prefill_peak_flop_per_s: ArrayLike | None = None,
+                      mla_prefill_peak_flop_per_s: ArrayLike | None = None,
+                      mla_prefill_act_bytes: float = 0.0) -> dict[str, FloatArray]:
     """Per-operator constants: FLOP per decode KV token and per prefill pair, KV bytes per token,
     prefill bytes per prompt token (q, k, v read once in the activation format, K and V written in
     the KV format), and the attainable FLOP/s of each phase (peak x its fraction; prefill also x
     :func:`prefill_head_rate` of the operator's head). ``prefill_peak_flop_per_s``:
-    the prefill kernel's peak where it computes in another format than decode (None: ``peak_flop_per_s``)."""
+    the prefill kernel's peak where it computes in another format than decode (None: ``peak_flop_per_s``).
+    ``mla_prefill_peak_flop_per_s``: the MLA operators' prefill peak where their extend path runs 16-bit flash
+    attention whatever the KV (their q, k, v then read at ``mla_prefill_act_bytes``); None: as the others."""
     heads = np.array([float(op.q_heads) for op in ops])
     kv_el = np.array([float(op.kv_elements_per_token) for op in ops])
     pre_width = np.array([float(op.qk_dim + op.v_dim) for op in ops])
@@ -65,14 +69,18 @@ def attention_columns(ops: Sequence[Any], peak_flop_per_s: ArrayLike, decode_fra
                           for op in ops])
     peak = np.asarray(peak_flop_per_s, dtype=float)
     head_rate = np.array([prefill_head_rate(op.qk_dim) for op in ops])
+    pre_peak = peak if prefill_peak_flop_per_s is None else np.asarray(prefill_peak_flop_per_s, dtype=float)
+    pre_act = np.full(len(ops), float(act_bytes))
+    if mla_prefill_peak_flop_per_s is not None:
+        mla = np.array([bool(op.mla) for op in ops])
+        pre_peak = np.where(mla, np.asarray(mla_prefill_peak_flop_per_s, dtype=float), pre_peak)
+        pre_act = np.where(mla, float(mla_prefill_act_bytes), pre_act)
     t = {"decode_flop_per_kv_token": FLOP_PER_MAC * heads * dec_width,
          "prefill_flop_per_pair": FLOP_PER_MAC * heads * pre_width,
          "kv_bytes_per_token": kv_el * kv_bytes,
-         "prefill_bytes_per_token": heads * pre_width * act_bytes + KV_TENSORS * kv_el * kv_bytes,
+         "prefill_bytes_per_token": heads * pre_width * pre_act + KV_TENSORS * kv_el * kv_bytes,
          "decode_attainable_flop_per_s": peak * decode_fraction,
-         "prefill_attainable_flop_per_s": (peak if prefill_peak_flop_per_s is None
-                                           else np.asarray(prefill_peak_flop_per_s, dtype=float))
-         * prefill_fraction * head_rate}
+         "prefill_attainable_flop_per_s": pre_peak * prefill_fraction * head_rate}
     if any(op.window is not None for op in ops):
         t["window"] = np.array([float(op.window or 0) for op in ops])
     return t
