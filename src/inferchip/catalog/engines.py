@@ -91,7 +91,8 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
                                 "catalogue without worker_request_paths of its own)")
         ordered: list[tuple[str, Sequence[Any]]] = [("run_length", e.run_length), ("decode_worker", e.decode_worker),
                                                     ("first_use_waits", e.first_use_waits),
-                                                    ("prefill_worker_scheduling", e.prefill_worker_scheduling)]
+                                                    ("prefill_worker_scheduling", e.prefill_worker_scheduling),
+                                                    ("recipe_batch", e.recipe_batch)]
         for field, entries in ordered:
             for j, later in enumerate(entries):
                 first = next((i for i, x in enumerate(entries[:j]) if x.covers(later)), None)
