@@ -7,6 +7,8 @@ GEMMs run at hidden 3,072 and width round_up(2,880 / t, 128).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from pydantic import ValidationError
 
@@ -70,3 +72,47 @@ def test_shipped_vllm_hopper_recipe_pads() -> None:
         k = e.moe_kernel_on(chip, "mxfp4")
         assert k is not None and (k.pad_hidden_to, k.pad_intermediate_to) == (256, 128)
     assert RecipeMoeKernel(accelerator="h100", kernel="marlin", mma_peak_fraction=0.5).pad_hidden_to == 1
+
+
+def test_the_closed_loop_replica_holds_and_reads_the_padded_experts(tmp_path) -> None:
+    """An H100 vLLM gpt-oss-120b TP2 row (its recipe selects Marlin): the replica's sharded model is the padded
+    one, its weight bytes are those of the padded shapes (what the KV pool is left after), and the unpadded
+    setting would hold the difference as KV cache: the expert bytes grow x1.138 at TP2, nothing else does."""
+    import csv
+    from pathlib import Path
+
+    from inferchip.catalog.calibration_file import load_calibration
+    from inferchip.mapping.memory_fit import weight_bytes_per_chip
+    from inferchip.validation.cases import read_cases
+    from inferchip.validation.closed_loop_facts import row_facts
+    from inferchip.validation.closed_loop_rows import _replica
+    from inferchip.validation.plan import case_formats
+    from inferchip.validation.validate import Validator
+
+    src = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
+    with open(src, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh)
+                if r["case_id"] == "imax-gptoss120b-h100-vllm-fp4-tp2ep1-1024-1024-c4-r20218553330-tpot"]
+    assert len(rows) == 1, "the row's id changed; pick another H100 vLLM gpt-oss-120b TP2 row"
+    one = tmp_path / "row.csv"
+    with open(one, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    (case,) = read_cases(str(one))
+    v = Validator(load_calibration())
+    fmt, _ = case_formats(case)
+    facts = row_facts(case)
+    rep, layout, notes = _replica(v, case, fmt, facts.decode, facts)
+    assert layout.tp == 2 and any("widths padded to multiples of 256 (hidden) and 128" in n for n in notes)
+    m = load_model(GPT_OSS)
+    plain = shard(m, layout)
+    padded = rep.mm.sm
+    assert _experts(padded)["experts_up"].n == 2 * 1536 and _experts(padded)["experts_down"].n == 3072
+    assert rep.mm.weights_bytes == pytest.approx(weight_bytes_per_chip(m, padded, rep.mm.formats))
+    # the growth is the routed experts' alone: (x1.138 - 1) of their bytes, per layer, every layer
+    per_layer = sum(g.weight_elements for g in _experts(plain).values()) * rep.mm.formats.weight_bytes
+    growth = rep.mm.weights_bytes - weight_bytes_per_chip(m, plain, rep.mm.formats)
+    assert growth == pytest.approx(m.num_layers * per_layer * (3072 * 1536 / (2880 * 1440) - 1.0), rel=1e-9)
+    assert rep.mm.kv_capacity_tokens() < replace(rep.mm, sm=plain, weights_bytes=rep.mm.weights_bytes - growth
+                                                 ).kv_capacity_tokens()

@@ -137,7 +137,26 @@ def test_no_impossible_advice_when_the_usable_memory_is_below_one_chunks_activat
     assert code == 2 and text.startswith("error: ") and "Traceback" not in text
     advice = text.split("What would make it fit:", 1)[1]
     assert "narrower weights" not in advice and "more chips" not in advice
-    assert "memory.capacity_unit" in advice and "alone exceed" in advice and "--tp" in advice
+    assert "memory.capacity_unit" in advice and "alone exceed" in advice
+
+
+@pytest.mark.parametrize(("gib", "advice"), [
+    (1, "nothing in the layout or the formats helps"),  # no usable memory left
+    (2.5, "no wider tensor-parallel layout fits them"),  # about 0.5 GB usable, below tp 8's 0.67 GB
+    (3, "--tp 8 is the narrowest at which they fit"),  # 1.0 GB usable: 0.67 GB at tp 8, 1.03 GB at tp 4
+    (4, "--tp 2 is the narrowest at which they fit"),  # 2.0 GB usable: 1.79 GB at tp 2
+])
+def test_the_advice_names_a_tp_only_where_one_fits(tmp_path, gib, advice):
+    """Llama-3.1-8B, one 8,192-token bf16 chunk per chip: (4 x 4,096 + 2 x the widest layer output, max(28,672 / tp,
+    4,096)) x 2 B per token plus the fp32 logits of 4,096 rows x 128,256 / tp: 3.31 GB at tp 1, 1.79 at tp 2, 1.03
+    at tp 4, 0.67 at tp 8 (the host's 8 PCIe cards; 32 query and 8 KV heads split). The advice names the narrowest
+    tp that fits, none where none does: before, '--tp' was advised even with no usable memory (review37b)."""
+    path = _chip_file(tmp_path, gib, "GiB")
+    code, text = run_main(["predict", "--chip", str(path), "--model", LLAMA, "--batch", "1"])
+    assert code == 2 and "alone exceed" in text
+    fix = text.split("What would make it fit:", 1)[1]
+    assert advice in fix
+    assert ("--tp" in fix) == ("--tp" in advice)
 
 
 def test_a_chip_that_only_needs_more_chips_still_gets_that_advice(tmp_path):

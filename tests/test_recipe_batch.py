@@ -104,3 +104,52 @@ def test_shipped_sglang_fp8_prefill_budgets():
     assert dyn.batch_on("prefill", sgl, ds, 8192, False, 10, 32, 1, weights="fp4") is None  # FP4 8k/1k (10 TP4 workers)
     trt = "NVIDIA Dynamo + TensorRT-LLM, PD-disaggregated"
     assert dyn.batch_on("prefill", trt, ds, 1024, False, 1, 4, 4).tokens == 4608  # TensorRT-LLM rows keep theirs
+
+
+@pytest.mark.parametrize(("field", "fmt"), [("recipe_batch", "nvfp4"), ("recv_interval", "fp6")])
+def test_an_entry_weight_format_that_names_no_format_is_refused(tmp_path, field, fmt):
+    """An entry matches a row's weight format by equality: a typo ('nvfp4' for fp4) would match no row, silently;
+    the catalogue refuses it naming the file, engine, field, entry and the formats allowed (review37b)."""
+    from pathlib import Path
+
+    import yaml
+
+    from inferchip.catalog.engines import load_engines
+    from inferchip.errors import SpecError
+
+    src = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "engines.yaml"
+    data = yaml.safe_load(src.read_text())
+    eng = next(e for e in data["engines"] if e.get(field) and any("weights" in x for x in e[field]))
+    j = next(i for i, x in enumerate(eng[field]) if "weights" in x)
+    eng[field][j]["weights"] = fmt
+    bad = tmp_path / "engines.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError, match=rf"engines.yaml: engine {eng['id']}: {field} entry {j}: weights '{fmt}': "
+                                        r"not a number format; allowed: .*fp4.*mxfp4"):
+        load_engines(bad)
+
+
+def test_an_entry_a_wider_earlier_entry_shadows_is_refused(tmp_path):
+    """First match wins: a blank-weights copy of the FP4 prefill entry placed before it would take every row the FP4
+    entry names, which then never applies; the catalogue refuses that order naming both entries (review37b)."""
+    from pathlib import Path
+
+    import yaml
+
+    from inferchip.catalog.engines import load_engines
+    from inferchip.errors import SpecError
+    from inferchip.spec.engine_workers import RecipeBatch
+
+    src = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "engines.yaml"
+    data = yaml.safe_load(src.read_text())
+    eng = next(e for e in data["engines"] if any(x.get("weights") == "fp4" for x in e.get("recipe_batch", ())))
+    j = next(i for i, x in enumerate(eng["recipe_batch"]) if x.get("weights") == "fp4")
+    wide = {k: v for k, v in eng["recipe_batch"][j].items() if k != "weights"}
+    eng["recipe_batch"].insert(j, wide)
+    bad = tmp_path / "engines.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError, match=rf"engine {eng['id']}: recipe_batch entry {j + 1} .* is never reached: "
+                                        rf"entry {j} matches every row it does"):
+        load_engines(bad)
+    fp4, fp8 = RecipeBatch(**eng["recipe_batch"][j + 1]), RecipeBatch(**{**wide, "weights": "fp8"})
+    assert RecipeBatch(**wide).covers(fp4) and not fp8.covers(fp4) and not fp4.covers(RecipeBatch(**wide))

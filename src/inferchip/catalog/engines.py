@@ -17,6 +17,7 @@ from inferchip.catalog.yaml_io import read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec, RecipeKernelEfficiency
+from inferchip.spec.formats import ALL_FORMATS
 from inferchip.spec.tokenizer import TokenizerSpec
 
 ENGINES_FILE = Path(__file__).resolve().parent / "engines.yaml"
@@ -81,6 +82,7 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
             if unknown:
                 raise SpecError(f"{path}: engine {e.id}: {field} entry {unknown[0]!r}: not a chip family; "
                                 f"allowed: {', '.join(families)} (catalog/families.yaml)")
+        _check_entry_weights(path, e)
         for w in e.worker_request_paths:
             if w.engine not in ids or w.engine in fronts:
                 allowed = ", ".join(i for i in ids if i not in fronts)
@@ -89,7 +91,8 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
                                 "catalogue without worker_request_paths of its own)")
         ordered: list[tuple[str, Sequence[Any]]] = [("run_length", e.run_length), ("decode_worker", e.decode_worker),
                                                     ("first_use_waits", e.first_use_waits),
-                                                    ("prefill_worker_scheduling", e.prefill_worker_scheduling)]
+                                                    ("prefill_worker_scheduling", e.prefill_worker_scheduling),
+                                                    ("recipe_batch", e.recipe_batch)]
         for field, entries in ordered:
             for j, later in enumerate(entries):
                 first = next((i for i, x in enumerate(entries[:j]) if x.covers(later)), None)
@@ -98,6 +101,18 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
                                     f"reached: entry {first} matches every row it does (first match wins: put the "
                                     "narrower first)")
     return cat
+
+
+def _check_entry_weights(path: str, e: EngineSpec) -> None:
+    """Refuse an entry of ``e`` whose ``weights`` names no number format (a typo would match no row: the
+    entries match a row's weight format by equality, blank for any)."""
+    allowed = ", ".join(sorted(ALL_FORMATS))
+    for field, value in e:
+        for j, entry in enumerate(value if isinstance(value, tuple) else ()):
+            fmt = getattr(entry, "weights", "") if isinstance(entry, BaseModel) else ""
+            if fmt and fmt not in ALL_FORMATS:
+                raise SpecError(f"{path}: engine {e.id}: {field} entry {j}: weights {fmt!r}: not a number format; "
+                                f"allowed: {allowed} (blank: any)")
 
 
 def load_engines(path: str | Path | None = None) -> EngineCatalog:

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from inferchip.cost.roofline import ArrayLike as Numbers
 from inferchip.cost.step import StepCost, StepPlan, cached_step_plan
 from inferchip.errors import DoesNotFitError
-from inferchip.mapping.layout import Layout
+from inferchip.mapping.layout import Layout, divisors, tp_domain, tp_splits_heads
 from inferchip.mapping.memory_fit import (
     FloatArray,
     Formats,
@@ -343,6 +343,18 @@ def decode_step(mm: MappedModel, b: FloatArray, new: FloatArray, mean_input: flo
     return (1.0 - p) * t_pure + p * t_fill, dec
 
 
+def _tp_whose_activations_fit(mm: MappedModel, budget: float) -> int | None:
+    """The smallest tensor-parallel size above the layout's, within the chip's tp domain and splitting the
+    model's heads (``mapping.layout``), at which one prefill chunk's activations fit ``budget``; None where none
+    does (the residual stream, ``4 x hidden`` per token, is held whole on every chip whatever the tp)."""
+    for tp in divisors(tp_domain(mm.chip.max_scaleup_domain)):
+        if tp > mm.layout.tp and tp_splits_heads(mm.model, tp):
+            wide = sharded(mm.model, Layout(tp=tp))
+            if float(activation_bytes_per_chip(mm.model, wide, mm.formats, mm.chunk_tokens)) < budget:
+                return tp
+    return None
+
+
 def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens: float,
               chips_given: int) -> DoesNotFitError:
     """A clear 'does not fit' error: by how much, and what would make it fit."""
@@ -360,10 +372,15 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
         "What would make it fit:",
     ]
     if budget <= act:  # more chips of this layout or narrower weights cannot help: each chip keeps these activations
+        tp = _tp_whose_activations_fit(mm, budget) if budget > 0 else None
+        helps = ("nothing in the layout or the formats helps" if budget <= 0 else
+                 f"a wider tensor-parallel layout shrinks them per chip (--tp {tp} is the narrowest at which they "
+                 "fit), as do narrower --activations" if tp else
+                 "no wider tensor-parallel layout fits them (the residual stream is held whole on every chip); "
+                 "narrower --activations shrink them")
         lines.append(f"  - the activations of one {mm.chunk_tokens:,.0f}-token prefill chunk at tp={mm.layout.tp} "
-                     f"({act / GIGA:.1f} GB) alone exceed the {budget / GIGA:.1f} GB usable per chip: a wider "
-                     "tensor-parallel layout (--tp) or narrower --activations shrink them per chip; else a chip "
-                     "with more memory (check its memory.capacity and memory.capacity_unit)")
+                     f"({act / GIGA:.1f} GB) alone exceed the {budget / GIGA:.1f} GB usable per chip: {helps}; "
+                     "else a chip with more memory (check its memory.capacity and memory.capacity_unit)")
         return DoesNotFitError("\n".join(lines))
     chips = mm.layout.chips_per_replica
     # Weights and KV cache both split over a replica's chips; each chip keeps its activations.

@@ -39,6 +39,13 @@ class RecipeBatch(BaseModel):
     requests: int = Field(ge=1, le=65536)
     tokens: int = Field(0, ge=0, le=1_048_576)
 
+    def covers(self, other: RecipeBatch) -> bool:
+        """True when every row ``other`` matches also matches this entry (placed first, it would shadow ``other``)."""
+        return (self.role == other.role and self.software in other.software and self.model in other.model
+                and self.weights in ("", other.weights) and self.input_tokens in (0, other.input_tokens)
+                and self.mtp in (None, other.mtp) and self.prefill_workers in (0, other.prefill_workers)
+                and self.decode_chips in (0, other.decode_chips) and self.decode_workers in (0, other.decode_workers))
+
 
 class RecvInterval(BaseModel):
     """From ``min_concurrency`` clients on, the scheduler looks at its request queue only every
