@@ -26,6 +26,7 @@ from inferchip.spec.engine_workers import (
     WorkerScheduling,
     decode_worker_for,
     first_for_software,
+    names_chip,
     prefill_worker_for,
 )
 from inferchip.spec.tokenizer import tokenize_time_s
@@ -55,8 +56,9 @@ class ChipRecipe(BaseModel):
 
     def on_chip(self, chip: str, weights: str) -> bool:
         """Whether this entry applies to ``chip`` (lower-case id) running ``weights`` (lower case; an entry's
-        blank weights match any)."""
-        return self.accelerator in chip and (not self.weights or self.weights == weights)
+        blank weights match any). ``accelerator`` matches whole hyphen-separated parts of the id ("b200" is
+        part of nvidia-b200-180gb, not of nvidia-gb200-186gb)."""
+        return names_chip(self.accelerator, chip) and (not self.weights or self.weights == weights)
 
 
 R = TypeVar("R", bound=ChipRecipe)
@@ -258,7 +260,7 @@ class EngineSpec(BaseModel):
         format and size if any, else those for any; of these, the one with the largest
         ``min_concurrency`` not above ``concurrency`` (1 if none)."""
         chip, fmt = accelerator.lower(), weights.lower()
-        named = [r for r in self.recv_interval if r.accelerator and r.accelerator in chip]
+        named = [r for r in self.recv_interval if r.accelerator and names_chip(r.accelerator, chip)]
         entries = named or [r for r in self.recv_interval if not r.accelerator]
         entries = ([r for r in entries if (r.weights or r.tp) and r.weights in ("", fmt) and r.tp in (0, tp)]
                    or [r for r in entries if not r.weights and r.tp == 0])

@@ -14,6 +14,13 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
+def names_chip(fragment: str, chip: str) -> bool:
+    """Whether a recipe entry's ``accelerator`` fragment names ``chip`` (a lower-case id): blank names every chip,
+    else it is whole hyphen-separated parts of the id ("b200" names nvidia-b200-180gb, not nvidia-gb200-186gb;
+    "h200" names nvidia-h200-sxm-141gb, not nvidia-gh200-144gb)."""
+    return not fragment or f"-{fragment}-" in f"-{chip}-"
+
+
 class RecipeBatch(BaseModel):
     """A running-batch cap a disaggregated launch recipe sets on its ``role`` ("prefill": context workers,
     "decode": generation workers), per attention-DP rank (per worker without attention DP): at most
@@ -254,7 +261,8 @@ class RunLength(BaseModel):
 
     def covers(self, other: RunLength) -> bool:
         """True when every row ``other`` matches also matches this entry (placed first, it would shadow ``other``)."""
-        return (self.software in other.software and self.accelerator in other.accelerator and self.model in other.model
+        return (self.software in other.software and names_chip(self.accelerator, other.accelerator)
+                and self.model in other.model
                 and self.output_tokens in (0, other.output_tokens) and self.layout in ("any", other.layout))
 
 
@@ -263,7 +271,7 @@ def run_length(entries: Sequence[RunLength], *, software: str, accelerator: str,
     """Benchmark prompts per client of a row: the first matching entry's (:class:`RunLength`), else None."""
     sw, chip, mdl = software.lower(), accelerator.lower(), model.lower()
     layout = "disaggregated" if disaggregated else "aggregated"
-    hit = next((e for e in entries if e.software in sw and e.accelerator in chip and e.model in mdl
+    hit = next((e for e in entries if e.software in sw and names_chip(e.accelerator, chip) and e.model in mdl
                 and e.output_tokens in (0, output_tokens) and e.layout in ("any", layout)), None)
     return None if hit is None else hit.prompts_per_client
 
@@ -304,7 +312,7 @@ class FirstUseWait(BaseModel):
 
     def covers(self, other: FirstUseWait) -> bool:
         """True when every row ``other`` matches also matches this entry (placed first, it would shadow ``other``)."""
-        return (self.accelerator in other.accelerator and self.weights in ("", other.weights)
+        return (names_chip(self.accelerator, other.accelerator) and self.weights in ("", other.weights)
                 and self.layout in ("any", other.layout))
 
 
@@ -316,7 +324,7 @@ def first_use_wait_s(entries: Sequence[FirstUseWait], *, accelerator: str, weigh
     entry lists its jobs' first concurrencies, the row's ``concurrency`` is one of them; else 0."""
     chip, fmt = accelerator.lower(), weights.lower()
     layout = "disaggregated" if disaggregated else "aggregated"
-    hit = next((e for e in entries if e.accelerator in chip and (not e.weights or e.weights == fmt)
+    hit = next((e for e in entries if names_chip(e.accelerator, chip) and (not e.weights or e.weights == fmt)
                 and e.layout in ("any", layout)), None)
     if hit is None or warmup_prompt_tokens > hit.batch_tokens_above:
         return 0.0
