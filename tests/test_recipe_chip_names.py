@@ -33,3 +33,31 @@ def test_shipped_sglang_b200_poll_interval_does_not_reach_gb200():
     sgl = get_engine("sglang")
     assert sgl.recv_interval_steps(64, "nvidia-b200-180gb") == 30
     assert sgl.recv_interval_steps(64, "nvidia-gb200-186gb") == sgl.recv_interval_steps(64, "nvidia-h100-sxm-80gb")
+
+
+def test_a_chip_recipe_entry_an_earlier_entry_shadows_is_refused(tmp_path):
+    """recipe_moe_kernel is read by chip and weights alone (first match wins): an 'h100' entry with blank weights
+    placed before the H100 MXFP4 Marlin entry would take its rows; the catalogue refuses that order. A 'b200'
+    entry does not shadow a 'gb200' one (whole id parts)."""
+    from pathlib import Path
+
+    import pytest
+    import yaml
+
+    from inferchip.catalog.engines import load_engines
+    from inferchip.errors import SpecError
+    from inferchip.spec.engine import ChipRecipe, chip_entry_covers
+
+    src = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "engines.yaml"
+    data = yaml.safe_load(src.read_text())
+    eng = next(e for e in data["engines"] if e.get("recipe_moe_kernel"))
+    j = next(i for i, x in enumerate(eng["recipe_moe_kernel"]) if x["accelerator"] == "h100")
+    wide = {k: v for k, v in eng["recipe_moe_kernel"][j].items() if k != "weights"}
+    eng["recipe_moe_kernel"].insert(j, wide)
+    bad = tmp_path / "engines.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError, match=rf"engine {eng['id']}: recipe_moe_kernel entry {j + 1} .* is never reached"):
+        load_engines(bad)
+    assert chip_entry_covers(ChipRecipe(accelerator="h100"), ChipRecipe(accelerator="h100", weights="fp8"))
+    assert not chip_entry_covers(ChipRecipe(accelerator="h100", weights="fp8"), ChipRecipe(accelerator="h100"))
+    assert not chip_entry_covers(ChipRecipe(accelerator="b200"), ChipRecipe(accelerator="gb200"))

@@ -16,7 +16,7 @@ from inferchip.catalog.chips import family_names
 from inferchip.catalog.yaml_io import read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.spec.calibration import Calibration
-from inferchip.spec.engine import EngineSpec, RecipeKernelEfficiency
+from inferchip.spec.engine import EngineSpec, RecipeKernelEfficiency, chip_entry_covers
 from inferchip.spec.formats import ALL_FORMATS
 from inferchip.spec.tokenizer import TokenizerSpec
 
@@ -93,9 +93,12 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
                                                     ("first_use_waits", e.first_use_waits),
                                                     ("prefill_worker_scheduling", e.prefill_worker_scheduling),
                                                     ("recipe_batch", e.recipe_batch)]
-        for field, entries in ordered:
+        chip_read = {"recipe_all_reduce": e.recipe_all_reduce, "recipe_moe_kernel": e.recipe_moe_kernel,
+                     "recipe_kernel_efficiency": e.recipe_kernel_efficiency}  # first_on_chip: chip and weights
+        for field, entries in ordered + list(chip_read.items()):
             for j, later in enumerate(entries):
-                first = next((i for i, x in enumerate(entries[:j]) if x.covers(later)), None)
+                first = next((i for i, x in enumerate(entries[:j]) if (
+                    chip_entry_covers(x, later) if field in chip_read else x.covers(later))), None)
                 if first is not None:
                     raise SpecError(f"{path}: engine {e.id}: {field} entry {j} ({later.model_dump()}) is never "
                                     f"reached: entry {first} matches every row it does (first match wins: put the "

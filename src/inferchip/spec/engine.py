@@ -64,6 +64,12 @@ class ChipRecipe(BaseModel):
 R = TypeVar("R", bound=ChipRecipe)
 
 
+def chip_entry_covers(first: ChipRecipe, later: ChipRecipe) -> bool:
+    """Whether ``first``, placed before ``later`` in a list :func:`first_on_chip` reads (chip and weights alone),
+    matches every row ``later`` does, so that ``later`` is never reached."""
+    return names_chip(first.accelerator, later.accelerator) and first.weights in ("", later.weights)
+
+
 def first_on_chip(entries: Sequence[R], accelerator: str, weights: str) -> R | None:
     """The first of ``entries`` that applies to ``accelerator`` (a fragment of its id) running ``weights``
     (:meth:`ChipRecipe.on_chip`, case-insensitive), else None."""
