@@ -31,7 +31,7 @@ from inferchip.mapping.memory_fit import (
     kv_bytes_per_sequence,
     weight_bytes_per_chip,
 )
-from inferchip.mapping.sharding import ShardedModel, shard
+from inferchip.mapping.sharding import ShardedModel, pad_experts, shard
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import ModelSpec
@@ -170,6 +170,8 @@ class MappedModel:
 
 def map_model(model: ModelSpec, chip: ChipParams, layout: Layout, formats: Formats, cal: Calibration) -> MappedModel:
     sm = sharded(model, layout)
+    if cal.moe_pad_hidden_to > 1 or cal.moe_pad_intermediate_to > 1:  # the run's expert kernel's padded layout
+        sm = pad_experts(sm, cal.moe_pad_hidden_to, cal.moe_pad_intermediate_to, model.mlp_gated)
     return MappedModel(model, chip, layout, formats, cal, sm, weight_bytes_per_chip(model, sm, formats))
 
 

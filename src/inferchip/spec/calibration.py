@@ -93,6 +93,19 @@ class Calibration(BaseModel):
         "chip's SM count x the recipe entry's per-SM rate (spec.engine.RecipeMoeKernel.read_gb_per_s_per_sm; "
         "cost.gemm.expert_stream_cap_bytes_per_s), resolved once per engine and chip. Not fitted.",
     )
+    moe_pad_hidden_to: int = Field(
+        1, ge=1, le=4096,
+        description="Multiple the run's expert kernel rounds each routed expert's hidden width up to (zeros it "
+        "multiplies and reads: mapping.sharding.pad_experts, applied by performance.phases.map_model). 1 (the "
+        "default): the checkpoint's width. Set for the runs that state their kernels "
+        "(validation.moe_kernels.run_calibration). Not fitted.",
+    )
+    moe_pad_intermediate_to: int = Field(
+        1, ge=1, le=4096,
+        description="Multiple the run's expert kernel rounds each routed expert's per-rank intermediate width up to "
+        "(as moe_pad_hidden_to). vLLM's Triton matmul_ogs MXFP4 path on CUDA: "
+        "cost.constants.VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE. Not fitted.",
+    )
     prefill_attention_follows_projections: bool = Field(
         False,
         description="The run's prefill attention computes in the attention projections' format where those are "

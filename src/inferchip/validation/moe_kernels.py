@@ -8,7 +8,9 @@ Marlin, FlashInfer or DeepGEMM). The InferenceMAX recipes name Marlin (``VLLM_MX
 FlashInfer; the ML.ENERGY v3.0 H100 launch configs name none, so those runs serve their experts with
 vLLM's Triton kernels at their default tile configs. A row whose notes state ``MoE kernels: vLLM Triton``
 is predicted with :data:`~inferchip.cost.constants.TRITON_MOE_TOKEN_VECTOR_FLOP` per token and MoE layer
-beyond the MMA (``Calibration.moe_token_vector_flop``); every other row keeps 0 (tuned kernels).
+beyond the MMA (``Calibration.moe_token_vector_flop``); every other row keeps 0 (tuned kernels). With MXFP4
+weights that statement is Triton ``matmul_ogs``, whose weights ``create_weights`` allocates with each expert's
+per-rank intermediate width rounded up to 64 on CUDA (``Calibration.moe_pad_intermediate_to``).
 
 Sampling is a property of the run too: a request with top-p below 1 makes vLLM's native sampler sort its
 whole logit row every step (``vllm/v1/sample/ops/topk_topp_sampler.py`` ``apply_top_k_top_p``; FlashInfer's
@@ -39,6 +41,7 @@ from inferchip.cost.constants import (
     VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY,
     VLLM_NATIVE_TOP_P_SEGMENTED_SORT_ROWS,
     VLLM_NATIVE_TOP_P_SMALL_BATCH_S_PER_VOCAB_ENTRY,
+    VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE,
 )
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.calibration import Calibration
@@ -164,12 +167,26 @@ def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool, fa
         cal = split_k_calibration(cal, kernel_engine(engine, software), family)
     if states_triton_moe(row):
         cal = _updated(cal, row, moe_token_vector_flop=TRITON_MOE_TOKEN_VECTOR_FLOP)
+        if (row.get("weight_dtype") or "").strip().lower() == "mxfp4":  # matmul_ogs pads the per-rank width
+            cal = _updated(cal, row, moe_pad_intermediate_to=_triton_mxfp4_multiple(row, family))
     if states_native_top_p(row):
         vocab = _vocab_size((row.get("model") or "").strip())
         cal = _updated(cal, row, sequence_overhead_s=cal.sequence_overhead_s + native_top_p_sequence_s(vocab),
                        sequence_dram_bytes=cal.sequence_dram_bytes + native_top_p_sequence_bytes(vocab),
                        step_overhead_s=cal.step_overhead_s + native_top_p_small_batch_s(_concurrency(row), vocab))
     return cal
+
+
+def _triton_mxfp4_multiple(row: dict[str, str], family: str) -> int:
+    """The multiple vLLM's Triton ``matmul_ogs`` MXFP4 path rounds each expert's per-rank intermediate width up to
+    on a CUDA chip (:data:`~inferchip.cost.constants.VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE`; the hidden width is
+    kept); an :class:`~inferchip.errors.InvalidSettingError` naming the case where the chip's family is not NVIDIA
+    (ROCm takes another branch of ``create_weights``, not modelled)."""
+    if not family.startswith("nvidia"):
+        raise InvalidSettingError(f"case {(row.get('case_id') or '?').strip()}, column notes: 'MoE kernels: vLLM "
+                                  f"Triton' with mxfp4 weights on chip family {family!r}: the padding modelled is "
+                                  "vLLM's CUDA branch; allowed: an nvidia-* chip, or notes without that statement")
+    return VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE
 
 
 def _concurrency(row: dict[str, str]) -> float:
