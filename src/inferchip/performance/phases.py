@@ -169,9 +169,7 @@ class MappedModel:
 
 
 def map_model(model: ModelSpec, chip: ChipParams, layout: Layout, formats: Formats, cal: Calibration) -> MappedModel:
-    sm = sharded(model, layout)
-    if cal.moe_pad_hidden_to > 1 or cal.moe_pad_intermediate_to > 1:  # the run's expert kernel's padded layout
-        sm = pad_experts(sm, cal.moe_pad_hidden_to, cal.moe_pad_intermediate_to, model.mlp_gated)
+    sm = pad_experts(sharded(model, layout), cal.moe_pad_hidden_to, cal.moe_pad_intermediate_to, model.mlp_gated)
     return MappedModel(model, chip, layout, formats, cal, sm, weight_bytes_per_chip(model, sm, formats))
 
 

@@ -23,8 +23,6 @@ from inferchip.cost.context import attention_format, prefill_attention_format_of
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
 from inferchip.errors import DoesNotFitError, InferchipError, InvalidSettingError, SpecError
 from inferchip.mapping.layout import Layout
-from inferchip.mapping.memory_fit import weight_bytes_per_chip
-from inferchip.mapping.sharding import pad_experts
 from inferchip.performance.operating import OperatingPoint
 from inferchip.performance.setting import resolve_setting
 from inferchip.sim.engines import BenchFigures
@@ -92,13 +90,15 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     follows = kernels.context_attention_follows_projections
     cp, ms = v.chip(case.accelerator), v.model(case.model)
     cap_bytes_per_s = _moe_stream_cap_bytes_per_s(moe, cp)
-    cal_key = (facts.engine.id, moe.mma_peak_fraction if moe is not None else 1.0, keff, follows, cap_bytes_per_s,
+    cal_key = (facts.engine.id, moe if moe is not None else 1.0, keff, follows, cap_bytes_per_s,
                kernels.splits_16bit_k_on(cp.family), cp.family in kernels.mla_prefill_16bit_families)
     if cal_key not in cals:  # the engine's 16-bit GEMM library on this chip family (split_k_calibration)
         cal = split_k_calibration(engine_calibration(v.cal, facts.engine, keff, case.software), kernels, cp.family)
         if moe is not None:  # the recipe's expert kernel issues its MMA at a share of the tensor-core peak
             cal = cal.model_copy(update={"moe_mma_peak_fraction": moe.mma_peak_fraction,
-                                         "moe_stream_cap_bytes_per_s": cap_bytes_per_s})
+                                         "moe_stream_cap_bytes_per_s": cap_bytes_per_s,
+                                         "moe_pad_hidden_to": moe.pad_hidden_to,  # its weight layout's widths
+                                         "moe_pad_intermediate_to": moe.pad_intermediate_to})
         cals[cal_key] = cal
     pool = None if facts.prefill is None else "prefill" if worker is facts.prefill else "decode"
     notes = notes + check_span(layout, cp.max_scaleup_domain, cp.id,
@@ -111,9 +111,6 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     except InferchipError as exc:  # a disaggregated row's workers are the notes' pools, not the tp/ep columns
         raise (in_row_terms(case, exc) if pool is None else in_pool_terms(case, exc, pool)) from None
     mm = setting.mapped(setting.layout)
-    if moe is not None and (moe.pad_hidden_to > 1 or moe.pad_intermediate_to > 1):  # the kernel's padded layout
-        psm = pad_experts(mm.sm, moe.pad_hidden_to, moe.pad_intermediate_to, ms.mlp_gated)
-        mm = replace(mm, sm=psm, weights_bytes=weight_bytes_per_chip(ms, psm, mm.formats))
     static = facts.engine.memory_fraction_on(case.accelerator, fmt.weights, layout.tp)
     codec = facts.engine.all_reduce_codec_on(case.accelerator, fmt.weights) if facts.prefill is None else ""
     if mm.chunk_tokens != facts.engine.chunk_tokens or static is not None or codec:
