@@ -98,7 +98,8 @@ class Calibration(BaseModel):
         description="Multiple the run's expert kernel rounds each routed expert's hidden width up to (zeros it "
         "multiplies and reads: mapping.sharding.pad_experts, applied by performance.phases.map_model). 1 (the "
         "default): the checkpoint's width. Set for the runs that state their kernels "
-        "(validation.moe_kernels.run_calibration). Not fitted.",
+        "(validation.moe_kernels.run_calibration) and the closed-loop rows whose launch recipe picks a padding expert "
+        "kernel (spec.engine.RecipeMoeKernel, validation.closed_loop_rows). Not fitted.",
     )
     moe_pad_intermediate_to: int = Field(
         1, ge=1, le=4096,
