@@ -113,3 +113,21 @@ def test_cli_cost_names_the_file_field_value_and_range(tmp_path):
     assert code == 2, out
     line = [x for x in out.splitlines() if x.startswith("error:")]
     assert len(line) == 1 and str(f) in line[0] and "annual_cost_of_capital = 8" in line[0] and "0 to 0.5" in line[0]
+
+
+def test_the_npu_board_host_pair_is_set_together():
+    """An NPU board's host is priced by idle W and W per accelerator together: a file with one of them is refused at
+    load, naming the file and both fields (review37b L2: it was a refusal deep in the review's cost views)."""
+    import copy
+
+    from inferchip.catalog.assumptions import _bundled_raw
+    from inferchip.catalog.yaml_io import validate
+    from inferchip.errors import SpecError
+    from inferchip.spec.assumptions import Assumptions
+
+    raw = copy.deepcopy(_bundled_raw())
+    del raw["host"]["npu_board_host_per_accelerator_w"]
+    with pytest.raises(SpecError, match=r"mine\.yaml.*npu_board_host_idle_w and npu_board_host_per_accelerator_w"):
+        validate(Assumptions, raw, "mine.yaml")
+    del raw["host"]["npu_board_host_idle_w"]
+    assert validate(Assumptions, raw, "mine.yaml").host.npu_board_host_idle_w is None  # neither: the GPU server's

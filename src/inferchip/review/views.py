@@ -145,10 +145,7 @@ def host_of(chip_id: str, gpu_host: bool = False) -> tuple[float, float, bool]:
 
     a = load_assumptions()
     idle, per = a.host.npu_board_host_idle_w, a.host.npu_board_host_per_accelerator_w
-    if npu_board(chip_id) and not gpu_host and idle is not None:
-        if per is None:
-            raise InvalidSettingError("assumptions host.npu_board_host_per_accelerator_w: not set; allowed: a value "
-                                      "wherever host.npu_board_host_idle_w is set")
+    if npu_board(chip_id) and not gpu_host and idle is not None and per is not None:  # a pair (HostAssumptions)
         return idle.value, per.value, True
     return a.number("host.host_idle_w"), a.number("host.host_per_accelerator_w"), False
 

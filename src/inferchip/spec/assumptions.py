@@ -220,6 +220,9 @@ class HostAssumptions(_Frozen):
         _plausible("host", self)  # its psu_efficiency range (0.5 to 1) is the whole check of that field
         if self.host_j_per_sequence is not None and not self.host_j_per_sequence.value >= 0:
             raise ValueError(f"host_j_per_sequence: must be >= 0, got {self.host_j_per_sequence.value}")
+        if (self.npu_board_host_idle_w is None) != (self.npu_board_host_per_accelerator_w is None):
+            raise ValueError("npu_board_host_idle_w and npu_board_host_per_accelerator_w: set both or neither "
+                             "(an NPU board's host is priced by the pair)")
         return self
 
 
