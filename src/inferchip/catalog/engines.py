@@ -243,11 +243,11 @@ def kernel_engine(engine: EngineSpec, software: str = "") -> EngineSpec:
     return engine if wid is None else get_engine(wid)
 
 
-def split_k_calibration(cal: Calibration, engine: EngineSpec, family: str) -> Calibration:
-    """``cal`` with ``gemm_split_k_16bit`` as ``engine`` (the engine whose kernels run: :func:`kernel_engine`) runs
-    its 16-bit GEMMs on a chip of ``family``: set where the engine lists the family in ``split_k_16bit_families``
-    (cuBLASLt under ``F.linear``), cleared elsewhere; and ``mla_prefill_attention_16bit`` where it lists the family
-    in ``mla_prefill_16bit_families``."""
+def family_kernel_calibration(cal: Calibration, engine: EngineSpec, family: str) -> Calibration:
+    """``cal`` with the kernel choices ``engine`` (the engine whose kernels run: :func:`kernel_engine`) makes on a chip
+    of ``family``: ``gemm_split_k_16bit`` set where the engine lists the family in ``split_k_16bit_families``
+    (cuBLASLt under ``F.linear``), ``mla_prefill_attention_16bit`` where it lists it in
+    ``mla_prefill_16bit_families``; each cleared elsewhere."""
     return cal.model_copy(update={"gemm_split_k_16bit": engine.splits_16bit_k_on(family),
                                   "mla_prefill_attention_16bit": family in engine.mla_prefill_16bit_families})
 

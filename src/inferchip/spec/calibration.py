@@ -118,14 +118,14 @@ class Calibration(BaseModel):
         False,
         description="An MLA model's prefill attention computes in bf16 even where the KV and activations are FP8: "
         "the engine's MLA extend path runs a 16-bit flash-attention kernel on the chip's family "
-        "(spec.engine.EngineSpec.mla_prefill_16bit_families, catalog.engines.split_k_calibration). Not fitted.",
+        "(spec.engine.EngineSpec.mla_prefill_16bit_families, catalog.engines.family_kernel_calibration). Not fitted.",
     )
     gemm_split_k_16bit: bool = Field(
         False,
         description="The run's 16-bit (unquantised) weight GEMMs may split K across idle units where that is "
         "faster (cost.gemm.split_k_slices_max, split_k_compute_s): their library is cuBLASLt under "
         "torch.nn.functional.linear, whose heuristic returns split-K algorithms. Set from the run's engine and chip "
-        "family (spec.engine.EngineSpec.split_k_16bit_families, catalog.engines.split_k_calibration). False (the "
+        "family (spec.engine.EngineSpec.split_k_16bit_families, catalog.engines.family_kernel_calibration). False (the "
         "default): "
         "every GEMM keeps its full-wave count. Not fitted.",
     )

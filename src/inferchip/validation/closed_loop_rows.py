@@ -14,10 +14,10 @@ from typing import Any
 
 from inferchip.catalog.engines import (
     engine_calibration,
+    family_kernel_calibration,
     get_engine,
     kernel_engine,
     request_host_time,
-    split_k_calibration,
 )
 from inferchip.cost.context import attention_format, prefill_attention_format_of
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
@@ -92,8 +92,9 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     cap_bytes_per_s = _moe_stream_cap_bytes_per_s(moe, cp)
     cal_key = (facts.engine.id, moe if moe is not None else 1.0, keff, follows, cap_bytes_per_s,
                kernels.splits_16bit_k_on(cp.family), cp.family in kernels.mla_prefill_16bit_families)
-    if cal_key not in cals:  # the engine's 16-bit GEMM library on this chip family (split_k_calibration)
-        cal = split_k_calibration(engine_calibration(v.cal, facts.engine, keff, case.software), kernels, cp.family)
+    if cal_key not in cals:  # the engine's kernel choices on this chip family (family_kernel_calibration)
+        cal = family_kernel_calibration(engine_calibration(v.cal, facts.engine, keff, case.software), kernels,
+                                        cp.family)
         if moe is not None:  # the recipe's expert kernel issues its MMA at a share of the tensor-core peak
             cal = cal.model_copy(update={"moe_mma_peak_fraction": moe.mma_peak_fraction,
                                          "moe_stream_cap_bytes_per_s": cap_bytes_per_s,

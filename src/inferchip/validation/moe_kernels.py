@@ -150,10 +150,10 @@ def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool, fa
     (:func:`native_top_p_sequence_bytes`) and its small-batch time per step (:func:`native_top_p_small_batch_s` at
     the row's ``concurrency``, the most sequences the run holds: the sort's rows below 128) where the row states that
     sampler; with split-K for the 16-bit GEMMs (``Calibration.gemm_split_k_16bit``) as the engine its ``software``
-    names runs them on a chip of ``family`` (:func:`~inferchip.catalog.engines.split_k_calibration`; a row that is no
-    closed loop takes nothing else of that engine, and a software naming none leaves the flag as fitted); a row
-    stating vLLM's kernels or sampler on another engine is refused (:func:`check_vllm_statements`)."""
-    from inferchip.catalog.engines import engine_for_software, kernel_engine, row_engine, split_k_calibration
+    names runs them on a chip of ``family`` (:func:`~inferchip.catalog.engines.family_kernel_calibration`; a row
+    that is no closed loop takes nothing else of that engine, and a software naming none leaves the flag as fitted);
+    a row stating vLLM's kernels or sampler on another engine is refused (:func:`check_vllm_statements`)."""
+    from inferchip.catalog.engines import engine_for_software, family_kernel_calibration, kernel_engine, row_engine
     from inferchip.validation.closed_loop_facts import engine_row_calibration
 
     check_vllm_statements(row)
@@ -164,7 +164,7 @@ def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool, fa
     else:  # no engine record: the calibration as fitted, but the GEMM library of the engine its software names
         engine = engine_for_software(software)
     if engine is not None:
-        cal = split_k_calibration(cal, kernel_engine(engine, software), family)
+        cal = family_kernel_calibration(cal, kernel_engine(engine, software), family)
     if states_triton_moe(row):
         cal = _updated(cal, row, moe_token_vector_flop=TRITON_MOE_TOKEN_VECTOR_FLOP)
         if (row.get("weight_dtype") or "").strip().lower() == "mxfp4":  # matmul_ogs pads the per-rank width

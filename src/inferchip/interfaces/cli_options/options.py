@@ -334,7 +334,7 @@ def engine_setting(engine: str | None, calibration: Any, chip: str | None = None
     if engine is None:
         return calibration, None
     from inferchip.catalog.calibration_file import load_calibration
-    from inferchip.catalog.engines import engine_calibration, split_k_calibration
+    from inferchip.catalog.engines import engine_calibration, family_kernel_calibration
 
     spec = option_engine(engine)
     cal = engine_calibration(load_calibration(calibration), spec)
@@ -344,7 +344,7 @@ def engine_setting(engine: str | None, calibration: Any, chip: str | None = None
 
         params = get_chip_params(chip)
         check_engine_runs_on(spec, params.id, params.family)
-        cal = split_k_calibration(cal, spec, params.family)
+        cal = family_kernel_calibration(cal, spec, params.family)
     return cal, spec
 
 
