@@ -12,7 +12,7 @@ import yaml
 
 from inferchip.catalog.calibration_file import load_calibration
 from inferchip.catalog.chips import get_chip_params
-from inferchip.catalog.engines import get_engine, load_engines, split_k_calibration
+from inferchip.catalog.engines import family_kernel_calibration, get_engine, load_engines
 from inferchip.errors import SpecError
 from inferchip.spec.calibration import Calibration
 
@@ -31,23 +31,28 @@ def test_the_shipped_records() -> None:
         assert not get_engine("vllm").splits_16bit_k_on(get_chip_params(chip, "central").family), chip
 
 
-def test_an_unknown_family_is_refused_by_name(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("engine", "field", "typo", "allowed"), [
+    ("vllm", "split_k_16bit_families", "nvidia-hoper", "nvidia-hopper"),
+    ("sglang", "mla_prefill_16bit_families", "amd-cdna9", "amd-cdna4"),  # the same check of the family lists
+])
+def test_an_unknown_family_is_refused_by_name(tmp_path: Path, engine: str, field: str, typo: str,
+                                              allowed: str) -> None:
     data = yaml.safe_load((SRC / "engines.yaml").read_text())
-    next(e for e in data["engines"] if e["id"] == "vllm")["split_k_16bit_families"] = ["nvidia-hoper"]
+    next(e for e in data["engines"] if e["id"] == engine)[field] = [typo]
     bad = tmp_path / "engines.yaml"
     bad.write_text(yaml.safe_dump(data))
-    with pytest.raises(SpecError, match=r"engine vllm: split_k_16bit_families entry 'nvidia-hoper': not a chip "
-                                        r"family; allowed: .*nvidia-hopper"):
+    with pytest.raises(SpecError, match=rf"engine {engine}: {field} entry '{typo}': not a chip "
+                                        rf"family; allowed: .*{allowed}"):
         load_engines(bad)
 
 
-def test_split_k_calibration_sets_and_clears() -> None:
+def test_family_kernel_calibration_sets_and_clears() -> None:
     cal = load_calibration(None)
     assert cal.gemm_split_k_16bit is False
-    assert split_k_calibration(cal, get_engine("vllm"), "nvidia-hopper").gemm_split_k_16bit is True
-    assert split_k_calibration(cal, get_engine("vllm"), "nvidia-blackwell").gemm_split_k_16bit is False
+    assert family_kernel_calibration(cal, get_engine("vllm"), "nvidia-hopper").gemm_split_k_16bit is True
+    assert family_kernel_calibration(cal, get_engine("vllm"), "nvidia-blackwell").gemm_split_k_16bit is False
     on = Calibration(gemm_split_k_16bit=True)
-    assert split_k_calibration(on, get_engine("trtllm"), "nvidia-hopper").gemm_split_k_16bit is False
+    assert family_kernel_calibration(on, get_engine("trtllm"), "nvidia-hopper").gemm_split_k_16bit is False
 
 
 def test_the_closed_loop_splits_exactly_where_the_engine_lists_the_chip_family() -> None:
