@@ -87,11 +87,10 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     moe = facts.engine.moe_kernel_on(case.accelerator, fmt.weights) if facts.prefill is None else None
     keff = facts.engine.kernel_efficiency_on(case.accelerator, fmt.weights)
     kernels = kernel_engine(facts.engine, case.software)
-    follows = kernels.context_attention_follows_projections
     cp, ms = v.chip(case.accelerator), v.model(case.model)
     cap_bytes_per_s = _moe_stream_cap_bytes_per_s(moe, cp)
-    cal_key = (facts.engine.id, moe if moe is not None else 1.0, keff, follows, cap_bytes_per_s,
-               kernels.splits_16bit_k_on(cp.family), cp.family in kernels.mla_prefill_16bit_families)
+    # what the calibration below is a function of: the engine, the engine whose kernels run, their recipes, the family
+    cal_key = (facts.engine.id, kernels.id, moe, keff, cap_bytes_per_s, cp.family)
     if cal_key not in cals:  # the engine's kernel choices on this chip family (family_kernel_calibration)
         cal = family_kernel_calibration(engine_calibration(v.cal, facts.engine, keff, case.software), kernels,
                                         cp.family)
