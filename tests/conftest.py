@@ -97,6 +97,27 @@ def server_case(notes: str, case_id: str = "s1", **over: str):
     return parse_cases(",".join(COLUMNS) + "\n" + ",".join(vals[c] for c in COLUMNS) + "\n")[0]
 
 
+def shipped_case(id_suffix: str, file: str = "inferencemax_cases.csv"):
+    """The one row of a shipped case file (src/inferchip/catalog/FILE) whose id ends with ``id_suffix``, parsed as
+    ``read_cases`` parses it (ids checked); fails, naming the suffix, where no row or several rows match."""
+    import csv
+    import io
+    from pathlib import Path
+
+    from inferchip.validation.cases import parse_cases
+
+    src = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / file
+    with open(src, newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["case_id"].endswith(id_suffix)]
+    assert len(rows) == 1, f"{len(rows)} rows of {file} end with {id_suffix!r} (an id changed? pick another row)"
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    (case,) = parse_cases(out.getvalue(), str(src), known_ids=True)
+    return case
+
+
 def server_model():
     """An 8B-like dense model (32 layers, hidden 4096, GQA 8) mapped on an H100-like chip with 30 GiB usable:
     about 200 sequences of 500 tokens fit, so a server search needs ~1000 requests, not tens of thousands."""

@@ -74,32 +74,19 @@ def test_shipped_vllm_hopper_recipe_pads() -> None:
     assert RecipeMoeKernel(accelerator="h100", kernel="marlin", mma_peak_fraction=0.5).pad_hidden_to == 1
 
 
-def test_the_closed_loop_replica_holds_and_reads_the_padded_experts(tmp_path) -> None:
+def test_the_closed_loop_replica_holds_and_reads_the_padded_experts() -> None:
     """An H100 vLLM gpt-oss-120b TP2 row (its recipe selects Marlin): the replica's sharded model is the padded
     one, its weight bytes are those of the padded shapes (what the KV pool is left after), and the unpadded
     setting would hold the difference as KV cache: the expert bytes grow x1.138 at TP2, nothing else does."""
-    import csv
-    from pathlib import Path
-
+    from conftest import shipped_case
     from inferchip.catalog.calibration_file import load_calibration
     from inferchip.mapping.memory_fit import weight_bytes_per_chip
-    from inferchip.validation.cases import read_cases
     from inferchip.validation.closed_loop_facts import row_facts
     from inferchip.validation.closed_loop_rows import _replica
     from inferchip.validation.plan import case_formats
     from inferchip.validation.validate import Validator
 
-    src = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
-    with open(src, newline="") as fh:
-        rows = [r for r in csv.DictReader(fh)
-                if r["case_id"] == "imax-gptoss120b-h100-vllm-fp4-tp2ep1-1024-1024-c4-r20218553330-tpot"]
-    assert len(rows) == 1, "the row's id changed; pick another H100 vLLM gpt-oss-120b TP2 row"
-    one = tmp_path / "row.csv"
-    with open(one, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    (case,) = read_cases(str(one))
+    case = shipped_case("imax-gptoss120b-h100-vllm-fp4-tp2ep1-1024-1024-c4-r20218553330-tpot")
     v = Validator(load_calibration())
     fmt, _ = case_formats(case)
     facts = row_facts(case)

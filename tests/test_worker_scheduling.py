@@ -120,25 +120,13 @@ def test_shipped_sglang_pd_launcher_pins_prompts_to_random_prefill_ranks():
 
 
 
-def test_amd_pd_row_states_random_prefill_ranks(tmp_path):
+def test_amd_pd_row_states_random_prefill_ranks():
     """One MI355X PD 8k/1k attention-DP TTFT row, simulated: its notes name the random prefill ranks."""
-    import csv
-    from pathlib import Path
-
+    from conftest import shipped_case
     from inferchip.catalog.calibration_file import load_calibration
-    from inferchip.validation.cases import read_cases
     from inferchip.validation.validate import validate_cases
 
-    src = Path(__file__).resolve().parents[1] / "src/inferchip/catalog/inferencemax_cases.csv"
-    with open(src) as fh:
-        rows = [r for r in csv.DictReader(fh) if r["case_id"].endswith(
-            "-sglang-disagg-fp8-disagg-p8x1e8dpa-d16x1e8dpa-8192-1024-c256-r20832485469-ttft")]
-    assert len(rows) == 1, "the row's id changed; pick another MI355X PD 8k/1k attention-DP TTFT row"
-    tmp = tmp_path / "amd_pd_row.csv"
-    with open(tmp, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    (res,) = validate_cases(read_cases(str(tmp)), load_calibration(), server_model="sim", compare=False)
+    case = shipped_case("-sglang-disagg-fp8-disagg-p8x1e8dpa-d16x1e8dpa-8192-1024-c256-r20832485469-ttft")
+    (res,) = validate_cases([case], load_calibration(), server_model="sim", compare=False)
     assert res.status == "ok"
     assert any("picked random; DP ranks random" in n for n in res.notes)
