@@ -60,7 +60,7 @@ def test_rows_left_out_and_grouping():
     rows = wd.wave_rows([case], spread)
     assert wd.group_rows(rows, 65) == {}  # 64 clients < 65
     groups = wd.group_rows(rows, 16)
-    assert list(groups) == [("vllm", "vllm", "b200", "gptoss120b", "tp1ep1", 1024, 1024)]
+    assert list(groups) == [("vllm", "vllm", "b200", "gptoss120b", "tp1ep1", 1024, 1024, 1, 1)]
     s = wd.summary(groups[next(iter(groups))])
     assert s["ratio"] == pytest.approx(1.5625) and s["signed"] == pytest.approx(-10.0)
     # a one-GPU gpt-oss group is paired; a two-GPU one is not

@@ -10,7 +10,7 @@ the run's p99 falls inside that first wave, so
 where the unit U is the row's prefill workers when it is disaggregated (its "disaggregated: N prefill worker(s)"
 note) and its replicas otherwise. The measured drain comes from the run's stated median and p99, the simulated one
 from the validate JSON's ``sim``. Per group (engine, chip, model, layout, input and output length; rows of at least
-``--min-clients`` clients) it prints the medians of:
+``--min-clients`` clients; "units" prints units x chips per unit) it prints the medians of:
 
 * the drain per request and unit, measured / simulated, and their ratio;
 * the excess, measured less simulated, per request and unit (ms) and per prompt token (us; the rows' prompts are
@@ -83,11 +83,13 @@ def wave_rows(cases: list[dict], spread: dict[str, tuple[float, float]]) -> list
 
 
 def group_rows(rows: list[dict], min_clients: int) -> dict[tuple, list[dict]]:
-    """Rows of at least ``min_clients`` clients by (engine, worker engine, chip, model, layout, isl, osl)."""
+    """Rows of at least ``min_clients`` clients by (engine, worker engine, chip, model, layout, isl, osl, units,
+    chips per unit): the FP4 and FP8 pools that share a layout id differ in their units."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         if r["clients"] >= min_clients:
-            groups[(r["engine"], r["worker"], r["chip"], r["model"], r["layout"], r["isl"], r["osl"])].append(r)
+            groups[(r["engine"], r["worker"], r["chip"], r["model"], r["layout"], r["isl"], r["osl"], r["units"],
+                    r["unit_chips"])].append(r)
     return groups
 
 
@@ -109,7 +111,8 @@ def one_gpu_gptoss(groups: dict[tuple, list[dict]]) -> list[tuple[tuple, dict[st
 
 def _line(k: tuple, s: dict[str, float], n: int) -> str:
     eng = k[0] if k[0] == k[1] else f"{k[0]}+{k[1]}"
-    return (f"  {eng:13s} {k[2]:6s} {k[3]:11s} {k[4]:13s} {k[5]:5d}/{k[6]:<5d} {n:3d}  {s['meas_ms']:7.2f} / "
+    unit = f"{k[7]}x{k[8]}"
+    return (f"  {eng:13s} {k[2]:6s} {k[3]:11s} {k[4]:14s} {unit:5s} {k[5]:5d}/{k[6]:<5d} {n:3d}  {s['meas_ms']:7.2f} / "
             f"{s['sim_ms']:7.2f}  {s['ratio']:5.2f}  {s['excess_ms']:+7.2f}  {s['excess_us_per_token']:+6.2f}  "
             f"{s['signed']:+6.1f}")
 
@@ -123,7 +126,7 @@ def main() -> None:
     a = ap.parse_args()
     rows = wave_rows(json.load(open(a.validate_json))["cases"], notes_spread(a.cases))
     groups = group_rows(rows, a.min_clients)
-    head = ("  engine        chip   model       layout        isl/osl   rows  drain ms per request and unit "
+    head = ("  engine        chip   model       layout         units isl/osl   rows  drain ms per request and unit "
             "meas / sim  ratio  excess ms  us/token  TTFT signed %")
     print(f"{len(rows)} TTFT rows with a stated spread; groups of rows with >= {a.min_clients} clients (medians):")
     print(head)
