@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from inferchip.errors import InvalidSettingError
+from inferchip.errors import InternalError, InvalidSettingError
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import files
@@ -53,7 +53,8 @@ def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, e
         found = best_layout(searched, question)
         if found is None:
             predict_setting(searched, question)  # raises the reason: does not fit, or no layout suits
-        assert found is not None, "predict_setting raises where best_layout finds none"
+        if found is None:
+            raise InternalError("predict_setting raises where best_layout finds no layout")
         lay = found[0]
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
     setting = resolve(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp)
@@ -189,7 +190,8 @@ def serve_cmd(
                          "--slo-ttft-ms": slo_ttft_ms is not None, "--slo-tpot-ms": slo_tpot_ms is not None,
                          "--assumptions": assumptions is not None})
     if mtp is not None or disagg is not None:
-        assert concurrency is not None
+        if concurrency is None:
+            raise InternalError("check_options refuses --mtp/--disagg without --concurrency")
         opts.check_context(model, input_tokens, output_tokens)
         row = _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations,
                            kv, calibration, engine,

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
-from inferchip.errors import DoesNotFitError, InferchipError
+from inferchip.errors import DoesNotFitError, InferchipError, InternalError
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.units import percent_error
@@ -359,7 +359,8 @@ def _simulated_batch(cp: ChipParams, spec: ChipSpec, model: str, formats: _Forma
     if q.batch is not None:
         n = round(q.batch) * replicas  # the system's requests
     else:
-        assert q.concurrency is not None, "a static batch states a batch per replica or the system's concurrency"
+        if q.concurrency is None:
+            raise InternalError("_setting gives a fixed_length static batch the row's concurrency")
         n = round(q.concurrency)
     res = simulate(step, BurstArrivals(input_tokens=round(kw.input_tokens), output_tokens=round(kw.output_tokens)),
                    num_requests=n, replicas=replicas)

@@ -77,6 +77,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from inferchip.errors import InternalError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.phases import MappedModel, fit_error
 from inferchip.performance.serving import BeamStepModel, ServingStepModel
@@ -325,7 +326,8 @@ def _max_rate(case: Case, plan: Plan, analytic: OperatingPoint, sim: ReplicaSim,
         sim.searches[key] = _search(sim, cfg, inp, out, lim, fixed_n, r0, life, eng[1],
                                     arrivals_factory(eng[0], reps)[0])
     f = sim.searches[key]
-    assert f.reported is not None, "max_rate_under_slo always names the trial it reports"
+    if f.reported is None:
+        raise InternalError("max_rate_under_slo always names the trial it reports")
     at, n = f.reported.rate_per_s, f.reported.num_requests  # the highest passing rate, or the gentlest tried if none
     if not f.feasible:
         notes = [*notes, (f"no simulated rate down to {at * reps:.4g} requests/s meets the p99 limits "

@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from inferchip.catalog.engines import row_engine
-from inferchip.errors import InvalidSettingError
+from inferchip.errors import InternalError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import QUEUE_WAIT_STEPS, OperatingPoint
 from inferchip.performance.phases import MappedModel
@@ -151,7 +151,8 @@ def replica_factory(s: StatedScheduling, dp_ranks: int) -> tuple[Any, str]:
     ahead = "each step planned while the previous one runs (overlap scheduler, as the notes state)"
     if s.adp_balance and dp_ranks >= 2:
         wait, timeout = s.adp_batching_wait_iters, s.adp_timeout_iters
-        assert wait is not None and timeout is not None, "stated_scheduling sets both counts where it sets one"
+        if wait is None or timeout is None:
+            raise InternalError("stated_scheduling sets both ADP counts where it sets adp_balance")
         return (partial(AdpBalancedReplica, ranks=dp_ranks, timeout_iters=timeout,
                         batching_wait_iters=wait, async_scheduling=s.async_scheduling),
                 f"context requests held to balance {dp_ranks} attention-DP ranks (batching wait "
