@@ -13,7 +13,7 @@ from conftest import make_chip, server_case, server_model, tiny_dense
 from inferchip.catalog.engines import get_engine
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
-from inferchip.performance.phases import map_model
+from inferchip.performance.mapped import map_model
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.validation import server as vs
 from inferchip.validation import stated_engine as se

@@ -19,8 +19,9 @@ from inferchip.errors import DoesNotFitError, InferchipError, InternalError, Inv
 from inferchip.mapping.layout import Layout
 from inferchip.performance.fast_path import DOES_NOT_FIT, fast_layout, throttle_note
 from inferchip.performance.layout_choice import choose_layout
+from inferchip.performance.mapped import MappedModel, fit_error
 from inferchip.performance.operating import OperatingPoint, Question
-from inferchip.performance.phases import MappedModel, PhaseMetrics, continuous_batch, fit_error
+from inferchip.performance.phases import PhaseMetrics, continuous_batch
 from inferchip.performance.prediction import Prediction, _breakdown, whole_or_mean
 from inferchip.performance.setting import SETTINGS_CACHED, Setting, positive, resolve_setting
 from inferchip.spec.calibration import Calibration

@@ -96,7 +96,7 @@ class Calibration(BaseModel):
     moe_pad_hidden_to: int = Field(
         1, ge=1, le=4096,
         description="Multiple the run's expert kernel rounds each routed expert's hidden width up to (zeros it "
-        "multiplies and reads: mapping.sharding.pad_experts, applied by performance.phases.map_model). 1 (the "
+        "multiplies and reads: mapping.sharding.pad_experts, applied by performance.mapped.map_model). 1 (the "
         "default): the checkpoint's width. Set for the runs that state their kernels "
         "(validation.moe_kernels.run_calibration) and the closed-loop rows whose launch recipe picks a padding expert "
         "kernel (spec.engine.RecipeMoeKernel, validation.closed_loop_rows). Not fitted.",

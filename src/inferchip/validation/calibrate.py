@@ -41,7 +41,7 @@ from annotated_types import Ge, Gt, Le
 
 from inferchip.errors import InferchipError, InvalidSettingError
 from inferchip.mapping.layout import Layout
-from inferchip.performance.phases import MappedModel
+from inferchip.performance.mapped import MappedModel
 from inferchip.pools import stopping_pool
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.validation.cases import DATASETS, Case

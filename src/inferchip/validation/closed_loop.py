@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from inferchip.catalog.engines import RequestHostTime
 from inferchip.errors import DoesNotFitError, InvalidSettingError
-from inferchip.performance.phases import MappedModel
+from inferchip.performance.mapped import MappedModel
 from inferchip.performance.serving import ServingStepModel
 from inferchip.sim import SchedulerConfig
 from inferchip.sim.engines import BenchFigures, EngineStepModel, closed_loop_run, mtp_output_steps, uniform_length

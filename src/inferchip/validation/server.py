@@ -79,7 +79,7 @@ from typing import Any
 
 from inferchip.errors import InternalError
 from inferchip.mapping.layout import Layout
-from inferchip.performance.phases import MappedModel, fit_error
+from inferchip.performance.mapped import MappedModel, fit_error
 from inferchip.performance.serving import BeamStepModel, ServingStepModel
 from inferchip.sim import (
     BurstArrivals,

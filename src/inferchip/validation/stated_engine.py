@@ -54,8 +54,8 @@ import numpy as np
 from inferchip.catalog.engines import row_engine
 from inferchip.errors import InternalError, InvalidSettingError
 from inferchip.mapping.layout import Layout
+from inferchip.performance.mapped import MappedModel
 from inferchip.performance.operating import QUEUE_WAIT_STEPS, OperatingPoint
-from inferchip.performance.phases import MappedModel
 from inferchip.sim import SchedulerConfig
 from inferchip.sim.arrivals import HarnessBatchedArrivals
 from inferchip.sim.engines.polling import PollingReplica

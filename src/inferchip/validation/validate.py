@@ -41,7 +41,7 @@ from inferchip.errors import InferchipError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.layout_choice import choose_layout
-from inferchip.performance.phases import MappedModel
+from inferchip.performance.mapped import MappedModel
 from inferchip.performance.setting import Setting, resolve_setting
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.spec.chip import ChipParams
