@@ -22,9 +22,9 @@ and max-throughput rows stay analytic. Both models run with ``compare``.
 
 Energy rows (``power_w_wall_total``, ``power_w_board_total``, ``output_tokens_per_j_wall``,
 ``output_tokens_per_j_board``; ``shared/validation/energy_cases.csv``) are predicted by
-:func:`inferchip.validation.energy_rows.predict_energy_row` in the row's setting: power from
+:func:`inferchip.validation.energy.rows.predict_energy_row` in the row's setting: power from
 the energy constants of the assumptions file (the busy power fraction and the host energy per
-request fitted on energy rows, :mod:`inferchip.validation.power_fit`), wall power with
+request fitted on energy rows, :mod:`inferchip.validation.energy.power_fit`), wall power with
 the stated host model, tokens per joule as predicted throughput over predicted power. Their
 statistics are kept apart per scope (:func:`summarize`, ``"kinds"``), never mixed into the
 performance figures.
@@ -177,7 +177,7 @@ class Validator:
 
     def predict_energy(self, case: Case) -> CaseResult:
         """An energy row: predicted power or tokens per joule in the row's setting and scope."""
-        from inferchip.validation.energy_rows import predict_energy_row
+        from inferchip.validation.energy.rows import predict_energy_row
 
         row_notes: list[str] = []
         value, reason = predict_energy_row(case.to_row(), self.cal, self.assumptions, self.lengths, row_notes)
