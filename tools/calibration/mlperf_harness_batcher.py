@@ -28,7 +28,8 @@ import numpy as np
 
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
 from inferchip.sim import PoissonArrivals, TraceArrivals
-from inferchip.validation.cases import read_cases, stated_load_per_s
+from inferchip.validation.case_notes import stated_load_per_s
+from inferchip.validation.cases import read_cases
 from inferchip.validation.plan import plan_for
 from inferchip.validation.server import ReplicaSim, sim_length
 from inferchip.validation.stated_engine import scheduler_config

@@ -91,12 +91,8 @@ from inferchip.sim import (
 from inferchip.sim.metrics import SimResult
 from inferchip.sim.search import ServerSearchResult, latency_percentiles_s, max_rate_under_slo
 from inferchip.sim.steptime import StepTimer
-from inferchip.validation.cases import (
-    Case,
-    LatencyLimits,
-    stated_limits,
-    stated_load_per_s,
-)
+from inferchip.validation.case_notes import stated_limits, stated_load_per_s
+from inferchip.validation.cases import Case, LatencyLimits
 from inferchip.validation.plan import (
     LengthDist,
     OperatingPoint,

@@ -48,7 +48,8 @@ from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import ModelSpec
 from inferchip.units import percent_error
 from inferchip.validation.cache_keys import PlanKey, ReplicaKey, SettingKey, SimKey
-from inferchip.validation.cases import Case, measured_stall_s, stated_load_per_s
+from inferchip.validation.case_notes import measured_stall_s, stated_load_per_s
+from inferchip.validation.cases import Case, read_cases
 from inferchip.validation.closed_loop_facts import check_row
 from inferchip.validation.plan import (  # re-exported: the validation's public names
     E2E_P99_OVER_MEAN,
@@ -380,8 +381,6 @@ def validate(*paths: str, calibration: Calibration | str | None = None, server_m
     from pathlib import Path
 
     from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
-    from inferchip.validation.cases import read_cases
-
     files = paths or (str(Path(__file__).resolve().parents[1] / "catalog" / "validation_cases.csv"),)
     cases = [c for p in files for c in read_cases(p)]
     if isinstance(calibration, Calibration):  # the data-set lengths: the defaults, as predict_energy_row
