@@ -9,7 +9,7 @@ import pytest
 
 from inferchip.catalog.calibration_file import load_calibration
 from inferchip.validation.cases import ENERGY_METRIC_SCOPE, METRIC_UNITS, parse_cases, read_cases
-from inferchip.validation.energy_rows import BUNDLED_CSV, predict_energy_row
+from inferchip.validation.energy.rows import BUNDLED_CSV, predict_energy_row
 from inferchip.validation.validate import Validator, summarize, validate_cases
 
 HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,software,model,weight_dtype,act_dtype,kv_dtype,"

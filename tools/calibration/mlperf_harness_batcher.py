@@ -28,9 +28,11 @@ import numpy as np
 
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
 from inferchip.sim import PoissonArrivals, TraceArrivals
-from inferchip.validation.cases import read_cases, stated_load_per_s
+from inferchip.validation.case_notes import stated_load_per_s
+from inferchip.validation.cases import read_cases
 from inferchip.validation.plan import plan_for
-from inferchip.validation.server import ReplicaSim, scheduler_config, sim_length
+from inferchip.validation.server import ReplicaSim, sim_length
+from inferchip.validation.stated_engine import scheduler_config
 from inferchip.validation.validate import Validator, case_formats
 
 CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "validation_cases.csv"

@@ -12,7 +12,7 @@ FP32_BYTES = 4
 # (bf16, default Triton fused_moe configs) at 2,930.81 / 3,387.01 us for 256 / 1,024 tokens: 0.594 us per
 # added token, of which 0.101 us is the bf16 MMA at the dense peak (99.5 MFLOP per token per GPU at
 # 989.4 TFLOP/s); 0.49 us beyond it, times H100's 66.9 TFLOP/s FP32 vector rate. Applied only where a run
-# states these kernels (Calibration.moe_token_vector_flop; validation.energy_rows): the tuned kernels of the
+# states these kernels (Calibration.moe_token_vector_flop; validation.energy.rows): the tuned kernels of the
 # other engines and launch recipes (Marlin, FlashInfer/CUTLASS, TensorRT-LLM, DeepGEMM, AITER) show no such
 # cost on the closed-loop and MLPerf rows (docs/serving_validation.md, "A per-token MoE term").
 TRITON_MOE_TOKEN_VECTOR_FLOP = 0.49e-6 * 66.9e12
