@@ -35,7 +35,7 @@ class GemmColumns(NamedTuple):
     n: FloatArray  # output columns (the fp32 partials' size per row)
     splits: bool  # some GEMM may split K
     k: FloatArray  # reduction depth
-    cublas: npt.NDArray[np.bool_]  # cuBLASLt picks its tile per shape (rules' "cublas" column; CostContext.cublas_tiles)
+    cublas: npt.NDArray[np.bool_]  # cuBLASLt picks the tile per shape (rules' "cublas"; CostContext.cublas_tiles)
 
 
 class SweepParts(NamedTuple):
