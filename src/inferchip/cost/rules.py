@@ -87,6 +87,7 @@ def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float], peak: 
         wb = np.array([float(weight_bytes(ctx, op)) for op in ops])
         return {"k": k, "n": n, "n_tiles": np.ceil(n / ctx.tile_n),
                 "k_slices": gemm.split_k_slices_max(k, wb, ctx.gemm_split_k_16bit),
+                "cublas": np.where(wb >= 2.0, 1.0, 0.0) if ctx.cublas_tiles else np.zeros_like(k),  # tile per shape
                 "flop_per_wave_row": ctx.tiles_in_flight * FLOP_PER_MAC * ctx.tile_n * k,
                 "weight_bytes": k * n * wb, "row_bytes": (k + n) * ctx.act_bytes,
                 "flop_per_row": FLOP_PER_MAC * k * n,
@@ -98,14 +99,18 @@ def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float], peak: 
 def _matrix_gemm(m: FloatArray, ops: OpTable, ctx: CostContext) -> KernelCost:
     """A GEMM of ``m`` rows on the matrix units: compute at the tile/wave-quantised FLOP
     (:func:`~inferchip.cost.gemm.quantised_flop`, one group: M tile :func:`~inferchip.cost.gemm.m_tile`,
-    waves :func:`~inferchip.cost.gemm.split_k_compute_s`: 16-bit weights may split K), memory = weights
-    once plus activations in and out
-    (:func:`~inferchip.cost.gemm.gemm_bytes`)."""
+    waves :func:`~inferchip.cost.gemm.split_k_compute_s`: 16-bit weights may split K; where cuBLASLt runs them,
+    ``ctx.cublas_tiles``, the tile it picks per shape, :func:`~inferchip.cost.gemm.cublas_tile_compute_s`), memory =
+    weights once plus activations in and out (:func:`~inferchip.cost.gemm.gemm_bytes`)."""
     tm = m_tile(m, ctx.tile_m)
     partial_s = gemm.split_k_partial_s(m, ops["n"], ctx.attainable_bytes_per_s)  # a slice's fp32 round trip
     matrix_s = gemm.split_k_compute_s(np.ceil(np.maximum(m, 1.0) / tm) * ops["n_tiles"], ctx.tiles_in_flight,
                                       ops["k_slices"], tm, ops["flop_per_wave_row"], ops["attainable_flop_per_s"],
                                       partial_s)
+    if ctx.cublas_tiles:  # 16-bit GEMMs on cuBLASLt: the tile it picks per shape
+        picked = gemm.cublas_tile_compute_s(m, ops["n"], ops["k"], ops["k_slices"], ctx.tiles_in_flight,
+                                            ops["attainable_flop_per_s"], partial_s, ctx.cublas_tiles)
+        matrix_s = np.where(ops["cublas"] > 0.0, picked, matrix_s)
     nb = ops["weight_bytes"] + m * ops["row_bytes"]
     return KernelCost(compute_s=np.where(m > 0, matrix_s, 0.0), memory_s=nb / ctx.attainable_bytes_per_s,
                       overhead_s=ctx.kernel_overhead_s, flop=m * ops["flop_per_row"], dram_bytes=nb)
