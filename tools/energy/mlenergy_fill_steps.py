@@ -45,7 +45,7 @@ def run_halves(dataset: str) -> list[dict]:
     from inferchip.performance.setting import resolve_setting
     from inferchip.spec.calibration import DatasetLengths
     from inferchip.spec.chip import chip_params
-    from inferchip.validation import energy_rows as er
+    from inferchip.validation.energy.row_setting import row_activations, row_setting
     from inferchip.validation.moe_kernels import run_calibration
 
     cal, lengths, a = load_calibration(None), load_dataset_lengths(None), load_assumptions()
@@ -58,12 +58,12 @@ def run_halves(dataset: str) -> list[dict]:
         itl, batch, tput = _ITL.search(r["notes"]), _BATCH.search(r["notes"]), _TPUT.search(r["notes"])
         if not (itl and batch and tput):
             continue
-        kw = er._setting(r, lengths)
+        kw = row_setting(r, lengths)
         spec = load_chip(r["accelerator"])
         s = resolve_setting(chip_params(spec, family_defaults(spec.family)), r["model"], count=kw.count, tp=kw.tp,
                             pp=kw.pp, ep=kw.ep, calibration=run_calibration(cal, r, True, spec.family), assumptions=a,
                             chip_spec=spec, weights=r["weight_dtype"] or "bf16",
-                            activations=er._activations(r["act_dtype"] or None), kv=r["kv_dtype"] or None)
+                            activations=row_activations(r["act_dtype"] or None), kv=r["kv_dtype"] or None)
         mm = s.mapped(s.layouts[0])
         b = np.array([float(batch.group(1))])
         i, o = kw.question.inputs, kw.question.outputs
