@@ -84,3 +84,12 @@ def test_an_unchanged_copy_builds_the_bundled_network(tmp_path):
         mine, bundled = load_network(str(path)), load_network(net)
         assert (mine.params, mine.macs_per_frame) == (bundled.params, bundled.macs_per_frame)
 
+
+def test_an_edited_network_file_is_rebuilt_not_served_from_the_cache(tmp_path):
+    """A notebook user edits their YAML and loads it again: before, the first build was returned by path."""
+    path = _write(tmp_path, "yolov8n-640", 0, "out", 16)
+    first = load_network(str(path)).params
+    raw = yaml.safe_load(path.read_text())
+    raw["graph"][0]["out"] = 32
+    path.write_text(yaml.safe_dump(raw) + "\n# edited\n")
+    assert load_network(str(path)).params > first

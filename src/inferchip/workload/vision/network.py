@@ -151,14 +151,18 @@ def load_network(name_or_path: str | Path, **dynamic_axes: int) -> VisionNetwork
     return _build_cached(given)
 
 
-_CACHE: dict[str, VisionNetwork] = {}
+_CACHE: dict[tuple[str, int, int], VisionNetwork] = {}
 
 
 def _build_cached(given: str) -> VisionNetwork:
+    """Built once per id, or per (path, modification time, size) of a network YAML: an edited file is rebuilt."""
     from inferchip.catalog.vision_networks import load_network_spec
 
-    own_file = given.endswith((".yaml", ".yml")) and Path(given).expanduser().is_file()
-    if given not in _CACHE:
+    path = Path(given).expanduser()
+    own_file = given.endswith((".yaml", ".yml")) and path.is_file()
+    stat = path.stat() if own_file else None
+    key = (given, stat.st_mtime_ns, stat.st_size) if stat else (given, 0, 0)
+    if key not in _CACHE:
         try:
             spec = load_network_spec(given)
         except UnknownIdError as err:  # `inferchip models` lists both families: an LLM id gets the command for it
@@ -168,5 +172,5 @@ def _build_cached(given: str) -> VisionNetwork:
                 err.args = (f"'{given}' is an LLM, not a vision network; predict it with `inferchip predict --model "
                             f"{given}` (or `inferchip serve`)",)
             raise
-        _CACHE[given] = build_network(spec, where=given if own_file else None)
-    return _CACHE[given]
+        _CACHE[key] = build_network(spec, where=given if own_file else None)
+    return _CACHE[key]
