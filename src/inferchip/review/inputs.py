@@ -296,4 +296,12 @@ def resolve(cfg: ReviewConfig) -> tuple[list[ChipEntry], list[ModelEntry], ChipE
     models = [model_entry(m) for m in (cfg.models if cfg.models is not None else DEFAULT_MODELS)]
     if not models:
         raise InvalidSettingError("--models: no model to review")
+    bound = load_claim(cfg.claim_file).max_total_params
+    if claim is not None and cfg.judge and all(m.total_params > bound for m in models):
+        sizes = ", ".join(f"{m.id} ({m.total_params / 1e9:,.1f}B)" for m in models)
+        raise InvalidSettingError(
+            f"--models: none of {sizes} is within the claim's bound max_total_params = {bound / 1e9:,.4g}B "
+            f"parameters ({cfg.claim_file or 'review/claim.yaml'}), and the claim is judged on the models within it; "
+            f"allowed: at least one model of at most {bound / 1e9:,.4g}B parameters, or --claim none to rank the "
+            "chips without judging the claim")
     return chips, models, claim
