@@ -57,3 +57,15 @@ def test_the_cli_prints_one_error_line_and_writes_nothing(tmp_path):
                                    "--samples", "1000", "--out", str(out)])
     assert isinstance(res.exception, InvalidSettingError), (res.exception, res.output)
     assert not (out / "report.html").exists()
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_a_claim_file_bound_that_is_not_finite_is_called_so(tmp_path, value):
+    """Before: NaN was refused as 'Input should be less than or equal to 1000000000000000', which it is not about."""
+    from inferchip.review.claim_file import ClaimFileError, load_claim
+
+    text = CLAIM_FILE.read_text().replace("max_total_params: 250.0e9", f"max_total_params: {value}")
+    path = tmp_path / "claim.yaml"
+    path.write_text(text)
+    with pytest.raises(ClaimFileError, match=r"max_total_params = -?(nan|inf): Input should be a finite number$"):
+        load_claim(path)
