@@ -166,7 +166,9 @@ def validate_cmd(
     by: GroupBy | None = typer.Option(None, "--by", help="Also summarise per source, accelerator, model, scenario, "
                                                             "metric or kind (performance / energy scope)."),
     calibration: str | None = typer.Option(None, "--calibration",
-                                           help="none, or a calibration YAML (default: the shipped one).",
+                                           help="none, or a calibration YAML: as catalog/calibration.yaml for LLM "
+                                                "case files, as catalog/vision/calibration.yaml for vision ones "
+                                                "(default: the shipped ones).",
                                            callback=opts.input_file("--calibration")),
     page: Path | None = typer.Option(None, "--page", help="Also write a markdown page (with SVG and HTML plots) here."),
     server_model: ServerModel = typer.Option(ServerModel.auto, "--server-model",
@@ -196,6 +198,14 @@ def validate_cmd(
                                            "--server-model": None if server_model == ServerModel.auto else
                                            server_model.value, "--by": by.value if by else None})
     else:  # the LLM case files, the assumptions and the engine are checked before the vision rows' work
+        if vision_files and calibration not in (None, "none"):
+            from inferchip.errors import InvalidSettingError
+
+            raise InvalidSettingError(
+                f"--calibration {calibration}: one file cannot calibrate both the LLM case files "
+                f"({', '.join(str(c) for c in cases)}) and the vision case files "
+                f"({', '.join(str(v) for v in vision_files)}); allowed: none, the shipped calibrations (leave it "
+                "out), or validate the two kinds in separate runs, each with its own calibration YAML")
         rows = _read(cases)
         if assumptions is not None:  # read now: a case file without energy rows would never open it
             from inferchip.catalog.assumptions import load_assumptions
