@@ -11,6 +11,7 @@ import inspect
 import math
 import types
 import typing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -132,10 +133,30 @@ def build_network(spec: VisionNetworkSpec, where: str | None = None) -> VisionNe
         tr.tensors["_"] = y
         if save_as:
             tr.tensors[str(save_as)] = y
-    return VisionNetwork(id=spec.id, name=spec.name, family=spec.family, precision=spec.precision,
-                         layers=tuple(tr.layers), frames_per_sample=spec.frames_per_sample,
-                         sources=tuple(s.citation for s in spec.sources),
-                         notes=(spec.notes,) if spec.notes else (), spec=spec)
+    net = VisionNetwork(id=spec.id, name=spec.name, family=spec.family, precision=spec.precision,
+                        layers=tuple(tr.layers), frames_per_sample=spec.frames_per_sample,
+                        sources=tuple(s.citation for s in spec.sources),
+                        notes=(spec.notes,) if spec.notes else (), spec=spec)
+    off = published_mismatches(net, spec, src)
+    return replace(net, notes=(*net.notes, *off)) if off else net
+
+
+def published_mismatches(net: VisionNetwork, spec: VisionNetworkSpec, where: str) -> list[str]:
+    """A note per ``published`` figure the built graph misses by more than its stated tolerance: the costs are the
+    graph's, so a user whose graph and stated figure disagree is told which to check (the bundled networks are held
+    to their tolerances by tests/test_vision_networks.py, so they carry none)."""
+    notes = []
+    for what, fig in spec.published.items():
+        if what == "params":
+            got = net.params_in(fig.scope) if fig.scope else net.params
+        else:
+            got = net.macs_in(fig.scope) if fig.scope else net.macs_per_frame
+        if abs(got / fig.value - 1.0) > fig.tolerance:
+            scope = f" in scope '{fig.scope}'" if fig.scope else ""
+            notes.append(f"{where}: the graph counts {got:,.4g} {what}{scope}, {got / fig.value:.3g} x the published "
+                         f"{fig.value:,.4g} (published.{what}, tolerance {fig.tolerance:.0%}); the costs are the "
+                         "graph's: check the graph or the figure")
+    return notes
 
 
 def load_network(name_or_path: str | Path, **dynamic_axes: int) -> VisionNetwork:
