@@ -157,6 +157,15 @@ def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: 
 
     if target is None:
         raise InvalidSettingError("--beat: needs --target (the chip to change)")
+    from inferchip.catalog.chips import load_chip
+    from inferchip.errors import UnknownIdError
+
+    for option, chip in (("--target", target), *(("--beat", r) for r in rivals)):
+        try:  # two options name chips: an unknown one is told by its option, before any work
+            load_chip(chip)
+        except UnknownIdError as err:
+            err.args = (f"{option}: {err}",)
+            raise
     bmap = _read_boundary_map(boundary_map) if boundary_map is not None else None
     if bmap is not None and out is None:
         raise InvalidSettingError("--boundary-map: give --out DIR to write beat.html and boundary_map.json")

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferchip.errors import InvalidSettingError
+from inferchip.errors import InvalidSettingError, UnknownIdError
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import ModelSpec
 from inferchip.workload.limits import MAX_SEED
@@ -186,7 +186,11 @@ def chip_entry(ref: str | ChipParams, domain_cap: int, is_claim: bool = False) -
                          is_claim=is_claim)
     from inferchip.catalog.chips import get_chip_params, load_chip
 
-    spec = load_chip(ref)
+    try:
+        spec = load_chip(ref)
+    except UnknownIdError as err:  # two options name chips here: say which one named this one
+        err.args = (f"{'--claim' if is_claim else '--chips'}: {err}",)
+        raise
     params = get_chip_params(ref)
     est = _ranges(spec)
     return ChipEntry(ref, spec.id, spec.name, spec.vendor, params, domain_chips(params.max_scaleup_domain, domain_cap),
