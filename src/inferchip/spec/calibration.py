@@ -125,9 +125,11 @@ class Calibration(BaseModel):
         description="The run's 16-bit (unquantised) weight GEMMs may split K across idle units where that is "
         "faster (cost.gemm.split_k_slices_max, split_k_compute_s): their library is cuBLASLt under "
         "torch.nn.functional.linear, whose heuristic returns split-K algorithms. Set from the run's engine and chip "
-        "family (spec.engine.EngineSpec.split_k_16bit_families, catalog.engines.family_kernel_calibration). False (the "
-        "default): "
-        "every GEMM keeps its full-wave count. Not fitted.",
+        "family (spec.engine.EngineSpec.split_k_16bit_families, catalog.engines.family_kernel_calibration). The same "
+        "fact (cuBLASLt runs them) also lets those GEMMs take the output tile cuBLASLt picks per shape where the "
+        "chip's family lists its candidates (cost.constants.CUBLASLT_16BIT_TILES, CostContext.cublas_tiles, "
+        "cost.gemm.cublas_tile_compute_s: Hopper). False (the default): every GEMM keeps the chip's one tile and its "
+        "full-wave count. Not fitted.",
     )
     moe_imbalance: float = Field(
         1.25, ge=1, le=4,
