@@ -76,7 +76,9 @@ class Calibration(BaseModel):
         description="Work per token and MoE layer of the run's expert kernels beyond their MMA and weight stream, "
         "in vector-unit FLOP (paid at the chip's vector rate). 0 (the default) for tuned kernels; vLLM's Triton "
         "MoE kernels at default configs: cost.constants.TRITON_MOE_TOKEN_VECTOR_FLOP (0.49 us per token and layer "
-        "on H100, vLLM PR #39902), set for the runs that state them (validation.energy.rows). Not fitted.",
+        "on H100, vLLM PR #39902), set for the runs that state them (validation.energy.rows) and for a user's "
+        "--engine prediction whose expert kernel is one (catalog/engines.yaml moe_kernels token_vector_work, "
+        "performance.moe_kernel). Not fitted.",
     )
     moe_mma_peak_fraction: float = Field(
         1.0, gt=0, le=1,
