@@ -78,6 +78,7 @@ class CostContext:
     moe_stream_cap_bytes_per_s: float = float("inf")  # most bytes/s the expert kernels read (SM-bound Marlin)
     prefill_attention_format: str = ""  # "" : attention_format (prefill_attention_format())
     gemm_split_k_16bit: bool = False  # 16-bit weight GEMMs may split K (cuBLASLt split-K; Calibration field)
+    dense_gemm_cap_flop_per_s: float = float("inf")  # most FLOP/s of a dense weight GEMM (Calibration field)
     peak_prefill_attention_flop_per_s: FloatArray | None = None  # None: peak_attention_flop_per_s
     peak_mla_prefill_attention_flop_per_s: FloatArray | None = None  # MLA ops' prefill peak; None: as the others
 
@@ -150,6 +151,8 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         moe_mma_peak_fraction=cal.moe_mma_peak_fraction,
         moe_stream_cap_bytes_per_s=cal.moe_stream_cap_bytes_per_s, prefill_attention_format=pre_attn_fmt,
         gemm_split_k_16bit=cal.gemm_split_k_16bit,
+        dense_gemm_cap_flop_per_s=(float("inf") if cal.dense_gemm_cap_flop_per_s is None
+                                   else cal.dense_gemm_cap_flop_per_s),
         peak_prefill_attention_flop_per_s=(None if pre_attn_fmt == attn_fmt
                                            else col(peak_flop_per_s(chip, pre_attn_fmt))),
         # an MLA extend path that runs 16-bit flash attention (Calibration.mla_prefill_attention_16bit)

@@ -65,9 +65,10 @@ def m_terms(m: float, c: Chip) -> tuple[float, float]:
 
 
 def matrix_gemm(m: float, tm: float, m_tiles: float, op: tuple[float, ...], c: Chip) -> Kernel:
-    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable, k_slices, n = op
-    cp = (split_k_compute_s_scalar(m_tiles * n_tiles, c.tiles_in_flight, k_slices, tm, flop_per_wave_row, attainable,
-                                   2.0 * FP32_BYTES * m * n / c.attainable_bytes_per_s) if m > 0 else 0.0)
+    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable, k_slices, n, s_per_flop = op
+    cp = (max(split_k_compute_s_scalar(m_tiles * n_tiles, c.tiles_in_flight, k_slices, tm, flop_per_wave_row,
+                                       attainable, 2.0 * FP32_BYTES * m * n / c.attainable_bytes_per_s),
+              m * flop_per_row * s_per_flop) if m > 0 else 0.0)
     nb = weight_bytes + m * row_bytes
     return (cp, nb / c.attainable_bytes_per_s, c.kernel_overhead_s, 0.0, m * flop_per_row, nb, 0.0)
 

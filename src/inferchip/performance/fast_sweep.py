@@ -34,6 +34,7 @@ class GemmColumns(NamedTuple):
     k_slices: FloatArray  # the most K slices each may split into (1: never; Calibration.gemm_split_k_16bit)
     n: FloatArray  # output columns (the fp32 partials' size per row)
     splits: bool  # some GEMM may split K
+    plateau_s: FloatArray  # seconds per row at the kernel's plateau: FLOP per row x seconds per FLOP (0: none)
 
 
 class SweepParts(NamedTuple):
@@ -53,7 +54,8 @@ def sweep_parts(plan: StepPlan) -> SweepParts:
     arrays (one per operator), the rest as (rule, columns, runs); then the chip's attainable
     bandwidth, kernel overhead, M tile and tiles in flight."""
     mat: dict[str, list[float]] = {k: [] for k in ("rows", "n_tiles", "flop_per_wave_row", "weight_bytes",
-                                                    "row_bytes", "attainable_flop_per_s", "k_slices", "n", "reps")}
+                                                    "row_bytes", "attainable_flop_per_s", "k_slices", "n", "reps",
+                                                    "flop_per_row", "seconds_per_flop")}
     linear: list[LinearOp] = []
     other: list[KindGroup] = []
     for g in plan.groups:
@@ -82,7 +84,8 @@ def sweep_parts(plan: StepPlan) -> SweepParts:
                             arrays["flop_per_wave_row"] / arrays["attainable_flop_per_s"], arrays["weight_bytes"] / abw,
                             arrays["row_bytes"] / abw, arrays["reps"], kov * float(np.sum(arrays["reps"])),
                             arrays["flop_per_wave_row"], arrays["attainable_flop_per_s"], arrays["k_slices"],
-                            arrays["n"], bool(np.any(arrays["k_slices"] > 1.0)))
+                            arrays["n"], bool(np.any(arrays["k_slices"] > 1.0)),
+                            arrays["flop_per_row"] * arrays["seconds_per_flop"])
     return SweepParts(gemms, tuple(linear), tuple(other), abw, kov, float(np.reshape(ctx.tile_m, -1)[0]),
                       float(np.reshape(ctx.tiles_in_flight, -1)[0]))
 
@@ -120,6 +123,8 @@ def decode_times(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatArray, i
             waves = gemm_waves(x, tiles_in_flight)
             waves *= tm
             waves *= mat.flop_per_s
+        if np.any(mat.plateau_s > 0.0):  # the kernel's plateau on the useful FLOP (rules._matrix_gemm)
+            waves = np.maximum(waves, m * mat.plateau_s)
         m *= mat.row_s
         m += mat.weight_s
         gemm_s = np.maximum(waves, m, out=m) @ mat.reps
