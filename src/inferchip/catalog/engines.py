@@ -351,4 +351,6 @@ def engine_calibration(cal: Calibration, engine: EngineSpec,
         "memory_bandwidth_fraction": min(1.0, cal.memory_bandwidth_fraction * k.memory * mem),
         "link_bandwidth_fraction": min(1.0, cal.link_bandwidth_fraction * k.link),
         "prefill_attention_follows_projections": kernel_engine(engine, software).context_attention_follows_projections,
+        "dense_gemm_cap_flop_per_s": (recipe.dense_gemm_flop_per_s if recipe is not None
+                                      else cal.dense_gemm_cap_flop_per_s),
     })

@@ -71,7 +71,8 @@ def m_terms(m: float, c: Chip) -> tuple[float, float]:
 
 
 def matrix_gemm(m: float, tm: float, m_tiles: float, op: tuple[float, ...], c: Chip) -> Kernel:
-    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable, k_slices, n, k, cublas = op
+    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable, k_slices, n, k, cublas = op[:10]
+    s_per_flop = op[10]  # the kernel's plateau (seconds per useful FLOP; 0: none)
     partial = 2.0 * FP32_BYTES * m * n / c.attainable_bytes_per_s
     if m <= 0:
         cp = 0.0
@@ -80,6 +81,7 @@ def matrix_gemm(m: float, tm: float, m_tiles: float, op: tuple[float, ...], c: C
     else:
         cp = split_k_compute_s_scalar(m_tiles * n_tiles, c.tiles_in_flight, k_slices, tm, flop_per_wave_row,
                                       attainable, partial)
+    cp = max(cp, m * flop_per_row * s_per_flop) if m > 0 else 0.0  # the kernel's plateau (rules._matrix_gemm)
     nb = weight_bytes + m * row_bytes
     return (cp, nb / c.attainable_bytes_per_s, c.kernel_overhead_s, 0.0, m * flop_per_row, nb, 0.0)
 

@@ -49,9 +49,9 @@ ScalarRule = Callable[[tuple[float, ...], Chip, Point], Kernel]
 # Each array rule's scalar twin and the table columns it reads, in order ("" : a context value).
 _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
     r.gemm_cost: (gemm_kernel, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
-                          "attainable_flop_per_s", "k_slices", "n", "k", "cublas")),
+                          "attainable_flop_per_s", "k_slices", "n", "k", "cublas", "seconds_per_flop")),
     r.lm_head_cost: (lm_head_kernel, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
-                                "attainable_flop_per_s", "k_slices", "n", "k", "cublas")),
+                                "attainable_flop_per_s", "k_slices", "n", "k", "cublas", "seconds_per_flop")),
     r.vector_gemm_cost: (vector_gemm_kernel, ("k", "n", ":weight_bytes", ":act_bytes")),
     r.grouped_gemm_cost: (grouped_gemm_kernel, ("k", "n", "experts", "routed_fraction", "experts_total", "ep",
                                           ":weight_bytes", ":act_bytes")),

@@ -36,6 +36,7 @@ class GemmColumns(NamedTuple):
     splits: bool  # some GEMM may split K
     k: FloatArray  # reduction depth
     cublas: npt.NDArray[np.bool_]  # cuBLASLt picks the tile per shape (rules' "cublas"; CostContext.cublas_tiles)
+    plateau_s: FloatArray  # seconds per row at the kernel's plateau: FLOP per row x seconds per FLOP (0: none)
 
 
 class SweepParts(NamedTuple):
@@ -57,7 +58,7 @@ def sweep_parts(plan: StepPlan) -> SweepParts:
     bandwidth, kernel overhead, M tile and tiles in flight."""
     mat: dict[str, list[float]] = {k: [] for k in ("rows", "n_tiles", "flop_per_wave_row", "weight_bytes",
                                                     "row_bytes", "attainable_flop_per_s", "k_slices", "n", "reps",
-                                                    "k", "cublas")}
+                                                    "k", "cublas", "flop_per_row", "seconds_per_flop")}
     linear: list[LinearOp] = []
     other: list[KindGroup] = []
     for g in plan.groups:
@@ -86,7 +87,8 @@ def sweep_parts(plan: StepPlan) -> SweepParts:
                             arrays["flop_per_wave_row"] / arrays["attainable_flop_per_s"], arrays["weight_bytes"] / abw,
                             arrays["row_bytes"] / abw, arrays["reps"], kov * float(np.sum(arrays["reps"])),
                             arrays["flop_per_wave_row"], arrays["attainable_flop_per_s"], arrays["k_slices"],
-                            arrays["n"], bool(np.any(arrays["k_slices"] > 1.0)), arrays["k"], arrays["cublas"] > 0)
+                            arrays["n"], bool(np.any(arrays["k_slices"] > 1.0)), arrays["k"], arrays["cublas"] > 0,
+                            arrays["flop_per_row"] * arrays["seconds_per_flop"])
     return SweepParts(gemms, tuple(linear), tuple(other), abw, kov, float(np.reshape(ctx.tile_m, -1)[0]),
                       float(np.reshape(ctx.tiles_in_flight, -1)[0]), ctx.cublas_tiles)
 
@@ -128,6 +130,8 @@ def decode_times(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatArray, i
             picked = cublas_tile_compute_s(m, mat.n, mat.k, mat.k_slices, tiles_in_flight, mat.attainable_flop_per_s,
                                            split_k_partial_s(m, mat.n, abw), cublas_tiles)
             waves = np.where(mat.cublas, picked, waves)
+        if np.any(mat.plateau_s > 0.0):  # the kernel's plateau on the useful FLOP (rules._matrix_gemm)
+            waves = np.maximum(waves, m * mat.plateau_s)
         m *= mat.row_s
         m += mat.weight_s
         gemm_s = np.maximum(waves, m, out=m) @ mat.reps

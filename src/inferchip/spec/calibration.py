@@ -122,6 +122,12 @@ class Calibration(BaseModel):
         "the engine's MLA extend path runs a 16-bit flash-attention kernel on the chip's family "
         "(spec.engine.EngineSpec.mla_prefill_16bit_families, catalog.engines.family_kernel_calibration). Not fitted.",
     )
+    dense_gemm_cap_flop_per_s: float | None = Field(
+        None, gt=0,
+        description="Most FLOP/s per chip the run's dense (non-expert) weight GEMMs reach, whatever their size: the "
+        "plateau of the kernel the engine build runs for them (spec.engine.RecipeKernelEfficiency.dense_gemm_flop_per_s"
+        ", catalog.engines.engine_calibration). None (the default): the calibrated fraction of the peak. Not fitted.",
+    )
     gemm_split_k_16bit: bool = Field(
         False,
         description="The run's 16-bit (unquantised) weight GEMMs may split K across idle units where that is "
