@@ -101,3 +101,23 @@ def test_a_bad_plateau_is_refused_naming_the_field():
         RecipeKernelEfficiency(accelerator="b200", weights="fp8", dense_gemm_flop_per_s=-1.0)
     with pytest.raises(ValidationError, match="dense_gemm_flop_per_s"):
         RecipeKernelEfficiency(accelerator="b200", weights="fp8", dense_gemm_flop_per_s=1e20)
+
+
+@pytest.mark.parametrize("t", [1.0, 64.0, 600.0, 4097.0, 16384.0])
+def test_compiled_scalar_step_keeps_the_plateau(t):
+    """A plan's scalar step is compiled after its 16th call (scalar_step.COMPILE_AFTER): the compiled step must price
+    the plateau as the loop does (before: it dropped it, so a simulation's later steps ran at the roofline). At
+    16,384 prefill rows the plateau is what the GEMMs cost, so a compiled step without it is visibly shorter."""
+    from inferchip.cost.scalar_step import _compile
+
+    mm = _mapped()
+    plan = compile_step(mm.sm, mm.chip, mm.formats, mm.cal.model_copy(update={"dense_gemm_cap_flop_per_s": PLATEAU}))
+    scalar = plan.scalar
+    assert scalar is not None
+    s = min(t, 64.0)
+    p = (t, t, s, t - s, s * 700.0, (t - s) * (t - s + 1) / 2, s)
+    by_class, flop, dram, link = scalar.evaluate_loop(p)
+    total = 0.0
+    for acc in by_class:
+        total = total + acc[0]
+    assert _compile(scalar)(*p) == (total, *(x for acc in by_class for x in acc), *flop, dram, link)

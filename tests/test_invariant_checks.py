@@ -28,8 +28,26 @@ def test_no_assert_statement_in_the_package():
 
 
 def test_internal_error_is_not_a_user_error():
-    """A broken invariant is a bug: the CLI must show its traceback, so it is not an InferchipError."""
+    """A broken invariant is a bug, not bad input: it is not an InferchipError."""
     assert not issubclass(InternalError, InferchipError)
+
+
+def test_cli_reports_an_internal_error_as_a_bug(monkeypatch: pytest.MonkeyPatch):
+    """The CLI answers a broken invariant with one ``internal error:`` line naming the command and the invariant,
+    exit status 3 (README, "a bug is one internal error: line"), never the ``error:`` line of bad input."""
+    from cli_in_process import run_main
+    from inferchip.performance import predict as predict_module
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise InternalError("operating_point's points keep their metrics")
+
+    monkeypatch.setattr(predict_module, "predict", broken)
+    code, text = run_main(["predict", "--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-8B",
+                           "--batch", "1"])
+    assert code == 3
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert lines[0].startswith("internal error: inferchip predict failed: InternalError: operating_point"), text
+    assert "Traceback" not in text and not text.startswith("error:")
 
 
 def test_mla_dims_of_deepseek_v3():

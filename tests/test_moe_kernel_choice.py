@@ -140,3 +140,41 @@ def test_the_shipped_marlin_entry_pads_as_the_recipe_entry() -> None:
     recipe = get_engine("vllm").moe_kernel_on(H100, "mxfp4")
     assert recipe is not None and recipe.kernel == "marlin"
     assert (marlin.pad_hidden_to, marlin.pad_intermediate_to) == (recipe.pad_hidden_to, recipe.pad_intermediate_to)
+
+
+def test_the_shipped_cuda_triton_entry_pads_as_the_energy_rows() -> None:
+    """The two records of vLLM's CUDA Triton MXFP4 padding (moe_kernels for users; cost.constants'
+    VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE for the energy rows stating 'MoE kernels: vLLM Triton') agree: the rank
+    width to 64, the hidden width kept (vLLM 007d5005 create_weights, the CUDA else-branch)."""
+    from inferchip.cost.constants import VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE
+    from inferchip.validation.moe_kernels import run_calibration
+
+    cuda = [k for k in load_engines().moe_kernels
+            if k.kernel == "triton" and any(f.startswith("nvidia-") for f in k.families)]
+    assert len(cuda) == 1 and set(cuda[0].families) == {"nvidia-hopper", "nvidia-blackwell"}
+    assert (cuda[0].pad_hidden_to, cuda[0].pad_intermediate_to) == (1, VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE)
+    row = {"case_id": "x", "software": "vLLM 0.11.1", "weight_dtype": "mxfp4", "model": GPT_OSS,
+           "notes": "MoE kernels: vLLM Triton"}
+    energy = run_calibration(Calibration(), row, False, "nvidia-hopper")
+    user, _ = _resolve(H100)
+    assert (energy.moe_pad_hidden_to, energy.moe_pad_intermediate_to) == (
+        user.moe_pad_hidden_to, user.moe_pad_intermediate_to) == (1, 64)
+
+
+def test_default_triton_on_h100_carries_the_energy_rows_token_work() -> None:
+    """vLLM's default Triton MXFP4 kernel on H100 is priced as the ML.ENERGY H100 gpt-oss rows stating 'MoE kernels:
+    vLLM Triton' are: 0.49 us per token and MoE layer beyond the MMA at H100's 66.9 TFLOP/s vector rate = 3.2781e7
+    vector FLOP (vLLM PR #39902), beside the same padding. Marlin (tuned) and the ROCm Triton entries (no ROCm
+    measurement) carry none."""
+    from inferchip.validation.moe_kernels import run_calibration
+
+    user, note = _resolve(H100)
+    assert user.moe_token_vector_flop == pytest.approx(0.49e-6 * 66.9e12) == pytest.approx(3.2781e7)
+    assert note is not None and "per-token work" in note
+    row = {"case_id": "x", "software": "vLLM 0.11.1", "weight_dtype": "mxfp4", "model": GPT_OSS,
+           "notes": "MoE kernels: vLLM Triton"}
+    energy = run_calibration(Calibration(), row, False, "nvidia-hopper")
+    assert user.moe_token_vector_flop == energy.moe_token_vector_flop
+    for chip, choice in ((H100, "marlin"), (MI300X, None), (MI355X, None), (B200, None)):
+        cal, note = _resolve(chip, choice)
+        assert cal.moe_token_vector_flop == 0.0 and note is not None and "per-token work" not in note

@@ -52,7 +52,8 @@ class MoeKernel(BaseModel):
     its weight layout pads each routed expert to (``pad_hidden_to``; ``pad_intermediate_to``, each rank's width:
     zeros it multiplies and reads, mapping.sharding.pad_experts) and the families where the engine picks it when
     the launch names none (``default_on``). Read for a user's prediction with ``--engine`` (``--moe-kernel``);
-    the validated rows take their kernel from their launch recipe (EngineSpec.recipe_moe_kernel) or notes."""
+    the validated rows take their kernel from their launch recipe (EngineSpec.recipe_moe_kernel) or notes;
+    ``token_vector_work``: the per-token work of untuned Triton MoE kernels those rows' notes carry."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -63,6 +64,10 @@ class MoeKernel(BaseModel):
     default_on: tuple[str, ...] = ()
     pad_hidden_to: int = Field(ge=1, le=4096)
     pad_intermediate_to: int = Field(ge=1, le=4096)
+    token_vector_work: bool = Field(
+        False, description="The kernel runs vLLM's Triton MoE at its default configs: each token and MoE layer costs "
+        "cost.constants.TRITON_MOE_TOKEN_VECTOR_FLOP beyond its MMA (Calibration.moe_token_vector_flop), as the "
+        "energy rows whose notes state 'MoE kernels: vLLM Triton' are priced (validation.moe_kernels).")
     source: str = Field(min_length=1)
 
 

@@ -195,6 +195,8 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
             else:
                 body.append(f"cp = SK({mt} * {col[0]}, {k(c.tiles_in_flight)}, {col[6]}, {tm}, {col[1]}, {col[5]},"
                             f" {k(2.0 * FP32_BYTES)} * {m} * {col[7]} / {abw}) if {m} > 0 else 0.0")
+            if cols[10] > 0.0:  # the kernel's plateau on the useful FLOP (scalar_kernels.matrix_gemm)
+                body.append(f"cp = max(cp, {m} * {col[4]} * {col[10]}) if {m} > 0 else 0.0")
             body += [f"nb = {col[2]} + {m} * {col[3]}", f"mb = nb / {abw}", f"fl = {m} * {col[4]}"]
             over = kov
         elif rule is memory_kernel:

@@ -7,12 +7,15 @@ through ``mapping.sharding.pad_experts``). ``catalog/engines.yaml`` ``moe_kernel
 format, the kernels each chip family can run, their padding and the one the engine picks where the launch names
 none (with sources). A user's ``--engine`` prediction takes the kernel ``--moe-kernel`` names, else that default;
 where the engine's ``recipe_moe_kernel`` entry for the chip states the same kernel's MMA issue share and read rate
-(Marlin on H100 and H200), those too, so the prediction prices the kernel as the validated closed-loop rows do.
+(Marlin on H100 and H200), those too, so the prediction prices the kernel as the validated closed-loop rows do;
+where the entry says the kernel is vLLM's untuned Triton MoE (``token_vector_work``), its per-token work
+(``Calibration.moe_token_vector_flop``), as the validated energy rows that state those kernels are priced.
 """
 
 from __future__ import annotations
 
 from inferchip.catalog.engines import MoeKernel, load_engines
+from inferchip.cost.constants import TRITON_MOE_TOKEN_VECTOR_FLOP
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
 from inferchip.errors import InvalidSettingError, SpecError
 from inferchip.spec.calibration import Calibration
@@ -69,6 +72,8 @@ def moe_kernel_calibration(cal: Calibration, engine: EngineSpec | None, chip: Ch
         return cal, None
     update: dict[str, float | int] = {"moe_pad_hidden_to": kernel.pad_hidden_to,
                                       "moe_pad_intermediate_to": kernel.pad_intermediate_to}
+    if kernel.token_vector_work:  # untuned Triton MoE: the per-token work the energy rows stating it carry
+        update["moe_token_vector_flop"] = TRITON_MOE_TOKEN_VECTOR_FLOP  # set, as validation.moe_kernels does
     recipe = engine.moe_kernel_on(chip.id, fmt)
     if recipe is not None and recipe.kernel == kernel.kernel:  # the record's measured issue share and read rate
         update["moe_mma_peak_fraction"] = recipe.mma_peak_fraction
@@ -82,5 +87,6 @@ def moe_kernel_calibration(cal: Calibration, engine: EngineSpec | None, chip: Ch
     note = (f"experts served by {engine.name}'s {kernel.kernel} kernel ({how}): each routed expert's hidden width "
             f"padded to a multiple of {kernel.pad_hidden_to}, its per-rank width to {kernel.pad_intermediate_to}"
             + (", MMA and read rate as the engine's launch recipe for this chip" if "moe_mma_peak_fraction" in update
-               else ""))
+               else "")
+            + (", with untuned Triton's per-token work beyond the MMA" if kernel.token_vector_work else ""))
     return cal.model_copy(update=update), note

@@ -76,7 +76,9 @@ class Calibration(BaseModel):
         description="Work per token and MoE layer of the run's expert kernels beyond their MMA and weight stream, "
         "in vector-unit FLOP (paid at the chip's vector rate). 0 (the default) for tuned kernels; vLLM's Triton "
         "MoE kernels at default configs: cost.constants.TRITON_MOE_TOKEN_VECTOR_FLOP (0.49 us per token and layer "
-        "on H100, vLLM PR #39902), set for the runs that state them (validation.energy.rows). Not fitted.",
+        "on H100, vLLM PR #39902), set for the runs that state them (validation.energy.rows) and for a user's "
+        "--engine prediction whose expert kernel is one (catalog/engines.yaml moe_kernels token_vector_work, "
+        "performance.moe_kernel). Not fitted.",
     )
     moe_mma_peak_fraction: float = Field(
         1.0, gt=0, le=1,
@@ -131,9 +133,11 @@ class Calibration(BaseModel):
         description="The run's 16-bit (unquantised) weight GEMMs may split K across idle units where that is "
         "faster (cost.gemm.split_k_slices_max, split_k_compute_s): their library is cuBLASLt under "
         "torch.nn.functional.linear, whose heuristic returns split-K algorithms. Set from the run's engine and chip "
-        "family (spec.engine.EngineSpec.split_k_16bit_families, catalog.engines.family_kernel_calibration). False (the "
-        "default): "
-        "every GEMM keeps its full-wave count. Not fitted.",
+        "family (spec.engine.EngineSpec.split_k_16bit_families, catalog.engines.family_kernel_calibration). The same "
+        "fact (cuBLASLt runs them) also lets those GEMMs take the output tile cuBLASLt picks per shape where the "
+        "chip's family lists its candidates (cost.constants.CUBLASLT_16BIT_TILES, CostContext.cublas_tiles, "
+        "cost.gemm.cublas_tile_compute_s: Hopper). False (the default): every GEMM keeps the chip's one tile and its "
+        "full-wave count. Not fitted.",
     )
     moe_imbalance: float = Field(
         1.25, ge=1, le=4,
