@@ -61,7 +61,8 @@ def prefill_exp_cap_flop_per_s(pre_width: ArrayLike, peak_16bit_flop_per_s: Arra
     if not mma_flop_per_exp_16bit > 0:
         raise ValueError(f"mma_flop_per_exp_16bit {mma_flop_per_exp_16bit}: must be a positive number (inf: no cap)")
     width = np.asarray(pre_width, dtype=float)
-    return np.asarray(peak_16bit_flop_per_s, dtype=float) * FLOP_PER_MAC * width / mma_flop_per_exp_16bit
+    cap: FloatArray = np.asarray(peak_16bit_flop_per_s, dtype=float) * FLOP_PER_MAC * width / mma_flop_per_exp_16bit
+    return cap
 
 
 class AttentionWork(NamedTuple):
