@@ -21,11 +21,13 @@ estimate for the others' kernels).
 
 The prefill kernel computes one softmax exponential per query-key pair and head on the special-function units,
 whose rate per SM and clock did not grow with Blackwell's tensor cores (FlashAttention-4, sources at
-:data:`inferchip.cost.constants.MMA_FLOP_PER_EXP_16BIT`). So the prefill rate is at most
-``peak_16bit x 2 (d_qk + d_v) / mma_flop_per_exp_16bit`` (:func:`prefill_exp_cap_flop_per_s`) before the fraction:
-on Hopper a head of 64 (256 FLOP per exponential, the FA3 measurement above) sits exactly at that cap, on
-Blackwell the same head reaches half the 16-bit peak, whatever format the MMA runs in (FP8 included); a head of
-128 there is capped at the 16-bit peak, which an FP8 prefill would otherwise exceed.
+:data:`inferchip.cost.constants.MMA_FLOP_PER_EXP_16BIT`). So the attainable prefill rate is at most
+``peak_16bit x 2 (d_qk + d_v) / mma_flop_per_exp_16bit`` (:func:`prefill_exp_cap_flop_per_s`), whatever format
+the MMA runs in: on B200 1.125 PFLOP/s for heads of 64 (gpt-oss). Measured kernels sit at that cap: on B200,
+causal bf16 head dimension 64, cuDNN 1,071 and FlashAttention-4 1,079 TFLOP/s at 4 x 8,192 tokens, 1,115 and 1,176
+at 2 x 16,384 (Dao-AILab/flash-attention PR #2605, its FWD table, where heads of 128 reach 1,428 non-causal at
+32 x 1,024 against 980 for heads of 64); so the cap applies in full, not times the calibration's fraction. On Hopper a head of 64 sits
+exactly at the 16-bit peak, so only an FP8 prefill of such heads is capped there.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def attention_columns(ops: Sequence[Any], peak_flop_per_s: ArrayLike, decode_fra
     the prefill kernel's peak where it computes in another format than decode (None: ``peak_flop_per_s``).
     ``mla_prefill_peak_flop_per_s``: the MLA operators' prefill peak where their extend path runs 16-bit flash
     attention whatever the KV (their q, k, v then read at ``mla_prefill_act_bytes``); None: as the others.
-    ``peak_16bit_flop_per_s`` and ``mma_flop_per_exp_16bit``: the prefill peak is at most
+    ``peak_16bit_flop_per_s`` and ``mma_flop_per_exp_16bit``: the attainable prefill rate is at most
     :func:`prefill_exp_cap_flop_per_s` (no cap without both)."""
     heads = np.array([float(op.q_heads) for op in ops])
     kv_el = np.array([float(op.kv_elements_per_token) for op in ops])
@@ -102,15 +104,16 @@ def attention_columns(ops: Sequence[Any], peak_flop_per_s: ArrayLike, decode_fra
         mla = np.array([bool(op.mla) for op in ops])
         pre_peak = np.where(mla, np.asarray(mla_prefill_peak_flop_per_s, dtype=float), pre_peak)
         pre_act = np.where(mla, float(mla_prefill_act_bytes), pre_act)
-    if peak_16bit_flop_per_s is not None and np.isfinite(mma_flop_per_exp_16bit):
-        pre_peak = np.minimum(pre_peak, prefill_exp_cap_flop_per_s(pre_width, peak_16bit_flop_per_s,
-                                                                   mma_flop_per_exp_16bit))
     t = {"decode_flop_per_kv_token": FLOP_PER_MAC * heads * dec_width,
          "prefill_flop_per_pair": FLOP_PER_MAC * heads * pre_width,
          "kv_bytes_per_token": kv_el * kv_bytes,
          "prefill_bytes_per_token": heads * pre_width * pre_act + KV_TENSORS * kv_el * kv_bytes,
          "decode_attainable_flop_per_s": peak * decode_fraction,
          "prefill_attainable_flop_per_s": pre_peak * prefill_fraction * head_rate}
+    if peak_16bit_flop_per_s is not None and np.isfinite(mma_flop_per_exp_16bit):  # the cap, reached in full
+        t["prefill_attainable_flop_per_s"] = np.minimum(
+            t["prefill_attainable_flop_per_s"],
+            prefill_exp_cap_flop_per_s(pre_width, peak_16bit_flop_per_s, mma_flop_per_exp_16bit))
     if any(op.window is not None for op in ops):
         t["window"] = np.array([float(op.window or 0) for op in ops])
     return t
