@@ -25,9 +25,9 @@ whose rate per SM and clock did not grow with Blackwell's tensor cores (FlashAtt
 ``peak_16bit x 2 (d_qk + d_v) / mma_flop_per_exp_16bit`` (:func:`prefill_exp_cap_flop_per_s`), whatever format
 the MMA runs in: on B200 1.125 PFLOP/s for heads of 64 (gpt-oss). Measured kernels sit at that cap: on B200,
 causal bf16 head dimension 64, cuDNN 1,071 and FlashAttention-4 1,079 TFLOP/s at 4 x 8,192 tokens, 1,115 and 1,176
-at 2 x 16,384 (Dao-AILab/flash-attention PR #2605, its FWD table, where heads of 128 reach 1,428 non-causal at
-32 x 1,024 against 980 for heads of 64); so the cap applies in full, not times the calibration's fraction. On Hopper a head of 64 sits
-exactly at the 16-bit peak, so only an FP8 prefill of such heads is capped there.
+at 2 x 16,384 (Dao-AILab/flash-attention PR #2605, its FWD table, where heads of 128 reach 1,428 non-causal
+at 32 x 1,024 against 980 for heads of 64); so the cap applies in full, not times the calibration's fraction.
+On Hopper a head of 64 sits exactly at the 16-bit peak, so only an FP8 prefill of such heads is capped there.
 """
 
 from __future__ import annotations
