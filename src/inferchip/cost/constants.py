@@ -79,3 +79,26 @@ VLLM_NATIVE_TOP_P_SEGMENTED_SORT_ROWS = 128
 CUBLASLT_16BIT_TILES: dict[str, tuple[tuple[float, float], ...]] = {
     "nvidia-hopper": ((128.0, 256.0), (128.0, 128.0), (128.0, 64.0), (64.0, 64.0)),
 }
+
+# Dense 16-bit tensor-core FLOP per softmax exponential, each unit at its own peak, by chip id: a flash attention
+# forward computes one exponential per query-key pair and head on the special-function units (MUFU.EX2), 16 per
+# clock per SM on Hopper and on Blackwell alike (NVIDIA CUDA C++ Programming Guide, "Arithmetic Instructions"
+# throughput table, compute capabilities 9.0 and 10.0; FlashAttention-4, Zadouri, Hoehnerbach, Shah, Liu, Thakkar,
+# Dao 2026, research.colfax-intl.com/flashattention-4-algorithm-and-kernel-pipelining-co-design-for-asymmetric-
+# hardware-scaling: from H100 to B200 "BF16 tensor core throughput increases from 1 to 2.25 PFLOPs, while both the
+# SFU count and shared memory bandwidth remains unchanged", the forward pass bottlenecked by the exponential).
+# Dense 16-bit tensor-core FLOP per clock and SM: Hopper 4,096 (H100 SXM5 989.4 TFLOP/s over 132 SMs at 1.83 GHz,
+# NVIDIA H100 datasheet), Blackwell 8,192 (SemiAnalysisAI/microbench-blackwell umma_throughput/full.csv: E4M3 UMMA
+# M128 N256 16,345 FLOP/cycle/SM, the 16-bit rate half of it). So 4,096 / 16 = 256 and 8,192 / 16 = 512: a head of
+# d_qk + d_v = 128 (head dimension 64, 256 FLOP per pair) keeps Hopper's exponentials exactly as busy as its
+# tensor cores and caps Blackwell's prefill at half its 16-bit peak. Blackwell Ultra (B300, GB300) doubles the
+# SFU throughput of Blackwell (NVIDIA technical blog "Making Softmax More Efficient with NVIDIA Blackwell Ultra",
+# developer.nvidia.com/blog/making-softmax-more-efficient-with-nvidia-blackwell-ultra): 8,192 / 32 = 256.
+# Read by cost.kernels.attention.prefill_exp_cap_flop_per_s; chips without an entry (Rubin: not published;
+# other vendors' units not read): no such cap.
+MMA_FLOP_PER_EXP_16BIT: dict[str, float] = {
+    **dict.fromkeys(("nvidia-h100-sxm-80gb", "nvidia-h100-pcie-80gb", "nvidia-h100-nvl-94gb", "nvidia-h200-sxm-141gb",
+                     "nvidia-gh200-96gb", "nvidia-gh200-144gb"), 4096.0 / 16.0),
+    **dict.fromkeys(("nvidia-b200-180gb", "nvidia-gb200-186gb"), 8192.0 / 16.0),
+    **dict.fromkeys(("nvidia-b300-288gb", "nvidia-gb300-288gb"), 8192.0 / 32.0),
+}
