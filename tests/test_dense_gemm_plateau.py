@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from conftest import loop_step
 from inferchip.catalog.engines import engine_calibration, get_engine
 from inferchip.cost.rules import cost_context, cost_operator
 from inferchip.cost.step import compile_step, step_points
@@ -116,8 +117,4 @@ def test_compiled_scalar_step_keeps_the_plateau(t):
     assert scalar is not None
     s = min(t, 64.0)
     p = (t, t, s, t - s, s * 700.0, (t - s) * (t - s + 1) / 2, s)
-    by_class, flop, dram, link = scalar.evaluate_loop(p)
-    total = 0.0
-    for acc in by_class:
-        total = total + acc[0]
-    assert _compile(scalar)(*p) == (total, *(x for acc in by_class for x in acc), *flop, dram, link)
+    assert _compile(scalar)(*p) == loop_step(scalar, p)

@@ -15,22 +15,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from inferchip.catalog.vision_networks import CALIBRATION_FILE, VISION_CASES_FILE
+from conftest import LLM_CASE_HEADER, llm_case_row
+from inferchip.catalog.vision_networks import CALIBRATION_FILE
 from inferchip.errors import InferchipError, InvalidSettingError
 from inferchip.interfaces.cli import app
-
-LLM_HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,software,model,weight_dtype,act_dtype,kv_dtype,"
-              "tp,pp,ep,scenario,input_tokens,output_tokens,concurrency,metric,value,unit,notes")
-LLM_ROW = ("c1,mine,me,nvidia-l4,1,vLLM 0.10,meta-llama/Llama-3.1-8B-Instruct,fp8,fp8,,1,1,,server,1024,128,8,"
-           "output_tokens_per_s_total,500,tokens/s,x")
-
-
-@pytest.fixture
-def vision_csv(tmp_path):
-    lines = VISION_CASES_FILE.read_text().splitlines()
-    path = tmp_path / "vision.csv"
-    path.write_text("\n".join(lines[:3]) + "\n")
-    return path
 
 
 def _predicted(args):
@@ -63,7 +51,7 @@ def test_an_llm_calibration_file_for_vision_rows_is_refused_naming_it(vision_csv
 
 def test_one_calibration_file_for_both_kinds_of_case_file_is_refused(vision_csv, tmp_path):
     llm = tmp_path / "llm.csv"
-    llm.write_text(LLM_HEADER + "\n" + LLM_ROW + "\n")
+    llm.write_text(LLM_CASE_HEADER + "\n" + llm_case_row() + "\n")
     res = CliRunner().invoke(app, ["validate", str(vision_csv), str(llm), "--calibration", str(CALIBRATION_FILE)])
     assert isinstance(res.exception, InvalidSettingError), (res.exception, res.output)
     assert str(res.exception).startswith(f"--calibration {CALIBRATION_FILE}: one file cannot calibrate both")

@@ -12,22 +12,9 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from inferchip.catalog.vision_networks import VISION_CASES_FILE
+from conftest import LLM_CASE_HEADER, llm_case_row
 from inferchip.errors import InvalidSettingError
 from inferchip.interfaces.cli import app
-
-LLM_HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,software,model,weight_dtype,act_dtype,kv_dtype,"
-              "tp,pp,ep,scenario,input_tokens,output_tokens,concurrency,metric,value,unit,notes")
-LLM_ROW = ("c1,mine,me,nvidia-l4,1,vLLM 0.10,meta-llama/Llama-3.1-8B-Instruct,fp8,fp8,,1,1,,server,1024,128,8,"
-           "output_tokens_per_s_total,500,{unit},x")
-
-
-@pytest.fixture
-def vision_csv(tmp_path):
-    lines = VISION_CASES_FILE.read_text().splitlines()
-    path = tmp_path / "vision.csv"
-    path.write_text("\n".join(lines[:3]) + "\n")
-    return path
 
 
 @pytest.mark.parametrize(("option", "value"), [("--engine", "vllm"), ("--engine", "nope"),
@@ -59,7 +46,7 @@ def test_a_bad_llm_file_or_engine_beside_vision_files_is_refused_before_the_visi
 
     monkeypatch.setattr(vv, "run_vision", no_vision)
     llm = tmp_path / "llm.csv"
-    llm.write_text(LLM_HEADER + "\n" + LLM_ROW.format(unit="tok/s" if bad == "unit" else "tokens/s") + "\n")
+    llm.write_text(LLM_CASE_HEADER + "\n" + llm_case_row("tok/s" if bad == "unit" else "tokens/s") + "\n")
     args = ["validate", str(vision_csv), str(llm), *(["--engine", "nope"] if bad == "engine" else [])]
     res = CliRunner().invoke(app, args)
     assert res.exception is not None and not isinstance(res.exception, AssertionError), res.exception
