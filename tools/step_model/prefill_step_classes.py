@@ -16,8 +16,13 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from row_step_classes import mapped_rows  # noqa: E402
 
 DEFAULT_PROMPTS = ((922, 8), (7373, 1))  # the mean prompts of 1k and 8k rows (uniform in [0.8 L, L]), one step each
 
@@ -63,18 +68,7 @@ def main() -> None:
         ap.error(f"--prompts {exc}")
     except re.error as exc:
         ap.error(f"--rows {a.rows!r}: not a regular expression ({exc})")
-    from inferchip.catalog.calibration_file import load_calibration
-    from inferchip.validation.cases import read_cases
-    from inferchip.validation.validate import Validator, case_formats, plan_for
-
-    v = Validator(load_calibration(a.calibration))
-    matched = [c for c in read_cases(a.cases) if pat.search(c.case_id)]
-    if not matched:
-        print(f"no row of {a.cases} matches --rows {a.rows!r}")
-    for case in matched:
-        fmt, _ = case_formats(case)
-        layout, _pt = v._search(case, plan_for(case, v.lengths), fmt)
-        mm = v.mapped(case, layout, fmt)
+    for case, fmt, layout, mm in mapped_rows(a.cases, pat, a.calibration):
         rows = [(tok, n, *prefill_step(mm, tok, n)) for tok, n in steps]
         names = sorted({k for r in rows for k, s in r[3].items() if s > 0}, key=lambda k: -rows[-1][3].get(k, 0.0))
         print(f"\n{case.case_id}: {case.accelerator}, tp {layout.tp} ep {layout.ep}; formats {fmt}")
