@@ -143,16 +143,15 @@ def test_the_shipped_marlin_entry_pads_as_the_recipe_entry() -> None:
 
 
 def test_the_shipped_cuda_triton_entry_pads_as_the_energy_rows() -> None:
-    """The two records of vLLM's CUDA Triton MXFP4 padding (moe_kernels for users; cost.constants'
-    VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE for the energy rows stating 'MoE kernels: vLLM Triton') agree: the rank
-    width to 64, the hidden width kept (vLLM 007d5005 create_weights, the CUDA else-branch)."""
-    from inferchip.cost.constants import VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE
+    """vLLM's CUDA Triton MXFP4 padding (one moe_kernels record, read for users' --moe-kernel and for the energy
+    rows stating 'MoE kernels: vLLM Triton') pads both the same: the rank width to 64, the hidden width kept (vLLM
+    007d5005 create_weights, the CUDA else-branch)."""
     from inferchip.validation.moe_kernels import run_calibration
 
     cuda = [k for k in load_engines().moe_kernels
             if k.kernel == "triton" and any(f.startswith("nvidia-") for f in k.families)]
     assert len(cuda) == 1 and set(cuda[0].families) == {"nvidia-hopper", "nvidia-blackwell"}
-    assert (cuda[0].pad_hidden_to, cuda[0].pad_intermediate_to) == (1, VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE)
+    assert (cuda[0].pad_hidden_to, cuda[0].pad_intermediate_to) == (1, 64)
     row = {"case_id": "x", "software": "vLLM 0.11.1", "weight_dtype": "mxfp4", "model": GPT_OSS,
            "notes": "MoE kernels: vLLM Triton"}
     energy = run_calibration(Calibration(), row, False, "nvidia-hopper")

@@ -16,16 +16,6 @@ FP32_BYTES = 4
 # other engines and launch recipes (Marlin, FlashInfer/CUTLASS, TensorRT-LLM, DeepGEMM, AITER) show no such
 # cost on the closed-loop and MLPerf rows (docs/serving_validation.md, "A per-token MoE term").
 TRITON_MOE_TOKEN_VECTOR_FLOP = 0.49e-6 * 66.9e12
-# Multiple that vLLM's Triton (triton_kernels matmul_ogs) MXFP4 MoE path on CUDA rounds each expert's per-rank
-# intermediate width up to; the hidden width is kept. vllm/model_executor/layers/quantization/mxfp4.py
-# Mxfp4MoEMethod.create_weights (vllm-project/vllm, stored commits afdb4a4f and 007d5005, the branch taken when the
-# backend is neither Marlin nor FlashInfer and the platform is not ROCm): intermediate_size_per_partition rounded up
-# to 64, hidden_size unchanged; w13 / w2 and their scales are allocated at that width (zeros beyond the
-# checkpoint's) and matmul_ogs runs on them. ROCm rounds both to get_padding_alignment() (128, 256 on gfx950) and
-# Marlin to 128 / 256 (catalog/engines.yaml recipe_moe_kernel). gpt-oss (expert width 2,880): TP1 2,880 (no pad),
-# TP2 1,440 -> 1,472 (x1.022). Applied only where a run states these kernels with MXFP4 weights
-# (Calibration.moe_pad_intermediate_to; validation.moe_kernels.run_calibration).
-VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE = 64
 # The FLOP bucket of that per-token work (cost.rules.MOE_TOKEN_VECTOR): FLOP-equivalents at the chip's datasheet
 # FP32 vector rate, kept apart from real FP32 FLOP because their energy is rated at that rate itself
 # (cost.economics.UnitEnergies.flop_j): the measured time says the work runs there, so it draws no more than the limit.

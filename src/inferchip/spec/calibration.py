@@ -106,8 +106,8 @@ class Calibration(BaseModel):
     moe_pad_intermediate_to: int = Field(
         1, ge=1, le=4096,
         description="Multiple the run's expert kernel rounds each routed expert's per-rank intermediate width up to "
-        "(as moe_pad_hidden_to). vLLM's Triton matmul_ogs MXFP4 path on CUDA: "
-        "cost.constants.VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE. Not fitted.",
+        "(as moe_pad_hidden_to). vLLM's Triton matmul_ogs MXFP4 path on CUDA: its catalog/engines.yaml "
+        "moe_kernels entry. Not fitted.",
     )
     prefill_attention_follows_projections: bool = Field(
         False,
