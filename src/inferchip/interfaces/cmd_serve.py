@@ -157,7 +157,8 @@ def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp:
                                    engine_id=engine_id, input_tokens=input_tokens, output_tokens=output_tokens,
                                    concurrency=c, mtp=mtp is not None, disagg=pools, software=software)
         row = sr.run_row(v, case)
-        rows.append({**row, "weights_source": source, "notes": [*row["notes"], *no_module, *over_limit], **extra})
+        rows.append({**row, "weights": weights, "weights_source": source,
+                     "notes": [*row["notes"], *no_module, *over_limit], **extra})
     return rows
 
 
