@@ -139,12 +139,12 @@ def _weights_from_config(cfg: object, where: str) -> CheckpointWeights:
                                                  "serves it 16-bit")
     dtype = owner[key]
     field = key if owner is cfg else f"text_config.{key}"
-    fmt = _DTYPES.get(dtype) if isinstance(dtype, str) else None
-    if fmt is None:
+    half = _DTYPES.get(dtype) if isinstance(dtype, str) else None
+    if half is None:
         raise SpecError(f"{where}: {field}: value {_short(dtype)} is not allowed; expected one of "
                         f"{', '.join(_DTYPES)} (or a quantization_config: {ALLOWED_QUANT})")
     served = " (served 16-bit, as vLLM --dtype auto does)" if dtype in ("float32", "float") else ""
-    return CheckpointWeights(fmt, f"checkpoint {field} {dtype}, no quantization_config{served} ({where})")
+    return CheckpointWeights(half, f"checkpoint {field} {dtype}, no quantization_config{served} ({where})")
 
 
 def _mapping(q: object, where: str) -> dict[str, Any]:
