@@ -133,6 +133,21 @@ def test_cli_serve_says_where_the_weights_came_from():
     assert (json.loads(text)["weights"], json.loads(text)["weights_source"]) == ("fp8", "--weights")
 
 
+def test_cli_curve_says_where_the_weights_came_from():
+    """A float16 checkpoint (Llama-2) is priced fp16 with fp16 activations and KV, the curve's JSON and text say so."""
+    curve = ["curve", "--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-2-7b-hf", "--input-tokens", "128",
+             "--output-tokens", "16"]
+    code, text = run_main([*curve, "--format", "json"])
+    assert code == 0, text
+    answer = json.loads(text)
+    assert (answer["weights"], answer["activations"], answer["kv"]) == ("fp16", "fp16", "fp16")
+    assert answer["weights_source"].startswith("checkpoint torch_dtype float16, no quantization_config")
+    code, text = run_main(curve)
+    assert code == 0, text
+    flat = " ".join(text.split())  # the console wraps long lines
+    assert "formats (w/a/kv): fp16/fp16/fp16; weights format from checkpoint torch_dtype float16" in flat
+
+
 def _user_config(tmp_path: Path, **changes: object) -> Path:
     cfg = json.loads((MODELS / "meta-llama__Llama-3.2-1B.json").read_text(encoding="utf-8"))
     cfg.update(changes)
