@@ -200,11 +200,13 @@ def test_a_user_nvfp4_checkpoint_gets_its_per_layer_map(tmp_path):
     assert s.weights_source == f"checkpoint quantization_config (quant_method modelopt, quant_algo NVFP4; {path})"
 
 
+def _nested(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    keys = st.sampled_from(["quant_method", "quant_algo", "bits", "modules_to_not_convert", "x"])
+    return st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=4)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(q=st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-                      lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-                          st.sampled_from(["quant_method", "quant_algo", "bits", "modules_to_not_convert", "x"]),
-                          inner, max_size=4), max_leaves=6))
+@given(q=st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8), _nested, max_leaves=6))
 def test_fuzzed_quantization_config_is_a_format_or_a_named_error(tmp_path, q):
     path = _user_config(tmp_path, quantization_config=q)
     try:
