@@ -19,6 +19,10 @@ The public API (what a script uses; everything else may move)::
     rows = ic.validate()                                   # list of CaseResult (shipped cases)
     result = ic.review(chips=["nvidia-h100-sxm-80gb"], models=["meta-llama/Llama-3.1-8B"])
 
+Without ``weights=`` a model is priced in the format its checkpoint ships (its config's ``quantization_config``,
+else its ``torch_dtype``: MXFP4 for gpt-oss, FP8 for DeepSeek-R1/V3); ``Prediction.weights_source``,
+``Setting.weights_source`` and ``serve``'s ``weights_source`` say where the format came from.
+
 Names are imported on first use, so ``import inferchip`` stays cheap.
 """
 

@@ -1,24 +1,181 @@
-"""Which layers a bundled checkpoint quantises: the per-layer format map's default, read from the
-``quantization_config`` of its Hugging Face config (``catalog/models/*.json``).
+"""What a checkpoint ships: its weights' number format (the default of ``--weights``) and which layers its
+quantisation leaves wider (the per-layer format map), read from the ``quantization_config`` (else the
+``torch_dtype``) of its Hugging Face config (``catalog/models/*.json``, or a user's ``config.json``).
 
-NVFP4/MXFP4 checkpoints quantise the experts and keep other layers wider: gpt-oss lists
-``model.layers.*.self_attn``, the router, the embeddings and the LM head in
-``modules_to_not_convert`` (``quant_method: mxfp4``), so its attention projections stay 16-bit
-(bf16, the config's ``torch_dtype`` family). Embeddings and the LM head are 16-bit in every
-setting already (``mapping.memory_fit.EMBEDDING_FORMAT``).
+Weight format (:func:`checkpoint_weights`), from ``quantization_config.quant_method``:
+
+* ``mxfp4``: MXFP4 (gpt-oss-120b/20b; transformers ``Mxfp4Config``).
+* ``fp8``: FP8 e4m3 with 128x128 block scales (DeepSeek-V3/R1, Qwen3 FP8; transformers
+  ``FineGrainedFP8Config``); ``fbgemm_fp8``: row-wise FP8 (Meta's Llama 3.1 FP8 checkpoints, transformers
+  ``FbgemmFp8Config``).
+* ``modelopt``: NVIDIA Model Optimizer checkpoints, ``quant_algo`` ``FP8`` (fp8) or ``NVFP4`` (fp4) (vLLM
+  ``docs/features/quantization/modelopt.md``: the ``quant_algo`` values it serves).
+* ``awq``, ``gptq`` with ``bits`` 4: int4, weight-only (``spec.formats``: int4 is AWQ/GPTQ's W4A16).
+
+Without a ``quantization_config`` the checkpoint is 16-bit: ``torch_dtype`` (newer transformers write
+``dtype``) ``bfloat16`` is bf16, ``float16`` fp16; ``float32``, or no dtype at all, is served 16-bit, as vLLM's
+``--dtype auto`` does (``vllm/config.py`` ``_get_and_verify_dtype``: "we use float16 for float32 models", a
+missing dtype read as float32; bf16 on the platforms that have it since v0.10.1, as a third-party vLLM note
+says: an estimate, not re-read in vLLM's source): bf16 here. A ``quantization_config`` or dtype outside
+these is a :class:`SpecError` naming the file, the field, the value and what is allowed, raised only where
+the default is needed (an explicit ``--weights`` never reads them). An alias of a bundled config that is a
+quantised checkpoint of it (``aliases.csv``: the FP8 releases of Qwen3-235B, Llama-3.1-405B, Llama-4
+Maverick) ships what ``alias_checkpoints.csv`` states, with its source.
+
+Per-layer map (:func:`attention_weight_format`): NVFP4/MXFP4 checkpoints quantise the experts and keep other
+layers wider: gpt-oss lists ``model.layers.*.self_attn``, the router, the embeddings and the LM head in
+``modules_to_not_convert`` (``quant_method: mxfp4``), so its attention projections stay 16-bit (bf16, the
+config's ``torch_dtype`` family). Embeddings and the LM head are 16-bit in every setting already
+(``mapping.memory_fit.EMBEDDING_FORMAT``).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from inferchip.errors import SpecError
 
 UNQUANTIZED_FORMAT = "bf16"  # what a module left out of the quantisation is stored in (the checkpoints' dtype)
 _ATTENTION_MARKS = ("self_attn", "attention", "attn")
 _SKIP_KEYS = ("modules_to_not_convert", "ignore", "exclude_modules")  # the lists checkpoints leave unquantised
+_ALIAS_CSV = Path(__file__).parent / "alias_checkpoints.csv"
+# quant_method -> the weight format it ships (module doc); modelopt and awq/gptq are read further (_quant_format)
+_METHODS = {"mxfp4": "mxfp4", "fp8": "fp8", "fbgemm_fp8": "fp8"}
+_MODELOPT_ALGOS = {"FP8": "fp8", "NVFP4": "fp4"}
+_INT4_METHODS = ("awq", "gptq")
+ALLOWED_QUANT = ("quant_method mxfp4, fp8 or fbgemm_fp8; modelopt with quant_algo FP8 or NVFP4; awq or gptq with "
+                 "bits 4")
+_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "bf16", "float": "bf16"}
+DEFAULT_FORMAT = "bf16"  # a checkpoint that states no dtype (vLLM reads it as float32 and serves it 16-bit)
+
+
+@dataclass(frozen=True)
+class CheckpointWeights:
+    """The weight format a checkpoint ships (a ``spec.formats`` name) and where that was read, for the output."""
+
+    format: str
+    source: str
+
+
+def checkpoint_weights(model_id: str) -> CheckpointWeights:
+    """The weights' format ``model_id``'s checkpoint ships (module doc): a bundled id or alias, a user's
+    ``config.json`` (or its folder); bf16 for an id that is neither (said in the source). A
+    ``quantization_config`` or dtype the module doc does not list is a :class:`SpecError` naming the file, the
+    field, the value and what is allowed."""
+    from inferchip.catalog.models import _canonical, resolve_alias
+
+    canonical = _canonical(model_id)
+    if canonical is not None:
+        stated = _alias_weights().get(canonical)
+        if stated is not None:
+            return CheckpointWeights(stated[0], f"checkpoint {canonical}: {stated[1]} (catalog/alias_checkpoints.csv)")
+        return _bundled_weights(resolve_alias(canonical))
+    path = Path(model_id.strip()).expanduser()
+    if path.is_dir():
+        path = path / "config.json"
+    if not path.is_file():
+        return CheckpointWeights(DEFAULT_FORMAT, f"default {DEFAULT_FORMAT}: {model_id} has no config here "
+                                                 "(neither bundled nor a file)")
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"{path}: cannot read its quantization_config ({exc}); allowed: a JSON config") from None
+    return _weights_from_config(cfg, str(path))
+
+
+@lru_cache(maxsize=64)
+def _bundled_weights(model_id: str) -> CheckpointWeights:
+    from inferchip.catalog.models import _file_for
+
+    path = _file_for(model_id)
+    cfg = json.loads(path.read_text(encoding="utf-8"))
+    return _weights_from_config(cfg, f"catalog/models/{path.name}")
+
+
+@lru_cache(maxsize=1)
+def _alias_weights() -> dict[str, tuple[str, str]]:
+    """alias -> (weight format, source) of ``alias_checkpoints.csv``; each alias must be one of ``aliases.csv``."""
+    from inferchip.catalog.models import _aliases
+    from inferchip.spec.formats import ALL_FORMATS
+
+    where = "catalog/alias_checkpoints.csv"
+    out: dict[str, tuple[str, str]] = {}
+    rows = csv.DictReader(io.StringIO(_ALIAS_CSV.read_text(encoding="utf-8")))
+    for line, row in enumerate(rows, start=2):
+        alias, fmt, source = ((row.get(k) or "").strip() for k in ("alias", "weights", "source"))
+        if alias not in _aliases():
+            raise SpecError(f"{where}: line {line}: alias = {alias!r}: expected an alias of catalog/aliases.csv")
+        if fmt not in ALL_FORMATS or not source:
+            raise SpecError(f"{where}: line {line}: weights = {fmt!r}, source = {source!r}: expected one of "
+                            f"{', '.join(ALL_FORMATS)} and a source")
+        out[alias] = (fmt, source)
+    return out
+
+
+def _weights_from_config(cfg: object, where: str) -> CheckpointWeights:
+    """The weight format a Hugging Face config states (module doc), with where it was read."""
+    if not isinstance(cfg, dict):
+        raise SpecError(f"{where}: expected a JSON object (a Hugging Face config.json)")
+    q = cfg.get("quantization_config")
+    if q is not None:
+        fmt = _quant_format(_mapping(q, where), where)
+        method = q["quant_method"]
+        algo = f", quant_algo {q['quant_algo']}" if method == "modelopt" else ""
+        return CheckpointWeights(fmt, f"checkpoint quantization_config (quant_method {method}{algo}; {where})")
+    text = cfg.get("text_config")
+    key = next((k for k in ("torch_dtype", "dtype") if cfg.get(k) is not None), None)
+    owner: dict[str, Any] = cfg
+    if key is None and isinstance(text, dict):
+        key, owner = next((k for k in ("torch_dtype", "dtype") if text.get(k) is not None), None), text
+    if key is None:
+        return CheckpointWeights(DEFAULT_FORMAT, f"default {DEFAULT_FORMAT}: the checkpoint states no "
+                                                 f"quantization_config or torch_dtype ({where}); vLLM --dtype auto "
+                                                 "serves it 16-bit")
+    dtype = owner[key]
+    field = key if owner is cfg else f"text_config.{key}"
+    half = _DTYPES.get(dtype) if isinstance(dtype, str) else None
+    if half is None:
+        raise SpecError(f"{where}: {field}: value {_short(dtype)} is not allowed; expected one of "
+                        f"{', '.join(_DTYPES)} (or a quantization_config: {ALLOWED_QUANT})")
+    served = " (served 16-bit, as vLLM --dtype auto does)" if dtype in ("float32", "float") else ""
+    return CheckpointWeights(half, f"checkpoint {field} {dtype}, no quantization_config{served} ({where})")
+
+
+def _mapping(q: object, where: str) -> dict[str, Any]:
+    if not isinstance(q, dict):
+        raise SpecError(f"{where}: quantization_config: value {_short(q)} is not allowed; expected a mapping "
+                        "(quant_method, modules_to_not_convert, ...)")
+    return q
+
+
+def _quant_format(q: dict[str, Any], where: str) -> str:
+    """The weight format of a ``quantization_config`` (module doc); SpecError for one outside it."""
+    method = q.get("quant_method")
+    if not isinstance(method, str) or not method:
+        raise SpecError(f"{where}: quantization_config.quant_method: value {_short(method)} is not allowed; "
+                        f"expected {ALLOWED_QUANT}")
+    if method in _METHODS:
+        return _METHODS[method]
+    if method == "modelopt":
+        algo = q.get("quant_algo")
+        if isinstance(algo, str) and algo in _MODELOPT_ALGOS:
+            return _MODELOPT_ALGOS[algo]
+        raise SpecError(f"{where}: quantization_config.quant_algo: value {_short(algo)} is not allowed with "
+                        f"quant_method modelopt; expected one of {', '.join(_MODELOPT_ALGOS)}")
+    if method in _INT4_METHODS:
+        bits = q.get("bits")
+        if bits == 4 and not isinstance(bits, bool):
+            return "int4"
+        raise SpecError(f"{where}: quantization_config.bits: value {_short(bits)} is not allowed with quant_method "
+                        f"{method}; expected 4 (int4, weight-only), or give --weights")
+    raise SpecError(f"{where}: quantization_config.quant_method: value {_short(method)} is not allowed; expected "
+                    f"{ALLOWED_QUANT}, or give --weights")
 
 
 def attention_weight_format(model_id: str, weight_format: str) -> str | None:
@@ -62,10 +219,12 @@ def _from_config(cfg: object, weight_format: str, where: str) -> str | None:
     q = cfg.get("quantization_config") if isinstance(cfg, dict) else None
     if q is None:
         return None
-    if not isinstance(q, dict):
-        raise SpecError(f"{where}: quantization_config: value {_short(q)} is not allowed; expected a mapping "
-                        "(quant_method, modules_to_not_convert, ...)")
-    if str(q.get("quant_method", "")).lower() != weight_format:
+    q = _mapping(q, where)
+    try:  # the format the checkpoint ships; a method outside the module doc's list only by its own name
+        ships = _quant_format(q, where)
+    except SpecError:
+        ships = str(q.get("quant_method", "")).lower()
+    if ships != weight_format:
         return None
     for key in _SKIP_KEYS:
         skipped = q.get(key)

@@ -29,6 +29,7 @@ def prediction_table(p: Prediction) -> list[Table]:
     rows = [
         ("layout", f"tp={p.tp} pp={p.pp} ep={p.ep}{' attention-DP' if p.attn_dp else ''}, {p.replicas} replica(s)"),
         ("formats (w/a/kv)", f"{p.weights}/{p.activations}/{p.kv}, GEMMs in {p.compute_format}"),
+        ("weights format from", p.weights_source),
         ("mode", "static batch" if p.mode == "static" else "continuous batching (max throughput)"),
         ("batch per replica" if p.mode == "static" else "concurrency per replica", f"{p.batch}"),
         ("lengths (in/out)", f"{p.input_tokens} / {p.output_tokens} tokens"),
@@ -72,7 +73,7 @@ def predict_cmd(
     chip: str = opts.chip_option(),
     model: str = opts.model_option(),
     count: int = opts.count_option(),
-    weights: str = opts.format_option("--weights", "bf16"),
+    weights: str | None = opts.format_option("--weights", opts.DEFAULT_WEIGHTS),
     activations: str | None = opts.format_option("--activations"), kv: str | None = opts.format_option("--kv"),
     tp: int | None = opts.parallel_option("tp"), pp: int | None = opts.parallel_option("pp"),
     ep: int | None = opts.parallel_option("ep"), attn_dp: bool | None = opts.attn_dp_option(),
@@ -103,8 +104,11 @@ def predict_cmd(
         raise InvalidSettingError("--max-ttft-ms/--max-tpot-ms apply to --max-throughput only")
     context_note = opts.check_context(model, input_tokens, output_tokens)
     cal, eng = opts.engine_setting(engine, calibration, chip)
-    cal, moe_note = opts.moe_kernel_setting(cal, eng, chip, weights, model, moe_kernel)
-    host = opts.engine_host(eng, chip, weights, model, input_tokens)
+    from inferchip.performance.setting import weight_choice
+
+    shipped = weight_choice(model, weights)[0]  # the setting's rule, for the engine's kernel and host time
+    cal, moe_note = opts.moe_kernel_setting(cal, eng, chip, shipped, model, moe_kernel)
+    host = opts.engine_host(eng, chip, shipped, model, input_tokens)
     host_s = 0.0 if host is None else host.total_s
     if max_ttft_ms is not None and max_ttft_ms / 1e3 <= host_s:
         raise InvalidSettingError(f"--max-ttft-ms {max_ttft_ms:g}: no TTFT meets it; {host.text()}")

@@ -17,7 +17,7 @@ from inferchip.interfaces.cli_options import files
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options import output as out
 from inferchip.interfaces.cli_options import serving as so
-from inferchip.interfaces.cli_options.tables import case_rows_table, curve_table, serve_tables
+from inferchip.interfaces.cli_options.tables import case_rows_table, curve_table, formats_line, serve_tables
 from inferchip.interfaces.cmd_predict import OutputFormat
 
 if TYPE_CHECKING:
@@ -34,15 +34,17 @@ def _progress(label: str) -> Progress:
                     transient=True, console=Console(stderr=True))
 
 
-def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, ep: int | None, weights: str,
-            activations: str | None, kv: str | None, calibration: Calibration | str | None, assumptions: str | None,
-            attn_dp: bool | None, input_tokens: int, output_tokens: int) -> tuple[ServingStepModel, int]:
-    """The resolved setting (one layout) and its serving step model: (step model, replicas).
+def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, ep: int | None,
+            weights: str | None, activations: str | None, kv: str | None, calibration: Calibration | str | None,
+            assumptions: str | None, attn_dp: bool | None, input_tokens: int,
+            output_tokens: int) -> tuple[ServingStepModel, int, dict[str, str]]:
+    """The resolved setting (one layout) and its serving step model: (step model, replicas, its formats and where
+    the weights' came from: ``performance.serving.format_fields``).
 
     With none of tp/pp/ep given the layout is ``predict``'s: the one with the most output tokens/s
     at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given)."""
     from inferchip.performance.predict import ask, best_layout, predict_setting
-    from inferchip.performance.serving import serving_step
+    from inferchip.performance.serving import format_fields, serving_step
     from inferchip.performance.setting import resolve_setting
 
     resolve = partial(resolve_setting, chip, model, count=count, weights=weights, activations=activations, kv=kv,
@@ -58,7 +60,15 @@ def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, e
         lay = found[0]
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
     setting = resolve(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp)
-    return serving_step(setting)
+    return (*serving_step(setting), format_fields(setting))
+
+
+def _shipped(model: str, weights: str | None) -> str:
+    """The weight format the setting will resolve (``performance.setting.weight_choice``), for the engine's expert
+    kernel, which is chosen before the setting is."""
+    from inferchip.performance.setting import weight_choice
+
+    return weight_choice(model, weights)[0]
 
 
 def _engine_config(engine: EngineSpec | None, step: ServingStepModel) -> SchedulerConfig:
@@ -102,7 +112,7 @@ def _assumptions_file(path: Path | None) -> str:
 
 
 def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp: int | None, pp: int | None,
-                 ep: int | None, attn_dp: bool | None, weights: str, activations: str | None, kv: str | None,
+                 ep: int | None, attn_dp: bool | None, weights: str | None, activations: str | None, kv: str | None,
                  calibration: str | None, engine: str | None, mtp: int | None, acceptance: float | None,
                  pools: tuple[Pool, Pool] | None, link_gb_per_s: float | None, link_latency_us: float | None,
                  input_tokens: int, output_tokens: int, concurrencies: list[int] | tuple[int, ...],
@@ -112,16 +122,18 @@ def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp:
     ``count_given``: ``--count`` as the user gave it, None where it is the default; ``pools``: ``--disagg`` parsed."""
     from inferchip.catalog.models import mtp_modules
     from inferchip.interfaces import serve_rows as sr
+    from inferchip.performance.setting import weight_choice
 
     sr.disagg_layout_conflict(pools, count_given, any(x is not None for x in (tp, pp, ep, attn_dp)))
+    weights, source = weight_choice(model, weights)  # a case row states its format: the setting's rule fills it
     engine_id = None if engine is None else opts.option_engine(engine).id
     v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software)
     sr.check_row_engine(v.engine_spec, chip, "--software" if engine_id is None and software else "--engine")
     over_limit = []
     if pools is None and (len(concurrencies) > 1 or (tp is None and pp is None and ep is None)):
         cal, _ = opts.engine_setting(engine_id or v.engine_spec.id, calibration, chip)
-        step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, cal, None, attn_dp,
-                                 input_tokens, output_tokens)
+        step, replicas, _ = _system(chip, model, count, tp, pp, ep, weights, activations, kv, cal, None, attn_dp,
+                                    input_tokens, output_tokens)
         lay = step.mm.layout
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
         over_limit = sr.memory_limit_note(step.kv_capacity_tokens, replicas, input_tokens, output_tokens,
@@ -145,7 +157,8 @@ def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp:
                                    engine_id=engine_id, input_tokens=input_tokens, output_tokens=output_tokens,
                                    concurrency=c, mtp=mtp is not None, disagg=pools, software=software)
         row = sr.run_row(v, case)
-        rows.append({**row, "notes": [*row["notes"], *no_module, *over_limit], **extra})
+        rows.append({**row, "weights": weights, "weights_source": source,
+                     "notes": [*row["notes"], *no_module, *over_limit], **extra})
     return rows
 
 
@@ -158,7 +171,7 @@ def serve_cmd(
     tp: int | None = opts.parallel_option("tp"), pp: int | None = opts.parallel_option("pp"),
     ep: int | None = opts.parallel_option("ep"),
     attn_dp: bool | None = opts.attn_dp_option(),
-    weights: str = opts.format_option("--weights", "bf16"),
+    weights: str | None = opts.format_option("--weights", opts.DEFAULT_WEIGHTS),
     activations: str | None = opts.format_option("--activations"), kv: str | None = opts.format_option("--kv"),
     rate: float | None = typer.Option(None, "--rate", help=opts.RATE_HELP,
                                          callback=opts.float_range("--rate", opts.MAX_RATE_PER_S,
@@ -217,8 +230,9 @@ def serve_cmd(
     from inferchip.performance.serving import serving_economics
 
     calibration, eng = opts.engine_setting(engine, calibration, chip)
-    calibration, moe_note = opts.moe_kernel_setting(calibration, eng, chip, weights, model, moe_kernel)
-    step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
+    calibration, moe_note = opts.moe_kernel_setting(calibration, eng, chip, _shipped(model, weights), model,
+                                                    moe_kernel)
+    step, replicas, formats = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
     arr: ArrivalsLike
     if rate is not None:
@@ -240,6 +254,7 @@ def serve_cmd(
     summary = res.summary()
     if "power_w_per_chip" in summary:
         summary.update(serving_economics(step, summary, res.num_chips))
+    summary.update(formats)
     summary["assumptions_file"] = _assumptions_file(assumptions)
     summary["engine"] = opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
     if output == OutputFormat.json:
@@ -249,6 +264,7 @@ def serve_cmd(
     con = out.console()
     for t in serve_tables(summary, title):
         con.print(t)
+    Console().print(formats_line(summary))
     Console().print(f"assumptions: {summary['assumptions_file']}")
     Console().print(opts.engine_line(summary["engine"], so.DEFAULT_SCHEDULER))
     if context_note:
@@ -266,7 +282,7 @@ def curve_cmd(
     tp: int | None = opts.parallel_option("tp"),
     pp: int | None = opts.parallel_option("pp"), ep: int | None = opts.parallel_option("ep"),
     attn_dp: bool | None = opts.attn_dp_option(),
-    weights: str = opts.format_option("--weights", "bf16"),
+    weights: str | None = opts.format_option("--weights", opts.DEFAULT_WEIGHTS),
     activations: str | None = opts.format_option("--activations"), kv: str | None = opts.format_option("--kv"),
     input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
     range_ratio: float = opts.range_ratio_option(),
@@ -306,8 +322,9 @@ def curve_cmd(
                     curve=True)
         return
     calibration, eng = opts.engine_setting(engine, calibration, chip)
-    calibration, moe_note = opts.moe_kernel_setting(calibration, eng, chip, weights, model, moe_kernel)
-    step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
+    calibration, moe_note = opts.moe_kernel_setting(calibration, eng, chip, _shipped(model, weights), model,
+                                                    moe_kernel)
+    step, replicas, formats = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
     host = opts.engine_host(eng, chip, step.mm.formats.weights, model, input_tokens)
     used_engine = opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
@@ -330,7 +347,7 @@ def curve_cmd(
                       hover_data=list(df.columns), title=f"{model} on {count} x {chip}: throughput vs interactivity")
         files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
     if output == OutputFormat.json:
-        typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency,
+        typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency, **formats,
                                 "assumptions_file": _assumptions_file(assumptions),
                                 "engine": used_engine,
                                 "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
@@ -338,6 +355,7 @@ def curve_cmd(
         return
     con = out.console()
     con.print(curve_table(df.to_dict(orient="records"), f"{model} on {count} x {chip}: throughput vs interactivity"))
+    con.print(formats_line(formats))
     con.print(f"assumptions: {_assumptions_file(assumptions)}")
     con.print(opts.engine_line(used_engine, so.DEFAULT_SCHEDULER))
 

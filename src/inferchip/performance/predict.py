@@ -54,7 +54,7 @@ def predict(
     model: str | ModelSpec,
     *,
     count: int = 1,
-    weights: str = "bf16",
+    weights: str | None = None,
     activations: str | None = None,
     kv: str | None = None,
     tp: int | None = None,
@@ -74,11 +74,12 @@ def predict(
     """Predict one model on one system: TTFT, TPOT, throughput, memory, power, energy, money.
 
     ``chip``/``model``: catalogue ids or file paths (or ChipParams/ModelSpec objects);
-    ``count``: chips in the system; ``weights``/``activations``/``kv``: number formats (defaults
-    follow the weights); ``tp``/``pp``/``ep``: the parallel layout (any one given fixes it;
-    none: searched for the most throughput); ``attn_dp``: True forces attention data
-    parallelism over the tp chips (MLA/MoE models), False forbids it, None lets the search
-    decide. ``input_tokens``/``output_tokens``: lengths in tokens; ``batch``: a static batch
+    ``count``: chips in the system; ``weights``/``activations``/``kv``: number formats (``weights``
+    None: what the model's checkpoint ships, its ``quantization_config`` else its ``torch_dtype``, said in
+    ``Prediction.weights_source``; activations and KV follow the weights); ``tp``/``pp``/``ep``: the
+    parallel layout (any one given fixes it; none: searched for the most throughput); ``attn_dp``: True
+    forces attention data parallelism over the tp chips (MLA/MoE models), False forbids it, None lets the
+    search decide. ``input_tokens``/``output_tokens``: lengths in tokens; ``batch``: a static batch
     of sequences per replica, or None for the most throughput under continuous batching within
     ``max_ttft_s``/``max_tpot_s`` (seconds). ``estimate``: low, central or high for estimated
     chip figures; ``calibration``/``assumptions``: YAML paths (None: the shipped ones).
@@ -218,6 +219,7 @@ def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Pred
         memory_per_chip_bytes=mm.weights_bytes + kv_bytes + act, memory_breakdown_bytes=mem,
         memory_capacity_per_chip_bytes=cp.memory_capacity_bytes,
         weights=fmt.weights, activations=fmt.activations, kv=fmt.kv, compute_format=setting.compute_format,
+        weights_source=setting.weights_source,
         breakdown={"prefill": _breakdown(met.prefill, idx, lay.pp), "decode": _breakdown(met.decode, idx, lay.pp)},
         notes=setting.notes,
     )

@@ -25,7 +25,8 @@ class Prediction:
     ``breakdown``: ``{prefill, decode} -> {op_class -> {time_s, share, bound}}``. ``extra`` (merged
     into :meth:`to_dict`): ``power_w_per_chip`` (W, board), ``output_tokens_per_j``,
     ``j_per_output_token``, ``usd_per_million_tokens``, ``chip_price_usd`` and the other money
-    figures where the chip has a TDP and a price."""
+    figures where the chip has a TDP and a price. ``weights_source``: where the weight format came from,
+    ``"--weights"`` where given, else the checkpoint's ``quantization_config`` or ``torch_dtype``."""
 
     chip_id: str
     model_id: str
@@ -55,6 +56,7 @@ class Prediction:
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     attn_dp: bool = False  # attention data-parallel over the tp chips (mapping.layout)
+    weights_source: str = "--weights"  # where ``weights`` came from (performance.setting.weight_choice)
 
     def __getattr__(self, name: str) -> Any:
         """``breakdown`` and ``extra`` of a prediction made by ``predict``'s fast path: figured when

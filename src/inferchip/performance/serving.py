@@ -165,7 +165,7 @@ def step_energy_model(cp: ChipParams, spec: ChipSpec | None, assumptions: Assump
 
 
 def serving_model(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None, *, count: int = 1,
-                  tp: int = 1, pp: int = 1, ep: int = 1, weights: str = "bf16", activations: str | None = None,
+                  tp: int = 1, pp: int = 1, ep: int = 1, weights: str | None = None, activations: str | None = None,
                   kv: str | None = None, calibration: Calibration | str | None = None, estimate: str = "central",
                   attn_dp: bool = False, assumptions: str | Assumptions | None = None,
                   chip_spec: ChipSpec | None = None) -> tuple[ServingStepModel, int]:
@@ -179,15 +179,28 @@ def serving_model(chip: str | ChipParams | Setting, model: str | ModelSpec | Non
     ``chip`` is a ChipParams. ``attn_dp``: attention data-parallel over the tp chips (MLA/MoE
     models, ``mapping.layout``).
     """
+    return serving_step(serving_setting(chip, model, count=count, tp=tp, pp=pp, ep=ep, weights=weights,
+                                        activations=activations, kv=kv, calibration=calibration, estimate=estimate,
+                                        attn_dp=attn_dp, assumptions=assumptions, chip_spec=chip_spec))
+
+
+def serving_setting(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None, **system: Any
+                    ) -> Setting:
+    """The setting :func:`serving_model` simulates: ``chip`` itself where it is a Setting, else
+    :func:`~inferchip.performance.setting.resolve_setting` of the arguments (``system``: as
+    :func:`serving_model` takes them) with the layout fixed."""
     if isinstance(chip, Setting):
-        setting = chip
-    elif model is None:
+        return chip
+    if model is None:
         raise InvalidSettingError("serving_model: give the model (or a resolved Setting as the chip)")
-    else:
-        setting = resolve_setting(chip, model, count=count, tp=tp, pp=pp, ep=ep, weights=weights,
-                                  activations=activations, kv=kv, calibration=calibration, estimate=estimate,
-                                  attn_dp=attn_dp, assumptions=assumptions, chip_spec=chip_spec)
-    return serving_step(setting)
+    return resolve_setting(chip, model, **{"tp": 1, "pp": 1, "ep": 1, "attn_dp": False, **system})
+
+
+def format_fields(setting: Setting) -> dict[str, str]:
+    """The formats a serving run uses and where the weights' came from (``Setting.weights_source``: the
+    ``--weights`` given, else the checkpoint's quantization_config or torch_dtype), as its summary reports them."""
+    f = setting.formats
+    return {"weights": f.weights, "activations": f.activations, "kv": f.kv, "weights_source": setting.weights_source}
 
 
 def serving_step(setting: Setting) -> tuple[ServingStepModel, int]:
@@ -249,7 +262,8 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
     the run lasts ``num_requests`` requests (1000
     when neither it nor ``duration_s``, in seconds, is given). SLOs are in seconds.
 
-    Returns the run's summary (``SimResult.summary``): latencies in seconds (``ttft_s_p50``,
+    Returns the run's summary (``SimResult.summary``) with the formats (``weights``, ``activations``, ``kv``) and
+    ``weights_source`` (:func:`format_fields`): latencies in seconds (``ttft_s_p50``,
     ``tpot_s_mean``, ...), ``output_tokens_per_s`` (whole system) and per chip, and where the chip
     publishes a TDP ``power_w_per_chip`` (W), tokens per joule and the money figures.
     """
@@ -257,7 +271,8 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
 
     if (rate_per_s is None) == (concurrency is None):
         raise InvalidSettingError("give exactly one of rate_per_s or concurrency")
-    step, replicas = serving_model(chip, model, **system)
+    setting = serving_setting(chip, model, **system)
+    step, replicas = serving_step(setting)
     if concurrency is not None:
         arr: Any = benchmark_clients(concurrency, input_tokens, output_tokens, range_ratio)
     else:
@@ -266,7 +281,7 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
         num_requests = 1000
     res = simulate(step, arr, duration_s=duration_s, num_requests=num_requests, seed=seed, replicas=replicas,
                    slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s)  # default scheduler: per the step's ranks
-    summary = res.summary()
+    summary = {**res.summary(), **format_fields(setting)}
     if "power_w_per_chip" in summary:
         estimate = chip.estimate if isinstance(chip, Setting) else system.get("estimate", "central")
         summary.update(serving_economics(step, summary, res.num_chips, estimate))

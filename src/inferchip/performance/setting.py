@@ -58,7 +58,9 @@ class Setting:
 
     ``chip``: parameters at the ``estimate`` corner; ``chip_spec``: its full spec (memory type,
     node, price) or None (energy then assumes defaults, said in the notes); ``formats``: weights,
-    activations and KV with the defaults filled in; ``compute_format``: the format the GEMMs run
+    activations and KV with the defaults filled in; ``weights_source``: where the weight format came from
+    (``"--weights"`` where given, else the checkpoint's ``quantization_config`` or ``torch_dtype``:
+    :func:`weight_choice`); ``compute_format``: the format the GEMMs run
     in on this chip (the next wider one where it has no units for the wanted one);
     ``layouts``: the one layout given (``layout_given``) or every candidate the search weighs,
     each with its replicas filling ``count`` chips.
@@ -77,6 +79,7 @@ class Setting:
     calibration: Calibration
     assumptions: Assumptions
     assumptions_path: str | None = None
+    weights_source: str = "--weights"
     _mapped: dict[Layout, MappedModel] = field(default_factory=dict, repr=False, compare=False)
     sweeps: Sweeps = field(default_factory=dict, repr=False, compare=False)  # see operating.operating_point
     derived: Derived = field(default_factory=lambda: Derived(), repr=False, compare=False)  # fast_path's
@@ -127,7 +130,8 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None,
                     attention_weights: str | None = None, chip: ChipParams | None = None) -> Formats:
     """Number formats of a setting from the CLI choices, with the defaults filled in.
 
-    Defaults: activations bf16 for 16-bit and weight-only int4 weights, fp8 for fp4/mxfp4
+    Defaults: activations fp16 for fp16 weights (the one dtype a float16 checkpoint is served in),
+    bf16 for other 16-bit/fp32 and weight-only int4 weights, fp8 for fp4/mxfp4
     weights (W4A8), else the weight format; KV as the activations (fp8 for 4-bit activations),
     bf16 otherwise. ``--activations fp4`` / ``mxfp4`` (W4A4, NVFP4 or MXFP4) needs 4-bit float
     weights; its GEMMs run at the 4-bit peak (``spec.formats.compute_format``) and attention
@@ -141,7 +145,7 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None,
     """
     check_format(weights, "--weights")
     if activations is None:
-        activations = "bf16" if weights in ("int4", "fp4", "mxfp4", "bf16", "fp16", "fp32") else weights
+        activations = "bf16" if weights in ("int4", "fp4", "mxfp4", "bf16", "fp32") else weights
         if weights in FOUR_BIT_FLOAT and not dequantises_four_bit(chip, weights):
             activations = "fp8"
     check_format(activations, "--activations")
@@ -194,6 +198,19 @@ def format_choice(weights: str, activations: str | None, kv: str | None, attenti
     return fmt, got, notes
 
 
+def weight_choice(model_id: str, weights: str | None) -> tuple[str, str]:
+    """(weight format, where it came from) of a setting: ``weights`` as given (``"--weights"``), else what
+    ``model_id``'s checkpoint ships (:func:`~inferchip.catalog.checkpoints.checkpoint_weights`). The one rule
+    :func:`resolve_setting` applies; a command that needs the format before it resolves the setting (the
+    engine's expert kernel and host time, a case row) asks it here."""
+    if weights is not None:
+        return weights, "--weights"
+    from inferchip.catalog.checkpoints import checkpoint_weights
+
+    shipped = checkpoint_weights(model_id)
+    return shipped.format, shipped.source
+
+
 def positive(name: str, v: int | float | None) -> None:
     """Refuse an option value that is not a finite number above 0 (None: not given), naming it: a NaN or an
     infinity would pass ``v <= 0`` and fail later as a raw ValueError or OverflowError, a string as a TypeError."""
@@ -206,7 +223,7 @@ def positive(name: str, v: int | float | None) -> None:
         raise InvalidSettingError(f"{name} must be positive, got {v}; allowed: a finite number above 0")
 
 
-def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: int = 1, weights: str = "bf16",
+def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: int = 1, weights: str | None = None,
                     activations: str | None = None, kv: str | None = None, tp: int | None = None,
                     pp: int | None = None, ep: int | None = None, attn_dp: bool | None = None,
                     estimate: str = "central", calibration: Calibration | str | None = None,
@@ -222,6 +239,10 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     the search decide. ``within``: the sizes given constrain the search instead of fixing the
     layout (a measurement row's rule: :func:`_within`). ``estimate``: low, central or high for
     estimated chip figures.
+    ``weights``: the weights' number format; None (not given): the format the model's checkpoint ships
+    (:func:`weight_choice`: its ``quantization_config``, else its ``torch_dtype``), said in
+    ``Setting.weights_source``; activations and KV then default as for that format given
+    (:func:`resolve_formats`).
     ``calibration``: a Calibration, a YAML path, ``"none"``, or None (the shipped one).
     ``assumptions``: energy/money constants, a YAML path merged over the bundled file, or None.
     """
@@ -265,7 +286,7 @@ def estimate_level(estimate: str) -> EstimateLevel:
     raise InvalidSettingError(f"--estimate must be low, central or high, got {estimate}")
 
 
-def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights: str, activations: str | None,
+def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights: str | None, activations: str | None,
              kv: str | None, tp: int | None, pp: int | None, ep: int | None, attn_dp: bool | None, estimate: str,
              calibration: Calibration | str | None, assumptions: str | Assumptions | None,
              chip_spec: ChipSpec | None, within: bool, attention_weights: str | None = None) -> Setting:
@@ -286,8 +307,9 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
 
         ms = load_model(model)
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
-    fmt, got, notes = format_choice(weights, activations, kv, attention_weights, chip=cp,
-                                    model_id=model if isinstance(model, str) else ms.id)
+    model_id = model if isinstance(model, str) else ms.id
+    weights, source = weight_choice(model_id, weights)
+    fmt, got, notes = format_choice(weights, activations, kv, attention_weights, chip=cp, model_id=model_id)
     given = tp is not None or pp is not None or ep is not None
     if within:
         layouts = _within(ms, cp, count, tp, pp, ep)
@@ -307,7 +329,7 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
 
     a = assumptions if isinstance(assumptions, Assumptions) else load_assumptions(assumptions)
     return Setting(cp, chip_spec, ms, fmt, got, tuple(notes), count, tuple(layouts), given and not within, level,
-                   cal, a, assumptions if isinstance(assumptions, str) else None)
+                   cal, a, assumptions if isinstance(assumptions, str) else None, source)
 
 
 def _within(ms: ModelSpec, cp: ChipParams, count: int, tp: int | None, pp: int | None, ep: int | None) -> list[Layout]:

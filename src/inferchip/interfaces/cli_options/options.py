@@ -44,7 +44,7 @@ REQUESTS_HELP = ("Number of requests (default 1000 without --duration); " + _WHI
 # One default per option across commands.
 DEFAULT_INPUT_TOKENS = 1024
 DEFAULT_OUTPUT_TOKENS = 1024
-DEFAULT_WEIGHTS = "bf16"
+DEFAULT_WEIGHTS = None  # what the checkpoint ships (performance.setting.weight_choice); review: fp8, vision: int8
 ESTIMATES = ("low", "central", "high")
 
 
@@ -181,7 +181,8 @@ _MS_HELP = {
     "--slo-tpot-ms": "SLO on each request's TPOT, ms: goodput and SLO attainment count the requests within every "
                      "limit given.",
 }
-_FORMAT_HELP = {"--weights": "Weight format: bf16, fp16, fp8, int8, fp4, mxfp4, int4.",
+_FORMAT_HELP = {"--weights": "Weight format: bf16, fp16, fp8, int8, fp4, mxfp4, int4; default: what the "
+                             "checkpoint ships (its config's quantization_config, else its torch_dtype).",
                 "--activations": "Activation format (default follows weights).",
                 "--kv": "KV-cache format (default follows activations)."}
 

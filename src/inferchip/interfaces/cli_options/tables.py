@@ -83,6 +83,15 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Callable[[Any], str]], ...]], .
 )
 
 
+FORMAT_KEYS = ("weights", "activations", "kv", "weights_source")  # serve/curve: one line (formats_line)
+
+
+def formats_line(fields: dict[str, Any]) -> str:
+    """The formats of a serve or curve run and where the weights' came from, in one line."""
+    return (f"formats (w/a/kv): {fields['weights']}/{fields['activations']}/{fields['kv']}; weights format from "
+            f"{fields['weights_source']}")
+
+
 def serve_tables(summary: dict[str, Any], title: str) -> list[Table]:
     """The latency table and the table of everything else, for ``serve``'s summary."""
     lat = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
@@ -105,7 +114,7 @@ def serve_tables(summary: dict[str, Any], title: str) -> list[Table]:
             v = summary[key]
             rest.add_row(f"  {label}", "-" if v is None else f(v))
             shown.add(key)
-    known = {k for _, rows in SECTIONS for _, k, _ in rows} | {"assumptions_file", "engine"}  # engine: its own line
+    known = {k for _, rows in SECTIONS for _, k, _ in rows} | {"assumptions_file", "engine", *FORMAT_KEYS}  # own lines
     extra = [k for k in summary if k not in known and not any(k.startswith(p + "_") for _, p in LATENCIES)]
     if extra:  # a figure this table does not know yet: shown as it is, not dropped
         rest.add_row("[bold]other[/]", "")
