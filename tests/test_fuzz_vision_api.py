@@ -63,3 +63,63 @@ def test_a_calibration_of_another_type_is_refused(calibration):
     with pytest.raises(InvalidSettingError, match=r"calibration = .*; allowed: a VisionCalibration, a calibration "
                                                   r"YAML path, 'none'"):
         frame_cost(CHIP, NET, 1, calibration=calibration)
+
+
+# Stop 39 (newuser39): a vision call had no memory check. `spatial: [1e7, 1e7]` was costed at 35 million seconds a
+# frame and `vision --batch 65536` of ResNet-50 on one H100 (118 GB of activations at least) was answered.
+
+def _resnet_with_input(tmp_path, side: int):
+    import yaml
+
+    from inferchip.catalog.vision_networks import load_network_spec
+
+    raw = yaml.safe_load(load_network_spec(NET).model_dump_json())
+    raw["input"]["spatial"] = [side, side]
+    path = tmp_path / f"r50-{side}.yaml"
+    path.write_text(yaml.safe_dump({k: v for k, v in raw.items() if v is not None}))
+    return path
+
+
+@settings(max_examples=15, deadline=None)
+@given(side=st.integers(min_value=400_000, max_value=10**7))
+def test_an_input_no_chip_memory_holds_is_refused_with_what_would_make_it_fit(side):
+    import tempfile
+    from pathlib import Path
+
+    from inferchip.errors import DoesNotFitError
+    from inferchip.performance.vision import load_network
+
+    with tempfile.TemporaryDirectory() as tmp:
+        net = load_network(str(_resnet_with_input(Path(tmp), side)))
+    with pytest.raises(DoesNotFitError, match=r"does not fit on nvidia-h100-sxm-80gb: a call of 1 frame needs at "
+                                              r"least .* GB per chip .* GB is usable; what would make it fit: a "
+                                              r"smaller input"):
+        frame_cost(CHIP, net, 1)
+
+
+def test_the_memory_floor_is_the_weights_and_the_largest_layers_input_and_output():
+    """Hand count: ResNet-50 int8 holds 25,557,032 weights (1 B each); its largest layer is the first bottleneck's
+    1x1 expansion at 56 x 56 (in 64 channels + the 256-channel shortcut, out 256: 576 x 3,136 = 1,806,336 B)."""
+    from inferchip.performance.vision import load_network, memory_need
+
+    need = memory_need(load_network(NET), "int8")
+    assert need.weights_bytes == 25_557_032
+    assert need.activation_bytes_per_frame == (64 + 256 + 256) * 56 * 56
+    f = frame_cost(CHIP, NET, [1, 8])
+    assert list(f.memory_per_chip_bytes) == [need.weights_bytes + k * need.activation_bytes_per_frame for k in (1, 8)]
+
+
+def test_vision_cli_refuses_a_batch_the_memory_does_not_hold_and_names_the_largest():
+    from cli_in_process import run_main
+
+    from inferchip.performance.vision import load_network, memory_need
+
+    code, out = run_main(["vision", "--chip", CHIP, "--model", NET, "--batch", "1,8,65536"])
+    usable = frame_cost(CHIP, NET, 1).usable_memory_bytes
+    fits = memory_need(load_network(NET), "int8").fitting_frames(usable)
+    assert code == 2 and "Traceback" not in out, out
+    assert f"error: --batch 65536: resnet50-v1.5 at int8 does not fit on 1 x {CHIP}" in out, out
+    assert f"allowed: at most {fits:,} frames per call on 1 chip" in out, out
+    assert run_main(["vision", "--chip", CHIP, "--model", NET, "--batch", str(fits)])[0] == 0  # control: the edge
+    assert run_main(["vision", "--chip", CHIP, "--model", NET, "--batch", str(fits + 1)])[0] == 2
+    assert run_main(["vision", "--chip", CHIP, "--model", NET, "--batch", "65536", "--count", "2"])[0] == 0
