@@ -24,7 +24,8 @@ CHIP, NET = "nvidia-h100-sxm-80gb", "resnet50-v1.5"
 BATCH_MAX, MAX_VISION_CHIPS = 65536, 4096  # `inferchip vision --help`: --batch 1 to 65536, --count 1 to 4,096
 
 BAD_BATCH = st.one_of(st.integers(max_value=0), st.integers(min_value=BATCH_MAX + 1),
-                      st.sampled_from(["8", "1,8", True, False, math.nan, math.inf, 2.5, [1, "8"], [[1, 8]], []]))
+                      st.sampled_from(["8", "1,8", True, False, math.nan, math.inf, 2.5, [1, "8"], [[1, 8]], [],
+                                       [True, 2], [2, False], (1, np.True_)]))  # stop 39: [True, 2] read as [1, 2]
 
 
 @settings(max_examples=60, deadline=None)
@@ -111,7 +112,6 @@ def test_the_memory_floor_is_the_weights_and_the_largest_layers_input_and_output
 
 def test_vision_cli_refuses_a_batch_the_memory_does_not_hold_and_names_the_largest():
     from cli_in_process import run_main
-
     from inferchip.performance.vision import load_network, memory_need
 
     code, out = run_main(["vision", "--chip", CHIP, "--model", NET, "--batch", "1,8,65536"])
@@ -123,3 +123,12 @@ def test_vision_cli_refuses_a_batch_the_memory_does_not_hold_and_names_the_large
     assert run_main(["vision", "--chip", CHIP, "--model", NET, "--batch", str(fits)])[0] == 0  # control: the edge
     assert run_main(["vision", "--chip", CHIP, "--model", NET, "--batch", str(fits + 1)])[0] == 2
     assert run_main(["vision", "--chip", CHIP, "--model", NET, "--batch", "65536", "--count", "2"])[0] == 0
+
+
+@pytest.mark.parametrize("batch", ["1,1", "8,1,8", "2,4,2,4"])
+def test_vision_cli_refuses_a_batch_size_given_twice(batch):
+    """Stop 39: `vision --batch 1,1` printed the row twice."""
+    from cli_in_process import run_main
+
+    code, out = run_main(["vision", "--chip", CHIP, "--model", NET, "--batch", batch])
+    assert code == 2 and f"'{batch}': batch size(s) given twice" in out and "allowed: each batch size once" in out, out

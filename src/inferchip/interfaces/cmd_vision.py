@@ -39,6 +39,10 @@ def _batches(text: str) -> list[int]:
         raise typer.BadParameter(f"'{text}': a comma-separated list of whole numbers", param_hint="--batch") from None
     if not out or any(not 1 <= b <= BATCH_MAX for b in out):
         raise typer.BadParameter(f"'{text}': batch sizes between 1 and {BATCH_MAX}", param_hint="--batch")
+    twice = sorted({b for b in out if out.count(b) > 1})
+    if twice:  # the row was printed twice
+        raise typer.BadParameter(f"'{text}': batch size(s) given twice: {', '.join(map(str, twice))}; allowed: each "
+                                 "batch size once", param_hint="--batch")
     return out
 
 

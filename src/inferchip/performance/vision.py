@@ -101,9 +101,12 @@ def _params(spec: ChipSpec) -> ChipParams:
 def _batch(batch: npt.ArrayLike) -> npt.NDArray[np.float64]:
     given = np.asarray(batch)
     bad = InvalidSettingError(f"batch: frames per call must be whole numbers from 1 to {BATCH_MAX:,} (one or a "
-                              f"list of them), got {given!r}")
+                              f"list of them), got {batch!r}")
     if given.dtype.kind not in "iuf":  # a string '8' or a bool True is not a frame count
         raise bad
+    items = np.ravel(np.asarray(batch, dtype=object))
+    if given.dtype.kind != "f" and any(isinstance(x, bool | np.bool_) for x in items):
+        raise bad  # [True, 2]: numpy casts the bool to 1
     b = np.atleast_1d(given.astype(float))
     if (b.ndim != 1 or b.size == 0 or not np.all(np.isfinite(b)) or np.any(b < 1) or np.any(b > BATCH_MAX)
             or np.any(b != np.round(b))):
