@@ -76,6 +76,7 @@ def _resnet_with_input(tmp_path, side: int):
 
     raw = yaml.safe_load(load_network_spec(NET).model_dump_json())
     raw["input"]["spatial"] = [side, side]
+    raw["id"] = "my-r50"
     path = tmp_path / f"r50-{side}.yaml"
     path.write_text(yaml.safe_dump({k: v for k, v in raw.items() if v is not None}))
     return path
@@ -92,9 +93,9 @@ def test_an_input_no_chip_memory_holds_is_refused_with_what_would_make_it_fit(si
 
     with tempfile.TemporaryDirectory() as tmp:
         net = load_network(str(_resnet_with_input(Path(tmp), side)))
-    with pytest.raises(DoesNotFitError, match=r"does not fit on nvidia-h100-sxm-80gb: a call of 1 frame needs at "
-                                              r"least .* GB per chip .* GB is usable; what would make it fit: a "
-                                              r"smaller input"):
+    with pytest.raises(DoesNotFitError, match=r"r50-\d+\.yaml \(my-r50\) does not fit on nvidia-h100-sxm-80gb: a "
+                                              r"call of 1 frame needs at least .* GB per chip .* GB is usable; what "
+                                              r"would make it fit: a smaller input"):
         frame_cost(CHIP, net, 1)
 
 

@@ -86,11 +86,8 @@ def vision_cmd(
     sizes = _batches(batch)
     net = load_vision_model(model, dim)
     spec = load_chip(chip)
-    try:
-        f = frame_cost(spec, net, np.array(sizes, dtype=float), precision=precision, chips=chips)
-    except DoesNotFitError as err:
-        raise DoesNotFitError(f"--model {model}: {err}" if model.strip() != net.id else str(err)) from None
-    _refuse_batches_that_do_not_fit(f, net.id, spec.id, precision, chips)
+    f = frame_cost(spec, net, np.array(sizes, dtype=float), precision=precision, chips=chips)
+    _refuse_batches_that_do_not_fit(f, net.named, spec.id, precision, chips)
     rows = [{"batch": int(b), "latency_s": float(t), "frames_per_s": float(b / t), "energy_j_per_frame": float(e / b),
              "power_w": float(p)} for b, t, e, p in zip(f.batch, f.latency_s, f.energy_j, f.power_w, strict=True)]
     notes = list(f.notes)

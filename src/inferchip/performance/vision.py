@@ -148,7 +148,7 @@ def _check_fit(spec: ChipSpec, net: VisionNetwork, need: MemoryNeed, per_chip: n
     fits = need.fitting_frames(usable)
     smaller = f"a smaller batch (at most {fits:,} frames per chip fit), " if fits else ""
     raise DoesNotFitError(
-        f"{net.id} does not fit on {spec.id}: a call of {frames} needs at least {got / 1e9:,.4g} GB per chip "
+        f"{net.named} does not fit on {spec.id}: a call of {frames} needs at least {got / 1e9:,.4g} GB per chip "
         f"(weights {need.weights_bytes / 1e9:,.4g} GB, the input and output of its largest layer "
         f"'{need.largest_layer}' {need.activation_bytes_per_frame * least / 1e9:,.4g} GB) but "
         f"{usable / 1e9:,.4g} GB is usable; what would make it fit: {smaller}a smaller input (the network's "

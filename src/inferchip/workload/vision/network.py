@@ -142,7 +142,7 @@ def build_network(spec: VisionNetworkSpec, where: str | None = None) -> VisionNe
     net = VisionNetwork(id=spec.id, name=spec.name, family=spec.family, precision=spec.precision,
                         layers=tuple(tr.layers), frames_per_sample=spec.frames_per_sample,
                         sources=tuple(s.citation for s in spec.sources),
-                        notes=(spec.notes,) if spec.notes else (), spec=spec)
+                        notes=(spec.notes,) if spec.notes else (), spec=spec, file=where)
     off = published_mismatches(net, spec, src)
     return replace(net, notes=(*net.notes, *off)) if off else net
 
