@@ -82,3 +82,23 @@ def test_predict_refuses_a_request_beyond_the_context_window_as_the_cli_does(inp
         with pytest.raises(InvalidSettingError, match=f"= {inp + out:,} is beyond the context window.*131,072"):
             ic.predict(CHIP, MODEL, count=8, tp=8, batch=1, input_tokens=inp, output_tokens=out)
     assert ic.predict(CHIP, MODEL, count=8, tp=8, batch=1, input_tokens=131_000, output_tokens=72).ttft_s > 0
+
+
+@pytest.mark.parametrize(("kwargs", "name", "shown"), [
+    ({"count": 2.5}, "--count", "2.5"), ({"count": 1e30}, "--count", "1e+30"), ({"count": None}, "--count", "None"),
+    ({"count": 2.0}, "--count", "2.0"), ({"count": 2, "pp": 1.5}, "--pp", "1.5")])
+def test_a_chip_count_that_is_not_a_whole_number_is_named(kwargs, name, shown):
+    """Stop 39 (newuser39): ``count=2.5``, ``1e30`` or ``None`` ended in ``TypeError: 'float' object cannot be
+    interpreted as an integer`` (or ``NoneType + int``) inside the layout search."""
+    with pytest.raises(InvalidSettingError) as err:
+        ic.predict(CHIP, MODEL, batch=1, **kwargs)
+    text = str(err.value)
+    assert text.startswith(f"{name} must be a whole number of chips, got {shown} (") and "allowed: a whole number " \
+        "from 1" in text, text
+
+
+def test_a_numpy_whole_number_of_chips_is_taken():
+    """Control: a numpy integer is a whole number."""
+    import numpy as np
+
+    assert ic.predict(CHIP, MODEL, batch=1, count=np.int64(2)).num_chips == 2

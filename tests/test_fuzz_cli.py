@@ -111,6 +111,10 @@ def option_cases() -> list[tuple[list[str], tuple[str, ...]]]:
         cases.append((["validate", "cases.csv", "--page", v], ("--page", ".md")))
     for v in ("out/cal.txt", "out/cal.json", "out/cal", "out/cal.yaml.bak"):  # stop 36: YAML under any name
         cases.append((["calibrate", "cases.csv", "-o", v, "--no-cv"], ("--output", ".yaml")))
+    # stop 39: a folder os.access calls writable where no file can be made (/proc): refused before the fit, not after
+    cases.append((["calibrate", "cases.csv", "-o", "/proc/inferchip-fuzz.yaml", "--no-cv"],
+                  ("--output", "cannot create a file in folder /proc")))
+    cases.append((["validate", "cases.csv", "--page", "/proc/inferchip-fuzz.md"], ("--page", "folder /proc")))
     for v in ("0", "-1", "nan", "", "x" * 300, "1e12", "2.5"):  # a huge count is capped at the cores (a note)
         cases.append((["validate", "cases.csv", "--workers", v], ("--workers",)))
     for v in BAD:

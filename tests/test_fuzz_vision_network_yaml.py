@@ -114,3 +114,31 @@ def test_an_edited_network_file_is_rebuilt_not_served_from_the_cache(tmp_path):
     raw["graph"][0]["out"] = 32
     path.write_text(yaml.safe_dump(raw) + "\n# edited\n")
     assert load_network(str(path)).params > first
+
+
+def _write_input(tmp: Path, net: str, spatial: list[int]) -> Path:
+    raw = yaml.safe_load(load_network_spec(net).model_dump_json())
+    raw["input"]["spatial"] = spatial
+    raw = {k: v for k, v in raw.items() if v is not None}
+    path = tmp / f"{net}-spatial-{next(_SERIAL)}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_an_input_of_another_rank_than_the_family_is_refused(tmp_path, data):
+    """Stop 39 (newuser39): ``spatial: [640]`` on an image network was traced as 1-D convolutions with no remark
+    (and [224, 224, 224] on ResNet-50 as 3-D ones, 68 x the published MACs). Now the file, the field, the value and
+    the rank the family takes are named."""
+    net = data.draw(st.sampled_from(vision_network_ids()))
+    rank = 3 if load_network_spec(net).family == "medical-3d" else 2
+    n = data.draw(st.sampled_from([r for r in (1, 2, 3) if r != rank]))
+    spatial = data.draw(st.lists(st.integers(8, 512), min_size=n, max_size=n))
+    path = _write_input(tmp_path, net, spatial)
+    with pytest.raises(SpecError) as err:
+        load_network(str(path))
+    msg = str(err.value)
+    assert msg == (f"{path}: input.spatial = {spatial}: a '{load_network_spec(net).family}' network takes {rank} "
+                   f"spatial sizes ({'D, H, W' if rank == 3 else 'H, W'}), not {n} (its layers would be traced {n}-D); "
+                   f"allowed: {rank} whole numbers"), msg

@@ -82,3 +82,39 @@ def test_a_range_ratio_the_open_loop_or_trace_would_ignore_is_refused(tmp_path, 
 def test_the_default_range_ratio_still_serves_an_open_loop():
     code, text = run_main([*BASE, "--rate", "5", "--requests", "10", "--format", "json"])
     assert code == 0 and json.loads(text)["num_completed"] == 10, text[-400:]
+
+
+def _duplicated_traces() -> list[tuple[str, str, str]]:
+    """(file name, text, the name given twice): a column or key repeated in a generated position, seeded."""
+    rng = random.Random(39)
+    fields = ["arrival_s", "input_tokens", "output_tokens"]
+    cases = []
+    for _ in range(4):
+        twice = rng.choice(fields)
+        cols = [*fields]
+        cols.insert(rng.randint(0, 3), twice)
+        values = {"arrival_s": "0", "input_tokens": "128", "output_tokens": "16"}
+        cases.append(("t.csv", ",".join(cols) + "\n" + ",".join(values[c] for c in cols) + "\n", twice))
+        pairs = [f'"{c}": {values[c]}' for c in cols]
+        cases.append(("t.jsonl", '{"arrival_s": 0, "input_tokens": 128, "output_tokens": 16}\n{' + ", ".join(pairs)
+                      + "}\n", twice))
+    return cases
+
+
+@pytest.mark.parametrize(("name", "text", "twice"), _duplicated_traces())
+def test_a_column_or_key_given_twice_is_refused_naming_it(tmp_path, name, text, twice):
+    """Stop 39 (newuser39): ``input_tokens,...,input_tokens`` (CSV) or a JSON object with a key twice was served with
+    one of the two values, silently (csv.DictReader and json keep the last)."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SpecError, match=rf"{path.name}: (header|row 2 \(line 2\)): '{twice}' given twice; allowed: "
+                                        r"each of \['arrival_s', 'input_tokens', 'output_tokens'\] once"):
+        load_trace(path)
+
+
+@pytest.mark.parametrize("line", ["[]", "[1, 2]", '[["arrival_s", 0]]', "3", '"x"', "null"])
+def test_a_jsonl_row_that_is_not_an_object_is_refused(tmp_path, line):
+    path = tmp_path / "t.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(SpecError, match=r"row 1 \(line 1\): expected a JSON object"):
+        load_trace(path)

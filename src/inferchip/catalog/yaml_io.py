@@ -155,8 +155,35 @@ def _in_user_words(kind: str, msg: str, ctx: dict[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
+def _fields_at(model: Any, parts: list[str]) -> list[str] | None:
+    """The field names a pydantic model takes at the mapping ``parts`` leads to (None where the path goes through
+    anything but nested models: a dict, a list, a union)."""
+    for part in parts:
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            return None
+        model = fields[part].annotation
+    fields = getattr(model, "model_fields", None)
+    if fields is None:
+        return None
+    return [f.alias or name for name, f in fields.items()]
+
+
+def _unknown_field(model: Any, parts: list[str]) -> str:
+    """'unknown field' with the fields allowed there and the closest to the one given."""
+    allowed = _fields_at(model, parts[:-1]) if model is not None and parts else None
+    if not allowed:
+        return _WORDS["extra_forbidden"]
+    import difflib
+
+    near = difflib.get_close_matches(parts[-1], allowed, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(near)}? " if near else ""
+    shown = ", ".join(allowed[:20]) + (f", ... ({len(allowed)} in all)" if len(allowed) > 20 else "")
+    return f"unknown field; {hint}allowed here: {shown}"
+
+
 def describe_validation_error(exc: ValidationError, where: str,
-                              renamed: dict[str, tuple[str, str]] | None = None) -> str:
+                              renamed: dict[str, tuple[str, str]] | None = None, model: Any = None) -> str:
     """One line per problem: ``WHERE: FIELD = VALUE: what is allowed``, in the user's words.
 
     ``renamed`` maps an old dotted key to (new key, what its unit means): an old key in a
@@ -176,6 +203,8 @@ def describe_validation_error(exc: ValidationError, where: str,
             new, note = renamed[loc]
             lines.insert(0, (f"{where}: {loc} was renamed to {new} ({note})", None))
             renamed_to.add(new)
+        elif kind == "extra_forbidden" and model is not None:
+            lines.append((f"{where}: {loc} = {_shown(value)}: {_unknown_field(model, parts)}", None))
         elif kind == "missing":
             lines.append((f"{where}: {loc} is missing: this field is required", loc))
         else:
@@ -190,7 +219,7 @@ def validate(model: type[M], data: dict[str, Any], where: str) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         renamed = getattr(model, "renamed_fields", None)
-        raise SpecError(describe_validation_error(exc, where, renamed)) from None
+        raise SpecError(describe_validation_error(exc, where, renamed, model)) from None
     except RecursionError:
         raise SpecError(f"{where}: not a spec: nested too deeply") from None
 

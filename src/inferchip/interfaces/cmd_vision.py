@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
 import typer
 from rich.table import Table
 
+from inferchip.errors import DoesNotFitError
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import aliases
@@ -20,6 +24,9 @@ from inferchip.interfaces.cli_options.vision import (
 from inferchip.interfaces.cmd_predict import OutputFormat
 from inferchip.spec.vision import BATCH_MAX, MAX_VISION_CHIPS
 
+if TYPE_CHECKING:
+    from inferchip.performance.vision import FrameCost
+
 
 def _batches(text: str) -> list[int]:
     items = text.split(",")
@@ -32,7 +39,26 @@ def _batches(text: str) -> list[int]:
         raise typer.BadParameter(f"'{text}': a comma-separated list of whole numbers", param_hint="--batch") from None
     if not out or any(not 1 <= b <= BATCH_MAX for b in out):
         raise typer.BadParameter(f"'{text}': batch sizes between 1 and {BATCH_MAX}", param_hint="--batch")
+    twice = sorted({b for b in out if out.count(b) > 1})
+    if twice:  # the row was printed twice
+        raise typer.BadParameter(f"'{text}': batch size(s) given twice: {', '.join(map(str, twice))}; allowed: each "
+                                 "batch size once", param_hint="--batch")
     return out
+
+
+def _refuse_batches_that_do_not_fit(f: FrameCost, net: str, chip: str, precision: str, chips: int) -> None:
+    """`predict --batch` refuses a batch the memory does not hold; so does this (frame_cost refuses only a call whose
+    smallest batch does not fit, and reports the memory of each)."""
+    if f.memory_per_chip_bytes is None or f.memory is None or not np.isfinite(f.usable_memory_bytes):
+        return
+    over = [int(b) for b, m in zip(f.batch, f.memory_per_chip_bytes, strict=True) if m > f.usable_memory_bytes]
+    if over:
+        fits = f.memory.fitting_frames(f.usable_memory_bytes) * chips
+        raise DoesNotFitError(f"--batch {','.join(map(str, over))}: {net} at {precision} does not fit on {chips} x "
+                              f"{chip}: {float(max(f.memory_per_chip_bytes)) / 1e9:,.4g} GB per chip at least "
+                              f"(weights and its largest layer's input and output) but "
+                              f"{f.usable_memory_bytes / 1e9:,.4g} GB is usable; allowed: at most {fits:,} frames "
+                              f"per call on {chips} chip{'s' if chips > 1 else ''}")
 
 
 @app.command("vision")
@@ -51,8 +77,6 @@ def vision_cmd(
     old_chips: int | None = aliases.old_spelling("--chips", opts.int_range("--chips", 1, MAX_VISION_CHIPS)),
 ) -> None:
     """Cost of one call of a vision network (bundled id or FILE.onnx) on a chip, for each batch size."""
-    import numpy as np
-
     precision = aliases.take(ctx, "precision", precision, "--precision", old_precision)
     chips = aliases.take(ctx, "chips", chips, "--chips", old_chips)
 
@@ -63,6 +87,7 @@ def vision_cmd(
     net = load_vision_model(model, dim)
     spec = load_chip(chip)
     f = frame_cost(spec, net, np.array(sizes, dtype=float), precision=precision, chips=chips)
+    _refuse_batches_that_do_not_fit(f, net.named, spec.id, precision, chips)
     rows = [{"batch": int(b), "latency_s": float(t), "frames_per_s": float(b / t), "energy_j_per_frame": float(e / b),
              "power_w": float(p)} for b, t, e, p in zip(f.batch, f.latency_s, f.energy_j, f.power_w, strict=True)]
     notes = list(f.notes)

@@ -16,7 +16,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from numbers import Real
+from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from inferchip.catalog.calibration_file import load_calibration
@@ -292,6 +292,10 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
              chip_spec: ChipSpec | None, within: bool, attention_weights: str | None = None) -> Setting:
     for name, v in (("--count", count), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
         positive(name, v)
+        if (v is None and name == "--count") or (v is not None and not isinstance(v, Integral)):
+            # count=2.5, 1e30 or None ended in a raw TypeError deep in the layout search (stop 39)
+            raise InvalidSettingError(f"{name} must be a whole number of chips, got {v!r} ({type(v).__name__}); "
+                                      "allowed: a whole number from 1")
     level = estimate_level(estimate)
     if isinstance(chip, ChipParams):
         cp = chip

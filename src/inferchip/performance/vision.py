@@ -26,16 +26,35 @@ from inferchip.cost.vision.clocks import load_sustained_clocks
 from inferchip.cost.vision.frame import call_cost
 from inferchip.cost.vision.host import host_link
 from inferchip.cost.vision.layers import layer_costs
-from inferchip.errors import InvalidSettingError
+from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.spec.chip import ChipParams, ChipSpec, chip_params
-from inferchip.spec.formats import check_format
+from inferchip.spec.formats import BYTES_PER_ELEMENT, check_format
 from inferchip.spec.vision import BATCH_MAX, MAX_VISION_CHIPS, VisionCalibration
-from inferchip.workload.vision.model import VisionNetwork
+from inferchip.workload.vision.model import UNIT_GATHER, VisionNetwork
 from inferchip.workload.vision.network import load_network
 
-__all__ = ["FrameCost", "frame_cost", "load_network"]
+__all__ = ["FrameCost", "MemoryNeed", "frame_cost", "load_network", "memory_need"]
 
 REFERENCE_NODE_NOTE = "process node not in the spec: the energy assumptions' reference node is used"
+
+
+@dataclass(frozen=True)
+class MemoryNeed:
+    """The least memory one chip needs for a call: the network's weights once, and per frame the input and output
+    of its largest layer (both are live while it runs; a gather's sampled reads are not a tensor of their own). A
+    floor (runtimes keep more: workspaces, other live tensors), so a call above the usable memory cannot run; one
+    below it may still not."""
+
+    weights_bytes: float
+    activation_bytes_per_frame: float
+    largest_layer: str
+
+    def bytes_for(self, frames: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return self.weights_bytes + self.activation_bytes_per_frame * frames
+
+    def fitting_frames(self, usable_bytes: float) -> int:
+        """The most frames per call the usable memory holds (0: not even one)."""
+        return max(int((usable_bytes - self.weights_bytes) // self.activation_bytes_per_frame), 0)
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,12 @@ class FrameCost:
     """The share of ``latency_s`` spent copying the call's input over the host link (None: not given)."""
     pipelined_s: npt.NDArray[np.float64] | None = None
     """Time per call under load (calls overlapped, inputs copied during compute); None: not given."""
+    memory_per_chip_bytes: npt.NDArray[np.float64] | None = None
+    """Per batch point, the least memory a chip needs (:func:`memory_need`); None: not given."""
+    memory: MemoryNeed | None = None
+    """What that memory is made of; None: not given."""
+    usable_memory_bytes: float = float("nan")
+    """What the chip's runtime leaves usable (NaN: not stated)."""
 
     @property
     def frames_per_s(self) -> npt.NDArray[np.float64]:
@@ -76,9 +101,12 @@ def _params(spec: ChipSpec) -> ChipParams:
 def _batch(batch: npt.ArrayLike) -> npt.NDArray[np.float64]:
     given = np.asarray(batch)
     bad = InvalidSettingError(f"batch: frames per call must be whole numbers from 1 to {BATCH_MAX:,} (one or a "
-                              f"list of them), got {given!r}")
+                              f"list of them), got {batch!r}")
     if given.dtype.kind not in "iuf":  # a string '8' or a bool True is not a frame count
         raise bad
+    items = np.ravel(np.asarray(batch, dtype=object))
+    if given.dtype.kind != "f" and any(isinstance(x, bool | np.bool_) for x in items):
+        raise bad  # [True, 2]: numpy casts the bool to 1
     b = np.atleast_1d(given.astype(float))
     if (b.ndim != 1 or b.size == 0 or not np.all(np.isfinite(b)) or np.any(b < 1) or np.any(b > BATCH_MAX)
             or np.any(b != np.round(b))):
@@ -94,6 +122,37 @@ def _calibration(calibration: VisionCalibration | str | Path | None) -> VisionCa
         raise InvalidSettingError(f"calibration = {calibration!r}; allowed: a VisionCalibration, a calibration YAML "
                                   "path, 'none' (the uncalibrated defaults) or None (the shipped calibration)")
     return calibration
+
+
+def memory_need(net: VisionNetwork, precision: str) -> MemoryNeed:
+    """:class:`MemoryNeed` of ``net`` with weights and activations in ``precision`` (a layer's own format where it
+    has one)."""
+    nbytes = np.array([BYTES_PER_ELEMENT[x.precision or precision] for x in net.layers])
+    a = net.arrays
+    # a gather's reads sample a tensor an earlier layer wrote (counted there as its output): only its output is new
+    live = (np.where(a.unit == UNIT_GATHER, 0.0, a.in_elems) + a.out_elems) * nbytes
+    big = int(np.argmax(live))
+    weights = float(np.sum(np.array([x.param_elems for x in net.layers]) * nbytes))
+    return MemoryNeed(weights, max(float(live[big]), 1.0), net.layers[big].name)
+
+
+def _check_fit(spec: ChipSpec, net: VisionNetwork, need: MemoryNeed, per_chip: npt.NDArray[np.float64],
+               usable: float) -> None:
+    """Refused when not even the smallest call fits the chip's usable memory (a 10^7 x 10^7 input, a 3-D volume on
+    an edge chip): the error says by how much and what would make it fit."""
+    least = float(np.min(per_chip))
+    got = float(need.bytes_for(np.array([least]))[0])
+    if not np.isfinite(usable) or got <= usable:
+        return
+    frames = f"{least:.0f} frame{'s' if least != 1 else ''}"
+    fits = need.fitting_frames(usable)
+    smaller = f"a smaller batch (at most {fits:,} frames per chip fit), " if fits else ""
+    raise DoesNotFitError(
+        f"{net.named} does not fit on {spec.id}: a call of {frames} needs at least {got / 1e9:,.4g} GB per chip "
+        f"(weights {need.weights_bytes / 1e9:,.4g} GB, the input and output of its largest layer "
+        f"'{need.largest_layer}' {need.activation_bytes_per_frame * least / 1e9:,.4g} GB) but "
+        f"{usable / 1e9:,.4g} GB is usable; what would make it fit: {smaller}a smaller input (the network's "
+        "input.spatial, an ONNX graph's --dim), a narrower --weights format, or a chip with more memory")
 
 
 def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.ArrayLike, *,
@@ -129,6 +188,8 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
     if link.note:
         notes.append(link.note)
     per_chip = np.ceil(b / chips)
+    need = memory_need(net, precision)
+    _check_fit(spec, net, need, per_chip, float(params.usable_memory_bytes))
     busy = np.minimum(b, chips)
     c = call_cost(params, net.arrays, per_chip, precision, cal, memory_type=spec.memory.type, node_nm=float(node),
                   assumptions=assumptions)
@@ -143,4 +204,5 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
     return FrameCost(batch=b, latency_s=c.latency_s, energy_j=energy, power_w=energy / c.latency_s,
                      flop_per_frame=net.flop_per_frame, bytes_per_frame=one_bytes,
                      notes=tuple(notes), input_copy_s=c.input_copy_s,
-                     pipelined_s=c.pipelined_s)
+                     pipelined_s=c.pipelined_s, memory_per_chip_bytes=need.bytes_for(per_chip), memory=need,
+                     usable_memory_bytes=float(params.usable_memory_bytes))

@@ -109,9 +109,12 @@ def _checked(p: Path) -> Claim:
 
     try:
         data = read_mapping(p)
+        if type(data.get("date")).__name__ == "date":  # YAML reads an unquoted 2025-09-06 as a date: the same day
+            data = {**data, "date": data["date"].isoformat()}
         claim = validate(Claim, data, str(p))
     except SpecError as exc:
         raise ClaimFileError(str(exc)) from None
+    _check_date(claim.date, p)
     unknown = [x for x in claim.parts if x not in PARTS]
     if unknown:
         raise ClaimFileError(f"{p}: parts: unknown part(s) {', '.join(repr(u) for u in unknown)}; "
@@ -124,6 +127,42 @@ def _checked(p: Path) -> Claim:
     except InferchipError as exc:
         raise ClaimFileError(str(exc)) from None
     return claim
+
+
+def _check_date(given: str, p: Path) -> None:
+    """The day the claim was made: an ISO date (the report prints it as "posted ..."), not after today. Free text
+    (``yesterday``) or a day to come (``2099-01-01``) is not a claim's date."""
+    import datetime as dt
+    import re
+
+    today = dt.datetime.now(dt.UTC).date()
+    day = None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", given.strip()):
+        try:
+            day = dt.date.fromisoformat(given.strip())
+        except ValueError:
+            day = None
+    if day is None or day > today:
+        why = "a day after today" if day is not None else "not a date"
+        raise ClaimFileError(f"{p}: date = {given!r}: {why}; allowed: the day the claim was made, YYYY-MM-DD, "
+                             f"not after today ({today.isoformat()})")
+
+
+def check_claim_chip(claim: Claim, claimed_id: str | None, where: str) -> None:
+    """The claim file's ``chip`` is a catalogue chip or the reviewed claimed chip (``--claim``'s id): any other name
+    was taken before, the report said "the claim names nope" and the file's deployment was silently not applied."""
+    from inferchip.catalog.chips import chip_ids
+
+    known = chip_ids()
+    if claim.chip in known or claim.chip == claimed_id:
+        return
+    from inferchip.errors import closest
+
+    near = closest(claim.chip, known)
+    hint = f" (closest: {', '.join(near)})" if near else ""
+    own = f"the --claim chip's id '{claimed_id}' or " if claimed_id else ""
+    raise ClaimFileError(f"{where}: chip = {claim.chip!r}: not a chip of this review{hint}; allowed: {own}a catalogue "
+                         "chip id (`inferchip chips`)")
 
 
 def pct(probability: float | None) -> str:

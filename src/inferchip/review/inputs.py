@@ -255,10 +255,10 @@ def review_year(cfg: ReviewConfig) -> int | None:
 
 def resolve(cfg: ReviewConfig) -> tuple[list[ChipEntry], list[ModelEntry], ChipEntry | None]:
     """Chips (claim last unless already listed), models and the claim entry; validates every id."""
-    from inferchip.review.claim_file import load_claim
+    from inferchip.review.claim_file import CLAIM_FILE, check_claim_chip, load_claim
     from inferchip.review.ranking import METRICS
 
-    load_claim(cfg.claim_file)  # a bad claim file fails before any work
+    claim_doc = load_claim(cfg.claim_file)  # a bad claim file fails before any work
     if cfg.samples < 1 or cfg.samples > 1_000_000:
         raise InvalidSettingError(f"--samples {cfg.samples}: allowed 1 to 1,000,000 Monte Carlo samples")
     if not 0 <= cfg.seed <= MAX_SEED:
@@ -291,6 +291,8 @@ def resolve(cfg: ReviewConfig) -> tuple[list[ChipEntry], list[ModelEntry], ChipE
         else:
             chips.append(claim)
         deploy(claim, cfg)
+    where = f"--claim-file: {cfg.claim_file}" if cfg.claim_file is not None else str(CLAIM_FILE)
+    check_claim_chip(claim_doc, claim.id if claim is not None else None, where)
     ids = [c.id for c in chips]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
@@ -300,7 +302,7 @@ def resolve(cfg: ReviewConfig) -> tuple[list[ChipEntry], list[ModelEntry], ChipE
     models = [model_entry(m) for m in (cfg.models if cfg.models is not None else DEFAULT_MODELS)]
     if not models:
         raise InvalidSettingError("--models: no model to review")
-    bound = load_claim(cfg.claim_file).max_total_params
+    bound = claim_doc.max_total_params
     if claim is not None and cfg.judge and all(m.total_params > bound for m in models):
         sizes = ", ".join(f"{m.id} ({m.total_params / 1e9:,.1f}B)" for m in models)
         raise InvalidSettingError(

@@ -49,7 +49,15 @@ def _number(path: Path, row: int, line: int, field: str, raw: Any, integer: bool
     return value
 
 
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object's (key, value) pairs in order: a key given twice stays visible (a dict keeps the last)."""
+
+
 def _check_columns(path: Path, names: list[str], where: str) -> None:
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # csv.DictReader and json keep the last of two same-named columns or keys: silently one of the values
+        raise SpecError(f"{path}: {where}: {', '.join(repr(n) for n in twice)} given twice; allowed: each of "
+                        f"{list(TRACE_FIELDS)} once")
     missing = [f for f in TRACE_FIELDS if f not in names]
     unknown = [n for n in names if n not in TRACE_FIELDS]
     if missing or unknown:
@@ -71,15 +79,16 @@ def _rows(path: Path, text: str) -> list[tuple[int, int, dict[str, Any]]]:
                 continue
             row += 1
             try:
-                record = json.loads(line)
+                pairs = json.loads(line, object_pairs_hook=_Pairs)
             except json.JSONDecodeError as exc:
                 raise SpecError(
                     f"{path}: row {row} (line {line_no}): not valid JSON: {exc.msg} at column {exc.colno}") from None
             except RecursionError:
                 raise SpecError(f"{path}: row {row} (line {line_no}): JSON nested too deeply") from None
-            if not isinstance(record, dict):
-                raise SpecError(f"{path}: row {row} (line {line_no}): expected a JSON object, got {record!r}")
-            _check_columns(path, list(record), f"row {row} (line {line_no})")
+            if not isinstance(pairs, _Pairs):
+                raise SpecError(f"{path}: row {row} (line {line_no}): expected a JSON object, got {line.strip()[:80]}")
+            _check_columns(path, [k for k, _ in pairs], f"row {row} (line {line_no})")
+            record = dict(pairs)
             out.append((row, line_no, record))
         return out
     if path.suffix.lower() != ".csv":

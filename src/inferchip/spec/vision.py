@@ -37,6 +37,12 @@ GATHER_OPS: frozenset[str] = frozenset({"gather"})
 NetworkFamily = Literal["classification", "detection", "segmentation", "medical-3d", "bev-3d-detection",
                         "vision-language-action", "onnx"]
 
+# The spatial sizes a network family's input has: images are H x W, a medical volume D x H x W; the graph's layers
+# are traced at the input's rank, so a 1-D size on an image network would build 1-D convolutions. An ONNX graph
+# states its own.
+SPATIAL_RANK: dict[str, int] = {"classification": 2, "detection": 2, "segmentation": 2, "medical-3d": 3,
+                                "bev-3d-detection": 2, "vision-language-action": 2}
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

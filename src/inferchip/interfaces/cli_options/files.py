@@ -6,6 +6,7 @@ long run starts. :mod:`inferchip.atomic_io` writes them atomically (temporary si
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -50,6 +51,7 @@ def check_writable(path: Path, option: str, make_folder: bool = False,
             raise OutputError(f"{option} {text}: folder {parent} is not writable")
         if p.exists() and not os.access(p, os.W_OK):
             raise OutputError(f"{option} {text}: file is read-only")
+        _probe(parent, option, text)
         if len(p.name.encode("utf-8", "surrogateescape")) > 250:
             raise OutputError(f"{option}: file name longer than the file system allows ({len(p.name)} characters)")
     except OSError as exc:
@@ -57,6 +59,21 @@ def check_writable(path: Path, option: str, make_folder: bool = False,
     except ValueError as exc:  # a NUL in the path
         raise OutputError(f"{option} {text!r}: {exc}") from None
     return p
+
+
+def _probe(folder: Path, option: str, text: str) -> None:
+    """Create and remove a file in ``folder``: the atomic write makes its temporary file there. ``os.access`` says yes
+    where the file system then refuses (``/proc``, a read-only mount seen by root, a full quota), and the error came
+    only after the work (calibrate's fit)."""
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".inferchip-probe-", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"{option} {text}: cannot create a file in folder {folder} ({_reason(exc)})") from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
 
 
 def check_readable_text(path: Path, option: str) -> None:

@@ -67,7 +67,14 @@ class VisionNetwork:
     sources: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     spec: VisionNetworkSpec | None = None
+    file: str | None = None
+    """The user's file it was read from (a network YAML or an ONNX graph); None for a bundled network."""
     arrays: LayerArrays = field(init=False, repr=False)
+
+    @property
+    def named(self) -> str:
+        """How a message names it: the file a user gave, else the bundled id."""
+        return f"{self.file} ({self.id})" if self.file and self.file != self.id else self.id
 
     def __post_init__(self) -> None:
         if not self.layers:

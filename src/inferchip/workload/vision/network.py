@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
-from inferchip.spec.vision import VisionNetworkSpec
+from inferchip.spec.vision import SPATIAL_RANK, VisionNetworkSpec
 from inferchip.workload.vision import bev, blocks
 from inferchip.workload.vision.model import VisionNetwork
 from inferchip.workload.vision.tracer import Tensor, Tracer
@@ -109,6 +109,12 @@ def _call(fn: blocks.Block, tr: Tracer, x: Tensor, args: dict[str, Any], where: 
 def build_network(spec: VisionNetworkSpec, where: str | None = None) -> VisionNetwork:
     """Expand the graph steps into layers (SpecError naming the step for an unknown op or bad argument)."""
     src = where or spec.id
+    rank = SPATIAL_RANK.get(spec.family)
+    if rank is not None and len(spec.input.spatial) != rank:
+        sizes = "D, H, W" if rank == 3 else "H, W"
+        raise SpecError(f"{src}: input.spatial = {spec.input.spatial}: a '{spec.family}' network takes {rank} spatial "
+                        f"sizes ({sizes}), not {len(spec.input.spatial)} (its layers would be traced "
+                        f"{len(spec.input.spatial)}-D); allowed: {rank} whole numbers")
     tr = Tracer(src)
     x = Tensor(spec.input.views, spec.input.channels, tuple(spec.input.spatial))
     tr.tensors["input"] = tr.tensors["_"] = x
@@ -136,7 +142,7 @@ def build_network(spec: VisionNetworkSpec, where: str | None = None) -> VisionNe
     net = VisionNetwork(id=spec.id, name=spec.name, family=spec.family, precision=spec.precision,
                         layers=tuple(tr.layers), frames_per_sample=spec.frames_per_sample,
                         sources=tuple(s.citation for s in spec.sources),
-                        notes=(spec.notes,) if spec.notes else (), spec=spec)
+                        notes=(spec.notes,) if spec.notes else (), spec=spec, file=where)
     off = published_mismatches(net, spec, src)
     return replace(net, notes=(*net.notes, *off)) if off else net
 

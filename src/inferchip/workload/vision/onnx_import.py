@@ -203,4 +203,4 @@ def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None
                      "(data-dependent sizes, or an operator it does not know), so their share of the work is "
                      "unknown (counted as 0 s)")
     return VisionNetwork(id=net.id, name=net.name, family=net.family, precision=net.precision, layers=net.layers,
-                         sources=net.sources, notes=tuple(notes))
+                         sources=net.sources, notes=tuple(notes), file=str(path))

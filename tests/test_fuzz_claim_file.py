@@ -1,0 +1,101 @@
+"""A user's claim file (``review --claim-file``) with a chip that is not reviewed or a date that is not a day
+(stop 39, newuser39).
+
+Before: ``chip: nope`` was taken; the report said "The claim names nope; this review judges tesla-ai5" and the
+file's ``deployment`` was silently not applied. ``date: yesterday`` and ``date: 2099-01-01`` were printed as the
+day the claim was "posted", and an unquoted ``date: 2025-09-06`` (a YAML date) was refused as "must be text".
+Now each bad value is one ``ClaimFileError`` naming the option, the file, the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from inferchip.catalog.chips import chip_ids
+from inferchip.review.claim_file import CLAIM_FILE, ClaimFileError, load_claim
+from inferchip.review.inputs import ReviewConfig, resolve
+
+L8 = "meta-llama/Llama-3.1-8B"
+_SERIAL = itertools.count()
+
+
+def _write(tmp: Path, **change: object) -> str:
+    raw = yaml.safe_load(CLAIM_FILE.read_text())
+    raw.update(change)
+    path = tmp / f"claim-{next(_SERIAL)}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def _not_a_past_iso_day(text: str) -> bool:
+    try:
+        return dt.date.fromisoformat(text) > dt.datetime.now(dt.UTC).date() or len(text) != 10
+    except ValueError:
+        return True
+
+
+BAD_DATES = st.one_of(st.text(min_size=1, max_size=30).filter(lambda t: t.strip() and _not_a_past_iso_day(t)),
+                      st.sampled_from(["yesterday", "2099-01-01", "2025-13-01", "2025-02-30", "06/09/2025",
+                                       "2025-9-6", "Sept 2025", "20250906", "9999-12-31"]))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(date=BAD_DATES)
+def test_a_date_that_is_not_a_past_day_is_refused_naming_file_field_value(tmp_path, date):
+    path = _write(tmp_path, date=date)
+    with pytest.raises(ClaimFileError) as err:
+        load_claim(path)
+    msg = str(err.value)
+    assert msg.startswith(f"--claim-file: {path}: date = {date!r}: ") and "allowed: the day the claim was made, " \
+        "YYYY-MM-DD, not after today" in msg, msg
+
+
+def test_an_unquoted_yaml_date_is_the_same_day(tmp_path):
+    """Control: ``date: 2025-09-06`` without quotes (PyYAML reads a date) is the day, as the quoted text is."""
+    path = tmp_path / "claim.yaml"
+    path.write_text(CLAIM_FILE.read_text().replace('date: "2025-09-06"', "date: 2025-09-06"))
+    assert load_claim(str(path)).date == "2025-09-06" == load_claim().date
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chip=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=30)
+       .filter(lambda c: c not in chip_ids()))
+def test_a_chip_neither_in_the_catalogue_nor_the_claimed_one_is_refused(tmp_path, chip):
+    path = _write(tmp_path, chip=chip)
+    with pytest.raises(ClaimFileError) as err:
+        resolve(ReviewConfig(chips=["nvidia-h100-sxm-80gb"], models=[L8], claim_file=path))
+    msg = str(err.value)
+    assert msg.startswith(f"--claim-file: {path}: chip = {chip!r}: not a chip of this review") and \
+        "allowed: the --claim chip's id 'tesla-ai5' or a catalogue chip id (`inferchip chips`)" in msg, msg
+
+
+def test_a_claim_naming_a_catalogue_chip_or_the_claimed_chip_is_taken(tmp_path):
+    """Controls: another catalogue chip is judged as before (the report says which chip it names); a user's own chip
+    file's id names the claimed chip."""
+    other = _write(tmp_path, chip="nvidia-b200-180gb")
+    resolve(ReviewConfig(chips=["nvidia-h100-sxm-80gb"], models=[L8], claim_file=other))
+    spec = yaml.safe_load((CLAIM_FILE.parents[1] / "catalog" / "chips" / "tesla-ai5.yaml").read_text())
+    spec["id"] = "my-npu"
+    chip_file = tmp_path / "my-npu.yaml"
+    chip_file.write_text(yaml.safe_dump(spec))
+    mine = _write(tmp_path, chip="my-npu")
+    _, _, claim = resolve(ReviewConfig(chips=["nvidia-h100-sxm-80gb"], claim=str(chip_file), models=[L8],
+                                       claim_file=mine))
+    assert claim is not None and claim.id == "my-npu" and claim.deployed
+
+
+def test_review_cli_refuses_an_unknown_claim_chip_before_any_work(tmp_path):
+    from cli_in_process import run_main
+
+    path = _write(tmp_path, chip="nope")
+    code, out = run_main(["review", "--claim-file", path, "--chips", "nvidia-h100-sxm-80gb", "--models", L8,
+                          "--no-sensitivity", "--slo", "batch", "--out", str(tmp_path / "out")])
+    assert code == 2 and "Traceback" not in out and f"error: --claim-file: {path}: chip = 'nope'" in out, out
+    assert not (tmp_path / "out").exists()
