@@ -76,7 +76,8 @@ def predict(
     ``chip``/``model``: catalogue ids or file paths (or ChipParams/ModelSpec objects);
     ``count``: chips in the system; ``weights``/``activations``/``kv``: number formats (``weights``
     None: what the model's checkpoint ships, its ``quantization_config`` else its ``torch_dtype``, said in
-    ``Prediction.weights_source``; activations and KV follow the weights); ``tp``/``pp``/``ep``: the
+    ``Prediction.weights_source``; activations and KV then default to what the engines do with the checkpoint,
+    ``Prediction.activations_source``/``kv_source``); ``tp``/``pp``/``ep``: the
     parallel layout (any one given fixes it; none: searched for the most throughput); ``attn_dp``: True
     forces attention data parallelism over the tp chips (MLA/MoE models), False forbids it, None lets the
     search decide. ``input_tokens``/``output_tokens``: lengths in tokens; ``batch``: a static batch
