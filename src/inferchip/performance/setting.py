@@ -235,8 +235,9 @@ def format_sources(fmt: Formats, activations: str | None, kv: str | None, weight
     ``activation_scheme`` dynamic): activations quantised to FP8 at run time per token and 128 channels
     (DeepSeek-V3 report, arXiv:2412.19437, section 3.3; vLLM ``fp8_utils.per_token_group_quant_fp8``). MXFP4
     experts: W4A16 (bf16) on a chip without 4-bit float units (:func:`dequantises_four_bit`), else W4A8 with
-    MXFP8 activations priced as fp8 (TensorRT-LLM ``get_mxfp4_quant_algo`` W4A8_MXFP4_MXFP8 on SM100; vLLM
-    007d5005's SM100 default, FlashInfer MXFP4 x BF16, is ``--activations bf16``). 16-bit: its dtype."""
+    MXFP8 activations priced as fp8 (TensorRT-LLM ``get_mxfp4_quant_algo`` W4A8_MXFP4_MXFP8 on SM100; SGLang
+    ServerArgs: ``flashinfer_mxfp4`` on SM100, ``flashinfer_mxfp4_moe_precision`` "default"; vLLM 007d5005's SM100
+    default, FlashInfer MXFP4 x BF16, is ``--activations bf16``). 16-bit: its dtype."""
     w, a = fmt.weights, fmt.activations
     if activations is not None:
         act_source = "--activations"
@@ -248,7 +249,7 @@ def format_sources(fmt: Formats, activations: str | None, kv: str | None, weight
         act_source = f"checkpoint {w} weights, no 4-bit float units on the chip: W4A16, bf16 activations"
     elif w in FOUR_BIT_FLOAT:
         act_source = (f"checkpoint {w} weights, 4-bit float units on the chip: W4A8, MXFP8 activations at the fp8 "
-                      "rate (TensorRT-LLM's default; vLLM's is bf16: --activations bf16)")
+                      "rate (TensorRT-LLM's and SGLang's default; vLLM's is bf16: --activations bf16)")
     elif w == "int4":
         act_source = "checkpoint int4 (AWQ/GPTQ) weights: weight-only W4A16, bf16 activations"
     else:
