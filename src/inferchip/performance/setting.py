@@ -216,11 +216,10 @@ def weight_choice(model_id: str, weights: str | None) -> tuple[str, str]:
 
 
 def kv_choice(model_id: str, weights_source: str, kv: str | None) -> str | None:
-    """The KV format a setting asks :func:`resolve_formats` for: ``kv`` as given; where the weights are the
-    checkpoint's (not given), the checkpoint's 16-bit model dtype (``CheckpointWeights.dtype``), as vLLM and
-    SGLang keep the KV cache by default (``--kv-cache-dtype auto``: "auto will use model data type", vLLM
-    ``CacheConfig.cache_dtype``, SGLang ``ServerArgs.kv_cache_dtype``) whatever the weights' quantisation; None
-    (the default of the ``--weights`` given, :func:`resolve_formats`) otherwise."""
+    """The KV format a setting asks :func:`resolve_formats` for: ``kv`` as given; with the checkpoint's weights (not
+    given), its 16-bit model dtype (``CheckpointWeights.dtype``), as vLLM (``CacheConfig.cache_dtype``) and SGLang
+    (``ServerArgs.kv_cache_dtype``) keep the KV cache by default, "auto will use model data type", whatever the
+    weights' quantisation; else None (the default of the ``--weights`` given, :func:`resolve_formats`)."""
     if kv is not None or weights_source == "--weights":
         return kv
     from inferchip.catalog.checkpoints import checkpoint_weights
