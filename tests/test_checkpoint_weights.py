@@ -6,6 +6,7 @@ allowed."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,7 @@ def test_gpt_oss_120b_default_weight_bytes_by_hand():
 def test_deepseek_r1_default_is_fp8_one_byte_per_parameter():
     """FP8 block weights: 1 B per GEMM parameter, the bf16 embeddings and LM head 2 B: 671 GB + 2 x 129280 x 7168 B."""
     s = resolve_setting(B200, "deepseek-ai/DeepSeek-R1", tp=1)
-    assert (s.formats.weights, s.formats.activations, s.formats.kv) == ("fp8", "fp8", "fp8")
+    assert (s.formats.weights, s.formats.activations, s.formats.kv) == ("fp8", "fp8", "bf16")  # KV: model dtype
     embeddings = 2 * 129280 * 7168
     got = s.mapped(s.layout).weights_bytes
     assert got == pytest.approx(671.0e9 + embeddings, rel=2e-3)
@@ -81,10 +82,11 @@ def test_deepseek_r1_default_is_fp8_one_byte_per_parameter():
                                             ("meta-llama/Llama-2-7b-hf", "fp16"), ("meta-llama/Llama-3.1-8B", "bf16")])
 @pytest.mark.parametrize("chip", [B200, "nvidia-h100-sxm-80gb"])
 def test_default_is_the_checkpoint_format_given(model, fmt, chip):
-    """Activations, KV and the per-layer map of the default are those of ``--weights <what it ships>``."""
+    """Activations and the per-layer map of the default are those of ``--weights <what it ships>``; the KV is the
+    checkpoint's model dtype (bf16 here, fp16 for Llama-2) where ``--weights`` is not given (kv_choice)."""
     default = resolve_setting(chip, model, count=8, tp=8)
     given = resolve_setting(chip, model, count=8, tp=8, weights=fmt)
-    assert default.formats == given.formats
+    assert default.formats == replace(given.formats, kv="fp16" if fmt == "fp16" else "bf16")
     assert default.compute_format == given.compute_format
     assert default.format_notes == given.format_notes
     assert given.weights_source == "--weights" != default.weights_source
@@ -103,7 +105,7 @@ def test_api_predict_reports_where_the_weights_came_from():
 
 def test_api_serve_reports_the_formats():
     run = ic.serve(B200, "openai/gpt-oss-120b", rate_per_s=2.0, num_requests=20, input_tokens=256, output_tokens=32)
-    assert (run["weights"], run["activations"], run["kv"]) == ("mxfp4", "fp8", "fp8")
+    assert (run["weights"], run["activations"], run["kv"]) == ("mxfp4", "fp8", "bf16")
     assert run["weights_source"].startswith("checkpoint quantization_config")
 
 
@@ -127,7 +129,7 @@ def test_cli_serve_says_where_the_weights_came_from():
     code, text = run_main(serve)
     assert code == 0, text
     flat = " ".join(text.split())  # the console wraps long lines
-    assert "formats (w/a/kv): mxfp4/fp8/fp8; weights format from checkpoint quantization_config" in flat
+    assert "formats (w/a/kv): mxfp4/fp8/bf16; weights format from checkpoint quantization_config" in flat
     code, text = run_main([*serve, "--weights", "fp8", "--format", "json"])
     assert code == 0, text
     assert (json.loads(text)["weights"], json.loads(text)["weights_source"]) == ("fp8", "--weights")

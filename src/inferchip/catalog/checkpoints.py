@@ -57,10 +57,13 @@ DEFAULT_FORMAT = "bf16"  # a checkpoint that states no dtype (vLLM reads it as f
 
 @dataclass(frozen=True)
 class CheckpointWeights:
-    """The weight format a checkpoint ships (a ``spec.formats`` name) and where that was read, for the output."""
+    """The weight format a checkpoint ships (a ``spec.formats`` name) and where that was read, for the output;
+    ``dtype``: its 16-bit model dtype (``torch_dtype``, bf16 or fp16; bf16 where none is stated), the one the
+    engines keep the KV cache in by default (``--kv-cache-dtype auto``: ``performance.setting.kv_choice``)."""
 
     format: str
     source: str
+    dtype: str = DEFAULT_FORMAT
 
 
 def checkpoint_weights(model_id: str) -> CheckpointWeights:
@@ -74,7 +77,8 @@ def checkpoint_weights(model_id: str) -> CheckpointWeights:
     if canonical is not None:
         stated = _alias_weights().get(canonical)
         if stated is not None:
-            return CheckpointWeights(stated[0], f"checkpoint {canonical}: {stated[1]} (catalog/alias_checkpoints.csv)")
+            return CheckpointWeights(stated[0], f"checkpoint {canonical}: {stated[1]} (catalog/alias_checkpoints.csv)",
+                                     _bundled_weights(resolve_alias(canonical)).dtype)
         return _bundled_weights(resolve_alias(canonical))
     path = Path(model_id.strip()).expanduser()
     if path.is_dir():
@@ -123,16 +127,18 @@ def _weights_from_config(cfg: object, where: str) -> CheckpointWeights:
     if not isinstance(cfg, dict):
         raise SpecError(f"{where}: expected a JSON object (a Hugging Face config.json)")
     q = cfg.get("quantization_config")
-    if q is not None:
-        fmt = _quant_format(_mapping(q, where), where)
-        method = q["quant_method"]
-        algo = f", quant_algo {q['quant_algo']}" if method == "modelopt" else ""
-        return CheckpointWeights(fmt, f"checkpoint quantization_config (quant_method {method}{algo}; {where})")
     text = cfg.get("text_config")
     key = next((k for k in ("torch_dtype", "dtype") if cfg.get(k) is not None), None)
     owner: dict[str, Any] = cfg
     if key is None and isinstance(text, dict):
         key, owner = next((k for k in ("torch_dtype", "dtype") if text.get(k) is not None), None), text
+    if q is not None:
+        fmt = _quant_format(_mapping(q, where), where)
+        method = q["quant_method"]
+        algo = f", quant_algo {q['quant_algo']}" if method == "modelopt" else ""
+        stated = owner[key] if key is not None else None
+        dtype = _DTYPES.get(stated, DEFAULT_FORMAT) if isinstance(stated, str) else DEFAULT_FORMAT
+        return CheckpointWeights(fmt, f"checkpoint quantization_config (quant_method {method}{algo}; {where})", dtype)
     if key is None:
         return CheckpointWeights(DEFAULT_FORMAT, f"default {DEFAULT_FORMAT}: the checkpoint states no "
                                                  f"quantization_config or torch_dtype ({where}); vLLM --dtype auto "
@@ -144,7 +150,7 @@ def _weights_from_config(cfg: object, where: str) -> CheckpointWeights:
         raise SpecError(f"{where}: {field}: value {_short(dtype)} is not allowed; expected one of "
                         f"{', '.join(_DTYPES)} (or a quantization_config: {ALLOWED_QUANT})")
     served = " (served 16-bit, as vLLM --dtype auto does)" if dtype in ("float32", "float") else ""
-    return CheckpointWeights(half, f"checkpoint {field} {dtype}, no quantization_config{served} ({where})")
+    return CheckpointWeights(half, f"checkpoint {field} {dtype}, no quantization_config{served} ({where})", half)
 
 
 def _mapping(q: object, where: str) -> dict[str, Any]:

@@ -30,6 +30,8 @@ def prediction_table(p: Prediction) -> list[Table]:
         ("layout", f"tp={p.tp} pp={p.pp} ep={p.ep}{' attention-DP' if p.attn_dp else ''}, {p.replicas} replica(s)"),
         ("formats (w/a/kv)", f"{p.weights}/{p.activations}/{p.kv}, GEMMs in {p.compute_format}"),
         ("weights format from", p.weights_source),
+        ("activations format from", p.activations_source),
+        ("KV format from", p.kv_source),
         ("mode", "static batch" if p.mode == "static" else "continuous batching (max throughput)"),
         ("batch per replica" if p.mode == "static" else "concurrency per replica", f"{p.batch}"),
         ("lengths (in/out)", f"{p.input_tokens} / {p.output_tokens} tokens"),

@@ -122,10 +122,14 @@ def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp:
     ``count_given``: ``--count`` as the user gave it, None where it is the default; ``pools``: ``--disagg`` parsed."""
     from inferchip.catalog.models import mtp_modules
     from inferchip.interfaces import serve_rows as sr
-    from inferchip.performance.setting import weight_choice
+    from inferchip.performance.setting import kv_choice, weight_choice
 
     sr.disagg_layout_conflict(pools, count_given, any(x is not None for x in (tp, pp, ep, attn_dp)))
     weights, source = weight_choice(model, weights)  # a case row states its format: the setting's rule fills it
+    kv_source = "--kv" if kv is not None else f"default of --weights {weights}"
+    if kv is None and source != "--weights":  # the setting's rule (kv_choice), said as format_sources says it
+        kv = kv_choice(model, source, kv)
+        kv_source = f"checkpoint model dtype {kv}: the engines' --kv-cache-dtype auto (--kv fp8 for an FP8 cache)"
     engine_id = None if engine is None else opts.option_engine(engine).id
     v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software)
     sr.check_row_engine(v.engine_spec, chip, "--software" if engine_id is None and software else "--engine")
@@ -157,7 +161,7 @@ def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp:
                                    engine_id=engine_id, input_tokens=input_tokens, output_tokens=output_tokens,
                                    concurrency=c, mtp=mtp is not None, disagg=pools, software=software)
         row = sr.run_row(v, case)
-        rows.append({**row, "weights": weights, "weights_source": source,
+        rows.append({**row, "weights": weights, "weights_source": source, "kv_source": kv_source,
                      "notes": [*row["notes"], *no_module, *over_limit], **extra})
     return rows
 

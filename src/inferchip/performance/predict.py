@@ -76,7 +76,8 @@ def predict(
     ``chip``/``model``: catalogue ids or file paths (or ChipParams/ModelSpec objects);
     ``count``: chips in the system; ``weights``/``activations``/``kv``: number formats (``weights``
     None: what the model's checkpoint ships, its ``quantization_config`` else its ``torch_dtype``, said in
-    ``Prediction.weights_source``; activations and KV follow the weights); ``tp``/``pp``/``ep``: the
+    ``Prediction.weights_source``; activations and KV then default to what the engines do with the checkpoint,
+    ``Prediction.activations_source``/``kv_source``); ``tp``/``pp``/``ep``: the
     parallel layout (any one given fixes it; none: searched for the most throughput); ``attn_dp``: True
     forces attention data parallelism over the tp chips (MLA/MoE models), False forbids it, None lets the
     search decide. ``input_tokens``/``output_tokens``: lengths in tokens; ``batch``: a static batch
@@ -219,7 +220,8 @@ def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Pred
         memory_per_chip_bytes=mm.weights_bytes + kv_bytes + act, memory_breakdown_bytes=mem,
         memory_capacity_per_chip_bytes=cp.memory_capacity_bytes,
         weights=fmt.weights, activations=fmt.activations, kv=fmt.kv, compute_format=setting.compute_format,
-        weights_source=setting.weights_source,
+        weights_source=setting.weights_source, activations_source=setting.activations_source,
+        kv_source=setting.kv_source,
         breakdown={"prefill": _breakdown(met.prefill, idx, lay.pp), "decode": _breakdown(met.decode, idx, lay.pp)},
         notes=setting.notes,
     )

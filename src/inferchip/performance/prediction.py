@@ -57,6 +57,8 @@ class Prediction:
     extra: dict[str, Any] = field(default_factory=dict)
     attn_dp: bool = False  # attention data-parallel over the tp chips (mapping.layout)
     weights_source: str = "--weights"  # where ``weights`` came from (performance.setting.weight_choice)
+    activations_source: str = "--activations"  # where ``activations`` and ``kv`` came from
+    kv_source: str = "--kv"  # (performance.setting.format_sources)
 
     def __getattr__(self, name: str) -> Any:
         """``breakdown`` and ``extra`` of a prediction made by ``predict``'s fast path: figured when

@@ -60,7 +60,9 @@ class Setting:
     node, price) or None (energy then assumes defaults, said in the notes); ``formats``: weights,
     activations and KV with the defaults filled in; ``weights_source``: where the weight format came from
     (``"--weights"`` where given, else the checkpoint's ``quantization_config`` or ``torch_dtype``:
-    :func:`weight_choice`); ``compute_format``: the format the GEMMs run
+    :func:`weight_choice`); ``activations_source``/``kv_source``: where those came from (:func:`format_sources`:
+    the option, the default for a ``--weights`` given, or what the engines do with the checkpoint by default);
+    ``compute_format``: the format the GEMMs run
     in on this chip (the next wider one where it has no units for the wanted one);
     ``layouts``: the one layout given (``layout_given``) or every candidate the search weighs,
     each with its replicas filling ``count`` chips.
@@ -80,6 +82,8 @@ class Setting:
     assumptions: Assumptions
     assumptions_path: str | None = None
     weights_source: str = "--weights"
+    activations_source: str = "--activations"
+    kv_source: str = "--kv"
     _mapped: dict[Layout, MappedModel] = field(default_factory=dict, repr=False, compare=False)
     sweeps: Sweeps = field(default_factory=dict, repr=False, compare=False)  # see operating.operating_point
     derived: Derived = field(default_factory=lambda: Derived(), repr=False, compare=False)  # fast_path's
@@ -211,6 +215,53 @@ def weight_choice(model_id: str, weights: str | None) -> tuple[str, str]:
     return shipped.format, shipped.source
 
 
+def kv_choice(model_id: str, weights_source: str, kv: str | None) -> str | None:
+    """The KV format a setting asks :func:`resolve_formats` for: ``kv`` as given; with the checkpoint's weights (not
+    given), its 16-bit model dtype (``CheckpointWeights.dtype``), as vLLM (``CacheConfig.cache_dtype``) and SGLang
+    (``ServerArgs.kv_cache_dtype``) keep the KV cache by default, "auto will use model data type", whatever the
+    weights' quantisation; else None (the default of the ``--weights`` given, :func:`resolve_formats`)."""
+    if kv is not None or weights_source == "--weights":
+        return kv
+    from inferchip.catalog.checkpoints import checkpoint_weights
+
+    return checkpoint_weights(model_id).dtype
+
+
+def format_sources(fmt: Formats, activations: str | None, kv: str | None, weights_source: str) -> tuple[str, str]:
+    """(where the activations' format came from, where the KV's did), for the output: the option where given;
+    with ``--weights`` given, that format's default (:func:`resolve_formats`); else what the engines do with
+    the checkpoint by default. Block FP8 weights (DeepSeek-V3/R1 ``weight_block_size`` [128, 128],
+    ``activation_scheme`` dynamic): activations quantised to FP8 at run time per token and 128 channels
+    (DeepSeek-V3 report, arXiv:2412.19437, section 3.3; vLLM ``fp8_utils.per_token_group_quant_fp8``). MXFP4
+    experts: W4A16 (bf16) on a chip without 4-bit float units (:func:`dequantises_four_bit`), else W4A8 with
+    MXFP8 activations priced as fp8 (TensorRT-LLM ``get_mxfp4_quant_algo`` W4A8_MXFP4_MXFP8 on SM100; SGLang
+    ServerArgs: ``flashinfer_mxfp4`` on SM100, ``flashinfer_mxfp4_moe_precision`` "default"; vLLM 007d5005's SM100
+    default, FlashInfer MXFP4 x BF16, is ``--activations bf16``). 16-bit: its dtype."""
+    w, a = fmt.weights, fmt.activations
+    if activations is not None:
+        act_source = "--activations"
+    elif weights_source == "--weights":
+        act_source = f"default of --weights {w}"
+    elif w == "fp8":
+        act_source = "checkpoint fp8 weights: W8A8, activations quantised to FP8 at run time (per token group)"
+    elif w in FOUR_BIT_FLOAT and a == "bf16":
+        act_source = f"checkpoint {w} weights, no 4-bit float units on the chip: W4A16, bf16 activations"
+    elif w in FOUR_BIT_FLOAT:
+        act_source = (f"checkpoint {w} weights, 4-bit float units on the chip: W4A8, MXFP8 activations at the fp8 "
+                      "rate (TensorRT-LLM's and SGLang's default; vLLM's is bf16: --activations bf16)")
+    elif w == "int4":
+        act_source = "checkpoint int4 (AWQ/GPTQ) weights: weight-only W4A16, bf16 activations"
+    else:
+        act_source = f"checkpoint dtype {a}: served in one dtype"
+    if kv is not None:
+        kv_source = "--kv"
+    elif weights_source == "--weights":
+        kv_source = f"default of --weights {w}"
+    else:
+        kv_source = f"checkpoint model dtype {fmt.kv}: the engines' --kv-cache-dtype auto (--kv fp8 for an FP8 cache)"
+    return act_source, kv_source
+
+
 def positive(name: str, v: int | float | None) -> None:
     """Refuse an option value that is not a finite number above 0 (None: not given), naming it: a NaN or an
     infinity would pass ``v <= 0`` and fail later as a raw ValueError or OverflowError, a string as a TypeError."""
@@ -241,8 +292,10 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     estimated chip figures.
     ``weights``: the weights' number format; None (not given): the format the model's checkpoint ships
     (:func:`weight_choice`: its ``quantization_config``, else its ``torch_dtype``), said in
-    ``Setting.weights_source``; activations and KV then default as for that format given
-    (:func:`resolve_formats`).
+    ``Setting.weights_source``; activations then default as for that format given (:func:`resolve_formats`) and
+    KV to the checkpoint's model dtype (:func:`kv_choice`), each source in ``Setting.activations_source`` /
+    ``kv_source`` (:func:`format_sources`).
+    ``activations``/``kv``: as given, else those defaults.
     ``calibration``: a Calibration, a YAML path, ``"none"``, or None (the shipped one).
     ``assumptions``: energy/money constants, a YAML path merged over the bundled file, or None.
     """
@@ -313,7 +366,9 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
     model_id = model if isinstance(model, str) else ms.id
     weights, source = weight_choice(model_id, weights)
-    fmt, got, notes = format_choice(weights, activations, kv, attention_weights, chip=cp, model_id=model_id)
+    fmt, got, notes = format_choice(weights, activations, kv_choice(model_id, source, kv), attention_weights, chip=cp,
+                                    model_id=model_id)
+    act_source, kv_source = format_sources(fmt, activations, kv, source)
     given = tp is not None or pp is not None or ep is not None
     if within:
         layouts = _within(ms, cp, count, tp, pp, ep)
@@ -333,7 +388,7 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
 
     a = assumptions if isinstance(assumptions, Assumptions) else load_assumptions(assumptions)
     return Setting(cp, chip_spec, ms, fmt, got, tuple(notes), count, tuple(layouts), given and not within, level,
-                   cal, a, assumptions if isinstance(assumptions, str) else None, source)
+                   cal, a, assumptions if isinstance(assumptions, str) else None, source, act_source, kv_source)
 
 
 def _within(ms: ModelSpec, cp: ChipParams, count: int, tp: int | None, pp: int | None, ep: int | None) -> list[Layout]:

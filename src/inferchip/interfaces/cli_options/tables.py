@@ -83,13 +83,14 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Callable[[Any], str]], ...]], .
 )
 
 
-FORMAT_KEYS = ("weights", "activations", "kv", "weights_source")  # serve/curve: one line (formats_line)
+FORMAT_KEYS = ("weights", "activations", "kv", "weights_source", "activations_source", "kv_source")  # formats_line
 
 
 def formats_line(fields: dict[str, Any]) -> str:
-    """The formats of a serve or curve run and where the weights' came from, in one line."""
+    """The formats of a serve or curve run and where each came from, in one line."""
     return (f"formats (w/a/kv): {fields['weights']}/{fields['activations']}/{fields['kv']}; weights format from "
-            f"{fields['weights_source']}")
+            f"{fields['weights_source']}; activations from {fields['activations_source']}; KV from "
+            f"{fields['kv_source']}")
 
 
 def serve_tables(summary: dict[str, Any], title: str) -> list[Table]:
