@@ -106,7 +106,7 @@ def predict_cmd(
         raise InvalidSettingError("--max-ttft-ms/--max-tpot-ms apply to --max-throughput only")
     context_note = opts.check_context(model, input_tokens, output_tokens)
     cal, eng = opts.engine_setting(engine, calibration, chip)
-    from inferchip.performance.setting import weight_choice
+    from inferchip.mapping.format_defaults import weight_choice
 
     shipped = weight_choice(model, weights)[0]  # the setting's rule, for the engine's kernel and host time
     cal, moe_note = opts.moe_kernel_setting(cal, eng, chip, shipped, model, moe_kernel)

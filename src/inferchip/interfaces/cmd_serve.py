@@ -66,7 +66,7 @@ def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, e
 def _shipped(model: str, weights: str | None) -> str:
     """The weight format the setting will resolve (``performance.setting.weight_choice``), for the engine's expert
     kernel, which is chosen before the setting is."""
-    from inferchip.performance.setting import weight_choice
+    from inferchip.mapping.format_defaults import weight_choice
 
     return weight_choice(model, weights)[0]
 
@@ -122,7 +122,7 @@ def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp:
     ``count_given``: ``--count`` as the user gave it, None where it is the default; ``pools``: ``--disagg`` parsed."""
     from inferchip.catalog.models import mtp_modules
     from inferchip.interfaces import serve_rows as sr
-    from inferchip.performance.setting import kv_choice, weight_choice
+    from inferchip.mapping.format_defaults import kv_choice, weight_choice
 
     sr.disagg_layout_conflict(pools, count_given, any(x is not None for x in (tp, pp, ep, attn_dp)))
     weights, source = weight_choice(model, weights)  # a case row states its format: the setting's rule fills it

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from inferchip.catalog.calibration_file import load_calibration
 from inferchip.cost.peaks import executed_format
 from inferchip.errors import InvalidSettingError
+from inferchip.mapping.format_defaults import FOUR_BIT_FLOAT, format_sources, kv_choice, weight_choice
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout, check_scaleup
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.mapped import MappedModel, map_model
@@ -49,7 +50,6 @@ class Derived(TypedDict, total=False):
     asked: int  # questions asked of the setting before then
 
 ESTIMATES: tuple[EstimateLevel, ...] = ("low", "central", "high")
-FOUR_BIT_FLOAT = ("fp4", "mxfp4")
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,66 +200,6 @@ def format_choice(weights: str, activations: str | None, kv: str | None, attenti
         notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the {got} peak, attention at 16 bit, "
                      f"KV {fmt.kv}")
     return fmt, got, notes
-
-
-def weight_choice(model_id: str, weights: str | None) -> tuple[str, str]:
-    """(weight format, where it came from) of a setting: ``weights`` as given (``"--weights"``), else what
-    ``model_id``'s checkpoint ships (:func:`~inferchip.catalog.checkpoints.checkpoint_weights`). The one rule
-    :func:`resolve_setting` applies; a command that needs the format before it resolves the setting (the
-    engine's expert kernel and host time, a case row) asks it here."""
-    if weights is not None:
-        return weights, "--weights"
-    from inferchip.catalog.checkpoints import checkpoint_weights
-
-    shipped = checkpoint_weights(model_id)
-    return shipped.format, shipped.source
-
-
-def kv_choice(model_id: str, weights_source: str, kv: str | None) -> str | None:
-    """The KV format a setting asks :func:`resolve_formats` for: ``kv`` as given; with the checkpoint's weights (not
-    given), its 16-bit model dtype (``CheckpointWeights.dtype``), as vLLM (``CacheConfig.cache_dtype``) and SGLang
-    (``ServerArgs.kv_cache_dtype``) keep the KV cache by default, "auto will use model data type", whatever the
-    weights' quantisation; else None (the default of the ``--weights`` given, :func:`resolve_formats`)."""
-    if kv is not None or weights_source == "--weights":
-        return kv
-    from inferchip.catalog.checkpoints import checkpoint_weights
-
-    return checkpoint_weights(model_id).dtype
-
-
-def format_sources(fmt: Formats, activations: str | None, kv: str | None, weights_source: str) -> tuple[str, str]:
-    """(where the activations' format came from, where the KV's did), for the output: the option where given;
-    with ``--weights`` given, that format's default (:func:`resolve_formats`); else what the engines do with
-    the checkpoint by default. Block FP8 weights (DeepSeek-V3/R1 ``weight_block_size`` [128, 128],
-    ``activation_scheme`` dynamic): activations quantised to FP8 at run time per token and 128 channels
-    (DeepSeek-V3 report, arXiv:2412.19437, section 3.3; vLLM ``fp8_utils.per_token_group_quant_fp8``). MXFP4
-    experts: W4A16 (bf16) on a chip without 4-bit float units (:func:`dequantises_four_bit`), else W4A8 with
-    MXFP8 activations priced as fp8 (TensorRT-LLM ``get_mxfp4_quant_algo`` W4A8_MXFP4_MXFP8 on SM100; SGLang
-    ServerArgs: ``flashinfer_mxfp4`` on SM100, ``flashinfer_mxfp4_moe_precision`` "default"; vLLM 007d5005's SM100
-    default, FlashInfer MXFP4 x BF16, is ``--activations bf16``). 16-bit: its dtype."""
-    w, a = fmt.weights, fmt.activations
-    if activations is not None:
-        act_source = "--activations"
-    elif weights_source == "--weights":
-        act_source = f"default of --weights {w}"
-    elif w == "fp8":
-        act_source = "checkpoint fp8 weights: W8A8, activations quantised to FP8 at run time (per token group)"
-    elif w in FOUR_BIT_FLOAT and a == "bf16":
-        act_source = f"checkpoint {w} weights, no 4-bit float units on the chip: W4A16, bf16 activations"
-    elif w in FOUR_BIT_FLOAT:
-        act_source = (f"checkpoint {w} weights, 4-bit float units on the chip: W4A8, MXFP8 activations at the fp8 "
-                      "rate (TensorRT-LLM's and SGLang's default; vLLM's is bf16: --activations bf16)")
-    elif w == "int4":
-        act_source = "checkpoint int4 (AWQ/GPTQ) weights: weight-only W4A16, bf16 activations"
-    else:
-        act_source = f"checkpoint dtype {a}: served in one dtype"
-    if kv is not None:
-        kv_source = "--kv"
-    elif weights_source == "--weights":
-        kv_source = f"default of --weights {w}"
-    else:
-        kv_source = f"checkpoint model dtype {fmt.kv}: the engines' --kv-cache-dtype auto (--kv fp8 for an FP8 cache)"
-    return act_source, kv_source
 
 
 def positive(name: str, v: int | float | None) -> None:

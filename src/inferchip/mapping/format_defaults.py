@@ -1,0 +1,74 @@
+"""The number formats a setting takes where the user names none, and where each came from.
+
+Weights: what the checkpoint ships (:func:`weight_choice`); KV: the checkpoint's model dtype
+(:func:`kv_choice`); the sources printed beside them (:func:`format_sources`). The setting
+(:func:`inferchip.performance.setting.resolve_setting`, where ``resolve_formats`` and ``dequantises_four_bit``
+live) applies these once; a command that needs a format
+before it resolves the setting (the engine's expert kernel and host time, a case row) asks here.
+"""
+
+from __future__ import annotations
+
+from inferchip.mapping.memory_fit import Formats
+
+FOUR_BIT_FLOAT = ("fp4", "mxfp4")
+
+
+def weight_choice(model_id: str, weights: str | None) -> tuple[str, str]:
+    """(weight format, where it came from) of a setting: ``weights`` as given (``"--weights"``), else what
+    ``model_id``'s checkpoint ships (:func:`~inferchip.catalog.checkpoints.checkpoint_weights`). The one rule
+    ``resolve_setting`` applies; a command that needs the format before it resolves the setting (the
+    engine's expert kernel and host time, a case row) asks it here."""
+    if weights is not None:
+        return weights, "--weights"
+    from inferchip.catalog.checkpoints import checkpoint_weights
+
+    shipped = checkpoint_weights(model_id)
+    return shipped.format, shipped.source
+
+
+def kv_choice(model_id: str, weights_source: str, kv: str | None) -> str | None:
+    """The KV format a setting asks ``resolve_formats`` for: ``kv`` as given; with the checkpoint's weights (not
+    given), its 16-bit model dtype (``CheckpointWeights.dtype``), as vLLM (``CacheConfig.cache_dtype``) and SGLang
+    (``ServerArgs.kv_cache_dtype``) keep the KV cache by default, "auto will use model data type", whatever the
+    weights' quantisation; else None (the default of the ``--weights`` given, ``resolve_formats``)."""
+    if kv is not None or weights_source == "--weights":
+        return kv
+    from inferchip.catalog.checkpoints import checkpoint_weights
+
+    return checkpoint_weights(model_id).dtype
+
+
+def format_sources(fmt: Formats, activations: str | None, kv: str | None, weights_source: str) -> tuple[str, str]:
+    """(where the activations' format came from, where the KV's did), for the output: the option where given;
+    with ``--weights`` given, that format's default (``resolve_formats``); else what the engines do with
+    the checkpoint by default. Block FP8 weights (DeepSeek-V3/R1 ``weight_block_size`` [128, 128],
+    ``activation_scheme`` dynamic): activations quantised to FP8 at run time per token and 128 channels
+    (DeepSeek-V3 report, arXiv:2412.19437, section 3.3; vLLM ``fp8_utils.per_token_group_quant_fp8``). MXFP4
+    experts: W4A16 (bf16) on a chip without 4-bit float units (``dequantises_four_bit``), else W4A8 with
+    MXFP8 activations priced as fp8 (TensorRT-LLM ``get_mxfp4_quant_algo`` W4A8_MXFP4_MXFP8 on SM100; SGLang
+    ServerArgs: ``flashinfer_mxfp4`` on SM100, ``flashinfer_mxfp4_moe_precision`` "default"; vLLM 007d5005's SM100
+    default, FlashInfer MXFP4 x BF16, is ``--activations bf16``). 16-bit: its dtype."""
+    w, a = fmt.weights, fmt.activations
+    if activations is not None:
+        act_source = "--activations"
+    elif weights_source == "--weights":
+        act_source = f"default of --weights {w}"
+    elif w == "fp8":
+        act_source = "checkpoint fp8 weights: W8A8, activations quantised to FP8 at run time (per token group)"
+    elif w in FOUR_BIT_FLOAT and a == "bf16":
+        act_source = f"checkpoint {w} weights, no 4-bit float units on the chip: W4A16, bf16 activations"
+    elif w in FOUR_BIT_FLOAT:
+        act_source = (f"checkpoint {w} weights, 4-bit float units on the chip: W4A8, MXFP8 activations at the fp8 "
+                      "rate (TensorRT-LLM's and SGLang's default; vLLM's is bf16: --activations bf16)")
+    elif w == "int4":
+        act_source = "checkpoint int4 (AWQ/GPTQ) weights: weight-only W4A16, bf16 activations"
+    else:
+        act_source = f"checkpoint dtype {a}: served in one dtype"
+    if kv is not None:
+        kv_source = "--kv"
+    elif weights_source == "--weights":
+        kv_source = f"default of --weights {w}"
+    else:
+        kv_source = f"checkpoint model dtype {fmt.kv}: the engines' --kv-cache-dtype auto (--kv fp8 for an FP8 cache)"
+    return act_source, kv_source
