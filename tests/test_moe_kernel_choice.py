@@ -13,7 +13,7 @@ import yaml
 
 from cli_in_process import run_main
 from inferchip.catalog.chips import get_chip_params
-from inferchip.catalog.engines import ENGINES_FILE, get_engine, load_engines
+from inferchip.catalog.engines import ENGINES_FILE, get_engine, load_engines, moe_kernel_entry
 from inferchip.catalog.models import load_model
 from inferchip.errors import InvalidSettingError, SpecError
 from inferchip.mapping.layout import Layout
@@ -134,12 +134,31 @@ def test_catalog_refuses_a_bad_entry(tmp_path: Path, entry: dict, match: str) ->
         load_engines(_catalog_with(tmp_path, full))
 
 
-def test_the_shipped_marlin_entry_pads_as_the_recipe_entry() -> None:
-    """The two records of Marlin's padding (moe_kernels for users, recipe_moe_kernel for the closed-loop rows) agree."""
-    marlin = next(k for k in load_engines().moe_kernels if k.kernel == "marlin")
+def test_the_recipe_kernel_reads_its_padding_from_the_moe_kernels_entry() -> None:
+    """Marlin's padding has one record: the Hopper recipes' kernel names the moe_kernels entry, and the closed-loop
+    row and a user's --moe-kernel marlin both read it (a changed entry moves both)."""
     recipe = get_engine("vllm").moe_kernel_on(H100, "mxfp4")
-    assert recipe is not None and recipe.kernel == "marlin"
-    assert (marlin.pad_hidden_to, marlin.pad_intermediate_to) == (recipe.pad_hidden_to, recipe.pad_intermediate_to)
+    assert recipe is not None and recipe.kernel == "marlin" and "pad_hidden_to" not in type(recipe).model_fields
+    entry = moe_kernel_entry("vllm", "mxfp4", "marlin", "nvidia-hopper", "test")
+    user, _ = _resolve(H100, "marlin")
+    assert (entry.pad_hidden_to, entry.pad_intermediate_to) == (user.moe_pad_hidden_to,
+                                                                user.moe_pad_intermediate_to) == (256, 128)
+    with pytest.raises(InvalidSettingError, match=r"row 7: .*no vllm mxfp4 marlin kernel on chip family "
+                                                  r"'amd-cdna3'; allowed: nvidia-ada, nvidia-ampere, nvidia-blackwell, "
+                                                  r"nvidia-hopper"):
+        moe_kernel_entry("vllm", "mxfp4", "marlin", "amd-cdna3", "row 7")
+
+
+def test_a_recipe_kernel_without_a_moe_kernels_entry_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load(ENGINES_FILE.read_text(encoding="utf-8"))
+    vllm = next(e for e in data["engines"] if e["id"] == "vllm")
+    vllm["recipe_moe_kernel"][0]["kernel"] = "machete"
+    p = tmp_path / "engines.yaml"
+    p.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"engine vllm: recipe_moe_kernel entry 0 \(h100 mxfp4\): kernel 'machete' is "
+                                        r"no moe_kernels entry of vllm; allowed: flashinfer, flashinfer-cutlass, "
+                                        r"marlin, triton"):
+        load_engines(p)
 
 
 def test_the_shipped_cuda_triton_entry_pads_as_the_energy_rows() -> None:

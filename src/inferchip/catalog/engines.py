@@ -108,6 +108,33 @@ def _check_moe_kernels(path: str, cat: EngineCatalog, ids: list[str], families: 
                 seen[key] = i
 
 
+def _check_recipe_kernels(path: str, cat: EngineCatalog) -> None:
+    """Each engine's ``recipe_moe_kernel`` entry names a kernel ``moe_kernels`` lists for that engine and weight
+    format (the one record of its padding), a SpecError naming the entry and the kernels listed otherwise."""
+    for e in cat.engines:
+        for j, r in enumerate(e.recipe_moe_kernel):
+            listed = sorted({k.kernel for k in cat.moe_kernels
+                             if k.engine == e.id and (not r.weights or k.weights == r.weights)})
+            if r.kernel not in listed:
+                raise SpecError(f"{path}: engine {e.id}: recipe_moe_kernel entry {j} ({r.accelerator} "
+                                f"{r.weights or 'any weights'}): kernel {r.kernel!r} is no moe_kernels entry of "
+                                f"{e.id}; allowed: {', '.join(listed) or 'none (add its moe_kernels entry)'}")
+
+
+def moe_kernel_entry(engine: str, weights: str, kernel: str, family: str, where: str) -> MoeKernel:
+    """The ``moe_kernels`` entry of ``engine``'s ``kernel`` for ``weights`` experts on chips of ``family``: the one
+    record of the widths the kernel pads each expert to, read by the launch recipes' kernels
+    (``recipe_moe_kernel``), a user's ``--moe-kernel`` and the energy rows' stated kernels alike. An
+    InvalidSettingError naming ``where`` and the families the table lists the kernel on where it lists none."""
+    table = [k for k in load_engines().moe_kernels if (k.engine, k.weights, k.kernel) == (engine, weights, kernel)]
+    found = next((k for k in table if family in k.families), None)
+    if found is None:
+        on = sorted({f for k in table for f in k.families})
+        raise InvalidSettingError(f"{where}: catalog/engines.yaml moe_kernels lists no {engine} {weights} {kernel} "
+                                  f"kernel on chip family {family!r}; allowed: {', '.join(on) or 'none'}")
+    return found
+
+
 @lru_cache(maxsize=4)
 def _load(path: str, mtime_ns: int) -> EngineCatalog:
     data: dict[str, Any] = read_mapping(Path(path))
@@ -120,6 +147,7 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
     fronts = {e.id for e in cat.engines if e.worker_request_paths}
     families = family_names()
     _check_moe_kernels(path, cat, ids, list(families))
+    _check_recipe_kernels(path, cat)
     for h in cat.hardware:
         if h.engine not in ids:
             raise SpecError(f"{path}: hardware engine = {h.engine!r}: not an engine id; allowed: {', '.join(ids)}")
