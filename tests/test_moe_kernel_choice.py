@@ -86,9 +86,18 @@ def test_nothing_changes_without_an_entry() -> None:
 
 
 @pytest.mark.parametrize(("chip", "choice", "kw", "match"), [
-    (H100, "flashinfer-cutlass", {}, r"on nvidia-h100-sxm-80gb \(family nvidia-hopper\); allowed there: "
-                                     r"flashinfer, marlin, triton"),
-    (MI300X, "marlin", {}, r"family amd-cdna3\); allowed there: triton"),
+    (H100, "flashinfer-cutlass", {}, r"on nvidia-h100-sxm-80gb \(family nvidia-hopper\); the table lists "
+                                     r"flashinfer-cutlass on nvidia-blackwell only, and on nvidia-hopper vLLM picks "
+                                     r"triton; allowed there: flashinfer, marlin, triton"),
+    # vLLM 007d5005 get_mxfp4_backend returns FlashInfer on SM100 whenever it is installed (its CUDA build requires
+    # it), before it reads VLLM_MXFP4_USE_MARLIN: Marlin and Triton are not offered on Blackwell
+    (B200, "marlin", {}, r"the table lists marlin on nvidia-ada, nvidia-ampere, nvidia-hopper only, and on "
+                         r"nvidia-blackwell vLLM picks flashinfer; allowed there: flashinfer, flashinfer-cutlass "),
+    ("nvidia-gb200-186gb", "triton", {}, r"family nvidia-blackwell\); the table lists triton on amd-cdna3, amd-cdna4, "
+                                         r"nvidia-hopper only, and on nvidia-blackwell vLLM picks flashinfer; allowed "
+                                         r"there: flashinfer, flashinfer-cutlass "),
+    (MI300X, "marlin", {}, r"family amd-cdna3\); the table lists marlin on nvidia-ada, nvidia-ampere, nvidia-hopper "
+                           r"only, and on amd-cdna3 vLLM picks triton; allowed there: triton"),
     (H100, "marlin", {"engine": None}, r"give --engine too"),
     (H100, "marlin", {"model": "meta-llama/Llama-3.1-8B"}, r"has no routed experts"),
     (H100, "marlin", {"weights": "fp8"}, r"for --weights mxfp4, not fp8"),
@@ -144,8 +153,7 @@ def test_the_recipe_kernel_reads_its_padding_from_the_moe_kernels_entry() -> Non
     assert (entry.pad_hidden_to, entry.pad_intermediate_to) == (user.moe_pad_hidden_to,
                                                                 user.moe_pad_intermediate_to) == (256, 128)
     with pytest.raises(InvalidSettingError, match=r"row 7: .*no vllm mxfp4 marlin kernel on chip family "
-                                                  r"'amd-cdna3'; allowed: nvidia-ada, nvidia-ampere, nvidia-blackwell, "
-                                                  r"nvidia-hopper"):
+                                                  r"'amd-cdna3'; allowed: nvidia-ada, nvidia-ampere, nvidia-hopper"):
         moe_kernel_entry("vllm", "mxfp4", "marlin", "amd-cdna3", "row 7")
 
 
@@ -169,7 +177,7 @@ def test_the_shipped_cuda_triton_entry_pads_as_the_energy_rows() -> None:
 
     cuda = [k for k in load_engines().moe_kernels
             if k.kernel == "triton" and any(f.startswith("nvidia-") for f in k.families)]
-    assert len(cuda) == 1 and set(cuda[0].families) == {"nvidia-hopper", "nvidia-blackwell"}
+    assert len(cuda) == 1 and set(cuda[0].families) == {"nvidia-hopper"}
     assert (cuda[0].pad_hidden_to, cuda[0].pad_intermediate_to) == (1, 64)
     row = {"case_id": "x", "software": "vLLM 0.11.1", "weight_dtype": "mxfp4", "model": GPT_OSS,
            "notes": "MoE kernels: vLLM Triton"}

@@ -49,9 +49,13 @@ def _chosen(engine: EngineSpec, chip: ChipParams, weights: str, model: ModelSpec
     found = next((k for k in for_weights if k.kernel == choice and chip.family in k.families), None)
     if found is None:
         allowed = sorted({k.kernel for k in for_weights if chip.family in k.families})
+        elsewhere = sorted({f for k in for_weights if k.kernel == choice for f in k.families})
+        default = next((k.kernel for k in for_weights if chip.family in k.default_on), None)
+        why = (f"; the table lists {choice} on {', '.join(elsewhere)} only"
+               + (f", and on {chip.family} {engine.name} picks {default}" if default else "") if elsewhere else "")
         raise InvalidSettingError(
             f"{OPTION} {choice}: {engine.name} cannot serve {weights} experts with it on {chip.id} (family "
-            f"{chip.family}); allowed there: {', '.join(allowed) or f'none (drop {OPTION})'} "
+            f"{chip.family}){why}; allowed there: {', '.join(allowed) or f'none (drop {OPTION})'} "
             "(catalog/engines.yaml moe_kernels, with their sources)")
     return found
 
