@@ -160,7 +160,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         cublas_tiles=CUBLASLT_16BIT_TILES.get(chip.family, ()) if cal.gemm_split_k_16bit else (),
         dense_gemm_cap_flop_per_s=(float("inf") if cal.dense_gemm_cap_flop_per_s is None
                                    else cal.dense_gemm_cap_flop_per_s),
-        mma_flop_per_exp_16bit=MMA_FLOP_PER_EXP_16BIT.get(chip.id, float("inf")),
+        mma_flop_per_exp_16bit=MMA_FLOP_PER_EXP_16BIT.get(chip.architecture, float("inf")),
         peak_prefill_attention_flop_per_s=(None if pre_attn_fmt == attn_fmt
                                            else col(peak_flop_per_s(chip, pre_attn_fmt))),
         # an MLA extend path that runs 16-bit flash attention (Calibration.mla_prefill_attention_16bit)
