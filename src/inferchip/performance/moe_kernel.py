@@ -14,7 +14,8 @@ where the entry says the kernel is vLLM's untuned Triton MoE (``token_vector_wor
 
 from __future__ import annotations
 
-from inferchip.catalog.engines import MoeKernel, load_engines
+from inferchip.catalog.engines import load_engines
+from inferchip.catalog.moe_kernels import MoeKernel
 from inferchip.cost.constants import TRITON_MOE_TOKEN_VECTOR_FLOP
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
 from inferchip.errors import InvalidSettingError, SpecError
