@@ -9,7 +9,8 @@ import pytest
 
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.validation.vision.cases import parse_vision_cases
-from inferchip.validation.vision.rows import build_row, predict_row
+from inferchip.validation.vision.predict import predict_row
+from inferchip.validation.vision.rows import build_row
 from inferchip.validation.vision.scenario_sim import simulated
 from inferchip.validation.vision.validate import params_of
 

@@ -18,7 +18,8 @@ from inferchip.validation.vision.cases import VisionCase
 from inferchip.validation.vision.fit import NAMES, fit, is_calibration_row, leave_one_accelerator_out
 from inferchip.validation.vision.forked import fork_map
 from inferchip.validation.vision.passfail import offline_matches, predicted_offline_per_s
-from inferchip.validation.vision.rows import Params, RowModel, Unexpressible, build_row, predict_row
+from inferchip.validation.vision.predict import predict_row
+from inferchip.validation.vision.rows import Params, RowModel, Unexpressible, build_row
 from inferchip.validation.vision.scenario_sim import p99_at_fraction_ms, p99_at_load_ms, simulated
 from inferchip.validation.vision.waited import waited_query
 
