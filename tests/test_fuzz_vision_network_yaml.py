@@ -31,6 +31,7 @@ NUMBERS = [s for s in STEPS if isinstance(s[3], int) and not isinstance(s[3], bo
 FLAGS = [s for s in STEPS if isinstance(s[3], bool)]
 _SERIAL = itertools.count()
 ZERO_ALLOWED = {"pad", "convs", "output_tokens", "first_level"}
+ZERO_ALLOWED_IN = {("vit", "classes")}  # (op, argument): a ViT backbone with no classifier head
 
 
 def _write(tmp: Path, net: str, i: int, name: str, value: object) -> Path:
@@ -63,8 +64,9 @@ def _takes_none(net: str, i: int, name: str) -> bool:
 NUMBERS = [s for s in NUMBERS if "int" in str(_hint(*s[:3]))]  # not bev_encoder's cameras_hit (a float: 2.5 is fine)
 
 
-def _bad_number(name: str) -> st.SearchStrategy[object]:
-    floor = 0 if name in ZERO_ALLOWED else 1
+def _bad_number(net: str, i: int, name: str) -> st.SearchStrategy[object]:
+    op = load_network_spec(net).graph[i]["op"]
+    floor = 0 if name in ZERO_ALLOWED or (op, name) in ZERO_ALLOWED_IN else 1
     return st.one_of(st.integers(max_value=floor - 1), st.sampled_from([math.nan, math.inf, 2.5, "8", True, None]))
 
 
@@ -72,7 +74,7 @@ def _bad_number(name: str) -> st.SearchStrategy[object]:
 @given(data=st.data())
 def test_a_bad_whole_number_argument_names_file_step_argument_value_and_range(tmp_path, data):
     net, i, name, _ = data.draw(st.sampled_from(NUMBERS))
-    value = data.draw(_bad_number(name))
+    value = data.draw(_bad_number(net, i, name))
     if value is None and _takes_none(net, i, name):  # pad: null is 'same' padding; tokens' dim: null is the channels
         return
     path = _write(tmp_path, net, i, name, value)
@@ -142,3 +144,11 @@ def test_an_input_of_another_rank_than_the_family_is_refused(tmp_path, data):
     assert msg == (f"{path}: input.spatial = {spatial}: a '{load_network_spec(net).family}' network takes {rank} "
                    f"spatial sizes ({'D, H, W' if rank == 3 else 'H, W'}), not {n} (its layers would be traced {n}-D); "
                    f"allowed: {rank} whole numbers"), msg
+
+
+def test_a_vit_without_a_classifier_head_loads_and_a_negative_head_is_refused(tmp_path):
+    """classes 0 is a ViT backbone (no head: the drawn bad numbers for it start below 0, the fuzz above once drew 0)."""
+    headless = load_network(str(_write(tmp_path, "vit-b16-224", 0, "classes", 0)))
+    assert headless.params < load_network("vit-b16-224").params
+    with pytest.raises(SpecError, match=r"classes = -1; allowed: a whole number from 0$"):
+        load_network(str(_write(tmp_path, "vit-b16-224", 0, "classes", -1)))
