@@ -77,8 +77,12 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
             raise SpecError(f"{path}: hardware of {h.engine}: family {unknown[0]!r}: not a chip family; allowed: "
                             f"{', '.join(families)} (catalog/families.yaml)")
     for e in cat.engines:
-        for field in ("split_k_16bit_families", "mla_prefill_16bit_families"):
-            unknown = [f for f in getattr(e, field) if f not in families]
+        listed = [("split_k_16bit_families", e.split_k_16bit_families),
+                  ("mla_prefill_16bit_families", e.mla_prefill_16bit_families)]
+        listed += [("prefill_worker_scheduling mla_context_fp8_families", w.mla_context_fp8_families)
+                   for w in e.prefill_worker_scheduling]
+        for field, names in listed:
+            unknown = [f for f in names if f not in families]
             if unknown:
                 raise SpecError(f"{path}: engine {e.id}: {field} entry {unknown[0]!r}: not a chip family; "
                                 f"allowed: {', '.join(families)} (catalog/families.yaml)")

@@ -102,7 +102,12 @@ def attention_format(fmt: Formats) -> str:
 
 
 def prefill_attention_format_of(fmt: Formats, cal: Calibration) -> str:
-    """The prefill attention's format for ``fmt`` under ``cal`` (:func:`prefill_attention_format`)."""
+    """The prefill attention's format for ``fmt`` under ``cal`` (:func:`prefill_attention_format`); FP8 over an FP8
+    KV cache whatever the activations and projections where the engine's MLA context attention quantises Q, K and V
+    (``Calibration.mla_prefill_attention_fp8_kv``: TensorRT-LLM attentionOp ``mFP8ContextMLA``, set by its SM version
+    and ``hasFp8KvCache()`` alone)."""
+    if cal.mla_prefill_attention_fp8_kv and fmt.kv == "fp8":
+        return "fp8"
     return prefill_attention_format(attention_format(fmt), fmt.attention_weights or fmt.weights,
                                     cal.prefill_attention_follows_projections)
 

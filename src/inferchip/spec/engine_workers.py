@@ -97,7 +97,9 @@ class WorkerScheduling(BaseModel):
     (:meth:`covers`, ``input_tokens`` included, as for the other worker records). ``dp_rank``: how the worker's DP
     controller picks a request's attention-DP rank: ``random``, pinned to ``bootstrap_room % dp`` with a room the
     front end draws at random (SGLang's PD ``round_robin`` before PR #16110; :mod:`inferchip.sim.engines.rank_pinned`);
-    "": the ranks share one queue."""
+    "": the ranks share one queue. ``mla_context_fp8_families``: chip families (catalog/families.yaml) on which the
+    worker's build runs an MLA model's context attention in FP8 wherever its KV cache is FP8, whatever the activations
+    (TensorRT-LLM from 1.1.0rc2: ``mFP8ContextMLA``; sources in engines.yaml); empty: the activations' rule."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -105,6 +107,7 @@ class WorkerScheduling(BaseModel):
     weights: str = Field("", pattern=r"^[a-z0-9_]*$")
     prefill_workers: int = Field(0, ge=0, le=100_000)
     async_scheduling: bool
+    mla_context_fp8_families: tuple[str, ...] = ()
     max_total_tokens: int = Field(0, ge=0, le=100_000_000)
     router: Literal["", "least_loaded", "round_robin", "random"] = ""
     wake_takes_queue: bool = True

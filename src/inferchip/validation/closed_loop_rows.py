@@ -70,6 +70,13 @@ def _moe_stream_cap_bytes_per_s(moe: Any, chip: Any) -> float:
     return expert_stream_cap_bytes_per_s(chip.sm_count, moe.read_gb_per_s_per_sm)
 
 
+def _context_mla_fp8(case: Case, fmt: Any, facts: RowFacts, family: str) -> bool:
+    """Whether the row's prefill (context) workers run MLA context attention in FP8 over the row's FP8 KV cache: their
+    ``prefill_worker_scheduling`` entry lists the chip's family in ``mla_context_fp8_families``."""
+    pw = facts.engine.prefill_worker(case.software, fmt.weights, facts.prefill_workers, int(case.input_tokens or 0))
+    return fmt.kv == "fp8" and pw is not None and family in pw.mla_context_fp8_families
+
+
 def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> tuple[EngineReplica, Layout, list[str]]:
     layout, notes = worker.layout()
     cache = _lru(v, "replicas", REPLICAS_KEPT)
@@ -89,11 +96,12 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     kernels = kernel_engine(facts.engine, case.software)
     cp, ms = v.chip(case.accelerator), v.model(case.model)
     cap_bytes_per_s = _moe_stream_cap_bytes_per_s(moe, cp)
+    fp8_mla = ms.attention == "mla" and worker is facts.prefill and _context_mla_fp8(case, fmt, facts, cp.family)
     # what the calibration below is a function of: the engine, the engine whose kernels run, their recipes, the family
-    cal_key = (facts.engine.id, kernels.id, moe, keff, cap_bytes_per_s, cp.family)
+    cal_key = (facts.engine.id, kernels.id, moe, keff, cap_bytes_per_s, cp.family, fp8_mla)
     if cal_key not in cals:  # the engine's kernel choices on this chip family (family_kernel_calibration)
         cal = family_kernel_calibration(engine_calibration(v.cal, facts.engine, keff, case.software), kernels,
-                                        cp.family)
+                                        cp.family).model_copy(update={"mla_prefill_attention_fp8_kv": fp8_mla})
         if moe is not None:  # the recipe's expert kernel issues its MMA at a share of the tensor-core peak
             cal = cal.model_copy(update={"moe_mma_peak_fraction": moe.mma_peak_fraction,
                                          "moe_stream_cap_bytes_per_s": cap_bytes_per_s,
@@ -120,9 +128,12 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
         notes = notes + [f"tensor-parallel all-reduces from the codec's smallest message up run the launch recipe's "
                          f"QuickReduce {codec.upper()} (ROCM_QUICK_REDUCE_QUANTIZATION)"]
     pre_fmt = prefill_attention_format_of(mm.formats, cals[cal_key])
-    if pre_fmt != attention_format(mm.formats):
+    if pre_fmt != attention_format(mm.formats) and not fp8_mla:
         notes = notes + [f"prefill attention in {pre_fmt}: the engine's context attention is FP8 only "
                          f"for quantised attention projections (context_attention_follows_projections)"]
+    if fp8_mla:
+        notes = notes + ["MLA context attention in FP8 over the FP8 KV cache: the context workers' engine build "
+                         f"quantises Q, K and V on {cp.family} (prefill_worker_scheduling mla_context_fp8_families)"]
     if cals[cal_key].mla_prefill_attention_16bit and ms.attention == "mla" and pre_fmt not in ("bf16", "fp16"):
         notes = notes + [f"MLA prefill attention in bf16: engine {kernels.id}'s MLA extend path runs 16-bit flash "
                          f"attention on {cp.family} (mla_prefill_16bit_families)"]
