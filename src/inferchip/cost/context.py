@@ -41,6 +41,7 @@ class CostContext:
     attention_format: str
     weight_bytes: float
     attention_weight_bytes: float  # attention projections' weights (the per-layer format map)
+    attention_out_weight_bytes: float  # the attention output projection's (Formats.attention_out_weights)
     act_bytes: float
     kv_bytes: float
     hidden_state_bytes: float  # 16-bit hidden states, or the activation format if wider
@@ -48,6 +49,7 @@ class CostContext:
     peak_gemm_flop_per_s: FloatArray
     peak_attention_flop_per_s: FloatArray
     peak_attention_proj_flop_per_s: FloatArray
+    peak_attention_out_flop_per_s: FloatArray
     peak_lm_head_flop_per_s: FloatArray
     vector_flop_per_s: FloatArray
     memory_bytes_per_s: FloatArray
@@ -118,6 +120,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
     gemm_fmt = compute_format(fmt.weights, fmt.activations)
     # Unquantised attention projections (gpt-oss modules_to_not_convert) run their MMA in their dtype.
     proj_fmt = compute_format(fmt.attention_weights or fmt.weights, fmt.activations)
+    out_fmt = compute_format(fmt.attention_out_weights or fmt.attention_weights or fmt.weights, fmt.activations)
     pre_attn_fmt = prefill_attention_format_of(fmt, cal)
 
     def col(x: ArrayLike) -> FloatArray:
@@ -127,6 +130,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         peak_gemm_flop_per_s=col(peak_flop_per_s(chip, gemm_fmt)),
         peak_attention_flop_per_s=col(peak_flop_per_s(chip, attn_fmt)),
         peak_attention_proj_flop_per_s=col(peak_flop_per_s(chip, proj_fmt)),
+        peak_attention_out_flop_per_s=col(peak_flop_per_s(chip, out_fmt)),
         peak_lm_head_flop_per_s=col(peak_flop_per_s(chip, "bf16")),
         vector_flop_per_s=col(chip.vector_flop_per_s), memory_bytes_per_s=col(chip.memory_bytes_per_s),
         link_bytes_per_s=col(chip.link_bytes_per_s), link_latency_s=col(chip.link_latency_s),
@@ -143,7 +147,8 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
     shape = np.broadcast_shapes(*(v.shape[:-1] for v in rates.values()))
     return CostContext(
         gemm_format=gemm_fmt, attention_format=attn_fmt, weight_bytes=fmt.weight_bytes,
-        attention_weight_bytes=fmt.attention_weight_bytes, act_bytes=fmt.act_bytes,
+        attention_weight_bytes=fmt.attention_weight_bytes, attention_out_weight_bytes=fmt.attention_out_weight_bytes,
+        act_bytes=fmt.act_bytes,
         kv_bytes=fmt.kv_bytes, hidden_state_bytes=max(fmt.act_bytes, BYTES_PER_ELEMENT[HIDDEN_STATE_FORMAT]),
         embedding_bytes=BYTES_PER_ELEMENT[EMBEDDING_FORMAT],
         gemm_compute_fraction=cal.gemm_compute_fraction, attention_compute_fraction=cal.attention_compute_fraction,

@@ -139,6 +139,29 @@ def prefill_worker_for(entries: Sequence[WorkerScheduling], software: str, weigh
     return first_for_software(fits, software)
 
 
+class CheckpointAttention(BaseModel):
+    """The attention projections' formats the engine runs for rows of a model (``model``: a fragment of its lower-case
+    id) served in ``weights``, where the checkpoint those rows serve leaves some attention projections unquantised
+    and the engine runs them as stored: ``attention_weights`` for q_a, q_b, kv_a and kv_b, ``attention_out_weights``
+    for the output projection o (blank: as the others). NVIDIA's DeepSeek-R1-0528 FP4 v2 checkpoint under
+    TensorRT-LLM: bf16, and NVFP4 for o (sources in engines.yaml). The first matching entry wins."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = Field(min_length=1, pattern=r"^[a-z0-9_.+/-]+$")
+    weights: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
+    attention_weights: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
+    attention_out_weights: str = Field("", pattern=r"^[a-z0-9_]*$")
+
+
+def checkpoint_attention_for(entries: Sequence[CheckpointAttention], model: str,
+                             weights: str) -> CheckpointAttention | None:
+    """The first of ``entries`` whose ``model`` fragment the row's model id contains and whose ``weights`` is the
+    row's (both compared in lower case), else None."""
+    low, fmt = model.lower(), weights.lower()
+    return next((e for e in entries if e.model in low and e.weights == fmt), None)
+
+
 def recipe_worker(chips: int, tp: int, ep: int, dpa: bool, attention_dp: bool | None) -> tuple[int, int, bool]:
     """A prefill or decode worker of ``chips`` chips stated as ``tp``/``ep`` with attention DP ``dpa``, as the launch
     recipe runs it (:attr:`WorkerScheduling.attention_dp`, :attr:`DecodeWorker.attention_dp`): ``(tp, ep, dpa)``.

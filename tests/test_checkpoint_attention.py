@@ -1,0 +1,77 @@
+"""The attention projections as an engine runs the served checkpoint (``EngineSpec.checkpoint_attention``): NVIDIA's
+DeepSeek-R1-0528 FP4 v2 under TensorRT-LLM keeps q_a, q_b, kv_a and kv_b in bf16 and runs o in NVFP4. By hand: the
+formats' bytes, the GEMM rules' bytes and peaks, the matching (model fragment, weights, engine), a bad format refused,
+and a Dynamo TensorRT-LLM row's note."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import make_chip
+from inferchip.catalog.engines import get_engine
+from inferchip.cost.context import cost_context
+from inferchip.cost.peaks import peak_flop_per_s
+from inferchip.cost.rules import gemm_peak_flop_per_s, gemm_weight_bytes
+from inferchip.errors import InferchipError
+from inferchip.mapping.memory_fit import Formats, layer_weight_bytes
+from inferchip.mapping.operators import Gemm
+from inferchip.performance.setting import resolve_formats
+from inferchip.spec.calibration import Calibration
+from inferchip.spec.engine_workers import checkpoint_attention_for
+from inferchip.validation.cases import read_cases
+from inferchip.validation.validate import validate_cases
+
+CASES = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
+V2 = Formats("fp4", "fp4", "fp8", attention_weights="bf16", attention_out_weights="fp4")
+Q_B, O_PROJ, EXPERT_LIKE = (Gemm("q_b", 1536, 24576, "attention_proj"), Gemm("o", 16384, 7168, "attention_proj"),
+                       Gemm("shared_up", 7168, 4096, "mlp"))
+
+
+def test_the_formats_bytes_by_hand():
+    assert V2.attention_weight_bytes == 2.0            # bf16
+    nvfp4 = 0.5 + 1 / 16  # 4 bits, plus one 8-bit scale per 16-element block
+    assert V2.attention_out_weight_bytes == nvfp4
+    assert layer_weight_bytes(Q_B, V2) == 2.0
+    assert layer_weight_bytes(O_PROJ, V2) == nvfp4
+    assert layer_weight_bytes(EXPERT_LIKE, V2) == nvfp4
+    plain = Formats("fp4", "fp4", "fp8", attention_weights="bf16")  # gpt-oss-like: o as the other projections
+    assert plain.attention_out_weight_bytes == 2.0 and layer_weight_bytes(O_PROJ, plain) == 2.0
+
+
+def test_the_gemm_rules_read_the_output_projection_apart():
+    chip = make_chip()
+    ctx = cost_context(chip, V2, Calibration())
+    assert gemm_weight_bytes(ctx, Q_B) == 2.0 and gemm_weight_bytes(ctx, O_PROJ) == 0.5 + 1 / 16
+    assert float(gemm_peak_flop_per_s(ctx, Q_B)[0]) == pytest.approx(float(peak_flop_per_s(chip, "bf16")))
+    assert float(gemm_peak_flop_per_s(ctx, O_PROJ)[0]) == pytest.approx(float(peak_flop_per_s(chip, "fp4")))
+    assert float(gemm_peak_flop_per_s(ctx, EXPERT_LIKE)[0]) == pytest.approx(float(peak_flop_per_s(chip, "fp4")))
+
+
+def test_resolve_formats_keeps_only_what_differs_and_refuses_a_bad_format():
+    assert resolve_formats("fp4", "fp4", "fp8", "bf16", attention_out_weights="fp4") == V2
+    same = resolve_formats("fp4", "fp4", "fp8", "bf16", attention_out_weights="bf16")
+    assert same.attention_out_weights is None  # as the other projections: not stored twice
+    with pytest.raises(InferchipError, match="attention output weights"):
+        resolve_formats("fp4", "fp4", "fp8", "bf16", attention_out_weights="fp5")
+
+
+def test_the_entry_matches_deepseek_r1_0528_fp4_under_tensorrt_llm_only():
+    trt = get_engine("trtllm").checkpoint_attention
+    hit = checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp4")
+    assert hit is not None and (hit.attention_weights, hit.attention_out_weights) == ("bf16", "fp4")
+    assert checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1", "fp4") is None  # the MLPerf rows' model
+    assert checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp8") is None
+    assert checkpoint_attention_for(get_engine("sglang").checkpoint_attention, "deepseek-ai/DeepSeek-R1-0528",
+                                    "fp4") is None  # SGLang PR #11805: not given the entry
+
+
+def test_a_dynamo_tensorrt_llm_row_notes_it_on_both_pools():
+    rows = [c for c in read_cases(CASES)
+            if c.case_id == "imax-dsr1-0528-gb200-dynamo-trt-fp4-disagg-p4x4e4-d32x8e8-1024-1024-c4-r20321908209-ttft"]
+    r = validate_cases(rows, Calibration())[0]
+    assert r.status == "ok", r.reason
+    hits = [n for n in r.notes if "(checkpoint_attention)" in n]
+    assert len(hits) == 2 and sum(n.startswith("prefill: ") for n in hits) == 1
+    assert "q_a, q_b, kv_a, kv_b in bf16, o in fp4" in hits[0]
