@@ -67,11 +67,27 @@ def test_the_entry_matches_deepseek_r1_0528_fp4_under_tensorrt_llm_only():
                                     "fp4") is None  # SGLang PR #11805: not given the entry
 
 
-def test_a_dynamo_tensorrt_llm_row_notes_it_on_both_pools():
+def test_a_dynamo_tensorrt_llm_row_notes_it_once():
     rows = [c for c in read_cases(CASES)
             if c.case_id == "imax-dsr1-0528-gb200-dynamo-trt-fp4-disagg-p4x4e4-d32x8e8-1024-1024-c4-r20321908209-ttft"]
     r = validate_cases(rows, Calibration())[0]
     assert r.status == "ok", r.reason
     hits = [n for n in r.notes if "(checkpoint_attention)" in n]
-    assert len(hits) == 2 and sum(n.startswith("prefill: ") for n in hits) == 1
+    assert len(hits) == 1 and "engine trtllm" in hits[0]
     assert "q_a, q_b, kv_a, kv_b in bf16, o in fp4" in hits[0]
+
+
+def test_a_bad_format_in_the_catalogue_is_refused(tmp_path):
+    import yaml
+
+    from inferchip.catalog.engines import load_engines
+    from inferchip.errors import SpecError
+
+    engines = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "engines.yaml"
+    data = yaml.safe_load(engines.read_text(encoding="utf-8"))
+    trt = next(e for e in data["engines"] if e["id"] == "trtllm")
+    trt["checkpoint_attention"][0]["attention_weights"] = "bf17"
+    bad = tmp_path / "engines.yaml"
+    bad.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"checkpoint_attention entry of 'deepseek-r1-0528': format 'bf17'"):
+        load_engines(bad)

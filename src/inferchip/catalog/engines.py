@@ -17,7 +17,7 @@ from inferchip.catalog.yaml_io import read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec, RecipeKernelEfficiency, chip_entry_covers
-from inferchip.spec.formats import ALL_FORMATS
+from inferchip.spec.formats import ALL_FORMATS, BYTES_PER_ELEMENT
 from inferchip.spec.tokenizer import TokenizerSpec
 
 ENGINES_FILE = Path(__file__).resolve().parent / "engines.yaml"
@@ -81,6 +81,12 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
                   ("mla_prefill_16bit_families", e.mla_prefill_16bit_families)]
         listed += [("prefill_worker_scheduling mla_context_fp8_families", w.mla_context_fp8_families)
                    for w in e.prefill_worker_scheduling]
+        for ck in e.checkpoint_attention:
+            bad = [f for f in (ck.weights, ck.attention_weights, ck.attention_out_weights)
+                   if f and f not in BYTES_PER_ELEMENT]
+            if bad:
+                raise SpecError(f"{path}: engine {e.id}: checkpoint_attention entry of {ck.model!r}: format "
+                                f"{bad[0]!r} is not a number format; allowed: {', '.join(sorted(BYTES_PER_ELEMENT))}")
         for field, names in listed:
             unknown = [f for f in names if f not in families]
             if unknown:

@@ -26,7 +26,7 @@ from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint
 from inferchip.performance.setting import resolve_setting
 from inferchip.sim.engines import BenchFigures
-from inferchip.spec.engine_workers import checkpoint_attention_for, recipe_worker
+from inferchip.spec.engine_workers import recipe_worker
 from inferchip.validation.cases import Case
 from inferchip.validation.closed_loop import (
     SIM_ROUNDS,
@@ -111,17 +111,12 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     pool = None if facts.prefill is None else "prefill" if worker is facts.prefill else "decode"
     notes = notes + check_span(layout, cp.max_scaleup_domain, cp.id,
                                f"line {case.line} ({case.case_id}), {worker_columns(case, pool)}")
-    ck = checkpoint_attention_for(kernels.checkpoint_attention, case.model, fmt.weights)
-    if ck is not None:  # the engine runs the served checkpoint's unquantised attention projections as stored
-        notes = notes + [f"attention projections as engine {kernels.id} runs the served checkpoint: q_a, q_b, kv_a, "
-                         f"kv_b in {ck.attention_weights}, o in {ck.attention_out_weights or ck.attention_weights} "
-                         "(checkpoint_attention)"]
     try:  # a refusal of the row's layout names its line and columns, not the CLI's options
         setting = resolve_setting(cp, ms, count=layout.chips_per_replica, weights=fmt.weights,
                                   activations=fmt.activations, kv=fmt.kv, tp=layout.tp, pp=layout.pp, ep=layout.ep,
                                   attn_dp=layout.attn_dp, calibration=cals[cal_key],
-                                  attention_weights=fmt.attention_weights if ck is None else ck.attention_weights,
-                                  attention_out_weights=None if ck is None else ck.attention_out_weights or None)
+                                  attention_weights=fmt.attention_weights,
+                                  attention_out_weights=fmt.attention_out_weights)
     except InferchipError as exc:  # a disaggregated row's workers are the notes' pools, not the tp/ep columns
         raise (in_row_terms(case, exc) if pool is None else in_pool_terms(case, exc, pool)) from None
     mm = setting.mapped(setting.layout)

@@ -167,7 +167,8 @@ class Validator:
                 self._resolved[key] = resolve_setting(cp, ms, count=case.num_accelerators, weights=fmt.weights,
                                                       activations=fmt.activations, kv=fmt.kv, tp=case.tp, pp=case.pp,
                                                       ep=case.ep, calibration=self.cal, within=True,
-                                                      attention_weights=fmt.attention_weights)
+                                                      attention_weights=fmt.attention_weights,
+                                                      attention_out_weights=fmt.attention_out_weights)
             except InferchipError as exc:
                 raise in_row_terms(case, exc) from None
         return self._resolved[key]
