@@ -216,7 +216,7 @@ def _served_checkpoint_attention(case: Case, fmt: Formats, notes: list[str]) -> 
     engine = engine_for_software(case.software)
     kernels = None if engine is None else kernel_engine(engine, case.software)
     ck = None if kernels is None else checkpoint_attention_for(kernels.checkpoint_attention, case.model, fmt.weights)
-    if ck is None:
+    if kernels is None or ck is None:
         return fmt, notes
     out = ck.attention_out_weights or ck.attention_weights
     fmt = replace(fmt, attention_weights=None if ck.attention_weights == fmt.weights else ck.attention_weights,

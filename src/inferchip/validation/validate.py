@@ -158,8 +158,7 @@ class Validator:
         return self._models[model_id]
 
     def setting(self, case: Case, fmt: Formats) -> Setting:
-        """The row's resolved setting: its chip, model, formats, this calibration, and the layouts
-        its tp/pp/ep allow (a blank size is searched; ``resolve_setting(within=True)``)."""
+        """The row's setting: chip, model, formats, calibration, the layouts its tp/pp/ep allow (``within=True``)."""
         key = SettingKey(case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep)
         if key not in self._resolved:
             ms, cp = self.model(case.model), self.chip(case.accelerator)
