@@ -123,7 +123,7 @@ def server_model():
     about 200 sequences of 500 tokens fit, so a server search needs ~1000 requests, not tens of thousands."""
     from inferchip.mapping.layout import Layout
     from inferchip.mapping.memory_fit import Formats
-    from inferchip.performance.phases import map_model
+    from inferchip.performance.mapped import map_model
     from inferchip.spec.calibration import Calibration
 
     chip = make_chip(usable_memory_bytes=30 * 2**30)
@@ -146,3 +146,33 @@ def load_tool(name: str):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+LLM_CASE_HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,software,model,weight_dtype,act_dtype,"
+                   "kv_dtype,tp,pp,ep,scenario,input_tokens,output_tokens,concurrency,metric,value,unit,notes")
+
+
+def llm_case_row(unit: str = "tokens/s") -> str:
+    """One user-written LLM case row (an L4 serving Llama-3.1-8B), its throughput in ``unit``."""
+    return ("c1,mine,me,nvidia-l4,1,vLLM 0.10,meta-llama/Llama-3.1-8B-Instruct,fp8,fp8,,1,1,,server,1024,128,8,"
+            f"output_tokens_per_s_total,500,{unit},x")
+
+
+@pytest.fixture
+def vision_csv(tmp_path):
+    """The shipped vision case file's header and first two rows, as a user's own file."""
+    from inferchip.catalog.vision_networks import VISION_CASES_FILE
+
+    path = tmp_path / "vision.csv"
+    path.write_text("\n".join(VISION_CASES_FILE.read_text().splitlines()[:3]) + "\n")
+    return path
+
+
+def loop_step(scalar, p: tuple[float, ...]) -> tuple[float, ...]:
+    """What ``cost.scalar_step._compile(scalar)(*p)`` must return: the loop's floats (total time, each class's
+    accumulators, FLOP, DRAM and link bytes), summed in the loop's order so the comparison can be exact."""
+    by_class, flop, dram, link = scalar.evaluate_loop(p)
+    total = 0.0
+    for acc in by_class:
+        total = total + acc[0]
+    return (total, *(x for acc in by_class for x in acc), *flop, dram, link)

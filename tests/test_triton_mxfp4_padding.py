@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from inferchip.catalog.calibration_file import load_calibration
-from inferchip.cost.constants import VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE
+from inferchip.catalog.engines import load_engines
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.operators import GroupedGemm
 from inferchip.performance.setting import resolve_setting
@@ -38,7 +38,10 @@ def _experts(cal: object, tp: int) -> tuple[dict[str, GroupedGemm], float]:
 
 
 def test_the_multiple_is_64() -> None:
-    assert VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE == 64
+    """The one record of the padding (catalog/engines.yaml moe_kernels, vLLM's Triton MXFP4 kernel on CUDA)."""
+    cuda = [k for k in load_engines().moe_kernels if (k.engine, k.weights, k.kernel) == ("vllm", "mxfp4", "triton")
+            and HOPPER in k.families]
+    assert len(cuda) == 1 and (cuda[0].pad_hidden_to, cuda[0].pad_intermediate_to) == (1, 64)
 
 
 def test_stated_triton_mxfp4_row_pads_the_intermediate_width_only() -> None:
@@ -56,6 +59,9 @@ def test_stated_triton_mxfp4_row_pads_the_intermediate_width_only() -> None:
     # the CUDA branch only: another family is refused, naming the case and the statement
     with pytest.raises(InvalidSettingError, match="h100x2-bs512-power.*vLLM Triton.*amd-cdna3"):
         run_calibration(cal, row, closed_loop=True, family="amd-cdna3")
+    # an NVIDIA family the moe_kernels table lists no Triton MXFP4 kernel on (vLLM runs Marlin below SM90)
+    with pytest.raises(InvalidSettingError, match="h100x2-bs512-power.*nvidia-ampere.*lists no vLLM Triton"):
+        run_calibration(cal, row, closed_loop=True, family="nvidia-ampere")
 
 
 def test_gpt_oss_120b_tp2_widths_by_hand() -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -73,6 +73,24 @@ def step_rows(mm, batches: Sequence[int], context_tokens: float) -> list[dict]:
     return rows
 
 
+def mapped_rows(cases: str, pattern: re.Pattern[str], calibration: str | None) -> Iterator[tuple]:
+    """Each row of ``cases`` whose id matches ``pattern``, as ``(case, formats, layout, mapped model)`` with the
+    layout ``inferchip validate`` chooses for it (analytic search) under ``calibration`` (None: the shipped one);
+    a line says so when no row matches."""
+    from inferchip.catalog.calibration_file import load_calibration
+    from inferchip.validation.cases import read_cases
+    from inferchip.validation.validate import Validator, case_formats, plan_for
+
+    v = Validator(load_calibration(calibration))
+    matched = [c for c in read_cases(cases) if pattern.search(c.case_id)]
+    if not matched:
+        print(f"no row of {cases} matches --rows {pattern.pattern!r}")
+    for case in matched:
+        fmt, _ = case_formats(case)
+        layout, _pt = v._search(case, plan_for(case, v.lengths), fmt)
+        yield case, fmt, layout, v.mapped(case, layout, fmt)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("cases", help="a cases CSV (validation_cases.csv format)")
@@ -81,10 +99,6 @@ def main() -> None:
     ap.add_argument("--batch", default=",".join(map(str, DEFAULT_BATCH)), help="batch grid, sequences per replica")
     ap.add_argument("--context", type=float, default=1000.0, help="KV tokens per sequence (default 1000)")
     a = ap.parse_args()
-    from inferchip.catalog.calibration_file import load_calibration
-    from inferchip.validation.cases import read_cases
-    from inferchip.validation.validate import Validator, case_formats, plan_for
-
     try:
         batches = parse_batches(a.batch)
         pat = re.compile(a.rows)
@@ -92,15 +106,7 @@ def main() -> None:
         ap.error(f"--batch {exc}")
     except re.error as exc:
         ap.error(f"--rows {a.rows!r}: not a regular expression ({exc})")
-    v = Validator(load_calibration(a.calibration))
-    matched = [c for c in read_cases(a.cases) if pat.search(c.case_id)]
-    if not matched:
-        print(f"no row of {a.cases} matches --rows {a.rows!r}")
-    for case in matched:
-        fmt, _ = case_formats(case)
-        plan = plan_for(case, v.lengths)
-        layout, _pt = v._search(case, plan, fmt)
-        mm = v.mapped(case, layout, fmt)
+    for case, _fmt, layout, mm in mapped_rows(a.cases, pat, a.calibration):
         rows = step_rows(mm, batches, a.context)
         names = [k for k in rows[0]["classes"] if any(r["classes"][k] > 0 for r in rows)]
         print(f"\n{case.case_id}: {case.accelerator}, tp {layout.tp} pp {layout.pp} ep {layout.ep}, "

@@ -12,20 +12,10 @@ FP32_BYTES = 4
 # (bf16, default Triton fused_moe configs) at 2,930.81 / 3,387.01 us for 256 / 1,024 tokens: 0.594 us per
 # added token, of which 0.101 us is the bf16 MMA at the dense peak (99.5 MFLOP per token per GPU at
 # 989.4 TFLOP/s); 0.49 us beyond it, times H100's 66.9 TFLOP/s FP32 vector rate. Applied only where a run
-# states these kernels (Calibration.moe_token_vector_flop; validation.energy_rows): the tuned kernels of the
+# states these kernels (Calibration.moe_token_vector_flop; validation.energy.rows): the tuned kernels of the
 # other engines and launch recipes (Marlin, FlashInfer/CUTLASS, TensorRT-LLM, DeepGEMM, AITER) show no such
 # cost on the closed-loop and MLPerf rows (docs/serving_validation.md, "A per-token MoE term").
 TRITON_MOE_TOKEN_VECTOR_FLOP = 0.49e-6 * 66.9e12
-# Multiple that vLLM's Triton (triton_kernels matmul_ogs) MXFP4 MoE path on CUDA rounds each expert's per-rank
-# intermediate width up to; the hidden width is kept. vllm/model_executor/layers/quantization/mxfp4.py
-# Mxfp4MoEMethod.create_weights (vllm-project/vllm, stored commits afdb4a4f and 007d5005, the branch taken when the
-# backend is neither Marlin nor FlashInfer and the platform is not ROCm): intermediate_size_per_partition rounded up
-# to 64, hidden_size unchanged; w13 / w2 and their scales are allocated at that width (zeros beyond the
-# checkpoint's) and matmul_ogs runs on them. ROCm rounds both to get_padding_alignment() (128, 256 on gfx950) and
-# Marlin to 128 / 256 (catalog/engines.yaml recipe_moe_kernel). gpt-oss (expert width 2,880): TP1 2,880 (no pad),
-# TP2 1,440 -> 1,472 (x1.022). Applied only where a run states these kernels with MXFP4 weights
-# (Calibration.moe_pad_intermediate_to; validation.moe_kernels.run_calibration).
-VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE = 64
 # The FLOP bucket of that per-token work (cost.rules.MOE_TOKEN_VECTOR): FLOP-equivalents at the chip's datasheet
 # FP32 vector rate, kept apart from real FP32 FLOP because their energy is rated at that rate itself
 # (cost.economics.UnitEnergies.flop_j): the measured time says the work runs there, so it draws no more than the limit.
@@ -66,3 +56,39 @@ VLLM_NATIVE_TOP_P_BYTES_PER_VOCAB_ENTRY = 200.0
 # (tests/test_native_top_p_small_batch.py). No DRAM bytes of its own: the per-row bytes above hold the sort's passes.
 VLLM_NATIVE_TOP_P_SMALL_BATCH_S_PER_VOCAB_ENTRY = 59e-12
 VLLM_NATIVE_TOP_P_SEGMENTED_SORT_ROWS = 128
+# Output tiles (M rows x N columns of the weight GEMM, rows = tokens) that cuBLAS(Lt) picks from per shape for
+# 16-bit GEMMs on Hopper (SM90), where an engine runs its unquantised linear layers through
+# torch.nn.functional.linear (the scope of Calibration.gemm_split_k_16bit: engines.yaml split_k_16bit_families).
+# Source: vLLM's own H100 profile, vllm-project/vllm docs/contributing/profiling.md @b0f85e66 ("CLI example",
+# nsys cuda_gpu_kern_sum of a vLLM bf16 run): cuBLAS kernels sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize
+# 128x128x64 (46.3 % of GPU time), 256x128x64 (14.8 %), 64x128x64 (12.1 %) and 64x64x64 (9.5 %). cuBLAS sees
+# torch's row-major x @ W^T transposed ("tn": its M is the layer's output features, its N the tokens), so in this
+# model's (tokens x features) orientation they are 128x128, 128x256, 128x64 and 64x64. Which one a shape gets is
+# cuBLASLt's heuristic (cublasLtMatmulAlgoGetHeuristic ranks its candidates by estimated time), not public:
+# the model takes the candidate whose waves spend the least (cost.gemm.cublas_tile_compute_s).
+CUBLASLT_16BIT_TILES: dict[str, tuple[tuple[float, float], ...]] = {
+    "nvidia-hopper": ((128.0, 256.0), (128.0, 128.0), (128.0, 64.0), (64.0, 64.0)),
+}
+
+# Dense 16-bit tensor-core FLOP per softmax exponential, each unit at its own peak, by chip id: a flash attention
+# forward computes one exponential per query-key pair and head on the special-function units (MUFU.EX2), 16 per
+# clock per SM on Hopper and on Blackwell alike (NVIDIA CUDA C++ Programming Guide, "Arithmetic Instructions"
+# throughput table, compute capabilities 9.0 and 10.0; FlashAttention-4, Zadouri, Hoehnerbach, Shah, Liu, Thakkar,
+# Dao 2026, research.colfax-intl.com/flashattention-4-algorithm-and-kernel-pipelining-co-design-for-asymmetric-
+# hardware-scaling: from H100 to B200 "BF16 tensor core throughput increases from 1 to 2.25 PFLOPs, while both the
+# SFU count and shared memory bandwidth remains unchanged", the forward pass bottlenecked by the exponential).
+# Dense 16-bit tensor-core FLOP per clock and SM: Hopper 4,096 (H100 SXM5 989.4 TFLOP/s over 132 SMs at 1.83 GHz,
+# NVIDIA H100 datasheet), Blackwell 8,192 (SemiAnalysisAI/microbench-blackwell umma_throughput/full.csv: E4M3 UMMA
+# M128 N256 16,345 FLOP/cycle/SM, the 16-bit rate half of it). So 4,096 / 16 = 256 and 8,192 / 16 = 512: a head of
+# d_qk + d_v = 128 (head dimension 64, 256 FLOP per pair) keeps Hopper's exponentials exactly as busy as its
+# tensor cores and caps Blackwell's prefill at half its 16-bit peak. Blackwell Ultra (B300, GB300) doubles the
+# SFU throughput of Blackwell (NVIDIA technical blog "Making Softmax More Efficient with NVIDIA Blackwell Ultra",
+# developer.nvidia.com/blog/making-softmax-more-efficient-with-nvidia-blackwell-ultra): 8,192 / 32 = 256.
+# Read by cost.kernels.attention.prefill_exp_cap_flop_per_s; chips without an entry (Rubin: not published;
+# other vendors' units not read): no such cap.
+MMA_FLOP_PER_EXP_16BIT: dict[str, float] = {
+    **dict.fromkeys(("nvidia-h100-sxm-80gb", "nvidia-h100-pcie-80gb", "nvidia-h100-nvl-94gb", "nvidia-h200-sxm-141gb",
+                     "nvidia-gh200-96gb", "nvidia-gh200-144gb"), 4096.0 / 16.0),
+    **dict.fromkeys(("nvidia-b200-180gb", "nvidia-gb200-186gb"), 8192.0 / 16.0),
+    **dict.fromkeys(("nvidia-b300-288gb", "nvidia-gb300-288gb"), 8192.0 / 32.0),
+}

@@ -76,7 +76,9 @@ class Calibration(BaseModel):
         description="Work per token and MoE layer of the run's expert kernels beyond their MMA and weight stream, "
         "in vector-unit FLOP (paid at the chip's vector rate). 0 (the default) for tuned kernels; vLLM's Triton "
         "MoE kernels at default configs: cost.constants.TRITON_MOE_TOKEN_VECTOR_FLOP (0.49 us per token and layer "
-        "on H100, vLLM PR #39902), set for the runs that state them (validation.energy_rows). Not fitted.",
+        "on H100, vLLM PR #39902), set for the runs that state them (validation.energy.rows) and for a user's "
+        "--engine prediction whose expert kernel is one (catalog/engines.yaml moe_kernels token_vector_work, "
+        "performance.moe_kernel). Not fitted.",
     )
     moe_mma_peak_fraction: float = Field(
         1.0, gt=0, le=1,
@@ -96,7 +98,7 @@ class Calibration(BaseModel):
     moe_pad_hidden_to: int = Field(
         1, ge=1, le=4096,
         description="Multiple the run's expert kernel rounds each routed expert's hidden width up to (zeros it "
-        "multiplies and reads: mapping.sharding.pad_experts, applied by performance.phases.map_model). 1 (the "
+        "multiplies and reads: mapping.sharding.pad_experts, applied by performance.mapped.map_model). 1 (the "
         "default): the checkpoint's width. Set for the runs that state their kernels "
         "(validation.moe_kernels.run_calibration) and the closed-loop rows whose launch recipe picks a padding expert "
         "kernel (spec.engine.RecipeMoeKernel, validation.closed_loop_rows). Not fitted.",
@@ -104,8 +106,8 @@ class Calibration(BaseModel):
     moe_pad_intermediate_to: int = Field(
         1, ge=1, le=4096,
         description="Multiple the run's expert kernel rounds each routed expert's per-rank intermediate width up to "
-        "(as moe_pad_hidden_to). vLLM's Triton matmul_ogs MXFP4 path on CUDA: "
-        "cost.constants.VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE. Not fitted.",
+        "(as moe_pad_hidden_to). vLLM's Triton matmul_ogs MXFP4 path on CUDA: its catalog/engines.yaml "
+        "moe_kernels entry. Not fitted.",
     )
     prefill_attention_follows_projections: bool = Field(
         False,
@@ -126,14 +128,22 @@ class Calibration(BaseModel):
         "activations: the context worker's engine build quantises Q, K and V to FP8 on the chip's family "
         "(spec.engine_workers.WorkerScheduling.mla_context_fp8_families, validation.closed_loop_rows). Not fitted.",
     )
+    dense_gemm_cap_flop_per_s: float | None = Field(
+        None, gt=0,
+        description="Most FLOP/s per chip the run's dense (non-expert) weight GEMMs reach, whatever their size: the "
+        "plateau of the kernel the engine build runs for them (spec.engine.RecipeKernelEfficiency.dense_gemm_flop_per_s"
+        ", catalog.engines.engine_calibration). None (the default): the calibrated fraction of the peak. Not fitted.",
+    )
     gemm_split_k_16bit: bool = Field(
         False,
         description="The run's 16-bit (unquantised) weight GEMMs may split K across idle units where that is "
         "faster (cost.gemm.split_k_slices_max, split_k_compute_s): their library is cuBLASLt under "
         "torch.nn.functional.linear, whose heuristic returns split-K algorithms. Set from the run's engine and chip "
-        "family (spec.engine.EngineSpec.split_k_16bit_families, catalog.engines.family_kernel_calibration). False (the "
-        "default): "
-        "every GEMM keeps its full-wave count. Not fitted.",
+        "family (spec.engine.EngineSpec.split_k_16bit_families, catalog.engines.family_kernel_calibration). The same "
+        "fact (cuBLASLt runs them) also lets those GEMMs take the output tile cuBLASLt picks per shape where the "
+        "chip's family lists its candidates (cost.constants.CUBLASLT_16BIT_TILES, CostContext.cublas_tiles, "
+        "cost.gemm.cublas_tile_compute_s: Hopper). False (the default): every GEMM keeps the chip's one tile and its "
+        "full-wave count. Not fitted.",
     )
     moe_imbalance: float = Field(
         1.25, ge=1, le=4,

@@ -24,7 +24,7 @@ that time moves (:func:`native_top_p_sequence_bytes`, ``Calibration.sequence_dra
 chip's energy per DRAM bit, over the busy floor).
 
 The spread of a run's output lengths is stated too where its publisher gives it (``output length CV``:
-:func:`stated_output_cv`); ``validation.energy_rows`` draws the run's lengths with that spread.
+:func:`stated_output_cv`); ``validation.energy.rows`` draws the run's lengths with that spread.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from inferchip.cost.constants import (
     VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY,
     VLLM_NATIVE_TOP_P_SEGMENTED_SORT_ROWS,
     VLLM_NATIVE_TOP_P_SMALL_BATCH_S_PER_VOCAB_ENTRY,
-    VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE,
 )
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.calibration import Calibration
@@ -179,14 +178,24 @@ def run_calibration(cal: Calibration, row: dict[str, str], closed_loop: bool, fa
 
 def _triton_mxfp4_multiple(row: dict[str, str], family: str) -> int:
     """The multiple vLLM's Triton ``matmul_ogs`` MXFP4 path rounds each expert's per-rank intermediate width up to
-    on a CUDA chip (:data:`~inferchip.cost.constants.VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE`; the hidden width is
-    kept); an :class:`~inferchip.errors.InvalidSettingError` naming the case where the chip's family is not NVIDIA
-    (ROCm takes another branch of ``create_weights``, not modelled)."""
+    on a CUDA chip: the ``moe_kernels`` entry of catalog/engines.yaml for vLLM's Triton MXFP4 kernel on ``family``
+    (the one record a user's ``--moe-kernel triton`` reads too; the hidden width is kept there). An
+    :class:`~inferchip.errors.InvalidSettingError` naming the case where the chip's family is not NVIDIA (ROCm takes
+    another branch of ``create_weights``, not modelled for these rows) or the table lists no such kernel on it."""
+    from inferchip.catalog.engines import load_engines
+
+    case = (row.get("case_id") or "?").strip()
     if not family.startswith("nvidia"):
-        raise InvalidSettingError(f"case {(row.get('case_id') or '?').strip()}, column notes: 'MoE kernels: vLLM "
-                                  f"Triton' with mxfp4 weights on chip family {family!r}: the padding modelled is "
-                                  "vLLM's CUDA branch; allowed: an nvidia-* chip, or notes without that statement")
-    return VLLM_TRITON_MXFP4_INTERMEDIATE_MULTIPLE
+        raise InvalidSettingError(f"case {case}, column notes: 'MoE kernels: vLLM Triton' with mxfp4 weights on chip "
+                                  f"family {family!r}: the padding modelled is vLLM's CUDA branch; allowed: an "
+                                  "nvidia-* chip, or notes without that statement")
+    entry = next((k for k in load_engines().moe_kernels
+                  if (k.engine, k.weights, k.kernel) == ("vllm", "mxfp4", "triton") and family in k.families), None)
+    if entry is None:
+        raise InvalidSettingError(f"case {case}, column notes: 'MoE kernels: vLLM Triton' with mxfp4 weights on chip "
+                                  f"family {family!r}: catalog/engines.yaml moe_kernels lists no vLLM Triton MXFP4 "
+                                  "kernel there; allowed: a family it lists, or notes without that statement")
+    return entry.pad_intermediate_to
 
 
 def _concurrency(row: dict[str, str]) -> float:

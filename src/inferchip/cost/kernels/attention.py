@@ -18,6 +18,16 @@ per tile load. FlashAttention-3 BF16 forward on H100 SXM5, causal, 16k tokens (S
 arXiv:2407.08608, Fig. 5b and 5d): 475 TFLOP/s at head dimension 64 against 616 at 128, so
 ``PREFILL_SMALL_HEAD_RATE`` = 475 / 616 of the fraction (measured on Hopper; applied to every chip, an inferchip
 estimate for the others' kernels).
+
+The prefill kernel computes one softmax exponential per query-key pair and head on the special-function units,
+whose rate per SM and clock did not grow with Blackwell's tensor cores (FlashAttention-4, sources at
+:data:`inferchip.cost.constants.MMA_FLOP_PER_EXP_16BIT`). So the attainable prefill rate is at most
+``peak_16bit x 2 (d_qk + d_v) / mma_flop_per_exp_16bit`` (:func:`prefill_exp_cap_flop_per_s`), whatever format
+the MMA runs in: on B200 1.125 PFLOP/s for heads of 64 (gpt-oss). Measured kernels sit at that cap: on B200,
+causal bf16 head dimension 64, cuDNN 1,071 and FlashAttention-4 1,079 TFLOP/s at 4 x 8,192 tokens, 1,115 and 1,176
+at 2 x 16,384 (Dao-AILab/flash-attention PR #2605, its FWD table, where heads of 128 reach 1,428 non-causal
+at 32 x 1,024 against 980 for heads of 64); so the cap applies in full, not times the calibration's fraction.
+On Hopper a head of 64 sits exactly at the 16-bit peak, so only an FP8 prefill of such heads is capped there.
 """
 
 from __future__ import annotations
@@ -41,6 +51,22 @@ def prefill_head_rate(qk_dim: int) -> float:
     return PREFILL_SMALL_HEAD_RATE if qk_dim <= SMALL_HEAD_DIM else 1.0
 
 
+def prefill_exp_cap_flop_per_s(pre_width: ArrayLike, peak_16bit_flop_per_s: ArrayLike,
+                                mma_flop_per_exp_16bit: float) -> FloatArray:
+    """Most prefill attention FLOP/s the exponentials allow: ``pre_width`` = d_qk + d_v of each head (one
+    exponential per query-key pair and head, ``FLOP_PER_MAC x pre_width`` FLOP), the chip's dense 16-bit peak and
+    its 16-bit MMA FLOP per exponential (module docstring); ``inf`` where the family has no entry.
+
+    >>> float(prefill_exp_cap_flop_per_s(128.0, 2.25e15, 512.0))  # B200, head dimension 64
+    1125000000000000.0
+    """
+    if not mma_flop_per_exp_16bit > 0:
+        raise ValueError(f"mma_flop_per_exp_16bit {mma_flop_per_exp_16bit}: must be a positive number (inf: no cap)")
+    width = np.asarray(pre_width, dtype=float)
+    cap: FloatArray = np.asarray(peak_16bit_flop_per_s, dtype=float) * FLOP_PER_MAC * width / mma_flop_per_exp_16bit
+    return cap
+
+
 class AttentionWork(NamedTuple):
     """Compute seconds, FLOP, DRAM bytes and kernel launches of the attention operators."""
 
@@ -54,14 +80,17 @@ def attention_columns(ops: Sequence[Any], peak_flop_per_s: ArrayLike, decode_fra
                       prefill_fraction: float, kv_bytes: float, act_bytes: float,
                       prefill_peak_flop_per_s: ArrayLike | None = None,
                       mla_prefill_peak_flop_per_s: ArrayLike | None = None,
-                      mla_prefill_act_bytes: float = 0.0) -> dict[str, FloatArray]:
+                      mla_prefill_act_bytes: float = 0.0, peak_16bit_flop_per_s: ArrayLike | None = None,
+                      mma_flop_per_exp_16bit: float = float("inf")) -> dict[str, FloatArray]:
     """Per-operator constants: FLOP per decode KV token and per prefill pair, KV bytes per token,
     prefill bytes per prompt token (q, k, v read once in the activation format, K and V written in
     the KV format), and the attainable FLOP/s of each phase (peak x its fraction; prefill also x
     :func:`prefill_head_rate` of the operator's head). ``prefill_peak_flop_per_s``:
     the prefill kernel's peak where it computes in another format than decode (None: ``peak_flop_per_s``).
     ``mla_prefill_peak_flop_per_s``: the MLA operators' prefill peak where their extend path runs 16-bit flash
-    attention whatever the KV (their q, k, v then read at ``mla_prefill_act_bytes``); None: as the others."""
+    attention whatever the KV (their q, k, v then read at ``mla_prefill_act_bytes``); None: as the others.
+    ``peak_16bit_flop_per_s`` and ``mma_flop_per_exp_16bit``: the attainable prefill rate is at most
+    :func:`prefill_exp_cap_flop_per_s` (no cap without both)."""
     heads = np.array([float(op.q_heads) for op in ops])
     kv_el = np.array([float(op.kv_elements_per_token) for op in ops])
     pre_width = np.array([float(op.qk_dim + op.v_dim) for op in ops])
@@ -81,6 +110,10 @@ def attention_columns(ops: Sequence[Any], peak_flop_per_s: ArrayLike, decode_fra
          "prefill_bytes_per_token": heads * pre_width * pre_act + KV_TENSORS * kv_el * kv_bytes,
          "decode_attainable_flop_per_s": peak * decode_fraction,
          "prefill_attainable_flop_per_s": pre_peak * prefill_fraction * head_rate}
+    if peak_16bit_flop_per_s is not None and np.isfinite(mma_flop_per_exp_16bit):  # the cap, reached in full
+        t["prefill_attainable_flop_per_s"] = np.minimum(
+            t["prefill_attainable_flop_per_s"],
+            prefill_exp_cap_flop_per_s(pre_width, peak_16bit_flop_per_s, mma_flop_per_exp_16bit))
     if any(op.window is not None for op in ops):
         t["window"] = np.array([float(op.window or 0) for op in ops])
     return t
