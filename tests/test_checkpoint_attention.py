@@ -1,10 +1,12 @@
 """The attention projections as an engine runs the served checkpoint (``EngineSpec.checkpoint_attention``): NVIDIA's
-DeepSeek-R1-0528 FP4 v2 under TensorRT-LLM keeps q_a, q_b, kv_a and kv_b in bf16 and runs o in NVFP4. By hand: the
-formats' bytes, the GEMM rules' bytes and peaks, the matching (model fragment, weights, engine), a bad format refused,
-and a Dynamo TensorRT-LLM row's note."""
+DeepSeek-R1-0528 FP4 v2 under TensorRT-LLM keeps q_a, q_b, kv_a and kv_b in bf16 and runs o in NVFP4; its v1 keeps o
+in bf16 too. By hand: the formats' bytes, the GEMM rules' bytes and peaks, the matching (model fragment, weights,
+engine, the checkpoint the row's notes name, whole names only), a bad format or checkpoint name refused, and a Dynamo
+TensorRT-LLM row's and a deployment-guide row's notes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,11 +21,12 @@ from inferchip.mapping.memory_fit import Formats, layer_weight_bytes
 from inferchip.mapping.operators import Gemm
 from inferchip.performance.setting import resolve_formats
 from inferchip.spec.calibration import Calibration
-from inferchip.spec.engine_workers import checkpoint_attention_for
+from inferchip.spec.engine_workers import checkpoint_attention_for, names_checkpoint
 from inferchip.validation.cases import read_cases
 from inferchip.validation.validate import validate_cases
 
 CASES = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
+GUIDE = CASES.with_name("validation_cases.csv")
 V2 = Formats("fp4", "fp4", "fp8", attention_weights="bf16", attention_out_weights="fp4")
 Q_B, O_PROJ, EXPERT_LIKE = (Gemm("q_b", 1536, 24576, "attention_proj"), Gemm("o", 16384, 7168, "attention_proj"),
                        Gemm("shared_up", 7168, 4096, "mlp"))
@@ -57,14 +60,60 @@ def test_resolve_formats_keeps_only_what_differs_and_refuses_a_bad_format():
         resolve_formats("fp4", "fp4", "fp8", "bf16", attention_out_weights="fp5")
 
 
+V2_NOTES = "checkpoint nvidia/DeepSeek-R1-0528-NVFP4-v2; DEP4"
+
+
 def test_the_entry_matches_deepseek_r1_0528_fp4_under_tensorrt_llm_only():
     trt = get_engine("trtllm").checkpoint_attention
-    hit = checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp4")
+    hit = checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp4", V2_NOTES)
     assert hit is not None and (hit.attention_weights, hit.attention_out_weights) == ("bf16", "fp4")
-    assert checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1", "fp4") is None  # the MLPerf rows' model
-    assert checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp8") is None
+    assert checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1", "fp4", V2_NOTES) is None  # the MLPerf rows' model
+    assert checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp8", V2_NOTES) is None
     assert checkpoint_attention_for(get_engine("sglang").checkpoint_attention, "deepseek-ai/DeepSeek-R1-0528",
-                                    "fp4") is None  # SGLang PR #11805: not given the entry
+                                    "fp4", V2_NOTES) is None  # SGLang PR #11805: not given the entry
+
+
+def test_the_format_follows_the_checkpoint_the_row_names():
+    trt = get_engine("trtllm").checkpoint_attention
+    # both published names of v2 (FP4-v2, NVFP4-v2), any case: o in NVFP4 on top of the bf16 projections
+    for notes in ("serves nvidia/DeepSeek-R1-0528-FP4-V2 on GB200", "model nvidia/deepseek-r1-0528-nvfp4-v2."):
+        hit = checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp4", notes)
+        assert hit is not None and (hit.attention_weights, hit.attention_out_weights) == ("bf16", "fp4"), notes
+    # v1 leaves wo unquantised too (the v2 card): all five bf16, o as the others
+    v1 = checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp4", "checkpoint nvidia/DeepSeek-R1-0528-FP4;")
+    assert v1 is not None and (v1.attention_weights, v1.attention_out_weights) == ("bf16", "")
+    # a row naming no checkpoint, or a longer name that merely starts with one, keeps its columns' formats
+    assert checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp4", "NVFP4 weights, DEP4") is None
+    assert checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp4",
+                                    "nvidia/DeepSeek-R1-0528-FP4-v3") is None
+
+
+def test_names_checkpoint_takes_whole_names_only():
+    assert names_checkpoint("checkpoint nvidia/deepseek-r1-0528-fp4-v2 (ok)", "nvidia/DeepSeek-R1-0528-FP4-v2")
+    assert names_checkpoint("ends with nvidia/deepseek-r1-0528-fp4.", "nvidia/DeepSeek-R1-0528-FP4")
+    assert not names_checkpoint("nvidia/deepseek-r1-0528-fp4-v2", "nvidia/DeepSeek-R1-0528-FP4")
+    assert not names_checkpoint("xnvidia/deepseek-r1-0528-fp4", "nvidia/DeepSeek-R1-0528-FP4")
+    assert not names_checkpoint("/mnt/nvidia/deepseek-r1-0528-fp4", "nvidia/DeepSeek-R1-0528-FP4")
+
+
+def test_a_deployment_guide_row_is_priced_as_its_checkpoint_and_a_v1_row_as_v1():
+    rows = [c for c in read_cases(GUIDE) if c.case_id == "trtllmdg-dsr1-b200-dep4-8192-1024"]
+    r = validate_cases(rows, Calibration())[0]
+    assert r.status == "ok", r.reason
+    hits = [n for n in r.notes if "(checkpoint_attention)" in n]
+    # the row names both published names of v2; the note gives the entry's first
+    assert hits == ["attention projections as engine trtllm runs the served checkpoint "
+                    "nvidia/DeepSeek-R1-0528-FP4-v2: q_a, q_b, kv_a, kv_b in bf16, o in fp4 (checkpoint_attention)"]
+    v1 = replace(rows[0], case_id="v1-row", notes=rows[0].notes.replace("nvidia/DeepSeek-R1-0528-NVFP4-v2",
+                                                                       "nvidia/DeepSeek-R1-0528-FP4").replace(
+        "nvidia/DeepSeek-R1-0528-FP4-v2", "nvidia/DeepSeek-R1-0528-FP4"))
+    r1 = validate_cases([v1], Calibration())[0]
+    assert r1.status == "ok", r1.reason
+    assert [n for n in r1.notes if "(checkpoint_attention)" in n] == [
+        "attention projections as engine trtllm runs the served checkpoint nvidia/DeepSeek-R1-0528-FP4: q_a, q_b, "
+        "kv_a, kv_b in bf16, o in bf16 (checkpoint_attention)"]
+    # o read at 2 bytes instead of NVFP4's 0.5 + 1/16: the v1 row can only be slower
+    assert r1.predicted < r.predicted
 
 
 def test_a_dynamo_tensorrt_llm_row_notes_it_once():
@@ -74,7 +123,7 @@ def test_a_dynamo_tensorrt_llm_row_notes_it_once():
     assert r.status == "ok", r.reason
     hits = [n for n in r.notes if "(checkpoint_attention)" in n]
     assert len(hits) == 1 and "engine trtllm" in hits[0]
-    assert "q_a, q_b, kv_a, kv_b in bf16, o in fp4" in hits[0]
+    assert "checkpoint nvidia/DeepSeek-R1-0528-FP4-v2: q_a, q_b, kv_a, kv_b in bf16, o in fp4" in hits[0]
 
 
 def test_a_bad_format_in_the_catalogue_is_refused(tmp_path):
@@ -90,4 +139,20 @@ def test_a_bad_format_in_the_catalogue_is_refused(tmp_path):
     bad = tmp_path / "engines.yaml"
     bad.write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(SpecError, match=r"checkpoint_attention entry of 'deepseek-r1-0528': format 'bf17'"):
+        load_engines(bad)
+
+
+def test_a_checkpoint_that_is_no_published_name_is_refused(tmp_path):
+    import yaml
+
+    from inferchip.catalog.engines import load_engines
+    from inferchip.errors import SpecError
+
+    engines = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "engines.yaml"
+    data = yaml.safe_load(engines.read_text(encoding="utf-8"))
+    trt = next(e for e in data["engines"] if e["id"] == "trtllm")
+    trt["checkpoint_attention"][0]["checkpoints"] = ["DeepSeek-R1-0528-FP4-v2"]  # no owner
+    bad = tmp_path / "engines.yaml"
+    bad.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"checkpoints 'DeepSeek-R1-0528-FP4-v2' is not a published checkpoint name"):
         load_engines(bad)

@@ -4,6 +4,7 @@ engine is a clear error naming what is allowed."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -138,6 +139,11 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
             if bad:
                 raise SpecError(f"{path}: engine {e.id}: checkpoint_attention entry of {ck.model!r}: format "
                                 f"{bad[0]!r} is not a number format; allowed: {', '.join(sorted(BYTES_PER_ELEMENT))}")
+            odd = [c for c in ck.checkpoints if not re.fullmatch(r"[\w.-]+/[\w.-]+", c)]
+            if odd:
+                raise SpecError(f"{path}: engine {e.id}: checkpoint_attention entry of {ck.model!r}: checkpoints "
+                                f"{odd[0]!r} is not a published checkpoint name; allowed: owner/name (letters, "
+                                "digits, '.', '_', '-'), as the rows' notes name it")
         for field, names in listed:
             unknown = [f for f in names if f not in families]
             if unknown:

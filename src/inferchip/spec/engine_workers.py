@@ -8,6 +8,7 @@ matched against a row's ``software`` text (lower case; first match wins) and car
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Annotated, Literal, TypeVar
 
@@ -141,25 +142,36 @@ def prefill_worker_for(entries: Sequence[WorkerScheduling], software: str, weigh
 
 class CheckpointAttention(BaseModel):
     """The attention projections' formats the engine runs for rows of a model (``model``: a fragment of its lower-case
-    id) served in ``weights``, where the checkpoint those rows serve leaves some attention projections unquantised
-    and the engine runs them as stored: ``attention_weights`` for q_a, q_b, kv_a and kv_b, ``attention_out_weights``
-    for the output projection o (blank: as the others). NVIDIA's DeepSeek-R1-0528 FP4 v2 checkpoint under
-    TensorRT-LLM: bf16, and NVFP4 for o (sources in engines.yaml). The first matching entry wins."""
+    id) served in ``weights`` from one of ``checkpoints`` (the checkpoint's published names; a row names the one it
+    serves in its notes), where that checkpoint leaves some attention projections unquantised and the engine runs
+    them as stored: ``attention_weights`` for q_a, q_b, kv_a and kv_b, ``attention_out_weights`` for the output
+    projection o (blank: as the others). NVIDIA's DeepSeek-R1-0528 FP4 v2 checkpoint under TensorRT-LLM: bf16, and
+    NVFP4 for o; its v1: bf16 for all five (sources in engines.yaml). The first matching entry wins."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str = Field(min_length=1, pattern=r"^[a-z0-9_.+/-]+$")
     weights: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
+    checkpoints: tuple[str, ...] = Field(min_length=1)
     attention_weights: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
     attention_out_weights: str = Field("", pattern=r"^[a-z0-9_]*$")
 
 
-def checkpoint_attention_for(entries: Sequence[CheckpointAttention], model: str,
-                             weights: str) -> CheckpointAttention | None:
-    """The first of ``entries`` whose ``model`` fragment the row's model id contains and whose ``weights`` is the
-    row's (both compared in lower case), else None."""
-    low, fmt = model.lower(), weights.lower()
-    return next((e for e in entries if e.model in low and e.weights == fmt), None)
+def checkpoint_attention_for(entries: Sequence[CheckpointAttention], model: str, weights: str,
+                             stated: str) -> CheckpointAttention | None:
+    """The first of ``entries`` whose ``model`` fragment the row's model id contains, whose ``weights`` is the row's
+    and one of whose ``checkpoints`` the row's text ``stated`` (its notes) names as a whole name (all compared in
+    lower case; a name followed by more of a name, as ``-FP4`` by ``-FP4-v2``, is another checkpoint), else None:
+    a row naming no checkpoint keeps the formats of its columns."""
+    low, fmt, text = model.lower(), weights.lower(), stated.lower()
+    return next((e for e in entries if e.model in low and e.weights == fmt
+                 and any(names_checkpoint(text, c) for c in e.checkpoints)), None)
+
+
+def names_checkpoint(text: str, checkpoint: str) -> bool:
+    """Whether lower-case ``text`` names ``checkpoint`` whole: not inside a longer name (letters, digits, ``-``,
+    ``_``, ``.`` or ``/`` on either side)."""
+    return re.search(rf"(?<![\w./-]){re.escape(checkpoint.lower())}(?![\w/-]|\.\w)", text) is not None
 
 
 def recipe_worker(chips: int, tp: int, ep: int, dpa: bool, attention_dp: bool | None) -> tuple[int, int, bool]:
