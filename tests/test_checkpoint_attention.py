@@ -63,10 +63,15 @@ def test_resolve_formats_keeps_only_what_differs_and_refuses_a_bad_format():
 V2_NOTES = "checkpoint nvidia/DeepSeek-R1-0528-NVFP4-v2; DEP4"
 
 
+def _formats(hit):
+    assert hit is not None
+    return hit[0].attention_weights, hit[0].attention_out_weights, hit[1]
+
+
 def test_the_entry_matches_deepseek_r1_0528_fp4_under_tensorrt_llm_only():
     trt = get_engine("trtllm").checkpoint_attention
     hit = checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp4", V2_NOTES)
-    assert hit is not None and (hit.attention_weights, hit.attention_out_weights) == ("bf16", "fp4")
+    assert _formats(hit) == ("bf16", "fp4", "nvidia/DeepSeek-R1-0528-NVFP4-v2")
     assert checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1", "fp4", V2_NOTES) is None  # the MLPerf rows' model
     assert checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp8", V2_NOTES) is None
     assert checkpoint_attention_for(get_engine("sglang").checkpoint_attention, "deepseek-ai/DeepSeek-R1-0528",
@@ -76,16 +81,18 @@ def test_the_entry_matches_deepseek_r1_0528_fp4_under_tensorrt_llm_only():
 def test_the_format_follows_the_checkpoint_the_row_names():
     trt = get_engine("trtllm").checkpoint_attention
     # both published names of v2 (FP4-v2, NVFP4-v2), any case: o in NVFP4 on top of the bf16 projections
-    for notes in ("serves nvidia/DeepSeek-R1-0528-FP4-V2 on GB200", "model nvidia/deepseek-r1-0528-nvfp4-v2."):
-        hit = checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp4", notes)
-        assert hit is not None and (hit.attention_weights, hit.attention_out_weights) == ("bf16", "fp4"), notes
+    for notes, name in (("serves nvidia/DeepSeek-R1-0528-FP4-V2 on GB200", "nvidia/DeepSeek-R1-0528-FP4-v2"),
+                        ("model nvidia/deepseek-r1-0528-nvfp4-v2.", "nvidia/DeepSeek-R1-0528-NVFP4-v2")):
+        assert _formats(checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp4", notes)) == (
+            "bf16", "fp4", name), notes
     # v1 leaves wo unquantised too (the v2 card): all five bf16, o as the others
     v1 = checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp4", "checkpoint nvidia/DeepSeek-R1-0528-FP4;")
-    assert v1 is not None and (v1.attention_weights, v1.attention_out_weights) == ("bf16", "")
-    # a row naming no checkpoint, or a longer name that merely starts with one, keeps its columns' formats
-    assert checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp4", "NVFP4 weights, DEP4") is None
-    assert checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp4",
-                                    "nvidia/DeepSeek-R1-0528-FP4-v3") is None
+    assert _formats(v1) == ("bf16", "", "nvidia/DeepSeek-R1-0528-FP4")
+    # a row naming none of the listed checkpoints (a CLI row; a longer name that merely starts with v1's) takes the
+    # first entry, v2, and no name: its note says it was assumed
+    for notes in ("NVFP4 weights, DEP4", "nvidia/DeepSeek-R1-0528-FP4-v3"):
+        assert _formats(checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp4", notes)) == (
+            "bf16", "fp4", None), notes
 
 
 def test_names_checkpoint_takes_whole_names_only():
@@ -96,7 +103,7 @@ def test_names_checkpoint_takes_whole_names_only():
     assert not names_checkpoint("/mnt/nvidia/deepseek-r1-0528-fp4", "nvidia/DeepSeek-R1-0528-FP4")
 
 
-def test_a_deployment_guide_row_is_priced_as_its_checkpoint_and_a_v1_row_as_v1():
+def test_a_deployment_guide_row_is_priced_as_its_checkpoint_and_a_v1_row_as_v1_and_a_row_naming_none_as_v2():
     rows = [c for c in read_cases(GUIDE) if c.case_id == "trtllmdg-dsr1-b200-dep4-8192-1024"]
     r = validate_cases(rows, Calibration())[0]
     assert r.status == "ok", r.reason
@@ -114,6 +121,13 @@ def test_a_deployment_guide_row_is_priced_as_its_checkpoint_and_a_v1_row_as_v1()
         "kv_a, kv_b in bf16, o in bf16 (checkpoint_attention)"]
     # o read at 2 bytes instead of NVFP4's 0.5 + 1/16: the v1 row can only be slower
     assert r1.predicted < r.predicted
+    none = replace(rows[0], case_id="unnamed-row", notes="DEP4, kv fp8")
+    r0 = validate_cases([none], Calibration())[0]
+    assert [n for n in r0.notes if "(checkpoint_attention)" in n] == [
+        "attention projections as engine trtllm runs the served checkpoint nvidia/DeepSeek-R1-0528-FP4-v2 (no listed "
+        "checkpoint named: the catalogue's first assumed): q_a, q_b, kv_a, kv_b in bf16, o in fp4 "
+        "(checkpoint_attention)"]
+    assert r0.predicted == r.predicted
 
 
 def test_a_dynamo_tensorrt_llm_row_notes_it_once():

@@ -158,14 +158,20 @@ class CheckpointAttention(BaseModel):
 
 
 def checkpoint_attention_for(entries: Sequence[CheckpointAttention], model: str, weights: str,
-                             stated: str) -> CheckpointAttention | None:
-    """The first of ``entries`` whose ``model`` fragment the row's model id contains, whose ``weights`` is the row's
-    and one of whose ``checkpoints`` the row's text ``stated`` (its notes) names as a whole name (all compared in
-    lower case; a name followed by more of a name, as ``-FP4`` by ``-FP4-v2``, is another checkpoint), else None:
-    a row naming no checkpoint keeps the formats of its columns."""
+                             stated: str) -> tuple[CheckpointAttention, str | None] | None:
+    """The entry for a row of ``model`` served in ``weights`` whose text ``stated`` (its notes) names its checkpoint,
+    with the name it gives: the first entry whose ``model`` fragment the model id contains, whose ``weights`` is the
+    row's and one of whose ``checkpoints`` the text names as a whole name (all compared in lower case; a name followed
+    by more of a name, as ``-FP4`` by ``-FP4-v2``, is another checkpoint). A row naming none of those checkpoints
+    takes the first entry of its model and weights, with None for the name (the catalogue's default checkpoint,
+    assumed, as a CLI row that names none); None where no entry is of the row's model and weights."""
     low, fmt, text = model.lower(), weights.lower(), stated.lower()
-    return next((e for e in entries if e.model in low and e.weights == fmt
-                 and any(names_checkpoint(text, c) for c in e.checkpoints)), None)
+    mine = [e for e in entries if e.model in low and e.weights == fmt]
+    for e in mine:
+        named = next((c for c in e.checkpoints if names_checkpoint(text, c)), None)
+        if named is not None:
+            return e, named
+    return (mine[0], None) if mine else None
 
 
 def names_checkpoint(text: str, checkpoint: str) -> bool:

@@ -203,22 +203,23 @@ def case_formats(case: Case) -> tuple[Formats, list[str]]:
 def _served_checkpoint_attention(case: Case, fmt: Formats, notes: list[str]) -> tuple[Formats, list[str]]:
     """``fmt`` with the attention projections as the engine whose kernels the row runs (its ``software``; Dynamo's
     workers through ``kernel_engine``) runs the checkpoint the row's notes name (``EngineSpec.checkpoint_attention``;
-    a row naming no checkpoint of an entry keeps its columns' formats)."""
+    a row naming none of its model's listed checkpoints takes the first, and its note says so)."""
     from inferchip.catalog.engines import engine_for_software, kernel_engine
-    from inferchip.spec.engine_workers import checkpoint_attention_for, names_checkpoint
+    from inferchip.spec.engine_workers import checkpoint_attention_for
 
     engine = engine_for_software(case.software)
     kernels = None if engine is None else kernel_engine(engine, case.software)
-    ck = None if kernels is None else checkpoint_attention_for(kernels.checkpoint_attention, case.model, fmt.weights,
-                                                               case.notes)
-    if kernels is None or ck is None:
+    hit = None if kernels is None else checkpoint_attention_for(kernels.checkpoint_attention, case.model,
+                                                                fmt.weights, case.notes)
+    if kernels is None or hit is None:
         return fmt, notes
+    ck, named = hit
     out = ck.attention_out_weights or ck.attention_weights
     fmt = replace(fmt, attention_weights=None if ck.attention_weights == fmt.weights else ck.attention_weights,
                   attention_out_weights=None if out == ck.attention_weights else out)
-    named = next(c for c in ck.checkpoints if names_checkpoint(case.notes.lower(), c))
-    return fmt, [*notes, f"attention projections as engine {kernels.id} runs the served checkpoint {named}: q_a, q_b, "
-                         f"kv_a, kv_b in {ck.attention_weights}, o in {out} (checkpoint_attention)"]
+    which = named or f"{ck.checkpoints[0]} (no listed checkpoint named: the catalogue's first assumed)"
+    return fmt, [*notes, f"attention projections as engine {kernels.id} runs the served checkpoint {which}: q_a, "
+                         f"q_b, kv_a, kv_b in {ck.attention_weights}, o in {out} (checkpoint_attention)"]
 
 
 def _needs_ttft(case: Case) -> bool:
