@@ -4,6 +4,7 @@ engine is a clear error naming what is allowed."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,7 +19,7 @@ from inferchip.catalog.yaml_io import read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec, RecipeKernelEfficiency, chip_entry_covers
-from inferchip.spec.formats import ALL_FORMATS
+from inferchip.spec.formats import ALL_FORMATS, BYTES_PER_ELEMENT
 from inferchip.spec.tokenizer import TokenizerSpec
 
 ENGINES_FILE = Path(__file__).resolve().parent / "engines.yaml"
@@ -95,8 +96,23 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
             raise SpecError(f"{path}: hardware of {h.engine}: family {unknown[0]!r}: not a chip family; allowed: "
                             f"{', '.join(families)} (catalog/families.yaml)")
     for e in cat.engines:
-        for field in ("split_k_16bit_families", "mla_prefill_16bit_families"):
-            unknown = [f for f in getattr(e, field) if f not in families]
+        listed = [("split_k_16bit_families", e.split_k_16bit_families),
+                  ("mla_prefill_16bit_families", e.mla_prefill_16bit_families)]
+        listed += [("prefill_worker_scheduling mla_context_fp8_families", w.mla_context_fp8_families)
+                   for w in e.prefill_worker_scheduling]
+        for ck in e.checkpoint_attention:
+            bad = [f for f in (ck.weights, ck.attention_weights, ck.attention_out_weights)
+                   if f and f not in BYTES_PER_ELEMENT]
+            if bad:
+                raise SpecError(f"{path}: engine {e.id}: checkpoint_attention entry of {ck.model!r}: format "
+                                f"{bad[0]!r} is not a number format; allowed: {', '.join(sorted(BYTES_PER_ELEMENT))}")
+            odd = [c for c in ck.checkpoints if not re.fullmatch(r"[\w.-]+/[\w.-]+", c)]
+            if odd:
+                raise SpecError(f"{path}: engine {e.id}: checkpoint_attention entry of {ck.model!r}: checkpoints "
+                                f"{odd[0]!r} is not a published checkpoint name; allowed: owner/name (letters, "
+                                "digits, '.', '_', '-'), as the rows' notes name it")
+        for field, names in listed:
+            unknown = [f for f in names if f not in families]
             if unknown:
                 raise SpecError(f"{path}: engine {e.id}: {field} entry {unknown[0]!r}: not a chip family; "
                                 f"allowed: {', '.join(families)} (catalog/families.yaml)")

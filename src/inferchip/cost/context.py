@@ -42,6 +42,7 @@ class CostContext:
     attention_format: str
     weight_bytes: float
     attention_weight_bytes: float  # attention projections' weights (the per-layer format map)
+    attention_out_weight_bytes: float  # the attention output projection's (Formats.attention_out_weights)
     act_bytes: float
     kv_bytes: float
     hidden_state_bytes: float  # 16-bit hidden states, or the activation format if wider
@@ -49,6 +50,7 @@ class CostContext:
     peak_gemm_flop_per_s: FloatArray
     peak_attention_flop_per_s: FloatArray
     peak_attention_proj_flop_per_s: FloatArray
+    peak_attention_out_flop_per_s: FloatArray
     peak_lm_head_flop_per_s: FloatArray
     vector_flop_per_s: FloatArray
     memory_bytes_per_s: FloatArray
@@ -112,7 +114,12 @@ def attention_format(fmt: Formats) -> str:
 
 
 def prefill_attention_format_of(fmt: Formats, cal: Calibration) -> str:
-    """The prefill attention's format for ``fmt`` under ``cal`` (:func:`prefill_attention_format`)."""
+    """The prefill attention's format for ``fmt`` under ``cal`` (:func:`prefill_attention_format`); FP8 over an FP8
+    KV cache whatever the activations and projections where the engine's MLA context attention quantises Q, K and V
+    (``Calibration.mla_prefill_attention_fp8_kv``: TensorRT-LLM attentionOp ``mFP8ContextMLA``, set by its SM version
+    and ``hasFp8KvCache()`` alone)."""
+    if cal.mla_prefill_attention_fp8_kv and fmt.kv == "fp8":
+        return "fp8"
     return prefill_attention_format(attention_format(fmt), fmt.attention_weights or fmt.weights,
                                     cal.prefill_attention_follows_projections)
 
@@ -123,6 +130,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
     gemm_fmt = compute_format(fmt.weights, fmt.activations)
     # Unquantised attention projections (gpt-oss modules_to_not_convert) run their MMA in their dtype.
     proj_fmt = compute_format(fmt.attention_weights or fmt.weights, fmt.activations)
+    out_fmt = compute_format(fmt.attention_out_weights or fmt.attention_weights or fmt.weights, fmt.activations)
     pre_attn_fmt = prefill_attention_format_of(fmt, cal)
 
     def col(x: ArrayLike) -> FloatArray:
@@ -132,6 +140,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         peak_gemm_flop_per_s=col(peak_flop_per_s(chip, gemm_fmt)),
         peak_attention_flop_per_s=col(peak_flop_per_s(chip, attn_fmt)),
         peak_attention_proj_flop_per_s=col(peak_flop_per_s(chip, proj_fmt)),
+        peak_attention_out_flop_per_s=col(peak_flop_per_s(chip, out_fmt)),
         peak_lm_head_flop_per_s=col(peak_flop_per_s(chip, "bf16")),
         vector_flop_per_s=col(chip.vector_flop_per_s), memory_bytes_per_s=col(chip.memory_bytes_per_s),
         link_bytes_per_s=col(chip.link_bytes_per_s), link_latency_s=col(chip.link_latency_s),
@@ -148,7 +157,8 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
     shape = np.broadcast_shapes(*(v.shape[:-1] for v in rates.values()))
     return CostContext(
         gemm_format=gemm_fmt, attention_format=attn_fmt, weight_bytes=fmt.weight_bytes,
-        attention_weight_bytes=fmt.attention_weight_bytes, act_bytes=fmt.act_bytes,
+        attention_weight_bytes=fmt.attention_weight_bytes, attention_out_weight_bytes=fmt.attention_out_weight_bytes,
+        act_bytes=fmt.act_bytes,
         kv_bytes=fmt.kv_bytes, hidden_state_bytes=max(fmt.act_bytes, BYTES_PER_ELEMENT[HIDDEN_STATE_FORMAT]),
         embedding_bytes=BYTES_PER_ELEMENT[EMBEDDING_FORMAT],
         gemm_compute_fraction=cal.gemm_compute_fraction, attention_compute_fraction=cal.attention_compute_fraction,

@@ -23,6 +23,7 @@ from inferchip.spec.model import ModelSpec
 
 EMBEDDING_FORMAT = "bf16"
 FloatArray = npt.NDArray[np.float64]
+ATTENTION_OUT = "o"  # the attention output projection's GEMM name (mapping.sharding)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Formats:
     """Number formats of a setting. ``attention_weights``: the format of the attention projections'
     weights where a checkpoint quantises only some layers (NVFP4/MXFP4 checkpoints quantise the
     experts and keep attention, router and embeddings wider); None = ``weights`` (every layer).
+    ``attention_out_weights``: the output projection's (``o``) format where the checkpoint quantises it but not
+    the other attention projections (NVIDIA's DeepSeek-R1-0528 FP4 v2); None = as the other attention projections.
     ``all_reduce``: the codec an engine's launch recipe reduces large tensor-parallel messages with
     (AMD QuickReduce ``int4``/``int6``/``int8``/``fp``, cost/network.py); "" = the 16-bit hidden states
     as they are."""
@@ -39,6 +42,7 @@ class Formats:
     kv: str = "bf16"
     attention_weights: str | None = None
     all_reduce: str = ""
+    attention_out_weights: str | None = None
 
     @property
     def weight_bytes(self) -> float:
@@ -48,6 +52,12 @@ class Formats:
     def attention_weight_bytes(self) -> float:
         """Bytes per weight element of the attention projections (the per-layer map, else ``weights``)."""
         return BYTES_PER_ELEMENT[self.attention_weights or self.weights]
+
+    @property
+    def attention_out_weight_bytes(self) -> float:
+        """Bytes per weight element of the attention output projection (``attention_out_weights``, else as the
+        other attention projections)."""
+        return BYTES_PER_ELEMENT[self.attention_out_weights or self.attention_weights or self.weights]
 
     @property
     def act_bytes(self) -> float:
@@ -60,8 +70,11 @@ class Formats:
 
 def layer_weight_bytes(gemm: object, fmt: Formats) -> float:
     """Bytes per weight element of one weight GEMM under the per-layer format map: attention
-    projections in ``fmt.attention_weights`` where it is given, every other GEMM in ``fmt.weights``."""
-    return fmt.attention_weight_bytes if getattr(gemm, "op_class", None) == "attention_proj" else fmt.weight_bytes
+    projections in ``fmt.attention_weights`` where it is given (the output projection ``o`` in
+    ``fmt.attention_out_weights`` where that is), every other GEMM in ``fmt.weights``."""
+    if getattr(gemm, "op_class", None) != "attention_proj":
+        return fmt.weight_bytes
+    return fmt.attention_out_weight_bytes if getattr(gemm, "name", "") == ATTENTION_OUT else fmt.attention_weight_bytes
 
 
 def weight_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats) -> float:

@@ -131,7 +131,8 @@ def dequantises_four_bit(chip: ChipParams | None, weights: str) -> bool:
 
 
 def resolve_formats(weights: str, activations: str | None, kv: str | None,
-                    attention_weights: str | None = None, chip: ChipParams | None = None) -> Formats:
+                    attention_weights: str | None = None, chip: ChipParams | None = None,
+                    attention_out_weights: str | None = None) -> Formats:
     """Number formats of a setting from the CLI choices, with the defaults filled in.
 
     Defaults: activations fp16 for fp16 weights (the one dtype a float16 checkpoint is served in),
@@ -144,6 +145,7 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None,
     the setting's notes. ``int4`` is weight-only (W4A16, ``spec.formats``): int4 activations are refused.
     ``attention_weights``: the attention projections' weight format where a checkpoint quantises
     only some layers (:class:`~inferchip.mapping.memory_fit.Formats`); None = ``weights``.
+    ``attention_out_weights``: the output projection's where it differs from them; None = as they are.
     ``chip``: where given and it has no 4-bit float units, 4-bit float weights default to bf16
     activations and KV (W4A16, :func:`dequantises_four_bit`) instead of W4A8.
     """
@@ -163,14 +165,17 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None,
         kv = activations if activations in ("fp8", "bf16", "fp16") else ("fp8" if activations in FOUR_BIT_FLOAT
                                                                         else "bf16")
     check_format(kv, "--kv")
-    if attention_weights is not None:
-        check_format(attention_weights, "attention weights")
-    return Formats(weights=weights, activations=activations, kv=kv,
-                   attention_weights=None if attention_weights == weights else attention_weights)
+    for given, what in ((attention_weights, "attention weights"), (attention_out_weights, "attention output weights")):
+        if given is not None:
+            check_format(given, what)
+    attn = None if attention_weights == weights else attention_weights
+    return Formats(weights=weights, activations=activations, kv=kv, attention_weights=attn,
+                   attention_out_weights=None if attention_out_weights == (attn or weights) else attention_out_weights)
 
 
 def format_choice(weights: str, activations: str | None, kv: str | None, attention_weights: str | None, *,
-                  chip: ChipParams | None, model_id: str | None) -> tuple[Formats, str, list[str]]:
+                  chip: ChipParams | None, model_id: str | None,
+                  attention_out_weights: str | None = None) -> tuple[Formats, str, list[str]]:
     """The formats of a setting (:func:`resolve_formats`), the format its GEMMs run in on ``chip`` and the
     notes that say how they were chosen; one rule for predict and for validate's rows.
 
@@ -187,7 +192,8 @@ def format_choice(weights: str, activations: str | None, kv: str | None, attenti
         if attention_weights is not None:
             notes.append(f"per-layer formats from the checkpoint's quantization_config: {weights} weights except "
                          f"the attention projections, {attention_weights}")
-    fmt = resolve_formats(weights, activations, kv, attention_weights, chip=chip)
+    fmt = resolve_formats(weights, activations, kv, attention_weights, chip=chip,
+                          attention_out_weights=attention_out_weights)
     name = "this chip" if chip is None else chip.id
     if activations is None and dequantises_four_bit(chip, weights):
         notes.append(f"{name} has no 4-bit float units: {weights} weights run weight-only (W4A16, dequantised "
@@ -219,7 +225,8 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
                     pp: int | None = None, ep: int | None = None, attn_dp: bool | None = None,
                     estimate: str = "central", calibration: Calibration | str | None = None,
                     assumptions: str | Assumptions | None = None, chip_spec: ChipSpec | None = None,
-                    within: bool = False, attention_weights: str | None = None) -> Setting:
+                    within: bool = False, attention_weights: str | None = None,
+                    attention_out_weights: str | None = None) -> Setting:
     """Resolve and check a setting once.
 
     ``chip``/``model``: catalogue ids or file paths (a chip by id also brings its spec), or
@@ -240,7 +247,7 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     ``assumptions``: energy/money constants, a YAML path merged over the bundled file, or None.
     """
     args = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
-            chip_spec, within, attention_weights)
+            chip_spec, within, attention_weights, attention_out_weights)
     try:  # every argument hashable (ids, paths, names, numbers): the arguments are the key
         hash(args)
         key = args
@@ -282,7 +289,8 @@ def estimate_level(estimate: str) -> EstimateLevel:
 def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights: str | None, activations: str | None,
              kv: str | None, tp: int | None, pp: int | None, ep: int | None, attn_dp: bool | None, estimate: str,
              calibration: Calibration | str | None, assumptions: str | Assumptions | None,
-             chip_spec: ChipSpec | None, within: bool, attention_weights: str | None = None) -> Setting:
+             chip_spec: ChipSpec | None, within: bool, attention_weights: str | None = None,
+             attention_out_weights: str | None = None) -> Setting:
     for name, v in (("--count", count), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
         positive(name, v)
         if (v is None and name == "--count") or (v is not None and not isinstance(v, Integral)):
@@ -307,7 +315,7 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
     model_id = model if isinstance(model, str) else ms.id
     weights, source = weight_choice(model_id, weights)
     fmt, got, notes = format_choice(weights, activations, kv_choice(model_id, source, kv), attention_weights, chip=cp,
-                                    model_id=model_id)
+                                    model_id=model_id, attention_out_weights=attention_out_weights)
     act_source, kv_source = format_sources(fmt, activations, kv, source)
     given = tp is not None or pp is not None or ep is not None
     if within:

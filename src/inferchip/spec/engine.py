@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inferchip.spec.engine_workers import (
     AttentionDpBalance,
+    CheckpointAttention,
     DecodeWorker,
     EagerSteps,
     FirstUseWait,
@@ -211,6 +212,7 @@ class EngineSpec(BaseModel):
     recipe_moe_kernel: tuple[RecipeMoeKernel, ...] = Field(
         (), description="Expert kernel of the launch recipes and the share of the tensor-core peak its MMA issues, by "
                         "chip and weights; aggregated rows (none: kernels written for the chip, the whole peak).")
+    checkpoint_attention: tuple[CheckpointAttention, ...] = Field((), description="Attention as checkpoints store it.")
     recipe_batch: tuple[RecipeBatch, ...] = Field(
         (), description="Per-rank request and token caps of a disaggregated recipe's context or generation workers, "
                         "by software, model, input length and layout (none: max_num_seqs and the chunk).")

@@ -71,6 +71,13 @@ def _moe_stream_cap_bytes_per_s(moe: Any, chip: Any) -> float:
     return expert_stream_cap_bytes_per_s(chip.sm_count, moe.read_gb_per_s_per_sm)
 
 
+def _context_mla_fp8(case: Case, fmt: Any, facts: RowFacts, family: str) -> bool:
+    """Whether the row's prefill (context) workers run MLA context attention in FP8 over the row's FP8 KV cache: their
+    ``prefill_worker_scheduling`` entry lists the chip's family in ``mla_context_fp8_families``."""
+    pw = facts.engine.prefill_worker(case.software, fmt.weights, facts.prefill_workers, int(case.input_tokens or 0))
+    return fmt.kv == "fp8" and pw is not None and family in pw.mla_context_fp8_families
+
+
 def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> tuple[EngineReplica, Layout, list[str]]:
     layout, notes = worker.layout()
     cache = _lru(v, "replicas", REPLICAS_KEPT)
@@ -93,11 +100,12 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     pads = None if moe is None else moe_kernel_entry(  # the one record of the recipe kernel's padding
         facts.engine.id, fmt.weights, moe.kernel, cp.family,
         f"line {case.line} ({case.case_id}): the launch recipe's expert kernel (recipe_moe_kernel) on {cp.id}")
+    fp8_mla = ms.attention == "mla" and worker is facts.prefill and _context_mla_fp8(case, fmt, facts, cp.family)
     # what the calibration below is a function of: the engine, the engine whose kernels run, their recipes, the family
-    cal_key = (facts.engine.id, kernels.id, moe, pads, keff, cap_bytes_per_s, cp.family)
+    cal_key = (facts.engine.id, kernels.id, moe, pads, keff, cap_bytes_per_s, cp.family, fp8_mla)
     if cal_key not in cals:  # the engine's kernel choices on this chip family (family_kernel_calibration)
         cal = family_kernel_calibration(engine_calibration(v.cal, facts.engine, keff, case.software), kernels,
-                                        cp.family)
+                                        cp.family).model_copy(update={"mla_prefill_attention_fp8_kv": fp8_mla})
         if moe is not None and pads is not None:  # the recipe's expert kernel: its MMA at a share of the peak
             cal = cal.model_copy(update={"moe_mma_peak_fraction": moe.mma_peak_fraction,
                                          "moe_stream_cap_bytes_per_s": cap_bytes_per_s,
@@ -111,7 +119,8 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
         setting = resolve_setting(cp, ms, count=layout.chips_per_replica, weights=fmt.weights,
                                   activations=fmt.activations, kv=fmt.kv, tp=layout.tp, pp=layout.pp, ep=layout.ep,
                                   attn_dp=layout.attn_dp, calibration=cals[cal_key],
-                                  attention_weights=fmt.attention_weights)
+                                  attention_weights=fmt.attention_weights,
+                                  attention_out_weights=fmt.attention_out_weights)
     except InferchipError as exc:  # a disaggregated row's workers are the notes' pools, not the tp/ep columns
         raise (in_row_terms(case, exc) if pool is None else in_pool_terms(case, exc, pool)) from None
     mm = setting.mapped(setting.layout)
@@ -124,9 +133,12 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
         notes = notes + [f"tensor-parallel all-reduces from the codec's smallest message up run the launch recipe's "
                          f"QuickReduce {codec.upper()} (ROCM_QUICK_REDUCE_QUANTIZATION)"]
     pre_fmt = prefill_attention_format_of(mm.formats, cals[cal_key])
-    if pre_fmt != attention_format(mm.formats):
+    if pre_fmt != attention_format(mm.formats) and not fp8_mla:
         notes = notes + [f"prefill attention in {pre_fmt}: the engine's context attention is FP8 only "
                          f"for quantised attention projections (context_attention_follows_projections)"]
+    if fp8_mla:
+        notes = notes + ["MLA context attention in FP8 over the FP8 KV cache: the context workers' engine build "
+                         f"quantises Q, K and V on {cp.family} (prefill_worker_scheduling mla_context_fp8_families)"]
     if cals[cal_key].mla_prefill_attention_16bit and ms.attention == "mla" and pre_fmt not in ("bf16", "fp16"):
         notes = notes + [f"MLA prefill attention in bf16: engine {kernels.id}'s MLA extend path runs 16-bit flash "
                          f"attention on {cp.family} (mla_prefill_16bit_families)"]

@@ -197,7 +197,29 @@ def case_formats(case: Case) -> tuple[Formats, list[str]]:
         raise NotPredictable("weight_dtype is blank: the number format of the weights is unknown")
     fmt, _, notes = format_choice(case.weight_dtype, case.act_dtype, case.kv_dtype, None, chip=_chip_or_none(case),
                                   model_id=case.model)
-    return fmt, notes
+    return _served_checkpoint_attention(case, fmt, notes)
+
+
+def _served_checkpoint_attention(case: Case, fmt: Formats, notes: list[str]) -> tuple[Formats, list[str]]:
+    """``fmt`` with the attention projections as the engine whose kernels the row runs (its ``software``; Dynamo's
+    workers through ``kernel_engine``) runs the checkpoint the row's notes name (``EngineSpec.checkpoint_attention``;
+    a row naming none of its model's listed checkpoints takes the first, and its note says so)."""
+    from inferchip.catalog.engines import engine_for_software, kernel_engine
+    from inferchip.spec.engine_workers import checkpoint_attention_for
+
+    engine = engine_for_software(case.software)
+    kernels = None if engine is None else kernel_engine(engine, case.software)
+    hit = None if kernels is None else checkpoint_attention_for(kernels.checkpoint_attention, case.model,
+                                                                fmt.weights, case.notes)
+    if kernels is None or hit is None:
+        return fmt, notes
+    ck, named = hit
+    out = ck.attention_out_weights or ck.attention_weights
+    fmt = replace(fmt, attention_weights=None if ck.attention_weights == fmt.weights else ck.attention_weights,
+                  attention_out_weights=None if out == ck.attention_weights else out)
+    which = named or f"{ck.checkpoints[0]} (no listed checkpoint named: the catalogue's first assumed)"
+    return fmt, [*notes, f"attention projections as engine {kernels.id} runs the served checkpoint {which}: q_a, "
+                         f"q_b, kv_a, kv_b in {ck.attention_weights}, o in {out} (checkpoint_attention)"]
 
 
 def _needs_ttft(case: Case) -> bool:

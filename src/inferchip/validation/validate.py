@@ -159,8 +159,7 @@ class Validator:
         return self._models[model_id]
 
     def setting(self, case: Case, fmt: Formats) -> Setting:
-        """The row's resolved setting: its chip, model, formats, this calibration, and the layouts
-        its tp/pp/ep allow (a blank size is searched; ``resolve_setting(within=True)``)."""
+        """The row's setting: chip, model, formats, calibration, the layouts its tp/pp/ep allow (``within=True``)."""
         key = SettingKey(case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep)
         if key not in self._resolved:
             ms, cp = self.model(case.model), self.chip(case.accelerator)
@@ -168,7 +167,8 @@ class Validator:
                 self._resolved[key] = resolve_setting(cp, ms, count=case.num_accelerators, weights=fmt.weights,
                                                       activations=fmt.activations, kv=fmt.kv, tp=case.tp, pp=case.pp,
                                                       ep=case.ep, calibration=self.cal, within=True,
-                                                      attention_weights=fmt.attention_weights)
+                                                      attention_weights=fmt.attention_weights,
+                                                      attention_out_weights=fmt.attention_out_weights)
             except InferchipError as exc:
                 raise in_row_terms(case, exc) from None
         return self._resolved[key]
