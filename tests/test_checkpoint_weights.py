@@ -1,5 +1,5 @@
 """The weights' default format is what the checkpoint ships (catalog.checkpoints.checkpoint_weights), resolved once
-in the setting (performance.setting.weight_choice), reported as ``weights_source``; an explicit format wins; a bad
+in the setting (mapping.format_defaults.weight_choice), reported as ``weights_source``; an explicit format wins; a bad
 ``quantization_config`` in a user's config.json is an error naming the file, the field, the value and what is
 allowed."""
 

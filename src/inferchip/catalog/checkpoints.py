@@ -59,7 +59,7 @@ DEFAULT_FORMAT = "bf16"  # a checkpoint that states no dtype (vLLM reads it as f
 class CheckpointWeights:
     """The weight format a checkpoint ships (a ``spec.formats`` name) and where that was read, for the output;
     ``dtype``: its 16-bit model dtype (``torch_dtype``, bf16 or fp16; bf16 where none is stated), the one the
-    engines keep the KV cache in by default (``--kv-cache-dtype auto``: ``performance.setting.kv_choice``)."""
+    engines keep the KV cache in by default (``--kv-cache-dtype auto``: ``mapping.format_defaults.kv_choice``)."""
 
     format: str
     source: str

@@ -70,5 +70,22 @@ def format_sources(fmt: Formats, activations: str | None, kv: str | None, weight
     elif weights_source == "--weights":
         kv_source = f"default of --weights {w}"
     else:
-        kv_source = f"checkpoint model dtype {fmt.kv}: the engines' --kv-cache-dtype auto (--kv fp8 for an FP8 cache)"
+        kv_source = _checkpoint_kv_source(fmt.kv)
     return act_source, kv_source
+
+
+def stated_formats(model_id: str, weights: str | None, kv: str | None) -> tuple[str, str, str | None, str]:
+    """(weights, weights' source, kv, kv's source) for a case row, which states its formats before any setting is
+    resolved (``serve --mtp``/``--disagg``): :func:`weight_choice` and :func:`kv_choice`, the KV's source said as
+    :func:`format_sources` says it; kv None: the default of the ``--weights`` given (``resolve_formats``)."""
+    weights, source = weight_choice(model_id, weights)
+    if kv is not None:
+        return weights, source, kv, "--kv"
+    if source == "--weights":
+        return weights, source, None, f"default of --weights {weights}"
+    kv = kv_choice(model_id, source, None)
+    return weights, source, kv, _checkpoint_kv_source(str(kv))
+
+
+def _checkpoint_kv_source(kv: str) -> str:
+    return f"checkpoint model dtype {kv}: the engines' --kv-cache-dtype auto (--kv fp8 for an FP8 cache)"
