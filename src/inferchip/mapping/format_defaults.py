@@ -1,7 +1,7 @@
 """The number formats a setting takes where the user names none, and where each came from.
 
-Weights: what the checkpoint ships (:func:`weight_choice`); KV: the checkpoint's model dtype
-(:func:`kv_choice`); the sources printed beside them (:func:`format_sources`). The setting
+Weights: what the checkpoint ships and KV in its model dtype, the checkpoint read once
+(:func:`checkpoint_choice`, :func:`kv_choice`); the sources printed beside them (:func:`format_sources`). The setting
 (:func:`inferchip.performance.setting.resolve_setting`, where ``resolve_formats`` and ``dequantises_four_bit``
 live) applies these once; a command that needs a format
 before it resolves the setting (the engine's expert kernel and host time, a case row) asks here.
@@ -9,34 +9,43 @@ before it resolves the setting (the engine's expert kernel and host time, a case
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from inferchip.mapping.memory_fit import Formats
+
+if TYPE_CHECKING:
+    from inferchip.catalog.checkpoints import CheckpointWeights
 
 FOUR_BIT_FLOAT = ("fp4", "mxfp4")
 
 
-def weight_choice(model_id: str, weights: str | None) -> tuple[str, str]:
-    """(weight format, where it came from) of a setting: ``weights`` as given (``"--weights"``), else what
-    ``model_id``'s checkpoint ships (:func:`~inferchip.catalog.checkpoints.checkpoint_weights`). The one rule
-    ``resolve_setting`` applies; a command that needs the format before it resolves the setting (the
-    engine's expert kernel and host time, a case row) asks it here."""
+def checkpoint_choice(model_id: str, weights: str | None, kv: str | None) -> tuple[str, str, str | None]:
+    """(weight format, where it came from, the KV format to ask ``resolve_formats`` for) of a setting, the
+    checkpoint read once: ``weights`` as given (``"--weights"``, and ``kv`` as given: None lets the given format's
+    default apply), else what ``model_id``'s checkpoint ships
+    (:func:`~inferchip.catalog.checkpoints.checkpoint_weights`) and :func:`kv_choice` of it. The one rule
+    ``resolve_setting`` applies."""
     if weights is not None:
-        return weights, "--weights"
+        return weights, "--weights", kv
     from inferchip.catalog.checkpoints import checkpoint_weights
 
     shipped = checkpoint_weights(model_id)
-    return shipped.format, shipped.source
+    return shipped.format, shipped.source, kv_choice(shipped, kv)
 
 
-def kv_choice(model_id: str, weights_source: str, kv: str | None) -> str | None:
-    """The KV format a setting asks ``resolve_formats`` for: ``kv`` as given; with the checkpoint's weights (not
-    given), its 16-bit model dtype (``CheckpointWeights.dtype``), as vLLM (``CacheConfig.cache_dtype``) and SGLang
-    (``ServerArgs.kv_cache_dtype``) keep the KV cache by default, "auto will use model data type", whatever the
-    weights' quantisation; else None (the default of the ``--weights`` given, ``resolve_formats``)."""
-    if kv is not None or weights_source == "--weights":
-        return kv
-    from inferchip.catalog.checkpoints import checkpoint_weights
+def weight_choice(model_id: str, weights: str | None) -> tuple[str, str]:
+    """(weight format, where it came from): :func:`checkpoint_choice`'s, for a command that needs the format before
+    it resolves the setting (the engine's expert kernel and host time)."""
+    fmt, source, _ = checkpoint_choice(model_id, weights, None)
+    return fmt, source
 
-    return checkpoint_weights(model_id).dtype
+
+def kv_choice(shipped: CheckpointWeights, kv: str | None) -> str:
+    """The KV format of a setting priced with its checkpoint's weights (``--weights`` not given): ``kv`` as given,
+    else the checkpoint's 16-bit model dtype (``CheckpointWeights.dtype``), as vLLM (``CacheConfig.cache_dtype``) and
+    SGLang (``ServerArgs.kv_cache_dtype``) keep the KV cache by default, "auto will use model data type", whatever
+    the weights' quantisation."""
+    return kv if kv is not None else shipped.dtype
 
 
 def format_sources(fmt: Formats, activations: str | None, kv: str | None, weights_source: str) -> tuple[str, str]:
@@ -76,15 +85,14 @@ def format_sources(fmt: Formats, activations: str | None, kv: str | None, weight
 
 def stated_formats(model_id: str, weights: str | None, kv: str | None) -> tuple[str, str, str | None, str]:
     """(weights, weights' source, kv, kv's source) for a case row, which states its formats before any setting is
-    resolved (``serve --mtp``/``--disagg``): :func:`weight_choice` and :func:`kv_choice`, the KV's source said as
+    resolved (``serve --mtp``/``--disagg``): :func:`checkpoint_choice`, the KV's source said as
     :func:`format_sources` says it; kv None: the default of the ``--weights`` given (``resolve_formats``)."""
-    weights, source = weight_choice(model_id, weights)
+    weights, source, asked = checkpoint_choice(model_id, weights, kv)
     if kv is not None:
         return weights, source, kv, "--kv"
-    if source == "--weights":
+    if asked is None:
         return weights, source, None, f"default of --weights {weights}"
-    kv = kv_choice(model_id, source, None)
-    return weights, source, kv, _checkpoint_kv_source(str(kv))
+    return weights, source, asked, _checkpoint_kv_source(asked)
 
 
 def _checkpoint_kv_source(kv: str) -> str:
