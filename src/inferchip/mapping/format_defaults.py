@@ -53,7 +53,9 @@ def format_sources(fmt: Formats, activations: str | None, kv: str | None, weight
     with ``--weights`` given, that format's default (``resolve_formats``); else what the engines do with
     the checkpoint by default. Block FP8 weights (DeepSeek-V3/R1 ``weight_block_size`` [128, 128],
     ``activation_scheme`` dynamic): activations quantised to FP8 at run time per token and 128 channels
-    (DeepSeek-V3 report, arXiv:2412.19437, section 3.3; vLLM ``fp8_utils.per_token_group_quant_fp8``). MXFP4
+    (DeepSeek-V3 report, arXiv:2412.19437, section 3.3; vLLM ``fp8_utils.per_token_group_quant_fp8``); row-wise
+    ``fbgemm_fp8`` (Llama 3.1 FP8): per-token dynamic activations (vLLM ``fbgemm_fp8.py``); ModelOpt FP8: the
+    checkpoint's static per-tensor ``input_scale`` (vLLM ``modelopt.py``), all at the fp8 rate. MXFP4
     experts: W4A16 (bf16) on a chip without 4-bit float units (``dequantises_four_bit``), else W4A8 with
     MXFP8 activations priced as fp8 (TensorRT-LLM ``get_mxfp4_quant_algo`` W4A8_MXFP4_MXFP8 on SM100; SGLang
     ServerArgs: ``flashinfer_mxfp4`` on SM100, ``flashinfer_mxfp4_moe_precision`` "default"; vLLM 007d5005's SM100
@@ -64,7 +66,8 @@ def format_sources(fmt: Formats, activations: str | None, kv: str | None, weight
     elif weights_source == "--weights":
         act_source = f"default of --weights {w}"
     elif w == "fp8":
-        act_source = "checkpoint fp8 weights: W8A8, activations quantised to FP8 at run time (per token group)"
+        act_source = ("checkpoint fp8 weights: W8A8, activations quantised to FP8 at run time (block FP8: per token "
+                      "and 128-channel group; fbgemm_fp8: per token; ModelOpt FP8: a static scale per tensor)")
     elif w in FOUR_BIT_FLOAT and a == "bf16":
         act_source = f"checkpoint {w} weights, no 4-bit float units on the chip: W4A16, bf16 activations"
     elif w in FOUR_BIT_FLOAT:
