@@ -118,3 +118,26 @@ def test_compiled_scalar_step_keeps_the_plateau(t):
     s = min(t, 64.0)
     p = (t, t, s, t - s, s * 700.0, (t - s) * (t - s + 1) / 2, s)
     assert _compile(scalar)(*p) == loop_step(scalar, p)
+
+
+def test_the_plateau_bounds_the_weight_format_linears_only():
+    """SGLang's Fp8LinearMethod sends only the block-FP8 linears to FlashInfer's groupwise GEMM; a 16-bit linear runs
+    F.linear. With the attention projections kept in bf16 (Formats.attention_weights) an FP8 checkpoint's q_b takes
+    no plateau, its MLP still does: at M 2,048 the MLP's 2 x 2048 x 7168 x 24576 FLOP at 4.42e14 FLOP/s = 1.6326 ms."""
+    s = resolve_setting("nvidia-b200-180gb", "deepseek-ai/DeepSeek-V2-Lite", count=8, tp=8, weights="fp8",
+                        activations="fp8", attention_weights="bf16")
+    mm = s.mapped(s.layout)
+    capped = mm.cal.model_copy(update={"dense_gemm_cap_flop_per_s": PLATEAU})
+    ctx0, ctx1 = cost_context(mm.chip, mm.formats, mm.cal), cost_context(mm.chip, mm.formats, capped)
+    assert ctx1.attention_weights_own_format and not cost_context(*_same_format(), capped).attention_weights_own_format
+    proj, mlp = Gemm("q_b", 7168, 24576, "attention_proj"), Gemm("mlp_up", 7168, 24576, "mlp")
+    pts = _pts(2048.0)
+    assert float(np.squeeze(cost_operator(proj, ctx1, pts).compute_s)) == float(
+        np.squeeze(cost_operator(proj, ctx0, pts).compute_s)) < 1.0e-3  # bf16 at the calibrated peak share
+    assert float(np.squeeze(cost_operator(mlp, ctx1, pts).compute_s)) == pytest.approx(
+        2 * 2048 * 7168 * 24576 / PLATEAU, rel=1e-12)
+
+
+def _same_format():
+    mm = _mapped()
+    return mm.chip, mm.formats

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from inferchip.catalog.assumptions import load_assumptions
 from inferchip.cost.design import constants as c
+from inferchip.cost.design import dies as dies_mod
 from inferchip.cost.design import fit as fit_mod
 from inferchip.cost.design.model import AreaCoefficients, area_parts_mm2, split_dies, tdp_w
 
@@ -156,7 +157,7 @@ def test_a_die_file_with_an_unknown_scope_is_refused(monkeypatch):
 
     from inferchip.errors import InferchipError
 
-    text = resources.files("inferchip.catalog").joinpath(fit_mod.DIES_FILE).read_text(encoding="utf-8")
+    text = resources.files("inferchip.catalog").joinpath(dies_mod.DIES_FILE).read_text(encoding="utf-8")
     bad = text.replace(",board,", ",wall,", 1)
     assert bad != text
 
@@ -167,9 +168,9 @@ def test_a_die_file_with_an_unknown_scope_is_refused(monkeypatch):
         def read_text(self, encoding):
             return bad
 
-    monkeypatch.setattr(fit_mod.resources, "files", lambda pkg: Fake())
+    monkeypatch.setattr(dies_mod.resources, "files", lambda pkg: Fake())
     with pytest.raises(InferchipError, match="tdp_scope 'wall'"):
-        fit_mod.load_dies()
+        dies_mod.load_dies()
 
 
 def test_a_die_rated_above_its_nominal_clock_is_charged_at_the_rated_clock():
@@ -228,7 +229,7 @@ def test_the_declared_split_is_every_third_die_by_disclosure_date():
     assert [d.role for d in order] == ["holdout" if (k + 1) % 3 == 0 else "fit" for k in range(len(order))]
     # the rule never looks at areas or errors: scrambling every area leaves the roles as they are
     moved = [dataclasses.replace(d, area_mm2=d.area_mm2 * (1.0 + 0.1 * i), role="") for i, d in enumerate(dies)]
-    assert fit_mod.declared_roles(moved) == [d.role for d in dies]
+    assert dies_mod.declared_roles(moved) == [d.role for d in dies]
     assert all(len(d.announced) == 7 and d.announced[4] == "-" and "announced" in d.source for d in dies)
 
 

@@ -12,6 +12,7 @@ from tests.conftest import load_tool
 HOPPER = "nvidia-hopper"  # the chip family the rows' H100 belongs to (catalog/families.yaml)
 
 fs = load_tool("energy_fold_split")
+ev = load_tool("energy_variants")  # the model variants it prices with
 
 
 def test_window_age_one_slot_by_hand() -> None:
@@ -78,22 +79,22 @@ def test_split_is_exact() -> None:
 def test_mixture_step_by_hand() -> None:
     # 0.2 prompts per step: 80 % of the steps 10 ms (decode only), 20 % 30 ms (one prompt): 14 ms;
     # at 1.5 prompts per step every step carries prompts: no mixture (NaN, the caller keeps its step)
-    got = fs.mixture_step_s(np.array([10e-3, 10e-3]), np.array([30e-3, 30e-3]), np.array([0.2, 1.5]))
+    got = ev.mixture_step_s(np.array([10e-3, 10e-3]), np.array([30e-3, 30e-3]), np.array([0.2, 1.5]))
     assert got[0] == pytest.approx(14e-3)
     assert np.isnan(got[1])
 
 
 @given(t0=st.floats(1e-4, 1.0), extra=st.floats(0.0, 1.0), p=st.floats(0.0, 0.999))
 def test_mixture_lies_between_its_steps(t0: float, extra: float, p: float) -> None:
-    got = float(fs.mixture_step_s(np.array(t0), np.array(t0 + extra), np.array(p)))
+    got = float(ev.mixture_step_s(np.array(t0), np.array(t0 + extra), np.array(p)))
     assert t0 - 1e-12 <= got <= t0 + extra + 1e-12
 
 
 def test_moe_token_scale_parses_and_rejects() -> None:
-    assert fs.parse_scales(["mxfp4=2", "FP8=1.5"]) == {"mxfp4": 2.0, "fp8": 1.5}
+    assert ev.parse_scales(["mxfp4=2", "FP8=1.5"]) == {"mxfp4": 2.0, "fp8": 1.5}
     for bad in ("mxfp4", "=2", "mxfp4=-1", "mxfp4=nan"):
         with pytest.raises(ValueError, match="moe-token-scale"):
-            fs.parse_scales([bad])
+            ev.parse_scales([bad])
 
 
 def test_moe_token_scale_touches_only_the_stated_triton_rows_of_that_format() -> None:
@@ -107,13 +108,13 @@ def test_moe_token_scale_touches_only_the_stated_triton_rows_of_that_format() ->
     tuned = {**mx, "notes": "MoE kernels: Marlin"}
     cal = Calibration()
     scales = {"mxfp4": 2.0}
-    got = fs.scaled_moe_work(run_calibration(cal, mx, False, HOPPER), mx, scales)
+    got = ev.scaled_moe_work(run_calibration(cal, mx, False, HOPPER), mx, scales)
     assert got.moe_token_vector_flop == pytest.approx(2.0 * TRITON_MOE_TOKEN_VECTOR_FLOP)
     # a bf16 Triton row keeps the shipped per-token work; a row without the statement keeps 0
     bf_cal = run_calibration(cal, bf, False, HOPPER)
-    assert fs.scaled_moe_work(bf_cal, bf, scales).moe_token_vector_flop == pytest.approx(
+    assert ev.scaled_moe_work(bf_cal, bf, scales).moe_token_vector_flop == pytest.approx(
         TRITON_MOE_TOKEN_VECTOR_FLOP)
-    assert fs.scaled_moe_work(run_calibration(cal, tuned, False, HOPPER), tuned, scales).moe_token_vector_flop == 0.0
+    assert ev.scaled_moe_work(run_calibration(cal, tuned, False, HOPPER), tuned, scales).moe_token_vector_flop == 0.0
 
 
 def test_tokens_per_j_if_exact_by_hand() -> None:
@@ -148,17 +149,17 @@ def test_stated_step_reads_the_notes() -> None:
 
 
 def test_layer_kernels_parse_and_reject() -> None:
-    assert fs.parse_layer_kernels(["235B.*FP8=4", "a=b=2"]) == [("235B.*FP8", 4), ("a=b", 2)]
+    assert ev.parse_layer_kernels(["235B.*FP8=4", "a=b=2"]) == [("235B.*FP8", 4), ("a=b", 2)]
     for bad in ("235B", "=4", "x=-1", "x=1.5", "x="):
         with pytest.raises(ValueError, match="layer-kernels"):
-            fs.parse_layer_kernels([bad])
+            ev.parse_layer_kernels([bad])
 
 
 def test_extra_layer_kernels_only_on_matching_models() -> None:
-    specs = fs.parse_layer_kernels(["235B.*FP8=4", "FP8=1"])
-    assert fs.extra_layer_kernels("Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", specs) == 5
-    assert fs.extra_layer_kernels("meta-llama/Llama-3.1-405B-Instruct-FP8", specs) == 1
-    assert fs.extra_layer_kernels("Qwen/Qwen3-235B-A22B-Instruct-2507", specs) == 0
+    specs = ev.parse_layer_kernels(["235B.*FP8=4", "FP8=1"])
+    assert ev.extra_layer_kernels("Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", specs) == 5
+    assert ev.extra_layer_kernels("meta-llama/Llama-3.1-405B-Instruct-FP8", specs) == 1
+    assert ev.extra_layer_kernels("Qwen/Qwen3-235B-A22B-Instruct-2507", specs) == 0
 
 
 def test_layer_kernels_patch_adds_only_inside_a_matching_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -168,7 +169,7 @@ def test_layer_kernels_patch_adds_only_inside_a_matching_run(monkeypatch: pytest
     seen: list[int] = []
     monkeypatch.setattr(sh, "layer_small_kernels", lambda m, g: 7)
     monkeypatch.setattr(er, "predict_energy_run", lambda row: seen.append(sh.layer_small_kernels(None, None)))
-    fs._patch_layer_kernels(fs.parse_layer_kernels(["FP8=3"]))
+    ev._patch_layer_kernels(ev.parse_layer_kernels(["FP8=3"]))
     er.predict_energy_run({"model": "x-FP8"})
     er.predict_energy_run({"model": "x-bf16"})
     assert seen == [10, 7]

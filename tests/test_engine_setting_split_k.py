@@ -1,7 +1,7 @@
 """`--engine` on predict, serve and curve resolves the engine's 16-bit GEMM library on the chip's family once, as
 the validated closed-loop and energy rows do (split_k_16bit_families): vLLM splits K on Hopper, not on Blackwell."""
 from inferchip.catalog.engines import get_engine
-from inferchip.interfaces.cli_options.options import engine_setting
+from inferchip.interfaces.cli_options.engine import engine_setting
 
 
 def test_vllm_splits_k_on_hopper_only():

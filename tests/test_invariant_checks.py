@@ -94,11 +94,11 @@ def test_vision_server_at_rate_refuses_missing_or_bad_numbers(kw, match):
 
 def test_vision_server_without_a_bound_names_the_case():
     """A Server row whose notes state no p99 bound: InvalidSettingError naming the case and line."""
-    from inferchip.validation.vision import validate
+    from inferchip.validation.vision import scenario_sim
 
     case = SimpleNamespace(case_id="mlperf-x", line=7, latency_bound_ms=(None, "no 'target latency' in notes"))
     with pytest.raises(InvalidSettingError, match=r"mlperf-x \(line 7\).*target latency"):
-        validate.p99_at_fraction_ms(SimpleNamespace(case=case, frames=lambda p: 1.0), None, 1.0)  # type: ignore[arg-type]
+        scenario_sim.p99_at_fraction_ms(SimpleNamespace(case=case, frames=lambda p: 1.0), None, 1.0)  # type: ignore[arg-type]
 
 
 def test_closed_loop_row_without_lengths_names_the_case(shipped_case_any):

@@ -13,7 +13,7 @@ import yaml
 
 from cli_in_process import run_main
 from inferchip.catalog.chips import get_chip_params
-from inferchip.catalog.engines import ENGINES_FILE, get_engine, load_engines
+from inferchip.catalog.engines import ENGINES_FILE, get_engine, load_engines, moe_kernel_entry
 from inferchip.catalog.models import load_model
 from inferchip.errors import InvalidSettingError, SpecError
 from inferchip.mapping.layout import Layout
@@ -86,9 +86,18 @@ def test_nothing_changes_without_an_entry() -> None:
 
 
 @pytest.mark.parametrize(("chip", "choice", "kw", "match"), [
-    (H100, "flashinfer-cutlass", {}, r"on nvidia-h100-sxm-80gb \(family nvidia-hopper\); allowed there: "
-                                     r"flashinfer, marlin, triton"),
-    (MI300X, "marlin", {}, r"family amd-cdna3\); allowed there: triton"),
+    (H100, "flashinfer-cutlass", {}, r"on nvidia-h100-sxm-80gb \(family nvidia-hopper\); the table lists "
+                                     r"flashinfer-cutlass on nvidia-blackwell only, and on nvidia-hopper vLLM picks "
+                                     r"triton; allowed there: flashinfer, marlin, triton"),
+    # vLLM 007d5005 get_mxfp4_backend returns FlashInfer on SM100 whenever it is installed (its CUDA build requires
+    # it), before it reads VLLM_MXFP4_USE_MARLIN: Marlin and Triton are not offered on Blackwell
+    (B200, "marlin", {}, r"the table lists marlin on nvidia-ada, nvidia-ampere, nvidia-hopper only, and on "
+                         r"nvidia-blackwell vLLM picks flashinfer; allowed there: flashinfer, flashinfer-cutlass "),
+    ("nvidia-gb200-186gb", "triton", {}, r"family nvidia-blackwell\); the table lists triton on amd-cdna3, amd-cdna4, "
+                                         r"nvidia-hopper only, and on nvidia-blackwell vLLM picks flashinfer; allowed "
+                                         r"there: flashinfer, flashinfer-cutlass "),
+    (MI300X, "marlin", {}, r"family amd-cdna3\); the table lists marlin on nvidia-ada, nvidia-ampere, nvidia-hopper "
+                           r"only, and on amd-cdna3 vLLM picks triton; allowed there: triton"),
     (H100, "marlin", {"engine": None}, r"give --engine too"),
     (H100, "marlin", {"model": "meta-llama/Llama-3.1-8B"}, r"has no routed experts"),
     (H100, "marlin", {"weights": "fp8"}, r"for --weights mxfp4, not fp8"),
@@ -134,12 +143,30 @@ def test_catalog_refuses_a_bad_entry(tmp_path: Path, entry: dict, match: str) ->
         load_engines(_catalog_with(tmp_path, full))
 
 
-def test_the_shipped_marlin_entry_pads_as_the_recipe_entry() -> None:
-    """The two records of Marlin's padding (moe_kernels for users, recipe_moe_kernel for the closed-loop rows) agree."""
-    marlin = next(k for k in load_engines().moe_kernels if k.kernel == "marlin")
+def test_the_recipe_kernel_reads_its_padding_from_the_moe_kernels_entry() -> None:
+    """Marlin's padding has one record: the Hopper recipes' kernel names the moe_kernels entry, and the closed-loop
+    row and a user's --moe-kernel marlin both read it (a changed entry moves both)."""
     recipe = get_engine("vllm").moe_kernel_on(H100, "mxfp4")
-    assert recipe is not None and recipe.kernel == "marlin"
-    assert (marlin.pad_hidden_to, marlin.pad_intermediate_to) == (recipe.pad_hidden_to, recipe.pad_intermediate_to)
+    assert recipe is not None and recipe.kernel == "marlin" and "pad_hidden_to" not in type(recipe).model_fields
+    entry = moe_kernel_entry("vllm", "mxfp4", "marlin", "nvidia-hopper", "test")
+    user, _ = _resolve(H100, "marlin")
+    assert (entry.pad_hidden_to, entry.pad_intermediate_to) == (user.moe_pad_hidden_to,
+                                                                user.moe_pad_intermediate_to) == (256, 128)
+    with pytest.raises(InvalidSettingError, match=r"row 7: .*no vllm mxfp4 marlin kernel on chip family "
+                                                  r"'amd-cdna3'; allowed: nvidia-ada, nvidia-ampere, nvidia-hopper"):
+        moe_kernel_entry("vllm", "mxfp4", "marlin", "amd-cdna3", "row 7")
+
+
+def test_a_recipe_kernel_without_a_moe_kernels_entry_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load(ENGINES_FILE.read_text(encoding="utf-8"))
+    vllm = next(e for e in data["engines"] if e["id"] == "vllm")
+    vllm["recipe_moe_kernel"][0]["kernel"] = "machete"
+    p = tmp_path / "engines.yaml"
+    p.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"engine vllm: recipe_moe_kernel entry 0 \(h100 mxfp4\): kernel 'machete' is "
+                                        r"no moe_kernels entry of vllm; allowed: flashinfer, flashinfer-cutlass, "
+                                        r"marlin, triton"):
+        load_engines(p)
 
 
 def test_the_shipped_cuda_triton_entry_pads_as_the_energy_rows() -> None:
@@ -150,7 +177,7 @@ def test_the_shipped_cuda_triton_entry_pads_as_the_energy_rows() -> None:
 
     cuda = [k for k in load_engines().moe_kernels
             if k.kernel == "triton" and any(f.startswith("nvidia-") for f in k.families)]
-    assert len(cuda) == 1 and set(cuda[0].families) == {"nvidia-hopper", "nvidia-blackwell"}
+    assert len(cuda) == 1 and set(cuda[0].families) == {"nvidia-hopper"}
     assert (cuda[0].pad_hidden_to, cuda[0].pad_intermediate_to) == (1, 64)
     row = {"case_id": "x", "software": "vLLM 0.11.1", "weight_dtype": "mxfp4", "model": GPT_OSS,
            "notes": "MoE kernels: vLLM Triton"}

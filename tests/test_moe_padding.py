@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 from pydantic import ValidationError
 
-from inferchip.catalog.engines import get_engine
+from inferchip.catalog.engines import get_engine, moe_kernel_entry
 from inferchip.catalog.models import load_model
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.operators import GroupedGemm
@@ -62,16 +62,18 @@ def test_multiples_of_one_and_bad_multiples() -> None:
     assert pad_experts(sm, 1, 1, gated=True) is sm
     with pytest.raises(ValueError, match="hidden_to=0"):
         pad_experts(sm, 0, 128, gated=True)
-    with pytest.raises(ValidationError):
-        RecipeMoeKernel(accelerator="h100", kernel="marlin", mma_peak_fraction=0.5, pad_hidden_to=0)
+    with pytest.raises(ValidationError, match="pad_hidden_to"):  # the padding is the moe_kernels entry's, not its own
+        RecipeMoeKernel(accelerator="h100", kernel="marlin", mma_peak_fraction=0.5, pad_hidden_to=256)
 
 
 def test_shipped_vllm_hopper_recipe_pads() -> None:
+    """The Hopper recipes' Marlin kernel pads as its moe_kernels entry says: hidden to 256, rank width to 128."""
     e = get_engine("vllm")
     for chip in ("nvidia-h100-sxm-80gb", "nvidia-h200-sxm-141gb"):
         k = e.moe_kernel_on(chip, "mxfp4")
-        assert k is not None and (k.pad_hidden_to, k.pad_intermediate_to) == (256, 128)
-    assert RecipeMoeKernel(accelerator="h100", kernel="marlin", mma_peak_fraction=0.5).pad_hidden_to == 1
+        assert k is not None and k.kernel == "marlin"
+        entry = moe_kernel_entry("vllm", "mxfp4", k.kernel, "nvidia-hopper", chip)
+        assert (entry.pad_hidden_to, entry.pad_intermediate_to) == (256, 128)
 
 
 def test_the_closed_loop_replica_holds_and_reads_the_padded_experts() -> None:

@@ -8,18 +8,71 @@ import pytest
 from inferchip.cost.constants import MMA_FLOP_PER_EXP_16BIT
 from inferchip.cost.kernels.attention import PREFILL_SMALL_HEAD_RATE, attention_columns, prefill_exp_cap_flop_per_s
 from inferchip.mapping.operators import Attention
+from inferchip.spec.chip import ARCHITECTURES
 
 GPT_OSS = Attention(q_heads=8, qk_dim=64, v_dim=64, kv_elements_per_token=128)
 HEAD_128 = Attention(q_heads=8, qk_dim=128, v_dim=128, kv_elements_per_token=256)
 B200_BF16, B200_FP8, H100_BF16 = 2.25e15, 4.5e15, 989.4e12
 
 
-def test_chip_ratios_by_hand():
+def test_architecture_ratios_by_hand():
     # 4,096 and 8,192 dense 16-bit FLOP per clock and SM over 16 exponentials per clock and SM; Blackwell Ultra 32
-    assert MMA_FLOP_PER_EXP_16BIT["nvidia-h100-sxm-80gb"] == 256.0
-    assert MMA_FLOP_PER_EXP_16BIT["nvidia-b200-180gb"] == MMA_FLOP_PER_EXP_16BIT["nvidia-gb200-186gb"] == 512.0
-    assert MMA_FLOP_PER_EXP_16BIT["nvidia-gb300-288gb"] == 256.0
-    assert "amd-mi300x" not in MMA_FLOP_PER_EXP_16BIT and "nvidia-rubin-288gb" not in MMA_FLOP_PER_EXP_16BIT
+    assert MMA_FLOP_PER_EXP_16BIT == {"hopper": 256.0, "blackwell": 512.0, "blackwell-ultra": 256.0}
+    assert set(MMA_FLOP_PER_EXP_16BIT) <= set(ARCHITECTURES)
+
+
+def test_the_catalogue_tells_the_generations_apart():
+    """B200 and B300 share the catalogue family nvidia-blackwell; their files' architecture tells them apart (the
+    ten chips the table was keyed by id before keep their ratio; Rubin and other vendors name none)."""
+    from inferchip.catalog.chips import get_chip_params
+
+    want = {**dict.fromkeys(("nvidia-h100-sxm-80gb", "nvidia-h100-pcie-80gb", "nvidia-h100-nvl-94gb",
+                             "nvidia-h200-sxm-141gb", "nvidia-gh200-96gb", "nvidia-gh200-144gb"), "hopper"),
+            **dict.fromkeys(("nvidia-b200-180gb", "nvidia-gb200-186gb"), "blackwell"),
+            **dict.fromkeys(("nvidia-b300-288gb", "nvidia-gb300-288gb"), "blackwell-ultra"),
+            **dict.fromkeys(("nvidia-rubin-288gb", "amd-mi300x", "nvidia-a100-sxm-80gb"), "")}
+    for chip, arch in want.items():
+        p = get_chip_params(chip)
+        assert p.architecture == arch, chip
+    assert get_chip_params("nvidia-b300-288gb").family == get_chip_params("nvidia-b200-180gb").family
+
+
+def _user_chip(tmp_path, architecture: str | None) -> str:
+    """A user's own Blackwell-class chip file: the B200's figures under another id, with or without architecture."""
+    import yaml
+
+    from inferchip.catalog.chips import load_chip
+
+    data = load_chip("nvidia-b200-180gb").model_dump(mode="json", exclude_none=True)
+    data["id"] = "my-blackwell-part"
+    data.pop("architecture")
+    if architecture is not None:
+        data["architecture"] = architecture
+    path = tmp_path / "my-blackwell-part.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return str(path)
+
+
+def test_a_user_chip_that_states_its_architecture_gets_the_cap(tmp_path):
+    from inferchip.catalog.chips import get_chip_params
+    from inferchip.cost.context import cost_context
+    from inferchip.mapping.memory_fit import Formats
+    from inferchip.spec.calibration import Calibration
+
+    fmt, cal = Formats(weights="bf16", activations="bf16", kv="bf16"), Calibration()
+    stated = get_chip_params(_user_chip(tmp_path, "blackwell"))
+    assert cost_context(stated, fmt, cal).mma_flop_per_exp_16bit == 512.0
+    silent = get_chip_params(_user_chip(tmp_path, None))
+    assert cost_context(silent, fmt, cal).mma_flop_per_exp_16bit == float("inf")
+
+
+def test_an_unknown_architecture_is_refused(tmp_path):
+    from inferchip.catalog.chips import load_chip
+    from inferchip.errors import SpecError
+
+    with pytest.raises(SpecError, match=r"architecture.*'blackwel': not a known architecture; allowed: ampere, ada, "
+                                        r"hopper, blackwell, blackwell-ultra, rubin"):
+        load_chip(_user_chip(tmp_path, "blackwel"))
 
 
 def test_cap_by_hand():

@@ -54,3 +54,17 @@ def test_step_rows_of_a_real_row_sum_their_classes_and_mark_the_tile() -> None:
     for r in rows:
         assert sum(r["classes"].values()) == pytest.approx(r["time_s"], rel=1e-6)
     assert rows[0]["time_s"] < rows[1]["time_s"] <= rows[2]["time_s"]
+
+
+def test_the_shared_parser_reads_a_grid_and_names_a_bad_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """row_parser / parsed_grid, which this tool and prefill_step_classes.py share: the grid read by the tool's own
+    parser and --rows compiled; a bad value of either exits with argparse's status 2 naming the option."""
+    ap = rs.row_parser("test")
+    ap.add_argument("--batch", default="32,64")
+    grid, pat = rs.parsed_grid(ap, ap.parse_args(["x.csv", "--rows", "h100"]), "batch", rs.parse_batches)
+    assert grid == (32, 64) and pat.pattern == "h100"
+    for argv, named in ((["x.csv", "--rows", "h100", "--batch", "0"], "--batch '0': positive integers"),
+                        (["x.csv", "--rows", "("], "--rows '(': not a regular expression")):
+        with pytest.raises(SystemExit) as exc:
+            rs.parsed_grid(ap, ap.parse_args(argv), "batch", rs.parse_batches)
+        assert exc.value.code == 2 and named in capsys.readouterr().err

@@ -60,7 +60,9 @@ def test_stated_triton_mxfp4_row_pads_the_intermediate_width_only() -> None:
     with pytest.raises(InvalidSettingError, match="h100x2-bs512-power.*vLLM Triton.*amd-cdna3"):
         run_calibration(cal, row, closed_loop=True, family="amd-cdna3")
     # an NVIDIA family the moe_kernels table lists no Triton MXFP4 kernel on (vLLM runs Marlin below SM90)
-    with pytest.raises(InvalidSettingError, match="h100x2-bs512-power.*nvidia-ampere.*lists no vLLM Triton"):
+    with pytest.raises(InvalidSettingError, match="h100x2-bs512-power.*lists no vllm mxfp4 triton kernel on chip "
+                                                  "family 'nvidia-ampere'; allowed: amd-cdna3, amd-cdna4, "
+                                                  "nvidia-hopper"):
         run_calibration(cal, row, closed_loop=True, family="nvidia-ampere")
 
 

@@ -21,8 +21,10 @@ from inferchip.cost.vision.dataflow import (
 )
 from inferchip.performance.vision import frame_cost
 from inferchip.validation.vision.cases import parse_vision_cases
-from inferchip.validation.vision.rows import build_row, predict_row
-from inferchip.validation.vision.validate import loaded_servers, params_of, server_cap
+from inferchip.validation.vision.predict import predict_row
+from inferchip.validation.vision.rows import build_row
+from inferchip.validation.vision.scenario_sim import loaded_servers, server_cap
+from inferchip.validation.vision.validate import params_of
 
 HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,system_name,software,model,input_shape,"
           "precision,scenario,batch,metric,value,unit,notes")

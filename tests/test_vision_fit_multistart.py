@@ -20,7 +20,8 @@ from inferchip.validation.vision.fit import (
     is_calibration_row,
     log_residuals,
 )
-from inferchip.validation.vision.rows import RowModel, predict_row
+from inferchip.validation.vision.predict import predict_row
+from inferchip.validation.vision.rows import RowModel
 from inferchip.validation.vision.validate import _models, fit_reference, params_of
 
 

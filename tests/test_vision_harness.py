@@ -18,7 +18,8 @@ from inferchip.catalog.chips import get_chip_params, load_chip
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.cost.vision.frame import call_cost
 from inferchip.validation.vision.harness import executed_format, harness_max_batch, runtime_of
-from inferchip.validation.vision.rows import build_row, multi_stream_s, predict_row
+from inferchip.validation.vision.predict import multi_stream_s, predict_row
+from inferchip.validation.vision.rows import build_row
 from inferchip.validation.vision.validate import params_of
 from inferchip.workload.vision.network import load_network
 from vision_rows import vision_case

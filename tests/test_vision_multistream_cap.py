@@ -9,8 +9,10 @@ import pytest
 
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.validation.vision.cases import parse_vision_cases
-from inferchip.validation.vision.rows import build_row, predict_row
-from inferchip.validation.vision.validate import params_of, simulated
+from inferchip.validation.vision.predict import predict_row
+from inferchip.validation.vision.rows import build_row
+from inferchip.validation.vision.scenario_sim import simulated
+from inferchip.validation.vision.validate import params_of
 
 HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,system_name,software,model,input_shape,"
           "precision,scenario,batch,metric,value,unit,notes")

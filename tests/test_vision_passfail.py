@@ -206,7 +206,8 @@ def test_calls_in_flight_keep_capacity_and_lengthen_latency_under_load():
     per call under load, while the accelerator still completes one call per that time: the same capacity, a longer
     p99 near it. CPUs (whose harness runs many instances per socket, not modelled) keep one call per socket."""
     from inferchip.sim.vision.queue import service_table
-    from inferchip.validation.vision.validate import CALLS_IN_FLIGHT, loaded_servers, params_of, server_cap
+    from inferchip.validation.vision.scenario_sim import CALLS_IN_FLIGHT, loaded_servers, server_cap
+    from inferchip.validation.vision.validate import params_of
 
     row, cal = _server_row("nvidia-l4", 2)
     p = params_of(cal)

@@ -29,7 +29,8 @@ from inferchip.performance import vision_scenarios as vs
 from inferchip.spec.vision import VisionCalibration, VisionLayer
 from inferchip.validation.vision.cases import parse_vision_cases
 from inferchip.validation.vision.fit import fit
-from inferchip.validation.vision.rows import Params, build_row, predict_row
+from inferchip.validation.vision.predict import predict_row
+from inferchip.validation.vision.rows import Params, build_row
 from inferchip.workload.vision.model import LayerArrays
 
 CAL = VisionCalibration(matrix_fraction=0.5, cpu_matrix_fraction=0.3, cpu_vector_fraction=0.7,

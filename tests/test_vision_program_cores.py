@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.spec.chip import chip_params
-from inferchip.validation.vision.rows import build_row, on_cores, predict_row, program_cores
+from inferchip.validation.vision.predict import predict_row
+from inferchip.validation.vision.rows import build_row, on_cores, program_cores
 from inferchip.validation.vision.validate import params_of
 from vision_rows import vision_case
 

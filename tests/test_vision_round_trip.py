@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.cost.vision.host import host_link
+from inferchip.validation.vision import predict as vision_predict
 from inferchip.validation.vision import rows
 from inferchip.validation.vision.round_trip import (
     qaic_round_trip_s,
@@ -73,4 +74,4 @@ def test_latency_path_moves_by_the_round_trip_and_throughput_path_not(monkeypatc
     assert with_rt.round_trip_s == pytest.approx(qaic_round_trip_s(_link()))
     np.testing.assert_allclose(with_rt.query_s(p) - without.query_s(p), with_rt.round_trip_s, rtol=1e-9)
     np.testing.assert_allclose(with_rt.pipelined_s(p), without.pipelined_s(p))
-    assert rows.predict_row(with_rt, p)[0] > rows.predict_row(without, p)[0]
+    assert vision_predict.predict_row(with_rt, p)[0] > vision_predict.predict_row(without, p)[0]

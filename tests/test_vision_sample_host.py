@@ -19,8 +19,10 @@ from inferchip.performance import vision_scenarios as vs
 from inferchip.spec.vision import VisionCalibration
 from inferchip.validation.vision.cases import parse_vision_cases
 from inferchip.validation.vision.fit import _depends_on, fitted_names, is_latency_row
-from inferchip.validation.vision.rows import build_row, multi_stream_s, predict_row
-from inferchip.validation.vision.validate import params_of, simulated
+from inferchip.validation.vision.predict import multi_stream_s, predict_row
+from inferchip.validation.vision.rows import build_row
+from inferchip.validation.vision.scenario_sim import simulated
+from inferchip.validation.vision.validate import params_of
 
 HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,system_name,software,model,input_shape,"
           "precision,scenario,batch,metric,value,unit,notes")

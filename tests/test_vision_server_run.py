@@ -14,14 +14,14 @@ from inferchip.performance import vision_scenarios as vs
 from inferchip.sim.vision.queue import dynamic_batches
 from inferchip.validation.vision.cases import VisionCase
 from inferchip.validation.vision.rows import build_row
-from inferchip.validation.vision.validate import (
+from inferchip.validation.vision.scenario_sim import (
     SERVER_QUERIES,
     SIM_QUERIES,
     loaded_servers,
-    params_of,
     server_capacity_per_s,
     server_caps,
 )
+from inferchip.validation.vision.validate import params_of
 
 
 def _reference(arrivals: list[float], table: list[float], devices: int, delay: float) -> list[float]:

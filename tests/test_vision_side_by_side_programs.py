@@ -17,9 +17,11 @@ from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.cost.vision.frame import energy_per_flop_j, static_w
 from inferchip.cost.vision.layers import layer_costs
 from inferchip.spec.chip import chip_params
+from inferchip.validation.vision.predict import predict_row
 from inferchip.validation.vision.programs import on_cores, program_count, shared_link_s, side_by_side
-from inferchip.validation.vision.rows import build_row, predict_row
-from inferchip.validation.vision.validate import loaded_servers, params_of
+from inferchip.validation.vision.rows import build_row
+from inferchip.validation.vision.scenario_sim import loaded_servers
+from inferchip.validation.vision.validate import params_of
 from inferchip.workload.vision.network import load_network
 from vision_rows import vision_case
 

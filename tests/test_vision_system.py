@@ -23,7 +23,8 @@ from inferchip.cost.vision.system import (
 )
 from inferchip.errors import InvalidSettingError
 from inferchip.performance import vision_scenarios as vs
-from inferchip.validation.vision.rows import multi_stream_s, system_power_w, tail_frames
+from inferchip.validation.vision.predict import multi_stream_s, system_power_w
+from inferchip.validation.vision.rows import tail_frames
 from inferchip.validation.vision.summary import near_bound
 
 

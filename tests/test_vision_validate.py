@@ -22,7 +22,8 @@ from inferchip.spec.vision import VisionCalibration
 from inferchip.validation.cases import CaseFileError
 from inferchip.validation.vision.cases import parse_vision_cases, read_vision_cases
 from inferchip.validation.vision.fit import fit
-from inferchip.validation.vision.rows import Params, build_row, predict_row, server_rate_per_s
+from inferchip.validation.vision.predict import predict_row, server_rate_per_s
+from inferchip.validation.vision.rows import Params, build_row
 from inferchip.validation.vision.summary import summarize_vision
 from inferchip.validation.vision.validate import params_of, validate_vision
 

@@ -24,11 +24,12 @@ import numpy as np
 
 from inferchip.catalog.assumptions import load_assumptions
 from inferchip.cost.design import constants as c
+from inferchip.cost.design import dies as dd
 from inferchip.cost.design import fit as f
 from inferchip.cost.design import power_fit as pf
 from inferchip.spec.assumptions import Assumptions
 
-Change = Callable[[f.Die], f.Die]
+Change = Callable[[dd.Die], dd.Die]
 
 
 @contextmanager
@@ -74,7 +75,7 @@ def power_measures(a: Assumptions) -> dict[str, Any]:
                                      if not h)}
 
 
-def sram_feed_w(d: f.Die, a: Assumptions) -> float:
+def sram_feed_w(d: dd.Die, a: Assumptions) -> float:
     """Candidate (not in the model): SRAM power feeding the matrix units at full rate, W. An n x n array
     (n = sqrt(MACs per unit)) takes n operands in and gives n results out per clock for n^2 MACs: operand
     bytes per FLOP = bytes per operand / n, each at Horowitz's large-SRAM energy scaled to the node."""
@@ -92,7 +93,7 @@ def changed(change: Change, treatment: str = "") -> Any:
     :func:`sram_feed_w` at its sourced energy; restored on exit."""
     load, basis_of = f.load_dies, f.power_basis_of
 
-    def moved(dies: list[f.Die], a: Assumptions) -> Any:
+    def moved(dies: list[dd.Die], a: Assumptions) -> Any:
         b = basis_of(dies, a).copy()
         if treatment == "dram in activity":
             b[:, 0] += b[:, 4]
@@ -110,7 +111,7 @@ def changed(change: Change, treatment: str = "") -> Any:
         f.load_dies, f.power_basis_of = load, basis_of
 
 
-def _previous_bandwidth(d: f.Die) -> f.Die:
+def _previous_bandwidth(d: dd.Die) -> dd.Die:
     bw = float(c.memory_unit(d.memory_type, "bytes_per_s")) * d.memory_units
     return dataclasses.replace(d, memory_bytes_per_s=bw, dram_level=d.memory_type if bw else "none")
 
@@ -145,7 +146,7 @@ def tdp_sensitivity(a: Assumptions) -> None:
 
 def main(argv: list[str]) -> None:
     r = f.accuracy(load_assumptions())
-    print(f"dies {r['n_dies']}, held out {r['area_holdout_n']} (every {f.HOLDOUT_EVERY}rd by first disclosure)")
+    print(f"dies {r['n_dies']}, held out {r['area_holdout_n']} (every {dd.HOLDOUT_EVERY}rd by first disclosure)")
     for k, v in r.items():
         if k.endswith("_pct"):
             print(f"  {k}: {v:.1f}")

@@ -15,16 +15,16 @@ to the moment ``num_requests - max_num_seqs - 1`` have finished (github.com/ml-e
 ``mlenergy/llm/benchmark.py``, ``RequestTracker``), so where ``num_requests`` is not many times
 ``max_num_seqs`` the window holds the first cohort young, not the length-biased stationary mix.
 
-``--prefill-mixture`` (a measurement, not the shipped model) prices each closed-loop step as the mixture
-of steps vLLM runs (:func:`mixture_step_s`): the V1 scheduler schedules the running requests' decode tokens
-first, then admits waiting requests while its token budget lasts, each with its whole prompt up to the
-budget (``max_num_batched_tokens``, 8192 in the ML.ENERGY launch configs; vllm ``v1/core/sched/
-scheduler.py``, ``schedule()``: "Next, schedule the WAITING requests"). With ``b / E[o] < 1`` prompts
-admitted per step, a share ``1 - b / E[o]`` of the steps carry decode tokens only and the rest one whole
-prompt each, while the shipped steady state puts ``b / E[o]`` of a prompt into every step: with the
-step time piecewise in its rows (tiles, the roofline's max) the mean of the steps is not the step of the
-mean. Energy stays consistent: the step's event counts are linear in its tokens, so the mean step's
-energy over the mixture's time is the mixture's power.
+``--prefill-mixture`` (a measurement, not the shipped model) prices each closed-loop step as the mixture of steps
+vLLM runs (``tools/energy/energy_variants.py``, as the two variants below, :func:`mixture_step_s`): the V1
+scheduler schedules the running requests' decode tokens first, then admits waiting requests while its token budget
+lasts, each with its whole prompt up to the budget (``max_num_batched_tokens``, 8192 in the ML.ENERGY launch
+configs; vllm ``v1/core/sched/scheduler.py``, ``schedule()``: "Next, schedule the WAITING requests"). With ``b /
+E[o] < 1`` prompts admitted per step, a share ``1 - b / E[o]`` of the steps carry decode tokens only and the rest
+one whole prompt each, while the shipped steady state puts ``b / E[o]`` of a prompt into every step: with the step
+time piecewise in its rows (tiles, the roofline's max) the mean of the steps is not the step of the mean. Energy
+stays consistent: the step's event counts are linear in its tokens, so the mean step's energy over the mixture's
+time is the mixture's power.
 
 ``--moe-token-scale FORMAT=FACTOR`` (a measurement, not the shipped model) multiplies the vLLM Triton MoE
 per-token work (``Calibration.moe_token_vector_flop``, set by ``validation.moe_kernels.run_calibration`` for the
@@ -56,12 +56,22 @@ import heapq
 import json
 import math
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from energy_variants import (  # noqa: E402  (a script beside this one)
+    _patch_layer_kernels,
+    _patch_moe_scales,
+    _patch_prefill_mixture,
+    parse_layer_kernels,
+    parse_scales,
+)
 
 CATALOG = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog"
 INV_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
@@ -130,115 +140,6 @@ def _windowed(row: dict[str, str], kw: Any) -> Any:
     out = LengthDist(q.outputs.points)
     out.__dict__["second_moment"] = 2.0 * out.mean * age
     return replace(kw, question=replace(q, outputs=out))
-
-
-def mixture_step_s(decode_only_s: np.ndarray, with_prompt_s: np.ndarray, prompts_per_step: np.ndarray
-                   ) -> np.ndarray:
-    """Mean step time, s, of a closed loop that admits ``prompts_per_step`` (< 1) whole prompts per step:
-    ``(1 - p) x decode-only step + p x step carrying one prompt``; at ``p >= 1`` the steps all carry
-    prompts and the mixture is not used (NaN, the caller keeps its own)."""
-    p = np.asarray(prompts_per_step, dtype=float)
-    mixed = (1.0 - p) * np.asarray(decode_only_s, dtype=float) + p * np.asarray(with_prompt_s, dtype=float)
-    out: np.ndarray = np.where(p < 1.0, mixed, np.nan)
-    return out
-
-
-def _patch_prefill_mixture() -> None:
-    """``performance.operating.steady_state`` with its TPOT (and tokens/s) replaced by :func:`mixture_step_s`."""
-    import dataclasses
-
-    import inferchip.performance.operating as op
-
-    plain = op.steady_state
-
-    def mixed(mm, b, q, with_ttft, decode=None):  # type: ignore[no-untyped-def]
-        met = plain(mm, b, q, with_ttft, decode)
-        i, o = q.inputs, q.outputs
-        e_o = max(o.mean, 1.0)
-        b = np.asarray(b, dtype=float)
-        ctx = i.mean + o.second_moment / (2.0 * e_o)
-        t0, _ = mm.replica_step_s(b, b, b * ctx, 0.0 * b)
-        t1, _ = mm.replica_step_s(b + i.mean, b, b * ctx, i.mean_prefill_pairs + 0.0 * b)
-        t = mixture_step_s(t0, t1, b / e_o / q.beams)
-        tpot = np.where(np.isnan(t), met.tpot_s, t)
-        return dataclasses.replace(met, tpot_s=tpot, tokens_per_s_replica=b / tpot)
-
-    op.steady_state = mixed  # type: ignore[assignment]
-
-
-def parse_scales(items: Sequence[str]) -> dict[str, float]:
-    """``["mxfp4=2", "fp8=1.5"]`` -> ``{"mxfp4": 2.0, "fp8": 1.5}``; ValueError naming a malformed item."""
-    out: dict[str, float] = {}
-    for item in items:
-        fmt, sep, factor = item.partition("=")
-        if not sep or not fmt.strip():
-            raise ValueError(f"--moe-token-scale {item!r}: expected FORMAT=FACTOR, e.g. mxfp4=2")
-        value = float(factor)
-        if not math.isfinite(value) or value < 0.0:
-            raise ValueError(f"--moe-token-scale {item!r}: the factor must be a finite number >= 0")
-        out[fmt.strip().lower()] = value
-    return out
-
-
-def scaled_moe_work(cal, row: dict[str, str], scales: dict[str, float]):  # type: ignore[no-untyped-def]
-    """``cal`` with its per-token MoE work times ``scales[weight format]`` for a row whose notes state vLLM's
-    Triton MoE kernels (``validation.moe_kernels.states_triton_moe``); every other row's ``cal`` unchanged."""
-    from inferchip.validation.moe_kernels import states_triton_moe
-
-    factor = scales.get((row.get("weight_dtype") or "").strip().lower())
-    if factor is None or not states_triton_moe(row):
-        return cal
-    return cal.model_copy(update={"moe_token_vector_flop": cal.moe_token_vector_flop * factor})
-
-
-def _patch_moe_scales(scales: dict[str, float]) -> None:
-    """``validation.moe_kernels.run_calibration`` followed by :func:`scaled_moe_work` (the energy path
-    imports it at call time, so the module attribute is the one to replace)."""
-    import inferchip.validation.moe_kernels as mk
-
-    plain = mk.run_calibration
-
-    def scaled(cal, row, closed_loop, family):  # type: ignore[no-untyped-def]
-        return scaled_moe_work(plain(cal, row, closed_loop, family), row, scales)
-
-    mk.run_calibration = scaled  # type: ignore[assignment]
-
-
-def parse_layer_kernels(items: Sequence[str]) -> list[tuple[str, int]]:
-    """``["235B.*FP8=4"]`` -> ``[("235B.*FP8", 4)]`` (split at the last ``=``); ValueError naming a malformed item."""
-    out: list[tuple[str, int]] = []
-    for item in items:
-        pattern, sep, count = item.rpartition("=")
-        if not sep or not pattern or not count.strip().isdigit():
-            raise ValueError(f"--layer-kernels {item!r}: expected REGEX=K with K a whole number, e.g. '235B.*FP8=4'")
-        out.append((re.compile(pattern).pattern, int(count)))
-    return out
-
-
-def extra_layer_kernels(model: str, specs: Sequence[tuple[str, int]]) -> int:
-    """Kernels added to every layer of a run of ``model``: the sum of K over the specs whose REGEX it matches."""
-    return sum(k for pattern, k in specs if re.search(pattern, model))
-
-
-def _patch_layer_kernels(specs: Sequence[tuple[str, int]]) -> None:
-    """``mapping.sharding.layer_small_kernels`` plus :func:`extra_layer_kernels` of the run that
-    ``energy.rows.predict_energy_run`` is pricing (0 outside it)."""
-    import inferchip.mapping.sharding as sh
-    from inferchip.validation.energy import rows as er
-
-    current, plain_kernels, plain_run = {"k": 0}, sh.layer_small_kernels, er.predict_energy_run
-
-    def kernels(m, group):  # type: ignore[no-untyped-def]
-        return plain_kernels(m, group) + current["k"]
-
-    def run(row, *a, **kw):  # type: ignore[no-untyped-def]
-        current["k"] = extra_layer_kernels(row.get("model", ""), specs)
-        try:
-            return plain_run(row, *a, **kw)
-        finally:
-            current["k"] = 0
-
-    sh.layer_small_kernels, er.predict_energy_run = kernels, run  # type: ignore[assignment]
 
 
 def band(concurrency: str) -> str:

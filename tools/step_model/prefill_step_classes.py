@@ -14,7 +14,6 @@ measured excess per prompt can sit in (docs/serving_validation.md, branch ``bw-g
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from row_step_classes import mapped_rows  # noqa: E402
+from row_step_classes import mapped_rows, parsed_grid, row_parser  # noqa: E402
 
 DEFAULT_PROMPTS = ((922, 8), (7373, 1))  # the mean prompts of 1k and 8k rows (uniform in [0.8 L, L]), one step each
 
@@ -54,20 +53,11 @@ def prefill_step(mm, tokens: int, prompts: int) -> tuple[float, dict[str, float]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("cases", help="a cases CSV (validation_cases.csv format)")
-    ap.add_argument("--rows", required=True, help="regular expression on case_id")
+    ap = row_parser(__doc__.splitlines()[0])
     ap.add_argument("--prompts", default=",".join(f"{t}x{n}" for t, n in DEFAULT_PROMPTS),
                     help="steps as TOKENSxPROMPTS, comma-separated")
-    ap.add_argument("--calibration", default=None, help="calibration YAML (default: the shipped one)")
     a = ap.parse_args()
-    try:
-        steps = parse_prompts(a.prompts)
-        pat = re.compile(a.rows)
-    except ValueError as exc:
-        ap.error(f"--prompts {exc}")
-    except re.error as exc:
-        ap.error(f"--rows {a.rows!r}: not a regular expression ({exc})")
+    steps, pat = parsed_grid(ap, a, "prompts", parse_prompts)
     for case, fmt, layout, mm in mapped_rows(a.cases, pat, a.calibration):
         rows = [(tok, n, *prefill_step(mm, tok, n)) for tok, n in steps]
         names = sorted({k for r in rows for k, s in r[3].items() if s > 0}, key=lambda k: -rows[-1][3].get(k, 0.0))

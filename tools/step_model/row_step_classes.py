@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -73,6 +74,33 @@ def step_rows(mm, batches: Sequence[int], context_tokens: float) -> list[dict]:
     return rows
 
 
+T = TypeVar("T")
+
+
+def row_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every row-step tool of this folder takes: the cases CSV, ``--rows`` (a regular expression on
+    case_id) and ``--calibration``; the tool adds its own grid option."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("cases", help="a cases CSV (validation_cases.csv format)")
+    ap.add_argument("--rows", required=True, help="regular expression on case_id")
+    ap.add_argument("--calibration", default=None, help="calibration YAML (default: the shipped one)")
+    return ap
+
+
+def parsed_grid(ap: argparse.ArgumentParser, a: argparse.Namespace, option: str, parse: Callable[[str], T]
+                ) -> tuple[T, re.Pattern[str]]:
+    """The tool's grid option ``--option`` read by ``parse`` and ``--rows`` compiled; a bad value of either ends the
+    tool with an argparse error naming the option."""
+    try:
+        grid = parse(getattr(a, option))
+        pat = re.compile(a.rows)
+    except ValueError as exc:
+        ap.error(f"--{option} {exc}")
+    except re.error as exc:
+        ap.error(f"--rows {a.rows!r}: not a regular expression ({exc})")
+    return grid, pat
+
+
 def mapped_rows(cases: str, pattern: re.Pattern[str], calibration: str | None) -> Iterator[tuple]:
     """Each row of ``cases`` whose id matches ``pattern``, as ``(case, formats, layout, mapped model)`` with the
     layout ``inferchip validate`` chooses for it (analytic search) under ``calibration`` (None: the shipped one);
@@ -92,20 +120,11 @@ def mapped_rows(cases: str, pattern: re.Pattern[str], calibration: str | None) -
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("cases", help="a cases CSV (validation_cases.csv format)")
-    ap.add_argument("--rows", required=True, help="regular expression on case_id")
-    ap.add_argument("--calibration", default=None, help="calibration YAML (default: the shipped one)")
+    ap = row_parser(__doc__.splitlines()[0])
     ap.add_argument("--batch", default=",".join(map(str, DEFAULT_BATCH)), help="batch grid, sequences per replica")
     ap.add_argument("--context", type=float, default=1000.0, help="KV tokens per sequence (default 1000)")
     a = ap.parse_args()
-    try:
-        batches = parse_batches(a.batch)
-        pat = re.compile(a.rows)
-    except ValueError as exc:
-        ap.error(f"--batch {exc}")
-    except re.error as exc:
-        ap.error(f"--rows {a.rows!r}: not a regular expression ({exc})")
+    batches, pat = parsed_grid(ap, a, "batch", parse_batches)
     for case, _fmt, layout, mm in mapped_rows(a.cases, pat, a.calibration):
         rows = step_rows(mm, batches, a.context)
         names = [k for k in rows[0]["classes"] if any(r["classes"][k] > 0 for r in rows)]

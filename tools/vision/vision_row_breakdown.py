@@ -26,13 +26,8 @@ from inferchip.spec.chip import chip_params
 from inferchip.spec.vision import VisionCalibration, is_cpu_family
 from inferchip.validation.vision.cases import VisionCase, read_vision_cases
 from inferchip.validation.vision.harness import executed_format, gridsample_clock_hz, runs_eager_nchw, runs_mlas_nchwc
-from inferchip.validation.vision.rows import (
-    build_row,
-    inference_streams,
-    on_cores,
-    predict_row,
-    program_cores,
-)
+from inferchip.validation.vision.predict import predict_row
+from inferchip.validation.vision.rows import build_row, inference_streams, on_cores, program_cores
 from inferchip.validation.vision.validate import params_of
 from inferchip.workload.vision.network import load_network
 

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from inferchip.catalog.chips import family_names
+from inferchip.catalog.moe_kernels import MoeKernel, check_moe_kernels, check_recipe_kernels
 from inferchip.catalog.yaml_io import read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.spec.calibration import Calibration
@@ -47,30 +48,6 @@ class EngineHardware(BaseModel):
     source: str = Field(min_length=1)
 
 
-class MoeKernel(BaseModel):
-    """An expert (MoE) kernel ``engine`` can serve ``weights`` experts with on chips of ``families``, the widths
-    its weight layout pads each routed expert to (``pad_hidden_to``; ``pad_intermediate_to``, each rank's width:
-    zeros it multiplies and reads, mapping.sharding.pad_experts) and the families where the engine picks it when
-    the launch names none (``default_on``). Read for a user's prediction with ``--engine`` (``--moe-kernel``);
-    the validated rows take their kernel from their launch recipe (EngineSpec.recipe_moe_kernel) or notes;
-    ``token_vector_work``: the per-token work of untuned Triton MoE kernels those rows' notes carry."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    engine: str
-    weights: str
-    kernel: str = Field(pattern=r"^[a-z0-9-]+$")
-    families: tuple[str, ...] = Field(min_length=1, description="Families of catalog/families.yaml.")
-    default_on: tuple[str, ...] = ()
-    pad_hidden_to: int = Field(ge=1, le=4096)
-    pad_intermediate_to: int = Field(ge=1, le=4096)
-    token_vector_work: bool = Field(
-        False, description="The kernel runs vLLM's Triton MoE at its default configs: each token and MoE layer costs "
-        "cost.constants.TRITON_MOE_TOKEN_VECTOR_FLOP beyond its MMA (Calibration.moe_token_vector_flop), as the "
-        "energy rows whose notes state 'MoE kernels: vLLM Triton' are priced (validation.moe_kernels).")
-    source: str = Field(min_length=1)
-
-
 class EngineCatalog(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -83,29 +60,18 @@ class EngineCatalog(BaseModel):
     moe_kernels: tuple[MoeKernel, ...] = ()
 
 
-def _check_moe_kernels(path: str, cat: EngineCatalog, ids: list[str], families: list[str]) -> None:
-    """Each ``moe_kernels`` entry names a catalogue engine, a format and chip families; its defaults are among its
-    families; one entry per engine, format, kernel and family, and at most one default per engine, format and
-    family (a SpecError naming the entry otherwise)."""
-    seen: dict[tuple[str, str, str, str], int] = {}
-    for i, k in enumerate(cat.moe_kernels):
-        where = f"{path}: moe_kernels entry {i} ({k.engine} {k.weights} {k.kernel})"
-        if k.engine not in ids:
-            raise SpecError(f"{where}: engine {k.engine!r} is not an engine id; allowed: {', '.join(ids)}")
-        if k.weights not in ALL_FORMATS:
-            raise SpecError(f"{where}: weights {k.weights!r}; allowed: {', '.join(ALL_FORMATS)}")
-        bad = [f for f in (*k.families, *k.default_on) if f not in families]
-        if bad:
-            raise SpecError(f"{where}: family {bad[0]!r}: not a chip family; allowed: {', '.join(families)}")
-        if not set(k.default_on) <= set(k.families):
-            raise SpecError(f"{where}: default_on {list(k.default_on)} must be among its families {list(k.families)}")
-        for f in k.families:
-            keys = [("this kernel", (k.engine, k.weights, k.kernel, f))]
-            keys += [("its default", (k.engine, k.weights, "", f))] if f in k.default_on else []
-            for what, key in keys:
-                if key in seen:
-                    raise SpecError(f"{where}: family {f} already has {what} in entry {seen[key]}")
-                seen[key] = i
+def moe_kernel_entry(engine: str, weights: str, kernel: str, family: str, where: str) -> MoeKernel:
+    """The ``moe_kernels`` entry of ``engine``'s ``kernel`` for ``weights`` experts on chips of ``family``: the one
+    record of the widths the kernel pads each expert to, read by the launch recipes' kernels
+    (``recipe_moe_kernel``), a user's ``--moe-kernel`` and the energy rows' stated kernels alike. An
+    InvalidSettingError naming ``where`` and the families the table lists the kernel on where it lists none."""
+    table = [k for k in load_engines().moe_kernels if (k.engine, k.weights, k.kernel) == (engine, weights, kernel)]
+    found = next((k for k in table if family in k.families), None)
+    if found is None:
+        on = sorted({f for k in table for f in k.families})
+        raise InvalidSettingError(f"{where}: catalog/engines.yaml moe_kernels lists no {engine} {weights} {kernel} "
+                                  f"kernel on chip family {family!r}; allowed: {', '.join(on) or 'none'}")
+    return found
 
 
 @lru_cache(maxsize=4)
@@ -119,7 +85,8 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
         raise SpecError(f"{path}: default = {cat.default!r}: not an engine id; allowed: {', '.join(ids)}")
     fronts = {e.id for e in cat.engines if e.worker_request_paths}
     families = family_names()
-    _check_moe_kernels(path, cat, ids, list(families))
+    check_moe_kernels(path, cat.moe_kernels, ids, list(families))
+    check_recipe_kernels(path, cat.engines, cat.moe_kernels)
     for h in cat.hardware:
         if h.engine not in ids:
             raise SpecError(f"{path}: hardware engine = {h.engine!r}: not an engine id; allowed: {', '.join(ids)}")

@@ -70,7 +70,8 @@ CUBLASLT_16BIT_TILES: dict[str, tuple[tuple[float, float], ...]] = {
     "nvidia-hopper": ((128.0, 256.0), (128.0, 128.0), (128.0, 64.0), (64.0, 64.0)),
 }
 
-# Dense 16-bit tensor-core FLOP per softmax exponential, each unit at its own peak, by chip id: a flash attention
+# Dense 16-bit tensor-core FLOP per softmax exponential, each unit at its own peak, by the chip file's architecture
+# (spec.chip.ChipSpec.architecture; a user's chip file that names one gets its cap): a flash attention
 # forward computes one exponential per query-key pair and head on the special-function units (MUFU.EX2), 16 per
 # clock per SM on Hopper and on Blackwell alike (NVIDIA CUDA C++ Programming Guide, "Arithmetic Instructions"
 # throughput table, compute capabilities 9.0 and 10.0; FlashAttention-4, Zadouri, Hoehnerbach, Shah, Liu, Thakkar,
@@ -84,11 +85,11 @@ CUBLASLT_16BIT_TILES: dict[str, tuple[tuple[float, float], ...]] = {
 # tensor cores and caps Blackwell's prefill at half its 16-bit peak. Blackwell Ultra (B300, GB300) doubles the
 # SFU throughput of Blackwell (NVIDIA technical blog "Making Softmax More Efficient with NVIDIA Blackwell Ultra",
 # developer.nvidia.com/blog/making-softmax-more-efficient-with-nvidia-blackwell-ultra): 8,192 / 32 = 256.
-# Read by cost.kernels.attention.prefill_exp_cap_flop_per_s; chips without an entry (Rubin: not published;
-# other vendors' units not read): no such cap.
+# The ratio takes the chip's 16-bit peak to be its architecture's full per-SM MMA rate (a part with cut tensor
+# cores would need its own). Read by cost.kernels.attention.prefill_exp_cap_flop_per_s; an architecture without an
+# entry (Ampere, Ada: not read; Rubin: not published), a chip file naming none, other vendors: no such cap.
 MMA_FLOP_PER_EXP_16BIT: dict[str, float] = {
-    **dict.fromkeys(("nvidia-h100-sxm-80gb", "nvidia-h100-pcie-80gb", "nvidia-h100-nvl-94gb", "nvidia-h200-sxm-141gb",
-                     "nvidia-gh200-96gb", "nvidia-gh200-144gb"), 4096.0 / 16.0),
-    **dict.fromkeys(("nvidia-b200-180gb", "nvidia-gb200-186gb"), 8192.0 / 16.0),
-    **dict.fromkeys(("nvidia-b300-288gb", "nvidia-gb300-288gb"), 8192.0 / 32.0),
+    "hopper": 4096.0 / 16.0,
+    "blackwell": 8192.0 / 16.0,
+    "blackwell-ultra": 8192.0 / 32.0,
 }

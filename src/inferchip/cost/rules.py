@@ -77,11 +77,13 @@ def _columns(*names: str) -> Callable[[Sequence[Any], CostContext], OpTable]:
 
 # --- weight GEMMs -----------------------------------------------------------------------
 def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float], peak: Callable[[CostContext, Any], ArrayLike],
-                       capped: bool = False) -> Callable[[Sequence[Any], CostContext], OpTable]:
+                       capped: Callable[[CostContext, Any], bool] = lambda c, op: False
+                       ) -> Callable[[Sequence[Any], CostContext], OpTable]:
     """Columns of weight GEMMs on the matrix units, with everything that does not depend on
     the rows: tiles along N, FLOP per wave row, weight bytes and peak rate (per operator: the
-    per-layer format map), activation bytes per row. ``capped`` (the dense weight GEMMs): the seconds per useful
-    FLOP of the engine build's dense-GEMM plateau (``CostContext.dense_gemm_cap_flop_per_s``; 0: none)."""
+    per-layer format map), activation bytes per row. ``capped`` (per operator: a dense weight GEMM the engine
+    build's dense-GEMM kernel runs): the seconds per useful FLOP of that kernel's plateau
+    (``CostContext.dense_gemm_cap_flop_per_s``; 0: none)."""
     def table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
         k = np.array([float(op.k) for op in ops])
         n = np.array([float(op.n) for op in ops])
@@ -94,7 +96,8 @@ def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float], peak: 
                 "flop_per_row": FLOP_PER_MAC * k * n,
                 "attainable_flop_per_s": ctx.gemm_compute_fraction * np.concatenate(
                     [np.broadcast_to(peak(ctx, op), (*ctx.chip_shape, 1)) for op in ops], axis=-1),
-                "seconds_per_flop": np.full(len(ops), 1.0 / ctx.dense_gemm_cap_flop_per_s if capped else 0.0)}
+                "seconds_per_flop": np.array([1.0 / ctx.dense_gemm_cap_flop_per_s if capped(ctx, op) else 0.0
+                                              for op in ops])}
     return table
 
 
@@ -284,12 +287,21 @@ def gemm_peak_flop_per_s(ctx: CostContext, op: Any) -> FloatArray:
     return ctx.peak_attention_proj_flop_per_s if op.op_class == "attention_proj" else ctx.peak_gemm_flop_per_s
 
 
+def gemm_takes_plateau(ctx: CostContext, op: Any) -> bool:
+    """Whether the engine build's dense-GEMM plateau (``CostContext.dense_gemm_cap_flop_per_s``) bounds dense GEMM
+    ``op``: a linear in the checkpoint's weight format, the one the plateau's kernel serves (SGLang's B200 FP8
+    recipes: Fp8LinearMethod.apply sends the block-quantised linears to dispatch_w8a8_block_fp8_linear, FlashInfer's
+    groupwise FP8 GEMM; an unquantised linear runs UnquantizedLinearMethod, F.linear). Attention projections the
+    per-layer map keeps in another format (``Formats.attention_weights``, bf16 in an FP4 checkpoint) are not."""
+    return not (op.op_class == "attention_proj" and ctx.attention_weights_own_format)
+
+
 def _no_flop(ctx: CostContext) -> str | None:
     return None
 
 
 RULES: dict[type, Rule] = {
-    Gemm: Rule(_matrix_gemm_table(gemm_weight_bytes, gemm_peak_flop_per_s, capped=True), gemm_cost,
+    Gemm: Rule(_matrix_gemm_table(gemm_weight_bytes, gemm_peak_flop_per_s, capped=gemm_takes_plateau), gemm_cost,
                lambda c: c.gemm_format),
     GroupedGemm: Rule(_grouped_table, grouped_gemm_cost, lambda c: c.gemm_format),
     VectorGemm: Rule(_columns("k", "n"), vector_gemm_cost, lambda c: "fp32"),

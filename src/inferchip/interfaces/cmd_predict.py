@@ -10,6 +10,7 @@ from rich.table import Table
 
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options import engine as eng_opts
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options import output as out
 
@@ -91,8 +92,8 @@ def predict_cmd(
     calibration: str | None = opts.calibration_option(),
     assumptions: str | None = typer.Option(None, "--assumptions", help="YAML overriding energy/cost assumptions.",
                                               callback=opts.input_file("--assumptions", ())),
-    engine: str | None = opts.engine_option("none (the calibration alone)"),
-    moe_kernel: str | None = opts.moe_kernel_option(),
+    engine: str | None = eng_opts.engine_option("none (the calibration alone)"),
+    moe_kernel: str | None = eng_opts.moe_kernel_option(),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Predict TTFT, TPOT, throughput and memory of a model on a chip or a system of chips."""
@@ -105,16 +106,16 @@ def predict_cmd(
     if batch is not None and (max_ttft_ms or max_tpot_ms):
         raise InvalidSettingError("--max-ttft-ms/--max-tpot-ms apply to --max-throughput only")
     context_note = opts.check_context(model, input_tokens, output_tokens)
-    cal, eng = opts.engine_setting(engine, calibration, chip)
+    cal, eng = eng_opts.engine_setting(engine, calibration, chip)
     from inferchip.mapping.format_defaults import weight_choice
 
     shipped = weight_choice(model, weights)[0]  # the setting's rule, for the engine's kernel and host time
-    cal, moe_note = opts.moe_kernel_setting(cal, eng, chip, shipped, model, moe_kernel)
-    host = opts.engine_host(eng, chip, shipped, model, input_tokens)
+    cal, moe_note = eng_opts.moe_kernel_setting(cal, eng, chip, shipped, model, moe_kernel)
+    host = eng_opts.engine_host(eng, chip, shipped, model, input_tokens)
     host_s = 0.0 if host is None else host.total_s
     if max_ttft_ms is not None and max_ttft_ms / 1e3 <= host_s:
         raise InvalidSettingError(f"--max-ttft-ms {max_ttft_ms:g}: no TTFT meets it; {host.text()}")
-    used_engine = opts.engine_summary(eng, scheduler=False, host=host, moe_kernel=moe_note)
+    used_engine = eng_opts.engine_summary(eng, scheduler=False, host=host, moe_kernel=moe_note)
     from inferchip.performance.predict import predict
     p = predict(
         chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp,
@@ -133,6 +134,6 @@ def predict_cmd(
     con = out.console()
     for t in prediction_table(p):
         con.print(t)
-    con.print(opts.engine_line(used_engine, "the calibration's host time per step"))
+    con.print(eng_opts.engine_line(used_engine, "the calibration's host time per step"))
     for n in notes:
         con.print(f"[yellow]note:[/] {n}")

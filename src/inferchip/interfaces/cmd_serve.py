@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from inferchip.errors import InternalError, InvalidSettingError
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options import engine as eng_opts
 from inferchip.interfaces.cli_options import files
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options import output as out
@@ -126,12 +127,12 @@ def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp:
 
     sr.disagg_layout_conflict(pools, count_given, any(x is not None for x in (tp, pp, ep, attn_dp)))
     weights, source, kv, kv_source = stated_formats(model, weights, kv)  # a case row states its formats
-    engine_id = None if engine is None else opts.option_engine(engine).id
+    engine_id = None if engine is None else eng_opts.option_engine(engine).id
     v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software)
     sr.check_row_engine(v.engine_spec, chip, "--software" if engine_id is None and software else "--engine")
     over_limit = []
     if pools is None and (len(concurrencies) > 1 or (tp is None and pp is None and ep is None)):
-        cal, _ = opts.engine_setting(engine_id or v.engine_spec.id, calibration, chip)
+        cal, _ = eng_opts.engine_setting(engine_id or v.engine_spec.id, calibration, chip)
         step, replicas, _ = _system(chip, model, count, tp, pp, ep, weights, activations, kv, cal, None, attn_dp,
                                     input_tokens, output_tokens)
         lay = step.mm.layout
@@ -190,7 +191,8 @@ def serve_cmd(
     seed: int = opts.seed_option(),
     calibration: str | None = opts.calibration_option(),
     assumptions: Path | None = so.assumptions_option(),
-    engine: str | None = opts.engine_option(so.DEFAULT_SCHEDULER), moe_kernel: str | None = opts.moe_kernel_option(),
+    engine: str | None = eng_opts.engine_option(so.DEFAULT_SCHEDULER),
+    moe_kernel: str | None = eng_opts.moe_kernel_option(),
     mtp: int | None = so.mtp_option(), mtp_acceptance: float | None = so.accept_option(),
     disagg: str | None = so.disagg_option(), software: str | None = so.software_option(),
     kv_link_gb_per_s: float | None = so.link_option(), kv_link_latency_us: float | None = so.latency_option(),
@@ -229,8 +231,8 @@ def serve_cmd(
     context_note = opts.check_context(model, input_tokens, output_tokens, trace)
     from inferchip.performance.serving import serving_economics
 
-    calibration, eng = opts.engine_setting(engine, calibration, chip)
-    calibration, moe_note = opts.moe_kernel_setting(calibration, eng, chip, _shipped(model, weights), model,
+    calibration, eng = eng_opts.engine_setting(engine, calibration, chip)
+    calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, _shipped(model, weights), model,
                                                     moe_kernel)
     step, replicas, formats = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
@@ -241,7 +243,7 @@ def serve_cmd(
         arr = benchmark_clients(concurrency, input_tokens, output_tokens, range_ratio)
     else:
         arr = TraceArrivals(path=str(trace))
-    host = None if eng is None else opts.engine_host(  # a trace is read for its mean prompt only with --engine
+    host = None if eng is None else eng_opts.engine_host(  # a trace is read for its mean prompt only with --engine
         eng, chip, step.mm.formats.weights, model, _mean_prompt_tokens(trace, input_tokens))
     with _progress("simulating") as prog:
         task = prog.add_task("sim", total=1.0)
@@ -256,7 +258,7 @@ def serve_cmd(
         summary.update(serving_economics(step, summary, res.num_chips))
     summary.update(formats)
     summary["assumptions_file"] = _assumptions_file(assumptions)
-    summary["engine"] = opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
+    summary["engine"] = eng_opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json(out.with_all_keys(summary, out.SERVE_ENERGY_KEYS)))
         return
@@ -266,7 +268,7 @@ def serve_cmd(
         con.print(t)
     Console().print(formats_line(summary))
     Console().print(f"assumptions: {summary['assumptions_file']}")
-    Console().print(opts.engine_line(summary["engine"], so.DEFAULT_SCHEDULER))
+    Console().print(eng_opts.engine_line(summary["engine"], so.DEFAULT_SCHEDULER))
     if context_note:
         Console().print(f"[yellow]note:[/] {context_note}")
     if "power_w_per_chip" not in summary:
@@ -289,7 +291,8 @@ def curve_cmd(
     seed: int = opts.seed_option(),
     calibration: str | None = opts.calibration_option(),
     assumptions: Path | None = so.assumptions_option(),
-    engine: str | None = opts.engine_option(so.DEFAULT_SCHEDULER), moe_kernel: str | None = opts.moe_kernel_option(),
+    engine: str | None = eng_opts.engine_option(so.DEFAULT_SCHEDULER),
+    moe_kernel: str | None = eng_opts.moe_kernel_option(),
     mtp: int | None = so.mtp_option(), mtp_acceptance: float | None = so.accept_option(),
     disagg: str | None = so.disagg_option(), software: str | None = so.software_option(),
     kv_link_gb_per_s: float | None = so.link_option(), kv_link_latency_us: float | None = so.latency_option(),
@@ -321,13 +324,13 @@ def curve_cmd(
         _print_rows(rows, f"{model} on {rows[0]['num_chips']} x {chip}: throughput vs interactivity", output,
                     curve=True)
         return
-    calibration, eng = opts.engine_setting(engine, calibration, chip)
-    calibration, moe_note = opts.moe_kernel_setting(calibration, eng, chip, _shipped(model, weights), model,
+    calibration, eng = eng_opts.engine_setting(engine, calibration, chip)
+    calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, _shipped(model, weights), model,
                                                     moe_kernel)
     step, replicas, formats = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
-    host = opts.engine_host(eng, chip, step.mm.formats.weights, model, input_tokens)
-    used_engine = opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
+    host = eng_opts.engine_host(eng, chip, step.mm.formats.weights, model, input_tokens)
+    used_engine = eng_opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
     with _progress("simulating concurrencies") as prog:
         task = prog.add_task("curve", total=1.0)
         cur = throughput_interactivity_curve(step, uniform_length(input_tokens, range_ratio),
@@ -357,7 +360,7 @@ def curve_cmd(
     con.print(curve_table(df.to_dict(orient="records"), f"{model} on {count} x {chip}: throughput vs interactivity"))
     con.print(formats_line(formats))
     con.print(f"assumptions: {_assumptions_file(assumptions)}")
-    con.print(opts.engine_line(used_engine, so.DEFAULT_SCHEDULER))
+    con.print(eng_opts.engine_line(used_engine, so.DEFAULT_SCHEDULER))
 
 
 def _print_rows(rows: list[dict[str, Any]], title: str, output: OutputFormat, curve: bool = False) -> None:

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options import engine as eng_opts
 from inferchip.interfaces.cli_options import files as out_files
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options.output import console
@@ -181,7 +182,7 @@ def validate_cmd(
     assumptions: str | None = typer.Option(None, "--assumptions",
                                               help="YAML overriding the energy/host constants of energy rows.",
                                               callback=opts.input_file("--assumptions", ())),
-    engine: str | None = opts.engine_option("each closed-loop row's software column"),
+    engine: str | None = eng_opts.engine_option("each closed-loop row's software column"),
 ) -> None:
     """Predict every case of the CSV(s) and compare with its measurement: per-case errors and statistics.
     Vision case files (the columns of vision_cases.csv) are recognised by their header and validated too."""
@@ -212,7 +213,7 @@ def validate_cmd(
 
             load_assumptions(assumptions)
         if engine is not None:
-            opts.option_engine(engine)  # an unknown engine is refused before any prediction
+            eng_opts.option_engine(engine)  # an unknown engine is refused before any prediction
     vision = run_vision(vision_files, json_output=output == OutputFormat.json, calibration=calibration,
                         workers=opts.workers(workers)) if vision_files else None
     if not cases:

@@ -14,7 +14,8 @@ where the entry says the kernel is vLLM's untuned Triton MoE (``token_vector_wor
 
 from __future__ import annotations
 
-from inferchip.catalog.engines import MoeKernel, load_engines
+from inferchip.catalog.engines import load_engines
+from inferchip.catalog.moe_kernels import MoeKernel
 from inferchip.cost.constants import TRITON_MOE_TOKEN_VECTOR_FLOP
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
 from inferchip.errors import InvalidSettingError, SpecError
@@ -49,9 +50,13 @@ def _chosen(engine: EngineSpec, chip: ChipParams, weights: str, model: ModelSpec
     found = next((k for k in for_weights if k.kernel == choice and chip.family in k.families), None)
     if found is None:
         allowed = sorted({k.kernel for k in for_weights if chip.family in k.families})
+        elsewhere = sorted({f for k in for_weights if k.kernel == choice for f in k.families})
+        default = next((k.kernel for k in for_weights if chip.family in k.default_on), None)
+        why = (f"; the table lists {choice} on {', '.join(elsewhere)} only"
+               + (f", and on {chip.family} {engine.name} picks {default}" if default else "") if elsewhere else "")
         raise InvalidSettingError(
             f"{OPTION} {choice}: {engine.name} cannot serve {weights} experts with it on {chip.id} (family "
-            f"{chip.family}); allowed there: {', '.join(allowed) or f'none (drop {OPTION})'} "
+            f"{chip.family}){why}; allowed there: {', '.join(allowed) or f'none (drop {OPTION})'} "
             "(catalog/engines.yaml moe_kernels, with their sources)")
     return found
 

@@ -124,9 +124,11 @@ class Calibration(BaseModel):
     )
     dense_gemm_cap_flop_per_s: float | None = Field(
         None, gt=0,
-        description="Most FLOP/s per chip the run's dense (non-expert) weight GEMMs reach, whatever their size: the "
-        "plateau of the kernel the engine build runs for them (spec.engine.RecipeKernelEfficiency.dense_gemm_flop_per_s"
-        ", catalog.engines.engine_calibration). None (the default): the calibrated fraction of the peak. Not fitted.",
+        description="Most FLOP/s per chip the run's dense (non-expert) weight GEMMs in the checkpoint's weight format "
+        "reach, whatever their size: the plateau of the kernel the engine build runs for them "
+        "(spec.engine.RecipeKernelEfficiency.dense_gemm_flop_per_s, catalog.engines.engine_calibration); attention "
+        "projections kept in another format and the LM head run other kernels (cost.rules.gemm_takes_plateau). None "
+        "(the default): the calibrated fraction of the peak. Not fitted.",
     )
     gemm_split_k_16bit: bool = Field(
         False,

@@ -51,6 +51,11 @@ def _renamed(old_new: dict[str, str]) -> dict[str, tuple[str, str]]:
     return out
 
 
+# Micro-architecture generations a chip file may name (ChipSpec.architecture), for the facts that differ inside a
+# catalogue family (cost.constants.MMA_FLOP_PER_EXP_16BIT: Blackwell Ultra doubles Blackwell's exponential units).
+ARCHITECTURES = ("ampere", "ada", "hopper", "blackwell", "blackwell-ultra", "rubin")
+
+
 class ChipSpec(Frozen):
     renamed_fields: ClassVar[dict[str, tuple[str, str]]] = _renamed({
         "memory.bandwidth_tbps": "memory.bandwidth_tb_per_s",
@@ -63,6 +68,9 @@ class ChipSpec(Frozen):
     name: str = Field(min_length=1)
     vendor: str = Field(min_length=1)
     family: str = Field(min_length=1, description="Selects micro-architecture defaults in catalog/families.yaml.")
+    architecture: str | None = Field(
+        None, description="The vendor's micro-architecture generation (one of ARCHITECTURES, e.g. blackwell-ultra for "
+        "B300), where facts differ inside a family; None: not stated (no such fact applies).")
     category: str = "accelerator"
     status: str = "shipping"
     year: Annotated[int, b.YEAR] | None = None
@@ -83,6 +91,14 @@ class ChipSpec(Frozen):
     @classmethod
     def _id(cls, v: str) -> str:
         return check_id(v)
+
+    @field_validator("architecture")
+    @classmethod
+    def _architecture(cls, v: str | None) -> str | None:
+        if v is not None and v not in ARCHITECTURES:
+            raise ValueError(f"architecture {v!r}: not a known architecture; allowed: {', '.join(ARCHITECTURES)} "
+                             "(or leave it out)")
+        return v
 
     @model_validator(mode="after")
     def _sram_fits_its_silicon(self) -> ChipSpec:
@@ -239,5 +255,6 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
         expert_a2a_decode_per_peer_s=fam.expert_a2a_decode_floor_us[1] * MICRO,
         vector_width_bits=float(c.vector_width_bits or DEFAULT_VECTOR_WIDTH_BITS),
         family=spec.family,
+        architecture=spec.architecture or "",
         notes=tuple(notes),
     )

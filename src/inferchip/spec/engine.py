@@ -163,14 +163,12 @@ class RecipeMoeKernel(ChipRecipe):
     Aggregated rows only, as for the all-reduce codec. ``read_gb_per_s_per_sm``: the most weight bytes per second
     one SM of the kernel reads (an SM-issue-bound kernel: the chip's SM count times it caps its stream,
     cost.gemm.expert_stream_cap_bytes_per_s, which gives the measurement); None: bound by DRAM only.
-    ``pad_hidden_to`` / ``pad_intermediate_to``: the multiples the kernel's weight layout rounds an expert's hidden
-    and per-rank intermediate widths up to (zeros it multiplies and reads; mapping.sharding.pad_experts)."""
+    ``kernel`` names an entry of the engine catalogue's ``moe_kernels`` table, the one record of the widths the
+    kernel's weight layout pads each expert to (catalog.engines.moe_kernel_entry)."""
 
     kernel: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
     mma_peak_fraction: float = Field(gt=0.0, le=1.0)
     read_gb_per_s_per_sm: float | None = Field(None, gt=0.0, le=100.0)
-    pad_hidden_to: int = Field(1, ge=1, le=4096)
-    pad_intermediate_to: int = Field(1, ge=1, le=4096)
 
 
 class EngineSpec(BaseModel):

@@ -53,6 +53,7 @@ class ChipParams:
     sm_count: float = 0.0  # streaming multiprocessors (NVIDIA; the chip file's compute.sm_count); 0: not stated
     vector_width_bits: float = DEFAULT_VECTOR_WIDTH_BITS  # widest fp32 SIMD register of a CPU core (bits)
     family: str = "generic"
+    architecture: str = ""  # the chip file's architecture (ChipSpec.architecture); "": not stated
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def peak_for(self, fmt: str) -> tuple[float, str]:
@@ -83,6 +84,7 @@ def stack_chips(chips: list[ChipParams], axis_shape: tuple[int, ...] | None = No
     formats = sorted({f for c in chips for f in c.peak_flop_per_s})
     peaks: dict[str, Any] = {f: np.array([c.peak_flop_per_s.get(f, 0.0) for c in chips], dtype=float).reshape(shape)
                              for f in formats}
-    numeric = [f for f in ChipParams.__dataclass_fields__ if f not in ("id", "peak_flop_per_s", "family", "notes")]
+    numeric = [f for f in ChipParams.__dataclass_fields__
+               if f not in ("id", "peak_flop_per_s", "family", "architecture", "notes")]
     kw = {f: arr(f) for f in numeric}
     return ChipParams(id=",".join(c.id for c in chips), peak_flop_per_s=peaks, family="mixed", notes=(), **kw)

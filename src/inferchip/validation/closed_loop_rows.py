@@ -17,6 +17,7 @@ from inferchip.catalog.engines import (
     family_kernel_calibration,
     get_engine,
     kernel_engine,
+    moe_kernel_entry,
     request_host_time,
 )
 from inferchip.cost.context import attention_format, prefill_attention_format_of
@@ -89,16 +90,19 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     kernels = kernel_engine(facts.engine, case.software)
     cp, ms = v.chip(case.accelerator), v.model(case.model)
     cap_bytes_per_s = _moe_stream_cap_bytes_per_s(moe, cp)
+    pads = None if moe is None else moe_kernel_entry(  # the one record of the recipe kernel's padding
+        facts.engine.id, fmt.weights, moe.kernel, cp.family,
+        f"line {case.line} ({case.case_id}): the launch recipe's expert kernel (recipe_moe_kernel) on {cp.id}")
     # what the calibration below is a function of: the engine, the engine whose kernels run, their recipes, the family
-    cal_key = (facts.engine.id, kernels.id, moe, keff, cap_bytes_per_s, cp.family)
+    cal_key = (facts.engine.id, kernels.id, moe, pads, keff, cap_bytes_per_s, cp.family)
     if cal_key not in cals:  # the engine's kernel choices on this chip family (family_kernel_calibration)
         cal = family_kernel_calibration(engine_calibration(v.cal, facts.engine, keff, case.software), kernels,
                                         cp.family)
-        if moe is not None:  # the recipe's expert kernel issues its MMA at a share of the tensor-core peak
+        if moe is not None and pads is not None:  # the recipe's expert kernel: its MMA at a share of the peak
             cal = cal.model_copy(update={"moe_mma_peak_fraction": moe.mma_peak_fraction,
                                          "moe_stream_cap_bytes_per_s": cap_bytes_per_s,
-                                         "moe_pad_hidden_to": moe.pad_hidden_to,  # its weight layout's widths
-                                         "moe_pad_intermediate_to": moe.pad_intermediate_to})
+                                         "moe_pad_hidden_to": pads.pad_hidden_to,  # its weight layout's widths
+                                         "moe_pad_intermediate_to": pads.pad_intermediate_to})
         cals[cal_key] = cal
     pool = None if facts.prefill is None else "prefill" if worker is facts.prefill else "decode"
     notes = notes + check_span(layout, cp.max_scaleup_domain, cp.id,
@@ -126,11 +130,11 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     if cals[cal_key].mla_prefill_attention_16bit and ms.attention == "mla" and pre_fmt not in ("bf16", "fp16"):
         notes = notes + [f"MLA prefill attention in bf16: engine {kernels.id}'s MLA extend path runs 16-bit flash "
                          f"attention on {cp.family} (mla_prefill_16bit_families)"]
-    if moe is not None:
+    if moe is not None and pads is not None:
         cap = (f", their reads at most {cap_bytes_per_s / 1e12:.3g} TB/s ({cp.sm_count:g} SMs x "
                f"{moe.read_gb_per_s_per_sm:g} GB/s)" if moe.read_gb_per_s_per_sm else "")
-        pad = (f", widths padded to multiples of {moe.pad_hidden_to} (hidden) and {moe.pad_intermediate_to} "
-               f"(intermediate per rank)" if moe.pad_hidden_to > 1 or moe.pad_intermediate_to > 1 else "")
+        pad = (f", widths padded to multiples of {pads.pad_hidden_to} (hidden) and {pads.pad_intermediate_to} "
+               f"(intermediate per rank)" if pads.pad_hidden_to > 1 or pads.pad_intermediate_to > 1 else "")
         notes = notes + [f"expert GEMMs run the launch recipe's {moe.kernel} kernels, their MMA at "
                          f"{moe.mma_peak_fraction:.3g} of the tensor-core peak{cap}{pad}"]
     if not routed:

@@ -182,20 +182,13 @@ def _triton_mxfp4_multiple(row: dict[str, str], family: str) -> int:
     (the one record a user's ``--moe-kernel triton`` reads too; the hidden width is kept there). An
     :class:`~inferchip.errors.InvalidSettingError` naming the case where the chip's family is not NVIDIA (ROCm takes
     another branch of ``create_weights``, not modelled for these rows) or the table lists no such kernel on it."""
-    from inferchip.catalog.engines import load_engines
+    from inferchip.catalog.engines import moe_kernel_entry
 
-    case = (row.get("case_id") or "?").strip()
+    where = f"case {(row.get('case_id') or '?').strip()}, column notes: 'MoE kernels: vLLM Triton' with mxfp4 weights"
     if not family.startswith("nvidia"):
-        raise InvalidSettingError(f"case {case}, column notes: 'MoE kernels: vLLM Triton' with mxfp4 weights on chip "
-                                  f"family {family!r}: the padding modelled is vLLM's CUDA branch; allowed: an "
-                                  "nvidia-* chip, or notes without that statement")
-    entry = next((k for k in load_engines().moe_kernels
-                  if (k.engine, k.weights, k.kernel) == ("vllm", "mxfp4", "triton") and family in k.families), None)
-    if entry is None:
-        raise InvalidSettingError(f"case {case}, column notes: 'MoE kernels: vLLM Triton' with mxfp4 weights on chip "
-                                  f"family {family!r}: catalog/engines.yaml moe_kernels lists no vLLM Triton MXFP4 "
-                                  "kernel there; allowed: a family it lists, or notes without that statement")
-    return entry.pad_intermediate_to
+        raise InvalidSettingError(f"{where} on chip family {family!r}: the padding modelled is vLLM's CUDA branch; "
+                                  "allowed: an nvidia-* chip, or notes without that statement")
+    return moe_kernel_entry("vllm", "mxfp4", "triton", family, where).pad_intermediate_to
 
 
 def _concurrency(row: dict[str, str]) -> float:

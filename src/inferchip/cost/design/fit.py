@@ -13,9 +13,10 @@ Two error measures (:func:`accuracy`):
 * **leave-one-out** over every die: each die predicted by coefficients fitted on all the others
   (the error of a die the fit never saw; the headline figure);
 * **declared split**: coefficients fitted on the ``role == fit`` dies only, error on the
-  ``holdout`` dies. The roles are not hand-set: :func:`declared_roles` orders the dies by the
-  month they were first disclosed (``announced``; ties by name) and holds out every third
-  (:data:`HOLDOUT_EVERY`), a rule declared before the model changes it is used to judge.
+  ``holdout`` dies. The roles are not hand-set: :func:`~inferchip.cost.design.dies.declared_roles` orders the
+  dies by the month they were first disclosed (``announced``; ties by name) and holds out every third
+  (:data:`~inferchip.cost.design.dies.HOLDOUT_EVERY`), a rule declared before the model changes it is used to
+  judge.
 
 The coefficients a design is scored with (:func:`fitted`) are fitted on every die. TDP is also
 checked on the catalogue's chips (:func:`tdp_check_rows`), against the rated TDP and, where the
@@ -25,9 +26,7 @@ board's peak (a sustained-power reference: the rated TDP of a capped board is a 
 
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass, replace
-from importlib import resources
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -35,99 +34,13 @@ from scipy.optimize import least_squares  # type: ignore[import-untyped]
 
 from inferchip.cost.design import model as dm
 from inferchip.cost.design import power_fit as pf
+from inferchip.cost.design.dies import Die, load_dies
 from inferchip.cost.design.model import F64, AreaCoefficients, dynamic_w, silicon_area_mm2, tdp_w
-from inferchip.cost.energy import MEMORY_LEVELS
-from inferchip.errors import InferchipError, InvalidSettingError
+from inferchip.errors import InferchipError
 from inferchip.spec.assumptions import Assumptions
 
-DIES_FILE = "design_dies.csv"
 START = AreaCoefficients(k_mac_mm2=1e-3, k_unit_mm2=0.5, eta=0.8, a_fixed_mm2=50.0, k_lane_mm2=0.01, k_gfx_mm2=0.5,
                         k_act=0.5, leak_w_per_mm2=0.05)
-
-
-HOLDOUT_EVERY = 3  # the declared split: every third die in order of first disclosure is held out
-
-
-@dataclass(frozen=True)
-class Die:
-    name: str
-    role: str  # 'fit' or 'holdout', from :func:`declared_roles`, never from the file
-    announced: str  # YYYY-MM of the die's first public disclosure (sourced per die)
-    chip_id: str
-    area_mm2: float
-    node_nm: float
-    matrix_format: str
-    matrix_tflops: float
-    clock_ghz: float
-    matrix_units_on_die: float
-    macs_per_unit: float
-    sram_mb: float
-    memory_type: str
-    memory_units: float
-    link_bytes_per_s: float
-    cpu_cores: float
-    soc_other_mm2: float
-    vector_lanes: float
-    graphics_sms: float
-    fp64_lanes: float
-    host_io: float
-    tdp_w: float | None
-    board_cap_w: float  # the board's form-factor power limit (inf: none declared)
-    source: str
-    memory_bytes_per_s: float = 0.0  # rated DRAM bandwidth of the product whose TDP is used
-    dram_level: str = "none"  # energy level of that DRAM (inferchip.cost.energy.MEMORY_LEVELS) or 'none'
-    tdp_scope: str = "package"  # what the rated power encloses: 'board' (card/module) or 'package' (chip)
-    tdp_clock_ghz: float = 0.0  # the clock the TDP is rated at (0: clock_ghz)
-
-    @property
-    def rating_scale(self) -> float:
-        """Rated-power clock over the clock of ``matrix_tflops`` (1 unless the file says otherwise)."""
-        return self.tdp_clock_ghz / self.clock_ghz if self.tdp_clock_ghz else 1.0
-
-    @property
-    def enabled_fraction(self) -> float:
-        """Share of the die's units the rated product enables: its matrix peak over the full die's at
-        that clock, at most 1 (fused-off SMs draw no dynamic power; the file counts lanes on the die)."""
-        full = 2.0 * self.matrix_units_on_die * self.macs_per_unit * self.clock_ghz * 1e9
-        return min(1.0, self.matrix_tflops * 1e12 / full)
-
-
-def declared_roles(dies: list[Die]) -> list[str]:
-    """Role of each die under the declared split: ordered by (``announced``, name), the 3rd, 6th,
-    9th, ... die is ``holdout``, the rest ``fit`` (a rule on disclosure dates, blind to errors)."""
-    order = sorted(range(len(dies)), key=lambda i: (dies[i].announced, dies[i].name))
-    roles = ["fit"] * len(dies)
-    for rank, i in enumerate(order, start=1):
-        if rank % HOLDOUT_EVERY == 0:
-            roles[i] = "holdout"
-    return roles
-
-
-def _checked(r: dict[str, str]) -> dict[str, str]:
-    """The row, or a clear error naming the die, the field, the value and what is allowed."""
-    allowed = {"tdp_scope": dm.TDP_SCOPES, "dram_level": ("none", *MEMORY_LEVELS)}
-    for field, ok in allowed.items():
-        if r[field] not in ok:
-            raise InvalidSettingError(f"{DIES_FILE}, die '{r['die']}': {field} '{r[field]}' is not one of "
-                                      f"{', '.join(ok)}")
-    return r
-
-
-def load_dies() -> list[Die]:
-    text = resources.files("inferchip.catalog").joinpath(DIES_FILE).read_text(encoding="utf-8")
-    out = []
-    for r in map(_checked, csv.DictReader(text.splitlines())):
-        out.append(Die(r["die"], "", r["announced"], r["chip_id"], float(r["area_mm2"]), float(r["node_nm"]),
-                       r["matrix_format"], float(r["matrix_tflops"]), float(r["clock_ghz"]),
-                       float(r["matrix_units_on_die"]), float(r["macs_per_unit"]), float(r["sram_mb"]),
-                       r["memory_type"], float(r["memory_units"]), float(r["link_gb_per_s_total"]) * 1e9,
-                       float(r["cpu_cores"]), float(r["soc_other_mm2"]), float(r["vector_lanes"]),
-                       float(r["graphics_sms"]), float(r["fp64_lanes"]), float(r["host_io"]),
-                       float(r["tdp_w"]) if r["tdp_w"] else None,
-                       float(r["board_cap_w"]) if r["board_cap_w"] else float("inf"), r["source"],
-                       float(r["memory_gb_per_s"]) * 1e9, r["dram_level"], r["tdp_scope"],
-                       float(r["tdp_clock_ghz"] or 0.0)))
-    return [replace(d, role=role) for d, role in zip(out, declared_roles(out), strict=True)]
 
 
 def area_of(coef: AreaCoefficients, dies: list[Die], host_io_rule: bool = True) -> F64:

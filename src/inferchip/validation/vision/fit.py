@@ -32,7 +32,8 @@ from inferchip.cost.roofline import FloatArray
 from inferchip.errors import InternalError
 from inferchip.pools import stopping_pool
 from inferchip.spec.vision import VisionCalibration
-from inferchip.validation.vision.rows import WINDOWED, Params, RowModel, predict_row
+from inferchip.validation.vision.predict import predict_row
+from inferchip.validation.vision.rows import WINDOWED, Params, RowModel
 
 BOUNDS = {"matrix_fraction": (0.02, 1.0), "cpu_matrix_fraction": (0.02, 1.0), "cpu_vector_fraction": (0.02, 1.0),
           "memory_bandwidth_fraction": (0.3, 1.0), "windows_per_volume": (1.0, 2000.0),

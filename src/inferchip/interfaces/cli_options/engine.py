@@ -1,0 +1,116 @@
+"""The serving-engine options every command spells the same way: ``--engine`` (an engine of
+``catalog/engines.yaml``, resolved once into its calibration and the host time per request) and ``--moe-kernel``
+(the expert kernel that engine serves a MoE model's experts with), with the engine's line and record in the
+output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+ENGINE_HELP = ("Serving engine of catalog/engines.yaml (dynamo, trtllm, vllm, atom, sglang): its host time per step "
+               "replaces the calibration's, its kernel efficiencies scale the calibration's")
+
+
+def engine_option(default_text: str) -> Any:
+    """--engine: one spelling in every command; ``default_text`` says what applies without it."""
+    return typer.Option(None, "--engine", help=f"{ENGINE_HELP}; default: {default_text}.")
+
+
+def engine_host(spec: Any, chip: str, weights: str, model: str, prompt_tokens: float) -> Any:
+    """``--engine``'s host time per request for prompts of ``prompt_tokens`` tokens of ``model`` on ``chip`` with
+    ``weights`` (:func:`~inferchip.catalog.engines.request_host_time`, the one resolution ``validate`` uses
+    too; no ``software`` text, so no worker engine); None without ``--engine``."""
+    if spec is None:
+        return None
+    from inferchip.catalog.engines import request_host_time
+
+    return request_host_time(spec, prompt_tokens, chip, weights, "", model)
+
+
+def engine_summary(spec: Any, scheduler: bool, host: Any = None, moe_kernel: str | None = None
+                   ) -> dict[str, Any] | None:
+    """What ``--engine`` changed, for the output (None without it): its id and name, the host time per step
+    that replaced the calibration's, (``scheduler``: serve and curve) the running-batch cap and chunk,
+    (``host``, :func:`engine_host`) the host time each request's TTFT and E2E include, and the expert kernel's
+    note (``moe_kernel``, :func:`moe_kernel_setting`; None where none applies)."""
+    if spec is None:
+        return None
+    out = {"id": spec.id, "name": spec.name, "step_overhead_s": spec.step_overhead_s,
+           "kernel_efficiency": spec.kernel_efficiency.model_dump(), "moe_kernel": moe_kernel}
+    if scheduler:
+        out.update(max_num_seqs=spec.max_num_seqs, chunk_tokens=spec.chunk_tokens)
+    if host is not None:
+        out["request_host"] = host.as_dict()
+    return out
+
+
+def engine_line(summary: dict[str, Any] | None, default_text: str) -> str:
+    """One line saying which engine the figures are for."""
+    if summary is None:
+        return f"engine: none ({default_text}; --engine chooses one)"
+    text = f"engine: {summary['id']} ({summary['name']}): host time {summary['step_overhead_s'] * 1e3:.2f} ms per step"
+    if "max_num_seqs" in summary:
+        text += f", running batch <= {summary['max_num_seqs']:,}, prefill chunk {summary['chunk_tokens']:,} tokens"
+    if "request_host" in summary:
+        text += "; " + summary["request_host"]["note"]
+    if summary.get("moe_kernel"):
+        text += "; " + summary["moe_kernel"]
+    return text
+
+
+def engine_setting(engine: str | None, calibration: Any, chip: str | None = None) -> tuple[Any, Any]:
+    """(calibration to use, engine spec or None) for ``--engine`` over ``--calibration`` (a path, "none" or None),
+    on ``chip`` (an id or a chip file): the engine's 16-bit GEMMs split K where it lists the chip's family
+    (``split_k_16bit_families``), as the validated closed-loop and energy rows run them. An unknown engine raises
+    UnknownIdError listing the engines."""
+    if engine is None:
+        return calibration, None
+    from inferchip.catalog.calibration_file import load_calibration
+    from inferchip.catalog.engines import engine_calibration, family_kernel_calibration
+
+    spec = option_engine(engine)
+    cal = engine_calibration(load_calibration(calibration), spec)
+    if chip is not None:
+        from inferchip.catalog.chips import get_chip_params
+        from inferchip.catalog.engines import check_engine_runs_on
+
+        params = get_chip_params(chip)
+        check_engine_runs_on(spec, params.id, params.family)
+        cal = family_kernel_calibration(cal, spec, params.family)
+    return cal, spec
+
+
+def moe_kernel_option() -> Any:
+    """--moe-kernel: the expert kernel an engine serves a MoE model's experts with (one spelling everywhere)."""
+    return typer.Option(None, "--moe-kernel", help="With --engine: the kernel serving the model's MXFP4 experts "
+                        "(vllm: triton, marlin, flashinfer, flashinfer-cutlass, as the chip allows); default: the "
+                        "engine's own pick on the chip (catalog/engines.yaml moe_kernels).")
+
+
+def moe_kernel_setting(cal: Any, spec: Any, chip: str, weights: str, model: str, choice: str | None
+                       ) -> tuple[Any, str | None]:
+    """``cal`` with the expert kernel ``--engine`` serves ``model``'s ``weights`` experts with on ``chip``
+    (``--moe-kernel``, else the engine's default there; :func:`~inferchip.performance.moe_kernel.
+    moe_kernel_calibration`) and the note naming it (None where no kernel entry applies)."""
+    if spec is None and choice is None:
+        return cal, None
+    from inferchip.catalog.chips import get_chip_params
+    from inferchip.catalog.models import load_model
+    from inferchip.performance.moe_kernel import moe_kernel_calibration
+
+    return moe_kernel_calibration(cal, spec, get_chip_params(chip), weights, load_model(model), choice)
+
+
+def option_engine(engine: str) -> Any:
+    """The engine ``--engine`` names; an unknown one is an UnknownIdError naming the option, the value and the
+    engines allowed (as every option's error does)."""
+    from inferchip.catalog.engines import get_engine
+    from inferchip.errors import UnknownIdError
+
+    try:
+        return get_engine(engine)
+    except UnknownIdError as exc:
+        exc.args = (f"--engine: {exc.args[0]}",)
+        raise
