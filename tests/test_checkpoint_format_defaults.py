@@ -1,5 +1,5 @@
 """Activations and KV default to what the engines do with the checkpoint when ``--weights`` is not given
-(performance.setting.kv_choice, format_sources): KV in the checkpoint's model dtype (``--kv-cache-dtype auto``),
+(mapping.format_defaults.kv_choice, format_sources): KV in the checkpoint's model dtype (``--kv-cache-dtype auto``),
 activations by the shipped format's rule; each format's source in the setting, the prediction, predict/serve/curve
 text and JSON; an explicit option wins, and an explicit ``--weights`` keeps its old defaults."""
 
@@ -130,3 +130,18 @@ def test_serve_mtp_rows_use_the_checkpoint_kv():
     assert runs[None]["kv_source"].startswith("checkpoint model dtype bf16")
     assert runs["bf16"]["kv_source"] == "--kv"
     assert runs[None]["tpot_s_mean"] == runs["bf16"]["tpot_s_mean"] != runs["fp8"]["tpot_s_mean"]
+
+
+@pytest.mark.parametrize(("model", "weights", "kv"), [(R1, None, None), (GPT_OSS, None, None), (R1, "fp8", None),
+                                                      (GPT_OSS, None, "fp8"), ("meta-llama/Llama-2-7b-hf", None, None)])
+def test_case_row_formats_are_the_settings(model, weights, kv):
+    """``serve --mtp``/``--disagg`` rows state their formats before a setting is resolved
+    (``format_defaults.stated_formats``): the same weights, KV and sources as the setting resolves (one rule, not a
+    copy of it in the command)."""
+    from inferchip.mapping.format_defaults import stated_formats
+
+    s = resolve_setting(B200, model, count=8, tp=8, weights=weights, kv=kv)
+    w, w_source, kv_given, kv_source = stated_formats(model, weights, kv)
+    assert (w, w_source, kv_source) == (s.formats.weights, s.weights_source, s.kv_source)
+    assert kv_given in (None, s.formats.kv)
+    assert (kv_given is None) == (weights is not None and kv is None)  # None: the given --weights' default

@@ -1,5 +1,5 @@
 """The weights' default format is what the checkpoint ships (catalog.checkpoints.checkpoint_weights), resolved once
-in the setting (performance.setting.weight_choice), reported as ``weights_source``; an explicit format wins; a bad
+in the setting (mapping.format_defaults.weight_choice), reported as ``weights_source``; an explicit format wins; a bad
 ``quantization_config`` in a user's config.json is an error naming the file, the field, the value and what is
 allowed."""
 
@@ -217,3 +217,37 @@ def test_fuzzed_quantization_config_is_a_format_or_a_named_error(tmp_path, q):
         assert str(path) in str(exc) and "quantization_config" in str(exc) and "expected" in str(exc)
     else:
         assert got.format in ALL_FORMATS
+
+
+@pytest.mark.parametrize("q", [{"quant_method": "bitsandbytes"}, {"quant_method": "gptq", "bits": 8},
+                               {"quant_method": "modelopt", "quant_algo": "W4A8_AWQ"}])
+def test_a_refused_default_says_how_to_give_the_format_in_cli_and_api(tmp_path, q):
+    """The error of a default the checkpoint cannot give names the way round it for both callers: ``--weights`` on
+    the command line, ``weights=`` in the Python API (the API caller has no --weights)."""
+    path = _user_config(tmp_path, quantization_config=q)
+    with pytest.raises(SpecError) as exc:
+        ic.predict(B200, str(path), batch=1)
+    assert "--weights" in str(exc.value) and "weights= in the Python API" in str(exc.value)
+    (tmp_path / "b").mkdir()
+    bad_dtype = _user_config(tmp_path / "b", torch_dtype="int8")
+    with pytest.raises(SpecError, match="weights= in the Python API"):
+        resolve_setting(B200, str(bad_dtype), tp=1)
+
+
+def test_the_checkpoint_is_read_once_per_setting(tmp_path, monkeypatch):
+    """``resolve_setting`` takes the weights' format and the KV's default from one read of the checkpoint
+    (``format_defaults.checkpoint_choice``), not one read for each."""
+    import inferchip.catalog.checkpoints as ck
+
+    calls = []
+    real = ck.checkpoint_weights
+
+    def counted(model_id: str) -> ck.CheckpointWeights:
+        calls.append(model_id)
+        return real(model_id)
+
+    monkeypatch.setattr(ck, "checkpoint_weights", counted)
+    path = _user_config(tmp_path, quantization_config={"quant_method": "gptq", "bits": 4}, torch_dtype="float16")
+    s = resolve_setting(B200, str(path), tp=1)
+    assert (s.formats.weights, s.formats.kv) == ("int4", "fp16")
+    assert calls == [str(path)]

@@ -133,3 +133,20 @@ def test_vision_cli_refuses_a_batch_size_given_twice(batch):
 
     code, out = run_main(["vision", "--chip", CHIP, "--model", NET, "--batch", batch])
     assert code == 2 and f"'{batch}': batch size(s) given twice" in out and "allowed: each batch size once" in out, out
+
+
+def test_api_notes_a_batch_the_memory_does_not_hold_as_the_cli_refuses_it():
+    """``frame_cost`` answered a 65,536-frame call of ResNet-50 on one H100 (about 118 GB of activations against
+    about 84 GB usable) with figures and no word; the CLI refuses it. The API now names the batch in its notes, from
+    the one rule both read (FrameCost.over_memory); a batch that fits gets no such note."""
+    from inferchip.performance.vision import load_network, memory_need
+
+    f = frame_cost(CHIP, NET, [1, 8, 65536])
+    assert f.over_memory() == [65536]
+    fits = memory_need(load_network(NET), "int8").fitting_frames(f.usable_memory_bytes)
+    assert any(n.startswith("batch 65536: more than the chip's usable memory") and f"at most {fits:,} frames" in n
+               for n in f.notes), f.notes
+    ok = frame_cost(CHIP, NET, [1, 8])
+    assert ok.over_memory() == [] and not any("usable memory" in n for n in ok.notes)
+    two = frame_cost(CHIP, NET, [65536], chips=2)  # split over two chips it fits
+    assert two.over_memory() == []

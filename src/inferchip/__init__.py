@@ -23,7 +23,7 @@ Without ``weights=`` a model is priced in the format its checkpoint ships (its c
 else its ``torch_dtype``: MXFP4 for gpt-oss, FP8 for DeepSeek-R1/V3); ``Prediction.weights_source``,
 ``Setting.weights_source`` and ``serve``'s ``weights_source`` say where the format came from. Activations and KV
 then default to what the engines do with that checkpoint (KV in its model dtype, ``--kv-cache-dtype auto``;
-``performance.setting.format_sources``), said in ``activations_source`` and ``kv_source``.
+``mapping.format_defaults.format_sources``), said in ``activations_source`` and ``kv_source``.
 
 Names are imported on first use, so ``import inferchip`` stays cheap.
 """

@@ -52,6 +52,7 @@ _INT4_METHODS = ("awq", "gptq")
 ALLOWED_QUANT = ("quant_method mxfp4, fp8 or fbgemm_fp8; modelopt with quant_algo FP8 or NVFP4; awq or gptq with "
                  "bits 4")
 _DTYPES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "bf16", "float": "bf16"}
+_GIVE = "or give the format (--weights; weights= in the Python API)"  # every default's error says how to skip it
 DEFAULT_FORMAT = "bf16"  # a checkpoint that states no dtype (vLLM reads it as float32 and serves it 16-bit)
 
 
@@ -59,7 +60,7 @@ DEFAULT_FORMAT = "bf16"  # a checkpoint that states no dtype (vLLM reads it as f
 class CheckpointWeights:
     """The weight format a checkpoint ships (a ``spec.formats`` name) and where that was read, for the output;
     ``dtype``: its 16-bit model dtype (``torch_dtype``, bf16 or fp16; bf16 where none is stated), the one the
-    engines keep the KV cache in by default (``--kv-cache-dtype auto``: ``performance.setting.kv_choice``)."""
+    engines keep the KV cache in by default (``--kv-cache-dtype auto``: ``mapping.format_defaults.kv_choice``)."""
 
     format: str
     source: str
@@ -148,7 +149,7 @@ def _weights_from_config(cfg: object, where: str) -> CheckpointWeights:
     half = _DTYPES.get(dtype) if isinstance(dtype, str) else None
     if half is None:
         raise SpecError(f"{where}: {field}: value {_short(dtype)} is not allowed; expected one of "
-                        f"{', '.join(_DTYPES)} (or a quantization_config: {ALLOWED_QUANT})")
+                        f"{', '.join(_DTYPES)} (or a quantization_config: {ALLOWED_QUANT}), {_GIVE}")
     served = " (served 16-bit, as vLLM --dtype auto does)" if dtype in ("float32", "float") else ""
     return CheckpointWeights(half, f"checkpoint {field} {dtype}, no quantization_config{served} ({where})", half)
 
@@ -173,15 +174,15 @@ def _quant_format(q: dict[str, Any], where: str) -> str:
         if isinstance(algo, str) and algo in _MODELOPT_ALGOS:
             return _MODELOPT_ALGOS[algo]
         raise SpecError(f"{where}: quantization_config.quant_algo: value {_short(algo)} is not allowed with "
-                        f"quant_method modelopt; expected one of {', '.join(_MODELOPT_ALGOS)}")
+                        f"quant_method modelopt; expected one of {', '.join(_MODELOPT_ALGOS)}, {_GIVE}")
     if method in _INT4_METHODS:
         bits = q.get("bits")
         if bits == 4 and not isinstance(bits, bool):
             return "int4"
         raise SpecError(f"{where}: quantization_config.bits: value {_short(bits)} is not allowed with quant_method "
-                        f"{method}; expected 4 (int4, weight-only), or give --weights")
+                        f"{method}; expected 4 (int4, weight-only), {_GIVE}")
     raise SpecError(f"{where}: quantization_config.quant_method: value {_short(method)} is not allowed; expected "
-                    f"{ALLOWED_QUANT}, or give --weights")
+                    f"{ALLOWED_QUANT}, {_GIVE}")
 
 
 def attention_weight_format(model_id: str, weight_format: str) -> str | None:

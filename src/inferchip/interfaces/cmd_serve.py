@@ -65,7 +65,7 @@ def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, e
 
 
 def _shipped(model: str, weights: str | None) -> str:
-    """The weight format the setting will resolve (``performance.setting.weight_choice``), for the engine's expert
+    """The weight format the setting will resolve (``mapping.format_defaults.weight_choice``), for the engine's expert
     kernel, which is chosen before the setting is."""
     from inferchip.mapping.format_defaults import weight_choice
 
@@ -123,14 +123,10 @@ def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp:
     ``count_given``: ``--count`` as the user gave it, None where it is the default; ``pools``: ``--disagg`` parsed."""
     from inferchip.catalog.models import mtp_modules
     from inferchip.interfaces import serve_rows as sr
-    from inferchip.mapping.format_defaults import kv_choice, weight_choice
+    from inferchip.mapping.format_defaults import stated_formats
 
     sr.disagg_layout_conflict(pools, count_given, any(x is not None for x in (tp, pp, ep, attn_dp)))
-    weights, source = weight_choice(model, weights)  # a case row states its format: the setting's rule fills it
-    kv_source = "--kv" if kv is not None else f"default of --weights {weights}"
-    if kv is None and source != "--weights":  # the setting's rule (kv_choice), said as format_sources says it
-        kv = kv_choice(model, source, kv)
-        kv_source = f"checkpoint model dtype {kv}: the engines' --kv-cache-dtype auto (--kv fp8 for an FP8 cache)"
+    weights, source, kv, kv_source = stated_formats(model, weights, kv)  # a case row states its formats
     engine_id = None if engine is None else eng_opts.option_engine(engine).id
     v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software)
     sr.check_row_engine(v.engine_spec, chip, "--software" if engine_id is None and software else "--engine")

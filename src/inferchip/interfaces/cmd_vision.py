@@ -48,11 +48,9 @@ def _batches(text: str) -> list[int]:
 
 def _refuse_batches_that_do_not_fit(f: FrameCost, net: str, chip: str, precision: str, chips: int) -> None:
     """`predict --batch` refuses a batch the memory does not hold; so does this (frame_cost refuses only a call whose
-    smallest batch does not fit, and reports the memory of each)."""
-    if f.memory_per_chip_bytes is None or f.memory is None or not np.isfinite(f.usable_memory_bytes):
-        return
-    over = [int(b) for b, m in zip(f.batch, f.memory_per_chip_bytes, strict=True) if m > f.usable_memory_bytes]
-    if over:
+    smallest batch does not fit, and notes the others: FrameCost.over_memory)."""
+    over = f.over_memory()
+    if over and f.memory is not None and f.memory_per_chip_bytes is not None:
         fits = f.memory.fitting_frames(f.usable_memory_bytes) * chips
         raise DoesNotFitError(f"--batch {','.join(map(str, over))}: {net} at {precision} does not fit on {chips} x "
                               f"{chip}: {float(max(f.memory_per_chip_bytes)) / 1e9:,.4g} GB per chip at least "

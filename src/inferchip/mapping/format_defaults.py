@@ -1,7 +1,7 @@
 """The number formats a setting takes where the user names none, and where each came from.
 
-Weights: what the checkpoint ships (:func:`weight_choice`); KV: the checkpoint's model dtype
-(:func:`kv_choice`); the sources printed beside them (:func:`format_sources`). The setting
+Weights: what the checkpoint ships and KV in its model dtype, the checkpoint read once
+(:func:`checkpoint_choice`, :func:`kv_choice`); the sources printed beside them (:func:`format_sources`). The setting
 (:func:`inferchip.performance.setting.resolve_setting`, where ``resolve_formats`` and ``dequantises_four_bit``
 live) applies these once; a command that needs a format
 before it resolves the setting (the engine's expert kernel and host time, a case row) asks here.
@@ -9,34 +9,43 @@ before it resolves the setting (the engine's expert kernel and host time, a case
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from inferchip.mapping.memory_fit import Formats
+
+if TYPE_CHECKING:
+    from inferchip.catalog.checkpoints import CheckpointWeights
 
 FOUR_BIT_FLOAT = ("fp4", "mxfp4")
 
 
-def weight_choice(model_id: str, weights: str | None) -> tuple[str, str]:
-    """(weight format, where it came from) of a setting: ``weights`` as given (``"--weights"``), else what
-    ``model_id``'s checkpoint ships (:func:`~inferchip.catalog.checkpoints.checkpoint_weights`). The one rule
-    ``resolve_setting`` applies; a command that needs the format before it resolves the setting (the
-    engine's expert kernel and host time, a case row) asks it here."""
+def checkpoint_choice(model_id: str, weights: str | None, kv: str | None) -> tuple[str, str, str | None]:
+    """(weight format, where it came from, the KV format to ask ``resolve_formats`` for) of a setting, the
+    checkpoint read once: ``weights`` as given (``"--weights"``, and ``kv`` as given: None lets the given format's
+    default apply), else what ``model_id``'s checkpoint ships
+    (:func:`~inferchip.catalog.checkpoints.checkpoint_weights`) and :func:`kv_choice` of it. The one rule
+    ``resolve_setting`` applies."""
     if weights is not None:
-        return weights, "--weights"
+        return weights, "--weights", kv
     from inferchip.catalog.checkpoints import checkpoint_weights
 
     shipped = checkpoint_weights(model_id)
-    return shipped.format, shipped.source
+    return shipped.format, shipped.source, kv_choice(shipped, kv)
 
 
-def kv_choice(model_id: str, weights_source: str, kv: str | None) -> str | None:
-    """The KV format a setting asks ``resolve_formats`` for: ``kv`` as given; with the checkpoint's weights (not
-    given), its 16-bit model dtype (``CheckpointWeights.dtype``), as vLLM (``CacheConfig.cache_dtype``) and SGLang
-    (``ServerArgs.kv_cache_dtype``) keep the KV cache by default, "auto will use model data type", whatever the
-    weights' quantisation; else None (the default of the ``--weights`` given, ``resolve_formats``)."""
-    if kv is not None or weights_source == "--weights":
-        return kv
-    from inferchip.catalog.checkpoints import checkpoint_weights
+def weight_choice(model_id: str, weights: str | None) -> tuple[str, str]:
+    """(weight format, where it came from): :func:`checkpoint_choice`'s, for a command that needs the format before
+    it resolves the setting (the engine's expert kernel and host time)."""
+    fmt, source, _ = checkpoint_choice(model_id, weights, None)
+    return fmt, source
 
-    return checkpoint_weights(model_id).dtype
+
+def kv_choice(shipped: CheckpointWeights, kv: str | None) -> str:
+    """The KV format of a setting priced with its checkpoint's weights (``--weights`` not given): ``kv`` as given,
+    else the checkpoint's 16-bit model dtype (``CheckpointWeights.dtype``), as vLLM (``CacheConfig.cache_dtype``) and
+    SGLang (``ServerArgs.kv_cache_dtype``) keep the KV cache by default, "auto will use model data type", whatever
+    the weights' quantisation."""
+    return kv if kv is not None else shipped.dtype
 
 
 def format_sources(fmt: Formats, activations: str | None, kv: str | None, weights_source: str) -> tuple[str, str]:
@@ -44,7 +53,9 @@ def format_sources(fmt: Formats, activations: str | None, kv: str | None, weight
     with ``--weights`` given, that format's default (``resolve_formats``); else what the engines do with
     the checkpoint by default. Block FP8 weights (DeepSeek-V3/R1 ``weight_block_size`` [128, 128],
     ``activation_scheme`` dynamic): activations quantised to FP8 at run time per token and 128 channels
-    (DeepSeek-V3 report, arXiv:2412.19437, section 3.3; vLLM ``fp8_utils.per_token_group_quant_fp8``). MXFP4
+    (DeepSeek-V3 report, arXiv:2412.19437, section 3.3; vLLM ``fp8_utils.per_token_group_quant_fp8``); row-wise
+    ``fbgemm_fp8`` (Llama 3.1 FP8): per-token dynamic activations (vLLM ``fbgemm_fp8.py``); ModelOpt FP8: the
+    checkpoint's static per-tensor ``input_scale`` (vLLM ``modelopt.py``), all at the fp8 rate. MXFP4
     experts: W4A16 (bf16) on a chip without 4-bit float units (``dequantises_four_bit``), else W4A8 with
     MXFP8 activations priced as fp8 (TensorRT-LLM ``get_mxfp4_quant_algo`` W4A8_MXFP4_MXFP8 on SM100; SGLang
     ServerArgs: ``flashinfer_mxfp4`` on SM100, ``flashinfer_mxfp4_moe_precision`` "default"; vLLM 007d5005's SM100
@@ -55,7 +66,8 @@ def format_sources(fmt: Formats, activations: str | None, kv: str | None, weight
     elif weights_source == "--weights":
         act_source = f"default of --weights {w}"
     elif w == "fp8":
-        act_source = "checkpoint fp8 weights: W8A8, activations quantised to FP8 at run time (per token group)"
+        act_source = ("checkpoint fp8 weights: W8A8, activations quantised to FP8 at run time (block FP8: per token "
+                      "and 128-channel group; fbgemm_fp8: per token; ModelOpt FP8: a static scale per tensor)")
     elif w in FOUR_BIT_FLOAT and a == "bf16":
         act_source = f"checkpoint {w} weights, no 4-bit float units on the chip: W4A16, bf16 activations"
     elif w in FOUR_BIT_FLOAT:
@@ -70,5 +82,21 @@ def format_sources(fmt: Formats, activations: str | None, kv: str | None, weight
     elif weights_source == "--weights":
         kv_source = f"default of --weights {w}"
     else:
-        kv_source = f"checkpoint model dtype {fmt.kv}: the engines' --kv-cache-dtype auto (--kv fp8 for an FP8 cache)"
+        kv_source = _checkpoint_kv_source(fmt.kv)
     return act_source, kv_source
+
+
+def stated_formats(model_id: str, weights: str | None, kv: str | None) -> tuple[str, str, str | None, str]:
+    """(weights, weights' source, kv, kv's source) for a case row, which states its formats before any setting is
+    resolved (``serve --mtp``/``--disagg``): :func:`checkpoint_choice`, the KV's source said as
+    :func:`format_sources` says it; kv None: the default of the ``--weights`` given (``resolve_formats``)."""
+    weights, source, asked = checkpoint_choice(model_id, weights, kv)
+    if kv is not None:
+        return weights, source, kv, "--kv"
+    if asked is None:
+        return weights, source, None, f"default of --weights {weights}"
+    return weights, source, asked, _checkpoint_kv_source(asked)
+
+
+def _checkpoint_kv_source(kv: str) -> str:
+    return f"checkpoint model dtype {kv}: the engines' --kv-cache-dtype auto (--kv fp8 for an FP8 cache)"

@@ -56,9 +56,9 @@ class Prediction:
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     attn_dp: bool = False  # attention data-parallel over the tp chips (mapping.layout)
-    weights_source: str = "--weights"  # where ``weights`` came from (performance.setting.weight_choice)
+    weights_source: str = "--weights"  # where ``weights`` came from (mapping.format_defaults.weight_choice)
     activations_source: str = "--activations"  # where ``activations`` and ``kv`` came from
-    kv_source: str = "--kv"  # (performance.setting.format_sources)
+    kv_source: str = "--kv"  # (mapping.format_defaults.format_sources)
 
     def __getattr__(self, name: str) -> Any:
         """``breakdown`` and ``extra`` of a prediction made by ``predict``'s fast path: figured when

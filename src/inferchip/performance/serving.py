@@ -199,7 +199,7 @@ def serving_setting(chip: str | ChipParams | Setting, model: str | ModelSpec | N
 def format_fields(setting: Setting) -> dict[str, str]:
     """The formats a serving run uses and where each came from (``Setting.weights_source``: the ``--weights``
     given, else the checkpoint's quantization_config or torch_dtype; ``activations_source``, ``kv_source``:
-    ``performance.setting.format_sources``), as its summary reports them."""
+    ``mapping.format_defaults.format_sources``), as its summary reports them."""
     f = setting.formats
     return {"weights": f.weights, "activations": f.activations, "kv": f.kv, "weights_source": setting.weights_source,
             "activations_source": setting.activations_source, "kv_source": setting.kv_source}

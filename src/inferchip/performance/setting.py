@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from inferchip.catalog.calibration_file import load_calibration
 from inferchip.cost.peaks import executed_format
 from inferchip.errors import InvalidSettingError
-from inferchip.mapping.format_defaults import FOUR_BIT_FLOAT, format_sources, kv_choice, weight_choice
+from inferchip.mapping.format_defaults import FOUR_BIT_FLOAT, checkpoint_choice, format_sources
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout, check_scaleup
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.mapped import MappedModel, map_model
@@ -60,7 +60,7 @@ class Setting:
     node, price) or None (energy then assumes defaults, said in the notes); ``formats``: weights,
     activations and KV with the defaults filled in; ``weights_source``: where the weight format came from
     (``"--weights"`` where given, else the checkpoint's ``quantization_config`` or ``torch_dtype``:
-    :func:`weight_choice`); ``activations_source``/``kv_source``: where those came from (:func:`format_sources`:
+    :func:`checkpoint_choice`); ``activations_source``/``kv_source``: where those came from (:func:`format_sources`:
     the option, the default for a ``--weights`` given, or what the engines do with the checkpoint by default);
     ``compute_format``: the format the GEMMs run
     in on this chip (the next wider one where it has no units for the wanted one);
@@ -238,9 +238,10 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     layout (a measurement row's rule: :func:`_within`). ``estimate``: low, central or high for
     estimated chip figures.
     ``weights``: the weights' number format; None (not given): the format the model's checkpoint ships
-    (:func:`weight_choice`: its ``quantization_config``, else its ``torch_dtype``), said in
+    (:func:`checkpoint_choice`: its ``quantization_config``, else its ``torch_dtype``), said in
     ``Setting.weights_source``; activations then default as for that format given (:func:`resolve_formats`) and
-    KV to the checkpoint's model dtype (:func:`kv_choice`), each source in ``Setting.activations_source`` /
+    KV to the checkpoint's model dtype (:func:`~inferchip.mapping.format_defaults.kv_choice`), each source in
+    ``Setting.activations_source`` /
     ``kv_source`` (:func:`format_sources`).
     ``activations``/``kv``: as given, else those defaults.
     ``calibration``: a Calibration, a YAML path, ``"none"``, or None (the shipped one).
@@ -313,9 +314,9 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
         ms = load_model(model)
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
     model_id = model if isinstance(model, str) else ms.id
-    weights, source = weight_choice(model_id, weights)
-    fmt, got, notes = format_choice(weights, activations, kv_choice(model_id, source, kv), attention_weights, chip=cp,
-                                    model_id=model_id, attention_out_weights=attention_out_weights)
+    weights, source, kv_asked = checkpoint_choice(model_id, weights, kv)  # the checkpoint read once
+    fmt, got, notes = format_choice(weights, activations, kv_asked, attention_weights, chip=cp, model_id=model_id,
+                                    attention_out_weights=attention_out_weights)
     act_source, kv_source = format_sources(fmt, activations, kv, source)
     given = tp is not None or pp is not None or ep is not None
     if within:

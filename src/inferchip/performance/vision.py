@@ -12,7 +12,7 @@ frames of its own copy of the network); latency is then that of the largest shar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +78,14 @@ class FrameCost:
     """What that memory is made of; None: not given."""
     usable_memory_bytes: float = float("nan")
     """What the chip's runtime leaves usable (NaN: not stated)."""
+
+    def over_memory(self) -> list[int]:
+        """The batch sizes (frames per call) whose memory floor per chip exceeds the usable memory: calls that cannot
+        run (``frame_cost`` says so in its notes; ``inferchip vision`` refuses them)."""
+        if self.memory_per_chip_bytes is None or not np.isfinite(self.usable_memory_bytes):
+            return []
+        return [int(b) for b, m in zip(self.batch, self.memory_per_chip_bytes, strict=True)
+                if m > self.usable_memory_bytes]
 
     @property
     def frames_per_s(self) -> npt.NDArray[np.float64]:
@@ -201,8 +209,16 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
         one_bytes = float(c.layers.dram_bytes[:, 0].sum())
     else:
         one_bytes = float(layer_costs(params, net.arrays, np.array([1.0]), precision, cal).dram_bytes.sum())
-    return FrameCost(batch=b, latency_s=c.latency_s, energy_j=energy, power_w=energy / c.latency_s,
-                     flop_per_frame=net.flop_per_frame, bytes_per_frame=one_bytes,
-                     notes=tuple(notes), input_copy_s=c.input_copy_s,
-                     pipelined_s=c.pipelined_s, memory_per_chip_bytes=need.bytes_for(per_chip), memory=need,
-                     usable_memory_bytes=float(params.usable_memory_bytes))
+    f = FrameCost(batch=b, latency_s=c.latency_s, energy_j=energy, power_w=energy / c.latency_s,
+                  flop_per_frame=net.flop_per_frame, bytes_per_frame=one_bytes,
+                  notes=tuple(notes), input_copy_s=c.input_copy_s,
+                  pipelined_s=c.pipelined_s, memory_per_chip_bytes=need.bytes_for(per_chip), memory=need,
+                  usable_memory_bytes=float(params.usable_memory_bytes))
+    over = f.over_memory()
+    if over:  # the API answered these silently while the CLI refused them (stop 39 review)
+        fits = need.fitting_frames(float(params.usable_memory_bytes)) * chips
+        f = replace(f, notes=(*f.notes, f"batch {', '.join(map(str, over))}: more than the chip's usable memory "
+                                        f"({float(params.usable_memory_bytes) / 1e9:,.4g} GB) per chip: such a call "
+                                        f"cannot run (figures shown as if it could); at most {fits:,} frames per call "
+                                        f"fit on {chips} chip{'s' if chips > 1 else ''}"))
+    return f

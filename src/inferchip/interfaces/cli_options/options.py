@@ -44,7 +44,7 @@ REQUESTS_HELP = ("Number of requests (default 1000 without --duration); " + _WHI
 # One default per option across commands.
 DEFAULT_INPUT_TOKENS = 1024
 DEFAULT_OUTPUT_TOKENS = 1024
-DEFAULT_WEIGHTS = None  # what the checkpoint ships (performance.setting.weight_choice); review: fp8, vision: int8
+DEFAULT_WEIGHTS = None  # what the checkpoint ships (mapping.format_defaults.weight_choice); review: fp8, vision: int8
 ESTIMATES = ("low", "central", "high")
 
 
