@@ -26,16 +26,19 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fit_engines import errors, loao_fits, rows_of  # noqa: E402
 
-_ID = re.compile(r"-tp(\d+)[a-z0-9]*-(\d+)-(\d+)-c(\d+)-")
+_LEN = re.compile(r"-(\d+)-(\d+)-c(\d+)-")
+_TP = re.compile(r"-tp(\d+)")
 
 
 def parts(case_id: str) -> tuple[int, int, int, int]:
-    """(tp, ISL, OSL, clients) of a closed-loop case id; SystemExit naming the id where it has none."""
-    m = _ID.search(case_id)
+    """(tp, ISL, OSL, clients) of a closed-loop case id (tp 0 where the id names none: disaggregated layouts);
+    SystemExit naming the id where it has no -ISL-OSL-cC-."""
+    m = _LEN.search(case_id)
     if not m:
-        raise SystemExit(f"case {case_id}: no -tpN...-ISL-OSL-cC- in its id")
-    tp, isl, osl, c = (int(g) for g in m.groups())
-    return tp, isl, osl, c
+        raise SystemExit(f"case {case_id}: no -ISL-OSL-cC- in its id")
+    t = _TP.search(case_id)
+    isl, osl, c = (int(g) for g in m.groups())
+    return (int(t.group(1)) if t else 0), isl, osl, c
 
 
 def stats(v: list[float]) -> str:
