@@ -228,9 +228,9 @@ def experts_reached(experts: ArrayLike, routed_fraction: ArrayLike, tokens: Arra
     if popularity_log_sd > 0.0:
         w = popularity_weights(popularity_log_sd)
         p = np.minimum(f[..., None] * w, 1.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            miss = np.where(p >= 1.0, 0.0, np.exp(m[..., None] * np.log1p(-np.minimum(p, 1.0 - 1e-300))))
-        share: FloatArray = np.where(m[..., None] > 0, 1.0 - miss, 0.0).mean(axis=-1)
+        with np.errstate(divide="ignore", invalid="ignore"):  # expm1: a vanishing m keeps a vanishing share
+            hit = -np.expm1(m[..., None] * np.log1p(-np.minimum(p, 1.0 - 1e-16)))
+        share: FloatArray = np.where(m[..., None] > 0, np.where(p >= 1.0, 1.0, hit), 0.0).mean(axis=-1)
         return np.asarray(e * share, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):  # f = 1: log1p(-1) = -inf, taken by the where below
         reached = -e * np.expm1(m * np.log1p(-np.minimum(f, 1.0)))
@@ -247,7 +247,7 @@ def experts_reached_scalar(experts: float, routed_fraction: float, tokens: float
     w = _WEIGHTS.get(popularity_log_sd)
     if w is None:
         w = _WEIGHTS.setdefault(popularity_log_sd, [float(x) for x in popularity_weights(popularity_log_sd)])
-    return e * sum(1.0 - (0.0 if f * x >= 1.0 else math.exp(m * math.log1p(-f * x))) for x in w) / len(w)
+    return e * sum(1.0 if f * x >= 1.0 else -math.expm1(m * math.log1p(-f * x)) for x in w) / len(w)
 
 
 _WEIGHTS: dict[float, list[float]] = {}  # popularity_weights per spread, as floats (the scalar path)

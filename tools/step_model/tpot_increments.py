@@ -2,14 +2,14 @@
 closed-loop ``inferchip validate --format json`` run,
 
 * ``loao``: the leave-one-accelerator-out signed TPOT (or ``--metric``) error by chip x TP x clients and by chip x
-  TP x ISL/OSL (the folds of ``fit_engines.loao_fits``, as ``closed_loop_tables.py`` prints them);
+  TP x ISL/OSL (the folds of ``fit_engines.loao_fits``, as ``tools/closed_loop/closed_loop_tables.py`` prints them);
 * ``increments``: per chip, TP and ISL/OSL, the measured TPOT and the simulated one at each client count (means
   over the runs), and between neighbouring client counts the measured increment over the simulated one. A ratio
   below 1 says the simulated step grows faster with the batch than the measured one (docs/serving_validation.md,
   branch ``vllm-decode38``: about 0.8 from 4 to 32 clients on every chip and TP of the vLLM gpt-oss rows, at or
   above 1 beyond).
 
-    python tools/closed_loop/tpot_increments.py X.json [--engine vllm] [--metric tpot_ms] [loao|increments ...]
+    python tools/step_model/tpot_increments.py X.json [--engine vllm] [--metric tpot_ms] [loao|increments ...]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "closed_loop"))
 from fit_engines import errors, loao_fits, rows_of  # noqa: E402
 
 _LEN = re.compile(r"-(\d+)-(\d+)-c(\d+)-")
