@@ -24,7 +24,8 @@ from inferchip.catalog.chips import all_chips, get_chip_params
 from inferchip.catalog.models import load_model
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
-from inferchip.performance.phases import map_model, static_batch
+from inferchip.performance.mapped import map_model
+from inferchip.performance.phases import static_batch
 from inferchip.spec.chip import stack_chips
 
 MODELS = ["meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B", "Qwen/Qwen3-32B",

@@ -17,7 +17,7 @@ from inferchip.catalog.chips import get_chip_params
 from inferchip.catalog.models import load_model
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
-from inferchip.performance.phases import map_model
+from inferchip.performance.mapped import map_model
 
 
 def main() -> None:

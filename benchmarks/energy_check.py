@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from inferchip.validation.energy_rows import BUNDLED_CSV, energy_validation_summary
+from inferchip.validation.energy.rows import BUNDLED_CSV, energy_validation_summary
 
 
 def _num(v: float) -> str:

@@ -123,7 +123,7 @@ def server_model():
     about 200 sequences of 500 tokens fit, so a server search needs ~1000 requests, not tens of thousands."""
     from inferchip.mapping.layout import Layout
     from inferchip.mapping.memory_fit import Formats
-    from inferchip.performance.phases import map_model
+    from inferchip.performance.mapped import map_model
     from inferchip.spec.calibration import Calibration
 
     chip = make_chip(usable_memory_bytes=30 * 2**30)

@@ -22,7 +22,7 @@ from inferchip.mapping.memory_fit import (
     weight_bytes_per_chip,
 )
 from inferchip.mapping.sharding import shard
-from inferchip.performance.phases import map_model
+from inferchip.performance.mapped import map_model
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.model import LayerGroup, ModelSpec
 

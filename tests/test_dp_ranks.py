@@ -163,6 +163,7 @@ def test_an_attention_dp_server_row_prices_a_lone_prompt_at_its_busiest_rank(mon
     from inferchip.performance.serving import serving_model
     from inferchip.spec.calibration import DatasetLengths
     from inferchip.validation import server as vs
+    from inferchip.validation import stated_engine as se
     from inferchip.validation.plan import operating_point, plan_for
 
     step, _ = serving_model("nvidia-gb200-186gb", "deepseek-ai/DeepSeek-R1", count=8, tp=8, ep=8, weights="fp8",
@@ -175,12 +176,12 @@ def test_an_attention_dp_server_row_prices_a_lone_prompt_at_its_busiest_rank(mon
     calls = _spy_busiest(monkeypatch)
     sim = vs.ReplicaSim(step.mm)
     assert sim.dp_ranks == sim.step.ranks == lay.attn_dp_ways == 8
-    cfg, _ = vs.scheduler_config(c, step.mm, plan, sim.step.kv_capacity_tokens, sim.dp_ranks)
+    cfg, _ = se.scheduler_config(c, step.mm, plan, sim.step.kv_capacity_tokens, sim.dp_ranks)
     assert cfg.max_num_batched_tokens == 8 * 8192  # the stated budget is per rank
     # without one, the engine's default chunk, per rank too (the analytic model's replica budget)
     bare = server_case("online serving benchmark: 3 requests; request rate 0.01", input_tokens="4096",
                        output_tokens="2", num_accelerators="8")
-    cfg0, _ = vs.scheduler_config(bare, step.mm, plan, sim.step.kv_capacity_tokens, sim.dp_ranks)
+    cfg0, _ = se.scheduler_config(bare, step.mm, plan, sim.step.kv_capacity_tokens, sim.dp_ranks)
     assert cfg0.max_num_batched_tokens == 8 * step.mm.chunk_tokens == step.mm.replica_chunk_tokens
     out = vs.simulate_row(c, plan, lay, analytic, sim)
     prompt = round(plan.inputs.mean)
@@ -213,6 +214,7 @@ def test_a_server_row_without_attention_dp_keeps_the_even_spread(monkeypatch):
     from conftest import server_case, server_model
     from inferchip.spec.calibration import DatasetLengths
     from inferchip.validation import server as vs
+    from inferchip.validation import stated_engine as se
     from inferchip.validation.plan import operating_point, plan_for
 
     mm = server_model()
@@ -221,7 +223,7 @@ def test_a_server_row_without_attention_dp_keeps_the_even_spread(monkeypatch):
     calls = _spy_busiest(monkeypatch)
     sim = vs.ReplicaSim(mm)
     assert sim.dp_ranks == sim.step.ranks == 1
-    cfg, _ = vs.scheduler_config(c, mm, plan, sim.step.kv_capacity_tokens, sim.dp_ranks)
+    cfg, _ = se.scheduler_config(c, mm, plan, sim.step.kv_capacity_tokens, sim.dp_ranks)
     assert cfg.max_num_batched_tokens == mm.chunk_tokens
     out = vs.simulate_row(c, plan, mm.layout, operating_point(mm, plan, 1), sim)
     assert out.kind == "open_loop" and out.summary["ttft_s_mean"] > 0

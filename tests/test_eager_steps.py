@@ -112,7 +112,7 @@ def test_a_pipelined_worker_launches_every_micro_batch(h100):
     time and launching its stage's kernels on every chip: the eager rule sees pp times both."""
     from conftest import tiny_dense
     from inferchip.mapping.memory_fit import Formats
-    from inferchip.performance.phases import map_model
+    from inferchip.performance.mapped import map_model
     from inferchip.spec.calibration import Calibration
     from inferchip.validation.closed_loop import EngineReplica
 

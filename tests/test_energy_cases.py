@@ -1,4 +1,4 @@
-"""validation.energy_rows: energy rows predicted end to end; MaxQ caps; the wall (host) model; bad rows."""
+"""validation.energy.rows: energy rows predicted end to end; MaxQ caps; the wall (host) model; bad rows."""
 
 from __future__ import annotations
 
@@ -8,13 +8,8 @@ import math
 import pytest
 
 from inferchip.catalog.assumptions import load_assumptions
-from inferchip.validation.energy_rows import (
-    BUNDLED_CSV,
-    energy_validation_summary,
-    latency_limits,
-    power_cap_w,
-    predict_energy_row,
-)
+from inferchip.validation.energy.row_setting import latency_limits, power_cap_w
+from inferchip.validation.energy.rows import BUNDLED_CSV, energy_validation_summary, predict_energy_row
 
 
 def _rows() -> dict[str, dict[str, str]]:
@@ -44,8 +39,8 @@ def test_board_power_of_one_busy_h100_lies_between_its_floor_and_its_tdp():
 
 
 def test_wall_power_is_board_power_plus_the_host_model():
-    from inferchip.validation.energy_rows import predict_energy_run
-    from inferchip.validation.power_fit import HOST, with_power
+    from inferchip.validation.energy.power_fit import HOST, with_power
+    from inferchip.validation.energy.rows import predict_energy_run
 
     row = dict(ROWS[WALL_POWER])
     no_seq = with_power(load_assumptions(), {HOST: 0.0})

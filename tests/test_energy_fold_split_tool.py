@@ -163,7 +163,7 @@ def test_extra_layer_kernels_only_on_matching_models() -> None:
 
 def test_layer_kernels_patch_adds_only_inside_a_matching_run(monkeypatch: pytest.MonkeyPatch) -> None:
     import inferchip.mapping.sharding as sh
-    from inferchip.validation import energy_rows as er
+    from inferchip.validation.energy import rows as er
 
     seen: list[int] = []
     monkeypatch.setattr(sh, "layer_small_kernels", lambda m, g: 7)

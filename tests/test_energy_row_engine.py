@@ -9,7 +9,7 @@ import pytest
 
 from inferchip.catalog.engines import get_engine
 from inferchip.spec.engine import EngineSpec
-from inferchip.validation.energy_rows import predict_energy_run
+from inferchip.validation.energy.rows import predict_energy_run
 
 DATA = Path(__file__).parent / "data" / "mlenergy_subset.csv"
 MLPERF = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "energy_cases.csv"

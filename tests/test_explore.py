@@ -22,7 +22,7 @@ from inferchip.explore.tables import (
     question_points,
 )
 from inferchip.mapping.layout import Layout
-from inferchip.performance.phases import map_model
+from inferchip.performance.mapped import map_model
 from inferchip.spec.design_space import DEFAULTS, PARAMETERS, DesignSpace, design_ids
 from inferchip.spec.params import ChipParams
 from inferchip.spec.stream import MEDIAN_MEASURED_SHARE

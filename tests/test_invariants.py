@@ -15,7 +15,8 @@ from inferchip.cost.step import step_cost
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 from inferchip.mapping.sharding import shard
-from inferchip.performance.phases import map_model, static_batch
+from inferchip.performance.mapped import map_model
+from inferchip.performance.phases import static_batch
 from inferchip.spec.calibration import Calibration
 
 CAL = Calibration()

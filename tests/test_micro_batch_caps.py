@@ -1,5 +1,5 @@
 """A pipeline-parallel TensorRT-LLM replica caps each of its ``pp`` micro-batches, not the replica's step
-(``EngineSpec.micro_batch_caps``, validation/server.py ``scheduler_config`` and ``micro_batches``), and a
+(``EngineSpec.micro_batch_caps``, validation/stated_engine.py ``scheduler_config`` and ``micro_batches``), and a
 stated step token budget below the batch size caps the running batch (a decoding sequence is one token of
 the step: TensorRT-LLM's ``MicroBatchScheduler``)."""
 
@@ -13,9 +13,10 @@ from conftest import make_chip, server_case, server_model, tiny_dense
 from inferchip.catalog.engines import get_engine
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
-from inferchip.performance.phases import map_model
+from inferchip.performance.mapped import map_model
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.validation import server as vs
+from inferchip.validation import stated_engine as se
 from inferchip.validation.plan import operating_point, plan_for
 
 TRT = "TensorRT-LLM-based NVIDIA MLPerf harness; TensorRT 10.8"
@@ -37,31 +38,31 @@ def test_only_tensorrt_llm_caps_each_micro_batch():
 
 def test_micro_batches_are_the_layouts_pp_on_an_engine_that_caps_each():
     trt = server_case("x", software=TRT, pp="2")
-    assert vs.micro_batches(trt, Layout(pp=2, replicas=4)) == 2
-    assert vs.micro_batches(trt, Layout(pp=1, replicas=8)) == 1  # one stage: one batch per step
-    assert vs.micro_batches(server_case("x", software="vLLM 0.9.0", pp="2"), Layout(pp=2)) == 1
-    assert vs.micro_batches(server_case("x", software="", pp="2"), Layout(pp=2)) == 1  # blank: the default, vLLM
+    assert se.micro_batches(trt, Layout(pp=2, replicas=4)) == 2
+    assert se.micro_batches(trt, Layout(pp=1, replicas=8)) == 1  # one stage: one batch per step
+    assert se.micro_batches(server_case("x", software="vLLM 0.9.0", pp="2"), Layout(pp=2)) == 1
+    assert se.micro_batches(server_case("x", software="", pp="2"), Layout(pp=2)) == 1  # blank: the default, vLLM
 
 
 def test_stated_caps_by_hand(mm):
     plan = _plan()
     # gpu_batch_size 1024 on tp 1 x pp 2 (the DGX H100 v5.0 Server run): 1024 per micro-batch, 2048 in flight;
     # no budget stated: the engine's 8192 per micro-batch, 16384 over the replica step's two micro-batches.
-    cfg, why = vs.scheduler_config(server_case("gpu_batch_size 1024"), mm, plan, 10**6, 1, 2)
+    cfg, why = se.scheduler_config(server_case("gpu_batch_size 1024"), mm, plan, 10**6, 1, 2)
     assert (cfg.max_num_seqs, cfg.max_num_batched_tokens) == (2048, 16384)
     assert "per micro-batch, x2 micro-batches" in why
     # The Nebius H200 v5.1 Server config: gpu_batch_size 2048, max_num_tokens 1536, pp 1: a step carries at most
     # 1536 tokens, one per decoding sequence, so at most 1536 sequences run.
-    cfg, why = vs.scheduler_config(server_case('"gpu_batch_size 2048, max_num_tokens 1536"'), mm, plan, 10**6)
+    cfg, why = se.scheduler_config(server_case('"gpu_batch_size 2048, max_num_tokens 1536"'), mm, plan, 10**6)
     assert (cfg.max_num_seqs, cfg.max_num_batched_tokens) == (1536, 1536) and "capped at 1536" in why
     # Both: 2 ranks x 2 micro-batches of 2048 sequences and 1536 tokens: min(8192, 6144) = 6144.
-    cfg, _ = vs.scheduler_config(server_case('"gpu_batch_size 2048, max_num_tokens 1536"'), mm, plan, 10**6, 2, 2)
+    cfg, _ = se.scheduler_config(server_case('"gpu_batch_size 2048, max_num_tokens 1536"'), mm, plan, 10**6, 2, 2)
     assert (cfg.max_num_seqs, cfg.max_num_batched_tokens) == (6144, 6144)
     # A budget above the batch leaves it (the B200 v5.1 Llama-2-70B row: 2048 and 3584).
-    cfg, _ = vs.scheduler_config(server_case('"gpu_batch_size 2048, max_num_tokens 3584"'), mm, plan, 10**6)
+    cfg, _ = se.scheduler_config(server_case('"gpu_batch_size 2048, max_num_tokens 3584"'), mm, plan, 10**6)
     assert (cfg.max_num_seqs, cfg.max_num_batched_tokens) == (2048, 3584)
     # No batch stated: the KV rule is the replica's (100,000 tokens / 400-token contexts), micro-batches or not.
-    assert vs.scheduler_config(server_case("nothing stated"), mm, plan, 100_000, 1, 2)[0].max_num_seqs == 250
+    assert se.scheduler_config(server_case("nothing stated"), mm, plan, 100_000, 1, 2)[0].max_num_seqs == 250
 
 
 @settings(max_examples=80, deadline=None)
@@ -69,7 +70,7 @@ def test_stated_caps_by_hand(mm):
        micro=st.integers(1, 4))
 def test_caps_scale_with_ranks_and_micro_batches_and_a_step_holds_its_batch(mm, seqs, tokens, dp, micro):
     notes = f"gpu_batch_size {seqs}" + ("" if tokens is None else f", max_num_tokens {tokens}")
-    cfg, _ = vs.scheduler_config(server_case(f'"{notes}"'), mm, _plan(), 10**6, dp, micro)
+    cfg, _ = se.scheduler_config(server_case(f'"{notes}"'), mm, _plan(), 10**6, dp, micro)
     k = dp * micro
     assert cfg.max_num_seqs == k * (seqs if tokens is None else min(seqs, tokens))
     assert cfg.max_num_batched_tokens == max(k * (tokens or mm.chunk_tokens), cfg.max_num_seqs)
@@ -114,7 +115,7 @@ def test_a_stated_batch_or_budget_of_zero_is_refused_naming_the_row(mm, notes):
     from inferchip.errors import InvalidSettingError
     setting = notes.split(", ")[0] if "size 0" in notes else notes.split(", ")[1]
     with pytest.raises(InvalidSettingError, match=rf"case r9, column notes: '{setting}'.*allowed: a whole number"):
-        vs.stated_batch(notes, "r9")
+        se.stated_batch(notes, "r9")
     with pytest.raises(InvalidSettingError, match=rf"case s1, column notes: '{setting}'"):
-        vs.scheduler_config(server_case(f'"{notes}"'), mm, _plan(), 10**6, 1, 2)
-    assert vs.stated_batch("gpu_batch_size 10, max_num_tokens 2048", "r9") == (10, 2048)
+        se.scheduler_config(server_case(f'"{notes}"'), mm, _plan(), 10**6, 1, 2)
+    assert se.stated_batch("gpu_batch_size 10, max_num_tokens 2048", "r9") == (10, 2048)

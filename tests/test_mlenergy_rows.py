@@ -19,7 +19,8 @@ from inferchip.validation.cases import (
     parse_cases,
     read_cases,
 )
-from inferchip.validation.energy_rows import predict_energy_row, predict_energy_run, row_dataset
+from inferchip.validation.energy.row_setting import row_dataset
+from inferchip.validation.energy.rows import predict_energy_row, predict_energy_run
 from inferchip.validation.plan import NotPredictable, plan_for
 from inferchip.validation.validate import (
     SERVER_MODEL_BY_METRIC,
@@ -186,7 +187,7 @@ def test_a_regenerated_validation_page_keeps_the_sections_other_tools_wrote(tmp_
 
 def test_power_fit_reads_the_stated_throughput_and_sets_the_parameters():
     from inferchip.catalog.assumptions import load_assumptions
-    from inferchip.validation.power_fit import BUSY, HOST, error_table, measured_throughput, with_power
+    from inferchip.validation.energy.power_fit import BUSY, HOST, error_table, measured_throughput, with_power
 
     row = _rows()[0]
     assert measured_throughput(row) == pytest.approx(float(row["notes"].split("measured throughput ")[1].split()[0]))

@@ -16,7 +16,7 @@ from inferchip.catalog.calibration_file import load_calibration
 from inferchip.cost.constants import VLLM_NATIVE_TOP_P_BYTES_PER_VOCAB_ENTRY, VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY
 from inferchip.cost.step import compile_step
 from inferchip.performance.setting import resolve_setting
-from inferchip.validation.energy_rows import predict_energy_run
+from inferchip.validation.energy.rows import predict_energy_run
 from inferchip.validation.moe_kernels import native_top_p_sequence_bytes, run_calibration
 
 HOPPER = "nvidia-hopper"  # the chip family the rows' H100 belongs to (catalog/families.yaml)

@@ -14,7 +14,7 @@ import pytest
 from inferchip.catalog.calibration_file import load_calibration
 from inferchip.cost.constants import VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY
 from inferchip.errors import InvalidSettingError
-from inferchip.validation.energy_rows import predict_energy_run
+from inferchip.validation.energy.rows import predict_energy_run
 from inferchip.validation.moe_kernels import native_top_p_sequence_s, run_calibration, states_native_top_p
 
 HOPPER = "nvidia-hopper"  # the chip family the rows' H100 belongs to (catalog/families.yaml)

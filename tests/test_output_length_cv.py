@@ -15,7 +15,8 @@ from tests.conftest import load_tool
 
 from inferchip.performance.question import LengthDist
 from inferchip.spec.calibration import DatasetLengths
-from inferchip.validation.energy_rows import _setting, predict_energy_run
+from inferchip.validation.energy.row_setting import row_setting
+from inferchip.validation.energy.rows import predict_energy_run
 from inferchip.validation.moe_kernels import stated_output_cv
 
 CATALOG = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog"
@@ -133,18 +134,18 @@ def test_every_lm_arena_run_spreads_wider_than_the_default() -> None:
     for r in lm:
         cv = hist[cvtool.run_of(r["case_id"])]["cv"]
         assert 0.8 < cv < 1.2, r["case_id"]
-        outputs = _setting(r, DatasetLengths()).question.outputs  # capped at the data set's 4,096 tokens
+        outputs = row_setting(r, DatasetLengths()).question.outputs  # capped at the data set's 4,096 tokens
         assert max(outputs.points) <= 4096.0
         assert _cv(outputs) == pytest.approx(cv, abs=5e-4), r["case_id"]  # the statement's three decimals
 
 
 def test_the_energy_row_draws_its_outputs_with_the_stated_spread() -> None:
     row = next(r for r in _rows("mlenergy_cases.csv") if r["case_id"] == "mle3-gpqa-gpt-oss-20b-h100x1-bs256-power")
-    q = _setting(row, DatasetLengths()).question
+    q = row_setting(row, DatasetLengths()).question
     assert q.outputs.mean == pytest.approx(float(row["output_tokens"]))
     assert _cv(q.outputs) == pytest.approx(stated_output_cv(row), rel=1e-6)
     unstated = {**row, "notes": row["notes"].split("; output length CV")[0]}
-    assert _cv(_setting(unstated, DatasetLengths()).question.outputs) == pytest.approx(0.5908, abs=1e-3)
+    assert _cv(row_setting(unstated, DatasetLengths()).question.outputs) == pytest.approx(0.5908, abs=1e-3)
 
 
 def test_a_wider_spread_means_a_longer_context_and_a_slower_run() -> None:

@@ -17,7 +17,7 @@ from inferchip.catalog.assumptions import load_assumptions
 from inferchip.cost import energy as en
 from inferchip.cost.economics import active_static_power_w, chip_economy, chip_money
 from inferchip.errors import InvalidSettingError
-from inferchip.validation.power_fit import with_power
+from inferchip.validation.energy.power_fit import with_power
 
 A = load_assumptions()
 

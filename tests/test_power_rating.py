@@ -13,7 +13,7 @@ from inferchip.cost import energy as en
 from inferchip.cost.economics import active_static_power_w, chip_economy, chip_money, unit_energies
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.chip import chip_params
-from inferchip.validation.power_fit import BUSY, GEMM, ONCHIP, measured_throughput, with_power
+from inferchip.validation.energy.power_fit import BUSY, GEMM, ONCHIP, measured_throughput, with_power
 
 A = load_assumptions()
 

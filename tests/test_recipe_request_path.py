@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from inferchip.catalog.engines import get_engine
 from inferchip.spec.engine import EngineSpec, RecipeRequestPath
-from inferchip.validation.cases import read_cases, stated_ttft_spread_s
+from inferchip.validation.case_notes import stated_ttft_spread_s
+from inferchip.validation.cases import read_cases
 
 CASES = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
 

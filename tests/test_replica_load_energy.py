@@ -11,7 +11,7 @@ from inferchip.catalog.chips import get_chip_params
 from inferchip.performance.operating import LengthDist, Question
 from inferchip.performance.predict import predict_setting
 from inferchip.performance.setting import resolve_setting
-from inferchip.validation.energy_rows import BUNDLED_CSV, predict_energy_run
+from inferchip.validation.energy.rows import BUNDLED_CSV, predict_energy_run
 
 CHIP, MODEL = "nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B"
 

@@ -1,6 +1,6 @@
 """What the review's speed-ups share or defer gives the numbers computed without them.
 
-* a model on a layout is sharded once (the same object for every chip: ``phases.sharded``);
+* a model on a layout is sharded once (the same object for every chip: ``mapped.sharded``);
 * a plan's shape (:mod:`inferchip.cost.plan.shape`) is kept per sharded model by value: a plan
   compiled with the kept shape equals one compiled from a freshly built shape, field by field,
   and different sharded models (other layouts, other models) never share a shape;
@@ -23,8 +23,8 @@ from inferchip.cost.plan import shape as shape_mod
 from inferchip.cost.step import StepPlan, compile_step, step_points
 from inferchip.mapping.sharding import shard
 from inferchip.performance.layout_choice import choose_layout
+from inferchip.performance.mapped import sharded
 from inferchip.performance.operating import Question, operating_point, steady_state
-from inferchip.performance.phases import sharded
 from inferchip.performance.setting import resolve_setting
 
 H100 = "nvidia-h100-sxm-80gb"

@@ -19,7 +19,7 @@ from inferchip.cost.constants import TRITON_MOE_TOKEN_VECTOR_FLOP, VECTOR_WORK_F
 from inferchip.cost.gemm import moe_token_time_s
 from inferchip.cost.step import compile_step
 from inferchip.performance.setting import resolve_setting
-from inferchip.validation.energy_rows import predict_energy_run
+from inferchip.validation.energy.rows import predict_energy_run
 from inferchip.validation.moe_kernels import run_calibration, states_triton_moe
 
 HOPPER = "nvidia-hopper"  # the chip family the rows' H100 belongs to (catalog/families.yaml)
@@ -136,7 +136,7 @@ def test_vector_work_energy_ignores_the_gemm_rate_at_the_limit() -> None:
     from inferchip.catalog.assumptions import load_assumptions
     from inferchip.cost.economics import UnitEnergies
     from inferchip.cost.energy import vector_work_energy_per_flop_j
-    from inferchip.validation.power_fit import GEMM, with_power
+    from inferchip.validation.energy.power_fit import GEMM, with_power
 
     assert vector_work_energy_per_flop_j(700.0, 100.0, 60e12, 0.5) == pytest.approx(0.5 * 600.0 / 60e12, rel=1e-12)
     a = load_assumptions()

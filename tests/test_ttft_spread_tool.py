@@ -1,6 +1,6 @@
-"""The run's TTFT spread in the notes (cases.stated_ttft_spread_s), the stall read from it (cases.measured_stall_s)
-and its flag in validate's output, and tools/closed_loop/ttft_spread.py: notes written once and only for matching
-means, the shipped B200 SGLang rows' spread consistent with their values."""
+"""The run's TTFT spread in the notes (case_notes.stated_ttft_spread_s), the stall read from it
+(case_notes.measured_stall_s) and its flag in validate's output, and tools/closed_loop/ttft_spread.py: notes written
+once and only for matching means, the shipped B200 SGLang rows' spread consistent with their values."""
 
 from __future__ import annotations
 
@@ -13,14 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import load_tool
-from inferchip.validation.cases import (
-    SATURATED_MEDIAN_SHARE,
-    STALL_WAIT_S,
-    measured_stall_s,
-    parse_cases,
-    read_cases,
-    stated_ttft_spread_s,
-)
+from inferchip.validation.case_notes import SATURATED_MEDIAN_SHARE, STALL_WAIT_S, measured_stall_s, stated_ttft_spread_s
+from inferchip.validation.cases import parse_cases, read_cases
 from inferchip.validation.results import CaseResult
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,17 +15,12 @@ from conftest import tiny_dense
 from inferchip.interfaces.cli import main
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
+from inferchip.performance.mapped import map_model
 from inferchip.performance.operating import steady_state
-from inferchip.performance.phases import continuous_batch, map_model
+from inferchip.performance.phases import continuous_batch
 from inferchip.spec.calibration import Calibration, DatasetLengths
-from inferchip.validation.cases import (
-    COLUMNS,
-    CaseFileError,
-    parse_cases,
-    read_cases,
-    stated_limits,
-    stated_load_per_s,
-)
+from inferchip.validation.case_notes import stated_limits, stated_load_per_s
+from inferchip.validation.cases import COLUMNS, CaseFileError, parse_cases, read_cases
 from inferchip.validation.validate import (
     CaseResult,
     LengthDist,

@@ -9,7 +9,7 @@ import pytest
 
 from inferchip.catalog.calibration_file import load_calibration
 from inferchip.validation.cases import ENERGY_METRIC_SCOPE, METRIC_UNITS, parse_cases, read_cases
-from inferchip.validation.energy_rows import BUNDLED_CSV, predict_energy_row
+from inferchip.validation.energy.rows import BUNDLED_CSV, predict_energy_row
 from inferchip.validation.validate import Validator, summarize, validate_cases
 
 HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,software,model,weight_dtype,act_dtype,kv_dtype,"
@@ -51,15 +51,21 @@ def test_validator_predicts_an_energy_row_exactly_as_predict_energy_row_does():
 
 
 def test_tokens_per_joule_row_is_throughput_over_power_of_the_same_setting():
+    """The same setting includes the row's engine: its ``software`` (vLLM) on an H100 runs the 16-bit GEMMs on
+    cuBLASLt (split-K and the per-shape tile: ``validation.moe_kernels.run_calibration``), so the throughput is
+    ``predict``'s under that calibration."""
     cal = load_calibration(None)
     p_case, e_case = parse_cases(HEADER + _row("p", "power_w_board_total", "1", "W")
                                  + _row("e", "output_tokens_per_j_board", "1", "tokens/J"), "x.csv")
     from inferchip.performance.predict import predict
+    from inferchip.validation.moe_kernels import run_calibration
 
     watts = Validator(cal).predict_case(p_case).predicted
     tok_per_j = Validator(cal).predict_case(e_case).predicted
+    row_cal = run_calibration(cal, e_case.to_row(), False, "nvidia-hopper")
+    assert row_cal.gemm_split_k_16bit  # the engine's fact reaches the row
     pred = predict("nvidia-h100-sxm-80gb", "meta-llama/Meta-Llama-3-8B", weights="fp16", activations="fp16",
-                   tp=1, pp=1, input_tokens=1024, output_tokens=1024, batch=1, calibration=cal)
+                   tp=1, pp=1, input_tokens=1024, output_tokens=1024, batch=1, calibration=row_cal)
     assert tok_per_j == pytest.approx(pred.output_tokens_per_s / watts, rel=1e-9)
 
 

@@ -15,6 +15,7 @@ from inferchip.mapping.layout import Layout
 from inferchip.sim import LinearStepModel
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.validation import server as vs
+from inferchip.validation import stated_engine as se
 from inferchip.validation.cases import read_cases
 from inferchip.validation.plan import Plan, operating_point, plan_for
 from inferchip.validation.validate import validate_cases
@@ -41,24 +42,24 @@ def _run(mm, notes: str):
 
 # ------------------------------------------------------------------ facts from the notes
 def test_stated_batch_and_requests_read_the_text():
-    assert vs.stated_batch("config gpu_batch_size 1024, tensor_parallelism 2 (closed/NVIDIA)") == (1024, None)
-    assert vs.stated_batch("max_num_seqs=512; max_num_batched_tokens: 16384") == (512, 16384)
-    assert vs.stated_batch("Intel static batch size 64") == (64, None)
-    assert vs.stated_batch("13,368 samples, no engine settings") == (None, None)
+    assert se.stated_batch("config gpu_batch_size 1024, tensor_parallelism 2 (closed/NVIDIA)") == (1024, None)
+    assert se.stated_batch("max_num_seqs=512; max_num_batched_tokens: 16384") == (512, 16384)
+    assert se.stated_batch("Intel static batch size 64") == (64, None)
+    assert se.stated_batch("13,368 samples, no engine settings") == (None, None)
     assert vs.stated_requests("online serving benchmark, 500 requests, request rate 2") == 500
     assert vs.stated_requests("completed 13.33 samples/s") is None
 
 
 def test_a_stated_batch_size_sets_the_scheduler_else_the_kv_cache_decides(mm):
     plan = plan_for(_case("x"), DatasetLengths())
-    cfg, why = vs.scheduler_config(_case("gpu_batch_size 8"), mm, plan, 100_000)
+    cfg, why = se.scheduler_config(_case("gpu_batch_size 8"), mm, plan, 100_000)
     assert cfg.max_num_seqs == 8 and "stated" in why
     assert cfg.max_num_batched_tokens == mm.chunk_tokens  # 8192, the engine's default budget
     # No batch size: what 100,000 KV tokens hold at the mean in-flight context of fixed lengths,
     # 300 + 200^2 / (2 x 200) = 400 tokens -> 250 sequences.
-    cfg, why = vs.scheduler_config(_case("nothing stated"), mm, plan, 100_000)
+    cfg, why = se.scheduler_config(_case("nothing stated"), mm, plan, 100_000)
     assert cfg.max_num_seqs == 250 and "KV cache" in why
-    cfg, _ = vs.scheduler_config(_case("max_num_seqs 9000"), mm, plan, 100_000)
+    cfg, _ = se.scheduler_config(_case("max_num_seqs 9000"), mm, plan, 100_000)
     assert cfg.max_num_batched_tokens == 9000  # the budget never goes below max_num_seqs
 
 

@@ -44,3 +44,8 @@ def closest(given: str, known: Iterable[str]) -> list[str]:
 
 class OutputError(InferchipError):
     """A file or folder inferchip cannot write (or, for an input, read)."""
+
+
+class InternalError(Exception):
+    """An invariant of inferchip's own code broke (a bug, not bad input): raised where ``assert`` would vanish under
+    ``python -O``. Not an :class:`InferchipError`, so the CLI shows its traceback."""

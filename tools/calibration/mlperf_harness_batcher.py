@@ -28,9 +28,11 @@ import numpy as np
 
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
 from inferchip.sim import PoissonArrivals, TraceArrivals
-from inferchip.validation.cases import read_cases, stated_load_per_s
+from inferchip.validation.case_notes import stated_load_per_s
+from inferchip.validation.cases import read_cases
 from inferchip.validation.plan import plan_for
-from inferchip.validation.server import ReplicaSim, scheduler_config, sim_length
+from inferchip.validation.server import ReplicaSim, sim_length
+from inferchip.validation.stated_engine import scheduler_config
 from inferchip.validation.validate import Validator, case_formats
 
 CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
@@ -42,10 +44,15 @@ def _ms(x: np.ndarray) -> str:
 
 
 def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        raise SystemExit(0 if len(sys.argv) >= 2 else 2)
     case_id = sys.argv[1]
     window_s = float(sys.argv[2]) if len(sys.argv) > 2 else 0.3
     seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 200.0
-    case = next(c for c in read_cases(CASES) if c.case_id == case_id)
+    case = next((c for c in read_cases(CASES) if c.case_id == case_id), None)
+    if case is None:
+        raise SystemExit(f"{case_id}: no such case id in {CASES.name}")
     load = stated_load_per_s(case)
     if load is None:
         raise SystemExit(f"{case_id}: the notes state no load")

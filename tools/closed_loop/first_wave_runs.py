@@ -11,7 +11,7 @@ reads the run length the benchmark used (InferenceMAX ``benchmark_serving.py --n
 recipes, 50 / 20 where the MI355X runner ``runners/launch_mi355x-amd.sh`` sets ``NUM_PROMPTS``; SemiAnalysisAI/
 InferenceX @02f181b) and ``W`` the wait. A share well above ``1 / P`` means more than one wave waited (queueing); a
 run whose median is itself more than half its excess is saturated (this tool's own threshold, looser than the 0.1 of
-inferchip.validation.cases.SATURATED_MEDIAN_SHARE, which flags stalled runs) and reads as
+inferchip.validation.case_notes.SATURATED_MEDIAN_SHARE, which flags stalled runs) and reads as
 ``queue``. The table groups the TTFT rows by run, image, weights, layout and lengths, with the run's date bracket
 from the notes, so the class of each run can be set against its launch recipe at that date.
 

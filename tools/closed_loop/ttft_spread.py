@@ -3,7 +3,7 @@ of a validate JSON.
 
 The InferenceMAX result files give, per run, ``mean_ttft`` (the rows' TTFT value), ``median_ttft`` and
 ``p99_ttft``. A run whose p99 exceeds its median by ``STALL_WAIT_S`` or more stalled once (a few requests waited
-about a minute; inferchip.validation.cases.measured_stall_s); validate flags its rows (``measured_stall_s`` in the
+about a minute; inferchip.validation.case_notes.measured_stall_s); validate flags its rows (``measured_stall_s`` in the
 JSON, a note) and keeps them in every figure.
 
     python tools/closed_loop/ttft_spread.py notes docs/data/imax_b200_sglang_ttft_spread.csv \
@@ -19,7 +19,7 @@ JSON, a note) and keeps them in every figure.
         and the share (mean - median) / (p99 - median): about 0.1 where the whole first wave of C of the 10 C
         requests waited, lower where fewer did)
     python tools/closed_loop/ttft_spread.py waves [--cases inferencemax_cases.csv]
-        the runs with a stated spread, stalled or not (cases.measured_stall_s), by whether the first wave's prompts
+        the runs with a stated spread, stalled or not (case_notes.measured_stall_s), by whether the first wave's prompts
         (C clients' prompts at once) fit in one prefill step of the engine's recipe (``--chunked-prefill-size``,
         engines.yaml recipe_chunk_tokens) or need more; then per weights, TP, input length and clients. A
         diagnostic of when a run stalls; it predicts nothing
@@ -56,7 +56,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fit_engines  # noqa: E402
 from fit_engines import errors, fit_all, loao_fits, rows_of  # noqa: E402
 from inferchip.catalog.engines import engine_for_software  # noqa: E402
-from inferchip.validation.cases import _TTFT_SPREAD, STALL_WAIT_S, Case, measured_stall_s, read_cases  # noqa: E402
+from inferchip.validation.case_notes import (
+    _TTFT_SPREAD,  # noqa: E402
+    STALL_WAIT_S,
+    measured_stall_s,
+)
+from inferchip.validation.cases import Case, read_cases  # noqa: E402
 
 SHIPPED = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
 
@@ -71,7 +76,7 @@ def read_spread(path: str | Path) -> dict[str, tuple[float, float, float]]:
 
 
 def spread_note(median_ms: float, p99_ms: float) -> str:
-    """The notes' wording, as inferchip.validation.cases.stated_ttft_spread_s reads it."""
+    """The notes' wording, as inferchip.validation.case_notes.stated_ttft_spread_s reads it."""
     return (f"TTFT spread of the run: median {median_ms:.1f} ms, p99 {p99_ms:.1f} ms "
             "(median_ttft, p99_ttft of the same record)")
 

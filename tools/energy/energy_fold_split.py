@@ -120,7 +120,7 @@ def _windowed(row: dict[str, str], kw: Any) -> Any:
     """The row's setting with its closed-loop context set to its window's (gpqa rows; others unchanged)."""
     from inferchip.performance.operating import LengthDist
 
-    q = kw.question  # energy_rows._RowSetting
+    q = kw.question  # energy.row_setting.RowSetting
     if q.mode != "closed_loop" or (row.get("dataset") or "") != "gpqa":
         return kw
     c = int(float(row["concurrency"]))
@@ -222,9 +222,9 @@ def extra_layer_kernels(model: str, specs: Sequence[tuple[str, int]]) -> int:
 
 def _patch_layer_kernels(specs: Sequence[tuple[str, int]]) -> None:
     """``mapping.sharding.layer_small_kernels`` plus :func:`extra_layer_kernels` of the run that
-    ``energy_rows.predict_energy_run`` is pricing (0 outside it)."""
+    ``energy.rows.predict_energy_run`` is pricing (0 outside it)."""
     import inferchip.mapping.sharding as sh
-    from inferchip.validation import energy_rows as er
+    from inferchip.validation.energy import rows as er
 
     current, plain_kernels, plain_run = {"k": 0}, sh.layer_small_kernels, er.predict_energy_run
 
@@ -301,7 +301,7 @@ def _list_tail(runs: list[dict], above_pct: float) -> None:
 
 
 def _fold_values(args: argparse.Namespace) -> dict[str, tuple[dict[str, float], dict[str, float]]]:
-    from inferchip.validation.power_fit import BUSY, GEMM, HOST
+    from inferchip.validation.energy.power_fit import BUSY, GEMM, HOST
 
     if args.rows_json:
         folds = json.loads(Path(args.rows_json).read_text(encoding="utf-8"))["folds"]
@@ -314,8 +314,8 @@ def main() -> None:
     from inferchip.catalog.assumptions import load_assumptions
     from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
     from inferchip.spec.calibration import DatasetLengths
-    from inferchip.validation import energy_rows as er
-    from inferchip.validation.power_fit import measured_throughput, with_power
+    from inferchip.validation.energy import rows as er
+    from inferchip.validation.energy.power_fit import measured_throughput, with_power
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows-json", help="tools/energy/fit_power.py --rows-json output: each run at its held-out fold")
@@ -346,8 +346,8 @@ def main() -> None:
     if args.layer_kernels:
         _patch_layer_kernels(parse_layer_kernels(args.layer_kernels))
     if args.window:
-        plain = er._setting
-        er._setting = lambda row, ln: _windowed(row, plain(row, ln))  # type: ignore[assignment]
+        plain = er.row_setting
+        er.row_setting = lambda row, ln: _windowed(row, plain(row, ln))  # type: ignore[assignment]
     groups: dict[tuple[str, ...], list[tuple[float, float, float]]] = {}
     for name in ("energy_cases.csv", "mlenergy_cases.csv"):
         with (CATALOG / name).open(encoding="utf-8-sig", newline="") as fh:

@@ -25,8 +25,8 @@ def runs() -> list[dict]:
     """Per board-power run: its row and the signed errors (fractions) of throughput, power and tokens/J."""
     from inferchip.catalog.assumptions import load_assumptions
     from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
-    from inferchip.validation.energy_rows import predict_energy_run
-    from inferchip.validation.power_fit import measured_throughput
+    from inferchip.validation.energy.power_fit import measured_throughput
+    from inferchip.validation.energy.rows import predict_energy_run
 
     cal, lengths, a = load_calibration(None), load_dataset_lengths(None), load_assumptions()
     out = []

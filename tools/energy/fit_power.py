@@ -20,7 +20,7 @@ import numpy as np
 
 from inferchip.catalog.assumptions import load_assumptions
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
-from inferchip.validation.power_fit import error_table, loao, measured_throughput, residuals
+from inferchip.validation.energy.power_fit import error_table, loao, measured_throughput, residuals
 
 CATALOG = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog"
 

@@ -43,7 +43,7 @@ def run_steps(rows: list[dict[str, str]], as_run: bool = True) -> list[dict]:
     from inferchip.performance.predict import predict_setting
     from inferchip.performance.setting import resolve_setting
     from inferchip.spec.chip import chip_params
-    from inferchip.validation import energy_rows as er
+    from inferchip.validation.energy import row_setting as rs
     from inferchip.validation.moe_kernels import run_calibration
 
     cal, lengths, a = load_calibration(None), load_dataset_lengths(None), load_assumptions()
@@ -52,13 +52,13 @@ def run_steps(rows: list[dict[str, str]], as_run: bool = True) -> list[dict]:
         b, itl = _BATCH.search(r["notes"]), _ITL.search(r["notes"])
         if not (b and itl):
             continue
-        kw = er._setting(r, lengths)
+        kw = rs.row_setting(r, lengths)
         spec = load_chip(r["accelerator"])
         cp = chip_params(spec, family_defaults(spec.family))
         s = resolve_setting(cp, r["model"], count=kw.count, tp=kw.tp, pp=kw.pp, ep=kw.ep,
                             calibration=run_calibration(cal, r, True, spec.family) if as_run else cal,
                             assumptions=a, chip_spec=spec, weights=r["weight_dtype"] or "bf16",
-                            activations=er._activations(r["act_dtype"] or None), kv=r["kv_dtype"] or None)
+                            activations=rs.row_activations(r["act_dtype"] or None), kv=r["kv_dtype"] or None)
         batch = float(b.group(1))
         try:
             p = predict_setting(s, replace(kw.question, batch=batch, concurrency=None))

@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "closed_loop"))
-from inferchip.validation.cases import STALL_WAIT_S, measured_stall_s, read_cases, stated_ttft_spread_s  # noqa: E402
+from inferchip.validation.case_notes import STALL_WAIT_S, measured_stall_s, stated_ttft_spread_s
+from inferchip.validation.cases import read_cases  # noqa: E402
 from ttft_spread import SHIPPED  # noqa: E402
 from ttft_tail import loao_errors, rows_with_ids  # noqa: E402
 

@@ -47,6 +47,25 @@ class EngineHardware(BaseModel):
     source: str = Field(min_length=1)
 
 
+class MoeKernel(BaseModel):
+    """An expert (MoE) kernel ``engine`` can serve ``weights`` experts with on chips of ``families``, the widths
+    its weight layout pads each routed expert to (``pad_hidden_to``; ``pad_intermediate_to``, each rank's width:
+    zeros it multiplies and reads, mapping.sharding.pad_experts) and the families where the engine picks it when
+    the launch names none (``default_on``). Read for a user's prediction with ``--engine`` (``--moe-kernel``);
+    the validated rows take their kernel from their launch recipe (EngineSpec.recipe_moe_kernel) or notes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    engine: str
+    weights: str
+    kernel: str = Field(pattern=r"^[a-z0-9-]+$")
+    families: tuple[str, ...] = Field(min_length=1, description="Families of catalog/families.yaml.")
+    default_on: tuple[str, ...] = ()
+    pad_hidden_to: int = Field(ge=1, le=4096)
+    pad_intermediate_to: int = Field(ge=1, le=4096)
+    source: str = Field(min_length=1)
+
+
 class EngineCatalog(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -56,6 +75,32 @@ class EngineCatalog(BaseModel):
     other_software: tuple[OtherSoftware, ...] = ()
     tokenizers: tuple[TokenizerSpec, ...] = ()
     hardware: tuple[EngineHardware, ...] = ()
+    moe_kernels: tuple[MoeKernel, ...] = ()
+
+
+def _check_moe_kernels(path: str, cat: EngineCatalog, ids: list[str], families: list[str]) -> None:
+    """Each ``moe_kernels`` entry names a catalogue engine, a format and chip families; its defaults are among its
+    families; one entry per engine, format, kernel and family, and at most one default per engine, format and
+    family (a SpecError naming the entry otherwise)."""
+    seen: dict[tuple[str, str, str, str], int] = {}
+    for i, k in enumerate(cat.moe_kernels):
+        where = f"{path}: moe_kernels entry {i} ({k.engine} {k.weights} {k.kernel})"
+        if k.engine not in ids:
+            raise SpecError(f"{where}: engine {k.engine!r} is not an engine id; allowed: {', '.join(ids)}")
+        if k.weights not in ALL_FORMATS:
+            raise SpecError(f"{where}: weights {k.weights!r}; allowed: {', '.join(ALL_FORMATS)}")
+        bad = [f for f in (*k.families, *k.default_on) if f not in families]
+        if bad:
+            raise SpecError(f"{where}: family {bad[0]!r}: not a chip family; allowed: {', '.join(families)}")
+        if not set(k.default_on) <= set(k.families):
+            raise SpecError(f"{where}: default_on {list(k.default_on)} must be among its families {list(k.families)}")
+        for f in k.families:
+            keys = [("this kernel", (k.engine, k.weights, k.kernel, f))]
+            keys += [("its default", (k.engine, k.weights, "", f))] if f in k.default_on else []
+            for what, key in keys:
+                if key in seen:
+                    raise SpecError(f"{where}: family {f} already has {what} in entry {seen[key]}")
+                seen[key] = i
 
 
 @lru_cache(maxsize=4)
@@ -69,6 +114,7 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
         raise SpecError(f"{path}: default = {cat.default!r}: not an engine id; allowed: {', '.join(ids)}")
     fronts = {e.id for e in cat.engines if e.worker_request_paths}
     families = family_names()
+    _check_moe_kernels(path, cat, ids, list(families))
     for h in cat.hardware:
         if h.engine not in ids:
             raise SpecError(f"{path}: hardware engine = {h.engine!r}: not an engine id; allowed: {', '.join(ids)}")
@@ -300,4 +346,6 @@ def engine_calibration(cal: Calibration, engine: EngineSpec,
         "memory_bandwidth_fraction": min(1.0, cal.memory_bandwidth_fraction * k.memory * mem),
         "link_bandwidth_fraction": min(1.0, cal.link_bandwidth_fraction * k.link),
         "prefill_attention_follows_projections": kernel_engine(engine, software).context_attention_follows_projections,
+        "dense_gemm_cap_flop_per_s": (recipe.dense_gemm_flop_per_s if recipe is not None
+                                      else cal.dense_gemm_cap_flop_per_s),
     })

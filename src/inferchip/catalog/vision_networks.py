@@ -38,8 +38,14 @@ def is_vision_network(given: str) -> bool:
     return given.strip() in _bundled()
 
 
-@lru_cache(maxsize=64)
 def _load(path: Path) -> VisionNetworkSpec:
+    """Parsed once per (path, modification time, size): a user's edited network file is read again."""
+    stat = path.stat()
+    return _load_version(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=64)
+def _load_version(path: Path, mtime_ns: int, size: int) -> VisionNetworkSpec:
     return validate(VisionNetworkSpec, read_mapping(path), str(path))
 
 

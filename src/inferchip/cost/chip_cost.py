@@ -116,8 +116,9 @@ def chip_cost(spec: ChipSpec, assumptions: Assumptions, level: EstimateLevel = "
             out.status, out.cost_used_usd = "price_only", price
             out.message = f"{spec.id}: {why_not}; the silicon model does not apply: cost taken as the reported price"
         else:
-            out.message = (f"{spec.id}: {why_not} and no reported price: its cost is unknown "
-                           "(add silicon.die_area_mm2 and silicon.node_nm, or price.usd, to the chip YAML)")
+            advice = ("add silicon.die_area_mm2 and silicon.node_nm, or price.usd, to the chip YAML"
+                      if area is None or node is None else "or give price.usd in the chip YAML")
+            out.message = f"{spec.id}: {why_not}; no reported price either: its cost is unknown ({advice})"
     if price is not None:
         out.lines.append(CostLine("reported price", price, "USD", _figure_source(spec.price.usd, "price.usd", spec)
                                   + (f"; {spec.price.note}" if spec.price.note else "")))

@@ -12,7 +12,7 @@ FP32_BYTES = 4
 # (bf16, default Triton fused_moe configs) at 2,930.81 / 3,387.01 us for 256 / 1,024 tokens: 0.594 us per
 # added token, of which 0.101 us is the bf16 MMA at the dense peak (99.5 MFLOP per token per GPU at
 # 989.4 TFLOP/s); 0.49 us beyond it, times H100's 66.9 TFLOP/s FP32 vector rate. Applied only where a run
-# states these kernels (Calibration.moe_token_vector_flop; validation.energy_rows): the tuned kernels of the
+# states these kernels (Calibration.moe_token_vector_flop; validation.energy.rows): the tuned kernels of the
 # other engines and launch recipes (Marlin, FlashInfer/CUTLASS, TensorRT-LLM, DeepGEMM, AITER) show no such
 # cost on the closed-loop and MLPerf rows (docs/serving_validation.md, "A per-token MoE term").
 TRITON_MOE_TOKEN_VECTOR_FLOP = 0.49e-6 * 66.9e12
@@ -66,3 +66,16 @@ VLLM_NATIVE_TOP_P_BYTES_PER_VOCAB_ENTRY = 200.0
 # (tests/test_native_top_p_small_batch.py). No DRAM bytes of its own: the per-row bytes above hold the sort's passes.
 VLLM_NATIVE_TOP_P_SMALL_BATCH_S_PER_VOCAB_ENTRY = 59e-12
 VLLM_NATIVE_TOP_P_SEGMENTED_SORT_ROWS = 128
+# Output tiles (M rows x N columns of the weight GEMM, rows = tokens) that cuBLAS(Lt) picks from per shape for
+# 16-bit GEMMs on Hopper (SM90), where an engine runs its unquantised linear layers through
+# torch.nn.functional.linear (the scope of Calibration.gemm_split_k_16bit: engines.yaml split_k_16bit_families).
+# Source: vLLM's own H100 profile, vllm-project/vllm docs/contributing/profiling.md @b0f85e66 ("CLI example",
+# nsys cuda_gpu_kern_sum of a vLLM bf16 run): cuBLAS kernels sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize
+# 128x128x64 (46.3 % of GPU time), 256x128x64 (14.8 %), 64x128x64 (12.1 %) and 64x64x64 (9.5 %). cuBLAS sees
+# torch's row-major x @ W^T transposed ("tn": its M is the layer's output features, its N the tokens), so in this
+# model's (tokens x features) orientation they are 128x128, 128x256, 128x64 and 64x64. Which one a shape gets is
+# cuBLASLt's heuristic (cublasLtMatmulAlgoGetHeuristic ranks its candidates by estimated time), not public:
+# the model takes the candidate whose waves spend the least (cost.gemm.cublas_tile_compute_s).
+CUBLASLT_16BIT_TILES: dict[str, tuple[tuple[float, float], ...]] = {
+    "nvidia-hopper": ((128.0, 256.0), (128.0, 128.0), (128.0, 64.0), (64.0, 64.0)),
+}

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from inferchip.cost.constants import CUBLASLT_16BIT_TILES
 from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import ArrayLike, FloatArray
 from inferchip.mapping.memory_fit import EMBEDDING_FORMAT, Formats
@@ -79,6 +80,10 @@ class CostContext:
     expert_popularity_log_sd: float = 0.0  # routing popularity spread of the experts (gemm.experts_reached)
     prefill_attention_format: str = ""  # "" : attention_format (prefill_attention_format())
     gemm_split_k_16bit: bool = False  # 16-bit weight GEMMs may split K (cuBLASLt split-K; Calibration field)
+    # (M, N) tiles cuBLASLt picks from per shape for those 16-bit GEMMs (constants.CUBLASLT_16BIT_TILES of the
+    # chip's family where gemm_split_k_16bit is set); empty: every weight GEMM runs the chip's tile
+    cublas_tiles: tuple[tuple[float, float], ...] = ()
+    dense_gemm_cap_flop_per_s: float = float("inf")  # most FLOP/s of a dense weight GEMM (Calibration field)
     peak_prefill_attention_flop_per_s: FloatArray | None = None  # None: peak_attention_flop_per_s
     peak_mla_prefill_attention_flop_per_s: FloatArray | None = None  # MLA ops' prefill peak; None: as the others
 
@@ -152,6 +157,9 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         moe_stream_cap_bytes_per_s=cal.moe_stream_cap_bytes_per_s, prefill_attention_format=pre_attn_fmt,
         expert_popularity_log_sd=cal.expert_popularity_log_sd,
         gemm_split_k_16bit=cal.gemm_split_k_16bit,
+        cublas_tiles=CUBLASLT_16BIT_TILES.get(chip.family, ()) if cal.gemm_split_k_16bit else (),
+        dense_gemm_cap_flop_per_s=(float("inf") if cal.dense_gemm_cap_flop_per_s is None
+                                   else cal.dense_gemm_cap_flop_per_s),
         peak_prefill_attention_flop_per_s=(None if pre_attn_fmt == attn_fmt
                                            else col(peak_flop_per_s(chip, pre_attn_fmt))),
         # an MLA extend path that runs 16-bit flash attention (Calibration.mla_prefill_attention_16bit)

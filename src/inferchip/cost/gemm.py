@@ -153,6 +153,49 @@ def split_k_compute_s_scalar(tiles: float, tiles_in_flight: float, slices_max: f
     return dp if dp <= sk else sk
 
 
+def cublas_tile_compute_s(m: ArrayLike, n: ArrayLike, k: ArrayLike, slices_max: ArrayLike,
+                          tiles_in_flight: ArrayLike, flop_per_s: ArrayLike, partial_s: ArrayLike,
+                          choices: tuple[tuple[float, float], ...]) -> FloatArray:
+    """Matrix time (s) of a 16-bit ``(m x k) @ (k x n)`` GEMM whose library picks its output tile per shape from
+    ``choices`` ((M, N) tiles, rows = tokens; :data:`~inferchip.cost.constants.CUBLASLT_16BIT_TILES`): the least,
+    over the candidates, of :func:`split_k_compute_s` with that candidate's M tile (:func:`m_tile` of its M),
+    ``ceil(m / M tile) x ceil(n / N)`` tiles and wave rows of ``tiles_in_flight x 2 N k`` FLOP. cuBLASLt ranks its
+    candidate kernels by estimated time (``cublasLtMatmulAlgoGetHeuristic``); in this model a GEMM's memory time and
+    overhead do not depend on its tile, so the fastest candidate is the one whose waves spend the least. Per-tile
+    efficiency (a narrower tile's lower data reuse) is not modelled: every candidate runs at ``flop_per_s``.
+    E.g. 528 x 8,192 @ 8,192 x 14,336 on 132 units (no split): 128 x 256 tiles 280 -> 3 waves of 128 x 256,
+    128 x 128 560 -> 5 waves, 128 x 64 1,120 -> 9, 64 x 64 2,016 -> 16 waves of 64 x 64 (the least: 0.667 of
+    the first's FLOP)."""
+    rows = np.maximum(np.asarray(m, dtype=float), 1.0)
+    n = np.asarray(n, dtype=float)
+    best: FloatArray | None = None
+    for bm, bn in choices:
+        tm = m_tile(rows, bm)
+        t = split_k_compute_s(np.ceil(rows / tm) * np.ceil(n / bn), tiles_in_flight, slices_max, tm,
+                              np.asarray(tiles_in_flight, dtype=float) * FLOP_PER_MAC * bn * np.asarray(k, dtype=float),
+                              flop_per_s, partial_s)
+        best = t if best is None else np.minimum(best, t)
+    if best is None:
+        raise ValueError("cublas_tile_compute_s needs at least one candidate tile, got none")
+    return best
+
+
+def cublas_tile_compute_s_scalar(m: float, n: float, k: float, slices_max: float, tiles_in_flight: float,
+                                 flop_per_s: float, partial_s: float,
+                                 choices: tuple[tuple[float, float], ...]) -> float:
+    """:func:`cublas_tile_compute_s` at one point in Python floats (the scalar step path): the same operations."""
+    rows = max(m, 1.0)
+    best = math.inf
+    for bm, bn in choices:
+        tm = m_tile_scalar(rows, bm)
+        t = split_k_compute_s_scalar(math.ceil(rows / tm) * math.ceil(n / bn), tiles_in_flight, slices_max, tm,
+                                     tiles_in_flight * FLOP_PER_MAC * bn * k, flop_per_s, partial_s)
+        best = min(best, t)
+    if not choices:
+        raise ValueError("cublas_tile_compute_s needs at least one candidate tile, got none")
+    return best
+
+
 def quantised_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, groups: ArrayLike, tile_m: ArrayLike,
                    tile_n: ArrayLike, tiles_in_flight: ArrayLike) -> FloatArray:
     """FLOP the matrix units actually spend, counting padded tiles and the partial last wave.

@@ -76,36 +76,45 @@ def _columns(*names: str) -> Callable[[Sequence[Any], CostContext], OpTable]:
 
 
 # --- weight GEMMs -----------------------------------------------------------------------
-def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float], peak: Callable[[CostContext, Any], ArrayLike]
-                       ) -> Callable[[Sequence[Any], CostContext], OpTable]:
+def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float], peak: Callable[[CostContext, Any], ArrayLike],
+                       capped: bool = False) -> Callable[[Sequence[Any], CostContext], OpTable]:
     """Columns of weight GEMMs on the matrix units, with everything that does not depend on
     the rows: tiles along N, FLOP per wave row, weight bytes and peak rate (per operator: the
-    per-layer format map), activation bytes per row."""
+    per-layer format map), activation bytes per row. ``capped`` (the dense weight GEMMs): the seconds per useful
+    FLOP of the engine build's dense-GEMM plateau (``CostContext.dense_gemm_cap_flop_per_s``; 0: none)."""
     def table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
         k = np.array([float(op.k) for op in ops])
         n = np.array([float(op.n) for op in ops])
         wb = np.array([float(weight_bytes(ctx, op)) for op in ops])
         return {"k": k, "n": n, "n_tiles": np.ceil(n / ctx.tile_n),
                 "k_slices": gemm.split_k_slices_max(k, wb, ctx.gemm_split_k_16bit),
+                "cublas": np.where(wb >= 2.0, 1.0, 0.0) if ctx.cublas_tiles else np.zeros_like(k),  # tile per shape
                 "flop_per_wave_row": ctx.tiles_in_flight * FLOP_PER_MAC * ctx.tile_n * k,
                 "weight_bytes": k * n * wb, "row_bytes": (k + n) * ctx.act_bytes,
                 "flop_per_row": FLOP_PER_MAC * k * n,
                 "attainable_flop_per_s": ctx.gemm_compute_fraction * np.concatenate(
-                    [np.broadcast_to(peak(ctx, op), (*ctx.chip_shape, 1)) for op in ops], axis=-1)}
+                    [np.broadcast_to(peak(ctx, op), (*ctx.chip_shape, 1)) for op in ops], axis=-1),
+                "seconds_per_flop": np.full(len(ops), 1.0 / ctx.dense_gemm_cap_flop_per_s if capped else 0.0)}
     return table
 
 
 def _matrix_gemm(m: FloatArray, ops: OpTable, ctx: CostContext) -> KernelCost:
     """A GEMM of ``m`` rows on the matrix units: compute at the tile/wave-quantised FLOP
     (:func:`~inferchip.cost.gemm.quantised_flop`, one group: M tile :func:`~inferchip.cost.gemm.m_tile`,
-    waves :func:`~inferchip.cost.gemm.split_k_compute_s`: 16-bit weights may split K), memory = weights
-    once plus activations in and out
-    (:func:`~inferchip.cost.gemm.gemm_bytes`)."""
+    waves :func:`~inferchip.cost.gemm.split_k_compute_s`: 16-bit weights may split K; where cuBLASLt runs them,
+    ``ctx.cublas_tiles``, the tile it picks per shape, :func:`~inferchip.cost.gemm.cublas_tile_compute_s`), memory =
+    weights once plus activations in and out (:func:`~inferchip.cost.gemm.gemm_bytes`); the compute at least the
+    useful FLOP at the kernel's plateau (``seconds_per_flop``)."""
     tm = m_tile(m, ctx.tile_m)
     partial_s = gemm.split_k_partial_s(m, ops["n"], ctx.attainable_bytes_per_s)  # a slice's fp32 round trip
     matrix_s = gemm.split_k_compute_s(np.ceil(np.maximum(m, 1.0) / tm) * ops["n_tiles"], ctx.tiles_in_flight,
                                       ops["k_slices"], tm, ops["flop_per_wave_row"], ops["attainable_flop_per_s"],
                                       partial_s)
+    if ctx.cublas_tiles:  # 16-bit GEMMs on cuBLASLt: the tile it picks per shape
+        picked = gemm.cublas_tile_compute_s(m, ops["n"], ops["k"], ops["k_slices"], ctx.tiles_in_flight,
+                                            ops["attainable_flop_per_s"], partial_s, ctx.cublas_tiles)
+        matrix_s = np.where(ops["cublas"] > 0.0, picked, matrix_s)
+    matrix_s = np.maximum(matrix_s, m * ops["flop_per_row"] * ops["seconds_per_flop"])  # the kernel's plateau
     nb = ops["weight_bytes"] + m * ops["row_bytes"]
     return KernelCost(compute_s=np.where(m > 0, matrix_s, 0.0), memory_s=nb / ctx.attainable_bytes_per_s,
                       overhead_s=ctx.kernel_overhead_s, flop=m * ops["flop_per_row"], dram_bytes=nb)
@@ -278,7 +287,7 @@ def _no_flop(ctx: CostContext) -> str | None:
 
 
 RULES: dict[type, Rule] = {
-    Gemm: Rule(_matrix_gemm_table(gemm_weight_bytes, gemm_peak_flop_per_s), gemm_cost,
+    Gemm: Rule(_matrix_gemm_table(gemm_weight_bytes, gemm_peak_flop_per_s, capped=True), gemm_cost,
                lambda c: c.gemm_format),
     GroupedGemm: Rule(_grouped_table, grouped_gemm_cost, lambda c: c.gemm_format),
     VectorGemm: Rule(_columns("k", "n"), vector_gemm_cost, lambda c: "fp32"),

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES
-from inferchip.cost.gemm import experts_reached_scalar, gemm_waves_scalar, m_tile_scalar, split_k_compute_s_scalar
+from inferchip.cost.gemm import (
+    cublas_tile_compute_s_scalar,
+    experts_reached_scalar,
+    gemm_waves_scalar,
+    m_tile_scalar,
+    split_k_compute_s_scalar,
+)
 from inferchip.cost.network import (
     all_reduce_scalar_s,
     all_to_all_latency_scalar_s,
@@ -53,6 +59,7 @@ class Chip:
     expert_a2a_decode_floor_s: float = 0.0  # low-latency expert kernels (cost/network.py all_to_all_latency_s)
     expert_a2a_decode_per_peer_s: float = 0.0
     expert_popularity_log_sd: float = 0.0  # routing popularity spread (gemm.experts_reached)
+    cublas_tiles: tuple[tuple[float, float], ...] = ()  # cuBLASLt's per-shape tiles (CostContext.cublas_tiles)
 
 
 def as_float(x: Any) -> float:
@@ -66,9 +73,17 @@ def m_terms(m: float, c: Chip) -> tuple[float, float]:
 
 
 def matrix_gemm(m: float, tm: float, m_tiles: float, op: tuple[float, ...], c: Chip) -> Kernel:
-    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable, k_slices, n = op
-    cp = (split_k_compute_s_scalar(m_tiles * n_tiles, c.tiles_in_flight, k_slices, tm, flop_per_wave_row, attainable,
-                                   2.0 * FP32_BYTES * m * n / c.attainable_bytes_per_s) if m > 0 else 0.0)
+    n_tiles, flop_per_wave_row, weight_bytes, row_bytes, flop_per_row, attainable, k_slices, n, k, cublas = op[:10]
+    s_per_flop = op[10]  # the kernel's plateau (seconds per useful FLOP; 0: none)
+    partial = 2.0 * FP32_BYTES * m * n / c.attainable_bytes_per_s
+    if m <= 0:
+        cp = 0.0
+    elif cublas > 0.0 and c.cublas_tiles:  # rules._matrix_gemm: cuBLASLt's tile per shape
+        cp = cublas_tile_compute_s_scalar(m, n, k, k_slices, c.tiles_in_flight, attainable, partial, c.cublas_tiles)
+    else:
+        cp = split_k_compute_s_scalar(m_tiles * n_tiles, c.tiles_in_flight, k_slices, tm, flop_per_wave_row,
+                                      attainable, partial)
+    cp = max(cp, m * flop_per_row * s_per_flop) if m > 0 else 0.0  # the kernel's plateau (rules._matrix_gemm)
     nb = weight_bytes + m * row_bytes
     return (cp, nb / c.attainable_bytes_per_s, c.kernel_overhead_s, 0.0, m * flop_per_row, nb, 0.0)
 

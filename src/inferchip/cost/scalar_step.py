@@ -18,7 +18,13 @@ from typing import Any
 
 from inferchip.cost import rules as r
 from inferchip.cost.constants import FP32_BYTES
-from inferchip.cost.gemm import gemm_waves_scalar, m_tile_scalar, moe_token_vector_kernel, split_k_compute_s_scalar
+from inferchip.cost.gemm import (
+    cublas_tile_compute_s_scalar,
+    gemm_waves_scalar,
+    m_tile_scalar,
+    moe_token_vector_kernel,
+    split_k_compute_s_scalar,
+)
 from inferchip.cost.scalar_kernels import (
     Chip,
     Kernel,
@@ -43,9 +49,9 @@ ScalarRule = Callable[[tuple[float, ...], Chip, Point], Kernel]
 # Each array rule's scalar twin and the table columns it reads, in order ("" : a context value).
 _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
     r.gemm_cost: (gemm_kernel, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
-                          "attainable_flop_per_s", "k_slices", "n")),
+                          "attainable_flop_per_s", "k_slices", "n", "k", "cublas", "seconds_per_flop")),
     r.lm_head_cost: (lm_head_kernel, ("n_tiles", "flop_per_wave_row", "weight_bytes", "row_bytes", "flop_per_row",
-                                "attainable_flop_per_s", "k_slices", "n")),
+                                "attainable_flop_per_s", "k_slices", "n", "k", "cublas", "seconds_per_flop")),
     r.vector_gemm_cost: (vector_gemm_kernel, ("k", "n", ":weight_bytes", ":act_bytes")),
     r.grouped_gemm_cost: (grouped_gemm_kernel, ("k", "n", "experts", "routed_fraction", "experts_total", "ep",
                                           ":weight_bytes", ":act_bytes")),
@@ -144,7 +150,7 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
     point then costs a few microseconds instead of a loop's tens."""
     c = plan.chip
     env: dict[str, Any] = {"ceil": math.ceil, "CHIP": c, "W": gemm_waves_scalar, "SK": split_k_compute_s_scalar,
-                           "MT": m_tile_scalar}
+                           "MT": m_tile_scalar, "CT": cublas_tile_compute_s_scalar, "CH": c.cublas_tiles}
 
     consts: dict[str, float] = {"0.0": 0.0}  # the constants written so far, by their text
 
@@ -183,9 +189,13 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
         net = lb = "0.0"
         if rule is gemm_kernel or rule is lm_head_kernel:
             m, tm, mt = ("t", "tm0", "mt0") if rule is gemm_kernel else ("rows", "tm1", "mt1")
-            body += [f"cp = SK({mt} * {col[0]}, {k(c.tiles_in_flight)}, {col[6]}, {tm}, {col[1]}, {col[5]},"
-                     f" {k(2.0 * FP32_BYTES)} * {m} * {col[7]} / {abw}) if {m} > 0 else 0.0",
-                     f"nb = {col[2]} + {m} * {col[3]}", f"mb = nb / {abw}", f"fl = {m} * {col[4]}"]
+            if cols[9] > 0.0 and c.cublas_tiles:  # cuBLASLt's tile per shape (scalar_kernels.matrix_gemm)
+                body.append(f"cp = CT({m}, {col[7]}, {col[8]}, {col[6]}, {k(c.tiles_in_flight)}, {col[5]},"
+                            f" {k(2.0 * FP32_BYTES)} * {m} * {col[7]} / {abw}, CH) if {m} > 0 else 0.0")
+            else:
+                body.append(f"cp = SK({mt} * {col[0]}, {k(c.tiles_in_flight)}, {col[6]}, {tm}, {col[1]}, {col[5]},"
+                            f" {k(2.0 * FP32_BYTES)} * {m} * {col[7]} / {abw}) if {m} > 0 else 0.0")
+            body += [f"nb = {col[2]} + {m} * {col[3]}", f"mb = nb / {abw}", f"fl = {m} * {col[4]}"]
             over = kov
         elif rule is memory_kernel:
             body += [f"nb = t * {col[0]}", f"mb = nb / {abw}"]  # no compute, no FLOP: cp = fl = 0.0
@@ -271,7 +281,8 @@ def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float]
                  as_float(ctx.link_direct_all_reduce), as_float(ctx.expert_a2a_kernel_bytes_per_s),
                  ctx.all_reduce_codec, ctx.moe_token_vector_flop, ctx.moe_mma_peak_fraction,
                  ctx.moe_stream_cap_bytes_per_s, as_float(ctx.expert_a2a_decode_floor_s),
-                 as_float(ctx.expert_a2a_decode_per_peer_s), ctx.expert_popularity_log_sd)
+                 as_float(ctx.expert_a2a_decode_per_peer_s), ctx.expert_popularity_log_sd,
+                 ctx.cublas_tiles)
     ops = []
     for g in groups:
         twin = _TWINS.get(g.rule.cost)

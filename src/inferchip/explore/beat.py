@@ -166,6 +166,10 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
     if not np.isfinite(real.cost_usd[0]):
         notes.append(f"{target}: no cost or price; the design model's ${base['cost_usd']:,.0f} is used")
     real.tdp_w[0], real.cost_usd[0] = tdp0, cost0
+    for i, rival in enumerate(rivals, start=1):
+        if not np.isfinite(real.cost_usd[i]):
+            notes.append(f"{rival}: no cost or price in the catalogue; not a rival on equal_money or "
+                         "lowest_cost_silicon")
     variants = Chips(ids=np.array([f"{target} x{a_:g}/{b:g}/{d:g}" for a_, b, d in grid], dtype=object),
                      peak_bf16=t.peak_bf16 * c, peak_fp8=t.peak_fp8 * c, vector=t.vector * c,
                      memory_bytes_per_s=t.memory_bytes_per_s * m, usable_bytes=t.usable_bytes * m,

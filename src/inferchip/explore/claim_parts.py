@@ -60,11 +60,16 @@ NOT_SCORED = {
 
 
 def usd_per_mtok(tokens_per_s: np.ndarray, price_usd: np.ndarray, power_w: np.ndarray, a: Assumptions) -> np.ndarray:
-    """$ per million output tokens (chips x workloads): TCO per hour over tokens per hour."""
+    """$ per million output tokens (chips x workloads): TCO per hour over tokens per hour; NaN for a chip of no
+    known price or power (a catalogue CPU, a part without a TDP), as a rival without a figure."""
     from inferchip.cost.tco import tco_breakdown_per_hour_usd
 
-    per_h = np.asarray(tco_breakdown_per_hour_usd(np.asarray(price_usd, float), np.asarray(power_w, float),
-                                                  assumptions=a)["total_usd_per_h"], float)
+    price, power = np.asarray(price_usd, float), np.asarray(power_w, float)
+    known = np.isfinite(price) & np.isfinite(power)
+    per_h = np.full(price.shape, np.nan)
+    if known.any():
+        per_h[known] = np.asarray(tco_breakdown_per_hour_usd(price[known], power[known], assumptions=a)
+                                  ["total_usd_per_h"], float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return per_h[:, None] / (3600.0 * np.asarray(tokens_per_s, float)) * 1e6
 

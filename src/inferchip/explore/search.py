@@ -339,7 +339,8 @@ def _mutation(fams: list[int]) -> object:
                random_state: np.random.Generator | None = None, **kwargs: object) -> Population:
             pop = pm.do(problem, pop, inplace=inplace, random_state=random_state, **kwargs)
             rng = random_state
-            assert rng is not None, "pymoo passes the algorithm's random Generator"
+            if not isinstance(rng, np.random.Generator):
+                raise TypeError(f"pymoo passes the algorithm's random Generator, not {type(rng).__name__}")
             x = pop.get("X")
             for j in fams:
                 hit = rng.random(len(x)) < CATEGORICAL_MUTATION / len(fams)

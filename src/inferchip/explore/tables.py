@@ -34,7 +34,8 @@ from inferchip.cost.context import StepPoints
 from inferchip.cost.step import compile_step, step_points
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
-from inferchip.performance.phases import DEFAULT_CHUNK_TOKENS, map_model, prefill_pairs
+from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS, map_model
+from inferchip.performance.phases import prefill_pairs
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.model import ModelSpec
 from inferchip.spec.params import ChipParams

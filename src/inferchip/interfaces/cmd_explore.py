@@ -4,7 +4,9 @@ smallest changes that make a chip first against rivals (``--target`` with ``--be
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -118,7 +120,34 @@ def _read_boundary_map(path: Path) -> dict[str, object]:
     if not isinstance(bmap, dict) or not {"x_tb_per_s", "y_cost_multiplier", "parts"} <= set(bmap):
         raise InvalidSettingError(f"--boundary-map: {path} holds no boundary map (keys x_tb_per_s, "
                                   "y_cost_multiplier, parts; a review's data JSON has it under boundary_map)")
+    _check_boundary_map(bmap, path)
     return bmap
+
+
+def _check_boundary_map(bmap: dict[str, Any], path: Path) -> None:
+    """The map's shape as `review/boundary.boundary_map` writes it, checked before any work or file: axes of
+    positive finite numbers, each part a grid of true/false per bandwidth (rows) and cost multiple (columns)."""
+    def bad(field: str, value: object, allowed: str) -> InvalidSettingError:
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        return InvalidSettingError(f"--boundary-map: {path}: {field} = {shown}; allowed: {allowed}")
+
+    sizes = []
+    for axis in ("x_tb_per_s", "y_cost_multiplier"):
+        values = bmap[axis]
+        if (not isinstance(values, list) or not values
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+                           for v in values)):
+            raise bad(axis, values, "a non-empty list of finite numbers above 0 (the map's axis)")
+        sizes.append(len(values))
+    parts = bmap["parts"]
+    if not isinstance(parts, dict):
+        raise bad("parts", parts, "a mapping of claim part -> grid")
+    shape = f"{sizes[0]} rows (one per x_tb_per_s) of {sizes[1]} true/false (one per y_cost_multiplier)"
+    for part, grid in parts.items():
+        if (not isinstance(grid, list) or len(grid) != sizes[0]
+                or not all(isinstance(row, list) and len(row) == sizes[1] and all(isinstance(h, bool) for h in row)
+                           for row in grid)):
+            raise bad(f"parts.{part}", grid, shape)
 
 
 def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: Path | None,
@@ -128,6 +157,15 @@ def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: 
 
     if target is None:
         raise InvalidSettingError("--beat: needs --target (the chip to change)")
+    from inferchip.catalog.chips import load_chip
+    from inferchip.errors import UnknownIdError
+
+    for option, chip in (("--target", target), *(("--beat", r) for r in rivals)):
+        try:  # two options name chips: an unknown one is told by its option, before any work
+            load_chip(chip)
+        except UnknownIdError as err:
+            err.args = (f"{option}: {err}",)
+            raise
     bmap = _read_boundary_map(boundary_map) if boundary_map is not None else None
     if bmap is not None and out is None:
         raise InvalidSettingError("--boundary-map: give --out DIR to write beat.html and boundary_map.json")

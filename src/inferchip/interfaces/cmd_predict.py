@@ -89,6 +89,7 @@ def predict_cmd(
     assumptions: str | None = typer.Option(None, "--assumptions", help="YAML overriding energy/cost assumptions.",
                                               callback=opts.input_file("--assumptions", ())),
     engine: str | None = opts.engine_option("none (the calibration alone)"),
+    moe_kernel: str | None = opts.moe_kernel_option(),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Predict TTFT, TPOT, throughput and memory of a model on a chip or a system of chips."""
@@ -102,11 +103,12 @@ def predict_cmd(
         raise InvalidSettingError("--max-ttft-ms/--max-tpot-ms apply to --max-throughput only")
     context_note = opts.check_context(model, input_tokens, output_tokens)
     cal, eng = opts.engine_setting(engine, calibration, chip)
+    cal, moe_note = opts.moe_kernel_setting(cal, eng, chip, weights, model, moe_kernel)
     host = opts.engine_host(eng, chip, weights, model, input_tokens)
     host_s = 0.0 if host is None else host.total_s
     if max_ttft_ms is not None and max_ttft_ms / 1e3 <= host_s:
         raise InvalidSettingError(f"--max-ttft-ms {max_ttft_ms:g}: no TTFT meets it; {host.text()}")
-    used_engine = opts.engine_summary(eng, scheduler=False, host=host)
+    used_engine = opts.engine_summary(eng, scheduler=False, host=host, moe_kernel=moe_note)
     from inferchip.performance.predict import predict
     p = predict(
         chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp,

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from inferchip.errors import InvalidSettingError
+from inferchip.errors import InternalError, InvalidSettingError
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import files
@@ -53,7 +53,8 @@ def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, e
         found = best_layout(searched, question)
         if found is None:
             predict_setting(searched, question)  # raises the reason: does not fit, or no layout suits
-        assert found is not None, "predict_setting raises where best_layout finds none"
+        if found is None:
+            raise InternalError("predict_setting raises where best_layout finds no layout")
         lay = found[0]
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
     setting = resolve(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp)
@@ -83,6 +84,14 @@ def _mean_prompt_tokens(trace: Path | None, input_tokens: int) -> float:
 def _layout_text(step: ServingStepModel, replicas: int) -> str:
     lay = step.mm.layout
     return f"tp={lay.tp} pp={lay.pp} ep={lay.ep}{' attention-DP' if lay.attn_dp else ''}, {replicas} replica(s)"
+
+
+def _no_moe_kernel_with_rows(moe_kernel: str | None, mtp: int | None, disagg: str | None) -> None:
+    """``--moe-kernel`` with ``--mtp``/``--disagg``: refused, the case row's launch recipe picks its expert kernel."""
+    if moe_kernel is not None and (mtp is not None or disagg is not None):
+        raise InvalidSettingError(f"--moe-kernel {moe_kernel} with {'--mtp' if disagg is None else '--disagg'}: the "
+                                  "case row's launch recipe picks its expert kernel (catalog/engines.yaml "
+                                  "recipe_moe_kernel); drop --moe-kernel")
 
 
 def _assumptions_file(path: Path | None) -> str:
@@ -168,7 +177,7 @@ def serve_cmd(
     seed: int = opts.seed_option(),
     calibration: str | None = opts.calibration_option(),
     assumptions: Path | None = so.assumptions_option(),
-    engine: str | None = opts.engine_option(so.DEFAULT_SCHEDULER),
+    engine: str | None = opts.engine_option(so.DEFAULT_SCHEDULER), moe_kernel: str | None = opts.moe_kernel_option(),
     mtp: int | None = so.mtp_option(), mtp_acceptance: float | None = so.accept_option(),
     disagg: str | None = so.disagg_option(), software: str | None = so.software_option(),
     kv_link_gb_per_s: float | None = so.link_option(), kv_link_latency_us: float | None = so.latency_option(),
@@ -188,8 +197,10 @@ def serve_cmd(
                   given={"--requests": requests is not None, "--duration": duration is not None,
                          "--slo-ttft-ms": slo_ttft_ms is not None, "--slo-tpot-ms": slo_tpot_ms is not None,
                          "--assumptions": assumptions is not None})
+    _no_moe_kernel_with_rows(moe_kernel, mtp, disagg)
     if mtp is not None or disagg is not None:
-        assert concurrency is not None
+        if concurrency is None:
+            raise InternalError("check_options refuses --mtp/--disagg without --concurrency")
         opts.check_context(model, input_tokens, output_tokens)
         row = _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations,
                            kv, calibration, engine,
@@ -206,6 +217,7 @@ def serve_cmd(
     from inferchip.performance.serving import serving_economics
 
     calibration, eng = opts.engine_setting(engine, calibration, chip)
+    calibration, moe_note = opts.moe_kernel_setting(calibration, eng, chip, weights, model, moe_kernel)
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
     arr: ArrivalsLike
@@ -229,7 +241,7 @@ def serve_cmd(
     if "power_w_per_chip" in summary:
         summary.update(serving_economics(step, summary, res.num_chips))
     summary["assumptions_file"] = _assumptions_file(assumptions)
-    summary["engine"] = opts.engine_summary(eng, scheduler=True, host=host)
+    summary["engine"] = opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json(out.with_all_keys(summary, out.SERVE_ENERGY_KEYS)))
         return
@@ -261,7 +273,7 @@ def curve_cmd(
     seed: int = opts.seed_option(),
     calibration: str | None = opts.calibration_option(),
     assumptions: Path | None = so.assumptions_option(),
-    engine: str | None = opts.engine_option(so.DEFAULT_SCHEDULER),
+    engine: str | None = opts.engine_option(so.DEFAULT_SCHEDULER), moe_kernel: str | None = opts.moe_kernel_option(),
     mtp: int | None = so.mtp_option(), mtp_acceptance: float | None = so.accept_option(),
     disagg: str | None = so.disagg_option(), software: str | None = so.software_option(),
     kv_link_gb_per_s: float | None = so.link_option(), kv_link_latency_us: float | None = so.latency_option(),
@@ -284,6 +296,7 @@ def curve_cmd(
     check_options(mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
                   concurrency=1, range_ratio=range_ratio, software=software,
                   given={"--plot": plot is not None, "--assumptions": assumptions is not None})
+    _no_moe_kernel_with_rows(moe_kernel, mtp, disagg)
     if mtp is not None or disagg is not None:
         rows = _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations,
                            kv, calibration, engine,
@@ -293,10 +306,11 @@ def curve_cmd(
                     curve=True)
         return
     calibration, eng = opts.engine_setting(engine, calibration, chip)
+    calibration, moe_note = opts.moe_kernel_setting(calibration, eng, chip, weights, model, moe_kernel)
     step, replicas = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
     host = opts.engine_host(eng, chip, step.mm.formats.weights, model, input_tokens)
-    used_engine = opts.engine_summary(eng, scheduler=True, host=host)
+    used_engine = opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
     with _progress("simulating concurrencies") as prog:
         task = prog.add_task("curve", total=1.0)
         cur = throughput_interactivity_curve(step, uniform_length(input_tokens, range_ratio),

@@ -109,6 +109,18 @@ def _cases_table(results: list[CaseResult]) -> Table:
     return t
 
 
+def _refuse_llm_options(vision_files: list[Path], given: dict[str, str | None]) -> None:
+    """An option of the LLM case rows given with vision case files only is refused, not silently dropped."""
+    from inferchip.errors import InvalidSettingError
+
+    for option, value in given.items():
+        if value is not None:
+            raise InvalidSettingError(
+                f"{option} {value}: applies to LLM case files (the columns of validation_cases.csv); "
+                f"{', '.join(str(f) for f in vision_files)} holds vision cases (the columns of vision_cases.csv), "
+                f"which it would not change; allowed: leave {option} out, or add an LLM case file")
+
+
 def _run(cases: list[Case], cal: Calibration, server_model: str, workers: int,
          assumptions: str | None = None, lengths: DatasetLengths | None = None,
          engine: str | None = None) -> list[CaseResult]:
@@ -154,7 +166,9 @@ def validate_cmd(
     by: GroupBy | None = typer.Option(None, "--by", help="Also summarise per source, accelerator, model, scenario, "
                                                             "metric or kind (performance / energy scope)."),
     calibration: str | None = typer.Option(None, "--calibration",
-                                           help="none, or a calibration YAML (default: the shipped one).",
+                                           help="none, or a calibration YAML: as catalog/calibration.yaml for LLM "
+                                                "case files, as catalog/vision/calibration.yaml for vision ones "
+                                                "(default: the shipped ones).",
                                            callback=opts.input_file("--calibration")),
     page: Path | None = typer.Option(None, "--page", help="Also write a markdown page (with SVG and HTML plots) here."),
     server_model: ServerModel = typer.Option(ServerModel.auto, "--server-model",
@@ -179,6 +193,26 @@ def validate_cmd(
     if page is not None:
         page = out_files.check_writable(page, "--page", make_folder=True,  # before the predictions, not after them
                                         suffixes=out_files.MARKDOWN_SUFFIXES)
+    if not cases:  # vision case files alone: the LLM rows' options would act on nothing
+        _refuse_llm_options(vision_files, {"--engine": engine, "--assumptions": assumptions,
+                                           "--server-model": None if server_model == ServerModel.auto else
+                                           server_model.value, "--by": by.value if by else None})
+    else:  # the LLM case files, the assumptions and the engine are checked before the vision rows' work
+        if vision_files and calibration not in (None, "none"):
+            from inferchip.errors import InvalidSettingError
+
+            raise InvalidSettingError(
+                f"--calibration {calibration}: one file cannot calibrate both the LLM case files "
+                f"({', '.join(str(c) for c in cases)}) and the vision case files "
+                f"({', '.join(str(v) for v in vision_files)}); allowed: none, the shipped calibrations (leave it "
+                "out), or validate the two kinds in separate runs, each with its own calibration YAML")
+        rows = _read(cases)
+        if assumptions is not None:  # read now: a case file without energy rows would never open it
+            from inferchip.catalog.assumptions import load_assumptions
+
+            load_assumptions(assumptions)
+        if engine is not None:
+            opts.option_engine(engine)  # an unknown engine is refused before any prediction
     vision = run_vision(vision_files, json_output=output == OutputFormat.json, calibration=calibration,
                         workers=opts.workers(workers)) if vision_files else None
     if not cases:
@@ -192,18 +226,11 @@ def validate_cmd(
             _console().print(f"wrote {page}")
         return
 
-    rows = _read(cases)
-    if assumptions is not None:  # read now: a case file without energy rows would never open it
-        from inferchip.catalog.assumptions import load_assumptions
-
-        load_assumptions(assumptions)
     cal, cal_text = _calibration(calibration)
     from inferchip.catalog.calibration_file import load_dataset_lengths
 
     lengths = load_dataset_lengths(calibration)
     workers = opts.workers(workers)
-    if engine is not None:
-        opts.option_engine(engine)  # an unknown engine is refused before any prediction
     results = _run(rows, cal, server_model.value, workers, assumptions, lengths, engine)
     files = ", ".join(str(c) for c in cases)
     summary = summarize(results, by.value if by else None)

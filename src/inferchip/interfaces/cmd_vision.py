@@ -18,9 +18,7 @@ from inferchip.interfaces.cli_options.vision import (
     vision_model_option,
 )
 from inferchip.interfaces.cmd_predict import OutputFormat
-
-BATCH_MAX = 65536
-MAX_VISION_CHIPS = 4096
+from inferchip.spec.vision import BATCH_MAX, MAX_VISION_CHIPS
 
 
 def _batches(text: str) -> list[int]:

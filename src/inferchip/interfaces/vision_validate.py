@@ -57,9 +57,10 @@ def run_vision(paths: list[Path], *, json_output: bool, calibration: str | None,
             cases.append(c)
     if not cases:  # as an LLM case file without rows (cmd_validate._read)
         raise CaseFileError(", ".join(str(p) for p in paths), 2, 0, None, "no cases: the file has a header and no rows")
-    cal = load_vision_calibration("none" if calibration == "none" else None)
+    cal = load_vision_calibration(calibration)  # None: the shipped one; "none": the defaults; else the user's file
+    where = "shipped catalog/vision/calibration.yaml" if calibration is None else calibration
     cal_text = "none (defaults)" if calibration == "none" else (
-        f"shipped catalog/vision/calibration.yaml, fitted on {cal.fitted_on}" if cal.fitted else "defaults")
+        f"{where}, fitted on {cal.fitted_on}" if cal.fitted else f"{where}, not fitted (defaults)")
     err = console(stderr=True)
     results = validate_vision(cases, cal, workers=workers,
                               progress=(lambda m: err.print(f"[dim]{m}[/]")) if sys.stderr.isatty() else None)

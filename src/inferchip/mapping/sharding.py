@@ -148,8 +148,8 @@ class ShardedModel:
 def _attention_gemms(m: ModelSpec, tp: int) -> tuple[list[WeightGemm], int, int, int, int]:
     h = m.hidden_size
     if m.attention == "mla":
-        assert m.kv_lora_rank and m.qk_nope_head_dim is not None and m.qk_rope_head_dim is not None and m.v_head_dim
-        qk = m.qk_nope_head_dim + m.qk_rope_head_dim
+        d = m.mla_dims()
+        qk = d.qk_nope_head_dim + d.qk_rope_head_dim
         heads = m.num_heads // tp
         g: list[WeightGemm] = []
         if m.q_lora_rank:
@@ -157,13 +157,13 @@ def _attention_gemms(m: ModelSpec, tp: int) -> tuple[list[WeightGemm], int, int,
             g.append(Gemm("q_b", m.q_lora_rank, heads * qk, "attention_proj"))
         else:
             g.append(Gemm("q", h, heads * qk, "attention_proj"))
-        g.append(Gemm("kv_a", h, m.kv_lora_rank + m.qk_rope_head_dim, "attention_proj"))
+        g.append(Gemm("kv_a", h, d.kv_lora_rank + d.qk_rope_head_dim, "attention_proj"))
         # Up-projection of the latent to per-head K (nope part) and V; applied to cached
         # tokens in prefill, absorbed into q and o in decode (DeepSeek inference/model.py).
-        g.append(Gemm("kv_b", m.kv_lora_rank, heads * (m.qk_nope_head_dim + m.v_head_dim), "attention_proj"))
-        g.append(Gemm("o", heads * m.v_head_dim, h, "attention_proj"))
-        kv_elems = m.kv_lora_rank + m.qk_rope_head_dim
-        return g, heads, qk, m.v_head_dim, kv_elems
+        g.append(Gemm("kv_b", d.kv_lora_rank, heads * (d.qk_nope_head_dim + d.v_head_dim), "attention_proj"))
+        g.append(Gemm("o", heads * d.v_head_dim, h, "attention_proj"))
+        kv_elems = d.kv_lora_rank + d.qk_rope_head_dim
+        return g, heads, qk, d.v_head_dim, kv_elems
     heads = m.num_heads // tp
     kv_heads = max(1, m.num_kv_heads // tp)
     hd = m.head_dim

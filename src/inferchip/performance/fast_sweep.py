@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from inferchip.cost import rules as r
 from inferchip.cost.context import CostContext, KernelCost, OpTable, StepPoints
-from inferchip.cost.gemm import gemm_waves, m_tile, split_k_compute_s, split_k_partial_s
+from inferchip.cost.gemm import cublas_tile_compute_s, gemm_waves, m_tile, split_k_compute_s, split_k_partial_s
 from inferchip.cost.roofline import FloatArray
 from inferchip.cost.step import KindGroup, StepPlan, step_points
 
@@ -34,6 +34,9 @@ class GemmColumns(NamedTuple):
     k_slices: FloatArray  # the most K slices each may split into (1: never; Calibration.gemm_split_k_16bit)
     n: FloatArray  # output columns (the fp32 partials' size per row)
     splits: bool  # some GEMM may split K
+    k: FloatArray  # reduction depth
+    cublas: npt.NDArray[np.bool_]  # cuBLASLt picks the tile per shape (rules' "cublas"; CostContext.cublas_tiles)
+    plateau_s: FloatArray  # seconds per row at the kernel's plateau: FLOP per row x seconds per FLOP (0: none)
 
 
 class SweepParts(NamedTuple):
@@ -46,6 +49,7 @@ class SweepParts(NamedTuple):
     kernel_overhead_s: float
     tile_m: float
     tiles_in_flight: float
+    cublas_tiles: tuple[tuple[float, float], ...] = ()  # CostContext.cublas_tiles
 
 
 def sweep_parts(plan: StepPlan) -> SweepParts:
@@ -53,7 +57,8 @@ def sweep_parts(plan: StepPlan) -> SweepParts:
     arrays (one per operator), the rest as (rule, columns, runs); then the chip's attainable
     bandwidth, kernel overhead, M tile and tiles in flight."""
     mat: dict[str, list[float]] = {k: [] for k in ("rows", "n_tiles", "flop_per_wave_row", "weight_bytes",
-                                                    "row_bytes", "attainable_flop_per_s", "k_slices", "n", "reps")}
+                                                    "row_bytes", "attainable_flop_per_s", "k_slices", "n", "reps",
+                                                    "k", "cublas", "flop_per_row", "seconds_per_flop")}
     linear: list[LinearOp] = []
     other: list[KindGroup] = []
     for g in plan.groups:
@@ -82,9 +87,10 @@ def sweep_parts(plan: StepPlan) -> SweepParts:
                             arrays["flop_per_wave_row"] / arrays["attainable_flop_per_s"], arrays["weight_bytes"] / abw,
                             arrays["row_bytes"] / abw, arrays["reps"], kov * float(np.sum(arrays["reps"])),
                             arrays["flop_per_wave_row"], arrays["attainable_flop_per_s"], arrays["k_slices"],
-                            arrays["n"], bool(np.any(arrays["k_slices"] > 1.0)))
+                            arrays["n"], bool(np.any(arrays["k_slices"] > 1.0)), arrays["k"], arrays["cublas"] > 0,
+                            arrays["flop_per_row"] * arrays["seconds_per_flop"])
     return SweepParts(gemms, tuple(linear), tuple(other), abw, kov, float(np.reshape(ctx.tile_m, -1)[0]),
-                      float(np.reshape(ctx.tiles_in_flight, -1)[0]))
+                      float(np.reshape(ctx.tiles_in_flight, -1)[0]), ctx.cublas_tiles)
 
 
 def decode_times(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatArray, i: float, o: float) -> FloatArray:
@@ -96,7 +102,7 @@ def decode_times(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatArray, i
     with the concurrency at fixed lengths and are summed as such; other operators go through
     their rule. The times may differ from ``StepPlan.evaluate``'s in the last bits (sums in
     another order), never by a tile or a wave."""
-    mat, linear, other, abw, kov, tile_m, tiles_in_flight = parts
+    mat, linear, other, abw, kov, tile_m, tiles_in_flight, cublas_tiles = parts
     e_o = max(o, 1.0)
     new = grid / e_o
     mean_ctx = i + o * o / (2.0 * e_o)
@@ -120,6 +126,12 @@ def decode_times(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatArray, i
             waves = gemm_waves(x, tiles_in_flight)
             waves *= tm
             waves *= mat.flop_per_s
+        if cublas_tiles and bool(np.any(mat.cublas)):  # cuBLASLt's tile per shape (rules._matrix_gemm)
+            picked = cublas_tile_compute_s(m, mat.n, mat.k, mat.k_slices, tiles_in_flight, mat.attainable_flop_per_s,
+                                           split_k_partial_s(m, mat.n, abw), cublas_tiles)
+            waves = np.where(mat.cublas, picked, waves)
+        if np.any(mat.plateau_s > 0.0):  # the kernel's plateau on the useful FLOP (rules._matrix_gemm)
+            waves = np.maximum(waves, m * mat.plateau_s)
         m *= mat.row_s
         m += mat.weight_s
         gemm_s = np.maximum(waves, m, out=m) @ mat.reps

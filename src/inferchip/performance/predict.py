@@ -15,12 +15,13 @@ import numpy as np
 import numpy.typing as npt
 
 from inferchip.cost.step import StepCost
-from inferchip.errors import DoesNotFitError, InferchipError, InvalidSettingError
+from inferchip.errors import DoesNotFitError, InferchipError, InternalError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.fast_path import DOES_NOT_FIT, fast_layout, throttle_note
 from inferchip.performance.layout_choice import choose_layout
+from inferchip.performance.mapped import MappedModel, fit_error
 from inferchip.performance.operating import OperatingPoint, Question
-from inferchip.performance.phases import MappedModel, PhaseMetrics, continuous_batch, fit_error
+from inferchip.performance.phases import PhaseMetrics, continuous_batch
 from inferchip.performance.prediction import Prediction, _breakdown, whole_or_mean
 from inferchip.performance.setting import SETTINGS_CACHED, Setting, positive, resolve_setting
 from inferchip.spec.calibration import Calibration
@@ -195,7 +196,8 @@ def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Pred
     lay, pt = found
     mm = setting.mapped(lay)
     met = pt.metrics
-    assert met is not None and met.prefill is not None  # operating_point's points keep their metrics, with TTFT
+    if met is None or met.prefill is None:
+        raise InternalError("operating_point's points keep their metrics, with the prefill's (TTFT)")
     fmt, cp, idx = setting.formats, setting.chip, pt.index
     input_tokens, output_tokens = q.inputs.mean, q.outputs.mean
     static = q.mode == "static"
@@ -281,7 +283,8 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
     ttft = pred.ttft_s
     b = pred.batch if batch is None else batch
     if pred.mode == "static":
-        assert met.prefill is not None and met.prefill_chunks is not None and met.prefill_step_s is not None
+        if met.prefill is None or met.prefill_chunks is None or met.prefill_step_s is None:
+            raise InternalError("a static prediction's metrics hold its prefill, chunks and chunk step times")
         n_chunks = _at(met.prefill_chunks, shape, idx)
         pre_t, _, pre_thr, pre_e = _step_power_at(eco, met.prefill, met.prefill_step_s, pp, shape, idx)
         ttft = pre_t * n_chunks

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.memory_fit import FloatArray
-from inferchip.performance.phases import MappedModel
+from inferchip.performance.mapped import MappedModel
 from inferchip.performance.setting import Setting, estimate_level, resolve_setting
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration
@@ -206,7 +206,7 @@ def serving_step(setting: Setting) -> tuple[ServingStepModel, int]:
     step = ServingStepModel(mm, step_energy_model(setting.chip, setting.chip_spec, setting.assumptions),
                             ranks=lay.attn_dp_ways)
     if step.kv_capacity_tokens < 1:
-        from inferchip.performance.phases import fit_error
+        from inferchip.performance.mapped import fit_error
 
         raise fit_error(mm, 1, 1, 0, setting.count)
     return step, lay.replicas

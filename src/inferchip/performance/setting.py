@@ -24,7 +24,8 @@ from inferchip.cost.peaks import executed_format
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout, check_scaleup
 from inferchip.mapping.memory_fit import Formats
-from inferchip.performance.phases import MappedModel, PhaseMetrics, map_model
+from inferchip.performance.mapped import MappedModel, map_model
+from inferchip.performance.phases import PhaseMetrics
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec, EstimateLevel

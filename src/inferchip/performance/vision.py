@@ -13,6 +13,7 @@ frames of its own copy of the network); latency is then that of the largest shar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +29,7 @@ from inferchip.cost.vision.layers import layer_costs
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.chip import ChipParams, ChipSpec, chip_params
 from inferchip.spec.formats import check_format
-from inferchip.spec.vision import VisionCalibration
+from inferchip.spec.vision import BATCH_MAX, MAX_VISION_CHIPS, VisionCalibration
 from inferchip.workload.vision.model import VisionNetwork
 from inferchip.workload.vision.network import load_network
 
@@ -73,23 +74,39 @@ def _params(spec: ChipSpec) -> ChipParams:
 
 
 def _batch(batch: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    b = np.atleast_1d(np.asarray(batch, dtype=float))
-    if b.ndim != 1 or b.size == 0 or not np.all(np.isfinite(b)) or np.any(b < 1) or np.any(b != np.round(b)):
-        raise InvalidSettingError(f"batch: frames per call must be whole numbers >= 1, got {np.asarray(batch)!r}")
+    given = np.asarray(batch)
+    bad = InvalidSettingError(f"batch: frames per call must be whole numbers from 1 to {BATCH_MAX:,} (one or a "
+                              f"list of them), got {given!r}")
+    if given.dtype.kind not in "iuf":  # a string '8' or a bool True is not a frame count
+        raise bad
+    b = np.atleast_1d(given.astype(float))
+    if (b.ndim != 1 or b.size == 0 or not np.all(np.isfinite(b)) or np.any(b < 1) or np.any(b > BATCH_MAX)
+            or np.any(b != np.round(b))):
+        raise bad
     return b
+
+
+def _calibration(calibration: VisionCalibration | str | Path | None) -> VisionCalibration:
+    """The calibration given, or read from a file path or ``"none"`` as `--calibration` reads it."""
+    if calibration is None or isinstance(calibration, str | Path):
+        return load_vision_calibration(calibration)
+    if not isinstance(calibration, VisionCalibration):
+        raise InvalidSettingError(f"calibration = {calibration!r}; allowed: a VisionCalibration, a calibration YAML "
+                                  "path, 'none' (the uncalibrated defaults) or None (the shipped calibration)")
+    return calibration
 
 
 def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.ArrayLike, *,
                precision: str = "int8", chips: int = 1,
-               calibration: VisionCalibration | None = None) -> FrameCost:
+               calibration: VisionCalibration | str | Path | None = None) -> FrameCost:
     """Latency, energy and power of running ``batch`` frames of ``network`` on ``chips`` copies of ``chip``."""
     spec = load_chip(chip) if isinstance(chip, str) else chip
     net = load_network(network) if isinstance(network, str) else network
     check_format(precision, "precision")
-    if isinstance(chips, bool) or not isinstance(chips, int | np.integer) or chips < 1:
-        raise InvalidSettingError(f"chips: must be a whole number >= 1, got {chips!r}")
+    if isinstance(chips, bool) or not isinstance(chips, int | np.integer) or not 1 <= chips <= MAX_VISION_CHIPS:
+        raise InvalidSettingError(f"chips: must be a whole number from 1 to {MAX_VISION_CHIPS:,}, got {chips!r}")
     b = _batch(batch)
-    cal = calibration or load_vision_calibration()
+    cal = _calibration(calibration)
     params = _params(spec)
     assumptions = load_assumptions()
     notes = [*net.notes, *(n for n in params.notes if "scale-up" not in n)]  # links play no part here

@@ -86,12 +86,15 @@ def _count(name: str, v: Any, lo: int = 1, hi: int = 10_000_000) -> int:
     return int(v)
 
 
-def _seconds(name: str, v: Any, *, allow_none: bool = True) -> float | None:
-    if v is None and allow_none:
-        return None
+def _positive(name: str, v: Any, unit: str = "seconds") -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
-        raise InvalidSettingError(f"{name} = {v!r}: must be a finite number of seconds > 0")
+        raise InvalidSettingError(f"{name} = {v!r}: must be a finite number of {unit} > 0")
     return float(v)
+
+
+def _seconds(name: str, v: Any) -> float | None:
+    """``v`` checked by :func:`_positive`, or None where it is not given."""
+    return None if v is None else _positive(name, v)
 
 
 def _pct(v: Any) -> float:
@@ -189,13 +192,16 @@ def multi_stream(service: ServiceTime, *, samples_per_query: int = MULTISTREAM_S
         raise InvalidSettingError(f"stage_s = {stage_s!r}: must be a finite number of seconds >= 0")
     cap = spq if max_batch is None else min(_count("max_batch", max_batch, 1, 1_000_000), spq)
     table = service_table(service, cap)
-    best: tuple[float, int] | None = None
-    for b in range(1, cap + 1):
+
+    def one_query_s(b: int) -> float:
         sizes, owners = _split_latency(table, spq, b, dev, dispatch_s, stage_s)
-        lat1 = float(query_finish_s(table[sizes][None, :], owners, dev, dispatch_s, sizes, stage_s)[0])
-        if best is None or lat1 < best[0] - 1e-15:
+        return float(query_finish_s(table[sizes][None, :], owners, dev, dispatch_s, sizes, stage_s)[0])
+
+    best = (one_query_s(1), 1)  # cap >= 1 (_count)
+    for b in range(2, cap + 1):
+        lat1 = one_query_s(b)
+        if lat1 < best[0] - 1e-15:
             best = (lat1, b)
-    assert best is not None
     b = best[1]
     sizes, owners = _split_latency(table, spq, b, dev, dispatch_s, stage_s)
     noise = _noise(seed, n * len(sizes), service_cv)
@@ -234,8 +240,7 @@ def server(service: ServiceTime, *, latency_bound_s: float, percentile: float = 
     found around it (:data:`HINT_STEP` steps down until a rate passes) instead of from a vanishing rate, so a long
     run spends its evaluations at high load, where batches are large and a run costs few batch steps. At a
     vanishing rate no request waits or shares a batch, so that rate's latencies are the batch-1 service times."""
-    bound = _seconds("latency_bound_s", latency_bound_s, allow_none=False)
-    assert bound is not None
+    bound = _positive("latency_bound_s", latency_bound_s)
     q, n = _pct(percentile), _count("queries", queries, 100)
     cap, dev = _count("max_batch", max_batch, 1, 1_000_000), _count("devices", devices, 1, 100_000)
     _count("seed", seed, 0, MAX_SEED)
@@ -288,9 +293,8 @@ def server_at_rate(service: ServiceTime, *, rate_per_s: float, latency_bound_s: 
     the ``percentile`` latency at that load and whether it meets ``latency_bound_s`` (metric
     ``latency_p99_ms``). The same seeded arrival gaps as :func:`server`, so a rate that :func:`server` finds
     within the bound passes here."""
-    rate = _seconds("rate_per_s", rate_per_s, allow_none=False)
-    bound = _seconds("latency_bound_s", latency_bound_s, allow_none=False)
-    assert rate is not None and bound is not None
+    rate = _positive("rate_per_s", rate_per_s, "requests per second")
+    bound = _positive("latency_bound_s", latency_bound_s)
     q, n = _pct(percentile), _count("queries", queries, 100)
     cap, dev = _count("max_batch", max_batch, 1, 1_000_000), _count("devices", devices, 1, 100_000)
     _count("seed", seed, 0, MAX_SEED)
@@ -329,8 +333,7 @@ def constant_stream(service: ServiceTime, *, rate_per_s: float, latency_bound_s:
                     max_queue_delay_s: float = 0.0, service_cv: float = 0.0, seed: int = 0) -> ScenarioResult:
     """Samples at a fixed rate (frames), served as they come (dynamic batching up to ``max_batch``):
     the ``percentile`` (p99.9) latency at that rate, against the bound when one is given."""
-    rate = _seconds("rate_per_s", rate_per_s, allow_none=False)
-    assert rate is not None
+    rate = _positive("rate_per_s", rate_per_s, "requests per second")
     q, n = _pct(percentile), _count("queries", queries)
     bound = _seconds("latency_bound_s", latency_bound_s)
     cap, dev = _count("max_batch", max_batch, 1, 1_000_000), _count("devices", devices, 1, 100_000)

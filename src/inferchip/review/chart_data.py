@@ -21,7 +21,7 @@ from inferchip.spec.chip import ChipParams
 if TYPE_CHECKING:
     from inferchip.cost.step import StepCost
     from inferchip.mapping.sharding import ShardedModel
-    from inferchip.performance.phases import MappedModel
+    from inferchip.performance.mapped import MappedModel
 
 StepArgs = tuple[float, float, float, float]  # tokens, decode sequences, decode KV tokens, prefill attention pairs
 

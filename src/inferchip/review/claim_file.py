@@ -83,7 +83,7 @@ class Claim(BaseModel):
     source: str = Field(min_length=1)
     date: str = Field(min_length=1)
     note: str = ""
-    max_total_params: Annotated[float, Field(gt=0, le=1e15)] = 250e9
+    max_total_params: Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False)] = 250e9
     parts: list[str] = Field(min_length=1)
     deployment: Deployment = Deployment()
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from inferchip.errors import InternalError
 from inferchip.review.claim_file import RULE_TEXT, Claim, load_claim, pct, verdict
 from inferchip.review.inputs import ChipEntry, OnProgress, ReviewConfig, no_progress
 from inferchip.review.judge import Figures, PartOutcome, judge_all, part_keys, probability
@@ -80,7 +81,8 @@ def part_entries(claim: Claim, mc: dict[tuple[str, str | None], PartOutcome],
 
 def _rival(o: PartOutcome, fig: Figures) -> str:
     """The chip that beats the claimed chip in most samples (where it never loses: the best other chip)."""
-    assert o.leader is not None and o.holds is not None
+    if o.leader is None or o.holds is None:
+        raise InternalError("a judged part's outcome has its per-sample leader and holds")
     rivals = Counter(int(i) for i, h in zip(o.leader, o.holds, strict=True) if not h)
     return fig.chips[rivals.most_common(1)[0][0]] if rivals else fig.chips[int(o.leader[0])]
 
@@ -89,7 +91,8 @@ def _decided_by(kind: str, slos: tuple[str, ...], c: PartOutcome, fig: Figures, 
                 rival: str) -> str:
     claim = fig.chips[fig.claim]
     if kind == "cost":
-        assert fig.cost_usd is not None and c.leader is not None, "a judged cost part has the cheapest other chip"
+        if fig.cost_usd is None or c.leader is None:
+            raise InternalError("a judged cost part has the costs and the cheapest other chip")
         mine = fig.cost_usd[fig.claim, 0]
         nxt = fig.cost_usd[int(c.leader[0]), 0]
         return (f"{claim}'s modelled manufacturing cost is at most 1/{fig.by_far:g} of every other chip's in "

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferchip.errors import InvalidSettingError
+from inferchip.errors import InvalidSettingError, UnknownIdError
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import ModelSpec
 from inferchip.workload.limits import MAX_SEED
@@ -186,7 +186,11 @@ def chip_entry(ref: str | ChipParams, domain_cap: int, is_claim: bool = False) -
                          is_claim=is_claim)
     from inferchip.catalog.chips import get_chip_params, load_chip
 
-    spec = load_chip(ref)
+    try:
+        spec = load_chip(ref)
+    except UnknownIdError as err:  # two options name chips here: say which one named this one
+        err.args = (f"{'--claim' if is_claim else '--chips'}: {err}",)
+        raise
     params = get_chip_params(ref)
     est = _ranges(spec)
     return ChipEntry(ref, spec.id, spec.name, spec.vendor, params, domain_chips(params.max_scaleup_domain, domain_cap),
@@ -296,4 +300,12 @@ def resolve(cfg: ReviewConfig) -> tuple[list[ChipEntry], list[ModelEntry], ChipE
     models = [model_entry(m) for m in (cfg.models if cfg.models is not None else DEFAULT_MODELS)]
     if not models:
         raise InvalidSettingError("--models: no model to review")
+    bound = load_claim(cfg.claim_file).max_total_params
+    if claim is not None and cfg.judge and all(m.total_params > bound for m in models):
+        sizes = ", ".join(f"{m.id} ({m.total_params / 1e9:,.1f}B)" for m in models)
+        raise InvalidSettingError(
+            f"--models: none of {sizes} is within the claim's bound max_total_params = {bound / 1e9:,.4g}B "
+            f"parameters ({cfg.claim_file or 'review/claim.yaml'}), and the claim is judged on the models within it; "
+            f"allowed: at least one model of at most {bound / 1e9:,.4g}B parameters, or --claim none to rank the "
+            "chips without judging the claim")
     return chips, models, claim

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from inferchip.errors import InternalError
 from inferchip.review.claim_file import BY_FAR, Part
 
 if TYPE_CHECKING:
@@ -115,7 +116,8 @@ def tco_per_hour(price_usd: npt.ArrayLike, wall_w: npt.ArrayLike, npu_board: npt
 
 def usd_per_million_tokens(f: Figures, view: str) -> np.ndarray:
     """$ per million output tokens of every chip, case and sample in one cost view ([C, K, S])."""
-    assert f.npu_board is not None, "Figures.__post_init__ fills it"
+    if f.npu_board is None:
+        raise InternalError("Figures.__post_init__ fills npu_board")
     per_h = tco_per_hour(f.price[view][:, None, :], wall_w(f), f.npu_board[:, None, None])
     with np.errstate(divide="ignore", invalid="ignore"):
         return per_h / (3600.0 * f.tput) * 1e6

@@ -13,7 +13,7 @@ import numpy as np
 from inferchip.spec.pareto import pareto_mask
 
 if TYPE_CHECKING:
-    from inferchip.performance.phases import MappedModel
+    from inferchip.performance.mapped import MappedModel
 
 __all__ = ["case_fronts", "pareto_mask", "throughput_curve", "upper_envelope"]
 
@@ -38,7 +38,7 @@ def throughput_curve(mapped: list[MappedModel], input_tokens: float, output_toke
     """Output tok/s per chip against tok/s per user (1/TPOT) under continuous batching.
 
     ``mapped``: the model mapped onto the chip in each candidate layout
-    (:class:`inferchip.performance.phases.MappedModel`). Each is swept over a geometric grid of
+    (:class:`inferchip.performance.mapped.MappedModel`). Each is swept over a geometric grid of
     concurrencies up to the most its memory holds; the points of all layouts are reduced to
     their upper envelope (the best layout at each per-user speed, as InferenceMAX plots).
     """

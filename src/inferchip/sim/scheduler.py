@@ -24,6 +24,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from inferchip.errors import InvalidSettingError
 from inferchip.sim.lengths import SettingModel
 
 WAITING, PREFILL, DECODE, SWAPPED, DONE = range(5)
@@ -66,8 +67,11 @@ class SchedulerConfig(SettingModel):
         """Seconds to copy one cached token out or in (swap mode), else 0."""
         if self.preemption_mode != "swap":
             return 0.0
-        assert self.swap_bytes_per_token is not None and self.swap_bandwidth_bytes_per_s is not None
-        return self.swap_bytes_per_token / self.swap_bandwidth_bytes_per_s
+        per_token, bandwidth = self.swap_bytes_per_token, self.swap_bandwidth_bytes_per_s
+        if per_token is None or bandwidth is None:  # model_construct skips _consistent
+            raise InvalidSettingError(f"preemption_mode 'swap' needs swap_bytes_per_token ({per_token}) and "
+                                      f"swap_bandwidth_bytes_per_s ({bandwidth}) set")
+        return per_token / bandwidth
 
 
 class Seq:

@@ -205,6 +205,12 @@ RESERVE_GIB = Bound(0, 2.0**20, "GiB", low_inclusive=True)
 TB_PER_S = Bound(0, 1e6, "TB/s")
 TB_PER_S_OR_NONE = Bound(0, 1e6, "TB/s", low_inclusive=True)
 SRAM_MB = Bound(0, 1e9, "MB", low_inclusive=True)
+# On-chip SRAM per mm2 of compute die: twice the densest SRAM array announced, TSMC N2 high-density SRAM at 38 Mb/mm2
+# (0.0175 um2 bitcell; TSMC's IEDM 2024 paper, as reported by Tom's Hardware 2024-10-31, "SRAM scaling isn't dead
+# after all"): 38e6 / 8 bytes x 2 = 9.5 MB/mm2, an estimate (inferchip) of the most a die could hold with no logic.
+# The catalogue's densest part is Cerebras WSE-3 at 0.95 MB/mm2 (44 GB on 46,225 mm2); an SRAM size typed in KB for
+# MB (x1,000) on any part is far above it.
+SRAM_MB_PER_MM2_MAX = 38e6 / 8 / 1e6 * 2
 GB_PER_S = Bound(0, 1e6, "GB/s", low_inclusive=True)  # 0 = not stated; 1 PB/s per direction at most
 GB_PER_S_POSITIVE = Bound(0, 1e6, "GB/s")
 LATENCY_US = Bound(0, 1e6, "us", low_inclusive=True)  # up to one second per hop

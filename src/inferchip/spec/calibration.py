@@ -76,7 +76,7 @@ class Calibration(BaseModel):
         description="Work per token and MoE layer of the run's expert kernels beyond their MMA and weight stream, "
         "in vector-unit FLOP (paid at the chip's vector rate). 0 (the default) for tuned kernels; vLLM's Triton "
         "MoE kernels at default configs: cost.constants.TRITON_MOE_TOKEN_VECTOR_FLOP (0.49 us per token and layer "
-        "on H100, vLLM PR #39902), set for the runs that state them (validation.energy_rows). Not fitted.",
+        "on H100, vLLM PR #39902), set for the runs that state them (validation.energy.rows). Not fitted.",
     )
     moe_mma_peak_fraction: float = Field(
         1.0, gt=0, le=1,
@@ -96,7 +96,7 @@ class Calibration(BaseModel):
     moe_pad_hidden_to: int = Field(
         1, ge=1, le=4096,
         description="Multiple the run's expert kernel rounds each routed expert's hidden width up to (zeros it "
-        "multiplies and reads: mapping.sharding.pad_experts, applied by performance.phases.map_model). 1 (the "
+        "multiplies and reads: mapping.sharding.pad_experts, applied by performance.mapped.map_model). 1 (the "
         "default): the checkpoint's width. Set for the runs that state their kernels "
         "(validation.moe_kernels.run_calibration) and the closed-loop rows whose launch recipe picks a padding expert "
         "kernel (spec.engine.RecipeMoeKernel, validation.closed_loop_rows). Not fitted.",
@@ -119,6 +119,12 @@ class Calibration(BaseModel):
         description="An MLA model's prefill attention computes in bf16 even where the KV and activations are FP8: "
         "the engine's MLA extend path runs a 16-bit flash-attention kernel on the chip's family "
         "(spec.engine.EngineSpec.mla_prefill_16bit_families, catalog.engines.family_kernel_calibration). Not fitted.",
+    )
+    dense_gemm_cap_flop_per_s: float | None = Field(
+        None, gt=0,
+        description="Most FLOP/s per chip the run's dense (non-expert) weight GEMMs reach, whatever their size: the "
+        "plateau of the kernel the engine build runs for them (spec.engine.RecipeKernelEfficiency.dense_gemm_flop_per_s"
+        ", catalog.engines.engine_calibration). None (the default): the calibrated fraction of the peak. Not fitted.",
     )
     gemm_split_k_16bit: bool = Field(
         False,

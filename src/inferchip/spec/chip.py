@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from inferchip.sources import Source
 from inferchip.spec import bounds as b
-from inferchip.spec.bounds import EstimateLevel, Figure, Frozen, Range, check_id, pick
+from inferchip.spec.bounds import EstimateLevel, Figure, Frozen, Range, check_id, cross_field_error, pick
 from inferchip.spec.chip_sections import (
     ComputeSpec,
     InterconnectSpec,
@@ -83,6 +83,23 @@ class ChipSpec(Frozen):
     @classmethod
     def _id(cls, v: str) -> str:
         return check_id(v)
+
+    @model_validator(mode="after")
+    def _sram_fits_its_silicon(self) -> ChipSpec:
+        """The SRAM cannot take more area than the compute dies have (b.SRAM_MB_PER_MM2_MAX): a size in KB for MB,
+        or a die area in cm2, is named here instead of priced as a chip that keeps whole networks on chip."""
+        mb, area = pick(self.sram.capacity_mb, "low"), pick(self.silicon.die_area_mm2, "high")
+        if mb is None or area is None:
+            return self
+        mm2 = area * self.silicon.compute_die_count
+        if mb > b.SRAM_MB_PER_MM2_MAX * mm2:
+            raise cross_field_error(
+                "sram.capacity_mb", self.sram.capacity_mb,
+                f"{mb:,.6g} MB on {mm2:,.6g} mm2 of compute die (silicon.die_area_mm2 x compute_die_count) is "
+                f"{mb / mm2:,.4g} MB/mm2, above the {b.SRAM_MB_PER_MM2_MAX:g} MB/mm2 no SRAM array reaches (twice "
+                "TSMC N2's 38 Mb/mm2); allowed: at most "
+                f"{b.SRAM_MB_PER_MM2_MAX * mm2:,.6g} MB here. Is it in KB, or the die area too small?")
+        return self
 
     def figures(self) -> dict[str, Figure]:
         """Every figure of the spec by dotted path, for listing estimates."""

@@ -151,6 +151,8 @@ class RecipeKernelEfficiency(ChipRecipe):
     gemm: float = Field(1.0, gt=0.2, le=1.0, description="x gemm_compute_fraction")
     attention: float = Field(1.0, gt=0.2, le=1.0, description="x attention_compute_fraction")
     memory: float = Field(1.0, gt=0.2, le=1.0, description="x memory_bandwidth_fraction")
+    dense_gemm_flop_per_s: float | None = Field(None, gt=1e12, le=1e17, description="Most FLOP/s per chip of the "
+                                                "build's dense (non-expert) weight GEMM kernel (a measured plateau)")
 
 
 class RecipeMoeKernel(ChipRecipe):

@@ -14,11 +14,11 @@ width another 20 TB).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from inferchip.errors import InvalidSettingError
+from inferchip.errors import InvalidSettingError, SpecError
 from inferchip.spec.bounds import Bound, cross_field_error
 
 LAYERS = Bound(1, 10_000, "layers", low_inclusive=True, integer=True)
@@ -43,6 +43,15 @@ class LayerGroup(BaseModel):
         None, description="Sliding-window length in tokens; None = full attention."
     )
     moe: bool = False
+
+
+class MlaDims(NamedTuple):
+    """Widths of multi-head latent attention (DeepSeek-V2/V3 config.json names)."""
+
+    kv_lora_rank: int
+    qk_nope_head_dim: int
+    qk_rope_head_dim: int
+    v_head_dim: int
 
 
 class ModelSpec(BaseModel):
@@ -138,6 +147,15 @@ class ModelSpec(BaseModel):
                 f"{what} = {tokens:,} is beyond the context window of {self.id}: at most {ctx:,} tokens "
                 "(max_position_embeddings in its config)"
             )
+
+    def mla_dims(self) -> MlaDims:
+        """The four MLA widths; SpecError when the spec is not MLA or lacks one (a spec built without validation)."""
+        dims = (self.kv_lora_rank, self.qk_nope_head_dim, self.qk_rope_head_dim, self.v_head_dim)
+        if self.attention != "mla" or any(d is None for d in dims):
+            raise SpecError(f"model {self.id}: attention = {self.attention!r} with kv_lora_rank, qk_nope_head_dim, "
+                            f"qk_rope_head_dim, v_head_dim = {dims}: MLA needs all four set")
+        k, n, r, v = (int(d) for d in dims if d is not None)
+        return MlaDims(k, n, r, v)
 
     @property
     def is_moe(self) -> bool:

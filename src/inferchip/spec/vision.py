@@ -27,6 +27,11 @@ LayerOp = Literal["conv", "matmul", "attention", "depthwise", "elementwise", "no
                   "postprocess", "uncosted"]
 MATRIX_OPS: frozenset[str] = frozenset({"conv", "matmul", "attention"})
 """Ops lowered to the matrix unit (GEMM shape used); the rest run on vector units or are gathers."""
+
+# The frames of one call and the chips sharing them that `inferchip vision` (--batch, --count) and the Python API's
+# frame_cost take: input checks (inferchip), not physics; more is a typo or another question (a fleet).
+BATCH_MAX = 65536
+MAX_VISION_CHIPS = 4096
 GATHER_OPS: frozenset[str] = frozenset({"gather"})
 
 NetworkFamily = Literal["classification", "detection", "segmentation", "medical-3d", "bev-3d-detection",

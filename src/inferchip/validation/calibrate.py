@@ -41,7 +41,7 @@ from annotated_types import Ge, Gt, Le
 
 from inferchip.errors import InferchipError, InvalidSettingError
 from inferchip.mapping.layout import Layout
-from inferchip.performance.phases import MappedModel
+from inferchip.performance.mapped import MappedModel
 from inferchip.pools import stopping_pool
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.validation.cases import DATASETS, Case
@@ -349,7 +349,7 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
     """Fit on all cases, then (optionally) leave-one-accelerator-out cross-validation.
 
     Energy rows (power, tokens per joule) are left out: the calibration holds performance
-    parameters only; the few power parameters are fitted apart (:mod:`inferchip.validation.power_fit`).
+    parameters only; the few power parameters are fitted apart (:mod:`inferchip.validation.energy.power_fit`).
     ``parameters``: the physical parameters to fit (default :meth:`Calibration.physical_parameter_names`);
     the others keep ``start``'s values (``tools/calibration/calibration_variants.py`` tries variants this way)."""
     cases = [c for c in cases if c.energy_scope is None]

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from inferchip.catalog.engines import RequestHostTime
 from inferchip.errors import DoesNotFitError, InvalidSettingError
-from inferchip.performance.phases import MappedModel
+from inferchip.performance.mapped import MappedModel
 from inferchip.performance.serving import ServingStepModel
 from inferchip.sim import SchedulerConfig
 from inferchip.sim.engines import BenchFigures, EngineStepModel, closed_loop_run, mtp_output_steps, uniform_length
@@ -109,7 +109,9 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     """Run the row's benchmark on its system (``replicas``: "decode", and "prefill" when disaggregated), each
     request paying ``host``, the engine's host time per request resolved once for the row."""
     c = int(case.concurrency or 1)
-    assert case.input_tokens is not None and case.output_tokens is not None
+    if case.input_tokens is None or case.output_tokens is None:
+        raise EngineRowError(f"case {case.case_id} (line {case.line}): a closed-loop row needs input_tokens and "
+                             f"output_tokens (given {case.input_tokens}, {case.output_tokens})")
     eng = facts.engine
     tau = eng.mtp_tokens_per_step() if facts.mtp else 1.0
     inp = uniform_length(case.input_tokens)

@@ -21,7 +21,7 @@ from inferchip.catalog.engines import (
 )
 from inferchip.cost.context import attention_format, prefill_attention_format_of
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
-from inferchip.errors import DoesNotFitError, InferchipError, InvalidSettingError, SpecError
+from inferchip.errors import DoesNotFitError, InferchipError, InternalError, InvalidSettingError, SpecError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint
 from inferchip.performance.setting import resolve_setting
@@ -163,7 +163,8 @@ def recipe_workers(case: Case, weights: str, facts: RowFacts) -> tuple[RowFacts,
     for role, entry, recipe in (("prefill", "prefill_worker_scheduling", None if pw is None else pw.attention_dp),
                                 ("decode", "decode_worker", dw.attention_dp)):
         w = facts.prefill if role == "prefill" else facts.decode
-        assert w is not None
+        if w is None:
+            raise InternalError(f"row_facts names a {role} pool for every disaggregated row")
         tp, ep, dpa = recipe_worker(w.chips, w.tp, w.ep, w.dpa, recipe)
         if (tp, ep, dpa) == (w.tp, w.ep, w.dpa):
             continue

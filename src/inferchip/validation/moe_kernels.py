@@ -24,7 +24,7 @@ that time moves (:func:`native_top_p_sequence_bytes`, ``Calibration.sequence_dra
 chip's energy per DRAM bit, over the busy floor).
 
 The spread of a run's output lengths is stated too where its publisher gives it (``output length CV``:
-:func:`stated_output_cv`); ``validation.energy_rows`` draws the run's lengths with that spread.
+:func:`stated_output_cv`); ``validation.energy.rows`` draws the run's lengths with that spread.
 """
 
 from __future__ import annotations

@@ -52,15 +52,8 @@ from inferchip.performance.operating import (  # the one operating-point solver 
 from inferchip.performance.setting import format_choice
 from inferchip.spec.calibration import DatasetLengths
 from inferchip.spec.chip import ChipParams
-from inferchip.validation.cases import (
-    DATASETS,
-    MLPERF_DATASETS,
-    Case,
-    LatencyLimits,
-    case_dataset,
-    stated_limits,
-    stated_load_per_s,
-)
+from inferchip.validation.case_notes import stated_limits, stated_load_per_s
+from inferchip.validation.cases import DATASETS, MLPERF_DATASETS, Case, LatencyLimits, case_dataset
 
 __all__ = ["E2E_P99_OVER_MEAN", "LENGTH_POINTS", "LENGTH_SIGMA", "QUEUE_WAIT_STEPS", "TPOT_P99_OVER_MEAN",
            "TTFT_P99_OVER_MEAN", "LengthDist", "NotPredictable", "OperatingPoint", "Plan", "max_concurrency",

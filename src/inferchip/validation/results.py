@@ -10,7 +10,8 @@ from typing import Any
 from inferchip.errors import DoesNotFitError, InferchipError, InvalidSettingError, UnknownIdError
 from inferchip.mapping.layout import Layout
 from inferchip.units import percent_error
-from inferchip.validation.cases import Case, measured_stall_s
+from inferchip.validation.case_notes import measured_stall_s
+from inferchip.validation.cases import Case
 from inferchip.validation.plan import NotPredictable, OperatingPoint
 
 

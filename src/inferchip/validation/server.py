@@ -16,8 +16,8 @@ Rules, each applied to every server row from its fields and notes (never from it
   (:class:`~inferchip.performance.serving.BeamStepModel`): each decode step costs ``beams`` tokens
   with ``beams`` times the KV reads, the prompt is prefilled once, and the request holds ``beams``
   times the KV cache (as the analytic model).
-* **Scheduler** (:func:`scheduler_config`): ``max_num_seqs`` is the batch size the notes state
-  (:func:`stated_batch`: ``gpu_batch_size``, ``max_batch_size``, ``max_num_seqs``, ``batch
+* **Scheduler** (:func:`~inferchip.validation.stated_engine.scheduler_config`): ``max_num_seqs`` is the batch
+  size the notes state (:func:`stated_batch`: ``gpu_batch_size``, ``max_batch_size``, ``max_num_seqs``, ``batch
   size``), taken per attention-DP rank (times the layout's attention-DP degree, 1 without);
   without one, the sequences the replica's KV cache holds at their mean in-flight context
   ``E[i] + E[o^2] / (2 E[o])`` (a length-biased sequence halfway through its answer). Either
@@ -77,9 +77,9 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from inferchip.catalog.engines import row_engine
+from inferchip.errors import InternalError
 from inferchip.mapping.layout import Layout
-from inferchip.performance.phases import MappedModel, fit_error
+from inferchip.performance.mapped import MappedModel, fit_error
 from inferchip.performance.serving import BeamStepModel, ServingStepModel
 from inferchip.sim import (
     BurstArrivals,
@@ -91,12 +91,8 @@ from inferchip.sim import (
 from inferchip.sim.metrics import SimResult
 from inferchip.sim.search import ServerSearchResult, latency_percentiles_s, max_rate_under_slo
 from inferchip.sim.steptime import StepTimer
-from inferchip.validation.cases import (
-    Case,
-    LatencyLimits,
-    stated_limits,
-    stated_load_per_s,
-)
+from inferchip.validation.case_notes import stated_limits, stated_load_per_s
+from inferchip.validation.cases import Case, LatencyLimits
 from inferchip.validation.plan import (
     LengthDist,
     OperatingPoint,
@@ -107,8 +103,9 @@ from inferchip.validation.plan import (
 from inferchip.validation.stated_engine import (
     StatedScheduling,
     arrivals_factory,
+    micro_batches,
     replica_factory,
-    stated_batch,
+    scheduler_config,
     stated_scheduling,
 )
 
@@ -164,32 +161,6 @@ class ReplicaSim:
 def sim_length(dist: LengthDist) -> EmpiricalLength:
     """The plan's quantile points as whole-token samples (at least 1)."""
     return EmpiricalLength(samples_tokens=tuple(max(1, round(v)) for v in dist.points))
-
-
-def scheduler_config(case: Case, mm: MappedModel, plan: Plan, kv_capacity_tokens: int, dp: int = 1,
-                     micro_batches: int = 1) -> tuple[SchedulerConfig, str]:
-    """Engine settings of a row's replica on ``dp`` attention-DP ranks and ``micro_batches`` pipeline micro-batches
-    capped one by one, and how they were chosen (module doc)."""
-    seqs, tokens = stated_batch(case.notes, case.case_id)
-    k = dp * micro_batches
-    each = f" per rank, x{dp} ranks" * (dp > 1) + f" per micro-batch, x{micro_batches} micro-batches" * (k > dp)
-    if seqs is not None:
-        n, why = seqs * k, f"max_num_seqs {seqs * k} (batch size {seqs} stated{each})"
-    else:
-        o = plan.outputs
-        ctx = plan.inputs.mean + o.second_moment / (2.0 * max(o.mean, 1.0))
-        n = max(1, int(kv_capacity_tokens // max(ctx, 1.0)))
-        why = f"max_num_seqs {n} (no batch size stated: what the KV cache holds at the mean in-flight context)"
-    if tokens is not None and tokens * k < n:  # a decoding sequence is one of the step's tokens
-        n, why = tokens * k, f"{why}, capped at {tokens * k} by the stated max_num_tokens {tokens}"
-    budget = max((tokens or mm.chunk_tokens) * k, n)  # per rank and micro-batch, as the cap
-    return SchedulerConfig(max_num_seqs=n, max_num_batched_tokens=budget), f"{why}, token budget {budget}"
-
-
-def micro_batches(case: Case, layout: Layout) -> int:
-    """Micro-batches the row's engine (``software``) caps singly: ``layout.pp`` with ``micro_batch_caps``, else 1."""
-    engine = row_engine(case.software, f"line {case.line} ({case.case_id})")
-    return layout.pp if engine is not None and engine.micro_batch_caps else 1
 
 
 def lifetime_s(lim: LatencyLimits | None, plan: Plan, analytic: OperatingPoint) -> float:
@@ -351,7 +322,8 @@ def _max_rate(case: Case, plan: Plan, analytic: OperatingPoint, sim: ReplicaSim,
         sim.searches[key] = _search(sim, cfg, inp, out, lim, fixed_n, r0, life, eng[1],
                                     arrivals_factory(eng[0], reps)[0])
     f = sim.searches[key]
-    assert f.reported is not None, "max_rate_under_slo always names the trial it reports"
+    if f.reported is None:
+        raise InternalError("max_rate_under_slo always names the trial it reports")
     at, n = f.reported.rate_per_s, f.reported.num_requests  # the highest passing rate, or the gentlest tried if none
     if not f.feasible:
         notes = [*notes, (f"no simulated rate down to {at * reps:.4g} requests/s meets the p99 limits "

@@ -47,16 +47,23 @@ import math
 import re
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from inferchip.errors import InvalidSettingError
+from inferchip.catalog.engines import row_engine
+from inferchip.errors import InternalError, InvalidSettingError
+from inferchip.mapping.layout import Layout
+from inferchip.performance.mapped import MappedModel
 from inferchip.performance.operating import QUEUE_WAIT_STEPS, OperatingPoint
-from inferchip.performance.phases import MappedModel
+from inferchip.sim import SchedulerConfig
 from inferchip.sim.arrivals import HarnessBatchedArrivals
 from inferchip.sim.engines.polling import PollingReplica
 from inferchip.sim.engines.scheduling import AdpBalancedReplica
+
+if TYPE_CHECKING:
+    from inferchip.validation.cases import Case
+    from inferchip.validation.plan import Plan
 
 # A setting name, then "=", ":" or a space, then a value as written: a token that starts like a number (sign, digit,
 # ".5", inf, nan), checked and never skipped. Prose that merely names the setting ("batch size of 64", "max_num_seqs
@@ -144,7 +151,8 @@ def replica_factory(s: StatedScheduling, dp_ranks: int) -> tuple[Any, str]:
     ahead = "each step planned while the previous one runs (overlap scheduler, as the notes state)"
     if s.adp_balance and dp_ranks >= 2:
         wait, timeout = s.adp_batching_wait_iters, s.adp_timeout_iters
-        assert wait is not None and timeout is not None, "stated_scheduling sets both counts where it sets one"
+        if wait is None or timeout is None:
+            raise InternalError("stated_scheduling sets both ADP counts where it sets adp_balance")
         return (partial(AdpBalancedReplica, ranks=dp_ranks, timeout_iters=timeout,
                         batching_wait_iters=wait, async_scheduling=s.async_scheduling),
                 f"context requests held to balance {dp_ranks} attention-DP ranks (batching wait "
@@ -272,3 +280,30 @@ def kv_free_mapped(mm: MappedModel, free_fraction: float | None, step_tokens: in
     """``mm`` with the stated KV pool (:func:`kv_pool_share`); ``mm`` itself where none is stated."""
     return mm if free_fraction is None else replace(
         mm, static_memory_fraction=kv_pool_share(mm, free_fraction, step_tokens))
+
+
+# ------------------------------------------------------------------ the replica's scheduler settings
+def scheduler_config(case: Case, mm: MappedModel, plan: Plan, kv_capacity_tokens: int, dp: int = 1,
+                     micro_batches: int = 1) -> tuple[SchedulerConfig, str]:
+    """Engine settings of a row's replica on ``dp`` attention-DP ranks and ``micro_batches`` pipeline micro-batches
+    capped one by one, and how they were chosen (validation/server.py's module doc, "Scheduler")."""
+    seqs, tokens = stated_batch(case.notes, case.case_id)
+    k = dp * micro_batches
+    each = f" per rank, x{dp} ranks" * (dp > 1) + f" per micro-batch, x{micro_batches} micro-batches" * (k > dp)
+    if seqs is not None:
+        n, why = seqs * k, f"max_num_seqs {seqs * k} (batch size {seqs} stated{each})"
+    else:
+        o = plan.outputs
+        ctx = plan.inputs.mean + o.second_moment / (2.0 * max(o.mean, 1.0))
+        n = max(1, int(kv_capacity_tokens // max(ctx, 1.0)))
+        why = f"max_num_seqs {n} (no batch size stated: what the KV cache holds at the mean in-flight context)"
+    if tokens is not None and tokens * k < n:  # a decoding sequence is one of the step's tokens
+        n, why = tokens * k, f"{why}, capped at {tokens * k} by the stated max_num_tokens {tokens}"
+    budget = max((tokens or mm.chunk_tokens) * k, n)  # per rank and micro-batch, as the cap
+    return SchedulerConfig(max_num_seqs=n, max_num_batched_tokens=budget), f"{why}, token budget {budget}"
+
+
+def micro_batches(case: Case, layout: Layout) -> int:
+    """Micro-batches the row's engine (``software``) caps singly: ``layout.pp`` with ``micro_batch_caps``, else 1."""
+    engine = row_engine(case.software, f"line {case.line} ({case.case_id})")
+    return layout.pp if engine is not None and engine.micro_batch_caps else 1

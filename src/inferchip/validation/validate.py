@@ -22,9 +22,9 @@ and max-throughput rows stay analytic. Both models run with ``compare``.
 
 Energy rows (``power_w_wall_total``, ``power_w_board_total``, ``output_tokens_per_j_wall``,
 ``output_tokens_per_j_board``; ``shared/validation/energy_cases.csv``) are predicted by
-:func:`inferchip.validation.energy_rows.predict_energy_row` in the row's setting: power from
+:func:`inferchip.validation.energy.rows.predict_energy_row` in the row's setting: power from
 the energy constants of the assumptions file (the busy power fraction and the host energy per
-request fitted on energy rows, :mod:`inferchip.validation.power_fit`), wall power with
+request fitted on energy rows, :mod:`inferchip.validation.energy.power_fit`), wall power with
 the stated host model, tokens per joule as predicted throughput over predicted power. Their
 statistics are kept apart per scope (:func:`summarize`, ``"kinds"``), never mixed into the
 performance figures.
@@ -41,14 +41,15 @@ from inferchip.errors import InferchipError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.layout_choice import choose_layout
-from inferchip.performance.phases import MappedModel
+from inferchip.performance.mapped import MappedModel
 from inferchip.performance.setting import Setting, resolve_setting
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import ModelSpec
 from inferchip.units import percent_error
 from inferchip.validation.cache_keys import PlanKey, ReplicaKey, SettingKey, SimKey
-from inferchip.validation.cases import Case, measured_stall_s, stated_load_per_s
+from inferchip.validation.case_notes import measured_stall_s, stated_load_per_s
+from inferchip.validation.cases import Case, read_cases
 from inferchip.validation.closed_loop_facts import check_row
 from inferchip.validation.plan import (  # re-exported: the validation's public names
     E2E_P99_OVER_MEAN,
@@ -177,7 +178,7 @@ class Validator:
 
     def predict_energy(self, case: Case) -> CaseResult:
         """An energy row: predicted power or tokens per joule in the row's setting and scope."""
-        from inferchip.validation.energy_rows import predict_energy_row
+        from inferchip.validation.energy.rows import predict_energy_row
 
         row_notes: list[str] = []
         value, reason = predict_energy_row(case.to_row(), self.cal, self.assumptions, self.lengths, row_notes)
@@ -380,8 +381,6 @@ def validate(*paths: str, calibration: Calibration | str | None = None, server_m
     from pathlib import Path
 
     from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
-    from inferchip.validation.cases import read_cases
-
     files = paths or (str(Path(__file__).resolve().parents[1] / "catalog" / "validation_cases.csv"),)
     cases = [c for p in files for c in read_cases(p)]
     if isinstance(calibration, Calibration):  # the data-set lengths: the defaults, as predict_energy_row

@@ -65,17 +65,15 @@ def attention_params(spec: ModelSpec) -> int:
     """Projection weights and biases of one attention block (norms excluded)."""
     h, heads = spec.hidden_size, spec.num_heads
     if spec.attention == "mla":
-        assert spec.kv_lora_rank and spec.qk_nope_head_dim and spec.qk_rope_head_dim and spec.v_head_dim
-        qk = spec.qk_nope_head_dim + spec.qk_rope_head_dim
+        d = spec.mla_dims()
+        qk = d.qk_nope_head_dim + d.qk_rope_head_dim
         q_in = spec.q_lora_rank or h
         q = (h * spec.q_lora_rank if spec.q_lora_rank else 0) + q_in * heads * qk
-        kv = h * (spec.kv_lora_rank + spec.qk_rope_head_dim) + spec.kv_lora_rank * heads * (
-            spec.qk_nope_head_dim + spec.v_head_dim
-        )
-        o = heads * spec.v_head_dim * h
+        kv = h * (d.kv_lora_rank + d.qk_rope_head_dim) + d.kv_lora_rank * heads * (d.qk_nope_head_dim + d.v_head_dim)
+        o = heads * d.v_head_dim * h
         # attention_bias in DeepSeek code adds biases to q_a (or q), kv_a and o.
         q_bias = (spec.q_lora_rank or heads * qk) if spec.qkv_bias else 0
-        kv_bias = (spec.kv_lora_rank + spec.qk_rope_head_dim) if spec.qkv_bias else 0
+        kv_bias = (d.kv_lora_rank + d.qk_rope_head_dim) if spec.qkv_bias else 0
         weights, biases = q + kv + o, q_bias + kv_bias + (h if spec.o_bias else 0)
     else:
         q_width, kv_width = heads * spec.head_dim, spec.num_kv_heads * spec.head_dim

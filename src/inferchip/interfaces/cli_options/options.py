@@ -299,14 +299,16 @@ def engine_host(spec: Any, chip: str, weights: str, model: str, prompt_tokens: f
     return request_host_time(spec, prompt_tokens, chip, weights, "", model)
 
 
-def engine_summary(spec: Any, scheduler: bool, host: Any = None) -> dict[str, Any] | None:
+def engine_summary(spec: Any, scheduler: bool, host: Any = None, moe_kernel: str | None = None
+                   ) -> dict[str, Any] | None:
     """What ``--engine`` changed, for the output (None without it): its id and name, the host time per step
-    that replaced the calibration's, (``scheduler``: serve and curve) the running-batch cap and chunk, and
-    (``host``, :func:`engine_host`) the host time each request's TTFT and E2E include."""
+    that replaced the calibration's, (``scheduler``: serve and curve) the running-batch cap and chunk,
+    (``host``, :func:`engine_host`) the host time each request's TTFT and E2E include, and the expert kernel's
+    note (``moe_kernel``, :func:`moe_kernel_setting`; None where none applies)."""
     if spec is None:
         return None
     out = {"id": spec.id, "name": spec.name, "step_overhead_s": spec.step_overhead_s,
-           "kernel_efficiency": spec.kernel_efficiency.model_dump()}
+           "kernel_efficiency": spec.kernel_efficiency.model_dump(), "moe_kernel": moe_kernel}
     if scheduler:
         out.update(max_num_seqs=spec.max_num_seqs, chunk_tokens=spec.chunk_tokens)
     if host is not None:
@@ -323,6 +325,8 @@ def engine_line(summary: dict[str, Any] | None, default_text: str) -> str:
         text += f", running batch <= {summary['max_num_seqs']:,}, prefill chunk {summary['chunk_tokens']:,} tokens"
     if "request_host" in summary:
         text += "; " + summary["request_host"]["note"]
+    if summary.get("moe_kernel"):
+        text += "; " + summary["moe_kernel"]
     return text
 
 
@@ -346,6 +350,27 @@ def engine_setting(engine: str | None, calibration: Any, chip: str | None = None
         check_engine_runs_on(spec, params.id, params.family)
         cal = family_kernel_calibration(cal, spec, params.family)
     return cal, spec
+
+
+def moe_kernel_option() -> Any:
+    """--moe-kernel: the expert kernel an engine serves a MoE model's experts with (one spelling everywhere)."""
+    return typer.Option(None, "--moe-kernel", help="With --engine: the kernel serving the model's MXFP4 experts "
+                        "(vllm: triton, marlin, flashinfer, flashinfer-cutlass, as the chip allows); default: the "
+                        "engine's own pick on the chip (catalog/engines.yaml moe_kernels).")
+
+
+def moe_kernel_setting(cal: Any, spec: Any, chip: str, weights: str, model: str, choice: str | None
+                       ) -> tuple[Any, str | None]:
+    """``cal`` with the expert kernel ``--engine`` serves ``model``'s ``weights`` experts with on ``chip``
+    (``--moe-kernel``, else the engine's default there; :func:`~inferchip.performance.moe_kernel.
+    moe_kernel_calibration`) and the note naming it (None where no kernel entry applies)."""
+    if spec is None and choice is None:
+        return cal, None
+    from inferchip.catalog.chips import get_chip_params
+    from inferchip.catalog.models import load_model
+    from inferchip.performance.moe_kernel import moe_kernel_calibration
+
+    return moe_kernel_calibration(cal, spec, get_chip_params(chip), weights, load_model(model), choice)
 
 
 def option_engine(engine: str) -> Any:

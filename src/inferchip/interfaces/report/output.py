@@ -78,11 +78,16 @@ def clean_stale_staging(out: Path) -> list[Path]:
 
 def check_out_folder(given: Path) -> Path:
     """``--out`` as an absolute folder path, refused before any work where it or a folder above it is a file (the
-    folder could never be made there)."""
+    folder could never be made there), or where the folder, or the nearest folder above it that exists, cannot be
+    written in (a read-only or immutable folder: the run's files could never be written)."""
     out = _out_path(given)
     for p in (out, *out.parents):
         if p.exists() and not p.is_dir():
             raise InvalidSettingError(f"--out {given}: {p} is a file, not a folder; allowed: a folder, new or existing")
+    nearest = next(p for p in (out, *out.parents) if p.exists())
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise InvalidSettingError(f"--out {given}: folder {nearest} is not writable; allowed: a folder that can be "
+                                  "written in, new or existing")
     return out
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from scipy.optimize import least_squares  # type: ignore[import-untyped]  # scipy has no stubs here
 
 from inferchip.cost.roofline import FloatArray
+from inferchip.errors import InternalError
 from inferchip.pools import stopping_pool
 from inferchip.spec.vision import VisionCalibration
 from inferchip.validation.vision.rows import WINDOWED, Params, RowModel, predict_row
@@ -214,7 +215,8 @@ _FOLD_JOB: tuple[Sequence[RowModel], Params] | None = None
 
 def _fit_fold(acc: str) -> Params:
     """One fold in a forked worker: :func:`fit` without ``acc``'s calibration rows (of :data:`_FOLD_JOB`)."""
-    assert _FOLD_JOB is not None
+    if _FOLD_JOB is None:
+        raise InternalError("_fit_fold runs only in leave_one_accelerator_out's forked workers")
     calibration, base = _FOLD_JOB
     return fit([r for r in calibration if r.case.accelerator != acc], base).params
 

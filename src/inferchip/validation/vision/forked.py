@@ -11,6 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from inferchip.errors import InternalError
 from inferchip.pools import stopping_pool
 
 _JOB: Callable[[int], Any] | None = None
@@ -31,5 +32,6 @@ def fork_map(job: Callable[[int], Any], count: int, workers: int) -> list[Any]:
 
 
 def _run(k: int) -> Any:
-    assert _JOB is not None
+    if _JOB is None:
+        raise InternalError("_run runs only in fork_map's forked workers, which inherit _JOB")
     return _JOB(k)

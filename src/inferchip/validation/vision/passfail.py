@@ -45,7 +45,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from inferchip.validation.energy_rows import says_maxq
+from inferchip.validation.energy.row_setting import says_maxq
 from inferchip.validation.vision.cases import VisionCase
 
 _SCENARIO_DIR = re.compile(r"/(server|offline)/", re.IGNORECASE)
@@ -79,8 +79,8 @@ def result_directory(source: str) -> str | None:
 
 
 def is_power_capped(c: VisionCase) -> bool:
-    """The row is a MaxQ (power-capped) system's: its id or notes say MaxQ (:func:`energy_rows.says_maxq`), or its
-    result path names a MaxQ system (``.../H200-SXM-141GBx8_TRT_MaxQ/...``)."""
+    """The row is a MaxQ (power-capped) system's: its id or notes say MaxQ (:func:`energy.row_setting.says_maxq`),
+    or its result path names a MaxQ system (``.../H200-SXM-141GBx8_TRT_MaxQ/...``)."""
     return says_maxq({"case_id": c.case_id, "notes": c.notes}) or "_maxq/" in c.source.lower()
 
 

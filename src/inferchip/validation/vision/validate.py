@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from inferchip.cost.vision.host import query_host_s
-from inferchip.errors import InferchipError
+from inferchip.errors import InferchipError, InvalidSettingError
 from inferchip.performance import vision_scenarios as vs
 from inferchip.sim.vision.queue import service_table
 from inferchip.spec.vision import VisionCalibration
@@ -124,8 +124,16 @@ def tuned_cap(row: RowModel, p: Params, bound_s: float) -> tuple[int, float]:
         r = vs.server(service, latency_bound_s=bound_s, max_batch=cap, devices=servers, queries=SIM_QUERIES)
         if best is None or r.samples_per_s > best[1]:
             best = (cap, r.samples_per_s)
-    assert best is not None
+    if best is None:
+        raise InvalidSettingError(f"vision case {row.case.case_id}: no batch <= {SIM_MAX_BATCH} in {row.batches}")
     return best
+
+
+def _bound_ms(row: RowModel) -> float:
+    """The row's Server p99 bound (ms); InvalidSettingError naming the case where its notes state none."""
+    if (bound := row.case.latency_bound_ms)[0] is None:
+        raise InvalidSettingError(f"vision case {row.case.case_id} (line {row.case.line}): no p99 bound: {bound[1]}")
+    return float(bound[0])
 
 
 def _server_at_rate(row: RowModel, p: Params, rate_per_s: float, bound_s: float) -> tuple[float, bool]:
@@ -146,10 +154,8 @@ def _server_at_rate(row: RowModel, p: Params, rate_per_s: float, bound_s: float)
 def server_capacity_per_s(row: RowModel, p: Params) -> float:
     """The highest total rate (samples/s) whose simulated p99 meets the row's bound: the long run
     (:data:`SERVER_QUERIES`) at the tuned cap (:func:`tuned_cap`), its search started at the short run's answer."""
-    bound = row.case.latency_bound_ms[0]
-    assert bound is not None
     service, servers = loaded_servers(row, p)
-    bound_s = float(bound) / 1e3 - row.after_entry_s(p)
+    bound_s = _bound_ms(row) / 1e3 - row.after_entry_s(p)
     if bound_s <= 0:
         return 0.0
     cap, short = tuned_cap(row, p, bound_s)
@@ -173,9 +179,7 @@ def p99_at_load_ms(row: RowModel, p: Params) -> tuple[float, bool] | None:
 def p99_at_fraction_ms(row: RowModel, p: Params, rate_per_s: float) -> tuple[float, bool]:
     """A Server row's simulated p99 latency (ms) at a stated load (samples/s of the system) and whether it meets
     the row's bound; the same pooled queue and batching as :func:`p99_at_load_ms`."""
-    bound = row.case.latency_bound_ms[0]
-    assert bound is not None
-    return _server_at_rate(row, p, rate_per_s * row.frames(p), bound / 1e3)
+    return _server_at_rate(row, p, rate_per_s * row.frames(p), _bound_ms(row) / 1e3)
 
 
 def simulated(row: RowModel, p: Params) -> float | None:

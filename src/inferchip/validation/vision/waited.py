@@ -9,7 +9,7 @@ queued or its deque timeout (``ServerSettings::Timeout``, 10,000 us by default) 
 an engine configured for a larger batch waits out the timeout (HPE ML30 RTX 4000 Ada, v5.1: RetinaNet SingleStream
 50.5 ms a query against 29.6 ms for the same system's 8-sample MultiStream query; its ResNet-50 latency runs sit
 at 10.2 ms a query). Like the closed-loop rows' ``measured run stalled`` note
-(:func:`inferchip.validation.cases.measured_stall_s`), the flag is evidence in the output: the row stays in every
+(:func:`inferchip.validation.case_notes.measured_stall_s`), the flag is evidence in the output: the row stays in every
 figure.
 
 The same system's MultiStream latency is read from a MultiStream row of the case file whose MLPerf result path is

@@ -8,8 +8,14 @@ id, a network YAML or an ``.onnx`` file.
 from __future__ import annotations
 
 import inspect
+import math
+import types
+import typing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.spec.vision import VisionNetworkSpec
@@ -27,17 +33,75 @@ BLOCKS: dict[str, blocks.Block] = {
 }
 
 
-def _call(fn: blocks.Block, tr: Tracer, x: Tensor, args: dict[str, Any], where: str) -> Tensor:
+# Whole-number step arguments that may be 0 (every other one counts something there must be one of, or is a
+# stride, kernel or factor that 0 would make meaningless): no padding, no head tower, no classifier head, no
+# decode step, the first pyramid level.
+_ZERO_ALLOWED = {"pad", "convs", "output_tokens", "first_level"}
+_ZERO_ALLOWED_IN = {("vit", "classes")}
+
+
+def _kinds(ann: Any) -> set[Any]:
+    """The member types of an annotation: ``int | list[int]`` -> {int, ("list", int)}."""
+    if typing.get_origin(ann) in (typing.Union, types.UnionType):
+        return set().union(*(_kinds(a) for a in typing.get_args(ann)))
+    if typing.get_origin(ann) in (list, tuple):
+        return {("list", a) for a in typing.get_args(ann) if a is not Ellipsis}
+    return {ann}
+
+
+def _value_error(op: str, name: str, value: Any, kinds: set[Any]) -> str | None:
+    """Why ``value`` cannot be the step argument ``name`` of type ``kinds`` (None when it can)."""
+    least = 0 if name in _ZERO_ALLOWED or (op, name) in _ZERO_ALLOWED_IN else 1
+    whole = f"a whole number from {least}"
+    if value is None and type(None) in kinds:
+        return None
+    if int in kinds and isinstance(value, int) and not isinstance(value, bool):
+        return None if value >= least else whole
+    if ("list", int) in kinds and isinstance(value, list):
+        ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= least for v in value)
+        return None if ok else f"a list of whole numbers from {least}"
+    if ("list", str) in kinds and isinstance(value, list):
+        return None if all(isinstance(v, str) for v in value) else "a list of tensor names"
+    if float in kinds and isinstance(value, int | float) and not isinstance(value, bool):
+        return None if math.isfinite(value) and value > 0 else "a finite number above 0"
+    if bool in kinds and isinstance(value, bool):
+        return None
+    if str in kinds and isinstance(value, str):
+        return None
+    names = {int: whole, ("list", int): f"a list of whole numbers from {least}", bool: "true or false",
+             ("list", str): "a list of tensor names", float: "a finite number above 0", str: "a name",
+             type(None): "null"}
+    return " or ".join(names[k] for k in names if k in kinds)
+
+
+def _check_values(fn: Any, op: str, args: dict[str, Any], where: str) -> None:
+    """Each argument of a step has its builder's type and a sensible floor, before any layer is traced: a string
+    "false" is not a bool, 2.5 or NaN channels are not a width, and a stride of 0 is not a stride."""
+    hints = typing.get_type_hints(fn)
+    for name, value in args.items():
+        if name in hints:
+            allowed = _value_error(op, name, value, _kinds(hints[name]))
+            if allowed is not None:
+                shown = "with" if name == "with_" else name
+                raise SpecError(f"{where}: {shown} = {value!r}; allowed: {allowed}")
+
+
+def _call(fn: blocks.Block, tr: Tracer, x: Tensor, args: dict[str, Any], where: str, op: str) -> Tensor:
     if "with" in args:
         args["with_"] = args.pop("with")
-    sig = inspect.signature(tr.conv if fn is blocks.conv else fn)
+    target = tr.conv if fn is blocks.conv else fn
+    sig = inspect.signature(target)
     try:
         sig.bind(x, **args) if fn is blocks.conv else sig.bind(tr, x, **args)
     except TypeError as exc:
         allowed = [p for p in sig.parameters if p not in ("tr", "x")]
         raise SpecError(f"{where}: {exc}; allowed arguments: {', '.join(allowed)}") from None
+    _check_values(target, op, args, where)
     try:
         return fn(tr, x, **args)
+    except ValidationError as exc:  # a layer record the arguments make impossible (e.g. fewer channels than groups)
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise SpecError(f"{where}: {reasons}") from None
     except (TypeError, ValueError, ZeroDivisionError) as exc:
         raise SpecError(f"{where}: {exc}") from None
 
@@ -62,17 +126,37 @@ def build_network(spec: VisionNetworkSpec, where: str | None = None) -> VisionNe
         save_as = args.pop("as", None)
         scope = args.pop("scope", None)
         before = len(tr.layers)
-        y = _call(fn, tr, source, args, here)
+        y = _call(fn, tr, source, args, here, op)
         if scope:
             for j in range(before, len(tr.layers)):
                 tr.layers[j] = tr.layers[j].model_copy(update={"name": f"{scope}/{tr.layers[j].name}"})
         tr.tensors["_"] = y
         if save_as:
             tr.tensors[str(save_as)] = y
-    return VisionNetwork(id=spec.id, name=spec.name, family=spec.family, precision=spec.precision,
-                         layers=tuple(tr.layers), frames_per_sample=spec.frames_per_sample,
-                         sources=tuple(s.citation for s in spec.sources),
-                         notes=(spec.notes,) if spec.notes else (), spec=spec)
+    net = VisionNetwork(id=spec.id, name=spec.name, family=spec.family, precision=spec.precision,
+                        layers=tuple(tr.layers), frames_per_sample=spec.frames_per_sample,
+                        sources=tuple(s.citation for s in spec.sources),
+                        notes=(spec.notes,) if spec.notes else (), spec=spec)
+    off = published_mismatches(net, spec, src)
+    return replace(net, notes=(*net.notes, *off)) if off else net
+
+
+def published_mismatches(net: VisionNetwork, spec: VisionNetworkSpec, where: str) -> list[str]:
+    """A note per ``published`` figure the built graph misses by more than its stated tolerance: the costs are the
+    graph's, so a user whose graph and stated figure disagree is told which to check (the bundled networks are held
+    to their tolerances by tests/test_vision_networks.py, so they carry none)."""
+    notes = []
+    for what, fig in spec.published.items():
+        if what == "params":
+            got = net.params_in(fig.scope) if fig.scope else net.params
+        else:
+            got = net.macs_in(fig.scope) if fig.scope else net.macs_per_frame
+        if abs(got / fig.value - 1.0) > fig.tolerance:
+            scope = f" in scope '{fig.scope}'" if fig.scope else ""
+            notes.append(f"{where}: the graph counts {got:,.4g} {what}{scope}, {got / fig.value:.3g} x the published "
+                         f"{fig.value:,.4g} (published.{what}, tolerance {fig.tolerance:.0%}); the costs are the "
+                         "graph's: check the graph or the figure")
+    return notes
 
 
 def load_network(name_or_path: str | Path, **dynamic_axes: int) -> VisionNetwork:
@@ -88,13 +172,18 @@ def load_network(name_or_path: str | Path, **dynamic_axes: int) -> VisionNetwork
     return _build_cached(given)
 
 
-_CACHE: dict[str, VisionNetwork] = {}
+_CACHE: dict[tuple[str, int, int], VisionNetwork] = {}
 
 
 def _build_cached(given: str) -> VisionNetwork:
+    """Built once per id, or per (path, modification time, size) of a network YAML: an edited file is rebuilt."""
     from inferchip.catalog.vision_networks import load_network_spec
 
-    if given not in _CACHE:
+    path = Path(given).expanduser()
+    own_file = given.endswith((".yaml", ".yml")) and path.is_file()
+    stat = path.stat() if own_file else None
+    key = (given, stat.st_mtime_ns, stat.st_size) if stat else (given, 0, 0)
+    if key not in _CACHE:
         try:
             spec = load_network_spec(given)
         except UnknownIdError as err:  # `inferchip models` lists both families: an LLM id gets the command for it
@@ -104,5 +193,5 @@ def _build_cached(given: str) -> VisionNetwork:
                 err.args = (f"'{given}' is an LLM, not a vision network; predict it with `inferchip predict --model "
                             f"{given}` (or `inferchip serve`)",)
             raise
-        _CACHE[given] = build_network(spec)
-    return _CACHE[given]
+        _CACHE[key] = build_network(spec, where=given if own_file else None)
+    return _CACHE[key]

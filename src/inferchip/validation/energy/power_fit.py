@@ -57,7 +57,7 @@ BOUNDS = {BUSY: (0.0, 0.9), GEMM: (0.6, 1.0), ONCHIP: (0.0, 20.0), HOST: (0.0, 2
 PRIORS = {BUSY: (0.5, 3.0), GEMM: (0.9, 3.0)}
 UNITS = {BUSY: "fraction of (power limit - idle)", GEMM: "fraction of the datasheet dense peak",
          ONCHIP: "pJ/bit", HOST: "J per completed request"}
-FIT_SOURCE = "fitted by inferchip.validation.power_fit on the energy case rows"
+FIT_SOURCE = "fitted by inferchip.validation.energy.power_fit on the energy case rows"
 
 
 def with_power(a: Assumptions, values: dict[str, float]) -> Assumptions:
@@ -116,7 +116,7 @@ def residuals(rows: Sequence[dict[str, str]], cal: Calibration, a: Assumptions, 
               throughput: bool = False) -> np.ndarray:
     """log(predicted / measured) of each row's metric (``throughput``: of the run's output tokens/s
     that its notes state); NaN where a row is not predicted or states no throughput."""
-    from inferchip.validation.energy_rows import predict_energy_run
+    from inferchip.validation.energy.rows import predict_energy_run
 
     out = np.full(len(rows), math.nan)
     for k, row in enumerate(rows):

@@ -14,7 +14,7 @@ How (:func:`predict_energy_run`, :func:`predict_energy_row`):
 * Wall power: board total plus the host model :func:`inferchip.cost.energy.wall_power_w`
   (host idle, per-accelerator share, per completed request, fans, PSU; ``catalog/assumptions.yaml``).
 * Tokens per joule: OUR predicted throughput over OUR predicted power; the throughput in a row's
-  notes is read only by the fit of the data-set means (``validation.power_fit``), never here.
+  notes is read only by the fit of the data-set means (``validation.energy.power_fit``), never here.
 * MaxQ: a row whose notes state ``power_limit N W per GPU`` is predicted with the TDP replaced
   by N; a row that says MaxQ but states no cap is refused with a reason.
 
@@ -35,18 +35,24 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
-from inferchip.errors import DoesNotFitError, InferchipError
+from inferchip.errors import DoesNotFitError, InferchipError, InternalError
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.units import percent_error
-from inferchip.workload.datasets import DATASETS, MLPERF_DATASETS, Dataset, dataset_for_model
+from inferchip.validation.energy.row_setting import (
+    FormatNames,
+    RowSetting,
+    cell,
+    power_cap_w,
+    row_activations,
+    row_setting,
+    says_maxq,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,165 +75,7 @@ METRIC_UNIT = {
     "output_tokens_per_j_board": "tokens/J",
 }
 
-BUNDLED_CSV = Path(__file__).resolve().parent.parent / "catalog" / "energy_cases.csv"
-
-
-_NUM = r"(\d+(?:\.\d+)?)"
-_POWER_CAP = re.compile(r"power_limit\s+" + _NUM + r"\s*W\s+per\s+(?:GPU|accelerator|chip)", re.IGNORECASE)
-_LIMIT_MS = re.compile(r"\b(TTFT|TPOT)\s+p99\s*<=\s*" + _NUM + r"\s*ms", re.IGNORECASE)
-_LIMIT_E2E = re.compile(r"latency limit\s+" + _NUM + r"\s*s\s+end-to-end|end-to-end latency\s+p99\s*<=\s*" + _NUM
-                        + r"\s*s\b", re.IGNORECASE)
-
-
-def power_cap_w(row: dict[str, str]) -> float | None:
-    """Per-accelerator power cap stated in a row's notes (``power_limit 450 W per GPU``), W; None if none."""
-    m = _POWER_CAP.search(row.get("notes", "") or "")
-    return float(m.group(1)) if m else None
-
-
-def says_maxq(row: dict[str, str]) -> bool:
-    """True when the row's id or notes name a MaxQ (power-capped) system."""
-    return "maxq" in (row.get("case_id", "") or "").lower() or bool(
-        re.search(r"\bMaxQ\b", row.get("notes", "") or "", re.IGNORECASE))
-
-
-def row_dataset(row: dict[str, str]) -> Dataset | None:
-    """The data set a row replays (:func:`inferchip.validation.cases.case_dataset` for a dict row):
-    its ``dataset`` column, else, for an MLPerf row (``source_kind`` names MLPerf) without an input
-    length, its model's MLPerf data set; None otherwise (never guessed from the model id alone).
-    An unknown ``dataset`` raises ValueError naming the row and the column."""
-    name = _cell(row, "dataset")
-    if name:
-        if name not in DATASETS:
-            raise ValueError(f"row {_cell(row, 'case_id')!r}, column 'dataset': value {name!r} is not a known data "
-                             f"set; allowed: {', '.join(DATASETS)}")
-        return DATASETS[name]
-    if not _cell(row, "input_tokens") and "mlperf" in _cell(row, "source_kind").lower():
-        return dataset_for_model(_cell(row, "model"))
-    return None
-
-
-def latency_limits(row: dict[str, str]) -> tuple[float | None, float | None, float | None]:
-    """(TTFT, TPOT, end-to-end) p99 limits in s of a Server row: from its notes, else its MLPerf data set's."""
-    notes = row.get("notes", "") or ""
-    found = {m.group(1).upper(): float(m.group(2)) / 1e3 for m in _LIMIT_MS.finditer(notes)}
-    e2e_m = _LIMIT_E2E.search(notes)
-    e2e = float(e2e_m.group(1) or e2e_m.group(2)) if e2e_m else None
-    if found or e2e is not None:
-        return found.get("TTFT"), found.get("TPOT"), e2e
-    ds = row_dataset(row)
-    ms = None if ds is None else MLPERF_DATASETS.get(ds.name)  # its Server limits (README, cited there)
-    if ms is None:
-        return None, None, None
-    return ms.server.ttft_s, ms.server.tpot_s, ms.server.e2e_s
-
-
-def _cell(row: dict[str, str], key: str) -> str:
-    return (row.get(key) or "").strip()
-
-
-def _opt_int(row: dict[str, str], key: str) -> int | None:
-    v = _cell(row, key)
-    if not v:
-        return None
-    f = float(v)
-    if not math.isfinite(f) or f != int(f) or f < 1:
-        raise ValueError(f"{key} {v!r} is not a whole number >= 1")
-    return int(f)
-
-
-def _opt_float(row: dict[str, str], key: str) -> float | None:
-    v = _cell(row, key)
-    if not v:
-        return None
-    f = float(v)
-    if not math.isfinite(f) or f <= 0:
-        raise ValueError(f"{key} {v!r} is not a positive number")
-    return f
-
-
-def _activations(act: str | None) -> str | None:
-    """A row's activations: NVFP4/MXFP4 as given (W4A4, ``performance.setting.resolve_formats``); int4 as fp8."""
-    return "fp8" if act == "int4" else act
-
-
-class _FormatNames(TypedDict):
-    """A row's number formats as ``resolve_setting`` and ``serving_model`` take them."""
-
-    weights: str
-    activations: str | None
-    kv: str | None
-
-
-@dataclass(frozen=True)
-class _RowSetting:
-    """A row's system (``count`` chips; ``tp``/``pp``/``ep``, None: searched), mean lengths and question."""
-
-    count: int
-    tp: int | None
-    pp: int | None
-    ep: int | None
-    input_tokens: float
-    output_tokens: float
-    question: Question
-
-
-def _setting(row: dict[str, str], lengths: DatasetLengths) -> _RowSetting:
-    """The row's system and question (:class:`_RowSetting`; raises ValueError with the reason).
-
-    Rows that replay a data set (an MLPerf row, or a row with a ``dataset`` column) draw their
-    lengths from it: lognormal inputs around the data set's mean input (``lengths``, one value
-    per data set) and outputs around the row's mean output, as ``validate`` does."""
-    from inferchip.performance.operating import LengthDist, Question
-    from inferchip.validation.moe_kernels import stated_output_cv
-
-    count = _opt_int(row, "num_accelerators")
-    if count is None:
-        raise ValueError("num_accelerators is blank")
-    tp, pp, ep = _opt_int(row, "tp"), _opt_int(row, "pp"), _opt_int(row, "ep")
-    scenario = _cell(row, "scenario")
-    concurrency = _opt_int(row, "concurrency")
-    inp, out = _opt_float(row, "input_tokens"), _opt_float(row, "output_tokens")
-    ds = row_dataset(row)
-    ms = None if ds is None else MLPERF_DATASETS.get(ds.name)
-    if inp is None:
-        if ds is None:
-            raise ValueError("input_tokens is blank and the row names no data set (column 'dataset'; MLPerf rows "
-                             "use their model's MLPerf data set)")
-        if ds.name not in lengths.mean_input_tokens:
-            raise ValueError(f"the calibration has no mean input length for data set {ds.name}")
-        inp = lengths.mean_input_tokens[ds.name]
-    if out is None:
-        if ms is None or ms.default_output_tokens is None:
-            raise ValueError("output_tokens is blank and the data set states no mean output length")
-        out = ms.default_output_tokens
-    if ds is not None and not _cell(row, "input_tokens"):
-        inputs, cv = LengthDist.lognormal(inp, ds.max_input_tokens), stated_output_cv(row)  # the run's spread
-        outputs = LengthDist.lognormal(out, ds.max_output_tokens) if cv is None else LengthDist.lognormal_cv(
-            out, ds.max_output_tokens, cv)
-    else:
-        inputs, outputs = LengthDist.fixed(max(1, round(inp))), LengthDist.fixed(max(1, round(out)))
-    ask = partial(Question, inputs=inputs, outputs=outputs, whole_sequences_per_chip=True)
-    if scenario == "single_stream":
-        q = ask("static", batch=1.0)
-    elif scenario == "offline" or (scenario == "fixed_length" and concurrency is None):
-        q = ask("max_throughput")
-    elif concurrency is not None and scenario == "fixed_length":
-        q = ask("static", concurrency=float(concurrency))
-    elif concurrency is not None and scenario == "server":
-        # a closed loop (or all requests sent at once with the running batch capped at the
-        # concurrency, ML.ENERGY's max_num_seqs): continuous batching held at that many sequences
-        q = ask("closed_loop", concurrency=float(concurrency))
-    elif scenario == "server":
-        ttft, tpot, e2e = latency_limits(row)
-        if ttft is None and tpot is None and e2e is None:
-            raise ValueError("server row without a concurrency or a stated latency limit")
-        if e2e is not None and tpot is None:
-            tpot = e2e / outputs.mean  # the whole answer within e2e: a bound on the mean TPOT
-        q = ask("max_throughput", max_ttft_s=ttft, max_tpot_s=tpot)
-    else:
-        raise ValueError(f"scenario {scenario!r} is not one of offline, server, fixed_length, single_stream")
-    return _RowSetting(count, tp, pp, ep, inputs.mean, outputs.mean, q)
+BUNDLED_CSV = Path(__file__).resolve().parents[2] / "catalog" / "energy_cases.csv"
 
 
 def predict_energy_row(row: dict[str, str], calibration: Calibration | str | None = None,
@@ -244,7 +92,7 @@ def predict_energy_row(row: dict[str, str], calibration: Calibration | str | Non
     module docstring for the scenario mapping, the MaxQ cap and the wall (host) model.
     ``notes``: a list the prediction's notes (format fallbacks, a capped running batch) are appended to.
     """
-    metric = _cell(row, "metric")
+    metric = cell(row, "metric")
     if metric not in METRIC_SCOPE:
         return None, f"metric {metric!r} is not an energy metric; allowed: {', '.join(METRIC_SCOPE)}"
     run, reason = predict_energy_run(row, calibration, assumptions, lengths, notes)
@@ -288,20 +136,20 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
         if lengths is None:
             lengths = DatasetLengths() if isinstance(calibration, Calibration) else load_dataset_lengths(calibration)
         a = assumptions if isinstance(assumptions, Assumptions) else load_assumptions(assumptions)
-        spec = load_chip(_cell(row, "accelerator"))
+        spec = load_chip(cell(row, "accelerator"))
         cp = chip_params(spec, family_defaults(spec.family))
         cap = power_cap_w(row)
         if cap is None and says_maxq(row):
             return None, "MaxQ row whose notes state no per-GPU power_limit: the cap cannot be modelled"
         if cap is not None:
             cp = replace(cp, tdp_w=cap)
-        kw = _setting(row, lengths)
+        kw = row_setting(row, lengths)
         q = kw.question
         cal = run_calibration(cal, row, q.mode == "closed_loop", spec.family)  # its engine, kernels and chip family
         # attention as the checkpoint's per-layer map has it: resolve_setting reads it (validate's rule)
-        formats: _FormatNames = {"weights": _cell(row, "weight_dtype") or "bf16",
-                   "activations": _activations(_cell(row, "act_dtype") or None), "kv": _cell(row, "kv_dtype") or None}
-        setting = resolve_setting(cp, _cell(row, "model"), count=kw.count, tp=kw.tp, pp=kw.pp, ep=kw.ep,
+        formats: FormatNames = {"weights": cell(row, "weight_dtype") or "bf16",
+                   "activations": row_activations(cell(row, "act_dtype") or None), "kv": cell(row, "kv_dtype") or None}
+        setting = resolve_setting(cp, cell(row, "model"), count=kw.count, tp=kw.tp, pp=kw.pp, ep=kw.ep,
                                   calibration=cal, assumptions=a, chip_spec=spec, **formats)
         notes.extend(setting.format_notes)  # a format fallback travels with the result
         try:
@@ -318,9 +166,9 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
                              "the rest wait in the engine's queue")
                 p = predict_setting(setting, replace(q, batch=float(held)))
                 per_chip, used, tput = p.extra.get("power_w_per_chip"), p.num_chips, p.output_tokens_per_s
-            elif q.mode == "static" and _cell(row, "scenario") == "fixed_length":
+            elif q.mode == "static" and cell(row, "scenario") == "fixed_length":
                 # The engine admits what fits and preempts the rest (vLLM recompute): simulate it.
-                per_chip, used, tput = _simulated_batch(cp, spec, _cell(row, "model"), formats, cal, a, kw)
+                per_chip, used, tput = _simulated_batch(cp, spec, cell(row, "model"), formats, cal, a, kw)
                 notes.append("static batch larger than the KV cache: simulated with admission and preemption")
             else:
                 raise
@@ -342,8 +190,8 @@ def _running_batch_that_fits(setting: Setting, q: Question) -> float:
     return max((math.floor(max_concurrency(setting.mapped(lay), q)) for lay in setting.layouts), default=0)
 
 
-def _simulated_batch(cp: ChipParams, spec: ChipSpec, model: str, formats: _FormatNames, cal: Calibration,
-                     a: Assumptions, kw: _RowSetting) -> tuple[float | None, int, float]:
+def _simulated_batch(cp: ChipParams, spec: ChipSpec, model: str, formats: FormatNames, cal: Calibration,
+                     a: Assumptions, kw: RowSetting) -> tuple[float | None, int, float]:
     """(power W per chip, chips used, output tokens/s) of a static batch larger than memory holds.
 
     A fixed-length batch whose KV cache outgrows memory still runs on vLLM-style engines: the
@@ -359,7 +207,8 @@ def _simulated_batch(cp: ChipParams, spec: ChipSpec, model: str, formats: _Forma
     if q.batch is not None:
         n = round(q.batch) * replicas  # the system's requests
     else:
-        assert q.concurrency is not None, "a static batch states a batch per replica or the system's concurrency"
+        if q.concurrency is None:
+            raise InternalError("_setting gives a fixed_length static batch the row's concurrency")
         n = round(q.concurrency)
     res = simulate(step, BurstArrivals(input_tokens=round(kw.input_tokens), output_tokens=round(kw.output_tokens)),
                    num_requests=n, replicas=replicas)
@@ -386,7 +235,7 @@ def energy_validation_summary(csv_path: str | Path | None = None, calibration: C
         lengths = DatasetLengths() if isinstance(calibration, Calibration) else load_dataset_lengths(calibration)
     out = []
     for row in rows:
-        metric = _cell(row, "metric")
+        metric = cell(row, "metric")
         if metric not in METRIC_SCOPE:
             continue
         measured = float(row["value"])

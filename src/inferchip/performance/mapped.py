@@ -1,0 +1,241 @@
+"""A model mapped onto a system for one layout: its sharded shapes, the memory one chip holds (weights, KV cache,
+a chunk's activations), its step times, and the error that says by how much a model does not fit and what would
+make it fit. The phases of serving it (static and continuous batches) are :mod:`inferchip.performance.phases`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from inferchip.cost.roofline import ArrayLike as Numbers
+from inferchip.cost.step import StepCost, StepPlan, cached_step_plan
+from inferchip.errors import DoesNotFitError
+from inferchip.mapping.layout import Layout, divisors, tp_domain, tp_splits_heads
+from inferchip.mapping.memory_fit import (
+    FloatArray,
+    Formats,
+    activation_bytes_per_chip,
+    kv_bytes_per_sequence,
+    weight_bytes_per_chip,
+)
+from inferchip.mapping.sharding import ShardedModel, pad_experts, shard
+from inferchip.spec.calibration import Calibration
+from inferchip.spec.chip import ChipParams
+from inferchip.spec.model import ModelSpec
+from inferchip.units import GIGA
+
+DEFAULT_CHUNK_TOKENS = 8192  # prefill token budget per step (vLLM max_num_batched_tokens / TRT-LLM max_num_tokens)
+
+
+@dataclass
+class MappedModel:
+    model: ModelSpec
+    chip: ChipParams
+    layout: Layout
+    formats: Formats
+    cal: Calibration
+    sm: ShardedModel
+    weights_bytes: float
+    chunk_tokens: int = DEFAULT_CHUNK_TOKENS
+    static_memory_fraction: float | None = None  # an engine's static fraction (SGLang), else None
+
+    @property
+    def budget_bytes(self) -> float:
+        """Device memory the engine may use on one chip: the calibration's share of the usable memory,
+        or, under a static fraction (SGLang ``--mem-fraction-static``), that share of it for the
+        weights and the KV pool alone (activations and CUDA graphs live in the rest)."""
+        if self.static_memory_fraction is not None:
+            return self.chip.usable_memory_bytes * self.static_memory_fraction
+        return self.chip.usable_memory_bytes * self.cal.memory_utilization_fraction
+
+    def _kv_activation_bytes(self, act: FloatArray) -> FloatArray:
+        """The activations the KV pool gives room to: none under a static fraction (outside its budget)."""
+        return act * 0.0 if self.static_memory_fraction is not None else act
+
+    @property
+    def replica_chunk_tokens(self) -> int:
+        """Prefill tokens one step of the replica can carry: the per-chip budget on each chip
+        that runs its own sequences (``tp`` of them under attention DP, else one group)."""
+        return self.chunk_tokens * self.sm.dp_attention
+
+    @property
+    def reserve_bytes(self) -> float:
+        return self.chip.memory_capacity_bytes - self.budget_bytes
+
+    def kv_bytes_per_seq(self, context_tokens: FloatArray | float) -> FloatArray | np.float64:
+        if type(context_tokens) is float:  # one context: memory_fit.kv_bytes_per_sequence in floats
+            return np.float64(self._kv_bytes_one(context_tokens))
+        return kv_bytes_per_sequence(self.sm, self.formats, context_tokens)
+
+    def _kv_bytes_one(self, ctx: float) -> float:
+        held = getattr(self, "_kv_terms", None)
+        if held is None or held[0] is not self.sm or held[1] is not self.formats:
+            terms = tuple((layer.count * layer.kv_elements_per_token, layer.window) for layer in self.sm.layers)
+            held = self._kv_terms = (self.sm, self.formats, terms)
+        kv_bytes = self.formats.kv_bytes
+        out = 0.0
+        for c, window in held[2]:
+            out = out + c * (ctx if window is None else min(ctx, window)) * kv_bytes
+        dp = self.sm.dp_attention
+        return out / dp if dp > 1 else out
+
+    def activation_bytes(self, step_tokens: FloatArray | float) -> FloatArray:
+        return activation_bytes_per_chip(self.model, self.sm, self.formats, step_tokens)
+
+    def kv_capacity_tokens(self) -> int:
+        """Tokens of KV cache one replica holds (full-attention equivalent per token)."""
+        act = float(self._kv_activation_bytes(self.activation_bytes(self.chunk_tokens)))
+        free = self.budget_bytes - self.weights_bytes - act
+        per_token = float(self.kv_bytes_per_seq(1.0))
+        return max(0, int(free // per_token)) if per_token > 0 else 0
+
+    def free_bytes(self) -> FloatArray:
+        """Memory one chip has for KV cache: the budget less weights and a full chunk's activations
+        (kept for the chunk size it was computed at)."""
+        held = self._chunk_memory()
+        return held[3]
+
+    def chunk_activation_bytes(self) -> FloatArray:
+        """:meth:`activation_bytes` of a full chunk (kept for the chunk size it was computed at)."""
+        return self._chunk_memory()[2]
+
+    def _chunk_memory(self) -> tuple[int, ChipParams, FloatArray, FloatArray]:
+        held: tuple[int, ChipParams, FloatArray, FloatArray] | None = getattr(self, "_free", None)
+        if held is None or held[0] != self.chunk_tokens or held[1] is not self.chip:
+            act = self.activation_bytes(self.chunk_tokens)
+            free: FloatArray = self.budget_bytes - self.weights_bytes - self._kv_activation_bytes(act)
+            held = self._free = (self.chunk_tokens, self.chip, act, free)
+        return held
+
+    def max_batch(self, input_tokens: npt.ArrayLike, output_tokens: npt.ArrayLike) -> FloatArray | np.float64:
+        """Largest number of sequences of length input+output whose KV cache fits one replica
+        (under attention DP: whole sequences on each of the ``tp`` chips)."""
+        if type(input_tokens) is float and type(output_tokens) is float:  # one point, in floats
+            free1, dp1 = float(self.free_bytes()), self.sm.dp_attention
+            per_seq = self._kv_bytes_one(input_tokens + output_tokens) * dp1
+            if per_seq > 0 and math.isfinite(per_seq) and math.isfinite(free1):
+                return np.float64(dp1 * math.floor(max(free1, 0.0) / per_seq))
+        ctx = np.asarray(input_tokens, float) + np.asarray(output_tokens, float)
+        free = self.free_bytes()
+        dp = self.sm.dp_attention
+        fit: FloatArray = dp * np.floor(np.maximum(free, 0.0) / (self.kv_bytes_per_seq(ctx) * dp))
+        return fit
+
+    def stage_step(self, num_tokens: Numbers, num_decode_seqs: Numbers, decode_kv_tokens: Numbers,
+                   prefill_attn_pairs: Numbers, logit_rows: Numbers | None = None,
+                   prefill_chip: float | None = None) -> StepCost:
+        # The step compiled once for this mapping (recompiled if sm, chip, formats or cal change).
+        self._plan: StepPlan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats,
+                                                self.cal)
+        return self._plan.cost(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs, logit_rows,
+                               prefill_chip)
+
+    def stage_step_point(self, shape: tuple[int, ...], num_tokens: float, num_decode_seqs: float,
+                         decode_kv_tokens: float, prefill_attn_pairs: float,
+                         logit_rows: float | None = None) -> StepCost:
+        """:meth:`stage_step` of one point given as finite floats, its arrays of ``shape`` (all of size one)."""
+        self._plan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats, self.cal)
+        return self._plan.point_cost(shape, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,
+                                     logit_rows)
+
+    # --- replica-level step times (pp micro-batches in flight) ---------------------------
+    def replica_step_s(self, num_tokens: npt.ArrayLike, num_decode_seqs: npt.ArrayLike,
+                       decode_kv_tokens: npt.ArrayLike, prefill_attn_pairs: npt.ArrayLike,
+                       logit_rows: npt.ArrayLike | None = None,
+                       prefill_chip: float | None = None) -> tuple[FloatArray, StepCost]:
+        """Time for a whole batch to advance one iteration through all ``pp`` stages, the
+        batch split into ``pp`` micro-batches (each chip runs its stage once per micro-batch).
+        ``prefill_chip``: one point's prefill tokens on its busiest attention-DP chip (cost.step.step_points)."""
+        pp = self.layout.pp
+        lr = None if logit_rows is None else np.asarray(logit_rows, float) / pp
+        pc = None if prefill_chip is None else float(prefill_chip) / pp
+        c = self.stage_step(np.asarray(num_tokens, float) / pp, np.asarray(num_decode_seqs, float) / pp,
+                            np.asarray(decode_kv_tokens, float) / pp, np.asarray(prefill_attn_pairs, float) / pp, lr,
+                            pc)
+        return pp * c.time_s, c
+
+
+def map_model(model: ModelSpec, chip: ChipParams, layout: Layout, formats: Formats, cal: Calibration) -> MappedModel:
+    sm = pad_experts(sharded(model, layout), cal.moe_pad_hidden_to, cal.moe_pad_intermediate_to, model.mlp_gated)
+    return MappedModel(model, chip, layout, formats, cal, sm, weight_bytes_per_chip(model, sm, formats))
+
+
+SHARDED_KEPT = 512  # (model, layout) pairs whose sharded model is kept
+_SHARDED: dict[tuple[int, Layout], tuple[ModelSpec, ShardedModel]] = {}
+
+
+def sharded(model: ModelSpec, layout: Layout) -> ShardedModel:
+    """:func:`~inferchip.mapping.sharding.shard` of ``model`` on ``layout``, the same object for the same
+    model object and layout (a review maps each model on each layout for every chip and scaled chip:
+    its step plans then share their shape, found by identity, ``cost.plan.shape``). A sharded model is
+    frozen; the model is kept with it, so its id is not reused while the entry lives."""
+    key = (id(model), layout)
+    held = _SHARDED.get(key)
+    if held is not None and held[0] is model:
+        return held[1]
+    sm = shard(model, layout)
+    if len(_SHARDED) >= SHARDED_KEPT:
+        _SHARDED.clear()
+    _SHARDED[key] = (model, sm)
+    return sm
+
+
+def _tp_whose_activations_fit(mm: MappedModel, budget: float) -> int | None:
+    """The smallest tensor-parallel size above the layout's, within the chip's tp domain and splitting the
+    model's heads (``mapping.layout``), at which one prefill chunk's activations fit ``budget``; None where none
+    does (the residual stream, ``4 x hidden`` per token, is held whole on every chip whatever the tp)."""
+    for tp in divisors(tp_domain(mm.chip.max_scaleup_domain)):
+        if tp > mm.layout.tp and tp_splits_heads(mm.model, tp):
+            wide = sharded(mm.model, Layout(tp=tp))
+            if float(activation_bytes_per_chip(mm.model, wide, mm.formats, mm.chunk_tokens)) < budget:
+                return tp
+    return None
+
+
+def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens: float,
+              chips_given: int) -> DoesNotFitError:
+    """A clear 'does not fit' error: by how much, and what would make it fit."""
+    need_w = mm.weights_bytes
+    kv = float(mm.kv_bytes_per_seq(input_tokens + output_tokens)) * batch
+    act = float(mm.activation_bytes(mm.chunk_tokens))
+    budget = mm.budget_bytes
+    short = need_w + kv + act - budget
+    lines = [
+        f"{mm.model.id} does not fit on {mm.chip.id} with tp={mm.layout.tp} pp={mm.layout.pp} ep={mm.layout.ep}"
+        f"{' (attention data-parallel)' if mm.layout.attn_dp else ''}: "
+        f"per chip it needs {(need_w + kv + act) / GIGA:.1f} GB (weights {need_w / GIGA:.1f}, KV cache {kv / GIGA:.1f} "
+        f"for batch {batch:g} at {input_tokens + output_tokens:g} tokens, activations {act / GIGA:.1f}) but "
+        f"{budget / GIGA:.1f} GB is usable: short by {short / GIGA:.1f} GB.",
+        "What would make it fit:",
+    ]
+    if budget <= act:  # more chips of this layout or narrower weights cannot help: each chip keeps these activations
+        tp = _tp_whose_activations_fit(mm, budget) if budget > 0 else None
+        helps = ("nothing in the layout or the formats helps" if budget <= 0 else
+                 f"a wider tensor-parallel layout shrinks them per chip (--tp {tp} is the narrowest at which they "
+                 "fit), as do narrower --activations" if tp else
+                 "no wider tensor-parallel layout fits them (the residual stream is held whole on every chip); "
+                 "narrower --activations shrink them")
+        lines.append(f"  - the activations of one {mm.chunk_tokens:,.0f}-token prefill chunk at tp={mm.layout.tp} "
+                     f"({act / GIGA:.1f} GB) alone exceed the {budget / GIGA:.1f} GB usable per chip: {helps}; "
+                     "else a chip with more memory (check its memory.capacity and memory.capacity_unit)")
+        return DoesNotFitError("\n".join(lines))
+    chips = mm.layout.chips_per_replica
+    # Weights and KV cache both split over a replica's chips; each chip keeps its activations.
+    need_chips = math.ceil((need_w + kv) * chips / (budget - act)) if budget > act else 0
+    if need_chips > chips:
+        lines.append(f"  - more chips: about {need_chips} per replica (--count {max(need_chips, chips_given)} "
+                     "with --tp/--pp to match)")
+    if need_w + act < budget and kv > 0:
+        b_fit = int(max(0.0, (budget - need_w - act)) // float(mm.kv_bytes_per_seq(input_tokens + output_tokens)))
+        if b_fit >= 1:
+            lines.append(f"  - a smaller batch: at most {b_fit} sequences of {input_tokens + output_tokens:g} tokens")
+        lines.append("  - a shorter context (--input-tokens/--output-tokens) or an fp8 KV cache (--kv fp8)")
+    if mm.formats.weights in ("bf16", "fp16", "fp32"):
+        lines.append("  - narrower weights: --weights fp8 (half the bytes) or int4/fp4 (a quarter)")
+    elif mm.formats.weights in ("fp8", "int8"):
+        lines.append("  - narrower weights: --weights fp4 or int4 (half the bytes of fp8)")
+    return DoesNotFitError("\n".join(lines))

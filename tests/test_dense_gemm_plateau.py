@@ -1,0 +1,103 @@
+"""A launch recipe's dense-GEMM plateau (RecipeKernelEfficiency.dense_gemm_flop_per_s): SGLang's B200 FP8 scripts run
+the block-FP8 linears on FlashInfer's TensorRT-LLM groupwise GEMM, which sgl-project/sglang PR #13528 measures at a
+~442 TFLOP/s plateau. The dense weight GEMMs take at least their useful FLOP at that rate; the LM head and the
+experts do not; small GEMMs keep the roofline; the three step paths (array rule, scalar twin, fast sweep) agree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from inferchip.catalog.engines import engine_calibration, get_engine
+from inferchip.cost.rules import cost_context, cost_operator
+from inferchip.cost.step import compile_step, step_points
+from inferchip.mapping.operators import Gemm, LmHead
+from inferchip.performance.setting import resolve_setting
+from inferchip.spec.engine import RecipeKernelEfficiency
+
+PLATEAU = 4.42e14  # FLOP/s per GPU, engines.yaml sglang recipe_kernel_efficiency (b200, fp8)
+
+
+def _mapped():
+    s = resolve_setting("nvidia-b200-180gb", "deepseek-ai/DeepSeek-V2-Lite", count=8, tp=8, weights="fp8",
+                        activations="fp8")
+    return s.mapped(s.layout)
+
+
+def _pts(rows: float):
+    return step_points(1, np.array(rows), np.array(0.0), np.array(0.0), np.array(0.0), np.array(rows))
+
+
+def test_catalogue_places_the_plateau_on_the_b200_fp8_sglang_recipe_only():
+    e = get_engine("sglang")
+    assert e.kernel_efficiency_on("nvidia-b200-180gb", "fp8").dense_gemm_flop_per_s == PLATEAU
+    assert e.kernel_efficiency_on("nvidia-b200-180gb", "fp4") is None  # experts-only FP4 checkpoint
+    assert e.kernel_efficiency_on("nvidia-h200-sxm-141gb", "fp8") is None  # DeepGEMM on Hopper
+    assert e.kernel_efficiency_on("nvidia-gb200-186gb", "fp8") is None  # "b200" is not a part of gb200's id
+    assert e.kernel_efficiency_on("amd-mi300x", "fp8").dense_gemm_flop_per_s is None
+
+
+def test_engine_calibration_carries_the_recipe_plateau():
+    mm = _mapped()
+    e = get_engine("sglang")
+    cal = engine_calibration(mm.cal, e, e.kernel_efficiency_on("nvidia-b200-180gb", "fp8"))
+    assert cal.dense_gemm_cap_flop_per_s == PLATEAU
+    assert engine_calibration(mm.cal, e).dense_gemm_cap_flop_per_s is None
+
+
+def test_a_large_dense_gemm_takes_its_useful_flop_at_the_plateau():
+    mm = _mapped()
+    capped = mm.cal.model_copy(update={"dense_gemm_cap_flop_per_s": PLATEAU})
+    op = Gemm("q_b", 7168, 24576, "attention_proj")  # PR #13528's N 24,576 x K 7,168
+    ctx0, ctx1 = cost_context(mm.chip, mm.formats, mm.cal), cost_context(mm.chip, mm.formats, capped)
+    # M 2,048: 2 x 2048 x 7168 x 24576 = 7.2159e11 FLOP at 4.42e14 FLOP/s = 1.6326 ms (the PR measures 1.6325 ms)
+    big = cost_operator(op, ctx1, _pts(2048.0))
+    assert float(np.squeeze(big.compute_s)) == pytest.approx(2 * 2048 * 7168 * 24576 / PLATEAU, rel=1e-12)
+    assert float(np.squeeze(big.compute_s)) == pytest.approx(1.6325e-3, rel=1e-3)
+    assert float(np.squeeze(cost_operator(op, ctx0, _pts(2048.0)).compute_s)) < 0.5e-3  # the calibrated peak share
+    # M 8: 2 x 8 x 7168 x 24576 / 4.42e14 = 6.38 us of compute, below the 30 us read of the 176 MB of weights,
+    # which still binds (the PR: 47 us at M 8-32, DeepGEMM 70 us): the kernel's time does not move
+    small0, small1 = cost_operator(op, ctx0, _pts(8.0)), cost_operator(op, ctx1, _pts(8.0))
+    assert float(np.squeeze(small1.compute_s)) == pytest.approx(2 * 8 * 7168 * 24576 / PLATEAU, rel=1e-12)
+    assert float(np.squeeze(small1.memory_s)) > float(np.squeeze(small1.compute_s))
+    assert max(float(np.squeeze(small1.compute_s)), float(np.squeeze(small1.memory_s))) == float(
+        np.squeeze(small0.memory_s))
+    # the LM head (16-bit, its own kernel; 2,048 logit rows here) is not a block-FP8 linear: no plateau
+    head = LmHead(7168, 129280)
+    assert float(np.squeeze(cost_operator(head, ctx1, _pts(2048.0)).compute_s)) == float(
+        np.squeeze(cost_operator(head, ctx0, _pts(2048.0)).compute_s))
+
+
+def test_the_plateau_lengthens_a_prefill_step_and_not_a_small_decode_step():
+    mm = _mapped()
+    p0 = compile_step(mm.sm, mm.chip, mm.formats, mm.cal)
+    p1 = compile_step(mm.sm, mm.chip, mm.formats, mm.cal.model_copy(update={"dense_gemm_cap_flop_per_s": PLATEAU}))
+    pre = (8192.0, 0.0, 0.0, 8192.0 * 4096.0)
+    assert float(p1.cost(*pre).time_s) > float(p0.cost(*pre).time_s)
+    dec = (4.0, 4.0, 4.0 * 2000.0, 0.0)
+    assert float(p1.cost(*dec).time_s) == float(p0.cost(*dec).time_s)
+
+
+@settings(max_examples=150, deadline=None)
+@given(decode=st.floats(0.0, 512.0), prefill=st.floats(0.0, 1e5), ctx=st.floats(0.0, 1e5),
+       pairs=st.floats(0.0, 1e4))
+def test_scalar_step_equals_array_step_with_the_plateau(decode, prefill, ctx, pairs):
+    mm = _mapped()
+    plan = compile_step(mm.sm, mm.chip, mm.formats, mm.cal.model_copy(update={"dense_gemm_cap_flop_per_s": PLATEAU}))
+    assert plan.scalar is not None
+    args = [np.full((), v) for v in (decode + prefill, decode, decode * ctx, prefill * pairs)]
+    a, b = plan.cost(*args, None), plan.evaluate(step_points(plan.dp, *args, None))
+    np.testing.assert_allclose(a.time_s, b.time_s, rtol=1e-12, atol=0.0)
+    for name in a.classes:
+        np.testing.assert_allclose(a.classes[name].compute_bound_s, b.classes[name].compute_bound_s, rtol=1e-12,
+                                   atol=0.0, err_msg=name)
+
+
+def test_a_bad_plateau_is_refused_naming_the_field():
+    with pytest.raises(ValidationError, match="dense_gemm_flop_per_s"):
+        RecipeKernelEfficiency(accelerator="b200", weights="fp8", dense_gemm_flop_per_s=-1.0)
+    with pytest.raises(ValidationError, match="dense_gemm_flop_per_s"):
+        RecipeKernelEfficiency(accelerator="b200", weights="fp8", dense_gemm_flop_per_s=1e20)
