@@ -165,9 +165,8 @@ def prepare(cases: Sequence[Case], start: Calibration | FitPoint) -> tuple[list[
 
 
 def row_residuals(rows: Sequence[FitRow], point: FitPoint) -> np.ndarray:
-    """log(predicted / measured) of every row on its fixed layout; FAIL_RESIDUAL where none. A row run at a stated
-    rate its analytic point cannot carry adds the log of that shortfall on the too-slow side (the run carried the
-    rate; the full batch's times stop growing with the excess, a plateau the fit would escape along)."""
+    """log(predicted / measured) of every row on its fixed layout (FAIL_RESIDUAL where none), plus, on the too-slow
+    side, the log of a stated rate's shortfall where the point saturates (the run carried it; no plateau past the edge)."""
     out = np.empty(len(rows))
     for k, r in enumerate(rows):
         try:
