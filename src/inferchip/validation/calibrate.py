@@ -166,7 +166,7 @@ def prepare(cases: Sequence[Case], start: Calibration | FitPoint) -> tuple[list[
 
 def row_residuals(rows: Sequence[FitRow], point: FitPoint) -> np.ndarray:
     """log(predicted / measured) of every row on its fixed layout (FAIL_RESIDUAL where none), plus, on the too-slow
-    side, the log of a stated rate's shortfall where the point saturates (the run carried it; no plateau past the edge)."""
+    side, the log of a stated rate's shortfall where the point saturates (the run carried it: no plateau past it)."""
     out = np.empty(len(rows))
     for k, r in enumerate(rows):
         try:
