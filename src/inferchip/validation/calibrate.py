@@ -1,11 +1,12 @@
 """Fit the few physical calibration parameters on published measurements, with honest errors.
 
-What is fitted: the physical parameters of :meth:`Calibration.physical_parameter_names` (attainable fractions of
-peak compute, memory and link bandwidth, kernel and host overheads, MoE imbalance) plus the mean input length of
-each MLPerf data set present in the rows (one unknown per data set, as the validation README says; never a parameter
-per row; they live in a :class:`~inferchip.spec.calibration.DatasetLengths` next to the calibration: a
-:class:`FitPoint`). Every parameter stays within its pydantic field bounds (data-set means within the data set's
-input limit); positive parameters are fitted on a log scale. Rows at a stated rate: :func:`row_residuals`.
+What is fitted: the physical parameters of :meth:`Calibration.physical_parameter_names`
+(attainable fractions of peak compute, memory and link bandwidth, kernel and host overheads,
+MoE imbalance) plus the mean input length of each MLPerf data set present in the rows (one
+unknown per data set, as the validation README says; never a parameter per row; they live in
+a :class:`~inferchip.spec.calibration.DatasetLengths` next to the calibration: a :class:`FitPoint`). Every
+parameter stays within its pydantic field bounds (data-set means within the data set's
+input limit); positive parameters are fitted on a log scale.
 
 Loss: the residual of a row is ``log(predicted / measured)``; ``scipy.optimize.least_squares``
 minimises the soft-L1 robust loss of the residuals (``f_scale`` ``F_SCALE``: quadratic below
@@ -165,17 +166,14 @@ def prepare(cases: Sequence[Case], start: Calibration | FitPoint) -> tuple[list[
 
 
 def row_residuals(rows: Sequence[FitRow], point: FitPoint) -> np.ndarray:
-    """log(predicted / measured) of every row on its fixed layout (FAIL_RESIDUAL where none), plus, on the too-slow
-    side, the log of a stated rate's shortfall where the point saturates (the run carried it: no plateau past it)."""
+    """log(predicted / measured) of every row on its fixed layout; FAIL_RESIDUAL where none."""
     out = np.empty(len(rows))
     for k, r in enumerate(rows):
         try:
-            pred, short = evaluate_fixed(r.case, r.layout, r.mm, point.calibration, point.lengths)
+            pred = evaluate_fixed(r.case, r.layout, r.mm, point.calibration, point.lengths)
         except (InferchipError, NotPredictable):
-            pred, short = math.nan, 1.0
-        slow = 1.0 if r.case.metric.endswith("_ms") else -1.0  # a time metric: too slow reads high
-        ok = pred > 0 and math.isfinite(pred) and math.isfinite(short)
-        out[k] = math.log(pred / r.case.value) + slow * math.log(short) if ok else FAIL_RESIDUAL
+            pred = math.nan
+        out[k] = math.log(pred / r.case.value) if pred > 0 and math.isfinite(pred) else FAIL_RESIDUAL
     return out
 
 

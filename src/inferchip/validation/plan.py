@@ -169,17 +169,6 @@ def metric_value(case: Case, plan: Plan, point: OperatingPoint, layout: Layout) 
     return point.e2e_s * 1e3  # batch_e2e_latency_ms
 
 
-def rate_shortfall(plan: Plan, point: OperatingPoint, replicas: int) -> float:
-    """The stated rate over the rate the replicas carry, where an open-loop row's analytic point saturated
-    (``performance.operating._open_loop``: the full batch ``b`` turns over ``b / E2E(b)`` sequences a second per
-    replica, Little's law); 1 where the point carries the stated rate. A saturated point's time metrics are those of
-    the full batch, which change little once the load exceeds it; the shortfall keeps growing with the excess."""
-    if plan.mode != "open_loop" or not point.saturated or plan.rate_per_s is None:
-        return 1.0
-    carried = replicas * point.batch / point.e2e_s  # sequences per second at the full batch
-    return max(1.0, plan.rate_per_s * plan.beams / carried) if carried > 0 else math.inf
-
-
 # ------------------------------------------------------------------ what a row is
 
 

@@ -26,7 +26,8 @@ Energy rows (``power_w_wall_total``, ``power_w_board_total``, ``output_tokens_pe
 the energy constants of the assumptions file (the busy power fraction and the host energy per
 request fitted on energy rows, :mod:`inferchip.validation.energy.power_fit`), wall power with
 the stated host model, tokens per joule as predicted throughput over predicted power. Their
-statistics are kept apart per scope (:func:`summarize`, ``"kinds"``), never mixed into the performance figures.
+statistics are kept apart per scope (:func:`summarize`, ``"kinds"``), never mixed into the
+performance figures.
 """
 
 from __future__ import annotations
@@ -68,7 +69,6 @@ from inferchip.validation.plan import (  # re-exported: the validation's public 
     metric_value,
     operating_point,
     plan_for,
-    rate_shortfall,
     run_plan,
     uses_simulator,
 )
@@ -306,14 +306,13 @@ class Validator:
 
 
 def evaluate_fixed(case: Case, layout: Layout, mm: MappedModel, cal: Calibration, lengths: DatasetLengths, *,
-                   coarse: bool = True) -> tuple[float, float]:
-    """The row's predicted metric on a fixed layout under ``cal`` and ``lengths`` (calibrate's analytic fast path,
-    the mapped model re-used) and the stated rate's shortfall where an open-loop point saturates (else 1)."""
+                   coarse: bool = True) -> float:
+    """The row's predicted metric on a fixed layout under ``cal`` and ``lengths`` (the
+    calibration's fast path, always the analytic model): the mapped model is re-used with the new calibration."""
     plan = plan_for(case, lengths)
     mc = replace(mm, cal=cal)
     pt = operating_point(mc, plan, layout.replicas, coarse=coarse, need_ttft=_needs_ttft(case))
-    value = metric_value(case, plan, _behind_batcher(case, plan, pt, mc) if case.metric == "ttft_ms" else pt, layout)
-    return value, rate_shortfall(plan, pt, layout.replicas)
+    return metric_value(case, plan, _behind_batcher(case, plan, pt, mc) if case.metric == "ttft_ms" else pt, layout)
 
 
 def _behind_batcher(case: Case, plan: Plan, point: OperatingPoint, mm: MappedModel) -> OperatingPoint:
