@@ -8,9 +8,10 @@ a :class:`~inferchip.spec.calibration.DatasetLengths` next to the calibration: a
 parameter stays within its pydantic field bounds (data-set means within the data set's
 input limit); positive parameters are fitted on a log scale.
 
-Loss: the residual of a row is ``log(predicted / measured)``; ``scipy.optimize.least_squares``
-minimises the soft-L1 robust loss of the residuals (``f_scale`` ``F_SCALE``: quadratic below
-about 10% error, linear above), so a few rows the physics cannot explain do not drag the fit.
+Loss: the residual of a row is ``log(predicted / measured)``; ``scipy.optimize.least_squares`` minimises the
+soft-L1 robust loss of the residuals (``f_scale`` ``F_SCALE``: quadratic below about 10% error, linear above), so a
+few rows the physics cannot explain do not drag the fit; it restarts from any single-coordinate move that lowers the
+loss (:mod:`~inferchip.validation.fit_search`: a saturated row's plateau can stall it short of the minimum).
 
 Speed: one pass with the starting calibration fixes each row's parallel layout and mapped
 model; the optimiser then re-evaluates only the step costs with ``dataclasses.replace(mm,
@@ -45,6 +46,7 @@ from inferchip.performance.mapped import MappedModel
 from inferchip.pools import stopping_pool
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.validation.cases import DATASETS, Case
+from inferchip.validation.fit_search import MAX_RESTARTS, forward_jacobian, search
 from inferchip.validation.stats import server_models_by_kind
 from inferchip.validation.validate import (
     CaseResult,
@@ -124,9 +126,9 @@ def parameter_bounds(name: str, cal: Calibration | FitPoint) -> tuple[float, flo
 
 def _bound(value: object) -> float:
     """A Calibration field's bound as a float (annotated_types types it as any comparable; ours are numbers)."""
-    if not isinstance(value, int | float):
-        raise TypeError(f"Calibration field bound {value!r}: allowed: a number")
-    return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    raise TypeError(f"Calibration field bound {value!r}: allowed: a number")
 
 
 def with_values(point: Calibration | FitPoint, names: Sequence[str], values: Sequence[float],
@@ -188,6 +190,8 @@ class FitResult:
     iterations: int  # residual evaluations (least_squares' nfev)
     status: int = 1  # least_squares' status: 0 = stopped at max_nfev, 1-4 = a tolerance was met
     message: str = ""
+    restarts: int = 0  # least_squares runs restarted from a better compass probe (fit_search.search)
+    probes: int = 0  # residual evaluations the compass probes spent (not in ``iterations``)
 
     @property
     def converged(self) -> bool:
@@ -196,14 +200,15 @@ class FitResult:
 
     def stop_text(self) -> str:
         how = "converged" if self.converged else "stopped at the evaluation limit (not converged)"
-        return f"{how} after {self.iterations} residual evaluations (status {self.status}: {self.message})"
+        again = f", {self.restarts} restart(s) from a better probe" if self.restarts else ""
+        return f"{how} after {self.iterations} residual evaluations{again} (status {self.status}: {self.message})"
 
 
 def fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[str] | None = None, *,
-        max_evaluations: int = MAX_EVALUATIONS, xtol: float = XTOL, ftol: float = FTOL) -> FitResult:
-    """Least-squares fit of ``names`` (default: physical parameters + the data sets of ``rows``)."""
-    from scipy.optimize import least_squares  # type: ignore[import-untyped]  # scipy has no stubs here
-
+        max_evaluations: int = MAX_EVALUATIONS, xtol: float = XTOL, ftol: float = FTOL,
+        restarts: int = MAX_RESTARTS) -> FitResult:
+    """Least-squares fit of ``names`` (default: physical parameters + the data sets of ``rows``), restarted from a
+    better single-coordinate probe up to ``restarts`` times (:mod:`~inferchip.validation.fit_search`; 0: one run)."""
     start = as_point(start)
     if names is None:
         names = fit_parameter_names(rows)
@@ -213,7 +218,6 @@ def fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[s
     hi = np.log([b[1] for b in bounds])
     x0 = np.clip(np.log(current_values(start, names)), lo + 1e-9, hi - 1e-9)
     ds_cols = [j for j, n in enumerate(names) if n.startswith(DS_PREFIX)]
-    phys_cols = [j for j in range(len(names)) if j not in ds_cols]
     ds_of_row = [r.dataset for r in rows]
     cache: dict[bytes, np.ndarray] = {}
 
@@ -225,33 +229,14 @@ def fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[s
             cache[key] = row_residuals(rows, with_values(start, names, np.exp(x)))
         return cache[key]
 
-    step = 0.02  # forward-difference step on the log scale (2%): the model has grid and tile steps
-
-    def jac(x: np.ndarray) -> np.ndarray:
-        f0 = resid(x)
-        J = np.zeros((len(rows), len(names)))
-        for j in phys_cols:
-            h = step if x[j] + step <= hi[j] else -step
-            xp = x.copy()
-            xp[j] += h
-            J[:, j] = (resid(xp) - f0) / h
-        if ds_cols:  # every data-set mean at once: each one moves only the rows of its data set
-            hs = np.array([step if x[j] + step <= hi[j] else -step for j in ds_cols])
-            xp = x.copy()
-            xp[ds_cols] += hs
-            fp = resid(xp)
-            for j, h in zip(ds_cols, hs, strict=False):
-                ds = names[j][len(DS_PREFIX):]
-                mask = np.array([d == ds for d in ds_of_row])
-                J[mask, j] = (fp[mask] - f0[mask]) / h
-        return J
-
-    res = least_squares(resid, x0, jac=jac, bounds=(lo, hi), loss="soft_l1", f_scale=F_SCALE,
-                        max_nfev=max_evaluations, x_scale=1.0, xtol=xtol, ftol=ftol)
+    separable = [(j, np.array([d == names[j][len(DS_PREFIX):] for d in ds_of_row])) for j in ds_cols]
+    jac = forward_jacobian(resid, hi, separable)
+    res = search(resid, jac, x0, lo, hi, f_scale=F_SCALE, max_evaluations=max_evaluations, xtol=xtol, ftol=ftol,
+                 separable=separable, restarts=restarts)
     values = [float(v) for v in np.exp(res.x)]
     cal, lengths = with_values(start, names, values)
-    return FitResult(cal, lengths, names, values, len(rows), float(res.cost), int(res.nfev), int(res.status),
-                     str(res.message))
+    return FitResult(cal, lengths, names, values, len(rows), res.cost, res.evaluations, res.status, res.message,
+                     res.restarts, res.probes)
 
 
 def fit_parameter_names(rows: Sequence[FitRow], physical: Sequence[str] | None = None) -> list[str]:

@@ -1,0 +1,90 @@
+"""The calibration fit's search (validation/fit_search.py): the soft-L1 losses by hand, the compass probe's escape
+from a saturation plateau, and no change where least_squares' point is already a coordinate-wise minimum."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from inferchip.validation.fit_search import compass_probe, forward_jacobian, search, soft_l1_losses
+
+C = 0.1  # the calibration's f_scale (calibrate.F_SCALE)
+
+
+def test_soft_l1_losses_by_hand() -> None:
+    # f = C: C^2 (sqrt(2) - 1) = 0.0041421; f = 0: 0; f = -0.4: 0.01 (sqrt(17) - 1) = 0.031231
+    got = soft_l1_losses(np.array([0.1, 0.0, -0.4]), C)
+    assert got == pytest.approx([0.0041421, 0.0, 0.031231], abs=1e-6)
+
+
+def _plateau(x: np.ndarray) -> np.ndarray:
+    """Three rows that want x = 1 and one row that rises steeply from x = 0.3 and saturates at 3.0 from x = 0.6 on
+    (a row scored at its full batch: past the edge it stops resisting)."""
+    v = float(x[0])
+    return np.array([v - 1.0] * 3 + [min(max(10 * (v - 0.3), 0.0), 3.0)])
+
+
+def _cost(v: float) -> float:
+    return float(soft_l1_losses(_plateau(np.array([v])), C).sum())
+
+
+def test_plateau_trap_and_escape_by_hand() -> None:
+    lo, hi = np.array([-2.0]), np.array([2.0])
+    jac = forward_jacobian(_plateau, hi, step=1e-4)
+    # On the plateau only the three rows pull: x = 1, cost 0.01 (sqrt(1 + 900) - 1) = 0.29017 (the saturated row)
+    one = search(_plateau, jac, np.array([1.01]), lo, hi, f_scale=C, max_evaluations=60, xtol=1e-8, ftol=1e-10,
+                 restarts=0)
+    assert one.x[0] == pytest.approx(1.0, abs=1e-3)
+    assert one.cost == pytest.approx(0.29017, abs=1e-4)
+    # The probe of -0.7 lands at 0.3, the foot of the rise: 3 x 0.01 (sqrt(1 + 49) - 1) = 0.18213
+    better, cost, spent = compass_probe(_plateau, one.x, lo, hi, C)
+    assert better is not None and better[0] == pytest.approx(0.3, abs=1e-3)
+    assert cost == pytest.approx(0.18213, abs=2e-4) and spent == 4
+    # Restarted there: the three rows' pull (each ~C once far off) meets the rise's (10 f / sqrt(1 + (f / C)^2)):
+    # f = 10 (x - 0.3) ~ 0.045, x ~ 0.3045, cost ~ 3 x 0.01 (sqrt(1 + 48.4) - 1) + 0.01 (sqrt(1.2) - 1) ~ 0.182
+    two = search(_plateau, jac, np.array([1.01]), lo, hi, f_scale=C, max_evaluations=60, xtol=1e-8, ftol=1e-10)
+    assert two.restarts == 1 and 0.3 < two.x[0] < 0.31
+    assert two.cost < 0.1825 < 0.29 < one.cost
+    assert two.probes == 8  # one probe round that moved, one that found nothing better
+
+
+def test_no_restart_at_a_coordinate_minimum() -> None:
+    def quad(x: np.ndarray) -> np.ndarray:
+        return np.array([x[0] - 0.2, x[1] + 0.1, 0.5 * (x[0] - x[1])])
+
+    lo, hi = np.full(2, -3.0), np.full(2, 3.0)
+    jac = forward_jacobian(quad, hi, step=1e-4)
+    kw = dict(f_scale=C, max_evaluations=60, xtol=1e-8, ftol=1e-10)
+    one = search(quad, jac, np.zeros(2), lo, hi, restarts=0, **kw)  # type: ignore[arg-type]
+    many = search(quad, jac, np.zeros(2), lo, hi, **kw)  # type: ignore[arg-type]
+    assert many.restarts == 0 and many.probes == 8
+    assert many.x == pytest.approx(one.x) and many.cost == one.cost
+
+
+def test_separable_columns_probed_together_and_combined() -> None:
+    """Two columns each moving only its own rows: one probe evaluation per step covers both, and each takes its own
+    best step (column 0 is best at a -0.7 step, column 1 at +0.35; the combined point is evaluated once more)."""
+    def sep(x: np.ndarray) -> np.ndarray:
+        return np.array([x[0] + 0.7, x[1] - 0.35])
+
+    masks = [(0, np.array([True, False])), (1, np.array([False, True]))]
+    lo, hi = np.full(2, -3.0), np.full(2, 3.0)
+    better, cost, spent = compass_probe(sep, np.zeros(2), lo, hi, C, masks)
+    assert spent == 5  # four steps, then the combined point
+    assert better is not None and better == pytest.approx([-0.7, 0.35])
+    assert cost == pytest.approx(0.0, abs=1e-12)
+
+
+def test_jacobian_separable_columns_read_only_their_rows() -> None:
+    def f(x: np.ndarray) -> np.ndarray:
+        return np.array([2 * x[0] + x[1], 3 * x[1], math.exp(x[2])])
+
+    masks = [(1, np.array([True, True, False])), (2, np.array([False, False, True]))]  # disjoint rows
+    hi = np.full(3, 5.0)
+    J = forward_jacobian(f, hi, masks, step=1e-6)(np.zeros(3))
+    # column 0 by its own step; columns 1 and 2 from one joint step, each read only on its own rows
+    assert J[:, 0] == pytest.approx([2, 0, 0], abs=1e-5)
+    assert J[:, 1] == pytest.approx([1, 3, 0], abs=1e-5) and J[2, 1] == 0
+    assert J[:, 2] == pytest.approx([0, 0, 1], abs=1e-5) and J[0, 2] == 0
