@@ -16,6 +16,7 @@ from inferchip.spec.calibration import Calibration
 from inferchip.validation.calibrate import (
     DS_PREFIX,
     FitPoint,
+    FitResult,
     calibrate,
     fit,
     parameter_bounds,
@@ -173,13 +174,27 @@ def test_a_fit_stopped_by_its_evaluation_limit_is_reported_as_not_converged(trut
     assert "not converged" in res.stop_text()
     rep = calibrate(cases, Calibration(), workers=1, max_evaluations=2)
     conv = rep.summary()["convergence"]
-    assert conv["full"] == {"converged": False, "evaluations": 2, "status": 0}
+    assert conv["full"] == {"converged": False, "evaluations": 2, "status": 0, "restarts": 0}  # none from a limit
     assert conv["folds_fitted"] == 4 and conv["folds_converged"] == 0  # H100, H200, B200, MI300X
     assert "folds: 0 of 4 converged" in rep.convergence_text() and "stopped at the limit: amd-mi300x" in \
         rep.convergence_text()
     fs = rep.fitted.calibration.fit_summary
     assert (fs["fit_converged"], fs["fit_evaluations"], fs["max_evaluations"]) == (0.0, 2.0, 2.0)
     assert (fs["cv_folds"], fs["cv_folds_converged"]) == (4.0, 0.0)
+
+
+def test_report_names_the_folds_restarted_from_a_better_probe(truth):
+    """A fold whose least_squares point a single-coordinate probe improved (fit_search) is named with its count of
+    restarts; the full fit's restarts are in its stop text."""
+    cases = synthetic_cases(truth)[:6]
+    rep = calibrate(cases, Calibration(), workers=1, cross_validate=False)
+    ff = FitResult(Calibration(), rep.fitted.lengths, [], [], 5, 0.1, 30, 3, "xtol", restarts=2, probes=64)
+    rep.fold_fits = {"nvidia-h200-sxm-141gb": ff, "amd-mi300x": replace(ff, restarts=0)}
+    text = rep.convergence_text()
+    assert "folds: 2 of 2 converged (30-30 evaluations)" in text
+    assert "restarted from a better probe: nvidia-h200-sxm-141gb (2)" in text and "amd-mi300x (" not in text
+    assert rep.convergence()["folds"]["nvidia-h200-sxm-141gb"]["restarts"] == 2
+    assert "2 restart(s) from a better probe" in ff.stop_text()
 
 
 def test_calibrate_command_says_a_fit_stopped_at_its_limit(tmp_path, truth, capsys):

@@ -2,7 +2,7 @@
 fold, at a given evaluation limit (``inferchip calibrate``'s fit, start ``--start none``, no scoring).
 
     python tools/calibration/fit_convergence.py --max-evaluations 180 [--fold nvidia-l40s | --fold all]
-        [--xtol 1e-8 --ftol 1e-8 [--shift]]
+        [--xtol 1e-8 --ftol 1e-8 [--shift]] [--restarts 0]
 
 Prints the fit's stop (least_squares' status and message), its residual evaluations, the seconds the fit
 took (the first pass, which fixes layouts, is timed apart) and the fitted values (``--fold all``: the full fit
@@ -11,6 +11,9 @@ folds' cost and stops before a whole ``calibrate --cv`` run (which also scores e
 ``--shift``: each fold is fitted at the default tolerances too, and its held-out rows' analytic-path errors
 (the fit's own residuals, ``row_residuals``; not ``validate``'s scoring, which simulates closed loops) are
 printed under both fits, with the largest change of one row: how far the tolerances move held-out errors.
+``--restarts N``: restarts from a better single-coordinate probe (``validation/fit_search.py``; default
+``MAX_RESTARTS``, ``inferchip calibrate``'s; 0: one ``least_squares`` run, the fit before stop 39); ``--shift``
+compares with ``inferchip calibrate``'s own fit (default tolerances and restarts).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from inferchip.validation.calibrate import (
     row_residuals,
 )
 from inferchip.validation.cases import read_cases
+from inferchip.validation.fit_search import MAX_RESTARTS
 
 CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
 
@@ -47,6 +51,8 @@ def main() -> None:
     ap.add_argument("--ftol", type=float, default=FTOL)
     ap.add_argument("--shift", action="store_true", help="also fit each fold at the default tolerances and compare "
                     "its held-out rows' analytic-path errors")
+    ap.add_argument("--restarts", type=int, default=MAX_RESTARTS, help="least_squares restarts from a better "
+                    "single-coordinate probe (0: one run)")
     a = ap.parse_args()
     cases = [c for c in read_cases(a.cases) if c.energy_scope is None]
     t0 = time.perf_counter()
@@ -61,9 +67,10 @@ def main() -> None:
     for held in folds:
         rows = [r for r in all_rows if r.case.accelerator != held]
         t1 = time.perf_counter()
-        res = fit(rows, Calibration(), names, max_evaluations=a.max_evaluations, xtol=a.xtol, ftol=a.ftol)
+        res = fit(rows, Calibration(), names, max_evaluations=a.max_evaluations, xtol=a.xtol, ftol=a.ftol,
+                  restarts=a.restarts)
         label = "full fit" if held is None else f"fold {held}"
-        print(f"{label} on {res.rows} rows: {res.stop_text()}; cost {res.cost:.5g}; "
+        print(f"{label} on {res.rows} rows: {res.stop_text()}; cost {res.cost:.5g}; probes {res.probes}; "
               f"fit {time.perf_counter() - t1:.0f} s", flush=True)
         values[label] = dict(zip(res.names, res.values, strict=True))
         if a.shift and held is not None:

@@ -294,12 +294,12 @@ class CalibrationReport:
     fold_fits: dict[str, FitResult] | None = None  # each fold's fit (evaluations, status), by held-out accelerator
 
     def convergence(self) -> dict[str, Any]:
-        """Whether the full fit and each fold stopped on a tolerance or on the evaluation limit."""
+        """Whether the full fit and each fold stopped on a tolerance or on the evaluation limit (and restarts)."""
         ff = self.fold_fits or {}
         return {"full": {"converged": self.fitted.converged, "evaluations": self.fitted.iterations,
-                         "status": self.fitted.status},
-                "folds": {a: {"converged": f.converged, "evaluations": f.iterations, "status": f.status}
-                          for a, f in sorted(ff.items())},
+                         "status": self.fitted.status, "restarts": self.fitted.restarts},
+                "folds": {a: {"converged": f.converged, "evaluations": f.iterations, "status": f.status,
+                              "restarts": f.restarts} for a, f in sorted(ff.items())},
                 "folds_converged": sum(f.converged for f in ff.values()), "folds_fitted": len(ff)}
 
     def convergence_text(self) -> str:
@@ -312,6 +312,8 @@ class CalibrationReport:
             line += (f"; folds: {c['folds_converged']} of {c['folds_fitted']} converged "
                      f"({min(evals)}-{max(evals)} evaluations)")
             line += f"; stopped at the limit: {', '.join(bad)}" if bad else ""
+            moved = [f"{a} ({f['restarts']})" for a, f in c["folds"].items() if f["restarts"]]
+            line += f"; restarted from a better probe: {', '.join(moved)}" if moved else ""
         return line
 
     def summary(self) -> dict[str, Any]:
