@@ -17,7 +17,14 @@ is the step model's, not a host time). ``--loao`` refits without each accelerato
 chip would have been given. Run it on a validate JSON made with ``request_intake_s`` 0: on one made with it, ``t``
 reads about ``-beta x t`` (the simulated drain already carries it).
 
+``--fold-check BASE.json`` (with the positional JSON made with the shipped intakes, BASE with none) gives the
+closed-loop LOAO figures with each held-out accelerator's rows predicted at the intake fitted without them: every row's
+simulated figures (and request times) are moved linearly between BASE (t = 0) and the positional run (t shipped) to
+the fold's t, then ``fit_engines.loao_fits`` refits the host times as ``closed_loop_tables.py`` does and the fold's
+held-out rows are scored (first order in t, as fit_engines' own sensitivities are).
+
     python tools/ttft/intake_fit.py closed.json [--engines vllm trtllm] [--min-clients 16] [--loao]
+    python tools/ttft/intake_fit.py closed.json --fold-check base.json [--shipped vllm=1.24 trtllm=1.86]
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from scipy.optimize import linprog
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "closed_loop"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fit_engines import errors, loao_fits, rows_of  # noqa: E402
 from ttft_spread import SHIPPED, notes_spread  # noqa: E402
 from wave_drain_engines import wave_rows  # noqa: E402
 
@@ -65,6 +73,42 @@ def engine_rows(rows: list[dict], engine: str, min_clients: int) -> list[dict]:
     return [r for r in rows if r["worker"] == engine and r["clients"] >= min_clients]
 
 
+MOVED = ("ttft", "tpot", "e2e", "tput", "r0", "wr0")  # what a row's first-order prediction reads of its run
+
+
+def interpolated(base: list[dict], new: list[dict], frac: dict[str, float]) -> list[dict]:
+    """``new``'s rows with each row's ``MOVED`` fields at ``base + f (new - base)``, ``f`` the fraction of its worker
+    engine's shipped intake (``frac``; engines not named: the new run as is)."""
+    b = {(x["case_id"], x["metric"]): x for x in base}
+    out = []
+    for x in new:
+        y = dict(x)
+        f = frac.get(x["weng"] or x["engine"])
+        if f is not None and (x["case_id"], x["metric"]) in b:
+            bx = b[(x["case_id"], x["metric"])]
+            y.update({k: bx[k] + f * (x[k] - bx[k]) for k in MOVED})
+        out.append(y)
+    return out
+
+
+def fold_check(new_path: str, base_path: str, shipped: dict[str, float], min_clients: int,
+               cases: str) -> dict[str, list[float]]:
+    """Held-out APE % per metric, each accelerator's rows at the intakes fitted without them."""
+    base, new = rows_of(base_path), rows_of(new_path)
+    wrows = wave_rows(json.load(open(base_path))["cases"], notes_spread(cases))
+    ape: dict[str, list[float]] = {}
+    for chip in sorted({x["chip"] for x in new}):
+        frac = {}
+        for eng, t_all in shipped.items():
+            rest = [r for r in engine_rows(wrows, eng, min_clients) if not chip.startswith(f"nvidia-{r['chip']}-")]
+            frac[eng] = max(fit_rows(rest)[0], 0.0) / t_all if len(rest) >= 2 else 1.0
+        print(f"  fold {chip}: intakes " + ", ".join(f"{e} {frac[e] * shipped[e]:.2f} ms" for e in shipped))
+        held, p = next((h, p) for h, p in loao_fits(interpolated(base, new, frac)) if h[0]["chip"] == chip)
+        for x, err in errors(held, p):
+            ape.setdefault(x["metric"], []).append(abs(err))
+    return ape
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("validate_json")
@@ -72,7 +116,15 @@ def main() -> None:
     ap.add_argument("--engines", nargs="+", default=list(ENGINES))
     ap.add_argument("--min-clients", type=int, default=16)
     ap.add_argument("--loao", action="store_true", help="also refit without each accelerator's rows")
+    ap.add_argument("--fold-check", metavar="BASE_JSON", help="LOAO figures at each fold's own intake (see above)")
+    ap.add_argument("--shipped", nargs="+", default=["vllm=1.24", "trtllm=1.86"], help="ENGINE=MS of the new run")
     a = ap.parse_args()
+    if a.fold_check:
+        shipped = {k: float(v) for k, v in (s.split("=") for s in a.shipped)}
+        ape = fold_check(a.validate_json, a.fold_check, shipped, a.min_clients, a.cases)
+        for m, v in sorted(ape.items()):
+            print(f"  {m:28s} rows {len(v):5d}  LOAO median {np.median(v):.2f}  p90 {np.percentile(v, 90):.2f}")
+        return
     rows = wave_rows(json.load(open(a.validate_json))["cases"], notes_spread(a.cases))
     print(f"excess = t + beta x simulated drain, per worker engine (rows of >= {a.min_clients} clients, LAD):")
     for eng in a.engines:
