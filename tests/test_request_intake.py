@@ -129,3 +129,12 @@ def test_fold_rows_move_linearly_between_the_runs_without_and_with_the_intake():
     assert out[0]["r0"] == pytest.approx(0.0172 + 1.63 / 1.24 * (0.01596 - 0.0172))
     assert out[1] == new[1]  # an engine without an intake: as run
     assert new[0]["ttft"] == 0.140  # the input rows are not changed
+
+
+def test_serve_and_curve_run_the_engines_intake():
+    from types import SimpleNamespace
+
+    from inferchip.interfaces.cmd_serve import _engine_config
+    step = SimpleNamespace(ranks=1)
+    assert _engine_config(get_engine("vllm"), step).request_intake_s == get_engine("vllm").request_intake_s > 0
+    assert _engine_config(None, step).request_intake_s == 0.0
