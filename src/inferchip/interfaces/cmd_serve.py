@@ -74,12 +74,14 @@ def _shipped(model: str, weights: str | None) -> str:
 
 def _engine_config(engine: EngineSpec | None, step: ServingStepModel) -> SchedulerConfig:
     """The scheduler of ``--engine`` (else the vLLM-like defaults): its running-batch cap and prefill
-    chunk per attention-DP rank, on the step model's ranks (``serving_step`` resolved them)."""
+    chunk per attention-DP rank, on the step model's ranks (``serving_step`` resolved them), and its loop's
+    intake per request in series with the steps (``request_intake_s``, as validate's closed-loop rows run it)."""
     from inferchip.sim.scheduler import rank_scheduler
 
     if engine is None:
         return rank_scheduler(step.ranks)
-    return rank_scheduler(step.ranks, engine.max_num_seqs, engine.chunk_tokens)
+    cfg = rank_scheduler(step.ranks, engine.max_num_seqs, engine.chunk_tokens)
+    return cfg.model_copy(update={"request_intake_s": engine.request_intake_s})
 
 
 def _mean_prompt_tokens(trace: Path | None, input_tokens: int) -> float:
