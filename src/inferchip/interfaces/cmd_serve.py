@@ -253,7 +253,7 @@ def serve_cmd(
         eng, chip, step.mm.formats.weights, model, _mean_prompt_tokens(trace, input_tokens))
     with _progress("simulating") as prog:
         task = prog.add_task("sim", total=1.0)
-        res = simulate_client(step, arr, 0.0 if host is None else host.total_s, duration_s=duration,
+        res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration,
                               num_requests=requests, seed=seed, replicas=replicas,
                               scheduler_config=_engine_config(eng, step),
                               slo_ttft_s=None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
@@ -342,7 +342,7 @@ def curve_cmd(
         cur = throughput_interactivity_curve(step, uniform_length(input_tokens, range_ratio),
                                              uniform_length(output_tokens, range_ratio), seed=seed, replicas=replicas,
                                              scheduler_config=_engine_config(eng, step),
-                                             request_host_s=0.0 if host is None else host.total_s,
+                                             request_host_s=0.0 if host is None else host.outside_loop_s,
                                              progress=lambda f: prog.update(task, completed=f))
     chips = replicas * step.num_chips
     for p in cur.points:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from inferchip.catalog.engines import RequestHostTime, get_engine
+from inferchip.catalog.engines import RequestHostTime
 from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.performance.mapped import MappedModel
 from inferchip.performance.serving import ServingStepModel
@@ -119,9 +119,9 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     bench, n, notes = num_requests(c, facts.prompts_per_client)
     dec = replicas["decode"]
     lengths = (int(case.input_tokens), int(case.output_tokens))
-    intake = (get_engine(host.worker) if host.worker else eng).request_intake_s  # the prompts' pool's engine loop
+    intake = host.intake_s  # the prompts' pool's engine loop (the worker engine's where the row crosses one)
     dcfg = dec.config(c, *lengths).model_copy(update={"request_intake_s": intake if facts.prefill is None else 0.0})
-    own_s, worker, worker_s, tok_s, req_s = host.own_s, host.worker, host.worker_s, host.tokenize_s, host.total_s
+    own_s, worker, worker_s, tok_s, req_s = host.own_s, host.worker, host.worker_s, host.tokenize_s, host.outside_loop_s
     notes.insert(0, f"closed loop simulated: {c} clients, {n} requests, lengths uniform in [0.8 L, L]; engine "
                     f"{eng.id}: max_num_seqs {dcfg.max_num_seqs}, chunk {dcfg.max_num_batched_tokens}"
                     f" tokens, {eng.step_overhead_s * 1e3:.3g} ms host time per step, "
