@@ -177,3 +177,26 @@ def test_experts_reached_by_hand_and_at_vanishing_token_counts():
     assert 0.0 < tiny == pytest.approx(-64 * 4.440892098500626e-16 * math.log1p(-6 / 64), rel=1e-9)
     assert float(experts_reached(64, 6 / 64, 0.0)) == 0.0
     assert float(experts_reached(8, 1.0, 0.5)) == 8.0 and float(experts_reached(8, 1.0, 0.0)) == 0.0
+
+
+def test_experts_reached_with_a_popularity_spread_by_hand():
+    """Expert i takes a token with probability f w_i (w the log-normal popularity quantiles, mean 1): one token
+    reaches f e experts whatever the spread; two reach e (2 f - f^2 mean(w^2)), fewer than uniform routing's
+    e (2 f - f^2); many reach every expert; a spread of 0 is uniform routing; the scalar path agrees."""
+    from inferchip.cost.gemm import experts_reached, experts_reached_scalar, popularity_weights
+
+    w = popularity_weights(1.0)
+    assert len(w) == 64 and float(w.mean()) == pytest.approx(1.0, rel=1e-12)
+    assert float(np.std(np.log(w))) == pytest.approx(1.0, abs=0.05)  # the quantile grid's spread
+    f, e = 4 / 128, 128.0
+    assert float(experts_reached(e, f, 1.0, 1.0)) == pytest.approx(4.0, rel=1e-12)
+    two = e * (2 * f - f * f * float(np.mean(w * w)))
+    assert float(experts_reached(e, f, 2.0, 1.0)) == pytest.approx(two, rel=1e-12)
+    assert two < e * (1 - (1 - f) ** 2)
+    assert float(experts_reached(e, f, 1e5, 1.0)) == pytest.approx(e, rel=1e-9)
+    assert float(experts_reached(e, f, 32.0, 0.0)) == pytest.approx(e * (1 - (1 - f) ** 32), rel=1e-12)
+    ms = np.array([0.0, 1.0, 4.0, 32.0, 64.0])
+    for sd in (0.0, 0.5, 1.0):
+        vec = experts_reached(e, f, ms, sd)
+        assert [experts_reached_scalar(e, f, float(m), sd) for m in ms] == pytest.approx(list(vec), rel=1e-12)
+    assert float(experts_reached(e, f, 32.0, 1.0)) < float(experts_reached(e, f, 32.0, 0.5)) < e * (1 - (1 - f) ** 32)

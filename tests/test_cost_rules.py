@@ -44,8 +44,8 @@ FP8 = Formats("fp8", "fp8", "fp8")
 BW, PEAK_BF16, PEAK_FP8, LINK, LAT, K_OVER = 3.35e12, 989.4e12, 1978.9e12, 450e9, 3e-6, 3e-6
 
 
-def one(op, fmt=BF16, tokens=1.0, decode_seqs=0.0, kv=0.0, pairs=0.0, rows=None) -> KernelCost:
-    ctx = cost_context(make_chip(), fmt, CAL)
+def one(op, fmt=BF16, tokens=1.0, decode_seqs=0.0, kv=0.0, pairs=0.0, rows=None, cal=CAL) -> KernelCost:
+    ctx = cost_context(make_chip(), fmt, cal)
     return cost_operator(op, ctx, step_points(1, tokens, decode_seqs, kv, pairs, rows))
 
 
@@ -84,8 +84,10 @@ def test_router_runs_on_the_vector_units():
 def test_grouped_gemm_by_hand():
     # 8 local experts of 1024 x 2048, top-2 of 8 (f = 1/4), ep 1, 64 tokens: each expert gets
     # 64 x 1/4 x 8 / 1 / 8 = 16 tokens on average, the busiest 16 x 1.25 = 20 (one 32-row tile);
-    # an expert gets none with probability (3/4)^64, so 8 (1 - 0.75^64) experts read weights.
-    c = one(GroupedGemm("experts_up", 1024, 2048, 8, 0.25, 8, 1), tokens=64.0, decode_seqs=64.0)
+    # an expert gets none with probability (3/4)^64 under uniform routing (expert_popularity_log_sd 0), so
+    # 8 (1 - 0.75^64) experts read weights.
+    c = one(GroupedGemm("experts_up", 1024, 2048, 8, 0.25, 8, 1), tokens=64.0, decode_seqs=64.0,
+            cal=CAL.model_copy(update={"expert_popularity_log_sd": 0.0}))
     active = 8 * (1 - 0.75 ** 64)
     waves = math.ceil(1 * 16 * active / 132)  # 16 N tiles per expert
     assert val(c.compute_s) == pytest.approx(waves * 132 * 2 * 32 * 128 * 1024 / (PEAK_BF16 * 0.80))

@@ -230,7 +230,9 @@ class RequestHostTime:
     number: the engine's own request time (:meth:`EngineSpec.request_overhead_on`), the worker engine's where the
     row crosses one (:func:`row_request_times_s`), and the front end's prompt tokenisation
     (:meth:`EngineSpec.tokenize_s` at the model's tokenizer rate, where the engine's front end encodes the prompt
-    text; sources in engines.yaml)."""
+    text; sources in engines.yaml), and the intake its prompts' engine loop spends in series with its steps
+    (``intake_s``, :attr:`EngineSpec.request_intake_s`: the simulated paths run it inside the loop and add
+    :attr:`outside_loop_s`; ``predict``, with no loop, adds :attr:`total_s`)."""
 
     engine: str
     own_s: float
@@ -239,6 +241,7 @@ class RequestHostTime:
     tokenize_s: float
     prompt_tokens: int
     s_per_prompt_token: float = 0.0  # the model's tokenizer rate (s per token; :func:`tokenizer_rate_s`)
+    intake_s: float = 0.0  # the worker engine's (else the engine's) request_intake_s
 
     @property
     def request_s(self) -> float:
@@ -246,14 +249,20 @@ class RequestHostTime:
         return self.own_s + self.worker_s
 
     @property
-    def total_s(self) -> float:
-        """The whole host time per request (s): request time plus tokenisation."""
+    def outside_loop_s(self) -> float:
+        """The host time per request outside the engine loop (s): request time plus tokenisation."""
         return self.request_s + self.tokenize_s
+
+    @property
+    def total_s(self) -> float:
+        """The whole host time per request (s): outside the loop plus the loop's intake of a lone request."""
+        return self.outside_loop_s + self.intake_s
 
     def text(self) -> str:
         """One line for the output's notes."""
         return (f"engine host time per request: {self.total_s * 1e3:.3g} ms (request {self.request_s * 1e3:.3g} ms"
-                f" + tokenisation {self.tokenize_s * 1e3:.3g} ms of {self.prompt_tokens} prompt tokens)")
+                f" + tokenisation {self.tokenize_s * 1e3:.3g} ms of {self.prompt_tokens} prompt tokens"
+                + (f" + the engine loop's intake {self.intake_s * 1e3:.3g} ms)" if self.intake_s else ")"))
 
     def as_dict(self) -> dict[str, Any]:
         return {"request_host_s": self.total_s, "request_s": self.request_s, "tokenize_s": self.tokenize_s,
@@ -267,7 +276,8 @@ def request_host_time(engine: EngineSpec, prompt_tokens: float, accelerator: str
     own, worker, worker_s = row_request_times_s(engine, accelerator, weights, software, model)
     rate = tokenizer_rate_s(model)
     return RequestHostTime(engine.id, own, worker.id if worker is not None else "", worker_s,
-                           engine.tokenize_s(prompt_tokens, rate), int(prompt_tokens), rate)
+                           engine.tokenize_s(prompt_tokens, rate), int(prompt_tokens), rate,
+                           (engine if worker is None else worker).request_intake_s)
 
 
 def kernel_engine(engine: EngineSpec, software: str = "") -> EngineSpec:

@@ -79,6 +79,7 @@ class CostContext:
     sequence_dram_bytes: float = 0.0  # DRAM bytes per running sequence within sequence_overhead_s (native top-p)
     moe_mma_peak_fraction: float = 1.0  # share of the tensor-core peak the expert kernels can issue (Marlin on Hopper)
     moe_stream_cap_bytes_per_s: float = float("inf")  # most bytes/s the expert kernels read (SM-bound Marlin)
+    expert_popularity_log_sd: float = 0.0  # routing popularity spread of the experts (gemm.experts_reached)
     prefill_attention_format: str = ""  # "" : attention_format (prefill_attention_format())
     gemm_split_k_16bit: bool = False  # 16-bit weight GEMMs may split K (cuBLASLt split-K; Calibration field)
     # (M, N) tiles cuBLASLt picks from per shape for those 16-bit GEMMs (constants.CUBLASLT_16BIT_TILES of the
@@ -169,6 +170,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         moe_token_vector_flop=cal.moe_token_vector_flop, sequence_dram_bytes=cal.sequence_dram_bytes,
         moe_mma_peak_fraction=cal.moe_mma_peak_fraction,
         moe_stream_cap_bytes_per_s=cal.moe_stream_cap_bytes_per_s, prefill_attention_format=pre_attn_fmt,
+        expert_popularity_log_sd=cal.expert_popularity_log_sd,
         gemm_split_k_16bit=cal.gemm_split_k_16bit,
         cublas_tiles=CUBLASLT_16BIT_TILES.get(chip.family, ()) if cal.gemm_split_k_16bit else (),
         dense_gemm_cap_flop_per_s=(float("inf") if cal.dense_gemm_cap_flop_per_s is None

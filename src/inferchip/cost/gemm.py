@@ -240,15 +240,60 @@ def chosen_tile_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, tiles_in_flight: 
     return out
 
 
-def experts_reached(experts: ArrayLike, routed_fraction: ArrayLike, tokens: ArrayLike) -> FloatArray:
-    """Local experts that ``tokens`` uniformly routed tokens reach, each taking a token with probability
+POPULARITY_POINTS = 64  # quantiles of the expert-popularity distribution the expectation is taken over
+
+
+def popularity_weights(log_sd: float) -> FloatArray:
+    """Relative routing popularity of the experts of a layer (mean 1) at ``POPULARITY_POINTS`` equal-probability
+    quantiles of a log-normal with log standard deviation ``log_sd``; all ones at 0 (uniform routing). The log-normal
+    is the shape DeepEP PR #393 (github.com/deepseek-ai/DeepEP/pull/393) found fits recorded per-layer token counts
+    of DeepSeek-V3 best; its spread is the caller's (``Calibration.expert_popularity_log_sd``)."""
+    if log_sd <= 0.0:
+        return np.ones(1)
+    from scipy.special import ndtri  # type: ignore[import-untyped]  # scipy has no stubs here
+
+    z = ndtri((np.arange(POPULARITY_POINTS) + 0.5) / POPULARITY_POINTS)
+    w = np.exp(log_sd * z)
+    out: FloatArray = w / w.mean()
+    return out
+
+
+def experts_reached(experts: ArrayLike, routed_fraction: ArrayLike, tokens: ArrayLike,
+                    popularity_log_sd: float = 0.0) -> FloatArray:
+    """Local experts that ``tokens`` independently routed tokens reach, each taking a token with probability
     ``routed_fraction`` f: ``e (1 - (1 - f)^m)``, written ``-e expm1(m log1p(-f))`` so that a vanishing token
     count keeps its (vanishing) expert instead of rounding to none (cost/scalar_step.py writes it the same way);
-    f = 1 (every token reaches every expert) gives ``e`` for any ``m > 0``."""
+    f = 1 (every token reaches every expert) gives ``e`` for any ``m > 0``. With ``popularity_log_sd`` > 0 the
+    experts are not equally popular: expert i takes a token with probability ``min(1, f w_i)``, ``w`` the
+    log-normal weights of :func:`popularity_weights`, and the count is ``e`` times the mean over them of
+    ``1 - (1 - f w_i)^m``: fewer experts at small and mid ``m`` than uniform routing, all of them at large ``m``."""
     e, f, m = (np.asarray(x, dtype=float) for x in (experts, routed_fraction, tokens))
+    if popularity_log_sd > 0.0:
+        w = popularity_weights(popularity_log_sd)
+        p = np.minimum(f[..., None] * w, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # expm1: a vanishing m keeps a vanishing share
+            hit = -np.expm1(m[..., None] * np.log1p(-np.minimum(p, 1.0 - 1e-16)))
+        share: FloatArray = np.where(m[..., None] > 0, np.where(p >= 1.0, 1.0, hit), 0.0).mean(axis=-1)
+        return np.asarray(e * share, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):  # f = 1: log1p(-1) = -inf, taken by the where below
         reached = -e * np.expm1(m * np.log1p(-np.minimum(f, 1.0)))
     return np.where(f >= 1.0, e * (m > 0), reached)
+
+
+def experts_reached_scalar(experts: float, routed_fraction: float, tokens: float, popularity_log_sd: float) -> float:
+    """:func:`experts_reached` at one point in Python floats (the scalar step path)."""
+    e, f, m = experts, routed_fraction, tokens
+    if popularity_log_sd <= 0.0:
+        return -e * math.expm1(m * math.log1p(-f)) if f < 1.0 else e * float(m > 0)
+    if m <= 0:
+        return 0.0
+    w = _WEIGHTS.get(popularity_log_sd)
+    if w is None:
+        w = _WEIGHTS.setdefault(popularity_log_sd, [float(x) for x in popularity_weights(popularity_log_sd)])
+    return e * sum(1.0 if f * x >= 1.0 else -math.expm1(m * math.log1p(-f * x)) for x in w) / len(w)
+
+
+_WEIGHTS: dict[float, list[float]] = {}  # popularity_weights per spread, as floats (the scalar path)
 
 
 def expert_stream_cap_bytes_per_s(sm_count: float, read_gb_per_s_per_sm: float) -> float:

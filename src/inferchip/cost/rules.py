@@ -154,7 +154,7 @@ def grouped_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> Kernel
     m, k, n, e, f = pts.all_tokens, ops["k"], ops["n"], ops["experts"], ops["routed_fraction"]
     assigned = m * f * ops["experts_total"] / ops["ep"] / e
     per_expert = assigned * ctx.moe_imbalance
-    active = gemm.experts_reached(e, f, m)
+    active = gemm.experts_reached(e, f, m, ctx.expert_popularity_log_sd)
     spent = quantised_flop(per_expert, k, n, active, ctx.tile_m, ctx.tile_n, ctx.tiles_in_flight)
     nb = gemm_bytes(assigned, k, n, active, ctx.weight_bytes, ctx.act_bytes, e)
     over: ArrayLike = (ctx.kernel_overhead_s + moe_token_time_s(m, ctx.moe_token_vector_flop, ctx.vector_flop_per_s)

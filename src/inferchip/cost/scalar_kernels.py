@@ -14,6 +14,7 @@ from typing import Any
 from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES
 from inferchip.cost.gemm import (
     cublas_tile_compute_s_scalar,
+    experts_reached_scalar,
     gemm_waves_scalar,
     m_tile_scalar,
     split_k_compute_s_scalar,
@@ -57,6 +58,7 @@ class Chip:
     moe_stream_cap_bytes_per_s: float = float("inf")
     expert_a2a_decode_floor_s: float = 0.0  # low-latency expert kernels (cost/network.py all_to_all_latency_s)
     expert_a2a_decode_per_peer_s: float = 0.0
+    expert_popularity_log_sd: float = 0.0  # routing popularity spread (gemm.experts_reached)
     cublas_tiles: tuple[tuple[float, float], ...] = ()  # cuBLASLt's per-shape tiles (CostContext.cublas_tiles)
 
 
@@ -106,7 +108,7 @@ def grouped_gemm_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
     m, (k, n, e, f, e_total, ep, weight_bytes, act_bytes) = p[1], op
     assigned = m * f * e_total / ep / e
     per_expert = assigned * c.moe_imbalance
-    active = -e * math.expm1(m * math.log1p(-f)) if f < 1.0 else e * float(m > 0)  # gemm.experts_reached
+    active = experts_reached_scalar(e, f, m, c.expert_popularity_log_sd)  # gemm.experts_reached
     spent = 0.0
     if per_expert > 0:  # gemm.quantised_flop
         tm = m_tile_scalar(per_expert, c.tile_m)

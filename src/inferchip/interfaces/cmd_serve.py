@@ -74,12 +74,14 @@ def _shipped(model: str, weights: str | None) -> str:
 
 def _engine_config(engine: EngineSpec | None, step: ServingStepModel) -> SchedulerConfig:
     """The scheduler of ``--engine`` (else the vLLM-like defaults): its running-batch cap and prefill
-    chunk per attention-DP rank, on the step model's ranks (``serving_step`` resolved them)."""
+    chunk per attention-DP rank, on the step model's ranks (``serving_step`` resolved them), and its loop's
+    intake per request in series with the steps (``request_intake_s``, as validate's closed-loop rows run it)."""
     from inferchip.sim.scheduler import rank_scheduler
 
     if engine is None:
         return rank_scheduler(step.ranks)
-    return rank_scheduler(step.ranks, engine.max_num_seqs, engine.chunk_tokens)
+    cfg = rank_scheduler(step.ranks, engine.max_num_seqs, engine.chunk_tokens)
+    return cfg.model_copy(update={"request_intake_s": engine.request_intake_s})
 
 
 def _mean_prompt_tokens(trace: Path | None, input_tokens: int) -> float:
@@ -247,7 +249,7 @@ def serve_cmd(
         eng, chip, step.mm.formats.weights, model, _mean_prompt_tokens(trace, input_tokens))
     with _progress("simulating") as prog:
         task = prog.add_task("sim", total=1.0)
-        res = simulate_client(step, arr, 0.0 if host is None else host.total_s, duration_s=duration,
+        res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration,
                               num_requests=requests, seed=seed, replicas=replicas,
                               scheduler_config=_engine_config(eng, step),
                               slo_ttft_s=None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
@@ -336,7 +338,7 @@ def curve_cmd(
         cur = throughput_interactivity_curve(step, uniform_length(input_tokens, range_ratio),
                                              uniform_length(output_tokens, range_ratio), seed=seed, replicas=replicas,
                                              scheduler_config=_engine_config(eng, step),
-                                             request_host_s=0.0 if host is None else host.total_s,
+                                             request_host_s=0.0 if host is None else host.outside_loop_s,
                                              progress=lambda f: prog.update(task, completed=f))
     chips = replicas * step.num_chips
     for p in cur.points:

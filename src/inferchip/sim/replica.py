@@ -59,6 +59,7 @@ class Replica:
         self.finish_at: dict[int, list[tuple[Seq, int]]] = {}
         self.finish_keys: list[int] = []  # heap of finish_at keys
         self.admissions = 0
+        self.intakes = 0  # requests first scheduled since the last step's time was set (cfg.request_intake_s each)
         self.num_preemptions = 0
         self.itl_extra_s: list[float] = []  # token gaps that are not one step long (after preemption)
         self.itl_skip: dict[int, int] = {}  # step -> decode tokens of that step whose gap is in itl_extra_s
@@ -177,6 +178,7 @@ class Replica:
             dt = self.timer.time_s(n_dec + step_tokens, n_dec, kv, step_pairs)
         if swap_tokens:
             dt += swap_tokens * self.cfg.swap_s_per_token
+        dt, self.intakes = dt + self.intakes * self.cfg.request_intake_s, 0  # the engine loop's intake, in series
         t_end = t + dt
         emitted = n_dec
         completed_prefill = False
@@ -242,6 +244,7 @@ class Replica:
         self._add_running(seq)
         if math.isnan(self.table.first_scheduled_s[seq.rid]):
             self.table.first_scheduled_s[seq.rid] = t
+            self.intakes += 1
         chunks.append((seq, chunk, blocks))
 
     def busiest_rank(self, chunks: list[Chunk]) -> tuple[int, int]:

@@ -48,6 +48,9 @@ class SchedulerConfig(SettingModel):
     swap_bandwidth_bytes_per_s: float | None = Field(
         None, gt=0, description="Device-host copy bandwidth for swap mode, bytes/s."
     )
+    request_intake_s: float = Field(
+        0.0, ge=0, le=1.0, description="Engine-loop time per request, serial with the step that first schedules its "
+        "prompt (added to that step; a recomputed preemption pays it once). 0: none.")
 
     @model_validator(mode="after")
     def _consistent(self) -> SchedulerConfig:

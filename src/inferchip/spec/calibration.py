@@ -151,6 +151,15 @@ class Calibration(BaseModel):
         1.25, ge=1, le=4,
         description="Most-loaded expert over mean load under expert routing (straggler factor; 1.2-1.8 reported).",
     )
+    expert_popularity_log_sd: float = Field(
+        1.0, ge=0, le=3,
+        description="Log standard deviation of the experts' routing popularity within a layer (log-normal; "
+        "cost.gemm.experts_reached): how many distinct experts a step's tokens reach, hence read. 0: uniform "
+        "routing. Not fitted: an estimate, bracketed by AIConfigurator's default MoE workload (ai-dynamo/"
+        "aiconfigurator collector/helper.py power_law_logits_v3, power law alpha 1.2 on [1, 0.8 m] per expert: "
+        "log spread 0.73 / 0.93 / 1.12 / 1.31 at 16 / 32 / 64 / 128 tokens); docs/serving_validation.md, "
+        "branch vllm-decode38.",
+    )
     memory_utilization_fraction: float = Field(
         0.92, gt=0, le=1,
         description="Share of usable device memory the serving engine may allocate (vLLM gpu_memory_utilization "

@@ -182,6 +182,8 @@ class EngineSpec(BaseModel):
     match: tuple[str, ...] = Field(min_length=1, description="Lower-case fragments of a case's `software` text.")
     step_overhead_s: float = Field(ge=0, le=0.05, description="Host time per iteration not hidden by the device.")
     request_overhead_s: float = Field(ge=0, le=2.0, description="Host time per request before its first token.")
+    request_intake_s: float = Field(0.0, ge=0, le=0.05, description="Of that time, the part the engine loop spends in "
+                                    "series with its steps (SchedulerConfig.request_intake_s); 0: none.")
     front_end_tokenizes: bool = Field(
         False, description="The API server encodes the benchmark's text prompt on each request's path before it is "
                            "scheduled (the model's tokenizer rate, catalog tokenizers); False: none apart from "

@@ -119,8 +119,9 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     bench, n, notes = num_requests(c, facts.prompts_per_client)
     dec = replicas["decode"]
     lengths = (int(case.input_tokens), int(case.output_tokens))
-    dcfg = dec.config(c, *lengths)
-    own_s, worker, worker_s, tok_s, req_s = host.own_s, host.worker, host.worker_s, host.tokenize_s, host.total_s
+    intake = host.intake_s  # the prompts' pool's engine loop (the worker engine's where the row crosses one)
+    dcfg = dec.config(c, *lengths).model_copy(update={"request_intake_s": intake if facts.prefill is None else 0.0})
+    own_s, worker, worker_s, tok_s, req_s = host.own_s, host.worker, host.worker_s, host.tokenize_s, host.outside_loop_s
     notes.insert(0, f"closed loop simulated: {c} clients, {n} requests, lengths uniform in [0.8 L, L]; engine "
                     f"{eng.id}: max_num_seqs {dcfg.max_num_seqs}, chunk {dcfg.max_num_batched_tokens}"
                     f" tokens, {eng.step_overhead_s * 1e3:.3g} ms host time per step, "
@@ -136,6 +137,9 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         notes.append(f"engine {eng.id}: a request crosses the {worker} workers' own request path "
                      f"({worker_s * 1e3:.3g} ms, that engine's record) and {eng.id}'s frontend, router and transfer "
                      f"set-up ({own_s * 1e3:.3g} ms) (worker_request_paths)")
+    if intake > 0:
+        notes.append(f"engine {host.worker or eng.id}: its loop takes each new request in series with its steps, "
+                     f"{intake * 1e3:.3g} ms of the time per request (request_intake_s)")
     recv = eng.recv_interval_steps(c, case.accelerator, dec.mm.layout.tp, dec.mm.formats.weights)
     if recv > 1:
         notes.append(f"engine {eng.id} polls its request queue every {recv} decode steps at {c} clients")
@@ -180,6 +184,7 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         return settled(run, n, bench, notes)
     pre = replicas["prefill"]
     pcfg, dcfg = recipe_configs(case, facts, pre, dec, notes)
+    pcfg = pcfg.model_copy(update={"request_intake_s": intake})
     wave = first_wave_s(pre, pcfg, facts.prefill_workers)
     per_token, bw, lat, which = kv_link(pre, dec, total_chips)
     if facts.kv_link is not None:  # the caller's link (serve --kv-link-gb-per-s / --kv-link-latency-us)
