@@ -107,11 +107,8 @@ def predict_cmd(
         raise InvalidSettingError("--max-ttft-ms/--max-tpot-ms apply to --max-throughput only")
     context_note = opts.check_context(model, input_tokens, output_tokens)
     cal, eng = eng_opts.engine_setting(engine, calibration, chip)
-    from inferchip.mapping.format_defaults import weight_choice
-
-    shipped = weight_choice(model, weights)[0]  # the setting's rule, for the engine's kernel and host time
-    cal, moe_note = eng_opts.moe_kernel_setting(cal, eng, chip, shipped, model, moe_kernel)
-    host = eng_opts.engine_host(eng, chip, shipped, model, input_tokens)
+    cal, moe_note = eng_opts.moe_kernel_setting(cal, eng, chip, weights, model, moe_kernel)
+    host = eng_opts.engine_host(eng, chip, weights, model, input_tokens)
     host_s = 0.0 if host is None else host.total_s
     if max_ttft_ms is not None and max_ttft_ms / 1e3 <= host_s:
         raise InvalidSettingError(f"--max-ttft-ms {max_ttft_ms:g}: no TTFT meets it; {host.text()}")

@@ -64,14 +64,6 @@ def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, e
     return (*serving_step(setting), format_fields(setting))
 
 
-def _shipped(model: str, weights: str | None) -> str:
-    """The weight format the setting will resolve (``mapping.format_defaults.weight_choice``), for the engine's expert
-    kernel, which is chosen before the setting is."""
-    from inferchip.mapping.format_defaults import weight_choice
-
-    return weight_choice(model, weights)[0]
-
-
 def _engine_config(engine: EngineSpec | None, step: ServingStepModel) -> SchedulerConfig:
     """The scheduler of ``--engine`` (else the vLLM-like defaults): its running-batch cap and prefill
     chunk per attention-DP rank, on the step model's ranks (``serving_step`` resolved them), and its loop's
@@ -234,8 +226,7 @@ def serve_cmd(
     from inferchip.performance.serving import serving_economics
 
     calibration, eng = eng_opts.engine_setting(engine, calibration, chip)
-    calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, _shipped(model, weights), model,
-                                                    moe_kernel)
+    calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, weights, model, moe_kernel)
     step, replicas, formats = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
     arr: ArrivalsLike
@@ -327,8 +318,7 @@ def curve_cmd(
                     curve=True)
         return
     calibration, eng = eng_opts.engine_setting(engine, calibration, chip)
-    calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, _shipped(model, weights), model,
-                                                    moe_kernel)
+    calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, weights, model, moe_kernel)
     step, replicas, formats = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
     host = eng_opts.engine_host(eng, chip, step.mm.formats.weights, model, input_tokens)

@@ -18,15 +18,24 @@ def engine_option(default_text: str) -> Any:
     return typer.Option(None, "--engine", help=f"{ENGINE_HELP}; default: {default_text}.")
 
 
-def engine_host(spec: Any, chip: str, weights: str, model: str, prompt_tokens: float) -> Any:
+def engine_host(spec: Any, chip: str, weights: str | None, model: str, prompt_tokens: float) -> Any:
     """``--engine``'s host time per request for prompts of ``prompt_tokens`` tokens of ``model`` on ``chip`` with
-    ``weights`` (:func:`~inferchip.catalog.engines.request_host_time`, the one resolution ``validate`` uses
-    too; no ``software`` text, so no worker engine); None without ``--engine``."""
+    ``weights`` (None: what the checkpoint ships, :func:`_weights`) (:func:`~inferchip.catalog.engines.
+    request_host_time`, the one resolution ``validate`` uses too; no ``software`` text, so no worker engine); None
+    without ``--engine``."""
     if spec is None:
         return None
     from inferchip.catalog.engines import request_host_time
 
-    return request_host_time(spec, prompt_tokens, chip, weights, "", model)
+    return request_host_time(spec, prompt_tokens, chip, _weights(model, weights), "", model)
+
+
+def _weights(model: str, weights: str | None) -> str:
+    """The weight format the setting will resolve (``mapping.format_defaults.weight_choice``: ``weights`` as given,
+    else what the checkpoint ships), for the engine's choices made before the setting is resolved."""
+    from inferchip.mapping.format_defaults import weight_choice
+
+    return weight_choice(model, weights)[0]
 
 
 def engine_summary(spec: Any, scheduler: bool, host: Any = None, moe_kernel: str | None = None
@@ -89,18 +98,20 @@ def moe_kernel_option() -> Any:
                         "engine's own pick on the chip (catalog/engines.yaml moe_kernels).")
 
 
-def moe_kernel_setting(cal: Any, spec: Any, chip: str, weights: str, model: str, choice: str | None
+def moe_kernel_setting(cal: Any, spec: Any, chip: str, weights: str | None, model: str, choice: str | None
                        ) -> tuple[Any, str | None]:
     """``cal`` with the expert kernel ``--engine`` serves ``model``'s ``weights`` experts with on ``chip``
-    (``--moe-kernel``, else the engine's default there; :func:`~inferchip.performance.moe_kernel.
-    moe_kernel_calibration`) and the note naming it (None where no kernel entry applies)."""
+    (``weights`` None: what the checkpoint ships, :func:`_weights`; ``--moe-kernel``, else the engine's default
+    there; :func:`~inferchip.performance.moe_kernel.moe_kernel_calibration`) and the note naming it (None where no
+    kernel entry applies)."""
     if spec is None and choice is None:
         return cal, None
     from inferchip.catalog.chips import get_chip_params
     from inferchip.catalog.models import load_model
     from inferchip.performance.moe_kernel import moe_kernel_calibration
 
-    return moe_kernel_calibration(cal, spec, get_chip_params(chip), weights, load_model(model), choice)
+    return moe_kernel_calibration(cal, spec, get_chip_params(chip), _weights(model, weights), load_model(model),
+                                  choice)
 
 
 def option_engine(engine: str) -> Any:
