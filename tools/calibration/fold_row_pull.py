@@ -38,13 +38,9 @@ from inferchip.validation.calibrate import (
     with_values,
 )
 from inferchip.validation.cases import read_cases
+from inferchip.validation.fit_search import soft_l1_losses
 
 CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
-
-
-def soft_l1(residuals: np.ndarray, f_scale: float = F_SCALE) -> np.ndarray:
-    """Each residual's share of least_squares' soft-L1 cost: 0.5 f^2 rho(r^2 / f^2), rho(z) = 2 (sqrt(1 + z) - 1)."""
-    return np.asarray(f_scale ** 2 * (np.sqrt(1.0 + (residuals / f_scale) ** 2) - 1.0))
 
 
 def _pct(r: float) -> str:
@@ -101,7 +97,7 @@ def main() -> None:
     if not a.probe:
         return
     f0, f1 = row_residuals(fold_rows, fold), row_residuals(fold_rows, probed)
-    l0, l1 = soft_l1(f0), soft_l1(f1)
+    l0, l1 = soft_l1_losses(f0, F_SCALE), soft_l1_losses(f1, F_SCALE)  # each row's share of the fit's cost
     print(f"\nfold rows' soft-L1 cost: {l0.sum():.4f} at the fold point, {l1.sum():.4f} with "
           f"{', '.join(a.probe)} at the reference ({l1.sum() - l0.sum():+.4f})")
     order = np.argsort(-(l1 - l0))
