@@ -213,3 +213,33 @@ def test_low_latency_floor_replaces_link_steps_per_moe_layer_by_hand():
     saved = moe_layers * 2 * (47 * 3e-6 - (23.5e-6 + 47 * 0.099e-6))
     assert comm_s(plain, b) - comm_s(low, b) == pytest.approx(saved)
     assert comm_s(low, 0, b * 1024.0) == pytest.approx(comm_s(plain, 0, b * 1024.0))
+
+
+# ---------------------------------------------------------------- --attn-dp asked for without --tp (newuser40)
+
+@pytest.mark.parametrize("count", [2, 4, 8, 16])
+def test_attn_dp_asked_for_a_gqa_moe_model_searches_its_layouts(count):
+    """Before: `predict --count 8 --attn-dp --model Qwen/Qwen3-30B-A3B` was refused 'no parallel layout of 8 chips with
+    attention data parallelism on suits' it, while `--tp 8 --attn-dp` ran: the search offered attention DP to MLA
+    models only. Asked for, it is searched on any MoE model (tp > 1, ep = tp, as for MLA)."""
+    from inferchip.performance.setting import resolve_setting
+
+    s = resolve_setting("nvidia-h100-sxm-80gb", "Qwen/Qwen3-30B-A3B", count=count, attn_dp=True)
+    assert s.layouts and all(lay.attn_dp and lay.tp > 1 and lay.ep == lay.tp for lay in s.layouts)
+    assert {lay.tp for lay in s.layouts} <= {2, 4, 8}
+    unasked = resolve_setting("nvidia-h100-sxm-80gb", "Qwen/Qwen3-30B-A3B", count=count)
+    assert not any(lay.attn_dp for lay in unasked.layouts)  # the default search is unchanged
+
+
+@pytest.mark.parametrize("model,count,reason", [
+    ("meta-llama/Llama-3.1-8B", 8, "is dense"),
+    ("Qwen/Qwen3-30B-A3B", 1, "--tp 2 or more"),
+    ("deepseek-ai/DeepSeek-V2-Lite", 1, "--tp 2 or more"),
+])
+def test_attn_dp_that_no_layout_runs_names_the_reason(model, count, reason):
+    from inferchip.performance.setting import resolve_setting
+
+    with pytest.raises(InvalidSettingError) as exc:
+        resolve_setting("nvidia-h100-sxm-80gb", model, count=count, attn_dp=True)
+    msg = str(exc.value)
+    assert msg.startswith(f"--attn-dp on {count} chip(s) of nvidia-h100-sxm-80gb (scale-up domain 8)") and reason in msg

@@ -105,3 +105,36 @@ def test_not_yaml_and_missing_file_are_spec_errors(tmp_path):
         load_chip(bad)
     with pytest.raises(SpecError, match="nope.yaml"):
         load_chip(str(tmp_path / "nope.yaml"))
+
+
+# ------------------------------------------------------------ a family reserve that takes all the memory (newuser40)
+
+_RESERVED = {"generic": 2.0, "nvidia-jetson": 6.0, "x86-cpu": 8.0, "tenstorrent": 0.5}
+
+
+@pytest.mark.parametrize("family", sorted(_RESERVED))
+@pytest.mark.parametrize("capacity,unit", [(400, "MB"), (128, "MB"), (0.4, "GiB"), (1, "MiB")])
+def test_capacity_under_the_family_reserve_is_refused_at_load(tmp_path, family, capacity, unit):
+    """Before: a user's 900 MB SRAM part (or 128 GiB typed as 128 MB) in the generic family loaded with 0 bytes usable,
+    and every model was refused 'short by' its whole size, the advice naming neither the 2 GiB reserve nor
+    memory.usable_capacity_gib."""
+    assert family_defaults(family).runtime_reserve_gib == _RESERVED[family]
+    path = _write(tmp_path, _user_chip(family=family, **{"memory.capacity": capacity, "memory.capacity_unit": unit}))
+    with pytest.raises(SpecError) as err:
+        load_chip(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: memory.capacity = {capacity:g} {unit}: not above the {family} family's runtime "
+                          f"reserve of {_RESERVED[family]:g} GiB"), msg
+    assert "allowed:" in msg and "memory.usable_capacity_gib" in msg
+
+
+def test_capacity_under_the_reserve_loads_with_its_usable_capacity_or_a_reserve_free_family(tmp_path):
+    """Controls: the usable capacity stated, a family without a reserve, and a Range whose low end alone is short."""
+    sram = {"memory.capacity": 900, "memory.capacity_unit": "MB", "memory.type": "SRAM-only"}
+    p = get_chip_params(str(_write(tmp_path, _user_chip(**sram, **{"memory.usable_capacity_gib": 0.8}), "a.yaml")))
+    assert p.usable_memory_bytes == pytest.approx(0.8 * GIB)
+    p = get_chip_params(str(_write(tmp_path, _user_chip(family="groq", **sram), "b.yaml")))
+    assert p.usable_memory_bytes == pytest.approx(900e6)
+    ranged = {"low": 1, "central": 8, "high": 8, "derivation": "guess"}
+    with pytest.raises(SpecError, match=r"memory.capacity = 1 GiB \(its low value\): not above"):
+        load_chip(_write(tmp_path, _user_chip(**{"memory.capacity": ranged}), "c.yaml"))

@@ -66,3 +66,55 @@ def test_sram_up_to_the_bound_loads(tmp_path):
     raw["sram"]["capacity_mb"] = 48_000
     del raw["silicon"]["die_area_mm2"]
     load_chip(str(_write(tmp_path, raw, "no-area")))
+
+
+# ---------------------------------------------------------------- off-chip DRAM bandwidth (stop 40, newuser40)
+# Before: memory.bandwidth_tb_per_s was bounded by 1e6 TB/s (WSE-3's on-wafer SRAM) whatever the memory, so an LPDDR5X
+# chip given 273 (DGX Spark's 273 GB/s typed in the TB/s key) loaded and decoded Llama-3.1-8B at 7.6 ms a token instead
+# of ~45 ms at 0.5 TB/s. Now off-chip DRAM is bounded by its pins x the fastest JEDEC rate of its kind
+# (spec/bounds.DRAM_TB_PER_S_MAX).
+
+from inferchip.spec.bounds import DRAM_TB_PER_S_MAX, dram_kind  # noqa: E402
+
+DRAM = [c for c in chip_ids() if dram_kind(load_chip(c).memory.memory_type) is not None]
+
+
+def test_every_catalogue_dram_chip_is_well_inside_its_bandwidth_bound():
+    assert len(DRAM) >= 40
+    for c in DRAM:
+        m = load_chip(c).memory
+        assert pick(m.bandwidth_tb_per_s, "high") < DRAM_TB_PER_S_MAX[dram_kind(m.memory_type)] / 3, c
+
+
+def test_dram_bounds_by_hand():
+    """64 stacks x 2,048 pins x 16 Gb/s; 4,096 pins x 48 Gb/s (GDDR7); 4,096 pins x 14.4 Gb/s (LPDDR6)."""
+    assert DRAM_TB_PER_S_MAX["hbm"] == pytest.approx(262.144)
+    assert DRAM_TB_PER_S_MAX["gddr"] == pytest.approx(24.576)
+    assert DRAM_TB_PER_S_MAX["lpddr"] == DRAM_TB_PER_S_MAX["ddr"] == pytest.approx(7.3728)
+    assert [dram_kind(t) for t in ("hbm3e", "gddr6x", "lpddr5x", "ddr5", "sram", None)] == [
+        "hbm", "gddr", "lpddr", "ddr", None, None]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chip=st.sampled_from(DRAM), unit=st.sampled_from([1e3, 1024.0, 1e4]), ranged=st.booleans())
+def test_dram_bandwidth_in_gb_per_s_is_refused_naming_field_value_and_allowed(tmp_path, chip, unit, ranged):
+    raw = _raw(chip)
+    bw = pick(load_chip(chip).memory.bandwidth_tb_per_s, "high") * unit
+    raw["memory"]["bandwidth_tb_per_s"] = ({"low": bw / 2, "central": bw / 2, "high": bw, "derivation": "typed"}
+                                           if ranged else bw)
+    raw["memory"].pop("measured_bandwidth", None)
+    path = _write(tmp_path, raw, "gbps")
+    with pytest.raises(SpecError) as err:
+        load_chip(str(path))
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: memory.bandwidth_tb_per_s = "), msg
+    assert "TB/s one package of it can stream" in msg and "allowed: up to that" in msg and "GB/s" in msg, msg
+
+
+def test_dram_bandwidth_up_to_the_bound_and_sram_above_it_load(tmp_path):
+    """Controls: an LPDDR5X chip just under its bound, and an SRAM-only part at WSE-3's 21,000 TB/s, load."""
+    raw = _raw("nvidia-jetson-agx-thor-t5000")
+    raw["memory"]["bandwidth_tb_per_s"] = 0.999 * DRAM_TB_PER_S_MAX["lpddr"]
+    raw["memory"].pop("measured_bandwidth", None)
+    load_chip(str(_write(tmp_path, raw, "wide")))
+    load_chip("cerebras-wse-3")

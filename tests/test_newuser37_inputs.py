@@ -135,13 +135,16 @@ def test_no_impossible_advice_when_the_usable_memory_is_below_one_chunks_activat
     path = _chip_file(tmp_path_factory.mktemp("chip"), capacity, unit)
     code, text = run_main(["predict", "--chip", str(path), "--model", LLAMA, "--weights", weights, "--batch", "1"])
     assert code == 2 and text.startswith("error: ") and "Traceback" not in text
+    if capacity * (2**20 if unit == "MiB" else 1e6) <= 2 * 2**30:  # at most the generic family's 2 GiB reserve
+        # newuser40: refused when the chip is read, naming the reserve (before: '0.0 GB is usable' for every model)
+        assert "not above the generic family's runtime reserve of 2 GiB" in text and "usable_capacity_gib" in text
+        return
     advice = text.split("What would make it fit:", 1)[1]
     assert "narrower weights" not in advice and "more chips" not in advice
     assert "memory.capacity_unit" in advice and "alone exceed" in advice
 
 
 @pytest.mark.parametrize(("gib", "advice"), [
-    (1, "nothing in the layout or the formats helps"),  # no usable memory left
     (2.5, "no wider tensor-parallel layout fits them"),  # about 0.5 GB usable, below tp 8's 0.67 GB
     (3, "--tp 8 is the narrowest at which they fit"),  # 1.0 GB usable: 0.67 GB at tp 8, 1.03 GB at tp 4
     (4, "--tp 2 is the narrowest at which they fit"),  # 2.0 GB usable: 1.79 GB at tp 2
@@ -157,6 +160,13 @@ def test_the_advice_names_a_tp_only_where_one_fits(tmp_path, gib, advice):
     fix = text.split("What would make it fit:", 1)[1]
     assert advice in fix
     assert ("--tp" in fix) == ("--tp" in advice)
+
+
+def test_no_usable_memory_at_all_is_refused_when_the_chip_is_read(tmp_path):
+    """1 GiB of HBM in the generic family (2 GiB runtime reserve): before newuser40 the advice said 'nothing in the
+    layout or the formats helps' for every model; now the chip file is refused naming the reserve."""
+    code, text = run_main(["predict", "--chip", str(_chip_file(tmp_path, 1, "GiB")), "--model", LLAMA, "--batch", "1"])
+    assert code == 2 and text.startswith(f"error: {tmp_path / 'tiny.yaml'}: memory.capacity = 1 GiB: not above")
 
 
 def test_a_chip_that_only_needs_more_chips_still_gets_that_advice(tmp_path):

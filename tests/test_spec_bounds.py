@@ -366,6 +366,28 @@ def test_generated_bad_config_sizes_give_a_clean_error_naming_the_key(data):
         assert str(exc).startswith("cfg.json: ")
 
 
+@settings(max_examples=60, deadline=None)
+@given(key=st.sampled_from(sorted({"num_hidden_layers", "hidden_size", "vocab_size", "intermediate_size",
+                                   "num_attention_heads", "max_position_embeddings"})),
+       exponent=st.integers(min_value=10, max_value=300), negative=st.booleans())
+def test_a_huge_whole_float_is_shown_as_written(key, exponent, negative):
+    """newuser40: ``"sliding_window": 1e+30`` was shown as 'an integer of thousands of digits' (the float, whole, was
+    turned into an int of 31 digits first); a config's value is shown as the file gives it."""
+    value = (-1.0 if negative else 1.0) * 10.0**exponent
+    with pytest.raises(SpecError) as exc:
+        model_spec_from_config(_config() | {key: value}, "m", "cfg.json")
+    assert str(exc.value).startswith(f"cfg.json: {key} = {value!r}: expected an integer between"), str(exc.value)
+
+
+def test_a_huge_integer_is_shown_by_its_digits():
+    with pytest.raises(SpecError, match=r"^cfg\.json: hidden_size = an integer of 31 digits: expected"):
+        model_spec_from_config(_config() | {"hidden_size": 10**30}, "m", "cfg.json")
+    with pytest.raises(SpecError, match=r"^cfg\.json: hidden_size = an integer of 400 digits: expected"):
+        model_spec_from_config(_config() | {"hidden_size": -(10**399)}, "m", "cfg.json")
+    with pytest.raises(SpecError, match=r"^cfg\.json: hidden_size = an integer of about 41\d\d digits: expected"):
+        model_spec_from_config(_config() | {"hidden_size": 10**4100}, "m", "cfg.json")
+
+
 _CORE_KEYS = {"num_hidden_layers", "hidden_size", "vocab_size", "num_attention_heads", "num_key_value_heads",
               "intermediate_size", "max_position_embeddings"}
 

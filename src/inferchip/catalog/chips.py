@@ -18,6 +18,7 @@ from pathlib import Path
 
 from inferchip.catalog.yaml_io import is_file, not_a_file, read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
+from inferchip.spec.bounds import Range, pick
 from inferchip.spec.chip import (
     ChipParams,
     ChipSpec,
@@ -25,6 +26,7 @@ from inferchip.spec.chip import (
     FamilyDefaults,
     chip_params,
 )
+from inferchip.units import GIB
 
 _DATA = Path(__file__).parent
 _CHIPS_DIR = _DATA / "chips"
@@ -89,7 +91,27 @@ def _load_cached(path: Path, mtime_ns: int) -> ChipSpec:
         raise SpecError(
             f"{path}: family = {spec.family!r}: unknown family; allowed: {', '.join(family_names())}"
         )
+    _check_reserve(spec, _families()[spec.family], path)
     return spec
+
+
+def _check_reserve(spec: ChipSpec, fam: FamilyDefaults, path: Path) -> None:
+    """Refuse a chip whose family's runtime reserve takes all of its memory (a user's 900 MB SRAM part in the
+    ``generic`` family, whose reserve is 2 GiB): every model was refused 'short by' its whole size with 0 GB usable,
+    and the advice never named the reserve or how to state what the runtime leaves."""
+    m = spec.memory
+    if m.usable_capacity_gib is not None or fam.runtime_reserve_gib <= 0:
+        return
+    for level in _LEVELS:
+        if m.capacity_bytes(level) <= fam.runtime_reserve_gib * GIB:  # type: ignore[arg-type]
+            shown = pick(m.capacity, level)  # type: ignore[arg-type]
+            raise SpecError(
+                f"{path}: memory.capacity = {shown:g} {m.capacity_unit}"
+                f"{f' (its {level} value)' if isinstance(m.capacity, Range) else ''}: not above the {spec.family} "
+                f"family's runtime reserve of {fam.runtime_reserve_gib:g} GiB (catalog/families.yaml "
+                "runtime_reserve_gib), so nothing is left for weights; allowed: a capacity above the reserve, or "
+                "memory.usable_capacity_gib for what the runtime leaves (all of it for compiler-managed SRAM), or a "
+                "family without a reserve (groq, cerebras)")
 
 
 def load_chip(id_or_path: str | Path) -> ChipSpec:

@@ -20,6 +20,16 @@ CONFIG_INT_MAX = 10**9
 Layer = tuple[int | None, bool]
 
 
+def _as_written(value: Any) -> Any:
+    """A config value for an error: as the file gives it (``1e+30`` stays a float), an integer of 31 or more digits
+    by its length (``str()`` of one past 4,300 digits fails)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        if abs(value) < 10**4000:
+            return f"an integer of {len(str(abs(value)))} digits"
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return value
+
+
 class ConfigReader:
     """Typed access to one mapping of a config with errors that name file and field."""
 
@@ -37,14 +47,13 @@ class ConfigReader:
 
     def opt_int(self, key: str, what: str, minimum: int = 1, maximum: int = CONFIG_INT_MAX) -> int | None:
         """An integer in [``minimum``, ``maximum``] or None when absent/null; ``what`` says what it is."""
-        value = self.data.get(key)
+        given = value = self.data.get(key)
         if value is None:
             return None
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-            shown = value if not isinstance(value, int) or abs(value) < 10**30 else "an integer of thousands of digits"
-            raise self._fail(key, shown, f"an integer between {minimum:,} and {maximum:,} ({what})")
+            raise self._fail(key, _as_written(given), f"an integer between {minimum:,} and {maximum:,} ({what})")
         return value
 
     def int_(self, key: str, what: str, default: int | None = None, minimum: int = 1,

@@ -328,8 +328,17 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
         notes.extend(check_scaleup(lay, cp.max_scaleup_domain, cp.id, ms.is_moe))
         layouts = [replace(lay, replicas=max(1, count // lay.chips_per_replica))]
     else:
-        layouts = [lay for lay in candidate_layouts(ms, count, cp.max_scaleup_domain)
-                   if attn_dp is None or lay.attn_dp == attn_dp]
+        found = candidate_layouts(ms, count, cp.max_scaleup_domain)
+        if attn_dp and ms.attention != "mla":  # searched unasked for MLA MoE models only; asked for, on any MoE model
+            found = [replace(lay, attn_dp=True) for lay in found if lay.tp > 1 and lay.ep == lay.tp]
+        layouts = [lay for lay in found if attn_dp is None or lay.attn_dp == attn_dp]
+        if not layouts and attn_dp:  # the reason the widest tp of the scale-up domain cannot run it
+            widest = max(d for d in range(1, count + 1) if count % d == 0 and d <= max(1, cp.max_scaleup_domain))
+            try:
+                check_layout(ms, Layout(tp=widest, ep=widest, attn_dp=True), count)
+            except InvalidSettingError as exc:
+                raise InvalidSettingError(f"--attn-dp on {count} chip(s) of {cp.id} (scale-up domain "
+                                          f"{cp.max_scaleup_domain}), the widest tp searched {widest}: {exc}") from None
         if not layouts:
             why = "" if attn_dp is None else f" with attention data parallelism {'on' if attn_dp else 'off'}"
             raise InvalidSettingError(f"no parallel layout of {count} chips{why} suits {ms.id} (heads {ms.num_heads})")

@@ -203,6 +203,42 @@ USABLE_GIB = Bound(0, 2.0**20, "GiB")  # <= 1 PiB, and never above the physical 
 RESERVE_GIB = Bound(0, 2.0**20, "GiB", low_inclusive=True)
 # Bandwidth: WSE-3 on-wafer SRAM is 21,000 TB/s.
 TB_PER_S = Bound(0, 1e6, "TB/s")
+# Off-chip DRAM bandwidth on one package: a construction bound, data pins x the fastest JEDEC rate per pin of the
+# memory's kind, so a rate typed in GB/s for TB/s (x1,000) of any DRAM part is refused while SRAM keeps TB_PER_S.
+#   HBM: HBM_STACKS_MAX stacks x 2,048 data pins (JEDEC HBM4, JESD270-4; JEDEC press release 2025-04-16) x 16 Gb/s,
+#        twice HBM4's 8 Gb/s, an estimate (inferchip): Rubin's announced 22 TB/s over 8 stacks is ~10.7 Gb/s a pin.
+#   Other DRAM: 4,096 data pins, four times the widest DRAM bus shipped on one package (Apple M2 Ultra's 1,024-bit
+#        LPDDR5, 800 GB/s; Apple Newsroom 2023-06-05), an estimate (inferchip), at GDDR7's 48 Gb/s a pin (JESD239:
+#        192 GB/s per 32-bit device; JEDEC press release 2024-03-05) for GDDR, and at LPDDR6's 14.4 Gb/s (JESD209-6;
+#        JEDEC press release 2025-07-09; DDR5's JEDEC rates are lower) for LPDDR and DDR.
+# The catalogue's fastest of each kind sits far below: Rubin HBM4 22 TB/s (bound 262), RTX 4090 GDDR6X 1.0 (24.6),
+# Tesla AI6 LPDDR5X 2.4 (7.4, an estimate itself).
+DRAM_PINS_MAX = 4096
+HBM_PINS_PER_STACK = 2048
+DRAM_TB_PER_S_MAX: dict[str, float] = {
+    "hbm": HBM_STACKS_MAX * HBM_PINS_PER_STACK * 16e9 / 8 / 1e12,
+    "gddr": DRAM_PINS_MAX * 48e9 / 8 / 1e12,
+    "lpddr": DRAM_PINS_MAX * 14.4e9 / 8 / 1e12,
+    "ddr": DRAM_PINS_MAX * 14.4e9 / 8 / 1e12,
+}
+DRAM_BUS_WHY: dict[str, str] = {
+    "hbm": f"{HBM_STACKS_MAX} stacks of 2,048 pins at 16 Gb/s, twice JEDEC HBM4's rate",
+    "gddr": f"{DRAM_PINS_MAX:,} data pins, four times the widest DRAM bus shipped, at GDDR7's 48 Gb/s",
+    "lpddr": f"{DRAM_PINS_MAX:,} data pins, four times the widest DRAM bus shipped, at LPDDR6's 14.4 Gb/s",
+    "ddr": f"{DRAM_PINS_MAX:,} data pins, four times the widest DRAM bus shipped, at LPDDR6's 14.4 Gb/s",
+}
+
+
+def dram_kind(memory_type: str | None) -> str | None:
+    """The key of :data:`DRAM_TB_PER_S_MAX` a memory type falls under (``lpddr5x`` -> ``lpddr``); None for SRAM
+    or no type."""
+    t = memory_type or ""
+    for kind in ("hbm", "gddr", "lpddr", "ddr"):
+        if t.startswith(kind):
+            return kind
+    return None
+
+
 TB_PER_S_OR_NONE = Bound(0, 1e6, "TB/s", low_inclusive=True)
 SRAM_MB = Bound(0, 1e9, "MB", low_inclusive=True)
 # On-chip SRAM per mm2 of compute die: twice the densest SRAM array announced, TSMC N2 high-density SRAM at 38 Mb/mm2

@@ -110,6 +110,12 @@ class MemorySpec(Frozen):
             raise cross_field_error("measured_bandwidth", got.tb_per_s, f"above the datasheet peak {peak:g} TB/s")
         if got is not None and (why := implausible_share(got.tb_per_s, pick(self.bandwidth_tb_per_s, "low"))):
             raise cross_field_error("measured_bandwidth", got.tb_per_s, why)
+        kind = b.dram_kind(self.memory_type)
+        rate = pick(self.bandwidth_tb_per_s, "high")
+        if kind is not None and rate is not None and rate > b.DRAM_TB_PER_S_MAX[kind]:
+            raise cross_field_error("bandwidth_tb_per_s", rate, (
+                f"{rate:g} TB/s of {self.memory_type} is above the {b.DRAM_TB_PER_S_MAX[kind]:,.1f} TB/s one package "
+                f"of it can stream ({b.DRAM_BUS_WHY[kind]}; spec/bounds.py); allowed: up to that; is it in GB/s?"))
         for level in LEVELS:
             total = self.capacity_bytes(level)
             if total > b.CAPACITY_BYTES_MAX:

@@ -105,6 +105,33 @@ def _fix_dims(model: Any, dims: dict[str, int], path: Path) -> None:
                                   "numbers >= 1")
 
 
+def _leading_axis_notes(model: Any, given: dict[str, int]) -> list[str]:
+    """A note per graph input whose first axis, sized, is above 1: one frame is one run of the graph, so if that axis
+    is the batch (ONNX's NCHW convention), each frame holds that many images and frames/s and energy per frame count
+    runs of the graph, not images. Nothing is refused or rescaled: a first axis may be a sequence (a time-major
+    graph), which only the user knows."""
+    weights = {t.name for t in model.graph.initializer}
+    notes = []
+    for vi in model.graph.input:
+        if vi.name in weights or not vi.type.HasField("tensor_type"):
+            continue
+        dims = vi.type.tensor_type.shape.dim
+        if len(dims) < 2:
+            continue
+        name = dims[0].dim_param if dims[0].HasField("dim_param") else ""
+        size = given.get(name) if name else (dims[0].dim_value if dims[0].HasField("dim_value") else None)
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 1:
+            continue
+        n = size
+        how = f"--dim {name}={n}" if name else "fixed in the file"
+        fix = (f"--dim {name}=1 with --batch {n}" if name else
+               f"a graph exported with a first axis of 1, with --batch {n}")
+        notes.append(f"graph input '{vi.name}' has a first axis of {n} ({how}): one frame here is one run of the "
+                     f"graph; if that axis is the batch, each frame is {n} images and frames/s and energy per frame "
+                     f"count runs, not images ({fix} gives per-image figures)")
+    return notes
+
+
 def _shapes(model: Any) -> dict[str, list[int] | None]:
     out: dict[str, list[int] | None] = {}
     g = model.graph
@@ -146,6 +173,7 @@ def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None
     onnx = _onnx()
     model = _read(path)
     opset = _check_opset(model, path)
+    leading = _leading_axis_notes(model, dict(dims or {}))  # before _fix_dims writes the sizes over the names
     _fix_dims(model, dict(dims or {}), path)
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
@@ -195,6 +223,7 @@ def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None
                         layers=tuple(layers), sources=(f"ONNX file {path} (opset {opset})",))
     notes = [f"ONNX opset {opset}; {len(inferred.graph.node)} nodes: {costed} costed, {free} free (reshapes, "
              f"shape arithmetic), {not_costed} not costed"]
+    notes += leading
     if skipped:
         notes.append(f"not costed: {_kinds(skipped)}; {net.uncosted_share():.1%} of the activation traffic "
                      "(counted as 0 s)")
