@@ -24,8 +24,8 @@ from inferchip.interfaces.cmd_predict import OutputFormat
 if TYPE_CHECKING:
     from inferchip.interfaces.serve_rows import Pool
     from inferchip.performance.serving import ServingStepModel
-    from inferchip.sim.arrivals import ArrivalsLike
-    from inferchip.sim.scheduler import SchedulerConfig
+    from inferchip.sim.batching.scheduler import SchedulerConfig
+    from inferchip.sim.load.arrivals import ArrivalsLike
     from inferchip.spec.calibration import Calibration
     from inferchip.spec.engine import EngineSpec
 
@@ -68,7 +68,7 @@ def _engine_config(engine: EngineSpec | None, step: ServingStepModel) -> Schedul
     """The scheduler of ``--engine`` (else the vLLM-like defaults): its running-batch cap and prefill
     chunk per attention-DP rank, on the step model's ranks (``serving_step`` resolved them), and its loop's
     intake per request in series with the steps (``request_intake_s``, as validate's closed-loop rows run it)."""
-    from inferchip.sim.scheduler import rank_scheduler
+    from inferchip.sim.batching.scheduler import rank_scheduler
 
     if engine is None:
         return rank_scheduler(step.ranks)
@@ -299,7 +299,7 @@ def curve_cmd(
     from inferchip.interfaces.serve_rows import CURVE_CONCURRENCIES, check_options, parse_disagg
     from inferchip.performance.serving import serving_economics
     from inferchip.sim import throughput_interactivity_curve
-    from inferchip.sim.lengths import uniform_length
+    from inferchip.sim.load.lengths import uniform_length
 
     if plot is not None:
         plot = files.check_writable(plot, "--plot", suffixes=files.HTML_SUFFIXES)  # before the sweep, not after it
