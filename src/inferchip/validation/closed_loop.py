@@ -149,9 +149,8 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         adp = (dec.ranks, b.timeout_iters, b.batching_wait_iters)
         notes.append(f"engine {eng.id} holds context requests to balance {dec.ranks} attention-DP ranks "
                      f"(timeout {b.timeout_iters} iterations, batching wait {b.batching_wait_iters})")
-    pw = None if facts.prefill is None else eng.prefill_worker(  # the prefill pool's entry, on its weights
-        case.software, replicas["prefill"].mm.formats.weights, facts.prefill_workers, lengths[0])
-    plan_ahead = eng.async_scheduling if pw is None else pw.async_scheduling  # eng.prefill_async_on, looked up once
+    pw = None if facts.prefill is None else facts.prefill_scheduling()  # the prefill pool's entry, on its weights
+    plan_ahead = eng.async_scheduling if pw is None else pw.async_scheduling  # as eng.prefill_async_on
     if plan_ahead:
         notes.append(f"engine {eng.id} plans each step while the previous one runs (async scheduling)"
                      + ("" if facts.prefill is None else ", on its prefill workers (the worker engine's scheduler)"))
