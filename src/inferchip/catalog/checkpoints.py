@@ -37,9 +37,12 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inferchip.errors import SpecError
+
+if TYPE_CHECKING:
+    from inferchip.catalog.models import UserConfig
 
 UNQUANTIZED_FORMAT = "bf16"  # what a module left out of the quantisation is stored in (the checkpoints' dtype)
 _ATTENTION_MARKS = ("self_attn", "attention", "attn")
@@ -67,13 +70,15 @@ class CheckpointWeights:
     dtype: str = DEFAULT_FORMAT
 
 
-def checkpoint_weights(model_id: str) -> CheckpointWeights:
+def checkpoint_weights(model_id: str, config: UserConfig | None = None) -> CheckpointWeights:
     """The weights' format ``model_id``'s checkpoint ships (module doc): a bundled id or alias, a user's
-    ``config.json`` (or its folder); bf16 for an id that is neither (said in the source). A
-    ``quantization_config`` or dtype the module doc does not list is a :class:`SpecError` naming the file, the
-    field, the value and what is allowed."""
+    ``config.json`` (or its folder; ``config``: that file as already read, ``catalog.models.load_model_config``);
+    bf16 for an id that is neither (said in the source). A ``quantization_config`` or dtype the module doc does not
+    list is a :class:`SpecError` naming the file, the field, the value and what is allowed."""
     from inferchip.catalog.models import _canonical, resolve_alias
 
+    if config is not None:
+        return _weights_from_config(config.mapping, str(config.path))
     canonical = _canonical(model_id)
     if canonical is not None:
         stated = _alias_weights().get(canonical)
@@ -185,16 +190,19 @@ def _quant_format(q: dict[str, Any], where: str) -> str:
                     f"{ALLOWED_QUANT}, {_GIVE}")
 
 
-def attention_weight_format(model_id: str, weight_format: str) -> str | None:
+def attention_weight_format(model_id: str, weight_format: str, config: UserConfig | None = None) -> str | None:
     """The attention projections' weight format of ``model_id``'s checkpoint when it is served in
     ``weight_format``: ``UNQUANTIZED_FORMAT`` where the checkpoint's quantisation (of method
     ``weight_format``) leaves attention out; None where it says nothing (every layer in
     ``weight_format``) or the model is neither bundled nor a config file. A user's ``config.json`` (or
     its folder) is read the same way as a bundled one, so a checkpoint gets one format map however it
     is named; a ``quantization_config`` of the wrong shape there is a :class:`SpecError` naming the file,
-    the field, the value and what is allowed."""
+    the field, the value and what is allowed. ``config``: the user's config as already read (as
+    :func:`checkpoint_weights`)."""
     from inferchip.catalog.models import _canonical, resolve_alias
 
+    if config is not None:
+        return _from_config(config.mapping, weight_format, str(config.path))
     canonical = _canonical(model_id)
     if canonical is not None:
         return _bundled_attention_format(resolve_alias(canonical), weight_format)

@@ -24,8 +24,8 @@ from inferchip.interfaces.cmd_predict import OutputFormat
 if TYPE_CHECKING:
     from inferchip.interfaces.serve_rows import Pool
     from inferchip.performance.serving import ServingStepModel
-    from inferchip.sim.arrivals import ArrivalsLike
-    from inferchip.sim.scheduler import SchedulerConfig
+    from inferchip.sim.batching.scheduler import SchedulerConfig
+    from inferchip.sim.load.arrivals import ArrivalsLike
     from inferchip.spec.calibration import Calibration
     from inferchip.spec.engine import EngineSpec
 
@@ -68,7 +68,7 @@ def _engine_config(engine: EngineSpec | None, step: ServingStepModel) -> Schedul
     """The scheduler of ``--engine`` (else the vLLM-like defaults): its running-batch cap and prefill
     chunk per attention-DP rank, on the step model's ranks (``serving_step`` resolved them), and its loop's
     intake per request in series with the steps (``request_intake_s``, as validate's closed-loop rows run it)."""
-    from inferchip.sim.scheduler import rank_scheduler
+    from inferchip.sim.batching.scheduler import rank_scheduler
 
     if engine is None:
         return rank_scheduler(step.ranks)
@@ -117,7 +117,8 @@ def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp:
     ``count_given``: ``--count`` as the user gave it, None where it is the default; ``pools``: ``--disagg`` parsed."""
     from inferchip.catalog.models import mtp_modules
     from inferchip.interfaces import serve_rows as sr
-    from inferchip.mapping.format_defaults import stated_formats
+    from inferchip.mapping.format_defaults import format_sources, stated_formats
+    from inferchip.validation.plan import case_formats
 
     sr.disagg_layout_conflict(pools, count_given, any(x is not None for x in (tp, pp, ep, attn_dp)))
     weights, source, kv, kv_source = stated_formats(model, weights, kv)  # a case row states its formats
@@ -142,7 +143,7 @@ def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp:
             "decode_ep": pools[1].ep, "decode_attn_dp": pools[1].dpa,
             "kv_link_bytes_per_s": None if v.kv_link is None else v.kv_link[0],
             "kv_link_latency_s": None if v.kv_link is None else v.kv_link[1]}}
-    rows = []
+    rows, act_source = [], None
     no_module = [] if mtp is None or mtp_modules(model) != 0 else [
         f"model {model}: its config states no MTP module (num_nextn_predict_layers); --mtp prices {mtp} draft "
         "token(s) verified per step as if a drafter proposed them at no cost"]
@@ -152,7 +153,10 @@ def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp:
                                    engine_id=engine_id, input_tokens=input_tokens, output_tokens=output_tokens,
                                    concurrency=c, mtp=mtp is not None, disagg=pools, software=software)
         row = sr.run_row(v, case)
-        rows.append({**row, "weights": weights, "weights_source": source, "kv_source": kv_source,
+        if act_source is None:  # from the formats the rows ran (case_formats: one for every concurrency)
+            act_source = format_sources(case_formats(case)[0], activations, kv, source)[0]
+        rows.append({**row, "weights": weights, "weights_source": source, "activations_source": act_source,
+                     "kv_source": kv_source,
                      "notes": [*row["notes"], *no_module, *over_limit], **extra})
     return rows
 
@@ -299,7 +303,7 @@ def curve_cmd(
     from inferchip.interfaces.serve_rows import CURVE_CONCURRENCIES, check_options, parse_disagg
     from inferchip.performance.serving import serving_economics
     from inferchip.sim import throughput_interactivity_curve
-    from inferchip.sim.lengths import uniform_length
+    from inferchip.sim.load.lengths import uniform_length
 
     if plot is not None:
         plot = files.check_writable(plot, "--plot", suffixes=files.HTML_SUFFIXES)  # before the sweep, not after it

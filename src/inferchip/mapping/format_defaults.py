@@ -15,21 +15,23 @@ from inferchip.mapping.memory_fit import Formats
 
 if TYPE_CHECKING:
     from inferchip.catalog.checkpoints import CheckpointWeights
+    from inferchip.catalog.models import UserConfig
 
 FOUR_BIT_FLOAT = ("fp4", "mxfp4")
 
 
-def checkpoint_choice(model_id: str, weights: str | None, kv: str | None) -> tuple[str, str, str | None]:
+def checkpoint_choice(model_id: str, weights: str | None, kv: str | None,
+                      config: UserConfig | None = None) -> tuple[str, str, str | None]:
     """(weight format, where it came from, the KV format to ask ``resolve_formats`` for) of a setting, the
     checkpoint read once: ``weights`` as given (``"--weights"``, and ``kv`` as given: None lets the given format's
     default apply), else what ``model_id``'s checkpoint ships
-    (:func:`~inferchip.catalog.checkpoints.checkpoint_weights`) and :func:`kv_choice` of it. The one rule
-    ``resolve_setting`` applies."""
+    (:func:`~inferchip.catalog.checkpoints.checkpoint_weights`; ``config``: a user's config file as already read)
+    and :func:`kv_choice` of it. The one rule ``resolve_setting`` applies."""
     if weights is not None:
         return weights, "--weights", kv
     from inferchip.catalog.checkpoints import checkpoint_weights
 
-    shipped = checkpoint_weights(model_id)
+    shipped = checkpoint_weights(model_id, config)
     return shipped.format, shipped.source, kv_choice(shipped, kv)
 
 
