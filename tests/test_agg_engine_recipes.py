@@ -25,14 +25,13 @@ from inferchip.spec.engine import RecipeMoeKernel
 H100 = "nvidia-h100-sxm-80gb"
 
 
-def test_vllm_recipe_names_marlin_on_hopper_and_flashinfer_mxfp8_on_b200() -> None:
+def test_vllm_recipe_names_marlin_on_hopper_only() -> None:
     e = get_engine("vllm")
     for chip in (H100, "nvidia-h200-sxm-141gb"):
         k = e.moe_kernel_on(chip, "mxfp4")
         assert k is not None and k.kernel == "marlin" and k.mma_peak_fraction == pytest.approx(2 / 3, abs=1e-3)
-    b200 = e.moe_kernel_on("nvidia-b200-180gb", "mxfp4")  # VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1, written for SM100
-    assert b200 is not None and (b200.kernel, b200.mma_peak_fraction, b200.read_gb_per_s_per_sm) == (
-        "flashinfer-mxfp8", 1.0, None)
+    # FlashInfer MXFP4 x MXFP8, written for Blackwell; its padding priced contradicts the rows (engines.yaml)
+    assert e.moe_kernel_on("nvidia-b200-180gb", "mxfp4") is None
     assert e.moe_kernel_on(H100, "fp8") is None
     for other in ("sglang", "trtllm", "atom", "dynamo"):
         assert get_engine(other).moe_kernel_on(H100, "mxfp4") is None

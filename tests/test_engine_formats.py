@@ -76,16 +76,36 @@ def test_serve_json_and_the_api_carry_the_kernels_activations():
     assert run["activations_source"].startswith("the engine's expert kernel")
 
 
-def test_b200_vllm_rows_take_the_recipes_mxfp8_kernel():
+def _gpt_oss_vllm_row(chip: str):
+    return next(c for c in read_cases("src/inferchip/catalog/inferencemax_cases.csv")
+                if c.model == GPT_OSS and "vllm" in c.software.lower() and c.act_dtype is None and c.accelerator == chip)
+
+
+def test_b200_vllm_rows_take_mxfp8_and_hopper_rows_bf16():
     """The InferenceMAX B200 vLLM gpt-oss rows leave act_dtype blank; their recipe exports
-    VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1 (recipe_moe_kernel flashinfer-mxfp8): fp8. The Hopper rows' Marlin: bf16."""
-    rows = [c for c in read_cases("src/inferchip/catalog/inferencemax_cases.csv")
-            if c.model == GPT_OSS and "vllm" in c.software.lower() and c.act_dtype is None]
-    b200 = next(c for c in rows if c.accelerator == B200)
-    h100 = next(c for c in rows if c.accelerator == H100)
-    assert get_engine("vllm").moe_kernel_on(B200, "mxfp4").kernel == "flashinfer-mxfp8"
-    assert case_formats(b200)[0].activations == "fp8"
-    assert case_formats(h100)[0].activations == "bf16"
+    VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1 (MXFP8: fp8, here by the format rule, no B200 recipe entry); the Hopper rows'
+    recipe Marlin kernel takes bf16."""
+    assert get_engine("vllm").moe_kernel_on(B200, "mxfp4") is None
+    assert case_formats(_gpt_oss_vllm_row(B200))[0].activations == "fp8"
+    assert case_formats(_gpt_oss_vllm_row(H100))[0].activations == "bf16"
+
+
+@pytest.mark.parametrize(("kernel", "act"), [("flashinfer", "bf16"), ("flashinfer-mxfp8", "fp8")])
+def test_a_rows_recipe_kernel_sets_its_blank_activations(tmp_path, monkeypatch, kernel, act):
+    """A recipe_moe_kernel entry for B200 (a copy of the catalogue) gives the row's blank act_dtype its kernel's
+    activations: the record a user's --engine prediction reads."""
+    import inferchip.catalog.engines as engines
+
+    text = engines.ENGINES_FILE.read_text(encoding="utf-8")
+    anchor = "      - {accelerator: h200, weights: mxfp4, kernel: marlin,"
+    assert anchor in text
+    text = text.replace(anchor, f"      - {{accelerator: b200, weights: mxfp4, kernel: {kernel}, mma_peak_fraction: "
+                                f"1.0}}\n{anchor}", 1)
+    copy = tmp_path / "engines.yaml"
+    copy.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(engines, "ENGINES_FILE", copy)
+    assert get_engine("vllm").moe_kernel_on(B200, "mxfp4").kernel == kernel
+    assert case_formats(_gpt_oss_vllm_row(B200))[0].activations == act
 
 
 def test_a_kernel_activation_outside_the_formats_is_refused(tmp_path):
