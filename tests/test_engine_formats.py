@@ -78,7 +78,8 @@ def test_serve_json_and_the_api_carry_the_kernels_activations():
 
 def _gpt_oss_vllm_row(chip: str):
     return next(c for c in read_cases("src/inferchip/catalog/inferencemax_cases.csv")
-                if c.model == GPT_OSS and "vllm" in c.software.lower() and c.act_dtype is None and c.accelerator == chip)
+                if c.model == GPT_OSS and "vllm" in c.software.lower() and c.act_dtype is None
+                and c.accelerator == chip)
 
 
 def test_b200_vllm_rows_take_mxfp8_and_hopper_rows_bf16():
