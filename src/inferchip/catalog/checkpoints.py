@@ -26,7 +26,9 @@ Per-layer map (:func:`attention_weight_format`): NVFP4/MXFP4 checkpoints quantis
 layers wider: gpt-oss lists ``model.layers.*.self_attn``, the router, the embeddings and the LM head in
 ``modules_to_not_convert`` (``quant_method: mxfp4``), so its attention projections stay 16-bit (bf16, the
 config's ``torch_dtype`` family). Embeddings and the LM head are 16-bit in every setting already
-(``mapping.memory_fit.EMBEDDING_FORMAT``).
+(``mapping.memory_fit.EMBEDDING_FORMAT``). An alias checkpoint of ``alias_checkpoints.csv`` states its
+attention projections' format where it leaves them out (``attention_weights``: Meta's Llama-3.1-405B FP8 keeps
+every layer's self_attn in bf16), applied where it is served in its own weight format.
 """
 
 from __future__ import annotations
@@ -109,22 +111,27 @@ def _bundled_weights(model_id: str) -> CheckpointWeights:
 
 
 @lru_cache(maxsize=1)
-def _alias_weights() -> dict[str, tuple[str, str]]:
-    """alias -> (weight format, source) of ``alias_checkpoints.csv``; each alias must be one of ``aliases.csv``."""
+def _alias_weights() -> dict[str, tuple[str, str, str | None]]:
+    """alias -> (weight format, source, attention projections' format or None: as the weights) of
+    ``alias_checkpoints.csv``; each alias must be one of ``aliases.csv`` or name its ``same_architecture_as``."""
     from inferchip.catalog.models import _aliases
     from inferchip.spec.formats import ALL_FORMATS
 
     where = "catalog/alias_checkpoints.csv"
-    out: dict[str, tuple[str, str]] = {}
+    out: dict[str, tuple[str, str, str | None]] = {}
     rows = csv.DictReader(io.StringIO(_ALIAS_CSV.read_text(encoding="utf-8")))
     for line, row in enumerate(rows, start=2):
-        alias, fmt, source = ((row.get(k) or "").strip() for k in ("alias", "weights", "source"))
+        alias, fmt, attn, source = ((row.get(k) or "").strip()
+                                    for k in ("alias", "weights", "attention_weights", "source"))
         if alias not in _aliases():
             raise SpecError(f"{where}: line {line}: alias = {alias!r}: expected an alias of catalog/aliases.csv")
         if fmt not in ALL_FORMATS or not source:
             raise SpecError(f"{where}: line {line}: weights = {fmt!r}, source = {source!r}: expected one of "
                             f"{', '.join(ALL_FORMATS)} and a source")
-        out[alias] = (fmt, source)
+        if attn and attn not in ALL_FORMATS:
+            raise SpecError(f"{where}: line {line}: attention_weights = {attn!r}: expected blank (as the weights) or "
+                            f"one of {', '.join(ALL_FORMATS)}")
+        out[alias] = (fmt, source, attn or None)
     return out
 
 
@@ -205,6 +212,9 @@ def attention_weight_format(model_id: str, weight_format: str, config: UserConfi
         return _from_config(config.mapping, weight_format, str(config.path))
     canonical = _canonical(model_id)
     if canonical is not None:
+        stated = _alias_weights().get(canonical)
+        if stated is not None and stated[2] is not None:  # the alias checkpoint's own map, where it states one
+            return stated[2] if stated[0] == weight_format else None
         return _bundled_attention_format(resolve_alias(canonical), weight_format)
     path = Path(model_id.strip()).expanduser()
     if path.is_dir():

@@ -53,6 +53,24 @@ def _aliases() -> dict[str, tuple[str, str]]:
                 f"{where}: line {line}: same_architecture_as = {base!r}: expected a bundled model id"
             )
         out[alias] = (base, (row.get("note") or "").strip())
+    return {**out, **_checkpoint_aliases(known, set(out))}
+
+
+def _checkpoint_aliases(known: set[str], listed: set[str]) -> dict[str, tuple[str, str]]:
+    """The quantised checkpoints ``alias_checkpoints.csv`` names with a ``same_architecture_as`` (a bundled id):
+    aliases too (``aliases.csv`` is a hashed reference copy, so checkpoints the catalogue adds live there); a row
+    that leaves it blank must be an alias of ``aliases.csv`` (``catalog.checkpoints``)."""
+    where = f"{_DATA / 'alias_checkpoints.csv'}"
+    out: dict[str, tuple[str, str]] = {}
+    rows = csv.DictReader(io.StringIO((_DATA / "alias_checkpoints.csv").read_text(encoding="utf-8")))
+    for line, row in enumerate(rows, start=2):
+        alias, base = (row.get("alias") or "").strip(), (row.get("same_architecture_as") or "").strip()
+        if not base:
+            continue
+        if base not in known or alias in listed or alias in known:
+            raise SpecError(f"{where}: line {line}: alias {alias!r}, same_architecture_as = {base!r}: expected a "
+                            "bundled model id, and an alias neither bundled nor in aliases.csv")
+        out[alias] = (base, "quantised checkpoint of the same architecture (catalog/alias_checkpoints.csv)")
     return out
 
 

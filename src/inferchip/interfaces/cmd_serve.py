@@ -38,9 +38,10 @@ def _progress(label: str) -> Progress:
 def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, ep: int | None,
             weights: str | None, activations: str | None, kv: str | None, calibration: Calibration | str | None,
             assumptions: str | None, attn_dp: bool | None, input_tokens: int,
-            output_tokens: int) -> tuple[ServingStepModel, int, dict[str, str]]:
+            output_tokens: int, engine: EngineSpec | None = None) -> tuple[ServingStepModel, int, dict[str, str]]:
     """The resolved setting (one layout) and its serving step model: (step model, replicas, its formats and where
-    the weights' came from: ``performance.serving.format_fields``).
+    the weights' came from: ``performance.serving.format_fields``; ``attention_source``: how ``engine`` runs the
+    served checkpoint's attention, ``cli_options.engine.served_attention``, where it has an entry for it).
 
     With none of tp/pp/ep given the layout is ``predict``'s: the one with the most output tokens/s
     at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given)."""
@@ -48,8 +49,11 @@ def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, e
     from inferchip.performance.serving import format_fields, serving_step
     from inferchip.performance.setting import resolve_setting
 
+    attention = eng_opts.served_attention(engine, model, weights)
     resolve = partial(resolve_setting, chip, model, count=count, weights=weights, activations=activations, kv=kv,
-                      calibration=calibration, assumptions=assumptions)
+                      calibration=calibration, assumptions=assumptions,
+                      attention_weights=None if attention is None else attention[0],
+                      attention_out_weights=None if attention is None else attention[1])
     if tp is None and pp is None and ep is None:
         searched = resolve(attn_dp=attn_dp)
         question = ask(input_tokens, output_tokens)
@@ -61,7 +65,10 @@ def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, e
         lay = found[0]
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
     setting = resolve(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp)
-    return (*serving_step(setting), format_fields(setting))
+    fields = format_fields(setting)
+    if attention is not None:
+        fields["attention_source"] = attention[2]
+    return (*serving_step(setting), fields)
 
 
 def _engine_config(engine: EngineSpec | None, step: ServingStepModel) -> SchedulerConfig:
@@ -232,7 +239,8 @@ def serve_cmd(
     calibration, eng = eng_opts.engine_setting(engine, calibration, chip)
     calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, weights, model, moe_kernel)
     step, replicas, formats = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
-                             None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
+                             None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
+                             eng)
     arr: ArrivalsLike
     if rate is not None:
         arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
@@ -324,7 +332,8 @@ def curve_cmd(
     calibration, eng = eng_opts.engine_setting(engine, calibration, chip)
     calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, weights, model, moe_kernel)
     step, replicas, formats = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
-                             None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
+                             None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
+                             eng)
     host = eng_opts.engine_host(eng, chip, step.mm.formats.weights, model, input_tokens)
     used_engine = eng_opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
     with _progress("simulating concurrencies") as prog:

@@ -176,7 +176,8 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None,
 
 def format_choice(weights: str, activations: str | None, kv: str | None, attention_weights: str | None, *,
                   chip: ChipParams | None, model_id: str | None, attention_out_weights: str | None = None,
-                  config: UserConfig | None = None) -> tuple[Formats, str, list[str]]:
+                  config: UserConfig | None = None,
+                  expert_activations: str | None = None) -> tuple[Formats, str, list[str]]:
     """The formats of a setting (:func:`resolve_formats`), the format its GEMMs run in on ``chip`` and the
     notes that say how they were chosen; one rule for predict and for validate's rows.
 
@@ -184,7 +185,10 @@ def format_choice(weights: str, activations: str | None, kv: str | None, attenti
     (:func:`~inferchip.catalog.checkpoints.attention_weight_format`: NVFP4/MXFP4 checkpoints leave attention in
     bf16; ``config``: a user's config file as already read). Notes: that per-layer map, weight-only W4A16 on a chip
     without 4-bit float units (activations not given), a GEMM format the chip lacks and the next wider one it runs,
-    W4A4. ``chip`` None (an unknown chip, reported elsewhere): the wanted GEMM format is returned as is."""
+    W4A4. ``chip`` None (an unknown chip, reported elsewhere): the wanted GEMM format is returned as is.
+    ``expert_activations``: the activations the engine's expert kernel takes (its ``moe_kernels`` entry:
+    ``Calibration.moe_activations`` for a setting, the launch recipe's kernel for a row), the default of 4-bit float
+    weights where ``activations`` is not given."""
     notes: list[str] = []
     if attention_weights is None and model_id is not None:
         from inferchip.catalog.checkpoints import attention_weight_format
@@ -193,7 +197,8 @@ def format_choice(weights: str, activations: str | None, kv: str | None, attenti
         if attention_weights is not None:
             notes.append(f"per-layer formats from the checkpoint's quantization_config: {weights} weights except "
                          f"the attention projections, {attention_weights}")
-    fmt = resolve_formats(weights, activations, kv, attention_weights, chip=chip,
+    kernel_act = expert_activations if activations is None and weights in FOUR_BIT_FLOAT else None
+    fmt = resolve_formats(weights, activations or kernel_act, kv, attention_weights, chip=chip,
                           attention_out_weights=attention_out_weights)
     name = "this chip" if chip is None else chip.id
     if activations is None and dequantises_four_bit(chip, weights):
@@ -318,8 +323,10 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
     model_id = model if isinstance(model, str) else ms.id
     weights, source, kv_asked = checkpoint_choice(model_id, weights, kv, config)  # the checkpoint read once
     fmt, got, notes = format_choice(weights, activations, kv_asked, attention_weights, chip=cp, model_id=model_id,
-                                    attention_out_weights=attention_out_weights, config=config)
-    act_source, kv_source = format_sources(fmt, activations, kv, source)
+                                    attention_out_weights=attention_out_weights, config=config,
+                                    expert_activations=cal.moe_activations if ms.is_moe else None)
+    act_source, kv_source = format_sources(fmt, activations, kv, source,
+                                           cal.moe_activations if ms.is_moe else None)
     given = tp is not None or pp is not None or ep is not None
     if within:
         layouts = _within(ms, cp, count, tp, pp, ep)

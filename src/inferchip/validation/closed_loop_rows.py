@@ -110,7 +110,8 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
             cal = cal.model_copy(update={"moe_mma_peak_fraction": moe.mma_peak_fraction,
                                          "moe_stream_cap_bytes_per_s": cap_bytes_per_s,
                                          "moe_pad_hidden_to": pads.pad_hidden_to,  # its weight layout's widths
-                                         "moe_pad_intermediate_to": pads.pad_intermediate_to})
+                                         "moe_pad_intermediate_to": pads.pad_intermediate_to,
+                                         "moe_activations": pads.activations})  # as case_formats read it
         cals[cal_key] = cal
     pool = None if facts.prefill is None else "prefill" if worker is facts.prefill else "decode"
     notes = notes + check_span(layout, cp.max_scaleup_domain, cp.id,
