@@ -1,8 +1,8 @@
-"""A launch recipe's routed-expert plateau (RecipeKernelEfficiency.expert_gemm_flop_per_s): SGLang's ROCm build runs
-DeepSeek's block-FP8 experts through aiter's fused MoE, whose own tuned table (ROCm/aiter
-a8w8_blockscale_tuned_fmoe_ds_v3.csv, gfx950 rows) reaches at most ~720 TFLOP/s of useful FLOP on MI355X. A routed-
-expert GEMM takes at least its useful FLOP at that rate; the dense GEMMs do not; a decode step's weight reads keep binding;
-the array rule, the scalar twin and the compiled scalar step agree."""
+"""A launch recipe's routed-expert plateau (RecipeKernelEfficiency.expert_gemm_flop_per_s): SGLang's ROCm build
+runs DeepSeek's block-FP8 experts through aiter's fused MoE, whose own tuned table (ROCm/aiter
+a8w8_blockscale_tuned_fmoe_ds_v3.csv, gfx950 rows) reaches at most ~720 TFLOP/s of useful FLOP on MI355X. A
+routed-expert GEMM takes at least its useful FLOP at that rate; the dense GEMMs do not; a decode step's weight reads
+keep binding; the array rule, the scalar twin and the compiled scalar step agree."""
 
 from __future__ import annotations
 
