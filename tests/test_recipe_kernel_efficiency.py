@@ -16,11 +16,12 @@ from inferchip.spec.engine import RecipeKernelEfficiency
 MI300X, MI355X = "amd-mi300x", "amd-mi355x"
 
 
-def test_sglang_entry_on_mi300x_only() -> None:
+def test_sglang_multipliers_on_mi300x_only() -> None:
     e = get_engine("sglang")
     k = e.kernel_efficiency_on(MI300X, "fp8")
     assert k is not None and k.gemm < 1 and k.memory < 1 and k.attention < 1
-    assert e.kernel_efficiency_on(MI355X, "fp8") is None
+    m = e.kernel_efficiency_on(MI355X, "fp8")  # MI355X FP8: aiter's fused-MoE plateau only, no multiplier
+    assert m is not None and (m.gemm, m.attention, m.memory) == (1.0, 1.0, 1.0) and m.expert_gemm_flop_per_s
     assert e.kernel_efficiency_on("nvidia-h200-sxm-141gb", "fp8") is None
     for other in (x for x in load_engines().engines if x.id != "sglang"):  # vLLM (the MLPerf rows) and the rest
         assert other.kernel_efficiency_on(MI300X, "fp8") is None
