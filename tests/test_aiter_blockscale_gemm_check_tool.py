@@ -1,4 +1,4 @@
-"""tools/step_model/aiter_blockscale_gemm_check.py: the model's time for DeepSeek-R1's TP8 block-FP8 GEMMs against
+"""tools/kernel_rates/aiter_blockscale_gemm_check.py: the model's time for DeepSeek-R1's TP8 block-FP8 GEMMs against
 aiter's tuned-table timings on MI300X (cu_num 304) and MI355X (cu_num 256)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""tools/step_model/hipblaslt_gemm_check.py: the model's GEMM time against hipBLASLt's tuning-file timings."""
+"""tools/kernel_rates/hipblaslt_gemm_check.py: the model's GEMM time against hipBLASLt's tuning-file timings."""
 
 from __future__ import annotations
 

@@ -346,4 +346,6 @@ def engine_calibration(cal: Calibration, engine: EngineSpec,
         "prefill_attention_follows_projections": kernel_engine(engine, software).context_attention_follows_projections,
         "dense_gemm_cap_flop_per_s": (recipe.dense_gemm_flop_per_s if recipe is not None
                                       else cal.dense_gemm_cap_flop_per_s),
+        "expert_gemm_cap_flop_per_s": (recipe.expert_gemm_flop_per_s if recipe is not None
+                                       else cal.expert_gemm_cap_flop_per_s),
     })

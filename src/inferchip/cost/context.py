@@ -88,6 +88,7 @@ class CostContext:
     # most FLOP/s of a dense weight GEMM in the checkpoint's weight format (Calibration field; the engine build's
     # kernel for those linears: attention projections the per-layer map keeps in another format run another)
     dense_gemm_cap_flop_per_s: float = float("inf")
+    expert_gemm_cap_flop_per_s: float = float("inf")  # routed-expert kernel's plateau (useful FLOP/s)
     attention_weights_own_format: bool = False  # the attention projections' weights are not in the weight format
     # dense 16-bit MMA FLOP per softmax exponential, both at peak (cost.constants.MMA_FLOP_PER_EXP_16BIT; inf: none)
     mma_flop_per_exp_16bit: float = float("inf")
@@ -175,6 +176,8 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         cublas_tiles=CUBLASLT_16BIT_TILES.get(chip.family, ()) if cal.gemm_split_k_16bit else (),
         dense_gemm_cap_flop_per_s=(float("inf") if cal.dense_gemm_cap_flop_per_s is None
                                    else cal.dense_gemm_cap_flop_per_s),
+        expert_gemm_cap_flop_per_s=(float("inf") if cal.expert_gemm_cap_flop_per_s is None
+                                    else cal.expert_gemm_cap_flop_per_s),
         attention_weights_own_format=(fmt.attention_weights or fmt.weights) != fmt.weights,
         mma_flop_per_exp_16bit=MMA_FLOP_PER_EXP_16BIT.get(chip.architecture, float("inf")),
         peak_prefill_attention_flop_per_s=(None if pre_attn_fmt == attn_fmt

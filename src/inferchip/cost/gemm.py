@@ -224,7 +224,7 @@ def chosen_tile_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, tiles_in_flight: 
     the block N of 16..128 with the fewest waves and the fullest last wave). A skinny decode GEMM thus spreads
     its columns over every unit in one wave instead of running one wave of the chip's largest tile on a few of
     them. Per-tile efficiency (a narrow tile's lower data reuse) is not modelled, so at large M the smallest
-    tiles win on wave fill alone. Diagnostic only (``tools/step_model/hipblaslt_gemm_check.py --per-shape``):
+    tiles win on wave fill alone. Diagnostic only (``tools/kernel_rates/hipblaslt_gemm_check.py --per-shape``):
     no prediction path calls it (measured as a stack fact and not adopted: docs/serving_validation.md, stop 30)."""
     rows = np.asarray(m, dtype=float)
     m = np.maximum(rows, 1.0)

@@ -150,7 +150,8 @@ def grouped_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> Kernel
     times that; an expert gets no token with probability ``(1 - f)^m``, so ``e (1 - (1 - f)^m)`` experts read
     their weights (:func:`inferchip.cost.gemm.experts_reached`); the MMA at ``moe_mma_peak_fraction`` of the peak;
     the bytes at the chip's attainable stream, at most ``moe_stream_cap_bytes_per_s``
-    (:func:`inferchip.cost.gemm.expert_stream_cap_bytes_per_s`)."""
+    (:func:`inferchip.cost.gemm.expert_stream_cap_bytes_per_s`); the compute at least the useful FLOP at the
+    engine build's fused-MoE plateau (``CostContext.expert_gemm_cap_flop_per_s``; infinite: none)."""
     m, k, n, e, f = pts.all_tokens, ops["k"], ops["n"], ops["experts"], ops["routed_fraction"]
     assigned = m * f * ops["experts_total"] / ops["ep"] / e
     per_expert = assigned * ctx.moe_imbalance
@@ -160,9 +161,10 @@ def grouped_gemm_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> Kernel
     over: ArrayLike = (ctx.kernel_overhead_s + moe_token_time_s(m, ctx.moe_token_vector_flop, ctx.vector_flop_per_s)
                        if ctx.moe_token_vector_flop else ctx.kernel_overhead_s)  # per token beyond the MMA, if any
     stream = np.minimum(ctx.attainable_bytes_per_s, ctx.moe_stream_cap_bytes_per_s)  # SM-bound kernels: capped
-    return KernelCost(compute_s=compute_time_s(spent, ctx.peak_gemm_flop_per_s * ctx.moe_mma_peak_fraction,
-                                               ctx.gemm_compute_fraction), memory_s=nb / stream,
-                      overhead_s=over, flop=gemm_flop(assigned, k, n, e), dram_bytes=nb)
+    useful = gemm_flop(assigned, k, n, e)
+    compute = np.maximum(compute_time_s(spent, ctx.peak_gemm_flop_per_s * ctx.moe_mma_peak_fraction,
+                                        ctx.gemm_compute_fraction), useful / ctx.expert_gemm_cap_flop_per_s)
+    return KernelCost(compute_s=compute, memory_s=nb / stream, overhead_s=over, flop=useful, dram_bytes=nb)
 
 
 def _grouped_table(ops: Sequence[Any], ctx: CostContext) -> OpTable:

@@ -59,6 +59,7 @@ class Chip:
     expert_a2a_decode_floor_s: float = 0.0  # low-latency expert kernels (cost/network.py all_to_all_latency_s)
     expert_a2a_decode_per_peer_s: float = 0.0
     expert_popularity_log_sd: float = 0.0  # routing popularity spread (gemm.experts_reached)
+    expert_gemm_cap_flop_per_s: float = float("inf")  # fused-MoE plateau (CostContext.expert_gemm_cap_flop_per_s)
     cublas_tiles: tuple[tuple[float, float], ...] = ()  # cuBLASLt's per-shape tiles (CostContext.cublas_tiles)
 
 
@@ -117,9 +118,10 @@ def grouped_gemm_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
     nb = k * n * active * weight_bytes + assigned * e * (k + n) * act_bytes
     over = (c.kernel_overhead_s + m * (0.5 * c.moe_token_vector_flop / c.vector_flop_per_s)  # gemm.moe_token_time_s
             if c.moe_token_vector_flop else c.kernel_overhead_s)
-    return (spent / (c.peak_gemm_flop_per_s * c.moe_mma_peak_fraction * c.gemm_compute_fraction),
-            nb / min(c.attainable_bytes_per_s, c.moe_stream_cap_bytes_per_s), over, 0.0,
-            FLOP_PER_MAC * assigned * k * n * e, nb, 0.0)
+    useful = FLOP_PER_MAC * assigned * k * n * e
+    return (max(spent / (c.peak_gemm_flop_per_s * c.moe_mma_peak_fraction * c.gemm_compute_fraction),
+                useful / c.expert_gemm_cap_flop_per_s),  # the fused-MoE plateau (rules.grouped_gemm_cost)
+            nb / min(c.attainable_bytes_per_s, c.moe_stream_cap_bytes_per_s), over, 0.0, useful, nb, 0.0)
 
 
 def attention_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:

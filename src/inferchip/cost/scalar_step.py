@@ -284,7 +284,7 @@ def scalar_plan(ctx: r.CostContext, groups: Sequence[Any], reps: Sequence[float]
                  ctx.all_reduce_codec, ctx.moe_token_vector_flop, ctx.moe_mma_peak_fraction,
                  ctx.moe_stream_cap_bytes_per_s, as_float(ctx.expert_a2a_decode_floor_s),
                  as_float(ctx.expert_a2a_decode_per_peer_s), ctx.expert_popularity_log_sd,
-                 ctx.cublas_tiles)
+                 ctx.expert_gemm_cap_flop_per_s, ctx.cublas_tiles)
     ops = []
     for g in groups:
         twin = _TWINS.get(g.rule.cost)

@@ -143,6 +143,13 @@ class Calibration(BaseModel):
         "projections kept in another format and the LM head run other kernels (cost.rules.gemm_takes_plateau). None "
         "(the default): the calibrated fraction of the peak. Not fitted.",
     )
+    expert_gemm_cap_flop_per_s: float | None = Field(
+        None, gt=0,
+        description="Most useful FLOP/s per chip the run's routed-expert grouped GEMMs reach, whatever their size: the "
+        "plateau of the fused-MoE kernel the engine build runs (spec.engine.RecipeKernelEfficiency."
+        "expert_gemm_flop_per_s, catalog.engines.engine_calibration). None (the default): the calibrated fraction "
+        "of the peak. Not fitted.",
+    )
     gemm_split_k_16bit: bool = Field(
         False,
         description="The run's 16-bit (unquantised) weight GEMMs may split K across idle units where that is "

@@ -138,22 +138,23 @@ class RecipeRequestPath(ChipRecipe):
     overhead_s: float | None = Field(None, ge=0, le=2.0)
 
     def on_row(self, chip: str, weights: str, software: str, model: str = "") -> bool:
-        """Whether this entry is the recipe of a row on ``chip`` with ``weights``, ``software`` and ``model``
-        (lower case)."""
+        """Whether this is the recipe of a row on ``chip`` with ``weights``, ``software``, ``model`` (lower case)."""
         return self.on_chip(chip, weights) and self.software in software and self.model in model
 
 
 class RecipeKernelEfficiency(ChipRecipe):
-    """Kernel efficiency of the kernels a launch recipe's engine build runs on chips whose id contains
-    ``accelerator`` (with ``weights`` where given), where a public measurement says they reach less than the
-    calibration's kernels on the same chip (multipliers as :class:`KernelEfficiency`, on top of the engine's
-    own; the engine catalogue cites the measurement). A property of the engine on that chip, not of the chip."""
+    """Kernel efficiency of the kernels a launch recipe's engine build runs on chips whose id contains ``accelerator``
+    (with ``weights`` where given), where a public measurement says they reach less than the calibration's kernels on
+    the same chip (multipliers as :class:`KernelEfficiency`, on top of the engine's own, or a kernel's measured
+    plateau; the engine catalogue cites the measurement). A property of the engine on that chip, not of the chip."""
 
     gemm: float = Field(1.0, gt=0.2, le=1.0, description="x gemm_compute_fraction")
     attention: float = Field(1.0, gt=0.2, le=1.0, description="x attention_compute_fraction")
     memory: float = Field(1.0, gt=0.2, le=1.0, description="x memory_bandwidth_fraction")
     dense_gemm_flop_per_s: float | None = Field(None, gt=1e12, le=1e17, description="Most FLOP/s per chip of the "
                                                 "build's dense (non-expert) weight GEMM kernel (a measured plateau)")
+    expert_gemm_flop_per_s: float | None = Field(None, gt=1e12, le=1e17, description="The same for its routed-"
+                                                 "expert (grouped GEMM) kernel, on the useful FLOP")
 
 
 class RecipeMoeKernel(ChipRecipe):
@@ -392,9 +393,8 @@ class EngineSpec(BaseModel):
         return min(self.graph_max_batch, -(-seqs // self.graph_batch_step) * self.graph_batch_step)
 
     def mtp_tokens_per_step(self, draft_tokens: int | None = None, acceptance: float | None = None) -> float:
-        """Expected tokens one decode step emits per sequence with ``k`` chained draft tokens each
-        accepted with probability ``a`` (a draft is kept only if all before it were):
-        ``1 + a + a^2 + ... + a^k``."""
+        """Expected tokens one decode step emits per sequence with ``k`` chained draft tokens each accepted with
+        probability ``a`` (a draft is kept only if all before it were): ``1 + a + a^2 + ... + a^k``."""
         k = self.mtp_draft_tokens if draft_tokens is None else draft_tokens
         a = self.mtp_acceptance if acceptance is None else acceptance
         return float(sum(a**i for i in range(k + 1)))

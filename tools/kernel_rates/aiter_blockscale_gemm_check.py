@@ -17,12 +17,12 @@ kv_a, 8 for the shared expert), each streaming its 64 x 7168 weight slab at abou
 reads 0.2-0.6 TB/s; at prefill sizes (M 8,192-16,384) they reach 560-750 TFLOP/s on MI300X (0.21-0.29 of its
 2,615 TFLOP/s FP8 peak) and 720-1,035 on MI355X (0.14-0.21 of 5,033).
 
-Model: as tools/step_model/hipblaslt_gemm_check.py (``max(quantised FLOP / (FP8 peak x gemm fraction), bytes /
+Model: as tools/kernel_rates/hipblaslt_gemm_check.py (``max(quantised FLOP / (FP8 peak x gemm fraction), bytes /
 attainable DRAM rate) + kernel overhead``, the chip's tile and tiles in flight, cost/gemm.py ``quantised_flop``),
 with the calibration as the named engine runs it on the chip (catalog.engines.engine_calibration with the
 engine's recipe entry for the chip: SGLang on MI300X 0.68 of GEMM and memory, ATOM none).
 
-    python tools/step_model/aiter_blockscale_gemm_check.py [--chip amd-mi300x|amd-mi355x] [--engine sglang|atom]
+    python tools/kernel_rates/aiter_blockscale_gemm_check.py [--chip amd-mi300x|amd-mi355x] [--engine sglang|atom]
         [--calibration FILE.yaml]
 """
 

@@ -16,7 +16,7 @@ flight, cost/context.py), the calibration's fractions. ``--tile M,N`` prices the
 solution per M bucket): the candidate of :data:`PER_SHAPE_TILES` that spends the fewest FLOP
 (``cost.gemm.chosen_tile_flop``).
 
-    python tools/step_model/hipblaslt_gemm_check.py [--calibration FILE.yaml] [--tile 128,128] [--per-shape]
+    python tools/kernel_rates/hipblaslt_gemm_check.py [--calibration FILE.yaml] [--tile 128,128] [--per-shape]
 """
 
 from __future__ import annotations
