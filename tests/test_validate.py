@@ -228,6 +228,7 @@ def test_validate_writes_the_page_and_plots(tmp_path, capsys):
     assert rc == 0
     text = page.read_text()
     assert "| all cases | 5 | 4 |" in text and "small-does-not-fit" in text
+    assert "| kernel_overhead_scale | 1 | [0.02, 10] | default (not fitted) |" in text  # issue 12: values and bounds
     svg = ET.parse(tmp_path / "docs" / "validation_plot.svg").getroot()
     dots = [e for e in svg.iter() if e.tag.endswith(("circle", "rect")) and e.find("{*}title") is not None]
     assert len(dots) == 4  # one marker per predicted case

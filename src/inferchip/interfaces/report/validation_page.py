@@ -216,12 +216,10 @@ def write_page(page: Path, results: list[CaseResult], overall: dict[str, Any], g
                   "saw it):", ""]
             L += _md_table(["held-out accelerator", "median APE"],
                            [[a, f"{val:.1f}%"] for a, val in sorted(cv_acc.items())])
-    params = [[n, f"{getattr(cal, n):.4g}", "fitted" if cal.fitted else "default"]
-              for n in Calibration.physical_parameter_names()]
-    params += [[f"mean input tokens, MLPerf {d}", f"{val:.0f}", "fitted" if cal.fitted else "assumed"]
-               for d, val in sorted((lengths or DatasetLengths()).mean_input_tokens.items())]
+    from inferchip.interfaces.report import calibration_table as ct
+
     L += ["", "Calibration parameters (field descriptions in `inferchip/spec/calibration.py`):", ""]
-    L += _md_table(["parameter", "value", ""], params)
+    L += _md_table(ct.HEADER, ct.parameter_rows(cal, lengths))
     L += ["", "## Summary", ""]
     rows = [stats_row("all cases", overall)]
     if len(groups.get("kind", {})) > 1:  # energy rows: never read the pooled row alone
