@@ -104,3 +104,28 @@ def test_continuous_batching_keeps_a_full_chunk():
     with pytest.raises(DoesNotFitError, match="one 8,192-token prefill chunk"):
         predict_setting(s, Question.fixed(128, 128, None), fast=False)
     assert s.mapped(Layout(tp=8, pp=32)).chunk_tokens == 8192
+
+
+def test_a_smaller_chunk_is_advised_where_one_fits():
+    """Continuous batching keeps a chunk: 665 MB at 8,192 tokens. Room beside the weights (185.9 MB at tp 8 pp 32)
+    and one 256-token sequence's KV (131,072 B) in the 211.6 MB usable: 25.6 MB, at 113,280 B a token (49,152 +
+    64,128): 226 tokens. At --chunk-tokens 226 it fits."""
+    with pytest.raises(DoesNotFitError, match=r"--chunk-tokens 226 or fewer"):
+        predict(GROQ, LLAMA, count=256, tp=8, pp=32, input_tokens=128, output_tokens=128)
+    p = predict(GROQ, LLAMA, count=256, tp=8, pp=32, input_tokens=128, output_tokens=128, chunk_tokens=226)
+    assert p.batch >= 1
+
+
+def test_serve_takes_the_chunk_and_states_it():
+    args = ["serve", "--chip", GROQ, "--model", LLAMA, *GROQ_LAYOUT, "--concurrency", "1", "--input-tokens", "128",
+            "--output-tokens", "16", "--requests", "4", "--format", "json"]
+    code, text = run_main(args)
+    assert code == 2 and "--chunk-tokens" in text  # a full chunk's 665 MB: the advice names a smaller chunk
+    code, text = run_main([*args, "--chunk-tokens", "128"])
+    assert code == 0, text
+    chunk = json.loads(text)["prefill_chunk"]
+    assert chunk["tokens"] == 128 and chunk["source"] == "--chunk-tokens"
+    assert chunk["activations_bytes_per_chip"] == 14_499_840
+    rows = [a for a in args if a not in ("--requests", "4")]
+    code, text = run_main([*rows, "--chunk-tokens", "128", "--mtp", "1"])
+    assert code == 2 and "drop --chunk-tokens" in text

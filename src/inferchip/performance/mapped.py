@@ -28,6 +28,7 @@ from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import ModelSpec
 from inferchip.units import GIGA
 
+LOGIT_ROWS = 4096  # mapping.memory_fit.activation_bytes_per_chip keeps fp32 logits of at most this many rows
 DEFAULT_CHUNK_TOKENS = 8192  # prefill token budget per step (vLLM max_num_batched_tokens / TRT-LLM max_num_tokens)
 
 
@@ -210,6 +211,20 @@ def _tp_whose_activations_fit(mm: MappedModel, budget: float, step_tokens: float
     return None
 
 
+def _smaller_chunk(mm: MappedModel, room: float, step: float) -> list[str]:
+    """The advice of a smaller prefill chunk where the activations of one of at most ``LOGIT_ROWS`` tokens fit the
+    ``room`` the weights and KV cache leave (activations grow linearly in the tokens there): empty where none does
+    or the step is not bounded by the chunk."""
+    per_token = float(mm.activation_bytes(1.0))
+    if room <= 0 or per_token <= 0 or step < mm.chunk_tokens:
+        return []
+    tokens = min(int(room // per_token), LOGIT_ROWS)
+    if not 1 <= tokens < step:
+        return []
+    return [f"  - a smaller prefill chunk: --chunk-tokens {tokens:,} or fewer (its activations, "
+            f"{float(mm.activation_bytes(float(tokens))) / GIGA:.3f} GB, fit beside the weights and KV cache)"]
+
+
 def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens: float,
               chips_given: int, step_tokens: float | None = None) -> DoesNotFitError:
     """A clear 'does not fit' error: by how much, and what would make it fit. ``step_tokens``: the tokens of the
@@ -229,6 +244,7 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
         f"{budget / GIGA:.1f} GB is usable: short by {short / GIGA:.1f} GB.",
         "What would make it fit:",
     ]
+    chunk_line = _smaller_chunk(mm, budget - need_w - kv, step)
     if budget <= act:  # more chips of this layout or narrower weights cannot help: each chip keeps these activations
         tp = _tp_whose_activations_fit(mm, budget, step) if budget > 0 else None
         helps = ("nothing in the layout or the formats helps" if budget <= 0 else
@@ -241,7 +257,9 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
         lines.append(f"  - the activations of {what} at tp={mm.layout.tp} "
                      f"({act / GIGA:.1f} GB) alone exceed the {budget / GIGA:.1f} GB usable per chip: {helps}; "
                      "else a chip with more memory (check its memory.capacity and memory.capacity_unit)")
+        lines.extend(chunk_line)
         return DoesNotFitError("\n".join(lines))
+    lines.extend(chunk_line)
     chips = mm.layout.chips_per_replica
     # Weights and KV cache both split over a replica's chips; each chip keeps its activations.
     need_chips = math.ceil((need_w + kv) * chips / (budget - act)) if budget > act else 0
