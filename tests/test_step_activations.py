@@ -123,9 +123,9 @@ def test_serve_takes_the_chunk_and_states_it():
     assert code == 2 and "--chunk-tokens" in text  # a full chunk's 665 MB: the advice names a smaller chunk
     code, text = run_main([*args, "--chunk-tokens", "128"])
     assert code == 0, text
-    chunk = json.loads(text)["prefill_chunk"]
-    assert chunk["tokens"] == 128 and chunk["source"] == "--chunk-tokens"
-    assert chunk["activations_bytes_per_chip"] == 14_499_840
+    got = json.loads(text)
+    assert got["prefill_chunk_tokens"] == 128 and got["prefill_chunk_source"] == "--chunk-tokens"
+    assert got["activations_bytes_per_chip"] == 14_499_840
     rows = [a for a in args if a not in ("--requests", "4")]
     code, text = run_main([*rows, "--chunk-tokens", "128", "--mtp", "1"])
     assert code == 2 and "drop --chunk-tokens" in text

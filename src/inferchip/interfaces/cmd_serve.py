@@ -262,9 +262,9 @@ def serve_cmd(
     summary.update(formats)
     summary["assumptions_file"] = _assumptions_file(assumptions)
     summary["engine"] = eng_opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
-    summary["prefill_chunk"] = {"tokens": chunk, "source": chunk_source,
-                                "activations_bytes_per_chip": float(step.mm.chunk_activation_bytes()),
-                                "rule": "continuous batching: the KV pool leaves room for one chunk's activations"}
+    # continuous batching: the KV pool leaves room for one chunk's activations (flat keys, as the summary's)
+    summary.update(prefill_chunk_tokens=chunk, prefill_chunk_source=chunk_source,
+                   activations_bytes_per_chip=float(step.mm.chunk_activation_bytes()))
     if output == OutputFormat.json:
         typer.echo(fmt.to_json(out.with_all_keys(summary, out.SERVE_ENERGY_KEYS)))
         return
