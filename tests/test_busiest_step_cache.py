@@ -1,4 +1,4 @@
-"""The step cache of uneven attention-DP steps (sim.steptime.StepTimer.busiest_time_s): a hit returns exactly
+"""The step cache of uneven attention-DP steps (sim.step.steptime.StepTimer.busiest_time_s): a hit returns exactly
 what the model gives at the cached key, the key is the even steps' rounding plus the busiest rank's tokens
 rounded by the same rule, and the cache's memory stays bounded."""
 
@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim.scheduler import busiest_rank_prefill
-from inferchip.sim.steptime import MANTISSA_BITS, StepTimer, rank_token_bits
+from inferchip.sim.batching.scheduler import busiest_rank_prefill
+from inferchip.sim.step.steptime import MANTISSA_BITS, StepTimer, rank_token_bits
 
 
 @dataclass
@@ -149,7 +149,7 @@ def test_on_a_real_worker_a_hit_is_the_model_at_its_key(chunks, n_dec, kv):
 @given(st.integers(1, 70_000), st.integers(0, 200_000), st.integers(2, 64), st.integers(0, 20_000))
 def test_a_lone_chunk_is_placed_as_the_general_placement_places_it(c, d, ranks, budget):
     """busiest_rank_prefill's one-chunk shortcut gives exactly what placing the chunk in turn gives."""
-    from inferchip.sim.scheduler import _placed
+    from inferchip.sim.batching.scheduler import _placed
 
     got = busiest_rank_prefill([(c, d)], ranks, budget)
     assert got == _placed([(c, d)], ranks, budget)

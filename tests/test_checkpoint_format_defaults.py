@@ -129,6 +129,9 @@ def test_serve_mtp_rows_use_the_checkpoint_kv():
         runs[kv] = json.loads(text)
     assert runs[None]["kv_source"].startswith("checkpoint model dtype bf16")
     assert runs["bf16"]["kv_source"] == "--kv"
+    # each of the three sources, as predict and plain serve give them (the activations' missing before stop 40)
+    assert all(r["activations_source"].startswith("checkpoint fp8 weights: W8A8") for r in runs.values())
+    assert all(r["weights_source"].startswith("checkpoint quantization_config") for r in runs.values())
     assert runs[None]["tpot_s_mean"] == runs["bf16"]["tpot_s_mean"] != runs["fp8"]["tpot_s_mean"]
 
 

@@ -242,9 +242,9 @@ def test_the_checkpoint_is_read_once_per_setting(tmp_path, monkeypatch):
     calls = []
     real = ck.checkpoint_weights
 
-    def counted(model_id: str) -> ck.CheckpointWeights:
+    def counted(model_id: str, config=None) -> ck.CheckpointWeights:
         calls.append(model_id)
-        return real(model_id)
+        return real(model_id, config)
 
     monkeypatch.setattr(ck, "checkpoint_weights", counted)
     path = _user_config(tmp_path, quantization_config={"quant_method": "gptq", "bits": 4}, torch_dtype="float16")

@@ -19,7 +19,7 @@ from inferchip.mapping.layout import Layout
 from inferchip.sim import LinearStepModel, SchedulerConfig
 from inferchip.sim.engines import EngineStepModel, closed_loop_run, mtp_output_steps, padded_batch, uniform_length
 from inferchip.sim.engines.bench import missing_span_s, steady_weights
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.step.steptime import StepTimer
 from inferchip.spec.calibration import Calibration
 from inferchip.validation.cases import COLUMNS, parse_cases, read_cases
 from inferchip.validation.closed_loop import EngineRowError, check_span, num_requests, row_facts
@@ -243,7 +243,7 @@ def test_one_run_gives_its_three_rows(subset_results):
 
 
 def test_step_timer_cache_is_bounded():
-    from inferchip.sim.steptime import PREFETCH_BUCKETS, PREFETCH_KV_AHEAD, PREFETCH_KV_BEHIND
+    from inferchip.sim.step.steptime import PREFETCH_BUCKETS, PREFETCH_KV_AHEAD, PREFETCH_KV_BEHIND
 
     bounded, free = StepTimer(_step(), max_cached=50), StepTimer(_step())
     fill = (2 * PREFETCH_BUCKETS + 1) * (PREFETCH_KV_BEHIND + PREFETCH_KV_AHEAD + 1)  # the most one miss stores

@@ -16,9 +16,9 @@ from inferchip.errors import InvalidSettingError
 from inferchip.sim import LinearStepModel, SchedulerConfig
 from inferchip.sim.engines.bench import closed_loop_disagg_run
 from inferchip.sim.engines.polling import DeliveringDecodeReplica
-from inferchip.sim.lengths import FixedLength
-from inferchip.sim.request import RequestTable
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.load.lengths import FixedLength
+from inferchip.sim.results.request import RequestTable
+from inferchip.sim.step.steptime import StepTimer
 from inferchip.spec.engine_workers import DecodeWorker, decode_worker_for
 from inferchip.validation.results import least_pool_per_rank
 

@@ -14,9 +14,9 @@ from inferchip.catalog.engines import get_engine
 from inferchip.sim import LinearStepModel, SchedulerConfig
 from inferchip.sim.engines.bench import closed_loop_disagg_run
 from inferchip.sim.engines.polling import DeliveringDecodeReplica
-from inferchip.sim.lengths import FixedLength
-from inferchip.sim.request import RequestTable
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.load.lengths import FixedLength
+from inferchip.sim.results.request import RequestTable
+from inferchip.sim.step.steptime import StepTimer
 from inferchip.spec.engine import DecodeWorker, EngineSpec
 
 SGL = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2"

@@ -32,13 +32,19 @@ def _pts(rows: float):
     return step_points(1, np.array(rows), np.array(0.0), np.array(0.0), np.array(0.0), np.array(rows))
 
 
-def test_catalogue_places_the_plateau_on_the_b200_fp8_sglang_recipe_only():
+def test_catalogue_places_the_plateau_on_the_block_fp8_recipes_only():
     e = get_engine("sglang")
     assert e.kernel_efficiency_on("nvidia-b200-180gb", "fp8").dense_gemm_flop_per_s == PLATEAU
     assert e.kernel_efficiency_on("nvidia-b200-180gb", "fp4") is None  # experts-only FP4 checkpoint
     assert e.kernel_efficiency_on("nvidia-h200-sxm-141gb", "fp8") is None  # DeepGEMM on Hopper
     assert e.kernel_efficiency_on("nvidia-gb200-186gb", "fp8") is None  # "b200" is not a part of gb200's id
-    assert e.kernel_efficiency_on("amd-mi300x", "fp8").dense_gemm_flop_per_s is None
+    # the AMD FP8 recipes' aiter block-scale GEMM (engines.yaml sources): SGLang MI355X / MI300X, ATOM MI355X
+    assert e.kernel_efficiency_on("amd-mi355x", "fp8").dense_gemm_flop_per_s == 1.034e15
+    assert e.kernel_efficiency_on("amd-mi300x", "fp8").dense_gemm_flop_per_s == 7.76e14
+    assert e.kernel_efficiency_on("amd-mi300x", "fp8").gemm == 0.68  # the engine build's factor kept beside it
+    assert e.kernel_efficiency_on("amd-mi355x", "mxfp4") is None  # other kernels for the MXFP4 linears
+    assert get_engine("atom").kernel_efficiency_on("amd-mi355x", "fp8").dense_gemm_flop_per_s == 1.26e15
+    assert get_engine("atom").kernel_efficiency_on("amd-mi355x", "mxfp4") is None
 
 
 def test_engine_calibration_carries_the_recipe_plateau():

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inferchip.sim import LinearStepModel, SchedulerConfig
-from inferchip.sim.replica import Replica
-from inferchip.sim.request import RequestTable
-from inferchip.sim.scheduler import busiest_rank_prefill
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.batching.replica import Replica
+from inferchip.sim.batching.scheduler import busiest_rank_prefill
+from inferchip.sim.results.request import RequestTable
+from inferchip.sim.step.steptime import StepTimer
 
 
 def _pairs(c: int, d: int = 0) -> int:
@@ -187,13 +187,13 @@ def test_an_attention_dp_server_row_prices_a_lone_prompt_at_its_busiest_rank(mon
     prompt = round(plan.inputs.mean)
     pairs = prompt * (prompt + 1) // 2
     # each prefill step: the whole prompt on one rank (8 x its pairs in the whole-worker form), no decodes,
-    # priced once at the step cache's rounded inputs (sim.steptime.StepTimer.busiest_key), then cached
+    # priced once at the step cache's rounded inputs (sim.step.steptime.StepTimer.busiest_key), then cached
     key = sim.timer.busiest_key(prompt, 0, 0, 8 * pairs, prompt)
     assert calls == [(*key[:4], float(key[4]))]
     assert key != (prompt, 0, 0, 8 * pairs, prompt)  # rounded to the midpoint of its bucket
     lone = step.step_time_busiest_s(prompt, 0, 0, 8 * pairs, float(prompt))
     assert out.summary["ttft_s_mean"] == pytest.approx(step.step_time_busiest_s(*key[:4], float(key[4])), rel=1e-9)
-    # the rounding (sim.steptime): 4,096 tokens sit on a GEMM tile edge and on their bucket's start, so they
+    # the rounding (sim.step.steptime): 4,096 tokens sit on a GEMM tile edge and on their bucket's start, so they
     # are kept exact (snap); only the attention pairs are rounded (1e-4 here; the bucket's midpoint, 4,104
     # tokens, priced the tile above: +0.3 % on B200, +1.5 % on GB200)
     assert key[0] == key[4] == prompt == 4096
@@ -260,7 +260,7 @@ def test_an_attention_dp_serve_prices_a_lone_prompt_as_the_page_does(monkeypatch
     from conftest import server_case
     from inferchip.interfaces.app import app
     from inferchip.performance.serving import serving_model
-    from inferchip.sim.scheduler import rank_scheduler
+    from inferchip.sim.batching.scheduler import rank_scheduler
     from inferchip.spec.calibration import DatasetLengths
     from inferchip.validation import server as vs
     from inferchip.validation.plan import operating_point, plan_for
@@ -302,7 +302,7 @@ def test_a_serve_without_attention_dp_is_the_plain_default_scheduler(monkeypatch
     busiest-rank pricing never runs, and serve() gives what the simulator gives with no scheduler at all."""
     from inferchip.performance.serving import serve, serving_model
     from inferchip.sim import PoissonArrivals, SchedulerConfig, simulate
-    from inferchip.sim.scheduler import rank_scheduler
+    from inferchip.sim.batching.scheduler import rank_scheduler
 
     step, replicas = serving_model("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", weights="fp8", count=2)
     assert step.ranks == 1 and rank_scheduler(1) == SchedulerConfig()
@@ -357,13 +357,13 @@ def test_a_prompt_longer_than_a_rank_budget_is_chunked_at_that_budget():
 
 
 def test_the_simulator_without_a_scheduler_takes_the_default_per_rank():
-    """``inferchip.sim.simulate`` given an attention-DP step model and no scheduler resolves the default budget
-    per rank (sim.scheduler.rank_scheduler) as ``serve()`` does, so a lone 6,000-token prompt on 4 ranks is
+    """``inferchip.sim.runs.simulate`` given an attention-DP step model and no scheduler resolves the default budget
+    per rank (sim.batching.scheduler.rank_scheduler) as ``serve()`` does, so a lone 6,000-token prompt on 4 ranks is
     one step on one rank in both, not a rank capped at 8,192 / 4 tokens in the simulator alone."""
     import inferchip as ic
     from inferchip.performance.serving import serving_model
     from inferchip.sim import PoissonArrivals, SchedulerConfig, simulate
-    from inferchip.sim.scheduler import rank_scheduler
+    from inferchip.sim.batching.scheduler import rank_scheduler
 
     assert rank_scheduler(1) == SchedulerConfig()
     assert (rank_scheduler(4).max_num_seqs, rank_scheduler(4).max_num_batched_tokens) == (1024, 32768)

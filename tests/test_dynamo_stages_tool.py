@@ -82,15 +82,16 @@ def context_worker():
     from inferchip.catalog.calibration_file import load_calibration
     from inferchip.validation.cases import read_cases
     from inferchip.validation.closed_loop import row_facts
-    from inferchip.validation.closed_loop_rows import _replica
+    from inferchip.validation.closed_loop_rows import _replica, with_prefill_scheduling
     from inferchip.validation.plan import case_formats
     from inferchip.validation.validate import Validator
 
     case = next(c for c in read_cases(CASES)
                 if c.metric == "ttft_ms" and "dynamo-trt-fp4-disagg-p4x4e4-d32x8e8-1024" in c.case_id)
-    facts = row_facts(case)
-    pre, _, _ = _replica(Validator(load_calibration(None), server_model="sim", compare=False), case,
-                         case_formats(case)[0], facts.prefill, facts)
+    fmt = case_formats(case)[0]
+    facts = with_prefill_scheduling(case, fmt.weights, row_facts(case))
+    pre, _, _ = _replica(Validator(load_calibration(None), server_model="sim", compare=False), case, fmt,
+                         facts.prefill, facts)
     return pre.mm
 
 

@@ -158,14 +158,15 @@ def test_dynamo_workers_run_their_worker_engines_graphs(fragment, worker):
     from inferchip.catalog.calibration_file import load_calibration
     from inferchip.validation.cases import read_cases
     from inferchip.validation.closed_loop import row_facts
-    from inferchip.validation.closed_loop_rows import _replica
+    from inferchip.validation.closed_loop_rows import _replica, with_prefill_scheduling
     from inferchip.validation.plan import case_formats
     from inferchip.validation.validate import Validator
 
     cases = Path(__file__).parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
     case = next(c for c in read_cases(cases) if fragment in c.case_id and c.metric == "ttft_ms")
-    facts = row_facts(case)
+    fmt = case_formats(case)[0]
+    facts = with_prefill_scheduling(case, fmt.weights, row_facts(case))
     v = Validator(load_calibration(None), server_model="sim", compare=False)
     for w in (facts.prefill, facts.decode):
-        rep, _, _ = _replica(v, case, case_formats(case)[0], w, facts)
+        rep, _, _ = _replica(v, case, fmt, w, facts)
         assert rep.engine.id == "dynamo" and rep.step.eager == get_engine(worker).eager_steps

@@ -13,8 +13,8 @@ from inferchip.catalog.engines import get_engine
 from inferchip.sim import LinearStepModel, SchedulerConfig
 from inferchip.sim.engines import EngineStepModel, closed_loop_run, uniform_length
 from inferchip.sim.engines.polling import PollingReplica
-from inferchip.sim.request import RequestTable
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.results.request import RequestTable
+from inferchip.sim.step.steptime import StepTimer
 from inferchip.spec.engine import EngineSpec
 from inferchip.spec.engine_workers import RecvInterval
 
@@ -135,7 +135,7 @@ def test_polling_replica_counts_prefill_steps_as_a_whole_interval():
 # ------------------------------------------------------------------ token budget and mixed steps
 def test_token_budget_caps_prefill_tokens_per_step():
     from inferchip.sim import simulate
-    from inferchip.sim.arrivals import BurstArrivals
+    from inferchip.sim.load.arrivals import BurstArrivals
 
     res = simulate(_step(), BurstArrivals(input_tokens=3000, output_tokens=4), num_requests=4,
                    scheduler_config=SchedulerConfig(max_num_batched_tokens=1024, max_num_seqs=8))
@@ -166,7 +166,7 @@ def test_clients_start_together_and_spread_with_their_lengths():
     before the timed run); their lengths differ, so later requests no longer arrive at one instant:
     the second round's arrivals spread over at least the spread of the first round's lifetimes."""
     from inferchip.sim import simulate
-    from inferchip.sim.arrivals import ClosedLoopArrivals
+    from inferchip.sim.load.arrivals import ClosedLoopArrivals
 
     c = 32
     res = simulate(_step(), ClosedLoopArrivals(concurrency=c, input_tokens=uniform_length(200),

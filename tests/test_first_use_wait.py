@@ -222,16 +222,16 @@ def test_a_disaggregated_rows_first_batch_is_its_prefill_workers(monkeypatch):
     from inferchip.catalog.engines import request_host_time
     from inferchip.validation import closed_loop as cl
     from inferchip.validation.cases import read_cases
-    from inferchip.validation.closed_loop_rows import _replica
+    from inferchip.validation.closed_loop_rows import _replica, with_prefill_scheduling
     from inferchip.validation.plan import case_formats
     from inferchip.validation.validate import Validator
 
     cases = Path(__file__).parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
     case = next(c for c in read_cases(cases) if "mi355x" in c.case_id and "sglang-disagg-fp8-disagg" in c.case_id
                 and "-1024-1024-c2048-" in c.case_id and c.metric == "ttft_ms")
-    facts = cl.row_facts(case)
     v = Validator(load_calibration(None), server_model="sim", compare=False)
     fmt = case_formats(case)[0]
+    facts = with_prefill_scheduling(case, fmt.weights, cl.row_facts(case))
     reps = {"decode": _replica(v, case, fmt, facts.decode, facts)[0],
             "prefill": _replica(v, case, fmt, facts.prefill, facts)[0]}
     seen = {}

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from inferchip.validation.fit_search import compass_probe, forward_jacobian, search, soft_l1_losses
 
@@ -17,6 +19,29 @@ def test_soft_l1_losses_by_hand() -> None:
     # f = C: C^2 (sqrt(2) - 1) = 0.0041421; f = 0: 0; f = -0.4: 0.01 (sqrt(17) - 1) = 0.031231
     got = soft_l1_losses(np.array([0.1, 0.0, -0.4]), C)
     assert got == pytest.approx([0.0041421, 0.0, 0.031231], abs=1e-6)
+
+
+@given(st.lists(st.floats(-50.0, 50.0, allow_nan=False), min_size=1, max_size=40)
+       | st.lists(st.sampled_from([0.0, -0.0, 1e-300, 5e-324, -1e-160, 1e-8, 0.1, -3.0, 1e150]), min_size=1),
+       st.sampled_from([0.1, 0.05, 1.0, 0.3]))
+def test_each_scale_gives_the_floats_its_own_expression_gave(values: list[float], f_scale: float) -> None:
+    """The one soft-L1 equation (stop 40) against the three expressions it replaced, float for float: the calibration
+    fit's share of cost, and the energy fit's and calibration_sensitivity's rho sum (scale 1), so no fitted figure
+    moves."""
+    f = np.array(values)
+    cost_share = f_scale ** 2 * (np.sqrt(1.0 + (f / f_scale) ** 2) - 1.0)  # fit_search before stop 40
+    z = (f / f_scale) ** 2
+    rho_sum = float(np.sum(2.0 * (np.sqrt(1.0 + z) - 1.0)))  # power_fit._soft_l1, calibration_sensitivity.soft_l1
+    assert np.array_equal(soft_l1_losses(f, f_scale), cost_share)
+    assert float(np.sum(soft_l1_losses(f, f_scale, scale=1.0))) == rho_sum
+
+
+def test_the_energy_fit_sums_the_shared_equation() -> None:
+    from inferchip.validation.energy.power_fit import F_SCALE, _soft_l1
+
+    r = np.array([0.1, -0.4, 0.0, 2.0])
+    assert F_SCALE == C and _soft_l1(r) == pytest.approx(2 * (math.sqrt(2) - 1) + 2 * (math.sqrt(17) - 1)
+                                                          + 2 * (math.sqrt(401) - 1), rel=1e-12)
 
 
 def _plateau(x: np.ndarray) -> np.ndarray:

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from inferchip.errors import InvalidSettingError
 from inferchip.sim import LinearStepModel, PoissonArrivals, SchedulerConfig, simulate
-from inferchip.sim.arrivals import HarnessBatchedArrivals, harness_send_times_s, make_source
-from inferchip.sim.search import max_rate_under_slo
+from inferchip.sim.load.arrivals import HarnessBatchedArrivals, harness_send_times_s, make_source
+from inferchip.sim.runs.search import max_rate_under_slo
 from inferchip.validation.stated_engine import StatedScheduling, arrivals_factory, stated_batch, stated_scheduling
 
 AMD_NOTES = ("one vLLM instance per GPU (-tp 1 -dp 8) behind a harness-side batcher, --enable-batcher with the "

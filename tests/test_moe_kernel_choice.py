@@ -92,10 +92,11 @@ def test_nothing_changes_without_an_entry() -> None:
     # vLLM 007d5005 get_mxfp4_backend returns FlashInfer on SM100 whenever it is installed (its CUDA build requires
     # it), before it reads VLLM_MXFP4_USE_MARLIN: Marlin and Triton are not offered on Blackwell
     (B200, "marlin", {}, r"the table lists marlin on nvidia-ada, nvidia-ampere, nvidia-hopper only, and on "
-                         r"nvidia-blackwell vLLM picks flashinfer; allowed there: flashinfer, flashinfer-cutlass "),
+                         r"nvidia-blackwell vLLM picks flashinfer; allowed there: flashinfer, flashinfer-cutlass, "
+                         r"flashinfer-mxfp8 "),
     ("nvidia-gb200-186gb", "triton", {}, r"family nvidia-blackwell\); the table lists triton on amd-cdna3, amd-cdna4, "
                                          r"nvidia-hopper only, and on nvidia-blackwell vLLM picks flashinfer; allowed "
-                                         r"there: flashinfer, flashinfer-cutlass "),
+                                         r"there: flashinfer, flashinfer-cutlass, flashinfer-mxfp8 "),
     (MI300X, "marlin", {}, r"family amd-cdna3\); the table lists marlin on nvidia-ada, nvidia-ampere, nvidia-hopper "
                            r"only, and on amd-cdna3 vLLM picks triton; allowed there: triton"),
     (H100, "marlin", {"engine": None}, r"give --engine too"),
@@ -165,7 +166,7 @@ def test_a_recipe_kernel_without_a_moe_kernels_entry_is_refused(tmp_path: Path) 
     p.write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(SpecError, match=r"engine vllm: recipe_moe_kernel entry 0 \(h100 mxfp4\): kernel 'machete' is "
                                         r"no moe_kernels entry of vllm; allowed: flashinfer, flashinfer-cutlass, "
-                                        r"marlin, triton"):
+                                        r"flashinfer-mxfp8, marlin, triton"):
         load_engines(p)
 
 

@@ -10,7 +10,7 @@ import pytest
 from inferchip.catalog.engines import get_engine
 from inferchip.cost.gemm import m_tile
 from inferchip.sim.engines import EngineStepModel, padded_batch
-from inferchip.sim.protocol import LinearStepModel
+from inferchip.sim.step.protocol import LinearStepModel
 from inferchip.spec.engine_workers import DecodeWorker
 
 SGL = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2"

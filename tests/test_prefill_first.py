@@ -15,8 +15,8 @@ from inferchip.sim.engines import uniform_length
 from inferchip.sim.engines.bench import _factory
 from inferchip.sim.engines.polling import PollingReplica
 from inferchip.sim.engines.prefill_first import PrefillFirstReplica, reservation_fits
-from inferchip.sim.request import RequestTable
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.results.request import RequestTable
+from inferchip.sim.step.steptime import StepTimer
 
 FIXED_S, PER_TOKEN_S = 0.01, 1e-5
 
@@ -174,8 +174,8 @@ def test_prefill_first_runs_never_mix_and_never_beat_the_prefill(c, inp, out, re
 
 
 def _per_request_ttft(model, c, inp, out, n, recv, plan_ahead, reserve):
-    from inferchip.sim.arrivals import ClosedLoopArrivals
-    from inferchip.sim.simulate import Pool, run_pools
+    from inferchip.sim.load.arrivals import ClosedLoopArrivals
+    from inferchip.sim.runs.simulate import Pool, run_pools
 
     spec = ClosedLoopArrivals(concurrency=c, input_tokens=uniform_length(inp), output_tokens=uniform_length(out))
     pool = Pool(model, SchedulerConfig(max_num_batched_tokens=2048), 1, "", StepTimer(model, exact=True),

@@ -12,10 +12,10 @@ import pytest
 
 from inferchip.catalog.engines import get_engine
 from inferchip.sim import LinearStepModel, SchedulerConfig
+from inferchip.sim.batching.replica import Replica
 from inferchip.sim.engines.bench import capped_pool
-from inferchip.sim.replica import Replica
-from inferchip.sim.request import RequestTable
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.results.request import RequestTable
+from inferchip.sim.step.steptime import StepTimer
 from inferchip.spec.engine import EngineSpec
 from inferchip.spec.engine_workers import WorkerScheduling
 

@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inferchip.sim import LinearStepModel, SchedulerConfig
+from inferchip.sim.batching.scheduler import busiest_rank_prefill
 from inferchip.sim.engines.bench import closed_loop_disagg_run
 from inferchip.sim.engines.rank_pinned import RankPinnedReplica, pinned_busiest_rank
-from inferchip.sim.request import RequestTable
-from inferchip.sim.scheduler import busiest_rank_prefill
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.results.request import RequestTable
+from inferchip.sim.step.steptime import StepTimer
 
 
 def _pairs(c: int, d: int = 0) -> int:

@@ -1,4 +1,4 @@
-"""The rate search's grid (sim.search.grid_edge): a start-independent edge to a stated tolerance."""
+"""The rate search's grid (sim.runs.search.grid_edge): a start-independent edge to a stated tolerance."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inferchip.sim import LinearStepModel, max_rate_under_slo
-from inferchip.sim.search import grid_edge, grid_points_per_octave
+from inferchip.sim.runs.search import grid_edge, grid_points_per_octave
 
 TOL = 0.01
 PER_OCTAVE = grid_points_per_octave(TOL)  # 70: 2**(1/70) - 1 = 0.995 %

@@ -9,7 +9,7 @@ import pytest
 from inferchip.catalog.engines import get_engine
 from inferchip.sim import LinearStepModel, SchedulerConfig
 from inferchip.sim.engines.bench import closed_loop_disagg_run
-from inferchip.sim.lengths import FixedLength
+from inferchip.sim.load.lengths import FixedLength
 from inferchip.spec.engine import EngineSpec, RecipeBatch
 
 

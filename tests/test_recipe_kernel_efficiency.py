@@ -16,14 +16,20 @@ from inferchip.spec.engine import RecipeKernelEfficiency
 MI300X, MI355X = "amd-mi300x", "amd-mi355x"
 
 
-def test_sglang_entry_on_mi300x_only() -> None:
+def test_sglang_multipliers_on_mi300x_only() -> None:
     e = get_engine("sglang")
-    k = e.kernel_efficiency_on(MI300X, "fp8")
-    assert k is not None and k.gemm < 1 and k.memory < 1 and k.attention < 1
-    assert e.kernel_efficiency_on(MI355X, "fp8") is None
+    for w in ("fp8", "mxfp4"):  # the MI300X build's factor whatever the weights (the FP8 entry adds a plateau)
+        k = e.kernel_efficiency_on(MI300X, w)
+        assert k is not None and k.gemm < 1 and k.memory < 1 and k.attention < 1
+    # MI355X: the aiter block-FP8 GEMM plateau alone, no multiplier (tests/test_dense_gemm_plateau.py)
+    k355 = e.kernel_efficiency_on(MI355X, "fp8")
+    assert k355 is not None and (k355.gemm, k355.attention, k355.memory) == (1.0, 1.0, 1.0)
+    assert e.kernel_efficiency_on(MI355X, "mxfp4") is None
     assert e.kernel_efficiency_on("nvidia-h200-sxm-141gb", "fp8") is None
     for other in (x for x in load_engines().engines if x.id != "sglang"):  # vLLM (the MLPerf rows) and the rest
         assert other.kernel_efficiency_on(MI300X, "fp8") is None
+        k = other.kernel_efficiency_on(MI355X, "fp8")  # ATOM: a plateau, no multiplier
+        assert k is None or (k.gemm, k.attention, k.memory) == (1.0, 1.0, 1.0)
 
 
 def test_calibration_by_hand() -> None:

@@ -74,7 +74,8 @@ def test_row_facts_take_the_recipe_worker():
     p16 = row_facts(_disagg_row("imax-d-sglang-fp4-disagg-p16x1e1dpa-d32x1e1dpa-1024-1024-c2048-r1-ttft", 16, 4,
                                 "true"), dyn)
     same, none = recipe_workers(_disagg_row("x", 16, 4, "true"), "fp4", p16)
-    assert same is p16 and none == []  # the 1k/1k 4-worker recipes run attention DP, as the rows state
+    assert (same.prefill, same.decode) == (p16.prefill, p16.decode) and none == []  # the 1k/1k 4-worker recipes
+    assert same.prefill_scheduling() == dyn.prefill_worker(SGL, "fp4", 4, 8192)  # run attention DP, as stated
 
 
 def test_shipped_record_runs_the_fp4_1k_low_latency_workers_tp4():
@@ -240,3 +241,47 @@ def test_a_recipe_decode_layout_without_its_worker_counts_is_refused(tmp_path):
     first = next(i for i, w in enumerate(shipped) if w.attention_dp is False)
     with pytest.raises(SpecError, match=rf"decode_worker entry {first + 1} .* never reached: entry {first}"):
         load_engines(_catalogue_with(tmp_path, contradiction, "decode_worker"))
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_disaggregated_row_looks_its_prefill_entry_up_once(monkeypatch):
+    """The Dynamo + TensorRT-LLM GB200 FP4 1k/1k c4 row: its prefill_worker_scheduling entry is read by the recipe
+    workers, the context workers' FP8 MLA and the simulated run's scheduling, and looked up once (before stop 40,
+    three times with the same arguments); facts not looked up refuse to be read."""
+    from pathlib import Path
+
+    from inferchip.catalog.calibration_file import load_calibration
+    from inferchip.errors import InternalError
+    from inferchip.spec.engine import EngineSpec
+    from inferchip.validation import closed_loop
+    from inferchip.validation.cases import read_cases
+    from inferchip.validation.closed_loop_rows import predict_closed_loop
+    from inferchip.validation.plan import case_formats
+    from inferchip.validation.validate import Validator
+
+    cases = Path(__file__).parents[1] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
+    case = next(c for c in read_cases(cases) if c.metric == "ttft_ms"
+                and "gb200-dynamo-trt-fp4-disagg-p4x4e4-d32x8e8-1024-1024-c4-" in c.case_id)
+    seen: list[tuple[object, ...]] = []
+    real = EngineSpec.prefill_worker
+
+    def counted(self, *args):
+        seen.append(args)
+        return real(self, *args)
+
+    def stop(*args, **kwargs):
+        raise _Stop
+
+    monkeypatch.setattr(EngineSpec, "prefill_worker", counted)
+    monkeypatch.setattr(closed_loop, "closed_loop_disagg_run", stop)
+    with pytest.raises(_Stop):  # past the run's scheduling, stopped before it simulates
+        predict_closed_loop(Validator(load_calibration(None), server_model="sim", compare=False), case, case_formats)
+    assert seen == [(case.software, "fp4", 1, 1024)], seen
+    entry = real(get_engine("dynamo"), case.software, "fp4", 1, 1024)
+    assert entry is not None and "nvidia-blackwell" in entry.mla_context_fp8_families and not entry.async_scheduling
+    facts = row_facts(case)
+    with pytest.raises(InternalError, match="looked up"):
+        facts.prefill_scheduling()

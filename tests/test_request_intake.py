@@ -14,7 +14,7 @@ import pytest
 from inferchip.catalog.engines import get_engine
 from inferchip.errors import InvalidSettingError
 from inferchip.sim import BurstArrivals, ClosedLoopArrivals, LinearStepModel, SchedulerConfig, simulate
-from inferchip.sim.search import simulate_client
+from inferchip.sim.runs.search import simulate_client
 
 STEP_S = 0.010  # every step lasts 10 ms (LinearStepModel fixed_s): the intake is all that moves a step
 INTAKE_S = 0.002

@@ -1,4 +1,4 @@
-"""Routing of arrivals over a pool's replicas (sim.router): the least-loaded count of an engine replica that holds
+"""Routing of arrivals over a pool's replicas (sim.runs.router): the least-loaded count of an engine replica that holds
 received requests before its scheduler takes them, and Dynamo's random choice of a prefill worker."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from inferchip.catalog.engines import get_engine
 from inferchip.errors import InvalidSettingError
 from inferchip.sim import BurstArrivals, LinearStepModel, simulate
 from inferchip.sim.engines.polling import PollingReplica
-from inferchip.sim.router import ROUTERS, Router
+from inferchip.sim.runs.router import ROUTERS, Router
 from inferchip.spec.engine_workers import WorkerScheduling
 
 

@@ -11,7 +11,7 @@ import inferchip as ic
 from cli_in_process import run_main
 from inferchip.errors import InvalidSettingError
 from inferchip.interfaces.cli_options import options as opts
-from inferchip.sim import arrivals
+from inferchip.sim.load import arrivals
 from inferchip.workload import limits
 
 CHIP, MODEL = "nvidia-h100-sxm-80gb", "meta-llama/Llama-3.2-1B"

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from inferchip.interfaces.cli import app
 from inferchip.sim import LinearStepModel, SchedulerConfig, benchmark_clients, simulate, simulate_client
-from inferchip.sim.arrivals import make_source
 from inferchip.sim.engines import uniform_length as bench_uniform_length
-from inferchip.sim.lengths import RANGE_RATIO, max_tokens, min_tokens, uniform_length
+from inferchip.sim.load.arrivals import make_source
+from inferchip.sim.load.lengths import RANGE_RATIO, max_tokens, min_tokens, uniform_length
 
 H100_8B = ["--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-8B-Instruct"]
 
@@ -62,7 +62,7 @@ def _mean_ttft_s(c: int) -> float:
 
 
 # Tolerance 5 %: every run shares one seed, so its clients draw the same prompt lengths in the same order (common
-# random numbers, sim.arrivals); what differs between two concurrencies is which draws fall in a run of 8 C
+# random numbers, sim.load.arrivals); what differs between two concurrencies is which draws fall in a run of 8 C
 # requests. A draw from [0.8 L, L] has a standard deviation of 0.2 L / sqrt(12) = 6.4 % of its mean 0.9 L, so the
 # mean of at least 8 of them moves by 6.4 % / sqrt(8) = 2.3 % (one sigma): 5 % is two sigma. The lock-step artefact
 # of fixed lengths is larger: --range-ratio 1 gives mean TTFT 208.7 ms at 8 clients and 193.3 ms at 16 (-7.4 %).

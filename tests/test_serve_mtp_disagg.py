@@ -139,6 +139,8 @@ def test_serve_and_a_validate_case_row_give_the_same_figures(tmp_path):
     dis = _json(*args, "--disagg", "1xtp1:1xtp1")
     assert mtp["mtp"] == {"draft_tokens": 1, "acceptance": 0.85, "tokens_per_step": 1.85}
     assert dis["disagg"]["prefill_workers"] == 1 and dis["mtp"] is None
+    for fig in (mtp, dis):  # where each format came from, as plain serve says it
+        assert (fig["weights"], fig["activations_source"]) == ("bf16", "checkpoint dtype bf16: served in one dtype")
     rows = []
     header = ("case_id,source_kind,source,accelerator,num_accelerators,software,model,weight_dtype,act_dtype,kv_dtype,"
               "tp,pp,ep,scenario,input_tokens,output_tokens,concurrency,metric,value,unit,notes")
@@ -196,6 +198,8 @@ def test_a_catalogue_mtp_disagg_row_through_serve_gives_its_validate_prediction(
     assert res.exit_code == 0, res.output
     fig = json.loads(res.output)
     assert fig["num_chips"] == 36
+    assert (fig["weights_source"], fig["activations_source"], fig["kv_source"]) == (
+        "--weights", "--activations", "default of --weights fp4")
     assert got["ttft"] == pytest.approx(fig["ttft_s_mean"] * 1e3, rel=1e-9)
     assert got["tpot"] == pytest.approx(fig["tpot_s_mean"] * 1e3, rel=1e-9)
     assert got["tput"] == pytest.approx(fig["output_tokens_per_s"], rel=1e-9)

@@ -14,7 +14,7 @@ import pytest
 
 from cli_in_process import run_main
 from inferchip.errors import SpecError
-from inferchip.sim.trace import load_trace
+from inferchip.sim.load.trace import load_trace
 
 BASE = ["serve", "--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--tp", "1"]
 CONTEXT = 131_072  # Llama-3.1-8B's max_position_embeddings

@@ -11,7 +11,7 @@ import numpy as np
 from inferchip.sim import LinearStepModel, SchedulerConfig
 from inferchip.sim.engines import BenchFigures, closed_loop_run, uniform_length
 from inferchip.sim.engines.bench import bench_figures, closed_loop_disagg_run
-from inferchip.sim.metrics import SimResult
+from inferchip.sim.results.metrics import SimResult
 from inferchip.validation.closed_loop import SETTLED_DRIFT, settled
 
 

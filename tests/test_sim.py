@@ -23,7 +23,7 @@ from inferchip.sim import (
     TraceArrivals,
     simulate,
 )
-from inferchip.sim.search import capacity_estimate_per_s
+from inferchip.sim.runs.search import capacity_estimate_per_s
 
 FIXED = 1 / 16  # s per step, whatever the batch (weights read, launch overhead)
 PER_TOKEN = 1 / 1024  # s per token processed in the step

@@ -16,7 +16,7 @@ from inferchip.sim import (
     simulate,
     throughput_interactivity_curve,
 )
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.step.steptime import StepTimer
 
 MODEL = LinearStepModel(fixed_s=0.01, per_token_s=2e-5, per_kv_token_s=5e-8, kv_capacity_tokens=100_000)
 

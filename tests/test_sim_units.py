@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import inferchip.sim.replica as replica_module
+import inferchip.sim.batching.replica as replica_module
 from inferchip.errors import InvalidSettingError
 from inferchip.sim import (
     BurstArrivals,
@@ -20,11 +20,11 @@ from inferchip.sim import (
     SchedulerConfig,
     simulate,
 )
-from inferchip.sim.engine import EventQueue, Priority
-from inferchip.sim.lengths import EmpiricalLength, FixedLength, UniformLength, as_length, sample
-from inferchip.sim.metrics import weighted_percentile
-from inferchip.sim.protocol import check_step_model
-from inferchip.sim.steptime import MANTISSA_BITS, StepTimer, round_bits
+from inferchip.sim.load.lengths import EmpiricalLength, FixedLength, UniformLength, as_length, sample
+from inferchip.sim.results.metrics import weighted_percentile
+from inferchip.sim.runs.engine import EventQueue, Priority
+from inferchip.sim.step.protocol import check_step_model
+from inferchip.sim.step.steptime import MANTISSA_BITS, StepTimer, round_bits
 
 # ---------------------------------------------------------------------------------------------- step-time cache
 

@@ -10,7 +10,7 @@ from inferchip.errors import InvalidSettingError
 from inferchip.sim import EmpiricalLength, LinearStepModel, PoissonArrivals, SchedulerConfig, simulate
 from inferchip.sim.engines.polling import PollingReplica
 from inferchip.sim.engines.scheduling import AdpBalancedReplica
-from inferchip.sim.search import max_rate_under_slo
+from inferchip.sim.runs.search import max_rate_under_slo
 from inferchip.validation.stated_engine import StatedScheduling, replica_factory, stated_scheduling
 
 

@@ -1,4 +1,4 @@
-"""Inputs on a bucket's start keep their own key (sim.steptime.snap): a step model with a jump there (a GEMM
+"""Inputs on a bucket's start keep their own key (sim.step.steptime.snap): a step model with a jump there (a GEMM
 tile edge at a multiple of a power of two) is priced exactly at that input, not on the tile above as the
 bucket's midpoint would price it; keys stay pure functions of the inputs, and the prefetch grid holds keys
 only."""
@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inferchip.sim.steptime import MANTISSA_BITS, StepTimer, round_bits, snap
+from inferchip.sim.step.steptime import MANTISSA_BITS, StepTimer, round_bits, snap
 
 TILE = 128  # tokens per GEMM tile of the toy model
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from inferchip.sim import LinearStepModel, SchedulerConfig
 from inferchip.sim.engines import closed_loop_run, uniform_length
-from inferchip.sim.metrics import weighted_quantile
+from inferchip.sim.results.metrics import weighted_quantile
 
 
 def test_weighted_quantile_hand_values():

@@ -106,10 +106,10 @@ def test_a_stated_batch_size_caps_the_simulated_batch(mm):
 
 
 def test_the_row_search_is_the_simulators_search_with_the_validation_rules(mm):
-    """One rate search in the project: the row's search is sim.search.max_rate_under_slo, started at
+    """One rate search in the project: the row's search is sim.runs.search.max_rate_under_slo, started at
     the analytic rate, stepping by about RATE_STEP on the anchored grid, bisected to REL_TOL, on the replica's shared
     step timer."""
-    from inferchip.sim.search import ServerSearchResult, grid_points_per_octave
+    from inferchip.sim.runs.search import ServerSearchResult, grid_points_per_octave
 
     c = _case('"TTFT p99<=500 ms, TPOT p99<=30 ms"')
     plan = plan_for(c, Calibration())

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from conftest import server_case, server_model
 from inferchip.mapping.layout import Layout
 from inferchip.sim import LinearStepModel, PoissonArrivals, SchedulerConfig, simulate
-from inferchip.sim.search import latency_percentiles_s
+from inferchip.sim.runs.search import latency_percentiles_s
 from inferchip.spec.calibration import DatasetLengths
 from inferchip.validation import server as vs
 from inferchip.validation.plan import operating_point, plan_for
@@ -80,7 +80,7 @@ def test_ttft_percentile_mean_and_prefill_roofline(rate, inp, out, budget, seqs)
     """Every request's TTFT is at least its prompt's prefill alone at the step model's cost (one step,
     ``fixed + per_token x prompt``; a chunked prefill or a shared step only adds), and the LoadGen p99
     is at least their median and, with the few requests ranked above it, bounds their mean. Exact step
-    times: the step-time cache rounds its inputs by up to 0.2 % (sim/steptime.py), which could put a prompt
+    times: the step-time cache rounds its inputs by up to 0.2 % (sim/step/steptime.py), which could put a prompt
     alone a hair under its own cost."""
     model = LinearStepModel(fixed_s=2e-3, per_token_s=5e-6, per_decode_seq_s=1e-5, per_kv_token_s=1e-8,
                             kv_capacity_tokens=400_000)

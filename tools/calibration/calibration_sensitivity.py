@@ -21,6 +21,7 @@ import numpy as np
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
 from inferchip.validation import calibrate as cb
 from inferchip.validation.cases import read_cases
+from inferchip.validation.fit_search import soft_l1_losses
 
 GROUPS: dict[str, Callable[[cb.FitRow], bool]] = {
     "all": lambda r: True,
@@ -32,9 +33,8 @@ GROUPS: dict[str, Callable[[cb.FitRow], bool]] = {
 
 
 def soft_l1(f: np.ndarray) -> float:
-    """The fit's loss of residuals ``f`` (scipy's soft_l1 with f_scale, times two)."""
-    z = (f / cb.F_SCALE) ** 2
-    return float(np.sum(2.0 * (np.sqrt(1.0 + z) - 1.0)))
+    """The fit's loss of residuals ``f`` (scipy's soft_l1 with f_scale, times two: ``soft_l1_losses`` at scale 1)."""
+    return float(np.sum(soft_l1_losses(f, cb.F_SCALE, scale=1.0)))
 
 
 def main() -> None:

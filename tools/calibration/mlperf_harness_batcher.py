@@ -15,7 +15,7 @@ batched bursts replayed as a trace) and prints mean/p50/p99 TTFT and mean TPOT. 
 
 (``mlp41-llama2-70b-99-server-mi300xx8-amd-ttft``: docs/serving_validation.md, "MLPerf Server TTFT").
 Since 2026-12-04 the validation itself runs a row behind the batcher its notes state
-(:class:`inferchip.sim.arrivals.HarnessBatchedArrivals`; docs/serving_validation.md, "MLPerf harness batcher").
+(:class:`inferchip.sim.load.arrivals.HarnessBatchedArrivals`; docs/serving_validation.md, "MLPerf harness batcher").
 """
 
 from __future__ import annotations

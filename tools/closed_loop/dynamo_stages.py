@@ -161,13 +161,14 @@ def context_worker(v: Any, case: Any) -> tuple[Any, int, int] | None:
     """(the row's context-worker replica, its mean prompt in tokens, the recipe's prompts per rank per step) as the
     closed loop resolves them, or None for a row without a context worker."""
     from inferchip.validation.closed_loop import prompt_mean_tokens, row_facts
-    from inferchip.validation.closed_loop_rows import _replica
+    from inferchip.validation.closed_loop_rows import _replica, with_prefill_scheduling
     from inferchip.validation.plan import case_formats
 
     facts = row_facts(case)
     if facts.prefill is None:
         return None
     fmt, _ = case_formats(case)
+    facts = with_prefill_scheduling(case, fmt.weights, facts)
     pre, _, _ = _replica(v, case, fmt, facts.prefill, facts)
     length = prompt_mean_tokens(float(case.input_tokens or 0))
     rb = facts.engine.batch_on("prefill", case.software, case.model, int(case.input_tokens or 0), facts.mtp,

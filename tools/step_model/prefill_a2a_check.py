@@ -79,7 +79,7 @@ def main() -> None:
     from inferchip.cost.step import compile_step
     from inferchip.validation.cases import read_cases
     from inferchip.validation.closed_loop import row_facts
-    from inferchip.validation.closed_loop_rows import _replica
+    from inferchip.validation.closed_loop_rows import _replica, with_prefill_scheduling
     from inferchip.validation.plan import case_formats
     from inferchip.validation.validate import Validator
 
@@ -95,8 +95,8 @@ def main() -> None:
         if key in seen or "dsr1" not in key:
             continue
         seen.add(key)
-        facts = row_facts(case)
         fmt, _ = case_formats(case)
+        facts = with_prefill_scheduling(case, fmt.weights, row_facts(case))
         pre, lay, _ = _replica(v, case, fmt, facts.prefill, facts)
         mm = pre.mm
         plan = compile_step(mm.sm, mm.chip, mm.formats, mm.cal)

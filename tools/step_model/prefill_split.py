@@ -34,7 +34,7 @@ def main() -> None:
     from inferchip.sim.engines import uniform_length
     from inferchip.validation.cases import read_cases
     from inferchip.validation.closed_loop import row_facts
-    from inferchip.validation.closed_loop_rows import _replica
+    from inferchip.validation.closed_loop_rows import _replica, with_prefill_scheduling
     from inferchip.validation.plan import case_formats
     from inferchip.validation.validate import Validator
 
@@ -53,8 +53,8 @@ def main() -> None:
         e2e = e2e_from_notes(case.notes)
         if e2e is None or case.value / 1e3 < a.min_ttft_s:
             continue
-        facts = row_facts(case)
         fmt, _ = case_formats(case)
+        facts = with_prefill_scheduling(case, fmt.weights, row_facts(case))
         try:
             pre, _, _ = _replica(v, case, fmt, facts.prefill, facts)
         except InferchipError as exc:  # not expressible: validate reports the row with this reason

@@ -26,7 +26,9 @@ Per-layer map (:func:`attention_weight_format`): NVFP4/MXFP4 checkpoints quantis
 layers wider: gpt-oss lists ``model.layers.*.self_attn``, the router, the embeddings and the LM head in
 ``modules_to_not_convert`` (``quant_method: mxfp4``), so its attention projections stay 16-bit (bf16, the
 config's ``torch_dtype`` family). Embeddings and the LM head are 16-bit in every setting already
-(``mapping.memory_fit.EMBEDDING_FORMAT``).
+(``mapping.memory_fit.EMBEDDING_FORMAT``). An alias checkpoint of ``alias_checkpoints.csv`` states its
+attention projections' format where it leaves them out (``attention_weights``: Meta's Llama-3.1-405B FP8 keeps
+every layer's self_attn in bf16), applied where it is served in its own weight format.
 """
 
 from __future__ import annotations
@@ -37,9 +39,12 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inferchip.errors import SpecError
+
+if TYPE_CHECKING:
+    from inferchip.catalog.models import UserConfig
 
 UNQUANTIZED_FORMAT = "bf16"  # what a module left out of the quantisation is stored in (the checkpoints' dtype)
 _ATTENTION_MARKS = ("self_attn", "attention", "attn")
@@ -67,13 +72,15 @@ class CheckpointWeights:
     dtype: str = DEFAULT_FORMAT
 
 
-def checkpoint_weights(model_id: str) -> CheckpointWeights:
+def checkpoint_weights(model_id: str, config: UserConfig | None = None) -> CheckpointWeights:
     """The weights' format ``model_id``'s checkpoint ships (module doc): a bundled id or alias, a user's
-    ``config.json`` (or its folder); bf16 for an id that is neither (said in the source). A
-    ``quantization_config`` or dtype the module doc does not list is a :class:`SpecError` naming the file, the
-    field, the value and what is allowed."""
+    ``config.json`` (or its folder; ``config``: that file as already read, ``catalog.models.load_model_config``);
+    bf16 for an id that is neither (said in the source). A ``quantization_config`` or dtype the module doc does not
+    list is a :class:`SpecError` naming the file, the field, the value and what is allowed."""
     from inferchip.catalog.models import _canonical, resolve_alias
 
+    if config is not None:
+        return _weights_from_config(config.mapping, str(config.path))
     canonical = _canonical(model_id)
     if canonical is not None:
         stated = _alias_weights().get(canonical)
@@ -104,22 +111,27 @@ def _bundled_weights(model_id: str) -> CheckpointWeights:
 
 
 @lru_cache(maxsize=1)
-def _alias_weights() -> dict[str, tuple[str, str]]:
-    """alias -> (weight format, source) of ``alias_checkpoints.csv``; each alias must be one of ``aliases.csv``."""
+def _alias_weights() -> dict[str, tuple[str, str, str | None]]:
+    """alias -> (weight format, source, attention projections' format or None: as the weights) of
+    ``alias_checkpoints.csv``; each alias must be one of ``aliases.csv`` or name its ``same_architecture_as``."""
     from inferchip.catalog.models import _aliases
     from inferchip.spec.formats import ALL_FORMATS
 
     where = "catalog/alias_checkpoints.csv"
-    out: dict[str, tuple[str, str]] = {}
+    out: dict[str, tuple[str, str, str | None]] = {}
     rows = csv.DictReader(io.StringIO(_ALIAS_CSV.read_text(encoding="utf-8")))
     for line, row in enumerate(rows, start=2):
-        alias, fmt, source = ((row.get(k) or "").strip() for k in ("alias", "weights", "source"))
+        alias, fmt, attn, source = ((row.get(k) or "").strip()
+                                    for k in ("alias", "weights", "attention_weights", "source"))
         if alias not in _aliases():
             raise SpecError(f"{where}: line {line}: alias = {alias!r}: expected an alias of catalog/aliases.csv")
         if fmt not in ALL_FORMATS or not source:
             raise SpecError(f"{where}: line {line}: weights = {fmt!r}, source = {source!r}: expected one of "
                             f"{', '.join(ALL_FORMATS)} and a source")
-        out[alias] = (fmt, source)
+        if attn and attn not in ALL_FORMATS:
+            raise SpecError(f"{where}: line {line}: attention_weights = {attn!r}: expected blank (as the weights) or "
+                            f"one of {', '.join(ALL_FORMATS)}")
+        out[alias] = (fmt, source, attn or None)
     return out
 
 
@@ -185,18 +197,24 @@ def _quant_format(q: dict[str, Any], where: str) -> str:
                     f"{ALLOWED_QUANT}, {_GIVE}")
 
 
-def attention_weight_format(model_id: str, weight_format: str) -> str | None:
+def attention_weight_format(model_id: str, weight_format: str, config: UserConfig | None = None) -> str | None:
     """The attention projections' weight format of ``model_id``'s checkpoint when it is served in
     ``weight_format``: ``UNQUANTIZED_FORMAT`` where the checkpoint's quantisation (of method
     ``weight_format``) leaves attention out; None where it says nothing (every layer in
     ``weight_format``) or the model is neither bundled nor a config file. A user's ``config.json`` (or
     its folder) is read the same way as a bundled one, so a checkpoint gets one format map however it
     is named; a ``quantization_config`` of the wrong shape there is a :class:`SpecError` naming the file,
-    the field, the value and what is allowed."""
+    the field, the value and what is allowed. ``config``: the user's config as already read (as
+    :func:`checkpoint_weights`)."""
     from inferchip.catalog.models import _canonical, resolve_alias
 
+    if config is not None:
+        return _from_config(config.mapping, weight_format, str(config.path))
     canonical = _canonical(model_id)
     if canonical is not None:
+        stated = _alias_weights().get(canonical)
+        if stated is not None and stated[2] is not None:  # the alias checkpoint's own map, where it states one
+            return stated[2] if stated[0] == weight_format else None
         return _bundled_attention_format(resolve_alias(canonical), weight_format)
     path = Path(model_id.strip()).expanduser()
     if path.is_dir():

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from inferchip.catalog.hf_config import model_spec_from_config
 from inferchip.catalog.yaml_io import exists, is_dir, is_file, not_a_file, read_mapping
@@ -52,6 +53,24 @@ def _aliases() -> dict[str, tuple[str, str]]:
                 f"{where}: line {line}: same_architecture_as = {base!r}: expected a bundled model id"
             )
         out[alias] = (base, (row.get("note") or "").strip())
+    return {**out, **_checkpoint_aliases(known, set(out))}
+
+
+def _checkpoint_aliases(known: set[str], listed: set[str]) -> dict[str, tuple[str, str]]:
+    """The quantised checkpoints ``alias_checkpoints.csv`` names with a ``same_architecture_as`` (a bundled id):
+    aliases too (``aliases.csv`` is a hashed reference copy, so checkpoints the catalogue adds live there); a row
+    that leaves it blank must be an alias of ``aliases.csv`` (``catalog.checkpoints``)."""
+    where = f"{_DATA / 'alias_checkpoints.csv'}"
+    out: dict[str, tuple[str, str]] = {}
+    rows = csv.DictReader(io.StringIO((_DATA / "alias_checkpoints.csv").read_text(encoding="utf-8")))
+    for line, row in enumerate(rows, start=2):
+        alias, base = (row.get("alias") or "").strip(), (row.get("same_architecture_as") or "").strip()
+        if not base:
+            continue
+        if base not in known or alias in listed or alias in known:
+            raise SpecError(f"{where}: line {line}: alias {alias!r}, same_architecture_as = {base!r}: expected a "
+                            "bundled model id, and an alias neither bundled nor in aliases.csv")
+        out[alias] = (base, "quantised checkpoint of the same architecture (catalog/alias_checkpoints.csv)")
     return out
 
 
@@ -96,18 +115,34 @@ def _load_bundled(model_id: str) -> ModelSpec:
     return model_spec_from_config(read_mapping(path), model_id, f"catalog/models/{path.name}")
 
 
-def load_user_config(path: Path) -> ModelSpec:
-    """Parse a user's ``config.json`` (or a folder holding one); never cached, files change.
+@dataclass(frozen=True)
+class UserConfig:
+    """A user's config file read once: where it is and its parsed mapping, from which the model
+    (:func:`model_from_user_config`) and its checkpoint's formats (``catalog.checkpoints``) are all read."""
 
-    The id is the config's ``_name_or_path`` when present, else the folder name for a file
-    called ``config.json``, else the file stem.
-    """
+    path: Path
+    mapping: dict[str, Any]
+
+
+def read_user_config(path: Path) -> UserConfig:
+    """Read a user's ``config.json`` (or a folder holding one); never cached, files change."""
     if path.is_dir():
         path = path / "config.json"
-    config = read_mapping(path)
-    name = config.get("_name_or_path")
+    return UserConfig(path, read_mapping(path))
+
+
+def model_from_user_config(config: UserConfig) -> ModelSpec:
+    """The model a user's config states. The id is the config's ``_name_or_path`` when present, else the folder name
+    for a file called ``config.json``, else the file stem."""
+    path = config.path
+    name = config.mapping.get("_name_or_path")
     model_id = str(name) if name else (path.parent.name if path.name == "config.json" else path.stem)
-    return model_spec_from_config(config, model_id or path.stem, str(path))
+    return model_spec_from_config(config.mapping, model_id or path.stem, str(path))
+
+
+def load_user_config(path: Path) -> ModelSpec:
+    """Parse a user's ``config.json`` (or a folder holding one); never cached, files change."""
+    return model_from_user_config(read_user_config(path))
 
 
 def load_model(id_or_path: str | Path) -> ModelSpec:
@@ -115,8 +150,15 @@ def load_model(id_or_path: str | Path) -> ModelSpec:
 
     Unknown ids raise :class:`UnknownIdError` naming the closest catalogue ids.
     """
+    return load_model_config(id_or_path)[0]
+
+
+def load_model_config(id_or_path: str | Path) -> tuple[ModelSpec, UserConfig | None]:
+    """:func:`load_model`'s model with the user's config file it read (None for a catalogue id or alias), for a
+    caller that also reads the checkpoint's formats from it (``performance.setting``: the file read once)."""
     if isinstance(id_or_path, Path):
-        return load_user_config(id_or_path)
+        config = read_user_config(id_or_path)
+        return model_from_user_config(config), config
     given = id_or_path.strip()
     if given.lower().endswith(".onnx"):
         raise SpecError(f"{given}: an ONNX graph is a vision network, not an LLM config; cost it with "
@@ -125,7 +167,8 @@ def load_model(id_or_path: str | Path) -> ModelSpec:
     if model_id is None:
         path = Path(given).expanduser()
         if is_file(path) or (is_dir(path) and is_file(path / "config.json")) or given.endswith(".json"):
-            return load_user_config(path)
+            config = read_user_config(path)
+            return model_from_user_config(config), config
         if is_dir(path):  # a checkpoint folder without its config.json
             raise SpecError(f"{path}: a folder without a config.json; allowed: a model id, a config.json or a "
                             "folder holding one")
@@ -138,7 +181,7 @@ def load_model(id_or_path: str | Path) -> ModelSpec:
             err.args = (f"'{given}' is a vision network, not an LLM; cost it with `inferchip vision --model {given}` "
                         f"(or `inferchip drive --model {given}`)",)
         raise err
-    return _load_alias(model_id) if model_id in _aliases() else _load_bundled(model_id)
+    return (_load_alias(model_id) if model_id in _aliases() else _load_bundled(model_id)), None
 
 
 @lru_cache(maxsize=256)

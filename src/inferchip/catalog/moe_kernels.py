@@ -32,6 +32,10 @@ class MoeKernel(BaseModel):
     default_on: tuple[str, ...] = ()
     pad_hidden_to: int = Field(ge=1, le=4096)
     pad_intermediate_to: int = Field(ge=1, le=4096)
+    activations: str | None = Field(
+        None, description="The activation format the kernel takes the experts' input in (bf16: W4A16 / MXFP4 x BF16; "
+        "fp8: MXFP8 quantised at run time, priced at the fp8 rate), read as the activations' default where none is "
+        "given (mapping.format_defaults.expert_activations); None: the kernel leaves it to the setting's rule.")
     token_vector_work: bool = Field(
         False, description="The kernel runs vLLM's Triton MoE at its default configs: each token and MoE layer costs "
         "cost.constants.TRITON_MOE_TOKEN_VECTOR_FLOP beyond its MMA (Calibration.moe_token_vector_flop), as the "
@@ -50,6 +54,8 @@ def check_moe_kernels(path: str, kernels: Sequence[MoeKernel], ids: list[str], f
             raise SpecError(f"{where}: engine {k.engine!r} is not an engine id; allowed: {', '.join(ids)}")
         if k.weights not in ALL_FORMATS:
             raise SpecError(f"{where}: weights {k.weights!r}; allowed: {', '.join(ALL_FORMATS)}")
+        if k.activations is not None and k.activations not in ALL_FORMATS:
+            raise SpecError(f"{where}: activations {k.activations!r}; allowed: {', '.join(ALL_FORMATS)}")
         bad = [f for f in (*k.families, *k.default_on) if f not in families]
         if bad:
             raise SpecError(f"{where}: family {bad[0]!r}: not a chip family; allowed: {', '.join(families)}")

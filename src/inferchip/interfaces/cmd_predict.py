@@ -115,6 +115,7 @@ def predict_cmd(
     if max_ttft_ms is not None and max_ttft_ms / 1e3 <= host_s:
         raise InvalidSettingError(f"--max-ttft-ms {max_ttft_ms:g}: no TTFT meets it; {host.text()}")
     used_engine = eng_opts.engine_summary(eng, scheduler=False, host=host, moe_kernel=moe_note)
+    attention = eng_opts.served_attention(eng, model, weights)  # (weights, o's, note) of the served checkpoint
     from inferchip.performance.predict import predict
     p = predict(
         chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp,
@@ -122,13 +123,16 @@ def predict_cmd(
         max_ttft_s=None if max_ttft_ms is None else max_ttft_ms / 1e3 - host_s,  # the engine's TTFT
         max_tpot_s=None if max_tpot_ms is None else max_tpot_ms / 1e3,
         estimate=estimate, calibration=cal, assumptions=assumptions, chunk_tokens=chunk,
+        attention_weights=None if attention is None else attention[0],
+        attention_out_weights=None if attention is None else attention[1],
     )
     step = min(batch * input_tokens, chunk) if batch is not None else chunk  # the largest step it executes per chip
     activations_of = {"step_tokens": step, "chunk_tokens": chunk, "chunk_source": chunk_source,
                       "rule": "a static batch: batch x prompt tokens, at most the chunk; continuous batching: a chunk"}
     if host is not None:
         p.add_request_host(host.total_s)
-    notes = [*p.notes, *([context_note] if context_note else [])]  # the same notes in the table and the JSON
+    notes = [*p.notes, *([attention[2]] if attention else []),  # the same notes in the table and the JSON
+             *([context_note] if context_note else [])]
     if output == OutputFormat.json:
         answer = out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS)
         typer.echo(fmt.to_json({**answer, "memory_activations": activations_of, "notes": notes,

@@ -24,8 +24,8 @@ from inferchip.interfaces.cmd_predict import OutputFormat
 if TYPE_CHECKING:
     from inferchip.interfaces.serve_rows import Pool
     from inferchip.performance.serving import ServingStepModel
-    from inferchip.sim.arrivals import ArrivalsLike
-    from inferchip.sim.scheduler import SchedulerConfig
+    from inferchip.sim.batching.scheduler import SchedulerConfig
+    from inferchip.sim.load.arrivals import ArrivalsLike
     from inferchip.spec.calibration import Calibration
     from inferchip.spec.engine import EngineSpec
 
@@ -38,9 +38,11 @@ def _progress(label: str) -> Progress:
 def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, ep: int | None,
             weights: str | None, activations: str | None, kv: str | None, calibration: Calibration | str | None,
             assumptions: str | None, attn_dp: bool | None, input_tokens: int,
-            output_tokens: int, chunk_tokens: int | None = None) -> tuple[ServingStepModel, int, dict[str, str]]:
+            output_tokens: int, engine: EngineSpec | None = None,
+            chunk_tokens: int | None = None) -> tuple[ServingStepModel, int, dict[str, str]]:
     """The resolved setting (one layout) and its serving step model: (step model, replicas, its formats and where
-    the weights' came from: ``performance.serving.format_fields``).
+    the weights' came from: ``performance.serving.format_fields``; ``attention_source``: how ``engine`` runs the
+    served checkpoint's attention, ``cli_options.engine.served_attention``, where it has an entry for it).
 
     With none of tp/pp/ep given the layout is ``predict``'s: the one with the most output tokens/s
     at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given). ``chunk_tokens``: the
@@ -49,8 +51,11 @@ def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, e
     from inferchip.performance.serving import format_fields, serving_step
     from inferchip.performance.setting import resolve_setting
 
+    attention = eng_opts.served_attention(engine, model, weights)
     resolve = partial(resolve_setting, chip, model, count=count, weights=weights, activations=activations, kv=kv,
-                      calibration=calibration, assumptions=assumptions)
+                      calibration=calibration, assumptions=assumptions,
+                      attention_weights=None if attention is None else attention[0],
+                      attention_out_weights=None if attention is None else attention[1])
     if tp is None and pp is None and ep is None:
         searched = resolve(attn_dp=attn_dp).with_chunk(chunk_tokens)
         question = ask(input_tokens, output_tokens)
@@ -62,7 +67,10 @@ def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, e
         lay = found[0]
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
     setting = resolve(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp).with_chunk(chunk_tokens)
-    return (*serving_step(setting), format_fields(setting))
+    fields = format_fields(setting)
+    if attention is not None:
+        fields["attention_source"] = attention[2]
+    return (*serving_step(setting), fields)
 
 
 def _engine_config(engine: EngineSpec | None, step: ServingStepModel, chunk_tokens: int | None = None
@@ -71,7 +79,7 @@ def _engine_config(engine: EngineSpec | None, step: ServingStepModel, chunk_toke
     chunk per attention-DP rank (``chunk_tokens`` where given: ``--chunk-tokens``), on the step model's ranks
     (``serving_step`` resolved them), and its loop's intake per request in series with the steps
     (``request_intake_s``, as validate's closed-loop rows run it)."""
-    from inferchip.sim.scheduler import rank_scheduler
+    from inferchip.sim.batching.scheduler import rank_scheduler
 
     if engine is None:
         return rank_scheduler(step.ranks, None, chunk_tokens)
@@ -120,7 +128,8 @@ def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp:
     ``count_given``: ``--count`` as the user gave it, None where it is the default; ``pools``: ``--disagg`` parsed."""
     from inferchip.catalog.models import mtp_modules
     from inferchip.interfaces import serve_rows as sr
-    from inferchip.mapping.format_defaults import stated_formats
+    from inferchip.mapping.format_defaults import format_sources, stated_formats
+    from inferchip.validation.plan import case_formats
 
     sr.disagg_layout_conflict(pools, count_given, any(x is not None for x in (tp, pp, ep, attn_dp)))
     weights, source, kv, kv_source = stated_formats(model, weights, kv)  # a case row states its formats
@@ -145,7 +154,7 @@ def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp:
             "decode_ep": pools[1].ep, "decode_attn_dp": pools[1].dpa,
             "kv_link_bytes_per_s": None if v.kv_link is None else v.kv_link[0],
             "kv_link_latency_s": None if v.kv_link is None else v.kv_link[1]}}
-    rows = []
+    rows, act_source = [], None
     no_module = [] if mtp is None or mtp_modules(model) != 0 else [
         f"model {model}: its config states no MTP module (num_nextn_predict_layers); --mtp prices {mtp} draft "
         "token(s) verified per step as if a drafter proposed them at no cost"]
@@ -155,7 +164,10 @@ def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp:
                                    engine_id=engine_id, input_tokens=input_tokens, output_tokens=output_tokens,
                                    concurrency=c, mtp=mtp is not None, disagg=pools, software=software)
         row = sr.run_row(v, case)
-        rows.append({**row, "weights": weights, "weights_source": source, "kv_source": kv_source,
+        if act_source is None:  # from the formats the rows ran (case_formats: one for every concurrency)
+            act_source = format_sources(case_formats(case)[0], activations, kv, source)[0]
+        rows.append({**row, "weights": weights, "weights_source": source, "activations_source": act_source,
+                     "kv_source": kv_source,
                      "notes": [*row["notes"], *no_module, *over_limit], **extra})
     return rows
 
@@ -238,7 +250,7 @@ def serve_cmd(
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng)
     step, replicas, formats = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
-                             chunk)
+                             eng, chunk)
     arr: ArrivalsLike
     if rate is not None:
         arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
@@ -312,7 +324,7 @@ def curve_cmd(
     from inferchip.interfaces.serve_rows import CURVE_CONCURRENCIES, check_options, parse_disagg
     from inferchip.performance.serving import serving_economics
     from inferchip.sim import throughput_interactivity_curve
-    from inferchip.sim.lengths import uniform_length
+    from inferchip.sim.load.lengths import uniform_length
 
     if plot is not None:
         plot = files.check_writable(plot, "--plot", suffixes=files.HTML_SUFFIXES)  # before the sweep, not after it
@@ -333,7 +345,8 @@ def curve_cmd(
     calibration, eng = eng_opts.engine_setting(engine, calibration, chip)
     calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, weights, model, moe_kernel)
     step, replicas, formats = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
-                             None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens)
+                             None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
+                             eng)
     host = eng_opts.engine_host(eng, chip, step.mm.formats.weights, model, input_tokens)
     used_engine = eng_opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
     with _progress("simulating concurrencies") as prog:

@@ -28,7 +28,7 @@ import typer
 from pydantic import ValidationError
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim.lengths import RANGE_RATIO  # the case rows' length draw, [0.8 L, L] (InferenceMAX)
+from inferchip.sim.load.lengths import RANGE_RATIO  # the case rows' length draw, [0.8 L, L] (InferenceMAX)
 from inferchip.workload.limits import MAX_CHIPS
 
 CURVE_CONCURRENCIES = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # curve --mtp/--disagg: the points (closed-loop rows)
@@ -138,8 +138,8 @@ def check_options(mtp: int | None, acceptance: float | None, disagg: tuple[Pool,
 def memory_limit_note(kv_capacity_tokens: int, replicas: int, input_tokens: int, output_tokens: int,
                       concurrencies: list[int] | tuple[int, ...]) -> list[str]:
     """A curve's note naming its points above the memory limit the plain curve stops at
-    (``sim.lengths.memory_limit_concurrency`` of the system's KV cache); none for one point or none above it."""
-    from inferchip.sim.lengths import memory_limit_concurrency, uniform_length
+    (``sim.load.lengths.memory_limit_concurrency`` of the system's KV cache); none for one point or none above it."""
+    from inferchip.sim.load.lengths import memory_limit_concurrency, uniform_length
 
     limit = memory_limit_concurrency(kv_capacity_tokens, replicas, uniform_length(input_tokens, RANGE_RATIO),
                                      uniform_length(output_tokens, RANGE_RATIO))

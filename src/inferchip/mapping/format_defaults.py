@@ -15,21 +15,24 @@ from inferchip.mapping.memory_fit import Formats
 
 if TYPE_CHECKING:
     from inferchip.catalog.checkpoints import CheckpointWeights
+    from inferchip.catalog.models import UserConfig
+    from inferchip.spec.engine import EngineSpec
 
 FOUR_BIT_FLOAT = ("fp4", "mxfp4")
 
 
-def checkpoint_choice(model_id: str, weights: str | None, kv: str | None) -> tuple[str, str, str | None]:
+def checkpoint_choice(model_id: str, weights: str | None, kv: str | None,
+                      config: UserConfig | None = None) -> tuple[str, str, str | None]:
     """(weight format, where it came from, the KV format to ask ``resolve_formats`` for) of a setting, the
     checkpoint read once: ``weights`` as given (``"--weights"``, and ``kv`` as given: None lets the given format's
     default apply), else what ``model_id``'s checkpoint ships
-    (:func:`~inferchip.catalog.checkpoints.checkpoint_weights`) and :func:`kv_choice` of it. The one rule
-    ``resolve_setting`` applies."""
+    (:func:`~inferchip.catalog.checkpoints.checkpoint_weights`; ``config``: a user's config file as already read)
+    and :func:`kv_choice` of it. The one rule ``resolve_setting`` applies."""
     if weights is not None:
         return weights, "--weights", kv
     from inferchip.catalog.checkpoints import checkpoint_weights
 
-    shipped = checkpoint_weights(model_id)
+    shipped = checkpoint_weights(model_id, config)
     return shipped.format, shipped.source, kv_choice(shipped, kv)
 
 
@@ -48,7 +51,8 @@ def kv_choice(shipped: CheckpointWeights, kv: str | None) -> str:
     return kv if kv is not None else shipped.dtype
 
 
-def format_sources(fmt: Formats, activations: str | None, kv: str | None, weights_source: str) -> tuple[str, str]:
+def format_sources(fmt: Formats, activations: str | None, kv: str | None, weights_source: str,
+                   expert_activations: str | None = None) -> tuple[str, str]:
     """(where the activations' format came from, where the KV's did), for the output: the option where given;
     with ``--weights`` given, that format's default (``resolve_formats``); else what the engines do with
     the checkpoint by default. Block FP8 weights (DeepSeek-V3/R1 ``weight_block_size`` [128, 128],
@@ -58,11 +62,16 @@ def format_sources(fmt: Formats, activations: str | None, kv: str | None, weight
     checkpoint's static per-tensor ``input_scale`` (vLLM ``modelopt.py``), all at the fp8 rate. MXFP4
     experts: W4A16 (bf16) on a chip without 4-bit float units (``dequantises_four_bit``), else W4A8 with
     MXFP8 activations priced as fp8 (TensorRT-LLM ``get_mxfp4_quant_algo`` W4A8_MXFP4_MXFP8 on SM100; SGLang
-    ServerArgs: ``flashinfer_mxfp4`` on SM100, ``flashinfer_mxfp4_moe_precision`` "default"; vLLM 007d5005's SM100
-    default, FlashInfer MXFP4 x BF16, is ``--activations bf16``). 16-bit: its dtype."""
+    ServerArgs: ``flashinfer_mxfp4`` on SM100, ``flashinfer_mxfp4_moe_precision`` "default"; vLLM's SM100
+    default, FlashInfer MXFP4 x BF16, is ``--engine vllm``, its kernel's record). 16-bit: its dtype.
+    ``expert_activations``: the activations the engine's expert kernel takes (``Calibration.moe_activations``),
+    which 4-bit float weights default to where they are set (``performance.setting.format_choice``)."""
     w, a = fmt.weights, fmt.activations
     if activations is not None:
         act_source = "--activations"
+    elif w in FOUR_BIT_FLOAT and expert_activations is not None:
+        act_source = (f"the engine's expert kernel (named on the engine line) takes {expert_activations} activations "
+                      "(catalog/engines.yaml moe_kernels, with its source)")
     elif weights_source == "--weights":
         act_source = f"default of --weights {w}"
     elif w == "fp8":
@@ -72,7 +81,7 @@ def format_sources(fmt: Formats, activations: str | None, kv: str | None, weight
         act_source = f"checkpoint {w} weights, no 4-bit float units on the chip: W4A16, bf16 activations"
     elif w in FOUR_BIT_FLOAT:
         act_source = (f"checkpoint {w} weights, 4-bit float units on the chip: W4A8, MXFP8 activations at the fp8 "
-                      "rate (TensorRT-LLM's and SGLang's default; vLLM's is bf16: --activations bf16)")
+                      "rate (TensorRT-LLM's and SGLang's default; vLLM's is bf16: --engine vllm)")
     elif w == "int4":
         act_source = "checkpoint int4 (AWQ/GPTQ) weights: weight-only W4A16, bf16 activations"
     else:
@@ -100,3 +109,30 @@ def stated_formats(model_id: str, weights: str | None, kv: str | None) -> tuple[
 
 def _checkpoint_kv_source(kv: str) -> str:
     return f"checkpoint model dtype {kv}: the engines' --kv-cache-dtype auto (--kv fp8 for an FP8 cache)"
+
+
+def served_attention(engine: EngineSpec | None, software: str, model_id: str, weights: str,
+                     stated: str) -> tuple[str, str | None, str] | None:
+    """(attention projections' weights, the output projection's where it differs, the note saying so) as the engine
+    whose kernels run (``catalog.engines.kernel_engine`` of ``engine`` and ``software``) runs the checkpoint that
+    ``stated`` names (a row's notes; a command's ``--model`` id, which may be the checkpoint's own name, an alias of
+    ``catalog/alias_checkpoints.csv``): its ``checkpoint_attention`` entry
+    (:func:`~inferchip.spec.engine_workers.checkpoint_attention_for`); a ``stated`` naming none of its model's listed
+    checkpoints takes the first entry, and the note says that was assumed. None where no entry is of ``model_id``
+    and ``weights`` (or no engine). The one rule validate's rows and predict/serve/curve apply."""
+    if engine is None:
+        return None
+    from inferchip.catalog.engines import kernel_engine
+    from inferchip.spec.engine_workers import checkpoint_attention_for
+
+    kernels = kernel_engine(engine, software)
+    hit = checkpoint_attention_for(kernels.checkpoint_attention, model_id, weights, stated)
+    if hit is None:
+        return None
+    ck, named = hit
+    out = ck.attention_out_weights or ck.attention_weights
+    which = named or f"{ck.checkpoints[0]} (no listed checkpoint named: the catalogue's first assumed)"
+    return (ck.attention_weights, None if out == ck.attention_weights else out,
+            f"attention projections as engine {kernels.id} runs the served checkpoint {which}: q_a, q_b, kv_a, kv_b in "
+            f"{ck.attention_weights}, o in {out} (checkpoint_attention)")
+

@@ -75,8 +75,10 @@ def moe_kernel_calibration(cal: Calibration, engine: EngineSpec | None, chip: Ch
     kernel = _chosen(engine, chip, fmt, model, choice)
     if kernel is None or not model.is_moe:
         return cal, None
-    update: dict[str, float | int] = {"moe_pad_hidden_to": kernel.pad_hidden_to,
+    update: dict[str, float | int | str] = {"moe_pad_hidden_to": kernel.pad_hidden_to,
                                       "moe_pad_intermediate_to": kernel.pad_intermediate_to}
+    if kernel.activations is not None:  # the activations the kernel takes: the setting's default (format_choice)
+        update["moe_activations"] = kernel.activations
     if kernel.token_vector_work:  # untuned Triton MoE: the per-token work the energy rows stating it carry
         update["moe_token_vector_flop"] = TRITON_MOE_TOKEN_VECTOR_FLOP  # set, as validation.moe_kernels does
     recipe = engine.moe_kernel_on(chip.id, fmt)
@@ -93,5 +95,7 @@ def moe_kernel_calibration(cal: Calibration, engine: EngineSpec | None, chip: Ch
             f"padded to a multiple of {kernel.pad_hidden_to}, its per-rank width to {kernel.pad_intermediate_to}"
             + (", MMA and read rate as the engine's launch recipe for this chip" if "moe_mma_peak_fraction" in update
                else "")
-            + (", with untuned Triton's per-token work beyond the MMA" if kernel.token_vector_work else ""))
+            + (", with untuned Triton's per-token work beyond the MMA" if kernel.token_vector_work else "")
+            + (f"; it takes {kernel.activations} activations (the default where --activations is not given)"
+               if kernel.activations else ""))
     return cal.model_copy(update=update), note

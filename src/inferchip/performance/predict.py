@@ -70,6 +70,8 @@ def predict(
     calibration: Calibration | str | None = None,
     assumptions: str | None = None,
     chip_spec: ChipSpec | None = None,
+    attention_weights: str | None = None,
+    attention_out_weights: str | None = None,
     chunk_tokens: int | None = None,
 ) -> Prediction:
     """Predict one model on one system: TTFT, TPOT, throughput, memory, power, energy, money.
@@ -78,7 +80,9 @@ def predict(
     ``count``: chips in the system; ``weights``/``activations``/``kv``: number formats (``weights``
     None: what the model's checkpoint ships, its ``quantization_config`` else its ``torch_dtype``, said in
     ``Prediction.weights_source``; activations and KV then default to what the engines do with the checkpoint,
-    ``Prediction.activations_source``/``kv_source``); ``tp``/``pp``/``ep``: the
+    ``Prediction.activations_source``/``kv_source``; ``attention_weights``/``attention_out_weights``: the
+    attention projections' and output projection's format where an engine runs the checkpoint's attention apart,
+    ``mapping.format_defaults.served_attention``); ``tp``/``pp``/``ep``: the
     parallel layout (any one given fixes it; none: searched for the most throughput); ``attn_dp``: True
     forces attention data parallelism over the tp chips (MLA/MoE models), False forbids it, None lets the
     search decide. ``input_tokens``/``output_tokens``: lengths in tokens; ``batch``: a static batch
@@ -95,7 +99,7 @@ def predict(
     DoesNotFitError (memory or the latency limits, with what would make it fit).
     """
     key = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
-           chip_spec, chunk_tokens)
+           chip_spec, attention_weights, attention_out_weights, chunk_tokens)
     hashable = True
     try:  # the setting of the same arguments as a recent call (checked and resolved then)
         setting = _RECENT.get(key)
@@ -116,7 +120,8 @@ def predict(
     if setting is None:
         setting = resolve_setting(chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp,
                                   pp=pp, ep=ep, attn_dp=attn_dp, estimate=estimate, calibration=calibration,
-                                  assumptions=assumptions, chip_spec=chip_spec).with_chunk(chunk_tokens)
+                                  assumptions=assumptions, chip_spec=chip_spec, attention_weights=attention_weights,
+                                  attention_out_weights=attention_out_weights).with_chunk(chunk_tokens)
         if hashable:
             if len(_RECENT) >= SETTINGS_CACHED:
                 _RECENT.clear()

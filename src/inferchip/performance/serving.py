@@ -1,4 +1,4 @@
-"""The core performance model seen by the serving simulator: a :class:`~inferchip.sim.protocol.StepModel`.
+"""The core performance model seen by the serving simulator: a :class:`~inferchip.sim.step.protocol.StepModel`.
 
 One engine iteration of a replica = :meth:`MappedModel.replica_step_s` (all ``pp`` stages,
 micro-batched). The KV capacity comes from the memory-fit model, so the simulator's block
@@ -50,7 +50,7 @@ class ServingStepModel:
     """Adapter: the simulator's step-time protocol over a mapped model (with energy where a TDP is known).
 
     ``ranks``: the attention-DP ranks the simulated replica places each prefill chunk on whole
-    (:class:`~inferchip.sim.replica.Replica` reads it, as it reads ``EngineStepModel.ranks``; the
+    (:class:`~inferchip.sim.batching.replica.Replica` reads it, as it reads ``EngineStepModel.ranks``; the
     step is then priced at its busiest rank, :meth:`step_time_busiest_s`). The caller passes the
     layout's ``attn_dp_ways`` where the replica should place prompts per rank; 1 (the default)
     keeps the even spread of the cost model."""
@@ -70,7 +70,7 @@ class ServingStepModel:
         """(time_s, replica power W or None) of a step, throttled at TDP. With ``prefill_chip`` the step's
         cost is its busiest attention-DP chip's, which sets both the time and the chip that throttles first;
         its power (that chip's times the replica's chips) is used only for the throttle: a step's energy is
-        priced by :meth:`step_power_w` (sim.simulate.step_energies_j)."""
+        priced by :meth:`step_power_w` (sim.runs.simulate.step_energies_j)."""
         from inferchip.cost.economics import step_power
 
         t, cost = self.mm.replica_step_s(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,
@@ -212,7 +212,7 @@ def serving_step(setting: Setting) -> tuple[ServingStepModel, int]:
     ``Layout.attn_dp_ways``, 1 without attention DP), resolved here once: the simulated replica
     places each prefill chunk whole on one rank and prices the step at its busiest rank, as the
     page's server rows (``validation.server.ReplicaSim``) and the closed-loop rows do; the
-    scheduler's budgets are per rank too (:func:`inferchip.sim.scheduler.rank_scheduler`, which the
+    scheduler's budgets are per rank too (:func:`inferchip.sim.batching.scheduler.rank_scheduler`, which the
     simulator applies when no scheduler is given)."""
     if not setting.layout_given or len(setting.layouts) != 1:
         raise InvalidSettingError("the serving simulator needs one layout: give --tp/--pp/--ep")
@@ -260,7 +260,7 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
     :func:`serving_model`, or ``chip`` a resolved one-layout Setting. The load is Poisson arrivals
     at ``rate_per_s`` (requests/s), each request ``input_tokens`` in and ``output_tokens`` out, or the closed
     loop of a serving benchmark with ``concurrency`` clients, lengths drawn from ``[range_ratio L, L]``
-    (:func:`~inferchip.sim.arrivals.benchmark_clients`; more clients than the engine admits wait in its queue);
+    (:func:`~inferchip.sim.load.arrivals.benchmark_clients`; more clients than the engine admits wait in its queue);
     the run lasts ``num_requests`` requests (1000
     when neither it nor ``duration_s``, in seconds, is given). SLOs are in seconds.
 

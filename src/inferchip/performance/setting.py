@@ -34,6 +34,7 @@ from inferchip.spec.formats import check_format, compute_format
 from inferchip.spec.model import ModelSpec
 
 if TYPE_CHECKING:  # cost.economics is imported where a setting is priced
+    from inferchip.catalog.models import UserConfig
     from inferchip.cost.economics import ChipEconomy, ChipMoney
     from inferchip.performance.question import LengthDist
 
@@ -189,25 +190,30 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None,
 
 
 def format_choice(weights: str, activations: str | None, kv: str | None, attention_weights: str | None, *,
-                  chip: ChipParams | None, model_id: str | None,
-                  attention_out_weights: str | None = None) -> tuple[Formats, str, list[str]]:
+                  chip: ChipParams | None, model_id: str | None, attention_out_weights: str | None = None,
+                  config: UserConfig | None = None,
+                  expert_activations: str | None = None) -> tuple[Formats, str, list[str]]:
     """The formats of a setting (:func:`resolve_formats`), the format its GEMMs run in on ``chip`` and the
     notes that say how they were chosen; one rule for predict and for validate's rows.
 
     ``attention_weights`` None: the attention projections' format from ``model_id``'s checkpoint
     (:func:`~inferchip.catalog.checkpoints.attention_weight_format`: NVFP4/MXFP4 checkpoints leave attention in
-    bf16). Notes: that per-layer map, weight-only W4A16 on a chip without 4-bit float units (activations
-    not given), a GEMM format the chip lacks and the next wider one it runs, W4A4. ``chip`` None (an unknown
-    chip, reported elsewhere): the wanted GEMM format is returned as is."""
+    bf16; ``config``: a user's config file as already read). Notes: that per-layer map, weight-only W4A16 on a chip
+    without 4-bit float units (activations not given), a GEMM format the chip lacks and the next wider one it runs,
+    W4A4. ``chip`` None (an unknown chip, reported elsewhere): the wanted GEMM format is returned as is.
+    ``expert_activations``: the activations the engine's expert kernel takes (its ``moe_kernels`` entry:
+    ``Calibration.moe_activations`` for a setting, the launch recipe's kernel for a row), the default of 4-bit float
+    weights where ``activations`` is not given."""
     notes: list[str] = []
     if attention_weights is None and model_id is not None:
         from inferchip.catalog.checkpoints import attention_weight_format
 
-        attention_weights = attention_weight_format(model_id, weights)
+        attention_weights = attention_weight_format(model_id, weights, config)
         if attention_weights is not None:
             notes.append(f"per-layer formats from the checkpoint's quantization_config: {weights} weights except "
                          f"the attention projections, {attention_weights}")
-    fmt = resolve_formats(weights, activations, kv, attention_weights, chip=chip,
+    kernel_act = expert_activations if activations is None and weights in FOUR_BIT_FLOAT else None
+    fmt = resolve_formats(weights, activations or kernel_act, kv, attention_weights, chip=chip,
                           attention_out_weights=attention_out_weights)
     name = "this chip" if chip is None else chip.id
     if activations is None and dequantises_four_bit(chip, weights):
@@ -322,18 +328,21 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
 
         cp = get_chip_params(chip, level)
         chip_spec = chip_spec or load_chip(chip)
+    config = None  # a user's config file, read once: the model, its weights' format and its per-layer map
     if isinstance(model, ModelSpec):
         ms = model
     else:
-        from inferchip.catalog.models import load_model
+        from inferchip.catalog.models import load_model_config
 
-        ms = load_model(model)
+        ms, config = load_model_config(model)
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
     model_id = model if isinstance(model, str) else ms.id
-    weights, source, kv_asked = checkpoint_choice(model_id, weights, kv)  # the checkpoint read once
+    weights, source, kv_asked = checkpoint_choice(model_id, weights, kv, config)  # the checkpoint read once
     fmt, got, notes = format_choice(weights, activations, kv_asked, attention_weights, chip=cp, model_id=model_id,
-                                    attention_out_weights=attention_out_weights)
-    act_source, kv_source = format_sources(fmt, activations, kv, source)
+                                    attention_out_weights=attention_out_weights, config=config,
+                                    expert_activations=cal.moe_activations if ms.is_moe else None)
+    act_source, kv_source = format_sources(fmt, activations, kv, source,
+                                           cal.moe_activations if ms.is_moe else None)
     given = tp is not None or pp is not None or ep is not None
     if within:
         layouts = _within(ms, cp, count, tp, pp, ep)

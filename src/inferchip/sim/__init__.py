@@ -1,15 +1,21 @@
 """L4: serving simulation (continuous batching, chunked prefill, paged KV cache, routing).
 
-Consumes a step-time model through :class:`~inferchip.sim.protocol.StepModel`.
+Consumes a step-time model through :class:`~inferchip.sim.step.protocol.StepModel`.
 """
 
-from inferchip.sim.arrivals import BurstArrivals, ClosedLoopArrivals, PoissonArrivals, TraceArrivals, benchmark_clients
-from inferchip.sim.disagg import simulate_disaggregated
-from inferchip.sim.lengths import EmpiricalLength, FixedLength, UniformLength
-from inferchip.sim.metrics import SimResult
-from inferchip.sim.protocol import LinearStepModel, StepModel
-from inferchip.sim.scheduler import SchedulerConfig
-from inferchip.sim.search import (
+from inferchip.sim.batching.scheduler import SchedulerConfig
+from inferchip.sim.load.arrivals import (
+    BurstArrivals,
+    ClosedLoopArrivals,
+    PoissonArrivals,
+    TraceArrivals,
+    benchmark_clients,
+)
+from inferchip.sim.load.lengths import EmpiricalLength, FixedLength, UniformLength
+from inferchip.sim.load.trace import load_trace
+from inferchip.sim.results.metrics import SimResult
+from inferchip.sim.runs.disagg import simulate_disaggregated
+from inferchip.sim.runs.search import (
     CurveResult,
     ServerSearchResult,
     max_rate_under_slo,
@@ -17,8 +23,8 @@ from inferchip.sim.search import (
     simulate_client,
     throughput_interactivity_curve,
 )
-from inferchip.sim.simulate import simulate
-from inferchip.sim.trace import load_trace
+from inferchip.sim.runs.simulate import simulate
+from inferchip.sim.step.protocol import LinearStepModel, StepModel
 
 __all__ = [
     "BurstArrivals", "ClosedLoopArrivals", "CurveResult", "EmpiricalLength", "FixedLength", "LinearStepModel",

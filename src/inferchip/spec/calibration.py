@@ -109,6 +109,13 @@ class Calibration(BaseModel):
         "(as moe_pad_hidden_to). vLLM's Triton matmul_ogs MXFP4 path on CUDA: its catalog/engines.yaml "
         "moe_kernels entry. Not fitted.",
     )
+    moe_activations: str | None = Field(
+        None,
+        description="The activation format the run's expert kernel takes the experts' input in, where its engine's "
+        "catalog/engines.yaml moe_kernels entry states one (vLLM on Blackwell: MXFP4 x BF16 by default, MXFP4 x MXFP8 "
+        "under VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1): the activations' default of a 4-bit float MoE setting "
+        "(performance.setting.format_choice); None (the default): the format rule's. Not fitted.",
+    )
     prefill_attention_follows_projections: bool = Field(
         False,
         description="The run's prefill attention computes in the attention projections' format where those are "

@@ -25,8 +25,8 @@ from inferchip.performance.serving import ServingStepModel
 from inferchip.sim import SchedulerConfig
 from inferchip.sim.engines import BenchFigures, EngineStepModel, closed_loop_run, mtp_output_steps, uniform_length
 from inferchip.sim.engines.bench import closed_loop_disagg_run, prompt_mean_tokens
-from inferchip.sim.lengths import max_tokens
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.load.lengths import max_tokens
+from inferchip.sim.step.steptime import StepTimer
 from inferchip.spec.engine import EngineSpec
 from inferchip.spec.engine_workers import first_use_wait_s, first_wave_batch_tokens
 from inferchip.validation.cases import Case
@@ -43,7 +43,7 @@ from inferchip.validation.closed_loop_facts import (  # re-exported: what the ro
 from inferchip.validation.results import check_recipe_pool
 
 MIN_REQUESTS = 16
-TIMER_REL_ERROR = 2.0**-6  # step times rounded to ~0.4 % per input (sim.steptime): 4x fewer model calls
+TIMER_REL_ERROR = 2.0**-6  # step times rounded to ~0.4 % per input (sim.step.steptime): 4x fewer model calls
 SIM_ROUNDS = 3  # rounds of clients simulated (see num_requests); the benchmark sends PROMPTS_PER_CLIENT
 SETTLED_DRIFT = 0.2  # a middle whose mean TTFT moves more than this between its halves has not settled
 SEED = 0
@@ -149,9 +149,8 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
         adp = (dec.ranks, b.timeout_iters, b.batching_wait_iters)
         notes.append(f"engine {eng.id} holds context requests to balance {dec.ranks} attention-DP ranks "
                      f"(timeout {b.timeout_iters} iterations, batching wait {b.batching_wait_iters})")
-    pw = None if facts.prefill is None else eng.prefill_worker(  # the prefill pool's entry, on its weights
-        case.software, replicas["prefill"].mm.formats.weights, facts.prefill_workers, lengths[0])
-    plan_ahead = eng.async_scheduling if pw is None else pw.async_scheduling  # eng.prefill_async_on, looked up once
+    pw = None if facts.prefill is None else facts.prefill_scheduling()  # the prefill pool's entry, on its weights
+    plan_ahead = eng.async_scheduling if pw is None else pw.async_scheduling  # as eng.prefill_async_on
     if plan_ahead:
         notes.append(f"engine {eng.id} plans each step while the previous one runs (async scheduling)"
                      + ("" if facts.prefill is None else ", on its prefill workers (the worker engine's scheduler)"))

@@ -27,11 +27,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from inferchip.errors import InvalidSettingError
+from inferchip.errors import InternalError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec
-from inferchip.spec.engine_workers import run_length
+from inferchip.spec.engine_workers import WorkerScheduling, run_length
 from inferchip.validation.cases import Case
 from inferchip.validation.results import stated_pools, whole_workers
 
@@ -86,6 +86,17 @@ class RowFacts:
     prompts_per_client: int = PROMPTS_PER_CLIENT  # the benchmark's, the engine's run_length (the launch harness's)
     # disaggregated: a KV link given by the caller (bytes/s, latency s) in place of the chip's (serve --kv-link-*)
     kv_link: tuple[float, float] | None = None
+    # disaggregated: (the engine's prefill_worker_scheduling entry for the row on its weights, None where none
+    # matches), looked up once (closed_loop_rows.with_prefill_scheduling); (): not looked up yet
+    prefill_lookup: tuple[WorkerScheduling | None, ...] = ()
+
+    def prefill_scheduling(self) -> WorkerScheduling | None:
+        """The prefill workers' ``prefill_worker_scheduling`` entry (None: none matches), as looked up once for the
+        row; an internal error where it was not (the workers' recipe, their attention and the simulated run read it)."""
+        if not self.prefill_lookup:
+            raise InternalError("a disaggregated row's prefill_worker_scheduling entry is read before it was looked "
+                                "up (closed_loop_rows.with_prefill_scheduling)")
+        return self.prefill_lookup[0]
 
 
 def row_facts(case: Case, engine: EngineSpec | None = None) -> RowFacts:

@@ -71,10 +71,10 @@ def _moe_stream_cap_bytes_per_s(moe: Any, chip: Any) -> float:
     return expert_stream_cap_bytes_per_s(chip.sm_count, moe.read_gb_per_s_per_sm)
 
 
-def _context_mla_fp8(case: Case, fmt: Any, facts: RowFacts, family: str) -> bool:
+def _context_mla_fp8(fmt: Any, facts: RowFacts, family: str) -> bool:
     """Whether the row's prefill (context) workers run MLA context attention in FP8 over the row's FP8 KV cache: their
     ``prefill_worker_scheduling`` entry lists the chip's family in ``mla_context_fp8_families``."""
-    pw = facts.engine.prefill_worker(case.software, fmt.weights, facts.prefill_workers, int(case.input_tokens or 0))
+    pw = facts.prefill_scheduling()
     return fmt.kv == "fp8" and pw is not None and family in pw.mla_context_fp8_families
 
 
@@ -100,7 +100,7 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     pads = None if moe is None else moe_kernel_entry(  # the one record of the recipe kernel's padding
         facts.engine.id, fmt.weights, moe.kernel, cp.family,
         f"line {case.line} ({case.case_id}): the launch recipe's expert kernel (recipe_moe_kernel) on {cp.id}")
-    fp8_mla = ms.attention == "mla" and worker is facts.prefill and _context_mla_fp8(case, fmt, facts, cp.family)
+    fp8_mla = ms.attention == "mla" and worker is facts.prefill and _context_mla_fp8(fmt, facts, cp.family)
     # what the calibration below is a function of: the engine, the engine whose kernels run, their recipes, the family
     cal_key = (facts.engine.id, kernels.id, moe, pads, keff, cap_bytes_per_s, cp.family, fp8_mla)
     if cal_key not in cals:  # the engine's kernel choices on this chip family (family_kernel_calibration)
@@ -110,7 +110,8 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
             cal = cal.model_copy(update={"moe_mma_peak_fraction": moe.mma_peak_fraction,
                                          "moe_stream_cap_bytes_per_s": cap_bytes_per_s,
                                          "moe_pad_hidden_to": pads.pad_hidden_to,  # its weight layout's widths
-                                         "moe_pad_intermediate_to": pads.pad_intermediate_to})
+                                         "moe_pad_intermediate_to": pads.pad_intermediate_to,
+                                         "moe_activations": pads.activations})  # as case_formats read it
         cals[cal_key] = cal
     pool = None if facts.prefill is None else "prefill" if worker is facts.prefill else "decode"
     notes = notes + check_span(layout, cp.max_scaleup_domain, cp.id,
@@ -164,15 +165,26 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     return rep, layout, list(notes)
 
 
+def with_prefill_scheduling(case: Case, weights: str, facts: RowFacts) -> RowFacts:
+    """The row's facts with its prefill workers' ``prefill_worker_scheduling`` entry on ``weights`` looked up, once
+    (:meth:`~inferchip.spec.engine.EngineSpec.prefill_worker`; :meth:`RowFacts.prefill_scheduling` reads it); an
+    aggregated row's as they are."""
+    if facts.prefill is None:
+        return facts
+    return replace(facts, prefill_lookup=(facts.engine.prefill_worker(case.software, weights, facts.prefill_workers,
+                                                                     int(case.input_tokens or 0)),))
+
+
 def recipe_workers(case: Case, weights: str, facts: RowFacts) -> tuple[RowFacts, list[str]]:
     """The row's facts with its prefill and decode workers as the launch recipe runs them: the engine's matching
-    ``prefill_worker_scheduling`` and ``decode_worker`` entries' ``attention_dp``
-    (:func:`~inferchip.spec.engine_workers.recipe_worker`), with a note for each worker that differs from the row's."""
-    pre = facts.prefill
-    if pre is None:
+    ``prefill_worker_scheduling`` (looked up here, :func:`with_prefill_scheduling`) and ``decode_worker`` entries'
+    ``attention_dp`` (:func:`~inferchip.spec.engine_workers.recipe_worker`), with a note for each worker that differs
+    from the row's."""
+    facts = with_prefill_scheduling(case, weights, facts)
+    if facts.prefill is None:
         return facts, []
     eng = facts.engine
-    pw = eng.prefill_worker(case.software, weights, facts.prefill_workers, int(case.input_tokens or 0))
+    pw = facts.prefill_scheduling()
     dw = eng.decode_worker_on(case.software, weights, int(case.input_tokens or 0), facts.decode_workers,
                               facts.prefill_workers)
     notes: list[str] = []

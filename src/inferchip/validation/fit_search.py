@@ -37,10 +37,14 @@ MIN_GAIN = 1e-3  # a probe must lower the loss by this fraction to restart (10x 
 Residuals = Callable[[np.ndarray], np.ndarray]
 
 
-def soft_l1_losses(f: np.ndarray, f_scale: float) -> np.ndarray:
-    """Each residual's share of ``least_squares``' soft-L1 cost: ``f_scale**2 (sqrt(1 + (f / f_scale)**2) - 1)``
-    (scipy: ``0.5 f_scale**2 rho(f**2 / f_scale**2)`` with ``rho(z) = 2 (sqrt(1 + z) - 1)``); they sum to ``cost``."""
-    return f_scale ** 2 * (np.sqrt(1.0 + (f / f_scale) ** 2) - 1.0)
+def soft_l1_losses(f: np.ndarray, f_scale: float, scale: float | None = None) -> np.ndarray:
+    """Each residual's soft-L1 loss ``scale rho(f**2 / f_scale**2)``, ``rho(z) = 2 (sqrt(1 + z) - 1)`` (scipy's
+    ``soft_l1``), the one equation of every soft-L1 sum: ``scale`` None, ``f_scale**2 / 2``: each residual's share of
+    ``least_squares``' cost, ``f_scale**2 (sqrt(1 + (f / f_scale)**2) - 1)`` (the calibration fit; they sum to
+    ``cost``); 1: ``rho`` itself (the energy fit, ``validation.energy.power_fit``, and
+    ``tools/calibration/calibration_sensitivity.py``). The factors 2 and 1/2 are powers of two, so each scale gives
+    the same floats as its own expression written out (tests/test_fit_search.py)."""
+    return (0.5 * f_scale ** 2 if scale is None else scale) * (2.0 * (np.sqrt(1.0 + (f / f_scale) ** 2) - 1.0))
 
 
 @dataclass

@@ -195,31 +195,39 @@ def case_formats(case: Case) -> tuple[Formats, list[str]]:
     MI355X rows state) with the GEMMs at the 4-bit peak and attention at 16 bit, KV as given (fp8 by default)."""
     if case.weight_dtype is None:
         raise NotPredictable("weight_dtype is blank: the number format of the weights is unknown")
-    fmt, _, notes = format_choice(case.weight_dtype, case.act_dtype, case.kv_dtype, None, chip=_chip_or_none(case),
-                                  model_id=case.model)
+    chip = _chip_or_none(case)
+    fmt, _, notes = format_choice(case.weight_dtype, case.act_dtype, case.kv_dtype, None, chip=chip,
+                                  model_id=case.model, expert_activations=_recipe_expert_activations(case, chip))
     return _served_checkpoint_attention(case, fmt, notes)
 
 
-def _served_checkpoint_attention(case: Case, fmt: Formats, notes: list[str]) -> tuple[Formats, list[str]]:
-    """``fmt`` with the attention projections as the engine whose kernels the row runs (its ``software``; Dynamo's
-    workers through ``kernel_engine``) runs the checkpoint the row's notes name (``EngineSpec.checkpoint_attention``;
-    a row naming none of its model's listed checkpoints takes the first, and its note says so)."""
-    from inferchip.catalog.engines import engine_for_software, kernel_engine
-    from inferchip.spec.engine_workers import checkpoint_attention_for
+def _recipe_expert_activations(case: Case, chip: ChipParams | None) -> str | None:
+    """The activations the expert kernel of the row's launch recipe takes (its engine's ``recipe_moe_kernel`` entry
+    for the chip and weights, read in the ``moe_kernels`` entry it names, as ``closed_loop_rows`` reads its
+    padding), the default of a blank ``act_dtype``; None without such an entry."""
+    from inferchip.catalog.engines import engine_for_software, moe_kernel_entry
 
     engine = engine_for_software(case.software)
-    kernels = None if engine is None else kernel_engine(engine, case.software)
-    hit = None if kernels is None else checkpoint_attention_for(kernels.checkpoint_attention, case.model,
-                                                                fmt.weights, case.notes)
-    if kernels is None or hit is None:
+    weights = (case.weight_dtype or "").lower()
+    recipe = None if engine is None or chip is None else engine.moe_kernel_on(case.accelerator, weights)
+    if recipe is None or chip is None or engine is None:
+        return None
+    return moe_kernel_entry(engine.id, weights, recipe.kernel, chip.family,
+                            f"line {case.line} ({case.case_id}): the launch recipe's expert kernel").activations
+
+
+def _served_checkpoint_attention(case: Case, fmt: Formats, notes: list[str]) -> tuple[Formats, list[str]]:
+    """``fmt`` with the attention projections as the engine the row's ``software`` names runs the checkpoint its
+    notes name (:func:`~inferchip.mapping.format_defaults.served_attention`, the rule predict/serve/curve apply)."""
+    from inferchip.catalog.engines import engine_for_software
+    from inferchip.mapping.format_defaults import served_attention
+
+    got = served_attention(engine_for_software(case.software), case.software, case.model, fmt.weights, case.notes)
+    if got is None:
         return fmt, notes
-    ck, named = hit
-    out = ck.attention_out_weights or ck.attention_weights
-    fmt = replace(fmt, attention_weights=None if ck.attention_weights == fmt.weights else ck.attention_weights,
-                  attention_out_weights=None if out == ck.attention_weights else out)
-    which = named or f"{ck.checkpoints[0]} (no listed checkpoint named: the catalogue's first assumed)"
-    return fmt, [*notes, f"attention projections as engine {kernels.id} runs the served checkpoint {which}: q_a, "
-                         f"q_b, kv_a, kv_b in {ck.attention_weights}, o in {out} (checkpoint_attention)"]
+    attn, out, note = got
+    fmt = replace(fmt, attention_weights=None if attn == fmt.weights else attn, attention_out_weights=out)
+    return fmt, [*notes, note]
 
 
 def _needs_ttft(case: Case) -> bool:

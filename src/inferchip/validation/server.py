@@ -10,7 +10,7 @@ Rules, each applied to every server row from its fields and notes (never from it
 * **Layout**: the analytic search picks it (cheap); only that layout is simulated.
 * **One replica**: each of the system's ``replicas`` identical replicas gets a Poisson stream of ``rate /
   replicas`` (a Poisson stream split at random is Poisson); least-loaded routing would do slightly better.
-* **Lengths**: the plan's length quantile points as an empirical distribution (:class:`~inferchip.sim.lengths.
+* **Lengths**: the plan's length quantile points as an empirical distribution (:class:`~inferchip.sim.load.lengths.
   EmpiricalLength`, whole tokens): the analytic model's mean input (calibration) and spread.
 * **Beam search** (GPT-J): a request is one simulated sequence standing for ``beams`` sequences
   (:class:`~inferchip.performance.serving.BeamStepModel`): each decode step costs ``beams`` tokens
@@ -32,7 +32,7 @@ Rules, each applied to every server row from its fields and notes (never from it
   resolved once (:attr:`ReplicaSim.dp_ranks`) and passed down: to the scheduler's per-rank batch and
   budget above, to a stated attention-DP balance, and to the step model (``ServingStepModel.ranks``),
   so the replica places each prefill chunk whole on one rank and prices the step at its busiest rank
-  (:func:`~inferchip.sim.scheduler.busiest_rank_prefill`, with its engine sources), as the
+  (:func:`~inferchip.sim.batching.scheduler.busiest_rank_prefill`, with its engine sources), as the
   closed-loop rows do (:mod:`~inferchip.validation.closed_loop`, ``EngineStepModel.ranks``).
 * **When a request can first be scheduled**: as the notes state (:mod:`~inferchip.validation.stated_engine`:
   vLLM ``num_scheduler_steps``, TensorRT-LLM's attention-DP balance, a harness batcher's bursts), in
@@ -43,8 +43,8 @@ Rules, each applied to every server row from its fields and notes (never from it
   :meth:`SimResult.queue_growing`). The search starts at the analytic model's rate (at
   ``max_num_seqs`` sequences where the scheduler caps the batch below the analytic one), brackets by about
   ``RATE_STEP`` and bisects to neighbours ``REL_TOL`` apart on a rate grid anchored at 1 request/s, so the edge
-  does not depend on that start (:func:`~inferchip.sim.search.grid_edge`); every trial has the same seed (common
-  random numbers). It is the simulator's one rate search (:func:`~inferchip.sim.search.max_rate_under_slo`) with
+  does not depend on that start (:func:`~inferchip.sim.runs.search.grid_edge`); every trial has the same seed (common
+  random numbers). It is the simulator's one rate search (:func:`~inferchip.sim.runs.search.max_rate_under_slo`) with
   these options. Metric: tokens/s = rate x mean output (x beams), samples/s = rate.
 * **TTFT of an MLPerf run at its stated load** (:func:`reads_at_edge`): read at the simulated
   highest rate meeting the run's p99 limits (the throughput row's search, shared). A valid run
@@ -88,9 +88,9 @@ from inferchip.sim import (
     SchedulerConfig,
     simulate,
 )
-from inferchip.sim.metrics import SimResult
-from inferchip.sim.search import ServerSearchResult, latency_percentiles_s, max_rate_under_slo
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.results.metrics import SimResult
+from inferchip.sim.runs.search import ServerSearchResult, latency_percentiles_s, max_rate_under_slo
+from inferchip.sim.step.steptime import StepTimer
 from inferchip.validation.case_notes import stated_limits, stated_load_per_s
 from inferchip.validation.cases import Case, LatencyLimits
 from inferchip.validation.plan import (
@@ -341,7 +341,7 @@ def _max_rate(case: Case, plan: Plan, analytic: OperatingPoint, sim: ReplicaSim,
 def _search(sim: ReplicaSim, cfg: SchedulerConfig, inp: EmpiricalLength, out: EmpiricalLength, lim: LatencyLimits,
             fixed_n: int | None, r0: float, life: float, factory: Any = None, arrivals: Any = None
             ) -> ServerSearchResult:
-    """The simulator's rate search (:func:`~inferchip.sim.search.max_rate_under_slo`) with this module's rules:
+    """The simulator's rate search (:func:`~inferchip.sim.runs.search.max_rate_under_slo`) with this module's rules:
     from ``r0`` by ``RATE_STEP`` to ``REL_TOL``, run lengths and drain as in the module doc."""
     if lim.e2e_s is not None:
         drain: float | None = lim.e2e_s

@@ -25,7 +25,7 @@ prefilled; the simulator runs the row's replica as that engine does
   harness's batcher, as AMD's MLPerf Llama-2-70B Server harness names it; both values must be
   stated, harness versions differ): queries are gathered for up to ``T`` seconds or ``B`` queries
   and each batch goes to the next engine instance in turn:
-  :class:`~inferchip.sim.arrivals.HarnessBatchedArrivals`, the wait counted in TTFT. Here ``B``
+  :class:`~inferchip.sim.load.arrivals.HarnessBatchedArrivals`, the wait counted in TTFT. Here ``B``
   is the harness's batch, not the engine's ``max_num_seqs`` (the hyphenated spelling keeps it
   apart from the ``gpu_batch_size`` that states an engine's batch size).
 
@@ -57,9 +57,9 @@ from inferchip.mapping.layout import Layout
 from inferchip.performance.mapped import MappedModel
 from inferchip.performance.operating import QUEUE_WAIT_STEPS, OperatingPoint
 from inferchip.sim import SchedulerConfig
-from inferchip.sim.arrivals import HarnessBatchedArrivals
 from inferchip.sim.engines.polling import PollingReplica
 from inferchip.sim.engines.scheduling import AdpBalancedReplica
+from inferchip.sim.load.arrivals import HarnessBatchedArrivals
 
 if TYPE_CHECKING:
     from inferchip.validation.cases import Case

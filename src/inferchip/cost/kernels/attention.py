@@ -8,7 +8,7 @@ Prefill is a fused causal flash kernel: ``2 h (d_qk + d_v)`` FLOP per query-key 
 non-absorbed: d_qk 192, d_v 128 for DeepSeek-V3), reading q, k, v once and writing K and V,
 at ``prefill_attention_compute_fraction`` (FlashAttention-3/4, cuDNN: sources in
 :class:`inferchip.spec.calibration.Calibration`). The pairs are causal (``chunk (cached + (chunk
-+ 1) / 2)`` per chunk, :mod:`inferchip.sim.protocol`), so the masked half is never counted. A
++ 1) / 2)`` per chunk, :mod:`inferchip.sim.step.protocol`), so the masked half is never counted. A
 sliding window caps the KV read at ``window`` per sequence and the pairs at ``window`` per
 prompt token. Arrays broadcast: ``points x operators``.
 

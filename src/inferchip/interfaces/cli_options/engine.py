@@ -118,6 +118,16 @@ def engine_setting(engine: str | None, calibration: Any, chip: str | None = None
     return cal, spec
 
 
+def served_attention(spec: Any, model: str, weights: str | None) -> tuple[str, str | None, str] | None:
+    """The attention formats ``--engine`` runs ``model``'s checkpoint with (``weights`` None: what it ships): the
+    checkpoint the ``--model`` id names, else the catalogue's first with a note saying so
+    (:func:`~inferchip.mapping.format_defaults.served_attention`, the rule validate's rows take); None where the
+    engine has no entry for it."""
+    from inferchip.mapping.format_defaults import served_attention as rule
+
+    return rule(spec, "", model, _weights(model, weights), model)
+
+
 def moe_kernel_option() -> Any:
     """--moe-kernel: the expert kernel an engine serves a MoE model's experts with (one spelling everywhere)."""
     return typer.Option(None, "--moe-kernel", help="With --engine: the kernel serving the model's MXFP4 experts "

@@ -33,7 +33,8 @@ MAX_DURATION_S = 86_400.0  # one day of simulated arrivals
 MAX_ID_LENGTH = 200  # longer than any catalogue id; also under any file-system name limit
 
 # serve's load options: together, --duration and --requests end the arrivals at whichever limit comes first
-# (sim/arrivals.py: Poisson arrivals cut at the count and at the duration; closed-loop clients stop sending at either).
+# (sim/load/arrivals.py: Poisson arrivals cut at the count and at the duration; closed-loop clients stop sending
+# at either).
 _WHICHEVER = "given with --{other}, the arrivals stop at whichever limit comes first; requests in flight then finish"
 RATE_HELP = ("Poisson arrivals, requests/s; they stop after --requests (default 1000) or --duration, or at whichever "
              "comes first when both are given.")
@@ -225,7 +226,7 @@ def check_context(model_id: str, input_tokens: int, output_tokens: int, trace: P
         return (f"{spec.id} states no context window (max_position_embeddings); "
                 f"{given} tokens per request are not checked against one")
     if trace is not None:
-        from inferchip.sim.trace import load_trace
+        from inferchip.sim.load.trace import load_trace
 
         load_trace(trace, spec.max_context_tokens, spec.id)
         return None

@@ -90,7 +90,7 @@ def formats_line(fields: dict[str, Any]) -> str:
     """The formats of a serve or curve run and where each came from, in one line."""
     return (f"formats (w/a/kv): {fields['weights']}/{fields['activations']}/{fields['kv']}; weights format from "
             f"{fields['weights_source']}; activations from {fields['activations_source']}; KV from "
-            f"{fields['kv_source']}")
+            f"{fields['kv_source']}" + (f"; {fields['attention_source']}" if fields.get("attention_source") else ""))
 
 
 def serve_tables(summary: dict[str, Any], title: str) -> list[Table]:

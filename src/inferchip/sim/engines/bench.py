@@ -34,19 +34,19 @@ from typing import Any
 
 import numpy as np
 
-from inferchip.sim.arrivals import ClosedLoopArrivals
+from inferchip.sim.batching.replica import Replica
+from inferchip.sim.batching.scheduler import SchedulerConfig
 from inferchip.sim.engines.polling import DeliveringDecodeReplica, PollingReplica
 from inferchip.sim.engines.prefill_first import PrefillFirstReplica
 from inferchip.sim.engines.rank_pinned import RankPinnedReplica
 from inferchip.sim.engines.scheduling import AdpBalancedReplica
-from inferchip.sim.lengths import RANGE_RATIO, FixedLength, UniformLength, uniform_length
-from inferchip.sim.metrics import SimResult, weighted_quantile
-from inferchip.sim.protocol import FloatArray, StepModel
-from inferchip.sim.replica import Replica
-from inferchip.sim.request import RequestTable
-from inferchip.sim.scheduler import SchedulerConfig
-from inferchip.sim.simulate import KVLink, Pool, ReplicaFactory, run_pools
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.load.arrivals import ClosedLoopArrivals
+from inferchip.sim.load.lengths import RANGE_RATIO, FixedLength, UniformLength, uniform_length
+from inferchip.sim.results.metrics import SimResult, weighted_quantile
+from inferchip.sim.results.request import RequestTable
+from inferchip.sim.runs.simulate import KVLink, Pool, ReplicaFactory, run_pools
+from inferchip.sim.step.protocol import FloatArray, StepModel
+from inferchip.sim.step.steptime import StepTimer
 
 
 def prompt_mean_tokens(nominal_tokens: float) -> int:
@@ -138,13 +138,13 @@ def closed_loop_disagg_run(prefill_model: StepModel, decode_model: StepModel, co
                            decode_kv_tokens: int = 0, decode_retract: bool = False,
                            first_wave_wait_s: float = 0.0, prefill_dp_rank: str = "") -> BenchFigures:
     """:func:`closed_loop_run` on a prefill pool and a decode pool joined by a KV link
-    (:func:`~inferchip.sim.simulate.run_pools`); the prefill workers poll, plan ahead and take a woken step's
+    (:func:`~inferchip.sim.runs.simulate.run_pools`); the prefill workers poll, plan ahead and take a woken step's
     queue (``wake_takes_queue``) as their engine does (the decode workers take a request when its KV cache has
     arrived, keeping ``decode_reserve_tokens`` free per held request and taking new ones every
     ``decode_recv_interval_steps`` steps: :class:`DeliveringDecodeReplica`). ``prefill_kv_tokens``: a prefill
     worker's KV pool where its launch recipe caps it (0: the step model's memory fit). Its pages are freed when
     the prompt's first token is out, not when its transfer completes as in SGLang: the transfer is not held.
-    ``prefill_router``: how a request picks its prefill worker (:mod:`~inferchip.sim.router`; "": least loaded).
+    ``prefill_router``: how a request picks its prefill worker (:mod:`~inferchip.sim.runs.router`; "": least loaded).
     ``decode_kv_tokens``: a decode worker's KV pool where its launch recipe caps it (0: the memory fit's pool).
     ``decode_retract``: a decode worker retracts a sequence its pool cannot grow to host memory and resumes it before
     new arrivals (SGLang), instead of recomputing it (``DeliveringDecodeReplica(retract_to_host=)``).

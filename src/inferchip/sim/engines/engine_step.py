@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from inferchip.sim.protocol import BoolArray, FloatArray, IntArray, StepInputs, StepModel
+from inferchip.sim.step.protocol import BoolArray, FloatArray, IntArray, StepInputs, StepModel
 from inferchip.spec.engine_workers import EagerSteps
 
 
@@ -83,7 +83,7 @@ def eager_step_time_s(graphed_s: npt.ArrayLike, step_host_s: float, kernels: int
 
 @dataclass
 class EngineStepModel:
-    """Wraps a step model (:class:`~inferchip.sim.protocol.StepModel`) with the engine's padding
+    """Wraps a step model (:class:`~inferchip.sim.step.protocol.StepModel`) with the engine's padding
     and MTP verify tokens. ``ranks``: attention-DP ranks the decode batch is spread over (each
     pads its own share)."""
 
@@ -134,7 +134,7 @@ class EngineStepModel:
     def step_time_busiest_s(self, num_tokens: int, num_decode_seqs: int, decode_kv_tokens: int,
                             prefill_attn_pairs: int, prefill_chip: float) -> float | None:
         """One step with ``prefill_chip`` prefill tokens on its busiest rank (whole prompts on uneven
-        ranks; :func:`~inferchip.sim.scheduler.busiest_rank_prefill`), padded as :meth:`step_time_s`;
+        ranks; :func:`~inferchip.sim.batching.scheduler.busiest_rank_prefill`), padded as :meth:`step_time_s`;
         None where the inner model cannot take the busiest rank apart from the step's total."""
         fn = getattr(self.inner, "step_time_busiest_s", None)
         if fn is None:

@@ -8,7 +8,7 @@ request that arrives while the engine decodes therefore waits for the next poll,
 about half an interval of decode steps, before it can be prefilled: that wait is part of its
 TTFT and grows with the decode step time, i.e. with concurrency.
 
-Everything else is :class:`~inferchip.sim.replica.Replica`: a request that has been received
+Everything else is :class:`~inferchip.sim.batching.replica.Replica`: a request that has been received
 joins the waiting queue and is admitted under the same running-batch cap, token budget and KV
 blocks.
 """
@@ -16,15 +16,15 @@ blocks.
 from __future__ import annotations
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim.replica import Chunk, Replica
-from inferchip.sim.request import RequestTable
-from inferchip.sim.scheduler import DECODE, SWAPPED, SchedulerConfig, Seq
-from inferchip.sim.steptime import StepTimer
-from inferchip.sim.stretch import MIN_STRETCH_STEPS, decode_stretch
+from inferchip.sim.batching.replica import Chunk, Replica
+from inferchip.sim.batching.scheduler import DECODE, SWAPPED, SchedulerConfig, Seq
+from inferchip.sim.batching.stretch import MIN_STRETCH_STEPS, decode_stretch
+from inferchip.sim.results.request import RequestTable
+from inferchip.sim.step.steptime import StepTimer
 
 
 class PollingReplica(Replica):
-    """:class:`~inferchip.sim.replica.Replica` with a request inbox polled every ``recv_interval_steps``
+    """:class:`~inferchip.sim.batching.replica.Replica` with a request inbox polled every ``recv_interval_steps``
     decode-only steps (module doc). ``recv_interval_steps = 1`` behaves as the plain replica.
 
     ``async_scheduling``: the scheduler plans each step while the one before it runs (vLLM

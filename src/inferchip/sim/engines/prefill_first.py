@@ -24,7 +24,7 @@ admission that reserves KV for every request's output.
   ``new_token_ratio`` path (0.7 decaying to 0.098 of a clipped ``max_new_tokens``) serves requests
   without ``ignore_eos`` or with the radix cache on; the benchmark rows take neither.
 
-Decoding sequences advance in aggregate (:class:`~inferchip.sim.scheduler.Seq`: ``base + k``
+Decoding sequences advance in aggregate (:class:`~inferchip.sim.batching.scheduler.Seq`: ``base + k``
 tokens cached at global step ``k``); a prefill-only step shifts each paused sequence one step
 later (``base - 1``, ``k_first + 1``, ``k_last + 1``), which costs ``O(decoding)`` per prefill
 step, not per decode step. Inter-token gaps in the step log do not show the pauses (the decode
@@ -34,11 +34,11 @@ does.
 
 from __future__ import annotations
 
+from inferchip.sim.batching.kv_cache import blocks_for
+from inferchip.sim.batching.scheduler import DECODE, SchedulerConfig, Seq
 from inferchip.sim.engines.polling import PollingReplica
-from inferchip.sim.kv_cache import blocks_for
-from inferchip.sim.request import RequestTable
-from inferchip.sim.scheduler import DECODE, SchedulerConfig, Seq
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.results.request import RequestTable
+from inferchip.sim.step.steptime import StepTimer
 
 IGNORE_EOS_RESERVE_TOKENS = 1  # SGLang schedule_policy: headroom per request kept by the ignore_eos admission
 

@@ -18,25 +18,26 @@ independent of the others': one rank can hold a queue while another idles.
 :class:`RankPinnedReplica` draws that rank when a request reaches the worker, admits FCFS per rank up to the
 rank's budget, and prices the step on the busiest rank's pinned chunks (:func:`pinned_busiest_rank`), where the
 plain replica shares one queue over the ranks and places each step's chunks longest first on the least loaded
-rank (:func:`~inferchip.sim.scheduler.busiest_rank_prefill`).
+rank (:func:`~inferchip.sim.batching.scheduler.busiest_rank_prefill`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from inferchip.sim.batching.kv_cache import blocks_for
+from inferchip.sim.batching.replica import Chunk
+from inferchip.sim.batching.scheduler import SchedulerConfig, Seq
 from inferchip.sim.engines.polling import PollingReplica
-from inferchip.sim.kv_cache import blocks_for
-from inferchip.sim.replica import Chunk
-from inferchip.sim.request import RequestTable
-from inferchip.sim.scheduler import SchedulerConfig, Seq
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.results.request import RequestTable
+from inferchip.sim.step.steptime import StepTimer
 
 
 def pinned_busiest_rank(chunks: list[tuple[int, int, int]], ranks: int) -> tuple[int, int]:
     """(prefill tokens, causal attention pairs) of the busiest of ``ranks`` attention-DP ranks when each chunk
     ``(rank, c new tokens, d tokens already cached)`` runs on its own rank; both times ``ranks`` (the form
-    :mod:`inferchip.cost.step` divides by the ranks again, as :func:`~inferchip.sim.scheduler.busiest_rank_prefill`).
+    :mod:`inferchip.cost.step` divides by the ranks again, as
+    :func:`~inferchip.sim.batching.scheduler.busiest_rank_prefill`).
     A chunk's pairs are ``c d + c (c + 1) / 2``. The busiest rank is the one with the most tokens (ties: the lower
     rank).
 

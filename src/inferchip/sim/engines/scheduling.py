@@ -34,10 +34,10 @@ the same running-batch cap, token budget and KV blocks.
 
 from __future__ import annotations
 
+from inferchip.sim.batching.scheduler import SchedulerConfig, Seq
 from inferchip.sim.engines.polling import PollingReplica
-from inferchip.sim.request import RequestTable
-from inferchip.sim.scheduler import SchedulerConfig, Seq
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.results.request import RequestTable
+from inferchip.sim.step.steptime import StepTimer
 
 
 class AdpBalancedReplica(PollingReplica):

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim.protocol import FloatArray, IntArray
+from inferchip.sim.step.protocol import FloatArray, IntArray
 
 ServiceTime = Callable[[IntArray], npt.ArrayLike]  # seconds per batch, for batch sizes
 """Batch sizes (int array, each >= 1) -> seconds to serve one batch of that size (same shape)."""

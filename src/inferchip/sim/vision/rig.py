@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim.protocol import BoolArray, FloatArray
+from inferchip.sim.step.protocol import BoolArray, FloatArray
 from inferchip.sim.vision.queue import fifo_finish_s, latency_summary_s
 from inferchip.workload.limits import MAX_SEED
 

@@ -41,6 +41,7 @@ import numpy as np
 from inferchip.sources import Source
 from inferchip.spec.assumptions import Assumptions, Constant
 from inferchip.spec.calibration import Calibration, DatasetLengths
+from inferchip.validation.fit_search import soft_l1_losses
 
 F_SCALE = 0.1
 MIN_MEAN_INPUT_TOKENS = 16.0
@@ -75,8 +76,8 @@ def with_power(a: Assumptions, values: dict[str, float]) -> Assumptions:
 
 
 def _soft_l1(r: np.ndarray) -> float:
-    z = (r / F_SCALE) ** 2
-    return float(np.sum(2.0 * (np.sqrt(1.0 + z) - 1.0)))
+    """The summed soft-L1 loss ``rho`` of log residuals ``r`` (``fit_search.soft_l1_losses`` at scale 1)."""
+    return float(np.sum(soft_l1_losses(r, F_SCALE, scale=1.0)))
 
 
 @dataclass

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from inferchip.errors import SpecError
-from inferchip.sim.lengths import MAX_TOKENS
-from inferchip.sim.protocol import FloatArray, IntArray
+from inferchip.sim.load.lengths import MAX_TOKENS
+from inferchip.sim.step.protocol import FloatArray, IntArray
 
 TRACE_FIELDS = ("arrival_s", "input_tokens", "output_tokens")
-MAX_TIME_S = 1e9  # s, as inferchip.sim.arrivals.MAX_TIME_S (beyond: sub-microsecond steps are lost in float64)
+MAX_TIME_S = 1e9  # s, as inferchip.sim.load.arrivals.MAX_TIME_S (beyond: sub-microsecond steps are lost in float64)
 
 
 def _number(path: Path, row: int, line: int, field: str, raw: Any, integer: bool) -> float:

@@ -1,7 +1,7 @@
 """One model replica: a vLLM-like engine that runs steps back to back while it has work.
 
-The policy is described in :mod:`inferchip.sim.scheduler`. Decoding sequences are
-advanced in aggregate (see :class:`~inferchip.sim.scheduler.Seq`): per step the replica
+The policy is described in :mod:`inferchip.sim.batching.scheduler`. Decoding sequences are
+advanced in aggregate (see :class:`~inferchip.sim.batching.scheduler.Seq`): per step the replica
 touches only prefilling, admitted, preempted and finishing sequences, so a step costs
 the same few microseconds whether 8 or 800 sequences decode.
 
@@ -18,12 +18,13 @@ import math
 from array import array
 from collections import deque
 
-from inferchip.sim.kv_cache import BlockPool, blocks_for
-from inferchip.sim.metrics import new_replica_log
-from inferchip.sim.request import RequestTable
-from inferchip.sim.scheduler import DECODE, DONE, PREFILL, SWAPPED, WAITING, SchedulerConfig, Seq, busiest_rank_prefill
-from inferchip.sim.steptime import StepTimer
-from inferchip.sim.stretch import MIN_STRETCH_STEPS, decode_stretch
+from inferchip.sim.batching import scheduler
+from inferchip.sim.batching.kv_cache import BlockPool, blocks_for
+from inferchip.sim.batching.scheduler import DECODE, DONE, PREFILL, SWAPPED, WAITING, SchedulerConfig, Seq
+from inferchip.sim.batching.stretch import MIN_STRETCH_STEPS, decode_stretch
+from inferchip.sim.results.metrics import new_replica_log
+from inferchip.sim.results.request import RequestTable
+from inferchip.sim.step.steptime import StepTimer
 
 # (field, array typecode) of the step log, in its order: "d" seconds as doubles, "q" counts as 64-bit integers
 LOG_FIELDS = tuple((name, col.typecode) for name, col in new_replica_log().items() if isinstance(col, array))
@@ -169,7 +170,7 @@ class Replica:
         if self.dp_ranks > 1 and chunks:  # each chunk whole on one attention-DP rank: the busiest rank's load
             bt, bp = self.busiest_rank(chunks)
             step_tokens, step_pairs = max(bt, prefill_tokens), max(bp, pairs)
-            if step_tokens > prefill_tokens:  # uneven: the experts serve all tokens (cached, sim.steptime)
+            if step_tokens > prefill_tokens:  # uneven: the experts serve all tokens (cached, sim.step.steptime)
                 dt = self.timer.busiest_time_s(n_dec + prefill_tokens, n_dec, kv, step_pairs,
                                                step_tokens // self.dp_ranks)
         if pairs:
@@ -248,8 +249,8 @@ class Replica:
         chunks.append((seq, chunk, blocks))
 
     def busiest_rank(self, chunks: list[Chunk]) -> tuple[int, int]:
-        """(tokens, pairs) x ranks of the step's busiest attention-DP rank: :func:`busiest_rank_prefill`."""
-        return busiest_rank_prefill([(c, s.done) for s, c, _ in chunks], self.dp_ranks,
+        """(tokens, pairs) x ranks of the step's busiest attention-DP rank: :func:`scheduler.busiest_rank_prefill`."""
+        return scheduler.busiest_rank_prefill([(c, s.done) for s, c, _ in chunks], self.dp_ranks,
                                     self.cfg.max_num_batched_tokens // self.dp_ranks)
 
     def _admits(self, seq: Seq, chunk: int, blocks: int) -> bool:

@@ -18,17 +18,17 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim import lengths
-from inferchip.sim.arrivals import ArrivalsLike, ArrivalSource, ArrivalSpec, ClosedLoopArrivals, make_source
-from inferchip.sim.engine import EventQueue, Priority
-from inferchip.sim.kv_cache import blocks_for
-from inferchip.sim.metrics import SimResult, StepLog, step_log
-from inferchip.sim.protocol import EnergyStepModel, FloatArray, StepModel, check_step_model, has_energy
-from inferchip.sim.replica import Replica
-from inferchip.sim.request import RequestTable
-from inferchip.sim.router import Router
-from inferchip.sim.scheduler import SchedulerConfig, rank_scheduler
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.batching.kv_cache import blocks_for
+from inferchip.sim.batching.replica import Replica
+from inferchip.sim.batching.scheduler import SchedulerConfig, rank_scheduler
+from inferchip.sim.load import lengths
+from inferchip.sim.load.arrivals import ArrivalsLike, ArrivalSource, ArrivalSpec, ClosedLoopArrivals, make_source
+from inferchip.sim.results.metrics import SimResult, StepLog, step_log
+from inferchip.sim.results.request import RequestTable
+from inferchip.sim.runs.engine import EventQueue, Priority
+from inferchip.sim.runs.router import Router
+from inferchip.sim.step.protocol import EnergyStepModel, FloatArray, StepModel, check_step_model, has_energy
+from inferchip.sim.step.steptime import StepTimer
 from inferchip.workload.limits import MAX_REQUESTS
 
 DEFAULT_DRAIN_S = 600.0  # open-loop runs may drain at most max(this, arrival period) after the last arrival
@@ -67,7 +67,7 @@ class Pool:
     name: str = ""
     step_timer: StepTimer | None = None
     replica_factory: ReplicaFactory | None = None  # None: Replica
-    router: str = ""  # how a request picks one of its replicas (sim.router); "": the run's router
+    router: str = ""  # how a request picks one of its replicas (sim.runs.router); "": the run's router
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def simulate(
     ``max(arrival period, 600 s)``, none for a burst); a run stopped with requests
     unfinished is reported saturated, the unfinished requests counted. ``exact_step_times``
     evaluates the step model at the exact inputs instead of inputs rounded to 0.2 % (see
-    :mod:`inferchip.sim.steptime`).
+    :mod:`inferchip.sim.step.steptime`).
     ``progress`` is called with the completed fraction (0..1) as the run advances.
     ``step_timer`` lets several runs of the same step model share one cache of step times
     (searches do); results are the same as with a fresh one.
@@ -129,7 +129,7 @@ def run_pools(pools: list[Pool], link: KVLink | None, arrivals_spec: ArrivalsLik
               slo_tpot_s: float | None, progress: Callable[[float], None] | None, router: str, exact_step_times: bool,
               max_time_s: float | None, max_drain_s: float | None) -> SimResult:
     """The one simulation behind :func:`simulate` (one pool) and
-    :func:`~inferchip.sim.disagg.simulate_disaggregated` (a prefill pool, then a decode pool
+    :func:`~inferchip.sim.runs.disagg.simulate_disaggregated` (a prefill pool, then a decode pool
     reached over ``link``): argument checks, replicas, the event loop (:func:`run_replicas`)
     and the result. Replica indices run over the pools in order."""
     if len(pools) != (1 if link is None else 2):
@@ -371,7 +371,7 @@ def step_energies_j(steps: StepLog, reps: list[Replica]) -> FloatArray:
 
     Power is evaluated once per step model, vectorised, at the steps' exact inputs; the
     duration is the step time the simulator ran (inputs rounded to ~0.2 %, see
-    :mod:`inferchip.sim.steptime`), so power per step is exactly the model's (never above TDP). An
+    :mod:`inferchip.sim.step.steptime`), so power per step is exactly the model's (never above TDP). An
     attention-DP step priced at its busiest rank (``step_time_busiest_s``) takes the power of the even
     step at its logged tokens and pairs over the busiest rank's duration: an estimate of that step's energy.
     """

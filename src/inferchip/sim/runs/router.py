@@ -15,7 +15,7 @@ import random
 from collections.abc import Sequence
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim.replica import Replica
+from inferchip.sim.batching.replica import Replica
 
 ROUTERS = ("round_robin", "least_loaded", "random")
 

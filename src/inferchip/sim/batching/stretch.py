@@ -15,14 +15,14 @@ from typing import Protocol
 
 import numpy as np
 
-from inferchip.sim.kv_cache import BlockPool, blocks_for
-from inferchip.sim.metrics import ReplicaLog
-from inferchip.sim.scheduler import SchedulerConfig, Seq
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.batching.kv_cache import BlockPool, blocks_for
+from inferchip.sim.batching.scheduler import SchedulerConfig, Seq
+from inferchip.sim.results.metrics import ReplicaLog
+from inferchip.sim.step.steptime import StepTimer
 
 
 class Replica(Protocol):
-    """The replica state a decode stretch reads and advances (:class:`inferchip.sim.replica.Replica`)."""
+    """The replica state a decode stretch reads and advances (:class:`inferchip.sim.batching.replica.Replica`)."""
 
     cfg: SchedulerConfig
     seq_chunk_tokens: int

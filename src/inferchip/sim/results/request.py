@@ -14,7 +14,7 @@ from typing import TypedDict
 
 import numpy as np
 
-from inferchip.sim.protocol import BoolArray, FloatArray, IntArray
+from inferchip.sim.step.protocol import BoolArray, FloatArray, IntArray
 
 NAN = math.nan
 

@@ -27,11 +27,11 @@ attention-DP prefill step on 8 GB200 at 4,096 tokens, stop-27 review, docs/servi
 Misses are evaluated together with :data:`PREFETCH_BUCKETS` neighbouring token counts,
 and :meth:`StepTimer.times_s` fills all missing keys of many steps in one call.
 
-An attention-DP step whose ranks carry uneven prefill work (:func:`~inferchip.sim.scheduler.busiest_rank_prefill`)
-is priced by the model's ``step_time_busiest_s``, one point at a time; :meth:`StepTimer.busiest_time_s`
-caches it the same way, in a cache of its own with the same bound: the step's four inputs rounded as an
-even step's (:meth:`StepTimer.key`) and the busiest rank's prefill tokens to the bits the rule gives an
-input of elasticity one (:func:`rank_token_bits`).
+An attention-DP step whose ranks carry uneven prefill work
+(:func:`~inferchip.sim.batching.scheduler.busiest_rank_prefill`) is priced by the model's
+``step_time_busiest_s``, one point at a time; :meth:`StepTimer.busiest_time_s` caches it the same way, in a
+cache of its own with the same bound: the step's four inputs rounded as an even step's (:meth:`StepTimer.key`) and
+the busiest rank's prefill tokens to the bits the rule gives an input of elasticity one (:func:`rank_token_bits`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from typing import SupportsFloat
 import numpy as np
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim.protocol import BoolArray, IntArray, StepModel
+from inferchip.sim.step.protocol import BoolArray, IntArray, StepModel
 
 NUM_INPUTS = 4  # num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs
 MANTISSA_BITS = 9  # most bits kept: rounding moves an input by at most 2**-9 = 0.2 %
@@ -163,7 +163,7 @@ class StepTimer:
 
     # ------------------------------------------------------------------ lookups
     def time_s(self, num_tokens: int, num_decode_seqs: int, decode_kv_tokens: int, attn_pairs: int) -> float:
-        """Step time for one batch (inputs as in :class:`~inferchip.sim.protocol.StepModel`)."""
+        """Step time for one batch (inputs as in :class:`~inferchip.sim.step.protocol.StepModel`)."""
         key = self.key(num_tokens, num_decode_seqs, decode_kv_tokens, attn_pairs)
         value = self._cache.get(key)
         if value is None:

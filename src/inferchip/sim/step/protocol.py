@@ -7,9 +7,9 @@ Energy is optional (:class:`EnergyStepModel`): a step model that also has
 ``step_power_w(...)`` (same four inputs, vectorised: average power of the whole replica
 during the step, W: every chip's dynamic energy / step time plus its busy static power,
 at most TDP) and ``idle_power_w`` (watts of the whole replica while it has no step to
-run) makes :class:`~inferchip.sim.metrics.SimResult` report energy, power per chip and
+run) makes :class:`~inferchip.sim.results.metrics.SimResult` report energy, power per chip and
 tokens per joule. A step's energy is its power times its logged duration, so it stays
-consistent with the (rounded, see :mod:`inferchip.sim.steptime`) step time.
+consistent with the (rounded, see :mod:`inferchip.sim.step.steptime`) step time.
 """
 
 from __future__ import annotations

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim.arrivals import ArrivalsLike
-from inferchip.sim.metrics import SimResult
-from inferchip.sim.protocol import StepModel
-from inferchip.sim.scheduler import SchedulerConfig
-from inferchip.sim.simulate import KVLink, Pool, run_pools
+from inferchip.sim.batching.scheduler import SchedulerConfig
+from inferchip.sim.load.arrivals import ArrivalsLike
+from inferchip.sim.results.metrics import SimResult
+from inferchip.sim.runs.simulate import KVLink, Pool, run_pools
+from inferchip.sim.step.protocol import StepModel
 
 
 def simulate_disaggregated(
@@ -44,8 +44,8 @@ def simulate_disaggregated(
     max_drain_s: float | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> SimResult:
-    """Like :func:`~inferchip.sim.simulate` with separate prefill and decode pools (the same event
-    loop, :func:`~inferchip.sim.simulate.run_replicas`, with a KV hand-off between the pools).
+    """Like :func:`~inferchip.sim.runs.simulate` with separate prefill and decode pools (the same event
+    loop, :func:`~inferchip.sim.runs.simulate.run_replicas`, with a KV hand-off between the pools).
 
     Replica indices ``0 .. prefill_replicas - 1`` are the prefill pool, the next
     ``decode_replicas`` the decode pool (the ``replica`` column of a request names the

@@ -20,10 +20,10 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim import lengths
-from inferchip.sim.engine import EventQueue, Priority
-from inferchip.sim.protocol import FloatArray, IntArray
-from inferchip.sim.trace import load_trace
+from inferchip.sim.load import lengths
+from inferchip.sim.load.trace import load_trace
+from inferchip.sim.runs.engine import EventQueue, Priority
+from inferchip.sim.step.protocol import FloatArray, IntArray
 from inferchip.workload.limits import MAX_CONCURRENCY, MAX_REQUESTS, MAX_SEED
 
 
@@ -87,7 +87,8 @@ def benchmark_clients(concurrency: int, input_tokens: int, output_tokens: int,
                       range_ratio: float = lengths.RANGE_RATIO, think_time_s: float = 0.0) -> ClosedLoopArrivals:
     """The closed loop of a serving benchmark (``benchmark_serving --max-concurrency C --random-range-ratio r``):
     ``concurrency`` clients, each sending its next request ``think_time_s`` after its last one finished, every
-    request's input and output drawn independently from ``[r L, L]`` (:func:`~inferchip.sim.lengths.uniform_length`).
+    request's input and output drawn independently from ``[r L, L]``
+    (:func:`~inferchip.sim.load.lengths.uniform_length`).
     All clients send at once, as the benchmark's ``--request-rate inf`` does; the independent lengths put them
     out of step after their first request (:mod:`inferchip.sim.engines.bench`, which ``validate`` runs)."""
     return ClosedLoopArrivals(concurrency=concurrency, think_time_s=think_time_s,

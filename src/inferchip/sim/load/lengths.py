@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim.protocol import IntArray
+from inferchip.sim.step.protocol import IntArray
 
 RANGE_RATIO = 0.8  # InferenceMAX's benchmark_serving --random-range-ratio: lengths uniform in [0.8 L, L]
 MAX_TOKENS = 100_000_000  # tokens of one request's input or output: 10x the longest context published (10M)
@@ -175,7 +175,7 @@ def uniform_length(nominal_tokens: float, ratio: float = RANGE_RATIO) -> FixedLe
 
 def memory_limit_concurrency(kv_capacity_tokens: int, replicas: int, input_tokens: Any, output_tokens: Any) -> int:
     """The clients whose requests fill the KV cache: ``replicas * kv_capacity_tokens // (mean input + mean output)``,
-    at least 1 (where ``sim.search.throughput_interactivity_curve`` stops by default)."""
+    at least 1 (where ``sim.runs.search.throughput_interactivity_curve`` stops by default)."""
     per_request = (mean_tokens(as_length(input_tokens, "input_tokens"))
                    + mean_tokens(as_length(output_tokens, "output_tokens")))
     return max(1, int(replicas * (int(kv_capacity_tokens) // per_request)))

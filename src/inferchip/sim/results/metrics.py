@@ -12,7 +12,7 @@ Definitions (vLLM ``benchmarks/serve.py`` and MLPerf LoadGen conventions):
   (offline) from the first arrival to the last finish. With too few finishes in that
   window the whole run (first arrival to last finish) is used.
 * Goodput: requests per second finishing in the window that met every SLO given.
-* Energy (step models that price it, :class:`~inferchip.sim.protocol.EnergyStepModel`):
+* Energy (step models that price it, :class:`~inferchip.sim.step.protocol.EnergyStepModel`):
   each step's energy is the step model's power for it (dynamic energy / time + busy
   static power, at most TDP) times its duration; a replica with no step to run draws its
   idle power. ``energy_j`` covers the whole run (first arrival to the last step's end,
@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 import numpy as np
 import numpy.typing as npt
 
-from inferchip.sim.protocol import BoolArray, FloatArray, IntArray
-from inferchip.sim.request import RequestColumns
+from inferchip.sim.results.request import RequestColumns
+from inferchip.sim.step.protocol import BoolArray, FloatArray, IntArray
 
 if TYPE_CHECKING:  # pandas is imported where a data frame is made (a faster cold start)
     import pandas as pd
@@ -73,7 +73,7 @@ def new_replica_log() -> ReplicaLog:
 
 class StepLog(TypedDict):
     """The step log of all replicas, one array per field: ``replica.LOG_FIELDS`` in their order, then the columns
-    :func:`~inferchip.sim.simulate.build_result` adds (``energy_j`` only where the step model prices energy)."""
+    :func:`~inferchip.sim.runs.simulate.build_result` adds (``energy_j`` only where the step model prices energy)."""
 
     start_s: FloatArray
     duration_s: FloatArray
@@ -144,7 +144,7 @@ def _stats(prefix: str, values: FloatArray, out: dict[str, Any]) -> None:
 
 @dataclass(frozen=True)
 class SimResult:
-    """Everything one :func:`~inferchip.sim.simulate` run produced. Times in seconds of simulated time."""
+    """Everything one :func:`~inferchip.sim.runs.simulate` run produced. Times in seconds of simulated time."""
 
     requests: RequestColumns  # per-request columns (see RequestTable)
     steps: StepLog  # step log of all replicas, with 'replica' and 'kv_capacity_blocks' columns

@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim.lengths import SettingModel
+from inferchip.sim.load.lengths import SettingModel
 
 WAITING, PREFILL, DECODE, SWAPPED, DONE = range(5)
 

@@ -1,4 +1,4 @@
-"""Searches built on :func:`~inferchip.sim.simulate`.
+"""Searches built on :func:`~inferchip.sim.runs.simulate`.
 
 * :func:`max_rate_under_slo`: MLPerf Server/Interactive style, the highest Poisson arrival rate whose TTFT, TPOT and
   end-to-end percentiles (any mix) stay within their limits, bracketed and bisected on a fixed rate grid
@@ -25,13 +25,13 @@ if TYPE_CHECKING:  # pandas is imported where a data frame is made (a faster col
     import pandas as pd
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim import lengths
-from inferchip.sim.arrivals import ArrivalsLike, ArrivalSpec, ClosedLoopArrivals, PoissonArrivals
-from inferchip.sim.metrics import SimResult
-from inferchip.sim.protocol import BoolArray, FloatArray, StepModel, check_step_model
-from inferchip.sim.scheduler import SchedulerConfig
-from inferchip.sim.simulate import ReplicaFactory, as_scheduler_config, simulate
-from inferchip.sim.steptime import StepTimer
+from inferchip.sim.batching.scheduler import SchedulerConfig
+from inferchip.sim.load import lengths
+from inferchip.sim.load.arrivals import ArrivalsLike, ArrivalSpec, ClosedLoopArrivals, PoissonArrivals
+from inferchip.sim.results.metrics import SimResult
+from inferchip.sim.runs.simulate import ReplicaFactory, as_scheduler_config, simulate
+from inferchip.sim.step.protocol import BoolArray, FloatArray, StepModel, check_step_model
+from inferchip.sim.step.steptime import StepTimer
 
 RATE_FACTOR = 2.0  # bracketing multiplies or divides the rate by this
 DRAIN_SLO_FACTOR = 2.0  # a trial ends this many SLO-bound request lifetimes after its last arrival
@@ -171,7 +171,7 @@ def max_rate_under_slo(
     * ``step_timer``: a cache of step times shared with other runs (default: one for this search).
     * ``replica_factory``: the engine's replica class every trial runs (None: the plain replica).
     * ``arrivals``: ``(rate, input lengths, output lengths) ->`` the arrival spec of a trial (None:
-      Poisson at the rate; e.g. :class:`~inferchip.sim.arrivals.HarnessBatchedArrivals`).
+      Poisson at the rate; e.g. :class:`~inferchip.sim.load.arrivals.HarnessBatchedArrivals`).
     """
     check_step_model(step_model)
     cfg = as_scheduler_config(scheduler_config, int(getattr(step_model, "ranks", 1) or 1))
