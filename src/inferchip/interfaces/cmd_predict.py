@@ -94,6 +94,7 @@ def predict_cmd(
                                               callback=opts.input_file("--assumptions", ())),
     engine: str | None = eng_opts.engine_option("none (the calibration alone)"),
     moe_kernel: str | None = eng_opts.moe_kernel_option(),
+    chunk_tokens: int | None = eng_opts.chunk_option(),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Predict TTFT, TPOT, throughput and memory of a model on a chip or a system of chips."""
@@ -109,6 +110,7 @@ def predict_cmd(
     cal, eng = eng_opts.engine_setting(engine, calibration, chip)
     cal, moe_note = eng_opts.moe_kernel_setting(cal, eng, chip, weights, model, moe_kernel)
     host = eng_opts.engine_host(eng, chip, weights, model, input_tokens)
+    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng)
     host_s = 0.0 if host is None else host.total_s
     if max_ttft_ms is not None and max_ttft_ms / 1e3 <= host_s:
         raise InvalidSettingError(f"--max-ttft-ms {max_ttft_ms:g}: no TTFT meets it; {host.text()}")
@@ -120,21 +122,29 @@ def predict_cmd(
         input_tokens=input_tokens, output_tokens=output_tokens, batch=batch,
         max_ttft_s=None if max_ttft_ms is None else max_ttft_ms / 1e3 - host_s,  # the engine's TTFT
         max_tpot_s=None if max_tpot_ms is None else max_tpot_ms / 1e3,
-        estimate=estimate, calibration=cal, assumptions=assumptions,
+        estimate=estimate, calibration=cal, assumptions=assumptions, chunk_tokens=chunk,
         attention_weights=None if attention is None else attention[0],
         attention_out_weights=None if attention is None else attention[1],
     )
+    step = min(batch * input_tokens, chunk) if batch is not None else chunk  # the largest step it executes per chip
+    activations_of = {"step_tokens": step, "chunk_tokens": chunk, "chunk_source": chunk_source,
+                      "rule": "a static batch: batch x prompt tokens, at most the chunk; continuous batching: a chunk"}
     if host is not None:
         p.add_request_host(host.total_s)
     notes = [*p.notes, *([attention[2]] if attention else []),  # the same notes in the table and the JSON
              *([context_note] if context_note else [])]
     if output == OutputFormat.json:
         answer = out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS)
-        typer.echo(fmt.to_json({**answer, "notes": notes, "engine": used_engine}))
+        typer.echo(fmt.to_json({**answer, "memory_activations": activations_of, "notes": notes,
+                                "engine": used_engine}))
         return
     con = out.console()
     for t in prediction_table(p):
         con.print(t)
+        if t.title == "memory per chip":
+            con.print(f"activations: {p.memory_breakdown_bytes['activations'] / 1e6:,.1f} MB, one step of {step:,} "
+                      f"tokens per chip ({activations_of['rule']}; chunk "
+                      f"{chunk:,} from {chunk_source})")
     con.print(eng_opts.engine_line(used_engine, "the calibration's host time per step"))
     for n in notes:
         con.print(f"[yellow]note:[/] {n}")

@@ -38,13 +38,15 @@ def _progress(label: str) -> Progress:
 def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, ep: int | None,
             weights: str | None, activations: str | None, kv: str | None, calibration: Calibration | str | None,
             assumptions: str | None, attn_dp: bool | None, input_tokens: int,
-            output_tokens: int, engine: EngineSpec | None = None) -> tuple[ServingStepModel, int, dict[str, str]]:
+            output_tokens: int, engine: EngineSpec | None = None,
+            chunk_tokens: int | None = None) -> tuple[ServingStepModel, int, dict[str, str]]:
     """The resolved setting (one layout) and its serving step model: (step model, replicas, its formats and where
     the weights' came from: ``performance.serving.format_fields``; ``attention_source``: how ``engine`` runs the
     served checkpoint's attention, ``cli_options.engine.served_attention``, where it has an entry for it).
 
     With none of tp/pp/ep given the layout is ``predict``'s: the one with the most output tokens/s
-    at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given)."""
+    at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given). ``chunk_tokens``: the
+    prefill chunk per step and chip the memory fit keeps a step's activations for (None: 8,192)."""
     from inferchip.performance.predict import ask, best_layout, predict_setting
     from inferchip.performance.serving import format_fields, serving_step
     from inferchip.performance.setting import resolve_setting
@@ -55,7 +57,7 @@ def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, e
                       attention_weights=None if attention is None else attention[0],
                       attention_out_weights=None if attention is None else attention[1])
     if tp is None and pp is None and ep is None:
-        searched = resolve(attn_dp=attn_dp)
+        searched = resolve(attn_dp=attn_dp).with_chunk(chunk_tokens)
         question = ask(input_tokens, output_tokens)
         found = best_layout(searched, question)
         if found is None:
@@ -64,22 +66,24 @@ def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, e
             raise InternalError("predict_setting raises where best_layout finds no layout")
         lay = found[0]
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
-    setting = resolve(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp)
+    setting = resolve(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp).with_chunk(chunk_tokens)
     fields = format_fields(setting)
     if attention is not None:
         fields["attention_source"] = attention[2]
     return (*serving_step(setting), fields)
 
 
-def _engine_config(engine: EngineSpec | None, step: ServingStepModel) -> SchedulerConfig:
+def _engine_config(engine: EngineSpec | None, step: ServingStepModel, chunk_tokens: int | None = None
+                   ) -> SchedulerConfig:
     """The scheduler of ``--engine`` (else the vLLM-like defaults): its running-batch cap and prefill
-    chunk per attention-DP rank, on the step model's ranks (``serving_step`` resolved them), and its loop's
-    intake per request in series with the steps (``request_intake_s``, as validate's closed-loop rows run it)."""
+    chunk per attention-DP rank (``chunk_tokens`` where given: ``--chunk-tokens``), on the step model's ranks
+    (``serving_step`` resolved them), and its loop's intake per request in series with the steps
+    (``request_intake_s``, as validate's closed-loop rows run it)."""
     from inferchip.sim.batching.scheduler import rank_scheduler
 
     if engine is None:
-        return rank_scheduler(step.ranks)
-    cfg = rank_scheduler(step.ranks, engine.max_num_seqs, engine.chunk_tokens)
+        return rank_scheduler(step.ranks, None, chunk_tokens)
+    cfg = rank_scheduler(step.ranks, engine.max_num_seqs, chunk_tokens or engine.chunk_tokens)
     return cfg.model_copy(update={"request_intake_s": engine.request_intake_s})
 
 
@@ -198,6 +202,7 @@ def serve_cmd(
     assumptions: Path | None = so.assumptions_option(),
     engine: str | None = eng_opts.engine_option(so.DEFAULT_SCHEDULER),
     moe_kernel: str | None = eng_opts.moe_kernel_option(),
+    chunk_tokens: int | None = eng_opts.chunk_option(),
     mtp: int | None = so.mtp_option(), mtp_acceptance: float | None = so.accept_option(),
     disagg: str | None = so.disagg_option(), software: str | None = so.software_option(),
     kv_link_gb_per_s: float | None = so.link_option(), kv_link_latency_us: float | None = so.latency_option(),
@@ -219,6 +224,10 @@ def serve_cmd(
                          "--assumptions": assumptions is not None})
     _no_moe_kernel_with_rows(moe_kernel, mtp, disagg)
     if mtp is not None or disagg is not None:
+        if chunk_tokens is not None:
+            row_option = "--mtp" if disagg is None else "--disagg"
+            raise InvalidSettingError(f"--chunk-tokens {chunk_tokens} with {row_option}: the case row's launch recipe "
+                                      "sets its chunk (catalog/engines.yaml); drop --chunk-tokens")
         if concurrency is None:
             raise InternalError("check_options refuses --mtp/--disagg without --concurrency")
         opts.check_context(model, input_tokens, output_tokens)
@@ -238,9 +247,10 @@ def serve_cmd(
 
     calibration, eng = eng_opts.engine_setting(engine, calibration, chip)
     calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, weights, model, moe_kernel)
+    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng)
     step, replicas, formats = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
-                             eng)
+                             eng, chunk)
     arr: ArrivalsLike
     if rate is not None:
         arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
@@ -254,7 +264,7 @@ def serve_cmd(
         task = prog.add_task("sim", total=1.0)
         res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration,
                               num_requests=requests, seed=seed, replicas=replicas,
-                              scheduler_config=_engine_config(eng, step),
+                              scheduler_config=_engine_config(eng, step, chunk),
                               slo_ttft_s=None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
                               slo_tpot_s=None if slo_tpot_ms is None else slo_tpot_ms / 1e3,
                               progress=lambda f: prog.update(task, completed=f))
@@ -264,6 +274,9 @@ def serve_cmd(
     summary.update(formats)
     summary["assumptions_file"] = _assumptions_file(assumptions)
     summary["engine"] = eng_opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
+    # continuous batching: the KV pool leaves room for one chunk's activations (flat keys, as the summary's)
+    summary.update(prefill_chunk_tokens=chunk, prefill_chunk_source=chunk_source,
+                   activations_bytes_per_chip=float(step.mm.chunk_activation_bytes()))
     if output == OutputFormat.json:
         typer.echo(fmt.to_json(out.with_all_keys(summary, out.SERVE_ENERGY_KEYS)))
         return

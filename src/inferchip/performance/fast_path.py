@@ -71,6 +71,8 @@ class FastLayout:
         self.act_per_token = (4 * mm.sm.hidden + 2 * widest) * mm.formats.act_bytes  # memory_fit.activation_bytes
         self.act_logits = mm.sm.lm_head.n * 4.0
         self.chunk_act = float(mm.chunk_activation_bytes())
+        self.kv_activations = float(mm.static_memory_fraction is None)  # MappedModel._kv_activation_bytes: 0 or 1
+        self.budget = mm.budget_bytes
         self.weights, self.reserve = mm.weights_bytes, mm.reserve_bytes
         self.capacity = s.chip.memory_capacity_bytes
         self.class_names, self.flop_formats = plan.class_names, plan.flop_formats
@@ -123,9 +125,11 @@ class FastLayout:
         dp = self.dp
         return out / dp if dp > 1 else out
 
-    def max_batch(self, ctx: float) -> float | None:
-        """``MappedModel.max_batch(ctx, 0.0)`` (None where the float path does not apply)."""
+    def max_batch(self, ctx: float, step_tokens: float | None = None) -> float | None:
+        """``MappedModel.max_batch(ctx, 0.0, step_tokens)`` (None where the float path does not apply)."""
         dp, free = self.dp, self.free_bytes
+        if step_tokens is not None and step_tokens < self.chunk_tokens:  # MappedModel.free_bytes of a smaller step
+            free = self.budget - self.weights - self.activations(step_tokens) * self.kv_activations
         if dp == 1 and len(self.kv_terms) == 1 and self.kv_terms[0][1] is None:  # kv_one written out
             per_seq = 0.0 + self.kv_terms[0][0] * (ctx + 0.0) * self.kv_bytes
         else:
@@ -189,7 +193,7 @@ class FastLayout:
     def static(self, b: float, i: float, o: float) -> Prediction | str | None:
         """A static batch of ``b`` sequences of ``i`` input and ``o`` output tokens per replica."""
         # (max(a, b) written out below as ``b if b > a else a``: the same value, without the call)
-        bmax = self.max_batch(i + o * o / (1.0 if 1.0 > o else o))
+        bmax = self.max_batch(i + o * o / (1.0 if 1.0 > o else o), b * i)  # beside the activations of its prompts
         if bmax is None:
             return None
         if b > bmax:

@@ -28,6 +28,7 @@ from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import ModelSpec
 from inferchip.units import GIGA
 
+LOGIT_ROWS = 4096  # mapping.memory_fit.activation_bytes_per_chip keeps fp32 logits of at most this many rows
 DEFAULT_CHUNK_TOKENS = 8192  # prefill token budget per step (vLLM max_num_batched_tokens / TRT-LLM max_num_tokens)
 
 
@@ -93,11 +94,23 @@ class MappedModel:
         per_token = float(self.kv_bytes_per_seq(1.0))
         return max(0, int(free // per_token)) if per_token > 0 else 0
 
-    def free_bytes(self) -> FloatArray:
-        """Memory one chip has for KV cache: the budget less weights and a full chunk's activations
-        (kept for the chunk size it was computed at)."""
+    def free_bytes(self, step_tokens: float | None = None) -> FloatArray:
+        """Memory one chip has for KV cache: the budget less weights and the activations of the largest step the
+        run executes on one chip (:meth:`step_activation_bytes`); ``step_tokens`` None: a full chunk (kept for the
+        chunk size it was computed at)."""
+        if step_tokens is not None and step_tokens < self.chunk_tokens:
+            act = self.activation_bytes(float(step_tokens))
+            free: FloatArray = self.budget_bytes - self.weights_bytes - self._kv_activation_bytes(act)
+            return free
         held = self._chunk_memory()
         return held[3]
+
+    def step_activation_bytes(self, step_tokens: float | None = None) -> float:
+        """The activations one chip holds for the largest step the run executes: ``step_tokens`` (a static batch's
+        prompts, batch x prompt tokens) bounded by the chunk (the engine's per-step token budget); None: a chunk."""
+        if step_tokens is None or step_tokens >= self.chunk_tokens:
+            return float(self.chunk_activation_bytes())
+        return float(self.activation_bytes(float(step_tokens)))
 
     def chunk_activation_bytes(self) -> FloatArray:
         """:meth:`activation_bytes` of a full chunk (kept for the chunk size it was computed at)."""
@@ -111,16 +124,18 @@ class MappedModel:
             held = self._free = (self.chunk_tokens, self.chip, act, free)
         return held
 
-    def max_batch(self, input_tokens: npt.ArrayLike, output_tokens: npt.ArrayLike) -> FloatArray | np.float64:
+    def max_batch(self, input_tokens: npt.ArrayLike, output_tokens: npt.ArrayLike,
+                  step_tokens: float | None = None) -> FloatArray | np.float64:
         """Largest number of sequences of length input+output whose KV cache fits one replica
-        (under attention DP: whole sequences on each of the ``tp`` chips)."""
+        (under attention DP: whole sequences on each of the ``tp`` chips), beside the activations of a step of
+        ``step_tokens`` per chip (None: a full chunk, :meth:`free_bytes`)."""
         if type(input_tokens) is float and type(output_tokens) is float:  # one point, in floats
-            free1, dp1 = float(self.free_bytes()), self.sm.dp_attention
+            free1, dp1 = float(self.free_bytes(step_tokens)), self.sm.dp_attention
             per_seq = self._kv_bytes_one(input_tokens + output_tokens) * dp1
             if per_seq > 0 and math.isfinite(per_seq) and math.isfinite(free1):
                 return np.float64(dp1 * math.floor(max(free1, 0.0) / per_seq))
         ctx = np.asarray(input_tokens, float) + np.asarray(output_tokens, float)
-        free = self.free_bytes()
+        free = self.free_bytes(step_tokens)
         dp = self.sm.dp_attention
         fit: FloatArray = dp * np.floor(np.maximum(free, 0.0) / (self.kv_bytes_per_seq(ctx) * dp))
         return fit
@@ -184,24 +199,41 @@ def sharded(model: ModelSpec, layout: Layout) -> ShardedModel:
     return sm
 
 
-def _tp_whose_activations_fit(mm: MappedModel, budget: float) -> int | None:
+def _tp_whose_activations_fit(mm: MappedModel, budget: float, step_tokens: float) -> int | None:
     """The smallest tensor-parallel size above the layout's, within the chip's tp domain and splitting the
-    model's heads (``mapping.layout``), at which one prefill chunk's activations fit ``budget``; None where none
-    does (the residual stream, ``4 x hidden`` per token, is held whole on every chip whatever the tp)."""
+    model's heads (``mapping.layout``), at which one step of ``step_tokens``' activations fit ``budget``; None where
+    none does (the residual stream, ``4 x hidden`` per token, is held whole on every chip whatever the tp)."""
     for tp in divisors(tp_domain(mm.chip.max_scaleup_domain)):
         if tp > mm.layout.tp and tp_splits_heads(mm.model, tp):
             wide = sharded(mm.model, Layout(tp=tp))
-            if float(activation_bytes_per_chip(mm.model, wide, mm.formats, mm.chunk_tokens)) < budget:
+            if float(activation_bytes_per_chip(mm.model, wide, mm.formats, step_tokens)) < budget:
                 return tp
     return None
 
 
+def _smaller_chunk(mm: MappedModel, room: float, step: float) -> list[str]:
+    """The advice of a smaller prefill chunk where the activations of one of at most ``LOGIT_ROWS`` tokens fit the
+    ``room`` the weights and KV cache leave (activations grow linearly in the tokens there): empty where none does
+    or the step is not bounded by the chunk."""
+    per_token = float(mm.activation_bytes(1.0))
+    if room <= 0 or per_token <= 0 or step < mm.chunk_tokens:
+        return []
+    tokens = min(int(room // per_token), LOGIT_ROWS)
+    if not 1 <= tokens < step:
+        return []
+    return [f"  - a smaller prefill chunk: --chunk-tokens {tokens:,} or fewer (its activations, "
+            f"{float(mm.activation_bytes(float(tokens))) / GIGA:.3f} GB, fit beside the weights and KV cache)"]
+
+
 def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens: float,
-              chips_given: int) -> DoesNotFitError:
-    """A clear 'does not fit' error: by how much, and what would make it fit."""
+              chips_given: int, step_tokens: float | None = None) -> DoesNotFitError:
+    """A clear 'does not fit' error: by how much, and what would make it fit. ``step_tokens``: the tokens of the
+    largest step the run executes on one chip (a static batch: batch x prompt), bounded by the chunk; None: a
+    chunk (continuous batching may fill one)."""
     need_w = mm.weights_bytes
     kv = float(mm.kv_bytes_per_seq(input_tokens + output_tokens)) * batch
-    act = float(mm.activation_bytes(mm.chunk_tokens))
+    step = float(mm.chunk_tokens) if step_tokens is None else min(float(step_tokens), float(mm.chunk_tokens))
+    act = mm.step_activation_bytes(step)
     budget = mm.budget_bytes
     short = need_w + kv + act - budget
     lines = [
@@ -212,17 +244,22 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
         f"{budget / GIGA:.1f} GB is usable: short by {short / GIGA:.1f} GB.",
         "What would make it fit:",
     ]
+    chunk_line = _smaller_chunk(mm, budget - need_w - kv, step)
     if budget <= act:  # more chips of this layout or narrower weights cannot help: each chip keeps these activations
-        tp = _tp_whose_activations_fit(mm, budget) if budget > 0 else None
+        tp = _tp_whose_activations_fit(mm, budget, step) if budget > 0 else None
         helps = ("nothing in the layout or the formats helps" if budget <= 0 else
                  f"a wider tensor-parallel layout shrinks them per chip (--tp {tp} is the narrowest at which they "
                  "fit), as do narrower --activations" if tp else
                  "no wider tensor-parallel layout fits them (the residual stream is held whole on every chip); "
                  "narrower --activations shrink them")
-        lines.append(f"  - the activations of one {mm.chunk_tokens:,.0f}-token prefill chunk at tp={mm.layout.tp} "
+        what = (f"one {step:,.0f}-token prefill chunk" if step >= mm.chunk_tokens else
+                f"its largest step, {step:,.0f} tokens (batch x prompt; the chunk is {mm.chunk_tokens:,})")
+        lines.append(f"  - the activations of {what} at tp={mm.layout.tp} "
                      f"({act / GIGA:.1f} GB) alone exceed the {budget / GIGA:.1f} GB usable per chip: {helps}; "
                      "else a chip with more memory (check its memory.capacity and memory.capacity_unit)")
+        lines.extend(chunk_line)
         return DoesNotFitError("\n".join(lines))
+    lines.extend(chunk_line)
     chips = mm.layout.chips_per_replica
     # Weights and KV cache both split over a replica's chips; each chip keeps its activations.
     need_chips = math.ceil((need_w + kv) * chips / (budget - act)) if budget > act else 0

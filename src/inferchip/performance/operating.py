@@ -181,16 +181,18 @@ def _time_of(cost: StepCost) -> float:
     return cost.point.time_s if cost.point is not None else float(np.asarray(cost.time_s).reshape(-1)[0])
 
 
-def max_concurrency(mm: MappedModel, q: Question) -> float:
+def max_concurrency(mm: MappedModel, q: Question, step_tokens: float | None = None) -> float:
     """Sequences per replica whose KV cache fits: each with its length-biased full context, or, in a
     closed loop (sequences at every stage of their answer, KV blocks allocated as tokens are made:
-    vLLM's paged cache), the mean context a running sequence holds, ``E[i] + E[o^2] / (2 E[o])``."""
+    vLLM's paged cache), the mean context a running sequence holds, ``E[i] + E[o^2] / (2 E[o])``. Beside them
+    each chip holds the activations of a step of ``step_tokens`` (a static batch's prompts; None: a full chunk,
+    which continuous batching may fill)."""
     o = q.outputs
     grown = o.second_moment / max(o.mean, 1.0)
     ctx = q.inputs.mean + (0.5 * grown if q.mode == "closed_loop" else grown)
     if q.whole_sequences_per_chip:
-        return float(mm.max_batch(ctx, 0.0))
-    free = mm.budget_bytes - mm.weights_bytes - float(mm.activation_bytes(mm.chunk_tokens))
+        return float(mm.max_batch(ctx, 0.0, step_tokens))
+    free = mm.budget_bytes - mm.weights_bytes - mm.step_activation_bytes(step_tokens)
     return float(np.floor(max(free, 0.0) / float(mm.kv_bytes_per_seq(ctx))))
 
 
@@ -223,9 +225,10 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
     the lengths but not on the limits: questions that differ only in their limits share it.
     A static or closed-loop question with fewer sequences than replicas runs at batch 1 on as
     many replicas as it has sequences (:func:`replica_load`)."""
-    bmax = max_concurrency(mm, q)
     if q.mode in ("static", "closed_loop"):
         b, busy = replica_load(q, replicas)
+        # a static batch's largest step is its prompts (bounded by the chunk); a closed loop's may fill a chunk
+        bmax = max_concurrency(mm, q, b * q.inputs.mean if q.mode == "static" else None)
         if b > bmax:
             sys_b = b * replicas if q.concurrency is None else q.concurrency
             raise DoesNotFitError(f"{sys_b:g} sequences ({b:g} per replica) of "
@@ -237,6 +240,7 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
             return OperatingPoint(b, float(met.ttft_s[0]), float(met.tpot_s[0]), float(met.e2e_s[0]),
                                   busy * tps, metrics=met, busy_fraction=busy)
         return _point(steady_state(mm, np.array([b]), q, need_ttft), np.array([b]), 0, busy)
+    bmax = max_concurrency(mm, q)
     if bmax < 1:
         raise fit_error(mm, 1.0, q.inputs.mean, q.outputs.mean, mm.layout.num_chips)
     if q.mode == "open_loop":

@@ -72,6 +72,7 @@ def predict(
     chip_spec: ChipSpec | None = None,
     attention_weights: str | None = None,
     attention_out_weights: str | None = None,
+    chunk_tokens: int | None = None,
 ) -> Prediction:
     """Predict one model on one system: TTFT, TPOT, throughput, memory, power, energy, money.
 
@@ -87,7 +88,10 @@ def predict(
     search decide. ``input_tokens``/``output_tokens``: lengths in tokens; ``batch``: a static batch
     of sequences per replica, or None for the most throughput under continuous batching within
     ``max_ttft_s``/``max_tpot_s`` (seconds). ``estimate``: low, central or high for estimated
-    chip figures; ``calibration``/``assumptions``: YAML paths (None: the shipped ones).
+    chip figures; ``calibration``/``assumptions``: YAML paths (None: the shipped ones). ``chunk_tokens``: the
+    prefill token budget of one step per chip (an engine's ``max_num_batched_tokens``; None:
+    ``mapped.DEFAULT_CHUNK_TOKENS``); the memory fit keeps the activations of the largest step the run executes,
+    a static batch's prompts bounded by it.
 
     The keyword form of :func:`predict_setting`: the setting is resolved once
     (:func:`~inferchip.performance.setting.resolve_setting`) and the question checked
@@ -95,7 +99,7 @@ def predict(
     DoesNotFitError (memory or the latency limits, with what would make it fit).
     """
     key = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
-           chip_spec, attention_weights, attention_out_weights)
+           chip_spec, attention_weights, attention_out_weights, chunk_tokens)
     hashable = True
     try:  # the setting of the same arguments as a recent call (checked and resolved then)
         setting = _RECENT.get(key)
@@ -117,7 +121,7 @@ def predict(
         setting = resolve_setting(chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp,
                                   pp=pp, ep=ep, attn_dp=attn_dp, estimate=estimate, calibration=calibration,
                                   assumptions=assumptions, chip_spec=chip_spec, attention_weights=attention_weights,
-                                  attention_out_weights=attention_out_weights)
+                                  attention_out_weights=attention_out_weights).with_chunk(chunk_tokens)
         if hashable:
             if len(_RECENT) >= SETTINGS_CACHED:
                 _RECENT.clear()
@@ -135,7 +139,7 @@ def predict(
                 return got
             if got == DOES_NOT_FIT:  # memory (no limits here): _no_point's answer without the Question
                 raise fit_error(setting.mapped(setting.layouts[-1]), float(batch) if batch is not None else 1, i, o,
-                                setting.count)
+                                setting.count, None if batch is None else float(batch) * i)
     return predict_setting(setting, ask(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s), fast=False)
 
 
@@ -169,7 +173,7 @@ def _no_point(setting: Setting, q: Question) -> InferchipError:
             f"concurrency 1 TTFT is {met.ttft_s[0] * 1e3:.1f} ms and TPOT {met.tpot_s[0] * 1e3:.2f} ms "
             f"(limits: TTFT {'-' if q.max_ttft_s is None else f'{q.max_ttft_s * 1e3:g} ms'}, "
             f"TPOT {'-' if q.max_tpot_s is None else f'{q.max_tpot_s * 1e3:g} ms'})")
-    return fit_error(mm, b, i, o, setting.count)
+    return fit_error(mm, b, i, o, setting.count, b * i if q.mode == "static" else None)
 
 
 def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Prediction:
@@ -212,7 +216,7 @@ def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Pred
     tput_sys = pt.tokens_per_s_replica * lay.replicas
     kv_bytes = float(mm.kv_bytes_per_seq(input_tokens + output_tokens)) * b
     step_tokens = b * input_tokens if static else b + min(input_tokens, mm.chunk_tokens)
-    act = float(mm.chunk_activation_bytes() if step_tokens >= mm.chunk_tokens else mm.activation_bytes(step_tokens))
+    act = mm.step_activation_bytes(step_tokens)
     mem = {"weights": mm.weights_bytes, "kv_cache": kv_bytes, "activations": act, "runtime_reserve": mm.reserve_bytes}
     pred = Prediction(
         chip_id=cp.id, model_id=setting.model.id, num_chips=lay.num_chips, tp=lay.tp, pp=lay.pp, ep=lay.ep,

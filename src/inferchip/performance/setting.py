@@ -25,7 +25,7 @@ from inferchip.errors import InvalidSettingError
 from inferchip.mapping.format_defaults import FOUR_BIT_FLOAT, checkpoint_choice, format_sources
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout, check_scaleup
 from inferchip.mapping.memory_fit import Formats
-from inferchip.performance.mapped import MappedModel, map_model
+from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS, MappedModel, map_model
 from inferchip.performance.phases import PhaseMetrics
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration
@@ -85,6 +85,7 @@ class Setting:
     weights_source: str = "--weights"
     activations_source: str = "--activations"
     kv_source: str = "--kv"
+    chunk_tokens: int = DEFAULT_CHUNK_TOKENS  # the per-step prefill token budget (predict --chunk-tokens)
     _mapped: dict[Layout, MappedModel] = field(default_factory=dict, repr=False, compare=False)
     sweeps: Sweeps = field(default_factory=dict, repr=False, compare=False)  # see operating.operating_point
     derived: Derived = field(default_factory=lambda: Derived(), repr=False, compare=False)  # fast_path's
@@ -118,8 +119,22 @@ class Setting:
         """The model mapped onto ``layout`` (cached: the same object for the same layout)."""
         mm = self._mapped.get(layout)
         if mm is None:
-            mm = self._mapped[layout] = map_model(self.model, self.chip, layout, self.formats, self.calibration)
+            mm = map_model(self.model, self.chip, layout, self.formats, self.calibration)
+            if self.chunk_tokens != mm.chunk_tokens:
+                mm = replace(mm, chunk_tokens=self.chunk_tokens)
+            self._mapped[layout] = mm
         return mm
+
+    def with_chunk(self, chunk_tokens: int | None) -> Setting:
+        """This setting with a prefill chunk of ``chunk_tokens`` per step and chip (None or the same: itself), its
+        mapped models and sweeps made anew. InvalidSettingError unless a whole number from 1 to 1,048,576."""
+        if chunk_tokens is None or chunk_tokens == self.chunk_tokens:
+            return self
+        if isinstance(chunk_tokens, bool) or not isinstance(chunk_tokens, Integral) or \
+                not 1 <= chunk_tokens <= MAX_CHUNK_TOKENS:
+            raise InvalidSettingError(f"--chunk-tokens must be a whole number of tokens from 1 to "
+                                      f"{MAX_CHUNK_TOKENS:,}, got {chunk_tokens!r}")
+        return replace(self, chunk_tokens=int(chunk_tokens), _mapped={}, sweeps={}, derived=Derived())
 
 
 def dequantises_four_bit(chip: ChipParams | None, weights: str) -> bool:
@@ -271,6 +286,7 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     return setting
 
 
+MAX_CHUNK_TOKENS = 1_048_576  # spec.engine.EngineSpec.chunk_tokens' bound
 SETTINGS_CACHED = 8  # settings kept (each with its mapped models and sweeps)
 _SETTINGS: OrderedDict[tuple[object, ...], tuple[tuple[object, ...], Setting]] = OrderedDict()
 

@@ -55,6 +55,33 @@ def engine_summary(spec: Any, scheduler: bool, host: Any = None, moe_kernel: str
     return out
 
 
+def chunk_option() -> Any:
+    """--chunk-tokens: the prefill token budget of one step per chip (one spelling where a command has it)."""
+    from inferchip.interfaces.cli_options.options import int_range
+    from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS
+    from inferchip.performance.setting import MAX_CHUNK_TOKENS
+
+    return typer.Option(None, "--chunk-tokens", callback=int_range("--chunk-tokens", 1, MAX_CHUNK_TOKENS),
+                        help="Prefill tokens one step runs per chip (vLLM --max-num-batched-tokens, SGLang "
+                        "--chunked-prefill-size, TensorRT-LLM --max_num_tokens); the memory fit keeps the activations "
+                        "of the largest step the run executes (a static batch: batch x prompt tokens, at most this); "
+                        f"default: --engine's chunk_tokens (catalog/engines.yaml), else {DEFAULT_CHUNK_TOKENS:,}.")
+
+
+def chunk_setting(chunk: int | None, spec: Any) -> tuple[int, str]:
+    """(prefill chunk tokens per step, where they came from): ``--chunk-tokens`` where given, else ``--engine``'s
+    ``chunk_tokens`` (catalog/engines.yaml), else inferchip's default (``mapped.DEFAULT_CHUNK_TOKENS``, the
+    vLLM/TensorRT-LLM budget the validated engines run)."""
+    from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS
+
+    if chunk is not None:
+        return chunk, "--chunk-tokens"
+    if spec is not None:
+        return int(spec.chunk_tokens), f"--engine {spec.id}'s chunk_tokens (catalog/engines.yaml)"
+    return DEFAULT_CHUNK_TOKENS, ("inferchip's default: vLLM's API-server max_num_batched_tokens on GPUs of 70 GiB "
+                                  "and more (vllm/engine/arg_utils.py), TensorRT-LLM's max_num_tokens")
+
+
 def engine_line(summary: dict[str, Any] | None, default_text: str) -> str:
     """One line saying which engine the figures are for."""
     if summary is None:
