@@ -191,7 +191,9 @@ class HostStep:
     micro-batch (``scheduled_req_ids``), so one sequence is one micro-batch scheduled once per token
     (``EngineCore.step_with_batch_queue``); each stage's worker receives the previous stage's hidden states and
     launches its own forward (``vllm/v1/worker/gpu_worker.py`` ``Worker.execute_model``: ``recv_tensor_dict``,
-    ``execute_model``, ``send_tensor_dict``), its host work overlapping the earlier stages' device time."""
+    ``execute_model``, ``send_tensor_dict``), its host work overlapping the earlier stages' device time; TensorRT-LLM's
+    ``PyExecutor._executor_loop_pp`` runs one ``_schedule()`` per micro-batch on every pipeline rank, the hand-off an
+    NCCL point-to-point inside the forward."""
 
     stages: int = 1
     op_class: OpClass = "host"
