@@ -157,6 +157,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
     rates["attainable_bytes_per_s"] = attainable_memory_bytes_per_s(
         rates["memory_bytes_per_s"], col(chip.memory_stream_share), cal.memory_bandwidth_fraction)
     shape = np.broadcast_shapes(*(v.shape[:-1] for v in rates.values()))
+    host = host_times_s(chip, cal)
     return CostContext(
         gemm_format=gemm_fmt, attention_format=attn_fmt, weight_bytes=fmt.weight_bytes,
         attention_weight_bytes=fmt.attention_weight_bytes, attention_out_weight_bytes=fmt.attention_out_weight_bytes,
@@ -166,8 +167,8 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         gemm_compute_fraction=cal.gemm_compute_fraction, attention_compute_fraction=cal.attention_compute_fraction,
         prefill_attention_compute_fraction=cal.prefill_attention_compute_fraction,
         memory_bandwidth_fraction=cal.memory_bandwidth_fraction, link_bandwidth_fraction=cal.link_bandwidth_fraction,
-        moe_imbalance=cal.moe_imbalance, step_overhead_s=cal.step_overhead_s,
-        sequence_overhead_s=cal.sequence_overhead_s, chip_shape=shape, all_reduce_codec=fmt.all_reduce,
+        moe_imbalance=cal.moe_imbalance, step_overhead_s=host[0], sequence_overhead_s=host[1], chip_shape=shape,
+        all_reduce_codec=fmt.all_reduce,
         moe_token_vector_flop=cal.moe_token_vector_flop, sequence_dram_bytes=cal.sequence_dram_bytes,
         moe_mma_peak_fraction=cal.moe_mma_peak_fraction,
         moe_stream_cap_bytes_per_s=cal.moe_stream_cap_bytes_per_s, prefill_attention_format=pre_attn_fmt,
@@ -226,3 +227,15 @@ class Rule(NamedTuple):
     table: Callable[[Sequence[Any], CostContext], OpTable]
     cost: Callable[[OpTable, CostContext, StepPoints], KernelCost]
     flop_format: Callable[[CostContext], str | None]
+
+
+def host_times_s(chip: ChipParams, cal: Calibration) -> tuple[float, float]:
+    """Host time per iteration and per running sequence on ``chip``: its family's own runtime's where the family
+    is statically scheduled (``ChipParams.host_step_s``; no per-sequence host time), else the calibration's (a GPU
+    serving engine's). Chips stacked for a sweep must agree."""
+    own = np.unique(np.asarray(chip.host_step_s, dtype=float))
+    if own.size > 1 and not np.all(np.isnan(own)):
+        raise ValueError(f"chips {chip.id}: their families' host_step_us differ ({own.tolist()}); sweep one kind")
+    if own.size == 0 or np.isnan(own[0]):
+        return cal.step_overhead_s, cal.sequence_overhead_s
+    return float(own[0]), 0.0

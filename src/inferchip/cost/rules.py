@@ -217,10 +217,13 @@ def embedding_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCos
 
 
 def host_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> KernelCost:
-    """:class:`HostStep`: the calibrated host time per iteration plus that per running (decoding)
-    sequence, as an overhead; the DRAM bytes the device moves per running sequence within that time
+    """:class:`HostStep`: the calibrated host time per iteration, times the stage's share of the iterations
+    (``min(1, max(1 / stages, logit rows))``: one iteration per micro-batch, a stage's rows being its share of
+    the replica's sequences; 1 without pipeline parallelism), plus that per running (decoding) sequence, as an
+    overhead; the DRAM bytes the device moves per running sequence within that time
     (``CostContext.sequence_dram_bytes``: energy only, no time of their own)."""
-    return KernelCost(overhead_s=ops["overhead_s"] + ops["seq_overhead_s"] * pts.decode_seqs,
+    share = np.minimum(1.0, np.maximum(1.0 / ops["stages"], pts.logit_rows))
+    return KernelCost(overhead_s=ops["overhead_s"] * share + ops["seq_overhead_s"] * pts.decode_seqs,
                       dram_bytes=ops["seq_dram_bytes"] * pts.decode_seqs)
 
 
@@ -321,7 +324,8 @@ RULES: dict[type, Rule] = {
     Embedding: Rule(_memory_table("hidden", lambda c: c.embedding_bytes, lambda op: 1.0), embedding_cost, _no_flop),
     HostStep: Rule(lambda ops, ctx: {"overhead_s": np.full(len(ops), ctx.step_overhead_s),
                                      "seq_overhead_s": np.full(len(ops), ctx.sequence_overhead_s),
-                                     "seq_dram_bytes": np.full(len(ops), ctx.sequence_dram_bytes)},
+                                     "seq_dram_bytes": np.full(len(ops), ctx.sequence_dram_bytes),
+                                     "stages": np.array([float(op.stages) for op in ops])},
                    host_cost, _no_flop),
     AllReduce: Rule(_payload_table("elements_per_token", "group"), all_reduce_cost, _no_flop),
     AllToAll: Rule(_payload_table("elements_per_row", "group", "rank_elements_per_row"), all_to_all_cost, _no_flop),

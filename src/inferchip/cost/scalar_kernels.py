@@ -144,7 +144,9 @@ def memory_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
 
 
 def host_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
-    return (0.0, 0.0, op[0] + op[1] * p[2], 0.0, 0.0, op[2] * p[2], 0.0)
+    rows, least = p[6], 1.0 / op[3]  # rules.host_cost: the stage's share of the iterations
+    share = 1.0 if rows >= 1.0 else (rows if rows > least else least)
+    return (0.0, 0.0, op[0] * share + op[1] * p[2], 0.0, 0.0, op[2] * p[2], 0.0)
 
 
 def all_reduce_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:

@@ -60,7 +60,7 @@ _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
                                     "prefill_attainable_flop_per_s", "window?")),
     r.elementwise_cost: (memory_kernel, ("bytes_per_token", "overhead_s")),
     r.embedding_cost: (memory_kernel, ("bytes_per_token", "overhead_s")),
-    r.host_cost: (host_kernel, ("overhead_s", "seq_overhead_s", "seq_dram_bytes")),
+    r.host_cost: (host_kernel, ("overhead_s", "seq_overhead_s", "seq_dram_bytes", "stages")),
     r.all_reduce_cost: (all_reduce_kernel, ("elements_per_token", "group", "element_bytes")),
     r.all_to_all_cost: (all_to_all_kernel, ("elements_per_row", "group", "element_bytes", "rank_elements_per_row",
                                              "logit_rows?")),
@@ -203,12 +203,14 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
             body += [f"nb = t * {col[0]}", f"mb = nb / {abw}"]  # no compute, no FLOP: cp = fl = 0.0
             over = col[1]
         elif rule is host_kernel:  # no compute, memory or FLOP: the first branch, its sums known
-            if reps * 0.0 == 0.0 and cols[1] == 0.0:
+            if reps * 0.0 == 0.0 and cols[1] == 0.0 and cols[3] == 1.0:  # one stage: a whole iteration
                 body.append(f"a{j}_0 += {k((0.0 + cols[0]) * reps)}")
                 for acc in (f"a{j}_4",) + ((f"f{f}",) if f >= 0 else ()):
                     _fold(acc, cols[0] if acc.endswith("_4") else 0.0, reps, body, live, folded, k)
                 continue
-            body += ["cp = mb = fl = nb = 0.0", f"o = {col[0]} + {col[1]} * s_dec"]
+            least = k(1.0 / cols[3])  # host_kernel's share of the iterations, operation for operation
+            body += ["cp = mb = fl = nb = 0.0", f"sh = 1.0 if rows >= 1.0 else (rows if rows > {least} else {least})",
+                     f"o = {col[0]} * sh + {col[1]} * s_dec"]
             over = "o"
         elif rule is attention_kernel:
             dec, pre, kvb, preb, dec_att, pre_att, window = col

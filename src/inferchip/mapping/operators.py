@@ -181,8 +181,21 @@ class PointToPoint:
 
 @dataclass(frozen=True)
 class HostStep:
-    """Host time per engine iteration that the device does not hide."""
+    """Host time per engine iteration that the device does not hide, on one of ``stages`` pipeline stages.
 
+    An engine's host work (its scheduler, input preparation, sampling and output) runs once per iteration, and an
+    iteration is one micro-batch: with pipeline parallelism a stage's share of the replica's host time is
+    ``min(1, max(1 / stages, sequences on the stage))`` of one iteration (``cost.rules.host_cost``), so a
+    replica whose ``b`` sequences fill ``min(b, stages)`` micro-batches pays ``min(b, stages)`` iterations per
+    token, not ``stages``. Sources: vLLM v1 ``Scheduler.schedule`` skips a request already in an in-flight
+    micro-batch (``scheduled_req_ids``), so one sequence is one micro-batch scheduled once per token
+    (``EngineCore.step_with_batch_queue``); each stage's worker receives the previous stage's hidden states and
+    launches its own forward (``vllm/v1/worker/gpu_worker.py`` ``Worker.execute_model``: ``recv_tensor_dict``,
+    ``execute_model``, ``send_tensor_dict``), its host work overlapping the earlier stages' device time; TensorRT-LLM's
+    ``PyExecutor._executor_loop_pp`` runs one ``_schedule()`` per micro-batch on every pipeline rank, the hand-off an
+    NCCL point-to-point inside the forward."""
+
+    stages: int = 1
     op_class: OpClass = "host"
 
 

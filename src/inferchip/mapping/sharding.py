@@ -127,7 +127,7 @@ class ShardedModel:
             ops.append(AllToAll(float(self.lm_head.n), self.layout.attn_tp, "fp32_logits", rows="logit_rows"))
         if self.layout.pp > 1:
             ops.append(PointToPoint(float(self.hidden)))
-        ops.append(HostStep())
+        ops.append(HostStep(self.layout.pp))
         return tuple(ops)
 
     def kernels_per_step(self) -> int:

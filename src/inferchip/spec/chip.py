@@ -172,6 +172,10 @@ class FamilyDefaults(Frozen):
         2.0, description="Memory the runtime and context keep."
     )
     idle_power_fraction_of_tdp: Annotated[float, b.FRACTION] = 0.12
+    host_step_us: Annotated[float, b.LATENCY_US] | None = Field(
+        None, description="Host time per iteration of a statically scheduled (compiler-scheduled) family's own "
+        "runtime, which replaces the calibration's host time per step and per sequence (a GPU serving engine's "
+        "Python scheduling and launches); None: the calibration's.")
     software: str = "vendor stack"
     sources: list[Source] = Field(min_length=1)
 
@@ -245,6 +249,7 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
         gemm_tiles_in_flight=in_flight,
         sm_count=float(c.sm_count or 0),
         kernel_overhead_s=fam.kernel_overhead_us * MICRO,
+        host_step_s=float("nan") if fam.host_step_us is None else fam.host_step_us * MICRO,
         tdp_w=tdp if tdp is not None else float("nan"),
         idle_w=idle if idle is not None else (tdp * fam.idle_power_fraction_of_tdp if tdp else float("nan")),
         vector_flop_per_s=(vec * TERA) if vec else max(peaks.values()) / 16,

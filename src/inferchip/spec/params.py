@@ -50,6 +50,9 @@ class ChipParams:
     # measured sustained / datasheet DRAM bandwidth (spec.stream); chip_params sets it from the chip file (the
     # measured chips' median where none); 1.0 here: a hand-built chip streams its stated memory_bytes_per_s
     memory_stream_share: float = 1.0
+    # host time per iteration of a statically scheduled family's runtime (FamilyDefaults.host_step_us); NaN: the
+    # calibration's step and sequence host times (a GPU serving engine's)
+    host_step_s: float = float("nan")
     sm_count: float = 0.0  # streaming multiprocessors (NVIDIA; the chip file's compute.sm_count); 0: not stated
     vector_width_bits: float = DEFAULT_VECTOR_WIDTH_BITS  # widest fp32 SIMD register of a CPU core (bits)
     family: str = "generic"

@@ -94,7 +94,9 @@ class EngineStepModel:
     ranks: int = 1
     eager: EagerSteps | None = None  # steps run without graphs (None: every step priced as graphed)
     kernels: int = 0  # kernels a step launches per chip (ShardedModel.kernels_per_step x pp micro-batches)
-    step_host_s: float = 0.0  # the engine's host time per step in the inner step time (step_overhead_s x pp)
+    # the engine's host time per step in the inner step time (step_overhead_s x pp: an upper bound, a pipeline
+    # replica paying one iteration per micro-batch, cost.rules.host_cost; no closed-loop row runs pp > 1)
+    step_host_s: float = 0.0
     padded_rows_routed: bool = True  # False: padded rows reach no expert (the module doc); priced at the real rows
 
     def _padded(self, n: npt.ArrayLike) -> IntArray:
