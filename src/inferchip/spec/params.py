@@ -53,6 +53,8 @@ class ChipParams:
     # host time per iteration of a statically scheduled family's runtime (FamilyDefaults.host_step_us); NaN: the
     # calibration's step and sequence host times (a GPU serving engine's)
     host_step_s: float = float("nan")
+    # the family pipelines layers over as many chips as a model needs, weights in SRAM (FamilyDefaults.layer_pipeline)
+    layer_pipeline: bool = False
     sm_count: float = 0.0  # streaming multiprocessors (NVIDIA; the chip file's compute.sm_count); 0: not stated
     vector_width_bits: float = DEFAULT_VECTOR_WIDTH_BITS  # widest fp32 SIMD register of a CPU core (bits)
     family: str = "generic"
