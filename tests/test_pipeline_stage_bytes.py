@@ -136,3 +136,12 @@ def test_groq_70b_still_refused_at_tp_8():
 
 
 GROQ_ID = "groq-lpu-v1"
+
+
+def test_stacked_chips_must_agree_on_layer_pipeline():
+    from inferchip.spec.params import stack_chips
+
+    assert stack_chips([load_chip_params(GROQ_ID), load_chip_params("cerebras-wse-3")]).layer_pipeline is True
+    assert stack_chips([load_chip_params("nvidia-h100-sxm-80gb")]).layer_pipeline is False
+    with pytest.raises(ValueError, match="layer_pipeline differ"):
+        stack_chips([load_chip_params(GROQ_ID), load_chip_params("nvidia-h100-sxm-80gb")])

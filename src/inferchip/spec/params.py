@@ -90,6 +90,11 @@ def stack_chips(chips: list[ChipParams], axis_shape: tuple[int, ...] | None = No
     peaks: dict[str, Any] = {f: np.array([c.peak_flop_per_s.get(f, 0.0) for c in chips], dtype=float).reshape(shape)
                              for f in formats}
     numeric = [f for f in ChipParams.__dataclass_fields__
-               if f not in ("id", "peak_flop_per_s", "family", "architecture", "notes")]
-    kw = {f: arr(f) for f in numeric}
+               if f not in ("id", "peak_flop_per_s", "family", "architecture", "notes", "layer_pipeline")]
+    kw: dict[str, Any] = {f: arr(f) for f in numeric}
+    pipelined = {c.layer_pipeline for c in chips}
+    if len(pipelined) > 1:
+        ids = ','.join(c.id for c in chips)
+        raise ValueError(f"chips {ids}: their families' layer_pipeline differ; sweep one kind")
+    kw["layer_pipeline"] = pipelined.pop() if pipelined else False
     return ChipParams(id=",".join(c.id for c in chips), peak_flop_per_s=peaks, family="mixed", notes=(), **kw)
