@@ -176,17 +176,27 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def candidate_layouts(model: ModelSpec, num_chips: int, max_scaleup_domain: int) -> list[Layout]:
+SEARCHED_PP_MAX = 16  # the layout search's pp ceiling on chips that hold their weights in DRAM (GPUs and the like)
+
+
+def candidate_layouts(model: ModelSpec, num_chips: int, max_scaleup_domain: int,
+                      layer_pipeline: bool = False) -> list[Layout]:
     """Layouts worth searching when the user gives none: tp within the scale-up domain,
     pp for the rest of a replica, ep over the divisors of tp for MoE models, replicas filling
     the system; for MLA MoE models also attention data-parallel with ep = tp (the layout
-    SGLang, TensorRT-LLM and vLLM serve DeepSeek-V3/R1 with at high batch)."""
+    SGLang, TensorRT-LLM and vLLM serve DeepSeek-V3/R1 with at high batch).
+
+    pp is searched up to :data:`SEARCHED_PP_MAX` stages, or, on a chip whose family pipelines a model's layers
+    over as many chips as it needs (``layer_pipeline``: the SRAM-only, compiler-scheduled designs, whose
+    weights must all be resident on chip), up to the model's layer count (one layer a stage); the chip count
+    bounds it either way (pp divides ``num_chips / tp``)."""
+    pp_max = model.num_layers if layer_pipeline else min(model.num_layers, SEARCHED_PP_MAX)
     out: list[Layout] = []
     for tp in divisors(num_chips):
         if tp > max(1, max_scaleup_domain) or not tp_splits_heads(model, tp):
             continue
         for pp in divisors(num_chips // tp):
-            if pp > model.num_layers or pp > 16:
+            if pp > pp_max:
                 continue
             eps = [1]
             if model.is_moe and tp > 1:

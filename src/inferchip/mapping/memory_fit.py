@@ -77,14 +77,75 @@ def layer_weight_bytes(gemm: object, fmt: Formats) -> float:
     return fmt.attention_out_weight_bytes if getattr(gemm, "name", "") == ATTENTION_OUT else fmt.attention_weight_bytes
 
 
-def weight_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats) -> float:
-    """Weight bytes held by one chip of the largest pipeline stage."""
+def stage_layer_counts(num_layers: int, pp: int) -> tuple[int, ...]:
+    """Decoder layers on each of ``pp`` pipeline stages, first to last, as vLLM partitions them
+    (``get_pp_indices``, vllm/distributed/utils.py): ``num_layers // pp`` each, and the remaining
+    ``num_layers % pp`` one each on the stages just before the last (stage ``pp - 2``, then ``pp - 3``, ...):
+    the first stage holds the input embedding and the last the LM head, so the extra layers go elsewhere
+    "to reduce maximum memory consumption across partitions" (its docstring)."""
+    if pp < 1 or num_layers < pp:
+        raise ValueError(f"stage_layer_counts: pp must be 1..num_layers ({num_layers}), got {pp}")
+    counts = [num_layers // pp] * pp
+    for i in range(2, num_layers % pp + 2):
+        counts[-i] += 1
+    return tuple(counts)
+
+
+def stage_weight_bytes(model: ModelSpec, sm: ShardedModel, fmt: Formats) -> tuple[float, ...]:
+    """Weight bytes held by one chip of each pipeline stage, first to last, split as vLLM splits the layers
+    (:func:`stage_layer_counts`).
+
+    Stage ``s`` holds its layers; the first stage also holds the input embedding and the last the LM head (vLLM:
+    ``VocabParallelEmbedding`` only on the first PP rank, ``ParallelLMHead`` only on the last, ``PPMissingLayer``
+    elsewhere; Megatron-LM's ``pre_process`` / ``post_process`` stages alike), both vocab-parallel over the
+    stage's tensor-parallel group (``vocab / tp`` rows a chip). A tied LM head is a copy of the embedding on the
+    last stage when ``pp > 1`` (vLLM loads the embedding's weight into the last rank's ``lm_head``).
+
+    A stage's layers are priced as ``min(the largest stage's per-group bound, its layers x the widest group's
+    bytes a layer)``: exact for a model of one layer group (or of groups of equal bytes a layer), an upper bound
+    where groups differ, since where their layers fall is not modelled."""
+    per_group = [sum(g.weight_elements * layer_weight_bytes(g, fmt) for g in layer.gemms) for layer in sm.layers]
+    largest = 0.0
+    for layer, per_layer in zip(sm.layers, per_group, strict=True):
+        largest += layer.count * per_layer
+    widest = max(per_group)
+    pp = sm.layout.pp
+    embed = _embedding_bytes(model, sm)
+    head = sm.lm_head.k * sm.lm_head.n * BYTES_PER_ELEMENT[EMBEDDING_FORMAT]
+    if pp == 1:
+        return (largest + embed + (0.0 if model.tie_word_embeddings else head),)
+    out = []
+    for s, n in enumerate(stage_layer_counts(model.num_layers, pp)):
+        total = min(largest, n * widest)
+        if s == 0:
+            total += embed
+        if s == pp - 1:
+            total += head
+        out.append(total)
+    return tuple(out)
+
+
+def _embedding_bytes(model: ModelSpec, sm: ShardedModel) -> float:
+    return model.vocab_size * model.hidden_size / sm.layout.attn_tp * BYTES_PER_ELEMENT[EMBEDDING_FORMAT]
+
+
+def weight_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats, balanced: bool = False) -> float:
+    """Weight bytes held by one chip of the pipeline stage that holds the most.
+
+    ``balanced`` (a family whose compiler places a model's layers over chips to fit its SRAM,
+    ``ChipParams.layer_pipeline``): the largest of :func:`stage_weight_bytes`, vLLM's split, which keeps the extra
+    layers off the stages holding the embedding and the LM head. Otherwise, as GPU engines are priced: the
+    largest stage's ``ceil(L / pp)`` layers plus the larger of the embedding and the LM head. That is TensorRT-LLM's
+    split (``Mapping.pp_layers``, tensorrt_llm/mapping.py: ``torch.tensor_split``, the ``L % pp`` extra layers on
+    the first ranks, the first holding the embedding) and SGLang's (the extra layers on the last ranks, the last
+    holding the LM head); for vLLM an upper bound."""
+    if balanced:
+        return max(stage_weight_bytes(model, sm, fmt))
     total = 0.0
     for layer in sm.layers:
         per_layer = sum(g.weight_elements * layer_weight_bytes(g, fmt) for g in layer.gemms)
         total += layer.count * per_layer
-    tp = sm.layout.attn_tp
-    embed = model.vocab_size * model.hidden_size / tp * BYTES_PER_ELEMENT[EMBEDDING_FORMAT]
+    embed = _embedding_bytes(model, sm)
     lm = 0.0 if model.tie_word_embeddings else sm.lm_head.k * sm.lm_head.n * BYTES_PER_ELEMENT[EMBEDDING_FORMAT]
     total += (embed + lm) if sm.layout.pp == 1 else max(embed, lm)
     return total

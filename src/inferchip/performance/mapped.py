@@ -176,7 +176,8 @@ class MappedModel:
 
 def map_model(model: ModelSpec, chip: ChipParams, layout: Layout, formats: Formats, cal: Calibration) -> MappedModel:
     sm = pad_experts(sharded(model, layout), cal.moe_pad_hidden_to, cal.moe_pad_intermediate_to, model.mlp_gated)
-    return MappedModel(model, chip, layout, formats, cal, sm, weight_bytes_per_chip(model, sm, formats))
+    return MappedModel(model, chip, layout, formats, cal, sm,
+                       weight_bytes_per_chip(model, sm, formats, balanced=bool(chip.layer_pipeline)))
 
 
 SHARDED_KEPT = 512  # (model, layout) pairs whose sharded model is kept
@@ -225,6 +226,14 @@ def _smaller_chunk(mm: MappedModel, room: float, step: float) -> list[str]:
             f"{float(mm.activation_bytes(float(tokens))) / GIGA:.3f} GB, fit beside the weights and KV cache)"]
 
 
+def _end_stage_bytes(mm: MappedModel) -> float:
+    """Bytes a chip of the stage holding the (16-bit, vocab-parallel) embedding or LM head keeps for them alone:
+    the larger of the two at pp > 1 (first and last stage), both at pp 1 (the embedding alone where tied)."""
+    embed = mm.model.vocab_size * mm.model.hidden_size / mm.layout.attn_tp * 2.0
+    head = 0.0 if mm.model.tie_word_embeddings and mm.layout.pp == 1 else mm.sm.lm_head.k * mm.sm.lm_head.n * 2.0
+    return embed + head if mm.layout.pp == 1 else max(embed, head)
+
+
 def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens: float,
               chips_given: int, step_tokens: float | None = None) -> DoesNotFitError:
     """A clear 'does not fit' error: by how much, and what would make it fit. ``step_tokens``: the tokens of the
@@ -260,10 +269,17 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
         lines.extend(chunk_line)
         return DoesNotFitError("\n".join(lines))
     lines.extend(chunk_line)
+    ends = _end_stage_bytes(mm)
+    if ends + act >= budget:  # the embedding / LM head stage: more stages of this tp cannot shrink it
+        both = "embedding and LM head" if mm.layout.pp == 1 else "embedding or LM head"
+        lines.append(f"  - the vocab-parallel {both} alone take {ends / 1e6:,.1f} MB a chip at tp={mm.layout.attn_tp} "
+                     f"({mm.model.vocab_size:,} x {mm.model.hidden_size:,} x 2 B / {mm.layout.attn_tp}), with the "
+                     f"activations more than the {budget / 1e6:,.1f} MB usable: no pipeline depth at this tp fits "
+                     "them; a wider tp would")
     chips = mm.layout.chips_per_replica
     # Weights and KV cache both split over a replica's chips; each chip keeps its activations.
     need_chips = math.ceil((need_w + kv) * chips / (budget - act)) if budget > act else 0
-    if need_chips > chips:
+    if need_chips > chips and ends + act < budget:
         lines.append(f"  - more chips: about {need_chips} per replica (--count {max(need_chips, chips_given)} "
                      "with --tp/--pp to match)")
     if need_w + act < budget and kv > 0:

@@ -353,7 +353,7 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
         notes.extend(check_scaleup(lay, cp.max_scaleup_domain, cp.id, ms.is_moe))
         layouts = [replace(lay, replicas=max(1, count // lay.chips_per_replica))]
     else:
-        found = candidate_layouts(ms, count, cp.max_scaleup_domain)
+        found = candidate_layouts(ms, count, cp.max_scaleup_domain, cp.layer_pipeline)
         if attn_dp and ms.attention != "mla":  # searched unasked for MLA MoE models only; asked for, on any MoE model
             found = [replace(lay, attn_dp=True) for lay in found if lay.tp > 1 and lay.ep == lay.tp]
         layouts = [lay for lay in found if attn_dp is None or lay.attn_dp == attn_dp]
@@ -379,7 +379,7 @@ def _within(ms: ModelSpec, cp: ChipParams, count: int, tp: int | None, pp: int |
     the row's tp) that has the sizes the row gives; where none has, the row's own layout (1 for
     a size it leaves blank), checked."""
     given = {"tp": tp, "pp": pp, "ep": ep}
-    found = [lay for lay in candidate_layouts(ms, count, max(cp.max_scaleup_domain, tp or 1))
+    found = [lay for lay in candidate_layouts(ms, count, max(cp.max_scaleup_domain, tp or 1), cp.layer_pipeline)
              if all(v is None or getattr(lay, k) == v for k, v in given.items())]
     if found:
         return found

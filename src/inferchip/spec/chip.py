@@ -176,6 +176,10 @@ class FamilyDefaults(Frozen):
         None, description="Host time per iteration of a statically scheduled (compiler-scheduled) family's own "
         "runtime, which replaces the calibration's host time per step and per sequence (a GPU serving engine's "
         "Python scheduling and launches); None: the calibration's.")
+    layer_pipeline: bool = Field(
+        False, strict=True, description="The family's compiler pipelines a model's layers over as many chips as "
+        "it needs, every weight resident in on-chip SRAM (no DRAM to spill to): the layout search takes pipeline "
+        "depths up to the model's layer count, not the 16 stages it searches for DRAM chips (mapping/layout.py).")
     software: str = "vendor stack"
     sources: list[Source] = Field(min_length=1)
 
@@ -250,6 +254,7 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
         sm_count=float(c.sm_count or 0),
         kernel_overhead_s=fam.kernel_overhead_us * MICRO,
         host_step_s=float("nan") if fam.host_step_us is None else fam.host_step_us * MICRO,
+        layer_pipeline=fam.layer_pipeline,
         tdp_w=tdp if tdp is not None else float("nan"),
         idle_w=idle if idle is not None else (tdp * fam.idle_power_fraction_of_tdp if tdp else float("nan")),
         vector_flop_per_s=(vec * TERA) if vec else max(peaks.values()) / 16,

@@ -53,6 +53,8 @@ class ChipParams:
     # host time per iteration of a statically scheduled family's runtime (FamilyDefaults.host_step_us); NaN: the
     # calibration's step and sequence host times (a GPU serving engine's)
     host_step_s: float = float("nan")
+    # the family pipelines layers over as many chips as a model needs, weights in SRAM (FamilyDefaults.layer_pipeline)
+    layer_pipeline: bool = False
     sm_count: float = 0.0  # streaming multiprocessors (NVIDIA; the chip file's compute.sm_count); 0: not stated
     vector_width_bits: float = DEFAULT_VECTOR_WIDTH_BITS  # widest fp32 SIMD register of a CPU core (bits)
     family: str = "generic"
@@ -88,6 +90,11 @@ def stack_chips(chips: list[ChipParams], axis_shape: tuple[int, ...] | None = No
     peaks: dict[str, Any] = {f: np.array([c.peak_flop_per_s.get(f, 0.0) for c in chips], dtype=float).reshape(shape)
                              for f in formats}
     numeric = [f for f in ChipParams.__dataclass_fields__
-               if f not in ("id", "peak_flop_per_s", "family", "architecture", "notes")]
-    kw = {f: arr(f) for f in numeric}
+               if f not in ("id", "peak_flop_per_s", "family", "architecture", "notes", "layer_pipeline")]
+    kw: dict[str, Any] = {f: arr(f) for f in numeric}
+    pipelined = {c.layer_pipeline for c in chips}
+    if len(pipelined) > 1:
+        ids = ','.join(c.id for c in chips)
+        raise ValueError(f"chips {ids}: their families' layer_pipeline differ; sweep one kind")
+    kw["layer_pipeline"] = pipelined.pop() if pipelined else False
     return ChipParams(id=",".join(c.id for c in chips), peak_flop_per_s=peaks, family="mixed", notes=(), **kw)
