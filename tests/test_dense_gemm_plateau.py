@@ -1,20 +1,18 @@
 """A launch recipe's dense-GEMM plateau (RecipeKernelEfficiency.dense_gemm_flop_per_s): SGLang's B200 FP8 scripts run
 the block-FP8 linears on FlashInfer's TensorRT-LLM groupwise GEMM, which sgl-project/sglang PR #13528 measures at a
 ~442 TFLOP/s plateau. The dense weight GEMMs take at least their useful FLOP at that rate; the LM head and the
-experts do not; small GEMMs keep the roofline; the three step paths (array rule, scalar twin, fast sweep) agree."""
+experts do not; small GEMMs keep the roofline (the step-level checks, for both plateaus:
+tests/test_gemm_plateau_steps.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from conftest import loop_step
 from inferchip.catalog.engines import engine_calibration, get_engine
 from inferchip.cost.rules import cost_context, cost_operator
-from inferchip.cost.step import compile_step, step_points
+from inferchip.cost.step import step_points
 from inferchip.mapping.operators import Gemm, LmHead
 from inferchip.performance.setting import resolve_setting
 from inferchip.spec.engine import RecipeKernelEfficiency
@@ -78,52 +76,11 @@ def test_a_large_dense_gemm_takes_its_useful_flop_at_the_plateau():
         np.squeeze(cost_operator(head, ctx0, _pts(2048.0)).compute_s))
 
 
-def test_the_plateau_lengthens_a_prefill_step_and_not_a_small_decode_step():
-    mm = _mapped()
-    p0 = compile_step(mm.sm, mm.chip, mm.formats, mm.cal)
-    p1 = compile_step(mm.sm, mm.chip, mm.formats, mm.cal.model_copy(update={"dense_gemm_cap_flop_per_s": PLATEAU}))
-    pre = (8192.0, 0.0, 0.0, 8192.0 * 4096.0)
-    assert float(p1.cost(*pre).time_s) > float(p0.cost(*pre).time_s)
-    dec = (4.0, 4.0, 4.0 * 2000.0, 0.0)
-    assert float(p1.cost(*dec).time_s) == float(p0.cost(*dec).time_s)
-
-
-@settings(max_examples=150, deadline=None)
-@given(decode=st.floats(0.0, 512.0), prefill=st.floats(0.0, 1e5), ctx=st.floats(0.0, 1e5),
-       pairs=st.floats(0.0, 1e4))
-def test_scalar_step_equals_array_step_with_the_plateau(decode, prefill, ctx, pairs):
-    mm = _mapped()
-    plan = compile_step(mm.sm, mm.chip, mm.formats, mm.cal.model_copy(update={"dense_gemm_cap_flop_per_s": PLATEAU}))
-    assert plan.scalar is not None
-    args = [np.full((), v) for v in (decode + prefill, decode, decode * ctx, prefill * pairs)]
-    a, b = plan.cost(*args, None), plan.evaluate(step_points(plan.dp, *args, None))
-    np.testing.assert_allclose(a.time_s, b.time_s, rtol=1e-12, atol=0.0)
-    for name in a.classes:
-        np.testing.assert_allclose(a.classes[name].compute_bound_s, b.classes[name].compute_bound_s, rtol=1e-12,
-                                   atol=0.0, err_msg=name)
-
-
 def test_a_bad_plateau_is_refused_naming_the_field():
     with pytest.raises(ValidationError, match="dense_gemm_flop_per_s"):
         RecipeKernelEfficiency(accelerator="b200", weights="fp8", dense_gemm_flop_per_s=-1.0)
     with pytest.raises(ValidationError, match="dense_gemm_flop_per_s"):
         RecipeKernelEfficiency(accelerator="b200", weights="fp8", dense_gemm_flop_per_s=1e20)
-
-
-@pytest.mark.parametrize("t", [1.0, 64.0, 600.0, 4097.0, 16384.0])
-def test_compiled_scalar_step_keeps_the_plateau(t):
-    """A plan's scalar step is compiled after its 16th call (scalar_step.COMPILE_AFTER): the compiled step must price
-    the plateau as the loop does (before: it dropped it, so a simulation's later steps ran at the roofline). At
-    16,384 prefill rows the plateau is what the GEMMs cost, so a compiled step without it is visibly shorter."""
-    from inferchip.cost.scalar_step import _compile
-
-    mm = _mapped()
-    plan = compile_step(mm.sm, mm.chip, mm.formats, mm.cal.model_copy(update={"dense_gemm_cap_flop_per_s": PLATEAU}))
-    scalar = plan.scalar
-    assert scalar is not None
-    s = min(t, 64.0)
-    p = (t, t, s, t - s, s * 700.0, (t - s) * (t - s + 1) / 2, s)
-    assert _compile(scalar)(*p) == loop_step(scalar, p)
 
 
 def test_the_plateau_bounds_the_weight_format_linears_only():
