@@ -110,8 +110,7 @@ def stage_weight_bytes(model: ModelSpec, sm: ShardedModel, fmt: Formats) -> tupl
         largest += layer.count * per_layer
     widest = max(per_group)
     pp = sm.layout.pp
-    embed = _embedding_bytes(model, sm)
-    head = sm.lm_head.k * sm.lm_head.n * BYTES_PER_ELEMENT[EMBEDDING_FORMAT]
+    embed, head = vocab_bytes_per_chip(model, sm)
     if pp == 1:
         return (largest + embed + (0.0 if model.tie_word_embeddings else head),)
     out = []
@@ -125,8 +124,12 @@ def stage_weight_bytes(model: ModelSpec, sm: ShardedModel, fmt: Formats) -> tupl
     return tuple(out)
 
 
-def _embedding_bytes(model: ModelSpec, sm: ShardedModel) -> float:
-    return model.vocab_size * model.hidden_size / sm.layout.attn_tp * BYTES_PER_ELEMENT[EMBEDDING_FORMAT]
+def vocab_bytes_per_chip(model: ModelSpec, sm: ShardedModel) -> tuple[float, float]:
+    """(input embedding, LM head) bytes one chip of the stage holding each keeps: ``EMBEDDING_FORMAT``, vocab-parallel
+    over the attention tp group; the head counted as a matrix of its own (whether a tied head is stored again is the
+    caller's rule)."""
+    embed = model.vocab_size * model.hidden_size / sm.layout.attn_tp * BYTES_PER_ELEMENT[EMBEDDING_FORMAT]
+    return embed, sm.lm_head.k * sm.lm_head.n * BYTES_PER_ELEMENT[EMBEDDING_FORMAT]
 
 
 def weight_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats, balanced: bool = False) -> float:
@@ -145,8 +148,8 @@ def weight_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats, bala
     for layer in sm.layers:
         per_layer = sum(g.weight_elements * layer_weight_bytes(g, fmt) for g in layer.gemms)
         total += layer.count * per_layer
-    embed = _embedding_bytes(model, sm)
-    lm = 0.0 if model.tie_word_embeddings else sm.lm_head.k * sm.lm_head.n * BYTES_PER_ELEMENT[EMBEDDING_FORMAT]
+    embed, head = vocab_bytes_per_chip(model, sm)
+    lm = 0.0 if model.tie_word_embeddings else head
     total += (embed + lm) if sm.layout.pp == 1 else max(embed, lm)
     return total
 

@@ -20,6 +20,7 @@ from inferchip.mapping.memory_fit import (
     Formats,
     activation_bytes_per_chip,
     kv_bytes_per_sequence,
+    vocab_bytes_per_chip,
     weight_bytes_per_chip,
 )
 from inferchip.mapping.sharding import ShardedModel, pad_experts, shard
@@ -229,9 +230,10 @@ def _smaller_chunk(mm: MappedModel, room: float, step: float) -> list[str]:
 def _end_stage_bytes(mm: MappedModel) -> float:
     """Bytes a chip of the stage holding the (16-bit, vocab-parallel) embedding or LM head keeps for them alone:
     the larger of the two at pp > 1 (first and last stage), both at pp 1 (the embedding alone where tied)."""
-    embed = mm.model.vocab_size * mm.model.hidden_size / mm.layout.attn_tp * 2.0
-    head = 0.0 if mm.model.tie_word_embeddings and mm.layout.pp == 1 else mm.sm.lm_head.k * mm.sm.lm_head.n * 2.0
-    return embed + head if mm.layout.pp == 1 else max(embed, head)
+    embed, head = vocab_bytes_per_chip(mm.model, mm.sm)
+    if mm.layout.pp > 1:
+        return max(embed, head)
+    return embed + (0.0 if mm.model.tie_word_embeddings else head)
 
 
 def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens: float,
