@@ -18,7 +18,7 @@ from inferchip.catalog.moe_kernels import MoeKernel, check_moe_kernels, check_re
 from inferchip.catalog.yaml_io import read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.spec.calibration import Calibration
-from inferchip.spec.engine import EngineSpec, RecipeKernelEfficiency, chip_entry_covers
+from inferchip.spec.engine import EngineSpec, RecipeKernelEfficiency, RecipeMoeKernel, chip_entry_covers
 from inferchip.spec.formats import ALL_FORMATS, BYTES_PER_ELEMENT
 from inferchip.spec.tokenizer import TokenizerSpec
 
@@ -74,6 +74,17 @@ def moe_kernel_entry(engine: str, weights: str, kernel: str, family: str, where:
                                   f"kernel on chip family {family!r}; allowed: {', '.join(on) or 'none'}")
     return found
 
+
+
+def recipe_moe_kernel_entry(engine: EngineSpec, accelerator: str, weights: str, family: str,
+                            where: str) -> tuple[RecipeMoeKernel, MoeKernel] | None:
+    """The expert kernel ``engine``'s launch recipe runs on ``accelerator`` for ``weights`` experts
+    (:meth:`~inferchip.spec.engine.EngineSpec.moe_kernel_on`) with its ``moe_kernels`` record on chips of ``family``
+    (:func:`moe_kernel_entry`, ``where`` naming the row in its error); None where the recipe names no kernel."""
+    recipe = engine.moe_kernel_on(accelerator, weights)
+    if recipe is None:
+        return None
+    return recipe, moe_kernel_entry(engine.id, weights, recipe.kernel, family, where)
 
 @lru_cache(maxsize=4)
 def _load(path: str, mtime_ns: int) -> EngineCatalog:

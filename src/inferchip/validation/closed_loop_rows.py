@@ -17,7 +17,7 @@ from inferchip.catalog.engines import (
     family_kernel_calibration,
     get_engine,
     kernel_engine,
-    moe_kernel_entry,
+    recipe_moe_kernel_entry,
     request_host_time,
 )
 from inferchip.cost.context import attention_format, prefill_attention_format_of
@@ -92,14 +92,14 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
         cache.move_to_end(key)
         return cache[key][0], layout, list(cache[key][1])
     cals = v.closed_loop_cache.setdefault("cals", {})
-    moe = facts.engine.moe_kernel_on(case.accelerator, fmt.weights) if facts.prefill is None else None
     keff = facts.engine.kernel_efficiency_on(case.accelerator, fmt.weights)
     kernels = kernel_engine(facts.engine, case.software)
     cp, ms = v.chip(case.accelerator), v.model(case.model)
-    cap_bytes_per_s = _moe_stream_cap_bytes_per_s(moe, cp)
-    pads = None if moe is None else moe_kernel_entry(  # the one record of the recipe kernel's padding
-        facts.engine.id, fmt.weights, moe.kernel, cp.family,
+    hit = None if facts.prefill is not None else recipe_moe_kernel_entry(  # the one record of its padding
+        facts.engine, case.accelerator, fmt.weights, cp.family,
         f"line {case.line} ({case.case_id}): the launch recipe's expert kernel (recipe_moe_kernel) on {cp.id}")
+    moe, pads = (None, None) if hit is None else hit
+    cap_bytes_per_s = _moe_stream_cap_bytes_per_s(moe, cp)
     fp8_mla = ms.attention == "mla" and worker is facts.prefill and _context_mla_fp8(fmt, facts, cp.family)
     # what the calibration below is a function of: the engine, the engine whose kernels run, their recipes, the family
     cal_key = (facts.engine.id, kernels.id, moe, pads, keff, cap_bytes_per_s, cp.family, fp8_mla)

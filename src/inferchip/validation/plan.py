@@ -205,15 +205,14 @@ def _recipe_expert_activations(case: Case, chip: ChipParams | None) -> str | Non
     """The activations the expert kernel of the row's launch recipe takes (its engine's ``recipe_moe_kernel`` entry
     for the chip and weights, read in the ``moe_kernels`` entry it names, as ``closed_loop_rows`` reads its
     padding), the default of a blank ``act_dtype``; None without such an entry."""
-    from inferchip.catalog.engines import engine_for_software, moe_kernel_entry
+    from inferchip.catalog.engines import engine_for_software, recipe_moe_kernel_entry
 
     engine = engine_for_software(case.software)
-    weights = (case.weight_dtype or "").lower()
-    recipe = None if engine is None or chip is None else engine.moe_kernel_on(case.accelerator, weights)
-    if recipe is None or chip is None or engine is None:
+    if engine is None or chip is None:
         return None
-    return moe_kernel_entry(engine.id, weights, recipe.kernel, chip.family,
-                            f"line {case.line} ({case.case_id}): the launch recipe's expert kernel").activations
+    hit = recipe_moe_kernel_entry(engine, case.accelerator, (case.weight_dtype or "").lower(), chip.family,
+                                  f"line {case.line} ({case.case_id}): the launch recipe's expert kernel")
+    return None if hit is None else hit[1].activations
 
 
 def _served_checkpoint_attention(case: Case, fmt: Formats, notes: list[str]) -> tuple[Formats, list[str]]:
