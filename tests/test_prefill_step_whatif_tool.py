@@ -1,4 +1,4 @@
-"""tools/closed_loop/prefill_step_whatif.py: the scaled prefill timer by hand, the subset and merge helpers, the
+"""tools/ttft/prefill_step_whatif.py: the scaled prefill timer by hand, the subset and merge helpers, the
 per-configuration summary, and one simulated disaggregated row whose TTFT grows when its prefill steps are slower
 while an unscaled rerun reproduces the plain validation exactly."""
 

@@ -13,7 +13,7 @@ How: ``inferchip validate`` runs in this process on the matching rows of the cas
 ``scale`` x the step model's time (:func:`scale_timer`; every prefill step, whole or the busiest attention-DP
 rank's). The decode pool is untouched. Only Dynamo (disaggregated) rows are affected; the others match nothing.
 
-    python tools/closed_loop/prefill_step_whatif.py BASE.json --match dynamo-sglang-fp4-disagg-p16x1e1dpa \
+    python tools/ttft/prefill_step_whatif.py BASE.json --match dynamo-sglang-fp4-disagg-p16x1e1dpa \
         --scale 1.29 [--cases src/inferchip/catalog/inferencemax_cases.csv] [--workers 2] [--out merged.json]
 
 Prints, per configuration and concurrency, the median signed error of each metric before -> after, then the
@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "closed_loop"))
 
 SHIPPED = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "inferencemax_cases.csv"
 _ROW = re.compile(r"^imax-(?P<config>.+)-c(?P<conc>\d+)-r\d+-(?P<metric>tput|ttft|tpot)$")
