@@ -8,15 +8,18 @@ measured and simulated TPOT over the runs, their difference, then the least-squa
 1k/8k rows carry the cleanest decode step (a new prompt joins every ~OSL / C steps, so the prefills that share the
 steps weigh least). With ``--pair SLOW,FAST`` (chip ids) the measured and simulated TPOT ratio slow / fast per
 group and client count of the runs both chips ran with the same engine, weights, TP and lengths
-(docs/serving_validation.md, "the MI300X decode step", branch ``mi300x41``).
+(docs/serving_validation.md, "the MI300X decode step", branch ``mi300x41``). With ``--ratio-to REF.json`` (another
+run of the same rows) the geometric mean over the matching configurations (case id less run and metric) of the simulated
+TPOT of X.json over REF.json's (:func:`geomean_ratio`): predictions only, no measurement.
 
-    python tools/closed_loop/decode_residual_fit.py X.json [--match REGEX] [--pair amd-mi300x,amd-mi355x]
+    python tools/closed_loop/decode_residual_fit.py X.json [--match REGEX] [--pair mi300x,mi355x] [--ratio-to REF.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import statistics
 from collections import defaultdict
@@ -53,6 +56,21 @@ def tpot_table(cases: list[dict], match: str) -> dict[tuple[str, ...], dict[int,
         acc[key][int(m["c"])].append((float(c["measured"]), float(c["predicted"])))
     return {k: {cl: (statistics.fmean(v[0] for v in vals), statistics.fmean(v[1] for v in vals))
                 for cl, vals in sorted(by_c.items())} for k, by_c in sorted(acc.items())}
+
+
+def config_tpot(cases: list[dict], match: str) -> dict[str, float]:
+    """Simulated TPOT (ms) by configuration (case id less its ``-rRUN-tpot`` tail) of the matching TPOT rows."""
+    pat = re.compile(match)
+    return {re.sub(r"(-r\d+)?-tpot$", "", c["case_id"]): float(c["predicted"]) for c in cases
+            if c.get("metric") == "tpot_ms" and c.get("status") == "ok" and pat.search(c["case_id"])}
+
+
+def geomean_ratio(num: dict[str, float], den: dict[str, float]) -> tuple[float, int]:
+    """Geometric mean of ``num[k] / den[k]`` over the keys both hold, and their count; ValueError if none."""
+    keys = sorted(set(num) & set(den))
+    if not keys:
+        raise ValueError("no configuration in both runs")
+    return math.exp(statistics.fmean(math.log(num[k] / den[k]) for k in keys)), len(keys)
 
 
 def report(table: dict[tuple[str, ...], dict[int, tuple[float, float]]]) -> list[str]:
@@ -96,6 +114,7 @@ def main() -> None:
     ap.add_argument("json", help="a closed-loop inferchip validate --format json run")
     ap.add_argument("--match", default="-tp\\d+ep\\d+-", help="regex on the case ids (default: aggregated TP rows)")
     ap.add_argument("--pair", default=None, metavar="SLOW,FAST", help="chip ids as in the case ids, e.g. mi300x,mi355x")
+    ap.add_argument("--ratio-to", default=None, metavar="REF.json", help="geometric-mean simulated TPOT ratio to REF")
     a = ap.parse_args()
     with open(a.json) as f:
         cases = json.load(f)["cases"]
@@ -110,6 +129,11 @@ def main() -> None:
             ap.error("--pair takes SLOW,FAST (two chip names as the case ids spell them, e.g. mi300x,mi355x)")
         print()
         print("\n".join(pair_report(table, slow, fast)))
+    if a.ratio_to:
+        with open(a.ratio_to) as f:
+            ref = json.load(f)["cases"]
+        g, n = geomean_ratio(config_tpot(cases, a.match), config_tpot(ref, a.match))
+        print(f"\nsimulated TPOT / {a.ratio_to}'s: geometric mean {g:.4f} over {n} configurations")
 
 
 if __name__ == "__main__":
