@@ -1,4 +1,4 @@
-"""tools/closed_loop/decode_residual_fit.py: the TPOT residual as a line in the client count, by hand."""
+"""tools/step_model/decode_residual_fit.py: the TPOT residual as a line in the client count, by hand."""
 
 from __future__ import annotations
 
@@ -77,9 +77,24 @@ def test_report_and_pair_by_hand() -> None:
 def test_cli_runs_on_a_validate_json(tmp_path: Path) -> None:
     p = tmp_path / "v.json"
     p.write_text(json.dumps({"cases": [_row("mi300x", 4, "1", 26.0, 16.0), _row("mi300x", 64, "1", 46.0, 56.0)]}))
-    tool = Path(__file__).resolve().parents[1] / "tools" / "closed_loop" / "decode_residual_fit.py"
+    tool = Path(__file__).resolve().parents[1] / "tools" / "step_model" / "decode_residual_fit.py"
     out = subprocess.run([sys.executable, str(tool), str(p), "--match", "sglang"], capture_output=True, text=True,
                          check=True).stdout
     assert "| mi300x | sglang | fp8 | tp8ep1 | 1024/8192 |" in out
     bad = subprocess.run([sys.executable, str(tool), str(p), "--match", "vllm"], capture_output=True, text=True)
     assert bad.returncode != 0 and "no TPOT row matches" in bad.stderr
+
+
+def test_geomean_ratio_by_configuration() -> None:
+    # two runs of one configuration collapse to one key; ratios 2 and 1/2 -> geometric mean 1; 3 and 1.5 -> sqrt 4.5
+    ref = [_row("mi300x", 4, "1", 27.0, 10.0), _row("mi300x", 4, "2", 27.0, 10.0), _row("mi300x", 64, "1", 47.0, 40.0)]
+    new = [_row("mi300x", 4, "1", 27.0, 20.0), _row("mi300x", 64, "1", 47.0, 20.0)]
+    num, den = drf.config_tpot(new, "sglang"), drf.config_tpot(ref, "sglang")
+    assert set(den) == {"imax-dsr1-0528-mi300x-sglang-fp8-tp8ep1-1024-8192-c4",
+                        "imax-dsr1-0528-mi300x-sglang-fp8-tp8ep1-1024-8192-c64"}
+    g, n = drf.geomean_ratio(num, den)
+    assert (g, n) == (pytest.approx(1.0), 2)
+    g, _ = drf.geomean_ratio({"a": 30.0, "b": 60.0}, {"a": 10.0, "b": 40.0})
+    assert g == pytest.approx(4.5 ** 0.5)
+    with pytest.raises(ValueError, match="no configuration"):
+        drf.geomean_ratio({"a": 1.0}, {"b": 1.0})

@@ -12,7 +12,7 @@ group and client count of the runs both chips ran with the same engine, weights,
 run of the same rows) the geometric mean over the matching configurations (case id less run and metric) of the simulated
 TPOT of X.json over REF.json's (:func:`geomean_ratio`): predictions only, no measurement.
 
-    python tools/closed_loop/decode_residual_fit.py X.json [--match REGEX] [--pair mi300x,mi355x] [--ratio-to REF.json]
+    python tools/step_model/decode_residual_fit.py X.json [--match REGEX] [--pair mi300x,mi355x] [--ratio-to REF.json]
 """
 
 from __future__ import annotations
