@@ -18,9 +18,12 @@ MI300X, MI355X = "amd-mi300x", "amd-mi355x"
 
 def test_sglang_multipliers_on_mi300x_only() -> None:
     e = get_engine("sglang")
-    for w in ("fp8", "mxfp4"):  # the MI300X build's factor whatever the weights (the FP8 entry adds a plateau)
-        k = e.kernel_efficiency_on(MI300X, w)
-        assert k is not None and k.gemm < 1 and k.memory < 1 and k.attention < 1
+    k = e.kernel_efficiency_on(MI300X, "mxfp4")  # the MI300X build's factor on every kernel class (no such rows)
+    assert k is not None and k.gemm < 1 and k.memory < 1 and k.attention < 1 and k.kernel_overhead == 1.0
+    # FP8 (the rows): the compute-bound kernels' factor, the bytes at the calibration's rate, a longer fixed time per
+    # kernel (branch mi300x41) and the aiter block-FP8 plateau
+    k = e.kernel_efficiency_on(MI300X, "fp8")
+    assert k is not None and k.gemm == k.attention == 0.68 and k.memory == 1.0 and k.kernel_overhead == 2.42
     # MI355X FP8: the aiter block-FP8 GEMM and fused-MoE plateaus, no multiplier (tests/test_dense_gemm_plateau.py,
     # tests/test_expert_gemm_plateau.py)
     k355 = e.kernel_efficiency_on(MI355X, "fp8")
@@ -45,6 +48,18 @@ def test_calibration_by_hand() -> None:
     assert out.memory_bandwidth_fraction == pytest.approx(cal.memory_bandwidth_fraction * 0.6)
     assert out.link_bandwidth_fraction == engine_calibration(cal, eng).link_bandwidth_fraction  # links untouched
     assert engine_calibration(cal, eng, None) == engine_calibration(cal, eng)
+    assert out.kernel_overhead_scale == cal.kernel_overhead_scale  # no kernel_overhead: the calibration's
+
+
+def test_kernel_overhead_by_hand() -> None:
+    # 0.992 x 2.42 = 2.40064: the fixed time per kernel the row's cost context takes (chip's 5 us x that)
+    cal = Calibration(kernel_overhead_scale=0.992)
+    rec = RecipeKernelEfficiency(accelerator="mi300x", kernel_overhead=2.42)
+    out = engine_calibration(cal, get_engine("sglang"), rec)
+    assert out.kernel_overhead_scale == pytest.approx(2.40064)
+    assert out.memory_bandwidth_fraction == engine_calibration(cal, get_engine("sglang")).memory_bandwidth_fraction
+    with pytest.raises(ValidationError):
+        RecipeKernelEfficiency(accelerator="mi300x", kernel_overhead=0.5)  # a build is never faster per kernel
 
 
 def test_efficiency_above_one_is_refused() -> None:

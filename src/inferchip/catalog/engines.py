@@ -354,6 +354,7 @@ def engine_calibration(cal: Calibration, engine: EngineSpec,
         "prefill_attention_compute_fraction": min(1.0, cal.prefill_attention_compute_fraction * k.attention * attn),
         "memory_bandwidth_fraction": min(1.0, cal.memory_bandwidth_fraction * k.memory * mem),
         "link_bandwidth_fraction": min(1.0, cal.link_bandwidth_fraction * k.link),
+        "kernel_overhead_scale": cal.kernel_overhead_scale * (recipe.kernel_overhead if recipe is not None else 1.0),
         "prefill_attention_follows_projections": kernel_engine(engine, software).context_attention_follows_projections,
         "dense_gemm_cap_flop_per_s": (recipe.dense_gemm_flop_per_s if recipe is not None
                                       else cal.dense_gemm_cap_flop_per_s),

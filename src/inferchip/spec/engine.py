@@ -143,10 +143,9 @@ class RecipeRequestPath(ChipRecipe):
 
 
 class RecipeKernelEfficiency(ChipRecipe):
-    """Kernel efficiency of the kernels a launch recipe's engine build runs on chips whose id contains ``accelerator``
-    (with ``weights`` where given), where a public measurement says they reach less than the calibration's kernels on
-    the same chip (multipliers as :class:`KernelEfficiency`, on top of the engine's own, or a kernel's measured
-    plateau; the engine catalogue cites the measurement). A property of the engine on that chip, not of the chip."""
+    """A recipe's engine build on chips whose id contains ``accelerator`` (and ``weights``) where a source says its
+    kernels reach less than the calibration's: multipliers as :class:`KernelEfficiency`, a measured plateau, or a
+    longer fixed time per kernel (``kernel_overhead``); cited in the engine catalogue; the engine's, not the chip's."""
 
     gemm: float = Field(1.0, gt=0.2, le=1.0, description="x gemm_compute_fraction")
     attention: float = Field(1.0, gt=0.2, le=1.0, description="x attention_compute_fraction")
@@ -155,6 +154,7 @@ class RecipeKernelEfficiency(ChipRecipe):
                                                 "build's dense (non-expert) weight GEMM kernel (a measured plateau)")
     expert_gemm_flop_per_s: float | None = Field(None, gt=1e12, le=1e17, description="The same for its routed-"
                                                  "expert (grouped GEMM) kernel, on the useful FLOP")
+    kernel_overhead: float = Field(1.0, ge=1.0, le=5.0, description="x kernel_overhead_scale (fixed time per kernel)")
 
 
 class RecipeMoeKernel(ChipRecipe):
