@@ -1,6 +1,6 @@
 """The Dynamo TTFT tail configuration by configuration: what its lowest-concurrency run and its highest-concurrency
-run say about where the time goes (docs/serving_validation.md, "The Dynamo GB200 TTFT tail outside the FP4 SGLang
-attention-DP 1k/1k rows", stop 41). Report only: it predicts nothing.
+run say about where the time goes (docs/serving_journal.md, "The Dynamo GB200 TTFT tail outside the FP4 SGLang
+attention-DP 1k/1k rows", branch dyn41b, stop 41). Report only: it predicts nothing.
 
 A configuration is a case id without its ``-c<clients>-r<run>-<metric>`` tail (one layout, format and lengths). For
 each configuration holding at least one TTFT row beyond the threshold (leave-one-accelerator-out, as
