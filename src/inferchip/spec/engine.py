@@ -1,10 +1,10 @@
-"""A serving engine as data: the few things that make vLLM, SGLang, TensorRT-LLM, ATOM and Dynamo differ on the
-same chip (the catalogue is ``catalog/engines.yaml``, read by :mod:`inferchip.catalog.engines`).
+"""A serving engine as data: the few things that make vLLM, SGLang, TensorRT-LLM, ATOM and Dynamo differ on the same
+chip (the catalogue is ``catalog/engines.yaml``, read by :mod:`inferchip.catalog.engines`).
 
 Each field is physical: host time per engine iteration, host time per request on the path to the first token (HTTP,
 tokenisation, admission, first detokenisation), the scheduler's running-batch cap and prefill token budget, the
-CUDA-graph batch buckets a decode batch is padded to, and per-class kernel efficiency (multipliers on the
-calibration's attainable fractions, 1 = the calibration's kernels). Fitted values say so in ``fitted_on``.
+CUDA-graph batch buckets a decode batch is padded to, and per-class kernel efficiency (multipliers on the calibration's
+attainable fractions, 1 = the calibration's kernels). Fitted values say so in ``fitted_on``.
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ R = TypeVar("R", bound=ChipRecipe)
 def chip_entry_covers(first: ChipRecipe, later: ChipRecipe) -> bool:
     """Whether ``first``, placed before ``later`` in a list :func:`first_on_chip` reads (chip and weights alone),
     matches every row ``later`` does, so that ``later`` is never reached."""
-    return names_chip(first.accelerator, later.accelerator) and first.weights in ("", later.weights)
+    layout = all(getattr(first, f, 0) in (0, getattr(later, f, 0)) for f in ("input_tokens", "prefill_workers"))
+    return names_chip(first.accelerator, later.accelerator) and first.weights in ("", later.weights) and layout
 
 
 def first_on_chip(entries: Sequence[R], accelerator: str, weights: str) -> R | None:
@@ -79,13 +80,12 @@ def first_on_chip(entries: Sequence[R], accelerator: str, weights: str) -> R | N
 
 
 class RecipeChunk(ChipRecipe):
-    """The prefill token budget of one step a launch recipe sets for chips whose id contains
-    ``accelerator`` and, where ``weights`` is given, that weight format and, where ``tp`` is not 0,
-    that tensor-parallel size and, where ``input_tokens`` / ``output_tokens`` are not 0, rows of those
-    nominal lengths and, where ``min_concurrency`` is not 0, rows of at least that many clients (a
-    recipe that picks its chunk by the benchmark's ISL, OSL and CONC) (SGLang ``--chunked-prefill-size``);
-    it replaces ``chunk_tokens`` in the scheduler there (the memory fit keeps ``chunk_tokens``: SGLang's
-    activations live outside its static memory fraction)."""
+    """The prefill token budget of one step a launch recipe sets for chips whose id contains ``accelerator`` and,
+    where ``weights`` is given, that weight format and, where ``tp`` is not 0, that tensor-parallel size and, where
+    ``input_tokens`` / ``output_tokens`` are not 0, rows of those nominal lengths and, where ``min_concurrency`` is
+    not 0, rows of at least that many clients (a recipe that picks its chunk by the benchmark's ISL, OSL and CONC)
+    (SGLang ``--chunked-prefill-size``); it replaces ``chunk_tokens`` in the scheduler there (the memory fit keeps
+    ``chunk_tokens``: SGLang's activations live outside its static memory fraction)."""
 
     tp: int = Field(0, ge=0, le=1024)
     input_tokens: int = Field(0, ge=0, le=10_000_000)
@@ -104,33 +104,32 @@ class RecipeChunk(ChipRecipe):
 
 class RecipeAllReduce(ChipRecipe):
     """The all-reduce codec a launch recipe selects for chips whose id contains ``accelerator`` and, where
-    ``weights`` is given, that weight format: AMD QuickReduce through ``ROCM_QUICK_REDUCE_QUANTIZATION``
-    (``int4``, ``int6``, ``int8``, ``fp``), which the engine uses for tensor-parallel all-reduces from the
-    codec's smallest message size up (cost/network.py). Aggregated rows only: where the launcher of a
-    disaggregated worker is not read, its environment is not assumed."""
+    ``weights`` is given, that weight format: AMD QuickReduce through ``ROCM_QUICK_REDUCE_QUANTIZATION`` (``int4``,
+    ``int6``, ``int8``, ``fp``), which the engine uses for tensor-parallel all-reduces from the codec's smallest
+    message size up (cost/network.py). Aggregated rows only: where the launcher of a disaggregated worker is not
+    read, its environment is not assumed."""
 
     codec: Literal["int4", "int6", "int8", "fp"]
 
 
 class RecipeMemory(ChipRecipe):
-    """The static memory fraction a launch recipe sets for chips whose id contains ``accelerator``,
-    with ``weights`` (if given) and tensor-parallel size ``tp`` (if not 0): SGLang
-    ``--mem-fraction-static``, the share of the device memory free at start that the weights and the
-    KV pool may take (SGLang ``ModelRunner.profile_max_num_token``: the KV pool is the memory free
-    after loading less ``(1 - fraction)`` of the memory free before it; activations and CUDA graphs
-    live in that remainder, not in the pool)."""
+    """The static memory fraction a launch recipe sets for chips whose id contains ``accelerator``, with ``weights``
+    (if given) and tensor-parallel size ``tp`` (if not 0): SGLang ``--mem-fraction-static``, the share of the device
+    memory free at start that the weights and the KV pool may take (SGLang ``ModelRunner.profile_max_num_token``:
+    the KV pool is the memory free after loading less ``(1 - fraction)`` of the memory free before it; activations
+    and CUDA graphs live in that remainder, not in the pool)."""
 
     tp: int = Field(0, ge=0, le=1024)
     fraction: float = Field(gt=0.0, le=1.0)
 
 
 class RecipeRequestPath(ChipRecipe):
-    """A launch recipe whose requests take a path to the first token that the engine's other recipes do
-    not, on chips whose id contains ``accelerator`` (with ``weights`` where given), whose ``software``
-    text contains ``software`` and whose model id contains ``model`` (lower case; empty: any): each of its
-    requests waits ``EngineSpec.recipe_request_overhead_s`` more before its first token, or ``overhead_s`` where the
-    entry has its own (not refitted with the engine's host times; SGLang on ROCm: the aiter MLA "persist" decode
-    kernel that ``--attention-backend aiter`` runs for an FP8 KV cache; ATOM's gpt-oss recipe, which sets
+    """A launch recipe whose requests take a path to the first token that the engine's other recipes do not, on
+    chips whose id contains ``accelerator`` (with ``weights`` where given), whose ``software`` text contains
+    ``software`` and whose model id contains ``model`` (lower case; empty: any): each of its requests waits
+    ``EngineSpec.recipe_request_overhead_s`` more before its first token, or ``overhead_s`` where the entry has its
+    own (not refitted with the engine's host times; SGLang on ROCm: the aiter MLA "persist" decode kernel that
+    ``--attention-backend aiter`` runs for an FP8 KV cache; ATOM's gpt-oss recipe, which sets
     ``ATOM_GPT_OSS_MODEL=1``; sources in the engine catalogue)."""
 
     software: str = Field("", pattern=r"^[a-z0-9_.+ ()-]*$")
@@ -143,9 +142,10 @@ class RecipeRequestPath(ChipRecipe):
 
 
 class RecipeKernelEfficiency(ChipRecipe):
-    """A recipe's engine build on chips whose id contains ``accelerator`` (and ``weights``) where a source says its
-    kernels reach less than the calibration's: multipliers as :class:`KernelEfficiency`, a measured plateau, or a
-    longer fixed time per kernel (``kernel_overhead``); cited in the engine catalogue; the engine's, not the chip's."""
+    """A recipe's engine build on chips whose id contains ``accelerator`` (and ``weights``; rows of ``input_tokens``
+    and disaggregated rows of ``prefill_workers`` where given) where a source says its kernels reach less than the
+    calibration's: multipliers as :class:`KernelEfficiency`, a measured plateau, or a longer fixed time per kernel
+    (``kernel_overhead``); cited in the engine catalogue; the engine build's property on that chip."""
 
     gemm: float = Field(1.0, gt=0.2, le=1.0, description="x gemm_compute_fraction")
     attention: float = Field(1.0, gt=0.2, le=1.0, description="x attention_compute_fraction")
@@ -155,6 +155,8 @@ class RecipeKernelEfficiency(ChipRecipe):
     expert_gemm_flop_per_s: float | None = Field(None, gt=1e12, le=1e17, description="The same for its routed-"
                                                  "expert (grouped GEMM) kernel, on the useful FLOP")
     kernel_overhead: float = Field(1.0, ge=1.0, le=5.0, description="x kernel_overhead_scale (fixed time per kernel)")
+    input_tokens: int = Field(0, ge=0, le=10_000_000, description="Rows of this nominal input length (0: any)")
+    prefill_workers: int = Field(0, ge=0, le=4096, description="Disaggregated rows of this many prefill workers")
 
 
 class RecipeMoeKernel(ChipRecipe):
@@ -299,10 +301,13 @@ class EngineSpec(BaseModel):
         r = first_on_chip(self.recipe_all_reduce, accelerator, weights)
         return r.codec if r is not None else ""
 
-    def kernel_efficiency_on(self, accelerator: str = "", weights: str = "") -> RecipeKernelEfficiency | None:
-        """The first ``recipe_kernel_efficiency`` entry for ``accelerator`` (a fragment of its id) and ``weights``
-        (an entry's blank weights match any), else None (the calibration's kernels)."""
-        return first_on_chip(self.recipe_kernel_efficiency, accelerator, weights)
+    def kernel_efficiency_on(self, accelerator: str = "", weights: str = "", input_tokens: int = 0,
+                             prefill_workers: int = 0) -> RecipeKernelEfficiency | None:
+        """The first ``recipe_kernel_efficiency`` entry for ``accelerator`` (a fragment of its id), ``weights``, the
+        row's nominal input length and prefill workers (an entry's blank or 0 matches any), else None."""
+        chip, fmt = accelerator.lower(), weights.lower()
+        return next((r for r in self.recipe_kernel_efficiency if r.on_chip(chip, fmt) and r.input_tokens in
+                     (0, input_tokens) and r.prefill_workers in (0, prefill_workers)), None)
 
     def splits_16bit_k_on(self, family: str) -> bool:
         """Whether the engine's 16-bit GEMMs may split K on a chip of ``family`` (``split_k_16bit_families``)."""
@@ -317,23 +322,18 @@ class EngineSpec(BaseModel):
         """The static memory fraction of the first recipe entry for ``accelerator`` (a fragment of its
         id), ``weights`` and ``tp`` (an entry's blank weights or tp 0 match any), else None."""
         chip, fmt = accelerator.lower(), weights.lower()
-        for r in self.recipe_memory_fraction:
-            if r.on_chip(chip, fmt) and r.tp in (0, tp):
-                return r.fraction
-        return None
+        r = next((r for r in self.recipe_memory_fraction if r.on_chip(chip, fmt) and r.tp in (0, tp)), None)
+        return None if r is None else r.fraction
 
     def batch_on(self, role: str, software: str = "", model: str = "", input_tokens: int = 0, mtp: bool = False,
                  prefill_workers: int = 0, decode_chips: int = 0, decode_workers: int = 0,
                  weights: str = "") -> RecipeBatch | None:
         """The first ``recipe_batch`` entry of ``role`` for a row with these facts (:class:`RecipeBatch`), else None."""
         sw, mdl, fmt = software.lower(), model.lower(), weights.lower()
-        for r in self.recipe_batch:
-            if (r.role == role and r.software in sw and r.model in mdl and r.weights in ("", fmt)
-                    and r.input_tokens in (0, input_tokens)
-                    and r.mtp in (None, mtp) and r.prefill_workers in (0, prefill_workers)
-                    and r.decode_chips in (0, decode_chips) and r.decode_workers in (0, decode_workers)):
-                return r
-        return None
+        return next((r for r in self.recipe_batch if r.role == role and r.software in sw and r.model in mdl
+                     and r.weights in ("", fmt) and r.input_tokens in (0, input_tokens) and r.mtp in (None, mtp)
+                     and r.prefill_workers in (0, prefill_workers) and r.decode_chips in (0, decode_chips)
+                     and r.decode_workers in (0, decode_workers)), None)
 
     def request_path(self, accelerator: str = "", weights: str = "", software: str = "",
                      model: str = "") -> RecipeRequestPath | None:

@@ -92,7 +92,8 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
         cache.move_to_end(key)
         return cache[key][0], layout, list(cache[key][1])
     cals = v.closed_loop_cache.setdefault("cals", {})
-    keff = facts.engine.kernel_efficiency_on(case.accelerator, fmt.weights)
+    keff = facts.engine.kernel_efficiency_on(case.accelerator, fmt.weights, int(case.input_tokens or 0),
+                                             facts.prefill_workers)
     kernels = kernel_engine(facts.engine, case.software)
     cp, ms = v.chip(case.accelerator), v.model(case.model)
     hit = None if facts.prefill is not None else recipe_moe_kernel_entry(  # the one record of its padding
