@@ -102,12 +102,19 @@ def _layout_text(step: ServingStepModel, replicas: int) -> str:
     return f"tp={lay.tp} pp={lay.pp} ep={lay.ep}{' attention-DP' if lay.attn_dp else ''}, {replicas} replica(s)"
 
 
-def _no_moe_kernel_with_rows(moe_kernel: str | None, mtp: int | None, disagg: str | None) -> None:
-    """``--moe-kernel`` with ``--mtp``/``--disagg``: refused, the case row's launch recipe picks its expert kernel."""
-    if moe_kernel is not None and (mtp is not None or disagg is not None):
-        raise InvalidSettingError(f"--moe-kernel {moe_kernel} with {'--mtp' if disagg is None else '--disagg'}: the "
-                                  "case row's launch recipe picks its expert kernel (catalog/engines.yaml "
-                                  "recipe_moe_kernel); drop --moe-kernel")
+def _no_recipe_options_with_rows(moe_kernel: str | None, chunk_tokens: int | None, mtp: int | None,
+                                 disagg: str | None) -> None:
+    """``--moe-kernel`` or ``--chunk-tokens`` with ``--mtp``/``--disagg``: refused, the case row's launch recipe picks
+    its expert kernel and sets its chunk (serve and curve alike)."""
+    if mtp is None and disagg is None:
+        return
+    row_option = "--mtp" if disagg is None else "--disagg"
+    if moe_kernel is not None:
+        raise InvalidSettingError(f"--moe-kernel {moe_kernel} with {row_option}: the case row's launch recipe picks "
+                                  "its expert kernel (catalog/engines.yaml recipe_moe_kernel); drop --moe-kernel")
+    if chunk_tokens is not None:
+        raise InvalidSettingError(f"--chunk-tokens {chunk_tokens} with {row_option}: the case row's launch recipe "
+                                  "sets its chunk (catalog/engines.yaml); drop --chunk-tokens")
 
 
 def _assumptions_file(path: Path | None) -> str:
@@ -222,12 +229,8 @@ def serve_cmd(
                   given={"--requests": requests is not None, "--duration": duration is not None,
                          "--slo-ttft-ms": slo_ttft_ms is not None, "--slo-tpot-ms": slo_tpot_ms is not None,
                          "--assumptions": assumptions is not None})
-    _no_moe_kernel_with_rows(moe_kernel, mtp, disagg)
+    _no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
     if mtp is not None or disagg is not None:
-        if chunk_tokens is not None:
-            row_option = "--mtp" if disagg is None else "--disagg"
-            raise InvalidSettingError(f"--chunk-tokens {chunk_tokens} with {row_option}: the case row's launch recipe "
-                                      "sets its chunk (catalog/engines.yaml); drop --chunk-tokens")
         if concurrency is None:
             raise InternalError("check_options refuses --mtp/--disagg without --concurrency")
         opts.check_context(model, input_tokens, output_tokens)
@@ -311,6 +314,7 @@ def curve_cmd(
     assumptions: Path | None = so.assumptions_option(),
     engine: str | None = eng_opts.engine_option(so.DEFAULT_SCHEDULER),
     moe_kernel: str | None = eng_opts.moe_kernel_option(),
+    chunk_tokens: int | None = eng_opts.chunk_option(),
     mtp: int | None = so.mtp_option(), mtp_acceptance: float | None = so.accept_option(),
     disagg: str | None = so.disagg_option(), software: str | None = so.software_option(),
     kv_link_gb_per_s: float | None = so.link_option(), kv_link_latency_us: float | None = so.latency_option(),
@@ -333,7 +337,7 @@ def curve_cmd(
     check_options(mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
                   concurrency=1, range_ratio=range_ratio, software=software,
                   given={"--plot": plot is not None, "--assumptions": assumptions is not None})
-    _no_moe_kernel_with_rows(moe_kernel, mtp, disagg)
+    _no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
     if mtp is not None or disagg is not None:
         rows = _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations,
                            kv, calibration, engine,
@@ -344,16 +348,17 @@ def curve_cmd(
         return
     calibration, eng = eng_opts.engine_setting(engine, calibration, chip)
     calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, weights, model, moe_kernel)
+    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng)  # one chunk for the memory fit and the scheduler
     step, replicas, formats = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
-                             eng)
+                             eng, chunk)
     host = eng_opts.engine_host(eng, chip, step.mm.formats.weights, model, input_tokens)
     used_engine = eng_opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
     with _progress("simulating concurrencies") as prog:
         task = prog.add_task("curve", total=1.0)
         cur = throughput_interactivity_curve(step, uniform_length(input_tokens, range_ratio),
                                              uniform_length(output_tokens, range_ratio), seed=seed, replicas=replicas,
-                                             scheduler_config=_engine_config(eng, step),
+                                             scheduler_config=_engine_config(eng, step, chunk),
                                              request_host_s=0.0 if host is None else host.outside_loop_s,
                                              progress=lambda f: prog.update(task, completed=f))
     chips = replicas * step.num_chips
@@ -369,8 +374,9 @@ def curve_cmd(
         files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency, **formats,
-                                "assumptions_file": _assumptions_file(assumptions),
-                                "engine": used_engine,
+                                "assumptions_file": _assumptions_file(assumptions), "engine": used_engine,
+                                "prefill_chunk_tokens": chunk, "prefill_chunk_source": chunk_source,  # as serve's
+                                "activations_bytes_per_chip": float(step.mm.chunk_activation_bytes()),
                                 "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
                                            for r in df.to_dict(orient="records")]}))
         return
