@@ -116,9 +116,12 @@ def test_a_smaller_chunk_is_advised_where_one_fits():
     assert p.batch >= 1
 
 
-def test_serve_takes_the_chunk_and_states_it():
-    args = ["serve", "--chip", GROQ, "--model", LLAMA, *GROQ_LAYOUT, "--concurrency", "1", "--input-tokens", "128",
-            "--output-tokens", "16", "--requests", "4", "--format", "json"]
+@pytest.mark.parametrize("command", [["serve", "--concurrency", "1", "--requests", "4"], ["curve"]])
+def test_serve_and_curve_take_the_chunk_and_state_it(command: list[str]):
+    """serve and (since stop 41) curve: one chunk (``--chunk-tokens``, else ``--engine``'s, else 8,192) for the
+    memory fit and the scheduler, with the same checks; curve's JSON states it at the top level."""
+    args = [command[0], "--chip", GROQ, "--model", LLAMA, *GROQ_LAYOUT, *command[1:], "--input-tokens", "128",
+            "--output-tokens", "16", "--format", "json"]
     code, text = run_main(args)
     assert code == 2 and "--chunk-tokens" in text  # a full chunk's 665 MB: the advice names a smaller chunk
     code, text = run_main([*args, "--chunk-tokens", "128"])
@@ -126,26 +129,10 @@ def test_serve_takes_the_chunk_and_states_it():
     got = json.loads(text)
     assert got["prefill_chunk_tokens"] == 128 and got["prefill_chunk_source"] == "--chunk-tokens"
     assert got["activations_bytes_per_chip"] == 14_499_840
-    rows = [a for a in args if a not in ("--requests", "4")]
-    code, text = run_main([*rows, "--chunk-tokens", "128", "--mtp", "1"])
-    assert code == 2 and "drop --chunk-tokens" in text
-
-
-def test_curve_takes_the_chunk_and_states_it():
-    """curve as serve: one chunk (``--chunk-tokens``, else ``--engine``'s, else 8,192) for the memory fit and the
-    scheduler, with the same checks."""
-    args = ["curve", "--chip", GROQ, "--model", LLAMA, *GROQ_LAYOUT, "--input-tokens", "128", "--output-tokens", "16",
-            "--format", "json"]
-    code, text = run_main(args)
-    assert code == 2 and "--chunk-tokens" in text  # a full chunk's 665 MB: the advice names a smaller chunk
-    code, text = run_main([*args, "--chunk-tokens", "128"])
-    assert code == 0, text
-    got = json.loads(text)
-    assert got["prefill_chunk_tokens"] == 128 and got["prefill_chunk_source"] == "--chunk-tokens"
-    assert got["activations_bytes_per_chip"] == 14_499_840  # serve's figure at the same chunk
     code, text = run_main([*args, "--chunk-tokens", "0"])
     assert code == 2 and "--chunk-tokens" in text and "1,048,576" in text
-    code, text = run_main([*args, "--chunk-tokens", "128", "--mtp", "1"])
+    rows = [a for a in args if a not in ("--requests", "4")]
+    code, text = run_main([*rows, "--chunk-tokens", "128", "--mtp", "1"])
     assert code == 2 and "drop --chunk-tokens" in text
 
 
