@@ -7,7 +7,7 @@ Now ``report/output.check_out_folder``, which both explore modes and review call
 one error naming the option, the given path, the folder that cannot be written in, and what is allowed.
 
 As root (this suite's machine) a chmod does not stop a write, so the test makes the folder unwritable to
-``os.access``, the check the code makes; `chattr +i` was used by hand (see docs/serving_validation.md, newuser38).
+``os.access``, the check the code makes; `chattr +i` was used by hand (see docs/serving_journal.md, newuser38).
 """
 
 from __future__ import annotations

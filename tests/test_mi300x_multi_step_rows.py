@@ -1,6 +1,6 @@
 """The MLPerf v5.1 AMD MI300X Llama-2-70B Server rows state the vLLM multi-step scheduling of the submission's
 stored Llama-2-70B MI300X harness configuration (``num_scheduler_steps 11``), and the simulator runs them as an
-engine that takes new requests every 11 decode steps (docs/serving_validation.md, branch ``calib-tail37``)."""
+engine that takes new requests every 11 decode steps (docs/serving_journal.md, branch ``calib-tail37``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Which rows a family's one-sided expert floor (``expert_a2a_decode_floor_us``) can reach, and why the Hopper
-family carries none (docs/serving_validation.md, "Which Hopper rows run one-sided expert kernels", stop 33).
+family carries none (docs/serving_journal.md, "Which Hopper rows run one-sided expert kernels", stop 33).
 
 The model prices an expert dispatch / combine as an all-to-all only under attention data parallelism with
 ``ep == tp`` (``mapping/sharding.shard``); every other MoE layout ends the layer with an all-reduce (vLLM

@@ -65,9 +65,12 @@ def test_compiler_scheduled_families_bring_their_own_host_time():
     assert host_times_s(gpu, cal) == (cal.step_overhead_s, cal.sequence_overhead_s)
 
 
-def test_mixed_host_times_in_one_sweep_are_refused():
+def test_mixed_host_times_in_one_sweep_are_per_chip():
+    """Refused until stop 41; now each chip of a sweep takes its own (tests/test_mixed_chip_sweep.py)."""
     from inferchip.spec.params import stack_chips
 
+    cal = Calibration()
     mixed = stack_chips([make_chip(), make_chip(id="static", host_step_s=1e-5)])
-    with pytest.raises(ValueError, match="host_step_us differ"):
-        host_times_s(mixed, Calibration())
+    step, seq = host_times_s(mixed, cal)
+    assert np.asarray(step).tolist() == [cal.step_overhead_s, 1e-5]
+    assert np.asarray(seq).tolist() == [cal.sequence_overhead_s, 0.0]

@@ -1,7 +1,7 @@
 """AMD QuickReduce as a launch recipe selects it (cost/network.py, spec/engine.RecipeAllReduce) and the
 recipe prefill chunk by benchmark lengths and concurrency (spec/engine.RecipeChunk): the equations by hand,
 the scalar twin equal to the array form, the message sizes the codec applies to, and the shipped SGLang
-record (docs/serving_validation.md, "SGLang TTFT round")."""
+record (docs/serving_journal.md, "SGLang TTFT round")."""
 
 import pytest
 from hypothesis import given, settings

@@ -116,9 +116,12 @@ def test_a_smaller_chunk_is_advised_where_one_fits():
     assert p.batch >= 1
 
 
-def test_serve_takes_the_chunk_and_states_it():
-    args = ["serve", "--chip", GROQ, "--model", LLAMA, *GROQ_LAYOUT, "--concurrency", "1", "--input-tokens", "128",
-            "--output-tokens", "16", "--requests", "4", "--format", "json"]
+@pytest.mark.parametrize("command", [["serve", "--concurrency", "1", "--requests", "4"], ["curve"]])
+def test_serve_and_curve_take_the_chunk_and_state_it(command: list[str]):
+    """serve and (since stop 41) curve: one chunk (``--chunk-tokens``, else ``--engine``'s, else 8,192) for the
+    memory fit and the scheduler, with the same checks; curve's JSON states it at the top level."""
+    args = [command[0], "--chip", GROQ, "--model", LLAMA, *GROQ_LAYOUT, *command[1:], "--input-tokens", "128",
+            "--output-tokens", "16", "--format", "json"]
     code, text = run_main(args)
     assert code == 2 and "--chunk-tokens" in text  # a full chunk's 665 MB: the advice names a smaller chunk
     code, text = run_main([*args, "--chunk-tokens", "128"])
@@ -126,6 +129,25 @@ def test_serve_takes_the_chunk_and_states_it():
     got = json.loads(text)
     assert got["prefill_chunk_tokens"] == 128 and got["prefill_chunk_source"] == "--chunk-tokens"
     assert got["activations_bytes_per_chip"] == 14_499_840
+    code, text = run_main([*args, "--chunk-tokens", "0"])
+    assert code == 2 and "--chunk-tokens" in text and "1,048,576" in text
     rows = [a for a in args if a not in ("--requests", "4")]
     code, text = run_main([*rows, "--chunk-tokens", "128", "--mtp", "1"])
     assert code == 2 and "drop --chunk-tokens" in text
+
+
+def test_curve_fits_and_schedules_the_engines_chunk(monkeypatch: pytest.MonkeyPatch):
+    """ATOM's chunk_tokens is 16,384 (catalog/engines.yaml): the memory fit kept 8,192 tokens' activations while the
+    scheduler ran 16,384 before stop 41; now both take 16,384 (one attention-DP rank here, so the budget is the
+    chunk)."""
+    import inferchip.sim
+
+    seen = {}
+
+    def stop(step, *args, scheduler_config, **kwargs):
+        seen.update(fit=step.mm.chunk_tokens, budget=scheduler_config.max_num_batched_tokens, ranks=step.ranks)
+        raise InvalidSettingError("stopped before the sweep")
+
+    monkeypatch.setattr(inferchip.sim, "throughput_interactivity_curve", stop)
+    code, _ = run_main(["curve", "--chip", "amd-mi355x", "--model", "openai/gpt-oss-120b", "--engine", "atom"])
+    assert code == 2 and seen == {"fit": 16384, "budget": 16384, "ranks": 1}

@@ -1,54 +1,65 @@
-"""A user's config.json is read once per setting (stop 40): the model, its checkpoint's weight format (the default of
-``--weights``) and its per-layer format map all come from the one parsed record
-(``catalog.models.load_model_config``), where before ``resolve_setting`` read the file three times."""
+"""A user's config.json is read once per command (stop 41): ``--model`` is read into one record
+(``cli_options.options.read_model``) that the context check, the engine's expert kernel, host time and served
+attention and the setting all take. Before, ``predict --engine`` opened the file seven times (the context check,
+the expert kernel's model and weights, the host time's and the served attention's weights, the setting). The one
+other open is the ``--model`` option's own check that a path given is UTF-8 text (``cli_options.options.identifier``),
+made before any command runs."""
 
 from __future__ import annotations
 
+import builtins
+import json
+import pathlib
+import shutil
 from pathlib import Path
 
-from inferchip.catalog.checkpoints import attention_weight_format, checkpoint_weights
-from inferchip.catalog.models import load_model, load_model_config
-from inferchip.performance.setting import resolve_setting
+import pytest
 
-CATALOG = Path(__file__).parents[1] / "src" / "inferchip" / "catalog"
+from cli_in_process import run_main
 
-
-def _copy(tmp_path: Path) -> Path:
-    path = tmp_path / "config.json"
-    path.write_text((CATALOG / "models" / "openai__gpt-oss-120b.json").read_text(encoding="utf-8"), encoding="utf-8")
-    return path
+BUNDLED = Path(__file__).parents[1] / "src" / "inferchip" / "catalog" / "models" / "openai__gpt-oss-120b.json"
 
 
-def _count_reads(monkeypatch, path: Path) -> list[str]:
-    reads: list[str] = []
-    for name in ("read_bytes", "read_text"):
-        real = getattr(Path, name)
+@pytest.fixture
+def counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A user's copy of gpt-oss-120b's config and a list that grows by one each time it is opened."""
+    path = tmp_path / "gpt-oss" / "config.json"
+    path.parent.mkdir()
+    shutil.copy(BUNDLED, path)
+    opened: list[str] = []
+    read_text, read_bytes, open_ = pathlib.Path.read_text, pathlib.Path.read_bytes, builtins.open
 
-        def counted(self, *args, _real=real, _name=name, **kwargs):
-            if self == path:
-                reads.append(_name)
-            return _real(self, *args, **kwargs)
+    def note(target: object) -> None:
+        if str(target) == str(path):
+            opened.append(str(target))
 
-        monkeypatch.setattr(Path, name, counted)
-    return reads
+    def text(self: pathlib.Path, *a: object, **k: object) -> str:
+        note(self)
+        return read_text(self, *a, **k)  # type: ignore[arg-type]
+
+    def raw(self: pathlib.Path) -> bytes:
+        note(self)
+        return read_bytes(self)
+
+    def opening(file: object, *a: object, **k: object) -> object:
+        note(file)
+        return open_(file, *a, **k)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(pathlib.Path, "read_text", text)
+    monkeypatch.setattr(pathlib.Path, "read_bytes", raw)
+    monkeypatch.setattr(builtins, "open", opening)
+    return path, opened
 
 
-def test_a_setting_reads_the_users_config_once(tmp_path, monkeypatch):
-    path = _copy(tmp_path)
-    reads = _count_reads(monkeypatch, path)
-    s = resolve_setting("nvidia-h100-sxm-80gb", str(tmp_path), count=2, tp=2)
-    assert len(reads) == 1, reads  # before stop 40: 3 (the model, the weight default, the per-layer map)
-    assert s.formats.weights == "mxfp4" and str(path) in s.weights_source  # the checkpoint's, read from the record
-    assert s.formats.attention_weights == "bf16"  # gpt-oss leaves self_attn out of its MXFP4 quantisation
-    assert any(n.startswith("per-layer formats from the checkpoint's quantization_config") for n in s.notes)
-
-
-def test_the_record_gives_what_each_reader_gives_from_the_file(tmp_path):
-    path = _copy(tmp_path)
-    spec, config = load_model_config(str(path))
-    assert config is not None and config.path == path
-    assert spec == load_model(str(path)) == load_model(path)
-    assert checkpoint_weights(str(path), config) == checkpoint_weights(str(path))
-    for weights in ("mxfp4", "fp8"):
-        assert attention_weight_format(str(path), weights, config) == attention_weight_format(str(path), weights)
-    assert load_model_config("openai/gpt-oss-120b")[1] is None  # a catalogue id: no user file
+@pytest.mark.parametrize("command", [
+    ["predict", "--max-throughput", "--engine", "vllm"],
+    ["predict", "--batch", "4"],
+    ["serve", "--engine", "vllm", "--concurrency", "4", "--requests", "8", "--output-tokens", "16"],
+])
+def test_predict_and_serve_read_a_users_config_once(counted, command: list[str]):
+    path, opened = counted
+    code, text = run_main([command[0], "--chip", "nvidia-h100-sxm-80gb", "--model", str(path), *command[1:],
+                           "--format", "json"])
+    assert code == 0, text
+    assert len(opened) == 2, opened  # the option's UTF-8 check, then the one read every step shares
+    assert json.loads(text)["weights"] == "mxfp4"  # the checkpoint's format, from that one read

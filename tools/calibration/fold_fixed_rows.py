@@ -1,6 +1,6 @@
 """Held-out rows of a baseline ``calibrate --cv`` re-predicted by this checkout at the baseline folds' own parameters.
 
-A model change that reaches a few rows also moves the refit along its flat directions (docs/serving_validation.md,
+A model change that reaches a few rows also moves the refit along its flat directions (docs/serving_journal.md,
 `calib-tail33`, `calib35`). Predicting those rows at the baseline's fitted fold parameters, without a refit, shows
 what the change itself does. The rows file is what ``calibration_variants.py --rows`` writes. It holds each fold's
 physical parameters, and each held-out row's notes name its data-set mean input ("MLPerf NAME: mean input N

@@ -13,9 +13,9 @@ batched bursts replayed as a trace) and prints mean/p50/p99 TTFT and mean TPOT. 
 
     PYTHONPATH=src python tools/calibration/mlperf_harness_batcher.py CASE_ID [T_s=0.3] [seconds=200]
 
-(``mlp41-llama2-70b-99-server-mi300xx8-amd-ttft``: docs/serving_validation.md, "MLPerf Server TTFT").
+(``mlp41-llama2-70b-99-server-mi300xx8-amd-ttft``: docs/serving_journal.md, "MLPerf Server TTFT").
 Since 2026-12-04 the validation itself runs a row behind the batcher its notes state
-(:class:`inferchip.sim.load.arrivals.HarnessBatchedArrivals`; docs/serving_validation.md, "MLPerf harness batcher").
+(:class:`inferchip.sim.load.arrivals.HarnessBatchedArrivals`; docs/serving_journal.md, "MLPerf harness batcher").
 """
 
 from __future__ import annotations

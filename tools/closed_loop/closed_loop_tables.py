@@ -6,7 +6,7 @@ multipliers are refitted with them in each fold).
 
 With ``--groups REGEX`` it adds the leave-one-out table of the rows whose case id matches, grouped by the
 pattern's first capture (``--groups 'dynamo-sglang-(fp[48])-'``: the Dynamo + SGLang rows by weight format,
-docs/serving_validation.md, branches ``dyn-decode-rank`` and ``fp8-decode``).
+docs/serving_journal.md, branches ``dyn-decode-rank`` and ``fp8-decode``).
 
     python tools/closed_loop/closed_loop_tables.py after.json [--before before.json] [--sens CLASS=MULT:FILE ...]
         [--groups REGEX]

@@ -5,7 +5,7 @@ caught for the run and restored), its pure decode step (engine padding and MTP v
 class's time and its compute-, memory-, network-bound and overhead parts), and the measured TPOT of the row beside
 the simulated one. With ``--json X.json`` (a closed-loop ``inferchip validate --format json`` run) each row's
 measured requests per rank, by Little's law from its run's throughput and TPOT records (``little_per_rank``),
-join the grid, and the simulated step there is set beside the measured TPOT (docs/serving_validation.md,
+join the grid, and the simulated step there is set beside the measured TPOT (docs/serving_journal.md,
 "Dynamo at high load: what drains the prefill queue", lead 1, and "The decode floor at 48 ranks").
 
 With ``--decode-floor-us FLOOR,PER_PEER`` the chip family (``--family``) prices each expert dispatch and combine
@@ -86,7 +86,7 @@ def catching() -> Iterator[dict[str, Any]]:
 def decode_floor(family: str, floor_us: float, per_peer_us: float) -> Iterator[None]:
     """While open, ``family`` prices one call of the one-sided low-latency expert kernels of a decode step at
     ``floor + (ranks - 1) per peer`` (cost/network.py ``all_to_all_latency_s``; since stop 33 the Blackwell family
-    carries the public figure, docs/serving_validation.md "floor33"); the family's own defaults come back on exit."""
+    carries the public figure, docs/serving_journal.md "floor33"); the family's own defaults come back on exit."""
     from inferchip.catalog import chips
     from inferchip.catalog.yaml_io import validate
 

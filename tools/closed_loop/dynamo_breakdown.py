@@ -3,7 +3,7 @@ TPOT and throughput per group of the case id (worker engine, model, weights, MTP
 layout; concurrency band), for one validate JSON or a before -> after pair; ``--intake`` adds, per
 configuration, the measured prompt intake per prefill chip at its highest concurrency (Little's law on the
 row's mean E2E: ``C L / E2E``, ``L`` the mean prompt 0.9 x ISL) beside the simulated one, and the requests/s
-per prefill worker (``C / E2E`` over the workers the notes name) (docs/serving_validation.md, "Dynamo TTFT
+per prefill worker (``C / E2E`` over the workers the notes name) (docs/serving_journal.md, "Dynamo TTFT
 round", "Dynamo prefill ceiling round"); ``--own`` adds, per group, what Dynamo's own request term stands for
 there: the term fitted on that group's rows alone (``fit_engines.fit`` on ``own_rows`` at the all-row fits of the
 worker engines, all three metrics and TTFT alone) and the median term its TTFT rows imply (measured TTFT less the
@@ -12,11 +12,11 @@ term beside the simulated wait before the prefill (the record's ``queue_ms``: ar
 that takes the request) and the least-squares line ``implied = a + b x wait`` through its TTFT rows: ``b`` near 1
 says the measured wait before the prefill is about twice the simulated one; ``--shapes`` screens, to first order
 (``fit_engines``' sensitivities, the own term refitted on the Dynamo rows for each), a flat own term against one
-plus ``k`` x the simulated wait and one plus a time per client in flight (docs/serving_validation.md, "Dynamo's
+plus ``k`` x the simulated wait and one plus a time per client in flight (docs/serving_journal.md, "Dynamo's
 load-growing TTFT residual"); ``--little`` splits, per group, each TTFT row's error into the part its mean E2E error
 carries and the part its decode time (E2E less TTFT) error takes away, both in % of the measured TTFT (in a closed
 loop of C clients the mean E2E is ``C / X`` less the think time, so TTFT is what the loop's cycle leaves after the
-decode), beside the measured and simulated decode occupancy ``C (E2E - TTFT) / E2E`` (docs/serving_validation.md,
+decode), beside the measured and simulated decode occupancy ``C (E2E - TTFT) / E2E`` (docs/serving_journal.md,
 "Dynamo at high load: what drains the prefill queue").
 
     python tools/closed_loop/dynamo_breakdown.py validate.json [after.json]
@@ -54,7 +54,7 @@ def parse(case_id: str) -> dict[str, str] | None:
 
 
 def band(clients: int) -> str:
-    """The concurrency band of ``clients`` (those of docs/serving_validation.md's TTFT tail tables)."""
+    """The concurrency band of ``clients`` (those of docs/serving_journal.md's TTFT tail tables)."""
     for top, name in ((8, "1-8"), (64, "9-64"), (512, "65-512"), (2048, "513-2048")):
         if clients <= top:
             return name
@@ -115,7 +115,7 @@ def prompt_rates(clients: int, isl: int, e2e_s: float, chips: int, workers: int)
 
 def intake(cases_csv: str, run: dict[str, dict[str, Any]]) -> list[str]:
     """Measured and simulated prompt intake per prefill chip at each configuration's highest concurrency, and
-    the measured requests/s per prefill worker (docs/serving_validation.md, "Dynamo prefill ceiling round")."""
+    the measured requests/s per prefill worker (docs/serving_journal.md, "Dynamo prefill ceiling round")."""
     top: dict[str, tuple[int, str, float, int]] = {}
     for r in csv.DictReader(open(cases_csv)):
         f = parse(r["case_id"])

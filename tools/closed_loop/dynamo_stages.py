@@ -2,7 +2,7 @@
 worker engine, Dynamo's own term), the wait before the prefill, the prefill, the KV transfer, and the decode
 worker's admission plus the step that streams the first token, as the benchmark weighs them (its first ``C`` sends
 weigh 1, the simulated middle stands for the benchmark's; ``bench.steady_weights``), and for the first wave (the
-``C`` requests all clients send at once) against the rest (docs/serving_validation.md, "Dynamo at high load: what
+``C`` requests all clients send at once) against the rest (docs/serving_journal.md, "Dynamo at high load: what
 drains the prefill queue").
 
 The stages come from the closed-loop run the validation itself makes (``Validator.predict_case``): the run's
@@ -14,12 +14,12 @@ decode worker and the prefill's own first-token time are read where the decode w
 TTFT less the simulated one plus the benchmark-weighted simulated prefill: :func:`implied_prefill_ms`), and the
 prefill (context) worker's simulated step by operator class for one prompt of the row's mean length and for the
 recipe's batch (the launch recipe's requests per rank on every attention-DP rank; :func:`class_times_ms`)
-(docs/serving_validation.md, "The TensorRT-LLM context worker's step: what the low-load pairs say").
+(docs/serving_journal.md, "The TensorRT-LLM context worker's step: what the low-load pairs say").
 
 ``--mtp-pairs`` adds, per MTP row (``-mtp-``) whose plain twin (the same id without ``mtp-``) is stored, the
 measured, simulated and implied-prefill differences MTP minus plain, beside the GPU time the MTP module adds to a
 context iteration as TensorRT-LLM runs it (:func:`mtp_context_ms`; ``--mtp-depth``: the launch recipe's
-``num_nextn_predict_layers``) (docs/serving_validation.md, "MTP on the TensorRT-LLM context worker").
+``num_nextn_predict_layers``) (docs/serving_journal.md, "MTP on the TensorRT-LLM context worker").
 
     python tools/closed_loop/dynamo_stages.py CASE_ID_PART [CASE_ID_PART ...] [--cases CASES.csv] [--steps]
         [--mtp-pairs [--mtp-depth K]]

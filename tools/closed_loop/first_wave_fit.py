@@ -2,7 +2,7 @@
 each engine build, amortised over the run's length (report only: nothing is written).
 
 Why. An InferenceMAX row's TTFT is the *mean* over the run's ``P C`` requests (``P`` prompts per client,
-``C`` clients). The run records (``mean_ttft``, ``median_ttft``, ``std_ttft``; docs/serving_validation.md,
+``C`` clients). The run records (``mean_ttft``, ``median_ttft``, ``std_ttft``; docs/serving_journal.md,
 "MI355X FP4 SGLang: the 21-25 s TTFT tail") show SGLang runs whose first wave of ``C`` requests waits once,
 ``W`` longer than the rest: the mean then carries ``W / P`` on top of the steady per-request time, and the
 run's span ``W`` more (by Little's law, ``W / P`` more end-to-end time per request). The engine catalogue
@@ -22,7 +22,7 @@ A wait or the steady request time can be *given* instead of fitted (``--fixed-wa
 ``--request-s SECONDS``), as a sourced catalogue fact would be: every fold then keeps it. Why both: every row
 but the MI355X ones runs 10 prompts per client, so on those rows ``r`` and ``W_b / 10`` move the mean alike and
 only the MI355X rows (50 / 20) tell them apart; a fold without MI355X refits ``r`` to 165 ms and the
-aiter FP8-KV wait is unknown there (docs/serving_validation.md, "SGLang's request time split by the path").
+aiter FP8-KV wait is unknown there (docs/serving_journal.md, "SGLang's request time split by the path").
 
     python tools/closed_loop/first_wave_fit.py validate.json [--cases CASES.csv] [--engine sglang]
         [--fixed-wait rocm_fp8kv=19.5] [--request-s 0.03]
@@ -59,7 +59,7 @@ BUILDS = {
 NESTED_IN = {"rocm_fp8kv": "rocm"}  # a fold without a build's rows gives it the wait of the build it runs on
 # Rows on recipe_request_paths whose runs predate the recipe's FP8 KV cache: dsr1_fp8_mi300x.sh took
 # --kv-cache-dtype fp8_e4m3 and SGLANG_AITER_MLA_PERSIST=1 with InferenceX PR #544 (merged 2026-01-23); the
-# MI300X SGLang runs are of 2025-12 to 2026-01-05 (docs/serving_validation.md, "SGLang on AMD")
+# MI300X SGLang runs are of 2025-12 to 2026-01-05 (docs/serving_journal.md, "SGLang on AMD")
 KV16_BEFORE_RECIPE = ("amd-mi300x",)
 _PROMPTS_STATED = re.compile(r"benchmark prompts per client:\s*(\d+)", re.IGNORECASE)
 

@@ -51,7 +51,7 @@ STREAM_GRID = np.array([0.0])  # --stream: np.linspace(*STREAM_BOUNDS_S, 21)
 KERNEL_BOUNDS = {"memory": (0.5, 1.2), "attention": (0.5, 2.0), "gemm": (0.5, 1.2), "link": (0.5, 2.0)}
 MIN_SHARE = 0.02  # a class is fitted for an engine only if its TPOT rows spend at least this share in it (median)
 # A front end's own request time (one path per request) is fitted where the simulated pools hardly queue (band 1-8): on
-# every band it stands for a residual growing with the clients (Dynamo 0/12/98/419/1000 ms; docs/serving_validation.md)
+# every band it stands for a residual growing with the clients (Dynamo 0/12/98/419/1000 ms; docs/serving_journal.md)
 FRONT_OWN_MAX_CLIENTS = 8
 ENGINES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "engines.yaml"
 _LEN = re.compile(r"-(\d+)-(\d+)-c(\d+)-")

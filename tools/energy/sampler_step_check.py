@@ -72,7 +72,7 @@ PR49363_H100_BF16 = {"n": 12_288, "k": 5_376, "tflops": {1: 2.870333, 16: 46.541
                                                           128: 352.560566}}
 SPLIT_K_MIN_SLICE = 512  # stop 28's smallest K slice (commit 4af2e0f, cost/gemm.py split_k_slices_max)
 # The H100 fold's power values of tools/energy/fit_power.py at main dd75249 (busy fraction, GEMM rate at the
-# limit, host J per request), as docs/serving_validation.md's tpj-dense section quotes them, and the lm-arena-chat
+# limit, host J per request), as docs/serving_journal.md's tpj-dense section quotes them, and the lm-arena-chat
 # mean input the fold without H100 rows uses (the data set's default).
 H100_FOLD_VALUES = (0.5168078648338315, 0.8744507980663854, 0.26311234992849686)
 LM_ARENA_DEFAULT_MEAN = 400.0

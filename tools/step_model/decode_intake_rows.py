@@ -3,7 +3,7 @@ without clients and run), its prefill and decode workers as the row's facts coun
 highest-concurrency rows (median over the nightly runs): the measured and simulated request rate (output tokens/s
 over the mean output ``0.9 x OSL``: the runs draw lengths uniformly in [0.8 L, L]), that rate per decode worker and
 per prefill worker, the measured decode step (TPOT), requests taken in per decode iteration and per decode rank per
-second, and the TTFT error (docs/serving_validation.md, "decode-intake").
+second, and the TTFT error (docs/serving_journal.md, "decode-intake").
 
     python tools/step_model/decode_intake_rows.py src/inferchip/catalog/inferencemax_cases.csv validate.json
 """

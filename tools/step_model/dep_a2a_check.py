@@ -1,7 +1,7 @@
 """TensorRT-LLM attention DP with expert parallelism (DEP, ``tpNepN-dpa``) against the same runs with EP 1 (DTP,
 ``tpNep1-dpa``): the measured per-step gap, set beside what the public figures of TensorRT-LLM's one-sided NVLink
 all-to-all (the "MNNVL throughput" kernels the submitters' harness forces for EP > 1) say the all-to-all costs
-(docs/serving_validation.md, stop 30, "the DEP all-to-all of gpt-oss on one B200 node is not what makes DEP
+(docs/serving_journal.md, stop 30, "the DEP all-to-all of gpt-oss on one B200 node is not what makes DEP
 slower than DTP").
 
 For each (input, output, concurrency, group) with both layouts in a closed-loop ``inferchip validate --format json``

@@ -3,7 +3,7 @@ measured decode concurrency ``N = C (1 - TTFT / E2E)`` and prompt intake ``C L /
 the row's mean E2E, read from its notes; ``L`` the mean prompt of lengths uniform in [0.8 L, L]), the
 simulated intake from a validate JSON, the simulated prefill pool's capacity (``--capacity``: the step
 model's time for a full step budget of whole prompts of the mean length, times the prefill workers) and
-the TTFT error (docs/serving_validation.md, "Decode-side admission round").
+the TTFT error (docs/serving_journal.md, "Decode-side admission round").
 
     python tools/step_model/disagg_intake.py inferencemax_cases.csv validate.json [--capacity] [--min-ttft-s 2]
 """

@@ -1,5 +1,5 @@
 """The disaggregated rows' measured prefill intake as a KV hand-off rate: is the plateau a constant KV
-bytes/s per prefill worker, per prefill GPU or per KV sender? (docs/serving_validation.md, "The KV hand-off
+bytes/s per prefill worker, per prefill GPU or per KV sender? (docs/serving_journal.md, "The KV hand-off
 as the prefill ceiling", stop 34.)
 
 Per configuration (its runs' median at each concurrency; intake ``C x 0.9 ISL / E2E`` by Little's law, as

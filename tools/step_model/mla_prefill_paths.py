@@ -1,5 +1,5 @@
 """What each candidate MLA prefill kernel path costs one prompt, in GPU-seconds, against the prefill excess a
-saturated pool measures (docs/serving_validation.md, "MI355X SGLang MLA prefill attention", stop 37).
+saturated pool measures (docs/serving_journal.md, "MI355X SGLang MLA prefill attention", stop 37).
 
 The paths, for a prompt of ``p`` tokens with no prefix (one causal block of ``p (p + 1) / 2`` query-key pairs):
 

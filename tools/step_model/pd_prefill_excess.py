@@ -1,5 +1,5 @@
 """What a saturated disaggregated prefill pool's measured intake says its prompt costs, against the step model,
-split into the part that grows with the prompt squared (attention) and the rest (docs/serving_validation.md,
+split into the part that grows with the prompt squared (attention) and the rest (docs/serving_journal.md,
 "The MI355X SGLang PD prefill pools", stop 37).
 
 Per configuration (its highest-concurrency row whose measured TTFT is at least ``--min-ttft-s``: a queued, i.e.

@@ -1,4 +1,4 @@
-"""Which part of a disaggregated prefill step the measured intake disagrees with (docs/serving_validation.md,
+"""Which part of a disaggregated prefill step the measured intake disagrees with (docs/serving_journal.md,
 "Prefill cost round"): per configuration of ``tools/step_model/disagg_intake.py`` (its highest-concurrency row, measured
 TTFT >= 2 s), the simulated prefill pool's capacity over the measured prompt intake and the share of the
 simulated full prefill step spent in attention; then, per engine family and layout, the least-squares split

@@ -6,7 +6,7 @@ prefill step (no decode in it) of ``n`` prompts of ``L`` tokens for each ``L x n
 time per prompt, and the time of each kernel class (``StepCost.classes``: experts, attention, attention_proj,
 elementwise, ...). Per-token classes (the GEMMs) grow with ``L``, prefill attention with ``L^2`` on full-attention
 layers and with ``L x window`` on sliding-window ones, so comparing a 1k and an 8k prompt tells which class a
-measured excess per prompt can sit in (docs/serving_validation.md, branch ``bw-gptoss38``).
+measured excess per prompt can sit in (docs/serving_journal.md, branch ``bw-gptoss38``).
 
     python tools/step_model/prefill_step_classes.py src/inferchip/catalog/inferencemax_cases.csv \\
         --rows 'gptoss120b-b200-vllm-fp4-tp1ep1-1024-1024-c64-.*-ttft' [--prompts 922x8,7373x1] [--calibration F.yaml]

@@ -8,7 +8,7 @@ step time, time per operator class (``StepCost.classes``), the M tile the chip's
 (``cost.gemm.m_tile_scalar``) and the jump over the previous batch. A step that grows by tens of per cent
 between two neighbouring batches where the M tile doubles is the model's tile quantisation: a decode GEMM
 whose output tiles cannot fill the chip (the 8192 x 28672 down projection of Llama-2-70B has 32 tiles of
-256 columns for 132 SMs) is charged a full wave of the larger tile (docs/serving_validation.md,
+256 columns for 132 SMs) is charged a full wave of the larger tile (docs/serving_journal.md,
 "GEMM waves").
 
     python tools/step_model/row_step_classes.py src/inferchip/catalog/validation_cases.csv \

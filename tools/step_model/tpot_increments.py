@@ -5,7 +5,7 @@ closed-loop ``inferchip validate --format json`` run,
   TP x ISL/OSL (the folds of ``fit_engines.loao_fits``, as ``tools/closed_loop/closed_loop_tables.py`` prints them);
 * ``increments``: per chip, TP and ISL/OSL, the measured TPOT and the simulated one at each client count (means
   over the runs), and between neighbouring client counts the measured increment over the simulated one. A ratio
-  below 1 says the simulated step grows faster with the batch than the measured one (docs/serving_validation.md,
+  below 1 says the simulated step grows faster with the batch than the measured one (docs/serving_journal.md,
   branch ``vllm-decode38``: about 0.8 from 4 to 32 clients on every chip and TP of the vLLM gpt-oss rows, at or
   above 1 beyond).
 

@@ -3,7 +3,7 @@
 ``tools/ttft/wave_drain_engines.py`` reads each TTFT row with a stated spread as a first-wave drain per request and
 serving unit, measured and simulated (``drain = (p99 - median) x U / C``), and their difference, the excess. On the
 NVIDIA engines' rows (vLLM; TensorRT-LLM, aggregated and as Dynamo's worker) the excess has two parts
-(docs/serving_validation.md, section of branch ``firstwave39``):
+(docs/serving_journal.md, section of branch ``firstwave39``):
 
 * a time per request that does not shrink with the GPUs (about 2 ms on B200 at TP1, TP2 and TP4 alike), which the
   simulation lacks because its engine takes a request at no cost: ``t``;

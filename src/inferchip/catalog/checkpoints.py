@@ -33,8 +33,6 @@ every layer's self_attn in bf16), applied where it is served in its own weight f
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -49,7 +47,6 @@ if TYPE_CHECKING:
 UNQUANTIZED_FORMAT = "bf16"  # what a module left out of the quantisation is stored in (the checkpoints' dtype)
 _ATTENTION_MARKS = ("self_attn", "attention", "attn")
 _SKIP_KEYS = ("modules_to_not_convert", "ignore", "exclude_modules")  # the lists checkpoints leave unquantised
-_ALIAS_CSV = Path(__file__).parent / "alias_checkpoints.csv"
 # quant_method -> the weight format it ships (module doc); modelopt and awq/gptq are read further (_quant_format)
 _METHODS = {"mxfp4": "mxfp4", "fp8": "fp8", "fbgemm_fp8": "fp8"}
 _MODELOPT_ALGOS = {"FP8": "fp8", "NVFP4": "fp4"}
@@ -77,16 +74,17 @@ def checkpoint_weights(model_id: str, config: UserConfig | None = None) -> Check
     ``config.json`` (or its folder; ``config``: that file as already read, ``catalog.models.load_model_config``);
     bf16 for an id that is neither (said in the source). A ``quantization_config`` or dtype the module doc does not
     list is a :class:`SpecError` naming the file, the field, the value and what is allowed."""
-    from inferchip.catalog.models import _canonical, resolve_alias
+    from inferchip.catalog.models import _canonical, alias_checkpoints, resolve_alias
 
     if config is not None:
         return _weights_from_config(config.mapping, str(config.path))
     canonical = _canonical(model_id)
     if canonical is not None:
-        stated = _alias_weights().get(canonical)
+        stated = alias_checkpoints().get(canonical)
         if stated is not None:
-            return CheckpointWeights(stated[0], f"checkpoint {canonical}: {stated[1]} (catalog/alias_checkpoints.csv)",
-                                     _bundled_weights(resolve_alias(canonical)).dtype)
+            dtype = _bundled_weights(resolve_alias(canonical)).dtype
+            return CheckpointWeights(stated.weights, f"checkpoint {canonical}: {stated.source} "
+                                     "(catalog/alias_checkpoints.csv)", dtype)
         return _bundled_weights(resolve_alias(canonical))
     path = Path(model_id.strip()).expanduser()
     if path.is_dir():
@@ -108,31 +106,6 @@ def _bundled_weights(model_id: str) -> CheckpointWeights:
     path = _file_for(model_id)
     cfg = json.loads(path.read_text(encoding="utf-8"))
     return _weights_from_config(cfg, f"catalog/models/{path.name}")
-
-
-@lru_cache(maxsize=1)
-def _alias_weights() -> dict[str, tuple[str, str, str | None]]:
-    """alias -> (weight format, source, attention projections' format or None: as the weights) of
-    ``alias_checkpoints.csv``; each alias must be one of ``aliases.csv`` or name its ``same_architecture_as``."""
-    from inferchip.catalog.models import _aliases
-    from inferchip.spec.formats import ALL_FORMATS
-
-    where = "catalog/alias_checkpoints.csv"
-    out: dict[str, tuple[str, str, str | None]] = {}
-    rows = csv.DictReader(io.StringIO(_ALIAS_CSV.read_text(encoding="utf-8")))
-    for line, row in enumerate(rows, start=2):
-        alias, fmt, attn, source = ((row.get(k) or "").strip()
-                                    for k in ("alias", "weights", "attention_weights", "source"))
-        if alias not in _aliases():
-            raise SpecError(f"{where}: line {line}: alias = {alias!r}: expected an alias of catalog/aliases.csv")
-        if fmt not in ALL_FORMATS or not source:
-            raise SpecError(f"{where}: line {line}: weights = {fmt!r}, source = {source!r}: expected one of "
-                            f"{', '.join(ALL_FORMATS)} and a source")
-        if attn and attn not in ALL_FORMATS:
-            raise SpecError(f"{where}: line {line}: attention_weights = {attn!r}: expected blank (as the weights) or "
-                            f"one of {', '.join(ALL_FORMATS)}")
-        out[alias] = (fmt, source, attn or None)
-    return out
 
 
 def _weights_from_config(cfg: object, where: str) -> CheckpointWeights:
@@ -206,15 +179,15 @@ def attention_weight_format(model_id: str, weight_format: str, config: UserConfi
     is named; a ``quantization_config`` of the wrong shape there is a :class:`SpecError` naming the file,
     the field, the value and what is allowed. ``config``: the user's config as already read (as
     :func:`checkpoint_weights`)."""
-    from inferchip.catalog.models import _canonical, resolve_alias
+    from inferchip.catalog.models import _canonical, alias_checkpoints, resolve_alias
 
     if config is not None:
         return _from_config(config.mapping, weight_format, str(config.path))
     canonical = _canonical(model_id)
     if canonical is not None:
-        stated = _alias_weights().get(canonical)
-        if stated is not None and stated[2] is not None:  # the alias checkpoint's own map, where it states one
-            return stated[2] if stated[0] == weight_format else None
+        stated = alias_checkpoints().get(canonical)
+        if stated is not None and stated.attention_weights is not None:  # the alias checkpoint's own map, if stated
+            return stated.attention_weights if stated.weights == weight_format else None
         return _bundled_attention_format(resolve_alias(canonical), weight_format)
     path = Path(model_id.strip()).expanduser()
     if path.is_dir():

@@ -24,6 +24,7 @@ from inferchip.spec.model import ModelSpec
 _DATA = Path(__file__).parent
 _MODELS_DIR = _DATA / "models"
 _ALIASES_CSV = _DATA / "aliases.csv"
+_ALIAS_CSV = _DATA / "alias_checkpoints.csv"
 
 
 def _file_for(model_id: str) -> Path:
@@ -36,8 +37,8 @@ def _bundled_ids() -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1)
-def _aliases() -> dict[str, tuple[str, str]]:
-    """alias -> (bundled base id, note)."""
+def _listed_aliases() -> dict[str, tuple[str, str]]:
+    """alias -> (bundled base id, note) of ``aliases.csv``."""
     where = f"{_ALIASES_CSV}"
     try:
         text = _ALIASES_CSV.read_text(encoding="utf-8")
@@ -53,24 +54,81 @@ def _aliases() -> dict[str, tuple[str, str]]:
                 f"{where}: line {line}: same_architecture_as = {base!r}: expected a bundled model id"
             )
         out[alias] = (base, (row.get("note") or "").strip())
-    return {**out, **_checkpoint_aliases(known, set(out))}
+    return out
 
 
-def _checkpoint_aliases(known: set[str], listed: set[str]) -> dict[str, tuple[str, str]]:
-    """The quantised checkpoints ``alias_checkpoints.csv`` names with a ``same_architecture_as`` (a bundled id):
-    aliases too (``aliases.csv`` is a hashed reference copy, so checkpoints the catalogue adds live there); a row
-    that leaves it blank must be an alias of ``aliases.csv`` (``catalog.checkpoints``)."""
-    where = f"{_DATA / 'alias_checkpoints.csv'}"
-    out: dict[str, tuple[str, str]] = {}
-    rows = csv.DictReader(io.StringIO((_DATA / "alias_checkpoints.csv").read_text(encoding="utf-8")))
-    for line, row in enumerate(rows, start=2):
-        alias, base = (row.get("alias") or "").strip(), (row.get("same_architecture_as") or "").strip()
-        if not base:
-            continue
-        if base not in known or alias in listed or alias in known:
-            raise SpecError(f"{where}: line {line}: alias {alias!r}, same_architecture_as = {base!r}: expected a "
-                            "bundled model id, and an alias neither bundled nor in aliases.csv")
-        out[alias] = (base, "quantised checkpoint of the same architecture (catalog/alias_checkpoints.csv)")
+@lru_cache(maxsize=1)
+def _aliases() -> dict[str, tuple[str, str]]:
+    """alias -> (bundled base id, note): ``aliases.csv``'s, then the quantised checkpoints ``alias_checkpoints.csv``
+    names with a ``same_architecture_as`` (``aliases.csv`` is a hashed reference copy, so checkpoints the catalogue
+    adds live there; the file read once, :func:`alias_checkpoints`)."""
+    added = {c.alias: (c.same_architecture_as, "quantised checkpoint of the same architecture "
+                       "(catalog/alias_checkpoints.csv)")
+             for c in alias_checkpoints().values() if c.same_architecture_as is not None}
+    return {**_listed_aliases(), **added}
+
+
+ALIAS_COLUMNS = ("alias", "same_architecture_as", "weights", "attention_weights", "source")
+
+
+@dataclass(frozen=True)
+class AliasCheckpoint:
+    """One row of ``alias_checkpoints.csv``, checked once (:func:`alias_checkpoints`): a quantised checkpoint's id,
+    the bundled model whose architecture it shares where the catalogue adds it as an alias (None: an alias of
+    ``aliases.csv``), the weight format it ships, its attention projections' format where the quantisation leaves
+    them out (None: as the weights) and the source that says so."""
+
+    alias: str
+    same_architecture_as: str | None
+    weights: str
+    attention_weights: str | None
+    source: str
+
+
+@lru_cache(maxsize=1)
+def alias_checkpoints() -> dict[str, AliasCheckpoint]:
+    """alias -> its :class:`AliasCheckpoint`, the one reader of ``alias_checkpoints.csv`` (:func:`_aliases` takes
+    the aliases it adds from here, ``catalog.checkpoints`` the formats). A row is refused with a :class:`SpecError`
+    naming the file, the line, the column, the value and what is allowed: an alias blank or listed twice; a
+    ``same_architecture_as`` that is not a bundled id, or given for an alias already bundled or in ``aliases.csv``;
+    left blank for an alias ``aliases.csv`` does not list; weights (or attention_weights, where given) not a format
+    of ``spec.formats``; no source."""
+    from inferchip.spec.formats import ALL_FORMATS
+
+    where = "catalog/alias_checkpoints.csv"
+    try:
+        text = _ALIAS_CSV.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{where}: cannot read file ({exc.strerror})") from None
+    rows = csv.DictReader(io.StringIO(text))
+    missing = [c for c in ALIAS_COLUMNS if c not in (rows.fieldnames or ())]
+    if missing:
+        raise SpecError(f"{where}: header: no column {', '.join(missing)}; expected the columns "
+                        f"{', '.join(ALIAS_COLUMNS)}")
+    bundled, listed = set(_bundled_ids()), set(_listed_aliases())
+    formats = ", ".join(ALL_FORMATS)
+    out: dict[str, AliasCheckpoint] = {}
+    for row in rows:
+        alias, base, fmt, attn, source = ((row.get(k) or "").strip() for k in ALIAS_COLUMNS)
+
+        def bad(column: str, value: str, allowed: str) -> SpecError:
+            return SpecError(f"{where}: line {rows.line_num}: column {column} = {value!r}: expected {allowed}")
+
+        if not alias or alias in out:
+            raise bad("alias", alias, "a checkpoint id, once in the file")
+        if base and (base not in bundled or alias in bundled or alias in listed):
+            raise bad("same_architecture_as", base, f"a bundled model id, for an alias ({alias!r}) neither bundled "
+                      "nor in catalog/aliases.csv")
+        if not base and alias not in listed:
+            raise bad("alias", alias, "an alias of catalog/aliases.csv, or a same_architecture_as naming its "
+                      "bundled model")
+        if fmt not in ALL_FORMATS:
+            raise bad("weights", fmt, f"one of {formats}")
+        if attn and attn not in ALL_FORMATS:
+            raise bad("attention_weights", attn, f"blank (as the weights) or one of {formats}")
+        if not source:
+            raise bad("source", source, "where the checkpoint's formats are stated")
+        out[alias] = AliasCheckpoint(alias, base or None, fmt, attn or None, source)
     return out
 
 

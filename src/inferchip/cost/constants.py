@@ -14,7 +14,7 @@ FP32_BYTES = 4
 # 989.4 TFLOP/s); 0.49 us beyond it, times H100's 66.9 TFLOP/s FP32 vector rate. Applied only where a run
 # states these kernels (Calibration.moe_token_vector_flop; validation.energy.rows): the tuned kernels of the
 # other engines and launch recipes (Marlin, FlashInfer/CUTLASS, TensorRT-LLM, DeepGEMM, AITER) show no such
-# cost on the closed-loop and MLPerf rows (docs/serving_validation.md, "A per-token MoE term").
+# cost on the closed-loop and MLPerf rows (docs/serving_journal.md, "A per-token MoE term").
 TRITON_MOE_TOKEN_VECTOR_FLOP = 0.49e-6 * 66.9e12
 # The FLOP bucket of that per-token work (cost.rules.MOE_TOKEN_VECTOR): FLOP-equivalents at the chip's datasheet
 # FP32 vector rate, kept apart from real FP32 FLOP because their energy is rated at that rate itself
@@ -27,7 +27,7 @@ VECTOR_WORK_FORMAT = "vector_work"
 # every row): vocab 131,072: 2.318 / 6.150 ms at 128 / 512 rows, 3.832 ms / (384 x 131,072) = 76 ps per
 # entry; vocab 32,768: 0.626 / 1.694 ms, 85 ps. ESTIMATE (stop 35, branch tpj35): the PR names B200 for its
 # functional tests and no GPU for this table as stored; read as the H100 rate (a DRAM-bound sort would be up to
-# 2.4x slower on H100; 2.6x the rate overshoots the ML.ENERGY H100 throughput, docs/serving_validation.md).
+# 2.4x slower on H100; 2.6x the rate overshoots the ML.ENERGY H100 throughput, docs/serving_journal.md).
 # vLLM PR #11394 measured the same path end to end: ShareGPT 47.40 -> 40.20 requests/s with top-p.
 # Applied only where a run states it (validation.moe_kernels.run_calibration).
 VLLM_NATIVE_TOP_P_S_PER_VOCAB_ENTRY = 3.832e-3 / (384 * 131_072)

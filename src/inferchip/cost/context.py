@@ -71,8 +71,8 @@ class CostContext:
     memory_bandwidth_fraction: float
     link_bandwidth_fraction: float
     moe_imbalance: float
-    step_overhead_s: float
-    sequence_overhead_s: float
+    step_overhead_s: ArrayLike  # host time per iteration: a float, or per chip of a sweep (host_times_s)
+    sequence_overhead_s: ArrayLike  # ... and per running sequence
     chip_shape: tuple[int, ...]
     all_reduce_codec: str = ""  # the engine's QuickReduce codec for large TP all-reduces (cost/network.py)
     moe_token_vector_flop: float = 0.0  # per token and MoE layer beyond the MMA (vLLM Triton MoE kernels)
@@ -229,13 +229,13 @@ class Rule(NamedTuple):
     flop_format: Callable[[CostContext], str | None]
 
 
-def host_times_s(chip: ChipParams, cal: Calibration) -> tuple[float, float]:
+def host_times_s(chip: ChipParams, cal: Calibration) -> tuple[ArrayLike, ArrayLike]:
     """Host time per iteration and per running sequence on ``chip``: its family's own runtime's where the family
     is statically scheduled (``ChipParams.host_step_s``; no per-sequence host time), else the calibration's (a GPU
-    serving engine's). Chips stacked for a sweep must agree."""
-    own = np.unique(np.asarray(chip.host_step_s, dtype=float))
-    if own.size > 1 and not np.all(np.isnan(own)):
-        raise ValueError(f"chips {chip.id}: their families' host_step_us differ ({own.tolist()}); sweep one kind")
-    if own.size == 0 or np.isnan(own[0]):
-        return cal.step_overhead_s, cal.sequence_overhead_s
-    return float(own[0]), 0.0
+    serving engine's). Chips stacked for a sweep (``spec.params.stack_chips``) get them chip by chip, arrays of the
+    chip axis's shape; one chip, two floats."""
+    own = np.asarray(chip.host_step_s, dtype=float)
+    if own.ndim == 0:
+        return (cal.step_overhead_s, cal.sequence_overhead_s) if np.isnan(own) else (float(own), 0.0)
+    calibrated = np.isnan(own)
+    return np.where(calibrated, cal.step_overhead_s, own), np.where(calibrated, cal.sequence_overhead_s, 0.0)

@@ -69,7 +69,7 @@ def split_k_slices_max(k: ArrayLike, weight_bytes: ArrayLike, cublas: bool) -> F
     whose heuristics return split-K algorithms (``CUBLASLT_ALGO_CONFIG_SPLITK_NUM``, cuBLAS documentation,
     ``cublasLtMatmulAlgoConfigAttributes_t``) when the output tiles cannot fill the SMs. The quantised GEMMs
     (FP8/FP4 CUTLASS, trtllm-gen, DeepGEMM, Marlin) run the engines' own kernels and keep the full-wave count
-    (split-K/stream-K for them was measured and not adopted: docs/serving_validation.md, "GEMM waves"). Scoped
+    (split-K/stream-K for them was measured and not adopted: docs/serving_journal.md, "GEMM waves"). Scoped
     by the engine and the chip family (``EngineSpec.split_k_16bit_families``: vLLM and SGLang on Hopper; stop 28
     applied it to every 16-bit GEMM and was reverted: calibrate's MLPerf-style rows run hipBLASLt or TensorRT
     engines). H100 check (vLLM PR #49363, torch-bf16 N 12,288 K 5,376,
@@ -225,7 +225,7 @@ def chosen_tile_flop(m: ArrayLike, k: ArrayLike, n: ArrayLike, tiles_in_flight: 
     its columns over every unit in one wave instead of running one wave of the chip's largest tile on a few of
     them. Per-tile efficiency (a narrow tile's lower data reuse) is not modelled, so at large M the smallest
     tiles win on wave fill alone. Diagnostic only (``tools/kernel_rates/hipblaslt_gemm_check.py --per-shape``):
-    no prediction path calls it (measured as a stack fact and not adopted: docs/serving_validation.md, stop 30)."""
+    no prediction path calls it (measured as a stack fact and not adopted: docs/serving_journal.md, stop 30)."""
     rows = np.asarray(m, dtype=float)
     m = np.maximum(rows, 1.0)
     n = np.asarray(n, dtype=float)

@@ -307,6 +307,13 @@ def gemm_takes_plateau(ctx: CostContext, op: Any) -> bool:
     return not (op.op_class == "attention_proj" and ctx.attention_weights_own_format)
 
 
+def _per_chip_column(value: ArrayLike, n_ops: int) -> FloatArray:
+    """A column of ``n_ops`` operators holding ``value``: a float, or one per chip of a sweep (its shape, then the
+    operator axis)."""
+    v = np.asarray(value, dtype=float)
+    return np.broadcast_to(v[..., None], (*v.shape, n_ops)).astype(float)
+
+
 def _no_flop(ctx: CostContext) -> str | None:
     return None
 
@@ -322,8 +329,8 @@ RULES: dict[type, Rule] = {
     Elementwise: Rule(_memory_table("elements_per_token", lambda c: c.hidden_state_bytes, lambda op: op.kernels),
                       elementwise_cost, _no_flop),
     Embedding: Rule(_memory_table("hidden", lambda c: c.embedding_bytes, lambda op: 1.0), embedding_cost, _no_flop),
-    HostStep: Rule(lambda ops, ctx: {"overhead_s": np.full(len(ops), ctx.step_overhead_s),
-                                     "seq_overhead_s": np.full(len(ops), ctx.sequence_overhead_s),
+    HostStep: Rule(lambda ops, ctx: {"overhead_s": _per_chip_column(ctx.step_overhead_s, len(ops)),
+                                     "seq_overhead_s": _per_chip_column(ctx.sequence_overhead_s, len(ops)),
                                      "seq_dram_bytes": np.full(len(ops), ctx.sequence_dram_bytes),
                                      "stages": np.array([float(op.stages) for op in ops])},
                    host_cost, _no_flop),

@@ -106,20 +106,21 @@ def predict_cmd(
         raise InvalidSettingError("give --batch N (a static batch) or --max-throughput")
     if batch is not None and (max_ttft_ms or max_tpot_ms):
         raise InvalidSettingError("--max-ttft-ms/--max-tpot-ms apply to --max-throughput only")
-    context_note = opts.check_context(model, input_tokens, output_tokens)
+    loaded = opts.read_model(model)  # a user's config.json read once, for every step below and the setting
+    context_note = opts.check_context(loaded, input_tokens, output_tokens)
     cal, eng = eng_opts.engine_setting(engine, calibration, chip)
-    cal, moe_note = eng_opts.moe_kernel_setting(cal, eng, chip, weights, model, moe_kernel)
-    host = eng_opts.engine_host(eng, chip, weights, model, input_tokens)
+    cal, moe_note = eng_opts.moe_kernel_setting(cal, eng, chip, weights, loaded, moe_kernel)
+    host = eng_opts.engine_host(eng, chip, weights, loaded, input_tokens)
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng)
     host_s = 0.0 if host is None else host.total_s
     if max_ttft_ms is not None and max_ttft_ms / 1e3 <= host_s:
         raise InvalidSettingError(f"--max-ttft-ms {max_ttft_ms:g}: no TTFT meets it; {host.text()}")
     used_engine = eng_opts.engine_summary(eng, scheduler=False, host=host, moe_kernel=moe_note)
-    attention = eng_opts.served_attention(eng, model, weights)  # (weights, o's, note) of the served checkpoint
+    attention = eng_opts.served_attention(eng, loaded, weights)  # (weights, o's, note) of the served checkpoint
     from inferchip.performance.predict import predict
     p = predict(
-        chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp,
-        input_tokens=input_tokens, output_tokens=output_tokens, batch=batch,
+        chip, loaded.spec, config=loaded.config, count=count, weights=weights, activations=activations, kv=kv, tp=tp,
+        pp=pp, ep=ep, attn_dp=attn_dp, input_tokens=input_tokens, output_tokens=output_tokens, batch=batch,
         max_ttft_s=None if max_ttft_ms is None else max_ttft_ms / 1e3 - host_s,  # the engine's TTFT
         max_tpot_s=None if max_tpot_ms is None else max_tpot_ms / 1e3,
         estimate=estimate, calibration=cal, assumptions=assumptions, chunk_tokens=chunk,

@@ -35,7 +35,7 @@ def _progress(label: str) -> Progress:
                     transient=True, console=Console(stderr=True))
 
 
-def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, ep: int | None,
+def _system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: int | None, ep: int | None,
             weights: str | None, activations: str | None, kv: str | None, calibration: Calibration | str | None,
             assumptions: str | None, attn_dp: bool | None, input_tokens: int,
             output_tokens: int, engine: EngineSpec | None = None,
@@ -52,8 +52,8 @@ def _system(chip: str, model: str, count: int, tp: int | None, pp: int | None, e
     from inferchip.performance.setting import resolve_setting
 
     attention = eng_opts.served_attention(engine, model, weights)
-    resolve = partial(resolve_setting, chip, model, count=count, weights=weights, activations=activations, kv=kv,
-                      calibration=calibration, assumptions=assumptions,
+    resolve = partial(resolve_setting, chip, model.spec, config=model.config, count=count, weights=weights,
+                      activations=activations, kv=kv, calibration=calibration, assumptions=assumptions,
                       attention_weights=None if attention is None else attention[0],
                       attention_out_weights=None if attention is None else attention[1])
     if tp is None and pp is None and ep is None:
@@ -102,12 +102,19 @@ def _layout_text(step: ServingStepModel, replicas: int) -> str:
     return f"tp={lay.tp} pp={lay.pp} ep={lay.ep}{' attention-DP' if lay.attn_dp else ''}, {replicas} replica(s)"
 
 
-def _no_moe_kernel_with_rows(moe_kernel: str | None, mtp: int | None, disagg: str | None) -> None:
-    """``--moe-kernel`` with ``--mtp``/``--disagg``: refused, the case row's launch recipe picks its expert kernel."""
-    if moe_kernel is not None and (mtp is not None or disagg is not None):
-        raise InvalidSettingError(f"--moe-kernel {moe_kernel} with {'--mtp' if disagg is None else '--disagg'}: the "
-                                  "case row's launch recipe picks its expert kernel (catalog/engines.yaml "
-                                  "recipe_moe_kernel); drop --moe-kernel")
+def _no_recipe_options_with_rows(moe_kernel: str | None, chunk_tokens: int | None, mtp: int | None,
+                                 disagg: str | None) -> None:
+    """``--moe-kernel`` or ``--chunk-tokens`` with ``--mtp``/``--disagg``: refused, the case row's launch recipe picks
+    its expert kernel and sets its chunk (serve and curve alike)."""
+    if mtp is None and disagg is None:
+        return
+    row_option = "--mtp" if disagg is None else "--disagg"
+    if moe_kernel is not None:
+        raise InvalidSettingError(f"--moe-kernel {moe_kernel} with {row_option}: the case row's launch recipe picks "
+                                  "its expert kernel (catalog/engines.yaml recipe_moe_kernel); drop --moe-kernel")
+    if chunk_tokens is not None:
+        raise InvalidSettingError(f"--chunk-tokens {chunk_tokens} with {row_option}: the case row's launch recipe "
+                                  "sets its chunk (catalog/engines.yaml); drop --chunk-tokens")
 
 
 def _assumptions_file(path: Path | None) -> str:
@@ -139,8 +146,8 @@ def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp:
     over_limit = []
     if pools is None and (len(concurrencies) > 1 or (tp is None and pp is None and ep is None)):
         cal, _ = eng_opts.engine_setting(engine_id or v.engine_spec.id, calibration, chip)
-        step, replicas, _ = _system(chip, model, count, tp, pp, ep, weights, activations, kv, cal, None, attn_dp,
-                                    input_tokens, output_tokens)
+        step, replicas, _ = _system(chip, opts.read_model(model), count, tp, pp, ep, weights, activations, kv, cal,
+                                    None, attn_dp, input_tokens, output_tokens)
         lay = step.mm.layout
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
         over_limit = sr.memory_limit_note(step.kv_capacity_tokens, replicas, input_tokens, output_tokens,
@@ -222,18 +229,13 @@ def serve_cmd(
                   given={"--requests": requests is not None, "--duration": duration is not None,
                          "--slo-ttft-ms": slo_ttft_ms is not None, "--slo-tpot-ms": slo_tpot_ms is not None,
                          "--assumptions": assumptions is not None})
-    _no_moe_kernel_with_rows(moe_kernel, mtp, disagg)
+    _no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
     if mtp is not None or disagg is not None:
-        if chunk_tokens is not None:
-            row_option = "--mtp" if disagg is None else "--disagg"
-            raise InvalidSettingError(f"--chunk-tokens {chunk_tokens} with {row_option}: the case row's launch recipe "
-                                      "sets its chunk (catalog/engines.yaml); drop --chunk-tokens")
         if concurrency is None:
             raise InternalError("check_options refuses --mtp/--disagg without --concurrency")
-        opts.check_context(model, input_tokens, output_tokens)
-        row = _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations,
-                           kv, calibration, engine,
-                           mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
+        opts.check_context(opts.read_model(model), input_tokens, output_tokens)
+        row = _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv, calibration,
+                           engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
                            output_tokens, [concurrency], software)[0]
         _print_rows([row], f"{model} on {row['num_chips']} x {chip}", output)
         return
@@ -242,13 +244,14 @@ def serve_cmd(
     opts.check_load(rate, duration)
     if trace is not None:
         files.check_readable_text(trace, "--trace")
-    context_note = opts.check_context(model, input_tokens, output_tokens, trace)
+    loaded = opts.read_model(model)  # a user's config.json read once, for every step below and the setting
+    context_note = opts.check_context(loaded, input_tokens, output_tokens, trace)
     from inferchip.performance.serving import serving_economics
 
     calibration, eng = eng_opts.engine_setting(engine, calibration, chip)
-    calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, weights, model, moe_kernel)
+    calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, weights, loaded, moe_kernel)
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng)
-    step, replicas, formats = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
+    step, replicas, formats = _system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
                              eng, chunk)
     arr: ArrivalsLike
@@ -259,7 +262,7 @@ def serve_cmd(
     else:
         arr = TraceArrivals(path=str(trace))
     host = None if eng is None else eng_opts.engine_host(  # a trace is read for its mean prompt only with --engine
-        eng, chip, step.mm.formats.weights, model, _mean_prompt_tokens(trace, input_tokens))
+        eng, chip, step.mm.formats.weights, loaded, _mean_prompt_tokens(trace, input_tokens))
     with _progress("simulating") as prog:
         task = prog.add_task("sim", total=1.0)
         res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration,
@@ -311,6 +314,7 @@ def curve_cmd(
     assumptions: Path | None = so.assumptions_option(),
     engine: str | None = eng_opts.engine_option(so.DEFAULT_SCHEDULER),
     moe_kernel: str | None = eng_opts.moe_kernel_option(),
+    chunk_tokens: int | None = eng_opts.chunk_option(),
     mtp: int | None = so.mtp_option(), mtp_acceptance: float | None = so.accept_option(),
     disagg: str | None = so.disagg_option(), software: str | None = so.software_option(),
     kv_link_gb_per_s: float | None = so.link_option(), kv_link_latency_us: float | None = so.latency_option(),
@@ -328,32 +332,33 @@ def curve_cmd(
 
     if plot is not None:
         plot = files.check_writable(plot, "--plot", suffixes=files.HTML_SUFFIXES)  # before the sweep, not after it
-    opts.check_context(model, input_tokens, output_tokens)
+    loaded = opts.read_model(model)  # a user's config.json read once, for every step below and the setting
+    opts.check_context(loaded, input_tokens, output_tokens)
     pools = parse_disagg(disagg)  # once (its option's callback checked the form)
     check_options(mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
                   concurrency=1, range_ratio=range_ratio, software=software,
                   given={"--plot": plot is not None, "--assumptions": assumptions is not None})
-    _no_moe_kernel_with_rows(moe_kernel, mtp, disagg)
+    _no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
     if mtp is not None or disagg is not None:
-        rows = _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations,
-                           kv, calibration, engine,
-                            mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
+        rows = _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv, calibration,
+                            engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
                             output_tokens, CURVE_CONCURRENCIES, software)
         _print_rows(rows, f"{model} on {rows[0]['num_chips']} x {chip}: throughput vs interactivity", output,
                     curve=True)
         return
     calibration, eng = eng_opts.engine_setting(engine, calibration, chip)
-    calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, weights, model, moe_kernel)
-    step, replicas, formats = _system(chip, model, count, tp, pp, ep, weights, activations, kv, calibration,
+    calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, weights, loaded, moe_kernel)
+    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng)  # one chunk for the memory fit and the scheduler
+    step, replicas, formats = _system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
-                             eng)
-    host = eng_opts.engine_host(eng, chip, step.mm.formats.weights, model, input_tokens)
+                             eng, chunk)
+    host = eng_opts.engine_host(eng, chip, step.mm.formats.weights, loaded, input_tokens)
     used_engine = eng_opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
     with _progress("simulating concurrencies") as prog:
         task = prog.add_task("curve", total=1.0)
         cur = throughput_interactivity_curve(step, uniform_length(input_tokens, range_ratio),
                                              uniform_length(output_tokens, range_ratio), seed=seed, replicas=replicas,
-                                             scheduler_config=_engine_config(eng, step),
+                                             scheduler_config=_engine_config(eng, step, chunk),
                                              request_host_s=0.0 if host is None else host.outside_loop_s,
                                              progress=lambda f: prog.update(task, completed=f))
     chips = replicas * step.num_chips
@@ -369,8 +374,9 @@ def curve_cmd(
         files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency, **formats,
-                                "assumptions_file": _assumptions_file(assumptions),
-                                "engine": used_engine,
+                                "assumptions_file": _assumptions_file(assumptions), "engine": used_engine,
+                                "prefill_chunk_tokens": chunk, "prefill_chunk_source": chunk_source,  # as serve's
+                                "activations_bytes_per_chip": float(step.mm.chunk_activation_bytes()),
                                 "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
                                            for r in df.to_dict(orient="records")]}))
         return

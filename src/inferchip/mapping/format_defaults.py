@@ -36,10 +36,10 @@ def checkpoint_choice(model_id: str, weights: str | None, kv: str | None,
     return shipped.format, shipped.source, kv_choice(shipped, kv)
 
 
-def weight_choice(model_id: str, weights: str | None) -> tuple[str, str]:
+def weight_choice(model_id: str, weights: str | None, config: UserConfig | None = None) -> tuple[str, str]:
     """(weight format, where it came from): :func:`checkpoint_choice`'s, for a command that needs the format before
-    it resolves the setting (the engine's expert kernel and host time)."""
-    fmt, source, _ = checkpoint_choice(model_id, weights, None)
+    it resolves the setting (the engine's expert kernel and host time); ``config``: a user's config as already read."""
+    fmt, source, _ = checkpoint_choice(model_id, weights, None, config)
     return fmt, source
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -177,8 +178,14 @@ class MappedModel:
 
 def map_model(model: ModelSpec, chip: ChipParams, layout: Layout, formats: Formats, cal: Calibration) -> MappedModel:
     sm = pad_experts(sharded(model, layout), cal.moe_pad_hidden_to, cal.moe_pad_intermediate_to, model.mlp_gated)
-    return MappedModel(model, chip, layout, formats, cal, sm,
-                       weight_bytes_per_chip(model, sm, formats, balanced=bool(chip.layer_pipeline)))
+    pipelined = np.asarray(chip.layer_pipeline, dtype=bool)
+    if pipelined.ndim == 0:
+        weights = weight_bytes_per_chip(model, sm, formats, balanced=bool(pipelined))
+    else:  # chips stacked for a sweep (spec.params.stack_chips): each chip's family's split, an array where
+        # ChipParams' numeric fields are (the memory equations are elementwise)
+        weights = cast(float, np.where(pipelined, weight_bytes_per_chip(model, sm, formats, balanced=True),
+                           weight_bytes_per_chip(model, sm, formats, balanced=False)))
+    return MappedModel(model, chip, layout, formats, cal, sm, weights)
 
 
 SHARDED_KEPT = 512  # (model, layout) pairs whose sharded model is kept

@@ -29,6 +29,7 @@ from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
 
 if TYPE_CHECKING:  # cost.economics is imported where a prediction is priced
+    from inferchip.catalog.models import UserConfig
     from inferchip.cost.economics import ChipEconomy
 
 __all__ = ["Prediction", "ask", "best_layout", "predict", "predict_setting"]
@@ -73,6 +74,7 @@ def predict(
     attention_weights: str | None = None,
     attention_out_weights: str | None = None,
     chunk_tokens: int | None = None,
+    config: UserConfig | None = None,
 ) -> Prediction:
     """Predict one model on one system: TTFT, TPOT, throughput, memory, power, energy, money.
 
@@ -91,7 +93,8 @@ def predict(
     chip figures; ``calibration``/``assumptions``: YAML paths (None: the shipped ones). ``chunk_tokens``: the
     prefill token budget of one step per chip (an engine's ``max_num_batched_tokens``; None:
     ``mapped.DEFAULT_CHUNK_TOKENS``); the memory fit keeps the activations of the largest step the run executes,
-    a static batch's prompts bounded by it.
+    a static batch's prompts bounded by it. ``config``: with a ModelSpec ``model``, the user's config file it was
+    read from (:func:`~inferchip.performance.setting.resolve_setting`).
 
     The keyword form of :func:`predict_setting`: the setting is resolved once
     (:func:`~inferchip.performance.setting.resolve_setting`) and the question checked
@@ -99,7 +102,7 @@ def predict(
     DoesNotFitError (memory or the latency limits, with what would make it fit).
     """
     key = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
-           chip_spec, attention_weights, attention_out_weights, chunk_tokens)
+           chip_spec, attention_weights, attention_out_weights, chunk_tokens, config)
     hashable = True
     try:  # the setting of the same arguments as a recent call (checked and resolved then)
         setting = _RECENT.get(key)
@@ -121,7 +124,7 @@ def predict(
         setting = resolve_setting(chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp,
                                   pp=pp, ep=ep, attn_dp=attn_dp, estimate=estimate, calibration=calibration,
                                   assumptions=assumptions, chip_spec=chip_spec, attention_weights=attention_weights,
-                                  attention_out_weights=attention_out_weights).with_chunk(chunk_tokens)
+                                  attention_out_weights=attention_out_weights, config=config).with_chunk(chunk_tokens)
         if hashable:
             if len(_RECENT) >= SETTINGS_CACHED:
                 _RECENT.clear()

@@ -247,7 +247,7 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
                     estimate: str = "central", calibration: Calibration | str | None = None,
                     assumptions: str | Assumptions | None = None, chip_spec: ChipSpec | None = None,
                     within: bool = False, attention_weights: str | None = None,
-                    attention_out_weights: str | None = None) -> Setting:
+                    attention_out_weights: str | None = None, config: UserConfig | None = None) -> Setting:
     """Resolve and check a setting once.
 
     ``chip``/``model``: catalogue ids or file paths (a chip by id also brings its spec), or
@@ -267,9 +267,11 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     ``activations``/``kv``: as given, else those defaults.
     ``calibration``: a Calibration, a YAML path, ``"none"``, or None (the shipped one).
     ``assumptions``: energy/money constants, a YAML path merged over the bundled file, or None.
+    ``config``: with a ModelSpec ``model``, the user's config file it was read from
+    (``catalog.models.load_model_config``), the checkpoint's formats then read from it, not from a file again.
     """
     args = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
-            chip_spec, within, attention_weights, attention_out_weights)
+            chip_spec, within, attention_weights, attention_out_weights, config)
     try:  # every argument hashable (ids, paths, names, numbers): the arguments are the key
         hash(args)
         key = args
@@ -313,7 +315,7 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
              kv: str | None, tp: int | None, pp: int | None, ep: int | None, attn_dp: bool | None, estimate: str,
              calibration: Calibration | str | None, assumptions: str | Assumptions | None,
              chip_spec: ChipSpec | None, within: bool, attention_weights: str | None = None,
-             attention_out_weights: str | None = None) -> Setting:
+             attention_out_weights: str | None = None, config: UserConfig | None = None) -> Setting:
     for name, v in (("--count", count), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
         positive(name, v)
         if (v is None and name == "--count") or (v is not None and not isinstance(v, Integral)):
@@ -328,7 +330,8 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
 
         cp = get_chip_params(chip, level)
         chip_spec = chip_spec or load_chip(chip)
-    config = None  # a user's config file, read once: the model, its weights' format and its per-layer map
+    # a user's config file, read once: the model, its weights' format and its per-layer map (``config``: the file
+    # a ModelSpec ``model`` was read from, as read, catalog.models.load_model_config)
     if isinstance(model, ModelSpec):
         ms = model
     else:

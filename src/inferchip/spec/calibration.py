@@ -171,7 +171,7 @@ class Calibration(BaseModel):
         "cost.gemm.experts_reached): how many distinct experts a step's tokens reach, hence read. 0: uniform "
         "routing. Not fitted: an estimate, bracketed by AIConfigurator's default MoE workload (ai-dynamo/"
         "aiconfigurator collector/helper.py power_law_logits_v3, power law alpha 1.2 on [1, 0.8 m] per expert: "
-        "log spread 0.73 / 0.93 / 1.12 / 1.31 at 16 / 32 / 64 / 128 tokens); docs/serving_validation.md, "
+        "log spread 0.73 / 0.93 / 1.12 / 1.31 at 16 / 32 / 64 / 128 tokens); docs/serving_journal.md, "
         "branch vllm-decode38.",
     )
     memory_utilization_fraction: float = Field(

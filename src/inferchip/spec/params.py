@@ -77,7 +77,9 @@ def stack_chips(chips: list[ChipParams], axis_shape: tuple[int, ...] | None = No
 
     A format a chip has no units for is 0 in its array (the cost model then falls back to a
     wider format chip by chip). ``axis_shape`` reshapes the chip axis, e.g. ``(-1, 1, 1)`` to
-    broadcast against (batch, length) grids.
+    broadcast against (batch, length) grids. The family facts are arrays too, so chips of different kinds
+    share a sweep: ``host_step_s`` (NaN where the calibration's host times apply: ``cost.context.host_times_s``)
+    and ``layer_pipeline`` (booleans: ``performance.mapped.map_model`` takes each chip's weight split).
     """
     import numpy as np
 
@@ -92,9 +94,5 @@ def stack_chips(chips: list[ChipParams], axis_shape: tuple[int, ...] | None = No
     numeric = [f for f in ChipParams.__dataclass_fields__
                if f not in ("id", "peak_flop_per_s", "family", "architecture", "notes", "layer_pipeline")]
     kw: dict[str, Any] = {f: arr(f) for f in numeric}
-    pipelined = {c.layer_pipeline for c in chips}
-    if len(pipelined) > 1:
-        ids = ','.join(c.id for c in chips)
-        raise ValueError(f"chips {ids}: their families' layer_pipeline differ; sweep one kind")
-    kw["layer_pipeline"] = pipelined.pop() if pipelined else False
+    kw["layer_pipeline"] = np.array([c.layer_pipeline for c in chips], dtype=bool).reshape(shape)
     return ChipParams(id=",".join(c.id for c in chips), peak_flop_per_s=peaks, family="mixed", notes=(), **kw)

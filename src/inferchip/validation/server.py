@@ -51,7 +51,7 @@ Rules, each applied to every server row from its fields and notes (never from it
   sits at its own edge, and its TTFT (waits for a prefill slot and a batch place) grows steeply
   near it; a model whose capacity is off by some per cent puts the stated load elsewhere
   relative to its own edge. TPOT/ITL rows stay at the stated load (the running batch it fixes
-  sets the step time; read at the edge they measured worse: docs/serving_validation.md).
+  sets the step time; read at the edge they measured worse: docs/serving_journal.md).
 * **Open loop at a stated rate** ("measured at N completed samples/s", "request rate N"): Poisson at
   that rate. The README defines ttft_ms, tpot_ms and itl_ms as means: mean TTFT, mean per-request TPOT
   (LoadGen's, first token excluded), mean inter-token gap. Request rate INF: every request arrives at

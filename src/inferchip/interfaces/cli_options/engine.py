@@ -5,9 +5,12 @@ output."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from inferchip.interfaces.cli_options.options import GivenModel
 
 ENGINE_HELP = ("Serving engine of catalog/engines.yaml (dynamo, trtllm, vllm, atom, sglang): its host time per step "
                "replaces the calibration's, its kernel efficiencies scale the calibration's")
@@ -18,7 +21,7 @@ def engine_option(default_text: str) -> Any:
     return typer.Option(None, "--engine", help=f"{ENGINE_HELP}; default: {default_text}.")
 
 
-def engine_host(spec: Any, chip: str, weights: str | None, model: str, prompt_tokens: float) -> Any:
+def engine_host(spec: Any, chip: str, weights: str | None, model: GivenModel, prompt_tokens: float) -> Any:
     """``--engine``'s host time per request for prompts of ``prompt_tokens`` tokens of ``model`` on ``chip`` with
     ``weights`` (None: what the checkpoint ships, :func:`_weights`) (:func:`~inferchip.catalog.engines.
     request_host_time`, the one resolution ``validate`` uses too; no ``software`` text, so no worker engine); None
@@ -27,15 +30,16 @@ def engine_host(spec: Any, chip: str, weights: str | None, model: str, prompt_to
         return None
     from inferchip.catalog.engines import request_host_time
 
-    return request_host_time(spec, prompt_tokens, chip, _weights(model, weights), "", model)
+    return request_host_time(spec, prompt_tokens, chip, _weights(model, weights), "", model.name)
 
 
-def _weights(model: str, weights: str | None) -> str:
+def _weights(model: GivenModel, weights: str | None) -> str:
     """The weight format the setting will resolve (``mapping.format_defaults.weight_choice``: ``weights`` as given,
-    else what the checkpoint ships), for the engine's choices made before the setting is resolved."""
+    else what the checkpoint ships, a user's config as already read), for the engine's choices made before the
+    setting is resolved."""
     from inferchip.mapping.format_defaults import weight_choice
 
-    return weight_choice(model, weights)[0]
+    return weight_choice(model.name, weights, model.config)[0]
 
 
 def engine_summary(spec: Any, scheduler: bool, host: Any = None, moe_kernel: str | None = None
@@ -118,14 +122,14 @@ def engine_setting(engine: str | None, calibration: Any, chip: str | None = None
     return cal, spec
 
 
-def served_attention(spec: Any, model: str, weights: str | None) -> tuple[str, str | None, str] | None:
+def served_attention(spec: Any, model: GivenModel, weights: str | None) -> tuple[str, str | None, str] | None:
     """The attention formats ``--engine`` runs ``model``'s checkpoint with (``weights`` None: what it ships): the
     checkpoint the ``--model`` id names, else the catalogue's first with a note saying so
     (:func:`~inferchip.mapping.format_defaults.served_attention`, the rule validate's rows take); None where the
     engine has no entry for it."""
     from inferchip.mapping.format_defaults import served_attention as rule
 
-    return rule(spec, "", model, _weights(model, weights), model)
+    return rule(spec, "", model.name, _weights(model, weights), model.name)
 
 
 def moe_kernel_option() -> Any:
@@ -135,7 +139,7 @@ def moe_kernel_option() -> Any:
                         "engine's own pick on the chip (catalog/engines.yaml moe_kernels).")
 
 
-def moe_kernel_setting(cal: Any, spec: Any, chip: str, weights: str | None, model: str, choice: str | None
+def moe_kernel_setting(cal: Any, spec: Any, chip: str, weights: str | None, model: GivenModel, choice: str | None
                        ) -> tuple[Any, str | None]:
     """``cal`` with the expert kernel ``--engine`` serves ``model``'s ``weights`` experts with on ``chip``
     (``weights`` None: what the checkpoint ships, :func:`_weights`; ``--moe-kernel``, else the engine's default
@@ -144,11 +148,9 @@ def moe_kernel_setting(cal: Any, spec: Any, chip: str, weights: str | None, mode
     if spec is None and choice is None:
         return cal, None
     from inferchip.catalog.chips import get_chip_params
-    from inferchip.catalog.models import load_model
     from inferchip.performance.moe_kernel import moe_kernel_calibration
 
-    return moe_kernel_calibration(cal, spec, get_chip_params(chip), _weights(model, weights), load_model(model),
-                                  choice)
+    return moe_kernel_calibration(cal, spec, get_chip_params(chip), _weights(model, weights), model.spec, choice)
 
 
 def option_engine(engine: str) -> Any:

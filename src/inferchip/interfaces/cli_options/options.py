@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -22,6 +23,10 @@ from inferchip.workload.limits import MAX_CONCURRENCY as MAX_CONCURRENCY
 from inferchip.workload.limits import MAX_REQUESTS as MAX_REQUESTS
 from inferchip.workload.limits import MAX_SEED as MAX_SEED
 from inferchip.workload.limits import MAX_TOKENS as MAX_TOKENS
+
+if TYPE_CHECKING:
+    from inferchip.catalog.models import UserConfig
+    from inferchip.spec.model import ModelSpec
 
 # Bounds: generous for any real system, small enough that a run ends. Seeds, requests and users of a
 # serving run: the simulator's own (inferchip.workload.limits), so the CLI and the API agree; chips
@@ -215,12 +220,31 @@ def workers(requested: int, option: str = "--workers") -> int:
     return requested
 
 
-def check_context(model_id: str, input_tokens: int, output_tokens: int, trace: Path | None = None) -> str | None:
+@dataclass(frozen=True)
+class GivenModel:
+    """``--model`` read once (:func:`read_model`): the text given (a catalogue id or a config path, the id the
+    engine's records are looked up by), its model, and the user's config file it was read from (None: a catalogue
+    id), from which the checkpoint's formats are read too; every step of a command takes this record, so a user's
+    ``config.json`` is read once."""
+
+    name: str
+    spec: ModelSpec
+    config: UserConfig | None
+
+
+def read_model(model: str) -> GivenModel:
+    """``--model`` as a :class:`GivenModel` (``catalog.models.load_model_config``: an unknown id or a bad file is
+    the error that names it)."""
+    from inferchip.catalog.models import load_model_config
+
+    spec, config = load_model_config(model)
+    return GivenModel(model, spec, config)
+
+
+def check_context(model: GivenModel, input_tokens: int, output_tokens: int, trace: Path | None = None) -> str | None:
     """Refuse a request longer than the model's context window (``ModelSpec.check_context``): the lengths given,
     or with ``trace`` every request of the trace (naming its row); a note (returned) when the model states none."""
-    from inferchip.catalog.models import load_model
-
-    spec = load_model(model_id)
+    spec = model.spec
     if spec.max_context_tokens is None:
         given = "the trace's" if trace is not None else f"{input_tokens + output_tokens:,}"
         return (f"{spec.id} states no context window (max_position_embeddings); "

@@ -305,7 +305,7 @@ def _method_text(v: ModuleType, vs: ModuleType) -> list[str]:
         "that rate, read as means (the README's definition), and an MLPerf one whose stated load misses its limits "
         "in the simulation is read at the simulated highest rate that meets them; the mean TTFT row of an MLPerf run "
         "with p99 limits is always read at that highest rate (a valid Server run sits at its own limit, and TTFT "
-        "rises steeply near it; `validation/server.py` EDGE_METRICS, docs/serving_validation.md, \"MLPerf Server "
+        "rises steeply near it; `validation/server.py` EDGE_METRICS, docs/serving_journal.md, \"MLPerf Server "
         "TTFT\"), TPOT rows at the stated load; request rate INF is a burst. "
         "**analytic**: the open loop solves Little's law b = rate x E2E(b) per replica; MLPerf Server/Interactive is "
         "the highest throughput whose mean TTFT and TPOT meet the p99 limits divided by "

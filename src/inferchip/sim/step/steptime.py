@@ -22,7 +22,7 @@ a prompt or chunk of 1,024, 4,096 or 8,192 tokens, a token budget of 4,608 or 8,
 is reproduced except for inputs within half a bucket of a jump, which take the value on the bucket
 midpoint's side; a jump on a bucket start (GEMM tile edges sit on multiples of powers of two) is reproduced
 for the input on it, which the midpoint would price above the jump (+0.3 to +2 % on a DeepSeek-R1
-attention-DP prefill step on 8 GB200 at 4,096 tokens, stop-27 review, docs/serving_validation.md).
+attention-DP prefill step on 8 GB200 at 4,096 tokens, stop-27 review, docs/serving_journal.md).
 
 Misses are evaluated together with :data:`PREFETCH_BUCKETS` neighbouring token counts,
 and :meth:`StepTimer.times_s` fills all missing keys of many steps in one call.
