@@ -8,7 +8,7 @@ measured and simulated TPOT over the runs, their difference, then the least-squa
 1k/8k rows carry the cleanest decode step (a new prompt joins every ~OSL / C steps, so the prefills that share the
 steps weigh least). With ``--pair SLOW,FAST`` (chip ids) the measured and simulated TPOT ratio slow / fast per
 group and client count of the runs both chips ran with the same engine, weights, TP and lengths
-(docs/serving_validation.md, "the MI300X decode step", branch ``mi300x41``). With ``--ratio-to REF.json`` (another
+(docs/serving_journal.md, "the MI300X decode step", branch ``mi300x41``). With ``--ratio-to REF.json`` (another
 run of the same rows) the geometric mean over the matching configurations (case id less run and metric) of the simulated
 TPOT of X.json over REF.json's (:func:`geomean_ratio`): predictions only, no measurement.
 
