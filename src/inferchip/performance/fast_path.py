@@ -261,7 +261,8 @@ class FastLayout:
         """``predict_setting`` then ``add_energy_and_money`` from the point's figures: the same
         numbers, the final ones computed before the :class:`Prediction` is made."""
         kv_cache = self.kv_one(i + o) * b
-        act = self.activations(b * i if static else b + min(i, self.chunk_tokens))
+        # the activations the memory fit keeps: a static batch's prompts (at most the chunk), else a full chunk
+        act = self.activations(b * i) if static else self.chunk_act
         num_chips, replicas, batch, out = self.num_chips, self.replicas, int(b), round(o)
         tput = tps_replica * replicas
         per_user = 1.0 / tpot if tpot > 0 else math.inf
