@@ -143,7 +143,7 @@ class MappedModel:
 
     def stage_step(self, num_tokens: Numbers, num_decode_seqs: Numbers, decode_kv_tokens: Numbers,
                    prefill_attn_pairs: Numbers, logit_rows: Numbers | None = None,
-                   prefill_chip: float | None = None) -> StepCost:
+                   prefill_chip: Numbers | None = None) -> StepCost:
         # The step compiled once for this mapping (recompiled if sm, chip, formats or cal change).
         self._plan: StepPlan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats,
                                                 self.cal)
@@ -162,13 +162,13 @@ class MappedModel:
     def replica_step_s(self, num_tokens: npt.ArrayLike, num_decode_seqs: npt.ArrayLike,
                        decode_kv_tokens: npt.ArrayLike, prefill_attn_pairs: npt.ArrayLike,
                        logit_rows: npt.ArrayLike | None = None,
-                       prefill_chip: float | None = None) -> tuple[FloatArray, StepCost]:
+                       prefill_chip: npt.ArrayLike | None = None) -> tuple[FloatArray, StepCost]:
         """Time for a whole batch to advance one iteration through all ``pp`` stages, the
         batch split into ``pp`` micro-batches (each chip runs its stage once per micro-batch).
         ``prefill_chip``: one point's prefill tokens on its busiest attention-DP chip (cost.step.step_points)."""
         pp = self.layout.pp
         lr = None if logit_rows is None else np.asarray(logit_rows, float) / pp
-        pc = None if prefill_chip is None else float(prefill_chip) / pp
+        pc = None if prefill_chip is None else np.asarray(prefill_chip, float) / pp
         c = self.stage_step(np.asarray(num_tokens, float) / pp, np.asarray(num_decode_seqs, float) / pp,
                             np.asarray(decode_kv_tokens, float) / pp, np.asarray(prefill_attn_pairs, float) / pp, lr,
                             pc)
