@@ -99,7 +99,7 @@ def test_the_chunk_option_and_its_sources():
 
 def test_continuous_batching_keeps_a_full_chunk():
     """--max-throughput: the concurrency is searched and a step may fill the chunk, so the chunk's activations are
-    kept (the breakdown shows a step of batch + min(prompt, chunk) tokens, the fit the chunk)."""
+    kept, by the fit and in the breakdown (test_continuous_batching_reports_the_chunk_it_keeps)."""
     s = resolve_setting(GROQ, LLAMA, count=256, tp=8, pp=32)
     with pytest.raises(DoesNotFitError, match="one 8,192-token prefill chunk"):
         predict_setting(s, Question.fixed(128, 128, None), fast=False)

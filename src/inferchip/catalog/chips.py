@@ -92,7 +92,30 @@ def _load_cached(path: Path, mtime_ns: int) -> ChipSpec:
             f"{path}: family = {spec.family!r}: unknown family; allowed: {', '.join(family_names())}"
         )
     _check_reserve(spec, _families()[spec.family], path)
+    _check_price(spec, path)
     return spec
+
+
+def _check_price(spec: ChipSpec, path: Path) -> None:
+    """Refuse a price below what the chip's own off-chip memory costs at the shipped price per GiB
+    (catalog/assumptions.yaml ``silicon.memory_usd_per_gib``): a price typed in thousands of dollars (27.5 for an
+    H100's $27,500) priced every $ figure a thousand times too low, without a word. The catalogue's cheapest
+    price against its memory is 3.5 times it (Tesla AI5's and MI455X's low prices)."""
+    price = pick(spec.price.usd, "low")
+    gib = spec.memory.off_chip_gib("low")
+    if not price or gib <= 0:
+        return
+    from inferchip.catalog.assumptions import load_assumptions
+
+    per_gib = load_assumptions(None).table("silicon.memory_usd_per_gib").get(spec.memory.technology())
+    if per_gib is None or price >= gib * per_gib:
+        return
+    shown = pick(spec.price.usd, "low")
+    raise SpecError(
+        f"{path}: price.usd = {shown:g}{' (its low value)' if isinstance(spec.price.usd, Range) else ''}: below "
+        f"the chip's own memory, {gib:,.4g} GiB of {spec.memory.technology()} at {per_gib:g} USD/GiB = "
+        f"{gib * per_gib:,.0f} USD (catalog/assumptions.yaml silicon.memory_usd_per_gib); allowed: at least that, "
+        "in US dollars; is it in thousands of dollars?")
 
 
 def _check_reserve(spec: ChipSpec, fam: FamilyDefaults, path: Path) -> None:

@@ -130,8 +130,8 @@ def _deepseek(r: ConfigReader) -> Built:
     return f, [(None, m) for m in moe], []
 
 
-def _gemma_text(r: ConfigReader) -> dict[str, Any]:
-    f = attention_shape(r)
+def _gemma_text(r: ConfigReader, rope_scaled: bool = True) -> dict[str, Any]:
+    f = attention_shape(r, rope_scaled=rope_scaled)
     bias = r.bool_("attention_bias", False)
     return f | {
         "intermediate_size": r.int_("intermediate_size", "FFN width"),
@@ -157,7 +157,8 @@ def _gemma2(r: ConfigReader) -> Built:
 def _gemma3(r: ConfigReader) -> Built:
     if "text_config" in r.data:
         r = r.sub("text_config")
-    f = _gemma_text(r) | {"qk_norm": True}
+    # vLLM does not scale Gemma 3's window by its rope_scaling: max_position_embeddings is already the scaled one
+    f = _gemma_text(r, rope_scaled=False) | {"qk_norm": True}
     n, window = f["num_layers"], sliding_window(r)
     # Every pattern-th layer (1-based) is global, the others local: 5 local : 1 global for pattern 6.
     pattern = r.int_("sliding_window_pattern", "one global layer every N layers", default=6)

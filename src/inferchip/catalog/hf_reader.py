@@ -98,12 +98,15 @@ HF_KEYS = ("num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_v
 
 
 def attention_shape(
-    r: ConfigReader, head_dim_key: str | None = "head_dim", *, keys: tuple[str, str, str, str, str] = HF_KEYS
+    r: ConfigReader, head_dim_key: str | None = "head_dim", *, keys: tuple[str, str, str, str, str] = HF_KEYS,
+    rope_scaled: bool = True,
 ) -> dict[str, Any]:
     """Layers, width, vocab, heads, KV heads and head width of a decoder config.
 
     ``keys`` names (layers, width, heads, KV heads, context) for GPT-2-style key names;
-    absent KV heads mean multi-head attention; absent head_dim means width / heads.
+    absent KV heads mean multi-head attention; absent head_dim means width / heads. The context window is scaled
+    by the config's ``rope_scaling`` (:func:`rope_context`) unless ``rope_scaled`` is False (Gemma 3, whose
+    ``max_position_embeddings`` is already the scaled window).
     """
     layers_key, hidden_key, heads_key, kv_key, context_key = keys
     hidden = r.int_(hidden_key, "model width", maximum=int(WIDTH.high))
@@ -117,6 +120,10 @@ def attention_shape(
         if hidden % heads:
             raise r._fail(heads_key, heads, f"a divisor of {hidden_key} {hidden} when head_dim is absent")
         head_dim = hidden // heads
+    context = r.opt_int(context_key, "longest supported context in tokens", maximum=int(CONTEXT.high))
+    source = None
+    if rope_scaled:
+        context, source = rope_context(r, context_key, context)
     return {
         "num_layers": r.int_(layers_key, "decoder layers", maximum=int(LAYERS.high)),
         "hidden_size": hidden,
@@ -124,9 +131,52 @@ def attention_shape(
         "num_heads": heads,
         "num_kv_heads": kv_heads,
         "head_dim": head_dim,
-        "max_position_embeddings": r.opt_int(context_key, "longest supported context in tokens",
-                                             maximum=int(CONTEXT.high)),
+        "max_position_embeddings": context,
+        "context_source": source,
     }
+
+
+ROPE_UNSCALED = ("su", "longrope", "llama3", "default")
+"""RoPE types whose ``max_position_embeddings`` is already the scaled window (vLLM leaves them as they are)."""
+
+
+def rope_context(r: ConfigReader, context_key: str, context: int | None) -> tuple[int | None, str | None]:
+    """The context window as vLLM derives ``max_model_len`` from a config's ``rope_scaling`` (vllm/config.py
+    ``_get_and_verify_max_len``, vllm-project/vllm): a RoPE type other than su, longrope and llama3 multiplies the
+    window by its ``factor``; YaRN multiplies its ``original_max_position_embeddings`` instead (transformers'
+    ``_compute_yarn_parameters`` takes ``max_position_embeddings`` where that is absent). This is how Qwen's model
+    cards extend Qwen2.5 and Qwen3 to 131,072 tokens (``{"rope_type": "yarn", "factor": 4.0,
+    "original_max_position_embeddings": 32768}``). Returns the window and how it was derived (None: unscaled)."""
+    key = "rope_scaling" if r.has("rope_scaling") else "rope_parameters"
+    rs = r.data.get(key)
+    if rs is None:
+        return context, None
+    expected = "a mapping with rope_type (or type) and a factor above 0, or null"
+    if not isinstance(rs, dict):
+        raise r._fail(key, rs, expected)
+    kind = rs.get("rope_type", rs.get("type"))
+    if not isinstance(kind, str):
+        raise r._fail(f"{key}.rope_type", kind, "the RoPE type's name (linear, dynamic, yarn, llama3, ...)")
+    factor = rs.get("factor", 1.0)
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < float("inf"):
+        raise r._fail(f"{key}.factor", _as_written(factor), "a finite number above 0 (the RoPE scaling factor)")
+    if kind in ROPE_UNSCALED or factor == 1:
+        return context, None
+    base, base_key = context, context_key
+    if kind == "yarn" and rs.get("original_max_position_embeddings") is not None:
+        base_key = "original_max_position_embeddings"
+        base = ConfigReader(rs, r.where, f"{r.prefix}{key}.").opt_int(
+            base_key, "the window the model was trained on", maximum=int(CONTEXT.high))
+    if base is None:
+        return context, None
+    scaled = int(base * factor)
+    if not 1 <= scaled <= CONTEXT.high:
+        raise r._fail(f"{key}.factor", _as_written(factor), f"a factor that keeps {base_key} {base:,} x factor "
+                      f"within 1 to {int(CONTEXT.high):,} tokens")
+    if scaled == context:
+        return context, None
+    return scaled, (f"{base_key} {base:,} x {key}.factor {factor:g} ({kind}), as vLLM derives max_model_len; "
+                    f"{context_key} = {context if context is None else format(context, ',')}")
 
 
 def sliding_window(r: ConfigReader, key: str = "sliding_window") -> int | None:

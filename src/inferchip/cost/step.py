@@ -162,11 +162,16 @@ class StepPlan:
 
     def cost(self, num_tokens: ArrayLike, num_decode_seqs: ArrayLike, decode_kv_tokens: ArrayLike,
              prefill_attn_pairs: ArrayLike, logit_rows: ArrayLike | None = None,
-             prefill_chip: float | None = None) -> StepCost:
+             prefill_chip: ArrayLike | None = None) -> StepCost:
         """Cost of steps with these counts (see :func:`step_cost`); one finite point on one chip
         is evaluated in plain floats (:mod:`inferchip.cost.scalar_step`, the same numbers).
-        ``prefill_chip``: the busiest attention-DP chip's prefill tokens of one point (:func:`step_points`)."""
+        ``prefill_chip``: the busiest attention-DP chip's prefill tokens of one point, or of each point
+        (an array, evaluated as arrays: :func:`step_points`)."""
+        if prefill_chip is not None and np.size(prefill_chip) > 1:
+            return self.evaluate(step_points(self.dp, num_tokens, num_decode_seqs, decode_kv_tokens,
+                                             prefill_attn_pairs, logit_rows, prefill_chip))
         if prefill_chip is not None:
+            prefill_chip = float(np.asarray(prefill_chip).reshape(-1)[0])
             t, s_dec, kv_dec, pairs = (float(np.asarray(x).reshape(-1)[0]) for x in (
                 num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs))
             lr = None if logit_rows is None else float(np.asarray(logit_rows).reshape(-1)[0])

@@ -145,9 +145,9 @@ class FastLayout:
         return step_tokens * self.act_per_token + min(step_tokens, 4096.0) * self.act_logits
 
     def point(self, t: float, s_dec: float, kv_dec: float, pairs: float,
-              logit_rows: float | None = None) -> tuple[float, ...]:
+              logit_rows: float | None = None, prefill_chip: float | None = None) -> tuple[float, ...]:
         """``StepPlan.point_cost`` of one step, as ``ScalarPlan.step``'s flat tuple (time first)."""
-        return self.scalar.step(*replica_point(self.dp, t, s_dec, kv_dec, pairs, logit_rows))
+        return self.scalar.step(*replica_point(self.dp, t, s_dec, kv_dec, pairs, logit_rows, prefill_chip))
 
     def breakdown(self, v: tuple[float, ...]) -> dict[str, dict[str, Any]]:
         """``prediction._breakdown`` of a step costed by :meth:`point`: each class's time (x pp),
@@ -198,11 +198,13 @@ class FastLayout:
             return None
         if b > bmax:
             return DOES_NOT_FIT
-        pp = self.pp
-        n_chunks = float(math.ceil(b * i / self.replica_chunk_tokens))
+        pp, dp = self.pp, self.dp
+        # attention DP: whole prompts on each chip, the busiest holding ceil(b / dp) (phases.static_batch)
+        rank_prompts = math.ceil(b / dp) * i if dp > 1 else 0.0
+        n_chunks = float(math.ceil((rank_prompts / self.chunk_tokens) if dp > 1 else b * i / self.replica_chunk_tokens))
         n_chunks = 1.0 if 1.0 > n_chunks else n_chunks
         pairs = i * (0.0 + (i + 1.0) / 2.0) * b / n_chunks
-        if self.dp == 1:  # point() written out: a prefill step (no decode) and a decode step (no prompt)
+        if dp == 1:  # point() written out: a prefill step (no decode) and a decode step (no prompt)
             step, t, s_dec = self.scalar.step, b * i / n_chunks / pp, b / pp
             t_pre = t - 0.0
             at = (t, t, 0.0, 0.0 if 0.0 > t_pre else t_pre, 0.0, pairs / pp, b / n_chunks / pp)
@@ -214,7 +216,8 @@ class FastLayout:
                 self.prefills[at] = pre
             dec = step(s_dec, s_dec, s_dec, 0.0, b * (i + o / 2.0) / pp, 0.0, s_dec + 0.0)
         else:
-            pre = self.point(b * i / n_chunks / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp)
+            pre = self.point(b * i / n_chunks / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp,
+                             rank_prompts / n_chunks / pp)
             dec = self.point(b / pp, b / pp, b * (i + o / 2.0) / pp, 0.0 / pp)
         ttft = n_chunks * (pp * pre[0]) * (2 * pp - 1) / pp
         tpot = pp * dec[0]
@@ -261,7 +264,8 @@ class FastLayout:
         """``predict_setting`` then ``add_energy_and_money`` from the point's figures: the same
         numbers, the final ones computed before the :class:`Prediction` is made."""
         kv_cache = self.kv_one(i + o) * b
-        act = self.activations(b * i if static else b + min(i, self.chunk_tokens))
+        # the activations the memory fit keeps: a static batch's prompts (at most the chunk), else a full chunk
+        act = self.activations(b * i) if static else self.chunk_act
         num_chips, replicas, batch, out = self.num_chips, self.replicas, int(b), round(o)
         tput = tps_replica * replicas
         per_user = 1.0 / tpot if tpot > 0 else math.inf

@@ -144,7 +144,7 @@ class MappedModel:
 
     def stage_step(self, num_tokens: Numbers, num_decode_seqs: Numbers, decode_kv_tokens: Numbers,
                    prefill_attn_pairs: Numbers, logit_rows: Numbers | None = None,
-                   prefill_chip: float | None = None) -> StepCost:
+                   prefill_chip: Numbers | None = None) -> StepCost:
         # The step compiled once for this mapping (recompiled if sm, chip, formats or cal change).
         self._plan: StepPlan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats,
                                                 self.cal)
@@ -163,13 +163,13 @@ class MappedModel:
     def replica_step_s(self, num_tokens: npt.ArrayLike, num_decode_seqs: npt.ArrayLike,
                        decode_kv_tokens: npt.ArrayLike, prefill_attn_pairs: npt.ArrayLike,
                        logit_rows: npt.ArrayLike | None = None,
-                       prefill_chip: float | None = None) -> tuple[FloatArray, StepCost]:
+                       prefill_chip: npt.ArrayLike | None = None) -> tuple[FloatArray, StepCost]:
         """Time for a whole batch to advance one iteration through all ``pp`` stages, the
         batch split into ``pp`` micro-batches (each chip runs its stage once per micro-batch).
         ``prefill_chip``: one point's prefill tokens on its busiest attention-DP chip (cost.step.step_points)."""
         pp = self.layout.pp
         lr = None if logit_rows is None else np.asarray(logit_rows, float) / pp
-        pc = None if prefill_chip is None else float(prefill_chip) / pp
+        pc = None if prefill_chip is None else np.asarray(prefill_chip, float) / pp
         c = self.stage_step(np.asarray(num_tokens, float) / pp, np.asarray(num_decode_seqs, float) / pp,
                             np.asarray(decode_kv_tokens, float) / pp, np.asarray(prefill_attn_pairs, float) / pp, lr,
                             pc)
@@ -222,16 +222,28 @@ def _tp_whose_activations_fit(mm: MappedModel, budget: float, step_tokens: float
 
 def _smaller_chunk(mm: MappedModel, room: float, step: float) -> list[str]:
     """The advice of a smaller prefill chunk where the activations of one of at most ``LOGIT_ROWS`` tokens fit the
-    ``room`` the weights and KV cache leave (activations grow linearly in the tokens there): empty where none does
-    or the step is not bounded by the chunk."""
+    ``room`` the weights and KV cache leave (activations grow linearly in the tokens there): empty where none does.
+    ``step`` is the largest step's tokens, the chunk or a static batch's prompts below it: a chunk below either
+    bounds the step (``step_activation_bytes``), so the advice holds for both."""
     per_token = float(mm.activation_bytes(1.0))
-    if room <= 0 or per_token <= 0 or step < mm.chunk_tokens:
+    if room <= 0 or per_token <= 0:
         return []
     tokens = min(int(room // per_token), LOGIT_ROWS)
     if not 1 <= tokens < step:
         return []
     return [f"  - a smaller prefill chunk: --chunk-tokens {tokens:,} or fewer (its activations, "
             f"{float(mm.activation_bytes(float(tokens))) / GIGA:.3f} GB, fit beside the weights and KV cache)"]
+
+
+def _wider_tp_text(mm: MappedModel) -> str:
+    """What a wider tensor-parallel layout offers the end stage: the next tp of the scale-up domain that splits the
+    heads (each such tp splits the vocab further), or that the layout's tp is the widest there is."""
+    domain = tp_domain(mm.chip.max_scaleup_domain)
+    wider = [tp for tp in divisors(domain) if tp > mm.layout.tp and tp_splits_heads(mm.model, tp)]
+    if wider:
+        return f"a wider tp splits them further (--tp {wider[0]})"
+    return (f"tp={mm.layout.tp} is already the widest the chip's scale-up domain of {domain} allows for "
+            f"{mm.model.num_heads} heads")
 
 
 def _end_stage_bytes(mm: MappedModel) -> float:
@@ -284,7 +296,7 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
         lines.append(f"  - the vocab-parallel {both} alone take {ends / 1e6:,.1f} MB a chip at tp={mm.layout.attn_tp} "
                      f"({mm.model.vocab_size:,} x {mm.model.hidden_size:,} x 2 B / {mm.layout.attn_tp}), with the "
                      f"activations more than the {budget / 1e6:,.1f} MB usable: no pipeline depth at this tp fits "
-                     "them; a wider tp would")
+                     f"them; {_wider_tp_text(mm)}")
     chips = mm.layout.chips_per_replica
     # Weights and KV cache both split over a replica's chips; each chip keeps its activations.
     need_chips = math.ceil((need_w + kv) * chips / (budget - act)) if budget > act else 0

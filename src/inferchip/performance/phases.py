@@ -49,7 +49,11 @@ class PhaseMetrics:
 
 def static_batch(mm: MappedModel, batch: npt.ArrayLike, input_tokens: npt.ArrayLike,
                  output_tokens: npt.ArrayLike) -> PhaseMetrics:
-    """A static batch: all prompts prefilled together, then ``output - 1`` decode steps.
+    """A static batch: all prompts prefilled together, then ``output - 1`` decode steps. Under attention data
+    parallelism each prompt is prefilled whole on one chip (SGLang's DP attention sends a request to one rank), so a
+    step costs its busiest chip's prompts (``cost.step.step_points`` ``prefill_chip``, as the serving simulator
+    prices it), not an even share of the batch's tokens: one 1,024-token prompt on 8 chips is 1,024 tokens on one
+    chip, not 128 on each.
 
     TTFT is the batch's prefill (the first token comes out of the prefill step); TPOT is the
     decode step at the mean context ``input + output/2`` (decode time is linear in context).
@@ -60,10 +64,16 @@ def static_batch(mm: MappedModel, batch: npt.ArrayLike, input_tokens: npt.ArrayL
     b = np.asarray(batch, float)
     i = np.asarray(input_tokens, float)
     o = np.asarray(output_tokens, float)
-    pp = mm.layout.pp
-    n_chunks = np.maximum(np.ceil(b * i / mm.replica_chunk_tokens), 1.0)
+    pp, dp = mm.layout.pp, mm.sm.dp_attention
+    rank_prompts = None
+    if dp > 1:  # whole prompts on each attention-DP chip: the busiest holds ceil(b / dp) of them, chunk by chunk
+        rank_prompts = np.ceil(b / dp) * i
+        n_chunks = np.maximum(np.ceil(rank_prompts / mm.chunk_tokens), 1.0)
+    else:
+        n_chunks = np.maximum(np.ceil(b * i / mm.replica_chunk_tokens), 1.0)
     chunk = b * i / n_chunks
-    pre_t, pre = mm.replica_step_s(chunk, 0.0, 0.0, prefill_pairs(i) * b / n_chunks, logit_rows=b / n_chunks)
+    pre_t, pre = mm.replica_step_s(chunk, 0.0, 0.0, prefill_pairs(i) * b / n_chunks, logit_rows=b / n_chunks,
+                                   prefill_chip=None if rank_prompts is None else rank_prompts / n_chunks)
     # Pipeline fill: the last micro-batch leaves the last stage after 2 pp - 1 stage times.
     ttft = n_chunks * pre_t * (2 * pp - 1) / pp
     ctx = i + o / 2.0
@@ -93,7 +103,7 @@ def _static_one(mm: MappedModel, batch: npt.ArrayLike, input_tokens: npt.ArrayLi
                 output_tokens: npt.ArrayLike) -> PhaseMetrics | None:
     """:func:`static_batch` of one point in plain floats, operation for operation (None for many points)."""
     found = _one_point(batch, input_tokens, output_tokens)
-    if found is None:
+    if found is None or mm.sm.dp_attention > 1:  # attention DP: the busiest chip's whole prompts (array path)
         return None
     (b, i, o), ndim = found
     shape = (1,) * ndim

@@ -218,8 +218,8 @@ def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Pred
     b = pt.batch
     tput_sys = pt.tokens_per_s_replica * lay.replicas
     kv_bytes = float(mm.kv_bytes_per_seq(input_tokens + output_tokens)) * b
-    step_tokens = b * input_tokens if static else b + min(input_tokens, mm.chunk_tokens)
-    act = mm.step_activation_bytes(step_tokens)
+    # the activations the memory fit keeps (max_concurrency): a static batch's prompts, else a full chunk
+    act = mm.step_activation_bytes(b * input_tokens if static else None)
     mem = {"weights": mm.weights_bytes, "kv_cache": kv_bytes, "activations": act, "runtime_reserve": mm.reserve_bytes}
     pred = Prediction(
         chip_id=cp.id, model_id=setting.model.id, num_chips=lay.num_chips, tp=lay.tp, pp=lay.pp, ep=lay.ep,

@@ -66,8 +66,12 @@ class ModelSpec(BaseModel):
     num_kv_heads: Annotated[int, HEADS]
     head_dim: Annotated[int, HEAD_DIM]
     max_position_embeddings: Annotated[int, CONTEXT] | None = Field(
-        None, description="Longest context the model supports, tokens (config max_position_embeddings)."
+        None, description="Longest context the model supports, tokens (config max_position_embeddings, scaled by "
+        "its rope_scaling as vLLM derives max_model_len: catalog/hf_reader.rope_context)."
     )
+    context_source: str | None = Field(
+        None, description="How the window was derived where its rope_scaling scaled it; None: max_position_embeddings "
+        "as the config gives it.")
 
     attention: Literal["gqa", "mla"] = "gqa"
     # MLA (DeepSeek-V2/V3): per-head q/k width = qk_nope + qk_rope, value width v_head_dim.
@@ -145,7 +149,7 @@ class ModelSpec(BaseModel):
         if ctx is not None and tokens > ctx:
             raise InvalidSettingError(
                 f"{what} = {tokens:,} is beyond the context window of {self.id}: at most {ctx:,} tokens "
-                "(max_position_embeddings in its config)"
+                f"({self.context_source or 'max_position_embeddings in its config'})"
             )
 
     def mla_dims(self) -> MlaDims:

@@ -1,0 +1,80 @@
+"""A user's chip YAML whose price is below what its own memory costs (newuser41).
+
+Before: ``price.usd: 27.5`` (an H100's $27,500 typed in thousands) loaded, and every $ figure (TCO, $ per million
+tokens, tokens/s per $ of capex) came out a thousand times too favourable, without a word. Now a price below the
+chip's off-chip memory at the shipped price per GiB (catalog/assumptions.yaml ``silicon.memory_usd_per_gib``) is
+refused naming the file, the field, the value and the memory's cost: 80 GiB of HBM3 at 17.5 USD/GiB = 1,400 USD.
+The catalogue's lowest price against its memory is 3.5 times it (Tesla AI5's and MI455X's low prices).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from inferchip.catalog.assumptions import load_assumptions
+from inferchip.catalog.chips import _CHIPS_DIR as CHIPS_DIR
+from inferchip.catalog.chips import chip_ids, load_chip
+from inferchip.errors import SpecError
+from inferchip.spec.bounds import pick
+
+PER_GIB = load_assumptions(None).table("silicon.memory_usd_per_gib")
+PRICED = [c for c in chip_ids() if pick(load_chip(c).price.usd, "low") and load_chip(c).memory.off_chip_gib("low") > 0
+          and load_chip(c).memory.technology() in PER_GIB]
+
+
+def _raw(chip: str) -> dict[str, Any]:
+    return yaml.safe_load((CHIPS_DIR / f"{chip}.yaml").read_text())
+
+
+def test_every_priced_catalogue_chip_is_above_three_times_its_memory():
+    assert len(PRICED) >= 20
+    for c in PRICED:
+        s = load_chip(c)
+        mem = s.memory.off_chip_gib("low") * PER_GIB[s.memory.technology()]
+        assert pick(s.price.usd, "low") > 3 * mem, c
+
+
+def test_the_h100_in_thousands_by_hand(tmp_path):
+    raw = _raw("nvidia-h100-sxm-80gb")
+    raw["id"], raw["price"]["usd"] = "mine", 27.5
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SpecError, match=r"mine\.yaml: price\.usd = 27\.5: below the chip's own memory, 80 GiB of "
+                       r"hbm3 at 17\.5 USD/GiB = 1,400 USD .* is it in thousands of dollars\?"):
+        load_chip(str(path))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chip=st.sampled_from(PRICED), unit=st.sampled_from([1e3, 1024.0, 1e4]))
+def test_a_price_in_thousands_is_refused(tmp_path, chip, unit):
+    raw = _raw(chip)
+    usd = raw["price"]["usd"]
+    if isinstance(usd, dict):
+        for k in ("low", "central", "high"):
+            usd[k] = usd[k] / unit
+    else:
+        raw["price"]["usd"] = usd / unit
+    raw["id"] = "mine-k"
+    path = tmp_path / "k.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SpecError) as err:
+        load_chip(str(path))
+    assert str(err.value).startswith(f"{path}: price.usd = "), err.value
+    assert "is it in thousands of dollars?" in str(err.value)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chip=st.sampled_from(PRICED))
+def test_a_price_at_the_memory_cost_loads(tmp_path, chip):
+    raw = _raw(chip)
+    s = load_chip(chip)
+    raw["price"]["usd"] = s.memory.off_chip_gib("low") * PER_GIB[s.memory.technology()] * 1.0001
+    raw["id"] = "mine-at"
+    path = tmp_path / "at.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert load_chip(str(path)).price.usd == raw["price"]["usd"]
