@@ -13,6 +13,12 @@ soft-L1 robust loss of the residuals (``f_scale`` ``F_SCALE``: quadratic below a
 few rows the physics cannot explain do not drag the fit; it restarts from any single-coordinate move that lowers the
 loss (:mod:`~inferchip.validation.fit_search`: a saturated row's plateau can stall it short of the minimum).
 
+Only what the rows identify is fitted (:func:`identified_fit`, issue 12: no parameter that only compensates another):
+after the fit, the scaled Jacobian's directions (:func:`~inferchip.validation.fit_search.directions`) give each the
+rows' log standard error; along a direction flatter than ``FLAT_LOG_SE`` (a factor 2) one physical parameter is held
+and the fit redone from the start: one that other rows pin (:meth:`Calibration.pinned_elsewhere`, at the shipped
+calibration's value), else the direction's largest, at the start's value. The folds apply the same rule to their rows.
+
 Speed: one pass with the starting calibration fixes each row's parallel layout and mapped
 model; the optimiser then re-evaluates only the step costs with ``dataclasses.replace(mm,
 cal=...)`` on a coarse concurrency grid. The Jacobian is by forward differences, and all
@@ -32,9 +38,9 @@ the leave-one-accelerator-out choice ``SERVER_MODEL_BY_METRIC`` is to follow.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -46,7 +52,14 @@ from inferchip.performance.mapped import MappedModel
 from inferchip.pools import stopping_pool
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.validation.cases import DATASETS, Case
-from inferchip.validation.fit_search import MAX_RESTARTS, forward_jacobian, search
+from inferchip.validation.fit_search import (
+    MAX_RESTARTS,
+    Direction,
+    flat_hold,
+    forward_jacobian,
+    identifiability,
+    search,
+)
 from inferchip.validation.stats import server_models_by_kind
 from inferchip.validation.validate import (
     CaseResult,
@@ -192,6 +205,10 @@ class FitResult:
     message: str = ""
     restarts: int = 0  # least_squares runs restarted from a better compass probe (fit_search.search)
     probes: int = 0  # residual evaluations the compass probes spent (not in ``iterations``)
+    held: dict[str, float] = field(default_factory=dict)  # held by identified_fit: a flat direction's parameter
+    held_why: dict[str, str] = field(default_factory=dict)
+    directions: list[Direction] = field(default_factory=list)  # at the returned point, flattest first
+    log_se: dict[str, float] = field(default_factory=dict)  # each fitted parameter's marginal log standard error
 
     @property
     def converged(self) -> bool:
@@ -239,6 +256,38 @@ def fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[s
                      res.restarts, res.probes)
 
 
+def identified_fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[str], *,
+                   anchors: Mapping[str, float], max_evaluations: int = MAX_EVALUATIONS) -> FitResult:
+    """:func:`fit`, then while a direction is flat (:func:`~inferchip.validation.fit_search.flat_hold`) hold its
+    parameter (at ``anchors``' value if pinned there, else ``start``'s) and fit again from ``start``; the result
+    names what it held and why, and carries the identifiability at its point."""
+    start, held, why, spent = as_point(start), {}, {}, 0
+    while True:
+        res = fit(rows, with_values(start, list(held), list(held.values())), [n for n in names if n not in held],
+                  max_evaluations=max_evaluations)
+        at = FitPoint(res.calibration, res.lengths)
+        res.directions, res.log_se = identifiability(
+            lambda y, at=at, fitted=res.names: row_residuals(rows, with_values(at, fitted, np.exp(y))),
+            np.log(current_values(at, res.names)), res.names, F_SCALE)
+        spent += res.iterations
+        pick = flat_hold(res.directions, [n for n in res.names if not n.startswith(DS_PREFIX)], anchors)
+        if pick is None:
+            break
+        name, d = pick
+        held[name] = float(anchors[name]) if name in anchors else float(current_values(start, [name])[0])
+        why[name] = (Calibration.pinned_elsewhere().get(name, "pinned elsewhere") if name in anchors
+                     else "held at the start's value") + f"; the fit's flat direction: {d.text()}"
+    res.iterations, res.held, res.held_why = spent, held, why
+    return res
+
+
+def shipped_anchors() -> dict[str, float]:
+    """The shipped calibration's value of each parameter :meth:`Calibration.pinned_elsewhere` names."""
+    from inferchip.catalog.calibration_file import load_calibration
+    shipped = load_calibration(None)
+    return {n: float(getattr(shipped, n)) for n in Calibration.pinned_elsewhere()}
+
+
 def fit_parameter_names(rows: Sequence[FitRow], physical: Sequence[str] | None = None) -> list[str]:
     """Physical parameters (``physical``, default :meth:`Calibration.physical_parameter_names`), then
     one mean input length per MLPerf data set present in ``rows``."""
@@ -257,12 +306,13 @@ def scorer(point: FitPoint) -> Validator:
     return point.validator(server_model=SCORE_SERVER_MODEL, compare=True)
 
 
-def _fold(args: tuple[list[FitRow], FitPoint, list[str], int, list[Case]]
+def _fold(args: tuple[list[FitRow], FitPoint, list[str], int, list[Case], dict[str, float] | None]
           ) -> tuple[FitPoint, list[CaseResult], FitResult]:
-    """Fit without one accelerator's rows, then predict its ``held`` cases with that fit (and the fit itself,
-    to report whether it converged)."""
-    rows, start, names, max_eval, held = args
-    res = fit(rows, start, names, max_evaluations=max_eval)
+    """Fit without one accelerator's rows (holding flat directions as the full fit does, unless ``anchors`` is
+    None), then predict its ``held`` cases with that fit (and the fit itself, to report whether it converged)."""
+    rows, start, names, max_eval, held, anchors = args
+    res = (fit(rows, start, names, max_evaluations=max_eval) if anchors is None
+           else identified_fit(rows, start, names, anchors=anchors, max_evaluations=max_eval))
     point = FitPoint(res.calibration, res.lengths)
     v = scorer(point)
     return point, [v.predict_case(c) for c in held], res
@@ -326,19 +376,31 @@ class CalibrationReport:
                 "in_sample": error_stats(self.in_sample), "cross_validated": error_stats(self.held_out),
                 "cross_validated_by_accelerator": cv_by, "server_model": SCORE_SERVER_MODEL,
                 "server_models_cross_validated": server_models_by_kind(self.held_out),
-                "convergence": self.convergence()}
+                "convergence": self.convergence(), "held": self.held()}
+
+    def held(self) -> dict[str, Any]:
+        """What the full fit and each fold held (:func:`identified_fit`) and why, with the full fit's identifiability:
+        each fitted parameter's log standard error and its flattest direction."""
+        ff = self.fold_fits or {}
+        flattest = self.fitted.directions[0] if self.fitted.directions else None
+        return {"full": {n: {"value": v, "why": self.fitted.held_why[n]} for n, v in self.fitted.held.items()},
+                "folds": {a: dict(f.held) for a, f in sorted(ff.items()) if f.held},
+                "log_se": dict(self.fitted.log_se),
+                "flattest": None if flattest is None else {"text": flattest.text(), "log_se": flattest.log_se,
+                                                           "components": flattest.components}}
 
 
 def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None, *, cross_validate: bool = True,
               workers: int = 2, max_evaluations: int = MAX_EVALUATIONS,
               progress: Callable[[str], None] | None = None,
-              parameters: Sequence[str] | None = None) -> CalibrationReport:
+              parameters: Sequence[str] | None = None, hold_flat: bool = True) -> CalibrationReport:
     """Fit on all cases, then (optionally) leave-one-accelerator-out cross-validation.
 
     Energy rows (power, tokens per joule) are left out: the calibration holds performance
     parameters only; the few power parameters are fitted apart (:mod:`inferchip.validation.energy.power_fit`).
     ``parameters``: the physical parameters to fit (default :meth:`Calibration.physical_parameter_names`);
-    the others keep ``start``'s values (``tools/calibration/calibration_variants.py`` tries variants this way)."""
+    the others keep ``start``'s values (``tools/calibration/calibration_variants.py`` tries variants this way).
+    ``hold_flat``: hold a flat direction's parameter (:func:`identified_fit`) in the full fit and in every fold."""
     cases = [c for c in cases if c.energy_scope is None]
     start = as_point(start)
     say = progress or (lambda _msg: None)
@@ -348,7 +410,11 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
         raise NothingToFit(cases, first)
     names = fit_parameter_names(rows) if parameters is None else fit_parameter_names(rows, parameters)
     say(f"fitting {len(names)} parameters on {len(rows)} rows")
-    full = fit(rows, start, names, max_evaluations=max_evaluations)
+    anchors = shipped_anchors() if hold_flat else None
+    full = (identified_fit(rows, start, names, anchors=anchors, max_evaluations=max_evaluations) if anchors is not None
+            else fit(rows, start, names, max_evaluations=max_evaluations))
+    for n, why in full.held_why.items():
+        say(f"held {n} = {full.held[n]:.4g}: {why}")
     summary = dict(fitted_parameters=float(len(names)), rows_used=float(len(rows)))
     v = scorer(FitPoint(full.calibration, full.lengths))
     in_sample = [v.predict_case(c) for c in cases]
@@ -358,7 +424,7 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
     if cross_validate:
         accs = sorted({c.accelerator for c in cases})
         jobs = [([r for r in rows if r.case.accelerator != a], start, names, max_evaluations,
-                 [c for c in cases if c.accelerator == a]) for a in accs]
+                 [c for c in cases if c.accelerator == a], anchors) for a in accs]
         say(f"leave-one-accelerator-out: {len(accs)} folds on {workers} worker(s)")
         if workers > 1:
             with stopping_pool(ProcessPoolExecutor(max_workers=workers)) as pool:  # Ctrl-C/SIGTERM: stop at once
@@ -375,6 +441,8 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
         for stat in ("median_ape", "p90_ape"):
             if (figure := st.get(stat)) is not None:
                 summary[f"{key}_{stat}"] = round(float(figure), 2)
+    summary.update({f"held:{n}": v for n, v in full.held.items()})
+    summary.update({f"log_se:{n}": round(v, 3) for n, v in full.log_se.items() if math.isfinite(v)})
     summary.update(fit_converged=float(full.converged), fit_evaluations=float(full.iterations),
                    max_evaluations=float(max_evaluations))
     if cross_validate:  # the folds' stops: 1-2 point moves of a held-out figure may be a fold stopped early
