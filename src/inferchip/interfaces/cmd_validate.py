@@ -329,7 +329,8 @@ def calibrate_cmd(
     if held["folds"]:
         con.print("folds that held a parameter: " + ", ".join(f"{a} {sorted(h)}" for a, h in held["folds"].items()))
     if held["flattest"] is not None:
-        con.print(f"flattest direction fitted: {held['flattest']['text']} (a direction whose log standard error exceeds ln 2 = 0.69 is held)")
+        con.print(f"flattest direction fitted: {held['flattest']['text']} "
+                  "(one whose log standard error exceeds ln 2 = 0.69 is held)")
     rows_s = [stats_row("in-sample", summary["in_sample"])]
     if cross_validate:
         rows_s.append(stats_row("leave-one-accelerator-out", summary["cross_validated"]))

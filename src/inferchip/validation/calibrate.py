@@ -41,17 +41,14 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
-from annotated_types import Ge, Gt, Le
 
-from inferchip.errors import InferchipError, InvalidSettingError
-from inferchip.mapping.layout import Layout
-from inferchip.performance.mapped import MappedModel
+from inferchip.errors import InvalidSettingError
 from inferchip.pools import stopping_pool
 from inferchip.spec.calibration import Calibration, DatasetLengths
-from inferchip.validation.cases import DATASETS, Case
+from inferchip.validation.cases import Case
 from inferchip.validation.fit_search import (
     MAX_RESTARTS,
     Direction,
@@ -60,16 +57,60 @@ from inferchip.validation.fit_search import (
     identifiability,
     search,
 )
+from inferchip.validation.fitting.points import (
+    DS_PREFIX,
+    FAIL_RESIDUAL,
+    FRACTION_FLOOR,
+    LOWER_IF_OPEN,
+    MIN_MEAN_INPUT_TOKENS,
+    FitPoint,
+    FitRow,
+    as_point,
+    current_values,
+    fit_parameter_names,
+    parameter_bounds,
+    prepare,
+    row_residuals,
+    with_values,
+)
 from inferchip.validation.stats import server_models_by_kind
 from inferchip.validation.validate import (
     CaseResult,
-    NotPredictable,
     Validator,
-    case_formats,
     error_stats,
-    evaluate_fixed,
-    plan_for,
 )
+
+# the fit's points, rows and bounds (validation/fitting/points.py) are re-exported with this module's own names
+__all__ = [
+    "DS_PREFIX",
+    "FAIL_RESIDUAL",
+    "FRACTION_FLOOR",
+    "LOWER_IF_OPEN",
+    "MIN_MEAN_INPUT_TOKENS",
+    "FitPoint",
+    "FitRow",
+    "as_point",
+    "current_values",
+    "fit_parameter_names",
+    "parameter_bounds",
+    "prepare",
+    "row_residuals",
+    "with_values",
+    "F_SCALE",
+    "MAX_EVALUATIONS",
+    "XTOL",
+    "FTOL",
+    "SCORE_SERVER_MODEL",
+    "FitResult",
+    "fit",
+    "identified_fit",
+    "shipped_anchors",
+    "scorer",
+    "NothingToFit",
+    "not_predicted",
+    "CalibrationReport",
+    "calibrate",
+]
 
 F_SCALE = 0.1  # soft-L1 scale of log residuals: ~10% error
 # Residual evaluations least_squares may spend (max_nfev; its Jacobian's forward differences are not counted).
@@ -81,115 +122,9 @@ MAX_EVALUATIONS = 60
 # at 1e-8 both (tools/calibration/fit_convergence.py --shift, 2026-12-06) no parameter moves more than 0.8 % and the
 # folds' held-out medians and p90s by about 0.2 points, well inside what the data resolve.
 XTOL, FTOL = 1e-3, 1e-4
-FAIL_RESIDUAL = 3.0  # residual of a row the current parameters cannot predict (~20x off)
-LOWER_IF_OPEN = {"step_overhead_s": 1e-5, "sequence_overhead_s": 1e-7}  # a log-scale fit needs a positive lower bound
-FRACTION_FLOOR = 0.02  # lower bound of parameters bounded only by "> 0"
-MIN_MEAN_INPUT_TOKENS = 16.0
-DS_PREFIX = "mlperf_mean_input_tokens:"
 # The server model that scores a server row, in sample and held out: validate's default ("auto": per
 # metric kind, SERVER_MODEL_BY_METRIC; closed loops simulated), so calibrate's figures are validate's.
 SCORE_SERVER_MODEL = "auto"
-
-
-class FitPoint(NamedTuple):
-    """A calibration and the MLPerf data-set lengths fitted with it (stored in one file)."""
-
-    calibration: Calibration
-    lengths: DatasetLengths
-
-    def validator(self, **kw: Any) -> Validator:
-        return Validator(self.calibration, lengths=self.lengths, **kw)
-
-
-def as_point(start: Calibration | FitPoint | None) -> FitPoint:
-    """``start`` as a fit point: a bare Calibration pairs with the default data-set lengths."""
-    if isinstance(start, FitPoint):
-        return start
-    return FitPoint(Calibration() if start is None else start, DatasetLengths())
-
-
-@dataclass
-class FitRow:
-    """A row the fit uses, with its layout and mapped model fixed by the first pass."""
-
-    case: Case
-    layout: Layout
-    mm: MappedModel
-    dataset: str | None
-
-
-def parameter_bounds(name: str, cal: Calibration | FitPoint) -> tuple[float, float]:
-    """Bounds of a fitted parameter: the pydantic field's, or the data set's input limit."""
-    if name.startswith(DS_PREFIX):
-        ds = DATASETS[name[len(DS_PREFIX):]]
-        return MIN_MEAN_INPUT_TOKENS, float(ds.max_input_tokens)
-    lo, hi = 0.0, math.inf
-    open_low = False
-    for meta in Calibration.model_fields[name].metadata:
-        if isinstance(meta, Gt):
-            lo, open_low = _bound(meta.gt), True
-        elif isinstance(meta, Ge):
-            lo = _bound(meta.ge)
-        elif isinstance(meta, Le):
-            hi = _bound(meta.le)
-    if lo <= 0:
-        lo = LOWER_IF_OPEN.get(name, FRACTION_FLOOR if open_low or lo == 0 else lo)
-    return lo, hi
-
-
-def _bound(value: object) -> float:
-    """A Calibration field's bound as a float (annotated_types types it as any comparable; ours are numbers)."""
-    if isinstance(value, int | float):
-        return float(value)
-    raise TypeError(f"Calibration field bound {value!r}: allowed: a number")
-
-
-def with_values(point: Calibration | FitPoint, names: Sequence[str], values: Sequence[float],
-                **extra: Any) -> FitPoint:
-    """A copy of ``point`` with the named parameters (data-set means included) set."""
-    point = as_point(point)
-    upd: dict[str, Any] = {}
-    means = dict(point.lengths.mean_input_tokens)
-    for n, v in zip(names, values, strict=False):
-        if n.startswith(DS_PREFIX):
-            means[n[len(DS_PREFIX):]] = float(v)
-        else:
-            upd[n] = float(v)
-    upd.update(extra)
-    return FitPoint(point.calibration.model_copy(update=upd),
-                    point.lengths.model_copy(update={"mean_input_tokens": means}))
-
-
-def current_values(point: Calibration | FitPoint, names: Sequence[str]) -> np.ndarray:
-    cal, lengths = as_point(point)
-    return np.array([lengths.mean_input_tokens[n[len(DS_PREFIX):]] if n.startswith(DS_PREFIX) else getattr(cal, n)
-                     for n in names], float)
-
-
-def prepare(cases: Sequence[Case], start: Calibration | FitPoint) -> tuple[list[FitRow], list[CaseResult]]:
-    """First pass: predict every case with ``start``; the rows it predicts become fit rows."""
-    start = as_point(start)
-    v = start.validator()
-    rows, results = [], []
-    for c in cases:
-        r = v.predict_case(c)
-        results.append(r)
-        if r.status == "ok" and r.layout is not None:
-            fmt = case_formats(c)[0]
-            rows.append(FitRow(c, r.layout, v.mapped(c, r.layout, fmt), plan_for(c, start.lengths).dataset))
-    return rows, results
-
-
-def row_residuals(rows: Sequence[FitRow], point: FitPoint) -> np.ndarray:
-    """log(predicted / measured) of every row on its fixed layout; FAIL_RESIDUAL where none."""
-    out = np.empty(len(rows))
-    for k, r in enumerate(rows):
-        try:
-            pred = evaluate_fixed(r.case, r.layout, r.mm, point.calibration, point.lengths)
-        except (InferchipError, NotPredictable):
-            pred = math.nan
-        out[k] = math.log(pred / r.case.value) if pred > 0 and math.isfinite(pred) else FAIL_RESIDUAL
-    return out
 
 
 @dataclass
@@ -260,17 +195,24 @@ def identified_fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names:
                    anchors: Mapping[str, float], max_evaluations: int = MAX_EVALUATIONS) -> FitResult:
     """:func:`fit`, then while a direction is flat (:func:`~inferchip.validation.fit_search.flat_hold`) hold its
     parameter (at ``anchors``' value if pinned there, else ``start``'s) and fit again from ``start``; the result
-    names what it held and why, and carries the identifiability at its point."""
-    start, held, why, spent = as_point(start), {}, {}, 0
+    names what it held and why, and carries the identifiability at its point. ``iterations`` counts every fit's
+    evaluations; a fit that stopped at ``max_evaluations`` is not a minimum, so nothing is held after it."""
+    start, spent = as_point(start), 0
+    held: dict[str, float] = {}
+    why: dict[str, str] = {}
     while True:
         res = fit(rows, with_values(start, list(held), list(held.values())), [n for n in names if n not in held],
                   max_evaluations=max_evaluations)
         at = FitPoint(res.calibration, res.lengths)
-        res.directions, res.log_se = identifiability(
-            lambda y, at=at, fitted=res.names: row_residuals(rows, with_values(at, fitted, np.exp(y))),
-            np.log(current_values(at, res.names)), res.names, F_SCALE)
+
+        def resid(y: np.ndarray, at: FitPoint = at, fitted: Sequence[str] = res.names) -> np.ndarray:
+            return row_residuals(rows, with_values(at, fitted, np.exp(y)))
+
+        res.directions, res.log_se = identifiability(resid, np.log(current_values(at, res.names)), res.names, F_SCALE)
         spent += res.iterations
-        pick = flat_hold(res.directions, [n for n in res.names if not n.startswith(DS_PREFIX)], anchors)
+        # a fit stopped at its evaluation limit is no minimum: its flatness says nothing (reported as not converged)
+        pick = flat_hold(res.directions, [n for n in res.names if not n.startswith(DS_PREFIX)],
+                         anchors) if res.converged else None
         if pick is None:
             break
         name, d = pick
@@ -286,18 +228,6 @@ def shipped_anchors() -> dict[str, float]:
     from inferchip.catalog.calibration_file import load_calibration
     shipped = load_calibration(None)
     return {n: float(getattr(shipped, n)) for n in Calibration.pinned_elsewhere()}
-
-
-def fit_parameter_names(rows: Sequence[FitRow], physical: Sequence[str] | None = None) -> list[str]:
-    """Physical parameters (``physical``, default :meth:`Calibration.physical_parameter_names`), then
-    one mean input length per MLPerf data set present in ``rows``."""
-    ds = sorted({r.dataset for r in rows if r.dataset is not None})
-    names = list(Calibration.physical_parameter_names() if physical is None else physical)
-    allowed = [n for n, f in Calibration.model_fields.items() if f.annotation is float]
-    unknown = [n for n in names if n not in allowed]
-    if unknown:
-        raise InferchipError(f"calibrate: unknown calibration parameter(s) {unknown}; allowed: {allowed}")
-    return names + [DS_PREFIX + d for d in ds]
 
 
 def scorer(point: FitPoint) -> Validator:

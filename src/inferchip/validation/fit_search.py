@@ -203,7 +203,7 @@ class Direction:
 
 
 def scaled_jacobian(jac: np.ndarray, residuals: np.ndarray, f_scale: float) -> np.ndarray:
-    return jac * soft_l1_weights(residuals, f_scale)[:, None]
+    return np.asarray(jac * soft_l1_weights(residuals, f_scale)[:, None], float)
 
 
 def directions(jac: np.ndarray, residuals: np.ndarray, names: Sequence[str], f_scale: float) -> list[Direction]:
@@ -215,7 +215,7 @@ def directions(jac: np.ndarray, residuals: np.ndarray, names: Sequence[str], f_s
     sigma = robust_sigma(residuals)
     out = []
     for k in range(len(s) - 1, -1, -1):
-        order = np.argsort(-np.abs(vt[k]))
+        order = np.argsort(-np.abs(vt[k]), kind="stable")  # ties: the order of ``names``
         out.append(Direction(float(s[k]), float(s[k] / s[0]) if s[0] > 0 else 0.0,
                              sigma / float(s[k]) if s[k] > 0 else math.inf,
                              {names[i]: float(vt[k][i]) for i in order}))
