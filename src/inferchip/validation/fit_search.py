@@ -199,7 +199,8 @@ class Direction:
 
     def text(self, top: int = 3) -> str:
         comp = ", ".join(f"{n} {c:+.2f}" for n, c in list(self.components.items())[:top])
-        return f"{comp} (log se {self.log_se:.2f}, {self.of_largest:.3f} of the largest singular value)"
+        se = f"{self.log_se:.2f}" if self.log_se < 100 else "above 100: the rows barely move it"
+        return f"{comp} (log se {se}, {self.of_largest:.3f} of the largest singular value)"
 
 
 def scaled_jacobian(jac: np.ndarray, residuals: np.ndarray, f_scale: float) -> np.ndarray:
