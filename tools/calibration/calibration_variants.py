@@ -13,6 +13,7 @@ the defaults of ``spec/calibration.py`` (``inferchip calibrate --start none``).
 (the convergence line says whether the full fit and each fold stopped on a tolerance or on it).
 ``--no-hold-flat``: fit every named parameter even where the rows leave a direction flat (calibrate's rule,
 ``validation/calibrate.py`` ``identified_fit``, holds one parameter of each flat direction by default).
+``--fold-rule``: each fold applies that rule to its own rows (by default the folds fit what the full fit fits).
 ``--rows FILE``: also
 write every row's in-sample and held-out prediction and each fold's parameters (JSON), to list the
 held-out tail row by row (the folds' data-set means included; with no ``--hold``/``--add`` the fit is
@@ -66,12 +67,16 @@ def main() -> None:
                     help="residual evaluations each fit may spend (inferchip calibrate --max-evaluations)")
     ap.add_argument("--no-hold-flat", action="store_true",
                     help="do not hold a flat direction's parameter (the fit before stop 41)")
+    ap.add_argument("--fold-rule", action="store_true",
+                    help="each fold applies the identifiability rule to its own rows (default: the folds fit what "
+                    "the full fit fits, with its held values)")
     a = ap.parse_args()
     hold, add = _pairs(a.hold), _pairs(a.add)
     names = [n for n in Calibration.physical_parameter_names() if n not in hold] + [n for n in add if n not in hold]
     start = Calibration(**hold, **add)
     rep = calibrate(read_cases(a.cases), start, workers=a.workers, parameters=names, max_evaluations=a.max_evaluations,
-                    progress=lambda m: print(m, flush=True), hold_flat=not a.no_hold_flat)
+                    progress=lambda m: print(m, flush=True), hold_flat=not a.no_hold_flat,
+                    fold_rule=a.fold_rule)
     s = rep.summary()
     save_calibration(rep.fitted.calibration, a.output, rep.fitted.lengths)
     if a.rows is not None:

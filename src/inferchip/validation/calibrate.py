@@ -323,14 +323,18 @@ class CalibrationReport:
 def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None, *, cross_validate: bool = True,
               workers: int = 2, max_evaluations: int = MAX_EVALUATIONS,
               progress: Callable[[str], None] | None = None,
-              parameters: Sequence[str] | None = None, hold_flat: bool = True) -> CalibrationReport:
+              parameters: Sequence[str] | None = None, hold_flat: bool = True,
+              fold_rule: bool = False) -> CalibrationReport:
     """Fit on all cases, then (optionally) leave-one-accelerator-out cross-validation.
 
     Energy rows (power, tokens per joule) are left out: the calibration holds performance
     parameters only; the few power parameters are fitted apart (:mod:`inferchip.validation.energy.power_fit`).
     ``parameters``: the physical parameters to fit (default :meth:`Calibration.physical_parameter_names`);
     the others keep ``start``'s values (``tools/calibration/calibration_variants.py`` tries variants this way).
-    ``hold_flat``: hold a flat direction's parameter (:func:`identified_fit`) in the full fit and in every fold."""
+    ``hold_flat``: hold a flat direction's parameter (:func:`identified_fit`) in the full fit; every fold then fits
+    the parameters the full fit fits, with its held values (``fold_rule``: each fold applies the rule to its own
+    rows instead; measured in stop 41, ``calib41``: folds without an accelerator's rows hold parameters only that
+    accelerator pins at their unsourced defaults, e.g. the B200 fold's decode attention at 0.55)."""
     cases = [c for c in cases if c.energy_scope is None]
     start = as_point(start)
     say = progress or (lambda _msg: None)
@@ -353,8 +357,10 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
     held_out: list[CaseResult] = []
     if cross_validate:
         accs = sorted({c.accelerator for c in cases})
-        jobs = [([r for r in rows if r.case.accelerator != a], start, names, max_evaluations,
-                 [c for c in cases if c.accelerator == a], anchors) for a in accs]
+        fold_start = with_values(start, list(full.held), list(full.held.values()))
+        fold_names = [n for n in names if n not in full.held]
+        jobs = [([r for r in rows if r.case.accelerator != a], fold_start, fold_names, max_evaluations,
+                 [c for c in cases if c.accelerator == a], anchors if fold_rule else None) for a in accs]
         say(f"leave-one-accelerator-out: {len(accs)} folds on {workers} worker(s)")
         if workers > 1:
             with stopping_pool(ProcessPoolExecutor(max_workers=workers)) as pool:  # Ctrl-C/SIGTERM: stop at once
