@@ -123,7 +123,12 @@ def test_leave_one_accelerator_out_predicts_each_row_with_a_fold_that_never_saw_
         again = rep.folds[c.accelerator].validator().predict_case(c)
         assert r.predicted == pytest.approx(again.predicted, rel=1e-12)
     s = rep.summary()
-    assert s["fitted_parameters"] == 7  # the physical parameters; no MLPerf row, so no data-set mean
+    # the physical parameters (no MLPerf row, so no data-set mean), less those held: 6 rows cannot pin 7
+    # parameters, so the identifiability rule (calibrate.identified_fit) must hold at least one, and says why
+    held = s["held"]["full"]
+    assert s["fitted_parameters"] + len(held) == 7 and len(held) >= 1
+    assert set(held).isdisjoint(s["parameters"]) and all("flat direction" in h["why"] for h in held.values())
+    assert {f"held:{n}" for n in held} <= set(rep.fitted.calibration.fit_summary)
     assert set(s["cross_validated_by_accelerator"]) == set(rep.folds)
     fs = rep.fitted.calibration.fit_summary
     assert rep.fitted.calibration.fitted and {"in_sample_median_ape", "cv_median_ape", "cv_p90_ape"} <= set(fs)
@@ -150,8 +155,10 @@ def test_calibrate_command_writes_a_loadable_fitted_calibration(tmp_path, truth,
     rc = main(["calibrate", str(src), "-o", str(out), "--no-cv", "--format", "json"])
     assert rc == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["fitted_parameters"] == len(Calibration.physical_parameter_names()) + 1
+    held = report["held"]["full"]  # what the rows leave flat is held, not fitted, and written at its held value
+    assert report["fitted_parameters"] + len(held) == len(Calibration.physical_parameter_names()) + 1
     cal = load_calibration(out)
+    assert all(getattr(cal, n) == h["value"] and cal.fit_summary[f"held:{n}"] == h["value"] for n, h in held.items())
     # The fitted MLPerf mean input length is written with the calibration and read back apart from it.
     fitted_mean = report["parameters"][DS_PREFIX + "llama2-70b"]
     assert load_dataset_lengths(out).mean_input_tokens["llama2-70b"] == pytest.approx(fitted_mean, rel=1e-12)

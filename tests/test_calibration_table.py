@@ -47,3 +47,10 @@ def test_the_shipped_calibration_has_a_row_for_every_fitted_name_within_its_boun
     for n in Calibration.physical_parameter_names():
         lo, hi = (float(x) for x in rows[n][2].strip("[]").split(","))
         assert lo <= getattr(shipped.calibration, n) <= hi, n
+
+
+def test_a_parameter_calibrate_held_says_so() -> None:
+    cal = Calibration(fitted=True, kernel_overhead_scale=0.99, fit_summary={"held:kernel_overhead_scale": 0.99})
+    by_name = {r[0]: r for r in parameter_rows(cal)}
+    assert by_name["kernel_overhead_scale"][3].startswith("held by inferchip calibrate")
+    assert by_name["step_overhead_s"][3] == "fitted by inferchip calibrate"

@@ -11,6 +11,9 @@ NAME too, from START (a log-scale fit cannot leave a start of 0). The other para
 the defaults of ``spec/calibration.py`` (``inferchip calibrate --start none``).
 ``--max-evaluations N``: each fit's limit
 (the convergence line says whether the full fit and each fold stopped on a tolerance or on it).
+``--no-hold-flat``: fit every named parameter even where the rows leave a direction flat (calibrate's rule,
+``validation/calibrate.py`` ``identified_fit``, holds one parameter of each flat direction by default).
+``--fold-rule``: each fold applies that rule to its own rows (by default the folds fit what the full fit fits).
 ``--rows FILE``: also
 write every row's in-sample and held-out prediction and each fold's parameters (JSON), to list the
 held-out tail row by row (the folds' data-set means included; with no ``--hold``/``--add`` the fit is
@@ -62,12 +65,18 @@ def main() -> None:
                     "with each fold's fitted parameters: the rows behind the LOAO figures")
     ap.add_argument("--max-evaluations", type=int, default=MAX_EVALUATIONS,
                     help="residual evaluations each fit may spend (inferchip calibrate --max-evaluations)")
+    ap.add_argument("--no-hold-flat", action="store_true",
+                    help="do not hold a flat direction's parameter (the fit before stop 41)")
+    ap.add_argument("--fold-rule", action="store_true",
+                    help="each fold applies the identifiability rule to its own rows (default: the folds fit what "
+                    "the full fit fits, with its held values)")
     a = ap.parse_args()
     hold, add = _pairs(a.hold), _pairs(a.add)
     names = [n for n in Calibration.physical_parameter_names() if n not in hold] + [n for n in add if n not in hold]
     start = Calibration(**hold, **add)
     rep = calibrate(read_cases(a.cases), start, workers=a.workers, parameters=names, max_evaluations=a.max_evaluations,
-                    progress=lambda m: print(m, flush=True))
+                    progress=lambda m: print(m, flush=True), hold_flat=not a.no_hold_flat,
+                    fold_rule=a.fold_rule)
     s = rep.summary()
     save_calibration(rep.fitted.calibration, a.output, rep.fitted.lengths)
     if a.rows is not None:
@@ -75,11 +84,20 @@ def main() -> None:
         a.rows.write_text(json.dumps({
             "summary": s, "in_sample": [r.to_dict() for r in rep.in_sample],
             "held_out": [r.to_dict() for r in rep.held_out],
-            "folds": {acc: _fold_values(fp, names_fitted) for acc, fp in rep.folds.items()}}, default=str, indent=1))
+            "folds": {acc: _fold_values(fp, names_fitted) for acc, fp in rep.folds.items()},
+            "held": s["held"]}, default=str, indent=1))
     ins, cv = s["in_sample"], s["cross_validated"]
     print(f"in sample {ins['median_ape']:.1f} / {ins['p90_ape']:.1f} %; "
           f"leave one accelerator out {cv['median_ape']:.1f} / {cv['p90_ape']:.1f} % (median / p90 APE)")
     print(rep.convergence_text())
+    held = s["held"]
+    for n, h in held["full"].items():
+        print(f"held by the identifiability rule: {n} = {h['value']:.4g} ({h['why']})")
+    print("folds that held a parameter: " + (", ".join(f"{a} {sorted(h)}" for a, h in held["folds"].items()) or "none"))
+    if held["flattest"] is not None:
+        print(f"flattest direction left: {held['flattest']['text']}")
+    print("log standard error of each fitted parameter: "
+          + ", ".join(f"{n} {v:.2f}" for n, v in held["log_se"].items()))
     print(json.dumps({"held": hold, "parameters": s["parameters"],
                       "cv_median_ape_by_accelerator": {k: round(v["median_ape"], 1)
                                                        for k, v in s["cross_validated_by_accelerator"].items()}},

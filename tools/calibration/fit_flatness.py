@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
+from inferchip.validation import fit_search
 from inferchip.validation.calibrate import (
     F_SCALE,
     FitPoint,
@@ -31,10 +32,9 @@ CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / 
 
 
 def soft_l1_weights(residuals: np.ndarray, f_scale: float = F_SCALE) -> np.ndarray:
-    """Per-row scale of a residual's Jacobian row under the soft-L1 loss (scipy's IRLS weight
-    ``rho'(z)^(1/2)``, ``z = (r / f)^2``, ``rho'(z) = (1 + z)^(-1/2)``): 1 for small residuals."""
-    z = (residuals / f_scale) ** 2
-    return np.asarray((1.0 + z) ** -0.25, float)
+    """Per-row scale of a residual's Jacobian row under the soft-L1 loss: ``validation/fit_search.py``'s, which
+    ``inferchip calibrate``'s identifiability rule uses (``fit_search.directions``)."""
+    return fit_search.soft_l1_weights(residuals, f_scale)
 
 
 def flat_directions(jac: np.ndarray, residuals: np.ndarray, names: list[str],

@@ -9,6 +9,7 @@ reports in-sample and leave-one-accelerator-out errors. Every file is written at
 from __future__ import annotations
 
 import hashlib
+import math
 import sys
 from enum import StrEnum
 from functools import partial
@@ -315,12 +316,21 @@ def calibrate_cmd(
     con = _console()
     t = Table(title=f"{len(rep.fitted.names)} fitted parameters on {rep.fitted.rows} rows "
                     f"({rep.fitted.iterations} residual evaluations of least_squares)", title_justify="left")
-    for c in ("parameter", "value", "bounds"):
+    for c in ("parameter", "value", "bounds", "rows pin it to (1 sd)"):
         t.add_column(c, justify="left" if c == "parameter" else "right")
     for n, v in zip(rep.fitted.names, rep.fitted.values, strict=False):
         lo, hi = parameter_bounds(n, cal)
-        t.add_row(n, f"{v:.4g}", f"[{lo:g}, {hi:g}]")
+        se = rep.fitted.log_se.get(n)
+        t.add_row(n, f"{v:.4g}", f"[{lo:g}, {hi:g}]", f"x/ {math.exp(se):.3g}" if se is not None and se < 20 else "-")
     con.print(t)
+    held = summary["held"]
+    for n, h in held["full"].items():
+        con.print(f"[yellow]held, not fitted:[/] {n} = {h['value']:.4g}: {h['why']}")
+    if held["folds"]:
+        con.print("folds that held a parameter: " + ", ".join(f"{a} {sorted(h)}" for a, h in held["folds"].items()))
+    if held["flattest"] is not None:
+        con.print(f"flattest direction fitted: {held['flattest']['text']} "
+                  "(one whose log standard error exceeds ln 2 = 0.69 is held)")
     rows_s = [stats_row("in-sample", summary["in_sample"])]
     if cross_validate:
         rows_s.append(stats_row("leave-one-accelerator-out", summary["cross_validated"]))

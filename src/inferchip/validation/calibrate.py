@@ -13,6 +13,12 @@ soft-L1 robust loss of the residuals (``f_scale`` ``F_SCALE``: quadratic below a
 few rows the physics cannot explain do not drag the fit; it restarts from any single-coordinate move that lowers the
 loss (:mod:`~inferchip.validation.fit_search`: a saturated row's plateau can stall it short of the minimum).
 
+Only what the rows identify is fitted (:func:`identified_fit`, issue 12: no parameter that only compensates another):
+after the fit, the scaled Jacobian's directions (:func:`~inferchip.validation.fit_search.directions`) give each the
+rows' log standard error; along a direction flatter than ``FLAT_LOG_SE`` (a factor 2) one physical parameter is held
+and the fit redone from the start: one that other rows pin (:meth:`Calibration.pinned_elsewhere`, at the shipped
+calibration's value), else the direction's largest, at the start's value. The folds apply the same rule to their rows.
+
 Speed: one pass with the starting calibration fixes each row's parallel layout and mapped
 model; the optimiser then re-evaluates only the step costs with ``dataclasses.replace(mm,
 cal=...)`` on a coarse concurrency grid. The Jacobian is by forward differences, and all
@@ -32,31 +38,79 @@ the leave-one-accelerator-out choice ``SERVER_MODEL_BY_METRIC`` is to follow.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from annotated_types import Ge, Gt, Le
 
-from inferchip.errors import InferchipError, InvalidSettingError
-from inferchip.mapping.layout import Layout
-from inferchip.performance.mapped import MappedModel
+from inferchip.errors import InvalidSettingError
 from inferchip.pools import stopping_pool
 from inferchip.spec.calibration import Calibration, DatasetLengths
-from inferchip.validation.cases import DATASETS, Case
-from inferchip.validation.fit_search import MAX_RESTARTS, forward_jacobian, search
+from inferchip.validation.cases import Case
+from inferchip.validation.fit_search import (
+    MAX_RESTARTS,
+    Direction,
+    flat_hold,
+    forward_jacobian,
+    identifiability,
+    search,
+)
+from inferchip.validation.fitting.points import (
+    DS_PREFIX,
+    FAIL_RESIDUAL,
+    FRACTION_FLOOR,
+    LOWER_IF_OPEN,
+    MIN_MEAN_INPUT_TOKENS,
+    FitPoint,
+    FitRow,
+    as_point,
+    current_values,
+    fit_parameter_names,
+    parameter_bounds,
+    prepare,
+    row_residuals,
+    with_values,
+)
 from inferchip.validation.stats import server_models_by_kind
 from inferchip.validation.validate import (
     CaseResult,
-    NotPredictable,
     Validator,
-    case_formats,
     error_stats,
-    evaluate_fixed,
-    plan_for,
 )
+
+# the fit's points, rows and bounds (validation/fitting/points.py) are re-exported with this module's own names
+__all__ = [
+    "DS_PREFIX",
+    "FAIL_RESIDUAL",
+    "FRACTION_FLOOR",
+    "LOWER_IF_OPEN",
+    "MIN_MEAN_INPUT_TOKENS",
+    "FitPoint",
+    "FitRow",
+    "as_point",
+    "current_values",
+    "fit_parameter_names",
+    "parameter_bounds",
+    "prepare",
+    "row_residuals",
+    "with_values",
+    "F_SCALE",
+    "MAX_EVALUATIONS",
+    "XTOL",
+    "FTOL",
+    "SCORE_SERVER_MODEL",
+    "FitResult",
+    "fit",
+    "identified_fit",
+    "shipped_anchors",
+    "scorer",
+    "NothingToFit",
+    "not_predicted",
+    "CalibrationReport",
+    "calibrate",
+]
 
 F_SCALE = 0.1  # soft-L1 scale of log residuals: ~10% error
 # Residual evaluations least_squares may spend (max_nfev; its Jacobian's forward differences are not counted).
@@ -68,115 +122,9 @@ MAX_EVALUATIONS = 60
 # at 1e-8 both (tools/calibration/fit_convergence.py --shift, 2026-12-06) no parameter moves more than 0.8 % and the
 # folds' held-out medians and p90s by about 0.2 points, well inside what the data resolve.
 XTOL, FTOL = 1e-3, 1e-4
-FAIL_RESIDUAL = 3.0  # residual of a row the current parameters cannot predict (~20x off)
-LOWER_IF_OPEN = {"step_overhead_s": 1e-5, "sequence_overhead_s": 1e-7}  # a log-scale fit needs a positive lower bound
-FRACTION_FLOOR = 0.02  # lower bound of parameters bounded only by "> 0"
-MIN_MEAN_INPUT_TOKENS = 16.0
-DS_PREFIX = "mlperf_mean_input_tokens:"
 # The server model that scores a server row, in sample and held out: validate's default ("auto": per
 # metric kind, SERVER_MODEL_BY_METRIC; closed loops simulated), so calibrate's figures are validate's.
 SCORE_SERVER_MODEL = "auto"
-
-
-class FitPoint(NamedTuple):
-    """A calibration and the MLPerf data-set lengths fitted with it (stored in one file)."""
-
-    calibration: Calibration
-    lengths: DatasetLengths
-
-    def validator(self, **kw: Any) -> Validator:
-        return Validator(self.calibration, lengths=self.lengths, **kw)
-
-
-def as_point(start: Calibration | FitPoint | None) -> FitPoint:
-    """``start`` as a fit point: a bare Calibration pairs with the default data-set lengths."""
-    if isinstance(start, FitPoint):
-        return start
-    return FitPoint(Calibration() if start is None else start, DatasetLengths())
-
-
-@dataclass
-class FitRow:
-    """A row the fit uses, with its layout and mapped model fixed by the first pass."""
-
-    case: Case
-    layout: Layout
-    mm: MappedModel
-    dataset: str | None
-
-
-def parameter_bounds(name: str, cal: Calibration | FitPoint) -> tuple[float, float]:
-    """Bounds of a fitted parameter: the pydantic field's, or the data set's input limit."""
-    if name.startswith(DS_PREFIX):
-        ds = DATASETS[name[len(DS_PREFIX):]]
-        return MIN_MEAN_INPUT_TOKENS, float(ds.max_input_tokens)
-    lo, hi = 0.0, math.inf
-    open_low = False
-    for meta in Calibration.model_fields[name].metadata:
-        if isinstance(meta, Gt):
-            lo, open_low = _bound(meta.gt), True
-        elif isinstance(meta, Ge):
-            lo = _bound(meta.ge)
-        elif isinstance(meta, Le):
-            hi = _bound(meta.le)
-    if lo <= 0:
-        lo = LOWER_IF_OPEN.get(name, FRACTION_FLOOR if open_low or lo == 0 else lo)
-    return lo, hi
-
-
-def _bound(value: object) -> float:
-    """A Calibration field's bound as a float (annotated_types types it as any comparable; ours are numbers)."""
-    if isinstance(value, int | float):
-        return float(value)
-    raise TypeError(f"Calibration field bound {value!r}: allowed: a number")
-
-
-def with_values(point: Calibration | FitPoint, names: Sequence[str], values: Sequence[float],
-                **extra: Any) -> FitPoint:
-    """A copy of ``point`` with the named parameters (data-set means included) set."""
-    point = as_point(point)
-    upd: dict[str, Any] = {}
-    means = dict(point.lengths.mean_input_tokens)
-    for n, v in zip(names, values, strict=False):
-        if n.startswith(DS_PREFIX):
-            means[n[len(DS_PREFIX):]] = float(v)
-        else:
-            upd[n] = float(v)
-    upd.update(extra)
-    return FitPoint(point.calibration.model_copy(update=upd),
-                    point.lengths.model_copy(update={"mean_input_tokens": means}))
-
-
-def current_values(point: Calibration | FitPoint, names: Sequence[str]) -> np.ndarray:
-    cal, lengths = as_point(point)
-    return np.array([lengths.mean_input_tokens[n[len(DS_PREFIX):]] if n.startswith(DS_PREFIX) else getattr(cal, n)
-                     for n in names], float)
-
-
-def prepare(cases: Sequence[Case], start: Calibration | FitPoint) -> tuple[list[FitRow], list[CaseResult]]:
-    """First pass: predict every case with ``start``; the rows it predicts become fit rows."""
-    start = as_point(start)
-    v = start.validator()
-    rows, results = [], []
-    for c in cases:
-        r = v.predict_case(c)
-        results.append(r)
-        if r.status == "ok" and r.layout is not None:
-            fmt = case_formats(c)[0]
-            rows.append(FitRow(c, r.layout, v.mapped(c, r.layout, fmt), plan_for(c, start.lengths).dataset))
-    return rows, results
-
-
-def row_residuals(rows: Sequence[FitRow], point: FitPoint) -> np.ndarray:
-    """log(predicted / measured) of every row on its fixed layout; FAIL_RESIDUAL where none."""
-    out = np.empty(len(rows))
-    for k, r in enumerate(rows):
-        try:
-            pred = evaluate_fixed(r.case, r.layout, r.mm, point.calibration, point.lengths)
-        except (InferchipError, NotPredictable):
-            pred = math.nan
-        out[k] = math.log(pred / r.case.value) if pred > 0 and math.isfinite(pred) else FAIL_RESIDUAL
-    return out
 
 
 @dataclass
@@ -192,6 +140,10 @@ class FitResult:
     message: str = ""
     restarts: int = 0  # least_squares runs restarted from a better compass probe (fit_search.search)
     probes: int = 0  # residual evaluations the compass probes spent (not in ``iterations``)
+    held: dict[str, float] = field(default_factory=dict)  # held by identified_fit: a flat direction's parameter
+    held_why: dict[str, str] = field(default_factory=dict)
+    directions: list[Direction] = field(default_factory=list)  # at the returned point, flattest first
+    log_se: dict[str, float] = field(default_factory=dict)  # each fitted parameter's marginal log standard error
 
     @property
     def converged(self) -> bool:
@@ -239,16 +191,43 @@ def fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[s
                      res.restarts, res.probes)
 
 
-def fit_parameter_names(rows: Sequence[FitRow], physical: Sequence[str] | None = None) -> list[str]:
-    """Physical parameters (``physical``, default :meth:`Calibration.physical_parameter_names`), then
-    one mean input length per MLPerf data set present in ``rows``."""
-    ds = sorted({r.dataset for r in rows if r.dataset is not None})
-    names = list(Calibration.physical_parameter_names() if physical is None else physical)
-    allowed = [n for n, f in Calibration.model_fields.items() if f.annotation is float]
-    unknown = [n for n in names if n not in allowed]
-    if unknown:
-        raise InferchipError(f"calibrate: unknown calibration parameter(s) {unknown}; allowed: {allowed}")
-    return names + [DS_PREFIX + d for d in ds]
+def identified_fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[str], *,
+                   anchors: Mapping[str, float], max_evaluations: int = MAX_EVALUATIONS) -> FitResult:
+    """:func:`fit`, then while a direction is flat (:func:`~inferchip.validation.fit_search.flat_hold`) hold its
+    parameter (at ``anchors``' value if pinned there, else ``start``'s) and fit again from ``start``; the result
+    names what it held and why, and carries the identifiability at its point. ``iterations`` counts every fit's
+    evaluations; a fit that stopped at ``max_evaluations`` is not a minimum, so nothing is held after it."""
+    start, spent = as_point(start), 0
+    held: dict[str, float] = {}
+    why: dict[str, str] = {}
+    while True:
+        res = fit(rows, with_values(start, list(held), list(held.values())), [n for n in names if n not in held],
+                  max_evaluations=max_evaluations)
+        at = FitPoint(res.calibration, res.lengths)
+
+        def resid(y: np.ndarray, at: FitPoint = at, fitted: Sequence[str] = res.names) -> np.ndarray:
+            return row_residuals(rows, with_values(at, fitted, np.exp(y)))
+
+        res.directions, res.log_se = identifiability(resid, np.log(current_values(at, res.names)), res.names, F_SCALE)
+        spent += res.iterations
+        # a fit stopped at its evaluation limit is no minimum: its flatness says nothing (reported as not converged)
+        pick = flat_hold(res.directions, [n for n in res.names if not n.startswith(DS_PREFIX)],
+                         anchors) if res.converged else None
+        if pick is None:
+            break
+        name, d = pick
+        held[name] = float(anchors[name]) if name in anchors else float(current_values(start, [name])[0])
+        why[name] = (Calibration.pinned_elsewhere().get(name, "pinned elsewhere") if name in anchors
+                     else "held at the start's value") + f"; the fit's flat direction: {d.text()}"
+    res.iterations, res.held, res.held_why = spent, held, why
+    return res
+
+
+def shipped_anchors() -> dict[str, float]:
+    """The shipped calibration's value of each parameter :meth:`Calibration.pinned_elsewhere` names."""
+    from inferchip.catalog.calibration_file import load_calibration
+    shipped = load_calibration(None)
+    return {n: float(getattr(shipped, n)) for n in Calibration.pinned_elsewhere()}
 
 
 def scorer(point: FitPoint) -> Validator:
@@ -257,12 +236,13 @@ def scorer(point: FitPoint) -> Validator:
     return point.validator(server_model=SCORE_SERVER_MODEL, compare=True)
 
 
-def _fold(args: tuple[list[FitRow], FitPoint, list[str], int, list[Case]]
+def _fold(args: tuple[list[FitRow], FitPoint, list[str], int, list[Case], dict[str, float] | None]
           ) -> tuple[FitPoint, list[CaseResult], FitResult]:
-    """Fit without one accelerator's rows, then predict its ``held`` cases with that fit (and the fit itself,
-    to report whether it converged)."""
-    rows, start, names, max_eval, held = args
-    res = fit(rows, start, names, max_evaluations=max_eval)
+    """Fit without one accelerator's rows (holding flat directions as the full fit does, unless ``anchors`` is
+    None), then predict its ``held`` cases with that fit (and the fit itself, to report whether it converged)."""
+    rows, start, names, max_eval, held, anchors = args
+    res = (fit(rows, start, names, max_evaluations=max_eval) if anchors is None
+           else identified_fit(rows, start, names, anchors=anchors, max_evaluations=max_eval))
     point = FitPoint(res.calibration, res.lengths)
     v = scorer(point)
     return point, [v.predict_case(c) for c in held], res
@@ -326,19 +306,35 @@ class CalibrationReport:
                 "in_sample": error_stats(self.in_sample), "cross_validated": error_stats(self.held_out),
                 "cross_validated_by_accelerator": cv_by, "server_model": SCORE_SERVER_MODEL,
                 "server_models_cross_validated": server_models_by_kind(self.held_out),
-                "convergence": self.convergence()}
+                "convergence": self.convergence(), "held": self.held()}
+
+    def held(self) -> dict[str, Any]:
+        """What the full fit and each fold held (:func:`identified_fit`) and why, with the full fit's identifiability:
+        each fitted parameter's log standard error and its flattest direction."""
+        ff = self.fold_fits or {}
+        flattest = self.fitted.directions[0] if self.fitted.directions else None
+        return {"full": {n: {"value": v, "why": self.fitted.held_why[n]} for n, v in self.fitted.held.items()},
+                "folds": {a: dict(f.held) for a, f in sorted(ff.items()) if f.held},
+                "log_se": dict(self.fitted.log_se),
+                "flattest": None if flattest is None else {"text": flattest.text(), "log_se": flattest.log_se,
+                                                           "components": flattest.components}}
 
 
 def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None, *, cross_validate: bool = True,
               workers: int = 2, max_evaluations: int = MAX_EVALUATIONS,
               progress: Callable[[str], None] | None = None,
-              parameters: Sequence[str] | None = None) -> CalibrationReport:
+              parameters: Sequence[str] | None = None, hold_flat: bool = True,
+              fold_rule: bool = False) -> CalibrationReport:
     """Fit on all cases, then (optionally) leave-one-accelerator-out cross-validation.
 
     Energy rows (power, tokens per joule) are left out: the calibration holds performance
     parameters only; the few power parameters are fitted apart (:mod:`inferchip.validation.energy.power_fit`).
     ``parameters``: the physical parameters to fit (default :meth:`Calibration.physical_parameter_names`);
-    the others keep ``start``'s values (``tools/calibration/calibration_variants.py`` tries variants this way)."""
+    the others keep ``start``'s values (``tools/calibration/calibration_variants.py`` tries variants this way).
+    ``hold_flat``: hold a flat direction's parameter (:func:`identified_fit`) in the full fit; every fold then fits
+    the parameters the full fit fits, with its held values (``fold_rule``: each fold applies the rule to its own
+    rows instead; measured in stop 41, ``calib41``: folds without an accelerator's rows hold parameters only that
+    accelerator pins at their unsourced defaults, e.g. the B200 fold's decode attention at 0.55)."""
     cases = [c for c in cases if c.energy_scope is None]
     start = as_point(start)
     say = progress or (lambda _msg: None)
@@ -348,7 +344,11 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
         raise NothingToFit(cases, first)
     names = fit_parameter_names(rows) if parameters is None else fit_parameter_names(rows, parameters)
     say(f"fitting {len(names)} parameters on {len(rows)} rows")
-    full = fit(rows, start, names, max_evaluations=max_evaluations)
+    anchors = shipped_anchors() if hold_flat else None
+    full = (identified_fit(rows, start, names, anchors=anchors, max_evaluations=max_evaluations) if anchors is not None
+            else fit(rows, start, names, max_evaluations=max_evaluations))
+    for n, why in full.held_why.items():
+        say(f"held {n} = {full.held[n]:.4g}: {why}")
     summary = dict(fitted_parameters=float(len(names)), rows_used=float(len(rows)))
     v = scorer(FitPoint(full.calibration, full.lengths))
     in_sample = [v.predict_case(c) for c in cases]
@@ -357,8 +357,10 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
     held_out: list[CaseResult] = []
     if cross_validate:
         accs = sorted({c.accelerator for c in cases})
-        jobs = [([r for r in rows if r.case.accelerator != a], start, names, max_evaluations,
-                 [c for c in cases if c.accelerator == a]) for a in accs]
+        fold_start = with_values(start, list(full.held), list(full.held.values()))
+        fold_names = [n for n in names if n not in full.held]
+        jobs = [([r for r in rows if r.case.accelerator != a], fold_start, fold_names, max_evaluations,
+                 [c for c in cases if c.accelerator == a], anchors if fold_rule else None) for a in accs]
         say(f"leave-one-accelerator-out: {len(accs)} folds on {workers} worker(s)")
         if workers > 1:
             with stopping_pool(ProcessPoolExecutor(max_workers=workers)) as pool:  # Ctrl-C/SIGTERM: stop at once
@@ -375,6 +377,8 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
         for stat in ("median_ape", "p90_ape"):
             if (figure := st.get(stat)) is not None:
                 summary[f"{key}_{stat}"] = round(float(figure), 2)
+    summary.update({f"held:{n}": v for n, v in full.held.items()})
+    summary.update({f"log_se:{n}": round(v, 3) for n, v in full.log_se.items() if math.isfinite(v)})
     summary.update(fit_converged=float(full.converged), fit_evaluations=float(full.iterations),
                    max_evaluations=float(max_evaluations))
     if cross_validate:  # the folds' stops: 1-2 point moves of a held-out figure may be a fold stopped early

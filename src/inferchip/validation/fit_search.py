@@ -18,11 +18,20 @@ The search is deterministic (fixed steps, the same start), adds no parameter, no
 only ever returns a point of lower or equal training loss. It is inferchip's choice, not a sourced method; the steps
 (a factor 0.50, 0.70, 1.42, 2.01) span the distances the measured stalls sat from the lower point (8B mean 1,457 against
 1,002: a factor 0.69).
+
+Identifiability (:func:`directions`, :func:`parameter_log_se`): at a fitted point, the singular value decomposition
+of the Jacobian of the log residuals over the log parameters, each row scaled as the soft-L1 loss weighs it there
+(scipy's IRLS weight, :func:`soft_l1_weights`). A direction ``v_k`` with singular value ``s_k`` is pinned by the
+rows to a standard error of ``sigma / s_k`` on the log scale (Gauss-Newton: covariance ``sigma**2 (J'WJ)**-1``;
+``sigma`` the residuals' robust scale, 1.4826 x their median absolute value). Above :data:`FLAT_LOG_SE` the rows do not
+tell that combination of parameters within a factor 2: it is flat, and a parameter along it only compensates the
+others (``validation.calibrate.identified_fit`` holds one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +42,13 @@ MAX_RESTARTS = 3  # least_squares restarts after the first run (a guard: the mea
 JACOBIAN_LOG_STEP = 0.02  # forward-difference step on the log scale (2 %): the model has grid and tile steps
 INSIDE = 1e-9  # a probe stays strictly inside the bounds (least_squares' start must)
 MIN_GAIN = 1e-3  # a probe must lower the loss by this fraction to restart (10x least_squares' ftol 1e-4)
+
+# A direction the rows pin only to a log standard error above ln 2 (one sd spans a factor 2 each way) is flat.
+# inferchip's choice, not a sourced value (stop 41, branch calib41): on validation_cases.csv at the stop-39 fit the
+# kernel / step-overhead pair sits at 1.09 and every other direction at 0.28 or below (docs/serving_validation.md).
+FLAT_LOG_SE = math.log(2.0)
+PARTICIPATES = 0.3  # a parameter takes part in a direction when its component's magnitude is at least this
+ROBUST_SIGMA = 1.4826  # median absolute deviation -> standard deviation of a normal distribution
 
 Residuals = Callable[[np.ndarray], np.ndarray]
 
@@ -148,3 +164,92 @@ def search(resid: Residuals, jac: Callable[[np.ndarray], np.ndarray], x0: np.nda
         done += 1
     return SearchResult(np.asarray(res.x), float(res.cost), evaluations, probes, done,
                         int(res.status), str(res.message))
+
+
+def soft_l1_weights(residuals: np.ndarray, f_scale: float) -> np.ndarray:
+    """Per-row scale of a residual's Jacobian row under the soft-L1 loss (scipy's IRLS weight
+    ``rho'(z)^(1/2)``, ``z = (r / f)^2``, ``rho'(z) = (1 + z)^(-1/2)``): 1 for small residuals."""
+    z = (residuals / f_scale) ** 2
+    return np.asarray((1.0 + z) ** -0.25, float)
+
+
+def robust_sigma(residuals: np.ndarray) -> float:
+    """The residuals' robust scale: :data:`ROBUST_SIGMA` x their median absolute value (about 0: they are log
+    errors of a fit)."""
+    return float(ROBUST_SIGMA * np.median(np.abs(residuals))) if len(residuals) else math.nan
+
+
+@dataclass(frozen=True)
+class Direction:
+    """One right singular vector of the scaled Jacobian: its singular value, that over the largest, the rows' log
+    standard error along it, and each parameter's component (largest magnitude first)."""
+
+    singular_value: float
+    of_largest: float
+    log_se: float
+    components: dict[str, float]
+
+    @property
+    def flat(self) -> bool:
+        return self.log_se > FLAT_LOG_SE
+
+    def members(self) -> list[str]:
+        """The parameters that take part (component magnitude at least :data:`PARTICIPATES`), largest first."""
+        return [n for n, c in self.components.items() if abs(c) >= PARTICIPATES]
+
+    def text(self, top: int = 3) -> str:
+        comp = ", ".join(f"{n} {c:+.2f}" for n, c in list(self.components.items())[:top])
+        se = f"{self.log_se:.2f}" if self.log_se < 100 else "above 100: the rows barely move it"
+        return f"{comp} (log se {se}, {self.of_largest:.3f} of the largest singular value)"
+
+
+def scaled_jacobian(jac: np.ndarray, residuals: np.ndarray, f_scale: float) -> np.ndarray:
+    return np.asarray(jac * soft_l1_weights(residuals, f_scale)[:, None], float)
+
+
+def directions(jac: np.ndarray, residuals: np.ndarray, names: Sequence[str], f_scale: float) -> list[Direction]:
+    """Every direction of the scaled Jacobian, flattest first (:class:`Direction`)."""
+    if jac.shape[1] == 0:
+        return []
+    _, s, vt = np.linalg.svd(scaled_jacobian(jac, residuals, f_scale), full_matrices=True)
+    s = np.concatenate([s, np.zeros(jac.shape[1] - len(s))])  # fewer rows than parameters: the rest are flat
+    sigma = robust_sigma(residuals)
+    out = []
+    for k in range(len(s) - 1, -1, -1):
+        order = np.argsort(-np.abs(vt[k]), kind="stable")  # ties: the order of ``names``
+        out.append(Direction(float(s[k]), float(s[k] / s[0]) if s[0] > 0 else 0.0,
+                             sigma / float(s[k]) if s[k] > 0 else math.inf,
+                             {names[i]: float(vt[k][i]) for i in order}))
+    return out
+
+
+def parameter_log_se(jac: np.ndarray, residuals: np.ndarray, names: Sequence[str], f_scale: float) -> dict[str, float]:
+    """Each parameter's marginal standard error on the log scale, ``sigma sqrt(diag((J'WJ)^+))`` (a flat direction
+    gives each of its parameters a large one; a parameter no row reads, infinity)."""
+    js = scaled_jacobian(jac, residuals, f_scale)
+    sigma = robust_sigma(residuals)
+    reads = np.any(js != 0.0, axis=0)
+    cov = np.linalg.pinv(js.T @ js)
+    return {n: sigma * math.sqrt(max(float(cov[j, j]), 0.0)) if reads[j] else math.inf for j, n in enumerate(names)}
+
+
+def identifiability(resid: Residuals, x: np.ndarray, names: Sequence[str], f_scale: float,
+                    step: float = JACOBIAN_LOG_STEP) -> tuple[list[Direction], dict[str, float]]:
+    """The directions (flattest first) and each parameter's log standard error at ``x``, from the Jacobian by
+    forward differences of ``step`` (the fit's)."""
+    jac = forward_jacobian(resid, np.full(len(x), np.inf), step=step)(x)
+    f0 = resid(x)
+    return directions(jac, f0, names, f_scale), parameter_log_se(jac, f0, names, f_scale)
+
+
+def flat_hold(dirs: Sequence[Direction], holdable: Sequence[str], anchors: Mapping[str, float]
+              ) -> tuple[str, Direction] | None:
+    """The parameter to hold: along the flattest flat direction that has a ``holdable`` member, the member that
+    ``anchors`` pins (other rows' value), else its largest; ``None`` when no flat direction has one."""
+    for d in dirs:
+        if not d.flat:
+            return None
+        members = [n for n in d.members() if n in holdable]
+        if members:
+            return next((n for n in members if n in anchors), members[0]), d
+    return None

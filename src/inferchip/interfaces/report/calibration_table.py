@@ -21,8 +21,10 @@ def _interval(lo: float, hi: float) -> str:
 def parameter_rows(cal: Calibration, lengths: DatasetLengths | None = None) -> list[list[str]]:
     """One row per fitted physical parameter, per data-set mean input and per :data:`NOT_FITTED` field."""
     fitted = "fitted by inferchip calibrate" if cal.fitted else "default (not fitted)"
-    rows = [[n, f"{getattr(cal, n):.4g}", _interval(*parameter_bounds(n, cal)), fitted]
-            for n in Calibration.physical_parameter_names()]
+    held = ("held by inferchip calibrate, not fitted: its rows leave it on a flat direction "
+            "(validation/calibrate.py identified_fit)")
+    rows = [[n, f"{getattr(cal, n):.4g}", _interval(*parameter_bounds(n, cal)),
+             held if f"held:{n}" in cal.fit_summary else fitted] for n in Calibration.physical_parameter_names()]
     for d, val in sorted((lengths or DatasetLengths()).mean_input_tokens.items()):
         ds = DATASETS.get(d)
         if d in MLPERF_DATASETS:

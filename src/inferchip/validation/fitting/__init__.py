@@ -1,0 +1,1 @@
+"""The calibration fit's parts that ``validation/calibrate.py`` builds on."""
