@@ -41,8 +41,13 @@ from inferchip.cost.step import StepCost
 from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.mapping.memory_fit import FloatArray
 from inferchip.performance.mapped import MappedModel, fit_error
-from inferchip.performance.phases import (PhaseMetrics, admit_share, decode_step, first_chunk_step, prefill_pairs,
-                                          static_batch)
+from inferchip.performance.phases import (
+    PhaseMetrics,
+    admit_share,
+    decode_step,
+    first_chunk_step,
+    static_batch,
+)
 from inferchip.performance.question import (  # re-exported: the solver's question and its lengths
     LENGTH_POINTS as LENGTH_POINTS,
 )
