@@ -128,3 +128,16 @@ def test_steady_state_ttft_is_above_the_even_split(dpa):
     heads = resolve_setting(B200, R1, count=8, tp=8, ep=8, attn_dp=False)
     ph = predict_setting(heads, Question.fixed(8192, 1024, None))
     assert p.ttft_s > ph.ttft_s  # one chip prefills the chunk with all heads; attention TP splits them 8 ways
+
+
+def test_the_simulators_lone_prompt_step_is_predicts(dpa):
+    """The serving simulator's step of a lone 8k prompt on 8 ranks (the busiest rank's tokens and its pairs x ranks,
+    as the replica passes them: scheduler.busiest_rank_prefill) is predict's static prefill step of batch 1: the
+    closed-loop rows already priced whole prompts' attention, so dpa41 changes none of them."""
+    from inferchip.performance.serving import ServingStepModel
+
+    _, mm = dpa
+    step_tokens, step_pairs = busiest_rank_prefill([(8192, 0)], 8)
+    sim_s = ServingStepModel(mm, ranks=8).step_time_busiest_s(8192, 0, 0, step_pairs, step_tokens // 8)
+    met = static_batch(mm, 1.0, 8192.0, 256.0)
+    assert sim_s == pytest.approx(float(np.asarray(met.prefill_step_s).reshape(-1)[0]), rel=1e-9)
