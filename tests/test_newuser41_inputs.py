@@ -91,11 +91,12 @@ def test_attention_dp_static_batch_prefills_whole_prompts(fast):
     assert nine.ttft_s > 1.5 * one.ttft_s
 
 
-@pytest.mark.parametrize(("clients", "rel"), [(1, 0.03), (8, 0.01)])
+@pytest.mark.parametrize(("clients", "rel"), [(1, 0.01), (8, 0.01)])
 def test_attention_dp_static_batch_matches_the_simulator(clients, rel):
     """A static batch of ``clients`` against the simulator's first wave of as many clients with fixed lengths:
-    90.3 against 91.9 ms for one (the simulator's step also carries its decode rows' padding over the ranks),
-    100.7 against 100.7 ms for eight (one prompt a chip either way; main gave 38.3 ms for one)."""
+    91.9 against 91.9 ms for one (90.3 before dpa41 gave the busiest chip its prompt's whole attention pairs, as
+    the simulator does), 100.7 against 100.7 ms for eight (one prompt a chip either way; main gave 38.3 ms for
+    one before newuser41)."""
     args = ["--chip", B200, "--model", R1, "--count", "8", "--tp", "8", "--ep", "8", "--attn-dp",
             "--input-tokens", "1024", "--output-tokens", "256", "--format", "json"]
     code, text = run_main(["predict", *args, "--batch", str(clients)])

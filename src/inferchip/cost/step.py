@@ -20,6 +20,18 @@ experts serve the tokens of every chip. The step is the busiest chip's
 (:func:`busiest_chip_share`): ``s`` decoding sequences occupy ``min(dp, s)`` chips, one or
 more whole sequences each, and prefill tokens are spread evenly unless the caller gives the busiest
 chip's own (``prefill_chip``: the simulator places each prompt whole on one rank).
+
+The prefill attention pairs (the causal query-key pairs of the score and context products) are always given
+in the worker's form, ``dp`` times the busiest chip's own, and divided by ``dp`` here: where prompts sit
+whole on the ranks the caller gives ``dp x`` the pairs of the prompts the busiest rank holds (the sum over
+its chunks of their own pairs: :func:`~inferchip.sim.batching.scheduler.busiest_rank_prefill` in the
+simulator, :func:`~inferchip.performance.phases.static_batch` and the steady state's TTFT step in
+``performance``), never the whole step's pairs, which this division would spread over ranks that do not
+hold them. A lone 8,192-token prompt on 8 ranks: 8 x 33,558,528 pairs given, 33,558,528 on its rank, the
+attention of the same prompt on one chip of a ``dp = 1`` worker. SGLang's DP attention hands each request
+to one rank (``python/sglang/srt/managers/data_parallel_controller.py``, sgl-project/sglang @000a3db) and
+TensorRT-LLM's attention DP each new request to one rank (``ExecutorRequestQueue``
+``_schedule_attention_dp_requests``), each rank running the request's context phase on its own.
 """
 
 from __future__ import annotations
@@ -68,8 +80,9 @@ def replica_point(dp: int, t: float, s_dec: float, kv_dec: float, pairs: float,
     """One step point as the scalar path takes it: (tokens, tokens of the whole step, decode rows, prefill
     tokens, KV tokens read by decodes, attention pairs, logit rows), each per attention data-parallel
     replica when ``dp > 1`` (decode rows spread over at most ``dp`` replicas, prefill split evenly, or
-    ``prefill_chip`` prefill tokens on the busiest replica where given), as :func:`step_points` shares the
-    arrays. Units: tokens, rows, token pairs."""
+    ``prefill_chip`` prefill tokens on the busiest replica where given; ``pairs`` in the worker's form,
+    ``dp`` x the busiest replica's: module doc), as :func:`step_points` shares the arrays. Units: tokens,
+    rows, token pairs."""
     t_pre = max(t - s_dec, 0.0)
     rows = logit_rows if logit_rows is not None else s_dec + float(t_pre > 0)
     t_all = t
@@ -89,7 +102,8 @@ def step_points(dp: int, num_tokens: ArrayLike, num_decode_seqs: ArrayLike, deco
     them when ``dp`` is 1). ``logit_rows`` defaults to the decode sequences, plus one if a
     prefill chunk is present. ``prefill_chip``: the busiest chip's prefill tokens where whole
     prompts sit unevenly on the chips (default the even share ``prefill / dp``); the routed
-    experts still serve the whole step's tokens."""
+    experts still serve the whole step's tokens. ``prefill_attn_pairs``: ``dp`` x the busiest chip's
+    own causal pairs (the module doc: with ``prefill_chip``, those of the prompts that chip holds)."""
     t = np.asarray(num_tokens, dtype=float)
     s_dec = np.asarray(num_decode_seqs, dtype=float)
     kv_dec = np.asarray(decode_kv_tokens, dtype=float)
@@ -210,13 +224,16 @@ class StepPlan:
         return self.point_cost((1,) * ndim, *vals)
 
     def point_cost(self, shape: tuple[int, ...], t: float, s_dec: float, kv_dec: float, pairs: float,
-                   logit_rows: float | None = None) -> StepCost:
+                   logit_rows: float | None = None, prefill_chip: float | None = None) -> StepCost:
         """:meth:`cost` of one point given as finite floats, its arrays of ``shape`` (all of size one):
-        the scalar path (or the arrays' where the plan has no scalar form)."""
+        the scalar path (or the arrays' where the plan has no scalar form). ``prefill_chip``: the busiest
+        attention-DP chip's prefill tokens (:func:`step_points`)."""
         if self.scalar is None:
             lr = None if logit_rows is None else np.full(shape, logit_rows)
-            return self.evaluate(step_points(self.dp, np.full(shape, t), s_dec, kv_dec, pairs, lr))
-        by_class, flop, dram, link = self.scalar.evaluate(replica_point(self.dp, t, s_dec, kv_dec, pairs, logit_rows))
+            pc = None if prefill_chip is None else np.full(shape, prefill_chip)
+            return self.evaluate(step_points(self.dp, np.full(shape, t), s_dec, kv_dec, pairs, lr, pc))
+        by_class, flop, dram, link = self.scalar.evaluate(replica_point(self.dp, t, s_dec, kv_dec, pairs, logit_rows,
+                                                                        prefill_chip))
         return point_step_cost(shape, self.class_names, self.flop_formats, by_class, flop, dram, link)
 
     def evaluate(self, pts: StepPoints) -> StepCost:

@@ -204,6 +204,8 @@ class FastLayout:
         n_chunks = float(math.ceil((rank_prompts / self.chunk_tokens) if dp > 1 else b * i / self.replica_chunk_tokens))
         n_chunks = 1.0 if 1.0 > n_chunks else n_chunks
         pairs = i * (0.0 + (i + 1.0) / 2.0) * b / n_chunks
+        if dp > 1:  # the busiest chip's own prompts' pairs, in the step's worker form (dp x): phases.static_batch
+            pairs = dp * (math.ceil(b / dp) * (i * (0.0 + (i + 1.0) / 2.0))) / n_chunks
         if dp == 1:  # point() written out: a prefill step (no decode) and a decode step (no prompt)
             step, t, s_dec = self.scalar.step, b * i / n_chunks / pp, b / pp
             t_pre = t - 0.0

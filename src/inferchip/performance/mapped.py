@@ -153,11 +153,12 @@ class MappedModel:
 
     def stage_step_point(self, shape: tuple[int, ...], num_tokens: float, num_decode_seqs: float,
                          decode_kv_tokens: float, prefill_attn_pairs: float,
-                         logit_rows: float | None = None) -> StepCost:
-        """:meth:`stage_step` of one point given as finite floats, its arrays of ``shape`` (all of size one)."""
+                         logit_rows: float | None = None, prefill_chip: float | None = None) -> StepCost:
+        """:meth:`stage_step` of one point given as finite floats, its arrays of ``shape`` (all of size one);
+        ``prefill_chip``: the busiest attention-DP chip's prefill tokens (cost.step.step_points)."""
         self._plan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats, self.cal)
         return self._plan.point_cost(shape, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,
-                                     logit_rows)
+                                     logit_rows, prefill_chip)
 
     # --- replica-level step times (pp micro-batches in flight) ---------------------------
     def replica_step_s(self, num_tokens: npt.ArrayLike, num_decode_seqs: npt.ArrayLike,

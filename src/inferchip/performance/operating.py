@@ -41,7 +41,13 @@ from inferchip.cost.step import StepCost
 from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.mapping.memory_fit import FloatArray
 from inferchip.performance.mapped import MappedModel, fit_error
-from inferchip.performance.phases import PhaseMetrics, admit_share, decode_step, prefill_pairs, static_batch
+from inferchip.performance.phases import (
+    PhaseMetrics,
+    admit_share,
+    decode_step,
+    first_chunk_step,
+    static_batch,
+)
 from inferchip.performance.question import (  # re-exported: the solver's question and its lengths
     LENGTH_POINTS as LENGTH_POINTS,
 )
@@ -128,9 +134,9 @@ def steady_state(mm: MappedModel, b: FloatArray, q: Question, with_ttft: bool,
     bb = b[:, None]
     chunk = np.minimum(iq, mm.chunk_tokens)
     n_chunks = np.ceil(iq / mm.chunk_tokens)
-    pairs = prefill_pairs(chunk) + (new * i.mean_prefill_pairs)[:, None]
+    chip, pairs = first_chunk_step(mm.sm.dp_attention, chunk, (new * i.mean_prefill_pairs)[:, None], bb + chunk)
     first, pre = mm.replica_step_s(bb + chunk, bb, bb * ctx, pairs,
-                                   logit_rows=bb + 1.0)
+                                   logit_rows=bb + 1.0, prefill_chip=chip)
     ttft = np.mean(n_chunks * first, axis=1)
     if q.queue_wait:
         ttft = ttft + QUEUE_WAIT_STEPS * tpot
@@ -166,8 +172,11 @@ def _steady_one(mm: MappedModel, b: float, q: Question) -> PhaseMetrics:
     iq = float(i.points[0])
     chunk = min(iq, float(mm.chunk_tokens))
     n_chunks = float(math.ceil(iq / mm.chunk_tokens))
-    pairs = chunk * (0.0 + (chunk + 1.0) / 2.0) + new * i.mean_prefill_pairs
-    pre = mm.stage_step_point((1, 1), (b + chunk) / pp, b / pp, b * ctx / pp, pairs / pp, (b + 1.0) / pp)
+    dp = mm.sm.dp_attention  # phases.first_chunk_step in floats: the chunk whole on one attention-DP chip
+    own = chunk * (0.0 + (chunk + 1.0) / 2.0)
+    pairs = (dp * own if dp > 1 else own) + new * i.mean_prefill_pairs
+    pre = mm.stage_step_point((1, 1), (b + chunk) / pp, b / pp, b * ctx / pp, pairs / pp, (b + 1.0) / pp,
+                              chunk / pp if dp > 1 else None)
     first = pp * _time_of(pre)
     ttft = n_chunks * first
     if q.queue_wait:

@@ -53,7 +53,8 @@ def static_batch(mm: MappedModel, batch: npt.ArrayLike, input_tokens: npt.ArrayL
     parallelism each prompt is prefilled whole on one chip (SGLang's DP attention sends a request to one rank), so a
     step costs its busiest chip's prompts (``cost.step.step_points`` ``prefill_chip``, as the serving simulator
     prices it), not an even share of the batch's tokens: one 1,024-token prompt on 8 chips is 1,024 tokens on one
-    chip, not 128 on each.
+    chip, not 128 on each, and its attention is that prompt's 524,800 causal pairs, not an eighth of them (the
+    busiest chip's ``ceil(b / dp)`` prompts' pairs, given to the step as ``dp`` x those: ``cost.step``'s doc).
 
     TTFT is the batch's prefill (the first token comes out of the prefill step); TPOT is the
     decode step at the mean context ``input + output/2`` (decode time is linear in context).
@@ -66,13 +67,16 @@ def static_batch(mm: MappedModel, batch: npt.ArrayLike, input_tokens: npt.ArrayL
     o = np.asarray(output_tokens, float)
     pp, dp = mm.layout.pp, mm.sm.dp_attention
     rank_prompts = None
+    pairs = prefill_pairs(i) * b
     if dp > 1:  # whole prompts on each attention-DP chip: the busiest holds ceil(b / dp) of them, chunk by chunk
-        rank_prompts = np.ceil(b / dp) * i
+        rank_seqs = np.ceil(b / dp)
+        rank_prompts = rank_seqs * i
         n_chunks = np.maximum(np.ceil(rank_prompts / mm.chunk_tokens), 1.0)
+        pairs = dp * (rank_seqs * prefill_pairs(i))  # its own prompts' pairs, in the step's worker form (dp x)
     else:
         n_chunks = np.maximum(np.ceil(b * i / mm.replica_chunk_tokens), 1.0)
     chunk = b * i / n_chunks
-    pre_t, pre = mm.replica_step_s(chunk, 0.0, 0.0, prefill_pairs(i) * b / n_chunks, logit_rows=b / n_chunks,
+    pre_t, pre = mm.replica_step_s(chunk, 0.0, 0.0, pairs / n_chunks, logit_rows=b / n_chunks,
                                    prefill_chip=None if rank_prompts is None else rank_prompts / n_chunks)
     # Pipeline fill: the last micro-batch leaves the last stage after 2 pp - 1 stage times.
     ttft = n_chunks * pre_t * (2 * pp - 1) / pp
@@ -141,11 +145,31 @@ def continuous_batch(mm: MappedModel, concurrency: npt.ArrayLike, input_tokens: 
     tpot, dec = mm.replica_step_s(tokens, b, b * ctx, new_per_step * prefill_pairs(i))
     chunk = np.minimum(i, mm.chunk_tokens)
     n_chunks = np.ceil(i / mm.chunk_tokens)
-    first_t, pre = mm.replica_step_s(b + chunk, b, b * ctx, prefill_pairs(chunk) + new_per_step * prefill_pairs(i),
-                                     logit_rows=b + 1)
+    chip, pairs = first_chunk_step(mm.sm.dp_attention, chunk, new_per_step * prefill_pairs(i), b + chunk)
+    first_t, pre = mm.replica_step_s(b + chunk, b, b * ctx, pairs, logit_rows=b + 1, prefill_chip=chip)
     ttft = n_chunks * first_t
     e2e = ttft + np.maximum(o - 1.0, 0.0) * tpot
     return PhaseMetrics(ttft, tpot, e2e, b / tpot, pre, dec, prefill_chunks=n_chunks, prefill_step_s=first_t)
+
+
+def first_chunk_step(dp: int, chunk_tokens: npt.ArrayLike, background_pairs: npt.ArrayLike,
+                     step_tokens: npt.ArrayLike) -> tuple[FloatArray | None, FloatArray]:
+    """(busiest attention-DP chip's prefill tokens or None, the step's prefill attention pairs) of the step
+    that carries a new request's first chunk of ``chunk_tokens`` beside the prompts of the steady state
+    (``background_pairs``, their causal pairs, spread evenly over the chips), for a step of ``step_tokens``
+    tokens (the shape the tokens are broadcast to). With ``dp = 1``: no busiest chip, the chunk's own pairs
+    plus the background's. Under attention DP the request runs whole on one rank (SGLang's
+    ``DataParallelController`` sends it to one DP rank's scheduler; TensorRT-LLM's attention DP schedules it
+    on one rank: ``cost.step``'s doc), so that chip prefills the whole chunk and all of its pairs:
+    ``dp`` x the chunk's pairs in the step's worker form, plus the background's even share (``dp`` x
+    ``background / dp``). E.g. an 8,192-token chunk alone on 8 chips: (8,192, 8 x 33,558,528)."""
+    own = prefill_pairs(chunk_tokens)
+    background = np.asarray(background_pairs, float)
+    if dp <= 1:
+        return None, own + background
+    shape = np.broadcast_shapes(np.shape(step_tokens), np.shape(own), np.shape(background))
+    chip: FloatArray = np.broadcast_to(np.asarray(chunk_tokens, float), shape).astype(float)
+    return chip, dp * own + background
 
 
 def admit_share(new_per_step: float | FloatArray) -> FloatArray:
