@@ -30,6 +30,7 @@ import json
 import re
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -56,18 +57,25 @@ def layout_of(rest: str, engine: str) -> str:
     return m.group(1) if m else rest.split("-")[-1]
 
 
-def wave_rows(cases: list[dict], spread: dict[str, tuple[float, float]]) -> list[dict]:
-    """Every TTFT row with a stated spread and a simulation: its group fields, units, clients and drains."""
-    out = []
+def spread_rows(cases: list[dict], spread: dict[str, tuple[float, float]]
+                ) -> Iterator[tuple[dict, re.Match[str], dict, float, float]]:
+    """The validate JSON's TTFT rows that ran (status ok, a simulation) and whose run states its median and p99:
+    each as (case, its id's match, simulation, measured median ms, measured p99 ms)."""
     for c in cases:
         m = _ID.match(c["case_id"])
         if not m or c.get("status") != "ok" or not c.get("sim") or c["case_id"] not in spread:
             continue
-        sim = c["sim"]
+        med, p99 = spread[c["case_id"]]
+        yield c, m, c["sim"], med, p99
+
+
+def wave_rows(cases: list[dict], spread: dict[str, tuple[float, float]]) -> list[dict]:
+    """Every TTFT row with a stated spread and a simulation: its group fields, units, clients and drains."""
+    out = []
+    for c, m, sim, med, p99 in spread_rows(cases, spread):
         w = next((_PREFILL.search(n) for n in c.get("notes", []) if _PREFILL.search(n)), None)
         units, unit_chips = (int(w.group(1)), int(w.group(2))) if w else (
             int(c.get("replicas") or 1), int(c.get("num_accelerators") or 1) // int(c.get("replicas") or 1))
-        med, p99 = spread[c["case_id"]]
         clients, isl = int(m["c"]), int(m["isl"])
         meas = drain_ms(med, p99, clients, units)
         simd = drain_ms(sim["ttft_median_ms"], sim["ttft_p99_ms"], clients, units)

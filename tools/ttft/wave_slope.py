@@ -36,7 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "closed_loop"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ttft_spread import SHIPPED, notes_spread  # noqa: E402
-from wave_drain_engines import _ID, MEAN_PROMPT_FRACTION, layout_of  # noqa: E402
+from wave_drain_engines import MEAN_PROMPT_FRACTION, layout_of, spread_rows  # noqa: E402
 
 WAVE_RANK_FRACTION = 0.9  # the p99 of 10 C requests is the first wave's 0.9 C-th prompt
 PROMPTS_PER_CLIENT = 10  # InferenceMAX --num-prompts 10 x concurrency
@@ -64,13 +64,8 @@ def slope_rows(cases: list[dict], spread: dict[str, tuple[float, float]]) -> lis
     """Every TTFT row with a stated spread and a simulation: its group key, clients, and (mean, median, p99)
     measured and simulated, in ms."""
     out = []
-    for c in cases:
-        m = _ID.match(c["case_id"])
-        if not m or c.get("status") != "ok" or not c.get("sim") or c["case_id"] not in spread:
-            continue
-        sim = c["sim"]
+    for c, m, sim, med, p99 in spread_rows(cases, spread):
         engine = str(sim.get("engine", "?"))
-        med, p99 = spread[c["case_id"]]
         units = int(c.get("replicas") or 1)
         out.append({"key": (engine, m["chip"], m["model"], layout_of(m["rest"], engine), int(m["isl"]),
                             int(m["osl"]), units, "fp4" if "-fp4-" in c["case_id"] else "fp8"),
