@@ -19,7 +19,7 @@ from pathlib import Path
 
 from inferchip.catalog.yaml_io import is_file, not_a_file, read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
-from inferchip.spec.bounds import Range, pick
+from inferchip.spec.bounds import Figure, Range, pick
 from inferchip.spec.chip import (
     ChipParams,
     ChipSpec,
@@ -112,18 +112,30 @@ DENSEST_BF16_TFLOPS_PER_MM2 = 2.86
 DENSITY_MARGIN = 10.0
 # Bare arithmetic energy at 45 nm, Horowitz, 'Computing's Energy Problem', ISSCC 2014 (Fig. 1.1.9): 16-bit FP
 # multiply 1.1 pJ + 16-bit FP add 0.4 pJ = 1.5 pJ per FMA (2 FLOP); 8-bit integer multiply 0.2 pJ + 8-bit add
-# 0.03 pJ = 0.23 pJ per MAC (2 OP). Operand delivery is left out, so these are floors: a peak whose arithmetic alone
+# 0.03 pJ = 0.23 pJ per MAC (2 OP); 32-bit FP multiply 3.7 pJ + add 0.9 pJ = 4.6 pJ per FMA (the fp32 and vector
+# peaks, which are most of a CPU's). Operand delivery is left out, so these are floors: a peak whose arithmetic alone
 # draws more than the TDP cannot be (catalog/assumptions.yaml energy.node_energy_factor scales them to the node).
 FP16_FLOP_PJ_AT_45NM = 1.5 / 2
 INT8_OP_PJ_AT_45NM = 0.23 / 2
+FP32_FLOP_PJ_AT_45NM = 4.6 / 2
 # Above this share of the TDP a note is added: every catalogue chip with a TDP stays at or below 0.14 of it at its
 # central figures (TPU v6e), except Untether AI's speedAI240 (0.67, its peaks and TDP partly estimates).
 TDP_ARITHMETIC_NOTE_SHARE = 0.25
 
 
-def _peak(spec: ChipSpec, fmt: str, level: str) -> float | None:
-    v = spec.compute.dense_tflops.get(fmt)  # type: ignore[call-overload]
-    return None if v is None else float(pick(v, level))  # type: ignore[arg-type]
+_PJ = {"bf16": FP16_FLOP_PJ_AT_45NM, "fp16": FP16_FLOP_PJ_AT_45NM, "int8": INT8_OP_PJ_AT_45NM,
+       "fp32": FP32_FLOP_PJ_AT_45NM, "vector fp32": FP32_FLOP_PJ_AT_45NM}
+_PJ_TEXT = {"bf16": "1.5 pJ per 16-bit FMA", "fp16": "1.5 pJ per 16-bit FMA", "int8": "0.23 pJ per int8 MAC",
+            "fp32": "4.6 pJ per fp32 FMA", "vector fp32": "4.6 pJ per fp32 FMA"}
+
+
+def _at(value: Figure | None, level: EstimateLevel) -> float | None:
+    x = pick(value, level)
+    return None if x is None else float(x)
+
+
+def _peak(spec: ChipSpec, fmt: str, level: EstimateLevel) -> float | None:
+    return _at(spec.compute.dense_tflops.get(fmt), level)
 
 
 def _check_float_peaks(spec: ChipSpec, path: Path) -> None:
@@ -138,12 +150,15 @@ def _check_float_peaks(spec: ChipSpec, path: Path) -> None:
                     f"units: H100 fp8 1,978.9 against bf16 989.4); is a digit missing, or is the {wide} peak sparse?")
 
 
-def _node_factor(node_nm: float) -> float:
+def _node_factor(node_nm: float) -> float | None:
     """Dynamic energy per operation at ``node_nm`` relative to 45 nm, from the shipped node table, rounded down to
-    the tabulated node at or below it (a lower energy: the lenient side for a floor); below the smallest, E ~ node."""
+    the tabulated node at or below it (a lower energy: the lenient side for a floor); below the smallest, E ~ node;
+    None above the largest (45 nm), a node the energy model does not cover."""
     from inferchip.catalog.assumptions import load_assumptions
 
     table = {float(k): v for k, v in load_assumptions(None).table("energy.node_energy_factor").items()}
+    if node_nm > max(table):
+        return None
     below = [n for n in table if n <= node_nm]
     if below:
         return table[max(below)]
@@ -151,18 +166,22 @@ def _node_factor(node_nm: float) -> float:
     return table[smallest] * node_nm / smallest
 
 
-def arithmetic_w(spec: ChipSpec, level: str) -> tuple[float, str] | None:
-    """The bare arithmetic power of the chip's 16-bit float or int8 peak at ``level`` (W, Horowitz's 45 nm energies
-    at its node; the smallest tabulated node where none is given), and which peak; None without either peak."""
+def arithmetic_w(spec: ChipSpec, level: EstimateLevel) -> tuple[float, str, float] | None:
+    """(W, format, TFLOP/s): the bare arithmetic power of the chip's 16-bit float, int8, fp32 or fp32 vector peak at
+    ``level`` that draws the most (Horowitz's 45 nm energies at its node; the smallest tabulated node where none is
+    given); None without any of those peaks, or at a node above the node table's 45 nm."""
     node = spec.silicon.node_nm if spec.silicon is not None else None
     factor = _node_factor(float(node) if node else 2.0)
-    best: tuple[float, str] | None = None
-    for fmt, pj in (("bf16", FP16_FLOP_PJ_AT_45NM), ("fp16", FP16_FLOP_PJ_AT_45NM), ("int8", INT8_OP_PJ_AT_45NM)):
-        p = _peak(spec, fmt, level)
+    if factor is None:
+        return None
+    vector = spec.compute.vector_tflops
+    best: tuple[float, str, float] | None = None
+    for fmt, pj in _PJ.items():
+        p = _peak(spec, fmt, level) if fmt != "vector fp32" else _at(vector, level)
         if p:
             w = p * 1e12 * pj * 1e-12 * factor
             if best is None or w > best[0]:
-                best = (w, fmt)
+                best = (w, fmt, p)
     return best
 
 
@@ -171,16 +190,16 @@ def _check_tdp(spec: ChipSpec, path: Path) -> None:
     loaded and stretched every step 210 times under a 'clocks throttle' note)."""
     if spec.power is None or spec.power.tdp_w is None:
         return
-    tdp = float(pick(spec.power.tdp_w, "high"))
+    tdp = _at(spec.power.tdp_w, "high") or 0.0
     got = arithmetic_w(spec, "low")
     if got is None or tdp <= 0 or got[0] <= tdp:
         return
-    w, fmt = got
+    w, fmt, peak = got
     node = spec.silicon.node_nm if spec.silicon is not None and spec.silicon.node_nm else None
     raise SpecError(
         f"{path}: power.tdp_w = {tdp:,g}: below the bare arithmetic of its own {fmt} peak "
-        f"({_peak(spec, fmt, 'low'):,g} TFLOP/s x {'1.5 pJ per 16-bit FMA' if fmt != 'int8' else '0.23 pJ per int8 MAC'} "
-        f"at 45 nm, Horowitz ISSCC 2014, scaled to {f'{node:g} nm' if node else 'a 2 nm node'} by "
+        f"({peak:,g} TFLOP/s x "
+        f"{_PJ_TEXT[fmt]} at 45 nm, Horowitz ISSCC 2014, scaled to {f'{node:g} nm' if node else 'a 2 nm node'} by "
         f"catalog/assumptions.yaml energy.node_energy_factor = {w:,.3g} W); allowed: above that, in W; is it in kW?")
 
 
@@ -189,7 +208,7 @@ def tdp_note(spec: ChipSpec) -> str | None:
     typed ten times low, or a peak ten times high), else None."""
     if spec.power is None or spec.power.tdp_w is None:
         return None
-    tdp = float(pick(spec.power.tdp_w, "central"))
+    tdp = _at(spec.power.tdp_w, "central") or 0.0
     got = arithmetic_w(spec, "central")
     if got is None or tdp <= 0 or got[0] <= TDP_ARITHMETIC_NOTE_SHARE * tdp:
         return None
@@ -203,7 +222,7 @@ def _check_peak_density(spec: ChipSpec, path: Path) -> None:
     si = spec.silicon
     if si is None or si.die_area_mm2 is None:
         return
-    area = float(pick(si.die_area_mm2, "high")) * si.compute_die_count
+    area = (_at(si.die_area_mm2, "high") or 0.0) * si.compute_die_count
     node = float(si.node_nm) if si.node_nm else 2.0
     bound = DENSITY_MARGIN * DENSEST_BF16_TFLOPS_PER_MM2 * max(1.0, (3.0 / node) ** 2)
     for fmt in ("bf16", "fp16"):

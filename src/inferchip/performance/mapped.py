@@ -269,8 +269,9 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
     lines = [
         f"{mm.model.id} does not fit on {mm.chip.id} with tp={mm.layout.tp} pp={mm.layout.pp} ep={mm.layout.ep}"
         f"{' (attention data-parallel)' if mm.layout.attn_dp else ''}: "
-        f"per chip it needs {(need_w + kv + act) / GIGA:,.1f} GB (weights {need_w / GIGA:,.1f}, KV cache {kv / GIGA:,.1f} "
-        f"for batch {batch:,g} at {input_tokens + output_tokens:,g} tokens, activations {act / GIGA:,.1f}) but "
+        f"per chip it needs {(need_w + kv + act) / GIGA:,.1f} GB (weights {need_w / GIGA:,.1f}, "
+        f"KV cache {kv / GIGA:,.1f} for batch {batch:,g} at {input_tokens + output_tokens:,g} tokens, "
+        f"activations {act / GIGA:,.1f}) but "
         f"{budget / GIGA:,.1f} GB is usable: short by {short / GIGA:,.1f} GB.",
         "What would make it fit:",
     ]
