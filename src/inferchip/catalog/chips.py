@@ -13,12 +13,13 @@ raise :class:`~inferchip.errors.UnknownIdError` with the closest ids.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 from inferchip.catalog.yaml_io import is_file, not_a_file, read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
-from inferchip.spec.bounds import Range, pick
+from inferchip.spec.bounds import Figure, Range, pick
 from inferchip.spec.chip import (
     ChipParams,
     ChipSpec,
@@ -93,7 +94,145 @@ def _load_cached(path: Path, mtime_ns: int) -> ChipSpec:
         )
     _check_reserve(spec, _families()[spec.family], path)
     _check_price(spec, path)
+    _check_peak_density(spec, path)
+    _check_float_peaks(spec, path)
+    _check_tdp(spec, path)
     return spec
+
+
+# A narrower float format never runs slower than a wider one on the same chip: every catalogue chip with both has
+# fp8 >= bf16/fp16 and fp4/mxfp4 >= fp8 (H100 1,978.9 >= 989.4; B200 9,000 >= 4,500 >= 2,250). Integer formats are
+# not bounded so: Blackwell Ultra's int8 (150 TFLOP/s on B300) really is below its bf16.
+_FLOAT_ORDER = (("fp8", ("bf16", "fp16")), ("fp4", ("fp8",)), ("mxfp4", ("fp8",)))
+# The densest catalogue die with a sourced (single-valued) area and 16-bit peak: MI355X, 2,516.6 TFLOP/s over
+# 8 x 110 mm2 XCDs on TSMC N3P = 2.86 TFLOP/s per mm2 (tests/test_fuzz_chip_peak_units.py keeps it the densest).
+# The bound is 10 times that, an inferchip estimate (branch newuser41b): it clears the catalogue's estimated dies
+# (Rubin 5.2 per mm2) and two to three logic-density doublings; below 3 nm it grows as (3 / node)^2.
+DENSEST_BF16_TFLOPS_PER_MM2 = 2.86
+DENSITY_MARGIN = 10.0
+# Bare arithmetic energy at 45 nm, Horowitz, 'Computing's Energy Problem', ISSCC 2014 (Fig. 1.1.9): 16-bit FP
+# multiply 1.1 pJ + 16-bit FP add 0.4 pJ = 1.5 pJ per FMA (2 FLOP); 8-bit integer multiply 0.2 pJ + 8-bit add
+# 0.03 pJ = 0.23 pJ per MAC (2 OP); 32-bit FP multiply 3.7 pJ + add 0.9 pJ = 4.6 pJ per FMA (the fp32 and vector
+# peaks, which are most of a CPU's). Operand delivery is left out, so these are floors: a peak whose arithmetic alone
+# draws more than the TDP cannot be (catalog/assumptions.yaml energy.node_energy_factor scales them to the node).
+FP16_FLOP_PJ_AT_45NM = 1.5 / 2
+INT8_OP_PJ_AT_45NM = 0.23 / 2
+FP32_FLOP_PJ_AT_45NM = 4.6 / 2
+# Above this share of the TDP a note is added: every catalogue chip with a TDP stays at or below 0.14 of it at its
+# central figures (TPU v6e), except Untether AI's speedAI240 (0.67, its peaks and TDP partly estimates).
+TDP_ARITHMETIC_NOTE_SHARE = 0.25
+
+
+_PJ = {"bf16": FP16_FLOP_PJ_AT_45NM, "fp16": FP16_FLOP_PJ_AT_45NM, "int8": INT8_OP_PJ_AT_45NM,
+       "fp32": FP32_FLOP_PJ_AT_45NM, "vector fp32": FP32_FLOP_PJ_AT_45NM}
+_PJ_TEXT = {"bf16": "1.5 pJ per 16-bit FMA", "fp16": "1.5 pJ per 16-bit FMA", "int8": "0.23 pJ per int8 MAC",
+            "fp32": "4.6 pJ per fp32 FMA", "vector fp32": "4.6 pJ per fp32 FMA"}
+
+
+def _at(value: Figure | None, level: EstimateLevel) -> float | None:
+    x = pick(value, level)
+    return None if x is None else float(x)
+
+
+def _peak(spec: ChipSpec, fmt: str, level: EstimateLevel) -> float | None:
+    return _at(spec.compute.dense_tflops.get(fmt), level)
+
+
+def _check_float_peaks(spec: ChipSpec, path: Path) -> None:
+    """Refuse a float peak below the next wider float format's on the same chip (an fp8 typed as 98.9 for 989)."""
+    for narrow, wides in _FLOAT_ORDER:
+        for wide in wides:
+            lo, hi = _peak(spec, narrow, "high"), _peak(spec, wide, "low")
+            if lo is not None and hi is not None and 0 < lo < hi:
+                raise SpecError(
+                    f"{path}: compute.dense_tflops.{narrow} = {lo:,g}: below its {wide} peak of {hi:,g} TFLOP/s; "
+                    f"allowed: at least the {wide} peak (a narrower float format runs at least as fast on the same "
+                    f"units: H100 fp8 1,978.9 against bf16 989.4); is a digit missing, or is the {wide} peak sparse?")
+
+
+def _node_factor(node_nm: float) -> float | None:
+    """Dynamic energy per operation at ``node_nm`` relative to 45 nm, from the shipped node table, rounded down to
+    the tabulated node at or below it (a lower energy: the lenient side for a floor); below the smallest, E ~ node;
+    None above the largest (45 nm), a node the energy model does not cover."""
+    from inferchip.catalog.assumptions import load_assumptions
+
+    table = {float(k): v for k, v in load_assumptions(None).table("energy.node_energy_factor").items()}
+    if node_nm > max(table):
+        return None
+    below = [n for n in table if n <= node_nm]
+    if below:
+        return table[max(below)]
+    smallest = min(table)
+    return table[smallest] * node_nm / smallest
+
+
+def arithmetic_w(spec: ChipSpec, level: EstimateLevel) -> tuple[float, str, float] | None:
+    """(W, format, TFLOP/s): the bare arithmetic power of the chip's 16-bit float, int8, fp32 or fp32 vector peak at
+    ``level`` that draws the most (Horowitz's 45 nm energies at its node; the smallest tabulated node where none is
+    given); None without any of those peaks, or at a node above the node table's 45 nm."""
+    node = spec.silicon.node_nm if spec.silicon is not None else None
+    factor = _node_factor(float(node) if node else 2.0)
+    if factor is None:
+        return None
+    vector = spec.compute.vector_tflops
+    best: tuple[float, str, float] | None = None
+    for fmt, pj in _PJ.items():
+        p = _peak(spec, fmt, level) if fmt != "vector fp32" else _at(vector, level)
+        if p:
+            w = p * 1e12 * pj * 1e-12 * factor
+            if best is None or w > best[0]:
+                best = (w, fmt, p)
+    return best
+
+
+def _check_tdp(spec: ChipSpec, path: Path) -> None:
+    """Refuse a TDP below the bare arithmetic power of the chip's own peak (a TDP typed in kW, 0.7 for 700 W,
+    loaded and stretched every step 210 times under a 'clocks throttle' note)."""
+    if spec.power is None or spec.power.tdp_w is None:
+        return
+    tdp = _at(spec.power.tdp_w, "high") or 0.0
+    got = arithmetic_w(spec, "low")
+    if got is None or tdp <= 0 or got[0] <= tdp:
+        return
+    w, fmt, peak = got
+    node = spec.silicon.node_nm if spec.silicon is not None and spec.silicon.node_nm else None
+    raise SpecError(
+        f"{path}: power.tdp_w = {tdp:,g}: below the bare arithmetic of its own {fmt} peak "
+        f"({peak:,g} TFLOP/s x "
+        f"{_PJ_TEXT[fmt]} at 45 nm, Horowitz ISSCC 2014, scaled to {f'{node:g} nm' if node else 'a 2 nm node'} by "
+        f"catalog/assumptions.yaml energy.node_energy_factor = {w:,.3g} W); allowed: above that, in W; is it in kW?")
+
+
+def tdp_note(spec: ChipSpec) -> str | None:
+    """A note where the bare arithmetic of the central peak takes more than a quarter of the central TDP (a TDP
+    typed ten times low, or a peak ten times high), else None."""
+    if spec.power is None or spec.power.tdp_w is None:
+        return None
+    tdp = _at(spec.power.tdp_w, "central") or 0.0
+    got = arithmetic_w(spec, "central")
+    if got is None or tdp <= 0 or got[0] <= TDP_ARITHMETIC_NOTE_SHARE * tdp:
+        return None
+    return (f"power.tdp_w = {tdp:,g} W is low for its {got[1]} peak: the bare arithmetic alone (Horowitz ISSCC "
+            f"2014 at its node) draws {got[0]:,.3g} W, {got[0] / tdp:.0%} of it, where catalogue chips with sourced "
+            "figures stay under a quarter; check power.tdp_w (W) and compute.dense_tflops (TFLOP/s, dense)")
+
+
+def _check_peak_density(spec: ChipSpec, path: Path) -> None:
+    """Refuse a 16-bit peak denser per mm2 of compute die than the bound above (a peak typed in GFLOP/s)."""
+    si = spec.silicon
+    if si is None or si.die_area_mm2 is None:
+        return
+    area = (_at(si.die_area_mm2, "high") or 0.0) * si.compute_die_count
+    node = float(si.node_nm) if si.node_nm else 2.0
+    bound = DENSITY_MARGIN * DENSEST_BF16_TFLOPS_PER_MM2 * max(1.0, (3.0 / node) ** 2)
+    for fmt in ("bf16", "fp16"):
+        p = _peak(spec, fmt, "low")
+        if p and area > 0 and p / area > bound:
+            raise SpecError(
+                f"{path}: compute.dense_tflops.{fmt} = {p:,g}: {p / area:,.3g} TFLOP/s per mm2 of compute die "
+                f"({area:,g} mm2 = silicon.die_area_mm2 x compute_die_count); allowed: at most {bound:,.3g} per mm2 "
+                f"at {node:g} nm (10 x the catalogue's densest sourced die, MI355X's 2.86 at 3 nm: an inferchip "
+                "estimate); is it in GFLOP/s? (dense_tflops is TFLOP/s)")
 
 
 def _check_price(spec: ChipSpec, path: Path) -> None:
@@ -167,4 +306,6 @@ def get_chip_params(id_or_path: str | Path, level: EstimateLevel = "central") ->
     if level not in _LEVELS:
         raise InvalidSettingError(f"estimate level '{level}' not allowed; use one of {', '.join(_LEVELS)}")
     spec = load_chip(id_or_path)
-    return chip_params(spec, family_defaults(spec.family), level)
+    params = chip_params(spec, family_defaults(spec.family), level)
+    note = tdp_note(spec)
+    return params if note is None else replace(params, notes=(*params.notes, note))

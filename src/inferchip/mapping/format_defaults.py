@@ -136,3 +136,22 @@ def served_attention(engine: EngineSpec | None, software: str, model_id: str, we
             f"attention projections as engine {kernels.id} runs the served checkpoint {which}: q_a, q_b, kv_a, kv_b in "
             f"{ck.attention_weights}, o in {out} (checkpoint_attention)")
 
+
+
+def kv_format_note(chip_name: str, kv: str, chip_has_4bit_float: bool) -> str | None:
+    """What a user should know of a 4-bit KV cache, or None: it is priced as stored (half fp8's bytes), but
+    - a 4-bit float KV cache (``fp4``/``mxfp4``) runs only where the chip has 4-bit float units: TensorRT-LLM's NVFP4
+      KV cache is a Blackwell feature that dequantises to FP8 inside attention (NVIDIA Technical Blog, 'Optimizing
+      Inference for Long Context and Large Batch Sizes with NVFP4 KV Cache', 2025-12-08,
+      https://developer.nvidia.com/blog/optimizing-inference-for-long-context-and-large-batch-sizes-with-nvfp4-kv-cache/);
+      on a chip without them (Hopper: compute.dense_tflops lists no fp4) no engine runs one;
+    - an ``int4`` KV cache is none of vLLM's, SGLang's or TensorRT-LLM's KV formats (vLLM ``--kv-cache-dtype`` auto /
+      fp8; SGLang fp8_e4m3 / fp8_e5m2 / fp4_e2m1; TensorRT-LLM int8 / fp8 / nvfp4: their quantized-KV-cache docs)."""
+    if kv in FOUR_BIT_FLOAT and not chip_has_4bit_float:
+        return (f"--kv {kv}: {chip_name} has no 4-bit float units (its compute.dense_tflops lists no fp4 or "
+                "mxfp4), and no engine runs a 4-bit float KV cache on such a chip (TensorRT-LLM's NVFP4 KV cache is "
+                "Blackwell-only, NVIDIA blog 2025-12-08): priced as stored in 4 bits, a what-if; fp8 is what runs")
+    if kv == "int4":
+        return ("--kv int4: vLLM, SGLang and TensorRT-LLM store no int4 KV cache (their KV formats: fp8; fp8 and "
+                "fp4_e2m1; int8, fp8 and nvfp4): priced as stored in 4 bits, a what-if")
+    return None

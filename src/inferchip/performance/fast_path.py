@@ -41,14 +41,20 @@ Deferred = tuple[Callable[[dict[str, Any], StepTuple, StepTuple, float | None, b
                  StepTuple, float | None, bool, float]  # FastLayout._fill and its arguments, called when read
 
 
-def throttle_note(tdp_w: float, prefill: bool, decode: bool, static: bool) -> str:
-    """The note of steps stretched to hold the TDP, naming which ones: in a static batch the power shown is the
-    mean over its prefill and decode steps, so a throttled prefill sits beside a mean power far below the TDP."""
+def throttle_note(tdp_w: float, prefill: bool, decode: bool, static: bool, stretch: float = math.nan) -> str:
+    """The note of steps stretched to hold the TDP, naming which ones and by how much (``stretch``: the most
+    stretched step's throttled time over its unthrottled time) and the field that sets it: a TDP typed in kW
+    (``power.tdp_w: 0.7``) stretched an H100's steps 210 times under a note that said neither. In a static batch
+    the power shown is the mean over its prefill and decode steps, so a throttled prefill sits beside a mean power
+    far below the TDP."""
+    by = f" {stretch:,.3g} times" if math.isfinite(stretch) else ""
+    field = " (the chip's power.tdp_w)" if not math.isfinite(stretch) or stretch < 3 else \
+        " (the chip's power.tdp_w, in W: is it typed in kW?)"
     if not static:
-        return f"power would exceed the {tdp_w:,g} W TDP: clocks throttle and the steps stretch"
+        return f"power would exceed the {tdp_w:,g} W TDP{field}: clocks throttle and the steps stretch{by}"
     which = "prefill and decode steps" if prefill and decode else ("prefill steps" if prefill else "decode steps")
-    return (f"the {which} would draw more than the {tdp_w:,g} W TDP: clocks throttle and those steps stretch "
-            "(the power shown is the mean over the batch's prefill and decode)")
+    return (f"the {which} would draw more than the {tdp_w:,g} W TDP{field}: clocks throttle and those steps "
+            f"stretch{by} (the power shown is the mean over the batch's prefill and decode)")
 
 
 class FastLayout:
@@ -97,7 +103,6 @@ class FastLayout:
         if self.economy is not None and self.money is not None:  # both where priced
             self.flop_j = [self.economy.units.flop_j(f) for f in self.flop_formats]
             self.tdp_w = float(s.chip.tdp_w)
-            self.throttled_notes: dict[tuple[bool, bool, bool], tuple[str, ...]] = {}
             self.money_notes = tuple(self.money.notes)
             self.money_fields = {"chip_price_usd": self.money.price_usd, "chip_price_source": self.money.price_source,
                                  "manufacturing_cost_usd": self.money.manufacturing_cost_usd}
@@ -108,13 +113,10 @@ class FastLayout:
         # length and the batch) prefills the same prompts again; the step is a pure function of the point.
         self.prefills: dict[tuple[float, ...], tuple[float, ...]] = {}
 
-    def _throttled_notes(self, prefill: bool, decode: bool, static: bool) -> tuple[str, ...]:
-        """The priced notes with the throttling note of these steps (built once per kind: the fast path's cost)."""
-        key = (bool(prefill), bool(decode), static)
-        if key not in self.throttled_notes:
-            self.throttled_notes[key] = (*self.format_notes, *self.notes, throttle_note(self.tdp_w, *key),
-                                         *self.money_notes)
-        return self.throttled_notes[key]
+    def _throttled_notes(self, prefill: bool, decode: bool, static: bool, stretch: float) -> tuple[str, ...]:
+        """The priced notes with the throttling note of these steps and their stretch."""
+        return (*self.format_notes, *self.notes, throttle_note(self.tdp_w, prefill, decode, static, stretch),
+                *self.money_notes)
 
     # --- the pieces of the general path, in floats -------------------------------------
     def kv_one(self, ctx: float) -> float:
@@ -274,10 +276,14 @@ class FastLayout:
         deferred: Deferred
         if self.economy is not None:
             pp, power_of = self.pp, self.power  # ChipEconomy.step_power_of of a step tuple
+            tpot0 = tpot
             tpot, dec_p, throttled, dec_e = power_of(dec, tpot, pp)
             dec_thr = pre_thr = throttled
+            stretch = tpot / tpot0 if throttled and tpot0 > 0 else 1.0
             if static:
                 pre_t, _, pre_thr, pre_e = power_of(pre, pre_step_s, pp)
+                if pre_thr and pre_step_s > 0:
+                    stretch = max(stretch, pre_t / pre_step_s)
                 ttft = pre_t * n_chunks
                 throttled = throttled or pre_thr
                 steps = out - 1 if out > 1 else 0  # max(out - 1, 0)
@@ -288,7 +294,7 @@ class FastLayout:
                 power = dec_p
                 e2e = ttft + (out - 1 if out > 1 else 0) * tpot
                 tput = batch / tpot * replicas
-            notes = list(self._throttled_notes(pre_thr and static, dec_thr, static) if throttled else
+            notes = list(self._throttled_notes(pre_thr and static, dec_thr, static, stretch) if throttled else
                          self.notes_priced)
             per_user = 1.0 / tpot
             deferred = (self._fill, pre, dec, power, throttled, tput / num_chips)

@@ -256,6 +256,11 @@ def _end_stage_bytes(mm: MappedModel) -> float:
     return embed + (0.0 if mm.model.tie_word_embeddings else head)
 
 
+def _count(x: float) -> str:
+    """A count as the CLI writes one: 100,000 and 1,000,006 with separators, a fraction (a mean batch) to 4 figures."""
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:,.4g}"
+
+
 def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens: float,
               chips_given: int, step_tokens: float | None = None) -> DoesNotFitError:
     """A clear 'does not fit' error: by how much, and what would make it fit. ``step_tokens``: the tokens of the
@@ -270,9 +275,10 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
     lines = [
         f"{mm.model.id} does not fit on {mm.chip.id} with tp={mm.layout.tp} pp={mm.layout.pp} ep={mm.layout.ep}"
         f"{' (attention data-parallel)' if mm.layout.attn_dp else ''}: "
-        f"per chip it needs {(need_w + kv + act) / GIGA:.1f} GB (weights {need_w / GIGA:.1f}, KV cache {kv / GIGA:.1f} "
-        f"for batch {batch:g} at {input_tokens + output_tokens:g} tokens, activations {act / GIGA:.1f}) but "
-        f"{budget / GIGA:.1f} GB is usable: short by {short / GIGA:.1f} GB.",
+        f"per chip it needs {(need_w + kv + act) / GIGA:,.1f} GB (weights {need_w / GIGA:,.1f}, "
+        f"KV cache {kv / GIGA:,.1f} for batch {_count(batch)} at {_count(input_tokens + output_tokens)} tokens, "
+        f"activations {act / GIGA:,.1f}) but "
+        f"{budget / GIGA:,.1f} GB is usable: short by {short / GIGA:,.1f} GB.",
         "What would make it fit:",
     ]
     chunk_line = _smaller_chunk(mm, budget - need_w - kv, step)

@@ -320,7 +320,10 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
         power = busy_fraction * power + (1.0 - busy_fraction) * idle_power_w(cp.tdp_w, cp.idle_w, setting.assumptions)
     if throttled:
         static = pred.mode == "static"
-        pred.notes.append(throttle_note(float(cp.tdp_w), bool(pre_thr) and static, bool(dec_thr), static))
+        stretch = float(tpot / _at(met.tpot_s, shape, idx)) if dec_thr else 1.0
+        if static and pre_thr and met.prefill_step_s is not None:
+            stretch = max(stretch, float(pre_t / _at(met.prefill_step_s, shape, idx)))
+        pred.notes.append(throttle_note(float(cp.tdp_w), bool(pre_thr) and static, bool(dec_thr), static, stretch))
     pred.ttft_s, pred.tpot_s, pred.e2e_latency_s = ttft, tpot, e2e
     pred.output_tokens_per_s = tput
     pred.output_tokens_per_s_per_chip = tput / pred.num_chips

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from inferchip.catalog.calibration_file import load_calibration
 from inferchip.cost.peaks import executed_format
 from inferchip.errors import InvalidSettingError
-from inferchip.mapping.format_defaults import FOUR_BIT_FLOAT, checkpoint_choice, format_sources
+from inferchip.mapping.format_defaults import FOUR_BIT_FLOAT, checkpoint_choice, format_sources, kv_format_note
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout, check_scaleup
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS, MappedModel, map_model
@@ -226,7 +226,8 @@ def format_choice(weights: str, activations: str | None, kv: str | None, attenti
     if fmt.activations in FOUR_BIT_FLOAT:
         notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the {got} peak, attention at 16 bit, "
                      f"KV {fmt.kv}")
-    return fmt, got, notes
+    kv_note = kv_format_note(name, fmt.kv, chip is None or executed_format(chip, "fp4") in FOUR_BIT_FLOAT)
+    return fmt, got, notes + ([kv_note] if kv_note else [])
 
 
 def positive(name: str, v: int | float | None) -> None:

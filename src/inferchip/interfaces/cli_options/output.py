@@ -26,8 +26,8 @@ PREDICT_ENERGY_KEYS = (
 )
 # Keys `serve --format json` (and each point of `curve`) gives when the chip has a TDP and a price.
 SERVE_ENERGY_KEYS = (
-    "energy_j", "power_w_per_chip", "output_tokens_per_j", "j_per_output_token", "chip_price_usd",
-    "chip_price_source", "tco_usd_per_hour_per_chip", "usd_per_million_tokens",
+    "energy_j", "energy_window_j", "power_w_per_chip", "output_tokens_per_j", "j_per_output_token",
+    "chip_price_usd", "chip_price_source", "tco_usd_per_hour_per_chip", "usd_per_million_tokens",
     "output_tokens_per_s_per_usd_capex", "wall_power_w_per_chip",
 )
 

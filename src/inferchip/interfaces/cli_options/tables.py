@@ -62,9 +62,10 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Callable[[Any], str]], ...]], .
     ("energy and money", (
         ("power per chip (board)", "power_w_per_chip", _num(",.0f", "W")),
         ("power per chip (wall share)", "wall_power_w_per_chip", _num(",.0f", "W")),
-        ("energy", "energy_j", _num(",.0f", "J")),
-        ("output tokens per joule", "output_tokens_per_j", _num(",.3f", "tok/J")),
-        ("joules per output token", "j_per_output_token", _num(",.3f", "J/tok")),
+        ("energy, whole run", "energy_j", _num(",.0f", "J")),
+        ("energy, measurement window", "energy_window_j", _num(",.0f", "J")),
+        ("output tokens per joule (window)", "output_tokens_per_j", _num(",.3f", "tok/J")),
+        ("joules per output token (window)", "j_per_output_token", _num(",.3f", "J/tok")),
         ("chip price", "chip_price_usd", _num(",.0f", "USD")),
         ("chip price source", "chip_price_source", str),
         ("TCO per chip", "tco_usd_per_hour_per_chip", _num(",.3f", "USD/h")),

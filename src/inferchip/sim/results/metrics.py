@@ -16,9 +16,9 @@ Definitions (vLLM ``benchmarks/serve.py`` and MLPerf LoadGen conventions):
   each step's energy is the step model's power for it (dynamic energy / time + busy
   static power, at most TDP) times its duration; a replica with no step to run draws its
   idle power. ``energy_j`` covers the whole run (first arrival to the last step's end,
-  every replica); ``power_w_per_chip`` and ``output_tokens_per_j`` cover the measurement
-  window, like the throughputs (a step straddling a window edge counts in proportion to its
-  time inside).
+  every replica); ``energy_window_j``, ``power_w_per_chip`` and ``output_tokens_per_j`` cover the
+  measurement window, like the throughputs (a step straddling a window edge counts in proportion to
+  its time inside): window tokens = ``energy_window_j`` x ``output_tokens_per_j``.
 * Saturated: the arrival period ended with the number of requests in the system
   growing well beyond random fluctuation while completions fell short of arrivals, or
   the run hit its time cap with requests unfinished: a queue growing without bound.
@@ -331,8 +331,8 @@ class SimResult:
         return out
 
     def energy_summary(self, start_s: float, end_s: float, output_tokens_per_s: float) -> dict[str, float]:
-        """``energy_j`` (whole run), ``power_w_per_chip``, ``output_tokens_per_j`` and ``j_per_output_token``
-        (measurement window ``start_s``..``end_s``); empty when the step model prices no energy."""
+        """``energy_j`` (whole run), ``energy_window_j``, ``power_w_per_chip``, ``output_tokens_per_j`` and
+        ``j_per_output_token`` (measurement window ``start_s``..``end_s``); empty when no energy is priced."""
         s = self.steps
         if self.replica_idle_power_w is None or "energy_j" not in s:
             return {}
@@ -348,8 +348,8 @@ class SimResult:
         energy = float(e.sum() + np.sum(idle_w * np.maximum(t1 - t0 - busy, 0.0)))
         span = end_s - start_s
         if span <= 0:
-            return {"energy_j": energy, "power_w_per_chip": math.nan, "output_tokens_per_j": math.nan,
-                    "j_per_output_token": math.nan}
+            return {"energy_j": energy, "energy_window_j": math.nan, "power_w_per_chip": math.nan,
+                    "output_tokens_per_j": math.nan, "j_per_output_token": math.nan}
         inside = np.clip(np.minimum(ends, end_s) - np.maximum(starts, start_s), 0.0, None)
         frac = np.divide(inside, dur, out=np.zeros_like(inside), where=dur > 0)
         busy_in = np.bincount(rep, weights=inside, minlength=nrep)[:nrep]
@@ -357,7 +357,7 @@ class SimResult:
         power = e_win / span / self.num_chips
         tokens = output_tokens_per_s * span
         return {
-            "energy_j": energy,
+            "energy_j": energy, "energy_window_j": e_win,
             "power_w_per_chip": power,
             "output_tokens_per_j": tokens / e_win if e_win > 0 else math.nan,
             "j_per_output_token": e_win / tokens if tokens > 0 else math.nan,

@@ -37,7 +37,7 @@ RATE_FACTOR = 2.0  # bracketing multiplies or divides the rate by this
 DRAIN_SLO_FACTOR = 2.0  # a trial ends this many SLO-bound request lifetimes after its last arrival
 MAX_BRACKET_STEPS = 12  # at most 2**12 above or below the first guess
 START_LOAD_FRACTION = 0.5  # first guess: this share of the estimated capacity
-ENERGY_FIELDS = ("energy_j", "power_w_per_chip", "output_tokens_per_j", "j_per_output_token")
+ENERGY_FIELDS = ("energy_j", "energy_window_j", "power_w_per_chip", "output_tokens_per_j", "j_per_output_token")
 _T = TypeVar("_T")
 MID_GENERATION_FRACTION = 0.5  # a full batch holds sequences halfway through their outputs on average
 

@@ -1,0 +1,202 @@
+"""A user's chip YAML with a peak or a TDP in the wrong unit (newuser41b, the newuser41 journal's items 3 and 4).
+
+Before: ``power.tdp_w: 0.7`` (an H100's 700 W typed in kW) loaded; Llama-3.1-8B's TPOT came out 1.87 s instead of
+8.9 ms under a note that said only "clocks throttle". An fp8 peak below the bf16 one (98.9 for 1,978.9) loaded, and
+a bf16 peak typed in GFLOP/s (989,400) loaded and cut TTFT 2.3 times. Now:
+- a TDP below the bare arithmetic of the chip's own 16-bit (or int8) peak is refused: Horowitz, ISSCC 2014, 1.5 pJ
+  per 16-bit FP FMA (2 FLOP) and 0.23 pJ per int8 MAC at 45 nm, scaled to the node by the shipped
+  ``energy.node_energy_factor`` (rounded down to the tabulated node at or below it, the lenient side). H100 at 4 nm
+  (table 3 nm, 0.0341): 989.4e12 x 0.75e-12 x 0.0341 = 25.3 W, so 0.7 W is refused;
+- a TDP between that and four times it loads with a note, and the throttle note says how many times the steps
+  stretch and names ``power.tdp_w``;
+- a 16-bit peak above 10 x 2.86 TFLOP/s per mm2 of compute die (MI355X's, the catalogue's densest sourced die;
+  the 10 x is an inferchip estimate) is refused, as is an fp8 peak below bf16's or an fp4 peak below fp8's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cli_in_process import run_main
+from inferchip.catalog.chips import (
+    _CHIPS_DIR as CHIPS_DIR,
+)
+from inferchip.catalog.chips import (
+    DENSEST_BF16_TFLOPS_PER_MM2,
+    arithmetic_w,
+    chip_ids,
+    get_chip_params,
+    load_chip,
+)
+from inferchip.errors import SpecError
+from inferchip.spec.bounds import Range, pick
+
+H100 = "nvidia-h100-sxm-80gb"
+LLAMA = "meta-llama/Llama-3.1-8B"
+WITH_TDP = [c for c in chip_ids() if load_chip(c).power is not None and load_chip(c).power.tdp_w is not None
+            and arithmetic_w(load_chip(c), "low") is not None]
+FLOATS = [c for c in chip_ids() if load_chip(c).compute.dense_tflops.get("fp8") is not None
+          and (load_chip(c).compute.dense_tflops.get("bf16") or load_chip(c).compute.dense_tflops.get("fp16"))]
+WITH_AREA = [c for c in chip_ids() if load_chip(c).silicon is not None and load_chip(c).silicon.die_area_mm2
+             and (load_chip(c).compute.dense_tflops.get("bf16") or load_chip(c).compute.dense_tflops.get("fp16"))]
+
+
+def _raw(chip: str) -> dict[str, Any]:
+    return yaml.safe_load((CHIPS_DIR / f"{chip}.yaml").read_text())
+
+
+def _scale(v: Any, k: float) -> Any:
+    if isinstance(v, dict):
+        return {**v, **{x: v[x] * k for x in ("low", "central", "high") if x in v}}
+    return v * k
+
+
+def _write(tmp_path, raw: dict[str, Any], name: str) -> str:
+    raw["id"] = name
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def test_catalogue_facts_the_bounds_rest_on():
+    assert len(WITH_TDP) >= 40 and len(FLOATS) >= 25 and len(WITH_AREA) >= 20
+    # the density constant is the densest single-valued die with a single-valued 16-bit peak
+    dens = []
+    for c in WITH_AREA:
+        s = load_chip(c)
+        d = s.compute.dense_tflops
+        p = d.get("bf16") or d.get("fp16")
+        if not isinstance(s.silicon.die_area_mm2, Range) and not isinstance(p, Range):
+            dens.append((p / (s.silicon.die_area_mm2 * s.silicon.compute_die_count), c))
+    best = max(dens)
+    assert best[1] == "amd-mi355x" and best[0] == pytest.approx(DENSEST_BF16_TFLOPS_PER_MM2, abs=0.005)
+    # every catalogue chip's bare arithmetic is within its TDP, and under a quarter of it but Untether AI's
+    for c in WITH_TDP:
+        s = load_chip(c)
+        w = arithmetic_w(s, "central")[0]
+        share = w / pick(s.power.tdp_w, "central")
+        assert share < 1.0, c
+        assert share < 0.25 or c.startswith("untetherai-"), (c, share)
+
+
+def test_the_h100_floor_by_hand():
+    w, fmt, peak = arithmetic_w(load_chip(H100), "central")
+    assert fmt == "bf16" and w == pytest.approx(989.4e12 * 0.75e-12 * 0.0341, rel=1e-9)  # 25.3 W
+
+
+def test_a_tdp_in_kw_is_refused_by_hand(tmp_path):
+    raw = _raw(H100)
+    raw["power"]["tdp_w"] = 0.7
+    path = _write(tmp_path, raw, "kw")
+    with pytest.raises(SpecError, match=r"kw\.yaml: power\.tdp_w = 0\.7: below the bare arithmetic of its own bf16 "
+                       r"peak \(989\.4 TFLOP/s x 1\.5 pJ per 16-bit FMA at 45 nm, Horowitz ISSCC 2014, scaled to "
+                       r"4 nm .* = 25\.3 W\); allowed: above that, in W; is it in kW\?"):
+        load_chip(path)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chip=st.sampled_from(WITH_TDP), unit=st.sampled_from([1e3, 1024.0, 1e6]))
+def test_every_catalogue_tdp_in_kw_is_refused_or_noted(tmp_path, chip, unit):
+    """Refused where the arithmetic floor is crossed (every accelerator); a CPU, whose matrix and vector peaks draw
+    a thousandth of its TDP, is at least noted."""
+    raw = _raw(chip)
+    raw["power"]["tdp_w"] = _scale(raw["power"]["tdp_w"], 1 / unit)
+    raw["power"].pop("idle_w", None)
+    path = _write(tmp_path, raw, "kw-any")
+    try:
+        load_chip(path)
+    except SpecError as err:
+        assert "power.tdp_w = " in str(err) and "is it in kW?" in str(err)
+        return
+    assert chip.startswith("cpu:"), chip
+    assert any("is low for its" in n and "check power.tdp_w" in n for n in get_chip_params(path).notes)
+
+
+def test_a_low_tdp_is_noted_and_the_throttle_says_how_much(tmp_path):
+    raw = _raw(H100)
+    raw["power"]["tdp_w"] = 70
+    path = _write(tmp_path, raw, "w70")
+    notes = get_chip_params(path).notes
+    assert any(n.startswith("power.tdp_w = 70 W is low for its bf16 peak") and "36%" in n for n in notes), notes
+    code, text = run_main(["predict", "--chip", path, "--model", LLAMA, "--batch", "1", "--format", "json"])
+    assert code == 0, text
+    d = json.loads(text)
+    throttle = [n for n in d["notes"] if "clocks throttle" in n]
+    assert len(throttle) == 1 and "power.tdp_w" in throttle[0], d["notes"]
+    # the stretch shown is the TPOT over the unthrottled TPOT (the catalogue H100's: no throttle at 700 W)
+    code, text = run_main(["predict", "--chip", H100, "--model", LLAMA, "--batch", "1", "--format", "json"])
+    base = json.loads(text)
+    assert not base["throttled"]
+    stretch = d["tpot_s"] / base["tpot_s"]
+    assert f"stretch {stretch:,.3g} times" in throttle[0] or f"{stretch:,.3g} times" in throttle[0], throttle
+
+
+@pytest.mark.parametrize("args", [["--batch", "1"], ["--batch", "8"], ["--max-throughput"]])
+def test_the_throttle_note_names_the_stretch_on_every_path(tmp_path, args):
+    raw = _raw(H100)
+    raw["power"]["tdp_w"] = 30  # above the 25.3 W floor: loads, throttles hard
+    path = _write(tmp_path, raw, "w30")
+    code, text = run_main(["predict", "--chip", path, "--model", LLAMA, *args, "--format", "json"])
+    assert code == 0, text
+    throttle = [n for n in json.loads(text)["notes"] if "clocks throttle" in n]
+    assert len(throttle) == 1 and " times" in throttle[0] and "is it typed in kW?" in throttle[0], throttle
+
+
+def test_fp8_below_bf16_is_refused_by_hand(tmp_path):
+    raw = _raw(H100)
+    raw["compute"]["dense_tflops"]["fp8"] = 98.9
+    with pytest.raises(SpecError, match=r"fp8\.yaml: compute\.dense_tflops\.fp8 = 98\.9: below its bf16 peak of "
+                       r"989\.4 TFLOP/s; allowed: at least the bf16 peak"):
+        load_chip(_write(tmp_path, raw, "fp8"))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chip=st.sampled_from(FLOATS), k=st.sampled_from([0.1, 0.01, 0.45]))
+def test_a_float_peak_below_the_wider_one_is_refused(tmp_path, chip, k):
+    raw = _raw(chip)
+    d = raw["compute"]["dense_tflops"]
+    wide = max(pick(load_chip(chip).compute.dense_tflops[f], "low")
+               for f in ("bf16", "fp16") if f in d)
+    d["fp8"] = wide * k
+    with pytest.raises(SpecError) as err:
+        load_chip(_write(tmp_path, raw, "fp8-any"))
+    assert "compute.dense_tflops.fp8 = " in str(err.value) and "allowed: at least the" in str(err.value)
+
+
+def test_int8_below_bf16_still_loads(tmp_path):
+    """Blackwell Ultra's int8 really is below its bf16 (B300: 150 against 2,250): integers are not ordered."""
+    assert load_chip("nvidia-b300-288gb").compute.dense_tflops["int8"] < 2250
+    raw = _raw(H100)
+    raw["compute"]["dense_tflops"]["int8"] = 98.9
+    assert load_chip(_write(tmp_path, raw, "int8")).compute.dense_tflops["int8"] == 98.9
+
+
+def test_bf16_in_gflops_is_refused_by_hand(tmp_path):
+    raw = _raw(H100)
+    raw["compute"]["dense_tflops"]["bf16"] = 989_400
+    with pytest.raises(SpecError, match=r"gf\.yaml: compute\.dense_tflops\.bf16 = 989,400: 1\.22e\+03 TFLOP/s per "
+                       r"mm2 of compute die \(814 mm2 .*allowed: at most 28\.6 per mm2 at 4 nm .*is it in GFLOP/s\?"):
+        load_chip(_write(tmp_path, raw, "gf"))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chip=st.sampled_from(WITH_AREA), unit=st.sampled_from([1e3, 1024.0]))
+def test_every_catalogue_16_bit_peak_in_gflops_is_refused(tmp_path, chip, unit):
+    raw = _raw(chip)
+    d = raw["compute"]["dense_tflops"]
+    for f in ("bf16", "fp16"):
+        if f in d:
+            d[f] = _scale(d[f], unit)
+    for f in ("fp8", "fp4", "mxfp4", "int8", "int4", "tf32", "fp32"):
+        d.pop(f, None)  # keep the 16-bit peak the one slip (and under the schema's 1e6 TFLOP/s cap)
+    if max(v["high"] if isinstance(v, dict) else v for v in d.values()) >= 1e6:
+        return
+    with pytest.raises(SpecError) as err:
+        load_chip(_write(tmp_path, raw, "gf-any"))
+    assert "per mm2 of compute die" in str(err.value) and "is it in GFLOP/s?" in str(err.value)
