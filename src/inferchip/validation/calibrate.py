@@ -17,7 +17,8 @@ Only what the rows identify is fitted (:func:`identified_fit`, issue 12: no para
 after the fit, the scaled Jacobian's directions (:func:`~inferchip.validation.fit_search.directions`) give each the
 rows' log standard error; along a direction flatter than ``FLAT_LOG_SE`` (a factor 2) one physical parameter is held
 and the fit redone from the start: one that other rows pin (:meth:`Calibration.pinned_elsewhere`, at the shipped
-calibration's value), else the direction's largest, at the start's value. The folds apply the same rule to their rows.
+calibration's value), else the direction's largest, at the start's value. The folds fit the parameters the full
+fit fits, with its held values (``calibrate(fold_rule=True)``: each fold applies the rule to its own rows).
 
 Speed: one pass with the starting calibration fixes each row's parallel layout and mapped
 model; the optimiser then re-evaluates only the step costs with ``dataclasses.replace(mm,
