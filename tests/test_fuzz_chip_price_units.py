@@ -78,3 +78,14 @@ def test_a_price_at_the_memory_cost_loads(tmp_path, chip):
     path = tmp_path / "at.yaml"
     path.write_text(yaml.safe_dump(raw))
     assert load_chip(str(path)).price.usd == raw["price"]["usd"]
+
+
+def test_a_cpu_priced_without_its_system_dram_loads(tmp_path):
+    """A CPU's list price does not include its DIMMs: a Xeon w7-2495X at Intel's $2,189 recommended price with its
+    4 channels filled to 2,048 GiB of DDR5 (2,048 x 2.4 = 4,915 USD of system DRAM) is a legitimate chip (review41)."""
+    raw = _raw("cpu:intel-xeon-w7-2495x")
+    raw["id"], raw["price"] = "my-w7", {"usd": 2189}
+    raw["memory"]["capacity"] = 2048
+    path = tmp_path / "w7.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert load_chip(str(path)).price.usd == 2189

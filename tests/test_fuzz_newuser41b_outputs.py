@@ -74,7 +74,8 @@ def test_serve_text_labels_each_energy():
     code, text = run_main(["serve", "--chip", H100, "--model", LLAMA, "--rate", "5", "--requests", "60",
                            "--input-tokens", "256", "--output-tokens", "64"])
     assert code == 0, text
-    for label in ("energy, whole run", "energy, measurement window", "output tokens per joule (window)"):
+    for label in ("energy, whole run", "energy, measurement window", "output tokens per joule (window)",
+                  "power per chip (board, window)", "power per chip (wall share, window)"):
         assert label in text, text
 
 

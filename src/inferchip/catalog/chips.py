@@ -27,6 +27,7 @@ from inferchip.spec.chip import (
     FamilyDefaults,
     chip_params,
 )
+from inferchip.spec.vision import is_cpu_family
 from inferchip.units import GIB
 
 _DATA = Path(__file__).parent
@@ -239,7 +240,11 @@ def _check_price(spec: ChipSpec, path: Path) -> None:
     """Refuse a price below what the chip's own off-chip memory costs at the shipped price per GiB
     (catalog/assumptions.yaml ``silicon.memory_usd_per_gib``): a price typed in thousands of dollars (27.5 for an
     H100's $27,500) priced every $ figure a thousand times too low, without a word. The catalogue's cheapest
-    price against its memory is 3.5 times it (Tesla AI5's and MI455X's low prices)."""
+    price against its memory is 3.5 times it (Tesla AI5's and MI455X's low prices). A CPU (``*-cpu`` family) is
+    left out: its list price does not include its system DRAM, which can cost more (2 TiB of DDR5 on a $2,189 Xeon
+    w7-2495X)."""
+    if is_cpu_family(spec.family):
+        return
     price = pick(spec.price.usd, "low")
     gib = spec.memory.off_chip_gib("low")
     if not price or gib <= 0:

@@ -21,7 +21,7 @@ only ever returns a point of lower or equal training loss. It is inferchip's cho
 
 Identifiability (:func:`directions`, :func:`parameter_log_se`): at a fitted point, the singular value decomposition
 of the Jacobian of the log residuals over the log parameters, each row scaled as the soft-L1 loss weighs it there
-(scipy's IRLS weight, :func:`soft_l1_weights`). A direction ``v_k`` with singular value ``s_k`` is pinned by the
+(the IRLS weight, :func:`soft_l1_weights`). A direction ``v_k`` with singular value ``s_k`` is pinned by the
 rows to a standard error of ``sigma / s_k`` on the log scale (Gauss-Newton: covariance ``sigma**2 (J'WJ)**-1``;
 ``sigma`` the residuals' robust scale, 1.4826 x their median absolute value). Above :data:`FLAT_LOG_SE` the rows do not
 tell that combination of parameters within a factor 2: it is flat, and a parameter along it only compensates the
@@ -167,8 +167,10 @@ def search(resid: Residuals, jac: Callable[[np.ndarray], np.ndarray], x0: np.nda
 
 
 def soft_l1_weights(residuals: np.ndarray, f_scale: float) -> np.ndarray:
-    """Per-row scale of a residual's Jacobian row under the soft-L1 loss (scipy's IRLS weight
-    ``rho'(z)^(1/2)``, ``z = (r / f)^2``, ``rho'(z) = (1 + z)^(-1/2)``): 1 for small residuals."""
+    """Per-row scale of a residual's Jacobian row under the soft-L1 loss (the IRLS weight ``rho'(z)^(1/2)``,
+    ``z = (r / f)^2``, ``rho'(z) = (1 + z)^(-1/2)``): 1 for small residuals. Not the scale scipy's least_squares
+    applies in its steps (``scale_for_robust_loss_function``: ``(rho' + 2 rho'' z)^(1/2) = (1 + z)^(-3/4)``, which
+    weighs a large residual less)."""
     z = (residuals / f_scale) ** 2
     return np.asarray((1.0 + z) ** -0.25, float)
 

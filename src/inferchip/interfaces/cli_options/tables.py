@@ -60,8 +60,8 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Callable[[Any], str]], ...]], .
         ("running sequences (mean)", "running_seqs_mean", _num(",.1f")),
     )),
     ("energy and money", (
-        ("power per chip (board)", "power_w_per_chip", _num(",.0f", "W")),
-        ("power per chip (wall share)", "wall_power_w_per_chip", _num(",.0f", "W")),
+        ("power per chip (board, window)", "power_w_per_chip", _num(",.0f", "W")),
+        ("power per chip (wall share, window)", "wall_power_w_per_chip", _num(",.0f", "W")),
         ("energy, whole run", "energy_j", _num(",.0f", "J")),
         ("energy, measurement window", "energy_window_j", _num(",.0f", "J")),
         ("output tokens per joule (window)", "output_tokens_per_j", _num(",.3f", "tok/J")),
