@@ -41,7 +41,7 @@ def flat_directions(jac: np.ndarray, residuals: np.ndarray, names: list[str],
                     smallest: int = 3) -> tuple[np.ndarray, list[tuple[float, dict[str, float]]]]:
     """Singular values of the weighted Jacobian (largest first) and the ``smallest`` right singular vectors,
     each as its singular value and the parameters' components (largest magnitude first)."""
-    _, s, vt = np.linalg.svd(jac * soft_l1_weights(residuals)[:, None], full_matrices=False)
+    _, s, vt = np.linalg.svd(fit_search.scaled_jacobian(jac, residuals, F_SCALE), full_matrices=False)
     out = []
     for k in range(1, min(smallest, len(s)) + 1):
         v = vt[-k]
