@@ -254,9 +254,8 @@ def _check_price(spec: ChipSpec, path: Path) -> None:
     per_gib = load_assumptions(None).table("silicon.memory_usd_per_gib").get(spec.memory.technology())
     if per_gib is None or price >= gib * per_gib:
         return
-    shown = pick(spec.price.usd, "low")
     raise SpecError(
-        f"{path}: price.usd = {shown:g}{' (its low value)' if isinstance(spec.price.usd, Range) else ''}: below "
+        f"{path}: price.usd = {price:g}{' (its low value)' if isinstance(spec.price.usd, Range) else ''}: below "
         f"the chip's own memory, {gib:,.4g} GiB of {spec.memory.technology()} at {per_gib:g} USD/GiB = "
         f"{gib * per_gib:,.0f} USD (catalog/assumptions.yaml silicon.memory_usd_per_gib); allowed: at least that, "
         "in US dollars; is it in thousands of dollars?")
