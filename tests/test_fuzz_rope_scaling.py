@@ -116,6 +116,14 @@ def test_a_window_beyond_the_bound_is_refused(factor: float):
         _spec({"rope_type": "linear", "factor": factor})
 
 
+@pytest.mark.parametrize("rope", [{"rope_type": "linear", "factor": 1e308},
+                                  {"rope_type": "yarn", "factor": 1.7e308, "original_max_position_embeddings": 32768}])
+def test_a_factor_whose_window_overflows_a_float_is_refused(rope: Any):
+    """A finite factor whose product with the window is no finite number (1e308 x 40,960) gets the same error."""
+    with pytest.raises(SpecError, match="within 1 to"):
+        _spec(rope)
+
+
 @settings(max_examples=60, deadline=None)
 @given(factor=st.floats(min_value=1.01, max_value=64.0), original=st.integers(min_value=512, max_value=65_536))
 def test_yarn_is_original_times_factor(factor: float, original: int):

@@ -8,6 +8,7 @@ attention shape, sliding windows and MoE fields the per-family builders of
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from inferchip.errors import SpecError
@@ -169,10 +170,11 @@ def rope_context(r: ConfigReader, context_key: str, context: int | None) -> tupl
             base_key, "the window the model was trained on", maximum=int(CONTEXT.high))
     if base is None:
         return context, None
-    scaled = int(base * factor)
-    if not 1 <= scaled <= CONTEXT.high:
+    window = base * factor  # a finite factor can still overflow the product (1e308 x 40,960 is inf)
+    if not math.isfinite(window) or not 1 <= int(window) <= CONTEXT.high:
         raise r._fail(f"{key}.factor", _as_written(factor), f"a factor that keeps {base_key} {base:,} x factor "
                       f"within 1 to {int(CONTEXT.high):,} tokens")
+    scaled = int(window)
     if scaled == context:
         return context, None
     return scaled, (f"{base_key} {base:,} x {key}.factor {factor:g} ({kind}), as vLLM derives max_model_len; "
