@@ -1,6 +1,7 @@
-"""tools/ttft/prefill_step_whatif.py: the scaled prefill timer by hand, the subset and merge helpers, the
-per-configuration summary, and one simulated disaggregated row whose TTFT grows when its prefill steps are slower
-while an unscaled rerun reproduces the plain validation exactly."""
+"""tools/ttft/prefill_step_whatif.py: the scaled prefill timer and the decode-step floor by hand, the subset and
+merge helpers, the per-configuration summary, and one simulated disaggregated row whose TTFT grows when its prefill
+steps are slower while an unscaled rerun reproduces the plain validation exactly, and whose TPOT grows when its
+decode steps are floored above the model's."""
 
 from __future__ import annotations
 
@@ -49,6 +50,26 @@ def test_scaled_timer_by_hand(wi):
         wi.scale_timer(StepTimer(_Linear()), 0.0)
 
 
+def test_decode_floor_by_hand(wi):
+    from inferchip.sim.step.steptime import StepTimer
+
+    floored = wi.decode_floor_timer(StepTimer(_Linear(), exact=True), 4, (13.0, 0.5))
+    # 40 decoding sequences on 4 ranks: the floor is 13 + 0.5 x 10 = 18 ms, above the model's 10.04 ms
+    assert floored.time_s(40, 40, 4000, 0) == pytest.approx(0.018)
+    # 4,000 sequences: the model gives 14 ms, the floor 13 + 0.5 x 1,000 = 513 ms
+    assert floored.time_s(4000, 4000, 0, 0) == pytest.approx(0.513)
+    # a step with prompt tokens (more tokens than sequences, or prompt pairs) keeps the model's price
+    assert floored.time_s(1040, 40, 4000, 500_000) == pytest.approx(0.01104)
+    assert floored.time_s(1000, 0, 0, 0) == pytest.approx(0.011)
+    keys = [(8, 8, 800, 0), (1008, 8, 800, 1000)]
+    assert floored.times_s(keys) == pytest.approx([0.014, 0.011008])  # 13 + 0.5 x 2 ms; the mixed step as modelled
+    assert wi.decode_floor_timer(floored, 4, (13.0, 0.5)) is floored
+    with pytest.raises(ValueError, match="already floored"):
+        wi.decode_floor_timer(floored, 4, (1.0, 0.5))
+    with pytest.raises(ValueError, match="ranks must be >= 1"):
+        wi.decode_floor_timer(StepTimer(_Linear()), 0, (1.0, 0.5))
+
+
 def test_subset_merge_and_summary_by_hand(wi, tmp_path):
     src = tmp_path / "cases.csv"
     src.write_text("case_id,x\nimax-a-p16-c8-r1-ttft,1\nimax-b-p4-c8-r1-ttft,2\nimax-a-p16-c8-r1-tput,3\n")
@@ -82,6 +103,10 @@ def test_slower_prefill_lengthens_a_simulated_rows_ttft(wi, tmp_path):
         assert c["predicted"] == plain[cid]["predicted"]
     assert two[ROW + "-ttft"]["predicted"] > one[ROW + "-ttft"]["predicted"]
     assert two[ROW + "-tput"]["predicted"] <= one[ROW + "-tput"]["predicted"]
+    # decode steps floored at 30 ms + 1 ms a request a rank, far above this row's ~14 ms steps: TPOT grows
+    slow = {c["case_id"]: c for c in wi.run_subset(csv, 1, 1.0, (30.0, 1.0))["cases"]}
+    assert cl.closed_loop_disagg_run is original
+    assert slow[ROW + "-tpot"]["predicted"] > 30.0 > one[ROW + "-tpot"]["predicted"]
 
 
 def _validate(csv: Path) -> list[dict]:

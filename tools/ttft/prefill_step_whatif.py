@@ -59,10 +59,35 @@ def scale_timer(timer: Any, scale: float) -> Any:
     return timer
 
 
+def decode_floor_timer(timer: Any, ranks: int, line_ms: tuple[float, float]) -> Any:
+    """``timer`` whose pure decode steps (as many tokens as decoding sequences, no prompt pairs) last at least
+    ``a + b x sequences / ranks`` ms, ``line_ms = (a, b)``: a decode step priced on a straight line in the requests
+    a rank holds (a counterfactual; wrapped once). E.g. (13.1, 0.137) at 7,776 sequences on 32 ranks: 46.4 ms."""
+    if ranks < 1:
+        raise ValueError(f"ranks must be >= 1, got {ranks}")
+    if getattr(timer, "whatif_line", None) is not None:
+        if timer.whatif_line != line_ms:
+            raise ValueError(f"timer already floored by {timer.whatif_line}, asked for {line_ms}")
+        return timer
+    a_ms, b_ms = line_ms
+
+    def floor(t: float, tokens: int, seqs: int, pairs: int) -> float:
+        if seqs and tokens == seqs and not pairs:
+            return max(t, (a_ms + b_ms * seqs / ranks) / 1e3)
+        return t
+
+    time_s, times_s = timer.time_s, timer.times_s
+    timer.time_s = lambda n, d, kv, p, *r, **k: floor(time_s(n, d, kv, p, *r, **k), n, d, p)
+    timer.times_s = lambda keys: [floor(t, k[0], k[1], k[3]) for t, k in zip(times_s(keys), keys, strict=True)]
+    timer.whatif_line = line_ms
+    return timer
+
+
 @contextlib.contextmanager
-def scaled_prefill(scale: float) -> Iterator[None]:
+def scaled_prefill(scale: float, decode_line_ms: tuple[float, float] | None = None) -> Iterator[None]:
     """Within the block, every disaggregated closed-loop run prices its prefill steps at ``scale`` x the step
-    model's time (the row's own prefill timer, wrapped; the decode pool keeps its timer)."""
+    model's time (the row's own prefill timer, wrapped); the decode pool keeps its timer, or with ``decode_line_ms``
+    its pure decode steps last at least that line in the requests a rank holds (:func:`decode_floor_timer`)."""
     import inferchip.validation.closed_loop as cl
     from inferchip.sim.step.steptime import StepTimer
 
@@ -70,6 +95,10 @@ def scaled_prefill(scale: float) -> Iterator[None]:
 
     def patched(prefill_model: Any, decode_model: Any, *a: Any, timers: Any = None, **kw: Any) -> Any:
         t_pre, t_dec = timers if timers is not None else (StepTimer(prefill_model), None)
+        if decode_line_ms is not None:
+            ranks = max(1, int(getattr(decode_model, "ranks", 1) or 1))
+            t_dec = decode_floor_timer(t_dec if t_dec is not None else StepTimer(decode_model), ranks,
+                                       decode_line_ms)
         return original(prefill_model, decode_model, *a, timers=(scale_timer(t_pre, scale), t_dec), **kw)
 
     cl.closed_loop_disagg_run = patched
@@ -111,7 +140,7 @@ def by_configuration(before: dict, rerun: list[dict]) -> list[str]:
     return out
 
 
-def run_subset(csv: Path, workers: int, scale: float) -> dict:
+def run_subset(csv: Path, workers: int, scale: float, decode_line_ms: tuple[float, float] | None = None) -> dict:
     """``inferchip validate CSV --format json`` in this process, with the prefill steps scaled."""
     from inferchip.interfaces.cli import main as cli
 
@@ -119,7 +148,7 @@ def run_subset(csv: Path, workers: int, scale: float) -> dict:
     argv = sys.argv
     sys.argv = ["inferchip", "validate", str(csv), "--workers", str(workers), "--format", "json"]
     try:
-        with scaled_prefill(scale), contextlib.redirect_stdout(buf):
+        with scaled_prefill(scale, decode_line_ms), contextlib.redirect_stdout(buf):
             try:
                 cli()
             except SystemExit as e:
@@ -156,21 +185,28 @@ def main() -> None:
     ap.add_argument("base_json", help="the baseline closed-loop validate JSON (all rows)")
     ap.add_argument("--match", required=True, help="substring of the case ids to rerun")
     ap.add_argument("--scale", type=float, required=True, help="multiplier on the prefill pool's step times")
+    ap.add_argument("--decode-line", default="", metavar="A_MS,B_MS",
+                    help="also floor the decode pool's pure decode steps at A + B x requests per attention-DP rank ms")
     ap.add_argument("--cases", default=str(SHIPPED))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default="", help="write the merged JSON here (default: a temporary file)")
     a = ap.parse_args()
     base = json.loads(Path(a.base_json).read_text())
+    line = tuple(float(x) for x in a.decode_line.split(",")) if a.decode_line else None
+    if line is not None and len(line) != 2:
+        sys.exit(f"error: --decode-line takes A_MS,B_MS, got {a.decode_line!r}")
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "subset.csv"
         n = subset_csv(Path(a.cases), a.match, csv)
         if n == 0:
             sys.exit(f"error: no case id in {a.cases} contains {a.match!r}")
-        rerun = run_subset(csv, a.workers, a.scale)["cases"]
+        rerun = run_subset(csv, a.workers, a.scale, line)["cases"]  # type: ignore[arg-type]
         merged = merge(base, rerun)
         out = Path(a.out) if a.out else Path(tmp) / "merged.json"
         out.write_text(json.dumps(merged))
-        print(f"{n} rows containing {a.match!r}, prefill steps x {a.scale:g}; median signed error % before -> after:")
+        floor = f", decode steps >= {line[0]:g} + {line[1]:g} ms x requests a rank" if line else ""
+        print(f"{n} rows containing {a.match!r}, prefill steps x {a.scale:g}{floor}; median signed error % "
+              "before -> after:")
         for line in by_configuration(base, rerun):
             print("  " + line)
         for label, path in (("before", a.base_json), ("after", str(out))):
