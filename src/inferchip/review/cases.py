@@ -128,7 +128,10 @@ def domain_rows(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cf
 
     rows: list[dict[str, Any]] = []
     kept: dict[str, Prediction] = {}
-    sized = size_model(chip, model, slos, cfg, arg, spec, weights) if is_sized(chip, cfg) else {}
+    def at(n: int, slo: ServiceLevel, chunk: int) -> tuple[Prediction | None, str, str]:
+        return evaluate(arg, model.ref, slo, n, cfg, chip_spec=spec, weights=weights, chunk_tokens=chunk)
+
+    sized = size_model(chip, model, slos, cfg, weights, at) if is_sized(chip, cfg) else {}
     for slo in slos:
         at_domain = (single[slo.name] if single is not None and chip.domain == 1
                      else evaluate(arg, model.ref, slo, chip.domain, cfg, chip_spec=spec, weights=weights))

@@ -20,6 +20,7 @@ the chip back to its scale-up domain as every other chip is judged.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,15 +66,18 @@ def fewest_chips(weights_bytes: float, budget_bytes: float) -> int:
     return max(1, math.ceil(weights_bytes / budget_bytes))
 
 
-def size_model(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cfg: ReviewConfig,
-               arg: Any, spec: Any, weights: str) -> dict[str, Sized]:
+Evaluate = Callable[[int, ServiceLevel, int], tuple[Prediction | None, str, str]]
+
+
+def size_model(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cfg: ReviewConfig, weights: str,
+               evaluate: Evaluate) -> dict[str, Sized]:
     """Each service level's deployment of ``model`` on ``chip`` (see the module docstring), by service level name.
 
-    Counts rise from the weights' lower bound in whole units; a count at which the model does not fit in memory is
-    tried once for every level (memory does not depend on the latency limits); the first count that serves a level
-    is its deployment."""
+    ``evaluate(count, level, chunk_tokens)``: the case predicted on ``count`` chips, as
+    :func:`inferchip.review.cases.evaluate` answers it (prediction, status, reason). Counts rise from the weights'
+    lower bound in whole units; a count at which the model does not fit in memory is tried once for every level
+    (memory does not depend on the latency limits); the first count that serves a level is its deployment."""
     from inferchip.performance.setting import resolve_setting
-    from inferchip.review.cases import evaluate
     from inferchip.review.claim_file import load_claim
 
     so = load_claim(cfg.claim_file).scale_out
@@ -96,8 +100,7 @@ def size_model(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cfg
         for s in slos:
             if s.name in out:
                 continue
-            p, status, reason = evaluate(arg, model.ref, s, n, cfg, chip_spec=spec, weights=weights,
-                                         chunk_tokens=so.chunk_tokens)
+            p, status, reason = evaluate(n, s, so.chunk_tokens)
             if p is not None:
                 out[s.name] = Sized(n, p, status, reason, basis)
                 continue
@@ -142,19 +145,28 @@ def deployment_notes(chips: list[ChipEntry], rows: list[dict[str, Any]], cfg: Re
         mine = [r for r in rows if r["chip_id"] == c.id and r["setting"] == "domain"]
         if not any(r["chip_id"] == c.id and r["setting"] == "scaleup" for r in rows):
             continue
-        unit, source = unit_of(c)
-        served: dict[str, list[str]] = {}
+        unit, _ = unit_of(c)
+        served: dict[str, dict[str, int]] = {}
         for r in mine:
             if r["status"] == "ok":
-                served.setdefault(r["model_id"], []).append(f"{r['slo']} {int(r['deployment_chips']):,}")
+                served.setdefault(r["model_id"], {})[r["slo"]] = int(r["deployment_chips"])
         none = sorted({r["model_id"] for r in mine if r["model_id"] not in served})
-        said = "; ".join(f"{m} on {', '.join(v)} chips" for m, v in served.items()) or "no case"
+        said = "; ".join(f"{m} on {_counts(v)}" for m, v in served.items()) or "no case"
         u = deployment_unit(c.id)
-        stated = (f" Its vendor's stated deployment: {u.stated_model} on {u.stated_chips:,} chips ({u.stated_source})."
+        stated = (f" Its vendor states {u.stated_model} on {u.stated_chips:,} chips ({u.stated_source})."
                   if u is not None and u.stated_chips else "")
         out.append(f"{c.id} is layer-pipelined (every weight in on-chip SRAM): it is judged on the smallest deployment "
-                   f"that serves each case, whole units of {unit:,} ({source}), up to {so.max_chips:,} chips, with "
-                   f"prefill steps of {so.chunk_tokens:,} tokens (review/claim.yaml scale_out): {said}"
+                   f"that serves each case, in whole units of {unit:,} chips (catalog/competitors.yaml "
+                   f"deployment_units), up to {so.max_chips:,} chips, with prefill steps of {so.chunk_tokens:,} tokens "
+                   f"(review/claim.yaml scale_out): {said}"
                    + (f"; no deployment up to the bound serves {', '.join(none)}" if none else "") + "."
-                   + stated + " The ledger judges it on its scale-up domain instead.")
+                   + stated + " The ledger judges it on its scale-up domain"
+                   + (" and on that stated deployment" if stated else "") + " instead.")
     return out
+
+
+def _counts(by_level: dict[str, int]) -> str:
+    """"96 chips", or "96 chips (interactive), 128 (batch)" where the levels differ."""
+    if len(set(by_level.values())) == 1:
+        return f"{next(iter(by_level.values())):,} chips"
+    return ", ".join(f"{n:,} ({s})" for s, n in by_level.items()) + " chips"
