@@ -4,7 +4,8 @@
 chip against; an unknown year raises :class:`~inferchip.errors.InvalidSettingError` listing
 the allowed years. :data:`DEFAULT_REVIEW_YEAR` is the year a review uses unless told.
 :func:`npu_board_chips` lists the chips deployed as NPU boards with a light host (their wall
-power and system cost use the ``npu_board`` assumptions).
+power and system cost use the ``npu_board`` assumptions). :func:`deployment_unit` gives, for a layer-pipelined chip
+the review sizes per case (``review.deploy``), the unit its vendor deploys it in and the deployment the vendor states.
 """
 
 from __future__ import annotations
@@ -41,11 +42,26 @@ class YearSet(BaseModel):
         return v
 
 
+class DeploymentUnit(BaseModel):
+    """How a vendor deploys a layer-pipelined chip: the chips of the unit it is installed in (a review sizes such a
+    chip's system in whole units), with the unit's source; and a deployment the vendor states (chips, model,
+    source), shown beside the review's sized one (not used to size it)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    chips: int = Field(ge=1, le=1_000_000)
+    source: str = Field(min_length=1)
+    stated_chips: int | None = Field(default=None, ge=1)
+    stated_model: str = ""
+    stated_source: str = ""
+
+
 class Competitors(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     years: dict[int, YearSet] = Field(min_length=1)
     npu_board_chips: tuple[str, ...] = ()
+    deployment_units: dict[str, DeploymentUnit] = Field(default_factory=dict)
 
 
 def read_competitors(path: Path) -> Competitors:
@@ -82,3 +98,8 @@ def year_note(year: int) -> str:
 def npu_board_chips() -> tuple[str, ...]:
     """Chips deployed as NPU boards with a light host (``npu_board`` host and system-cost assumptions)."""
     return _bundled().npu_board_chips
+
+
+def deployment_unit(chip_id: str) -> DeploymentUnit | None:
+    """The unit a layer-pipelined chip is deployed in (``deployment_units``), None where the file names none."""
+    return _bundled().deployment_units.get(chip_id)

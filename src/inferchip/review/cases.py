@@ -1,6 +1,12 @@
-"""One case of a design review: a chip (alone or in its scale-up domain), a model and a
+"""One case of a design review: a chip (alone, or on the system it is judged on), a model and a
 service level, evaluated with :func:`inferchip.performance.predict.predict`, and its figures
 of merit as one flat row of ``results.csv``.
+
+Each chip and case has a ``single`` row (one chip) and a ``domain`` row: the system the verdicts judge it on, with
+its size and basis in ``deployment_chips`` and ``deployment_basis``: the chip's scale-up domain (the claimed chip's
+board), or, for a layer-pipelined competitor, the smallest deployment that serves the case
+(:mod:`inferchip.review.deploy.sizing`); such a chip also has a ``scaleup`` row, its scale-up domain (the ledger's
+alternative).
 """
 
 from __future__ import annotations
@@ -27,14 +33,15 @@ FIGURE_COLUMNS = ("power_w_per_chip", "output_tokens_per_j", "usd_per_million_to
 
 def evaluate(chip: str | ChipParams, model: str | ModelSpec, slo: ServiceLevel, count: int, cfg: ReviewConfig,
              estimate: str = "central", chip_spec: Any = None,
-             weights: str | None = None) -> tuple[Prediction | None, str, str]:
+             weights: str | None = None, chunk_tokens: int | None = None) -> tuple[Prediction | None, str, str]:
     """predict() one case; (prediction, status, reason). A model that does not fit or meets
     no latency limit is a status, not an error: "ok", "does not fit", "misses SLO", "no layout".
-    ``weights``: the chip's own weight format (the claimed chip as deployed), else the review's."""
+    ``weights``: the chip's own weight format (the claimed chip as deployed), else the review's;
+    ``chunk_tokens``: the prefill step's token budget (None: predict's default, the engines')."""
     try:
         p = predict(chip, model, count=count, weights=weights or cfg.weights, input_tokens=cfg.input_tokens,
                     output_tokens=cfg.output_tokens, max_ttft_s=slo.max_ttft_s, max_tpot_s=slo.max_tpot_s,
-                    estimate=estimate, chip_spec=chip_spec)
+                    estimate=estimate, chip_spec=chip_spec, chunk_tokens=chunk_tokens)
         return p, "ok", ""
     except DoesNotFitError as exc:
         msg = str(exc)
@@ -75,13 +82,15 @@ def _f(v: Any) -> float | None:
 
 
 def prediction_row(chip: ChipEntry, model: ModelEntry, slo: ServiceLevel, setting: str, count: int,
-                   p: Prediction | None, status: str, reason: str) -> dict[str, Any]:
-    """One flat row of results.csv: the case, the chosen layout and batch, every figure."""
+                   p: Prediction | None, status: str, reason: str, basis: str | None = None) -> dict[str, Any]:
+    """One flat row of results.csv: the case, the system (``deployment_chips``, ``deployment_basis``: ``basis``,
+    else the setting's own), the chosen layout and batch, every figure."""
     row: dict[str, Any] = {
         "chip_id": chip.id, "chip_name": chip.name, "vendor": chip.vendor, "chip_is_estimate": chip.estimate,
         "is_claim": chip.is_claim, "model_id": model.id, "model_total_params": model.total_params,
         "model_active_params": model.active_params, "model_size_class": model.size_class, "slo": slo.name,
         "max_ttft_s": slo.max_ttft_s, "max_tpot_s": slo.max_tpot_s, "setting": setting, "chips_available": count,
+        "deployment_chips": count, "deployment_basis": basis or default_basis(chip, setting, count),
         "status": status, "reason": reason.splitlines()[0] if reason else "", "weights": p.weights if p else None,
     }
     keys = ("num_chips", "tp", "pp", "ep", "replicas", "batch", "ttft_s", "tpot_s", "e2e_latency_s",
@@ -99,6 +108,46 @@ def prediction_row(chip: ChipEntry, model: ModelEntry, slo: ServiceLevel, settin
     return row
 
 
+def default_basis(chip: ChipEntry, setting: str, count: int) -> str:
+    """The system of a row in words, where no sizing gave it: one chip, the claimed chip's board, or the scale-up
+    domain (capped as ``review.inputs.domain_chips`` says)."""
+    if setting == "single":
+        return "one chip"
+    if chip.deployed:
+        return f"a board of {count} (review/claim.yaml deployment)"
+    return f"its scale-up domain: {count} chips (catalogue max_scaleup_domain {chip.params.max_scaleup_domain:,})"
+
+
+def domain_rows(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cfg: ReviewConfig, arg: Any,
+                spec: Any, weights: str, single: dict[str, tuple[Prediction | None, str, str]] | None = None,
+                ) -> tuple[list[dict[str, Any]], dict[str, Prediction]]:
+    """The rows of the system each level judges ``chip`` on (``domain``; for a sized chip also ``scaleup``), in
+    level order, and the ``domain`` predictions by level name. ``single``: the one-chip results, reused where the
+    domain is one chip."""
+    from inferchip.review.deploy.sizing import is_sized, size_model
+
+    rows: list[dict[str, Any]] = []
+    kept: dict[str, Prediction] = {}
+    def at(n: int, slo: ServiceLevel, chunk: int) -> tuple[Prediction | None, str, str]:
+        return evaluate(arg, model.ref, slo, n, cfg, chip_spec=spec, weights=weights, chunk_tokens=chunk)
+
+    sized = size_model(chip, model, slos, cfg, weights, at) if is_sized(chip, cfg) else {}
+    for slo in slos:
+        at_domain = (single[slo.name] if single is not None and chip.domain == 1
+                     else evaluate(arg, model.ref, slo, chip.domain, cfg, chip_spec=spec, weights=weights))
+        if slo.name in sized:
+            d = sized[slo.name]
+            rows.append(prediction_row(chip, model, slo, "domain", d.chips, d.prediction, d.status, d.reason, d.basis))
+            rows.append(prediction_row(chip, model, slo, "scaleup", chip.domain, *at_domain))
+            got = d.prediction
+        else:
+            rows.append(prediction_row(chip, model, slo, "domain", chip.domain, *at_domain))
+            got = at_domain[0]
+        if got is not None:
+            kept[slo.name] = got
+    return rows, kept
+
+
 def evaluate_chip(
     chip: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig, on_progress: OnProgress = no_progress
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], Prediction]]:
@@ -110,14 +159,13 @@ def evaluate_chip(
     spec = chip.spec if isinstance(arg, ChipParams) else None
     w = chip.weights_in(cfg)
     for m in models:
-        for name in cfg.slos:
-            slo = service_level(name, m.total_params)
-            single = evaluate(arg, m.ref, slo, 1, cfg, chip_spec=spec, weights=w)
-            rows.append(prediction_row(chip, m, slo, "single", 1, *single))
-            both = (single if chip.domain == 1
-                    else evaluate(arg, m.ref, slo, chip.domain, cfg, chip_spec=spec, weights=w))
-            rows.append(prediction_row(chip, m, slo, "domain", chip.domain, *both))
-            if both[0] is not None:
-                kept[(m.id, name)] = both[0]
-            on_progress(f"{chip.id}: {m.id} ({name})", 1)
+        slos = [service_level(name, m.total_params) for name in cfg.slos]
+        single = {s.name: evaluate(arg, m.ref, s, 1, cfg, chip_spec=spec, weights=w) for s in slos}
+        dom, got = domain_rows(chip, m, slos, cfg, arg, spec, w, single)
+        for s in slos:
+            rows.append(prediction_row(chip, m, s, "single", 1, *single[s.name]))
+            rows.extend(r for r in dom if r["slo"] == s.name)
+            if s.name in got:
+                kept[(m.id, s.name)] = got[s.name]
+            on_progress(f"{chip.id}: {m.id} ({s.name})", 1)
     return rows, kept

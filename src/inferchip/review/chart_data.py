@@ -111,8 +111,9 @@ def memory_fit(model: ModelEntry, chip: ChipEntry, rows: list[dict[str, Any]], c
         status, chips = f"fits on {dom['tp'] * dom['pp']} chips (tp{dom['tp']} pp{dom['pp']})", dom["tp"] * dom["pp"]
     elif any(r["status"] == "misses SLO" for r in pref):
         status, chips = "fits, but no batch meets the latency limits", None
-    else:
-        status, chips = f"does not fit in {chip.domain} chip(s)", None
+    else:  # on the system it is judged on (a sized chip: every count up to the bound was tried)
+        tried = next((r["deployment_chips"] for r in pref if r["setting"] == "domain"), None) or chip.domain
+        status, chips = f"does not fit in {tried:,} chip(s)", None
     return {"chip_id": chip.id, "model_id": model.id, "weights_fraction_of_one_chip": frac,
             "chips_per_replica": chips, "status": status}
 

@@ -46,7 +46,8 @@ class Part:
 
 PARTS: dict[str, Part] = {p.id: p for p in (
     Part("per_chip", "best inference chip, per chip", "output tokens/s per chip", "tok/s", True),
-    Part("per_system", "best per system (its scale-up domain or board)", "output tokens/s per system", "tok/s", True),
+    Part("per_system", "best per system (the system it is deployed on: scale-up domain, board or sized deployment)",
+         "output tokens/s per system", "tok/s", True),
     Part("equal_power", "best at equal power (wall power, host included)", "output tokens per joule at the wall",
          "tok/J", True),
     Part("equal_money", "best at equal money (total cost of ownership)", "$ per million output tokens", "$/Mtok",
@@ -74,8 +75,22 @@ class Deployment(BaseModel):
     board_reason: str = ""
 
 
+class ScaleOut(BaseModel):
+    """How the review deploys a layer-pipelined, SRAM-only competitor (``ChipParams.layer_pipeline``: Groq, Cerebras):
+    per case, on the smallest whole deployment units (``catalog/competitors.yaml`` deployment_units, else its scale-up
+    domain) that serve the case, up to ``max_chips``; its prefill steps of at most ``chunk_tokens`` tokens (such a chip
+    runs no serving engine whose token budget the catalogue holds). Reviewer choices, each in the ledger."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_chips: Annotated[int, Field(ge=1, le=1_000_000)] = 1024
+    max_chips_reason: str = ""
+    chunk_tokens: Annotated[int, Field(ge=1, le=1_048_576)] = 256
+    chunk_reason: str = ""
+
+
 class Claim(BaseModel):
-    """The claim's words, source, date and scope, its parts and the claimed chip's deployment."""
+    """The claim's words, source, date and scope, its parts, the claimed chip's deployment and the layer-pipelined
+    competitors' (``scale_out``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     chip: str = Field(min_length=1)
@@ -86,6 +101,7 @@ class Claim(BaseModel):
     max_total_params: Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False)] = 250e9
     parts: list[str] = Field(min_length=1)
     deployment: Deployment = Deployment()
+    scale_out: ScaleOut = ScaleOut()
 
     def part_list(self) -> list[Part]:
         return [PARTS[p] for p in self.parts]

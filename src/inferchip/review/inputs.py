@@ -11,7 +11,9 @@ Service levels (METHODS.md 4.1, MLPerf Inference latency limits, TTFT / TPOT):
 The scale-up domain is evaluated at its size up to :data:`DOMAIN_CAP_CHIPS` (72, an NVL72
 rack); larger domains (TPU pods) at :data:`LARGE_DOMAIN_CHIPS` (64): no suite model has
 more than 64 attention heads, so tensor parallelism cannot use more, and further chips
-only add data-parallel replicas, which leave per-chip figures unchanged.
+only add data-parallel replicas, which leave per-chip figures unchanged. A layer-pipelined,
+SRAM-only competitor (Groq, Cerebras) is judged instead on the smallest deployment that
+serves each case (:mod:`inferchip.review.deploy.sizing`; ``claim.yaml`` ``scale_out``).
 
 :func:`resolve` turns a :class:`ReviewConfig` into chip and model entries and refuses
 unknown ids, malformed files and impossible settings before any work.
@@ -110,6 +112,7 @@ class ReviewConfig:
     seed: int = 2027
     judge: bool = True  # judge the claim part by part (review.judge)
     deploy_claim: bool = True  # model the claimed chip as its claim file deploys it
+    scale_out: bool = True  # size a layer-pipelined competitor's system per case (review.deploy; claim.yaml scale_out)
     prices: dict[str, Any] | None = None  # chip id -> price quote (tests); None: catalog.prices
 
 

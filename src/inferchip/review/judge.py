@@ -50,7 +50,7 @@ class Figures:
     cases: list[tuple[str, str]]  # (model id, service level)
     tput: np.ndarray  # output tokens/s per chip, NaN where not served
     board_w: np.ndarray  # board power per chip, W, NaN without a TDP
-    system_chips: np.ndarray  # [C] chips in the system (scale-up domain or board)
+    system_chips: np.ndarray  # [C] or [C, K] chips in the system a chip is judged on (per case where sized)
     host_chips: np.ndarray  # [C, K] accelerators sharing one host (>= 8 for a GPU server)
     host_idle_w: np.ndarray  # [C]
     host_per_acc_w: np.ndarray  # [C]
@@ -132,7 +132,8 @@ def part_values(f: Figures, part: Part, view: str | None = None) -> np.ndarray:
             return f.tput
         per: np.ndarray  # (numpy's stubs type arithmetic on these arrays as Any)
         if part.id == "per_system":
-            per = f.tput * f.system_chips[:, None, None]
+            n = f.system_chips
+            per = f.tput * (n[:, None, None] if n.ndim == 1 else n[:, :, None])
             return per
         if part.id == "equal_power":
             per = f.tput / (f.board_w if f.power_basis_swapped else wall_w(f))

@@ -89,6 +89,7 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
         out.append(_entry("host overheads", f"{claim_entry.id}: {host}; GPUs: 8-GPU server host",
                           f"{claim_entry.id} in a GPU server's host", default,
                           verdicts(base, claim, names, cfg, gpu.fig)))
+    out.extend(_scale_out_entry(res, cfg, claim, base, views, default))
     slos = sorted({s for _, s in f.cases})
     for s in slos:
         if len(slos) > 1:
@@ -110,6 +111,70 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
                       "no model error (estimate and price ranges only)", default,
                       verdicts(base, claim, names, cfg, model_error=False)))
     return out
+
+
+def _scale_out_entry(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: list[CostView],
+                     default: dict[str, tuple[str, float | None]]) -> list[dict[str, Any]]:
+    """The layer-pipelined competitors' deployment (review.deploy.sizing): sized per case by default; the
+    alternative judges them on their scale-up domain, as every other chip (their ``scaleup`` rows)."""
+    sized = sorted({r["chip_id"] for r in res.rows if r["setting"] == "scaleup"})
+    if not sized:
+        return []
+    so = claim.scale_out
+    counts: dict[str, set[int]] = {}
+    for r in res.rows:
+        if r["setting"] == "domain" and r["chip_id"] in sized and r["status"] == "ok":
+            counts.setdefault(r["chip_id"], set()).add(int(r["deployment_chips"]))
+    shown = "; ".join(f"{c}: {', '.join(f'{n:,}' for n in sorted(counts[c]))} chips" if c in counts
+                      else f"{c}: no case served up to the bound" for c in sized)
+    alt = build_base(res, res.claim, claim, views, base.fig.cases, competitors_at_scaleup=True)
+    domains = ", ".join(f"{c.id} on {c.domain}" for c in res.chips if c.id in sized)
+    names = [v.name for v in views]
+    what = (f"{', '.join(sized)} (layer-pipelined, SRAM-only): per case the smallest multiple of its deployment unit "
+            f"that serves it, up to {so.max_chips:,} chips, prefill steps of {so.chunk_tokens:,} tokens "
+            f"(review/claim.yaml scale_out) ({shown})")
+    out = [_entry("competitor deployment", what, f"on its scale-up domain like every other chip ({domains})", default,
+                  verdicts(base, claim, names, cfg, alt.fig))]
+    stated = _stated_rows(res, cfg, claim, sized, base.fig.cases)
+    if stated:
+        import types
+
+        counts_at = ", ".join(f"{c} on {n:,}" for c, n in stated[1].items())
+        pseudo = types.SimpleNamespace(chips=res.chips, models=res.models, claim=res.claim, config=res.config,
+                                       rows=[r for r in res.rows if not (r["chip_id"] in stated[1]
+                                                                         and r["setting"] == "domain")] + stated[0])
+        at = build_base(pseudo, res.claim, claim, views, base.fig.cases)
+        out.append(_entry("competitor deployment", what,
+                          f"on its vendor's stated deployment in every case ({counts_at}: "
+                          "catalog/competitors.yaml deployment_units stated_chips)", default,
+                          verdicts(base, claim, names, cfg, at.fig)))
+    return out
+
+
+def _stated_rows(res: Any, cfg: ReviewConfig, claim: Claim, sized: list[str],
+                 cases: list[tuple[str, str]]) -> tuple[list[dict[str, Any]], dict[str, int]] | None:
+    """The sized chips' rows on the claim's cases at the chip count their vendor states (None where none states
+    one), and those counts by chip."""
+    from inferchip.catalog.competitors import deployment_unit
+    from inferchip.review.cases import evaluate, prediction_row
+    from inferchip.review.inputs import service_level
+
+    by_id = {m.id: m for m in res.models}
+    rows: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
+    for c in res.chips:
+        u = deployment_unit(c.id)
+        if c.id not in sized or u is None or u.stated_chips is None:
+            continue
+        counts[c.id] = u.stated_chips
+        basis = f"its vendor's stated deployment: {u.stated_model} on {u.stated_chips:,} chips ({u.stated_source})"
+        for mid, slo in cases:
+            m = by_id[mid]
+            sl = service_level(slo, m.total_params)
+            got = evaluate(c.chip_arg(), m.ref, sl, u.stated_chips, cfg, weights=c.weights_in(cfg),
+                           chunk_tokens=claim.scale_out.chunk_tokens)
+            rows.append(prediction_row(c, m, sl, "domain", u.stated_chips, *got, basis))
+    return (rows, counts) if counts else None
 
 
 def _year_entries(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: list[CostView],
@@ -198,7 +263,7 @@ def new_chip_pieces(chips: list[Any], claim_entry: Any, models: list[Any], cases
     from functools import partial
 
     from inferchip.catalog.competitors import competitors_for_year, review_years
-    from inferchip.review.cases import evaluate, prediction_row
+    from inferchip.review.cases import domain_rows
     from inferchip.review.inputs import chip_entry, review_year, service_level
 
     year = review_year(cfg)
@@ -216,9 +281,8 @@ def new_chip_pieces(chips: list[Any], claim_entry: Any, models: list[Any], cases
         rows = []
         for mid, slo in cases:
             m = by_id[mid]
-            sl = service_level(slo, m.total_params)
-            rows.append(prediction_row(entry, m, sl, "domain", entry.domain,
-                                       *evaluate(entry.chip_arg(), m.ref, sl, entry.domain, cfg)))
+            rows.extend(domain_rows(entry, m, [service_level(slo, m.total_params)], cfg, entry.chip_arg(), None,
+                                    cfg.weights)[0])
         return rows
 
     return [(("ledger new chip", claim_entry.id, tuple(cases), i), partial(new_chip, i)) for i in new_ids]

@@ -158,7 +158,9 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
     views = cost_views(chips, cfg.prices)
     restate_money(rows, chips, views)  # one basis (street) in the rows and tables; modelled beside it
     tables = metric_tables(rows, cases, ids)
-    notes: list[str] = []
+    from inferchip.review.deploy.sizing import deployment_notes
+
+    notes: list[str] = deployment_notes(chips, rows, cfg)
     metric = cfg.metric
     ok = {name: has_figure(rows, met.column) for name, met in METRICS.items()}
     if claim is not None and not ok[metric].get(claim.id, True) and metric != "throughput":

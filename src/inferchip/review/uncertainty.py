@@ -189,17 +189,24 @@ def scope_cases(res: Any, claim: Claim) -> list[tuple[str, str]]:
 
 
 def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostView],
-               cases: list[tuple[str, str]], gpu_host_for_claim: bool = False, claim_setting: str = "domain") -> Base:
+               cases: list[tuple[str, str]], gpu_host_for_claim: bool = False, claim_setting: str = "domain",
+               competitors_at_scaleup: bool = False) -> Base:
     """The central figures (one sample) of every chip on the claim's cases, and the price ranges.
-    ``claim_setting`` "single": the claimed chip alone (the ledger's one-chip alternative)."""
+    ``claim_setting`` "single": the claimed chip alone (the ledger's one-chip alternative).
+    ``competitors_at_scaleup``: a competitor sized per case (its ``scaleup`` rows) judged on its scale-up domain
+    instead (the ledger's alternative). A chip's system size is its row's ``deployment_chips``, case by case."""
     chips = res.chips
     ids = [c.id for c in chips]
     rows = {(r["chip_id"], r["model_id"], r["slo"]): r for r in res.rows
             if r["setting"] == (claim_setting if r["chip_id"] == claim_entry.id else "domain")}
+    if competitors_at_scaleup:
+        rows.update({(r["chip_id"], r["model_id"], r["slo"]): r for r in res.rows
+                     if r["setting"] == "scaleup" and r["chip_id"] != claim_entry.id})
     n_c, n_k = len(chips), len(cases)
     tput, board = np.full((n_c, n_k, 1), np.nan), np.full((n_c, n_k, 1), np.nan)
     lat = np.full((n_c, n_k, 2), np.nan)
     host_chips = np.ones((n_c, n_k))
+    system = np.ones((n_c, n_k))
     idle, per_acc, npu_flags = np.zeros(n_c), np.zeros(n_c), np.zeros(n_c, bool)
     for i, c in enumerate(chips):
         idle[i], per_acc[i], npu = host_of(c.id, gpu_host_for_claim and c.id == claim_entry.id)
@@ -207,6 +214,7 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
         for k, (mid, slo) in enumerate(cases):
             r = rows.get((c.id, mid, slo))
             n = 1 if c.id == claim_entry.id and claim_setting == "single" else c.domain
+            system[i, k] = r["deployment_chips"] if r is not None and r.get("deployment_chips") else n
             if r is not None and r["status"] == "ok":
                 tput[i, k, 0] = r["output_tokens_per_s_per_chip"]
                 board[i, k, 0] = r["power_w_per_chip"] if r["power_w_per_chip"] is not None else np.nan
@@ -217,7 +225,6 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
     ranges = {v.name: np.array([[v.prices[i].low_usd, v.prices[i].usd, v.prices[i].high_usd] if i in v.prices
                                 else [np.nan] * 3 for i in ids]) for v in views}
     modelled = ranges.get("modelled")
-    system = np.array([1 if c.id == claim_entry.id and claim_setting == "single" else c.domain for c in chips], float)
     fig = Figures(ids, ids.index(claim_entry.id), cases, tput, board, system,
                   host_chips, idle, per_acc, price, price.get("modelled"), npu_board=npu_flags, latency_ratio=lat)
     return Base(fig, price_ranges=ranges, cost_range=modelled)

@@ -38,7 +38,7 @@ def claim_json(res: ReviewResult) -> dict[str, Any]:
     return {
         "claim": {"chip": c.chip, "text": " ".join(c.text.split()), "source": " ".join(c.source.split()),
                   "date": c.date, "note": " ".join(c.note.split()), "max_total_params": c.max_total_params,
-                  "deployment": c.deployment.model_dump()},
+                  "deployment": c.deployment.model_dump(), "scale_out": c.scale_out.model_dump()},
         "claim_parts": j.parts, "monte_carlo_samples": j.samples, "monte_carlo_seed": j.seed, "ledger": j.ledger,
         "views": views, "year": j.year, "claim_cases": [case_key(k) for k in j.cases], "named_corners": j.corners,
         "estimates_not_varied": j.not_varied, "boundary_map": j.boundary, "in_car": j.in_car,
@@ -46,6 +46,8 @@ def claim_json(res: ReviewResult) -> dict[str, Any]:
 
 
 def results_json(res: ReviewResult, assumptions: list[dict[str, Any]]) -> dict[str, Any]:
+    from inferchip.review.deploy.sizing import system_text
+
     cfg = res.config
     return {
         **claim_json(res),
@@ -55,6 +57,7 @@ def results_json(res: ReviewResult, assumptions: list[dict[str, Any]]) -> dict[s
                      "domain_cap": cfg.domain_cap, "year": res.judgement.year if res.judgement else cfg.year},
         "verdict": res.verdict,
         "chips": [{"id": c.id, "name": c.name, "vendor": c.vendor, "chips_in_domain": c.domain,
+                   "chips_per_system": system_text(c.id, c.domain, res.rows),
                    "is_estimate": c.estimate, "is_claim": c.is_claim, "estimated_fields": c.estimated_fields,
                    "weights": c.weights_in(cfg), **_prices(res, c.id)}
                   for c in res.chips],
@@ -86,8 +89,18 @@ def collect_assumptions(res: ReviewResult) -> list[dict[str, Any]]:
          "unit": "chips", "source": "no suite model has more than 64 attention heads: larger domains (TPU pods) only "
                                     "add data-parallel replicas, which leave per-chip figures unchanged"},
         {"group": "review", "name": "ranking", "value": "domain setting", "unit": "",
-         "source": "a chip is ranked in its scale-up domain, whose layout search includes one-chip replicas"},
+         "source": "a chip is ranked on the system it is judged on (its scale-up domain, whose layout search includes "
+                   "one-chip replicas; a layer-pipelined chip's sized deployment), results.csv deployment_chips"},
     ]
+    if any(r["setting"] == "scaleup" for r in res.rows):
+        from inferchip.review.claim_file import load_claim
+
+        so = load_claim(cfg.claim_file).scale_out
+        group = "review: layer-pipelined competitors (claim.yaml scale_out)"
+        out.append({"group": group, "name": "largest sized deployment", "value": so.max_chips, "unit": "chips",
+                    "source": " ".join(so.max_chips_reason.split())})
+        out.append({"group": group, "name": "prefill step of a sized chip", "value": so.chunk_tokens,
+                    "unit": "tokens", "source": " ".join(so.chunk_reason.split())})
     j = res.judgement
     if j is not None and res.claim is not None and res.claim.deployed:
         d = j.claim.deployment

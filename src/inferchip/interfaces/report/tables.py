@@ -48,14 +48,16 @@ SHORT_LABELS = {"throughput": "tok/s per chip", "capex": "tok/s per $ of price",
 
 def summary_html(res: ReviewResult) -> str:
     names = list(METRICS)
-    head = [("chip", True), ("vendor", True), ("chips in domain", False)] + [
+    from inferchip.review.deploy.sizing import system_text
+
+    head = [("chip", True), ("vendor", True), ("chips per system", False)] + [
         (SHORT_LABELS[n], False) for n in names] + [("cases served", False)]
     order = sorted(res.chips, key=lambda c: (res.suite[res.metric][c.id]["rank"] or 10**6, c.id))
     rows = []
     for c in order:
         served = sum(1 for r in res.rows if r["chip_id"] == c.id and r["setting"] == "domain" and r["status"] == "ok")
         cells = [esc(c.id) + ('<span class="badge">estimate</span>' if c.estimate else ""), esc(c.vendor),
-                 str(c.domain)]
+                 esc(system_text(c.id, c.domain, res.rows))]
         for n in names:
             s = res.suite[n][c.id]
             rank = s["rank"]
@@ -70,7 +72,7 @@ def rankings_html(res: ReviewResult) -> str:
     met = METRICS[res.metric]
     out = []
     head = [("rank", False), ("chip", True), ("tok/s per chip", False), ("tok/s per user", False), ("TTFT", False),
-            ("TPOT", False), ("layout", True), ("batch", False), ("$/Mtok", False), ("tok/J", False),
+            ("TPOT", False), ("chips", False), ("layout", True), ("batch", False), ("$/Mtok", False), ("tok/J", False),
             ("tok/s per $", False), ("memory per chip", False), ("status", True)]
     for i, case in enumerate(res.cases):
         rs = [r for r in res.rows if r["setting"] == "domain" and (r["model_id"], r["slo"]) == case]
@@ -85,7 +87,9 @@ def rankings_html(res: ReviewResult) -> str:
             rows.append(([f'<span class="{"first" if rank == 1 else ""}">{rank or "-"}</span>', esc(r["chip_id"]),
                           cell(r["output_tokens_per_s_per_chip"], "rate"),
                           cell(r["output_tokens_per_s_per_user"], "rate"),
-                          cell(r["ttft_s"], "ms"), cell(r["tpot_s"], "ms"), esc(layout), cell(r["batch"], "g"),
+                          cell(r["ttft_s"], "ms"), cell(r["tpot_s"], "ms"),
+                          f'<span title="{esc(r["deployment_basis"])}">{r["deployment_chips"]:,}</span>' if ok else "",
+                          esc(layout), cell(r["batch"], "g"),
                           cell(r["usd_per_million_tokens"], "g"), cell(r["output_tokens_per_j"], "g"),
                           cell(r["output_tokens_per_s_per_usd_capex"], "g"), esc(mem),
                           esc(r["status"] + (" ★" if r.get("pareto") else ""))],
