@@ -152,19 +152,15 @@ def _check_float_peaks(spec: ChipSpec, path: Path) -> None:
 
 
 def _node_factor(node_nm: float) -> float | None:
-    """Dynamic energy per operation at ``node_nm`` relative to 45 nm, from the shipped node table, rounded down to
-    the tabulated node at or below it (a lower energy: the lenient side for a floor); below the smallest, E ~ node;
-    None above the largest (45 nm), a node the energy model does not cover."""
+    """Dynamic energy per operation at ``node_nm`` relative to 45 nm, as the energy model reads the shipped node
+    table (spec.assumptions.EnergyAssumptions.node_factor: log-log between tabulated nodes); None above the
+    largest (45 nm), a node the energy model does not cover."""
     from inferchip.catalog.assumptions import load_assumptions
 
-    table = {float(k): v for k, v in load_assumptions(None).table("energy.node_energy_factor").items()}
-    if node_nm > max(table):
+    energy = load_assumptions(None).energy
+    if node_nm > max(float(k) for k in energy.node_energy_factor):
         return None
-    below = [n for n in table if n <= node_nm]
-    if below:
-        return table[max(below)]
-    smallest = min(table)
-    return table[smallest] * node_nm / smallest
+    return float(energy.node_factor(node_nm))
 
 
 def arithmetic_w(spec: ChipSpec, level: EstimateLevel) -> tuple[float, str, float] | None:
