@@ -252,9 +252,9 @@ def _check_price(spec: ChipSpec, path: Path) -> None:
     w7-2495X)."""
     if is_cpu_family(spec.family):
         return
-    price = pick(spec.price.usd, "low")
+    price = pick(spec.price.usd, "low")  # never 0: spec.bounds.USD refuses it
     gib = spec.memory.off_chip_gib("low")
-    if not price or gib <= 0:
+    if price is None or gib <= 0:
         return
     from inferchip.catalog.assumptions import load_assumptions
 
