@@ -276,7 +276,7 @@ def serve_cmd(
         summary.update(serving_economics(step, summary, res.num_chips))
     summary.update(formats)
     summary["assumptions_file"] = _assumptions_file(assumptions)
-    summary["engine"] = eng_opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
+    summary["engine"] = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note)
     # continuous batching: the KV pool leaves room for one chunk's activations (flat keys, as the summary's)
     summary.update(prefill_chunk_tokens=chunk, prefill_chunk_source=chunk_source,
                    activations_bytes_per_chip=float(step.mm.chunk_activation_bytes()))
@@ -353,7 +353,7 @@ def curve_cmd(
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
                              eng, chunk)
     host = eng_opts.engine_host(eng, chip, step.mm.formats.weights, loaded, input_tokens)
-    used_engine = eng_opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
+    used_engine = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note)
     with _progress("simulating concurrencies") as prog:
         task = prog.add_task("curve", total=1.0)
         cur = throughput_interactivity_curve(step, uniform_length(input_tokens, range_ratio),
