@@ -24,7 +24,9 @@ def _chip(tmp_path, edit):
 
 
 def test_a_node_the_model_does_not_cover_gets_no_advice_to_add_what_is_there(tmp_path):
-    spec = _chip(tmp_path, lambda r: r["silicon"].update(node_nm=1000))
+    # An L4's 121 TFLOP/s bf16 at 1,000 nm draws 121e12 x 0.75e-12 x 1000/45 = 2,020 W of bare arithmetic (the TDP
+    # floor covers nodes above 45 nm since quality42), so its TDP is raised past that for the chip to load.
+    spec = _chip(tmp_path, lambda r: (r["silicon"].update(node_nm=1000), r["power"].update(tdp_w=3000)))
     msg = chip_cost(spec, load_assumptions()).message
     assert "no defect density for nodes above 90 nm" in msg and "or give price.usd in the chip YAML" in msg, msg
     assert "add silicon.die_area_mm2" not in msg, msg

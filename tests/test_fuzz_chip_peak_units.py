@@ -5,8 +5,9 @@ Before: ``power.tdp_w: 0.7`` (an H100's 700 W typed in kW) loaded; Llama-3.1-8B'
 a bf16 peak typed in GFLOP/s (989,400) loaded and cut TTFT 2.3 times. Now:
 - a TDP below the bare arithmetic of the chip's own 16-bit (or int8) peak is refused: Horowitz, ISSCC 2014, 1.5 pJ
   per 16-bit FP FMA (2 FLOP) and 0.23 pJ per int8 MAC at 45 nm, scaled to the node by the shipped
-  ``energy.node_energy_factor`` (rounded down to the tabulated node at or below it, the lenient side). H100 at 4 nm
-  (table 3 nm, 0.0341): 989.4e12 x 0.75e-12 x 0.0341 = 25.3 W, so 0.7 W is refused;
+  ``energy.node_energy_factor``, read as the energy model reads it (log-log between tabulated nodes; quality42: it
+  rounded down to the tabulated node before). H100 at 4 nm, between 5 nm (0.04704) and 3 nm (0.0341):
+  0.04704 x (4/5)^0.6298 = 0.04087, and 989.4e12 x 0.75e-12 x 0.04087 = 30.3 W, so 0.7 W is refused;
 - a TDP between that and four times it loads with a note, and the throttle note says how many times the steps
   stretch and names ``power.tdp_w``;
 - a 16-bit peak above 10 x 2.86 TFLOP/s per mm2 of compute die (MI355X's, the catalogue's densest sourced die;
@@ -16,6 +17,7 @@ a bf16 peak typed in GFLOP/s (989,400) loaded and cut TTFT 2.3 times. Now:
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
@@ -24,16 +26,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli_in_process import run_main
+from inferchip.catalog.assumptions import load_assumptions
 from inferchip.catalog.chips import (
     _CHIPS_DIR as CHIPS_DIR,
 )
 from inferchip.catalog.chips import (
+    _PJ,
     DENSEST_BF16_TFLOPS_PER_MM2,
     arithmetic_w,
     chip_ids,
     get_chip_params,
     load_chip,
 )
+from inferchip.cost.energy import node_energy_factor
 from inferchip.errors import SpecError
 from inferchip.spec.bounds import Range, pick
 
@@ -87,7 +92,18 @@ def test_catalogue_facts_the_bounds_rest_on():
 
 def test_the_h100_floor_by_hand():
     w, fmt, peak = arithmetic_w(load_chip(H100), "central")
-    assert fmt == "bf16" and w == pytest.approx(989.4e12 * 0.75e-12 * 0.0341, rel=1e-9)  # 25.3 W
+    k = math.log(0.04704 / 0.0341) / math.log(5 / 3)  # the 3-5 nm segment's exponent, 0.6298
+    assert fmt == "bf16" and w == pytest.approx(989.4e12 * 0.75e-12 * 0.04704 * (4 / 5) ** k, rel=1e-9)  # 30.3 W
+
+
+@pytest.mark.parametrize("chip", WITH_TDP)
+def test_the_floor_reads_the_node_table_as_the_energy_model_does(chip):
+    """quality42: the floor read the node table itself, rounded down to the tabulated node (4 nm took 3 nm's
+    0.0341), where cost.energy interpolates log-log (0.04087); both now call EnergyAssumptions.node_factor."""
+    s = load_chip(chip)
+    w, fmt, peak = arithmetic_w(s, "low")
+    node = float(s.silicon.node_nm) if s.silicon is not None and s.silicon.node_nm else 2.0
+    assert w / (peak * _PJ[fmt]) == pytest.approx(node_energy_factor(node, load_assumptions(None)), rel=1e-12)
 
 
 def test_a_tdp_in_kw_is_refused_by_hand(tmp_path):
@@ -96,7 +112,7 @@ def test_a_tdp_in_kw_is_refused_by_hand(tmp_path):
     path = _write(tmp_path, raw, "kw")
     with pytest.raises(SpecError, match=r"kw\.yaml: power\.tdp_w = 0\.7: below the bare arithmetic of its own bf16 "
                        r"peak \(989\.4 TFLOP/s x 1\.5 pJ per 16-bit FMA at 45 nm, Horowitz ISSCC 2014, scaled to "
-                       r"4 nm .* = 25\.3 W\); allowed: above that, in W; is it in kW\?"):
+                       r"4 nm .* = 30\.3 W\); allowed: above that, in W; is it in kW\?"):
         load_chip(path)
 
 
@@ -123,7 +139,7 @@ def test_a_low_tdp_is_noted_and_the_throttle_says_how_much(tmp_path):
     raw["power"]["tdp_w"] = 70
     path = _write(tmp_path, raw, "w70")
     notes = get_chip_params(path).notes
-    assert any(n.startswith("power.tdp_w = 70 W is low for its bf16 peak") and "36%" in n for n in notes), notes
+    assert any(n.startswith("power.tdp_w = 70 W is low for its bf16 peak") and "43%" in n for n in notes), notes
     code, text = run_main(["predict", "--chip", path, "--model", LLAMA, "--batch", "1", "--format", "json"])
     assert code == 0, text
     d = json.loads(text)
@@ -140,8 +156,8 @@ def test_a_low_tdp_is_noted_and_the_throttle_says_how_much(tmp_path):
 @pytest.mark.parametrize("args", [["--batch", "1"], ["--batch", "8"], ["--max-throughput"]])
 def test_the_throttle_note_names_the_stretch_on_every_path(tmp_path, args):
     raw = _raw(H100)
-    raw["power"]["tdp_w"] = 30  # above the 25.3 W floor: loads, throttles hard
-    path = _write(tmp_path, raw, "w30")
+    raw["power"]["tdp_w"] = 35  # above the 30.3 W floor: loads, throttles hard
+    path = _write(tmp_path, raw, "w35")
     code, text = run_main(["predict", "--chip", path, "--model", LLAMA, *args, "--format", "json"])
     assert code == 0, text
     throttle = [n for n in json.loads(text)["notes"] if "clocks throttle" in n]

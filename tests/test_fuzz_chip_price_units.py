@@ -89,3 +89,20 @@ def test_a_cpu_priced_without_its_system_dram_loads(tmp_path):
     path = tmp_path / "w7.yaml"
     path.write_text(yaml.safe_dump(raw))
     assert load_chip(str(path)).price.usd == 2189
+
+
+@pytest.mark.parametrize(("field", "value"), [("usd", 0), ("usd", {"low": 0, "central": 20000, "high": 30000}),
+                                              ("cloud_usd_per_hour", 0)])
+def test_a_price_of_zero_is_refused(tmp_path, field, value):
+    """quality42: a price of 0 is not a price. Before, price.usd: 0 loaded and skipped the memory check above; the
+    money model read it as no price (cost.economics.chip_money: 'if price') and took the silicon cost, while
+    `inferchip cost` listed a 'reported price' of 0 USD beside it. The schema's word for unknown is leaving the field
+    out (no catalogue chip gives 0; catalog/prices.csv asks price_usd > 0)."""
+    raw = _raw("nvidia-h100-sxm-80gb")
+    raw["id"], raw["price"][field] = "free", value
+    path = tmp_path / "free.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    where = f"price.{field}" + (".low" if isinstance(value, dict) else "")
+    with pytest.raises(SpecError, match=rf"free\.yaml: {where} = 0: must be a finite number between 0 \(exclusive\) "
+                       rf"and .*; a price of 0 is not a price: leave price\.{field} out where none is known"):
+        load_chip(str(path))

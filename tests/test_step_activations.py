@@ -151,3 +151,20 @@ def test_curve_fits_and_schedules_the_engines_chunk(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(inferchip.sim, "throughput_interactivity_curve", stop)
     code, _ = run_main(["curve", "--chip", "amd-mi355x", "--model", "openai/gpt-oss-120b", "--engine", "atom"])
     assert code == 2 and seen == {"fit": 16384, "budget": 16384, "ranks": 1}
+
+
+@pytest.mark.parametrize("command", [["serve", "--concurrency", "1", "--requests", "4"], ["curve"]])
+def test_the_engine_record_reports_the_chunk_the_run_used(command: list[str]):
+    """quality42: with ``--chunk-tokens`` over ``--engine``'s chunk, the engine block (JSON ``engine.chunk_tokens``
+    and the table's engine line) said the engine record's 8,192 (vLLM, catalog/engines.yaml) while the run used the
+    option's 2,048; now it gives the chunk used, as ``prefill_chunk_tokens`` does."""
+    args = [command[0], "--chip", "nvidia-h100-sxm-80gb", "--model", LLAMA, "--engine", "vllm", *command[1:],
+            "--input-tokens", "128", "--output-tokens", "16", "--chunk-tokens", "2048"]
+    code, text = run_main([*args, "--format", "json"])
+    assert code == 0, text
+    got = json.loads(text)
+    assert got["engine"]["chunk_tokens"] == 2048 and got["prefill_chunk_tokens"] == 2048
+    assert got["engine"]["max_num_seqs"] == 1024  # vLLM's record, untouched
+    code, text = run_main(args)
+    words = " ".join(text.split())  # the engine line wraps at the console width
+    assert code == 0 and "prefill chunk 2,048 tokens" in words and "8,192" not in words, text

@@ -63,3 +63,23 @@ def test_predict_and_serve_read_a_users_config_once(counted, command: list[str])
     assert code == 0, text
     assert len(opened) == 2, opened  # the option's UTF-8 check, then the one read every step shares
     assert json.loads(text)["weights"] == "mxfp4"  # the checkpoint's format, from that one read
+
+
+@pytest.mark.parametrize("command", [
+    ["serve", "--concurrency", "2", "--mtp", "1"],
+    ["serve", "--concurrency", "2", "--disagg", "1xtp2:1xtp2"],
+    ["curve", "--mtp", "1"],
+])
+def test_the_mtp_and_disagg_rows_read_a_users_config_once(counted, command: list[str]):
+    """quality42: the ``--mtp``/``--disagg`` rows take the record too. Before, serve opened the file 6 or 7 times
+    (the context check; the rows' stated formats; the layout search; the validator's model; its reading of each row's
+    formats, and serve's of the first row's) and curve 15 times (each of its concurrencies' rows read the
+    checkpoint's attention formats)."""
+    path, opened = counted
+    code, text = run_main([command[0], "--chip", "nvidia-h100-sxm-80gb", "--model", str(path), *command[1:],
+                           "--input-tokens", "512", "--output-tokens", "64", "--format", "json"])
+    assert code == 0, text
+    assert len(opened) == 2, opened  # the option's UTF-8 check, then the one read the rows share
+    got = json.loads(text)
+    rows = got["points"] if command[0] == "curve" else [got]
+    assert all(r["weights"] == "mxfp4" for r in rows), rows  # the checkpoint's format, from that one read

@@ -119,15 +119,29 @@ DENSITY_MARGIN = 10.0
 FP16_FLOP_PJ_AT_45NM = 1.5 / 2
 INT8_OP_PJ_AT_45NM = 0.23 / 2
 FP32_FLOP_PJ_AT_45NM = 4.6 / 2
+# Formats Horowitz does not list (quality42), from his own multiplier figures: an 8-bit integer multiply is 0.2 pJ
+# and a 32-bit one 3.1 pJ, 15.5 times for 4 times the width: an array multiplier's energy grows as its width squared
+# (width^2 partial-product cells). Each takes only the multiply of its narrowest significand (hidden bit included),
+# no exponent, rounding or accumulate: a floor. fp8: E5M2's 3 bits (E4M3 has 4; OCP 8-bit Floating Point
+# Specification (OFP8) rev 1.0, 2023), 0.2 x (3/8)^2 = 0.028 pJ per MAC; fp4 and mxfp4: E2M1's 2 bits (OCP
+# Microscaling Formats (MX) v1.0, 2023), 0.2 x (2/8)^2 = 0.0125 pJ; int4: 0.2 x (4/8)^2 = 0.05 pJ. tf32 multiplies
+# fp16's 11-bit significand (10 stored + hidden) and accumulates at least as wide: at least the 16-bit FMA.
+FP8_FLOP_PJ_AT_45NM = 0.2 * (3 / 8) ** 2 / 2
+FP4_FLOP_PJ_AT_45NM = 0.2 * (2 / 8) ** 2 / 2
+INT4_OP_PJ_AT_45NM = 0.2 * (4 / 8) ** 2 / 2
 # Above this share of the TDP a note is added: every catalogue chip with a TDP stays at or below 0.14 of it at its
 # central figures (TPU v6e), except Untether AI's speedAI240 (0.67, its peaks and TDP partly estimates).
 TDP_ARITHMETIC_NOTE_SHARE = 0.25
 
 
-_PJ = {"bf16": FP16_FLOP_PJ_AT_45NM, "fp16": FP16_FLOP_PJ_AT_45NM, "int8": INT8_OP_PJ_AT_45NM,
-       "fp32": FP32_FLOP_PJ_AT_45NM, "vector fp32": FP32_FLOP_PJ_AT_45NM}
-_PJ_TEXT = {"bf16": "1.5 pJ per 16-bit FMA", "fp16": "1.5 pJ per 16-bit FMA", "int8": "0.23 pJ per int8 MAC",
-            "fp32": "4.6 pJ per fp32 FMA", "vector fp32": "4.6 pJ per fp32 FMA"}
+_PJ = {"bf16": FP16_FLOP_PJ_AT_45NM, "fp16": FP16_FLOP_PJ_AT_45NM, "tf32": FP16_FLOP_PJ_AT_45NM,
+       "int8": INT8_OP_PJ_AT_45NM, "fp32": FP32_FLOP_PJ_AT_45NM, "vector fp32": FP32_FLOP_PJ_AT_45NM,
+       "fp8": FP8_FLOP_PJ_AT_45NM, "fp4": FP4_FLOP_PJ_AT_45NM, "mxfp4": FP4_FLOP_PJ_AT_45NM,
+       "int4": INT4_OP_PJ_AT_45NM}
+_PJ_TEXT = {"bf16": "1.5 pJ per 16-bit FMA", "fp16": "1.5 pJ per 16-bit FMA", "tf32": "1.5 pJ per 16-bit FMA",
+            "int8": "0.23 pJ per int8 MAC", "fp32": "4.6 pJ per fp32 FMA", "vector fp32": "4.6 pJ per fp32 FMA",
+            "fp8": "0.028 pJ per fp8 significand multiply", "fp4": "0.0125 pJ per fp4 significand multiply",
+            "mxfp4": "0.0125 pJ per fp4 significand multiply", "int4": "0.05 pJ per int4 multiply"}
 
 
 def _at(value: Figure | None, level: EstimateLevel) -> float | None:
@@ -151,30 +165,23 @@ def _check_float_peaks(spec: ChipSpec, path: Path) -> None:
                     f"units: H100 fp8 1,978.9 against bf16 989.4); is a digit missing, or is the {wide} peak sparse?")
 
 
-def _node_factor(node_nm: float) -> float | None:
-    """Dynamic energy per operation at ``node_nm`` relative to 45 nm, from the shipped node table, rounded down to
-    the tabulated node at or below it (a lower energy: the lenient side for a floor); below the smallest, E ~ node;
-    None above the largest (45 nm), a node the energy model does not cover."""
+def _node_factor(node_nm: float) -> float:
+    """Dynamic energy per operation at ``node_nm`` relative to 45 nm, as the energy model reads the shipped node
+    table (spec.assumptions.EnergyAssumptions.node_factor: log-log between tabulated nodes). Above 45 nm it extends
+    the 28-45 nm line, C ~ L at a held 0.9 V; older planar nodes ran at higher supplies (1.8 V at 180 nm:
+    GreenArrays' '180nm CMOS' note, www.greenarraychips.com), so E ~ C V^2 there is above it: a lower
+    energy, the lenient side for a floor."""
     from inferchip.catalog.assumptions import load_assumptions
 
-    table = {float(k): v for k, v in load_assumptions(None).table("energy.node_energy_factor").items()}
-    if node_nm > max(table):
-        return None
-    below = [n for n in table if n <= node_nm]
-    if below:
-        return table[max(below)]
-    smallest = min(table)
-    return table[smallest] * node_nm / smallest
+    return float(load_assumptions(None).energy.node_factor(node_nm))
 
 
 def arithmetic_w(spec: ChipSpec, level: EstimateLevel) -> tuple[float, str, float] | None:
-    """(W, format, TFLOP/s): the bare arithmetic power of the chip's 16-bit float, int8, fp32 or fp32 vector peak at
-    ``level`` that draws the most (Horowitz's 45 nm energies at its node; the smallest tabulated node where none is
-    given); None without any of those peaks, or at a node above the node table's 45 nm."""
+    """(W, format, TFLOP/s): the bare arithmetic power of the chip's dense or fp32 vector peak at ``level`` that
+    draws the most (Horowitz's 45 nm energies at its node; the smallest tabulated node where none is given); None
+    without a peak at ``level``."""
     node = spec.silicon.node_nm if spec.silicon is not None else None
     factor = _node_factor(float(node) if node else 2.0)
-    if factor is None:
-        return None
     vector = spec.compute.vector_tflops
     best: tuple[float, str, float] | None = None
     for fmt, pj in _PJ.items():
@@ -245,9 +252,9 @@ def _check_price(spec: ChipSpec, path: Path) -> None:
     w7-2495X)."""
     if is_cpu_family(spec.family):
         return
-    price = pick(spec.price.usd, "low")
+    price = pick(spec.price.usd, "low")  # never 0: spec.bounds.USD refuses it
     gib = spec.memory.off_chip_gib("low")
-    if not price or gib <= 0:
+    if price is None or gib <= 0:
         return
     from inferchip.catalog.assumptions import load_assumptions
 

@@ -66,22 +66,13 @@ def node_energy_factor(node_nm: ArrayLike, assumptions: Assumptions) -> Number:
     """Dynamic energy per operation at ``node_nm`` relative to 45 nm (dimensionless).
 
     log(factor) is linear in log(node) between tabulated nodes (a local power law
-    E ~ node^k); outside the table the nearest segment's exponent is extended.
+    E ~ node^k); outside the table the nearest segment's exponent is extended
+    (:meth:`inferchip.spec.assumptions.EnergyAssumptions.node_factor`).
     """
     node = nonnegative_array(node_nm, "node_nm")
     if np.any(node <= 0):
         raise InvalidSettingError("node_nm: must be a positive process node in nm")
-    table = assumptions.table("energy.node_energy_factor")
-    nodes = sorted(table, key=float)
-    x = np.log([float(n) for n in nodes])
-    y = np.log([table[n] for n in nodes])
-    lq = np.log(node)
-    out = np.interp(lq, x, y)
-    slope_lo = (y[1] - y[0]) / (x[1] - x[0])
-    slope_hi = (y[-1] - y[-2]) / (x[-1] - x[-2])
-    out = np.where(lq < x[0], y[0] + slope_lo * (lq - x[0]), out)
-    out = np.where(lq > x[-1], y[-1] + slope_hi * (lq - x[-1]), out)
-    return scalar_if_0d(np.exp(out))
+    return scalar_if_0d(assumptions.energy.node_factor(node))
 
 
 def energy_per_flop_j(fmt: str, node_nm: ArrayLike, assumptions: Assumptions) -> Number:

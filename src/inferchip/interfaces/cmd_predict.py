@@ -115,7 +115,7 @@ def predict_cmd(
     host_s = 0.0 if host is None else host.total_s
     if max_ttft_ms is not None and max_ttft_ms / 1e3 <= host_s:
         raise InvalidSettingError(f"--max-ttft-ms {max_ttft_ms:g}: no TTFT meets it; {host.text()}")
-    used_engine = eng_opts.engine_summary(eng, scheduler=False, host=host, moe_kernel=moe_note)
+    used_engine = eng_opts.engine_summary(eng, None, host=host, moe_kernel=moe_note)
     attention = eng_opts.served_attention(eng, loaded, weights)  # (weights, o's, note) of the served checkpoint
     from inferchip.performance.predict import predict
     p = predict(

@@ -124,29 +124,29 @@ def _assumptions_file(path: Path | None) -> str:
     return str(BUNDLED_PATH) if path is None else f"{path} (merged over {BUNDLED_PATH})"
 
 
-def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp: int | None, pp: int | None,
-                 ep: int | None, attn_dp: bool | None, weights: str | None, activations: str | None, kv: str | None,
-                 calibration: str | None, engine: str | None, mtp: int | None, acceptance: float | None,
+def _row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int | None, tp: int | None,
+                 pp: int | None, ep: int | None, attn_dp: bool | None, weights: str | None, activations: str | None,
+                 kv: str | None, calibration: str | None, engine: str | None, mtp: int | None, acceptance: float | None,
                  pools: tuple[Pool, Pool] | None, link_gb_per_s: float | None, link_latency_us: float | None,
                  input_tokens: int, output_tokens: int, concurrencies: list[int] | tuple[int, ...],
                  software: str | None) -> list[dict[str, Any]]:
     """``--mtp``/``--disagg``: each concurrency's closed-loop case row predicted as ``validate`` predicts it
     (:mod:`inferchip.interfaces.serve_rows`); the layout is searched as without them where none is given.
-    ``count_given``: ``--count`` as the user gave it, None where it is the default; ``pools``: ``--disagg`` parsed."""
+    ``model``: ``--model`` read once; ``count_given``: ``--count`` as given, None for the default; ``pools``: parsed."""
     from inferchip.catalog.models import mtp_modules
     from inferchip.interfaces import serve_rows as sr
     from inferchip.mapping.format_defaults import format_sources, stated_formats
     from inferchip.validation.plan import case_formats
 
     sr.disagg_layout_conflict(pools, count_given, any(x is not None for x in (tp, pp, ep, attn_dp)))
-    weights, source, kv, kv_source = stated_formats(model, weights, kv)  # a case row states its formats
+    weights, source, kv, kv_source = stated_formats(model.name, weights, kv, model.config)  # a row states them
     engine_id = None if engine is None else eng_opts.option_engine(engine).id
-    v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software)
+    v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software, model)
     sr.check_row_engine(v.engine_spec, chip, "--software" if engine_id is None and software else "--engine")
     over_limit = []
     if pools is None and (len(concurrencies) > 1 or (tp is None and pp is None and ep is None)):
         cal, _ = eng_opts.engine_setting(engine_id or v.engine_spec.id, calibration, chip)
-        step, replicas, _ = _system(chip, opts.read_model(model), count, tp, pp, ep, weights, activations, kv, cal,
+        step, replicas, _ = _system(chip, model, count, tp, pp, ep, weights, activations, kv, cal,
                                     None, attn_dp, input_tokens, output_tokens)
         lay = step.mm.layout
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
@@ -162,17 +162,17 @@ def _row_summary(chip: str, model: str, count: int, count_given: int | None, tp:
             "kv_link_bytes_per_s": None if v.kv_link is None else v.kv_link[0],
             "kv_link_latency_s": None if v.kv_link is None else v.kv_link[1]}}
     rows, act_source = [], None
-    no_module = [] if mtp is None or mtp_modules(model) != 0 else [
-        f"model {model}: its config states no MTP module (num_nextn_predict_layers); --mtp prices {mtp} draft "
+    no_module = [] if mtp is None or mtp_modules(model.name) != 0 else [
+        f"model {model.name}: its config states no MTP module (num_nextn_predict_layers); --mtp prices {mtp} draft "
         "token(s) verified per step as if a drafter proposed them at no cost"]
     for c in concurrencies:
-        case = sr.closed_loop_case(chip, model, count=count, tp=tp or 1, pp=pp or 1, ep=ep or 1,
+        case = sr.closed_loop_case(chip, model.name, count=count, tp=tp or 1, pp=pp or 1, ep=ep or 1,
                                    attn_dp=bool(attn_dp), weights=weights, activations=activations, kv=kv,
                                    engine_id=engine_id, input_tokens=input_tokens, output_tokens=output_tokens,
                                    concurrency=c, mtp=mtp is not None, disagg=pools, software=software)
         row = sr.run_row(v, case)
         if act_source is None:  # from the formats the rows ran (case_formats: one for every concurrency)
-            act_source = format_sources(case_formats(case)[0], activations, kv, source)[0]
+            act_source = format_sources(case_formats(case, model.config)[0], activations, kv, source)[0]
         rows.append({**row, "weights": weights, "weights_source": source, "activations_source": act_source,
                      "kv_source": kv_source,
                      "notes": [*row["notes"], *no_module, *over_limit], **extra})
@@ -230,11 +230,12 @@ def serve_cmd(
                          "--slo-ttft-ms": slo_ttft_ms is not None, "--slo-tpot-ms": slo_tpot_ms is not None,
                          "--assumptions": assumptions is not None})
     _no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
+    loaded = opts.read_model(model)  # a user's config.json read once, for every step below, the rows' too
     if mtp is not None or disagg is not None:
         if concurrency is None:
             raise InternalError("check_options refuses --mtp/--disagg without --concurrency")
-        opts.check_context(opts.read_model(model), input_tokens, output_tokens)
-        row = _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv, calibration,
+        opts.check_context(loaded, input_tokens, output_tokens)
+        row = _row_summary(chip, loaded, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv, calibration,
                            engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
                            output_tokens, [concurrency], software)[0]
         _print_rows([row], f"{model} on {row['num_chips']} x {chip}", output)
@@ -244,7 +245,6 @@ def serve_cmd(
     opts.check_load(rate, duration)
     if trace is not None:
         files.check_readable_text(trace, "--trace")
-    loaded = opts.read_model(model)  # a user's config.json read once, for every step below and the setting
     context_note = opts.check_context(loaded, input_tokens, output_tokens, trace)
     from inferchip.performance.serving import serving_economics
 
@@ -276,7 +276,7 @@ def serve_cmd(
         summary.update(serving_economics(step, summary, res.num_chips))
     summary.update(formats)
     summary["assumptions_file"] = _assumptions_file(assumptions)
-    summary["engine"] = eng_opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
+    summary["engine"] = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note)
     # continuous batching: the KV pool leaves room for one chunk's activations (flat keys, as the summary's)
     summary.update(prefill_chunk_tokens=chunk, prefill_chunk_source=chunk_source,
                    activations_bytes_per_chip=float(step.mm.chunk_activation_bytes()))
@@ -340,9 +340,9 @@ def curve_cmd(
                   given={"--plot": plot is not None, "--assumptions": assumptions is not None})
     _no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
     if mtp is not None or disagg is not None:
-        rows = _row_summary(chip, model, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv, calibration,
-                            engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
-                            output_tokens, CURVE_CONCURRENCIES, software)
+        rows = _row_summary(chip, loaded, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv,
+                            calibration, engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
+                            input_tokens, output_tokens, CURVE_CONCURRENCIES, software)
         _print_rows(rows, f"{model} on {rows[0]['num_chips']} x {chip}: throughput vs interactivity", output,
                     curve=True)
         return
@@ -353,7 +353,7 @@ def curve_cmd(
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
                              eng, chunk)
     host = eng_opts.engine_host(eng, chip, step.mm.formats.weights, loaded, input_tokens)
-    used_engine = eng_opts.engine_summary(eng, scheduler=True, host=host, moe_kernel=moe_note)
+    used_engine = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note)
     with _progress("simulating concurrencies") as prog:
         task = prog.add_task("curve", total=1.0)
         cur = throughput_interactivity_curve(step, uniform_length(input_tokens, range_ratio),

@@ -187,10 +187,13 @@ def closed_loop_case(chip: str, model: str, *, count: int, tp: int, pp: int, ep:
 
 
 def row_validator(calibration: str | None, engine_id: str | None, mtp: int | None, acceptance: float | None,
-                  link_gb_per_s: float | None, link_latency_us: float | None, software: str | None = None) -> Any:
+                  link_gb_per_s: float | None, link_latency_us: float | None, software: str | None = None,
+                  model: Any = None) -> Any:
     """A validator predicting closed-loop rows by the simulated benchmark, with the engine's MTP draft tokens and
     acceptance replaced by the options' and the KV link by ``--kv-link-*`` where given. The engine: ``engine_id``,
-    else the one ``software`` names as a row's software column does, else the catalogue's default."""
+    else the one ``software`` names as a row's software column does, else the catalogue's default. ``model``: the
+    command's ``--model`` as read once (``cli_options.options.GivenModel``), which its rows then take instead of
+    reading the model (a user's config.json) again."""
     from inferchip.catalog.calibration_file import load_calibration
     from inferchip.catalog.engines import engine_ids, get_engine, row_engine
     from inferchip.validation.validate import Validator
@@ -214,6 +217,8 @@ def row_validator(calibration: str | None, engine_id: str | None, mtp: int | Non
         link = (link_gb_per_s * 1e9, (link_latency_us or 0.0) * 1e-6)
     v: Any = Validator(load_calibration(calibration), server_model="sim")
     v.engine_spec, v.kv_link = eng, link  # read by closed_loop_rows.predict_closed_loop (getattr: None elsewhere)
+    if model is not None:
+        v.give_model(model.name, model.spec, model.config)
     return v
 
 

@@ -95,11 +95,13 @@ def format_sources(fmt: Formats, activations: str | None, kv: str | None, weight
     return act_source, kv_source
 
 
-def stated_formats(model_id: str, weights: str | None, kv: str | None) -> tuple[str, str, str | None, str]:
+def stated_formats(model_id: str, weights: str | None, kv: str | None,
+                   config: UserConfig | None = None) -> tuple[str, str, str | None, str]:
     """(weights, weights' source, kv, kv's source) for a case row, which states its formats before any setting is
     resolved (``serve --mtp``/``--disagg``): :func:`checkpoint_choice`, the KV's source said as
-    :func:`format_sources` says it; kv None: the default of the ``--weights`` given (``resolve_formats``)."""
-    weights, source, asked = checkpoint_choice(model_id, weights, kv)
+    :func:`format_sources` says it; kv None: the default of the ``--weights`` given (``resolve_formats``).
+    ``config``: a user's config file as already read."""
+    weights, source, asked = checkpoint_choice(model_id, weights, kv, config)
     if kv is not None:
         return weights, source, kv, "--kv"
     if asked is None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from inferchip.sources import Source
@@ -162,6 +164,22 @@ class EnergyAssumptions(_Frozen):
     @property
     def onchip_pj_per_bit(self) -> float:
         return 0.0 if self.onchip_pj_per_dram_bit is None else self.onchip_pj_per_dram_bit.value
+
+    def node_factor(self, node_nm: ArrayLike) -> np.ndarray:
+        """Dynamic energy per operation at ``node_nm`` (> 0) relative to 45 nm, from :attr:`node_energy_factor`:
+        log(factor) linear in log(node) between tabulated nodes (a local power law E ~ node^k), the nearest
+        segment's exponent extended outside the table (above 45 nm the 28-45 nm one, exactly 1: C ~ L). The one
+        reading of the table: the energy model (cost.energy) and the catalogue's TDP floor (catalog.chips) use it."""
+        nodes = sorted(self.node_energy_factor, key=float)
+        x = np.log([float(n) for n in nodes])
+        y = np.log([self.node_energy_factor[n].value for n in nodes])
+        lq = np.log(np.asarray(node_nm, dtype=float))
+        out = np.interp(lq, x, y)
+        slope_lo = (y[1] - y[0]) / (x[1] - x[0])
+        slope_hi = (y[-1] - y[-2]) / (x[-1] - x[-2])
+        out = np.where(lq < x[0], y[0] + slope_lo * (lq - x[0]), out)
+        out = np.where(lq > x[-1], y[-1] + slope_hi * (lq - x[-1]), out)
+        return np.asarray(np.exp(out), dtype=float)
 
     @field_validator("flop_pj_at_reference_node", "node_energy_factor", "memory_device_pj_per_bit", mode="before")
     @classmethod

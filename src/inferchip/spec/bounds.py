@@ -51,7 +51,8 @@ def _g(x: float) -> str:
 class Bound:
     """Allowed interval of one field: ``low < x <= high`` (``low <= x`` when ``low_inclusive``).
 
-    ``integer`` asks for a whole number (a float such as ``64.0`` is accepted as 64).
+    ``integer`` asks for a whole number (a float such as ``64.0`` is accepted as 64). ``hint`` follows the allowed
+    interval in the message (what to write instead).
     """
 
     low: float
@@ -59,11 +60,12 @@ class Bound:
     unit: str
     low_inclusive: bool = False
     integer: bool = False
+    hint: str = ""
 
     def allowed(self) -> str:
         kind = "a whole number" if self.integer else "a finite number"
         low = _g(self.low) if self.low_inclusive else f"{_g(self.low)} (exclusive)"
-        return f"must be {kind} between {low} and {_g(self.high)} ({self.unit})"
+        return f"must be {kind} between {low} and {_g(self.high)} ({self.unit}){'; ' + self.hint if self.hint else ''}"
 
     def check(self, value: Any) -> float | int:
         """The value as float (or int) when it lies in the bound; else a PydanticCustomError."""
@@ -262,8 +264,12 @@ DIE_AREA = Bound(0, WAFER_MM2, "mm2")
 DIE_COUNT = Bound(1, 1000, "dies", low_inclusive=True, integer=True)
 TRANSISTORS_BILLION = Bound(0, 1e5, "billion")  # WSE-3: 4,000 billion
 STACKS = Bound(0, 1000, "stacks", low_inclusive=True, integer=True)
-USD = Bound(0, 1e9, "USD", low_inclusive=True)
-USD_PER_HOUR = Bound(0, 1e6, "USD/h", low_inclusive=True)
+# A price or rate of 0 is not one: the schema's word for unknown is leaving the field out (quality42; no catalogue
+# chip gives 0, and catalog/prices.csv asks price_usd > 0). Before, 0 loaded, skipped the price check and read as
+# no price in cost.economics.chip_money but as a 'reported price' of 0 USD in `inferchip cost`.
+USD = Bound(0, 1e9, "USD", hint="a price of 0 is not a price: leave price.usd out where none is known")
+USD_PER_HOUR = Bound(0, 1e6, "USD/h",
+                     hint="a price of 0 is not a price: leave price.cloud_usd_per_hour out where none is known")
 YEAR = Bound(1950, 2100, "year", low_inclusive=True, integer=True)
 FRACTION = Bound(0, 1, "fraction", low_inclusive=True)
 PER_UNIT = Bound(0, 1e3, "tiles per unit")

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from inferchip.errors import InferchipError
 from inferchip.mapping.layout import Layout
@@ -54,6 +54,9 @@ from inferchip.spec.calibration import DatasetLengths
 from inferchip.spec.chip import ChipParams
 from inferchip.validation.case_notes import stated_limits, stated_load_per_s
 from inferchip.validation.cases import DATASETS, MLPERF_DATASETS, Case, LatencyLimits, case_dataset
+
+if TYPE_CHECKING:
+    from inferchip.catalog.models import UserConfig
 
 __all__ = ["E2E_P99_OVER_MEAN", "LENGTH_POINTS", "LENGTH_SIGMA", "QUEUE_WAIT_STEPS", "TPOT_P99_OVER_MEAN",
            "TTFT_P99_OVER_MEAN", "LengthDist", "NotPredictable", "OperatingPoint", "Plan", "max_concurrency",
@@ -188,16 +191,18 @@ def _chip_params(accelerator: str) -> ChipParams | None:
         return None
 
 
-def case_formats(case: Case) -> tuple[Formats, list[str]]:
+def case_formats(case: Case, config: UserConfig | None = None) -> tuple[Formats, list[str]]:
     """Formats of a row and the notes on how they were chosen, by ``predict``'s one rule
     (:func:`~inferchip.performance.setting.format_choice`): the checkpoint's per-layer map, W4A16 on a chip
     without 4-bit float units, 4-bit float activations (NVFP4/MXFP4 W4A4, as the README's MLPerf Blackwell and
-    MI355X rows state) with the GEMMs at the 4-bit peak and attention at 16 bit, KV as given (fp8 by default)."""
+    MI355X rows state) with the GEMMs at the 4-bit peak and attention at 16 bit, KV as given (fp8 by default).
+    ``config``: the user's config.json the row's model was read from, as read (serve's ``--model``)."""
     if case.weight_dtype is None:
         raise NotPredictable("weight_dtype is blank: the number format of the weights is unknown")
     chip = _chip_or_none(case)
     fmt, _, notes = format_choice(case.weight_dtype, case.act_dtype, case.kv_dtype, None, chip=chip,
-                                  model_id=case.model, expert_activations=_recipe_expert_activations(case, chip))
+                                  model_id=case.model, config=config,
+                                  expert_activations=_recipe_expert_activations(case, chip))
     return _served_checkpoint_attention(case, fmt, notes)
 
 

@@ -67,6 +67,11 @@ class CaseResult:
         }
 
 
+def error_text(value: float | None, measured: float) -> str:
+    """A prediction and its signed error against ``measured`` for a row's notes ("-" where there is none)."""
+    return "-" if value is None else f"{value:.4g} ({percent_error(value, measured):+.1f}%)"
+
+
 def error_result(case: Case, exc: InferchipError) -> CaseResult:
     """The result of a row its setting refused, by the kind of refusal: an unknown id, a model that
     does not fit, a row that cannot be predicted (with why), or another invalid setting (first line)."""

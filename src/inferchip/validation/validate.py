@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inferchip.errors import InferchipError, InvalidSettingError
 from inferchip.mapping.layout import Layout
@@ -46,7 +46,6 @@ from inferchip.performance.setting import Setting, resolve_setting
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import ModelSpec
-from inferchip.units import percent_error
 from inferchip.validation.cache_keys import PlanKey, ReplicaKey, SettingKey, SimKey
 from inferchip.validation.case_notes import measured_stall_s, stated_load_per_s
 from inferchip.validation.cases import Case, read_cases
@@ -72,7 +71,7 @@ from inferchip.validation.plan import (  # re-exported: the validation's public 
     run_plan,
     uses_simulator,
 )
-from inferchip.validation.results import CaseResult, error_result, in_row_terms
+from inferchip.validation.results import CaseResult, error_result, error_text, in_row_terms
 from inferchip.validation.server import (
     SERVER_MODELS,
     ReplicaSim,
@@ -98,9 +97,10 @@ from inferchip.validation.stated_engine import (
 )
 from inferchip.validation.stats import GROUP_KEYS, SERVER_GROUPS, case_kind, error_stats, server_comparison, summarize
 
-# (the statistics' public names above are re-exported)
+if TYPE_CHECKING:
+    from inferchip.catalog.models import UserConfig
 
-__all__ = [
+__all__ = [  # with the statistics' public names above, re-exported
     "E2E_P99_OVER_MEAN", "LENGTH_POINTS", "LENGTH_SIGMA", "QUEUE_WAIT_STEPS", "SERVER_MODELS", "TPOT_P99_OVER_MEAN",
     "TTFT_P99_OVER_MEAN", "CaseResult", "LengthDist", "NotPredictable", "OperatingPoint", "Plan", "Validator",
     "case_formats", "error_stats", "evaluate_fixed", "max_concurrency", "metric_value", "operating_point",
@@ -111,10 +111,6 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ one case
-
-
-def _error_text(value: float | None, measured: float) -> str:
-    return "-" if value is None else f"{value:.4g} ({percent_error(value, measured):+.1f}%)"
 
 
 class Validator:
@@ -137,6 +133,7 @@ class Validator:
         self.assumptions = assumptions  # energy/host constants file for energy rows (None: the bundled one)
         self._chips: dict[str, ChipParams] = {}
         self._models: dict[str, ModelSpec] = {}
+        self._configs: dict[str, UserConfig | None] = {}  # give_model: serve's --model as it was read, once
         self._resolved: dict[SettingKey, Setting] = {}
         self._settings: dict[PlanKey, tuple[Layout, OperatingPoint]] = {}
         self._sims: dict[ReplicaKey, ReplicaSim] = {}
@@ -157,6 +154,9 @@ class Validator:
 
             self._models[model_id] = load_model(model_id)
         return self._models[model_id]
+
+    def give_model(self, name: str, spec: ModelSpec, config: UserConfig | None) -> None:
+        self._models[name], self._configs[name] = spec, config
 
     def setting(self, case: Case, fmt: Formats) -> Setting:
         """The row's setting: chip, model, formats, calibration, the layouts its tp/pp/ep allow (``within=True``)."""
@@ -206,11 +206,11 @@ class Validator:
         ``compare`` the analytic model's value alongside."""
         from inferchip.validation.closed_loop_rows import predict_closed_loop
 
-        res = predict_closed_loop(self, case, case_formats)
+        res = predict_closed_loop(self, case, lambda c: case_formats(c, self._configs.get(c.model)))
         if self.compare and res.status == "ok":
             other = self._predict(case)
             res.by_model["analytic"] = other.predicted
-            res.notes.append(f"analytic model: {_error_text(other.predicted, case.value)}")
+            res.notes.append(f"analytic model: {error_text(other.predicted, case.value)}")
         stall_s = measured_stall_s(case)
         if stall_s is not None:
             res.notes.append(f"measured run stalled: its p99 TTFT exceeds its median by {stall_s:.1f} s (a one-off "
@@ -220,7 +220,7 @@ class Validator:
     def _predict(self, case: Case) -> CaseResult:
         outcome, sim_error, simulated = None, None, False
         try:
-            fmt, fmt_notes = case_formats(case)
+            fmt, fmt_notes = case_formats(case, self._configs.get(case.model))
             plan = plan_for(case, self.lengths)
             key = PlanKey(SettingKey(case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp,
                                      case.ep), plan)
@@ -263,7 +263,7 @@ class Validator:
             value, point = by_model["sim"], outcome.point()
             notes += outcome.notes
             if self.compare:
-                notes.append(f"analytic model: {_error_text(analytic, case.value)}")
+                notes.append(f"analytic model: {error_text(analytic, case.value)}")
         else:
             value = analytic
             if model == "analytic":
@@ -275,7 +275,7 @@ class Validator:
                 notes.append("stated load exceeds the predicted capacity: saturated, queueing delay not modelled")
             if model == "analytic" and self.compare:
                 notes.append(f"simulator: {sim_error}" if sim_error else
-                             f"simulator: {_error_text(by_model['sim'], case.value)}")
+                             f"simulator: {error_text(by_model['sim'], case.value)}")
         sim = None if outcome is None else outcome.to_dict(layout.replicas)
         if not (value is not None and math.isfinite(value) and value > 0):
             return CaseResult(case, "not_predictable", f"the model gives {value:g} (a chip figure it needs, such as "

@@ -42,18 +42,19 @@ def _weights(model: GivenModel, weights: str | None) -> str:
     return weight_choice(model.name, weights, model.config)[0]
 
 
-def engine_summary(spec: Any, scheduler: bool, host: Any = None, moe_kernel: str | None = None
+def engine_summary(spec: Any, scheduler_chunk: int | None, host: Any = None, moe_kernel: str | None = None
                    ) -> dict[str, Any] | None:
     """What ``--engine`` changed, for the output (None without it): its id and name, the host time per step
-    that replaced the calibration's, (``scheduler``: serve and curve) the running-batch cap and chunk,
-    (``host``, :func:`engine_host`) the host time each request's TTFT and E2E include, and the expert kernel's
-    note (``moe_kernel``, :func:`moe_kernel_setting`; None where none applies)."""
+    that replaced the calibration's, (serve and curve) the running-batch cap and the chunk the scheduler runs
+    (``scheduler_chunk``, :func:`chunk_setting`'s: ``--chunk-tokens`` where given, not the record's own; None:
+    no scheduler, as in predict), (``host``, :func:`engine_host`) the host time each request's TTFT and E2E
+    include, and the expert kernel's note (``moe_kernel``, :func:`moe_kernel_setting`; None where none applies)."""
     if spec is None:
         return None
     out = {"id": spec.id, "name": spec.name, "step_overhead_s": spec.step_overhead_s,
            "kernel_efficiency": spec.kernel_efficiency.model_dump(), "moe_kernel": moe_kernel}
-    if scheduler:
-        out.update(max_num_seqs=spec.max_num_seqs, chunk_tokens=spec.chunk_tokens)
+    if scheduler_chunk is not None:
+        out.update(max_num_seqs=spec.max_num_seqs, chunk_tokens=scheduler_chunk)
     if host is not None:
         out["request_host"] = host.as_dict()
     return out
