@@ -290,8 +290,8 @@ def serve_cmd(
     Console().print(formats_line(summary))
     Console().print(f"assumptions: {summary['assumptions_file']}")
     Console().print(eng_opts.engine_line(summary["engine"], so.DEFAULT_SCHEDULER))
-    if context_note:
-        Console().print(f"[yellow]note:[/] {context_note}")
+    for note in [*([context_note] if context_note else []), *opts.config_notes(loaded)]:
+        Console().print(f"[yellow]note:[/] {note}")
     if "power_w_per_chip" not in summary:
         Console().print(f"[yellow]no energy:[/] {chip} publishes no TDP, so power, tokens/J and $ are unavailable")
     if summary.get("saturated"):
