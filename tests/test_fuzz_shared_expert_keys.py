@@ -70,3 +70,13 @@ def test_predict_shows_the_note_with_the_file(tmp_path: Path, value: int) -> Non
     text = CliRunner().invoke(app, ["predict", "--chip", "nvidia-h100-sxm-80gb", "--model", str(path), "--batch",
                                     "1"])
     assert "shared_expert_intermediate_size" in text.output
+
+
+def test_serve_and_curve_show_the_note(tmp_path: Path) -> None:
+    path = tmp_path / "moe.json"
+    path.write_text(json.dumps(_config(FAMILIES["qwen3_moe"]) | {"n_shared_experts": 2}))
+    base = ["--chip", "nvidia-h100-sxm-80gb", "--model", str(path), "--input-tokens", "64", "--output-tokens", "8"]
+    for args in (["serve", *base, "--rate", "2", "--requests", "5"], ["curve", *base]):
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 0, res.output
+        assert "n_shared_experts = 2 is not read" in " ".join(res.output.split()), (args[0], res.output)

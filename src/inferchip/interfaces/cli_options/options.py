@@ -253,6 +253,13 @@ def config_notes(model: GivenModel) -> list[str]:
     return [f"{model.config.path}: {d[len(DOUBT_PREFIX):]}" for d in model.spec.doubts if d.startswith(DOUBT_PREFIX)]
 
 
+def print_notes(con: Any, notes: list[str | None]) -> None:
+    """Print each note given (None: none), as ``note: ...`` lines."""
+    for note in notes:
+        if note:
+            con.print(f"[yellow]note:[/] {note}")
+
+
 def check_context(model: GivenModel, input_tokens: int, output_tokens: int, trace: Path | None = None) -> str | None:
     """Refuse a request longer than the model's context window (``ModelSpec.check_context``): the lengths given,
     or with ``trace`` every request of the trace (naming its row); a note (returned) when the model states none."""
