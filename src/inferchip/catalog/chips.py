@@ -98,6 +98,7 @@ def _load_cached(path: Path, mtime_ns: int) -> ChipSpec:
     _check_peak_density(spec, path)
     _check_float_peaks(spec, path)
     _check_tdp(spec, path)
+    _check_heat_flux(spec, path)
     return spec
 
 
@@ -209,6 +210,30 @@ def _check_tdp(spec: ChipSpec, path: Path) -> None:
         f"({peak:,g} TFLOP/s x "
         f"{_PJ_TEXT[fmt]} at 45 nm, Horowitz ISSCC 2014, scaled to {f'{node:g} nm' if node else 'a 2 nm node'} by "
         f"catalog/assumptions.yaml energy.node_energy_factor = {w:,.3g} W); allowed: above that, in W; is it in kW?")
+
+
+# The most heat removed from a chip by any cooling demonstrated: 1.7 kW/cm2 = 17 W/mm2, microfluidic channels etched
+# into the die (van Erp et al., 'Co-designing electronics with microfluidics for more sustainable cooling', Nature
+# 585, 211-216, 2020, doi:10.1038/s41586-020-2666-1). A board's TDP over its compute dies' area stays far below it:
+# the catalogue's highest is 2.3 W/mm2 (MI455X, high TDP over low area; tests/test_fuzz_chip_tdp_heat_flux.py).
+MAX_HEAT_FLUX_W_PER_MM2 = 17.0
+
+
+def _check_heat_flux(spec: ChipSpec, path: Path) -> None:
+    """Refuse a TDP above what any cooling removes from the chip's compute dies (a TDP typed in mW, 700,000 for
+    700 W, loaded and multiplied the modelled power, a share of the TDP, by a thousand)."""
+    si = spec.silicon
+    if spec.power is None or spec.power.tdp_w is None or si is None or si.die_area_mm2 is None:
+        return
+    tdp = _at(spec.power.tdp_w, "low") or 0.0
+    area = (_at(si.die_area_mm2, "high") or 0.0) * si.compute_die_count
+    if area <= 0 or tdp / area <= MAX_HEAT_FLUX_W_PER_MM2:
+        return
+    raise SpecError(
+        f"{path}: power.tdp_w = {tdp:,g}: {tdp / area:,.3g} W per mm2 of compute die ({area:,g} mm2 = "
+        f"silicon.die_area_mm2 x compute_die_count); allowed: at most {MAX_HEAT_FLUX_W_PER_MM2:g} W per mm2, the "
+        "most heat any chip cooling has removed (1.7 kW/cm2, microfluidic channels in the die: van Erp et al., "
+        "Nature 585, 2020); is it in mW? (tdp_w is in W)")
 
 
 def tdp_note(spec: ChipSpec) -> str | None:

@@ -72,6 +72,31 @@ def _metadata(config: dict[str, Any], where: str) -> dict[str, Any]:
     }
 
 
+# Keys that give a MoE model shared (always-on) experts in the Hugging Face families that have them: DeepSeek-V2/V3
+# and GLM-4-MoE n_shared_experts; Qwen2-MoE and Qwen3-Next shared_expert_intermediate_size; ERNIE-4.5
+# moe_num_shared_experts; Hunyuan num_shared_expert (each family's configuration_*.py in huggingface/transformers).
+# Only the builders named here read one; any other family's code builds no shared expert from it.
+SHARED_EXPERT_KEYS: tuple[str, ...] = (
+    "n_shared_experts", "shared_expert_intermediate_size", "num_shared_experts", "moe_num_shared_experts",
+    "num_shared_expert",
+)
+_READS_SHARED = {"deepseek_v2": "n_shared_experts", "deepseek_v3": "n_shared_experts"}
+
+
+def _unread_shared_experts(config: dict[str, Any], model_type: str) -> list[str]:
+    """A note per shared-expert key the ``model_type``'s code does not read, where it asks for any (a number other
+    than 0): the model is built without that shared expert, as transformers' class for the type builds it."""
+    notes = []
+    for key in SHARED_EXPERT_KEYS:
+        value = config.get(key)
+        if key == _READS_SHARED.get(model_type) or value is None or value is False or value == 0:
+            continue
+        notes.append(f"{key} = {value!r} is not read for model_type {model_type!r} (its transformers class builds "
+                     "no shared expert from it), so the model has no shared expert; a family that reads shared "
+                     "experts: deepseek_v2 or deepseek_v3 (n_shared_experts x moe_intermediate_size)")
+    return notes
+
+
 def model_spec_from_config(config: dict[str, Any], model_id: str, where: str) -> ModelSpec:
     """Normalise one Hugging Face ``config.json`` mapping into a :class:`ModelSpec`.
 
@@ -82,6 +107,7 @@ def model_spec_from_config(config: dict[str, Any], model_id: str, where: str) ->
         raise SpecError(f"{where}: the top level must be a mapping of fields, got {type(config).__name__}")
     model_type = _model_type(config, where)
     fields, layers, notes = BUILDERS[model_type](ConfigReader(config, where))
+    notes = [*notes, *_unread_shared_experts(config, model_type)]
     meta = _metadata(config, where)
     meta["doubts"] += [f"inferchip: {note}" for note in notes]
     data = {"id": model_id, "model_type": model_type, **fields, "layer_groups": _layer_groups(layers), **meta}

@@ -32,7 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-FORMAT = 1
+FORMAT = 2  # 2: exponent floats such as 1.4e3 read as numbers (yaml_io._EXPONENT_FLOAT)
 """Bumped when the YAML loader (:mod:`inferchip.catalog.yaml_io`) changes what a parse returns."""
 CATALOG_DIR = Path(os.path.realpath(Path(__file__).parent))
 ENV = "INFERCHIP_CACHE_DIR"

@@ -10,6 +10,7 @@ last one). A file shipped in the catalogue is parsed once and then read from the
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=BaseModel)
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+# YAML 1.2 core schema float with an exponent (yaml.org/spec/1.2.2, 10.3.2 Tag Resolution):
+# [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?, here only the forms with an exponent.
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$")
 
 
 @lru_cache(maxsize=1)
@@ -56,6 +60,10 @@ def _yaml_classes() -> tuple[type[yaml.SafeLoader], type[Exception]]:
             mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
             return mapping
 
+    # YAML 1.1 (PyYAML) reads a float only with a dot and a signed exponent, so 1.4e3, 14e2 and 1e-3 were text and a
+    # chip's `tdp_w: 1.4e3` was refused as "must be a finite number"; YAML 1.2's core schema (and JSON) read them as
+    # numbers, as this loader now does. Forms YAML 1.1 already reads keep its resolver (it is tried first).
+    UniqueKeyLoader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
     return UniqueKeyLoader, Duplicate
 
 

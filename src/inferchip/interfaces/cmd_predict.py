@@ -23,6 +23,10 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+ONE_TOKEN_NOTE = ("--output-tokens 1: the one output token is the prefill's and no token follows it, so there is no "
+                  "TPOT or per-user rate (null in the JSON, as serve reports them); TTFT is the whole request")
+
+
 def prediction_table(p: Prediction) -> list[Table]:
     head = Table(title=f"{p.model_id} on {p.num_chips} x {p.chip_id}", show_header=False, title_justify="left")
     head.add_column(style="bold")
@@ -37,11 +41,11 @@ def prediction_table(p: Prediction) -> list[Table]:
         ("batch per replica" if p.mode == "static" else "concurrency per replica", f"{p.batch}"),
         ("lengths (in/out)", f"{p.input_tokens} / {p.output_tokens} tokens"),
         ("TTFT", fmt.ms(p.ttft_s)),
-        ("TPOT", fmt.ms(p.tpot_s)),
+        ("TPOT", fmt.ms(p.tpot_s) if p.has_tpot else "-"),
         ("end-to-end latency", fmt.ms(p.e2e_latency_s)),
         ("output tokens/s (total)", fmt.rate(p.output_tokens_per_s)),
         ("output tokens/s per chip", fmt.rate(p.output_tokens_per_s_per_chip)),
-        ("output tokens/s per user", fmt.rate(p.output_tokens_per_s_per_user)),
+        ("output tokens/s per user", fmt.rate(p.output_tokens_per_s_per_user) if p.has_tpot else "-"),
         ("memory per chip", f"{fmt.gb(p.memory_per_chip_bytes)} of {fmt.gb(p.memory_capacity_per_chip_bytes)}"),
     ]
     e = p.extra
@@ -106,6 +110,10 @@ def predict_cmd(
         raise InvalidSettingError("give --batch N (a static batch) or --max-throughput")
     if batch is not None and (max_ttft_ms or max_tpot_ms):
         raise InvalidSettingError("--max-ttft-ms/--max-tpot-ms apply to --max-throughput only")
+    if max_tpot_ms is not None and output_tokens == 1:
+        raise InvalidSettingError(f"--max-tpot-ms {max_tpot_ms:g} with --output-tokens 1: no token follows the first, "
+                                  "so there is no time per output token to limit; allowed: --output-tokens 2 or more, "
+                                  "or --max-ttft-ms alone")
     loaded = opts.read_model(model)  # a user's config.json read once, for every step below and the setting
     context_note = opts.check_context(loaded, input_tokens, output_tokens)
     cal, eng = eng_opts.engine_setting(engine, calibration, chip)
@@ -133,7 +141,8 @@ def predict_cmd(
     if host is not None:
         p.add_request_host(host.total_s)
     notes = [*p.notes, *([attention[2]] if attention else []),  # the same notes in the table and the JSON
-             *([context_note] if context_note else [])]
+             *([context_note] if context_note else []), *opts.config_notes(loaded),
+             *([] if p.has_tpot else [ONE_TOKEN_NOTE])]
     if output == OutputFormat.json:
         answer = out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS)
         typer.echo(fmt.to_json({**answer, "memory_activations": activations_of, "notes": notes,

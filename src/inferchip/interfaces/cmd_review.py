@@ -75,6 +75,25 @@ def summary_table(res: ReviewResult) -> Table:
     return t
 
 
+def unpriced_lines(res: ReviewResult) -> list[str]:
+    """One line per chip the street view leaves unpriced (its per-$ and TCO ranks '-'), with the reason; where the
+    chip file states a price the review does not use (a user's chip: not in the dated price table), it is named."""
+    from inferchip.spec.bounds import pick
+
+    street = next((v for v in res.views if v.name == "street"), None)
+    if street is None:
+        return []
+    specs = {c.id: c.spec for c in res.chips}
+    out = []
+    for cid, why in street.unpriced.items():
+        spec = specs.get(cid)
+        usd = pick(spec.price.usd) if spec is not None and getattr(spec, "price", None) is not None else None
+        own = (f"; the chip file's price.usd = {usd:,.0f} USD is not a dated street or list price, so the review "
+               "does not use it (predict and serve do)" if usd else "")
+        out.append(f"unpriced: {cid}: {why}{own}; its tok/s per $ and TCO $/Mtok ranks are '-'")
+    return out
+
+
 @app.command("review")
 def review_cmd(
     ctx: typer.Context,
@@ -144,6 +163,8 @@ def review_cmd(
         discard_output(staging)
         raise
     console().print(summary_table(res))  # natural width in a pipe: ids and numbers whole
+    for line in unpriced_lines(res):
+        console().print(line, markup=False, highlight=False)
     v = res.verdict
     if res.judgement is not None:
         from inferchip.review.claim_review import summary_lines

@@ -290,8 +290,7 @@ def serve_cmd(
     Console().print(formats_line(summary))
     Console().print(f"assumptions: {summary['assumptions_file']}")
     Console().print(eng_opts.engine_line(summary["engine"], so.DEFAULT_SCHEDULER))
-    if context_note:
-        Console().print(f"[yellow]note:[/] {context_note}")
+    opts.print_notes(Console(), [context_note, *opts.config_notes(loaded)])
     if "power_w_per_chip" not in summary:
         Console().print(f"[yellow]no energy:[/] {chip} publishes no TDP, so power, tokens/J and $ are unavailable")
     if summary.get("saturated"):
@@ -333,7 +332,7 @@ def curve_cmd(
     if plot is not None:
         plot = files.check_writable(plot, "--plot", suffixes=files.HTML_SUFFIXES)  # before the sweep, not after it
     loaded = opts.read_model(model)  # a user's config.json read once, for every step below and the setting
-    opts.check_context(loaded, input_tokens, output_tokens)
+    context_note = opts.check_context(loaded, input_tokens, output_tokens)
     pools = parse_disagg(disagg)  # once (its option's callback checked the form)
     check_options(mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
                   concurrency=1, range_ratio=range_ratio, software=software,
@@ -385,6 +384,7 @@ def curve_cmd(
     con.print(formats_line(formats))
     con.print(f"assumptions: {_assumptions_file(assumptions)}")
     con.print(eng_opts.engine_line(used_engine, so.DEFAULT_SCHEDULER))
+    opts.print_notes(con, [context_note, *opts.config_notes(loaded)])
 
 
 def _print_rows(rows: list[dict[str, Any]], title: str, output: OutputFormat, curve: bool = False) -> None:

@@ -87,8 +87,18 @@ class Prediction:
         self.ttft_s += host_s
         self.e2e_latency_s += host_s
 
+    @property
+    def has_tpot(self) -> bool:
+        """Whether a token follows the first: with one output token (the prefill's) no request has a time per
+        output token or a per-user rate, which ``serve`` reports as null too."""
+        return self.output_tokens > 1
+
     def to_dict(self) -> dict[str, Any]:
+        """The figures as the JSON answer gives them: ``tpot_s`` and ``output_tokens_per_s_per_user`` None where
+        no token follows the first (:attr:`has_tpot`)."""
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
+        if not self.has_tpot:
+            d["tpot_s"] = d["output_tokens_per_s_per_user"] = None
         d.update(self.extra)
         return d
 

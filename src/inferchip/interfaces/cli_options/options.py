@@ -241,6 +241,25 @@ def read_model(model: str) -> GivenModel:
     return GivenModel(model, spec, config)
 
 
+DOUBT_PREFIX = "inferchip: "  # catalog.hf_config: the conventions a config leaves implicit, added to ModelSpec.doubts
+
+
+def config_notes(model: GivenModel) -> list[str]:
+    """The conventions the parser supplied for a user's ``config.json`` (``catalog.hf_config``: a key it does not
+    read, a width or tie the family's code implies), one note each naming the file; none for a catalogue id, whose
+    bundled configs document them (``catalog/models``)."""
+    if model.config is None:
+        return []
+    return [f"{model.config.path}: {d[len(DOUBT_PREFIX):]}" for d in model.spec.doubts if d.startswith(DOUBT_PREFIX)]
+
+
+def print_notes(con: Any, notes: list[str | None]) -> None:
+    """Print each note given (None: none), as ``note: ...`` lines."""
+    for note in notes:
+        if note:
+            con.print(f"[yellow]note:[/] {note}")
+
+
 def check_context(model: GivenModel, input_tokens: int, output_tokens: int, trace: Path | None = None) -> str | None:
     """Refuse a request longer than the model's context window (``ModelSpec.check_context``): the lengths given,
     or with ``trace`` every request of the trace (naming its row); a note (returned) when the model states none."""

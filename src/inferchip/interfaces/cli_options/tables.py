@@ -125,6 +125,11 @@ def serve_tables(summary: dict[str, Any], title: str) -> list[Table]:
     return [lat, rest]
 
 
+def _or_dash(v: float | None, spec: str) -> str:
+    """``v`` formatted, or '-' where it has no value (null in the JSON; NaN: no token follows the first)."""
+    return "-" if v is None or math.isnan(v) else format(v, spec)
+
+
 def curve_table(records: Sequence[Mapping[Hashable, Any]], title: str) -> Table:
     """``curve``'s points, one row each: throughput, latency, energy and money, ``*`` on the Pareto front."""
     t = Table(title=f"{title} (* = Pareto front)", title_justify="left")
@@ -132,16 +137,13 @@ def curve_table(records: Sequence[Mapping[Hashable, Any]], title: str) -> Table:
               "tok/J", "$/Mtok", "tok/s per $capex", ""):
         t.add_column(c, justify="right")
 
-    def num(v: float | None, spec: str) -> str:
-        return "-" if v is None or math.isnan(v) else format(v, spec)
-
     for r in records:
-        t.add_row(str(r.get("concurrency")), f"{r['output_tokens_per_s_per_user']:,.1f}",
+        t.add_row(str(r.get("concurrency")), _or_dash(r.get("output_tokens_per_s_per_user"), ",.1f"),
                   f"{r['output_tokens_per_s_per_chip']:,.1f}", fmt.ms(r.get("ttft_s_mean", float("nan"))),
                   fmt.ms(r.get("ttft_s_p50", float("nan"))),
-                  fmt.ms(r.get("tpot_s_mean", float("nan"))), num(r.get("power_w_per_chip"), ",.0f"),
-                  num(r.get("output_tokens_per_j"), ",.3f"), num(r.get("usd_per_million_tokens"), ",.3f"),
-                  num(r.get("output_tokens_per_s_per_usd_capex"), ".4f"), "*" if r.get("pareto") else "")
+                  fmt.ms(r.get("tpot_s_mean", float("nan"))), _or_dash(r.get("power_w_per_chip"), ",.0f"),
+                  _or_dash(r.get("output_tokens_per_j"), ",.3f"), _or_dash(r.get("usd_per_million_tokens"), ",.3f"),
+                  _or_dash(r.get("output_tokens_per_s_per_usd_capex"), ".4f"), "*" if r.get("pareto") else "")
     return t
 
 
@@ -153,6 +155,6 @@ def case_rows_table(rows: list[dict[str, Any]], title: str) -> Table:
         t.add_column(c, justify="right")
     for r in rows:
         t.add_row(str(r["concurrency"]), fmt.ms(r["ttft_s_mean"]), fmt.ms(r["ttft_s_p50"]), fmt.ms(r["tpot_s_mean"]),
-                  f"{r['output_tokens_per_s_per_user']:,.1f}", f"{r['output_tokens_per_s_per_chip']:,.1f}",
+                  _or_dash(r.get("output_tokens_per_s_per_user"), ",.1f"), f"{r['output_tokens_per_s_per_chip']:,.1f}",
                   f"{r['tokens_per_step']:.3g}")
     return t
