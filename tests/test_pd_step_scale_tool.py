@@ -1,4 +1,4 @@
-"""tools/closed_loop/pd_step_scale.py: the multiplier parser by hand, a scaled step by hand, the splice, and on a
+"""tools/ttft/pd_step_scale.py: the multiplier parser by hand, a scaled step by hand, the splice, and on a
 real MI355X PD row: a decode step at 2x doubles the simulated TPOT, and ``simulate_closed_loop`` is restored."""
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ While the run is open, ``closed_loop_rows.simulate_closed_loop`` hands the simul
 replicas whose ``step`` returns ``k x`` the model's step time (their step timers rebuilt); every other row, and every
 replica object the validation caches, is left as it was.
 
-    python tools/closed_loop/pd_step_scale.py BASE.json OUT.json [--cases CASES.csv] [--match REGEX] \
+    python tools/ttft/pd_step_scale.py BASE.json OUT.json [--cases CASES.csv] [--match REGEX] \
         [--decode 8=1.6,16=2.5] [--prefill 1.7]
     python tools/closed_loop/closed_loop_tables.py OUT.json
 """
