@@ -327,13 +327,13 @@ class EngineSpec(BaseModel):
 
     def batch_on(self, role: str, software: str = "", model: str = "", input_tokens: int = 0, mtp: bool = False,
                  prefill_workers: int = 0, decode_chips: int = 0, decode_workers: int = 0,
-                 weights: str = "") -> RecipeBatch | None:
+                 weights: str = "", attention_dp: bool | None = None) -> RecipeBatch | None:
         """The first ``recipe_batch`` entry of ``role`` for a row with these facts (:class:`RecipeBatch`), else None."""
         sw, mdl, fmt = software.lower(), model.lower(), weights.lower()
         return next((r for r in self.recipe_batch if r.role == role and r.software in sw and r.model in mdl
                      and r.weights in ("", fmt) and r.input_tokens in (0, input_tokens) and r.mtp in (None, mtp)
                      and r.prefill_workers in (0, prefill_workers) and r.decode_chips in (0, decode_chips)
-                     and r.decode_workers in (0, decode_workers)), None)
+                     and r.decode_workers in (0, decode_workers) and r.attention_dp in (None, attention_dp)), None)
 
     def request_path(self, accelerator: str = "", weights: str = "", software: str = "",
                      model: str = "") -> RecipeRequestPath | None:

@@ -29,9 +29,9 @@ class RecipeBatch(BaseModel):
     ``max_batch_size`` and ``max_num_tokens``; SGLang ``--max-running-requests`` and ``--chunked-prefill-size``,
     both divided by ``--dp-size`` under attention DP). An entry applies to rows whose ``software`` text and model
     id contain its ``software`` and ``model`` fragments (lower case; empty: any) and whose weight format, nominal
-    input length, MTP, prefill workers, decode chips per worker and decode workers are its ``weights``,
-    ``input_tokens``, ``mtp``, ``prefill_workers``, ``decode_chips`` and ``decode_workers`` (blank / 0 / None:
-    any); the first matching entry of the role wins."""
+    input length, MTP, prefill workers, decode chips per worker, decode workers and attention DP on the worker
+    are its ``weights``, ``input_tokens``, ``mtp``, ``prefill_workers``, ``decode_chips``, ``decode_workers`` and
+    ``attention_dp`` (blank / 0 / None: any); the first matching entry of the role wins."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -44,6 +44,7 @@ class RecipeBatch(BaseModel):
     prefill_workers: int = Field(0, ge=0, le=100_000)
     decode_chips: int = Field(0, ge=0, le=100_000)
     decode_workers: int = Field(0, ge=0, le=100_000)
+    attention_dp: bool | None = None
     requests: int = Field(ge=1, le=65536)
     tokens: int = Field(0, ge=0, le=1_048_576)
 
@@ -52,7 +53,8 @@ class RecipeBatch(BaseModel):
         return (self.role == other.role and self.software in other.software and self.model in other.model
                 and self.weights in ("", other.weights) and self.input_tokens in (0, other.input_tokens)
                 and self.mtp in (None, other.mtp) and self.prefill_workers in (0, other.prefill_workers)
-                and self.decode_chips in (0, other.decode_chips) and self.decode_workers in (0, other.decode_workers))
+                and self.decode_chips in (0, other.decode_chips) and self.decode_workers in (0, other.decode_workers)
+                and self.attention_dp in (None, other.attention_dp))
 
 
 class RecvInterval(BaseModel):

@@ -238,7 +238,7 @@ def recipe_configs(case: Case, facts: RowFacts, pre: EngineReplica, dec: EngineR
         cfg = rep.config(int(case.concurrency or 1), int(case.input_tokens or 0), int(case.output_tokens or 0))
         rb = eng.batch_on(role, case.software, case.model, int(case.input_tokens or 0), facts.mtp,
                           facts.prefill_workers, dec.mm.layout.chips_per_replica, facts.decode_workers,
-                          weights=rep.mm.formats.weights)
+                          weights=rep.mm.formats.weights, attention_dp=rep.ranks > 1)
         if rb is not None:
             seqs = min(cfg.max_num_seqs, rb.requests * rep.ranks)
             budget = rb.tokens * rep.ranks if rb.tokens else cfg.max_num_batched_tokens
