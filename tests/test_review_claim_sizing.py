@@ -163,3 +163,30 @@ def test_a_claimed_chip_that_serves_no_case_is_told_so_part_by_part(tmp_path):
 
 def test_summary_line_only_where_nothing_is_served(claimed):
     assert not any("serves none" in line for line in summary_lines(claimed.judgement))
+
+
+def test_a_case_the_ledgers_alternative_does_not_serve_is_served_at_no_corner():
+    """The claimed chip (chip 0) serves both cases by default (100 and 50 tok/s; its low corner 80 and -, its high
+    corner 120 and 70). An alternative (one chip alone; a sized chip on its node) halves case 1's rate and serves
+    case 2 no more: the corners move with case 1 (40 and 60) and serve case 2 nowhere, where before they served it at
+    the default deployment's 70 tok/s in every sample past the midpoint towards the high end."""
+    from dataclasses import replace as dc_replace
+
+    from inferchip.review.judge import Figures
+    from inferchip.review.ledger import _rescaled
+    from inferchip.review.uncertainty import Base, Corner, claim_at
+
+    def figs(tput: list[list[float]]) -> Figures:
+        t = np.array(tput, float)[:, :, None]
+        return Figures(["c0", "c1"], 0, [("m", "batch"), ("n", "batch")], t, np.full_like(t, 500.0),
+                       np.array([8.0, 8.0]), np.full((2, 2), 8.0), np.full(2, 750.0), np.full(2, 75.0))
+
+    corners = [Corner("memory bandwidth", "low", {}, np.array([80.0, np.nan]), np.array([400.0, 400.0])),
+               Corner("memory bandwidth", "high", {}, np.array([120.0, 70.0]), np.array([550.0, 550.0]))]
+    base = Base(figs([[100.0, 50.0], [90.0, 60.0]]), corners, {"memory bandwidth": (1.0, 2.0, 3.0)})
+    alt = figs([[50.0, np.nan], [90.0, 60.0]])
+    moved = _rescaled(base, alt)
+    assert moved[0].tput[0] == pytest.approx(40.0) and moved[1].tput[0] == pytest.approx(60.0)
+    assert np.isnan(moved[0].tput[1]) and np.isnan(moved[1].tput[1])
+    t, _ = claim_at(dc_replace(base, fig=alt, corners=moved), {"memory bandwidth": np.array([0.0, 1.0])})
+    assert t[0].tolist() == pytest.approx([50.0, 60.0]) and np.isnan(t[1]).all()

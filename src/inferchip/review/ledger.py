@@ -238,12 +238,17 @@ def _year_entries(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: 
 
 def _rescaled(base: Base, fig: Figures) -> list[Any]:
     """The claimed chip's corners moved by the ratio of ``fig``'s central figures to the default's,
-    case by case (the corner's relative response is kept; a case the default does not serve keeps its corner)."""
+    case by case (the corner's relative response is kept; a case the default does not serve keeps its corner).
+    A case the default serves and ``fig`` does not (one AI5 alone on a model its board serves; a sized chip on its
+    node) is served at no corner either: the default deployment's corners would otherwise serve it, at that
+    deployment's rates, in every sample beyond the midpoint towards them (``uncertainty.claim_at``)."""
     i = base.fig.claim
     with np.errstate(divide="ignore", invalid="ignore"):
         rt = fig.tput[i, :, 0] / base.fig.tput[i, :, 0]
         rb = fig.board_w[i, :, 0] / base.fig.board_w[i, :, 0]
+    lost = np.isfinite(base.fig.tput[i, :, 0]) & ~np.isfinite(fig.tput[i, :, 0])
     rt, rb = np.where(np.isfinite(rt), rt, 1.0), np.where(np.isfinite(rb), rb, 1.0)
+    rt = np.where(lost, np.nan, rt)
     return [replace(c, tput=c.tput * rt, board_w=c.board_w * rb) for c in base.corners]
 
 
