@@ -22,9 +22,10 @@ import numpy as np
 import pytest
 
 from inferchip.interfaces.cli import main
+from inferchip.review.cases import sized_cases
 from inferchip.review.claim_file import CLAIM_FILE
 from inferchip.review.claim_review import summary_lines
-from inferchip.review.deploy.sizing import claim_count, record_systems, sized_cases
+from inferchip.review.deploy.sizing import claim_count, record_systems
 from inferchip.review.inputs import ReviewConfig, resolve
 from inferchip.review.ledger import _claim_at_weights
 from inferchip.review.review import evaluate_chip, run_review

@@ -260,7 +260,7 @@ def _claim_at_weights(claim_entry: Any, res: Any, cases: list[tuple[str, str]], 
     entry = replace(claim_entry, weights=cfg.weights)
     if not claim_entry.systems:
         return (*claim_cases(entry, entry.params, res.models, cases, cfg), None)
-    from inferchip.review.deploy.sizing import sized_cases
+    from inferchip.review.cases import sized_cases
 
     got = sized_cases(entry, res.models, cases, cfg, cfg.weights)
     tput, board, chips = np.full(len(cases), np.nan), np.full(len(cases), np.nan), np.zeros(len(cases))

@@ -19,7 +19,7 @@ the chip back to its scale-up domain as every other chip is judged.
 The claimed chip's corners, boundary map and one-spec sensitivity re-predict each case on its central deployment
 (:func:`claim_count`), as a board-deployed claimed chip keeps its board: they vary the chip, not the system (a case no
 deployment serves is tried on the last count the search tried, the bound). The ledger's precision alternative, which
-changes the weights and so the memory each chip needs, sizes it again (:func:`sized_cases`).
+changes the weights and so the memory each chip needs, sizes it again (``review.cases.sized_cases``).
 """
 
 from __future__ import annotations
@@ -144,30 +144,6 @@ def claim_count(chip: ChipEntry, case: tuple[str, str]) -> tuple[int, int | None
     """(chips, prefill chunk tokens) a re-prediction of ``case`` on ``chip`` runs at: its sized deployment where the
     review sized it (:func:`record_systems`), else its domain with the engines' chunk (None)."""
     return chip.systems.get(case, (chip.domain, None))
-
-
-def sized_cases(chip: ChipEntry, models: list[ModelEntry], cases: list[tuple[str, str]], cfg: ReviewConfig,
-                weights: str) -> dict[tuple[str, str], Sized]:
-    """Each of ``cases`` (model id, level) sized again by :func:`size_model` at ``weights``, by case."""
-    from inferchip.review.cases import evaluate
-    from inferchip.review.inputs import service_level
-    from inferchip.spec.chip import ChipParams
-
-    arg = chip.chip_arg()
-    spec = chip.spec if isinstance(arg, ChipParams) else None
-    out: dict[tuple[str, str], Sized] = {}
-    for m in models:
-        names = [s for mid, s in cases if mid == m.id]
-        if not names:
-            continue
-        slos = [service_level(n, m.total_params) for n in names]
-
-        def at(n: int, slo: ServiceLevel, chunk: int, m: ModelEntry = m) -> tuple[Prediction | None, str, str]:
-            return evaluate(arg, m.ref, slo, n, cfg, chip_spec=spec, weights=weights, chunk_tokens=chunk)
-
-        for name, d in size_model(chip, m, slos, cfg, weights, at).items():
-            out[(m.id, name)] = d
-    return out
 
 
 def system_text(chip_id: str, domain: int, rows: list[dict[str, Any]]) -> str:
