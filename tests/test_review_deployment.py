@@ -48,8 +48,8 @@ def test_groq_is_sized_in_groqnodes_and_a_gpu_is_not():
     assert is_sized(groq, cfg) and not is_sized(h100, cfg)
     assert unit_of(groq)[0] == 8 and "GroqNode" in unit_of(groq)[1]
     assert not is_sized(groq, ReviewConfig(scale_out=False))  # the ledger's alternative: its scale-up domain
-    groq.is_claim = True  # a claimed chip is deployed by its claim file, not sized here
-    assert not is_sized(groq, cfg)
+    groq.is_claim = True  # the claimed chip is sized by the same rule (tests/test_review_claim_sizing.py)
+    assert is_sized(groq, cfg)
 
 
 def test_llama2_70b_fp8_needs_640_lpus_one_layer_a_chip():

@@ -148,6 +148,30 @@ def domain_rows(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cf
     return rows, kept
 
 
+def sized_cases(chip: ChipEntry, models: list[ModelEntry], cases: list[tuple[str, str]], cfg: ReviewConfig,
+                weights: str) -> dict[tuple[str, str], Any]:
+    """Each of ``cases`` (model id, level) sized again by :func:`inferchip.review.deploy.sizing.size_model` at
+    ``weights``, by case, each a ``review.deploy.sizing.Sized`` (the ledger's precision alternative for a sized
+    claimed chip)."""
+    from inferchip.review.deploy.sizing import size_model
+
+    arg = chip.chip_arg()
+    spec = chip.spec if isinstance(arg, ChipParams) else None
+    out: dict[tuple[str, str], Any] = {}
+    for m in models:
+        names = [s for mid, s in cases if mid == m.id]
+        if not names:
+            continue
+        slos = [service_level(n, m.total_params) for n in names]
+
+        def at(n: int, slo: ServiceLevel, chunk: int, m: ModelEntry = m) -> tuple[Prediction | None, str, str]:
+            return evaluate(arg, m.ref, slo, n, cfg, chip_spec=spec, weights=weights, chunk_tokens=chunk)
+
+        for name, d in size_model(chip, m, slos, cfg, weights, at).items():
+            out[(m.id, name)] = d
+    return out
+
+
 def evaluate_chip(
     chip: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig, on_progress: OnProgress = no_progress
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], Prediction]]:

@@ -46,6 +46,7 @@ class ClaimJudgement:
     year: int | None = None
     judged_chip: str = ""
     in_car: dict[str, Any] | None = None  # the driving rig (review.in_car): table, frame-deadline part
+    unserved: str = ""  # where the claimed chip serves none of the claim's cases: that, in words (else "")
 
 
 def _ranges_of(claim_entry: ChipEntry, base: Base) -> None:
@@ -139,7 +140,10 @@ def judge_claim(res: Any, cfg: ReviewConfig, on_progress: OnProgress = no_progre
 
     if res.claim is None:
         return None
+    from inferchip.review.deploy.sizing import record_systems
+
     claim = load_claim(cfg.claim_file)
+    record_systems(res.claim, res.rows, cfg)  # as run_review does, for a result judged on its own
     views = cost_views(res.chips, price_table)
     cases = scope_cases(res, claim)
     base = build_base(res, res.claim, claim, views, cases)
@@ -152,10 +156,48 @@ def judge_claim(res: Any, cfg: ReviewConfig, on_progress: OnProgress = no_progre
     parts = part_entries(claim, outcomes, central, base.fig, cfg.samples, views)
     out = ClaimJudgement(claim, parts, cfg.samples, cfg.seed, views, cases, corner_table(base, claim, names), skipped,
                          year=review_year(cfg) if cfg.chips is None else None, judged_chip=res.claim.id)
+    out.unserved = serves_none(parts, base.fig, claim, _system_words(res, claim))
     out.ledger = ledger(res, cfg, claim, base, parts, views, on_progress)
     out.boundary = boundary_map(res, cfg, claim, base, names, on_progress)
     out.in_car = _in_car(out, res.claim, on_progress)
     return out
+
+
+def _system_words(res: Any, claim: Claim) -> str:
+    """The systems the claimed chip was tried on, in words (for :func:`serves_none`)."""
+    entry = res.claim
+    if entry.systems:
+        return (f"on any deployment up to {claim.scale_out.max_chips:,} chips, sized as review/claim.yaml scale_out "
+                "says; each case's reason in results.csv")
+    return f"on its system of {entry.domain:,} chips; each case's reason in results.csv"
+
+
+def serves_none(parts: list[dict[str, Any]], fig: Figures, claim: Claim, where: str) -> str:
+    """Where the claimed chip serves none of a part's cases at the central figures and the part holds in no
+    sample, its ``decided_by`` says that (not "first in 0% of samples", nor, for the cost part, a cost it would
+    win on); the claim's line in words where it serves none of the claim's cases ("" where it serves one)."""
+    from inferchip.review.claim_file import PARTS
+    from inferchip.review.judge import part_cases
+
+    name = fig.chips[fig.claim]
+    served = np.isfinite(fig.tput[fig.claim, :, 0])
+    for e in parts:
+        part = PARTS[e["part"]]
+        if e["probability"] != 0.0 or part.kind not in ("suite", "cost"):
+            continue
+        keep = part_cases(fig, part) if part.kind == "suite" else np.ones(len(fig.cases), bool)
+        if served[keep].any():
+            continue
+        if part.kind == "cost":
+            e["decided_by"] = (f"{name} serves none of the claim's {int(keep.sum())} cases ({where}), so it is no "
+                               "competitor for them, whatever its cost: the part compares the chips that serve a case")
+        else:
+            e["decided_by"] = (f"{name} serves none of this part's {int(keep.sum())} cases ({where}), so it has no "
+                               f"{part.metric} figure and cannot be first")
+    if served.any():
+        return ""
+    return (f"{name} serves none of the claim's {len(fig.cases)} cases ({where}), so no part judged on those cases "
+            "can hold")
 
 
 def in_car_piece(claim_entry: ChipEntry, claim: Claim, samples: int, seed: int) -> tuple[Any, Any] | None:
@@ -215,6 +257,8 @@ def summary_lines(j: ClaimJudgement) -> list[str]:
     lines = [f"Claim ({j.claim.date}): \u201c{' '.join(j.claim.text.split())}\u201d"]
     if j.judged_chip != j.claim.chip:
         lines.append(f"The claim names {j.claim.chip}; this review judges {j.judged_chip} against its words.")
+    if j.unserved:
+        lines.append(j.unserved + ".")
     for p in j.parts:
         prob = "not judged" if p["probability"] is None else f"P = {pct(p['probability'])}"
         view = f" (on {p['view']} prices)" if p["view"] else ""

@@ -10,6 +10,7 @@ from typing import Any
 
 from inferchip.performance.predict import Prediction
 from inferchip.review.cases import evaluate, figures
+from inferchip.review.deploy.sizing import claim_count
 from inferchip.review.inputs import (
     Case,
     ChipEntry,
@@ -55,9 +56,10 @@ def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfi
                     if chip is None:
                         p = base.get(case)
                         values[case] = fig(p, m if knob.target == "price" else 1.0)[col] if p else None
-                    else:
-                        p = evaluate(chip, mod.spec, service_level(name, mod.total_params), claim.domain, cfg,
-                                     chip_spec=claim.spec, weights=claim.weights_in(cfg))[0]
+                    else:  # on the case's system: its domain, or its sized deployment and chunk
+                        n, chunk = claim_count(claim, case)
+                        p = evaluate(chip, mod.spec, service_level(name, mod.total_params), n, cfg,
+                                     chip_spec=claim.spec, weights=claim.weights_in(cfg), chunk_tokens=chunk)[0]
                         values[case] = fig(p, 1.0)[col] if p is not None else None
             on_progress(f"sensitivity: {knob.label} x{m:.3g}", 1)
             rank, score, _ = claim_rank(table, claim.id, values, metric, figure_ok)

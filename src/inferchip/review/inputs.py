@@ -132,6 +132,9 @@ class ChipEntry:
     is_claim: bool = False
     weights: str | None = None  # the chip's own weight format (the claimed chip as deployed), else the review's
     deployed: bool = False  # params carry a deployment (board size, link) the catalogue entry lacks
+    # per case (model id, level): (chips, prefill chunk tokens) of the deployment the review sized for it
+    # (review.deploy.sizing.record_systems); empty: the chip is judged on its domain
+    systems: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
 
     def chip_arg(self) -> str | ChipParams:
         """What predict() takes: the id or path (so energy and price are looked up), or the params."""

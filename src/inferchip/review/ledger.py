@@ -72,14 +72,19 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
     claim_entry = res.claim
     if claim_entry.deployed:
         d = claim.deployment
-        tput, board = _claim_at_weights(claim_entry, res, f.cases, cfg)
+        tput, board, chips = _claim_at_weights(claim_entry, res, f.cases, cfg)
         on_progress(f"ledger: {claim_entry.id} at {cfg.weights} weights", 1)
-        alt = _with_claim(f, tput, board)
+        alt = _with_claim(f, tput, board, chips)
         out.append(_entry("precision", f"{claim_entry.id} {d.weights} weights, others {cfg.weights}",
                           f"{claim_entry.id} at {cfg.weights} like the others", default,
                           verdicts(base, claim, names, cfg, alt)))
         one = build_base(res, claim_entry, claim, views, f.cases, claim_setting="single")
-        out.append(_entry("chip count", f"{claim_entry.id} on a board of {claim_entry.domain}",
+        from inferchip.review.deploy.sizing import system_text
+
+        sized = system_text(claim_entry.id, claim_entry.domain, res.rows).removeprefix("sized: ")
+        on = (f"the smallest deployment that serves each case ({sized})" if claim_entry.systems
+              else f"a board of {claim_entry.domain}")
+        out.append(_entry("chip count", f"{claim_entry.id} on {on}",
                           f"{claim_entry.id} alone (one chip, its own host)", default,
                           verdicts(base, claim, names, cfg, replace(one.fig, price=f.price, cost_usd=f.cost_usd))))
         gpu = build_base(res, claim_entry, claim, views, f.cases, gpu_host_for_claim=True)
@@ -127,7 +132,7 @@ def _scale_out_entry(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, view
             counts.setdefault(r["chip_id"], set()).add(int(r["deployment_chips"]))
     shown = "; ".join(f"{c}: {', '.join(f'{n:,}' for n in sorted(counts[c]))} chips" if c in counts
                       else f"{c}: no case served up to the bound" for c in sized)
-    alt = build_base(res, res.claim, claim, views, base.fig.cases, competitors_at_scaleup=True)
+    alt = build_base(res, res.claim, claim, views, base.fig.cases, sized_at_scaleup=True)
     domains = ", ".join(f"{c.id} on {c.domain}" for c in res.chips if c.id in sized)
     names = [v.name for v in views]
     what = (f"{', '.join(sized)} (layer-pipelined, SRAM-only): per case the smallest multiple of its deployment unit "
@@ -233,26 +238,58 @@ def _year_entries(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: 
 
 def _rescaled(base: Base, fig: Figures) -> list[Any]:
     """The claimed chip's corners moved by the ratio of ``fig``'s central figures to the default's,
-    case by case (the corner's relative response is kept; a case the default does not serve keeps its corner)."""
+    case by case (the corner's relative response is kept; a case the default does not serve keeps its corner).
+    A case the default serves and ``fig`` does not (one AI5 alone on a model its board serves; a sized chip on its
+    node) is served at no corner either: the default deployment's corners would otherwise serve it, at that
+    deployment's rates, in every sample beyond the midpoint towards them (``uncertainty.claim_at``)."""
     i = base.fig.claim
     with np.errstate(divide="ignore", invalid="ignore"):
         rt = fig.tput[i, :, 0] / base.fig.tput[i, :, 0]
         rb = fig.board_w[i, :, 0] / base.fig.board_w[i, :, 0]
+    lost = np.isfinite(base.fig.tput[i, :, 0]) & ~np.isfinite(fig.tput[i, :, 0])
     rt, rb = np.where(np.isfinite(rt), rt, 1.0), np.where(np.isfinite(rb), rb, 1.0)
+    rt = np.where(lost, np.nan, rt)
     return [replace(c, tput=c.tput * rt, board_w=c.board_w * rb) for c in base.corners]
 
 
-def _claim_at_weights(claim_entry: Any, res: Any, cases: list[tuple[str, str]],
-                      cfg: ReviewConfig) -> tuple[np.ndarray, np.ndarray]:
-    """The claimed chip's central cases at the review's weights instead of its deployed ones."""
+def _claim_at_weights(claim_entry: Any, res: Any, cases: list[tuple[str, str]], cfg: ReviewConfig,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The claimed chip's central cases at the review's weights instead of its deployed ones: tok/s and board
+    power per chip ([K]), and, where the review sizes it per case, the chips of each case's deployment sized
+    again at those weights ([K]; None: its board, unchanged)."""
     entry = replace(claim_entry, weights=cfg.weights)
-    return claim_cases(entry, entry.params, res.models, cases, cfg)
+    if not claim_entry.systems:
+        return (*claim_cases(entry, entry.params, res.models, cases, cfg), None)
+    from inferchip.review.cases import sized_cases
+
+    got = sized_cases(entry, res.models, cases, cfg, cfg.weights)
+    tput, board, chips = np.full(len(cases), np.nan), np.full(len(cases), np.nan), np.zeros(len(cases))
+    for k, case in enumerate(cases):
+        d = got[case]
+        chips[k] = d.chips
+        if d.prediction is not None:
+            tput[k] = d.prediction.output_tokens_per_s_per_chip
+            w = d.prediction.extra.get("power_w_per_chip")
+            board[k] = float(w) if isinstance(w, (int, float)) else np.nan
+    return tput, board, chips
 
 
-def _with_claim(f: Figures, tput: np.ndarray, board: np.ndarray) -> Figures:
+def _with_claim(f: Figures, tput: np.ndarray, board: np.ndarray, chips: np.ndarray | None = None) -> Figures:
+    """``f`` with the claimed chip's tok/s and board power per case, and (``chips``, [K]) its system per case, the
+    accelerators sharing a host with it following."""
     t, b = f.tput.copy(), f.board_w.copy()
     t[f.claim, :, 0], b[f.claim, :, 0] = tput, board
-    return replace(f, tput=t, board_w=b)
+    if chips is None:
+        return replace(f, tput=t, board_w=b)
+    from inferchip.review.views import host_share
+
+    n_k = len(f.cases)
+    system = np.array(f.system_chips, float).reshape(len(f.chips), -1) * np.ones((1, n_k))
+    system[f.claim] = chips
+    host = f.host_chips.copy()
+    npu = bool(f.npu_board[f.claim]) if f.npu_board is not None else False
+    host[f.claim] = [host_share(float(n), npu) for n in chips]
+    return replace(f, tput=t, board_w=b, system_chips=system, host_chips=host)
 
 
 def new_chip_pieces(chips: list[Any], claim_entry: Any, models: list[Any], cases: list[tuple[str, str]],

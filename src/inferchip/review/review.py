@@ -158,8 +158,10 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
     views = cost_views(chips, cfg.prices)
     restate_money(rows, chips, views)  # one basis (street) in the rows and tables; modelled beside it
     tables = metric_tables(rows, cases, ids)
-    from inferchip.review.deploy.sizing import deployment_notes
+    from inferchip.review.deploy.sizing import deployment_notes, record_systems
 
+    if claim is not None:  # its corners, sensitivity and boundary map re-predict it on the system it is judged on
+        record_systems(claim, rows, cfg)
     notes: list[str] = deployment_notes(chips, rows, cfg)
     metric = cfg.metric
     ok = {name: has_figure(rows, met.column) for name, met in METRICS.items()}

@@ -117,15 +117,19 @@ class Corner:
 
 def claim_cases(claim: ChipEntry, params: ChipParams, models: list[ModelEntry], cases: list[tuple[str, str]],
                 cfg: ReviewConfig, domain: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Output tokens/s per chip and board power per chip of the claimed chip on each case ([K])."""
+    """Output tokens/s per chip and board power per chip of the claimed chip on each case ([K]), each on the
+    system the review judges it on (``domain``, else its domain, or the case's sized deployment and chunk:
+    ``review.deploy.sizing.claim_count``)."""
     from inferchip.review.cases import evaluate
+    from inferchip.review.deploy.sizing import claim_count
 
     by_id = {m.id: m for m in models}
     tput, board = np.full(len(cases), np.nan), np.full(len(cases), np.nan)
     for k, (mid, slo) in enumerate(cases):
         m = by_id[mid]
-        p, _, _ = evaluate(params, m.spec, service_level(slo, m.total_params), domain or claim.domain, cfg,
-                           chip_spec=claim.spec, weights=claim.weights_in(cfg))
+        n, chunk = claim_count(claim, (mid, slo))
+        p, _, _ = evaluate(params, m.spec, service_level(slo, m.total_params), domain or n, cfg,
+                           chip_spec=claim.spec, weights=claim.weights_in(cfg), chunk_tokens=chunk)
         if p is not None:
             tput[k] = p.output_tokens_per_s_per_chip
             w = p.extra.get("power_w_per_chip")
@@ -190,18 +194,19 @@ def scope_cases(res: Any, claim: Claim) -> list[tuple[str, str]]:
 
 def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostView],
                cases: list[tuple[str, str]], gpu_host_for_claim: bool = False, claim_setting: str = "domain",
-               competitors_at_scaleup: bool = False) -> Base:
+               sized_at_scaleup: bool = False) -> Base:
     """The central figures (one sample) of every chip on the claim's cases, and the price ranges.
     ``claim_setting`` "single": the claimed chip alone (the ledger's one-chip alternative).
-    ``competitors_at_scaleup``: a competitor sized per case (its ``scaleup`` rows) judged on its scale-up domain
-    instead (the ledger's alternative). A chip's system size is its row's ``deployment_chips``, case by case."""
+    ``sized_at_scaleup``: a chip sized per case (its ``scaleup`` rows; the claimed one too, unless it is judged
+    alone) judged on its scale-up domain instead (the ledger's alternative). A chip's system size is its row's
+    ``deployment_chips``, case by case."""
     chips = res.chips
     ids = [c.id for c in chips]
     rows = {(r["chip_id"], r["model_id"], r["slo"]): r for r in res.rows
             if r["setting"] == (claim_setting if r["chip_id"] == claim_entry.id else "domain")}
-    if competitors_at_scaleup:
-        rows.update({(r["chip_id"], r["model_id"], r["slo"]): r for r in res.rows
-                     if r["setting"] == "scaleup" and r["chip_id"] != claim_entry.id})
+    if sized_at_scaleup:
+        rows.update({(r["chip_id"], r["model_id"], r["slo"]): r for r in res.rows if r["setting"] == "scaleup"
+                     and (r["chip_id"] != claim_entry.id or claim_setting == "domain")})
     n_c, n_k = len(chips), len(cases)
     tput, board = np.full((n_c, n_k, 1), np.nan), np.full((n_c, n_k, 1), np.nan)
     lat = np.full((n_c, n_k, 2), np.nan)

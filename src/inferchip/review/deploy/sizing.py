@@ -4,8 +4,8 @@ A chip whose family pipelines a model's layers over as many chips as it needs, e
 SRAM (``ChipParams.layer_pipeline``: Groq's LPU, Cerebras' WSE; ``catalog/families.yaml`` with its sources), holds no
 suite model in one scale-up domain: a GroqNode's 8 x 230 MB is 1.8 GB. Its vendors deploy it on as many chips as the
 model needs (Groq: Llama-2 70B on "over 500 GroqChip" processors, Arsovski, SC23; Cerebras: Llama-3.1-70B on four
-CS-3s). A review judging it on one node serves nothing with it and says nothing about it, so such a chip (not the
-claimed one, which its claim file deploys) is judged, case by case, on
+CS-3s). A review judging it on one node serves nothing with it and says nothing about it, so such a chip, the
+claimed one included (``--claim groq-lpu-v1``, or a claim file naming it), is judged, case by case, on
 
     the smallest count n = k x unit (k = 1, 2, ...; n <= ``scale_out.max_chips``) at which ``predict`` serves the
     case (it fits and meets the case's latency limits), with prefill steps of ``scale_out.chunk_tokens``,
@@ -15,6 +15,11 @@ one CS-3), else its scale-up domain. Below ``ceil(W / B)`` chips (W the model's 
 budget) no layout can hold the weights, since each weight is resident on some chip: the search starts there. The
 bound and the chunk are reviewer choices in ``review/claim.yaml`` (``scale_out``), each in the ledger, which flips
 the chip back to its scale-up domain as every other chip is judged.
+
+The claimed chip's corners, boundary map and one-spec sensitivity re-predict each case on its central deployment
+(:func:`claim_count`), as a board-deployed claimed chip keeps its board: they vary the chip, not the system (a case no
+deployment serves is tried on the last count the search tried, the bound). The ledger's precision alternative, which
+changes the weights and so the memory each chip needs, sizes it again (``review.cases.sized_cases``).
 """
 
 from __future__ import annotations
@@ -42,9 +47,9 @@ class Sized:
 
 
 def is_sized(chip: ChipEntry, cfg: ReviewConfig) -> bool:
-    """Whether the review sizes this chip's system per case: a layer-pipelined chip other than the claimed one,
+    """Whether the review sizes this chip's system per case: a layer-pipelined chip, the claimed one included,
     unless the review judges every chip on its scale-up domain (``cfg.scale_out`` False: the ledger's alternative)."""
-    return bool(cfg.scale_out and chip.params.layer_pipeline and not chip.is_claim)
+    return bool(cfg.scale_out and chip.params.layer_pipeline)
 
 
 def unit_of(chip: ChipEntry) -> tuple[int, str]:
@@ -119,6 +124,26 @@ def size_model(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cfg
             out[s.name] = Sized(n, None, status, f"no multiple of {unit} chips from {unit * k0:,} to {unit * k_max:,} "
                                 f"serves it; at {n:,}: {first}", basis)
     return out
+
+
+def record_systems(chip: ChipEntry, rows: list[dict[str, Any]], cfg: ReviewConfig) -> None:
+    """Keep on ``chip`` each case's sized deployment and prefill chunk, read from its ``domain`` rows, where the
+    review sized it (it has ``scaleup`` rows); else none (its re-predictions run on its domain)."""
+    from inferchip.review.claim_file import load_claim
+
+    mine = [r for r in rows if r["chip_id"] == chip.id]
+    if not any(r["setting"] == "scaleup" for r in mine):
+        chip.systems = {}
+        return
+    chunk = load_claim(cfg.claim_file).scale_out.chunk_tokens
+    chip.systems = {(r["model_id"], r["slo"]): (int(r["deployment_chips"]), chunk)
+                    for r in mine if r["setting"] == "domain"}
+
+
+def claim_count(chip: ChipEntry, case: tuple[str, str]) -> tuple[int, int | None]:
+    """(chips, prefill chunk tokens) a re-prediction of ``case`` on ``chip`` runs at: its sized deployment where the
+    review sized it (:func:`record_systems`), else its domain with the engines' chunk (None)."""
+    return chip.systems.get(case, (chip.domain, None))
 
 
 def system_text(chip_id: str, domain: int, rows: list[dict[str, Any]]) -> str:
