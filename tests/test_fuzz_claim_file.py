@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,10 @@ from hypothesis import strategies as st
 from inferchip.catalog.chips import chip_ids
 from inferchip.review.claim_file import CLAIM_FILE, ClaimFileError, load_claim
 from inferchip.review.inputs import ReviewConfig, resolve
+
+# Text PyYAML writes unquoted that the catalogue's loader reads as a number (YAML 1.2's exponent floats, e.g. 0e0):
+# such a chip id is refused as not text (test below), not as an unknown chip.
+_EXPONENT_NUMBER = re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$")
 
 L8 = "meta-llama/Llama-3.1-8B"
 _SERIAL = itertools.count()
@@ -66,7 +71,7 @@ def test_an_unquoted_yaml_date_is_the_same_day(tmp_path):
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(chip=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=30)
-       .filter(lambda c: c not in chip_ids()))
+       .filter(lambda c: c not in chip_ids() and not _EXPONENT_NUMBER.match(c)))
 def test_a_chip_neither_in_the_catalogue_nor_the_claimed_one_is_refused(tmp_path, chip):
     path = _write(tmp_path, chip=chip)
     with pytest.raises(ClaimFileError) as err:
@@ -99,3 +104,14 @@ def test_review_cli_refuses_an_unknown_claim_chip_before_any_work(tmp_path):
                           "--no-sensitivity", "--slo", "batch", "--out", str(tmp_path / "out")])
     assert code == 2 and "Traceback" not in out and f"error: --claim-file: {path}: chip = 'nope'" in out, out
     assert not (tmp_path / "out").exists()
+
+
+def test_a_chip_id_yaml_reads_as_a_number_is_refused_as_not_text_with_the_fix(tmp_path):
+    """``chip: 0e0`` unquoted is the number 0 to the loader (YAML 1.2 core schema): the error says the field must be
+    text and how to write it, naming the file and the field."""
+    path = _write(tmp_path, chip="0e0")
+    assert "chip: 0e0\n" in Path(path).read_text()
+    with pytest.raises(ClaimFileError) as err:
+        resolve(ReviewConfig(chips=["nvidia-h100-sxm-80gb"], models=[L8], claim_file=path))
+    msg = str(err.value)
+    assert msg.startswith(f"--claim-file: {path}: chip = 0.0: must be text") and "quote it" in msg, msg
