@@ -4,7 +4,7 @@ The same question is asked twice on the same resolved setting: ``predict_setting
 (floats, compiled steps, the lean decode sweep) and ``fast=False`` (best_layout, operating_point,
 phase metrics, array steps). Every field of ``to_dict()`` (breakdown, memory, notes, energy and
 money included) must match to rel 1e-9, keys in the same order; a question that does not fit
-must raise the same error. Settings span dense, MoE, sliding-window, pipeline, attention-DP
+must raise the same error. Settings span dense, MoE, sliding-window, chunked-attention, pipeline, attention-DP
 and 4-bit models, chips with and without a price or a TDP, and layouts the user fixes.
 """
 
@@ -36,6 +36,8 @@ SETTINGS = [
     ("nvidia-gb200-186gb", "meta-llama/Llama-3.1-8B", dict(tp=1, weights="fp4", activations="fp4")),
     ("nvidia-h200-sxm-141gb", "meta-llama/Llama-3.1-70B", dict(count=8, tp=4, pp=2, weights="fp8")),
     ("nvidia-h100-sxm-80gb", "Qwen/Qwen3-32B", dict(count=4, tp=4, estimate="high")),
+    # chunked local attention on 36 of 48 layers (test_chunked_attention.py)
+    ("nvidia-b200-180gb", "meta-llama/Llama-4-Scout-17B-16E-Instruct", dict(count=8, tp=8, ep=8)),
     # a host time per running sequence (test_sequence_overhead.py): every path adds it alike
     ("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B",
      dict(tp=1, calibration=Calibration(sequence_overhead_s=2.5e-5))),

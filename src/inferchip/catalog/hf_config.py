@@ -51,7 +51,9 @@ def _model_type(config: dict[str, Any], where: str) -> str:
 
 def _layer_groups(layers: list[Layer]) -> list[dict[str, Any]]:
     """Identical layers grouped, in order of first appearance; counts are preserved."""
-    return [{"count": c, "window": w, "moe": m} for (w, m), c in Counter(layers).items()]
+    counted = Counter(Layer(*layer) for layer in layers)
+    return [{"count": c, "window": w, "moe": m} | ({"chunked": True} if chunked else {})
+            for (w, m, chunked), c in counted.items()]
 
 
 def _metadata(config: dict[str, Any], where: str) -> dict[str, Any]:

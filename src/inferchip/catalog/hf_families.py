@@ -24,6 +24,7 @@ from inferchip.catalog.hf_reader import (
     uniform_layers,
 )
 from inferchip.errors import SpecError
+from inferchip.spec.model import CONTEXT
 
 
 def _llama(r: ConfigReader) -> Built:
@@ -58,7 +59,7 @@ def _qwen_windows(r: ConfigReader, n: int, moe: list[bool]) -> list[Layer]:
     if typed is not None:
         return typed
     first = r.int_("max_window_layers", "first layer index with a sliding window", default=n, minimum=0)
-    return [(window if i >= first else None, moe[i]) for i in range(n)]
+    return [Layer(window if i >= first else None, moe[i]) for i in range(n)]
 
 
 def _qwen2(r: ConfigReader) -> Built:
@@ -127,7 +128,7 @@ def _deepseek(r: ConfigReader) -> Built:
         width = r.int_("moe_intermediate_size", "width of one expert FFN")
         shared = r.int_("n_shared_experts", "shared experts", default=0, minimum=0)
         f |= expert_fields(r, experts, width, shared * width)  # shared experts act as one MLP of shared * width
-    return f, [(None, m) for m in moe], []
+    return f, [Layer(None, m) for m in moe], []
 
 
 def _gemma_text(r: ConfigReader, rope_scaled: bool = True) -> dict[str, Any]:
@@ -150,7 +151,8 @@ def _gemma2(r: ConfigReader) -> Built:
     f = _gemma_text(r)
     n, window = f["num_layers"], sliding_window(r)
     # Local sliding-window layers alternate with global ones, starting with local (layer 0).
-    layers = from_layer_types(r, n, window, [False] * n) or [(window if i % 2 == 0 else None, False) for i in range(n)]
+    layers = from_layer_types(r, n, window, [False] * n) or [
+        Layer(window if i % 2 == 0 else None, False) for i in range(n)]
     return f, layers, [_GEMMA_TIED]
 
 
@@ -163,7 +165,7 @@ def _gemma3(r: ConfigReader) -> Built:
     # Every pattern-th layer (1-based) is global, the others local: 5 local : 1 global for pattern 6.
     pattern = r.int_("sliding_window_pattern", "one global layer every N layers", default=6)
     layers = from_layer_types(r, n, window, [False] * n) or [
-        (None if (i + 1) % pattern == 0 else window, False) for i in range(n)
+        Layer(None if (i + 1) % pattern == 0 else window, False) for i in range(n)
     ]
     return f, layers, [_GEMMA_TIED]
 
@@ -185,12 +187,45 @@ def _llama4(r: ConfigReader) -> Built:
         notes.append("Llama 4 MoE layers add one shared expert of width intermediate_size (Meta moe.py).")
     if r.bool_("use_qk_norm", False):
         notes.append("Llama 4 qk norm is a weightless L2 norm (no parameters): recorded as qk_norm=False.")
-    if r.has("attention_chunk_size"):
-        notes.append(
-            f"attention_chunk_size {r.data['attention_chunk_size']}: Llama 4 RoPE layers attend within fixed "
-            "chunks; which layers is not in this config, so every layer is modelled as full attention."
-        )
-    return f, [(None, m) for m in moe], notes
+    layers, chunk_note = _llama4_attention(r, n, moe)
+    return f, layers, notes + chunk_note
+
+
+LLAMA4_CHUNK_TOKENS = 8192
+"""transformers ``Llama4TextConfig.attention_chunk_size`` default (huggingface/transformers @b17cfe48
+src/transformers/models/llama4/configuration_llama4.py), the value Scout's and Maverick's configs write."""
+LLAMA4_NOPE_INTERVAL = 4
+"""transformers ``Llama4TextConfig.no_rope_layer_interval`` default (same file): every 4th layer is NoPE."""
+
+
+def _llama4_attention(r: ConfigReader, n: int, moe: list[bool]) -> tuple[list[Layer], list[str]]:
+    """Which Llama 4 layers attend within chunks, as transformers' ``Llama4TextConfig.__post_init__`` derives them
+    (huggingface/transformers @b17cfe48 src/transformers/models/llama4/configuration_llama4.py): ``layer_types``
+    where the config lists it; else ``no_rope_layers`` (1: a RoPE layer, 0: NoPE), by default
+    ``int((i + 1) % no_rope_layer_interval != 0)``; a RoPE layer is ``chunked_attention``, a NoPE layer
+    ``full_attention``. vLLM builds the same split (vllm/model_executor/models/llama4.py ``Llama4Attention``:
+    ``ChunkedLocalAttention`` where ``not self.nope and config.attention_chunk_size``, else ``Attention``)."""
+    chunk = r.opt_int("attention_chunk_size", "attention chunk of the RoPE layers in tokens",
+                      maximum=int(CONTEXT.high)) if "attention_chunk_size" in r.data else LLAMA4_CHUNK_TOKENS
+    typed = from_layer_types(r, n, None, moe, chunk=chunk)
+    if typed is None:
+        rope = r.int_list("no_rope_layers", "1 where the layer uses RoPE, 0 where it is NoPE")
+        if not rope:
+            step = r.int_("no_rope_layer_interval", "one NoPE layer every N layers", default=LLAMA4_NOPE_INTERVAL)
+            rope = [int((i + 1) % step != 0) for i in range(n)]
+        if len(rope) < n or any(v not in (0, 1) for v in rope):
+            raise r._fail("no_rope_layers", rope, f"a list of at least {n} entries, each 1 (RoPE) or 0 (NoPE)")
+        typed = [Layer(chunk, moe[i], chunked=True) if rope[i] and chunk else Layer(None, moe[i]) for i in range(n)]
+    local = sum(layer.chunked for layer in typed)
+    if not local:
+        return typed, []
+    return typed, [
+        f"Llama 4: {local} of {n} layers attend within chunks of {chunk:,} tokens (positions floor(p / {chunk}) x "
+        f"{chunk} to p, vLLM ChunkedLocalAttention), the other {n - local} (NoPE) over the whole context "
+        "(transformers Llama4TextConfig layer_types). A chunked layer's KV cache is sized at one chunk, as vLLM's "
+        "hybrid KV cache manager frees finished chunks (vLLM from 0.10.1 until PR #29627 keeps that manager off for "
+        "Llama 4 by default, PR #21761, and holds the whole context in every layer)."
+    ]
 
 
 def _phi3(r: ConfigReader) -> Built:
@@ -208,7 +243,8 @@ def _gpt_oss(r: ConfigReader) -> Built:
     f |= expert_fields(r, r.int_("num_local_experts", "routed experts per layer"), f["intermediate_size"],
                        top_k=top_k_key)
     f["mlp_bias"] = True  # OpenAI gpt_oss/torch/model.py: expert matrices carry biases
-    layers = from_layer_types(r, n, window, [True] * n) or [(window if i % 2 == 0 else None, True) for i in range(n)]
+    layers = from_layer_types(r, n, window, [True] * n) or [
+        Layer(window if i % 2 == 0 else None, True) for i in range(n)]
     notes.append(
         "gpt-oss experts and router carry biases and each head a learned attention-sink logit (OpenAI model.py)."
     )

@@ -9,7 +9,7 @@ attention shape, sliding windows and MoE fields the per-family builders of
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from inferchip.errors import SpecError
 from inferchip.spec.model import CONTEXT, HEAD_DIM, HEADS, LAYERS, VOCAB, WIDTH
@@ -17,8 +17,16 @@ from inferchip.spec.model import CONTEXT, HEAD_DIM, HEADS, LAYERS, VOCAB, WIDTH
 CONFIG_INT_MAX = 10**9
 """Largest integer any size in a config may hold unless a tighter bound applies (spec/model.py)."""
 
-# Per-layer attention/FFN kind: (sliding window in tokens or None, is the FFN a MoE block).
-Layer = tuple[int | None, bool]
+
+class Layer(NamedTuple):
+    """Per-layer attention/FFN kind: the window in tokens (None: full attention), whether the FFN is a MoE block,
+    and whether the window is an attention chunk (``chunked_attention``: positions floor(p / window) * window to p)
+    rather than a sliding window (the ``window`` tokens before p)."""
+
+    window: int | None
+    moe: bool
+    chunked: bool = False
+
 
 
 def _as_written(value: Any) -> Any:
@@ -186,8 +194,11 @@ def sliding_window(r: ConfigReader, key: str = "sliding_window") -> int | None:
     return r.opt_int(key, "sliding-window length in tokens", maximum=int(CONTEXT.high))
 
 
-def from_layer_types(r: ConfigReader, n: int, window: int | None, moe: list[bool]) -> list[Layer] | None:
-    """Per-layer windows from a ``layer_types`` list (newer transformers), when the config has one."""
+def from_layer_types(r: ConfigReader, n: int, window: int | None, moe: list[bool],
+                     chunk: int | None = None) -> list[Layer] | None:
+    """Per-layer windows from a ``layer_types`` list (newer transformers), when the config has one.
+    ``chunk``: the attention chunk of ``chunked_attention`` layers (None: they run as full attention, as
+    transformers' chunked mask does without ``attention_chunk_size``)."""
     types = r.data.get("layer_types")
     if types is None:
         return None
@@ -198,16 +209,18 @@ def from_layer_types(r: ConfigReader, n: int, window: int | None, moe: list[bool
         if kind == "sliding_attention":
             if window is None:
                 raise r._fail("sliding_window", None, "a window length: layer_types lists sliding_attention layers")
-            layers.append((window, moe[i]))
+            layers.append(Layer(window, moe[i]))
+        elif kind == "chunked_attention" and chunk is not None:
+            layers.append(Layer(chunk, moe[i], chunked=True))
         elif kind in ("full_attention", "chunked_attention"):
-            layers.append((None, moe[i]))
+            layers.append(Layer(None, moe[i]))
         else:
             raise r._fail(f"layer_types[{i}]", kind, "sliding_attention, full_attention or chunked_attention")
     return layers
 
 
 def uniform_layers(n: int, window: int | None, moe: bool) -> list[Layer]:
-    return [(window, moe)] * n
+    return [Layer(window, moe)] * n
 
 
 def expert_fields(

@@ -19,6 +19,7 @@ from inferchip.cost.gemm import (
     m_tile_scalar,
     split_k_compute_s_scalar,
 )
+from inferchip.cost.kernels.attention import chunked_reads_scalar
 from inferchip.cost.network import (
     all_reduce_scalar_s,
     all_to_all_latency_scalar_s,
@@ -125,11 +126,13 @@ def grouped_gemm_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
 
 
 def attention_kernel(op: tuple[float, ...], c: Chip, p: Point) -> Kernel:
-    dec_per_kv, pre_per_pair, kv_token_bytes, pre_token_bytes, dec_att, pre_att, window = op
+    dec_per_kv, pre_per_pair, kv_token_bytes, pre_token_bytes, dec_att, pre_att, window, chunk = op
     s_dec, t_pre, kv_d, pr = p[2], p[3], p[4], p[5]
     if window > 0:
         kv_d = min(kv_d, s_dec * window)
         pr = min(pr, t_pre * window)
+    if chunk > 0:
+        kv_d, pr = chunked_reads_scalar(s_dec, t_pre, kv_d, pr, chunk)
     dec_flop = dec_per_kv * kv_d
     pre_flop = pre_per_pair * pr
     nb = kv_d * kv_token_bytes + s_dec * kv_token_bytes + t_pre * pre_token_bytes

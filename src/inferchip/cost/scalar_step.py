@@ -25,6 +25,7 @@ from inferchip.cost.gemm import (
     moe_token_vector_kernel,
     split_k_compute_s_scalar,
 )
+from inferchip.cost.kernels.attention import chunked_reads_scalar
 from inferchip.cost.scalar_kernels import (
     Chip,
     Kernel,
@@ -57,7 +58,7 @@ _TWINS: dict[Any, tuple[ScalarRule, tuple[str, ...]]] = {
                                           ":weight_bytes", ":act_bytes")),
     r.attention_cost: (attention_kernel, ("decode_flop_per_kv_token", "prefill_flop_per_pair", "kv_bytes_per_token",
                                     "prefill_bytes_per_token", "decode_attainable_flop_per_s",
-                                    "prefill_attainable_flop_per_s", "window?")),
+                                    "prefill_attainable_flop_per_s", "window?", "chunk?")),
     r.elementwise_cost: (memory_kernel, ("bytes_per_token", "overhead_s")),
     r.embedding_cost: (memory_kernel, ("bytes_per_token", "overhead_s")),
     r.host_cost: (host_kernel, ("overhead_s", "seq_overhead_s", "seq_dram_bytes", "stages")),
@@ -150,7 +151,8 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
     point then costs a few microseconds instead of a loop's tens."""
     c = plan.chip
     env: dict[str, Any] = {"ceil": math.ceil, "CHIP": c, "W": gemm_waves_scalar, "SK": split_k_compute_s_scalar,
-                           "MT": m_tile_scalar, "CT": cublas_tile_compute_s_scalar, "CH": c.cublas_tiles}
+                           "MT": m_tile_scalar, "CT": cublas_tile_compute_s_scalar, "CH": c.cublas_tiles,
+                           "CR": chunked_reads_scalar}
 
     consts: dict[str, float] = {"0.0": 0.0}  # the constants written so far, by their text
 
@@ -213,11 +215,13 @@ def _compile(plan: ScalarPlan) -> Callable[..., tuple[float, ...]]:
                      f"o = {col[0]} * sh + {col[1]} * s_dec"]
             over = "o"
         elif rule is attention_kernel:
-            dec, pre, kvb, preb, dec_att, pre_att, window = col
+            dec, pre, kvb, preb, dec_att, pre_att, window, chunk = col
             body += ["kd, pp = kv_d, pr"]
             if cols[6] > 0:
                 body += [f"w = s_dec * {window}", "kd = kd if kd < w else w",
                          f"w = t_pre * {window}", "pp = pp if pp < w else w"]
+            if cols[7] > 0:  # a chunked layer: kernels/attention.chunked_reads_scalar, called
+                body += [f"kd, pp = CR(s_dec, t_pre, kd, pp, {chunk})"]
             body += [f"df = {dec} * kd", f"pf = {pre} * pp", f"nb = kd * {kvb} + s_dec * {kvb} + t_pre * {preb}",
                      f"cp = df / {dec_att} + pf / {pre_att}", f"mb = nb / {abw}", "fl = df + pf",
                      f"o = {kov} * (float(s_dec > 0) + float(t_pre > 0))"]

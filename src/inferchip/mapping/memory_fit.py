@@ -155,7 +155,8 @@ def weight_bytes_per_chip(model: ModelSpec, sm: ShardedModel, fmt: Formats, bala
 
 
 def kv_bytes_per_sequence(sm: ShardedModel, fmt: Formats, context_tokens: FloatArray | float) -> FloatArray:
-    """KV-cache bytes one sequence of ``context_tokens`` holds on one chip (sliding windows capped).
+    """KV-cache bytes one sequence of ``context_tokens`` holds on one chip (sliding windows capped; a chunked layer
+    holds at most one attention chunk: vLLM ChunkedLocalAttentionManager frees the finished chunks).
 
     Under attention DP a sequence lives on one chip of the ``dp_attention`` chips of its stage:
     the value is the average per chip (full bytes / dp_attention), so ``batch x`` it is the

@@ -89,7 +89,8 @@ class LmHead:
 class Attention:
     """Attention of one layer: decode streams the KV cache, prefill is a fused causal kernel.
 
-    ``window``: sliding-window length (None: full attention). ``mla``: absorbed multi-head
+    ``window``: sliding-window length (None: full attention); with ``chunked`` the attention chunk instead (a
+    token at position p attends to positions floor(p / window) * window to p). ``mla``: absorbed multi-head
     latent attention (scores over latent + rope key, ``latent_dim`` = kv_lora_rank).
     """
 
@@ -101,6 +102,7 @@ class Attention:
     mla: bool = False
     latent_dim: int = 0
     op_class: OpClass = "attention"
+    chunked: bool = False
 
 
 @dataclass(frozen=True)

@@ -290,7 +290,8 @@ def shard(m: ModelSpec, layout: Layout) -> ShardedModel:
         # rotary on q and k, and the gated activation (read 2f, write f) unless fused.
         elementwise = 4 * h + 2 * h + (heads * qk * 2) + (3 if m.mlp_gated else 2) * f_chip
         attention = Attention(q_heads=heads, qk_dim=qk, v_dim=vd, kv_elements_per_token=kv_elems_chip,
-                              window=group.window, mla=m.attention == "mla", latent_dim=m.kv_lora_rank or 0)
+                              window=group.window, mla=m.attention == "mla", latent_dim=m.kv_lora_rank or 0,
+                              chunked=group.chunked)
         layers.append(
             ShardedLayer(
                 count=count,

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from inferchip.cost import rules as r
 from inferchip.cost.context import CostContext, KernelCost, OpTable, StepPoints
 from inferchip.cost.gemm import cublas_tile_compute_s, gemm_waves, m_tile, split_k_compute_s, split_k_partial_s
+from inferchip.cost.kernels.attention import chunked_reads_scalar
 from inferchip.cost.roofline import FloatArray
 from inferchip.cost.step import KindGroup, StepPlan, step_points
 
@@ -144,6 +145,8 @@ def decode_times(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatArray, i
             kd, pr, w = kv1, pr1, c.get("window", 0.0)
             if w > 0:
                 kd, pr = min(kd, s1 * w), min(pr, p1 * w)
+            if c.get("chunk", 0.0) > 0:  # linear in the concurrency too (the mean cached length is fixed)
+                kd, pr = chunked_reads_scalar(s1, p1, kd, pr, c["chunk"])
             kvb = c["kv_bytes_per_token"]
             comp = (c["decode_flop_per_kv_token"] * kd / c["decode_attainable_flop_per_s"]
                     + c["prefill_flop_per_pair"] * pr / c["prefill_attainable_flop_per_s"])

@@ -40,9 +40,20 @@ class LayerGroup(BaseModel):
 
     count: Annotated[int, LAYERS]
     window: Annotated[int, CONTEXT] | None = Field(
-        None, description="Sliding-window length in tokens; None = full attention."
+        None, description="Sliding-window length in tokens (with ``chunked``: the attention chunk); None = full "
+        "attention."
     )
     moe: bool = False
+    chunked: bool = Field(
+        False, description="Chunked local attention (Llama 4 attention_chunk_size): a token at position p attends to "
+        "positions floor(p / window) * window to p, not the window before it; the KV cache holds at most one chunk."
+    )
+
+    @model_validator(mode="after")
+    def _chunk_has_length(self) -> LayerGroup:
+        if self.chunked and self.window is None:
+            raise cross_field_error("chunked", self.chunked, "needs window = the attention chunk length in tokens")
+        return self
 
 
 class MlaDims(NamedTuple):
@@ -134,7 +145,7 @@ class ModelSpec(BaseModel):
         ctx = self.max_position_embeddings
         for g in self.layer_groups:
             if ctx is not None and g.window is not None and g.window > ctx:
-                raise cross_field_error("sliding_window", g.window,
+                raise cross_field_error("attention_chunk_size" if g.chunked else "sliding_window", g.window,
                                         f"must not exceed the context window max_position_embeddings = {ctx:,} tokens")
         return self
 

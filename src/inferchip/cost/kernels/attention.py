@@ -12,6 +12,17 @@ at ``prefill_attention_compute_fraction`` (FlashAttention-3/4, cuDNN: sources in
 sliding window caps the KV read at ``window`` per sequence and the pairs at ``window`` per
 prompt token. Arrays broadcast: ``points x operators``.
 
+A chunked local attention layer (Llama 4's RoPE layers, ``attention_chunk_size``) differs from a sliding window in
+its span: a token at position p attends to positions ``floor(p / chunk) * chunk`` to p, i.e. ``p mod chunk + 1``
+keys, not ``min(p + 1, window)`` (vLLM ``ChunkedLocalAttention``; its KV manager skips the
+``(n // chunk) * chunk`` tokens before the current chunk, vllm-project/vllm @129ab7c6
+vllm/v1/core/single_type_kv_cache_manager.py ``ChunkedLocalAttentionManager.get_num_skipped_tokens``). The step
+knows only its totals, so (:func:`chunked_reads`): a decoding sequence reads the cached tokens of its own chunk at the
+step's mean cached length m, ``m - floor(m / chunk) * chunk`` (exact where the batch's sequences sit in the same
+chunk, as in a fixed-length benchmark); the prompt pairs are capped at ``(chunk + 1) / 2`` per prompt token, the mean
+span over whole chunks (``chunk (chunk + 1) / 2`` pairs a chunk): exact for prompts of at most one chunk (their
+causal pairs are fewer) and for whole chunks, over by at most ``chunk^2 / 8`` pairs a prompt otherwise.
+
 A prefill head of 64 query-key dimensions or fewer reaches less of the peak than the head dimension 128 the
 calibration's fraction is sourced at: each query-key pair carries half the MMA work per softmax exponential and
 per tile load. FlashAttention-3 BF16 forward on H100 SXM5, causal, 16k tokens (Shah et al. 2024,
@@ -32,6 +43,7 @@ On Hopper a head of 64 sits exactly at the 16-bit peak, so only an FP8 prefill o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -114,9 +126,36 @@ def attention_columns(ops: Sequence[Any], peak_flop_per_s: ArrayLike, decode_fra
         t["prefill_attainable_flop_per_s"] = np.minimum(
             t["prefill_attainable_flop_per_s"],
             prefill_exp_cap_flop_per_s(pre_width, peak_16bit_flop_per_s, mma_flop_per_exp_16bit))
-    if any(op.window is not None for op in ops):
-        t["window"] = np.array([float(op.window or 0) for op in ops])
+    chunked = [bool(getattr(op, "chunked", False)) for op in ops]
+    if any(op.window is not None and not c for op, c in zip(ops, chunked, strict=True)):
+        t["window"] = np.array([0.0 if c else float(op.window or 0) for op, c in zip(ops, chunked, strict=True)])
+    if any(chunked):
+        t["chunk"] = np.array([float(op.window) if c else 0.0 for op, c in zip(ops, chunked, strict=True)])
     return t
+
+
+def chunked_reads(decode_seqs: FloatArray, prefill_tokens: FloatArray, decode_kv_tokens: FloatArray,
+                  prefill_pairs: FloatArray, chunk: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """KV tokens read and prompt pairs of a chunked layer of ``chunk`` tokens (module docstring): decode reads
+    ``s (m - floor(m / chunk) chunk)`` at the mean cached length ``m = kv / s``; the pairs are at most
+    ``prompt tokens x (chunk + 1) / 2``.
+
+    >>> kv, pr = chunked_reads(np.array(2.0), np.array(3 * 8.0), np.array(2 * 19.0), np.array(24 * 25 / 2), 8.0)
+    >>> float(kv), float(pr)  # two sequences at 19 cached tokens read 19 - 16 = 3 each; 3 chunks of 8: 3 x 36 pairs
+    (6.0, 108.0)
+    """
+    s = np.asarray(decode_seqs, dtype=float)
+    mean_ctx = np.divide(decode_kv_tokens, s, out=np.zeros(np.broadcast(decode_kv_tokens, s).shape), where=s > 0)
+    kv = np.asarray(decode_kv_tokens, dtype=float) - s * np.floor(mean_ctx / chunk) * chunk
+    return kv, np.minimum(prefill_pairs, np.asarray(prefill_tokens, dtype=float) * (chunk + 1.0) / 2.0)
+
+
+def chunked_reads_scalar(s_dec: float, t_pre: float, kv_d: float, pr: float, chunk: float) -> tuple[float, float]:
+    """:func:`chunked_reads` of one point (the scalar step's twin, the same operations)."""
+    mean_ctx = kv_d / s_dec if s_dec > 0 else 0.0
+    kv = kv_d - s_dec * math.floor(mean_ctx / chunk) * chunk
+    cap = t_pre * (chunk + 1.0) / 2.0
+    return kv, (pr if pr < cap else cap)
 
 
 def attention_work(cols: dict[str, FloatArray], decode_seqs: FloatArray, prefill_tokens: FloatArray,
@@ -129,6 +168,10 @@ def attention_work(cols: dict[str, FloatArray], decode_seqs: FloatArray, prefill
         windowed, window = cols["window"] > 0, cols["window"]
         kv_d = np.where(windowed, np.minimum(kv_d, s_dec * window), kv_d)
         pr = np.where(windowed, np.minimum(pr, t_pre * window), pr)
+    if "chunk" in cols:  # some layers attend within chunks (0 marks none)
+        chunk = cols["chunk"]
+        kv_c, pr_c = chunked_reads(s_dec, t_pre, kv_d, pr, np.where(chunk > 0, chunk, 1.0))
+        kv_d, pr = np.where(chunk > 0, kv_c, kv_d), np.where(chunk > 0, pr_c, pr)
     dec_flop = cols["decode_flop_per_kv_token"] * kv_d
     pre_flop = cols["prefill_flop_per_pair"] * pr
     kvb = cols["kv_bytes_per_token"]
