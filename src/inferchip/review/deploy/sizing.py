@@ -97,6 +97,10 @@ def size_model(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cfg
     if k0 > k_max:
         why = (f"its weights alone need {need:,} chips of {mm.budget_bytes / 1e6:,.1f} MB usable, above the bound of "
                f"{so.max_chips:,} chips (review/claim.yaml scale_out.max_chips)")
+        if need <= so.max_chips:  # the bound lies between the weights' count and the first whole unit above it
+            why = (f"its weights alone need {need:,} chips of {mm.budget_bytes / 1e6:,.1f} MB usable; the first whole "
+                   f"unit that holds them, {unit * k0:,} chips ({k0:,} x {unit:,}), is above the bound of "
+                   f"{so.max_chips:,} chips (review/claim.yaml scale_out.max_chips)")
         return {s.name: Sized(so.max_chips, None, "does not fit", why, basis) for s in slos}
     out: dict[str, Sized] = {}
     last: dict[str, tuple[int, str, str]] = {}
