@@ -133,6 +133,11 @@ INT4_OP_PJ_AT_45NM = 0.2 * (4 / 8) ** 2 / 2
 # Above this share of the TDP a note is added: every catalogue chip with a TDP stays at or below 0.14 of it at its
 # central figures (TPU v6e), except Untether AI's speedAI240 (0.67, its peaks and TDP partly estimates).
 TDP_ARITHMETIC_NOTE_SHARE = 0.25
+# Below this share a note asks whether the TDP is in mW (a chip without die area, which _check_heat_flux cannot
+# bound): the catalogue's lowest is 8.1e-4 (Intel Core i9-13900K, fp32 vector alone), every accelerator's at least
+# 0.017 (AWS Trainium3); a TDP typed 1,000 times high puts every catalogue accelerator but Untether's below it
+# (review42; tests/test_tdp_milliwatts_without_area.py).
+TDP_HIGH_NOTE_SHARE = 1e-4
 
 
 _PJ = {"bf16": FP16_FLOP_PJ_AT_45NM, "fp16": FP16_FLOP_PJ_AT_45NM, "tf32": FP16_FLOP_PJ_AT_45NM,
@@ -238,11 +243,16 @@ def _check_heat_flux(spec: ChipSpec, path: Path) -> None:
 
 def tdp_note(spec: ChipSpec) -> str | None:
     """A note where the bare arithmetic of the central peak takes more than a quarter of the central TDP (a TDP
-    typed ten times low, or a peak ten times high), else None."""
+    typed ten times low, or a peak ten times high), or less than :data:`TDP_HIGH_NOTE_SHARE` of it (a TDP typed in
+    mW on a chip without die area), else None."""
     if spec.power is None or spec.power.tdp_w is None:
         return None
     tdp = _at(spec.power.tdp_w, "central") or 0.0
     got = arithmetic_w(spec, "central")
+    if got is not None and 0 < got[0] < TDP_HIGH_NOTE_SHARE * tdp:
+        return (f"power.tdp_w = {tdp:,g} W is high for its {got[1]} peak: the bare arithmetic (Horowitz ISSCC 2014 "
+                f"at its node) draws {got[0]:,.3g} W, {100 * got[0] / tdp:.2g}% of it, where every catalogue chip "
+                "draws over 0.08%; is it in mW? (tdp_w is in W; with silicon.die_area_mm2 the load bounds it)")
     if got is None or tdp <= 0 or got[0] <= TDP_ARITHMETIC_NOTE_SHARE * tdp:
         return None
     return (f"power.tdp_w = {tdp:,g} W is low for its {got[1]} peak: the bare arithmetic alone (Horowitz ISSCC "

@@ -216,7 +216,11 @@ def describe_validation_error(exc: ValidationError, where: str,
         elif kind == "missing":
             lines.append((f"{where}: {loc} is missing: this field is required", loc))
         else:
-            lines.append((f"{where}: {loc} = {_shown(value)}: {_in_user_words(kind, msg, ctx)}", None))
+            said = _in_user_words(kind, msg, ctx)
+            if kind == "string_type" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                said += ("; YAML reads it as a number (1e3 and 14e2 too, as YAML 1.2 does): quote it ('1e3') to "
+                         "keep it text")
+            lines.append((f"{where}: {loc} = {_shown(value)}: {said}", None))
     # the new key of a renamed one is not also reported missing
     return "\n".join(line for line, missing in lines if missing not in renamed_to)
 

@@ -97,6 +97,10 @@ def size_model(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cfg
     if k0 > k_max:
         why = (f"its weights alone need {need:,} chips of {mm.budget_bytes / 1e6:,.1f} MB usable, above the bound of "
                f"{so.max_chips:,} chips (review/claim.yaml scale_out.max_chips)")
+        if need <= so.max_chips:  # the bound lies between the weights' count and the first whole unit above it
+            why = (f"its weights alone need {need:,} chips of {mm.budget_bytes / 1e6:,.1f} MB usable; the first whole "
+                   f"unit that holds them, {unit * k0:,} chips ({k0:,} x {unit:,}), is above the bound of "
+                   f"{so.max_chips:,} chips (review/claim.yaml scale_out.max_chips)")
         return {s.name: Sized(so.max_chips, None, "does not fit", why, basis) for s in slos}
     out: dict[str, Sized] = {}
     last: dict[str, tuple[int, str, str]] = {}
@@ -171,18 +175,21 @@ def deployment_notes(chips: list[ChipEntry], rows: list[dict[str, Any]], cfg: Re
         if not any(r["chip_id"] == c.id and r["setting"] == "scaleup" for r in rows):
             continue
         unit, _ = unit_of(c)
+        u = deployment_unit(c.id)
+        whence = ("(catalog/competitors.yaml deployment_units)" if u is not None else
+                  "its scale-up domain (catalog/competitors.yaml deployment_units names no unit for it)")
         served: dict[str, dict[str, int]] = {}
         for r in mine:
             if r["status"] == "ok":
                 served.setdefault(r["model_id"], {})[r["slo"]] = int(r["deployment_chips"])
         none = sorted({r["model_id"] for r in mine if r["model_id"] not in served})
         said = "; ".join(f"{m} on {_counts(v)}" for m, v in served.items()) or "no case"
-        u = deployment_unit(c.id)
         stated = (f" Its vendor states {u.stated_model} on {u.stated_chips:,} chips ({u.stated_source})."
                   if u is not None and u.stated_chips else "")
         out.append(f"{c.id} is layer-pipelined (every weight in on-chip SRAM): it is judged on the smallest deployment "
-                   f"that serves each case, in whole units of {unit:,} chips (catalog/competitors.yaml "
-                   f"deployment_units), up to {so.max_chips:,} chips, with prefill steps of {so.chunk_tokens:,} tokens "
+                   f"that serves each case, in whole units of {unit:,} chip{'s' if unit != 1 else ''}"
+                   f"{' ' if u is not None else ', '}{whence}, up to {so.max_chips:,} chips, with prefill steps of "
+                   f"{so.chunk_tokens:,} tokens "
                    f"(review/claim.yaml scale_out): {said}"
                    + (f"; no deployment up to the bound serves {', '.join(none)}" if none else "") + "."
                    + stated + " The ledger judges it on its scale-up domain"
