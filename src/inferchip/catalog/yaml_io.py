@@ -145,7 +145,7 @@ _WORDS = {
     "model_attributes_type": "must be a mapping of fields",
     "list_type": "must be a list",
     "tuple_type": "must be a list",
-    "string_type": "must be text (YAML reads an unquoted number, true/false or date as one: quote it)",
+    "string_type": "must be text",
     "string_too_short": "must not be empty",
 }
 
