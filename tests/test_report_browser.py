@@ -74,3 +74,42 @@ def test_report_renders_every_chart_without_console_errors(report):
     assert re.search(r"(holds|does not hold|undecided)\s+(\d+%|not judged)", claim)
     assert "fig-boundary" in ids  # the claim-boundary map is drawn
     assert (ARTIFACTS / "review-report.png").stat().st_size > 10_000
+
+
+FIRST_SCREEN = """() => {
+    const t = document.querySelector('#claim table');
+    const rows = [...t.querySelectorAll('tbody tr')].map(r => [...r.querySelectorAll('td')].map(td => td.innerText));
+    const heads = [...t.querySelectorAll('th')].map(th => th.innerText.replace(/\\s+/g, ' '));
+    return {rows, heads, table: t.getBoundingClientRect().right,
+            box: document.querySelector('#claim').getBoundingClientRect().right};
+}"""
+
+
+def test_first_screen_names_rivals_with_their_system_and_the_model_error(report):
+    """The first screen's verdict table fits the claim box (nothing cut off at 1400 px), names each rival by its
+    name with the chips of the system it is judged on, and shows the validated model error beside each part."""
+    import yaml
+
+    errors = yaml.safe_load((Path(__file__).resolve().parents[1] / "src/inferchip/review/model_error.yaml")
+                            .read_text())
+    with open_page(report) as (page, _errors):
+        page.wait_for_selector("#claim table")
+        fs = page.evaluate(FIRST_SCREEN)
+    assert fs["table"] <= fs["box"], "the claim table runs past its box"
+    assert "main rival (its system)" in fs["heads"] and "model error (median / p90)" in fs["heads"]
+    col = fs["heads"].index("main rival (its system)")
+    err = fs["heads"].index("model error (median / p90)")
+    per_chip = next(r for r in fs["rows"] if r[0].startswith("best inference chip, per chip"))
+    assert "figure: output tokens/s per chip (tok/s)" in per_chip[0]
+    rival = per_chip[col]
+    assert rival.split("\n")[0] in ("H100 SXM5 80GB", "Instinct MI300X (OAM)"), rival  # the name, not the id
+    assert rival.endswith("8 chips a system")
+    t = errors["throughput"]
+    assert per_chip[err] == f"throughput {t['median_ape_pct']:.1f} / {t['p90_ape_pct']:.1f} %"
+    watt = next(r for r in fs["rows"] if r[0].startswith("best performance per watt"))
+    pw = errors["power"]
+    assert f"power {pw['median_ape_pct']:.1f} / {pw['p90_ape_pct']:.1f} %" in watt[err]
+    latency = next(r for r in fs["rows"] if r[0].startswith("milliseconds matter: best at the interactive"))
+    assert "TTFT" in latency[err] and "TPOT" in latency[err]
+    silicon = next(r for r in fs["rows"] if r[0].startswith("by far the lowest-cost silicon"))
+    assert silicon[err].startswith("none validated")

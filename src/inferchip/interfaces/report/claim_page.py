@@ -11,6 +11,8 @@ from typing import Any
 from inferchip.interfaces.report.charts import _base_layout
 from inferchip.interfaces.report.tables import cell, esc, html_table
 from inferchip.review.claim_file import RULE_TEXT, pct
+from inferchip.review.deploy.sizing import system_text
+from inferchip.review.in_car import VISION_LATENCY_APE_PCT
 from inferchip.review.review import ReviewResult
 
 VERDICT_CLASS = {"holds": "first", "does not hold": "no", "undecided": "und"}
@@ -26,16 +28,62 @@ MARKET_NOTE = (
 CLAIM_CSS = (".no{color:#b42318;font-weight:700}.und{color:#8a4b00;font-weight:700}"
              ".quote{font-size:16px;border-left:4px solid var(--accent);padding:4px 14px;margin:4px 0 8px;"
              "font-style:italic}.src2{color:var(--muted);font-size:12px;margin:0 0 10px}"
-             ".first-screen{display:grid;grid-template-columns:minmax(0,2.3fr) minmax(0,1fr);gap:20px;"
-             "align-items:start}.first-screen h3{margin:0 0 6px}.choices{font-size:12.5px;padding-left:18px}"
+             ".first-screen{display:grid;grid-template-columns:minmax(0,1fr);gap:12px;"
+             "align-items:start}.first-screen .choices{columns:2;column-gap:28px}.first-screen h3{margin:0 0 6px}.choices{font-size:12.5px;padding-left:18px}"
              ".choices li{margin:2px 0}.first-screen table{font-size:13px}.first-screen td span{white-space:nowrap}"
-             ".first-screen td,.first-screen th{padding:5px 7px}"
+             ".first-screen td,.first-screen th{padding:5px 7px}.first-screen th,.first-screen td div{white-space:normal}"
              ".first-screen table.wrap td:first-child{white-space:normal;min-width:180px}"
-             "@media(max-width:900px){.first-screen{grid-template-columns:1fr}}")
+             "@media(max-width:900px){.first-screen .choices{columns:1}}")
 
 
 def _prob(p: float | None) -> str:
     return pct(p)
+
+
+# The validated errors each part's Monte Carlo samples (review.uncertainty.monte_carlo: throughput and board
+# power on every tokens/s, per-joule and per-dollar figure, TTFT and TPOT for the latency limits; the in-car
+# rig's vision latency error, review.in_car); lowest-cost silicon is the silicon model's, with no validated error.
+PART_ERRORS = {"per_chip": ("throughput",), "per_system": ("throughput",), "equal_power": ("throughput", "power"),
+               "equal_money": ("throughput", "power"), "performance_per_watt": ("throughput", "power"),
+               "latency_interactive": ("throughput", "ttft", "tpot"), "lowest_cost_silicon": (),
+               "frame_deadlines": ("vision latency",)}
+
+
+def model_errors() -> dict[str, tuple[float, float]]:
+    """(median, p90) APE in percent of each figure the Monte Carlo samples (review/model_error.yaml and the
+    in-car rig's vision latency error)."""
+    from inferchip.catalog.yaml_io import read_mapping
+    from inferchip.review.uncertainty import MODEL_ERROR_FILE
+
+    out = {name: (float(row["median_ape_pct"]), float(row["p90_ape_pct"]))
+           for name, row in read_mapping(MODEL_ERROR_FILE).items()}
+    out["vision latency"] = VISION_LATENCY_APE_PCT
+    return out
+
+
+def part_error_html(part: str, errors: dict[str, tuple[float, float]]) -> str:
+    """The validated model error that qualifies a part's figures, one figure a line ("-" for none)."""
+    names = PART_ERRORS.get(part)
+    if names is None:
+        return "-"
+    if not names:
+        return '<div class="src">none validated (silicon model; estimate ranges only)</div>'
+    return "".join(f'<div>{esc(n.upper() if n in ("ttft", "tpot") else n)} '
+                   f'{errors[n][0]:.1f} / {errors[n][1]:.1f} %</div>' for n in names if n in errors)
+
+
+def chip_text(chip_id: str | None, res: ReviewResult) -> str:
+    """A chip by its name (id on hover) and the system it is judged on: chips per system, or sized per case."""
+    if not chip_id:
+        return "-"
+    entry = next((c for c in res.chips if c.id == chip_id), None)
+    if entry is None:
+        return esc(chip_id)
+    system = system_text(entry.id, entry.domain, res.rows)
+    words = (f"sized per case: {system.split(': ', 1)[1]} chips" if system.startswith("sized: ")
+             and system[7:8].isdigit() else system if system.startswith("sized")
+             else "1 chip" if system == "1" else f"{system} chips a system")
+    return f'<div title="{esc(entry.id)}">{esc(entry.name)}</div><div class="src">{esc(words)}</div>'
 
 
 def claim_first_screen(res: ReviewResult) -> str:
@@ -45,15 +93,20 @@ def claim_first_screen(res: ReviewResult) -> str:
         return ""
     c = j.claim
     rows = []
+    errors = model_errors()
     for p in j.parts:
         v = p["verdict"]
         central = p.get("holds_at_central")
         basis = f'<span title="{esc(p["basis"])}">{esc(p["view"])}</span>' if p["view"] else "-"
-        rows.append(([esc(p["label"]), basis, f'<span class="{VERDICT_CLASS[v]}">{esc(v)}</span>',
-                      esc(_prob(p["probability"])), esc(p.get("rival") or "-"),
-                      "-" if central is None else ("holds" if central else "no")], ""))
+        figure = (f'<div class="src">figure: {esc(p["metric"])}'
+                  f'{" (" + esc(p["unit"]) + ")" if p.get("unit") else ""}</div>' if p.get("metric") else "")
+        rows.append(([esc(p["label"]) + figure, basis, f'<span class="{VERDICT_CLASS[v]}">{esc(v)}</span>',
+                      esc(_prob(p["probability"])), chip_text(p.get("rival"), res),
+                      "-" if central is None else ("holds" if central else "no"),
+                      part_error_html(p["part"], errors)], ""))
     parts = html_table([("part of the claim", True), ("price basis", True), ("verdict", True), ("probability", False),
-                        ("main rival", True), ("at central figures", True)], rows, wrap=True)
+                        ("main rival (its system)", True), ("at central figures", True),
+                        ("model error (median / p90)", True)], rows, wrap=True)
     why = "".join(f"<li><b>{esc(p['label'])}</b>{' (' + esc(p['view']) + ')' if p['view'] else ''}: "
                   f"{esc(p['decided_by'])}</li>" for p in j.parts)
     firsts = {e["choice"]: e["default"] for e in reversed(j.ledger)}  # one line per choice
