@@ -113,3 +113,35 @@ def test_first_screen_names_rivals_with_their_system_and_the_model_error(report)
     assert "TTFT" in latency[err] and "TPOT" in latency[err]
     silicon = next(r for r in fs["rows"] if r[0].startswith("by far the lowest-cost silicon"))
     assert silicon[err].startswith("none validated")
+
+
+CLAIM_DETAIL = """() => {
+    const t = document.querySelector('#corners table');
+    const wrap = t.parentElement;
+    const b = document.querySelector('#fig-boundary');
+    return {heads: [...t.querySelectorAll('th')].map(th => th.innerText.replace(/\\s+/g, ' ')),
+            figures: [...t.querySelectorAll('tbody tr')].map(r => r.querySelectorAll('td')[2].innerText),
+            overflow: t.scrollWidth - wrap.clientWidth,
+            flips: [...document.querySelectorAll('#ledger tbody tr')].map(r => r.querySelectorAll('td')[3].innerText),
+            menu: b ? b.layout.updatemenus[0].buttons.map(x => x.label) : []};
+}"""
+
+
+def test_parts_are_named_in_words_and_corner_figures_carry_units(report):
+    """The corners' column heads, the ledger's flipped verdicts and the boundary map's menu name each part in words
+    ("equal money (street)", not the key "equal_money (street)"); the corners table shows every column at 1400 px
+    with no side scroll, and its figures carry their units."""
+    with open_page(report) as (page, _errors):
+        page.wait_for_selector("#corners table")
+        page.wait_for_function("document.querySelector('#fig-boundary') === null || "
+                               "document.querySelector('#fig-boundary').classList.contains('js-plotly-plot')",
+                               timeout=30_000)
+        d = page.evaluate(CLAIM_DETAIL)
+    parts = d["heads"][3:]
+    assert "per chip" in parts and "equal money (street)" in parts, parts
+    assert not [h for h in parts + d["menu"] + d["flips"] if "_" in h], (parts, d["menu"], d["flips"])
+    assert d["overflow"] <= 0, f"the corners table scrolls sideways by {d['overflow']} px"
+    joined = " | ".join(d["figures"])
+    for unit in ("TB/s", "GB", " W", "USD", "dense TFLOPS"):
+        assert unit in joined, (unit, joined)
+    assert "bandwidth_tb_per_s" not in joined and "tdp_w" not in joined

@@ -29,10 +29,13 @@ CLAIM_CSS = (".no{color:#b42318;font-weight:700}.und{color:#8a4b00;font-weight:7
              ".quote{font-size:16px;border-left:4px solid var(--accent);padding:4px 14px;margin:4px 0 8px;"
              "font-style:italic}.src2{color:var(--muted);font-size:12px;margin:0 0 10px}"
              ".first-screen{display:grid;grid-template-columns:minmax(0,1fr);gap:12px;"
-             "align-items:start}.first-screen .choices{columns:2;column-gap:28px}.first-screen h3{margin:0 0 6px}.choices{font-size:12.5px;padding-left:18px}"
+             "align-items:start}.first-screen .choices{columns:2;column-gap:28px}.first-screen h3{margin:0 0 6px}"
+             ".choices{font-size:12.5px;padding-left:18px}"
              ".choices li{margin:2px 0}.first-screen table{font-size:13px}.first-screen td span{white-space:nowrap}"
-             ".first-screen td,.first-screen th{padding:5px 7px}.first-screen th,.first-screen td div{white-space:normal}"
+             ".first-screen td,.first-screen th{padding:5px 7px}"
+             ".first-screen th,.first-screen td div{white-space:normal}"
              ".first-screen table.wrap td:first-child{white-space:normal;min-width:180px}"
+             "#corners th{white-space:normal;vertical-align:bottom}#corners td:nth-child(3){min-width:200px}"
              "@media(max-width:900px){.first-screen .choices{columns:1}}")
 
 
@@ -70,6 +73,39 @@ def part_error_html(part: str, errors: dict[str, tuple[float, float]]) -> str:
         return '<div class="src">none validated (silicon model; estimate ranges only)</div>'
     return "".join(f'<div>{esc(n.upper() if n in ("ttft", "tpot") else n)} '
                    f'{errors[n][0]:.1f} / {errors[n][1]:.1f} %</div>' for n in names if n in errors)
+
+
+# The claim's parts in the report's words, short enough for a column head (the first screen gives each in full).
+PART_NAMES = {"per_chip": "per chip", "per_system": "per system", "equal_power": "equal power",
+              "equal_money": "equal money", "lowest_cost_silicon": "lowest-cost silicon",
+              "performance_per_watt": "perf. per watt", "latency_interactive": "latency limits",
+              "frame_deadlines": "frame deadlines"}
+
+
+def part_name(key: str) -> str:
+    """A part key as the results name it ("equal_money (street)") in words ("equal money (street)")."""
+    part, _, view = key.partition(" ")
+    return PART_NAMES.get(part, part.replace("_", " ")) + (f" {view}" if view else "")
+
+
+# An estimated figure of the corners table in words with its unit (catalogue spec paths; the review's price names).
+FIGURE_WORDS = {"memory.bandwidth_tb_per_s": ("memory bandwidth", "TB/s"), "memory.capacity": ("memory", "GB"),
+                "power.tdp_w": ("TDP", "W"), "interconnect.scaleup_bw_gb_per_s_per_direction":
+                    ("scale-up link", "GB/s per direction"), "street price": ("street price", "USD"),
+                "modelled price": ("modelled cost", "USD")}
+TFLOPS = "compute.dense_tflops."
+
+
+def corner_figures(figures: dict[str, float]) -> str:
+    """A corner's figures in words with units: "dense TFLOPS int8 2,000, fp8 2,000"; "memory bandwidth 0.82 TB/s"."""
+    tflops = [f"{k[len(TFLOPS):]} {v:,.4g}" for k, v in figures.items() if k.startswith(TFLOPS)]
+    out = [f"dense TFLOPS {', '.join(tflops)}"] if tflops else []
+    for k, v in figures.items():
+        if k.startswith(TFLOPS):
+            continue
+        words, unit = FIGURE_WORDS.get(k, (k.split(".")[-1].replace("_", " "), ""))
+        out.append(f"{words} {v:,.0f} USD" if unit == "USD" else f"{words} {v:,.4g}{' ' + unit if unit else ''}")
+    return "; ".join(out)
 
 
 def chip_text(chip_id: str | None, res: ReviewResult) -> str:
@@ -159,7 +195,7 @@ def corners_html(res: ReviewResult) -> str:
     keys = list(j.corners[0]["holds"])
     rows = []
     for c in j.corners:
-        figs = ", ".join(f"{k.split('.')[-1]} {v:,.4g}" for k, v in c["figures"].items())
+        figs = corner_figures(c["figures"])
         end = c["end"] + (f' ({c["side"]})' if c.get("side") else "")
         cells = [esc(c["group"]), esc(end), f'<span class="src">{esc(figs)}</span>']
         cells += ["-" if c["holds"][k] is None else ('<span class="first">holds</span>' if c["holds"][k]
@@ -171,8 +207,8 @@ def corners_html(res: ReviewResult) -> str:
             'unfavourable end (for the claim: more compute, memory and bandwidth; less power, price and cost), one '
             'group at a time, every other figure central, no model error. These are corners, not verdicts: the '
             'verdicts and probabilities come from the Monte Carlo over every range at once.</p>'
-            + html_table([("estimate", True), ("end", True), ("figures", True)] + [(k, False) for k in keys], rows,
-                         wrap=True)
+            + html_table([("estimate", True), ("end", True), ("figures", True)]
+                         + [(part_name(k), False) for k in keys], rows, wrap=True)
             + (f'<p class="note">Estimated figures not varied here:</p><ul>{skipped}</ul>' if skipped else "")
             + "</section>")
 
@@ -183,7 +219,8 @@ def ledger_html(res: ReviewResult) -> str:
         return ""
     rows = []
     for e in j.ledger:
-        flips = ("not computed" if e["flips"] is None else ", ".join(e["flips"]) if e["flips"] else "no flip")
+        flips = ("not computed" if e["flips"] is None else ", ".join(map(part_name, e["flips"])) if e["flips"]
+                 else "no flip")
         rows.append(([esc(e["choice"]), esc(e["default"]), esc(e["alternative"]),
                       f'<span class="{"no" if e["flips"] else ""}">{esc(flips)}</span>',
                       f'<span class="src">{esc(e.get("note") or "")}</span>'], ""))
@@ -207,10 +244,11 @@ def boundary_figure(res: ReviewResult) -> dict[str, Any] | None:
     for i, (part, grid) in enumerate(b["parts"].items()):
         z = [[1 if grid[xi][yi] else 0 for xi in range(len(xs))] for yi in range(len(ys))]
         data.append({"type": "heatmap", "x": xs, "y": ys, "z": z, "zmin": 0, "zmax": 1, "visible": i == 0,
-                     "colorscale": [[0, "#f4d6d4"], [1, "#b9e4c4"]], "showscale": False, "name": part,
-                     "hovertemplate": "%{x:.2f} TB/s, cost x%{y:.2f}: " + part + " %{z}<extra></extra>",
+                     "colorscale": [[0, "#f4d6d4"], [1, "#b9e4c4"]], "showscale": False, "name": part_name(part),
+                     "hovertemplate": "%{x:.2f} TB/s, cost x%{y:.2f}: " + part_name(part)
+                     + " holds: %{z} (1 yes, 0 no)<extra></extra>",
                      "xgap": 1, "ygap": 1})
-        buttons.append({"label": part, "method": "update",
+        buttons.append({"label": part_name(part), "method": "update",
                         "args": [{"visible": [k == i for k in range(len(names))]}]})
     r = b["range"]
     shapes = [{"type": "rect", "xref": "x", "yref": "y", "x0": r["bandwidth_tb_per_s"][0],
@@ -246,7 +284,8 @@ def boundary_html(res: ReviewResult, chart: str) -> str:
             'as the claimed chip\'s memory bandwidth and cost change (menu: the part). Central figures for every '
             'other chip, no model error. The solid box is the published bandwidth range with the modelled-cost '
             'range, the dashed one with the street-price range; x marks the central figures.</p>' + chart
-            + (f'<p class="note">Not mapped (not judged in this review): {esc(", ".join(miss))}.</p>' if miss else "")
+            + (f'<p class="note">Not mapped (no verdict on the claim\'s cases; the frame-deadline part is judged on '
+               f'the in-car rig): {esc(", ".join(map(part_name, miss)))}.</p>' if miss else "")
             + "</section>")
 
 
