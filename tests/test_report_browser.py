@@ -145,3 +145,20 @@ def test_parts_are_named_in_words_and_corner_figures_carry_units(report):
     for unit in ("TB/s", "GB", " W", "USD", "dense TFLOPS"):
         assert unit in joined, (unit, joined)
     assert "bandwidth_tb_per_s" not in joined and "tdp_w" not in joined
+
+
+def test_in_car_chart_reads_every_chip_against_the_deadline(report):
+    """The in-car chart puts the chips on a log axis where they span more than 10x (HW3's ~1.4 s p99 would
+    otherwise flatten every other bar and the 27.8 ms deadline onto zero), and the chart and table name the
+    chips (the id on hover), not their catalogue ids."""
+    with open_page(report) as (page, _errors):
+        page.wait_for_function("document.querySelector('#fig-in-car') && "
+                               "document.querySelector('#fig-in-car').classList.contains('js-plotly-plot')",
+                               timeout=30_000)
+        d = page.evaluate("""() => { const f = document.querySelector('#fig-in-car');
+            return {type: f.layout.yaxis.type, x: f.data[0].x, y: f.data[0].y,
+                    table: [...document.querySelectorAll('#in-car tbody tr')].map(r => r.cells[0].innerText)}; }""")
+    assert max(d["y"]) / min(d["y"]) > 10  # the case the axis is for
+    assert d["type"] == "log"
+    assert "AI5" in d["x"] and not [x for x in d["x"] if "-" in x and x == x.lower()], d["x"]
+    assert "AI5 (estimate)" in d["table"] and not [t for t in d["table"] if t.startswith(("tesla-", "nvidia-"))]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from inferchip.catalog.chips import load_chip
+from inferchip.errors import SpecError, UnknownIdError
 from inferchip.interfaces.report.charts import _base_layout
 from inferchip.interfaces.report.tables import cell, esc, html_table
 from inferchip.review.claim_file import RULE_TEXT, pct
@@ -108,13 +110,30 @@ def corner_figures(figures: dict[str, float]) -> str:
     return "; ".join(out)
 
 
+def chip_name(chip_id: str, res: ReviewResult) -> str:
+    """A chip's name: the review's entry, else the catalogue's (the in-car chips), else its id."""
+    entry = next((c for c in [*res.chips, *([res.claim] if res.claim else [])] if c.id == chip_id), None)
+    if entry is not None:
+        return entry.name
+    try:
+        return load_chip(chip_id).name
+    except (UnknownIdError, SpecError):
+        return chip_id
+
+
+def short_name(name: str) -> str:
+    """A chip's name without its parenthesised detail, for an axis or a narrow column ("AI4 (Hardware 4 FSD
+    computer SoC)" -> "AI4")."""
+    return name.split(" (", 1)[0].strip() or name
+
+
 def chip_text(chip_id: str | None, res: ReviewResult) -> str:
     """A chip by its name (id on hover) and the system it is judged on: chips per system, or sized per case."""
     if not chip_id:
         return "-"
     entry = next((c for c in res.chips if c.id == chip_id), None)
     if entry is None:
-        return esc(chip_id)
+        return f'<div title="{esc(chip_id)}">{esc(chip_name(chip_id, res))}</div>'
     system = system_text(entry.id, entry.domain, res.rows)
     words = (f"sized per case: {system.split(': ', 1)[1]} chips" if system.startswith("sized: ")
              and system[7:8].isdigit() else system if system.startswith("sized")
@@ -296,10 +315,12 @@ def in_car_figure(res: ReviewResult) -> dict[str, Any] | None:
     rows = [r for r in (ic or {}).get("rows", []) if "error" not in r]
     if not rows or ic is None:  # (rows come from ic)
         return None
-    x = [r["chip"] for r in rows]
+    ids = [r["chip"] for r in rows]
+    x = [short_name(chip_name(c, res)) for c in ids]
     p99 = [r["latency_p99_ms"] for r in rows]
     bars = {"type": "bar", "x": x, "y": p99, "name": "p99 (central)",
-            "marker": {"color": ["#d62728" if res.claim is not None and c == res.claim.id else "#4c78a8" for c in x]},
+            "marker": {"color": ["#d62728" if res.claim is not None and c == res.claim.id else "#4c78a8"
+                                 for c in ids]},
             "error_y": {"type": "data", "symmetric": False,
                         "array": [max(r.get("p99_ms_p95", v) - v, 0.0) for r, v in zip(rows, p99, strict=True)],
                         "arrayminus": [max(v - r.get("p99_ms_p5", v), 0.0) for r, v in zip(rows, p99, strict=True)]},
@@ -311,9 +332,19 @@ def in_car_figure(res: ReviewResult) -> dict[str, Any] | None:
             "y1": ic["deadline_ms"], "line": {"color": "#b42318", "width": 2, "dash": "dash"}}
     layout = _base_layout(f"Frame latency on the driving rig ({ic['cameras']} cameras at {ic['fps']:g} fps; dashed: "
                           f"deadline {ic['deadline_ms']:.1f} ms; bars: 5-95 % of the Monte Carlo)",
-                          xaxis={"title": {"text": "chip"}}, yaxis={"title": {"text": "frame latency, ms"}},
+                          xaxis={"title": {"text": "chip"}}, yaxis=_latency_axis(rows, ic["deadline_ms"]),
                           shapes=[line], height=420)
     return {"data": [bars, p50], "layout": layout}
+
+
+def _latency_axis(rows: list[dict[str, Any]], deadline_ms: float) -> dict[str, Any]:
+    """The frame-latency axis: logarithmic where the chips span more than 10x (a chip far past the deadline
+    would flatten the others' bars, and the deadline, onto zero), else linear."""
+    vals = [v for r in rows for v in (r["latency_p50_ms"], r["latency_p99_ms"], r.get("p99_ms_p95")) if v]
+    lo, hi = min([*vals, deadline_ms]), max([*vals, deadline_ms])
+    if lo > 0 and hi / lo > 10:
+        return {"title": {"text": "frame latency, ms (log scale)"}, "type": "log"}
+    return {"title": {"text": "frame latency, ms"}}
 
 
 def in_car_html(res: ReviewResult, chart: str) -> str:
@@ -325,10 +356,13 @@ def in_car_html(res: ReviewResult, chart: str) -> str:
     for r in ic["rows"]:
         cls = "claim" if res.claim is not None and r["chip"] == res.claim.id else ""
         if "error" in r:
-            rows.append(([esc(r["chip"]), f'<span class="src">{esc(r["error"])}</span>'] + ["-"] * 8, cls))
+            rows.append(([esc(chip_name(r["chip"], res)), f'<span class="src">{esc(r["error"])}</span>'] + ["-"] * 8,
+                         cls))
             continue
         band = f"{r['p99_ms_p5']:.1f} - {r['p99_ms_p95']:.1f}" if "p99_ms_p5" in r else "-"
-        rows.append(([esc(r["chip"] + (" (estimate)" if r["estimate"] else "")), cell(r["latency_p50_ms"], "g"),
+        name = chip_name(r["chip"], res)
+        rows.append(([f'<span title="{esc(name)} ({esc(r["chip"])})">{esc(short_name(name))}</span>'
+                      + (" (estimate)" if r["estimate"] else ""), cell(r["latency_p50_ms"], "g"),
                       cell(r["latency_p99_ms"], "g"), esc(band), f"{r['deadline_miss_rate']:.2%}",
                       f"{r['utilisation']:.0%}", cell(r["power_w"], "g"), cell(r["energy_per_frame_j"], "g"),
                       cell(r.get("capacity_frames_per_s"), "g"),
