@@ -162,3 +162,22 @@ def test_in_car_chart_reads_every_chip_against_the_deadline(report):
     assert d["type"] == "log"
     assert "AI5" in d["x"] and not [x for x in d["x"] if "-" in x and x == x.lower()], d["x"]
     assert "AI5 (estimate)" in d["table"] and not [t for t in d["table"] if t.startswith(("tesla-", "nvidia-"))]
+
+
+def test_rankings_show_each_system_and_its_throughput_and_fit_the_page(report):
+    """Each ranking table gives the chips of the system a chip is judged on beside the system's tokens/s (per chip
+    x chips), and shows every column at 1400 px (the status column was scrolled off)."""
+    with open_page(report) as (page, _errors):
+        page.wait_for_selector("#rankings details[open] table")
+        d = page.evaluate("""() => { const t = document.querySelector('#rankings details[open] table');
+            const heads = [...t.querySelectorAll('th')].map(th => th.innerText.replace(/\\s+/g, ' '));
+            return {heads, overflow: t.scrollWidth - t.parentElement.clientWidth,
+                    rows: [...t.querySelectorAll('tbody tr')].map(r => [...r.cells].map(c => c.innerText))}; }""")
+    assert d["overflow"] <= 0, f"the ranking table scrolls sideways by {d['overflow']} px"
+    h = d["heads"]
+    n, sys_, chip = h.index("chips per system"), h.index("tok/s per system"), h.index("tok/s per chip")
+    served = [r for r in d["rows"] if r[sys_]]
+    assert served
+    for r in served:
+        chips, per_system, per_chip = (float(r[i].replace(",", "")) for i in (n, sys_, chip))
+        assert per_system == pytest.approx(per_chip * chips, rel=1e-3, abs=chips), r
