@@ -181,3 +181,20 @@ def test_rankings_show_each_system_and_its_throughput_and_fit_the_page(report):
     for r in served:
         chips, per_system, per_chip = (float(r[i].replace(",", "")) for i in (n, sys_, chip))
         assert per_system == pytest.approx(per_chip * chips, rel=1e-3, abs=chips), r
+
+
+def test_memory_fit_model_names_clear_the_axis_title(report):
+    """The memory-fit map's model names (long: "Mixtral-8x7B-Instruct-v0.1") do not run into its axis title, also
+    where they crowd (the map drawn 420 px wide: six models at 1400 px crowd as two do here)."""
+    with open_page(report) as (page, _errors):
+        page.wait_for_function("document.querySelector('#fig-memory .xtitle') !== null", timeout=30_000)
+        page.evaluate("Plotly.relayout(document.querySelector('#fig-memory'), {width: 420})")
+        page.wait_for_timeout(500)
+        d = page.evaluate("""() => { const f = document.querySelector('#fig-memory');
+            const box = e => { const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+            return {title: box(f.querySelector('.xtitle')),
+                    ticks: [...f.querySelectorAll('.xtick text')].map(box)}; }""")
+    t = d["title"]
+    assert d["ticks"]
+    hit = [b for b in d["ticks"] if b[0] < t[2] and t[0] < b[2] and b[1] < t[3] and t[1] < b[3]]
+    assert not hit, f"tick labels {hit} overlap the axis title {t}"
