@@ -258,7 +258,8 @@ def boundary_figure(res: ReviewResult) -> dict[str, Any] | None:
     if not b or not b.get("parts"):
         return None
     xs, ys = b["x_tb_per_s"], b["y_cost_multiplier"]
-    data, buttons = [], []
+    data: list[dict[str, Any]] = []
+    buttons: list[dict[str, Any]] = []
     names = list(b["parts"])
     for i, (part, grid) in enumerate(b["parts"].items()):
         z = [[1 if grid[xi][yi] else 0 for xi in range(len(xs))] for yi in range(len(ys))]
