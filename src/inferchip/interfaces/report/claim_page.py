@@ -112,9 +112,10 @@ def corner_figures(figures: dict[str, float]) -> str:
 
 def chip_name(chip_id: str, res: ReviewResult) -> str:
     """A chip's name: the review's entry, else the catalogue's (the in-car chips), else its id."""
-    entry = next((c for c in [*res.chips, *([res.claim] if res.claim else [])] if c.id == chip_id), None)
+    chips = [*getattr(res, "chips", []), *([res.claim] if getattr(res, "claim", None) else [])]  # or a stand-in
+    entry = next((c for c in chips if c.id == chip_id), None)
     if entry is not None:
-        return entry.name
+        return str(entry.name)
     try:
         return load_chip(chip_id).name
     except (UnknownIdError, SpecError):
