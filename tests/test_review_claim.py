@@ -17,8 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import make_chip
+from inferchip.catalog.chips import load_chip
 from inferchip.errors import InvalidSettingError
 from inferchip.interfaces.cli import main
+from inferchip.interfaces.report.claim_page import short_name
 from inferchip.interfaces.report.tables import cell
 from inferchip.review.claim_file import FAILS_UP_TO, HOLDS_FROM, PARTS, ClaimFileError, load_claim, pct, verdict
 from inferchip.review.judge import Figures, judge_part, suite_scores, usd_per_million_tokens, wall_power_per_chip_w
@@ -382,8 +384,11 @@ def test_claim_parts_agree_wherever_they_are_shown(small_run):
     terminal = " ".join(out.replace("\u2502", " ").split())  # the panels' borders and wrapping undone
     for p, row in zip(parts, screen, strict=True):
         assert p["verdict"] == verdict(p["probability"])
-        assert row[0] == p["label"] and row[2] == p["verdict"] and row[3] == pct(p["probability"])
-        assert row[4] == (p.get("rival") or "-")
+        assert row[0] == f"{p['label']}figure: {p['metric']} ({p['unit']})"  # the label, then its figure and unit
+        assert row[2] == p["verdict"] and row[3] == pct(p["probability"])
+        rival = p.get("rival")
+        names = {c["id"]: c["name"] for c in data["chips"]}
+        assert row[4].startswith(names.get(rival) or load_chip(rival).name) if rival else row[4] == "-"
         prob = "not judged" if p["probability"] is None else f"P = {pct(p['probability'])}"
         view = f" (on {p['view']} prices)" if p["view"] else ""
         assert f"{p['label']}{view}: {p['verdict']} ({prob})" in terminal
@@ -407,5 +412,6 @@ def test_the_in_car_table_agrees_with_its_part(small_run):
     assert sum(r["p_fastest"] for r in rows.values()) <= 1 + 1e-9
     within = {c: r["latency_p99_ms"] for c, r in rows.items() if r["latency_p99_ms"] <= ic["deadline_ms"]}
     assert part["holds_at_central"] == (claim in within and within[claim] == min(within.values()))
-    shown = {r[0].replace(" (estimate)", ""): r for r in _rows(html, "in-car")}
-    assert shown[claim][-1] == pct(part["probability"]) and shown[claim][2] == cell(rows[claim]["latency_p99_ms"], "g")
+    shown = {r[0].replace(" (estimate)", ""): r for r in _rows(html, "in-car")}  # the chips by their short names
+    name = short_name(next(c["name"] for c in data["chips"] if c["id"] == claim))
+    assert shown[name][-1] == pct(part["probability"]) and shown[name][2] == cell(rows[claim]["latency_p99_ms"], "g")

@@ -186,8 +186,10 @@ def memory_figure(res: ReviewResult) -> dict[str, Any]:
     return {"data": data, "layout": _base_layout("Memory fit: model weights as a share of one chip's usable memory",
                                                  height=max(360, 34 * len(chips) + 140),
                                                  yaxis={"autorange": "reversed"},
-                                                 xaxis={"title": {"text": f"model ({res.config.weights} weights)"}},
-                                                 margin={"l": 190, "r": 20, "t": 60, "b": 60})}
+                                                 xaxis={"title": {"text": f"model ({res.config.weights} weights)",
+                                                                  "standoff": 12},
+                                                        "tickangle": -25, "automargin": True},
+                                                 margin={"l": 190, "r": 20, "t": 60, "b": 110})}
 
 
 def pareto_figure(res: ReviewResult) -> dict[str, Any] | None:

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from inferchip.catalog.chips import load_chip
+from inferchip.errors import SpecError, UnknownIdError
 from inferchip.interfaces.report.charts import _base_layout
 from inferchip.interfaces.report.tables import cell, esc, html_table
 from inferchip.review.claim_file import RULE_TEXT, pct
+from inferchip.review.deploy.sizing import system_text
+from inferchip.review.in_car import VISION_LATENCY_APE_PCT
 from inferchip.review.review import ReviewResult
 
 VERDICT_CLASS = {"holds": "first", "does not hold": "no", "undecided": "und"}
@@ -26,16 +30,116 @@ MARKET_NOTE = (
 CLAIM_CSS = (".no{color:#b42318;font-weight:700}.und{color:#8a4b00;font-weight:700}"
              ".quote{font-size:16px;border-left:4px solid var(--accent);padding:4px 14px;margin:4px 0 8px;"
              "font-style:italic}.src2{color:var(--muted);font-size:12px;margin:0 0 10px}"
-             ".first-screen{display:grid;grid-template-columns:minmax(0,2.3fr) minmax(0,1fr);gap:20px;"
-             "align-items:start}.first-screen h3{margin:0 0 6px}.choices{font-size:12.5px;padding-left:18px}"
+             ".first-screen{display:grid;grid-template-columns:minmax(0,1fr);gap:12px;"
+             "align-items:start}.first-screen .choices{columns:2;column-gap:28px}.first-screen h3{margin:0 0 6px}"
+             ".choices{font-size:12.5px;padding-left:18px}"
              ".choices li{margin:2px 0}.first-screen table{font-size:13px}.first-screen td span{white-space:nowrap}"
              ".first-screen td,.first-screen th{padding:5px 7px}"
+             ".first-screen th,.first-screen td div{white-space:normal}"
              ".first-screen table.wrap td:first-child{white-space:normal;min-width:180px}"
-             "@media(max-width:900px){.first-screen{grid-template-columns:1fr}}")
+             "#corners th{white-space:normal;vertical-align:bottom}#corners td:nth-child(3){min-width:200px}"
+             "@media(max-width:900px){.first-screen .choices{columns:1}}")
 
 
 def _prob(p: float | None) -> str:
     return pct(p)
+
+
+# The validated errors each part's Monte Carlo samples (review.uncertainty.monte_carlo: throughput and board
+# power on every tokens/s, per-joule and per-dollar figure, TTFT and TPOT for the latency limits; the in-car
+# rig's vision latency error, review.in_car); lowest-cost silicon is the silicon model's, with no validated error.
+PART_ERRORS = {"per_chip": ("throughput",), "per_system": ("throughput",), "equal_power": ("throughput", "power"),
+               "equal_money": ("throughput", "power"), "performance_per_watt": ("throughput", "power"),
+               "latency_interactive": ("throughput", "ttft", "tpot"), "lowest_cost_silicon": (),
+               "frame_deadlines": ("vision latency",)}
+
+
+def model_errors() -> dict[str, tuple[float, float]]:
+    """(median, p90) APE in percent of each figure the Monte Carlo samples (review/model_error.yaml and the
+    in-car rig's vision latency error)."""
+    from inferchip.catalog.yaml_io import read_mapping
+    from inferchip.review.uncertainty import MODEL_ERROR_FILE
+
+    out = {name: (float(row["median_ape_pct"]), float(row["p90_ape_pct"]))
+           for name, row in read_mapping(MODEL_ERROR_FILE).items()}
+    out["vision latency"] = VISION_LATENCY_APE_PCT
+    return out
+
+
+def part_error_html(part: str, errors: dict[str, tuple[float, float]]) -> str:
+    """The validated model error that qualifies a part's figures, one figure a line ("-" for none)."""
+    names = PART_ERRORS.get(part)
+    if names is None:
+        return "-"
+    if not names:
+        return '<div class="src">none validated (silicon model; estimate ranges only)</div>'
+    return "".join(f'<div>{esc(n.upper() if n in ("ttft", "tpot") else n)} '
+                   f'{errors[n][0]:.1f} / {errors[n][1]:.1f} %</div>' for n in names if n in errors)
+
+
+# The claim's parts in the report's words, short enough for a column head (the first screen gives each in full).
+PART_NAMES = {"per_chip": "per chip", "per_system": "per system", "equal_power": "equal power",
+              "equal_money": "equal money", "lowest_cost_silicon": "lowest-cost silicon",
+              "performance_per_watt": "perf. per watt", "latency_interactive": "latency limits",
+              "frame_deadlines": "frame deadlines"}
+
+
+def part_name(key: str) -> str:
+    """A part key as the results name it ("equal_money (street)") in words ("equal money (street)")."""
+    part, _, view = key.partition(" ")
+    return PART_NAMES.get(part, part.replace("_", " ")) + (f" {view}" if view else "")
+
+
+# An estimated figure of the corners table in words with its unit (catalogue spec paths; the review's price names).
+FIGURE_WORDS = {"memory.bandwidth_tb_per_s": ("memory bandwidth", "TB/s"), "memory.capacity": ("memory", "GB"),
+                "power.tdp_w": ("TDP", "W"), "interconnect.scaleup_bw_gb_per_s_per_direction":
+                    ("scale-up link", "GB/s per direction"), "street price": ("street price", "USD"),
+                "modelled price": ("modelled cost", "USD")}
+TFLOPS = "compute.dense_tflops."
+
+
+def corner_figures(figures: dict[str, float]) -> str:
+    """A corner's figures in words with units: "dense TFLOPS int8 2,000, fp8 2,000"; "memory bandwidth 0.82 TB/s"."""
+    tflops = [f"{k[len(TFLOPS):]} {v:,.4g}" for k, v in figures.items() if k.startswith(TFLOPS)]
+    out = [f"dense TFLOPS {', '.join(tflops)}"] if tflops else []
+    for k, v in figures.items():
+        if k.startswith(TFLOPS):
+            continue
+        words, unit = FIGURE_WORDS.get(k, (k.split(".")[-1].replace("_", " "), ""))
+        out.append(f"{words} {v:,.0f} USD" if unit == "USD" else f"{words} {v:,.4g}{' ' + unit if unit else ''}")
+    return "; ".join(out)
+
+
+def chip_name(chip_id: str, res: ReviewResult) -> str:
+    """A chip's name: the review's entry, else the catalogue's (the in-car chips), else its id."""
+    chips = [*getattr(res, "chips", []), *([res.claim] if getattr(res, "claim", None) else [])]  # or a stand-in
+    entry = next((c for c in chips if c.id == chip_id), None)
+    if entry is not None:
+        return str(entry.name)
+    try:
+        return load_chip(chip_id).name
+    except (UnknownIdError, SpecError):
+        return chip_id
+
+
+def short_name(name: str) -> str:
+    """A chip's name without its parenthesised detail, for an axis or a narrow column ("AI4 (Hardware 4 FSD
+    computer SoC)" -> "AI4")."""
+    return name.split(" (", 1)[0].strip() or name
+
+
+def chip_text(chip_id: str | None, res: ReviewResult) -> str:
+    """A chip by its name (id on hover) and the system it is judged on: chips per system, or sized per case."""
+    if not chip_id:
+        return "-"
+    entry = next((c for c in res.chips if c.id == chip_id), None)
+    if entry is None:
+        return f'<div title="{esc(chip_id)}">{esc(chip_name(chip_id, res))}</div>'
+    system = system_text(entry.id, entry.domain, res.rows)
+    words = (f"sized per case: {system.split(': ', 1)[1]} chips" if system.startswith("sized: ")
+             and system[7:8].isdigit() else system if system.startswith("sized")
+             else "1 chip" if system == "1" else f"{system} chips a system")
+    return f'<div title="{esc(entry.id)}">{esc(entry.name)}</div><div class="src">{esc(words)}</div>'
 
 
 def claim_first_screen(res: ReviewResult) -> str:
@@ -45,15 +149,20 @@ def claim_first_screen(res: ReviewResult) -> str:
         return ""
     c = j.claim
     rows = []
+    errors = model_errors()
     for p in j.parts:
         v = p["verdict"]
         central = p.get("holds_at_central")
         basis = f'<span title="{esc(p["basis"])}">{esc(p["view"])}</span>' if p["view"] else "-"
-        rows.append(([esc(p["label"]), basis, f'<span class="{VERDICT_CLASS[v]}">{esc(v)}</span>',
-                      esc(_prob(p["probability"])), esc(p.get("rival") or "-"),
-                      "-" if central is None else ("holds" if central else "no")], ""))
+        figure = (f'<div class="src">figure: {esc(p["metric"])}'
+                  f'{" (" + esc(p["unit"]) + ")" if p.get("unit") else ""}</div>' if p.get("metric") else "")
+        rows.append(([esc(p["label"]) + figure, basis, f'<span class="{VERDICT_CLASS[v]}">{esc(v)}</span>',
+                      esc(_prob(p["probability"])), chip_text(p.get("rival"), res),
+                      "-" if central is None else ("holds" if central else "no"),
+                      part_error_html(p["part"], errors)], ""))
     parts = html_table([("part of the claim", True), ("price basis", True), ("verdict", True), ("probability", False),
-                        ("main rival", True), ("at central figures", True)], rows, wrap=True)
+                        ("main rival (its system)", True), ("at central figures", True),
+                        ("model error (median / p90)", True)], rows, wrap=True)
     why = "".join(f"<li><b>{esc(p['label'])}</b>{' (' + esc(p['view']) + ')' if p['view'] else ''}: "
                   f"{esc(p['decided_by'])}</li>" for p in j.parts)
     firsts = {e["choice"]: e["default"] for e in reversed(j.ledger)}  # one line per choice
@@ -106,7 +215,7 @@ def corners_html(res: ReviewResult) -> str:
     keys = list(j.corners[0]["holds"])
     rows = []
     for c in j.corners:
-        figs = ", ".join(f"{k.split('.')[-1]} {v:,.4g}" for k, v in c["figures"].items())
+        figs = corner_figures(c["figures"])
         end = c["end"] + (f' ({c["side"]})' if c.get("side") else "")
         cells = [esc(c["group"]), esc(end), f'<span class="src">{esc(figs)}</span>']
         cells += ["-" if c["holds"][k] is None else ('<span class="first">holds</span>' if c["holds"][k]
@@ -118,8 +227,8 @@ def corners_html(res: ReviewResult) -> str:
             'unfavourable end (for the claim: more compute, memory and bandwidth; less power, price and cost), one '
             'group at a time, every other figure central, no model error. These are corners, not verdicts: the '
             'verdicts and probabilities come from the Monte Carlo over every range at once.</p>'
-            + html_table([("estimate", True), ("end", True), ("figures", True)] + [(k, False) for k in keys], rows,
-                         wrap=True)
+            + html_table([("estimate", True), ("end", True), ("figures", True)]
+                         + [(part_name(k), False) for k in keys], rows, wrap=True)
             + (f'<p class="note">Estimated figures not varied here:</p><ul>{skipped}</ul>' if skipped else "")
             + "</section>")
 
@@ -130,7 +239,8 @@ def ledger_html(res: ReviewResult) -> str:
         return ""
     rows = []
     for e in j.ledger:
-        flips = ("not computed" if e["flips"] is None else ", ".join(e["flips"]) if e["flips"] else "no flip")
+        flips = ("not computed" if e["flips"] is None else ", ".join(map(part_name, e["flips"])) if e["flips"]
+                 else "no flip")
         rows.append(([esc(e["choice"]), esc(e["default"]), esc(e["alternative"]),
                       f'<span class="{"no" if e["flips"] else ""}">{esc(flips)}</span>',
                       f'<span class="src">{esc(e.get("note") or "")}</span>'], ""))
@@ -149,15 +259,17 @@ def boundary_figure(res: ReviewResult) -> dict[str, Any] | None:
     if not b or not b.get("parts"):
         return None
     xs, ys = b["x_tb_per_s"], b["y_cost_multiplier"]
-    data, buttons = [], []
+    data: list[dict[str, Any]] = []
+    buttons: list[dict[str, Any]] = []
     names = list(b["parts"])
     for i, (part, grid) in enumerate(b["parts"].items()):
         z = [[1 if grid[xi][yi] else 0 for xi in range(len(xs))] for yi in range(len(ys))]
         data.append({"type": "heatmap", "x": xs, "y": ys, "z": z, "zmin": 0, "zmax": 1, "visible": i == 0,
-                     "colorscale": [[0, "#f4d6d4"], [1, "#b9e4c4"]], "showscale": False, "name": part,
-                     "hovertemplate": "%{x:.2f} TB/s, cost x%{y:.2f}: " + part + " %{z}<extra></extra>",
+                     "colorscale": [[0, "#f4d6d4"], [1, "#b9e4c4"]], "showscale": False, "name": part_name(part),
+                     "hovertemplate": "%{x:.2f} TB/s, cost x%{y:.2f}: " + part_name(part)
+                     + " holds: %{z} (1 yes, 0 no)<extra></extra>",
                      "xgap": 1, "ygap": 1})
-        buttons.append({"label": part, "method": "update",
+        buttons.append({"label": part_name(part), "method": "update",
                         "args": [{"visible": [k == i for k in range(len(names))]}]})
     r = b["range"]
     shapes = [{"type": "rect", "xref": "x", "yref": "y", "x0": r["bandwidth_tb_per_s"][0],
@@ -193,7 +305,8 @@ def boundary_html(res: ReviewResult, chart: str) -> str:
             'as the claimed chip\'s memory bandwidth and cost change (menu: the part). Central figures for every '
             'other chip, no model error. The solid box is the published bandwidth range with the modelled-cost '
             'range, the dashed one with the street-price range; x marks the central figures.</p>' + chart
-            + (f'<p class="note">Not mapped (not judged in this review): {esc(", ".join(miss))}.</p>' if miss else "")
+            + (f'<p class="note">Not mapped (no verdict on the claim\'s cases; the frame-deadline part is judged on '
+               f'the in-car rig): {esc(", ".join(map(part_name, miss)))}.</p>' if miss else "")
             + "</section>")
 
 
@@ -204,10 +317,12 @@ def in_car_figure(res: ReviewResult) -> dict[str, Any] | None:
     rows = [r for r in (ic or {}).get("rows", []) if "error" not in r]
     if not rows or ic is None:  # (rows come from ic)
         return None
-    x = [r["chip"] for r in rows]
+    ids = [r["chip"] for r in rows]
+    x = [short_name(chip_name(c, res)) for c in ids]
     p99 = [r["latency_p99_ms"] for r in rows]
     bars = {"type": "bar", "x": x, "y": p99, "name": "p99 (central)",
-            "marker": {"color": ["#d62728" if res.claim is not None and c == res.claim.id else "#4c78a8" for c in x]},
+            "marker": {"color": ["#d62728" if res.claim is not None and c == res.claim.id else "#4c78a8"
+                                 for c in ids]},
             "error_y": {"type": "data", "symmetric": False,
                         "array": [max(r.get("p99_ms_p95", v) - v, 0.0) for r, v in zip(rows, p99, strict=True)],
                         "arrayminus": [max(v - r.get("p99_ms_p5", v), 0.0) for r, v in zip(rows, p99, strict=True)]},
@@ -219,9 +334,19 @@ def in_car_figure(res: ReviewResult) -> dict[str, Any] | None:
             "y1": ic["deadline_ms"], "line": {"color": "#b42318", "width": 2, "dash": "dash"}}
     layout = _base_layout(f"Frame latency on the driving rig ({ic['cameras']} cameras at {ic['fps']:g} fps; dashed: "
                           f"deadline {ic['deadline_ms']:.1f} ms; bars: 5-95 % of the Monte Carlo)",
-                          xaxis={"title": {"text": "chip"}}, yaxis={"title": {"text": "frame latency, ms"}},
+                          xaxis={"title": {"text": "chip"}}, yaxis=_latency_axis(rows, ic["deadline_ms"]),
                           shapes=[line], height=420)
     return {"data": [bars, p50], "layout": layout}
+
+
+def _latency_axis(rows: list[dict[str, Any]], deadline_ms: float) -> dict[str, Any]:
+    """The frame-latency axis: logarithmic where the chips span more than 10x (a chip far past the deadline
+    would flatten the others' bars, and the deadline, onto zero), else linear."""
+    vals = [v for r in rows for v in (r["latency_p50_ms"], r["latency_p99_ms"], r.get("p99_ms_p95")) if v]
+    lo, hi = min([*vals, deadline_ms]), max([*vals, deadline_ms])
+    if lo > 0 and hi / lo > 10:
+        return {"title": {"text": "frame latency, ms (log scale)"}, "type": "log"}
+    return {"title": {"text": "frame latency, ms"}}
 
 
 def in_car_html(res: ReviewResult, chart: str) -> str:
@@ -233,10 +358,13 @@ def in_car_html(res: ReviewResult, chart: str) -> str:
     for r in ic["rows"]:
         cls = "claim" if res.claim is not None and r["chip"] == res.claim.id else ""
         if "error" in r:
-            rows.append(([esc(r["chip"]), f'<span class="src">{esc(r["error"])}</span>'] + ["-"] * 8, cls))
+            rows.append(([esc(chip_name(r["chip"], res)), f'<span class="src">{esc(r["error"])}</span>'] + ["-"] * 8,
+                         cls))
             continue
         band = f"{r['p99_ms_p5']:.1f} - {r['p99_ms_p95']:.1f}" if "p99_ms_p5" in r else "-"
-        rows.append(([esc(r["chip"] + (" (estimate)" if r["estimate"] else "")), cell(r["latency_p50_ms"], "g"),
+        name = chip_name(r["chip"], res)
+        rows.append(([f'<span title="{esc(name)} ({esc(r["chip"])})">{esc(short_name(name))}</span>'
+                      + (" (estimate)" if r["estimate"] else ""), cell(r["latency_p50_ms"], "g"),
                       cell(r["latency_p99_ms"], "g"), esc(band), f"{r['deadline_miss_rate']:.2%}",
                       f"{r['utilisation']:.0%}", cell(r["power_w"], "g"), cell(r["energy_per_frame_j"], "g"),
                       cell(r.get("capacity_frames_per_s"), "g"),

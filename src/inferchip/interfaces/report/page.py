@@ -71,6 +71,7 @@ summary{cursor:pointer;font-weight:600;padding:4px 0}
 .src{display:block;white-space:normal;text-align:left;color:var(--muted);min-width:260px;max-width:620px;font-weight:400}
 table.wrap td{white-space:normal;vertical-align:top}table.wrap td:first-child{white-space:nowrap}
 footer{color:var(--muted);font-size:12.5px;text-align:center;padding:10px}
+.ranking th{white-space:normal;vertical-align:bottom}.ranking th,.ranking td{padding:5px 6px}
 """
 
 

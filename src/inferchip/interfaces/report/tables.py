@@ -68,12 +68,22 @@ def summary_html(res: ReviewResult) -> str:
     return html_table(head, rows)
 
 
+def _system_cell(r: dict[str, Any]) -> str:
+    """The chips of the system a row is judged on (its basis on hover); a sized deployment that serves nothing up
+    to the bound reads "none ≤ N"."""
+    n = int(r["deployment_chips"])
+    basis = str(r["deployment_basis"])
+    text = f"none ≤ {n:,}" if r["status"] != "ok" and basis.startswith("sized") else f"{n:,}"
+    return f'<span title="{esc(basis)}">{esc(text)}</span>'
+
+
 def rankings_html(res: ReviewResult) -> str:
     met = METRICS[res.metric]
     out = []
-    head = [("rank", False), ("chip", True), ("tok/s per chip", False), ("tok/s per user", False), ("TTFT", False),
-            ("TPOT", False), ("chips", False), ("layout", True), ("batch", False), ("$/Mtok", False), ("tok/J", False),
-            ("tok/s per $", False), ("memory per chip", False), ("status", True)]
+    head = [("rank", False), ("chip", True), ("chips per system", False), ("tok/s per system", False),
+            ("tok/s per chip", False), ("tok/s per user", False), ("TTFT", False), ("TPOT", False), ("layout", True),
+            ("batch", False), ("$/Mtok", False), ("tok/J", False), ("tok/s per $", False), ("memory per chip", False),
+            ("status", True)]
     for i, case in enumerate(res.cases):
         rs = [r for r in res.rows if r["setting"] == "domain" and (r["model_id"], r["slo"]) == case]
         rs.sort(key=lambda r: (r.get(f"rank_{res.metric}") or 10**6, r["chip_id"]))
@@ -82,13 +92,13 @@ def rankings_html(res: ReviewResult) -> str:
             rank = r.get(f"rank_{res.metric}")
             ok = r["status"] == "ok"
             layout = (f"tp{r['tp']} pp{r['pp']} ep{r['ep']} x{r['replicas']}" if ok else "")
-            mem = (f"{fmt.gb(r['memory_per_chip_bytes'])} / {fmt.gb(r['memory_capacity_per_chip_bytes'])}"
-                   if ok else "")
+            mem = (f"{fmt.gb(r['memory_per_chip_bytes']).removesuffix(' GB')} / "
+                   f"{fmt.gb(r['memory_capacity_per_chip_bytes'])}" if ok else "")
             rows.append(([f'<span class="{"first" if rank == 1 else ""}">{rank or "-"}</span>', esc(r["chip_id"]),
+                          _system_cell(r), cell(r["output_tokens_per_s"], "rate") if ok else "",
                           cell(r["output_tokens_per_s_per_chip"], "rate"),
                           cell(r["output_tokens_per_s_per_user"], "rate"),
                           cell(r["ttft_s"], "ms"), cell(r["tpot_s"], "ms"),
-                          f'<span title="{esc(r["deployment_basis"])}">{r["deployment_chips"]:,}</span>' if ok else "",
                           esc(layout), cell(r["batch"], "g"),
                           cell(r["usd_per_million_tokens"], "g"), cell(r["output_tokens_per_j"], "g"),
                           cell(r["output_tokens_per_s_per_usd_capex"], "g"), esc(mem),
@@ -97,7 +107,8 @@ def rankings_html(res: ReviewResult) -> str:
         limits = next((f"TTFT ≤ {r['max_ttft_s'] * 1e3:g} ms, TPOT ≤ {r['max_tpot_s'] * 1e3:g} ms"
                        for r in rs if r["max_ttft_s"] is not None), "no latency limit")
         out.append(f"<details{' open' if i == 0 else ''}><summary>{esc(case[0])} — {esc(case[1])} "
-                   f"({esc(limits)}), ranked on {esc(met.label)}</summary>{html_table(head, rows)}</details>")
+                   f"({esc(limits)}), ranked on {esc(met.label)}</summary>"
+                   f'<div class="ranking">{html_table(head, rows)}</div></details>')
     return "".join(out)
 
 
