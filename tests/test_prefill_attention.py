@@ -127,6 +127,13 @@ def test_prefill_step_never_beats_its_compute_or_dram_bound(model, fmt, tp, prom
     att_flop = 2 * heads * 2 * hd * pairs * MODELS[model].num_layers
     peak = chip.peak_flop_per_s["fp8" if FORMATS[fmt].kv == "fp8" else "bf16"]
     assert float(att.time_s) >= att_flop / peak * (1 - 1e-12)  # attention alone never beats its peak
+    # nor its own DRAM bytes (q read and o written at least at the activation width, K and V read and written):
+    # the review's roofline chart draws this class on its own (tests/test_roofline_chart_bound.py)
+    fm = FORMATS[fmt]
+    att_bytes = sum(layer.count * tokens * (layer.attention.q_heads * (layer.attention.qk_dim + layer.attention.v_dim)
+                                            * fm.act_bytes + 2 * layer.attention.kv_elements_per_token * fm.kv_bytes)
+                    for layer in sm.layers)
+    assert float(att.time_s) >= att_bytes / chip.memory_bytes_per_s * (1 - 1e-12)
 
 
 def test_faster_prefill_attention_is_never_slower():

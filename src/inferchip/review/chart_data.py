@@ -40,8 +40,11 @@ def roofline_points(model: ModelEntry, chip: ChipParams, p: Prediction, cfg: Rev
     (FLOP per DRAM byte) and attained FLOP/s (FLOP / time with overheads), per operator class.
 
     Each class's FLOP and bytes are isolated by re-costing the step without that class
-    (weight GEMMs), without any layer (LM head), or with layers but no GEMMs (attention,
-    whose bytes exclude the elementwise kernels); its time is the class time of the full step.
+    (weight GEMMs), without any layer (LM head), or with layers but no GEMMs, collectives nor
+    elementwise traffic (attention); its time is the class time of the full step. The elementwise
+    kernels are removed by re-costing, not by subtracting ``elements x activation bytes``: the cost
+    rules charge them at the hidden-state width (16-bit under FP8 activations), so such a subtraction
+    left half of them in the attention's bytes and drew prefill attention above the memory roof.
     """
     from dataclasses import replace
 
@@ -79,12 +82,13 @@ def roofline_points(model: ModelEntry, chip: ChipParams, p: Prediction, cfg: Rev
                            for layer in sm.layers)
             _, f, by = cost(replace(sm, layers=layers), args)
             pieces[cls] = (f_all - f, b_all - by)
-        bare = tuple(replace(layer, gemms=(), collectives=()) for layer in sm.layers)
+        # attention alone: no GEMMs, no collectives and elementwise kernels that move nothing (their bytes
+        # re-costed away by the cost rules themselves, at the hidden-state width they are charged at)
+        bare = tuple(replace(layer, gemms=(), collectives=(),
+                             elementwise=replace(layer.elementwise, elements_per_token=0.0)) for layer in sm.layers)
         _, f_bare, b_bare = cost(replace(sm, layers=bare), args)
         _, f_none, b_none = cost(replace(sm, layers=tuple(replace(layer, count=0) for layer in bare)), args)
-        elementwise = sum(layer.count * args[0] * layer.elementwise_elements_per_token * mm.formats.act_bytes
-                          for layer in sm.layers)
-        pieces["attention"] = (f_bare - f_none, b_bare - b_none - elementwise)
+        pieces["attention"] = (f_bare - f_none, b_bare - b_none)
         pieces["lm_head"] = (f_none, b_none)
         pieces["whole step"] = (f_all, b_all)
         for cls, (flop, nbytes) in pieces.items():

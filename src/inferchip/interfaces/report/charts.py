@@ -125,17 +125,15 @@ def roofline_figure(res: ReviewResult, chip_id: str) -> dict[str, Any] | None:
     if not pts:
         return None
     chip = next(c for c in res.chips if c.id == chip_id)
-    f = resolve_formats(res.config.weights, None, None)
+    f = resolve_formats(chip.weights_in(res.config), None, None)  # the formats its points were costed in
     gemm = compute_format(f.weights, f.activations)
     ai = np.geomspace(0.1, 1e5, 120)
     data: list[dict[str, Any]] = []
-    for name, dash in ((gemm, "solid"), ("bf16", "dot")):
+    for name, dash in ((gemm, "solid"), ("bf16", "dot"))[:1 if gemm == "bf16" else 2]:  # one roof for bf16
         peak = float(peak_flop_per_s(chip.params, name))
         data.append({"type": "scatter", "mode": "lines", "name": f"roof, {name} peak", "x": ai.tolist(),
                      "y": np.minimum(peak, ai * chip.params.memory_bytes_per_s).tolist(),
                      "line": {"color": "#444", "dash": dash, "width": 2}, "hoverinfo": "skip"})
-        if name == "bf16" and gemm == "bf16":
-            data.pop()
     symbols = {"decode": "circle", "prefill": "diamond"}
     col = {m.id: PALETTE[i % len(PALETTE)] for i, m in enumerate(res.models)}
     for m in res.models:
