@@ -41,6 +41,7 @@ PROBE_LOG_STEPS = (-0.7, -0.35, 0.35, 0.7)  # log-scale steps: factors 0.50, 0.7
 MAX_RESTARTS = 3  # least_squares restarts after the first run (a guard: the measured fits need at most 2)
 JACOBIAN_LOG_STEP = 0.02  # forward-difference step on the log scale (2 %): the model has grid and tile steps
 INSIDE = 1e-9  # a probe stays strictly inside the bounds (least_squares' start must)
+FLAT_PROBES = 3  # the flattest directions of least_squares' Jacobian probed too (stop 42, calib42)
 MIN_GAIN = 1e-3  # a probe must lower the loss by this fraction to restart (10x least_squares' ftol 1e-4)
 
 # A direction the rows pin only to a log standard error above ln 2 (one sd spans a factor 2 each way) is flat.
@@ -74,11 +75,27 @@ class SearchResult:
     message: str
 
 
+def flat_steps(jac: np.ndarray | None, count: int | None = None) -> list[np.ndarray]:
+    """The unit vectors of the ``count`` flattest directions of ``jac`` (right singular vectors, smallest singular
+    value first; each sign fixed so that its largest component is positive: deterministic); none without ``jac``.
+    ``count`` None: :data:`FLAT_PROBES`."""
+    if jac is None or jac.shape[1] == 0:
+        return []
+    count = FLAT_PROBES if count is None else count
+    _, _, vt = np.linalg.svd(jac, full_matrices=True)
+    out = []
+    for v in vt[::-1][:count]:
+        out.append(v if v[int(np.argmax(np.abs(v)))] > 0 else -v)
+    return out
+
+
 def compass_probe(resid: Residuals, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, f_scale: float,
-                  separable: Sequence[tuple[int, np.ndarray]] = ()) -> tuple[np.ndarray | None, float, int]:
+                  separable: Sequence[tuple[int, np.ndarray]] = (),
+                  jac: np.ndarray | None = None) -> tuple[np.ndarray | None, float, int]:
     """The lowest-loss point one coordinate's move reaches from ``x`` (the separable columns, each with the mask of
-    the residuals it alone moves, probed together and combined), its cost, and the evaluations spent. ``None`` when
-    no probe lowers the loss by more than :data:`MIN_GAIN`."""
+    the residuals it alone moves, probed together and combined), or a move along one of the :data:`FLAT_PROBES`
+    flattest directions of ``jac`` (the Jacobian at ``x``; :func:`flat_steps`), its cost, and the evaluations spent.
+    ``None`` when no probe lowers the loss by more than :data:`MIN_GAIN`."""
     f0 = resid(x)
     losses0 = soft_l1_losses(f0, f_scale)
     cost0 = float(losses0.sum())
@@ -92,6 +109,13 @@ def compass_probe(resid: Residuals, x: np.ndarray, lo: np.ndarray, hi: np.ndarra
             xp[j] = np.clip(x[j] + s, lo[j] + INSIDE, hi[j] - INSIDE)
             if xp[j] == x[j]:
                 continue
+            cost = float(soft_l1_losses(resid(xp), f_scale).sum())
+            spent += 1
+            if cost < best:
+                best, best_x = cost, xp
+    for v in flat_steps(jac):
+        for s in PROBE_LOG_STEPS:
+            xp = np.clip(x + s * v, lo + INSIDE, hi - INSIDE)
             cost = float(soft_l1_losses(resid(xp), f_scale).sum())
             spent += 1
             if cost < best:
@@ -143,7 +167,8 @@ def forward_jacobian(resid: Residuals, hi: np.ndarray, separable: Sequence[tuple
 
 def search(resid: Residuals, jac: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, lo: np.ndarray,
            hi: np.ndarray, *, f_scale: float, max_evaluations: int, xtol: float, ftol: float,
-           separable: Sequence[tuple[int, np.ndarray]] = (), restarts: int = MAX_RESTARTS) -> SearchResult:
+           separable: Sequence[tuple[int, np.ndarray]] = (), restarts: int = MAX_RESTARTS,
+           flat_probes: bool = True) -> SearchResult:
     """``least_squares`` (soft-L1, bounds) from ``x0``, restarted from a better compass probe up to ``restarts``
     times; ``restarts=0`` is the single run as before. ``max_evaluations`` limits each run."""
     from scipy.optimize import least_squares  # type: ignore[import-untyped]  # scipy has no stubs here
@@ -155,7 +180,8 @@ def search(resid: Residuals, jac: Callable[[np.ndarray], np.ndarray], x0: np.nda
     res = run(x0)
     evaluations, probes, done = int(res.nfev), 0, 0
     while done < restarts and int(res.status) > 0:
-        better, _cost, spent = compass_probe(resid, np.asarray(res.x), lo, hi, f_scale, separable)
+        better, _cost, spent = compass_probe(resid, np.asarray(res.x), lo, hi, f_scale, separable,
+                                             np.asarray(res.jac) if flat_probes else None)
         probes += spent
         if better is None:
             break
