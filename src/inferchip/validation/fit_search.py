@@ -1,4 +1,5 @@
-"""The calibration fit's search: ``least_squares`` from the start, then a compass check of every coordinate.
+"""The calibration fit's search: ``least_squares`` from the start, then a compass check of every coordinate and of
+the flattest directions.
 
 ``scipy.optimize.least_squares`` (trust region reflective) stops where its trust region collapses (``xtol``). On the
 calibration's loss that can be a point one coordinate alone improves by far more than the tolerance: a row whose
@@ -11,13 +12,19 @@ that the point returned is a minimum along each coordinate, at a few fixed log-s
 * after each ``least_squares`` run, each coordinate is moved alone by each of :data:`PROBE_LOG_STEPS` (clipped to
   its bounds) and the loss is evaluated there; the data-set mean inputs are probed together, one evaluation per step,
   because each moves only the rows of its own data set (their losses add), and the best step of each is combined;
+* each of the :data:`FLAT_PROBES` flattest directions of the Jacobian ``least_squares`` returns (its right singular
+  vectors of smallest singular value, unit length on the log scale) is stepped along by the same steps (stop 42,
+  ``calib42``: after branch dpa41 moved one DeepSeek-R1 row, the full fit stopped at a soft-L1 cost of 1.5018 where
+  the stop-41 point costs 1.4093 on the same rows; the loss falls along the straight line between them from the first
+  tenth, but no single coordinate's move lowers it: the way down moves step_overhead_s, the memory bandwidth and the
+  data-set means together, along the flattest direction; with these probes the fit reaches 1.3676);
 * if the best probe lowers the loss by more than :data:`MIN_GAIN` (relative), ``least_squares`` restarts from it;
   at most :data:`MAX_RESTARTS` times. Otherwise the ``least_squares`` point stands unchanged.
 
-The search is deterministic (fixed steps, the same start), adds no parameter, no prior and no row weight, and it
-only ever returns a point of lower or equal training loss. It is inferchip's choice, not a sourced method; the steps
-(a factor 0.50, 0.70, 1.42, 2.01) span the distances the measured stalls sat from the lower point (8B mean 1,457 against
-1,002: a factor 0.69).
+The search is deterministic (fixed steps, the same start, each direction's sign fixed), adds no parameter, no prior
+and no row weight, and it only ever returns a point of lower or equal training loss. It is inferchip's choice, not a
+sourced method; the steps (a factor 0.50, 0.70, 1.42, 2.01) span the distances the measured stalls sat from the lower
+point (8B mean 1,457 against 1,002: a factor 0.69).
 
 Identifiability (:func:`directions`, :func:`parameter_log_se`): at a fitted point, the singular value decomposition
 of the Jacobian of the log residuals over the log parameters, each row scaled as the soft-L1 loss weighs it there
