@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inferchip.validation.fit_search import compass_probe, forward_jacobian, search, soft_l1_losses
+from inferchip.validation.fit_search import compass_probe, flat_steps, forward_jacobian, search, soft_l1_losses
 
 C = 0.1  # the calibration's f_scale (calibrate.F_SCALE)
 
@@ -72,7 +72,9 @@ def test_plateau_trap_and_escape_by_hand() -> None:
     two = search(_plateau, jac, np.array([1.01]), lo, hi, f_scale=C, max_evaluations=60, xtol=1e-8, ftol=1e-10)
     assert two.restarts == 1 and 0.3 < two.x[0] < 0.31
     assert two.cost < 0.1825 < 0.29 < one.cost
-    assert two.probes == 8  # one probe round that moved, one that found nothing better
+    # one probe round that moved, one that found nothing better; each round 4 coordinate steps + 4 along the one
+    # (flattest) direction of least_squares' Jacobian
+    assert two.probes == 16
 
 
 def test_no_restart_at_a_coordinate_minimum() -> None:
@@ -84,7 +86,7 @@ def test_no_restart_at_a_coordinate_minimum() -> None:
     kw = dict(f_scale=C, max_evaluations=60, xtol=1e-8, ftol=1e-10)
     one = search(quad, jac, np.zeros(2), lo, hi, restarts=0, **kw)  # type: ignore[arg-type]
     many = search(quad, jac, np.zeros(2), lo, hi, **kw)  # type: ignore[arg-type]
-    assert many.restarts == 0 and many.probes == 8
+    assert many.restarts == 0 and many.probes == 16  # 2 coordinates x 4 steps + 2 flattest directions x 4 steps
     assert many.x == pytest.approx(one.x) and many.cost == one.cost
 
 
@@ -113,3 +115,48 @@ def test_jacobian_separable_columns_read_only_their_rows() -> None:
     assert J[:, 0] == pytest.approx([2, 0, 0], abs=1e-5)
     assert J[:, 1] == pytest.approx([1, 3, 0], abs=1e-5) and J[2, 1] == 0
     assert J[:, 2] == pytest.approx([0, 0, 1], abs=1e-5) and J[0, 2] == 0
+
+
+def _c(f: float) -> float:
+    """One residual's soft-L1 cost share at f_scale C: C^2 (sqrt(1 + (f / C)^2) - 1)."""
+    return C ** 2 * (math.sqrt(1.0 + (f / C) ** 2) - 1.0)
+
+
+def _two_basin(x: np.ndarray) -> np.ndarray:
+    """A narrow valley along (1, 1) (row 0 steep across it) with two basins along u = (x0 + x1) / 2: one row wants
+    u = 0; three rows want u = 0.6 but saturate at -0.5 below u = 0.1 (they stop pulling there: a plateau)."""
+    u = 0.5 * float(x[0] + x[1])
+    return np.array([5.0 * float(x[0] - x[1]), u] + [max(u - 0.6, -0.5)] * 3)
+
+
+def test_two_basins_left_only_along_the_flattest_direction() -> None:
+    """Stop 42 (calib42): least_squares stops in the shallow basin at (0, 0), cost 3 c(0.5) = 0.12297 by hand; no
+    single coordinate leaves it (a step of 0.35 on x0: row 0 at 1.75 costs 0.16529 alone), the +0.7 step along the
+    flattest direction (1, 1) / sqrt 2 reaches u = 0.495 at c(0.495) + 3 c(0.105) = 0.05400, and the restart ends in
+    the deep basin near u = 0.566 (c(u) + 3 c(u - 0.6) stationary), cost below c(0.6) = 0.05083."""
+    lo, hi = np.full(2, -3.0), np.full(2, 3.0)
+    jac = forward_jacobian(_two_basin, hi, step=1e-6)
+    kw = dict(f_scale=C, max_evaluations=200, xtol=1e-10, ftol=1e-12)
+    x0 = np.array([0.01, 0.01])
+    one = search(_two_basin, jac, x0, lo, hi, restarts=0, **kw)  # type: ignore[arg-type]
+    assert one.x == pytest.approx([0.0, 0.0], abs=1e-4)
+    assert one.cost == pytest.approx(3 * _c(0.5), abs=1e-6) and 3 * _c(0.5) == pytest.approx(0.12297, abs=1e-5)
+    assert _c(1.75) == pytest.approx(0.16529, abs=1e-5) and _c(1.75) > one.cost
+    # the coordinate probes alone find nothing better; the flattest direction of the Jacobian there is (1, 1) / sqrt 2
+    assert compass_probe(_two_basin, one.x, lo, hi, C)[0] is None
+    v = flat_steps(jac(one.x), 1)[0]
+    assert v == pytest.approx([math.sqrt(0.5)] * 2, abs=1e-6)
+    better, cost, _ = compass_probe(_two_basin, one.x, lo, hi, C, jac=jac(one.x))
+    assert better is not None and better == pytest.approx([0.7 * math.sqrt(0.5)] * 2, abs=1e-4)
+    assert cost == pytest.approx(_c(0.495) + 3 * _c(0.105), abs=1e-4)
+    assert _c(0.495) + 3 * _c(0.105) == pytest.approx(0.05400, abs=1e-4)
+    # restarted from it: the deep basin, stationary where c'(u) = -3 c'(u - 0.6), c'(f) = f / sqrt(1 + (f / C)^2)
+    two = search(_two_basin, jac, x0, lo, hi, **kw)  # type: ignore[arg-type]
+    u = float(two.x.mean())
+    assert two.restarts >= 1 and two.x[0] == pytest.approx(two.x[1], abs=1e-4)
+    assert u / math.sqrt(1 + (u / C) ** 2) == pytest.approx(-3 * (u - 0.6) / math.sqrt(1 + ((u - 0.6) / C) ** 2),
+                                                            abs=1e-4)
+    assert 0.55 < u < 0.6 and two.cost < _c(0.6) < one.cost
+    # the flat probes off: the shallow basin stands (the search before stop 42)
+    old = search(_two_basin, jac, x0, lo, hi, flat_probes=False, **kw)  # type: ignore[arg-type]
+    assert old.restarts == 0 and old.cost == one.cost

@@ -11,7 +11,7 @@ folds' cost and stops before a whole ``calibrate --cv`` run (which also scores e
 ``--shift``: each fold is fitted at the default tolerances too, and its held-out rows' analytic-path errors
 (the fit's own residuals, ``row_residuals``; not ``validate``'s scoring, which simulates closed loops) are
 printed under both fits, with the largest change of one row: how far the tolerances move held-out errors.
-``--restarts N``: restarts from a better single-coordinate probe (``validation/fit_search.py``; default
+``--restarts N``: restarts from a better compass or flat-direction probe (``validation/fit_search.py``; default
 ``MAX_RESTARTS``, ``inferchip calibrate``'s; 0: one ``least_squares`` run, the fit before stop 39); ``--shift``
 compares with ``inferchip calibrate``'s own fit (default tolerances and restarts).
 """
@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument("--shift", action="store_true", help="also fit each fold at the default tolerances and compare "
                     "its held-out rows' analytic-path errors")
     ap.add_argument("--restarts", type=int, default=MAX_RESTARTS, help="least_squares restarts from a better "
-                    "single-coordinate probe (0: one run)")
+                    "compass or flat-direction probe (0: one run)")
     a = ap.parse_args()
     cases = [c for c in read_cases(a.cases) if c.energy_scope is None]
     t0 = time.perf_counter()

@@ -10,8 +10,9 @@ input limit); positive parameters are fitted on a log scale.
 
 Loss: the residual of a row is ``log(predicted / measured)``; ``scipy.optimize.least_squares`` minimises the
 soft-L1 robust loss of the residuals (``f_scale`` ``F_SCALE``: quadratic below about 10% error, linear above), so a
-few rows the physics cannot explain do not drag the fit; it restarts from any single-coordinate move that lowers the
-loss (:mod:`~inferchip.validation.fit_search`: a saturated row's plateau can stall it short of the minimum).
+few rows the physics cannot explain do not drag the fit; it restarts from any single-coordinate move, or move along
+one of the flattest directions of its Jacobian, that lowers the loss (:mod:`~inferchip.validation.fit_search`: a
+saturated row's plateau can stall it short of the minimum; stop 42: so can a basin only a combined move leaves).
 
 Only what the rows identify is fitted (:func:`identified_fit`, issue 12: no parameter that only compensates another):
 after the fit, the scaled Jacobian's directions (:func:`~inferchip.validation.fit_search.directions`) give each the
@@ -161,7 +162,8 @@ def fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[s
         max_evaluations: int = MAX_EVALUATIONS, xtol: float = XTOL, ftol: float = FTOL,
         restarts: int = MAX_RESTARTS) -> FitResult:
     """Least-squares fit of ``names`` (default: physical parameters + the data sets of ``rows``), restarted from a
-    better single-coordinate probe up to ``restarts`` times (:mod:`~inferchip.validation.fit_search`; 0: one run)."""
+    better compass or flat-direction probe up to ``restarts`` times (:mod:`~inferchip.validation.fit_search`; 0: one
+    run)."""
     start = as_point(start)
     if names is None:
         names = fit_parameter_names(rows)

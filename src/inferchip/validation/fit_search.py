@@ -1,4 +1,5 @@
-"""The calibration fit's search: ``least_squares`` from the start, then a compass check of every coordinate.
+"""The calibration fit's search: ``least_squares`` from the start, then a compass check of every coordinate and of
+the flattest directions.
 
 ``scipy.optimize.least_squares`` (trust region reflective) stops where its trust region collapses (``xtol``). On the
 calibration's loss that can be a point one coordinate alone improves by far more than the tolerance: a row whose
@@ -11,13 +12,19 @@ that the point returned is a minimum along each coordinate, at a few fixed log-s
 * after each ``least_squares`` run, each coordinate is moved alone by each of :data:`PROBE_LOG_STEPS` (clipped to
   its bounds) and the loss is evaluated there; the data-set mean inputs are probed together, one evaluation per step,
   because each moves only the rows of its own data set (their losses add), and the best step of each is combined;
+* each of the :data:`FLAT_PROBES` flattest directions of the Jacobian ``least_squares`` returns (its right singular
+  vectors of smallest singular value, unit length on the log scale) is stepped along by the same steps (stop 42,
+  ``calib42``: after branch dpa41 moved one DeepSeek-R1 row, the full fit stopped at a soft-L1 cost of 1.5018 where
+  the stop-41 point costs 1.4093 on the same rows; the loss falls along the straight line between them from the first
+  tenth, but no single coordinate's move lowers it: the way down moves step_overhead_s, the memory bandwidth and the
+  data-set means together, along the flattest direction; with these probes the fit reaches 1.3676);
 * if the best probe lowers the loss by more than :data:`MIN_GAIN` (relative), ``least_squares`` restarts from it;
   at most :data:`MAX_RESTARTS` times. Otherwise the ``least_squares`` point stands unchanged.
 
-The search is deterministic (fixed steps, the same start), adds no parameter, no prior and no row weight, and it
-only ever returns a point of lower or equal training loss. It is inferchip's choice, not a sourced method; the steps
-(a factor 0.50, 0.70, 1.42, 2.01) span the distances the measured stalls sat from the lower point (8B mean 1,457 against
-1,002: a factor 0.69).
+The search is deterministic (fixed steps, the same start, each direction's sign fixed), adds no parameter, no prior
+and no row weight, and it only ever returns a point of lower or equal training loss. It is inferchip's choice, not a
+sourced method; the steps (a factor 0.50, 0.70, 1.42, 2.01) span the distances the measured stalls sat from the lower
+point (8B mean 1,457 against 1,002: a factor 0.69).
 
 Identifiability (:func:`directions`, :func:`parameter_log_se`): at a fitted point, the singular value decomposition
 of the Jacobian of the log residuals over the log parameters, each row scaled as the soft-L1 loss weighs it there
@@ -41,6 +48,7 @@ PROBE_LOG_STEPS = (-0.7, -0.35, 0.35, 0.7)  # log-scale steps: factors 0.50, 0.7
 MAX_RESTARTS = 3  # least_squares restarts after the first run (a guard: the measured fits need at most 2)
 JACOBIAN_LOG_STEP = 0.02  # forward-difference step on the log scale (2 %): the model has grid and tile steps
 INSIDE = 1e-9  # a probe stays strictly inside the bounds (least_squares' start must)
+FLAT_PROBES = 3  # the flattest directions of least_squares' Jacobian probed too (stop 42, calib42)
 MIN_GAIN = 1e-3  # a probe must lower the loss by this fraction to restart (10x least_squares' ftol 1e-4)
 
 # A direction the rows pin only to a log standard error above ln 2 (one sd spans a factor 2 each way) is flat.
@@ -74,11 +82,27 @@ class SearchResult:
     message: str
 
 
+def flat_steps(jac: np.ndarray | None, count: int | None = None) -> list[np.ndarray]:
+    """The unit vectors of the ``count`` flattest directions of ``jac`` (right singular vectors, smallest singular
+    value first; each sign fixed so that its largest component is positive: deterministic); none without ``jac``.
+    ``count`` None: :data:`FLAT_PROBES`."""
+    if jac is None or jac.shape[1] == 0:
+        return []
+    count = FLAT_PROBES if count is None else count
+    _, _, vt = np.linalg.svd(jac, full_matrices=True)
+    out = []
+    for v in vt[::-1][:count]:
+        out.append(v if v[int(np.argmax(np.abs(v)))] > 0 else -v)
+    return out
+
+
 def compass_probe(resid: Residuals, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, f_scale: float,
-                  separable: Sequence[tuple[int, np.ndarray]] = ()) -> tuple[np.ndarray | None, float, int]:
+                  separable: Sequence[tuple[int, np.ndarray]] = (),
+                  jac: np.ndarray | None = None) -> tuple[np.ndarray | None, float, int]:
     """The lowest-loss point one coordinate's move reaches from ``x`` (the separable columns, each with the mask of
-    the residuals it alone moves, probed together and combined), its cost, and the evaluations spent. ``None`` when
-    no probe lowers the loss by more than :data:`MIN_GAIN`."""
+    the residuals it alone moves, probed together and combined), or a move along one of the :data:`FLAT_PROBES`
+    flattest directions of ``jac`` (the Jacobian at ``x``; :func:`flat_steps`), its cost, and the evaluations spent.
+    ``None`` when no probe lowers the loss by more than :data:`MIN_GAIN`."""
     f0 = resid(x)
     losses0 = soft_l1_losses(f0, f_scale)
     cost0 = float(losses0.sum())
@@ -92,6 +116,13 @@ def compass_probe(resid: Residuals, x: np.ndarray, lo: np.ndarray, hi: np.ndarra
             xp[j] = np.clip(x[j] + s, lo[j] + INSIDE, hi[j] - INSIDE)
             if xp[j] == x[j]:
                 continue
+            cost = float(soft_l1_losses(resid(xp), f_scale).sum())
+            spent += 1
+            if cost < best:
+                best, best_x = cost, xp
+    for v in flat_steps(jac):
+        for s in PROBE_LOG_STEPS:
+            xp = np.clip(x + s * v, lo + INSIDE, hi - INSIDE)
             cost = float(soft_l1_losses(resid(xp), f_scale).sum())
             spent += 1
             if cost < best:
@@ -143,7 +174,8 @@ def forward_jacobian(resid: Residuals, hi: np.ndarray, separable: Sequence[tuple
 
 def search(resid: Residuals, jac: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, lo: np.ndarray,
            hi: np.ndarray, *, f_scale: float, max_evaluations: int, xtol: float, ftol: float,
-           separable: Sequence[tuple[int, np.ndarray]] = (), restarts: int = MAX_RESTARTS) -> SearchResult:
+           separable: Sequence[tuple[int, np.ndarray]] = (), restarts: int = MAX_RESTARTS,
+           flat_probes: bool = True) -> SearchResult:
     """``least_squares`` (soft-L1, bounds) from ``x0``, restarted from a better compass probe up to ``restarts``
     times; ``restarts=0`` is the single run as before. ``max_evaluations`` limits each run."""
     from scipy.optimize import least_squares  # type: ignore[import-untyped]  # scipy has no stubs here
@@ -155,7 +187,8 @@ def search(resid: Residuals, jac: Callable[[np.ndarray], np.ndarray], x0: np.nda
     res = run(x0)
     evaluations, probes, done = int(res.nfev), 0, 0
     while done < restarts and int(res.status) > 0:
-        better, _cost, spent = compass_probe(resid, np.asarray(res.x), lo, hi, f_scale, separable)
+        better, _cost, spent = compass_probe(resid, np.asarray(res.x), lo, hi, f_scale, separable,
+                                             np.asarray(res.jac) if flat_probes else None)
         probes += spent
         if better is None:
             break
