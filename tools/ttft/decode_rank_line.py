@@ -53,16 +53,14 @@ def busiest_rank(per_rank: float, ranks: int) -> float:
 
 
 def fit_line(points: list[tuple[float, float]]) -> tuple[float, float]:
-    """Least-squares ``(a, b)`` of ``y = a + b x``. E.g. (0, 1), (1, 3), (2, 5) -> (1, 2)."""
+    """Least-squares ``(a, b)`` of ``y = a + b x`` (``statistics.linear_regression``). E.g. (0, 1), (1, 3), (2, 5)
+    -> (1, 2)."""
     if len(points) < 2:
         raise ValueError("a line needs at least two points")
-    mx = statistics.fmean(x for x, _ in points)
-    my = statistics.fmean(y for _, y in points)
-    sxx = sum((x - mx) ** 2 for x, _ in points)
-    if sxx == 0:
+    if len({x for x, _ in points}) == 1:
         raise ValueError("the points share one x: no slope")
-    b = sum((x - mx) * (y - my) for x, y in points) / sxx
-    return my - b * mx, b
+    slope, intercept = statistics.linear_regression([x for x, _ in points], [y for _, y in points])
+    return intercept, slope
 
 
 def case_notes(path: Path) -> dict[str, str]:

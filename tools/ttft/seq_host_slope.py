@@ -23,23 +23,15 @@ import argparse
 import json
 import re
 import statistics
+import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from decode_rank_line import fit_line  # noqa: E402  (one line fit for both tools)
+
 _RUN = re.compile(r"^(?P<base>.+)-(?P<metric>tput|ttft|tpot)$")
-
-
-def fit_line(points: list[tuple[float, float]]) -> tuple[float, float]:
-    """Least-squares ``(a, b)`` of ``y = a + b x``. E.g. (0, 1), (1, 3), (2, 5) -> (1, 2)."""
-    if len(points) < 2:
-        raise ValueError("a line needs at least two points")
-    mx = statistics.fmean(x for x, _ in points)
-    my = statistics.fmean(y for _, y in points)
-    sxx = sum((x - mx) ** 2 for x, _ in points)
-    if sxx == 0:
-        raise ValueError("the points share one x: no slope")
-    b = sum((x - mx) * (y - my) for x, y in points) / sxx
-    return my - b * mx, b
 
 
 def per_process_points(cases: list[dict[str, Any]]) -> dict[tuple[str, str, str, str], list[tuple[float, float]]]:
