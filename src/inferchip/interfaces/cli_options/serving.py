@@ -69,3 +69,8 @@ def link_option() -> Any:
 def latency_option() -> Any:
     return typer.Option(None, "--kv-link-latency-us", help=LATENCY_HELP,
                         callback=opts.float_range("--kv-link-latency-us", 1e9, lo_open=False))
+
+
+def serve_notes(notes: list[str | None]) -> list[str]:
+    """``serve``'s notes, the same in its text and its JSON (``notes``): those given (None: none)."""
+    return [n for n in notes if n]
