@@ -279,7 +279,7 @@ def serve_cmd(
     # continuous batching: the KV pool leaves room for one chunk's activations (flat keys, as the summary's)
     summary.update(prefill_chunk_tokens=chunk, prefill_chunk_source=chunk_source,
                    activations_bytes_per_chip=float(step.mm.chunk_activation_bytes()))
-    notes = so.serve_notes([context_note, *opts.config_notes(loaded)])
+    notes = so.serve_notes([context_note, *opts.config_notes(loaded)], slo_tpot_ms, res.requests["output_tokens"])
     if output == OutputFormat.json:  # the same notes as the text's
         typer.echo(fmt.to_json({**out.with_all_keys(summary, out.SERVE_ENERGY_KEYS), "notes": notes}))
         return
