@@ -274,14 +274,14 @@ def serve_cmd(
     summary = res.summary()
     if "power_w_per_chip" in summary:
         summary.update(serving_economics(step, summary, res.num_chips))
-    summary.update(formats)
-    summary["assumptions_file"] = _assumptions_file(assumptions)
+    summary.update(formats, assumptions_file=_assumptions_file(assumptions))
     summary["engine"] = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note)
     # continuous batching: the KV pool leaves room for one chunk's activations (flat keys, as the summary's)
     summary.update(prefill_chunk_tokens=chunk, prefill_chunk_source=chunk_source,
                    activations_bytes_per_chip=float(step.mm.chunk_activation_bytes()))
-    if output == OutputFormat.json:
-        typer.echo(fmt.to_json(out.with_all_keys(summary, out.SERVE_ENERGY_KEYS)))
+    notes = so.serve_notes([context_note, *opts.config_notes(loaded)], slo_tpot_ms, res.requests["output_tokens"])
+    if output == OutputFormat.json:  # the same notes as the text's
+        typer.echo(fmt.to_json({**out.with_all_keys(summary, out.SERVE_ENERGY_KEYS), "notes": notes}))
         return
     title = f"{model} on {count} x {chip} ({_layout_text(step, replicas)})"
     con = out.console()
@@ -290,7 +290,7 @@ def serve_cmd(
     Console().print(formats_line(summary))
     Console().print(f"assumptions: {summary['assumptions_file']}")
     Console().print(eng_opts.engine_line(summary["engine"], so.DEFAULT_SCHEDULER))
-    opts.print_notes(Console(), [context_note, *opts.config_notes(loaded)])
+    opts.print_notes(Console(), list(notes))
     if "power_w_per_chip" not in summary:
         Console().print(f"[yellow]no energy:[/] {chip} publishes no TDP, so power, tokens/J and $ are unavailable")
     if summary.get("saturated"):

@@ -27,11 +27,14 @@ StepArgs = tuple[float, float, float, float]  # tokens, decode sequences, decode
 
 
 def mapped_model(model: ModelEntry, chip: ChipParams, tp: int, pp: int, ep: int, cfg: ReviewConfig,
-                 attn_dp: bool = False) -> MappedModel:
-    """The model mapped onto one replica of ``tp x pp`` chips (the review's formats, the shipped calibration)."""
+                 attn_dp: bool = False, chunk_tokens: int | None = None) -> MappedModel:
+    """The model mapped onto one replica of ``tp x pp`` chips (the review's formats, the shipped calibration), with
+    prefill steps of ``chunk_tokens`` (None: the engines' default; a sized deployment's: ``scale_out.chunk_tokens``,
+    whose activations the memory fit keeps room for)."""
     from inferchip.performance.setting import resolve_setting
 
     s = resolve_setting(chip, model.spec, count=tp * pp, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp, weights=cfg.weights)
+    s = s.with_chunk(chunk_tokens)
     return s.mapped(s.layout)
 
 
@@ -141,21 +144,27 @@ def chip_charts(chip: ChipEntry, models: list[ModelEntry], rows: list[dict[str, 
     so each is drawn up in the piece that evaluated the chip)."""
     from dataclasses import replace
 
+    from inferchip.review.claim_file import load_claim
+    from inferchip.review.deploy.sizing import is_sized
+
     curves: dict[str, Any] = {}
     roofline: list[dict[str, Any]] = []
     memory: list[dict[str, Any]] = []
     ccfg = replace(cfg, weights=chip.weights_in(cfg))  # the chip's own weights (the claim as deployed)
+    sized = is_sized(chip, cfg)  # its kept predictions are its sized deployments, predicted at the sizing's chunk
+    chunk = load_claim(cfg.claim_file).scale_out.chunk_tokens if sized else None
     for m in models:
         preds = {s: p for (mid, s), p in kept.items() if mid == m.id}
-        layouts = {(p.tp, p.pp, p.ep, p.attn_dp) for p in preds.values()}
+        layouts = {(p.tp, p.pp, p.ep, p.attn_dp): chunk for p in preds.values()}
         if any(r["status"] == "ok" for r in rows if r["chip_id"] == chip.id and r["model_id"] == m.id
                and r["setting"] == "single"):
-            layouts.add((1, 1, 1, False))
-        curve = throughput_curve([mapped_model(m, chip.params, tp, pp, ep, ccfg, dp)
-                                  for tp, pp, ep, dp in sorted(layouts)],
+            layouts.setdefault((1, 1, 1, False), None)  # one chip, as its single rows ran (the engines' chunk)
+        curve = throughput_curve([mapped_model(m, chip.params, tp, pp, ep, ccfg, dp, ch)
+                                  for (tp, pp, ep, dp), ch in sorted(layouts.items())],
                                  cfg.input_tokens, cfg.output_tokens)
-        if curve is not None:
-            curves[m.id] = curve
+        if curve is not None:  # a sized chip's curve names the deployment's chips (the chart labels it so)
+            curves[m.id] = {**curve, "deployment_chips": sorted({p.num_chips for p in preds.values()})} if sized \
+                else curve
         p = preds.get("batch") or next(iter(preds.values()), None)
         if p is not None:
             roofline.extend(roofline_points(m, chip.params, p, ccfg))

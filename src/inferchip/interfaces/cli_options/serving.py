@@ -69,3 +69,22 @@ def link_option() -> Any:
 def latency_option() -> Any:
     return typer.Option(None, "--kv-link-latency-us", help=LATENCY_HELP,
                         callback=opts.float_range("--kv-link-latency-us", 1e9, lo_open=False))
+
+
+def one_token_tpot_note(slo_tpot_ms: float | None, one_token_requests: int, requests: int) -> str | None:
+    """``--slo-tpot-ms`` where some requests have one output token: how their TPOT limit is read (None: no such
+    request, or no TPOT limit). A one-token output has no time per output token; vLLM's benchmark goodput counts it as
+    0, so within any limit (vllm-project/vllm benchmarks/benchmark_serving.py ``calculate_metrics``: ``tpot = 0``
+    unless ``output_len > 1``), and the simulator's goodput reads it so (``sim.results.metrics.meets_slo``)."""
+    if slo_tpot_ms is None or one_token_requests == 0:
+        return None
+    return (f"--slo-tpot-ms {slo_tpot_ms:g}: {one_token_requests:,} of {requests:,} requests have one output token, "
+            "hence no TPOT, and count as within the TPOT limit (vLLM benchmarks/benchmark_serving.py goodput's "
+            "reading: tpot = 0 where output_len <= 1)")
+
+
+def serve_notes(notes: list[str | None], slo_tpot_ms: float | None, output_tokens: Any) -> list[str]:
+    """``serve``'s notes, the same in its text and its JSON (``notes``): those given (None: none) and
+    :func:`one_token_tpot_note` for the run's requests (``output_tokens``: each request's, an array)."""
+    tpot = one_token_tpot_note(slo_tpot_ms, int((output_tokens <= 1).sum()), int(output_tokens.size))
+    return [n for n in (*notes, tpot) if n]

@@ -98,10 +98,12 @@ def curves_figure(res: ReviewResult) -> dict[str, Any] | None:
             c = res.curves.get(m.id, {}).get(chip.id)
             if not c:
                 continue
-            traces.append({"type": "scatter", "mode": "lines+markers", "name": chip.id, "x": c["tokens_per_s_per_user"],
+            chips = c.get("deployment_chips")  # a sized deployment: its chips in the legend
+            name = chip.id if not chips else f"{chip.id} ({'/'.join(f'{n:,}' for n in chips)} chips)"
+            traces.append({"type": "scatter", "mode": "lines+markers", "name": name, "x": c["tokens_per_s_per_user"],
                            "y": c["tokens_per_s_per_chip"], "marker": {"size": 4, "color": col[chip.id]},
                            "line": {"width": 3 if chip.is_claim else 1.6, "color": col[chip.id]},
-                           "hovertemplate": f"{chip.id}<br>%{{x:,.1f}} tok/s per user<br>"
+                           "hovertemplate": f"{name}<br>%{{x:,.1f}} tok/s per user<br>"
                                             "%{y:,.0f} tok/s per chip<extra></extra>"})
         if traces:
             groups[_short(m.id)] = traces
