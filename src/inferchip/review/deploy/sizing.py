@@ -130,18 +130,26 @@ def size_model(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cfg
     return out
 
 
+def sized_rows(chip_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The ``domain`` rows of a chip the review sized per case (the chip has ``scaleup`` rows: its node's result
+    kept beside the sized one, review.cases), the sized deployments; None for a chip judged on its domain."""
+    mine = [r for r in rows if r["chip_id"] == chip_id]
+    if not any(r["setting"] == "scaleup" for r in mine):
+        return None
+    return [r for r in mine if r["setting"] == "domain"]
+
+
 def record_systems(chip: ChipEntry, rows: list[dict[str, Any]], cfg: ReviewConfig) -> None:
     """Keep on ``chip`` each case's sized deployment and prefill chunk, read from its ``domain`` rows, where the
     review sized it (it has ``scaleup`` rows); else none (its re-predictions run on its domain)."""
     from inferchip.review.claim_file import load_claim
 
-    mine = [r for r in rows if r["chip_id"] == chip.id]
-    if not any(r["setting"] == "scaleup" for r in mine):
+    mine = sized_rows(chip.id, rows)
+    if mine is None:
         chip.systems = {}
         return
     chunk = load_claim(cfg.claim_file).scale_out.chunk_tokens
-    chip.systems = {(r["model_id"], r["slo"]): (int(r["deployment_chips"]), chunk)
-                    for r in mine if r["setting"] == "domain"}
+    chip.systems = {(r["model_id"], r["slo"]): (int(r["deployment_chips"]), chunk) for r in mine}
 
 
 def claim_count(chip: ChipEntry, case: tuple[str, str]) -> tuple[int, int | None]:
@@ -153,10 +161,10 @@ def claim_count(chip: ChipEntry, case: tuple[str, str]) -> tuple[int, int | None
 def system_text(chip_id: str, domain: int, rows: list[dict[str, Any]]) -> str:
     """The chips of the system a chip is judged on, in short: its domain, or, where sized per case (it has
     ``scaleup`` rows), the counts of the cases it serves ("sized: 96"; "sized: none served")."""
-    mine = [r for r in rows if r["chip_id"] == chip_id]
-    if not any(r["setting"] == "scaleup" for r in mine):
+    mine = sized_rows(chip_id, rows)
+    if mine is None:
         return f"{domain:,}"
-    counts = sorted({int(r["deployment_chips"]) for r in mine if r["setting"] == "domain" and r["status"] == "ok"})
+    counts = sorted({int(r["deployment_chips"]) for r in mine if r["status"] == "ok"})
     if not counts:
         return "sized: none served"
     return "sized: " + (f"{counts[0]:,}" if len(counts) == 1 else f"{counts[0]:,}-{counts[-1]:,}")
@@ -171,8 +179,8 @@ def deployment_notes(chips: list[ChipEntry], rows: list[dict[str, Any]], cfg: Re
     so = load_claim(cfg.claim_file).scale_out
     out = []
     for c in chips:
-        mine = [r for r in rows if r["chip_id"] == c.id and r["setting"] == "domain"]
-        if not any(r["chip_id"] == c.id and r["setting"] == "scaleup" for r in rows):
+        mine = sized_rows(c.id, rows)
+        if mine is None:
             continue
         unit, _ = unit_of(c)
         u = deployment_unit(c.id)
