@@ -21,7 +21,7 @@ from inferchip.mapping.memory_fit import Formats, layer_weight_bytes
 from inferchip.mapping.operators import Gemm
 from inferchip.performance.setting import resolve_formats
 from inferchip.spec.calibration import Calibration
-from inferchip.spec.engine_workers import checkpoint_attention_for, names_checkpoint
+from inferchip.spec.engine.workers import checkpoint_attention_for, names_checkpoint
 from inferchip.validation.cases import read_cases
 from inferchip.validation.validate import validate_cases
 

@@ -19,7 +19,7 @@ from inferchip.sim.engines.polling import DeliveringDecodeReplica
 from inferchip.sim.load.lengths import FixedLength
 from inferchip.sim.results.request import RequestTable
 from inferchip.sim.step.steptime import StepTimer
-from inferchip.spec.engine_workers import DecodeWorker, decode_worker_for
+from inferchip.spec.engine.workers import DecodeWorker, decode_worker_for
 from inferchip.validation.results import least_pool_per_rank
 
 SGL = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2"

@@ -12,7 +12,7 @@ from inferchip.catalog.engines import get_engine
 from inferchip.sim import LinearStepModel, SchedulerConfig
 from inferchip.sim.engines.bench import closed_loop_disagg_run
 from inferchip.sim.load.lengths import FixedLength
-from inferchip.spec.engine_workers import DecodeWorker, decode_worker_for
+from inferchip.spec.engine.workers import DecodeWorker, decode_worker_for
 
 SGL = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2"
 

@@ -15,7 +15,7 @@ from inferchip.mapping.sharding import shard
 from inferchip.sim import LinearStepModel
 from inferchip.sim.engines import EngineStepModel
 from inferchip.sim.engines.engine_step import eager_step_time_s, eager_steps
-from inferchip.spec.engine_workers import EagerSteps
+from inferchip.spec.engine.workers import EagerSteps
 
 
 def test_eager_step_by_hand():

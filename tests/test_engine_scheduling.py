@@ -16,7 +16,7 @@ from inferchip.sim.engines.polling import PollingReplica
 from inferchip.sim.results.request import RequestTable
 from inferchip.sim.step.steptime import StepTimer
 from inferchip.spec.engine import EngineSpec
-from inferchip.spec.engine_workers import RecvInterval
+from inferchip.spec.engine.workers import RecvInterval
 
 
 def _step(**over):

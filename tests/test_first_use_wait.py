@@ -16,7 +16,7 @@ from inferchip.catalog.engines import get_engine
 from inferchip.sim import LinearStepModel, SchedulerConfig
 from inferchip.sim.engines import closed_loop_run, uniform_length
 from inferchip.sim.engines.bench import closed_loop_disagg_run, first_wave_shift, prompt_mean_tokens, steady_weights
-from inferchip.spec.engine_workers import FirstUseWait, first_use_wait_s, first_wave_batch_tokens
+from inferchip.spec.engine.workers import FirstUseWait, first_use_wait_s, first_wave_batch_tokens
 from inferchip.validation.closed_loop import num_requests
 
 EDGE = FirstUseWait(accelerator="mi355x", weights="mxfp4", batch_tokens_above=1024, wait_s=20.0)

@@ -91,8 +91,8 @@ def test_a_claim_naming_a_catalogue_chip_or_the_claimed_chip_is_taken(tmp_path):
     chip_file = tmp_path / "my-npu.yaml"
     chip_file.write_text(yaml.safe_dump(spec))
     mine = _write(tmp_path, chip="my-npu")
-    _, _, claim = resolve(ReviewConfig(chips=["nvidia-h100-sxm-80gb"], claim=str(chip_file), models=[L8],
-                                       claim_file=mine))
+    claim = resolve(ReviewConfig(chips=["nvidia-h100-sxm-80gb"], claim=str(chip_file), models=[L8],
+                                 claim_file=mine)).claim
     assert claim is not None and claim.id == "my-npu" and claim.deployed
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from types import SimpleNamespace
 
-from inferchip.interfaces.report.claim_page import in_car_html
+from inferchip.interfaces.report.in_car_page import in_car_html
 
 
 class _Cells(HTMLParser):

@@ -55,13 +55,15 @@ def test_a_claim_file_under_a_reviewed_chips_id_with_its_own_figures_is_refused(
 def test_a_claim_file_identical_to_the_catalogue_chip_or_under_its_own_id_is_reviewed(tmp_path):
     same = tmp_path / "same.yaml"
     same.write_text((CATALOG / "chips" / f"{H100}.yaml").read_text(encoding="utf-8"), encoding="utf-8")
-    chips, _, claim = resolve(ReviewConfig(chips=(H100,), claim=str(same), models=(LLAMA,)))
+    got = resolve(ReviewConfig(chips=(H100,), claim=str(same), models=(LLAMA,)))
+    chips, claim = got.chips, got.claim
     assert [c.id for c in chips] == [H100] and claim is chips[0] and claim.is_claim
     own = _h100_yaml() | {"id": "my-chip"}
     own["memory"]["capacity"] = 96
     mine = tmp_path / "mine.yaml"
     mine.write_text(yaml.safe_dump(own), encoding="utf-8")
-    chips, _, claim = resolve(ReviewConfig(chips=(H100,), claim=str(mine), models=(LLAMA,)))
+    got = resolve(ReviewConfig(chips=(H100,), claim=str(mine), models=(LLAMA,)))
+    chips, claim = got.chips, got.claim
     assert [c.id for c in chips] == [H100, "my-chip"] and claim is chips[1]
 
 

@@ -11,7 +11,7 @@ from inferchip.catalog.engines import get_engine
 from inferchip.cost.gemm import m_tile
 from inferchip.sim.engines import EngineStepModel, padded_batch
 from inferchip.sim.step.protocol import LinearStepModel
-from inferchip.spec.engine_workers import DecodeWorker
+from inferchip.spec.engine.workers import DecodeWorker
 
 SGL = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2"
 ONE = np.array([0])

@@ -17,7 +17,7 @@ from inferchip.sim.engines.bench import capped_pool
 from inferchip.sim.results.request import RequestTable
 from inferchip.sim.step.steptime import StepTimer
 from inferchip.spec.engine import EngineSpec
-from inferchip.spec.engine_workers import WorkerScheduling
+from inferchip.spec.engine.workers import WorkerScheduling
 
 SGL = "NVIDIA Dynamo + SGLang, PD-disaggregated; lmsysorg/sglang:v0.5.5.post2"
 TRT = "NVIDIA Dynamo + TensorRT-LLM, PD-disaggregated; nvcr.io#nvidia/ai-dynamo/tensorrtllm-runtime:0.5.1-rc0.pre3"

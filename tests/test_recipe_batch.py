@@ -138,7 +138,7 @@ def test_an_entry_a_wider_earlier_entry_shadows_is_refused(tmp_path):
 
     from inferchip.catalog.engines import load_engines
     from inferchip.errors import SpecError
-    from inferchip.spec.engine_workers import RecipeBatch
+    from inferchip.spec.engine.workers import RecipeBatch
 
     src = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "engines.yaml"
     data = yaml.safe_load(src.read_text())

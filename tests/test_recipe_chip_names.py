@@ -4,7 +4,7 @@ GB200 row, an H200 one a GH200 row)."""
 
 from inferchip.catalog.engines import get_engine
 from inferchip.spec.engine import ChipRecipe
-from inferchip.spec.engine_workers import FirstUseWait, RunLength, first_use_wait_s, names_chip, run_length
+from inferchip.spec.engine.workers import FirstUseWait, RunLength, first_use_wait_s, names_chip, run_length
 
 
 def test_names_chip_by_whole_parts():

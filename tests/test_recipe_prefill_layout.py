@@ -1,5 +1,5 @@
 """A disaggregated row's prefill workers as their launch recipe runs them (engine field
-``prefill_worker_scheduling``, ``attention_dp``; ``spec.engine_workers.recipe_worker``): the Dynamo +
+``prefill_worker_scheduling``, ``attention_dp``; ``spec.engine.workers.recipe_worker``): the Dynamo +
 SGLang FP4 8k/1k max-throughput rows (10 prefill workers of 4 GB200) state attention DP, but the srt-slurm
 recipe of that layout runs each prefill worker TP4 with its experts split in width (ep 1)."""
 
@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from inferchip.catalog.engines import get_engine
 from inferchip.mapping.layout import Layout
-from inferchip.spec.engine_workers import DecodeWorker, WorkerScheduling, prefill_worker_for, recipe_worker
+from inferchip.spec.engine.workers import DecodeWorker, WorkerScheduling, prefill_worker_for, recipe_worker
 from inferchip.validation.cases import COLUMNS, parse_cases
 from inferchip.validation.closed_loop import Worker, row_facts
 from inferchip.validation.closed_loop_rows import recipe_workers

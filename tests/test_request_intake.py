@@ -134,10 +134,11 @@ def test_fold_rows_move_linearly_between_the_runs_without_and_with_the_intake():
 def test_serve_and_curve_run_the_engines_intake():
     from types import SimpleNamespace
 
-    from inferchip.interfaces.cmd_serve import _engine_config
+    from inferchip.interfaces.serve_system import engine_config
+
     step = SimpleNamespace(ranks=1)
-    assert _engine_config(get_engine("vllm"), step).request_intake_s == get_engine("vllm").request_intake_s > 0
-    assert _engine_config(None, step).request_intake_s == 0.0
+    assert engine_config(get_engine("vllm"), step).request_intake_s == get_engine("vllm").request_intake_s > 0
+    assert engine_config(None, step).request_intake_s == 0.0
 
 
 @pytest.mark.parametrize(("engine", "before_s"), [("vllm", 0.0172), ("trtllm", 0.0274)])

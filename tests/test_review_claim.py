@@ -330,7 +330,8 @@ def test_year_2027_adds_the_parts_ai5_will_meet():
     from inferchip.catalog.competitors import DEFAULT_REVIEW_YEAR, competitors_for_year
     from inferchip.review.inputs import resolve, review_year
 
-    chips, _, claim = resolve(ReviewConfig(year=2027, models=[L8]))
+    got = resolve(ReviewConfig(year=2027, models=[L8]))
+    chips, claim = got.chips, got.claim
     ids = {c.id for c in chips}
     assert set(competitors_for_year(2027)) <= ids and claim.id == "tesla-ai5"
     assert ids - set(competitors_for_year(DEFAULT_REVIEW_YEAR)) - {"tesla-ai5"}  # more than the default year's
@@ -340,10 +341,10 @@ def test_year_2027_adds_the_parts_ai5_will_meet():
 def test_the_claimed_chip_is_deployed_as_its_claim_file_says():
     from inferchip.review.inputs import resolve
 
-    _, _, claim = resolve(ReviewConfig(chips=[], models=[L8]))
+    claim = resolve(ReviewConfig(chips=[], models=[L8])).claim
     assert claim.deployed and claim.weights == load_claim().deployment.weights
     assert claim.domain == claim.params.max_scaleup_domain > 1  # a board of several chips
-    _, _, alone = resolve(ReviewConfig(chips=[], models=[L8], deploy_claim=False))
+    alone = resolve(ReviewConfig(chips=[], models=[L8], deploy_claim=False)).claim
     assert not alone.deployed and alone.weights is None
 
 

@@ -108,10 +108,11 @@ def test_a_claim_file_naming_groq_sizes_it_at_its_own_weights_and_the_ledger_at_
     to stages 7..3): 3 x 15,335,424 + 131,334,144 = 177,340,416 B. The ledger's precision alternative (the review's
     fp8) sizes it again: 96 chips."""
     cfg = ReviewConfig(chips=[H100], claim="groq-lpu-v1", models=[L8], claim_file=_groq_claim_file(tmp_path))
-    _, models, claim = resolve(cfg)
+    inputs = resolve(cfg)
+    models, claim, so = inputs.models, inputs.claim, inputs.claim_doc.scale_out
     assert claim is not None and claim.deployed and claim.weights == "fp4"
-    rows, _ = evaluate_chip(claim, models, cfg)
-    record_systems(claim, rows, cfg)
+    rows, _ = evaluate_chip(claim, models, cfg, so)
+    record_systems(claim, rows, so)
     layer4 = LAYER * 0.5625 / 8
     assert layer4 == 15_335_424
     weights = 32 * LAYER * 0.5625 + 2 * 128256 * 4096 * 2
@@ -122,9 +123,9 @@ def test_a_claim_file_naming_groq_sizes_it_at_its_own_weights_and_the_ledger_at_
     assert all("from 32" in r["deployment_basis"] for r in dom)
     assert all(BUDGET - (4 * layer4 + EMB) < r["activations_bytes_per_chip"] for r in dom)  # why 64 does not serve
     cases = [(L8, "interactive"), (L8, "batch")]
-    tput, board, chips = _claim_at_weights(claim, SimpleNamespace(models=models), cases, cfg)
+    tput, board, chips = _claim_at_weights(claim, SimpleNamespace(models=models), cases, cfg, so)
     assert chips is not None and chips.tolist() == [96.0, 96.0] and np.isfinite(tput).all()
-    again = sized_cases(claim, models, cases, cfg, "fp8")
+    again = sized_cases(claim, models, cases, cfg, so, "fp8")
     assert all((d.prediction.tp, d.prediction.pp) == (8, 12) for d in again.values() if d.prediction)
 
 

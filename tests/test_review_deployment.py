@@ -33,7 +33,7 @@ def _sized(model_id: str, cfg: ReviewConfig | None = None, slos: tuple[str, ...]
     def at(n, slo, chunk):
         return evaluate(chip.chip_arg(), m.ref, slo, n, cfg, weights="fp8", chunk_tokens=chunk)
 
-    return size_model(chip, m, levels, cfg, "fp8", at)
+    return size_model(chip, m, levels, load_claim(cfg.claim_file).scale_out, "fp8", at)
 
 
 def test_fewest_chips_is_the_weights_over_one_chips_budget():

@@ -15,18 +15,20 @@ import pytest
 from inferchip.interfaces.report.charts import curves_figure
 from inferchip.review.cases import evaluate_chip
 from inferchip.review.chart_data import chip_charts
+from inferchip.review.claim_file import load_claim
 from inferchip.review.inputs import ReviewConfig, chip_entry, model_entry
 
 L8 = "meta-llama/Llama-3.1-8B-Instruct"
+SO = load_claim().scale_out  # the bundled claim file's, as a default review resolves it
 
 
 def test_groq_has_a_curve_on_its_96_chip_deployment_matching_its_rows() -> None:
     cfg = ReviewConfig()
     groq, m = chip_entry("groq-lpu-v1", cfg.domain_cap), model_entry(L8)
-    rows, kept = evaluate_chip(groq, [m], cfg)
+    rows, kept = evaluate_chip(groq, [m], cfg, SO)
     preds = list(kept.values())
     assert preds and {p.num_chips for p in preds} == {96} and {(p.tp, p.pp) for p in preds} == {(8, 12)}
-    curves, _, _ = chip_charts(groq, [m], rows, kept, cfg)
+    curves, _, _ = chip_charts(groq, [m], rows, kept, cfg, SO)
     c = curves[m.id]
     assert c["deployment_chips"] == [96]
     p = preds[0]  # batch 1 is all its SRAM holds: the curve is the rows' one point
@@ -41,6 +43,6 @@ def test_groq_has_a_curve_on_its_96_chip_deployment_matching_its_rows() -> None:
 def test_a_gpus_curve_is_not_labelled_with_a_deployment() -> None:
     cfg = ReviewConfig()
     h100, m = chip_entry("nvidia-h100-sxm-80gb", cfg.domain_cap), model_entry(L8)
-    rows, kept = evaluate_chip(h100, [m], cfg)
-    curves, _, _ = chip_charts(h100, [m], rows, kept, cfg)
+    rows, kept = evaluate_chip(h100, [m], cfg, SO)
+    curves, _, _ = chip_charts(h100, [m], rows, kept, cfg, SO)
     assert "deployment_chips" not in curves[m.id] and len(curves[m.id]["tokens_per_s_per_chip"]) > 1

@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from inferchip.catalog.chips import _CHIPS_DIR as CHIPS_DIR
+from inferchip.review.claim_file import load_claim
 from inferchip.review.deploy.sizing import deployment_notes, unit_of
-from inferchip.review.inputs import ReviewConfig, chip_entry
+from inferchip.review.inputs import chip_entry
 
 
 def _rows(chip_id: str, n: int) -> list[dict]:
@@ -27,13 +28,13 @@ def test_a_user_chip_without_a_deployment_unit_is_said_to_be_sized_in_scale_up_d
                                                                          "max_scaleup_domain: 2"), encoding="utf-8")
     chip = chip_entry(str(path), 72)
     assert unit_of(chip)[0] == 2
-    (note,) = deployment_notes([chip], _rows("mygroq", 96), ReviewConfig())
+    (note,) = deployment_notes([chip], _rows("mygroq", 96), load_claim().scale_out)
     assert ("in whole units of 2 chips, its scale-up domain (catalog/competitors.yaml deployment_units names no "
             "unit for it)") in note, note
 
 
 def test_groq_names_its_groqnode() -> None:
     chip = chip_entry("groq-lpu-v1", 72)
-    (note,) = deployment_notes([chip], _rows("groq-lpu-v1", 96), ReviewConfig())
+    (note,) = deployment_notes([chip], _rows("groq-lpu-v1", 96), load_claim().scale_out)
     assert "in whole units of 8 chips (catalog/competitors.yaml deployment_units), up to" in note, note
     assert "m on 96 chips" in note

@@ -175,13 +175,14 @@ def test_each_chips_charts_merge_into_the_charts_of_all():
 
     cfg = ReviewConfig(chips=["nvidia-h100-sxm-80gb", "nvidia-a100-sxm-80gb"], models=["meta-llama/Llama-3.1-8B"],
                        claim=None, sensitivity=False, judge=False, jobs=1)
-    chips, models, _ = resolve(cfg)
+    inputs = resolve(cfg)
+    chips, models, so = inputs.chips, inputs.models, inputs.claim_doc.scale_out
     rows, kept = [], {}
     for c in chips:
-        r, k = evaluate_chip(c, models, cfg)
+        r, k = evaluate_chip(c, models, cfg, so)
         rows.extend(r)
         kept[c.id] = k
-    whole = chart_data(chips, models, rows, kept, cfg)
-    apart = merge_chip_charts(chips, models, [chip_charts(c, models, rows, kept[c.id], cfg) for c in chips])
+    whole = chart_data(chips, models, rows, kept, cfg, so)
+    apart = merge_chip_charts(chips, models, [chip_charts(c, models, rows, kept[c.id], cfg, so) for c in chips])
     assert repr(apart) == repr(whole)
     assert [list(v) for v in apart[0].values()] == [list(v) for v in whole[0].values()]  # chips' order kept

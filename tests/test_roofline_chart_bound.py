@@ -25,10 +25,11 @@ MIXTRAL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 def _charted(chip_id: str, models: list[str], weights: str):
     cfg = ReviewConfig(chips=[chip_id], models=models, claim=None, sensitivity=False, judge=False, jobs=1,
                        weights=weights)
-    chips, entries, _ = resolve(cfg)
+    inputs = resolve(cfg)
+    chips, entries, so = inputs.chips, inputs.models, inputs.claim_doc.scale_out
     chip = chips[0]
-    rows, kept = evaluate_chip(chip, entries, cfg)
-    _, points, _ = chip_charts(chip, entries, rows, kept, cfg)
+    rows, kept = evaluate_chip(chip, entries, cfg, so)
+    _, points, _ = chip_charts(chip, entries, rows, kept, cfg, so)
     return SimpleNamespace(roofline={chip.id: points}, chips=chips, models=entries, config=cfg), chip, points
 
 

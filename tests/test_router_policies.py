@@ -17,7 +17,7 @@ from inferchip.errors import InvalidSettingError
 from inferchip.sim import BurstArrivals, LinearStepModel, simulate
 from inferchip.sim.engines.polling import PollingReplica
 from inferchip.sim.runs.router import ROUTERS, Router
-from inferchip.spec.engine_workers import WorkerScheduling
+from inferchip.spec.engine.workers import WorkerScheduling
 
 
 class _Rep:

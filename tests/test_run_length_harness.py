@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from inferchip.catalog.engines import get_engine
 from inferchip.sim.engines.bench import steady_weights
-from inferchip.spec.engine_workers import RunLength, run_length
+from inferchip.spec.engine.workers import RunLength, run_length
 from inferchip.validation.closed_loop import PROMPTS_PER_CLIENT, num_requests
 
 TRT = "NVIDIA Dynamo + TensorRT-LLM, PD-disaggregated; nvcr.io#nvidia/ai-dynamo/tensorrtllm-runtime:0.5.1-rc0.pre3"

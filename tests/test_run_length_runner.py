@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from inferchip.catalog.engines import get_engine
-from inferchip.spec.engine_workers import RunLength, run_length
+from inferchip.spec.engine.workers import RunLength, run_length
 from inferchip.validation.closed_loop import PROMPTS_PER_CLIENT
 
 ENTRIES = (RunLength(layout="aggregated", accelerator="mi355x", model="deepseek-r1-0528", output_tokens=8192,

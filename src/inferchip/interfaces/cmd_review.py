@@ -147,14 +147,14 @@ def review_cmd(
                        sensitivity=sensitivity, year=year, claim_file=claim_file, samples=samples, seed=seed,
                        jobs=jobs)
     start = time.perf_counter()
-    resolve(cfg)  # unknown ids, bad claim files and settings fail here, before any work
+    inputs = resolve(cfg)  # unknown ids, bad claim files and settings fail here, before any work (read once)
     staging = prepare_output(out_dir)  # an unwritable --out fails here, before any work
     con = Console()
     try:
         with Progress(TextColumn("[bold]{task.description:<44.44}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=con, transient=True) as bar:
             task = bar.add_task("reviewing", total=None)
-            res = run_review(cfg, on_progress=lambda what, n: bar.update(task, advance=n, description=what),
+            res = run_review(inputs, on_progress=lambda what, n: bar.update(task, advance=n, description=what),
                              on_plan=lambda total: bar.update(task, total=total))
             bar.update(task, description="writing the report", completed=bar.tasks[0].total)
             write_report(res, staging)

@@ -1,8 +1,9 @@
-"""``inferchip serve`` and ``inferchip curve``: the serving simulator on the core model."""
+"""``inferchip serve`` and ``inferchip curve``: the serving simulator on the core model (the system they
+simulate: :mod:`inferchip.interfaces.serve_system`; their ``--mtp``/``--disagg`` case rows:
+:mod:`inferchip.interfaces.serve_rows`)."""
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,86 +21,16 @@ from inferchip.interfaces.cli_options import output as out
 from inferchip.interfaces.cli_options import serving as so
 from inferchip.interfaces.cli_options.tables import case_rows_table, curve_table, formats_line, serve_tables
 from inferchip.interfaces.cmd_predict import OutputFormat
+from inferchip.interfaces.serve_system import engine_config, layout_text, mean_prompt_tokens, system
 
 if TYPE_CHECKING:
     from inferchip.interfaces.serve_rows import Pool
-    from inferchip.performance.serving import ServingStepModel
-    from inferchip.sim.batching.scheduler import SchedulerConfig
     from inferchip.sim.load.arrivals import ArrivalsLike
-    from inferchip.spec.calibration import Calibration
-    from inferchip.spec.engine import EngineSpec
 
 
 def _progress(label: str) -> Progress:
     return Progress(TextColumn(label), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
                     transient=True, console=Console(stderr=True))
-
-
-def _system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: int | None, ep: int | None,
-            weights: str | None, activations: str | None, kv: str | None, calibration: Calibration | str | None,
-            assumptions: str | None, attn_dp: bool | None, input_tokens: int,
-            output_tokens: int, engine: EngineSpec | None = None,
-            chunk_tokens: int | None = None) -> tuple[ServingStepModel, int, dict[str, str]]:
-    """The resolved setting (one layout) and its serving step model: (step model, replicas, its formats and where
-    the weights' came from: ``performance.serving.format_fields``; ``attention_source``: how ``engine`` runs the
-    served checkpoint's attention, ``cli_options.engine.served_attention``, where it has an entry for it).
-
-    With none of tp/pp/ep given the layout is ``predict``'s: the one with the most output tokens/s
-    at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given). ``chunk_tokens``: the
-    prefill chunk per step and chip the memory fit keeps a step's activations for (None: 8,192)."""
-    from inferchip.performance.predict import ask, best_layout, predict_setting
-    from inferchip.performance.serving import format_fields, serving_step
-    from inferchip.performance.setting import resolve_setting
-
-    attention = eng_opts.served_attention(engine, model, weights)
-    resolve = partial(resolve_setting, chip, model.spec, config=model.config, count=count, weights=weights,
-                      activations=activations, kv=kv, calibration=calibration, assumptions=assumptions,
-                      attention_weights=None if attention is None else attention[0],
-                      attention_out_weights=None if attention is None else attention[1])
-    if tp is None and pp is None and ep is None:
-        searched = resolve(attn_dp=attn_dp).with_chunk(chunk_tokens)
-        question = ask(input_tokens, output_tokens)
-        found = best_layout(searched, question)
-        if found is None:
-            predict_setting(searched, question)  # raises the reason: does not fit, or no layout suits
-        if found is None:
-            raise InternalError("predict_setting raises where best_layout finds no layout")
-        lay = found[0]
-        tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
-    setting = resolve(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp).with_chunk(chunk_tokens)
-    fields = format_fields(setting)
-    if attention is not None:
-        fields["attention_source"] = attention[2]
-    return (*serving_step(setting), fields)
-
-
-def _engine_config(engine: EngineSpec | None, step: ServingStepModel, chunk_tokens: int | None = None
-                   ) -> SchedulerConfig:
-    """The scheduler of ``--engine`` (else the vLLM-like defaults): its running-batch cap and prefill
-    chunk per attention-DP rank (``chunk_tokens`` where given: ``--chunk-tokens``), on the step model's ranks
-    (``serving_step`` resolved them), and its loop's intake per request in series with the steps
-    (``request_intake_s``, as validate's closed-loop rows run it)."""
-    from inferchip.sim.batching.scheduler import rank_scheduler
-
-    if engine is None:
-        return rank_scheduler(step.ranks, None, chunk_tokens)
-    cfg = rank_scheduler(step.ranks, engine.max_num_seqs, chunk_tokens or engine.chunk_tokens)
-    return cfg.model_copy(update={"request_intake_s": engine.request_intake_s})
-
-
-def _mean_prompt_tokens(trace: Path | None, input_tokens: int) -> float:
-    """The prompt length (tokens) the engine's tokenisation time is resolved for: ``--input-tokens``, or a
-    trace's mean prompt."""
-    if trace is None:
-        return input_tokens
-    from inferchip.sim import load_trace
-
-    return float(load_trace(trace)[1].mean())
-
-
-def _layout_text(step: ServingStepModel, replicas: int) -> str:
-    lay = step.mm.layout
-    return f"tp={lay.tp} pp={lay.pp} ep={lay.ep}{' attention-DP' if lay.attn_dp else ''}, {replicas} replica(s)"
 
 
 def _no_recipe_options_with_rows(moe_kernel: str | None, chunk_tokens: int | None, mtp: int | None,
@@ -146,8 +77,8 @@ def _row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int
     over_limit = []
     if pools is None and (len(concurrencies) > 1 or (tp is None and pp is None and ep is None)):
         cal, _ = eng_opts.engine_setting(engine_id or v.engine_spec.id, calibration, chip)
-        step, replicas, _ = _system(chip, model, count, tp, pp, ep, weights, activations, kv, cal,
-                                    None, attn_dp, input_tokens, output_tokens)
+        step, replicas, _ = system(chip, model, count, tp, pp, ep, weights, activations, kv, cal,
+                                   None, attn_dp, input_tokens, output_tokens)
         lay = step.mm.layout
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
         over_limit = sr.memory_limit_note(step.kv_capacity_tokens, replicas, input_tokens, output_tokens,
@@ -251,7 +182,7 @@ def serve_cmd(
     calibration, eng = eng_opts.engine_setting(engine, calibration, chip)
     calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, weights, loaded, moe_kernel)
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng)
-    step, replicas, formats = _system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
+    step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
                              eng, chunk)
     arr: ArrivalsLike
@@ -262,12 +193,12 @@ def serve_cmd(
     else:
         arr = TraceArrivals(path=str(trace))
     host = None if eng is None else eng_opts.engine_host(  # a trace is read for its mean prompt only with --engine
-        eng, chip, step.mm.formats.weights, loaded, _mean_prompt_tokens(trace, input_tokens))
+        eng, chip, step.mm.formats.weights, loaded, mean_prompt_tokens(trace, input_tokens))
     with _progress("simulating") as prog:
         task = prog.add_task("sim", total=1.0)
         res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration,
                               num_requests=requests, seed=seed, replicas=replicas,
-                              scheduler_config=_engine_config(eng, step, chunk),
+                              scheduler_config=engine_config(eng, step, chunk),
                               slo_ttft_s=None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
                               slo_tpot_s=None if slo_tpot_ms is None else slo_tpot_ms / 1e3,
                               progress=lambda f: prog.update(task, completed=f))
@@ -283,7 +214,7 @@ def serve_cmd(
     if output == OutputFormat.json:  # the same notes as the text's
         typer.echo(fmt.to_json({**out.with_all_keys(summary, out.SERVE_ENERGY_KEYS), "notes": notes}))
         return
-    title = f"{model} on {count} x {chip} ({_layout_text(step, replicas)})"
+    title = f"{model} on {count} x {chip} ({layout_text(step, replicas)})"
     con = out.console()
     for t in serve_tables(summary, title):
         con.print(t)
@@ -348,7 +279,7 @@ def curve_cmd(
     calibration, eng = eng_opts.engine_setting(engine, calibration, chip)
     calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, weights, loaded, moe_kernel)
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng)  # one chunk for the memory fit and the scheduler
-    step, replicas, formats = _system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
+    step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
                              eng, chunk)
     host = eng_opts.engine_host(eng, chip, step.mm.formats.weights, loaded, input_tokens)
@@ -357,7 +288,7 @@ def curve_cmd(
         task = prog.add_task("curve", total=1.0)
         cur = throughput_interactivity_curve(step, uniform_length(input_tokens, range_ratio),
                                              uniform_length(output_tokens, range_ratio), seed=seed, replicas=replicas,
-                                             scheduler_config=_engine_config(eng, step, chunk),
+                                             scheduler_config=engine_config(eng, step, chunk),
                                              request_host_s=0.0 if host is None else host.outside_loop_s,
                                              progress=lambda f: prog.update(task, completed=f))
     chips = replicas * step.num_chips

@@ -39,7 +39,7 @@ COLUMN_OPTIONS = (("column notes (decode pool)", "--disagg (decode pool)"),
                   ("column concurrency", "--concurrency"), ("column input_tokens", "--input-tokens"),
                   ("column output_tokens", "--output-tokens"), ("columns tp", "--tp"), ("column tp", "--tp"),
                   ("column ep", "--ep"), ("column software", "--software"), ("the row's", "the options'"))
-MAX_DRAFT_TOKENS = 8  # EngineSpec.mtp_draft_tokens' bound (spec/engine.py)
+MAX_DRAFT_TOKENS = 8  # EngineSpec.mtp_draft_tokens' bound (spec/engine/record.py)
 _POOL = re.compile(r"^(\d+)x(?:tp)?(\d+)(?:ep(\d+))?(dpa)?$", re.IGNORECASE)
 DISAGG_FORM = "PREFILL:DECODE, each pool WxtpTepE with an optional dpa suffix, e.g. 1xtp4ep4:4xtp8ep8"
 _CHIP_LIMIT = (f"at most {MAX_CHIPS:,} chips in the two pools together (W x tp a pool, W x max(tp, ep) with dpa): "

@@ -119,13 +119,13 @@ def served_attention(engine: EngineSpec | None, software: str, model_id: str, we
     whose kernels run (``catalog.engines.kernel_engine`` of ``engine`` and ``software``) runs the checkpoint that
     ``stated`` names (a row's notes; a command's ``--model`` id, which may be the checkpoint's own name, an alias of
     ``catalog/alias_checkpoints.csv``): its ``checkpoint_attention`` entry
-    (:func:`~inferchip.spec.engine_workers.checkpoint_attention_for`); a ``stated`` naming none of its model's listed
+    (:func:`~inferchip.spec.engine.workers.checkpoint_attention_for`); a ``stated`` naming none of its model's listed
     checkpoints takes the first entry, and the note says that was assumed. None where no entry is of ``model_id``
     and ``weights`` (or no engine). The one rule validate's rows and predict/serve/curve apply."""
     if engine is None:
         return None
     from inferchip.catalog.engines import kernel_engine
-    from inferchip.spec.engine_workers import checkpoint_attention_for
+    from inferchip.spec.engine.workers import checkpoint_attention_for
 
     kernels = kernel_engine(engine, software)
     hit = checkpoint_attention_for(kernels.checkpoint_attention, model_id, weights, stated)

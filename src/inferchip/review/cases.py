@@ -15,6 +15,7 @@ from typing import Any
 
 from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.performance.predict import Prediction, predict
+from inferchip.review.claim_file import ScaleOut
 from inferchip.review.inputs import (
     ChipEntry,
     ModelEntry,
@@ -118,12 +119,12 @@ def default_basis(chip: ChipEntry, setting: str, count: int) -> str:
     return f"its scale-up domain: {count} chips (catalogue max_scaleup_domain {chip.params.max_scaleup_domain:,})"
 
 
-def domain_rows(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cfg: ReviewConfig, arg: Any,
-                spec: Any, weights: str, single: dict[str, tuple[Prediction | None, str, str]] | None = None,
+def domain_rows(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cfg: ReviewConfig, so: ScaleOut,
+                arg: Any, spec: Any, weights: str, single: dict[str, tuple[Prediction | None, str, str]] | None = None,
                 ) -> tuple[list[dict[str, Any]], dict[str, Prediction]]:
-    """The rows of the system each level judges ``chip`` on (``domain``; for a sized chip also ``scaleup``), in
-    level order, and the ``domain`` predictions by level name. ``single``: the one-chip results, reused where the
-    domain is one chip."""
+    """The rows of the system each level judges ``chip`` on (``domain``; for a sized chip also ``scaleup``, sized
+    as ``so``, the claim file's ``scale_out``, says), in level order, and the ``domain`` predictions by level name.
+    ``single``: the one-chip results, reused where the domain is one chip."""
     from inferchip.review.deploy.sizing import is_sized, size_model
 
     rows: list[dict[str, Any]] = []
@@ -131,7 +132,7 @@ def domain_rows(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cf
     def at(n: int, slo: ServiceLevel, chunk: int) -> tuple[Prediction | None, str, str]:
         return evaluate(arg, model.ref, slo, n, cfg, chip_spec=spec, weights=weights, chunk_tokens=chunk)
 
-    sized = size_model(chip, model, slos, cfg, weights, at) if is_sized(chip, cfg) else {}
+    sized = size_model(chip, model, slos, so, weights, at) if is_sized(chip, cfg) else {}
     for slo in slos:
         at_domain = (single[slo.name] if single is not None and chip.domain == 1
                      else evaluate(arg, model.ref, slo, chip.domain, cfg, chip_spec=spec, weights=weights))
@@ -149,7 +150,7 @@ def domain_rows(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cf
 
 
 def sized_cases(chip: ChipEntry, models: list[ModelEntry], cases: list[tuple[str, str]], cfg: ReviewConfig,
-                weights: str) -> dict[tuple[str, str], Any]:
+                so: ScaleOut, weights: str) -> dict[tuple[str, str], Any]:
     """Each of ``cases`` (model id, level) sized again by :func:`inferchip.review.deploy.sizing.size_model` at
     ``weights``, by case, each a ``review.deploy.sizing.Sized`` (the ledger's precision alternative for a sized
     claimed chip)."""
@@ -167,16 +168,17 @@ def sized_cases(chip: ChipEntry, models: list[ModelEntry], cases: list[tuple[str
         def at(n: int, slo: ServiceLevel, chunk: int, m: ModelEntry = m) -> tuple[Prediction | None, str, str]:
             return evaluate(arg, m.ref, slo, n, cfg, chip_spec=spec, weights=weights, chunk_tokens=chunk)
 
-        for name, d in size_model(chip, m, slos, cfg, weights, at).items():
+        for name, d in size_model(chip, m, slos, so, weights, at).items():
             out[(m.id, name)] = d
     return out
 
 
 def evaluate_chip(
-    chip: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig, on_progress: OnProgress = no_progress
+    chip: ChipEntry, models: list[ModelEntry], cfg: ReviewConfig, so: ScaleOut, on_progress: OnProgress = no_progress
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], Prediction]]:
-    """Every case of one chip, alone and in its domain; rows plus the domain predictions
-    keyed by (model id, service level) for the charts and the sensitivity analysis."""
+    """Every case of one chip, alone and in its domain (a layer-pipelined chip sized as ``so``, the claim file's
+    ``scale_out``, says); rows plus the domain predictions keyed by (model id, service level) for the charts and
+    the sensitivity analysis."""
     rows: list[dict[str, Any]] = []
     kept: dict[tuple[str, str], Prediction] = {}
     arg = chip.chip_arg()
@@ -185,7 +187,7 @@ def evaluate_chip(
     for m in models:
         slos = [service_level(name, m.total_params) for name in cfg.slos]
         single = {s.name: evaluate(arg, m.ref, s, 1, cfg, chip_spec=spec, weights=w) for s in slos}
-        dom, got = domain_rows(chip, m, slos, cfg, arg, spec, w, single)
+        dom, got = domain_rows(chip, m, slos, cfg, so, arg, spec, w, single)
         for s in slos:
             rows.append(prediction_row(chip, m, s, "single", 1, *single[s.name]))
             rows.extend(r for r in dom if r["slo"] == s.name)

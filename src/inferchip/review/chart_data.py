@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from inferchip.performance.predict import Prediction
+from inferchip.review.claim_file import ScaleOut
 from inferchip.review.inputs import (
     Case,
     ChipEntry,
@@ -126,11 +127,12 @@ def memory_fit(model: ModelEntry, chip: ChipEntry, rows: list[dict[str, Any]], c
 
 
 def chart_data(chips: list[ChipEntry], models: list[ModelEntry], rows: list[dict[str, Any]],
-               kept: dict[str, dict[Case, Prediction]], cfg: ReviewConfig, on_progress: OnProgress = no_progress,
+               kept: dict[str, dict[Case, Prediction]], cfg: ReviewConfig, so: ScaleOut,
+               on_progress: OnProgress = no_progress,
                ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
     """Throughput-interactivity curves (per model, per chip), roofline points (per chip) and
     memory fit (per chip and model), from the rows and the kept domain predictions of every chip."""
-    return merge_chip_charts(chips, models, [chip_charts(c, models, rows, kept[c.id], cfg, on_progress)
+    return merge_chip_charts(chips, models, [chip_charts(c, models, rows, kept[c.id], cfg, so, on_progress)
                                              for c in chips])
 
 
@@ -138,13 +140,13 @@ ChipCharts = tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]
 
 
 def chip_charts(chip: ChipEntry, models: list[ModelEntry], rows: list[dict[str, Any]], kept: dict[Case, Prediction],
-                cfg: ReviewConfig, on_progress: OnProgress = no_progress) -> ChipCharts:
+                cfg: ReviewConfig, so: ScaleOut, on_progress: OnProgress = no_progress) -> ChipCharts:
     """:func:`chart_data` of one chip (its rows among ``rows``, its kept domain predictions): its curve
     per model id, its roofline points and its memory fit per model (one chip's charts need no other's,
-    so each is drawn up in the piece that evaluated the chip)."""
+    so each is drawn up in the piece that evaluated the chip). ``so``: the claim file's ``scale_out`` (a sized
+    chip's prefill chunk)."""
     from dataclasses import replace
 
-    from inferchip.review.claim_file import load_claim
     from inferchip.review.deploy.sizing import is_sized
 
     curves: dict[str, Any] = {}
@@ -152,7 +154,7 @@ def chip_charts(chip: ChipEntry, models: list[ModelEntry], rows: list[dict[str, 
     memory: list[dict[str, Any]] = []
     ccfg = replace(cfg, weights=chip.weights_in(cfg))  # the chip's own weights (the claim as deployed)
     sized = is_sized(chip, cfg)  # its kept predictions are its sized deployments, predicted at the sizing's chunk
-    chunk = load_claim(cfg.claim_file).scale_out.chunk_tokens if sized else None
+    chunk = so.chunk_tokens if sized else None
     for m in models:
         preds = {s: p for (mid, s), p in kept.items() if mid == m.id}
         layouts = {(p.tp, p.pp, p.ep, p.attn_dp): chunk for p in preds.values()}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from inferchip.errors import InternalError
-from inferchip.review.claim_file import RULE_TEXT, Claim, load_claim, pct, verdict
+from inferchip.review.claim_file import RULE_TEXT, Claim, pct, verdict
 from inferchip.review.inputs import ChipEntry, OnProgress, ReviewConfig, no_progress
 from inferchip.review.judge import Figures, PartOutcome, judge_all, part_keys, probability
 from inferchip.review.uncertainty import (
@@ -133,7 +133,8 @@ def _key(k: tuple[str, str | None]) -> str:
 
 def judge_claim(res: Any, cfg: ReviewConfig, on_progress: OnProgress = no_progress,
                 price_table: dict[str, Any] | None = None) -> ClaimJudgement | None:
-    """The claim of ``cfg.claim_file`` judged on the review ``res`` (None without a claimed chip)."""
+    """The claim of ``cfg.claim_file`` (``res.claim_doc``, read once when the review's inputs were resolved) judged
+    on the review ``res`` (None without a claimed chip)."""
     from inferchip.review.boundary import boundary_map
     from inferchip.review.inputs import review_year
     from inferchip.review.ledger import ledger
@@ -142,8 +143,8 @@ def judge_claim(res: Any, cfg: ReviewConfig, on_progress: OnProgress = no_progre
         return None
     from inferchip.review.deploy.sizing import record_systems
 
-    claim = load_claim(cfg.claim_file)
-    record_systems(res.claim, res.rows, cfg)  # as run_review does, for a result judged on its own
+    claim: Claim = res.claim_doc
+    record_systems(res.claim, res.rows, claim.scale_out)  # as run_review does, for a result judged on its own
     views = cost_views(res.chips, price_table)
     cases = scope_cases(res, claim)
     base = build_base(res, res.claim, claim, views, cases)
@@ -219,18 +220,18 @@ def in_car_piece(claim_entry: ChipEntry, claim: Claim, samples: int, seed: int) 
 
 
 def ahead_pieces(chips: list[ChipEntry], claim_entry: ChipEntry, models: list[Any], cfg: ReviewConfig,
-                 ) -> list[tuple[Any, Any]]:
+                 claim: Claim) -> list[tuple[Any, Any]]:
     """The claim judgement's independent pieces (the year choice's new chips, the in-car section,
     the named corners, the boundary map's bandwidths), longest first, each with the key its stage
-    asks for it by: to run in one pool with the sensitivity's knobs (``review.parallel.pool``)."""
+    asks for it by: to run in one pool with the sensitivity's knobs (``review.parallel.pool``). ``claim``: the
+    claim file as the review's inputs hold it (``ReviewInputs.claim_doc``)."""
     from inferchip.review.boundary import boundary_pieces
     from inferchip.review.ledger import new_chip_pieces
     from inferchip.review.uncertainty import corner_pieces
 
-    claim = load_claim(cfg.claim_file)
     cases = [(m.id, s) for m in models if m.total_params <= claim.max_total_params for s in cfg.slos]  # scope_cases
     in_car = in_car_piece(claim_entry, claim, cfg.samples, cfg.seed)
-    return [*new_chip_pieces(chips, claim_entry, models, cases, cfg), *([in_car] if in_car else []),
+    return [*new_chip_pieces(chips, claim_entry, models, cases, cfg, claim.scale_out), *([in_car] if in_car else []),
             *corner_pieces(claim_entry, models, cases, cfg)[0], *boundary_pieces(claim_entry, models, cases, cfg)]
 
 

@@ -15,20 +15,26 @@ only add data-parallel replicas, which leave per-chip figures unchanged. A layer
 SRAM-only competitor (Groq, Cerebras) is judged instead on the smallest deployment that
 serves each case (:mod:`inferchip.review.deploy.sizing`; ``claim.yaml`` ``scale_out``).
 
-:func:`resolve` turns a :class:`ReviewConfig` into chip and model entries and refuses
-unknown ids, malformed files and impossible settings before any work.
+:func:`resolve` turns a :class:`ReviewConfig` into the review's inputs, resolved once
+(:class:`ReviewInputs`: chip and model entries, the claim file read and checked), and refuses
+unknown ids, malformed files and impossible settings before any work. The claim file is read
+there and nowhere else: what the review needs of it (its parts, the claimed chip's deployment,
+``scale_out``) is passed down from the record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inferchip.errors import InvalidSettingError, UnknownIdError
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import ModelSpec
 from inferchip.workload.limits import MAX_SEED
+
+if TYPE_CHECKING:
+    from inferchip.review.claim_file import Claim
 
 DEFAULT_CHIPS: tuple[str, ...] = (
     "nvidia-h100-sxm-80gb", "nvidia-h200-sxm-141gb", "nvidia-b200-180gb", "nvidia-gb200-186gb",
@@ -212,14 +218,11 @@ def model_entry(ref: str | ModelSpec) -> ModelEntry:
     return ModelEntry(ref, spec.id, spec, total, float(active_params_per_token(spec)), size_class(total)[0])
 
 
-def deploy(entry: ChipEntry, cfg: ReviewConfig) -> ChipEntry:
-    """The claimed chip as its claim file deploys it (weights; a board size other than the
+def deploy(entry: ChipEntry, cfg: ReviewConfig, claim: Claim) -> ChipEntry:
+    """The claimed chip as its claim file (``claim``) deploys it (weights; a board size other than the
     catalogue's scale-up domain, if given), when the claim file names this chip; else unchanged."""
     from dataclasses import replace
 
-    from inferchip.review.claim_file import load_claim
-
-    claim = load_claim(cfg.claim_file)
     if not cfg.deploy_claim or claim.chip != entry.id:
         return entry
     d = claim.deployment
@@ -259,8 +262,23 @@ def review_year(cfg: ReviewConfig) -> int | None:
     return int(DEFAULT_REVIEW_YEAR)
 
 
-def resolve(cfg: ReviewConfig) -> tuple[list[ChipEntry], list[ModelEntry], ChipEntry | None]:
-    """Chips (claim last unless already listed), models and the claim entry; validates every id."""
+@dataclass(frozen=True)
+class ReviewInputs:
+    """The review's inputs, resolved once by :func:`resolve`: the settings asked for, the chips (the claimed chip
+    last unless already listed), the models, the claimed chip's entry (None: no claimed chip) and the claim file,
+    read and checked (``claim_doc``; the bundled ``review/claim.yaml`` where ``config.claim_file`` is None).
+    Every stage of the review takes the claim from here, never from the file again."""
+
+    config: ReviewConfig
+    chips: list[ChipEntry]
+    models: list[ModelEntry]
+    claim: ChipEntry | None
+    claim_doc: Claim
+
+
+def resolve(cfg: ReviewConfig) -> ReviewInputs:
+    """The review's inputs (:class:`ReviewInputs`); validates every id, setting and the claim file, before any
+    work. The only place a review reads its claim file."""
     from inferchip.review.claim_file import CLAIM_FILE, check_claim_chip, load_claim
     from inferchip.review.ranking import METRICS
 
@@ -296,7 +314,7 @@ def resolve(cfg: ReviewConfig) -> tuple[list[ChipEntry], list[ModelEntry], ChipE
             claim = same[0]
         else:
             chips.append(claim)
-        deploy(claim, cfg)
+        deploy(claim, cfg, claim_doc)
     where = f"--claim-file: {cfg.claim_file}" if cfg.claim_file is not None else str(CLAIM_FILE)
     check_claim_chip(claim_doc, claim.id if claim is not None else None, where)
     ids = [c.id for c in chips]
@@ -316,4 +334,4 @@ def resolve(cfg: ReviewConfig) -> tuple[list[ChipEntry], list[ModelEntry], ChipE
             f"parameters ({cfg.claim_file or 'review/claim.yaml'}), and the claim is judged on the models within it; "
             f"allowed: at least one model of at most {bound / 1e9:,.4g}B parameters, or --claim none to rank the "
             "chips without judging the claim")
-    return chips, models, claim
+    return ReviewInputs(cfg, chips, models, claim, claim_doc)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from inferchip.review.claim_file import BY_FAR, Claim, verdict
+from inferchip.review.claim_file import BY_FAR, Claim, ScaleOut, verdict
 from inferchip.review.inputs import ModelEntry, OnProgress, ReviewConfig, no_progress
 from inferchip.review.judge import Figures, judge_all, probability
 from inferchip.review.uncertainty import Base, build_base, claim_cases, monte_carlo
@@ -72,7 +72,7 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
     claim_entry = res.claim
     if claim_entry.deployed:
         d = claim.deployment
-        tput, board, chips = _claim_at_weights(claim_entry, res, f.cases, cfg)
+        tput, board, chips = _claim_at_weights(claim_entry, res, f.cases, cfg, claim.scale_out)
         on_progress(f"ledger: {claim_entry.id} at {cfg.weights} weights", 1)
         alt = _with_claim(f, tput, board, chips)
         out.append(_entry("precision", f"{claim_entry.id} {d.weights} weights, others {cfg.weights}",
@@ -206,7 +206,7 @@ def _year_entries(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, views: 
     out = []
     known = {c.id: c for c in res.chips}
     years = [y for y in review_years() if y != year]
-    keyed = new_chip_pieces(res.chips, res.claim, res.models, base.fig.cases, cfg)
+    keyed = new_chip_pieces(res.chips, res.claim, res.models, base.fig.cases, cfg, claim.scale_out)
     new_ids = [k[3] for k, _ in keyed]
     predicted = dict(zip(new_ids, run_pieces([p for _, p in keyed], cfg.jobs, keys=[k for k, _ in keyed]),
                          strict=True))
@@ -252,17 +252,17 @@ def _rescaled(base: Base, fig: Figures) -> list[Any]:
     return [replace(c, tput=c.tput * rt, board_w=c.board_w * rb) for c in base.corners]
 
 
-def _claim_at_weights(claim_entry: Any, res: Any, cases: list[tuple[str, str]], cfg: ReviewConfig,
+def _claim_at_weights(claim_entry: Any, res: Any, cases: list[tuple[str, str]], cfg: ReviewConfig, so: ScaleOut,
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """The claimed chip's central cases at the review's weights instead of its deployed ones: tok/s and board
     power per chip ([K]), and, where the review sizes it per case, the chips of each case's deployment sized
-    again at those weights ([K]; None: its board, unchanged)."""
+    again at those weights, as ``so`` (the claim file's ``scale_out``) says ([K]; None: its board, unchanged)."""
     entry = replace(claim_entry, weights=cfg.weights)
     if not claim_entry.systems:
         return (*claim_cases(entry, entry.params, res.models, cases, cfg), None)
     from inferchip.review.cases import sized_cases
 
-    got = sized_cases(entry, res.models, cases, cfg, cfg.weights)
+    got = sized_cases(entry, res.models, cases, cfg, so, cfg.weights)
     tput, board, chips = np.full(len(cases), np.nan), np.full(len(cases), np.nan), np.zeros(len(cases))
     for k, case in enumerate(cases):
         d = got[case]
@@ -293,9 +293,10 @@ def _with_claim(f: Figures, tput: np.ndarray, board: np.ndarray, chips: np.ndarr
 
 
 def new_chip_pieces(chips: list[Any], claim_entry: Any, models: list[Any], cases: list[tuple[str, str]],
-                    cfg: ReviewConfig) -> list[tuple[Any, Any]]:
+                    cfg: ReviewConfig, so: ScaleOut) -> list[tuple[Any, Any]]:
     """The year choice's pieces: each chip of another year's competitor set that the review did not
-    predict, its rows on the claim's ``cases`` (each piece with its key, ``review.parallel.pool.run_pieces``).
+    predict, its rows on the claim's ``cases`` (a layer-pipelined one sized as ``so``, the claim file's
+    ``scale_out``, says; each piece with its key, ``review.parallel.pool.run_pieces``).
     None where the year choice predicts nothing (no year-matched table, or chips chosen with --chips)."""
     from functools import partial
 
@@ -318,8 +319,8 @@ def new_chip_pieces(chips: list[Any], claim_entry: Any, models: list[Any], cases
         rows = []
         for mid, slo in cases:
             m = by_id[mid]
-            rows.extend(domain_rows(entry, m, [service_level(slo, m.total_params)], cfg, entry.chip_arg(), None,
-                                    cfg.weights)[0])
+            rows.extend(domain_rows(entry, m, [service_level(slo, m.total_params)], cfg, so, entry.chip_arg(),
+                                    None, cfg.weights)[0])
         return rows
 
     return [(("ledger new chip", claim_entry.id, tuple(cases), i), partial(new_chip, i)) for i in new_ids]

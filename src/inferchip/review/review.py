@@ -42,6 +42,7 @@ from inferchip.review.chart_data import (
     merge_chip_charts,
     roofline_points,
 )
+from inferchip.review.claim_file import Claim
 from inferchip.review.claim_sensitivity import run_sensitivity
 from inferchip.review.inputs import (
     CLAIM_MAX_PARAMS,
@@ -57,6 +58,7 @@ from inferchip.review.inputs import (
     ModelEntry,
     OnProgress,
     ReviewConfig,
+    ReviewInputs,
     ServiceLevel,
     chip_entry,
     domain_chips,
@@ -72,7 +74,7 @@ from inferchip.spec.model import ModelSpec
 __all__ = [
     "CLAIM_MAX_PARAMS", "DEFAULT_CHIPS", "DEFAULT_CLAIM", "DEFAULT_MODELS", "DOMAIN_CAP_CHIPS", "FIGURE_COLUMNS",
     "LARGE_DOMAIN_CHIPS", "SERVICE_LEVELS", "SIZE_CLASSES", "Case", "ChipEntry", "ModelEntry", "OnProgress",
-    "ReviewConfig", "ReviewResult", "ServiceLevel", "chart_data", "chip_entry", "domain_chips",
+    "ReviewConfig", "ReviewInputs", "ReviewResult", "ServiceLevel", "chart_data", "chip_entry", "domain_chips",
     "evaluate", "evaluate_chip", "figures", "mapped_model", "memory_fit", "model_entry", "no_progress", "plan_units",
     "prediction_row", "resolve", "review", "roofline_points", "run_review", "run_sensitivity", "service_level",
     "size_class",
@@ -86,6 +88,7 @@ class ReviewResult:
     chips: list[ChipEntry]
     models: list[ModelEntry]
     claim: ChipEntry | None
+    claim_doc: Claim  # the claim file, read and checked once (ReviewInputs.claim_doc)
     metric: str
     rows: list[dict[str, Any]]
     tables: dict[str, dict[Case, dict[str, Any]]]
@@ -121,9 +124,16 @@ def plan_units(chips: list[ChipEntry], models: list[ModelEntry], cfg: ReviewConf
     return n
 
 
-def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
+def run_review(cfg: ReviewConfig | ReviewInputs, on_progress: OnProgress = no_progress,
                on_plan: Callable[[int], None] | None = None) -> ReviewResult:
-    """Evaluate, rank, analyse and describe. Raises user errors (unknown ids, bad files) before any work."""
+    """Evaluate, rank, analyse and describe. Raises user errors (unknown ids, bad files) before any work.
+    ``cfg``: the settings (resolved here), or the inputs :func:`resolve` made of them (not resolved again: the
+    claim file is read once)."""
+    return _run(cfg if isinstance(cfg, ReviewInputs) else resolve(cfg), on_progress, on_plan)
+
+
+def _run(inputs: ReviewInputs, on_progress: OnProgress, on_plan: Callable[[int], None] | None) -> ReviewResult:
+    """:func:`run_review` of the resolved inputs."""
     from inferchip.review.pareto import case_fronts
     from inferchip.review.ranking import (
         METRICS,
@@ -135,7 +145,8 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
     )
     from inferchip.review.views import cost_views, prediction_figures, restate_money
 
-    chips, models, claim = resolve(cfg)
+    cfg, chips, models, claim, claim_doc = inputs.config, inputs.chips, inputs.models, inputs.claim, inputs.claim_doc
+    so = claim_doc.scale_out
     if on_plan is not None:
         on_plan(plan_units(chips, models, cfg, claim))
     rows: list[dict[str, Any]] = []
@@ -144,8 +155,8 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
 
     def one_chip(chip: ChipEntry, report: OnProgress) -> tuple[Any, ...]:
         """A chip's cases, then its charts (they read only its own rows and predictions)."""
-        r, k = evaluate_chip(chip, models, cfg, report)
-        return r, k, chip_charts(chip, models, r, k, cfg, report)
+        r, k = evaluate_chip(chip, models, cfg, so, report)
+        return r, k, chip_charts(chip, models, r, k, cfg, so, report)
 
     per_chip = []
     for chip, (r, k, charts) in zip(chips, run_pieces([partial(one_chip, c) for c in chips], cfg.jobs, on_progress),
@@ -161,8 +172,8 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
     from inferchip.review.deploy.sizing import deployment_notes, record_systems
 
     if claim is not None:  # its corners, sensitivity and boundary map re-predict it on the system it is judged on
-        record_systems(claim, rows, cfg)
-    notes: list[str] = deployment_notes(chips, rows, cfg)
+        record_systems(claim, rows, so)
+    notes: list[str] = deployment_notes(chips, rows, so)
     metric = cfg.metric
     ok = {name: has_figure(rows, met.column) for name, met in METRICS.items()}
     if claim is not None and not ok[metric].get(claim.id, True) and metric != "throughput":
@@ -194,31 +205,32 @@ def run_review(cfg: ReviewConfig, on_progress: OnProgress = no_progress,
         from inferchip.review.claim_review import ahead_pieces
         from inferchip.review.parallel.pool import forget_ahead, run_ahead, workers_for
 
-        ahead = ahead_pieces(chips, claim, models, cfg) if cfg.judge and workers_for(cfg.jobs, 2) > 1 else []
+        ahead = ahead_pieces(chips, claim, models, cfg, claim_doc) if cfg.judge and workers_for(cfg.jobs, 2) > 1 else []
         try:
             if cfg.sensitivity:
                 sens = run_sensitivity(claim, models, cfg, metric, tables[metric], kept[claim.id], ok[metric],
                                        on_progress, figs, ahead)
             elif ahead:
                 run_ahead(ahead, cfg.jobs, on_progress)
-            result = _finish(cfg, chips, models, claim, metric, rows, tables, suite, pareto, curves, roofline, memory,
-                             sens, notes, views, on_progress)
+            result = _finish(inputs, metric, rows, tables, suite, pareto, curves, roofline, memory, sens, notes, views,
+                             on_progress)
         finally:
             forget_ahead()
         return result
-    return _finish(cfg, chips, models, claim, metric, rows, tables, suite, pareto, curves, roofline, memory, sens,
-                   notes, views, on_progress)
+    return _finish(inputs, metric, rows, tables, suite, pareto, curves, roofline, memory, sens, notes, views,
+                   on_progress)
 
 
-def _finish(cfg: ReviewConfig, chips: list[ChipEntry], models: list[ModelEntry], claim: ChipEntry | None, metric: str,
-            rows: list[dict[str, Any]], tables: Any, suite: Any, pareto: Any, curves: Any, roofline: Any, memory: Any,
-            sens: list[Any], notes: list[str], views: list[Any], on_progress: OnProgress) -> ReviewResult:
+def _finish(inputs: ReviewInputs, metric: str, rows: list[dict[str, Any]], tables: Any, suite: Any, pareto: Any,
+            curves: Any, roofline: Any, memory: Any, sens: list[Any], notes: list[str], views: list[Any],
+            on_progress: OnProgress) -> ReviewResult:
     """The result with the claim's verdict and, where asked, its judgement."""
     from inferchip.review.claim_review import judge_claim
     from inferchip.review.ranking import claim_verdict
 
-    result = ReviewResult(cfg, chips, models, claim, metric, rows, tables, suite, pareto, curves, roofline, memory,
-                          sens, {}, notes, views=views)
+    cfg, claim = inputs.config, inputs.claim
+    result = ReviewResult(cfg, inputs.chips, inputs.models, claim, inputs.claim_doc, metric, rows, tables, suite,
+                          pareto, curves, roofline, memory, sens, {}, notes, views=views)
     result.verdict = claim_verdict(result)
     if claim is not None and cfg.judge:
         result.judgement = judge_claim(result, cfg, on_progress, cfg.prices)

@@ -133,7 +133,7 @@ class Calibration(BaseModel):
         False,
         description="An MLA model's prefill attention computes in FP8 wherever the KV cache is FP8, whatever the "
         "activations: the context worker's engine build quantises Q, K and V to FP8 on the chip's family "
-        "(spec.engine_workers.WorkerScheduling.mla_context_fp8_families, validation.closed_loop_rows). Not fitted.",
+        "(spec.engine.workers.WorkerScheduling.mla_context_fp8_families, validation.closed_loop_rows). Not fitted.",
     )
     dense_gemm_cap_flop_per_s: float | None = Field(
         None, gt=0,

@@ -28,7 +28,7 @@ from inferchip.sim.engines.bench import closed_loop_disagg_run, prompt_mean_toke
 from inferchip.sim.load.lengths import max_tokens
 from inferchip.sim.step.steptime import StepTimer
 from inferchip.spec.engine import EngineSpec
-from inferchip.spec.engine_workers import first_use_wait_s, first_wave_batch_tokens
+from inferchip.spec.engine.workers import first_use_wait_s, first_wave_batch_tokens
 from inferchip.validation.cases import Case
 from inferchip.validation.closed_loop_facts import (  # re-exported: what the row states (this module's before)
     PROMPTS_PER_CLIENT,

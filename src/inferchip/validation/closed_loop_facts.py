@@ -31,7 +31,7 @@ from inferchip.errors import InternalError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec
-from inferchip.spec.engine_workers import WorkerScheduling, run_length
+from inferchip.spec.engine.workers import WorkerScheduling, run_length
 from inferchip.validation.cases import Case
 from inferchip.validation.results import stated_pools, whole_workers
 

@@ -27,7 +27,7 @@ from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint
 from inferchip.performance.setting import resolve_setting
 from inferchip.sim.engines import BenchFigures
-from inferchip.spec.engine_workers import recipe_worker
+from inferchip.spec.engine.workers import recipe_worker
 from inferchip.validation.cases import Case
 from inferchip.validation.closed_loop import (
     SIM_ROUNDS,
@@ -179,7 +179,7 @@ def with_prefill_scheduling(case: Case, weights: str, facts: RowFacts) -> RowFac
 def recipe_workers(case: Case, weights: str, facts: RowFacts) -> tuple[RowFacts, list[str]]:
     """The row's facts with its prefill and decode workers as the launch recipe runs them: the engine's matching
     ``prefill_worker_scheduling`` (looked up here, :func:`with_prefill_scheduling`) and ``decode_worker`` entries'
-    ``attention_dp`` (:func:`~inferchip.spec.engine_workers.recipe_worker`), with a note for each worker that differs
+    ``attention_dp`` (:func:`~inferchip.spec.engine.workers.recipe_worker`), with a note for each worker that differs
     from the row's."""
     facts = with_prefill_scheduling(case, weights, facts)
     if facts.prefill is None:

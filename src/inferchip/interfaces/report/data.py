@@ -93,9 +93,7 @@ def collect_assumptions(res: ReviewResult) -> list[dict[str, Any]]:
                    "one-chip replicas; a layer-pipelined chip's sized deployment), results.csv deployment_chips"},
     ]
     if any(r["setting"] == "scaleup" for r in res.rows):
-        from inferchip.review.claim_file import load_claim
-
-        so = load_claim(cfg.claim_file).scale_out
+        so = res.claim_doc.scale_out
         group = "review: layer-pipelined competitors (claim.yaml scale_out)"
         out.append({"group": group, "name": "largest sized deployment", "value": so.max_chips, "unit": "chips",
                     "source": " ".join(so.max_chips_reason.split())})

@@ -23,11 +23,10 @@ from inferchip.interfaces.report.claim_page import (
     boundary_html,
     claim_first_screen,
     corners_html,
-    in_car_figure,
-    in_car_html,
     ledger_html,
     views_html,
 )
+from inferchip.interfaces.report.in_car_page import in_car_figure, in_car_html
 from inferchip.interfaces.report.tables import (
     assumptions_html,
     esc,

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inferchip.performance.predict import Prediction
+from inferchip.review.claim_file import ScaleOut
 from inferchip.review.inputs import ChipEntry, ModelEntry, ReviewConfig, ServiceLevel
 
 
@@ -74,18 +75,17 @@ def fewest_chips(weights_bytes: float, budget_bytes: float) -> int:
 Evaluate = Callable[[int, ServiceLevel, int], tuple[Prediction | None, str, str]]
 
 
-def size_model(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cfg: ReviewConfig, weights: str,
+def size_model(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], so: ScaleOut, weights: str,
                evaluate: Evaluate) -> dict[str, Sized]:
-    """Each service level's deployment of ``model`` on ``chip`` (see the module docstring), by service level name.
+    """Each service level's deployment of ``model`` on ``chip`` (see the module docstring), by service level name;
+    ``so``: the claim file's ``scale_out`` (``ReviewInputs.claim_doc``).
 
     ``evaluate(count, level, chunk_tokens)``: the case predicted on ``count`` chips, as
     :func:`inferchip.review.cases.evaluate` answers it (prediction, status, reason). Counts rise from the weights'
     lower bound in whole units; a count at which the model does not fit in memory is tried once for every level
     (memory does not depend on the latency limits); the first count that serves a level is its deployment."""
     from inferchip.performance.setting import resolve_setting
-    from inferchip.review.claim_file import load_claim
 
-    so = load_claim(cfg.claim_file).scale_out
     unit, _ = unit_of(chip)
     one = resolve_setting(chip.params, model.spec, count=1, tp=1, pp=1, ep=1, weights=weights)
     mm = one.mapped(one.layout)  # one replica on one chip: all of the weights, and one chip's budget
@@ -139,16 +139,15 @@ def sized_rows(chip_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     return [r for r in mine if r["setting"] == "domain"]
 
 
-def record_systems(chip: ChipEntry, rows: list[dict[str, Any]], cfg: ReviewConfig) -> None:
-    """Keep on ``chip`` each case's sized deployment and prefill chunk, read from its ``domain`` rows, where the
-    review sized it (it has ``scaleup`` rows); else none (its re-predictions run on its domain)."""
-    from inferchip.review.claim_file import load_claim
-
+def record_systems(chip: ChipEntry, rows: list[dict[str, Any]], so: ScaleOut) -> None:
+    """Keep on ``chip`` each case's sized deployment and prefill chunk (``so.chunk_tokens``, the claim file's
+    ``scale_out``), read from its ``domain`` rows, where the review sized it (it has ``scaleup`` rows); else none
+    (its re-predictions run on its domain)."""
     mine = sized_rows(chip.id, rows)
     if mine is None:
         chip.systems = {}
         return
-    chunk = load_claim(cfg.claim_file).scale_out.chunk_tokens
+    chunk = so.chunk_tokens
     chip.systems = {(r["model_id"], r["slo"]): (int(r["deployment_chips"]), chunk) for r in mine}
 
 
@@ -170,13 +169,11 @@ def system_text(chip_id: str, domain: int, rows: list[dict[str, Any]]) -> str:
     return "sized: " + (f"{counts[0]:,}" if len(counts) == 1 else f"{counts[0]:,}-{counts[-1]:,}")
 
 
-def deployment_notes(chips: list[ChipEntry], rows: list[dict[str, Any]], cfg: ReviewConfig) -> list[str]:
-    """One line per chip sized per case: its unit, the bound and chunk, what each model was served on, and the
-    vendor's stated deployment beside it (the report's and the CLI's notes)."""
+def deployment_notes(chips: list[ChipEntry], rows: list[dict[str, Any]], so: ScaleOut) -> list[str]:
+    """One line per chip sized per case: its unit, the bound and chunk (``so``: the claim file's ``scale_out``),
+    what each model was served on, and the vendor's stated deployment beside it (the report's and the CLI's notes)."""
     from inferchip.catalog.competitors import deployment_unit
-    from inferchip.review.claim_file import load_claim
 
-    so = load_claim(cfg.claim_file).scale_out
     out = []
     for c in chips:
         mine = sized_rows(c.id, rows)

@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferchip.sim.step.protocol import BoolArray, FloatArray, IntArray, StepInputs, StepModel
-from inferchip.spec.engine_workers import EagerSteps
+from inferchip.spec.engine.workers import EagerSteps
 
 
 def padded_batch(seqs: npt.ArrayLike, step: int, largest: int) -> IntArray:

@@ -1,0 +1,86 @@
+"""The system ``serve`` and ``curve`` simulate: the setting resolved on one layout (``predict``'s where none is
+given) and its serving step model (:func:`system`), the scheduler of the engine it runs (:func:`engine_config`), the
+prompt length the engine's tokenisation is resolved for (:func:`mean_prompt_tokens`) and its layout in words."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from inferchip.errors import InternalError
+from inferchip.interfaces.cli_options import engine as eng_opts
+from inferchip.interfaces.cli_options import options as opts
+
+if TYPE_CHECKING:
+    from inferchip.performance.serving import ServingStepModel
+    from inferchip.sim.batching.scheduler import SchedulerConfig
+    from inferchip.spec.calibration import Calibration
+    from inferchip.spec.engine import EngineSpec
+
+
+def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: int | None, ep: int | None,
+           weights: str | None, activations: str | None, kv: str | None, calibration: Calibration | str | None,
+            assumptions: str | None, attn_dp: bool | None, input_tokens: int,
+           output_tokens: int, engine: EngineSpec | None = None,
+           chunk_tokens: int | None = None) -> tuple[ServingStepModel, int, dict[str, str]]:
+    """The resolved setting (one layout) and its serving step model: (step model, replicas, its formats and where
+    the weights' came from: ``performance.serving.format_fields``; ``attention_source``: how ``engine`` runs the
+    served checkpoint's attention, ``cli_options.engine.served_attention``, where it has an entry for it).
+
+    With none of tp/pp/ep given the layout is ``predict``'s: the one with the most output tokens/s
+    at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given). ``chunk_tokens``: the
+    prefill chunk per step and chip the memory fit keeps a step's activations for (None: 8,192)."""
+    from inferchip.performance.predict import ask, best_layout, predict_setting
+    from inferchip.performance.serving import format_fields, serving_step
+    from inferchip.performance.setting import resolve_setting
+
+    attention = eng_opts.served_attention(engine, model, weights)
+    resolve = partial(resolve_setting, chip, model.spec, config=model.config, count=count, weights=weights,
+                      activations=activations, kv=kv, calibration=calibration, assumptions=assumptions,
+                      attention_weights=None if attention is None else attention[0],
+                      attention_out_weights=None if attention is None else attention[1])
+    if tp is None and pp is None and ep is None:
+        searched = resolve(attn_dp=attn_dp).with_chunk(chunk_tokens)
+        question = ask(input_tokens, output_tokens)
+        found = best_layout(searched, question)
+        if found is None:
+            predict_setting(searched, question)  # raises the reason: does not fit, or no layout suits
+        if found is None:
+            raise InternalError("predict_setting raises where best_layout finds no layout")
+        lay = found[0]
+        tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
+    setting = resolve(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp).with_chunk(chunk_tokens)
+    fields = format_fields(setting)
+    if attention is not None:
+        fields["attention_source"] = attention[2]
+    return (*serving_step(setting), fields)
+
+
+def engine_config(engine: EngineSpec | None, step: ServingStepModel, chunk_tokens: int | None = None
+                  ) -> SchedulerConfig:
+    """The scheduler of ``--engine`` (else the vLLM-like defaults): its running-batch cap and prefill
+    chunk per attention-DP rank (``chunk_tokens`` where given: ``--chunk-tokens``), on the step model's ranks
+    (``serving_step`` resolved them), and its loop's intake per request in series with the steps
+    (``request_intake_s``, as validate's closed-loop rows run it)."""
+    from inferchip.sim.batching.scheduler import rank_scheduler
+
+    if engine is None:
+        return rank_scheduler(step.ranks, None, chunk_tokens)
+    cfg = rank_scheduler(step.ranks, engine.max_num_seqs, chunk_tokens or engine.chunk_tokens)
+    return cfg.model_copy(update={"request_intake_s": engine.request_intake_s})
+
+
+def mean_prompt_tokens(trace: Path | None, input_tokens: int) -> float:
+    """The prompt length (tokens) the engine's tokenisation time is resolved for: ``--input-tokens``, or a
+    trace's mean prompt."""
+    if trace is None:
+        return input_tokens
+    from inferchip.sim import load_trace
+
+    return float(load_trace(trace)[1].mean())
+
+
+def layout_text(step: ServingStepModel, replicas: int) -> str:
+    lay = step.mm.layout
+    return f"tp={lay.tp} pp={lay.pp} ep={lay.ep}{' attention-DP' if lay.attn_dp else ''}, {replicas} replica(s)"
