@@ -107,3 +107,21 @@ def test_the_resolved_inputs_carry_the_checked_claim_and_it_travels_pickled(tmp_
         inputs.claim_doc = again  # type: ignore[misc]
     with pytest.raises(ValueError, match="frozen"):  # nor change it
         inputs.claim_doc.scale_out.chunk_tokens = 256  # type: ignore[misc]
+
+
+def test_the_verdict_names_the_claim_files_own_parameter_bound(tmp_path):
+    """A claim file's ``max_total_params`` is the bound the verdict names (it said 250B, the bundled claim's, for
+    any claim file before stop 43): a 20B bound puts Llama-3.1-70B outside it and the verdict says 20B."""
+    from cli_in_process import run_main
+
+    raw = yaml.safe_load(CLAIM_FILE.read_text(encoding="utf-8"))
+    raw["max_total_params"] = 20e9
+    path, out = tmp_path / "small-claim.yaml", tmp_path / "rv"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    code, text = run_main(["review", "--claim-file", str(path), "--chips", H100, "--claim", H100,
+                           "--models", f"{L8},meta-llama/Llama-3.1-70B-Instruct", "--slo", "interactive",
+                           "--no-sensitivity", "--samples", "200", "--workers", "1", "--out", str(out)])
+    assert code == 0, text
+    verdict = json.dumps(json.loads((out / "results.json").read_text(encoding="utf-8"))["verdict"])
+    assert "bound of 20B parameters" in verdict
+    assert "250B" not in verdict

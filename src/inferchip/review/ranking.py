@@ -316,7 +316,7 @@ def claim_verdict(res: Any) -> dict[str, Any]:
         others.append(f"on {m2.label}: {'rank ' + str(r['rank']) if r['rank'] else 'not ranked (no figure)'}, "
                       f"first in {f} of {len(cases)} cases")
     lines = [head, suite_line, "Other figures of merit -- " + "; ".join(others) + "."]
-    bound = getattr(res, "claim_max_params", None)
+    bound = res.claim_max_params
     over = [m.id for m in res.models if bound and m.total_params > bound]
     if over and bound:  # (a model over the bound: there is one)
         lines.append(f"Outside the claim's bound of {bound / 1e9:.0f}B parameters: {', '.join(over)}.")

@@ -103,7 +103,10 @@ class ReviewResult:
     judgement: Any = None  # review.claim_review.ClaimJudgement: the claim part by part
     views: list[Any] = field(default_factory=list)  # review.views.CostView: one declared basis each
 
-    claim_max_params: float = CLAIM_MAX_PARAMS
+    @property
+    def claim_max_params(self) -> float:
+        """The claim's parameter bound (``max_total_params`` of the claim file read once)."""
+        return self.claim_doc.max_total_params
 
     @property
     def cases(self) -> list[Case]:
