@@ -66,10 +66,13 @@ def test_a_rival_serving_a_case_the_claim_does_not_defeats_it_and_an_unserved_ca
     f.silicon_basis = "deployment"
     o = judge_part(f, COST)
     assert not o.holds[0] and o.leader[0] == 1 and o.ranked.tolist() == [True, True, False]
+    r = central_reading(f)  # the closest rival on the case the claimed chip serves; the case it does not, counted
+    assert r is not None and (r.wins, r.cases, r.not_served) == (1, 2, 1) and r.rival.case == ("m0", "batch")
+    assert "in 1 of the 2 cases some chip serves (1 of them served by a rival and not by c0)" in reading_text(r, "c0")
     f.tput[1, 1, 0] = NAN  # c1 no longer serves case 1: 96 x 126 = 12,096 >= 2 x 688 in case 0
     assert judge_part(f, COST).holds[0]
     r = central_reading(f)
-    assert r is not None and (r.wins, r.cases) == (1, 1)
+    assert r is not None and (r.wins, r.cases, r.not_served) == (1, 1, 0)
     assert "c0: 1 x $688 = $688 in each of the 1 cases it serves" in reading_text(r, "c0")
     assert "closest rival c1: m0 (batch) on 96 x $126 = $12,096 (18x c0's 1 x $688 = $688)" in reading_text(r, "c0")
 

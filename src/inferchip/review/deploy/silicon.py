@@ -49,9 +49,10 @@ class Deployment:
 @dataclass(frozen=True)
 class Reading:
     """The deployment reading at the central figures: the claimed chip's deployments (the cases it serves), the
-    closest rival at its closest case and the claimed chip's deployment there (None: it does not serve that case),
-    the cheapest chip per chip (the per-chip reading's rival) at its cheapest case, and the cases the claimed chip
-    wins by the margin out of the cases some chip serves."""
+    closest rival on those cases (lowest deployment silicon over the claimed chip's) and the claimed chip's
+    deployment there, the cheapest chip per chip (the per-chip reading's rival) at its cheapest case, the cases the
+    claimed chip wins by the margin out of the cases some chip serves, and how many of those it does not serve
+    (each lost to the rivals that serve it)."""
 
     claim: list[Deployment]
     rival: Deployment | None
@@ -60,6 +61,7 @@ class Reading:
     wins: int
     cases: int
     by_far: float
+    not_served: int = 0
 
 
 def _deployment(f: Figures, usd: np.ndarray, i: int, k: int) -> Deployment:
@@ -79,11 +81,11 @@ def central_reading(f: Figures) -> Reading | None:
     r = deployment_ratios(f, keep)[:, :, 0]  # [C, K kept]
     mine = [_deployment(f, usd, f.claim, int(k)) for k in idx if np.isfinite(dep[f.claim, k])]
     rival = there = None
-    if np.isfinite(r).any():
-        i, kk = np.unravel_index(int(np.argmin(r)), r.shape)
+    on_mine = np.where(np.isfinite(dep[f.claim, idx])[None, :], r, np.inf)  # the cases the claimed chip serves
+    if np.isfinite(on_mine).any():
+        i, kk = np.unravel_index(int(np.argmin(on_mine)), on_mine.shape)
         k = int(idx[kk])
-        rival = _deployment(f, usd, int(i), k)
-        there = _deployment(f, usd, f.claim, k) if np.isfinite(dep[f.claim, k]) else None
+        rival, there = _deployment(f, usd, int(i), k), _deployment(f, usd, f.claim, k)
     per_chip = np.where(np.isfinite(dep[:, idx]).any(axis=1), usd, np.inf)
     per_chip[f.claim] = np.inf
     cheap = None
@@ -93,7 +95,8 @@ def central_reading(f: Figures) -> Reading | None:
         cheap = _deployment(f, usd, c, k)
     served = np.isfinite(dep[:, idx]).any(axis=0)
     wins = served & np.isfinite(dep[f.claim, idx]) & (r.min(axis=0) >= f.by_far)
-    return Reading(mine, rival, there, cheap, int(wins.sum()), int(served.sum()), f.by_far)
+    lost = served & ~np.isfinite(dep[f.claim, idx])
+    return Reading(mine, rival, there, cheap, int(wins.sum()), int(served.sum()), f.by_far, int(lost.sum()))
 
 
 def _case(case: tuple[str, str]) -> str:
@@ -113,14 +116,14 @@ def reading_text(r: Reading, claim_id: str) -> str:
                 else f"{claim_id}: {counts[0]:,.0f}-{counts[-1]:,.0f} chips x ${usd:,.0f} = ${totals[0]:,.0f}-"
                      f"${totals[-1]:,.0f} over the {len(r.claim)} cases it serves")
     out = [head]
-    if r.rival is not None:
-        vs = (f"{r.rival.total_usd / r.claim_there.total_usd:.2g}x {claim_id}'s {r.claim_there.text()}"
-              if r.claim_there is not None else f"a case {claim_id} does not serve")
+    if r.rival is not None and r.claim_there is not None:
+        vs = f"{r.rival.total_usd / r.claim_there.total_usd:.2g}x {claim_id}'s {r.claim_there.text()}"
         out.append(f"closest rival {r.rival.chip}: {_case(r.rival.case)} on {r.rival.text()} ({vs})")
     c = r.cheapest_per_chip
     if c is not None and (r.rival is None or c.chip != r.rival.chip):
         out.append(f"{c.chip}, the cheapest chip per chip (${c.usd_per_chip:,.0f}), serves {_case(c.case)} at the "
                    f"least on {c.text()}")
+    lost = f" ({r.not_served} of them served by a rival and not by {claim_id})" if r.not_served else ""
     out.append(f"{claim_id} is at most 1/{r.by_far:g} of every rival serving the case in {r.wins} of the {r.cases} "
-               "cases some chip serves")
+               f"cases some chip serves{lost}")
     return "; ".join(out)
