@@ -113,6 +113,8 @@ def test_first_screen_names_rivals_with_their_system_and_the_model_error(report)
     assert "TTFT" in latency[err] and "TPOT" in latency[err]
     silicon = next(r for r in fs["rows"] if r[0].startswith("by far the lowest-cost silicon"))
     assert silicon[err].startswith("none validated")
+    verdict_col = fs["heads"].index("verdict")  # the claim's reading (one chip's cost), then the serving deployment's
+    assert "\nserving deployment: " in silicon[verdict_col], silicon[verdict_col]
 
 
 CLAIM_DETAIL = """() => {

@@ -386,7 +386,11 @@ def test_claim_parts_agree_wherever_they_are_shown(small_run):
     for p, row in zip(parts, screen, strict=True):
         assert p["verdict"] == verdict(p["probability"])
         assert row[0] == f"{p['label']}figure: {p['metric']} ({p['unit']})"  # the label, then its figure and unit
-        assert row[2] == p["verdict"] and row[3] == pct(p["probability"])
+        d = p.get("deployment")  # lowest-cost silicon: its verdict on the serving deployment under its own
+        below = (f"serving deployment: {d['verdict']} ({pct(d['probability'])}; "
+                 f"{'moves' if d['moves'] else 'same verdict'})" if d else "")
+        assert (d is not None) == (p["part"] == "lowest_cost_silicon")
+        assert row[2] == p["verdict"] + below and row[3] == pct(p["probability"])
         rival = p.get("rival")
         names = {c["id"]: c["name"] for c in data["chips"]}
         assert row[4].startswith(names.get(rival) or load_chip(rival).name) if rival else row[4] == "-"

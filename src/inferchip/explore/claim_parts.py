@@ -11,7 +11,9 @@ Values are geometric means over the part's workloads (a workload not served coun
 * ``equal_money``: $ per million output tokens from the TCO per accelerator-hour
   (:func:`inferchip.cost.tco.tco_breakdown_per_hour_usd`, price = the chip's manufacturing cost or
   known price, average power = its TDP), less is better;
-* ``lowest_cost_silicon``: manufacturing cost per chip, less is better, won only "by far";
+* ``lowest_cost_silicon``: manufacturing cost per chip, less is better, won only "by far" (the claim's
+  reading; the review's ledger also judges the silicon of the deployment that serves each case,
+  ``review/deploy/silicon.py``, which needs each case's system and is not scored here);
 * ``latency_interactive``: tokens/s per chip at the interactive TTFT and TPOT limits only.
 
 The review judges ``per_system``, ``equal_power`` (wall power with its host) and

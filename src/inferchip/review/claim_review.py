@@ -159,9 +159,27 @@ def judge_claim(res: Any, cfg: ReviewConfig, on_progress: OnProgress = no_progre
                          year=review_year(cfg) if cfg.chips is None else None, judged_chip=res.claim.id)
     out.unserved = serves_none(parts, base.fig, claim, _system_words(res, claim))
     out.ledger = ledger(res, cfg, claim, base, parts, views, on_progress)
+    silicon_on_deployment(parts, out.ledger, base.fig)
     out.boundary = boundary_map(res, cfg, claim, base, names, on_progress)
     out.in_car = _in_car(out, res.claim, on_progress)
     return out
+
+
+def silicon_on_deployment(parts: list[dict[str, Any]], ledger: list[dict[str, Any]], fig: Figures) -> None:
+    """Give the lowest-cost silicon part its deployment reading (review.deploy.silicon), from the ledger's entry:
+    ``deployment`` = {"figures": the central figures in words, "verdict", "probability", "moves": whether the
+    verdict differs from the part's own}."""
+    from inferchip.review.deploy.silicon import CHOICE, central_reading, reading_text
+
+    entry = next((e for e in ledger if e["choice"] == CHOICE), None)
+    part = next((p for p in parts if p["part"] == "lowest_cost_silicon"), None)
+    r = central_reading(fig)
+    if entry is None or part is None or r is None or "lowest_cost_silicon" not in entry["verdicts_if_flipped"]:
+        return
+    alt = entry["verdicts_if_flipped"]["lowest_cost_silicon"]
+    part["deployment"] = {"figures": reading_text(r, fig.chips[fig.claim]), "verdict": alt["verdict"],
+                          "probability": alt["probability"],
+                          "moves": part["probability"] is not None and alt["verdict"] != part["verdict"]}
 
 
 def _system_words(res: Any, claim: Claim) -> str:
@@ -264,5 +282,10 @@ def summary_lines(j: ClaimJudgement) -> list[str]:
         prob = "not judged" if p["probability"] is None else f"P = {pct(p['probability'])}"
         view = f" (on {p['view']} prices)" if p["view"] else ""
         lines.append(f"{p['label']}{view}: {p['verdict']} ({prob})")
+        d = p.get("deployment")
+        if d:
+            lines.append(f"  on the silicon of the deployment that serves each case: {d['verdict']} "
+                         f"(P = {pct(d['probability'])}; {'the verdict moves' if d['moves'] else 'the same verdict'})"
+                         f": {d['figures']}")
     lines.append(f"Rule: a part {RULE_TEXT}; {j.samples:,} Monte Carlo samples, seed {j.seed}.")
     return lines

@@ -11,7 +11,11 @@ A ``suite`` part holds in a sample when the claimed chip's *suite score* -- the 
 part's cases of its figure relative to the case's best chip (0 where it does not serve the
 case) -- is the highest (ties count). Chips without the figure (no TDP, unpriced in the view)
 and chips that serve no case are left out of that part. ``lowest_cost_silicon`` holds when the
-claimed chip's modelled manufacturing cost is at most 1/``by_far`` of every other chip's.
+claimed chip's modelled manufacturing cost is at most 1/``by_far`` of every other chip's (the claim's
+words: a chip's silicon). Its other reading (``Figures.silicon_basis`` "deployment", a ledger choice) is the
+silicon of the deployment that serves each case, :func:`deployment_silicon_usd`: chips in the system a chip is
+judged on (``system_chips``) x its modelled cost per chip; it holds when, in every case a rival serves, the
+claimed chip serves it too on at most 1/``by_far`` of that rival's deployment silicon.
 
 Wall power per chip (:func:`wall_power_per_chip_w`) follows :func:`inferchip.cost.energy.wall_power_w`
 with the chip's own host: ``(board x n + host_idle + host_per_accelerator x n) (1 + fan) / psu / n``.
@@ -62,6 +66,7 @@ class Figures:
     npu_board: np.ndarray | None = None  # [C] bool: an NPU board's host and system cost (catalog.competitors)
     latency_ratio: np.ndarray | None = None  # [C, K, 2] predicted TTFT, TPOT / the case's limit (NaN: no limit)
     tput_in_limits: np.ndarray | None = None  # [C, K, S] tok/s within the limits with the latency error (Monte Carlo)
+    silicon_basis: str = "chip"  # lowest-cost silicon: "chip" (one chip's cost) or "deployment" (ledger)
 
     def __post_init__(self) -> None:
         if self.npu_board is None:
@@ -206,12 +211,30 @@ def judge_part(f: Figures, part: Part, view: str | None = None) -> PartOutcome:
     return PartOutcome(holds, leader, np.asarray(takes_part.any(axis=1)))
 
 
+def deployment_silicon_usd(f: Figures) -> np.ndarray:
+    """Modelled silicon cost of the deployment that serves each case, USD ([C, K, S]): chips in the system the chip
+    is judged on in that case (``system_chips``: a GPU's scale-up domain, a board, a sized deployment) x its
+    modelled manufacturing cost per chip; NaN where the chip does not serve the case or has no modelled cost."""
+    if f.cost_usd is None:
+        raise InternalError("deployment_silicon_usd needs the modelled costs (Figures.cost_usd)")
+    n = np.asarray(f.system_chips, float)
+    n = n[:, None] if n.ndim == 1 else n  # [C, 1] or [C, K]
+    cost = np.where(np.isfinite(f.cost_usd) & (f.cost_usd > 0), f.cost_usd, np.nan)
+    out: np.ndarray = n[:, :, None] * cost[:, None, :] * np.ones_like(f.tput)
+    return np.where(np.isfinite(f.tput), out, np.nan)
+
+
 def _judge_cost(f: Figures) -> PartOutcome:
     """Lowest-cost silicon among the chips that serve at least one of the claim's cases (a chip that
-    serves none of its models is no competitor for them, however cheap its die)."""
+    serves none of its models is no competitor for them, however cheap its die); on the deployment basis,
+    case by case (:func:`_judge_deployment_cost`)."""
     if f.cost_usd is None or not np.isfinite(f.cost_usd[f.claim]).any():
         return PartOutcome(None, reason=f"not judged: {f.chips[f.claim]} has no modelled manufacturing cost")
     keep = np.ones(len(f.cases), bool) if f.case_mask is None else f.case_mask
+    if f.silicon_basis == "deployment":
+        return _judge_deployment_cost(f, keep)
+    if f.silicon_basis != "chip":
+        raise InternalError(f"Figures.silicon_basis is 'chip' or 'deployment', got {f.silicon_basis!r}")
     serves = np.isfinite(f.tput[:, keep, :]).any(axis=1)  # [C, S]
     cost = np.where(np.isfinite(f.cost_usd) & (f.cost_usd > 0) & serves, f.cost_usd, np.inf)
     others = cost.copy()
@@ -219,6 +242,30 @@ def _judge_cost(f: Figures) -> PartOutcome:
     leader = np.argmin(others, axis=0)
     holds = cost[f.claim] * f.by_far <= np.min(others, axis=0)
     return PartOutcome(holds, leader, np.asarray(np.isfinite(cost).any(axis=1)))
+
+
+def deployment_ratios(f: Figures, keep: np.ndarray) -> np.ndarray:
+    """Each chip's deployment silicon over the claimed chip's, case by case ([C, K, S], cases ``keep``): inf where
+    the chip does not serve the case (nothing to compare), 0 where it serves a case the claimed chip does not
+    (the claimed chip has no deployment there), inf for the claimed chip itself."""
+    dep = deployment_silicon_usd(f)[:, keep, :]
+    mine = dep[f.claim][None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(np.isfinite(dep), np.where(np.isfinite(mine), dep / mine, 0.0), np.inf)
+    r[f.claim] = np.inf
+    return np.asarray(r)
+
+
+def _judge_deployment_cost(f: Figures, keep: np.ndarray) -> PartOutcome:
+    """Holds in a sample when the claimed chip serves a case and, in every case some rival serves (over the cases
+    each rival serves), the claimed chip serves it on at most 1/``by_far`` of that rival's deployment silicon; the
+    leader is the rival closest to it (lowest ratio over its cases)."""
+    r = deployment_ratios(f, keep)
+    closest = r.min(axis=1)  # [C, S]: each rival at its closest case
+    leader = np.argmin(closest, axis=0)
+    serves = np.isfinite(deployment_silicon_usd(f)[:, keep, :]).any(axis=1)  # [C, S]
+    holds = serves[f.claim] & (closest.min(axis=0) >= f.by_far)
+    return PartOutcome(holds, leader, np.asarray(serves.any(axis=1)))
 
 
 def part_keys(parts: list[Part], views: list[str]) -> list[tuple[Part, str | None]]:

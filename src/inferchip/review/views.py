@@ -179,6 +179,7 @@ def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: lis
                  manufacturing_cost_usd=m.usd if m else None, tco_usd_per_hour_per_chip=None,
                  usd_per_million_tokens=None, output_tokens_per_s_per_usd_capex=None,
                  usd_per_million_tokens_modelled=None)
+        r.update(deployment_silicon(r, m))
         board, tput = r.get("power_w_per_chip"), r.get("output_tokens_per_s_per_chip")
         if r["status"] != "ok" or board is None or not tput:
             continue
@@ -197,6 +198,19 @@ def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: lis
                 r["chip_price_usd"] = usd
                 r["tco_usd_per_hour_per_chip"] = per_h
                 r["output_tokens_per_s_per_usd_capex"] = tput / usd
+
+
+def deployment_silicon(row: dict[str, Any], cost: Price | None) -> dict[str, float | None]:
+    """The modelled silicon cost of a row's deployment, USD, central and at the low / high ends of the silicon
+    model's estimates: ``deployment_chips`` x the modelled manufacturing cost per chip (``cost``); None where the
+    deployment does not serve the case (status not "ok") or the chip has no modelled cost
+    (review.deploy.silicon)."""
+    n = row.get("deployment_chips")
+    if cost is None or row.get("status") != "ok" or not n:
+        return dict.fromkeys(("deployment_silicon_cost_usd", "deployment_silicon_cost_low_usd",
+                              "deployment_silicon_cost_high_usd"))
+    return {"deployment_silicon_cost_usd": n * cost.usd, "deployment_silicon_cost_low_usd": n * cost.low_usd,
+            "deployment_silicon_cost_high_usd": n * cost.high_usd}
 
 
 def prediction_figures(p: Any, chip: ChipEntry, views: list[CostView], price_mult: float = 1.0) -> dict[str, Any]:

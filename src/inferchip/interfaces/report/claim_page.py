@@ -11,13 +11,12 @@ from typing import Any
 from inferchip.catalog.chips import load_chip
 from inferchip.errors import SpecError, UnknownIdError
 from inferchip.interfaces.report.charts import _base_layout
+from inferchip.interfaces.report.silicon_note import VERDICT_CLASS, deployment_cell, deployment_note
 from inferchip.interfaces.report.tables import cell, esc, html_table
 from inferchip.review.claim_file import RULE_TEXT, pct
 from inferchip.review.deploy.sizing import system_text
 from inferchip.review.in_car import VISION_LATENCY_APE_PCT
 from inferchip.review.review import ReviewResult
-
-VERDICT_CLASS = {"holds": "first", "does not hold": "no", "undecided": "und"}
 
 MARKET_NOTE = (
     "Why these $ per million tokens are far below market API prices (often 20-100x): they are the owner's cost "
@@ -156,7 +155,8 @@ def claim_first_screen(res: ReviewResult) -> str:
         basis = f'<span title="{esc(p["basis"])}">{esc(p["view"])}</span>' if p["view"] else "-"
         figure = (f'<div class="src">figure: {esc(p["metric"])}'
                   f'{" (" + esc(p["unit"]) + ")" if p.get("unit") else ""}</div>' if p.get("metric") else "")
-        rows.append(([esc(p["label"]) + figure, basis, f'<span class="{VERDICT_CLASS[v]}">{esc(v)}</span>',
+        rows.append(([esc(p["label"]) + figure, basis,
+                      f'<span class="{VERDICT_CLASS[v]}">{esc(v)}</span>' + deployment_cell(p),
                       esc(_prob(p["probability"])), chip_text(p.get("rival"), res),
                       "-" if central is None else ("holds" if central else "no"),
                       part_error_html(p["part"], errors)], ""))
@@ -179,7 +179,7 @@ def claim_first_screen(res: ReviewResult) -> str:
             f'parameters x service levels), against {esc(year)}. A part {esc(RULE_TEXT)}; its probability is the '
             f'share of {j.samples:,} Monte Carlo samples (seed {j.seed}) in which it holds, over every estimate '
             f'range, price range and the model\'s validated error (throughput, power, TTFT and TPOT; the vision '
-            f'model\'s frame latency on the rig).</p>'
+            f'model\'s frame latency on the rig).</p>{deployment_note(j.parts)}'
             f'<details><summary>What decides each part</summary><ul class="choices">{why}</ul></details></div>'
             f'<div><h3>Choices made</h3><ul class="choices">{choices}</ul>'
             '<p class="note">Each with its alternative and the verdicts it flips in the ledger below.</p></div></div>'
