@@ -158,7 +158,8 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None,
     weights; its GEMMs run at the 4-bit peak (``spec.formats.compute_format``) and attention
     at 16 bit (``cost.step``: fp8 attention needs fp8 activations and KV). On a chip with no
     4-bit units the GEMMs run at the next wider format it has (``spec.formats.WIDER``; on a chip with none as wide,
-    emulated on its narrower units: ``cost.peaks``), said in the setting's notes. ``int4`` is weight-only (W4A16, ``spec.formats``): int4 activations are refused.
+    emulated on its narrower units: ``cost.peaks``), said in the setting's notes. ``int4`` is weight-only
+    (W4A16, ``spec.formats``): int4 activations are refused.
     ``attention_weights``: the attention projections' weight format where a checkpoint quantises
     only some layers (:class:`~inferchip.mapping.memory_fit.Formats`); None = ``weights``.
     ``attention_out_weights``: the output projection's where it differs from them; None = as they are.
