@@ -12,6 +12,17 @@ Weight format (:func:`checkpoint_weights`), from ``quantization_config.quant_met
   ``docs/features/quantization/modelopt.md``: the ``quant_algo`` values it serves).
 * ``awq``, ``gptq`` with ``bits`` 4: int4, weight-only (``spec.formats``: int4 is AWQ/GPTQ's W4A16).
 
+A ModelOpt checkpoint's KV cache (:func:`_stated_kv`, ``CheckpointWeights.kv``): ``kv_cache_quant_algo: FP8`` (or an
+8-bit float ``kv_cache_scheme``) makes the KV default fp8, as the engines' default reads it: vLLM's
+``--kv-cache-dtype auto`` takes the checkpoint's KV scheme for ModelOpt (vllm-project/vllm
+``vllm/utils/torch_utils.py`` ``resolve_kv_cache_dtype_string`` @959009b4, PR #29980 "Load kv-cache dtype from
+hf_quant_config.json automatically", merged 2025-12) and TensorRT-LLM takes the checkpoint's ``kv_cache_quant_algo``
+where none is given (NVIDIA/TensorRT-LLM ``tensorrt_llm/llmapi/llm_utils.py``
+``ModelLoader._update_from_hf_quant_config`` @7b437aaa). ModelOpt's older exports state their quantisation only in
+``hf_quant_config.json`` beside ``config.json`` (its ``quantization`` block: ``quant_algo``, ``kv_cache_quant_algo``,
+``exclude_modules``); where ``config.json`` states no ``quantization_config``, that block is read as one (quant_method
+modelopt), as TensorRT-LLM reads it.
+
 Without a ``quantization_config`` the checkpoint is 16-bit: ``torch_dtype`` (newer transformers write
 ``dtype``) ``bfloat16`` is bf16, ``float16`` fp16; ``float32``, or no dtype at all, is served 16-bit, as vLLM's
 ``--dtype auto`` does (``vllm/config.py`` ``_get_and_verify_dtype``: "we use float16 for float32 models", a
@@ -51,6 +62,9 @@ _SKIP_KEYS = ("modules_to_not_convert", "ignore", "exclude_modules")  # the list
 _METHODS = {"mxfp4": "mxfp4", "fp8": "fp8", "fbgemm_fp8": "fp8"}
 _MODELOPT_ALGOS = {"FP8": "fp8", "NVFP4": "fp4"}
 _INT4_METHODS = ("awq", "gptq")
+_KV_KEYS = ("kv_cache_scheme", "kv_cache_quant_algo")  # ModelOpt's KV cache statement, in vLLM's order (_stated_kv)
+_MODELOPT_KV = {"fp8": "fp8"}  # vLLM's MODELOPT_TO_VLLM_KV_CACHE_DTYPE_MAP (fp8 -> fp8_e4m3), lower-cased algos
+HF_QUANT_CONFIG = "hf_quant_config.json"  # ModelOpt's sidecar quantisation file beside config.json
 ALLOWED_QUANT = ("quant_method mxfp4, fp8 or fbgemm_fp8; modelopt with quant_algo FP8 or NVFP4; awq or gptq with "
                  "bits 4")
 _DTYPES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "bf16", "float": "bf16"}
@@ -67,6 +81,7 @@ class CheckpointWeights:
     format: str
     source: str
     dtype: str = DEFAULT_FORMAT
+    kv: str | None = None  # the KV cache format the checkpoint states for the engines' "auto" (_stated_kv); None: none
 
 
 def checkpoint_weights(model_id: str, config: UserConfig | None = None) -> CheckpointWeights:
@@ -77,7 +92,7 @@ def checkpoint_weights(model_id: str, config: UserConfig | None = None) -> Check
     from inferchip.catalog.models import _canonical, alias_checkpoints, resolve_alias
 
     if config is not None:
-        return _weights_from_config(config.mapping, str(config.path))
+        return _weights_from_config(*_with_sidecar(config.mapping, config.path))
     canonical = _canonical(model_id)
     if canonical is not None:
         stated = alias_checkpoints().get(canonical)
@@ -96,7 +111,27 @@ def checkpoint_weights(model_id: str, config: UserConfig | None = None) -> Check
         cfg = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise SpecError(f"{path}: cannot read its quantization_config ({exc}); allowed: a JSON config") from None
-    return _weights_from_config(cfg, str(path))
+    return _weights_from_config(*_with_sidecar(cfg, path))
+
+
+def _with_sidecar(cfg: object, path: Path) -> tuple[object, str]:
+    """(``cfg``, where it was read) with the quantisation of the ModelOpt ``hf_quant_config.json`` beside ``path``
+    as its ``quantization_config`` (quant_method modelopt) where ``cfg`` states none: ModelOpt's older exports state
+    it there alone, and the engines read it (module doc). A sidecar of the wrong shape is a :class:`SpecError`."""
+    side = path.parent / HF_QUANT_CONFIG
+    if not isinstance(cfg, dict) or cfg.get("quantization_config") is not None or not side.is_file():
+        return cfg, str(path)
+    try:
+        raw = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"{side}: cannot read it ({exc}); allowed: a JSON object (ModelOpt's {HF_QUANT_CONFIG})"
+                        ) from None
+    quant = raw.get("quantization") if isinstance(raw, dict) else None
+    if not isinstance(quant, dict):
+        raise SpecError(f"{side}: quantization: value {_short(quant)} is not allowed; expected a mapping "
+                        "(quant_algo, kv_cache_quant_algo, ...)")
+    where = f"{side}, its quantization block read as {path.name}'s quantization_config"
+    return {**cfg, "quantization_config": {"quant_method": "modelopt", **quant}}, where
 
 
 @lru_cache(maxsize=64)
@@ -124,7 +159,8 @@ def _weights_from_config(cfg: object, where: str) -> CheckpointWeights:
         algo = f", quant_algo {q['quant_algo']}" if method == "modelopt" else ""
         stated = owner[key] if key is not None else None
         dtype = _DTYPES.get(stated, DEFAULT_FORMAT) if isinstance(stated, str) else DEFAULT_FORMAT
-        return CheckpointWeights(fmt, f"checkpoint quantization_config (quant_method {method}{algo}; {where})", dtype)
+        return CheckpointWeights(fmt, f"checkpoint quantization_config (quant_method {method}{algo}; {where})", dtype,
+                                 _stated_kv(q, where))
     if key is None:
         return CheckpointWeights(DEFAULT_FORMAT, f"default {DEFAULT_FORMAT}: the checkpoint states no "
                                                  f"quantization_config or torch_dtype ({where}); vLLM --dtype auto "
@@ -170,6 +206,32 @@ def _quant_format(q: dict[str, Any], where: str) -> str:
                     f"{ALLOWED_QUANT}, {_GIVE}")
 
 
+def _stated_kv(q: dict[str, Any], where: str) -> str | None:
+    """The KV cache format a ModelOpt ``quantization_config`` states (module doc), else None (the model dtype).
+
+    Read as vLLM reads it for ``--kv-cache-dtype auto`` (vllm-project/vllm ``vllm/utils/torch_utils.py``
+    ``get_kv_cache_quant_algo_string`` @959009b4, PR #29980): quant_method modelopt, the first given of
+    ``kv_cache_scheme`` and ``kv_cache_quant_algo`` (at the top or in a ``quantization`` block); ``FP8``, or a scheme
+    of 8-bit static floats, is fp8; any other string (``NVFP4``, ``none``) is the model dtype, vLLM's fallback to
+    "auto" (TensorRT-LLM would run an NVFP4 cache: ``--kv fp4``). A value neither a string, a mapping nor null is a
+    :class:`SpecError` naming the file, the field and what is allowed."""
+    if q.get("quant_method") != "modelopt":
+        return None
+    nested = q.get("quantization")
+    inner: dict[str, Any] = nested if isinstance(nested, dict) else q
+    key, algo = next(((k, v) for k, v in ((k, d.get(k)) for k in _KV_KEYS for d in (inner, q)) if v), (None, None))
+    if algo is None or key is None:
+        return None
+    if isinstance(algo, dict):
+        return "fp8" if (algo.get("dynamic") is False and algo.get("num_bits") == 8
+                         and algo.get("type") == "float") else None
+    if isinstance(algo, str):
+        return _MODELOPT_KV.get(algo.lower())
+    raise SpecError(f"{where}: quantization_config.{key}: value {_short(algo)} is not allowed; expected a string "
+                    "(FP8 for an fp8 KV cache), a kv_cache_scheme mapping or null, or give the KV format (--kv; kv= in "
+                    "the Python API)")
+
+
 def attention_weight_format(model_id: str, weight_format: str, config: UserConfig | None = None) -> str | None:
     """The attention projections' weight format of ``model_id``'s checkpoint when it is served in
     ``weight_format``: ``UNQUANTIZED_FORMAT`` where the checkpoint's quantisation (of method
@@ -182,7 +244,8 @@ def attention_weight_format(model_id: str, weight_format: str, config: UserConfi
     from inferchip.catalog.models import _canonical, alias_checkpoints, resolve_alias
 
     if config is not None:
-        return _from_config(config.mapping, weight_format, str(config.path))
+        mapping, where = _with_sidecar(config.mapping, config.path)
+        return _from_config(mapping, weight_format, where)
     canonical = _canonical(model_id)
     if canonical is not None:
         stated = alias_checkpoints().get(canonical)
@@ -198,7 +261,8 @@ def attention_weight_format(model_id: str, weight_format: str, config: UserConfi
         cfg = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None  # unreadable: loading the model itself reports it
-    return _from_config(cfg, weight_format, str(path))
+    cfg, where = _with_sidecar(cfg, path)
+    return _from_config(cfg, weight_format, where)
 
 
 @lru_cache(maxsize=64)

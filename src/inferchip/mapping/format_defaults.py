@@ -45,10 +45,14 @@ def weight_choice(model_id: str, weights: str | None, config: UserConfig | None 
 
 def kv_choice(shipped: CheckpointWeights, kv: str | None) -> str:
     """The KV format of a setting priced with its checkpoint's weights (``--weights`` not given): ``kv`` as given,
-    else the checkpoint's 16-bit model dtype (``CheckpointWeights.dtype``), as vLLM (``CacheConfig.cache_dtype``) and
-    SGLang (``ServerArgs.kv_cache_dtype``) keep the KV cache by default, "auto will use model data type", whatever
-    the weights' quantisation."""
-    return kv if kv is not None else shipped.dtype
+    else the KV format a ModelOpt checkpoint states (``CheckpointWeights.kv``: ``kv_cache_quant_algo: FP8``, which
+    vLLM's and TensorRT-LLM's defaults take: ``catalog.checkpoints`` module doc), else the checkpoint's 16-bit model
+    dtype (``CheckpointWeights.dtype``), as vLLM (``CacheConfig.cache_dtype``) and SGLang
+    (``ServerArgs.kv_cache_dtype``) keep the KV cache by default, "auto will use model data type", whatever the
+    weights' quantisation."""
+    if kv is not None:
+        return kv
+    return shipped.kv or shipped.dtype
 
 
 def format_sources(fmt: Formats, activations: str | None, kv: str | None, weights_source: str,
@@ -110,6 +114,9 @@ def stated_formats(model_id: str, weights: str | None, kv: str | None,
 
 
 def _checkpoint_kv_source(kv: str) -> str:
+    if kv not in ("bf16", "fp16"):  # a checkpoint's model dtype is 16-bit: a narrower KV is its ModelOpt statement
+        return (f"checkpoint kv_cache_quant_algo {kv.upper()} (ModelOpt): vLLM's --kv-cache-dtype auto and "
+                "TensorRT-LLM take it (--kv bf16 for an engine that keeps the model dtype)")
     return f"checkpoint model dtype {kv}: the engines' --kv-cache-dtype auto (--kv fp8 for an FP8 cache)"
 
 

@@ -20,7 +20,7 @@ from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from inferchip.catalog.calibration_file import load_calibration
-from inferchip.cost.peaks import executed_format
+from inferchip.cost.peaks import executed_format, executed_note
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.format_defaults import FOUR_BIT_FLOAT, checkpoint_choice, format_sources, kv_format_note
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout, check_scaleup
@@ -157,8 +157,9 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None,
     bf16 otherwise. ``--activations fp4`` / ``mxfp4`` (W4A4, NVFP4 or MXFP4) needs 4-bit float
     weights; its GEMMs run at the 4-bit peak (``spec.formats.compute_format``) and attention
     at 16 bit (``cost.step``: fp8 attention needs fp8 activations and KV). On a chip with no
-    4-bit units the GEMMs run at the next wider format it has (``spec.formats.WIDER``), said in
-    the setting's notes. ``int4`` is weight-only (W4A16, ``spec.formats``): int4 activations are refused.
+    4-bit units the GEMMs run at the next wider format it has (``spec.formats.WIDER``; on a chip with none as wide,
+    emulated on its narrower units: ``cost.peaks``), said in the setting's notes. ``int4`` is weight-only
+    (W4A16, ``spec.formats``): int4 activations are refused.
     ``attention_weights``: the attention projections' weight format where a checkpoint quantises
     only some layers (:class:`~inferchip.mapping.memory_fit.Formats`); None = ``weights``.
     ``attention_out_weights``: the output projection's where it differs from them; None = as they are.
@@ -221,8 +222,9 @@ def format_choice(weights: str, activations: str | None, kv: str | None, attenti
                      f"to bf16 in the GEMM kernel, at the bf16 rate), KV {fmt.kv}")
     want = compute_format(fmt.weights, fmt.activations)
     got = want if chip is None else executed_format(chip, want)
-    if got != want:
-        notes.append(f"{name} has no {want} units: GEMMs run at {got}")
+    said = None if chip is None else executed_note(name, want, chip)
+    if said is not None:
+        notes.append(said)
     if fmt.activations in FOUR_BIT_FLOAT:
         notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the {got} peak, attention at 16 bit, "
                      f"KV {fmt.kv}")

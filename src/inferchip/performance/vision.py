@@ -21,7 +21,7 @@ import numpy.typing as npt
 from inferchip.catalog.assumptions import load_assumptions
 from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.catalog.vision_networks import load_vision_calibration
-from inferchip.cost.peaks import executed_format
+from inferchip.cost.peaks import emulation, executed_format
 from inferchip.cost.vision.clocks import load_sustained_clocks
 from inferchip.cost.vision.frame import call_cost
 from inferchip.cost.vision.host import host_link
@@ -186,7 +186,11 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
         node = assumptions.number("energy.reference_node_nm")
         notes.append(REFERENCE_NODE_NOTE)
     ran = executed_format(params, precision)
-    if ran != precision:
+    emulated = emulation(params, precision)
+    if emulated is not None:
+        notes.append(f"{spec.id} has no {precision} matrix peak nor any as wide: emulated on its {emulated[0]} units "
+                     f"at 1/{emulated[1]} of their peak (spec.formats.emulation_passes; an estimate)")
+    elif ran != precision:
         notes.append(f"{spec.id} has no {precision} matrix peak: computed at {ran}")
     clock = load_sustained_clocks().get(params.id)
     if clock is not None:

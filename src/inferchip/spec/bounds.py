@@ -251,6 +251,19 @@ SRAM_MB = Bound(0, 1e9, "MB", low_inclusive=True)
 SRAM_MB_PER_MM2_MAX = 38e6 / 8 / 1e6 * 2
 GB_PER_S = Bound(0, 1e6, "GB/s", low_inclusive=True)  # 0 = not stated; 1 PB/s per direction at most
 GB_PER_S_POSITIVE = Bound(0, 1e6, "GB/s")
+# Scale-up link per chip and direction, a plausibility range (ChipSpec checks it; newuser43a), so a rate typed in TB/s
+# for GB/s (x1/1,000) or in MB/s (x1,000) is named instead of priced:
+#   Ceiling: ten times NVLink 5's 1.8 TB/s per Blackwell GPU (both directions; NVIDIA GB200 NVL72 product page: "1.8
+#   TB/s of GPU-to-GPU interconnect"), 18,000 GB/s per direction, per compute die (silicon.compute_die_count), an
+#   estimate (inferchip): no shipped link comes near it; the catalogue's fastest per die are Rubin's NVLink 6 (1,800
+#   over 2 dies), MI455X's high reading (3,600 over 2) and the 25-die Dojo training tile (36,000 over 25: 1,440).
+#   Floor: 1/200 of the chip's DRAM bandwidth (off-chip DRAM only: an SRAM part's on-die rate is no yardstick), an
+#   estimate (inferchip) four times below the slowest links a DRAM chip ships with: PCIe 3.0 x16 (15.75 GB/s; PCI-SIG)
+#   on a P100 PCIe's 732 GB/s of HBM2 (NVIDIA Tesla P100 datasheet), 0.022, and the catalogue's lowest, Tesla AI5's
+#   estimated 32 GB/s (low) over 1.2 TB/s of LPDDR5X, 0.027. A TB/s slip divides the ratio by 1,000: the catalogue's
+#   highest, the Dojo tile's 18,000 GB/s over 4.5 TB/s = 4.0, falls to 0.004, below the floor.
+SCALEUP_GB_PER_S_PER_DIE_MAX = 10 * 1800.0
+SCALEUP_PER_DRAM_BANDWIDTH_MIN = 1 / 200
 LATENCY_US = Bound(0, 1e6, "us", low_inclusive=True)  # up to one second per hop
 DOMAIN = Bound(1, 1e6, "chips", low_inclusive=True, integer=True)
 WATTS = Bound(0, 1e6, "W")  # a CS-3 system draws 23 kW

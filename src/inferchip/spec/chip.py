@@ -117,6 +117,33 @@ class ChipSpec(Frozen):
                 f"{b.SRAM_MB_PER_MM2_MAX * mm2:,.6g} MB here. Is it in KB, or the die area too small?")
         return self
 
+    @model_validator(mode="after")
+    def _scaleup_link_plausible(self) -> ChipSpec:
+        """The scale-up link per direction lies within b.SCALEUP_GB_PER_S_PER_DIE_MAX per compute die and at least
+        b.SCALEUP_PER_DRAM_BANDWIDTH_MIN of the chip's DRAM bandwidth: a rate typed in TB/s (or MB/s) for the
+        field's GB/s is named here instead of priced as a link a thousand times slower (or faster)."""
+        link = self.interconnect.scaleup_bw_gb_per_s_per_direction
+        low, high = pick(link, "low"), pick(link, "high")
+        if low is None or high is None:
+            return self
+        field, dies = "interconnect.scaleup_bw_gb_per_s_per_direction", self.silicon.compute_die_count
+        ceiling = b.SCALEUP_GB_PER_S_PER_DIE_MAX * dies
+        dram = pick(self.memory.bandwidth_tb_per_s, "high") if b.dram_kind(self.memory.memory_type) else None
+        floor = b.SCALEUP_PER_DRAM_BANDWIDTH_MIN * dram * 1e3 if dram else 0.0
+        allowed = f"allowed: {floor:,.6g} to {ceiling:,.6g} GB/s per direction here"
+        if high > ceiling:
+            raise cross_field_error(
+                field, link, f"{high:,.6g} GB/s per direction is above {ceiling:,.6g} GB/s, ten times NVLink 5's "
+                f"1.8 TB/s per GPU for each of the {dies} compute die(s) (silicon.compute_die_count); {allowed}. "
+                "The field is in GB/s (1e9 bytes/s) per direction: is the figure in MB/s or Gb/s?")
+        if low < floor:
+            raise cross_field_error(
+                field, link, f"{low:,.6g} GB/s per direction is below {floor:,.6g} GB/s, 1/200 of the "
+                f"{dram:g} TB/s of {self.memory.memory_type} DRAM (memory.bandwidth_tb_per_s), slower than any "
+                f"scale-up link a DRAM chip ships with (PCIe 3.0 x16 is 15.75 GB/s); {allowed}. The field is in GB/s "
+                "(1e9 bytes/s) per direction: is the figure in TB/s?")
+        return self
+
     def figures(self) -> dict[str, Figure]:
         """Every figure of the spec by dotted path, for listing estimates."""
         out: dict[str, Figure] = {}

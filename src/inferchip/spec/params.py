@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferchip.spec.formats import WIDER
-
 DEFAULT_VECTOR_WIDTH_BITS = 256.0
 """SIMD width taken for a CPU whose spec states no ``compute.vector_width_bits``: AVX2's 256-bit YMM registers, the
 widest every x86-64 CPU of the last decade executes (estimate, inferchip: AVX-512 is absent on most client parts)."""
@@ -60,14 +58,6 @@ class ChipParams:
     family: str = "generic"
     architecture: str = ""  # the chip file's architecture (ChipSpec.architecture); "": not stated
     notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def peak_for(self, fmt: str) -> tuple[float, str]:
-        """Peak FLOP/s for a compute format, falling back to the next wider format the chip has."""
-        for f in WIDER[fmt]:
-            if f in self.peak_flop_per_s and self.peak_flop_per_s[f] > 0:
-                return self.peak_flop_per_s[f], f
-        best = max(self.peak_flop_per_s, key=lambda k: self.peak_flop_per_s[k])
-        return self.peak_flop_per_s[best], best
 
 
 PCIE5_X16_GB_PER_S_PER_DIRECTION = 63.0  # 32 GT/s x 16 lanes, 128b/130b encoding (PCI-SIG PCIe 5.0 spec)
