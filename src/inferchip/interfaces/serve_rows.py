@@ -256,3 +256,18 @@ def run_row(v: Any, case: Any) -> dict[str, Any]:
         lay = res.layout
         out["layout"] = {"tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": lay.attn_dp, "replicas": lay.replicas}
     return out
+
+
+def no_recipe_options_with_rows(moe_kernel: str | None, chunk_tokens: int | None, mtp: int | None,
+                                 disagg: str | None) -> None:
+    """``--moe-kernel`` or ``--chunk-tokens`` with ``--mtp``/``--disagg``: refused, the case row's launch recipe picks
+    its expert kernel and sets its chunk (serve and curve alike)."""
+    if mtp is None and disagg is None:
+        return
+    row_option = "--mtp" if disagg is None else "--disagg"
+    if moe_kernel is not None:
+        raise InvalidSettingError(f"--moe-kernel {moe_kernel} with {row_option}: the case row's launch recipe picks "
+                                  "its expert kernel (catalog/engines.yaml recipe_moe_kernel); drop --moe-kernel")
+    if chunk_tokens is not None:
+        raise InvalidSettingError(f"--chunk-tokens {chunk_tokens} with {row_option}: the case row's launch recipe "
+                                  "sets its chunk (catalog/engines.yaml); drop --chunk-tokens")
