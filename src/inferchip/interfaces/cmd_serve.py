@@ -38,15 +38,16 @@ def _progress(label: str) -> Progress:
 def _system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: int | None, ep: int | None,
             weights: str | None, activations: str | None, kv: str | None, calibration: Calibration | str | None,
             assumptions: str | None, attn_dp: bool | None, input_tokens: int,
-            output_tokens: int, engine: EngineSpec | None = None,
-            chunk_tokens: int | None = None) -> tuple[ServingStepModel, int, dict[str, str]]:
+            output_tokens: int, engine: EngineSpec | None = None, chunk_tokens: int | None = None,
+            searched_rows: bool = False) -> tuple[ServingStepModel, int, dict[str, str]]:
     """The resolved setting (one layout) and its serving step model: (step model, replicas, its formats and where
     the weights' came from: ``performance.serving.format_fields``; ``attention_source``: how ``engine`` runs the
     served checkpoint's attention, ``cli_options.engine.served_attention``, where it has an entry for it).
 
     With none of tp/pp/ep given the layout is ``predict``'s: the one with the most output tokens/s
     at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given). ``chunk_tokens``: the
-    prefill chunk per step and chip the memory fit keeps a step's activations for (None: 8,192)."""
+    prefill chunk per step and chip the memory fit keeps a step's activations for (None: 8,192). ``searched_rows``:
+    search only the layouts a closed-loop case row runs (``serve_rows.row_layouts``)."""
     from inferchip.performance.predict import ask, best_layout, predict_setting
     from inferchip.performance.serving import format_fields, serving_step
     from inferchip.performance.setting import resolve_setting
@@ -58,6 +59,9 @@ def _system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: i
                       attention_out_weights=None if attention is None else attention[1])
     if tp is None and pp is None and ep is None:
         searched = resolve(attn_dp=attn_dp).with_chunk(chunk_tokens)
+        if searched_rows:
+            from inferchip.interfaces.serve_rows import row_layouts
+            searched = row_layouts(searched)
         question = ask(input_tokens, output_tokens)
         found = best_layout(searched, question)
         if found is None:
@@ -134,11 +138,12 @@ def _row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int
     if pools is None and (len(concurrencies) > 1 or (tp is None and pp is None and ep is None)):
         cal, _ = eng_opts.engine_setting(engine_id or v.engine_spec.id, calibration, chip)
         step, replicas, _ = _system(chip, model, count, tp, pp, ep, weights, activations, kv, cal,
-                                    None, attn_dp, input_tokens, output_tokens)
+                                    None, attn_dp, input_tokens, output_tokens, searched_rows=True)
         lay = step.mm.layout
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
         over_limit = sr.memory_limit_note(step.kv_capacity_tokens, replicas, input_tokens, output_tokens,
                                           concurrencies)
+    sr.check_row_layout(pp, attn_dp)
     extra = {"mtp": None if mtp is None else {
         "draft_tokens": mtp, "acceptance": v.engine_spec.mtp_acceptance,
         "tokens_per_step": v.engine_spec.mtp_tokens_per_step()},
