@@ -188,12 +188,13 @@ def _cloud_check(out: ChipCost, spec: ChipSpec, a: Assumptions, level: EstimateL
         out.notes.append("cloud rate shown without a check: needs a modelled cost and a TDP")
         return
     n = min(spec.interconnect.max_scaleup_domain or 1, SERVER_ACCELERATORS_MAX)
-    wall_per_chip = float(en.wall_power_w(tdp * n, n, a)) / n
+    wall_per_chip = float(en.wall_power_w(tdp * n, n, a, system=spec.system)) / n
     per_h = float(tco.tco_per_hour_usd(out.manufacturing_cost_usd, wall_per_chip, assumptions=a))
     out.tco_at_cost_usd_per_hour = per_h
     out.cloud_over_tco_at_cost = (out.cloud_usd_per_hour / per_h
                                 if per_h > 0 and out.cloud_usd_per_hour is not None else None)
+    host = (f"1/{n} of a {n}-accelerator server's host" if spec.system == "server"
+            else "its carrier board (host.embedded_soc)")
     out.lines.append(CostLine("TCO per hour at manufacturing cost", per_h, "USD/h",
                               f"capex = cost x (1 + system overhead), {a.number('tco.lifetime_years'):g} years; "
-                              f"power at TDP with 1/{n} of a {n}-accelerator server's host at the wall; "
-                              "tco.* assumptions"))
+                              f"power at TDP with {host} at the wall; tco.* assumptions"))

@@ -27,7 +27,6 @@ from inferchip.spec.chip import ChipSpec, EstimateLevel, pick
 from inferchip.units import HOURS_PER_YEAR, KILO, MEGA, SECONDS_PER_HOUR, TERA
 
 DEFAULT_NODE_NM = 7.0
-ACCELERATORS_PER_SERVER = 8  # HGX / OAM baseboards hold 8 accelerators (NVIDIA HGX, OCP OAM UBB)
 
 
 @dataclass
@@ -230,15 +229,16 @@ def step_power(cost: StepCost, replica_step_s: np.ndarray, pp: int, spec: ChipSp
 
 
 def money_per_token(output_tokens_per_s_per_chip: float, power_w_per_chip: float, money: ChipMoney,
-                    num_accelerators: int, assumptions: Assumptions) -> dict[str, float | None]:
-    """$/h per chip (TCO), $ per million output tokens, and tokens/s per $ of capex."""
+                    num_accelerators: int, assumptions: Assumptions, system: str = "server") -> dict[str, float | None]:
+    """$/h per chip (TCO), $ per million output tokens, and tokens/s per $ of capex; ``system``: the chip's
+    (``ChipSpec.system``), whose host the wall power adds (:func:`~inferchip.cost.energy.host_system`)."""
     if money.price_usd is None:
         return {"tco_usd_per_hour_per_chip": None, "usd_per_million_tokens": None,
                 "output_tokens_per_s_per_usd_capex": None}
-    # The host is shared: a system smaller than one server is charged its share of an
-    # 8-accelerator server's host (HGX/OAM servers hold 8), not a whole host per chip.
-    n = max(num_accelerators, ACCELERATORS_PER_SERVER)
-    wall = float(en.wall_power_w(power_w_per_chip * n, n, assumptions)) / n
+    # A server's host is shared: a system smaller than one server is charged its share of an
+    # 8-accelerator server's host (HGX/OAM servers hold 8), not a whole host per chip; a module is its own host.
+    n = max(num_accelerators, en.host_system(system, assumptions).min_accelerators)
+    wall = float(en.wall_power_w(power_w_per_chip * n, n, assumptions, system=system)) / n
     per_h = float(tco.tco_per_hour_usd(money.price_usd, wall, assumptions=assumptions))
     return {
         "tco_usd_per_hour_per_chip": per_h,
@@ -270,10 +270,7 @@ class ChipEconomy:
     static_w: float  # busy static power (active_static_power_w)
     tdp_w: float
     money: ChipMoney
-    host_idle_w: float
-    host_per_accelerator_w: float
-    fan_power_fraction: float
-    psu_efficiency: float
+    host: en.HostSystem  # the chip's system's host (ChipSpec.system)
     capex_usd_per_h: float | None  # None where the price is unknown
     pue: float
     usd_per_kwh: float
@@ -319,12 +316,13 @@ class ChipEconomy:
         if price is None or capex is None:
             return {"tco_usd_per_hour_per_chip": None, "usd_per_million_tokens": None,
                     "output_tokens_per_s_per_usd_capex": None}
-        n = float(max(num_accelerators, ACCELERATORS_PER_SERVER))
+        h = self.host
+        n = float(max(num_accelerators, h.min_accelerators))
         board = power_w_per_chip * n
         if not board >= 0:  # the checks of _nonnegative, called only to raise its error
             _nonnegative(board, "board_power_w_total")
-        it_w = board + self.host_idle_w + self.host_per_accelerator_w * n
-        p = wall = it_w * (1.0 + self.fan_power_fraction) / self.psu_efficiency / n
+        it_w = board + h.idle_w + h.per_accelerator_w * n
+        p = wall = it_w * (1.0 + h.fan_power_fraction) / h.psu_efficiency / n
         if not p >= 0:
             _nonnegative(p, "avg_power_w")
         per_h = capex + p / KILO * self.pue * self.usd_per_kwh + (
@@ -355,6 +353,5 @@ def chip_economy(spec: ChipSpec | None, memory_type: str, tdp_w: float, idle_w: 
         tco.energy_cost_per_hour_usd(0.0, a.number("tco.pue"), a.number("tco.usd_per_kwh"))  # checks the PUE
         tco.hosting_per_hour_usd(0.0, a.number("tco.colocation_usd_per_kw_month"))
     return ChipEconomy(unit_energies(spec, memory_type, a), static, float(tdp_w), money,
-                       a.number("host.host_idle_w"), a.number("host.host_per_accelerator_w"),
-                       a.number("host.fan_power_fraction"), a.number("host.psu_efficiency"), capex,
+                       en.host_system("server" if spec is None else spec.system, a), capex,
                        a.number("tco.pue"), a.number("tco.usd_per_kwh"), a.number("tco.colocation_usd_per_kw_month"))

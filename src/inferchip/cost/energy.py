@@ -28,6 +28,7 @@ All functions broadcast with numpy; scalars in give floats out.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -291,21 +292,58 @@ def j_per_token(energy_j: ArrayLike, tokens: ArrayLike) -> Number:
     return scalar_if_0d(np.where(n > 0, e / np.where(n > 0, n, 1.0), math.inf))
 
 
+ACCELERATORS_PER_SERVER = 8  # an HGX/OAM server holds 8: a smaller system is charged its share of one host
+
+
+@dataclass(frozen=True)
+class HostSystem:
+    """What surrounds the accelerators at the wall (a chip YAML's ``system``, :func:`host_system`): the host's
+    fixed power and power per accelerator, the fans' share, the supply's efficiency, and the fewest accelerators
+    its fixed power is shared by (a server: 8, whatever fewer the system uses; an embedded module: itself)."""
+
+    system: str
+    idle_w: float
+    per_accelerator_w: float
+    fan_power_fraction: float
+    psu_efficiency: float
+    min_accelerators: int
+
+    def wall_w(self, board_w_total: float, n: float) -> float:
+        """AC power at the wall of ``n`` accelerators drawing ``board_w_total``, W (no per-request host energy)."""
+        return (board_w_total + self.idle_w + self.per_accelerator_w * n) * (1.0 + self.fan_power_fraction) / (
+            self.psu_efficiency)
+
+
+def host_system(system: str, assumptions: Assumptions) -> HostSystem:
+    """The host of a chip's ``system`` (``spec.chip.ChipSpec.system``): ``server``, the ``host.*`` assumptions;
+    ``embedded_soc``, ``host.embedded_soc`` (its carrier board; the server's host where the assumptions give none)."""
+    a = assumptions
+    emb = a.host.embedded_soc
+    if system == "embedded_soc" and emb is not None:
+        return HostSystem(system, emb.carrier_w.value, 0.0, emb.fan_power_fraction.value, emb.psu_efficiency.value, 1)
+    if system not in ("server", "embedded_soc"):
+        raise InvalidSettingError(f"chip system {system!r}: unknown; allowed: server, embedded_soc")
+    return HostSystem("server", a.number("host.host_idle_w"), a.number("host.host_per_accelerator_w"),
+                      a.number("host.fan_power_fraction"), a.number("host.psu_efficiency"), ACCELERATORS_PER_SERVER)
+
+
 def wall_power_w(
     board_power_w_total: ArrayLike, num_accelerators: ArrayLike, assumptions: Assumptions,
-    *, sequences_per_s: ArrayLike = 0.0,
+    *, sequences_per_s: ArrayLike = 0.0, system: str = "server",
 ) -> Number:
-    """AC power at the wall of a server holding ``num_accelerators`` boards, W.
+    """AC power at the wall of a system holding ``num_accelerators`` boards, W.
 
     ``(boards + host_idle + host_per_accelerator * n + host_j_per_sequence * sequences/s)
     * (1 + fan_fraction) / psu_efficiency`` (MLPerf Power measures at the wall; board power is
     NVML scope). ``sequences_per_s``: requests the system completes per second (0: host idle only).
+    ``system``: the chips' (:func:`host_system`): a server's host, or an embedded module's carrier board.
     """
     a = assumptions
     board, n = (
         nonnegative_array(board_power_w_total, "board_power_w_total"),
         nonnegative_array(num_accelerators, "num_accelerators"),
     )
-    it_w = (board + a.number("host.host_idle_w") + a.number("host.host_per_accelerator_w") * n
+    h = host_system(system, a)
+    it_w = (board + h.idle_w + h.per_accelerator_w * n
             + np.asarray(host_sequence_power_w(sequences_per_s, a.host.j_per_sequence)))
-    return scalar_if_0d(it_w * (1.0 + a.number("host.fan_power_fraction")) / a.number("host.psu_efficiency"))
+    return scalar_if_0d(it_w * (1.0 + h.fan_power_fraction) / h.psu_efficiency)

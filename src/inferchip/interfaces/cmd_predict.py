@@ -27,6 +27,17 @@ ONE_TOKEN_NOTE = ("--output-tokens 1: the one output token is the prefill's and 
                   "TPOT or per-user rate (null in the JSON, as serve reports them); TTFT is the whole request")
 
 
+def service_ttft_note(p: Prediction) -> str:
+    """What ``--max-throughput``'s TTFT counts: the service time at its concurrency, no queueing
+    (:attr:`Prediction.ttft_includes_queueing`), and the command that simulates the benchmark's TTFT with its queue."""
+    c = p.batch * p.replicas
+    conc = f"{int(c)}" if float(c).is_integer() else f"{c:g}"
+    return (f"TTFT is the service time at concurrency {conc}: the prompt's prefill within the running batch, "
+            "without the wait for admission a benchmark client also times (vLLM benchmark_serving and MLPerf's "
+            f"Server scenario count TTFT from the request's send); `inferchip serve --concurrency {conc} "
+            "--range-ratio 1` with the same options simulates that closed loop, its queue included")
+
+
 def prediction_table(p: Prediction) -> list[Table]:
     head = Table(title=f"{p.model_id} on {p.num_chips} x {p.chip_id}", show_header=False, title_justify="left")
     head.add_column(style="bold")
@@ -40,7 +51,7 @@ def prediction_table(p: Prediction) -> list[Table]:
         ("mode", "static batch" if p.mode == "static" else "continuous batching (max throughput)"),
         ("batch per replica" if p.mode == "static" else "concurrency per replica", f"{p.batch}"),
         ("lengths (in/out)", f"{p.input_tokens} / {p.output_tokens} tokens"),
-        ("TTFT", fmt.ms(p.ttft_s)),
+        ("TTFT" if p.mode == "static" else "TTFT (service time, no queueing)", fmt.ms(p.ttft_s)),
         ("TPOT", fmt.ms(p.tpot_s) if p.has_tpot else "-"),
         ("end-to-end latency", fmt.ms(p.e2e_latency_s)),
         ("output tokens/s (total)", fmt.rate(p.output_tokens_per_s)),
@@ -142,7 +153,7 @@ def predict_cmd(
         p.add_request_host(host.total_s)
     notes = [*p.notes, *([attention[2]] if attention else []),  # the same notes in the table and the JSON
              *([context_note] if context_note else []), *opts.config_notes(loaded),
-             *([] if p.has_tpot else [ONE_TOKEN_NOTE])]
+             *([] if p.has_tpot else [ONE_TOKEN_NOTE]), *([] if batch is not None else [service_ttft_note(p)])]
     if output == OutputFormat.json:
         answer = out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS)
         typer.echo(fmt.to_json({**answer, "memory_activations": activations_of, "notes": notes,

@@ -33,21 +33,6 @@ def _progress(label: str) -> Progress:
                     transient=True, console=Console(stderr=True))
 
 
-def _no_recipe_options_with_rows(moe_kernel: str | None, chunk_tokens: int | None, mtp: int | None,
-                                 disagg: str | None) -> None:
-    """``--moe-kernel`` or ``--chunk-tokens`` with ``--mtp``/``--disagg``: refused, the case row's launch recipe picks
-    its expert kernel and sets its chunk (serve and curve alike)."""
-    if mtp is None and disagg is None:
-        return
-    row_option = "--mtp" if disagg is None else "--disagg"
-    if moe_kernel is not None:
-        raise InvalidSettingError(f"--moe-kernel {moe_kernel} with {row_option}: the case row's launch recipe picks "
-                                  "its expert kernel (catalog/engines.yaml recipe_moe_kernel); drop --moe-kernel")
-    if chunk_tokens is not None:
-        raise InvalidSettingError(f"--chunk-tokens {chunk_tokens} with {row_option}: the case row's launch recipe "
-                                  "sets its chunk (catalog/engines.yaml); drop --chunk-tokens")
-
-
 def _assumptions_file(path: Path | None) -> str:
     """The assumptions file the energy and money figures use (a user file is merged over the bundled one)."""
     from inferchip.catalog.assumptions import BUNDLED_PATH
@@ -69,6 +54,8 @@ def _row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int
     from inferchip.mapping.format_defaults import format_sources, stated_formats
     from inferchip.validation.plan import case_formats
 
+    # the notes serve's and curve's other paths print: no context window stated, a user config's parser notes
+    model_notes = [n for n in (opts.check_context(model, input_tokens, output_tokens), *opts.config_notes(model)) if n]
     sr.disagg_layout_conflict(pools, count_given, any(x is not None for x in (tp, pp, ep, attn_dp)))
     weights, source, kv, kv_source = stated_formats(model.name, weights, kv, model.config)  # a row states them
     engine_id = None if engine is None else eng_opts.option_engine(engine).id
@@ -78,11 +65,12 @@ def _row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int
     if pools is None and (len(concurrencies) > 1 or (tp is None and pp is None and ep is None)):
         cal, _ = eng_opts.engine_setting(engine_id or v.engine_spec.id, calibration, chip)
         step, replicas, _ = system(chip, model, count, tp, pp, ep, weights, activations, kv, cal,
-                                   None, attn_dp, input_tokens, output_tokens)
+                                   None, attn_dp, input_tokens, output_tokens, searched_rows=True)
         lay = step.mm.layout
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
         over_limit = sr.memory_limit_note(step.kv_capacity_tokens, replicas, input_tokens, output_tokens,
                                           concurrencies)
+    sr.check_row_layout(pp, attn_dp)
     extra = {"mtp": None if mtp is None else {
         "draft_tokens": mtp, "acceptance": v.engine_spec.mtp_acceptance,
         "tokens_per_step": v.engine_spec.mtp_tokens_per_step()},
@@ -106,7 +94,7 @@ def _row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int
             act_source = format_sources(case_formats(case, model.config)[0], activations, kv, source)[0]
         rows.append({**row, "weights": weights, "weights_source": source, "activations_source": act_source,
                      "kv_source": kv_source,
-                     "notes": [*row["notes"], *no_module, *over_limit], **extra})
+                     "notes": [*row["notes"], *no_module, *over_limit, *model_notes], **extra})
     return rows
 
 
@@ -148,7 +136,7 @@ def serve_cmd(
 ) -> None:
     """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption."""
     count = 1 if count_given is None else count_given
-    from inferchip.interfaces.serve_rows import check_options, parse_disagg
+    from inferchip.interfaces.serve_rows import check_options, no_recipe_options_with_rows, parse_disagg
     from inferchip.sim import PoissonArrivals, TraceArrivals, benchmark_clients, simulate_client
 
     given = [x is not None for x in (rate, concurrency, trace)]
@@ -160,12 +148,11 @@ def serve_cmd(
                   given={"--requests": requests is not None, "--duration": duration is not None,
                          "--slo-ttft-ms": slo_ttft_ms is not None, "--slo-tpot-ms": slo_tpot_ms is not None,
                          "--assumptions": assumptions is not None})
-    _no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
+    no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
     loaded = opts.read_model(model)  # a user's config.json read once, for every step below, the rows' too
     if mtp is not None or disagg is not None:
         if concurrency is None:
             raise InternalError("check_options refuses --mtp/--disagg without --concurrency")
-        opts.check_context(loaded, input_tokens, output_tokens)
         row = _row_summary(chip, loaded, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv, calibration,
                            engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
                            output_tokens, [concurrency], software)[0]
@@ -255,7 +242,12 @@ def curve_cmd(
 
     Each point is the closed-loop benchmark `serve --concurrency` runs (lengths from --range-ratio)."""
     count = 1 if count_given is None else count_given
-    from inferchip.interfaces.serve_rows import CURVE_CONCURRENCIES, check_options, parse_disagg
+    from inferchip.interfaces.serve_rows import (
+        CURVE_CONCURRENCIES,
+        check_options,
+        no_recipe_options_with_rows,
+        parse_disagg,
+    )
     from inferchip.performance.serving import serving_economics
     from inferchip.sim import throughput_interactivity_curve
     from inferchip.sim.load.lengths import uniform_length
@@ -268,7 +260,7 @@ def curve_cmd(
     check_options(mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
                   concurrency=1, range_ratio=range_ratio, software=software,
                   given={"--plot": plot is not None, "--assumptions": assumptions is not None})
-    _no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
+    no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
     if mtp is not None or disagg is not None:
         rows = _row_summary(chip, loaded, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv,
                             calibration, engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
@@ -296,6 +288,7 @@ def curve_cmd(
         if "power_w_per_chip" in p:
             p.update(serving_economics(step, p, chips))
     df = cur.to_dataframe()
+    notes = [n for n in (context_note, *opts.config_notes(loaded)) if n]
     if plot is not None:
         import plotly.express as px
 
@@ -308,21 +301,24 @@ def curve_cmd(
                                 "prefill_chunk_tokens": chunk, "prefill_chunk_source": chunk_source,  # as serve's
                                 "activations_bytes_per_chip": float(step.mm.chunk_activation_bytes()),
                                 "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
-                                           for r in df.to_dict(orient="records")]}))
+                                           for r in df.to_dict(orient="records")],
+                                "notes": notes}))  # the same notes as the text's
         return
     con = out.console()
     con.print(curve_table(df.to_dict(orient="records"), f"{model} on {count} x {chip}: throughput vs interactivity"))
     con.print(formats_line(formats))
     con.print(f"assumptions: {_assumptions_file(assumptions)}")
     con.print(eng_opts.engine_line(used_engine, so.DEFAULT_SCHEDULER))
-    opts.print_notes(con, [context_note, *opts.config_notes(loaded)])
+    opts.print_notes(con, list(notes))
 
 
 def _print_rows(rows: list[dict[str, Any]], title: str, output: OutputFormat, curve: bool = False) -> None:
     """The closed-loop rows of ``--mtp``/``--disagg`` as JSON (``serve``: the one row; ``curve``: ``points``) or a
     table with the notes the validator gave the row."""
     if output == OutputFormat.json:
-        typer.echo(fmt.to_json({"engine": rows[0]["engine"], "points": rows} if curve else rows[0]))
+        # curve: the notes the text prints (the last row's) as the top-level key serve's row and curve's JSON have
+        typer.echo(fmt.to_json({"engine": rows[0]["engine"], "points": rows, "notes": rows[-1]["notes"]} if curve
+                               else rows[0]))
         return
     con = out.console()
     con.print(case_rows_table(rows, title))

@@ -256,3 +256,40 @@ def run_row(v: Any, case: Any) -> dict[str, Any]:
         lay = res.layout
         out["layout"] = {"tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": lay.attn_dp, "replicas": lay.replicas}
     return out
+
+
+def no_recipe_options_with_rows(moe_kernel: str | None, chunk_tokens: int | None, mtp: int | None,
+                                 disagg: str | None) -> None:
+    """``--moe-kernel`` or ``--chunk-tokens`` with ``--mtp``/``--disagg``: refused, the case row's launch recipe picks
+    its expert kernel and sets its chunk (serve and curve alike)."""
+    if mtp is None and disagg is None:
+        return
+    row_option = "--mtp" if disagg is None else "--disagg"
+    if moe_kernel is not None:
+        raise InvalidSettingError(f"--moe-kernel {moe_kernel} with {row_option}: the case row's launch recipe picks "
+                                  "its expert kernel (catalog/engines.yaml recipe_moe_kernel); drop --moe-kernel")
+    if chunk_tokens is not None:
+        raise InvalidSettingError(f"--chunk-tokens {chunk_tokens} with {row_option}: the case row's launch recipe "
+                                  "sets its chunk (catalog/engines.yaml); drop --chunk-tokens")
+
+
+def row_layouts(setting: Any) -> Any:
+    """``setting`` (a searched ``performance.setting.Setting``) with only the layouts a closed-loop case row runs: a
+    DP-attention worker is ``max(tp, ep)`` chips with no pipeline stages (``validation.closed_loop_facts.row_facts``),
+    so a DP-attention layout with ``pp > 1`` (which ``predict`` weighs) would lose its stages in the row."""
+    from dataclasses import replace
+
+    kept = tuple(lay for lay in setting.layouts if not (lay.attn_dp and lay.pp > 1))
+    if not kept:
+        raise InvalidSettingError(f"{setting.model.id} on {setting.count} x {setting.chip.id}: every layout that fits "
+                                  "runs attention DP over pipeline stages, which a closed-loop row (--mtp/--disagg) "
+                                  "does not run; allowed: more chips, narrower weights, or give --tp/--ep")
+    return replace(setting, layouts=kept, _mapped={}, sweeps={}, derived={})
+
+
+def check_row_layout(pp: int | None, attn_dp: bool | None) -> None:
+    """Refuse ``--pp`` above 1 with attention DP for a closed-loop row (:func:`row_layouts`), naming the option."""
+    if attn_dp and (pp or 1) > 1:
+        raise InvalidSettingError(f"--pp {pp} with attention DP and --mtp: a closed-loop row's DP-attention worker is "
+                                  "max(tp, ep) chips with no pipeline stages (validation/closed_loop_facts.py); "
+                                  "allowed: --pp 1, or --no-attn-dp")

@@ -22,15 +22,16 @@ if TYPE_CHECKING:
 def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: int | None, ep: int | None,
            weights: str | None, activations: str | None, kv: str | None, calibration: Calibration | str | None,
             assumptions: str | None, attn_dp: bool | None, input_tokens: int,
-           output_tokens: int, engine: EngineSpec | None = None,
-           chunk_tokens: int | None = None) -> tuple[ServingStepModel, int, dict[str, str]]:
+           output_tokens: int, engine: EngineSpec | None = None, chunk_tokens: int | None = None,
+           searched_rows: bool = False) -> tuple[ServingStepModel, int, dict[str, str]]:
     """The resolved setting (one layout) and its serving step model: (step model, replicas, its formats and where
     the weights' came from: ``performance.serving.format_fields``; ``attention_source``: how ``engine`` runs the
     served checkpoint's attention, ``cli_options.engine.served_attention``, where it has an entry for it).
 
     With none of tp/pp/ep given the layout is ``predict``'s: the one with the most output tokens/s
     at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given). ``chunk_tokens``: the
-    prefill chunk per step and chip the memory fit keeps a step's activations for (None: 8,192)."""
+    prefill chunk per step and chip the memory fit keeps a step's activations for (None: 8,192). ``searched_rows``:
+    search only the layouts a closed-loop case row runs (``serve_rows.row_layouts``)."""
     from inferchip.performance.predict import ask, best_layout, predict_setting
     from inferchip.performance.serving import format_fields, serving_step
     from inferchip.performance.setting import resolve_setting
@@ -42,6 +43,10 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
                       attention_out_weights=None if attention is None else attention[1])
     if tp is None and pp is None and ep is None:
         searched = resolve(attn_dp=attn_dp).with_chunk(chunk_tokens)
+        if searched_rows:
+            from inferchip.interfaces.serve_rows import row_layouts
+
+            searched = row_layouts(searched)
         question = ask(input_tokens, output_tokens)
         found = best_layout(searched, question)
         if found is None:

@@ -93,10 +93,19 @@ class Prediction:
         output token or a per-user rate, which ``serve`` reports as null too."""
         return self.output_tokens > 1
 
+    @property
+    def ttft_includes_queueing(self) -> bool:
+        """Whether :attr:`ttft_s` counts a wait for admission: never. A static batch's prompts start together (no
+        queue); continuous batching's TTFT is the steady state's service time, the prompt's prefill chunk step(s)
+        within the running batch, without the wait a benchmark client also times (vLLM ``benchmark_serving`` and
+        MLPerf's Server scenario count TTFT from the request's send; ``serve --concurrency`` simulates it)."""
+        return False
+
     def to_dict(self) -> dict[str, Any]:
         """The figures as the JSON answer gives them: ``tpot_s`` and ``output_tokens_per_s_per_user`` None where
-        no token follows the first (:attr:`has_tpot`)."""
+        no token follows the first (:attr:`has_tpot`); ``ttft_includes_queueing`` (:attr:`ttft_includes_queueing`)."""
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
+        d["ttft_includes_queueing"] = self.ttft_includes_queueing
         if not self.has_tpot:
             d["tpot_s"] = d["output_tokens_per_s_per_user"] = None
         d.update(self.extra)

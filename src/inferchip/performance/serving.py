@@ -246,7 +246,8 @@ def serving_economics(step: ServingStepModel, figures: dict[str, Any], num_chips
         return empty
     money = chip_money(step.energy.spec, step.energy.assumptions, estimate_level(level))
     out = {**empty, "chip_price_usd": money.price_usd, "chip_price_source": money.price_source}
-    out.update(money_per_token(tput, power, money, num_chips, step.energy.assumptions))
+    out.update(money_per_token(tput, power, money, num_chips, step.energy.assumptions,
+                               system="server" if step.energy.spec is None else step.energy.spec.system))
     return out
 
 

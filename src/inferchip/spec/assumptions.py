@@ -212,6 +212,22 @@ class EnergyAssumptions(_Frozen):
         return self
 
 
+class EmbeddedHostAssumptions(_Frozen):
+    """The host of an embedded SoC (a chip YAML's ``system: embedded_soc``): its CPU cores and DRAM sit inside the
+    module's power, so only the carrier board and its supply remain (no x86 server host, no server shared by 8)."""
+
+    carrier_w: Constant = Field(description="Carrier board around one module (PHYs, regulators, fan), W.")
+    psu_efficiency: Constant = Field(description="The board's (external) supply, AC to DC.")
+    fan_power_fraction: Constant = Field(description="Fans beyond the carrier's, share of its power.")
+
+    @model_validator(mode="after")
+    def _check(self) -> EmbeddedHostAssumptions:
+        _plausible("host", self)  # the server's psu and fan ranges hold for a carrier board's too
+        if not self.carrier_w.value >= 0:
+            raise ValueError(f"embedded_soc.carrier_w: must be >= 0, got {self.carrier_w.value}")
+        return self
+
+
 class HostAssumptions(_Frozen):
     host_idle_w: Constant
     host_per_accelerator_w: Constant
@@ -224,6 +240,8 @@ class HostAssumptions(_Frozen):
         None, description="host_per_accelerator_w for such a board."
     )
 
+    embedded_soc: EmbeddedHostAssumptions | None = Field(
+        None, description="Host of an embedded SoC (chip YAML system: embedded_soc); None: the server's host.")
     host_j_per_sequence: Constant | None = Field(
         None, description="Host energy per completed request (tokenising, scheduling, detokenising, the benchmark "
         "client), J; None = 0."

@@ -13,7 +13,7 @@ central value unless asked for ``low`` or ``high``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -72,6 +72,10 @@ class ChipSpec(Frozen):
         None, description="The vendor's micro-architecture generation (one of ARCHITECTURES, e.g. blackwell-ultra for "
         "B300), where facts differ inside a family; None: not stated (no such fact applies).")
     category: str = "accelerator"
+    system: Literal["server", "embedded_soc"] = Field(
+        "server", description="What surrounds the chip at the wall: server (a host of CPUs and DRAM shared by up to "
+        "8 accelerators, assumptions host.*) or embedded_soc (a module whose power holds its own CPU cores and DRAM, "
+        "on a carrier board: assumptions host.embedded_soc).")
     status: str = "shipping"
     year: Annotated[int, b.YEAR] | None = None
     estimate: bool = Field(

@@ -58,6 +58,9 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Callable[[Any], str]], ...]], .
         ("KV cache used (mean)", "kv_cache_used_fraction_mean", _pct),
         ("KV cache used (max)", "kv_cache_used_fraction_max", _pct),
         ("running sequences (mean)", "running_seqs_mean", _num(",.1f")),
+        ("prefill chunk per step and chip", "prefill_chunk_tokens", _num(",d", "tokens")),
+        ("prefill chunk from", "prefill_chunk_source", str),
+        ("activations kept per chip (one chunk)", "activations_bytes_per_chip", lambda v: f"{v / 1e6:,.1f} MB"),
     )),
     ("energy and money", (
         ("power per chip (board, window)", "power_w_per_chip", _num(",.0f", "W")),
