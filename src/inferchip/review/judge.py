@@ -18,7 +18,8 @@ judged on (``system_chips``) x its modelled cost per chip; it holds when, in eve
 claimed chip serves it too on at most 1/``by_far`` of that rival's deployment silicon.
 
 Wall power per chip (:func:`wall_power_per_chip_w`) follows :func:`inferchip.cost.energy.wall_power_w`
-with the chip's own host: ``(board x n + host_idle + host_per_accelerator x n) (1 + fan) / psu / n``.
+with the chip's own host (``review.views.host_of``, predict's :func:`inferchip.cost.energy.host_system` of the
+chip's ``system``): ``(board x n + host_idle + host_per_accelerator x n) (1 + fan) / psu / n``.
 TCO per hour is :func:`inferchip.cost.tco.tco_per_hour_usd` of the view's price and that wall power;
 $ per million tokens = TCO/h / (3600 x tok/s) x 1e6 (:func:`inferchip.cost.tco.usd_per_million_tokens`).
 """
@@ -67,6 +68,9 @@ class Figures:
     latency_ratio: np.ndarray | None = None  # [C, K, 2] predicted TTFT, TPOT / the case's limit (NaN: no limit)
     tput_in_limits: np.ndarray | None = None  # [C, K, S] tok/s within the limits with the latency error (Monte Carlo)
     silicon_basis: str = "chip"  # lowest-cost silicon: "chip" (one chip's cost) or "deployment" (ledger)
+    # [C] each chip's host's fan share and supply efficiency (cost.energy.HostSystem); None: the server's
+    host_fan_fraction: np.ndarray | None = None
+    host_psu_efficiency: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.npu_board is None:
@@ -78,7 +82,7 @@ class Figures:
 
 
 def wall_power_per_chip_w(board_w: Watts, n: Watts, host_idle_w: Watts, host_per_acc_w: Watts,
-                          fan_fraction: float, psu_efficiency: float) -> Watts:
+                          fan_fraction: Watts | float, psu_efficiency: Watts | float) -> Watts:
     """Wall power per accelerator, W: (board x n + host_idle + host_per_accelerator x n)(1 + fan) / psu / n
     (:func:`inferchip.cost.energy.wall_power_w` with each chip's host)."""
     wall: Watts = (board_w * n + host_idle_w + host_per_acc_w * n) * (1.0 + fan_fraction) / psu_efficiency / n
@@ -93,9 +97,14 @@ def _host() -> tuple[float, float, Assumptions]:
 
 
 def wall_w(f: Figures) -> np.ndarray:
+    """Wall power per chip ([C, K, S]), each chip with its own host's fan share and supply (the server's where
+    ``Figures`` names none)."""
     fan, psu, _ = _host()
+    n_c = len(f.chips)
+    fans = np.full(n_c, fan) if f.host_fan_fraction is None else np.asarray(f.host_fan_fraction, float)
+    psus = np.full(n_c, psu) if f.host_psu_efficiency is None else np.asarray(f.host_psu_efficiency, float)
     return wall_power_per_chip_w(f.board_w, f.host_chips[:, :, None], f.host_idle_w[:, None, None],
-                                 f.host_per_acc_w[:, None, None], fan, psu)
+                                 f.host_per_acc_w[:, None, None], fans[:, None, None], psus[:, None, None])
 
 
 def tco_per_hour(price_usd: npt.ArrayLike, wall_w: npt.ArrayLike, npu_board: npt.ArrayLike) -> np.ndarray:

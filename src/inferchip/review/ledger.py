@@ -10,15 +10,19 @@ corner responses are reused from the default deployment (an approximation, said 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from inferchip.errors import InternalError
 from inferchip.review.claim_file import BY_FAR, Claim, ScaleOut, pct, verdict
 from inferchip.review.inputs import ModelEntry, OnProgress, ReviewConfig, no_progress
 from inferchip.review.judge import Figures, judge_all, probability
 from inferchip.review.uncertainty import Base, build_base, claim_cases, monte_carlo
-from inferchip.review.views import CostView, host_of
+from inferchip.review.views import NPU_BOARD, CostView, host_of
+
+if TYPE_CHECKING:
+    from inferchip.cost.energy import HostSystem
 
 
 def _key(k: tuple[str, str | None]) -> str:
@@ -74,7 +78,7 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
         d = claim.deployment
         tput, board, chips = _claim_at_weights(claim_entry, res, f.cases, cfg, claim.scale_out)
         on_progress(f"ledger: {claim_entry.id} at {cfg.weights} weights", 1)
-        alt = _with_claim(f, tput, board, chips)
+        alt = _with_claim(f, tput, board, chips, host_of(claim_entry))
         out.append(_entry("precision", f"{claim_entry.id} {d.weights} weights, others {cfg.weights}",
                           f"{claim_entry.id} at {cfg.weights} like the others", default,
                           verdicts(base, claim, names, cfg, alt)))
@@ -88,9 +92,10 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
                           f"{claim_entry.id} alone (one chip, its own host)", default,
                           verdicts(base, claim, names, cfg, replace(one.fig, price=f.price, cost_usd=f.cost_usd))))
         gpu = build_base(res, claim_entry, claim, views, f.cases, gpu_host_for_claim=True)
-        idle, per, npu = host_of(claim_entry.id)
-        host = (f"NPU board host ({idle:g} W + {per:g} W per chip, npu_board system cost)" if npu
-                else "a GPU server's host")
+        h = host_of(claim_entry)
+        host = (f"NPU board host ({h.idle_w:g} W + {h.per_accelerator_w:g} W per chip, npu_board system cost)"
+                if h.system == NPU_BOARD else f"its own carrier board ({h.idle_w:g} W, supply {h.psu_efficiency:g})"
+                if h.system == "embedded_soc" else "a GPU server's host")
         out.append(_entry("host overheads", f"{claim_entry.id}: {host}; GPUs: 8-GPU server host",
                           f"{claim_entry.id} in a GPU server's host", default,
                           verdicts(base, claim, names, cfg, gpu.fig)))
@@ -290,22 +295,24 @@ def _claim_at_weights(claim_entry: Any, res: Any, cases: list[tuple[str, str]], 
     return tput, board, chips
 
 
-def _with_claim(f: Figures, tput: np.ndarray, board: np.ndarray, chips: np.ndarray | None = None) -> Figures:
+def _with_claim(f: Figures, tput: np.ndarray, board: np.ndarray, chips: np.ndarray | None = None,
+                host: HostSystem | None = None) -> Figures:
     """``f`` with the claimed chip's tok/s and board power per case, and (``chips``, [K]) its system per case, the
-    accelerators sharing a host with it following."""
+    accelerators sharing its ``host`` (``review.views.host_of``) following."""
     t, b = f.tput.copy(), f.board_w.copy()
     t[f.claim, :, 0], b[f.claim, :, 0] = tput, board
     if chips is None:
         return replace(f, tput=t, board_w=b)
     from inferchip.review.views import host_share
 
+    if host is None:
+        raise InternalError("_with_claim: a system per case needs the claimed chip's host")
     n_k = len(f.cases)
     system = np.array(f.system_chips, float).reshape(len(f.chips), -1) * np.ones((1, n_k))
     system[f.claim] = chips
-    host = f.host_chips.copy()
-    npu = bool(f.npu_board[f.claim]) if f.npu_board is not None else False
-    host[f.claim] = [host_share(float(n), npu) for n in chips]
-    return replace(f, tput=t, board_w=b, system_chips=system, host_chips=host)
+    shared = f.host_chips.copy()
+    shared[f.claim] = [host_share(float(n), host) for n in chips]
+    return replace(f, tput=t, board_w=b, system_chips=system, host_chips=shared)
 
 
 def new_chip_pieces(chips: list[Any], claim_entry: Any, models: list[Any], cases: list[tuple[str, str]],

@@ -31,7 +31,7 @@ import numpy as np
 from inferchip.review.claim_file import Claim
 from inferchip.review.inputs import ChipEntry, ModelEntry, OnProgress, ReviewConfig, no_progress, service_level
 from inferchip.review.judge import Figures
-from inferchip.review.views import CostView, host_of, host_share
+from inferchip.review.views import NPU_BOARD, CostView, host_of, host_share
 from inferchip.spec.chip import ChipParams
 
 MODEL_ERROR_FILE = Path(__file__).with_name("model_error.yaml")
@@ -213,9 +213,11 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
     host_chips = np.ones((n_c, n_k))
     system = np.ones((n_c, n_k))
     idle, per_acc, npu_flags = np.zeros(n_c), np.zeros(n_c), np.zeros(n_c, bool)
+    fan, psu = np.zeros(n_c), np.ones(n_c)
     for i, c in enumerate(chips):
-        idle[i], per_acc[i], npu = host_of(c.id, gpu_host_for_claim and c.id == claim_entry.id)
-        npu_flags[i] = npu
+        host = host_of(c, gpu_host_for_claim and c.id == claim_entry.id)
+        idle[i], per_acc[i], npu_flags[i] = host.idle_w, host.per_accelerator_w, host.system == NPU_BOARD
+        fan[i], psu[i] = host.fan_power_fraction, host.psu_efficiency
         for k, (mid, slo) in enumerate(cases):
             r = rows.get((c.id, mid, slo))
             n = 1 if c.id == claim_entry.id and claim_setting == "single" else c.domain
@@ -225,13 +227,14 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
                 board[i, k, 0] = r["power_w_per_chip"] if r["power_w_per_chip"] is not None else np.nan
                 lat[i, k] = [_ratio(r.get("ttft_s"), r.get("max_ttft_s")), _ratio(r.get("tpot_s"), r.get("max_tpot_s"))]
                 n = r["num_chips"] or n
-            host_chips[i, k] = host_share(n, npu)
+            host_chips[i, k] = host_share(n, host)
     price = {v.name: np.array([[v.prices[i].usd] if i in v.prices else [np.nan] for i in ids]) for v in views}
     ranges = {v.name: np.array([[v.prices[i].low_usd, v.prices[i].usd, v.prices[i].high_usd] if i in v.prices
                                 else [np.nan] * 3 for i in ids]) for v in views}
     modelled = ranges.get("modelled")
     fig = Figures(ids, ids.index(claim_entry.id), cases, tput, board, system,
-                  host_chips, idle, per_acc, price, price.get("modelled"), npu_board=npu_flags, latency_ratio=lat)
+                  host_chips, idle, per_acc, price, price.get("modelled"), npu_board=npu_flags, latency_ratio=lat,
+                  host_fan_fraction=fan, host_psu_efficiency=psu)
     return Base(fig, price_ranges=ranges, cost_range=modelled)
 
 

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from inferchip.errors import InvalidSettingError
 from inferchip.review.inputs import ChipEntry
+
+if TYPE_CHECKING:
+    from inferchip.cost.energy import HostSystem
 
 VIEWS = ("street", "modelled")
 VIEW_LABELS = {
@@ -138,24 +141,30 @@ def npu_board(chip_id: str) -> bool:
     return chip_id in npu_board_chips()
 
 
-def host_of(chip_id: str, gpu_host: bool = False) -> tuple[float, float, bool]:
-    """(host idle W, host W per accelerator, NPU board?) of a chip: the ``host.npu_board_*`` assumptions
-    for an NPU-board chip (unless ``gpu_host``: the ledger's alternative), else the GPU server's."""
+def host_of(chip: ChipEntry, gpu_host: bool = False) -> HostSystem:
+    """The host a chip sits in at the wall: the ``host.npu_board_*`` assumptions for an NPU-board chip (unless
+    ``gpu_host``: the ledger's alternative), else its chip YAML ``system``'s host as predict takes it
+    (:func:`inferchip.cost.energy.host_system`: a GPU server's, or an embedded module's own carrier and supply)."""
     from inferchip.catalog.assumptions import load_assumptions
+    from inferchip.cost.energy import HostSystem, host_system
 
     a = load_assumptions()
+    server = host_system("server", a)
+    if gpu_host:
+        return server
     idle, per = a.host.npu_board_host_idle_w, a.host.npu_board_host_per_accelerator_w
-    if npu_board(chip_id) and not gpu_host and idle is not None and per is not None:  # a pair (HostAssumptions)
-        return idle.value, per.value, True
-    return a.number("host.host_idle_w"), a.number("host.host_per_accelerator_w"), False
+    if npu_board(chip.id) and idle is not None and per is not None:  # a pair (HostAssumptions)
+        return HostSystem(NPU_BOARD, idle.value, per.value, server.fan_power_fraction, server.psu_efficiency, 1)
+    return host_system(getattr(chip.spec, "system", "server"), a)
 
 
-GPU_HOST_MIN_ACCELERATORS = 8  # an HGX/OAM server's host serves 8 accelerators (cost.economics)
+NPU_BOARD = "npu_board"  # HostSystem.system of a board of NPUs with a light host (catalog.competitors)
 
 
-def host_share(chips_used: float, npu: bool) -> float:
-    """Accelerators sharing one host: a GPU server's 8 at least; an NPU board's own chips."""
-    return chips_used if npu else max(chips_used, GPU_HOST_MIN_ACCELERATORS)
+def host_share(chips_used: float, host: HostSystem) -> float:
+    """Accelerators sharing one host: a GPU server's 8 at least (``HostSystem.min_accelerators``); an NPU
+    board's own chips; an embedded module's own (one module, one carrier)."""
+    return max(chips_used, host.min_accelerators)
 
 
 def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: list[CostView],
@@ -163,11 +172,8 @@ def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: lis
     """Put every row's money figures on the street view's basis (None where the chip is unpriced
     there), with the basis and source named, and add the modelled-cost view beside them; wall
     power per chip with the chip's own host (:func:`host_of`)."""
-    from inferchip.catalog.assumptions import load_assumptions
     from inferchip.review.judge import tco_per_hour, wall_power_per_chip_w
 
-    a = load_assumptions()
-    fan, psu = a.number("host.fan_power_fraction"), a.number("host.psu_efficiency")
     by_id = {c.id: c for c in chips}
     street = next(v for v in views if v.name == "street")
     modelled = next(v for v in views if v.name == "modelled")
@@ -183,16 +189,17 @@ def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: lis
         board, tput = r.get("power_w_per_chip"), r.get("output_tokens_per_s_per_chip")
         if r["status"] != "ok" or board is None or not tput:
             continue
-        idle, per, npu = host_of(c.id)
-        n = host_share(float(r["num_chips"] or 1), npu)
-        wall = float(wall_power_per_chip_w(np.float64(board), np.float64(n), np.float64(idle), np.float64(per),
-                                           fan, psu))
+        host = host_of(c)
+        n = host_share(float(r["num_chips"] or 1), host)
+        wall = float(wall_power_per_chip_w(np.float64(board), np.float64(n), np.float64(host.idle_w),
+                                           np.float64(host.per_accelerator_w),
+                                           np.float64(host.fan_power_fraction), np.float64(host.psu_efficiency)))
         r["wall_power_w_per_chip"] = wall
         for price, col in ((s, "usd_per_million_tokens"), (m, "usd_per_million_tokens_modelled")):
             if price is None:
                 continue
             usd = price.usd * price_mult
-            per_h = float(tco_per_hour(np.float64(usd), np.float64(wall), np.bool_(npu)))
+            per_h = float(tco_per_hour(np.float64(usd), np.float64(wall), np.bool_(host.system == NPU_BOARD)))
             r[col] = per_h / (3600.0 * tput) * 1e6
             if col == "usd_per_million_tokens":
                 r["chip_price_usd"] = usd
