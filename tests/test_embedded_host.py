@@ -26,8 +26,10 @@ def test_the_bundled_embedded_host_by_hand() -> None:
     a = load_assumptions()
     h = host_system("embedded_soc", a)
     assert (h.idle_w, h.per_accelerator_w, h.fan_power_fraction, h.psu_efficiency, h.min_accelerators) == (
-        5.0, 0.0, 0.0, 0.88, 1)
+        0.0, 5.0, 0.0, 0.88, 1)
     assert wall_power_w(75.0, 1, a, system="embedded_soc") == pytest.approx((75.0 + 5.0) / 0.88)
+    # four modules are four carriers (each module sits on its own), not one carrier shared by four
+    assert wall_power_w(4 * 75.0, 4, a, system="embedded_soc") == pytest.approx((300.0 + 4 * 5.0) / 0.88)
     # the server's host is unchanged: (8 x 700 + 750 + 8 x 75) x 1.08 / 0.96
     assert wall_power_w(8 * 700.0, 8, a) == pytest.approx((5600.0 + 750.0 + 600.0) * 1.08 / 0.96)
     assert wall_power_w(8 * 700.0, 8, a, system="server") == wall_power_w(8 * 700.0, 8, a)

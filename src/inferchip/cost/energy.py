@@ -320,7 +320,8 @@ def host_system(system: str, assumptions: Assumptions) -> HostSystem:
     a = assumptions
     emb = a.host.embedded_soc
     if system == "embedded_soc" and emb is not None:
-        return HostSystem(system, emb.carrier_w.value, 0.0, emb.fan_power_fraction.value, emb.psu_efficiency.value, 1)
+        # each module on its own carrier board: the carrier's power is per accelerator, none is shared
+        return HostSystem(system, 0.0, emb.carrier_w.value, emb.fan_power_fraction.value, emb.psu_efficiency.value, 1)
     if system not in ("server", "embedded_soc"):
         raise InvalidSettingError(f"chip system {system!r}: unknown; allowed: server, embedded_soc")
     return HostSystem("server", a.number("host.host_idle_w"), a.number("host.host_per_accelerator_w"),

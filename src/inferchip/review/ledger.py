@@ -94,7 +94,8 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
         gpu = build_base(res, claim_entry, claim, views, f.cases, gpu_host_for_claim=True)
         h = host_of(claim_entry)
         host = (f"NPU board host ({h.idle_w:g} W + {h.per_accelerator_w:g} W per chip, npu_board system cost)"
-                if h.system == NPU_BOARD else f"its own carrier board ({h.idle_w:g} W, supply {h.psu_efficiency:g})"
+                if h.system == NPU_BOARD
+                else f"its own carrier board ({h.per_accelerator_w:g} W a module, supply {h.psu_efficiency:g})"
                 if h.system == "embedded_soc" else "a GPU server's host")
         out.append(_entry("host overheads", f"{claim_entry.id}: {host}; GPUs: 8-GPU server host",
                           f"{claim_entry.id} in a GPU server's host", default,
