@@ -92,3 +92,39 @@ def test_an_unknown_family_is_refused(tmp_path):
     with pytest.raises(SpecError, match=r"engine trtllm: mla_decode_fp8_families entry 'nvidia-blackwel': not a chip "
                                         r"family"):
         load_engines(bad)
+
+
+def _row(path: Path, case_id: str, metric: str | None = None):
+    from inferchip.validation.cases import read_cases
+
+    rows = [c for c in read_cases(path) if c.case_id == case_id and (metric is None or c.metric == metric)]
+    assert len(rows) == 1
+    return rows[0]
+
+
+def test_an_analytic_tensorrt_llm_row_takes_its_engines_kernel():
+    from inferchip.validation.plan import row_kernel_calibration
+    from inferchip.validation.validate import Validator
+
+    cases = ENGINES.parent / "validation_cases.csv"
+    row = _row(cases, "trtllmdg-dsr1-b200-dep4-8192-1024")  # TensorRT-LLM 1.0 on B200, W4A4, FP8 KV
+    assert row_kernel_calibration(Calibration(), row).mla_decode_attention_fp8_kv is True
+    # the same row stated on vLLM keeps the activations' rule: its cache key differs, so both are resolved
+    vllm = row.__class__(**{**row.__dict__, "software": "vLLM 0.11"})
+    assert row_kernel_calibration(Calibration(mla_decode_attention_fp8_kv=True), vllm).mla_decode_attention_fp8_kv \
+        is False
+    v = Validator(Calibration())
+    fp8, bf16 = v.predict_case(row), v.predict_case(vllm)
+    assert fp8.status == "ok" and bf16.status == "ok"
+    assert fp8.predicted > bf16.predicted  # the faster decode attention: more output tokens a second
+
+
+def test_a_dynamo_tensorrt_llm_row_notes_it_on_its_decode_workers_only():
+    from inferchip.validation.validate import validate_cases
+
+    cases = ENGINES.parent / "inferencemax_cases.csv"
+    row = _row(cases, "imax-dsr1-0528-gb200-dynamo-trt-fp4-disagg-p4x4e4-d32x8e8-1024-1024-c4-r20321908209-ttft")
+    r = validate_cases([row], Calibration())[0]
+    assert r.status == "ok", r.reason
+    hits = [n for n in r.notes if "MLA decode attention in FP8" in n]
+    assert len(hits) == 1 and not hits[0].startswith("prefill: ") and "engine trtllm's" in hits[0]
