@@ -14,7 +14,8 @@ from inferchip.validation.stated_engine import StatedScheduling
 
 @dataclass(frozen=True)
 class SettingKey:
-    """A row's resolved setting (:meth:`Validator.setting`): its system, model, formats and stated tp/pp/ep."""
+    """A row's resolved setting (:meth:`Validator.setting`): its system, model, formats, stated tp/pp/ep and its
+    engine's MLA decode kernel format."""
 
     accelerator: str
     num_accelerators: int
@@ -23,6 +24,7 @@ class SettingKey:
     tp: int | None
     pp: int | None
     ep: int | None
+    mla_decode_fp8: bool = False  # the row's engine decodes MLA in FP8 (plan.row_kernel_calibration)
 
 
 @dataclass(frozen=True)
