@@ -226,8 +226,8 @@ def format_choice(weights: str, activations: str | None, kv: str | None, attenti
     if said is not None:
         notes.append(said)
     if fmt.activations in FOUR_BIT_FLOAT:
-        notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the {got} peak, attention at 16 bit (MLA "
-                     f"decode in FP8 where the engine's kernel quantises Q: mla_decode_fp8_families), KV {fmt.kv}")
+        notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the {got} peak, attention at 16 bit, "
+                     f"KV {fmt.kv}")
     kv_note = kv_format_note(name, fmt.kv, chip is None or executed_format(chip, "fp4") in FOUR_BIT_FLOAT)
     return fmt, got, notes + ([kv_note] if kv_note else [])
 
