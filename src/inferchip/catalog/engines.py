@@ -108,8 +108,7 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
                             f"{', '.join(families)} (catalog/families.yaml)")
     for e in cat.engines:
         listed = [("split_k_16bit_families", e.split_k_16bit_families),
-                  ("mla_prefill_16bit_families", e.mla_prefill_16bit_families),
-                  ("mla_decode_fp8_families", e.mla_decode_fp8_families)]
+                  ("mla_prefill_16bit_families", e.mla_prefill_16bit_families)]
         listed += [("prefill_worker_scheduling mla_context_fp8_families", w.mla_context_fp8_families)
                    for w in e.prefill_worker_scheduling]
         for ck in e.checkpoint_attention:
@@ -303,11 +302,9 @@ def family_kernel_calibration(cal: Calibration, engine: EngineSpec, family: str)
     """``cal`` with the kernel choices ``engine`` (the engine whose kernels run: :func:`kernel_engine`) makes on a chip
     of ``family``: ``gemm_split_k_16bit`` set where the engine lists the family in ``split_k_16bit_families``
     (cuBLASLt under ``F.linear``), ``mla_prefill_attention_16bit`` where it lists it in
-    ``mla_prefill_16bit_families``, ``mla_decode_attention_fp8_kv`` where it lists it in ``mla_decode_fp8_families``;
-    each cleared elsewhere."""
+    ``mla_prefill_16bit_families``; each cleared elsewhere."""
     return cal.model_copy(update={"gemm_split_k_16bit": engine.splits_16bit_k_on(family),
-                                  "mla_prefill_attention_16bit": family in engine.mla_prefill_16bit_families,
-                                  "mla_decode_attention_fp8_kv": family in engine.mla_decode_fp8_families})
+                                  "mla_prefill_attention_16bit": family in engine.mla_prefill_16bit_families})
 
 
 def engine_for_software(software: str) -> EngineSpec | None:

@@ -94,7 +94,6 @@ class CostContext:
     mma_flop_per_exp_16bit: float = float("inf")
     peak_prefill_attention_flop_per_s: FloatArray | None = None  # None: peak_attention_flop_per_s
     peak_mla_prefill_attention_flop_per_s: FloatArray | None = None  # MLA ops' prefill peak; None: as the others
-    peak_mla_decode_attention_flop_per_s: FloatArray | None = None  # MLA ops' decode peak; None: as the others
 
 
 def prefill_attention_format(attention_format: str, projection_weights: str, follows_projections: bool) -> str:
@@ -116,23 +115,6 @@ def attention_format(fmt: Formats) -> str:
     return "fp8" if (fmt.kv in ("fp8", "int8") and fmt.activations in ("fp8", "int8")) else "bf16"
 
 
-def mla_decode_attention_format(fmt: Formats, cal: Calibration) -> str:
-    """The format an MLA model's decode attention computes in: FP8 over an FP8 KV cache whatever the activations where
-    the engine's MLA decode kernel quantises Q (``Calibration.mla_decode_attention_fp8_kv``: TensorRT-LLM's
-    ``mFP8GenerationMLA = hasFp8KvCache()``, SGLang's ``trtllm_mla`` backend; sources in engines.yaml), else
-    :func:`attention_format`.
-
-    >>> cal = Calibration(mla_decode_attention_fp8_kv=True)
-    >>> mla_decode_attention_format(Formats(weights="fp4", activations="fp4", kv="fp8"), cal)
-    'fp8'
-    >>> mla_decode_attention_format(Formats(weights="fp4", activations="fp4", kv="bf16"), cal)
-    'bf16'
-    """
-    if cal.mla_decode_attention_fp8_kv and fmt.kv == "fp8":
-        return "fp8"
-    return attention_format(fmt)
-
-
 def prefill_attention_format_of(fmt: Formats, cal: Calibration) -> str:
     """The prefill attention's format for ``fmt`` under ``cal`` (:func:`prefill_attention_format`); FP8 over an FP8
     KV cache whatever the activations and projections where the engine's MLA context attention quantises Q, K and V
@@ -152,7 +134,6 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
     proj_fmt = compute_format(fmt.attention_weights or fmt.weights, fmt.activations)
     out_fmt = compute_format(fmt.attention_out_weights or fmt.attention_weights or fmt.weights, fmt.activations)
     pre_attn_fmt = prefill_attention_format_of(fmt, cal)
-    mla_dec_fmt = mla_decode_attention_format(fmt, cal)
 
     def col(x: ArrayLike) -> FloatArray:
         return np.asarray(x, dtype=float)[..., None]
@@ -204,10 +185,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
                                            else col(peak_flop_per_s(chip, pre_attn_fmt))),
         # an MLA extend path that runs 16-bit flash attention (Calibration.mla_prefill_attention_16bit)
         peak_mla_prefill_attention_flop_per_s=(col(peak_flop_per_s(chip, "bf16")) if cal.mla_prefill_attention_16bit
-                                               and pre_attn_fmt not in ("bf16", "fp16") else None),
-        # an MLA decode kernel that quantises Q over an FP8 KV cache (Calibration.mla_decode_attention_fp8_kv)
-        peak_mla_decode_attention_flop_per_s=(None if mla_dec_fmt == attn_fmt
-                                              else col(peak_flop_per_s(chip, mla_dec_fmt))), **rates,
+                                               and pre_attn_fmt not in ("bf16", "fp16") else None), **rates,
     )
 
 

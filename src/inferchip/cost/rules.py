@@ -188,7 +188,6 @@ def _attention_table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
                              ctx.prefill_attention_compute_fraction, ctx.kv_bytes, pre_act,
                              prefill_peak_flop_per_s=ctx.peak_prefill_attention_flop_per_s,
                              mla_prefill_peak_flop_per_s=ctx.peak_mla_prefill_attention_flop_per_s,
-                             mla_decode_peak_flop_per_s=ctx.peak_mla_decode_attention_flop_per_s,
                              mla_prefill_act_bytes=max(ctx.act_bytes, BYTES_PER_ELEMENT["bf16"]),
                              peak_16bit_flop_per_s=ctx.peak_lm_head_flop_per_s,
                              mma_flop_per_exp_16bit=ctx.mma_flop_per_exp_16bit)

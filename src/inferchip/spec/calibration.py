@@ -135,12 +135,6 @@ class Calibration(BaseModel):
         "activations: the context worker's engine build quantises Q, K and V to FP8 on the chip's family "
         "(spec.engine.workers.WorkerScheduling.mla_context_fp8_families, validation.closed_loop_rows). Not fitted.",
     )
-    mla_decode_attention_fp8_kv: bool = Field(
-        False,
-        description="An MLA model's decode attention computes in FP8 wherever the KV cache is FP8, whatever the "
-        "activations: the engine's MLA decode kernel quantises Q to FP8 on the chip's family "
-        "(spec.engine.EngineSpec.mla_decode_fp8_families, catalog.engines.family_kernel_calibration). Not fitted.",
-    )
     dense_gemm_cap_flop_per_s: float | None = Field(
         None, gt=0,
         description="Most FLOP/s per chip the run's dense (non-expert) weight GEMMs in the checkpoint's weight format "

@@ -14,8 +14,7 @@ from inferchip.validation.stated_engine import StatedScheduling
 
 @dataclass(frozen=True)
 class SettingKey:
-    """A row's resolved setting (:meth:`Validator.setting`): its system, model, formats, stated tp/pp/ep and its
-    engine's MLA decode kernel format."""
+    """A row's resolved setting (:meth:`Validator.setting`): its system, model, formats and stated tp/pp/ep."""
 
     accelerator: str
     num_accelerators: int
@@ -24,7 +23,6 @@ class SettingKey:
     tp: int | None
     pp: int | None
     ep: int | None
-    mla_decode_fp8: bool = False  # the row's engine decodes MLA in FP8 (plan.row_kernel_calibration)
 
 
 @dataclass(frozen=True)

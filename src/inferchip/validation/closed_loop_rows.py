@@ -141,10 +141,6 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     if fp8_mla:
         notes = notes + ["MLA context attention in FP8 over the FP8 KV cache: the context workers' engine build "
                          f"quantises Q, K and V on {cp.family} (prefill_worker_scheduling mla_context_fp8_families)"]
-    if cals[cal_key].mla_decode_attention_fp8_kv and ms.attention == "mla" and worker is not facts.prefill \
-            and fmt.kv == "fp8" and attention_format(mm.formats) != "fp8":  # a worker that decodes
-        notes = notes + [f"MLA decode attention in FP8 over the FP8 KV cache: engine {kernels.id}'s decode kernel "
-                         f"quantises Q on {cp.family} (mla_decode_fp8_families)"]
     if cals[cal_key].mla_prefill_attention_16bit and ms.attention == "mla" and pre_fmt not in ("bf16", "fp16"):
         notes = notes + [f"MLA prefill attention in bf16: engine {kernels.id}'s MLA extend path runs 16-bit flash "
                          f"attention on {cp.family} (mla_prefill_16bit_families)"]

@@ -50,7 +50,7 @@ from inferchip.performance.operating import (  # the one operating-point solver 
     steady_state,
 )
 from inferchip.performance.setting import format_choice
-from inferchip.spec.calibration import Calibration, DatasetLengths
+from inferchip.spec.calibration import DatasetLengths
 from inferchip.spec.chip import ChipParams
 from inferchip.validation.case_notes import stated_limits, stated_load_per_s
 from inferchip.validation.cases import DATASETS, MLPERF_DATASETS, Case, LatencyLimits, case_dataset
@@ -218,21 +218,6 @@ def _recipe_expert_activations(case: Case, chip: ChipParams | None) -> str | Non
     hit = recipe_moe_kernel_entry(engine, case.accelerator, (case.weight_dtype or "").lower(), chip.family,
                                   f"line {case.line} ({case.case_id}): the launch recipe's expert kernel")
     return None if hit is None else hit[1].activations
-
-
-def row_kernel_calibration(cal: Calibration, case: Case) -> Calibration:
-    """``cal`` with the MLA decode kernel's format as the engine the row's ``software`` names runs it on the row's
-    chip family (``Calibration.mla_decode_attention_fp8_kv`` from ``EngineSpec.mla_decode_fp8_families``, the kernel
-    engine's: :func:`~inferchip.catalog.engines.kernel_engine`); ``cal`` unchanged where the software names no engine
-    or the chip is unknown. The analytic rows' twin of the closed-loop rows' ``family_kernel_calibration``."""
-    from inferchip.catalog.engines import engine_for_software, kernel_engine
-
-    engine, chip = engine_for_software(case.software), _chip_or_none(case)
-    if engine is None or chip is None:
-        return cal
-    fp8 = chip.family in kernel_engine(engine, case.software).mla_decode_fp8_families
-    return cal if fp8 == cal.mla_decode_attention_fp8_kv else cal.model_copy(
-        update={"mla_decode_attention_fp8_kv": fp8})
 
 
 def _served_checkpoint_attention(case: Case, fmt: Formats, notes: list[str]) -> tuple[Formats, list[str]]:

@@ -1,28 +1,33 @@
 """Predict every published measurement in its own setting, and the error statistics.
 
-Each case becomes a plan (:mod:`inferchip.validation.plan`: lengths, load, limits, and the analytic evaluation on one
-layout). :class:`Validator` picks the parallel layout (the row's, or ``predict``'s choice among those the row allows:
-:func:`~inferchip.performance.layout_choice.choose_layout`), converts to the row's metric and caches repeated
-settings. Errors are percentages: signed ``100 (pred - meas) / meas``, APE its absolute value.
+Each case becomes a plan (:mod:`inferchip.validation.plan`: lengths, load, limits,
+and the analytic evaluation on one layout). :class:`Validator` picks the parallel layout (the
+row's, or ``predict``'s choice among those the row allows:
+:func:`~inferchip.performance.layout_choice.choose_layout`), converts to the row's metric and caches
+repeated settings. Errors are percentages: signed ``100 (pred - meas) / meas``, APE its
+absolute value.
 
-Server rows without a concurrency (MLPerf Server/Interactive, open loops at a stated rate) have two models:
-``"analytic"`` (p99 limits scaled to means, Little's law) and ``"sim"`` (the serving simulator on the layout the
-analytic search chose, :mod:`inferchip.validation.server`). ``Validator(cal, server_model=...)`` says which one
-predicts; with ``compare=True`` both run and each result keeps both values (:func:`server_comparison`).
-:class:`Validator` defaults to the analytic model, which ``calibrate`` relies on for speed (its fast path
-:func:`evaluate_fixed` is analytic); :func:`validate_cases` and ``inferchip validate`` default to ``"auto"``:
-closed-loop rows (a server row with a concurrency and stated lengths) are simulated as the benchmark ran them, on the
-row's engine (:mod:`inferchip.validation.closed_loop`), under ``"sim"`` and ``"auto"``; other server rows take, per
-metric kind, the model with the lower leave-one-accelerator-out error (``SERVER_MODEL_BY_METRIC``); static batches and
-max-throughput rows stay analytic. Both models run with ``compare``.
+Server rows without a concurrency (MLPerf Server/Interactive, open loops at a stated rate)
+have two models: ``"analytic"`` (p99 limits scaled to means, Little's law) and ``"sim"`` (the
+serving simulator on the layout the analytic search chose,
+:mod:`inferchip.validation.server`). ``Validator(cal, server_model=...)`` says which one
+predicts; with ``compare=True`` both run and each result keeps both values
+(:func:`server_comparison`). :class:`Validator` defaults to the analytic model, which
+``calibrate`` relies on for speed (its fast path :func:`evaluate_fixed` is analytic);
+:func:`validate_cases` and ``inferchip validate`` default to ``"auto"``: closed-loop rows (a server
+row with a concurrency and stated lengths) are simulated as the benchmark ran them, on the row's engine
+(:mod:`inferchip.validation.closed_loop`), under ``"sim"`` and ``"auto"``; other server rows take, per metric
+kind, the model with the lower leave-one-accelerator-out error (``SERVER_MODEL_BY_METRIC``); static batches
+and max-throughput rows stay analytic. Both models run with ``compare``.
 
 Energy rows (``power_w_wall_total``, ``power_w_board_total``, ``output_tokens_per_j_wall``,
 ``output_tokens_per_j_board``; ``shared/validation/energy_cases.csv``) are predicted by
-:func:`inferchip.validation.energy.rows.predict_energy_row` in the row's setting: power from the energy constants of
-the assumptions file (the busy power fraction and the host energy per request fitted on energy rows,
-:mod:`inferchip.validation.energy.power_fit`), wall power with the stated host model, tokens per joule as predicted
-throughput over predicted power. Their statistics are kept apart per scope (:func:`summarize`, ``"kinds"``), never
-mixed into the performance figures.
+:func:`inferchip.validation.energy.rows.predict_energy_row` in the row's setting: power from
+the energy constants of the assumptions file (the busy power fraction and the host energy per
+request fitted on energy rows, :mod:`inferchip.validation.energy.power_fit`), wall power with
+the stated host model, tokens per joule as predicted throughput over predicted power. Their
+statistics are kept apart per scope (:func:`summarize`, ``"kinds"``), never mixed into the
+performance figures.
 """
 
 from __future__ import annotations
@@ -63,7 +68,6 @@ from inferchip.validation.plan import (  # re-exported: the validation's public 
     metric_value,
     operating_point,
     plan_for,
-    row_kernel_calibration,
     run_plan,
     uses_simulator,
 )
@@ -156,24 +160,18 @@ class Validator:
 
     def setting(self, case: Case, fmt: Formats) -> Setting:
         """The row's setting: chip, model, formats, calibration, the layouts its tp/pp/ep allow (``within=True``)."""
-        key = self._key(case, fmt)
+        key = SettingKey(case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep)
         if key not in self._resolved:
             ms, cp = self.model(case.model), self.chip(case.accelerator)
             try:  # a refusal of the row's tp/pp/ep names its line and columns, not the CLI's options
                 self._resolved[key] = resolve_setting(cp, ms, count=case.num_accelerators, weights=fmt.weights,
                                                       activations=fmt.activations, kv=fmt.kv, tp=case.tp, pp=case.pp,
-                                                      ep=case.ep, calibration=row_kernel_calibration(self.cal, case),
-                                                      within=True,
+                                                      ep=case.ep, calibration=self.cal, within=True,
                                                       attention_weights=fmt.attention_weights,
                                                       attention_out_weights=fmt.attention_out_weights)
             except InferchipError as exc:
                 raise in_row_terms(case, exc) from None
         return self._resolved[key]
-
-    def _key(self, case: Case, fmt: Formats) -> SettingKey:
-        """The row's setting key, its engine's MLA decode kernel format included (:func:`row_kernel_calibration`)."""
-        return SettingKey(case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep,
-                          row_kernel_calibration(self.cal, case).mla_decode_attention_fp8_kv)
 
     def mapped(self, case: Case, layout: Layout, fmt: Formats) -> MappedModel:
         return self.setting(case, fmt).mapped(layout)
@@ -224,7 +222,8 @@ class Validator:
         try:
             fmt, fmt_notes = case_formats(case, self._configs.get(case.model))
             plan = plan_for(case, self.lengths)
-            key = PlanKey(self._key(case, fmt), plan)
+            key = PlanKey(SettingKey(case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp,
+                                     case.ep), plan)
             if key not in self._settings:
                 # one run, one layout: every metric row of a run (its throughput, and its TTFT/TPOT
                 # measured at a stated load) is evaluated on the layout of the run's own plan
@@ -311,7 +310,7 @@ def evaluate_fixed(case: Case, layout: Layout, mm: MappedModel, cal: Calibration
     """The row's predicted metric on a fixed layout under ``cal`` and ``lengths`` (the
     calibration's fast path, always the analytic model): the mapped model is re-used with the new calibration."""
     plan = plan_for(case, lengths)
-    mc = replace(mm, cal=row_kernel_calibration(cal, case))  # the row's engine's kernel choice kept
+    mc = replace(mm, cal=cal)
     pt = operating_point(mc, plan, layout.replicas, coarse=coarse, need_ttft=_needs_ttft(case))
     return metric_value(case, plan, _behind_batcher(case, plan, pt, mc) if case.metric == "ttft_ms" else pt, layout)
 

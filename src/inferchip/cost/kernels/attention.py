@@ -93,8 +93,7 @@ def attention_columns(ops: Sequence[Any], peak_flop_per_s: ArrayLike, decode_fra
                       prefill_peak_flop_per_s: ArrayLike | None = None,
                       mla_prefill_peak_flop_per_s: ArrayLike | None = None,
                       mla_prefill_act_bytes: float = 0.0, peak_16bit_flop_per_s: ArrayLike | None = None,
-                      mma_flop_per_exp_16bit: float = float("inf"),
-                      mla_decode_peak_flop_per_s: ArrayLike | None = None) -> dict[str, FloatArray]:
+                      mma_flop_per_exp_16bit: float = float("inf")) -> dict[str, FloatArray]:
     """Per-operator constants: FLOP per decode KV token and per prefill pair, KV bytes per token,
     prefill bytes per prompt token (q, k, v read once in the activation format, K and V written in
     the KV format), and the attainable FLOP/s of each phase (peak x its fraction; prefill also x
@@ -103,9 +102,7 @@ def attention_columns(ops: Sequence[Any], peak_flop_per_s: ArrayLike, decode_fra
     ``mla_prefill_peak_flop_per_s``: the MLA operators' prefill peak where their extend path runs 16-bit flash
     attention whatever the KV (their q, k, v then read at ``mla_prefill_act_bytes``); None: as the others.
     ``peak_16bit_flop_per_s`` and ``mma_flop_per_exp_16bit``: the attainable prefill rate is at most
-    :func:`prefill_exp_cap_flop_per_s` (no cap without both). ``mla_decode_peak_flop_per_s``: the MLA operators'
-    decode peak where their decode kernel quantises Q over an FP8 KV cache whatever the activations; None: as the
-    others."""
+    :func:`prefill_exp_cap_flop_per_s` (no cap without both)."""
     heads = np.array([float(op.q_heads) for op in ops])
     kv_el = np.array([float(op.kv_elements_per_token) for op in ops])
     pre_width = np.array([float(op.qk_dim + op.v_dim) for op in ops])
@@ -119,15 +116,11 @@ def attention_columns(ops: Sequence[Any], peak_flop_per_s: ArrayLike, decode_fra
         mla = np.array([bool(op.mla) for op in ops])
         pre_peak = np.where(mla, np.asarray(mla_prefill_peak_flop_per_s, dtype=float), pre_peak)
         pre_act = np.where(mla, float(mla_prefill_act_bytes), pre_act)
-    dec_peak = peak
-    if mla_decode_peak_flop_per_s is not None:
-        mla_ops = np.array([bool(op.mla) for op in ops])
-        dec_peak = np.where(mla_ops, np.asarray(mla_decode_peak_flop_per_s, dtype=float), peak)
     t = {"decode_flop_per_kv_token": FLOP_PER_MAC * heads * dec_width,
          "prefill_flop_per_pair": FLOP_PER_MAC * heads * pre_width,
          "kv_bytes_per_token": kv_el * kv_bytes,
          "prefill_bytes_per_token": heads * pre_width * pre_act + KV_TENSORS * kv_el * kv_bytes,
-         "decode_attainable_flop_per_s": dec_peak * decode_fraction,
+         "decode_attainable_flop_per_s": peak * decode_fraction,
          "prefill_attainable_flop_per_s": pre_peak * prefill_fraction * head_rate}
     if peak_16bit_flop_per_s is not None and np.isfinite(mma_flop_per_exp_16bit):  # the cap, reached in full
         t["prefill_attainable_flop_per_s"] = np.minimum(

@@ -130,10 +130,6 @@ class EngineSpec(BaseModel):
     mla_prefill_16bit_families: tuple[str, ...] = Field(
         (), description="Chip families on which the engine's MLA prefill attention computes in bf16 whatever the KV "
                         "and activations (Calibration.mla_prefill_attention_16bit; sources in engines.yaml).")
-    mla_decode_fp8_families: tuple[str, ...] = Field(
-        (), description="Chip families on which the engine's MLA decode (generation) attention quantises Q to FP8 over "
-                        "an FP8 KV cache and runs the FP8 MMA whatever the activations "
-                        "(Calibration.mla_decode_attention_fp8_kv; sources in engines.yaml). Empty: none.")
     attention_dp_balance: AttentionDpBalance | None = Field(
         None, description="Context requests held to balance attention-DP ranks (TensorRT-LLM enable_balance).")
     mixed_chunk: bool = Field(
