@@ -16,6 +16,7 @@ import numpy as np
 
 from inferchip.errors import InternalError
 from inferchip.review.claim_file import RULE_TEXT, Claim, pct, verdict
+from inferchip.review.deploy.silicon import chip_names
 from inferchip.review.inputs import ChipEntry, OnProgress, ReviewConfig, no_progress
 from inferchip.review.judge import Figures, PartOutcome, judge_all, part_keys, probability
 from inferchip.review.uncertainty import (
@@ -159,13 +160,14 @@ def judge_claim(res: Any, cfg: ReviewConfig, on_progress: OnProgress = no_progre
                          year=review_year(cfg) if cfg.chips is None else None, judged_chip=res.claim.id)
     out.unserved = serves_none(parts, base.fig, claim, _system_words(res, claim))
     out.ledger = ledger(res, cfg, claim, base, parts, views, on_progress)
-    silicon_on_deployment(parts, out.ledger, base.fig)
+    silicon_on_deployment(parts, out.ledger, base.fig, chip_names(res))
     out.boundary = boundary_map(res, cfg, claim, base, names, on_progress)
     out.in_car = _in_car(out, res.claim, on_progress)
     return out
 
 
-def silicon_on_deployment(parts: list[dict[str, Any]], ledger: list[dict[str, Any]], fig: Figures) -> None:
+def silicon_on_deployment(parts: list[dict[str, Any]], ledger: list[dict[str, Any]], fig: Figures,
+                          chip_names: dict[str, str] | None = None) -> None:
     """Give the lowest-cost silicon part its deployment reading (review.deploy.silicon), from the ledger's entry:
     ``deployment`` = {"figures": the central figures in words, "verdict", "probability", "moves": whether the
     verdict differs from the part's own}."""
@@ -177,7 +179,7 @@ def silicon_on_deployment(parts: list[dict[str, Any]], ledger: list[dict[str, An
     if entry is None or part is None or r is None or "lowest_cost_silicon" not in entry["verdicts_if_flipped"]:
         return
     alt = entry["verdicts_if_flipped"]["lowest_cost_silicon"]
-    part["deployment"] = {"figures": reading_text(r, fig.chips[fig.claim]), "verdict": alt["verdict"],
+    part["deployment"] = {"figures": reading_text(r, fig.chips[fig.claim], chip_names), "verdict": alt["verdict"],
                           "probability": alt["probability"],
                           "moves": part["probability"] is not None and alt["verdict"] != part["verdict"]}
 

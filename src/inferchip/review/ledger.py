@@ -16,6 +16,7 @@ import numpy as np
 
 from inferchip.errors import InternalError
 from inferchip.review.claim_file import BY_FAR, Claim, ScaleOut, pct, verdict
+from inferchip.review.deploy.silicon import chip_names
 from inferchip.review.inputs import ModelEntry, OnProgress, ReviewConfig, no_progress
 from inferchip.review.judge import Figures, judge_all, probability
 from inferchip.review.uncertainty import Base, build_base, claim_cases, monte_carlo
@@ -119,7 +120,7 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
     out.append(_entry("'by far' (lowest-cost silicon)", f"at most 1/{BY_FAR:g} of the next chip's cost",
                       "merely the lowest", default, verdicts(base, claim, names, cfg, replace(f, by_far=1.0))))
     if any(p.id == "lowest_cost_silicon" for p in claim.part_list()):
-        out.append(_silicon_entry(f, claim, cfg, base, names, default))
+        out.append(_silicon_entry(f, claim, cfg, base, names, default, chip_names(res)))
     out.append(_entry("model error", "the validated error per figure sampled (review/model_error.yaml)",
                       "no model error (estimate and price ranges only)", default,
                       verdicts(base, claim, names, cfg, model_error=False)))
@@ -127,7 +128,7 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
 
 
 def _silicon_entry(f: Figures, claim: Claim, cfg: ReviewConfig, base: Base, names: list[str],
-                   default: dict[str, tuple[str, float | None]]) -> dict[str, Any]:
+                   default: dict[str, tuple[str, float | None]], names_of: dict[str, str]) -> dict[str, Any]:
     """Lowest-cost silicon on one chip's cost (the default) or on the silicon of the deployment that serves each case
     (review.deploy.silicon), with that reading's central figures as the note."""
     from inferchip.review.deploy.silicon import ALTERNATIVE, CHOICE, DEFAULT, central_reading, reading_text
@@ -135,7 +136,7 @@ def _silicon_entry(f: Figures, claim: Claim, cfg: ReviewConfig, base: Base, name
     r = central_reading(f)
     alt = verdicts(base, claim, names, cfg, replace(f, silicon_basis="deployment"))
     v, p = alt.get("lowest_cost_silicon", ("undecided", None))
-    note = (f"on this reading: {v} (P = {pct(p)}); {reading_text(r, f.chips[f.claim])}" if r is not None
+    note = (f"on this reading: {v} (P = {pct(p)}); {reading_text(r, f.chips[f.claim], names_of)}" if r is not None
             else "no modelled cost for the claimed chip")
     return _entry(CHOICE, DEFAULT, ALTERNATIVE, default, alt, note)
 

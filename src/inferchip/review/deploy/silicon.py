@@ -16,7 +16,9 @@ module gives the central figures of that reading for the report's first screen a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -99,13 +101,26 @@ def central_reading(f: Figures) -> Reading | None:
     return Reading(mine, rival, there, cheap, int(wins.sum()), int(served.sum()), f.by_far, int(lost.sum()))
 
 
+def chip_names(res: Any) -> dict[str, str]:
+    """id -> name of the review's chips and its claimed chip (``ReviewResult``), for :func:`reading_text`."""
+    chips = [*res.chips, *([res.claim] if res.claim is not None else [])]
+    return {c.id: str(c.name) for c in chips}
+
+
 def _case(case: tuple[str, str]) -> str:
     return f"{case[0]} ({case[1]})"
 
 
-def reading_text(r: Reading, claim_id: str) -> str:
+def reading_text(r: Reading, claim_id: str, chip_names: Mapping[str, str] | None = None) -> str:
     """The reading's figures in words: the claimed chip's deployments, the closest rival's and, where another chip
-    is the cheapest per chip, that chip's deployment too."""
+    is the cheapest per chip, that chip's deployment too. ``chip_names``: id -> name (the catalogue's, without its
+    parenthesised detail); a chip without one is named by its id."""
+    names = chip_names or {}
+
+    def name(chip_id: str) -> str:
+        return names[chip_id].split(" (", 1)[0].strip() or chip_id if chip_id in names else chip_id
+
+    claim_id = name(claim_id)
     if not r.claim:
         head = f"{claim_id} serves none of the claim's cases, so it has no deployment to price"
     else:
@@ -118,11 +133,11 @@ def reading_text(r: Reading, claim_id: str) -> str:
     out = [head]
     if r.rival is not None and r.claim_there is not None:
         vs = f"{r.rival.total_usd / r.claim_there.total_usd:.2g}x {claim_id}'s {r.claim_there.text()}"
-        out.append(f"closest rival {r.rival.chip}: {_case(r.rival.case)} on {r.rival.text()} ({vs})")
+        out.append(f"closest rival {name(r.rival.chip)}: {_case(r.rival.case)} on {r.rival.text()} ({vs})")
     c = r.cheapest_per_chip
     if c is not None and (r.rival is None or c.chip != r.rival.chip):
-        out.append(f"{c.chip}, the cheapest chip per chip (${c.usd_per_chip:,.0f}), serves {_case(c.case)} at the "
-                   f"least on {c.text()}")
+        out.append(f"{name(c.chip)}, the cheapest chip per chip (${c.usd_per_chip:,.0f}), serves {_case(c.case)} at "
+                   f"the least on {c.text()}")
     lost = f" ({r.not_served} of them served by a rival and not by {claim_id})" if r.not_served else ""
     out.append(f"{claim_id} is at most 1/{r.by_far:g} of every rival serving the case in {r.wins} of the {r.cases} "
                f"cases some chip serves{lost}")
