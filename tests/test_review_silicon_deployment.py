@@ -75,6 +75,9 @@ def test_a_rival_serving_a_case_the_claim_does_not_defeats_it_and_an_unserved_ca
     assert r is not None and (r.wins, r.cases, r.not_served) == (1, 1, 0)
     assert "c0: 1 x $688 = $688 in each of the 1 cases it serves" in reading_text(r, "c0")
     assert "closest rival c1: m0 (batch) on 96 x $126 = $12,096 (18x c0's 1 x $688 = $688)" in reading_text(r, "c0")
+    named = reading_text(r, "c0", {"c0": "Chip Zero (a detail)", "c1": "Chip One"})  # names, detail dropped
+    assert "Chip Zero: 1 x $688 = $688" in named and "closest rival Chip One: m0 (batch)" in named
+    assert "c0" not in named.replace("Chip", "") and "(a detail)" not in named
 
 
 def test_a_basis_that_is_neither_is_an_internal_error():

@@ -167,7 +167,7 @@ def judge_claim(res: Any, cfg: ReviewConfig, on_progress: OnProgress = no_progre
 
 
 def silicon_on_deployment(parts: list[dict[str, Any]], ledger: list[dict[str, Any]], fig: Figures,
-                          chip_names: dict[str, str] | None = None) -> None:
+                          names_of: dict[str, str] | None = None) -> None:
     """Give the lowest-cost silicon part its deployment reading (review.deploy.silicon), from the ledger's entry:
     ``deployment`` = {"figures": the central figures in words, "verdict", "probability", "moves": whether the
     verdict differs from the part's own}."""
@@ -179,7 +179,7 @@ def silicon_on_deployment(parts: list[dict[str, Any]], ledger: list[dict[str, An
     if entry is None or part is None or r is None or "lowest_cost_silicon" not in entry["verdicts_if_flipped"]:
         return
     alt = entry["verdicts_if_flipped"]["lowest_cost_silicon"]
-    part["deployment"] = {"figures": reading_text(r, fig.chips[fig.claim], chip_names), "verdict": alt["verdict"],
+    part["deployment"] = {"figures": reading_text(r, fig.chips[fig.claim], names_of), "verdict": alt["verdict"],
                           "probability": alt["probability"],
                           "moves": part["probability"] is not None and alt["verdict"] != part["verdict"]}
 

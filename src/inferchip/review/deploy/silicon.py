@@ -111,14 +111,16 @@ def _case(case: tuple[str, str]) -> str:
     return f"{case[0]} ({case[1]})"
 
 
-def reading_text(r: Reading, claim_id: str, chip_names: Mapping[str, str] | None = None) -> str:
+def reading_text(r: Reading, claim_id: str, names_of: Mapping[str, str] | None = None) -> str:
     """The reading's figures in words: the claimed chip's deployments, the closest rival's and, where another chip
-    is the cheapest per chip, that chip's deployment too. ``chip_names``: id -> name (the catalogue's, without its
-    parenthesised detail); a chip without one is named by its id."""
-    names = chip_names or {}
+    is the cheapest per chip, that chip's deployment too. ``names_of``: id -> name (:func:`chip_names`; the catalogue's,
+    without its parenthesised detail); a chip without one is named by its id."""
+    names = names_of or {}
 
     def name(chip_id: str) -> str:
-        return names[chip_id].split(" (", 1)[0].strip() or chip_id if chip_id in names else chip_id
+        if chip_id not in names:
+            return chip_id
+        return names[chip_id].split(" (", 1)[0].strip() or chip_id
 
     claim_id = name(claim_id)
     if not r.claim:
