@@ -18,18 +18,14 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chip_yaml import catalogue_raw, scaled, write_chip
 from cli_in_process import run_main
 from inferchip.catalog.assumptions import load_assumptions
-from inferchip.catalog.chips import (
-    _CHIPS_DIR as CHIPS_DIR,
-)
 from inferchip.catalog.chips import (
     _PJ,
     DENSEST_BF16_TFLOPS_PER_MM2,
@@ -50,23 +46,6 @@ FLOATS = [c for c in chip_ids() if load_chip(c).compute.dense_tflops.get("fp8") 
           and (load_chip(c).compute.dense_tflops.get("bf16") or load_chip(c).compute.dense_tflops.get("fp16"))]
 WITH_AREA = [c for c in chip_ids() if load_chip(c).silicon is not None and load_chip(c).silicon.die_area_mm2
              and (load_chip(c).compute.dense_tflops.get("bf16") or load_chip(c).compute.dense_tflops.get("fp16"))]
-
-
-def _raw(chip: str) -> dict[str, Any]:
-    return yaml.safe_load((CHIPS_DIR / f"{chip}.yaml").read_text())
-
-
-def _scale(v: Any, k: float) -> Any:
-    if isinstance(v, dict):
-        return {**v, **{x: v[x] * k for x in ("low", "central", "high") if x in v}}
-    return v * k
-
-
-def _write(tmp_path, raw: dict[str, Any], name: str) -> str:
-    raw["id"] = name
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return str(path)
 
 
 def test_catalogue_facts_the_bounds_rest_on():
@@ -107,9 +86,9 @@ def test_the_floor_reads_the_node_table_as_the_energy_model_does(chip):
 
 
 def test_a_tdp_in_kw_is_refused_by_hand(tmp_path):
-    raw = _raw(H100)
+    raw = catalogue_raw(H100)
     raw["power"]["tdp_w"] = 0.7
-    path = _write(tmp_path, raw, "kw")
+    path = write_chip(tmp_path, raw, "kw")
     with pytest.raises(SpecError, match=r"kw\.yaml: power\.tdp_w = 0\.7: below the bare arithmetic of its own bf16 "
                        r"peak \(989\.4 TFLOP/s x 1\.5 pJ per 16-bit FMA at 45 nm, Horowitz ISSCC 2014, scaled to "
                        r"4 nm .* = 30\.3 W\); allowed: above that, in W; is it in kW\?"):
@@ -121,10 +100,10 @@ def test_a_tdp_in_kw_is_refused_by_hand(tmp_path):
 def test_every_catalogue_tdp_in_kw_is_refused_or_noted(tmp_path, chip, unit):
     """Refused where the arithmetic floor is crossed (every accelerator); a CPU, whose matrix and vector peaks draw
     a thousandth of its TDP, is at least noted."""
-    raw = _raw(chip)
-    raw["power"]["tdp_w"] = _scale(raw["power"]["tdp_w"], 1 / unit)
+    raw = catalogue_raw(chip)
+    raw["power"]["tdp_w"] = scaled(raw["power"]["tdp_w"], 1 / unit)
     raw["power"].pop("idle_w", None)
-    path = _write(tmp_path, raw, "kw-any")
+    path = write_chip(tmp_path, raw, "kw-any")
     try:
         load_chip(path)
     except SpecError as err:
@@ -135,9 +114,9 @@ def test_every_catalogue_tdp_in_kw_is_refused_or_noted(tmp_path, chip, unit):
 
 
 def test_a_low_tdp_is_noted_and_the_throttle_says_how_much(tmp_path):
-    raw = _raw(H100)
+    raw = catalogue_raw(H100)
     raw["power"]["tdp_w"] = 70
-    path = _write(tmp_path, raw, "w70")
+    path = write_chip(tmp_path, raw, "w70")
     notes = get_chip_params(path).notes
     assert any(n.startswith("power.tdp_w = 70 W is low for its bf16 peak") and "43%" in n for n in notes), notes
     code, text = run_main(["predict", "--chip", path, "--model", LLAMA, "--batch", "1", "--format", "json"])
@@ -155,9 +134,9 @@ def test_a_low_tdp_is_noted_and_the_throttle_says_how_much(tmp_path):
 
 @pytest.mark.parametrize("args", [["--batch", "1"], ["--batch", "8"], ["--max-throughput"]])
 def test_the_throttle_note_names_the_stretch_on_every_path(tmp_path, args):
-    raw = _raw(H100)
+    raw = catalogue_raw(H100)
     raw["power"]["tdp_w"] = 35  # above the 30.3 W floor: loads, throttles hard
-    path = _write(tmp_path, raw, "w35")
+    path = write_chip(tmp_path, raw, "w35")
     code, text = run_main(["predict", "--chip", path, "--model", LLAMA, *args, "--format", "json"])
     assert code == 0, text
     throttle = [n for n in json.loads(text)["notes"] if "clocks throttle" in n]
@@ -165,54 +144,54 @@ def test_the_throttle_note_names_the_stretch_on_every_path(tmp_path, args):
 
 
 def test_fp8_below_bf16_is_refused_by_hand(tmp_path):
-    raw = _raw(H100)
+    raw = catalogue_raw(H100)
     raw["compute"]["dense_tflops"]["fp8"] = 98.9
     with pytest.raises(SpecError, match=r"fp8\.yaml: compute\.dense_tflops\.fp8 = 98\.9: below its bf16 peak of "
                        r"989\.4 TFLOP/s; allowed: at least the bf16 peak"):
-        load_chip(_write(tmp_path, raw, "fp8"))
+        load_chip(write_chip(tmp_path, raw, "fp8"))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(chip=st.sampled_from(FLOATS), k=st.sampled_from([0.1, 0.01, 0.45]))
 def test_a_float_peak_below_the_wider_one_is_refused(tmp_path, chip, k):
-    raw = _raw(chip)
+    raw = catalogue_raw(chip)
     d = raw["compute"]["dense_tflops"]
     wide = max(pick(load_chip(chip).compute.dense_tflops[f], "low")
                for f in ("bf16", "fp16") if f in d)
     d["fp8"] = wide * k
     with pytest.raises(SpecError) as err:
-        load_chip(_write(tmp_path, raw, "fp8-any"))
+        load_chip(write_chip(tmp_path, raw, "fp8-any"))
     assert "compute.dense_tflops.fp8 = " in str(err.value) and "allowed: at least the" in str(err.value)
 
 
 def test_int8_below_bf16_still_loads(tmp_path):
     """Blackwell Ultra's int8 really is below its bf16 (B300: 150 against 2,250): integers are not ordered."""
     assert load_chip("nvidia-b300-288gb").compute.dense_tflops["int8"] < 2250
-    raw = _raw(H100)
+    raw = catalogue_raw(H100)
     raw["compute"]["dense_tflops"]["int8"] = 98.9
-    assert load_chip(_write(tmp_path, raw, "int8")).compute.dense_tflops["int8"] == 98.9
+    assert load_chip(write_chip(tmp_path, raw, "int8")).compute.dense_tflops["int8"] == 98.9
 
 
 def test_bf16_in_gflops_is_refused_by_hand(tmp_path):
-    raw = _raw(H100)
+    raw = catalogue_raw(H100)
     raw["compute"]["dense_tflops"]["bf16"] = 989_400
     with pytest.raises(SpecError, match=r"gf\.yaml: compute\.dense_tflops\.bf16 = 989,400: 1\.22e\+03 TFLOP/s per "
                        r"mm2 of compute die \(814 mm2 .*allowed: at most 28\.6 per mm2 at 4 nm .*is it in GFLOP/s\?"):
-        load_chip(_write(tmp_path, raw, "gf"))
+        load_chip(write_chip(tmp_path, raw, "gf"))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(chip=st.sampled_from(WITH_AREA), unit=st.sampled_from([1e3, 1024.0]))
 def test_every_catalogue_16_bit_peak_in_gflops_is_refused(tmp_path, chip, unit):
-    raw = _raw(chip)
+    raw = catalogue_raw(chip)
     d = raw["compute"]["dense_tflops"]
     for f in ("bf16", "fp16"):
         if f in d:
-            d[f] = _scale(d[f], unit)
+            d[f] = scaled(d[f], unit)
     for f in ("fp8", "fp4", "mxfp4", "int8", "int4", "tf32", "fp32"):
         d.pop(f, None)  # keep the 16-bit peak the one slip (and under the schema's 1e6 TFLOP/s cap)
     with pytest.raises(SpecError) as err:
-        load_chip(_write(tmp_path, raw, "gf-any"))
+        load_chip(write_chip(tmp_path, raw, "gf-any"))
     if max(v["high"] if isinstance(v, dict) else v for v in d.values()) >= 1e6:
         # 14 of the 31 chips (B200's 2,250 x 1,000): the schema's 1e6 TFLOP/s cap refuses them first (review41:
         # this case returned without a check, so half the examples passed vacuously)

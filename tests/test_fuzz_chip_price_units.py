@@ -9,15 +9,13 @@ The catalogue's lowest price against its memory is 3.5 times it (Tesla AI5's and
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chip_yaml import catalogue_raw
 from inferchip.catalog.assumptions import load_assumptions
-from inferchip.catalog.chips import _CHIPS_DIR as CHIPS_DIR
 from inferchip.catalog.chips import chip_ids, load_chip
 from inferchip.errors import SpecError
 from inferchip.spec.bounds import pick
@@ -25,10 +23,6 @@ from inferchip.spec.bounds import pick
 PER_GIB = load_assumptions(None).table("silicon.memory_usd_per_gib")
 PRICED = [c for c in chip_ids() if pick(load_chip(c).price.usd, "low") and load_chip(c).memory.off_chip_gib("low") > 0
           and load_chip(c).memory.technology() in PER_GIB]
-
-
-def _raw(chip: str) -> dict[str, Any]:
-    return yaml.safe_load((CHIPS_DIR / f"{chip}.yaml").read_text())
 
 
 def test_every_priced_catalogue_chip_is_above_three_times_its_memory():
@@ -40,7 +34,7 @@ def test_every_priced_catalogue_chip_is_above_three_times_its_memory():
 
 
 def test_the_h100_in_thousands_by_hand(tmp_path):
-    raw = _raw("nvidia-h100-sxm-80gb")
+    raw = catalogue_raw("nvidia-h100-sxm-80gb")
     raw["id"], raw["price"]["usd"] = "mine", 27.5
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -52,7 +46,7 @@ def test_the_h100_in_thousands_by_hand(tmp_path):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(chip=st.sampled_from(PRICED), unit=st.sampled_from([1e3, 1024.0, 1e4]))
 def test_a_price_in_thousands_is_refused(tmp_path, chip, unit):
-    raw = _raw(chip)
+    raw = catalogue_raw(chip)
     usd = raw["price"]["usd"]
     if isinstance(usd, dict):
         for k in ("low", "central", "high"):
@@ -71,7 +65,7 @@ def test_a_price_in_thousands_is_refused(tmp_path, chip, unit):
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(chip=st.sampled_from(PRICED))
 def test_a_price_at_the_memory_cost_loads(tmp_path, chip):
-    raw = _raw(chip)
+    raw = catalogue_raw(chip)
     s = load_chip(chip)
     raw["price"]["usd"] = s.memory.off_chip_gib("low") * PER_GIB[s.memory.technology()] * 1.0001
     raw["id"] = "mine-at"
@@ -83,7 +77,7 @@ def test_a_price_at_the_memory_cost_loads(tmp_path, chip):
 def test_a_cpu_priced_without_its_system_dram_loads(tmp_path):
     """A CPU's list price does not include its DIMMs: a Xeon w7-2495X at Intel's $2,189 recommended price with its
     4 channels filled to 2,048 GiB of DDR5 (2,048 x 2.4 = 4,915 USD of system DRAM) is a legitimate chip (review41)."""
-    raw = _raw("cpu:intel-xeon-w7-2495x")
+    raw = catalogue_raw("cpu:intel-xeon-w7-2495x")
     raw["id"], raw["price"] = "my-w7", {"usd": 2189}
     raw["memory"]["capacity"] = 2048
     path = tmp_path / "w7.yaml"
@@ -98,7 +92,7 @@ def test_a_price_of_zero_is_refused(tmp_path, field, value):
     money model read it as no price (cost.economics.chip_money: 'if price') and took the silicon cost, while
     `inferchip cost` listed a 'reported price' of 0 USD beside it. The schema's word for unknown is leaving the field
     out (no catalogue chip gives 0; catalog/prices.csv asks price_usd > 0)."""
-    raw = _raw("nvidia-h100-sxm-80gb")
+    raw = catalogue_raw("nvidia-h100-sxm-80gb")
     raw["id"], raw["price"][field] = "free", value
     path = tmp_path / "free.yaml"
     path.write_text(yaml.safe_dump(raw))

@@ -9,28 +9,16 @@ densest SRAM array announced (spec/bounds.SRAM_MB_PER_MM2_MAX, 9.5 MB/mm2) where
 from __future__ import annotations
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inferchip.catalog.chips import _CHIPS_DIR as CHIPS_DIR
+from chip_yaml import catalogue_raw, write_chip
 from inferchip.catalog.chips import chip_ids, load_chip
 from inferchip.errors import SpecError
 from inferchip.spec.bounds import SRAM_MB_PER_MM2_MAX, pick
 
 SIZED = [c for c in chip_ids()
          if load_chip(c).sram.capacity_mb is not None and load_chip(c).silicon.die_area_mm2 is not None]
-
-
-def _raw(chip: str) -> dict:
-    return yaml.safe_load((CHIPS_DIR / f"{chip}.yaml").read_text())
-
-
-def _write(tmp_path, raw: dict, name: str):
-    path = tmp_path / f"{name}.yaml"
-    raw["id"] = f"mine-{name}"
-    path.write_text(yaml.safe_dump(raw))
-    return path
 
 
 def test_every_catalogue_chip_with_sram_and_die_area_is_within_the_bound():
@@ -44,11 +32,11 @@ def test_every_catalogue_chip_with_sram_and_die_area_is_within_the_bound():
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(chip=st.sampled_from(SIZED), unit=st.sampled_from([1e3, 1024.0, 1e6]))
 def test_sram_in_the_wrong_unit_is_refused_naming_field_value_and_allowed(tmp_path, chip, unit):
-    raw = _raw(chip)
+    raw = catalogue_raw(chip)
     sram = raw["sram"]["capacity_mb"]
     raw["sram"]["capacity_mb"] = (sram["value"] if isinstance(sram, dict) and "value" in sram else
                                   sram if not isinstance(sram, dict) else sram["high"]) * unit
-    path = _write(tmp_path, raw, "kb")
+    path = write_chip(tmp_path, raw, "kb")
     with pytest.raises(SpecError) as err:
         load_chip(str(path))
     msg = str(err.value)
@@ -59,13 +47,13 @@ def test_sram_in_the_wrong_unit_is_refused_naming_field_value_and_allowed(tmp_pa
 
 def test_sram_up_to_the_bound_loads(tmp_path):
     """Control: an L4 with just under the bound's SRAM, and one with no die area (nothing to check against), load."""
-    raw = _raw("nvidia-l4")
+    raw = catalogue_raw("nvidia-l4")
     raw["sram"]["capacity_mb"] = 0.999 * SRAM_MB_PER_MM2_MAX * raw["silicon"]["die_area_mm2"]
-    load_chip(str(_write(tmp_path, raw, "dense")))
-    raw = _raw("nvidia-l4")
+    load_chip(str(write_chip(tmp_path, raw, "dense")))
+    raw = catalogue_raw("nvidia-l4")
     raw["sram"]["capacity_mb"] = 48_000
     del raw["silicon"]["die_area_mm2"]
-    load_chip(str(_write(tmp_path, raw, "no-area")))
+    load_chip(str(write_chip(tmp_path, raw, "no-area")))
 
 
 # ---------------------------------------------------------------- off-chip DRAM bandwidth (stop 40, newuser40)
@@ -98,12 +86,12 @@ def test_dram_bounds_by_hand():
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(chip=st.sampled_from(DRAM), unit=st.sampled_from([1e3, 1024.0, 1e4]), ranged=st.booleans())
 def test_dram_bandwidth_in_gb_per_s_is_refused_naming_field_value_and_allowed(tmp_path, chip, unit, ranged):
-    raw = _raw(chip)
+    raw = catalogue_raw(chip)
     bw = pick(load_chip(chip).memory.bandwidth_tb_per_s, "high") * unit
     raw["memory"]["bandwidth_tb_per_s"] = ({"low": bw / 2, "central": bw / 2, "high": bw, "derivation": "typed"}
                                            if ranged else bw)
     raw["memory"].pop("measured_bandwidth", None)
-    path = _write(tmp_path, raw, "gbps")
+    path = write_chip(tmp_path, raw, "gbps")
     with pytest.raises(SpecError) as err:
         load_chip(str(path))
     msg = str(err.value)
@@ -113,8 +101,8 @@ def test_dram_bandwidth_in_gb_per_s_is_refused_naming_field_value_and_allowed(tm
 
 def test_dram_bandwidth_up_to_the_bound_and_sram_above_it_load(tmp_path):
     """Controls: an LPDDR5X chip just under its bound, and an SRAM-only part at WSE-3's 21,000 TB/s, load."""
-    raw = _raw("nvidia-jetson-agx-thor-t5000")
+    raw = catalogue_raw("nvidia-jetson-agx-thor-t5000")
     raw["memory"]["bandwidth_tb_per_s"] = 0.999 * DRAM_TB_PER_S_MAX["lpddr"]
     raw["memory"].pop("measured_bandwidth", None)
-    load_chip(str(_write(tmp_path, raw, "wide")))
+    load_chip(str(write_chip(tmp_path, raw, "wide")))
     load_chip("cerebras-wse-3")

@@ -9,14 +9,12 @@ electronics with microfluidics for more sustainable cooling', Nature 585, 211-21
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inferchip.catalog.chips import _CHIPS_DIR as CHIPS_DIR
+from chip_yaml import catalogue_raw
 from inferchip.catalog.chips import MAX_HEAT_FLUX_W_PER_MM2, chip_ids, load_chip
 from inferchip.errors import SpecError
 from inferchip.spec.bounds import pick
@@ -33,10 +31,6 @@ WITH_AREA = [c for c in chip_ids() if load_chip(c).power is not None and pick(lo
              and _area(c) > 0]
 
 
-def _raw(chip: str) -> dict[str, Any]:
-    return yaml.safe_load((CHIPS_DIR / f"{chip}.yaml").read_text())
-
-
 def test_catalogue_heat_flux_is_far_below_the_bound():
     assert len(WITH_AREA) >= 25
     worst = max(pick(load_chip(c).power.tdp_w, "high") / _area(c) for c in WITH_AREA)
@@ -44,7 +38,7 @@ def test_catalogue_heat_flux_is_far_below_the_bound():
 
 
 def test_the_h100_in_milliwatts_by_hand(tmp_path):
-    raw = _raw("nvidia-h100-sxm-80gb")
+    raw = catalogue_raw("nvidia-h100-sxm-80gb")
     raw["id"], raw["power"]["tdp_w"] = "mine", 700_000
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -56,7 +50,7 @@ def test_the_h100_in_milliwatts_by_hand(tmp_path):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(chip=st.sampled_from(WITH_AREA), unit=st.sampled_from([1e3, 1024.0]))
 def test_a_tdp_in_milliwatts_is_refused(tmp_path, chip, unit):
-    raw = _raw(chip)
+    raw = catalogue_raw(chip)
     tdp = raw["power"]["tdp_w"]
     if isinstance(tdp, dict):
         for k in ("low", "central", "high"):
@@ -74,7 +68,7 @@ def test_a_tdp_in_milliwatts_is_refused(tmp_path, chip, unit):
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(chip=st.sampled_from(WITH_AREA), share=st.floats(0.5, 0.99))
 def test_a_tdp_below_the_bound_loads(tmp_path, chip, share):
-    raw = _raw(chip)
+    raw = catalogue_raw(chip)
     raw["power"]["tdp_w"] = round(share * MAX_HEAT_FLUX_W_PER_MM2 * _area(chip), 3)
     raw["id"] = "mine-ok"
     path = tmp_path / "ok.yaml"

@@ -9,9 +9,8 @@ too slow; 450,000 (typed in MB/s) loaded as a link 500 times NVLink 5's. Now the
 from __future__ import annotations
 
 import pytest
-import yaml
 
-from inferchip.catalog.chips import _CHIPS_DIR as CHIPS_DIR
+from chip_yaml import catalogue_raw, scaled, write_chip
 from inferchip.catalog.chips import chip_ids, load_chip
 from inferchip.errors import SpecError
 from inferchip.spec.bounds import SCALEUP_GB_PER_S_PER_DIE_MAX, SCALEUP_PER_DRAM_BANDWIDTH_MIN, dram_kind, pick
@@ -19,23 +18,6 @@ from inferchip.spec.bounds import SCALEUP_GB_PER_S_PER_DIE_MAX, SCALEUP_PER_DRAM
 FIELD = "interconnect.scaleup_bw_gb_per_s_per_direction"
 LINKED = [c for c in chip_ids() if load_chip(c).interconnect.scaleup_bw_gb_per_s_per_direction is not None]
 DRAM_LINKED = [c for c in LINKED if dram_kind(load_chip(c).memory.memory_type) is not None]
-
-
-def _raw(chip: str) -> dict:
-    return yaml.safe_load((CHIPS_DIR / f"{chip}.yaml").read_text())
-
-
-def _write(tmp_path, raw: dict, name: str):
-    path = tmp_path / f"{name}.yaml"
-    raw["id"] = f"mine-{name}"
-    path.write_text(yaml.safe_dump(raw))
-    return path
-
-
-def _scaled(value, factor: float):
-    if isinstance(value, dict):
-        return {k: (v * factor if k in ("low", "central", "high") else v) for k, v in value.items()}
-    return value * factor
 
 
 def test_bounds_by_hand():
@@ -56,10 +38,10 @@ def test_every_catalogue_link_is_well_inside_the_range():
 
 @pytest.mark.parametrize("chip", DRAM_LINKED)
 def test_a_link_typed_in_tb_per_s_is_refused_naming_field_value_and_unit(tmp_path, chip):
-    raw = _raw(chip)
-    raw["interconnect"]["scaleup_bw_gb_per_s_per_direction"] = _scaled(
+    raw = catalogue_raw(chip)
+    raw["interconnect"]["scaleup_bw_gb_per_s_per_direction"] = scaled(
         raw["interconnect"]["scaleup_bw_gb_per_s_per_direction"], 1e-3)
-    path = _write(tmp_path, raw, "tb")
+    path = write_chip(tmp_path, raw, "tb")
     with pytest.raises(SpecError) as err:
         load_chip(str(path))
     msg = str(err.value)
@@ -69,10 +51,10 @@ def test_a_link_typed_in_tb_per_s_is_refused_naming_field_value_and_unit(tmp_pat
 
 @pytest.mark.parametrize("chip", LINKED)
 def test_a_link_typed_in_mb_per_s_is_refused(tmp_path, chip):
-    raw = _raw(chip)
-    raw["interconnect"]["scaleup_bw_gb_per_s_per_direction"] = _scaled(
+    raw = catalogue_raw(chip)
+    raw["interconnect"]["scaleup_bw_gb_per_s_per_direction"] = scaled(
         raw["interconnect"]["scaleup_bw_gb_per_s_per_direction"], 1e3)
-    path = _write(tmp_path, raw, "mb")
+    path = write_chip(tmp_path, raw, "mb")
     with pytest.raises(SpecError) as err:
         load_chip(str(path))
     msg = str(err.value)
@@ -85,15 +67,15 @@ def test_the_h100_user_slip_and_the_controls(tmp_path):
     """0.45 on an H100 (NVLink 4's 450 GB/s in TB/s) is refused with its allowed range; 20 GB/s (just above the floor,
     3.35 TB/s / 200 = 16.75) and 17,999 (just below the ceiling of one die) load; an SRAM part (no DRAM yardstick)
     keeps the field bound alone."""
-    raw = _raw("nvidia-h100-sxm-80gb")
+    raw = catalogue_raw("nvidia-h100-sxm-80gb")
     raw["interconnect"]["scaleup_bw_gb_per_s_per_direction"] = 0.45
     with pytest.raises(SpecError) as err:
-        load_chip(str(_write(tmp_path, raw, "slip")))
+        load_chip(str(write_chip(tmp_path, raw, "slip")))
     assert "0.45 GB/s per direction is below 16.75 GB/s" in str(err.value)
     assert "allowed: 16.75 to 18,000 GB/s per direction here" in str(err.value)
     for ok in (20, 17_999):
         raw["interconnect"]["scaleup_bw_gb_per_s_per_direction"] = ok
-        load_chip(str(_write(tmp_path, raw, f"ok{ok}")))
-    groq = _raw("groq-lpu-v1")
+        load_chip(str(write_chip(tmp_path, raw, f"ok{ok}")))
+    groq = catalogue_raw("groq-lpu-v1")
     groq["interconnect"]["scaleup_bw_gb_per_s_per_direction"] = 0.24
-    load_chip(str(_write(tmp_path, groq, "sram")))
+    load_chip(str(write_chip(tmp_path, groq, "sram")))

@@ -17,11 +17,10 @@ import math
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inferchip.catalog.chips import _CHIPS_DIR as CHIPS_DIR
+from chip_yaml import catalogue_raw, write_chip
 from inferchip.catalog.chips import arithmetic_w, chip_ids, get_chip_params, load_chip
 from inferchip.errors import SpecError
 from inferchip.spec.bounds import pick
@@ -34,10 +33,6 @@ NARROW_ONLY = [(c, f) for c in chip_ids() for f in NARROW
                and load_chip(c).power.tdp_w is not None]
 
 
-def _raw(chip: str) -> dict[str, Any]:
-    return yaml.safe_load((CHIPS_DIR / f"{chip}.yaml").read_text())
-
-
 def _only(raw: dict[str, Any], fmt: str) -> dict[str, Any]:
     """The chip with ``fmt`` its one peak (no other dense format, no vector peak, no idle power to trip on)."""
     raw["compute"]["dense_tflops"] = {fmt: raw["compute"]["dense_tflops"][fmt]}
@@ -46,37 +41,30 @@ def _only(raw: dict[str, Any], fmt: str) -> dict[str, Any]:
     return raw
 
 
-def _write(tmp_path, raw: dict[str, Any], name: str) -> str:
-    raw["id"] = name
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return str(path)
-
-
 def test_an_fp8_only_chip_has_a_floor_by_hand(tmp_path):
-    raw = _only(_raw(H100), "fp8")
-    w, fmt, peak = arithmetic_w(load_chip(_write(tmp_path, raw, "fp8-only")), "central")
+    raw = _only(catalogue_raw(H100), "fp8")
+    w, fmt, peak = arithmetic_w(load_chip(write_chip(tmp_path, raw, "fp8-only")), "central")
     assert fmt == "fp8" and peak == 1978.9
     assert w == pytest.approx(1978.9e12 * 0.2 * (3 / 8) ** 2 / 2 * 1e-12 * NODE_4NM, rel=1e-9)
     assert w == pytest.approx(1.137, abs=0.001)
 
 
 def test_an_fp8_only_chip_with_its_tdp_in_kw_is_refused(tmp_path):
-    raw = _only(_raw(H100), "fp8")
+    raw = _only(catalogue_raw(H100), "fp8")
     raw["power"]["tdp_w"] = 0.7
     with pytest.raises(SpecError, match=r"fp8-kw\.yaml: power\.tdp_w = 0\.7: below the bare arithmetic of its own "
                        r"fp8 peak \(1,978\.9 TFLOP/s x 0\.028 pJ per fp8 significand multiply at 45 nm.* = 1\.14 W\); "
                        r"allowed: above that, in W; is it in kW\?"):
-        load_chip(_write(tmp_path, raw, "fp8-kw"))
+        load_chip(write_chip(tmp_path, raw, "fp8-kw"))
 
 
 def test_an_fp4_only_chip_with_its_tdp_in_kw_is_refused(tmp_path):
     # B200 fp4 9,000 TFLOP/s: 9,000e12 x 0.0125e-12 / 2 x 0.04087 = 2.30 W against a TDP typed 1 (kW)
-    raw = _only(_raw("nvidia-b200-180gb"), "fp4")
+    raw = _only(catalogue_raw("nvidia-b200-180gb"), "fp4")
     raw["power"]["tdp_w"] = 1.0
     with pytest.raises(SpecError, match=r"power\.tdp_w = 1: below the bare arithmetic of its own fp4 peak "
                        r"\(9,000 TFLOP/s x 0\.0125 pJ per fp4 significand multiply.* = 2\.3 W\)"):
-        load_chip(_write(tmp_path, raw, "fp4-kw"))
+        load_chip(write_chip(tmp_path, raw, "fp4-kw"))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -85,11 +73,11 @@ def test_every_catalogue_narrow_peak_alone_with_a_tdp_in_kw_is_refused_or_noted(
     """Each catalogue chip's fp8/fp4/mxfp4 peak as its only one: a TDP typed in kW is refused where the lenient
     significand floor is crossed (most accelerators), and noted (over a quarter of the TDP) everywhere else."""
     chip, fmt = pair
-    raw = _only(_raw(chip), fmt)
+    raw = _only(catalogue_raw(chip), fmt)
     tdp = raw["power"]["tdp_w"]
     raw["power"]["tdp_w"] = {**tdp, **{k: tdp[k] / unit for k in ("low", "central", "high") if k in tdp}} \
         if isinstance(tdp, dict) else tdp / unit
-    path = _write(tmp_path, raw, "narrow-kw")
+    path = write_chip(tmp_path, raw, "narrow-kw")
     try:
         load_chip(path)
     except SpecError as err:
@@ -102,29 +90,29 @@ def test_every_catalogue_narrow_peak_alone_with_a_tdp_in_kw_is_refused_or_noted(
 def test_a_chip_above_45_nm_has_a_floor_by_hand(tmp_path):
     """An H100's bf16 peak on a 65 nm process: 989.4e12 x 0.75e-12 x 65/45 = 1,072 W, above its 700 W: refused
     (such a peak does not fit in 700 W at 65 nm); before, no floor above 45 nm and it loaded."""
-    raw = _raw(H100)
+    raw = catalogue_raw(H100)
     raw["silicon"]["node_nm"] = 65.0
     with pytest.raises(SpecError, match=r"power\.tdp_w = 700: below the bare arithmetic of its own bf16 peak "
                        r"\(989\.4 TFLOP/s x 1\.5 pJ per 16-bit FMA at 45 nm, Horowitz ISSCC 2014, scaled to 65 nm "
                        r".* = 1\.07e\+03 W\)"):
-        load_chip(_write(tmp_path, raw, "h100-65nm"))
+        load_chip(write_chip(tmp_path, raw, "h100-65nm"))
 
 
 def test_a_real_chip_above_45_nm_loads_and_its_kw_slip_is_refused(tmp_path):
     """A GeForce GTX 280-like part (65 nm, 933 GFLOP/s fp32, 236 W: NVIDIA's 2008 figures): the floor is
     0.933e12 x 2.3e-12 x 65/45 = 3.10 W, far under 236 W, so it loads; 0.236 (kW) is refused."""
-    raw = _only(_raw(H100), "fp32")
+    raw = _only(catalogue_raw(H100), "fp32")
     raw["compute"]["dense_tflops"] = {"fp32": 0.933}
     raw["silicon"]["node_nm"] = 65.0
     raw["silicon"].pop("die_area_mm2", None)
     raw["power"]["tdp_w"] = 236
-    spec = load_chip(_write(tmp_path, raw, "gtx280"))
+    spec = load_chip(write_chip(tmp_path, raw, "gtx280"))
     w, fmt, _ = arithmetic_w(spec, "central")
     # the 28-45 nm exponent is ln(1 / 0.6222) / ln(45 / 28) = 1.00003 (0.6222 is 28/45 to four figures)
     assert fmt == "fp32" and w == pytest.approx(0.933e12 * 2.3e-12 * 65 / 45, rel=1e-4)  # 3.10 W
     raw["power"]["tdp_w"] = 0.236
     with pytest.raises(SpecError, match=r"power\.tdp_w = 0\.236: .* scaled to 65 nm .* = 3\.1 W\)"):
-        load_chip(_write(tmp_path, raw, "gtx280-kw"))
+        load_chip(write_chip(tmp_path, raw, "gtx280-kw"))
 
 
 def test_no_catalogue_floor_moves_with_the_new_formats():
