@@ -321,8 +321,7 @@ class ChipEconomy:
         board = power_w_per_chip * n
         if not board >= 0:  # the checks of _nonnegative, called only to raise its error
             _nonnegative(board, "board_power_w_total")
-        it_w = board + h.idle_w + h.per_accelerator_w * n
-        p = wall = it_w * (1.0 + h.fan_power_fraction) / h.psu_efficiency / n
+        p = wall = h.wall_w(board, n) / n
         if not p >= 0:
             _nonnegative(p, "avg_power_w")
         per_h = capex + p / KILO * self.pue * self.usd_per_kwh + (

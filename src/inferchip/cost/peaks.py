@@ -47,10 +47,19 @@ def _emulated(chip: ChipParams, fmt: str) -> tuple[float, str, int]:
     return rate, units, emulation_passes(fmt, units)
 
 
+def _widening_units(chip: ChipParams, fmt: str) -> str | None:
+    """The first format of ``fmt``'s widening chain a scalar chip has units for, None where it has none."""
+    for f in WIDER[fmt]:
+        v = chip.peak_flop_per_s.get(f)
+        if v is not None and np.all(np.asarray(v) > 0):
+            return f
+    return None
+
+
 def emulation(chip: ChipParams, fmt: str) -> tuple[str, int] | None:
     """(units, passes) where a scalar chip has no units as wide as ``fmt`` and emulates it on narrower ones (module
     doc), else None."""
-    if any(np.all(np.asarray(chip.peak_flop_per_s.get(f, 0.0)) > 0) for f in WIDER[fmt]):
+    if _widening_units(chip, fmt) is not None:
         return None
     _, units, passes = _emulated(chip, fmt)
     return units, passes
@@ -59,11 +68,7 @@ def emulation(chip: ChipParams, fmt: str) -> tuple[str, int] | None:
 def executed_format(chip: ChipParams, fmt: str) -> str:
     """Name of the format a scalar chip actually computes ``fmt`` in (for the result's notes): the first of its
     widening chain it has units for, else the narrower units it emulates ``fmt`` on (:func:`emulation`)."""
-    for f in WIDER[fmt]:
-        v = chip.peak_flop_per_s.get(f)
-        if v is not None and np.all(np.asarray(v) > 0):
-            return f
-    return _emulated(chip, fmt)[1]
+    return _widening_units(chip, fmt) or _emulated(chip, fmt)[1]
 
 
 def executed_note(chip_name: str, want: str, chip: ChipParams) -> str | None:

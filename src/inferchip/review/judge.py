@@ -253,11 +253,11 @@ def _judge_cost(f: Figures) -> PartOutcome:
     return PartOutcome(holds, leader, np.asarray(np.isfinite(cost).any(axis=1)))
 
 
-def deployment_ratios(f: Figures, keep: np.ndarray) -> np.ndarray:
-    """Each chip's deployment silicon over the claimed chip's, case by case ([C, K, S], cases ``keep``): inf where
-    the chip does not serve the case (nothing to compare), 0 where it serves a case the claimed chip does not
-    (the claimed chip has no deployment there), inf for the claimed chip itself."""
-    dep = deployment_silicon_usd(f)[:, keep, :]
+def deployment_ratios(f: Figures, dep: np.ndarray) -> np.ndarray:
+    """Each chip's deployment silicon over the claimed chip's, case by case ([C, K, S]; ``dep``: the cases' deployment
+    silicon, :func:`deployment_silicon_usd` on the cases judged): inf where the chip does not serve the case (nothing
+    to compare), 0 where it serves a case the claimed chip does not (the claimed chip has no deployment there), inf
+    for the claimed chip itself."""
     mine = dep[f.claim][None]
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(np.isfinite(dep), np.where(np.isfinite(mine), dep / mine, 0.0), np.inf)
@@ -269,10 +269,11 @@ def _judge_deployment_cost(f: Figures, keep: np.ndarray) -> PartOutcome:
     """Holds in a sample when the claimed chip serves a case and, in every case some rival serves (over the cases
     each rival serves), the claimed chip serves it on at most 1/``by_far`` of that rival's deployment silicon; the
     leader is the rival closest to it (lowest ratio over its cases)."""
-    r = deployment_ratios(f, keep)
+    dep = deployment_silicon_usd(f)[:, keep, :]
+    r = deployment_ratios(f, dep)
     closest = r.min(axis=1)  # [C, S]: each rival at its closest case
     leader = np.argmin(closest, axis=0)
-    serves = np.isfinite(deployment_silicon_usd(f)[:, keep, :]).any(axis=1)  # [C, S]
+    serves = np.isfinite(dep).any(axis=1)  # [C, S]
     holds = serves[f.claim] & (closest.min(axis=0) >= f.by_far)
     return PartOutcome(holds, leader, np.asarray(serves.any(axis=1)))
 

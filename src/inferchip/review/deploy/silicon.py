@@ -79,8 +79,9 @@ def central_reading(f: Figures) -> Reading | None:
     keep = np.ones(len(f.cases), bool) if f.case_mask is None else f.case_mask
     idx = np.flatnonzero(keep)
     usd = f.cost_usd[:, 0]
-    dep = deployment_silicon_usd(f)[:, :, 0]
-    r = deployment_ratios(f, keep)[:, :, 0]  # [C, K kept]
+    dep_all = deployment_silicon_usd(f)
+    dep = dep_all[:, :, 0]
+    r = deployment_ratios(f, dep_all[:, keep, :])[:, :, 0]  # [C, K kept]
     mine = [_deployment(f, usd, f.claim, int(k)) for k in idx if np.isfinite(dep[f.claim, k])]
     rival = there = None
     on_mine = np.where(np.isfinite(dep[f.claim, idx])[None, :], r, np.inf)  # the cases the claimed chip serves
