@@ -219,9 +219,10 @@ def _stated_kv(q: dict[str, Any], where: str) -> str | None:
         return None
     nested = q.get("quantization")
     inner: dict[str, Any] = nested if isinstance(nested, dict) else q
-    key, algo = next(((k, v) for k, v in ((k, d.get(k)) for k in _KV_KEYS for d in (inner, q)) if v), (None, None))
-    if algo is None or key is None:
+    stated = [(k, d[k]) for k in _KV_KEYS for d in (inner, q) if d.get(k)]  # the first given, vLLM's order
+    if not stated:
         return None
+    key, algo = stated[0]
     if isinstance(algo, dict):
         return "fp8" if (algo.get("dynamic") is False and algo.get("num_bits") == 8
                          and algo.get("type") == "float") else None
