@@ -68,3 +68,20 @@ def test_all_to_all_slope_by_hand(row_costs):
     per_token_s = copies * 7168 * (1 + 2) * 31 / 32 / (900e9 * 0.4595822999925881)
     assert costs["class: communication"][1] == pytest.approx(per_token_s * 58 * 1e6, rel=1e-6)
     assert costs["class: communication"][1] == pytest.approx(20.97, abs=0.01)
+
+
+def test_busiest_rank_load_by_hand(drc):
+    # 32 ranks of 9 experts, log sd 1.0: cv sqrt((e - 1) / 9) = 0.43695; Blom z_32 = 2.0675; 1 + 2.0675 x 0.43695
+    assert drc.busiest_rank_load(32, 9, 1.0) == pytest.approx(1.9034, abs=1e-3)
+    assert drc.busiest_rank_load(32, 9, 0.0) == pytest.approx(1.0)  # equal popularity: no busiest rank
+    assert drc.busiest_rank_load(1, 288, 1.0) == pytest.approx(1.0)  # one rank holds every expert
+    with pytest.raises(ValueError, match="need >= 1"):
+        drc.busiest_rank_load(0, 9, 1.0)
+
+
+def test_rank_load_extra_by_hand(drc):
+    costs = {"experts: experts_up": (1.0, 10.0), "experts: experts_down": (0.5, 5.0), "experts: router": (0.1, 3.0),
+             "class: communication": (3.0, 20.0)}
+    # experts 15 x (2 / 1.25 - 1) = 9; all-to-all 20 x (2 - 1) = 20; the router is per token of the rank, unscaled
+    assert drc.rank_load_extra_us(costs, 2.0, 1.25) == pytest.approx(29.0)
+    assert drc.rank_load_extra_us(costs, 1.25, 1.25) == pytest.approx(5.0)  # only the all-to-all's 0.25 x 20

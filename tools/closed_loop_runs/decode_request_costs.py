@@ -29,6 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "closed_loop"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "step_model"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ttft"))
+from decode_rank_line import expected_max_normal  # noqa: E402  (Blom's expected largest of n normal draws)
 from decode_step_classes import catching, padded_tokens  # noqa: E402  (the row's decode worker, its padded step)
 from row_step_classes import parse_batches  # noqa: E402  (one parser of integer grids)
 
@@ -137,6 +139,30 @@ def request_costs(dec: Any, per_rank: Sequence[int], context: float) -> dict[str
     return out
 
 
+def busiest_rank_load(ranks: int, experts_per_rank: float, log_sd: float) -> float:
+    """Expected load of the busiest of ``ranks`` expert-parallel ranks over the mean, each rank holding
+    ``experts_per_rank`` experts placed without regard to their popularity (no EPLB statistics), the experts'
+    popularity log-normal with log standard deviation ``log_sd`` (``Calibration.expert_popularity_log_sd``): a rank's
+    load is a sum of ``e`` such experts, coefficient of variation ``sqrt((exp(sd^2) - 1) / e)``, its busiest of ``R``
+    ``1 + z_R cv`` (normal approximation, Blom's ``z_R``). E.g. 32 ranks of 9, sd 1.0: 1 + 2.07 x 0.437 = 1.90. An
+    estimate beside TensorRT-LLM tech blog 4's measured one (GB200, EP 32, DeepSeek-R1, a translation data set: the
+    busiest rank 2.56x the mean without EPLB, 1.11x with it; Table 1 "Imb. Ratio" 1.564 and 0.109)."""
+    if ranks < 1 or experts_per_rank <= 0 or log_sd < 0:
+        raise ValueError(f"ranks {ranks}, experts a rank {experts_per_rank}, log sd {log_sd}: need >= 1, > 0, >= 0")
+    cv = ((np.exp(log_sd**2) - 1.0) / experts_per_rank) ** 0.5
+    return float(1.0 + expected_max_normal(ranks) * cv)
+
+
+def rank_load_extra_us(costs: dict[str, tuple[float, float]], load: float, moe_imbalance: float) -> float:
+    """Extra us a request a rank if every rank waited for a busiest rank holding ``load`` x the mean routed tokens:
+    the routed experts' slope scaled from the model's per-expert straggler ``moe_imbalance`` to ``load``, and the
+    expert all-to-all's slope by ``load`` (the busiest rank receives and sends ``load`` x the mean bytes). A
+    counterfactual of the line's slopes, not a price."""
+    experts = sum(b for k, (_a, b) in costs.items() if k in ("experts: experts_up", "experts: experts_down"))
+    comm = costs.get("class: communication", (0.0, 0.0))[1]
+    return experts * (load / moe_imbalance - 1.0) + comm * (load - 1.0)
+
+
 def public_rows(moe_layers: int = MOE_LAYERS) -> list[tuple[str, float]]:
     """(kernel, us a request a rank) of ``PUBLIC_US_PER_TOKEN_LAYER`` over ``moe_layers`` MoE layers."""
     return [(k, v * moe_layers) for k, v in PUBLIC_US_PER_TOKEN_LAYER.items()]
@@ -179,6 +205,13 @@ def main() -> None:
         print(f"  {k}: {v:.1f}")
     comm = costs.get("class: communication", (0.0, 0.0))[1]
     print(f"  model's communication class: {comm:.1f}")
+    experts_total = 288  # the recipe's 256 routed experts + 32 redundant (ep-num-redundant-experts 32)
+    load = busiest_rank_load(dec.ranks, experts_total / dec.ranks, float(dec.mm.cal.expert_popularity_log_sd))
+    print(f"  busiest of {dec.ranks} ranks without EPLB statistics (estimate): {load:.2f} x the mean; its extra "
+          f"{rank_load_extra_us(costs, load, float(dec.mm.cal.moe_imbalance)):.1f} us a request "
+          f"(at blog 4's measured 2.56: {rank_load_extra_us(costs, 2.564, float(dec.mm.cal.moe_imbalance)):.1f})")
+    if "sglang" not in case.case_id:
+        return  # the LMSYS saturation points are the SGLang recipe's
     pub = published_steps_ms()
     sat = request_costs(dec, [n for n, _ in pub], LMSYS_CONTEXT)
     a_m, b_m = line([n for n, _ in pub], [t for _, t in pub])
