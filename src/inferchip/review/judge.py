@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -38,9 +38,6 @@ from inferchip.review.claim_file import BY_FAR, Part
 
 if TYPE_CHECKING:
     from inferchip.spec.assumptions import Assumptions
-
-# the power arrays of a review ([C, K, S]), or one chip's figures as numpy scalars (views.restate_money)
-Watts = TypeVar("Watts", np.ndarray, np.float64)
 
 TIE = 1e-9
 
@@ -81,11 +78,16 @@ class Figures:
         return replace(self, case_mask=base & keep)
 
 
-def wall_power_per_chip_w(board_w: Watts, n: Watts, host_idle_w: Watts, host_per_acc_w: Watts,
-                          fan_fraction: Watts | float, psu_efficiency: Watts | float) -> Watts:
+def wall_power_per_chip_w(board_w: npt.ArrayLike, n: npt.ArrayLike, host_idle_w: npt.ArrayLike,
+                          host_per_acc_w: npt.ArrayLike, fan_fraction: npt.ArrayLike,
+                          psu_efficiency: npt.ArrayLike) -> np.ndarray:
     """Wall power per accelerator, W: (board x n + host_idle + host_per_accelerator x n)(1 + fan) / psu / n
-    (:func:`inferchip.cost.energy.wall_power_w` with each chip's host)."""
-    wall: Watts = (board_w * n + host_idle_w + host_per_acc_w * n) * (1.0 + fan_fraction) / psu_efficiency / n
+    (:func:`inferchip.cost.energy.host_wall_power_w`, the formula predict's wall power uses, with each chip's host
+    and no per-request term)."""
+    from inferchip.cost.energy import host_wall_power_w
+
+    b, k = np.asarray(board_w, float), np.asarray(n, float)
+    wall: np.ndarray = host_wall_power_w(b * k, k, host_idle_w, host_per_acc_w, fan_fraction, psu_efficiency) / k
     return wall
 
 

@@ -191,9 +191,8 @@ def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: lis
             continue
         host = host_of(c)
         n = host_share(float(r["num_chips"] or 1), host)
-        wall = float(wall_power_per_chip_w(np.float64(board), np.float64(n), np.float64(host.idle_w),
-                                           np.float64(host.per_accelerator_w),
-                                           np.float64(host.fan_power_fraction), np.float64(host.psu_efficiency)))
+        wall = float(wall_power_per_chip_w(board, n, host.idle_w, host.per_accelerator_w,
+                                           host.fan_power_fraction, host.psu_efficiency))
         r["wall_power_w_per_chip"] = wall
         for price, col in ((s, "usd_per_million_tokens"), (m, "usd_per_million_tokens_modelled")):
             if price is None:
