@@ -61,7 +61,9 @@ class Figures:
     case_mask: np.ndarray | None = None  # [K] cases in the review (the ledger's alternatives narrow it)
     power_basis_swapped: bool = False  # ledger: wall power for performance per watt, board power at equal power
     by_far: float = BY_FAR
-    npu_board: np.ndarray | None = None  # [C] bool: an NPU board's host and system cost (catalog.competitors)
+    # [C] system cost per chip, USD, an absolute figure where its host has one (an NPU board's, an embedded module's
+    # carrier: review.views.system_usd_per_chip); NaN: tco.system_overhead_fraction x its price (a server rack)
+    system_usd: np.ndarray | None = None
     latency_ratio: np.ndarray | None = None  # [C, K, 2] predicted TTFT, TPOT / the case's limit (NaN: no limit)
     tput_in_limits: np.ndarray | None = None  # [C, K, S] tok/s within the limits with the latency error (Monte Carlo)
     silicon_basis: str = "chip"  # lowest-cost silicon: "chip" (one chip's cost) or "deployment" (ledger)
@@ -70,8 +72,8 @@ class Figures:
     host_psu_efficiency: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if self.npu_board is None:
-            self.npu_board = np.zeros(len(self.chips), bool)
+        if self.system_usd is None:
+            self.system_usd = np.full(len(self.chips), np.nan)
 
     def narrowed(self, keep: np.ndarray) -> Figures:
         base = np.ones(len(self.cases), bool) if self.case_mask is None else self.case_mask
@@ -109,10 +111,12 @@ def wall_w(f: Figures) -> np.ndarray:
                                  f.host_per_acc_w[:, None, None], fans[:, None, None], psus[:, None, None])
 
 
-def tco_per_hour(price_usd: npt.ArrayLike, wall_w: npt.ArrayLike, npu_board: npt.ArrayLike) -> np.ndarray:
-    """TCO per accelerator-hour, USD/h (:func:`inferchip.cost.tco.tco_breakdown_per_hour_usd`); for an
-    NPU-board chip the system around it costs ``tco.npu_board_system_usd_per_chip`` (an absolute figure)
-    instead of ``system_overhead_fraction`` x its price. NaN where the price or the power is unknown."""
+def tco_per_hour(price_usd: npt.ArrayLike, wall_w: npt.ArrayLike, system_usd: npt.ArrayLike) -> np.ndarray:
+    """TCO per accelerator-hour, USD/h (:func:`inferchip.cost.tco.tco_breakdown_per_hour_usd`); where ``system_usd``
+    is a number (an NPU board's ``tco.npu_board_system_usd_per_chip``, an embedded module's
+    ``tco.embedded_soc_system_usd_per_module``: ``review.views.system_usd_per_chip``) the system around the chip costs
+    that absolute figure instead of ``system_overhead_fraction`` x its price (a server rack's share; NaN).
+    NaN where the price or the power is unknown."""
     from inferchip.cost.tco import capex_per_hour_usd, tco_breakdown_per_hour_usd
 
     _, _, a = _host()
@@ -121,20 +125,20 @@ def tco_per_hour(price_usd: npt.ArrayLike, wall_w: npt.ArrayLike, npu_board: npt
     p0, w0 = np.where(ok, price, 0.0), np.where(ok, wall, 0.0)
     parts = tco_breakdown_per_hour_usd(p0, w0, assumptions=a)
     total = np.asarray(parts["total_usd_per_h"], float)
-    sys_usd = a.tco.npu_board_system_usd_per_chip
-    if sys_usd is not None:
-        npu = np.broadcast_to(np.asarray(npu_board, bool), total.shape)
-        board = np.asarray(capex_per_hour_usd(p0 + sys_usd.value, 0.0, a.number("tco.lifetime_years"),
-                                              a.number("tco.annual_cost_of_capital")), float)
-        total = np.where(npu, total - np.asarray(parts["capex_usd_per_h"], float) + board, total)
+    sys_usd = np.broadcast_to(np.asarray(system_usd, float), total.shape)
+    absolute = np.isfinite(sys_usd)
+    if absolute.any():
+        own = np.asarray(capex_per_hour_usd(p0 + np.where(absolute, sys_usd, 0.0), 0.0, a.number("tco.lifetime_years"),
+                                            a.number("tco.annual_cost_of_capital")), float)
+        total = np.where(absolute, total - np.asarray(parts["capex_usd_per_h"], float) + own, total)
     return np.where(ok, total, np.nan)
 
 
 def usd_per_million_tokens(f: Figures, view: str) -> np.ndarray:
     """$ per million output tokens of every chip, case and sample in one cost view ([C, K, S])."""
-    if f.npu_board is None:
-        raise InternalError("Figures.__post_init__ fills npu_board")
-    per_h = tco_per_hour(f.price[view][:, None, :], wall_w(f), f.npu_board[:, None, None])
+    if f.system_usd is None:
+        raise InternalError("Figures.__post_init__ fills system_usd")
+    per_h = tco_per_hour(f.price[view][:, None, :], wall_w(f), f.system_usd[:, None, None])
     with np.errstate(divide="ignore", invalid="ignore"):
         return per_h / (3600.0 * f.tput) * 1e6
 

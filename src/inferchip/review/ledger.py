@@ -20,7 +20,7 @@ from inferchip.review.deploy.silicon import chip_names
 from inferchip.review.inputs import ModelEntry, OnProgress, ReviewConfig, no_progress
 from inferchip.review.judge import Figures, judge_all, probability
 from inferchip.review.uncertainty import Base, build_base, claim_cases, monte_carlo
-from inferchip.review.views import NPU_BOARD, CostView, host_of
+from inferchip.review.views import NPU_BOARD, CostView, host_of, system_usd_per_chip
 
 if TYPE_CHECKING:
     from inferchip.cost.energy import HostSystem
@@ -96,7 +96,8 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
         h = host_of(claim_entry)
         host = (f"NPU board host ({h.idle_w:g} W + {h.per_accelerator_w:g} W per chip, npu_board system cost)"
                 if h.system == NPU_BOARD
-                else f"its own carrier board ({h.per_accelerator_w:g} W a module, supply {h.psu_efficiency:g})"
+                else f"its own carrier board ({h.per_accelerator_w:g} W a module, supply {h.psu_efficiency:g}; no "
+                     f"server rack: ${system_usd_per_chip(h):,.0f} of system cost a module)"
                 if h.system == "embedded_soc" else "a GPU server's host")
         out.append(_entry("host overheads", f"{claim_entry.id}: {host}; GPUs: 8-GPU server host",
                           f"{claim_entry.id} in a GPU server's host", default,
