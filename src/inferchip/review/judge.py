@@ -64,6 +64,7 @@ class Figures:
     # [C] system cost per chip, USD, an absolute figure where its host has one (an NPU board's, an embedded module's
     # carrier: review.views.system_usd_per_chip); NaN: tco.system_overhead_fraction x its price (a server rack)
     system_usd: np.ndarray | None = None
+    names: list[str] | None = None  # [C] the names sentences give the chips (review.inputs.namer); None: the ids
     latency_ratio: np.ndarray | None = None  # [C, K, 2] predicted TTFT, TPOT / the case's limit (NaN: no limit)
     tput_in_limits: np.ndarray | None = None  # [C, K, S] tok/s within the limits with the latency error (Monte Carlo)
     silicon_basis: str = "chip"  # lowest-cost silicon: "chip" (one chip's cost) or "deployment" (ledger)
@@ -74,6 +75,10 @@ class Figures:
     def __post_init__(self) -> None:
         if self.system_usd is None:
             self.system_usd = np.full(len(self.chips), np.nan)
+
+    def name(self, i: int) -> str:
+        """Chip ``i`` as a sentence a person reads names it (its catalogue name; the id where none is given)."""
+        return self.chips[i] if self.names is None else self.names[i]
 
     def narrowed(self, keep: np.ndarray) -> Figures:
         base = np.ones(len(self.cases), bool) if self.case_mask is None else self.case_mask
@@ -215,7 +220,7 @@ def judge_part(f: Figures, part: Part, view: str | None = None) -> PartOutcome:
         return PartOutcome(None, reason="not judged: none of its cases is in this review")
     values = part_values(f, part, view)[:, keep, :]
     if view is not None and not np.isfinite(f.price[view][f.claim]).any():
-        return PartOutcome(None, reason=f"not judged: {f.chips[f.claim]} has no price on the {view} basis")
+        return PartOutcome(None, reason=f"not judged: {f.name(f.claim)} has no price on the {view} basis")
     scores, takes_part = suite_scores(values, part.higher_is_better)
     claim = scores[f.claim]
     others = np.where(takes_part, scores, -np.inf)
@@ -244,7 +249,7 @@ def _judge_cost(f: Figures) -> PartOutcome:
     serves none of its models is no competitor for them, however cheap its die); on the deployment basis,
     case by case (:func:`_judge_deployment_cost`)."""
     if f.cost_usd is None or not np.isfinite(f.cost_usd[f.claim]).any():
-        return PartOutcome(None, reason=f"not judged: {f.chips[f.claim]} has no modelled manufacturing cost")
+        return PartOutcome(None, reason=f"not judged: {f.name(f.claim)} has no modelled manufacturing cost")
     keep = np.ones(len(f.cases), bool) if f.case_mask is None else f.case_mask
     if f.silicon_basis == "deployment":
         return _judge_deployment_cost(f, keep)

@@ -29,7 +29,15 @@ from typing import Any
 import numpy as np
 
 from inferchip.review.claim_file import Claim
-from inferchip.review.inputs import ChipEntry, ModelEntry, OnProgress, ReviewConfig, no_progress, service_level
+from inferchip.review.inputs import (
+    ChipEntry,
+    ModelEntry,
+    OnProgress,
+    ReviewConfig,
+    namer,
+    no_progress,
+    service_level,
+)
 from inferchip.review.judge import Figures
 from inferchip.review.views import CostView, host_of, host_share, system_usd_per_chip
 from inferchip.spec.chip import ChipParams
@@ -234,7 +242,7 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
     modelled = ranges.get("modelled")
     fig = Figures(ids, ids.index(claim_entry.id), cases, tput, board, system,
                   host_chips, idle, per_acc, price, price.get("modelled"), system_usd=system_usd, latency_ratio=lat,
-                  host_fan_fraction=fan, host_psu_efficiency=psu)
+                  host_fan_fraction=fan, host_psu_efficiency=psu, names=list(map(namer(chips), ids)))
     return Base(fig, price_ranges=ranges, cost_range=modelled)
 
 

@@ -17,8 +17,6 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from inferchip.errors import InvalidSettingError
 from inferchip.review.inputs import ChipEntry
 
