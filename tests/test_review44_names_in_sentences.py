@@ -14,9 +14,9 @@ import re
 
 import pytest
 
-from inferchip.catalog.chips import load_chip
+from inferchip.catalog.chips import load_chip, spoken_name
 from inferchip.interfaces.cli import main
-from inferchip.review.inputs import namer, spoken_name
+from inferchip.review.inputs import namer
 
 L8 = "meta-llama/Llama-3.1-8B-Instruct"
 IDS = ("tesla-ai5", "groq-lpu-v1", "nvidia-h100-sxm-80gb", "nvidia-drive-agx-thor", "tesla-ai4-hw4",

@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from inferchip.catalog.chips import spoken_name
 from inferchip.errors import InternalError
 from inferchip.review.claim_file import RULE_TEXT, Claim, pct, verdict
 from inferchip.review.deploy.silicon import chip_names
-from inferchip.review.inputs import ChipEntry, OnProgress, ReviewConfig, namer, no_progress, spoken_name
+from inferchip.review.inputs import ChipEntry, OnProgress, ReviewConfig, namer, no_progress
 from inferchip.review.judge import Figures, PartOutcome, judge_all, part_keys, probability
 from inferchip.review.uncertainty import (
     Base,

@@ -214,25 +214,13 @@ def chip_entry(ref: str | ChipParams, domain_cap: int, is_claim: bool = False) -
                      spec=spec, estimate=bool(spec.estimate or est), estimated_fields=est, is_claim=is_claim)
 
 
-def spoken_name(name: str) -> str:
-    """A chip's catalogue name without its parenthesised detail, as a sentence names it ("AI5 (next-gen FSD/Optimus/
-    datacenter inference chip)" -> "AI5")."""
-    return name.split(" (", 1)[0].strip() or name
-
-
 def namer(chips: Iterable[ChipEntry | None]) -> Callable[[str], str]:
-    """id -> the name a sentence a person reads gives a chip (:func:`spoken_name`): the review's entries', else the
-    catalogue's (a chip the review did not predict, e.g. an in-car rival), else the id; ids stay in the id columns."""
-    known = {c.id: spoken_name(str(c.name)) for c in chips if c is not None}
+    """id -> the name a sentence a person reads gives a chip (:func:`inferchip.catalog.chips.spoken_name`): the
+    review's entries', else the catalogue's (a chip the review did not predict, e.g. an in-car rival), else the id;
+    ids stay in the id columns."""
+    from inferchip.catalog.chips import chip_namer
 
-    def name(chip_id: str) -> str:
-        if chip_id not in known:
-            from inferchip.catalog.chips import chip_ids, load_chip
-
-            known[chip_id] = spoken_name(load_chip(chip_id).name) if chip_id in chip_ids() else chip_id
-        return known[chip_id]
-
-    return name
+    return chip_namer({c.id: str(c.name) for c in chips if c is not None})
 
 
 def params_system(chip_id: str) -> tuple[str, str, str]:

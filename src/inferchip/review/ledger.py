@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from inferchip.catalog.chips import spoken_name
 from inferchip.errors import InternalError
 from inferchip.review.claim_file import BY_FAR, Claim, ScaleOut, pct, verdict
 from inferchip.review.deploy.silicon import chip_names
-from inferchip.review.inputs import ModelEntry, OnProgress, ReviewConfig, namer, no_progress, spoken_name
+from inferchip.review.inputs import ModelEntry, OnProgress, ReviewConfig, namer, no_progress
 from inferchip.review.judge import Figures, judge_all, probability
 from inferchip.review.uncertainty import Base, build_base, claim_cases, monte_carlo
 from inferchip.review.views import NPU_BOARD, CostView, host_of, system_usd_per_chip

@@ -273,11 +273,11 @@ def claim_verdict(res: Any) -> dict[str, Any]:
     """The verdict on the claim of a :class:`~inferchip.review.review.ReviewResult`, in plain
     words (or, without a claim, who leads the suite): per case, over the suite, on the other
     figures of merit, from the sensitivity analysis and across the estimates."""
-    from inferchip.review.inputs import namer
+    from inferchip.catalog.chips import chip_namer
 
     met = METRICS[res.metric]
     n_chips = len(res.chips)
-    nm = namer([*res.chips, res.claim])
+    nm = chip_namer({c.id: str(c.name) for c in [*res.chips, res.claim] if c is not None})
     leaders = {name: next((nm(c) for c, v in s.items() if v["rank"] == 1), None) for name, s in res.suite.items()}
     if res.claim is None:
         head = f"Best over the suite on {met.label}: {leaders[res.metric] or 'no chip'}."

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from inferchip.catalog.chips import spoken_name
 from inferchip.performance.predict import Prediction
 from inferchip.review.cases import (
     FIGURE_COLUMNS,
@@ -67,7 +68,6 @@ from inferchip.review.inputs import (
     resolve,
     service_level,
     size_class,
-    spoken_name,
 )
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import ModelSpec

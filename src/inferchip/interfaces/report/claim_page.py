@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferchip.catalog.chips import load_chip
+from inferchip.catalog.chips import load_chip, spoken_name
 from inferchip.errors import SpecError, UnknownIdError
 from inferchip.interfaces.report.charts import _base_layout
 from inferchip.interfaces.report.silicon_note import VERDICT_CLASS, deployment_cell, deployment_note
@@ -124,7 +124,7 @@ def chip_name(chip_id: str, res: ReviewResult) -> str:
 def short_name(name: str) -> str:
     """A chip's name without its parenthesised detail, for an axis or a narrow column ("AI4 (Hardware 4 FSD
     computer SoC)" -> "AI4")."""
-    return name.split(" (", 1)[0].strip() or name
+    return spoken_name(name)
 
 
 def chip_text(chip_id: str | None, res: ReviewResult) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferchip.review.inputs import spoken_name
+from inferchip.catalog.chips import spoken_name
 from inferchip.review.review import SIZE_CLASSES, ReviewResult
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from inferchip.catalog.chips import spoken_name
 from inferchip.interfaces import fmt
 from inferchip.interfaces.report.charts import (
     bars_figure,
@@ -35,7 +36,6 @@ from inferchip.interfaces.report.tables import (
     rankings_html,
     summary_html,
 )
-from inferchip.review.inputs import spoken_name
 from inferchip.review.ranking import METRICS
 from inferchip.review.review import ReviewResult
 

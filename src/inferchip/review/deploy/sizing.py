@@ -29,9 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from inferchip.catalog.chips import spoken_name
 from inferchip.performance.predict import Prediction
 from inferchip.review.claim_file import ScaleOut
-from inferchip.review.inputs import ChipEntry, ModelEntry, ReviewConfig, ServiceLevel, spoken_name
+from inferchip.review.inputs import ChipEntry, ModelEntry, ReviewConfig, ServiceLevel
 
 
 @dataclass(frozen=True)
