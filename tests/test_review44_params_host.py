@@ -30,7 +30,7 @@ def test_parameters_of_a_catalogue_module_take_its_host() -> None:
     rows: list[dict[str, object]] = [{"chip_id": JETSON, "status": "ok", "power_w_per_chip": 75.0,
                                       "output_tokens_per_s_per_chip": 100.0, "num_chips": 1, "deployment_chips": 1}]
     restate_money(rows, [e], [CostView(v, VIEW_LABELS[v]) for v in ("street", "modelled")])
-    # (75 + 5) / 0.88 = 90.9 W, as predict; main: (8 x 75 + 750 + 8 x 75) x 1.08 / 0.96 / 8 = 189.8 W
+    # (75 + 5) / 0.88 = 90.9 W, as predict; main: (8 x 75 + 750 + 8 x 75) x 1.08 / 0.96 / 8 = 274.2 W
     assert rows[0]["wall_power_w_per_chip"] == pytest.approx(float(wall_power_w(75.0, 1, a, system="embedded_soc")))
 
 
