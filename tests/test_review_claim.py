@@ -400,7 +400,10 @@ def test_claim_parts_agree_wherever_they_are_shown(small_run):
         if p["probability"] is None:
             continue
         assert f"in {pct(p['probability'])} of {n:,} samples" in p["decided_by"]
-        assert p["rival"] in p["decided_by"] and p["rival"] != data["settings"]["claim"]
+        # the rival by its catalogue name in the words (review44), by id in the data field
+        rival_name = (names.get(p["rival"]) or load_chip(p["rival"]).name).split(" (", 1)[0]
+        assert rival_name in p["decided_by"] and p["rival"] not in p["decided_by"]
+        assert p["rival"] != data["settings"]["claim"]
         if p["part"] not in ("lowest_cost_silicon", "frame_deadlines"):
             assert ("(first at the central" in p["decided_by"]) == p["holds_at_central"]
 

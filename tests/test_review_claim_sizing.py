@@ -59,7 +59,7 @@ def test_the_claimed_groq_is_judged_on_96_lpus_not_its_node(claimed):
         assert r["output_tokens_per_s"] == pytest.approx(r["output_tokens_per_s_per_chip"] * 96, rel=1e-9)
     i = claimed.judgement.cases.index((L8, "batch"))
     assert [r["chip_id"] for r in claimed.rows if r["setting"] == "domain"].count("groq-lpu-v1") == 2
-    assert any("groq-lpu-v1 is layer-pipelined" in n and "on 96 chips" in n for n in claimed.notes)
+    assert any("GroqChip / LPU v1 is layer-pipelined" in n and "on 96 chips" in n for n in claimed.notes)
     assert i >= 0 and claimed.judgement.unserved == ""
 
 
@@ -85,10 +85,10 @@ def test_the_ledger_flips_the_claimed_chip_to_its_node_and_to_576(claimed):
     assert parts["lowest_cost_silicon"]["verdict"] == "holds"
     dep = [e for e in claimed.judgement.ledger if e["choice"] == "competitor deployment"]
     assert len(dep) == 2
-    assert "groq-lpu-v1: 96 chips" in dep[0]["default"] and "groq-lpu-v1 on 8" in dep[0]["alternative"]
+    assert "GroqChip / LPU v1: 96 chips" in dep[0]["default"] and "GroqChip / LPU v1 on 8" in dep[0]["alternative"]
     assert "lowest_cost_silicon" in dep[0]["flips"]
     assert dep[0]["verdicts_if_flipped"]["lowest_cost_silicon"]["verdict"] == "does not hold"
-    assert "groq-lpu-v1 on 576" in dep[1]["alternative"] and dep[1]["flips"] is not None
+    assert "GroqChip / LPU v1 on 576" in dep[1]["alternative"] and dep[1]["flips"] is not None
 
 
 def _groq_claim_file(tmp_path: Path) -> str:

@@ -178,13 +178,13 @@ def test_the_review_judges_groq_on_its_sized_deployment(groq_run):
         "chips_per_system"] == "8"
     assert data["claim"]["scale_out"]["max_chips"] == 1024
     entry = next(e for e in data["ledger"] if e["choice"] == "competitor deployment")
-    assert "groq-lpu-v1: 96 chips" in entry["default"] and "groq-lpu-v1 on 8" in entry["alternative"]
+    assert "GroqChip / LPU v1: 96 chips" in entry["default"] and "GroqChip / LPU v1 on 8" in entry["alternative"]
     assert entry["flips"] is not None
-    assert "groq-lpu-v1 is layer-pipelined" in " ".join(text.split()) and "sized: 96" in html
+    assert "GroqChip / LPU v1 is layer-pipelined" in " ".join(text.split()) and "sized: 96" in html
     said = " ".join(text.split()).replace("│ ", "").replace(" │", "")
     assert "Llama-3.1-8B-Instruct on 96 chips" in said and "Llama-2-70B on 576 chips" in said  # the vendor's, beside
     stated = [e for e in data["ledger"] if e["choice"] == "competitor deployment"][1]
-    assert "groq-lpu-v1 on 576" in stated["alternative"] and stated["flips"] is not None
+    assert "GroqChip / LPU v1 on 576" in stated["alternative"] and stated["flips"] is not None
 
 
 def test_the_ledger_alternative_judges_groq_on_its_node(groq_run):

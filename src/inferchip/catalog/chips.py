@@ -13,6 +13,7 @@ raise :class:`~inferchip.errors.UnknownIdError` with the closest ids.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -355,3 +356,22 @@ def get_chip_params(id_or_path: str | Path, level: EstimateLevel = "central") ->
     params = chip_params(spec, family_defaults(spec.family), level)
     note = tdp_note(spec)
     return params if note is None else replace(params, notes=(*params.notes, note))
+
+
+def spoken_name(name: str) -> str:
+    """A chip's catalogue name without its parenthesised detail, as a sentence names it ("AI5 (next-gen FSD/Optimus/
+    datacenter inference chip)" -> "AI5")."""
+    return name.split(" (", 1)[0].strip() or name
+
+
+def chip_namer(names: Mapping[str, str]) -> Callable[[str], str]:
+    """id -> the name a sentence gives a chip: :func:`spoken_name` of ``names`` (id -> name), else of the catalogue's
+    entry, else the id itself (a chip given as parameters under an id the catalogue does not know)."""
+    known = {k: spoken_name(v) for k, v in names.items()}
+
+    def name(chip_id: str) -> str:
+        if chip_id not in known:
+            known[chip_id] = spoken_name(load_chip(chip_id).name) if chip_id in chip_ids() else chip_id
+        return known[chip_id]
+
+    return name

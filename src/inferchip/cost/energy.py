@@ -310,8 +310,24 @@ class HostSystem:
 
     def wall_w(self, board_w_total: float, n: float) -> float:
         """AC power at the wall of ``n`` accelerators drawing ``board_w_total``, W (no per-request host energy)."""
-        return (board_w_total + self.idle_w + self.per_accelerator_w * n) * (1.0 + self.fan_power_fraction) / (
-            self.psu_efficiency)
+        return float(host_wall_power_w(board_w_total, n, self.idle_w, self.per_accelerator_w,
+                                       self.fan_power_fraction, self.psu_efficiency))
+
+
+def host_wall_power_w(board_w_total: ArrayLike, num_accelerators: ArrayLike, idle_w: ArrayLike,
+                      per_accelerator_w: ArrayLike, fan_power_fraction: ArrayLike, psu_efficiency: ArrayLike,
+                      sequence_w: ArrayLike | None = None) -> np.ndarray:
+    """AC power at the wall of ``num_accelerators`` boards drawing ``board_w_total`` in one host, W: the one wall-power
+    formula (:func:`wall_power_w`, :meth:`HostSystem.wall_w` and the claim review's per-chip arrays, each chip with
+    its own host, all call it), on arrays that broadcast:
+    ``(boards + host_idle + host_per_accelerator x n [+ sequence_w]) x (1 + fan_fraction) / psu_efficiency``.
+    ``sequence_w``: the host's power spent on the requests (:func:`host_sequence_power_w`); None: none."""
+    it_w = np.asarray(board_w_total, float) + np.asarray(idle_w, float) + (
+        np.asarray(per_accelerator_w, float) * np.asarray(num_accelerators, float))
+    if sequence_w is not None:
+        it_w = it_w + np.asarray(sequence_w, float)
+    out: np.ndarray = it_w * (1.0 + np.asarray(fan_power_fraction, float)) / np.asarray(psu_efficiency, float)
+    return out
 
 
 def host_system(system: str, assumptions: Assumptions) -> HostSystem:
@@ -345,6 +361,6 @@ def wall_power_w(
         nonnegative_array(num_accelerators, "num_accelerators"),
     )
     h = host_system(system, a)
-    it_w = (board + h.idle_w + h.per_accelerator_w * n
-            + np.asarray(host_sequence_power_w(sequences_per_s, a.host.j_per_sequence)))
-    return scalar_if_0d(it_w * (1.0 + h.fan_power_fraction) / h.psu_efficiency)
+    return scalar_if_0d(host_wall_power_w(board, n, h.idle_w, h.per_accelerator_w, h.fan_power_fraction,
+                                          h.psu_efficiency,
+                                          host_sequence_power_w(sequences_per_s, a.host.j_per_sequence)))

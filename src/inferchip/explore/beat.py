@@ -26,7 +26,16 @@ from typing import Any
 import numpy as np
 
 from inferchip.errors import InvalidSettingError
-from inferchip.explore.claim_parts import CLAIM_OBJECTIVES, NOT_SCORED, best_rival_index, claim_values, wins
+from inferchip.explore.claim_parts import (
+    CLAIM_OBJECTIVES,
+    NOT_SCORED,
+    SILICON_BASES,
+    best_rival_index,
+    claim_values,
+    deployment_ratio,
+    deployment_silicon_usd,
+    wins,
+)
 from inferchip.explore.designs import Chips, catalogue_chips, design_physics
 from inferchip.explore.evaluate import default_suite, evaluate
 
@@ -67,6 +76,7 @@ class BeatResult:
     target_bandwidth_tb_per_s: float = float("nan")
     target_cost_usd: float = float("nan")
     cost_boundary_multiplier: float | None = None  # lowest_cost_silicon holds at or below this cost multiple
+    silicon_basis: str = "chip"  # the reading lowest_cost_silicon is ranked on (claim_parts.SILICON_BASES)
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -135,8 +145,12 @@ def _as_design(target_id: str, compute: np.ndarray, memory: np.ndarray, link: np
 
 
 def beat(target: str, rivals: list[str], models: list[str] | None = None,
-         parts: list[str] | None = None) -> BeatResult:
-    """The smallest change per claim part (default: the review claim's parts that explore scores)."""
+         parts: list[str] | None = None, silicon: str = "chip") -> BeatResult:
+    """The smallest change per claim part (default: the review claim's parts that explore scores); ``silicon``: the
+    reading lowest_cost_silicon is ranked on, "chip" (one chip's cost, the claim's) or "deployment" (the board that
+    serves each workload, the review ledger's other reading); the other reading's figures are in the notes."""
+    if silicon not in SILICON_BASES:
+        raise InvalidSettingError(f"--silicon: {silicon!r}; allowed: {', '.join(SILICON_BASES)}")
     from inferchip.catalog.assumptions import load_assumptions
     from inferchip.review.claim_file import load_claim
 
@@ -178,9 +192,16 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
                      cost_usd=cost0 + (phys["cost_usd"] - base["cost_usd"]),
                      area_mm2=phys["area_mm2"], dies=phys["dies"], feasible=np.ones(len(grid), bool),
                      stream_share=t.stream_share)
-    obj_var = claim_values(suite, evaluate(suite, variants), variants, a, parts)
-    obj_real = claim_values(suite, evaluate(suite, real), real, a, parts)
+    m_var, m_real = evaluate(suite, variants), evaluate(suite, real)
+    obj_var = claim_values(suite, m_var, variants, a, parts)
+    obj_real = claim_values(suite, m_real, real, a, parts)
     baseline = {str(cid): {k: float(v[i]) for k, v in obj_real.items()} for i, cid in enumerate(real.ids)}
+    dep_real, dep_var = deployment_silicon_usd(suite, m_real, real), deployment_silicon_usd(suite, m_var, variants)
+    for i, cid in enumerate(real.ids):  # the deployment reading's figure beside the per-chip one (a column)
+        row = dep_real[i][np.isfinite(dep_real[i])]
+        baseline[str(cid)]["lowest_cost_silicon_deployment_usd"] = float(row.min()) if row.size else float("nan")
+    if "lowest_cost_silicon" in parts:
+        notes.append(_silicon_note(target, rivals, silicon, dep_real, real, cost0))
     changes, missing = [], []
     size = np.log(c) + np.log(m) + np.log(lk)
     order = np.lexsort((variants.cost_usd, size))
@@ -193,9 +214,19 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
             notes.append(f"{name}: no rival has a figure")
             continue
         best_i = best_rival_index(name, rv)
-        if name == "lowest_cost_silicon":
-            cost_boundary = float(rv[best_i]) / CLAIM_OBJECTIVES[name].margin / cost0
-        won = wins(name, obj_var[name], float(rv[best_i]))
+        if name == "lowest_cost_silicon" and silicon == "deployment":
+            per_rival = [float(deployment_ratio(dep_real[:1], dep_real[1 + r:2 + r])[0]) for r in range(len(rivals))]
+            best_i = int(np.argmin(per_rival))
+            closest = min(per_rival)
+            margin = CLAIM_OBJECTIVES[name].margin
+            cost_boundary = closest / margin if 0 < closest < np.inf else None
+            won = deployment_ratio(dep_var, dep_real[1:]) >= margin
+            rv = np.array([np.nanmin(d) if np.isfinite(d).any() else np.nan for d in dep_real[1:]])
+            obj_var = {**obj_var, name: np.array([np.nanmin(d) if np.isfinite(d).any() else np.nan for d in dep_var])}
+        else:
+            if name == "lowest_cost_silicon":
+                cost_boundary = float(rv[best_i]) / CLAIM_OBJECTIVES[name].margin / cost0
+            won = wins(name, obj_var[name], float(rv[best_i]))
         if not won.any():
             missing.append(name)
             continue
@@ -209,4 +240,35 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
                                "usable_memory_gb": float(variants.usable_bytes[k]) / 1e9,
                                "link_gb_per_s": float(variants.link_bytes_per_s[k]) / 1e9}))
     not_scored = {p: NOT_SCORED[p] for p in claim_parts if p in NOT_SCORED}
-    return BeatResult(target, list(rivals), baseline, changes, missing, notes, not_scored, bw0, cost0, cost_boundary)
+    return BeatResult(target, list(rivals), baseline, changes, missing, notes, not_scored, bw0, cost0, cost_boundary,
+                      silicon)
+
+
+def _silicon_note(target: str, rivals: list[str], silicon: str, dep: np.ndarray, real: Chips, cost0: float) -> str:
+    """Which reading lowest_cost_silicon is ranked on, and the other reading's verdict at the target as it is."""
+    margin = CLAIM_OBJECTIVES["lowest_cost_silicon"].margin
+    cost = np.asarray(real.cost_usd, float)
+    r = deployment_ratio(dep[:1], dep[1:])[0]
+    per_chip = bool(np.isfinite(cost[1:]).any() and cost0 * margin < np.nanmin(cost[1:]))
+    n = int(real.chips_per_board[0])
+    board = f"{n} x ${cost0:,.0f} = ${n * cost0:,.0f}"
+    if not np.isfinite(dep[0]).any():
+        dep_words = f"{target} serves none of the cost part's workloads on its board of {n}, so it does not hold"
+    elif not np.isfinite(r):
+        dep_words = f"{target}'s board {board}; no rival ({', '.join(rivals)}) serves a workload on its board"
+    else:
+        per = [float(deployment_ratio(dep[:1], dep[1 + i:2 + i])[0]) for i in range(len(rivals))]
+        j = int(np.argmin(per))
+        n_r, usd_r = int(real.chips_per_board[1 + j]), float(cost[1 + j])
+        dep_words = (f"{target}'s board {board}; the closest rival, {rivals[j]} on {n_r} x ${usd_r:,.0f} = "
+                     f"${n_r * usd_r:,.0f}, is {r:.3g}x it, so it "
+                     f"{'holds' if r >= margin else 'does not hold'} (it needs {margin:g}x in every workload a rival "
+                     "serves; a workload a rival serves and the target does not is lost)")
+    chip_words = f"per chip it {'holds' if per_chip else 'does not hold'} (${cost0:,.0f} a chip)"
+    if silicon == "chip":
+        return ("lowest_cost_silicon is ranked on one chip's modelled manufacturing cost (the claim's reading and the "
+                f"review's verdict); on the deployment reading (--silicon deployment; the review ledger's 'silicon "
+                f"basis'): {dep_words}")
+    return ("lowest_cost_silicon is ranked on the silicon of the board that serves each workload (--silicon "
+            f"deployment; the review ledger's 'silicon basis' alternative): {dep_words}; on the claim's own reading "
+            f"(--silicon chip, the review's verdict) {chip_words}")

@@ -12,8 +12,12 @@ Values are geometric means over the part's workloads (a workload not served coun
   (:func:`inferchip.cost.tco.tco_breakdown_per_hour_usd`, price = the chip's manufacturing cost or
   known price, average power = its TDP), less is better;
 * ``lowest_cost_silicon``: manufacturing cost per chip, less is better, won only "by far" (the claim's
-  reading; the review's ledger also judges the silicon of the deployment that serves each case,
-  ``review/deploy/silicon.py``, which needs each case's system and is not scored here);
+  reading and the review's verdict, :data:`SILICON_BASES` "chip"); its other reading ("deployment", the review
+  ledger's "silicon basis" choice, ``review/deploy/silicon.py``) is the silicon of the system that serves each
+  workload, :func:`deployment_silicon_usd`: the chip's board (``chips_per_board``: its scale-up domain up to 8, as
+  explore lays a workload out on it) x its cost, where it serves the workload. It holds as the review's does
+  (:func:`deployment_ratio`): the target serves a workload, and in every workload a rival serves, the target serves
+  it too on at most 1/``BY_FAR`` of that rival's board silicon;
 * ``latency_interactive``: tokens/s per chip at the interactive TTFT and TPOT limits only.
 
 The review judges ``per_system``, ``equal_power`` (wall power with its host) and
@@ -53,6 +57,7 @@ CLAIM_OBJECTIVES: dict[str, ClaimObjective] = {o.part: o for o in (
     ClaimObjective("lowest_cost_silicon", "cost_usd", "min", PARTS["lowest_cost_silicon"].slos, margin=BY_FAR),
     ClaimObjective("latency_interactive", "tokens_per_s_per_chip", "max", PARTS["latency_interactive"].slos),
 )}
+SILICON_BASES = ("chip", "deployment")  # lowest_cost_silicon: one chip's cost (default), or the deployment's
 NOT_SCORED = {
     "per_system": "the explore suite scores one chip at its best tensor-parallel size, not a whole system",
     "equal_power": "wall power needs the host model of the review (review/judge.py wall_w)",
@@ -111,3 +116,27 @@ def best_rival_index(part: str, rivals: np.ndarray) -> int:
     if CLAIM_OBJECTIVES[part].direction == "max":
         return int(np.nanargmax(v))
     return int(np.nanargmin(v))
+
+
+def deployment_silicon_usd(suite: Suite, metrics: dict[str, np.ndarray], chips: Chips) -> np.ndarray:
+    """The silicon of the board that serves each of the cost part's workloads, USD ([chips, workloads]):
+    ``chips_per_board`` x ``cost_usd`` where the chip serves the workload (``meets_slo``), NaN where it does not
+    (the review's :func:`inferchip.review.judge.deployment_silicon_usd` on explore's system)."""
+    slo_of = np.array([w.split("|", 1)[1] for w in suite.workload_ids])
+    cols = np.isin(slo_of, CLAIM_OBJECTIVES["lowest_cost_silicon"].slos)
+    served = np.nan_to_num(np.asarray(metrics["meets_slo"], float)[:, cols], nan=0.0) > 0
+    board = np.asarray(chips.chips_per_board, float) * np.asarray(chips.cost_usd, float)
+    return np.where(served, board[:, None], np.nan)
+
+
+def deployment_ratio(target: np.ndarray, rivals: np.ndarray) -> np.ndarray:
+    """Each target's closest rival on the deployment reading ([targets]; ``target`` [T, W], ``rivals`` [R, W] of
+    :func:`deployment_silicon_usd`): the lowest rival / target board silicon over the workloads each rival serves;
+    0 where a rival serves a workload the target does not, inf where no rival serves any (the review's
+    :func:`inferchip.review.judge.deployment_ratios`). The part holds where the target serves a workload and this
+    is at least the margin (``BY_FAR``)."""
+    t, r = np.asarray(target, float)[:, None, :], np.asarray(rivals, float)[None, :, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(np.isfinite(r), np.where(np.isfinite(t), r / t, 0.0), np.inf)
+    closest: np.ndarray = ratio.min(axis=(1, 2)) if ratio.size else np.full(len(t), np.inf)
+    return np.where(np.isfinite(target).any(axis=1), closest, 0.0)

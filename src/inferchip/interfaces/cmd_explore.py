@@ -38,6 +38,10 @@ def explore_cmd(
     page: bool = typer.Option(True, "--page/--no-page", help="Write explore.html (with the catalogue's chips)."),
     boundary_map: Path | None = typer.Option(None, "--boundary-map", help="With --target: a review's data JSON "
                                              "(or its boundary_map) to draw the changes on (beat.html)."),
+    silicon: str = typer.Option("chip", "--silicon", help="With --target: the reading lowest_cost_silicon is ranked "
+                                "on: 'chip' (one chip's modelled cost, the claim's reading and the review's verdict) "
+                                "or 'deployment' (the silicon of the board that serves each workload, the review "
+                                "ledger's 'silicon basis' alternative)."),
 ) -> None:
     """Design-space exploration (see docs/explore.md)."""
     model_ids = _ids(models)
@@ -46,7 +50,7 @@ def explore_cmd(
 
         check_out_folder(out)
     if target is not None or beat is not None:
-        _beat(target, _ids(beat) or [], model_ids, out, boundary_map)
+        _beat(target, _ids(beat) or [], model_ids, out, boundary_map, silicon)
         return
     if space is None or out is None:
         raise InvalidSettingError("explore: give a space file and --out DIR (or --target and --beat)")
@@ -151,12 +155,16 @@ def _check_boundary_map(bmap: dict[str, Any], path: Path) -> None:
 
 
 def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: Path | None,
-          boundary_map: Path | None = None) -> None:
+          boundary_map: Path | None = None, silicon: str = "chip") -> None:
     from inferchip.atomic_io import write_text
     from inferchip.explore.beat import beat, with_beat_points
 
     if target is None:
         raise InvalidSettingError("--beat: needs --target (the chip to change)")
+    from inferchip.explore.claim_parts import SILICON_BASES
+
+    if silicon not in SILICON_BASES:
+        raise InvalidSettingError(f"--silicon: {silicon!r}; allowed: {', '.join(SILICON_BASES)}")
     from inferchip.catalog.chips import load_chip
     from inferchip.errors import UnknownIdError
 
@@ -169,13 +177,14 @@ def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: 
     bmap = _read_boundary_map(boundary_map) if boundary_map is not None else None
     if bmap is not None and out is None:
         raise InvalidSettingError("--boundary-map: give --out DIR to write beat.html and boundary_map.json")
-    res = beat(target, rivals, models)
+    res = beat(target, rivals, models, silicon=silicon)
     t = Table(title=f"smallest changes that make {target} first against {', '.join(rivals)}", title_justify="left")
     for col in ("claim part", "compute x", "memory x", "links x", "target after", "best rival", "rival",
                 "extra area mm2", "TDP W", "cost $"):
         t.add_column(col, justify="left" if col in ("objective", "best rival") else "right")
     for c in res.changes:
-        t.add_row(c.objective, f"{c.compute_x:g}", f"{c.memory_x:g}", f"{c.link_x:g}", f"{c.value:,.4g}",
+        part = c.objective + (f" ({res.silicon_basis})" if c.objective == "lowest_cost_silicon" else "")
+        t.add_row(part, f"{c.compute_x:g}", f"{c.memory_x:g}", f"{c.link_x:g}", f"{c.value:,.4g}",
                   c.best_rival, f"{c.rival_value:,.4g}", f"{c.extra_area_mm2:,.0f}", f"{c.tdp_w:,.0f}",
                   f"{c.cost_usd:,.0f}")
     console().print(t)

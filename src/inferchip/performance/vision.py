@@ -179,7 +179,7 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
     notes = [*net.notes, *(n for n in params.notes if "scale-up" not in n)]  # links play no part here
     if not np.isfinite(params.tdp_w):  # the chip note says power is unavailable; here it is the work's alone
         notes = [n for n in notes if n not in params.notes or "no TDP published" not in n]
-        notes.append(f"{spec.id} publishes no TDP: power and energy are the network's dynamic energy only "
+        notes.append(f"{spec.name} publishes no TDP: power and energy are the network's dynamic energy only "
                      "(no static or idle floor, no TDP cap on the clock)")
     node = spec.silicon.node_nm
     if node is None:
@@ -188,10 +188,10 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
     ran = executed_format(params, precision)
     emulated = emulation(params, precision)
     if emulated is not None:
-        notes.append(f"{spec.id} has no {precision} matrix peak nor any as wide: emulated on its {emulated[0]} units "
+        notes.append(f"{spec.name} has no {precision} matrix peak nor any as wide: emulated on its {emulated[0]} units "
                      f"at 1/{emulated[1]} of their peak (spec.formats.emulation_passes; an estimate)")
     elif ran != precision:
-        notes.append(f"{spec.id} has no {precision} matrix peak: computed at {ran}")
+        notes.append(f"{spec.name} has no {precision} matrix peak: computed at {ran}")
     clock = load_sustained_clocks().get(params.id)
     if clock is not None:
         notes.append(f"compute at the sustained clock {clock.sustained_ghz:g} GHz ({clock.kind}; datasheet boost "

@@ -139,7 +139,7 @@ def _idle_w(chip: ChipSpec, chips: int) -> tuple[float, list[str]]:
     p = chip_params(chip, family_defaults(chip.family))
     if math.isfinite(p.idle_w):
         return p.idle_w * chips, []
-    return 0.0, [f"{chip.id} publishes no TDP: idle power taken as 0 W, power and energy are the networks' only"]
+    return 0.0, [f"{chip.name} publishes no TDP: idle power taken as 0 W, power and energy are the networks' only"]
 
 
 @dataclass(frozen=True)

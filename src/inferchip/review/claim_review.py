@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from inferchip.catalog.chips import spoken_name
 from inferchip.errors import InternalError
 from inferchip.review.claim_file import RULE_TEXT, Claim, pct, verdict
 from inferchip.review.deploy.silicon import chip_names
-from inferchip.review.inputs import ChipEntry, OnProgress, ReviewConfig, no_progress
+from inferchip.review.inputs import ChipEntry, OnProgress, ReviewConfig, namer, no_progress
 from inferchip.review.judge import Figures, PartOutcome, judge_all, part_keys, probability
 from inferchip.review.uncertainty import (
     Base,
@@ -90,15 +91,15 @@ def _rival(o: PartOutcome, fig: Figures) -> str:
 
 
 def _decided_by(kind: str, slos: tuple[str, ...], c: PartOutcome, fig: Figures, samples: int, p: float,
-                rival: str) -> str:
-    claim = fig.chips[fig.claim]
+                rival_id: str) -> str:
+    claim, rival = fig.name(fig.claim), fig.name(fig.chips.index(rival_id))
     if kind == "cost":
         if fig.cost_usd is None or c.leader is None:
             raise InternalError("a judged cost part has the costs and the cheapest other chip")
         mine = fig.cost_usd[fig.claim, 0]
         nxt = fig.cost_usd[int(c.leader[0]), 0]
         return (f"{claim}'s modelled manufacturing cost is at most 1/{fig.by_far:g} of every other chip's in "
-                f"{pct(p)} of {samples:,} samples (central: ${mine:,.0f} against {fig.chips[int(c.leader[0])]}'s "
+                f"{pct(p)} of {samples:,} samples (central: ${mine:,.0f} against {fig.name(int(c.leader[0]))}'s "
                 f"${nxt:,.0f}); {rival} is the closest")
     n = sum(1 for _, s in fig.cases if s in slos)
     where = "first" if c.holds is not None and c.holds[0] else "not first"
@@ -264,7 +265,8 @@ def _in_car(j: ClaimJudgement, claim_entry: ChipEntry, on_progress: OnProgress) 
     if keyed is None:
         for p in j.parts:
             if p["part"] == "frame_deadlines":
-                p["decided_by"] = f"not judged: {claim_entry.id} has no catalogue spec for the vision cost model"
+                p["decided_by"] = (f"not judged: {spoken_name(claim_entry.name)} has no catalogue spec for the vision "
+                                   "cost model")
         return None
     ic = run_pieces([keyed[1]], 1, keys=[keyed[0]])[0]  # run ahead with the other pieces, or here
     on_progress("in-car driving rig", 0)
@@ -277,7 +279,9 @@ def summary_lines(j: ClaimJudgement) -> list[str]:
     """The parts in words, for the terminal and the report's first screen."""
     lines = [f"Claim ({j.claim.date}): \u201c{' '.join(j.claim.text.split())}\u201d"]
     if j.judged_chip != j.claim.chip:
-        lines.append(f"The claim names {j.claim.chip}; this review judges {j.judged_chip} against its words.")
+        name = namer(())
+        lines.append(f"The claim names {name(j.claim.chip)}; this review judges {name(j.judged_chip)} against its "
+                     "words.")
     if j.unserved:
         lines.append(j.unserved + ".")
     for p in j.parts:

@@ -39,6 +39,7 @@ import numpy as np
 from inferchip.errors import InferchipError
 from inferchip.performance.vision_drive import DEFAULT_MODELS, IN_CAR_CAMERAS, IN_CAR_CHIPS, IN_CAR_FPS, drive
 from inferchip.review.claim_file import pct, verdict
+from inferchip.review.inputs import namer
 from inferchip.review.uncertainty import _position, group_of, side
 
 VISION_LATENCY_APE_PCT = (14.5, 33.4)
@@ -215,7 +216,7 @@ def judge_rig(base: RigBase, samples: int, seed: int, model_error: bool = True) 
     """The part's probability and what decides it, plus per-chip Monte Carlo figures."""
     claim = base.chips[base.claim]
     if "error" in claim.row:
-        return None, {"decided_by": f"not judged: {claim.id} cannot run the rig ({claim.row['error']})"}
+        return None, {"decided_by": f"not judged: {namer(())(claim.id)} cannot run the rig ({claim.row['error']})"}
     p99 = rig_monte_carlo(base, samples, seed, model_error)
     holds, keeps, leader = rig_holds(p99, base.claim, base.setting.deadline_ms)
     central = np.array([[c.p99_ms] for c in base.chips])
@@ -232,9 +233,10 @@ def judge_rig(base: RigBase, samples: int, seed: int, model_error: bool = True) 
     best = np.where(keeps, p99, np.inf).min(axis=0)
     fastest[:] = keeps & (p99 <= best * (1 + TIE))
     s = base.setting
-    text = (f"{claim.id} keeps the rig ({s.cameras} cameras at {s.fps:g} fps, p99 within {s.deadline_ms:.1f} ms) "
+    name = namer(())  # the catalogue's names: the rig's chips are catalogue chips
+    text = (f"{name(claim.id)} keeps the rig ({s.cameras} cameras at {s.fps:g} fps, p99 within {s.deadline_ms:.1f} ms) "
             f"with the lowest p99 frame latency in {pct(p)} of {samples:,} samples ({where})"
-            + (f"; the chip that beats it most often: {rival}" if rival else ""))
+            + (f"; the chip that beats it most often: {name(rival)}" if rival else ""))
     per_chip = {c.id: {"p99_ms_p5": float(np.percentile(p99[i], 5)), "p99_ms_p95": float(np.percentile(p99[i], 95)),
                        "p_keeps_deadline": float(keeps[i].mean()), "p_fastest": float(fastest[i].mean())}
                 for i, c in enumerate(base.chips)}

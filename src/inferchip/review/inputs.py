@@ -24,7 +24,7 @@ there and nowhere else: what the review needs of it (its parts, the claimed chip
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -138,6 +138,10 @@ class ChipEntry:
     is_claim: bool = False
     weights: str | None = None  # the chip's own weight format (the claimed chip as deployed), else the review's
     deployed: bool = False  # params carry a deployment (board size, link) the catalogue entry lacks
+    # the host a chip given as bare parameters (no ChipSpec) sits in (cost.energy.host_system), and whence it came:
+    # its catalogue entry's ``system`` where its id is a catalogue chip, else the server's, assumed and said so
+    system: str = "server"
+    system_basis: str | None = None  # None: read from the chip YAML (spec)
     # per case (model id, level): (chips, prefill chunk tokens) of the deployment the review sized for it
     # (review.deploy.sizing.record_systems); empty: the chip is judged on its domain
     systems: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
@@ -194,8 +198,9 @@ def chip_entry(ref: str | ChipParams, domain_cap: int, is_claim: bool = False) -
     """Resolve a chip id, YAML path or ChipParams. Unknown ids raise UnknownIdError (closest
     ids named); malformed files raise SpecError (field named) -- both before any work."""
     if isinstance(ref, ChipParams):
-        return ChipEntry(ref, ref.id, ref.id, "-", ref, domain_chips(ref.max_scaleup_domain, domain_cap),
-                         is_claim=is_claim)
+        system, basis, name = params_system(ref.id)
+        return ChipEntry(ref, ref.id, name, "-", ref, domain_chips(ref.max_scaleup_domain, domain_cap),
+                         is_claim=is_claim, system=system, system_basis=basis)
     from inferchip.catalog.chips import get_chip_params, load_chip
 
     try:
@@ -207,6 +212,28 @@ def chip_entry(ref: str | ChipParams, domain_cap: int, is_claim: bool = False) -
     est = _ranges(spec)
     return ChipEntry(ref, spec.id, spec.name, spec.vendor, params, domain_chips(params.max_scaleup_domain, domain_cap),
                      spec=spec, estimate=bool(spec.estimate or est), estimated_fields=est, is_claim=is_claim)
+
+
+def namer(chips: Iterable[ChipEntry | None]) -> Callable[[str], str]:
+    """id -> the name a sentence a person reads gives a chip (:func:`inferchip.catalog.chips.spoken_name`): the
+    review's entries', else the catalogue's (a chip the review did not predict, e.g. an in-car rival), else the id;
+    ids stay in the id columns."""
+    from inferchip.catalog.chips import chip_namer
+
+    return chip_namer({c.id: str(c.name) for c in chips if c is not None})
+
+
+def params_system(chip_id: str) -> tuple[str, str, str]:
+    """The host system, its basis in words and the name of a chip given as bare parameters (``ChipParams``, no chip
+    YAML): its catalogue entry's ``system`` and name where ``chip_id`` is a catalogue chip, else a GPU server's host,
+    assumed (the review's notes say so)."""
+    from inferchip.catalog.chips import chip_ids, load_chip
+
+    if chip_id in chip_ids():
+        spec = load_chip(chip_id)
+        return spec.system, f"its catalogue entry's system ({spec.system}, catalog/chips/{chip_id}.yaml)", spec.name
+    return "server", ("assumed: a GPU server's host (the parameters name no system and the id is not a catalogue "
+                      "chip; give a chip YAML with system: embedded_soc for a module)"), chip_id
 
 
 def model_entry(ref: str | ModelSpec) -> ModelEntry:

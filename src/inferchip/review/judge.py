@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -38,9 +38,6 @@ from inferchip.review.claim_file import BY_FAR, Part
 
 if TYPE_CHECKING:
     from inferchip.spec.assumptions import Assumptions
-
-# the power arrays of a review ([C, K, S]), or one chip's figures as numpy scalars (views.restate_money)
-Watts = TypeVar("Watts", np.ndarray, np.float64)
 
 TIE = 1e-9
 
@@ -64,7 +61,10 @@ class Figures:
     case_mask: np.ndarray | None = None  # [K] cases in the review (the ledger's alternatives narrow it)
     power_basis_swapped: bool = False  # ledger: wall power for performance per watt, board power at equal power
     by_far: float = BY_FAR
-    npu_board: np.ndarray | None = None  # [C] bool: an NPU board's host and system cost (catalog.competitors)
+    # [C] system cost per chip, USD, an absolute figure where its host has one (an NPU board's, an embedded module's
+    # carrier: review.views.system_usd_per_chip); NaN: tco.system_overhead_fraction x its price (a server rack)
+    system_usd: np.ndarray | None = None
+    names: list[str] | None = None  # [C] the names sentences give the chips (review.inputs.namer); None: the ids
     latency_ratio: np.ndarray | None = None  # [C, K, 2] predicted TTFT, TPOT / the case's limit (NaN: no limit)
     tput_in_limits: np.ndarray | None = None  # [C, K, S] tok/s within the limits with the latency error (Monte Carlo)
     silicon_basis: str = "chip"  # lowest-cost silicon: "chip" (one chip's cost) or "deployment" (ledger)
@@ -73,19 +73,28 @@ class Figures:
     host_psu_efficiency: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if self.npu_board is None:
-            self.npu_board = np.zeros(len(self.chips), bool)
+        if self.system_usd is None:
+            self.system_usd = np.full(len(self.chips), np.nan)
+
+    def name(self, i: int) -> str:
+        """Chip ``i`` as a sentence a person reads names it (its catalogue name; the id where none is given)."""
+        return self.chips[i] if self.names is None else self.names[i]
 
     def narrowed(self, keep: np.ndarray) -> Figures:
         base = np.ones(len(self.cases), bool) if self.case_mask is None else self.case_mask
         return replace(self, case_mask=base & keep)
 
 
-def wall_power_per_chip_w(board_w: Watts, n: Watts, host_idle_w: Watts, host_per_acc_w: Watts,
-                          fan_fraction: Watts | float, psu_efficiency: Watts | float) -> Watts:
+def wall_power_per_chip_w(board_w: npt.ArrayLike, n: npt.ArrayLike, host_idle_w: npt.ArrayLike,
+                          host_per_acc_w: npt.ArrayLike, fan_fraction: npt.ArrayLike,
+                          psu_efficiency: npt.ArrayLike) -> np.ndarray:
     """Wall power per accelerator, W: (board x n + host_idle + host_per_accelerator x n)(1 + fan) / psu / n
-    (:func:`inferchip.cost.energy.wall_power_w` with each chip's host)."""
-    wall: Watts = (board_w * n + host_idle_w + host_per_acc_w * n) * (1.0 + fan_fraction) / psu_efficiency / n
+    (:func:`inferchip.cost.energy.host_wall_power_w`, the formula predict's wall power uses, with each chip's host
+    and no per-request term)."""
+    from inferchip.cost.energy import host_wall_power_w
+
+    b, k = np.asarray(board_w, float), np.asarray(n, float)
+    wall: np.ndarray = host_wall_power_w(b * k, k, host_idle_w, host_per_acc_w, fan_fraction, psu_efficiency) / k
     return wall
 
 
@@ -107,10 +116,12 @@ def wall_w(f: Figures) -> np.ndarray:
                                  f.host_per_acc_w[:, None, None], fans[:, None, None], psus[:, None, None])
 
 
-def tco_per_hour(price_usd: npt.ArrayLike, wall_w: npt.ArrayLike, npu_board: npt.ArrayLike) -> np.ndarray:
-    """TCO per accelerator-hour, USD/h (:func:`inferchip.cost.tco.tco_breakdown_per_hour_usd`); for an
-    NPU-board chip the system around it costs ``tco.npu_board_system_usd_per_chip`` (an absolute figure)
-    instead of ``system_overhead_fraction`` x its price. NaN where the price or the power is unknown."""
+def tco_per_hour(price_usd: npt.ArrayLike, wall_w: npt.ArrayLike, system_usd: npt.ArrayLike) -> np.ndarray:
+    """TCO per accelerator-hour, USD/h (:func:`inferchip.cost.tco.tco_breakdown_per_hour_usd`); where ``system_usd``
+    is a number (an NPU board's ``tco.npu_board_system_usd_per_chip``, an embedded module's
+    ``tco.embedded_soc_system_usd_per_module``: ``review.views.system_usd_per_chip``) the system around the chip costs
+    that absolute figure instead of ``system_overhead_fraction`` x its price (a server rack's share; NaN).
+    NaN where the price or the power is unknown."""
     from inferchip.cost.tco import capex_per_hour_usd, tco_breakdown_per_hour_usd
 
     _, _, a = _host()
@@ -119,20 +130,20 @@ def tco_per_hour(price_usd: npt.ArrayLike, wall_w: npt.ArrayLike, npu_board: npt
     p0, w0 = np.where(ok, price, 0.0), np.where(ok, wall, 0.0)
     parts = tco_breakdown_per_hour_usd(p0, w0, assumptions=a)
     total = np.asarray(parts["total_usd_per_h"], float)
-    sys_usd = a.tco.npu_board_system_usd_per_chip
-    if sys_usd is not None:
-        npu = np.broadcast_to(np.asarray(npu_board, bool), total.shape)
-        board = np.asarray(capex_per_hour_usd(p0 + sys_usd.value, 0.0, a.number("tco.lifetime_years"),
-                                              a.number("tco.annual_cost_of_capital")), float)
-        total = np.where(npu, total - np.asarray(parts["capex_usd_per_h"], float) + board, total)
+    sys_usd = np.broadcast_to(np.asarray(system_usd, float), total.shape)
+    absolute = np.isfinite(sys_usd)
+    if absolute.any():
+        own = np.asarray(capex_per_hour_usd(p0 + np.where(absolute, sys_usd, 0.0), 0.0, a.number("tco.lifetime_years"),
+                                            a.number("tco.annual_cost_of_capital")), float)
+        total = np.where(absolute, total - np.asarray(parts["capex_usd_per_h"], float) + own, total)
     return np.where(ok, total, np.nan)
 
 
 def usd_per_million_tokens(f: Figures, view: str) -> np.ndarray:
     """$ per million output tokens of every chip, case and sample in one cost view ([C, K, S])."""
-    if f.npu_board is None:
-        raise InternalError("Figures.__post_init__ fills npu_board")
-    per_h = tco_per_hour(f.price[view][:, None, :], wall_w(f), f.npu_board[:, None, None])
+    if f.system_usd is None:
+        raise InternalError("Figures.__post_init__ fills system_usd")
+    per_h = tco_per_hour(f.price[view][:, None, :], wall_w(f), f.system_usd[:, None, None])
     with np.errstate(divide="ignore", invalid="ignore"):
         return per_h / (3600.0 * f.tput) * 1e6
 
@@ -209,7 +220,7 @@ def judge_part(f: Figures, part: Part, view: str | None = None) -> PartOutcome:
         return PartOutcome(None, reason="not judged: none of its cases is in this review")
     values = part_values(f, part, view)[:, keep, :]
     if view is not None and not np.isfinite(f.price[view][f.claim]).any():
-        return PartOutcome(None, reason=f"not judged: {f.chips[f.claim]} has no price on the {view} basis")
+        return PartOutcome(None, reason=f"not judged: {f.name(f.claim)} has no price on the {view} basis")
     scores, takes_part = suite_scores(values, part.higher_is_better)
     claim = scores[f.claim]
     others = np.where(takes_part, scores, -np.inf)
@@ -238,7 +249,7 @@ def _judge_cost(f: Figures) -> PartOutcome:
     serves none of its models is no competitor for them, however cheap its die); on the deployment basis,
     case by case (:func:`_judge_deployment_cost`)."""
     if f.cost_usd is None or not np.isfinite(f.cost_usd[f.claim]).any():
-        return PartOutcome(None, reason=f"not judged: {f.chips[f.claim]} has no modelled manufacturing cost")
+        return PartOutcome(None, reason=f"not judged: {f.name(f.claim)} has no modelled manufacturing cost")
     keep = np.ones(len(f.cases), bool) if f.case_mask is None else f.case_mask
     if f.silicon_basis == "deployment":
         return _judge_deployment_cost(f, keep)

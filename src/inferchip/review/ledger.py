@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from inferchip.catalog.chips import spoken_name
 from inferchip.errors import InternalError
 from inferchip.review.claim_file import BY_FAR, Claim, ScaleOut, pct, verdict
 from inferchip.review.deploy.silicon import chip_names
-from inferchip.review.inputs import ModelEntry, OnProgress, ReviewConfig, no_progress
+from inferchip.review.inputs import ModelEntry, OnProgress, ReviewConfig, namer, no_progress
 from inferchip.review.judge import Figures, judge_all, probability
 from inferchip.review.uncertainty import Base, build_base, claim_cases, monte_carlo
-from inferchip.review.views import NPU_BOARD, CostView, host_of
+from inferchip.review.views import NPU_BOARD, CostView, host_of, system_usd_per_chip
 
 if TYPE_CHECKING:
     from inferchip.cost.energy import HostSystem
@@ -75,13 +76,14 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
                     "note": "equal money: " + "; ".join(f"{k}: {v}" for k, v in money.items())})
     out.extend(_year_entries(res, cfg, claim, base, views, default, on_progress))
     claim_entry = res.claim
+    me = spoken_name(claim_entry.name)  # the claimed chip as the ledger's sentences name it
     if claim_entry.deployed:
         d = claim.deployment
         tput, board, chips = _claim_at_weights(claim_entry, res, f.cases, cfg, claim.scale_out)
         on_progress(f"ledger: {claim_entry.id} at {cfg.weights} weights", 1)
         alt = _with_claim(f, tput, board, chips, host_of(claim_entry))
-        out.append(_entry("precision", f"{claim_entry.id} {d.weights} weights, others {cfg.weights}",
-                          f"{claim_entry.id} at {cfg.weights} like the others", default,
+        out.append(_entry("precision", f"{me} {d.weights} weights, others {cfg.weights}",
+                          f"{me} at {cfg.weights} like the others", default,
                           verdicts(base, claim, names, cfg, alt)))
         one = build_base(res, claim_entry, claim, views, f.cases, claim_setting="single")
         from inferchip.review.deploy.sizing import system_text
@@ -89,17 +91,18 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
         sized = system_text(claim_entry.id, claim_entry.domain, res.rows).removeprefix("sized: ")
         on = (f"the smallest deployment that serves each case ({sized})" if claim_entry.systems
               else f"a board of {claim_entry.domain}")
-        out.append(_entry("chip count", f"{claim_entry.id} on {on}",
-                          f"{claim_entry.id} alone (one chip, its own host)", default,
+        out.append(_entry("chip count", f"{me} on {on}",
+                          f"{me} alone (one chip, its own host)", default,
                           verdicts(base, claim, names, cfg, replace(one.fig, price=f.price, cost_usd=f.cost_usd))))
         gpu = build_base(res, claim_entry, claim, views, f.cases, gpu_host_for_claim=True)
         h = host_of(claim_entry)
         host = (f"NPU board host ({h.idle_w:g} W + {h.per_accelerator_w:g} W per chip, npu_board system cost)"
                 if h.system == NPU_BOARD
-                else f"its own carrier board ({h.per_accelerator_w:g} W a module, supply {h.psu_efficiency:g})"
+                else f"its own carrier board ({h.per_accelerator_w:g} W a module, supply {h.psu_efficiency:g}; no "
+                     f"server rack: ${system_usd_per_chip(h):,.0f} of system cost a module)"
                 if h.system == "embedded_soc" else "a GPU server's host")
-        out.append(_entry("host overheads", f"{claim_entry.id}: {host}; GPUs: 8-GPU server host",
-                          f"{claim_entry.id} in a GPU server's host", default,
+        out.append(_entry("host overheads", f"{me}: {host}; GPUs: 8-GPU server host",
+                          f"{me} in a GPU server's host", default,
                           verdicts(base, claim, names, cfg, gpu.fig)))
     out.extend(_scale_out_entry(res, cfg, claim, base, views, default))
     slos = sorted({s for _, s in f.cases})
@@ -153,12 +156,14 @@ def _scale_out_entry(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, view
     for r in res.rows:
         if r["setting"] == "domain" and r["chip_id"] in sized and r["status"] == "ok":
             counts.setdefault(r["chip_id"], set()).add(int(r["deployment_chips"]))
-    shown = "; ".join(f"{c}: {', '.join(f'{n:,}' for n in sorted(counts[c]))} chips" if c in counts
-                      else f"{c}: no case served up to the bound" for c in sized)
+    nm = namer([*res.chips, res.claim])
+    shown = "; ".join(f"{nm(c)}: {', '.join(f'{n:,}' for n in sorted(counts[c]))} chips" if c in counts
+                      else f"{nm(c)}: no case served up to the bound" for c in sized)
     alt = build_base(res, res.claim, claim, views, base.fig.cases, sized_at_scaleup=True)
-    domains = ", ".join(f"{c.id} on {c.domain}" for c in res.chips if c.id in sized)
+    domains = ", ".join(f"{nm(c.id)} on {c.domain}" for c in res.chips if c.id in sized)
     names = [v.name for v in views]
-    what = (f"{', '.join(sized)} (layer-pipelined, SRAM-only): per case the smallest multiple of its deployment unit "
+    what = (f"{', '.join(map(nm, sized))} (layer-pipelined, SRAM-only): per case the smallest multiple of its "
+            "deployment unit "
             f"that serves it, up to {so.max_chips:,} chips, prefill steps of {so.chunk_tokens:,} tokens "
             f"(review/claim.yaml scale_out) ({shown})")
     out = [_entry("competitor deployment", what, f"on its scale-up domain like every other chip ({domains})", default,
@@ -167,7 +172,7 @@ def _scale_out_entry(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, view
     if stated:
         import types
 
-        counts_at = ", ".join(f"{c} on {n:,}" for c, n in stated[1].items())
+        counts_at = ", ".join(f"{nm(c)} on {n:,}" for c, n in stated[1].items())
         pseudo = types.SimpleNamespace(chips=res.chips, models=res.models, claim=res.claim, config=res.config,
                                        rows=[r for r in res.rows if not (r["chip_id"] in stated[1]
                                                                          and r["setting"] == "domain")] + stated[0])

@@ -17,7 +17,7 @@ Dimensionless throughout: ranks are integers from 1, scores are fractions in [0,
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict, TypeGuard, TypeVar
 
@@ -204,25 +204,27 @@ def _ranked_value(item: CaseOutcome) -> float:
     return float(item["value"])
 
 
-def describe_case(item: CaseOutcome, claim: str, metric: Metric, label: str, status: str) -> str:
-    """One sentence on one case."""
+def describe_case(item: CaseOutcome, claim: str, metric: Metric, label: str, status: str,
+                  name: Callable[[str], str] = str) -> str:
+    """One sentence on one case; ``name``: a chip id -> the name the sentence gives it (``review.inputs.namer``)."""
     rank = item["rank"]
     hib = metric.higher_is_better
+    other_name = name(str(item["other"])) if "other" in item else ""
     if rank == 1:
         if "other" in item:
             mine, other = _ranked_value(item), item["other_value"]
-            how = (f"tied with {item['other']}" if not _better(mine, other, hib)
-                   else _ahead(mine, other, hib, str(item["other"])))
+            how = (f"tied with {other_name}" if not _better(mine, other, hib)
+                   else _ahead(mine, other, hib, other_name))
             return f"{label}: first; {how} ({_num(mine)} vs {_num(other)} {metric.unit})."
         return f"{label}: first (the only chip that serves it)."
     if rank is None:
         why = {"does not fit": "the model does not fit in its memory",
                "misses SLO": "no batch meets the latency limits",
                "no layout": "no parallel layout suits the model"}.get(status, f"no {metric.label} figure")
-        lead = f"; {item['other']} leads" if "other" in item else ""
+        lead = f"; {other_name} leads" if "other" in item else ""
         return f"{label}: not ranked ({why}){lead}."
     mine, best = _ranked_value(item), item["other_value"]
-    return (f"{label}: {_ordinal(rank)} of {item['ranked']}; {_behind(mine, best, hib, item['other'])} "
+    return (f"{label}: {_ordinal(rank)} of {item['ranked']}; {_behind(mine, best, hib, other_name)} "
             f"({_num(mine)} vs {_num(best)} {metric.unit}).")
 
 
@@ -271,9 +273,12 @@ def claim_verdict(res: Any) -> dict[str, Any]:
     """The verdict on the claim of a :class:`~inferchip.review.review.ReviewResult`, in plain
     words (or, without a claim, who leads the suite): per case, over the suite, on the other
     figures of merit, from the sensitivity analysis and across the estimates."""
+    from inferchip.catalog.chips import chip_namer
+
     met = METRICS[res.metric]
     n_chips = len(res.chips)
-    leaders = {name: next((c for c, v in s.items() if v["rank"] == 1), None) for name, s in res.suite.items()}
+    nm = chip_namer({c.id: str(c.name) for c in [*res.chips, res.claim] if c is not None})
+    leaders = {name: next((nm(c) for c, v in s.items() if v["rank"] == 1), None) for name, s in res.suite.items()}
     if res.claim is None:
         head = f"Best over the suite on {met.label}: {leaders[res.metric] or 'no chip'}."
         return {"claim_id": None, "metric": res.metric, "metric_label": met.label, "headline": head,
@@ -286,7 +291,7 @@ def claim_verdict(res: Any) -> dict[str, Any]:
     cases: list[dict[str, Any]] = []  # each case's outcome as the verdict states it (JSON)
     for item in case_outcomes(res.tables[res.metric], cid, met):
         case = item["case"]
-        sentence = describe_case(item, cid, met, _case_label(case), status.get(case, "ok"))
+        sentence = describe_case(item, cid, met, _case_label(case), status.get(case, "ok"), nm)
         cases.append({**{k: v for k, v in item.items() if k != "case"}, "model_id": case[0], "slo": case[1],
                       "status": status.get(case), "sentence": sentence})
     firsts = [c for c in cases if c["rank"] == 1]
@@ -295,7 +300,7 @@ def claim_verdict(res: Any) -> dict[str, Any]:
     lo, hi = (f"{f(m.total_params for m in res.models) / 1e9:.0f}" for f in (min, max))
     size = f"models of {lo}-{hi}B parameters" if lo != hi else f"a model of {lo}B parameters"
     # a ranking on one figure of merit: never the claim's verdict (that is judged part by part, review.claim_review)
-    alone = f"Ranked on {met.label} alone, {cid} is first"
+    alone = f"Ranked on {met.label} alone, {nm(cid)} is first"
     if len(firsts) == len(cases):
         head = f"{alone} in every case reviewed ({len(cases)} cases, {size})."
     elif firsts:
@@ -349,7 +354,7 @@ def claim_verdict(res: Any) -> dict[str, Any]:
                      "vary each at its favourable and unfavourable end (named corners) and over its range "
                      "(the Monte Carlo behind each part's probability).")
     lines.extend(res.notes)
-    claim_text = (f"{cid} is the best inference chip for models under "
+    claim_text = (f"{nm(cid)} is the best inference chip for models under "
                   f"{(bound or 250e9) / 1e9:.0f}B parameters")
     return {"claim_id": cid, "claim_name": res.claim.name, "claim_text": claim_text,
             "judged_on": f"{met.label}, over {len(res.models)} models x {len(res.config.slos)} service levels",

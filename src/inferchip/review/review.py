@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from inferchip.catalog.chips import spoken_name
 from inferchip.performance.predict import Prediction
 from inferchip.review.cases import (
     FIGURE_COLUMNS,
@@ -177,10 +178,13 @@ def _run(inputs: ReviewInputs, on_progress: OnProgress, on_plan: Callable[[int],
     if claim is not None:  # its corners, sensitivity and boundary map re-predict it on the system it is judged on
         record_systems(claim, rows, so)
     notes: list[str] = deployment_notes(chips, rows, so)
+    notes.extend(f"{spoken_name(c.name)} is given as parameters, without a chip YAML: its host at the wall is "
+                 f"{c.system_basis}."
+                 for c in chips if c.spec is None and c.system_basis is not None)
     metric = cfg.metric
     ok = {name: has_figure(rows, met.column) for name, met in METRICS.items()}
     if claim is not None and not ok[metric].get(claim.id, True) and metric != "throughput":
-        notes.append(f"{claim.id} has no {METRICS[metric].label} figure (no price or power): "
+        notes.append(f"{spoken_name(claim.name)} has no {METRICS[metric].label} figure (no price or power): "
                      "the verdict ranks output tokens/s per chip instead.")
         metric = "throughput"
     suite: dict[str, dict[str, dict[str, Any]]] = {}

@@ -17,8 +17,6 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from inferchip.errors import InvalidSettingError
 from inferchip.review.inputs import ChipEntry
 
@@ -155,10 +153,23 @@ def host_of(chip: ChipEntry, gpu_host: bool = False) -> HostSystem:
     idle, per = a.host.npu_board_host_idle_w, a.host.npu_board_host_per_accelerator_w
     if npu_board(chip.id) and idle is not None and per is not None:  # a pair (HostAssumptions)
         return HostSystem(NPU_BOARD, idle.value, per.value, server.fan_power_fraction, server.psu_efficiency, 1)
-    return host_system(getattr(chip.spec, "system", "server"), a)
+    return host_system(chip.spec.system if chip.spec is not None else chip.system, a)
 
 
 NPU_BOARD = "npu_board"  # HostSystem.system of a board of NPUs with a light host (catalog.competitors)
+
+
+def system_usd_per_chip(host: HostSystem) -> float:
+    """The system around one chip, USD, where it is an absolute figure: an NPU board's
+    (``tco.npu_board_system_usd_per_chip``), an embedded module's carrier and supply
+    (``tco.embedded_soc_system_usd_per_module``: no server rack); NaN for a server, whose system is
+    ``tco.system_overhead_fraction`` x the chip's price (``review.judge.tco_per_hour``)."""
+    from inferchip.catalog.assumptions import load_assumptions
+
+    t = load_assumptions().tco
+    c = (t.npu_board_system_usd_per_chip if host.system == NPU_BOARD
+         else t.embedded_soc_system_usd_per_module if host.system == "embedded_soc" else None)
+    return float("nan") if c is None else float(c.value)
 
 
 def host_share(chips_used: float, host: HostSystem) -> float:
@@ -191,15 +202,14 @@ def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: lis
             continue
         host = host_of(c)
         n = host_share(float(r["num_chips"] or 1), host)
-        wall = float(wall_power_per_chip_w(np.float64(board), np.float64(n), np.float64(host.idle_w),
-                                           np.float64(host.per_accelerator_w),
-                                           np.float64(host.fan_power_fraction), np.float64(host.psu_efficiency)))
+        wall = float(wall_power_per_chip_w(board, n, host.idle_w, host.per_accelerator_w,
+                                           host.fan_power_fraction, host.psu_efficiency))
         r["wall_power_w_per_chip"] = wall
         for price, col in ((s, "usd_per_million_tokens"), (m, "usd_per_million_tokens_modelled")):
             if price is None:
                 continue
             usd = price.usd * price_mult
-            per_h = float(tco_per_hour(np.float64(usd), np.float64(wall), np.bool_(host.system == NPU_BOARD)))
+            per_h = float(tco_per_hour(usd, wall, system_usd_per_chip(host)))
             r[col] = per_h / (3600.0 * tput) * 1e6
             if col == "usd_per_million_tokens":
                 r["chip_price_usd"] = usd

@@ -96,6 +96,8 @@ PLAUSIBLE: dict[str, tuple[float, float, str, str]] = {
     "tco.system_overhead_fraction": (0.0, 10.0, "fraction of accelerator price", "a fraction: 50 % is written 0.5"),
     # A board of NPUs per chip (the bundled 1,500 USD): 100,000 USD per chip is beyond any server.
     "tco.npu_board_system_usd_per_chip": (0.0, 100_000.0, "USD per chip", "US dollars per chip"),
+    # An embedded module's carrier and supply (the bundled 0: the catalogue prices a module as its developer kit)
+    "tco.embedded_soc_system_usd_per_module": (0.0, 100_000.0, "USD per module", "US dollars per module"),
     # A PUE is at least 1 (checked below) and ~1.1-1.6 today (the bundled Uptime 2024 average 1.56); 3 is above the
     # Uptime survey's 2007 average (about 2.5), so 156 (a percent) is refused.
     "tco.pue": (1.0, 3.0, "ratio", "a ratio: 1.56, not 156"),
@@ -302,6 +304,11 @@ class TcoAssumptions(_Frozen):
     npu_board_system_usd_per_chip: Constant | None = Field(
         None, description="System cost per chip of a board of NPUs (board, host, chassis, network share), USD: an "
         "absolute figure, as a fraction of a cheap chip's price would under-count the board around it."
+    )
+    embedded_soc_system_usd_per_module: Constant | None = Field(
+        None, description="System cost of one embedded module (a chip YAML's system: embedded_soc) beyond its price, "
+        "USD: its carrier board and supply, no server rack or network (an absolute figure used instead of "
+        "system_overhead_fraction x its price; None: the fraction)."
     )
     lifetime_years: Constant
     annual_cost_of_capital: Constant

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferchip.catalog.chips import load_chip
+from inferchip.catalog.chips import load_chip, spoken_name
 from inferchip.errors import SpecError, UnknownIdError
 from inferchip.interfaces.report.charts import _base_layout
 from inferchip.interfaces.report.silicon_note import VERDICT_CLASS, deployment_cell, deployment_note
@@ -124,7 +124,7 @@ def chip_name(chip_id: str, res: ReviewResult) -> str:
 def short_name(name: str) -> str:
     """A chip's name without its parenthesised detail, for an axis or a narrow column ("AI4 (Hardware 4 FSD
     computer SoC)" -> "AI4")."""
-    return name.split(" (", 1)[0].strip() or name
+    return spoken_name(name)
 
 
 def chip_text(chip_id: str | None, res: ReviewResult) -> str:
@@ -196,7 +196,8 @@ def views_html(res: ReviewResult) -> str:
                   esc(p.date or "-"), f'<span class="src">{esc(p.source)}{(" - " + esc(p.note)) if p.note else ""}'
                   '</span>'], "claim" if res.claim is not None and cid == res.claim.id else "")
                 for cid, p in sorted(v.prices.items())]
-        un = "".join(f"<li>{esc(cid)}: {esc(why)}</li>" for cid, why in sorted(v.unpriced.items()))
+        un = "".join(f"<li>{esc(short_name(chip_name(cid, res)))}: {esc(why)}</li>"
+                     for cid, why in sorted(v.unpriced.items()))
         table = html_table([("chip", True), ("basis", True), ("USD", False), ("range USD", False), ("date", True),
                             ("source", True)], rows, wrap=True) if rows else '<p class="note">No chip is priced.</p>'
         out.append(f"<h3>View: {esc(v.label)}</h3>{table}"
@@ -230,6 +231,10 @@ def corners_html(res: ReviewResult) -> str:
             + html_table([("estimate", True), ("end", True), ("figures", True)]
                          + [(part_name(k), False) for k in keys], rows, wrap=True)
             + (f'<p class="note">Estimated figures not varied here:</p><ul>{skipped}</ul>' if skipped else "")
+            + ('<p class="note">Lowest-cost silicon is read here as the claim words it, one chip\'s modelled '
+               'manufacturing cost (the verdict\'s reading); its reading on the silicon of the deployment that '
+               'serves each case is the ledger\'s "silicon basis" entry (and <code>inferchip explore --silicon '
+               'deployment</code>).</p>' if "lowest_cost_silicon" in keys else "")
             + "</section>")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from inferchip.catalog.chips import spoken_name
 from inferchip.review.review import SIZE_CLASSES, ReviewResult
 
 
@@ -107,7 +108,8 @@ def collect_assumptions(res: ReviewResult) -> list[dict[str, Any]]:
                 ("chips per board", res.claim.domain, "chips", d.board_reason),
                 ("board link", res.claim.params.link_bytes_per_s / 1e9, "GB/s per direction",
                  "the catalogue's estimate (interconnect.scaleup_bw_gb_per_s_per_direction)")):
-            out.append({"group": f"claimed chip as deployed: {res.claim.id}", "name": name, "value": value,
+            out.append({"group": f"claimed chip as deployed: {spoken_name(res.claim.name)}", "name": name,
+                        "value": value,
                         "unit": unit, "source": " ".join(why.split())})
     if j is not None:
         from inferchip.review.uncertainty import model_error_sigmas, model_error_sources

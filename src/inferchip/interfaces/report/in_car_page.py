@@ -77,11 +77,15 @@ def in_car_html(res: ReviewResult, chart: str) -> str:
                         ("misses", False), ("util.", False), ("W", False), ("J / frame", False),
                         ("frames / busy s", False), ("P(fastest)", False)], rows, wrap=True)
     notes: dict[str, list[str]] = {}
+
+    def named(ids: list[str]) -> list[str]:
+        return [short_name(chip_name(i, res)) for i in ids]
+
     for r in ic["rows"]:
         for n in r.get("notes", []):
             notes.setdefault(n, []).append(r["chip"])
     every = len(ic["rows"])
-    note_list = "".join(f"<li>{esc(n)}{'' if len(c) == every else ' (' + esc(', '.join(c)) + ')'}</li>"
+    note_list = "".join(f"<li>{esc(n)}{'' if len(c) == every else ' (' + esc(', '.join(named(c))) + ')'}</li>"
                         for n, c in notes.items())
     part = ic["frame_deadlines"]
     v = part["verdict"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from inferchip.catalog.chips import spoken_name
 from inferchip.interfaces import fmt
 from inferchip.interfaces.report.charts import (
     bars_figure,
@@ -134,7 +135,8 @@ def _verdict_html(res: ReviewResult) -> str:
     cases = "".join(f"<li>{esc(c['sentence'])}</li>" for c in v.get("cases", []))
     case_block = f"<h3>Case by case</h3><ul>{cases}</ul>" if cases else ""
     if res.judgement is not None and v.get("claim_text"):
-        claim = (f'<p class="read">Where {esc(v["claim_id"])} ranks on one figure, {esc(v["judged_on"])} (the '
+        who = spoken_name(v.get("claim_name") or v["claim_id"])
+        claim = (f'<p class="read">Where {esc(who)} ranks on one figure, {esc(v["judged_on"])} (the '
                  "street-price basis for money); the claim itself is judged part by part above.</p>")
     else:
         claim = (f'<p class="claim">Claim reviewed: “{esc(v["claim_text"])}”, judged on {esc(v["judged_on"])}.</p>'

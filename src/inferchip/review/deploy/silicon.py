@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from inferchip.catalog.chips import spoken_name
 from inferchip.review.judge import Figures, deployment_ratios, deployment_silicon_usd
 
 CHOICE = "silicon basis (lowest-cost silicon)"
@@ -121,7 +122,7 @@ def reading_text(r: Reading, claim_id: str, names_of: Mapping[str, str] | None =
     def name(chip_id: str) -> str:
         if chip_id not in names:
             return chip_id
-        return names[chip_id].split(" (", 1)[0].strip() or chip_id
+        return spoken_name(names[chip_id]) or chip_id
 
     claim_id = name(claim_id)
     if not r.claim:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from inferchip.catalog.chips import spoken_name
 from inferchip.performance.predict import Prediction
 from inferchip.review.claim_file import ScaleOut
 from inferchip.review.inputs import ChipEntry, ModelEntry, ReviewConfig, ServiceLevel
@@ -191,7 +192,8 @@ def deployment_notes(chips: list[ChipEntry], rows: list[dict[str, Any]], so: Sca
         said = "; ".join(f"{m} on {_counts(v)}" for m, v in served.items()) or "no case"
         stated = (f" Its vendor states {u.stated_model} on {u.stated_chips:,} chips ({u.stated_source})."
                   if u is not None and u.stated_chips else "")
-        out.append(f"{c.id} is layer-pipelined (every weight in on-chip SRAM): it is judged on the smallest deployment "
+        out.append(f"{spoken_name(c.name)} is layer-pipelined (every weight in on-chip SRAM): it is judged on the "
+                   "smallest deployment "
                    f"that serves each case, in whole units of {unit:,} chip{'s' if unit != 1 else ''}"
                    f"{' ' if u is not None else ', '}{whence}, up to {so.max_chips:,} chips, with prefill steps of "
                    f"{so.chunk_tokens:,} tokens "
