@@ -62,7 +62,7 @@ class TcoTerms:
 
     def breakdown_per_hour_usd(self, chip_price_usd: ArrayLike, avg_power_w: ArrayLike,
                                provisioned_power_w: ArrayLike | None = None) -> dict[str, Number]:
-        """TCO per accelerator-hour by part (capex, energy, hosting, total), USD/h (:func:`tco_breakdown_per_hour_usd`)."""
+        """TCO per accelerator-hour by part (capex, energy, hosting, total), USD/h."""
         capex = self.capex_per_hour_usd(chip_price_usd)
         energy = energy_cost_per_hour_usd(avg_power_w, self.energy_overhead, self.usd_per_kwh)
         hosting = hosting_per_hour_usd(avg_power_w if provisioned_power_w is None else provisioned_power_w,
