@@ -53,7 +53,7 @@ def test_the_two_readings_and_the_review_ledgers_figures() -> None:
     assert dep.changes[0].best_rival == H100
     said = [n for n in chip.notes if n.startswith("lowest_cost_silicon is ranked on one chip's")]
     assert len(said) == 1 and f"{H100} on 8 x $" in said[0] and "so it holds" in said[0]
-    said = [n for n in dep.notes if n.startswith("lowest_cost_silicon is ranked on the silicon of the board")]
+    said = [n for n in dep.notes if n.startswith("lowest_cost_silicon is ranked on the silicon of the system")]
     assert len(said) == 1 and "per chip it does not hold" in said[0]
 
 
@@ -61,6 +61,6 @@ def test_the_cli_option() -> None:
     r = CliRunner().invoke(app, ["explore", "--target", AI5, "--beat", f"{GROQ},{H100}", "--models", L8,
                                  "--silicon", "deployment"])
     assert r.exit_code == 0, r.output
-    assert "lowest_cost_silicon (deployment)" in r.output and "ranked on the silicon of the board" in r.output
+    assert "lowest_cost_silicon (deployment)" in r.output and "ranked on the silicon of the system" in r.output
     bad = CliRunner().invoke(app, ["explore", "--target", AI5, "--beat", H100, "--silicon", "rack"])
     assert bad.exit_code != 0 and "--silicon: 'rack'; allowed: chip, deployment" in str(bad.exception)

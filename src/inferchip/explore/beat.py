@@ -147,7 +147,7 @@ def _as_design(target_id: str, compute: np.ndarray, memory: np.ndarray, link: np
 def beat(target: str, rivals: list[str], models: list[str] | None = None,
          parts: list[str] | None = None, silicon: str = "chip") -> BeatResult:
     """The smallest change per claim part (default: the review claim's parts that explore scores); ``silicon``: the
-    reading lowest_cost_silicon is ranked on, "chip" (one chip's cost, the claim's) or "deployment" (the board that
+    reading lowest_cost_silicon is ranked on, "chip" (one chip's cost, the claim's) or "deployment" (the system that
     serves each workload, the review ledger's other reading); the other reading's figures are in the notes."""
     if silicon not in SILICON_BASES:
         raise InvalidSettingError(f"--silicon: {silicon!r}; allowed: {', '.join(SILICON_BASES)}")
@@ -196,12 +196,22 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
     obj_var = claim_values(suite, m_var, variants, a, parts)
     obj_real = claim_values(suite, m_real, real, a, parts)
     baseline = {str(cid): {k: float(v[i]) for k, v in obj_real.items()} for i, cid in enumerate(real.ids)}
-    dep_real, dep_var = deployment_silicon_usd(suite, m_real, real), deployment_silicon_usd(suite, m_var, variants)
+    from inferchip.review.deploy.sizing import review_system
+
+    systems = [review_system(str(cid), claim_chip=target) for cid in real.ids]  # the review's rule, one function
+    n_sys = np.array([s.chips for s in systems], float)
+    dep_real = deployment_silicon_usd(suite, m_real, real, n_sys)
+    dep_var = deployment_silicon_usd(suite, m_var, variants, np.full(len(variants), n_sys[0]))
     for i, cid in enumerate(real.ids):  # the deployment reading's figure beside the per-chip one (a column)
         row = dep_real[i][np.isfinite(dep_real[i])]
         baseline[str(cid)]["lowest_cost_silicon_deployment_usd"] = float(row.min()) if row.size else float("nan")
     if "lowest_cost_silicon" in parts:
-        notes.append(_silicon_note(target, rivals, silicon, dep_real, real, cost0))
+        notes.append(_silicon_note(target, rivals, silicon, dep_real, real, cost0, n_sys))
+        notes.extend(f"{cid}: {s.basis}; explore does not size it per case (the review does, predicting each case on "
+                     "growing counts: review.deploy.sizing.size_model), so on the deployment reading it is read on "
+                     f"that unit of {s.chips}, serving what explore's layouts up to 8 chips serve, and its verdict "
+                     "may differ from the review's" for cid, s in zip(real.ids, systems, strict=True)
+                     if s.sized_per_case)
     changes, missing = [], []
     size = np.log(c) + np.log(m) + np.log(lk)
     order = np.lexsort((variants.cost_usd, size))
@@ -244,23 +254,24 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
                       silicon)
 
 
-def _silicon_note(target: str, rivals: list[str], silicon: str, dep: np.ndarray, real: Chips, cost0: float) -> str:
+def _silicon_note(target: str, rivals: list[str], silicon: str, dep: np.ndarray, real: Chips, cost0: float,
+                  n_sys: np.ndarray) -> str:
     """Which reading lowest_cost_silicon is ranked on, and the other reading's verdict at the target as it is."""
     margin = CLAIM_OBJECTIVES["lowest_cost_silicon"].margin
     cost = np.asarray(real.cost_usd, float)
     r = deployment_ratio(dep[:1], dep[1:])[0]
     per_chip = bool(np.isfinite(cost[1:]).any() and cost0 * margin < np.nanmin(cost[1:]))
-    n = int(real.chips_per_board[0])
+    n = int(n_sys[0])  # the review's system (review.deploy.sizing.review_system)
     board = f"{n} x ${cost0:,.0f} = ${n * cost0:,.0f}"
     if not np.isfinite(dep[0]).any():
-        dep_words = f"{target} serves none of the cost part's workloads on its board of {n}, so it does not hold"
+        dep_words = f"{target} serves none of the cost part's workloads on its system of {n}, so it does not hold"
     elif not np.isfinite(r):
-        dep_words = f"{target}'s board {board}; no rival ({', '.join(rivals)}) serves a workload on its board"
+        dep_words = f"{target}'s system {board}; no rival ({', '.join(rivals)}) serves a workload on its system"
     else:
         per = [float(deployment_ratio(dep[:1], dep[1 + i:2 + i])[0]) for i in range(len(rivals))]
         j = int(np.argmin(per))
-        n_r, usd_r = int(real.chips_per_board[1 + j]), float(cost[1 + j])
-        dep_words = (f"{target}'s board {board}; the closest rival, {rivals[j]} on {n_r} x ${usd_r:,.0f} = "
+        n_r, usd_r = int(n_sys[1 + j]), float(cost[1 + j])
+        dep_words = (f"{target}'s system {board}; the closest rival, {rivals[j]} on {n_r} x ${usd_r:,.0f} = "
                      f"${n_r * usd_r:,.0f}, is {r:.3g}x it, so it "
                      f"{'holds' if r >= margin else 'does not hold'} (it needs {margin:g}x in every workload a rival "
                      "serves; a workload a rival serves and the target does not is lost)")
@@ -269,6 +280,8 @@ def _silicon_note(target: str, rivals: list[str], silicon: str, dep: np.ndarray,
         return ("lowest_cost_silicon is ranked on one chip's modelled manufacturing cost (the claim's reading and the "
                 f"review's verdict); on the deployment reading (--silicon deployment; the review ledger's 'silicon "
                 f"basis'): {dep_words}")
-    return ("lowest_cost_silicon is ranked on the silicon of the board that serves each workload (--silicon "
+    return ("lowest_cost_silicon is ranked on the silicon of the system that serves each workload, sized by the "
+            "review's rule (review.deploy.sizing.review_system: a claimed chip's board, a scale-up domain up to 72) "
+            "(--silicon "
             f"deployment; the review ledger's 'silicon basis' alternative): {dep_words}; on the claim's own reading "
             f"(--silicon chip, the review's verdict) {chip_words}")

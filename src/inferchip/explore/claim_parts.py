@@ -14,8 +14,10 @@ Values are geometric means over the part's workloads (a workload not served coun
 * ``lowest_cost_silicon``: manufacturing cost per chip, less is better, won only "by far" (the claim's
   reading and the review's verdict, :data:`SILICON_BASES` "chip"); its other reading ("deployment", the review
   ledger's "silicon basis" choice, ``review/deploy/silicon.py``) is the silicon of the system that serves each
-  workload, :func:`deployment_silicon_usd`: the chip's board (``chips_per_board``: its scale-up domain up to 8, as
-  explore lays a workload out on it) x its cost, where it serves the workload. It holds as the review's does
+  workload, :func:`deployment_silicon_usd`: the chips of the system the review judges the chip on
+  (``review.deploy.sizing.review_system``: the claimed chip's board, a scale-up domain up to 72; a layer-pipelined
+  chip, which the review sizes per case with predict, on its unit, said so in a note) x its cost, where it serves
+  the workload on explore's tensor-parallel layouts (up to 8 chips). It holds as the review's does
   (:func:`deployment_ratio`): the target serves a workload, and in every workload a rival serves, the target serves
   it too on at most 1/``BY_FAR`` of that rival's board silicon;
 * ``latency_interactive``: tokens/s per chip at the interactive TTFT and TPOT limits only.
@@ -118,14 +120,17 @@ def best_rival_index(part: str, rivals: np.ndarray) -> int:
     return int(np.nanargmin(v))
 
 
-def deployment_silicon_usd(suite: Suite, metrics: dict[str, np.ndarray], chips: Chips) -> np.ndarray:
-    """The silicon of the board that serves each of the cost part's workloads, USD ([chips, workloads]):
-    ``chips_per_board`` x ``cost_usd`` where the chip serves the workload (``meets_slo``), NaN where it does not
-    (the review's :func:`inferchip.review.judge.deployment_silicon_usd` on explore's system)."""
+def deployment_silicon_usd(suite: Suite, metrics: dict[str, np.ndarray], chips: Chips,
+                           system_chips: np.ndarray | None = None) -> np.ndarray:
+    """The silicon of the system that serves each of the cost part's workloads, USD ([chips, workloads]):
+    ``system_chips`` (the review's system, ``review.deploy.sizing.review_system``; None: ``chips_per_board``) x
+    ``cost_usd`` where the chip serves the workload (``meets_slo``), NaN where it does not (the review's
+    :func:`inferchip.review.judge.deployment_silicon_usd`)."""
     slo_of = np.array([w.split("|", 1)[1] for w in suite.workload_ids])
     cols = np.isin(slo_of, CLAIM_OBJECTIVES["lowest_cost_silicon"].slos)
     served = np.nan_to_num(np.asarray(metrics["meets_slo"], float)[:, cols], nan=0.0) > 0
-    board = np.asarray(chips.chips_per_board, float) * np.asarray(chips.cost_usd, float)
+    n = chips.chips_per_board if system_chips is None else system_chips
+    board = np.asarray(n, float) * np.asarray(chips.cost_usd, float)
     return np.where(served, board[:, None], np.nan)
 
 

@@ -65,6 +65,39 @@ def unit_of(chip: ChipEntry) -> tuple[int, str]:
     return chip.domain, f"its scale-up domain as the review evaluates it ({chip.domain} chips)"
 
 
+@dataclass(frozen=True)
+class ReviewSystem:
+    """The system the review judges a catalogue chip on where no case is predicted: its chips and, for a chip the
+    review sizes per case, that it is (its chips are then its deployment unit, the first whole unit the sizing
+    tries)."""
+
+    chips: int
+    basis: str
+    sized_per_case: bool
+
+
+def review_system(chip_id: str, claim_chip: str | None = None) -> ReviewSystem:
+    """The review's rule for a chip's system (``inferchip explore --silicon deployment`` reads it too): the claimed
+    chip (``claim_chip``, the bundled claim file's chip when it is this one) on the claim file's board
+    (``review.inputs.deploy``); any other on its scale-up domain up to ``DOMAIN_CAP_CHIPS`` (72: a GB200 NVL72 rack;
+    ``review.inputs.domain_chips``); a layer-pipelined chip sized per case (:func:`size_model`, which needs
+    ``predict`` per case), here its deployment unit with ``sized_per_case`` True."""
+    from inferchip.review.claim_file import load_claim
+    from inferchip.review.inputs import DOMAIN_CAP_CHIPS, ReviewConfig, chip_entry, deploy
+
+    claim = load_claim()
+    cfg = ReviewConfig()
+    entry = chip_entry(chip_id, cfg.domain_cap, is_claim=chip_id == claim_chip)
+    if chip_id == claim_chip:
+        entry = deploy(entry, cfg, claim)
+    if is_sized(entry, cfg):
+        unit, source = unit_of(entry)
+        return ReviewSystem(unit, f"sized per case by the review (a multiple of {unit} chips: {source})", True)
+    basis = (f"the claim file's board of {entry.domain}" if entry.deployed
+             else f"its scale-up domain up to {DOMAIN_CAP_CHIPS}: {entry.domain}")
+    return ReviewSystem(entry.domain, basis, False)
+
+
 def fewest_chips(weights_bytes: float, budget_bytes: float) -> int:
     """Chips below which no layout holds the weights: ``ceil(weights / budget)`` (every weight resident on one chip
     of the system, each chip holding at most its budget, which must be above 0); 0 weights need 1 chip."""
