@@ -125,27 +125,25 @@ def domain_rows(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cf
     """The rows of the system each level judges ``chip`` on (``domain``; for a sized chip also ``scaleup``, sized
     as ``so``, the claim file's ``scale_out``, says), in level order, and the ``domain`` predictions by level name.
     ``single``: the one-chip results, reused where the domain is one chip."""
-    from inferchip.review.deploy.sizing import is_sized, size_model
+    from inferchip.review.deploy.sizing import deployments, is_sized
 
     rows: list[dict[str, Any]] = []
     kept: dict[str, Prediction] = {}
-    def at(n: int, slo: ServiceLevel, chunk: int) -> tuple[Prediction | None, str, str]:
+
+    def at(n: int, slo: ServiceLevel, chunk: int | None) -> tuple[Prediction | None, str, str]:
+        if chunk is None and n == 1 and single is not None:  # the one-chip result, already predicted
+            return single[slo.name]
         return evaluate(arg, model.ref, slo, n, cfg, chip_spec=spec, weights=weights, chunk_tokens=chunk)
 
-    sized = size_model(chip, model, slos, so, weights, at) if is_sized(chip, cfg) else {}
+    sized = is_sized(chip, cfg)
+    dep = deployments(chip, model, slos, cfg, so, weights, at)  # the review's one rule (explore reads it too)
     for slo in slos:
-        at_domain = (single[slo.name] if single is not None and chip.domain == 1
-                     else evaluate(arg, model.ref, slo, chip.domain, cfg, chip_spec=spec, weights=weights))
-        if slo.name in sized:
-            d = sized[slo.name]
-            rows.append(prediction_row(chip, model, slo, "domain", d.chips, d.prediction, d.status, d.reason, d.basis))
-            rows.append(prediction_row(chip, model, slo, "scaleup", chip.domain, *at_domain))
-            got = d.prediction
-        else:
-            rows.append(prediction_row(chip, model, slo, "domain", chip.domain, *at_domain))
-            got = at_domain[0]
-        if got is not None:
-            kept[slo.name] = got
+        d = dep[slo.name]
+        rows.append(prediction_row(chip, model, slo, "domain", d.chips, d.prediction, d.status, d.reason, d.basis))
+        if sized:
+            rows.append(prediction_row(chip, model, slo, "scaleup", chip.domain, *at(chip.domain, slo, None)))
+        if d.prediction is not None:
+            kept[slo.name] = d.prediction
     return rows, kept
 
 
@@ -165,7 +163,7 @@ def sized_cases(chip: ChipEntry, models: list[ModelEntry], cases: list[tuple[str
             continue
         slos = [service_level(n, m.total_params) for n in names]
 
-        def at(n: int, slo: ServiceLevel, chunk: int, m: ModelEntry = m) -> tuple[Prediction | None, str, str]:
+        def at(n: int, slo: ServiceLevel, chunk: int | None, m: ModelEntry = m) -> tuple[Prediction | None, str, str]:
             return evaluate(arg, m.ref, slo, n, cfg, chip_spec=spec, weights=weights, chunk_tokens=chunk)
 
         for name, d in size_model(chip, m, slos, so, weights, at).items():

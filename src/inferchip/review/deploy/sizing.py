@@ -65,39 +65,6 @@ def unit_of(chip: ChipEntry) -> tuple[int, str]:
     return chip.domain, f"its scale-up domain as the review evaluates it ({chip.domain} chips)"
 
 
-@dataclass(frozen=True)
-class ReviewSystem:
-    """The system the review judges a catalogue chip on where no case is predicted: its chips and, for a chip the
-    review sizes per case, that it is (its chips are then its deployment unit, the first whole unit the sizing
-    tries)."""
-
-    chips: int
-    basis: str
-    sized_per_case: bool
-
-
-def review_system(chip_id: str, claim_chip: str | None = None) -> ReviewSystem:
-    """The review's rule for a chip's system (``inferchip explore --silicon deployment`` reads it too): the claimed
-    chip (``claim_chip``, the bundled claim file's chip when it is this one) on the claim file's board
-    (``review.inputs.deploy``); any other on its scale-up domain up to ``DOMAIN_CAP_CHIPS`` (72: a GB200 NVL72 rack;
-    ``review.inputs.domain_chips``); a layer-pipelined chip sized per case (:func:`size_model`, which needs
-    ``predict`` per case), here its deployment unit with ``sized_per_case`` True."""
-    from inferchip.review.claim_file import load_claim
-    from inferchip.review.inputs import DOMAIN_CAP_CHIPS, ReviewConfig, chip_entry, deploy
-
-    claim = load_claim()
-    cfg = ReviewConfig()
-    entry = chip_entry(chip_id, cfg.domain_cap, is_claim=chip_id == claim_chip)
-    if chip_id == claim_chip:
-        entry = deploy(entry, cfg, claim)
-    if is_sized(entry, cfg):
-        unit, source = unit_of(entry)
-        return ReviewSystem(unit, f"sized per case by the review (a multiple of {unit} chips: {source})", True)
-    basis = (f"the claim file's board of {entry.domain}" if entry.deployed
-             else f"its scale-up domain up to {DOMAIN_CAP_CHIPS}: {entry.domain}")
-    return ReviewSystem(entry.domain, basis, False)
-
-
 def fewest_chips(weights_bytes: float, budget_bytes: float) -> int:
     """Chips below which no layout holds the weights: ``ceil(weights / budget)`` (every weight resident on one chip
     of the system, each chip holding at most its budget, which must be above 0); 0 weights need 1 chip."""
@@ -106,7 +73,44 @@ def fewest_chips(weights_bytes: float, budget_bytes: float) -> int:
     return max(1, math.ceil(weights_bytes / budget_bytes))
 
 
-Evaluate = Callable[[int, ServiceLevel, int], tuple[Prediction | None, str, str]]
+Evaluate = Callable[[int, ServiceLevel, int | None], tuple[Prediction | None, str, str]]
+
+
+def deployments(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cfg: ReviewConfig, so: ScaleOut,
+                weights: str, evaluate: Evaluate) -> dict[str, Sized]:
+    """The review's deployment of each service level of ``model`` on ``chip``, by level name: the one rule
+    ``review.cases.domain_rows`` and ``explore --silicon deployment`` (:func:`review_deployments`) read. A sized chip
+    (:func:`is_sized`) on the smallest deployment that serves the case (:func:`size_model`); any other on its domain
+    (``chip.domain``: its scale-up domain up to the review's cap, the claimed chip's board), predicted at the engines'
+    prefill chunk (``evaluate(count, level, None)``)."""
+    if is_sized(chip, cfg):
+        return size_model(chip, model, slos, so, weights, evaluate)
+    from inferchip.review.cases import default_basis
+
+    basis = default_basis(chip, "domain", chip.domain)
+    return {s.name: Sized(chip.domain, *evaluate(chip.domain, s, None), basis) for s in slos}
+
+
+def review_deployments(chip_id: str, claim_chip: str | None, model_id: str, slo_names: list[str]) -> dict[str, Sized]:
+    """:func:`deployments` of a catalogue chip as the default review builds it (``ReviewConfig()``, the bundled claim
+    file: ``claim_chip`` on its board where the claim file names it), each level predicted by
+    ``review.cases.evaluate``: the review's deployment and whether it serves the case, for explore."""
+    from inferchip.review.cases import evaluate
+    from inferchip.review.claim_file import load_claim
+    from inferchip.review.inputs import chip_entry, deploy, model_entry, service_level
+
+    claim, cfg = load_claim(), ReviewConfig()
+    entry = chip_entry(chip_id, cfg.domain_cap, is_claim=chip_id == claim_chip)
+    if chip_id == claim_chip:
+        entry = deploy(entry, cfg, claim)
+    m = model_entry(model_id)
+    arg, weights = entry.chip_arg(), entry.weights_in(cfg)
+
+    def at(n: int, slo: ServiceLevel, chunk: int | None) -> tuple[Prediction | None, str, str]:
+        return evaluate(arg, m.ref, slo, n, cfg, weights=weights, chunk_tokens=chunk)
+
+    return deployments(entry, m, [service_level(s, m.total_params) for s in slo_names], cfg, claim.scale_out,
+                       weights, at)
 
 
 def size_model(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], so: ScaleOut, weights: str,
