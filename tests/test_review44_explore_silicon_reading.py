@@ -41,7 +41,7 @@ def test_the_two_readings_and_the_review_ledgers_figures() -> None:
     # the column the review's results.csv has (deployment_silicon_cost_usd): board x cost where it serves
     assert ai5["lowest_cost_silicon_deployment_usd"] == pytest.approx(8 * ai5["lowest_cost_silicon"])
     assert h100["lowest_cost_silicon_deployment_usd"] == pytest.approx(8 * h100["lowest_cost_silicon"])
-    # since tco44 explore reads the review's deployment (review.deploy.sizing.review_deployments): Groq sized to
+    # since tco44 explore reads the review's deployment (review.cases.review_deployments): Groq sized to
     # 96 LPUs for the 8B model, as the review's results.csv has it (review44's 8-LPU board held no 8B model)
     groq = chip.baseline[GROQ]
     assert groq["lowest_cost_silicon_deployment_usd"] == pytest.approx(96 * groq["lowest_cost_silicon"])

@@ -251,10 +251,10 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
 
 def _review_deployments(suite: Any, real: Chips, target: str) -> tuple[np.ndarray, np.ndarray]:
     """(chips, served), each [real chips, cost workloads]: the review's deployment of each case
-    (``review.deploy.sizing.review_deployments``: the claimed chip's board, a scale-up domain up to 72, a
+    (``review.cases.review_deployments``: the claimed chip's board, a scale-up domain up to 72, a
     layer-pipelined chip sized per case, each predicted) and whether its prediction serves the case."""
     from inferchip.explore.claim_parts import cost_workloads
-    from inferchip.review.deploy.sizing import review_deployments
+    from inferchip.review.cases import review_deployments
 
     cols = cost_workloads(suite)
     n, ok = np.zeros((len(real), len(cols))), np.zeros((len(real), len(cols)), bool)
@@ -299,7 +299,7 @@ def _silicon_note(target: str, rivals: list[str], silicon: str, dep: np.ndarray,
                 f"review's verdict); on the deployment reading (--silicon deployment; the review ledger's 'silicon "
                 f"basis'): {dep_words}")
     return ("lowest_cost_silicon is ranked on the silicon of the system that serves each workload, the review's "
-            "deployment of each case (review.deploy.sizing.review_deployments: a claimed chip's board, a scale-up "
+            "deployment of each case (review.cases.review_deployments: a claimed chip's board, a scale-up "
             "domain up to 72, a layer-pipelined chip sized per case; served as the review's prediction says) "
             "(--silicon "
             f"deployment; the review ledger's 'silicon basis' alternative): {dep_words}; on the claim's own reading "

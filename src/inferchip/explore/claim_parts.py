@@ -15,7 +15,7 @@ Values are geometric means over the part's workloads (a workload not served coun
   reading and the review's verdict, :data:`SILICON_BASES` "chip"); its other reading ("deployment", the review
   ledger's "silicon basis" choice, ``review/deploy/silicon.py``) is the silicon of the system that serves each
   workload, :func:`deployment_silicon_usd`: for a catalogue chip, the review's deployment of the case
-  (``review.deploy.sizing.review_deployments``, the review's one rule: the claimed chip's board, a scale-up domain up
+  (``review.cases.review_deployments``, the review's one rule: the claimed chip's board, a scale-up domain up
   to 72, a layer-pipelined chip sized per case) x its cost, where the review's prediction serves it; for a variant
   of the target, the target's deployment, where the target or the variant (on explore's layouts) serves it. It
   holds as the review's does

@@ -16,6 +16,7 @@ from typing import Any
 from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.performance.predict import Prediction, predict
 from inferchip.review.claim_file import ScaleOut
+from inferchip.review.deploy.sizing import default_basis
 from inferchip.review.inputs import (
     ChipEntry,
     ModelEntry,
@@ -109,16 +110,6 @@ def prediction_row(chip: ChipEntry, model: ModelEntry, slo: ServiceLevel, settin
     return row
 
 
-def default_basis(chip: ChipEntry, setting: str, count: int) -> str:
-    """The system of a row in words, where no sizing gave it: one chip, the claimed chip's board, or the scale-up
-    domain (capped as ``review.inputs.domain_chips`` says)."""
-    if setting == "single":
-        return "one chip"
-    if chip.deployed:
-        return f"a board of {count} (review/claim.yaml deployment)"
-    return f"its scale-up domain: {count} chips (catalogue max_scaleup_domain {chip.params.max_scaleup_domain:,})"
-
-
 def domain_rows(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cfg: ReviewConfig, so: ScaleOut,
                 arg: Any, spec: Any, weights: str, single: dict[str, tuple[Prediction | None, str, str]] | None = None,
                 ) -> tuple[list[dict[str, Any]], dict[str, Prediction]]:
@@ -145,6 +136,29 @@ def domain_rows(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cf
         if d.prediction is not None:
             kept[slo.name] = d.prediction
     return rows, kept
+
+
+def review_deployments(chip_id: str, claim_chip: str | None, model_id: str, slo_names: list[str]) -> dict[str, Any]:
+    """The review's deployment of each level (``review.deploy.sizing.deployments``, the review's one rule, each a
+    ``Sized``) of a catalogue chip as the default review builds it (``ReviewConfig()``, the bundled claim file:
+    ``claim_chip`` on its board where the claim file names it), each level predicted by :func:`evaluate`: the
+    deployment and whether it serves the case, for ``explore --silicon deployment``."""
+    from inferchip.review.claim_file import load_claim
+    from inferchip.review.deploy.sizing import deployments
+    from inferchip.review.inputs import chip_entry, deploy, model_entry
+
+    claim, cfg = load_claim(), ReviewConfig()
+    entry = chip_entry(chip_id, cfg.domain_cap, is_claim=chip_id == claim_chip)
+    if chip_id == claim_chip:
+        entry = deploy(entry, cfg, claim)
+    m = model_entry(model_id)
+    arg, weights = entry.chip_arg(), entry.weights_in(cfg)
+
+    def at(n: int, slo: ServiceLevel, chunk: int | None) -> tuple[Prediction | None, str, str]:
+        return evaluate(arg, m.ref, slo, n, cfg, weights=weights, chunk_tokens=chunk)
+
+    return deployments(entry, m, [service_level(s, m.total_params) for s in slo_names], cfg, claim.scale_out,
+                       weights, at)
 
 
 def sized_cases(chip: ChipEntry, models: list[ModelEntry], cases: list[tuple[str, str]], cfg: ReviewConfig,

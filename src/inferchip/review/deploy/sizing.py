@@ -48,6 +48,16 @@ class Sized:
     basis: str
 
 
+def default_basis(chip: ChipEntry, setting: str, count: int) -> str:
+    """The system of a row in words, where no sizing gave it: one chip, the claimed chip's board, or the scale-up
+    domain (capped as ``review.inputs.domain_chips`` says)."""
+    if setting == "single":
+        return "one chip"
+    if chip.deployed:
+        return f"a board of {count} (review/claim.yaml deployment)"
+    return f"its scale-up domain: {count} chips (catalogue max_scaleup_domain {chip.params.max_scaleup_domain:,})"
+
+
 def is_sized(chip: ChipEntry, cfg: ReviewConfig) -> bool:
     """Whether the review sizes this chip's system per case: a layer-pipelined chip, the claimed one included,
     unless the review judges every chip on its scale-up domain (``cfg.scale_out`` False: the ledger's alternative)."""
@@ -79,38 +89,14 @@ Evaluate = Callable[[int, ServiceLevel, int | None], tuple[Prediction | None, st
 def deployments(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cfg: ReviewConfig, so: ScaleOut,
                 weights: str, evaluate: Evaluate) -> dict[str, Sized]:
     """The review's deployment of each service level of ``model`` on ``chip``, by level name: the one rule
-    ``review.cases.domain_rows`` and ``explore --silicon deployment`` (:func:`review_deployments`) read. A sized chip
-    (:func:`is_sized`) on the smallest deployment that serves the case (:func:`size_model`); any other on its domain
-    (``chip.domain``: its scale-up domain up to the review's cap, the claimed chip's board), predicted at the engines'
-    prefill chunk (``evaluate(count, level, None)``)."""
+    ``review.cases.domain_rows`` and ``explore --silicon deployment`` (``review.cases.review_deployments``) read.
+    A sized chip (:func:`is_sized`) on the smallest deployment that serves the case (:func:`size_model`); any other
+    on its domain (``chip.domain``: its scale-up domain up to the review's cap, the claimed chip's board), predicted
+    at the engines' prefill chunk (``evaluate(count, level, None)``)."""
     if is_sized(chip, cfg):
         return size_model(chip, model, slos, so, weights, evaluate)
-    from inferchip.review.cases import default_basis
-
     basis = default_basis(chip, "domain", chip.domain)
     return {s.name: Sized(chip.domain, *evaluate(chip.domain, s, None), basis) for s in slos}
-
-
-def review_deployments(chip_id: str, claim_chip: str | None, model_id: str, slo_names: list[str]) -> dict[str, Sized]:
-    """:func:`deployments` of a catalogue chip as the default review builds it (``ReviewConfig()``, the bundled claim
-    file: ``claim_chip`` on its board where the claim file names it), each level predicted by
-    ``review.cases.evaluate``: the review's deployment and whether it serves the case, for explore."""
-    from inferchip.review.cases import evaluate
-    from inferchip.review.claim_file import load_claim
-    from inferchip.review.inputs import chip_entry, deploy, model_entry, service_level
-
-    claim, cfg = load_claim(), ReviewConfig()
-    entry = chip_entry(chip_id, cfg.domain_cap, is_claim=chip_id == claim_chip)
-    if chip_id == claim_chip:
-        entry = deploy(entry, cfg, claim)
-    m = model_entry(model_id)
-    arg, weights = entry.chip_arg(), entry.weights_in(cfg)
-
-    def at(n: int, slo: ServiceLevel, chunk: int | None) -> tuple[Prediction | None, str, str]:
-        return evaluate(arg, m.ref, slo, n, cfg, weights=weights, chunk_tokens=chunk)
-
-    return deployments(entry, m, [service_level(s, m.total_params) for s in slo_names], cfg, claim.scale_out,
-                       weights, at)
 
 
 def size_model(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], so: ScaleOut, weights: str,

@@ -17,7 +17,7 @@ AI5, GB200, GROQ, H100 = "tesla-ai5", "nvidia-gb200-186gb", "groq-lpu-v1", "nvid
 
 
 def test_the_reviews_rule_as_explore_reads_it() -> None:
-    from inferchip.review.deploy.sizing import review_deployments
+    from inferchip.review.cases import review_deployments
 
     gb200 = review_deployments(GB200, AI5, L8, ["interactive", "batch"])
     assert {d.chips for d in gb200.values()} == {72}  # an NVL72 rack (review.inputs.DOMAIN_CAP_CHIPS)
@@ -37,4 +37,4 @@ def test_explore_prices_each_deployment_as_the_review_does() -> None:
     assert dep[H100] == pytest.approx(8 * per_chip[H100])
     assert dep[AI5] == pytest.approx(8 * per_chip[AI5])
     head = [x for x in r.notes if x.startswith("lowest_cost_silicon is ranked on")]
-    assert len(head) == 1 and "review.deploy.sizing.review_deployments" in head[0]
+    assert len(head) == 1 and "review.cases.review_deployments" in head[0]
