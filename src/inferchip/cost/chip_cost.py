@@ -8,7 +8,7 @@ assumption it comes from (``catalog/assumptions.yaml``).
 
 Reality check: where a reported price is public, ``price / cost`` is shown with the implied
 gross margin ``1 - cost / price``. Where a cloud $/h is public, it is set beside the TCO per
-hour of owning the chip at its manufacturing cost (:mod:`inferchip.cost.tco`, power at TDP
+hour of owning the chip at its manufacturing cost (:mod:`inferchip.cost.tco`, its system's terms, power at TDP
 with the chip's share of an n-accelerator server, n = min(scale-up domain, 8)), so
 ``cloud / TCO-at-cost`` is the markup of the whole chain (vendor, system builder, cloud).
 
@@ -189,12 +189,12 @@ def _cloud_check(out: ChipCost, spec: ChipSpec, a: Assumptions, level: EstimateL
         return
     n = min(spec.interconnect.max_scaleup_domain or 1, SERVER_ACCELERATORS_MAX)
     wall_per_chip = float(en.wall_power_w(tdp * n, n, a, system=spec.system)) / n
-    per_h = float(tco.tco_per_hour_usd(out.manufacturing_cost_usd, wall_per_chip, assumptions=a))
+    terms = tco.tco_terms(spec.system, a)  # the one TCO rule predict, serve and the review use
+    per_h = float(terms.breakdown_per_hour_usd(out.manufacturing_cost_usd, wall_per_chip)["total_usd_per_h"])
     out.tco_at_cost_usd_per_hour = per_h
     out.cloud_over_tco_at_cost = (out.cloud_usd_per_hour / per_h
                                 if per_h > 0 and out.cloud_usd_per_hour is not None else None)
     host = (f"1/{n} of a {n}-accelerator server's host" if spec.system == "server"
             else "its carrier board (host.embedded_soc)")
     out.lines.append(CostLine("TCO per hour at manufacturing cost", per_h, "USD/h",
-                              f"capex = cost x (1 + system overhead), {a.number('tco.lifetime_years'):g} years; "
-                              f"power at TDP with {host} at the wall; tco.* assumptions"))
+                              f"power at TDP with {host} at the wall; {terms.describe()}"))

@@ -5,7 +5,8 @@ Dynamic energy of a step = FLOP x e_flop(format, node) + DRAM bytes x e_byte(mem
 time + static power; above TDP the step is stretched (``throttle``). Money follows
 :mod:`inferchip.cost.tco`: the chip's reported price (or, where none is public, its
 manufacturing cost from the silicon model, said so in the notes) plus its share of the
-system, amortised, with electricity at a PUE and colocation rent.
+system, amortised, with electricity at an energy overhead and space rent, each by the chip's
+system's terms (:func:`inferchip.cost.tco.tco_terms`: a server's data centre, an embedded module's device).
 """
 
 from __future__ import annotations
@@ -239,7 +240,7 @@ def money_per_token(output_tokens_per_s_per_chip: float, power_w_per_chip: float
     # 8-accelerator server's host (HGX/OAM servers hold 8), not a whole host per chip; a module is its own host.
     n = max(num_accelerators, en.host_system(system, assumptions).min_accelerators)
     wall = float(en.wall_power_w(power_w_per_chip * n, n, assumptions, system=system)) / n
-    per_h = float(tco.tco_per_hour_usd(money.price_usd, wall, assumptions=assumptions))
+    per_h = float(tco.tco_per_hour_usd(money.price_usd, wall, assumptions=assumptions, system=system))
     return {
         "tco_usd_per_hour_per_chip": per_h,
         "usd_per_million_tokens": float(tco.usd_per_million_tokens(per_h, output_tokens_per_s_per_chip)),
@@ -272,9 +273,9 @@ class ChipEconomy:
     money: ChipMoney
     host: en.HostSystem  # the chip's system's host (ChipSpec.system)
     capex_usd_per_h: float | None  # None where the price is unknown
-    pue: float
+    pue: float  # the system's energy overhead (tco.TcoTerms.energy_overhead)
     usd_per_kwh: float
-    colocation_usd_per_kw_month: float
+    colocation_usd_per_kw_month: float  # the system's space rent (tco.TcoTerms.space_usd_per_kw_month)
 
     def step_power(self, flop_by_format: dict[str, float], dram_bytes: float, link_bytes: float,
                    replica_step_s: float, pp: int) -> tuple[float, float, bool, float]:
@@ -345,12 +346,12 @@ def chip_economy(spec: ChipSpec | None, memory_type: str, tdp_w: float, idle_w: 
     a = assumptions
     static = active_static_power_w(tdp_w, idle_w, a)
     en.throttle(1.0, 0.0, static, tdp_w)  # refuses a TDP at or below the static power
+    system = "server" if spec is None else spec.system
+    terms = tco.tco_terms(system, a)  # the one TCO rule (cost.tco), as money_per_token
     capex = None
     if money.price_usd is not None:
-        capex = float(tco.capex_per_hour_usd(money.price_usd, a.number("tco.system_overhead_fraction"),
-                                             a.number("tco.lifetime_years"), a.number("tco.annual_cost_of_capital")))
-        tco.energy_cost_per_hour_usd(0.0, a.number("tco.pue"), a.number("tco.usd_per_kwh"))  # checks the PUE
-        tco.hosting_per_hour_usd(0.0, a.number("tco.colocation_usd_per_kw_month"))
+        capex = float(terms.capex_per_hour_usd(money.price_usd))
+        terms.breakdown_per_hour_usd(0.0, 0.0)  # checks the energy overhead and the rent
     return ChipEconomy(unit_energies(spec, memory_type, a), static, float(tdp_w), money,
-                       en.host_system("server" if spec is None else spec.system, a), capex,
-                       a.number("tco.pue"), a.number("tco.usd_per_kwh"), a.number("tco.colocation_usd_per_kw_month"))
+                       en.host_system(system, a), capex, terms.energy_overhead, terms.usd_per_kwh,
+                       terms.space_usd_per_kw_month)

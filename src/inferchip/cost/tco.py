@@ -2,16 +2,24 @@
 
 ``TCO/h = capex/h + energy/h + hosting/h`` per accelerator (METHODS.md 2.11, 3.7):
 
-* capex/h: accelerator price times ``(1 + system_overhead_fraction)`` (server, network,
-  installation), recovered over the lifetime with a capital-recovery factor
+* capex/h: accelerator price times ``(1 + system_overhead_fraction)`` plus an absolute system cost
+  (server, network, installation), recovered over the lifetime with a capital-recovery factor
   ``CRF = r (1+r)^n / ((1+r)^n - 1)`` (straight-line ``1/n`` when r = 0), per hour of a year;
-* energy/h: average wall power times PUE times the electricity price;
-* hosting/h: colocation rent per kW of provisioned IT power per month.
+* energy/h: average wall power times the energy overhead (a data centre's PUE) times the electricity price;
+* hosting/h: rent per kW of provisioned IT power per month (a data centre's colocation rent).
+
+The terms depend on the system the chip sits in (:func:`tco_terms`, resolved once into a :class:`TcoTerms`): a
+server in a data centre (``system_overhead_fraction`` x its price, ``tco.pue``, ``tco.colocation_usd_per_kw_month``),
+a board of NPUs (``tco.npu_board_system_usd_per_chip``, in a data centre), or an embedded module in the car, robot or
+box it serves (``tco.embedded_soc_*``: its carrier's cost, no facility overhead, no rented space). ``predict``,
+``serve``, ``cost`` and the review all price a chip by this one rule.
 
 ``$/Mtok = TCO/h / (3600 * tokens/s) * 1e6``. All functions broadcast with numpy.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -24,6 +32,84 @@ from inferchip.units import HOURS_PER_YEAR, KILO, MEGA, SECONDS_PER_HOUR
 Number = float | np.ndarray
 
 MONTHS_PER_YEAR = 12.0
+SYSTEMS = ("server", "embedded_soc", "npu_board")  # the systems :func:`tco_terms` prices (cost.energy.HostSystem)
+NPU_BOARD = "npu_board"  # a board of NPUs with a light host (catalog/competitors.yaml npu_board_chips; the review)
+
+
+@dataclass(frozen=True)
+class TcoTerms:
+    """The TCO rule's terms for one system, resolved once from the assumptions; ``keys``: term -> the assumption
+    (``catalog/assumptions.yaml`` dotted path) it came from, for breakdowns."""
+
+    system: str
+    overhead_fraction: float  # system around the chip as a fraction of its price (0 where system_usd is used)
+    system_usd: float  # system around the chip as an absolute figure per chip, USD (0 where the fraction is used)
+    lifetime_years: float
+    annual_rate: float
+    usd_per_kwh: float
+    energy_overhead: float  # facility energy over IT energy (a data centre's PUE; 1: no facility)
+    space_usd_per_kw_month: float  # rent per kW of provisioned IT power and month (colocation)
+    keys: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def absolute_system(self) -> bool:
+        """Whether the system around the chip is an absolute figure (``system_usd``), not a fraction of its price."""
+        return dict(self.keys).get("system", "") != "tco.system_overhead_fraction"
+
+    def capex_per_hour_usd(self, chip_price_usd: ArrayLike) -> Number:
+        return capex_per_hour_usd(chip_price_usd, self.overhead_fraction, self.lifetime_years, self.annual_rate,
+                                  self.system_usd)
+
+    def breakdown_per_hour_usd(self, chip_price_usd: ArrayLike, avg_power_w: ArrayLike,
+                               provisioned_power_w: ArrayLike | None = None) -> dict[str, Number]:
+        """TCO per accelerator-hour by part (capex, energy, hosting, total), USD/h."""
+        capex = self.capex_per_hour_usd(chip_price_usd)
+        energy = energy_cost_per_hour_usd(avg_power_w, self.energy_overhead, self.usd_per_kwh)
+        hosting = hosting_per_hour_usd(avg_power_w if provisioned_power_w is None else provisioned_power_w,
+                                       self.space_usd_per_kw_month)
+        total = scalar_if_0d(np.asarray(capex) + np.asarray(energy) + np.asarray(hosting))
+        return {"capex_usd_per_h": capex, "energy_usd_per_h": energy, "hosting_usd_per_h": hosting,
+                "total_usd_per_h": total}
+
+    def describe(self) -> str:
+        """The terms in words, with the assumption each comes from (a TCO line's source)."""
+        k = dict(self.keys)
+        system = (f"system ${self.system_usd:,.0f} a chip ({k['system']})" if self.absolute_system
+                  else f"system {self.overhead_fraction:g} x the price ({k['system']})")
+        return (f"{self.system}: capex = price + {system}, {self.lifetime_years:g} years at "
+                f"{self.annual_rate:g}/year; energy at ${self.usd_per_kwh:g}/kWh x overhead {self.energy_overhead:g} "
+                f"({k['energy_overhead']}); space ${self.space_usd_per_kw_month:g}/(kW month) "
+                f"({k['space']})")
+
+
+def tco_terms(system: str, assumptions: Assumptions) -> TcoTerms:
+    """The TCO terms of a chip's system (``ChipSpec.system``, or ``npu_board``, the review's board of NPUs).
+
+    * ``server``: ``tco.system_overhead_fraction`` x its price, ``tco.pue``, ``tco.colocation_usd_per_kw_month``;
+    * ``npu_board``: ``tco.npu_board_system_usd_per_chip`` (the fraction where not given), in a data centre;
+    * ``embedded_soc``: ``tco.embedded_soc_system_usd_per_module``, ``tco.embedded_soc_energy_overhead`` and
+      ``tco.embedded_soc_space_usd_per_kw_month`` (each the server's where the assumptions give none).
+    """
+    if system not in SYSTEMS:
+        raise InvalidSettingError(f"TCO system {system!r}: unknown; allowed: {', '.join(SYSTEMS)}")
+    t = assumptions.tco
+    keys = {"system": "tco.system_overhead_fraction", "energy_overhead": "tco.pue",
+            "space": "tco.colocation_usd_per_kw_month"}
+    fraction, usd = t.system_overhead_fraction.value, 0.0
+    pue, space = t.pue.value, t.colocation_usd_per_kw_month.value
+    absolute = {NPU_BOARD: ("npu_board_system_usd_per_chip", t.npu_board_system_usd_per_chip),
+                "embedded_soc": ("embedded_soc_system_usd_per_module", t.embedded_soc_system_usd_per_module)}
+    name, given = absolute.get(system, ("", None))
+    if given is not None:
+        fraction, usd, keys["system"] = 0.0, float(given.value), f"tco.{name}"
+    if system == "embedded_soc":
+        if t.embedded_soc_energy_overhead is not None:
+            pue, keys["energy_overhead"] = t.embedded_soc_energy_overhead.value, "tco.embedded_soc_energy_overhead"
+        if t.embedded_soc_space_usd_per_kw_month is not None:
+            space = t.embedded_soc_space_usd_per_kw_month.value
+            keys["space"] = "tco.embedded_soc_space_usd_per_kw_month"
+    return TcoTerms(system, fraction, usd, t.lifetime_years.value, t.annual_cost_of_capital.value,
+                    t.usd_per_kwh.value, pue, space, tuple(keys.items()))
 
 
 
@@ -43,12 +129,15 @@ def capex_per_hour_usd(
     system_overhead_fraction: ArrayLike,
     lifetime_years: ArrayLike,
     annual_rate: ArrayLike = 0.0,
+    system_usd: ArrayLike = 0.0,
 ) -> Number:
-    """Capital cost of one accelerator and its share of the system, per hour of its life, USD/h."""
+    """Capital cost of one accelerator and its share of the system, per hour of its life, USD/h:
+    ``(price x (1 + system_overhead_fraction) + system_usd) x CRF / hours per year``."""
     price = nonnegative_array(chip_price_usd, "chip_price_usd")
     overhead = nonnegative_array(system_overhead_fraction, "system_overhead_fraction")
+    extra = nonnegative_array(system_usd, "system_usd")
     crf = np.asarray(capital_recovery_factor(annual_rate, lifetime_years))
-    return scalar_if_0d(price * (1.0 + overhead) * crf / HOURS_PER_YEAR)
+    return scalar_if_0d((price * (1.0 + overhead) + extra) * crf / HOURS_PER_YEAR)
 
 
 def energy_cost_per_hour_usd(avg_power_w: ArrayLike, pue: ArrayLike, usd_per_kwh: ArrayLike) -> Number:
@@ -74,31 +163,16 @@ def tco_breakdown_per_hour_usd(
     provisioned_power_w: ArrayLike | None = None,
     *,
     assumptions: Assumptions,
+    system: str = "server",
 ) -> dict[str, Number]:
-    """TCO per accelerator-hour by part (capex, energy, hosting, total), USD/h, from the assumptions.
+    """TCO per accelerator-hour by part (capex, energy, hosting, total), USD/h, from the assumptions' terms for
+    ``system`` (:func:`tco_terms`).
 
     ``avg_power_w`` is the wall power attributed to one accelerator (see
     :func:`inferchip.cost.energy.wall_power_w`); ``provisioned_power_w`` the capacity rented
     for it (defaults to ``avg_power_w``; pass the wall power at TDP to rent for the peak).
     """
-    a = assumptions
-    capex = capex_per_hour_usd(
-        chip_price_usd,
-        a.number("tco.system_overhead_fraction"),
-        a.number("tco.lifetime_years"),
-        a.number("tco.annual_cost_of_capital"),
-    )
-    energy = energy_cost_per_hour_usd(avg_power_w, a.number("tco.pue"), a.number("tco.usd_per_kwh"))
-    hosting = hosting_per_hour_usd(
-        avg_power_w if provisioned_power_w is None else provisioned_power_w, a.number("tco.colocation_usd_per_kw_month")
-    )
-    total = scalar_if_0d(np.asarray(capex) + np.asarray(energy) + np.asarray(hosting))
-    return {
-        "capex_usd_per_h": capex,
-        "energy_usd_per_h": energy,
-        "hosting_usd_per_h": hosting,
-        "total_usd_per_h": total,
-    }
+    return tco_terms(system, assumptions).breakdown_per_hour_usd(chip_price_usd, avg_power_w, provisioned_power_w)
 
 
 def tco_per_hour_usd(
@@ -107,9 +181,11 @@ def tco_per_hour_usd(
     provisioned_power_w: ArrayLike | None = None,
     *,
     assumptions: Assumptions,
+    system: str = "server",
 ) -> Number:
     """Total cost of ownership of one accelerator per hour, USD/h (sum of :func:`tco_breakdown_per_hour_usd`)."""
-    parts = tco_breakdown_per_hour_usd(chip_price_usd, avg_power_w, provisioned_power_w, assumptions=assumptions)
+    parts = tco_breakdown_per_hour_usd(chip_price_usd, avg_power_w, provisioned_power_w, assumptions=assumptions,
+                                       system=system)
     return parts["total_usd_per_h"]
 
 

@@ -34,6 +34,7 @@ from inferchip.explore.claim_parts import (
     claim_values,
     deployment_ratio,
     deployment_silicon_usd,
+    explore_serves,
     wins,
 )
 from inferchip.explore.designs import Chips, catalogue_chips, design_physics
@@ -147,7 +148,7 @@ def _as_design(target_id: str, compute: np.ndarray, memory: np.ndarray, link: np
 def beat(target: str, rivals: list[str], models: list[str] | None = None,
          parts: list[str] | None = None, silicon: str = "chip") -> BeatResult:
     """The smallest change per claim part (default: the review claim's parts that explore scores); ``silicon``: the
-    reading lowest_cost_silicon is ranked on, "chip" (one chip's cost, the claim's) or "deployment" (the board that
+    reading lowest_cost_silicon is ranked on, "chip" (one chip's cost, the claim's) or "deployment" (the system that
     serves each workload, the review ledger's other reading); the other reading's figures are in the notes."""
     if silicon not in SILICON_BASES:
         raise InvalidSettingError(f"--silicon: {silicon!r}; allowed: {', '.join(SILICON_BASES)}")
@@ -196,12 +197,16 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
     obj_var = claim_values(suite, m_var, variants, a, parts)
     obj_real = claim_values(suite, m_real, real, a, parts)
     baseline = {str(cid): {k: float(v[i]) for k, v in obj_real.items()} for i, cid in enumerate(real.ids)}
-    dep_real, dep_var = deployment_silicon_usd(suite, m_real, real), deployment_silicon_usd(suite, m_var, variants)
+    n_sys, served = _review_deployments(suite, real, target)  # the review's rule, one function
+    dep_real = deployment_silicon_usd(suite, m_real, real, n_sys, served)
+    # a variant (the target scaled up) on the target's deployment, where the target or the variant serves
+    var_served = served[:1] | explore_serves(suite, m_var)
+    dep_var = deployment_silicon_usd(suite, m_var, variants, np.repeat(n_sys[:1], len(variants), axis=0), var_served)
     for i, cid in enumerate(real.ids):  # the deployment reading's figure beside the per-chip one (a column)
         row = dep_real[i][np.isfinite(dep_real[i])]
         baseline[str(cid)]["lowest_cost_silicon_deployment_usd"] = float(row.min()) if row.size else float("nan")
     if "lowest_cost_silicon" in parts:
-        notes.append(_silicon_note(target, rivals, silicon, dep_real, real, cost0))
+        notes.append(_silicon_note(target, rivals, silicon, dep_real, real, cost0, n_sys))
     changes, missing = [], []
     size = np.log(c) + np.log(m) + np.log(lk)
     order = np.lexsort((variants.cost_usd, size))
@@ -244,31 +249,58 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
                       silicon)
 
 
-def _silicon_note(target: str, rivals: list[str], silicon: str, dep: np.ndarray, real: Chips, cost0: float) -> str:
+def _review_deployments(suite: Any, real: Chips, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """(chips, served), each [real chips, cost workloads]: the review's deployment of each case
+    (``review.cases.review_deployments``: the claimed chip's board, a scale-up domain up to 72, a
+    layer-pipelined chip sized per case, each predicted) and whether its prediction serves the case."""
+    from inferchip.explore.claim_parts import cost_workloads
+    from inferchip.review.cases import review_deployments
+
+    cols = cost_workloads(suite)
+    n, ok = np.zeros((len(real), len(cols))), np.zeros((len(real), len(cols)), bool)
+    for i, cid in enumerate(real.ids):
+        for m in suite.models:
+            levels = [w.split("|", 1)[1] for w in cols if w.split("|", 1)[0] == m.id]
+            if not levels:
+                continue
+            for level, d in review_deployments(str(cid), target, m.id, levels).items():
+                k = cols.index(f"{m.id}|{level}")
+                n[i, k], ok[i, k] = d.chips, d.prediction is not None
+    return n, ok
+
+
+def _silicon_note(target: str, rivals: list[str], silicon: str, dep: np.ndarray, real: Chips, cost0: float,
+                  n_sys: np.ndarray) -> str:
     """Which reading lowest_cost_silicon is ranked on, and the other reading's verdict at the target as it is."""
     margin = CLAIM_OBJECTIVES["lowest_cost_silicon"].margin
     cost = np.asarray(real.cost_usd, float)
+    cost[0] = cost0
     r = deployment_ratio(dep[:1], dep[1:])[0]
     per_chip = bool(np.isfinite(cost[1:]).any() and cost0 * margin < np.nanmin(cost[1:]))
-    n = int(real.chips_per_board[0])
-    board = f"{n} x ${cost0:,.0f} = ${n * cost0:,.0f}"
+    def on(i: int) -> str:  # chip i's deployment at its cheapest served workload, in words
+        k = int(np.nanargmin(dep[i])) if np.isfinite(dep[i]).any() else 0
+        n = int(n_sys[i, k])
+        return f"{n:,} x ${cost[i]:,.0f} = ${n * cost[i]:,.0f}"
+
     if not np.isfinite(dep[0]).any():
-        dep_words = f"{target} serves none of the cost part's workloads on its board of {n}, so it does not hold"
+        dep_words = (f"{target} serves none of the cost part's workloads on the review's deployment, so it does not "
+                     "hold")
     elif not np.isfinite(r):
-        dep_words = f"{target}'s board {board}; no rival ({', '.join(rivals)}) serves a workload on its board"
+        dep_words = f"{target}'s deployment {on(0)}; no rival ({', '.join(rivals)}) serves a workload"
     else:
         per = [float(deployment_ratio(dep[:1], dep[1 + i:2 + i])[0]) for i in range(len(rivals))]
         j = int(np.argmin(per))
-        n_r, usd_r = int(real.chips_per_board[1 + j]), float(cost[1 + j])
-        dep_words = (f"{target}'s board {board}; the closest rival, {rivals[j]} on {n_r} x ${usd_r:,.0f} = "
-                     f"${n_r * usd_r:,.0f}, is {r:.3g}x it, so it "
-                     f"{'holds' if r >= margin else 'does not hold'} (it needs {margin:g}x in every workload a rival "
-                     "serves; a workload a rival serves and the target does not is lost)")
+        dep_words = (f"{target}'s deployment {on(0)}; the closest rival, {rivals[j]} on {on(1 + j)}, is {r:.3g}x it, "
+                     f"so it {'holds' if r >= margin else 'does not hold'} (it needs {margin:g}x in every workload a "
+                     "rival serves; a workload a rival serves and the target does not is lost)")
     chip_words = f"per chip it {'holds' if per_chip else 'does not hold'} (${cost0:,.0f} a chip)"
     if silicon == "chip":
         return ("lowest_cost_silicon is ranked on one chip's modelled manufacturing cost (the claim's reading and the "
                 f"review's verdict); on the deployment reading (--silicon deployment; the review ledger's 'silicon "
                 f"basis'): {dep_words}")
-    return ("lowest_cost_silicon is ranked on the silicon of the board that serves each workload (--silicon "
+    return ("lowest_cost_silicon is ranked on the silicon of the system that serves each workload, the review's "
+            "deployment of each case (review.cases.review_deployments: a claimed chip's board, a scale-up "
+            "domain up to 72, a layer-pipelined chip sized per case; served as the review's prediction says) "
+            "(--silicon "
             f"deployment; the review ledger's 'silicon basis' alternative): {dep_words}; on the claim's own reading "
             f"(--silicon chip, the review's verdict) {chip_words}")

@@ -14,8 +14,11 @@ Values are geometric means over the part's workloads (a workload not served coun
 * ``lowest_cost_silicon``: manufacturing cost per chip, less is better, won only "by far" (the claim's
   reading and the review's verdict, :data:`SILICON_BASES` "chip"); its other reading ("deployment", the review
   ledger's "silicon basis" choice, ``review/deploy/silicon.py``) is the silicon of the system that serves each
-  workload, :func:`deployment_silicon_usd`: the chip's board (``chips_per_board``: its scale-up domain up to 8, as
-  explore lays a workload out on it) x its cost, where it serves the workload. It holds as the review's does
+  workload, :func:`deployment_silicon_usd`: for a catalogue chip, the review's deployment of the case
+  (``review.cases.review_deployments``, the review's one rule: the claimed chip's board, a scale-up domain up
+  to 72, a layer-pipelined chip sized per case) x its cost, where the review's prediction serves it; for a variant
+  of the target, the target's deployment, where the target or the variant (on explore's layouts) serves it. It
+  holds as the review's does
   (:func:`deployment_ratio`): the target serves a workload, and in every workload a rival serves, the target serves
   it too on at most 1/``BY_FAR`` of that rival's board silicon;
 * ``latency_interactive``: tokens/s per chip at the interactive TTFT and TPOT limits only.
@@ -118,15 +121,31 @@ def best_rival_index(part: str, rivals: np.ndarray) -> int:
     return int(np.nanargmin(v))
 
 
-def deployment_silicon_usd(suite: Suite, metrics: dict[str, np.ndarray], chips: Chips) -> np.ndarray:
-    """The silicon of the board that serves each of the cost part's workloads, USD ([chips, workloads]):
-    ``chips_per_board`` x ``cost_usd`` where the chip serves the workload (``meets_slo``), NaN where it does not
-    (the review's :func:`inferchip.review.judge.deployment_silicon_usd` on explore's system)."""
+def cost_workloads(suite: Suite) -> list[str]:
+    """The workload ids the cost part is judged on (its service levels), in suite order."""
+    slos = CLAIM_OBJECTIVES["lowest_cost_silicon"].slos
+    return [w for w in suite.workload_ids if w.split("|", 1)[1] in slos]
+
+
+def explore_serves(suite: Suite, metrics: dict[str, np.ndarray]) -> np.ndarray:
+    """Whether each chip serves each of the cost part's workloads on explore's layouts ([chips, workloads] bool)."""
     slo_of = np.array([w.split("|", 1)[1] for w in suite.workload_ids])
     cols = np.isin(slo_of, CLAIM_OBJECTIVES["lowest_cost_silicon"].slos)
-    served = np.nan_to_num(np.asarray(metrics["meets_slo"], float)[:, cols], nan=0.0) > 0
-    board = np.asarray(chips.chips_per_board, float) * np.asarray(chips.cost_usd, float)
-    return np.where(served, board[:, None], np.nan)
+    out: np.ndarray = np.nan_to_num(np.asarray(metrics["meets_slo"], float)[:, cols], nan=0.0) > 0
+    return out
+
+
+def deployment_silicon_usd(suite: Suite, metrics: dict[str, np.ndarray], chips: Chips,
+                           system_chips: np.ndarray | None = None, served: np.ndarray | None = None) -> np.ndarray:
+    """The silicon of the system that serves each of the cost part's workloads (:func:`cost_workloads`), USD
+    ([chips, workloads]): ``system_chips`` ([chips] or [chips, workloads]: the review's deployment; None:
+    ``chips_per_board``) x ``cost_usd`` where the chip serves the workload (``served``; None: explore's
+    ``meets_slo``), NaN where it does not (the review's :func:`inferchip.review.judge.deployment_silicon_usd`)."""
+    if served is None:
+        served = explore_serves(suite, metrics)
+    n = np.asarray(chips.chips_per_board if system_chips is None else system_chips, float)
+    board = (n if n.ndim == 2 else n[:, None]) * np.asarray(chips.cost_usd, float)[:, None]
+    return np.where(served, board, np.nan)
 
 
 def deployment_ratio(target: np.ndarray, rivals: np.ndarray) -> np.ndarray:

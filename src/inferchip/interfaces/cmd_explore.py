@@ -40,8 +40,8 @@ def explore_cmd(
                                              "(or its boundary_map) to draw the changes on (beat.html)."),
     silicon: str = typer.Option("chip", "--silicon", help="With --target: the reading lowest_cost_silicon is ranked "
                                 "on: 'chip' (one chip's modelled cost, the claim's reading and the review's verdict) "
-                                "or 'deployment' (the silicon of the board that serves each workload, the review "
-                                "ledger's 'silicon basis' alternative)."),
+                                "or 'deployment' (the silicon of the review's deployment of each workload, the "
+                                "review ledger's 'silicon basis' alternative)."),
 ) -> None:
     """Design-space exploration (see docs/explore.md)."""
     model_ids = _ids(models)

@@ -16,6 +16,7 @@ from typing import Any
 from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.performance.predict import Prediction, predict
 from inferchip.review.claim_file import ScaleOut
+from inferchip.review.deploy.sizing import default_basis
 from inferchip.review.inputs import (
     ChipEntry,
     ModelEntry,
@@ -109,44 +110,55 @@ def prediction_row(chip: ChipEntry, model: ModelEntry, slo: ServiceLevel, settin
     return row
 
 
-def default_basis(chip: ChipEntry, setting: str, count: int) -> str:
-    """The system of a row in words, where no sizing gave it: one chip, the claimed chip's board, or the scale-up
-    domain (capped as ``review.inputs.domain_chips`` says)."""
-    if setting == "single":
-        return "one chip"
-    if chip.deployed:
-        return f"a board of {count} (review/claim.yaml deployment)"
-    return f"its scale-up domain: {count} chips (catalogue max_scaleup_domain {chip.params.max_scaleup_domain:,})"
-
-
 def domain_rows(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cfg: ReviewConfig, so: ScaleOut,
                 arg: Any, spec: Any, weights: str, single: dict[str, tuple[Prediction | None, str, str]] | None = None,
                 ) -> tuple[list[dict[str, Any]], dict[str, Prediction]]:
     """The rows of the system each level judges ``chip`` on (``domain``; for a sized chip also ``scaleup``, sized
     as ``so``, the claim file's ``scale_out``, says), in level order, and the ``domain`` predictions by level name.
     ``single``: the one-chip results, reused where the domain is one chip."""
-    from inferchip.review.deploy.sizing import is_sized, size_model
+    from inferchip.review.deploy.sizing import deployments, is_sized
 
     rows: list[dict[str, Any]] = []
     kept: dict[str, Prediction] = {}
-    def at(n: int, slo: ServiceLevel, chunk: int) -> tuple[Prediction | None, str, str]:
+
+    def at(n: int, slo: ServiceLevel, chunk: int | None) -> tuple[Prediction | None, str, str]:
+        if chunk is None and n == 1 and single is not None:  # the one-chip result, already predicted
+            return single[slo.name]
         return evaluate(arg, model.ref, slo, n, cfg, chip_spec=spec, weights=weights, chunk_tokens=chunk)
 
-    sized = size_model(chip, model, slos, so, weights, at) if is_sized(chip, cfg) else {}
+    sized = is_sized(chip, cfg)
+    dep = deployments(chip, model, slos, cfg, so, weights, at)  # the review's one rule (explore reads it too)
     for slo in slos:
-        at_domain = (single[slo.name] if single is not None and chip.domain == 1
-                     else evaluate(arg, model.ref, slo, chip.domain, cfg, chip_spec=spec, weights=weights))
-        if slo.name in sized:
-            d = sized[slo.name]
-            rows.append(prediction_row(chip, model, slo, "domain", d.chips, d.prediction, d.status, d.reason, d.basis))
-            rows.append(prediction_row(chip, model, slo, "scaleup", chip.domain, *at_domain))
-            got = d.prediction
-        else:
-            rows.append(prediction_row(chip, model, slo, "domain", chip.domain, *at_domain))
-            got = at_domain[0]
-        if got is not None:
-            kept[slo.name] = got
+        d = dep[slo.name]
+        rows.append(prediction_row(chip, model, slo, "domain", d.chips, d.prediction, d.status, d.reason, d.basis))
+        if sized:
+            rows.append(prediction_row(chip, model, slo, "scaleup", chip.domain, *at(chip.domain, slo, None)))
+        if d.prediction is not None:
+            kept[slo.name] = d.prediction
     return rows, kept
+
+
+def review_deployments(chip_id: str, claim_chip: str | None, model_id: str, slo_names: list[str]) -> dict[str, Any]:
+    """The review's deployment of each level (``review.deploy.sizing.deployments``, the review's one rule, each a
+    ``Sized``) of a catalogue chip as the default review builds it (``ReviewConfig()``, the bundled claim file:
+    ``claim_chip`` on its board where the claim file names it), each level predicted by :func:`evaluate`: the
+    deployment and whether it serves the case, for ``explore --silicon deployment``."""
+    from inferchip.review.claim_file import load_claim
+    from inferchip.review.deploy.sizing import deployments
+    from inferchip.review.inputs import chip_entry, deploy, model_entry
+
+    claim, cfg = load_claim(), ReviewConfig()
+    entry = chip_entry(chip_id, cfg.domain_cap, is_claim=chip_id == claim_chip)
+    if chip_id == claim_chip:
+        entry = deploy(entry, cfg, claim)
+    m = model_entry(model_id)
+    arg, weights = entry.chip_arg(), entry.weights_in(cfg)
+
+    def at(n: int, slo: ServiceLevel, chunk: int | None) -> tuple[Prediction | None, str, str]:
+        return evaluate(arg, m.ref, slo, n, cfg, weights=weights, chunk_tokens=chunk)
+
+    return deployments(entry, m, [service_level(s, m.total_params) for s in slo_names], cfg, claim.scale_out,
+                       weights, at)
 
 
 def sized_cases(chip: ChipEntry, models: list[ModelEntry], cases: list[tuple[str, str]], cfg: ReviewConfig,
@@ -165,7 +177,7 @@ def sized_cases(chip: ChipEntry, models: list[ModelEntry], cases: list[tuple[str
             continue
         slos = [service_level(n, m.total_params) for n in names]
 
-        def at(n: int, slo: ServiceLevel, chunk: int, m: ModelEntry = m) -> tuple[Prediction | None, str, str]:
+        def at(n: int, slo: ServiceLevel, chunk: int | None, m: ModelEntry = m) -> tuple[Prediction | None, str, str]:
             return evaluate(arg, m.ref, slo, n, cfg, chip_spec=spec, weights=weights, chunk_tokens=chunk)
 
         for name, d in size_model(chip, m, slos, so, weights, at).items():

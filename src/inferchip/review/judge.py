@@ -20,13 +20,15 @@ claimed chip serves it too on at most 1/``by_far`` of that rival's deployment si
 Wall power per chip (:func:`wall_power_per_chip_w`) follows :func:`inferchip.cost.energy.wall_power_w`
 with the chip's own host (``review.views.host_of``, predict's :func:`inferchip.cost.energy.host_system` of the
 chip's ``system``): ``(board x n + host_idle + host_per_accelerator x n) (1 + fan) / psu / n``.
-TCO per hour is :func:`inferchip.cost.tco.tco_per_hour_usd` of the view's price and that wall power;
+TCO per hour is each chip's system's TCO rule (:func:`inferchip.cost.tco.tco_terms`, as predict's) of the view's
+price and that wall power;
 $ per million tokens = TCO/h / (3600 x tok/s) x 1e6 (:func:`inferchip.cost.tco.usd_per_million_tokens`).
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -37,6 +39,7 @@ from inferchip.errors import InternalError
 from inferchip.review.claim_file import BY_FAR, Part
 
 if TYPE_CHECKING:
+    from inferchip.cost.tco import TcoTerms
     from inferchip.spec.assumptions import Assumptions
 
 TIE = 1e-9
@@ -61,9 +64,9 @@ class Figures:
     case_mask: np.ndarray | None = None  # [K] cases in the review (the ledger's alternatives narrow it)
     power_basis_swapped: bool = False  # ledger: wall power for performance per watt, board power at equal power
     by_far: float = BY_FAR
-    # [C] system cost per chip, USD, an absolute figure where its host has one (an NPU board's, an embedded module's
-    # carrier: review.views.system_usd_per_chip); NaN: tco.system_overhead_fraction x its price (a server rack)
-    system_usd: np.ndarray | None = None
+    # [C] each chip's TCO terms (cost.tco.tco_terms of its host's system: a server's, an NPU board's, an embedded
+    # module's); None: every chip a server's
+    tco_terms: list[TcoTerms] | None = None
     names: list[str] | None = None  # [C] the names sentences give the chips (review.inputs.namer); None: the ids
     latency_ratio: np.ndarray | None = None  # [C, K, 2] predicted TTFT, TPOT / the case's limit (NaN: no limit)
     tput_in_limits: np.ndarray | None = None  # [C, K, S] tok/s within the limits with the latency error (Monte Carlo)
@@ -73,8 +76,11 @@ class Figures:
     host_psu_efficiency: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if self.system_usd is None:
-            self.system_usd = np.full(len(self.chips), np.nan)
+        if self.tco_terms is None:
+            from inferchip.catalog.assumptions import load_assumptions
+            from inferchip.cost.tco import tco_terms
+
+            self.tco_terms = [tco_terms("server", load_assumptions())] * len(self.chips)
 
     def name(self, i: int) -> str:
         """Chip ``i`` as a sentence a person reads names it (its catalogue name; the id where none is given)."""
@@ -116,34 +122,28 @@ def wall_w(f: Figures) -> np.ndarray:
                                  f.host_per_acc_w[:, None, None], fans[:, None, None], psus[:, None, None])
 
 
-def tco_per_hour(price_usd: npt.ArrayLike, wall_w: npt.ArrayLike, system_usd: npt.ArrayLike) -> np.ndarray:
-    """TCO per accelerator-hour, USD/h (:func:`inferchip.cost.tco.tco_breakdown_per_hour_usd`); where ``system_usd``
-    is a number (an NPU board's ``tco.npu_board_system_usd_per_chip``, an embedded module's
-    ``tco.embedded_soc_system_usd_per_module``: ``review.views.system_usd_per_chip``) the system around the chip costs
-    that absolute figure instead of ``system_overhead_fraction`` x its price (a server rack's share; NaN).
-    NaN where the price or the power is unknown."""
-    from inferchip.cost.tco import capex_per_hour_usd, tco_breakdown_per_hour_usd
-
-    _, _, a = _host()
-    price, wall = np.broadcast_arrays(np.asarray(price_usd, float), np.asarray(wall_w, float))
-    ok = np.isfinite(price) & np.isfinite(wall)
-    p0, w0 = np.where(ok, price, 0.0), np.where(ok, wall, 0.0)
-    parts = tco_breakdown_per_hour_usd(p0, w0, assumptions=a)
-    total = np.asarray(parts["total_usd_per_h"], float)
-    sys_usd = np.broadcast_to(np.asarray(system_usd, float), total.shape)
-    absolute = np.isfinite(sys_usd)
-    if absolute.any():
-        own = np.asarray(capex_per_hour_usd(p0 + np.where(absolute, sys_usd, 0.0), 0.0, a.number("tco.lifetime_years"),
-                                            a.number("tco.annual_cost_of_capital")), float)
-        total = np.where(absolute, total - np.asarray(parts["capex_usd_per_h"], float) + own, total)
-    return np.where(ok, total, np.nan)
+def tco_per_hour(price_usd: npt.ArrayLike, wall_w: npt.ArrayLike, terms: Sequence[TcoTerms]) -> np.ndarray:
+    """TCO per accelerator-hour, USD/h, of each chip (``terms``: [C] its system's, :func:`inferchip.cost.tco.tco_terms`;
+    ``price_usd`` and ``wall_w`` with C first): the one rule predict, serve and cost use
+    (:meth:`inferchip.cost.tco.TcoTerms.breakdown_per_hour_usd`). NaN where the price or the power is unknown."""
+    price, wall = np.asarray(price_usd, float), np.asarray(wall_w, float)
+    shape = np.broadcast_shapes(price.shape, wall.shape)
+    price, wall = np.broadcast_to(price, shape), np.broadcast_to(wall, shape)
+    if len(terms) != shape[0]:
+        raise InternalError(f"tco_per_hour: {len(terms)} chips' terms for {shape[0]} chips' figures")
+    out = np.full(shape, np.nan)
+    for i, t in enumerate(terms):
+        ok = np.isfinite(price[i]) & np.isfinite(wall[i])
+        if ok.any():
+            out[i][ok] = np.asarray(t.breakdown_per_hour_usd(price[i][ok], wall[i][ok])["total_usd_per_h"], float)
+    return out
 
 
 def usd_per_million_tokens(f: Figures, view: str) -> np.ndarray:
     """$ per million output tokens of every chip, case and sample in one cost view ([C, K, S])."""
-    if f.system_usd is None:
-        raise InternalError("Figures.__post_init__ fills system_usd")
-    per_h = tco_per_hour(f.price[view][:, None, :], wall_w(f), f.system_usd[:, None, None])
+    if f.tco_terms is None:
+        raise InternalError("Figures.__post_init__ fills tco_terms")
+    per_h = tco_per_hour(f.price[view][:, None, :], wall_w(f), f.tco_terms)
     with np.errstate(divide="ignore", invalid="ignore"):
         return per_h / (3600.0 * f.tput) * 1e6
 

@@ -21,7 +21,7 @@ from inferchip.review.deploy.silicon import chip_names
 from inferchip.review.inputs import ModelEntry, OnProgress, ReviewConfig, namer, no_progress
 from inferchip.review.judge import Figures, judge_all, probability
 from inferchip.review.uncertainty import Base, build_base, claim_cases, monte_carlo
-from inferchip.review.views import NPU_BOARD, CostView, host_of, system_usd_per_chip
+from inferchip.review.views import NPU_BOARD, CostView, host_of, system_usd_per_chip, tco_terms_of
 
 if TYPE_CHECKING:
     from inferchip.cost.energy import HostSystem
@@ -99,7 +99,9 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
         host = (f"NPU board host ({h.idle_w:g} W + {h.per_accelerator_w:g} W per chip, npu_board system cost)"
                 if h.system == NPU_BOARD
                 else f"its own carrier board ({h.per_accelerator_w:g} W a module, supply {h.psu_efficiency:g}; no "
-                     f"server rack: ${system_usd_per_chip(h):,.0f} of system cost a module)"
+                     f"server rack: ${system_usd_per_chip(h):,.0f} of system cost a module, energy overhead "
+                     f"{tco_terms_of(h).energy_overhead:g} and ${tco_terms_of(h).space_usd_per_kw_month:g}/(kW month) "
+                     "of space: no data centre)"
                 if h.system == "embedded_soc" else "a GPU server's host")
         out.append(_entry("host overheads", f"{me}: {host}; GPUs: 8-GPU server host",
                           f"{me} in a GPU server's host", default,

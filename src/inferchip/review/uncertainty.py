@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from inferchip.cost.tco import TcoTerms
 from inferchip.review.claim_file import Claim
 from inferchip.review.inputs import (
     ChipEntry,
@@ -39,7 +40,7 @@ from inferchip.review.inputs import (
     service_level,
 )
 from inferchip.review.judge import Figures
-from inferchip.review.views import CostView, host_of, host_share, system_usd_per_chip
+from inferchip.review.views import CostView, host_of, host_share, tco_terms_of
 from inferchip.spec.chip import ChipParams
 
 MODEL_ERROR_FILE = Path(__file__).with_name("model_error.yaml")
@@ -220,11 +221,13 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
     lat = np.full((n_c, n_k, 2), np.nan)
     host_chips = np.ones((n_c, n_k))
     system = np.ones((n_c, n_k))
-    idle, per_acc, system_usd = np.zeros(n_c), np.zeros(n_c), np.full(n_c, np.nan)
+    idle, per_acc = np.zeros(n_c), np.zeros(n_c)
+    terms: list[TcoTerms] = []
     fan, psu = np.zeros(n_c), np.ones(n_c)
     for i, c in enumerate(chips):
         host = host_of(c, gpu_host_for_claim and c.id == claim_entry.id)
-        idle[i], per_acc[i], system_usd[i] = host.idle_w, host.per_accelerator_w, system_usd_per_chip(host)
+        idle[i], per_acc[i] = host.idle_w, host.per_accelerator_w
+        terms.append(tco_terms_of(host))
         fan[i], psu[i] = host.fan_power_fraction, host.psu_efficiency
         for k, (mid, slo) in enumerate(cases):
             r = rows.get((c.id, mid, slo))
@@ -241,7 +244,7 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
                                 else [np.nan] * 3 for i in ids]) for v in views}
     modelled = ranges.get("modelled")
     fig = Figures(ids, ids.index(claim_entry.id), cases, tput, board, system,
-                  host_chips, idle, per_acc, price, price.get("modelled"), system_usd=system_usd, latency_ratio=lat,
+                  host_chips, idle, per_acc, price, price.get("modelled"), tco_terms=terms, latency_ratio=lat,
                   host_fan_fraction=fan, host_psu_efficiency=psu, names=list(map(namer(chips), ids)))
     return Base(fig, price_ranges=ranges, cost_range=modelled)
 

@@ -17,11 +17,13 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from inferchip.cost.tco import NPU_BOARD as TCO_NPU_BOARD
 from inferchip.errors import InvalidSettingError
 from inferchip.review.inputs import ChipEntry
 
 if TYPE_CHECKING:
     from inferchip.cost.energy import HostSystem
+    from inferchip.cost.tco import TcoTerms
 
 VIEWS = ("street", "modelled")
 VIEW_LABELS = {
@@ -156,20 +158,25 @@ def host_of(chip: ChipEntry, gpu_host: bool = False) -> HostSystem:
     return host_system(chip.spec.system if chip.spec is not None else chip.system, a)
 
 
-NPU_BOARD = "npu_board"  # HostSystem.system of a board of NPUs with a light host (catalog.competitors)
+NPU_BOARD = TCO_NPU_BOARD  # HostSystem.system of a board of NPUs with a light host (catalog.competitors)
+
+
+def tco_terms_of(host: HostSystem) -> TcoTerms:
+    """The TCO terms of a chip's host's system (:func:`inferchip.cost.tco.tco_terms`, the rule predict uses), from
+    the bundled assumptions: a server's, an NPU board's, an embedded module's."""
+    from inferchip.catalog.assumptions import load_assumptions
+    from inferchip.cost.tco import tco_terms
+
+    return tco_terms(host.system, load_assumptions())
 
 
 def system_usd_per_chip(host: HostSystem) -> float:
     """The system around one chip, USD, where it is an absolute figure: an NPU board's
     (``tco.npu_board_system_usd_per_chip``), an embedded module's carrier and supply
     (``tco.embedded_soc_system_usd_per_module``: no server rack); NaN for a server, whose system is
-    ``tco.system_overhead_fraction`` x the chip's price (``review.judge.tco_per_hour``)."""
-    from inferchip.catalog.assumptions import load_assumptions
-
-    t = load_assumptions().tco
-    c = (t.npu_board_system_usd_per_chip if host.system == NPU_BOARD
-         else t.embedded_soc_system_usd_per_module if host.system == "embedded_soc" else None)
-    return float("nan") if c is None else float(c.value)
+    ``tco.system_overhead_fraction`` x the chip's price (:func:`tco_terms_of`)."""
+    t = tco_terms_of(host)
+    return t.system_usd if t.absolute_system else float("nan")
 
 
 def host_share(chips_used: float, host: HostSystem) -> float:
@@ -183,7 +190,7 @@ def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: lis
     """Put every row's money figures on the street view's basis (None where the chip is unpriced
     there), with the basis and source named, and add the modelled-cost view beside them; wall
     power per chip with the chip's own host (:func:`host_of`)."""
-    from inferchip.review.judge import tco_per_hour, wall_power_per_chip_w
+    from inferchip.review.judge import wall_power_per_chip_w
 
     by_id = {c.id: c for c in chips}
     street = next(v for v in views if v.name == "street")
@@ -209,7 +216,7 @@ def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: lis
             if price is None:
                 continue
             usd = price.usd * price_mult
-            per_h = float(tco_per_hour(usd, wall, system_usd_per_chip(host)))
+            per_h = float(tco_terms_of(host).breakdown_per_hour_usd(usd, wall)["total_usd_per_h"])
             r[col] = per_h / (3600.0 * tput) * 1e6
             if col == "usd_per_million_tokens":
                 r["chip_price_usd"] = usd

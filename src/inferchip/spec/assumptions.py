@@ -98,6 +98,11 @@ PLAUSIBLE: dict[str, tuple[float, float, str, str]] = {
     "tco.npu_board_system_usd_per_chip": (0.0, 100_000.0, "USD per chip", "US dollars per chip"),
     # An embedded module's carrier and supply (the bundled 0: the catalogue prices a module as its developer kit)
     "tco.embedded_soc_system_usd_per_module": (0.0, 100_000.0, "USD per module", "US dollars per module"),
+    # An embedded module's energy overhead (the bundled 1: no facility) is a ratio at least 1, as a PUE is
+    "tco.embedded_soc_energy_overhead": (1.0, 3.0, "ratio", "a ratio: 1.1, not 110"),
+    # ... and its space rent per kW and month (the bundled 0: it sits in the car or robot it serves), as colocation's
+    "tco.embedded_soc_space_usd_per_kw_month": (0.0, 2_000.0, "USD/(kW month)", "US dollars per kW and month, not "
+                                                "per year"),
     # A PUE is at least 1 (checked below) and ~1.1-1.6 today (the bundled Uptime 2024 average 1.56); 3 is above the
     # Uptime survey's 2007 average (about 2.5), so 156 (a percent) is refused.
     "tco.pue": (1.0, 3.0, "ratio", "a ratio: 1.56, not 156"),
@@ -310,6 +315,12 @@ class TcoAssumptions(_Frozen):
         "USD: its carrier board and supply, no server rack or network (an absolute figure used instead of "
         "system_overhead_fraction x its price; None: the fraction)."
     )
+    embedded_soc_energy_overhead: Constant | None = Field(
+        None, description="Energy bought per unit of an embedded module's wall energy (its pue: no data-centre "
+        "facility around it); None: pue.")
+    embedded_soc_space_usd_per_kw_month: Constant | None = Field(
+        None, description="Rent for an embedded module's space per kW and month (its colocation_usd_per_kw_month: "
+        "it sits in the device it serves); None: colocation_usd_per_kw_month.")
     lifetime_years: Constant
     annual_cost_of_capital: Constant
     usd_per_kwh: Constant

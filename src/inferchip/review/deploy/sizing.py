@@ -48,6 +48,16 @@ class Sized:
     basis: str
 
 
+def default_basis(chip: ChipEntry, setting: str, count: int) -> str:
+    """The system of a row in words, where no sizing gave it: one chip, the claimed chip's board, or the scale-up
+    domain (capped as ``review.inputs.domain_chips`` says)."""
+    if setting == "single":
+        return "one chip"
+    if chip.deployed:
+        return f"a board of {count} (review/claim.yaml deployment)"
+    return f"its scale-up domain: {count} chips (catalogue max_scaleup_domain {chip.params.max_scaleup_domain:,})"
+
+
 def is_sized(chip: ChipEntry, cfg: ReviewConfig) -> bool:
     """Whether the review sizes this chip's system per case: a layer-pipelined chip, the claimed one included,
     unless the review judges every chip on its scale-up domain (``cfg.scale_out`` False: the ledger's alternative)."""
@@ -73,7 +83,20 @@ def fewest_chips(weights_bytes: float, budget_bytes: float) -> int:
     return max(1, math.ceil(weights_bytes / budget_bytes))
 
 
-Evaluate = Callable[[int, ServiceLevel, int], tuple[Prediction | None, str, str]]
+Evaluate = Callable[[int, ServiceLevel, int | None], tuple[Prediction | None, str, str]]
+
+
+def deployments(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], cfg: ReviewConfig, so: ScaleOut,
+                weights: str, evaluate: Evaluate) -> dict[str, Sized]:
+    """The review's deployment of each service level of ``model`` on ``chip``, by level name: the one rule
+    ``review.cases.domain_rows`` and ``explore --silicon deployment`` (``review.cases.review_deployments``) read.
+    A sized chip (:func:`is_sized`) on the smallest deployment that serves the case (:func:`size_model`); any other
+    on its domain (``chip.domain``: its scale-up domain up to the review's cap, the claimed chip's board), predicted
+    at the engines' prefill chunk (``evaluate(count, level, None)``)."""
+    if is_sized(chip, cfg):
+        return size_model(chip, model, slos, so, weights, evaluate)
+    basis = default_basis(chip, "domain", chip.domain)
+    return {s.name: Sized(chip.domain, *evaluate(chip.domain, s, None), basis) for s in slos}
 
 
 def size_model(chip: ChipEntry, model: ModelEntry, slos: list[ServiceLevel], so: ScaleOut, weights: str,
