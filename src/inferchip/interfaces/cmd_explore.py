@@ -157,9 +157,10 @@ def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: 
 
     if target is None:
         raise InvalidSettingError("--beat: needs --target (the chip to change)")
-    from inferchip.catalog.chips import load_chip
+    from inferchip.catalog.chips import load_chip, resolve_chip_id
     from inferchip.errors import UnknownIdError
 
+    target, rivals = resolve_chip_id(target), [resolve_chip_id(r) for r in rivals]  # catalogue ids in any case
     for option, chip in (("--target", target), *(("--beat", r) for r in rivals)):
         try:  # two options name chips: an unknown one is told by its option, before any work
             load_chip(chip)
