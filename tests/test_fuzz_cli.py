@@ -151,7 +151,7 @@ def case_files(rng: random.Random) -> list[tuple[str, bytes, tuple[str, ...]]]:
             bad[rng.randrange(len(bad))][col] = v if "," not in v else f'"{v}"'
             out.append((f"num-{col}", _csv(bad).encode(), (col,)))
     for col in CHOICE_COLUMNS:
-        for v in ("x" * 300, "BF16", "nan", "0", "\u00e9"):
+        for v in ("x" * 300, "BF17", "nan", "0", "\u00e9"):
             bad = [dict(r) for r in rows]
             bad[rng.randrange(len(bad))][col] = v
             out.append((f"choice-{col}", _csv(bad).encode(), (col,)))

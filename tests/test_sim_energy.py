@@ -26,7 +26,7 @@ from inferchip.sim import (
     TraceArrivals,
     simulate,
 )
-from inferchip.sim.runs.search import throughput_interactivity_curve
+from inferchip.sim.runs.curve import throughput_interactivity_curve
 
 FIXED = 1 / 16  # s per step
 PER_TOKEN = 1 / 1024  # s per token

@@ -225,9 +225,9 @@ BAD_NUMBERS = ("0", "-1", "nan", "inf", "-inf", "1e308", "abc", "")
     ("--duration-s", BAD_NUMBERS + ("1e9",)), ("--chips", BAD_NUMBERS + ("5000",)),
     ("--power-budget-w", BAD_NUMBERS), ("--deadline-ms", BAD_NUMBERS), ("--seed", ("-1", "nan", "abc", "9" * 30)),
     ("--phase-spread", ("-1", "nan", "2", "abc")), ("--threshold", ("-1", "nan", "0.9", "abc")),
-    ("--batching", ("x", "", "TICK")), ("--precision", ("int3", "", "BF16")), ("--format", ("xml", "")),
+    ("--batching", ("x", "", "TICK")), ("--precision", ("int3", "", "BF17")), ("--format", ("xml", "")),
     ("--duration", BAD_NUMBERS + ("1e9",)), ("--count", BAD_NUMBERS + ("5000",)),  # the new names (stop 36)
-    ("--weights", ("int3", "", "BF16")),
+    ("--weights", ("int3", "", "BF17")),
     ("--model", ("", "x" * 300, "nope-net", "bevformer-tiny@x", "@rig", "bevformer-tiny@")),
     ("--chip", ("", "nope-chip", "x" * 300)),
     ("--plot", ("", "missing/folder/p.html")),

@@ -20,7 +20,7 @@ class UnknownIdError(InferchipError):
     def __init__(self, kind: str, given: str, known: Iterable[str], listing: str | None = None):
         """``listing``: the command that lists the ids (default ``inferchip {kind}s``)."""
         known = list(known)
-        close = difflib.get_close_matches(given, known, n=5, cutoff=0.3)
+        close = closest(given, known)
         if not close:
             low = given.lower()
             close = [k for k in known if low in k.lower() or k.lower() in low][:5]
@@ -39,7 +39,15 @@ class DoesNotFitError(InferchipError):
 
 
 def closest(given: str, known: Iterable[str]) -> list[str]:
-    return difflib.get_close_matches(given, list(known), n=5, cutoff=0.3)
+    """Up to five known ids nearest ``given``, without regard to case: those holding it first ("NVIDIA-H100" ->
+    the three nvidia-h100-* chips), then difflib's closest."""
+    by_lower: dict[str, str] = {}
+    for k in known:
+        by_lower.setdefault(k.lower(), k)
+    low = given.strip().lower()
+    holding = sorted(k for k in by_lower if low and low in k) if len(low) >= 3 else []
+    near = difflib.get_close_matches(low, list(by_lower), n=5, cutoff=0.3)
+    return [by_lower[m] for m in dict.fromkeys([*holding, *near])][:5]
 
 
 class OutputError(InferchipError):

@@ -323,6 +323,18 @@ def _check_reserve(spec: ChipSpec, fam: FamilyDefaults, path: Path) -> None:
                 "family without a reserve (groq, cerebras)")
 
 
+def resolve_chip_id(given: str) -> str:
+    """The catalogue id ``given`` names in any case ("NVIDIA-H100-SXM-80GB" -> "nvidia-h100-sxm-80gb", as model ids
+    are matched: ``catalog.models``); a path, or an id no catalogue chip has, stripped and as it is (where the
+    loader opens or refuses it). The one resolver of every reader of chip ids: ``--chip`` and the other chip options,
+    case files, claim files."""
+    g = str(given).strip()
+    bundled = _bundled()
+    if g in bundled or _looks_like_path(g) or is_file(Path(g)):
+        return g
+    return {k.lower(): k for k in bundled}.get(g.lower(), g)
+
+
 def load_chip(id_or_path: str | Path) -> ChipSpec:
     """A bundled chip by id, or a user's chip YAML by path.
 
@@ -331,7 +343,7 @@ def load_chip(id_or_path: str | Path) -> ChipSpec:
     """
     if isinstance(id_or_path, Path):
         return _load_path(id_or_path.resolve())
-    given = str(id_or_path).strip()
+    given = resolve_chip_id(str(id_or_path))
     bundled = _bundled()
     if given in bundled:
         return _load_path(bundled[given])

@@ -20,11 +20,13 @@ import numpy as np
 from inferchip.cost import energy as en
 from inferchip.cost import tco
 from inferchip.cost.constants import VECTOR_WORK_FORMAT
+from inferchip.cost.peaks import units_for
 from inferchip.cost.silicon import NoSiliconDataError, chip_cost_breakdown
 from inferchip.cost.step import StepCost
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.chip import ChipSpec, EstimateLevel, pick
+from inferchip.spec.formats import WIDER
 from inferchip.units import HOURS_PER_YEAR, KILO, MEGA, SECONDS_PER_HOUR, TERA
 
 DEFAULT_NODE_NM = 7.0
@@ -95,7 +97,10 @@ class UnitEnergies:
     ``rating``: (power limit W, idle W, dense peak FLOP/s by format) of a chip that publishes its TDP
     and peaks: its per-FLOP energy then comes from its own rating point
     (:func:`~inferchip.cost.energy.rated_energy_per_flop_j`); otherwise, and for a format the chip
-    does not rate, from the node-scaled catalogue figure, rated at the datasheet peak, less the busy floor."""
+    does not rate, from the node-scaled catalogue figure, rated at the datasheet peak, less the busy floor.
+    ``peaks``: the chip's dense peaks by format (FLOP/s): a format it has no units for costs what it runs as
+    (``cost.peaks.units_for``): a wider format's energy per FLOP, or an emulation's narrower units' times the
+    passes, the energy of the FLOP the chip executes (stop 43 charged the wanted format's)."""
 
     node_nm: float
     assumptions: Assumptions
@@ -103,6 +108,7 @@ class UnitEnergies:
     per_byte_link_j: float
     per_flop_j: dict[str, float] = field(default_factory=dict)
     rating: tuple[float, float, dict[str, float]] | None = None
+    peaks: dict[str, float] = field(default_factory=dict)
 
     def flop_j(self, fmt: str) -> float:
         """J per FLOP in ``fmt`` beyond the busy floor; ``VECTOR_WORK_FORMAT``: per FLOP-equivalent of work
@@ -117,6 +123,10 @@ class UnitEnergies:
                 v = float(en.energy_per_flop_j("fp32", self.node_nm, self.assumptions)) \
                     * en.rated_flop_energy_factor(e.busy_fraction)
             self.per_flop_j[fmt] = v
+        if v is None and fmt in WIDER:
+            units, passes = units_for(self.peaks, fmt)
+            if units != fmt:  # the FLOP run as ``passes`` FLOP of the units' format (one where it widens)
+                v = self.per_flop_j[fmt] = self.flop_j(units) * passes
         if v is None:
             e = self.assumptions.energy
             peak = None if self.rating is None else self.rating[2].get(fmt)
@@ -170,8 +180,10 @@ def unit_energies(spec: ChipSpec | None, memory_type: str, assumptions: Assumpti
         dram = float(en.memory_energy_per_byte_j(memory_type, assumptions, node_nm=node))
         if en.memory_level(memory_type) != "sram":
             dram += en.onchip_energy_per_dram_byte_j(assumptions)
+        peaks = {} if spec is None else {k: float(p) * TERA for k, v in spec.compute.dense_tflops.items()
+                                         if (p := pick(v))}
         u = _UNITS[key] = UnitEnergies(node, assumptions, dram, float(en.link_energy_j(1.0, assumptions)),
-                                       rating=_rating(spec, assumptions))
+                                       rating=_rating(spec, assumptions), peaks=peaks)
     return u
 
 

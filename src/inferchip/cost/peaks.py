@@ -10,6 +10,7 @@ a narrower format's own peak.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -47,19 +48,32 @@ def _emulated(chip: ChipParams, fmt: str) -> tuple[float, str, int]:
     return rate, units, emulation_passes(fmt, units)
 
 
-def _widening_units(chip: ChipParams, fmt: str) -> str | None:
-    """The first format of ``fmt``'s widening chain a scalar chip has units for, None where it has none."""
+def _widening_units(peaks: Mapping[str, object], fmt: str) -> str | None:
+    """The first format of ``fmt``'s widening chain a chip with these dense peaks by format has units for, None
+    where it has none."""
     for f in WIDER[fmt]:
-        v = chip.peak_flop_per_s.get(f)
+        v = peaks.get(f)
         if v is not None and np.all(np.asarray(v) > 0):
             return f
     return None
 
 
+def units_for(peaks: Mapping[str, float], fmt: str) -> tuple[str, int]:
+    """(units, passes) a ``fmt`` GEMM runs on, on a chip with these dense peaks by format (FLOP/s or TFLOP/s): the
+    first format of its widening chain the chip has units for, 1 pass; else the fastest emulation on narrower units
+    (module doc); ``(fmt, 1)`` where no peak is known. What its FLOP cost in energy (``cost.economics.UnitEnergies``:
+    the units' energy per FLOP times the passes)."""
+    wide = _widening_units(peaks, fmt)
+    if wide is not None or not peaks:
+        return wide or fmt, 1
+    _, units = max((float(v) / emulation_passes(fmt, f), f) for f, v in peaks.items())
+    return units, emulation_passes(fmt, units)
+
+
 def emulation(chip: ChipParams, fmt: str) -> tuple[str, int] | None:
     """(units, passes) where a scalar chip has no units as wide as ``fmt`` and emulates it on narrower ones (module
     doc), else None."""
-    if _widening_units(chip, fmt) is not None:
+    if _widening_units(chip.peak_flop_per_s, fmt) is not None:
         return None
     _, units, passes = _emulated(chip, fmt)
     return units, passes
@@ -68,7 +82,7 @@ def emulation(chip: ChipParams, fmt: str) -> tuple[str, int] | None:
 def executed_format(chip: ChipParams, fmt: str) -> str:
     """Name of the format a scalar chip actually computes ``fmt`` in (for the result's notes): the first of its
     widening chain it has units for, else the narrower units it emulates ``fmt`` on (:func:`emulation`)."""
-    return _widening_units(chip, fmt) or _emulated(chip, fmt)[1]
+    return _widening_units(chip.peak_flop_per_s, fmt) or _emulated(chip, fmt)[1]
 
 
 def executed_note(chip_name: str, want: str, chip: ChipParams) -> str | None:

@@ -96,6 +96,7 @@ def drive_metrics(w: DrivingWorkload, ch: Chips, node_nm: np.ndarray, memory_typ
     from inferchip.catalog.assumptions import load_assumptions
     from inferchip.catalog.vision_networks import load_vision_calibration
     from inferchip.cost import energy as en
+    from inferchip.cost.peaks import units_for
     from inferchip.cost.vision.frame import VECTOR_ENERGY_FORMAT
     from inferchip.cost.vision.layers import GATHER_READ_FACTOR
     from inferchip.spec.formats import BYTES_PER_ELEMENT
@@ -146,7 +147,11 @@ def drive_metrics(w: DrivingWorkload, ch: Chips, node_nm: np.ndarray, memory_typ
             sel = (node_nm == node) & (memory_type == mt)
             if not sel.any():
                 continue
-            table = float(en.energy_per_flop_j(PRECISION, float(node), a_))
+            # the FLOP of the format a design runs the int8 network in: its fp8 units, else its bf16 (cost.peaks
+            # .units_for, as the vision frame's energy_per_flop_j charges them)
+            runs = [units_for({"bf16": 1.0, **({"fp8": 1.0} if fp8 else {})}, PRECISION) for fp8 in (False, True)]
+            by_units = [float(en.energy_per_flop_j(u, float(node), a_)) * passes for u, passes in runs]
+            table = np.where(ch.peak_fp8[sel] > 0, by_units[1], by_units[0])
             e_flop = np.minimum(table, np.where(np.isfinite(tdp[sel]) & (tdp[sel] > static[sel]),
                                                 (tdp[sel] - static[sel]) / peak[0, sel], table))
             e_vec = float(en.energy_per_flop_j(VECTOR_ENERGY_FORMAT, float(node), a_))

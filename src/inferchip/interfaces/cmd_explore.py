@@ -165,9 +165,10 @@ def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: 
 
     if silicon not in SILICON_BASES:
         raise InvalidSettingError(f"--silicon: {silicon!r}; allowed: {', '.join(SILICON_BASES)}")
-    from inferchip.catalog.chips import load_chip
+    from inferchip.catalog.chips import load_chip, resolve_chip_id
     from inferchip.errors import UnknownIdError
 
+    target, rivals = resolve_chip_id(target), [resolve_chip_id(r) for r in rivals]  # catalogue ids in any case
     for option, chip in (("--target", target), *(("--beat", r) for r in rivals)):
         try:  # two options name chips: an unknown one is told by its option, before any work
             load_chip(chip)

@@ -40,6 +40,10 @@ def _ids(text: str | None, what: str) -> list[str] | None:
     ids = [t.strip() for t in items if t.strip()]
     for i in ids:
         opts.identifier(f"--{what}")(i)  # an id longer than any id (or file name) is an unknown id, not an OSError
+    if what == "chips":  # a catalogue id in any case, as --chip takes it
+        from inferchip.catalog.chips import resolve_chip_id
+
+        ids = [resolve_chip_id(i) for i in ids]
     if not ids:
         raise InvalidSettingError(
             f"--{what} {text!r}: no ids in it; allowed: ids separated by commas, 'all' or 'default'"
@@ -130,7 +134,7 @@ def review_cmd(
     from inferchip.review.review import ReviewConfig, resolve, run_review
 
     if claim not in (None, "none"):
-        opts.identifier("--claim")(claim)
+        claim = opts.chip_identifier("--claim")(claim)
     out_dir = checked_out(out)
     slos = {"both": ("interactive", "batch"), "interactive": ("interactive",), "batch": ("batch",)}.get(slo)
     if slos is None:

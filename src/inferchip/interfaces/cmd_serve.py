@@ -288,7 +288,8 @@ def curve_cmd(
         if "power_w_per_chip" in p:
             p.update(serving_economics(step, p, chips))
     df = cur.to_dataframe()
-    notes = [n for n in (context_note, *opts.config_notes(loaded)) if n]
+    notes = [n for n in (context_note, *opts.config_notes(loaded), _replicas_note(cur.replicas_simulated, replicas))
+             if n]
     if plot is not None:
         import plotly.express as px
 
@@ -310,6 +311,16 @@ def curve_cmd(
     con.print(f"assumptions: {_assumptions_file(assumptions)}")
     con.print(eng_opts.engine_line(used_engine, so.DEFAULT_SCHEDULER))
     opts.print_notes(con, list(notes))
+
+
+def _replicas_note(simulated: int, replicas: int) -> str | None:
+    """What ``curve`` simulated where its replicas ran as one (:mod:`inferchip.sim.runs.curve`)."""
+    if replicas == 1 or simulated != 1:
+        return None
+    return (f"{replicas} identical replicas under least-loaded routing: each point is one replica's run at "
+            f"concurrency/{replicas} clients (one client below {replicas}), its totals times the busy replicas and "
+            f"the idle ones' idle power added; the sweep runs 1, 2, 4, ... below {replicas}, then {replicas} x 1, 2, "
+            "4, ... up to the memory limit")
 
 
 def _print_rows(rows: list[dict[str, Any]], title: str, output: OutputFormat, curve: bool = False) -> None:

@@ -139,10 +139,14 @@ def _checked(p: Path) -> Claim:
     if dup:
         raise ClaimFileError(f"{p}: parts: part(s) listed twice: {', '.join(dup)}")
     try:
-        check_format(claim.deployment.weights, f"{p}: deployment.weights")
+        weights = check_format(claim.deployment.weights, f"{p}: deployment.weights")
     except InferchipError as exc:
         raise ClaimFileError(str(exc)) from None
-    return claim
+    from inferchip.catalog.chips import resolve_chip_id
+
+    # a catalogue id and a format in any case, as the CLI takes them
+    return claim.model_copy(update={"chip": resolve_chip_id(claim.chip),
+                                    "deployment": claim.deployment.model_copy(update={"weights": weights})})
 
 
 def _check_date(given: str, p: Path) -> None:

@@ -14,15 +14,9 @@ from inferchip.sim.load.arrivals import (
 from inferchip.sim.load.lengths import EmpiricalLength, FixedLength, UniformLength
 from inferchip.sim.load.trace import load_trace
 from inferchip.sim.results.metrics import SimResult
+from inferchip.sim.runs.curve import CurveResult, pareto_flags, throughput_interactivity_curve
 from inferchip.sim.runs.disagg import simulate_disaggregated
-from inferchip.sim.runs.search import (
-    CurveResult,
-    ServerSearchResult,
-    max_rate_under_slo,
-    pareto_flags,
-    simulate_client,
-    throughput_interactivity_curve,
-)
+from inferchip.sim.runs.search import ServerSearchResult, max_rate_under_slo, simulate_client
 from inferchip.sim.runs.simulate import simulate
 from inferchip.sim.step.protocol import LinearStepModel, StepModel
 

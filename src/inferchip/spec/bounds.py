@@ -264,6 +264,20 @@ GB_PER_S_POSITIVE = Bound(0, 1e6, "GB/s")
 #   highest, the Dojo tile's 18,000 GB/s over 4.5 TB/s = 4.0, falls to 0.004, below the floor.
 SCALEUP_GB_PER_S_PER_DIE_MAX = 10 * 1800.0
 SCALEUP_PER_DRAM_BANDWIDTH_MIN = 1 / 200
+# Scale-out (NIC) rate per chip and direction, a plausibility range (ChipSpec checks it; cli44), so a NIC's Gb/s typed
+# for GB/s (x8) or a rate in TB/s (x1/1,000) is named instead of priced:
+#   Ceiling: the most any announced accelerator attaches per chip, three 800 GbE Pensando NICs per AMD MI450X, 2.4 Tb/s
+#   = 300 GB/s (Tom's Hardware 2025-06, "AMD's first rack-scale MI450X IF128 ...": "up to three 800GbE Pensando network
+#   cards for each GPU ... 2.4 Tb/s per device"; the catalogue's amd-mi455x states it). NVIDIA's are below it: one
+#   ConnectX-8 SuperNIC, 800 Gb/s = 100 GB/s, per GB300 GPU (NVIDIA ConnectX-8 SuperNIC product page); ConnectX-9,
+#   1.6 Tb/s = 200 GB/s, per Rubin GPU (NVIDIA Vera Rubin NVL144 announcement). The usual 400 Gb/s share per H100/B200
+#   (ConnectX-7, 50 GB/s) typed in Gb/s is 400, above it; a share of 300 Gb/s or less typed so is not caught. A later
+#   part with more raises this figure with its source.
+#   Floor: 1/10,000 of the chip's DRAM bandwidth (off-chip DRAM only), an estimate (inferchip) below the slowest share
+#   a server gives a chip: two 10 GbE ports for eight PCIe GPUs, 0.31 GB/s a chip, is 1/2,765 of an L40S's 864 GB/s of
+#   GDDR6 (NVIDIA L40S datasheet). A TB/s slip divides the rate by 1,000: an H100's 50 GB/s typed 0.05 is 1/67,000.
+SCALEOUT_GB_PER_S_PER_CHIP_MAX = 3 * 800 / 8
+SCALEOUT_PER_DRAM_BANDWIDTH_MIN = 1 / 10_000
 LATENCY_US = Bound(0, 1e6, "us", low_inclusive=True)  # up to one second per hop
 DOMAIN = Bound(1, 1e6, "chips", low_inclusive=True, integer=True)
 WATTS = Bound(0, 1e6, "W")  # a CS-3 system draws 23 kW

@@ -148,6 +148,31 @@ class ChipSpec(Frozen):
                 "(1e9 bytes/s) per direction: is the figure in TB/s?")
         return self
 
+    @model_validator(mode="after")
+    def _scaleout_link_plausible(self) -> ChipSpec:
+        """The scale-out (NIC) rate per chip and direction lies within b.SCALEOUT_GB_PER_S_PER_CHIP_MAX and at least
+        b.SCALEOUT_PER_DRAM_BANDWIDTH_MIN of the chip's DRAM bandwidth: a NIC's Gb/s typed for the field's GB/s (x8),
+        or a rate in TB/s, is named here instead of priced. 0 (not stated: the family default) is not checked."""
+        link = self.interconnect.scaleout_bw_gb_per_s_per_direction
+        low, high = pick(link, "low"), pick(link, "high")
+        field, ceiling = "interconnect.scaleout_bw_gb_per_s_per_direction", b.SCALEOUT_GB_PER_S_PER_CHIP_MAX
+        dram = pick(self.memory.bandwidth_tb_per_s, "high") if b.dram_kind(self.memory.memory_type) else None
+        floor = b.SCALEOUT_PER_DRAM_BANDWIDTH_MIN * dram * 1e3 if dram else 0.0
+        allowed = f"allowed: {floor:,.4g} to {ceiling:,.6g} GB/s per direction here"
+        if high and high > ceiling:
+            raise cross_field_error(
+                field, link, f"{high:,.6g} GB/s per direction per chip is above {ceiling:,.6g} GB/s, the most "
+                "scale-out any announced accelerator attaches per chip (three 800 GbE NICs per AMD MI450X, 2.4 Tb/s); "
+                f"{allowed}. The field is in GB/s (1e9 bytes/s: a NIC's Gb/s divided by 8) per direction: is the "
+                f"figure in Gb/s ({high:,.6g} Gb/s is {high / 8:,.6g} GB/s)?")
+        if low and low < floor:
+            raise cross_field_error(
+                field, link, f"{low:,.6g} GB/s per direction per chip is below {floor:,.4g} GB/s, 1/10,000 of the "
+                f"{dram:g} TB/s of {self.memory.memory_type} DRAM (memory.bandwidth_tb_per_s), slower than two 10 GbE "
+                f"ports shared by eight GPUs; {allowed}. The field is in GB/s (1e9 bytes/s) per direction: is the "
+                "figure in TB/s?")
+        return self
+
     def figures(self) -> dict[str, Figure]:
         """Every figure of the spec by dotted path, for listing estimates."""
         out: dict[str, Figure] = {}

@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from inferchip.spec import bounds as b
 from inferchip.spec.bounds import EstimateLevel, Figure, Frozen, cross_field_error, pick
-from inferchip.spec.formats import ALL_FORMATS
+from inferchip.spec.formats import ALL_FORMATS, canonical_format
 from inferchip.spec.memory import MEMORY_TYPES, MemoryType, fill_memory_type
 from inferchip.spec.stream import MeasuredBandwidth, implausible_share
 from inferchip.units import GIB, ON_DIE_CAPACITY_UNITS, capacity_bytes
@@ -52,12 +52,16 @@ class ComputeSpec(Frozen):
     @field_validator("dense_tflops")
     @classmethod
     def _formats(cls, v: dict[str, Figure]) -> dict[str, Figure]:
-        bad = [k for k in v if k not in ALL_FORMATS]
+        named = {k: canonical_format(k) for k in v}  # a format in any case (FP8 is fp8)
+        bad = [k for k in v if named[k] not in ALL_FORMATS]
         if bad:
             raise ValueError(f"unknown number format(s) {bad}; allowed: {', '.join(ALL_FORMATS)}")
+        twice = sorted(k for k in v if list(named.values()).count(named[k]) > 1)
+        if twice:
+            raise ValueError(f"number format given twice, in different case: {twice}; allowed: each format once")
         if not v:
             raise ValueError("at least one number format with its dense peak is needed")
-        return v
+        return {named[k]: f for k, f in v.items()}
 
 
 CapacityUnit = Literal["MB", "GB", "TB", "MiB", "GiB", "TiB"]

@@ -75,9 +75,17 @@ def compute_format(weights: str, activations: str) -> str:
     return weights if _WIDTH_RANK[weights] >= _WIDTH_RANK[activations] else activations
 
 
+def canonical_format(name: str) -> str:
+    """A format name in any case as the catalogue spells it ("FP8" -> "fp8", "MXFP4" -> "mxfp4"); a name that is no
+    format is returned as it is, for its reader's check to refuse."""
+    low = name.strip().lower()
+    return low if low in BYTES_PER_ELEMENT else name
+
+
 def check_format(name: str, field: str) -> str:
-    if name not in BYTES_PER_ELEMENT:
+    """``name`` in the catalogue's spelling (:func:`canonical_format`); an unknown format raises, naming ``field``."""
+    if canonical_format(name) not in BYTES_PER_ELEMENT:
         from inferchip.errors import InvalidSettingError
 
         raise InvalidSettingError(f"{field}: unknown number format '{name}'; allowed: {', '.join(ALL_FORMATS)}")
-    return name
+    return canonical_format(name)

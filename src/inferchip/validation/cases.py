@@ -26,9 +26,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from inferchip.catalog.chips import resolve_chip_id
 from inferchip.catalog.known_ids import id_refusal
 from inferchip.errors import SpecError
-from inferchip.spec.formats import ALL_FORMATS
+from inferchip.spec.formats import ALL_FORMATS, canonical_format
 
 # re-exported (the ``X as X`` form marks them public for mypy --strict): the data sets rows replay
 from inferchip.workload.datasets import DATASETS as DATASETS
@@ -267,8 +268,9 @@ def _parse_row(path: str, line: int, row: list[str], idx: dict[str, int], seen: 
     def opt_float(name: str) -> float | None:
         return None if not (v := cell(name))[0] else _float(path, line, v[1], name, v[0])
 
-    def dtype(name: str) -> str | None:
-        return None if not (v := cell(name))[0] else _choice(path, line, v[1], name, v[0], ALL_FORMATS)
+    def dtype(name: str) -> str | None:  # a format in any case (FP8 is fp8: spec.formats.canonical_format)
+        return None if not (v := cell(name))[0] else _choice(path, line, v[1], name, canonical_format(v[0]),
+                                                             ALL_FORMATS)
 
     case_id, c = req("case_id")
     if case_id in seen:
@@ -293,7 +295,7 @@ def _parse_row(path: str, line: int, row: list[str], idx: dict[str, int], seen: 
             raise CaseFileError(path, line, req(name)[1], name, f"value {req(name)[0]!r} {why}")
     return Case(
         case_id=case_id, source_kind=cell("source_kind")[0], source=cell("source")[0],
-        accelerator=req("accelerator")[0], num_accelerators=count, software=cell("software")[0],
+        accelerator=resolve_chip_id(req("accelerator")[0]), num_accelerators=count, software=cell("software")[0],
         model=req("model")[0], weight_dtype=dtype("weight_dtype"), act_dtype=dtype("act_dtype"),
         kv_dtype=dtype("kv_dtype"), tp=opt_int("tp"), pp=opt_int("pp"), ep=opt_int("ep"), scenario=scenario,
         input_tokens=opt_float("input_tokens"), output_tokens=opt_float("output_tokens"),

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inferchip.cost import energy as en
-from inferchip.cost.peaks import peak_flop_per_s
+from inferchip.cost.peaks import peak_flop_per_s, units_for
 from inferchip.cost.roofline import FloatArray
 from inferchip.cost.vision.dataflow import (
     STREAM_REFERENCE_BATCHES,
@@ -65,9 +65,11 @@ class CallCost:
 
 
 def energy_per_flop_j(chip: ChipParams, fmt: str, node_nm: float, static_w: float, assumptions: Assumptions) -> float:
-    """Matrix energy per FLOP at ``fmt``: the assumptions' value, capped by the chip's (TDP - static) / peak
-    unless the chip is a GPU (peak quoted at boost clock)."""
-    table = float(en.energy_per_flop_j(fmt, node_nm, assumptions))
+    """Matrix energy per FLOP at ``fmt``: the assumptions' value for the format the chip runs it as, times the
+    passes of an emulation (``cost.peaks.units_for``), capped by the chip's (TDP - static) / peak unless the chip is
+    a GPU (peak quoted at boost clock)."""
+    units, passes = units_for(chip.peak_flop_per_s, fmt)
+    table = float(en.energy_per_flop_j(units, node_nm, assumptions)) * passes
     if chip.family.startswith(BOOST_CLOCK_FAMILIES):
         return table
     tdp = float(chip.tdp_w)

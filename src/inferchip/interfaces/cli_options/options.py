@@ -114,8 +114,24 @@ def choice(option: str, allowed: tuple[str, ...]) -> Callable[[str | None], str 
 
 
 # ------------------------------------------------------------------ option factories
-def chip_option(help: str = "Chip id from `inferchip chips`, or a path to a chip YAML.", default: Any = ...) -> Any:
-    return typer.Option(default, "--chip", help=help, callback=identifier("--chip"))
+def chip_identifier(option: str) -> Callable[[str | None], str | None]:
+    """:func:`identifier` for a chip: a catalogue id in any case comes back as the catalogue spells it
+    (``catalog.chips.resolve_chip_id``), so that every lookup by id (engines, calibration) finds it."""
+    check = identifier(option)
+
+    def resolve(value: str | None) -> str | None:
+        checked = check(value)
+        if checked is None:
+            return None
+        from inferchip.catalog.chips import resolve_chip_id
+
+        return resolve_chip_id(checked)
+    return resolve
+
+
+def chip_option(help: str = "Chip id from `inferchip chips` (any case), or a path to a chip YAML.",
+                default: Any = ...) -> Any:
+    return typer.Option(default, "--chip", help=help, callback=chip_identifier("--chip"))
 
 
 def model_option(help: str = "Hugging Face id from `inferchip models`, or a path to a config.json.") -> Any:
@@ -199,8 +215,16 @@ def ms_option(name: str, help: str | None = None) -> Any:
 
 
 def format_option(name: str, default: str | None = None) -> Any:
-    """--weights, --activations or --kv, with the same help in every LLM command."""
-    return typer.Option(default, name, help=_FORMAT_HELP[name])
+    """--weights, --activations or --kv, with the same help in every LLM command; a format in any case comes back
+    as the catalogue spells it (``spec.formats.canonical_format``: FP8 -> fp8), an unknown one as given (the
+    setting's check refuses it, naming the option)."""
+    return typer.Option(default, name, help=_FORMAT_HELP[name], callback=_format_name)
+
+
+def _format_name(value: str | None) -> str | None:
+    from inferchip.spec.formats import canonical_format
+
+    return None if value is None else canonical_format(value)
 
 
 def calibration_option() -> Any:
@@ -316,9 +340,9 @@ def input_file(option: str, keywords: tuple[str, ...] = ("none",)) -> Callable[[
 
 
 def number_format(option: str) -> Callable[[str | None], str | None]:
-    """A number format (bf16, fp8, ...), checked before any work."""
+    """A number format (bf16, fp8, ...; any case: FP8 is fp8), checked before any work."""
     def check(value: str | None) -> str | None:
-        from inferchip.spec.formats import ALL_FORMATS
+        from inferchip.spec.formats import ALL_FORMATS, canonical_format
 
-        return choice(option, ALL_FORMATS)(value)
+        return choice(option, ALL_FORMATS)(None if value is None else canonical_format(value))
     return check

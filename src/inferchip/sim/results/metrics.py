@@ -161,6 +161,7 @@ class SimResult:
     extra: dict[str, Any] = field(default_factory=dict)
     replica_idle_power_w: tuple[float, ...] | None = None  # per replica, W (None: the step model prices no energy)
     request_host_s: float = 0.0  # an engine's host time per request before the scheduler (search.simulate_client)
+    window_copies: int = 1  # identical replicas this run stands for (sim.runs.curve); the window test counts theirs
 
     # ------------------------------------------------------------------ per request
     @property
@@ -241,7 +242,7 @@ class SimResult:
             start, end = first + (last - first) * STEADY_STATE_START_FRACTION, last
         else:
             return whole
-        in_window = np.count_nonzero((done > start) & (done <= end))
+        in_window = np.count_nonzero((done > start) & (done <= end)) * self.window_copies  # each copy's finishes
         if end <= start or in_window < MIN_WINDOW_REQUESTS:
             return whole
         return start, end
@@ -378,8 +379,7 @@ class SimResult:
         def binned_mean(values: FloatArray) -> FloatArray:
             total = np.zeros(edges.size - 1)
             for rep in range(self.num_replicas):
-                m = s["replica"] == rep
-                if not m.any():
+                if not (m := s["replica"] == rep).any():
                     continue
                 knots_t = np.column_stack([s["start_s"][m], ends[m]]).ravel()
                 cum = np.cumsum(values[m] * s["duration_s"][m])

@@ -4,9 +4,8 @@
   end-to-end percentiles (any mix) stay within their limits, bracketed and bisected on a fixed rate grid
   (:func:`grid_edge`), every trial with the same seed (common random numbers: the arrival times of two rates differ
   only by their ratio). The project's one rate search (``inferchip validate``: :mod:`inferchip.validation.server`).
-* :func:`throughput_interactivity_curve`: closed loops of 1, 2, 4, ... users up to the memory limit (KV capacity /
-  (input + output) per replica), output tokens/s per chip against output tokens/s per user (1 / mean TPOT), with a
-  Pareto-front flag (SemiAnalysis InferenceMAX / NVIDIA style).
+* :func:`simulate_client`: a run as an engine's clients see it (its host time per request); the closed loops of
+  the throughput-interactivity curve (:mod:`inferchip.sim.runs.curve`) are its runs.
 
 Neither ever returns an empty result: an SLO no rate meets gives a result saying so, with the gentlest load's figures.
 """
@@ -14,7 +13,7 @@ Neither ever returns an empty result: an SLO no rate meets gives a result saying
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,7 +29,7 @@ from inferchip.sim.load import lengths
 from inferchip.sim.load.arrivals import ArrivalsLike, ArrivalSpec, ClosedLoopArrivals, PoissonArrivals
 from inferchip.sim.results.metrics import SimResult
 from inferchip.sim.runs.simulate import ReplicaFactory, as_scheduler_config, simulate
-from inferchip.sim.step.protocol import BoolArray, FloatArray, StepModel, check_step_model
+from inferchip.sim.step.protocol import StepModel, check_step_model
 from inferchip.sim.step.steptime import StepTimer
 
 RATE_FACTOR = 2.0  # bracketing multiplies or divides the rate by this
@@ -295,33 +294,6 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
-@dataclass(frozen=True)
-class CurveResult:
-    """Points of :func:`throughput_interactivity_curve`, one per concurrency."""
-
-    points: list[dict[str, Any]]
-    memory_limit_concurrency: int
-
-    def to_dataframe(self) -> pd.DataFrame:
-        import pandas as pd
-
-        return pd.DataFrame(self.points)
-
-    def pareto_front(self) -> pd.DataFrame:
-        df = self.to_dataframe()
-        return df[df["pareto"]].reset_index(drop=True)
-
-
-def pareto_flags(x: Sequence[float] | FloatArray, y: Sequence[float] | FloatArray) -> BoolArray:
-    """True where no other point is at least as good on both axes and better on one (both maximised);
-    the one front rule of :func:`inferchip.spec.pareto.pareto_mask` (a non-finite point is off the front
-    and beats nothing)."""
-    from inferchip.spec.pareto import pareto_mask
-
-    points = np.column_stack([np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()])
-    return pareto_mask(points, minimize=[False, False])
-
-
 def simulate_client(step_model: StepModel, arrivals_spec: ArrivalsLike, request_host_s: float = 0.0,
                     **kw: Any) -> SimResult:
     """:func:`simulate` seen from the clients of an engine that spends ``request_host_s`` of host time on each
@@ -339,62 +311,3 @@ def simulate_client(step_model: StepModel, arrivals_spec: ArrivalsLike, request_
         arrivals_spec = arrivals_spec.model_copy(update={"think_time_s": arrivals_spec.think_time_s + request_host_s})
     res = simulate(step_model, arrivals_spec, **kw)
     return replace(res, request_host_s=request_host_s) if request_host_s else res
-
-
-def throughput_interactivity_curve(
-    step_model: StepModel,
-    input_tokens: Any,
-    output_tokens: Any,
-    *,
-    concurrencies: list[int] | None = None,
-    requests_per_user: int = 8,
-    seed: int = 0,
-    scheduler_config: SchedulerConfig | dict[str, object] | None = None,
-    replicas: int = 1,
-    router: str = "least_loaded",
-    think_time_s: float = 0.0,
-    progress: Callable[[float], None] | None = None,
-    request_host_s: float = 0.0,
-) -> CurveResult:
-    """Output tokens/s per chip against output tokens/s per user for closed loops of users.
-
-    Default concurrencies: 1, 2, 4, ... up to the memory limit
-    ``replicas * kv_capacity_tokens // (mean input + mean output)`` (the limit itself
-    included). Each point runs ``requests_per_user * concurrency`` requests. ``request_host_s``: an engine's
-    host time per request, as :func:`simulate_client`.
-    """
-    check_step_model(step_model)
-    cfg = as_scheduler_config(scheduler_config, int(getattr(step_model, "ranks", 1) or 1))
-    in_spec = lengths.as_length(input_tokens, "input_tokens")
-    out_spec = lengths.as_length(output_tokens, "output_tokens")
-    limit = lengths.memory_limit_concurrency(step_model.kv_capacity_tokens, replicas, in_spec, out_spec)
-    if concurrencies is None:
-        concurrencies = [1 << i for i in range(limit.bit_length()) if 1 << i <= limit]
-        if concurrencies[-1] != limit:
-            concurrencies.append(limit)
-    elif not concurrencies or any(isinstance(c, bool) or int(c) != c or c < 1 for c in concurrencies):
-        raise InvalidSettingError(f"concurrencies: value {concurrencies!r} must be whole numbers >= 1")
-    points = []
-    timer = StepTimer(step_model)  # one cache of step times for every point
-    for i, c in enumerate(concurrencies):
-        spec = ClosedLoopArrivals(concurrency=int(c), think_time_s=think_time_s, input_tokens=in_spec,
-                                  output_tokens=out_spec)
-        s = simulate_client(step_model, spec, request_host_s, num_requests=int(c) * requests_per_user, seed=seed,
-                            scheduler_config=cfg, replicas=replicas, router=router, step_timer=timer).summary()
-        points.append({
-            "concurrency": int(c), "output_tokens_per_s": s["output_tokens_per_s"],
-            "output_tokens_per_s_per_chip": s["output_tokens_per_s_per_chip"],
-            "output_tokens_per_s_per_user": s["output_tokens_per_s_per_user"],
-            "requests_per_s": s["requests_per_s"], "ttft_s_mean": s["ttft_s_mean"], "ttft_s_p50": s["ttft_s_p50"],
-            "ttft_s_p99": s["ttft_s_p99"],
-            "tpot_s_mean": s["tpot_s_mean"], "tpot_s_p99": s["tpot_s_p99"], "e2e_s_p50": s["e2e_s_p50"],
-            "preemptions": s["preemptions"],
-            **{k: s[k] for k in ENERGY_FIELDS if k in s},  # step models that price energy
-        })
-        if progress is not None:
-            progress((i + 1) / len(concurrencies))
-    flags = pareto_flags([p["output_tokens_per_s_per_chip"] for p in points],
-                         [p["output_tokens_per_s_per_user"] for p in points])
-    for p, f in zip(points, flags, strict=True):
-        p["pareto"] = bool(f)
-    return CurveResult(points=points, memory_limit_concurrency=limit)

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from inferchip.catalog.chips import resolve_chip_id
 from inferchip.spec.formats import ALL_FORMATS
 from inferchip.validation.cases import CaseFileError, read_case_text
 from inferchip.workload.limits import MAX_BATCH, MAX_CHIPS
@@ -151,7 +152,8 @@ def parse_vision_cases(text: str, path: str = "<vision cases>") -> list[VisionCa
         batch = _num(path, line, idx["batch"] + 1, "batch", cell("batch"), integer=True, optional=True,
                      maximum=MAX_BATCH)
         value = _num(path, line, idx["value"] + 1, "value", cell("value"))
-        case = VisionCase(case_id=cid, source_kind=cell("source_kind"), accelerator=cell("accelerator"),
+        case = VisionCase(case_id=cid, source_kind=cell("source_kind"),
+                          accelerator=resolve_chip_id(cell("accelerator")),
                           num_accelerators=int(n or 1), model=cell("model"), precision_text=cell("precision"),
                           scenario=scen, batch=int(batch) if batch else None, metric=metric,
                           value=float(value or 0.0), unit=cell("unit"), notes=cell("notes"), line=line,
