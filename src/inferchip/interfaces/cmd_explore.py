@@ -150,6 +150,11 @@ def _check_boundary_map(bmap: dict[str, Any], path: Path) -> None:
             raise bad(f"parts.{part}", grid, shape)
 
 
+def _figure(x: float) -> str:
+    """A claim part's value: whole numbers with separators from 1,000 up (16,311, not 1.631e+04), else 4 digits."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
 def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: Path | None,
           boundary_map: Path | None = None) -> None:
     from inferchip.atomic_io import write_text
@@ -171,12 +176,12 @@ def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: 
         raise InvalidSettingError("--boundary-map: give --out DIR to write beat.html and boundary_map.json")
     res = beat(target, rivals, models)
     t = Table(title=f"smallest changes that make {target} first against {', '.join(rivals)}", title_justify="left")
-    for col in ("claim part", "compute x", "memory x", "links x", "target after", "best rival", "rival",
+    for col in ("claim part", "compute x", "memory x", "links x", "target after", "best rival", "rival", "unit",
                 "extra area mm2", "TDP W", "cost $"):
-        t.add_column(col, justify="left" if col in ("objective", "best rival") else "right")
+        t.add_column(col, justify="left" if col in ("objective", "best rival", "unit") else "right")
     for c in res.changes:
-        t.add_row(c.objective, f"{c.compute_x:g}", f"{c.memory_x:g}", f"{c.link_x:g}", f"{c.value:,.4g}",
-                  c.best_rival, f"{c.rival_value:,.4g}", f"{c.extra_area_mm2:,.0f}", f"{c.tdp_w:,.0f}",
+        t.add_row(c.objective, f"{c.compute_x:g}", f"{c.memory_x:g}", f"{c.link_x:g}", _figure(c.value),
+                  c.best_rival, _figure(c.rival_value), c.unit, f"{c.extra_area_mm2:,.0f}", f"{c.tdp_w:,.0f}",
                   f"{c.cost_usd:,.0f}")
     console().print(t)
     for name in res.not_reached:

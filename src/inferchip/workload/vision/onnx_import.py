@@ -145,6 +145,21 @@ def _shapes(model: Any) -> dict[str, list[int] | None]:
     return out
 
 
+CONSTANT_TENSOR_ATTRS = ("value", "sparse_value")
+"""Attributes of an ONNX ``Constant`` node that hold a tensor (the operator's schema; the others hold scalars, lists
+or strings)."""
+
+
+def _constant_tensors(model: Any) -> set[str]:
+    """Outputs of ``Constant`` nodes holding a tensor: weights as much as initializers are (exporters such as
+    tf2onnx, and torch.onnx without constant folding, write them so), so a MatMul or Gemm reading one is priced as a
+    layer with weights (read once per call) rather than an activation product (read per frame), and its parameters
+    are counted."""
+    return {n.output[0] for n in model.graph.node
+            if n.op_type == "Constant" and n.domain in ("", "ai.onnx") and n.output
+            and any(a.name in CONSTANT_TENSOR_ATTRS for a in n.attribute)}
+
+
 def _kinds(c: Counter[str]) -> str:
     return ", ".join(f"{k} x{v}" for k, v in c.most_common())
 
@@ -180,7 +195,7 @@ def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None
     except Exception as exc:
         raise SpecError(f"{path}: ONNX shape inference failed: {str(exc).splitlines()[0][:300]}") from None
     shapes = _shapes(inferred)
-    weights = {t.name for t in inferred.graph.initializer}
+    weights = {t.name for t in inferred.graph.initializer} | _constant_tensors(inferred)
     owned: set[str] = set()
     layers: list[VisionLayer] = []
     skipped: Counter[str] = Counter()

@@ -71,8 +71,12 @@ def _conv(node: Any, shape: Shapes, weights: set[str]) -> Fields | None:
         raise ValueError(f"input '{node.input[0]}' of shape {x} against weight '{node.input[1]}' of shape {w} "
                          f"with group {g}: the weight expects {wants} input channels")
     if g == cin and g > 1 and w[1] == 1:
+        # one multiply-add per weight tap per output element of a convolution; a transposed convolution scatters
+        # each input element through its kvol taps instead, so its MACs follow the (smaller) input: counting its
+        # output would multiply them by stride^2
+        spread = _n(x) if node.op_type == "ConvTranspose" else _n(y)
         return {"op": "depthwise", "weight_elems": _n(w), "in_elems": _n(x), "out_elems": _n(y),
-                "vector_ops": 2.0 * _n(y) * kvol}
+                "vector_ops": 2.0 * spread * kvol}
     if node.op_type == "ConvTranspose":
         return {"op": "conv", "m": _n(x[:1] + x[2:]), "k": cin / g, "n": cout / g * kvol, "groups": g,
                 "weight_elems": _n(w), "in_elems": _n(x), "out_elems": _n(y), "vector_ops": _n(y)}

@@ -1,0 +1,191 @@
+"""A new user's ONNX graphs, HF configs and explore runs at stop 44 (branch newuser44), each defect with its fix:
+
+* a depthwise ConvTranspose (``group`` = input channels, one output channel per group) was priced from its
+  output, stride^2 times its multiply-adds (x4 at stride 2);
+* a graph whose weights are ``Constant`` nodes (tf2onnx, torch.onnx without constant folding) was read as
+  activation products: 0 parameters, and the weights counted as traffic per frame (x batch);
+* a ``config.json`` without ``num_key_value_heads`` was read as multi-head attention with no word (the KV cache
+  x4 for a GQA-8 model of 32 heads);
+* an explore space with ``memory_units: 0`` printed five numpy RuntimeWarnings and scored the driving rig as
+  fitting with an infinite latency;
+* ``explore --target --beat`` printed the target's and the rival's figures with no unit (tokens/s per chip,
+  USD per million tokens, USD, tokens/s per W in one column) and in exponent form (1.631e+04).
+
+Every expectation is counted by hand in the test. Graphs are built with ``onnx.helper`` (nothing downloaded).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from cli_in_process import run_main
+from inferchip.workload.vision.network import load_network
+
+F = TensorProto.FLOAT
+MODELS = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "models"
+
+
+def _w(name: str, *shape: int) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.ones(shape, dtype=np.float32), name)
+
+
+def _save(path: Path, nodes, inputs, inits) -> Path:
+    g = helper.make_graph(nodes, "g", inputs, [helper.make_tensor_value_info(nodes[-1].output[0], F, None)], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+# --- ONNX: depthwise ConvTranspose ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_depthwise_conv_transpose_is_priced_from_its_input(tmp_path, stride):
+    # 64 channels of 28 x 28, one 2 x 2 kernel each (group 64, weight [64, 1, 2, 2]): each input element is
+    # scattered through its 4 taps: 64 * 28 * 28 * 4 = 200,704 multiply-adds = 401,408 ops, at any stride
+    # (before the fix: from the output, 64 * (28 s)^2 * 4 * 2 = 401,408 s^2)
+    x = helper.make_tensor_value_info("x", F, [1, 64, 28, 28])
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[stride, stride], kernel_shape=[2, 2],
+                            group=64)
+    net = load_network(str(_save(tmp_path / "dw.onnx", [node], [x], [_w("w", 64, 1, 2, 2)])))
+    (layer,) = net.layers
+    assert layer.op == "depthwise"
+    assert layer.vector_ops == 2 * 64 * 28 * 28 * 4
+    assert net.flop_per_frame == pytest.approx(2 * 64 * 28 * 28 * 4)
+
+
+def test_depthwise_conv_is_still_priced_from_its_output(tmp_path):
+    # a forward depthwise conv, 3 x 3 at stride 2 with pads 1: 64 x 14 x 14 outputs x 9 taps = 112,896 MACs
+    x = helper.make_tensor_value_info("x", F, [1, 64, 28, 28])
+    node = helper.make_node("Conv", ["x", "w"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1], group=64)
+    (layer,) = load_network(str(_save(tmp_path / "dc.onnx", [node], [x], [_w("w", 64, 1, 3, 3)]))).layers
+    assert layer.vector_ops == 2 * 64 * 14 * 14 * 9
+
+
+# --- ONNX: weights held in Constant nodes ------------------------------------------------------------------------
+
+def _fc(tmp_path: Path, constant: bool) -> Path:
+    x = helper.make_tensor_value_info("x", F, [1, 64, 256])
+    if constant:
+        value = numpy_helper.from_array(np.ones((256, 512), dtype=np.float32), "wc")
+        nodes = [helper.make_node("Constant", [], ["w"], value=value), helper.make_node("MatMul", ["x", "w"], ["y"])]
+        return _save(tmp_path / "const.onnx", nodes, [x], [])
+    return _save(tmp_path / "init.onnx", [helper.make_node("MatMul", ["x", "w"], ["y"])], [x], [_w("w", 256, 512)])
+
+
+def test_constant_node_weights_are_weights(tmp_path):
+    const, init = load_network(str(_fc(tmp_path, True))), load_network(str(_fc(tmp_path, False)))
+    (c,) = [x for x in const.layers]
+    assert c.op == "matmul" and c.param_elems == 256 * 512 and c.weight_elems == 256 * 512
+    assert c.in_elems == 64 * 256  # the activation only: the weight is not read per frame as an input
+    assert const.params == init.params == 256 * 512
+    assert const.flop_per_frame == init.flop_per_frame == 2 * 64 * 256 * 512
+
+
+def test_constant_node_weights_price_as_initializers_through_the_cli(tmp_path):
+    answers = []
+    for constant in (True, False):
+        code, out = run_main(["vision", "--chip", "nvidia-h100-sxm-80gb", "--model", str(_fc(tmp_path, constant)),
+                              "--batch", "1,64", "--format", "json"])
+        assert code == 0, out
+        answers.append(json.loads(out))
+    const, init = answers
+    assert const["params"] == init["params"] == 256 * 512
+    assert const["dram_bytes_per_frame"] == init["dram_bytes_per_frame"]
+    assert [p["latency_s"] for p in const["points"]] == pytest.approx([p["latency_s"] for p in init["points"]])
+
+
+# --- HF config without num_key_value_heads ------------------------------------------------------------------------
+
+def _config(tmp_path: Path, drop: str | None) -> Path:
+    cfg = {k: v for k, v in json.loads((MODELS / "mistralai__Mistral-7B-v0.1.json").read_text()).items()
+           if not k.startswith("_") and k != drop}
+    path = tmp_path / f"cfg-{drop}.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def test_a_config_without_kv_heads_says_it_is_read_as_multi_head(tmp_path):
+    from inferchip.catalog.models import load_model
+
+    spec = load_model(str(_config(tmp_path, "num_key_value_heads")))
+    assert spec.num_kv_heads == spec.num_heads == 32
+    said = [d for d in spec.doubts if "num_key_value_heads is not stated" in d]
+    assert said and "32 KV heads" in said[0]
+    stated = load_model(str(_config(tmp_path, None)))
+    assert stated.num_kv_heads == 8 and not [d for d in stated.doubts if "num_key_value_heads" in d]
+
+
+def test_the_kv_heads_note_reaches_predict(tmp_path):
+    code, out = run_main(["predict", "--chip", "nvidia-h100-sxm-80gb", "--model",
+                          str(_config(tmp_path, "num_key_value_heads")), "--batch", "1", "--input-tokens", "1000",
+                          "--output-tokens", "100", "--format", "json"])
+    assert code == 0, out
+    notes = json.loads(out)["notes"]
+    assert any("num_key_value_heads is not stated" in n for n in notes)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in MODELS.glob("*.json")))
+def test_no_bundled_config_gets_the_kv_heads_note(name):
+    from inferchip.catalog.models import load_model
+
+    spec = load_model(str(MODELS / name))
+    assert not [d for d in spec.doubts if "num_key_value_heads is not stated" in d]
+
+
+# --- explore: a design without DRAM --------------------------------------------------------------------------------
+
+def test_a_design_without_dram_is_scored_without_warnings_and_does_not_run_the_rig():
+    from inferchip.catalog.assumptions import load_assumptions
+    from inferchip.explore.designs import designs_from_index
+    from inferchip.explore.evaluate import DRIVING, default_suite, evaluate
+    from inferchip.spec.design_space import DesignSpace
+
+    sp = DesignSpace.from_dict({"parameters": {"memory_units": [0, 4], "sram_mb": [16, 256]}})
+    ch = designs_from_index(sp, sp.grid(), load_assumptions())  # C order: sram_mb before memory_units
+    suite = default_suite(["meta-llama/Llama-3.1-8B-Instruct", DRIVING])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # before the fix: divide by zero / invalid value RuntimeWarnings
+        m = evaluate(suite, ch)
+    no_dram = ch.params["memory_units"].astype(float) == 0
+    assert sorted(no_dram.tolist()) == [False, False, True, True]
+    rig = len(suite.workload_ids) - 1
+    assert np.all(m["fits"][no_dram, rig] == 0) and np.all(np.isinf(m["frame_latency_s"][no_dram, rig]))
+    assert np.all(m["fits"][no_dram, :rig] == 0) and np.all(m["tokens_per_s_per_chip"][no_dram, :rig] == 0)
+    assert np.all(m["fits"][~no_dram, rig] == 1) and np.all(np.isfinite(m["frame_latency_s"][~no_dram, rig]))
+
+
+# --- explore --target --beat: units ----------------------------------------------------------------------------
+
+def test_every_claim_objective_names_its_unit():
+    from inferchip.explore.claim_parts import CLAIM_OBJECTIVES
+
+    units = {k: o.unit for k, o in CLAIM_OBJECTIVES.items()}
+    assert units == {"per_chip": "output tokens/s per chip", "performance_per_watt": "output tokens/s per W of TDP",
+                     "equal_money": "USD per million output tokens", "lowest_cost_silicon": "USD per chip",
+                     "latency_interactive": "output tokens/s per chip"}
+
+
+def test_beat_prints_and_writes_each_figure_with_its_unit(tmp_path):
+    code, out = run_main(["explore", "--target", "tesla-ai5", "--beat", "nvidia-l4", "--models",
+                          "meta-llama/Llama-3.1-8B-Instruct", "--out", str(tmp_path / "o")])
+    assert code == 0, out
+    assert "unit" in out and "USD per" in out and "e+0" not in out  # the table may wrap a unit over two lines
+    res = json.loads((tmp_path / "o" / "beat.json").read_text())
+    from inferchip.explore.claim_parts import CLAIM_OBJECTIVES
+
+    assert res["units"] == {k: CLAIM_OBJECTIVES[k].unit for k in res["units"]} and res["units"]
+    assert all(c["unit"] == CLAIM_OBJECTIVES[c["objective"]].unit for c in res["changes"])
+
+
+@pytest.mark.parametrize(("x", "shown"), [(16311.096, "16,311"), (1000.0, "1,000"), (687.53, "687.5"),
+                                          (0.012749, "0.01275"), (14.174, "14.17")])
+def test_beat_figures_read_with_separators_not_exponents(x, shown):
+    from inferchip.interfaces.cmd_explore import _figure
+
+    assert _figure(x) == shown
