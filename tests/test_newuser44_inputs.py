@@ -189,3 +189,50 @@ def test_beat_figures_read_with_separators_not_exponents(x, shown):
     from inferchip.interfaces.cmd_explore import _figure
 
     assert _figure(x) == shown
+
+
+# --- vision/drive with several chips: whose power ---------------------------------------------------------------
+
+def test_vision_power_on_several_chips_is_labelled_and_split_per_chip():
+    code, out = run_main(["vision", "--chip", "nvidia-l4", "--model", "resnet50-v1.5", "--batch", "8", "--count", "4",
+                          "--format", "json"])
+    assert code == 0, out
+    (p,) = json.loads(out)["points"]
+    assert p["power_w_per_chip"] == pytest.approx(p["power_w"] / 4)
+    code, out = run_main(["vision", "--chip", "nvidia-l4", "--model", "resnet50-v1.5", "--batch", "8", "--count", "4"])
+    assert code == 0 and "all 4 chips" in out
+    code, out = run_main(["vision", "--chip", "nvidia-l4", "--model", "resnet50-v1.5", "--batch", "8"])
+    assert code == 0 and "all 1" not in out
+
+
+def test_drive_power_on_several_chips_is_labelled():
+    base = ["drive", "--chip", "tesla-ai4-hw4", "--cameras", "8", "--fps", "36", "--duration", "1",
+            "--power-budget-w", "100"]
+    code, out = run_main([*base, "--count", "2"])
+    assert code == 0 and "average power (all 2 chips)" in out and "power budget (all 2 chips)" in out
+    code, out = run_main(base)
+    assert code == 0 and "(all" not in out
+
+
+# --- drive: several ONNX graphs with different dynamic axes -----------------------------------------------------
+
+def _dyn_graphs(tmp_path: Path) -> tuple[Path, Path]:
+    cnn = _save(tmp_path / "cnn.onnx", [helper.make_node("Conv", ["x", "w"], ["y"], strides=[2, 2])],
+                [helper.make_tensor_value_info("x", F, ["N", 3, 64, 64])], [_w("w", 8, 3, 3, 3)])
+    fc = _save(tmp_path / "fc.onnx", [helper.make_node("MatMul", ["t", "w"], ["y"])],
+               [helper.make_tensor_value_info("t", F, ["N", "S", 64])], [_w("w", 64, 64)])
+    return cnn, fc
+
+
+def test_drive_sizes_each_onnx_graph_from_its_own_axes(tmp_path):
+    cnn, fc = _dyn_graphs(tmp_path)
+    base = ["drive", "--chip", "tesla-ai4-hw4", "--cameras", "2", "--fps", "10", "--duration", "1",
+            "--model", f"{cnn}@camera", "--model", f"{fc}@rig", "--format", "json"]
+    code, out = run_main([*base, "--dim", "N=1", "--dim", "S=16"])  # before: 'cnn.onnx has no such dynamic axis S'
+    assert code == 0, out
+    assert [n["name"] for n in json.loads(out)["networks"]] == [str(cnn), str(fc)]
+    code, out = run_main([*base, "--dim", "N=1", "--dim", "Q=16"])
+    assert code == 2 and "--dim Q: no --model ONNX file has such a dynamic axis" in out
+    assert f"{cnn}: N" in out and f"{fc}: N, S" in out
+    code, out = run_main([*base, "--dim", "N=1"])
+    assert code == 2 and "dynamic axis S has no size" in out

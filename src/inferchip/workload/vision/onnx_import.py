@@ -75,6 +75,16 @@ def _check_opset(model: Any, path: Path) -> int:
     return v
 
 
+def dynamic_axes(path: str | os.PathLike[str]) -> set[str]:
+    """The names of the graph inputs' dynamic axes (``--dim`` names) of the ONNX file at ``path``; an axis with no
+    name reads as ``INPUT[?]``, as the error asking for its size names it."""
+    model = _read(Path(path).expanduser())
+    weights = {t.name for t in model.graph.initializer}
+    return {d.dim_param or f"{vi.name}[?]" for vi in model.graph.input
+            if vi.name not in weights and vi.type.HasField("tensor_type")
+            for d in vi.type.tensor_type.shape.dim if d.HasField("dim_param") or not d.HasField("dim_value")}
+
+
 def _fix_dims(model: Any, dims: dict[str, int], path: Path) -> None:
     """Write the given sizes into the graph inputs' symbolic dims; unknown or missing names -> error."""
     weights = {t.name for t in model.graph.initializer}
@@ -97,8 +107,9 @@ def _fix_dims(model: Any, dims: dict[str, int], path: Path) -> None:
                                   f"its dynamic axes: {', '.join(sorted(symbolic)) or 'none'}")
     missing = sorted(symbolic - set(dims))
     if missing:
-        raise InvalidSettingError(f"{path}: dynamic axes {', '.join(missing)} have no size; give each with "
-                                  f"--dim NAME=VALUE (e.g. --dim {missing[0]}=1)")
+        axes = f"dynamic axes {', '.join(missing)} have" if len(missing) > 1 else f"dynamic axis {missing[0]} has"
+        raise InvalidSettingError(f"{path}: {axes} no size; give each with --dim NAME=VALUE (e.g. --dim "
+                                  f"{missing[0]}=1)")
     bad = {k: v for k, v in dims.items() if isinstance(v, bool) or not isinstance(v, int) or v < 1}
     if bad:
         raise InvalidSettingError(f"--dim {', '.join(f'{k}={v}' for k, v in bad.items())}: sizes must be whole "
