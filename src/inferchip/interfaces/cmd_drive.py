@@ -183,7 +183,6 @@ def onnx_loader(models: list[str] | None, dims: list[str] | None) -> Any:
         return None
     from inferchip.errors import InvalidSettingError
     from inferchip.workload.vision.network import load_network
-
     from inferchip.workload.vision.onnx_import import dynamic_axes
 
     files = [f for f in (m.rsplit("@", 1)[0].strip() for m in models or []) if f.lower().endswith(".onnx")]
