@@ -236,3 +236,50 @@ def test_drive_sizes_each_onnx_graph_from_its_own_axes(tmp_path):
     assert f"{cnn}: N" in out and f"{fc}: N, S" in out
     code, out = run_main([*base, "--dim", "N=1"])
     assert code == 2 and "dynamic axis S has no size" in out
+
+
+# --- ONNX: a QDQ graph's weights (DequantizeLinear of an int8 initializer) -------------------------------------
+
+def _qdq(tmp_path: Path, quantized: bool, kind: str) -> Path:
+    s = numpy_helper.from_array(np.array(0.1, np.float32), "s")
+    z = numpy_helper.from_array(np.array(0, np.int8), "z")
+    if kind == "conv":
+        x, shape = helper.make_tensor_value_info("x", F, [1, 64, 56, 56]), (64, 64, 3, 3)
+        layer = helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])
+    else:
+        x, shape = helper.make_tensor_value_info("x", F, [1, 64, 256]), (256, 512)
+        layer = helper.make_node("MatMul", ["x", "w"], ["y"])
+    if not quantized:
+        return _save(tmp_path / f"f_{kind}.onnx", [layer], [x], [_w("w", *shape)])
+    wq = numpy_helper.from_array(np.ones(shape, np.int8), "wq")
+    dq = helper.make_node("DequantizeLinear", ["wq", "s", "z"], ["w"])
+    return _save(tmp_path / f"q_{kind}.onnx", [dq, layer], [x], [wq, s, z])
+
+
+@pytest.mark.parametrize("kind", ["conv", "matmul"])
+def test_a_qdq_weight_is_folded_into_its_layer(tmp_path, kind):
+    """Before: the weight's DequantizeLinear was an elementwise layer run per frame (its weight read and written per
+    frame, x batch), it took the place of the first layer (so the conv's graph input was not read from DRAM: 237,568
+    bytes against 401,408), and a MatMul reading its output was an activation product. Now the constant node is
+    folded, as onnxruntime and TensorRT fold it, and the QDQ graph costs what the float graph costs."""
+    q, f = load_network(str(_qdq(tmp_path, True, kind))), load_network(str(_qdq(tmp_path, False, kind)))
+    assert [x.op for x in q.layers] == [x.op for x in f.layers] == (["conv"] if kind == "conv" else ["matmul"])
+    assert q.params == f.params and q.flop_per_frame == f.flop_per_frame
+    assert "1 folded (constants only" in q.notes[0]
+    answers = []
+    for path in (_qdq(tmp_path, True, kind), _qdq(tmp_path, False, kind)):
+        code, out = run_main(["vision", "--chip", "nvidia-jetson-agx-orin-64gb", "--model", str(path), "--batch",
+                              "1,16", "--format", "json"])
+        assert code == 0, out
+        answers.append(json.loads(out))
+    assert answers[0]["dram_bytes_per_frame"] == answers[1]["dram_bytes_per_frame"]
+    assert [p["latency_s"] for p in answers[0]["points"]] == pytest.approx([p["latency_s"] for p in answers[1]["points"]])
+
+
+def test_a_node_reading_an_activation_is_never_folded(tmp_path):
+    # Reshape(activation, constant shape) stays what it was (free), and Resize(activation, constant scales) is costed
+    x = helper.make_tensor_value_info("x", F, [1, 8, 16, 16])
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
+    net = load_network(str(_save(tmp_path / "r.onnx", [helper.make_node("Resize", ["x", "", "scales"], ["y"])], [x],
+                                 [scales])))
+    assert [x.op for x in net.layers] == ["resize"] and "folded" not in net.notes[0]

@@ -211,10 +211,18 @@ def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None
     layers: list[VisionLayer] = []
     skipped: Counter[str] = Counter()
     unsized: Counter[str] = Counter()  # not costed because shape inference left their sizes unknown
-    free = 0
+    free = folded = 0
     for i, node in enumerate(inferred.graph.node):
         where = _node_where(path, node, i)
         _check_sizes(node, shapes, where)
+        given = [x for x in node.input if x]
+        if node.domain in ("", "ai.onnx") and given and all(x in weights for x in given):
+            # a node of constants only (a QDQ graph's weight DequantizeLinear, a weight's Transpose or Reshape) is
+            # folded when the runtime loads the graph (onnxruntime's constant folding, TensorRT's builder): no work
+            # per frame; its output is a weight of the layer that reads it
+            weights.update(o for o in node.output if o)
+            folded += 1
+            continue
         if node.domain not in ("", "ai.onnx"):
             fields: dict[str, Any] | None = {"op": "uncosted"}
         else:
@@ -248,7 +256,9 @@ def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None
     net = VisionNetwork(id=path.name, name=inferred.graph.name or path.stem, family="onnx", precision="int8",
                         layers=tuple(layers), sources=(f"ONNX file {path} (opset {opset})",))
     notes = [f"ONNX opset {opset}; {len(inferred.graph.node)} nodes: {costed} costed, {free} free (reshapes, "
-             f"shape arithmetic), {not_costed} not costed"]
+             f"shape arithmetic), {not_costed} not costed"
+             + (f", {folded} folded (constants only: weights dequantized, transposed or reshaped at load)"
+                if folded else "")]
     notes += leading
     if skipped:
         notes.append(f"not costed: {_kinds(skipped)}; {net.uncosted_share():.1%} of the activation traffic "
