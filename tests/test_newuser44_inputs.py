@@ -284,3 +284,17 @@ def test_a_node_reading_an_activation_is_never_folded(tmp_path):
     net = load_network(str(_save(tmp_path / "r.onnx", [helper.make_node("Resize", ["x", "", "scales"], ["y"])], [x],
                                  [scales])))
     assert [x.op for x in net.layers] == ["resize"] and "folded" not in net.notes[0]
+
+
+# --- vision on a chip that states no SRAM ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("chip", ["nvidia-h200-sxm-141gb", "nvidia-b200-180gb", "tesla-ai4-hw4"])
+def test_a_chip_without_sram_says_its_traffic_is_all_dram(chip):
+    """Before: a chip whose YAML states no sram.capacity_mb was priced with no on-chip memory at all, with no word
+    (YOLOv8n on an H200: 41.1 MB of DRAM traffic per frame, against 1.23 MB on the H100 of the same GH100 die)."""
+    from inferchip.performance.vision import frame_cost
+
+    f = frame_cost(chip, "yolov8n-640", 1)
+    assert any("states no on-chip SRAM (sram.capacity_mb)" in n for n in f.notes)
+    h100 = frame_cost("nvidia-h100-sxm-80gb", "yolov8n-640", 1)
+    assert not any("states no on-chip SRAM" in n for n in h100.notes)
