@@ -288,7 +288,7 @@ def test_a_node_reading_an_activation_is_never_folded(tmp_path):
 
 # --- vision on a chip that states no SRAM ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("chip", ["nvidia-h200-sxm-141gb", "nvidia-b200-180gb", "tesla-ai4-hw4"])
+@pytest.mark.parametrize("chip", ["nvidia-b200-180gb", "tesla-ai4-hw4", "nvidia-drive-agx-thor"])
 def test_a_chip_without_sram_says_its_traffic_is_all_dram(chip):
     """Before: a chip whose YAML states no sram.capacity_mb was priced with no on-chip memory at all, with no word
     (YOLOv8n on an H200: 41.1 MB of DRAM traffic per frame, against 1.23 MB on the H100 of the same GH100 die)."""
@@ -298,3 +298,16 @@ def test_a_chip_without_sram_says_its_traffic_is_all_dram(chip):
     assert any("states no on-chip SRAM (sram.capacity_mb)" in n for n in f.notes)
     h100 = frame_cost("nvidia-h100-sxm-80gb", "yolov8n-640", 1)
     assert not any("states no on-chip SRAM" in n for n in h100.notes)
+
+
+@pytest.mark.parametrize("chip", ["nvidia-h200-sxm-141gb", "nvidia-h100-nvl-94gb"])
+def test_the_gh100_parts_state_the_h100s_sram(chip):
+    """H200 and H100 NVL carry the H100 SXM5's GH100 with 132 SMs: the same L2 and shared memory. Before, their YAMLs
+    stated none and YOLOv8n read 41.1 MB of DRAM per frame on them, 1.23 MB on the H100."""
+    from inferchip.catalog.chips import load_chip
+    from inferchip.performance.vision import frame_cost
+
+    assert load_chip(chip).sram.capacity_mb == load_chip("nvidia-h100-sxm-80gb").sram.capacity_mb
+    f, h100 = frame_cost(chip, "yolov8n-640", 1), frame_cost("nvidia-h100-sxm-80gb", "yolov8n-640", 1)
+    assert f.bytes_per_frame == h100.bytes_per_frame == 1_228_800  # 640 x 640 x 3 int8 bytes: the input frame
+    assert not any("states no on-chip SRAM" in n for n in f.notes)
