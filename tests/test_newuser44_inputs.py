@@ -311,3 +311,31 @@ def test_the_gh100_parts_state_the_h100s_sram(chip):
     f, h100 = frame_cost(chip, "yolov8n-640", 1), frame_cost("nvidia-h100-sxm-80gb", "yolov8n-640", 1)
     assert f.bytes_per_frame == h100.bytes_per_frame == 1_228_800  # 640 x 640 x 3 int8 bytes: the input frame
     assert not any("states no on-chip SRAM" in n for n in f.notes)
+
+
+# --- explore: how many designs are feasible, and why none -------------------------------------------------------
+
+def _space(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_explore_says_when_no_design_is_feasible_and_why(tmp_path):
+    """Before: a space whose every design needs more chiplets than max_dies printed '2 designs ... rows' and a Pareto
+    page with an empty front, with no word."""
+    space = _space(tmp_path, "name: big\nmax_dies: 1\nparameters:\n  matrix_units: [65536]\n"
+                             "  matrix_unit_dim: [128, 256]\n")
+    code, out = run_main(["explore", str(space), "--out", str(tmp_path / "run"), "--budget", "2", "--workers", "1",
+                          "--no-page"])
+    assert code == 0, out
+    assert "feasible: 0 of 2 designs; on the Pareto front: 0" in out
+    assert "No design is feasible" in out and "max_dies 1" in out and "chiplets" in out
+
+
+def test_explore_counts_the_feasible_designs_and_the_front(tmp_path):
+    space = _space(tmp_path, "name: small\nparameters:\n  memory_units: [2, 4]\n")
+    code, out = run_main(["explore", str(space), "--out", str(tmp_path / "run"), "--budget", "2", "--workers", "1",
+                          "--no-page"])
+    assert code == 0, out
+    assert "feasible: 2 of 2 designs; on the Pareto front:" in out and "No design is feasible" not in out
