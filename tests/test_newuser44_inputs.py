@@ -339,3 +339,27 @@ def test_explore_counts_the_feasible_designs_and_the_front(tmp_path):
                           "--no-page"])
     assert code == 0, out
     assert "feasible: 2 of 2 designs; on the Pareto front:" in out and "No design is feasible" not in out
+
+
+# --- HF config: torch_dtype and dtype that disagree --------------------------------------------------------------
+
+def _dtypes(tmp_path: Path, **keys: str) -> Path:
+    cfg = {k: v for k, v in json.loads((MODELS / "mistralai__Mistral-7B-v0.1.json").read_text()).items()
+           if not k.startswith("_") and k != "torch_dtype"} | keys
+    path = tmp_path / "dtypes.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def test_torch_dtype_and_dtype_that_disagree_are_refused(tmp_path):
+    """Before: torch_dtype float16 beside dtype bfloat16 (newer transformers write dtype) priced fp16, no word."""
+    args = ["predict", "--chip", "nvidia-h100-sxm-80gb", "--batch", "1", "--input-tokens", "100",
+            "--output-tokens", "10", "--format", "json"]
+    code, out = run_main([*args, "--model", str(_dtypes(tmp_path, torch_dtype="float16", dtype="bfloat16"))])
+    assert code == 2 and "torch_dtype 'float16' and dtype 'bfloat16' disagree" in out and "--weights" in out
+    code, out = run_main([*args, "--model", str(_dtypes(tmp_path, torch_dtype="float16", dtype="bfloat16")),
+                          "--weights", "bf16"])
+    assert code == 0 and json.loads(out)["weights"] == "bf16"
+    for keys in ({"torch_dtype": "float16", "dtype": "float16"}, {"dtype": "float16"}):
+        code, out = run_main([*args, "--model", str(_dtypes(tmp_path, **keys))])
+        assert code == 0 and json.loads(out)["weights"] == "fp16", out
