@@ -363,3 +363,24 @@ def test_torch_dtype_and_dtype_that_disagree_are_refused(tmp_path):
     for keys in ({"torch_dtype": "float16", "dtype": "float16"}, {"dtype": "float16"}):
         code, out = run_main([*args, "--model", str(_dtypes(tmp_path, **keys))])
         assert code == 0 and json.loads(out)["weights"] == "fp16", out
+
+
+# --- serve/curve JSON: the layout the run simulated ---------------------------------------------------------------
+
+def test_serve_and_curve_json_name_the_layout_they_ran():
+    """Before: the text's title named the searched layout (tp=2 pp=1 ep=2, 4 replicas), the JSON had only
+    num_replicas: an analyst reading the JSON could not tell the layout."""
+    base = ["--chip", "nvidia-l4", "--count", "2", "--model", "meta-llama/Llama-3.2-1B", "--input-tokens", "256",
+            "--output-tokens", "64", "--format", "json"]
+    code, out = run_main(["serve", *base, "--concurrency", "4", "--requests", "40"])
+    assert code == 0, out
+    d = json.loads(out)
+    lay = d["layout"]
+    assert set(lay) == {"tp", "pp", "ep", "attn_dp", "replicas"}
+    assert lay["tp"] * lay["pp"] * lay["replicas"] == d["num_chips"] == 2 and lay["replicas"] == d["num_replicas"]
+    code, out = run_main(["serve", *base, "--concurrency", "4", "--requests", "40", "--tp", "2"])
+    assert code == 0 and json.loads(out)["layout"] == {"tp": 2, "pp": 1, "ep": 1, "attn_dp": False, "replicas": 1}
+    code, out = run_main(["curve", *base, "--tp", "2"])
+    assert code == 0 and json.loads(out)["layout"] == {"tp": 2, "pp": 1, "ep": 1, "attn_dp": False, "replicas": 1}
+    code, out = run_main(["serve", *base[:-2], "--concurrency", "4", "--requests", "40"])
+    assert code == 0 and "other" not in out  # the text shows the layout in its title, not as an unknown figure

@@ -89,3 +89,10 @@ def mean_prompt_tokens(trace: Path | None, input_tokens: int) -> float:
 def layout_text(step: ServingStepModel, replicas: int) -> str:
     lay = step.mm.layout
     return f"tp={lay.tp} pp={lay.pp} ep={lay.ep}{' attention-DP' if lay.attn_dp else ''}, {replicas} replica(s)"
+
+
+def layout_dict(step: ServingStepModel, replicas: int) -> dict[str, int | bool]:
+    """The layout the run simulated (the one the title's text names), as the JSON's ``layout`` (the keys of the
+    ``--mtp``/``--disagg`` rows' ``layout``)."""
+    lay = step.mm.layout
+    return {"tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": bool(lay.attn_dp), "replicas": replicas}
