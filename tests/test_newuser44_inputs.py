@@ -384,3 +384,38 @@ def test_serve_and_curve_json_name_the_layout_they_ran():
     assert code == 0 and json.loads(out)["layout"] == {"tp": 2, "pp": 1, "ep": 1, "attn_dp": False, "replicas": 1}
     code, out = run_main(["serve", *base[:-2], "--concurrency", "4", "--requests", "40"])
     assert code == 0 and "other" not in out  # the text shows the layout in its title, not as an unknown figure
+
+
+# --- ONNX: Einsum ------------------------------------------------------------------------------------------------
+
+def _einsum(tmp_path: Path, equation: str, a: list[int], b: list[int], weight: bool = False) -> Path:
+    inputs = [helper.make_tensor_value_info("a", F, a)]
+    inits = [_w("b", *b)] if weight else []
+    if not weight:
+        inputs.append(helper.make_tensor_value_info("b", F, b))
+    node = helper.make_node("Einsum", ["a", "b"], ["y"], equation=equation)
+    return _save(tmp_path / "e.onnx", [node], inputs, inits)
+
+
+def test_an_attention_einsum_is_costed_as_its_product(tmp_path):
+    """Before: Einsum was never costed ('no node of the graph does any work that can be costed')."""
+    net = load_network(str(_einsum(tmp_path, "bhqd,bhkd->bhqk", [1, 8, 64, 32], [1, 8, 64, 32])))
+    (layer,) = net.layers
+    assert layer.op == "attention"
+    assert net.flop_per_frame == 2 * 8 * 64 * 64 * 32  # groups b*h, q x d times d x k
+
+
+def test_an_einsum_with_a_weight_prices_as_the_matmul_it_is(tmp_path):
+    e = load_network(str(_einsum(tmp_path, "bsd,de->bse", [1, 64, 256], [256, 512], weight=True)))
+    m = load_network(str(_fc(tmp_path, False)))  # MatMul [1, 64, 256] x [256, 512] with an initializer
+    (le,), (lm,) = e.layers, m.layers
+    assert (le.op, le.m, le.k, le.n, le.weight_elems) == (lm.op, lm.m, lm.k, lm.n, lm.weight_elems)
+    assert e.params == m.params == 256 * 512 and e.flop_per_frame == m.flop_per_frame
+
+
+@pytest.mark.parametrize(("equation", "a", "b"), [("...d,...d->...", [4, 8], [4, 8]), ("ii,ij->j", [8, 8], [8, 4]),
+                                                  ("ab,bc->c", [2, 3], [3, 5])])
+def test_an_einsum_outside_that_reading_stays_uncosted_and_named(tmp_path, equation, a, b):
+    path = _einsum(tmp_path, equation, a, b)
+    code, out = run_main(["vision", "--chip", "nvidia-l4", "--model", str(path)])
+    assert code == 2 and "not costed: Einsum x1" in out
