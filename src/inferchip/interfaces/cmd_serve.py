@@ -23,7 +23,7 @@ from inferchip.interfaces.cli_options.tables import case_rows_table, curve_table
 from inferchip.interfaces.cmd_predict import OutputFormat
 from inferchip.interfaces.serve_system import (
     engine_config,
-    layout_dict,
+    layout_keys,
     layout_text,
     mean_prompt_tokens,
     system,
@@ -203,7 +203,7 @@ def serve_cmd(
     # continuous batching: the KV pool leaves room for one chunk's activations (flat keys, as the summary's)
     summary.update(prefill_chunk_tokens=chunk, prefill_chunk_source=chunk_source,
                    activations_bytes_per_chip=float(step.mm.chunk_activation_bytes()),
-                   layout=layout_dict(step, replicas))  # the layout the title names (searched unless given)
+                   **layout_keys(step))  # the layout the title names (searched unless given)
     notes = so.serve_notes([context_note, *opts.config_notes(loaded)], slo_tpot_ms, res.requests["output_tokens"])
     if output == OutputFormat.json:  # the same notes as the text's
         typer.echo(fmt.to_json({**out.with_all_keys(summary, out.SERVE_ENERGY_KEYS), "notes": notes}))
@@ -307,7 +307,7 @@ def curve_cmd(
                                 "assumptions_file": _assumptions_file(assumptions), "engine": used_engine,
                                 "prefill_chunk_tokens": chunk, "prefill_chunk_source": chunk_source,  # as serve's
                                 "activations_bytes_per_chip": float(step.mm.chunk_activation_bytes()),
-                                "layout": layout_dict(step, replicas),
+                                **layout_keys(step), "num_replicas": replicas,
                                 "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
                                            for r in df.to_dict(orient="records")],
                                 "notes": notes}))  # the same notes as the text's

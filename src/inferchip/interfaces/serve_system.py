@@ -91,8 +91,13 @@ def layout_text(step: ServingStepModel, replicas: int) -> str:
     return f"tp={lay.tp} pp={lay.pp} ep={lay.ep}{' attention-DP' if lay.attn_dp else ''}, {replicas} replica(s)"
 
 
-def layout_dict(step: ServingStepModel, replicas: int) -> dict[str, int | bool]:
-    """The layout the run simulated (the one the title's text names), as the JSON's ``layout`` (the keys of the
-    ``--mtp``/``--disagg`` rows' ``layout``)."""
+LAYOUT_KEYS = ("tp", "pp", "ep", "attn_dp")
+"""The JSON keys of the layout a ``serve``/``curve`` run simulated (flat, as the summary's; the replicas are
+``num_replicas``)."""
+
+
+def layout_keys(step: ServingStepModel) -> dict[str, int | bool]:
+    """The layout the run simulated (the one the title's text names), under :data:`LAYOUT_KEYS` (the names of the
+    ``--mtp``/``--disagg`` rows' ``layout`` and of ``predict``'s JSON)."""
     lay = step.mm.layout
-    return {"tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": bool(lay.attn_dp), "replicas": replicas}
+    return {"tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": bool(lay.attn_dp)}
