@@ -407,6 +407,12 @@ def test_an_attention_einsum_is_costed_as_its_product(tmp_path):
     assert net.flop_per_frame == 2 * 8 * 64 * 64 * 32  # groups b*h, q x d times d x k
 
 
+def test_an_einsum_that_contracts_nothing_is_an_elementwise_product(tmp_path):
+    net = load_network(str(_einsum(tmp_path, "bchw,bchw->bchw", [1, 4, 32, 32], [1, 4, 32, 32])))
+    (layer,) = net.layers
+    assert layer.op == "elementwise" and layer.vector_ops == 4 * 32 * 32  # one multiply per output element
+
+
 def test_an_einsum_with_a_weight_prices_as_the_matmul_it_is(tmp_path):
     e = load_network(str(_einsum(tmp_path, "bsd,de->bse", [1, 64, 256], [256, 512], weight=True)))
     m = load_network(str(_fc(tmp_path, False)))  # MatMul [1, 64, 256] x [256, 512] with an initializer

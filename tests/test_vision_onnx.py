@@ -111,7 +111,7 @@ def test_nms_is_post_processing(tmp_path):
 
 def test_unsupported_node_reported_with_its_share(tmp_path):
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
-             helper.make_node("Einsum", ["c", "c"], ["e"], equation="bchw,bchw->bchw")]
+             helper.make_node("Einsum", ["c", "c"], ["e"], equation="...hw,...hw->...hw")]
     ins = [helper.make_tensor_value_info("x", F, [1, 4, 8, 8])]
     net = load_network(str(_save(tmp_path, nodes, ins, [_w("w", 4, 4, 1, 1)])))
     assert net.layers[-1].op == "uncosted" and net.layers[-1].onnx_op == "Einsum"

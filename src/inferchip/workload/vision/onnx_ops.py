@@ -153,6 +153,9 @@ def _einsum(node: Any, shape: Shapes, weights: set[str]) -> Fields | None:
     n = prod("".join(c for c in size if c in sb and c in out_s and c not in sa))
     k = prod("".join(c for c in size if c in sa and c in sb and c not in out_s))
     wa, wb = node.input[0] in weights, node.input[1] in weights
+    if k == 1:  # nothing contracted: an elementwise or outer product, one multiply per output element
+        return {"op": "elementwise", "in_elems": _n(a) + _n(b), "out_elems": _n(y), "vector_ops": _n(y),
+                "fusable": True}
     if wa or wb:
         if groups != 1 or (wa and wb):
             return None
