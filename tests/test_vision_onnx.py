@@ -111,7 +111,7 @@ def test_nms_is_post_processing(tmp_path):
 
 def test_unsupported_node_reported_with_its_share(tmp_path):
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
-             helper.make_node("Einsum", ["c", "c"], ["e"], equation="bchw,bchw->bchw")]
+             helper.make_node("Einsum", ["c", "c"], ["e"], equation="...hw,...hw->...hw")]
     ins = [helper.make_tensor_value_info("x", F, [1, 4, 8, 8])]
     net = load_network(str(_save(tmp_path, nodes, ins, [_w("w", 4, 4, 1, 1)])))
     assert net.layers[-1].op == "uncosted" and net.layers[-1].onnx_op == "Einsum"
@@ -164,7 +164,7 @@ def test_unsupported_opset(tmp_path, opset):
 
 def test_unknown_and_missing_dynamic_sizes(tmp_path):
     path = _cnn(tmp_path)
-    with pytest.raises(InvalidSettingError, match="dynamic axes batch have no size; give each with --dim"):
+    with pytest.raises(InvalidSettingError, match="dynamic axis batch has no size; give each with --dim"):
         load_network(str(path))
     with pytest.raises(InvalidSettingError, match="--dim height: .* no such dynamic axis; its dynamic axes: batch"):
         load_network(str(path), batch=1, height=5)

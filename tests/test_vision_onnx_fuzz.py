@@ -45,7 +45,7 @@ def _small_net() -> bytes:
              helper.make_node("Relu", ["bn"], ["r"]),
              helper.make_node("Conv", ["r", "wd"], ["d"], group=8, pads=[1, 1, 1, 1]),
              helper.make_node("ConvTranspose", ["d", "wt"], ["u"], strides=[2, 2], kernel_shape=[2, 2]),
-             helper.make_node("Einsum", ["u", "u"], ["e"], equation="bchw,bchw->bchw"),
+             helper.make_node("Einsum", ["u", "u"], ["e"], equation="...hw,...hw->...hw"),
              helper.make_node("GlobalAveragePool", ["e"], ["gp"]),
              helper.make_node("Flatten", ["gp"], ["fl"]),
              helper.make_node("Gemm", ["fl", "wg"], ["y"], transB=1)]

@@ -153,6 +153,11 @@ def _weights_from_config(cfg: object, where: str) -> CheckpointWeights:
     owner: dict[str, Any] = cfg
     if key is None and isinstance(text, dict):
         key, owner = next((k for k in ("torch_dtype", "dtype") if text.get(k) is not None), None), text
+    both = owner.get("torch_dtype"), owner.get("dtype")
+    if all(x is not None for x in both) and both[0] != both[1]:  # newer transformers write dtype, older torch_dtype
+        prefix = "" if owner is cfg else "text_config."
+        raise SpecError(f"{where}: {prefix}torch_dtype {_short(both[0])} and {prefix}dtype {_short(both[1])} "
+                        f"disagree; allowed: one of them, or the same value in both, {_GIVE}")
     if q is not None:
         fmt = _quant_format(_mapping(q, where), where)
         method = q["quant_method"]

@@ -99,6 +99,29 @@ def _unread_shared_experts(config: dict[str, Any], model_type: str) -> list[str]
     return notes
 
 
+OWN_KV_RULE = frozenset({"gptj", "falcon"})
+"""Families whose builder states its own KV-head rule (GPT-J: no GQA; Falcon: num_kv_heads, multi_query)."""
+TEXT_CONFIG_TYPES = frozenset({"gemma3", "llama4"})
+"""Families whose builder reads the decoder's keys from ``text_config`` where the config has one."""
+
+
+def _defaulted_kv_heads(config: dict[str, Any], model_type: str) -> list[str]:
+    """A note where the config states no ``num_key_value_heads``: the model is read as multi-head attention (one KV
+    head per query head, as transformers' LlamaConfig fills it in), which sizes the KV cache; transformers' config
+    classes for other families fill in other numbers, so the user is told to state it."""
+    if model_type in OWN_KV_RULE:
+        return []
+    text = config.get("text_config")
+    keys = text if model_type in TEXT_CONFIG_TYPES and isinstance(text, dict) else config
+    if keys.get("num_key_value_heads") is not None:
+        return []
+    heads = keys.get("num_attention_heads")
+    return [f"num_key_value_heads is not stated: read as multi-head attention ({heads} KV heads, one per query "
+            "head, as transformers' LlamaConfig fills it in), which sets the KV cache's size; other families' "
+            "config classes fill in other numbers: state num_key_value_heads in the config if the model uses "
+            "grouped-query attention"]
+
+
 def model_spec_from_config(config: dict[str, Any], model_id: str, where: str) -> ModelSpec:
     """Normalise one Hugging Face ``config.json`` mapping into a :class:`ModelSpec`.
 
@@ -109,7 +132,7 @@ def model_spec_from_config(config: dict[str, Any], model_id: str, where: str) ->
         raise SpecError(f"{where}: the top level must be a mapping of fields, got {type(config).__name__}")
     model_type = _model_type(config, where)
     fields, layers, notes = BUILDERS[model_type](ConfigReader(config, where))
-    notes = [*notes, *_unread_shared_experts(config, model_type)]
+    notes = [*notes, *_unread_shared_experts(config, model_type), *_defaulted_kv_heads(config, model_type)]
     meta = _metadata(config, where)
     meta["doubts"] += [f"inferchip: {note}" for note in notes]
     data = {"id": model_id, "model_type": model_type, **fields, "layer_groups": _layer_groups(layers), **meta}

@@ -63,6 +63,7 @@ class Change:
     boundary_x_tb_per_s: float = float("nan")  # the change on the claim-boundary map's axes
     boundary_y_cost_multiplier: float = float("nan")
     figures: dict[str, float] = field(default_factory=dict)
+    unit: str = ""  # the unit of value and rival_value (claim_parts.ClaimObjective.unit)
 
 
 @dataclass
@@ -78,6 +79,7 @@ class BeatResult:
     target_cost_usd: float = float("nan")
     cost_boundary_multiplier: float | None = None  # lowest_cost_silicon holds at or below this cost multiple
     silicon_basis: str = "chip"  # the reading lowest_cost_silicon is ranked on (claim_parts.SILICON_BASES)
+    units: dict[str, str] = field(default_factory=dict)  # objective -> the unit of its values (baseline, changes)
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -243,10 +245,11 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
                               {"peak_bf16_tflops": float(variants.peak_bf16[k]) / 1e12,
                                "memory_tb_per_s": float(variants.memory_bytes_per_s[k]) / 1e12,
                                "usable_memory_gb": float(variants.usable_bytes[k]) / 1e9,
-                               "link_gb_per_s": float(variants.link_bytes_per_s[k]) / 1e9}))
+                               "link_gb_per_s": float(variants.link_bytes_per_s[k]) / 1e9},
+                              CLAIM_OBJECTIVES[name].unit))
     not_scored = {p: NOT_SCORED[p] for p in claim_parts if p in NOT_SCORED}
     return BeatResult(target, list(rivals), baseline, changes, missing, notes, not_scored, bw0, cost0, cost_boundary,
-                      silicon)
+                      silicon, {p: CLAIM_OBJECTIVES[p].unit for p in parts})
 
 
 def _review_deployments(suite: Any, real: Chips, target: str) -> tuple[np.ndarray, np.ndarray]:

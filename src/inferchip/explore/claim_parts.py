@@ -46,6 +46,7 @@ class ClaimObjective:
     metric: str  # per-workload column of evaluate(), or "usd_per_mtok" / "cost_usd"
     direction: str  # "max" or "min"
     slos: tuple[str, ...]
+    unit: str  # the unit of the part's value (a geometric mean over its workloads where the metric is per workload)
     margin: float = 1.0  # the target must beat the best rival by this factor
 
     @property
@@ -54,11 +55,14 @@ class ClaimObjective:
 
 
 CLAIM_OBJECTIVES: dict[str, ClaimObjective] = {o.part: o for o in (
-    ClaimObjective("per_chip", "tokens_per_s_per_chip", "max", PARTS["per_chip"].slos),
-    ClaimObjective("performance_per_watt", "tokens_per_s_per_w", "max", PARTS["performance_per_watt"].slos),
-    ClaimObjective("equal_money", "usd_per_mtok", "min", PARTS["equal_money"].slos),
-    ClaimObjective("lowest_cost_silicon", "cost_usd", "min", PARTS["lowest_cost_silicon"].slos, margin=BY_FAR),
-    ClaimObjective("latency_interactive", "tokens_per_s_per_chip", "max", PARTS["latency_interactive"].slos),
+    ClaimObjective("per_chip", "tokens_per_s_per_chip", "max", PARTS["per_chip"].slos, "output tokens/s per chip"),
+    ClaimObjective("performance_per_watt", "tokens_per_s_per_w", "max", PARTS["performance_per_watt"].slos,
+                   "output tokens/s per W of TDP"),
+    ClaimObjective("equal_money", "usd_per_mtok", "min", PARTS["equal_money"].slos, "USD per million output tokens"),
+    ClaimObjective("lowest_cost_silicon", "cost_usd", "min", PARTS["lowest_cost_silicon"].slos, "USD per chip",
+                   margin=BY_FAR),
+    ClaimObjective("latency_interactive", "tokens_per_s_per_chip", "max", PARTS["latency_interactive"].slos,
+                   "output tokens/s per chip"),
 )}
 SILICON_BASES = ("chip", "deployment")  # lowest_cost_silicon: one chip's cost (default), or the deployment's
 NOT_SCORED = {

@@ -136,7 +136,9 @@ def drive_metrics(w: DrivingWorkload, ch: Chips, node_nm: np.ndarray, memory_typ
     dram[0] += np.where(on_chip[0], in_e[0, 0] * eb, 0.0)
     dram[last] += np.where(on_chip[last], out_e[last, 0] * eb, 0.0)
     sram_bytes = act_bytes * kept + np.where(resident, weight_bytes, 0.0)
-    memory_s = dram / ch.attainable_bytes_per_s(cal.memory_bandwidth_fraction)[None, :]
+    bw = ch.attainable_bytes_per_s(cal.memory_bandwidth_fraction)[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):  # a design without DRAM (memory_units 0) has bw 0
+        memory_s = np.where(dram > 0, dram / bw, 0.0)  # inf where it would need DRAM it does not have
     t = np.sum(np.where(costed, np.maximum(np.maximum(matrix_s, vector_s), memory_s), 0.0) + ovh, axis=0)
     t = t + cal.inference_overhead_s
     tdp = ch.tdp_w
@@ -177,4 +179,4 @@ def drive_metrics(w: DrivingWorkload, ch: Chips, node_nm: np.ndarray, memory_typ
     return {"frame_latency_s": np.where(keeps_up & ch.feasible, t, np.inf), "service_s": t,
             "meets_deadline": keeps_up & (t <= deadline) & ch.feasible,
             "frames_per_j": np.where(keeps_up & ch.feasible, w.cameras / energy_tick, 0.0),
-            "energy_per_tick_j": energy_tick, "dynamic_j": e_dyn}
+            "energy_per_tick_j": energy_tick, "dynamic_j": e_dyn, "runs": np.isfinite(t)}

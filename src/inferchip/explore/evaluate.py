@@ -111,9 +111,12 @@ def _step_times(t: WorkloadTable, ch: Chips, cal: Calibration) -> np.ndarray:
     bw = ch.attainable_bytes_per_s(cal.memory_bandwidth_fraction)
     peaks = {"fp8": np.where(ch.peak_fp8 > 0, ch.peak_fp8, ch.peak_bf16), "bf16": ch.peak_bf16, "vector": ch.vector}
     out = np.zeros((len(ch), n_pts))
-    for k in KINDS:
-        out += kind_time_s(t.kinds[k], peaks[k], bw, n_pts)
-    out += t.d_only[None, :] / bw[:, None] + t.overhead_s[None, :]
+    # a design without DRAM (memory_units 0) has bw 0: its times are inf/NaN, and its capacity 0 fits no batch, so
+    # the caller never reads them (no warning for it)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for k in KINDS:
+            out += kind_time_s(t.kinds[k], peaks[k], bw, n_pts)
+        out += t.d_only[None, :] / bw[:, None] + t.overhead_s[None, :]
     if t.tp > 1:
         j = np.minimum(np.searchsorted(t.link_bytes_per_s, ch.link_bytes_per_s), len(t.link_bytes_per_s) - 1)
         if not np.array_equal(t.link_bytes_per_s[j], ch.link_bytes_per_s):
@@ -153,14 +156,15 @@ def _driving_column(w: DrivingWorkload, ch: Chips) -> dict[str, np.ndarray]:
     col = {k: np.full(n, np.nan) for k in METRICS}
     if "node_nm" not in ch.params:
         return col
-    lat, fpj, ok = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool)
+    lat, fpj, ok, runs = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool), np.zeros(n, bool)
     for s in range(0, n, DRIVING_CHUNK):
         sub = ch.take(slice(s, s + DRIVING_CHUNK))
         m = drive_metrics(w, sub, sub.params["node_nm"].astype(float), sub.params["memory_type"].astype(str))
         lat[s:s + DRIVING_CHUNK], fpj[s:s + DRIVING_CHUNK] = m["frame_latency_s"], m["frames_per_j"]
-        ok[s:s + DRIVING_CHUNK] = m["meets_deadline"]
+        ok[s:s + DRIVING_CHUNK], runs[s:s + DRIVING_CHUNK] = m["meets_deadline"], m["runs"]
+    # fits: the design can run the network at all (a design without DRAM cannot read the frames it needs)
     col.update(frame_latency_s=lat, latency_s=lat, frames_per_j=fpj, meets_slo=ok.astype(float),
-               fits=ch.feasible.astype(float), batch=np.ones(n), tp=np.ones(n))
+               fits=(ch.feasible & runs).astype(float), batch=np.ones(n), tp=np.ones(n))
     return col
 
 

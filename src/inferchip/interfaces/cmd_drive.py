@@ -92,10 +92,11 @@ def _table(r: dict[str, Any]) -> Table:
         t.add_row(f"  late after {r['deadline_ms']:g} ms", f"{r['late_after_deadline_rate'] * 100:.3f}%")
     t.add_row("utilisation", fmt.pct(r["utilisation"]))
     t.add_row("capacity (camera frames per busy second)", f"{r['capacity_frames_per_s']:,.0f}")
-    t.add_row("average power", f"{r['power_w']:,.1f} W")
+    every = f" (all {r['chips']} chips)" if r["chips"] > 1 else ""  # the rig's power and budget are the chips' sum
+    t.add_row(f"average power{every}", f"{r['power_w']:,.1f} W")
     t.add_row("energy per frame", f"{r['energy_per_frame_j']:,.4g} J")
     if r["power_budget_w"] is not None:
-        t.add_row("power budget", f"{r['power_budget_w']:g} W (clock at {r['clock_fraction'] * 100:.1f}%)")
+        t.add_row(f"power budget{every}", f"{r['power_budget_w']:g} W (clock at {r['clock_fraction'] * 100:.1f}%)")
     return t
 
 
@@ -182,13 +183,25 @@ def onnx_loader(models: list[str] | None, dims: list[str] | None) -> Any:
         return None
     from inferchip.errors import InvalidSettingError
     from inferchip.workload.vision.network import load_network
+    from inferchip.workload.vision.onnx_import import dynamic_axes
 
-    if not any(m.rsplit("@", 1)[0].strip().lower().endswith(".onnx") for m in models or []):
+    files = [f for f in (m.rsplit("@", 1)[0].strip() for m in models or []) if f.lower().endswith(".onnx")]
+    if not files:
         raise InvalidSettingError(f"--dim {', '.join(sizes)}: dynamic axes apply to ONNX files only, and no --model "
                                   "is one")
+    # each graph takes the sizes of its own axes: two graphs with different axis names can share one rig
+    axes = {f: dynamic_axes(f) for f in files}
+    unknown = sorted(set(sizes) - set().union(*axes.values()))
+    if unknown:
+        theirs = "; ".join(f"{f}: {', '.join(sorted(a)) or 'none'}" for f, a in axes.items())
+        raise InvalidSettingError(f"--dim {', '.join(unknown)}: no --model ONNX file has such a dynamic axis; "
+                                  f"their dynamic axes: {theirs}")
 
     def load(name: str) -> Any:
-        return load_network(name, **(sizes if str(name).strip().lower().endswith(".onnx") else {}))
+        if not str(name).strip().lower().endswith(".onnx"):
+            return load_network(name)
+        own = axes.get(str(name).strip()) or dynamic_axes(str(name).strip())
+        return load_network(name, **{k: v for k, v in sizes.items() if k in own})
 
     return load
 

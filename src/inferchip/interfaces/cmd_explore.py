@@ -99,18 +99,42 @@ def _search(space_path: Path, out: Path, budget: int, seed: int, workers: int | 
             bar.stop()
     console().print(f"{res.mode}: {res.designs:,} designs ({res.new_designs:,} evaluated now), "
                   f"{res.rows:,} rows in {res.store_path}")
-    if page:
-        from inferchip.explore.evaluate import default_suite
-        from inferchip.explore.store import Store
-        from inferchip.interfaces.report.explore_page import real_chip_objectives, write_page
+    from inferchip.explore.evaluate import default_suite
+    from inferchip.explore.store import Store
 
-        store = Store(out, space, default_suite(models).workload_ids)
-        try:
-            path = write_page(out, store.frame(), store.workload_ids, real_chip_objectives(models=models),
+    store = Store(out, space, default_suite(models).workload_ids)
+    try:
+        frame = store.frame()
+        console().print(_front_line(frame, store.workload_ids, space.max_dies))
+        if page:
+            from inferchip.interfaces.report.explore_page import real_chip_objectives, write_page
+
+            path = write_page(out, frame, store.workload_ids, real_chip_objectives(models=models),
                               title=f"inferchip explore: {space.name}")
-        finally:
-            store.close()
+    finally:
+        store.close()
+    if page:
         console().print(f"Pareto page: {path}")
+
+
+def _front_line(frame: object, workload_ids: list[str], max_dies: int) -> str:
+    """How many stored designs are feasible and how many are on the Pareto front (what the page draws), and where
+    none is feasible, why (more chiplets than the space's max_dies)."""
+    from inferchip.cost.design.constants import RETICLE_MM2
+    from inferchip.explore.search import to_minimise
+    from inferchip.interfaces.report.explore_page import design_table
+    from inferchip.spec.pareto import pareto_mask
+
+    designs, obj = design_table(frame, workload_ids)
+    feasible = designs["feasible"].to_numpy(bool)
+    front = pareto_mask(to_minimise(obj)) & feasible
+    line = f"feasible: {int(feasible.sum()):,} of {len(designs):,} designs; on the Pareto front: {int(front.sum()):,}"
+    if len(designs) and not feasible.any():
+        least = float(designs["dies"].min())
+        line += (f". No design is feasible: each needs at least {least:,.0f} chiplets of at most the reticle "
+                 f"({RETICLE_MM2.value:g} mm2) and the space allows max_dies {max_dies}; allowed: fewer or smaller "
+                 "matrix units, less SRAM, or a larger max_dies (at most 16)")
+    return line
 
 
 def _read_boundary_map(path: Path) -> dict[str, object]:
@@ -154,6 +178,11 @@ def _check_boundary_map(bmap: dict[str, Any], path: Path) -> None:
             raise bad(f"parts.{part}", grid, shape)
 
 
+def _figure(x: float) -> str:
+    """A claim part's value: whole numbers with separators from 1,000 up (16,311, not 1.631e+04), else 4 digits."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
 def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: Path | None,
           boundary_map: Path | None = None, silicon: str = "chip") -> None:
     from inferchip.atomic_io import write_text
@@ -180,13 +209,13 @@ def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: 
         raise InvalidSettingError("--boundary-map: give --out DIR to write beat.html and boundary_map.json")
     res = beat(target, rivals, models, silicon=silicon)
     t = Table(title=f"smallest changes that make {target} first against {', '.join(rivals)}", title_justify="left")
-    for col in ("claim part", "compute x", "memory x", "links x", "target after", "best rival", "rival",
+    for col in ("claim part", "compute x", "memory x", "links x", "target after", "best rival", "rival", "unit",
                 "extra area mm2", "TDP W", "cost $"):
-        t.add_column(col, justify="left" if col in ("objective", "best rival") else "right")
+        t.add_column(col, justify="left" if col in ("objective", "best rival", "unit") else "right")
     for c in res.changes:
         part = c.objective + (f" ({res.silicon_basis})" if c.objective == "lowest_cost_silicon" else "")
-        t.add_row(part, f"{c.compute_x:g}", f"{c.memory_x:g}", f"{c.link_x:g}", f"{c.value:,.4g}",
-                  c.best_rival, f"{c.rival_value:,.4g}", f"{c.extra_area_mm2:,.0f}", f"{c.tdp_w:,.0f}",
+        t.add_row(part, f"{c.compute_x:g}", f"{c.memory_x:g}", f"{c.link_x:g}", _figure(c.value),
+                  c.best_rival, _figure(c.rival_value), c.unit, f"{c.extra_area_mm2:,.0f}", f"{c.tdp_w:,.0f}",
                   f"{c.cost_usd:,.0f}")
     console().print(t)
     for name in res.not_reached:

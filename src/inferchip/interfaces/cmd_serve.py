@@ -21,7 +21,13 @@ from inferchip.interfaces.cli_options import output as out
 from inferchip.interfaces.cli_options import serving as so
 from inferchip.interfaces.cli_options.tables import case_rows_table, curve_table, formats_line, serve_tables
 from inferchip.interfaces.cmd_predict import OutputFormat
-from inferchip.interfaces.serve_system import engine_config, layout_text, mean_prompt_tokens, system
+from inferchip.interfaces.serve_system import (
+    engine_config,
+    layout_keys,
+    layout_text,
+    mean_prompt_tokens,
+    system,
+)
 
 if TYPE_CHECKING:
     from inferchip.interfaces.serve_rows import Pool
@@ -196,7 +202,8 @@ def serve_cmd(
     summary["engine"] = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note)
     # continuous batching: the KV pool leaves room for one chunk's activations (flat keys, as the summary's)
     summary.update(prefill_chunk_tokens=chunk, prefill_chunk_source=chunk_source,
-                   activations_bytes_per_chip=float(step.mm.chunk_activation_bytes()))
+                   activations_bytes_per_chip=float(step.mm.chunk_activation_bytes()),
+                   **layout_keys(step))  # the layout the title names (searched unless given)
     notes = so.serve_notes([context_note, *opts.config_notes(loaded)], slo_tpot_ms, res.requests["output_tokens"])
     if output == OutputFormat.json:  # the same notes as the text's
         typer.echo(fmt.to_json({**out.with_all_keys(summary, out.SERVE_ENERGY_KEYS), "notes": notes}))
@@ -301,6 +308,7 @@ def curve_cmd(
                                 "assumptions_file": _assumptions_file(assumptions), "engine": used_engine,
                                 "prefill_chunk_tokens": chunk, "prefill_chunk_source": chunk_source,  # as serve's
                                 "activations_bytes_per_chip": float(step.mm.chunk_activation_bytes()),
+                                **layout_keys(step), "num_replicas": replicas,
                                 "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
                                            for r in df.to_dict(orient="records")],
                                 "notes": notes}))  # the same notes as the text's

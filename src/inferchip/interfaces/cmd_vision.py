@@ -86,8 +86,10 @@ def vision_cmd(
     spec = load_chip(chip)
     f = frame_cost(spec, net, np.array(sizes, dtype=float), precision=precision, chips=chips)
     _refuse_batches_that_do_not_fit(f, net.named, spec.id, precision, chips)
+    # power_w is the call's power on all the chips together (frame_cost's), as energy per frame is the whole call's
     rows = [{"batch": int(b), "latency_s": float(t), "frames_per_s": float(b / t), "energy_j_per_frame": float(e / b),
-             "power_w": float(p)} for b, t, e, p in zip(f.batch, f.latency_s, f.energy_j, f.power_w, strict=True)]
+             "power_w": float(p), "power_w_per_chip": float(p) / chips}
+            for b, t, e, p in zip(f.batch, f.latency_s, f.energy_j, f.power_w, strict=True)]
     notes = list(f.notes)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"chip": spec.id, "model": net.id, "precision": precision, "chips": chips,
@@ -96,7 +98,8 @@ def vision_cmd(
         return
     t = Table(title=f"{net.id} on {chips} x {spec.id}, {precision}: {fmt.sig(f.flop_per_frame / 1e9)} GFLOP and "
               f"{fmt.sig(f.bytes_per_frame / 1e6)} MB DRAM traffic per frame (batch 1)", title_justify="left")
-    for c in ("batch", "latency ms", "frames/s", "mJ/frame", "power W"):
+    power = f"power W (all {chips} chips)" if chips > 1 else "power W"
+    for c in ("batch", "latency ms", "frames/s", "mJ/frame", power):
         t.add_column(c, justify="right")
     for r in rows:
         t.add_row(str(r["batch"]), f"{r['latency_s'] * 1e3:,.3f}", f"{r['frames_per_s']:,.1f}",

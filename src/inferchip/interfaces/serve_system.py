@@ -89,3 +89,15 @@ def mean_prompt_tokens(trace: Path | None, input_tokens: int) -> float:
 def layout_text(step: ServingStepModel, replicas: int) -> str:
     lay = step.mm.layout
     return f"tp={lay.tp} pp={lay.pp} ep={lay.ep}{' attention-DP' if lay.attn_dp else ''}, {replicas} replica(s)"
+
+
+LAYOUT_KEYS = ("tp", "pp", "ep", "attn_dp")
+"""The JSON keys of the layout a ``serve``/``curve`` run simulated (flat, as the summary's; the replicas are
+``num_replicas``)."""
+
+
+def layout_keys(step: ServingStepModel) -> dict[str, int | bool]:
+    """The layout the run simulated (the one the title's text names), under :data:`LAYOUT_KEYS` (the names of the
+    ``--mtp``/``--disagg`` rows' ``layout`` and of ``predict``'s JSON)."""
+    lay = step.mm.layout
+    return {"tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": bool(lay.attn_dp)}

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferchip.catalog.assumptions import load_assumptions
-from inferchip.catalog.chips import family_defaults, load_chip
+from inferchip.catalog.chips import family_defaults, load_chip, spoken_name
 from inferchip.catalog.vision_networks import load_vision_calibration
 from inferchip.cost.peaks import emulation, executed_format
 from inferchip.cost.vision.clocks import load_sustained_clocks
@@ -36,6 +36,9 @@ from inferchip.workload.vision.network import load_network
 __all__ = ["FrameCost", "MemoryNeed", "frame_cost", "load_network", "memory_need"]
 
 REFERENCE_NODE_NOTE = "process node not in the spec: the energy assumptions' reference node is used"
+NO_SRAM_NOTE = ("{chip} states no on-chip SRAM (sram.capacity_mb): no weight or activation is kept on chip between "
+                "layers, so every layer's traffic is priced from DRAM (an upper bound of the traffic; a chip YAML of "
+                "your own can state sram.capacity_mb)")
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,8 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
         notes = [n for n in notes if n not in params.notes or "no TDP published" not in n]
         notes.append(f"{spec.name} publishes no TDP: power and energy are the network's dynamic energy only "
                      "(no static or idle floor, no TDP cap on the clock)")
+    if spec.sram.capacity_mb is None:  # sram_bytes reads 0: nothing is kept on chip between layers
+        notes.append(NO_SRAM_NOTE.format(chip=spoken_name(spec.name)))
     node = spec.silicon.node_nm
     if node is None:
         node = assumptions.number("energy.reference_node_nm")

@@ -75,6 +75,16 @@ def _check_opset(model: Any, path: Path) -> int:
     return v
 
 
+def dynamic_axes(path: str | os.PathLike[str]) -> set[str]:
+    """The names of the graph inputs' dynamic axes (``--dim`` names) of the ONNX file at ``path``; an axis with no
+    name reads as ``INPUT[?]``, as the error asking for its size names it."""
+    model = _read(Path(path).expanduser())
+    weights = {t.name for t in model.graph.initializer}
+    return {d.dim_param or f"{vi.name}[?]" for vi in model.graph.input
+            if vi.name not in weights and vi.type.HasField("tensor_type")
+            for d in vi.type.tensor_type.shape.dim if d.HasField("dim_param") or not d.HasField("dim_value")}
+
+
 def _fix_dims(model: Any, dims: dict[str, int], path: Path) -> None:
     """Write the given sizes into the graph inputs' symbolic dims; unknown or missing names -> error."""
     weights = {t.name for t in model.graph.initializer}
@@ -97,8 +107,9 @@ def _fix_dims(model: Any, dims: dict[str, int], path: Path) -> None:
                                   f"its dynamic axes: {', '.join(sorted(symbolic)) or 'none'}")
     missing = sorted(symbolic - set(dims))
     if missing:
-        raise InvalidSettingError(f"{path}: dynamic axes {', '.join(missing)} have no size; give each with "
-                                  f"--dim NAME=VALUE (e.g. --dim {missing[0]}=1)")
+        axes = f"dynamic axes {', '.join(missing)} have" if len(missing) > 1 else f"dynamic axis {missing[0]} has"
+        raise InvalidSettingError(f"{path}: {axes} no size; give each with --dim NAME=VALUE (e.g. --dim "
+                                  f"{missing[0]}=1)")
     bad = {k: v for k, v in dims.items() if isinstance(v, bool) or not isinstance(v, int) or v < 1}
     if bad:
         raise InvalidSettingError(f"--dim {', '.join(f'{k}={v}' for k, v in bad.items())}: sizes must be whole "
@@ -145,6 +156,21 @@ def _shapes(model: Any) -> dict[str, list[int] | None]:
     return out
 
 
+CONSTANT_TENSOR_ATTRS = ("value", "sparse_value")
+"""Attributes of an ONNX ``Constant`` node that hold a tensor (the operator's schema; the others hold scalars, lists
+or strings)."""
+
+
+def _constant_tensors(model: Any) -> set[str]:
+    """Outputs of ``Constant`` nodes holding a tensor: weights as much as initializers are (exporters such as
+    tf2onnx, and torch.onnx without constant folding, write them so), so a MatMul or Gemm reading one is priced as a
+    layer with weights (read once per call) rather than an activation product (read per frame), and its parameters
+    are counted."""
+    return {n.output[0] for n in model.graph.node
+            if n.op_type == "Constant" and n.domain in ("", "ai.onnx") and n.output
+            and any(a.name in CONSTANT_TENSOR_ATTRS for a in n.attribute)}
+
+
 def _kinds(c: Counter[str]) -> str:
     return ", ".join(f"{k} x{v}" for k, v in c.most_common())
 
@@ -180,15 +206,23 @@ def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None
     except Exception as exc:
         raise SpecError(f"{path}: ONNX shape inference failed: {str(exc).splitlines()[0][:300]}") from None
     shapes = _shapes(inferred)
-    weights = {t.name for t in inferred.graph.initializer}
+    weights = {t.name for t in inferred.graph.initializer} | _constant_tensors(inferred)
     owned: set[str] = set()
     layers: list[VisionLayer] = []
     skipped: Counter[str] = Counter()
     unsized: Counter[str] = Counter()  # not costed because shape inference left their sizes unknown
-    free = 0
+    free = folded = 0
     for i, node in enumerate(inferred.graph.node):
         where = _node_where(path, node, i)
         _check_sizes(node, shapes, where)
+        given = [x for x in node.input if x]
+        if node.domain in ("", "ai.onnx") and given and all(x in weights for x in given):
+            # a node of constants only (a QDQ graph's weight DequantizeLinear, a weight's Transpose or Reshape) is
+            # folded when the runtime loads the graph (onnxruntime's constant folding, TensorRT's builder): no work
+            # per frame; its output is a weight of the layer that reads it
+            weights.update(o for o in node.output if o)
+            folded += 1
+            continue
         if node.domain not in ("", "ai.onnx"):
             fields: dict[str, Any] | None = {"op": "uncosted"}
         else:
@@ -222,7 +256,9 @@ def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None
     net = VisionNetwork(id=path.name, name=inferred.graph.name or path.stem, family="onnx", precision="int8",
                         layers=tuple(layers), sources=(f"ONNX file {path} (opset {opset})",))
     notes = [f"ONNX opset {opset}; {len(inferred.graph.node)} nodes: {costed} costed, {free} free (reshapes, "
-             f"shape arithmetic), {not_costed} not costed"]
+             f"shape arithmetic), {not_costed} not costed"
+             + (f", {folded} folded (constants only: weights dequantized, transposed or reshaped at load)"
+                if folded else "")]
     notes += leading
     if skipped:
         notes.append(f"not costed: {_kinds(skipped)}; {net.uncosted_share():.1%} of the activation traffic "

@@ -39,7 +39,7 @@ REDUCES = frozenset({"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "Reduc
 POOLS = frozenset({"MaxPool", "AveragePool", "LpPool"})
 GLOBAL_POOLS = frozenset({"GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool"})
 RESIZES = frozenset({"Resize", "Upsample"})
-MIN_INPUTS: dict[str, int] = {"Conv": 2, "ConvTranspose": 2, "MatMul": 2, "Gemm": 2, "MatMulInteger": 2,
+MIN_INPUTS: dict[str, int] = {"Conv": 2, "ConvTranspose": 2, "MatMul": 2, "Gemm": 2, "MatMulInteger": 2, "Einsum": 1,
                               "QLinearMatMul": 8, "Attention": 3, "NonMaxSuppression": 2, "GridSample": 2,
                               "TopK": 2, **dict.fromkeys(ELEMENTWISE_OPS, 1), **dict.fromkeys(NORMS, 1)}
 """Inputs each mapped node type requires (ONNX operator schemas); fewer is a malformed graph."""
@@ -71,8 +71,12 @@ def _conv(node: Any, shape: Shapes, weights: set[str]) -> Fields | None:
         raise ValueError(f"input '{node.input[0]}' of shape {x} against weight '{node.input[1]}' of shape {w} "
                          f"with group {g}: the weight expects {wants} input channels")
     if g == cin and g > 1 and w[1] == 1:
+        # one multiply-add per weight tap per output element of a convolution; a transposed convolution scatters
+        # each input element through its kvol taps instead, so its MACs follow the (smaller) input: counting its
+        # output would multiply them by stride^2
+        spread = _n(x) if node.op_type == "ConvTranspose" else _n(y)
         return {"op": "depthwise", "weight_elems": _n(w), "in_elems": _n(x), "out_elems": _n(y),
-                "vector_ops": 2.0 * _n(y) * kvol}
+                "vector_ops": 2.0 * spread * kvol}
     if node.op_type == "ConvTranspose":
         return {"op": "conv", "m": _n(x[:1] + x[2:]), "k": cin / g, "n": cout / g * kvol, "groups": g,
                 "weight_elems": _n(w), "in_elems": _n(x), "out_elems": _n(y), "vector_ops": _n(y)}
@@ -118,6 +122,50 @@ def _attention(node: Any, shape: Shapes, weights: set[str]) -> Fields | None:
             "in_elems": _n(q) + 2 * _n(k), "out_elems": _n(y), "vector_ops": 5.0 * b * h * s * skv}
 
 
+def _einsum(node: Any, shape: Shapes, weights: set[str]) -> Fields | None:
+    """A two-operand Einsum as the product it is: letters in both operands and the output are groups (G), in one
+    operand and the output its free side (M, N), in both operands only the contraction (K); 2 G M K N ops. A weight
+    operand without group letters makes it a layer with weights (a matmul); anything else this reading does not
+    cover (one or three operands, ``...``, a letter repeated in an operand or in one operand only, a grouped weight)
+    is left uncosted."""
+    eq = str(_attr(node, "equation", "")).replace(" ", "")
+    if len(node.input) != 2 or "->" not in eq or "." in eq:
+        return None
+    lhs, out_s = eq.split("->")
+    ins = lhs.split(",")
+    a, b, y = shape(node.input[0]), shape(node.input[1]), shape(node.output[0])
+    if len(ins) != 2 or a is None or b is None or y is None:
+        return None
+    sa, sb = ins
+    if len(sa) != len(a) or len(sb) != len(b) or len(out_s) != len(y):
+        return None
+    if any(len(set(t)) != len(t) for t in (sa, sb, out_s)):
+        return None
+    size = {**dict(zip(sa, a, strict=True)), **dict(zip(sb, b, strict=True)), **dict(zip(out_s, y, strict=True))}
+    if any(sum(c in t for t in (sa, sb, out_s)) < 2 for c in size):
+        return None
+
+    def prod(letters: str) -> float:
+        return float(math.prod(size[c] for c in letters))
+
+    groups = prod("".join(c for c in size if c in sa and c in sb and c in out_s))
+    m = prod("".join(c for c in size if c in sa and c in out_s and c not in sb))
+    n = prod("".join(c for c in size if c in sb and c in out_s and c not in sa))
+    k = prod("".join(c for c in size if c in sa and c in sb and c not in out_s))
+    wa, wb = node.input[0] in weights, node.input[1] in weights
+    if k == 1:  # nothing contracted: an elementwise or outer product, one multiply per output element
+        return {"op": "elementwise", "in_elems": _n(a) + _n(b), "out_elems": _n(y), "vector_ops": _n(y),
+                "fusable": True}
+    if wa or wb:
+        if groups != 1 or (wa and wb):
+            return None
+        act, wt, rows, cols = (a, b, m, n) if wb else (b, a, n, m)
+        return {"op": "matmul", "m": rows, "k": k, "n": cols, "weight_elems": _n(wt), "in_elems": _n(act),
+                "out_elems": _n(y)}
+    return {"op": "attention", "m": m, "k": k, "n": n, "groups": groups, "batch_in_m": False,
+            "in_elems": _n(a) + _n(b), "out_elems": _n(y)}
+
+
 def map_node(node: Any, shape: Shapes, weights: set[str], where: str = "") -> Fields | None:
     """Layer fields for ``node``; ``{"op": "uncosted"}`` when it cannot be costed; None when it is free.
     A node missing inputs its type requires, or with attributes that do not fit its tensors, is a
@@ -148,6 +196,8 @@ def _map(node: Any, shape: Shapes, weights: set[str], where: str) -> Fields | No
         fields = _matmul(node, shape, weights)
     elif t == "Attention":
         fields = _attention(node, shape, weights)
+    elif t == "Einsum":
+        fields = _einsum(node, shape, weights)
     elif t in ("NonMaxSuppression", "TopK") and inp is not None:  # output size is data-dependent
         boxes = float(inp[-2]) if t == "NonMaxSuppression" and len(inp) >= 2 else _n(inp)
         scores = shape(node.input[1]) if t == "NonMaxSuppression" and len(node.input) > 1 else None
