@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,10 @@ from inferchip.workload.vision.onnx_ops import COPIES, RESIZES, map_node
 PARAM_OPS = frozenset({"conv", "matmul", "attention", "depthwise", "norm", "elementwise"})
 """Layers whose initializer inputs are parameters (weights, biases, norm scales); shape and scale inputs of
 copies and resizes are not."""
+# ONNX Einsum's equation grammar (onnx/defs/math/defs.cc): subscript letters, ',' between operands, '->' before the
+# output, '...' for broadcast axes, spaces. onnx's own shape inference does not return on some equations outside it
+# (onnx 1.17: a byte such as 0xb6 in place of a letter), so an equation is checked before shape inference runs.
+_EINSUM_EQUATION = re.compile(r"^(?:[A-Za-z ,]|\.\.\.|->)*$")
 MIN_OPSET = 7  # ONNX 1.2: the oldest opset whose Conv/Gemm/BatchNormalization signatures are mapped here
 
 
@@ -192,6 +197,19 @@ def _check_sizes(node: Any, shapes: dict[str, list[int] | None], where: str) -> 
                             "size (an input smaller than the kernel, or a corrupted attribute)")
 
 
+def _check_einsum(model: Any, path: Path) -> None:
+    """Every Einsum node's equation follows ONNX's grammar (letters, ',', '->', '...', spaces), before shape
+    inference reads it."""
+    for i, node in enumerate(model.graph.node):
+        if node.op_type != "Einsum" or node.domain not in ("", "ai.onnx"):
+            continue
+        raw = next((a.s for a in node.attribute if a.name == "equation"), b"")
+        text = raw.decode("utf-8", errors="replace")
+        if not raw.isascii() or not _EINSUM_EQUATION.match(text) or text.count("->") > 1:
+            raise SpecError(f"{_node_where(path, node, i)}: Einsum equation {text!r} is not an Einsum equation; "
+                            "allowed: letters a-z and A-Z, ',' between operands, one '->', '...' and spaces")
+
+
 def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None) -> VisionNetwork:
     """The graph at ``path`` (a ``str`` or any path-like, ``~`` expanded) as a network, its dynamic axes sized
     from ``dims``."""
@@ -201,6 +219,7 @@ def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None
     opset = _check_opset(model, path)
     leading = _leading_axis_notes(model, dict(dims or {}))  # before _fix_dims writes the sizes over the names
     _fix_dims(model, dict(dims or {}), path)
+    _check_einsum(model, path)
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except Exception as exc:
