@@ -32,7 +32,8 @@ PARAM_OPS = frozenset({"conv", "matmul", "attention", "depthwise", "norm", "elem
 copies and resizes are not."""
 # ONNX Einsum's equation grammar (onnx/defs/math/defs.cc): subscript letters, ',' between operands, '->' before the
 # output, '...' for broadcast axes, spaces. onnx's own shape inference does not return on some equations outside it
-# (onnx 1.17: a byte such as 0xb6 in place of a letter), so an equation is checked before shape inference runs.
+# (onnx 1.23.2, the version installed here: a byte such as 0xb6 in place of a letter), so an equation is checked
+# before shape inference runs.
 _EINSUM_EQUATION = re.compile(r"^(?:[A-Za-z ,]|\.\.\.|->)*$")
 MIN_OPSET = 7  # ONNX 1.2: the oldest opset whose Conv/Gemm/BatchNormalization signatures are mapped here
 
