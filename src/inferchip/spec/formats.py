@@ -84,8 +84,9 @@ def canonical_format(name: str) -> str:
 
 def check_format(name: str, field: str) -> str:
     """``name`` in the catalogue's spelling (:func:`canonical_format`); an unknown format raises, naming ``field``."""
-    if canonical_format(name) not in BYTES_PER_ELEMENT:
+    fmt = canonical_format(name)
+    if fmt not in BYTES_PER_ELEMENT:
         from inferchip.errors import InvalidSettingError
 
         raise InvalidSettingError(f"{field}: unknown number format '{name}'; allowed: {', '.join(ALL_FORMATS)}")
-    return canonical_format(name)
+    return fmt
