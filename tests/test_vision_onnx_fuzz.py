@@ -204,11 +204,12 @@ def test_a_first_axis_above_one_is_noted_with_the_per_image_way(tmp_path, n, sym
                      "gives per-image figures)"]
 
 
-@pytest.mark.parametrize("equation", [b"...\xb6w,...hw->...hw", b"...hw\x91...hw->...hw", b"ij,jk->ik->k", b"ij;jk"])
+@pytest.mark.parametrize("equation", [b"...\xb6w,...hw->...hw", b"...hw\x91...hw->...hw", b"ij,jk->ik->k", b"ij;jk",
+                                      b"......,->", b"a...b...,c->"])
 def test_an_einsum_equation_outside_the_grammar_is_refused_before_shape_inference(tmp_path, equation):
     """Before: onnx's shape inference never returned on the first two (bytes the seeded corruption sweep flipped in
-    the small net's equation), and the sweep hung. Now the equation is checked against ONNX's Einsum grammar first:
-    a SpecError naming the file, the node and the equation."""
+    the small net's equation), and the sweep hung; nor on the last two (two '...' in one operand). Now the equation
+    is checked against ONNX's Einsum grammar first: a SpecError naming the file, the node and the equation."""
     node = helper.make_node("Einsum", ["a", "a"], ["e"])
     node.attribute.append(helper.make_attribute("equation", equation))
     path = _save(tmp_path, _model([node], [helper.make_tensor_value_info("a", F, [2, 3, 4])]))

@@ -32,8 +32,8 @@ PARAM_OPS = frozenset({"conv", "matmul", "attention", "depthwise", "norm", "elem
 copies and resizes are not."""
 # ONNX Einsum's equation grammar (onnx/defs/math/defs.cc): subscript letters, ',' between operands, '->' before the
 # output, '...' for broadcast axes, spaces. onnx's own shape inference does not return on some equations outside it
-# (onnx 1.23.2, the version installed here: a byte such as 0xb6 in place of a letter), so an equation is checked
-# before shape inference runs.
+# (onnx 1.23.2, the version installed here: a byte such as 0xb6 in place of a letter, or two '...' in one operand),
+# so an equation is checked before shape inference runs.
 _EINSUM_EQUATION = re.compile(r"^(?:[A-Za-z ,]|\.\.\.|->)*$")
 MIN_OPSET = 7  # ONNX 1.2: the oldest opset whose Conv/Gemm/BatchNormalization signatures are mapped here
 
@@ -199,16 +199,19 @@ def _check_sizes(node: Any, shapes: dict[str, list[int] | None], where: str) -> 
 
 
 def _check_einsum(model: Any, path: Path) -> None:
-    """Every Einsum node's equation follows ONNX's grammar (letters, ',', '->', '...', spaces), before shape
-    inference reads it."""
+    """Every Einsum node's equation follows ONNX's grammar (letters, ',', one '->', at most one '...' an operand,
+    spaces), before shape inference reads it."""
     for i, node in enumerate(model.graph.node):
         if node.op_type != "Einsum" or node.domain not in ("", "ai.onnx"):
             continue
         raw = next((a.s for a in node.attribute if a.name == "equation"), b"")
         text = raw.decode("utf-8", errors="replace")
-        if not raw.isascii() or not _EINSUM_EQUATION.match(text) or text.count("->") > 1:
+        terms = re.split(r",|->", text)
+        if (not raw.isascii() or not _EINSUM_EQUATION.match(text) or text.count("->") > 1
+                or any(t.count("...") > 1 for t in terms)):
             raise SpecError(f"{_node_where(path, node, i)}: Einsum equation {text!r} is not an Einsum equation; "
-                            "allowed: letters a-z and A-Z, ',' between operands, one '->', '...' and spaces")
+                            "allowed: letters a-z and A-Z, ',' between operands, one '->', at most one '...' an "
+                            "operand, and spaces")
 
 
 def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None) -> VisionNetwork:
