@@ -20,7 +20,7 @@ MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 
 
 def _chips(cost, tdp):
-    return SimpleNamespace(cost_usd=np.asarray(cost, float), tdp_w=np.asarray(tdp, float))
+    return SimpleNamespace(cost_usd=np.asarray(cost, float), tdp_w=np.asarray(tdp, float), system=None)  # servers
 
 
 def test_every_claim_part_is_scored_or_says_why_not():

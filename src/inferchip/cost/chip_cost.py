@@ -20,14 +20,18 @@ same way, with the reason.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from inferchip.cost import energy as en
 from inferchip.cost import silicon as si
 from inferchip.cost import tco
+from inferchip.cost.constants import COWOS_INTERPOSER_RETICLES, HBM_STACK_FOOTPRINT_MM2
 from inferchip.cost.economics import manufacturing_cost_usd, package_kind
 from inferchip.errors import InvalidSettingError
+from inferchip.spec import bounds as b
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.chip import ChipSpec, EstimateLevel, Range, pick
 
@@ -42,6 +46,25 @@ class CostLine:
     value: float | str | None
     unit: str
     source: str
+
+
+@dataclass(frozen=True)
+class InterposerCheck:
+    """A CoWoS package's compute dies and HBM stacks against the largest interposer TSMC offers in the chip's year
+    (``cost.constants.COWOS_INTERPOSER_RETICLES``). ``area_mm2`` (dies + stacks x footprint) is a lower bound: only
+    the compute dies are in the spec (no I/O or base dies, no spacing), and where the stack count is not stated, the
+    fewest stacks that hold the capacity. ``fits``: ``area_mm2 <= limit_mm2``."""
+
+    kind: str
+    year: int | None  # the chip's year; None: not stated, the largest interposer announced applies
+    compute_dies_mm2: float
+    stacks: int
+    stacks_stated: bool
+    stack_footprint_mm2: float
+    area_mm2: float
+    limit_reticles: float
+    limit_mm2: float
+    fits: bool
 
 
 @dataclass
@@ -62,6 +85,7 @@ class ChipCost:
     tco_at_cost_usd_per_hour: float | None = None
     cloud_over_tco_at_cost: float | None = None
     breakdown_usd: dict[str, float] = field(default_factory=dict)
+    interposer: InterposerCheck | None = None  # CoWoS parts only
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,6 +113,38 @@ def _figure_source(value: Any, what: str, spec: ChipSpec) -> str:
 def memory_gib(spec: ChipSpec, level: EstimateLevel = "central") -> float:
     """Off-chip memory of a chip in GiB (0 for MB-class on-die SRAM)."""
     return spec.memory.off_chip_gib(level)  # the one capacity table, units.CAPACITY_UNIT_BYTES
+
+
+def hbm_stacks(spec: ChipSpec, level: EstimateLevel = "central") -> tuple[int, bool]:
+    """(HBM stacks, stated?): ``silicon.memory_stacks``, else the count the memory text gives ("HBM3e (8 stacks)"),
+    else the fewest stacks of JEDEC HBM4's largest (``spec.bounds.HBM_STACK_BYTES_MAX``) that hold the capacity."""
+    if spec.silicon.memory_stacks is not None:
+        return spec.silicon.memory_stacks, True
+    m = re.search(r"(\d+)\s*(?:x\s*)?stacks?\b", spec.memory.type, re.IGNORECASE)
+    if m:
+        return int(m.group(1)), True
+    return math.ceil(memory_gib(spec, level) * 2.0**30 / b.HBM_STACK_BYTES_MAX - 1e-9), False
+
+
+def interposer_check(spec: ChipSpec, area_mm2: float, level: EstimateLevel = "central") -> InterposerCheck | None:
+    """The package's dies and stacks against TSMC's largest CoWoS interposer of the chip's year; None for a package
+    that is not CoWoS (organic substrate)."""
+    kind = package_kind(spec)
+    if kind not in COWOS_INTERPOSER_RETICLES:
+        return None
+    offered = COWOS_INTERPOSER_RETICLES[kind]
+    reticles = max((r for y, r in offered if spec.year is None or y <= spec.year), default=offered[0][1])
+    stacks, stated = hbm_stacks(spec, level)
+    try:
+        lvl = en.memory_level(spec.memory.technology())
+    except InvalidSettingError:
+        lvl = ""
+    footprint = HBM_STACK_FOOTPRINT_MM2.get(lvl, min(HBM_STACK_FOOTPRINT_MM2.values()))
+    dies = area_mm2 * spec.silicon.compute_die_count
+    total, limit = dies + stacks * footprint, reticles * b.RETICLE_MM2
+    return InterposerCheck(kind=kind, year=spec.year, compute_dies_mm2=dies, stacks=stacks, stacks_stated=stated,
+                           stack_footprint_mm2=footprint, area_mm2=total, limit_reticles=reticles, limit_mm2=limit,
+                           fits=total <= limit)
 
 
 def chip_cost(spec: ChipSpec, assumptions: Assumptions, level: EstimateLevel = "central") -> ChipCost:
@@ -178,8 +234,33 @@ def _modelled_lines(out: ChipCost, spec: ChipSpec, a: Assumptions, area: float, 
     out.status, out.manufacturing_cost_usd, out.cost_used_usd = "modelled", made["total_usd"], made["total_usd"]
     out.breakdown_usd = dict(made)
     out.message = f"{spec.id}: modelled manufacturing cost ${made['total_usd']:,.0f}"
+    _interposer_lines(out, spec, area, level)
     out.notes.append("harvesting (selling partly enabled dies) is not modelled: big-die costs are upper estimates")
     out.notes.append("only the compute dies are costed: I/O or base dies, if any, are not in the spec")
+
+
+def _interposer_lines(out: ChipCost, spec: ChipSpec, area: float, level: EstimateLevel) -> None:
+    """The interposer line, and a flag where the package fits no CoWoS interposer of its year."""
+    check = interposer_check(spec, area, level)
+    out.interposer = check
+    if check is None:
+        return
+    when = f"in {check.year}" if check.year is not None else "announced (the chip states no year)"
+    stacks = (f"{check.stacks} HBM stacks" if check.stacks_stated
+              else f"at least {check.stacks} HBM stacks (count not stated: the fewest that hold the capacity)")
+    out.lines.append(CostLine(
+        "interposer area (compute dies + HBM stacks)", float(round(check.area_mm2)), "mm2",
+        f"{spec.silicon.compute_die_count} x {area:g} mm2 + {stacks} x {check.stack_footprint_mm2:.0f} mm2; "
+        f"{check.kind} largest {when}: {check.limit_reticles:g} x {b.RETICLE_MM2:g} mm2 reticle = "
+        f"{check.limit_mm2:,.0f} mm2 (TSMC, as reported: cost.constants.COWOS_INTERPOSER_RETICLES)"))
+    if not check.fits:
+        out.message += (f"; its compute dies and HBM stacks ({check.area_mm2:,.0f} mm2) exceed the largest "
+                        f"{check.kind} interposer {when} ({check.limit_mm2:,.0f} mm2)")
+        out.notes.append(
+            f"package over the interposer: {check.area_mm2:,.0f} mm2 of dies and stacks > {check.limit_mm2:,.0f} mm2 "
+            f"({check.kind}, {check.limit_reticles:g} x reticle {when}); no CoWoS package of that year holds it, so "
+            "its packaging line prices a package that cannot be built (wafer-scale packaging such as TSMC's "
+            "InFO-SoW is not modelled), and a design needs fewer or smaller dies or fewer stacks")
 
 
 def _cloud_check(out: ChipCost, spec: ChipSpec, a: Assumptions, level: EstimateLevel) -> None:

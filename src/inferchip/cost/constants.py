@@ -93,3 +93,27 @@ MMA_FLOP_PER_EXP_16BIT: dict[str, float] = {
     "blackwell": 8192.0 / 16.0,
     "blackwell-ultra": 8192.0 / 32.0,
 }
+# The largest silicon interposer of TSMC's CoWoS packages, in multiples of the reticle field (spec.bounds.RETICLE_MM2,
+# 858 mm2; TSMC's own multiple is of a slightly smaller field, ~830 mm2, so these areas are upper bounds), by the first
+# year TSMC offers it: (year, reticles, source). A package's compute dies and HBM stacks that exceed the limit of its
+# year fit no CoWoS interposer then (cost.chip_cost.interposer_check flags it). All are TSMC's statements AS REPORTED
+# (TSMC's symposium slides were not read): CoWoS-S 3.3x: TSMC's 2024 North America Technology Symposium roadmap (up to
+# eight HBM stacks in a 3.3x budget), reported by epium.com ("TSMC Reveals Ambitious Roadmap for Wafer-Scale and
+# Advanced Packaging") and copperroad.news ("CoWoS-S max interposer size 3.3x reticle (~2,700 mm2)", citing TSMC
+# 3DFabric). CoWoS-L: 3.5x through 2025 (TSMC's Kevin Zhang at the 2025 North America Technology Symposium, "today's
+# 3.5X reticle size", Tom's Hardware via TrendForce News 2025-05-02); 5.5x from 2026 (TSMC's 2024 symposium roadmap:
+# 5.5x with up to twelve HBM3E/HBM4 stacks, reported by epium.com; TrendForce 2026-04 via copperroad.news, "5.5x
+# now"); 9.5x from 2027 (TSMC's press release of its 2025 North America Technology Symposium, "9.5 reticle size
+# CoWoS" in volume by 2027 with 12 or more HBM stacks, reported by TrendForce News 2025-05-02).
+COWOS_INTERPOSER_RETICLES: dict[str, tuple[tuple[int, float], ...]] = {
+    "cowos-s": ((0, 3.3),),
+    "cowos-l": ((0, 3.5), (2026, 5.5), (2027, 9.5)),
+}
+# Footprint of one HBM stack on the interposer (mm2), by memory level (cost.energy.memory_level): HBM2/HBM2E 7.75 x
+# 11.87 mm = 92.0 mm2 (the JEDEC HBM2 known-good-stack footprint, as reported); HBM3/HBM3E 11 x 11 mm = 121 mm2
+# (Micron HBM3E product brief, as reported); HBM4 ESTIMATE (inferchip): at least HBM3E's 121 mm2 (a stack with twice
+# the data pins is not smaller; JEDEC JESD270-4's footprint not read). A level not listed takes the smallest, 92 mm2:
+# the package area is then a lower bound, and a flag from it is certain.
+HBM_STACK_FOOTPRINT_MM2: dict[str, float] = {
+    "hbm2": 7.75 * 11.87, "hbm2e": 7.75 * 11.87, "hbm3": 11.0 * 11.0, "hbm3e": 11.0 * 11.0, "hbm4": 11.0 * 11.0,
+}

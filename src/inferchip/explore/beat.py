@@ -194,19 +194,23 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
                      tdp_w=tdp0 + (phys["tdp_w"] - base["tdp_w"]),
                      cost_usd=cost0 + (phys["cost_usd"] - base["cost_usd"]),
                      area_mm2=phys["area_mm2"], dies=phys["dies"], feasible=np.ones(len(grid), bool),
-                     stream_share=t.stream_share)
+                     stream_share=t.stream_share, system=t.system)  # the target's system, its TCO terms
     m_var, m_real = evaluate(suite, variants), evaluate(suite, real)
     obj_var = claim_values(suite, m_var, variants, a, parts)
     obj_real = claim_values(suite, m_real, real, a, parts)
     baseline = {str(cid): {k: float(v[i]) for k, v in obj_real.items()} for i, cid in enumerate(real.ids)}
-    n_sys, served = _review_deployments(suite, real, target)  # the review's rule, one function
-    dep_real = deployment_silicon_usd(suite, m_real, real, n_sys, served)
-    # a variant (the target scaled up) on the target's deployment, where the target or the variant serves
-    var_served = served[:1] | explore_serves(suite, m_var)
-    dep_var = deployment_silicon_usd(suite, m_var, variants, np.repeat(n_sys[:1], len(variants), axis=0), var_served)
-    for i, cid in enumerate(real.ids):  # the deployment reading's figure beside the per-chip one (a column)
-        row = dep_real[i][np.isfinite(dep_real[i])]
-        baseline[str(cid)]["lowest_cost_silicon_deployment_usd"] = float(row.min()) if row.size else float("nan")
+    # The review's deployment of every chip and cost workload (the predictions of review.cases.review_deployments,
+    # most of a beat's time) is read only by the lowest_cost_silicon part: its ranking on the deployment reading, its
+    # note giving the other reading, and the baseline's deployment column beside its per-chip figure. Not sized
+    # where neither reading of that part is asked for (its per-chip figure is then absent from the baseline too).
+    sized = "lowest_cost_silicon" in parts or silicon == "deployment"
+    n_sys = served = dep_real = np.zeros((len(real), 0))
+    if sized:
+        n_sys, served = _review_deployments(suite, real, target)  # the review's rule, one function
+        dep_real = deployment_silicon_usd(suite, m_real, real, n_sys, served)
+        for i, cid in enumerate(real.ids):  # the deployment reading's figure beside the per-chip one (a column)
+            row = dep_real[i][np.isfinite(dep_real[i])]
+            baseline[str(cid)]["lowest_cost_silicon_deployment_usd"] = float(row.min()) if row.size else float("nan")
     if "lowest_cost_silicon" in parts:
         notes.append(_silicon_note(target, rivals, silicon, dep_real, real, cost0, n_sys))
     changes, missing = [], []
@@ -222,6 +226,10 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
             continue
         best_i = best_rival_index(name, rv)
         if name == "lowest_cost_silicon" and silicon == "deployment":
+            # a variant (the target scaled up) on the target's deployment, where the target or the variant serves
+            var_served = served[:1] | explore_serves(suite, m_var)
+            dep_var = deployment_silicon_usd(suite, m_var, variants, np.repeat(n_sys[:1], len(variants), axis=0),
+                                             var_served)
             per_rival = [float(deployment_ratio(dep_real[:1], dep_real[1 + r:2 + r])[0]) for r in range(len(rivals))]
             best_i = int(np.argmin(per_rival))
             closest = min(per_rival)

@@ -8,9 +8,9 @@ Values are geometric means over the part's workloads (a workload not served coun
 
 * ``per_chip``: output tokens/s per chip, every service level;
 * ``performance_per_watt``: tokens/s per W of board power (TDP), every service level;
-* ``equal_money``: $ per million output tokens from the TCO per accelerator-hour
-  (:func:`inferchip.cost.tco.tco_breakdown_per_hour_usd`, price = the chip's manufacturing cost or
-  known price, average power = its TDP), less is better;
+* ``equal_money``: $ per million output tokens from the TCO per accelerator-hour on the chip's own system's
+  terms (:func:`inferchip.cost.tco.tco_terms` of ``ChipSpec.system``: a server's, an embedded module's; a design
+  a server's), price = the chip's manufacturing cost or known price, average power = its TDP; less is better;
 * ``lowest_cost_silicon``: manufacturing cost per chip, less is better, won only "by far" (the claim's
   reading and the review's verdict, :data:`SILICON_BASES` "chip"); its other reading ("deployment", the review
   ledger's "silicon basis" choice, ``review/deploy/silicon.py``) is the silicon of the system that serves each
@@ -73,17 +73,23 @@ NOT_SCORED = {
 }
 
 
-def usd_per_mtok(tokens_per_s: np.ndarray, price_usd: np.ndarray, power_w: np.ndarray, a: Assumptions) -> np.ndarray:
-    """$ per million output tokens (chips x workloads): TCO per hour over tokens per hour; NaN for a chip of no
-    known price or power (a catalogue CPU, a part without a TDP), as a rival without a figure."""
-    from inferchip.cost.tco import tco_breakdown_per_hour_usd
+def usd_per_mtok(tokens_per_s: np.ndarray, price_usd: np.ndarray, power_w: np.ndarray, a: Assumptions,
+                 system: np.ndarray | None = None) -> np.ndarray:
+    """$ per million output tokens (chips x workloads): TCO per hour over tokens per hour, each chip on its own
+    system's terms (``system``: ``ChipSpec.system`` per chip, None: every chip a server; the one TCO rule,
+    :func:`inferchip.cost.tco.tco_terms`: a server's rack share, PUE and colocation, an embedded module's carrier and
+    no facility); NaN for a chip of no known price or power (a catalogue CPU, a part without a TDP), as a rival
+    without a figure."""
+    from inferchip.cost.tco import tco_terms
 
     price, power = np.asarray(price_usd, float), np.asarray(power_w, float)
+    systems = np.full(price.shape, "server", dtype=object) if system is None else np.asarray(system, dtype=object)
     known = np.isfinite(price) & np.isfinite(power)
     per_h = np.full(price.shape, np.nan)
-    if known.any():
-        per_h[known] = np.asarray(tco_breakdown_per_hour_usd(price[known], power[known], assumptions=a)
-                                  ["total_usd_per_h"], float)
+    for name in sorted(set(systems[known])):
+        rows = known & (systems == name)
+        per_h[rows] = np.asarray(tco_terms(str(name), a).breakdown_per_hour_usd(price[rows], power[rows])
+                                 ["total_usd_per_h"], float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return per_h[:, None] / (3600.0 * np.asarray(tokens_per_s, float)) * 1e6
 
@@ -101,7 +107,7 @@ def claim_values(suite: Suite, metrics: dict[str, np.ndarray], chips: Chips, a: 
             continue
         tput = np.maximum(np.nan_to_num(metrics["tokens_per_s_per_chip"][:, cols], nan=0.0), ZERO_FLOOR)
         if o.metric == "usd_per_mtok":
-            v = usd_per_mtok(tput, chips.cost_usd, chips.tdp_w, a)
+            v = usd_per_mtok(tput, chips.cost_usd, chips.tdp_w, a, chips.system)
         else:
             v = np.maximum(np.nan_to_num(metrics[o.metric][:, cols], nan=0.0), ZERO_FLOOR)
         out[name] = np.exp(np.mean(np.log(v), axis=1))

@@ -57,14 +57,19 @@ class Chips:
     params: dict[str, np.ndarray] = field(default_factory=dict)
     # measured / datasheet DRAM bandwidth of catalogue chips (spec.stream); None: a design, the measured median
     stream_share: np.ndarray | None = None
+    # the system each chip sits in (ChipSpec.system: server or embedded_soc), which sets its TCO terms
+    # (cost.tco.tco_terms); None: every chip a server (a design)
+    system: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def take(self, sel: Any) -> Chips:
-        kw = {f.name: getattr(self, f.name)[sel] for f in fields(self) if f.name not in ("params", "stream_share")}
+        optional = ("params", "stream_share", "system")
+        kw = {f.name: getattr(self, f.name)[sel] for f in fields(self) if f.name not in optional}
         share = None if self.stream_share is None else self.stream_share[sel]
-        return Chips(**kw, params={k: v[sel] for k, v in self.params.items()}, stream_share=share)
+        system = None if self.system is None else self.system[sel]
+        return Chips(**kw, params={k: v[sel] for k, v in self.params.items()}, stream_share=share, system=system)
 
     def attainable_bytes_per_s(self, fraction: float) -> np.ndarray:
         """DRAM rate kernels reach, bytes/s: ``fraction`` of the measured streaming rate (spec.stream)."""
@@ -128,7 +133,7 @@ def catalogue_chips(chip_ids: list[str], a: Assumptions, tile: int) -> Chips:
 
     rows: dict[str, list[Any]] = {k: [] for k in ("ids", "peak_bf16", "peak_fp8", "vector", "memory_bytes_per_s",
                                                  "usable_bytes", "link_bytes_per_s", "chips_per_board", "tdp_w",
-                                                 "cost_usd", "area_mm2", "dies", "stream_share")}
+                                                 "cost_usd", "area_mm2", "dies", "stream_share", "system")}
     for cid in chip_ids:
         spec, cp = load_chip(cid), get_chip_params(cid)
         peaks = cp.peak_flop_per_s
@@ -142,7 +147,7 @@ def catalogue_chips(chip_ids: list[str], a: Assumptions, tile: int) -> Chips:
                      ("cost_usd", float(cost) if cost else np.nan),
                      ("area_mm2", float(area) * spec.silicon.compute_die_count if area else np.nan),
                      ("dies", float(spec.silicon.compute_die_count)),
-                     ("stream_share", float(cp.memory_stream_share))):
+                     ("stream_share", float(cp.memory_stream_share)), ("system", spec.system)):
             rows[k].append(v)
     arr = {k: np.asarray(v) for k, v in rows.items()}
     n = len(chip_ids)
@@ -151,7 +156,7 @@ def catalogue_chips(chip_ids: list[str], a: Assumptions, tile: int) -> Chips:
                  link_bytes_per_s=arr["link_bytes_per_s"], tile=np.full(n, tile),
                  chips_per_board=arr["chips_per_board"].astype(int), tdp_w=arr["tdp_w"], cost_usd=arr["cost_usd"],
                  area_mm2=arr["area_mm2"], dies=arr["dies"], feasible=np.ones(n, bool),
-                 stream_share=arr["stream_share"])
+                 stream_share=arr["stream_share"], system=arr["system"].astype(object))
 
 
 def with_changes(chips: Chips, **scale: np.ndarray) -> Chips:

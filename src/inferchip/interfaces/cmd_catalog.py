@@ -9,6 +9,7 @@ from rich.table import Table
 
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options import catalog_filters as filters
 from inferchip.interfaces.cli_options.output import console
 from inferchip.interfaces.cmd_predict import OutputFormat
 
@@ -54,15 +55,40 @@ class VisionRow(TypedDict):
     total_params: float
 
 
+NAME_HELP = "Only {what} whose id{or_name} holds this text (any case)."
+
+
 @app.command("chips")
-def chips_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format")) -> None:
-    """List the chip catalogue (dense peaks, memory, power; estimates flagged)."""
+def chips_cmd(
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+    vendor: str | None = typer.Option(None, "--vendor", help="Only this vendor's chips (any case; 'Intel' also "
+                                      "holds 'Intel (Habana)')."),
+    system: str | None = typer.Option(None, "--system", help="Only chips of this system: server (a host shared by "
+                                      "up to 8 accelerators) or embedded_soc (a module with its own CPU and DRAM)."),
+    number_format: str | None = typer.Option(
+        None, "--number-format", help="Only chips with a published dense peak in this number format (fp4: "
+        "NVFP4-style, mxfp4: OCP MX, fp8, int8, bf16, ...; any case). --format is the output's."),
+    min_memory_gb: float | None = typer.Option(None, "--min-memory-gb", help="Only chips with at least this memory "
+                                               "capacity, GB = 1e9 bytes (as the table shows it).",
+                                               callback=filters.check_memory_gb),
+    name: str | None = typer.Option(None, "--name", help=NAME_HELP.format(what="chips", or_name=" or name")),
+) -> None:
+    """List the chip catalogue (dense peaks, memory, power; estimates flagged), or the chips that meet every
+    filter given."""
     from inferchip.catalog.chips import all_chips, get_chip_params
     from inferchip.spec.chip import pick
+    from inferchip.spec.formats import ALL_FORMATS
 
+    specs = all_chips()
+    keep = filters.chip_filter(vendor=vendor, system=system, number_format=number_format,
+                               min_memory_gb=min_memory_gb, name=name, vendors=[s.vendor for s in specs],
+                               formats=ALL_FORMATS)
     rows: list[ChipRow] = []
-    for spec in all_chips():
+    for spec in specs:
         p = get_chip_params(spec.id)
+        if not keep.keeps(chip_id=spec.id, chip_name=spec.name, vendor=spec.vendor, system=spec.system,
+                          formats=p.peak_flop_per_s, memory_capacity_bytes=p.memory_capacity_bytes):
+            continue
         tdp = pick(spec.power.tdp_w)  # None (JSON null) when the chip publishes none
         rows.append({
             "id": spec.id, "name": spec.name, "vendor": spec.vendor, "status": spec.status, "estimate": spec.estimate,
@@ -91,20 +117,49 @@ def chips_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format"
 
 
 @app.command("models")
-def models_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format")) -> None:
-    """List the bundled models (Hugging Face ids, aliases resolved) with parameter counts."""
+def models_cmd(
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+    model_type: str | None = typer.Option(None, "--model-type", help="Only models of this Hugging Face model_type "
+                                          "(llama, qwen3_moe, deepseek_v3, ...; vision: the vision networks)."),
+    attention: str | None = typer.Option(None, "--attention", help="Only language models with this attention "
+                                         "(gqa, mla)."),
+    moe: bool | None = typer.Option(None, "--moe/--dense", help="Only mixture-of-experts language models (--moe) or "
+                                    "only dense ones (--dense)."),
+    min_params_b: float | None = typer.Option(None, "--min-params", help="Only models with at least this many "
+                                              "parameters, in billions (all of them, not the active ones).",
+                                              callback=filters.check_min_params_b),
+    max_params_b: float | None = typer.Option(None, "--max-params", help="Only models with at most this many "
+                                              "parameters, in billions (all of them, not the active ones).",
+                                              callback=filters.check_max_params_b),
+    name: str | None = typer.Option(None, "--name", help=NAME_HELP.format(what="models", or_name="")),
+) -> None:
+    """List the bundled models (Hugging Face ids, aliases resolved) with parameter counts, or those that meet every
+    filter given."""
     from inferchip.catalog.models import load_model, model_ids
     from inferchip.workload.params import active_params_per_token, total_params
 
-    rows: list[ModelRow] = []
+    every: list[ModelRow] = []
     for mid in model_ids():
         m = load_model(mid)
-        rows.append({"id": mid, "model_type": m.model_type, "layers": m.num_layers, "hidden": m.hidden_size,
-                     "attention": m.attention, "experts": m.num_experts, "total_params": total_params(m),
-                     "active_params": active_params_per_token(m)})
-    vision = _vision_rows()
+        every.append({"id": mid, "model_type": m.model_type, "layers": m.num_layers, "hidden": m.hidden_size,
+                      "attention": m.attention, "experts": m.num_experts, "total_params": total_params(m),
+                      "active_params": active_params_per_token(m)})
+    every_vision = _vision_rows()
+    keep = filters.model_filter(model_type=model_type, attention=attention, moe=moe, min_params_b=min_params_b,
+                                max_params_b=max_params_b, name=name,
+                                model_types=[r["model_type"] for r in [*every, *every_vision]],
+                                attentions=[r["attention"] for r in every])
+    rows = [r for r in every if keep.keeps(model_id=r["id"], model_type=r["model_type"], attention=r["attention"],
+                                           experts=r["experts"], total_params=r["total_params"])]
+    vision = [] if keep.language_only else [
+        r for r in every_vision if keep.keeps(model_id=r["id"], model_type=r["model_type"], attention=None,
+                                              experts=None, total_params=r["total_params"])]
     if output == OutputFormat.json:
         typer.echo(fmt.to_json([*rows, *vision]))
+        return
+    filtered = keep != filters.ModelFilter()
+    if filtered and not rows and not vision:
+        console().print("no model meets the filters given (see `inferchip models --help`)")
         return
     t = Table(title=f"{len(rows)} models")
     for c in ("id", "type", "layers", "attention", "experts", "params", "active"):
@@ -113,7 +168,10 @@ def models_cmd(output: OutputFormat = typer.Option(OutputFormat.table, "--format
     for r in rows:
         t.add_row(r["id"], r["model_type"], str(r["layers"]), r["attention"], str(r["experts"] or "-"),
                   f"{r['total_params'] / 1e9:.1f}B", f"{r['active_params'] / 1e9:.1f}B")
-    console().print(t)
+    if rows or not filtered:  # a filter that keeps only vision networks prints no empty language table
+        console().print(t)
+    if filtered and not vision:
+        return
     v = Table(title=f"{len(vision)} vision networks (per frame; --model ID or --model FILE.onnx)")
     for c in ("id", "family", "input", "GFLOP/frame", "params"):
         v.add_column(c, justify="left" if c in ("id", "family", "input") else "right", overflow="fold")

@@ -59,9 +59,11 @@ def cost_tables(c: ChipCost) -> list[Table]:
 
 
 def _all_table(costs: list[ChipCost]) -> Table:
-    t = Table(title=f"{len(costs)} chips: modelled manufacturing cost against reported price")
+    t = Table(title=f"{len(costs)} chips: modelled manufacturing cost against reported price",
+              caption="interposer: a CoWoS package's compute dies + HBM stacks against TSMC's largest interposer of "
+                      "its year (OVER: no CoWoS package then holds it; `--chip ID` says by how much)")
     for col in ("chip", "status", "node", "die mm2", "dies/wafer", "yield", "cost", "price", "price/cost",
-                "margin", "cloud $/h", "cloud/TCO@cost"):
+                "margin", "cloud $/h", "cloud/TCO@cost", "interposer"):
         t.add_column(col, justify="left" if col in ("chip", "status") else "right")
     for c in costs:
         line = {x.item: x.value for x in c.lines if isinstance(x.value, int | float)}  # the numeric lines
@@ -74,6 +76,7 @@ def _all_table(costs: list[ChipCost]) -> Table:
             _num(c.manufacturing_cost_usd, "USD"), _num(c.price_usd, "USD"), _ratio(c.price_over_cost),
             "-" if c.implied_gross_margin is None else fmt.pct(c.implied_gross_margin),
             _num(c.cloud_usd_per_hour, "USD"), _ratio(c.cloud_over_tco_at_cost),
+            "-" if c.interposer is None else "fits" if c.interposer.fits else "[yellow]OVER[/]",
         )
     return t
 

@@ -42,6 +42,10 @@ def explore_cmd(
                                 "on: 'chip' (one chip's modelled cost, the claim's reading and the review's verdict) "
                                 "or 'deployment' (the silicon of the review's deployment of each workload, the "
                                 "review ledger's 'silicon basis' alternative)."),
+    parts: str | None = typer.Option(None, "--parts", help="With --target: comma-separated claim parts to answer "
+                                     "(default: the review claim's parts that explore scores). Without "
+                                     "lowest_cost_silicon (and with --silicon chip) the review's deployments are not "
+                                     "sized, most of the run's time."),
 ) -> None:
     """Design-space exploration (see docs/explore.md)."""
     model_ids = _ids(models)
@@ -50,7 +54,7 @@ def explore_cmd(
 
         check_out_folder(out)
     if target is not None or beat is not None:
-        _beat(target, _ids(beat) or [], model_ids, out, boundary_map, silicon)
+        _beat(target, _ids(beat) or [], model_ids, out, boundary_map, silicon, _ids(parts))
         return
     if space is None or out is None:
         raise InvalidSettingError("explore: give a space file and --out DIR (or --target and --beat)")
@@ -184,7 +188,7 @@ def _figure(x: float) -> str:
 
 
 def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: Path | None,
-          boundary_map: Path | None = None, silicon: str = "chip") -> None:
+          boundary_map: Path | None = None, silicon: str = "chip", parts: list[str] | None = None) -> None:
     from inferchip.atomic_io import write_text
     from inferchip.explore.beat import beat, with_beat_points
 
@@ -207,7 +211,7 @@ def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: 
     bmap = _read_boundary_map(boundary_map) if boundary_map is not None else None
     if bmap is not None and out is None:
         raise InvalidSettingError("--boundary-map: give --out DIR to write beat.html and boundary_map.json")
-    res = beat(target, rivals, models, silicon=silicon)
+    res = beat(target, rivals, models, parts=parts, silicon=silicon)
     t = Table(title=f"smallest changes that make {target} first against {', '.join(rivals)}", title_justify="left")
     for col in ("claim part", "compute x", "memory x", "links x", "target after", "best rival", "rival", "unit",
                 "extra area mm2", "TDP W", "cost $"):
