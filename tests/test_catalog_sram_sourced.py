@@ -30,7 +30,8 @@ STILL_NONE = ["nvidia-b300-288gb", "nvidia-gb300-288gb", "nvidia-rubin-288gb", "
 @pytest.mark.parametrize("chip", sorted(SOURCED))
 def test_sourced_sram_in_bytes_and_cited(chip):
     want, cited = SOURCED[chip]
-    assert get_chip_params(chip).sram_bytes == pytest.approx(want, abs=5_000)  # the YAML keeps 2 decimals of MB: within 0.005 MB
+    # the YAML keeps 2 decimals of MB: within 0.005 MB
+    assert get_chip_params(chip).sram_bytes == pytest.approx(want, abs=5_000)
     spec = load_chip(chip)
     assert any(cited in s.citation for s in spec.sources), chip
     assert "SRAM:" in (spec.notes or "")
