@@ -100,3 +100,21 @@ def test_the_summary_line_of_a_part_not_judged_gives_its_reason():
     lines = summary_lines(j)  # type: ignore[arg-type]
     line = next(s for s in lines if s.startswith("best at"))
     assert "undecided" not in line and "none of its cases" in line
+
+
+# ------------------------------------------------------------------ 4. explore names what wins in the terminal
+def test_explore_prints_the_fronts_best_design_on_each_objective_with_units(tmp_path, capsys):
+    from inferchip.interfaces.cli import main
+
+    space = tmp_path / "space.yaml"
+    space.write_text("name: t\nmax_dies: 1\nparameters:\n  matrix_units: [64, 128]\n  memory_type: [hbm3]\n"
+                     "  memory_units: [4]\n  node_nm: [5]\n")
+    assert main(["explore", str(space), "--out", str(tmp_path / "run"), "--budget", "10", "--no-page",
+                 "--workers", "1", "--models", L8]) in (0, None)
+    out = capsys.readouterr().out
+    assert "best design on each objective" in out  # before: only counts and the page's path
+    for label in ("output tok/s per chip", "output tok/s per W (TDP)", "output tok/s per $ of chip cost",
+                  "time per output token at batch 1, ms"):
+        assert label in out
+    assert "128 x 32^2" in out  # the faster design leads tokens/s per chip: its MACs are named (units x dim^2)
+    assert "LLM workloads served (of 2)" in out
