@@ -118,3 +118,32 @@ def test_explore_prints_the_fronts_best_design_on_each_objective_with_units(tmp_
         assert label in out
     assert "128 x 32^2" in out  # the faster design leads tokens/s per chip: its MACs are named (units x dim^2)
     assert "LLM workloads served (of 2)" in out
+
+
+# ------------------------------------------------------------------ 5. serve/curve search within the engine's cap
+def test_the_max_throughput_search_stays_within_a_running_batch_cap():
+    from dataclasses import replace
+
+    import inferchip as ic
+    from inferchip.performance.predict import ask, predict_setting
+
+    s = ic.resolve_setting("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", count=1, tp=1, weights="fp8")
+    q = ask(128, 128)
+    free = predict_setting(s, q)
+    capped = predict_setting(s, replace(q, max_seqs_per_rank=256.0))
+    assert free.batch > 256  # memory alone holds thousands of 256-token sequences
+    assert capped.batch == 256  # the fast path (no cap) is not taken where a cap is asked for
+    assert capped.output_tokens_per_s < free.output_tokens_per_s
+
+
+def test_serve_searches_its_layout_within_the_running_batch_cap_it_simulates():
+    """DeepSeek-R1 on 8 B200 at 1,024/256 tokens: predict's uncapped search takes tp 2 pp 4 (2 attention-DP ranks) at
+    ~7,000 sequences; serve/curve admit 256 per rank, so that layout ran at 512 sequences, 745 tok/s per chip, where
+    tp 8 with attention DP (8 ranks, 2,048 sequences) runs 2,393 (curve, by hand at main 47bbd0b)."""
+    from inferchip.interfaces.cli_options.options import read_model
+    from inferchip.interfaces.serve_system import system
+
+    step, replicas, _ = system("nvidia-b200-180gb", read_model("deepseek-ai/DeepSeek-R1"), 8, None, None, None,
+                               None, None, None, None, None, None, 1024, 256)
+    lay = step.mm.layout
+    assert (lay.tp, lay.pp, lay.attn_dp) == (8, 1, True) and replicas == 1

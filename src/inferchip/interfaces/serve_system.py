@@ -29,10 +29,14 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     served checkpoint's attention, ``cli_options.engine.served_attention``, where it has an entry for it).
 
     With none of tp/pp/ep given the layout is ``predict``'s: the one with the most output tokens/s
-    at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given). ``chunk_tokens``: the
+    at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given), at concurrencies within
+    the running-batch cap the simulation admits (``engine``'s max_num_seqs per attention-DP rank, else 256). ``chunk_tokens``: the
     prefill chunk per step and chip the memory fit keeps a step's activations for (None: 8,192). ``searched_rows``:
     search only the layouts a closed-loop case row runs (``serve_rows.row_layouts``)."""
+    from dataclasses import replace
+
     from inferchip.performance.predict import ask, best_layout, predict_setting
+    from inferchip.sim.batching.scheduler import SchedulerConfig
     from inferchip.performance.serving import format_fields, serving_step
     from inferchip.performance.setting import resolve_setting
 
@@ -47,7 +51,12 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
             from inferchip.interfaces.serve_rows import row_layouts
 
             searched = row_layouts(searched)
-        question = ask(input_tokens, output_tokens)
+        # the search's concurrency stays within the running-batch cap the simulation then runs under (engine_config):
+        # uncapped, a layout of few attention-DP ranks won on thousands of sequences the scheduler never admits
+        # (DeepSeek-R1 on 8 B200: tp 2 pp 4 at 7,068 sequences, simulated at 512: 745 tok/s per chip against tp 8's
+        # 2,393)
+        question = replace(ask(input_tokens, output_tokens), max_seqs_per_rank=float(
+            SchedulerConfig().max_num_seqs if engine is None else engine.max_num_seqs))
         found = best_layout(searched, question)
         if found is None:
             predict_setting(searched, question)  # raises the reason: does not fit, or no layout suits
