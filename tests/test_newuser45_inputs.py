@@ -147,3 +147,22 @@ def test_serve_searches_its_layout_within_the_running_batch_cap_it_simulates():
                                None, None, None, None, None, None, 1024, 256)
     lay = step.mm.layout
     assert (lay.tp, lay.pp, lay.attn_dp) == (8, 1, True) and replicas == 1
+
+
+# ------------------------------------------------------------------ 6. calibrate: a fold with nothing to fit on
+CASES_HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,software,model,weight_dtype,act_dtype,kv_dtype,"
+                "tp,pp,ep,scenario,input_tokens,output_tokens,concurrency,metric,value,unit,notes")
+
+
+def test_calibrate_says_when_a_fold_has_no_row_to_fit_on(tmp_path):
+    from inferchip.validation.calibrate import calibrate
+    from inferchip.validation.cases import read_cases
+
+    f = tmp_path / "one.csv"
+    f.write_text(CASES_HEADER + "\nmine,vendor,me,nvidia-h100-sxm-80gb,1,vLLM,meta-llama/Llama-3.1-8B-Instruct,bf16,"
+                 "bf16,,1,1,,fixed_length,1024,1024,,output_tokens_per_s_total,5000,tokens/s,x\n")
+    said: list[str] = []
+    report = calibrate(read_cases(f), workers=1, progress=said.append, max_evaluations=20)
+    assert len(report.held_out) == 1  # still reported ...
+    assert any("no row of another accelerator" in s and "nvidia-h100-sxm-80gb" in s and "start point" in s
+               for s in said)  # ... and now said to be the start point's error, not a held-out fit's
