@@ -166,3 +166,18 @@ def test_calibrate_says_when_a_fold_has_no_row_to_fit_on(tmp_path):
     assert len(report.held_out) == 1  # still reported ...
     assert any("no row of another accelerator" in s and "nvidia-h100-sxm-80gb" in s and "start point" in s
                for s in said)  # ... and now said to be the start point's error, not a held-out fit's
+
+
+# ------------------------------------------------------------------ 7. a claim's bound typed in billions
+def test_a_claim_bound_typed_in_billions_is_refused_naming_the_field(tmp_path):
+    from inferchip.review.claim_file import ClaimFileError, load_claim
+
+    f = tmp_path / "c.yaml"
+    f.write_text('chip: amd-mi355x\ntext: "x"\nsource: "s"\ndate: "2026-12-07"\nmax_total_params: 250\n'
+                 "parts: [per_chip]\n")
+    with pytest.raises(ClaimFileError) as e:  # before: read as 250 parameters; every model was out of the claim
+        load_claim(f)
+    msg = str(e.value)
+    assert "c.yaml" in msg and "max_total_params = 250" in msg and "250.0e9 for 250B" in msg
+    f.write_text(f.read_text().replace("max_total_params: 250\n", "max_total_params: 8.0e9\n"))
+    assert load_claim(f).max_total_params == 8e9

@@ -19,6 +19,9 @@ from inferchip.errors import InferchipError
 
 HOLDS_FROM = 0.75  # probability from which a part "holds"
 FAILS_UP_TO = 0.25  # probability up to which a part "does not hold"
+# the least max_total_params a claim file may state: a million parameters (no LLM of the suite or the catalogue is
+# smaller; a bound typed in billions, 250 for 250B, is refused rather than read as 250 parameters)
+MIN_CLAIM_PARAMS = 1e6
 BY_FAR = 2.0  # "by far lowest cost silicon": the claimed chip's cost at most 1/2 of the next chip's
 CLAIM_FILE = Path(__file__).with_name("claim.yaml")
 
@@ -131,6 +134,9 @@ def _checked(p: Path) -> Claim:
     except SpecError as exc:
         raise ClaimFileError(str(exc)) from None
     _check_date(claim.date, p)
+    if claim.max_total_params < MIN_CLAIM_PARAMS:  # 250 for 250B: every model was "outside the claim's bound"
+        raise ClaimFileError(f"{p}: max_total_params = {claim.max_total_params:g}: a count of parameters, not of "
+                             f"billions; allowed: {MIN_CLAIM_PARAMS:,.0f} to 1e15 (250.0e9 for 250B)")
     unknown = [x for x in claim.parts if x not in PARTS]
     if unknown:
         raise ClaimFileError(f"{p}: parts: unknown part(s) {', '.join(repr(u) for u in unknown)}; "
