@@ -144,9 +144,26 @@ def test_serve_searches_its_layout_within_the_running_batch_cap_it_simulates():
     from inferchip.interfaces.serve_system import system
 
     step, replicas, _ = system("nvidia-b200-180gb", read_model("deepseek-ai/DeepSeek-R1"), 8, None, None, None,
-                               None, None, None, None, None, None, 1024, 256)
+                               None, None, None, None, None, None, 1024, 256, running_cap=True)
     lay = step.mm.layout
     assert (lay.tp, lay.pp, lay.attn_dp) == (8, 1, True) and replicas == 1
+
+
+def test_serve_at_a_given_concurrency_searches_the_layout_for_that_load():
+    """Llama-3.1-70B (bf16) on 8 H100 at 64 clients, 1,024/256 tokens: the max-throughput layout is tp 1 pp 8 (best at
+    ~1,000 sequences); simulated at 64 clients it gave 111 tok/s per chip and a 73 ms TPOT, against 338 and 25 ms on
+    tp 8 and 304 and 27 ms on tp 4 x 2 (serve --engine vllm, by hand at main 47bbd0b)."""
+    from inferchip.interfaces.cli_options.options import read_model
+    from inferchip.interfaces.serve_system import system
+
+    model = read_model("meta-llama/Llama-3.1-70B")
+    args = ("nvidia-h100-sxm-80gb", model, 8, None, None, None, None, None, None, None, None, None, 1024, 256)
+    most, _, _ = system(*args, running_cap=True)
+    at64, _, _ = system(*args, running_cap=True, concurrency=64)
+    assert most.mm.layout.pp > 1  # the most throughput, at many sequences (tp 2 pp 2 x 2 under the 256 cap)
+    assert at64.mm.layout.pp == 1 and at64.mm.layout.tp >= 4  # the load asked for
+    huge, _, _ = system(*args, running_cap=True, concurrency=100_000)  # no layout holds it: the most-throughput one
+    assert huge.mm.layout == most.mm.layout
 
 
 # ------------------------------------------------------------------ 6. calibrate: a fold with nothing to fit on

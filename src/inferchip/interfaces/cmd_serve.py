@@ -177,7 +177,7 @@ def serve_cmd(
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng)
     step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
-                             eng, chunk)
+                             eng, chunk, running_cap=True, concurrency=concurrency)
     arr: ArrivalsLike
     if rate is not None:
         arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
@@ -280,7 +280,7 @@ def curve_cmd(
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng)  # one chunk for the memory fit and the scheduler
     step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
-                             eng, chunk)
+                             eng, chunk, running_cap=True)
     host = eng_opts.engine_host(eng, chip, step.mm.formats.weights, loaded, input_tokens)
     used_engine = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note)
     with _progress("simulating concurrencies") as prog:

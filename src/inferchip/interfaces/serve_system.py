@@ -23,7 +23,8 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
            weights: str | None, activations: str | None, kv: str | None, calibration: Calibration | str | None,
             assumptions: str | None, attn_dp: bool | None, input_tokens: int,
            output_tokens: int, engine: EngineSpec | None = None, chunk_tokens: int | None = None,
-           searched_rows: bool = False) -> tuple[ServingStepModel, int, dict[str, str]]:
+           searched_rows: bool = False, running_cap: bool = False, concurrency: int | None = None
+           ) -> tuple[ServingStepModel, int, dict[str, str]]:
     """The resolved setting (one layout) and its serving step model: (step model, replicas, its formats and where
     the weights' came from: ``performance.serving.format_fields``; ``attention_source``: how ``engine`` runs the
     served checkpoint's attention, ``cli_options.engine.served_attention``, where it has an entry for it).
@@ -32,7 +33,10 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given), at concurrencies within
     the running-batch cap the simulation admits (``engine``'s max_num_seqs per attention-DP rank, else 256). ``chunk_tokens``: the
     prefill chunk per step and chip the memory fit keeps a step's activations for (None: 8,192). ``searched_rows``:
-    search only the layouts a closed-loop case row runs (``serve_rows.row_layouts``)."""
+    search only the layouts a closed-loop case row runs (``serve_rows.row_layouts``). ``running_cap``: the search's
+    concurrency stays within the running-batch cap the simulation admits (``engine``'s max_num_seqs per attention-DP
+    rank, else the scheduler's 256); ``concurrency``: the layout is the one with the most output tokens/s at that many
+    closed-loop clients (``serve --concurrency``), where one holds them in memory."""
     from dataclasses import replace
 
     from inferchip.performance.predict import ask, best_layout, predict_setting
@@ -55,9 +59,16 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
         # uncapped, a layout of few attention-DP ranks won on thousands of sequences the scheduler never admits
         # (DeepSeek-R1 on 8 B200: tp 2 pp 4 at 7,068 sequences, simulated at 512: 745 tok/s per chip against tp 8's
         # 2,393)
-        question = replace(ask(input_tokens, output_tokens), max_seqs_per_rank=float(
-            SchedulerConfig().max_num_seqs if engine is None else engine.max_num_seqs))
-        found = best_layout(searched, question)
+        question = ask(input_tokens, output_tokens)
+        if running_cap:
+            question = replace(question, max_seqs_per_rank=float(
+                SchedulerConfig().max_num_seqs if engine is None else engine.max_num_seqs))
+        found = None
+        if concurrency is not None:  # the load asked for: Llama-3.1-70B on 8 H100 at 64 clients ran tp 1 pp 8, the
+            # best at ~1,000 sequences (111 tok/s per chip, TPOT 73 ms), where tp 8 runs 338 tok/s, TPOT 25 ms
+            found = best_layout(searched, replace(question, mode="closed_loop", concurrency=float(concurrency)))
+        if found is None:
+            found = best_layout(searched, question)
         if found is None:
             predict_setting(searched, question)  # raises the reason: does not fit, or no layout suits
         if found is None:
