@@ -198,3 +198,18 @@ def test_a_claim_bound_typed_in_billions_is_refused_naming_the_field(tmp_path):
     assert "c.yaml" in msg and "max_total_params = 250" in msg and "250.0e9 for 250B" in msg
     f.write_text(f.read_text().replace("max_total_params: 250\n", "max_total_params: 8.0e9\n"))
     assert load_claim(f).max_total_params == 8e9
+
+
+# ------------------------------------------------------------------ 9. the curve's plot in words and units
+def test_the_curve_plot_names_its_axes_with_units_and_its_points_by_concurrency(tmp_path):
+    import json
+    import re
+
+    from inferchip.interfaces.cli import main
+
+    plot = tmp_path / "c.html"
+    assert main(["curve", "--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-8B", "--input-tokens",
+                 "256", "--output-tokens", "64", "--plot", str(plot)]) in (0, None)
+    titles = [json.loads(f'"{t}"') for t in re.findall(r'"title":\{"text":"([^"]*)"', plot.read_text())]
+    assert "output tokens/s per user (1 / TPOT)" in titles and "output tokens/s per chip" in titles  # were key names
+    assert '"mode":"lines+markers+text"' in plot.read_text()  # each point labelled with its concurrency

@@ -300,8 +300,14 @@ def curve_cmd(
     if plot is not None:
         import plotly.express as px
 
+        # the axes in words with their units, each point named by its concurrency (they were the JSON keys)
         fig = px.line(df, x="output_tokens_per_s_per_user", y="output_tokens_per_s_per_chip", markers=True,
-                      hover_data=list(df.columns), title=f"{model} on {count} x {chip}: throughput vs interactivity")
+                      text="concurrency", hover_data=list(df.columns),
+                      labels={"output_tokens_per_s_per_user": "output tokens/s per user (1 / TPOT)",
+                              "output_tokens_per_s_per_chip": "output tokens/s per chip",
+                              "concurrency": "concurrency (clients)"},
+                      title=f"{model} on {count} x {chip}: throughput vs interactivity")
+        fig.update_traces(textposition="top center")
         files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency, **formats,
