@@ -213,3 +213,20 @@ def test_the_curve_plot_names_its_axes_with_units_and_its_points_by_concurrency(
     titles = [json.loads(f'"{t}"') for t in re.findall(r'"title":\{"text":"([^"]*)"', plot.read_text())]
     assert "output tokens/s per user (1 / TPOT)" in titles and "output tokens/s per chip" in titles  # were key names
     assert '"mode":"lines+markers+text"' in plot.read_text()  # each point labelled with its concurrency
+
+
+def test_serve_with_an_slo_searches_a_layout_within_it():
+    """Llama-3.1-70B on 8 H100 at 2 requests/s, 1,024/256 tokens, TPOT <= 30 ms, TTFT <= 500 ms: the searched layout
+    was tp 2 pp 2 x 2 (p99 TPOT 40 ms: 0 % of the requests within the SLO), where tp 8 or tp 4 x 2 meet it for every
+    request (serve, by hand at main 47bbd0b)."""
+    from inferchip.interfaces.cli_options.options import read_model
+    from inferchip.interfaces.serve_system import system
+
+    args = ("nvidia-h100-sxm-80gb", read_model("meta-llama/Llama-3.1-70B"), 8, None, None, None, None, None, None,
+            None, None, None, 1024, 256)
+    free, _, _ = system(*args, running_cap=True)
+    slo, _, _ = system(*args, running_cap=True, slo_s=(0.5, 0.030))
+    assert free.mm.layout.pp == 2
+    assert slo.mm.layout.pp == 1 and slo.mm.layout.tp >= 4
+    none_meets, _, _ = system(*args, running_cap=True, slo_s=(None, 0.001))  # 1 ms: no layout; the SLO-free one
+    assert none_meets.mm.layout == free.mm.layout

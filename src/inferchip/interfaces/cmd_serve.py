@@ -177,7 +177,9 @@ def serve_cmd(
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng)
     step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
-                             eng, chunk, running_cap=True, concurrency=concurrency)
+                             eng, chunk, running_cap=True, concurrency=concurrency,
+                             slo_s=(None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
+                                    None if slo_tpot_ms is None else slo_tpot_ms / 1e3))
     arr: ArrivalsLike
     if rate is not None:
         arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
