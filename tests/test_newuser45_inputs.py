@@ -94,7 +94,8 @@ def test_the_summary_line_of_a_part_not_judged_gives_its_reason():
     from inferchip.review.claim_review import summary_lines
 
     part = {"part": "latency_interactive", "label": "best at the interactive latency limits", "view": None,
-            "verdict": "undecided", "probability": None, "decided_by": "not judged: none of its cases is in this review"}
+            "verdict": "undecided", "probability": None,
+            "decided_by": "not judged: none of its cases is in this review"}
     j = SimpleNamespace(claim=SimpleNamespace(date="2026-12-07", text="x", chip="a"), judged_chip="a", unserved="",
                         parts=[part], samples=1000, seed=1)
     lines = summary_lines(j)  # type: ignore[arg-type]
@@ -167,8 +168,8 @@ def test_serve_at_a_given_concurrency_searches_the_layout_for_that_load():
 
 
 # ------------------------------------------------------------------ 6. calibrate: a fold with nothing to fit on
-CASES_HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,software,model,weight_dtype,act_dtype,kv_dtype,"
-                "tp,pp,ep,scenario,input_tokens,output_tokens,concurrency,metric,value,unit,notes")
+CASES_HEADER = ("case_id,source_kind,source,accelerator,num_accelerators,software,model,weight_dtype,act_dtype,"
+                "kv_dtype,tp,pp,ep,scenario,input_tokens,output_tokens,concurrency,metric,value,unit,notes")
 
 
 def test_calibrate_says_when_a_fold_has_no_row_to_fit_on(tmp_path):

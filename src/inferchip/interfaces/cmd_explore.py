@@ -168,7 +168,8 @@ def front_leaders(frame: Any, workload_ids: list[str]) -> Table | None:
     t = Table(title=("the Pareto front's best design on each objective: the page's suite geometric means, where a "
                      f"workload a design does not serve counts as {ZERO_FLOOR:g} tok/s and {NO_LATENCY_S:,.0f} s"),
               title_justify="left")
-    for col, right in (("best on", False), ("figure", True), (f"LLM workloads served (of {language})", True), ("MACs (units x dim^2)", True), ("GHz", True),
+    for col, right in (("best on", False), ("figure", True), (f"LLM workloads served (of {language})", True),
+                       ("MACs (units x dim^2)", True), ("GHz", True),
                        ("formats", False), ("SRAM MB", True), ("memory", False), ("links x GB/s", True),
                        ("node nm", True), ("area mm2 (dies)", True), ("TDP W", True), ("cost USD", True)):
         t.add_column(col, justify="right" if right else "left")

@@ -30,8 +30,7 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     served checkpoint's attention, ``cli_options.engine.served_attention``, where it has an entry for it).
 
     With none of tp/pp/ep given the layout is ``predict``'s: the one with the most output tokens/s
-    at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given), at concurrencies within
-    the running-batch cap the simulation admits (``engine``'s max_num_seqs per attention-DP rank, else 256). ``chunk_tokens``: the
+    at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given). ``chunk_tokens``: the
     prefill chunk per step and chip the memory fit keeps a step's activations for (None: 8,192). ``searched_rows``:
     search only the layouts a closed-loop case row runs (``serve_rows.row_layouts``). ``running_cap``: the search's
     concurrency stays within the running-batch cap the simulation admits (``engine``'s max_num_seqs per attention-DP
@@ -42,9 +41,9 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     from dataclasses import replace
 
     from inferchip.performance.predict import ask, best_layout, predict_setting
-    from inferchip.sim.batching.scheduler import SchedulerConfig
     from inferchip.performance.serving import format_fields, serving_step
     from inferchip.performance.setting import resolve_setting
+    from inferchip.sim.batching.scheduler import SchedulerConfig
 
     attention = eng_opts.served_attention(engine, model, weights)
     resolve = partial(resolve_setting, chip, model.spec, config=model.config, count=count, weights=weights,
