@@ -231,3 +231,19 @@ def test_serve_with_an_slo_searches_a_layout_within_it():
     assert slo.mm.layout.pp == 1 and slo.mm.layout.tp >= 4
     none_meets, _, _ = system(*args, running_cap=True, slo_s=(None, 0.001))  # 1 ms: no layout; the SLO-free one
     assert none_meets.mm.layout == free.mm.layout
+
+
+# ------------------------------------------------------------------ 11. a claim file without a deployment
+def test_a_claim_file_without_a_deployment_runs_its_chip_at_the_reviews_weights(tmp_path):
+    from inferchip.review.claim_file import load_claim
+    from inferchip.review.inputs import ReviewConfig, resolve
+
+    f = _claim_file(tmp_path, "amd-mi355x")
+    assert load_claim(f).deployment.weights is None  # was "fp4": the bundled AI5 claim's choice as a schema default
+    cfg = ReviewConfig(chips=["nvidia-h100-sxm-80gb"], models=[L8], claim_file=str(f))
+    claim = resolve(cfg).claim
+    assert claim is not None and claim.weights_in(cfg) == cfg.weights == "fp8"  # as every competitor
+    stated = _claim_file(tmp_path, "amd-mi355x", extra="deployment:\n  weights: FP4\n")
+    assert resolve(ReviewConfig(chips=["nvidia-h100-sxm-80gb"], models=[L8], claim_file=str(stated))).claim.weights \
+        == "fp4"  # a file that states it still deploys it so
+    assert load_claim().deployment.weights == "fp4"  # the bundled claim states its fp4

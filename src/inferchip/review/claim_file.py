@@ -72,7 +72,9 @@ class Deployment(BaseModel):
     the ``npu_board`` assumptions where ``catalog/competitors.yaml`` lists it as an NPU-board chip."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    weights: str = "fp4"
+    # None: the review's --weights, as every other chip (a claim file without a deployment was deployed at the bundled
+    # claim's fp4, half the weight bytes of the competitors' fp8, without a word)
+    weights: str | None = None
     weights_reason: str = ""
     chips_per_board: Annotated[int, Field(ge=1, le=1024)] | None = None  # None: the catalogue's scale-up domain
     board_reason: str = ""
@@ -145,7 +147,8 @@ def _checked(p: Path) -> Claim:
     if dup:
         raise ClaimFileError(f"{p}: parts: part(s) listed twice: {', '.join(dup)}")
     try:
-        weights = check_format(claim.deployment.weights, f"{p}: deployment.weights")
+        given = claim.deployment.weights
+        weights = None if given is None else check_format(given, f"{p}: deployment.weights")
     except InferchipError as exc:
         raise ClaimFileError(str(exc)) from None
     from inferchip.catalog.chips import resolve_chip_id
