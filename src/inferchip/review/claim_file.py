@@ -189,7 +189,8 @@ def check_claim_chip(claim: Claim, claimed_id: str | None, where: str) -> None:
 
     near = closest(claim.chip, known)
     hint = f" (closest: {', '.join(near)})" if near else ""
-    own = f"the --claim chip's id '{claimed_id}' or " if claimed_id else ""
+    own = (f"the --claim chip's id '{claimed_id}' or " if claimed_id else
+           "the id of a chip YAML given with --claim FILE, or ")
     raise ClaimFileError(f"{where}: chip = {claim.chip!r}: not a chip of this review{hint}; allowed: {own}a catalogue "
                          "chip id (`inferchip chips`)")
 

@@ -330,6 +330,9 @@ def resolve(cfg: ReviewConfig) -> ReviewInputs:
     chips = [chip_entry(c, cfg.domain_cap) for c in (cfg.chips if cfg.chips is not None else default_chips(cfg.year))]
     claim = None
     claim_ref = claim_doc.chip if cfg.claim == CLAIM_FROM_FILE else cfg.claim
+    if cfg.claim == CLAIM_FROM_FILE:  # the file's chip is the claimed one: a name of no chip is the file's error
+        check_claim_chip(claim_doc, None, f"--claim-file: {cfg.claim_file}" if cfg.claim_file is not None
+                         else str(CLAIM_FILE))
     if claim_ref is not None:
         claim = chip_entry(claim_ref, cfg.domain_cap, is_claim=True)
         same = [c for c in chips if c.id == claim.id]
