@@ -302,7 +302,9 @@ def test_a_pydantic_error_below_the_cli_is_one_line_in_the_users_words(capsys):
 
 
 def test_serve_without_a_layout_runs_the_layout_predict_chooses():
-    """--tp/--pp/--ep not given: serve and predict search the same layout (one default in every command)."""
+    """--tp/--pp/--ep not given: serve searches the layout as predict does (one default in every command), for the
+    question it is asked (newuser45): at --concurrency C the layout with the most tokens/s at C clients; with --rate,
+    the most throughput within the running-batch cap it simulates. The layout it reports is the one it ran."""
     import json
 
     from typer.testing import CliRunner
@@ -312,8 +314,13 @@ def test_serve_without_a_layout_runs_the_layout_predict_chooses():
     runner = CliRunner()
     pred = json.loads(runner.invoke(app, ["predict", *common, "--max-throughput"]).output)
     assert (pred["tp"], pred["pp"]) != (1, 1)  # a layout the old serve default (tp=pp=1) would not have run
-    served = runner.invoke(app, ["serve", *common, "--concurrency", "4", "--requests", "8"])
-    assert served.exit_code == 0, served.output
-    fixed = runner.invoke(app, ["serve", *common, "--concurrency", "4", "--requests", "8",
-                                "--tp", str(pred["tp"]), "--pp", str(pred["pp"]), "--ep", str(pred["ep"])])
-    assert json.loads(served.output) == json.loads(fixed.output)
+    for load in (["--concurrency", "4"], ["--rate", "2"]):
+        served = runner.invoke(app, ["serve", *common, *load, "--requests", "8"])
+        assert served.exit_code == 0, served.output
+        got = json.loads(served.output)
+        assert (got["tp"], got["pp"]) != (1, 1)
+        fixed = runner.invoke(app, ["serve", *common, *load, "--requests", "8",
+                                    "--tp", str(got["tp"]), "--pp", str(got["pp"]), "--ep", str(got["ep"])])
+        assert got == json.loads(fixed.output)
+    four = json.loads(runner.invoke(app, ["serve", *common, "--concurrency", "4", "--requests", "8"]).output)
+    assert four["pp"] == 1  # 4 clients: no pipeline (predict's most-throughput layout is tp 1 pp 4 at 2,444 a replica)

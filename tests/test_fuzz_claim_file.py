@@ -79,7 +79,11 @@ def test_a_chip_neither_in_the_catalogue_nor_the_claimed_one_is_refused(tmp_path
         resolve(ReviewConfig(chips=["nvidia-h100-sxm-80gb"], models=[L8], claim_file=path))
     msg = str(err.value)
     assert msg.startswith(f"--claim-file: {path}: chip = {chip!r}: not a chip of this review") and \
-        "allowed: the --claim chip's id 'tesla-ai5' or a catalogue chip id (`inferchip chips`)" in msg, msg
+        "allowed: the id of a chip YAML given with --claim FILE, or a catalogue chip id (`inferchip chips`)" in msg, msg
+    # with --claim given, that chip's id is allowed (newuser45: without it the claimed chip is the file's own)
+    with pytest.raises(ClaimFileError) as err:
+        resolve(ReviewConfig(chips=["nvidia-h100-sxm-80gb"], models=[L8], claim_file=path, claim="tesla-ai5"))
+    assert "allowed: the --claim chip's id 'tesla-ai5' or a catalogue chip id" in str(err.value)
 
 
 def test_a_claim_naming_a_catalogue_chip_or_the_claimed_chip_is_taken(tmp_path):

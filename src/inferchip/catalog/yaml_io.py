@@ -91,8 +91,13 @@ def parse_yaml(text: str, where: str) -> Any:
         raise SpecError(f"{where}: not valid YAML: {_yaml_problem(exc)}") from None
     except RecursionError:
         raise SpecError(f"{where}: not a spec: the YAML is nested too deeply") from None
-    except ValueError:  # int('9' * 5000): Python limits integer strings to 4,300 digits
-        raise SpecError(f"{where}: {_TOO_MANY_DIGITS}") from None
+    except ValueError as exc:
+        if "digits" in str(exc):  # int('9' * 5000): Python limits integer strings to 4,300 digits
+            raise SpecError(f"{where}: {_TOO_MANY_DIGITS}") from None
+        # PyYAML reads an unquoted YYYY-MM-DD as a date and fails on a day that does not exist (2026-02-30): it was
+        # reported as a number of thousands of digits
+        raise SpecError(f"{where}: not valid YAML: a value reads as a date that does not exist ({exc}); allowed: a "
+                        "real day, YYYY-MM-DD, or the text quoted ('2026-02-30')") from None
 
 
 def read_mapping(path: Path) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import typer
 from rich.table import Table
 
@@ -110,6 +111,9 @@ def _search(space_path: Path, out: Path, budget: int, seed: int, workers: int | 
     try:
         frame = store.frame()
         console().print(_front_line(frame, store.workload_ids, space.max_dies))
+        leaders = front_leaders(frame, store.workload_ids)
+        if leaders is not None:
+            console().print(leaders)
         if page:
             from inferchip.interfaces.report.explore_page import real_chip_objectives, write_page
 
@@ -139,6 +143,56 @@ def _front_line(frame: object, workload_ids: list[str], max_dies: int) -> str:
                  f"({RETICLE_MM2.value:g} mm2) and the space allows max_dies {max_dies}; allowed: fewer or smaller "
                  "matrix units, less SRAM, or a larger max_dies (at most 16)")
     return line
+
+
+# the front's leader on each suite objective: its figure, in the unit the page's axes name
+LEADER_UNITS = {"throughput_per_chip": "output tok/s per chip", "throughput_per_w": "output tok/s per W (TDP)",
+                "throughput_per_usd": "output tok/s per $ of chip cost",
+                "latency": "time per output token at batch 1, ms", "driving_frames_per_j": "rig frames per J"}
+
+
+def front_leaders(frame: Any, workload_ids: list[str]) -> Table | None:
+    """The Pareto front's best design on each suite objective (geometric means over the suite's workloads, as the
+    page plots them), with what it is (MACs, clock, formats, SRAM, memory, links, node) and what it costs (area,
+    chiplets, TDP, cost): the answer to "what would win", in the terminal and not only on the page."""
+    from inferchip.explore.search import to_minimise
+    from inferchip.interfaces.report.explore_page import design_table
+    from inferchip.spec.pareto import pareto_mask
+
+    designs, obj = design_table(frame, workload_ids)
+    front = pareto_mask(to_minimise(obj)) & designs["feasible"].to_numpy(bool)
+    if not front.any():
+        return None
+    from inferchip.explore.evaluate import NO_LATENCY_S, ZERO_FLOOR
+
+    tokens = frame.pivot_table(index="design_id", columns="workload_id", values="tokens_per_s_per_chip",
+                               aggfunc="first").reindex(designs.index)
+    served = (tokens.fillna(0.0).to_numpy(float) > 0).sum(axis=1)  # the driving column's NaN counts as not a token
+    language = int(tokens.notna().any(axis=0).sum())
+    t = Table(title=("the Pareto front's best design on each objective: the page's suite geometric means, where a "
+                     f"workload a design does not serve counts as {ZERO_FLOOR:g} tok/s and {NO_LATENCY_S:,.0f} s"),
+              title_justify="left")
+    for col, right in (("best on", False), ("figure", True), (f"LLM workloads served (of {language})", True),
+                       ("MACs (units x dim^2)", True), ("GHz", True),
+                       ("formats", False), ("SRAM MB", True), ("memory", False), ("links x GB/s", True),
+                       ("node nm", True), ("area mm2 (dies)", True), ("TDP W", True), ("cost USD", True)):
+        t.add_column(col, justify="right" if right else "left")
+    for name, label in LEADER_UNITS.items():
+        if name not in obj:
+            continue
+        v = np.where(front, np.asarray(obj[name], float), np.nan)
+        if not np.isfinite(v).any():
+            continue
+        i = int(np.nanargmin(v) if name == "latency" else np.nanargmax(v))
+        d = designs.iloc[i]
+        value = float(v[i]) * (1e3 if name == "latency" else 1.0)
+        t.add_row(label, _figure(value), f"{int(served[i])}",
+                  f"{int(d['matrix_units']):,} x {int(d['matrix_unit_dim'])}^2", f"{float(d['clock_ghz']):.2f}",
+                  str(d["formats"]), f"{float(d['sram_mb']):,.0f}", f"{int(d['memory_units'])} x {d['memory_type']}",
+                  f"{int(d['link_count'])} x {float(d['link_gb_per_s']):g}", f"{float(d['node_nm']):g}",
+                  f"{float(d['area_mm2']):,.0f} ({int(d['dies'])})", f"{float(d['tdp_w']):,.0f}",
+                  f"{float(d['cost_usd']):,.0f}")
+    return t
 
 
 def _read_boundary_map(path: Path) -> dict[str, object]:

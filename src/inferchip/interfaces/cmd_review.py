@@ -103,8 +103,9 @@ def review_cmd(
     ctx: typer.Context,
     chips: str | None = typer.Option(None, "--chips", help="Chip ids, comma-separated; 'all' = whole catalogue "
                                                            "(default: ~13 current datacenter chips)."),
-    claim: str | None = typer.Option("tesla-ai5", "--claim", help="The claimed chip: a catalogue id or a chip YAML "
-                                                                 "file; 'none' for no claim."),
+    claim: str | None = typer.Option(None, "--claim", help="The claimed chip: a catalogue id or a chip YAML file; "
+                                                           "'none' for no claim (default: the claim file's chip, "
+                                                           "tesla-ai5 in the bundled one)."),
     models: str | None = typer.Option(None, "--models",
                                       help="Model ids, comma-separated, or 'default' (8B-235B suite)."),
     slo: str = typer.Option("both", "--slo", help="Service levels: interactive, batch or both."),
@@ -131,6 +132,7 @@ def review_cmd(
     """Design review of a claim ("best inference chip for models under 250B"): rankings, verdict, HTML report."""
     from inferchip.errors import InvalidSettingError
     from inferchip.interfaces.report.write import commit_output, discard_output, prepare_output, write_report
+    from inferchip.review.inputs import CLAIM_FROM_FILE
     from inferchip.review.review import ReviewConfig, resolve, run_review
 
     if claim not in (None, "none"):
@@ -146,7 +148,8 @@ def review_cmd(
     jobs = aliases.take(ctx, "jobs", jobs, "--jobs", old_jobs)
     if jobs > 0:
         jobs = opts.workers(jobs, jobs_option)  # capped at the cores there are, with a note, as --workers is
-    cfg = ReviewConfig(chips=_ids(chips, "chips"), claim=None if claim in (None, "none") else claim,
+    claimed = CLAIM_FROM_FILE if claim is None else None if claim == "none" else claim
+    cfg = ReviewConfig(chips=_ids(chips, "chips"), claim=claimed,
                        models=_ids(models, "models"), slos=slos, metric=metric, weights=weights,
                        sensitivity=sensitivity, year=year, claim_file=claim_file, samples=samples, seed=seed,
                        jobs=jobs)

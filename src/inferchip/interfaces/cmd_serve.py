@@ -177,7 +177,9 @@ def serve_cmd(
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng)
     step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
-                             eng, chunk)
+                             eng, chunk, running_cap=True, concurrency=concurrency,
+                             slo_s=(None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
+                                    None if slo_tpot_ms is None else slo_tpot_ms / 1e3))
     arr: ArrivalsLike
     if rate is not None:
         arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
@@ -280,7 +282,7 @@ def curve_cmd(
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng)  # one chunk for the memory fit and the scheduler
     step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
-                             eng, chunk)
+                             eng, chunk, running_cap=True)
     host = eng_opts.engine_host(eng, chip, step.mm.formats.weights, loaded, input_tokens)
     used_engine = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note)
     with _progress("simulating concurrencies") as prog:
@@ -300,8 +302,14 @@ def curve_cmd(
     if plot is not None:
         import plotly.express as px
 
+        # the axes in words with their units, each point named by its concurrency (they were the JSON keys)
         fig = px.line(df, x="output_tokens_per_s_per_user", y="output_tokens_per_s_per_chip", markers=True,
-                      hover_data=list(df.columns), title=f"{model} on {count} x {chip}: throughput vs interactivity")
+                      text="concurrency", hover_data=list(df.columns),
+                      labels={"output_tokens_per_s_per_user": "output tokens/s per user (1 / TPOT)",
+                              "output_tokens_per_s_per_chip": "output tokens/s per chip",
+                              "concurrency": "concurrency (clients)"},
+                      title=f"{model} on {count} x {chip}: throughput vs interactivity")
+        fig.update_traces(textposition="top center")
         files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency, **formats,

@@ -23,7 +23,8 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
            weights: str | None, activations: str | None, kv: str | None, calibration: Calibration | str | None,
             assumptions: str | None, attn_dp: bool | None, input_tokens: int,
            output_tokens: int, engine: EngineSpec | None = None, chunk_tokens: int | None = None,
-           searched_rows: bool = False) -> tuple[ServingStepModel, int, dict[str, str]]:
+           searched_rows: bool = False, running_cap: bool = False, concurrency: int | None = None,
+           slo_s: tuple[float | None, float | None] = (None, None)) -> tuple[ServingStepModel, int, dict[str, str]]:
     """The resolved setting (one layout) and its serving step model: (step model, replicas, its formats and where
     the weights' came from: ``performance.serving.format_fields``; ``attention_source``: how ``engine`` runs the
     served checkpoint's attention, ``cli_options.engine.served_attention``, where it has an entry for it).
@@ -31,10 +32,18 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     With none of tp/pp/ep given the layout is ``predict``'s: the one with the most output tokens/s
     at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given). ``chunk_tokens``: the
     prefill chunk per step and chip the memory fit keeps a step's activations for (None: 8,192). ``searched_rows``:
-    search only the layouts a closed-loop case row runs (``serve_rows.row_layouts``)."""
+    search only the layouts a closed-loop case row runs (``serve_rows.row_layouts``). ``running_cap``: the search's
+    concurrency stays within the running-batch cap the simulation admits (``engine``'s max_num_seqs per attention-DP
+    rank, else the scheduler's 256); ``concurrency``: the layout is the one with the most output tokens/s at that many
+    closed-loop clients (``serve --concurrency``), where one holds them in memory. ``slo_s``: (TTFT, TPOT) limits, s
+    (``serve --slo-ttft-ms/--slo-tpot-ms``): the layout's mean service TTFT and TPOT within them where one's are; each
+    search that no layout answers falls back to the next (limits and load, the load, limits, neither)."""
+    from dataclasses import replace
+
     from inferchip.performance.predict import ask, best_layout, predict_setting
     from inferchip.performance.serving import format_fields, serving_step
     from inferchip.performance.setting import resolve_setting
+    from inferchip.sim.batching.scheduler import SchedulerConfig
 
     attention = eng_opts.served_attention(engine, model, weights)
     resolve = partial(resolve_setting, chip, model.spec, config=model.config, count=count, weights=weights,
@@ -47,8 +56,25 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
             from inferchip.interfaces.serve_rows import row_layouts
 
             searched = row_layouts(searched)
+        # the search's concurrency stays within the running-batch cap the simulation then runs under (engine_config):
+        # uncapped, a layout of few attention-DP ranks won on thousands of sequences the scheduler never admits
+        # (DeepSeek-R1 on 8 B200: tp 2 pp 4 at 7,068 sequences, simulated at 512: 745 tok/s per chip against tp 8's
+        # 2,393)
         question = ask(input_tokens, output_tokens)
-        found = best_layout(searched, question)
+        if running_cap:
+            question = replace(question, max_seqs_per_rank=float(
+                SchedulerConfig().max_num_seqs if engine is None else engine.max_num_seqs))
+        # the load asked for: Llama-3.1-70B on 8 H100 at 64 clients ran tp 1 pp 8, the best at ~1,000 sequences (111
+        # tok/s per chip, TPOT 73 ms), where tp 8 runs 338 tok/s, TPOT 25 ms; the SLO asked for: at 2 requests/s with
+        # TPOT <= 30 ms it ran tp 2 pp 2 (p99 TPOT 40 ms, no request within the SLO), where tp 8 meets it for all
+        loads = [replace(question, mode="closed_loop", concurrency=float(concurrency))] if concurrency else []
+        limited = [replace(q, max_ttft_s=slo_s[0], max_tpot_s=slo_s[1]) for q in (*loads, question)
+                   if slo_s != (None, None)]
+        found = None
+        for q in (*limited[:len(loads)], *loads, *limited[len(loads):], question):
+            found = best_layout(searched, q)
+            if found is not None:
+                break
         if found is None:
             predict_setting(searched, question)  # raises the reason: does not fit, or no layout suits
         if found is None:

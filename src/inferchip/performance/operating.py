@@ -254,6 +254,8 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
         raise fit_error(mm, 1.0, q.inputs.mean, q.outputs.mean, mm.layout.num_chips)
     if q.mode == "open_loop":
         return _open_loop(mm, q, replicas, bmax)
+    if q.max_seqs_per_rank is not None:  # the engine admits no more (serve/curve's scheduler)
+        bmax = min(bmax, q.max_seqs_per_rank * mm.layout.attn_dp_ways)
     grid = batch_grid(bmax, coarse)
     # The sweep carries TTFT only where the limits read it; else only the chosen point's is needed,
     # evaluated on its own below (one point: the scalar step).
@@ -261,7 +263,8 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
     if sweeps is None:
         met = steady_state(mm, grid, q, with_ttft)
     else:  # {question's lengths and load -> {layout -> sweep}}, the latest SWEEPS_KEPT questions
-        qkey = (q.inputs, q.outputs, q.beams, q.queue_wait, q.whole_sequences_per_chip, coarse, with_ttft)
+        qkey = (q.inputs, q.outputs, q.beams, q.queue_wait, q.whole_sequences_per_chip, q.max_seqs_per_rank, coarse,
+                with_ttft)
         by_layout = sweeps.pop(qkey, None) or {}
         sweeps[qkey] = by_layout  # now the latest
         if len(sweeps) > SWEEPS_KEPT:

@@ -194,7 +194,7 @@ def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Pred
                                   "(operating_point evaluates closed and open loops on one layout)")
     if fast and len(q.inputs.points) == 1 and len(q.outputs.points) == 1 and q.whole_sequences_per_chip and \
             q.beams == 1 and not q.queue_wait and q.max_ttft_s is None and q.max_tpot_s is None and \
-            q.max_e2e_s is None:
+            q.max_e2e_s is None and q.max_seqs_per_rank is None:  # the fast path has no running-batch cap
         fl = fast_layout(setting)
         if fl is not None:
             i, o = q.inputs.mean, q.outputs.mean

@@ -139,6 +139,9 @@ class Question:
     beams: int = 1  # sequences decoded per request (beam search); the prompt is prefilled once
     batch: float | None = None  # sequences per replica; overrides concurrency / replicas
     whole_sequences_per_chip: bool = False
+    # max throughput: an engine's running-batch cap per attention-DP rank (max_num_seqs; serve/curve search the
+    # layout they then simulate under that cap); None: memory alone bounds the concurrency (predict)
+    max_seqs_per_rank: float | None = None
 
     @classmethod
     def fixed(cls, input_tokens: float, output_tokens: float, batch: int | None = None,

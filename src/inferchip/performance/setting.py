@@ -38,9 +38,11 @@ if TYPE_CHECKING:  # cost.economics is imported where a setting is priced
     from inferchip.cost.economics import ChipEconomy, ChipMoney
     from inferchip.performance.question import LengthDist
 
-# A question's lengths and load (inputs, outputs, beams, queue wait, whole sequences per chip, coarse grid, with
-# TTFT) -> {layout -> its concurrency sweep}: operating.operating_point's cache, kept with the setting.
-Sweeps = dict[tuple["LengthDist", "LengthDist", int, bool, bool, bool, bool], dict[Layout, PhaseMetrics]]
+# A question's lengths and load (inputs, outputs, beams, queue wait, whole sequences per chip, running-batch cap per
+# rank, coarse grid, with TTFT) -> {layout -> its concurrency sweep}: operating.operating_point's cache, kept with the
+# setting.
+SweepKey = tuple["LengthDist", "LengthDist", int, bool, bool, float | None, bool, bool]
+Sweeps = dict[SweepKey, dict[Layout, PhaseMetrics]]
 
 
 class Derived(TypedDict, total=False):

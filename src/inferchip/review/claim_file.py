@@ -19,6 +19,9 @@ from inferchip.errors import InferchipError
 
 HOLDS_FROM = 0.75  # probability from which a part "holds"
 FAILS_UP_TO = 0.25  # probability up to which a part "does not hold"
+# the least max_total_params a claim file may state: a million parameters (no LLM of the suite or the catalogue is
+# smaller; a bound typed in billions, 250 for 250B, is refused rather than read as 250 parameters)
+MIN_CLAIM_PARAMS = 1e6
 BY_FAR = 2.0  # "by far lowest cost silicon": the claimed chip's cost at most 1/2 of the next chip's
 CLAIM_FILE = Path(__file__).with_name("claim.yaml")
 
@@ -69,7 +72,9 @@ class Deployment(BaseModel):
     the ``npu_board`` assumptions where ``catalog/competitors.yaml`` lists it as an NPU-board chip."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    weights: str = "fp4"
+    # None: the review's --weights, as every other chip (a claim file without a deployment was deployed at the bundled
+    # claim's fp4, half the weight bytes of the competitors' fp8, without a word)
+    weights: str | None = None
     weights_reason: str = ""
     chips_per_board: Annotated[int, Field(ge=1, le=1024)] | None = None  # None: the catalogue's scale-up domain
     board_reason: str = ""
@@ -131,6 +136,9 @@ def _checked(p: Path) -> Claim:
     except SpecError as exc:
         raise ClaimFileError(str(exc)) from None
     _check_date(claim.date, p)
+    if claim.max_total_params < MIN_CLAIM_PARAMS:  # 250 for 250B: every model was "outside the claim's bound"
+        raise ClaimFileError(f"{p}: max_total_params = {claim.max_total_params:g}: a count of parameters, not of "
+                             f"billions; allowed: {MIN_CLAIM_PARAMS:,.0f} to 1e15 (250.0e9 for 250B)")
     unknown = [x for x in claim.parts if x not in PARTS]
     if unknown:
         raise ClaimFileError(f"{p}: parts: unknown part(s) {', '.join(repr(u) for u in unknown)}; "
@@ -139,7 +147,8 @@ def _checked(p: Path) -> Claim:
     if dup:
         raise ClaimFileError(f"{p}: parts: part(s) listed twice: {', '.join(dup)}")
     try:
-        weights = check_format(claim.deployment.weights, f"{p}: deployment.weights")
+        given = claim.deployment.weights
+        weights = None if given is None else check_format(given, f"{p}: deployment.weights")
     except InferchipError as exc:
         raise ClaimFileError(str(exc)) from None
     from inferchip.catalog.chips import resolve_chip_id
@@ -180,7 +189,8 @@ def check_claim_chip(claim: Claim, claimed_id: str | None, where: str) -> None:
 
     near = closest(claim.chip, known)
     hint = f" (closest: {', '.join(near)})" if near else ""
-    own = f"the --claim chip's id '{claimed_id}' or " if claimed_id else ""
+    own = (f"the --claim chip's id '{claimed_id}' or " if claimed_id else
+           "the id of a chip YAML given with --claim FILE, or ")
     raise ClaimFileError(f"{where}: chip = {claim.chip!r}: not a chip of this review{hint}; allowed: {own}a catalogue "
                          "chip id (`inferchip chips`)")
 

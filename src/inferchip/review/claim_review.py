@@ -285,9 +285,11 @@ def summary_lines(j: ClaimJudgement) -> list[str]:
     if j.unserved:
         lines.append(j.unserved + ".")
     for p in j.parts:
-        prob = "not judged" if p["probability"] is None else f"P = {pct(p['probability'])}"
         view = f" (on {p['view']} prices)" if p["view"] else ""
-        lines.append(f"{p['label']}{view}: {p['verdict']} ({prob})")
+        if p["probability"] is None:  # why, not "undecided", which is a probability between the rule's bounds
+            lines.append(f"{p['label']}{view}: {p.get('decided_by') or 'not judged'}")
+            continue
+        lines.append(f"{p['label']}{view}: {p['verdict']} (P = {pct(p['probability'])})")
         d = p.get("deployment")
         if d:
             lines.append(f"  on the silicon of the deployment that serves each case: {d['verdict']} "

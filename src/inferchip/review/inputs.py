@@ -49,7 +49,10 @@ DEFAULT_MODELS: tuple[str, ...] = (
     "openai/gpt-oss-120b",  # MoE, 117B / 5B active
     "Qwen/Qwen3-235B-A22B",  # MoE, 235B / 22B active
 )
-DEFAULT_CLAIM = "tesla-ai5"
+DEFAULT_CLAIM = "tesla-ai5"  # the bundled review/claim.yaml's chip
+# ReviewConfig.claim's default: the claim file's own ``chip`` (the bundled file's is DEFAULT_CLAIM); a claim file naming
+# another chip is judged on that chip unless --claim names one
+CLAIM_FROM_FILE = "<the claim file's chip>"
 CLAIM_MAX_PARAMS = 250e9  # "models below ~250B parameters" (the claim, chips.csv notes)
 DOMAIN_CAP_CHIPS = 72
 LARGE_DOMAIN_CHIPS = 64
@@ -102,7 +105,7 @@ class ReviewConfig:
     """What to review. Chips and models are catalogue ids, file paths, or objects (tests)."""
 
     chips: Sequence[str | ChipParams] | None = None  # None: DEFAULT_CHIPS
-    claim: str | ChipParams | None = DEFAULT_CLAIM
+    claim: str | ChipParams | None = CLAIM_FROM_FILE  # None: no claimed chip
     models: Sequence[str | ModelSpec] | None = None  # None: DEFAULT_MODELS
     slos: tuple[str, ...] = SERVICE_LEVELS
     metric: str = "tco"
@@ -326,13 +329,17 @@ def resolve(cfg: ReviewConfig) -> ReviewInputs:
                                   "give one of the two")
     chips = [chip_entry(c, cfg.domain_cap) for c in (cfg.chips if cfg.chips is not None else default_chips(cfg.year))]
     claim = None
-    if cfg.claim is not None:
-        claim = chip_entry(cfg.claim, cfg.domain_cap, is_claim=True)
+    claim_ref = claim_doc.chip if cfg.claim == CLAIM_FROM_FILE else cfg.claim
+    if cfg.claim == CLAIM_FROM_FILE:  # the file's chip is the claimed one: a name of no chip is the file's error
+        check_claim_chip(claim_doc, None, f"--claim-file: {cfg.claim_file}" if cfg.claim_file is not None
+                         else str(CLAIM_FILE))
+    if claim_ref is not None:
+        claim = chip_entry(claim_ref, cfg.domain_cap, is_claim=True)
         same = [c for c in chips if c.id == claim.id]
         # a chip file under a reviewed catalogue chip's id, with figures of its own
-        if same and isinstance(cfg.claim, str) and same[0].spec is not None and same[0].spec != claim.spec:
+        if same and isinstance(claim_ref, str) and same[0].spec is not None and same[0].spec != claim.spec:
             raise InvalidSettingError(
-                f"--claim {cfg.claim}: id = {claim.id!r}: the catalogue chip of that id is reviewed too (--chips or "
+                f"--claim {claim_ref}: id = {claim.id!r}: the catalogue chip of that id is reviewed too (--chips or "
                 "the year's competitors) and the file's figures differ from it; the results keep each chip by its id, "
                 "so one would silently replace the other; allowed: an id of the file's own, none of "
                 f"{', '.join(c.id for c in chips)}")

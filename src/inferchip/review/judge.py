@@ -217,7 +217,10 @@ def judge_part(f: Figures, part: Part, view: str | None = None) -> PartOutcome:
         return _judge_cost(f)
     keep = part_cases(f, part)
     if not keep.any():
-        return PartOutcome(None, reason="not judged: none of its cases is in this review")
+        have = sorted({slo for _, slo in f.cases})
+        return PartOutcome(None, reason=(f"not judged: none of its cases is in this review (it is judged at the "
+                                         f"{' and '.join(part.slos)} service level; this review has "
+                                         f"{' and '.join(have) or 'none'}: --slo {part.slos[0]} or both)"))
     values = part_values(f, part, view)[:, keep, :]
     if view is not None and not np.isfinite(f.price[view][f.claim]).any():
         return PartOutcome(None, reason=f"not judged: {f.name(f.claim)} has no price on the {view} basis")

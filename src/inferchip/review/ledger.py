@@ -79,12 +79,13 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
     me = spoken_name(claim_entry.name)  # the claimed chip as the ledger's sentences name it
     if claim_entry.deployed:
         d = claim.deployment
-        tput, board, chips = _claim_at_weights(claim_entry, res, f.cases, cfg, claim.scale_out)
-        on_progress(f"ledger: {claim_entry.id} at {cfg.weights} weights", 1)
-        alt = _with_claim(f, tput, board, chips, host_of(claim_entry))
-        out.append(_entry("precision", f"{me} {d.weights} weights, others {cfg.weights}",
-                          f"{me} at {cfg.weights} like the others", default,
-                          verdicts(base, claim, names, cfg, alt)))
+        if d.weights is not None:  # a claim file that states no weights deploys the chip at --weights: no choice
+            tput, board, chips = _claim_at_weights(claim_entry, res, f.cases, cfg, claim.scale_out)
+            on_progress(f"ledger: {claim_entry.id} at {cfg.weights} weights", 1)
+            alt = _with_claim(f, tput, board, chips, host_of(claim_entry))
+            out.append(_entry("precision", f"{me} {d.weights} weights, others {cfg.weights}",
+                              f"{me} at {cfg.weights} like the others", default,
+                              verdicts(base, claim, names, cfg, alt)))
         one = build_base(res, claim_entry, claim, views, f.cases, claim_setting="single")
         from inferchip.review.deploy.sizing import system_text
 

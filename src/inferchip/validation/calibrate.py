@@ -365,6 +365,11 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
         jobs = [([r for r in rows if r.case.accelerator != a], fold_start, fold_names, max_evaluations,
                  [c for c in cases if c.accelerator == a], anchors if fold_rule else None) for a in accs]
         say(f"leave-one-accelerator-out: {len(accs)} folds on {workers} worker(s)")
+        bare = [a for a, j in zip(accs, jobs, strict=True) if not j[0]]
+        if bare:  # such a fold fits nothing: its "held-out" errors were printed as if a fit had made them
+            say(f"no row of another accelerator to fit the fold of {', '.join(bare)} on: its held-out errors are "
+                "the start point's (the shipped calibration, or --start), not a fit's; add rows of other "
+                "accelerators for a held-out figure")
         if workers > 1:
             with stopping_pool(ProcessPoolExecutor(max_workers=workers)) as pool:  # Ctrl-C/SIGTERM: stop at once
                 fold_out = list(pool.map(_fold, jobs))

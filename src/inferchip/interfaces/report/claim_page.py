@@ -150,13 +150,13 @@ def claim_first_screen(res: ReviewResult) -> str:
     rows = []
     errors = model_errors()
     for p in j.parts:
-        v = p["verdict"]
+        v = p["verdict"] if p["probability"] is not None else "not judged"  # "undecided" is a probability
         central = p.get("holds_at_central")
         basis = f'<span title="{esc(p["basis"])}">{esc(p["view"])}</span>' if p["view"] else "-"
         figure = (f'<div class="src">figure: {esc(p["metric"])}'
                   f'{" (" + esc(p["unit"]) + ")" if p.get("unit") else ""}</div>' if p.get("metric") else "")
         rows.append(([esc(p["label"]) + figure, basis,
-                      f'<span class="{VERDICT_CLASS[v]}">{esc(v)}</span>' + deployment_cell(p),
+                      f'<span class="{VERDICT_CLASS.get(v, "und")}">{esc(v)}</span>' + deployment_cell(p),
                       esc(_prob(p["probability"])), chip_text(p.get("rival"), res),
                       "-" if central is None else ("holds" if central else "no"),
                       part_error_html(p["part"], errors)], ""))

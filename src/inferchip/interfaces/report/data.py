@@ -104,7 +104,9 @@ def collect_assumptions(res: ReviewResult) -> list[dict[str, Any]]:
     if j is not None and res.claim is not None and res.claim.deployed:
         d = j.claim.deployment
         for name, value, unit, why in (
-                ("weights format", d.weights, "", d.weights_reason),
+                ("weights format", d.weights or res.config.weights, "",
+                 d.weights_reason if d.weights else "the review's --weights, as every chip (the claim file states "
+                                                    "no deployment.weights)"),
                 ("chips per board", res.claim.domain, "chips", d.board_reason),
                 ("board link", res.claim.params.link_bytes_per_s / 1e9, "GB/s per direction",
                  "the catalogue's estimate (interconnect.scaleup_bw_gb_per_s_per_direction)")):
