@@ -29,6 +29,7 @@ from pathlib import Path
 from inferchip.catalog.chips import resolve_chip_id
 from inferchip.catalog.known_ids import id_refusal
 from inferchip.errors import SpecError
+from inferchip.input_files import read_regular_bytes
 from inferchip.spec.formats import ALL_FORMATS, canonical_format
 
 # re-exported (the ``X as X`` form marks them public for mypy --strict): the data sets rows replay
@@ -309,9 +310,9 @@ def read_case_text(path: str | Path) -> str:
     :class:`CaseFileError` naming the file."""
     p = Path(path)
     try:
-        return p.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise CaseFileError(str(p), 0, 0, None, f"cannot read file ({exc.strerror or exc})") from None
+        return read_regular_bytes(p).decode("utf-8-sig")  # a pipe or a device is refused, not read
+    except SpecError as exc:
+        raise CaseFileError(str(p), 0, 0, None, str(exc).removeprefix(f"{p}: ")) from None
     except UnicodeDecodeError as exc:
         raise CaseFileError(str(p), 0, 0, None, f"not UTF-8 text ({exc.reason})") from None
 
