@@ -118,3 +118,18 @@ def test_read_regular_bytes_says_what_the_path_is(tmp_path):
         assert read_regular_bytes(tmp_path / "f") == b"x: 1\n"
     assert is_regular_file(tmp_path / "f") and not is_regular_file(fifo) and not is_regular_file(dev)
     assert not is_regular_file(tmp_path / "a\0b")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_an_explore_store_that_is_a_pipe_or_folder_is_refused_and_kept(tmp_path, monkeypatch, kind):
+    """``explore --out D`` where D/explore.duckdb is a pipe: duckdb.connect blocked for ever (stop 45); a folder
+    gave duckdb's own IO error. Both are refused naming it, and left as they were."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    store = _make(tmp_path / "out", "explore.duckdb", kind)
+    with _alarm(20):
+        code, out = run_main(["explore", str(DATA / "explore_space_small.yaml"), "--out", "out", "--budget", "2",
+                              "--workers", "1", "--no-page"])
+    what = "a pipe or a device" if kind == "fifo" else "a folder"
+    assert code == 2 and f"--out out: explore.duckdb is {what}, not a store" in out, out
+    assert store.exists() and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["explore.duckdb"]
