@@ -201,6 +201,8 @@ _WORDS = {
     "tuple_type": "must be a list",
     "string_type": "must be text",
     "string_too_short": "must not be empty",
+    "int_type": "must be a whole number (not true/false, text or a fraction)",
+    "float_type": "must be a number (not true/false or text)",
 }
 
 

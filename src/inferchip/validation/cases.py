@@ -158,6 +158,7 @@ class Case:
 
 
 # upper bounds: the command line's (workload.limits); past them a row reached the simulator, refused in its own terms
+_MIN = {"input_tokens": 1.0, "output_tokens": 1.0}  # tokens per request (means where MLPerf states them)
 _MAX = {"num_accelerators": MAX_CHIPS, "tp": MAX_CHIPS, "pp": MAX_CHIPS, "ep": MAX_CHIPS, "input_tokens": MAX_TOKENS,
         "output_tokens": MAX_TOKENS, "concurrency": MAX_CONCURRENCY}
 
@@ -170,6 +171,9 @@ def _int(path: str, line: int, col: int, name: str, text: str, *, minimum: int =
                             f"value {text!r} is not a number; expected a whole number >= {minimum}") from None
     if not math.isfinite(v) or v != int(v) or v < minimum:
         raise CaseFileError(path, line, col, name, f"value {text!r}: expected a whole number >= {minimum}")
+    if v < _MIN.get(name, 0.0):
+        raise CaseFileError(path, line, col, name, f"value {text!r}: expected at least {_MIN[name]:g} (a request "
+                            "has at least one token; a mean length below one token is no benchmark)")
     if v > _MAX.get(name, math.inf):
         raise CaseFileError(path, line, col, name, f"value {text!r}: expected at most {_MAX[name]:,}")
     return int(v)
@@ -183,6 +187,9 @@ def _float(path: str, line: int, col: int, name: str, text: str) -> float:
                             f"value {text!r} is not a number; expected a positive number") from None
     if not math.isfinite(v) or v <= 0:
         raise CaseFileError(path, line, col, name, f"value {text!r}: expected a positive finite number")
+    if v < _MIN.get(name, 0.0):
+        raise CaseFileError(path, line, col, name, f"value {text!r}: expected at least {_MIN[name]:g} (a request "
+                            "has at least one token; a mean length below one token is no benchmark)")
     if v > _MAX.get(name, math.inf):
         raise CaseFileError(path, line, col, name, f"value {text!r}: expected at most {_MAX[name]:,}")
     return v
