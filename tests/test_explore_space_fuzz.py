@@ -27,6 +27,11 @@ def _mutations() -> list[tuple[str, dict, str]]:
     for steps in (0, -3, "x"):
         params = {**EXAMPLE["parameters"], "clock_ghz": {"low": 1.0, "high": 2.0, "steps": steps}}
         out.append((f"steps-{steps}", {**EXAMPLE, "parameters": params}, "clock_ghz.steps"))
+    for bound, value in (("low", True), ("high", "2"), ("steps", True), ("steps", 2.0)):  # stop 45: coerced before
+        rng_ = {"low": 1.0, "high": 2.0, "steps": 2, bound: value}
+        params = {**EXAMPLE["parameters"], "clock_ghz": rng_}
+        out.append((f"clock-{bound}-{value!r}", {**EXAMPLE, "parameters": params}, f"clock_ghz.{bound}"))
+    out += [("max_dies-True", {**EXAMPLE, "max_dies": True}, "max_dies"), ("name-5", {**EXAMPLE, "name": 5}, "name")]
     for name, value in (("clock_ghz", {"low": 3, "high": 1, "steps": 2}), ("memory_type", ["hbm9"]),
                         ("matrix_units", []), ("matrix_units", "many"), ("node_nm", [1000])):
         params = {**EXAMPLE["parameters"], name: value}
@@ -43,6 +48,7 @@ def test_a_bad_space_file_is_one_clear_error(tmp_path, case, doc, field):
     assert code == 2 and len(errors) == 1, out[-500:]
     assert str(path) in errors[0] and field in errors[0], errors[0]
     assert "Value error" not in errors[0] and "Extra inputs" not in errors[0], errors[0]
+    assert "should be a valid" not in errors[0], errors[0]  # pydantic's type words, not the user's
     if case.startswith("typo-"):
         assert "allowed: name, max_dies, parameters" in errors[0]
     assert not (tmp_path / "run").exists()

@@ -120,3 +120,29 @@ def test_a_chip_id_yaml_reads_as_a_number_is_refused_as_not_text_with_the_fix(tm
         resolve(ReviewConfig(chips=["nvidia-h100-sxm-80gb"], models=[L8], claim_file=path))
     msg = str(err.value)
     assert msg.startswith(f"--claim-file: {path}: chip = 0.0: must be text") and "quote it" in msg, msg
+
+
+@pytest.mark.parametrize(("block", "field", "value", "allowed"), [
+    ("scale_out", "max_chips", True, "must be a whole number"),
+    ("scale_out", "max_chips", "1024", "must be a whole number"),
+    ("scale_out", "chunk_tokens", True, "must be a whole number"),
+    ("scale_out", "chunk_tokens", "256", "must be a whole number"),
+    ("scale_out", "chunk_tokens", 256.5, "must be a whole number"),
+    ("deployment", "chips_per_board", True, "must be a whole number"),
+    ("deployment", "weights", 8, "must be text"),
+    (None, "text", 42, "must be text"),
+    (None, "max_total_params", True, "must be a number"),
+])
+def test_a_type_swap_is_refused_not_coerced(tmp_path, block, field, value, allowed):
+    """Stop 45's fuzz: `scale_out.max_chips: true` ran as 1 chip and `chunk_tokens: "256"` as 256 (pydantic's lax
+    mode coerced them); the claim's records are strict now, as the calibration's are."""
+    raw = yaml.safe_load(CLAIM_FILE.read_text())
+    if block is None:
+        raw[field] = value
+    else:
+        raw[block] = {**raw[block], field: value}
+    path = tmp_path / "claim.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    name = field if block is None else f"{block}.{field}"
+    with pytest.raises(ClaimFileError, match=rf"claim\.yaml: {re.escape(name)} = {re.escape(repr(value))}: {allowed}"):
+        load_claim(path)

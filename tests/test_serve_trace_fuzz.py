@@ -118,3 +118,15 @@ def test_a_jsonl_row_that_is_not_an_object_is_refused(tmp_path, line):
     path.write_text(line + "\n", encoding="utf-8")
     with pytest.raises(SpecError, match=r"row 1 \(line 1\): expected a JSON object"):
         load_trace(path)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_byte_order_mark_is_dropped_as_for_case_files(tmp_path, suffix):
+    """A UTF-8 BOM (spreadsheets write one) was read into the first column's name: `header: missing ['arrival_s'],
+    unknown ['\\ufeffarrival_s']` (stop 45's fuzz). Case files already dropped it."""
+    text = ("arrival_s,input_tokens,output_tokens\n0,128,16\n0.5,64,8\n" if suffix == ".csv" else
+            '{"arrival_s": 0, "input_tokens": 128, "output_tokens": 16}\n')
+    path = tmp_path / f"t{suffix}"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    arrival, inp, _ = load_trace(path)
+    assert list(inp)[:1] == [128] and arrival[0] == 0.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import os
 import pathlib
 import shutil
 from pathlib import Path
@@ -28,6 +29,7 @@ def counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     shutil.copy(BUNDLED, path)
     opened: list[str] = []
     read_text, read_bytes, open_ = pathlib.Path.read_text, pathlib.Path.read_bytes, builtins.open
+    os_open = os.open
 
     def note(target: object) -> None:
         if str(target) == str(path):
@@ -47,7 +49,12 @@ def counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     monkeypatch.setattr(pathlib.Path, "read_text", text)
     monkeypatch.setattr(pathlib.Path, "read_bytes", raw)
+    def os_opening(file: object, *a: object, **k: object) -> int:  # inferchip.input_files reads through os.open
+        note(file)
+        return os_open(file, *a, **k)  # type: ignore[arg-type]
+
     monkeypatch.setattr(builtins, "open", opening)
+    monkeypatch.setattr(os, "open", os_opening)
     return path, opened
 
 

@@ -59,6 +59,8 @@ def load_network_spec(id_or_path: str | Path) -> VisionNetworkSpec:
     if given.endswith((".yaml", ".yml")):
         if is_file(path):
             return _load(path.resolve())
+        if exists(path):  # a folder, a pipe or a device: say which, not "no such file" (stop 45's fuzz)
+            raise SpecError(not_a_file(path, "network", "a bundled network id, a network YAML or a FILE.onnx"))
         raise SpecError(f"{given}: no such network YAML file (a bundled network id, a network YAML or a "
                         "FILE.onnx; `inferchip models` lists the bundled ones)")
     allowed = "a vision network id of `inferchip models`, a network YAML or a FILE.onnx"

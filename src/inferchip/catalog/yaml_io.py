@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from inferchip.catalog import parse_cache
 from inferchip.errors import SpecError
+from inferchip.input_files import read_regular_bytes
 
 if TYPE_CHECKING:
     import yaml
@@ -74,13 +75,51 @@ def _line(mark: yaml.Mark | None) -> str:
     return f"line {mark.line + 1}" if mark is not None else "?"
 
 
+MAX_YAML_VALUES = 1_000_000
+"""Most values (mappings, lists and their items, aliases expanded) a YAML spec file may hold: over 1,000 times the
+largest file inferchip ships (catalog/engines.yaml, 880; tests/test_fuzz_yaml_alias_bomb.py measures them all). A
+few nested aliases (``&a [*b, *b, ...]``, the "billion laughs" file) expand exponentially past any memory, and every
+reader after the parse (validation, the parse cache) walks the expansion: it never returned (stop 45's fuzz)."""
+
+
+def _expanded_size(data: Any, where: str) -> int:
+    """Values ``data`` holds with aliases expanded, counted over shared objects once each (linear in the file);
+    a cycle (an alias inside the node it names) or more than :data:`MAX_YAML_VALUES` -> SpecError."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        obj, closing = stack.pop()
+        key = id(obj)
+        if key in sizes:
+            continue
+        kids = [c for c in (obj.values() if isinstance(obj, dict) else obj) if isinstance(c, (dict, list))]
+        if closing:
+            open_.discard(key)
+            sizes[key] = len(obj) + sum(sizes[id(c)] for c in kids)
+            if sizes[key] > MAX_YAML_VALUES:
+                raise SpecError(f"{where}: holds more than {MAX_YAML_VALUES:,} values once its aliases (*name) are "
+                                "expanded; allowed: at most that many (the largest file inferchip ships holds 880)")
+            continue
+        if key in open_:
+            raise SpecError(f"{where}: an alias (*name) refers to a mapping or list that contains it (a cycle); "
+                            "allowed: aliases of nodes defined before and outside them")
+        open_.add(key)
+        stack.append((obj, True))
+        stack.extend((c, False) for c in kids if id(c) not in sizes)
+    return sizes.get(id(data), 0)
+
+
 def parse_yaml(text: str, where: str) -> Any:
-    """Parse YAML text; duplicate keys, bad syntax, absurd integers or nesting -> SpecError."""
+    """Parse YAML text; duplicate keys, bad syntax, absurd integers, nesting or alias expansion -> SpecError."""
     import yaml
 
     loader, duplicate = _yaml_classes()
     try:
-        return yaml.load(text, Loader=loader)  # a safe loader (see _yaml_classes)
+        data = yaml.load(text, Loader=loader)  # a safe loader (see _yaml_classes)
+        if isinstance(data, (dict, list)):
+            _expanded_size(data, where)
+        return data
     except duplicate as dup:
         key, first, again = dup.args
         raise SpecError(
@@ -100,12 +139,24 @@ def parse_yaml(text: str, where: str) -> Any:
                         "real day, YYYY-MM-DD, or the text quoted ('2026-02-30')") from None
 
 
+class _DuplicateKey(ValueError):
+    """A JSON object giving one key twice (``args[0]``)."""
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's pairs as a dict; a key given twice is an error (Python's json, as most readers, keeps the last
+    silently: a config.json with ``hidden_size`` twice was read with the second, stop 45's fuzz)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def read_mapping(path: Path) -> dict[str, Any]:
     """Parse a YAML or JSON file whose top level is a mapping."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read file ({exc.strerror})") from None
+    raw = read_regular_bytes(path)  # a pipe or a device is refused, not read (it blocks or never ends)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -113,7 +164,10 @@ def read_mapping(path: Path) -> dict[str, Any]:
                         "save the file as UTF-8") from None
     if path.suffix == ".json":
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_pairs)
+        except _DuplicateKey as dup:
+            raise SpecError(f"{path}: key {dup.args[0]!r} appears twice in one object; keep one (JSON readers "
+                            "silently use the last)") from None
         except json.JSONDecodeError as exc:
             raise SpecError(f"{path}: not valid JSON: {exc}") from None
         except RecursionError:
@@ -152,6 +206,8 @@ _WORDS = {
     "tuple_type": "must be a list",
     "string_type": "must be text",
     "string_too_short": "must not be empty",
+    "int_type": "must be a whole number (not true/false, text or a fraction)",
+    "float_type": "must be a number (not true/false or text)",
 }
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from inferchip.errors import InferchipError, OutputError
 from inferchip.explore.evaluate import METRICS
+from inferchip.input_files import is_regular_file
 from inferchip.spec.design_space import CATEGORICAL, PARAMETERS, DesignSpace
 
 STORE_FILE = "explore.duckdb"
@@ -43,6 +44,10 @@ class Store:
             raise OutputError(f"--out {self.dir}: cannot create the folder ({exc.strerror or exc})") from exc
         self.path = self.dir / STORE_FILE
         self.workload_ids = list(workload_ids)
+        if self.path.exists() and not is_regular_file(self.path):  # duckdb.connect blocks for ever on a pipe
+            what = "a folder" if self.path.is_dir() else "a pipe or a device"
+            raise OutputError(f"--out {self.dir}: {self.path.name} is {what}, not a store; allowed: a folder "
+                              f"without {self.path.name}, or one holding a store of this space")
         try:
             self.con = duckdb.connect(str(self.path))
         except duckdb.Error as exc:

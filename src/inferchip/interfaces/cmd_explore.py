@@ -12,7 +12,8 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from inferchip.errors import InvalidSettingError
+from inferchip.errors import InvalidSettingError, SpecError
+from inferchip.input_files import read_regular_bytes
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options.output import console
@@ -197,9 +198,11 @@ def front_leaders(frame: Any, workload_ids: list[str]) -> Table | None:
 
 def _read_boundary_map(path: Path) -> dict[str, object]:
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidSettingError(f"--boundary-map: cannot read {path} ({exc.strerror or exc})") from exc
+        raw = json.loads(read_regular_bytes(path).decode("utf-8"))
+    except SpecError as exc:  # missing, unreadable, a folder, a pipe or a device
+        raise InvalidSettingError(f"--boundary-map: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidSettingError(f"--boundary-map: {path} is not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise InvalidSettingError(f"--boundary-map: {path} is not JSON ({exc})") from exc
     bmap = raw.get("boundary_map", raw) if isinstance(raw, dict) else None

@@ -71,7 +71,7 @@ class Deployment(BaseModel):
     the catalogue's scale-up domain. Its board link is the catalogue's; its host and system cost are
     the ``npu_board`` assumptions where ``catalog/competitors.yaml`` lists it as an NPU-board chip."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # strict: YAML `true` is no count
     # None: the review's --weights, as every other chip (a claim file without a deployment was deployed at the bundled
     # claim's fp4, half the weight bytes of the competitors' fp8, without a word)
     weights: str | None = None
@@ -86,7 +86,7 @@ class ScaleOut(BaseModel):
     domain) that serve the case, up to ``max_chips``; its prefill steps of at most ``chunk_tokens`` tokens (such a chip
     runs no serving engine whose token budget the catalogue holds). Reviewer choices, each in the ledger."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # strict: YAML `true` is no count
     max_chips: Annotated[int, Field(ge=1, le=1_000_000)] = 1024
     max_chips_reason: str = ""
     chunk_tokens: Annotated[int, Field(ge=1, le=1_048_576)] = 256
@@ -97,7 +97,7 @@ class Claim(BaseModel):
     """The claim's words, source, date and scope, its parts, the claimed chip's deployment and the layer-pipelined
     competitors' (``scale_out``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # strict: YAML `true` is no count
     chip: str = Field(min_length=1)
     text: str = Field(min_length=1)
     source: str = Field(min_length=1)

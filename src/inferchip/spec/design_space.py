@@ -52,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 class _Range(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # strict: YAML `true` is no bound
     low: float
     high: float
     steps: int = Field(ge=1, le=1000)
@@ -73,7 +73,7 @@ class SpaceFile(BaseModel):
     """The space file as written (validated); :meth:`DesignSpace.from_dict` turns it into value lists
     (the file itself is read by ``explore.designs.load_space``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # strict: YAML `true` is no count
     name: str = "space"
     max_dies: int = Field(2, ge=1, le=16, description="compute dies allowed per package (chiplets)")
     parameters: dict[str, Any] = Field(default_factory=dict)
@@ -117,13 +117,17 @@ class SpaceFile(BaseModel):
         return out
 
 
+_TYPE_WORDS = {"int_type": "must be a whole number (not true/false, text or a fraction)",
+               "float_type": "must be a number (not true/false or text)", "string_type": "must be text"}
+
+
 def _space_error(e: Any) -> str:
     """One pydantic error of a space file in the user's words: the field, the value where it is one number or
     word, what is wrong and what is allowed (not pydantic's "Value error, " or "Extra inputs are not permitted")."""
     loc = ".".join(str(x) for x in e["loc"])
     if e["type"] == "extra_forbidden":
         return f"field '{loc}': unknown field; allowed: {', '.join(SpaceFile.model_fields)}"
-    msg = str(e["msg"]).replace("Value error, ", "")
+    msg = _TYPE_WORDS.get(e["type"], str(e["msg"]).replace("Value error, ", ""))
     got = e.get("input")
     shown = f" = {got!r}" if isinstance(got, (int, float, str)) and len(repr(got)) <= 60 else ""
     return f"field '{loc}'{shown}: {msg}"

@@ -29,6 +29,7 @@ from pathlib import Path
 from inferchip.catalog.chips import resolve_chip_id
 from inferchip.catalog.known_ids import id_refusal
 from inferchip.errors import SpecError
+from inferchip.input_files import read_regular_bytes
 from inferchip.spec.formats import ALL_FORMATS, canonical_format
 
 # re-exported (the ``X as X`` form marks them public for mypy --strict): the data sets rows replay
@@ -157,6 +158,7 @@ class Case:
 
 
 # upper bounds: the command line's (workload.limits); past them a row reached the simulator, refused in its own terms
+_MIN = {"input_tokens": 1.0, "output_tokens": 1.0}  # tokens per request (means where MLPerf states them)
 _MAX = {"num_accelerators": MAX_CHIPS, "tp": MAX_CHIPS, "pp": MAX_CHIPS, "ep": MAX_CHIPS, "input_tokens": MAX_TOKENS,
         "output_tokens": MAX_TOKENS, "concurrency": MAX_CONCURRENCY}
 
@@ -169,6 +171,9 @@ def _int(path: str, line: int, col: int, name: str, text: str, *, minimum: int =
                             f"value {text!r} is not a number; expected a whole number >= {minimum}") from None
     if not math.isfinite(v) or v != int(v) or v < minimum:
         raise CaseFileError(path, line, col, name, f"value {text!r}: expected a whole number >= {minimum}")
+    if v < _MIN.get(name, 0.0):
+        raise CaseFileError(path, line, col, name, f"value {text!r}: expected at least {_MIN[name]:g} (a request "
+                            "has at least one token; a mean length below one token is no benchmark)")
     if v > _MAX.get(name, math.inf):
         raise CaseFileError(path, line, col, name, f"value {text!r}: expected at most {_MAX[name]:,}")
     return int(v)
@@ -182,6 +187,9 @@ def _float(path: str, line: int, col: int, name: str, text: str) -> float:
                             f"value {text!r} is not a number; expected a positive number") from None
     if not math.isfinite(v) or v <= 0:
         raise CaseFileError(path, line, col, name, f"value {text!r}: expected a positive finite number")
+    if v < _MIN.get(name, 0.0):
+        raise CaseFileError(path, line, col, name, f"value {text!r}: expected at least {_MIN[name]:g} (a request "
+                            "has at least one token; a mean length below one token is no benchmark)")
     if v > _MAX.get(name, math.inf):
         raise CaseFileError(path, line, col, name, f"value {text!r}: expected at most {_MAX[name]:,}")
     return v
@@ -309,9 +317,9 @@ def read_case_text(path: str | Path) -> str:
     :class:`CaseFileError` naming the file."""
     p = Path(path)
     try:
-        return p.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise CaseFileError(str(p), 0, 0, None, f"cannot read file ({exc.strerror or exc})") from None
+        return read_regular_bytes(p).decode("utf-8-sig")  # a pipe or a device is refused, not read
+    except SpecError as exc:
+        raise CaseFileError(str(p), 0, 0, None, str(exc).removeprefix(f"{p}: ")) from None
     except UnicodeDecodeError as exc:
         raise CaseFileError(str(p), 0, 0, None, f"not UTF-8 text ({exc.reason})") from None
 

@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 
 from inferchip.atomic_io import fsync_file, write_bytes, write_text
-from inferchip.errors import OutputError
+from inferchip.errors import OutputError, SpecError
+from inferchip.input_files import read_regular_bytes
 
 __all__ = ["OutputError", "check_readable_text", "check_writable", "fsync_file", "write_bytes", "write_text"]
 
@@ -79,8 +80,8 @@ def _probe(folder: Path, option: str, text: str) -> None:
 def check_readable_text(path: Path, option: str) -> None:
     """``path`` is a readable file of UTF-8 text (an input a command reads)."""
     try:
-        Path(path).read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise OutputError(f"{option} {path}: cannot read ({_reason(exc)})") from None
+        read_regular_bytes(path).decode("utf-8")  # a pipe or a device is refused, not read (it blocks or never ends)
+    except SpecError as exc:
+        raise OutputError(f"{option} {exc}") from None
     except UnicodeDecodeError as exc:
         raise OutputError(f"{option} {path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None

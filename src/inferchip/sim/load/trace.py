@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from inferchip.errors import SpecError
+from inferchip.input_files import read_regular_bytes
 from inferchip.sim.load.lengths import MAX_TOKENS
 from inferchip.sim.step.protocol import FloatArray, IntArray
 
@@ -112,12 +113,9 @@ def load_trace(path: str | Path, context_tokens: int | None = None,
     ``context_tokens``: the model's context window (``max_position_embeddings``); a request whose input + output
     exceeds it is refused naming its row and line, as ``--input-tokens`` + ``--output-tokens`` are."""
     path = Path(path)
+    data = read_regular_bytes(path, "trace file")  # a pipe or a device is refused, not read
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read trace file ({exc.strerror})") from None
-    try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark (spreadsheets write one) is dropped, as for case files
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1

@@ -34,6 +34,7 @@ CV``). "fp4" activations are W4A4 (README caveat 1); ``int4`` activations (weigh
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING
 
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
 from inferchip.errors import DoesNotFitError, InferchipError, InternalError
+from inferchip.input_files import read_regular_bytes
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.units import percent_error
@@ -228,8 +230,7 @@ def energy_validation_summary(csv_path: str | Path | None = None, calibration: C
     import pandas as pd
 
     path = Path(csv_path) if csv_path is not None else BUNDLED_CSV
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = list(csv.DictReader(io.StringIO(read_regular_bytes(path).decode("utf-8-sig"), newline="")))
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
     if lengths is None:
         lengths = DatasetLengths() if isinstance(calibration, Calibration) else load_dataset_lengths(calibration)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inferchip.catalog.chips import resolve_chip_id
+from inferchip.input_files import is_regular_file
 from inferchip.spec.formats import ALL_FORMATS
 from inferchip.validation.cases import CaseFileError, read_case_text
 from inferchip.workload.limits import MAX_BATCH, MAX_CHIPS
@@ -115,19 +116,40 @@ def _num(path: str, line: int, col: int, name: str, text: str, *, integer: bool 
     return v
 
 
+def _csv_rows(text: str, path: str) -> list[tuple[int, list[str]]]:
+    """(first line, cells) of each CSV record. strict: a quote never closed (a truncated file) is an error, not a
+    field that runs to the end of the file; a malformed record names its line (before: a traceback, stop 45)."""
+    reader = csv.reader(io.StringIO(text), strict=True)
+    rows: list[tuple[int, list[str]]] = []
+    line = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return rows
+        except csv.Error as exc:
+            hint = "; a quote (\") is not closed" if "end of data" in str(exc) else ""
+            raise CaseFileError(path, line, 0, None, f"not valid CSV: {exc}{hint}") from None
+        rows.append((line, row))
+        line = reader.line_num + 1
+
+
 def parse_vision_cases(text: str, path: str = "<vision cases>") -> list[VisionCase]:
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = _csv_rows(text, path)
     if not rows:
         raise CaseFileError(path, 1, 0, None, "the file is empty; expected the header " + ",".join(VISION_COLUMNS))
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in rows[0][1]]
     missing = [c for c in VISION_COLUMNS if c not in header]
     if missing:
         raise CaseFileError(path, 1, 0, None, f"missing column(s) {', '.join(missing)}; the header must hold "
                                               + ",".join(VISION_COLUMNS))
+    dup = next((h for h in header if h and header.count(h) > 1), None)
+    if dup is not None:
+        raise CaseFileError(path, 1, len(header) - header[::-1].index(dup), dup, "column given twice")
     idx = {c: header.index(c) for c in VISION_COLUMNS}
     out: list[VisionCase] = []
     seen: set[str] = set()
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in rows[1:]:
         if not row or not any(x.strip() for x in row):
             continue
         if len(row) != len(header):
@@ -173,6 +195,8 @@ def read_vision_cases(path: str | Path) -> list[VisionCase]:
 
 def is_vision_case_file(path: str | Path) -> bool:
     """True when the file's header is the vision columns (``input_shape``/``system_name`` present)."""
+    if not is_regular_file(path):  # open() would block on a pipe; reading the file reports what it is
+        return False
     try:
         with open(path, encoding="utf-8", newline="") as fh:
             header = next(csv.reader(fh), [])

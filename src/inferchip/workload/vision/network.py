@@ -36,6 +36,10 @@ BLOCKS: dict[str, blocks.Block] = {
 # Whole-number step arguments that may be 0 (every other one counts something there must be one of, or is a
 # stride, kernel or factor that 0 would make meaningless): no padding, no head tower, no classifier head, no
 # decode step, the first pyramid level.
+MAX_STEP_INT = 10_000_000
+"""Largest whole-number step argument (channels, kernel, stride, repeats, vocabulary): over 65 times the largest a
+bundled network states (vla-vitb16-qwen2.5-0.5b's vocabulary, 151,936). Before (stop 45's fuzz), ``out: 10**40``
+was traced and costed, and ``n: 10**40`` repeats looped for ever (``tracer.MAX_TRACED_LAYERS`` also bounds those)."""
 _ZERO_ALLOWED = {"pad", "convs", "output_tokens", "first_level"}
 _ZERO_ALLOWED_IN = {("vit", "classes")}
 
@@ -52,14 +56,14 @@ def _kinds(ann: Any) -> set[Any]:
 def _value_error(op: str, name: str, value: Any, kinds: set[Any]) -> str | None:
     """Why ``value`` cannot be the step argument ``name`` of type ``kinds`` (None when it can)."""
     least = 0 if name in _ZERO_ALLOWED or (op, name) in _ZERO_ALLOWED_IN else 1
-    whole = f"a whole number from {least}"
+    whole = f"a whole number from {least} to {MAX_STEP_INT:,}"
     if value is None and type(None) in kinds:
         return None
     if int in kinds and isinstance(value, int) and not isinstance(value, bool):
-        return None if value >= least else whole
+        return None if least <= value <= MAX_STEP_INT else whole
     if ("list", int) in kinds and isinstance(value, list):
-        ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= least for v in value)
-        return None if ok else f"a list of whole numbers from {least}"
+        ok = all(isinstance(v, int) and not isinstance(v, bool) and least <= v <= MAX_STEP_INT for v in value)
+        return None if ok else f"a list of whole numbers from {least} to {MAX_STEP_INT:,}"
     if ("list", str) in kinds and isinstance(value, list):
         return None if all(isinstance(v, str) for v in value) else "a list of tensor names"
     if float in kinds and isinstance(value, int | float) and not isinstance(value, bool):

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from inferchip.errors import InvalidSettingError, SpecError
+from inferchip.input_files import read_regular_bytes
 from inferchip.spec.vision import VisionLayer
 from inferchip.workload.vision.model import VisionNetwork
 from inferchip.workload.vision.onnx_ops import COPIES, RESIZES, map_node
@@ -48,10 +49,7 @@ def _onnx() -> Any:
 
 def _read(path: Path) -> Any:
     onnx = _onnx()
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read the ONNX file ({exc.strerror or exc})") from None
+    raw = read_regular_bytes(path, "the ONNX file")
     if not raw:
         raise SpecError(f"{path}: the ONNX file is empty")
     try:
@@ -214,6 +212,26 @@ def _check_einsum(model: Any, path: Path) -> None:
                             "operand, and spaces")
 
 
+def _check_order(model: Any, path: Path) -> None:
+    """The graph is single static assignment and topologically sorted, as ONNX's IR requires (onnx/docs/IR.md,
+    "Graphs": node output names unique; nodes in topological order, free of cycles): each node's inputs are graph
+    inputs, initializers or outputs of earlier nodes, and no name is written twice. Shape inference leaves a node
+    outside that order unsized, and the import would cost it as 0 s."""
+    known = {vi.name for vi in model.graph.input} | {t.name for t in model.graph.initializer}
+    for i, node in enumerate(model.graph.node):
+        missing = [x for x in node.input if x and x not in known]
+        if missing:
+            raise SpecError(f"{_node_where(path, node, i)}: input '{missing[0]}' is not a graph input, an "
+                            "initializer or an output of an earlier node; allowed: a graph in topological order "
+                            "(ONNX IR: no cycles, each input defined before it is read)")
+        twice = [x for x in node.output if x and x in known]
+        if twice:
+            raise SpecError(f"{_node_where(path, node, i)}: output '{twice[0]}' is already defined (a graph input, "
+                            "an initializer or an earlier node's output); allowed: each name written once (ONNX IR: "
+                            "single static assignment)")
+        known.update(x for x in node.output if x)
+
+
 def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None) -> VisionNetwork:
     """The graph at ``path`` (a ``str`` or any path-like, ``~`` expanded) as a network, its dynamic axes sized
     from ``dims``."""
@@ -224,6 +242,7 @@ def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None
     leading = _leading_axis_notes(model, dict(dims or {}))  # before _fix_dims writes the sizes over the names
     _fix_dims(model, dict(dims or {}), path)
     _check_einsum(model, path)
+    _check_order(model, path)
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except Exception as exc:

@@ -43,6 +43,10 @@ MIN_INPUTS: dict[str, int] = {"Conv": 2, "ConvTranspose": 2, "MatMul": 2, "Gemm"
                               "QLinearMatMul": 8, "Attention": 3, "NonMaxSuppression": 2, "GridSample": 2,
                               "TopK": 2, **dict.fromkeys(ELEMENTWISE_OPS, 1), **dict.fromkeys(NORMS, 1)}
 """Inputs each mapped node type requires (ONNX operator schemas); fewer is a malformed graph."""
+AUTO_PADS = frozenset({"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID", ""})
+"""Values of the ``auto_pad`` attribute of Conv, ConvTranspose and the pools (onnx/defs/nn/defs.cc), and '' which
+onnxruntime reads as NOTSET; onnxruntime refuses any other when it loads the graph (microsoft/onnxruntime
+onnxruntime/core/providers/common.h, ``StringToAutoPadType``)."""
 NMS_COMPARES_PER_BOX = 10.0  # IoU test of one box pair: areas, intersection, compare (estimate)
 
 
@@ -189,6 +193,9 @@ def _map(node: Any, shape: Shapes, weights: set[str], where: str) -> Fields | No
     inp = shape(node.input[0]) if node.input and node.input[0] else None
     if t in FREE:
         return None
+    pad = _attr(node, "auto_pad", "NOTSET")
+    if (t in ("Conv", "ConvTranspose") or t in POOLS) and pad not in AUTO_PADS:
+        raise ValueError(f"auto_pad {pad!r}; allowed: {', '.join(sorted(AUTO_PADS - {''}))} (or empty, as NOTSET)")
     fields: Fields | None
     if t in ("Conv", "ConvTranspose"):
         fields = _conv(node, shape, weights)

@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from inferchip.errors import SpecError
 from inferchip.spec.vision import VisionLayer
 
+MAX_TRACED_LAYERS = 20_000
+"""Most layers a network YAML may trace: over 40 times the largest bundled network (vla-vitb16-qwen2.5-0.5b, 429
+layers); reached in about a second (stop 45's fuzz: a C2f step with ``n: 10**40`` repeats looped for ever)."""
 EPILOGUE_OPS_PER_OUTPUT = 3.0  # scale, shift, activation per output element (BN folded + ReLU)
 
 
@@ -55,6 +58,10 @@ class Tracer:
         return f"{base}.{self._count}"
 
     def add(self, **kw: object) -> None:
+        if len(self.layers) >= MAX_TRACED_LAYERS:
+            raise SpecError(f"{self.where}: the graph traces more than {MAX_TRACED_LAYERS:,} layers (a repeat count "
+                            "such as n, blocks, depth or layers too large?); allowed: at most "
+                            f"{MAX_TRACED_LAYERS:,} layers (the largest bundled network traces 429)")
         self.layers.append(VisionLayer.model_validate(kw))
 
     def get(self, key: str) -> Tensor:
