@@ -11,6 +11,7 @@ from typing import Any
 from inferchip.catalog.chips import load_chip, spoken_name
 from inferchip.errors import SpecError, UnknownIdError
 from inferchip.interfaces.report.charts import _base_layout
+from inferchip.interfaces.report.deciding import central_html, headline_html
 from inferchip.interfaces.report.silicon_note import VERDICT_CLASS, deployment_cell, deployment_note
 from inferchip.interfaces.report.tables import cell, esc, html_table
 from inferchip.review.claim_file import RULE_TEXT, pct
@@ -37,7 +38,16 @@ CLAIM_CSS = (".no{color:#b42318;font-weight:700}.und{color:#8a4b00;font-weight:7
              ".first-screen th,.first-screen td div{white-space:normal}"
              ".first-screen table.wrap td:first-child{white-space:normal;min-width:180px}"
              "#corners th{white-space:normal;vertical-align:bottom}#corners td:nth-child(3){min-width:200px}"
-             "@media(max-width:900px){.first-screen .choices{columns:1}}")
+             ".headline{font-size:15px;margin:4px 0 10px}.first-screen td .src{min-width:0}"
+             ".first-screen td div.err{white-space:nowrap}"
+             "@media(max-width:900px){.first-screen .choices{columns:1}"
+             ".first-screen table.wrap,.first-screen table.wrap tbody,.first-screen table.wrap tr,"
+             ".first-screen table.wrap td{display:block;width:auto;min-width:0}"
+             ".first-screen table.wrap thead{display:none}"
+             ".first-screen table.wrap tr{border-bottom:1px solid #d8dee8;padding:6px 0}"
+             ".first-screen table.wrap td{border:0;padding:2px 7px;text-align:left}"
+             ".first-screen table.wrap td[data-h]::before{content:attr(data-h) ': ';color:var(--muted);"
+             "font-size:12px}}")
 
 
 def _prob(p: float | None) -> str:
@@ -72,7 +82,7 @@ def part_error_html(part: str, errors: dict[str, tuple[float, float]]) -> str:
         return "-"
     if not names:
         return '<div class="src">none validated (silicon model; estimate ranges only)</div>'
-    return "".join(f'<div>{esc(n.upper() if n in ("ttft", "tpot") else n)} '
+    return "".join(f'<div class="err">{esc(n.upper() if n in ("ttft", "tpot") else n)} '
                    f'{errors[n][0]:.1f} / {errors[n][1]:.1f} %</div>' for n in names if n in errors)
 
 
@@ -151,17 +161,17 @@ def claim_first_screen(res: ReviewResult) -> str:
     errors = model_errors()
     for p in j.parts:
         v = p["verdict"]
-        central = p.get("holds_at_central")
         basis = f'<span title="{esc(p["basis"])}">{esc(p["view"])}</span>' if p["view"] else "-"
         figure = (f'<div class="src">figure: {esc(p["metric"])}'
                   f'{" (" + esc(p["unit"]) + ")" if p.get("unit") else ""}</div>' if p.get("metric") else "")
         rows.append(([esc(p["label"]) + figure, basis,
                       f'<span class="{VERDICT_CLASS[v]}">{esc(v)}</span>' + deployment_cell(p),
                       esc(_prob(p["probability"])), chip_text(p.get("rival"), res),
-                      "-" if central is None else ("holds" if central else "no"),
+                      central_html(p, res),
                       part_error_html(p["part"], errors)], ""))
     parts = html_table([("part of the claim", True), ("price basis", True), ("verdict", True), ("probability", False),
-                        ("main rival (its system)", True), ("at central figures", True),
+                        ("main rival (its system)", True),
+                        ("at the central figures: deciding numbers", True),
                         ("model error (median / p90)", True)], rows, wrap=True)
     why = "".join(f"<li><b>{esc(p['label'])}</b>{' (' + esc(p['view']) + ')' if p['view'] else ''}: "
                   f"{esc(p['decided_by'])}</li>" for p in j.parts)
@@ -174,12 +184,15 @@ def claim_first_screen(res: ReviewResult) -> str:
     return (f'<section class="verdict" id="claim"><h2>The claim, part by part</h2>'
             f'<p class="quote">\u201c{esc(" ".join(c.text.split()))}\u201d</p>'
             f'<p class="src2">{esc(c.source)}; posted {esc(c.date)}. {esc(c.note)}</p>{other}'
-            f'<div class="first-screen"><div>{parts}'
+            f'<div class="first-screen"><div>{headline_html(j.parts)}{parts}'
             f'<p class="note">Judged on {len(j.cases)} cases (models within {c.max_total_params / 1e9:.0f}B '
             f'parameters x service levels), against {esc(year)}. A part {esc(RULE_TEXT)}; its probability is the '
             f'share of {j.samples:,} Monte Carlo samples (seed {j.seed}) in which it holds, over every estimate '
             f'range, price range and the model\'s validated error (throughput, power, TTFT and TPOT; the vision '
-            f'model\'s frame latency on the rig).</p>{deployment_note(j.parts)}'
+            f'model\'s frame latency on the rig). The deciding numbers are at the central figures, against the best '
+            f'other chip there: the median over the cases both serve of the claimed chip\'s figure / that chip\'s, and '
+            f'each one\'s suite score (its figure / the best chip\'s, averaged over the cases, 0 where it does not '
+            f'serve; 1.00 = best in every case).</p>{deployment_note(j.parts)}'
             f'<details><summary>What decides each part</summary><ul class="choices">{why}</ul></details></div>'
             f'<div><h3>Choices made</h3><ul class="choices">{choices}</ul>'
             '<p class="note">Each with its alternative and the verdicts it flips in the ledger below.</p></div></div>'
