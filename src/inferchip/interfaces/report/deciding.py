@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from inferchip.interfaces.report.tables import esc
+from inferchip.review.in_car import latency_text
 from inferchip.review.review import ReviewResult
 
 
@@ -50,8 +51,8 @@ def _frame_text(p: dict[str, Any], res: ReviewResult, me: str) -> str:
     other = rows.get(p.get("rival") or "")
     if mine is None or other is None or ic is None:
         return ""
-    return (f"p99 frame latency {me} {mine['latency_p99_ms']:,.3g} ms vs {_name(other['chip'], res)} "
-            f"{other['latency_p99_ms']:,.3g} ms (deadline {ic['deadline_ms']:.1f} ms)")
+    return (f"p99 frame latency {me} {latency_text(mine['latency_p99_ms'])} vs {_name(other['chip'], res)} "
+            f"{latency_text(other['latency_p99_ms'])} (deadline {ic['deadline_ms']:.1f} ms)")
 
 
 def central_html(p: dict[str, Any], res: ReviewResult) -> str:

@@ -73,8 +73,8 @@ def in_car_html(res: ReviewResult, chart: str) -> str:
                       f"{r['utilisation']:.0%}", cell(r["power_w"], "g"), cell(r["energy_per_frame_j"], "g"),
                       cell(r.get("capacity_frames_per_s"), "g"),
                       esc(pct(r.get("p_fastest")))], cls))
-    table = html_table([("chip", True), ("p50 ms", False), ("p99 ms", False), ("p99 5-95 %", False),
-                        ("misses", False), ("util.", False), ("W", False), ("J / frame", False),
+    table = html_table([("chip", True), ("p50 ms", False), ("p99 ms", False), ("p99 5-95 % of samples, ms", False),
+                        ("misses", False), ("util.", False), ("power W", False), ("J / frame", False),
                         ("frames / busy s", False), ("P(fastest)", False)], rows, wrap=True)
     notes: dict[str, list[str]] = {}
 
