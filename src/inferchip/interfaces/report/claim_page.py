@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferchip.catalog.chips import load_chip, spoken_name
-from inferchip.errors import SpecError, UnknownIdError
 from inferchip.interfaces.report.charts import _base_layout
-from inferchip.interfaces.report.deciding import central_html, headline_html
+from inferchip.interfaces.report.deciding import (
+    PART_NAMES,
+    central_html,
+    chip_name,
+    headline_html,
+    model_errors,
+    short_name,
+)
 from inferchip.interfaces.report.silicon_note import VERDICT_CLASS, deployment_cell, deployment_note
 from inferchip.interfaces.report.tables import cell, esc, html_table
 from inferchip.review.claim_file import RULE_TEXT, pct
 from inferchip.review.deploy.sizing import system_text
-from inferchip.review.in_car import VISION_LATENCY_APE_PCT
 from inferchip.review.review import ReviewResult
 
 MARKET_NOTE = (
@@ -63,18 +67,6 @@ PART_ERRORS = {"per_chip": ("throughput",), "per_system": ("throughput",), "equa
                "frame_deadlines": ("vision latency",)}
 
 
-def model_errors() -> dict[str, tuple[float, float]]:
-    """(median, p90) APE in percent of each figure the Monte Carlo samples (review/model_error.yaml and the
-    in-car rig's vision latency error)."""
-    from inferchip.catalog.yaml_io import read_mapping
-    from inferchip.review.uncertainty import MODEL_ERROR_FILE
-
-    out = {name: (float(row["median_ape_pct"]), float(row["p90_ape_pct"]))
-           for name, row in read_mapping(MODEL_ERROR_FILE).items()}
-    out["vision latency"] = VISION_LATENCY_APE_PCT
-    return out
-
-
 def part_error_html(part: str, errors: dict[str, tuple[float, float]]) -> str:
     """The validated model error that qualifies a part's figures, one figure a line ("-" for none)."""
     names = PART_ERRORS.get(part)
@@ -84,13 +76,6 @@ def part_error_html(part: str, errors: dict[str, tuple[float, float]]) -> str:
         return '<div class="src">none validated (silicon model; estimate ranges only)</div>'
     return "".join(f'<div class="err">{esc(n.upper() if n in ("ttft", "tpot") else n)} '
                    f'{errors[n][0]:.1f} / {errors[n][1]:.1f} %</div>' for n in names if n in errors)
-
-
-# The claim's parts in the report's words, short enough for a column head (the first screen gives each in full).
-PART_NAMES = {"per_chip": "per chip", "per_system": "per system", "equal_power": "equal power",
-              "equal_money": "equal money", "lowest_cost_silicon": "lowest-cost silicon",
-              "performance_per_watt": "perf. per watt", "latency_interactive": "latency limits",
-              "frame_deadlines": "frame deadlines"}
 
 
 def part_name(key: str) -> str:
@@ -117,24 +102,6 @@ def corner_figures(figures: dict[str, float]) -> str:
         words, unit = FIGURE_WORDS.get(k, (k.split(".")[-1].replace("_", " "), ""))
         out.append(f"{words} {v:,.0f} USD" if unit == "USD" else f"{words} {v:,.4g}{' ' + unit if unit else ''}")
     return "; ".join(out)
-
-
-def chip_name(chip_id: str, res: ReviewResult) -> str:
-    """A chip's name: the review's entry, else the catalogue's (the in-car chips), else its id."""
-    chips = [*getattr(res, "chips", []), *([res.claim] if getattr(res, "claim", None) else [])]  # or a stand-in
-    entry = next((c for c in chips if c.id == chip_id), None)
-    if entry is not None:
-        return str(entry.name)
-    try:
-        return load_chip(chip_id).name
-    except (UnknownIdError, SpecError):
-        return chip_id
-
-
-def short_name(name: str) -> str:
-    """A chip's name without its parenthesised detail, for an axis or a narrow column ("AI4 (Hardware 4 FSD
-    computer SoC)" -> "AI4")."""
-    return spoken_name(name)
 
 
 def chip_text(chip_id: str | None, res: ReviewResult) -> str:

@@ -3,20 +3,59 @@ deciding numbers at the central figures with their units, against the best other
 review's ``central`` entry of each part; the frame-deadline part's from the in-car rig's rows).
 
 These are the reader's numbers, not the verdict: the verdict and its probability are the Monte Carlo's.
+The names and errors the first screen and the in-car section share (``chip_name``, ``short_name``, ``PART_NAMES``,
+``model_errors``) live here, below :mod:`inferchip.interfaces.report.claim_page`, which imports them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from inferchip.catalog.chips import load_chip, spoken_name
+from inferchip.errors import SpecError, UnknownIdError
 from inferchip.interfaces.report.tables import esc
-from inferchip.review.in_car import latency_text
+from inferchip.review.in_car import VISION_LATENCY_APE_PCT, latency_text
 from inferchip.review.review import ReviewResult
 
 
-def _name(chip_id: str, res: ReviewResult) -> str:
-    from inferchip.interfaces.report.claim_page import chip_name, short_name
+def model_errors() -> dict[str, tuple[float, float]]:
+    """(median, p90) APE in percent of each figure the Monte Carlo samples (review/model_error.yaml and the
+    in-car rig's vision latency error)."""
+    from inferchip.catalog.yaml_io import read_mapping
+    from inferchip.review.uncertainty import MODEL_ERROR_FILE
 
+    out = {name: (float(row["median_ape_pct"]), float(row["p90_ape_pct"]))
+           for name, row in read_mapping(MODEL_ERROR_FILE).items()}
+    out["vision latency"] = VISION_LATENCY_APE_PCT
+    return out
+
+
+# The claim's parts in the report's words, short enough for a column head (the first screen gives each in full).
+PART_NAMES = {"per_chip": "per chip", "per_system": "per system", "equal_power": "equal power",
+              "equal_money": "equal money", "lowest_cost_silicon": "lowest-cost silicon",
+              "performance_per_watt": "perf. per watt", "latency_interactive": "latency limits",
+              "frame_deadlines": "frame deadlines"}
+
+
+def chip_name(chip_id: str, res: ReviewResult) -> str:
+    """A chip's name: the review's entry, else the catalogue's (the in-car chips), else its id."""
+    chips = [*getattr(res, "chips", []), *([res.claim] if getattr(res, "claim", None) else [])]  # or a stand-in
+    entry = next((c for c in chips if c.id == chip_id), None)
+    if entry is not None:
+        return str(entry.name)
+    try:
+        return load_chip(chip_id).name
+    except (UnknownIdError, SpecError):
+        return chip_id
+
+
+def short_name(name: str) -> str:
+    """A chip's name without its parenthesised detail, for an axis or a narrow column ("AI4 (Hardware 4 FSD
+    computer SoC)" -> "AI4")."""
+    return spoken_name(name)
+
+
+def _name(chip_id: str, res: ReviewResult) -> str:
     return short_name(chip_name(chip_id, res))
 
 
@@ -65,8 +104,6 @@ def central_html(p: dict[str, Any], res: ReviewResult) -> str:
 
 def headline_html(parts: list[dict[str, Any]]) -> str:
     """The verdicts counted in one line: which parts hold, which are undecided, how many do not hold."""
-    from inferchip.interfaces.report.claim_page import PART_NAMES
-
     def named(v: str) -> list[str]:
         return [PART_NAMES.get(p["part"], p["part"]) + (f" ({p['view']})" if p["view"] else "")
                 for p in parts if p["verdict"] == v]
@@ -85,8 +122,6 @@ def headline_html(parts: list[dict[str, Any]]) -> str:
 def prediction_error_note(names: tuple[str, ...] = ("throughput", "ttft", "tpot", "power")) -> str:
     """A note for a section of predictions: the model's validated error on each figure it shows (median / p90
     absolute error, review/model_error.yaml), so a reader can tell a lead from the model's own spread."""
-    from inferchip.interfaces.report.claim_page import model_errors
-
     errors = model_errors()
     words = ", ".join(f"{n.upper() if n in ('ttft', 'tpot') else n} {errors[n][0]:.1f} / {errors[n][1]:.1f} %"
                       for n in names if n in errors)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from inferchip.interfaces.report.charts import _base_layout
-from inferchip.interfaces.report.claim_page import chip_name, short_name
+from inferchip.interfaces.report.deciding import chip_name, short_name
 from inferchip.interfaces.report.silicon_note import VERDICT_CLASS
 from inferchip.interfaces.report.tables import cell, esc, html_table
 from inferchip.review.claim_file import pct
