@@ -16,10 +16,19 @@ import numpy as np
 
 from inferchip.catalog.chips import spoken_name
 from inferchip.errors import InternalError
-from inferchip.review.claim_file import RULE_TEXT, Claim, pct, verdict
+from inferchip.review.claim_file import RULE_TEXT, Claim, Part, pct, verdict
 from inferchip.review.deploy.silicon import chip_names
 from inferchip.review.inputs import ChipEntry, OnProgress, ReviewConfig, namer, no_progress
-from inferchip.review.judge import Figures, PartOutcome, judge_all, part_keys, probability
+from inferchip.review.judge import (
+    Figures,
+    PartOutcome,
+    judge_all,
+    part_cases,
+    part_keys,
+    part_values,
+    probability,
+    suite_scores,
+)
 from inferchip.review.uncertainty import (
     Base,
     at_corner,
@@ -78,8 +87,32 @@ def part_entries(claim: Claim, mc: dict[tuple[str, str | None], PartOutcome],
             entry["rival"] = _rival(o, fig)
             entry["leader_at_central"] = fig.chips[int(c.leader[0])] if c.leader is not None else None
             entry["decided_by"] = _decided_by(part.kind, part.slos, c, fig, samples, p, entry["rival"])
+            entry["central"] = central_figures(part, view, c, fig)
         out.append(entry)
     return out
+
+
+def central_figures(part: Part, view: str | None, c: PartOutcome, fig: Figures) -> dict[str, Any] | None:
+    """The numbers that decide a part at the central figures, against the best other chip there (``rival``):
+    a cost part's modelled USD per chip of each; a suite part's suite scores of each (1.00 = best in every case)
+    and the median over the cases both serve of the claimed chip's figure / the rival's (``ratio``, NaN-free;
+    None where they share no case). Reader's numbers only: the verdict is the Monte Carlo's."""
+    if c.leader is None:
+        return None
+    lead = int(c.leader[0])
+    if part.kind == "cost":
+        if fig.cost_usd is None:
+            return None
+        return {"rival": fig.chips[lead], "claimed_usd": float(fig.cost_usd[fig.claim, 0]),
+                "rival_usd": float(fig.cost_usd[lead, 0]), "by_far": float(fig.by_far)}
+    keep = part_cases(fig, part)
+    values = part_values(fig, part, view)[:, keep, :1]
+    scores, _ = suite_scores(values, part.higher_is_better)
+    mine, theirs = values[fig.claim, :, 0], values[lead, :, 0]
+    both = np.isfinite(mine) & np.isfinite(theirs) & (mine > 0) & (theirs > 0)
+    return {"rival": fig.chips[lead], "claimed_score": float(scores[fig.claim, 0]),
+            "rival_score": float(scores[lead, 0]), "cases": int(keep.sum()), "cases_both": int(both.sum()),
+            "ratio": float(np.median(mine[both] / theirs[both])) if both.any() else None}
 
 
 def _rival(o: PartOutcome, fig: Figures) -> str:

@@ -53,6 +53,11 @@ SKIPPED_GROUPS = ("scale-up link",)  # one chip per car: its links carry nothing
 DURATION_S = 20.0  # simulated seconds per rig run: 5,760 frames at 8 x 36 fps
 
 
+
+def latency_text(ms: float) -> str:
+    """A frame latency to three significant figures with its unit: 5.75 ms, 13.4 ms, 711 ms, 1.38 s, 37.0 s."""
+    return f"{ms / 1e3:,.3g} s" if ms >= 1e3 and ms < 1e5 else f"{ms / 1e3:,.0f} s" if ms >= 1e5 else f"{ms:.3g} ms"
+
 def vision_sigma(ape_pct: tuple[float, float] = VISION_LATENCY_APE_PCT) -> float:
     """Lognormal sigma whose |log error| has at least the measured median and p90 APE
     (as :func:`inferchip.review.uncertainty.model_error_sigmas`)."""
@@ -225,8 +230,8 @@ def judge_rig(base: RigBase, samples: int, seed: int, model_error: bool = True) 
     beats = leader[~holds & (leader >= 0)]
     rival = base.chips[int(np.bincount(beats).argmax())].id if beats.size else None
     kept = [c.id for c, k in zip(base.chips, central[:, 0] <= base.setting.deadline_ms, strict=True) if k]
-    where = ("fastest" if c_holds[0] else f"p99 {claim.p99_ms:,.1f} ms" if claim.id in kept else
-             f"p99 {claim.p99_ms:,.1f} ms, over the deadline") + " at the central figures"
+    where = ("fastest" if c_holds[0] else f"p99 {latency_text(claim.p99_ms)}" if claim.id in kept else
+             f"p99 {latency_text(claim.p99_ms)}, over the deadline") + " at the central figures"
     if not kept:
         where += "; no chip keeps the rig there"
     fastest = np.zeros((len(base.chips), samples), bool)

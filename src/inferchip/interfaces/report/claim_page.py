@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferchip.catalog.chips import load_chip, spoken_name
-from inferchip.errors import SpecError, UnknownIdError
 from inferchip.interfaces.report.charts import _base_layout
+from inferchip.interfaces.report.deciding import (
+    PART_NAMES,
+    central_html,
+    chip_name,
+    headline_html,
+    model_errors,
+    short_name,
+)
 from inferchip.interfaces.report.silicon_note import VERDICT_CLASS, deployment_cell, deployment_note
 from inferchip.interfaces.report.tables import cell, esc, html_table
 from inferchip.review.claim_file import RULE_TEXT, pct
 from inferchip.review.deploy.sizing import system_text
-from inferchip.review.in_car import VISION_LATENCY_APE_PCT
 from inferchip.review.review import ReviewResult
 
 MARKET_NOTE = (
@@ -37,7 +42,16 @@ CLAIM_CSS = (".no{color:#b42318;font-weight:700}.und{color:#8a4b00;font-weight:7
              ".first-screen th,.first-screen td div{white-space:normal}"
              ".first-screen table.wrap td:first-child{white-space:normal;min-width:180px}"
              "#corners th{white-space:normal;vertical-align:bottom}#corners td:nth-child(3){min-width:200px}"
-             "@media(max-width:900px){.first-screen .choices{columns:1}}")
+             ".headline{font-size:15px;margin:4px 0 10px}.first-screen td .src{min-width:0}"
+             ".first-screen td div.err{white-space:nowrap}"
+             "@media(max-width:900px){.first-screen .choices{columns:1}"
+             ".first-screen table.wrap,.first-screen table.wrap tbody,.first-screen table.wrap tr,"
+             ".first-screen table.wrap td{display:block;width:auto;min-width:0}"
+             ".first-screen table.wrap thead{display:none}"
+             ".first-screen table.wrap tr{border-bottom:1px solid #d8dee8;padding:6px 0}"
+             ".first-screen table.wrap td{border:0;padding:2px 7px;text-align:left}"
+             ".first-screen table.wrap td[data-h]::before{content:attr(data-h) ': ';color:var(--muted);"
+             "font-size:12px}}")
 
 
 def _prob(p: float | None) -> str:
@@ -53,18 +67,6 @@ PART_ERRORS = {"per_chip": ("throughput",), "per_system": ("throughput",), "equa
                "frame_deadlines": ("vision latency",)}
 
 
-def model_errors() -> dict[str, tuple[float, float]]:
-    """(median, p90) APE in percent of each figure the Monte Carlo samples (review/model_error.yaml and the
-    in-car rig's vision latency error)."""
-    from inferchip.catalog.yaml_io import read_mapping
-    from inferchip.review.uncertainty import MODEL_ERROR_FILE
-
-    out = {name: (float(row["median_ape_pct"]), float(row["p90_ape_pct"]))
-           for name, row in read_mapping(MODEL_ERROR_FILE).items()}
-    out["vision latency"] = VISION_LATENCY_APE_PCT
-    return out
-
-
 def part_error_html(part: str, errors: dict[str, tuple[float, float]]) -> str:
     """The validated model error that qualifies a part's figures, one figure a line ("-" for none)."""
     names = PART_ERRORS.get(part)
@@ -72,15 +74,8 @@ def part_error_html(part: str, errors: dict[str, tuple[float, float]]) -> str:
         return "-"
     if not names:
         return '<div class="src">none validated (silicon model; estimate ranges only)</div>'
-    return "".join(f'<div>{esc(n.upper() if n in ("ttft", "tpot") else n)} '
+    return "".join(f'<div class="err">{esc(n.upper() if n in ("ttft", "tpot") else n)} '
                    f'{errors[n][0]:.1f} / {errors[n][1]:.1f} %</div>' for n in names if n in errors)
-
-
-# The claim's parts in the report's words, short enough for a column head (the first screen gives each in full).
-PART_NAMES = {"per_chip": "per chip", "per_system": "per system", "equal_power": "equal power",
-              "equal_money": "equal money", "lowest_cost_silicon": "lowest-cost silicon",
-              "performance_per_watt": "perf. per watt", "latency_interactive": "latency limits",
-              "frame_deadlines": "frame deadlines"}
 
 
 def part_name(key: str) -> str:
@@ -109,24 +104,6 @@ def corner_figures(figures: dict[str, float]) -> str:
     return "; ".join(out)
 
 
-def chip_name(chip_id: str, res: ReviewResult) -> str:
-    """A chip's name: the review's entry, else the catalogue's (the in-car chips), else its id."""
-    chips = [*getattr(res, "chips", []), *([res.claim] if getattr(res, "claim", None) else [])]  # or a stand-in
-    entry = next((c for c in chips if c.id == chip_id), None)
-    if entry is not None:
-        return str(entry.name)
-    try:
-        return load_chip(chip_id).name
-    except (UnknownIdError, SpecError):
-        return chip_id
-
-
-def short_name(name: str) -> str:
-    """A chip's name without its parenthesised detail, for an axis or a narrow column ("AI4 (Hardware 4 FSD
-    computer SoC)" -> "AI4")."""
-    return spoken_name(name)
-
-
 def chip_text(chip_id: str | None, res: ReviewResult) -> str:
     """A chip by its name (id on hover) and the system it is judged on: chips per system, or sized per case."""
     if not chip_id:
@@ -151,17 +128,17 @@ def claim_first_screen(res: ReviewResult) -> str:
     errors = model_errors()
     for p in j.parts:
         v = p["verdict"] if p["probability"] is not None else "not judged"  # "undecided" is a probability
-        central = p.get("holds_at_central")
         basis = f'<span title="{esc(p["basis"])}">{esc(p["view"])}</span>' if p["view"] else "-"
         figure = (f'<div class="src">figure: {esc(p["metric"])}'
                   f'{" (" + esc(p["unit"]) + ")" if p.get("unit") else ""}</div>' if p.get("metric") else "")
         rows.append(([esc(p["label"]) + figure, basis,
                       f'<span class="{VERDICT_CLASS.get(v, "und")}">{esc(v)}</span>' + deployment_cell(p),
                       esc(_prob(p["probability"])), chip_text(p.get("rival"), res),
-                      "-" if central is None else ("holds" if central else "no"),
+                      central_html(p, res),
                       part_error_html(p["part"], errors)], ""))
     parts = html_table([("part of the claim", True), ("price basis", True), ("verdict", True), ("probability", False),
-                        ("main rival (its system)", True), ("at central figures", True),
+                        ("main rival (its system)", True),
+                        ("at the central figures: deciding numbers", True),
                         ("model error (median / p90)", True)], rows, wrap=True)
     why = "".join(f"<li><b>{esc(p['label'])}</b>{' (' + esc(p['view']) + ')' if p['view'] else ''}: "
                   f"{esc(p['decided_by'])}</li>" for p in j.parts)
@@ -174,12 +151,15 @@ def claim_first_screen(res: ReviewResult) -> str:
     return (f'<section class="verdict" id="claim"><h2>The claim, part by part</h2>'
             f'<p class="quote">\u201c{esc(" ".join(c.text.split()))}\u201d</p>'
             f'<p class="src2">{esc(c.source)}; posted {esc(c.date)}. {esc(c.note)}</p>{other}'
-            f'<div class="first-screen"><div>{parts}'
+            f'<div class="first-screen"><div>{headline_html(j.parts)}{parts}'
             f'<p class="note">Judged on {len(j.cases)} cases (models within {c.max_total_params / 1e9:.0f}B '
             f'parameters x service levels), against {esc(year)}. A part {esc(RULE_TEXT)}; its probability is the '
             f'share of {j.samples:,} Monte Carlo samples (seed {j.seed}) in which it holds, over every estimate '
             f'range, price range and the model\'s validated error (throughput, power, TTFT and TPOT; the vision '
-            f'model\'s frame latency on the rig).</p>{deployment_note(j.parts)}'
+            f'model\'s frame latency on the rig). The deciding numbers are at the central figures, against the best '
+            f'other chip there: the median over the cases both serve of the claimed chip\'s figure / that chip\'s, and '
+            f'each one\'s suite score (its figure / the best chip\'s, averaged over the cases, 0 where it does not '
+            f'serve; 1.00 = best in every case).</p>{deployment_note(j.parts)}'
             f'<details><summary>What decides each part</summary><ul class="choices">{why}</ul></details></div>'
             f'<div><h3>Choices made</h3><ul class="choices">{choices}</ul>'
             '<p class="note">Each with its alternative and the verdicts it flips in the ledger below.</p></div></div>'

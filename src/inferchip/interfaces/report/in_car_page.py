@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from inferchip.interfaces.report.charts import _base_layout
-from inferchip.interfaces.report.claim_page import chip_name, short_name
+from inferchip.interfaces.report.deciding import chip_name, short_name
 from inferchip.interfaces.report.silicon_note import VERDICT_CLASS
 from inferchip.interfaces.report.tables import cell, esc, html_table
 from inferchip.review.claim_file import pct
@@ -73,8 +73,8 @@ def in_car_html(res: ReviewResult, chart: str) -> str:
                       f"{r['utilisation']:.0%}", cell(r["power_w"], "g"), cell(r["energy_per_frame_j"], "g"),
                       cell(r.get("capacity_frames_per_s"), "g"),
                       esc(pct(r.get("p_fastest")))], cls))
-    table = html_table([("chip", True), ("p50 ms", False), ("p99 ms", False), ("p99 5-95 %", False),
-                        ("misses", False), ("util.", False), ("W", False), ("J / frame", False),
+    table = html_table([("chip", True), ("p50 ms", False), ("p99 ms", False), ("p99 5-95 % of samples, ms", False),
+                        ("misses", False), ("util.", False), ("power W", False), ("J / frame", False),
                         ("frames / busy s", False), ("P(fastest)", False)], rows, wrap=True)
     notes: dict[str, list[str]] = {}
 

@@ -27,7 +27,9 @@ from inferchip.interfaces.report.claim_page import (
     ledger_html,
     views_html,
 )
+from inferchip.interfaces.report.deciding import prediction_error_note
 from inferchip.interfaces.report.in_car_page import in_car_figure, in_car_html
+from inferchip.interfaces.report.log_ticks import label_log_axes
 from inferchip.interfaces.report.tables import (
     assumptions_html,
     esc,
@@ -72,6 +74,9 @@ summary{cursor:pointer;font-weight:600;padding:4px 0}
 table.wrap td{white-space:normal;vertical-align:top}table.wrap td:first-child{white-space:nowrap}
 footer{color:var(--muted);font-size:12.5px;text-align:center;padding:10px}
 .ranking th{white-space:normal;vertical-align:bottom}.ranking th,.ranking td{padding:5px 6px}
+#assumptions table{table-layout:fixed}#assumptions td{white-space:normal;overflow-wrap:anywhere}
+#assumptions th:nth-child(1){width:15%}#assumptions th:nth-child(2){width:25%}#assumptions th:nth-child(3){width:9%}
+#assumptions th:nth-child(4){width:9%}#assumptions .src{min-width:0;max-width:none}
 """
 
 
@@ -169,16 +174,18 @@ def sections(res: ReviewResult, assumptions: list[dict[str, Any]], figures: dict
              boundary_html(res, _chart(figures, "fig-boundary", figs["boundary"], "")),
              '<section id="rankings"><h2>Rankings per model and service level</h2>'
              f'<p class="read">{esc(HOW_TO_READ["rankings"])}</p>'
-             f'{rankings_html(res)}</section>']
+             f'{prediction_error_note()}{rankings_html(res)}</section>']
     bars = "".join(_chart(figures, f"fig-bars-{m}", figs["bars"][m],
                           f"No chip has a {METRICS[m].label} figure in this run.")
                    for m in ("energy", "capex", "tco", "throughput"))
     parts.append('<section id="merit"><h2>Tokens per joule and per dollar</h2>'
-                 f'<p class="read">{esc(HOW_TO_READ["bars"])}</p>{bars}</section>')
+                 f'<p class="read">{esc(HOW_TO_READ["bars"])}</p>{prediction_error_note(("throughput", "power"))}{bars}'
+                 '</section>')
     parts.append('<section id="curves"><h2>Throughput vs interactivity</h2>'
-                 f'<p class="read">{esc(HOW_TO_READ["curves"])}</p>'
+                 f'<p class="read">{esc(HOW_TO_READ["curves"])}</p>{prediction_error_note(("throughput", "tpot"))}'
                  + _chart(figures, "fig-curves", figs["curves"], "No chip serves any model.") + "</section>")
     parts.append(f'<section id="pareto"><h2>Pareto front</h2><p class="read">{esc(HOW_TO_READ["pareto"])}</p>'
+                 + prediction_error_note(("throughput", "tpot", "power"))
                  + _chart(figures, "fig-pareto", figs["pareto"], "No chip serves any model.") + "</section>")
     parts.append(f'<section id="memory"><h2>Memory fit</h2><p class="read">{esc(HOW_TO_READ["memory"])}</p>'
                  + _chart(figures, "fig-memory", figs["memory"], "") + "</section>")
@@ -201,6 +208,8 @@ def render_html(res: ReviewResult, assumptions: list[dict[str, Any]]) -> str:
         "roofline": {c.id: roofline_figure(res, c.id) for c in res.chips}, "memory": memory_figure(res),
         "pareto": pareto_figure(res), "tornado": tornado_figure(res), "boundary": boundary_figure(res),
         "in_car": in_car_figure(res)})
+    for f in figures.values():
+        label_log_axes(f)
     script = "\n".join(f"Plotly.newPlot({json.dumps(div)}, {_js(f['data'])}, {_js(f['layout'])}, "
                        "{displaylogo: false, responsive: true});" for div, f in figures.items())
     cfg = res.config

@@ -35,8 +35,10 @@ def cell(v: Any, kind: str) -> str:
 def html_table(headers: list[tuple[str, bool]], rows: list[tuple[list[str], str]], wrap: bool = False) -> str:
     """A scrollable table; ``headers`` are (label, left-aligned), ``rows`` are (HTML cells, row class)."""
     th = "".join(f'<th class="{"l" if left else ""}">{esc(h)}</th>' for h, left in headers)
+    heads = [f' data-h="{esc(h)}"' if i else "" for i, (h, _) in enumerate(headers)]  # for a narrow page's stack
     body = "".join(f'<tr class="{cls}">' + "".join(
-        f'<td class="{"l" if headers[i][1] else ""}">{c}</td>' for i, c in enumerate(cells)) + "</tr>"
+        f'<td class="{"l" if headers[i][1] else ""}"{heads[i] if i < len(heads) else ""}>{c}</td>'
+        for i, c in enumerate(cells)) + "</tr>"
         for cells, cls in rows)
     cls = ' class="wrap"' if wrap else ""
     return f'<div class="scroll"><table{cls}><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table></div>'
