@@ -142,7 +142,13 @@ class MemorySpec(Frozen):
 
 class SramSpec(Frozen):
     capacity_mb: Annotated[Figure, b.SRAM_MB] | None = Field(
-        None, description="On-chip SRAM (L2 + shared + scratchpads), MB (1e6 bytes) as published."
+        None, description="On-chip memory that keeps a layer's tensors from one kernel (op) to the next, summed "
+        "over the chip, MB (1e6 bytes; a source's MiB is converted): a GPU's L2, or on a multi-XCD AMD part the "
+        "Infinity Cache all XCDs share; a CPU's L2 + L3; a TPU's VMEM (+ CMEM); an ASIC's compiler-managed SRAM. Not "
+        "per-kernel scratch (GPU shared memory / L1, AMD LDS) nor register files. Read by the vision cost "
+        "(cost/vision/layers.py: a layer stays on chip when its working set fits in sram_usable_fraction of it) and "
+        "explore's driving score; the die-area model's sram_mb (cost/design, design_dies.csv) counts every SRAM "
+        "macro instead."
     )
     bandwidth_tb_per_s: Annotated[Figure, b.TB_PER_S_OR_NONE] | None = None
 

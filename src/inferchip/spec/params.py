@@ -22,7 +22,7 @@ class ChipParams:
     memory_bytes_per_s: float
     memory_capacity_bytes: float
     usable_memory_bytes: float
-    sram_bytes: float
+    sram_bytes: float  # the on-chip pool kept between kernels (ChipSpec sram.capacity_mb, chip_sections.SramSpec)
     link_bytes_per_s: float
     link_latency_s: float
     scaleout_bytes_per_s: float
