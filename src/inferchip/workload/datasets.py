@@ -9,6 +9,7 @@ unknown per data set (``spec.calibration.DatasetLengths``), fitted or assumed, n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -61,7 +62,12 @@ MLPERF_DATASETS: dict[str, Dataset] = {
     "llama3.1-8b": Dataset("llama3.1-8b", 131072, 20000, _lim(2000, 100, src=_README), _lim(500, 30, src=_README), None,
                            "13,368 CNN-DM samples; language/llama3.1-8b/README.md; limits from the v5.1 logs"),
     "deepseek-r1": Dataset("deepseek-r1", 131072, 32768, _lim(2000, 80, src=_README), None, 3886.2,
-                           "4,388 samples; language/deepseek-r1/README.md; limits from the v5.1 logs"),
+                           "4,388 samples; language/deepseek-r1/README.md; limits from the v5.1 logs; mean input "
+                           "803.8 tokens: the mean of the per-sample tok_input_len of MLCommons' "
+                           "mlperf_deepseek_r1_dataset_4388_fp8_eval.pkl, as extracted per sample to "
+                           "openshift-psap/performance-dashboard datasets/summaries/deepseek-r1.csv (@c402a31285; "
+                           "4,388 rows; the same rows' tok_ref_output_len averages 4,043.45, the README's "
+                           "mean-output-tok-len 4043.449863263446, which checks the extract)", mean_input_tokens=803.8),
 }
 # Serving data sets of benchmark suites other than MLPerf (rows name them in the ``dataset``
 # column): no latency limits, the run's mean output in ``output_tokens``, the mean input one
@@ -79,6 +85,21 @@ SERVING_DATASETS: dict[str, Dataset] = {
                     "prompt template: a mean of 260 tokens); " + _MLE, mean_input_tokens=260.0),
 }
 DATASETS: dict[str, Dataset] = {**MLPERF_DATASETS, **SERVING_DATASETS}
+
+
+def mean_input_of(ds: Dataset, fitted: Mapping[str, float]) -> float | None:
+    """The mean input length a data set's rows are predicted with: its stated one (``Dataset.mean_input_tokens``,
+    counted or published) where it has one, else the fitted or assumed one in ``fitted`` (a calibration file's
+    ``mlperf_mean_input_tokens``); None where neither has it."""
+    if ds.mean_input_tokens is not None:
+        return ds.mean_input_tokens
+    value = fitted.get(ds.name)
+    return None if value is None else float(value)
+
+
+def stated_means() -> dict[str, float]:
+    """Every data set's stated mean input length (the ones no fit moves), by name."""
+    return {n: d.mean_input_tokens for n, d in DATASETS.items() if d.mean_input_tokens is not None}
 
 # Model id fragment (lower case, of the resolved base architecture or the alias) -> data set.
 _DATASET_OF_MODEL = (
