@@ -60,14 +60,14 @@ MLPERF_DATASETS: dict[str, Dataset] = {
     "llama3.1-405b": Dataset("llama3.1-405b", 131072, 20000, _lim(6000, 175, src=_README), _lim(4500, 80, src=_README),
                              684.68, "8,313 samples; language/llama3.1-405b/README.md; limits from the v5.1 logs"),
     "llama3.1-8b": Dataset("llama3.1-8b", 131072, 20000, _lim(2000, 100, src=_README), _lim(500, 30, src=_README), None,
-                           "13,368 CNN-DM samples; language/llama3.1-8b/README.md; limits from the v5.1 logs"),
+                           "13,368 CNN-DM samples; language/llama3.1-8b/README.md; limits from the v5.1 logs; mean "
+                           "input 870.7 tokens: the mean len(tok_input) of the 13,368 samples of MLCommons' "
+                           "cnn_eval.json, as extracted per sample to openshift-psap/performance-dashboard "
+                           "mlperf-data/summaries/llama3-1-8b-datacenter.csv (@b04ea53f86; 13,368 rows, the "
+                           "README's sample count; extraction in mlperf-data/original/generate_dataset_summaries.py "
+                           "@21000667a6)", mean_input_tokens=870.7),
     "deepseek-r1": Dataset("deepseek-r1", 131072, 32768, _lim(2000, 80, src=_README), None, 3886.2,
-                           "4,388 samples; language/deepseek-r1/README.md; limits from the v5.1 logs; mean input "
-                           "803.8 tokens: the mean of the per-sample tok_input_len of MLCommons' "
-                           "mlperf_deepseek_r1_dataset_4388_fp8_eval.pkl, as extracted per sample to "
-                           "openshift-psap/performance-dashboard datasets/summaries/deepseek-r1.csv (@c402a31285; "
-                           "4,388 rows; the same rows' tok_ref_output_len averages 4,043.45, the README's "
-                           "mean-output-tok-len 4043.449863263446, which checks the extract)", mean_input_tokens=803.8),
+                           "4,388 samples; language/deepseek-r1/README.md; limits from the v5.1 logs"),
 }
 # Serving data sets of benchmark suites other than MLPerf (rows name them in the ``dataset``
 # column): no latency limits, the run's mean output in ``output_tokens``, the mean input one
