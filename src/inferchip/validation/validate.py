@@ -66,6 +66,7 @@ from inferchip.validation.plan import (  # re-exported: the validation's public 
     is_closed_loop,
     max_concurrency,
     metric_value,
+    offline_by_use,
     operating_point,
     plan_for,
     run_plan,
@@ -239,8 +240,8 @@ class Validator:
             if _needs_ttft(case) and math.isnan(point.ttft_s):
                 point = operating_point(self.mapped(case, layout, fmt), plan, layout.replicas, coarse=self.coarse)
                 self._settings[key] = (layout, point)
-            sim_row = uses_simulator(case, plan)
-            chosen = server_model_for(case.metric, self.server_model)
+            sim_row, offline = uses_simulator(case, plan), offline_by_use(case, plan)
+            chosen = server_model_for(case.metric, self.server_model, offline)
             simulated = sim_row and (chosen == "sim" or self.compare)
             if simulated:
                 try:
@@ -255,7 +256,7 @@ class Validator:
                                 if case.metric == "ttft_ms" else point, layout)
         notes = fmt_notes + [n for n in self.setting(case, fmt).format_notes if n not in fmt_notes] + list(plan.notes)
         by_model: dict[str, float | None] = {}
-        model = server_model_for(case.metric, self.server_model) if sim_row else None
+        model = chosen if sim_row else None
         if simulated:  # both models evaluated (the analytic one always is)
             by_model = {"sim": None if outcome is None else sim_metric_value(case, plan, outcome, layout),
                         "analytic": analytic}
