@@ -299,15 +299,17 @@ def simulate_row(case: Case, plan: Plan, layout: Layout, analytic: OperatingPoin
 
 def _offline(case: Case, plan: Plan, sim: ReplicaSim, cfg: SchedulerConfig, lengths: tuple[EmpiricalLength, ...],
              reps: int, head: str, factory: Any) -> SimOutcome:
-    """An MLPerf Offline row on one of ``reps`` replicas (module doc)."""
+    """An MLPerf Offline row on one of ``reps`` replicas (module doc); the run's waves are of the sequences that run
+    at once: the scheduler's cap, or fewer where the KV cache holds fewer whole answers (``held``)."""
     ds = case_dataset(case)
     least = (ds.offline_min_query_count if ds is not None else None) or 1
 
     def samples(rate_per_s: float) -> int:  # a replica's share of LoadGen's query at the expected QPS rate x reps
         return math.ceil(max(least, OFFLINE_SLACK * OFFLINE_MIN_DURATION_S * rate_per_s * reps) / reps)
 
+    held = min(cfg.max_num_seqs, max(1, int(sim.step.kv_capacity_tokens // (plan.inputs.mean + plan.outputs.mean))))
     run = offline_run(lambda n: sim.run(BurstArrivals(input_tokens=lengths[0], output_tokens=lengths[1]), n, cfg,
-                                        None, factory), math.ceil(least / reps), cfg.max_num_seqs, samples)
+                                        None, factory), math.ceil(least / reps), held, samples)
     s = run.result.summary()
     tokens = run.tokens_per_s * plan.beams
     rest = "all simulated" if run.simulated == run.requests else f"{run.simulated} simulated, the rest at that rate"

@@ -1,13 +1,13 @@
 """A max-throughput run of one replica: every request sent at once (MLPerf Offline's one query), the engine's
 scheduler admitting and preempting as it does, output tokens over the time to the last finish.
 
-``waves`` times the running-batch cap are simulated first: a start (every place taken at once), a steady stretch
-(each finish admits the next request) and a drain (the queue empty, the batch thinning out). The steady stretch runs
-from the ``cap``-th finish (the first wave done) to the last admission (the queue empty); a run too short to have
-one takes its whole-run rate. Its rate sizes the run (MLPerf: LoadGen's query at the expected QPS). A run of fewer
-requests is simulated again whole; in a longer one the requests beyond those simulated run at the steady rate: the
-span grows by ``extra / steady requests per s`` and the tokens by ``extra`` times the simulated mean output
-(:func:`offline_run`; Little's law, as the closed-loop benchmark's missing middle,
+``waves`` times the sequences that run at once (``cap``) are simulated first: a start (every place taken at
+once), a steady stretch (each finish admits the next request) and a drain (the queue empty, the batch thinning
+out). The steady stretch runs from the ``cap``-th finish (the first wave done) to the last admission (the queue
+empty); a run too short to have one takes its whole-run rate. That rate sizes the run (MLPerf: LoadGen's query at
+the expected QPS). A run of fewer requests is simulated again whole; in a longer one the requests beyond those
+simulated run at the steady rate: the span grows by ``extra / steady requests per s`` and the tokens by ``extra``
+times the simulated mean output (:func:`offline_run`; Little's law, as the closed-loop benchmark's missing middle,
 ``sim.engines.bench.missing_span_s``).
 """
 
@@ -59,9 +59,10 @@ def steady_tokens_per_s(res: SimResult, cap: int) -> float:
 def offline_run(simulate: Callable[[int], SimResult], min_requests: int, cap: int,
                 run_requests: Callable[[float], int], waves: int = SIM_WAVES) -> OfflineRun:
     """The burst run of one replica whose requests are ``run_requests(steady requests per s)`` and at least
-    ``min_requests``; ``simulate(n)`` runs ``n`` requests sent at once; ``cap`` is the scheduler's running-batch
-    cap. The steady rate comes from ``waves`` caps of requests (at least ``MIN_SIMULATED``); a run of fewer
-    requests than those is simulated again whole, a longer one extended at the steady rate (module doc)."""
+    ``min_requests``; ``simulate(n)`` runs ``n`` requests sent at once; ``cap`` is the sequences that run at
+    once (a wave: the scheduler's running-batch cap, or what the KV cache holds). The steady rate comes from
+    ``waves`` waves of requests (at least ``MIN_SIMULATED``); a run of fewer requests than those is simulated again
+    whole, a longer one extended at the steady rate (module doc)."""
     n_sim = max(MIN_SIMULATED, waves * cap)
     res = simulate(n_sim)
     steady = steady_tokens_per_s(res, cap)
