@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, TypedDict
 
+from inferchip.catalog.engines import row_engine
 from inferchip.errors import InferchipError
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
@@ -248,8 +249,20 @@ def is_closed_loop(case: Case) -> bool:
 
 
 def uses_simulator(case: Case, plan: Plan) -> bool:
-    """Server rows without a concurrency: MLPerf Server/Interactive, or an open loop at a stated rate."""
-    return case.scenario == "server" and case.concurrency is None and plan.mode in ("max_throughput", "open_loop")
+    """Server rows without a concurrency: MLPerf Server/Interactive, or an open loop at a stated rate; and
+    :func:`offline_by_use` rows."""
+    return (case.scenario == "server" and case.concurrency is None and plan.mode in ("max_throughput", "open_loop")
+            or offline_by_use(case, plan))
+
+
+def offline_by_use(case: Case, plan: Plan) -> bool:
+    """An Offline max-throughput row whose engine admits by use (``EngineSpec.admission_by_use`` of its software:
+    vLLM; TensorRT-LLM under NVIDIA's MLPerf harness, max_util): predicted by the simulated Offline run
+    (validation/server.py), whose scheduler pauses and recomputes as those engines do."""
+    if case.scenario != "offline" or plan.mode != "max_throughput":
+        return False
+    engine = row_engine(case.software, f"line {case.line} ({case.case_id})")
+    return engine is not None and engine.admission_by_use(case.software)
 
 
 def run_plan(plan: Plan) -> Plan:
