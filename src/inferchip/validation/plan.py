@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, TypedDict
 
+from inferchip.catalog.engines import row_engine
 from inferchip.errors import InferchipError
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
@@ -54,6 +55,7 @@ from inferchip.spec.calibration import DatasetLengths
 from inferchip.spec.chip import ChipParams
 from inferchip.validation.case_notes import stated_limits, stated_load_per_s
 from inferchip.validation.cases import DATASETS, MLPERF_DATASETS, Case, LatencyLimits, case_dataset
+from inferchip.workload.datasets import mean_input_of
 
 if TYPE_CHECKING:
     from inferchip.catalog.models import UserConfig
@@ -106,9 +108,10 @@ def plan_for(case: Case, lengths: DatasetLengths) -> Plan:
     dataset = None
     ds = case_dataset(case) if case.scenario in ("offline", "server") else None
     if ds is not None and case.input_tokens is None:
-        if ds.name not in lengths.mean_input_tokens:
+        stated = mean_input_of(ds, lengths.mean_input_tokens)
+        if stated is None:
             raise NotPredictable(f"the calibration has no mean input length for data set {ds.name}")
-        mean_in = float(lengths.mean_input_tokens[ds.name])
+        mean_in = stated
         mean_out = case.output_tokens or ds.default_output_tokens
         if mean_out is None:
             raise NotPredictable(f"no output_tokens and no reference output length for data set {ds.name}")
@@ -117,7 +120,8 @@ def plan_for(case: Case, lengths: DatasetLengths) -> Plan:
         inputs = LengthDist.lognormal(mean_in, ds.max_input_tokens)
         outputs = LengthDist.lognormal(mean_out, ds.max_output_tokens)
         kind = "MLPerf " if ds.name in MLPERF_DATASETS else "data set "
-        notes.append(f"{kind}{ds.name}: mean input {mean_in:.0f} tokens (calibration), lognormal spread")
+        whose = "stated" if ds.mean_input_tokens is not None else "calibration"
+        notes.append(f"{kind}{ds.name}: mean input {mean_in:.0f} tokens ({whose}), lognormal spread")
         dataset = ds.name
         if ds.beams > 1:
             notes.append(f"beam search of width {ds.beams}: {ds.beams} sequences decode per sample, one prefill")
@@ -245,8 +249,20 @@ def is_closed_loop(case: Case) -> bool:
 
 
 def uses_simulator(case: Case, plan: Plan) -> bool:
-    """Server rows without a concurrency: MLPerf Server/Interactive, or an open loop at a stated rate."""
-    return case.scenario == "server" and case.concurrency is None and plan.mode in ("max_throughput", "open_loop")
+    """Server rows without a concurrency: MLPerf Server/Interactive, or an open loop at a stated rate; and
+    :func:`offline_by_use` rows."""
+    return (case.scenario == "server" and case.concurrency is None and plan.mode in ("max_throughput", "open_loop")
+            or offline_by_use(case, plan))
+
+
+def offline_by_use(case: Case, plan: Plan) -> bool:
+    """An Offline max-throughput row whose engine admits by use (``EngineSpec.admission_by_use`` of its software:
+    vLLM; TensorRT-LLM under NVIDIA's MLPerf harness, max_util): predicted by the simulated Offline run
+    (validation/server.py), whose scheduler pauses and recomputes as those engines do."""
+    if case.scenario != "offline" or plan.mode != "max_throughput":
+        return False
+    engine = row_engine(case.software, f"line {case.line} ({case.case_id})")
+    return engine is not None and engine.admission_by_use(case.software)
 
 
 def run_plan(plan: Plan) -> Plan:

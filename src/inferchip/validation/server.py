@@ -67,6 +67,11 @@ Rules, each applied to every server row from its fields and notes (never from it
   after its last arrival: a request meeting its limits has finished by then, and unfinished ones count as
   late. A stated-rate run may drain for one arrival period.
 
+* **MLPerf Offline** (:func:`~inferchip.validation.plan.offline_by_use`: an engine that pauses and recomputes, vLLM,
+  TensorRT-LLM max_util): LoadGen's one query, ``max(min_query_count, 1.1 x 600 s x expected QPS)`` samples sent at
+  once (``workload.datasets``), the expected QPS the run's own steady rate; simulated in part and the rest added at
+  that rate (:mod:`~inferchip.sim.runs.offline`); output tokens over the time to the last finish.
+
 ``calibrate`` keeps the analytic model (its fast path re-evaluates fixed operating points); ``validate`` reports both.
 """
 
@@ -81,23 +86,19 @@ from inferchip.errors import InternalError
 from inferchip.mapping.layout import Layout
 from inferchip.performance.mapped import MappedModel, fit_error
 from inferchip.performance.serving import BeamStepModel, ServingStepModel
-from inferchip.sim import (
-    BurstArrivals,
-    EmpiricalLength,
-    PoissonArrivals,
-    SchedulerConfig,
-    simulate,
-)
+from inferchip.sim import BurstArrivals, EmpiricalLength, PoissonArrivals, SchedulerConfig, simulate
 from inferchip.sim.results.metrics import SimResult
+from inferchip.sim.runs.offline import offline_run
 from inferchip.sim.runs.search import ServerSearchResult, latency_percentiles_s, max_rate_under_slo
 from inferchip.sim.step.steptime import StepTimer
 from inferchip.validation.case_notes import stated_limits, stated_load_per_s
-from inferchip.validation.cases import Case, LatencyLimits
+from inferchip.validation.cases import Case, LatencyLimits, case_dataset
 from inferchip.validation.plan import (
     LengthDist,
     OperatingPoint,
     Plan,
     metric_value,
+    offline_by_use,
     operating_point,
 )
 from inferchip.validation.stated_engine import (
@@ -108,6 +109,7 @@ from inferchip.validation.stated_engine import (
     scheduler_config,
     stated_scheduling,
 )
+from inferchip.workload.datasets import OFFLINE_MIN_DURATION_S, OFFLINE_SLACK
 
 PERCENTILE = 99.0  # MLPerf Server/Interactive latency limits are p99
 SEED = 0  # one seed for every run: deterministic, common random numbers across rates
@@ -255,6 +257,8 @@ def simulate_row(case: Case, plan: Plan, layout: Layout, analytic: OperatingPoin
     head = f"server model: simulator, one of {reps} replicas, seed {SEED}; {cfg_note}" + "".join(
         f"; {t}" for t in (sched_note, arr_note) if t)
     eng = (sched, factory)
+    if offline_by_use(case, plan):
+        return _offline(case, plan, sim, cfg, (inp, out), reps, head, factory)
     if load is None:
         return _max_rate(case, plan, analytic, sim, cfg, inp, out, fixed_n, reps, [head], eng)
     if math.isinf(load):
@@ -291,6 +295,28 @@ def simulate_row(case: Case, plan: Plan, layout: Layout, analytic: OperatingPoin
                      "run length")
     tokens = rate * plan.outputs.mean * plan.beams if ok else s["output_tokens_per_s"] * plan.beams
     return SimOutcome("open_loop", rate, ok, tokens, s, p, n, 1, notes)
+
+
+def _offline(case: Case, plan: Plan, sim: ReplicaSim, cfg: SchedulerConfig, lengths: tuple[EmpiricalLength, ...],
+             reps: int, head: str, factory: Any) -> SimOutcome:
+    """An MLPerf Offline row on one of ``reps`` replicas (module doc); the run's waves are of the sequences that run
+    at once: the scheduler's cap, or fewer where the KV cache holds fewer whole answers (``held``)."""
+    ds = case_dataset(case)
+    least = (ds.offline_min_query_count if ds is not None else None) or 1
+
+    def samples(rate_per_s: float) -> int:  # a replica's share of LoadGen's query at the expected QPS rate x reps
+        return math.ceil(max(least, OFFLINE_SLACK * OFFLINE_MIN_DURATION_S * rate_per_s * reps) / reps)
+
+    held = min(cfg.max_num_seqs, max(1, int(sim.step.kv_capacity_tokens // (plan.inputs.mean + plan.outputs.mean))))
+    run = offline_run(lambda n: sim.run(BurstArrivals(input_tokens=lengths[0], output_tokens=lengths[1]), n, cfg,
+                                        None, factory), math.ceil(least / reps), held, samples)
+    s = run.result.summary()
+    tokens = run.tokens_per_s * plan.beams
+    rest = "all simulated" if run.simulated == run.requests else f"{run.simulated} simulated, the rest at that rate"
+    return SimOutcome("offline", run.requests / run.span_s, True, tokens, s, percentiles_s(run.result), run.requests,
+                      1, [head, (f"MLPerf Offline: {run.requests} samples a replica sent at once (at least {least} in "
+                                 f"all, or 1.1 x 600 s at the steady {run.steady_tokens_per_s * plan.beams:.4g} "
+                                 f"tokens/s); {rest} ({s['preemptions']} preemptions, recomputed)")])
 
 
 def _run_plan(sim: ReplicaSim, plan: Plan, reps: int) -> tuple[Plan, OperatingPoint]:

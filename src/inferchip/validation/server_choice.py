@@ -26,8 +26,12 @@ def metric_kind(metric: str) -> str:
     return "throughput"
 
 
-def server_model_for(metric: str, choice: str) -> str:
-    """The server model that predicts a server row of ``metric`` under ``choice`` (sim, analytic, auto)."""
+def server_model_for(metric: str, choice: str, offline: bool = False) -> str:
+    """The server model that predicts a server row of ``metric`` under ``choice`` (sim, analytic, auto); an
+    ``offline`` row (``plan.offline_by_use``: its engine pauses and recomputes) takes the simulated Offline run
+    under auto."""
+    if offline and choice == "auto":
+        return "sim"
     return SERVER_MODEL_BY_METRIC[metric_kind(metric)] if choice == "auto" else choice
 
 

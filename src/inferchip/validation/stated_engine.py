@@ -300,7 +300,10 @@ def scheduler_config(case: Case, mm: MappedModel, plan: Plan, kv_capacity_tokens
     if tokens is not None and tokens * k < n:  # a decoding sequence is one of the step's tokens
         n, why = tokens * k, f"{why}, capped at {tokens * k} by the stated max_num_tokens {tokens}"
     budget = max((tokens or mm.chunk_tokens) * k, n)  # per rank and micro-batch, as the cap
-    return SchedulerConfig(max_num_seqs=n, max_num_batched_tokens=budget), f"{why}, token budget {budget}"
+    engine = row_engine(case.software, f"line {case.line} ({case.case_id})")
+    whole = engine is not None and engine.prompt_blocks_at_admission
+    return (SchedulerConfig(max_num_seqs=n, max_num_batched_tokens=budget, prompt_blocks_at_admission=whole),
+            f"{why}, token budget {budget}" + ", a prompt's KV blocks all taken at admission" * whole)
 
 
 def micro_batches(case: Case, layout: Layout) -> int:

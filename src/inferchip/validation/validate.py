@@ -66,6 +66,7 @@ from inferchip.validation.plan import (  # re-exported: the validation's public 
     is_closed_loop,
     max_concurrency,
     metric_value,
+    offline_by_use,
     operating_point,
     plan_for,
     run_plan,
@@ -239,8 +240,8 @@ class Validator:
             if _needs_ttft(case) and math.isnan(point.ttft_s):
                 point = operating_point(self.mapped(case, layout, fmt), plan, layout.replicas, coarse=self.coarse)
                 self._settings[key] = (layout, point)
-            sim_row = uses_simulator(case, plan)
-            chosen = server_model_for(case.metric, self.server_model)
+            sim_row, offline = uses_simulator(case, plan), offline_by_use(case, plan)
+            chosen = server_model_for(case.metric, self.server_model, offline)
             simulated = sim_row and (chosen == "sim" or self.compare)
             if simulated:
                 try:
@@ -254,13 +255,12 @@ class Validator:
         analytic = metric_value(case, plan, _behind_batcher(case, plan, point, self.mapped(case, layout, fmt))
                                 if case.metric == "ttft_ms" else point, layout)
         notes = fmt_notes + [n for n in self.setting(case, fmt).format_notes if n not in fmt_notes] + list(plan.notes)
-        by_model: dict[str, float | None] = {}
-        model = server_model_for(case.metric, self.server_model) if sim_row else None
-        if simulated:  # both models evaluated (the analytic one always is)
-            by_model = {"sim": None if outcome is None else sim_metric_value(case, plan, outcome, layout),
-                        "analytic": analytic}
+        model = chosen if sim_row else None
+        sim_value = None if outcome is None else sim_metric_value(case, plan, outcome, layout)
+        by_model: dict[str, float | None] = ({"sim": sim_value, "analytic": analytic}  # both server models evaluated
+                                             if simulated and not offline else {})  # Offline rows: no server rows
         if model == "sim" and outcome is not None:
-            value, point = by_model["sim"], outcome.point()
+            value, point = sim_value, outcome.point()
             notes += outcome.notes
             if self.compare:
                 notes.append(f"analytic model: {error_text(analytic, case.value)}")
@@ -275,7 +275,7 @@ class Validator:
                 notes.append("stated load exceeds the predicted capacity: saturated, queueing delay not modelled")
             if model == "analytic" and self.compare:
                 notes.append(f"simulator: {sim_error}" if sim_error else
-                             f"simulator: {error_text(by_model['sim'], case.value)}")
+                             f"simulator: {error_text(sim_value, case.value)}")
         sim = None if outcome is None else outcome.to_dict(layout.replicas)
         if not (value is not None and math.isfinite(value) and value > 0):
             return CaseResult(case, "not_predictable", f"the model gives {value:g} (a chip figure it needs, such as "

@@ -140,7 +140,7 @@ class Replica:
             if budget <= 0:
                 break
             c = min(seq.target - seq.done, budget, self.seq_chunk_tokens)
-            nb = blocks_for(seq.done + c, B) - seq.blocks
+            nb = max(0, blocks_for(seq.done + c, B) - seq.blocks)  # 0: its prompt's blocks came at admission
             chunks.append((seq, c, nb))
             need += nb
             budget -= c
@@ -227,7 +227,7 @@ class Replica:
             c = min(remaining, budget, self.seq_chunk_tokens)
             if c < remaining and not chunked:
                 break
-            nb = blocks_for(c, self.B)
+            nb = blocks_for(remaining if self.cfg.prompt_blocks_at_admission else c, self.B)
             if not self._admits(seq, c, nb):
                 break
             waiting.popleft()

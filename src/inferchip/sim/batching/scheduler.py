@@ -48,6 +48,10 @@ class SchedulerConfig(SettingModel):
     swap_bandwidth_bytes_per_s: float | None = Field(
         None, gt=0, description="Device-host copy bandwidth for swap mode, bytes/s."
     )
+    prompt_blocks_at_admission: bool = Field(
+        False, description="A request is admitted only where the KV blocks of its whole prompt fit, all taken at "
+        "admission (TensorRT-LLM: KVCacheManager::getNeededBlocksOneStep counts a first context chunk's whole prompt); "
+        "False: each prefill chunk takes its blocks as it runs (vLLM).")
     request_intake_s: float = Field(
         0.0, ge=0, le=1.0, description="Engine-loop time per request, serial with the step that first schedules its "
         "prompt (added to that step; a recomputed preemption pays it once). 0: none.")

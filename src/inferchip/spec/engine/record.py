@@ -139,11 +139,27 @@ class EngineSpec(BaseModel):
     reserve_output: bool = Field(False, description="Admission reserves KV for every running request's remaining "
                                  "output and the new one's whole output (SGLang, ignore_eos, --disable-radix-cache).")
     micro_batch_caps: bool = Field(False, description="Batch and token caps bound each of the pp micro-batches.")
+    admits_by_use: bool = Field(False, description="The capacity scheduler admits a request by the KV blocks it "
+                                "holds now, pausing or preempting one where the cache runs out (vLLM; TensorRT-LLM "
+                                "MAX_UTILIZATION). False: it reserves the whole answer at admission (TensorRT-LLM's "
+                                "default GUARANTEED_NO_EVICT; sources in engines.yaml).")
+    prompt_blocks_at_admission: bool = Field(False, description="A request is admitted only where its whole "
+                                             "prompt's KV blocks fit, taken at once (TensorRT-LLM; source in "
+                                             "engines.yaml); False: each prefill chunk takes its own (vLLM, SGLang).")
+    by_use_harnesses: tuple[str, ...] = Field(
+        (), description="Lower-case fragments of a row's software naming a launch harness that sets admission by "
+                        "use where the engine's default reserves (sources in engines.yaml).")
     mtp_draft_tokens: int = Field(1, ge=1, le=8, description="Draft tokens per step under MTP speculative decoding.")
     mtp_acceptance: float = Field(0.85, ge=0, le=1, description="Acceptance rate of each MTP draft token "
                                   "(a probability: 0 keeps no draft, 1 every one).")
     sources: tuple[str, ...] = ()
     fitted_on: str | None = None
+
+    def admission_by_use(self, software: str) -> bool:
+        """Whether a row run as ``software`` states admits by use (``admits_by_use``, or a harness of
+        ``by_use_harnesses`` its text names, case-insensitive)."""
+        low = software.lower()
+        return self.admits_by_use or any(h in low for h in self.by_use_harnesses)
 
     def recv_interval_steps(self, concurrency: int, accelerator: str = "", tp: int = 0, weights: str = "") -> int:
         """Decode-only iterations between the scheduler's polls of its request queue at
