@@ -37,3 +37,20 @@ def test_a_gqa_config_whose_kv_heads_do_not_divide_its_heads_is_still_refused():
 
     with pytest.raises(SpecError, match=r"num_key_value_heads = 5: expected a divisor of num_attention_heads 32"):
         model_spec_from_config(_config("meta-llama__Llama-3.1-8B.json", num_key_value_heads=5), "x", "x.json")
+
+
+# ------------------------------------------------------------------ 2. one JSON key name per concept
+def test_vision_json_names_chip_model_weights_and_count_as_predict_does(capsys):
+    """`vision --format json` said precision/chips (and chip/model) where `predict --format json` says
+    weights/num_chips (and chip_id/model_id)."""
+    from inferchip.interfaces.cli import main
+
+    main(["predict", "--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-8B", "--batch", "1",
+          "--format", "json"])
+    predicted = json.loads(capsys.readouterr().out)
+    main(["vision", "--chip", "nvidia-h100-sxm-80gb", "--model", "resnet50-v1.5", "--count", "2", "--format", "json"])
+    vision = json.loads(capsys.readouterr().out)
+    shared = {"chip_id", "model_id", "weights", "num_chips"}
+    assert shared <= set(predicted) and shared <= set(vision)
+    assert (vision["chip_id"], vision["num_chips"]) == ("nvidia-h100-sxm-80gb", 2)
+    assert not {"chip", "model", "precision", "chips"} & set(vision)
