@@ -54,3 +54,27 @@ def test_vision_json_names_chip_model_weights_and_count_as_predict_does(capsys):
     assert shared <= set(predicted) and shared <= set(vision)
     assert (vision["chip_id"], vision["num_chips"]) == ("nvidia-h100-sxm-80gb", 2)
     assert not {"chip", "model", "precision", "chips"} & set(vision)
+
+
+# ------------------------------------------------------------------ 4. curve stops at the running-batch cap
+def test_the_curve_stops_at_the_running_batch_cap_times_the_replicas_with_a_note():
+    """Llama-3.1-8B fp8 on one H100 at 128/128 tokens: memory holds thousands of sequences, the scheduler runs 256
+    (vLLM's max_num_seqs); the sweep went on to the memory limit, where points add only queueing."""
+    from inferchip.interfaces.cli_options.options import read_model
+    from inferchip.interfaces.serve_system import system
+    from inferchip.sim import throughput_interactivity_curve
+    from inferchip.sim.batching.scheduler import rank_scheduler
+
+    step, replicas, _ = system("nvidia-h100-sxm-80gb", read_model("meta-llama/Llama-3.1-8B"), 2, 1, 1, None, "fp8",
+                               None, None, None, None, None, 128, 128, running_cap=True)
+    assert replicas == 2
+    cur = throughput_interactivity_curve(step, 128, 128, replicas=replicas, requests_per_user=1,
+                                         scheduler_config=rank_scheduler(1, max_num_seqs=16))
+    assert cur.memory_limit_concurrency > 32
+    assert cur.running_cap_concurrency == 32  # 16 a replica x 2 replicas
+    assert max(p["concurrency"] for p in cur.points) == 32
+    note = cur.cap_note()
+    assert note is not None and "32 clients" in note and f"{cur.memory_limit_concurrency:,}" in note
+    given = throughput_interactivity_curve(step, 128, 128, replicas=replicas, requests_per_user=1,
+                                           scheduler_config=rank_scheduler(1, max_num_seqs=16), concurrencies=[64])
+    assert given.cap_note() is None and given.points[0]["concurrency"] == 64  # concurrencies asked: run as asked

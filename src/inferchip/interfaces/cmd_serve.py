@@ -247,7 +247,8 @@ def curve_cmd(
     plot: Path | None = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
-    """Throughput-interactivity curve: output tok/s per chip against tok/s per user, concurrency 1..memory limit.
+    """Throughput-interactivity curve: output tok/s per chip against tok/s per user, concurrency 1 up to the memory
+    limit or the running-batch cap (max_num_seqs x replicas), whichever is less.
 
     Each point is the closed-loop benchmark `serve --concurrency` runs (lengths from --range-ratio)."""
     count = 1 if count_given is None else count_given
@@ -297,8 +298,8 @@ def curve_cmd(
         if "power_w_per_chip" in p:
             p.update(serving_economics(step, p, chips))
     df = cur.to_dataframe()
-    notes = [n for n in (context_note, *opts.config_notes(loaded), _replicas_note(cur.replicas_simulated, replicas))
-             if n]
+    notes = [n for n in (context_note, *opts.config_notes(loaded), _replicas_note(cur.replicas_simulated, replicas),
+                         cur.cap_note()) if n]
     if plot is not None:
         import plotly.express as px
 
@@ -312,7 +313,8 @@ def curve_cmd(
         fig.update_traces(textposition="top center")
         files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
     if output == OutputFormat.json:
-        typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency, **formats,
+        typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency,
+                                "running_cap_concurrency": cur.running_cap_concurrency, **formats,
                                 "assumptions_file": _assumptions_file(assumptions), "engine": used_engine,
                                 "prefill_chunk_tokens": chunk, "prefill_chunk_source": chunk_source,  # as serve's
                                 "activations_bytes_per_chip": float(step.mm.chunk_activation_bytes()),
@@ -336,7 +338,7 @@ def _replicas_note(simulated: int, replicas: int) -> str | None:
     return (f"{replicas} identical replicas under least-loaded routing: each point is one replica's run at "
             f"concurrency/{replicas} clients (one client below {replicas}), its totals times the busy replicas and "
             f"the idle ones' idle power added; the sweep runs 1, 2, 4, ... below {replicas}, then {replicas} x 1, 2, "
-            "4, ... up to the memory limit")
+            "4, ... up to the memory limit or the running-batch cap")
 
 
 def _print_rows(rows: list[dict[str, Any]], title: str, output: OutputFormat, curve: bool = False) -> None:
