@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from inferchip.errors import SpecError
+from inferchip.errors import InvalidSettingError, SpecError
 
 MODELS = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "models"
 
@@ -78,3 +78,44 @@ def test_the_curve_stops_at_the_running_batch_cap_times_the_replicas_with_a_note
     given = throughput_interactivity_curve(step, 128, 128, replicas=replicas, requests_per_user=1,
                                            scheduler_config=rank_scheduler(1, max_num_seqs=16), concurrencies=[64])
     assert given.cap_note() is None and given.points[0]["concurrency"] == 64  # concurrencies asked: run as asked
+
+
+# ------------------------------------------------------------------ 3. serve --rate: the layout for that rate
+def test_serve_at_a_rate_without_an_slo_takes_the_lowest_latency_layout_that_carries_it():
+    """Llama-3.1-70B (bf16) on 8 H100 at 2 requests/s, 1,024/256 tokens: the most-throughput layout (tp 2 pp 2 x 2)
+    ran p99 TPOT 40.6 ms and median E2E 9.9 s, where tp 8 runs 18.6 ms and 4.0 s (serve --format json, by hand at
+    main 70404962 and on this branch)."""
+    from inferchip.interfaces.cli_options.options import read_model
+    from inferchip.interfaces.serve_system import system
+
+    args = ("nvidia-h100-sxm-80gb", read_model("meta-llama/Llama-3.1-70B"), 8, None, None, None, None, None, None,
+            None, None, None, 1024, 256)
+    most, _, free_fields = system(*args, running_cap=True)
+    low, replicas, fields = system(*args, running_cap=True, rate_per_s=2.0)
+    assert most.mm.layout.pp == 2 and "layout_rule" not in free_fields
+    assert (low.mm.layout.tp, low.mm.layout.pp, replicas) == (8, 1, 1)
+    assert "lowest mean end-to-end latency at 2 requests/s" in fields["layout_rule"]
+    over, _, over_fields = system(*args, running_cap=True, rate_per_s=1e4)  # no layout carries it: the most tokens/s
+    assert over.mm.layout == most.mm.layout and "no layout carries" in over_fields["layout_rule"]
+    slo, _, slo_fields = system(*args, running_cap=True, rate_per_s=2.0, slo_s=(None, 0.001))  # an SLO: its search
+    assert slo.mm.layout == most.mm.layout and "layout_rule" not in slo_fields
+
+
+def test_lowest_latency_ranks_the_layouts_that_carry_the_rate_by_their_mean_e2e():
+    from dataclasses import replace
+
+    import inferchip as ic
+    from inferchip.performance.layout_choice import lowest_latency
+    from inferchip.performance.operating import operating_point
+    from inferchip.performance.predict import ask
+
+    s = ic.resolve_setting("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", count=4, weights="fp8")
+    q = replace(ask(512, 128), mode="open_loop", rate_per_s=1.0)
+    best = lowest_latency(s, q)
+    assert best is not None
+    for lay in s.layouts:  # no layout that carries the rate is faster (hand check of the rule over every candidate)
+        pt = operating_point(s.mapped(lay), q, lay.replicas)
+        assert pt.saturated or pt.e2e_s >= best.point.e2e_s
+    assert lowest_latency(s, replace(q, rate_per_s=1e7)) is None  # none carries ten million requests/s
+    with pytest.raises(InvalidSettingError, match="open-loop"):
+        lowest_latency(s, ask(512, 128))

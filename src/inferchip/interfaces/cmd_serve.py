@@ -179,7 +179,8 @@ def serve_cmd(
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
                              eng, chunk, running_cap=True, concurrency=concurrency,
                              slo_s=(None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
-                                    None if slo_tpot_ms is None else slo_tpot_ms / 1e3))
+                                    None if slo_tpot_ms is None else slo_tpot_ms / 1e3), rate_per_s=rate)
+    layout_rule = formats.pop("layout_rule", None)  # how the layout was searched (serve --rate): a note
     arr: ArrivalsLike
     if rate is not None:
         arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
@@ -206,7 +207,8 @@ def serve_cmd(
     summary.update(prefill_chunk_tokens=chunk, prefill_chunk_source=chunk_source,
                    activations_bytes_per_chip=float(step.mm.chunk_activation_bytes()),
                    **layout_keys(step))  # the layout the title names (searched unless given)
-    notes = so.serve_notes([context_note, *opts.config_notes(loaded)], slo_tpot_ms, res.requests["output_tokens"])
+    notes = so.serve_notes([context_note, *opts.config_notes(loaded), layout_rule], slo_tpot_ms,
+                           res.requests["output_tokens"])
     if output == OutputFormat.json:  # the same notes as the text's
         typer.echo(fmt.to_json({**out.with_all_keys(summary, out.SERVE_ENERGY_KEYS), "notes": notes}))
         return
