@@ -119,3 +119,13 @@ def test_lowest_latency_ranks_the_layouts_that_carry_the_rate_by_their_mean_e2e(
     assert lowest_latency(s, replace(q, rate_per_s=1e7)) is None  # none carries ten million requests/s
     with pytest.raises(InvalidSettingError, match="open-loop"):
         lowest_latency(s, ask(512, 128))
+
+
+def test_drive_json_names_chip_count_and_weights_as_predict_does(capsys):
+    from inferchip.interfaces.cli import main
+
+    main(["drive", "--chip", "nvidia-drive-agx-thor", "--cameras", "2", "--fps", "10", "--duration", "1", "--count",
+          "2", "--format", "json"])
+    got = json.loads(capsys.readouterr().out)
+    assert (got["chip_id"], got["num_chips"], got["weights"]) == ("nvidia-drive-agx-thor", 2, "int8")
+    assert not {"chip", "chips", "precision"} & set(got)
