@@ -304,7 +304,8 @@ def test_a_pydantic_error_below_the_cli_is_one_line_in_the_users_words(capsys):
 def test_serve_without_a_layout_runs_the_layout_predict_chooses():
     """--tp/--pp/--ep not given: serve searches the layout as predict does (one default in every command), for the
     question it is asked (newuser45): at --concurrency C the layout with the most tokens/s at C clients; with --rate,
-    the most throughput within the running-batch cap it simulates. The layout it reports is the one it ran."""
+    the lowest mean end-to-end latency among the layouts that carry the rate within the running-batch cap it
+    simulates, with a note saying so (leftover45). The layout it reports is the one it ran."""
     import json
 
     from typer.testing import CliRunner
@@ -321,6 +322,9 @@ def test_serve_without_a_layout_runs_the_layout_predict_chooses():
         assert (got["tp"], got["pp"]) != (1, 1)
         fixed = runner.invoke(app, ["serve", *common, *load, "--requests", "8",
                                     "--tp", str(got["tp"]), "--pp", str(got["pp"]), "--ep", str(got["ep"])])
-        assert got == json.loads(fixed.output)
+        given = json.loads(fixed.output)
+        rule = [n for n in got["notes"] if n.startswith("layout: ")]  # how a searched layout was chosen (--rate)
+        assert len(rule) == (load[0] == "--rate") and not any(n.startswith("layout: ") for n in given["notes"])
+        assert {**got, "notes": None} == {**given, "notes": None} and set(given["notes"]) <= set(got["notes"])
     four = json.loads(runner.invoke(app, ["serve", *common, "--concurrency", "4", "--requests", "8"]).output)
     assert four["pp"] == 1  # 4 clients: no pipeline (predict's most-throughput layout is tp 1 pp 4 at 2,444 a replica)

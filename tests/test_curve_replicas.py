@@ -119,4 +119,6 @@ def test_cli_curve_on_1024_replicas_of_a_1b_model_is_quick_and_says_how():
     assert any("1024 identical replicas" in n for n in got["notes"])
     conc = [p["concurrency"] for p in got["points"]]
     assert conc[:11] == [1 << i for i in range(11)] and all(c % 1024 == 0 for c in conc[10:])
-    assert conc[-1] == got["memory_limit_concurrency"]
+    # the sweep ends at the running-batch cap, 256 x 1,024 replicas, short of the memory limit (leftover45; it
+    # ended at the memory limit, where the points beyond the cap only queued)
+    assert conc[-1] == got["running_cap_concurrency"] == 256 * 1024 < got["memory_limit_concurrency"]

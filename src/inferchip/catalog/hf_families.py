@@ -93,7 +93,8 @@ def _qwen3_moe(r: ConfigReader) -> Built:
 
 
 def _deepseek(r: ConfigReader) -> Built:
-    f = attention_shape(r, head_dim_key="qk_nope_head_dim")  # head_dim set to nope + rope below
+    # MLA caches one latent per token: num_key_value_heads is never read (DeepseekV3Config fills it from the heads)
+    f = attention_shape(r, head_dim_key="qk_nope_head_dim", kv_heads_read=False)  # head_dim set to nope + rope below
     nope = r.int_("qk_nope_head_dim", "per-head query/key width without RoPE")
     rope = r.int_("qk_rope_head_dim", "per-head query/key RoPE width")
     if "q_lora_rank" not in r.data:
@@ -128,7 +129,12 @@ def _deepseek(r: ConfigReader) -> Built:
         width = r.int_("moe_intermediate_size", "width of one expert FFN")
         shared = r.int_("n_shared_experts", "shared experts", default=0, minimum=0)
         f |= expert_fields(r, experts, width, shared * width)  # shared experts act as one MLP of shared * width
-    return f, [Layer(None, m) for m in moe], []
+    stated_kv = r.data.get("num_key_value_heads")
+    notes = [] if stated_kv in (None, f["num_heads"]) else [
+        f"num_key_value_heads = {stated_kv!r} is not read: multi-head latent attention caches one compressed latent "
+        f"(kv_lora_rank + qk_rope_head_dim) per token and layer, so the KV-head count sizes nothing; read as the "
+        f"{f['num_heads']} query heads, as transformers' DeepseekV3Config fills it in"]
+    return f, [Layer(None, m) for m in moe], notes
 
 
 def _gemma_text(r: ConfigReader, rope_scaled: bool = True) -> dict[str, Any]:

@@ -108,19 +108,23 @@ HF_KEYS = ("num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_v
 
 def attention_shape(
     r: ConfigReader, head_dim_key: str | None = "head_dim", *, keys: tuple[str, str, str, str, str] = HF_KEYS,
-    rope_scaled: bool = True,
+    rope_scaled: bool = True, kv_heads_read: bool = True,
 ) -> dict[str, Any]:
     """Layers, width, vocab, heads, KV heads and head width of a decoder config.
 
     ``keys`` names (layers, width, heads, KV heads, context) for GPT-2-style key names;
     absent KV heads mean multi-head attention; absent head_dim means width / heads. The context window is scaled
     by the config's ``rope_scaling`` (:func:`rope_context`) unless ``rope_scaled`` is False (Gemma 3, whose
-    ``max_position_embeddings`` is already the scaled window).
+    ``max_position_embeddings`` is already the scaled window). ``kv_heads_read`` False (MLA, which caches one latent
+    per token and never reads the KV-head count) reads the KV heads as the query heads, as transformers'
+    DeepseekV3Config fills them in, whatever whole number the config states (still checked as one; the caller notes a
+    stated value that differs).
     """
     layers_key, hidden_key, heads_key, kv_key, context_key = keys
     hidden = r.int_(hidden_key, "model width", maximum=int(WIDTH.high))
     heads = r.int_(heads_key, "query heads per layer", maximum=int(HEADS.high))
     kv_heads = r.int_(kv_key, "key/value heads per layer", default=heads, maximum=int(HEADS.high))
+    kv_heads = kv_heads if kv_heads_read else heads
     if heads % kv_heads:
         raise r._fail(kv_key, kv_heads, f"a divisor of {heads_key} {heads} (each KV head serves a group of heads)")
     head_dim = (r.opt_int(head_dim_key, "width of one attention head", maximum=int(HEAD_DIM.high))

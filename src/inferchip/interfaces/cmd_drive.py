@@ -100,6 +100,11 @@ def _table(r: dict[str, Any]) -> Table:
     return t
 
 
+JSON_KEYS = {"chip": "chip_id", "chips": "num_chips", "precision": "weights"}
+"""``drive --format json`` names the chip, the chip count and the number format as ``predict`` and ``vision`` do
+(the rig summary's ``chip``/``chips``/``precision``, which ``in_car_table`` rows and the text output read)."""
+
+
 @app.command("drive")
 def drive_cmd(
     ctx: typer.Context,
@@ -162,7 +167,7 @@ def drive_cmd(
         files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
         r["deadline_curve"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in curve.items()}
     if output == OutputFormat.json:
-        typer.echo(fmt.to_json(r))
+        typer.echo(fmt.to_json({JSON_KEYS.get(k, k): v for k, v in r.items()}))
         return
     con = console()
     con.print(_table(r))

@@ -179,7 +179,8 @@ def serve_cmd(
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
                              eng, chunk, running_cap=True, concurrency=concurrency,
                              slo_s=(None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
-                                    None if slo_tpot_ms is None else slo_tpot_ms / 1e3))
+                                    None if slo_tpot_ms is None else slo_tpot_ms / 1e3), rate_per_s=rate)
+    layout_rule = formats.pop("layout_rule", None)  # how the layout was searched (serve --rate): a note
     arr: ArrivalsLike
     if rate is not None:
         arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
@@ -206,7 +207,8 @@ def serve_cmd(
     summary.update(prefill_chunk_tokens=chunk, prefill_chunk_source=chunk_source,
                    activations_bytes_per_chip=float(step.mm.chunk_activation_bytes()),
                    **layout_keys(step))  # the layout the title names (searched unless given)
-    notes = so.serve_notes([context_note, *opts.config_notes(loaded)], slo_tpot_ms, res.requests["output_tokens"])
+    notes = so.serve_notes([context_note, *opts.config_notes(loaded), layout_rule], slo_tpot_ms,
+                           res.requests["output_tokens"])
     if output == OutputFormat.json:  # the same notes as the text's
         typer.echo(fmt.to_json({**out.with_all_keys(summary, out.SERVE_ENERGY_KEYS), "notes": notes}))
         return
@@ -247,7 +249,8 @@ def curve_cmd(
     plot: Path | None = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
-    """Throughput-interactivity curve: output tok/s per chip against tok/s per user, concurrency 1..memory limit.
+    """Throughput-interactivity curve: output tok/s per chip against tok/s per user, concurrency 1 up to the memory
+    limit or the running-batch cap (max_num_seqs x replicas), whichever is less.
 
     Each point is the closed-loop benchmark `serve --concurrency` runs (lengths from --range-ratio)."""
     count = 1 if count_given is None else count_given
@@ -297,8 +300,8 @@ def curve_cmd(
         if "power_w_per_chip" in p:
             p.update(serving_economics(step, p, chips))
     df = cur.to_dataframe()
-    notes = [n for n in (context_note, *opts.config_notes(loaded), _replicas_note(cur.replicas_simulated, replicas))
-             if n]
+    notes = [n for n in (context_note, *opts.config_notes(loaded), _replicas_note(cur.replicas_simulated, replicas),
+                         cur.cap_note()) if n]
     if plot is not None:
         import plotly.express as px
 
@@ -312,7 +315,8 @@ def curve_cmd(
         fig.update_traces(textposition="top center")
         files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
     if output == OutputFormat.json:
-        typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency, **formats,
+        typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency,
+                                "running_cap_concurrency": cur.running_cap_concurrency, **formats,
                                 "assumptions_file": _assumptions_file(assumptions), "engine": used_engine,
                                 "prefill_chunk_tokens": chunk, "prefill_chunk_source": chunk_source,  # as serve's
                                 "activations_bytes_per_chip": float(step.mm.chunk_activation_bytes()),
@@ -336,7 +340,7 @@ def _replicas_note(simulated: int, replicas: int) -> str | None:
     return (f"{replicas} identical replicas under least-loaded routing: each point is one replica's run at "
             f"concurrency/{replicas} clients (one client below {replicas}), its totals times the busy replicas and "
             f"the idle ones' idle power added; the sweep runs 1, 2, 4, ... below {replicas}, then {replicas} x 1, 2, "
-            "4, ... up to the memory limit")
+            "4, ... up to the memory limit or the running-batch cap")
 
 
 def _print_rows(rows: list[dict[str, Any]], title: str, output: OutputFormat, curve: bool = False) -> None:

@@ -92,7 +92,9 @@ def vision_cmd(
             for b, t, e, p in zip(f.batch, f.latency_s, f.energy_j, f.power_w, strict=True)]
     notes = list(f.notes)
     if output == OutputFormat.json:
-        typer.echo(fmt.to_json({"chip": spec.id, "model": net.id, "precision": precision, "chips": chips,
+        # predict's key names for the same concepts (README: one name per concept): chip_id, model_id, weights,
+        # num_chips (stop 45's tour: these read chip, model, precision, chips)
+        typer.echo(fmt.to_json({"chip_id": spec.id, "model_id": net.id, "weights": precision, "num_chips": chips,
                                 "flop_per_frame": f.flop_per_frame, "dram_bytes_per_frame": f.bytes_per_frame,
                                 "params": net.params, "points": rows, "notes": notes}))
         return

@@ -13,7 +13,11 @@ from inferchip.interfaces.cli_options import engine as eng_opts
 from inferchip.interfaces.cli_options import options as opts
 
 if TYPE_CHECKING:
+    from inferchip.mapping.layout import Layout
+    from inferchip.performance.operating import OperatingPoint
+    from inferchip.performance.question import Question
     from inferchip.performance.serving import ServingStepModel
+    from inferchip.performance.setting import Setting
     from inferchip.sim.batching.scheduler import SchedulerConfig
     from inferchip.spec.calibration import Calibration
     from inferchip.spec.engine import EngineSpec
@@ -24,7 +28,8 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
             assumptions: str | None, attn_dp: bool | None, input_tokens: int,
            output_tokens: int, engine: EngineSpec | None = None, chunk_tokens: int | None = None,
            searched_rows: bool = False, running_cap: bool = False, concurrency: int | None = None,
-           slo_s: tuple[float | None, float | None] = (None, None)) -> tuple[ServingStepModel, int, dict[str, str]]:
+           slo_s: tuple[float | None, float | None] = (None, None), rate_per_s: float | None = None,
+           ) -> tuple[ServingStepModel, int, dict[str, str]]:
     """The resolved setting (one layout) and its serving step model: (step model, replicas, its formats and where
     the weights' came from: ``performance.serving.format_fields``; ``attention_source``: how ``engine`` runs the
     served checkpoint's attention, ``cli_options.engine.served_attention``, where it has an entry for it).
@@ -37,7 +42,10 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     rank, else the scheduler's 256); ``concurrency``: the layout is the one with the most output tokens/s at that many
     closed-loop clients (``serve --concurrency``), where one holds them in memory. ``slo_s``: (TTFT, TPOT) limits, s
     (``serve --slo-ttft-ms/--slo-tpot-ms``): the layout's mean service TTFT and TPOT within them where one's are; each
-    search that no layout answers falls back to the next (limits and load, the load, limits, neither)."""
+    search that no layout answers falls back to the next (limits and load, the load, limits, neither). ``rate_per_s``
+    (``serve --rate``, no SLO, no concurrency): the layout with the lowest mean end-to-end latency among those that
+    carry the rate (``layout_choice.lowest_latency``), else the most-throughput one; the fields' ``layout_rule`` says
+    which rule chose it."""
     from dataclasses import replace
 
     from inferchip.performance.predict import ask, best_layout, predict_setting
@@ -46,6 +54,7 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     from inferchip.sim.batching.scheduler import SchedulerConfig
 
     attention = eng_opts.served_attention(engine, model, weights)
+    rule = ""
     resolve = partial(resolve_setting, chip, model.spec, config=model.config, count=count, weights=weights,
                       activations=activations, kv=kv, calibration=calibration, assumptions=assumptions,
                       attention_weights=None if attention is None else attention[0],
@@ -71,7 +80,13 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
         limited = [replace(q, max_ttft_s=slo_s[0], max_tpot_s=slo_s[1]) for q in (*loads, question)
                    if slo_s != (None, None)]
         found = None
-        for q in (*limited[:len(loads)], *loads, *limited[len(loads):], question):
+        if rate_per_s is not None and not loads and not limited:
+            found = _at_rate(searched, replace(question, mode="open_loop", rate_per_s=rate_per_s))
+            carried = (f"layout: the lowest mean end-to-end latency at {rate_per_s:g} requests/s among the layouts "
+                       "that carry it (each at its Little's-law load, within the running-batch cap)")
+            most = f"layout: the most output tokens/s, as no layout carries {rate_per_s:g} requests/s"
+            rule = "" if len(searched.layouts) < 2 else carried if found else most  # a note where there was a choice
+        for q in () if found else (*limited[:len(loads)], *loads, *limited[len(loads):], question):
             found = best_layout(searched, q)
             if found is not None:
                 break
@@ -83,9 +98,19 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
     setting = resolve(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp).with_chunk(chunk_tokens)
     fields = format_fields(setting)
+    if rule:
+        fields["layout_rule"] = rule
     if attention is not None:
         fields["attention_source"] = attention[2]
     return (*serving_step(setting), fields)
+
+
+def _at_rate(searched: Setting, q: Question) -> tuple[Layout, OperatingPoint] | None:
+    """The lowest-latency layout that carries an open-loop question's rate (``layout_choice.lowest_latency``)."""
+    from inferchip.performance.layout_choice import lowest_latency
+
+    found = lowest_latency(searched, q)
+    return None if found is None else (found.layout, found.point)
 
 
 def engine_config(engine: EngineSpec | None, step: ServingStepModel, chunk_tokens: int | None = None

@@ -252,10 +252,10 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
     bmax = max_concurrency(mm, q)
     if bmax < 1:
         raise fit_error(mm, 1.0, q.inputs.mean, q.outputs.mean, mm.layout.num_chips)
-    if q.mode == "open_loop":
-        return _open_loop(mm, q, replicas, bmax)
     if q.max_seqs_per_rank is not None:  # the engine admits no more (serve/curve's scheduler)
         bmax = min(bmax, q.max_seqs_per_rank * mm.layout.attn_dp_ways)
+    if q.mode == "open_loop":
+        return _open_loop(mm, q, replicas, bmax)
     grid = batch_grid(bmax, coarse)
     # The sweep carries TTFT only where the limits read it; else only the chosen point's is needed,
     # evaluated on its own below (one point: the scalar step).

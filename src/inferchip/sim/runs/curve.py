@@ -51,6 +51,18 @@ class CurveResult:
     points: list[dict[str, Any]]
     memory_limit_concurrency: int
     replicas_simulated: int = 1
+    running_cap_concurrency: int | None = None
+    """The scheduler's running-batch cap (``max_num_seqs``, attention-DP ranks included) times the replicas: the
+    most clients that run at once; None where the sweep was given its concurrencies."""
+
+    def cap_note(self) -> str | None:
+        """A note where the running-batch cap, not memory, ended the default sweep, else None."""
+        cap = self.running_cap_concurrency
+        if cap is None or cap >= self.memory_limit_concurrency:
+            return None
+        return (f"the sweep stops at {cap:,} clients, the running-batch cap (max_num_seqs, per replica and "
+                f"attention-DP rank, times the replicas), short of the {self.memory_limit_concurrency:,} that memory "
+                "holds: more clients than the cap only queue for a slot (throughput flat, TTFT rising)")
 
     def to_dataframe(self) -> pd.DataFrame:
         import pandas as pd
@@ -136,8 +148,10 @@ def throughput_interactivity_curve(
     """Output tokens/s per chip against output tokens/s per user for closed loops of users.
 
     Default concurrencies: :func:`default_concurrencies` up to the memory limit
-    ``replicas * (kv_capacity_tokens // (mean input + mean output))``. Each point runs ``requests_per_user`` requests
-    per user. ``request_host_s``: an engine's host time per request, as :func:`simulate_client`. ``one_replica``
+    ``replicas * (kv_capacity_tokens // (mean input + mean output))`` or the running-batch cap
+    ``max_num_seqs * replicas``, whichever is less (beyond the cap a client only queues: stop 45's tour).
+    Each point runs ``requests_per_user`` requests per user. ``request_host_s``: an engine's host time per
+    request, as :func:`simulate_client`. ``one_replica``
     (least-loaded routing, more than one replica): identical replicas run as one where every point allows it
     (:func:`per_replica`; the module doc); False: every replica simulated.
     """
@@ -147,8 +161,10 @@ def throughput_interactivity_curve(
     out_spec = lengths.as_length(output_tokens, "output_tokens")
     limit = lengths.memory_limit_concurrency(step_model.kv_capacity_tokens, replicas, in_spec, out_spec)
     as_one = one_replica and replicas > 1 and router == "least_loaded"
+    cap: int | None = None
     if concurrencies is None:
-        concurrencies = default_concurrencies(limit, replicas, as_one)
+        cap = cfg.max_num_seqs * replicas
+        concurrencies = default_concurrencies(min(limit, cap), replicas, as_one)
     elif not concurrencies or any(isinstance(c, bool) or int(c) != c or c < 1 for c in concurrencies):
         raise InvalidSettingError(f"concurrencies: value {concurrencies!r} must be whole numbers >= 1")
     as_one = as_one and all(per_replica(int(c), replicas) is not None for c in concurrencies)
@@ -178,4 +194,5 @@ def throughput_interactivity_curve(
                          [p["output_tokens_per_s_per_user"] for p in points])
     for p, f in zip(points, flags, strict=True):
         p["pareto"] = bool(f)
-    return CurveResult(points=points, memory_limit_concurrency=limit, replicas_simulated=1 if as_one else replicas)
+    return CurveResult(points=points, memory_limit_concurrency=limit, replicas_simulated=1 if as_one else replicas,
+                       running_cap_concurrency=cap)
