@@ -68,7 +68,8 @@ def _serve_json(capsys, *extra: str) -> dict[str, object]:
 
 def test_serve_on_a_trace_takes_the_layout_of_its_mean_rate_as_serve_at_that_rate_does(tmp_path, capsys):
     """A trace of 21 requests of 1,024/256 tokens, one every 0.5 s (2 requests/s): serve --trace took the
-    most-throughput layout (tp 2 pp 2 x 2, searched at --input-tokens/--output-tokens' defaults, at main af23d872)."""
+    most-throughput layout searched at the --input-tokens/--output-tokens defaults, whatever the trace (tp 4 x 2 at
+    main af23d872)."""
     at_rate = _serve_json(capsys, "--rate", "2", "--input-tokens", "1024", "--output-tokens", "256",
                           "--requests", "21")
     traced = _serve_json(capsys, "--trace", str(_trace(tmp_path / "t.csv", 0.5)))
