@@ -12,8 +12,8 @@ claim-boundary map (:mod:`inferchip.review.boundary`: the claimed chip's memory 
 and its cost as a multiple of its central cost): :meth:`BeatResult.boundary_points`. What a
 change costs in silicon comes from the design model
 (:mod:`inferchip.cost.design.model`): the target is read as a design at its node (matrix
-units of 32 x 32 MACs at its clock, its SRAM, memory units from its bandwidth), and the
-change's extra area, TDP and manufacturing cost are the model's differences, added to the
+units of 32 x 32 MACs at its clock, its die's SRAM (:func:`design_sram_mb`), memory units from its bandwidth), and
+the change's extra area, TDP and manufacturing cost are the model's differences, added to the
 target's published TDP and known cost (the model's own where the catalogue has none).
 """
 
@@ -116,8 +116,35 @@ def with_beat_points(boundary_map: dict[str, Any], result: BeatResult) -> dict[s
     return {**boundary_map, "explore_points": keyed, "explore_target": result.target}
 
 
-def _as_design(target_id: str, compute: np.ndarray, memory: np.ndarray, link: np.ndarray, a: Any) -> dict[str, Any]:
-    """The design model's physics of the target scaled by (compute, memory, link) multipliers."""
+def design_sram_mb(target_id: str) -> tuple[float, str | None]:
+    """The SRAM (MB) the design model's die area reads for a catalogue chip, and a note where it is not the die's.
+
+    The area model (``cost/design/model.py``: ``k_sram x sram_mb x 8e6 x bitcell``) is fitted on
+    ``catalog/design_dies.csv``, whose ``sram_mb`` counts every SRAM macro on the full die (GH100 92.8 MB: 60 MB L2
+    + 144 SMs x 228 KB shared). The catalogue's ``sram.capacity_mb`` is, since sramdef45, the chip-wide pool that
+    survives between kernels (H100 52.4 MB of L2) and has no die-total field, so the die row of the chip is read
+    where there is one for a one-compute-die chip; elsewhere (no row, or the row is one of several compute dies, as
+    MI355X's XCD) the pool, with a note: the base then understates the die's SRAM area."""
+    from inferchip.catalog.chips import get_chip_params, load_chip
+    from inferchip.cost.design.dies import load_dies
+
+    pool_mb = float(get_chip_params(target_id).sram_bytes) / 1e6
+    dies = load_chip(target_id).silicon.compute_die_count
+    rows = [d for d in load_dies() if d.chip_id == target_id]
+    if rows and dies == 1:
+        return rows[0].sram_mb, None
+    why = (f"design_dies.csv's {rows[0].name} row is one of its {dies} compute dies" if rows else
+           "design_dies.csv has no die row for it")
+    read = (f"the catalogue's on-chip SRAM pool, {pool_mb:,.1f} MB" if pool_mb > 0 else
+            "no SRAM (the catalogue states no on-chip SRAM for it)")
+    return pool_mb, (f"{target_id}: the die-area base counts {read}, as {why}; the area model counts every SRAM "
+                     "macro on the die (design_dies.csv), so the base area and cost understate the die's SRAM area")
+
+
+def _as_design(target_id: str, compute: np.ndarray, memory: np.ndarray, link: np.ndarray, a: Any,
+               sram_mb: float) -> dict[str, Any]:
+    """The design model's physics of the target scaled by (compute, memory, link) multipliers; ``sram_mb``: its SRAM
+    as the area model counts it (:func:`design_sram_mb`)."""
     from inferchip.catalog.chips import get_chip_params, load_chip
     from inferchip.cost.design.constants import MEMORY_UNIT
     from inferchip.cost.energy import memory_level
@@ -139,7 +166,7 @@ def _as_design(target_id: str, compute: np.ndarray, memory: np.ndarray, link: np
     mem_units = float(cp.memory_bytes_per_s) / MEMORY_UNIT[level]["bytes_per_s"].value
     n = len(compute)
     params = {"matrix_units": units * compute, "matrix_unit_dim": np.full(n, MAC_DIM), "clock_ghz": np.full(n, clock),
-              "sram_mb": np.full(n, float(cp.sram_bytes) / 1e6), "formats": np.full(n, fmts),
+              "sram_mb": np.full(n, sram_mb), "formats": np.full(n, fmts),
               "memory_type": np.full(n, level), "memory_units": mem_units * memory,
               "link_count": np.ones(n), "link_gb_per_s": float(cp.link_bytes_per_s) / 1e9 * link,
               "node_nm": np.full(n, float(spec.silicon.node_nm or 5.0)), "chips_per_board": np.full(n, 8),
@@ -172,9 +199,10 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
     real = catalogue_chips([target, *rivals], a, TILE)
     grid = np.array(list(product(COMPUTE_STEPS, MEMORY_STEPS, LINK_STEPS)))
     c, m, lk = grid[:, 0], grid[:, 1], grid[:, 2]
-    phys = _as_design(target, c, m, lk, a)
-    base = {k: v[0] for k, v in _as_design(target, np.ones(1), np.ones(1), np.ones(1), a).items()}
-    notes = []
+    sram_mb, sram_note = design_sram_mb(target)
+    phys = _as_design(target, c, m, lk, a, sram_mb)
+    base = {k: v[0] for k, v in _as_design(target, np.ones(1), np.ones(1), np.ones(1), a, sram_mb).items()}
+    notes = [] if sram_note is None else [sram_note]
     t = real.take(np.zeros(len(grid), dtype=int))
     tdp0 = float(real.tdp_w[0]) if np.isfinite(real.tdp_w[0]) else float(base["tdp_w"])
     cost0 = float(real.cost_usd[0]) if np.isfinite(real.cost_usd[0]) else float(base["cost_usd"])

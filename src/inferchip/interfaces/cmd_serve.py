@@ -179,8 +179,8 @@ def serve_cmd(
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
                              eng, chunk, running_cap=True, concurrency=concurrency,
                              slo_s=(None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
-                                    None if slo_tpot_ms is None else slo_tpot_ms / 1e3), rate_per_s=rate)
-    layout_rule = formats.pop("layout_rule", None)  # how the layout was searched (serve --rate): a note
+                                    None if slo_tpot_ms is None else slo_tpot_ms / 1e3), rate_per_s=rate, trace=trace)
+    layout_rule = formats.pop("layout_rule", None)  # how the layout was searched (--rate, --trace): a note
     arr: ArrivalsLike
     if rate is not None:
         arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)

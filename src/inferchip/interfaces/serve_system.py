@@ -29,7 +29,7 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
            output_tokens: int, engine: EngineSpec | None = None, chunk_tokens: int | None = None,
            searched_rows: bool = False, running_cap: bool = False, concurrency: int | None = None,
            slo_s: tuple[float | None, float | None] = (None, None), rate_per_s: float | None = None,
-           ) -> tuple[ServingStepModel, int, dict[str, str]]:
+           trace: Path | None = None) -> tuple[ServingStepModel, int, dict[str, str]]:
     """The resolved setting (one layout) and its serving step model: (step model, replicas, its formats and where
     the weights' came from: ``performance.serving.format_fields``; ``attention_source``: how ``engine`` runs the
     served checkpoint's attention, ``cli_options.engine.served_attention``, where it has an entry for it).
@@ -42,10 +42,13 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     rank, else the scheduler's 256); ``concurrency``: the layout is the one with the most output tokens/s at that many
     closed-loop clients (``serve --concurrency``), where one holds them in memory. ``slo_s``: (TTFT, TPOT) limits, s
     (``serve --slo-ttft-ms/--slo-tpot-ms``): the layout's mean service TTFT and TPOT within them where one's are; each
-    search that no layout answers falls back to the next (limits and load, the load, limits, neither). ``rate_per_s``
-    (``serve --rate``, no SLO, no concurrency): the layout with the lowest mean end-to-end latency among those that
-    carry the rate (``layout_choice.lowest_latency``), else the most-throughput one; the fields' ``layout_rule`` says
-    which rule chose it."""
+    search that no layout answers falls back to the next (limits and load, the load, limits, neither). An open-loop
+    load, ``rate_per_s`` (``serve --rate``) or ``trace`` (``serve --trace``: its mean arrival rate and mean lengths,
+    :func:`trace_load`), is one rule whatever the SLO: the layout that carries the load and meets the SLO (where given;
+    its mean TTFT and TPOT at the load's Little's-law point) with the lowest mean end-to-end latency
+    (``layout_choice.lowest_latency``); then, the same fallback order, the lowest latency among those that carry the
+    load, the most throughput within the SLO, the most throughput. The fields' ``layout_rule`` says which rule chose
+    it (where there were two or more candidate layouts)."""
     from dataclasses import replace
 
     from inferchip.performance.predict import ask, best_layout, predict_setting
@@ -69,7 +72,8 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
         # uncapped, a layout of few attention-DP ranks won on thousands of sequences the scheduler never admits
         # (DeepSeek-R1 on 8 B200: tp 2 pp 4 at 7,068 sequences, simulated at 512: 745 tok/s per chip against tp 8's
         # 2,393)
-        question = ask(input_tokens, output_tokens)
+        rate, lengths = (rate_per_s, (input_tokens, output_tokens)) if trace is None else trace_load(trace)
+        question = ask(*lengths)
         if running_cap:
             question = replace(question, max_seqs_per_rank=float(
                 SchedulerConfig().max_num_seqs if engine is None else engine.max_num_seqs))
@@ -80,12 +84,17 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
         limited = [replace(q, max_ttft_s=slo_s[0], max_tpot_s=slo_s[1]) for q in (*loads, question)
                    if slo_s != (None, None)]
         found = None
-        if rate_per_s is not None and not loads and not limited:
-            found = _at_rate(searched, replace(question, mode="open_loop", rate_per_s=rate_per_s))
-            carried = (f"layout: the lowest mean end-to-end latency at {rate_per_s:g} requests/s among the layouts "
-                       "that carry it (each at its Little's-law load, within the running-batch cap)")
-            most = f"layout: the most output tokens/s, as no layout carries {rate_per_s:g} requests/s"
-            rule = "" if len(searched.layouts) < 2 else carried if found else most  # a note where there was a choice
+        if (rate_per_s is not None or trace is not None) and not loads:  # an open-loop load: one rule, any SLO
+            load = (f"{rate_per_s:g} requests/s" if trace is None else f"the trace's mean rate ({rate or 0:.3g} "
+                    f"requests/s of {lengths[0]:,.0f}/{lengths[1]:,.0f} mean input/output tokens)")
+            found, rule = (None, "") if rate is None else _open_loop(searched, replace(
+                question, mode="open_loop", rate_per_s=rate), slo_s, load)
+            if found is None:
+                why = (f"no layout carries {load}" if rate is not None else
+                       "the trace states no arrival rate (one request, or all at one instant)")
+                within = " (within the SLO where a layout meets it)" if limited else ""
+                rule = f"layout: the most output tokens/s{within}, as {why}"
+            rule = rule if len(searched.layouts) > 1 else ""  # a note where there was a choice
         for q in () if found else (*limited[:len(loads)], *loads, *limited[len(loads):], question):
             found = best_layout(searched, q)
             if found is not None:
@@ -105,12 +114,36 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     return (*serving_step(setting), fields)
 
 
-def _at_rate(searched: Setting, q: Question) -> tuple[Layout, OperatingPoint] | None:
-    """The lowest-latency layout that carries an open-loop question's rate (``layout_choice.lowest_latency``)."""
+def _open_loop(searched: Setting, q: Question, slo_s: tuple[float | None, float | None], load: str
+               ) -> tuple[tuple[Layout, OperatingPoint] | None, str]:
+    """The lowest-latency layout that carries an open-loop question's rate and meets the SLO, else the lowest-latency
+    one that carries it (``layout_choice.lowest_latency``), and the rule that chose it in words; (None, "") where no
+    layout carries the rate."""
+    from dataclasses import replace
+
     from inferchip.performance.layout_choice import lowest_latency
 
+    rule = (f"layout: the lowest mean end-to-end latency at {load} among the layouts that carry it (each at its "
+            "Little's-law load, within the running-batch cap)")
+    if slo_s != (None, None):
+        met = lowest_latency(searched, replace(q, max_ttft_s=slo_s[0], max_tpot_s=slo_s[1]))
+        if met is not None:
+            return (met.layout, met.point), f"{rule} and meet the SLO by their mean TTFT and TPOT"
+        rule += ", as none that carries it meets the SLO by its mean TTFT and TPOT"
     found = lowest_latency(searched, q)
-    return None if found is None else (found.layout, found.point)
+    return (None, "") if found is None else ((found.layout, found.point), rule)
+
+
+def trace_load(trace: Path) -> tuple[float | None, tuple[float, float]]:
+    """A trace's open-loop load: its mean arrival rate, requests/s (``n - 1`` gaps over the span from the first arrival
+    to the last; None where it states none: one request, or all at one instant), and its mean input and output
+    tokens."""
+    from inferchip.sim import load_trace
+
+    arrival, inp, out = load_trace(trace)
+    span_s = float(arrival[-1] - arrival[0])
+    rate = (len(arrival) - 1) / span_s if span_s > 0 else None
+    return rate, (float(inp.mean()), float(out.mean()))
 
 
 def engine_config(engine: EngineSpec | None, step: ServingStepModel, chunk_tokens: int | None = None

@@ -108,11 +108,13 @@ def choose_layout(setting: Setting, q: Question, *, coarse: bool = False, need_t
 
 
 def lowest_latency(setting: Setting, q: Question) -> Choice | None:
-    """For an open-loop question (``serve --rate``): the candidate that carries the rate (its Little's-law point
-    unsaturated) with the lowest mean end-to-end latency, ties by :func:`tie_key`; None where none carries it or none
-    fits. At a stated rate every layout that carries it gives the same tokens/s, so :func:`pick`'s objective ties
-    them all and its tie rule (fewest chips) would choose the slowest; latency is what differs (stop 45's tour:
-    Llama-3.1-70B on 8 H100 at 2 requests/s ran tp 2 pp 2, p99 TPOT 40 ms, where tp 8 gives 17 ms)."""
+    """For an open-loop question (``serve --rate``/``--trace``): the candidate that carries the rate (its Little's-law
+    point unsaturated) and meets the question's limits (its point's mean TTFT, TPOT and end-to-end latency within
+    ``max_ttft_s``/``max_tpot_s``/``max_e2e_s`` where given: ``serve``'s SLO) with the lowest mean end-to-end latency,
+    ties by :func:`tie_key`; None where none carries it within the limits or none fits. At a stated rate every layout
+    that carries it gives the same tokens/s, so :func:`pick`'s objective ties them all and its tie rule (fewest chips)
+    would choose the slowest; latency is what differs (stop 45's tour: Llama-3.1-70B on
+    8 H100 at 2 requests/s ran tp 2 pp 2, p99 TPOT 40 ms, where tp 8 gives 17 ms)."""
     if q.mode != "open_loop":
         raise InvalidSettingError(f"lowest_latency ranks an open-loop question, not mode {q.mode!r}")
     choices = []
@@ -121,6 +123,12 @@ def lowest_latency(setting: Setting, q: Question) -> Choice | None:
             pt = operating_point(setting.mapped(lay), q, lay.replicas, sweeps=setting.sweeps)
         except DoesNotFitError:
             continue
-        if not pt.saturated:
+        if not pt.saturated and _within(pt, q):
             choices.append(Choice(lay, pt))
     return min(choices, key=lambda c: (c.point.e2e_s, tie_key(c.layout)), default=None)
+
+
+def _within(pt: OperatingPoint, q: Question) -> bool:
+    """The point's mean TTFT, TPOT and end-to-end latency within the question's limits (s) where it states them."""
+    return all(lim is None or v <= lim for lim, v in ((q.max_ttft_s, pt.ttft_s), (q.max_tpot_s, pt.tpot_s),
+                                                      (q.max_e2e_s, pt.e2e_s)))
