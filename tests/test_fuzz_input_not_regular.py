@@ -9,15 +9,13 @@ devices (the same check refuses it; ``/dev/zero`` would fill the memory if the c
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cli_in_process import run_main
+from hang_guard import time_limit
 from inferchip.errors import SpecError
 from inferchip.input_files import is_regular_file, read_regular_bytes
 
@@ -41,24 +39,6 @@ INPUTS = [
 ]
 
 
-class _Hang(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def _alarm(seconds: int) -> Iterator[None]:
-    def fire(signum: int, frame: object) -> None:
-        raise _Hang(f"still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-
-
 def _make(tmp_path: Path, name: str, kind: str) -> Path:
     path = tmp_path / name
     if kind == "fifo":
@@ -75,7 +55,7 @@ def _make(tmp_path: Path, name: str, kind: str) -> Path:
 def test_a_pipe_or_device_is_refused_naming_it(tmp_path, monkeypatch, argv, name, kind):
     monkeypatch.chdir(tmp_path)
     _make(tmp_path, name, kind)
-    with _alarm(20):
+    with time_limit(20):
         code, out = run_main([a.replace("{f}", name) for a in argv])
     assert code == 2 and "Traceback" not in out, out
     assert name in out and "not a regular file" in out, out
@@ -86,7 +66,7 @@ def test_a_pipe_or_device_is_refused_naming_it(tmp_path, monkeypatch, argv, name
 def test_a_folder_is_refused_naming_it(tmp_path, monkeypatch, argv, name):
     monkeypatch.chdir(tmp_path)
     _make(tmp_path, name, "folder")
-    with _alarm(20):
+    with time_limit(20):
         code, out = run_main([a.replace("{f}", name) for a in argv])
     assert code == 2 and "Traceback" not in out, out
     assert name in out, out
@@ -95,7 +75,7 @@ def test_a_folder_is_refused_naming_it(tmp_path, monkeypatch, argv, name):
 def test_the_boundary_map_pipe_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _make(tmp_path, "map.json", "fifo")
-    with _alarm(20):
+    with time_limit(20):
         code, out = run_main(["explore", "--target", "tesla-ai5", "--beat", "nvidia-l4", "--boundary-map", "map.json",
                               "--out", "out"])
     assert code == 2 and "--boundary-map: map.json: is a named pipe (FIFO), not a regular file" in out, out
@@ -106,7 +86,7 @@ def test_read_regular_bytes_says_what_the_path_is(tmp_path):
     fifo = _make(tmp_path, "p", "fifo")
     dev = _make(tmp_path, "d", "device")
     (tmp_path / "f").write_bytes(b"x: 1\n")
-    with _alarm(20):
+    with time_limit(20):
         with pytest.raises(SpecError, match=r"p: is a named pipe \(FIFO\), not a regular file; allowed: a regular"):
             read_regular_bytes(fifo)
         with pytest.raises(SpecError, match=r"d: is a character device, not a regular file"):
@@ -127,7 +107,7 @@ def test_an_explore_store_that_is_a_pipe_or_folder_is_refused_and_kept(tmp_path,
     monkeypatch.chdir(tmp_path)
     (tmp_path / "out").mkdir()
     store = _make(tmp_path / "out", "explore.duckdb", kind)
-    with _alarm(20):
+    with time_limit(20):
         code, out = run_main(["explore", str(DATA / "explore_space_small.yaml"), "--out", "out", "--budget", "2",
                               "--workers", "1", "--no-page"])
     what = "a pipe or a device" if kind == "fifo" else "a folder"

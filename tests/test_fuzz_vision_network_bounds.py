@@ -6,34 +6,18 @@ network); each refusal names the file, the step and the value, within seconds.""
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import random
-import signal
-from collections.abc import Iterator
 
 import pytest
 
 from cli_in_process import run_main
+from hang_guard import time_limit
 from inferchip.catalog.vision_networks import load_network_spec, vision_network_ids
 from inferchip.errors import SpecError
 from inferchip.spec.vision import VisionNetworkSpec
 from inferchip.workload.vision.network import MAX_STEP_INT, build_network
 from inferchip.workload.vision.tracer import MAX_TRACED_LAYERS
-
-
-@contextlib.contextmanager
-def _alarm(seconds: int) -> Iterator[None]:
-    def fire(signum: int, frame: object) -> None:
-        raise TimeoutError(f"still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _yolo_with(step: int, arg: str, value: object) -> VisionNetworkSpec:
@@ -60,7 +44,7 @@ def test_the_bounds_hold_every_bundled_network():
 @pytest.mark.parametrize("n", [10**40, MAX_STEP_INT + 1])
 def test_a_huge_count_is_refused_by_its_bound(n):
     step = _steps("c2f")[0]
-    with _alarm(20), pytest.raises(SpecError, match=rf"x\.yaml: graph\[{step}\] \(op c2f\): n = {n}; allowed: a "
+    with time_limit(20), pytest.raises(SpecError, match=rf"x\.yaml: graph\[{step}\] \(op c2f\): n = {n}; allowed: a "
                                                      "whole number from 1 to 10,000,000$"):
         build_network(_yolo_with(step, "n", n), "x.yaml")
 
@@ -69,7 +53,7 @@ def test_seeded_repeat_counts_under_the_bound_stop_at_the_layer_bound_fast():
     rng = random.Random(45)
     for step in rng.sample(_steps("c2f"), 3):
         n = rng.randint(MAX_TRACED_LAYERS, MAX_STEP_INT)
-        with _alarm(20), pytest.raises(SpecError, match=r"x\.yaml: the graph traces more than 20,000 layers"):
+        with time_limit(20), pytest.raises(SpecError, match=r"x\.yaml: the graph traces more than 20,000 layers"):
             build_network(_yolo_with(step, "n", n), "x.yaml")
 
 
@@ -89,6 +73,6 @@ def test_cli_names_the_file(tmp_path):
     doc["graph"][_steps("c2f")[0]]["n"] = 10**40
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
-    with _alarm(30):
+    with time_limit(30):
         code, out = run_main(["vision", "--chip", "nvidia-h100-sxm-80gb", "--model", str(path), "--batch", "1"])
     assert code == 2 and "Traceback" not in out and "mine.yaml: graph[" in out and "10,000,000" in out, out

@@ -9,35 +9,19 @@ an alias inside the node it names, and refuses a JSON key given twice; each mess
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cli_in_process import run_main
+from hang_guard import time_limit
 from inferchip.catalog.yaml_io import MAX_YAML_VALUES, _expanded_size, parse_yaml, read_mapping
 from inferchip.errors import SpecError
 
 ROOT = Path(__file__).resolve().parents[1]
 L8_CONFIG = ROOT / "src" / "inferchip" / "catalog" / "models" / "meta-llama__Llama-3.1-8B.json"
-
-
-@contextlib.contextmanager
-def _alarm(seconds: int) -> Iterator[None]:
-    def fire(signum: int, frame: object) -> None:
-        raise TimeoutError(f"still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _bomb(levels: int, width: int, mapping: bool = False) -> str:
@@ -64,7 +48,7 @@ def test_seeded_alias_bombs_are_refused_fast():
     rng = random.Random(45)
     for _ in range(20):
         levels, width, mapping = rng.randint(7, 30), rng.randint(8, 40), rng.random() < 0.5
-        with _alarm(20), pytest.raises(SpecError, match=r"b\.yaml: holds more than 1,000,000 values once its "
+        with time_limit(20), pytest.raises(SpecError, match=r"b\.yaml: holds more than 1,000,000 values once its "
                                                          r"aliases \(\*name\) are expanded"):
             parse_yaml(_bomb(levels, width, mapping), "b.yaml")
 
@@ -76,7 +60,7 @@ def test_small_aliases_and_merges_still_load():
 
 @pytest.mark.parametrize("text", ["a: &a [1, *a]\n", "a: &a {b: *a}\n", "a: &a {b: [{c: *a}]}\n"])
 def test_an_alias_inside_itself_is_refused(text):
-    with _alarm(20), pytest.raises(SpecError, match=r"c\.yaml: an alias \(\*name\) refers to a mapping or list "
+    with time_limit(20), pytest.raises(SpecError, match=r"c\.yaml: an alias \(\*name\) refers to a mapping or list "
                                                      "that contains it"):
         parse_yaml(text, "c.yaml")
 
@@ -84,7 +68,7 @@ def test_an_alias_inside_itself_is_refused(text):
 def test_cli_chip_file_bomb_exits_2_naming_the_file(tmp_path):
     path = tmp_path / "bomb.yaml"
     path.write_text(_bomb(10, 10), encoding="utf-8")
-    with _alarm(30):
+    with time_limit(30):
         code, out = run_main(["predict", "--chip", str(path), "--model", "meta-llama/Llama-3.1-8B-Instruct",
                               "--batch", "1"])
     assert code == 2 and "Traceback" not in out and f"{path}: holds more than 1,000,000 values" in out, out
