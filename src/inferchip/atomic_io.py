@@ -11,11 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from inferchip.errors import OutputError
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__
+from inferchip.errors import OutputError, os_reason
 
 
 def write_bytes(path: Path, data: bytes, what: str | None = None) -> None:
@@ -25,7 +21,7 @@ def write_bytes(path: Path, data: bytes, what: str | None = None) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=path.absolute().parent)
     except OSError as exc:
-        raise OutputError(f"cannot write {label}: {_reason(exc)}") from None
+        raise OutputError(f"cannot write {label}: {os_reason(exc)}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -36,7 +32,7 @@ def write_bytes(path: Path, data: bytes, what: str | None = None) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         _unlink(tmp)
-        raise OutputError(f"cannot write {label}: {_reason(exc)}; nothing was written") from None
+        raise OutputError(f"cannot write {label}: {os_reason(exc)}; nothing was written") from None
     except BaseException:
         _unlink(tmp)
         raise

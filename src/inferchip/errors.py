@@ -50,6 +50,12 @@ def closest(given: str, known: Iterable[str]) -> list[str]:
     return [by_lower[m] for m in dict.fromkeys([*holding, *near])][:5]
 
 
+def os_reason(exc: OSError) -> str:
+    """Why the operating system refused a read or write, in its words ("No such file or directory"), else the
+    exception's name: the reason every file error of inferchip quotes."""
+    return exc.strerror or type(exc).__name__
+
+
 class OutputError(InferchipError):
     """A file or folder inferchip cannot write (or, for an input, read)."""
 

@@ -13,14 +13,11 @@ import os
 import stat
 from pathlib import Path
 
-from inferchip.errors import SpecError
+from inferchip.errors import SpecError, os_reason
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__
 
 
 def read_regular_bytes(path: str | os.PathLike[str], what: str = "file") -> bytes:
@@ -33,7 +30,7 @@ def read_regular_bytes(path: str | os.PathLike[str], what: str = "file") -> byte
     except IsADirectoryError:  # where O_RDONLY refuses a folder (Linux opens it; fstat below tells)
         raise SpecError(f"{p}: is a folder; allowed: a regular file") from None
     except OSError as exc:
-        raise SpecError(f"{p}: cannot read {what} ({_reason(exc)})") from None
+        raise SpecError(f"{p}: cannot read {what} ({os_reason(exc)})") from None
     except ValueError as exc:  # a NUL in the path
         raise SpecError(f"{p!s:.200}: cannot read {what} ({exc})") from None
     mode = os.fstat(fd).st_mode
@@ -47,7 +44,7 @@ def read_regular_bytes(path: str | os.PathLike[str], what: str = "file") -> byte
         try:
             return fh.read()
         except OSError as exc:
-            raise SpecError(f"{p}: cannot read {what} ({_reason(exc)})") from None
+            raise SpecError(f"{p}: cannot read {what} ({os_reason(exc)})") from None
 
 
 def is_regular_file(path: str | os.PathLike[str]) -> bool:

@@ -11,14 +11,11 @@ import os
 from pathlib import Path
 
 from inferchip.atomic_io import fsync_file, write_bytes, write_text
-from inferchip.errors import OutputError, SpecError
+from inferchip.errors import OutputError, SpecError, os_reason
 from inferchip.input_files import read_regular_bytes
 
 __all__ = ["OutputError", "check_readable_text", "check_writable", "fsync_file", "write_bytes", "write_text"]
 
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__
 
 
 HTML_SUFFIXES = (".html", ".htm")
@@ -56,7 +53,7 @@ def check_writable(path: Path, option: str, make_folder: bool = False,
         if len(p.name.encode("utf-8", "surrogateescape")) > 250:
             raise OutputError(f"{option}: file name longer than the file system allows ({len(p.name)} characters)")
     except OSError as exc:
-        raise OutputError(f"{option} {text}: {_reason(exc)}") from None
+        raise OutputError(f"{option} {text}: {os_reason(exc)}") from None
     except ValueError as exc:  # a NUL in the path
         raise OutputError(f"{option} {text!r}: {exc}") from None
     return p
@@ -71,7 +68,7 @@ def _probe(folder: Path, option: str, text: str) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=".inferchip-probe-", dir=folder)
     except OSError as exc:
-        raise OutputError(f"{option} {text}: cannot create a file in folder {folder} ({_reason(exc)})") from None
+        raise OutputError(f"{option} {text}: cannot create a file in folder {folder} ({os_reason(exc)})") from None
     os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(tmp)
