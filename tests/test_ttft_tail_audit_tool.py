@@ -3,6 +3,8 @@ stalled rows kept, the group table, the cover and the refusals of bad options.""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -85,3 +87,34 @@ def test_config_and_option_refusals(tta):
     with pytest.raises(ValueError, match="bad regular expression"):
         tta.parse_families(["x=("])
     assert tta.parse_families(["gb=gb200-dynamo"])["gb"].search("imax-dsr1-gb200-dynamo-x")
+
+
+def test_median_gaps_by_hand(tta, tmp_path):
+    """A planted run: measured median 120 ms against a simulated 80 ms, TPOT 8 ms: gap +40 ms = +5 TPOTs. A run
+    without a stated spread and one without a TPOT row are left out; a run outside the expression too."""
+    run = "imax-x-gb200-dynamo-trt-fp4-disagg-p4x4e4-d32x8e8-1024-1024-c4-r1"
+    other = "imax-x-gb200-dynamo-trt-fp4-disagg-p4x4e4-d32x8e8-1024-1024-c8-r1"
+    lone = "imax-x-gb200-dynamo-trt-fp4-disagg-p4x4e4-d32x8e8-1024-1024-c16-r1"
+    cases = [
+        dict(case_id=f"{run}-ttft", metric="ttft_ms", status="ok", measured=150.0, signed_error_pct=-40.0,
+             sim={"ttft_median_ms": 80.0}),
+        dict(case_id=f"{run}-tpot", metric="tpot_ms", status="ok", measured=8.0, signed_error_pct=0.0, sim={}),
+        dict(case_id=f"{other}-ttft", metric="ttft_ms", status="ok", measured=150.0, signed_error_pct=-40.0,
+             sim={"ttft_median_ms": 80.0}),  # no spread in the notes
+        dict(case_id=f"{other}-tpot", metric="tpot_ms", status="ok", measured=8.0, signed_error_pct=0.0, sim={}),
+        dict(case_id=f"{lone}-ttft", metric="ttft_ms", status="ok", measured=150.0, signed_error_pct=-40.0,
+             sim={"ttft_median_ms": 80.0}),  # no TPOT row
+        dict(case_id="imax-y-b200-sglang-c4-r1-ttft", metric="ttft_ms", status="ok", measured=1.0,
+             signed_error_pct=0.0, sim={"ttft_median_ms": 1.0}),
+    ]
+    vj = tmp_path / "v.json"
+    vj.write_text(json.dumps({"cases": cases}))
+    note = "TTFT spread of the run: median 120.0 ms, p99 300.0 ms (median_ttft, p99_ttft of the same record)"
+    csv_path = tmp_path / "cases.csv"
+    csv_path.write_text("case_id,notes\n" + f"{run}-ttft,\"{note}\"\n" + f"{lone}-ttft,\"{note}\"\n"
+                        + f"imax-y-b200-sglang-c4-r1-ttft,\"{note}\"\n")
+    out = tta.median_gaps(str(vj), csv_path, tta.parse_families(["g=gb200-dynamo"])["g"])
+    assert len(out) == 1
+    g = out[0]
+    assert g["clients"] == 4 and g["gap_ms"] == pytest.approx(40.0) and g["gap_tpots"] == pytest.approx(5.0)
+    assert g["e"] == pytest.approx(-40.0)

@@ -24,10 +24,13 @@ The report, for the grouping ``--by`` (default ``engine,chip,cls,band,sign``):
 2. the cover: the fewest groups that, made exact (flagged rows left as they are), bring the p90 within the target,
    taken largest first; i.e. how many separate groups one mechanism would have to reach;
 3. ``--family NAME=REGEX`` (case-id regular expressions): the same ceiling for a named family of rows, e.g. the
-   rows one candidate mechanism could touch.
+   rows one candidate mechanism could touch;
+4. ``--gaps REGEX``: for the runs whose case id matches, the measured median TTFT (the notes' spread) against the
+   simulated one, their gap in ms and in measured TPOTs (the gap in decode iterations where an iteration yields one
+   token), and the LOAO signed error: whether a light row's missing time scales with the decode step.
 
     python tools/closed_loop_runs/ttft_tail_audit.py validate.json [--by engine,chip,cls,band,sign]
-        [--family NAME=REGEX ...] [--threshold 35] [--near 15] [--edge 7] [--top 25]
+        [--family NAME=REGEX ...] [--gaps REGEX] [--threshold 35] [--near 15] [--edge 7] [--top 25]
 """
 
 from __future__ import annotations
@@ -139,6 +142,27 @@ def cover(rows: list[dict], groups: list[dict], threshold_pct: float) -> list[tu
     return steps
 
 
+def median_gaps(validate_json: str, cases_csv: str | Path, pattern: re.Pattern[str]) -> list[dict]:
+    """Per matching run with a stated TTFT spread and a TPOT row: clients, measured and simulated median TTFT (ms),
+    their gap (ms) and the gap over the measured TPOT, and the in-sample signed TTFT error (%); by case id."""
+    with open(validate_json) as f:
+        cases = [c for c in json.load(f)["cases"] if c["status"] == "ok" and pattern.search(c["case_id"])]
+    spread = notes_spread(cases_csv)
+    tpot = {c["case_id"].rsplit("-", 1)[0]: float(c["measured"]) for c in cases if c["metric"] == "tpot_ms"}
+    out = []
+    for c in cases:
+        run = c["case_id"].rsplit("-", 1)[0]
+        sim_med = (c.get("sim") or {}).get("ttft_median_ms")
+        if c["metric"] != "ttft_ms" or c["case_id"] not in spread or sim_med is None or not tpot.get(run):
+            continue
+        m = _CLIENTS.search(c["case_id"])
+        gap = spread[c["case_id"]][0] - float(sim_med)
+        out.append(dict(case_id=c["case_id"], clients=int(m.group(1)) if m else 0, meas_median=spread[c["case_id"]][0],
+                        sim_median=float(sim_med), gap_ms=gap, gap_tpots=gap / tpot[run], tpot_ms=tpot[run],
+                        e=float(c["signed_error_pct"])))
+    return sorted(out, key=lambda r: (config_of(r["case_id"]), r["clients"], r["case_id"]))
+
+
 def parse_families(items: list[str]) -> dict[str, re.Pattern[str]]:
     """``NAME=REGEX`` items; a missing part or a bad expression is refused with the item."""
     out = {}
@@ -167,6 +191,7 @@ def main() -> None:
     ap.add_argument("--cases", default=str(SHIPPED))
     ap.add_argument("--by", default=DEFAULT_BY)
     ap.add_argument("--family", action="append", default=[], metavar="NAME=REGEX")
+    ap.add_argument("--gaps", default="", metavar="REGEX")
     ap.add_argument("--threshold", type=float, default=35.0)
     ap.add_argument("--near", type=float, default=15.0)
     ap.add_argument("--edge", type=float, default=7.0)
@@ -174,6 +199,7 @@ def main() -> None:
     a = ap.parse_args()
     try:
         by, fams = parse_by(a.by), parse_families(a.family)
+        gaps = parse_families([f"gaps={a.gaps}"])["gaps"] if a.gaps else None
     except ValueError as err:
         ap.error(str(err))
     rows = audit_rows(a.validate_json, a.cases, a.threshold)
@@ -207,6 +233,13 @@ def main() -> None:
             f = sum(abs(r["e"]) > a.threshold and r["flag"] == "stall" for r in sel)
             ta, qa = exact_ceiling(rows, m, a.threshold)
             print(f"  {name:32s} {int(m.sum()):5d} {t:4d} ({f}) -> {ta:4d}, {qa:.1f}")
+    if gaps is not None:
+        print("\nmedian TTFT gaps (measured - simulated median): configuration, clients: meas / sim median ms, gap ms, "
+              "gap in measured TPOTs (TPOT ms), in-sample signed error %")
+        for g in median_gaps(a.validate_json, a.cases, gaps):
+            print(f"  {config_of(g['case_id'])[:62]:62s} c{g['clients']:<5d} {g['meas_median']:7.0f} / "
+                  f"{g['sim_median']:7.0f}  {g['gap_ms']:+7.0f}  {g['gap_tpots']:+6.1f} ({g['tpot_ms']:.1f})  "
+                  f"{g['e']:+6.1f}")
 
 
 if __name__ == "__main__":
