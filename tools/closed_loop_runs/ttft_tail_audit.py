@@ -56,13 +56,13 @@ _CLIENTS = re.compile(r"-c(\d+)-r\d+")
 _CONFIG = re.compile(r"^imax-|-c\d+-r\d+-(ttft|tput|tpot)$")
 
 
-def allowed_tail(n: int, threshold_pct_rank: float = 90.0) -> int:
+def allowed_tail(n: int, percentile: float = 90.0) -> int:
     """The most rows that may lie beyond the threshold, however far, with numpy's linear percentile still within it:
     both sorted rows the interpolation reads (``floor(q)`` and ``ceil(q)``, ``q = p (n - 1)``) are then within it.
     (One more row beyond passes or not by the interpolation; two more fail.)"""
     if n < 1:
         raise ValueError(f"allowed_tail: n must be >= 1, got {n}")
-    q = threshold_pct_rank / 100.0 * (n - 1)
+    q = percentile / 100.0 * (n - 1)
     return n - 1 - math.ceil(q - 1e-9)
 
 
