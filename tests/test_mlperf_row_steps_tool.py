@@ -1,4 +1,4 @@
-"""tools/step_model/mlperf_row_steps.py: Little's law, the two-point line and the KV price ratio by hand, a step log's
+"""tools/mlperf_rows/mlperf_row_steps.py: Little's law, the two-point line and the KV price ratio by hand, a step log's
 stretch means by hand, bad input refused, the FP8 MLA price ratio of B200, and the DeepSeek-R1 B200 Server TPOT row
 read end to end (its measured running batch from the run's own TTFT and TPOT rows)."""
 
@@ -92,7 +92,7 @@ def test_the_deepseek_r1_b200_server_row_end_to_end(rs):
     facts = {c.metric: c.value for c in cases if c.source == case.source and c.metric in ("tpot_ms", "ttft_ms")}
     assert facts == {"tpot_ms": 66.5, "ttft_ms": 726.2}
     v = Validator(load_calibration(None), lengths=load_dataset_lengths(None), server_model="auto")
-    lines, row = rs.row_report(v, case, facts, None, rs.COUNTED_INPUT_TOKENS)
+    lines, row = rs.row_report(v, case, facts, set(facts), rs.COUNTED_INPUT_TOKENS)
     assert row is not None and not row.offline
     assert row.batch == pytest.approx(rs.littles_batch(4.96, case.output_tokens, 0.7262, 0.0665))
     assert row.step_s == pytest.approx(0.0665)

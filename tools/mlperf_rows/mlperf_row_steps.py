@@ -7,8 +7,8 @@ For each row of a cases CSV whose id matches ``--rows``, the row is validated as
 * **measured**: output tokens/s a GPU and the step a token of a running sequence takes at the running batch the
   run implies: Offline, the stated batch (``gpu_batch_size`` a attention-DP rank x ranks: the run holds at most that
   many) over the replica's tokens/s; Server, Little's law, ``rate x (TTFT + (E[o] - 1) TPOT)`` in flight (TTFT and
-  TPOT the run's measured means where rows of the same run state them; a run without a TPOT row takes ``--tpot-ms``,
-  said so) over ``TPOT``. The prompt tokens/s at the data set's counted mean input (``--input-tokens``).
+  TPOT the run's measured means where rows of the same run state them; a run without such rows takes ``--ttft-ms`` /
+  ``--tpot-ms``, said so) over ``TPOT``. The prompt tokens/s at the data set's counted mean input (``--input-tokens``).
 * **simulated**: the simulated run's steady stretch (Offline: from the wave's ``cap``-th finish to the last
   admission, as ``sim.runs.offline``; Server: the middle half of the run's arrivals): mean running decode batch,
   KV tokens a sequence, prompt tokens a step, mean step and the step a token takes, the tokens/s a GPU it gives.
@@ -24,8 +24,9 @@ KV context a running sequence (``--context``; default DeepSeek-R1's counted in-f
 ``prefill44``), as shipped and with FP8 MLA decode; the KV price the measured slope asks for (its slope less the
 model's non-attention slope, over the model's attention slope) and the intercept left over.
 
-    python tools/step_model/mlperf_row_steps.py src/inferchip/catalog/validation_cases.csv \
-        [--rows REGEX] [--calibration F.yaml] [--mean-input deepseek-r1=803.8] [--tpot-ms 66.5] [--context 4979]
+    python tools/mlperf_rows/mlperf_row_steps.py src/inferchip/catalog/validation_cases.csv \
+        [--rows REGEX] [--calibration F.yaml] [--mean-input deepseek-r1=803.8] [--ttft-ms T --tpot-ms P] \
+        [--context 4979]
 """
 
 from __future__ import annotations
@@ -166,9 +167,10 @@ class RowStep(NamedTuple):
     mm: Any
 
 
-def row_report(v: Any, case: Any, run_facts: dict[str, float], tpot_ms: float | None,
+def row_report(v: Any, case: Any, run_facts: dict[str, float], from_rows: set[str],
                input_tokens: float) -> tuple[list[str], RowStep | None]:
-    """The three views of one row (module doc) as printable lines, and its measured step for the line."""
+    """The three views of one row (module doc) as printable lines, and its measured step for the line;
+    ``run_facts``: the run's mean ``ttft_ms`` / ``tpot_ms``, ``from_rows`` those of them its own rows state."""
     from inferchip.validation.stated_engine import stated_batch
     from inferchip.validation.validate import case_formats, plan_for
 
@@ -190,11 +192,13 @@ def row_report(v: Any, case: Any, run_facts: dict[str, float], tpot_ms: float | 
         tok_step = batch / tps
     else:
         tps = (rate or math.nan) * mean_out / layout.replicas
-        tpot = run_facts.get("tpot_ms", tpot_ms or math.nan) / 1e3
+        tpot = run_facts.get("tpot_ms", math.nan) / 1e3
         ttft = run_facts.get("ttft_ms", 0.0) / 1e3
-        batch = littles_batch((rate or math.nan) / layout.replicas, mean_out, ttft, tpot)
-        how = (f"Little's law at TTFT {ttft * 1e3:.4g} ms, TPOT {tpot * 1e3:.4g} ms"
-               + (" (--tpot-ms: no TPOT row of this run)" if "tpot_ms" not in run_facts else ""))
+        batch = littles_batch((rate or math.nan) / layout.replicas, mean_out, ttft, tpot) \
+            if math.isfinite(tpot) else math.nan
+        given = [f"--{k.replace('_', '-')}" for k in ("ttft_ms", "tpot_ms") if k in run_facts and k not in from_rows]
+        how = f"Little's law at TTFT {ttft * 1e3:.4g} ms, TPOT {tpot * 1e3:.4g} ms" + (
+            f" ({', '.join(given)}: no such row of this run)" if given else "")
         tok_step = tpot
     lines.append(f"  measured: {tps / gpus:,.0f} output tokens/s a GPU; running batch {batch:,.0f} a replica "
                  f"({batch / ranks:,.0f} a rank; {how}); a token's step {tok_step * 1e3:.1f} ms; prompt tokens "
@@ -273,6 +277,8 @@ def main() -> None:
                          "the calibration file's")
     ap.add_argument("--tpot-ms", type=float, default=None,
                     help="a Server run's mean TPOT where no TPOT row of the run states one")
+    ap.add_argument("--ttft-ms", type=float, default=None,
+                    help="a Server run's mean TTFT where no TTFT row of the run states one (default 0)")
     ap.add_argument("--context", type=float, default=COUNTED_INFLIGHT_TOKENS,
                     help="KV tokens a running sequence for the one-step-model line (default: DeepSeek-R1's count)")
     a = ap.parse_args()
@@ -280,8 +286,9 @@ def main() -> None:
         pat = re.compile(a.rows)
     except re.error as exc:
         ap.error(f"--rows {a.rows!r}: not a regular expression ({exc})")
-    if not a.context > 0 or not a.input_tokens > 0 or (a.tpot_ms is not None and not a.tpot_ms > 0):
-        ap.error("--context, --input-tokens and --tpot-ms must be > 0")
+    if not a.context > 0 or not a.input_tokens > 0 or (a.tpot_ms is not None and not a.tpot_ms > 0) or (
+            a.ttft_ms is not None and not a.ttft_ms >= 0):
+        ap.error("--context, --input-tokens and --tpot-ms must be > 0, --ttft-ms >= 0")
     from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
     from inferchip.spec.calibration import DatasetLengths
     from inferchip.validation.cases import read_cases
@@ -308,7 +315,9 @@ def main() -> None:
     steps: dict[str, list[RowStep]] = {}
     for case in matched:
         v = Validator(load_calibration(a.calibration), lengths=lengths, server_model="auto")
-        lines, row = row_report(v, case, facts.get(case.source, {}), a.tpot_ms, a.input_tokens)
+        stated = {k: x for k, x in (("tpot_ms", a.tpot_ms), ("ttft_ms", a.ttft_ms)) if x is not None}
+        own = facts.get(case.source, {})
+        lines, row = row_report(v, case, {**stated, **own}, set(own), a.input_tokens)
         print("\n".join(lines))
         if row is not None and case.metric != "ttft_ms":
             steps.setdefault(case.accelerator, []).append(row)
