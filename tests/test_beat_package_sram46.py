@@ -31,7 +31,8 @@ def test_b200_is_an_estimate_that_says_so():
     from inferchip.explore.beat import design_sram_mb
 
     mb, note = design_sram_mb("nvidia-b200-180gb")
-    assert mb == pytest.approx(2 * (126 / 2 + 80 * (228 + 256) / 1000), rel=1e-9)  # per die: L2 + 80 SMs x (shared + TMEM)
+    # per die: half the L2 + 80 SMs x (228 KB shared + 256 KB TMEM)
+    assert mb == pytest.approx(2 * (126 / 2 + 80 * (228 + 256) / 1000), rel=1e-9)
     assert note is not None and "an estimate" in note and "design_packages.csv" in note
     assert design_sram_mb("nvidia-gb200-186gb")[0] == mb
 

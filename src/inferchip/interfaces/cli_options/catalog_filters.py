@@ -55,9 +55,9 @@ def vendor_names(vendor: str) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class ChipFilter:
     """Which chips ``inferchip chips`` lists (None: no condition). ``number_format``: a dense peak in that format is
-    published (a key of ``ChipParams.peak_flop_per_s``: fp4 is NVFP4 (nvfp4 reads as fp4), mxfp4 the OCP MX format, each matched as
-    the catalogue lists it); ``min_memory_bytes``: the memory capacity the table shows; ``name``: text inside the id
-    or the name."""
+    published (a key of ``ChipParams.peak_flop_per_s``: fp4 is NVFP4 (nvfp4 reads as fp4), mxfp4 the OCP MX format,
+    each matched as the catalogue lists it); ``min_memory_bytes``: the memory capacity the table shows; ``name``: text
+    inside the id or the name."""
 
     vendor: str | None = None
     system: str | None = None
