@@ -168,7 +168,7 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None,
     ``chip``: where given and it has no 4-bit float units, 4-bit float weights default to bf16
     activations and KV (W4A16, :func:`dequantises_four_bit`) instead of W4A8.
     """
-    weights = check_format(weights, "--weights")  # a name the catalogue spells another way (nvfp4, FP8) as its own
+    weights = check_format(weights, "--weights")  # nvfp4, FP8: as the catalogue spells them
     if activations is None:
         activations = "bf16" if weights in ("int4", "fp4", "mxfp4", "bf16", "fp32") else weights
         if weights in FOUR_BIT_FLOAT and not dequantises_four_bit(chip, weights):
@@ -209,8 +209,7 @@ def format_choice(weights: str, activations: str | None, kv: str | None, attenti
     ``Calibration.moe_activations`` for a setting, the launch recipe's kernel for a row), the default of 4-bit float
     weights where ``activations`` is not given."""
     notes: list[str] = []
-    # every name read once, by the one resolver (spec.formats.canonical_format: NVFP4 is fp4, e4m3 fp8), before the
-    # checkpoint's per-layer map compares its own (resolved) format with the weights'
+    # the names by the one resolver (spec.formats.canonical_format: NVFP4 is fp4), before the per-layer map compares
     weights = check_format(weights, "--weights")
     activations = None if activations is None else check_format(activations, "--activations")
     kv = None if kv is None else check_format(kv, "--kv")
