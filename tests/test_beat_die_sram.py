@@ -17,9 +17,9 @@ def test_the_design_sram_is_the_die_rows_where_design_dies_has_one_and_the_pool_
 
     assert design_sram_mb(H100) == (92.8, None)  # GH100: 60 MB L2 + 144 SMs x 228 KB = 92.8 MB (design_dies.csv)
     assert design_sram_mb("nvidia-a100-sxm-80gb") == (72.6, None)  # GA100: 48 MB + 128 x 192 KB
-    mb, note = design_sram_mb("amd-mi355x")  # its row is one XCD of 8: the pool (256 MiB Infinity Cache), noted
+    mb, note = design_sram_mb("amd-mi300x")  # 8 XCDs, no row of its own nor in design_packages.csv: the pool, noted
     assert mb == pytest.approx(256 * 2**20 / 1e6, rel=1e-3)
-    assert note is not None and "MI355X XCD row is one of its 8 compute dies" in note
+    assert note is not None and "design_dies.csv has no die row for it" in note
     mb, note = design_sram_mb("tesla-ai5")  # no row, no SRAM stated: none, noted
     assert mb == 0.0 and note is not None and "states no on-chip SRAM" in note
 

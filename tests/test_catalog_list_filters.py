@@ -58,7 +58,7 @@ def test_system_and_name():
 
 @pytest.mark.parametrize("args, option, closest", [
     (["chips", "--vendor", "nvidai"], "--vendor", "NVIDIA"),
-    (["chips", "--number-format", "nvfp4"], "--number-format", "fp4"),
+    (["chips", "--number-format", "fp44"], "--number-format", "fp4"),  # nvfp4 is fp4 (test_format_names46)
     (["chips", "--system", "embedded"], "--system", "embedded_soc"),
     (["models", "--model-type", "lama"], "--model-type", "llama"),
     (["models", "--attention", "mha"], "--attention", "mla"),

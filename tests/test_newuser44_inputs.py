@@ -288,7 +288,8 @@ def test_a_node_reading_an_activation_is_never_folded(tmp_path):
 
 # --- vision on a chip that states no SRAM ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("chip", ["nvidia-b300-288gb", "tesla-ai4-hw4", "tesla-ai5"])
+# B300 states an estimate since catalog46
+@pytest.mark.parametrize("chip", ["nvidia-rubin-288gb", "tesla-ai4-hw4", "tesla-ai5"])
 def test_a_chip_without_sram_says_its_traffic_is_all_dram(chip):
     """Before: a chip whose YAML states no sram.capacity_mb was priced with no on-chip memory at all, with no word
     (YOLOv8n on an H200: 41.1 MB of DRAM traffic per frame, against 1.23 MB on the H100 of the same GH100 die)."""

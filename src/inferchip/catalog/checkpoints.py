@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from inferchip.errors import SpecError
+from inferchip.spec.formats import canonical_format
 
 if TYPE_CHECKING:
     from inferchip.catalog.models import UserConfig
@@ -60,14 +61,16 @@ _ATTENTION_MARKS = ("self_attn", "attention", "attn")
 _SKIP_KEYS = ("modules_to_not_convert", "ignore", "exclude_modules")  # the lists checkpoints leave unquantised
 # quant_method -> the weight format it ships (module doc); modelopt and awq/gptq are read further (_quant_format)
 _METHODS = {"mxfp4": "mxfp4", "fp8": "fp8", "fbgemm_fp8": "fp8"}
-_MODELOPT_ALGOS = {"FP8": "fp8", "NVFP4": "fp4"}
+# ModelOpt's quant_algo names are format names, read by the one resolver (spec.formats.canonical_format: NVFP4 is fp4)
+_MODELOPT_ALGOS = {algo: canonical_format(algo) for algo in ("FP8", "NVFP4")}
 _INT4_METHODS = ("awq", "gptq")
 _KV_KEYS = ("kv_cache_scheme", "kv_cache_quant_algo")  # ModelOpt's KV cache statement, in vLLM's order (_stated_kv)
 _MODELOPT_KV = {"fp8": "fp8"}  # vLLM's MODELOPT_TO_VLLM_KV_CACHE_DTYPE_MAP (fp8 -> fp8_e4m3), lower-cased algos
 HF_QUANT_CONFIG = "hf_quant_config.json"  # ModelOpt's sidecar quantisation file beside config.json
 ALLOWED_QUANT = ("quant_method mxfp4, fp8 or fbgemm_fp8; modelopt with quant_algo FP8 or NVFP4; awq or gptq with "
                  "bits 4")
-_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "bf16", "float": "bf16"}
+# torch_dtype -> the weights' format: the 16-bit names by the one resolver (bfloat16 is bf16), fp32 served 16-bit
+_DTYPES = {**{d: canonical_format(d) for d in ("bfloat16", "float16", "half")}, "float32": "bf16", "float": "bf16"}
 _GIVE = "or give the format (--weights; weights= in the Python API)"  # every default's error says how to skip it
 DEFAULT_FORMAT = "bf16"  # a checkpoint that states no dtype (vLLM reads it as float32 and serves it 16-bit)
 

@@ -123,16 +123,24 @@ def design_sram_mb(target_id: str) -> tuple[float, str | None]:
     ``catalog/design_dies.csv``, whose ``sram_mb`` counts every SRAM macro on the full die (GH100 92.8 MB: 60 MB L2
     + 144 SMs x 228 KB shared). The catalogue's ``sram.capacity_mb`` is, since sramdef45, the chip-wide pool that
     survives between kernels (H100 52.4 MB of L2) and has no die-total field, so the die row of the chip is read
-    where there is one for a one-compute-die chip; elsewhere (no row, or the row is one of several compute dies, as
-    MI355X's XCD) the pool, with a note: the base then understates the die's SRAM area."""
+    where there is one for a one-compute-die chip; else the package's macros of ``catalog/design_packages.csv``
+    (H200 on the GH100 row; MI355X's 8 XCD rows + its I/O dies' Infinity Cache; B200's two dies, an estimate, noted);
+    elsewhere the pool, with a note: the base then understates the die's SRAM area."""
     from inferchip.catalog.chips import get_chip_params, load_chip
-    from inferchip.cost.design.dies import load_dies
+    from inferchip.cost.design.dies import load_dies, load_packages
 
     pool_mb = float(get_chip_params(target_id).sram_bytes) / 1e6
     dies = load_chip(target_id).silicon.compute_die_count
-    rows = [d for d in load_dies() if d.chip_id == target_id]
+    all_dies = load_dies()
+    rows = [d for d in all_dies if d.chip_id == target_id]
     if rows and dies == 1:
         return rows[0].sram_mb, None
+    package = load_packages().get(target_id)
+    if package is not None:
+        mb = package.package_sram_mb(dies, all_dies)
+        return mb, (None if not package.estimate else
+                    f"{target_id}: the die-area base counts {mb:,.1f} MB of SRAM macros over its {dies} compute "
+                    "dies, an estimate (catalog/design_packages.csv: its die area and full-die L2 are not published)")
     why = (f"design_dies.csv's {rows[0].name} row is one of its {dies} compute dies" if rows else
            "design_dies.csv has no die row for it")
     read = (f"the catalogue's on-chip SRAM pool, {pool_mb:,.1f} MB" if pool_mb > 0 else

@@ -67,7 +67,7 @@ def chips_cmd(
                                       "up to 8 accelerators) or embedded_soc (a module with its own CPU and DRAM)."),
     number_format: str | None = typer.Option(
         None, "--number-format", help="Only chips with a published dense peak in this number format (fp4: "
-        "NVFP4-style, mxfp4: OCP MX, fp8, int8, bf16, ...; any case). --format is the output's."),
+        "NVFP4 (nvfp4), mxfp4: OCP MX, fp8 (e4m3, e5m2), int8, bf16, ...; any case). --format is the output's."),
     min_memory_gb: float | None = typer.Option(None, "--min-memory-gb", help="Only chips with at least this memory "
                                                "capacity, GB = 1e9 bytes (as the table shows it).",
                                                callback=filters.check_memory_gb),

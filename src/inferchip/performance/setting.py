@@ -168,12 +168,12 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None,
     ``chip``: where given and it has no 4-bit float units, 4-bit float weights default to bf16
     activations and KV (W4A16, :func:`dequantises_four_bit`) instead of W4A8.
     """
-    check_format(weights, "--weights")
+    weights = check_format(weights, "--weights")  # nvfp4, FP8: as the catalogue spells them
     if activations is None:
         activations = "bf16" if weights in ("int4", "fp4", "mxfp4", "bf16", "fp32") else weights
         if weights in FOUR_BIT_FLOAT and not dequantises_four_bit(chip, weights):
             activations = "fp8"
-    check_format(activations, "--activations")
+    activations = check_format(activations, "--activations")
     if activations == "int4":
         raise InvalidSettingError("--activations int4: int4 is weight-only here (W4A16, activations stay wider); "
                                   "for 4-bit activations use --activations fp4 or mxfp4 (W4A4), else fp8 or bf16")
@@ -183,10 +183,11 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None,
     if kv is None:
         kv = activations if activations in ("fp8", "bf16", "fp16") else ("fp8" if activations in FOUR_BIT_FLOAT
                                                                         else "bf16")
-    check_format(kv, "--kv")
-    for given, what in ((attention_weights, "attention weights"), (attention_out_weights, "attention output weights")):
-        if given is not None:
-            check_format(given, what)
+    kv = check_format(kv, "--kv")
+    if attention_weights is not None:
+        attention_weights = check_format(attention_weights, "attention weights")
+    if attention_out_weights is not None:
+        attention_out_weights = check_format(attention_out_weights, "attention output weights")
     attn = None if attention_weights == weights else attention_weights
     return Formats(weights=weights, activations=activations, kv=kv, attention_weights=attn,
                    attention_out_weights=None if attention_out_weights == (attn or weights) else attention_out_weights)
@@ -208,6 +209,10 @@ def format_choice(weights: str, activations: str | None, kv: str | None, attenti
     ``Calibration.moe_activations`` for a setting, the launch recipe's kernel for a row), the default of 4-bit float
     weights where ``activations`` is not given."""
     notes: list[str] = []
+    # the names by the one resolver (spec.formats.canonical_format: NVFP4 is fp4), before the per-layer map compares
+    weights = check_format(weights, "--weights")
+    activations = None if activations is None else check_format(activations, "--activations")
+    kv = None if kv is None else check_format(kv, "--kv")
     if attention_weights is None and model_id is not None:
         from inferchip.catalog.checkpoints import attention_weight_format
 

@@ -172,7 +172,7 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
     """Latency, energy and power of running ``batch`` frames of ``network`` on ``chips`` copies of ``chip``."""
     spec = load_chip(chip) if isinstance(chip, str) else chip
     net = load_network(network) if isinstance(network, str) else network
-    check_format(precision, "precision")
+    precision = check_format(precision, "precision")
     if isinstance(chips, bool) or not isinstance(chips, int | np.integer) or not 1 <= chips <= MAX_VISION_CHIPS:
         raise InvalidSettingError(f"chips: must be a whole number from 1 to {MAX_VISION_CHIPS:,}, got {chips!r}")
     b = _batch(batch)

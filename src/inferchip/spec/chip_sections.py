@@ -58,7 +58,8 @@ class ComputeSpec(Frozen):
             raise ValueError(f"unknown number format(s) {bad}; allowed: {', '.join(ALL_FORMATS)}")
         twice = sorted(k for k in v if list(named.values()).count(named[k]) > 1)
         if twice:
-            raise ValueError(f"number format given twice, in different case: {twice}; allowed: each format once")
+            raise ValueError(f"number format given twice, in different case or under another name (nvfp4 is fp4): "
+                             f"{twice}; allowed: each format once")
         if not v:
             raise ValueError("at least one number format with its dense peak is needed")
         return {named[k]: f for k, f in v.items()}

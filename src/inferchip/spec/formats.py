@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 NumberFormat = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4", "mxfp4", "int4"]
-"""Formats a spec may name. ``fp4`` is NVFP4-style (e2m1 + fp8 scale per 16 values),
+"""Formats a spec may name. ``fp4`` is NVFP4 (e2m1 + fp8 scale per 16 values; ``nvfp4`` is its other name),
 ``mxfp4`` the OCP MX format (e2m1 + e8m0 scale per 32 values); ``int4`` is weight-only
 (activations stay in a wider format and weights are dequantised in the kernel)."""
 
@@ -75,11 +75,55 @@ def compute_format(weights: str, activations: str) -> str:
     return weights if _WIDTH_RANK[weights] >= _WIDTH_RANK[activations] else activations
 
 
+# Other names users type for the catalogue's formats, each the same element, the same block scale and so the same
+# bytes per element and the same peak (keys without case, '-', '_' or spaces; :func:`canonical_format`):
+# * nvfp4: NVIDIA's NVFP4, E2M1 values with one FP8 E4M3 scale per 16 (and one FP32 scale per tensor), 4.5 bits an
+#   element (NVIDIA Technical Blog, "Introducing NVFP4 for Efficient and Accurate Low-Precision Inference", 2025-06;
+#   NVIDIA/cutlass include/cutlass/float_subbyte.h: nv_float4_t is float_e2m1_t with float_ue4m3_t scale factors,
+#   "scale factors for NVFP4"): the catalogue's fp4. MXFP4 (E2M1 with one E8M0 scale per 32, OCP Microscaling
+#   Formats v1.0: 4.25 bits; cutlass mx_float4_t, float_ue8m0_t scales) stays a format of its own, with its own bytes;
+#   the same block-scaled SM100 tensor-core MMA takes both, so a chip that lists only fp4 runs mxfp4 at that peak
+#   (WIDER).
+# * e4m3 / e5m2 (fp8_e4m3, float8_e4m3fn, ...): the two OCP FP8 encodings (OCP 8-bit Floating Point Specification
+#   rev 1.0), one byte, one tensor-core rate on Hopper and Blackwell (NVIDIA H100 whitepaper): the catalogue's fp8.
+# * the PyTorch / Hugging Face dtype names (torch_dtype bfloat16, float16, half, float32, float) and tfloat32.
+FORMAT_ALIASES: dict[str, str] = {
+    "nvfp4": "fp4",
+    "e4m3": "fp8", "e5m2": "fp8", "fp8e4m3": "fp8", "fp8e5m2": "fp8", "float8e4m3fn": "fp8", "float8e4m3": "fp8",
+    "float8e5m2": "fp8", "bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "fp32", "float": "fp32",
+    "tfloat32": "tf32",
+}
+# Block-scaled formats whose bytes per element differ from every catalogue format's, refused with the reason and
+# the nearest (the error of check_format and the CLI): OCP MXFP8 (E4M3/E5M2 with one E8M0 scale per 32: 8.25 bits),
+# MXFP6 / FP6 (6.25 bits) and MXINT8 (OCP Microscaling Formats v1.0) are not modelled.
+NOT_MODELLED: dict[str, str] = {
+    "mxfp8": "OCP MXFP8 (8-bit values + one E8M0 scale per 32, 8.25 bits an element) is not modelled; fp8 has "
+             "its peak with 1 byte an element (3 % fewer weight bytes)",
+    "mxfp6": "OCP MXFP6 (6.25 bits an element) is not modelled; the nearest are fp8 (its peak on Blackwell) and fp4",
+    "fp6": "FP6 (E2M3/E3M2, 6 bits + block scales) is not modelled; the nearest are fp8 (its peak on Blackwell) and "
+           "fp4",
+    "mxint8": "OCP MXINT8 (8-bit integers + one E8M0 scale per 32) is not modelled; the nearest is int8",
+}
+
+
+def _key(name: str) -> str:
+    return "".join(ch for ch in name.strip().lower() if ch not in "-_ ")
+
+
 def canonical_format(name: str) -> str:
-    """A format name in any case as the catalogue spells it ("FP8" -> "fp8", "MXFP4" -> "mxfp4"); a name that is no
-    format is returned as it is, for its reader's check to refuse."""
+    """A format name in any case as the catalogue spells it ("FP8" -> "fp8", "MXFP4" -> "mxfp4"), another name of
+    the same format as the catalogue's (:data:`FORMAT_ALIASES`: "NVFP4" -> "fp4", "e4m3" -> "fp8", "bfloat16" ->
+    "bf16"); a name that is no format is returned as it is, for its reader's check to refuse. The one resolver of
+    format names: the CLI, chip YAMLs, case files, claim files and the Python API read names through it."""
     low = name.strip().lower()
-    return low if low in BYTES_PER_ELEMENT else name
+    if low in BYTES_PER_ELEMENT:
+        return low
+    return FORMAT_ALIASES.get(_key(name), name)
+
+
+def unknown_format_reason(name: str) -> str | None:
+    """Why a block-scaled format name is refused (:data:`NOT_MODELLED`), or None for a name that is no format."""
+    return NOT_MODELLED.get(_key(name))
 
 
 def check_format(name: str, field: str) -> str:
@@ -88,5 +132,7 @@ def check_format(name: str, field: str) -> str:
     if fmt not in BYTES_PER_ELEMENT:
         from inferchip.errors import InvalidSettingError
 
-        raise InvalidSettingError(f"{field}: unknown number format '{name}'; allowed: {', '.join(ALL_FORMATS)}")
+        why = unknown_format_reason(name)
+        raise InvalidSettingError(f"{field}: unknown number format '{name}'{f' ({why})' if why else ''}; allowed: "
+                                  f"{', '.join(ALL_FORMATS)} (or nvfp4, e4m3, e5m2, bfloat16, float16, float32)")
     return fmt

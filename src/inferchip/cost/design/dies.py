@@ -1,6 +1,11 @@
 """The published dies the design model is fitted and measured on (``catalog/design_dies.csv``): one :class:`Die` a
 row, read with a clear error for a bad value, each with its role under the declared split (:func:`declared_roles`:
-every third die by first disclosure held out). The fit itself is :mod:`inferchip.cost.design.fit`."""
+every third die by first disclosure held out). The fit itself is :mod:`inferchip.cost.design.fit`.
+
+The SRAM macros of catalogue chips whose compute silicon is no single row (``catalog/design_packages.csv``,
+:func:`load_packages`): a chip on a die of the file under another chip's id (H200's GH100), a package of several
+compute dies (MI355X's 8 XCDs, with the Infinity Cache of its I/O dies), or a die whose area is not published
+(B200's, an estimate): the package's SRAM as the area model counts it, not a row of the fit."""
 
 from __future__ import annotations
 
@@ -96,3 +101,54 @@ def load_dies() -> list[Die]:
                        float(r["memory_gb_per_s"]) * 1e9, r["dram_level"], r["tdp_scope"],
                        float(r["tdp_clock_ghz"] or 0.0)))
     return [replace(d, role=role) for d, role in zip(out, declared_roles(out), strict=True)]
+
+
+PACKAGES_FILE = "design_packages.csv"
+
+
+@dataclass(frozen=True)
+class PackageSram:
+    """A catalogue chip's SRAM macros as the area model counts them (every macro on the full die, MB as published),
+    where design_dies.csv has no row of its own for it: ``die`` names the row its compute dies are ('' where none),
+    else ``sram_mb_per_die`` gives them; ``off_die_sram_mb`` is SRAM on the package's other dies (I/O dies)."""
+
+    chip_id: str
+    die: str
+    sram_mb_per_die: float | None
+    off_die_sram_mb: float
+    estimate: bool
+    source: str
+
+    def package_sram_mb(self, compute_dies: int, dies: list[Die]) -> float:
+        """The package's SRAM macros, MB: its compute dies' times their count, plus the other dies'."""
+        per = self.sram_mb_per_die if self.sram_mb_per_die is not None else next(
+            d.sram_mb for d in dies if d.name == self.die)
+        return compute_dies * per + self.off_die_sram_mb
+
+
+def load_packages(text: str | None = None) -> dict[str, PackageSram]:
+    """``catalog/design_packages.csv`` (or ``text`` in its columns) by chip id; a bad row is an error naming the file,
+    the chip, the field, the value and what is allowed."""
+    if text is None:
+        text = resources.files("inferchip.catalog").joinpath(PACKAGES_FILE).read_text(encoding="utf-8")
+    names = {d.name for d in load_dies()}
+    out: dict[str, PackageSram] = {}
+    for r in csv.DictReader(text.splitlines()):
+        where = f"{PACKAGES_FILE}, chip '{r['chip_id']}'"
+        if r["chip_id"] in out:
+            raise InvalidSettingError(f"{where}: chip_id given twice; allowed: one row a chip")
+        if bool(r["die"]) == bool(r["sram_mb_per_die"]):
+            raise InvalidSettingError(f"{where}: die '{r['die']}', sram_mb_per_die '{r['sram_mb_per_die']}'; allowed: "
+                                      "exactly one of them (a design_dies.csv row, or the SRAM of one die)")
+        if r["die"] and r["die"] not in names:
+            raise InvalidSettingError(f"{where}: die '{r['die']}' is no row of {DIES_FILE}; allowed: "
+                                      f"{', '.join(sorted(names))}")
+        if r["estimate"] not in ("yes", "no"):
+            raise InvalidSettingError(f"{where}: estimate '{r['estimate']}'; allowed: yes, no")
+        per = float(r["sram_mb_per_die"]) if r["sram_mb_per_die"] else None
+        off = float(r["off_die_sram_mb"] or 0.0)
+        for field, v in (("sram_mb_per_die", per), ("off_die_sram_mb", off)):
+            if v is not None and not 0.0 <= v < 1e6:
+                raise InvalidSettingError(f"{where}: {field} {v}; allowed: 0 to 1,000,000 MB")
+        out[r["chip_id"]] = PackageSram(r["chip_id"], r["die"], per, off, r["estimate"] == "yes", r["source"])
+    return out

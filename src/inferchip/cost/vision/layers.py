@@ -118,10 +118,9 @@ def layer_formats(a: LayerArrays, precision: str, quantised: str | None = None,
     (FP16 with ``--fp16``, else FP32). A plugin layer runs the formats its ``supportsFormatCombination`` accepts.
     Hand check: a conv, a gather and a matmul at ("fp32", "int8") run int8, fp32, fp32; with ``gather`` "fp32" at
     ("fp16", "int8") int8, fp32, fp16."""
-    check_format(precision, "precision")
-    for f in (quantised, gather):
-        if f is not None:
-            check_format(f, "layer format")
+    precision = check_format(precision, "precision")
+    quantised = None if quantised is None else check_format(quantised, "layer format")
+    gather = None if gather is None else check_format(gather, "layer format")
     return tuple(check_format(p, "layer precision") if p else quantised if quantised and c
                  else gather if gather and u == UNIT_GATHER else precision
                  for p, c, u in zip(a.precision, a.conv, a.unit, strict=True))

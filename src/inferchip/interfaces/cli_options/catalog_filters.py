@@ -55,9 +55,9 @@ def vendor_names(vendor: str) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class ChipFilter:
     """Which chips ``inferchip chips`` lists (None: no condition). ``number_format``: a dense peak in that format is
-    published (a key of ``ChipParams.peak_flop_per_s``: fp4 is NVFP4-style, mxfp4 the OCP MX format, each matched as
-    the catalogue lists it); ``min_memory_bytes``: the memory capacity the table shows; ``name``: text inside the id
-    or the name."""
+    published (a key of ``ChipParams.peak_flop_per_s``: fp4 is NVFP4 (nvfp4 reads as fp4), mxfp4 the OCP MX format,
+    each matched as the catalogue lists it); ``min_memory_bytes``: the memory capacity the table shows; ``name``: text
+    inside the id or the name."""
 
     vendor: str | None = None
     system: str | None = None
@@ -113,8 +113,17 @@ class ModelFilter:
 
 def chip_filter(*, vendor: str | None, system: str | None, number_format: str | None, min_memory_gb: float | None,
                 name: str | None, vendors: Iterable[str], formats: Iterable[str]) -> ChipFilter:
-    """The chips filter from the options as typed, checked against the catalogue's ``vendors`` and ``formats``."""
+    """The chips filter from the options as typed, checked against the catalogue's ``vendors`` and ``formats``; a
+    number format by the one resolver of format names (``spec.formats.canonical_format``: nvfp4 is fp4, e4m3 fp8)."""
     from inferchip.spec.chip import ChipSpec
+    from inferchip.spec.formats import canonical_format, unknown_format_reason
+
+    if number_format is not None:
+        why = unknown_format_reason(number_format)
+        if why is not None:
+            raise typer.BadParameter(f"{number_format!r}: {why}; allowed: {', '.join(sorted(set(formats)))}",
+                                     param_hint="'--number-format'")
+        number_format = canonical_format(number_format)
 
     names = [n for v in vendors for n in vendor_names(v)]
     systems = get_args(ChipSpec.model_fields["system"].annotation)  # the field's Literal: server, embedded_soc

@@ -203,7 +203,8 @@ _MS_HELP = {
     "--slo-tpot-ms": "SLO on each request's TPOT, ms: goodput and SLO attainment count the requests within every "
                      "limit given.",
 }
-_FORMAT_HELP = {"--weights": "Weight format: bf16, fp16, fp8, int8, fp4, mxfp4, int4; default: what the "
+_FORMAT_HELP = {"--weights": "Weight format: bf16, fp16, fp8, int8, fp4 (NVFP4; nvfp4), mxfp4, int4 (any case; e4m3, "
+                             "e5m2, bfloat16, float16 read as fp8, bf16, fp16); default: what the "
                              "checkpoint ships (its config's quantization_config, else its torch_dtype).",
                 "--activations": "Activation format (default follows weights).",
                 "--kv": "KV-cache format (default follows activations)."}
@@ -342,7 +343,10 @@ def input_file(option: str, keywords: tuple[str, ...] = ("none",)) -> Callable[[
 def number_format(option: str) -> Callable[[str | None], str | None]:
     """A number format (bf16, fp8, ...; any case: FP8 is fp8), checked before any work."""
     def check(value: str | None) -> str | None:
-        from inferchip.spec.formats import ALL_FORMATS, canonical_format
+        from inferchip.spec.formats import ALL_FORMATS, canonical_format, unknown_format_reason
 
+        why = None if value is None else unknown_format_reason(value)
+        if why is not None:
+            raise typer.BadParameter(f"{value!r}: {why}; allowed: {', '.join(ALL_FORMATS)}", param_hint=f"'{option}'")
         return choice(option, ALL_FORMATS)(None if value is None else canonical_format(value))
     return check
