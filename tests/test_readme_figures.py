@@ -24,3 +24,21 @@ def test_readme_energy_medians_match_the_validation_page():
     assert m, "the README's energy sentence is gone or reworded"
     assert (int(m.group(2)), m.group(1)) == _page_energy("wall")
     assert (int(m.group(4)), m.group(3)) == _page_energy("board")
+
+
+def test_readme_catalogue_counts_match_the_catalogue():
+    """The opening's catalogue counts and the review's default chip count are the catalogue's (stop 46, docs46: the
+    README said the review runs 14 current datacenter chips; the 2025 competitor set holds 13)."""
+    from inferchip.catalog import competitors
+    from inferchip.catalog.chips import chip_ids
+    from inferchip.catalog.vision_networks import vision_network_ids
+
+    text = " ".join((ROOT / "README.md").read_text().split())
+    m = re.search(r"one of the (\d+) chips of the catalogue", text)
+    assert m and int(m.group(1)) == len(chip_ids())
+    m = re.search(r"\((\d+) Hugging Face configs ship in the package\)", text)
+    assert m and int(m.group(1)) == len(list((ROOT / "src" / "inferchip" / "catalog" / "models").glob("*.json")))
+    m = re.search(r"a vision or driving network \((\d+) bundled", text)
+    assert m and int(m.group(1)) == len(vision_network_ids())
+    m = re.search(r"with its defaults: (\d+) current datacenter chips", text)
+    assert m and int(m.group(1)) == len(competitors.competitors_for_year(competitors.DEFAULT_REVIEW_YEAR))
