@@ -140,7 +140,13 @@ def serve_cmd(
     kv_link_gb_per_s: float | None = so.link_option(), kv_link_latency_us: float | None = so.latency_option(),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
-    """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption."""
+    """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption.
+
+    Unless --tp/--pp/--ep are given, the layout is the one with the lowest mean end-to-end latency at the load
+    (--concurrency C: C clients, where that is also the most throughput, requests/s = C / E2E; --rate R or
+    --trace: R or the trace's mean rate) among those that carry it and meet --slo-ttft-ms/--slo-tpot-ms by their
+    mean TTFT and TPOT; the note 'layout:' says which rule chose it.
+    """
     count = 1 if count_given is None else count_given
     from inferchip.interfaces.serve_rows import check_options, no_recipe_options_with_rows, parse_disagg
     from inferchip.sim import PoissonArrivals, TraceArrivals, benchmark_clients, simulate_client
