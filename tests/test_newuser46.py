@@ -47,3 +47,50 @@ def test_serve_at_c_clients_takes_the_lowest_latency_layout_within_the_slo_and_s
     # clients no layout holds: the most throughput, said so
     _, _, huge = system(*_args(), running_cap=True, concurrency=100_000)
     assert "no layout holds 100,000 clients in memory" in huge["layout_rule"]
+
+
+# ------------------------------------------------------------------ 2. explore's page: axes in words and units
+def _frame():  # type: ignore[no-untyped-def]
+    import numpy as np
+    import pandas as pd
+
+    from inferchip.explore.evaluate import METRICS
+    from inferchip.spec.design_space import CATEGORICAL, DEFAULTS, PARAMETERS
+
+    rows = []
+    for d in range(4):
+        for w in ("a", "b"):
+            row = {"design_id": d, "workload_id": w, **{p: DEFAULTS[p] for p in PARAMETERS},
+                   "area_mm2": 400.0 + d, "dies": 1, "tdp_w": 500.0, "cost_usd": 3000.0, "feasible": True}
+            row.update({m: np.nan for m in METRICS})
+            row.update(tokens_per_s_per_chip=100.0 * 10 ** d, tokens_per_s_per_w=0.2 * 3 ** d,
+                       tokens_per_s_per_usd=0.05 / 2 ** d, latency_s=0.02 / (d + 1))
+            rows.append(row)
+    assert all(p in DEFAULTS for p in CATEGORICAL)
+    return pd.DataFrame(rows)
+
+
+def test_explore_page_draws_latency_in_ms_labels_log_ticks_and_names_parameters_with_units():
+    """explore printed its latency in ms and the page drew it in s; the page's log axes had plotly's bare
+    "1000, 2, 5" ticks (the review's had whole values); its parallel coordinates named axes by raw keys
+    (``clock_ghz``, ``throughput_per_chip``) with no unit."""
+    import json
+    import re
+
+    from inferchip.interfaces.report.explore_page import build_page
+
+    page = build_page(_frame(), ["a", "b"], {}, "t")
+    figs = [json.loads(m) for m in re.findall(r'Plotly\.newPlot\(\s*"[^"]+",\s*(\[.*?\]),\s*\{', page, re.S)]
+    layouts = [json.loads(m) for m in re.findall(r'Plotly\.newPlot\(\s*"[^"]+",\s*\[.*?\],\s*(\{.*?\}),\s*\{"',
+                                                  page, re.S)]
+    assert len(figs) == 7 and len(layouts) == 7  # six pairs of four objectives, and the parallel coordinates
+    lat = [lay for lay in layouts[:6] if lay["yaxis"]["title"]["text"] == "time per output token at batch 1, ms"]
+    assert lat
+    for lay in layouts[:6]:  # every log axis labelled with whole values
+        for ax in ("xaxis", "yaxis"):
+            assert lay[ax]["type"] == "log" and lay[ax]["tickvals"] and lay[ax]["ticktext"]
+    i = layouts.index(lat[0])
+    assert max(figs[i][1]["y"]) == 20.0  # 0.02 s at batch 1, drawn in ms
+    dims = {d["label"]: d["values"] for d in figs[6][0]["dimensions"]}
+    assert "clock, GHz" in dims and "SRAM, MB" in dims and "clock_ghz" not in dims
+    assert max(dims["time per output token at batch 1, ms"]) <= 20.0
