@@ -94,3 +94,24 @@ def test_explore_page_draws_latency_in_ms_labels_log_ticks_and_names_parameters_
     dims = {d["label"]: d["values"] for d in figs[6][0]["dimensions"]}
     assert "clock, GHz" in dims and "SRAM, MB" in dims and "clock_ghz" not in dims
     assert max(dims["time per output token at batch 1, ms"]) <= 20.0
+
+
+# ------------------------------------------------------------------ 3. the report names a chip by one helper
+def test_the_report_shortens_a_chips_name_by_one_helper():
+    """in_car_page, claim_page and deciding each wrote ``short_name(chip_name(id, res))`` (deciding as a private
+    ``_name``, in_car_page as a nested ``named``): one public helper, ``deciding.chip_short_name``."""
+    from pathlib import Path
+
+    from inferchip.interfaces.report import deciding
+
+    folder = Path(deciding.__file__).parent
+    uses = {p.name: p.read_text().count("short_name(chip_name(") for p in folder.glob("*.py")}
+    assert sum(uses.values()) == 1 and uses["deciding.py"] == 1  # the helper's own body
+    assert "def _name(" not in (folder / "deciding.py").read_text()
+    assert "def named(" not in (folder / "in_car_page.py").read_text()
+
+    class Res:  # a stand-in review: its chips and no claim
+        chips = [type("C", (), {"id": "x1", "name": "X1 (a test chip)"})()]
+        claim = None
+
+    assert deciding.chip_short_name("x1", Res()) == "X1"  # type: ignore[arg-type]
