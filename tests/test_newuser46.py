@@ -115,3 +115,44 @@ def test_the_report_shortens_a_chips_name_by_one_helper():
         claim = None
 
     assert deciding.chip_short_name("x1", Res()) == "X1"  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ 4. one meaning of "estimate" in chips and review
+def test_chips_and_review_star_the_same_chips_a_price_range_being_no_estimate(capsys):
+    """The review starred every chip with a street-price range as an estimate (H100, H200, L40S) and ``chips`` only
+    those marked ``estimate: true`` (not Trillium's estimated TDP): one rule, a figure other than the price given
+    as a range (or the whole chip announced)."""
+    import json
+
+    from inferchip.catalog.chips import load_chip
+    from inferchip.interfaces.cli import main
+    from inferchip.review.inputs import chip_entry, is_estimate
+
+    assert main(["chips", "--format", "json"]) == 0
+    listed = {r["id"]: r["estimate"] for r in json.loads(capsys.readouterr().out)}
+    for cid in ("nvidia-h100-sxm-80gb", "nvidia-h200-sxm-141gb", "google-tpu-v6e-trillium", "tesla-ai5"):
+        assert chip_entry(cid, 8).estimate == listed[cid] == is_estimate(load_chip(cid))
+    assert not listed["nvidia-h100-sxm-80gb"] and "price.usd" in load_chip("nvidia-h100-sxm-80gb").estimated_fields()
+    assert listed["google-tpu-v6e-trillium"] and listed["tesla-ai5"]  # an estimated TDP; an announced chip
+
+
+# ------------------------------------------------------------------ 5. the ranking's fallback says what is missing
+def test_a_claimed_chip_without_a_street_price_is_told_so_and_the_ranking_is_not_called_the_verdict():
+    """A chip of one's own (a TDP, no street price) was told "no price or power: the verdict ranks tok/s per chip",
+    where it has power and the claim's verdicts are judged part by part (``--metric`` ranks, it does not judge)."""
+    import math
+    from types import SimpleNamespace
+
+    from inferchip.interfaces.cmd_review import review_cmd
+    from inferchip.review.review import _lacks
+
+    own = SimpleNamespace(id="acme-x1", params=SimpleNamespace(tdp_w=1000.0))
+    street = [SimpleNamespace(name="street", unpriced={"acme-x1": "no street or list price in the price table"})]
+    assert _lacks(own, "tco", street) == "no street or list price"  # type: ignore[arg-type]
+    bare = SimpleNamespace(id="x", params=SimpleNamespace(tdp_w=math.nan))
+    assert _lacks(bare, "energy", []) == "no TDP"  # type: ignore[arg-type]
+    assert _lacks(bare, "tco", street[:0]) == "no TDP"  # type: ignore[arg-type]
+    import inspect
+
+    metric_help = inspect.signature(review_cmd).parameters["metric"].default.help
+    assert "ranking" in metric_help and "verdict:" not in metric_help
