@@ -156,3 +156,24 @@ def test_a_claimed_chip_without_a_street_price_is_told_so_and_the_ranking_is_not
 
     metric_help = inspect.signature(review_cmd).parameters["metric"].default.help
     assert "ranking" in metric_help and "verdict:" not in metric_help
+
+
+# ------------------------------------------------------------------ 6. curve's point is a serve run, and says which
+def test_a_curve_point_is_the_serve_run_its_note_names(capsys):
+    """curve's help said each point is the run ``serve --concurrency`` makes, but a point runs 8 requests a client
+    and serve 1,000 requests: at Qwen3-32B on an H200, 64 clients, TTFT mean 612 ms on the curve, 389 ms in serve.
+    The note now names the serve run that gives the point, number for number."""
+    import json
+
+    from inferchip.interfaces.cli import main
+
+    common = ["--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-8B", "--input-tokens", "256",
+              "--output-tokens", "64", "--format", "json"]
+    assert main(["curve", *common]) == 0
+    cur = json.loads(capsys.readouterr().out)
+    assert any("--requests 8C" in n for n in cur["notes"])
+    point = next(p for p in cur["points"] if p["concurrency"] == 4)
+    assert main(["serve", *common, "--concurrency", "4", "--requests", "32"]) == 0
+    run = json.loads(capsys.readouterr().out)
+    for key in ("ttft_s_mean", "tpot_s_mean", "output_tokens_per_s_per_chip"):
+        assert run[key] == point[key]

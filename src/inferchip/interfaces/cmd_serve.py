@@ -258,10 +258,12 @@ def curve_cmd(
     """Throughput-interactivity curve: output tok/s per chip against tok/s per user, concurrency 1 up to the memory
     limit or the running-batch cap (max_num_seqs x replicas), whichever is less.
 
-    Each point is the closed-loop benchmark `serve --concurrency` runs (lengths from --range-ratio)."""
+    Each point is the closed-loop benchmark `serve --concurrency C --requests 8C` runs (8 requests a client; lengths
+    from --range-ratio)."""
     count = 1 if count_given is None else count_given
     from inferchip.interfaces.serve_rows import (
         CURVE_CONCURRENCIES,
+        CURVE_REQUESTS_PER_CLIENT,
         check_options,
         no_recipe_options_with_rows,
         parse_disagg,
@@ -298,6 +300,7 @@ def curve_cmd(
         task = prog.add_task("curve", total=1.0)
         cur = throughput_interactivity_curve(step, uniform_length(input_tokens, range_ratio),
                                              uniform_length(output_tokens, range_ratio), seed=seed, replicas=replicas,
+                                             requests_per_user=CURVE_REQUESTS_PER_CLIENT,
                                              scheduler_config=engine_config(eng, step, chunk),
                                              request_host_s=0.0 if host is None else host.outside_loop_s,
                                              progress=lambda f: prog.update(task, completed=f))
@@ -306,8 +309,11 @@ def curve_cmd(
         if "power_w_per_chip" in p:
             p.update(serving_economics(step, p, chips))
     df = cur.to_dataframe()
+    per_client = (f"each point runs {CURVE_REQUESTS_PER_CLIENT} requests a client: `serve --concurrency C --requests "
+                  f"{CURVE_REQUESTS_PER_CLIENT}C` with the same options runs it (serve's default, 1,000 requests, "
+                  "measures another window: its TTFT can differ)")
     notes = [n for n in (context_note, *opts.config_notes(loaded), _replicas_note(cur.replicas_simulated, replicas),
-                         cur.cap_note()) if n]
+                         cur.cap_note(), per_client) if n]
     if plot is not None:
         import plotly.express as px
 
