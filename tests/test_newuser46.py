@@ -177,3 +177,25 @@ def test_a_curve_point_is_the_serve_run_its_note_names(capsys):
     run = json.loads(capsys.readouterr().out)
     for key in ("ttft_s_mean", "tpot_s_mean", "output_tokens_per_s_per_chip"):
         assert run[key] == point[key]
+
+
+# ------------------------------------------------------------------ 7. predict's serve command: its layout and cap
+def test_predicts_ttft_note_names_the_serve_run_on_its_layout_and_the_cap_that_run_keeps(capsys):
+    """predict --max-throughput said ``serve --concurrency C --range-ratio 1`` "with the same options simulates that
+    closed loop"; serve searched its own layout and admitted 256 sequences a replica where predict ran thousands
+    (Llama-3.1-70B FP8 on 8 H200: 21,990 tok/s predicted, 14,816 in that serve run, TTFT 0.13 against 8.2 s)."""
+    import json
+
+    from inferchip.interfaces.cli import main
+
+    args = ["predict", "--chip", "nvidia-h200-sxm-141gb", "--model", "meta-llama/Llama-3.1-8B", "--weights", "fp8",
+            "--max-throughput", "--input-tokens", "256", "--output-tokens", "64", "--format", "json"]
+    assert main(args) == 0
+    d = json.loads(capsys.readouterr().out)
+    note = next(n for n in d["notes"] if n.startswith("TTFT is the service time"))
+    assert f"--tp {d['tp']} --pp {d['pp']} --ep {d['ep']}" in note
+    assert d["batch"] > 256 and "at most 256 sequences a replica" in note
+    assert main([*args, "--max-ttft-ms", "60", "--max-tpot-ms", "8"]) == 0  # a point within the cap: no such caveat
+    small = json.loads(capsys.readouterr().out)
+    assert small["batch"] <= 256
+    assert not any("at most 256" in n for n in small["notes"])
