@@ -165,7 +165,8 @@ def predict_cmd(
         p.add_request_host(host.total_s)
     notes = [*p.notes, *([attention[2]] if attention else []),  # the same notes in the table and the JSON
              *([context_note] if context_note else []), *opts.config_notes(loaded),
-             *([] if p.has_tpot else [ONE_TOKEN_NOTE]), *([] if batch is not None else [service_ttft_note(p, _max_num_seqs(eng))])]
+             *([] if p.has_tpot else [ONE_TOKEN_NOTE]),
+             *([] if batch is not None else [service_ttft_note(p, _max_num_seqs(eng))])]
     if output == OutputFormat.json:
         answer = out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS)
         typer.echo(fmt.to_json({**answer, "memory_activations": activations_of, "notes": notes,
