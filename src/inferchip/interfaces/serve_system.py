@@ -82,6 +82,7 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
         limited = [replace(question, max_ttft_s=slo_s[0], max_tpot_s=slo_s[1])] if slo_s != (None, None) else []
         found = None
         if concurrency or rate_per_s is not None or trace is not None:  # a load: one rule, any SLO
+            loaded: Question | None
             if concurrency:
                 load, rate = f"{concurrency:,} clients", None
                 loaded = replace(question, mode="closed_loop", concurrency=float(concurrency))
