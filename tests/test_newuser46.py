@@ -199,3 +199,29 @@ def test_predicts_ttft_note_names_the_serve_run_on_its_layout_and_the_cap_that_r
     small = json.loads(capsys.readouterr().out)
     assert small["batch"] <= 256
     assert not any("at most 256" in n for n in small["notes"])
+
+
+# ------------------------------------------------------------------ 8. serve and curve name the chip as predict does
+def test_serve_and_curve_name_a_chip_file_by_its_id_in_the_title_and_the_json(tmp_path, capsys):
+    """serve's title read "on 8 x mychip.yaml" (the path typed) where predict's reads the chip's id, and neither
+    serve's nor curve's JSON named the chip or the model: a fleet sizer's loop over chips could not tell its files
+    apart."""
+    import json
+    from pathlib import Path
+
+    import inferchip
+    from inferchip.interfaces.cli import main
+
+    mine = tmp_path / "mine.yaml"
+    mine.write_text((Path(inferchip.__file__).parent / "catalog" / "chips" / "nvidia-h100-sxm-80gb.yaml").read_text())
+    common = ["--chip", str(mine), "--model", "meta-llama/Llama-3.1-8B", "--input-tokens", "256",
+              "--output-tokens", "64"]
+    assert main(["serve", *common, "--concurrency", "2", "--requests", "8"]) == 0
+    text = capsys.readouterr().out
+    assert "on 1 x nvidia-h100-sxm-80gb" in text and "mine.yaml" not in text.split("\n(")[0]
+    assert main(["serve", *common, "--concurrency", "2", "--requests", "8", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert (d["chip_id"], d["model_id"]) == ("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B")
+    assert main(["curve", *common, "--format", "json"]) == 0
+    c = json.loads(capsys.readouterr().out)
+    assert (c["chip_id"], c["model_id"]) == ("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B")

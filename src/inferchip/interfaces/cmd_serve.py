@@ -212,13 +212,14 @@ def serve_cmd(
     # continuous batching: the KV pool leaves room for one chunk's activations (flat keys, as the summary's)
     summary.update(prefill_chunk_tokens=chunk, prefill_chunk_source=chunk_source,
                    activations_bytes_per_chip=float(step.mm.chunk_activation_bytes()),
-                   **layout_keys(step))  # the layout the title names (searched unless given)
+                   **layout_keys(step),  # the layout the title names (searched unless given)
+                   chip_id=step.mm.chip.id, model_id=step.mm.model.id)  # what was simulated, as predict's JSON
     notes = so.serve_notes([context_note, *opts.config_notes(loaded), layout_rule], slo_tpot_ms,
                            res.requests["output_tokens"])
     if output == OutputFormat.json:  # the same notes as the text's
         typer.echo(fmt.to_json({**out.with_all_keys(summary, out.SERVE_ENERGY_KEYS), "notes": notes}))
         return
-    title = f"{model} on {count} x {chip} ({layout_text(step, replicas)})"
+    title = f"{step.mm.model.id} on {count} x {step.mm.chip.id} ({layout_text(step, replicas)})"
     con = out.console()
     for t in serve_tables(summary, title):
         con.print(t)
@@ -323,11 +324,12 @@ def curve_cmd(
                       labels={"output_tokens_per_s_per_user": "output tokens/s per user (1 / TPOT)",
                               "output_tokens_per_s_per_chip": "output tokens/s per chip",
                               "concurrency": "concurrency (clients)"},
-                      title=f"{model} on {count} x {chip}: throughput vs interactivity")
+                      title=f"{step.mm.model.id} on {count} x {step.mm.chip.id}: throughput vs interactivity")
         fig.update_traces(textposition="top center")
         files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
     if output == OutputFormat.json:
-        typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency,
+        typer.echo(fmt.to_json({"chip_id": step.mm.chip.id, "model_id": step.mm.model.id,
+                                "memory_limit_concurrency": cur.memory_limit_concurrency,
                                 "running_cap_concurrency": cur.running_cap_concurrency, **formats,
                                 "assumptions_file": _assumptions_file(assumptions), "engine": used_engine,
                                 "prefill_chunk_tokens": chunk, "prefill_chunk_source": chunk_source,  # as serve's
@@ -338,7 +340,8 @@ def curve_cmd(
                                 "notes": notes}))  # the same notes as the text's
         return
     con = out.console()
-    con.print(curve_table(df.to_dict(orient="records"), f"{model} on {count} x {chip}: throughput vs interactivity"))
+    con.print(curve_table(df.to_dict(orient="records"),
+                          f"{step.mm.model.id} on {count} x {step.mm.chip.id}: throughput vs interactivity"))
     con.print(formats_line(formats))
     con.print(f"assumptions: {_assumptions_file(assumptions)}")
     con.print(eng_opts.engine_line(used_engine, so.DEFAULT_SCHEDULER))
