@@ -225,3 +225,19 @@ def test_serve_and_curve_name_a_chip_file_by_its_id_in_the_title_and_the_json(tm
     assert main(["curve", *common, "--format", "json"]) == 0
     c = json.loads(capsys.readouterr().out)
     assert (c["chip_id"], c["model_id"]) == ("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B")
+
+
+# ------------------------------------------------------------------ 9. the command list: one summary a command
+def test_the_command_list_keeps_no_line_break_of_a_docstring(capsys, monkeypatch):
+    """``inferchip --help`` broke curve's summary after "memory" and chips' after "every" on any width: rich kept
+    the docstrings' own line breaks. Each summary is now its first paragraph on one line."""
+    from inferchip.interfaces.app import app
+    from inferchip.interfaces.cli import main
+
+    monkeypatch.setenv("COLUMNS", "250")
+    main(["--help"])
+    out = capsys.readouterr().out
+    assert "concurrency 1 up to the memory limit or the running-batch cap" in out
+    assert "or the chips that meet every filter given." in out
+    for c in app.registered_commands:
+        assert c.short_help is None or "\n" not in c.short_help
