@@ -219,6 +219,7 @@ def test_serve_and_curve_name_a_chip_file_by_its_id_in_the_title_and_the_json(tm
     assert main(["serve", *common, "--concurrency", "2", "--requests", "8"]) == 0
     text = capsys.readouterr().out
     assert "on 1 x nvidia-h100-sxm-80gb" in text and "mine.yaml" not in text.split("\n(")[0]
+    assert "other" not in text  # the ids are the title's, not figures the table does not know
     assert main(["serve", *common, "--concurrency", "2", "--requests", "8", "--format", "json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert (d["chip_id"], d["model_id"]) == ("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B")
