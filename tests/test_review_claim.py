@@ -20,7 +20,7 @@ from conftest import make_chip
 from inferchip.catalog.chips import load_chip
 from inferchip.errors import InvalidSettingError
 from inferchip.interfaces.cli import main
-from inferchip.interfaces.report.claim_page import short_name
+from inferchip.interfaces.report.deciding import short_name
 from inferchip.interfaces.report.tables import cell
 from inferchip.review.claim_file import FAILS_UP_TO, HOLDS_FROM, PARTS, ClaimFileError, load_claim, pct, verdict
 from inferchip.review.judge import Figures, judge_part, suite_scores, usd_per_million_tokens, wall_power_per_chip_w

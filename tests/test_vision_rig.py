@@ -212,7 +212,7 @@ def test_drive_table_and_plot(fake_cost, tmp_path):
     rc, out, err = _run([*ORIN, "--model", "bevformer-tiny", "--model", "planner@rig", "--plot", str(plot),
                          "--duration-s", "5"])
     assert rc == 0, err
-    assert "deadline_miss_rate" in out and "frame latency p99" in out
+    assert "deadline misses (share of frames)" in out and "frame latency p99" in out
     html = plot.read_text()
     assert "plotly" in html.lower() and "deadline" in html
 

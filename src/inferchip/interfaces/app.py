@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -29,10 +30,15 @@ class LazyApp(typer.Typer):
         self.__dict__["_commands"] = value
 
     def command(self, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
-        """``Typer.command``; registering (which appends to the list) imports no other module."""
-        decorator = super().command(*args, **kwargs)
+        """``Typer.command``; registering (which appends to the list) imports no other module. The command list of
+        ``inferchip --help`` shows each command's :func:`one_line` summary (rich kept the docstring's line breaks:
+        "concurrency 1 up to the memory" / "limit or the running-batch cap")."""
 
         def register(f: Any) -> Any:
+            given = dict(kwargs)
+            if "short_help" not in given and "help" not in given and f.__doc__:
+                given["short_help"] = one_line(f.__doc__)
+            decorator = super(LazyApp, self).command(*args, **given)
             load, self.load_all = self.load_all, None
             try:
                 return decorator(f)
@@ -45,6 +51,11 @@ class LazyApp(typer.Typer):
         """The commands registered so far (no module imported)."""
         commands: list[CommandInfo] = self.__dict__["_commands"]
         return commands
+
+
+def one_line(doc: str) -> str:
+    """A docstring's first paragraph as one line (its line breaks and indents as single spaces)."""
+    return " ".join(inspect.cleandoc(doc).split("\n\n")[0].split())
 
 
 app = LazyApp(

@@ -76,6 +76,7 @@ def chips_cmd(
     """List the chip catalogue (dense peaks, memory, power; estimates flagged), or the chips that meet every
     filter given."""
     from inferchip.catalog.chips import all_chips, get_chip_params
+    from inferchip.review.inputs import is_estimate
     from inferchip.spec.chip import pick
     from inferchip.spec.formats import ALL_FORMATS
 
@@ -91,7 +92,8 @@ def chips_cmd(
             continue
         tdp = pick(spec.power.tdp_w)  # None (JSON null) when the chip publishes none
         rows.append({
-            "id": spec.id, "name": spec.name, "vendor": spec.vendor, "status": spec.status, "estimate": spec.estimate,
+            "id": spec.id, "name": spec.name, "vendor": spec.vendor, "status": spec.status,
+            "estimate": is_estimate(spec),
             "bf16_flop_per_s": p.peak_flop_per_s.get("bf16") or p.peak_flop_per_s.get("fp16"),
             "fp8_flop_per_s": p.peak_flop_per_s.get("fp8"),
             "memory_type": spec.memory.memory_type, "memory_description": spec.memory.type,

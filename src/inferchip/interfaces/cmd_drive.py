@@ -86,7 +86,7 @@ def _table(r: dict[str, Any]) -> Table:
     for k in ("p50", "p90", "p99", "p99.9", "max"):
         t.add_row(f"frame latency {k}", f"{lat[k]:,.2f} ms")
     t.add_row("jitter (latency std)", f"{r['jitter_ms']:,.2f} ms")
-    t.add_row("deadline_miss_rate", f"{r['deadline_miss_rate'] * 100:.3f}%")
+    t.add_row("deadline misses (share of frames)", f"{r['deadline_miss_rate'] * 100:.3f}%")
     t.add_row("  late after the next frame", f"{r['late_after_next_frame_rate'] * 100:.3f}%")
     if r["deadline_ms"] is not None:
         t.add_row(f"  late after {r['deadline_ms']:g} ms", f"{r['late_after_deadline_rate'] * 100:.3f}%")

@@ -16,6 +16,7 @@ from inferchip.interfaces.cli_options import output as out
 
 if TYPE_CHECKING:  # the model is imported when a command runs (a faster cold start)
     from inferchip.performance.predict import Prediction
+    from inferchip.spec.engine import EngineSpec
 
 
 class OutputFormat(StrEnum):
@@ -27,15 +28,26 @@ ONE_TOKEN_NOTE = ("--output-tokens 1: the one output token is the prefill's and 
                   "TPOT or per-user rate (null in the JSON, as serve reports them); TTFT is the whole request")
 
 
-def service_ttft_note(p: Prediction) -> str:
+def service_ttft_note(p: Prediction, max_num_seqs: int) -> str:
     """What ``--max-throughput``'s TTFT counts: the service time at its concurrency, no queueing
-    (:attr:`Prediction.ttft_includes_queueing`), and the command that simulates the benchmark's TTFT with its queue."""
+    (:attr:`Prediction.ttft_includes_queueing`), and the command that simulates the benchmark's TTFT with its queue,
+    on this layout; where the concurrency per replica is beyond the running-batch cap ``serve`` simulates
+    (``max_num_seqs`` per attention-DP rank), that serve's clients beyond it queue, so its throughput is lower."""
     c = p.batch * p.replicas
     conc = f"{int(c)}" if float(c).is_integer() else f"{c:g}"
-    return (f"TTFT is the service time at concurrency {conc}: the prompt's prefill within the running batch, "
+    layout = f" --tp {p.tp} --pp {p.pp} --ep {p.ep}{' --attn-dp' if p.attn_dp else ''}"
+    note = (f"TTFT is the service time at concurrency {conc}: the prompt's prefill within the running batch, "
             "without the wait for admission a benchmark client also times (vLLM benchmark_serving and MLPerf's "
             f"Server scenario count TTFT from the request's send); `inferchip serve --concurrency {conc} "
-            "--range-ratio 1` with the same options simulates that closed loop, its queue included")
+            f"--range-ratio 1{layout}` with the same options simulates that closed loop, its queue included")
+    ranks = p.tp if p.attn_dp else 1
+    cap = max_num_seqs * ranks
+    if p.batch > cap:
+        per = f" per attention-DP rank x {ranks}" if ranks > 1 else ""
+        note += (f"; it runs at most {cap:,} sequences a replica (max_num_seqs {max_num_seqs}{per}, as an engine "
+                 f"admits them), fewer than the {p.batch:,.0f} here: the others wait in its queue, so its "
+                 "tokens/s is lower and its TTFT longer (predict's search has no running-batch cap)")
+    return note
 
 
 def prediction_table(p: Prediction) -> list[Table]:
@@ -153,7 +165,8 @@ def predict_cmd(
         p.add_request_host(host.total_s)
     notes = [*p.notes, *([attention[2]] if attention else []),  # the same notes in the table and the JSON
              *([context_note] if context_note else []), *opts.config_notes(loaded),
-             *([] if p.has_tpot else [ONE_TOKEN_NOTE]), *([] if batch is not None else [service_ttft_note(p)])]
+             *([] if p.has_tpot else [ONE_TOKEN_NOTE]),
+             *([] if batch is not None else [service_ttft_note(p, _max_num_seqs(eng))])]
     if output == OutputFormat.json:
         answer = out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS)
         typer.echo(fmt.to_json({**answer, "memory_activations": activations_of, "notes": notes,
@@ -169,3 +182,11 @@ def predict_cmd(
     con.print(eng_opts.engine_line(used_engine, "the calibration's host time per step"))
     for n in notes:
         con.print(f"[yellow]note:[/] {n}")
+
+
+def _max_num_seqs(eng: EngineSpec | None) -> int:
+    """The running-batch cap per attention-DP rank ``serve`` simulates: ``--engine``'s max_num_seqs, else the
+    scheduler's default (vLLM's 256)."""
+    from inferchip.sim.batching.scheduler import SchedulerConfig
+
+    return int(SchedulerConfig().max_num_seqs if eng is None else eng.max_num_seqs)

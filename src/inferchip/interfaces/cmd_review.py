@@ -110,7 +110,9 @@ def review_cmd(
                                       help="Model ids, comma-separated, or 'default' (8B-235B suite)."),
     slo: str = typer.Option("both", "--slo", help="Service levels: interactive, batch or both."),
     metric: str = typer.Option("tco", "--metric",
-                               help="Figure of merit of the verdict: tco, throughput, capex or energy."),
+                               help="Figure of merit of the ranking (how often the claimed chip ranks first, its "
+                               "suite rank): tco, throughput, capex or energy; the claim's verdicts are judged part "
+                               "by part."),
     weights: str = typer.Option("fp8", "--weights", help="Weight format of every model.",
                                 callback=opts.number_format("--weights")),
     out: str = typer.Option("review", "--out", help="Folder for report.html, results.csv and results.json; other "

@@ -140,7 +140,13 @@ def serve_cmd(
     kv_link_gb_per_s: float | None = so.link_option(), kv_link_latency_us: float | None = so.latency_option(),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
-    """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption."""
+    """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption.
+
+    Unless --tp/--pp/--ep are given, the layout is the one with the lowest mean end-to-end latency at the load
+    (--concurrency C: C clients, where that is also the most throughput, requests/s = C / E2E; --rate R or
+    --trace: R or the trace's mean rate) among those that carry it and meet --slo-ttft-ms/--slo-tpot-ms by their
+    mean TTFT and TPOT; the note 'layout:' says which rule chose it.
+    """
     count = 1 if count_given is None else count_given
     from inferchip.interfaces.serve_rows import check_options, no_recipe_options_with_rows, parse_disagg
     from inferchip.sim import PoissonArrivals, TraceArrivals, benchmark_clients, simulate_client
@@ -206,13 +212,14 @@ def serve_cmd(
     # continuous batching: the KV pool leaves room for one chunk's activations (flat keys, as the summary's)
     summary.update(prefill_chunk_tokens=chunk, prefill_chunk_source=chunk_source,
                    activations_bytes_per_chip=float(step.mm.chunk_activation_bytes()),
-                   **layout_keys(step))  # the layout the title names (searched unless given)
+                   **layout_keys(step),  # the layout the title names (searched unless given)
+                   chip_id=step.mm.chip.id, model_id=step.mm.model.id)  # what was simulated, as predict's JSON
     notes = so.serve_notes([context_note, *opts.config_notes(loaded), layout_rule], slo_tpot_ms,
                            res.requests["output_tokens"])
     if output == OutputFormat.json:  # the same notes as the text's
         typer.echo(fmt.to_json({**out.with_all_keys(summary, out.SERVE_ENERGY_KEYS), "notes": notes}))
         return
-    title = f"{model} on {count} x {chip} ({layout_text(step, replicas)})"
+    title = f"{step.mm.model.id} on {count} x {step.mm.chip.id} ({layout_text(step, replicas)})"
     con = out.console()
     for t in serve_tables(summary, title):
         con.print(t)
@@ -252,10 +259,12 @@ def curve_cmd(
     """Throughput-interactivity curve: output tok/s per chip against tok/s per user, concurrency 1 up to the memory
     limit or the running-batch cap (max_num_seqs x replicas), whichever is less.
 
-    Each point is the closed-loop benchmark `serve --concurrency` runs (lengths from --range-ratio)."""
+    Each point is the closed-loop benchmark `serve --concurrency C --requests 8C` runs (8 requests a client; lengths
+    from --range-ratio)."""
     count = 1 if count_given is None else count_given
     from inferchip.interfaces.serve_rows import (
         CURVE_CONCURRENCIES,
+        CURVE_REQUESTS_PER_CLIENT,
         check_options,
         no_recipe_options_with_rows,
         parse_disagg,
@@ -292,6 +301,7 @@ def curve_cmd(
         task = prog.add_task("curve", total=1.0)
         cur = throughput_interactivity_curve(step, uniform_length(input_tokens, range_ratio),
                                              uniform_length(output_tokens, range_ratio), seed=seed, replicas=replicas,
+                                             requests_per_user=CURVE_REQUESTS_PER_CLIENT,
                                              scheduler_config=engine_config(eng, step, chunk),
                                              request_host_s=0.0 if host is None else host.outside_loop_s,
                                              progress=lambda f: prog.update(task, completed=f))
@@ -300,8 +310,11 @@ def curve_cmd(
         if "power_w_per_chip" in p:
             p.update(serving_economics(step, p, chips))
     df = cur.to_dataframe()
+    per_client = (f"each point runs {CURVE_REQUESTS_PER_CLIENT} requests a client: `serve --concurrency C --requests "
+                  f"{CURVE_REQUESTS_PER_CLIENT}C` with the same options runs it (serve's default, 1,000 requests, "
+                  "measures another window: its TTFT can differ)")
     notes = [n for n in (context_note, *opts.config_notes(loaded), _replicas_note(cur.replicas_simulated, replicas),
-                         cur.cap_note()) if n]
+                         cur.cap_note(), per_client) if n]
     if plot is not None:
         import plotly.express as px
 
@@ -311,11 +324,12 @@ def curve_cmd(
                       labels={"output_tokens_per_s_per_user": "output tokens/s per user (1 / TPOT)",
                               "output_tokens_per_s_per_chip": "output tokens/s per chip",
                               "concurrency": "concurrency (clients)"},
-                      title=f"{model} on {count} x {chip}: throughput vs interactivity")
+                      title=f"{step.mm.model.id} on {count} x {step.mm.chip.id}: throughput vs interactivity")
         fig.update_traces(textposition="top center")
         files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
     if output == OutputFormat.json:
-        typer.echo(fmt.to_json({"memory_limit_concurrency": cur.memory_limit_concurrency,
+        typer.echo(fmt.to_json({"chip_id": step.mm.chip.id, "model_id": step.mm.model.id,
+                                "memory_limit_concurrency": cur.memory_limit_concurrency,
                                 "running_cap_concurrency": cur.running_cap_concurrency, **formats,
                                 "assumptions_file": _assumptions_file(assumptions), "engine": used_engine,
                                 "prefill_chunk_tokens": chunk, "prefill_chunk_source": chunk_source,  # as serve's
@@ -326,7 +340,8 @@ def curve_cmd(
                                 "notes": notes}))  # the same notes as the text's
         return
     con = out.console()
-    con.print(curve_table(df.to_dict(orient="records"), f"{model} on {count} x {chip}: throughput vs interactivity"))
+    con.print(curve_table(df.to_dict(orient="records"),
+                          f"{step.mm.model.id} on {count} x {step.mm.chip.id}: throughput vs interactivity"))
     con.print(formats_line(formats))
     con.print(f"assumptions: {_assumptions_file(assumptions)}")
     con.print(eng_opts.engine_line(used_engine, so.DEFAULT_SCHEDULER))

@@ -39,16 +39,15 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     prefill chunk per step and chip the memory fit keeps a step's activations for (None: 8,192). ``searched_rows``:
     search only the layouts a closed-loop case row runs (``serve_rows.row_layouts``). ``running_cap``: the search's
     concurrency stays within the running-batch cap the simulation admits (``engine``'s max_num_seqs per attention-DP
-    rank, else the scheduler's 256); ``concurrency``: the layout is the one with the most output tokens/s at that many
-    closed-loop clients (``serve --concurrency``), where one holds them in memory. ``slo_s``: (TTFT, TPOT) limits, s
-    (``serve --slo-ttft-ms/--slo-tpot-ms``): the layout's mean service TTFT and TPOT within them where one's are; each
-    search that no layout answers falls back to the next (limits and load, the load, limits, neither). An open-loop
-    load, ``rate_per_s`` (``serve --rate``) or ``trace`` (``serve --trace``: its mean arrival rate and mean lengths,
-    :func:`trace_load`), is one rule whatever the SLO: the layout that carries the load and meets the SLO (where given;
-    its mean TTFT and TPOT at the load's Little's-law point) with the lowest mean end-to-end latency
-    (``layout_choice.lowest_latency``); then, the same fallback order, the lowest latency among those that carry the
-    load, the most throughput within the SLO, the most throughput. The fields' ``layout_rule`` says which rule chose
-    it (where there were two or more candidate layouts)."""
+    rank, else the scheduler's 256). ``slo_s``: (TTFT, TPOT) limits, s (``serve --slo-ttft-ms/--slo-tpot-ms``). A
+    load, ``concurrency`` closed-loop clients (``serve --concurrency``), ``rate_per_s`` (``serve --rate``) or
+    ``trace`` (``serve --trace``: its mean arrival rate and mean lengths, :func:`trace_load`), is one rule whatever
+    the SLO: the layout that carries the load (clients held in memory; a rate at an unsaturated Little's-law point)
+    and meets the SLO (where given; its mean TTFT and TPOT at the load) with the lowest mean end-to-end latency
+    (``layout_choice.lowest_latency``; at C clients that is also the most throughput, requests/s = C / E2E); then,
+    in order, the lowest latency among those that carry the load, the most throughput within the SLO, the most
+    throughput. The fields' ``layout_rule`` says which rule chose it (where there were two or more candidate
+    layouts)."""
     from dataclasses import replace
 
     from inferchip.performance.predict import ask, best_layout, predict_setting
@@ -80,22 +79,25 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
         # the load asked for: Llama-3.1-70B on 8 H100 at 64 clients ran tp 1 pp 8, the best at ~1,000 sequences (111
         # tok/s per chip, TPOT 73 ms), where tp 8 runs 338 tok/s, TPOT 25 ms; the SLO asked for: at 2 requests/s with
         # TPOT <= 30 ms it ran tp 2 pp 2 (p99 TPOT 40 ms, no request within the SLO), where tp 8 meets it for all
-        loads = [replace(question, mode="closed_loop", concurrency=float(concurrency))] if concurrency else []
-        limited = [replace(q, max_ttft_s=slo_s[0], max_tpot_s=slo_s[1]) for q in (*loads, question)
-                   if slo_s != (None, None)]
+        limited = [replace(question, max_ttft_s=slo_s[0], max_tpot_s=slo_s[1])] if slo_s != (None, None) else []
         found = None
-        if (rate_per_s is not None or trace is not None) and not loads:  # an open-loop load: one rule, any SLO
-            load = (f"{rate_per_s:g} requests/s" if trace is None else f"the trace's mean rate ({rate or 0:.3g} "
-                    f"requests/s of {lengths[0]:,.0f}/{lengths[1]:,.0f} mean input/output tokens)")
-            found, rule = (None, "") if rate is None else _open_loop(searched, replace(
-                question, mode="open_loop", rate_per_s=rate), slo_s, load)
+        if concurrency or rate_per_s is not None or trace is not None:  # a load: one rule, any SLO
+            loaded: Question | None
+            if concurrency:
+                load, rate = f"{concurrency:,} clients", None
+                loaded = replace(question, mode="closed_loop", concurrency=float(concurrency))
+            else:
+                load = (f"{rate_per_s:g} requests/s" if trace is None else f"the trace's mean rate ({rate or 0:.3g} "
+                        f"requests/s of {lengths[0]:,.0f}/{lengths[1]:,.0f} mean input/output tokens)")
+                loaded = None if rate is None else replace(question, mode="open_loop", rate_per_s=rate)
+            found, rule = (None, "") if loaded is None else _lowest_latency(searched, loaded, slo_s, load)
             if found is None:
-                why = (f"no layout carries {load}" if rate is not None else
-                       "the trace states no arrival rate (one request, or all at one instant)")
+                why = ("the trace states no arrival rate (one request, or all at one instant)" if loaded is None else
+                       f"no layout holds {load} in memory" if concurrency else f"no layout carries {load}")
                 within = " (within the SLO where a layout meets it)" if limited else ""
                 rule = f"layout: the most output tokens/s{within}, as {why}"
             rule = rule if len(searched.layouts) > 1 else ""  # a note where there was a choice
-        for q in () if found else (*limited[:len(loads)], *loads, *limited[len(loads):], question):
+        for q in () if found else (*limited, question):
             found = best_layout(searched, q)
             if found is not None:
                 break
@@ -114,22 +116,25 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     return (*serving_step(setting), fields)
 
 
-def _open_loop(searched: Setting, q: Question, slo_s: tuple[float | None, float | None], load: str
-               ) -> tuple[tuple[Layout, OperatingPoint] | None, str]:
-    """The lowest-latency layout that carries an open-loop question's rate and meets the SLO, else the lowest-latency
-    one that carries it (``layout_choice.lowest_latency``), and the rule that chose it in words; (None, "") where no
-    layout carries the rate."""
+def _lowest_latency(searched: Setting, q: Question, slo_s: tuple[float | None, float | None], load: str
+                    ) -> tuple[tuple[Layout, OperatingPoint] | None, str]:
+    """The lowest-latency layout that carries a question's load (an open loop's rate, a closed loop's clients) and
+    meets the SLO, else the lowest-latency one that carries it (``layout_choice.lowest_latency``), and the rule that
+    chose it in words; (None, "") where no layout carries the load."""
     from dataclasses import replace
 
     from inferchip.performance.layout_choice import lowest_latency
 
-    rule = (f"layout: the lowest mean end-to-end latency at {load} among the layouts that carry it (each at its "
-            "Little's-law load, within the running-batch cap)")
+    carry = ("the most throughput there (requests/s = clients / E2E), among the layouts that hold them in memory"
+             if q.mode == "closed_loop" else
+             "among the layouts that carry it (each at its Little's-law load, within the running-batch cap)")
+    rule = f"layout: the lowest mean end-to-end latency at {load}, {carry}"
     if slo_s != (None, None):
         met = lowest_latency(searched, replace(q, max_ttft_s=slo_s[0], max_tpot_s=slo_s[1]))
         if met is not None:
             return (met.layout, met.point), f"{rule} and meet the SLO by their mean TTFT and TPOT"
-        rule += ", as none that carries it meets the SLO by its mean TTFT and TPOT"
+        rule += (", as none that holds them" if q.mode == "closed_loop" else ", as none that carries it") + \
+            " meets the SLO by its mean TTFT and TPOT"
     found = lowest_latency(searched, q)
     return (None, "") if found is None else ((found.layout, found.point), rule)
 

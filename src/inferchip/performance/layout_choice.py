@@ -108,15 +108,17 @@ def choose_layout(setting: Setting, q: Question, *, coarse: bool = False, need_t
 
 
 def lowest_latency(setting: Setting, q: Question) -> Choice | None:
-    """For an open-loop question (``serve --rate``/``--trace``): the candidate that carries the rate (its Little's-law
-    point unsaturated) and meets the question's limits (its point's mean TTFT, TPOT and end-to-end latency within
+    """For a served load, an open loop (``serve --rate``/``--trace``) or a closed loop of clients (``serve
+    --concurrency``): the candidate that carries it (an open loop's Little's-law point unsaturated; a closed loop's
+    clients held in memory) and meets the question's limits (its point's mean TTFT, TPOT and end-to-end latency within
     ``max_ttft_s``/``max_tpot_s``/``max_e2e_s`` where given: ``serve``'s SLO) with the lowest mean end-to-end latency,
     ties by :func:`tie_key`; None where none carries it within the limits or none fits. At a stated rate every layout
     that carries it gives the same tokens/s, so :func:`pick`'s objective ties them all and its tie rule (fewest chips)
     would choose the slowest; latency is what differs (stop 45's tour: Llama-3.1-70B on
-    8 H100 at 2 requests/s ran tp 2 pp 2, p99 TPOT 40 ms, where tp 8 gives 17 ms)."""
-    if q.mode != "open_loop":
-        raise InvalidSettingError(f"lowest_latency ranks an open-loop question, not mode {q.mode!r}")
+    8 H100 at 2 requests/s ran tp 2 pp 2, p99 TPOT 40 ms, where tp 8 gives 17 ms). At C clients the lowest latency
+    is the most throughput (a closed loop's Little's law, requests/s = C / E2E), so both loads take one rule."""
+    if q.mode not in ("open_loop", "closed_loop"):
+        raise InvalidSettingError(f"lowest_latency ranks an open-loop or a closed-loop question, not mode {q.mode!r}")
     choices = []
     for lay in setting.layouts:
         try:

@@ -39,7 +39,7 @@ import numpy as np
 from inferchip.errors import InferchipError
 from inferchip.performance.vision_drive import DEFAULT_MODELS, IN_CAR_CAMERAS, IN_CAR_CHIPS, IN_CAR_FPS, drive
 from inferchip.review.claim_file import pct, verdict
-from inferchip.review.inputs import namer
+from inferchip.review.inputs import is_estimate, namer
 from inferchip.review.uncertainty import _position, group_of, side
 
 VISION_LATENCY_APE_PCT = (14.5, 33.5)
@@ -129,7 +129,7 @@ def _row(spec: Any, s: RigSetting) -> dict[str, Any]:
     except InferchipError as exc:
         return {"chip": spec.id, "error": str(exc)}
     lat = r["latency_ms"]
-    return {"chip": spec.id, "estimate": bool(spec.estimate or spec.estimated_fields()), "cameras": s.cameras,
+    return {"chip": spec.id, "estimate": is_estimate(spec), "cameras": s.cameras,
             "fps": s.fps, "deadline_ms": s.deadline_ms, "latency_p50_ms": lat["p50"], "latency_p99_ms": lat["p99"],
             "deadline_miss_rate": r["deadline_miss_rate"], "utilisation": r["utilisation"],
             "capacity_frames_per_s": r["capacity_frames_per_s"], "power_w": r["power_w"],

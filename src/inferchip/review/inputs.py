@@ -197,6 +197,14 @@ def _ranges(spec: Any) -> dict[str, dict[str, Any]]:
             for k, r in spec.estimated_fields().items()}
 
 
+def is_estimate(spec: Any) -> bool:
+    """Whether a chip's own figures are estimated: announced or estimated as a whole (``estimate: true``), or a
+    figure other than its price given as a low/central/high range. A price's range is the spread of the street
+    quotes every priced chip carries (the claim's Monte Carlo draws it as a price range), not an estimate of the
+    chip, so ``inferchip chips`` and the review mark the same chips (an H100 is not an estimate)."""
+    return bool(spec.estimate or any(not k.startswith("price.") for k in spec.estimated_fields()))
+
+
 def chip_entry(ref: str | ChipParams, domain_cap: int, is_claim: bool = False) -> ChipEntry:
     """Resolve a chip id, YAML path or ChipParams. Unknown ids raise UnknownIdError (closest
     ids named); malformed files raise SpecError (field named) -- both before any work."""
@@ -214,7 +222,7 @@ def chip_entry(ref: str | ChipParams, domain_cap: int, is_claim: bool = False) -
     params = get_chip_params(ref)
     est = _ranges(spec)
     return ChipEntry(ref, spec.id, spec.name, spec.vendor, params, domain_chips(params.max_scaleup_domain, domain_cap),
-                     spec=spec, estimate=bool(spec.estimate or est), estimated_fields=est, is_claim=is_claim)
+                     spec=spec, estimate=is_estimate(spec), estimated_fields=est, is_claim=is_claim)
 
 
 def namer(chips: Iterable[ChipEntry | None]) -> Callable[[str], str]:

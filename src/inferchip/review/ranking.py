@@ -309,7 +309,7 @@ def claim_verdict(res: Any) -> dict[str, Any]:
     else:
         head = f"{alone} in none of the {len(cases)} cases reviewed ({size})."
     suite_line = (f"Over the whole suite it ranks {_ordinal(mine['rank']) if mine['rank'] else '-'} of the {ranked} "
-                  f"chips with a {met.label} figure "
+                  f"chips with {'an' if met.label[0] in 'aeiou' else 'a'} {met.label} figure "
                   f"(suite score {mine['score']:.2f}; 1.00 = best in every case; {leaders[res.metric]} leads)."
                   if mine["rank"] is not None else f"It has no {met.label} figure, so it is not ranked over the suite.")
     others = []

@@ -184,8 +184,9 @@ def _run(inputs: ReviewInputs, on_progress: OnProgress, on_plan: Callable[[int],
     metric = cfg.metric
     ok = {name: has_figure(rows, met.column) for name, met in METRICS.items()}
     if claim is not None and not ok[metric].get(claim.id, True) and metric != "throughput":
-        notes.append(f"{spoken_name(claim.name)} has no {METRICS[metric].label} figure (no price or power): "
-                     "the verdict ranks output tokens/s per chip instead.")
+        lacks = _lacks(claim, metric, views)
+        notes.append(f"{spoken_name(claim.name)} has no {METRICS[metric].label} figure ({lacks}): the ranking uses "
+                     "output tokens/s per chip instead.")
         metric = "throughput"
     suite: dict[str, dict[str, dict[str, Any]]] = {}
     for name, met in METRICS.items():
@@ -257,3 +258,16 @@ def review(chips: list[str | ChipParams] | None = None, models: list[str | Model
     power in W, tokens per joule, $ per million output tokens (``ReviewResult.rows``).
     """
     return run_review(ReviewConfig(chips=chips, models=models, **config))
+
+
+def _lacks(claim: ChipEntry, metric: str, views: list[Any]) -> str:
+    """What the claimed chip lacks for ``metric``'s figure, in words: a street or list price (per $, TCO: the
+    street view leaves it unpriced), a TDP (energy, TCO); "no price or power" where neither is the reason."""
+    import math
+
+    street = next((v for v in views if v.name == "street"), None)
+    unpriced = street is not None and claim.id in street.unpriced
+    no_tdp = not math.isfinite(claim.params.tdp_w)
+    lacks = [*(["no street or list price"] if unpriced and metric in ("capex", "tco") else []),
+             *(["no TDP"] if no_tdp and metric in ("energy", "tco") else [])]
+    return ", ".join(lacks) or "no price or power"

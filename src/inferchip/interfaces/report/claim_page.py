@@ -13,9 +13,9 @@ from inferchip.interfaces.report.deciding import (
     PART_NAMES,
     central_html,
     chip_name,
+    chip_short_name,
     headline_html,
     model_errors,
-    short_name,
 )
 from inferchip.interfaces.report.silicon_note import VERDICT_CLASS, deployment_cell, deployment_note
 from inferchip.interfaces.report.tables import cell, esc, html_table
@@ -176,7 +176,7 @@ def views_html(res: ReviewResult) -> str:
                   esc(p.date or "-"), f'<span class="src">{esc(p.source)}{(" - " + esc(p.note)) if p.note else ""}'
                   '</span>'], "claim" if res.claim is not None and cid == res.claim.id else "")
                 for cid, p in sorted(v.prices.items())]
-        un = "".join(f"<li>{esc(short_name(chip_name(cid, res)))}: {esc(why)}</li>"
+        un = "".join(f"<li>{esc(chip_short_name(cid, res))}: {esc(why)}</li>"
                      for cid, why in sorted(v.unpriced.items()))
         table = html_table([("chip", True), ("basis", True), ("USD", False), ("range USD", False), ("date", True),
                             ("source", True)], rows, wrap=True) if rows else '<p class="note">No chip is priced.</p>'

@@ -55,7 +55,9 @@ def short_name(name: str) -> str:
     return spoken_name(name)
 
 
-def _name(chip_id: str, res: ReviewResult) -> str:
+def chip_short_name(chip_id: str, res: ReviewResult) -> str:
+    """A chip's short name (:func:`short_name` of :func:`chip_name`): the one helper of every part of the report
+    that names a chip on an axis, in a narrow cell or a sentence."""
     return short_name(chip_name(chip_id, res))
 
 
@@ -66,12 +68,12 @@ def _ratio(r: float) -> str:
 def deciding_text(p: dict[str, Any], res: ReviewResult) -> str:
     """One line, plain text: the part's deciding numbers at the central figures with units ("" when none)."""
     c = p.get("central")
-    me = _name(res.claim.id, res) if res.claim is not None else "the claimed chip"
+    me = chip_short_name(res.claim.id, res) if res.claim is not None else "the claimed chip"
     if p["part"] == "frame_deadlines":
         return _frame_text(p, res, me)
     if not c:
         return ""
-    rival = _name(c["rival"], res)
+    rival = chip_short_name(c["rival"], res)
     if "claimed_usd" in c:
         return (f"{me} ${c['claimed_usd']:,.0f} vs {rival} ${c['rival_usd']:,.0f} modelled cost per chip "
                 f"({c['claimed_usd'] / c['rival_usd']:.2f}x; holds at <= {1 / c['by_far']:.2f}x)"
@@ -90,7 +92,8 @@ def _frame_text(p: dict[str, Any], res: ReviewResult, me: str) -> str:
     other = rows.get(p.get("rival") or "")
     if mine is None or other is None or ic is None:
         return ""
-    return (f"p99 frame latency {me} {latency_text(mine['latency_p99_ms'])} vs {_name(other['chip'], res)} "
+    rival = chip_short_name(other["chip"], res)
+    return (f"p99 frame latency {me} {latency_text(mine['latency_p99_ms'])} vs {rival} "
             f"{latency_text(other['latency_p99_ms'])} (deadline {ic['deadline_ms']:.1f} ms)")
 
 

@@ -18,13 +18,22 @@ import numpy as np
 from inferchip.atomic_io import write_text
 from inferchip.explore.evaluate import ALL_OBJECTIVES, METRICS, suite_objectives
 from inferchip.explore.search import to_minimise
+from inferchip.interfaces.report.log_ticks import label_log_axes
 from inferchip.spec.design_space import CATEGORICAL, PARAMETERS
 from inferchip.spec.pareto import pareto_mask
 
 PAGE_FILE = "explore.html"
 LABELS = {"throughput_per_chip": "output tokens/s per chip", "throughput_per_w": "output tokens/s per W (TDP)",
-          "throughput_per_usd": "output tokens/s per $ of chip cost", "latency": "time per output token at batch 1, s",
-          "driving_frames_per_j": "camera frames per J on the 8 x 36 fps rig (0: misses)"}
+          "throughput_per_usd": "output tokens/s per $ of modelled chip cost",
+          "latency": "time per output token at batch 1, ms",
+          "driving_frames_per_j": "camera frames per J on the 8 x 36 fps rig (1e-6: misses)"}
+SCALE = {"latency": 1e3}  # an objective drawn in another unit than the store's (latency: s -> ms, as explore prints it)
+PARAMETER_LABELS = {"matrix_units": "matrix units", "matrix_unit_dim": "matrix unit side, MACs",
+                    "clock_ghz": "clock, GHz", "sram_mb": "SRAM, MB", "formats": "formats", "memory_type": "memory",
+                    "memory_units": "memory stacks or 32-bit channels", "link_count": "links",
+                    "link_gb_per_s": "link, GB/s per direction", "node_nm": "node, nm",
+                    "chips_per_board": "chips per board", "cpu_cores": "CPU cores", "soc_other_mm2": "other SoC, mm2"}
+"""The parallel-coordinates axes: each parameter of ``spec.design_space`` in words with its unit (docs/explore.md)."""
 REAL_CHIPS = ("nvidia-h100-sxm-80gb", "nvidia-h200-sxm-141gb", "nvidia-b200-180gb", "amd-mi300x", "amd-mi355x",
               "intel-gaudi3", "google-tpu-v6e-trillium", "tesla-ai5")
 
@@ -80,34 +89,37 @@ def build_page(frame: Any, workload_ids: list[str], real: dict[str, dict[str, fl
     hover = np.array(_hover(designs), dtype=object)
     divs = []
     names = [k for k in ALL_OBJECTIVES if k in obj]
+    shown = {k: v * SCALE.get(k, 1.0) for k, v in obj.items()}  # in the unit the labels name
     for k, (xa, ya) in enumerate(combinations(names, 2)):
         fig = go.Figure()
         # plain lists: the page's data stay readable JSON (plotly would pack numpy arrays as base64)
-        fig.add_scattergl(x=obj[xa][~front].tolist(), y=obj[ya][~front].tolist(), mode="markers", name="designs",
+        fig.add_scattergl(x=shown[xa][~front].tolist(), y=shown[ya][~front].tolist(), mode="markers", name="designs",
                           marker={"color": "#c8c8c8", "size": 4}, hovertext=hover[~front].tolist(), hoverinfo="text")
-        fig.add_scatter(x=obj[xa][front].tolist(), y=obj[ya][front].tolist(), mode="markers", name="Pareto front",
+        fig.add_scatter(x=shown[xa][front].tolist(), y=shown[ya][front].tolist(), mode="markers", name="Pareto front",
                         marker={"color": "#d62728", "size": 7}, hovertext=hover[front].tolist(), hoverinfo="text")
         if real:
             chips = list(real)
-            fig.add_scatter(x=[real[n].get(xa, np.nan) for n in chips], y=[real[n].get(ya, np.nan) for n in chips],
+            fig.add_scatter(x=[real[n].get(xa, np.nan) * SCALE.get(xa, 1.0) for n in chips],
+                            y=[real[n].get(ya, np.nan) * SCALE.get(ya, 1.0) for n in chips],
                             mode="markers+text", name="catalogue chips", text=chips, textposition="top center",
                             marker={"color": "black", "symbol": "diamond", "size": 9})
         fig.update_layout(title=f"{LABELS[ya]} vs {LABELS[xa]}", xaxis_title=LABELS[xa], yaxis_title=LABELS[ya],
                           xaxis_type="log", yaxis_type="log", height=480, margin={"t": 50, "l": 60, "r": 20, "b": 50})
-        divs.append(to_html(fig, include_plotlyjs=(k == 0), full_html=False, div_id=f"pair{k}",
-                            config={"displaylogo": False}))
+        # whole-value ticks on the log axes, as the review's charts (plotly alone labels "1000, 2, 5, 10k")
+        divs.append(to_html(label_log_axes(fig.to_dict()), include_plotlyjs=(k == 0), full_html=False,
+                            div_id=f"pair{k}", config={"displaylogo": False}))
     dims = []
     sel = designs[front]
     for p in PARAMETERS:
         v = sel[p]
         if p in CATEGORICAL:
             cats = sorted(set(v))
-            dims.append({"label": p, "values": [cats.index(x) for x in v], "tickvals": list(range(len(cats))),
-                         "ticktext": cats})
+            dims.append({"label": PARAMETER_LABELS[p], "values": [cats.index(x) for x in v],
+                         "tickvals": list(range(len(cats))), "ticktext": cats})
         else:
-            dims.append({"label": p, "values": v.to_numpy(float).tolist()})
+            dims.append({"label": PARAMETER_LABELS[p], "values": v.to_numpy(float).tolist()})
     for name in names:
-        dims.append({"label": name, "values": obj[name][front].tolist()})
+        dims.append({"label": LABELS[name], "values": shown[name][front].tolist()})
     par = go.Figure(go.Parcoords(dimensions=dims, line={"color": np.log(obj["throughput_per_chip"][front]).tolist(),
                                                        "colorscale": "Viridis"}))
     par.update_layout(title="Pareto front: parameters and objectives", height=520)

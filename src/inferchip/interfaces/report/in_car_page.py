@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from inferchip.interfaces.report.charts import _base_layout
-from inferchip.interfaces.report.deciding import chip_name, short_name
+from inferchip.interfaces.report.deciding import chip_name, chip_short_name, short_name
 from inferchip.interfaces.report.silicon_note import VERDICT_CLASS
 from inferchip.interfaces.report.tables import cell, esc, html_table
 from inferchip.review.claim_file import pct
@@ -22,7 +22,7 @@ def in_car_figure(res: ReviewResult) -> dict[str, Any] | None:
     if not rows or ic is None:  # (rows come from ic)
         return None
     ids = [r["chip"] for r in rows]
-    x = [short_name(chip_name(c, res)) for c in ids]
+    x = [chip_short_name(c, res) for c in ids]
     p99 = [r["latency_p99_ms"] for r in rows]
     bars = {"type": "bar", "x": x, "y": p99, "name": "p99 (central)",
             "marker": {"color": ["#d62728" if res.claim is not None and c == res.claim.id else "#4c78a8"
@@ -78,15 +78,13 @@ def in_car_html(res: ReviewResult, chart: str) -> str:
                         ("frames / busy s", False), ("P(fastest)", False)], rows, wrap=True)
     notes: dict[str, list[str]] = {}
 
-    def named(ids: list[str]) -> list[str]:
-        return [short_name(chip_name(i, res)) for i in ids]
-
     for r in ic["rows"]:
         for n in r.get("notes", []):
             notes.setdefault(n, []).append(r["chip"])
     every = len(ic["rows"])
-    note_list = "".join(f"<li>{esc(n)}{'' if len(c) == every else ' (' + esc(', '.join(named(c))) + ')'}</li>"
-                        for n, c in notes.items())
+    note_list = "".join(
+        f"<li>{esc(n)}{'' if len(c) == every else ' (' + esc(', '.join(chip_short_name(i, res) for i in c)) + ')'}</li>"
+        for n, c in notes.items())
     part = ic["frame_deadlines"]
     v = part["verdict"]
     judged = any(p["part"] == "frame_deadlines" for p in res.judgement.parts) if res.judgement else False
