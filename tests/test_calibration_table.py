@@ -27,7 +27,7 @@ def test_bounds_by_hand_from_the_fields() -> None:
 
 def test_the_serving_data_sets_are_not_called_calibrate_fits() -> None:
     rows = _by_name(parameter_rows(Calibration(fitted=True), DatasetLengths()))
-    assert rows["mean input tokens, gpqa"][2:] == ["-", "published (not fitted)"]
+    assert rows["mean input tokens, gpqa"][2:] == ["-", "stated (not fitted)"]
     arena = rows["mean input tokens, lm-arena-chat"]
     assert arena[2] == "[16, 32768]" and "fit_power" in arena[3] and "not calibrate's" in arena[3]
     assert not any(r[0].startswith("mean input tokens, MLPerf") and ("gpqa" in r[0] or "arena" in r[0])

@@ -7,6 +7,7 @@ import math
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -166,6 +167,22 @@ def test_mlperf_plan_uses_the_calibrations_mean_input_and_the_papers_limits():
     assert plan.inputs.mean == pytest.approx(300.0) and plan.outputs.mean == pytest.approx(290.0)
     assert plan.max_ttft_s == pytest.approx(2.0 / 2.5) and plan.max_tpot_s == pytest.approx(0.2 / 1.15)
     assert plan.mode == "max_throughput" and plan.dataset == "llama2-70b"
+
+
+def test_mlperf_llama31_8b_plan_uses_its_stated_mean_input_and_calibrate_does_not_fit_it():
+    """The Llama-3.1-8B data set states its counted mean input (870.7 tokens, workload.datasets): a row is planned with
+    it whatever the calibration file's lengths say, and calibrate fits no mean for it (Llama-2-70B's stays fitted)."""
+    from inferchip.validation.fitting.points import DS_PREFIX, fit_parameter_names
+
+    (c,) = _parse(_row(source_kind="mlperf-inference-v5.1-closed", scenario="server",
+                       model="meta-llama/Llama-3.1-8B-Instruct", input_tokens="", output_tokens="129",
+                       notes='"latency constraint TTFT p99<=2000 ms, TPOT p99<=100 ms"'))
+    plan = plan_for(c, DatasetLengths(mean_input_tokens={"llama3.1-8b": 1400.0}))
+    assert plan.inputs.mean == pytest.approx(870.7) and plan.dataset == "llama3.1-8b"
+    assert plan.outputs.mean == pytest.approx(129.0)
+    rows = [SimpleNamespace(dataset=ds) for ds in ("llama3.1-8b", "llama2-70b")]  # all the names read of a FitRow
+    names = fit_parameter_names(rows, physical=[])  # type: ignore[arg-type]
+    assert DS_PREFIX + "llama2-70b" in names and DS_PREFIX + "llama3.1-8b" not in names
 
 
 def test_metric_conversions_by_hand():

@@ -70,6 +70,23 @@ CUBLASLT_16BIT_TILES: dict[str, tuple[tuple[float, float], ...]] = {
     "nvidia-hopper": ((128.0, 256.0), (128.0, 128.0), (128.0, 64.0), (64.0, 64.0)),
 }
 
+# Block-scaled 4-bit GEMMs (NVFP4/MXFP4 weights and activations: the tensor cores' mxf4 MMA) by the chip file's
+# architecture: (mainloop fraction of the 4-bit peak, seconds per output tile outside the mainloop). A 4-bit tile's
+# MMA mainloop is half an FP8 one's, so the tile's time outside it (pipeline fill, scale-factor loads, the
+# accumulator drained and stored) weighs twice as much: the attainable rate rises with the reduction depth K.
+# Both numbers are solved from two published B200 rates under this model's own tile and wave count (128 x 256 output
+# tile per SM, 148 at once: cost.gemm): vLLM PR #20646 "Before" (2025-07, CUTLASS NVFP4, no activation quantisation),
+# Llama-3.1-8B's N 6,144 K 4,096 at M 16,384: 3,904 TFLOP/s (21 waves, 10.06 us each); DeepGEMM PR #348 (cublasTest
+# 13.3, MXFP4 x MXFP4, B200), 8,192^3: 5,239 TFLOP/s (14 waves, 14.99 us each): 1.204 ns a unit of K a wave, 0.895 of
+# the 1.078 ns the 9 PFLOP/s peak takes, and 5.13 us a tile besides. Two kernels of two libraries: an estimate
+# (inferchip) of the engines' NVFP4 GEMMs of 2025; SGLang PR #22091's later CUTLASS NVFP4 (2026, B200) is 13-40 %
+# faster than this at its large shapes (docs/serving_journal.md, fp4step46). The time outside the mainloop is taken
+# in proportion to the tile's rows (a skinny decode tile drains a smaller accumulator). Blackwell (SM100: B200, GB200)
+# only: Blackwell Ultra's (SM103) 4-bit rate is not measured here.
+BLOCK_SCALED_4BIT_GEMM: dict[str, tuple[float, float]] = {
+    "blackwell": (0.895, 5.13e-6),
+}
+
 # Dense 16-bit tensor-core FLOP per softmax exponential, each unit at its own peak, by the chip file's architecture
 # (spec.chip.ChipSpec.architecture; a user's chip file that names one gets its cap): a flash attention
 # forward computes one exponential per query-key pair and head on the special-function units (MUFU.EX2), 16 per

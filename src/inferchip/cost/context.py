@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from inferchip.cost.constants import CUBLASLT_16BIT_TILES, MMA_FLOP_PER_EXP_16BIT
+from inferchip.cost.constants import BLOCK_SCALED_4BIT_GEMM, CUBLASLT_16BIT_TILES, MMA_FLOP_PER_EXP_16BIT
 from inferchip.cost.peaks import peak_flop_per_s
 from inferchip.cost.roofline import ArrayLike, FloatArray
 from inferchip.mapping.memory_fit import EMBEDDING_FORMAT, Formats
@@ -93,6 +93,9 @@ class CostContext:
     # dense 16-bit MMA FLOP per softmax exponential, both at peak (cost.constants.MMA_FLOP_PER_EXP_16BIT; inf: none)
     mma_flop_per_exp_16bit: float = float("inf")
     peak_prefill_attention_flop_per_s: FloatArray | None = None  # None: peak_attention_flop_per_s
+    # (mainloop fraction, seconds a tile outside the mainloop) of the chip's block-scaled 4-bit GEMMs
+    # (cost.constants.BLOCK_SCALED_4BIT_GEMM); None: they take gemm_compute_fraction like every GEMM
+    block_scaled_4bit_gemm: tuple[float, float] | None = None
     peak_mla_prefill_attention_flop_per_s: FloatArray | None = None  # MLA ops' prefill peak; None: as the others
 
 
@@ -181,6 +184,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
                                     else cal.expert_gemm_cap_flop_per_s),
         attention_weights_own_format=(fmt.attention_weights or fmt.weights) != fmt.weights,
         mma_flop_per_exp_16bit=MMA_FLOP_PER_EXP_16BIT.get(chip.architecture, float("inf")),
+        block_scaled_4bit_gemm=BLOCK_SCALED_4BIT_GEMM.get(chip.architecture),
         peak_prefill_attention_flop_per_s=(None if pre_attn_fmt == attn_fmt
                                            else col(peak_flop_per_s(chip, pre_attn_fmt))),
         # an MLA extend path that runs 16-bit flash attention (Calibration.mla_prefill_attention_16bit)

@@ -84,22 +84,40 @@ def _matrix_gemm_table(weight_bytes: Callable[[CostContext, Any], float], peak: 
     the rows: tiles along N, FLOP per wave row, weight bytes and peak rate (per operator: the
     per-layer format map), activation bytes per row. ``capped`` (per operator: a dense weight GEMM the engine
     build's dense-GEMM kernel runs): the seconds per useful FLOP of that kernel's plateau
-    (``CostContext.dense_gemm_cap_flop_per_s``; 0: none)."""
+    (``CostContext.dense_gemm_cap_flop_per_s``; 0: none). A block-scaled 4-bit GEMM (4-bit weights and
+    activations) on a chip with :data:`~inferchip.cost.constants.BLOCK_SCALED_4BIT_GEMM` figures runs its mainloop at
+    that fraction of the peak and pays the tile's time outside it as extra reduction depth (:func:`four_bit_tiles`)."""
     def table(ops: Sequence[Any], ctx: CostContext) -> OpTable:
         k = np.array([float(op.k) for op in ops])
         n = np.array([float(op.n) for op in ops])
         wb = np.array([float(weight_bytes(ctx, op)) for op in ops])
+        peaks = np.concatenate([np.broadcast_to(peak(ctx, op), (*ctx.chip_shape, 1)) for op in ops], axis=-1)
+        fraction, extra_k = four_bit_tiles(ctx, wb, peaks)
         return {"k": k, "n": n, "n_tiles": np.ceil(n / ctx.tile_n),
                 "k_slices": gemm.split_k_slices_max(k, wb, ctx.gemm_split_k_16bit),
                 "cublas": np.where(wb >= 2.0, 1.0, 0.0) if ctx.cublas_tiles else np.zeros_like(k),  # tile per shape
-                "flop_per_wave_row": ctx.tiles_in_flight * FLOP_PER_MAC * ctx.tile_n * k,
+                "flop_per_wave_row": ctx.tiles_in_flight * FLOP_PER_MAC * ctx.tile_n * (k + extra_k),
                 "weight_bytes": k * n * wb, "row_bytes": (k + n) * ctx.act_bytes,
                 "flop_per_row": FLOP_PER_MAC * k * n,
-                "attainable_flop_per_s": ctx.gemm_compute_fraction * np.concatenate(
-                    [np.broadcast_to(peak(ctx, op), (*ctx.chip_shape, 1)) for op in ops], axis=-1),
+                "attainable_flop_per_s": fraction * peaks,
                 "seconds_per_flop": np.array([1.0 / ctx.dense_gemm_cap_flop_per_s if capped(ctx, op) else 0.0
                                               for op in ops])}
     return table
+
+
+def four_bit_tiles(ctx: CostContext, weight_bytes: FloatArray, peaks: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """(fraction of the peak, extra reduction depth) of weight GEMMs with these weight bytes per element at these
+    peaks: ``ctx.gemm_compute_fraction`` and none, except the block-scaled 4-bit GEMMs (under a byte per weight and
+    per activation) on a chip with ``ctx.block_scaled_4bit_gemm`` ``(f, t)``: ``f``, and the depth a full tile's
+    mainloop covers in ``t`` seconds at ``f`` of the peak, ``t f peak / (tiles in flight x 2 x tile M x tile N)``
+    (:data:`~inferchip.cost.constants.BLOCK_SCALED_4BIT_GEMM`)."""
+    base = np.full(np.shape(peaks), ctx.gemm_compute_fraction)
+    if ctx.block_scaled_4bit_gemm is None or ctx.act_bytes >= 1.0:
+        return base, np.zeros(np.shape(peaks))
+    frac, tile_s = ctx.block_scaled_4bit_gemm
+    four = np.broadcast_to(weight_bytes < 1.0, np.shape(peaks))
+    depth = tile_s * frac * peaks / (ctx.tiles_in_flight * FLOP_PER_MAC * ctx.tile_m * ctx.tile_n)
+    return np.where(four, frac, base), np.where(four, depth, 0.0)
 
 
 def _matrix_gemm(m: FloatArray, ops: OpTable, ctx: CostContext) -> KernelCost:

@@ -55,6 +55,7 @@ from inferchip.spec.calibration import DatasetLengths
 from inferchip.spec.chip import ChipParams
 from inferchip.validation.case_notes import stated_limits, stated_load_per_s
 from inferchip.validation.cases import DATASETS, MLPERF_DATASETS, Case, LatencyLimits, case_dataset
+from inferchip.workload.datasets import mean_input_of
 
 if TYPE_CHECKING:
     from inferchip.catalog.models import UserConfig
@@ -107,9 +108,10 @@ def plan_for(case: Case, lengths: DatasetLengths) -> Plan:
     dataset = None
     ds = case_dataset(case) if case.scenario in ("offline", "server") else None
     if ds is not None and case.input_tokens is None:
-        if ds.name not in lengths.mean_input_tokens:
+        stated = mean_input_of(ds, lengths.mean_input_tokens)
+        if stated is None:
             raise NotPredictable(f"the calibration has no mean input length for data set {ds.name}")
-        mean_in = float(lengths.mean_input_tokens[ds.name])
+        mean_in = stated
         mean_out = case.output_tokens or ds.default_output_tokens
         if mean_out is None:
             raise NotPredictable(f"no output_tokens and no reference output length for data set {ds.name}")
@@ -118,7 +120,8 @@ def plan_for(case: Case, lengths: DatasetLengths) -> Plan:
         inputs = LengthDist.lognormal(mean_in, ds.max_input_tokens)
         outputs = LengthDist.lognormal(mean_out, ds.max_output_tokens)
         kind = "MLPerf " if ds.name in MLPERF_DATASETS else "data set "
-        notes.append(f"{kind}{ds.name}: mean input {mean_in:.0f} tokens (calibration), lognormal spread")
+        whose = "stated" if ds.mean_input_tokens is not None else "calibration"
+        notes.append(f"{kind}{ds.name}: mean input {mean_in:.0f} tokens ({whose}), lognormal spread")
         dataset = ds.name
         if ds.beams > 1:
             notes.append(f"beam search of width {ds.beams}: {ds.beams} sequences decode per sample, one prefill")

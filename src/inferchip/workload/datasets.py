@@ -9,6 +9,7 @@ unknown per data set (``spec.calibration.DatasetLengths``), fitted or assumed, n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -68,7 +69,12 @@ MLPERF_DATASETS: dict[str, Dataset] = {
                              684.68, "8,313 samples; language/llama3.1-405b/README.md; limits from the v5.1 logs",
                              offline_min_query_count=8313),
     "llama3.1-8b": Dataset("llama3.1-8b", 131072, 20000, _lim(2000, 100, src=_README), _lim(500, 30, src=_README), None,
-                           "13,368 CNN-DM samples; language/llama3.1-8b/README.md; limits from the v5.1 logs",
+                           "13,368 CNN-DM samples; language/llama3.1-8b/README.md; limits from the v5.1 logs; mean "
+                           "input 870.7 tokens: the mean len(tok_input) of the 13,368 samples of MLCommons' "
+                           "cnn_eval.json, as extracted per sample to openshift-psap/performance-dashboard "
+                           "mlperf-data/summaries/llama3-1-8b-datacenter.csv (@b04ea53f86; 13,368 rows, the "
+                           "README's sample count; extraction in mlperf-data/original/generate_dataset_summaries.py "
+                           "@21000667a6)", mean_input_tokens=870.7,
                            offline_min_query_count=13368),
     "deepseek-r1": Dataset("deepseek-r1", 131072, 32768, _lim(2000, 80, src=_README), None, 3886.2,
                            "4,388 samples; language/deepseek-r1/README.md; limits from the v5.1 logs",
@@ -90,6 +96,21 @@ SERVING_DATASETS: dict[str, Dataset] = {
                     "prompt template: a mean of 260 tokens); " + _MLE, mean_input_tokens=260.0),
 }
 DATASETS: dict[str, Dataset] = {**MLPERF_DATASETS, **SERVING_DATASETS}
+
+
+def mean_input_of(ds: Dataset, fitted: Mapping[str, float]) -> float | None:
+    """The mean input length a data set's rows are predicted with: its stated one (``Dataset.mean_input_tokens``,
+    counted or published) where it has one, else the fitted or assumed one in ``fitted`` (a calibration file's
+    ``mlperf_mean_input_tokens``); None where neither has it."""
+    if ds.mean_input_tokens is not None:
+        return ds.mean_input_tokens
+    value = fitted.get(ds.name)
+    return None if value is None else float(value)
+
+
+def stated_means() -> dict[str, float]:
+    """Every data set's stated mean input length (the ones no fit moves), by name."""
+    return {n: d.mean_input_tokens for n, d in DATASETS.items() if d.mean_input_tokens is not None}
 
 # Model id fragment (lower case, of the resolved base architecture or the alias) -> data set.
 _DATASET_OF_MODEL = (

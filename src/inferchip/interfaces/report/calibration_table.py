@@ -27,11 +27,13 @@ def parameter_rows(cal: Calibration, lengths: DatasetLengths | None = None) -> l
              held if f"held:{n}" in cal.fit_summary else fitted] for n in Calibration.physical_parameter_names()]
     for d, val in sorted((lengths or DatasetLengths()).mean_input_tokens.items()):
         ds = DATASETS.get(d)
-        if d in MLPERF_DATASETS:
+        if ds is not None and ds.mean_input_tokens is not None:
+            kind = "MLPerf " if d in MLPERF_DATASETS else ""
+            name, bounds, who = f"mean input tokens, {kind}{d}", "-", "stated (not fitted)"
+            val = ds.mean_input_tokens
+        elif d in MLPERF_DATASETS:
             name, who = f"mean input tokens, MLPerf {d}", fitted
             bounds = _interval(*parameter_bounds(DS_PREFIX + d, cal))
-        elif ds is not None and ds.mean_input_tokens is not None:
-            name, bounds, who = f"mean input tokens, {d}", "-", "published (not fitted)"
         elif ds is not None:
             name, bounds = f"mean input tokens, {d}", _interval(*parameter_bounds(DS_PREFIX + d, cal))
             who = "not calibrate's: fitted on the energy rows by tools/energy/fit_power.py"

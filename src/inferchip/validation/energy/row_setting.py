@@ -12,7 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING, TypedDict
 
 from inferchip.spec.calibration import DatasetLengths
-from inferchip.workload.datasets import DATASETS, MLPERF_DATASETS, Dataset, dataset_for_model
+from inferchip.workload.datasets import DATASETS, MLPERF_DATASETS, Dataset, dataset_for_model, mean_input_of
 
 if TYPE_CHECKING:
     from inferchip.performance.operating import Question
@@ -139,9 +139,9 @@ def row_setting(row: dict[str, str], lengths: DatasetLengths) -> RowSetting:
         if ds is None:
             raise ValueError("input_tokens is blank and the row names no data set (column 'dataset'; MLPerf rows "
                              "use their model's MLPerf data set)")
-        if ds.name not in lengths.mean_input_tokens:
+        inp = mean_input_of(ds, lengths.mean_input_tokens)
+        if inp is None:
             raise ValueError(f"the calibration has no mean input length for data set {ds.name}")
-        inp = lengths.mean_input_tokens[ds.name]
     if out is None:
         if ms is None or ms.default_output_tokens is None:
             raise ValueError("output_tokens is blank and the data set states no mean output length")

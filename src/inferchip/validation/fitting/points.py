@@ -27,6 +27,7 @@ from inferchip.validation.validate import (
     evaluate_fixed,
     plan_for,
 )
+from inferchip.workload.datasets import stated_means
 
 FAIL_RESIDUAL = 3.0  # residual of a row the current parameters cannot predict (~20x off)
 LOWER_IF_OPEN = {"step_overhead_s": 1e-5, "sequence_overhead_s": 1e-7}  # a log-scale fit needs a positive lower bound
@@ -46,10 +47,15 @@ class FitPoint(NamedTuple):
 
 
 def as_point(start: Calibration | FitPoint | None) -> FitPoint:
-    """``start`` as a fit point: a bare Calibration pairs with the default data-set lengths."""
-    if isinstance(start, FitPoint):
-        return start
-    return FitPoint(Calibration() if start is None else start, DatasetLengths())
+    """``start`` as a fit point: a bare Calibration pairs with the default data-set lengths. Data sets with a
+    stated mean input (``Dataset.mean_input_tokens``) carry it, so a written calibration shows the value its rows
+    were predicted with (:func:`~inferchip.workload.datasets.mean_input_of` reads the stated one first anyway)."""
+    point = start if isinstance(start, FitPoint) else FitPoint(Calibration() if start is None else start,
+                                                               DatasetLengths())
+    means = {**point.lengths.mean_input_tokens, **stated_means()}
+    if means == point.lengths.mean_input_tokens:
+        return point
+    return FitPoint(point.calibration, point.lengths.model_copy(update={"mean_input_tokens": means}))
 
 
 @dataclass
@@ -138,8 +144,9 @@ def row_residuals(rows: Sequence[FitRow], point: FitPoint) -> np.ndarray:
 
 def fit_parameter_names(rows: Sequence[FitRow], physical: Sequence[str] | None = None) -> list[str]:
     """Physical parameters (``physical``, default :meth:`Calibration.physical_parameter_names`), then
-    one mean input length per MLPerf data set present in ``rows``."""
-    ds = sorted({r.dataset for r in rows if r.dataset is not None})
+    one mean input length per MLPerf data set present in ``rows`` that states none (``Dataset.mean_input_tokens``:
+    a stated mean is data, held, never fitted)."""
+    ds = sorted({r.dataset for r in rows if r.dataset is not None and DATASETS[r.dataset].mean_input_tokens is None})
     names = list(Calibration.physical_parameter_names() if physical is None else physical)
     allowed = [n for n, f in Calibration.model_fields.items() if f.annotation is float]
     unknown = [n for n in names if n not in allowed]
