@@ -73,6 +73,17 @@ def test_cached_values_do_not_depend_on_the_order_of_lookups():
     assert forward == backward
 
 
+def test_a_miss_prices_its_one_key_and_a_hit_none():
+    timer = StepTimer(KinkedModel())
+    first = timer.time_s(700, 100, 90_000, 245_350)  # probes the cell's elasticities, then prices the key
+    calls, evals = timer.num_model_calls, timer.num_evaluations
+    assert timer.time_s(760, 100, 95_000, 245_350) != first  # a new key of the same cell
+    assert (timer.num_model_calls, timer.num_evaluations) == (calls + 1, evals + 1)
+    assert timer.time_s(700, 100, 90_000, 245_350) == first
+    assert (timer.num_model_calls, timer.num_evaluations) == (calls + 1, evals + 1)
+    assert len(timer._cache) == 2
+
+
 def test_decode_keys_match_single_keys():
     timer = StepTimer(KinkedModel())
     kv = np.array([0, 5, 511, 512, 60_000, 65_535, 65_536, 300_001])

@@ -24,8 +24,12 @@ midpoint's side; a jump on a bucket start (GEMM tile edges sit on multiples of p
 for the input on it, which the midpoint would price above the jump (+0.3 to +2 % on a DeepSeek-R1
 attention-DP prefill step on 8 GB200 at 4,096 tokens, stop-27 review, docs/serving_journal.md).
 
-Misses are evaluated together with :data:`PREFETCH_BUCKETS` neighbouring token counts,
-and :meth:`StepTimer.times_s` fills all missing keys of many steps in one call.
+A miss in :meth:`StepTimer.time_s` prices its one key: a single point takes the cost model's scalar path
+(plain floats, ``cost.scalar_step``: 0.06-0.1 ms on two Offline rows' replicas), where a vectorised call of
+20 points takes 0.4-1.3 ms; until stop 46 a miss also priced a grid of up to 17 x 21 neighbouring keys, most of
+them never looked up (a validation page's Offline runs: 15,196 misses for 35,060 distinct keys), which made the
+page 4x slower (docs/serving_journal.md, perf46). :meth:`StepTimer.times_s` fills all missing keys of many
+steps (a decode stretch, whose keys are known in advance) in one call.
 
 An attention-DP step whose ranks carry uneven prefill work
 (:func:`~inferchip.sim.batching.scheduler.busiest_rank_prefill`) is priced by the model's
@@ -44,16 +48,13 @@ from typing import SupportsFloat
 import numpy as np
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim.step.protocol import BoolArray, IntArray, StepModel
+from inferchip.sim.step.protocol import IntArray, StepModel
 
 NUM_INPUTS = 4  # num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs
 MANTISSA_BITS = 9  # most bits kept: rounding moves an input by at most 2**-9 = 0.2 %
 TARGET_REL_ERROR = 2.0**-10  # aim: rounding one input changes the step time by <= ~0.1 %
 ELASTICITY_SAFETY = 2.0  # elasticity can be larger inside a cell than at its corners
 PROBE_REL_STEP = 1 / 32  # relative input change used to measure an elasticity
-PREFETCH_BUCKETS = 8  # on a miss, also price this many token-count buckets either side ...
-PREFETCH_KV_BEHIND = 4  # ... and this many KV-length buckets below ...
-PREFETCH_KV_AHEAD = 16  # ... and above (KV grows as sequences decode)
 MAX_CACHED_STEPS = 200_000  # step times kept (about 40 MB); beyond, the cache starts afresh
 
 Key = tuple[int, int, int, int]
@@ -166,9 +167,9 @@ class StepTimer:
         """Step time for one batch (inputs as in :class:`~inferchip.sim.step.protocol.StepModel`)."""
         key = self.key(num_tokens, num_decode_seqs, decode_kv_tokens, attn_pairs)
         value = self._cache.get(key)
-        if value is None:
-            self._fill_around(key)
-            value = self._cache[key]
+        if value is None:  # the one key: a single point is the cost model's scalar path (module doc)
+            value = self._evaluate([key])[0]
+            self._store([key], [value])
         return value
 
     def busiest_key(self, num_tokens: int, num_decode_seqs: int, decode_kv_tokens: int, attn_pairs: int,
@@ -219,50 +220,6 @@ class StepTimer:
         if missing:
             self._store(missing, self._evaluate(missing))
         return [cache[k] for k in keys]
-
-    def _fill_around(self, key: Key) -> None:
-        """Evaluate ``key`` with the neighbouring keys the next steps are likely to need.
-
-        Neighbours share the cell and vary the token count (the next prefill differs) and the
-        KV length (it grows each step), and for decode-only steps the number of sequences.
-        """
-        if self.exact:
-            self._store([key], self._evaluate([key]))
-            return
-        tokens, seqs, kv, pairs = key
-        cell = (tokens.bit_length(), seqs.bit_length(), kv.bit_length(), pairs.bit_length())
-        s0, h0, s1, h1, s2, h2, _, _ = self._cells[cell]
-        # The grid is the one of the bucket's midpoint key, plus the key's own inputs where they sit on a
-        # bucket's start (snap): such an input recurs as itself (a fixed prompt, a filled token budget,
-        # a full running batch), with the KV growing, while the inputs around it take the midpoints. Both
-        # step by whole buckets, so every grid point is the key of its own inputs.
-        if pairs == 0 and tokens == seqs:  # decode-only: one rounding for both inputs, as key()
-            s0, h0 = (s0, h0) if s0 <= s1 else (s1, h1)
-            s1, h1 = s0, h0
-        mt, mn, mv = tokens >> s0 << s0 | h0, seqs >> s1 << s1 | h1, kv >> s2 << s2 | h2
-        if pairs == 0 and tokens == seqs:  # decode-only: vary sequences (and tokens with them) and KV
-            d = np.array([-1, 0, 1], dtype=np.int64)
-            t, n = mt + (d << s0), mn + (d << s1)
-        else:
-            d = np.arange(-PREFETCH_BUCKETS, PREFETCH_BUCKETS + 1, dtype=np.int64)
-            mn = seqs  # held
-            t, n = mt + (d << s0), np.full(d.size, seqs, dtype=np.int64)
-        if (tokens, seqs) != (mt, mn):
-            t, n = np.append(t, tokens), np.append(n, seqs)
-        v = mv + (np.arange(-PREFETCH_KV_BEHIND, PREFETCH_KV_AHEAD + 1, dtype=np.int64) << s2)
-        if kv != mv:
-            v = np.append(v, kv)
-        same = _same_length(t, cell[0]) & _same_length(n, cell[1])
-        t, n = t[same], n[same]
-        v = v[_same_length(v, cell[2])]
-        grid_t = np.repeat(t, v.size).tolist()
-        grid_n = np.repeat(n, v.size).tolist()
-        grid_v = np.tile(v, t.size).tolist()
-        cache = self._cache
-        keys = [k for k in zip(grid_t, grid_n, grid_v, [pairs] * len(grid_t), strict=False) if k not in cache]
-        if key not in keys:
-            keys.append(key)
-        self._store(keys, self._evaluate(keys))
 
     # ------------------------------------------------------------------ model calls
     def _evaluate(self, keys: list[Key]) -> list[float]:
@@ -337,9 +294,3 @@ def _half(shift: int) -> int:
     """Half the width of a bucket of ``2**shift`` (0 for width 1): the offset of its midpoint."""
     return (1 << (shift - 1)) if shift else 0
 
-
-def _same_length(values: IntArray, bit_length: int) -> BoolArray:
-    """Mask of the integers in ``values`` whose bit length is ``bit_length`` (0 only for 0)."""
-    mask: BoolArray = values == 0 if bit_length == 0 else (
-        (values >= (1 << (bit_length - 1))) & (values < (1 << bit_length)))
-    return mask
