@@ -1,6 +1,7 @@
 """Inputs on a bucket's start keep their own key (sim.step.steptime.snap): a step model with a jump there (a GEMM
 tile edge at a multiple of a power of two) is priced exactly at that input, not on the tile above as the
-bucket's midpoint would price it; keys stay pure functions of the inputs, and the cache holds keys only."""
+bucket's midpoint would price it; keys stay pure functions of the inputs, and the prefetch grid holds keys
+only."""
 
 from __future__ import annotations
 
@@ -72,13 +73,13 @@ def test_every_input_on_its_bucket_start_is_kept_and_keys_are_pure(tokens, seqs,
         return
     key = timer.key(*inputs)
     assert key[i] == inputs[i]
-    assert timer.key(*key) == key  # a key is its own key (the cache's lookups agree)
+    assert timer.key(*key) == key  # a key is its own key (the cache's lookups and prefetch agree)
     # a pure function: a fresh timer, after other lookups, gives the same key and the same time
     other = StepTimer(_TiledTokens(), target_rel_error=target)
     other.time_s(max(tokens // 3, 1), min(seqs, max(tokens // 3, 1)), kv // 2 + 7, pairs // 5)
     assert other.key(*inputs) == key
     assert other.time_s(*inputs) == timer.time_s(*inputs) == float(_TiledTokens().step_time_s(*key)[()])
-    # every key cached is the key of its own inputs (neither a start nor a midpoint moves)
+    # every key the prefetch grid cached is the key of its own inputs (neither a start nor a midpoint moves)
     for k in list(timer._cache):
         assert timer.key(*k) == k
 

@@ -24,12 +24,19 @@ midpoint's side; a jump on a bucket start (GEMM tile edges sit on multiples of p
 for the input on it, which the midpoint would price above the jump (+0.3 to +2 % on a DeepSeek-R1
 attention-DP prefill step on 8 GB200 at 4,096 tokens, stop-27 review, docs/serving_journal.md).
 
-A miss in :meth:`StepTimer.time_s` prices its one key: a single point takes the cost model's scalar path
-(plain floats, ``cost.scalar_step``: 0.06-0.1 ms on two Offline rows' replicas), where a vectorised call of
-20 points takes 0.4-1.3 ms; until stop 46 a miss also priced a grid of up to 17 x 21 neighbouring keys, most of
-them never looked up (a validation page's Offline runs: 15,196 misses for 35,060 distinct keys), which made the
-page 4x slower (docs/serving_journal.md, perf46). :meth:`StepTimer.times_s` fills all missing keys of many
-steps (a decode stretch, whose keys are known in advance) in one call.
+A miss may price a grid of neighbouring keys with it (:data:`PREFETCH_BUCKETS` token counts either side,
+KV lengths behind and ahead; :meth:`StepTimer._fill_around`), or its one key alone: a single point takes the
+cost model's scalar path (plain floats, ``cost.scalar_step``: 0.06-0.1 ms on two MLPerf Offline rows'
+replicas), where a vectorised call of 20 points takes 0.4-1.3 ms. A grid pays where the steps that follow
+look its keys up: a Poisson run of fixed lengths (``benchmarks/bench_serve.py``: 9.7 keys looked up per
+grid of mixed steps); it does not where prompt lengths vary and the batch moves (a validation page's
+Offline runs: 0.6 per grid of mixed steps, 0.8 per grid of decode-only steps; grids made that page 4x
+slower, perf46). So the timer keeps count, per kind of step (decode-only, or with prefill), of the grids it
+priced and of their keys since looked up (a grid's keys wait in a cache of their own until then), and prices
+a grid while they number at least :data:`GRID_PAYBACK` a grid, else the key alone, with a grid again every
+:data:`GRID_RETRY`-th miss of that kind to follow a changing load. The counts depend on the lookups only, so
+a run is reproducible; a value depends on its key only (the scalar and vectorised paths agree to ~1e-16,
+``tests/test_scalar_step.py``). :meth:`StepTimer.times_s` fills all missing keys of many steps in one call.
 
 An attention-DP step whose ranks carry uneven prefill work
 (:func:`~inferchip.sim.batching.scheduler.busiest_rank_prefill`) is priced by the model's
@@ -48,14 +55,19 @@ from typing import SupportsFloat
 import numpy as np
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim.step.protocol import IntArray, StepModel
+from inferchip.sim.step.protocol import BoolArray, IntArray, StepModel
 
 NUM_INPUTS = 4  # num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs
 MANTISSA_BITS = 9  # most bits kept: rounding moves an input by at most 2**-9 = 0.2 %
 TARGET_REL_ERROR = 2.0**-10  # aim: rounding one input changes the step time by <= ~0.1 %
 ELASTICITY_SAFETY = 2.0  # elasticity can be larger inside a cell than at its corners
 PROBE_REL_STEP = 1 / 32  # relative input change used to measure an elasticity
+PREFETCH_BUCKETS = 8  # on a miss, also price this many token-count buckets either side ...
+PREFETCH_KV_BEHIND = 4  # ... and this many KV-length buckets below ...
+PREFETCH_KV_AHEAD = 16  # ... and above (KV grows as sequences decode)
 MAX_CACHED_STEPS = 200_000  # step times kept (about 40 MB); beyond, the cache starts afresh
+GRID_PAYBACK = 6  # a grid is priced while its keys are looked up this often a grid (a single key costs 1/6-1/13)
+GRID_RETRY = 256  # ... and where they are not, every this-many-th miss of its kind prices one again
 
 Key = tuple[int, int, int, int]
 Cell = tuple[int, int, int, int]
@@ -108,6 +120,10 @@ class StepTimer:
         self.target_rel_error = target_rel_error
         self.max_cached = max_cached
         self._cache: dict[Key, float] = {}
+        self._spare: dict[Key, float] = {}  # keys a grid priced that no lookup has asked for yet
+        self.grids = [0, 0]  # grids priced, per kind of step (decode-only, with prefill)
+        self.grid_hits = [0, 0]  # their keys since looked up, per kind
+        self._misses = [0, 0]  # misses priced, per kind
         self._busiest: dict[BusiestKey, float] = {}  # uneven attention-DP steps (busiest_time_s)
         self._busiest_fn: BusiestFn | None = getattr(model, "step_time_busiest_s", None)
         self._rank_bits = rank_token_bits(target_rel_error)
@@ -167,9 +183,27 @@ class StepTimer:
         """Step time for one batch (inputs as in :class:`~inferchip.sim.step.protocol.StepModel`)."""
         key = self.key(num_tokens, num_decode_seqs, decode_kv_tokens, attn_pairs)
         value = self._cache.get(key)
-        if value is None:  # the one key: a single point is the cost model's scalar path (module doc)
-            value = self._evaluate([key])[0]
+        if value is None:
+            value = self._miss(key)
+        return value
+
+    def _miss(self, key: Key) -> float:
+        """The time of ``key``, not in the cache: a grid's spare key, or priced as a grid or alone (module doc)."""
+        kind = 0 if key[3] == 0 and key[0] == key[1] else 1
+        value = self._spare.pop(key, None)
+        if value is not None:
+            self.grid_hits[kind] += 1
             self._store([key], [value])
+            return value
+        self._misses[kind] += 1
+        grids = self.grids[kind]
+        if not self.exact and (grids == 0 or self.grid_hits[kind] >= GRID_PAYBACK * grids
+                               or self._misses[kind] % GRID_RETRY == 0):
+            self.grids[kind] += 1
+            self._fill_around(key)
+            return self._cache[key]
+        value = self._evaluate([key])[0]
+        self._store([key], [value])
         return value
 
     def busiest_key(self, num_tokens: int, num_decode_seqs: int, decode_kv_tokens: int, attn_pairs: int,
@@ -213,13 +247,63 @@ class StepTimer:
 
     def times_s(self, keys: list[Key]) -> list[float]:
         """Step times for many keys (from :meth:`key`), evaluating all missing ones in one call."""
-        if len(self._cache) + len(keys) > self.max_cached:
+        if len(self._cache) + len(self._spare) + len(keys) > self.max_cached:
             self._cache.clear()  # here, so that _store does not clear keys this call returns
-        cache = self._cache
+            self._spare.clear()
+        cache, spare = self._cache, self._spare
+        for k in {k for k in keys if k not in cache and k in spare}:
+            cache[k] = spare.pop(k)
+            self.grid_hits[0 if k[3] == 0 and k[0] == k[1] else 1] += 1
         missing = sorted({k for k in keys if k not in cache})
         if missing:
             self._store(missing, self._evaluate(missing))
         return [cache[k] for k in keys]
+
+    def _fill_around(self, key: Key) -> None:
+        """Evaluate ``key`` (into the cache) with the neighbouring keys the next steps are likely to need (kept
+        apart until looked up, :meth:`_miss`).
+
+        Neighbours share the cell and vary the token count (the next prefill differs) and the
+        KV length (it grows each step), and for decode-only steps the number of sequences.
+        """
+        tokens, seqs, kv, pairs = key
+        cell = (tokens.bit_length(), seqs.bit_length(), kv.bit_length(), pairs.bit_length())
+        s0, h0, s1, h1, s2, h2, _, _ = self._cells[cell]
+        # The grid is the one of the bucket's midpoint key, plus the key's own inputs where they sit on a
+        # bucket's start (snap): such an input recurs as itself (a fixed prompt, a filled token budget,
+        # a full running batch), with the KV growing, while the inputs around it take the midpoints. Both
+        # step by whole buckets, so every grid point is the key of its own inputs.
+        if pairs == 0 and tokens == seqs:  # decode-only: one rounding for both inputs, as key()
+            s0, h0 = (s0, h0) if s0 <= s1 else (s1, h1)
+            s1, h1 = s0, h0
+        mt, mn, mv = tokens >> s0 << s0 | h0, seqs >> s1 << s1 | h1, kv >> s2 << s2 | h2
+        if pairs == 0 and tokens == seqs:  # decode-only: vary sequences (and tokens with them) and KV
+            d = np.array([-1, 0, 1], dtype=np.int64)
+            t, n = mt + (d << s0), mn + (d << s1)
+        else:
+            d = np.arange(-PREFETCH_BUCKETS, PREFETCH_BUCKETS + 1, dtype=np.int64)
+            mn = seqs  # held
+            t, n = mt + (d << s0), np.full(d.size, seqs, dtype=np.int64)
+        if (tokens, seqs) != (mt, mn):
+            t, n = np.append(t, tokens), np.append(n, seqs)
+        v = mv + (np.arange(-PREFETCH_KV_BEHIND, PREFETCH_KV_AHEAD + 1, dtype=np.int64) << s2)
+        if kv != mv:
+            v = np.append(v, kv)
+        same = _same_length(t, cell[0]) & _same_length(n, cell[1])
+        t, n = t[same], n[same]
+        v = v[_same_length(v, cell[2])]
+        grid_t = np.repeat(t, v.size).tolist()
+        grid_n = np.repeat(n, v.size).tolist()
+        grid_v = np.tile(v, t.size).tolist()
+        cache, spare = self._cache, self._spare
+        keys = [k for k in zip(grid_t, grid_n, grid_v, [pairs] * len(grid_t), strict=False)
+                if k not in cache and k not in spare]
+        if key not in keys:
+            keys.append(key)
+        times = self._evaluate(keys)
+        self._store([], [], len(keys))  # room for the grid (bounded memory)
+        spare.update(zip(keys, times, strict=True))
+        self._cache[key] = spare.pop(key)
 
     # ------------------------------------------------------------------ model calls
     def _evaluate(self, keys: list[Key]) -> list[float]:
@@ -248,11 +332,12 @@ class StepTimer:
                 )
         return out
 
-    def _store(self, keys: list[Key], times: list[float]) -> None:
-        if len(self._cache) + len(keys) > self.max_cached:
+    def _store(self, keys: list[Key], times: list[float], room: int = 0) -> None:
+        if len(self._cache) + len(self._spare) + len(keys) + room > self.max_cached:
             # Bounded memory: start afresh. Values depend only on the rounded key, never on what was
             # cached before, so a cleared cache gives the same step times (only more model calls).
             self._cache.clear()
+            self._spare.clear()
         self._cache.update(zip(keys, times, strict=True))
 
     def _probe(self, cell: Cell) -> tuple[int, int, int, int]:
@@ -294,3 +379,9 @@ def _half(shift: int) -> int:
     """Half the width of a bucket of ``2**shift`` (0 for width 1): the offset of its midpoint."""
     return (1 << (shift - 1)) if shift else 0
 
+
+def _same_length(values: IntArray, bit_length: int) -> BoolArray:
+    """Mask of the integers in ``values`` whose bit length is ``bit_length`` (0 only for 0)."""
+    mask: BoolArray = values == 0 if bit_length == 0 else (
+        (values >= (1 << (bit_length - 1))) & (values < (1 << bit_length)))
+    return mask
