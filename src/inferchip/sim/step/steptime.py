@@ -24,19 +24,20 @@ midpoint's side; a jump on a bucket start (GEMM tile edges sit on multiples of p
 for the input on it, which the midpoint would price above the jump (+0.3 to +2 % on a DeepSeek-R1
 attention-DP prefill step on 8 GB200 at 4,096 tokens, stop-27 review, docs/serving_journal.md).
 
-A miss may price a grid of neighbouring keys with it (:data:`PREFETCH_BUCKETS` token counts either side,
-KV lengths behind and ahead; :meth:`StepTimer._fill_around`), or its one key alone: a single point takes the
-cost model's scalar path (plain floats, ``cost.scalar_step``: 0.06-0.1 ms on two MLPerf Offline rows'
-replicas), where a vectorised call of 20 points takes 0.4-1.3 ms. A grid pays where the steps that follow
-look its keys up: a Poisson run of fixed lengths (``benchmarks/bench_serve.py``: 9.7 keys looked up per
-grid of mixed steps); it does not where prompt lengths vary and the batch moves (a validation page's
-Offline runs: 0.6 per grid of mixed steps, 0.8 per grid of decode-only steps; grids made that page 4x
-slower, perf46). So the timer keeps count, per kind of step (decode-only, or with prefill), of the grids it
-priced and of their keys since looked up (a grid's keys wait in a cache of their own until then), and prices
-a grid while they number at least :data:`GRID_PAYBACK` a grid, else the key alone, with a grid again every
-:data:`GRID_RETRY`-th miss of that kind to follow a changing load. The counts depend on the lookups only, so
-a run is reproducible; a value depends on its key only (the scalar and vectorised paths agree to ~1e-16,
-``tests/test_scalar_step.py``). :meth:`StepTimer.times_s` fills all missing keys of many steps in one call.
+A miss may price a grid of neighbouring keys with it (:data:`PREFETCH_BUCKETS` token counts either side, KV
+lengths behind and ahead; :meth:`StepTimer._fill_around`), or its one key alone: a single point takes the cost
+model's scalar path (plain floats, ``cost.scalar_step``: 0.06-0.1 ms on two MLPerf Offline rows' replicas),
+where a vectorised call of 20 points takes 0.4-1.3 ms. A grid pays where the steps that follow look its keys
+up: a Poisson run of fixed lengths (``benchmarks/bench_serve.py``: 9.7 keys looked up per grid of steps with
+prefill where every miss priced one); it does not where prompt lengths vary and the batch moves (a validation
+page's Offline runs: 0.6 per grid of steps with prefill, 0.8 per grid of decode-only steps; grids made that
+page 4x slower, docs/serving_journal.md, perf46). So the timer keeps count, per kind of step (decode-only, or
+with prefill), of the grids it priced and of their keys since looked up (a grid's keys wait in a cache of
+their own until then), and prices a grid while they number at least :data:`GRID_PAYBACK` a grid, else the key
+alone, with a grid again every :data:`GRID_RETRY`-th miss of that kind to follow a changing load. The counts
+depend on the lookups only, so a run is reproducible; a value depends on its key only (the scalar and
+vectorised paths agree to 1e-12, ``tests/test_scalar_step.py``; 4e-16 on the page).
+:meth:`StepTimer.times_s` fills all missing keys of many steps in one call.
 
 An attention-DP step whose ranks carry uneven prefill work
 (:func:`~inferchip.sim.batching.scheduler.busiest_rank_prefill`) is priced by the model's
