@@ -24,7 +24,7 @@ from inferchip.sim.load.lengths import EmpiricalLength, FixedLength, UniformLeng
 from inferchip.sim.results.metrics import weighted_percentile
 from inferchip.sim.runs.engine import EventQueue, Priority
 from inferchip.sim.step.protocol import check_step_model
-from inferchip.sim.step.steptime import MANTISSA_BITS, StepTimer, round_bits
+from inferchip.sim.step.steptime import GRID_PAYBACK, MANTISSA_BITS, StepTimer, round_bits
 
 # ---------------------------------------------------------------------------------------------- step-time cache
 
@@ -71,6 +71,35 @@ def test_cached_values_do_not_depend_on_the_order_of_lookups():
     forward = [a.time_s(*x) for x in inputs]
     backward = [b.time_s(*x) for x in reversed(inputs)][::-1]
     assert forward == backward
+
+
+def test_a_kind_of_step_whose_grid_keys_go_unused_is_priced_one_key_a_miss():
+    """Prefill steps whose attention pairs differ every time (varied prompts): the first miss prices a grid,
+    none of whose keys is looked up again, so the next misses price their one key each (sim.step.steptime)."""
+    timer = StepTimer(KinkedModel())
+    timer.time_s(8000, 100, 90_000, 2**30)  # compute-bound: probes the cell's elasticities, then the first grid
+    assert timer.grids == [0, 1] and timer.num_evaluations > 20
+    for i in range(1, 100):
+        calls, evals = timer.num_model_calls, timer.num_evaluations
+        timer.time_s(8000, 100, 90_000, 2**30 + 2**22 * i)  # a new key (new pairs) in the same cell
+        assert (timer.num_model_calls, timer.num_evaluations) == (calls + 1, evals + 1)
+    assert timer.grids == [0, 1] and timer.grid_hits == [0, 0]
+    calls = timer.num_model_calls
+    assert timer.time_s(8000, 100, 90_000, 2**30 + 2**22) == timer.time_s(8000, 100, 90_000, 2**30 + 2**22)
+    assert timer.num_model_calls == calls  # a hit prices nothing
+
+
+def test_a_kind_of_step_whose_grid_keys_are_looked_up_keeps_its_grids():
+    """Decode steps of one batch whose KV grows (a steady decode): the grid's KV lengths ahead are looked
+    up, more than GRID_PAYBACK a grid, so misses go on pricing grids; the values are the ones a timer
+    asked in the opposite order gives (a value depends on its key only)."""
+    timer = StepTimer(KinkedModel())
+    kvs = range(40_000, 65_000, 100)
+    times = [timer.time_s(200, 200, kv, 0) for kv in kvs]
+    assert timer.grid_hits[0] >= GRID_PAYBACK * timer.grids[0] > 0
+    assert timer.num_model_calls < len(kvs) / 4
+    other = StepTimer(KinkedModel())
+    assert [other.time_s(200, 200, kv, 0) for kv in reversed(kvs)][::-1] == times
 
 
 def test_decode_keys_match_single_keys():

@@ -5,6 +5,7 @@ once and only for matching means, the shipped B200 SGLang rows' spread consisten
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from pathlib import Path
 
@@ -32,8 +33,14 @@ def _shipped_rows() -> list[dict]:
         return list(csv.DictReader(f))
 
 
+@functools.cache
+def _first_ttft_row() -> tuple[tuple[str, str], ...]:
+    """The shipped file's first TTFT row, read once (a Hypothesis test builds a case from it per example)."""
+    return tuple(next(r for r in _shipped_rows() if r["metric"] == "ttft_ms").items())
+
+
 def _case_with_notes(notes: str):
-    row = next(r for r in _shipped_rows() if r["metric"] == "ttft_ms")
+    row = dict(_first_ttft_row())
     row["notes"] = notes
     out = io.StringIO()
     w = csv.DictWriter(out, fieldnames=list(row), lineterminator="\n")

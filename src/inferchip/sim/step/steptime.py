@@ -24,8 +24,20 @@ midpoint's side; a jump on a bucket start (GEMM tile edges sit on multiples of p
 for the input on it, which the midpoint would price above the jump (+0.3 to +2 % on a DeepSeek-R1
 attention-DP prefill step on 8 GB200 at 4,096 tokens, stop-27 review, docs/serving_journal.md).
 
-Misses are evaluated together with :data:`PREFETCH_BUCKETS` neighbouring token counts,
-and :meth:`StepTimer.times_s` fills all missing keys of many steps in one call.
+A miss may price a grid of neighbouring keys with it (:data:`PREFETCH_BUCKETS` token counts either side, KV
+lengths behind and ahead; :meth:`StepTimer._fill_around`), or its one key alone: a single point takes the cost
+model's scalar path (plain floats, ``cost.scalar_step``: 0.06-0.1 ms on two MLPerf Offline rows' replicas),
+where a vectorised call of 20 points takes 0.4-1.3 ms. A grid pays where the steps that follow look its keys
+up: a Poisson run of fixed lengths (``benchmarks/bench_serve.py``: 9.7 keys looked up per grid of steps with
+prefill where every miss priced one); it does not where prompt lengths vary and the batch moves (a validation
+page's Offline runs: 0.6 per grid of steps with prefill, 0.8 per grid of decode-only steps; grids made that
+page 4x slower, docs/serving_journal.md, perf46). So the timer keeps count, per kind of step (decode-only, or
+with prefill), of the grids it priced and of their keys since looked up (a grid's keys wait in a cache of
+their own until then), and prices a grid while they number at least :data:`GRID_PAYBACK` a grid, else the key
+alone, with a grid again every :data:`GRID_RETRY`-th miss of that kind to follow a changing load. The counts
+depend on the lookups only, so a run is reproducible; a value depends on its key only (the scalar and
+vectorised paths agree to 1e-12, ``tests/test_scalar_step.py``; 4e-16 on the page).
+:meth:`StepTimer.times_s` fills all missing keys of many steps in one call.
 
 An attention-DP step whose ranks carry uneven prefill work
 (:func:`~inferchip.sim.batching.scheduler.busiest_rank_prefill`) is priced by the model's
@@ -55,6 +67,8 @@ PREFETCH_BUCKETS = 8  # on a miss, also price this many token-count buckets eith
 PREFETCH_KV_BEHIND = 4  # ... and this many KV-length buckets below ...
 PREFETCH_KV_AHEAD = 16  # ... and above (KV grows as sequences decode)
 MAX_CACHED_STEPS = 200_000  # step times kept (about 40 MB); beyond, the cache starts afresh
+GRID_PAYBACK = 6  # a grid is priced while its keys are looked up this often a grid (a single key costs 1/6-1/13)
+GRID_RETRY = 256  # ... and where they are not, every this-many-th miss of its kind prices one again
 
 Key = tuple[int, int, int, int]
 Cell = tuple[int, int, int, int]
@@ -107,6 +121,10 @@ class StepTimer:
         self.target_rel_error = target_rel_error
         self.max_cached = max_cached
         self._cache: dict[Key, float] = {}
+        self._spare: dict[Key, float] = {}  # keys a grid priced that no lookup has asked for yet
+        self.grids = [0, 0]  # grids priced, per kind of step (decode-only, with prefill)
+        self.grid_hits = [0, 0]  # their keys since looked up, per kind
+        self._misses = [0, 0]  # misses priced, per kind
         self._busiest: dict[BusiestKey, float] = {}  # uneven attention-DP steps (busiest_time_s)
         self._busiest_fn: BusiestFn | None = getattr(model, "step_time_busiest_s", None)
         self._rank_bits = rank_token_bits(target_rel_error)
@@ -167,8 +185,26 @@ class StepTimer:
         key = self.key(num_tokens, num_decode_seqs, decode_kv_tokens, attn_pairs)
         value = self._cache.get(key)
         if value is None:
+            value = self._miss(key)
+        return value
+
+    def _miss(self, key: Key) -> float:
+        """The time of ``key``, not in the cache: a grid's spare key, or priced as a grid or alone (module doc)."""
+        kind = 0 if key[3] == 0 and key[0] == key[1] else 1
+        value = self._spare.pop(key, None)
+        if value is not None:
+            self.grid_hits[kind] += 1
+            self._store([key], [value])
+            return value
+        self._misses[kind] += 1
+        grids = self.grids[kind]
+        if not self.exact and (grids == 0 or self.grid_hits[kind] >= GRID_PAYBACK * grids
+                               or self._misses[kind] % GRID_RETRY == 0):
+            self.grids[kind] += 1
             self._fill_around(key)
-            value = self._cache[key]
+            return self._cache[key]
+        value = self._evaluate([key])[0]
+        self._store([key], [value])
         return value
 
     def busiest_key(self, num_tokens: int, num_decode_seqs: int, decode_kv_tokens: int, attn_pairs: int,
@@ -212,23 +248,25 @@ class StepTimer:
 
     def times_s(self, keys: list[Key]) -> list[float]:
         """Step times for many keys (from :meth:`key`), evaluating all missing ones in one call."""
-        if len(self._cache) + len(keys) > self.max_cached:
+        if len(self._cache) + len(self._spare) + len(keys) > self.max_cached:
             self._cache.clear()  # here, so that _store does not clear keys this call returns
-        cache = self._cache
+            self._spare.clear()
+        cache, spare = self._cache, self._spare
+        for k in {k for k in keys if k not in cache and k in spare}:
+            cache[k] = spare.pop(k)
+            self.grid_hits[0 if k[3] == 0 and k[0] == k[1] else 1] += 1
         missing = sorted({k for k in keys if k not in cache})
         if missing:
             self._store(missing, self._evaluate(missing))
         return [cache[k] for k in keys]
 
     def _fill_around(self, key: Key) -> None:
-        """Evaluate ``key`` with the neighbouring keys the next steps are likely to need.
+        """Evaluate ``key`` (into the cache) with the neighbouring keys the next steps are likely to need (kept
+        apart until looked up, :meth:`_miss`).
 
         Neighbours share the cell and vary the token count (the next prefill differs) and the
         KV length (it grows each step), and for decode-only steps the number of sequences.
         """
-        if self.exact:
-            self._store([key], self._evaluate([key]))
-            return
         tokens, seqs, kv, pairs = key
         cell = (tokens.bit_length(), seqs.bit_length(), kv.bit_length(), pairs.bit_length())
         s0, h0, s1, h1, s2, h2, _, _ = self._cells[cell]
@@ -258,11 +296,15 @@ class StepTimer:
         grid_t = np.repeat(t, v.size).tolist()
         grid_n = np.repeat(n, v.size).tolist()
         grid_v = np.tile(v, t.size).tolist()
-        cache = self._cache
-        keys = [k for k in zip(grid_t, grid_n, grid_v, [pairs] * len(grid_t), strict=False) if k not in cache]
+        cache, spare = self._cache, self._spare
+        keys = [k for k in zip(grid_t, grid_n, grid_v, [pairs] * len(grid_t), strict=False)
+                if k not in cache and k not in spare]
         if key not in keys:
             keys.append(key)
-        self._store(keys, self._evaluate(keys))
+        times = self._evaluate(keys)
+        self._store([], [], len(keys))  # room for the grid (bounded memory)
+        spare.update(zip(keys, times, strict=True))
+        self._cache[key] = spare.pop(key)
 
     # ------------------------------------------------------------------ model calls
     def _evaluate(self, keys: list[Key]) -> list[float]:
@@ -291,11 +333,12 @@ class StepTimer:
                 )
         return out
 
-    def _store(self, keys: list[Key], times: list[float]) -> None:
-        if len(self._cache) + len(keys) > self.max_cached:
+    def _store(self, keys: list[Key], times: list[float], room: int = 0) -> None:
+        if len(self._cache) + len(self._spare) + len(keys) + room > self.max_cached:
             # Bounded memory: start afresh. Values depend only on the rounded key, never on what was
             # cached before, so a cleared cache gives the same step times (only more model calls).
             self._cache.clear()
+            self._spare.clear()
         self._cache.update(zip(keys, times, strict=True))
 
     def _probe(self, cell: Cell) -> tuple[int, int, int, int]:
