@@ -367,7 +367,8 @@ def test_the_simulator_without_a_scheduler_takes_the_default_per_rank():
     from inferchip.sim.batching.scheduler import rank_scheduler
 
     assert rank_scheduler(1) == SchedulerConfig()
-    assert (rank_scheduler(4).max_num_seqs, rank_scheduler(4).max_num_batched_tokens) == (1024, 32768)
+    assert (rank_scheduler(4).max_num_seqs, rank_scheduler(4).max_num_batched_tokens) == (
+        4 * get_engine("vllm").max_num_seqs, 32768)
     step, _ = serving_model("nvidia-h200-sxm-141gb", "deepseek-ai/DeepSeek-V2-Lite", count=4, tp=4, ep=4,
                             attn_dp=True)
     assert step.ranks == 4
