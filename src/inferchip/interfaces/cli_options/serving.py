@@ -21,8 +21,8 @@ def default_scheduler_text() -> str:
     from inferchip.sim.batching.scheduler import DEFAULT_ENGINE_ID, default_chunk_tokens, default_max_num_seqs
 
     return (f"the {DEFAULT_ENGINE_ID} engine record's scheduler: max_num_seqs {default_max_num_seqs():,} (vLLM V1's "
-            f"default on a GPU of >= 70 GiB; 256 below), chunk {default_chunk_tokens():,}, per attention-DP rank, "
-            "with no engine host time")
+            f"default on a GPU of >= 70 GiB; its 256 on smaller GPUs not applied), chunk {default_chunk_tokens():,}, "
+            "per attention-DP rank, with no engine host time")
 
 
 DEFAULT_SCHEDULER = default_scheduler_text()
