@@ -41,9 +41,10 @@ def test_four_b200_dies_need_the_2026_interposer(year, reticles, fits):
 
 
 def test_stacks_stated_in_the_memory_text_or_the_fewest_that_hold_the_capacity():
-    assert hbm_stacks(load_chip("amd-mi300x")) == (8, True)  # 'HBM3 (8 stacks)'
-    mi355x = load_chip("amd-mi355x")  # 'HBM3E', 288 GiB, no count: 288 / 64 GiB (JEDEC HBM4's largest) -> 5
-    assert hbm_stacks(mi355x) == (5, False)
+    c = hbm_stacks(load_chip("amd-mi300x"))  # 'HBM3 (8 stacks)'
+    assert (c.stacks, c.stated) == (8, True)
+    mi355x = hbm_stacks(load_chip("amd-mi355x"))  # 'HBM3E', 288 GiB, no count: 288 / 36 GiB (HBM3E 12-high) -> 8
+    assert (mi355x.stacks, mi355x.set_by, mi355x.by_bandwidth) == (8, "capacity", 7)  # 8 TB/s / 1.28 -> 7
 
 
 def test_an_organic_package_has_no_interposer():

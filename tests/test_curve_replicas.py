@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from inferchip.catalog.engines import get_engine
 from inferchip.interfaces.cli import app
 from inferchip.sim import LinearStepModel
 from inferchip.sim.load.lengths import uniform_length
@@ -119,6 +120,7 @@ def test_cli_curve_on_1024_replicas_of_a_1b_model_is_quick_and_says_how():
     assert any("1024 identical replicas" in n for n in got["notes"])
     conc = [p["concurrency"] for p in got["points"]]
     assert conc[:11] == [1 << i for i in range(11)] and all(c % 1024 == 0 for c in conc[10:])
-    # the sweep ends at the running-batch cap, 256 x 1,024 replicas, short of the memory limit (leftover45; it
-    # ended at the memory limit, where the points beyond the cap only queued)
-    assert conc[-1] == got["running_cap_concurrency"] == 256 * 1024 < got["memory_limit_concurrency"]
+    # the sweep ends at the running-batch cap, 1,024 a replica x 1,024 replicas, short of the memory limit (leftover45:
+    # it ended at the memory limit, where the points beyond the cap only queued)
+    cap = get_engine("vllm").max_num_seqs  # the default scheduler's cap, the vLLM engine record's (stop 46)
+    assert conc[-1] == got["running_cap_concurrency"] == cap * 1024 < got["memory_limit_concurrency"]

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from inferchip.catalog.engines import get_engine
 from inferchip.sim import LinearStepModel, SchedulerConfig
 from inferchip.sim.batching.replica import Replica
 from inferchip.sim.batching.scheduler import busiest_rank_prefill
@@ -269,7 +270,7 @@ def test_an_attention_dp_serve_prices_a_lone_prompt_as_the_page_does(monkeypatch
                                    weights="fp8", attn_dp=True)
     assert step.ranks == step.mm.layout.attn_dp_ways == 8 and replicas == 1
     cfg = rank_scheduler(step.ranks)
-    assert (cfg.max_num_seqs, cfg.max_num_batched_tokens) == (8 * 256, 8 * 8192)
+    assert (cfg.max_num_seqs, cfg.max_num_batched_tokens) == (8 * get_engine("vllm").max_num_seqs, 8 * 8192)
     calls = _spy_busiest(monkeypatch)
     res = CliRunner().invoke(app, ["serve", *_DP_SERVE])
     assert res.exit_code == 0, res.output
@@ -366,7 +367,8 @@ def test_the_simulator_without_a_scheduler_takes_the_default_per_rank():
     from inferchip.sim.batching.scheduler import rank_scheduler
 
     assert rank_scheduler(1) == SchedulerConfig()
-    assert (rank_scheduler(4).max_num_seqs, rank_scheduler(4).max_num_batched_tokens) == (1024, 32768)
+    assert (rank_scheduler(4).max_num_seqs, rank_scheduler(4).max_num_batched_tokens) == (
+        4 * get_engine("vllm").max_num_seqs, 32768)
     step, _ = serving_model("nvidia-h200-sxm-141gb", "deepseek-ai/DeepSeek-V2-Lite", count=4, tp=4, ep=4,
                             attn_dp=True)
     assert step.ranks == 4

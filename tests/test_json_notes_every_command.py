@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from inferchip.catalog.engines import get_engine
 from inferchip.interfaces.cli import app
 
 REF = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "models"
@@ -53,9 +54,11 @@ def test_curve_json_carries_the_parser_note(odd_config: str) -> None:
 
 def test_curve_json_of_a_catalogue_model_has_an_empty_notes_list() -> None:
     d, text = _both(["curve", "--chip", H100, "--model", "meta-llama/Llama-3.1-8B", *SHORT])
-    # no parser or context note; the one note is the sweep's end at the running-batch cap (256 sequences, where
-    # memory holds thousands: leftover45), and the serve run each point is (newuser46), in the text as in the JSON
-    assert len(d["notes"]) == 2 and d["notes"][0].startswith("the sweep stops at 256 clients")
+    # no parser or context note; the one note is the sweep's end at the running-batch cap (the vLLM engine record's
+    # 1,024 sequences, where memory holds thousands: leftover45), and the serve run each point is (newuser46), in the
+    # text as in the JSON
+    cap = get_engine("vllm").max_num_seqs
+    assert len(d["notes"]) == 2 and d["notes"][0].startswith(f"the sweep stops at {cap:,} clients")
     assert d["notes"][1].startswith("each point runs 8 requests a client")
     assert text.count("note:") == 2
 

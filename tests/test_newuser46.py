@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from inferchip.catalog.engines import get_engine
+
 H100 = "nvidia-h100-sxm-80gb"
 L70 = "meta-llama/Llama-3.1-70B"
 
@@ -194,11 +196,12 @@ def test_predicts_ttft_note_names_the_serve_run_on_its_layout_and_the_cap_that_r
     d = json.loads(capsys.readouterr().out)
     note = next(n for n in d["notes"] if n.startswith("TTFT is the service time"))
     assert f"--tp {d['tp']} --pp {d['pp']} --ep {d['ep']}" in note
-    assert d["batch"] > 256 and "at most 256 sequences a replica" in note
+    cap = get_engine("vllm").max_num_seqs  # serve's default cap, the vLLM engine record's (stop 46; 256 before)
+    assert d["batch"] > cap and f"at most {cap:,} sequences a replica" in note
     assert main([*args, "--max-ttft-ms", "60", "--max-tpot-ms", "8"]) == 0  # a point within the cap: no such caveat
     small = json.loads(capsys.readouterr().out)
-    assert small["batch"] <= 256
-    assert not any("at most 256" in n for n in small["notes"])
+    assert small["batch"] <= cap
+    assert not any(f"at most {cap:,}" in n for n in small["notes"])
 
 
 # ------------------------------------------------------------------ 8. serve and curve name the chip as predict does

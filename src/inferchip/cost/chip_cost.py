@@ -53,7 +53,8 @@ class InterposerCheck:
     """A CoWoS package's compute dies and HBM stacks against the largest interposer TSMC offers in the chip's year
     (``cost.constants.COWOS_INTERPOSER_RETICLES``). ``area_mm2`` (dies + stacks x footprint) is a lower bound: only
     the compute dies are in the spec (no I/O or base dies, no spacing), and where the stack count is not stated, the
-    fewest stacks that hold the capacity. ``fits``: ``area_mm2 <= limit_mm2``."""
+    fewest stacks that hold the capacity and carry the bandwidth (:func:`hbm_stacks`).
+    ``fits``: ``area_mm2 <= limit_mm2``."""
 
     kind: str
     year: int | None  # the chip's year; None: not stated, the largest interposer announced applies
@@ -65,6 +66,9 @@ class InterposerCheck:
     limit_reticles: float
     limit_mm2: float
     fits: bool
+    stacks_set_by: str = "stated"  # "stated", "capacity" or "bandwidth" (hbm_stacks)
+    stacks_by_capacity: int = 0
+    stacks_by_bandwidth: int = 0
 
 
 @dataclass
@@ -115,36 +119,103 @@ def memory_gib(spec: ChipSpec, level: EstimateLevel = "central") -> float:
     return spec.memory.off_chip_gib(level)  # the one capacity table, units.CAPACITY_UNIT_BYTES
 
 
-def hbm_stacks(spec: ChipSpec, level: EstimateLevel = "central") -> tuple[int, bool]:
-    """(HBM stacks, stated?): ``silicon.memory_stacks``, else the count the memory text gives ("HBM3e (8 stacks)"),
-    else the fewest stacks of JEDEC HBM4's largest (``spec.bounds.HBM_STACK_BYTES_MAX``) that hold the capacity."""
+STACK_FIGURE_ROUNDING = 0.01  # a datasheet's bandwidth is rounded (TPU v6e: 1,640 GB/s = 2 x 819.2 + 0.1 %)
+
+
+@dataclass(frozen=True)
+class StackCount:
+    """HBM stacks of a package and what set the count: ``stated`` (``silicon.memory_stacks`` or the memory text),
+    ``capacity`` or ``bandwidth`` (the fewest stacks of the generation's largest and fastest announced stack,
+    ``silicon.hbm_stack_gib`` / ``silicon.hbm_stack_tb_per_s`` of the assumptions, that hold the capacity and carry
+    the bandwidth: the larger count). ``by_capacity`` / ``by_bandwidth``: each count (0 where not derived)."""
+
+    stacks: int
+    set_by: str
+    by_capacity: int = 0
+    by_bandwidth: int = 0
+    stack_gib: float = 0.0
+    stack_tb_per_s: float = 0.0
+
+    @property
+    def stated(self) -> bool:
+        return self.set_by == "stated"
+
+
+def _stack_generation(spec: ChipSpec, a: Assumptions) -> str:
+    """The key of the stack tables a chip's memory reads: its memory type where tabulated (hbm2), else its energy
+    level (cost.energy.memory_level); "" where neither names one."""
+    tech = spec.memory.technology()
+    if tech in a.table("silicon.hbm_stack_gib"):
+        return tech
+    try:
+        return en.memory_level(tech)
+    except InvalidSettingError:
+        return ""
+
+
+def hbm_stacks(spec: ChipSpec, level: EstimateLevel = "central", assumptions: Assumptions | None = None
+               ) -> StackCount:
+    """The HBM stacks of a package: ``silicon.memory_stacks``, else the count the memory text gives ("HBM3e (8
+    stacks)"), else the larger of capacity / stack capacity and bandwidth / stack bandwidth of the chip's memory
+    generation (``assumptions`` ``silicon.hbm_stack_gib`` / ``hbm_stack_tb_per_s``, sourced there; None: the bundled
+    file). A level without a stack figure (a memory type not named) takes JEDEC HBM4's largest stack
+    (``spec.bounds.HBM_STACK_BYTES_MAX``) and no bandwidth count."""
     if spec.silicon.memory_stacks is not None:
-        return spec.silicon.memory_stacks, True
+        return StackCount(spec.silicon.memory_stacks, "stated")
     m = re.search(r"(\d+)\s*(?:x\s*)?stacks?\b", spec.memory.type, re.IGNORECASE)
     if m:
-        return int(m.group(1)), True
-    return math.ceil(memory_gib(spec, level) * 2.0**30 / b.HBM_STACK_BYTES_MAX - 1e-9), False
+        return StackCount(int(m.group(1)), "stated")
+    if assumptions is None:
+        from inferchip.catalog.assumptions import load_assumptions
+
+        assumptions = load_assumptions()
+    lvl = _stack_generation(spec, assumptions)
+    gib_per = assumptions.table("silicon.hbm_stack_gib").get(lvl, b.HBM_STACK_BYTES_MAX / 2.0**30)
+    tb_per = assumptions.table("silicon.hbm_stack_tb_per_s").get(lvl)
+    by_cap = math.ceil(memory_gib(spec, level) / gib_per - 1e-9)
+    bw = pick(spec.memory.bandwidth_tb_per_s, level)
+    by_bw = math.ceil(bw / (tb_per * (1.0 + STACK_FIGURE_ROUNDING))) if tb_per and bw else 0
+    return StackCount(max(by_cap, by_bw), "bandwidth" if by_bw > by_cap else "capacity", by_cap, by_bw, gib_per,
+                      tb_per or 0.0)
 
 
-def interposer_check(spec: ChipSpec, area_mm2: float, level: EstimateLevel = "central") -> InterposerCheck | None:
+def interposer_check(spec: ChipSpec, area_mm2: float, level: EstimateLevel = "central",
+                     assumptions: Assumptions | None = None) -> InterposerCheck | None:
     """The package's dies and stacks against TSMC's largest CoWoS interposer of the chip's year; None for a package
-    that is not CoWoS (organic substrate)."""
+    that is not CoWoS (organic substrate). A chip whose stated bandwidth alone needs more stacks than the interposer
+    holds beside its dies (where its capacity's stacks fit) is refused (InvalidSettingError naming the field, the
+    value and the most the package carries): the stated rate cannot come from one package of that year."""
     kind = package_kind(spec)
     if kind not in COWOS_INTERPOSER_RETICLES:
         return None
     offered = COWOS_INTERPOSER_RETICLES[kind]
     reticles = max((r for y, r in offered if spec.year is None or y <= spec.year), default=offered[0][1])
-    stacks, stated = hbm_stacks(spec, level)
+    if assumptions is None:
+        from inferchip.catalog.assumptions import load_assumptions
+
+        assumptions = load_assumptions()
+    count = hbm_stacks(spec, level, assumptions)
+    gen = _stack_generation(spec, assumptions).upper()
     try:
         lvl = en.memory_level(spec.memory.technology())
     except InvalidSettingError:
         lvl = ""
     footprint = HBM_STACK_FOOTPRINT_MM2.get(lvl, min(HBM_STACK_FOOTPRINT_MM2.values()))
     dies = area_mm2 * spec.silicon.compute_die_count
-    total, limit = dies + stacks * footprint, reticles * b.RETICLE_MM2
-    return InterposerCheck(kind=kind, year=spec.year, compute_dies_mm2=dies, stacks=stacks, stacks_stated=stated,
-                           stack_footprint_mm2=footprint, area_mm2=total, limit_reticles=reticles, limit_mm2=limit,
-                           fits=total <= limit)
+    total, limit = dies + count.stacks * footprint, reticles * b.RETICLE_MM2
+    room = max(0, math.floor((limit - dies) / footprint + 1e-9))
+    when = f"in {spec.year}" if spec.year is not None else "announced"
+    if count.set_by == "bandwidth" and count.by_capacity <= room < count.by_bandwidth:
+        raise InvalidSettingError(
+            f"{spec.id}: memory.bandwidth_tb_per_s = {pick(spec.memory.bandwidth_tb_per_s, level):g} TB/s needs at "
+            f"least {count.by_bandwidth} {gen} stacks of {count.stack_tb_per_s:g} TB/s (the fastest announced, "
+            f"silicon.hbm_stack_tb_per_s), but the largest {kind} interposer {when} ({limit:,.0f} mm2) holds {room} "
+            f"beside its compute dies ({dies:,.0f} mm2); allowed: at most {room * count.stack_tb_per_s:g} TB/s, or "
+            "state silicon.memory_stacks, fewer or smaller dies, or a later year")
+    return InterposerCheck(kind=kind, year=spec.year, compute_dies_mm2=dies, stacks=count.stacks,
+                           stacks_stated=count.stated, stack_footprint_mm2=footprint, area_mm2=total,
+                           limit_reticles=reticles, limit_mm2=limit, fits=total <= limit, stacks_set_by=count.set_by,
+                           stacks_by_capacity=count.by_capacity, stacks_by_bandwidth=count.by_bandwidth)
 
 
 def chip_cost(spec: ChipSpec, assumptions: Assumptions, level: EstimateLevel = "central") -> ChipCost:
@@ -234,20 +305,29 @@ def _modelled_lines(out: ChipCost, spec: ChipSpec, a: Assumptions, area: float, 
     out.status, out.manufacturing_cost_usd, out.cost_used_usd = "modelled", made["total_usd"], made["total_usd"]
     out.breakdown_usd = dict(made)
     out.message = f"{spec.id}: modelled manufacturing cost ${made['total_usd']:,.0f}"
-    _interposer_lines(out, spec, area, level)
+    _interposer_lines(out, spec, area, level, a)
     out.notes.append("harvesting (selling partly enabled dies) is not modelled: big-die costs are upper estimates")
     out.notes.append("only the compute dies are costed: I/O or base dies, if any, are not in the spec")
 
 
-def _interposer_lines(out: ChipCost, spec: ChipSpec, area: float, level: EstimateLevel) -> None:
-    """The interposer line, and a flag where the package fits no CoWoS interposer of its year."""
-    check = interposer_check(spec, area, level)
+def _interposer_lines(out: ChipCost, spec: ChipSpec, area: float, level: EstimateLevel, a: Assumptions) -> None:
+    """The interposer line (saying what set the stack count), and a flag where the package fits no CoWoS interposer
+    of its year."""
+    check = interposer_check(spec, area, level, a)
     out.interposer = check
     if check is None:
         return
     when = f"in {check.year}" if check.year is not None else "announced (the chip states no year)"
-    stacks = (f"{check.stacks} HBM stacks" if check.stacks_stated
-              else f"at least {check.stacks} HBM stacks (count not stated: the fewest that hold the capacity)")
+    gen = _stack_generation(spec, a)
+    per_gib, per_tb_s = a.table("silicon.hbm_stack_gib").get(gen, 0), a.table("silicon.hbm_stack_tb_per_s").get(gen, 0)
+    stacks = {"stated": f"{check.stacks} HBM stacks",
+              "capacity": f"at least {check.stacks} HBM stacks (count not stated: set by the capacity, the fewest "
+                          f"{gen.upper()} stacks of {per_gib:g} GiB that hold it; the bandwidth needs "
+                          f"{check.stacks_by_bandwidth})",
+              "bandwidth": f"at least {check.stacks} HBM stacks (count not stated: set by the bandwidth, not the "
+                           f"capacity: {pick(spec.memory.bandwidth_tb_per_s, level):g} TB/s needs {check.stacks} "
+                           f"{gen.upper()} stacks of {per_tb_s:g} TB/s, the capacity {check.stacks_by_capacity})"
+              }[check.stacks_set_by]
     out.lines.append(CostLine(
         "interposer area (compute dies + HBM stacks)", float(round(check.area_mm2)), "mm2",
         f"{spec.silicon.compute_die_count} x {area:g} mm2 + {stacks} x {check.stack_footprint_mm2:.0f} mm2; "

@@ -39,7 +39,8 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     prefill chunk per step and chip the memory fit keeps a step's activations for (None: 8,192). ``searched_rows``:
     search only the layouts a closed-loop case row runs (``serve_rows.row_layouts``). ``running_cap``: the search's
     concurrency stays within the running-batch cap the simulation admits (``engine``'s max_num_seqs per attention-DP
-    rank, else the scheduler's 256). ``slo_s``: (TTFT, TPOT) limits, s (``serve --slo-ttft-ms/--slo-tpot-ms``). A
+    rank, else the vLLM engine record's, the scheduler's default).
+    ``slo_s``: (TTFT, TPOT) limits, s (``serve --slo-ttft-ms/--slo-tpot-ms``). A
     load, ``concurrency`` closed-loop clients (``serve --concurrency``), ``rate_per_s`` (``serve --rate``) or
     ``trace`` (``serve --trace``: its mean arrival rate and mean lengths, :func:`trace_load`), is one rule whatever
     the SLO: the layout that carries the load (clients held in memory; a rate at an unsaturated Little's-law point)

@@ -119,6 +119,9 @@ PLAUSIBLE: dict[str, tuple[float, float, str, str]] = {
     # Packaging and test: 1-1,100 USD per package in the bundled table; 100,000 is beyond any package.
     "silicon.packaging_usd": (0.0, 100_000.0, "USD/package", "US dollars per package"),
     "silicon.test_assembly_usd": (0.0, 100_000.0, "USD/package", "US dollars per package"),
+    # One HBM stack: 8-64 GiB, 0.3-3.3 TB/s bundled; one in GB/s (1,280 for 1.28) or Gbit (288 for 36 GiB) refused.
+    "silicon.hbm_stack_gib": (1.0, 256.0, "GiB/stack", "GiB of one stack, not Gbit"),
+    "silicon.hbm_stack_tb_per_s": (0.05, 20.0, "TB/s/stack", "TB/s of one stack, not GB/s"),
 }
 
 
@@ -279,15 +282,11 @@ class SiliconAssumptions(_Frozen):
     memory_usd_per_gib: Table = Field(description="Memory price by memory level.")
     packaging_usd: Table = Field(description="Package (interposer/substrate + assembly) by package kind.")
     test_assembly_usd: Table = Field(description="Final test, burn-in and assembly by package kind.")
+    hbm_stack_gib: Table = Field(description="Capacity of one HBM stack, the largest announced, by memory level.")
+    hbm_stack_tb_per_s: Table = Field(description="Bandwidth of one HBM stack, the fastest announced, by level.")
 
-    @field_validator(
-        "wafer_price_usd",
-        "defect_density_per_cm2",
-        "memory_usd_per_gib",
-        "packaging_usd",
-        "test_assembly_usd",
-        mode="before",
-    )
+    @field_validator("wafer_price_usd", "defect_density_per_cm2", "memory_usd_per_gib", "packaging_usd",
+                     "test_assembly_usd", "hbm_stack_gib", "hbm_stack_tb_per_s", mode="before")
     @classmethod
     def _keys(cls, v: Any) -> Any:
         return _str_keys(v)

@@ -14,7 +14,18 @@ import typer
 
 from inferchip.interfaces.cli_options import options as opts
 
-DEFAULT_SCHEDULER = "vLLM-like defaults (max_num_seqs 256, chunk 8192, per attention-DP rank)"
+
+def default_scheduler_text() -> str:
+    """The scheduler a run without ``--engine`` simulates, for serve's and curve's help and output: the vLLM engine
+    record's running-batch cap and chunk (``sim.batching.scheduler.default_max_num_seqs``), read from the record."""
+    from inferchip.sim.batching.scheduler import DEFAULT_ENGINE_ID, default_chunk_tokens, default_max_num_seqs
+
+    return (f"the {DEFAULT_ENGINE_ID} engine record's scheduler: max_num_seqs {default_max_num_seqs():,} (vLLM V1's "
+            f"default on a GPU of >= 70 GiB; its 256 on smaller GPUs not applied), chunk {default_chunk_tokens():,}, "
+            "per attention-DP rank, with no engine host time")
+
+
+DEFAULT_SCHEDULER = default_scheduler_text()
 
 CONCURRENCY_HELP = ("Closed loop of C clients, as benchmark_serving --max-concurrency C: each sends its next request "
                     "when its last one finished; lengths per --range-ratio. More clients than the engine admits "

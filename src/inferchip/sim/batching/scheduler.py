@@ -31,13 +31,34 @@ WAITING, PREFILL, DECODE, SWAPPED, DONE = range(5)
 
 
 MAX_BLOCK_SIZE_TOKENS = 65_536  # a replica keeps per-step state for each token offset in a block
+DEFAULT_ENGINE_ID = "vllm"
+"""The engine record (``catalog/engines.yaml``) whose running-batch cap and prefill chunk a scheduler given none runs:
+one place for the default (``serve`` / ``curve`` without ``--engine``, the energy rows' burst runs)."""
+
+
+def default_max_num_seqs() -> int:
+    """The running-batch cap of a scheduler given none: the vLLM engine record's ``max_num_seqs`` (its source there:
+    vLLM V1 ``EngineArgs.get_batch_defaults``, the API server on a GPU of >= 70 GiB, 1,024)."""
+    from inferchip.catalog.engines import get_engine
+
+    return int(get_engine(DEFAULT_ENGINE_ID).max_num_seqs)
+
+
+def default_chunk_tokens() -> int:
+    """The prefill token budget of a step of a scheduler given none: the vLLM engine record's ``chunk_tokens``."""
+    from inferchip.catalog.engines import get_engine
+
+    return int(get_engine(DEFAULT_ENGINE_ID).chunk_tokens)
 
 
 class SchedulerConfig(SettingModel):
-    """Engine settings of one replica; defaults follow vLLM's. A bad field raises InvalidSettingError."""
+    """Engine settings of one replica; the running-batch cap and the step's token budget default to the vLLM engine
+    record's (:data:`DEFAULT_ENGINE_ID`), the rest follow vLLM's. A bad field raises InvalidSettingError."""
 
-    max_num_batched_tokens: int = Field(8192, ge=1, description="Token budget of one step (prefill + decode).")
-    max_num_seqs: int = Field(256, ge=1, description="Most sequences in one step's batch.")
+    max_num_batched_tokens: int = Field(default_factory=default_chunk_tokens, ge=1,
+                                        description="Token budget of one step (prefill + decode).")
+    max_num_seqs: int = Field(default_factory=default_max_num_seqs, ge=1,
+                              description="Most sequences in one step's batch.")
     block_size_tokens: int = Field(16, ge=1, le=MAX_BLOCK_SIZE_TOKENS,
                                    description="Tokens per KV-cache block (PagedAttention page).")
     enable_chunked_prefill: bool = Field(True, description="Split long prompts across steps.")
@@ -160,8 +181,9 @@ class Seq:
 
 def rank_scheduler(ranks: int, max_num_seqs: int | None = None, chunk_tokens: int | None = None) -> SchedulerConfig:
     """The scheduler of a replica of ``ranks`` attention-DP ranks: the running-batch cap ``max_num_seqs`` and
-    prefill chunk ``chunk_tokens`` of one rank (None: :class:`SchedulerConfig`'s vLLM defaults, 256 and 8,192
-    tokens) times the ranks, the budget never below the cap. Each rank schedules its own batch within its
+    prefill chunk ``chunk_tokens`` of one rank (None: :class:`SchedulerConfig`'s defaults, the vLLM engine
+    record's, :func:`default_max_num_seqs` and :func:`default_chunk_tokens`) times the ranks, the budget
+    never below the cap. Each rank schedules its own batch within its
     own budget (SGLang's per-rank ``Scheduler``, TensorRT-LLM's per-rank ``max_batch_size`` /
     ``max_num_tokens``; sources at :func:`busiest_rank_prefill`). One rank: the settings as given."""
     base = SchedulerConfig()
