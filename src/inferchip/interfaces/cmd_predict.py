@@ -140,7 +140,8 @@ def predict_cmd(
     calibration: str | None = opts.calibration_option(),
     assumptions: str | None = typer.Option(None, "--assumptions", help="YAML overriding energy/cost assumptions.",
                                               callback=opts.input_file("--assumptions", ())),
-    engine: str | None = eng_opts.engine_option("none (the calibration alone)"),
+    engine: str | None = eng_opts.engine_option(
+        "none (the calibration alone, its 16-bit GEMMs as the default engine's library runs them on the chip)"),
     moe_kernel: str | None = eng_opts.moe_kernel_option(),
     chunk_tokens: int | None = eng_opts.chunk_option(),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),

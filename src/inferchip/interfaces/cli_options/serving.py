@@ -14,7 +14,8 @@ import typer
 
 from inferchip.interfaces.cli_options import options as opts
 
-DEFAULT_SCHEDULER = "vLLM-like defaults (max_num_seqs 256, chunk 8192, per attention-DP rank)"
+DEFAULT_SCHEDULER = ("vLLM-like defaults (max_num_seqs 256, chunk 8192, per attention-DP rank; 16-bit GEMMs as vLLM's "
+                     "library runs them on the chip)")
 
 CONCURRENCY_HELP = ("Closed loop of C clients, as benchmark_serving --max-concurrency C: each sends its next request "
                     "when its last one finished; lengths per --range-ratio. More clients than the engine admits "
