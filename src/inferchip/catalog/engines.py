@@ -319,6 +319,16 @@ def default_gemm_calibration(cal: Calibration, family: str) -> Calibration:
     return cal if split == cal.gemm_split_k_16bit else cal.model_copy(update={"gemm_split_k_16bit": split})
 
 
+def loaded_calibration(calibration: str | None, family: str) -> Calibration:
+    """A calibration given by name (a YAML path, ``"none"``, or None: the shipped one) for a run on a chip of
+    ``family`` that names no engine: loaded, with :func:`default_gemm_calibration`. The one rule of the API
+    (``performance.setting.resolve_setting``) and the CLI without ``--engine``; a :class:`Calibration` object is a
+    resolved one and is used as given (validate's rows, ``--engine``)."""
+    from inferchip.catalog.calibration_file import load_calibration
+
+    return default_gemm_calibration(load_calibration(calibration), family)
+
+
 def engine_for_software(software: str) -> EngineSpec | None:
     """The first engine whose ``match`` fragment occurs in ``software`` (case-insensitive), else None."""
     low = software.lower()

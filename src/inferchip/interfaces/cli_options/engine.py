@@ -110,14 +110,14 @@ def engine_setting(engine: str | None, calibration: Any, chip: str | None = None
     (:func:`~inferchip.catalog.engines.default_gemm_calibration`), so that predict, serve and curve price a Hopper
     bf16 decode GEMM as cuBLASLt runs it, split K included."""
     from inferchip.catalog.calibration_file import load_calibration
-    from inferchip.catalog.engines import default_gemm_calibration, engine_calibration, family_kernel_calibration
+    from inferchip.catalog.engines import engine_calibration, family_kernel_calibration, loaded_calibration
 
     if engine is None:
         if chip is None:
             return calibration, None
         from inferchip.catalog.chips import get_chip_params
 
-        return default_gemm_calibration(load_calibration(calibration), get_chip_params(chip).family), None
+        return loaded_calibration(calibration, get_chip_params(chip).family), None
 
     spec = option_engine(engine)
     cal = engine_calibration(load_calibration(calibration), spec)
