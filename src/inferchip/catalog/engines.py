@@ -307,6 +307,28 @@ def family_kernel_calibration(cal: Calibration, engine: EngineSpec, family: str)
                                   "mla_prefill_attention_16bit": family in engine.mla_prefill_16bit_families})
 
 
+def default_gemm_calibration(cal: Calibration, family: str) -> Calibration:
+    """``cal`` for a run that names no engine on a chip of ``family``: the 16-bit GEMM library of the catalogue's
+    default engine (:func:`get_engine` of None, the engine a closed-loop row of blank software runs:
+    :func:`row_engine`) added to the calibration's, ``gemm_split_k_16bit`` set where that engine lists the family in
+    ``split_k_16bit_families`` (vLLM: cuBLASLt under ``F.linear`` on Hopper) and kept as given elsewhere; nothing
+    else of the engine (its host time, its attention kernels) is taken. Without it a Hopper bf16 decode step is
+    charged a full wave of the chip's one 128 x 256 tile, a kernel no engine runs there: Qwen3-32B on H200 steps
+    +29 % from 32 to 33 rows and +44 % from 64 to 65 (docs/serving_journal.md, branch decodestep46)."""
+    split = cal.gemm_split_k_16bit or get_engine(None).splits_16bit_k_on(family)
+    return cal if split == cal.gemm_split_k_16bit else cal.model_copy(update={"gemm_split_k_16bit": split})
+
+
+def loaded_calibration(calibration: str | None, family: str) -> Calibration:
+    """A calibration given by name (a YAML path, ``"none"``, or None: the shipped one) for a run on a chip of
+    ``family`` that names no engine: loaded, with :func:`default_gemm_calibration`. The one rule of the API
+    (``performance.setting.resolve_setting``) and the CLI without ``--engine``; a :class:`Calibration` object is a
+    resolved one and is used as given (validate's rows, ``--engine``)."""
+    from inferchip.catalog.calibration_file import load_calibration
+
+    return default_gemm_calibration(load_calibration(calibration), family)
+
+
 def engine_for_software(software: str) -> EngineSpec | None:
     """The first engine whose ``match`` fragment occurs in ``software`` (case-insensitive), else None."""
     low = software.lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,26 @@ class OutputFormat(StrEnum):
 
 ONE_TOKEN_NOTE = ("--output-tokens 1: the one output token is the prefill's and no token follows it, so there is no "
                   "TPOT or per-user rate (null in the JSON, as serve reports them); TTFT is the whole request")
+
+
+def tile_step_note(batch: int, tpot_s: float, tpot_at: Callable[[int], float]) -> str | None:
+    """A note where the static batch's TPOT per sequence is above that of ``b0``, the largest power of two below
+    ``batch`` (a GEMM M-tile boundary, at least 16 rows: ``cost.constants.MIN_TILE_M``), ``tpot_at(b0)`` its TPOT: a
+    decode step that streams its weights once and each sequence's KV and activations grows by at most the added
+    sequences' share, ``TPOT(B) <= TPOT(b0) B / b0``; beyond it the model's 16-bit GEMMs are charged a full wave of
+    the chip's tile past the boundary (``cost.gemm``; the engine's library is not known to split K on the chip's
+    family, catalog/engines.yaml ``split_k_16bit_families``). None where it holds or ``batch`` is 16 or less."""
+    b0 = 1 << ((batch - 1).bit_length() - 1) if batch > 1 else 0
+    if b0 < 16:
+        return None
+    t0 = tpot_at(b0)
+    if tpot_s * b0 <= t0 * batch:
+        return None
+    return (f"TPOT at batch {batch} is {100.0 * (tpot_s / t0 - 1.0):.0f} % above batch {b0}'s, more than the "
+            f"{100.0 * (batch / b0 - 1.0):.0f} % more sequences: past {b0} rows the decode GEMMs' M tile doubles and "
+            "the model charges the 16-bit GEMMs a full wave of the chip's tile, the library not being known to split "
+            "K on this chip family with this engine (catalog/engines.yaml split_k_16bit_families); cuBLASLt on Hopper "
+            "(vLLM's and SGLang's F.linear) splits K and shows no such jump (vLLM PR #49363)")
 
 
 def service_ttft_note(p: Prediction, max_num_seqs: int) -> str:
@@ -119,7 +140,8 @@ def predict_cmd(
     calibration: str | None = opts.calibration_option(),
     assumptions: str | None = typer.Option(None, "--assumptions", help="YAML overriding energy/cost assumptions.",
                                               callback=opts.input_file("--assumptions", ())),
-    engine: str | None = eng_opts.engine_option("none (the calibration alone)"),
+    engine: str | None = eng_opts.engine_option(
+        "none (the calibration alone, its 16-bit GEMMs as the default engine's library runs them on the chip)"),
     moe_kernel: str | None = eng_opts.moe_kernel_option(),
     chunk_tokens: int | None = eng_opts.chunk_option(),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
@@ -149,15 +171,20 @@ def predict_cmd(
     used_engine = eng_opts.engine_summary(eng, None, host=host, moe_kernel=moe_note)
     attention = eng_opts.served_attention(eng, loaded, weights)  # (weights, o's, note) of the served checkpoint
     from inferchip.performance.predict import predict
-    p = predict(
-        chip, loaded.spec, config=loaded.config, count=count, weights=weights, activations=activations, kv=kv, tp=tp,
-        pp=pp, ep=ep, attn_dp=attn_dp, input_tokens=input_tokens, output_tokens=output_tokens, batch=batch,
-        max_ttft_s=None if max_ttft_ms is None else max_ttft_ms / 1e3 - host_s,  # the engine's TTFT
-        max_tpot_s=None if max_tpot_ms is None else max_tpot_ms / 1e3,
-        estimate=estimate, calibration=cal, assumptions=assumptions, chunk_tokens=chunk,
-        attention_weights=None if attention is None else attention[0],
-        attention_out_weights=None if attention is None else attention[1],
-    )
+
+    def at(b: int | None) -> Prediction:
+        return predict(
+            chip, loaded.spec, config=loaded.config, count=count, weights=weights, activations=activations, kv=kv,
+            tp=tp, pp=pp, ep=ep, attn_dp=attn_dp, input_tokens=input_tokens, output_tokens=output_tokens, batch=b,
+            max_ttft_s=None if max_ttft_ms is None else max_ttft_ms / 1e3 - host_s,  # the engine's TTFT
+            max_tpot_s=None if max_tpot_ms is None else max_tpot_ms / 1e3,
+            estimate=estimate, calibration=cal, assumptions=assumptions, chunk_tokens=chunk,
+            attention_weights=None if attention is None else attention[0],
+            attention_out_weights=None if attention is None else attention[1],
+        )
+
+    p = at(batch)
+    tile_note = None if batch is None or not p.has_tpot else tile_step_note(batch, p.tpot_s, lambda b: at(b).tpot_s)
     step = min(batch * input_tokens, chunk) if batch is not None else chunk  # the largest step it executes per chip
     activations_of = {"step_tokens": step, "chunk_tokens": chunk, "chunk_source": chunk_source,
                       "rule": "a static batch: batch x prompt tokens, at most the chunk; continuous batching: a chunk"}
@@ -165,7 +192,7 @@ def predict_cmd(
         p.add_request_host(host.total_s)
     notes = [*p.notes, *([attention[2]] if attention else []),  # the same notes in the table and the JSON
              *([context_note] if context_note else []), *opts.config_notes(loaded),
-             *([] if p.has_tpot else [ONE_TOKEN_NOTE]),
+             *([] if p.has_tpot else [ONE_TOKEN_NOTE]), *([tile_note] if tile_note else []),
              *([] if batch is not None else [service_ttft_note(p, _max_num_seqs(eng))])]
     if output == OutputFormat.json:
         answer = out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS)

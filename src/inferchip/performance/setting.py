@@ -19,7 +19,7 @@ from functools import cached_property
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from inferchip.catalog.calibration_file import load_calibration
+from inferchip.catalog.engines import loaded_calibration
 from inferchip.cost.peaks import executed_format, executed_note
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.format_defaults import FOUR_BIT_FLOAT, checkpoint_choice, format_sources, kv_format_note
@@ -348,7 +348,7 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
         from inferchip.catalog.models import load_model_config
 
         ms, config = load_model_config(model)
-    cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
+    cal = calibration if isinstance(calibration, Calibration) else loaded_calibration(calibration, cp.family)
     model_id = model if isinstance(model, str) else ms.id
     weights, source, kv_asked = checkpoint_choice(model_id, weights, kv, config)  # the checkpoint read once
     fmt, got, notes = format_choice(weights, activations, kv_asked, attention_weights, chip=cp, model_id=model_id,

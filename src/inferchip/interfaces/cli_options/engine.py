@@ -105,11 +105,19 @@ def engine_setting(engine: str | None, calibration: Any, chip: str | None = None
     """(calibration to use, engine spec or None) for ``--engine`` over ``--calibration`` (a path, "none" or None),
     on ``chip`` (an id or a chip file): the engine's 16-bit GEMMs split K where it lists the chip's family
     (``split_k_16bit_families``), as the validated closed-loop and energy rows run them. An unknown engine raises
-    UnknownIdError listing the engines."""
-    if engine is None:
-        return calibration, None
+    UnknownIdError listing the engines. Without ``--engine``, on ``chip``: the calibration with the 16-bit GEMM
+    library of the catalogue's default engine on the chip's family
+    (:func:`~inferchip.catalog.engines.default_gemm_calibration`), so that predict, serve and curve price a Hopper
+    bf16 decode GEMM as cuBLASLt runs it, split K included."""
     from inferchip.catalog.calibration_file import load_calibration
-    from inferchip.catalog.engines import engine_calibration, family_kernel_calibration
+    from inferchip.catalog.engines import engine_calibration, family_kernel_calibration, loaded_calibration
+
+    if engine is None:
+        if chip is None:
+            return calibration, None
+        from inferchip.catalog.chips import get_chip_params
+
+        return loaded_calibration(calibration, get_chip_params(chip).family), None
 
     spec = option_engine(engine)
     cal = engine_calibration(load_calibration(calibration), spec)
