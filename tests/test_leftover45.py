@@ -92,7 +92,8 @@ def test_serve_at_a_rate_without_an_slo_takes_the_lowest_latency_layout_that_car
             None, None, None, 1024, 256)
     most, _, free_fields = system(*args, running_cap=True)
     low, replicas, fields = system(*args, running_cap=True, rate_per_s=2.0)
-    # tp 1 pp 4 x 2 since stop 46 (decodestep46, with the vLLM engine record's cap of 1,024 a replica) (the bf16 GEMMs split K on Hopper as the default engine's cuBLASLt does)
+    # tp 1 pp 4 x 2 since stop 46 (decodestep46: the bf16 GEMMs split K on Hopper as the default engine's cuBLASLt
+    # does; with the vLLM engine record's cap of 1,024 a replica, cost46)
     assert most.mm.layout.pp == 4 and "layout_rule" not in free_fields
     assert (low.mm.layout.tp, low.mm.layout.pp, replicas) == (8, 1, 1)
     assert "lowest mean end-to-end latency at 2 requests/s" in fields["layout_rule"]

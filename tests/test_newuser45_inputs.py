@@ -227,7 +227,9 @@ def test_serve_with_an_slo_searches_a_layout_within_it():
             None, None, None, 1024, 256)
     free, _, _ = system(*args, running_cap=True)
     slo, _, _ = system(*args, running_cap=True, slo_s=(0.5, 0.030))
-    assert free.mm.layout.pp == 4  # tp 1 pp 4 x 2 since stop 46 (decodestep46, with the vLLM engine record's cap of 1,024 a replica) (Hopper bf16 GEMMs split K); tp 2 pp 2 before
+    # tp 1 pp 4 x 2 since stop 46 (decodestep46: Hopper bf16 GEMMs split K; cost46: the vLLM record's cap of 1,024);
+    # tp 2 pp 2 before
+    assert free.mm.layout.pp == 4
     assert slo.mm.layout.pp == 1 and slo.mm.layout.tp >= 4
     none_meets, _, _ = system(*args, running_cap=True, slo_s=(None, 0.001))  # 1 ms: no layout; the SLO-free one
     assert none_meets.mm.layout == free.mm.layout
