@@ -6,7 +6,6 @@ where the full-wave rule remains (an engine or family with no split-K source), p
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 from hypothesis import given, settings
@@ -96,7 +95,6 @@ def test_tile_step_note_by_hand():
     assert tile_step_note(40, 33.0e-3, at) is None
     assert tile_step_note(16, 1.0, at) is None and tile_step_note(1, 1.0, at) is None
     assert tile_step_note(17, 26.74e-3 * 17 / 16, at) is None
-    assert math.isclose(26.74e-3 * 17 / 16 * 16, 26.74e-3 * 17)
 
 
 def _notes(*args: str) -> list[str]:
@@ -111,3 +109,15 @@ def test_predict_states_the_jump_where_the_full_wave_remains():
     --engine (vLLM's cuBLASLt) there is no jump and no such note."""
     assert any("M tile doubles" in n for n in _notes("--batch", "40", "--engine", "trtllm"))
     assert not any("M tile doubles" in n for n in _notes("--batch", "40"))
+
+
+def test_the_jump_note_names_the_gemms_format():
+    """An 8-bit GEMM's jump is not put down to the 16-bit library (cuBLASLt's split K on Hopper is 16-bit only)."""
+    def at(b: int) -> float:
+        return 26.74e-3
+
+    fp8 = tile_step_note(40, 35.34e-3, at, "fp8")
+    bf16 = tile_step_note(40, 35.34e-3, at, "bf16")
+    assert fp8 is not None and "fp8 GEMMs" in fp8 and "split_k_16bit_families" not in fp8
+    assert bf16 is not None and "bf16 GEMMs" in bf16 and "split_k_16bit_families" in bf16
+

@@ -10,12 +10,15 @@ from typer.testing import CliRunner
 import inferchip.interfaces.cli  # noqa: F401  (registers the commands)
 from inferchip.catalog.engines import get_engine
 from inferchip.interfaces.app import app
-from inferchip.sim.batching.scheduler import DEFAULT_ENGINE_ID, SchedulerConfig, rank_scheduler
+from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS
+from inferchip.sim.batching.scheduler import SchedulerConfig, default_engine_id, rank_scheduler
 
 
 def test_the_default_scheduler_is_the_vllm_engine_records():
-    rec = get_engine(DEFAULT_ENGINE_ID)
-    assert DEFAULT_ENGINE_ID == "vllm"
+    rec = get_engine(default_engine_id())
+    assert default_engine_id() == get_engine(None).id == "vllm"  # the catalogue's default: one engine for both
+    # predict's chunk (performance.mapped) and the scheduler's are the same record's figure
+    assert DEFAULT_CHUNK_TOKENS == rec.chunk_tokens
     cfg = SchedulerConfig()
     assert (cfg.max_num_seqs, cfg.max_num_batched_tokens) == (rec.max_num_seqs, rec.chunk_tokens)
     assert rank_scheduler(4).max_num_seqs == 4 * rec.max_num_seqs

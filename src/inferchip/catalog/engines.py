@@ -312,7 +312,10 @@ def default_gemm_calibration(cal: Calibration, family: str) -> Calibration:
     default engine (:func:`get_engine` of None, the engine a closed-loop row of blank software runs:
     :func:`row_engine`) added to the calibration's, ``gemm_split_k_16bit`` set where that engine lists the family in
     ``split_k_16bit_families`` (vLLM: cuBLASLt under ``F.linear`` on Hopper) and kept as given elsewhere; nothing
-    else of the engine (its host time, its attention kernels) is taken. Without it a Hopper bf16 decode step is
+    else of the engine (its host time, its attention kernels) is taken. A calibration that says
+    ``gemm_split_k_16bit: false`` does not turn it off here (the field is the engine's library, not a fitted figure):
+    to price the full-wave rule, name an engine that does not split on the family (``--engine trtllm``). Without it a
+    Hopper bf16 decode step is
     charged a full wave of the chip's one 128 x 256 tile, a kernel no engine runs there: Qwen3-32B on H200 steps
     +29 % from 32 to 33 rows and +44 % from 64 to 65 (docs/serving_journal.md, branch decodestep46)."""
     split = cal.gemm_split_k_16bit or get_engine(None).splits_16bit_k_on(family)

@@ -82,7 +82,9 @@ CUBLASLT_16BIT_TILES: dict[str, tuple[tuple[float, float], ...]] = {
 # (inferchip) of the engines' NVFP4 GEMMs of 2025; SGLang PR #22091's later CUTLASS NVFP4 (2026, B200) is 13-40 %
 # faster than this at its large shapes (docs/serving_journal.md, fp4step46). The time outside the mainloop is taken
 # in proportion to the tile's rows (a skinny decode tile drains a smaller accumulator). Blackwell (SM100: B200, GB200)
-# only: Blackwell Ultra's (SM103) 4-bit rate is not measured here.
+# only: Blackwell Ultra's (SM103) 4-bit rate is not measured here. Dense weight GEMMs only (cost.rules
+# _matrix_gemm_table: projections, MLPs, the LM head): the two rates are dense kernels', and a grouped MoE expert GEMM
+# (cost.rules' grouped compute) is another kernel class with no such figure here, so it keeps gemm_compute_fraction.
 BLOCK_SCALED_4BIT_GEMM: dict[str, tuple[float, float]] = {
     "blackwell": (0.895, 5.13e-6),
 }

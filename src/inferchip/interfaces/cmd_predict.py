@@ -29,24 +29,29 @@ ONE_TOKEN_NOTE = ("--output-tokens 1: the one output token is the prefill's and 
                   "TPOT or per-user rate (null in the JSON, as serve reports them); TTFT is the whole request")
 
 
-def tile_step_note(batch: int, tpot_s: float, tpot_at: Callable[[int], float]) -> str | None:
+def tile_step_note(batch: int, tpot_s: float, tpot_at: Callable[[int], float], weights: str = "bf16") -> str | None:
     """A note where the static batch's TPOT per sequence is above that of ``b0``, the largest power of two below
     ``batch`` (a GEMM M-tile boundary, at least 16 rows: ``cost.constants.MIN_TILE_M``), ``tpot_at(b0)`` its TPOT: a
     decode step that streams its weights once and each sequence's KV and activations grows by at most the added
     sequences' share, ``TPOT(B) <= TPOT(b0) B / b0``; beyond it the model's 16-bit GEMMs are charged a full wave of
     the chip's tile past the boundary (``cost.gemm``; the engine's library is not known to split K on the chip's
-    family, catalog/engines.yaml ``split_k_16bit_families``). None where it holds or ``batch`` is 16 or less."""
+    family, catalog/engines.yaml ``split_k_16bit_families``); 8- and 4-bit GEMMs (``weights``) are charged the full
+    wave on every chip (no split-K source for them). None where it holds or ``batch`` is 16 or less."""
     b0 = 1 << ((batch - 1).bit_length() - 1) if batch > 1 else 0
     if b0 < 16:
         return None
     t0 = tpot_at(b0)
     if tpot_s * b0 <= t0 * batch:
         return None
-    return (f"TPOT at batch {batch} is {100.0 * (tpot_s / t0 - 1.0):.0f} % above batch {b0}'s, more than the "
+    head = (f"TPOT at batch {batch} is {100.0 * (tpot_s / t0 - 1.0):.0f} % above batch {b0}'s, more than the "
             f"{100.0 * (batch / b0 - 1.0):.0f} % more sequences: past {b0} rows the decode GEMMs' M tile doubles and "
-            "the model charges the 16-bit GEMMs a full wave of the chip's tile, the library not being known to split "
-            "K on this chip family with this engine (catalog/engines.yaml split_k_16bit_families); cuBLASLt on Hopper "
-            "(vLLM's and SGLang's F.linear) splits K and shows no such jump (vLLM PR #49363)")
+            f"the model charges the {weights} GEMMs a full wave of the chip's tile, ")
+    if weights in ("bf16", "fp16"):
+        return head + ("the library not being known to split K on this chip family with this engine "
+                       "(catalog/engines.yaml split_k_16bit_families); cuBLASLt on Hopper (vLLM's and SGLang's "
+                       "F.linear) splits K and shows no such jump (vLLM PR #49363)")
+    return head + (f"as no source gives a split-K {weights} GEMM's rate at small M (the 16-bit GEMMs' split K on "
+                   "Hopper is cuBLASLt's, vLLM PR #49363); a real kernel may choose a smaller tile there")
 
 
 def service_ttft_note(p: Prediction, max_num_seqs: int) -> str:
@@ -184,7 +189,8 @@ def predict_cmd(
         )
 
     p = at(batch)
-    tile_note = None if batch is None or not p.has_tpot else tile_step_note(batch, p.tpot_s, lambda b: at(b).tpot_s)
+    tile_note = (None if batch is None or not p.has_tpot
+                 else tile_step_note(batch, p.tpot_s, lambda b: at(b).tpot_s, p.weights))
     step = min(batch * input_tokens, chunk) if batch is not None else chunk  # the largest step it executes per chip
     activations_of = {"step_tokens": step, "chunk_tokens": chunk, "chunk_source": chunk_source,
                       "rule": "a static batch: batch x prompt tokens, at most the chunk; continuous batching: a chunk"}

@@ -18,10 +18,11 @@ from inferchip.interfaces.cli_options import options as opts
 def default_scheduler_text() -> str:
     """The scheduler a run without ``--engine`` simulates, for serve's and curve's help and output: the vLLM engine
     record's running-batch cap and chunk (``sim.batching.scheduler.default_max_num_seqs``), read from the record."""
-    from inferchip.sim.batching.scheduler import DEFAULT_ENGINE_ID, default_chunk_tokens, default_max_num_seqs
+    from inferchip.sim.batching.scheduler import default_chunk_tokens, default_engine_id, default_max_num_seqs
 
-    return (f"the {DEFAULT_ENGINE_ID} engine record's scheduler: max_num_seqs {default_max_num_seqs():,} (vLLM V1's "
-            f"default on a GPU of >= 70 GiB; its 256 on smaller GPUs not applied), chunk {default_chunk_tokens():,}, "
+    return (f"the {default_engine_id()} engine record's scheduler: max_num_seqs {default_max_num_seqs():,} (vLLM V1's "
+            f"default on a GPU of >= 70 GiB other than an A100; its 256 sequences and 2,048-token chunk elsewhere not "
+            f"applied), chunk {default_chunk_tokens():,}, "
             "per attention-DP rank, with no engine host time; 16-bit GEMMs as vLLM's library runs them on the chip")
 
 

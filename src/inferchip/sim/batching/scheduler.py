@@ -31,29 +31,35 @@ WAITING, PREFILL, DECODE, SWAPPED, DONE = range(5)
 
 
 MAX_BLOCK_SIZE_TOKENS = 65_536  # a replica keeps per-step state for each token offset in a block
-DEFAULT_ENGINE_ID = "vllm"
-"""The engine record (``catalog/engines.yaml``) whose running-batch cap and prefill chunk a scheduler given none runs:
-one place for the default (``serve`` / ``curve`` without ``--engine``, the energy rows' burst runs)."""
+def default_engine_id() -> str:
+    """The engine record (``catalog/engines.yaml``) whose running-batch cap and prefill chunk a scheduler given none
+    runs: the catalogue's default engine (its ``default:``), the one whose 16-bit GEMM library a run naming no engine
+    takes (``catalog.engines.default_gemm_calibration``); one place for both (``serve`` / ``curve`` without
+    ``--engine``, the energy rows' burst runs)."""
+    from inferchip.catalog.engines import get_engine
+
+    return get_engine(None).id
 
 
 def default_max_num_seqs() -> int:
-    """The running-batch cap of a scheduler given none: the vLLM engine record's ``max_num_seqs`` (its source there:
-    vLLM V1 ``EngineArgs.get_batch_defaults``, the API server on a GPU of >= 70 GiB, 1,024)."""
+    """The running-batch cap of a scheduler given none: the default engine record's ``max_num_seqs`` (vLLM's: its
+    source there, vLLM V1 ``EngineArgs.get_batch_defaults``, the API server on a GPU of >= 70 GiB that is not an
+    A100, 1,024; vLLM runs 256 elsewhere, which this default does not apply)."""
     from inferchip.catalog.engines import get_engine
 
-    return int(get_engine(DEFAULT_ENGINE_ID).max_num_seqs)
+    return int(get_engine(None).max_num_seqs)
 
 
 def default_chunk_tokens() -> int:
-    """The prefill token budget of a step of a scheduler given none: the vLLM engine record's ``chunk_tokens``."""
+    """The prefill token budget of a step of a scheduler given none: the default engine record's ``chunk_tokens``."""
     from inferchip.catalog.engines import get_engine
 
-    return int(get_engine(DEFAULT_ENGINE_ID).chunk_tokens)
+    return int(get_engine(None).chunk_tokens)
 
 
 class SchedulerConfig(SettingModel):
     """Engine settings of one replica; the running-batch cap and the step's token budget default to the vLLM engine
-    record's (:data:`DEFAULT_ENGINE_ID`), the rest follow vLLM's. A bad field raises InvalidSettingError."""
+    record's (:func:`default_engine_id`), the rest follow vLLM's. A bad field raises InvalidSettingError."""
 
     max_num_batched_tokens: int = Field(default_factory=default_chunk_tokens, ge=1,
                                         description="Token budget of one step (prefill + decode).")
