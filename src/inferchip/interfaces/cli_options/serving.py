@@ -21,7 +21,7 @@ def default_scheduler_text() -> str:
     from inferchip.sim.batching.scheduler import default_chunk_tokens, default_engine_id, default_max_num_seqs
 
     return (f"the {default_engine_id()} engine record's scheduler: max_num_seqs {default_max_num_seqs():,} (vLLM V1's "
-            f"default on a GPU of >= 70 GiB other than an A100; its 256 sequences and 2,048-token chunk elsewhere not "
+            f"default on a GPU of >= 70 GiB, A100s excepted; its 256 sequences and 2,048-token chunk elsewhere not "
             f"applied), chunk {default_chunk_tokens():,}, "
             "per attention-DP rank, with no engine host time; 16-bit GEMMs as vLLM's library runs them on the chip")
 
