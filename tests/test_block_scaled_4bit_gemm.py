@@ -74,3 +74,18 @@ def test_a_4bit_gemm_gains_rate_with_depth_and_never_passes_the_mainloop_rate(k:
     rate2 = flop(2 * k) / _compute_s(Gemm("g", 2 * k, 8192, "mlp"), mm, rows)
     assert rate2 > rate1
     assert rate2 < FRACTION * 9e15
+
+
+def test_the_w4a4_note_states_the_rate_the_step_is_priced_at():
+    """The setting's note says what the cost layer does: on Blackwell the block-scaled rate of the dense GEMMs,
+    elsewhere the 4-bit peak (the page's notes and predict's read it)."""
+    from inferchip.performance.predict import predict
+
+    def w4a4(chip: str) -> str:
+        p = predict(chip, "meta-llama/Llama-3.1-8B", weights="fp4", activations="fp4", batch=8,
+                    input_tokens=128, output_tokens=128)
+        return next(n for n in p.notes if n.startswith("W4A4"))
+
+    blackwell, amd = w4a4("nvidia-b200-180gb"), w4a4("amd-mi355x")
+    assert "0.895 of the fp4 peak plus 5.13 us a tile" in blackwell
+    assert "BLOCK_SCALED" not in amd and "GEMMs at the" in amd

@@ -14,7 +14,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from inferchip.cost.constants import BLOCK_SCALED_4BIT_GEMM
 from inferchip.cost.roofline import FloatArray
+from inferchip.mapping.format_defaults import FOUR_BIT_FLOAT
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.formats import WIDER, emulation_passes
 
@@ -98,3 +100,16 @@ def executed_note(chip_name: str, want: str, chip: ChipParams) -> str | None:
     return (f"{chip_name} has no {want} units nor any as wide: {want} GEMMs emulated on its {units} units, "
             f"{passes} products of split operands, at 1/{passes} of the {units} peak (spec.formats.emulation_passes; "
             "an estimate)")
+
+
+def four_bit_gemm_rate_text(chip: ChipParams | None, got: str) -> str:
+    """How a W4A4 setting's GEMMs are priced, for its note: on a chip with
+    :data:`~inferchip.cost.constants.BLOCK_SCALED_4BIT_GEMM` figures that runs 4-bit floats, the dense GEMMs' mainloop
+    fraction and time a tile (grouped expert GEMMs keep the calibrated fraction); elsewhere the ``got`` peak."""
+    block = None if chip is None else BLOCK_SCALED_4BIT_GEMM.get(chip.architecture)
+    if block is None or got not in FOUR_BIT_FLOAT:
+        return f"GEMMs at the {got} peak"
+    return (f"dense GEMMs at {block[0]:.3g} of the {got} peak plus {block[1] * 1e6:.3g} us a tile "
+            "(cost.constants.BLOCK_SCALED_4BIT_GEMM; grouped MoE expert GEMMs, where the model has them, "
+            "at the calibrated fraction)")
+

@@ -20,7 +20,7 @@ from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from inferchip.catalog.engines import loaded_calibration
-from inferchip.cost.peaks import executed_format, executed_note
+from inferchip.cost.peaks import executed_format, executed_note, four_bit_gemm_rate_text
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.format_defaults import FOUR_BIT_FLOAT, checkpoint_choice, format_sources, kv_format_note
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout, check_scaleup
@@ -233,8 +233,8 @@ def format_choice(weights: str, activations: str | None, kv: str | None, attenti
     if said is not None:
         notes.append(said)
     if fmt.activations in FOUR_BIT_FLOAT:
-        notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): GEMMs at the {got} peak, attention at 16 bit, "
-                     f"KV {fmt.kv}")
+        notes.append(f"W4A4 ({fmt.weights}/{fmt.activations}): {four_bit_gemm_rate_text(chip, got)}, attention at 16 "
+                     f"bit, KV {fmt.kv}")
     kv_note = kv_format_note(name, fmt.kv, chip is None or executed_format(chip, "fp4") in FOUR_BIT_FLOAT)
     return fmt, got, notes + ([kv_note] if kv_note else [])
 

@@ -318,8 +318,8 @@ def _method_text(v: ModuleType, vs: ModuleType) -> list[str]:
         "per sample assumed (the cap; the run's mean is not reported).",
         "* Metrics: system tokens/s = per-replica tokens/s x replicas (num_accelerators / (tp x pp)); per accelerator "
         "divides by num_accelerators; samples/s divides by output tokens x beams; ITL = TPOT.",
-        "* 4-bit activations (NVFP4/MXFP4 W4A4) run GEMMs at the 4-bit peak; a row without a weight format is not "
-        "predicted.",
+        "* 4-bit activations (NVFP4/MXFP4 W4A4) run GEMMs at the 4-bit peak (dense GEMMs on Blackwell at the "
+        "block-scaled rate, cost.constants.BLOCK_SCALED_4BIT_GEMM); a row without a weight format is not predicted.",
     ]
 
 
