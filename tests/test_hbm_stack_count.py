@@ -65,7 +65,7 @@ def test_a_rate_no_interposer_of_its_year_carries_is_refused():
     with pytest.raises(InvalidSettingError):
         chip_cost(_hbm3e(144, 30.0), A)
     fits = interposer_check(_hbm3e(144, 20.0), 814.0, assumptions=A)  # 16 stacks: fits
-    assert fits is not None and fits.stacks == 16 and fits.stacks_set_by == "bandwidth" and fits.fits
+    assert fits is not None and fits.stacks == 16 and fits.stack_count.set_by == "bandwidth" and fits.fits
 
 
 def test_catalogue_chips_with_a_stated_count_keep_it_and_none_is_refused():

@@ -53,8 +53,8 @@ class InterposerCheck:
     """A CoWoS package's compute dies and HBM stacks against the largest interposer TSMC offers in the chip's year
     (``cost.constants.COWOS_INTERPOSER_RETICLES``). ``area_mm2`` (dies + stacks x footprint) is a lower bound: only
     the compute dies are in the spec (no I/O or base dies, no spacing), and where the stack count is not stated, the
-    fewest stacks that hold the capacity and carry the bandwidth (:func:`hbm_stacks`).
-    ``fits``: ``area_mm2 <= limit_mm2``."""
+    fewest stacks that hold the capacity and carry the bandwidth (``stack_count``, :func:`hbm_stacks`: what set the
+    count and the stack figures it read). ``fits``: ``area_mm2 <= limit_mm2``."""
 
     kind: str
     year: int | None  # the chip's year; None: not stated, the largest interposer announced applies
@@ -66,9 +66,7 @@ class InterposerCheck:
     limit_reticles: float
     limit_mm2: float
     fits: bool
-    stacks_set_by: str = "stated"  # "stated", "capacity" or "bandwidth" (hbm_stacks)
-    stacks_by_capacity: int = 0
-    stacks_by_bandwidth: int = 0
+    stack_count: StackCount
 
 
 @dataclass
@@ -135,22 +133,26 @@ class StackCount:
     by_bandwidth: int = 0
     stack_gib: float = 0.0
     stack_tb_per_s: float = 0.0
+    generation: str = ""  # the stack tables' key read (_stack_generation); "" for a stated count
 
     @property
     def stated(self) -> bool:
         return self.set_by == "stated"
 
 
-def _stack_generation(spec: ChipSpec, a: Assumptions) -> str:
-    """The key of the stack tables a chip's memory reads: its memory type where tabulated (hbm2), else its energy
-    level (cost.energy.memory_level); "" where neither names one."""
-    tech = spec.memory.technology()
-    if tech in a.table("silicon.hbm_stack_gib"):
-        return tech
+def _memory_level(spec: ChipSpec) -> str:
+    """The chip's memory level (cost.energy.memory_level of its memory type); "" where the type names none."""
     try:
-        return en.memory_level(tech)
+        return en.memory_level(spec.memory.technology())
     except InvalidSettingError:
         return ""
+
+
+def _stack_generation(spec: ChipSpec, a: Assumptions) -> str:
+    """The key of the stack tables a chip's memory reads: its memory type where tabulated (hbm2), else its energy
+    level (:func:`_memory_level`); "" where neither names one."""
+    tech = spec.memory.technology()
+    return tech if tech in a.table("silicon.hbm_stack_gib") else _memory_level(spec)
 
 
 def hbm_stacks(spec: ChipSpec, level: EstimateLevel = "central", assumptions: Assumptions | None = None
@@ -176,7 +178,7 @@ def hbm_stacks(spec: ChipSpec, level: EstimateLevel = "central", assumptions: As
     bw = pick(spec.memory.bandwidth_tb_per_s, level)
     by_bw = math.ceil(bw / (tb_per * (1.0 + STACK_FIGURE_ROUNDING))) if tb_per and bw else 0
     return StackCount(max(by_cap, by_bw), "bandwidth" if by_bw > by_cap else "capacity", by_cap, by_bw, gib_per,
-                      tb_per or 0.0)
+                      tb_per or 0.0, lvl)
 
 
 def interposer_check(spec: ChipSpec, area_mm2: float, level: EstimateLevel = "central",
@@ -195,12 +197,7 @@ def interposer_check(spec: ChipSpec, area_mm2: float, level: EstimateLevel = "ce
 
         assumptions = load_assumptions()
     count = hbm_stacks(spec, level, assumptions)
-    gen = _stack_generation(spec, assumptions).upper()
-    try:
-        lvl = en.memory_level(spec.memory.technology())
-    except InvalidSettingError:
-        lvl = ""
-    footprint = HBM_STACK_FOOTPRINT_MM2.get(lvl, min(HBM_STACK_FOOTPRINT_MM2.values()))
+    footprint = HBM_STACK_FOOTPRINT_MM2.get(_memory_level(spec), min(HBM_STACK_FOOTPRINT_MM2.values()))
     dies = area_mm2 * spec.silicon.compute_die_count
     total, limit = dies + count.stacks * footprint, reticles * b.RETICLE_MM2
     room = max(0, math.floor((limit - dies) / footprint + 1e-9))
@@ -208,14 +205,14 @@ def interposer_check(spec: ChipSpec, area_mm2: float, level: EstimateLevel = "ce
     if count.set_by == "bandwidth" and count.by_capacity <= room < count.by_bandwidth:
         raise InvalidSettingError(
             f"{spec.id}: memory.bandwidth_tb_per_s = {pick(spec.memory.bandwidth_tb_per_s, level):g} TB/s needs at "
-            f"least {count.by_bandwidth} {gen} stacks of {count.stack_tb_per_s:g} TB/s (the fastest announced, "
+            f"least {count.by_bandwidth} {count.generation.upper()} stacks of {count.stack_tb_per_s:g} TB/s (the "
+            "fastest announced, "
             f"silicon.hbm_stack_tb_per_s), but the largest {kind} interposer {when} ({limit:,.0f} mm2) holds {room} "
             f"beside its compute dies ({dies:,.0f} mm2); allowed: at most {room * count.stack_tb_per_s:g} TB/s, or "
             "state silicon.memory_stacks, fewer or smaller dies, or a later year")
     return InterposerCheck(kind=kind, year=spec.year, compute_dies_mm2=dies, stacks=count.stacks,
                            stacks_stated=count.stated, stack_footprint_mm2=footprint, area_mm2=total,
-                           limit_reticles=reticles, limit_mm2=limit, fits=total <= limit, stacks_set_by=count.set_by,
-                           stacks_by_capacity=count.by_capacity, stacks_by_bandwidth=count.by_bandwidth)
+                           limit_reticles=reticles, limit_mm2=limit, fits=total <= limit, stack_count=count)
 
 
 def chip_cost(spec: ChipSpec, assumptions: Assumptions, level: EstimateLevel = "central") -> ChipCost:
@@ -318,16 +315,15 @@ def _interposer_lines(out: ChipCost, spec: ChipSpec, area: float, level: Estimat
     if check is None:
         return
     when = f"in {check.year}" if check.year is not None else "announced (the chip states no year)"
-    gen = _stack_generation(spec, a)
-    per_gib, per_tb_s = a.table("silicon.hbm_stack_gib").get(gen, 0), a.table("silicon.hbm_stack_tb_per_s").get(gen, 0)
+    n = check.stack_count
+    gen = n.generation.upper()
     stacks = {"stated": f"{check.stacks} HBM stacks",
               "capacity": f"at least {check.stacks} HBM stacks (count not stated: set by the capacity, the fewest "
-                          f"{gen.upper()} stacks of {per_gib:g} GiB that hold it; the bandwidth needs "
-                          f"{check.stacks_by_bandwidth})",
+                          f"{gen} stacks of {n.stack_gib:g} GiB that hold it; the bandwidth needs {n.by_bandwidth})",
               "bandwidth": f"at least {check.stacks} HBM stacks (count not stated: set by the bandwidth, not the "
                            f"capacity: {pick(spec.memory.bandwidth_tb_per_s, level):g} TB/s needs {check.stacks} "
-                           f"{gen.upper()} stacks of {per_tb_s:g} TB/s, the capacity {check.stacks_by_capacity})"
-              }[check.stacks_set_by]
+                           f"{gen} stacks of {n.stack_tb_per_s:g} TB/s, the capacity {n.by_capacity})"
+              }[n.set_by]
     out.lines.append(CostLine(
         "interposer area (compute dies + HBM stacks)", float(round(check.area_mm2)), "mm2",
         f"{spec.silicon.compute_die_count} x {area:g} mm2 + {stacks} x {check.stack_footprint_mm2:.0f} mm2; "
