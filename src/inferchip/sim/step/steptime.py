@@ -71,6 +71,14 @@ GRID_PAYBACK = 6  # a grid is priced while its keys are looked up this often a g
 GRID_RETRY = 256  # ... and where they are not, every this-many-th miss of its kind prices one again
 
 Key = tuple[int, int, int, int]
+
+
+def _kind(key: Key) -> int:
+    """The kind of step a key is, for the grid counts (module doc): 0 decode-only (its tokens are its decode
+    sequences, no prefill attention), 1 with prefill."""
+    return 0 if key[3] == 0 and key[0] == key[1] else 1
+
+
 Cell = tuple[int, int, int, int]
 BusiestKey = tuple[int, int, int, int, int]
 CellRounding = tuple[int, int, int, int, int, int, int, int]  # (shift, half) per input
@@ -190,7 +198,7 @@ class StepTimer:
 
     def _miss(self, key: Key) -> float:
         """The time of ``key``, not in the cache: a grid's spare key, or priced as a grid or alone (module doc)."""
-        kind = 0 if key[3] == 0 and key[0] == key[1] else 1
+        kind = _kind(key)
         value = self._spare.pop(key, None)
         if value is not None:
             self.grid_hits[kind] += 1
@@ -254,7 +262,7 @@ class StepTimer:
         cache, spare = self._cache, self._spare
         for k in {k for k in keys if k not in cache and k in spare}:
             cache[k] = spare.pop(k)
-            self.grid_hits[0 if k[3] == 0 and k[0] == k[1] else 1] += 1
+            self.grid_hits[_kind(k)] += 1
         missing = sorted({k for k in keys if k not in cache})
         if missing:
             self._store(missing, self._evaluate(missing))
