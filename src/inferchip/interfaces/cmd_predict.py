@@ -220,6 +220,6 @@ def predict_cmd(
 def _max_num_seqs(eng: EngineSpec | None) -> int:
     """The running-batch cap per attention-DP rank ``serve`` simulates: ``--engine``'s max_num_seqs, else the
     scheduler's default (the vLLM engine record's, ``sim.batching.scheduler.default_max_num_seqs``)."""
-    from inferchip.sim.batching.scheduler import SchedulerConfig
+    from inferchip.sim.batching.scheduler import default_max_num_seqs
 
-    return int(SchedulerConfig().max_num_seqs if eng is None else eng.max_num_seqs)
+    return default_max_num_seqs() if eng is None else int(eng.max_num_seqs)
