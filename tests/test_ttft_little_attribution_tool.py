@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -104,6 +105,19 @@ def test_inside_without(tla):
     assert tla.inside_without(rs, ("rate",), 35.0) == 2
     assert tla.inside_without(rs, ("tpot",), 35.0) == 0
     assert tla.inside_without(rs, ("rate", "tpot"), 35.0) == 2
+
+
+def test_ceiling_keeps_stalled_rows_and_other_regimes(tla):
+    row = dict(rate=0.0, tpot=0.0, occupancy=0.0, refit=0.0, flagged=False)
+    rs = [dict(row, error=-60.0, rate=-50.0, regime="loop"),  # comes in with its rate made exact
+          dict(row, error=-60.0, rate=-50.0, regime="loop", flagged=True),  # a stalled run keeps its error
+          dict(row, error=-60.0, rate=-50.0, regime="light"),  # another regime keeps its error
+          dict(row, error=10.0, rate=50.0, regime="loop")]  # goes out: -40
+    assert tla.ceiling(rs, "loop", (), 35.0)[0] == 3
+    n_tail, p90 = tla.ceiling(rs, "loop", ("rate",), 35.0)
+    assert n_tail == 3  # one in, one out
+    assert p90 == pytest.approx(float(np.percentile([10.0, 60.0, 60.0, 40.0], 90)))
+    assert tla.ceiling(rs, None, ("rate",), 35.0)[0] == 2
 
 
 def test_light_share_refused(tla, monkeypatch, capsys):
