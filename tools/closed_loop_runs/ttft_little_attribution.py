@@ -16,6 +16,12 @@ and a row's LOAO TTFT error (points of the measured TTFT) splits exactly into fo
   the same whichever factor is taken first),
 * ``refit``: the leave-one-accelerator-out move of the simulated TTFT (tools/closed_loop/ttft_tail.py).
 
+The same law on the first-token stage alone reads ``TTFT = N_first / X`` exactly, ``N_first = C r - N_decode`` the
+requests ahead of their first token and ``N_decode = X (0.9 OSL - 1) TPOT`` those decoding; so ``ln(TTFT_sim /
+TTFT_meas) = ln(N_first_sim / N_first_meas) - ln(X_sim / X_meas)``, and a decode pool that holds a share ``1 - s``
+of the clients' requests turns its own occupancy error ``e`` into about ``-e (1 - s) / s`` of ``N_first`` (in
+sample: the LOAO refit moves a TTFT by a fraction of a point).
+
 For small errors ``e_TTFT = A (e_r - e_X) - (A - 1) e_TPOT`` with ``A = E2E / TTFT`` (measured), the amplification: a
 1 % rate error is ``A`` % of TTFT. Where ``A`` is large (a ``light`` row: TTFT under ``--light`` of E2E) the rate
 and TPOT terms are two large numbers of opposite sign and the split says nothing causal: the simulator's TTFT there is
@@ -108,11 +114,14 @@ def attribute(path: str, threshold_pct: float, light_share: float, only_tail: bo
             raise SystemExit(f"{path}: case {x['case_id']}: the terms sum to {sum(pts.values()):.6g} %, the LOAO "
                              f"error is {e:.6g} %")
         share = tm / ms["e2e_s"]
+        first = {"ln_first": float(np.log(ss["n_first"] / ms["n_first"])) if ss["n_first"] > 0 else float("nan"),
+                 "ln_x": float(np.log(ss["x_rps"] / ms["x_rps"])), "decode_ratio": ss["n_decode"] / ms["n_decode"],
+                 "first_share": ms["n_first"] / (clients * ms["r"])}
         out.append(dict(case_id=base, engine=x["engine"], chip=x["chip"], error=e, amp=1.0 / share,
                         regime="light" if share < light_share else "loop", r_meas=ms["r"], r_sim=ss["r"],
                         flagged=bool(f.get("measured_stall_s")), sign="over" if e > 0 else "under",
                         e_tput=other.get((base + "-tput", TPUT), float("nan")),
-                        e_tpot=other.get((base + "-tpot", "tpot_ms"), float("nan")), **pts))
+                        e_tpot=other.get((base + "-tpot", "tpot_ms"), float("nan")), **first, **pts))
     return out
 
 
@@ -206,7 +215,9 @@ def report(path: str, threshold_pct: float, light_share: float, listing: bool) -
               f"(p10 {np.percentile(ratio, 10):.2f}, p90 {np.percentile(ratio, 90):.2f}); median S / P "
               f"{np.median([sp for _, sp, _ in st]):.2f} s")
     print("\n3. By regime, engine, chip, sign and stall flag: rows, median A, median terms (points), median LOAO "
-          "throughput / TPOT error of the same runs (%), median r meas / sim\n")
+          "throughput / TPOT error of the same runs (%), median r meas / sim; the first-token stage, medians: "
+          "ln(N_first sim / meas) and -ln(X sim / meas) (they sum to ln(TTFT sim / meas)), N_decode sim / meas and the "
+          "measured N_first share of C r\n")
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for r in rs:
         groups[(r["regime"], r["engine"], r["chip"], r["sign"], "stall" if r["flagged"] else "-")].append(r)
@@ -215,7 +226,9 @@ def report(path: str, threshold_pct: float, light_share: float, listing: bool) -
         t = ", ".join(f"{name} {np.median([r[name] for r in v]):+.0f}" for name in TERMS[:3])
         print(f"  {'/'.join(k):48s} {len(v):3d}  A {np.median([r['amp'] for r in v]):5.1f}  {t}; "
               f"tput {np.nanmedian([r['e_tput'] for r in v]):+.1f} tpot {np.nanmedian([r['e_tpot'] for r in v]):+.1f}; "
-              f"r {np.median([r['r_meas'] for r in v]):.3f} / {np.median([r['r_sim'] for r in v]):.3f}")
+              f"r {np.median([r['r_meas'] for r in v]):.3f} / {np.median([r['r_sim'] for r in v]):.3f}; "
+              f"{np.nanmedian([r['ln_first'] for r in v]):+.2f} {-np.median([r['ln_x'] for r in v]):+.2f}, "
+              f"{np.median([r['decode_ratio'] for r in v]):.2f}, {np.median([r['first_share'] for r in v]):.2f}")
     if listing:
         print("\n4. Rows: LOAO error, A, terms (points), throughput / TPOT LOAO error (%), case")
         for r in sorted(rs, key=lambda r: (r["regime"], r["case_id"])):
