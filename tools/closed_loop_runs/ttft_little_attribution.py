@@ -175,7 +175,8 @@ def report(path: str, threshold_pct: float, light_share: float, listing: bool) -
         corr = np.corrcoef([r["idle_s"] for r in v], [r["e2e_s"] for r in v])[0, 1] if len(v) > 2 else float("nan")
         print(f"| {eng} | {len(v)} | {_q(meas)} | {_q(sim)} | {np.median(np.array(sim) - np.array(meas)):+.4f} | "
               f"{corr:.2f} |")
-    rs = attribute(path, threshold_pct, light_share)
+    every = attribute(path, threshold_pct, light_share, only_tail=False)
+    rs = [r for r in every if abs(r["error"]) > threshold_pct]
     print(f"\n2. The {len(rs)} TTFT rows beyond {threshold_pct:g} % LOAO, by regime (light: TTFT under "
           f"{light_share:g} of the measured E2E); terms in points of the measured TTFT, median (median of |term|)\n")
     print("| regime | rows | flagged | median A | rate | tpot | occupancy | refit | inside without rate / tpot / "
@@ -191,7 +192,6 @@ def report(path: str, threshold_pct: float, light_share: float, listing: bool) -
                          for d in (("rate",), ("tpot",), ("occupancy",), ("rate", "tpot")))
         print(f"| {reg} | {len(v)} | {sum(r['flagged'] for r in v)} | {np.median([r['amp'] for r in v]):.1f} | "
               f"{cells} | {ins} |")
-    every = attribute(path, threshold_pct, light_share, only_tail=False)
     for reg in ("loop", "light"):
         v = [r for r in every if r["regime"] == reg]
         t = [r for r in v if abs(r["error"]) > threshold_pct]
