@@ -118,6 +118,7 @@ def attribute(path: str, threshold_pct: float, light_share: float, only_tail: bo
                  "ln_x": float(np.log(ss["x_rps"] / ms["x_rps"])), "decode_ratio": ss["n_decode"] / ms["n_decode"],
                  "first_share": ms["n_first"] / (clients * ms["r"])}
         out.append(dict(case_id=base, engine=x["engine"], chip=x["chip"], error=e, amp=1.0 / share,
+                        layout="disagg" if "-disagg-" in base else "agg",
                         regime="light" if share < light_share else "loop", r_meas=ms["r"], r_sim=ss["r"],
                         flagged=bool(f.get("measured_stall_s")), sign="over" if e > 0 else "under",
                         e_tput=other.get((base + "-tput", TPUT), float("nan")),
@@ -196,10 +197,13 @@ def report(path: str, threshold_pct: float, light_share: float, listing: bool) -
         v = [r for r in every if r["regime"] == reg]
         t = [r for r in v if abs(r["error"]) > threshold_pct]
         share = 100 * len(t) / max(len(v), 1)
+        lay = ", ".join(f"{lo} {sum(r['layout'] == lo for r in v)} rows, {sum(r['layout'] == lo for r in t)} beyond "
+                        f"({sum(r['layout'] == lo and not r['flagged'] for r in t)} unflagged)"
+                        for lo in ("disagg", "agg"))
         print(f"\n  {reg}: {len(v)} TTFT rows, {len(t)} beyond {threshold_pct:g} % ({share:.0f} %); "
               f"of those, throughput LOAO error within {threshold_pct:g} %: "
               f"{sum(abs(r['e_tput']) <= threshold_pct for r in t)}, within {threshold_pct:g} / A: "
-              f"{sum(abs(r['e_tput']) <= threshold_pct / r['amp'] for r in t)}")
+              f"{sum(abs(r['e_tput']) <= threshold_pct / r['amp'] for r in t)}; {lay}")
     print(f"\n  made exact in the unflagged rows (all {len(every)} TTFT rows; tail rows, p90 %; now "
           f"{ceiling(every, None, (), threshold_pct)[0]}, {ceiling(every, None, (), threshold_pct)[1]:.1f}):")
     for reg in ("loop", "light"):
@@ -214,17 +218,19 @@ def report(path: str, threshold_pct: float, light_share: float, listing: bool) -
         print(f"\n  stalled runs: {len(st)}; measured minus simulated TTFT over S / P: median {np.median(ratio):.2f} "
               f"(p10 {np.percentile(ratio, 10):.2f}, p90 {np.percentile(ratio, 90):.2f}); median S / P "
               f"{np.median([sp for _, sp, _ in st]):.2f} s")
-    print("\n3. By regime, engine, chip, sign and stall flag: rows, median A, median terms (points), median LOAO "
+    print("\n3. By regime, layout (disaggregated or not), engine, chip, sign and stall flag: rows, median A, median "
+          "terms (points), median LOAO "
           "throughput / TPOT error of the same runs (%), median r meas / sim; the first-token stage, medians: "
           "ln(N_first sim / meas) and -ln(X sim / meas) (they sum to ln(TTFT sim / meas)), N_decode sim / meas and the "
           "measured N_first share of C r\n")
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for r in rs:
-        groups[(r["regime"], r["engine"], r["chip"], r["sign"], "stall" if r["flagged"] else "-")].append(r)
+        key = (r["regime"], r["layout"], r["engine"], r["chip"], r["sign"], "stall" if r["flagged"] else "-")
+        groups[key].append(r)
     for k in sorted(groups, key=lambda k: (k[0], -len(groups[k]))):
         v = groups[k]
         t = ", ".join(f"{name} {np.median([r[name] for r in v]):+.0f}" for name in TERMS[:3])
-        print(f"  {'/'.join(k):48s} {len(v):3d}  A {np.median([r['amp'] for r in v]):5.1f}  {t}; "
+        print(f"  {'/'.join(k):55s} {len(v):3d}  A {np.median([r['amp'] for r in v]):5.1f}  {t}; "
               f"tput {np.nanmedian([r['e_tput'] for r in v]):+.1f} tpot {np.nanmedian([r['e_tpot'] for r in v]):+.1f}; "
               f"r {np.median([r['r_meas'] for r in v]):.3f} / {np.median([r['r_sim'] for r in v]):.3f}; "
               f"{np.nanmedian([r['ln_first'] for r in v]):+.2f} {-np.median([r['ln_x'] for r in v]):+.2f}, "
