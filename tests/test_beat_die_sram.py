@@ -20,7 +20,18 @@ def test_the_design_sram_is_the_die_rows_where_design_dies_has_one_and_the_pool_
     mb, note = design_sram_mb("amd-mi300x")  # 8 XCDs, no row of its own nor in design_packages.csv: the pool, noted
     assert mb == pytest.approx(256 * 2**20 / 1e6, rel=1e-3)
     assert note is not None and "design_dies.csv has no die row for it" in note
-    mb, note = design_sram_mb("tesla-ai5")  # no row, no SRAM stated: none, noted
+    mb, note = design_sram_mb("tesla-ai5")  # no row: its pool (an estimate since sram47), noted
+    assert mb == pytest.approx(356.95) and note is not None and "design_dies.csv has no die row for it" in note
+
+
+def test_a_chip_stating_no_sram_has_none_in_its_base_with_a_note(tmp_path):
+    """Every catalogue chip states its SRAM since sram47; a user's chip without the section reads none, noted."""
+    from chip_yaml import catalogue_raw, write_chip
+    from inferchip.explore.beat import design_sram_mb
+
+    raw = catalogue_raw("tesla-ai5")
+    raw.pop("sram")
+    mb, note = design_sram_mb(write_chip(tmp_path, raw, "ai5-no-sram"))
     assert mb == 0.0 and note is not None and "states no on-chip SRAM" in note
 
 
@@ -44,6 +55,8 @@ def test_beat_says_where_its_base_reads_the_pool():
     from inferchip.explore.beat import beat
 
     res = beat("tesla-ai5", [H100], parts=["per_chip"])
-    assert any("tesla-ai5: the die-area base counts no SRAM" in n for n in res.notes)
+    # AI5's pool, an inferchip estimate since sram47 (was: 'counts no SRAM')
+    assert any("tesla-ai5: the die-area base counts the catalogue's on-chip SRAM pool, 356.9 MB" in n
+               for n in res.notes)
     res = beat(H100, ["amd-mi355x"], parts=["per_chip"])
     assert not any("die-area base" in n for n in res.notes)

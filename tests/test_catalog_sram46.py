@@ -1,7 +1,7 @@
 """On-chip SRAM for five of the ten chips that still stated none after stop 45 (catalog46): the chip-wide pool kept
 between kernels (a GPU's L2), in decimal MB from the source's bytes, worked out here by hand; two estimates (Orin Nano
 from the Orin NX's query, B300 / GB300 from the B200's measured L2) are Ranges that say so. Rubin, MI455X and Tesla
-AI4 / AI5 / AI6 still state none (tests/test_catalog_sram_sourced.py)."""
+AI4 / AI5 / AI6, which still stated none, gained estimates at sram47 (tests/test_catalog_sram47.py)."""
 
 from __future__ import annotations
 

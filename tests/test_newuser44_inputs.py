@@ -288,14 +288,18 @@ def test_a_node_reading_an_activation_is_never_folded(tmp_path):
 
 # --- vision on a chip that states no SRAM ------------------------------------------------------------------------
 
-# B300 states an estimate since catalog46
+# B300 states an estimate since catalog46, and every catalogue chip since sram47 (Rubin, MI455X, Tesla AI4 / AI5 / AI6):
+# a user's copy of a catalogue chip with its sram section taken out is the chip that states none
 @pytest.mark.parametrize("chip", ["nvidia-rubin-288gb", "tesla-ai4-hw4", "tesla-ai5"])
-def test_a_chip_without_sram_says_its_traffic_is_all_dram(chip):
+def test_a_chip_without_sram_says_its_traffic_is_all_dram(chip, tmp_path):
     """Before: a chip whose YAML states no sram.capacity_mb was priced with no on-chip memory at all, with no word
     (YOLOv8n on an H200: 41.1 MB of DRAM traffic per frame, against 1.23 MB on the H100 of the same GH100 die)."""
+    from chip_yaml import catalogue_raw, write_chip
     from inferchip.performance.vision import frame_cost
 
-    f = frame_cost(chip, "yolov8n-640", 1)
+    raw = catalogue_raw(chip)
+    raw.pop("sram")
+    f = frame_cost(write_chip(tmp_path, raw, f"{chip}-no-sram"), "yolov8n-640", 1)
     assert any("states no on-chip SRAM (sram.capacity_mb)" in n for n in f.notes)
     said = next(n for n in f.notes if "states no on-chip SRAM" in n)
     assert chip not in said  # a sentence names the chip by its catalogue name, not its id (the review's report)
