@@ -1,6 +1,6 @@
-"""cuBLASLt's per-shape output tile for the 16-bit weight GEMMs on Hopper (cost.gemm.cublas_tile_compute_s): the
-pick by hand, its bounds, the scalar twin, its scope (Hopper family, cuBLASLt statement, 16-bit weights) and the
-array, scalar, compiled and fast-sweep paths giving the same step."""
+"""cuBLASLt's per-shape output tile for the 16-bit weight GEMMs on Hopper and Blackwell
+(cost.gemm.cublas_tile_compute_s): the pick by hand, its bounds, the scalar twin, its scope (Hopper family, cuBLASLt
+statement, 16-bit weights) and the array, scalar, compiled and fast-sweep paths giving the same step."""
 
 from __future__ import annotations
 
@@ -24,13 +24,15 @@ from inferchip.performance.fast_sweep import decode_times, sweep_parts
 from inferchip.spec.calibration import Calibration
 
 HOPPER = CUBLASLT_16BIT_TILES["nvidia-hopper"]
+BLACKWELL = CUBLASLT_16BIT_TILES["nvidia-blackwell"]
 BF16 = Formats("bf16", "bf16", "bf16")
 
 
 def test_the_hopper_candidates_are_the_profiled_kernels():
     # vLLM's H100 profile names cuBLAS tiles 128x128, 256x128, 64x128, 64x64 (its M = the layer's output features);
     # in this model's (tokens x features) orientation: 128x128, 128x256, 128x64, 64x64
-    assert set(HOPPER) == {(128.0, 128.0), (128.0, 256.0), (128.0, 64.0), (64.0, 64.0)}
+    # (row step 0: the rows' tile a power of two)
+    assert set(HOPPER) == {(128.0, 128.0, 0.0), (128.0, 256.0, 0.0), (128.0, 64.0, 0.0), (64.0, 64.0, 0.0)}
 
 
 def test_pick_by_hand_multi_wave_prefill_gemm():
@@ -44,7 +46,7 @@ def test_pick_by_hand_multi_wave_prefill_gemm():
     full = 3 * 128 * 132 * FLOP_PER_MAC * 256 * k / rate  # the chip's one tile (128 x 256)
     assert t / full == pytest.approx(65536 / 98304, rel=1e-12)
     # one candidate: exactly the chip-tile count of split_k_compute_s
-    one = float(cublas_tile_compute_s(528.0, n, k, 1.0, 132.0, rate, 0.0, ((128.0, 256.0),)))
+    one = float(cublas_tile_compute_s(528.0, n, k, 1.0, 132.0, rate, 0.0, ((128.0, 256.0, 0.0),)))
     assert one == pytest.approx(full, rel=1e-12)
 
 
@@ -69,15 +71,15 @@ def test_no_candidate_is_an_error():
 
 @settings(max_examples=200, deadline=None)
 @given(m=st.integers(1, 20_000), n=st.integers(1, 60_000), k=st.integers(16, 30_000), units=st.integers(1, 200),
-       slices=st.integers(1, 32), partial=st.floats(0.0, 1e-4))
-def test_pick_bounds_and_scalar_twin(m, n, k, units, slices, partial):
+       slices=st.integers(1, 32), partial=st.floats(0.0, 1e-4), tiles=st.sampled_from([HOPPER, BLACKWELL]))
+def test_pick_bounds_and_scalar_twin(m, n, k, units, slices, partial, tiles):
     """Never slower than any one candidate (the chip's 128 x 256 among them), never faster than the useful FLOP
     at the rate, and the scalar twin gives the array function's float."""
     rate = 1e12
-    a = float(cublas_tile_compute_s(float(m), float(n), float(k), float(slices), float(units), rate, partial, HOPPER))
-    s = cublas_tile_compute_s_scalar(float(m), float(n), float(k), float(slices), float(units), rate, partial, HOPPER)
+    a = float(cublas_tile_compute_s(float(m), float(n), float(k), float(slices), float(units), rate, partial, tiles))
+    s = cublas_tile_compute_s_scalar(float(m), float(n), float(k), float(slices), float(units), rate, partial, tiles)
     assert a == pytest.approx(s, rel=1e-12)
-    for tile in HOPPER:
+    for tile in tiles:
         assert a <= float(cublas_tile_compute_s(float(m), float(n), float(k), float(slices), float(units), rate,
                                                 partial, (tile,))) * (1 + 1e-12)
     assert a >= FLOP_PER_MAC * m * n * k / rate * (1 - 1e-12)  # never below the useful FLOP at the rate
@@ -111,9 +113,10 @@ def test_step_16_bit_gemms_pick_quantised_ones_do_not():
     assert float(c.time_s) == float(d.time_s)  # no statement: no pick, bit for bit
 
 
-@pytest.mark.parametrize("t", [1.0, 8.0, 64.0, 65.0, 129.0, 600.0, 4097.0])
-def test_array_scalar_and_compiled_paths_agree(t):
-    plan = _plans(BF16, Calibration(gemm_split_k_16bit=True))
+@pytest.mark.parametrize("family", ["nvidia-hopper", "nvidia-blackwell"])
+@pytest.mark.parametrize("t", [1.0, 8.0, 64.0, 65.0, 129.0, 145.0, 600.0, 4097.0])
+def test_array_scalar_and_compiled_paths_agree(t, family):
+    plan = _plans(BF16, Calibration(gemm_split_k_16bit=True), family=family)
     s = min(t, 64.0)
     pts = step_points(1, np.array([t]), np.array([s]), np.array([s * 700.0]), np.array([(t - s) * (t - s + 1) / 2]))
     array = float(plan.evaluate(pts).time_s.reshape(-1)[0])
@@ -125,9 +128,10 @@ def test_array_scalar_and_compiled_paths_agree(t):
     assert _compile(scalar)(*p) == loop_step(scalar, p)
 
 
-def test_fast_sweep_equals_the_plan():
-    plan = _plans(BF16, Calibration(gemm_split_k_16bit=True))
-    grid = np.array([1.0, 8.0, 64.0, 96.0, 128.0, 200.0, 512.0])
+@pytest.mark.parametrize("family", ["nvidia-hopper", "nvidia-blackwell"])
+def test_fast_sweep_equals_the_plan(family):
+    plan = _plans(BF16, Calibration(gemm_split_k_16bit=True), family=family)
+    grid = np.array([1.0, 8.0, 64.0, 96.0, 128.0, 145.0, 200.0, 512.0])
     i, o = 400.0, 350.0
     fast = decode_times(sweep_parts(plan), plan, 1, grid, i, o)
     new = grid / o

@@ -43,13 +43,13 @@ def test_down_projection_at_33_rows_by_hand():
 
 def test_no_engine_takes_the_default_engines_gemm_library():
     cal_h200, spec = engine_setting(None, None, H200)
-    cal_b200, _ = engine_setting(None, None, "nvidia-b200-180gb")
+    cal_mi300x, _ = engine_setting(None, None, "amd-mi300x")
     assert spec is None
     assert cal_h200.gemm_split_k_16bit is True  # vLLM (the default) lists nvidia-hopper
-    assert cal_b200.gemm_split_k_16bit is False  # no family it lists
+    assert cal_mi300x.gemm_split_k_16bit is False  # no family it lists (CDNA3: hipBLASLt, not cuBLASLt)
     assert engine_setting(None, None, None)[0] is None  # no chip: the calibration as given
     # a calibration that already splits keeps it on a family the default engine does not list
-    assert default_gemm_calibration(cal_h200, "nvidia-blackwell").gemm_split_k_16bit is True
+    assert default_gemm_calibration(cal_h200, "amd-cdna3").gemm_split_k_16bit is True
 
 
 def _tpot_s(chip: str, model: str, batch: int, split: bool) -> float:

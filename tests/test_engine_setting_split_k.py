@@ -1,15 +1,17 @@
 """`--engine` on predict, serve and curve resolves the engine's 16-bit GEMM library on the chip's family once, as
-the validated closed-loop and energy rows do (split_k_16bit_families): vLLM splits K on Hopper, not on Blackwell."""
+the validated closed-loop and energy rows do (split_k_16bit_families): vLLM splits K on Hopper and Blackwell (stop 47),
+not on CDNA (ROCm: hipBLASLt)."""
 from inferchip.catalog.engines import get_engine
 from inferchip.interfaces.cli_options.engine import engine_setting
 
 
-def test_vllm_splits_k_on_hopper_only():
+def test_vllm_splits_k_on_hopper_and_blackwell_only():
     cal_h100, spec = engine_setting("vllm", None, "nvidia-h100-sxm-80gb")
     cal_b200, _ = engine_setting("vllm", None, "nvidia-b200-180gb")
-    assert spec.splits_16bit_k_on("nvidia-hopper")
-    assert cal_h100.gemm_split_k_16bit is True
-    assert cal_b200.gemm_split_k_16bit is False
+    cal_mi300x, _ = engine_setting("vllm", None, "amd-mi300x")
+    assert spec.splits_16bit_k_on("nvidia-hopper") and spec.splits_16bit_k_on("nvidia-blackwell")
+    assert cal_h100.gemm_split_k_16bit is True and cal_b200.gemm_split_k_16bit is True
+    assert cal_mi300x.gemm_split_k_16bit is False
 
 
 def test_engine_without_families_never_splits():

@@ -1,7 +1,7 @@
 """16-bit split-K as a fact of the engine and the chip family (issue 12, stop 36, branch tpj-scope): which engines
 list which families, a family the catalogue does not know refused by name, the calibration helper setting and
 clearing the flag, and the closed loop giving it to exactly the rows whose engine lists their chip's family (a
-vLLM gpt-oss row on H100 and on H200 splits, the same row on B200 does not, TensorRT-LLM on B200 does not)."""
+vLLM gpt-oss row on H100, H200 and (stop 47) B200 splits, TensorRT-LLM on B200 does not)."""
 
 from __future__ import annotations
 
@@ -20,14 +20,18 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog"
 
 
 def test_the_shipped_records() -> None:
-    # vLLM and SGLang run unquantised linear layers through F.linear (cuBLASLt on CUDA); the one public timing is
-    # an H100, so Hopper only; TensorRT-LLM (the MLPerf rows' TensorRT engines), ATOM (ROCm) and Dynamo (a front
-    # end: its workers' records decide) list none
+    # vLLM and SGLang run unquantised linear layers through F.linear (cuBLASLt on CUDA); the public timings are an
+    # H100 (vLLM PR #49363) and B200s (NVIDIA/cutlass issue #2923, vLLM issue #35467), so Hopper and Blackwell;
+    # TensorRT-LLM (the MLPerf rows' TensorRT engines), ATOM (ROCm) and Dynamo (a front end: its workers' records
+    # decide) list none
     got = {e.id: e.split_k_16bit_families for e in load_engines().engines}
-    assert got == {"vllm": ("nvidia-hopper",), "sglang": ("nvidia-hopper",), "trtllm": (), "atom": (), "dynamo": ()}
+    both = ("nvidia-hopper", "nvidia-blackwell")
+    assert got == {"vllm": both, "sglang": both, "trtllm": (), "atom": (), "dynamo": ()}
     for chip in ("nvidia-h100-sxm-80gb", "nvidia-h200-sxm-141gb", "nvidia-gh200-144gb"):
         assert get_chip_params(chip, "central").family == "nvidia-hopper", chip
-    for chip in ("nvidia-b200-180gb", "nvidia-gb200-186gb", "amd-mi355x"):
+    for chip in ("nvidia-b200-180gb", "nvidia-gb200-186gb"):
+        assert get_chip_params(chip, "central").family == "nvidia-blackwell", chip
+    for chip in ("amd-mi300x", "amd-mi355x"):
         assert not get_engine("vllm").splits_16bit_k_on(get_chip_params(chip, "central").family), chip
 
 
@@ -50,7 +54,7 @@ def test_family_kernel_calibration_sets_and_clears() -> None:
     cal = load_calibration(None)
     assert cal.gemm_split_k_16bit is False
     assert family_kernel_calibration(cal, get_engine("vllm"), "nvidia-hopper").gemm_split_k_16bit is True
-    assert family_kernel_calibration(cal, get_engine("vllm"), "nvidia-blackwell").gemm_split_k_16bit is False
+    assert family_kernel_calibration(cal, get_engine("vllm"), "amd-cdna3").gemm_split_k_16bit is False
     on = Calibration(gemm_split_k_16bit=True)
     assert family_kernel_calibration(on, get_engine("trtllm"), "nvidia-hopper").gemm_split_k_16bit is False
 
@@ -61,7 +65,7 @@ def test_the_closed_loop_splits_exactly_where_the_engine_lists_the_chip_family()
 
     ids = {"imax-gptoss120b-h100-vllm-fp4-tp2ep1-1024-1024-c64-r20218553330-tput": True,
            "imax-gptoss120b-h200-vllm-fp4-tp2ep1-1024-1024-c64-r20218553330-tput": True,
-           "imax-gptoss120b-b200-vllm-fp4-tp1ep1-1024-1024-c64-r20218553330-tput": False,
+           "imax-gptoss120b-b200-vllm-fp4-tp1ep1-1024-1024-c64-r20218553330-tput": True,
            "imax-gptoss120b-b200-trt-trt-fp4-tp1ep1-1024-1024-c64-r20286968709-tput": False}
     cases = {c.case_id: c for c in read_cases(str(SRC / "inferencemax_cases.csv")) if c.case_id in ids}
     assert set(cases) == set(ids)

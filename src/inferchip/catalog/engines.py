@@ -311,8 +311,8 @@ def default_gemm_calibration(cal: Calibration, family: str) -> Calibration:
     """``cal`` for a run that names no engine on a chip of ``family``: the 16-bit GEMM library of the catalogue's
     default engine (:func:`get_engine` of None, the engine a closed-loop row of blank software runs:
     :func:`row_engine`) added to the calibration's, ``gemm_split_k_16bit`` set where that engine lists the family in
-    ``split_k_16bit_families`` (vLLM: cuBLASLt under ``F.linear`` on Hopper) and kept as given elsewhere; nothing
-    else of the engine (its host time, its attention kernels) is taken. A calibration that says
+    ``split_k_16bit_families`` (vLLM: cuBLASLt under ``F.linear`` on Hopper and Blackwell) and kept as given
+    elsewhere; nothing else of the engine (its host time, its attention kernels) is taken. A calibration that says
     ``gemm_split_k_16bit: false`` does not turn it off here (the field is the engine's library, not a fitted figure):
     to price the full-wave rule, name an engine that does not split on the family (``--engine trtllm``). Without it a
     Hopper bf16 decode step is

@@ -65,9 +65,22 @@ VLLM_NATIVE_TOP_P_SEGMENTED_SORT_ROWS = 128
 # torch's row-major x @ W^T transposed ("tn": its M is the layer's output features, its N the tokens), so in this
 # model's (tokens x features) orientation they are 128x128, 128x256, 128x64 and 64x64. Which one a shape gets is
 # cuBLASLt's heuristic (cublasLtMatmulAlgoGetHeuristic ranks its candidates by estimated time), not public:
-# the model takes the candidate whose waves spend the least (cost.gemm.cublas_tile_compute_s).
-CUBLASLT_16BIT_TILES: dict[str, tuple[tuple[float, float], ...]] = {
-    "nvidia-hopper": ((128.0, 256.0), (128.0, 128.0), (128.0, 64.0), (64.0, 64.0)),
+# the model takes the candidate whose waves spend the least (cost.gemm.cublas_tile_compute_s). Each entry is
+# (most rows, columns, row step): row step 0, the rows' tile is the smallest power of two that holds them
+# (cost.gemm.m_tile), as the Hopper profile's power-of-two tiles.
+# Blackwell (SM100: B200, GB200): the 16-bit tcgen05 MMA takes its N side (the tokens, cuBLAS's N in the same "tn"
+# orientation) in any multiple of 8 from 8 to 256 with a 64-row M, and of 16 with a 128-row M (NVIDIA/cutlass
+# python/cutlass_library/sm100_shapes.py @30ac8288 SM100_MMA_SHAPES_16b_DENSE_1SM); cuBLAS on B200 runs such
+# tiles sized to the batch: vLLM issue #35467 (github.com/vllm-project/vllm/issues/35467, B200, bf16 [272, 4096] x
+# [4096, 14336]): F.linear's heuristic picks cublasLt 128x136, the fastest listed is 256x144 and vLLM's own run
+# 192x144 (2 CTAs): two token tiles of 136 or 144 for 272 rows, not a 128-row tile padded to 256. So on Blackwell the
+# token tile of the 64- and 128-feature kernels grows in 8-row steps up to 256 (cost.gemm.row_tile), beside the
+# chip's 128 x 256 tile; split K as on Hopper. That F.linear on B200 has no step with the batch: NVIDIA/cutlass
+# issue #2923 (B200, torch fp16 linear 2,048 x 1,024): 5.02 / 4.86 / 4.93 / 5.06 / 5.26 us at 8 / 32 / 64 / 128 /
+# 256 rows.
+CUBLASLT_16BIT_TILES: dict[str, tuple[tuple[float, float, float], ...]] = {
+    "nvidia-hopper": ((128.0, 256.0, 0.0), (128.0, 128.0, 0.0), (128.0, 64.0, 0.0), (64.0, 64.0, 0.0)),
+    "nvidia-blackwell": ((128.0, 256.0, 0.0), (256.0, 64.0, 8.0), (256.0, 128.0, 8.0)),
 }
 
 # Block-scaled 4-bit GEMMs (NVFP4/MXFP4 weights and activations: the tensor cores' mxf4 MMA) by the chip file's

@@ -84,7 +84,7 @@ class CostContext:
     gemm_split_k_16bit: bool = False  # 16-bit weight GEMMs may split K (cuBLASLt split-K; Calibration field)
     # (M, N) tiles cuBLASLt picks from per shape for those 16-bit GEMMs (constants.CUBLASLT_16BIT_TILES of the
     # chip's family where gemm_split_k_16bit is set); empty: every weight GEMM runs the chip's tile
-    cublas_tiles: tuple[tuple[float, float], ...] = ()
+    cublas_tiles: tuple[tuple[float, float, float], ...] = ()
     # most FLOP/s of a dense weight GEMM in the checkpoint's weight format (Calibration field; the engine build's
     # kernel for those linears: attention projections the per-layer map keeps in another format run another)
     dense_gemm_cap_flop_per_s: float = float("inf")

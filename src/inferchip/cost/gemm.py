@@ -38,6 +38,32 @@ def m_tile_scalar(m: float, tile_m: float) -> float:
     return min(tile_m, max(MIN_TILE_M, 2.0 ** math.ceil(math.log2(max(m, 1.0)))))
 
 
+TileChoices = tuple[tuple[float, float, float], ...]
+"""Output tiles a GEMM library picks from per shape: (most rows, columns, row step); step 0: the rows' tile is a power
+of two (:func:`m_tile`), else a multiple of the step (:func:`row_tile`)."""
+
+
+def row_tile(m: ArrayLike, tile_m: float, step: float) -> FloatArray:
+    """M tile (rows) of a GEMM of ``m`` rows on a kernel of at most ``tile_m`` rows whose tile grows in ``step``-row
+    steps: the ``ceil(m / tile_m)`` tiles share the rows, each padded to the next multiple of ``step``
+    (``ceil(m / ceil(m / tile_m) / step) step``), as an MMA whose token side takes any multiple of 8 does (SM100
+    tcgen05, 16-bit: N 8..256 in steps of 8; :data:`~inferchip.cost.constants.CUBLASLT_16BIT_TILES`); ``step`` 0:
+    :func:`m_tile` (the smallest power of two, not below ``MIN_TILE_M``)."""
+    if step <= 0.0:
+        return m_tile(m, tile_m)
+    rows = np.maximum(np.asarray(m, dtype=float), 1.0)
+    out: FloatArray = np.minimum(tile_m, np.ceil(rows / np.ceil(rows / tile_m) / step) * step)
+    return out
+
+
+def row_tile_scalar(m: float, tile_m: float, step: float) -> float:
+    """:func:`row_tile` at one point in Python floats (the scalar step path): the same operations."""
+    if step <= 0.0:
+        return m_tile_scalar(m, tile_m)
+    rows = max(m, 1.0)
+    return min(tile_m, math.ceil(rows / math.ceil(rows / tile_m) / step) * step)
+
+
 def gemm_waves(tiles: ArrayLike, tiles_in_flight: ArrayLike) -> FloatArray:
     """Waves (count) the matrix units run for ``tiles`` output tiles, ``tiles_in_flight`` at a time:
     ``ceil(tiles / tiles_in_flight)``, a partial last wave costing a full one (NVIDIA, *Matrix
@@ -155,10 +181,10 @@ def split_k_compute_s_scalar(tiles: float, tiles_in_flight: float, slices_max: f
 
 def cublas_tile_compute_s(m: ArrayLike, n: ArrayLike, k: ArrayLike, slices_max: ArrayLike,
                           tiles_in_flight: ArrayLike, flop_per_s: ArrayLike, partial_s: ArrayLike,
-                          choices: tuple[tuple[float, float], ...]) -> FloatArray:
+                          choices: TileChoices) -> FloatArray:
     """Matrix time (s) of a 16-bit ``(m x k) @ (k x n)`` GEMM whose library picks its output tile per shape from
-    ``choices`` ((M, N) tiles, rows = tokens; :data:`~inferchip.cost.constants.CUBLASLT_16BIT_TILES`): the least,
-    over the candidates, of :func:`split_k_compute_s` with that candidate's M tile (:func:`m_tile` of its M),
+    ``choices`` ((M, N, row step) tiles, rows = tokens; :data:`~inferchip.cost.constants.CUBLASLT_16BIT_TILES`): the
+    least, over the candidates, of :func:`split_k_compute_s` with that candidate's M tile (:func:`row_tile`),
     ``ceil(m / M tile) x ceil(n / N)`` tiles and wave rows of ``tiles_in_flight x 2 N k`` FLOP. cuBLASLt ranks its
     candidate kernels by estimated time (``cublasLtMatmulAlgoGetHeuristic``); in this model a GEMM's memory time and
     overhead do not depend on its tile, so the fastest candidate is the one whose waves spend the least. Per-tile
@@ -169,8 +195,8 @@ def cublas_tile_compute_s(m: ArrayLike, n: ArrayLike, k: ArrayLike, slices_max: 
     rows = np.maximum(np.asarray(m, dtype=float), 1.0)
     n = np.asarray(n, dtype=float)
     best: FloatArray | None = None
-    for bm, bn in choices:
-        tm = m_tile(rows, bm)
+    for bm, bn, step in choices:
+        tm = row_tile(rows, bm, step)
         t = split_k_compute_s(np.ceil(rows / tm) * np.ceil(n / bn), tiles_in_flight, slices_max, tm,
                               np.asarray(tiles_in_flight, dtype=float) * FLOP_PER_MAC * bn * np.asarray(k, dtype=float),
                               flop_per_s, partial_s)
@@ -181,13 +207,12 @@ def cublas_tile_compute_s(m: ArrayLike, n: ArrayLike, k: ArrayLike, slices_max: 
 
 
 def cublas_tile_compute_s_scalar(m: float, n: float, k: float, slices_max: float, tiles_in_flight: float,
-                                 flop_per_s: float, partial_s: float,
-                                 choices: tuple[tuple[float, float], ...]) -> float:
+                                 flop_per_s: float, partial_s: float, choices: TileChoices) -> float:
     """:func:`cublas_tile_compute_s` at one point in Python floats (the scalar step path): the same operations."""
     rows = max(m, 1.0)
     best = math.inf
-    for bm, bn in choices:
-        tm = m_tile_scalar(rows, bm)
+    for bm, bn, step in choices:
+        tm = row_tile_scalar(rows, bm, step)
         t = split_k_compute_s_scalar(math.ceil(rows / tm) * math.ceil(n / bn), tiles_in_flight, slices_max, tm,
                                      tiles_in_flight * FLOP_PER_MAC * bn * k, flop_per_s, partial_s)
         best = min(best, t)

@@ -61,7 +61,7 @@ class Chip:
     expert_a2a_decode_per_peer_s: float = 0.0
     expert_popularity_log_sd: float = 0.0  # routing popularity spread (gemm.experts_reached)
     expert_gemm_cap_flop_per_s: float = float("inf")  # fused-MoE plateau (CostContext.expert_gemm_cap_flop_per_s)
-    cublas_tiles: tuple[tuple[float, float], ...] = ()  # cuBLASLt's per-shape tiles (CostContext.cublas_tiles)
+    cublas_tiles: tuple[tuple[float, float, float], ...] = ()  # cuBLASLt's per-shape tiles (CostContext.cublas_tiles)
 
 
 def as_float(x: Any) -> float:

@@ -48,10 +48,11 @@ def tile_step_note(batch: int, tpot_s: float, tpot_at: Callable[[int], float], w
             f"the model charges the {weights} GEMMs a full wave of the chip's tile, ")
     if weights in ("bf16", "fp16"):
         return head + ("the library not being known to split K on this chip family with this engine "
-                       "(catalog/engines.yaml split_k_16bit_families); cuBLASLt on Hopper (vLLM's and SGLang's "
-                       "F.linear) splits K and shows no such jump (vLLM PR #49363)")
+                       "(catalog/engines.yaml split_k_16bit_families); cuBLASLt on Hopper and Blackwell (vLLM's and "
+                       "SGLang's F.linear) splits K and sizes its tile to the batch, and shows no such jump (vLLM PR "
+                       "#49363, NVIDIA/cutlass issue #2923)")
     return head + (f"as no source gives a split-K {weights} GEMM's rate at small M (the 16-bit GEMMs' split K on "
-                   "Hopper is cuBLASLt's, vLLM PR #49363); a real kernel may choose a smaller tile there")
+                   "Hopper and Blackwell is cuBLASLt's, vLLM PR #49363); a real kernel may choose a smaller tile there")
 
 
 def service_ttft_note(p: Prediction, max_num_seqs: int) -> str:

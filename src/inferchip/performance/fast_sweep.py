@@ -50,7 +50,7 @@ class SweepParts(NamedTuple):
     kernel_overhead_s: float
     tile_m: float
     tiles_in_flight: float
-    cublas_tiles: tuple[tuple[float, float], ...] = ()  # CostContext.cublas_tiles
+    cublas_tiles: tuple[tuple[float, float, float], ...] = ()  # CostContext.cublas_tiles
 
 
 def sweep_parts(plan: StepPlan) -> SweepParts:

@@ -158,8 +158,8 @@ class Calibration(BaseModel):
         "family (spec.engine.EngineSpec.split_k_16bit_families, catalog.engines.family_kernel_calibration). The same "
         "fact (cuBLASLt runs them) also lets those GEMMs take the output tile cuBLASLt picks per shape where the "
         "chip's family lists its candidates (cost.constants.CUBLASLT_16BIT_TILES, CostContext.cublas_tiles, "
-        "cost.gemm.cublas_tile_compute_s: Hopper). False (the default): every GEMM keeps the chip's one tile and its "
-        "full-wave count. Not fitted.",
+        "cost.gemm.cublas_tile_compute_s: Hopper, Blackwell). False (the default): every GEMM keeps the chip's one "
+        "tile and its full-wave count. Not fitted.",
     )
     moe_imbalance: float = Field(
         1.25, ge=1, le=4,
