@@ -79,3 +79,17 @@ def test_explore_page_draws_its_designs_visibly_against_the_plot_area():
 
     ratio = (_luminance("#e5ecf6") + 0.05) / (_luminance(DESIGN_GREY) + 0.05)
     assert ratio >= 3.0, ratio
+
+
+# ------------------------------------------------------------------ 2. drive's deadline curve: fps in whole values
+def test_drive_deadline_curve_labels_its_fps_axis_with_whole_values():
+    """``drive --plot`` left its log fps axis to plotly, which labels 20 to 90 fps as bare leading digits ("2 3 4 5
+    ... 9"): the curve's 50 fps edge read "5". The axis now carries whole values as the review's and explore's do."""
+    from inferchip.interfaces.cmd_drive import curve_figure
+
+    fps = [1.5, 3.0, 6.0, 12.0, 24.0, 48.0, 96.0]
+    curve = {"miss_rate": [[0.0] * len(fps)] * 2, "fps": fps, "cameras": [1, 2], "max_fps": [48.0, 48.0],
+             "threshold": 0.01}
+    x = curve_figure(curve, "t").to_dict()["layout"]["xaxis"]
+    assert x["type"] == "log" and "50" in x["ticktext"] and "5" in x["ticktext"]
+    assert dict(zip(x["ticktext"], x["tickvals"], strict=True))["50"] == 50.0

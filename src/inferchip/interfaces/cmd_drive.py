@@ -69,7 +69,11 @@ def curve_figure(curve: dict[str, Any], title: str) -> Any:
         fig.add_trace(go.Scatter(x=[f for _, f in ok], y=[c for c, _ in ok], mode="lines+markers",
                                  line={"color": "black"},
                                  name=f"highest fps with misses <= {curve['threshold'] * 100:g}%"))
-    fig.update_layout(title=title, xaxis={"title": "frames per second per camera", "type": "log"},
+    from inferchip.interfaces.report.log_ticks import log_ticks
+
+    tickvals, ticktext = log_ticks(min(curve["fps"]), max(curve["fps"]), dense=True)  # "50", not plotly's bare "5"
+    fig.update_layout(title=title, xaxis={"title": "frames per second per camera", "type": "log",
+                                          "tickvals": tickvals, "ticktext": ticktext},
                       yaxis={"title": "cameras"})
     return fig
 
