@@ -93,3 +93,23 @@ def test_drive_deadline_curve_labels_its_fps_axis_with_whole_values():
     x = curve_figure(curve, "t").to_dict()["layout"]["xaxis"]
     assert x["type"] == "log" and "50" in x["ticktext"] and "5" in x["ticktext"]
     assert dict(zip(x["ticktext"], x["tickvals"], strict=True))["50"] == 50.0
+
+
+# ------------------------------------------------------------------ 3. explore's id lists
+def test_explore_refuses_an_empty_model_item_and_names_the_option_of_an_unknown_model(tmp_path):
+    """``explore --models ''`` (or ``a,,b``) ran the default suite of 12 workloads and the rig without a word, where
+    ``review --models ''`` is refused; an unknown model id was told without the option that named it."""
+    space = tmp_path / "s.yaml"
+    space.write_text("parameters:\n  clock_ghz: [1.5]\n")
+    for models in ("", "meta-llama/Llama-3.1-8B,,Qwen/Qwen3-32B", "meta-llama/Llama-3.1-8B,"):
+        rc, _, err = run("explore", str(space), "--out", str(tmp_path / "o"), "--models", models)
+        assert_one_error(rc, err, "--models", "empty item")
+    rc, _, err = run("explore", str(space), "--out", str(tmp_path / "o"), "--models", "foo/bar")
+    assert_one_error(rc, err, "--models: unknown model 'foo/bar'")
+    rc, _, err = run("explore", "--target", "tesla-ai5", "--beat", "nvidia-b200-180gb", "--models", "foo/bar")
+    assert_one_error(rc, err, "--models: unknown model 'foo/bar'")
+    rc, _, err = run("explore", "--target", "tesla-ai5", "--beat", "nvidia-b200-180gb,,amd-mi355x")
+    assert_one_error(rc, err, "--beat", "empty item")
+    rc, _, err = run("explore", "--target", "tesla-ai5", "--beat", "nvidia-b200-180gb", "--parts", "best_per_chip")
+    assert_one_error(rc, err, "--parts: best_per_chip not scored")  # the id as typed, not a Python list
+    assert not (tmp_path / "o").exists()
