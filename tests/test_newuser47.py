@@ -113,3 +113,17 @@ def test_explore_refuses_an_empty_model_item_and_names_the_option_of_an_unknown_
     rc, _, err = run("explore", "--target", "tesla-ai5", "--beat", "nvidia-b200-180gb", "--parts", "best_per_chip")
     assert_one_error(rc, err, "--parts: best_per_chip not scored")  # the id as typed, not a Python list
     assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------ 4. a config's top-k above its experts
+@pytest.mark.parametrize(("base", "experts"), [(MIXTRAL, 8), (DSV3, 256)])
+def test_a_config_choosing_more_experts_than_it_has_is_told_by_its_own_key(tmp_path, base, experts):
+    """A config.json with ``num_experts_per_tok`` above its routed experts was refused as ``experts_per_token``, a
+    name the file does not have: the error now names the config's key and the experts it has."""
+    cfg = json.loads(base.read_text())
+    cfg["num_experts_per_tok"] = experts + 1
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    rc, _, err = run("predict", "--chip", "nvidia-h200-sxm-141gb", "--model", str(path), "--batch", "1",
+                     "--input-tokens", "16", "--output-tokens", "4")
+    assert_one_error(rc, err, "config.json", f"num_experts_per_tok = {experts + 1}", f"of the {experts} routed experts")
