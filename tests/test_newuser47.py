@@ -127,3 +127,191 @@ def test_a_config_choosing_more_experts_than_it_has_is_told_by_its_own_key(tmp_p
     rc, _, err = run("predict", "--chip", "nvidia-h200-sxm-141gb", "--model", str(path), "--batch", "1",
                      "--input-tokens", "16", "--output-tokens", "4")
     assert_one_error(rc, err, "config.json", f"num_experts_per_tok = {experts + 1}", f"of the {experts} routed experts")
+
+
+# ------------------------------------------------------------------ 5. fuzz: bad inputs, one clear line, no output
+def _chip(tmp_path: Path, change: Any) -> Path:
+    d = yaml.safe_load(H100_YAML.read_text())
+    d["id"] = "my-chip"
+    change(d)
+    p = tmp_path / "my-chip.yaml"
+    p.write_text(yaml.safe_dump(d))
+    return p
+
+
+def _config(tmp_path: Path, base: Path, change: Any) -> Path:
+    d = json.loads(base.read_text())
+    change(d)
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps(d))
+    return p
+
+
+def _text(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def _onnx(tmp_path: Path, cut: float) -> Path:
+    """A small valid ONNX graph cut to ``cut`` of its bytes."""
+    pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((8, 3, 3, 3), np.float32), "W")
+    g = helper.make_graph([helper.make_node("Conv", ["x", "W"], ["y"], pads=[1, 1, 1, 1])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 16, 16])], [w])
+    data = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    p = tmp_path / "net.onnx"
+    p.write_bytes(data[: int(len(data) * cut)])
+    return p
+
+
+def _set(section: str, key: str, value: Any) -> Any:
+    return lambda d: d[section].__setitem__(key, value)
+
+
+def _case(tmp_path: Path, old: str, new: str) -> Path:
+    return _text(tmp_path, "mine.csv", f"{CASES_HEADER}\n{GOOD_CASE.replace(old, new, 1)}\n")
+
+
+PLOT = "deadline.html"  # drive --plot: must not be left by a run that fails
+PAGE = "page.md"  # validate --page: the same
+SPACE_OUT = "run"  # explore --out: the same
+
+# (name, build the command from tmp_path, what the one error line must name)
+FUZZ: list[tuple[str, Any, tuple[str, ...]]] = [
+    ("chip negative bandwidth", lambda t: ["drive", "--chip",
+                                           str(_chip(t, _set("memory", "bandwidth_tb_per_s", -3.35))),
+                                           "--cameras", "2", "--fps", "10", "--plot", str(t / PLOT)],
+     ("my-chip.yaml", "memory.bandwidth_tb_per_s", "-3.35")),
+    ("chip bandwidth in GB/s", lambda t: ["vision", "--chip", str(_chip(t, _set("memory", "bandwidth_tb_per_s", 3350))),
+                                          "--model", "resnet50-v1.5"], ("my-chip.yaml", "GB/s")),
+    ("chip capacity unit typo", lambda t: ["vision", "--chip", str(_chip(t, _set("memory", "capacity_unit", "GiBs"))),
+                                           "--model", "resnet50-v1.5"], ("memory.capacity_unit", "'GiBs'", "MiB")),
+    ("chip capacity in MB", lambda t: ["vision", "--chip", str(_chip(t, _set("memory", "capacity_unit", "MB"))),
+                                       "--model", "resnet50-v1.5"], ("memory.capacity", "80 MB")),
+    ("chip capacity as text", lambda t: ["vision", "--chip", str(_chip(t, _set("memory", "capacity", "80 GB"))),
+                                         "--model", "resnet50-v1.5"], ("memory.capacity", "'80 GB'")),
+    ("chip no formats", lambda t: ["vision", "--chip", str(_chip(t, _set("compute", "dense_tflops", {}))),
+                                   "--model", "resnet50-v1.5"], ("compute.dense_tflops",)),
+    ("chip format typo", lambda t: ["vision", "--chip",
+                                    str(_chip(t, lambda d: d["compute"]["dense_tflops"].__setitem__("fp88", 2e3))),
+                                    "--model", "resnet50-v1.5"], ("compute.dense_tflops", "fp88", "fp8")),
+    ("chip TDP in kW", lambda t: ["vision", "--chip", str(_chip(t, _set("power", "tdp_w", 0.7))),
+                                  "--model", "resnet50-v1.5"], ("power.tdp_w", "0.7")),
+    ("config GQA heads not dividing", lambda t: ["predict", "--chip", "nvidia-h100-sxm-80gb", "--model",
+                                                 str(_config(t, LLAMA_8B, lambda d: d.__setitem__(
+                                                     "num_key_value_heads", 5))), "--batch", "1"],
+     ("config.json", "num_key_value_heads = 5")),
+    ("config missing layers", lambda t: ["predict", "--chip", "nvidia-h100-sxm-80gb", "--model",
+                                         str(_config(t, LLAMA_8B, lambda d: d.pop("num_hidden_layers"))),
+                                         "--batch", "1"], ("config.json", "num_hidden_layers is missing")),
+    ("config huge vocab", lambda t: ["predict", "--chip", "nvidia-h100-sxm-80gb", "--model",
+                                     str(_config(t, LLAMA_8B, lambda d: d.__setitem__("vocab_size", 10**12))),
+                                     "--batch", "1"], ("config.json", "vocab_size")),
+    ("config MLA without its rank", lambda t: ["predict", "--chip", "nvidia-h200-sxm-141gb", "--count", "8", "--model",
+                                               str(_config(t, DSV3, lambda d: d.pop("kv_lora_rank"))), "--batch", "1"],
+     ("config.json", "kv_lora_rank is missing")),
+    ("space unknown parameter", lambda t: ["explore", str(_text(t, "s.yaml", "parameters:\n  clock_gz: [1.5]\n")),
+                                           "--out", str(t / SPACE_OUT)], ("s.yaml", "clock_gz", "clock_ghz")),
+    ("space negative clock", lambda t: ["explore", str(_text(t, "s.yaml", "parameters:\n  clock_ghz: [-1]\n")),
+                                        "--out", str(t / SPACE_OUT)], ("s.yaml", "clock_ghz", "-1")),
+    ("space bad range", lambda t: ["explore", str(_text(t, "s.yaml", "parameters:\n  sram_mb: {low: 9, high: 1, "
+                                                                     "steps: 2}\n")),
+                                   "--out", str(t / SPACE_OUT)], ("s.yaml", "sram_mb")),
+    ("space unknown memory", lambda t: ["explore", str(_text(t, "s.yaml", "parameters:\n  memory_type: [hbm9]\n")),
+                                        "--out", str(t / SPACE_OUT)], ("s.yaml", "memory_type", "hbm9")),
+    ("cases unknown accelerator", lambda t: ["validate", str(_case(t, "nvidia-h100-sxm-80gb", "nvidia-h100-sxm-81gb")),
+                                             "--page", str(t / PAGE)], ("mine.csv", "accelerator", "81gb")),
+    ("cases unknown model", lambda t: ["validate", str(_case(t, "meta-llama/Llama-3.1-8B", "meta-llama/Llama-9-8B")),
+                                       "--page", str(t / PAGE)], ("mine.csv", "model", "Llama-9-8B")),
+    ("cases unknown scenario", lambda t: ["validate", str(_case(t, "fixed_length", "fixed-length")),
+                                          "--page", str(t / PAGE)], ("mine.csv", "scenario", "fixed-length")),
+    ("cases value not a number", lambda t: ["validate", str(_case(t, ",2500,", ",abc,")), "--page", str(t / PAGE)],
+     ("mine.csv", "value", "abc")),
+    ("cases unknown dtype", lambda t: ["validate", str(_case(t, ",bf16,bf16,", ",bf17,bf16,")),
+                                       "--page", str(t / PAGE)], ("mine.csv", "weight_dtype", "bf17")),
+    ("cases unit mismatch", lambda t: ["validate", str(_case(t, "tokens/s,", "tok/s,")), "--page", str(t / PAGE)],
+     ("mine.csv", "unit", "tok/s")),
+    ("cases unknown engine option", lambda t: ["validate", str(_case(t, "", "")), "--engine", "vllmx",
+                                               "--page", str(t / PAGE)], ("--engine", "vllmx")),
+    ("onnx truncated", lambda t: ["drive", "--chip", "nvidia-jetson-agx-orin-64gb", "--cameras", "2", "--fps", "10",
+                                  "--model", str(_onnx(t, 0.5)), "--plot", str(t / PLOT)], ("net.onnx",)),
+    ("onnx empty", lambda t: ["vision", "--chip", "nvidia-h100-sxm-80gb", "--model", str(_onnx(t, 0.0))],
+     ("net.onnx", "empty")),
+    ("drive unknown role", lambda t: ["drive", "--chip", "nvidia-jetson-agx-orin-64gb", "--cameras", "2", "--fps", "10",
+                                      "--model", "bevformer-tiny@car", "--plot", str(t / PLOT)], ("--model", "@car")),
+    ("drive fps zero", lambda t: ["drive", "--chip", "nvidia-jetson-agx-orin-64gb", "--cameras", "2", "--fps", "0",
+                                  "--plot", str(t / PLOT)], ("--fps",)),
+]
+
+
+@pytest.mark.parametrize(("name", "build", "names"), FUZZ, ids=[f[0] for f in FUZZ])
+def test_a_bad_input_is_one_error_line_naming_it_and_leaves_no_output(tmp_path, name, build, names):
+    mine = tmp_path / "notes.txt"  # a file of the user's beside the outputs: never touched
+    mine.write_text("keep")
+    rc, out, err = run(*build(tmp_path))
+    assert_one_error(rc, err, *names)
+    assert not out.strip(), out  # no half table on stdout
+    for left in (PLOT, PAGE, SPACE_OUT):
+        assert not (tmp_path / left).exists(), left
+    assert mine.read_text() == "keep"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")], "a staging file was left"
+
+
+# Generated mutations: any key of a config or chip file set to any kind of value is read or refused in one line
+# naming the file; never an internal error or a traceback.
+BAD_VALUES = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(10**20), max_value=10**20),
+                       st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+                       st.lists(st.integers(-3, 3), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(),
+                                                                                  max_size=2))
+CONFIG_KEYS = ("hidden_size", "num_attention_heads", "num_key_value_heads", "num_hidden_layers", "vocab_size",
+               "intermediate_size", "max_position_embeddings", "rope_scaling", "torch_dtype", "num_local_experts",
+               "num_experts_per_tok", "head_dim", "sliding_window", "model_type", "tie_word_embeddings")
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.sampled_from(CONFIG_KEYS), value=BAD_VALUES)
+def test_fuzzed_config_json_is_read_or_refused_in_one_line(tmp_path, key, value):
+    d = json.loads(MIXTRAL.read_text())
+    d[key] = value
+    path = tmp_path / "fuzz-config.json"
+    path.write_text(json.dumps(d))
+    rc, _, err = run("predict", "--chip", "nvidia-h200-sxm-141gb", "--count", "8", "--model", str(path),
+                     "--batch", "1", "--input-tokens", "16", "--output-tokens", "4", "--format", "json")
+    assert rc in (0, 2), err
+    if rc == 2 and "does not fit" in err:  # a valid config too large for the chips: the error and what would fit
+        assert err.startswith("error: fuzz-config does not fit") and "What would make it fit" in err, err
+    elif rc == 2:
+        assert_one_error(rc, err)
+        assert "fuzz-config.json" in err or "--" in err, err  # the file, or the option the value collides with
+
+
+CHIP_FIELDS = (("memory", "bandwidth_tb_per_s"), ("memory", "capacity"), ("memory", "capacity_unit"),
+               ("memory", "memory_type"), ("power", "tdp_w"), ("compute", "dense_tflops"), ("compute", "clock_ghz"),
+               ("silicon", "die_area_mm2"), ("silicon", "node_nm"), ("interconnect", "max_scaleup_domain"),
+               ("sram", "capacity_mb"))
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(CHIP_FIELDS), value=BAD_VALUES)
+@example(field=("memory", "bandwidth_tb_per_s"), value={})  # four "is missing" lines on main 25710f1
+def test_fuzzed_chip_yaml_is_read_or_refused_in_one_line(tmp_path, field, value):
+    section, key = field
+    d = copy.deepcopy(yaml.safe_load(H100_YAML.read_text()))
+    d["id"] = "fuzz-chip"
+    d[section][key] = value
+    path = tmp_path / "fuzz-chip.yaml"
+    path.write_text(yaml.safe_dump(d))
+    rc, _, err = run("vision", "--chip", str(path), "--model", "resnet50-v1.5", "--format", "json")
+    assert rc in (0, 2), err
+    if rc == 2:  # one line per problem (a mapping given for a number holds one per key), naming the file and field
+        lines = err.splitlines()
+        assert lines[0].startswith("error: ") and "Traceback" not in err and "internal error" not in err, err
+        assert all("fuzz-chip.yaml: " in ln for ln in lines), err
+        assert any(f"{section}." in ln or f": {section} " in ln for ln in lines), err
+        # a mapping missing several required fields is one problem, one line (bandwidth_tb_per_s: {} gave four)
+        assert sum(" is missing" in ln for ln in lines) <= 1, err
