@@ -129,6 +129,25 @@ def test_a_config_choosing_more_experts_than_it_has_is_told_by_its_own_key(tmp_p
     assert_one_error(rc, err, "config.json", f"num_experts_per_tok = {experts + 1}", f"of the {experts} routed experts")
 
 
+# ------------------------------------------------------------------ 4b. a chip file copied from a catalogue chip
+def test_review_of_a_chip_file_copied_from_its_rival_names_the_two_apart(tmp_path):
+    """A chip architect copies the H100's YAML, gives it an id of its own and reviews it against the H100: the report
+    named both "H100 SXM5 80GB" ("closest rival H100 SXM5 80GB ... 1x H100 SXM5 80GB's"), so no sentence said which
+    was which. Chips a sentence would name alike are now named by their ids."""
+    d = yaml.safe_load(H100_YAML.read_text())
+    d["id"] = "my-chip"
+    chip = tmp_path / "my-chip.yaml"
+    chip.write_text(yaml.safe_dump(d))
+    out = tmp_path / "rv"
+    rc, text, err = run("review", "--claim", str(chip), "--chips", "nvidia-h100-sxm-80gb,amd-mi300x", "--models",
+                        "meta-llama/Llama-3.1-8B-Instruct", "--no-sensitivity", "--workers", "1", "--out", str(out))
+    assert rc == 0, err
+    names = {c["id"]: c["name"] for c in json.loads((out / "results.json").read_text())["chips"]}
+    assert names["my-chip"] != names["nvidia-h100-sxm-80gb"], names
+    assert names["amd-mi300x"] == "Instinct MI300X (OAM)"  # a name no other chip shares stays the catalogue's
+    assert "H100 SXM5 80GB" not in text and "my-chip has no price on the street basis" in " ".join(text.split())
+
+
 # ------------------------------------------------------------------ 5. fuzz: bad inputs, one clear line, no output
 def _chip(tmp_path: Path, change: Any) -> Path:
     d = yaml.safe_load(H100_YAML.read_text())
