@@ -81,6 +81,25 @@ def test_explore_page_draws_its_designs_visibly_against_the_plot_area():
     assert ratio >= 3.0, ratio
 
 
+def test_beat_page_labels_its_log_axes_and_gives_the_figures_the_terminal_prints(tmp_path):
+    """``explore --target --beat --out`` wrote beat.html with plotly's own log ticks (memory bandwidth read "4 5 6 7
+    8 9 1 2 3", cost "2 3 4 5 ... 1 ... 10"), which newuser46 replaced on explore.html only, and its table left out
+    the target's figure after the change, the rival's and their unit, which the terminal prints."""
+    import re
+
+    rc, text, err = run("explore", "--target", "tesla-ai5", "--beat", "nvidia-b200-180gb", "--models",
+                        "meta-llama/Llama-3.1-8B", "--parts", "per_chip", "--out", str(tmp_path))
+    assert rc == 0, err
+    page = (tmp_path / "beat.html").read_text()
+    for axis in ("xaxis", "yaxis"):  # each log axis with its own labels (a title's braces sit inside the axis)
+        found = re.search(rf'"{axis}":\{{"ticktext":\[[^\]]+\],"tickvals":\[[^\]]+\],"title":\{{[^}}]*\}},"type":"log"',
+                          page)
+        assert found, axis
+    row = json.loads((tmp_path / "beat.json").read_text())["changes"][0]
+    assert "<th>target after</th>" in page and "<th>unit</th>" in page
+    assert f"<td>{row['unit']}</td>" in page and "e+0" not in page.split("<script", 1)[0]
+
+
 # ------------------------------------------------------------------ 2. drive's deadline curve: fps in whole values
 def test_drive_deadline_curve_labels_its_fps_axis_with_whole_values():
     """``drive --plot`` left its log fps axis to plotly, which labels 20 to 90 fps as bare leading digits ("2 3 4 5
