@@ -114,6 +114,26 @@ def test_drive_deadline_curve_labels_its_fps_axis_with_whole_values():
     assert dict(zip(x["ticktext"], x["tickvals"], strict=True))["50"] == 50.0
 
 
+def test_drive_curve_line_says_when_slower_rates_miss_the_deadline_too(tmp_path):
+    """``drive --deadline-ms 50 --plot`` said "at 6 cameras, highest fps with misses <= 1%: 50.0" while its own curve
+    had 60% of frames late at 1.5 fps (a tick waits for its last camera over 10% of a 667 ms period): a user reads
+    every slower rate as safe. The line now names the slower rates that miss too; without them it is as before."""
+    args = ["drive", "--chip", "nvidia-jetson-agx-orin-64gb", "--cameras", "6", "--fps", "30", "--duration", "5",
+            "--plot", str(tmp_path / "c.html")]
+    rc, text, err = run(*args, "--deadline-ms", "50", "--format", "json")
+    assert rc == 0, err
+    curve = json.loads(text)["deadline_curve"]
+    i = curve["cameras"].index(6)
+    slow = [f for f, m in zip(curve["fps"], curve["miss_rate"][i], strict=True)
+            if f < curve["max_fps"][i] and m > curve["threshold"]]
+    assert slow  # the rig's own curve: slow rates that miss
+    rc, text, err = run(*args, "--deadline-ms", "50")
+    line = " ".join(text.split())
+    assert rc == 0 and f"misses pass 1% at slower rates too, up to {max(slow):.1f} fps" in line, line
+    rc, text, err = run(*args)  # the next frame as the deadline: no slow rate misses, the line stays short
+    assert rc == 0 and "highest fps with misses <= 1%: 50.0\n" in text.replace(" \n", "\n"), text
+
+
 # ------------------------------------------------------------------ 3. explore's id lists
 def test_explore_refuses_an_empty_model_item_and_names_the_option_of_an_unknown_model(tmp_path):
     """``explore --models ''`` (or ``a,,b``) ran the default suite of 12 workloads and the rig without a word, where
