@@ -358,6 +358,7 @@ CHIP_FIELDS = (("memory", "bandwidth_tb_per_s"), ("memory", "capacity"), ("memor
 @given(field=st.sampled_from(CHIP_FIELDS), value=BAD_VALUES)
 @example(field=("memory", "bandwidth_tb_per_s"), value={})  # four "is missing" lines on main 25710f1
 @example(field=("silicon", "node_nm"), value=1.903732124269293e-268)  # an internal error (OverflowError) on main
+@example(field=("memory", "bandwidth_tb_per_s"), value={"\x85": 0, "\x1b[2J": 1})  # raw in the message on main
 def test_fuzzed_chip_yaml_is_read_or_refused_in_one_line(tmp_path, field, value):
     section, key = field
     d = copy.deepcopy(yaml.safe_load(H100_YAML.read_text()))
@@ -368,9 +369,10 @@ def test_fuzzed_chip_yaml_is_read_or_refused_in_one_line(tmp_path, field, value)
     rc, _, err = run("vision", "--chip", str(path), "--model", "resnet50-v1.5", "--format", "json")
     assert rc in (0, 2), err
     if rc == 2:  # one line per problem (a mapping given for a number holds one per key), naming the file and field
-        lines = err.splitlines()
+        lines = [ln for ln in err.splitlines() if ln.strip()]
         assert lines[0].startswith("error: ") and "Traceback" not in err and "internal error" not in err, err
         assert all("fuzz-chip.yaml: " in ln for ln in lines), err
+        assert all(ch.isprintable() for ln in err.split("\n") for ch in ln), ascii(err)  # no control character
         assert any(f"{section}." in ln or f": {section} " in ln for ln in lines), err
         # a mapping missing several required fields is one problem, one line (bandwidth_tb_per_s: {} gave four)
         assert sum(" is missing" in ln for ln in lines) <= 1, err

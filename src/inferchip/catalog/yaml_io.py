@@ -251,6 +251,13 @@ def _unknown_field(model: Any, parts: list[str]) -> str:
     return f"unknown field; {hint}allowed here: {shown}"
 
 
+def _key(part: Any) -> str:
+    """A field name as the message shows it: as written, or escaped where it holds a control character (a key with
+    U+0085 broke the one error line in two; an escape sequence in a key would reach the terminal)."""
+    text = str(part)
+    return text if text.isprintable() else ascii(text)
+
+
 def describe_validation_error(exc: ValidationError, where: str,
                               renamed: dict[str, tuple[str, str]] | None = None, model: Any = None) -> str:
     """One line per problem: ``WHERE: FIELD = VALUE: what is allowed``, in the user's words.
@@ -265,12 +272,12 @@ def describe_validation_error(exc: ValidationError, where: str,
     # {low, central, high, derivation} goes) are one problem: one line naming the mapping and what it lacks.
     missing_in: dict[str, list[str]] = {}
     for err in errors:
-        parts = [str(p) for p in err["loc"] if not str(p).startswith("@")]
+        parts = [_key(p) for p in err["loc"] if not str(p).startswith("@")]
         if err["type"] == "missing" and len(parts) >= 2:
             missing_in.setdefault(".".join(parts[:-1]), []).append(parts[-1])
     told: set[str] = set()
     for err in errors:
-        parts = [str(p) for p in err["loc"] if not str(p).startswith("@")]  # "@number"/"@range": union tags
+        parts = [_key(p) for p in err["loc"] if not str(p).startswith("@")]  # "@number"/"@range": union tags
         parent = ".".join(parts[:-1])
         if err["type"] == "missing" and len(missing_in.get(parent, ())) >= 2:
             if parent not in told:
