@@ -319,7 +319,9 @@ def test_user_file_can_override_a_node_entry_and_add_one(tmp_path):
         ("tco:\n  pue: lots\n", "tco.pue.value", "'lots'"),
         ("tco:\n  pue: null\n", "tco.pue.value", "None"),
         ("energy:\n  flop_pj_at_reference_node:\n    fp8: {value: true}\n", "fp8.value", "True"),
-        ("silicon:\n  memory_usd_per_gib:\n    hbm5: {unit: USD/GiB}\n", "hbm5.value", ""),
+        # the entry's two missing fields are one problem, one line (newuser47)
+        ("silicon:\n  memory_usd_per_gib:\n    hbm5: {unit: USD/GiB}\n", "memory_usd_per_gib.hbm5 = {...}",
+         "missing value and source"),
         ("tcoo:\n  pue: 1.2\n", "tcoo", "unknown field"),
     ],
 )

@@ -233,7 +233,9 @@ def expert_fields(
     """MoE fields: routed experts, top-k, width of one expert, total shared-expert width."""
     return {
         "num_experts": experts,
-        "experts_per_token": r.int_(top_k, "experts chosen per token"),
+        # at most the routed experts, said with the config's own key (the spec would name its experts_per_token)
+        "experts_per_token": r.int_(top_k, f"experts chosen per token, of the {experts:,} routed experts",
+                                    maximum=experts),
         "expert_intermediate_size": width,
         "shared_intermediate_size": shared,
     }

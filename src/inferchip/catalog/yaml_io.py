@@ -189,7 +189,7 @@ def read_mapping(path: Path) -> dict[str, Any]:
 
 def _shown(value: Any) -> str:
     if isinstance(value, dict):
-        return "{...}"
+        return "{...}" if value else "{}"  # an empty mapping as typed
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
         return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"  # str() fails past 4,300
     shown = repr(value)
@@ -251,6 +251,13 @@ def _unknown_field(model: Any, parts: list[str]) -> str:
     return f"unknown field; {hint}allowed here: {shown}"
 
 
+def _key(part: Any) -> str:
+    """A field name as the message shows it: as written, or escaped where it holds a control character (a key with
+    U+0085 broke the one error line in two; an escape sequence in a key would reach the terminal)."""
+    text = str(part)
+    return text if text.isprintable() else ascii(text)
+
+
 def describe_validation_error(exc: ValidationError, where: str,
                               renamed: dict[str, tuple[str, str]] | None = None, model: Any = None) -> str:
     """One line per problem: ``WHERE: FIELD = VALUE: what is allowed``, in the user's words.
@@ -260,8 +267,25 @@ def describe_validation_error(exc: ValidationError, where: str,
     """
     lines: list[tuple[str, str | None]] = []  # (line, field it reports missing)
     renamed_to: set[str] = set()
-    for err in exc.errors(include_url=False):
-        parts = [str(p) for p in err["loc"] if not str(p).startswith("@")]  # "@number"/"@range": union tags
+    errors = exc.errors(include_url=False)
+    # Several required fields missing from one nested mapping (`bandwidth_tb_per_s: {}` where a number or a range
+    # {low, central, high, derivation} goes) are one problem: one line naming the mapping and what it lacks.
+    missing_in: dict[str, list[str]] = {}
+    for err in errors:
+        parts = [_key(p) for p in err["loc"] if not str(p).startswith("@")]
+        if err["type"] == "missing" and len(parts) >= 2:
+            missing_in.setdefault(".".join(parts[:-1]), []).append(parts[-1])
+    told: set[str] = set()
+    for err in errors:
+        parts = [_key(p) for p in err["loc"] if not str(p).startswith("@")]  # "@number"/"@range": union tags
+        parent = ".".join(parts[:-1])
+        if err["type"] == "missing" and len(missing_in.get(parent, ())) >= 2:
+            if parent not in told:
+                told.add(parent)
+                lacks = missing_in[parent]
+                lines.append((f"{where}: {parent} = {_shown(err.get('input'))}: missing {', '.join(lacks[:-1])} and "
+                              f"{lacks[-1]} (required fields of it)", None))
+            continue
         value, msg, kind = err.get("input"), err["msg"], err["type"]
         ctx = err.get("ctx") or {}
         if kind == "cross_field":

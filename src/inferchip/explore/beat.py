@@ -201,7 +201,8 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
         parts = [p for p in claim_parts if p in CLAIM_OBJECTIVES]
     bad = [p for p in parts if p not in CLAIM_OBJECTIVES]
     if bad:
-        raise InvalidSettingError(f"--parts: {bad} not scored by explore; allowed: {', '.join(CLAIM_OBJECTIVES)}")
+        raise InvalidSettingError(f"--parts: {', '.join(bad)} not scored by explore; "
+                                  f"allowed: {', '.join(CLAIM_OBJECTIVES)}")
     a = load_assumptions()
     suite = default_suite(models)
     real = catalogue_chips([target, *rivals], a, TILE)

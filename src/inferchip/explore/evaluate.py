@@ -84,13 +84,22 @@ def default_suite(models: list[str] | None = None) -> Suite:
     driving rig; a ``models`` list names its models, with :data:`DRIVING` for the rig."""
     from inferchip.catalog.calibration_file import load_calibration
     from inferchip.catalog.models import load_model
+    from inferchip.errors import UnknownIdError
     from inferchip.performance.setting import resolve_formats
     from inferchip.review.inputs import DEFAULT_MODELS, SERVICE_LEVELS, service_level
     from inferchip.workload.params import total_params
 
     names = list(models) if models else [*DEFAULT_MODELS, DRIVING]
     driving = DrivingWorkload() if DRIVING in names else None
-    specs = [load_model(m) for m in names if m != DRIVING]
+    specs = []
+    for name in names:
+        if name == DRIVING:
+            continue
+        try:
+            specs.append(load_model(name))
+        except UnknownIdError as err:  # say which option named it, as --target and --beat do
+            err.args = (f"--models: {err}",)
+            raise
     limits = {}
     for m in specs:
         for s in SERVICE_LEVELS:

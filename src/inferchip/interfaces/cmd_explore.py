@@ -19,8 +19,16 @@ from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options.output import console
 
 
-def _ids(value: str | None) -> list[str] | None:
-    return [x.strip() for x in value.split(",") if x.strip()] if value else None
+def _ids(value: str | None, option: str) -> list[str] | None:
+    """``a,b`` -> ["a", "b"]; None (not given) -> None. An empty item (``a,,b``, ``a,``, ``''``) is refused, as
+    ``review --chips`` refuses it: a lost id is a typo, not a request for the default."""
+    if value is None:
+        return None
+    items = [x.strip() for x in value.split(",")]
+    if not all(items):
+        raise InvalidSettingError(f"{option} {value!r}: an empty item; allowed: ids separated by single commas, "
+                                  "none at the start or end")
+    return items
 
 
 @app.command("explore")
@@ -50,13 +58,13 @@ def explore_cmd(
                                      "sized, most of the run's time."),
 ) -> None:
     """Design-space exploration (see docs/explore.md)."""
-    model_ids = _ids(models)
+    model_ids = _ids(models, "--models")
     if out is not None:  # a file where the folder should be is refused before any work, in every mode
         from inferchip.interfaces.report.output import check_out_folder
 
         check_out_folder(out)
     if target is not None or beat is not None:
-        _beat(target, _ids(beat) or [], model_ids, out, boundary_map, silicon, _ids(parts))
+        _beat(target, _ids(beat, "--beat") or [], model_ids, out, boundary_map, silicon, _ids(parts, "--parts"))
         return
     if space is None or out is None:
         raise InvalidSettingError("explore: give a space file and --out DIR (or --target and --beat)")

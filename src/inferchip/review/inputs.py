@@ -205,6 +205,17 @@ def is_estimate(spec: Any) -> bool:
     return bool(spec.estimate or any(not k.startswith("price.") for k in spec.estimated_fields()))
 
 
+def _distinct_names(chips: list[ChipEntry]) -> None:
+    """Chips a sentence would name alike (a chip file copied from a catalogue chip keeps its ``name``: "H100 SXM5
+    80GB" twice) are named by their ids, which differ, so the report never sets a chip against its own name."""
+    from inferchip.catalog.chips import spoken_name
+
+    said = [spoken_name(c.name) for c in chips]
+    for c, s in zip(chips, said, strict=True):
+        if said.count(s) > 1:
+            c.name = c.id
+
+
 def chip_entry(ref: str | ChipParams, domain_cap: int, is_claim: bool = False) -> ChipEntry:
     """Resolve a chip id, YAML path or ChipParams. Unknown ids raise UnknownIdError (closest
     ids named); malformed files raise SpecError (field named) -- both before any work."""
@@ -365,6 +376,7 @@ def resolve(cfg: ReviewConfig) -> ReviewInputs:
         raise InvalidSettingError(f"--chips: chip id(s) given twice: {', '.join(dup)}")
     if not chips:
         raise InvalidSettingError("--chips: no chip to review")
+    _distinct_names(chips)
     models = [model_entry(m) for m in (cfg.models if cfg.models is not None else DEFAULT_MODELS)]
     if not models:
         raise InvalidSettingError("--models: no model to review")

@@ -282,7 +282,9 @@ LATENCY_US = Bound(0, 1e6, "us", low_inclusive=True)  # up to one second per hop
 DOMAIN = Bound(1, 1e6, "chips", low_inclusive=True, integer=True)
 WATTS = Bound(0, 1e6, "W")  # a CS-3 system draws 23 kW
 WATTS_OR_ZERO = Bound(0, 1e6, "W", low_inclusive=True)
-NODE_NM = Bound(0, 1000, "nm")
+# A process node's name in nm: imec's published logic roadmap ends at A2 (0.2 nm, after 2035); a smaller figure is a
+# slip or an overflow (1e-268 nm overflowed the peak-density check's (3 nm / node)^2 into an internal error).
+NODE_NM = Bound(0.2, 1000, "nm", low_inclusive=True)
 # One die is at most one scanner field, 26 mm x 33 mm = 858 mm2 (ASML EUV/DUV exposure field);
 # a wafer-scale part (silicon.wafer_scale: true) is at most a 300 mm wafer, pi x 150^2 mm2.
 RETICLE_MM2 = 26.0 * 33.0
