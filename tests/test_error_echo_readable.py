@@ -121,3 +121,13 @@ def test_a_generated_bad_value_is_one_clear_error_line(base, option, values, tmp
         assert "Traceback" not in text and len(lines[0]) <= BOUND
 
     check()
+
+
+@pytest.mark.parametrize("argv", [
+    [*CURVE[:4], "--model", "~0"],  # the fuzz's find: Path.expanduser raised RuntimeError, an internal error (3)
+    ["serve", "--chip", "~nosuchuser", "--model", L1B, "--rate", "1"],
+    ["predict", "--chip", H100, "--model", "~nosuchuser/config.json", "--batch", "1"],
+])
+def test_a_tilde_of_an_unknown_user_is_a_clear_error(argv):
+    code, lines = _run(argv)
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error:") and "~" in lines[0]
