@@ -8,9 +8,10 @@ from collections.abc import Iterable
 
 ECHO_MAX_CHARS = 200  # an echoed value up to this long is shown whole (a long file path stays readable)
 ECHO_HEAD_CHARS = 60  # of a longer one, the first characters shown, then its length
-MESSAGE_MAX_CHARS = 4_000  # a message still longer keeps its head (the field) and tail (what is allowed)
+MESSAGE_MAX_CHARS = 8_000  # a message still longer keeps its head (the field) and tail (what is allowed)
 _LONG = f"{{{ECHO_MAX_CHARS + 1},}}"  # a regular expression's "more than ECHO_MAX_CHARS times"
-_QUOTED = re.compile(rf"'([^'\n]{_LONG})'|\"([^\"\n]{_LONG})\"")
+_OPEN, _CLOSE = r"(?:(?<=[\s(\[=:,])|^)", r"(?=[\s)\];:,.]|$)"  # quotes around a value, not apostrophes
+_QUOTED = re.compile(rf"{_OPEN}'([^'\n]{_LONG})'{_CLOSE}|{_OPEN}\"([^\"\n]{_LONG})\"{_CLOSE}")
 _RUN = re.compile(rf"\S{_LONG}")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # breaks or hides a line; a message's own
 # line breaks ("\n": DoesNotFitError's breakdown) stay, a value's are escaped where it is echoed (repr)
@@ -30,7 +31,7 @@ def readable(message: str) -> str:
     long value with blanks and quotes in it) keeps its first and last quarter, which name the field and what is
     allowed."""
     text = _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), message)
-    text = _QUOTED.sub(lambda m: "'" + shown(m.group(1) or m.group(2)) + "'", text)
+    text = _QUOTED.sub(lambda m: m.group(0)[0] + shown(m.group(1) or m.group(2)) + m.group(0)[0], text)
     text = _RUN.sub(lambda m: shown(m.group(0)), text)
     if len(text) <= MESSAGE_MAX_CHARS:
         return text
