@@ -349,7 +349,7 @@ def curve_cmd(
     con.print(formats_line(formats))
     con.print(f"assumptions: {_assumptions_file(assumptions)}")
     con.print(eng_opts.engine_line(used_engine, so.DEFAULT_SCHEDULER))
-    con.print(so.cap_line(caps))
+    con.print(so.cap_line(caps, chunk))
     opts.print_notes(con, list(notes))
 
 

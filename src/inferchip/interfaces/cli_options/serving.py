@@ -31,11 +31,11 @@ def default_scheduler_text() -> str:
             "the chip")
 
 
-def cap_line(caps: Any) -> str:
-    """The line of serve's and curve's text saying which running-batch cap and step budget the scheduler ran and
-    why (``caps``: ``cli_options.engine.scheduler_caps``)."""
-    return (f"running batch: <= {caps.max_num_seqs:,} sequences and a step budget of {caps.chunk_tokens:,} tokens "
-            f"per attention-DP rank: {caps.reason}")
+def cap_line(caps: Any, chunk: int) -> str:
+    """The line of curve's text saying which running-batch cap and step budget (``chunk``, the one the run used) the
+    scheduler ran and why (``caps``: ``cli_options.engine.scheduler_caps``)."""
+    return (f"running batch: <= {caps.max_num_seqs:,} sequences and a step budget of {chunk:,} tokens per "
+            f"attention-DP rank; the cap: {caps.reason}")
 
 
 DEFAULT_SCHEDULER = default_scheduler_text()

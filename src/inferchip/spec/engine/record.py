@@ -192,19 +192,18 @@ class EngineSpec(BaseModel):
         """The running-batch cap and step budget this engine runs with by default on a chip of ``family`` with
         ``memory_capacity_bytes`` of device memory (:class:`DeviceBatchRule`; none: the record's on every chip)."""
         rule, gib = self.device_batch, memory_capacity_bytes / GIB_BYTES
-        own = f"the {self.id} engine record's max_num_seqs {self.max_num_seqs:,} and chunk {self.chunk_tokens:,}"
         if rule is None:
-            return SchedulerCaps(self.max_num_seqs, self.chunk_tokens, f"{own} (on every chip)")
+            return SchedulerCaps(self.max_num_seqs, self.chunk_tokens, f"the {self.id} engine record's, on every chip")
         excluded = family in rule.excluded_families
         if gib >= rule.min_memory_gib and not excluded:
             return SchedulerCaps(self.max_num_seqs, self.chunk_tokens,
-                                 f"{own}: {chip_id} has {gib:,.0f} GiB >= {rule.min_memory_gib:g} GiB and is not "
-                                 f"of {', '.join(rule.excluded_families) or 'an excluded family'} ({rule.source})")
+                                 f"the {self.id} engine record's: {chip_id} has {gib:,.0f} GiB >= "
+                                 f"{rule.min_memory_gib:g} GiB and is not of "
+                                 f"{', '.join(rule.excluded_families) or 'an excluded family'} ({rule.source})")
         why = (f"is of {family}, an excluded family" if excluded
                else f"has {gib:,.3g} GiB < {rule.min_memory_gib:g} GiB")
         return SchedulerCaps(rule.max_num_seqs, rule.chunk_tokens,
-                             f"the {self.id} engine record's device rule, max_num_seqs {rule.max_num_seqs:,} and chunk "
-                             f"{rule.chunk_tokens:,}: {chip_id} {why} ({rule.source})")
+                             f"the {self.id} engine record's device rule: {chip_id} {why} ({rule.source})")
 
     def admission_by_use(self, software: str) -> bool:
         """Whether a row run as ``software`` states admits by use (``admits_by_use``, or a harness of
