@@ -93,6 +93,28 @@ def _run(argv: list[str]) -> tuple[int, list[str]]:
     return code, err.getvalue().strip().splitlines()
 
 
+def _valid(option: str, value: str) -> bool:
+    """A generated value that is a good one for ``option`` (a format, engine, chip or model name of the catalogue in
+    any case or spelling: "FP8 ", "atom"): not the bad input this fuzz is about."""
+    from inferchip.catalog.chips import get_chip_params
+    from inferchip.catalog.engines import engine_ids
+    from inferchip.catalog.models import load_model
+    from inferchip.errors import InferchipError
+    from inferchip.spec.formats import BYTES_PER_ELEMENT, canonical_format
+
+    if option in ("--weights", "--kv"):
+        return canonical_format(value) in BYTES_PER_ELEMENT
+    if option == "--engine":
+        return value.strip().lower() in engine_ids()
+    if option in ("--chip", "--model"):
+        try:
+            (get_chip_params if option == "--chip" else load_model)(value)
+        except (InferchipError, OSError, ValueError):
+            return False
+        return True
+    return False
+
+
 def _without(base: list[str], option: str) -> list[str]:
     i = base.index(option) if option in base else -1
     return base if i < 0 else base[:i] + base[i + 2:]
@@ -112,8 +134,8 @@ def test_a_generated_bad_value_is_one_clear_error_line(base, option, values, tmp
             value = "zz" + value.replace("/", "_").replace("\\", "_")  # a name, not a path of this machine
         if "\x00" in value:
             value = value.replace("\x00", "")  # no process argument holds a NUL
-            if not value.strip() or value.startswith("-"):
-                return
+        if not value.strip() or value.startswith("-") or _valid(option, value):
+            return
         code, lines = _run([*argv, option, value])
         text = "\n".join(lines)
         assert code == 2, (option, value[:80], text[:500])
