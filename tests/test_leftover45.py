@@ -66,7 +66,7 @@ def test_the_curve_stops_at_the_running_batch_cap_times_the_replicas_with_a_note
     from inferchip.sim.batching.scheduler import rank_scheduler
 
     step, replicas, _ = system("nvidia-h100-sxm-80gb", read_model("meta-llama/Llama-3.1-8B"), 2, 1, 1, None, "fp8",
-                               None, None, None, None, None, 128, 128, running_cap=True)
+                               None, None, None, None, None, 128, 128, running_cap=1024)
     assert replicas == 2
     cur = throughput_interactivity_curve(step, 128, 128, replicas=replicas, requests_per_user=1,
                                          scheduler_config=rank_scheduler(1, max_num_seqs=16))
@@ -90,17 +90,17 @@ def test_serve_at_a_rate_without_an_slo_takes_the_lowest_latency_layout_that_car
 
     args = ("nvidia-h100-sxm-80gb", read_model("meta-llama/Llama-3.1-70B"), 8, None, None, None, None, None, None,
             None, None, None, 1024, 256)
-    most, _, free_fields = system(*args, running_cap=True)
-    low, replicas, fields = system(*args, running_cap=True, rate_per_s=2.0)
+    most, _, free_fields = system(*args, running_cap=1024)
+    low, replicas, fields = system(*args, running_cap=1024, rate_per_s=2.0)
     # tp 1 pp 4 x 2 since stop 46 (decodestep46: the bf16 GEMMs split K on Hopper as the default engine's cuBLASLt
     # does; with the vLLM engine record's cap of 1,024 a replica, cost46)
     assert most.mm.layout.pp == 4 and "layout_rule" not in free_fields
     assert (low.mm.layout.tp, low.mm.layout.pp, replicas) == (8, 1, 1)
     assert "lowest mean end-to-end latency at 2 requests/s" in fields["layout_rule"]
-    over, _, over_fields = system(*args, running_cap=True, rate_per_s=1e4)  # no layout carries it: the most tokens/s
+    over, _, over_fields = system(*args, running_cap=1024, rate_per_s=1e4)  # no layout carries it: the most tokens/s
     assert over.mm.layout == most.mm.layout and "no layout carries" in over_fields["layout_rule"]
     # an SLO none meets at the rate: still the lowest latency among those that carry it (serve45: one open-loop rule)
-    slo, _, slo_fields = system(*args, running_cap=True, rate_per_s=2.0, slo_s=(None, 0.001))
+    slo, _, slo_fields = system(*args, running_cap=1024, rate_per_s=2.0, slo_s=(None, 0.001))
     assert slo.mm.layout == low.mm.layout and "none that carries it meets the SLO" in slo_fields["layout_rule"]
 
 

@@ -145,7 +145,7 @@ def test_serve_searches_its_layout_within_the_running_batch_cap_it_simulates():
     from inferchip.interfaces.serve_system import system
 
     step, replicas, _ = system("nvidia-b200-180gb", read_model("deepseek-ai/DeepSeek-R1"), 8, None, None, None,
-                               None, None, None, None, None, None, 1024, 256, running_cap=True)
+                               None, None, None, None, None, None, 1024, 256, running_cap=1024)
     lay = step.mm.layout
     assert (lay.tp, lay.pp, lay.attn_dp) == (8, 1, True) and replicas == 1
 
@@ -159,11 +159,11 @@ def test_serve_at_a_given_concurrency_searches_the_layout_for_that_load():
 
     model = read_model("meta-llama/Llama-3.1-70B")
     args = ("nvidia-h100-sxm-80gb", model, 8, None, None, None, None, None, None, None, None, None, 1024, 256)
-    most, _, _ = system(*args, running_cap=True)
-    at64, _, _ = system(*args, running_cap=True, concurrency=64)
+    most, _, _ = system(*args, running_cap=1024)
+    at64, _, _ = system(*args, running_cap=1024, concurrency=64)
     assert most.mm.layout.pp > 1  # the most throughput, at many sequences (tp 2 pp 2 x 2 under the 256 cap)
     assert at64.mm.layout.pp == 1 and at64.mm.layout.tp >= 4  # the load asked for
-    huge, _, _ = system(*args, running_cap=True, concurrency=100_000)  # no layout holds it: the most-throughput one
+    huge, _, _ = system(*args, running_cap=1024, concurrency=100_000)  # no layout holds it: the most-throughput one
     assert huge.mm.layout == most.mm.layout
 
 
@@ -225,13 +225,13 @@ def test_serve_with_an_slo_searches_a_layout_within_it():
 
     args = ("nvidia-h100-sxm-80gb", read_model("meta-llama/Llama-3.1-70B"), 8, None, None, None, None, None, None,
             None, None, None, 1024, 256)
-    free, _, _ = system(*args, running_cap=True)
-    slo, _, _ = system(*args, running_cap=True, slo_s=(0.5, 0.030))
+    free, _, _ = system(*args, running_cap=1024)
+    slo, _, _ = system(*args, running_cap=1024, slo_s=(0.5, 0.030))
     # tp 1 pp 4 x 2 since stop 46 (decodestep46: Hopper bf16 GEMMs split K; cost46: the vLLM record's cap of 1,024);
     # tp 2 pp 2 before
     assert free.mm.layout.pp == 4
     assert slo.mm.layout.pp == 1 and slo.mm.layout.tp >= 4
-    none_meets, _, _ = system(*args, running_cap=True, slo_s=(None, 0.001))  # 1 ms: no layout; the SLO-free one
+    none_meets, _, _ = system(*args, running_cap=1024, slo_s=(None, 0.001))  # 1 ms: no layout; the SLO-free one
     assert none_meets.mm.layout == free.mm.layout
 
 

@@ -27,7 +27,7 @@ def test_serve_at_c_clients_takes_the_lowest_latency_layout_within_the_slo_and_s
     from inferchip.performance.predict import ask
 
     slo_tpot_s = 0.040
-    step, replicas, fields = system(*_args(), running_cap=True, concurrency=64, slo_s=(None, slo_tpot_s))
+    step, replicas, fields = system(*_args(), running_cap=1024, concurrency=64, slo_s=(None, slo_tpot_s))
     rule = fields["layout_rule"]
     assert "lowest mean end-to-end latency at 64 clients" in rule and rule.endswith("meet the SLO by their mean TTFT "
                                                                                    "and TPOT")
@@ -44,10 +44,10 @@ def test_serve_at_c_clients_takes_the_lowest_latency_layout_within_the_slo_and_s
     assert chosen.tpot_s <= slo_tpot_s
     assert all(pt.e2e_s >= chosen.e2e_s for pt in points.values() if pt.tpot_s <= slo_tpot_s)
     # a limit no layout meets at 64 clients: the lowest latency among those that hold them, said so
-    _, _, none = system(*_args(), running_cap=True, concurrency=64, slo_s=(None, 1e-4))
+    _, _, none = system(*_args(), running_cap=1024, concurrency=64, slo_s=(None, 1e-4))
     assert "none that holds them meets the SLO" in none["layout_rule"]
     # clients no layout holds: the most throughput, said so
-    _, _, huge = system(*_args(), running_cap=True, concurrency=100_000)
+    _, _, huge = system(*_args(), running_cap=1024, concurrency=100_000)
     assert "no layout holds 100,000 clients in memory" in huge["layout_rule"]
 
 

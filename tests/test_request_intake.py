@@ -137,8 +137,10 @@ def test_serve_and_curve_run_the_engines_intake():
     from inferchip.interfaces.serve_system import engine_config
 
     step = SimpleNamespace(ranks=1)
-    assert engine_config(get_engine("vllm"), step).request_intake_s == get_engine("vllm").request_intake_s > 0
-    assert engine_config(None, step).request_intake_s == 0.0
+    caps = get_engine("vllm").caps_on("nvidia-h100-sxm-80gb", 80 * 2**30, "nvidia-hopper")
+    assert engine_config(get_engine("vllm"), step, 8192, caps).request_intake_s == get_engine("vllm").request_intake_s
+    assert get_engine("vllm").request_intake_s > 0
+    assert engine_config(None, step, 8192, caps).request_intake_s == 0.0
 
 
 @pytest.mark.parametrize(("engine", "before_s"), [("vllm", 0.0172), ("trtllm", 0.0274)])

@@ -27,14 +27,14 @@ def test_serve_at_a_rate_with_an_slo_takes_the_lowest_latency_layout_that_carrie
     throughput within the SLO, tp 4 x 2 replicas (at main af23d872), where tp 8 carries the rate within it faster."""
     from inferchip.interfaces.serve_system import system
 
-    step, replicas, fields = system(*_args(), running_cap=True, rate_per_s=2.0, slo_s=(None, 0.030))
+    step, replicas, fields = system(*_args(), running_cap=1024, rate_per_s=2.0, slo_s=(None, 0.030))
     assert (step.mm.layout.tp, step.mm.layout.pp, replicas) == (8, 1, 1)
     assert fields["layout_rule"].endswith("and meet the SLO by their mean TTFT and TPOT")
     # an SLO no layout meets at the load: the lowest latency among those that carry it, said so
-    none, _, none_fields = system(*_args(), running_cap=True, rate_per_s=2.0, slo_s=(None, 0.001))
+    none, _, none_fields = system(*_args(), running_cap=1024, rate_per_s=2.0, slo_s=(None, 0.001))
     assert none.mm.layout == step.mm.layout and "none that carries it meets the SLO" in none_fields["layout_rule"]
     # a rate no layout carries: the most throughput within the SLO, as before (tp 4 x 2 meets TPOT 30 ms)
-    over, _, over_fields = system(*_args(), running_cap=True, rate_per_s=1e4, slo_s=(None, 0.030))
+    over, _, over_fields = system(*_args(), running_cap=1024, rate_per_s=1e4, slo_s=(None, 0.030))
     assert (over.mm.layout.tp, over.mm.layout.replicas) == (4, 2)
     assert "within the SLO" in over_fields["layout_rule"] and "no layout carries 10000" in over_fields["layout_rule"]
 

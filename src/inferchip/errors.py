@@ -3,11 +3,47 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
+
+ECHO_MAX_CHARS = 200  # an echoed value up to this long is shown whole (a long file path stays readable)
+ECHO_HEAD_CHARS = 60  # of a longer one, the first characters shown, then its length
+MESSAGE_MAX_CHARS = 8_000  # a message still longer keeps its head (the field) and tail (what is allowed)
+_LONG = f"{{{ECHO_MAX_CHARS + 1},}}"  # a regular expression's "more than ECHO_MAX_CHARS times"
+_OPEN, _CLOSE = r"(?:(?<=[\s(\[=:,])|^)", r"(?=[\s)\];:,.]|$)"  # quotes around a value, not apostrophes
+_QUOTED = re.compile(rf"{_OPEN}'([^'\n]{_LONG})'{_CLOSE}|{_OPEN}\"([^\"\n]{_LONG})\"{_CLOSE}")
+_RUN = re.compile(rf"\S{_LONG}")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # breaks or hides a line; a message's own
+# line breaks ("\n": DoesNotFitError's breakdown) stay, a value's are escaped where it is echoed (repr)
+
+
+def shown(value: str) -> str:
+    """``value`` as an error message echoes it: whole up to :data:`ECHO_MAX_CHARS` characters, else its first
+    :data:`ECHO_HEAD_CHARS` and its length ("xxx...(100,000 characters)")."""
+    return value if len(value) <= ECHO_MAX_CHARS else f"{value[:ECHO_HEAD_CHARS]}...({len(value):,} characters)"
+
+
+def readable(message: str) -> str:
+    """``message`` with the user's values it echoes kept readable, the one rule of every clear error (the
+    :class:`InferchipError` text and the CLI's ``error:`` line): a quoted span or a run of non-blank characters longer
+    than :data:`ECHO_MAX_CHARS` is :func:`shown` shortened, a control character that would break or hide the line
+    escaped ("\\x1e"); a message still longer than :data:`MESSAGE_MAX_CHARS` (a
+    long value with blanks and quotes in it) keeps its first and last quarter, which name the field and what is
+    allowed."""
+    text = _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), message)
+    text = _QUOTED.sub(lambda m: m.group(0)[0] + shown(m.group(1) or m.group(2)) + m.group(0)[0], text)
+    text = _RUN.sub(lambda m: shown(m.group(0)), text)
+    if len(text) <= MESSAGE_MAX_CHARS:
+        return text
+    keep = MESSAGE_MAX_CHARS // 4
+    return f"{text[:keep]}...({len(text) - 2 * keep:,} characters)...{text[-keep:]}"
 
 
 class InferchipError(Exception):
-    """Base class of every error caused by user input or an impossible request."""
+    """Base class of every error caused by user input or an impossible request; its text is :func:`readable`."""
+
+    def __str__(self) -> str:
+        return readable(super().__str__())
 
 
 class SpecError(InferchipError):
@@ -25,7 +61,7 @@ class UnknownIdError(InferchipError):
             low = given.lower()
             close = [k for k in known if low in k.lower() or k.lower() in low][:5]
         hint = f" Closest: {', '.join(close)}." if close else ""
-        super().__init__(f"unknown {kind} '{given}'.{hint} See `{listing or f'inferchip {kind}s'}` for the full list.")
+        super().__init__(f"unknown {kind} {given!r}.{hint} See `{listing or f'inferchip {kind}s'}` for the full list.")
         self.given = given
         self.closest = close
 

@@ -20,6 +20,13 @@ _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (s
 
 
 
+def user_path(given: str | os.PathLike[str]) -> Path:
+    """``given`` as a path, a leading ``~`` or ``~user`` expanded where that user has a home (``os.path.expanduser``);
+    an unknown user's ``~name`` stays as written, for the reader's "no such file" to refuse, where
+    ``Path.expanduser`` raised RuntimeError (``--model ~0``: an internal error until stop 47)."""
+    return Path(os.path.expanduser(os.fspath(given)))
+
+
 def read_regular_bytes(path: str | os.PathLike[str], what: str = "file") -> bytes:
     """The bytes of the regular file at ``path``; a folder, pipe, device or socket, a missing or unreadable path ->
     SpecError ``PATH: WHY; allowed: a regular file`` (``what`` names the input in 'cannot read WHAT', e.g. 'the

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from inferchip.errors import SpecError
+from inferchip.input_files import user_path
 from inferchip.spec.formats import canonical_format
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ def checkpoint_weights(model_id: str, config: UserConfig | None = None) -> Check
             return CheckpointWeights(stated.weights, f"checkpoint {canonical}: {stated.source} "
                                      "(catalog/alias_checkpoints.csv)", dtype)
         return _bundled_weights(resolve_alias(canonical))
-    path = Path(model_id.strip()).expanduser()
+    path = user_path(model_id.strip())
     if path.is_dir():
         path = path / "config.json"
     if not path.is_file():
@@ -261,7 +262,7 @@ def attention_weight_format(model_id: str, weight_format: str, config: UserConfi
         if stated is not None and stated.attention_weights is not None:  # the alias checkpoint's own map, if stated
             return stated.attention_weights if stated.weights == weight_format else None
         return _bundled_attention_format(resolve_alias(canonical), weight_format)
-    path = Path(model_id.strip()).expanduser()
+    path = user_path(model_id.strip())
     if path.is_dir():
         path = path / "config.json"
     if not path.is_file():

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from inferchip.catalog.yaml_io import is_file, not_a_file, read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
+from inferchip.input_files import user_path
 from inferchip.spec.bounds import Figure, Range, pick
 from inferchip.spec.chip import (
     ChipParams,
@@ -348,7 +349,7 @@ def load_chip(id_or_path: str | Path) -> ChipSpec:
     if given in bundled:
         return _load_path(bundled[given])
     if _looks_like_path(given) or is_file(Path(given)):
-        path = Path(given).expanduser()
+        path = user_path(given)
         if not is_file(path):
             raise SpecError(not_a_file(path, "chip"))
         return _load_path(path.resolve())

@@ -111,6 +111,7 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
                   ("mla_prefill_16bit_families", e.mla_prefill_16bit_families)]
         listed += [("prefill_worker_scheduling mla_context_fp8_families", w.mla_context_fp8_families)
                    for w in e.prefill_worker_scheduling]
+        listed += [("device_batch excluded_families", e.device_batch.excluded_families)] if e.device_batch else []
         for ck in e.checkpoint_attention:
             bad = [f for f in (ck.weights, ck.attention_weights, ck.attention_out_weights)
                    if f and f not in BYTES_PER_ELEMENT]

@@ -19,6 +19,7 @@ from typing import Any
 from inferchip.catalog.hf_config import model_spec_from_config
 from inferchip.catalog.yaml_io import exists, is_dir, is_file, not_a_file, read_mapping
 from inferchip.errors import SpecError, UnknownIdError
+from inferchip.input_files import user_path
 from inferchip.spec.model import ModelSpec
 
 _DATA = Path(__file__).parent
@@ -223,7 +224,7 @@ def load_model_config(id_or_path: str | Path) -> tuple[ModelSpec, UserConfig | N
                         "`inferchip vision --model FILE.onnx --dim NAME=VALUE` (or `inferchip drive`)")
     model_id = _canonical(given)
     if model_id is None:
-        path = Path(given).expanduser()
+        path = user_path(given)
         if is_file(path) or (is_dir(path) and is_file(path / "config.json")) or given.endswith(".json"):
             config = read_user_config(path)
             return model_from_user_config(config), config

@@ -45,7 +45,7 @@ def cache_dir() -> Path | None:
     """The user cache folder of inferchip; None when the cache is turned off or there is no home."""
     given = os.environ.get(ENV)
     if given is not None:
-        return Path(given).expanduser() if given.strip() else None
+        return Path(os.path.expanduser(given)) if given.strip() else None
     xdg = os.environ.get("XDG_CACHE_HOME", "")
     if xdg and os.path.isabs(xdg):
         return Path(xdg) / "inferchip"

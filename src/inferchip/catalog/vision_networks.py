@@ -11,6 +11,7 @@ from pathlib import Path
 
 from inferchip.catalog.yaml_io import exists, is_file, not_a_file, read_mapping, validate
 from inferchip.errors import SpecError, UnknownIdError
+from inferchip.input_files import user_path
 from inferchip.spec.vision import VisionCalibration, VisionNetworkSpec
 
 VISION_DIR = Path(__file__).with_name("vision")
@@ -55,7 +56,7 @@ def load_network_spec(id_or_path: str | Path) -> VisionNetworkSpec:
     bundled = _bundled()
     if given in bundled:
         return _load(bundled[given])
-    path = Path(given).expanduser()
+    path = user_path(given)
     if given.endswith((".yaml", ".yml")):
         if is_file(path):
             return _load(path.resolve())

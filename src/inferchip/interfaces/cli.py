@@ -24,7 +24,7 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
-from inferchip.errors import InferchipError  # noqa: E402
+from inferchip.errors import InferchipError, readable  # noqa: E402
 
 # Each module registers its commands on ``app`` when imported: all of them when the command
 # list is first read (``app.registered_commands``: --help, a test), else the module of the one
@@ -83,8 +83,9 @@ def _click_exceptions() -> ModuleType:
 
 
 def _error(err: Console, message: str) -> None:
-    """``error: message`` on stderr, not re-wrapped by rich (the terminal wraps a long line)."""
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    """``error: message`` on stderr, not re-wrapped by rich (the terminal wraps a long line), the values it echoes
+    kept readable (``errors.readable``: click's and pydantic's messages too)."""
+    err.print(f"[bold red]error:[/] {escape(readable(message))}", highlight=False, soft_wrap=True)
 
 
 def _usage_error(err: Console, exc: ClickException) -> int:

@@ -200,7 +200,7 @@ def predict_cmd(
     notes = [*p.notes, *([attention[2]] if attention else []),  # the same notes in the table and the JSON
              *([context_note] if context_note else []), *opts.config_notes(loaded),
              *([] if p.has_tpot else [ONE_TOKEN_NOTE]), *([tile_note] if tile_note else []),
-             *([] if batch is not None else [service_ttft_note(p, _max_num_seqs(eng))])]
+             *([] if batch is not None else [service_ttft_note(p, _max_num_seqs(eng, chip))])]
     if output == OutputFormat.json:
         answer = out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS)
         typer.echo(fmt.to_json({**answer, "memory_activations": activations_of, "notes": notes,
@@ -218,9 +218,8 @@ def predict_cmd(
         con.print(f"[yellow]note:[/] {n}")
 
 
-def _max_num_seqs(eng: EngineSpec | None) -> int:
-    """The running-batch cap per attention-DP rank ``serve`` simulates: ``--engine``'s max_num_seqs, else the
-    scheduler's default (the vLLM engine record's, ``sim.batching.scheduler.default_max_num_seqs``)."""
-    from inferchip.sim.batching.scheduler import default_max_num_seqs
-
-    return default_max_num_seqs() if eng is None else int(eng.max_num_seqs)
+def _max_num_seqs(eng: EngineSpec | None, chip: str) -> int:
+    """The running-batch cap per attention-DP rank ``serve`` simulates on ``chip``: ``--engine``'s (else the default
+    engine record's) by its device rule, the one resolution serve and curve run (``cli_options.engine.
+    scheduler_caps``)."""
+    return int(eng_opts.scheduler_caps(eng, chip).max_num_seqs)

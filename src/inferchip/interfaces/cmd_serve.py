@@ -180,10 +180,11 @@ def serve_cmd(
 
     calibration, eng = eng_opts.engine_setting(engine, calibration, chip)
     calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, weights, loaded, moe_kernel)
-    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng)
+    caps = eng_opts.scheduler_caps(eng, chip)  # the running-batch cap and budget on this chip, resolved once
+    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng, caps)
     step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
-                             eng, chunk, running_cap=True, concurrency=concurrency,
+                             eng, chunk, running_cap=caps.max_num_seqs, concurrency=concurrency,
                              slo_s=(None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
                                     None if slo_tpot_ms is None else slo_tpot_ms / 1e3), rate_per_s=rate, trace=trace)
     layout_rule = formats.pop("layout_rule", None)  # how the layout was searched (--rate, --trace): a note
@@ -200,7 +201,7 @@ def serve_cmd(
         task = prog.add_task("sim", total=1.0)
         res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration,
                               num_requests=requests, seed=seed, replicas=replicas,
-                              scheduler_config=engine_config(eng, step, chunk),
+                              scheduler_config=engine_config(eng, step, chunk, caps),
                               slo_ttft_s=None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
                               slo_tpot_s=None if slo_tpot_ms is None else slo_tpot_ms / 1e3,
                               progress=lambda f: prog.update(task, completed=f))
@@ -208,7 +209,8 @@ def serve_cmd(
     if "power_w_per_chip" in summary:
         summary.update(serving_economics(step, summary, res.num_chips))
     summary.update(formats, assumptions_file=_assumptions_file(assumptions))
-    summary["engine"] = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note)
+    summary["engine"] = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note, caps=caps)
+    summary.update(running_batch_cap=caps.max_num_seqs, running_batch_cap_source=caps.reason)  # per rank
     # continuous batching: the KV pool leaves room for one chunk's activations (flat keys, as the summary's)
     summary.update(prefill_chunk_tokens=chunk, prefill_chunk_source=chunk_source,
                    activations_bytes_per_chip=float(step.mm.chunk_activation_bytes()),
@@ -225,7 +227,7 @@ def serve_cmd(
         con.print(t)
     Console().print(formats_line(summary))
     Console().print(f"assumptions: {summary['assumptions_file']}")
-    Console().print(eng_opts.engine_line(summary["engine"], so.DEFAULT_SCHEDULER))
+    Console().print(eng_opts.engine_line(summary["engine"], so.DEFAULT_SCHEDULER))  # the cap: its table row
     opts.print_notes(Console(), list(notes))
     if "power_w_per_chip" not in summary:
         Console().print(f"[yellow]no energy:[/] {chip} publishes no TDP, so power, tokens/J and $ are unavailable")
@@ -291,18 +293,19 @@ def curve_cmd(
         return
     calibration, eng = eng_opts.engine_setting(engine, calibration, chip)
     calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, weights, loaded, moe_kernel)
-    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng)  # one chunk for the memory fit and the scheduler
+    caps = eng_opts.scheduler_caps(eng, chip)  # the running-batch cap and budget on this chip, resolved once
+    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng, caps)  # one chunk for the memory fit and scheduler
     step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
-                             eng, chunk, running_cap=True)
+                             eng, chunk, running_cap=caps.max_num_seqs)
     host = eng_opts.engine_host(eng, chip, step.mm.formats.weights, loaded, input_tokens)
-    used_engine = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note)
+    used_engine = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note, caps=caps)
     with _progress("simulating concurrencies") as prog:
         task = prog.add_task("curve", total=1.0)
         cur = throughput_interactivity_curve(step, uniform_length(input_tokens, range_ratio),
                                              uniform_length(output_tokens, range_ratio), seed=seed, replicas=replicas,
                                              requests_per_user=CURVE_REQUESTS_PER_CLIENT,
-                                             scheduler_config=engine_config(eng, step, chunk),
+                                             scheduler_config=engine_config(eng, step, chunk, caps),
                                              request_host_s=0.0 if host is None else host.outside_loop_s,
                                              progress=lambda f: prog.update(task, completed=f))
     chips = replicas * step.num_chips
@@ -333,6 +336,7 @@ def curve_cmd(
                                 "running_cap_concurrency": cur.running_cap_concurrency, **formats,
                                 "assumptions_file": _assumptions_file(assumptions), "engine": used_engine,
                                 "prefill_chunk_tokens": chunk, "prefill_chunk_source": chunk_source,  # as serve's
+                                "running_batch_cap": caps.max_num_seqs, "running_batch_cap_source": caps.reason,
                                 "activations_bytes_per_chip": float(step.mm.chunk_activation_bytes()),
                                 **layout_keys(step), "num_replicas": replicas,
                                 "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
@@ -345,6 +349,7 @@ def curve_cmd(
     con.print(formats_line(formats))
     con.print(f"assumptions: {_assumptions_file(assumptions)}")
     con.print(eng_opts.engine_line(used_engine, so.DEFAULT_SCHEDULER))
+    con.print(so.cap_line(caps, chunk))
     opts.print_notes(con, list(notes))
 
 

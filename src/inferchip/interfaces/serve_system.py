@@ -20,14 +20,14 @@ if TYPE_CHECKING:
     from inferchip.performance.setting import Setting
     from inferchip.sim.batching.scheduler import SchedulerConfig
     from inferchip.spec.calibration import Calibration
-    from inferchip.spec.engine import EngineSpec
+    from inferchip.spec.engine import EngineSpec, SchedulerCaps
 
 
 def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: int | None, ep: int | None,
            weights: str | None, activations: str | None, kv: str | None, calibration: Calibration | str | None,
             assumptions: str | None, attn_dp: bool | None, input_tokens: int,
            output_tokens: int, engine: EngineSpec | None = None, chunk_tokens: int | None = None,
-           searched_rows: bool = False, running_cap: bool = False, concurrency: int | None = None,
+           searched_rows: bool = False, running_cap: int | None = None, concurrency: int | None = None,
            slo_s: tuple[float | None, float | None] = (None, None), rate_per_s: float | None = None,
            trace: Path | None = None) -> tuple[ServingStepModel, int, dict[str, str]]:
     """The resolved setting (one layout) and its serving step model: (step model, replicas, its formats and where
@@ -37,9 +37,9 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     With none of tp/pp/ep given the layout is ``predict``'s: the one with the most output tokens/s
     at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given). ``chunk_tokens``: the
     prefill chunk per step and chip the memory fit keeps a step's activations for (None: 8,192). ``searched_rows``:
-    search only the layouts a closed-loop case row runs (``serve_rows.row_layouts``). ``running_cap``: the search's
-    concurrency stays within the running-batch cap the simulation admits (``engine``'s max_num_seqs per attention-DP
-    rank, else the vLLM engine record's, the scheduler's default).
+    search only the layouts a closed-loop case row runs (``serve_rows.row_layouts``). ``running_cap``: the
+    running-batch cap per attention-DP rank the simulation admits (``cli_options.engine.scheduler_caps``), within
+    which the search's concurrency stays (None: uncapped).
     ``slo_s``: (TTFT, TPOT) limits, s (``serve --slo-ttft-ms/--slo-tpot-ms``). A
     load, ``concurrency`` closed-loop clients (``serve --concurrency``), ``rate_per_s`` (``serve --rate``) or
     ``trace`` (``serve --trace``: its mean arrival rate and mean lengths, :func:`trace_load`), is one rule whatever
@@ -54,8 +54,9 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     from inferchip.performance.predict import ask, best_layout, predict_setting
     from inferchip.performance.serving import format_fields, serving_step
     from inferchip.performance.setting import resolve_setting
-    from inferchip.sim.batching.scheduler import SchedulerConfig
 
+    if isinstance(running_cap, bool):  # the cap is a number of sequences (the flag it replaced read True)
+        raise InternalError(f"running_cap {running_cap!r}: a number of sequences per rank is needed")
     attention = eng_opts.served_attention(engine, model, weights)
     rule = ""
     resolve = partial(resolve_setting, chip, model.spec, config=model.config, count=count, weights=weights,
@@ -74,9 +75,8 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
         # 2,393)
         rate, lengths = (rate_per_s, (input_tokens, output_tokens)) if trace is None else trace_load(trace)
         question = ask(*lengths)
-        if running_cap:
-            question = replace(question, max_seqs_per_rank=float(
-                SchedulerConfig().max_num_seqs if engine is None else engine.max_num_seqs))
+        if running_cap is not None:
+            question = replace(question, max_seqs_per_rank=float(running_cap))
         # the load asked for: Llama-3.1-70B on 8 H100 at 64 clients ran tp 1 pp 8, the best at ~1,000 sequences (111
         # tok/s per chip, TPOT 73 ms), where tp 8 runs 338 tok/s, TPOT 25 ms; the SLO asked for: at 2 requests/s with
         # TPOT <= 30 ms it ran tp 2 pp 2 (p99 TPOT 40 ms, no request within the SLO), where tp 8 meets it for all
@@ -152,17 +152,18 @@ def trace_load(trace: Path) -> tuple[float | None, tuple[float, float]]:
     return rate, (float(inp.mean()), float(out.mean()))
 
 
-def engine_config(engine: EngineSpec | None, step: ServingStepModel, chunk_tokens: int | None = None
+def engine_config(engine: EngineSpec | None, step: ServingStepModel, chunk_tokens: int, caps: SchedulerCaps
                   ) -> SchedulerConfig:
-    """The scheduler of ``--engine`` (else the vLLM-like defaults): its running-batch cap and prefill
-    chunk per attention-DP rank (``chunk_tokens`` where given: ``--chunk-tokens``), on the step model's ranks
+    """The scheduler of ``--engine`` (else the default engine record's, with no host time): its running-batch cap
+    on the chip (``caps``, ``cli_options.engine.scheduler_caps``, resolved once) and prefill chunk
+    (``chunk_tokens``: ``cli_options.engine.chunk_setting``'s) per attention-DP rank, on the step model's ranks
     (``serving_step`` resolved them), and its loop's intake per request in series with the steps
     (``request_intake_s``, as validate's closed-loop rows run it)."""
     from inferchip.sim.batching.scheduler import rank_scheduler
 
+    cfg = rank_scheduler(step.ranks, caps.max_num_seqs, chunk_tokens)
     if engine is None:
-        return rank_scheduler(step.ranks, None, chunk_tokens)
-    cfg = rank_scheduler(step.ranks, engine.max_num_seqs, chunk_tokens or engine.chunk_tokens)
+        return cfg
     return cfg.model_copy(update={"request_intake_s": engine.request_intake_s})
 
 

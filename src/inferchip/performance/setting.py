@@ -30,7 +30,7 @@ from inferchip.performance.phases import PhaseMetrics
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec, EstimateLevel
-from inferchip.spec.formats import check_format, compute_format
+from inferchip.spec.formats import NAME_FIELDS, FormatNames, check_format, check_names, compute_format
 from inferchip.spec.model import ModelSpec
 
 if TYPE_CHECKING:  # cost.economics is imported where a setting is priced
@@ -166,14 +166,19 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None,
     only some layers (:class:`~inferchip.mapping.memory_fit.Formats`); None = ``weights``.
     ``attention_out_weights``: the output projection's where it differs from them; None = as they are.
     ``chip``: where given and it has no 4-bit float units, 4-bit float weights default to bf16
-    activations and KV (W4A16, :func:`dequantises_four_bit`) instead of W4A8.
+    activations and KV (W4A16, :func:`dequantises_four_bit`) instead of W4A8. Names: ``check_names``, once.
     """
-    weights = check_format(weights, "--weights")  # nvfp4, FP8: as the catalogue spells them
+    return _filled(check_names(weights, activations, kv, attention_weights, attention_out_weights), chip)
+
+
+def _filled(names: FormatNames, chip: ChipParams | None) -> Formats:
+    """:func:`resolve_formats` of names already checked (``spec.formats.check_names``): the defaults filled in."""
+    weights, activations, kv = names.weights, names.activations, names.kv
+    attention_weights, attention_out_weights = names.attention_weights, names.attention_out_weights
     if activations is None:
         activations = "bf16" if weights in ("int4", "fp4", "mxfp4", "bf16", "fp32") else weights
         if weights in FOUR_BIT_FLOAT and not dequantises_four_bit(chip, weights):
             activations = "fp8"
-    activations = check_format(activations, "--activations")
     if activations == "int4":
         raise InvalidSettingError("--activations int4: int4 is weight-only here (W4A16, activations stay wider); "
                                   "for 4-bit activations use --activations fp4 or mxfp4 (W4A4), else fp8 or bf16")
@@ -183,11 +188,6 @@ def resolve_formats(weights: str, activations: str | None, kv: str | None,
     if kv is None:
         kv = activations if activations in ("fp8", "bf16", "fp16") else ("fp8" if activations in FOUR_BIT_FLOAT
                                                                         else "bf16")
-    kv = check_format(kv, "--kv")
-    if attention_weights is not None:
-        attention_weights = check_format(attention_weights, "attention weights")
-    if attention_out_weights is not None:
-        attention_out_weights = check_format(attention_out_weights, "attention output weights")
     attn = None if attention_weights == weights else attention_weights
     return Formats(weights=weights, activations=activations, kv=kv, attention_weights=attn,
                    attention_out_weights=None if attention_out_weights == (attn or weights) else attention_out_weights)
@@ -209,20 +209,19 @@ def format_choice(weights: str, activations: str | None, kv: str | None, attenti
     ``Calibration.moe_activations`` for a setting, the launch recipe's kernel for a row), the default of 4-bit float
     weights where ``activations`` is not given."""
     notes: list[str] = []
-    # the names by the one resolver (spec.formats.canonical_format: NVFP4 is fp4), before the per-layer map compares
-    weights = check_format(weights, "--weights")
-    activations = None if activations is None else check_format(activations, "--activations")
-    kv = None if kv is None else check_format(kv, "--kv")
+    # the names checked once (spec.formats.check_names: NVFP4 is fp4), before the per-layer map compares
+    names = check_names(weights, activations, kv, attention_weights, attention_out_weights)
+    weights, activations = names.weights, names.activations
     if attention_weights is None and model_id is not None:
         from inferchip.catalog.checkpoints import attention_weight_format
 
         attention_weights = attention_weight_format(model_id, weights, config)
-        if attention_weights is not None:
+        if attention_weights is not None:  # the checkpoint's, a name not yet checked
+            names = replace(names, attention_weights=check_format(attention_weights, NAME_FIELDS["attention_weights"]))
             notes.append(f"per-layer formats from the checkpoint's quantization_config: {weights} weights except "
                          f"the attention projections, {attention_weights}")
     kernel_act = expert_activations if activations is None and weights in FOUR_BIT_FLOAT else None
-    fmt = resolve_formats(weights, activations or kernel_act, kv, attention_weights, chip=chip,
-                          attention_out_weights=attention_out_weights)
+    fmt = _filled(replace(names, activations=activations or kernel_act), chip)
     name = "this chip" if chip is None else chip.id
     if activations is None and dequantises_four_bit(chip, weights):
         notes.append(f"{name} has no 4-bit float units: {weights} weights run weight-only (W4A16, dequantised "

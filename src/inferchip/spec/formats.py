@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 NumberFormat = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4", "mxfp4", "int4"]
@@ -133,6 +134,34 @@ def check_format(name: str, field: str) -> str:
         from inferchip.errors import InvalidSettingError
 
         why = unknown_format_reason(name)
-        raise InvalidSettingError(f"{field}: unknown number format '{name}'{f' ({why})' if why else ''}; allowed: "
+        raise InvalidSettingError(f"{field}: unknown number format {name!r}{f' ({why})' if why else ''}; allowed: "
                                   f"{', '.join(ALL_FORMATS)} (or nvfp4, e4m3, e5m2, bfloat16, float16, float32)")
     return fmt
+
+
+NAME_FIELDS = {"weights": "--weights", "activations": "--activations", "kv": "--kv",
+               "attention_weights": "attention weights", "attention_out_weights": "attention output weights"}
+"""The label an unknown name of each :class:`FormatNames` field is refused under."""
+
+
+@dataclass(frozen=True)
+class FormatNames:
+    """A setting's format names as given (None: not given), each checked once and in the catalogue's spelling: what
+    :func:`check_names` returns and ``performance.setting`` fills the defaults of."""
+
+    weights: str
+    activations: str | None = None
+    kv: str | None = None
+    attention_weights: str | None = None
+    attention_out_weights: str | None = None
+
+
+def check_names(weights: str, activations: str | None = None, kv: str | None = None,
+                attention_weights: str | None = None, attention_out_weights: str | None = None) -> FormatNames:
+    """The one resolution of a setting's format names: each given one through :func:`check_format` under its
+    :data:`NAME_FIELDS` label (an unknown one raises naming it), once."""
+    given = {"weights": weights, "activations": activations, "kv": kv, "attention_weights": attention_weights,
+             "attention_out_weights": attention_out_weights}
+    checked = {k: None if v is None else check_format(v, NAME_FIELDS[k]) for k, v in given.items()}
+    return FormatNames(checked["weights"] or weights, checked["activations"], checked["kv"],
+                       checked["attention_weights"], checked["attention_out_weights"])

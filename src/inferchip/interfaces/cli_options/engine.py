@@ -42,19 +42,31 @@ def _weights(model: GivenModel, weights: str | None) -> str:
     return weight_choice(model.name, weights, model.config)[0]
 
 
-def engine_summary(spec: Any, scheduler_chunk: int | None, host: Any = None, moe_kernel: str | None = None
-                   ) -> dict[str, Any] | None:
+def scheduler_caps(spec: Any, chip: str) -> Any:
+    """The running-batch cap and step budget per rank ``serve`` and ``curve`` simulate on ``chip`` (an id or a chip
+    file): ``--engine``'s (``spec``; None: the default engine record's) by its device rule, with the reason, resolved
+    once (:func:`~inferchip.sim.batching.scheduler.scheduler_caps`)."""
+    from inferchip.catalog.chips import get_chip_params
+    from inferchip.sim.batching.scheduler import scheduler_caps as caps
+
+    params = get_chip_params(chip)
+    return caps(spec, params.id, params.memory_capacity_bytes, params.family)
+
+
+def engine_summary(spec: Any, scheduler_chunk: int | None, host: Any = None, moe_kernel: str | None = None,
+                   caps: Any = None) -> dict[str, Any] | None:
     """What ``--engine`` changed, for the output (None without it): its id and name, the host time per step
     that replaced the calibration's, (serve and curve) the running-batch cap and the chunk the scheduler runs
     (``scheduler_chunk``, :func:`chunk_setting`'s: ``--chunk-tokens`` where given, not the record's own; None:
     no scheduler, as in predict), (``host``, :func:`engine_host`) the host time each request's TTFT and E2E
-    include, and the expert kernel's note (``moe_kernel``, :func:`moe_kernel_setting`; None where none applies)."""
+    include, and the expert kernel's note (``moe_kernel``, :func:`moe_kernel_setting`; None where none applies);
+    ``caps`` (:func:`scheduler_caps`): the running-batch cap the scheduler runs on the chip (None: the record's)."""
     if spec is None:
         return None
     out = {"id": spec.id, "name": spec.name, "step_overhead_s": spec.step_overhead_s,
            "kernel_efficiency": spec.kernel_efficiency.model_dump(), "moe_kernel": moe_kernel}
     if scheduler_chunk is not None:
-        out.update(max_num_seqs=spec.max_num_seqs, chunk_tokens=scheduler_chunk)
+        out.update(max_num_seqs=spec.max_num_seqs if caps is None else caps.max_num_seqs, chunk_tokens=scheduler_chunk)
     if host is not None:
         out["request_host"] = host.as_dict()
     return out
@@ -73,14 +85,17 @@ def chunk_option() -> Any:
                         f"default: --engine's chunk_tokens (catalog/engines.yaml), else {DEFAULT_CHUNK_TOKENS:,}.")
 
 
-def chunk_setting(chunk: int | None, spec: Any) -> tuple[int, str]:
-    """(prefill chunk tokens per step, where they came from): ``--chunk-tokens`` where given, else ``--engine``'s
-    ``chunk_tokens`` (catalog/engines.yaml), else inferchip's default (``mapped.DEFAULT_CHUNK_TOKENS``, the
-    vLLM/TensorRT-LLM budget the validated engines run)."""
+def chunk_setting(chunk: int | None, spec: Any, caps: Any = None) -> tuple[int, str]:
+    """(prefill chunk tokens per step, where they came from): ``--chunk-tokens`` where given, else the scheduler's
+    budget on the chip (``caps``, :func:`scheduler_caps`: serve and curve), else ``--engine``'s ``chunk_tokens``
+    (catalog/engines.yaml), else inferchip's default (``mapped.DEFAULT_CHUNK_TOKENS``, the vLLM/TensorRT-LLM budget
+    the validated engines run)."""
     from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS
 
     if chunk is not None:
         return chunk, "--chunk-tokens"
+    if caps is not None:
+        return int(caps.chunk_tokens), caps.reason
     if spec is not None:
         return int(spec.chunk_tokens), f"--engine {spec.id}'s chunk_tokens (catalog/engines.yaml)"
     return DEFAULT_CHUNK_TOKENS, ("inferchip's default: vLLM's API-server max_num_batched_tokens on GPUs of 70 GiB "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from inferchip.atomic_io import fsync_file, write_bytes, write_text
 from inferchip.errors import OutputError, SpecError, os_reason
-from inferchip.input_files import read_regular_bytes
+from inferchip.input_files import read_regular_bytes, user_path
 
 __all__ = ["OutputError", "check_readable_text", "check_writable", "fsync_file", "write_bytes", "write_text"]
 
@@ -36,7 +36,7 @@ def check_writable(path: Path, option: str, make_folder: bool = False,
         raise OutputError(f"{option} {text}: this option writes {kind}; give a file name "
                           f"ending in {' or '.join(suffixes)}")
     try:
-        p = path.expanduser()
+        p = user_path(path)
         if p.is_dir():
             raise OutputError(f"{option} {text}: is a folder; give a file name")
         parent = p.absolute().parent

@@ -16,14 +16,26 @@ from inferchip.interfaces.cli_options import options as opts
 
 
 def default_scheduler_text() -> str:
-    """The scheduler a run without ``--engine`` simulates, for serve's and curve's help and output: the vLLM engine
-    record's running-batch cap and chunk (``sim.batching.scheduler.default_max_num_seqs``), read from the record."""
-    from inferchip.sim.batching.scheduler import default_chunk_tokens, default_engine_id, default_max_num_seqs
+    """The scheduler a run without ``--engine`` simulates, for serve's and curve's help and output: the default
+    engine record's running-batch cap and chunk by its device rule (``EngineSpec.caps_on``), read from the record."""
+    from inferchip.catalog.engines import get_engine
 
-    return (f"the {default_engine_id()} engine record's scheduler: max_num_seqs {default_max_num_seqs():,} (vLLM V1's "
-            f"default on a GPU of >= 70 GiB, A100s excepted; its 256 sequences and 2,048-token chunk elsewhere not "
-            f"applied), chunk {default_chunk_tokens():,}, "
-            "per attention-DP rank, with no engine host time; 16-bit GEMMs as vLLM's library runs them on the chip")
+    e = get_engine(None)
+    rule = e.device_batch
+    where = ("" if rule is None else
+             f" on a chip of >= {rule.min_memory_gib:g} GiB not of {', '.join(rule.excluded_families) or 'no family'}, "
+             f"{rule.max_num_seqs:,} and {rule.chunk_tokens:,} elsewhere, as vLLM's API server defaults them "
+             "(catalog/engines.yaml device_batch; the output's running-batch cap says which applied)")
+    return (f"the {e.id} engine record's scheduler: max_num_seqs {e.max_num_seqs:,} and chunk {e.chunk_tokens:,}"
+            f"{where}, per attention-DP rank, with no engine host time; 16-bit GEMMs as vLLM's library runs them on "
+            "the chip")
+
+
+def cap_line(caps: Any, chunk: int) -> str:
+    """The line of curve's text saying which running-batch cap and step budget (``chunk``, the one the run used) the
+    scheduler ran and why (``caps``: ``cli_options.engine.scheduler_caps``)."""
+    return (f"running batch: <= {caps.max_num_seqs:,} sequences and a step budget of {chunk:,} tokens per "
+            f"attention-DP rank; the cap: {caps.reason}")
 
 
 DEFAULT_SCHEDULER = default_scheduler_text()

@@ -60,6 +60,8 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Callable[[Any], str]], ...]], .
         ("running sequences (mean)", "running_seqs_mean", _num(",.1f")),
         ("prefill chunk per step and chip", "prefill_chunk_tokens", _num(",d", "tokens")),
         ("prefill chunk from", "prefill_chunk_source", str),
+        ("running-batch cap per attention-DP rank", "running_batch_cap", _num(",d", "sequences")),
+        ("running-batch cap from", "running_batch_cap_source", str),
         ("activations kept per chip (one chunk)", "activations_bytes_per_chip", lambda v: f"{v / 1e6:,.1f} MB"),
     )),
     ("energy and money", (

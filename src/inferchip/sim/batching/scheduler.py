@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 
 from inferchip.errors import InvalidSettingError
 from inferchip.sim.load.lengths import SettingModel
+from inferchip.spec.engine import EngineSpec, SchedulerCaps
 
 WAITING, PREFILL, DECODE, SWAPPED, DONE = range(5)
 
@@ -42,12 +43,23 @@ def default_engine_id() -> str:
 
 
 def default_max_num_seqs() -> int:
-    """The running-batch cap of a scheduler given none: the default engine record's ``max_num_seqs`` (vLLM's: its
-    source there, vLLM V1 ``EngineArgs.get_batch_defaults``, the API server on a GPU of >= 70 GiB that is not an
-    A100, 1,024; vLLM runs 256 elsewhere, which this default does not apply)."""
+    """The running-batch cap of a scheduler given none and no chip: the default engine record's ``max_num_seqs``
+    (vLLM's on a GPU of >= 70 GiB that is not an A100, 1,024, the chips its validated rows ran). A run on a chip
+    resolves its cap once with :func:`scheduler_caps`, which applies the record's device rule (256 elsewhere)."""
     from inferchip.catalog.engines import get_engine
 
     return int(get_engine(None).max_num_seqs)
+
+
+def scheduler_caps(engine: EngineSpec | None, chip_id: str, memory_capacity_bytes: float, family: str
+                   ) -> SchedulerCaps:
+    """The running-batch cap and step budget per rank ``engine`` (None: the default engine record,
+    :func:`default_engine_id`) runs with on a chip of ``family`` with ``memory_capacity_bytes`` of device memory, with
+    the reason (:meth:`EngineSpec.caps_on`: the record's device rule, vLLM's 1,024 / 8,192 on >= 70 GiB that is
+    not an A100, 256 / 2,048 elsewhere): resolved once per run and passed to :func:`rank_scheduler`."""
+    from inferchip.catalog.engines import get_engine
+
+    return (engine or get_engine(None)).caps_on(chip_id, memory_capacity_bytes, family)
 
 
 def default_chunk_tokens() -> int:

@@ -16,7 +16,7 @@ from inferchip.spec.engine.recipes import (
     chip_entry_covers,
     first_on_chip,
 )
-from inferchip.spec.engine.record import KERNEL_CLASSES, EngineSpec, KernelEfficiency
+from inferchip.spec.engine.record import KERNEL_CLASSES, DeviceBatchRule, EngineSpec, KernelEfficiency, SchedulerCaps
 from inferchip.spec.engine.workers import (
     AttentionDpBalance,
     CheckpointAttention,
@@ -32,8 +32,10 @@ from inferchip.spec.engine.workers import (
 )
 
 __all__ = [
-    "KERNEL_CLASSES", "AttentionDpBalance", "CheckpointAttention", "ChipRecipe", "DecodeWorker", "EagerSteps",
+    "KERNEL_CLASSES", "AttentionDpBalance", "CheckpointAttention", "ChipRecipe", "DecodeWorker", "DeviceBatchRule",
+    "EagerSteps",
     "EngineSpec", "FirstUseWait", "KernelEfficiency", "RecipeAllReduce", "RecipeBatch", "RecipeChunk",
     "RecipeKernelEfficiency", "RecipeMemory", "RecipeMoeKernel", "RecipeRequestPath", "RecvInterval", "RunLength",
+    "SchedulerCaps",
     "WorkerRequestPath", "WorkerScheduling", "chip_entry_covers", "first_on_chip", "names_chip",
 ]

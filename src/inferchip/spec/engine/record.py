@@ -11,6 +11,8 @@ sets per chip is in :mod:`~inferchip.spec.engine.recipes`, a disaggregated deplo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from inferchip.spec.engine.recipes import (
@@ -54,6 +56,35 @@ class KernelEfficiency(BaseModel):
     link: float = Field(1.0, gt=0.2, le=2.0, description="x link_bandwidth_fraction")
 
 
+GIB_BYTES = 2**30  # the device-memory unit of the engines' own batch rules (vLLM: GiB_bytes, 1 << 30)
+
+
+class DeviceBatchRule(BaseModel):
+    """An engine's own per-device defaults for its running-batch cap and step budget: the record's ``max_num_seqs``
+    and ``chunk_tokens`` hold on a chip of at least ``min_memory_gib`` GiB of device memory whose family is not in
+    ``excluded_families``; any other chip gets the ``max_num_seqs`` and ``chunk_tokens`` here."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_memory_gib: float = Field(gt=0, le=1_000_000, description="Device memory (GiB, 2^30 bytes) the record's "
+                                  "values need.")
+    excluded_families: tuple[str, ...] = Field((), description="Families (catalog/families.yaml) that get the smaller "
+                                               "values whatever their memory.")
+    max_num_seqs: int = Field(ge=1, le=65536, description="Running-batch cap per scheduler elsewhere.")
+    chunk_tokens: int = Field(ge=64, le=1_048_576, description="Step token budget per scheduler elsewhere.")
+    source: str = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class SchedulerCaps:
+    """An engine's running-batch cap and step token budget per scheduler (per attention-DP rank) on one chip, resolved
+    once (:meth:`EngineSpec.caps_on`), with why in words (``reason``) for the output."""
+
+    max_num_seqs: int
+    chunk_tokens: int
+    reason: str
+
+
 class EngineSpec(BaseModel):
     """One serving engine (see module doc). Times in seconds."""
 
@@ -72,6 +103,8 @@ class EngineSpec(BaseModel):
                            "request_overhead_s.")
     max_num_seqs: int = Field(ge=1, le=65536, description="Running-batch cap per scheduler (per DP rank).")
     chunk_tokens: int = Field(ge=64, le=1_048_576, description="Prefill token budget of one step (per DP rank).")
+    device_batch: DeviceBatchRule | None = Field(None, description="Where max_num_seqs and chunk_tokens hold by the "
+                                                 "chip's memory and family (none: on every chip).")
     graph_batch_step: int = Field(8, ge=1, le=1024, description="Decode batches are padded to a multiple of this.")
     graph_max_batch: int = Field(512, ge=1, le=65536, description="Largest captured decode batch (no padding above).")
     eager_steps: EagerSteps | None = Field(None, description="Steps run without CUDA graphs (none: as graphed).")
@@ -154,6 +187,23 @@ class EngineSpec(BaseModel):
                                   "(a probability: 0 keeps no draft, 1 every one).")
     sources: tuple[str, ...] = ()
     fitted_on: str | None = None
+
+    def caps_on(self, chip_id: str, memory_capacity_bytes: float, family: str) -> SchedulerCaps:
+        """The running-batch cap and step budget this engine runs with by default on a chip of ``family`` with
+        ``memory_capacity_bytes`` of device memory (:class:`DeviceBatchRule`; none: the record's on every chip)."""
+        rule, gib = self.device_batch, memory_capacity_bytes / GIB_BYTES
+        if rule is None:
+            return SchedulerCaps(self.max_num_seqs, self.chunk_tokens, f"the {self.id} engine record's, on every chip")
+        excluded = family in rule.excluded_families
+        if gib >= rule.min_memory_gib and not excluded:
+            return SchedulerCaps(self.max_num_seqs, self.chunk_tokens,
+                                 f"the {self.id} engine record's: {chip_id} has {gib:,.0f} GiB >= "
+                                 f"{rule.min_memory_gib:g} GiB and is not of "
+                                 f"{', '.join(rule.excluded_families) or 'an excluded family'} ({rule.source})")
+        why = (f"is of {family}, an excluded family" if excluded
+               else f"has {gib:,.3g} GiB < {rule.min_memory_gib:g} GiB")
+        return SchedulerCaps(rule.max_num_seqs, rule.chunk_tokens,
+                             f"the {self.id} engine record's device rule: {chip_id} {why} ({rule.source})")
 
     def admission_by_use(self, software: str) -> bool:
         """Whether a row run as ``software`` states admits by use (``admits_by_use``, or a harness of

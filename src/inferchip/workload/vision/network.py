@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
+from inferchip.input_files import user_path
 from inferchip.spec.vision import SPATIAL_RANK, VisionNetworkSpec
 from inferchip.workload.vision import bev, blocks
 from inferchip.workload.vision.model import VisionNetwork
@@ -175,7 +176,7 @@ def load_network(name_or_path: str | Path, **dynamic_axes: int) -> VisionNetwork
     if given.lower().endswith(".onnx"):
         from inferchip.workload.vision.onnx_import import import_onnx
 
-        return import_onnx(Path(given).expanduser(), dynamic_axes)
+        return import_onnx(user_path(given), dynamic_axes)
     if dynamic_axes:
         raise InvalidSettingError(f"--dim {', '.join(dynamic_axes)}: dynamic axes apply to ONNX files only, "
                                   f"not to '{given}'")
@@ -189,7 +190,7 @@ def _build_cached(given: str) -> VisionNetwork:
     """Built once per id, or per (path, modification time, size) of a network YAML: an edited file is rebuilt."""
     from inferchip.catalog.vision_networks import load_network_spec
 
-    path = Path(given).expanduser()
+    path = user_path(given)
     own_file = given.endswith((".yaml", ".yml")) and path.is_file()
     stat = path.stat() if own_file else None
     key = (given, stat.st_mtime_ns, stat.st_size) if stat else (given, 0, 0)

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from inferchip.errors import InvalidSettingError, SpecError
-from inferchip.input_files import read_regular_bytes
+from inferchip.input_files import read_regular_bytes, user_path
 from inferchip.spec.vision import VisionLayer
 from inferchip.workload.vision.model import VisionNetwork
 from inferchip.workload.vision.onnx_ops import COPIES, RESIZES, map_node
@@ -82,7 +82,7 @@ def _check_opset(model: Any, path: Path) -> int:
 def dynamic_axes(path: str | os.PathLike[str]) -> set[str]:
     """The names of the graph inputs' dynamic axes (``--dim`` names) of the ONNX file at ``path``; an axis with no
     name reads as ``INPUT[?]``, as the error asking for its size names it."""
-    model = _read(Path(path).expanduser())
+    model = _read(user_path(path))
     weights = {t.name for t in model.graph.initializer}
     return {d.dim_param or f"{vi.name}[?]" for vi in model.graph.input
             if vi.name not in weights and vi.type.HasField("tensor_type")
@@ -235,7 +235,7 @@ def _check_order(model: Any, path: Path) -> None:
 def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None) -> VisionNetwork:
     """The graph at ``path`` (a ``str`` or any path-like, ``~`` expanded) as a network, its dynamic axes sized
     from ``dims``."""
-    path = Path(path).expanduser()
+    path = user_path(path)
     onnx = _onnx()
     model = _read(path)
     opset = _check_opset(model, path)
