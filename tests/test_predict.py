@@ -197,3 +197,25 @@ def test_the_more_chips_hint_is_a_count_that_fits():
     p = predict("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", count=tp, tp=tp, batch=64, input_tokens=9000,
                 output_tokens=10)
     assert p.memory_per_chip_bytes <= p.memory_capacity_per_chip_bytes
+
+
+@pytest.mark.parametrize(("model", "kw"), [
+    ("meta-llama/Llama-3.1-8B", dict(tp=1, batch=64, input_tokens=9000, output_tokens=10)),
+    ("meta-llama/Llama-3.1-405B-Instruct", dict(tp=8, count=8, batch=1)),
+    ("meta-llama/Llama-3.1-70B-Instruct", dict(tp=1, count=4, batch=1)),
+])
+def test_the_more_chips_hint_names_a_layout_the_model_allows(model, kw):
+    """The hint's flags (tp splitting the heads, within the tp domain, no narrower than the run's; pp at most the
+    layers; --count keeping the run's replicas) are accepted by predict; it once said only "about N chips", and N
+    (3, 11) was often no tp the heads allow."""
+    import re
+
+    with pytest.raises(DoesNotFitError) as exc:
+        predict("nvidia-h100-sxm-80gb", model, **kw)
+    got = re.search(r"smallest layout this model allows: --tp (\d+)(?: --pp (\d+))? --count (\d+)", str(exc.value))
+    assert got is not None, str(exc.value)
+    tp, pp, count = int(got.group(1)), int(got.group(2) or 1), int(got.group(3))
+    assert tp >= kw["tp"]
+    assert count == tp * pp * max(1, kw.get("count", 1) // kw["tp"])
+    p = predict("nvidia-h100-sxm-80gb", model, **{**kw, "tp": tp, "pp": pp, "count": count})
+    assert p.memory_per_chip_bytes <= p.memory_capacity_per_chip_bytes

@@ -236,6 +236,27 @@ def _smaller_chunk(mm: MappedModel, room: float, step: float) -> list[str]:
             f"{float(mm.activation_bytes(float(tokens))) / GIGA:.3f} GB, fit beside the weights and KV cache)"]
 
 
+def _layout_for_chips(mm: MappedModel, need_chips: int, replicas: int) -> str:
+    """The smallest replica of at least ``need_chips`` chips this model and chip allow (``mapping.layout``: a tp
+    dividing the chip's tp domain and splitting the heads, no narrower than the run's, a pp up to the layers), the
+    widest tp among equals, as
+    the flags that ask for it (``--count`` keeps the run's ``replicas``); a sentence saying none exists where none
+    does."""
+    tps = [tp for tp in divisors(tp_domain(mm.chip.max_scaleup_domain)) if tp_splits_heads(mm.model, tp)]
+    tps = [tp for tp in tps if tp >= mm.layout.tp] or tps  # widen the run's tp, never narrow it
+    best: tuple[int, int, int] | None = None  # (chips, -tp, pp)
+    for tp in tps:
+        pp = max(1, math.ceil(need_chips / tp))
+        if pp <= mm.model.num_layers and (best is None or (tp * pp, -tp) < best[:2]):
+            best = (tp * pp, -tp, pp)
+    if best is None:
+        return (f"no layout of this chip reaches them ({mm.model.num_heads} heads, {mm.model.num_layers} layers, "
+                f"a tp domain of {tp_domain(mm.chip.max_scaleup_domain)})")
+    chips, tp, pp = best[0], -best[1], best[2]
+    flags = f"--tp {tp}" + (f" --pp {pp}" if pp > 1 else "") + f" --count {chips * replicas}"
+    return f"the smallest layout this model allows: {flags} (a tp that splits the heads, pp at most the layers)"
+
+
 def _wider_tp_text(mm: MappedModel) -> str:
     """What a wider tensor-parallel layout offers the end stage: the next tp of the scale-up domain that splits the
     heads (each such tp splits the vocab further), or that the layout's tp is the widest there is."""
@@ -308,8 +329,8 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
     # Weights and KV cache both split over a replica's chips; each chip keeps its activations.
     need_chips = math.ceil((need_w + kv) * chips / (budget - act)) if budget > act else 0
     if need_chips > chips and ends + act < budget:
-        lines.append(f"  - more chips: about {need_chips} per replica (--count {max(need_chips, chips_given)} "
-                     "with --tp/--pp to match)")
+        lines.append(f"  - more chips: about {need_chips} per replica; "
+                     f"{_layout_for_chips(mm, need_chips, max(1, chips_given // chips))}")
     if need_w + act < budget and kv > 0:
         b_fit = int(max(0.0, (budget - need_w - act)) // float(mm.kv_bytes_per_seq(input_tokens + output_tokens)))
         if b_fit >= 1:
