@@ -94,3 +94,9 @@ def test_min_params_above_max_params_is_refused():
 def test_an_empty_table_says_so():
     code, out = run_main(["models", "--min-params", "9000"])
     assert code == 0 and "no model meets the filters" in out
+
+
+def test_a_chip_filter_that_keeps_nothing_says_so():
+    """`chips --name zzz` once printed a '0 chips' table with no word on why; it now says so as `models` does."""
+    code, out = run_main(["chips", "--name", "zzz-no-such-chip"])
+    assert code == 0 and "no chip meets the filters" in out and "0 chips" not in out

@@ -103,6 +103,9 @@ def chips_cmd(
     if output == OutputFormat.json:
         typer.echo(fmt.to_json(rows))
         return
+    if not rows:  # as `models` says it: a filter that keeps nothing prints no empty table
+        console().print("no chip meets the filters given (see `inferchip chips --help`)")
+        return
     t = Table(title=f"{len(rows)} chips (dense peaks; * = estimated figures)")
     for c in ("id", "bf16 TFLOP/s", "fp8 TFLOP/s", "memory", "TB/s", "TDP W"):
         t.add_column(c, justify="left" if c in ("id", "memory") else "right", overflow="fold")  # wrapped, never cut
