@@ -1,8 +1,9 @@
 """The attention projections as an engine runs the served checkpoint (``EngineSpec.checkpoint_attention``): NVIDIA's
 DeepSeek-R1-0528 FP4 v2 under TensorRT-LLM keeps q_a, q_b, kv_a and kv_b in bf16 and runs o in NVFP4; its v1 keeps o
-in bf16 too. By hand: the formats' bytes, the GEMM rules' bytes and peaks, the matching (model fragment, weights,
-engine, the checkpoint the row's notes name, whole names only), a bad format or checkpoint name refused, and a Dynamo
-TensorRT-LLM row's and a deployment-guide row's notes."""
+in bf16 too; SGLang runs them as stored as well (its FP8 q_b of PR #11805 is opt-in, SGLANG_NVFP4_CKPT_FP8_GEMM_IN_ATTN,
+which the B200 launch script does not set). By hand: the formats' bytes, the GEMM rules' bytes and peaks, the matching
+(model fragment, weights, engine, the checkpoint the row's notes name, whole names only), a bad format or checkpoint
+name refused, and a Dynamo TensorRT-LLM row's, an SGLang B200 row's and a deployment-guide row's notes."""
 
 from __future__ import annotations
 
@@ -74,8 +75,8 @@ def test_the_entry_matches_deepseek_r1_0528_fp4_under_tensorrt_llm_only():
     assert _formats(hit) == ("bf16", "fp4", "nvidia/DeepSeek-R1-0528-NVFP4-v2")
     assert checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1", "fp4", V2_NOTES) is None  # the MLPerf rows' model
     assert checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp8", V2_NOTES) is None
-    assert checkpoint_attention_for(get_engine("sglang").checkpoint_attention, "deepseek-ai/DeepSeek-R1-0528",
-                                    "fp4", V2_NOTES) is None  # SGLang PR #11805: not given the entry
+    assert checkpoint_attention_for(get_engine("vllm").checkpoint_attention, "deepseek-ai/DeepSeek-R1-0528",
+                                    "fp4", V2_NOTES) is None  # no entry read for vLLM
 
 
 def test_the_format_follows_the_checkpoint_the_row_names():
@@ -170,3 +171,43 @@ def test_a_checkpoint_that_is_no_published_name_is_refused(tmp_path):
     bad.write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(SpecError, match=r"checkpoints 'DeepSeek-R1-0528-FP4-v2' is not a published checkpoint name"):
         load_engines(bad)
+
+
+SGLANG_B200 = "imax-dsr1-0528-b200-sglang-fp4-tp4ep4-1024-1024-c4-r20286929996-tpot"
+
+
+def test_sglang_runs_the_fp4_checkpoints_attention_as_stored():
+    sgl = get_engine("sglang").checkpoint_attention
+    # the B200 rows' notes name v2 in upper case: bf16 q_a, q_b, kv_a, kv_b, NVFP4 o; v1: all five bf16
+    assert _formats(checkpoint_attention_for(sgl, "deepseek-ai/DeepSeek-R1-0528", "fp4",
+                                             "checkpoint nvidia/DeepSeek-R1-0528-FP4-V2 (served as")) == (
+        "bf16", "fp4", "nvidia/DeepSeek-R1-0528-FP4-v2")
+    assert _formats(checkpoint_attention_for(sgl, "deepseek-ai/DeepSeek-R1-0528", "fp4",
+                                             "checkpoint nvidia/DeepSeek-R1-0528-FP4;")) == (
+        "bf16", "", "nvidia/DeepSeek-R1-0528-FP4")
+    # neither the FP8 checkpoint nor the served name deepseek-ai/DeepSeek-R1 (the GB200 Dynamo + SGLang rows, whose
+    # recipes differ on q_b: not modelled) is reached
+    assert checkpoint_attention_for(sgl, "deepseek-ai/DeepSeek-R1-0528", "fp8", V2_NOTES) is None
+    assert checkpoint_attention_for(sgl, "deepseek-ai/DeepSeek-R1", "fp4", V2_NOTES) is None
+
+
+def test_an_sglang_b200_row_is_priced_with_bf16_projections_and_an_nvfp4_output_projection(monkeypatch):
+    from inferchip.spec.engine import workers
+    from inferchip.validation.plan import case_formats
+
+    row = next(c for c in read_cases(CASES) if c.case_id == SGLANG_B200)
+    fmt, notes = case_formats(row)
+    assert (fmt.weights, fmt.attention_weights, fmt.attention_out_weights) == ("fp4", "bf16", "fp4")
+    assert [n for n in notes if "(checkpoint_attention)" in n] == [
+        "attention projections as engine sglang runs the served checkpoint nvidia/DeepSeek-R1-0528-FP4-v2: q_a, q_b, "
+        "kv_a, kv_b in bf16, o in fp4 (checkpoint_attention)"]
+    r = validate_cases([row], Calibration())[0]
+    assert r.status == "ok", r.reason
+    # the same row without the entry (the price before it: the projections at the checkpoint's NVFP4): the bf16
+    # projections stream 2 bytes a weight where NVFP4 streams 0.5 + 1/16, so the row's TPOT can only be shorter
+    monkeypatch.setattr(workers, "checkpoint_attention_for", lambda *args: None)
+    before = replace(row, case_id="without-the-entry")
+    assert case_formats(before)[0].attention_weights is None
+    r0 = validate_cases([before], Calibration())[0]
+    assert r0.status == "ok", r0.reason
+    assert r0.predicted < r.predicted
