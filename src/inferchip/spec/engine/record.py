@@ -75,6 +75,16 @@ class DeviceBatchRule(BaseModel):
     source: str = Field(min_length=1)
 
 
+def _gib_beside(gib: float, limit_gib: float) -> str:
+    """``gib`` to as few decimals as keep its comparison with ``limit_gib`` true as printed (69.99 GiB is "69.99",
+    not "70", beside a 70 GiB threshold it is below)."""
+    for decimals in range(0, 10):
+        text = f"{gib:,.{decimals}f}"
+        if (float(text.replace(",", "")) >= limit_gib) == (gib >= limit_gib):
+            return text
+    return repr(gib)
+
+
 @dataclass(frozen=True)
 class SchedulerCaps:
     """An engine's running-batch cap and step token budget per scheduler (per attention-DP rank) on one chip, resolved
@@ -195,13 +205,14 @@ class EngineSpec(BaseModel):
         if rule is None:
             return SchedulerCaps(self.max_num_seqs, self.chunk_tokens, f"the {self.id} engine record's, on every chip")
         excluded = family in rule.excluded_families
+        shown = _gib_beside(gib, rule.min_memory_gib)
         if gib >= rule.min_memory_gib and not excluded:
             return SchedulerCaps(self.max_num_seqs, self.chunk_tokens,
-                                 f"the {self.id} engine record's: {chip_id} has {gib:,.0f} GiB >= "
+                                 f"the {self.id} engine record's: {chip_id} has {shown} GiB >= "
                                  f"{rule.min_memory_gib:g} GiB and is not of "
                                  f"{', '.join(rule.excluded_families) or 'an excluded family'} ({rule.source})")
         why = (f"is of {family}, an excluded family" if excluded
-               else f"has {gib:,.3g} GiB < {rule.min_memory_gib:g} GiB")
+               else f"has {shown} GiB < {rule.min_memory_gib:g} GiB")
         return SchedulerCaps(rule.max_num_seqs, rule.chunk_tokens,
                              f"the {self.id} engine record's device rule: {chip_id} {why} ({rule.source})")
 
