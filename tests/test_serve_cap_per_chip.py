@@ -21,7 +21,7 @@ from inferchip.catalog.chips import family_names, get_chip_params
 from inferchip.catalog.engines import ENGINES_FILE, get_engine, load_engines, row_engine
 from inferchip.errors import SpecError
 from inferchip.interfaces.app import app
-from inferchip.spec.engine.record import GIB_BYTES
+from inferchip.units import GIB as GIB_BYTES
 
 REPO = Path(__file__).resolve().parents[1]
 L1B = "meta-llama/Llama-3.2-1B"

@@ -41,6 +41,7 @@ from inferchip.spec.engine.workers import (
     prefill_worker_for,
 )
 from inferchip.spec.tokenizer import tokenize_time_s
+from inferchip.units import GIB
 
 KERNEL_CLASSES = ("gemm", "attention", "memory", "link")
 
@@ -54,9 +55,6 @@ class KernelEfficiency(BaseModel):
     attention: float = Field(1.0, gt=0.2, le=2.0, description="x attention_compute_fraction")
     memory: float = Field(1.0, gt=0.2, le=2.0, description="x memory_bandwidth_fraction")
     link: float = Field(1.0, gt=0.2, le=2.0, description="x link_bandwidth_fraction")
-
-
-GIB_BYTES = 2**30  # the device-memory unit of the engines' own batch rules (vLLM: GiB_bytes, 1 << 30)
 
 
 class DeviceBatchRule(BaseModel):
@@ -201,7 +199,7 @@ class EngineSpec(BaseModel):
     def caps_on(self, chip_id: str, memory_capacity_bytes: float, family: str) -> SchedulerCaps:
         """The running-batch cap and step budget this engine runs with by default on a chip of ``family`` with
         ``memory_capacity_bytes`` of device memory (:class:`DeviceBatchRule`; none: the record's on every chip)."""
-        rule, gib = self.device_batch, memory_capacity_bytes / GIB_BYTES
+        rule, gib = self.device_batch, memory_capacity_bytes / GIB  # vLLM's GiB_bytes, 1 << 30
         if rule is None:
             return SchedulerCaps(self.max_num_seqs, self.chunk_tokens, f"the {self.id} engine record's, on every chip")
         excluded = family in rule.excluded_families
