@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -219,3 +220,27 @@ def test_the_more_chips_hint_names_a_layout_the_model_allows(model, kw):
     assert count == tp * pp * max(1, kw.get("count", 1) // kw["tp"])
     p = predict("nvidia-h100-sxm-80gb", model, **{**kw, "tp": tp, "pp": pp, "count": count})
     assert p.memory_per_chip_bytes <= p.memory_capacity_per_chip_bytes
+
+
+def test_the_more_chips_hint_on_a_pipeline_names_a_layout_that_fits(tmp_path):
+    """Where only a pipeline widens the replica (7 heads: tp 1), the hint spread the weights evenly over the
+    stages while the end stages keep the embedding or LM head whole: it named --pp 14 of a model that needs 20 chips
+    of 8 GB. The layout it names now fits, and one stage fewer does not."""
+    import re
+
+    config = json.loads((Path(__file__).resolve().parents[1] / "src/inferchip/catalog/models/Qwen__Qwen2.5-72B.json"
+                         ).read_text(encoding="utf-8"))
+    config.update(num_attention_heads=7, num_key_value_heads=7, hidden_size=7 * 128)
+    model = tmp_path / "seven_heads.json"
+    model.write_text(json.dumps(config), encoding="utf-8")
+    chip = "nvidia-jetson-orin-nano-8gb"
+    with pytest.raises(DoesNotFitError) as exc:
+        predict(chip, str(model), batch=1)
+    got = re.search(r"smallest layout this model allows: --tp 1 --pp (\d+) --count (\d+)", str(exc.value))
+    assert got is not None, str(exc.value)
+    pp = int(got.group(1))
+    assert int(got.group(2)) == pp
+    p = predict(chip, str(model), batch=1, tp=1, pp=pp, count=pp)
+    assert p.memory_per_chip_bytes <= p.memory_capacity_per_chip_bytes
+    with pytest.raises(DoesNotFitError):
+        predict(chip, str(model), batch=1, tp=1, pp=pp - 1, count=pp - 1)

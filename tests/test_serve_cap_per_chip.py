@@ -21,7 +21,7 @@ from inferchip.catalog.chips import family_names, get_chip_params
 from inferchip.catalog.engines import ENGINES_FILE, get_engine, load_engines, row_engine
 from inferchip.errors import SpecError
 from inferchip.interfaces.app import app
-from inferchip.spec.engine.record import GIB_BYTES
+from inferchip.units import GIB as GIB_BYTES
 
 REPO = Path(__file__).resolve().parents[1]
 L1B = "meta-llama/Llama-3.2-1B"
@@ -151,3 +151,10 @@ def test_an_excluded_family_that_is_no_family_is_refused(tmp_path):
     bad.write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(SpecError, match=r"device_batch excluded_families entry 'nvidia-amper': not a chip family"):
         load_engines(bad)
+
+
+@pytest.mark.parametrize(("gib", "said"), [(69.99, "has 69.99 GiB < 70 GiB"), (69.9999, "has 69.9999 GiB < 70 GiB"),
+                                           (70.0, "has 70 GiB >= 70 GiB"), (80.0, "has 80 GiB >= 70 GiB")])
+def test_the_reason_prints_the_memory_on_the_side_of_the_threshold_it_is(gib, said):
+    """A chip just under 70 GiB read "has 70 GiB < 70 GiB" (its memory rounded to 3 figures) in the cap's reason."""
+    assert said in get_engine("vllm").caps_on("x", gib * GIB_BYTES, "nvidia-hopper").reason

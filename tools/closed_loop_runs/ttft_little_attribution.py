@@ -71,18 +71,29 @@ def linear_error_pct(a: float, e_r: float, e_x: float, e_tpot: float) -> float:
     return 100.0 * (a * (e_r - e_x) - (a - 1.0) * e_tpot)
 
 
+def _run_sides(base: str, g: dict[str, Any]) -> tuple[float, float, dict[str, Any], dict[str, float],
+                                                       dict[str, float]] | None:
+    """One run's (OSL, clients, its TTFT row, the measured and the simulated ``side``) from its case id ``base`` and
+    its rows ``g`` (``triples``); None where the id holds no lengths or a row of the three is missing."""
+    m = _ID.search(base)
+    if not m or not {TPUT, "ttft_ms", "tpot_ms"} <= set(g):
+        return None
+    osl, clients = float(m.group(2)), float(m.group(3))
+    t, f, q = g[TPUT], g["ttft_ms"], g["tpot_ms"]
+    ms = side(t["measured"], f["measured"] / 1e3, q["measured"] / 1e3, clients, osl)
+    ss = side(t["sim"]["output_tokens_per_s"], f["sim"]["ttft_ms"] / 1e3, q["sim"]["tpot_ms"] / 1e3, clients, osl)
+    return osl, clients, f, ms, ss
+
+
 def law_check(path: str) -> dict[str, list[dict[str, float]]]:
     """Engine -> per run with its three rows: the Little share ``r`` measured and simulated, and the measured idle
     time a request ``(1 - r) C / X`` (s) with the measured E2E (s)."""
     out: dict[str, list[dict[str, float]]] = defaultdict(list)
     for base, g in triples(path).items():
-        m = _ID.search(base)
-        if not m or not {TPUT, "ttft_ms", "tpot_ms"} <= set(g):
+        run = _run_sides(base, g)
+        if run is None:
             continue
-        osl, clients = float(m.group(2)), float(m.group(3))
-        t, f, q = g[TPUT], g["ttft_ms"], g["tpot_ms"]
-        ms = side(t["measured"], f["measured"] / 1e3, q["measured"] / 1e3, clients, osl)
-        ss = side(t["sim"]["output_tokens_per_s"], f["sim"]["ttft_ms"] / 1e3, q["sim"]["tpot_ms"] / 1e3, clients, osl)
+        osl, clients, f, ms, ss = run
         out[(f.get("sim") or {}).get("engine") or "?"].append(
             {"meas": ms["r"], "sim": ss["r"], "idle_s": (1.0 - ms["r"]) * clients / ms["x_rps"], "e2e_s": ms["e2e_s"]})
     return out
@@ -100,13 +111,10 @@ def attribute(path: str, threshold_pct: float, light_share: float, only_tail: bo
         if x["metric"] != "ttft_ms" or (only_tail and abs(e) <= threshold_pct):
             continue
         base = _METRIC.sub("", x["case_id"])
-        g, m = trip.get(base, {}), _ID.search(base)
-        if not m or not {TPUT, "ttft_ms", "tpot_ms"} <= set(g):
+        run = _run_sides(base, trip.get(base, {}))
+        if run is None:
             continue
-        osl, clients = float(m.group(2)), float(m.group(3))
-        t, f, q = g[TPUT], g["ttft_ms"], g["tpot_ms"]
-        ms = side(t["measured"], f["measured"] / 1e3, q["measured"] / 1e3, clients, osl)
-        ss = side(t["sim"]["output_tokens_per_s"], f["sim"]["ttft_ms"] / 1e3, q["sim"]["tpot_ms"] / 1e3, clients, osl)
+        osl, clients, f, ms, ss = run
         tm = ms["ttft_s"]
         pts = {k: 100.0 * v / tm for k, v in terms_s(ms, ss, clients, osl).items()}
         pts["refit"] = 100.0 * (p - f["sim"]["ttft_ms"]) / f["measured"]

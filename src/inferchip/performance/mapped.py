@@ -6,7 +6,7 @@ make it fit. The phases of serving it (static and continuous batches) are :mod:`
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 import numpy as np
@@ -236,21 +236,32 @@ def _smaller_chunk(mm: MappedModel, room: float, step: float) -> list[str]:
             f"{float(mm.activation_bytes(float(tokens))) / GIGA:.3f} GB, fit beside the weights and KV cache)"]
 
 
-def _layout_for_chips(mm: MappedModel, need_chips: int, replicas: int) -> str:
-    """The smallest replica of at least ``need_chips`` chips this model and chip allow (``mapping.layout``: a tp
-    dividing the chip's tp domain and splitting the heads, no narrower than the run's, a pp up to the layers), the
-    widest tp among equals, as
-    the flags that ask for it (``--count`` keeps the run's ``replicas``); a sentence saying none exists where none
-    does."""
+def _layout_for_chips(mm: MappedModel, replicas: int, per_seq_tokens: float, batch: float, step: float) -> str:
+    """The smallest replica this model and chip allow (``mapping.layout``: a tp dividing the chip's tp domain and
+    splitting the heads, no narrower than the run's, a pp up to the layers) on which ``batch`` sequences of
+    ``per_seq_tokens`` and a ``step``-token step fit, each layout mapped and summed as :func:`fit_error` sums it (its
+    estimate of the chips needed spreads the run's per-chip weights evenly, where a pipeline's end stage keeps the
+    embedding or LM head whole: 14 chips where 20 were needed), the widest tp among equals, as the flags that ask for
+    it (``--count`` keeps the run's ``replicas``); a sentence saying none exists where none does."""
     tps = [tp for tp in divisors(tp_domain(mm.chip.max_scaleup_domain)) if tp_splits_heads(mm.model, tp)]
     tps = [tp for tp in tps if tp >= mm.layout.tp] or tps  # widen the run's tp, never narrow it
+
+    def fits(tp: int, pp: int) -> bool:
+        on = replace(map_model(mm.model, mm.chip, Layout(tp=tp, pp=pp), mm.formats, mm.cal),
+                     chunk_tokens=mm.chunk_tokens, static_memory_fraction=mm.static_memory_fraction)
+        need = on.weights_bytes + float(on.kv_bytes_per_seq(per_seq_tokens)) * batch + on.step_activation_bytes(step)
+        return bool(need <= on.budget_bytes)
+
     best: tuple[int, int, int] | None = None  # (chips, -tp, pp)
     for tp in tps:
-        pp = max(1, math.ceil(need_chips / tp))
-        if pp <= mm.model.num_layers and (best is None or (tp * pp, -tp) < best[:2]):
-            best = (tp * pp, -tp, pp)
+        for pp in range(1, mm.model.num_layers + 1):  # fit_error's estimate, from the run's layout, bounds no other
+            if best is not None and (tp * pp, -tp) >= best[:2]:
+                break
+            if fits(tp, pp):
+                best = (tp * pp, -tp, pp)
+                break
     if best is None:
-        return (f"no layout of this chip reaches them ({mm.model.num_heads} heads, {mm.model.num_layers} layers, "
+        return (f"no layout of this chip fits it ({mm.model.num_heads} heads, {mm.model.num_layers} layers, "
                 f"a tp domain of {tp_domain(mm.chip.max_scaleup_domain)})")
     chips, tp, pp = best[0], -best[1], best[2]
     flags = f"--tp {tp}" + (f" --pp {pp}" if pp > 1 else "") + f" --count {chips * replicas}"
@@ -330,7 +341,7 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
     need_chips = math.ceil((need_w + kv) * chips / (budget - act)) if budget > act else 0
     if need_chips > chips and ends + act < budget:
         lines.append(f"  - more chips: about {need_chips} per replica; "
-                     f"{_layout_for_chips(mm, need_chips, max(1, chips_given // chips))}")
+                     + _layout_for_chips(mm, max(1, chips_given // chips), input_tokens + output_tokens, batch, step))
     if need_w + act < budget and kv > 0:
         b_fit = int(max(0.0, (budget - need_w - act)) // float(mm.kv_bytes_per_seq(input_tokens + output_tokens)))
         if b_fit >= 1:

@@ -41,6 +41,7 @@ from inferchip.spec.engine.workers import (
     prefill_worker_for,
 )
 from inferchip.spec.tokenizer import tokenize_time_s
+from inferchip.units import GIB
 
 KERNEL_CLASSES = ("gemm", "attention", "memory", "link")
 
@@ -54,9 +55,6 @@ class KernelEfficiency(BaseModel):
     attention: float = Field(1.0, gt=0.2, le=2.0, description="x attention_compute_fraction")
     memory: float = Field(1.0, gt=0.2, le=2.0, description="x memory_bandwidth_fraction")
     link: float = Field(1.0, gt=0.2, le=2.0, description="x link_bandwidth_fraction")
-
-
-GIB_BYTES = 2**30  # the device-memory unit of the engines' own batch rules (vLLM: GiB_bytes, 1 << 30)
 
 
 class DeviceBatchRule(BaseModel):
@@ -73,6 +71,16 @@ class DeviceBatchRule(BaseModel):
     max_num_seqs: int = Field(ge=1, le=65536, description="Running-batch cap per scheduler elsewhere.")
     chunk_tokens: int = Field(ge=64, le=1_048_576, description="Step token budget per scheduler elsewhere.")
     source: str = Field(min_length=1)
+
+
+def _gib_beside(gib: float, limit_gib: float) -> str:
+    """``gib`` to as few decimals as keep its comparison with ``limit_gib`` true as printed (69.99 GiB is "69.99",
+    not "70", beside a 70 GiB threshold it is below)."""
+    for decimals in range(0, 10):
+        text = f"{gib:,.{decimals}f}"
+        if (float(text.replace(",", "")) >= limit_gib) == (gib >= limit_gib):
+            return text
+    return repr(gib)
 
 
 @dataclass(frozen=True)
@@ -191,17 +199,18 @@ class EngineSpec(BaseModel):
     def caps_on(self, chip_id: str, memory_capacity_bytes: float, family: str) -> SchedulerCaps:
         """The running-batch cap and step budget this engine runs with by default on a chip of ``family`` with
         ``memory_capacity_bytes`` of device memory (:class:`DeviceBatchRule`; none: the record's on every chip)."""
-        rule, gib = self.device_batch, memory_capacity_bytes / GIB_BYTES
+        rule, gib = self.device_batch, memory_capacity_bytes / GIB  # vLLM's GiB_bytes, 1 << 30
         if rule is None:
             return SchedulerCaps(self.max_num_seqs, self.chunk_tokens, f"the {self.id} engine record's, on every chip")
         excluded = family in rule.excluded_families
+        shown = _gib_beside(gib, rule.min_memory_gib)
         if gib >= rule.min_memory_gib and not excluded:
             return SchedulerCaps(self.max_num_seqs, self.chunk_tokens,
-                                 f"the {self.id} engine record's: {chip_id} has {gib:,.0f} GiB >= "
+                                 f"the {self.id} engine record's: {chip_id} has {shown} GiB >= "
                                  f"{rule.min_memory_gib:g} GiB and is not of "
                                  f"{', '.join(rule.excluded_families) or 'an excluded family'} ({rule.source})")
         why = (f"is of {family}, an excluded family" if excluded
-               else f"has {gib:,.3g} GiB < {rule.min_memory_gib:g} GiB")
+               else f"has {shown} GiB < {rule.min_memory_gib:g} GiB")
         return SchedulerCaps(rule.max_num_seqs, rule.chunk_tokens,
                              f"the {self.id} engine record's device rule: {chip_id} {why} ({rule.source})")
 
