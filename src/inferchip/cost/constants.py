@@ -75,7 +75,10 @@ VLLM_NATIVE_TOP_P_SEGMENTED_SORT_ROWS = 128
 # [4096, 14336]): F.linear's heuristic picks cublasLt 128x136, the fastest listed is 256x144 and vLLM's own run
 # 192x144 (2 CTAs): two token tiles of 136 or 144 for 272 rows, not a 128-row tile padded to 256. So on Blackwell the
 # token tile of the 64- and 128-feature kernels grows in 8-row steps up to 256 (cost.gemm.row_tile), beside the
-# chip's 128 x 256 tile; split K as on Hopper. That F.linear on B200 has no step with the batch: NVIDIA/cutlass
+# chip's 128 x 256 tile; split K as on Hopper. For the 128-feature kernel the 8-row step is the vLLM issue's (its
+# 128x136 tile: 136 = 17 x 8), not CUTLASS's table (16 with a 128-row M): an estimate, ours, that the cuBLAS
+# kernels seen hold (with 16 the closed-loop predictions are the same, mtile47).
+# That F.linear on B200 has no step with the batch: NVIDIA/cutlass
 # issue #2923 (B200, torch fp16 linear 2,048 x 1,024): 5.02 / 4.86 / 4.93 / 5.06 / 5.26 us at 8 / 32 / 64 / 128 /
 # 256 rows.
 CUBLASLT_16BIT_TILES: dict[str, tuple[tuple[float, float, float], ...]] = {
