@@ -144,11 +144,11 @@ def prefill_worker_for(entries: Sequence[WorkerScheduling], software: str, weigh
 
 class CheckpointAttention(BaseModel):
     """The attention projections' formats the engine runs for rows of a model (``model``: a fragment of its lower-case
-    id) served in ``weights`` from one of ``checkpoints`` (the checkpoint's published names; a row names the one it
-    serves in its notes), where that checkpoint leaves some attention projections unquantised and the engine runs
-    them as stored: ``attention_weights`` for q_a, q_b, kv_a and kv_b, ``attention_out_weights`` for the output
-    projection o (blank: as the others). NVIDIA's DeepSeek-R1-0528 FP4 v2 checkpoint under TensorRT-LLM: bf16, and
-    NVFP4 for o; its v1: bf16 for all five (sources in engines.yaml). The first matching entry wins."""
+    id, or of the checkpoint's name where the row's id is a served name) served in ``weights`` from one of
+    ``checkpoints`` (the checkpoint's published names; named in the row's notes), where that checkpoint leaves some
+    attention projections unquantised and the engine runs them as stored: ``attention_weights`` for q_a, q_b, kv_a and
+    kv_b, ``attention_out_weights`` for the output projection o (blank: as the others). NVIDIA's DeepSeek-R1-0528 FP4 v2
+    checkpoint under TensorRT-LLM: bf16, and NVFP4 for o; its v1: bf16 for all five (engines.yaml). First match wins."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -162,17 +162,18 @@ class CheckpointAttention(BaseModel):
 def checkpoint_attention_for(entries: Sequence[CheckpointAttention], model: str, weights: str,
                              stated: str) -> tuple[CheckpointAttention, str | None] | None:
     """The entry for a row of ``model`` served in ``weights`` whose text ``stated`` (its notes) names its checkpoint,
-    with the name it gives: the first entry whose ``model`` fragment the model id contains, whose ``weights`` is the
-    row's and one of whose ``checkpoints`` the text names as a whole name (all compared in lower case; a name followed
-    by more of a name, as ``-FP4`` by ``-FP4-v2``, is another checkpoint). A row naming none of those checkpoints
-    takes the first entry of its model and weights, with None for the name (the catalogue's default checkpoint,
-    assumed, as a CLI row that names none); None where no entry is of the row's model and weights."""
+    with the name it gives: the first entry whose ``weights`` is the row's, one of whose ``checkpoints`` the text
+    names as a whole name (all compared in lower case; a name followed by more of a name, as ``-FP4`` by ``-FP4-v2``,
+    is another checkpoint), and whose ``model`` fragment the model id contains, or that name with the id's own name
+    (a served name, as ``deepseek-ai/DeepSeek-R1`` for a 0528 checkpoint, is reached by the checkpoint it names). A
+    row naming none takes the first entry of its model id and weights, with None for the name (the catalogue's
+    default checkpoint, assumed, as a CLI row that names none); None where no entry is of its model and weights."""
     low, fmt, text = model.lower(), weights.lower(), stated.lower()
-    mine = [e for e in entries if e.model in low and e.weights == fmt]
-    for e in mine:
+    for e in (e for e in entries if e.weights == fmt):
         named = next((c for c in e.checkpoints if names_checkpoint(text, c)), None)
-        if named is not None:
+        if named is not None and (e.model in low or e.model in named.lower() and low.split("/")[-1] in named.lower()):
             return e, named
+    mine = [e for e in entries if e.model in low and e.weights == fmt]
     return (mine[0], None) if mine else None
 
 
