@@ -1,7 +1,8 @@
 """The attention projections as an engine runs the served checkpoint (``EngineSpec.checkpoint_attention``): NVIDIA's
 DeepSeek-R1-0528 FP4 v2 under TensorRT-LLM keeps q_a, q_b, kv_a and kv_b in bf16 and runs o in NVFP4; its v1 keeps o
 in bf16 too; SGLang runs them as stored as well (its FP8 q_b of PR #11805 is opt-in, SGLANG_NVFP4_CKPT_FP8_GEMM_IN_ATTN,
-which the B200 launch script does not set). By hand: the formats' bytes, the GEMM rules' bytes and peaks, the matching
+which the B200 launch script does not set; the GB200 Dynamo + SGLang rows, whose model column is the served name, are
+reached by the checkpoint their notes name). By hand: the formats' bytes, the GEMM rules' bytes and peaks, the matching
 (model fragment, weights, engine, the checkpoint the row's notes name, whole names only), a bad format or checkpoint
 name refused, and a Dynamo TensorRT-LLM row's, an SGLang B200 row's and a deployment-guide row's notes."""
 
@@ -22,7 +23,7 @@ from inferchip.mapping.memory_fit import Formats, layer_weight_bytes
 from inferchip.mapping.operators import Gemm
 from inferchip.performance.setting import resolve_formats
 from inferchip.spec.calibration import Calibration
-from inferchip.spec.engine.workers import checkpoint_attention_for, names_checkpoint
+from inferchip.spec.engine.checkpoints import checkpoint_attention_for, names_checkpoint
 from inferchip.validation.cases import read_cases
 from inferchip.validation.validate import validate_cases
 
@@ -73,7 +74,8 @@ def test_the_entry_matches_deepseek_r1_0528_fp4_under_tensorrt_llm_only():
     trt = get_engine("trtllm").checkpoint_attention
     hit = checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp4", V2_NOTES)
     assert _formats(hit) == ("bf16", "fp4", "nvidia/DeepSeek-R1-0528-NVFP4-v2")
-    assert checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1", "fp4", V2_NOTES) is None  # the MLPerf rows' model
+    # the MLPerf rows' model, their notes naming no 0528 checkpoint: no default reaches it
+    assert checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1", "fp4", "MLPerf Inference v5.1 closed") is None
     assert checkpoint_attention_for(trt, "deepseek-ai/DeepSeek-R1-0528", "fp8", V2_NOTES) is None
     assert checkpoint_attention_for(get_engine("vllm").checkpoint_attention, "deepseek-ai/DeepSeek-R1-0528",
                                     "fp4", V2_NOTES) is None  # no entry read for vLLM
@@ -185,14 +187,37 @@ def test_sglang_runs_the_fp4_checkpoints_attention_as_stored():
     assert _formats(checkpoint_attention_for(sgl, "deepseek-ai/DeepSeek-R1-0528", "fp4",
                                              "checkpoint nvidia/DeepSeek-R1-0528-FP4;")) == (
         "bf16", "", "nvidia/DeepSeek-R1-0528-FP4")
-    # neither the FP8 checkpoint nor the served name deepseek-ai/DeepSeek-R1 (the GB200 Dynamo + SGLang rows, whose
-    # recipes differ on q_b: not modelled) is reached
+    # the FP8 checkpoint is not reached
     assert checkpoint_attention_for(sgl, "deepseek-ai/DeepSeek-R1-0528", "fp8", V2_NOTES) is None
-    assert checkpoint_attention_for(sgl, "deepseek-ai/DeepSeek-R1", "fp4", V2_NOTES) is None
+
+
+def test_a_served_name_is_reached_by_the_checkpoint_its_notes_name_and_never_by_a_shorter_fragment():
+    sgl = get_engine("sglang").checkpoint_attention
+    # the GB200 Dynamo + SGLang rows: model column the served name deepseek-ai/DeepSeek-R1, notes naming v2
+    assert _formats(checkpoint_attention_for(sgl, "deepseek-ai/DeepSeek-R1", "fp4", V2_NOTES)) == (
+        "bf16", "fp4", "nvidia/DeepSeek-R1-0528-NVFP4-v2")
+    # the served name naming no checkpoint, or another one (MLPerf's nvidia/DeepSeek-R1-FP4), takes no default:
+    # the entries' fragment deepseek-r1-0528 is not in its id
+    assert checkpoint_attention_for(sgl, "deepseek-ai/DeepSeek-R1", "fp4", "served as deepseek-ai/DeepSeek-R1") is None
+    assert checkpoint_attention_for(sgl, "deepseek-ai/DeepSeek-R1", "fp4", "checkpoint nvidia/DeepSeek-R1-FP4;") is None
+    # a row of another model whose notes name the checkpoint in passing is not reached
+    assert checkpoint_attention_for(sgl, "moonshotai/Kimi-K2-Instruct", "fp4", V2_NOTES) is None
+
+
+def test_the_gb200_dynamo_sglang_rows_are_priced_as_the_checkpoint_the_runner_loads():
+    from inferchip.validation.plan import case_formats
+
+    rows = [c for c in read_cases(CASES) if c.software.startswith("NVIDIA Dynamo + SGLang") and c.weight_dtype == "fp4"
+            and c.model == "deepseek-ai/DeepSeek-R1"]
+    assert len(rows) == 276
+    for row in rows:
+        fmt, notes = case_formats(row)
+        assert (fmt.weights, fmt.attention_weights, fmt.attention_out_weights) == ("fp4", "bf16", "fp4"), row.case_id
+        assert len([n for n in notes if "(checkpoint_attention)" in n and "DeepSeek-R1-0528-FP4-v2:" in n]) == 1
 
 
 def test_an_sglang_b200_row_is_priced_with_bf16_projections_and_an_nvfp4_output_projection(monkeypatch):
-    from inferchip.spec.engine import workers
+    from inferchip.spec.engine import checkpoints
     from inferchip.validation.plan import case_formats
 
     row = next(c for c in read_cases(CASES) if c.case_id == SGLANG_B200)
@@ -205,7 +230,7 @@ def test_an_sglang_b200_row_is_priced_with_bf16_projections_and_an_nvfp4_output_
     assert r.status == "ok", r.reason
     # the same row without the entry (the price before it: the projections at the checkpoint's NVFP4): the bf16
     # projections stream 2 bytes a weight where NVFP4 streams 0.5 + 1/16, so the row's TPOT can only be shorter
-    monkeypatch.setattr(workers, "checkpoint_attention_for", lambda *args: None)
+    monkeypatch.setattr(checkpoints, "checkpoint_attention_for", lambda *args: None)
     before = replace(row, case_id="without-the-entry")
     assert case_formats(before)[0].attention_weights is None
     r0 = validate_cases([before], Calibration())[0]

@@ -113,7 +113,7 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
                    for w in e.prefill_worker_scheduling]
         listed += [("device_batch excluded_families", e.device_batch.excluded_families)] if e.device_batch else []
         for ck in e.checkpoint_attention:
-            bad = [f for f in (ck.weights, ck.attention_weights, ck.attention_out_weights)
+            bad = [f for f in (ck.weights, ck.attention_weights, ck.attention_out_weights, ck.q_b_weights)
                    if f and f not in BYTES_PER_ELEMENT]
             if bad:
                 raise SpecError(f"{path}: engine {e.id}: checkpoint_attention entry of {ck.model!r}: format "

@@ -43,6 +43,7 @@ class CostContext:
     weight_bytes: float
     attention_weight_bytes: float  # attention projections' weights (the per-layer format map)
     attention_out_weight_bytes: float  # the attention output projection's (Formats.attention_out_weights)
+    attention_q_b_weight_bytes: float  # MLA's q_b (Formats.attention_q_b_weights)
     act_bytes: float
     kv_bytes: float
     hidden_state_bytes: float  # 16-bit hidden states, or the activation format if wider
@@ -51,6 +52,7 @@ class CostContext:
     peak_attention_flop_per_s: FloatArray
     peak_attention_proj_flop_per_s: FloatArray
     peak_attention_out_flop_per_s: FloatArray
+    peak_attention_q_b_flop_per_s: FloatArray
     peak_lm_head_flop_per_s: FloatArray
     vector_flop_per_s: FloatArray
     memory_bytes_per_s: FloatArray
@@ -136,6 +138,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
     # Unquantised attention projections (gpt-oss modules_to_not_convert) run their MMA in their dtype.
     proj_fmt = compute_format(fmt.attention_weights or fmt.weights, fmt.activations)
     out_fmt = compute_format(fmt.attention_out_weights or fmt.attention_weights or fmt.weights, fmt.activations)
+    q_b_fmt = compute_format(fmt.attention_q_b_weights or fmt.attention_weights or fmt.weights, fmt.activations)
     pre_attn_fmt = prefill_attention_format_of(fmt, cal)
 
     def col(x: ArrayLike) -> FloatArray:
@@ -146,6 +149,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
         peak_attention_flop_per_s=col(peak_flop_per_s(chip, attn_fmt)),
         peak_attention_proj_flop_per_s=col(peak_flop_per_s(chip, proj_fmt)),
         peak_attention_out_flop_per_s=col(peak_flop_per_s(chip, out_fmt)),
+        peak_attention_q_b_flop_per_s=col(peak_flop_per_s(chip, q_b_fmt)),
         peak_lm_head_flop_per_s=col(peak_flop_per_s(chip, "bf16")),
         vector_flop_per_s=col(chip.vector_flop_per_s), memory_bytes_per_s=col(chip.memory_bytes_per_s),
         link_bytes_per_s=col(chip.link_bytes_per_s), link_latency_s=col(chip.link_latency_s),
@@ -164,6 +168,7 @@ def cost_context(chip: ChipParams, fmt: Formats, cal: Calibration) -> CostContex
     return CostContext(
         gemm_format=gemm_fmt, attention_format=attn_fmt, weight_bytes=fmt.weight_bytes,
         attention_weight_bytes=fmt.attention_weight_bytes, attention_out_weight_bytes=fmt.attention_out_weight_bytes,
+        attention_q_b_weight_bytes=fmt.attention_q_b_weight_bytes,
         act_bytes=fmt.act_bytes,
         kv_bytes=fmt.kv_bytes, hidden_state_bytes=max(fmt.act_bytes, BYTES_PER_ELEMENT[HIDDEN_STATE_FORMAT]),
         embedding_bytes=BYTES_PER_ELEMENT[EMBEDDING_FORMAT],

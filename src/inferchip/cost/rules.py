@@ -47,7 +47,7 @@ from inferchip.cost.network import (
     reduce_scatter_time_s,
 )
 from inferchip.cost.roofline import ArrayLike, FloatArray, compute_time_s
-from inferchip.mapping.memory_fit import ATTENTION_OUT
+from inferchip.mapping.memory_fit import ATTENTION_OUT, ATTENTION_Q_B
 from inferchip.mapping.operators import (
     AllGather,
     AllReduce,
@@ -302,18 +302,21 @@ def point_to_point_cost(ops: OpTable, ctx: CostContext, pts: StepPoints) -> Kern
 
 def gemm_weight_bytes(ctx: CostContext, op: Any) -> float:
     """Bytes per weight element of a dense GEMM: attention projections in the per-layer map's
-    format (``Formats.attention_weights``; the output projection in ``Formats.attention_out_weights``), the others
-    in the weight format."""
+    format (``Formats.attention_weights``; the output projection in ``Formats.attention_out_weights``, MLA's q_b in
+    ``Formats.attention_q_b_weights``), the others in the weight format."""
     if getattr(op, "op_class", None) != "attention_proj":
         return ctx.weight_bytes
-    return ctx.attention_out_weight_bytes if getattr(op, "name", "") == ATTENTION_OUT else ctx.attention_weight_bytes
+    name = getattr(op, "name", "")
+    return (ctx.attention_out_weight_bytes if name == ATTENTION_OUT else ctx.attention_q_b_weight_bytes
+            if name == ATTENTION_Q_B else ctx.attention_weight_bytes)
 
 
 def gemm_peak_flop_per_s(ctx: CostContext, op: Any) -> FloatArray:
     """Peak of a dense GEMM: attention projections in their weights' compute format (FLOP reported under the GEMM's)."""
     if op.op_class != "attention_proj":
         return ctx.peak_gemm_flop_per_s
-    return ctx.peak_attention_out_flop_per_s if op.name == ATTENTION_OUT else ctx.peak_attention_proj_flop_per_s
+    return (ctx.peak_attention_out_flop_per_s if op.name == ATTENTION_OUT else ctx.peak_attention_q_b_flop_per_s
+            if op.name == ATTENTION_Q_B else ctx.peak_attention_proj_flop_per_s)
 
 
 def gemm_takes_plateau(ctx: CostContext, op: Any) -> bool:

@@ -120,30 +120,38 @@ def _checkpoint_kv_source(kv: str) -> str:
     return f"checkpoint model dtype {kv}: the engines' --kv-cache-dtype auto (--kv fp8 for an FP8 cache)"
 
 
-def served_attention(engine: EngineSpec | None, software: str, model_id: str, weights: str,
-                     stated: str) -> tuple[str, str | None, str] | None:
-    """(attention projections' weights, the output projection's where it differs, the note saying so) as the engine
+def served_attention(engine: EngineSpec | None, software: str, model_id: str, weights: str, stated: str,
+                     decode_chips: int = 0) -> tuple[str, str | None, str | None, str] | None:
+    """(attention projections' weights, the output projection's where it differs, MLA's q_b's where it differs, the
+    note saying so) as the engine
     whose kernels run (``catalog.engines.kernel_engine`` of ``engine`` and ``software``) runs the checkpoint that
     ``stated`` names (a row's notes; a command's ``--model`` id, which may be the checkpoint's own name, an alias of
     ``catalog/alias_checkpoints.csv``): its ``checkpoint_attention`` entry
     (:func:`~inferchip.spec.engine.workers.checkpoint_attention_for`); a ``stated`` naming none of its model's listed
     checkpoints takes the first entry, and the note says that was assumed. None where no entry is of ``model_id``
-    and ``weights`` (or no engine). The one rule validate's rows and predict/serve/curve apply."""
+    and ``weights`` (or no engine). ``decode_chips``: the chips of a disaggregated row's decode worker, the launch
+    recipe's layout an entry's ``decode_worker_chips`` names (0: none). The one rule validate's rows and
+    predict/serve/curve apply."""
     if engine is None:
         return None
     from inferchip.catalog.engines import kernel_engine
-    from inferchip.spec.engine.workers import checkpoint_attention_for
+    from inferchip.spec.engine.checkpoints import checkpoint_attention_for
 
     kernels = kernel_engine(engine, software)
-    hit = checkpoint_attention_for(kernels.checkpoint_attention, model_id, weights, stated)
+    hit = checkpoint_attention_for(kernels.checkpoint_attention, model_id, weights, stated, decode_chips)
     if hit is None:
         return None
     ck, named = hit
-    out = ck.attention_out_weights or ck.attention_weights
+    out, q_b = ck.attention_out_weights or ck.attention_weights, ck.q_b_weights or ck.attention_weights
     which = named or f"{ck.checkpoints[0]} (no listed checkpoint named: the catalogue's first assumed)"
+    four = ("q_a, q_b, kv_a, kv_b in " if q_b == ck.attention_weights else "q_a, kv_a, kv_b in ") + ck.attention_weights
+    apart = "" if q_b == ck.attention_weights else (
+        f", q_b in {q_b} (the launch recipe of a {decode_chips}-chip decode worker sets "
+        "SGLANG_NVFP4_CKPT_FP8_GEMM_IN_ATTN)")
     return (ck.attention_weights, None if out == ck.attention_weights else out,
-            f"attention projections as engine {kernels.id} runs the served checkpoint {which}: q_a, q_b, kv_a, kv_b in "
-            f"{ck.attention_weights}, o in {out} (checkpoint_attention)")
+            None if q_b == ck.attention_weights else q_b,
+            f"attention projections as engine {kernels.id} runs the served checkpoint {which}: {four}{apart}, o in "
+            f"{out} (checkpoint_attention)")
 
 
 

@@ -24,6 +24,7 @@ from inferchip.spec.model import ModelSpec
 EMBEDDING_FORMAT = "bf16"
 FloatArray = npt.NDArray[np.float64]
 ATTENTION_OUT = "o"  # the attention output projection's GEMM name (mapping.sharding)
+ATTENTION_Q_B = "q_b"  # MLA's query up-projection (mapping.sharding), the one SGLang's PR #11805 may run in FP8
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Formats:
     experts and keep attention, router and embeddings wider); None = ``weights`` (every layer).
     ``attention_out_weights``: the output projection's (``o``) format where the checkpoint quantises it but not
     the other attention projections (NVIDIA's DeepSeek-R1-0528 FP4 v2); None = as the other attention projections.
+    ``attention_q_b_weights``: MLA's query up-projection's (``q_b``) format where the engine runs it apart from the
+    others (SGLang requantising a bf16 q_b to FP8 under SGLANG_NVFP4_CKPT_FP8_GEMM_IN_ATTN); None = as the others.
     ``all_reduce``: the codec an engine's launch recipe reduces large tensor-parallel messages with
     (AMD QuickReduce ``int4``/``int6``/``int8``/``fp``, cost/network.py); "" = the 16-bit hidden states
     as they are."""
@@ -43,6 +46,7 @@ class Formats:
     attention_weights: str | None = None
     all_reduce: str = ""
     attention_out_weights: str | None = None
+    attention_q_b_weights: str | None = None
 
     @property
     def weight_bytes(self) -> float:
@@ -60,6 +64,11 @@ class Formats:
         return BYTES_PER_ELEMENT[self.attention_out_weights or self.attention_weights or self.weights]
 
     @property
+    def attention_q_b_weight_bytes(self) -> float:
+        """Bytes per weight element of MLA's ``q_b`` (``attention_q_b_weights``, else as the other projections)."""
+        return BYTES_PER_ELEMENT[self.attention_q_b_weights or self.attention_weights or self.weights]
+
+    @property
     def act_bytes(self) -> float:
         return BYTES_PER_ELEMENT[self.activations]
 
@@ -71,10 +80,13 @@ class Formats:
 def layer_weight_bytes(gemm: object, fmt: Formats) -> float:
     """Bytes per weight element of one weight GEMM under the per-layer format map: attention
     projections in ``fmt.attention_weights`` where it is given (the output projection ``o`` in
-    ``fmt.attention_out_weights`` where that is), every other GEMM in ``fmt.weights``."""
+    ``fmt.attention_out_weights``, MLA's ``q_b`` in ``fmt.attention_q_b_weights`` where those are), every other GEMM
+    in ``fmt.weights``."""
     if getattr(gemm, "op_class", None) != "attention_proj":
         return fmt.weight_bytes
-    return fmt.attention_out_weight_bytes if getattr(gemm, "name", "") == ATTENTION_OUT else fmt.attention_weight_bytes
+    name = getattr(gemm, "name", "")
+    return (fmt.attention_out_weight_bytes if name == ATTENTION_OUT else fmt.attention_q_b_weight_bytes
+            if name == ATTENTION_Q_B else fmt.attention_weight_bytes)
 
 
 def stage_layer_counts(num_layers: int, pp: int) -> tuple[int, ...]:

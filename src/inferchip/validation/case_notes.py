@@ -17,6 +17,21 @@ _MEASURED_AT = re.compile(r"measured at[^()]*?\(?\s*" + _NUM + r"\s+completed sa
 _MEASURED_AT_BARE = re.compile(r"measured at\s+" + _NUM + r"\s+completed samples/s", re.IGNORECASE)
 _REQUEST_RATE = re.compile(r"request rate(?:\s*\([^)]*\))?\s+(INF|" + _NUM + r")\b", re.IGNORECASE)
 
+# A disaggregated row's two pools as its notes state them (closed_loop_facts.row_facts reads and checks them)
+STATED_POOLS = re.compile(
+    r"(\d+) prefill GPUs \((\d+) worker\(s\), TP(\d+)/EP(\d+), DP-attention (true|false)\)\s*\+\s*"
+    r"(\d+) decode GPUs \((\d+) worker\(s\), TP(\d+)/EP(\d+), DP-attention (true|false)\)", re.IGNORECASE)
+
+
+def decode_worker_chips(case: Case) -> int:
+    """The chips of one decode worker of a disaggregated row (``-disagg-`` in its id) as its notes' pools state them
+    (:data:`STATED_POOLS`: decode GPUs over decode workers); 0 for any other row or pools that are not whole workers
+    (``row_facts`` refuses those with the reason)."""
+    m = STATED_POOLS.search(case.notes) if "-disagg-" in case.case_id.lower() else None
+    if m is None or int(m.group(7)) < 1 or int(m.group(6)) % int(m.group(7)):
+        return 0
+    return int(m.group(6)) // int(m.group(7))
+
 
 def stated_limits(case: Case) -> LatencyLimits | None:
     """p99 latency constraints for a Server/Interactive row: from its notes ("TTFT p99<=2000 ms,

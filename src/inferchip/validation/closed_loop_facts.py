@@ -32,14 +32,13 @@ from inferchip.mapping.layout import Layout
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec
 from inferchip.spec.engine.workers import WorkerScheduling, run_length
+from inferchip.validation.case_notes import STATED_POOLS
 from inferchip.validation.cases import Case
 from inferchip.validation.results import stated_pools, whole_workers
 
 PROMPTS_PER_CLIENT = 10  # InferenceMAX benchmark_serving --num-prompts = 10 x concurrency
 
-_POOLS = re.compile(
-    r"(\d+) prefill GPUs \((\d+) worker\(s\), TP(\d+)/EP(\d+), DP-attention (true|false)\)\s*\+\s*"
-    r"(\d+) decode GPUs \((\d+) worker\(s\), TP(\d+)/EP(\d+), DP-attention (true|false)\)", re.IGNORECASE)
+_POOLS = STATED_POOLS
 _DPA = re.compile(r"DP-attention\s+true", re.IGNORECASE)
 _MTP = re.compile(r"speculative decoding:\s*mtp", re.IGNORECASE)
 

@@ -125,6 +125,9 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
                                   attention_out_weights=fmt.attention_out_weights)
     except InferchipError as exc:  # a disaggregated row's workers are the notes' pools, not the tp/ep columns
         raise (in_row_terms(case, exc) if pool is None else in_pool_terms(case, exc, pool)) from None
+    if fmt.attention_q_b_weights is not None:  # the launch recipe's q_b format (case_formats), not a CLI option
+        setting = replace(setting, formats=replace(setting.formats, attention_q_b_weights=fmt.attention_q_b_weights),
+                          _mapped={})
     mm = setting.mapped(setting.layout)
     static = facts.engine.memory_fraction_on(case.accelerator, fmt.weights, layout.tp)
     codec = facts.engine.all_reduce_codec_on(case.accelerator, fmt.weights) if facts.prefill is None else ""

@@ -53,7 +53,7 @@ from inferchip.performance.operating import (  # the one operating-point solver 
 from inferchip.performance.setting import format_choice
 from inferchip.spec.calibration import DatasetLengths
 from inferchip.spec.chip import ChipParams
-from inferchip.validation.case_notes import stated_limits, stated_load_per_s
+from inferchip.validation.case_notes import decode_worker_chips, stated_limits, stated_load_per_s
 from inferchip.validation.cases import DATASETS, MLPERF_DATASETS, Case, LatencyLimits, case_dataset
 from inferchip.workload.datasets import mean_input_of
 
@@ -226,15 +226,18 @@ def _recipe_expert_activations(case: Case, chip: ChipParams | None) -> str | Non
 
 def _served_checkpoint_attention(case: Case, fmt: Formats, notes: list[str]) -> tuple[Formats, list[str]]:
     """``fmt`` with the attention projections as the engine the row's ``software`` names runs the checkpoint its
-    notes name (:func:`~inferchip.mapping.format_defaults.served_attention`, the rule predict/serve/curve apply)."""
+    notes name (:func:`~inferchip.mapping.format_defaults.served_attention`, the rule predict/serve/curve apply),
+    with the chips of a disaggregated row's decode worker (its notes' pools) as the launch recipe's layout."""
     from inferchip.catalog.engines import engine_for_software
     from inferchip.mapping.format_defaults import served_attention
 
-    got = served_attention(engine_for_software(case.software), case.software, case.model, fmt.weights, case.notes)
+    engine = engine_for_software(case.software)
+    got = served_attention(engine, case.software, case.model, fmt.weights, case.notes, decode_worker_chips(case))
     if got is None:
         return fmt, notes
-    attn, out, note = got
-    fmt = replace(fmt, attention_weights=None if attn == fmt.weights else attn, attention_out_weights=out)
+    attn, out, q_b, note = got
+    fmt = replace(fmt, attention_weights=None if attn == fmt.weights else attn, attention_out_weights=out,
+                  attention_q_b_weights=q_b)
     return fmt, [*notes, note]
 
 

@@ -153,7 +153,8 @@ def served_attention(spec: Any, model: GivenModel, weights: str | None) -> tuple
     engine has no entry for it."""
     from inferchip.mapping.format_defaults import served_attention as rule
 
-    return rule(spec, "", model.name, _weights(model, weights), model.name)
+    got = rule(spec, "", model.name, _weights(model, weights), model.name)  # no decode worker: q_b as the others
+    return None if got is None else (got[0], got[1], got[3])
 
 
 def moe_kernel_option() -> Any:

@@ -5,6 +5,7 @@ efficiency), its launch recipes' entries per chip (:mod:`.recipes`) and a disagg
 serves them.
 """
 
+from inferchip.spec.engine.checkpoints import CheckpointAttention
 from inferchip.spec.engine.recipes import (
     ChipRecipe,
     RecipeAllReduce,
@@ -19,7 +20,6 @@ from inferchip.spec.engine.recipes import (
 from inferchip.spec.engine.record import KERNEL_CLASSES, DeviceBatchRule, EngineSpec, KernelEfficiency, SchedulerCaps
 from inferchip.spec.engine.workers import (
     AttentionDpBalance,
-    CheckpointAttention,
     DecodeWorker,
     EagerSteps,
     FirstUseWait,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from inferchip.spec.engine.checkpoints import CheckpointAttention
 from inferchip.spec.engine.recipes import (
     RecipeAllReduce,
     RecipeChunk,
@@ -26,7 +27,6 @@ from inferchip.spec.engine.recipes import (
 )
 from inferchip.spec.engine.workers import (
     AttentionDpBalance,
-    CheckpointAttention,
     DecodeWorker,
     EagerSteps,
     FirstUseWait,

@@ -8,7 +8,6 @@ matched against a row's ``software`` text (lower case; first match wins) and car
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Annotated, Literal, TypeVar
 
@@ -140,46 +139,6 @@ def prefill_worker_for(entries: Sequence[WorkerScheduling], software: str, weigh
     fits = [w for w in entries if (not w.weights or w.weights == fmt) and w.prefill_workers in (0, prefill_workers)
             and w.input_tokens in (0, input_tokens)]
     return first_for_software(fits, software)
-
-
-class CheckpointAttention(BaseModel):
-    """The attention projections' formats the engine runs for rows of a model (``model``: a fragment of its lower-case
-    id) served in ``weights`` from one of ``checkpoints`` (the checkpoint's published names; a row names the one it
-    serves in its notes), where that checkpoint leaves some attention projections unquantised and the engine runs
-    them as stored: ``attention_weights`` for q_a, q_b, kv_a and kv_b, ``attention_out_weights`` for the output
-    projection o (blank: as the others). NVIDIA's DeepSeek-R1-0528 FP4 v2 checkpoint under TensorRT-LLM: bf16, and
-    NVFP4 for o; its v1: bf16 for all five (sources in engines.yaml). The first matching entry wins."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    model: str = Field(min_length=1, pattern=r"^[a-z0-9_.+/-]+$")
-    weights: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
-    checkpoints: tuple[str, ...] = Field(min_length=1)
-    attention_weights: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
-    attention_out_weights: str = Field("", pattern=r"^[a-z0-9_]*$")
-
-
-def checkpoint_attention_for(entries: Sequence[CheckpointAttention], model: str, weights: str,
-                             stated: str) -> tuple[CheckpointAttention, str | None] | None:
-    """The entry for a row of ``model`` served in ``weights`` whose text ``stated`` (its notes) names its checkpoint,
-    with the name it gives: the first entry whose ``model`` fragment the model id contains, whose ``weights`` is the
-    row's and one of whose ``checkpoints`` the text names as a whole name (all compared in lower case; a name followed
-    by more of a name, as ``-FP4`` by ``-FP4-v2``, is another checkpoint). A row naming none of those checkpoints
-    takes the first entry of its model and weights, with None for the name (the catalogue's default checkpoint,
-    assumed, as a CLI row that names none); None where no entry is of the row's model and weights."""
-    low, fmt, text = model.lower(), weights.lower(), stated.lower()
-    mine = [e for e in entries if e.model in low and e.weights == fmt]
-    for e in mine:
-        named = next((c for c in e.checkpoints if names_checkpoint(text, c)), None)
-        if named is not None:
-            return e, named
-    return (mine[0], None) if mine else None
-
-
-def names_checkpoint(text: str, checkpoint: str) -> bool:
-    """Whether lower-case ``text`` names ``checkpoint`` whole: not inside a longer name (letters, digits, ``-``,
-    ``_``, ``.`` or ``/`` on either side)."""
-    return re.search(rf"(?<![\w./-]){re.escape(checkpoint.lower())}(?![\w/-]|\.\w)", text) is not None
 
 
 def recipe_worker(chips: int, tp: int, ep: int, dpa: bool, attention_dp: bool | None) -> tuple[int, int, bool]:
