@@ -117,8 +117,8 @@ def name_text(value: str | None) -> str | None:
     if value is not None and not value.strip():
         from inferchip.errors import InvalidSettingError
 
-        raise InvalidSettingError(f"--name {value!r}: an empty text, which every id holds; allowed: a text with a "
-                                  "character other than blanks (leave --name out to list the whole catalogue)")
+        raise InvalidSettingError(f"--name {value!r}: an empty text, which every id holds; allowed: a text with "
+                                  "a character that is not a blank (leave --name out to list the whole catalogue)")
     return value
 
 
