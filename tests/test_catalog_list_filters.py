@@ -100,3 +100,14 @@ def test_a_chip_filter_that_keeps_nothing_says_so():
     """`chips --name zzz` once printed a '0 chips' table with no word on why; it now says so as `models` does."""
     code, out = run_main(["chips", "--name", "zzz-no-such-chip"])
     assert code == 0 and "no chip meets the filters" in out and "0 chips" not in out
+
+
+@pytest.mark.parametrize("command", ["chips", "models"])
+@pytest.mark.parametrize("text", ["", "   "])
+def test_an_empty_name_is_refused_as_explore_refuses_an_empty_item(command, text):
+    """`chips --name ''` and `models --name ''` once listed the whole catalogue (every id holds the empty text) while
+    `explore` refuses an empty item: one `error:` line naming the option, exit status 2 (stop 47, capresolve47)."""
+    code, out = run_main([command, "--name", text])
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    assert code == 2, out
+    assert len(lines) == 1 and lines[0].startswith("error: --name") and "empty" in lines[0], out

@@ -136,7 +136,9 @@ def test_no_impossible_advice_when_the_usable_memory_is_below_one_chunks_activat
     activations shrink them, and the advice says so). Before: 'narrower weights' was advised."""
     path = _chip_file(tmp_path_factory.mktemp("chip"), capacity, unit)
     # batch 8 x 1,024 prompt tokens: a step of one full 8,192-token chunk (sram40: the fit keeps the largest step's)
-    code, text = run_main(["predict", "--chip", str(path), "--model", LLAMA, "--weights", weights, "--batch", "8"])
+    # --chunk-tokens 8192: the chunk these figures are for (a chip below 70 GiB defaults to vLLM's 2,048, capresolve47)
+    code, text = run_main(["predict", "--chip", str(path), "--model", LLAMA, "--weights", weights, "--batch", "8",
+                           "--chunk-tokens", "8192"])
     assert code == 2 and text.startswith("error: ") and "Traceback" not in text
     if capacity * (2**20 if unit == "MiB" else 1e6) <= 2 * 2**30:  # at most the generic family's 2 GiB reserve
         # newuser40: refused when the chip is read, naming the reserve (before: '0.0 GB is usable' for every model)
@@ -158,7 +160,7 @@ def test_the_advice_names_a_tp_only_where_one_fits(tmp_path, gib, advice):
     at tp 4, 0.67 at tp 8 (the host's 8 PCIe cards; 32 query and 8 KV heads split). The advice names the narrowest
     tp that fits, none where none does: before, '--tp' was advised even with no usable memory (review37b)."""
     path = _chip_file(tmp_path, gib, "GiB")  # batch 8 x 1,024 prompt tokens: a full chunk's step (sram40)
-    code, text = run_main(["predict", "--chip", str(path), "--model", LLAMA, "--batch", "8"])
+    code, text = run_main(["predict", "--chip", str(path), "--model", LLAMA, "--batch", "8", "--chunk-tokens", "8192"])
     assert code == 2 and "alone exceed" in text
     fix = text.split("What would make it fit:", 1)[1]
     assert advice in fix

@@ -17,7 +17,6 @@ from inferchip.interfaces.cli_options import output as out
 
 if TYPE_CHECKING:  # the model is imported when a command runs (a faster cold start)
     from inferchip.performance.predict import Prediction
-    from inferchip.spec.engine import EngineSpec
 
 
 class OutputFormat(StrEnum):
@@ -75,6 +74,13 @@ def service_ttft_note(p: Prediction, max_num_seqs: int) -> str:
                  f"admits them), fewer than the {p.batch:,.0f} here: the others wait in its queue, so its "
                  "tokens/s is lower and its TTFT longer (predict's search has no running-batch cap)")
     return note
+
+
+def chunk_note(chunk: int, source: str) -> str:
+    """The note stating the prefill chunk a run without ``--chunk-tokens`` takes (``source``: why), the step budget
+    serve and curve run on the same chip (``cli_options.engine.chunk_setting``)."""
+    return (f"prefill chunk {chunk:,} tokens per step and chip, as serve and curve run on this chip "
+            f"(--chunk-tokens sets it): {source}")
 
 
 def prediction_table(p: Prediction) -> list[Table]:
@@ -167,10 +173,11 @@ def predict_cmd(
                                   "or --max-ttft-ms alone")
     loaded = opts.read_model(model)  # a user's config.json read once, for every step below and the setting
     context_note = opts.check_context(loaded, input_tokens, output_tokens)
-    cal, eng = eng_opts.engine_setting(engine, calibration, chip)
-    cal, moe_note = eng_opts.moe_kernel_setting(cal, eng, chip, weights, loaded, moe_kernel)
+    choice = eng_opts.engine_choice(engine, calibration, chip)  # the engine, chip and caps on it, resolved once
+    eng = choice.spec
+    cal, moe_note = eng_opts.moe_kernel_setting(choice.calibration, eng, choice.chip, weights, loaded, moe_kernel)
     host = eng_opts.engine_host(eng, chip, weights, loaded, input_tokens)
-    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng)
+    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, choice.caps)  # serve's chunk on this chip
     host_s = 0.0 if host is None else host.total_s
     if max_ttft_ms is not None and max_ttft_ms / 1e3 <= host_s:
         raise InvalidSettingError(f"--max-ttft-ms {max_ttft_ms:g}: no TTFT meets it; {host.text()}")
@@ -200,7 +207,8 @@ def predict_cmd(
     notes = [*p.notes, *([attention[2]] if attention else []),  # the same notes in the table and the JSON
              *([context_note] if context_note else []), *opts.config_notes(loaded),
              *([] if p.has_tpot else [ONE_TOKEN_NOTE]), *([tile_note] if tile_note else []),
-             *([] if batch is not None else [service_ttft_note(p, _max_num_seqs(eng, chip))])]
+             *([] if chunk_tokens is not None else [chunk_note(chunk, chunk_source)]),
+             *([] if batch is not None else [service_ttft_note(p, choice.caps.max_num_seqs)])]
     if output == OutputFormat.json:
         answer = out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS)
         typer.echo(fmt.to_json({**answer, "memory_activations": activations_of, "notes": notes,
@@ -217,9 +225,3 @@ def predict_cmd(
     for n in notes:
         con.print(f"[yellow]note:[/] {n}")
 
-
-def _max_num_seqs(eng: EngineSpec | None, chip: str) -> int:
-    """The running-batch cap per attention-DP rank ``serve`` simulates on ``chip``: ``--engine``'s (else the default
-    engine record's) by its device rule, the one resolution serve and curve run (``cli_options.engine.
-    scheduler_caps``)."""
-    return int(eng_opts.scheduler_caps(eng, chip).max_num_seqs)

@@ -178,10 +178,11 @@ def serve_cmd(
     context_note = opts.check_context(loaded, input_tokens, output_tokens, trace)
     from inferchip.performance.serving import serving_economics
 
-    calibration, eng = eng_opts.engine_setting(engine, calibration, chip)
-    calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, weights, loaded, moe_kernel)
-    caps = eng_opts.scheduler_caps(eng, chip)  # the running-batch cap and budget on this chip, resolved once
-    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng, caps)
+    choice = eng_opts.engine_choice(engine, calibration, chip)  # the engine, chip and caps on it, resolved once
+    eng, caps = choice.spec, choice.caps
+    calibration, moe_note = eng_opts.moe_kernel_setting(choice.calibration, eng, choice.chip, weights, loaded,
+                                                        moe_kernel)
+    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, caps)
     step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
                              eng, chunk, running_cap=caps.max_num_seqs, concurrency=concurrency,
@@ -291,10 +292,11 @@ def curve_cmd(
         _print_rows(rows, f"{model} on {rows[0]['num_chips']} x {chip}: throughput vs interactivity", output,
                     curve=True)
         return
-    calibration, eng = eng_opts.engine_setting(engine, calibration, chip)
-    calibration, moe_note = eng_opts.moe_kernel_setting(calibration, eng, chip, weights, loaded, moe_kernel)
-    caps = eng_opts.scheduler_caps(eng, chip)  # the running-batch cap and budget on this chip, resolved once
-    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, eng, caps)  # one chunk for the memory fit and scheduler
+    choice = eng_opts.engine_choice(engine, calibration, chip)  # the engine, chip and caps on it, resolved once
+    eng, caps = choice.spec, choice.caps
+    calibration, moe_note = eng_opts.moe_kernel_setting(choice.calibration, eng, choice.chip, weights, loaded,
+                                                        moe_kernel)
+    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, caps)  # one chunk for the memory fit and scheduler
     step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
                              eng, chunk, running_cap=caps.max_num_seqs)

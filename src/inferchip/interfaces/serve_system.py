@@ -38,7 +38,7 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given). ``chunk_tokens``: the
     prefill chunk per step and chip the memory fit keeps a step's activations for (None: 8,192). ``searched_rows``:
     search only the layouts a closed-loop case row runs (``serve_rows.row_layouts``). ``running_cap``: the
-    running-batch cap per attention-DP rank the simulation admits (``cli_options.engine.scheduler_caps``), within
+    running-batch cap per attention-DP rank the simulation admits (``cli_options.engine.EngineChoice.caps``), within
     which the search's concurrency stays (None: uncapped).
     ``slo_s``: (TTFT, TPOT) limits, s (``serve --slo-ttft-ms/--slo-tpot-ms``). A
     load, ``concurrency`` closed-loop clients (``serve --concurrency``), ``rate_per_s`` (``serve --rate``) or
@@ -155,7 +155,7 @@ def trace_load(trace: Path) -> tuple[float | None, tuple[float, float]]:
 def engine_config(engine: EngineSpec | None, step: ServingStepModel, chunk_tokens: int, caps: SchedulerCaps
                   ) -> SchedulerConfig:
     """The scheduler of ``--engine`` (else the default engine record's, with no host time): its running-batch cap
-    on the chip (``caps``, ``cli_options.engine.scheduler_caps``, resolved once) and prefill chunk
+    on the chip (``caps``, ``cli_options.engine.EngineChoice.caps``, resolved once) and prefill chunk
     (``chunk_tokens``: ``cli_options.engine.chunk_setting``'s) per attention-DP rank, on the step model's ranks
     (``serving_step`` resolved them), and its loop's intake per request in series with the steps
     (``request_intake_s``, as validate's closed-loop rows run it)."""

@@ -68,6 +68,14 @@ class ComputeSpec(Frozen):
 CapacityUnit = Literal["MB", "GB", "TB", "MiB", "GiB", "TiB"]
 
 
+class RuntimeDevices(Frozen):
+    """A package its runtime enumerates as several devices, each with an even share of the memory (an MI250X's two
+    GCDs, two 64 GiB GPUs to ROCm): what a serving engine's per-device rule reads (``EngineSpec.caps_on``)."""
+
+    count: int = Field(ge=2, le=64, description="Devices the runtime enumerates for one package.")
+    source: str = Field(min_length=1, description="Where the vendor says so.")
+
+
 class MemorySpec(Frozen):
     type: str = Field(min_length=1, description="The memory as the source describes it: 'HBM3e (8 stacks)', ...")
     memory_type: MemoryType | None = Field(
@@ -89,6 +97,8 @@ class MemorySpec(Frozen):
     )
     measured_bandwidth: MeasuredBandwidth | None = Field(None, description="Sustained rate a published "
         "microbenchmark measured, with its source (spec.stream); kept apart from the datasheet peak.")
+    runtime_devices: RuntimeDevices | None = Field(None, description="Where the runtime sees the package as several "
+        "devices sharing the memory evenly, their count and source (none: one device).")
 
     _type_from_text = model_validator(mode="before")(fill_memory_type)
 

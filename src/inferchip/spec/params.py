@@ -55,6 +55,9 @@ class ChipParams:
     layer_pipeline: bool = False
     sm_count: float = 0.0  # streaming multiprocessors (NVIDIA; the chip file's compute.sm_count); 0: not stated
     vector_width_bits: float = DEFAULT_VECTOR_WIDTH_BITS  # widest fp32 SIMD register of a CPU core (bits)
+    # devices the runtime enumerates for one package, the memory shared evenly (ChipSpec memory.runtime_devices: an
+    # MI250X's two GCDs); a serving engine's per-device defaults read one of them (EngineSpec.caps_on)
+    runtime_devices: int = 1
     family: str = "generic"
     architecture: str = ""  # the chip file's architecture (ChipSpec.architecture); "": not stated
     notes: tuple[str, ...] = field(default_factory=tuple)

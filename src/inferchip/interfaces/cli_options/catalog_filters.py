@@ -111,6 +111,17 @@ class ModelFilter:
         return self.name is None or self.name.lower() in model_id.lower()
 
 
+def name_text(value: str | None) -> str | None:
+    """``--name`` as typed (None: not given); an empty or blank text is refused, one line naming the option, as
+    ``explore`` refuses an empty item: every id holds it, so it would list the whole catalogue as if not given."""
+    if value is not None and not value.strip():
+        from inferchip.errors import InvalidSettingError
+
+        raise InvalidSettingError(f"--name {value!r}: an empty text, which every id holds; allowed: a text with "
+                                  "a character that is not a blank (leave --name out to list the whole catalogue)")
+    return value
+
+
 def chip_filter(*, vendor: str | None, system: str | None, number_format: str | None, min_memory_gb: float | None,
                 name: str | None, vendors: Iterable[str], formats: Iterable[str]) -> ChipFilter:
     """The chips filter from the options as typed, checked against the catalogue's ``vendors`` and ``formats``; a
@@ -130,7 +141,7 @@ def chip_filter(*, vendor: str | None, system: str | None, number_format: str | 
     return ChipFilter(vendor=one_of("--vendor", vendor, names), system=one_of("--system", system, systems),
                       number_format=one_of("--number-format", number_format, formats),
                       min_memory_bytes=None if min_memory_gb is None else min_memory_gb * 1e9,
-                      name=name)
+                      name=name_text(name))
 
 
 def model_filter(*, model_type: str | None, attention: str | None, moe: bool | None, min_params_b: float | None,
@@ -144,4 +155,4 @@ def model_filter(*, model_type: str | None, attention: str | None, moe: bool | N
     return ModelFilter(model_type=one_of("--model-type", model_type, model_types),
                        attention=one_of("--attention", attention, attentions), moe=moe,
                        min_params=None if min_params_b is None else min_params_b * 1e9,
-                       max_params=None if max_params_b is None else max_params_b * 1e9, name=name)
+                       max_params=None if max_params_b is None else max_params_b * 1e9, name=name_text(name))

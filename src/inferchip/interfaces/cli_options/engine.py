@@ -5,12 +5,15 @@ output."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 if TYPE_CHECKING:
     from inferchip.interfaces.cli_options.options import GivenModel
+    from inferchip.spec.engine import EngineSpec, SchedulerCaps
+    from inferchip.spec.params import ChipParams
 
 ENGINE_HELP = ("Serving engine of catalog/engines.yaml (dynamo, trtllm, vllm, atom, sglang): its host time per step "
                "replaces the calibration's, its kernel efficiencies scale the calibration's")
@@ -42,25 +45,39 @@ def _weights(model: GivenModel, weights: str | None) -> str:
     return weight_choice(model.name, weights, model.config)[0]
 
 
-def scheduler_caps(spec: Any, chip: str) -> Any:
-    """The running-batch cap and step budget per rank ``serve`` and ``curve`` simulate on ``chip`` (an id or a chip
-    file): ``--engine``'s (``spec``; None: the default engine record's) by its device rule, with the reason, resolved
-    once (:func:`~inferchip.sim.batching.scheduler.scheduler_caps`)."""
+@dataclass(frozen=True)
+class EngineChoice:
+    """``--engine`` on one chip, resolved once (:func:`engine_choice`) and passed down: the calibration to use, the
+    engine (None without ``--engine``), the chip's parameters (looked up once) and the running-batch cap and step
+    budget per rank its scheduler runs there (``caps``: ``--engine``'s record, else the default engine record's, by
+    its device rule, :meth:`~inferchip.spec.engine.EngineSpec.caps_on`), read by predict, serve and curve alike."""
+
+    calibration: Any
+    spec: EngineSpec | None
+    chip: ChipParams
+    caps: SchedulerCaps
+
+
+def engine_choice(engine: str | None, calibration: Any, chip: str) -> EngineChoice:
+    """:func:`engine_setting` on ``chip`` (an id or a chip file) with the chip looked up once and the scheduler's caps
+    on it resolved from those parameters (:func:`~inferchip.sim.batching.scheduler.scheduler_caps`)."""
     from inferchip.catalog.chips import get_chip_params
-    from inferchip.sim.batching.scheduler import scheduler_caps as caps
+    from inferchip.sim.batching.scheduler import scheduler_caps
 
+    spec = None if engine is None else option_engine(engine)  # an unknown engine is named before the chip is read
     params = get_chip_params(chip)
-    return caps(spec, params.id, params.memory_capacity_bytes, params.family)
+    caps = scheduler_caps(spec, params.id, params.memory_capacity_bytes, params.family, params.runtime_devices)
+    return EngineChoice(_engine_on(spec, calibration, params), spec, params, caps)
 
 
-def engine_summary(spec: Any, scheduler_chunk: int | None, host: Any = None, moe_kernel: str | None = None,
-                   caps: Any = None) -> dict[str, Any] | None:
+def engine_summary(spec: EngineSpec | None, scheduler_chunk: int | None, host: Any = None,
+                   moe_kernel: str | None = None, caps: SchedulerCaps | None = None) -> dict[str, Any] | None:
     """What ``--engine`` changed, for the output (None without it): its id and name, the host time per step
     that replaced the calibration's, (serve and curve) the running-batch cap and the chunk the scheduler runs
     (``scheduler_chunk``, :func:`chunk_setting`'s: ``--chunk-tokens`` where given, not the record's own; None:
     no scheduler, as in predict), (``host``, :func:`engine_host`) the host time each request's TTFT and E2E
     include, and the expert kernel's note (``moe_kernel``, :func:`moe_kernel_setting`; None where none applies);
-    ``caps`` (:func:`scheduler_caps`): the running-batch cap the scheduler runs on the chip (None: the record's)."""
+    ``caps`` (:attr:`EngineChoice.caps`): the running-batch cap the scheduler runs on the chip (None: the record's)."""
     if spec is None:
         return None
     out = {"id": spec.id, "name": spec.name, "step_overhead_s": spec.step_overhead_s,
@@ -82,24 +99,18 @@ def chunk_option() -> Any:
                         help="Prefill tokens one step runs per chip (vLLM --max-num-batched-tokens, SGLang "
                         "--chunked-prefill-size, TensorRT-LLM --max_num_tokens); the memory fit keeps the activations "
                         "of the largest step the run executes (a static batch: batch x prompt tokens, at most this); "
-                        f"default: --engine's chunk_tokens (catalog/engines.yaml), else {DEFAULT_CHUNK_TOKENS:,}.")
+                        "default: the step budget --engine's record (else the default engine record, vllm) runs on the "
+                        "chip by its device rule (catalog/engines.yaml device_batch: vLLM's "
+                        f"{DEFAULT_CHUNK_TOKENS:,} on a device of >= 70 GiB not an A100, 2,048 elsewhere).")
 
 
-def chunk_setting(chunk: int | None, spec: Any, caps: Any = None) -> tuple[int, str]:
+def chunk_setting(chunk: int | None, caps: SchedulerCaps) -> tuple[int, str]:
     """(prefill chunk tokens per step, where they came from): ``--chunk-tokens`` where given, else the scheduler's
-    budget on the chip (``caps``, :func:`scheduler_caps`: serve and curve), else ``--engine``'s ``chunk_tokens``
-    (catalog/engines.yaml), else inferchip's default (``mapped.DEFAULT_CHUNK_TOKENS``, the vLLM/TensorRT-LLM budget
-    the validated engines run)."""
-    from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS
-
+    budget on the chip (``caps``, :attr:`EngineChoice.caps`: ``--engine``'s record, else the default engine record's,
+    by its device rule), one rule for predict, serve and curve."""
     if chunk is not None:
         return chunk, "--chunk-tokens"
-    if caps is not None:
-        return int(caps.chunk_tokens), caps.reason
-    if spec is not None:
-        return int(spec.chunk_tokens), f"--engine {spec.id}'s chunk_tokens (catalog/engines.yaml)"
-    return DEFAULT_CHUNK_TOKENS, ("inferchip's default: vLLM's API-server max_num_batched_tokens on GPUs of 70 GiB "
-                                  "and more (vllm/engine/arg_utils.py), TensorRT-LLM's max_num_tokens")
+    return int(caps.chunk_tokens), caps.reason
 
 
 def engine_line(summary: dict[str, Any] | None, default_text: str) -> str:
@@ -116,34 +127,41 @@ def engine_line(summary: dict[str, Any] | None, default_text: str) -> str:
     return text
 
 
-def engine_setting(engine: str | None, calibration: Any, chip: str | None = None) -> tuple[Any, Any]:
+def engine_setting(engine: str | None, calibration: Any, chip: str | None = None) -> tuple[Any, EngineSpec | None]:
     """(calibration to use, engine spec or None) for ``--engine`` over ``--calibration`` (a path, "none" or None),
-    on ``chip`` (an id or a chip file): the engine's 16-bit GEMMs split K where it lists the chip's family
-    (``split_k_16bit_families``), as the validated closed-loop and energy rows run them. An unknown engine raises
-    UnknownIdError listing the engines. Without ``--engine``, on ``chip``: the calibration with the 16-bit GEMM
-    library of the catalogue's default engine on the chip's family
+    on ``chip`` (an id or a chip file; None: no chip, the calibration as given): :func:`engine_choice`'s two first
+    fields where a chip is given."""
+    if chip is None:
+        if engine is None:
+            return calibration, None
+        from inferchip.catalog.calibration_file import load_calibration
+        from inferchip.catalog.engines import engine_calibration
+
+        spec = option_engine(engine)
+        return engine_calibration(load_calibration(calibration), spec), spec
+    choice = engine_choice(engine, calibration, chip)
+    return choice.calibration, choice.spec
+
+
+def _engine_on(spec: EngineSpec | None, calibration: Any, params: ChipParams) -> Any:
+    """The calibration for ``--engine`` (``spec``) over ``--calibration`` on the chip of ``params``: the engine's
+    16-bit GEMMs split K where it lists the chip's family (``split_k_16bit_families``), as the validated
+    closed-loop and energy rows run them; an engine that does not run on the chip is refused. Without
+    ``--engine``: the calibration with the 16-bit GEMM library of the catalogue's default engine on the chip's family
     (:func:`~inferchip.catalog.engines.default_gemm_calibration`), so that predict, serve and curve price a Hopper
     bf16 decode GEMM as cuBLASLt runs it, split K included."""
     from inferchip.catalog.calibration_file import load_calibration
-    from inferchip.catalog.engines import engine_calibration, family_kernel_calibration, loaded_calibration
+    from inferchip.catalog.engines import (
+        check_engine_runs_on,
+        engine_calibration,
+        family_kernel_calibration,
+        loaded_calibration,
+    )
 
-    if engine is None:
-        if chip is None:
-            return calibration, None
-        from inferchip.catalog.chips import get_chip_params
-
-        return loaded_calibration(calibration, get_chip_params(chip).family), None
-
-    spec = option_engine(engine)
-    cal = engine_calibration(load_calibration(calibration), spec)
-    if chip is not None:
-        from inferchip.catalog.chips import get_chip_params
-        from inferchip.catalog.engines import check_engine_runs_on
-
-        params = get_chip_params(chip)
-        check_engine_runs_on(spec, params.id, params.family)
-        cal = family_kernel_calibration(cal, spec, params.family)
-    return cal, spec
+    if spec is None:
+        return loaded_calibration(calibration, params.family)
+    check_engine_runs_on(spec, params.id, params.family)
+    return family_kernel_calibration(engine_calibration(load_calibration(calibration), spec), spec, params.family)
 
 
 def served_attention(spec: Any, model: GivenModel, weights: str | None) -> tuple[str, str | None, str] | None:
@@ -164,21 +182,20 @@ def moe_kernel_option() -> Any:
                         "engine's own pick on the chip (catalog/engines.yaml moe_kernels).")
 
 
-def moe_kernel_setting(cal: Any, spec: Any, chip: str, weights: str | None, model: GivenModel, choice: str | None
-                       ) -> tuple[Any, str | None]:
+def moe_kernel_setting(cal: Any, spec: EngineSpec | None, chip: ChipParams, weights: str | None, model: GivenModel,
+                       choice: str | None) -> tuple[Any, str | None]:
     """``cal`` with the expert kernel ``--engine`` serves ``model``'s ``weights`` experts with on ``chip``
     (``weights`` None: what the checkpoint ships, :func:`_weights`; ``--moe-kernel``, else the engine's default
     there; :func:`~inferchip.performance.moe_kernel.moe_kernel_calibration`) and the note naming it (None where no
-    kernel entry applies)."""
+    kernel entry applies); ``chip``: :attr:`EngineChoice.chip`, the chip looked up once."""
     if spec is None and choice is None:
         return cal, None
-    from inferchip.catalog.chips import get_chip_params
     from inferchip.performance.moe_kernel import moe_kernel_calibration
 
-    return moe_kernel_calibration(cal, spec, get_chip_params(chip), _weights(model, weights), model.spec, choice)
+    return moe_kernel_calibration(cal, spec, chip, _weights(model, weights), model.spec, choice)
 
 
-def option_engine(engine: str) -> Any:
+def option_engine(engine: str) -> EngineSpec:
     """The engine ``--engine`` names; an unknown one is an UnknownIdError naming the option, the value and the
     engines allowed (as every option's error does)."""
     from inferchip.catalog.engines import get_engine

@@ -8,11 +8,14 @@ option placeholder, typed ``Any`` as in :mod:`.options` (the command's parameter
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from inferchip.interfaces.cli_options import options as opts
+
+if TYPE_CHECKING:
+    from inferchip.spec.engine import SchedulerCaps
 
 
 def default_scheduler_text() -> str:
@@ -31,9 +34,9 @@ def default_scheduler_text() -> str:
             "the chip")
 
 
-def cap_line(caps: Any, chunk: int) -> str:
+def cap_line(caps: SchedulerCaps, chunk: int) -> str:
     """The line of curve's text saying which running-batch cap and step budget (``chunk``, the one the run used) the
-    scheduler ran and why (``caps``: ``cli_options.engine.scheduler_caps``)."""
+    scheduler ran and why (``caps``: ``cli_options.engine.EngineChoice.caps``)."""
     return (f"running batch: <= {caps.max_num_seqs:,} sequences and a step budget of {chunk:,} tokens per "
             f"attention-DP rank; the cap: {caps.reason}")
 

@@ -51,15 +51,16 @@ def default_max_num_seqs() -> int:
     return int(get_engine(None).max_num_seqs)
 
 
-def scheduler_caps(engine: EngineSpec | None, chip_id: str, memory_capacity_bytes: float, family: str
-                   ) -> SchedulerCaps:
+def scheduler_caps(engine: EngineSpec | None, chip_id: str, memory_capacity_bytes: float, family: str,
+                   runtime_devices: int = 1) -> SchedulerCaps:
     """The running-batch cap and step budget per rank ``engine`` (None: the default engine record,
     :func:`default_engine_id`) runs with on a chip of ``family`` with ``memory_capacity_bytes`` of device memory, with
     the reason (:meth:`EngineSpec.caps_on`: the record's device rule, vLLM's 1,024 / 8,192 on >= 70 GiB that is
-    not an A100, 256 / 2,048 elsewhere): resolved once per run and passed to :func:`rank_scheduler`."""
+    not an A100, 256 / 2,048 elsewhere, on each of the ``runtime_devices`` the package is to its runtime): resolved
+    once per run and passed to :func:`rank_scheduler`."""
     from inferchip.catalog.engines import get_engine
 
-    return (engine or get_engine(None)).caps_on(chip_id, memory_capacity_bytes, family)
+    return (engine or get_engine(None)).caps_on(chip_id, memory_capacity_bytes, family, runtime_devices)
 
 
 def default_chunk_tokens() -> int:

@@ -60,7 +60,9 @@ class KernelEfficiency(BaseModel):
 class DeviceBatchRule(BaseModel):
     """An engine's own per-device defaults for its running-batch cap and step budget: the record's ``max_num_seqs``
     and ``chunk_tokens`` hold on a chip of at least ``min_memory_gib`` GiB of device memory whose family is not in
-    ``excluded_families``; any other chip gets the ``max_num_seqs`` and ``chunk_tokens`` here."""
+    ``excluded_families``; any chip else gets the ``max_num_seqs`` and ``chunk_tokens`` here. Device memory is one
+    runtime device's: a package its runtime enumerates as several devices (the chip's ``memory.runtime_devices``,
+    an MI250X's two GCDs) is read as one of them, its memory divided among them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -196,23 +198,29 @@ class EngineSpec(BaseModel):
     sources: tuple[str, ...] = ()
     fitted_on: str | None = None
 
-    def caps_on(self, chip_id: str, memory_capacity_bytes: float, family: str) -> SchedulerCaps:
+    def caps_on(self, chip_id: str, memory_capacity_bytes: float, family: str, runtime_devices: int = 1
+                ) -> SchedulerCaps:
         """The running-batch cap and step budget this engine runs with by default on a chip of ``family`` with
-        ``memory_capacity_bytes`` of device memory (:class:`DeviceBatchRule`; none: the record's on every chip)."""
-        rule, gib = self.device_batch, memory_capacity_bytes / GIB  # vLLM's GiB_bytes, 1 << 30
+        ``memory_capacity_bytes`` of memory, which its runtime sees as ``runtime_devices`` devices sharing it evenly
+        (a package of several dies enumerated apart, the chip's ``memory.runtime_devices``): the rule reads one
+        device's memory, as the engine does (:class:`DeviceBatchRule`; none: the record's on every chip)."""
+        rule, gib = self.device_batch, memory_capacity_bytes / runtime_devices / GIB  # vLLM's GiB_bytes, 1 << 30
         if rule is None:
-            return SchedulerCaps(self.max_num_seqs, self.chunk_tokens, f"the {self.id} engine record's, on every chip")
+            return SchedulerCaps(self.max_num_seqs, self.chunk_tokens, f"the {self.id} engine record's "
+                                 "(catalog/engines.yaml max_num_seqs, chunk_tokens), on every chip")
         excluded = family in rule.excluded_families
         shown = _gib_beside(gib, rule.min_memory_gib)
+        device = (chip_id if runtime_devices == 1 else f"{chip_id} is {runtime_devices} devices to its runtime (the "
+                  "chip's memory.runtime_devices), each of which")
         if gib >= rule.min_memory_gib and not excluded:
             return SchedulerCaps(self.max_num_seqs, self.chunk_tokens,
-                                 f"the {self.id} engine record's: {chip_id} has {shown} GiB >= "
+                                 f"the {self.id} engine record's: {device} has {shown} GiB >= "
                                  f"{rule.min_memory_gib:g} GiB and is not of "
                                  f"{', '.join(rule.excluded_families) or 'an excluded family'} ({rule.source})")
         why = (f"is of {family}, an excluded family" if excluded
                else f"has {shown} GiB < {rule.min_memory_gib:g} GiB")
         return SchedulerCaps(rule.max_num_seqs, rule.chunk_tokens,
-                             f"the {self.id} engine record's device rule: {chip_id} {why} ({rule.source})")
+                             f"the {self.id} engine record's device rule: {device} {why} ({rule.source})")
 
     def admission_by_use(self, software: str) -> bool:
         """Whether a row run as ``software`` states admits by use (``admits_by_use``, or a harness of
