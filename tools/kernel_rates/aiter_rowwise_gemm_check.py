@@ -6,8 +6,8 @@ output: one row per (gfx, CU count, M, N, K, weight dtype) with the CK ``a8w8_ro
 and its measured time in microseconds). The rows read here (:data:`MEASURED_US`) are gfx950 (MI355X), 256 CUs,
 ``torch.float8_e4m3fn`` weights, M (tokens) 16, 32, 64, 128, 256, for the Llama-3.1-70B TP1 shapes (QKV 10240 x 8192,
 O 8192 x 8192, gate+up 57344 x 8192, down 8192 x 28672 is in the file for int8 only and left out) and 28672 x 8192,
-7168 x 8192. The chosen kernel's name gives its block tile (``a8w8_rowwise_<threads>x<M>x<N>x<K>_...``): 16 x 64 at
-M 16-32, 32 x 64 or 64 x 64 at M 64-128, 64-128 x 64-224 at M 256, never 256 x 256 below M 256 (:data:`CHOSEN_M_TILE`).
+7168 x 8192. The chosen kernel's name gives its block tile (``a8w8_rowwise_<threads>x<M>x<N>x<K>_...``): 16-64 rows at
+M 16-32, 32-64 at M 64, 64-128 at M 128, 128-256 at M 256, never 256 rows below M 256 (:data:`CHOSEN_M_TILE`).
 The file holds no M between those powers of two (no 33, 65, 129), so it shows the growth per doubling, not a jump.
 
 Model: as ``tools/kernel_rates/hipblaslt_gemm_check.py``: ``max(quantised FLOP / (FP8 peak x gemm_compute_fraction),
