@@ -44,12 +44,14 @@ def test_down_projection_at_33_rows_by_hand():
 def test_no_engine_takes_the_default_engines_gemm_library():
     cal_h200, spec = engine_setting(None, None, H200)
     cal_mi300x, _ = engine_setting(None, None, "amd-mi300x")
+    cal_a100, _ = engine_setting(None, None, "nvidia-a100-sxm-80gb")
     assert spec is None
     assert cal_h200.gemm_split_k_16bit is True  # vLLM (the default) lists nvidia-hopper
-    assert cal_mi300x.gemm_split_k_16bit is False  # no family it lists (CDNA3: hipBLASLt, not cuBLASLt)
+    assert cal_mi300x.gemm_split_k_16bit is True  # and amd-cdna3 (amdtile47: hipBLASLt / aiter split K)
+    assert cal_a100.gemm_split_k_16bit is False  # no family it lists (Ampere)
     assert engine_setting(None, None, None)[0] is None  # no chip: the calibration as given
     # a calibration that already splits keeps it on a family the default engine does not list
-    assert default_gemm_calibration(cal_h200, "amd-cdna3").gemm_split_k_16bit is True
+    assert default_gemm_calibration(cal_h200, "nvidia-ampere").gemm_split_k_16bit is True
 
 
 def _tpot_s(chip: str, model: str, batch: int, split: bool) -> float:

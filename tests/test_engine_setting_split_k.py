@@ -5,13 +5,15 @@ from inferchip.catalog.engines import get_engine
 from inferchip.interfaces.cli_options.engine import engine_setting
 
 
-def test_vllm_splits_k_on_hopper_and_blackwell_only():
+def test_vllm_splits_k_on_hopper_blackwell_and_cdna_only():
     cal_h100, spec = engine_setting("vllm", None, "nvidia-h100-sxm-80gb")
     cal_b200, _ = engine_setting("vllm", None, "nvidia-b200-180gb")
     cal_mi300x, _ = engine_setting("vllm", None, "amd-mi300x")
+    cal_a100, _ = engine_setting("vllm", None, "nvidia-a100-sxm-80gb")
     assert spec.splits_16bit_k_on("nvidia-hopper") and spec.splits_16bit_k_on("nvidia-blackwell")
     assert cal_h100.gemm_split_k_16bit is True and cal_b200.gemm_split_k_16bit is True
-    assert cal_mi300x.gemm_split_k_16bit is False
+    assert cal_mi300x.gemm_split_k_16bit is True
+    assert cal_a100.gemm_split_k_16bit is False
 
 
 def test_engine_without_families_never_splits():

@@ -85,8 +85,8 @@ def test_split_k_follows_the_engine_and_the_chip_family_not_the_notes() -> None:
     row = _llama()
     assert "cuBLASLt" not in row["notes"]  # no row states the library: the engine record does
     assert run_calibration(cal, row, closed_loop=True, family=HOPPER).gemm_split_k_16bit is True
-    # the same vLLM run on a CDNA chip: ROCm runs hipBLASLt, the record lists Hopper and Blackwell only
-    assert run_calibration(cal, row, closed_loop=True, family="amd-cdna3").gemm_split_k_16bit is False
+    # the same vLLM run on an Ampere chip: the record lists Hopper, Blackwell and CDNA only
+    assert run_calibration(cal, row, closed_loop=True, family="nvidia-ampere").gemm_split_k_16bit is False
     # software that names another engine (TensorRT-LLM lists no family), closed loop or not
     trt = {**row, "notes": "", "software": "TensorRT-LLM 0.14"}
     assert run_calibration(cal, trt, closed_loop=True, family=HOPPER).gemm_split_k_16bit is False

@@ -22,17 +22,19 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog"
 def test_the_shipped_records() -> None:
     # vLLM and SGLang run unquantised linear layers through F.linear (cuBLASLt on CUDA); the public timings are an
     # H100 (vLLM PR #49363) and B200s (NVIDIA/cutlass issue #2923, vLLM issue #35467), so Hopper and Blackwell;
-    # TensorRT-LLM (the MLPerf rows' TensorRT engines), ATOM (ROCm) and Dynamo (a front end: its workers' records
-    # decide) list none
+    # TensorRT-LLM (the MLPerf rows' TensorRT engines) and Dynamo (a front end: its workers' records decide) list
+    # none; ATOM (ROCm) lists the CDNA families, vLLM and SGLang Hopper, Blackwell and CDNA (amdtile47)
     got = {e.id: e.split_k_16bit_families for e in load_engines().engines}
-    both = ("nvidia-hopper", "nvidia-blackwell")
-    assert got == {"vllm": both, "sglang": both, "trtllm": (), "atom": (), "dynamo": ()}
+    cdna = ("amd-cdna3", "amd-cdna4")
+    both = ("nvidia-hopper", "nvidia-blackwell", *cdna)
+    assert got == {"vllm": both, "sglang": both, "trtllm": (), "atom": cdna, "dynamo": ()}
     for chip in ("nvidia-h100-sxm-80gb", "nvidia-h200-sxm-141gb", "nvidia-gh200-144gb"):
         assert get_chip_params(chip, "central").family == "nvidia-hopper", chip
     for chip in ("nvidia-b200-180gb", "nvidia-gb200-186gb"):
         assert get_chip_params(chip, "central").family == "nvidia-blackwell", chip
     for chip in ("amd-mi300x", "amd-mi355x"):
-        assert not get_engine("vllm").splits_16bit_k_on(get_chip_params(chip, "central").family), chip
+        assert get_engine("vllm").splits_16bit_k_on(get_chip_params(chip, "central").family), chip
+    assert not get_engine("vllm").splits_16bit_k_on(get_chip_params("nvidia-a100-sxm-80gb", "central").family)
 
 
 @pytest.mark.parametrize(("engine", "field", "typo", "allowed"), [
@@ -54,7 +56,7 @@ def test_family_kernel_calibration_sets_and_clears() -> None:
     cal = load_calibration(None)
     assert cal.gemm_split_k_16bit is False
     assert family_kernel_calibration(cal, get_engine("vllm"), "nvidia-hopper").gemm_split_k_16bit is True
-    assert family_kernel_calibration(cal, get_engine("vllm"), "amd-cdna3").gemm_split_k_16bit is False
+    assert family_kernel_calibration(cal, get_engine("vllm"), "nvidia-ampere").gemm_split_k_16bit is False
     on = Calibration(gemm_split_k_16bit=True)
     assert family_kernel_calibration(on, get_engine("trtllm"), "nvidia-hopper").gemm_split_k_16bit is False
 

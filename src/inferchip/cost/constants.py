@@ -81,9 +81,23 @@ VLLM_NATIVE_TOP_P_SEGMENTED_SORT_ROWS = 128
 # That F.linear on B200 has no step with the batch: NVIDIA/cutlass
 # issue #2923 (B200, torch fp16 linear 2,048 x 1,024): 5.02 / 4.86 / 4.93 / 5.06 / 5.26 us at 8 / 32 / 64 / 128 /
 # 256 rows.
+# CDNA (MI300X / MI325X: amd-cdna3; MI355X: amd-cdna4), where vLLM runs its 16-bit linears through F.linear =
+# hipBLASLt above 4 tokens (rocm_unquantized_gemm_impl, vllm/model_executor/layers/utils.py) and SGLang / ATOM
+# through aiter's tuned GEMM (tgemm): aiter's tuner output ROCm/aiter aiter/configs/bf16_tuned_gemm.csv
+# @c5ff88ed8b34f61f06e45826cce718bc9624c82e (80 CUs, bf16, N 256 K 5,120, M 80-256) picks its asm kernels
+# bf16gemm_fp32bf16_tn_48x64 and _64x64 with split K 10 or 5: 80 rows as two 48-row tiles (split 10), 128 as two 64-row
+# tiles (10), 192 as four 48-row (5), 220 and 256 as four 64-row (5). So the token side grows in 16-row steps (the
+# MFMA's 16-row block) up to 64 rows, and K is split into as many slices as the idle CUs take, at most K / 512
+# (cost.gemm.split_slices gives the file's tile and split at 80, 128, 220 and 256 rows; at 192 three 64-row tiles
+# split 6, the same 192 padded rows; tests/test_cdna_row_tile.py). Candidates: the chip's 256 x 256 tile and
+# 64 x 64 in 16-row steps; CDNA4 the same (estimate, inferchip: aiter's gfx950 bf16 rows were not read). No sourced
+# tile is wider than 64 columns at decode sizes in that file; its FP8 row-wise tuner output on MI355X
+# (a8w8_tuned_gemm.csv, tools/kernel_rates/aiter_rowwise_gemm_check.py) runs 16-128-row blocks below M 256.
 CUBLASLT_16BIT_TILES: dict[str, tuple[tuple[float, float, float], ...]] = {
     "nvidia-hopper": ((128.0, 256.0, 0.0), (128.0, 128.0, 0.0), (128.0, 64.0, 0.0), (64.0, 64.0, 0.0)),
     "nvidia-blackwell": ((128.0, 256.0, 0.0), (256.0, 64.0, 8.0), (256.0, 128.0, 8.0)),
+    "amd-cdna3": ((256.0, 256.0, 0.0), (64.0, 64.0, 16.0)),
+    "amd-cdna4": ((256.0, 256.0, 0.0), (64.0, 64.0, 16.0)),
 }
 
 # Block-scaled 4-bit GEMMs (NVFP4/MXFP4 weights and activations: the tensor cores' mxf4 MMA) by the chip file's

@@ -48,10 +48,13 @@ def tile_step_note(batch: int, tpot_s: float, tpot_at: Callable[[int], float], w
     if weights in ("bf16", "fp16"):
         return head + ("the library not being known to split K on this chip family with this engine "
                        "(catalog/engines.yaml split_k_16bit_families); cuBLASLt on Hopper and Blackwell (vLLM's and "
-                       "SGLang's F.linear) splits K and sizes its tile to the batch, and shows no such jump (vLLM PR "
-                       "#49363, NVIDIA/cutlass issue #2923)")
-    return head + (f"as no source gives a split-K {weights} GEMM's rate at small M (the 16-bit GEMMs' split K on "
-                   "Hopper and Blackwell is cuBLASLt's, vLLM PR #49363); a real kernel may choose a smaller tile there")
+                       "SGLang's F.linear) and hipBLASLt / aiter on CDNA split K and size their tile to the batch, "
+                       "and show no such jump (vLLM PR #49363, NVIDIA/cutlass issue #2923, ROCm/aiter's tuned GEMM "
+                       "tables)")
+    return head + (f"as no prediction path yet gives a {weights} GEMM a per-shape tile (the 16-bit GEMMs' split K on "
+                   "Hopper, Blackwell and CDNA is cuBLASLt's, hipBLASLt's and aiter's); a real kernel chooses a "
+                   "smaller tile there (aiter's tuned FP8 GEMMs on MI355X grow 7-35 % per doubling of M up to 256 "
+                   "rows: tools/kernel_rates/aiter_rowwise_gemm_check.py)")
 
 
 def service_ttft_note(p: Prediction, max_num_seqs: int) -> str:
