@@ -254,12 +254,16 @@ def _layout_for_chips(mm: MappedModel, replicas: int, per_seq_tokens: float, bat
 
     best: tuple[int, int, int] | None = None  # (chips, -tp, pp)
     for tp in tps:
-        for pp in range(1, mm.model.num_layers + 1):  # fit_error's estimate, from the run's layout, bounds no other
-            if best is not None and (tp * pp, -tp) >= best[:2]:
-                break
-            if fits(tp, pp):
-                best = (tp * pp, -tp, pp)
-                break
+        # fit_error's estimate, from the run's layout, bounds no other: the least pp that fits, by bisection (a
+        # deeper pipeline never needs more per chip: each stage holds no more layers, the end stage's vocab the same)
+        lo, hi = 1, mm.model.num_layers
+        if not fits(tp, hi):
+            continue
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if fits(tp, mid) else (mid + 1, hi)
+        if best is None or (tp * lo, -tp) < best[:2]:
+            best = (tp * lo, -tp, lo)
     if best is None:
         return (f"no layout of this chip fits it ({mm.model.num_heads} heads, {mm.model.num_layers} layers, "
                 f"a tp domain of {tp_domain(mm.chip.max_scaleup_domain)})")
