@@ -99,12 +99,7 @@ def test_shapes_are_kept_by_value_and_never_collide():
     assert shape_mod.plan_shape(again) == shape_mod.build_shape(again)
 
 
-def test_a_model_on_a_layout_is_sharded_once_for_every_chip(monkeypatch):
-    # An empty keep, as a run starts: a full one (SHARDED_KEPT pairs from earlier tests) is cleared by the next
-    # miss, and the objects this test compares would not be the kept ones.
-    import inferchip.performance.mapped as mapped_mod
-
-    monkeypatch.setattr(mapped_mod, "_SHARDED", {})
+def test_a_model_on_a_layout_is_sharded_once_for_every_chip():
     s = _setting()
     other = resolve_setting("nvidia-a100-sxm-80gb", MOE, count=8, weights="fp8")  # another chip, same model object
     assert other.model is s.model
