@@ -99,7 +99,14 @@ def test_shapes_are_kept_by_value_and_never_collide():
     assert shape_mod.plan_shape(again) == shape_mod.build_shape(again)
 
 
-def test_a_model_on_a_layout_is_sharded_once_for_every_chip():
+def test_a_model_on_a_layout_is_sharded_once_for_every_chip(monkeypatch):
+    # A keep and a settings cache of its own: the keep is cleared when full (SHARDED_KEPT), so a setting mapped
+    # by earlier tests before such a clear would hold objects the keep no longer has.
+    import inferchip.performance.mapped as mapped_mod
+    import inferchip.performance.setting as setting_mod
+
+    monkeypatch.setattr(mapped_mod, "_SHARDED", {})
+    monkeypatch.setattr(setting_mod, "_SETTINGS", type(setting_mod._SETTINGS)())  # settings mapped from here on
     s = _setting()
     other = resolve_setting("nvidia-a100-sxm-80gb", MOE, count=8, weights="fp8")  # another chip, same model object
     assert other.model is s.model
