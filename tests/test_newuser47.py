@@ -333,6 +333,7 @@ CONFIG_KEYS = ("hidden_size", "num_attention_heads", "num_key_value_heads", "num
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(key=st.sampled_from(CONFIG_KEYS), value=BAD_VALUES)
+@example(key="intermediate_size", value=10_000_001)  # once two lines: Mixtral's experts take the dense width too
 def test_fuzzed_config_json_is_read_or_refused_in_one_line(tmp_path, key, value):
     d = json.loads(MIXTRAL.read_text())
     d[key] = value

@@ -24,14 +24,16 @@ from inferchip.catalog.hf_reader import (
     uniform_layers,
 )
 from inferchip.errors import SpecError
-from inferchip.spec.model import CONTEXT
+from inferchip.spec.model import CONTEXT, FFN_WIDTH
+
+FFN_MAX = int(FFN_WIDTH.high)  # an FFN width read from a config: the spec's bound, said with the config's key
 
 
 def _llama(r: ConfigReader) -> Built:
     f = attention_shape(r)
     bias = r.bool_("attention_bias", False)
     f |= {
-        "intermediate_size": r.int_("intermediate_size", "FFN width"),
+        "intermediate_size": r.int_("intermediate_size", "FFN width", maximum=FFN_MAX),
         "tie_word_embeddings": r.bool_("tie_word_embeddings", False),
         "qkv_bias": bias,
         "o_bias": bias,
@@ -88,7 +90,7 @@ def _qwen3_moe(r: ConfigReader) -> Built:
                       f"{outside[0]} is outside them")
     moe = [experts > 0 and i not in dense_only and (i + 1) % step == 0 for i in range(n)]
     if any(moe):
-        f |= expert_fields(r, experts, r.int_("moe_intermediate_size", "width of one expert FFN"))
+        f |= expert_fields(r, experts, r.int_("moe_intermediate_size", "width of one expert FFN", maximum=FFN_MAX))
     return f, _qwen_windows(r, n, moe), notes
 
 
@@ -120,13 +122,13 @@ def _deepseek(r: ConfigReader) -> Built:
         "qk_nope_head_dim": nope,
         "qk_rope_head_dim": rope,
         "v_head_dim": r.int_("v_head_dim", "per-head value width"),
-        "intermediate_size": r.int_("intermediate_size", "FFN width of the dense layers"),
+        "intermediate_size": r.int_("intermediate_size", "FFN width of the dense layers", maximum=FFN_MAX),
         "tie_word_embeddings": r.bool_("tie_word_embeddings", False),
         "qkv_bias": bias,
         "o_bias": bias,
     }
     if any(moe):
-        width = r.int_("moe_intermediate_size", "width of one expert FFN")
+        width = r.int_("moe_intermediate_size", "width of one expert FFN", maximum=FFN_MAX)
         shared = r.int_("n_shared_experts", "shared experts", default=0, minimum=0)
         f |= expert_fields(r, experts, width, shared * width)  # shared experts act as one MLP of shared * width
     stated_kv = r.data.get("num_key_value_heads")
@@ -141,7 +143,7 @@ def _gemma_text(r: ConfigReader, rope_scaled: bool = True) -> dict[str, Any]:
     f = attention_shape(r, rope_scaled=rope_scaled)
     bias = r.bool_("attention_bias", False)
     return f | {
-        "intermediate_size": r.int_("intermediate_size", "FFN width"),
+        "intermediate_size": r.int_("intermediate_size", "FFN width", maximum=FFN_MAX),
         # Google's reference code computes the logits with the embedding matrix (README of the bundle).
         "tie_word_embeddings": r.bool_("tie_word_embeddings", True),
         "qkv_bias": bias,
@@ -187,7 +189,8 @@ def _llama4(r: ConfigReader) -> Built:
     listed = set(r.int_list("moe_layers", "indices of the MoE layers")) if r.has("moe_layers") else None
     moe = [experts > 0 and (i in listed if listed is not None else (i + 1) % step == 0) for i in range(n)]
     width = f["intermediate_size"]  # routed and shared experts use intermediate_size ...
-    f["intermediate_size"] = r.int_("intermediate_size_mlp", "FFN width of the dense layers", default=width)
+    f["intermediate_size"] = r.int_("intermediate_size_mlp", "FFN width of the dense layers", default=width,
+                                    maximum=FFN_MAX)
     if any(moe):
         f |= expert_fields(r, experts, width, shared=width)  # one always-on shared expert (Meta llama4/moe.py)
         notes.append("Llama 4 MoE layers add one shared expert of width intermediate_size (Meta moe.py).")
