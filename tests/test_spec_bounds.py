@@ -319,7 +319,7 @@ def _config(name: str = "meta-llama__Llama-2-70b-hf") -> dict[str, Any]:
     ("vocab_size", 10**9, "between 1 and 10,000,000"),
     ("num_attention_heads", 10**6, "between 1 and 65,536"),
     ("max_position_embeddings", 10**12, "between 1 and 1,000,000,000"),
-    ("intermediate_size", 10**400, "between 1 and 1,000,000,000"),
+    ("intermediate_size", 10**400, "between 1 and 10,000,000"),  # the spec's FFN bound, read with the key
     ("num_hidden_layers", True, "between 1 and 10,000"),
     ("hidden_size", 8192.5, "between 1 and 1,000,000"),
 ])
