@@ -89,6 +89,15 @@ def model_us(m: float, n: float, k: float, tile: tuple[float, float], tiles_in_f
     return (max(compute_s, memory_s) + overhead_s) * 1e6
 
 
+def chip_rates(chip, cal) -> tuple[float, float, float, tuple[float, float]]:
+    """The FP8 peak (FLOP/s), the attainable DRAM rate (B/s), the kernel overhead (s) and the chip's GEMM tile that
+    :func:`model_us` takes, from the chip file and the calibration (module doc)."""
+    bw = float(attainable_memory_bytes_per_s(chip.memory_bytes_per_s, chip.memory_stream_share,
+                                             cal.memory_bandwidth_fraction))
+    return (chip.peak_flop_per_s["fp8"], bw, chip.kernel_overhead_s * cal.kernel_overhead_scale,
+            (float(chip.gemm_tile_m), float(chip.gemm_tile_n)))
+
+
 def compare(chip_id: str, engine_id: str, calibration: str | None) -> list[dict]:
     """One row per measured point: measured and modelled microseconds, model / measured, measured TFLOP/s."""
     if chip_id not in CU_NUM:
@@ -96,11 +105,7 @@ def compare(chip_id: str, engine_id: str, calibration: str | None) -> list[dict]
     chip = get_chip_params(chip_id)
     engine = get_engine(engine_id)
     cal = engine_calibration(load_calibration(calibration), engine, engine.kernel_efficiency_on(chip_id, "fp8"))
-    peak = chip.peak_flop_per_s["fp8"]
-    bw = float(attainable_memory_bytes_per_s(chip.memory_bytes_per_s, chip.memory_stream_share,
-                                             cal.memory_bandwidth_fraction))
-    ovh = chip.kernel_overhead_s * cal.kernel_overhead_scale
-    tile = (float(chip.gemm_tile_m), float(chip.gemm_tile_n))
+    peak, bw, ovh, tile = chip_rates(chip, cal)
     out = []
     for (n, k), points in MEASURED_US[CU_NUM[chip_id]].items():
         for m, us in points.items():

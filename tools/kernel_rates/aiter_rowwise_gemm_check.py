@@ -20,13 +20,18 @@ calibration's fractions, the MI355X chip file).
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
 
 from inferchip.catalog.calibration_file import load_calibration
 from inferchip.catalog.chips import get_chip_params
-from inferchip.cost.gemm import cublas_tile_compute_s_scalar, quantised_flop
-from inferchip.spec.stream import attainable_memory_bytes_per_s
+from inferchip.cost.gemm import cublas_tile_compute_s_scalar
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from aiter_blockscale_gemm_check import FP8_BYTES, chip_rates  # noqa: E402  the same chip rates and bytes
+from aiter_blockscale_gemm_check import model_us as fixed_tile_us  # noqa: E402  the chip's own tile
 
 CHIP = "amd-mi355x"
 # (N, K) -> {M: microseconds}, aiter CK a8w8 row-wise on gfx950 (256 CUs), FP8 e4m3fn in (module doc: source).
@@ -51,19 +56,15 @@ CHOSEN_M_TILE: dict[tuple[int, int], dict[int, int]] = {
 CK_TILES: tuple[tuple[float, float, float], ...] = (
     (16.0, 64.0, 0.0), (32.0, 64.0, 0.0), (64.0, 64.0, 0.0), (64.0, 96.0, 0.0), (128.0, 64.0, 0.0),
     (128.0, 128.0, 0.0), (256.0, 160.0, 0.0), (256.0, 224.0, 0.0))
-FP8_BYTES = 1.0  # weights and activations in FP8; the bf16 output is left out
-
 
 def model_us(m: float, n: float, k: float, tile: tuple[float, float] | None, tiles_in_flight: float,
              peak_flop_per_s: float, gemm_fraction: float, bytes_per_s: float, overhead_s: float) -> float:
     """The model's time of one ``(m x k) @ (k x n)`` FP8 GEMM in microseconds with the fixed ``tile`` (module doc);
     ``tile`` None: the per-shape pick of :data:`CK_TILES` (the least compute time, no split K)."""
-    if tile is None:
-        compute_s = cublas_tile_compute_s_scalar(m, n, k, 1.0, tiles_in_flight, peak_flop_per_s * gemm_fraction,
-                                                 0.0, CK_TILES)
-    else:
-        compute_s = float(quantised_flop(m, k, n, 1.0, tile[0], tile[1], tiles_in_flight)) / (
-            peak_flop_per_s * gemm_fraction)
+    if tile is not None:
+        return fixed_tile_us(m, n, k, tile, tiles_in_flight, peak_flop_per_s, gemm_fraction, bytes_per_s, overhead_s)
+    compute_s = cublas_tile_compute_s_scalar(m, n, k, 1.0, tiles_in_flight, peak_flop_per_s * gemm_fraction,
+                                             0.0, CK_TILES)
     memory_s = (k * n + m * (k + n)) * FP8_BYTES / bytes_per_s
     return (max(compute_s, memory_s) + overhead_s) * 1e6
 
@@ -73,12 +74,8 @@ def compare(calibration: str | None, ms: tuple[int, ...] = (16, 32, 33, 64, 65, 
     per-shape pick of :data:`CK_TILES` (``pick_us``), and the measured ones where the source has that M (``None``
     elsewhere)."""
     chip = get_chip_params(CHIP)
-    cal = load_calibration(calibration) if calibration else load_calibration(None)
-    peak = chip.peak_flop_per_s["fp8"]
-    bw = float(attainable_memory_bytes_per_s(chip.memory_bytes_per_s, chip.memory_stream_share,
-                                             cal.memory_bandwidth_fraction))
-    ovh = chip.kernel_overhead_s * cal.kernel_overhead_scale
-    tile = (float(chip.gemm_tile_m), float(chip.gemm_tile_n))
+    cal = load_calibration(calibration)
+    peak, bw, ovh, tile = chip_rates(chip, cal)
     out = []
     for (n, k), points in MEASURED_US.items():
         for m in ms:
