@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
+from inferchip.validation.cases import Case
 from inferchip.validation.plan import Plan
 from inferchip.validation.stated_engine import StatedScheduling
 
@@ -23,6 +24,13 @@ class SettingKey:
     tp: int | None
     pp: int | None
     ep: int | None
+    no_engine: bool = False  # a row naming no engine (blank software, no --engine): the default engine's GEMM library
+
+    @classmethod
+    def of(cls, case: Case, fmt: Formats, engine: str | None) -> SettingKey:
+        """``case``'s key under the validator's ``--engine`` (None: the rows' software column)."""
+        return cls(case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep,
+                   engine is None and not (case.software or "").strip())
 
 
 @dataclass(frozen=True)

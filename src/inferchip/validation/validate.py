@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from inferchip.catalog.engines import default_gemm_calibration
 from inferchip.errors import InferchipError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
@@ -161,13 +162,14 @@ class Validator:
 
     def setting(self, case: Case, fmt: Formats) -> Setting:
         """The row's setting: chip, model, formats, calibration, the layouts its tp/pp/ep allow (``within=True``)."""
-        key = SettingKey(case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp, case.ep)
+        key = SettingKey.of(case, fmt, self.engine)
         if key not in self._resolved:
             ms, cp = self.model(case.model), self.chip(case.accelerator)
+            cal = default_gemm_calibration(self.cal, cp.family) if key.no_engine else self.cal  # predict's rule
             try:  # a refusal of the row's tp/pp/ep names its line and columns, not the CLI's options
                 self._resolved[key] = resolve_setting(cp, ms, count=case.num_accelerators, weights=fmt.weights,
                                                       activations=fmt.activations, kv=fmt.kv, tp=case.tp, pp=case.pp,
-                                                      ep=case.ep, calibration=self.cal, within=True,
+                                                      ep=case.ep, calibration=cal, within=True,
                                                       attention_weights=fmt.attention_weights,
                                                       attention_out_weights=fmt.attention_out_weights)
             except InferchipError as exc:
@@ -223,8 +225,7 @@ class Validator:
         try:
             fmt, fmt_notes = case_formats(case, self._configs.get(case.model))
             plan = plan_for(case, self.lengths)
-            key = PlanKey(SettingKey(case.accelerator, case.num_accelerators, case.model, fmt, case.tp, case.pp,
-                                     case.ep), plan)
+            key = PlanKey(SettingKey.of(case, fmt, self.engine), plan)
             if key not in self._settings:
                 # one run, one layout: every metric row of a run (its throughput, and its TTFT/TPOT
                 # measured at a stated load) is evaluated on the layout of the run's own plan
