@@ -396,4 +396,3 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
     return Setting(cp, chip_spec, ms, fmt, got, tuple(notes), count, tuple(layouts), given and not within, level,
                    cal, a, assumptions if isinstance(assumptions, str) else None, source, act_source, kv_source,
                    devices_per_package=n_devices)
-
