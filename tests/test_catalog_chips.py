@@ -311,6 +311,10 @@ _FOUR_BIT = {"INT4": "int4", "FP4": "fp4", "MXFP4/MXFP6": "mxfp4"}
 # Deliberate departures from a CSV cell, each explained in the chip's notes.
 _DEPARTURES = {
     ("amd-mi250x", "fp32"): 95.7,  # FP32 matrix rate (CSV column holds the 47.9 vector rate)
+    # stop 48: NVIDIA's own platform tables per GPU where the research table took Verda's (test_catalog_vendor48)
+    ("nvidia-b300-288gb", "tf32"): 1125.0, ("nvidia-b300-288gb", "int8"): 125.0,
+    ("nvidia-b300-288gb", "fp4"): 13125.0,
+    ("nvidia-gb300-288gb", "fp32"): 83.33, ("nvidia-gb300-288gb", "int8"): 159.72,
 }
 # sram.capacity_mb is the pool kept between kernels (chip_sections.SramSpec, branch sramdef45): where the research
 # table's cell adds per-kernel scratch (shared memory, L1, LDS) or an XCD's own L2, the YAML keeps only the pool, in
@@ -339,7 +343,7 @@ def test_yaml_matches_the_csv_cells(row):
                 assert _value(dense[k]) == pytest.approx(want), k
     if row["fp4_or_int4_tops"]:
         k = _FOUR_BIT[row["fp4_or_int4_format"]]
-        assert _value(dense[k]) == pytest.approx(float(row["fp4_or_int4_tops"]))
+        assert _value(dense[k]) == pytest.approx(_DEPARTURES.get((row["id"], k), float(row["fp4_or_int4_tops"])))
     if row["memory_bandwidth_tbps"]:
         assert _value(spec.memory.bandwidth_tb_per_s) == pytest.approx(float(row["memory_bandwidth_tbps"]))
     if row["memory_capacity_gb"]:

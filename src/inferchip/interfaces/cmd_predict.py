@@ -87,7 +87,9 @@ def chunk_note(chunk: int, source: str) -> str:
 
 
 def prediction_table(p: Prediction) -> list[Table]:
-    head = Table(title=f"{p.model_id} on {p.num_chips} x {p.chip_id}", show_header=False, title_justify="left")
+    n = p.runtime_devices_per_package
+    system = f"{p.num_chips // n} x {p.chip_id}" + ("" if n == 1 else f" ({p.num_chips} runtime devices)")
+    head = Table(title=f"{p.model_id} on {system}", show_header=False, title_justify="left")
     head.add_column(style="bold")
     head.add_column(justify="right", overflow="fold")
     rows = [

@@ -23,7 +23,7 @@ every token, and the tokens are all-gathered before the MoE and reduce-scattered
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.model import ModelSpec
@@ -206,3 +206,17 @@ def candidate_layouts(model: ModelSpec, num_chips: int, max_scaleup_domain: int,
             if model.attention == "mla" and tp in eps and tp > 1:
                 out.append(Layout(tp=tp, pp=pp, ep=tp, replicas=num_chips // (tp * pp), attn_dp=True))
     return out
+
+
+def row_layouts(ms: ModelSpec, count: int, tp: int | None, pp: int | None, ep: int | None, scaleup_domain: int,
+                layer_pipeline: bool) -> list[Layout]:
+    """Layout constraints of a measurement row: every candidate (tp up to the scale-up domain, or
+    the row's tp) that has the sizes the row gives; where none has, the row's own layout (1 for
+    a size it leaves blank), checked."""
+    given = {"tp": tp, "pp": pp, "ep": ep}
+    found = [lay for lay in candidate_layouts(ms, count, max(scaleup_domain, tp or 1), layer_pipeline)
+             if all(v is None or getattr(lay, k) == v for k, v in given.items())]
+    if found:
+        return found
+    lay = check_layout(ms, Layout(tp or 1, pp or 1, ep or 1), count)
+    return [replace(lay, replicas=max(1, count // lay.chips_per_replica))]

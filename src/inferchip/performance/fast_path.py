@@ -86,7 +86,7 @@ class FastLayout:
         self.calibration = "fitted" if s.calibration.fitted else "defaults"
         fmt = s.formats
         self.head = (s.chip.id, s.model.id, lay.tp, lay.pp, lay.ep, fmt.weights, fmt.activations, fmt.kv,
-                     s.compute_format, s.weights_source, s.activations_source, s.kv_source)
+                     s.compute_format, s.weights_source, s.activations_source, s.kv_source, s.devices_per_package)
         self.priced = math.isfinite(float(s.chip.tdp_w))
         notes = [] if s.chip_spec is not None else ["no chip spec given: energy assumes a 7 nm node and HBM3 memory"]
         self.economy: ChipEconomy | None = None
@@ -314,7 +314,7 @@ class FastLayout:
             "memory_capacity_per_chip_bytes": self.capacity, "weights": h[5], "activations": h[6], "kv": h[7],
             "compute_format": h[8], "weights_source": h[9],
             "activations_source": h[10], "kv_source": h[11], "notes": notes, "attn_dp": self.layout.attn_dp,
-            "_deferred": deferred}
+            "runtime_devices_per_package": h[12], "_deferred": deferred}
         return p
 
     def _fill(self, d: dict[str, Any], pre: tuple[float, ...], dec: tuple[float, ...], power: float | None,

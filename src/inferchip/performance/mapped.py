@@ -268,7 +268,9 @@ def _layout_for_chips(mm: MappedModel, replicas: int, per_seq_tokens: float, bat
         return (f"no layout of this chip fits it ({mm.model.num_heads} heads, {mm.model.num_layers} layers, "
                 f"a tp domain of {tp_domain(mm.chip.max_scaleup_domain)})")
     chips, tp, pp = best[0], -best[1], best[2]
-    flags = f"--tp {tp}" + (f" --pp {pp}" if pp > 1 else "") + f" --count {chips * replicas}"
+    n = mm.chip.devices_per_package  # --count counts packages; the layout, the runtime's devices
+    flags = f"--tp {tp}" + (f" --pp {pp}" if pp > 1 else "") + f" --count {-(-chips * replicas // n)}" + (
+        "" if n == 1 else f" ({chips * replicas} runtime devices, {n} a package)")
     return f"the smallest layout this model allows: {flags} (a tp that splits the heads, pp at most the layers)"
 
 

@@ -59,6 +59,9 @@ class Prediction:
     weights_source: str = "--weights"  # where ``weights`` came from (mapping.format_defaults.weight_choice)
     activations_source: str = "--activations"  # where ``activations`` and ``kv`` came from
     kv_source: str = "--kv"  # (mapping.format_defaults.format_sources)
+    # devices the runtime sees in one package (an MI250X's two GCDs): ``num_chips`` and the per-chip figures are then
+    # the devices' (spec.params.runtime_device_view)
+    runtime_devices_per_package: int = 1
 
     def __getattr__(self, name: str) -> Any:
         """``breakdown`` and ``extra`` of a prediction made by ``predict``'s fast path: figured when

@@ -23,7 +23,7 @@ from inferchip.catalog.engines import loaded_calibration
 from inferchip.cost.peaks import executed_format, executed_note, four_bit_gemm_rate_text
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.format_defaults import FOUR_BIT_FLOAT, checkpoint_choice, format_sources, kv_format_note
-from inferchip.mapping.layout import Layout, candidate_layouts, check_layout, check_scaleup
+from inferchip.mapping.layout import Layout, candidate_layouts, check_layout, check_scaleup, row_layouts
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS, MappedModel, map_model
 from inferchip.performance.phases import PhaseMetrics
@@ -32,6 +32,7 @@ from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec, EstimateLevel
 from inferchip.spec.formats import NAME_FIELDS, FormatNames, check_format, check_names, compute_format
 from inferchip.spec.model import ModelSpec
+from inferchip.spec.params import runtime_device_view
 
 if TYPE_CHECKING:  # cost.economics is imported where a setting is priced
     from inferchip.catalog.models import UserConfig
@@ -88,6 +89,9 @@ class Setting:
     activations_source: str = "--activations"
     kv_source: str = "--kv"
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS  # the per-step prefill token budget (predict --chunk-tokens)
+    # devices the runtime sees in one package (spec.params.runtime_device_view): ``chip`` and ``count`` are then
+    # the devices', and the package's price is shared among them
+    devices_per_package: int = 1
     _mapped: dict[Layout, MappedModel] = field(default_factory=dict, repr=False, compare=False)
     sweeps: Sweeps = field(default_factory=dict, repr=False, compare=False)  # see operating.operating_point
     derived: Derived = field(default_factory=lambda: Derived(), repr=False, compare=False)  # fast_path's
@@ -107,7 +111,10 @@ class Setting:
         """The chip's price for TCO (``cost.economics.chip_money`` at the estimate corner)."""
         from inferchip.cost.economics import chip_money
 
-        return chip_money(self.chip_spec, self.assumptions, self.estimate)
+        m, n = chip_money(self.chip_spec, self.assumptions, self.estimate), self.devices_per_package
+        return m if n == 1 else replace(  # a package's price and cost shared by its runtime devices
+            m, price_usd=m.price_usd and m.price_usd / n,
+            manufacturing_cost_usd=m.manufacturing_cost_usd and m.manufacturing_cost_usd / n)
 
     @cached_property
     def economy(self) -> ChipEconomy:
@@ -265,8 +272,9 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     under attention DP), none given lets the layout be searched. ``attn_dp``: True forces
     attention data parallelism over the tp chips (MLA/MoE models), False forbids it, None lets
     the search decide. ``within``: the sizes given constrain the search instead of fixing the
-    layout (a measurement row's rule: :func:`_within`). ``estimate``: low, central or high for
-    estimated chip figures.
+    layout (a measurement row's rule: :func:`~inferchip.mapping.layout.row_layouts`). ``estimate``: low, central
+    or high for estimated chip figures. A package its runtime sees as several devices (an MI250X) becomes ``count``
+    x that many devices (:func:`~inferchip.spec.params.runtime_device_view`).
     ``weights``: the weights' number format; None (not given): the format the model's checkpoint ships
     (:func:`checkpoint_choice`: its ``quantization_config``, else its ``torch_dtype``), said in
     ``Setting.weights_source``; activations then default as for that format given (:func:`resolve_formats`) and
@@ -339,6 +347,8 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
 
         cp = get_chip_params(chip, level)
         chip_spec = chip_spec or load_chip(chip)
+    n_devices = cp.runtime_devices
+    cp, count, device_note = runtime_device_view(cp, count)
     # a user's config file, read once: the model, its weights' format and its per-layer map (``config``: the file
     # a ModelSpec ``model`` was read from, as read, catalog.models.load_model_config)
     if isinstance(model, ModelSpec):
@@ -357,7 +367,7 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
                                            cal.moe_activations if ms.is_moe else None)
     given = tp is not None or pp is not None or ep is not None
     if within:
-        layouts = _within(ms, cp, count, tp, pp, ep)
+        layouts = row_layouts(ms, count, tp, pp, ep, cp.max_scaleup_domain, cp.layer_pipeline)
     elif given:
         lay = Layout(tp=tp or 1, pp=pp or 1, ep=(tp or 1) if attn_dp and ep is None else (ep or 1),
                      attn_dp=bool(attn_dp))
@@ -382,18 +392,7 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
     from inferchip.catalog.assumptions import load_assumptions
 
     a = assumptions if isinstance(assumptions, Assumptions) else load_assumptions(assumptions)
+    notes += [device_note] if device_note else []
     return Setting(cp, chip_spec, ms, fmt, got, tuple(notes), count, tuple(layouts), given and not within, level,
-                   cal, a, assumptions if isinstance(assumptions, str) else None, source, act_source, kv_source)
-
-
-def _within(ms: ModelSpec, cp: ChipParams, count: int, tp: int | None, pp: int | None, ep: int | None) -> list[Layout]:
-    """Layout constraints of a measurement row: every candidate (tp up to the scale-up domain, or
-    the row's tp) that has the sizes the row gives; where none has, the row's own layout (1 for
-    a size it leaves blank), checked."""
-    given = {"tp": tp, "pp": pp, "ep": ep}
-    found = [lay for lay in candidate_layouts(ms, count, max(cp.max_scaleup_domain, tp or 1), cp.layer_pipeline)
-             if all(v is None or getattr(lay, k) == v for k, v in given.items())]
-    if found:
-        return found
-    lay = check_layout(ms, Layout(tp or 1, pp or 1, ep or 1), count)
-    return [replace(lay, replicas=max(1, count // lay.chips_per_replica))]
+                   cal, a, assumptions if isinstance(assumptions, str) else None, source, act_source, kv_source,
+                   devices_per_package=n_devices)

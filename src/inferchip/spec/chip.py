@@ -321,6 +321,8 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
         expert_a2a_decode_per_peer_s=fam.expert_a2a_decode_floor_us[1] * MICRO,
         vector_width_bits=float(c.vector_width_bits or DEFAULT_VECTOR_WIDTH_BITS),
         runtime_devices=1 if m.runtime_devices is None else m.runtime_devices.count,
+        package_link_bytes_per_s=(0.0 if m.runtime_devices is None
+                                  else (pick(m.runtime_devices.link_gb_per_s_per_direction, level) or 0.0) * GIGA),
         family=spec.family,
         architecture=spec.architecture or "",
         notes=tuple(notes),

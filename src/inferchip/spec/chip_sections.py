@@ -74,6 +74,10 @@ class RuntimeDevices(Frozen):
 
     count: int = Field(ge=2, le=64, description="Devices the runtime enumerates for one package.")
     source: str = Field(min_length=1, description="Where the vendor says so.")
+    link_gb_per_s_per_direction: Annotated[Figure, b.GB_PER_S_POSITIVE] | None = Field(
+        None, description="The in-package link between the devices, GB/s (1e9 bytes/s) per direction: what a tp "
+        "group inside one package all-reduces over (none: the chip's scale-up link).")
+    link_name: str | None = Field(None, min_length=1, description="That link as the vendor names it.")
 
 
 class MemorySpec(Frozen):

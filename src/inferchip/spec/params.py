@@ -58,6 +58,11 @@ class ChipParams:
     # devices the runtime enumerates for one package, the memory shared evenly (ChipSpec memory.runtime_devices: an
     # MI250X's two GCDs); a serving engine's per-device defaults read one of them (EngineSpec.caps_on)
     runtime_devices: int = 1
+    # the in-package link between those devices, bytes/s per direction (memory.runtime_devices.link_gb_per_s_per_
+    # direction: an MI250X's four Infinity Fabric links between its GCDs); 0: none stated
+    package_link_bytes_per_s: float = 0.0
+    # one runtime device of a package of this many (runtime_device_view): the user's --count counts packages
+    devices_per_package: int = 1
     family: str = "generic"
     architecture: str = ""  # the chip file's architecture (ChipSpec.architecture); "": not stated
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -89,3 +94,52 @@ def stack_chips(chips: list[ChipParams], axis_shape: tuple[int, ...] | None = No
     kw: dict[str, Any] = {f: arr(f) for f in numeric}
     kw["layer_pipeline"] = np.array([c.layer_pipeline for c in chips], dtype=bool).reshape(shape)
     return ChipParams(id=",".join(c.id for c in chips), peak_flop_per_s=peaks, family="mixed", notes=(), **kw)
+
+
+def runtime_device_view(chip: ChipParams, packages: int) -> tuple[ChipParams, int, str]:
+    """``packages`` of a chip its runtime enumerates as several devices, as the runtime sees them: (one device's
+    parameters, how many devices, a note saying so). Unchanged where the runtime sees one device per package.
+
+    A serving engine places a model on devices, not packages: each of an MI250X's two GCDs is one 64 GiB GPU to ROCm
+    (the chip file's ``memory.runtime_devices``), so a model that fits in 128 GiB but not 64 needs tp 2 across the
+    GCDs. A device has its even share of what the package's dies hold each for themselves: the peaks, the memory
+    bandwidth, the capacity, the on-chip SRAM, the matrix units' tiles in flight, the TDP and idle power, the share
+    of the package's scale-out NIC. The runtime keeps its reserve on every device: a device's usable memory is its
+    share of the physical memory less the package's reserve (physical - usable). The scale-up domain counts devices;
+    a tp group all-reduces over the slowest link it crosses: the in-package link where the system is one package,
+    else the slower of that link and the chip's scale-up link.
+    """
+    from dataclasses import replace
+
+    n = chip.runtime_devices
+    if n <= 1:
+        return chip, packages, ""
+    inside = chip.package_link_bytes_per_s or chip.link_bytes_per_s
+    link = inside if packages == 1 else min(inside, chip.link_bytes_per_s)
+    reserve = chip.memory_capacity_bytes - chip.usable_memory_bytes
+    device = replace(
+        chip,
+        peak_flop_per_s={f: v / n for f, v in chip.peak_flop_per_s.items()},
+        memory_bytes_per_s=chip.memory_bytes_per_s / n,
+        memory_capacity_bytes=chip.memory_capacity_bytes / n,
+        usable_memory_bytes=max(chip.memory_capacity_bytes / n - reserve, 0.0),
+        sram_bytes=chip.sram_bytes / n,
+        gemm_tiles_in_flight=max(1.0, chip.gemm_tiles_in_flight / n),
+        tdp_w=chip.tdp_w / n,
+        idle_w=chip.idle_w / n,
+        vector_flop_per_s=chip.vector_flop_per_s / n,
+        sm_count=chip.sm_count / n,
+        scaleout_bytes_per_s=chip.scaleout_bytes_per_s / n,
+        max_scaleup_domain=chip.max_scaleup_domain * n,
+        link_bytes_per_s=link,
+        runtime_devices=1,
+        devices_per_package=n,
+    )
+    over = ("the in-package link" if packages == 1
+            else "the slower of the in-package link and the chip's scale-up link (a group may span packages)")
+    note = (f"{chip.id}: its runtime sees each package as {n} devices (the chip file's memory.runtime_devices), so "
+            f"{packages} package(s) are {packages * n} devices of {device.memory_capacity_bytes / 2**30:g} GiB "
+            f"({device.usable_memory_bytes / 2**30:g} GiB usable), {device.memory_bytes_per_s / 1e12:g} TB/s and 1/{n} "
+            f"of the package's peaks each; the layout, memory fit, roofline, power and price are per device, and a tp "
+            f"group all-reduces over {over} at {link / 1e9:g} GB/s per direction")
+    return device, packages * n, note
