@@ -99,7 +99,8 @@ def engine_choice(engine: str | None, calibration: Any, chip: str) -> EngineChoi
         caps = stack.caps_on(params.id, params.family, software)
         text = (f"no --engine: {get_engine(None).id} (the default) and no other catalogued engine runs on {params.id} "
                 f"(family {params.family}; catalog/engines.yaml hardware), so the figures assume {stack.name} "
-                f"({software}): no engine host time, CUDA graphs or GEMM library rule; its running batch of <= "
+                f"({software}): no engine record's host times (the calibration's per step, or the family's "
+                "host_step_us), CUDA graphs or GEMM library rule; its running batch of <= "
                 f"{caps.max_num_seqs:,} and {caps.chunk_tokens:,}-token prefill steps are an assumption "
                 "(catalog/engines.yaml vendor_stack)")
         return EngineChoice(load_calibration(calibration), None, params, caps, text)
