@@ -1,6 +1,6 @@
-"""Which engines run on which chips (catalog/engines.yaml ``hardware``, one record per engine and back end, each from
-the engine's own platform list) and what a run without --engine assumes on a chip no catalogued engine runs on (the
-``vendor_stack`` record). Until stop 48 vLLM and SGLang had no record, so predict / serve / curve took vLLM's
+"""Which engines run on which chips (catalog/engine_hardware.yaml ``hardware``, one record per engine and back end,
+each from the engine's own platform list) and what a run without --engine assumes on a chip no catalogued engine runs
+on (the ``vendor_stack`` record). Until stop 48 vLLM and SGLang had no record, so predict / serve / curve took vLLM's
 scheduler on a Groq LPU or a Tesla AI5 and accepted ``--engine vllm`` there silently (branch engines48)."""
 
 from __future__ import annotations
@@ -114,13 +114,21 @@ def test_a_family_under_two_back_ends_or_a_record_without_its_back_end_is_refuse
     assert needle in str(exc.value)
 
 
-def test_a_catalogue_without_its_vendor_stack_record_is_refused(tmp_path):
+@pytest.mark.parametrize("bad", [{"max_num_seqs": 0}, {"chunk_tokens": 10}, {"source": ""}])
+def test_a_vendor_stack_record_out_of_bounds_is_refused_naming_the_field(tmp_path, bad):
     data = yaml.safe_load(ENGINES_FILE.read_text(encoding="utf-8"))
-    del data["vendor_stack"]
+    data["vendor_stack"] = {**load_engines().vendor_stack.model_dump(), **bad}
     path = tmp_path / "engines.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    with pytest.raises(SpecError, match="vendor_stack"):
+    with pytest.raises(SpecError, match=rf"vendor_stack.*{next(iter(bad))}"):
         load_engines(path)
+
+
+def test_the_shipped_engine_files_read_together():
+    """engines.yaml holds the engines, engine_hardware.yaml which chips they run on (kept apart for the YAML size
+    bound): the default catalogue has both, a test's engines file stating neither takes the shipped records."""
+    assert "hardware" not in yaml.safe_load(ENGINES_FILE.read_text(encoding="utf-8"))
+    assert {h.engine for h in load_engines().hardware} == set(ENGINES)
 
 
 # ----------------------------------------------------------------------------------- validated rows: unaffected

@@ -1,6 +1,6 @@
-"""The serving-engine catalogue (``catalog/engines.yaml``): load, look up by id, match a
-case's ``software`` text (:func:`row_engine`, the one reading of that column for every row). An unknown
-engine is a clear error naming what is allowed."""
+"""The serving-engine catalogue (``catalog/engines.yaml``, with ``engine_hardware.yaml``: which engines run where):
+load, look up by id, match a case's ``software`` text (:func:`row_engine`, the one reading of that column for every
+row). An unknown engine is a clear error naming what is allowed."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from inferchip.spec.formats import ALL_FORMATS, BYTES_PER_ELEMENT
 from inferchip.spec.tokenizer import TokenizerSpec
 
 ENGINES_FILE = Path(__file__).resolve().parent / "engines.yaml"
+HARDWARE_FILE = ENGINES_FILE.with_name("engine_hardware.yaml")  # hardware and vendor_stack, read with it
 NOT_STATED = ("", "-")  # a software cell that states no software: the catalogue's default engine
 
 
@@ -65,7 +66,6 @@ def moe_kernel_entry(engine: str, weights: str, kernel: str, family: str, where:
     return found
 
 
-
 def recipe_moe_kernel_entry(engine: EngineSpec, accelerator: str, weights: str, family: str,
                             where: str) -> tuple[RecipeMoeKernel, MoeKernel] | None:
     """The expert kernel ``engine``'s launch recipe runs on ``accelerator`` for ``weights`` experts
@@ -76,9 +76,12 @@ def recipe_moe_kernel_entry(engine: EngineSpec, accelerator: str, weights: str, 
         return None
     return recipe, moe_kernel_entry(engine.id, weights, recipe.kernel, family, where)
 
+
 @lru_cache(maxsize=4)
-def _load(path: str, mtime_ns: int) -> EngineCatalog:
+def _load(path: str, mtime_ns: int, hardware_mtime_ns: int) -> EngineCatalog:
     data: dict[str, Any] = read_mapping(Path(path))
+    for key, value in read_mapping(HARDWARE_FILE).items():  # an engines file stating one (a test's) keeps its own
+        data.setdefault(key, value)
     cat = validate(EngineCatalog, data, path)
     ids = [e.id for e in cat.engines]
     if len(set(ids)) != len(ids):
@@ -164,10 +167,10 @@ def load_engines(path: str | Path | None = None) -> EngineCatalog:
     """The engine catalogue (the shipped one by default)."""
     p = Path(path) if path is not None else ENGINES_FILE
     try:
-        mtime = p.stat().st_mtime_ns
+        mtime, hardware_mtime = p.stat().st_mtime_ns, HARDWARE_FILE.stat().st_mtime_ns
     except OSError as exc:
-        raise SpecError(f"{p}: cannot read file ({exc.strerror})") from None
-    return _load(str(p), mtime)
+        raise SpecError(f"{exc.filename}: cannot read file ({exc.strerror})") from None
+    return _load(str(p), mtime, hardware_mtime)
 
 
 def tokenizer_rate_s(model: str) -> float:
@@ -197,10 +200,9 @@ def get_engine(engine_id: str | None) -> EngineSpec:
 
 
 def check_engine_runs_on(engine: EngineSpec, chip_id: str, family: str, option: str = "--engine") -> None:
-    """Refuse ``engine`` on a chip of a family its ``hardware`` records do not list (TensorRT-LLM on an AMD GPU,
-    vLLM on a Groq LPU): an InvalidSettingError naming the option, the engine, the chip and its family, the
-    families the engine runs on with the sources, and the engines that run on the chip (none: the run without
-    ``--engine`` takes the vendor-stack record). A chip of the family ``generic`` takes any engine."""
+    """Refuse ``engine`` on a chip of a family its ``hardware`` records do not list (vLLM on a Groq LPU): an
+    InvalidSettingError naming the option, the engine, the chip, its family, the engine's back ends and families,
+    and the engines that run on the chip (none: the vendor stack). A ``generic`` chip takes any engine."""
     cat = load_engines()
     if runs_on(cat.hardware, engine.id, family):
         return
@@ -210,19 +212,14 @@ def check_engine_runs_on(engine: EngineSpec, chip_id: str, family: str, option: 
                "record: the chip vendor's own stack, no engine record's host times, CUDA graphs or GEMM library)")
     raise InvalidSettingError(
         f"{option} {engine.id}: {engine.name} runs on the chip families of its back ends ({on}), not on {chip_id} "
-        f"(family {family}); allowed on this chip: {instead} (catalog/engines.yaml hardware, with the sources)")
+        f"(family {family}); allowed on this chip: {instead} (catalog/engine_hardware.yaml, with the sources)")
 
 
 def default_engine_on(family: str) -> EngineSpec | None:
     """The catalogue's default engine where it runs on a chip of ``family`` (:func:`runs_on`), else None: a run that
-    names no engine there takes the ``vendor_stack`` record (:func:`vendor_stack`)."""
+    names no engine there takes the ``vendor_stack`` record (:attr:`EngineCatalog.vendor_stack`)."""
     engine = get_engine(None)
     return engine if runs_on(load_engines().hardware, engine.id, family) else None
-
-
-def vendor_stack() -> VendorStack:
-    """The record a run naming no engine takes on a chip the default engine does not run on."""
-    return load_engines().vendor_stack
 
 
 def engine_platform(engine: EngineSpec, family: str) -> EngineHardware | None:

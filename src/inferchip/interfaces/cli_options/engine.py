@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
 ENGINE_HELP = ("Serving engine of catalog/engines.yaml (dynamo, trtllm, vllm, atom, sglang): its host time per step "
                "replaces the calibration's, its kernel efficiencies scale the calibration's; refused on a chip of a "
-               "family it does not run on (catalog/engines.yaml hardware, the engines' own platform lists)")
+               "family it does not run on (catalog/engine_hardware.yaml, the engines' own platform lists)")
 VENDOR_HELP = ("on a chip the default engine does not run on (Groq, Cerebras, SambaNova, Tesla...), the chip vendor's "
-               "own stack (catalog/engines.yaml vendor_stack), said in the output")
+               "own stack (catalog/engine_hardware.yaml vendor_stack), said in the output")
 
 
 def engine_option(default_text: str, vendor: bool = True) -> Any:
@@ -84,10 +84,11 @@ class EngineChoice:
 def engine_choice(engine: str | None, calibration: Any, chip: str) -> EngineChoice:
     """:func:`engine_setting` on ``chip`` (an id or a chip file) with the chip looked up once and the scheduler's caps
     on it resolved from those parameters (:func:`~inferchip.sim.batching.scheduler.scheduler_caps`). Without
-    ``--engine`` on a chip the catalogue's default engine does not run on (Groq, Cerebras, Tesla: catalog/engines.yaml
-    ``hardware``), the vendor-stack record: its caps, the calibration as given, and ``stack`` saying so."""
+    ``--engine`` on a chip the catalogue's default engine does not run on (Groq, Cerebras, Tesla:
+    catalog/engine_hardware.yaml), the vendor-stack record: its caps, the calibration as given, and ``stack`` saying
+    so."""
     from inferchip.catalog.chips import family_defaults, get_chip_params
-    from inferchip.catalog.engines import default_engine_on, get_engine, vendor_stack
+    from inferchip.catalog.engines import default_engine_on, get_engine, load_engines
     from inferchip.sim.batching.scheduler import scheduler_caps
 
     spec = None if engine is None else option_engine(engine)  # an unknown engine is named before the chip is read
@@ -95,14 +96,14 @@ def engine_choice(engine: str | None, calibration: Any, chip: str) -> EngineChoi
     if spec is None and default_engine_on(params.family) is None:
         from inferchip.catalog.calibration_file import load_calibration
 
-        stack, software = vendor_stack(), family_defaults(params.family).software
+        stack, software = load_engines().vendor_stack, family_defaults(params.family).software
         caps = stack.caps_on(params.id, params.family, software)
         text = (f"no --engine: {get_engine(None).id} (the default) and no other catalogued engine runs on {params.id} "
-                f"(family {params.family}; catalog/engines.yaml hardware), so the figures assume {stack.name} "
+                f"(family {params.family}; catalog/engine_hardware.yaml), so the figures assume {stack.name} "
                 f"({software}): no engine record's host times (the calibration's per step, or the family's "
                 "host_step_us), CUDA graphs or GEMM library rule; its running batch of <= "
                 f"{caps.max_num_seqs:,} and {caps.chunk_tokens:,}-token prefill steps are an assumption "
-                "(catalog/engines.yaml vendor_stack)")
+                "(catalog/engine_hardware.yaml vendor_stack)")
         return EngineChoice(load_calibration(calibration), None, params, caps, text)
     caps = scheduler_caps(spec, params.id, params.memory_capacity_bytes, params.family, params.runtime_devices)
     return EngineChoice(_engine_on(spec, calibration, params), spec, params, caps)

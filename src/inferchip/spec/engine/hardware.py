@@ -1,4 +1,4 @@
-"""Which serving engines run on which chips, as data (``catalog/engines.yaml`` ``hardware`` and ``vendor_stack``):
+"""Which serving engines run on which chips, as data (``catalog/engine_hardware.yaml``: ``hardware``, ``vendor_stack``):
 each engine's platforms by chip family, each with the engine's own name for its back end there and the source, and
 the record a run takes on a chip no catalogued engine runs on (the chip vendor's own stack). Read by
 :mod:`inferchip.catalog.engines`, which checks the families against ``catalog/families.yaml``."""
@@ -44,8 +44,8 @@ class VendorStack(BaseModel):
     def caps_on(self, chip_id: str, family: str, software: str) -> SchedulerCaps:
         """The caps on ``chip_id`` (of ``family``, whose stack is ``software``), with why in words."""
         return SchedulerCaps(self.max_num_seqs, self.chunk_tokens,
-                             f"the vendor-stack record's (catalog/engines.yaml vendor_stack): no catalogued engine "
-                             f"runs on {chip_id} (family {family}; its stack: {software}); {self.source}")
+                             "the vendor-stack record's (catalog/engine_hardware.yaml vendor_stack): no catalogued "
+                             f"engine runs on {chip_id} (family {family}; its stack: {software}); {self.source}")
 
 
 def platform_of(hardware: Sequence[EngineHardware], engine: str, family: str) -> EngineHardware | None:
