@@ -1,6 +1,6 @@
-"""The serving-engine catalogue (``catalog/engines.yaml``): load, look up by id, match a
-case's ``software`` text (:func:`row_engine`, the one reading of that column for every row). An unknown
-engine is a clear error naming what is allowed."""
+"""The serving-engine catalogue (``catalog/engines.yaml``, with ``engine_hardware.yaml``: which engines run where):
+load, look up by id, match a case's ``software`` text (:func:`row_engine`, the one reading of that column for every
+row). An unknown engine is a clear error naming what is allowed."""
 
 from __future__ import annotations
 
@@ -19,10 +19,12 @@ from inferchip.catalog.yaml_io import read_mapping, validate
 from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec, RecipeKernelEfficiency, RecipeMoeKernel, chip_entry_covers
+from inferchip.spec.engine.hardware import EngineHardware, VendorStack, engines_on, platform_of, runs_on
 from inferchip.spec.formats import ALL_FORMATS, BYTES_PER_ELEMENT
 from inferchip.spec.tokenizer import TokenizerSpec
 
 ENGINES_FILE = Path(__file__).resolve().parent / "engines.yaml"
+HARDWARE_FILE = ENGINES_FILE.with_name("engine_hardware.yaml")  # hardware and vendor_stack, read with it
 NOT_STATED = ("", "-")  # a software cell that states no software: the catalogue's default engine
 
 
@@ -37,18 +39,6 @@ class OtherSoftware(BaseModel):
     source: str = Field(min_length=1)
 
 
-class EngineHardware(BaseModel):
-    """The chip families an engine runs on, with the engine's own word for it; an engine without such a record
-    runs on any chip. A chip of the family ``generic`` (a part of the user's own, tied to no vendor's software)
-    may take any engine."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    engine: str
-    families: tuple[str, ...] = Field(min_length=1, description="Families of catalog/families.yaml.")
-    source: str = Field(min_length=1)
-
-
 class EngineCatalog(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -58,6 +48,7 @@ class EngineCatalog(BaseModel):
     other_software: tuple[OtherSoftware, ...] = ()
     tokenizers: tuple[TokenizerSpec, ...] = ()
     hardware: tuple[EngineHardware, ...] = ()
+    vendor_stack: VendorStack
     moe_kernels: tuple[MoeKernel, ...] = ()
 
 
@@ -75,7 +66,6 @@ def moe_kernel_entry(engine: str, weights: str, kernel: str, family: str, where:
     return found
 
 
-
 def recipe_moe_kernel_entry(engine: EngineSpec, accelerator: str, weights: str, family: str,
                             where: str) -> tuple[RecipeMoeKernel, MoeKernel] | None:
     """The expert kernel ``engine``'s launch recipe runs on ``accelerator`` for ``weights`` experts
@@ -86,9 +76,12 @@ def recipe_moe_kernel_entry(engine: EngineSpec, accelerator: str, weights: str, 
         return None
     return recipe, moe_kernel_entry(engine.id, weights, recipe.kernel, family, where)
 
+
 @lru_cache(maxsize=4)
-def _load(path: str, mtime_ns: int) -> EngineCatalog:
+def _load(path: str, mtime_ns: int, hardware_mtime_ns: int) -> EngineCatalog:
     data: dict[str, Any] = read_mapping(Path(path))
+    for key, value in read_mapping(HARDWARE_FILE).items():  # an engines file stating one (a test's) keeps its own
+        data.setdefault(key, value)
     cat = validate(EngineCatalog, data, path)
     ids = [e.id for e in cat.engines]
     if len(set(ids)) != len(ids):
@@ -99,6 +92,7 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
     families = family_names()
     check_moe_kernels(path, cat.moe_kernels, ids, list(families))
     check_recipe_kernels(path, cat.engines, cat.moe_kernels)
+    seen: set[tuple[str, str]] = set()
     for h in cat.hardware:
         if h.engine not in ids:
             raise SpecError(f"{path}: hardware engine = {h.engine!r}: not an engine id; allowed: {', '.join(ids)}")
@@ -106,6 +100,11 @@ def _load(path: str, mtime_ns: int) -> EngineCatalog:
         if unknown:
             raise SpecError(f"{path}: hardware of {h.engine}: family {unknown[0]!r}: not a chip family; allowed: "
                             f"{', '.join(families)} (catalog/families.yaml)")
+        for f in h.families:
+            if (h.engine, f) in seen:
+                raise SpecError(f"{path}: hardware of {h.engine} ({h.backend}): family {f!r} is listed twice for "
+                                "the engine; allowed: each family once, under one back end")
+            seen.add((h.engine, f))
     for e in cat.engines:
         listed = [("split_k_16bit_families", e.split_k_16bit_families),
                   ("mla_prefill_16bit_families", e.mla_prefill_16bit_families)]
@@ -168,10 +167,10 @@ def load_engines(path: str | Path | None = None) -> EngineCatalog:
     """The engine catalogue (the shipped one by default)."""
     p = Path(path) if path is not None else ENGINES_FILE
     try:
-        mtime = p.stat().st_mtime_ns
+        mtime, hardware_mtime = p.stat().st_mtime_ns, HARDWARE_FILE.stat().st_mtime_ns
     except OSError as exc:
-        raise SpecError(f"{p}: cannot read file ({exc.strerror})") from None
-    return _load(str(p), mtime)
+        raise SpecError(f"{exc.filename}: cannot read file ({exc.strerror})") from None
+    return _load(str(p), mtime, hardware_mtime)
 
 
 def tokenizer_rate_s(model: str) -> float:
@@ -200,25 +199,32 @@ def get_engine(engine_id: str | None) -> EngineSpec:
     raise err
 
 
-GENERIC_FAMILY = "generic"  # a user's own part (catalog/families.yaml): any engine may run it
-
-
 def check_engine_runs_on(engine: EngineSpec, chip_id: str, family: str, option: str = "--engine") -> None:
-    """Refuse ``engine`` on a chip of a family its ``hardware`` record does not list (TensorRT-LLM on an AMD GPU,
-    ATOM on an NVIDIA one): an InvalidSettingError naming the option, the engine, the chip and its family, the
-    families the engine runs on with the source, and the engines that run on the chip."""
-    if family == GENERIC_FAMILY:
-        return
+    """Refuse ``engine`` on a chip of a family its ``hardware`` records do not list (vLLM on a Groq LPU): an
+    InvalidSettingError naming the option, the engine, the chip, its family, the engine's back ends and families,
+    and the engines that run on the chip (none: the vendor stack). A ``generic`` chip takes any engine."""
     cat = load_engines()
-    runs = {h.engine: h for h in cat.hardware}
-    record = runs.get(engine.id)
-    if record is None or family in record.families:
+    if runs_on(cat.hardware, engine.id, family):
         return
-    fit = [e.id for e in cat.engines if e.id not in runs or family in runs[e.id].families]
+    on = "; ".join(f"{h.backend}: {', '.join(h.families)}" for h in cat.hardware if h.engine == engine.id)
+    fit = engines_on(cat.hardware, [e.id for e in cat.engines], family)
+    instead = (", ".join(fit) if fit else "none of the catalogue (without --engine the run takes the vendor-stack "
+               "record: the chip vendor's own stack, no engine record's host times, CUDA graphs or GEMM library)")
     raise InvalidSettingError(
-        f"{option} {engine.id}: {engine.name} runs on the chip families {', '.join(record.families)} "
-        f"({record.source}), not on {chip_id} (family {family}); allowed on this chip: "
-        f"{', '.join(fit) or 'none of the catalogue'} (catalog/engines.yaml hardware)")
+        f"{option} {engine.id}: {engine.name} runs on the chip families of its back ends ({on}), not on {chip_id} "
+        f"(family {family}); allowed on this chip: {instead} (catalog/engine_hardware.yaml, with the sources)")
+
+
+def default_engine_on(family: str) -> EngineSpec | None:
+    """The catalogue's default engine where it runs on a chip of ``family`` (:func:`runs_on`), else None: a run that
+    names no engine there takes the ``vendor_stack`` record (:attr:`EngineCatalog.vendor_stack`)."""
+    engine = get_engine(None)
+    return engine if runs_on(load_engines().hardware, engine.id, family) else None
+
+
+def engine_platform(engine: EngineSpec, family: str) -> EngineHardware | None:
+    """The ``hardware`` record (its back end and source) under which ``engine`` runs on a chip of ``family``."""
+    return platform_of(load_engines().hardware, engine.id, family)
 
 
 def row_request_times_s(engine: EngineSpec, accelerator: str = "", weights: str = "", software: str = "",
@@ -319,7 +325,8 @@ def default_gemm_calibration(cal: Calibration, family: str) -> Calibration:
     Hopper bf16 decode step is
     charged a full wave of the chip's one 128 x 256 tile, a kernel no engine runs there: Qwen3-32B on H200 steps
     +29 % from 32 to 33 rows and +44 % from 64 to 65 (docs/serving_journal.md, branch decodestep46)."""
-    split = cal.gemm_split_k_16bit or get_engine(None).splits_16bit_k_on(family)
+    engine = default_engine_on(family)  # none on a chip of a vendor's own stack: the calibration as given
+    split = cal.gemm_split_k_16bit or (engine is not None and engine.splits_16bit_k_on(family))
     return cal if split == cal.gemm_split_k_16bit else cal.model_copy(update={"gemm_split_k_16bit": split})
 
 

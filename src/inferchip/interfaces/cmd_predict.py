@@ -209,7 +209,7 @@ def predict_cmd(
                       "rule": "a static batch: batch x prompt tokens, at most the chunk; continuous batching: a chunk"}
     if host is not None:
         p.add_request_host(host.total_s)
-    notes = [*p.notes, *([attention[2]] if attention else []),  # the same notes in the table and the JSON
+    notes = [*choice.notes, *p.notes, *([attention[2]] if attention else []),  # the same in the table and the JSON
              *([context_note] if context_note else []), *opts.config_notes(loaded),
              *([] if p.has_tpot else [ONE_TOKEN_NOTE]), *([tile_note] if tile_note else []),
              *([] if chunk_tokens is not None else [chunk_note(chunk, chunk_source)]),
@@ -226,7 +226,7 @@ def predict_cmd(
             con.print(f"activations: {p.memory_breakdown_bytes['activations'] / 1e6:,.1f} MB, one step of {step:,} "
                       f"tokens per chip ({activations_of['rule']}; chunk "
                       f"{chunk:,} from {chunk_source})")
-    con.print(eng_opts.engine_line(used_engine, "the calibration's host time per step"))
+    con.print(choice.line(used_engine, "the calibration's host time per step"))
     for n in notes:
         con.print(f"[yellow]note:[/] {n}")
 

@@ -66,7 +66,8 @@ def _row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int
     weights, source, kv, kv_source = stated_formats(model.name, weights, kv, model.config)  # a row states them
     engine_id = None if engine is None else eng_opts.option_engine(engine).id
     v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software, model)
-    sr.check_row_engine(v.engine_spec, chip, "--software" if engine_id is None and software else "--engine")
+    sr.check_row_engine(v.engine_spec, chip, "--engine" if engine_id else "--software" if software else
+                        "--mtp/--disagg (an engine's benchmark; without --engine the default engine)")
     over_limit = []
     if pools is None and (len(concurrencies) > 1 or (tp is None and pp is None and ep is None)):
         cal, _ = eng_opts.engine_setting(engine_id or v.engine_spec.id, calibration, chip)
@@ -217,7 +218,7 @@ def serve_cmd(
                    activations_bytes_per_chip=float(step.mm.chunk_activation_bytes()),
                    **layout_keys(step),  # the layout the title names (searched unless given)
                    chip_id=step.mm.chip.id, model_id=step.mm.model.id)  # what was simulated, as predict's JSON
-    notes = so.serve_notes([context_note, *opts.config_notes(loaded), layout_rule], slo_tpot_ms,
+    notes = so.serve_notes([*choice.notes, context_note, *opts.config_notes(loaded), layout_rule], slo_tpot_ms,
                            res.requests["output_tokens"])
     if output == OutputFormat.json:  # the same notes as the text's
         typer.echo(fmt.to_json({**out.with_all_keys(summary, out.SERVE_ENERGY_KEYS), "notes": notes}))
@@ -228,7 +229,7 @@ def serve_cmd(
         con.print(t)
     Console().print(formats_line(summary))
     Console().print(f"assumptions: {summary['assumptions_file']}")
-    Console().print(eng_opts.engine_line(summary["engine"], so.DEFAULT_SCHEDULER))  # the cap: its table row
+    Console().print(choice.line(summary["engine"], so.DEFAULT_SCHEDULER))  # the cap: its table row
     opts.print_notes(Console(), list(notes))
     if "power_w_per_chip" not in summary:
         Console().print(f"[yellow]no energy:[/] {chip} publishes no TDP, so power, tokens/J and $ are unavailable")
@@ -318,7 +319,8 @@ def curve_cmd(
     per_client = (f"each point runs {CURVE_REQUESTS_PER_CLIENT} requests a client: `serve --concurrency C --requests "
                   f"{CURVE_REQUESTS_PER_CLIENT}C` with the same options runs it (serve's default, 1,000 requests, "
                   "measures another window: its TTFT can differ)")
-    notes = [n for n in (context_note, *opts.config_notes(loaded), _replicas_note(cur.replicas_simulated, replicas),
+    notes = [n for n in (*choice.notes, context_note, *opts.config_notes(loaded),
+                         _replicas_note(cur.replicas_simulated, replicas),
                          cur.cap_note(), per_client) if n]
     if plot is not None:
         import plotly.express as px
@@ -350,7 +352,7 @@ def curve_cmd(
                           f"{step.mm.model.id} on {count} x {step.mm.chip.id}: throughput vs interactivity"))
     con.print(formats_line(formats))
     con.print(f"assumptions: {_assumptions_file(assumptions)}")
-    con.print(eng_opts.engine_line(used_engine, so.DEFAULT_SCHEDULER))
+    con.print(choice.line(used_engine, so.DEFAULT_SCHEDULER))
     con.print(so.cap_line(caps, chunk))
     opts.print_notes(con, list(notes))
 

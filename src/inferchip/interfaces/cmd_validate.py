@@ -183,7 +183,7 @@ def validate_cmd(
     assumptions: str | None = typer.Option(None, "--assumptions",
                                               help="YAML overriding the energy/host constants of energy rows.",
                                               callback=opts.input_file("--assumptions", ())),
-    engine: str | None = eng_opts.engine_option("each closed-loop row's software column"),
+    engine: str | None = eng_opts.engine_option("each closed-loop row's software column", vendor=False),
 ) -> None:
     """Predict every case of the CSV(s) and compare with its measurement: per-case errors and statistics.
     Vision case files (the columns of vision_cases.csv) are recognised by their header and validated too."""

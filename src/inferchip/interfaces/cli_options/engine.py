@@ -16,12 +16,17 @@ if TYPE_CHECKING:
     from inferchip.spec.params import ChipParams
 
 ENGINE_HELP = ("Serving engine of catalog/engines.yaml (dynamo, trtllm, vllm, atom, sglang): its host time per step "
-               "replaces the calibration's, its kernel efficiencies scale the calibration's")
+               "replaces the calibration's, its kernel efficiencies scale the calibration's; refused on a chip of a "
+               "family it does not run on (catalog/engine_hardware.yaml, the engines' own platform lists)")
+VENDOR_HELP = ("on a chip the default engine does not run on (Groq, Cerebras, SambaNova, Tesla...), the chip vendor's "
+               "own stack (catalog/engine_hardware.yaml vendor_stack), said in the output")
 
 
-def engine_option(default_text: str) -> Any:
-    """--engine: one spelling in every command; ``default_text`` says what applies without it."""
-    return typer.Option(None, "--engine", help=f"{ENGINE_HELP}; default: {default_text}.")
+def engine_option(default_text: str, vendor: bool = True) -> Any:
+    """--engine: one spelling in every command; ``default_text`` says what applies without it (``vendor``: and on a
+    chip the default engine does not run on, the vendor stack: predict, serve, curve)."""
+    return typer.Option(None, "--engine", help=f"{ENGINE_HELP}; default: {default_text}"
+                        + (f"; {VENDOR_HELP}." if vendor else "."))
 
 
 def engine_host(spec: Any, chip: str, weights: str | None, model: GivenModel, prompt_tokens: float) -> Any:
@@ -50,22 +55,56 @@ class EngineChoice:
     """``--engine`` on one chip, resolved once (:func:`engine_choice`) and passed down: the calibration to use, the
     engine (None without ``--engine``), the chip's parameters (looked up once) and the running-batch cap and step
     budget per rank its scheduler runs there (``caps``: ``--engine``'s record, else the default engine record's, by
-    its device rule, :meth:`~inferchip.spec.engine.EngineSpec.caps_on`), read by predict, serve and curve alike."""
+    its device rule, :meth:`~inferchip.spec.engine.EngineSpec.caps_on`, else, on a chip the default engine does not
+    run on, the vendor-stack record's), read by predict, serve and curve alike. ``stack``: what a run without
+    ``--engine`` assumes on a chip no catalogued engine runs on, in words for the output (None: the default engine
+    runs there, or ``--engine`` was given)."""
 
     calibration: Any
     spec: EngineSpec | None
     chip: ChipParams
     caps: SchedulerCaps
+    stack: str | None = None
+
+    def line(self, summary: dict[str, Any] | None, default_text: str) -> str:
+        """:func:`engine_line` of the run: ``summary`` (:func:`engine_summary`'s) where ``--engine`` was given, else
+        ``default_text`` (the command's words for the default engine's) where that engine runs on the chip, else the
+        vendor stack's, whose reasons are in :attr:`notes`."""
+        if summary is None and self.stack is not None:
+            return (f"engine: none: no catalogued engine runs on {self.chip.id}; the figures assume the chip vendor's "
+                    "own stack (note below)")
+        return engine_line(summary, default_text)
+
+    @property
+    def notes(self) -> list[str]:
+        """The output's notes of the choice: the vendor stack's reasons where it applies, else none."""
+        return [] if self.stack is None else [self.stack]
 
 
 def engine_choice(engine: str | None, calibration: Any, chip: str) -> EngineChoice:
     """:func:`engine_setting` on ``chip`` (an id or a chip file) with the chip looked up once and the scheduler's caps
-    on it resolved from those parameters (:func:`~inferchip.sim.batching.scheduler.scheduler_caps`)."""
-    from inferchip.catalog.chips import get_chip_params
+    on it resolved from those parameters (:func:`~inferchip.sim.batching.scheduler.scheduler_caps`). Without
+    ``--engine`` on a chip the catalogue's default engine does not run on (Groq, Cerebras, Tesla:
+    catalog/engine_hardware.yaml), the vendor-stack record: its caps, the calibration as given, and ``stack`` saying
+    so."""
+    from inferchip.catalog.chips import family_defaults, get_chip_params
+    from inferchip.catalog.engines import default_engine_on, get_engine, load_engines
     from inferchip.sim.batching.scheduler import scheduler_caps
 
     spec = None if engine is None else option_engine(engine)  # an unknown engine is named before the chip is read
     params = get_chip_params(chip)
+    if spec is None and default_engine_on(params.family) is None:
+        from inferchip.catalog.calibration_file import load_calibration
+
+        stack, software = load_engines().vendor_stack, family_defaults(params.family).software
+        caps = stack.caps_on(params.id, params.family, software)
+        text = (f"no --engine: {get_engine(None).id} (the default) and no other catalogued engine runs on {params.id} "
+                f"(family {params.family}; catalog/engine_hardware.yaml), so the figures assume {stack.name} "
+                f"({software}): no engine record's host times (the calibration's per step, or the family's "
+                "host_step_us), CUDA graphs or GEMM library rule; its running batch of <= "
+                f"{caps.max_num_seqs:,} and {caps.chunk_tokens:,}-token prefill steps are an assumption "
+                "(catalog/engine_hardware.yaml vendor_stack)")
+        return EngineChoice(load_calibration(calibration), None, params, caps, text)
     caps = scheduler_caps(spec, params.id, params.memory_capacity_bytes, params.family, params.runtime_devices)
     return EngineChoice(_engine_on(spec, calibration, params), spec, params, caps)
 

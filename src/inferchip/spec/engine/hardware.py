@@ -1,0 +1,72 @@
+"""Which serving engines run on which chips, as data (``catalog/engine_hardware.yaml``: ``hardware``, ``vendor_stack``):
+each engine's platforms by chip family, each with the engine's own name for its back end there and the source, and
+the record a run takes on a chip no catalogued engine runs on (the chip vendor's own stack). Read by
+:mod:`inferchip.catalog.engines`, which checks the families against ``catalog/families.yaml``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from inferchip.spec.engine.record import SchedulerCaps
+
+GENERIC_FAMILY = "generic"  # a user's own part (catalog/families.yaml): tied to no vendor's software, any engine
+
+
+class EngineHardware(BaseModel):
+    """One platform an engine runs on: the chip families of it, the engine's back end there in its own words (CUDA,
+    ROCm, a hardware plugin), and the source. An engine may have several (vLLM: CUDA, ROCm, TPU, Neuron, Gaudi,
+    CPU); an engine with none runs on any chip. A chip of the family ``generic`` may take any engine."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    engine: str
+    backend: str = Field(min_length=1, description="The engine's back end on these families, in its own words.")
+    families: tuple[str, ...] = Field(min_length=1, description="Families of catalog/families.yaml.")
+    source: str = Field(min_length=1)
+
+
+class VendorStack(BaseModel):
+    """What a run naming no engine assumes on a chip the catalogue's default engine does not run on: the chip
+    vendor's own serving stack (the family's ``software`` text names it), priced by the analytic model alone: no
+    engine host time (the family's ``host_step_us`` where it states one, else the calibration's), no CUDA-graph
+    batch buckets, no GEMM library's tile rule, and the simulator's continuous batching with the running-batch cap
+    and step budget here on every chip."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    max_num_seqs: int = Field(ge=1, le=65536, description="Running-batch cap per scheduler (per DP rank).")
+    chunk_tokens: int = Field(ge=64, le=1_048_576, description="Prefill token budget of one step (per DP rank).")
+    source: str = Field(min_length=1)
+
+    def caps_on(self, chip_id: str, family: str, software: str) -> SchedulerCaps:
+        """The caps on ``chip_id`` (of ``family``, whose stack is ``software``), with why in words."""
+        return SchedulerCaps(self.max_num_seqs, self.chunk_tokens,
+                             "the vendor-stack record's (catalog/engine_hardware.yaml vendor_stack): no catalogued "
+                             f"engine runs on {chip_id} (family {family}; its stack: {software}); {self.source}")
+
+
+def platform_of(hardware: Sequence[EngineHardware], engine: str, family: str) -> EngineHardware | None:
+    """The ``hardware`` record under which ``engine`` runs on a chip of ``family``; None where none does (an engine
+    with no record at all runs anywhere: see :func:`runs_on`)."""
+    return next((h for h in hardware if h.engine == engine and family in h.families), None)
+
+
+def runs_on(hardware: Sequence[EngineHardware], engine: str, family: str) -> bool:
+    """Whether ``engine`` runs on a chip of ``family``: ``generic`` takes any engine; an engine with no record runs
+    on any chip; else a record of it lists the family."""
+    if family == GENERIC_FAMILY or not any(h.engine == engine for h in hardware):
+        return True
+    return platform_of(hardware, engine, family) is not None
+
+
+def engines_on(hardware: Sequence[EngineHardware], engines: Sequence[str], family: str) -> list[str]:
+    """The engines of ``engines`` (ids, in catalogue order) that run on a chip of ``family``."""
+    return [e for e in engines if runs_on(hardware, e, family)]
+
+
+def families_of(hardware: Sequence[EngineHardware], engine: str) -> list[str]:
+    """The families ``engine``'s records list, in their order, each once."""
+    return list(dict.fromkeys(f for h in hardware if h.engine == engine for f in h.families))
