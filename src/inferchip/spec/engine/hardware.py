@@ -44,8 +44,8 @@ class VendorStack(BaseModel):
     def caps_on(self, chip_id: str, family: str, software: str) -> SchedulerCaps:
         """The caps on ``chip_id`` (of ``family``, whose stack is ``software``), with why in words."""
         return SchedulerCaps(self.max_num_seqs, self.chunk_tokens,
-                             "the vendor-stack record's (catalog/engine_hardware.yaml vendor_stack): no catalogued "
-                             f"engine runs on {chip_id} (family {family}; its stack: {software}); {self.source}")
+                             f"the vendor-stack record's (catalog/engine_hardware.yaml vendor_stack; no catalogued "
+                             f"engine runs on {chip_id}): {self.source}")
 
 
 def platform_of(hardware: Sequence[EngineHardware], engine: str, family: str) -> EngineHardware | None:
