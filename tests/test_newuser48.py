@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import io
 import json
 import math
 import re
@@ -39,7 +40,7 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def rendered(table: Any, width: int) -> str:
-    con = Console(width=width, record=True, file=open("/dev/null", "w"))  # noqa: SIM115 (closed with the console)
+    con = Console(width=width, record=True, file=io.StringIO())
     con.print(table)
     return con.export_text()
 
