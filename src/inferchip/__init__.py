@@ -74,7 +74,10 @@ def __getattr__(name: str) -> Any:
     module = _API.get(name)
     if module is None:
         raise AttributeError(f"module 'inferchip' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    # ``review`` is also the name of a package, which Python binds here when any of its modules is imported: the
+    # package itself is the callable (inferchip/review/__init__.py), so the two are one object
+    value = importlib.import_module("inferchip.review") if name == "review" else getattr(
+        importlib.import_module(module), name)
     globals()[name] = value
     return value
 

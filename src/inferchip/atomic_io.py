@@ -42,6 +42,50 @@ def write_text(path: Path, text: str, what: str | None = None) -> None:
     write_bytes(path, text.encode("utf-8"), what)
 
 
+def write_all(files: list[tuple[Path, str]]) -> None:
+    """Write several text files as one: each into a temporary sibling (flushed, fsynced), then every rename in a row
+    with Ctrl-C and SIGTERM held until the last is done, so an interrupted or failed run leaves all the earlier
+    files or all the new ones (``validate --page``: a page and its two plots; one interrupt between three
+    :func:`write_text` calls left a new plot beside the old page). A signal that came in the meantime acts after."""
+    import signal
+    import threading
+
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, text in files:
+            path = Path(path)
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=path.absolute().parent)
+            except OSError as exc:
+                raise OutputError(f"cannot write {path}: {os_reason(exc)}; nothing was written") from None
+            temps.append((tmp, path))
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(text.encode("utf-8"))
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.chmod(tmp, 0o666 & ~_umask())
+            except OSError as exc:
+                raise OutputError(f"cannot write {path}: {os_reason(exc)}; nothing was written") from None
+        held = {signal.SIGINT, signal.SIGTERM}
+        main = threading.current_thread() is threading.main_thread()
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held) if main else None
+        try:
+            for k, (tmp, path) in enumerate(temps):
+                try:
+                    os.replace(tmp, path)
+                except OSError as exc:
+                    done = ", ".join(str(p) for _, p in temps[:k])
+                    raise OutputError(f"cannot write {path}: {os_reason(exc)}"
+                                      + (f"; already replaced: {done}" if done else "; nothing was written")) from None
+        finally:
+            if old is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    finally:
+        for tmp, _ in temps:
+            _unlink(tmp)  # a temporary file not renamed (an error or an interrupt before the renames)
+
+
 def fsync_file(path: Path) -> None:
     """Flush a file another library wrote to the device (raises OSError)."""
     fd = os.open(path, os.O_RDONLY)

@@ -20,6 +20,16 @@ _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (s
 
 
 
+def path_argument(given: object, option: str, allowed: str) -> Path:
+    """``given`` (a Python argument naming a file: ``calibration=``, ``assumptions=``) as a Path; anything but a
+    string or a path is an InvalidSettingError naming the option (``calibration=True`` was a raw TypeError)."""
+    if isinstance(given, str | os.PathLike):
+        return Path(given)
+    from inferchip.errors import InvalidSettingError
+
+    raise InvalidSettingError(f"{option}: {given!r} ({type(given).__name__}) is no file path; allowed: {allowed}")
+
+
 def user_path(given: str | os.PathLike[str]) -> Path:
     """``given`` as a path, a leading ``~`` or ``~user`` expanded where that user has a home (``os.path.expanduser``);
     an unknown user's ``~name`` stays as written, for the reader's "no such file" to refuse, where

@@ -18,6 +18,7 @@ from typing import Any
 
 from inferchip.catalog.yaml_io import read_mapping, validate
 from inferchip.errors import SpecError
+from inferchip.input_files import path_argument
 from inferchip.spec.assumptions import Assumptions
 
 BUNDLED_PATH = Path(__file__).with_name("assumptions.yaml")
@@ -96,7 +97,7 @@ def load_assumptions(path: str | Path | None = None) -> Assumptions:
     """The bundled assumptions, or the bundled ones with a user file merged over them."""
     if path is None:
         return _bundled()
-    user_path = Path(path)
+    user_path = path_argument(path, "--assumptions", "an assumptions YAML path, or None for the bundled file")
     user = read_mapping(user_path)
     merged = _merge(copy.deepcopy(_bundled_raw()), user, user_path)
     return validate(Assumptions, merged, str(user_path))

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from inferchip.atomic_io import write_text
 from inferchip.catalog.yaml_io import read_mapping, validate
+from inferchip.input_files import path_argument
 from inferchip.spec.calibration import Calibration, DatasetLengths
 
 BUNDLED = Path(__file__).with_name("calibration.yaml")
@@ -32,7 +33,7 @@ def calibration_path(which: str | Path | None) -> Path | None:
     """The file ``which`` names (None for the defaults: ``"none"``, or no shipped file)."""
     if which is not None and str(which) == "none":
         return None
-    path = BUNDLED if which is None else Path(which)
+    path = BUNDLED if which is None else path_argument(which, "--calibration", "a calibration YAML path or 'none'")
     return None if which is None and not path.exists() else path
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -58,27 +59,47 @@ def cost_tables(c: ChipCost) -> list[Table]:
     return tables
 
 
+ALL_COLUMNS = ("chip", "node\nnm", "die\nmm2", "dies/\nwafer", "yield", "cost\nUSD", "price\nUSD", "margin",
+               "cloud\nUSD/h", "cloud/\nTCO", "inter-\nposer")
+"""``cost --all``'s columns, each unit in its header (two lines) so the cells are bare numbers: on a 100-column
+terminal every number is whole and only the longest ids fold (ids and numbers were cut to "amd-…" and "$5,…"
+there). The status and price/cost columns are left to ``--format json`` (``status``, ``price_over_cost``): a cost
+or price of "-" says the first, the margin (1 - cost / price) the second."""
+
+
+CHIP_MIN_WIDTH = 12  # characters: "nvidia-h100-" before a long id folds
+
+
 def _all_table(costs: list[ChipCost]) -> Table:
-    t = Table(title=f"{len(costs)} chips: modelled manufacturing cost against reported price",
-              caption="interposer: a CoWoS package's compute dies + HBM stacks against TSMC's largest interposer of "
-                      "its year (OVER: no CoWoS package then holds it; `--chip ID` says by how much)")
-    for col in ("chip", "status", "node", "die mm2", "dies/wafer", "yield", "cost", "price", "price/cost",
-                "margin", "cloud $/h", "cloud/TCO@cost", "interposer"):
-        t.add_column(col, justify="left" if col in ("chip", "status") else "right")
+    t = Table(title=f"{len(costs)} chips: modelled manufacturing cost against reported price", box=box.SIMPLE_HEAD,
+              pad_edge=False, collapse_padding=True,
+              caption="cloud/TCO: the cloud rate over the TCO per hour at manufacturing cost; interposer: a CoWoS "
+                      "package's compute dies + HBM stacks against TSMC's largest interposer of its year (OVER: no "
+                      "CoWoS package then holds it; `--chip ID` says by how much)")
+    rows = []
     for c in costs:
         line = {x.item: x.value for x in c.lines if isinstance(x.value, int | float)}  # the numeric lines
-        t.add_row(
-            c.chip_id, c.status,
-            "-" if c.node_nm is None else f"{c.node_nm:g} nm",
+        rows.append((
+            c.chip_id,
+            "-" if c.node_nm is None else f"{c.node_nm:g}",
             "-" if c.die_area_mm2 is None else f"{c.die_area_mm2:,.0f}",
             f"{line['dies per wafer (gross)']:.0f}" if "dies per wafer (gross)" in line else "-",
             fmt.pct(line["die yield (negative binomial)"]) if "die yield (negative binomial)" in line else "-",
-            _num(c.manufacturing_cost_usd, "USD"), _num(c.price_usd, "USD"), _ratio(c.price_over_cost),
+            _bare(c.manufacturing_cost_usd), _bare(c.price_usd),
             "-" if c.implied_gross_margin is None else fmt.pct(c.implied_gross_margin),
-            _num(c.cloud_usd_per_hour, "USD"), _ratio(c.cloud_over_tco_at_cost),
-            "-" if c.interposer is None else "fits" if c.interposer.fits else "[yellow]OVER[/]",
-        )
+            "-" if c.cloud_usd_per_hour is None else f"{c.cloud_usd_per_hour:,.2f}", _ratio(c.cloud_over_tco_at_cost),
+            "-" if c.interposer is None else "fits" if c.interposer.fits else "OVER",
+        ))
+    for k, col in enumerate(ALL_COLUMNS):  # the chip id folds where the terminal is narrow; a number never does
+        t.add_column(col, justify="left" if k == 0 else "right", overflow="fold", no_wrap=k > 0,
+                     min_width=CHIP_MIN_WIDTH if k == 0 else None)
+    for r in rows:
+        t.add_row(*r[:-1], "[yellow]OVER[/]" if r[-1] == "OVER" else r[-1])
     return t
+
+
+def _bare(usd: float | None) -> str:
+    return "-" if usd is None else f"{usd:,.0f}"
 
 
 @app.command("cost")

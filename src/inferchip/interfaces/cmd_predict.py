@@ -86,6 +86,12 @@ def chunk_note(chunk: int, source: str) -> str:
             f"(--chunk-tokens sets it): {source}")
 
 
+def _count(x: float) -> str:
+    """A count (sequences, tokens) with thousands separated, as every other figure of the table ("2,560", not
+    "2560"); a mean length keeps one decimal."""
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
+
+
 def prediction_table(p: Prediction) -> list[Table]:
     n = p.runtime_devices_per_package
     system = f"{p.num_chips // n} x {p.chip_id}" + ("" if n == 1 else f" ({p.num_chips} runtime devices)")
@@ -99,8 +105,8 @@ def prediction_table(p: Prediction) -> list[Table]:
         ("activations format from", p.activations_source),
         ("KV format from", p.kv_source),
         ("mode", "static batch" if p.mode == "static" else "continuous batching (max throughput)"),
-        ("batch per replica" if p.mode == "static" else "concurrency per replica", f"{p.batch}"),
-        ("lengths (in/out)", f"{p.input_tokens} / {p.output_tokens} tokens"),
+        ("batch per replica" if p.mode == "static" else "concurrency per replica", _count(p.batch)),
+        ("lengths (in/out)", f"{_count(p.input_tokens)} / {_count(p.output_tokens)} tokens"),
         ("TTFT" if p.mode == "static" else "TTFT (service time, no queueing)", fmt.ms(p.ttft_s)),
         ("TPOT", fmt.ms(p.tpot_s) if p.has_tpot else "-"),
         ("end-to-end latency", fmt.ms(p.e2e_latency_s)),

@@ -19,7 +19,13 @@ from inferchip.interfaces.cli_options import files
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options import output as out
 from inferchip.interfaces.cli_options import serving as so
-from inferchip.interfaces.cli_options.tables import case_rows_table, curve_table, formats_line, serve_tables
+from inferchip.interfaces.cli_options.tables import (
+    case_rows_table,
+    curve_table,
+    formats_line,
+    serve_tables,
+    source_lines,
+)
 from inferchip.interfaces.cmd_predict import OutputFormat
 from inferchip.interfaces.serve_system import (
     engine_config,
@@ -227,6 +233,8 @@ def serve_cmd(
     con = out.console()
     for t in serve_tables(summary, title):
         con.print(t)
+    for line in source_lines(summary):
+        Console().print(line, markup=False)
     Console().print(formats_line(summary))
     Console().print(f"assumptions: {summary['assumptions_file']}")
     Console().print(choice.line(summary["engine"], so.DEFAULT_SCHEDULER))  # the cap: its table row
@@ -316,6 +324,8 @@ def curve_cmd(
         if "power_w_per_chip" in p:
             p.update(serving_economics(step, p, chips))
     df = cur.to_dataframe()
+    title = (f"{step.mm.model.id} on {count} x {step.mm.chip.id} ({layout_text(step, replicas)}): throughput vs "
+             "interactivity")  # the layout named, as serve's and predict's titles name theirs
     per_client = (f"each point runs {CURVE_REQUESTS_PER_CLIENT} requests a client: `serve --concurrency C --requests "
                   f"{CURVE_REQUESTS_PER_CLIENT}C` with the same options runs it (serve's default, 1,000 requests, "
                   "measures another window: its TTFT can differ)")
@@ -331,7 +341,7 @@ def curve_cmd(
                       labels={"output_tokens_per_s_per_user": "output tokens/s per user (1 / TPOT)",
                               "output_tokens_per_s_per_chip": "output tokens/s per chip",
                               "concurrency": "concurrency (clients)"},
-                      title=f"{step.mm.model.id} on {count} x {step.mm.chip.id}: throughput vs interactivity")
+                      title=title)
         fig.update_traces(textposition="top center")
         files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
     if output == OutputFormat.json:
@@ -348,8 +358,7 @@ def curve_cmd(
                                 "notes": notes}))  # the same notes as the text's
         return
     con = out.console()
-    con.print(curve_table(df.to_dict(orient="records"),
-                          f"{step.mm.model.id} on {count} x {step.mm.chip.id}: throughput vs interactivity"))
+    con.print(curve_table(df.to_dict(orient="records"), title))
     con.print(formats_line(formats))
     con.print(f"assumptions: {_assumptions_file(assumptions)}")
     con.print(choice.line(used_engine, so.DEFAULT_SCHEDULER))

@@ -47,7 +47,25 @@ def ask(input_tokens: float, output_tokens: float, batch: int | None = None, max
     for name, v in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens), ("--batch", batch),
                     (TTFT_LIMIT, max_ttft_s), (TPOT_LIMIT, max_tpot_s)):
         positive(name, v)
+    lengths_given(input_tokens, output_tokens)
+    whole_batch(batch)
     return Question.fixed(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s)
+
+
+def lengths_given(input_tokens: float | None, output_tokens: float | None) -> None:
+    """Refuse a length of None (:func:`positive` reads None as an option not given, but a length has no default
+    here): ``output_tokens=None`` was a raw TypeError from the context-window sum."""
+    for name, v in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens)):
+        if v is None:
+            raise InvalidSettingError(f"{name} must be a number of tokens, got None; allowed: a finite number above 0")
+
+
+def whole_batch(batch: float | None) -> None:
+    """Refuse a static batch that is not a whole number of sequences (after :func:`positive`): ``batch=2.5`` was
+    priced as 2.5 prompts while the answer said ``batch`` 2 (the CLI's ``--batch`` takes whole numbers only)."""
+    if batch is not None and batch % 1 != 0:
+        raise InvalidSettingError(f"--batch must be a whole number of sequences, got {batch!r}; allowed: a whole "
+                                  "number from 1")
 
 
 def predict(
@@ -110,13 +128,15 @@ def predict(
         setting, hashable = None, False
     try:  # finite and above 0 (a NaN, an infinity or a string: named below, not a raw error further on)
         lengths_ok = (0 < input_tokens < math.inf and 0 < output_tokens < math.inf
-                      and (batch is None or 0 < batch < math.inf))
+                      and (batch is None or (0 < batch < math.inf and batch % 1 == 0)))
     except TypeError:
         lengths_ok = False
     if setting is None or not lengths_ok:  # check every number, naming a bad one
         for name, v in (("--count", count), ("--input-tokens", input_tokens), ("--output-tokens", output_tokens),
                         ("--batch", batch), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
             positive(name, v)
+        lengths_given(input_tokens, output_tokens)
+        whole_batch(batch)
     if max_ttft_s is not None or max_tpot_s is not None:
         positive(TTFT_LIMIT, max_ttft_s)
         positive(TPOT_LIMIT, max_tpot_s)
@@ -187,6 +207,11 @@ def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Pred
     continuous batching held at that many sequences). ``fast``: answer a question the fast path
     covers there (:mod:`inferchip.performance.fast_path`: the same numbers to float rounding);
     False takes the general path for every question."""
+    if not isinstance(setting, Setting) or not isinstance(q, Question):  # a raw AttributeError deep inside, before
+        bad, want = (("setting", "a Setting (ic.resolve_setting(chip, model, ...))") if not isinstance(setting, Setting)
+                     else ("q", "a Question (ic.ask(input_tokens, output_tokens, ...))"))
+        given = setting if bad == "setting" else q
+        raise InvalidSettingError(f"predict_setting: {bad} = {given!r} ({type(given).__name__}); allowed: {want}")
     if q.mode not in ("static", "max_throughput", "closed_loop"):
         raise InvalidSettingError(f"predict answers a static batch, a closed loop or the most throughput, not "
                                   f"question mode "

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.memory_fit import FloatArray
 from inferchip.performance.mapped import MappedModel
-from inferchip.performance.setting import Setting, estimate_level, resolve_setting
+from inferchip.performance.setting import Setting, estimate_level, positive, resolve_setting
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
@@ -252,7 +252,7 @@ def serving_economics(step: ServingStepModel, figures: dict[str, Any], num_chips
 
 
 def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None, *, rate_per_s: float | None = None,
-          concurrency: int | None = None, input_tokens: int = 1024, output_tokens: int = 256,
+          concurrency: int | None = None, input_tokens: int = 1024, output_tokens: int = 1024,
           num_requests: int | None = None, duration_s: float | None = None, seed: int = 0, range_ratio: float = 0.8,
           slo_ttft_s: float | None = None, slo_tpot_s: float | None = None, **system: Any) -> dict[str, Any]:
     """Simulate serving a load on a system: continuous batching, chunked prefill, paged KV cache.
@@ -265,15 +265,21 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
     the run lasts ``num_requests`` requests (1000
     when neither it nor ``duration_s``, in seconds, is given). SLOs are in seconds.
 
-    Returns the run's summary (``SimResult.summary``) with the formats (``weights``, ``activations``, ``kv``) and
-    ``weights_source`` (:func:`format_fields`): latencies in seconds (``ttft_s_p50``,
-    ``tpot_s_mean``, ...), ``output_tokens_per_s`` (whole system) and per chip, and where the chip
+    Lengths default as ``inferchip serve``'s do (1,024 tokens in and out; this function said 256 out).
+    Returns the run's summary (``SimResult.summary``) with what was simulated, as ``inferchip serve``'s JSON names it
+    (``chip_id``, ``model_id``, the layout ``tp``, ``pp``, ``ep``, ``attn_dp`` and ``num_replicas``), the formats
+    (``weights``, ``activations``, ``kv``) and ``weights_source`` (:func:`format_fields`): latencies in seconds
+    (``ttft_s_p50``, ``tpot_s_mean``, ...), ``output_tokens_per_s`` (whole system) and per chip, and where the chip
     publishes a TDP ``power_w_per_chip`` (W), tokens per joule and the money figures.
     """
     from inferchip.sim import PoissonArrivals, benchmark_clients, simulate
 
     if (rate_per_s is None) == (concurrency is None):
         raise InvalidSettingError("give exactly one of rate_per_s or concurrency")
+    for name, v in (("input_tokens", input_tokens), ("output_tokens", output_tokens), ("range_ratio", range_ratio)):
+        if v is None:  # a text or a None was a raw TypeError in the simulator
+            raise InvalidSettingError(f"{name} must be a number, got None; allowed: a finite number above 0")
+        positive(name, v)
     setting = serving_setting(chip, model, **system)
     step, replicas = serving_step(setting)
     if concurrency is not None:
@@ -284,7 +290,9 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
         num_requests = 1000
     res = simulate(step, arr, duration_s=duration_s, num_requests=num_requests, seed=seed, replicas=replicas,
                    slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s)  # default scheduler: per the step's ranks
-    summary = {**res.summary(), **format_fields(setting)}
+    lay = setting.layout
+    summary = {**res.summary(), **format_fields(setting), "chip_id": setting.chip.id, "model_id": setting.model.id,
+               "tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": bool(lay.attn_dp)}
     if "power_w_per_chip" in summary:
         estimate = chip.estimate if isinstance(chip, Setting) else system.get("estimate", "central")
         summary.update(serving_economics(step, summary, res.num_chips, estimate))

@@ -27,6 +27,7 @@ from functools import partial
 from typing import Any
 
 from inferchip.catalog.chips import spoken_name
+from inferchip.errors import InvalidSettingError
 from inferchip.performance.predict import Prediction
 from inferchip.review.cases import (
     FIGURE_COLUMNS,
@@ -257,6 +258,10 @@ def review(chips: list[str | ChipParams] | None = None, models: list[str | Model
     (tokens), ``domain_cap`` (chips), ``sensitivity``. Figures are per chip: output tokens/s,
     power in W, tokens per joule, $ per million output tokens (``ReviewResult.rows``).
     """
+    for name, given in (("chips", chips), ("models", models)):
+        if isinstance(given, str):  # iterated letter by letter it was "unknown chip 'n'"
+            raise InvalidSettingError(f"review: {name} = {given!r} is one string; allowed: a list of ids or paths "
+                                      f"({name}=[{given!r}]), or None for the default suite")
     return run_review(ReviewConfig(chips=chips, models=models, **config))
 
 

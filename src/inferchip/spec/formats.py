@@ -128,12 +128,14 @@ def unknown_format_reason(name: str) -> str | None:
 
 
 def check_format(name: str, field: str) -> str:
-    """``name`` in the catalogue's spelling (:func:`canonical_format`); an unknown format raises, naming ``field``."""
-    fmt = canonical_format(name)
+    """``name`` in the catalogue's spelling (:func:`canonical_format`); an unknown format raises, naming ``field``,
+    and so does a value that is no name (``weights=8`` from Python: it was a raw AttributeError)."""
+    fmt = canonical_format(name) if isinstance(name, str) else ""
     if fmt not in BYTES_PER_ELEMENT:
         from inferchip.errors import InvalidSettingError
 
-        why = unknown_format_reason(name)
+        why = (unknown_format_reason(name) if isinstance(name, str)
+               else f"type {type(name).__name__}: a format is given by its name")
         raise InvalidSettingError(f"{field}: unknown number format {name!r}{f' ({why})' if why else ''}; allowed: "
                                   f"{', '.join(ALL_FORMATS)} (or nvfp4, e4m3, e5m2, bfloat16, float16, float32)")
     return fmt

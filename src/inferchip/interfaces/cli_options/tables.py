@@ -59,9 +59,7 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Callable[[Any], str]], ...]], .
         ("KV cache used (max)", "kv_cache_used_fraction_max", _pct),
         ("running sequences (mean)", "running_seqs_mean", _num(",.1f")),
         ("prefill chunk per step and chip", "prefill_chunk_tokens", _num(",d", "tokens")),
-        ("prefill chunk from", "prefill_chunk_source", str),
         ("running-batch cap per attention-DP rank", "running_batch_cap", _num(",d", "sequences")),
-        ("running-batch cap from", "running_batch_cap_source", str),
         ("activations kept per chip (one chunk)", "activations_bytes_per_chip", lambda v: f"{v / 1e6:,.1f} MB"),
     )),
     ("energy and money", (
@@ -99,6 +97,19 @@ def formats_line(fields: dict[str, Any]) -> str:
             f"{fields['kv_source']}" + (f"; {fields['attention_source']}" if fields.get("attention_source") else ""))
 
 
+SOURCE_KEYS = {"prefill_chunk_source": "prefill chunk", "running_batch_cap_source": "running-batch cap"}
+
+
+def source_lines(summary: dict[str, Any]) -> list[str]:
+    """Where ``serve``'s chunk and running-batch cap came from, as lines below its tables: a sentence with its
+    source in a right-aligned table cell made the table ~350 columns wide in a pipe (every row padded to it) and
+    wrapped it into a ragged right-aligned paragraph on a terminal. One line where both came from the same rule."""
+    given = [(label, summary[key]) for key, label in SOURCE_KEYS.items() if summary.get(key)]
+    if len(given) == 2 and given[0][1] == given[1][1]:
+        return [f"{given[0][0]} and {given[1][0]} from: {given[0][1]}"]
+    return [f"{label} from: {text}" for label, text in given]
+
+
 def serve_tables(summary: dict[str, Any], title: str) -> list[Table]:
     """The latency table and the table of everything else, for ``serve``'s summary."""
     lat = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
@@ -123,7 +134,7 @@ def serve_tables(summary: dict[str, Any], title: str) -> list[Table]:
             shown.add(key)
     known = ({k for _, rows in SECTIONS for _, k, _ in rows}
              | {"assumptions_file", "engine", "tp", "pp", "ep", "attn_dp", "chip_id", "model_id",
-                *FORMAT_KEYS})  # own lines; the layout, chip and model: the title
+                *FORMAT_KEYS, *SOURCE_KEYS})  # own lines; the layout, chip and model: the title
     extra = [k for k in summary if k not in known and not any(k.startswith(p + "_") for _, p in LATENCIES)]
     if extra:  # a figure this table does not know yet: shown as it is, not dropped
         rest.add_row("[bold]other[/]", "")
@@ -137,18 +148,28 @@ def _or_dash(v: float | None, spec: str) -> str:
     return "-" if v is None or math.isnan(v) else format(v, spec)
 
 
+CURVE_COLUMNS = ("concur-\nrency", "tok/s\nper user", "tok/s\nper chip", "TTFT\nmean ms", "TTFT\np50 ms",
+                 "TPOT\nmean ms", "W/chip", "tok/J", "$/Mtok", "tok/s per\n$ capex", "")
+"""``curve``'s columns, each unit in its header (two lines) so the cells are bare numbers: the table fits a 100-column
+terminal with no cell cut or wrapped (its one-line headers made it 133 columns: "concur…", "9.78 / ms")."""
+
+
+def _ms_bare(seconds: Any) -> str:
+    return "-" if seconds is None else fmt.ms(seconds).removesuffix(" ms")
+
+
 def curve_table(records: Sequence[Mapping[Hashable, Any]], title: str) -> Table:
     """``curve``'s points, one row each: throughput, latency, energy and money, ``*`` on the Pareto front."""
-    t = Table(title=f"{title} (* = Pareto front)", title_justify="left")
-    for c in ("concurrency", "tok/s per user", "tok/s per chip", "TTFT mean", "TTFT p50", "TPOT mean", "W/chip",
-              "tok/J", "$/Mtok", "tok/s per $capex", ""):
-        t.add_column(c, justify="right")
+    t = Table(title=f"{title} (* = Pareto front)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+              collapse_padding=True)
+    for c in CURVE_COLUMNS:
+        t.add_column(c, justify="right", overflow="fold")
 
     for r in records:
-        t.add_row(str(r.get("concurrency")), _or_dash(r.get("output_tokens_per_s_per_user"), ",.1f"),
-                  f"{r['output_tokens_per_s_per_chip']:,.1f}", fmt.ms(r.get("ttft_s_mean", float("nan"))),
-                  fmt.ms(r.get("ttft_s_p50", float("nan"))),
-                  fmt.ms(r.get("tpot_s_mean", float("nan"))), _or_dash(r.get("power_w_per_chip"), ",.0f"),
+        t.add_row(f"{r.get('concurrency'):,}", _or_dash(r.get("output_tokens_per_s_per_user"), ",.1f"),
+                  f"{r['output_tokens_per_s_per_chip']:,.1f}", _ms_bare(r.get("ttft_s_mean", float("nan"))),
+                  _ms_bare(r.get("ttft_s_p50", float("nan"))),
+                  _ms_bare(r.get("tpot_s_mean", float("nan"))), _or_dash(r.get("power_w_per_chip"), ",.0f"),
                   _or_dash(r.get("output_tokens_per_j"), ",.3f"), _or_dash(r.get("usd_per_million_tokens"), ",.3f"),
                   _or_dash(r.get("output_tokens_per_s_per_usd_capex"), ".4f"), "*" if r.get("pareto") else "")
     return t
