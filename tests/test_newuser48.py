@@ -322,3 +322,12 @@ def test_fuzzed_cost_chip_file_is_costed_or_refused_in_one_line(tmp_path, field,
     assert all("fuzz-cost-chip.yaml: " in ln for ln in lines), err
     # the field, or where the node moved a check that reads it (the TDP's floor scales with the node's energy)
     assert any(f"{section}." in ln or (key == "node_nm" and "power.tdp_w" in ln) for ln in lines), err
+
+
+def test_serve_does_not_fit_counts_one_token_in_the_singular():
+    """serve's fit check is the least a run holds (one sequence of one token): its error said 'at 1 tokens'."""
+    rc, out, err = run("serve", "--chip", H100, "--model", "meta-llama/Llama-3.1-70B", "--tp", "1",
+                       "--concurrency", "4")
+    text = out + err
+    assert rc != 0 and "does not fit" in text
+    assert "at 1 token," in text and "at 1 tokens" not in text

@@ -314,7 +314,8 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
         f"{mm.model.id} does not fit on {mm.chip.id} with tp={mm.layout.tp} pp={mm.layout.pp} ep={mm.layout.ep}"
         f"{' (attention data-parallel)' if mm.layout.attn_dp else ''}: "
         f"per chip it needs {(need_w + kv + act) / GIGA:,.1f} GB (weights {need_w / GIGA:,.1f}, "
-        f"KV cache {kv / GIGA:,.1f} for batch {_count(batch)} at {_count(input_tokens + output_tokens)} tokens, "
+        f"KV cache {kv / GIGA:,.1f} for batch {_count(batch)} at {_count(input_tokens + output_tokens)} "
+        f"{'token' if input_tokens + output_tokens == 1 else 'tokens'}, "
         f"activations {act / GIGA:,.1f}) but "
         f"{budget / GIGA:,.1f} GB is usable: short by {short / GIGA:,.1f} GB.",
         "What would make it fit:",
