@@ -1,0 +1,51 @@
+"""A package its runtime sees as several devices (an MI250X: two 64 GiB GCDs to ROCm, ``memory.runtime_devices``)
+is the same system in every command: the per-chip figures are a runtime device's, its price included (the
+package's shared among its devices), and each command says so (review48, stop 48: predict did; serve and curve
+priced a device's tokens at the whole package's price and titled the run in packages with no word of devices)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chip_yaml import catalogue_raw, write_chip
+from cli_in_process import run_main
+
+QWEN32 = "Qwen/Qwen3-32B"  # 65.5 GB of bf16 weights: over one 64 GiB GCD, so tp 2 over the package's two
+PRICE_USD = 10_000.0  # a test's list price for the whole package
+COMMON = ["--model", QWEN32, "--weights", "bf16", "--input-tokens", "512", "--output-tokens", "64"]
+
+
+@pytest.fixture(scope="module")
+def priced(tmp_path_factory: pytest.TempPathFactory) -> str:
+    raw = catalogue_raw("amd-mi250x")
+    raw["price"] = {"usd": PRICE_USD, "note": "a test's list price"}
+    return write_chip(tmp_path_factory.mktemp("mi250x"), raw, "mi250x-priced")
+
+
+def _json(args: list[str]) -> dict[str, Any]:
+    code, out = run_main([*args, "--format", "json"])
+    assert code == 0, out[-400:]
+    got: dict[str, Any] = json.loads(out)
+    return got
+
+
+def _per_device_money(d: dict[str, Any]) -> None:
+    """The price a device's figures are set against is half the package's, and the money follows from it."""
+    assert d["chip_price_usd"] == pytest.approx(PRICE_USD / 2)
+    per_chip = d["output_tokens_per_s_per_chip"]
+    assert d["output_tokens_per_s_per_usd_capex"] == pytest.approx(per_chip / (PRICE_USD / 2))
+
+
+def test_predict_serve_and_curve_price_a_device_at_its_share_of_the_package(priced):
+    p = _json(["predict", "--chip", priced, *COMMON, "--max-throughput"])
+    assert (p["num_chips"], p["runtime_devices_per_package"]) == (2, 2)
+    _per_device_money(p)
+    s = _json(["serve", "--chip", priced, *COMMON, "--concurrency", "8", "--requests", "24"])
+    assert s["num_chips"] == 2
+    _per_device_money(s)
+    c = _json(["curve", "--chip", priced, *COMMON])
+    for point in c["points"]:
+        _per_device_money(point)
