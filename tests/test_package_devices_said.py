@@ -49,3 +49,29 @@ def test_predict_serve_and_curve_price_a_device_at_its_share_of_the_package(pric
     c = _json(["curve", "--chip", priced, *COMMON])
     for point in c["points"]:
         _per_device_money(point)
+
+
+def test_serve_and_curve_say_the_runtime_devices_as_predict_does():
+    """The title names the packages and the devices they are; the JSON has predict's key; a note says what a
+    per-chip figure is."""
+    chip = ["--chip", "amd-mi250x", *COMMON]
+    code, text = run_main(["serve", *chip, "--concurrency", "8", "--requests", "24"])
+    assert code == 0, text[-400:]
+    flat = " ".join(text.split())
+    assert "on 1 x amd-mi250x (2 runtime devices) (tp=2" in flat
+    assert "every per-chip figure (tokens/s, power, memory, price, TCO) is one device's" in flat
+    s = _json(["serve", *chip, "--concurrency", "8", "--requests", "24"])
+    assert (s["num_chips"], s["runtime_devices_per_package"]) == (2, 2)
+    assert any("its runtime sees each package as 2 devices" in n for n in s["notes"])
+    code, text = run_main(["curve", *chip])
+    assert code == 0, text[-400:]
+    assert "on 1 x amd-mi250x (2 runtime devices): throughput vs interactivity" in " ".join(text.split())
+    c = _json(["curve", *chip])
+    assert c["runtime_devices_per_package"] == 2
+    assert any("its runtime sees each package as 2 devices" in n for n in c["notes"])
+
+
+def test_a_chip_seen_whole_says_nothing_of_devices():
+    s = _json(["serve", "--chip", "amd-mi300x", *COMMON, "--concurrency", "8", "--requests", "24"])
+    assert s["runtime_devices_per_package"] == 1
+    assert not any("runtime sees each package" in n for n in s["notes"])
