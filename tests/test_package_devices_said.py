@@ -75,3 +75,31 @@ def test_a_chip_seen_whole_says_nothing_of_devices():
     s = _json(["serve", "--chip", "amd-mi300x", *COMMON, "--concurrency", "8", "--requests", "24"])
     assert s["runtime_devices_per_package"] == 1
     assert not any("runtime sees each package" in n for n in s["notes"])
+
+
+def test_review_judges_a_package_in_devices_its_price_shared_and_its_system_counted_in_devices(tmp_path,
+                                                                                            monkeypatch):
+    """review's rows are per device (predict's): their price is the device's share, and the claim's per-system
+    figure is a device's tokens/s x the devices of the deployment (4 MI250X in the domain: 8 GCDs), not x 4."""
+    import csv
+    import types
+
+    import inferchip.review.views as views
+
+    table = dict(views.price_table())
+    table["amd-mi250x"] = types.SimpleNamespace(price_usd=PRICE_USD, low_usd=8_000.0, high_usd=12_000.0,
+                                                basis="street", source="a test's price", date="2026", note="")
+    monkeypatch.setattr(views, "price_table", lambda: table)
+    code, out = run_main(["review", "--chips", "amd-mi250x,amd-mi300x", "--claim", "amd-mi250x", "--models", QWEN32,
+                          "--slo", "batch", "--no-sensitivity", "--samples", "1000", "--workers", "1",
+                          "--out", str(tmp_path)])
+    assert code == 0, out[-400:]
+    rows = {(r["chip_id"], r["setting"]): r for r in csv.DictReader((tmp_path / "results.csv").open())}
+    mi250x, mi300x = rows[("amd-mi250x", "domain")], rows[("amd-mi300x", "domain")]
+    assert (mi250x["deployment_chips"], mi250x["num_chips"], mi250x["runtime_devices_per_package"]) == ("4", "8", "2")
+    assert float(mi250x["chip_price_usd"]) == pytest.approx(PRICE_USD / 2)
+    tput = float(mi250x["output_tokens_per_s_per_chip"])
+    assert float(mi250x["output_tokens_per_s_per_usd_capex"]) == pytest.approx(tput / (PRICE_USD / 2))
+    parts = {p["part"]: p for p in json.loads((tmp_path / "results.json").read_text())["claim_parts"]}
+    rival = float(mi300x["output_tokens_per_s_per_chip"]) * float(mi300x["num_chips"])
+    assert parts["per_system"]["central"]["ratio"] == pytest.approx(tput * 8 / rival)
