@@ -103,3 +103,9 @@ def test_review_judges_a_package_in_devices_its_price_shared_and_its_system_coun
     parts = {p["part"]: p for p in json.loads((tmp_path / "results.json").read_text())["claim_parts"]}
     rival = float(mi300x["output_tokens_per_s_per_chip"]) * float(mi300x["num_chips"])
     assert parts["per_system"]["central"]["ratio"] == pytest.approx(tput * 8 / rival)
+
+
+def test_serve_table_shows_the_devices_a_package_is_among_the_run_figures():
+    code, text = run_main(["serve", "--chip", "amd-mi250x", *COMMON, "--concurrency", "8", "--requests", "24"])
+    assert code == 0, text[-400:]
+    assert "runtime devices per package (chips: devices)" in text and "other" not in text

@@ -83,6 +83,7 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Callable[[Any], str]], ...]], .
         ("makespan", "makespan_s", _num(",.2f", "s")),
         ("steps", "num_steps", _num(",d")), ("step-model evaluations", "step_model_evaluations", _num(",d")),
         ("replicas", "num_replicas", _num(",d")), ("chips", "num_chips", _num(",d")),
+        ("runtime devices per package (chips: devices)", "runtime_devices_per_package", _num(",d")),
         ("saturated (queue grows)", "saturated", lambda v: "yes" if v else "no"),
         ("stopped at the time cap", "hit_time_cap", lambda v: "yes" if v else "no"),
     )),
