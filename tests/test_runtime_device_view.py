@@ -87,7 +87,7 @@ def test_a_package_price_is_shared_by_its_devices(tmp_path):
     raw["price"] = {"usd": 10000.0, "note": "a test's list price"}
     path = write_chip(tmp_path, raw, "mi250x-priced")
     s = resolve_setting(path, QWEN32, weights="bf16")
-    assert (s.count, s.devices_per_package) == (2, 2)
+    assert (s.count, s.chip.devices_per_package) == (2, 2)
     assert s.money.price_usd == pytest.approx(5000.0)
 
 

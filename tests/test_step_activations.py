@@ -83,9 +83,10 @@ def test_the_chunk_option_and_its_sources():
                            "--input-tokens", "128", "--output-tokens", "128", "--format", "json"])
     assert code == 0, text
     got = json.loads(text)
-    # the chunk serve runs on the chip: the vllm record's device rule, 2,048 on a chip below 70 GiB (capresolve47)
+    # the chunk serve runs on the chip: no catalogued engine runs on a Groq LPU, so the vendor-stack record's 2,048
+    # (catalog/engine_hardware.yaml, engines48; before it, the vllm record's device rule gave 2,048 too)
     assert got["memory_activations"]["step_tokens"] == 128 and got["memory_activations"]["chunk_tokens"] == 2048
-    assert "vllm/engine/arg_utils.py" in got["memory_activations"]["chunk_source"]
+    assert "catalog/engine_hardware.yaml vendor_stack" in got["memory_activations"]["chunk_source"]
     assert got["memory_breakdown_bytes"]["activations"] == 14_499_840
     code, text = run_main(["predict", "--chip", "amd-mi355x", "--model", LLAMA, "--batch", "64",
                            "--input-tokens", "1024", "--engine", "atom", "--format", "json"])

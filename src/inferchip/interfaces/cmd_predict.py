@@ -14,6 +14,7 @@ from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import engine as eng_opts
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options import output as out
+from inferchip.interfaces.cli_options.tables import system_text
 
 if TYPE_CHECKING:  # the model is imported when a command runs (a faster cold start)
     from inferchip.performance.predict import Prediction
@@ -94,8 +95,8 @@ def _count(x: float) -> str:
 
 def prediction_table(p: Prediction) -> list[Table]:
     n = p.runtime_devices_per_package
-    system = f"{p.num_chips // n} x {p.chip_id}" + ("" if n == 1 else f" ({p.num_chips} runtime devices)")
-    head = Table(title=f"{p.model_id} on {system}", show_header=False, title_justify="left")
+    head = Table(title=f"{p.model_id} on {system_text(p.chip_id, p.num_chips // n, n)}", show_header=False,
+                 title_justify="left")
     head.add_column(style="bold")
     head.add_column(justify="right", overflow="fold")
     rows = [

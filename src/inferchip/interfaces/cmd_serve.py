@@ -22,9 +22,11 @@ from inferchip.interfaces.cli_options import serving as so
 from inferchip.interfaces.cli_options.tables import (
     case_rows_table,
     curve_table,
+    devices_note,
     formats_line,
     serve_tables,
     source_lines,
+    system_text,
 )
 from inferchip.interfaces.cmd_predict import OutputFormat
 from inferchip.interfaces.serve_system import (
@@ -224,12 +226,13 @@ def serve_cmd(
                    activations_bytes_per_chip=float(step.mm.chunk_activation_bytes()),
                    **layout_keys(step),  # the layout the title names (searched unless given)
                    chip_id=step.mm.chip.id, model_id=step.mm.model.id)  # what was simulated, as predict's JSON
-    notes = so.serve_notes([*choice.notes, context_note, *opts.config_notes(loaded), layout_rule], slo_tpot_ms,
-                           res.requests["output_tokens"])
+    n = summary["runtime_devices_per_package"] = step.mm.chip.devices_per_package  # as predict's JSON
+    notes = so.serve_notes([*choice.notes, *devices_note(step.mm.chip.id, count, n), context_note,
+                            *opts.config_notes(loaded), layout_rule], slo_tpot_ms, res.requests["output_tokens"])
     if output == OutputFormat.json:  # the same notes as the text's
         typer.echo(fmt.to_json({**out.with_all_keys(summary, out.SERVE_ENERGY_KEYS), "notes": notes}))
         return
-    title = f"{step.mm.model.id} on {count} x {step.mm.chip.id} ({layout_text(step, replicas)})"
+    title = f"{step.mm.model.id} on {system_text(step.mm.chip.id, count, n)} ({layout_text(step, replicas)})"
     con = out.console()
     for t in serve_tables(summary, title):
         con.print(t)
@@ -324,12 +327,14 @@ def curve_cmd(
         if "power_w_per_chip" in p:
             p.update(serving_economics(step, p, chips))
     df = cur.to_dataframe()
-    title = (f"{step.mm.model.id} on {count} x {step.mm.chip.id} ({layout_text(step, replicas)}): throughput vs "
-             "interactivity")  # the layout named, as serve's and predict's titles name theirs
+    devices = step.mm.chip.devices_per_package
+    title = (f"{step.mm.model.id} on {system_text(step.mm.chip.id, count, devices)} ({layout_text(step, replicas)}): "
+             "throughput vs interactivity")  # the layout named, as serve's and predict's titles name theirs
     per_client = (f"each point runs {CURVE_REQUESTS_PER_CLIENT} requests a client: `serve --concurrency C --requests "
                   f"{CURVE_REQUESTS_PER_CLIENT}C` with the same options runs it (serve's default, 1,000 requests, "
                   "measures another window: its TTFT can differ)")
-    notes = [n for n in (*choice.notes, context_note, *opts.config_notes(loaded),
+    notes = [n for n in (*choice.notes, *devices_note(step.mm.chip.id, count, devices), context_note,
+                         *opts.config_notes(loaded),
                          _replicas_note(cur.replicas_simulated, replicas),
                          cur.cap_note(), per_client) if n]
     if plot is not None:
@@ -353,6 +358,7 @@ def curve_cmd(
                                 "running_batch_cap": caps.max_num_seqs, "running_batch_cap_source": caps.reason,
                                 "activations_bytes_per_chip": float(step.mm.chunk_activation_bytes()),
                                 **layout_keys(step), "num_replicas": replicas,
+                                "runtime_devices_per_package": devices,
                                 "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
                                            for r in df.to_dict(orient="records")],
                                 "notes": notes}))  # the same notes as the text's

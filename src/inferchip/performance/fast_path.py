@@ -86,7 +86,7 @@ class FastLayout:
         self.calibration = "fitted" if s.calibration.fitted else "defaults"
         fmt = s.formats
         self.head = (s.chip.id, s.model.id, lay.tp, lay.pp, lay.ep, fmt.weights, fmt.activations, fmt.kv,
-                     s.compute_format, s.weights_source, s.activations_source, s.kv_source, s.devices_per_package)
+                     s.compute_format, s.weights_source, s.activations_source, s.kv_source, s.chip.devices_per_package)
         self.priced = math.isfinite(float(s.chip.tdp_w))
         notes = [] if s.chip_spec is not None else ["no chip spec given: energy assumes a 7 nm node and HBM3 memory"]
         self.economy: ChipEconomy | None = None

@@ -258,7 +258,7 @@ def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Pred
         memory_capacity_per_chip_bytes=cp.memory_capacity_bytes,
         weights=fmt.weights, activations=fmt.activations, kv=fmt.kv, compute_format=setting.compute_format,
         weights_source=setting.weights_source, activations_source=setting.activations_source,
-        kv_source=setting.kv_source, runtime_devices_per_package=setting.devices_per_package,
+        kv_source=setting.kv_source, runtime_devices_per_package=setting.chip.devices_per_package,
         breakdown={"prefill": _breakdown(met.prefill, idx, lay.pp), "decode": _breakdown(met.decode, idx, lay.pp)},
         notes=setting.notes,
     )

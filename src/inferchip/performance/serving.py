@@ -25,7 +25,7 @@ import numpy.typing as npt
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.memory_fit import FloatArray
 from inferchip.performance.mapped import MappedModel
-from inferchip.performance.setting import Setting, estimate_level, positive, resolve_setting
+from inferchip.performance.setting import Setting, device_money, estimate_level, positive, resolve_setting
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
@@ -244,7 +244,9 @@ def serving_economics(step: ServingStepModel, figures: dict[str, Any], num_chips
     tput = figures.get("output_tokens_per_s_per_chip")
     if step.energy is None or power is None or tput is None or not (math.isfinite(power) and math.isfinite(tput)):
         return empty
-    money = chip_money(step.energy.spec, step.energy.assumptions, estimate_level(level))
+    # a package's price shared by its runtime devices, as predict's (Setting.money): the figures are per device
+    money = device_money(chip_money(step.energy.spec, step.energy.assumptions, estimate_level(level)),
+                         step.mm.chip.devices_per_package)
     out = {**empty, "chip_price_usd": money.price_usd, "chip_price_source": money.price_source}
     out.update(money_per_token(tput, power, money, num_chips, step.energy.assumptions,
                                system="server" if step.energy.spec is None else step.energy.spec.system))

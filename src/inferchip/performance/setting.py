@@ -89,9 +89,6 @@ class Setting:
     activations_source: str = "--activations"
     kv_source: str = "--kv"
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS  # the per-step prefill token budget (predict --chunk-tokens)
-    # devices the runtime sees in one package (spec.params.runtime_device_view): ``chip`` and ``count`` are then
-    # the devices', and the package's price is shared among them
-    devices_per_package: int = 1
     _mapped: dict[Layout, MappedModel] = field(default_factory=dict, repr=False, compare=False)
     sweeps: Sweeps = field(default_factory=dict, repr=False, compare=False)  # see operating.operating_point
     derived: Derived = field(default_factory=lambda: Derived(), repr=False, compare=False)  # fast_path's
@@ -111,10 +108,7 @@ class Setting:
         """The chip's price for TCO (``cost.economics.chip_money`` at the estimate corner)."""
         from inferchip.cost.economics import chip_money
 
-        m, n = chip_money(self.chip_spec, self.assumptions, self.estimate), self.devices_per_package
-        return m if n == 1 else replace(  # a package's price and cost shared by its runtime devices
-            m, price_usd=m.price_usd and m.price_usd / n,
-            manufacturing_cost_usd=m.manufacturing_cost_usd and m.manufacturing_cost_usd / n)
+        return device_money(chip_money(self.chip_spec, self.assumptions, self.estimate), self.chip.devices_per_package)
 
     @cached_property
     def economy(self) -> ChipEconomy:
@@ -257,6 +251,15 @@ def positive(name: str, v: int | float | None) -> None:
         raise InvalidSettingError(f"{name} must be positive, got {v}; allowed: a finite number above 0")
 
 
+def device_money(money: ChipMoney, devices_per_package: int) -> ChipMoney:
+    """A package's price and silicon cost shared by the ``devices_per_package`` runtime devices it is to its runtime
+    (ChipParams.devices_per_package, spec.params.runtime_device_view): every per-chip figure is then a device's."""
+    n = devices_per_package
+    return money if n == 1 else replace(money, price_usd=money.price_usd and money.price_usd / n,
+                                        manufacturing_cost_usd=money.manufacturing_cost_usd and
+                                        money.manufacturing_cost_usd / n)
+
+
 def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: int = 1, weights: str | None = None,
                     activations: str | None = None, kv: str | None = None, tp: int | None = None,
                     pp: int | None = None, ep: int | None = None, attn_dp: bool | None = None,
@@ -347,7 +350,6 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
 
         cp = get_chip_params(chip, level)
         chip_spec = chip_spec or load_chip(chip)
-    n_devices = cp.runtime_devices
     cp, count, device_note = runtime_device_view(cp, count)
     # a user's config file, read once: the model, its weights' format and its per-layer map (``config``: the file
     # a ModelSpec ``model`` was read from, as read, catalog.models.load_model_config)
@@ -394,5 +396,4 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
     a = assumptions if isinstance(assumptions, Assumptions) else load_assumptions(assumptions)
     notes += [device_note] if device_note else []
     return Setting(cp, chip_spec, ms, fmt, got, tuple(notes), count, tuple(layouts), given and not within, level,
-                   cal, a, assumptions if isinstance(assumptions, str) else None, source, act_source, kv_source,
-                   devices_per_package=n_devices)
+                   cal, a, assumptions if isinstance(assumptions, str) else None, source, act_source, kv_source)

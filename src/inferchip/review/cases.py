@@ -97,7 +97,7 @@ def prediction_row(chip: ChipEntry, model: ModelEntry, slo: ServiceLevel, settin
     }
     keys = ("num_chips", "tp", "pp", "ep", "replicas", "batch", "ttft_s", "tpot_s", "e2e_latency_s",
             "output_tokens_per_s", "output_tokens_per_s_per_user", "memory_per_chip_bytes",
-            "memory_capacity_per_chip_bytes", "compute_format")
+            "memory_capacity_per_chip_bytes", "compute_format", "runtime_devices_per_package")
     for k in keys:
         row[k] = getattr(p, k) if p is not None else None
     figs = figures(p) if p is not None else dict.fromkeys(("output_tokens_per_s_per_chip", *FIGURE_COLUMNS))

@@ -198,9 +198,10 @@ def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: lis
     for r in rows:
         c = by_id[r["chip_id"]]
         s, m = street.prices.get(c.id), modelled.prices.get(c.id)
-        r.update(chip_price_usd=s.usd if s else None, price_basis=s.basis if s else None,
+        share = r.get("runtime_devices_per_package") or 1  # a package's money shared by its devices, as predict's
+        r.update(chip_price_usd=s.usd / share if s else None, price_basis=s.basis if s else None,
                  price_source=s.source if s else street.unpriced.get(c.id),
-                 manufacturing_cost_usd=m.usd if m else None, tco_usd_per_hour_per_chip=None,
+                 manufacturing_cost_usd=m.usd / share if m else None, tco_usd_per_hour_per_chip=None,
                  usd_per_million_tokens=None, output_tokens_per_s_per_usd_capex=None,
                  usd_per_million_tokens_modelled=None)
         r.update(deployment_silicon(r, m))
@@ -215,7 +216,7 @@ def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: lis
         for price, col in ((s, "usd_per_million_tokens"), (m, "usd_per_million_tokens_modelled")):
             if price is None:
                 continue
-            usd = price.usd * price_mult
+            usd = price.usd * price_mult / share
             per_h = float(tco_terms_of(host).breakdown_per_hour_usd(usd, wall)["total_usd_per_h"])
             r[col] = per_h / (3600.0 * tput) * 1e6
             if col == "usd_per_million_tokens":
@@ -241,6 +242,7 @@ def prediction_figures(p: Any, chip: ChipEntry, views: list[CostView], price_mul
     """A prediction's figures of merit with its money on the street view's basis (as the rows)."""
     from inferchip.review.cases import figures
 
-    row: dict[str, Any] = {"chip_id": chip.id, "status": "ok", "num_chips": p.num_chips, **figures(p)}
+    row: dict[str, Any] = {"chip_id": chip.id, "status": "ok", "num_chips": p.num_chips,
+                           "runtime_devices_per_package": p.runtime_devices_per_package, **figures(p)}
     restate_money([row], [chip], views, price_mult)
     return row

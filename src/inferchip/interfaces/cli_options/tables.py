@@ -81,6 +81,7 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Callable[[Any], str]], ...]], .
         ("makespan", "makespan_s", _num(",.2f", "s")),
         ("steps", "num_steps", _num(",d")), ("step-model evaluations", "step_model_evaluations", _num(",d")),
         ("replicas", "num_replicas", _num(",d")), ("chips", "num_chips", _num(",d")),
+        ("runtime devices per package (chips: devices)", "runtime_devices_per_package", _num(",d")),
         ("saturated (queue grows)", "saturated", lambda v: "yes" if v else "no"),
         ("stopped at the time cap", "hit_time_cap", lambda v: "yes" if v else "no"),
     )),
@@ -186,3 +187,21 @@ def case_rows_table(rows: list[dict[str, Any]], title: str) -> Table:
                   _or_dash(r.get("output_tokens_per_s_per_user"), ",.1f"), f"{r['output_tokens_per_s_per_chip']:,.1f}",
                   f"{r['tokens_per_step']:.3g}")
     return t
+
+
+def system_text(chip_id: str, packages: int, devices_per_package: int) -> str:
+    """``packages`` x ``chip_id`` as a title names the system, with the runtime devices they are where a package is
+    several to its runtime (an MI250X: two GCDs; ``ChipParams.devices_per_package``), as predict, serve and curve
+    title it."""
+    n = devices_per_package
+    return f"{packages} x {chip_id}" + ("" if n == 1 else f" ({packages * n} runtime devices)")
+
+
+def devices_note(chip_id: str, packages: int, devices_per_package: int) -> list[str]:
+    """serve's and curve's note on a package its runtime sees as several devices (none where it sees one): what the
+    per-chip figures are, as predict's JSON key ``runtime_devices_per_package`` documents them."""
+    n = devices_per_package
+    return [] if n == 1 else [
+        f"{chip_id}: its runtime sees each package as {n} devices (the chip file's memory.runtime_devices): "
+        f"{packages} package(s) run as {packages * n} devices, and every per-chip figure (tokens/s, power, memory, "
+        f"price, TCO) is one device's, the package's price shared by its {n} devices"]
