@@ -65,7 +65,8 @@ def test_serve_and_curve_say_the_runtime_devices_as_predict_does():
     assert any("its runtime sees each package as 2 devices" in n for n in s["notes"])
     code, text = run_main(["curve", *chip])
     assert code == 0, text[-400:]
-    assert "on 1 x amd-mi250x (2 runtime devices): throughput vs interactivity" in " ".join(text.split())
+    flat = " ".join(text.split())  # the title names the devices, then the layout (newuser48), then what it plots
+    assert "on 1 x amd-mi250x (2 runtime devices) (tp=" in flat and "): throughput vs interactivity" in flat
     c = _json(["curve", *chip])
     assert c["runtime_devices_per_package"] == 2
     assert any("its runtime sees each package as 2 devices" in n for n in c["notes"])
