@@ -331,3 +331,17 @@ def test_serve_does_not_fit_counts_one_token_in_the_singular():
     text = out + err
     assert rc != 0 and "does not fit" in text
     assert "at 1 token," in text and "at 1 tokens" not in text
+
+
+def test_activations_alone_too_big_names_the_chunk_that_fits():
+    """review48's left item: on a Groq LPU (230 MB a chip) the activations of the vendor stack's step alone exceed the
+    chip, and the advice named a wider tp only; a smaller --chunk-tokens bounds the step too. The chunk it names makes
+    the activations fit: the error it then gives no longer names them."""
+    args = ("predict", "--chip", "groq-lpu-v1", "--model", L8, "--batch", "1")
+    rc, out, err = run(*args)
+    text = " ".join((out + err).split())
+    assert rc != 0 and "alone exceed" in text
+    m = re.search(r"a smaller prefill chunk at this tp \(--chunk-tokens ([\d,]+) or fewer\)", text)
+    assert m, text
+    rc2, out2, err2 = run(*args, "--chunk-tokens", m.group(1).replace(",", ""))
+    assert rc2 != 0 and "alone exceed" not in " ".join((out2 + err2).split())

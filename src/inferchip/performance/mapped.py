@@ -328,6 +328,10 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
                  "fit), as do narrower --activations" if tp else
                  "no wider tensor-parallel layout fits them (the residual stream is held whole on every chip); "
                  "narrower --activations shrink them")
+        per_token = float(mm.activation_bytes(1.0))
+        alone = min(int(budget // per_token), LOGIT_ROWS) if budget > 0 and per_token > 0 else 0
+        if 1 <= alone < step:  # a smaller chunk bounds the step too (step_activation_bytes)
+            helps += f", or a smaller prefill chunk at this tp (--chunk-tokens {alone:,} or fewer)"
         what = (f"one {step:,.0f}-token prefill chunk" if step >= mm.chunk_tokens else
                 f"its largest step, {step:,.0f} tokens (batch x prompt; the chunk is {mm.chunk_tokens:,})")
         lines.append(f"  - the activations of {what} at tp={mm.layout.tp} "
