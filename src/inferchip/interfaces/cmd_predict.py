@@ -230,9 +230,9 @@ def predict_cmd(
     for t in prediction_table(p):
         con.print(t)
         if t.title == "memory per chip":
+            whence = f"from {chunk_source}" if chunk_tokens is not None else "(its source: the chunk note below)"
             con.print(f"activations: {p.memory_breakdown_bytes['activations'] / 1e6:,.1f} MB, one step of {step:,} "
-                      f"tokens per chip ({activations_of['rule']}; chunk "
-                      f"{chunk:,} from {chunk_source})")
+                      f"tokens per chip ({activations_of['rule']}; chunk {chunk:,} {whence})")
     con.print(choice.line(used_engine, "the calibration's host time per step"))
     for n in notes:
         con.print(f"[yellow]note:[/] {n}")
