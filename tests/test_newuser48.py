@@ -345,3 +345,14 @@ def test_activations_alone_too_big_names_the_chunk_that_fits():
     assert m, text
     rc2, out2, err2 = run(*args, "--chunk-tokens", m.group(1).replace(",", ""))
     assert rc2 != 0 and "alone exceed" not in " ".join((out2 + err2).split())
+
+
+def test_predict_names_the_chunk_source_once():
+    """The vLLM device rule behind the default chunk (~330 characters) was printed in the activations line and again
+    in the chunk note; the line now points to the note, and names --chunk-tokens where the user gave it."""
+    rc, out, err = run("predict", "--chip", H100, "--model", L8, "--batch", "8")
+    flat = " ".join((out + err).split())
+    assert rc == 0 and flat.count("arg_utils.py") == 1, flat
+    assert "(its source: the chunk note below)" in flat
+    rc, out, err = run("predict", "--chip", H100, "--model", L8, "--batch", "8", "--chunk-tokens", "4096")
+    assert rc == 0 and "chunk 4,096 from --chunk-tokens" in " ".join((out + err).split())
