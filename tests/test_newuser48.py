@@ -356,3 +356,19 @@ def test_predict_names_the_chunk_source_once():
     assert "(its source: the chunk note below)" in flat
     rc, out, err = run("predict", "--chip", H100, "--model", L8, "--batch", "8", "--chunk-tokens", "4096")
     assert rc == 0 and "chunk 4,096 from --chunk-tokens" in " ".join((out + err).split())
+
+
+def test_cost_says_a_node_below_every_class_is_costed_at_the_smallest(tmp_path: Path):
+    """newuser48's left item: a 1.5 nm chip took the 2 nm wafer price and D0 with only '2 nm class' beside them; the
+    breakdown now says the node is below every tabulated class and costed as the smallest. A tabulated node (the
+    H100's 4 nm takes the 5 nm class) says nothing of the kind."""
+    data = yaml.safe_load(H100_YAML.read_text(encoding="utf-8"))
+    data["id"], data["silicon"]["node_nm"] = "my-1p5nm-part", 1.5
+    chip = tmp_path / "my-1p5nm-part.yaml"
+    chip.write_text(yaml.safe_dump(data), encoding="utf-8")
+    rc, out, err = run("cost", "--chip", str(chip), "--format", "json")
+    assert rc == 0, err
+    text = json.dumps(json.loads(out))
+    assert text.count("1.5 nm is costed as 2 nm") == 2, text[:2000]
+    rc, out, err = run("cost", "--chip", H100, "--format", "json")
+    assert rc == 0 and "5 nm class" in out and "is costed as" not in out

@@ -102,6 +102,12 @@ def _node_key(table: dict[str, float], node_nm: float) -> str:
     return sorted(table, key=float)[-1]
 
 
+def _node_class(table: dict[str, float], key: str, node_nm: float) -> str:
+    """The class ``key`` of ``table`` in words; a node below every class says it is costed at the smallest."""
+    below = key == min(table, key=float) and node_nm < float(key) - 1e-9
+    return f"{key} nm class" + (f" (the smallest tabulated: {node_nm:g} nm is costed as {key} nm)" if below else "")
+
+
 def _cite(a: Assumptions, path: str) -> str:
     return a.constant(path).source.citation
 
@@ -266,8 +272,8 @@ def _modelled_lines(out: ChipCost, spec: ChipSpec, a: Assumptions, area: float, 
     wafer = si.wafer_price_usd(node, a)
     good_die = wafer / (dpw * y)
     n_dies = spec.silicon.compute_die_count
-    d0_key = _node_key(a.table("silicon.defect_density_per_cm2"), node)
-    w_key = _node_key(a.table("silicon.wafer_price_usd"), node)
+    d0_table, w_table = a.table("silicon.defect_density_per_cm2"), a.table("silicon.wafer_price_usd")
+    d0_key, w_key = _node_key(d0_table, node), _node_key(w_table, node)
     kind = package_kind(spec)
     gib = memory_gib(spec, level)
     lines = [
@@ -278,11 +284,12 @@ def _modelled_lines(out: ChipCost, spec: ChipSpec, a: Assumptions, area: float, 
         CostLine("compute dies per package", n_dies, "", f"{spec.id} chip spec, silicon.compute_die_count"),
         CostLine("dies per wafer (gross)", dpw, "", f"pi r^2/A - pi d/sqrt(2A), d = {diameter:g} mm: "
                  f"{_cite(a, 'silicon.wafer_diameter_mm')}"),
-        CostLine("defect density D0", d0, "1/cm2",
-                 f"{d0_key} nm class: {_cite(a, f'silicon.defect_density_per_cm2.{d0_key}')}"),
+        CostLine("defect density D0", d0, "1/cm2", f"{_node_class(d0_table, d0_key, node)}: "
+                 f"{_cite(a, f'silicon.defect_density_per_cm2.{d0_key}')}"),
         CostLine("die yield (negative binomial)", y, "fraction", f"(1 + A D0/alpha)^-alpha, alpha = {alpha:g}: "
                  f"{_cite(a, 'silicon.yield_cluster_alpha')}"),
-        CostLine("wafer price", wafer, "USD", f"{w_key} nm class: {_cite(a, f'silicon.wafer_price_usd.{w_key}')}"),
+        CostLine("wafer price", wafer, "USD", f"{_node_class(w_table, w_key, node)}: "
+                 f"{_cite(a, f'silicon.wafer_price_usd.{w_key}')}"),
         CostLine("good-die cost", good_die, "USD", "wafer price / (dies per wafer x yield)"),
         CostLine("logic dies", made["logic_dies_usd"], "USD", f"{n_dies} x good-die cost"),
     ]
