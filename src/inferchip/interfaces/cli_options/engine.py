@@ -97,7 +97,7 @@ def engine_choice(engine: str | None, calibration: Any, chip: str) -> EngineChoi
         from inferchip.catalog.calibration_file import load_calibration
 
         stack, software = load_engines().vendor_stack, family_defaults(params.family).software
-        caps = stack.caps_on(params.id, params.family, software)
+        caps = stack.caps_on(params.id)
         text = (f"no --engine: {get_engine(None).id} (the default) and no other catalogued engine runs on {params.id} "
                 f"(family {params.family}; catalog/engine_hardware.yaml), so the figures assume {stack.name} "
                 f"({software}): no engine record's host times (the calibration's per step, or the family's "

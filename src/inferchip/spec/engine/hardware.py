@@ -41,8 +41,9 @@ class VendorStack(BaseModel):
     chunk_tokens: int = Field(ge=64, le=1_048_576, description="Prefill token budget of one step (per DP rank).")
     source: str = Field(min_length=1)
 
-    def caps_on(self, chip_id: str, family: str, software: str) -> SchedulerCaps:
-        """The caps on ``chip_id`` (of ``family``, whose stack is ``software``), with why in words."""
+    def caps_on(self, chip_id: str) -> SchedulerCaps:
+        """The caps on ``chip_id`` (a chip no catalogued engine runs on), with why in words; the engine note of the
+        run (``interfaces.cli_options.engine.engine_choice``) names the family and its stack."""
         return SchedulerCaps(self.max_num_seqs, self.chunk_tokens,
                              f"the vendor-stack record's (catalog/engine_hardware.yaml vendor_stack; no catalogued "
                              f"engine runs on {chip_id}): {self.source}")
