@@ -252,6 +252,7 @@ PREDICT_KEYS = ("count", "weights", "activations", "kv", "tp", "pp", "ep", "attn
 @example(kwargs={"weights": 8})  # AttributeError on main
 @example(kwargs={"output_tokens": None})  # TypeError on main
 @example(kwargs={"batch": 2, "assumptions": True})  # TypeError on main
+@example(kwargs={"count": 10**12})  # searched layouts for minutes (a fresh-clone run's draw); the CLI's bound now
 def test_fuzzed_predict_arguments_answer_or_raise_the_documented_error(kwargs):
     """README: ``ic.predict`` raises InvalidSettingError (a bad argument, naming it) or DoesNotFitError; any other
     exception is a defect. An answer's batch is the batch asked."""

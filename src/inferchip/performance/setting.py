@@ -33,6 +33,7 @@ from inferchip.spec.chip import ChipParams, ChipSpec, EstimateLevel
 from inferchip.spec.formats import NAME_FIELDS, FormatNames, check_format, check_names, compute_format
 from inferchip.spec.model import ModelSpec
 from inferchip.spec.params import runtime_device_view
+from inferchip.workload.limits import MAX_CHIPS
 
 if TYPE_CHECKING:  # cost.economics is imported where a setting is priced
     from inferchip.catalog.models import UserConfig
@@ -338,10 +339,10 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
              attention_out_weights: str | None = None, config: UserConfig | None = None) -> Setting:
     for name, v in (("--count", count), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
         positive(name, v)
-        if (v is None and name == "--count") or (v is not None and not isinstance(v, Integral)):
-            # count=2.5, 1e30 or None ended in a raw TypeError deep in the layout search (stop 39)
+        if (v is None and name == "--count") or (v is not None and (not isinstance(v, Integral) or v > MAX_CHIPS)):
+            # 2.5, 1e30, None: a raw TypeError in the layout search (stop 39); 10**12: minutes of it (stop 48)
             raise InvalidSettingError(f"{name} must be a whole number of chips, got {v!r} ({type(v).__name__}); "
-                                      "allowed: a whole number from 1")
+                                      f"allowed: a whole number from 1 to {MAX_CHIPS:,}")
     level = estimate_level(estimate)
     if isinstance(chip, ChipParams):
         cp = chip
