@@ -359,6 +359,7 @@ CHIP_FIELDS = (("memory", "bandwidth_tb_per_s"), ("memory", "capacity"), ("memor
 @given(field=st.sampled_from(CHIP_FIELDS), value=BAD_VALUES)
 @example(field=("memory", "bandwidth_tb_per_s"), value={})  # four "is missing" lines on main 25710f1
 @example(field=("silicon", "node_nm"), value=1.903732124269293e-268)  # an internal error (OverflowError) on main
+@example(field=("silicon", "node_nm"), value=43)  # the TDP floor it moves named power.tdp_w alone (stop 48's draw)
 @example(field=("memory", "bandwidth_tb_per_s"), value={"\x85": 0, "\x1b[2J": 1})  # raw in the message on main
 def test_fuzzed_chip_yaml_is_read_or_refused_in_one_line(tmp_path, field, value):
     section, key = field

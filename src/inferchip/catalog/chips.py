@@ -212,11 +212,13 @@ def _check_tdp(spec: ChipSpec, path: Path) -> None:
         return
     w, fmt, peak = got
     node = spec.silicon.node_nm if spec.silicon is not None and spec.silicon.node_nm else None
+    where = f"{node:g} nm (its silicon.node_nm)" if node else "a 2 nm node"
     raise SpecError(
         f"{path}: power.tdp_w = {tdp:,g}: below the bare arithmetic of its own {fmt} peak "
         f"({peak:,g} TFLOP/s x "
-        f"{_PJ_TEXT[fmt]} at 45 nm, Horowitz ISSCC 2014, scaled to {f'{node:g} nm' if node else 'a 2 nm node'} by "
-        f"catalog/assumptions.yaml energy.node_energy_factor = {w:,.3g} W); allowed: above that, in W; is it in kW?")
+        f"{_PJ_TEXT[fmt]} at 45 nm, Horowitz ISSCC 2014, scaled to {where} by "
+        f"catalog/assumptions.yaml energy.node_energy_factor = {w:,.3g} W); allowed: above that, in W; is it in kW?"
+        + (" Or is silicon.node_nm too large?" if node else ""))
 
 
 # The most heat removed from a chip by any cooling demonstrated: 1.7 kW/cm2 = 17 W/mm2, microfluidic channels etched
