@@ -221,16 +221,23 @@ def _tp_whose_activations_fit(mm: MappedModel, budget: float, step_tokens: float
     return None
 
 
+def _chunk_that_fits(mm: MappedModel, room: float, step: float) -> int | None:
+    """The largest prefill chunk (at most ``LOGIT_ROWS`` tokens) whose activations fit in ``room`` bytes, where it is
+    below the ``step``'s tokens; None where no chunk of at least one token fits or the step already fits."""
+    per_token = float(mm.activation_bytes(1.0))
+    if room <= 0 or per_token <= 0:
+        return None
+    tokens = min(int(room // per_token), LOGIT_ROWS)
+    return tokens if 1 <= tokens < step else None
+
+
 def _smaller_chunk(mm: MappedModel, room: float, step: float) -> list[str]:
     """The advice of a smaller prefill chunk where the activations of one of at most ``LOGIT_ROWS`` tokens fit the
     ``room`` the weights and KV cache leave (activations grow linearly in the tokens there): empty where none does.
     ``step`` is the largest step's tokens, the chunk or a static batch's prompts below it: a chunk below either
     bounds the step (``step_activation_bytes``), so the advice holds for both."""
-    per_token = float(mm.activation_bytes(1.0))
-    if room <= 0 or per_token <= 0:
-        return []
-    tokens = min(int(room // per_token), LOGIT_ROWS)
-    if not 1 <= tokens < step:
+    tokens = _chunk_that_fits(mm, room, step)
+    if tokens is None:
         return []
     return [f"  - a smaller prefill chunk: --chunk-tokens {tokens:,} or fewer (its activations, "
             f"{float(mm.activation_bytes(float(tokens))) / GIGA:.3f} GB, fit beside the weights and KV cache)"]
@@ -328,9 +335,8 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
                  "fit), as do narrower --activations" if tp else
                  "no wider tensor-parallel layout fits them (the residual stream is held whole on every chip); "
                  "narrower --activations shrink them")
-        per_token = float(mm.activation_bytes(1.0))
-        alone = min(int(budget // per_token), LOGIT_ROWS) if budget > 0 and per_token > 0 else 0
-        if 1 <= alone < step:  # a smaller chunk bounds the step too (step_activation_bytes)
+        alone = _chunk_that_fits(mm, budget, step)
+        if alone is not None:  # a smaller chunk bounds the step too (step_activation_bytes)
             helps += f", or a smaller prefill chunk at this tp (--chunk-tokens {alone:,} or fewer)"
         what = (f"one {step:,.0f}-token prefill chunk" if step >= mm.chunk_tokens else
                 f"its largest step, {step:,.0f} tokens (batch x prompt; the chunk is {mm.chunk_tokens:,})")
