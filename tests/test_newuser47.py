@@ -5,7 +5,6 @@ line naming the field (exit 2, no traceback), with no output file left behind.""
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from chip_yaml import catalogue_raw, write_chip
 from inferchip.interfaces.cli import main
 
 CATALOG = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog"
@@ -363,12 +363,10 @@ CHIP_FIELDS = (("memory", "bandwidth_tb_per_s"), ("memory", "capacity"), ("memor
 @example(field=("memory", "bandwidth_tb_per_s"), value={"\x85": 0, "\x1b[2J": 1})  # raw in the message on main
 def test_fuzzed_chip_yaml_is_read_or_refused_in_one_line(tmp_path, field, value):
     section, key = field
-    d = copy.deepcopy(yaml.safe_load(H100_YAML.read_text()))
-    d["id"] = "fuzz-chip"
+    d = catalogue_raw("nvidia-h100-sxm-80gb")
     d[section][key] = value
-    path = tmp_path / "fuzz-chip.yaml"
-    path.write_text(yaml.safe_dump(d))
-    rc, _, err = run("vision", "--chip", str(path), "--model", "resnet50-v1.5", "--format", "json")
+    rc, _, err = run("vision", "--chip", write_chip(tmp_path, d, "fuzz-chip"), "--model", "resnet50-v1.5", "--format",
+                     "json")
     assert rc in (0, 2), err
     if rc == 2:  # one line per problem (a mapping given for a number holds one per key), naming the file and field
         lines = [ln for ln in err.splitlines() if ln.strip()]
