@@ -2,7 +2,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: review test lint bench clean validate docs
+.PHONY: review test fuzz lint bench clean validate docs
 
 $(BIN)/inferchip: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ lint: $(VENV)/.test-deps
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The property and fuzz tests again with fresh draws (make test draws the same ones every run): a failure
+# prints the input to add to the suite as an @example. SEED=n repeats a draw.
+fuzz: $(VENV)/.test-deps
+	$(BIN)/python -m pytest -m hypothesis --hypothesis-profile=fuzz $(if $(SEED),--hypothesis-seed=$(SEED))
 
 bench: $(BIN)/inferchip
 	$(BIN)/python benchmarks/bench_predict.py

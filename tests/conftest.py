@@ -80,7 +80,12 @@ def h100() -> ChipParams:
 
 # Hypothesis: the property tests assert physics, not speed; on a loaded 2-core CI runner an example
 # can pass the default 200 ms deadline and fail a correct test. Timings are shown by benchmarks/.
-_hypothesis_settings.register_profile("inferchip", deadline=None)
+# `make test` draws the same examples on every run (derandomize), so main's verdict does not depend on the
+# draw: a CI run that found a new input failed a commit that changed nothing it reached (stop 48's price
+# floor). The search for new inputs is `make fuzz` (the "fuzz" profile: fresh draws, seeded by the clock or
+# --hypothesis-seed); what it finds goes into the suite as an @example.
+_hypothesis_settings.register_profile("inferchip", deadline=None, derandomize=True, database=None)
+_hypothesis_settings.register_profile("fuzz", deadline=None, derandomize=False, database=None)
 _hypothesis_settings.load_profile("inferchip")
 
 

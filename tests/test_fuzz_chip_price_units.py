@@ -38,8 +38,9 @@ def test_the_h100_in_thousands_by_hand(tmp_path):
     raw["id"], raw["price"]["usd"] = "mine", 27.5
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(SpecError, match=r"mine\.yaml: price\.usd = 27\.5: below the chip's own memory, 80 GiB of "
-                       r"hbm3 at 17\.5 USD/GiB = 1,400 USD .* is it in thousands of dollars\?"):
+    with pytest.raises(SpecError, match=r"mine\.yaml: price\.usd = 27\.5: below the chip's own memory, "
+                       r"memory\.capacity 80 GiB of hbm3 at 17\.5 USD/GiB = 1,400 USD .* is the price in thousands "
+                       r"of dollars, or memory\.capacity in the wrong unit\?"):
         load_chip(str(path))
 
 
@@ -59,7 +60,7 @@ def test_a_price_in_thousands_is_refused(tmp_path, chip, unit):
     with pytest.raises(SpecError) as err:
         load_chip(str(path))
     assert str(err.value).startswith(f"{path}: price.usd = "), err.value
-    assert "is it in thousands of dollars?" in str(err.value)
+    assert "is the price in thousands of dollars" in str(err.value)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

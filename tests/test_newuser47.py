@@ -361,6 +361,7 @@ CHIP_FIELDS = (("memory", "bandwidth_tb_per_s"), ("memory", "capacity"), ("memor
 @example(field=("silicon", "node_nm"), value=1.903732124269293e-268)  # an internal error (OverflowError) on main
 @example(field=("silicon", "node_nm"), value=43)  # the TDP floor it moves named power.tdp_w alone (stop 48's draw)
 @example(field=("memory", "bandwidth_tb_per_s"), value={"\x85": 0, "\x1b[2J": 1})  # raw in the message on main
+@example(field=("memory", "capacity"), value=1429)  # the price floor it moves named price.usd alone (stop 48's CI)
 def test_fuzzed_chip_yaml_is_read_or_refused_in_one_line(tmp_path, field, value):
     section, key = field
     d = catalogue_raw("nvidia-h100-sxm-80gb")

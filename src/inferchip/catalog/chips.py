@@ -302,9 +302,9 @@ def _check_price(spec: ChipSpec, path: Path) -> None:
         return
     raise SpecError(
         f"{path}: price.usd = {price:g}{' (its low value)' if isinstance(spec.price.usd, Range) else ''}: below "
-        f"the chip's own memory, {gib:,.4g} GiB of {spec.memory.technology()} at {per_gib:g} USD/GiB = "
-        f"{gib * per_gib:,.0f} USD (catalog/assumptions.yaml silicon.memory_usd_per_gib); allowed: at least that, "
-        "in US dollars; is it in thousands of dollars?")
+        f"the chip's own memory, memory.capacity {gib:,.4g} GiB of {spec.memory.technology()} at {per_gib:g} USD/GiB"
+        f" = {gib * per_gib:,.0f} USD (catalog/assumptions.yaml silicon.memory_usd_per_gib); allowed: at least that, "
+        "in US dollars; is the price in thousands of dollars, or memory.capacity in the wrong unit?")
 
 
 def _check_reserve(spec: ChipSpec, fam: FamilyDefaults, path: Path) -> None:
