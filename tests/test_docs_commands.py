@@ -59,7 +59,8 @@ def test_readme_source_paths_exist():
     """Every `catalog/...`, `performance/...` (any layer folder) file the README names in code is in the package."""
     layers = ("spec", "catalog", "workload", "mapping", "cost", "sim", "performance", "validation", "review",
               "interfaces")
-    named = set(re.findall(r"`((?:%s)/[\w/.-]+\.(?:py|yaml|csv|json))`" % "|".join(layers), README))
+    pattern = r"`((?:" + "|".join(layers) + r")/[\w/.-]+\.(?:py|yaml|csv|json))`"
+    named = set(re.findall(pattern, README))
     assert len(named) >= 10  # the README names many; a broken pattern would pass on none
     missing = sorted(p for p in named if not (ROOT / "src" / "inferchip" / p).is_file())
     assert not missing, missing
