@@ -191,6 +191,7 @@ def validate_cmd(
     from inferchip.interfaces.vision_validate import run_vision, split_case_files
     from inferchip.validation.validate import server_choice_text, summarize
 
+    command_files = " ".join(str(c) for c in cases)  # the page names the command that wrote it, as typed
     cases, vision_files = split_case_files(cases)
     if page is not None:
         page = out_files.check_writable(page, "--page", make_folder=True,  # before the predictions, not after them
@@ -221,7 +222,7 @@ def validate_cmd(
         if page is not None and vision is not None:
             from inferchip.interfaces.report.validation_page import write_vision_page
 
-            write_vision_page(page, vision)
+            write_vision_page(page, vision, command_files)
         if output == OutputFormat.json:
             typer.echo(fmt.to_json({"vision": vision}))
         elif page is not None:
@@ -238,7 +239,7 @@ def validate_cmd(
     summary = summarize(results, by.value if by else None)
     if page is not None:
         groups = {k: summarize(results, k)["groups"] for k in ("kind", "accelerator", "scenario", "source", "metric")}
-        write_page(page, results, summary["overall"], groups, cal, cal_text, files,
+        write_page(page, results, summary["overall"], groups, cal, cal_text, command_files,
                    summary.get("server_models"), server_model.value, lengths, vision)
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"cases": [r.to_dict() for r in results], "summary": summary,
