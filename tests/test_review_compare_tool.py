@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from tests.conftest import load_tool
 
 rc = load_tool("review_compare")
@@ -33,4 +34,6 @@ def test_what_moved(tmp_path: Path) -> None:
     assert "  added   g | m | batch | scaleup" in lines and "rows changed: 1" in lines
     assert "  g | m | batch | domain: status: does not fit -> ok (reason changed)" in lines
     assert "  per_chip: holds 0.8 h -> holds 0.8 g   <- moved" in lines
-    assert rc.main([]) == 2
+    with pytest.raises(SystemExit) as exit_:  # argparse: the usage line and exit 2
+        rc.main([])
+    assert exit_.value.code == 2

@@ -13,6 +13,7 @@ Usage: ``python tools/calibration/choose_server_model.py [max_evaluations]`` (ab
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from pathlib import Path
@@ -28,7 +29,10 @@ CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / 
 
 
 def main() -> None:
-    max_eval = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("max_evaluations", nargs="?", type=_positive_int, default=30,
+                    help="the fit's evaluations per fold (default 30)")
+    max_eval = ap.parse_args().max_evaluations
     cases = [c for c in read_cases(CASES) if c.energy_scope is None]
     server = [c for c in cases if c.scenario == "server" and c.concurrency is None]
     start = FitPoint(load_calibration(None), load_dataset_lengths(None))
@@ -52,6 +56,13 @@ def main() -> None:
         a = np.array(e)
         print(f"  {kind:10s} {model:8s} n={len(a):3d} median APE {np.median(np.abs(a)):6.1f}% "
               f"p90 {np.percentile(np.abs(a), 90):6.1f}% median signed {np.median(a):+6.1f}%")
+
+
+def _positive_int(text: str) -> int:
+    """An evaluation count: a whole number of at least 1 (argparse names the argument and value when refused)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed: a whole number of at least 1")
+    return int(text)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ Since 2026-12-04 the validation itself runs a row behind the batcher its notes s
 
 from __future__ import annotations
 
-import sys
+import argparse
 import tempfile
 from pathlib import Path
 
@@ -44,12 +44,13 @@ def _ms(x: np.ndarray) -> str:
 
 
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
-        print(__doc__)
-        raise SystemExit(0 if len(sys.argv) >= 2 else 2)
-    case_id = sys.argv[1]
-    window_s = float(sys.argv[2]) if len(sys.argv) > 2 else 0.3
-    seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 200.0
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("case_id", metavar="CASE_ID",
+                    help="an MLPerf Server row of validation_cases.csv with a stated load")
+    ap.add_argument("window_s", type=float, nargs="?", default=0.3, help="the batcher's window T in s (default 0.3)")
+    ap.add_argument("seconds", type=float, nargs="?", default=200.0, help="simulated seconds (default 200)")
+    a = ap.parse_args()
+    case_id, window_s, seconds = a.case_id, a.window_s, a.seconds
     case = next((c for c in read_cases(CASES) if c.case_id == case_id), None)
     if case is None:
         raise SystemExit(f"{case_id}: no such case id in {CASES.name}")

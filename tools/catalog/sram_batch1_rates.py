@@ -12,6 +12,7 @@ Usage: ``python tools/catalog/sram_batch1_rates.py`` (seconds).
 
 from __future__ import annotations
 
+import argparse
 from typing import NamedTuple
 
 from inferchip.performance.predict import predict
@@ -93,6 +94,7 @@ def row(p: Published) -> str:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     print("| chip | model | chips | weights | layout | predicted tok/s/user | published (date) | ratio | "
           "predicted TPOT by bound |")
     print("|---|---|---|---|---|---|---|---|---|")

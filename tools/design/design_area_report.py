@@ -14,6 +14,7 @@ time, and all of them together: the previous revision's power model) is always p
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
 from collections.abc import Callable
@@ -145,6 +146,10 @@ def tdp_sensitivity(a: Assumptions) -> None:
 
 
 def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sensitivity", action="store_true",
+                    help="also the same measures under the previous revision's physics (~2 min)")
+    sensitivity = ap.parse_args(argv).sensitivity
     r = f.accuracy(load_assumptions())
     print(f"dies {r['n_dies']}, held out {r['area_holdout_n']} (every {dd.HOLDOUT_EVERY}rd by first disclosure)")
     for k, v in r.items():
@@ -179,7 +184,7 @@ def main(argv: list[str]) -> None:
         name = t["chip_id"] + (" (die in the fit)" if t["in_power_fit"] else "")
         print(f"| {name} | {t['tdp_w']:.0f} | {t['model_w']:.0f} | {t['tdp_ape_pct']:.0f}% | "
               f"{'yes' if t['power_limited'] else 'no'} | {t['sustained_w']:.0f} | {t['sustained_ape_pct']:.0f}% |")
-    if "--sensitivity" in argv:
+    if sensitivity:
         print("| int8 area factor | uncore | structure | fit-die LOO | LOO | non-GPU LOO | split |")
         for factor in (0.10, 0.30):
             with int8_area_factor(factor):

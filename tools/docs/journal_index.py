@@ -13,11 +13,14 @@ Usage (from the repository root):
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 import unicodedata
 from collections import defaultdict
 from pathlib import Path
+
+from inferchip.atomic_io import write_all
 
 REPO = Path(__file__).resolve().parents[2]
 JOURNAL = REPO / "docs" / "serving_journal.md"
@@ -81,22 +84,24 @@ def with_index(page: str, journal: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 epilog="without an option: check, exit 1 when the index is not the journal's")
+    what = ap.add_mutually_exclusive_group()
+    what.add_argument("--write", action="store_true", help="rewrite the index from the journal")
+    what.add_argument("--add", type=Path, metavar="FILE",
+                      help="append FILE (one section, starting with '## ') to the journal, then rewrite the index")
+    a = ap.parse_args(argv)
     journal = JOURNAL.read_text(encoding="utf-8")
     page = PAGE.read_text(encoding="utf-8")
-    if argv[:1] == ["--add"] and len(argv) == 2:
-        section = Path(argv[1]).read_text(encoding="utf-8").strip()
+    if a.add is not None:
+        section = a.add.read_text(encoding="utf-8").strip()
         if not section.startswith("## "):
-            print(f"{argv[1]}: a journal section starts with '## ' (its heading)", file=sys.stderr)
+            print(f"{a.add}: a journal section starts with '## ' (its heading)", file=sys.stderr)
             return 2
         journal = journal.rstrip() + "\n\n" + section + "\n"
-        JOURNAL.write_text(journal, encoding="utf-8")
-        argv = ["--write"]
-    if argv == ["--write"]:
-        PAGE.write_text(with_index(page, journal), encoding="utf-8")
+    if a.add is not None or a.write:  # the journal and its index replaced together or not at all
+        write_all([(JOURNAL, journal), (PAGE, with_index(page, journal))])
         return 0
-    if argv:
-        print(__doc__, file=sys.stderr)
-        return 2
     if with_index(page, journal) != page:
         print("docs/serving_validation.md: the journal index is stale; run python tools/docs/journal_index.py --write")
         return 1

@@ -10,6 +10,7 @@ or from the power.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import math
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inferchip.atomic_io import write_text
 from inferchip.catalog.assumptions import load_assumptions
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
 from inferchip.validation.energy.power_fit import error_table, loao, measured_throughput, residuals
@@ -35,6 +37,10 @@ def concurrency_band(row: dict[str, str]) -> str:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows-json", type=Path, metavar="FILE",
+                    help="also write each fold's fitted values and every row's held-out signed error to FILE")
+    out = ap.parse_args().rows_json
     rows = []
     for name in ("energy_cases.csv", "mlenergy_cases.csv"):
         with (CATALOG / name).open(encoding="utf-8-sig", newline="") as fh:
@@ -48,14 +54,13 @@ def main() -> None:
     for title, errs in (("in sample", in_sample), ("held out", held)):
         _table(title, rows, errs)
     print("not predicted:", int(sum(1 for e in held if e != e)), "of", len(rows))
-    if "--rows-json" in sys.argv:
-        out = Path(sys.argv[sys.argv.index("--rows-json") + 1])
-        out.write_text(json.dumps({
+    if out is not None:
+        write_text(out, json.dumps({
             "full": {"values": full.values, "means": full.means},
             "folds": {k: {"values": f.values, "means": f.means} for k, f in folds.items()},
             "rows": [{"case_id": r["case_id"], "metric": r["metric"], "accelerator": r["accelerator"],
                       "held_out_pct": None if e != e else float(e), "in_sample_pct": None if i != i else float(i)}
-                     for r, e, i in zip(rows, held, in_sample, strict=True)]}, indent=1), encoding="utf-8")
+                     for r, e, i in zip(rows, held, in_sample, strict=True)]}, indent=1))
     _split(rows, cal, fa, fl)
 
 

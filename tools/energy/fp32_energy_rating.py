@@ -18,6 +18,7 @@ rating point wherever the chip lists an FP32 peak and a TDP (``cost.economics.Un
 
 from __future__ import annotations
 
+import argparse
 import math
 
 from inferchip.catalog.assumptions import load_assumptions
@@ -50,6 +51,7 @@ def rating_rows() -> list[dict[str, float | str]]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     print(f"{'chip':32s} {'node':>5s} {'TDP':>6s} {'static':>6s} {'FP32':>6s} {'table':>6s} {'bound':>6s}"
           f" {'ratio':>6s} {'P@peak':>7s}")
     for r in rating_rows():

@@ -9,6 +9,7 @@ rival too), then each ledger entry present in only one of the two.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import sys
@@ -76,10 +77,11 @@ def report(before: Path, after: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print(__doc__.strip().splitlines()[2], file=sys.stderr)
-        return 2
-    print("\n".join(report(Path(argv[0]), Path(argv[1]))))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("before", type=Path, metavar="BEFORE_DIR", help="the --out folder of the earlier review")
+    ap.add_argument("after", type=Path, metavar="AFTER_DIR", help="the --out folder of the later review")
+    a = ap.parse_args(argv)  # a wrong count exits 2 with the usage line
+    print("\n".join(report(a.before, a.after)))
     return 0
 
 

@@ -8,6 +8,7 @@ viewport (1400 x 1000 CSS pixels): what a reader sees before scrolling.
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 from pathlib import Path
@@ -16,11 +17,13 @@ WIDTH, HEIGHT = 1400, 1000
 
 
 def main(argv: list[str]) -> int:
-    if not argv or len(argv) > 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    report = Path(argv[0]).resolve()
-    out = Path(argv[1]) if len(argv) == 2 else Path(__file__).resolve().parents[2] / "docs" / "review-report.png"
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("report", type=Path, metavar="REPORT_HTML", help="the review's HTML report")
+    ap.add_argument("out", type=Path, nargs="?", metavar="OUT_PNG",
+                    default=Path(__file__).resolve().parents[2] / "docs" / "review-report.png",
+                    help="where to save the screenshot (default: docs/review-report.png)")
+    a = ap.parse_args(argv)
+    report, out = a.report.resolve(), a.out
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     from playwright.sync_api import sync_playwright
 

@@ -13,9 +13,9 @@ batch-efficiency curve under load, per system").
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -68,6 +68,7 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python tools/vision/vision_server_offline.py VALIDATE_JSON")
-    main(sys.argv[1])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("validate_json", metavar="VALIDATE_JSON",
+                    help="the output of `inferchip validate .../vision_cases.csv --format json`")
+    main(ap.parse_args().validate_json)
