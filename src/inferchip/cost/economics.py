@@ -360,7 +360,8 @@ class ChipEconomy:
 def chip_economy(spec: ChipSpec | None, memory_type: str, tdp_w: float, idle_w: float, money: ChipMoney,
                  assumptions: Assumptions, devices_per_package: int = 1) -> ChipEconomy:
     """The :class:`ChipEconomy` of a setting (its constants checked here, once); ``devices_per_package``: the
-    runtime devices a package is (its host slot shared by them, :meth:`~inferchip.cost.energy.HostSystem.per_device`)."""
+    runtime devices a package is (its host slot shared by them: :meth:`~inferchip.cost.energy.HostSystem.per_device`).
+    """
     a = assumptions
     static = active_static_power_w(tdp_w, idle_w, a)
     en.throttle(1.0, 0.0, static, tdp_w)  # refuses a TDP at or below the static power

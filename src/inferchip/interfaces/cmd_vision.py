@@ -112,5 +112,5 @@ def vision_cmd(
         t.add_row(str(r["batch"]), f"{r['latency_s'] * 1e3:,.3f}", f"{r['frames_per_s']:,.1f}",
                   f"{r['energy_j_per_frame'] * 1e3:,.2f}", f"{r['power_w']:,.0f}")
     console().print(t)
-    for n in notes:
-        console().print(f"note: {n}")
+    for note in notes:
+        console().print(f"note: {note}")
