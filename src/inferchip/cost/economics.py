@@ -242,16 +242,21 @@ def step_power(cost: StepCost, replica_step_s: np.ndarray, pp: int, spec: ChipSp
 
 
 def money_per_token(output_tokens_per_s_per_chip: float, power_w_per_chip: float, money: ChipMoney,
-                    num_accelerators: int, assumptions: Assumptions, system: str = "server") -> dict[str, float | None]:
+                    num_accelerators: int, assumptions: Assumptions, system: str = "server",
+                    devices_per_package: int = 1) -> dict[str, float | None]:
     """$/h per chip (TCO), $ per million output tokens, and tokens/s per $ of capex; ``system``: the chip's
-    (``ChipSpec.system``), whose host the wall power adds (:func:`~inferchip.cost.energy.host_system`)."""
+    (``ChipSpec.system``), whose host the wall power adds (:func:`~inferchip.cost.energy.host_system`).
+    ``devices_per_package``: the runtime devices a package is (the chips counted are devices, a host slot a
+    package: :meth:`~inferchip.cost.energy.HostSystem.per_device`)."""
     if money.price_usd is None:
         return {"tco_usd_per_hour_per_chip": None, "usd_per_million_tokens": None,
                 "output_tokens_per_s_per_usd_capex": None}
     # A server's host is shared: a system smaller than one server is charged its share of an
     # 8-accelerator server's host (HGX/OAM servers hold 8), not a whole host per chip; a module is its own host.
-    n = max(num_accelerators, en.host_system(system, assumptions).min_accelerators)
-    wall = float(en.wall_power_w(power_w_per_chip * n, n, assumptions, system=system)) / n
+    host = en.host_system(system, assumptions).per_device(devices_per_package)
+    n = max(num_accelerators, host.min_accelerators)
+    wall = float(en.wall_power_w(power_w_per_chip * n, n, assumptions, system=system)) / n if (
+        devices_per_package == 1) else host.wall_w(power_w_per_chip * n, n) / n
     per_h = float(tco.tco_per_hour_usd(money.price_usd, wall, assumptions=assumptions, system=system))
     return {
         "tco_usd_per_hour_per_chip": per_h,
@@ -353,8 +358,10 @@ class ChipEconomy:
 
 
 def chip_economy(spec: ChipSpec | None, memory_type: str, tdp_w: float, idle_w: float, money: ChipMoney,
-                 assumptions: Assumptions) -> ChipEconomy:
-    """The :class:`ChipEconomy` of a setting (its constants checked here, once)."""
+                 assumptions: Assumptions, devices_per_package: int = 1) -> ChipEconomy:
+    """The :class:`ChipEconomy` of a setting (its constants checked here, once); ``devices_per_package``: the
+    runtime devices a package is (its host slot shared by them: :meth:`~inferchip.cost.energy.HostSystem.per_device`).
+    """
     a = assumptions
     static = active_static_power_w(tdp_w, idle_w, a)
     en.throttle(1.0, 0.0, static, tdp_w)  # refuses a TDP at or below the static power
@@ -365,5 +372,6 @@ def chip_economy(spec: ChipSpec | None, memory_type: str, tdp_w: float, idle_w: 
         capex = float(terms.capex_per_hour_usd(money.price_usd))
         terms.breakdown_per_hour_usd(0.0, 0.0)  # checks the energy overhead and the rent
     return ChipEconomy(unit_energies(spec, memory_type, a), static, float(tdp_w), money,
-                       en.host_system(system, a), capex, terms.energy_overhead, terms.usd_per_kwh,
+                       en.host_system(system, a).per_device(devices_per_package), capex, terms.energy_overhead,
+                       terms.usd_per_kwh,
                        terms.space_usd_per_kw_month)

@@ -28,7 +28,7 @@ All functions broadcast with numpy; scalars in give floats out.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -307,6 +307,17 @@ class HostSystem:
     fan_power_fraction: float
     psu_efficiency: float
     min_accelerators: int
+
+    def per_device(self, devices_per_package: int) -> HostSystem:
+        """This host seen by the runtime devices of a package that is several (an MI250X: two GCDs): a host slot is a
+        package (an OAM module: its board power sensor and power cap, and the NIC beside it, are one a package; ROCm's
+        rocm-smi reports an MI250's power on one GCD of each OAM, Frontier's nodes hold one Slingshot NIC per
+        MI250X), so a device carries 1/n of the per-accelerator watts and a server of ``min_accelerators`` packages
+        holds n times as many devices. Unchanged where a package is one device."""
+        n = devices_per_package
+        if n == 1:
+            return self
+        return replace(self, per_accelerator_w=self.per_accelerator_w / n, min_accelerators=self.min_accelerators * n)
 
     def wall_w(self, board_w_total: float, n: float) -> float:
         """AC power at the wall of ``n`` accelerators drawing ``board_w_total``, W (no per-request host energy)."""

@@ -25,6 +25,7 @@ from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import aliases, files
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options.output import console
+from inferchip.interfaces.cli_options.tables import system_text
 from inferchip.interfaces.cli_options.vision import VISION_WEIGHTS, WEIGHTS_HELP, dim_option, parse_dims
 from inferchip.interfaces.cmd_predict import OutputFormat
 
@@ -79,7 +80,8 @@ def curve_figure(curve: dict[str, Any], title: str) -> Any:
 
 
 def _table(r: dict[str, Any]) -> Table:
-    t = Table(title=f"{r['cameras']} cameras at {r['fps']:g} fps on {r['chips']} x {r['chip']} "
+    n = r.get("runtime_devices_per_package", 1)  # chips counts the runtime's devices, as predict's num_chips
+    t = Table(title=f"{r['cameras']} cameras at {r['fps']:g} fps on {system_text(r['chip'], r['chips'] // n, n)} "
                     f"({r['duration_s']:g} s, seed {r['seed']}, {r['batching']} batching)",
               show_header=False, title_justify="left")
     t.add_column(style="bold")
@@ -96,7 +98,8 @@ def _table(r: dict[str, Any]) -> Table:
         t.add_row(f"  late after {r['deadline_ms']:g} ms", f"{r['late_after_deadline_rate'] * 100:.3f}%")
     t.add_row("utilisation", fmt.pct(r["utilisation"]))
     t.add_row("capacity (camera frames per busy second)", f"{r['capacity_frames_per_s']:,.0f}")
-    every = f" (all {r['chips']} chips)" if r["chips"] > 1 else ""  # the rig's power and budget are the chips' sum
+    # the rig's power and budget are the chips' (devices') sum
+    every = f" (all {r['chips']} {'devices' if n > 1 else 'chips'})" if r["chips"] > 1 else ""
     t.add_row(f"average power{every}", f"{r['power_w']:,.1f} W")
     t.add_row("energy per frame", f"{r['energy_per_frame_j']:,.4g} J")
     if r["power_budget_w"] is not None:
@@ -167,7 +170,8 @@ def drive_cmd(
         cams, rates = curve_grid(cameras, fps)
         curve = drive_curve(chip, cams, rates, model, duration_s=min(duration_s, CURVE_MAX_DURATION_S),
                             threshold=threshold, **settings)
-        fig = curve_figure(curve, f"deadline curve: {', '.join(curve['networks'])} on {chips} x {r['chip']}")
+        system = system_text(r["chip"], chips, r["runtime_devices_per_package"])
+        fig = curve_figure(curve, f"deadline curve: {', '.join(curve['networks'])} on {system}")
         files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
         r["deadline_curve"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in curve.items()}
     if output == OutputFormat.json:

@@ -70,7 +70,8 @@ def _row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int
 
     # the notes serve's and curve's other paths print: no context window stated, a user config's parser notes
     model_notes = [n for n in (opts.check_context(model, input_tokens, output_tokens), *opts.config_notes(model)) if n]
-    sr.disagg_layout_conflict(pools, count_given, any(x is not None for x in (tp, pp, ep, attn_dp)))
+    n = sr.package_devices(chip)  # the rows count the runtime's devices (an MI250X's GCDs), --count packages
+    sr.disagg_layout_conflict(pools, count_given, any(x is not None for x in (tp, pp, ep, attn_dp)), n)
     weights, source, kv, kv_source = stated_formats(model.name, weights, kv, model.config)  # a row states them
     engine_id = None if engine is None else eng_opts.option_engine(engine).id
     v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software, model)
@@ -100,7 +101,7 @@ def _row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int
         f"model {model.name}: its config states no MTP module (num_nextn_predict_layers); --mtp prices {mtp} draft "
         "token(s) verified per step as if a drafter proposed them at no cost"]
     for c in concurrencies:
-        case = sr.closed_loop_case(chip, model.name, count=count, tp=tp or 1, pp=pp or 1, ep=ep or 1,
+        case = sr.closed_loop_case(chip, model.name, count=count * n, tp=tp or 1, pp=pp or 1, ep=ep or 1,
                                    attn_dp=bool(attn_dp), weights=weights, activations=activations, kv=kv,
                                    engine_id=engine_id, input_tokens=input_tokens, output_tokens=output_tokens,
                                    concurrency=c, mtp=mtp is not None, disagg=pools, software=software)
@@ -108,8 +109,9 @@ def _row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int
         if act_source is None:  # from the formats the rows ran (case_formats: one for every concurrency)
             act_source = format_sources(case_formats(case, model.config)[0], activations, kv, source)[0]
         rows.append({**row, "weights": weights, "weights_source": source, "activations_source": act_source,
-                     "kv_source": kv_source,
-                     "notes": [*row["notes"], *no_module, *over_limit, *model_notes], **extra})
+                     "kv_source": kv_source, "runtime_devices_per_package": n, **extra, "notes": [
+                         *row["notes"], *no_module, *over_limit, *model_notes,
+                         *devices_note(chip, row["num_chips"] // n, n)]})
     return rows
 
 
@@ -157,7 +159,7 @@ def serve_cmd(
     mean TTFT and TPOT; the note 'layout:' says which rule chose it.
     """
     count = 1 if count_given is None else count_given
-    from inferchip.interfaces.serve_rows import check_options, no_recipe_options_with_rows, parse_disagg
+    from inferchip.interfaces.serve_rows import check_options, no_recipe_options_with_rows, parse_disagg, rows_system
     from inferchip.sim import PoissonArrivals, TraceArrivals, benchmark_clients, simulate_client
 
     given = [x is not None for x in (rate, concurrency, trace)]
@@ -177,7 +179,7 @@ def serve_cmd(
         row = _row_summary(chip, loaded, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv, calibration,
                            engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
                            output_tokens, [concurrency], software)[0]
-        _print_rows([row], f"{model} on {row['num_chips']} x {chip}", output)
+        _print_rows([row], f"{model} on {rows_system(chip, row)}", output)
         return
     if duration is None and requests is None and trace is None:
         requests = 1000
@@ -283,6 +285,7 @@ def curve_cmd(
         check_options,
         no_recipe_options_with_rows,
         parse_disagg,
+        rows_system,
     )
     from inferchip.performance.serving import serving_economics
     from inferchip.sim import throughput_interactivity_curve
@@ -301,7 +304,7 @@ def curve_cmd(
         rows = _row_summary(chip, loaded, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv,
                             calibration, engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
                             input_tokens, output_tokens, CURVE_CONCURRENCIES, software)
-        _print_rows(rows, f"{model} on {rows[0]['num_chips']} x {chip}: throughput vs interactivity", output,
+        _print_rows(rows, f"{model} on {rows_system(chip, rows[0])}: throughput vs interactivity", output,
                     curve=True)
         return
     choice = eng_opts.engine_choice(engine, calibration, chip)  # the engine, chip and caps on it, resolved once

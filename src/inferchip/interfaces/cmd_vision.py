@@ -14,6 +14,7 @@ from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import aliases
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options.output import console
+from inferchip.interfaces.cli_options.tables import system_text
 from inferchip.interfaces.cli_options.vision import (
     VISION_WEIGHTS,
     WEIGHTS_HELP,
@@ -46,14 +47,15 @@ def _batches(text: str) -> list[int]:
     return out
 
 
-def _refuse_batches_that_do_not_fit(f: FrameCost, net: str, chip: str, precision: str, chips: int) -> None:
+def _refuse_batches_that_do_not_fit(f: FrameCost, net: str, system: str, precision: str, chips: int) -> None:
     """`predict --batch` refuses a batch the memory does not hold; so does this (frame_cost refuses only a call whose
-    smallest batch does not fit, and notes the others: FrameCost.over_memory)."""
+    smallest batch does not fit, and notes the others: FrameCost.over_memory). ``system``: the title's words for the
+    chips (:func:`~inferchip.interfaces.cli_options.tables.system_text`); ``chips``: the devices they are."""
     over = f.over_memory()
     if over and f.memory is not None and f.memory_per_chip_bytes is not None:
         fits = f.memory.fitting_frames(f.usable_memory_bytes) * chips
-        raise DoesNotFitError(f"--batch {','.join(map(str, over))}: {net} at {precision} does not fit on {chips} x "
-                              f"{chip}: {float(max(f.memory_per_chip_bytes)) / 1e9:,.4g} GB per chip at least "
+        raise DoesNotFitError(f"--batch {','.join(map(str, over))}: {net} at {precision} does not fit on "
+                              f"{system}: {float(max(f.memory_per_chip_bytes)) / 1e9:,.4g} GB per chip at least "
                               f"(weights and its largest layer's input and output) but "
                               f"{f.usable_memory_bytes / 1e9:,.4g} GB is usable; allowed: at most {fits:,} frames "
                               f"per call on {chips} chip{'s' if chips > 1 else ''}")
@@ -85,27 +87,30 @@ def vision_cmd(
     net = load_vision_model(model, dim)
     spec = load_chip(chip)
     f = frame_cost(spec, net, np.array(sizes, dtype=float), precision=precision, chips=chips)
-    _refuse_batches_that_do_not_fit(f, net.named, spec.id, precision, chips)
+    n = f.runtime_devices_per_package  # a package its runtime sees as n devices: per-chip figures are a device's
+    system = system_text(spec.id, chips, n)
+    _refuse_batches_that_do_not_fit(f, net.named, system, precision, chips * n)
     # power_w is the call's power on all the chips together (frame_cost's), as energy per frame is the whole call's
     rows = [{"batch": int(b), "latency_s": float(t), "frames_per_s": float(b / t), "energy_j_per_frame": float(e / b),
-             "power_w": float(p), "power_w_per_chip": float(p) / chips}
+             "power_w": float(p), "power_w_per_chip": float(p) / (chips * n)}
             for b, t, e, p in zip(f.batch, f.latency_s, f.energy_j, f.power_w, strict=True)]
     notes = list(f.notes)
     if output == OutputFormat.json:
         # predict's key names for the same concepts (README: one name per concept): chip_id, model_id, weights,
-        # num_chips (stop 45's tour: these read chip, model, precision, chips)
-        typer.echo(fmt.to_json({"chip_id": spec.id, "model_id": net.id, "weights": precision, "num_chips": chips,
+        # num_chips (stop 45's tour: these read chip, model, precision, chips); num_chips counts devices as predict's
+        typer.echo(fmt.to_json({"chip_id": spec.id, "model_id": net.id, "weights": precision, "num_chips": chips * n,
+                                "runtime_devices_per_package": n,
                                 "flop_per_frame": f.flop_per_frame, "dram_bytes_per_frame": f.bytes_per_frame,
                                 "params": net.params, "points": rows, "notes": notes}))
         return
-    t = Table(title=f"{net.id} on {chips} x {spec.id}, {precision}: {fmt.sig(f.flop_per_frame / 1e9)} GFLOP and "
+    t = Table(title=f"{net.id} on {system}, {precision}: {fmt.sig(f.flop_per_frame / 1e9)} GFLOP and "
               f"{fmt.sig(f.bytes_per_frame / 1e6)} MB DRAM traffic per frame (batch 1)", title_justify="left")
-    power = f"power W (all {chips} chips)" if chips > 1 else "power W"
+    power = "power W" if chips * n == 1 else f"power W (all {chips * n} {'devices' if n > 1 else 'chips'})"
     for c in ("batch", "latency ms", "frames/s", "mJ/frame", power):
         t.add_column(c, justify="right")
     for r in rows:
         t.add_row(str(r["batch"]), f"{r['latency_s'] * 1e3:,.3f}", f"{r['frames_per_s']:,.1f}",
                   f"{r['energy_j_per_frame'] * 1e3:,.2f}", f"{r['power_w']:,.0f}")
     console().print(t)
-    for n in notes:
-        console().print(f"note: {n}")
+    for note in notes:
+        console().print(f"note: {note}")

@@ -150,19 +150,45 @@ def memory_limit_note(kv_capacity_tokens: int, replicas: int, input_tokens: int,
             "capacity / mean request tokens); their clients queue in the row model"]
 
 
-def disagg_layout_conflict(disagg: tuple[Pool, Pool] | None, count: int | None, layout_given: bool) -> None:
+def disagg_layout_conflict(disagg: tuple[Pool, Pool] | None, count: int | None, layout_given: bool,
+                           devices_per_package: int = 1) -> None:
     """Refuse a layout option beside ``--disagg``, and an explicit ``--count`` (``count``; None: not given) other
-    than the pools' chips (prefill + decode), which the row is sized by; a ``--count`` equal to them is accepted."""
+    than the pools' chips (prefill + decode), which the row is sized by; a ``--count`` equal to them is accepted.
+    A pool counts GPUs as its engine does, the runtime's devices (an MI250X's GCDs, ``devices_per_package`` a
+    package), and ``--count`` counts packages: the pools must fill whole packages."""
     if disagg is None:
         return
     if layout_given:
         raise InvalidSettingError("--tp/--pp/--ep/--attn-dp with --disagg: the pools give every worker's "
                                   "layout; drop them")
-    chips = disagg[0].chips + disagg[1].chips
-    if count is not None and count != chips:
-        raise InvalidSettingError(f"--count {count} with --disagg: the pools hold {chips:,} chips "
+    chips, n = disagg[0].chips + disagg[1].chips, devices_per_package
+    if chips % n:
+        raise InvalidSettingError(f"--disagg: the pools hold {chips:,} runtime devices ({disagg[0].chips:,} prefill "
+                                  f"+ {disagg[1].chips:,} decode), and the runtime sees each package of this chip as "
+                                  f"{n} devices (the chip file's memory.runtime_devices); allowed: pools that fill "
+                                  f"whole packages, a multiple of {n} devices in all")
+    if count is not None and count * n != chips:
+        held = f"{chips:,} chips" if n == 1 else f"{chips:,} runtime devices, {chips // n:,} package(s) of {n},"
+        raise InvalidSettingError(f"--count {count} with --disagg: the pools hold {held} "
                                   f"({disagg[0].chips:,} prefill + {disagg[1].chips:,} decode); "
-                                  f"allowed: --count {chips} or no --count")
+                                  f"allowed: --count {chips // n} or no --count")
+
+
+def package_devices(chip: str) -> int:
+    """The devices the runtime sees in one package of ``chip`` (an MI250X: 2 GCDs; the chip file's
+    ``memory.runtime_devices``)."""
+    from inferchip.catalog.chips import get_chip_params
+
+    return get_chip_params(chip).runtime_devices
+
+
+def rows_system(chip: str, row: dict[str, Any]) -> str:
+    """The system a closed-loop row ran, as predict titles it: its ``num_chips`` are the runtime's devices, a package
+    of ``runtime_devices_per_package`` of them (:func:`~inferchip.interfaces.cli_options.tables.system_text`)."""
+    from inferchip.interfaces.cli_options.tables import system_text
+
+    n = row["runtime_devices_per_package"]
+    return system_text(chip, row["num_chips"] // n, n)
 
 
 def closed_loop_case(chip: str, model: str, *, count: int, tp: int, pp: int, ep: int, attn_dp: bool,

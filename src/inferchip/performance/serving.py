@@ -249,7 +249,8 @@ def serving_economics(step: ServingStepModel, figures: dict[str, Any], num_chips
                          step.mm.chip.devices_per_package)
     out = {**empty, "chip_price_usd": money.price_usd, "chip_price_source": money.price_source}
     out.update(money_per_token(tput, power, money, num_chips, step.energy.assumptions,
-                               system="server" if step.energy.spec is None else step.energy.spec.system))
+                               system="server" if step.energy.spec is None else step.energy.spec.system,
+                               devices_per_package=step.mm.chip.devices_per_package))
     return out
 
 

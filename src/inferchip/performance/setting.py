@@ -117,7 +117,8 @@ class Setting:
         from inferchip.cost.economics import chip_economy
 
         mem_type = self.chip_spec.memory.technology() if self.chip_spec is not None else "HBM3"
-        return chip_economy(self.chip_spec, mem_type, self.chip.tdp_w, self.chip.idle_w, self.money, self.assumptions)
+        return chip_economy(self.chip_spec, mem_type, self.chip.tdp_w, self.chip.idle_w, self.money, self.assumptions,
+                            self.chip.devices_per_package)
 
     def mapped(self, layout: Layout) -> MappedModel:
         """The model mapped onto ``layout`` (cached: the same object for the same layout)."""
@@ -255,10 +256,9 @@ def positive(name: str, v: int | float | None) -> None:
 def device_money(money: ChipMoney, devices_per_package: int) -> ChipMoney:
     """A package's price and silicon cost shared by the ``devices_per_package`` runtime devices it is to its runtime
     (ChipParams.devices_per_package, spec.params.runtime_device_view): every per-chip figure is then a device's."""
-    n = devices_per_package
+    n, cost = devices_per_package, money.manufacturing_cost_usd
     return money if n == 1 else replace(money, price_usd=money.price_usd and money.price_usd / n,
-                                        manufacturing_cost_usd=money.manufacturing_cost_usd and
-                                        money.manufacturing_cost_usd / n)
+                                        manufacturing_cost_usd=cost and cost / n)
 
 
 def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: int = 1, weights: str | None = None,

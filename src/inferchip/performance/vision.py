@@ -7,7 +7,10 @@ The interface the scenario and camera-rig simulators call::
 ``chip`` is a catalogue :class:`~inferchip.spec.chip.ChipSpec` (or its id); ``network`` a
 :class:`~inferchip.workload.vision.network.VisionNetwork` from :func:`load_network`. With
 ``chips`` > 1 the frames of a call are split data-parallel (each chip runs ceil(batch/chips)
-frames of its own copy of the network); latency is then that of the largest share.
+frames of its own copy of the network); latency is then that of the largest share. A package its
+runtime sees as several devices (an MI250X: two GCDs, each its own GPU to ROCm; the chip file's
+``memory.runtime_devices``) is those devices, as predict sees it (:func:`~inferchip.spec.params.runtime_device_view`):
+``chips`` packages are ``chips`` x n devices sharing the frames the same way, one graph never spanning two.
 """
 
 from __future__ import annotations
@@ -81,6 +84,9 @@ class FrameCost:
     """What that memory is made of; None: not given."""
     usable_memory_bytes: float = float("nan")
     """What the chip's runtime leaves usable (NaN: not stated)."""
+    runtime_devices_per_package: int = 1
+    """Devices the runtime sees in one package (an MI250X: 2): the call ran on packages x this many devices, and
+    every per-chip figure (memory, usable memory) is one device's."""
 
     def over_memory(self) -> list[int]:
         """The batch sizes (frames per call) whose memory floor per chip exceeds the usable memory: calls that cannot
@@ -107,6 +113,31 @@ def _params(spec: ChipSpec) -> ChipParams:
             _PARAMS.clear()
         _PARAMS[id(spec)] = hit
     return hit[1]
+
+
+def _devices(params: ChipParams, packages: int) -> tuple[ChipParams, int, str]:
+    """(one runtime device's parameters, the devices, a note) of ``packages`` packages: a package its runtime sees as
+    several devices runs a vision network on each device apart (one graph never spans two GCDs: each is its own GPU
+    with its own memory); unchanged where the runtime sees one device a package."""
+    from inferchip.spec.params import runtime_device_view
+
+    device, devices, _ = runtime_device_view(params, packages)
+    n = device.devices_per_package
+    if n == 1:
+        return params, packages, ""
+    return device, devices, (
+        f"{params.id}: its runtime sees each package as {n} devices (the chip file's memory.runtime_devices), so "
+        f"{packages} package(s) run as {devices} devices of {device.memory_capacity_bytes / 2**30:g} GiB and 1/{n} of "
+        f"the package's peaks, bandwidth, SRAM and TDP each; a call's frames are split over the devices as over "
+        f"chips (ceil(frames / {devices}) each, the idle ones at idle power), and every per-chip figure is one "
+        "device's")
+
+
+def _unit(params: ChipParams, count: int) -> str:
+    """What ``count`` counts in a sentence: runtime devices where a package is several (:func:`_devices`), else
+    chips."""
+    word = "device" if params.devices_per_package > 1 else "chip"
+    return word + ("s" if count > 1 else "")
 
 
 def _batch(batch: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -177,9 +208,10 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
         raise InvalidSettingError(f"chips: must be a whole number from 1 to {MAX_VISION_CHIPS:,}, got {chips!r}")
     b = _batch(batch)
     cal = _calibration(calibration)
-    params = _params(spec)
+    params, chips, devices_note = _devices(_params(spec), chips)
     assumptions = load_assumptions()
     notes = [*net.notes, *(n for n in params.notes if "scale-up" not in n)]  # links play no part here
+    notes += [devices_note] if devices_note else []
     if not np.isfinite(params.tdp_w):  # the chip note says power is unavailable; here it is the work's alone
         notes = [n for n in notes if n not in params.notes or "no TDP published" not in n]
         notes.append(f"{spec.name} publishes no TDP: power and energy are the network's dynamic energy only "
@@ -222,12 +254,13 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
                   flop_per_frame=net.flop_per_frame, bytes_per_frame=one_bytes,
                   notes=tuple(notes), input_copy_s=c.input_copy_s,
                   pipelined_s=c.pipelined_s, memory_per_chip_bytes=need.bytes_for(per_chip), memory=need,
-                  usable_memory_bytes=float(params.usable_memory_bytes))
+                  usable_memory_bytes=float(params.usable_memory_bytes),
+                  runtime_devices_per_package=params.devices_per_package)
     over = f.over_memory()
     if over:  # the API answered these silently while the CLI refused them (stop 39 review)
         fits = need.fitting_frames(float(params.usable_memory_bytes)) * chips
         f = replace(f, notes=(*f.notes, f"batch {', '.join(map(str, over))}: more than the chip's usable memory "
                                         f"({float(params.usable_memory_bytes) / 1e9:,.4g} GB) per chip: such a call "
                                         f"cannot run (figures shown as if it could); at most {fits:,} frames per call "
-                                        f"fit on {chips} chip{'s' if chips > 1 else ''}"))
+                                        f"fit on {chips} {_unit(params, chips)}"))
     return f

@@ -135,11 +135,14 @@ def stage_for(chip: ChipSpec, net: DriveNetwork, max_batch: int, *, precision: s
     return Stage(net.name, net.per_camera, np.concatenate(([0.0], lat)), np.concatenate(([0.0], power)))
 
 
-def _idle_w(chip: ChipSpec, chips: int) -> tuple[float, list[str]]:
+def _idle_w(chip: ChipSpec, chips: int) -> tuple[float, list[str], int]:
+    """(the chips' idle power, notes, the devices the runtime sees in one package: an MI250X's two GCDs, each running
+    its share of a call's frames in the cost model, ``performance.vision.frame_cost``)."""
     p = chip_params(chip, family_defaults(chip.family))
     if math.isfinite(p.idle_w):
-        return p.idle_w * chips, []
-    return 0.0, [f"{chip.name} publishes no TDP: idle power taken as 0 W, power and energy are the networks' only"]
+        return p.idle_w * chips, [], p.runtime_devices
+    return 0.0, [f"{chip.name} publishes no TDP: idle power taken as 0 W, power and energy are the networks' only"], (
+        p.runtime_devices)
 
 
 @dataclass(frozen=True)
@@ -147,9 +150,16 @@ class DriveSetup:
     chip: ChipSpec
     networks: tuple[DriveNetwork, ...]
     stages: tuple[Stage, ...]
-    chips: int
+    chips: int  # packages, as --count gives them
     idle_w: float
     notes: tuple[str, ...]
+    devices_per_package: int = 1  # the runtime's devices in one package (ChipSpec memory.runtime_devices)
+
+    def counted(self) -> dict[str, int]:
+        """The summary's chip count as predict's: the runtime devices (``chips``; packages x devices a package) and
+        ``runtime_devices_per_package``."""
+        return {"chips": self.chips * self.devices_per_package,
+                "runtime_devices_per_package": self.devices_per_package}
 
 
 def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: int, chips: int = 1,
@@ -164,7 +174,7 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
         default_cost, default_loader = _vision_api()
         cost_fn, loader = cost_fn or default_cost, loader or default_loader
     nets = parse_models(models, loader)
-    idle, notes = _idle_w(spec, chips)
+    idle, notes, devices = _idle_w(spec, chips)
     for n in nets:
         views = network_views(n.network)
         if not n.per_camera and views not in (1, max_cameras):
@@ -173,7 +183,7 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
     top = min(max_cameras, max_batch or max_cameras)
     stages = tuple(stage_for(spec, n, top if n.per_camera else 1, precision=precision, chips=chips,
                              cost_fn=cost_fn, idle_w=idle, notes=notes) for n in nets)
-    return DriveSetup(spec, nets, stages, chips, idle, tuple(notes))
+    return DriveSetup(spec, nets, stages, chips, idle, tuple(notes), devices)
 
 
 def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] | None = None, *, chips: int = 1,
@@ -189,7 +199,7 @@ def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] 
               cost_fn=cost_fn, loader=loader)
     res = simulate_rig(load, s.stages, idle_w=s.idle_w, power_budget_w=power_budget_w)
     out = res.summary()
-    out.update(chip=s.chip.id, chips=chips, precision=precision,
+    out.update(chip=s.chip.id, **s.counted(), precision=precision,
                networks=[{"name": n.name, "role": "camera" if n.per_camera else "rig"} for n in s.networks])
     out["notes"] = list(s.notes) + out["notes"]
     return out
@@ -217,7 +227,7 @@ def drive_curve(chip: str | ChipSpec, cameras: Sequence[int], fps: Sequence[floa
                            deadline_s=None if deadline_ms is None else _ms(deadline_ms) / 1e3,
                            threshold=threshold, power_budget_w=power_budget_w, phase_spread=phase_spread,
                            max_batch=max_batch)
-    curve.update(chip=s.chip.id, chips=chips, networks=[n.name for n in s.networks])
+    curve.update(chip=s.chip.id, **s.counted(), networks=[n.name for n in s.networks])
     return curve
 
 

@@ -208,9 +208,10 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
     ``claim_setting`` "single": the claimed chip alone (the ledger's one-chip alternative).
     ``sized_at_scaleup``: a chip sized per case (its ``scaleup`` rows; the claimed one too, unless it is judged
     alone) judged on its scale-up domain instead (the ledger's alternative). A chip's system size is its row's
-    ``deployment_chips``, case by case. A package its runtime sees as several devices (an MI250X) is judged in
-    devices, as its rows' per-chip figures are (``runtime_devices_per_package``): its system counts them and its
-    price and cost are a device's share."""
+    ``deployment_chips``, case by case. A package its runtime sees as several devices (an MI250X) is judged per
+    package, the unit a buyer buys, though its rows' per-chip figures are a device's (``runtime_devices_per_package``):
+    its tokens/s and board power are its devices' together, its price and cost the package's, its system counted in
+    packages and its host slot one a package (:meth:`~inferchip.cost.energy.HostSystem.per_device`)."""
     chips = res.chips
     ids = [c.id for c in chips]
     rows = {(r["chip_id"], r["model_id"], r["slo"]): r for r in res.rows
@@ -226,7 +227,7 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
     idle, per_acc = np.zeros(n_c), np.zeros(n_c)
     terms: list[TcoTerms] = []
     fan, psu = np.zeros(n_c), np.ones(n_c)
-    share = np.ones(n_c)  # runtime devices a package is (review.cases.prediction_row)
+    share = np.ones(n_c)  # runtime devices a package is (review.cases.prediction_row): the figures are per package
     for i, c in enumerate(chips):
         share[i] = max((r.get("runtime_devices_per_package") or 1 for r in res.rows if r["chip_id"] == c.id),
                        default=1)
@@ -237,17 +238,16 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
         for k, (mid, slo) in enumerate(cases):
             r = rows.get((c.id, mid, slo))
             n = 1 if c.id == claim_entry.id and claim_setting == "single" else c.domain
-            system[i, k] = (r["deployment_chips"] if r is not None and r.get("deployment_chips") else n) * share[i]
-            if r is not None and r["status"] == "ok":
-                tput[i, k, 0] = r["output_tokens_per_s_per_chip"]
-                board[i, k, 0] = r["power_w_per_chip"] if r["power_w_per_chip"] is not None else np.nan
+            system[i, k] = r["deployment_chips"] if r is not None and r.get("deployment_chips") else n
+            if r is not None and r["status"] == "ok":  # a row's per-device figures times the devices a package is
+                tput[i, k, 0] = r["output_tokens_per_s_per_chip"] * share[i]
+                board[i, k, 0] = r["power_w_per_chip"] * share[i] if r["power_w_per_chip"] is not None else np.nan
                 lat[i, k] = [_ratio(r.get("ttft_s"), r.get("max_ttft_s")), _ratio(r.get("tpot_s"), r.get("max_tpot_s"))]
-                n = r["num_chips"] or n
+                n = (r["num_chips"] or n * share[i]) / share[i]
             host_chips[i, k] = host_share(n, host)
-    price = {v.name: np.array([[v.prices[i].usd] if i in v.prices else [np.nan] for i in ids]) / share[:, None]
-             for v in views}
+    price = {v.name: np.array([[v.prices[i].usd] if i in v.prices else [np.nan] for i in ids]) for v in views}
     ranges = {v.name: np.array([[v.prices[i].low_usd, v.prices[i].usd, v.prices[i].high_usd] if i in v.prices
-                                else [np.nan] * 3 for i in ids]) / share[:, None] for v in views}
+                                else [np.nan] * 3 for i in ids]) for v in views}
     modelled = ranges.get("modelled")
     fig = Figures(ids, ids.index(claim_entry.id), cases, tput, board, system,
                   host_chips, idle, per_acc, price, price.get("modelled"), tco_terms=terms, latency_ratio=lat,

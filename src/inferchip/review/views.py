@@ -208,7 +208,7 @@ def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: lis
         board, tput = r.get("power_w_per_chip"), r.get("output_tokens_per_s_per_chip")
         if r["status"] != "ok" or board is None or not tput:
             continue
-        host = host_of(c)
+        host = host_of(c).per_device(share)  # a host slot is a package: its devices share it
         n = host_share(float(r["num_chips"] or 1), host)
         wall = float(wall_power_per_chip_w(board, n, host.idle_w, host.per_accelerator_w,
                                            host.fan_power_fraction, host.psu_efficiency))

@@ -143,3 +143,11 @@ def runtime_device_view(chip: ChipParams, packages: int) -> tuple[ChipParams, in
             f"of the package's peaks each; the layout, memory fit, roofline, power and price are per device, and a tp "
             f"group all-reduces over {over} at {link / 1e9:g} GB/s per direction")
     return device, packages * n, note
+
+
+def device_params(chip: ChipParams, devices: int) -> ChipParams:
+    """One runtime device of a system of ``devices`` devices (a closed-loop row counts GPUs as its engine does: an
+    MI250X's GCDs), the view of :func:`runtime_device_view` over the packages that hold them (the in-package link
+    where they fit in one); ``chip`` unchanged where the runtime sees one device a package."""
+    n = chip.runtime_devices
+    return chip if n <= 1 else runtime_device_view(chip, -(-devices // n))[0]

@@ -28,6 +28,7 @@ from inferchip.performance.operating import OperatingPoint
 from inferchip.performance.setting import resolve_setting
 from inferchip.sim.engines import BenchFigures
 from inferchip.spec.engine.workers import recipe_worker
+from inferchip.spec.params import device_params
 from inferchip.validation.cases import Case
 from inferchip.validation.closed_loop import (
     SIM_ROUNDS,
@@ -95,7 +96,8 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     keff = facts.engine.kernel_efficiency_on(case.accelerator, fmt.weights, int(case.input_tokens or 0),
                                              facts.prefill_workers)
     kernels = kernel_engine(facts.engine, case.software)
-    cp, ms = v.chip(case.accelerator), v.model(case.model)
+    # the row counts GPUs as its engine does: a worker of an MI250X runs on GCDs, one device's parameters each
+    cp, ms = device_params(v.chip(case.accelerator), layout.chips_per_replica), v.model(case.model)
     hit = None if facts.prefill is not None else recipe_moe_kernel_entry(  # the one record of its padding
         facts.engine, case.accelerator, fmt.weights, cp.family,
         f"line {case.line} ({case.case_id}): the launch recipe's expert kernel (recipe_moe_kernel) on {cp.id}")
