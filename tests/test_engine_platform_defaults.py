@@ -1,9 +1,10 @@
 """An engine's defaults depend on the back end it runs through (catalog/engine_hardware.yaml hardware ``defaults``):
 vLLM's general rule reads the device memory its platform reports (>= 70 GiB and not an A100: 1,024 sequences and
 8,192 tokens; else 256 and 2,048), and its TPU, Gaudi and Neuron platforms report none, so vLLM runs 256 / 2,048 on a
-TPU v5p or a Gaudi 3 and the Neuron plugin's own 131,072-token step on a Trainium2. Until stop 49 the general rule
-ran there from the chip's datasheet memory (1,024 / 8,192 on a v5p, Ironwood, Gaudi 2 / 3, Trainium2 / 3). A back end
-stating none says that it takes the engine's general rule (branch tpu49)."""
+TPU v5p or a Gaudi 3, and 256 sequences on a Trainium2 (whose plugin prefills one whole prompt per step, a step the
+simulator's chunk does not express: the general rule's chunk stays, said so). Until stop 49 the general rule ran there
+from the chip's datasheet memory (1,024 / 8,192 on a v5p, Ironwood, Gaudi 2 / 3, Trainium2 / 3). A back end stating
+none says that it takes the engine's general rule (branch tpu49)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,9 @@ def test_each_stated_default_is_read_from_the_data_with_its_source(record):
     for chip in chips:
         for engine in (None, record["engine"]):  # the default engine, and --engine naming it
             caps = _caps(chip, engine)
-            assert (caps.max_num_seqs, caps.chunk_tokens) == (want["max_num_seqs"], want["chunk_tokens"]), chip
+            chunk = want.get("chunk_tokens", _general(chip).chunk_tokens)  # none stated: the general rule's
+            assert (caps.max_num_seqs, caps.chunk_tokens) == (want["max_num_seqs"], chunk), chip
+            assert ("its step budget is the engine's general one" in caps.reason) == ("chunk_tokens" not in want)
             assert " ".join(want["source"].split()) in caps.reason  # the source, in the output's words
             assert record["backend"] in caps.reason and chip in caps.reason
             assert "not the engine record's general rule" in caps.reason
@@ -69,8 +72,8 @@ def test_each_stated_default_is_read_from_the_data_with_its_source(record):
     ("google-tpu-v6e-trillium", (256, 2048), (256, 2048)),  # 32 GiB: the same either way
     ("intel-gaudi2", (1024, 8192), (256, 2048)),
     ("intel-gaudi3", (1024, 8192), (256, 2048)),
-    ("aws-trainium2", (1024, 8192), (256, 131072)),  # no chunked prefill: the plugin's whole-prompt budget
-    ("aws-inferentia2", (256, 2048), (256, 131072)),
+    ("aws-trainium2", (1024, 8192), (256, 8192)),  # the plugin's whole-prompt step: the general chunk stays
+    ("aws-inferentia2", (256, 2048), (256, 2048)),
 ])
 def test_vllm_off_cuda_runs_its_back_ends_values_not_the_memory_rule(chip, general, own):
     g, c = _general(chip), _caps(chip, "vllm")
@@ -113,20 +116,23 @@ def test_the_back_ends_values_replace_the_rule_exactly_where_it_states_them(gib,
     caps = scheduler_caps(spec, "x", gib * GIB, family)
     platform = engine_platform(spec, family)
     d = None if platform is None else platform.defaults
-    want = (general.max_num_seqs, general.chunk_tokens) if d is None else (d.max_num_seqs, d.chunk_tokens)
+    want = ((general.max_num_seqs, general.chunk_tokens) if d is None
+            else (d.max_num_seqs, general.chunk_tokens if d.chunk_tokens is None else d.chunk_tokens))
     assert (caps.max_num_seqs, caps.chunk_tokens) == want
     assert caps.reason  # always says why
 
 
 @settings(max_examples=100, deadline=None)
-@given(seqs=st.integers(1, 65536), tokens=st.integers(64, 1_048_576), stated=st.booleans())
+@given(seqs=st.integers(1, 65536), tokens=st.none() | st.integers(64, 1_048_576), stated=st.booleans())
 def test_platform_caps_takes_the_stated_values_else_the_general_ones(seqs, tokens, stated):
     general = SchedulerCaps(7, 700, "general reason")
     d = PlatformDefaults(max_num_seqs=seqs, chunk_tokens=tokens, source="src") if stated else None
     hw = EngineHardware(engine="e", backend="B", families=("f",), source="s", defaults=d)
     got = platform_caps(hw, general, "chip", "f")
-    assert (got.max_num_seqs, got.chunk_tokens) == ((seqs, tokens) if stated else (7, 700))
+    want_chunk = 700 if not stated or tokens is None else tokens
+    assert (got.max_num_seqs, got.chunk_tokens) == ((seqs if stated else 7), want_chunk)
     assert ("src" in got.reason) == stated and got.reason.startswith("general reason") != stated
+    assert ("general reason" in got.reason) == (not stated or tokens is None)  # the chunk's reason where it stays
     assert platform_caps(None, general, "chip", "f") == general  # no platform record: the general rule as is
 
 
@@ -184,4 +190,5 @@ def test_the_help_reads_the_back_ends_defaults_from_the_data():
     assert code == 0
     for r in STATED:
         d = r["defaults"]
-        assert f"{r['backend'].split(' (')[0]} {d['max_num_seqs']:,} / {d['chunk_tokens']:,}" in flat
+        chunk = f"{d['chunk_tokens']:,}" if "chunk_tokens" in d else "the general one"
+        assert f"{r['backend'].split(' (')[0]} {d['max_num_seqs']:,} / {chunk}" in flat
