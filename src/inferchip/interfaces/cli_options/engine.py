@@ -55,10 +55,11 @@ class EngineChoice:
     """``--engine`` on one chip, resolved once (:func:`engine_choice`) and passed down: the calibration to use, the
     engine (None without ``--engine``), the chip's parameters (looked up once) and the running-batch cap and step
     budget per rank its scheduler runs there (``caps``: ``--engine``'s record, else the default engine record's, by
-    its device rule, :meth:`~inferchip.spec.engine.EngineSpec.caps_on`, else, on a chip the default engine does not
-    run on, the vendor-stack record's), read by predict, serve and curve alike. ``stack``: what a run without
-    ``--engine`` assumes on a chip no catalogued engine runs on, in words for the output (None: the default engine
-    runs there, or ``--engine`` was given)."""
+    its device rule, :meth:`~inferchip.spec.engine.EngineSpec.caps_on`, or the defaults of the engine's back end
+    on the chip's family where it states them, :func:`~inferchip.spec.engine.hardware.platform_caps`, else, on a
+    chip the default engine does not run on, the vendor-stack record's), read by predict, serve and curve alike.
+    ``stack``: what a run without ``--engine`` assumes on a chip no catalogued engine runs on, in words for the
+    output (None: the default engine runs there, or ``--engine`` was given)."""
 
     calibration: Any
     spec: EngineSpec | None
@@ -130,17 +131,22 @@ def engine_summary(spec: EngineSpec | None, scheduler_chunk: int | None, host: A
 
 def chunk_option() -> Any:
     """--chunk-tokens: the prefill token budget of one step per chip (one spelling where a command has it)."""
+    from inferchip.catalog.engines import load_engines
     from inferchip.interfaces.cli_options.options import int_range
     from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS
     from inferchip.performance.setting import MAX_CHUNK_TOKENS
+    from inferchip.spec.engine.hardware import defaults_text
 
+    own = defaults_text(load_engines().hardware, "vllm")
     return typer.Option(None, "--chunk-tokens", callback=int_range("--chunk-tokens", 1, MAX_CHUNK_TOKENS),
                         help="Prefill tokens one step runs per chip (vLLM --max-num-batched-tokens, SGLang "
                         "--chunked-prefill-size, TensorRT-LLM --max_num_tokens); the memory fit keeps the activations "
                         "of the largest step the run executes (a static batch: batch x prompt tokens, at most this); "
                         "default: the step budget --engine's record (else the default engine record, vllm) runs on the "
                         "chip by its device rule (catalog/engines.yaml device_batch: vLLM's "
-                        f"{DEFAULT_CHUNK_TOKENS:,} on a device of >= 70 GiB not an A100, 2,048 elsewhere).")
+                        f"{DEFAULT_CHUNK_TOKENS:,} on a device of >= 70 GiB not an A100, 2,048 elsewhere), or its back "
+                        f"end's own on the chip (vllm: {own} sequences / tokens: catalog/engine_hardware.yaml "
+                        "hardware defaults).")
 
 
 def chunk_setting(chunk: int | None, caps: SchedulerCaps) -> tuple[int, str]:

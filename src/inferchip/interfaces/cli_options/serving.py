@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 def default_scheduler_text() -> str:
     """The scheduler a run without ``--engine`` simulates, for serve's and curve's help and output: the default
     engine record's running-batch cap and chunk by its device rule (``EngineSpec.caps_on``), read from the record."""
-    from inferchip.catalog.engines import get_engine
+    from inferchip.catalog.engines import get_engine, load_engines
+    from inferchip.spec.engine.hardware import defaults_text
 
     e = get_engine(None)
     rule = e.device_batch
@@ -29,6 +30,9 @@ def default_scheduler_text() -> str:
              f" on a chip of >= {rule.min_memory_gib:g} GiB not of {', '.join(rule.excluded_families) or 'no family'}, "
              f"{rule.max_num_seqs:,} and {rule.chunk_tokens:,} elsewhere, as vLLM's API server defaults them "
              "(catalog/engines.yaml device_batch; the output's running-batch cap says which applied)")
+    own = defaults_text(load_engines().hardware, e.id)
+    where += (f"; on the back ends that state their own, theirs ({own}: catalog/engine_hardware.yaml hardware "
+              "defaults)" if own else "")
     return (f"the {e.id} engine record's scheduler: max_num_seqs {e.max_num_seqs:,} and chunk {e.chunk_tokens:,}"
             f"{where}, per attention-DP rank, with no engine host time; 16-bit GEMMs as vLLM's library runs them on "
             "the chip")

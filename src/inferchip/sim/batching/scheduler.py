@@ -56,11 +56,17 @@ def scheduler_caps(engine: EngineSpec | None, chip_id: str, memory_capacity_byte
     """The running-batch cap and step budget per rank ``engine`` (None: the default engine record,
     :func:`default_engine_id`) runs with on a chip of ``family`` with ``memory_capacity_bytes`` of device memory, with
     the reason (:meth:`EngineSpec.caps_on`: the record's device rule, vLLM's 1,024 / 8,192 on >= 70 GiB that is
-    not an A100, 256 / 2,048 elsewhere, on each of the ``runtime_devices`` the package is to its runtime): resolved
-    once per run and passed to :func:`rank_scheduler`."""
-    from inferchip.catalog.engines import get_engine
+    not an A100, 256 / 2,048 elsewhere, on each of the ``runtime_devices`` the package is to its runtime), or the
+    defaults of the engine's back end on the chip's family where it states its own (``catalog/engine_hardware.yaml``
+    hardware ``defaults``: vLLM's TPU, Gaudi and Neuron plugins; :func:`~inferchip.spec.engine.hardware.
+    platform_caps`, whose reason names the back end and its source): resolved once per run and passed to
+    :func:`rank_scheduler`."""
+    from inferchip.catalog.engines import engine_platform, get_engine
+    from inferchip.spec.engine.hardware import platform_caps
 
-    return (engine or get_engine(None)).caps_on(chip_id, memory_capacity_bytes, family, runtime_devices)
+    e = engine or get_engine(None)
+    general = e.caps_on(chip_id, memory_capacity_bytes, family, runtime_devices)
+    return platform_caps(engine_platform(e, family), general, chip_id, family)
 
 
 def default_chunk_tokens() -> int:

@@ -14,6 +14,22 @@ from inferchip.spec.engine.record import SchedulerCaps
 GENERIC_FAMILY = "generic"  # a user's own part (catalog/families.yaml): tied to no vendor's software, any engine
 
 
+class PlatformDefaults(BaseModel):
+    """An engine's own running-batch cap and step budget on one back end (a hardware plugin's), where they differ
+    from the engine record's general rule (:meth:`~inferchip.spec.engine.EngineSpec.caps_on`): vLLM's TPU, Gaudi and
+    Neuron platforms report no device memory to its per-device rule. They replace that rule on every chip of the
+    record's families; ``source`` says whose code sets them. ``chunk_tokens`` None: the back end's step is not a
+    budget the simulator's chunked scheduler runs (the Neuron plugin's one whole prompt per prefill step), so the
+    general rule's chunk stays, and the output says so."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_num_seqs: int = Field(ge=1, le=65536, description="Running-batch cap per scheduler (per DP rank).")
+    chunk_tokens: int | None = Field(None, ge=64, le=1_048_576, description="Step token budget per scheduler (per "
+                                     "DP rank); none: the engine's general one (see the source for why).")
+    source: str = Field(min_length=1)
+
+
 class EngineHardware(BaseModel):
     """One platform an engine runs on: the chip families of it, the engine's back end there in its own words (CUDA,
     ROCm, a hardware plugin), and the source. An engine may have several (vLLM: CUDA, ROCm, TPU, Neuron, Gaudi,
@@ -25,6 +41,8 @@ class EngineHardware(BaseModel):
     backend: str = Field(min_length=1, description="The engine's back end on these families, in its own words.")
     families: tuple[str, ...] = Field(min_length=1, description="Families of catalog/families.yaml.")
     source: str = Field(min_length=1)
+    defaults: PlatformDefaults | None = Field(None, description="The back end's own running-batch cap and step "
+                                              "budget (none: the engine record's general rule).")
 
 
 class VendorStack(BaseModel):
@@ -71,3 +89,34 @@ def engines_on(hardware: Sequence[EngineHardware], engines: Sequence[str], famil
 def families_of(hardware: Sequence[EngineHardware], engine: str) -> list[str]:
     """The families ``engine``'s records list, in their order, each once."""
     return list(dict.fromkeys(f for h in hardware if h.engine == engine for f in h.families))
+
+
+def defaults_text(hardware: Sequence[EngineHardware], engine: str) -> str:
+    """The back ends of ``engine`` that state their own running-batch cap and step budget (``defaults``), in words
+    for the help: "TPU 256 / 2,048; ..."; "" where none does."""
+    return "; ".join(f"{h.backend.split(' (')[0]} {h.defaults.max_num_seqs:,} / "
+                     + (f"{h.defaults.chunk_tokens:,}" if h.defaults.chunk_tokens is not None else "the general one")
+                     for h in hardware if h.engine == engine and h.defaults is not None)
+
+
+def platform_caps(platform: EngineHardware | None, general: SchedulerCaps, chip_id: str, family: str
+                  ) -> SchedulerCaps:
+    """The caps an engine runs with on ``chip_id`` (of ``family``) under the back end ``platform``
+    (:func:`platform_of`; None: the engine has no platform records, or the chip is ``generic``), given the engine
+    record's ``general`` caps there (:meth:`~inferchip.spec.engine.EngineSpec.caps_on`): the back end's
+    ``defaults`` where it states them, each with its source; else ``general``, its reason saying the back end states
+    none of its own."""
+    if platform is None:
+        return general
+    d = platform.defaults
+    if d is None:
+        return SchedulerCaps(general.max_num_seqs, general.chunk_tokens,
+                             f"{general.reason}; {platform.engine}'s {platform.backend} back end states no defaults of "
+                             "its own (catalog/engine_hardware.yaml): the engine's general ones")
+    chunk = general.chunk_tokens if d.chunk_tokens is None else d.chunk_tokens
+    kept = ("" if d.chunk_tokens is not None else
+            f"; its step budget is the engine's general one, {chunk:,} tokens ({general.reason})")
+    return SchedulerCaps(d.max_num_seqs, chunk,
+                         f"{platform.engine}'s {platform.backend} back end's own defaults on {chip_id} (family "
+                         f"{family}; catalog/engine_hardware.yaml hardware defaults), not the engine record's general "
+                         f"rule: {d.source}{kept}")
