@@ -178,14 +178,7 @@ def front_leaders(frame: Any, workload_ids: list[str]) -> Table | None:
                                aggfunc="first").reindex(designs.index)
     served = (tokens.fillna(0.0).to_numpy(float) > 0).sum(axis=1)  # the driving column's NaN counts as not a token
     language = int(tokens.notna().any(axis=0).sum())
-    t = Table(title=("the Pareto front's best design on each objective: the page's suite geometric means, where a "
-                     f"workload a design does not serve counts as {ZERO_FLOOR:g} tok/s and {NO_LATENCY_S:,.0f} s"),
-              title_justify="left")
-    for col, right in (("best on", False), ("figure", True), (f"LLM workloads served (of {language})", True),
-                       ("MACs (units x dim^2)", True), ("GHz", True),
-                       ("formats", False), ("SRAM MB", True), ("memory", False), ("links x GB/s", True),
-                       ("node nm", True), ("area mm2 (dies)", True), ("TDP W", True), ("cost USD", True)):
-        t.add_column(col, justify="right" if right else "left")
+    leaders = []  # (objective's label, its figure, the design's row index)
     for name, label in LEADER_UNITS.items():
         if name not in obj:
             continue
@@ -193,14 +186,32 @@ def front_leaders(frame: Any, workload_ids: list[str]) -> Table | None:
         if not np.isfinite(v).any():
             continue
         i = int(np.nanargmin(v) if name == "latency" else np.nanargmax(v))
-        d = designs.iloc[i]
-        value = float(v[i]) * (1e3 if name == "latency" else 1.0)
-        t.add_row(label, _figure(value), f"{int(served[i])}",
-                  f"{int(d['matrix_units']):,} x {int(d['matrix_unit_dim'])}^2", f"{float(d['clock_ghz']):.2f}",
-                  str(d["formats"]), f"{float(d['sram_mb']):,.0f}", f"{int(d['memory_units'])} x {d['memory_type']}",
-                  f"{int(d['link_count'])} x {float(d['link_gb_per_s']):g}", f"{float(d['node_nm']):g}",
-                  f"{float(d['area_mm2']):,.0f} ({int(d['dies'])})", f"{float(d['tdp_w']):,.0f}",
-                  f"{float(d['cost_usd']):,.0f}")
+        leaders.append((label, float(v[i]) * (1e3 if name == "latency" else 1.0), i))
+    # one column per objective, one row per figure of the design: 4-5 narrow columns fit a 100-column terminal
+    # with every id and number whole (one column per figure needed ~125 and cut "21,0…", "5,6…")
+    t = Table(title=("the Pareto front's best design on each objective: the page's suite geometric means, where a "
+                     f"workload a design does not serve counts as {ZERO_FLOOR:g} tok/s and {NO_LATENCY_S:,.0f} s"),
+              title_justify="left")
+    t.add_column("best on", overflow="fold")
+    for label, _, _ in leaders:
+        t.add_column(label, justify="right", overflow="fold")
+    cards = [designs.iloc[i] for _, _, i in leaders]
+    rows: list[tuple[str, list[str]]] = [
+        ("figure", [_figure(value) for _, value, _ in leaders]),
+        (f"LLM workloads served (of {language})", [f"{int(served[i])}" for _, _, i in leaders]),
+        ("MACs (units x dim^2)", [f"{int(d['matrix_units']):,} x {int(d['matrix_unit_dim'])}^2" for d in cards]),
+        ("clock GHz", [f"{float(d['clock_ghz']):.2f}" for d in cards]),
+        ("formats", [str(d["formats"]) for d in cards]),
+        ("SRAM MB", [f"{float(d['sram_mb']):,.0f}" for d in cards]),
+        ("memory", [f"{int(d['memory_units'])} x {d['memory_type']}" for d in cards]),
+        ("links x GB/s", [f"{int(d['link_count'])} x {float(d['link_gb_per_s']):g}" for d in cards]),
+        ("node nm", [f"{float(d['node_nm']):g}" for d in cards]),
+        ("area mm2 (dies)", [f"{float(d['area_mm2']):,.0f} ({int(d['dies'])})" for d in cards]),
+        ("TDP W", [f"{float(d['tdp_w']):,.0f}" for d in cards]),
+        ("cost USD", [f"{float(d['cost_usd']):,.0f}" for d in cards]),
+    ]
+    for label, cells in rows:
+        t.add_row(label, *cells)
     return t
 
 
