@@ -1,0 +1,242 @@
+"""A new user's tour (stop 49) of the Python API's reprs, explore's winners and page, predict --calibration,
+calibrate's file, validate's header errors, review's summary and drive's power budget. Each test failed on main
+b8d3deb; the Hypothesis tests fuzz the inputs of the commands touched."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+
+import inferchip as ic
+from cli_in_process import run_main
+from inferchip.errors import InferchipError
+
+DATA = Path(__file__).parent / "data"
+SMALL_CASES = DATA / "validation_small.csv"
+H100, L1, L8 = "nvidia-h100-sxm-80gb", "meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.1-8B"
+
+
+def _lines_fit(text: str, width: int = 100) -> None:
+    """Every line but the first (which holds the ids, as long as the user's) within ``width`` columns."""
+    lines = text.splitlines()
+    assert all(len(ln) <= width for ln in lines[1:]), max(lines[1:], key=len)
+
+
+# ------------------------------------------------------------------ 1. the API's reprs are summaries
+def test_a_predictions_repr_is_a_short_summary_and_the_full_record_stays_reachable():
+    """``repr(ic.predict(...))`` was the dataclass's: ~2,900 characters, the per-operator breakdown included."""
+    p = ic.predict(H100, L8, batch=8, input_tokens=1024, output_tokens=256)
+    text = repr(p)
+    assert len(text) < 800, len(text)
+    _lines_fit(text)
+    assert text.startswith(f"<Prediction {L8} on 1 x {H100}")
+    assert f"TTFT {p.ttft_s * 1e3:,.1f} ms" in text and f"TPOT {p.tpot_s * 1e3:,.3g} ms" in text
+    assert "static batch 8" in text and "1,024 in / 256 out tokens" in text
+    assert f"{p.memory_capacity_per_chip_bytes / 1e9:,.1f} GB" in text and "W per chip" in text
+    assert str(p) == text  # print(p) shows the same
+    d = p.to_dict()  # the record is whole
+    assert d["breakdown"]["decode"] and d["ttft_s"] == p.ttft_s and "power_w_per_chip" in d
+
+
+def test_a_settings_repr_is_a_short_summary():
+    """``repr(ic.resolve_setting(...))`` printed the chip, model, calibration and assumptions whole: 46,661
+    characters for Llama-3.1-8B on one H100."""
+    s = ic.resolve_setting(H100, L8)
+    text = repr(s)
+    assert len(text) < 600, len(text)
+    _lines_fit(text)
+    assert text.startswith(f"<Setting {L8} on 1 x {H100}") and "w/a/kv bf16/bf16/bf16" in text
+    many = repr(ic.resolve_setting(H100, "deepseek-ai/DeepSeek-R1", count=16))
+    assert "candidate layout(s)" in many and "in all)" in many and len(many) < 600
+    assert "(given)" in repr(ic.resolve_setting(H100, L8, count=2, tp=2))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(chip=st.sampled_from([H100, "nvidia-l4", "amd-mi300x", "google-tpu-v5e", "nvidia-b200-180gb"]),
+       model=st.sampled_from([L1, L8, "Qwen/Qwen3-30B-A3B"]),
+       batch=st.one_of(st.none(), st.integers(1, 4096)),
+       input_tokens=st.integers(1, 32_000), output_tokens=st.integers(1, 4_000),
+       count=st.sampled_from([1, 2, 8, 16]))
+def test_fuzz_the_prediction_repr_is_short_and_names_its_figures(chip, model, batch, input_tokens, output_tokens,
+                                                                  count):
+    try:
+        p = ic.predict(chip, model, count=count, batch=batch, input_tokens=input_tokens, output_tokens=output_tokens)
+    except InferchipError:  # does not fit, or lengths beyond the context window: refused, not summarised
+        assume(False)
+        return
+    text = repr(p)
+    assert len(text.splitlines()) <= 8 and len(text) < 900, text
+    _lines_fit(text)
+    assert re.search(r"TTFT [\d,.]+ ms", text) and re.search(r"end-to-end [\d,.]+ ms", text)
+    assert ("TPOT" in text) == p.has_tpot or "no TPOT (one output token)" in text
+    assert f"{p.input_tokens:,} in / {p.output_tokens:,} out tokens" in text
+
+
+# ------------------------------------------------------------------ 2. explore: the winners at 100 columns, the page
+SPACE = ("name: t\nmax_dies: 2\nparameters:\n  matrix_units: [128, 256, 512]\n  clock_ghz: [1.2, 1.8]\n"
+         "  memory_units: [4, 8]\n  memory_type: [hbm3e]\n  formats: [bf16, bf16+fp8]\n")
+
+
+def test_explore_names_the_winners_at_100_columns_with_every_number_whole(tmp_path, monkeypatch):
+    """At 100 columns the front's leaders (13 columns) were cut: "21,0…" tok/s, "1,3…" mm2, "5,6…" USD."""
+    import inferchip.interfaces.cmd_explore as ce
+
+    con = Console(width=100, record=True, file=io.StringIO())
+    monkeypatch.setattr(ce, "console", lambda *a, **k: con)
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    code, out = run_main(["explore", str(space), "--out", str(tmp_path / "run"), "--budget", "8", "--no-page",
+                          "--workers", "1", "--models", L8])
+    assert code == 0, out
+    text = con.export_text()
+    table = text[text.index("best design on each objective"):]
+    assert "…" not in table
+    assert max(len(ln) for ln in table.splitlines()) <= 100
+    for number in re.findall(r"\b\d{1,3}(?:,\d{3})+\b", text):  # thousands stay on one line, whole
+        assert number in table
+    assert re.search(r"cost USD\s+│\s+[\d,]+ │", table) and "TDP W" in table
+
+
+def test_the_explore_page_draws_no_axis_for_a_parameter_the_front_holds_constant(tmp_path):
+    """The parallel coordinates drew an axis for every parameter: CPU cores from -1 to 1, SRAM 28.8 to 35.2 MB,
+    around the one value every design of the front has."""
+    from inferchip.explore.designs import load_space
+    from inferchip.explore.store import Store
+    from inferchip.interfaces.report.explore_page import build_page
+
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    out = tmp_path / "run"
+    code, text = run_main(["explore", str(space), "--out", str(out), "--budget", "8", "--no-page", "--workers", "1",
+                           "--models", L8])
+    assert code == 0, text
+    from inferchip.explore.evaluate import default_suite
+
+    store = Store(out, load_space(space), default_suite([L8]).workload_ids)
+    try:
+        page = build_page(store.frame(), store.workload_ids, {}, "t")
+    finally:
+        store.close()
+    par = page[page.index('id="parcoords"'):]
+    data = json.loads(re.search(r'Plotly\.newPlot\(\s*"parcoords",\s*(\[.*?\]),\s*\{', par, re.S).group(1))
+    labels = [d["label"] for d in data[0]["dimensions"]]
+    for constant in ("CPU cores", "SRAM, MB", "node, nm", "memory"):
+        assert constant not in labels
+    assert "matrix units" in labels or "clock, GHz" in labels  # a parameter the front varies keeps its axis
+    same = re.search(r'<p id="parcoords-same">(.*?)</p>', page).group(1)
+    assert "CPU cores: 0" in same and "memory: hbm3e" in same
+
+
+# ------------------------------------------------------------------ 3. predict --calibration says which calibration
+def test_predict_names_the_calibration_it_used(tmp_path):
+    """A calibration file of one's own and the shipped one both printed nothing and gave ``"calibration":
+    "fitted"`` in the JSON: the user could not see whether --calibration FILE was read."""
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("gemm_compute_fraction: 0.5\nfitted: true\nfitted_on: my_rows.csv (3 cases); soft-L1 fit\n")
+    base = ["predict", "--chip", H100, "--model", L1, "--batch", "4", "--input-tokens", "256",
+            "--output-tokens", "64"]
+    for extra, want in (([], "the shipped catalog/calibration.yaml (fitted)"),
+                        (["--calibration", str(mine)], f"{mine}, fitted on my_rows.csv (3 cases)"),
+                        (["--calibration", "none"], "none: the parameters' defaults")):
+        code, out = run_main(base + extra)
+        assert code == 0, out
+        assert f"calibration: {want}" in " ".join(out.split()), out
+        code, out = run_main(base + extra + ["--format", "json"])
+        assert code == 0 and json.loads(out)["calibration_source"].startswith(want)
+
+
+def test_calibrate_records_the_parameters_it_fitted_not_those_it_held(tmp_path):
+    """On 4 rows calibrate held 4 of 8 parameters and its table said "4 fitted parameters", but the file it
+    wrote said ``fitted_parameters: 8.0``."""
+    out = tmp_path / "cal.yaml"
+    code, text = run_main(["calibrate", str(SMALL_CASES), "-o", str(out), "--no-cv", "--workers", "1"])
+    assert code == 0, text
+    fs = yaml.safe_load(out.read_text())["fit_summary"]
+    held = [k for k in fs if k.startswith("held:")]
+    assert held  # the small file pins few parameters: some are held
+    fitted = int(re.search(r"(\d+) fitted parameters on", text).group(1))
+    assert fs["fitted_parameters"] == fitted
+    assert fitted + len(held) == int(re.search(r"fitting (\d+) parameters", text).group(1))
+
+
+# ------------------------------------------------------------------ 4. validate: a header that is not the format
+def _case_file(tmp_path: Path, header: str, name: str = "cases.csv") -> Path:
+    rows = SMALL_CASES.read_text().splitlines()
+    f = tmp_path / name
+    f.write_text(header + "\n" + rows[1] + "\n")
+    return f
+
+
+def test_validate_names_the_column_a_header_has_instead_and_a_wrong_separator(tmp_path):
+    header = SMALL_CASES.read_text().splitlines()[0]
+    code, out = run_main(["validate", str(_case_file(tmp_path, header.replace("accelerator", "accelerators")))])
+    assert code == 2 and "column 'accelerator' is missing" in out
+    assert "the header has 'accelerators'" in out  # before: only what was missing
+    code, out = run_main(["validate", str(_case_file(tmp_path, header.replace("accelerator", "chip")))])
+    assert code == 2 and "not of this format: 'chip'" in out
+    semi = tmp_path / "semi.csv"
+    semi.write_text(header.replace(",", ";") + "\n")
+    code, out = run_main(["validate", str(semi)])
+    assert code == 2 and "one field separated by ';'; allowed: commas" in out
+
+
+COLUMNS = SMALL_CASES.read_text().splitlines()[0].split(",")
+
+
+@settings(max_examples=40, deadline=None)
+@given(drop=st.sampled_from(COLUMNS), new=st.text(st.characters(min_codepoint=97, max_codepoint=122), min_size=1,
+                                                    max_size=12), sep=st.sampled_from([",", ";", "\t", "|"]))
+def test_fuzz_a_case_file_header_with_a_renamed_column(tmp_path_factory, drop, new, sep):
+    """Any column renamed to any lower-case word, the file in any separator: one ``error:`` line, exit 2, naming the
+    file, the first missing column and what the header holds instead."""
+    assume(new not in COLUMNS and new not in ("power_scope", "gpu_clock_mhz", "energy_basis"))
+    header = sep.join(new if c == drop else c for c in COLUMNS)
+    f = _case_file(tmp_path_factory.mktemp("h"), header)
+    code, out = run_main(["validate", str(f)])
+    assert code == 2, out
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    assert lines[0].startswith(f"error: {f}") and "Traceback" not in out
+    text = " ".join(out.split())
+    if sep != ",":
+        assert f"separated by {'tabs' if sep == chr(9) else repr(sep)}" in text
+    else:
+        assert f"column '{drop}' is missing" in text and f"'{new}'" in text
+
+
+# ------------------------------------------------------------------ 5. review and drive name what they print
+def test_review_summary_says_its_cells_are_ranks_and_counts_in_the_singular(tmp_path):
+    """The terminal's "Suite ranks over 1 models" and the page's "2 chips x 1 models ... 1024/1024 tokens"."""
+    code, out = run_main(["review", "--chips", f"{H100},amd-mi300x", "--models", L1, "--claim", "none",
+                          "--workers", "1", "--no-sensitivity", "--out", str(tmp_path / "rv")])
+    assert code == 0, out
+    text = " ".join(out.split())
+    assert "(1 = best) over 1 model x 2 service levels" in text and "1 models" not in text
+    page = (tmp_path / "rv" / "report.html").read_text()
+    assert "2 chips x 1 model x 2 service levels" in page and "1,024/1,024 tokens in/out" in page
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(budget=st.floats(0.001, 7.0))
+def test_fuzz_a_power_budget_below_idle_names_the_option(budget):
+    """A budget under the Jetson's idle power named only the API field ``power_budget_w``, not the option."""
+    code, out = run_main(["drive", "--chip", "nvidia-jetson-agx-orin-64gb", "--cameras", "2", "--fps", "10",
+                          "--power-budget-w", repr(budget), "--duration", "0.2"])
+    assert code == 2, out
+    assert "--power-budget-w" in out and "allowed: above" in out and "Traceback" not in out
+    assert len([ln for ln in out.splitlines() if ln.startswith("error:")]) == 1
+
+
+@pytest.mark.parametrize("budget", ["8", "30"])
+def test_a_power_budget_above_idle_runs(budget):
+    code, out = run_main(["drive", "--chip", "nvidia-jetson-agx-orin-64gb", "--cameras", "2", "--fps", "10",
+                          "--power-budget-w", budget, "--duration", "0.2", "--format", "json"])
+    assert code == 0, out
+    assert json.loads(out)["power_budget_w"] == float(budget)
