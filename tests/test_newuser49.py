@@ -240,3 +240,43 @@ def test_a_power_budget_above_idle_runs(budget):
                           "--power-budget-w", budget, "--duration", "0.2", "--format", "json"])
     assert code == 0, out
     assert json.loads(out)["power_budget_w"] == float(budget)
+
+
+# ------------------------------------------------------------------ 6. explore: one mode per run
+SEARCH_OPTIONS = {"SPACE": ["SPACE"], "--budget": ["--budget", "5"], "--seed": ["--seed", "3"],
+                  "--workers": ["--workers", "1"], "--ray-address": ["--ray-address", "x:1"],
+                  "--page/--no-page": ["--no-page"]}
+BEAT_OPTIONS = {"--silicon": ["--silicon", "deployment"], "--parts": ["--parts", "per_chip"],
+                "--boundary-map": ["--boundary-map", "map.json"]}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(search=st.lists(st.sampled_from(sorted(SEARCH_OPTIONS)), unique=True, max_size=4),
+       beat=st.lists(st.sampled_from(sorted(BEAT_OPTIONS)), unique=True, max_size=3), beat_mode=st.booleans())
+def test_fuzz_explore_refuses_an_option_of_the_other_mode(monkeypatch, tmp_path_factory, search, beat, beat_mode):
+    """``explore SPACE --target X --beat Y`` ran the beat and ignored the space file (and --budget, --seed,
+    --workers, --no-page) without a word; ``explore SPACE --out D --silicon deployment`` ignored --silicon."""
+    called: list[int] = []
+    monkeypatch.setattr("inferchip.explore.beat.beat", lambda *a, **k: called.append(1))
+    monkeypatch.setattr("inferchip.explore.run.explore", lambda *a, **k: called.append(1))
+    space = tmp_path_factory.mktemp("s") / "space.yaml"
+    space.write_text(SPACE)
+    foreign = [o for o in (search if beat_mode else beat) if o != "SPACE" or beat_mode]
+    assume(foreign)
+    args = ["explore"]
+    for o in (search if beat_mode else beat):
+        args += [str(space)] if o == "SPACE" else SEARCH_OPTIONS.get(o, BEAT_OPTIONS.get(o, []))
+    args += ["--target", "tesla-ai5", "--beat", "nvidia-l4"] if beat_mode else [str(space), "--out", "o"]
+    code, out = run_main(args)
+    assert code == 2 and not called, out
+    line = " ".join(out.split())
+    assert line.startswith("error: explore:") and "allowed: one mode per run" in line
+    for o in foreign:
+        assert (o if o != "SPACE" else "SPACE (the design-space file)") in line
+
+
+def test_explore_names_what_is_missing():
+    for args, missing in ((["explore", "x.yaml"], "--out DIR missing"), (["explore", "--out", "d"], "a space file "
+                                                                                                  "missing")):
+        code, out = run_main(args)
+        assert code == 2 and f"explore: {missing}" in out, out

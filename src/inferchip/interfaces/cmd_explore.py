@@ -31,8 +31,27 @@ def _ids(value: str | None, option: str) -> list[str] | None:
     return items
 
 
+# the options of each mode: given in the other they were ignored without a word (a space file beside --target)
+SEARCH_ONLY = {"space": "SPACE (the design-space file)", "budget": "--budget", "seed": "--seed",
+               "workers": "--workers", "ray": "--ray", "ray_address": "--ray-address", "page": "--page/--no-page"}
+BEAT_ONLY = {"boundary_map": "--boundary-map", "silicon": "--silicon", "parts": "--parts"}
+
+
+def _check_mode(ctx: typer.Context, beat_mode: bool) -> None:
+    """Refuse an option of the other mode: the search (a space file) or the beat (``--target``/``--beat``)."""
+    given = [flag for name, flag in (SEARCH_ONLY if beat_mode else BEAT_ONLY).items()
+             if (src := ctx.get_parameter_source(name)) is not None and src.name not in ("DEFAULT", "DEFAULT_MAP")]
+    if given:
+        mode, other = (("--target/--beat", "a space search") if beat_mode
+                       else ("a space search", "--target/--beat"))
+        verb = "belongs" if len(given) == 1 else "belong"
+        raise InvalidSettingError(f"explore: {', '.join(given)} {verb} to {other}, not {mode}, and would be "
+                                  f"ignored; allowed: one mode per run (see `inferchip explore --help`)")
+
+
 @app.command("explore")
 def explore_cmd(
+    ctx: typer.Context,
     space: Path | None = typer.Argument(None, help="Design-space YAML (parameters with lists or ranges of values)."),
     out: Path | None = typer.Option(None, "--out", help="Folder of the run: explore.duckdb and explore.html."),
     budget: int = typer.Option(1000, "--budget", help="Distinct designs to evaluate (all of them if the space is "
@@ -63,11 +82,14 @@ def explore_cmd(
         from inferchip.interfaces.report.output import check_out_folder
 
         check_out_folder(out)
+    _check_mode(ctx, target is not None or beat is not None)
     if target is not None or beat is not None:
         _beat(target, _ids(beat, "--beat") or [], model_ids, out, boundary_map, silicon, _ids(parts, "--parts"))
         return
     if space is None or out is None:
-        raise InvalidSettingError("explore: give a space file and --out DIR (or --target and --beat)")
+        missing = " and ".join(x for x, gone in (("a space file", space is None), ("--out DIR", out is None)) if gone)
+        raise InvalidSettingError(f"explore: {missing} missing; allowed: SPACE.yaml --out DIR (a search), or "
+                                  "--target ID --beat IDS")
     _search(space, out, budget, seed, workers, ray, ray_address, model_ids, page)
 
 
