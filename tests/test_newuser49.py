@@ -280,3 +280,18 @@ def test_explore_names_what_is_missing():
                                                                                                   "missing")):
         code, out = run_main(args)
         assert code == 2 and f"explore: {missing}" in out, out
+
+
+# ------------------------------------------------------------------ 7. drive's deadline curve says what its line is
+def test_the_drive_curve_shows_its_lines_legend_and_what_a_miss_is(tmp_path):
+    """The black line of ``drive --plot`` had a name but no legend (plotly hides a lone trace's), and the title
+    did not say what a miss was (late after the next frame, or after --deadline-ms)."""
+    plot = tmp_path / "curve.html"
+    code, out = run_main(["drive", "--chip", "nvidia-jetson-agx-orin-64gb", "--cameras", "2", "--fps", "20",
+                          "--deadline-ms", "40", "--duration", "0.2", "--plot", str(plot)])
+    assert code == 0, out
+    page = plot.read_text()
+    fig = json.loads(re.search(r'Plotly\.newPlot\(\s*"[^"]+",\s*(\[.*?\]),\s*\{', page, re.S).group(1))
+    line = [t for t in fig if t["type"] == "scatter"]
+    assert line and line[0]["showlegend"] is True and line[0]["name"] == "highest fps with misses <= 1%"
+    assert "a miss: a camera frame late after the next frame or after 40 ms" in page
