@@ -295,3 +295,20 @@ def test_the_drive_curve_shows_its_lines_legend_and_what_a_miss_is(tmp_path):
     line = [t for t in fig if t["type"] == "scatter"]
     assert line and line[0]["showlegend"] is True and line[0]["name"] == "highest fps with misses <= 1%"
     assert "a miss: a camera frame late after the next frame or after 40 ms" in page
+
+
+def test_a_one_node_onnx_graph_is_one_node(tmp_path):
+    """``vision`` of a one-Conv ONNX file said "1 nodes: 1 costed"."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((16, 3, 3, 3), np.float32), "W")
+    g = helper.make_graph([helper.make_node("Conv", ["x", "W"], ["y"], pads=[1, 1, 1, 1])], "one",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 8, 8])], [w])
+    f = tmp_path / "one.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(f))
+    code, out = run_main(["vision", "--chip", "nvidia-l4", "--model", str(f)])
+    assert code == 0, out
+    assert "1 node: 1 costed" in " ".join(out.split())
