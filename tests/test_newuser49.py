@@ -312,3 +312,17 @@ def test_a_one_node_onnx_graph_is_one_node(tmp_path):
     code, out = run_main(["vision", "--chip", "nvidia-l4", "--model", str(f)])
     assert code == 0, out
     assert "1 node: 1 costed" in " ".join(out.split())
+
+
+def test_serve_and_curve_name_the_calibration_they_used(tmp_path):
+    """serve and curve printed the assumptions file they read but not the calibration (predict neither)."""
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("kernel_overhead_scale: 1.2\nfitted: true\nfitted_on: rows.csv (2 cases); soft-L1 fit\n")
+    for cmd, load in (("serve", ["--rate", "2", "--requests", "12"]), ("curve", [])):
+        args = [cmd, "--chip", H100, "--model", L1, "--tp", "1", "--input-tokens", "64", "--output-tokens", "16",
+                *load, "--calibration", str(mine)]
+        code, out = run_main(args)
+        assert code == 0, out
+        assert f"calibration: {mine}, fitted on rows.csv (2 cases)" in " ".join(out.split())
+        code, out = run_main([*args[:-2], "--format", "json"])
+        assert code == 0 and json.loads(out)["calibration_source"] == "the shipped catalog/calibration.yaml (fitted)"
