@@ -326,3 +326,18 @@ def test_serve_and_curve_name_the_calibration_they_used(tmp_path):
         assert f"calibration: {mine}, fitted on rows.csv (2 cases)" in " ".join(out.split())
         code, out = run_main([*args[:-2], "--format", "json"])
         assert code == 0 and json.loads(out)["calibration_source"] == "the shipped catalog/calibration.yaml (fitted)"
+
+
+# ------------------------------------------------------------------ 8. ic.review: a readable result, --claim none
+def test_a_review_results_repr_is_a_short_summary_and_claim_none_works_as_in_the_cli():
+    """``repr(ic.review(...))`` printed every row, table and curve (142,982 characters for two chips and one
+    model); ``ic.review(claim="none")``, the CLI's spelling of no claim, was "unknown chip 'none'"."""
+    r = ic.review(chips=[H100, "amd-mi300x"], models=[L1])
+    text = repr(r)
+    assert len(text) < 1000, len(text)
+    _lines_fit(text)
+    assert text.startswith("<ReviewResult: 3 chips x 1 model x 2 service levels, ranked on tco")
+    assert "claim (tesla-ai5): per_chip " in text and "equal_money (street) " in text
+    assert r.verdict["judged_on"].endswith("over 1 model x 2 service levels")  # was "1 models"
+    none = ic.review(chips=[H100, "amd-mi300x"], models=[L1], claim="none", sensitivity=False)
+    assert none.claim is None and "claim (" not in repr(none) and "2 chips x 1 model" in repr(none)
