@@ -341,3 +341,31 @@ def test_a_review_results_repr_is_a_short_summary_and_claim_none_works_as_in_the
     assert r.verdict["judged_on"].endswith("over 1 model x 2 service levels")  # was "1 models"
     none = ic.review(chips=[H100, "amd-mi300x"], models=[L1], claim="none", sensitivity=False)
     assert none.claim is None and "claim (" not in repr(none) and "2 chips x 1 model" in repr(none)
+
+
+# ------------------------------------------------------------------ 9. the catalogue's tables: separators, counts
+def test_the_chip_table_separates_thousands_in_every_number():
+    """``inferchip chips`` printed TDP "23000" and "1000" W and "21000.00" TB/s beside "62,500" TFLOP/s."""
+    code, out = run_main(["chips", "--name", "cerebras-wse-3"])
+    assert code == 0, out
+    assert "23,000" in out and "21,000.00" in out and "23000" not in out
+    assert "1 chip (dense peaks" in out  # was "1 chips"
+
+
+@settings(max_examples=30, deadline=None)
+@given(name=st.sampled_from(["nvidia", "amd", "cpu:", "tpu", "b200", "h100-sxm", "groq", "cerebras", "gaudi3", "l4"]),
+       listing=st.sampled_from(["chips", "models"]))
+def test_fuzz_catalogue_listings_count_in_words_and_separate_thousands(name, listing):
+    code, out = run_main([listing, "--name", name])
+    if code == 2:  # a filter the catalogue lacks: one error line naming the closest
+        assert out.startswith("error:") and "Traceback" not in out
+        return
+    assert code == 0, out
+    if out.strip().lower().startswith("no "):  # nothing meets the filter: said in words, no table
+        assert "meets the filters given" in out
+        return
+    head = out.strip().splitlines()[0].strip()
+    n = int(head.split()[0].replace(",", ""))
+    assert head.split()[1].startswith("chip" if listing == "chips" else "model")
+    assert head.split()[1].endswith("s") == (n != 1), head
+    assert not re.search(r"(?<![\w.,-])\d{4,}(?:\.\d+)?\s*│", out), out  # a number of 4+ digits, no separator
