@@ -369,3 +369,16 @@ def test_fuzz_catalogue_listings_count_in_words_and_separate_thousands(name, lis
     assert head.split()[1].startswith("chip" if listing == "chips" else "model")
     assert head.split()[1].endswith("s") == (n != 1), head
     assert not re.search(r"(?<![\w.,-])\d{4,}(?:\.\d+)?\s*│", out), out  # a number of 4+ digits, no separator
+
+
+def test_a_vision_networks_repr_is_short_and_models_says_which_gflop_it_counts():
+    """``repr(ic.load_network("resnet50-v1.5"))`` printed every layer (~19,500 characters); ``models`` printed
+    bevformer-tiny at 411.5 GFLOP/frame and ``vision`` at 415 GFLOP per frame, neither saying which work each counts."""
+    net = ic.load_network("bevformer-tiny")
+    text = repr(net)
+    assert len(text) < 300 and text.startswith("<VisionNetwork bevformer-tiny")
+    _lines_fit(text)
+    assert f"{net.flop_per_frame / 1e9:,.3g} GFLOP per frame ({2 * net.macs_per_frame / 1e9:,.3g} of them 2 x MACs)" \
+        in text
+    code, out = run_main(["models", "--model-type", "vision", "--name", "bevformer-tiny"])
+    assert code == 0 and "(2 x MACs)" in out and f"{2 * net.macs_per_frame / 1e9:,.1f}" in out

@@ -178,7 +178,8 @@ def models_cmd(
     if filtered and not vision:
         return
     v = Table(title=f"{_n(len(vision), 'vision network')} (per frame; --model ID or --model FILE.onnx)")
-    for c in ("id", "family", "input", "GFLOP/frame", "params"):
+    # the matrix work alone, as papers count a network's GFLOPs (2 x MACs); `vision` prints its vector work too
+    for c in ("id", "family", "input", "GFLOP/frame\n(2 x MACs)", "params"):
         v.add_column(c, justify="left" if c in ("id", "family", "input") else "right", overflow="fold")
     for n in vision:
         v.add_row(n["id"], n["family"], n["input"], f"{n['gflop_per_frame']:,.1f}", f"{n['total_params'] / 1e6:.1f}M")
