@@ -382,3 +382,16 @@ def test_a_vision_networks_repr_is_short_and_models_says_which_gflop_it_counts()
         in text
     code, out = run_main(["models", "--model-type", "vision", "--name", "bevformer-tiny"])
     assert code == 0 and "(2 x MACs)" in out and f"{2 * net.macs_per_frame / 1e9:,.1f}" in out
+
+
+def test_a_chip_specs_repr_is_short_for_every_catalogue_chip():
+    """``repr(ic.load_chip("nvidia-h100-sxm-80gb"))`` was pydantic's: every section and source, 4,724 characters."""
+    from inferchip.catalog.chips import all_chips
+
+    for spec in all_chips():
+        text = repr(spec)
+        assert text.startswith(f"<ChipSpec {spec.id}: ") and len(text) < 450, text
+        _lines_fit(text)
+        assert "e+" not in text and "TB/s" in text and "TDP " in text
+    h100 = repr(ic.load_chip(H100))
+    assert "bf16 989" in h100 and "fp8 1,979" in h100 and "80 GiB HBM3 at 3.35 TB/s" in h100 and "TDP 700 W" in h100

@@ -115,7 +115,7 @@ class Prediction:
         return d
 
     def __repr__(self) -> str:
-        """A short summary (the dataclass's repr printed every field with the per-operator breakdown, ~2,000
+        """A short summary (the dataclass's repr printed every field with the per-operator breakdown, ~2,900
         characters); every figure stays in :meth:`to_dict`, ``breakdown`` and :meth:`to_dataframe`."""
         return summary_text(self)
 
