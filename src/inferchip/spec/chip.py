@@ -56,9 +56,9 @@ def _renamed(old_new: dict[str, str]) -> dict[str, tuple[str, str]]:
 ARCHITECTURES = ("ampere", "ada", "hopper", "blackwell", "blackwell-ultra", "rubin")
 
 
-def _figure(v: float) -> str:
+def _figure(v: float | None) -> str:
     """Three significant figures at least, thousands separated, never an exponent (1,979; 3.35; 0.0896)."""
-    return f"{v:,.0f}" if v >= 100 else f"{v:,.3g}"
+    return "-" if v is None else f"{v:,.0f}" if v >= 100 else f"{v:,.3g}"
 
 
 class ChipSpec(Frozen):
