@@ -64,6 +64,8 @@ def _frame():  # type: ignore[no-untyped-def]
         for w in ("a", "b"):
             row = {"design_id": d, "workload_id": w, **{p: DEFAULTS[p] for p in PARAMETERS},
                    "area_mm2": 400.0 + d, "dies": 1, "tdp_w": 500.0, "cost_usd": 3000.0, "feasible": True}
+            # two parameters that vary over the front (one held by every design has no axis since stop 49)
+            row.update(clock_ghz=float(DEFAULTS["clock_ghz"]) + 0.1 * d, sram_mb=float(DEFAULTS["sram_mb"]) + 8 * d)
             row.update({m: np.nan for m in METRICS})
             row.update(tokens_per_s_per_chip=100.0 * 10 ** d, tokens_per_s_per_w=0.2 * 3 ** d,
                        tokens_per_s_per_usd=0.05 / 2 ** d, latency_s=0.02 / (d + 1))

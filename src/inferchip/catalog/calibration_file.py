@@ -55,6 +55,23 @@ def load_calibration(which: str | Path | None = None) -> Calibration:
     return load_calibration_file(which).calibration
 
 
+def calibration_label(which: str | Path | None = None) -> str:
+    """Which calibration ``which`` (as :func:`load_calibration` takes it) is, in words, for a command's output: the
+    shipped file, the defaults (``"none"``), or the user's file with what ``inferchip calibrate`` fitted it on (the
+    first clause of its ``fitted_on``). A fitted file of one's own and the shipped one both say ``fitted``
+    elsewhere, so without this the output did not show whether ``--calibration FILE`` was used."""
+    path = calibration_path(which)
+    if path is None:
+        return "none: the parameters' defaults (spec/calibration.py), not fitted"
+    cal = load_calibration(which)
+    if which is None:
+        return f"the shipped {path.parent.name}/{path.name}" + (" (fitted)" if cal.fitted else " (not fitted)")
+    if not cal.fitted:
+        return f"{which} (not fitted: its values as written)"
+    on = (cal.fitted_on or "").split(";")[0].strip()
+    return f"{which}, fitted on {on}" if on else f"{which} (fitted)"
+
+
 def load_dataset_lengths(which: str | Path | None = None) -> DatasetLengths:
     """The MLPerf mean input lengths stored with the calibration ``which`` (defaults for ``"none"``)."""
     return load_calibration_file(which).lengths

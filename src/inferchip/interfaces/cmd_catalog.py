@@ -106,7 +106,7 @@ def chips_cmd(
     if not rows:  # as `models` says it: a filter that keeps nothing prints no empty table
         console().print("no chip meets the filters given (see `inferchip chips --help`)")
         return
-    t = Table(title=f"{len(rows)} chips (dense peaks; * = estimated figures)")
+    t = Table(title=f"{_n(len(rows), 'chip')} (dense peaks; * = estimated figures)")
     for c in ("id", "bf16 TFLOP/s", "fp8 TFLOP/s", "memory", "TB/s", "TDP W"):
         t.add_column(c, justify="left" if c in ("id", "memory") else "right", overflow="fold")  # wrapped, never cut
     for r in rows:
@@ -115,8 +115,8 @@ def chips_cmd(
             f"{r['bf16_flop_per_s'] / 1e12:,.0f}" if r["bf16_flop_per_s"] else "-",
             f"{r['fp8_flop_per_s'] / 1e12:,.0f}" if r["fp8_flop_per_s"] else "-",
             f"{fmt.gb(r['memory_capacity_bytes'])} {r['memory_type'] or r['memory_description']}",
-            f"{r['memory_bytes_per_s'] / 1e12:.2f}",
-            f"{r['tdp_w']:.0f}" if r["tdp_w"] is not None else "-",
+            f"{r['memory_bytes_per_s'] / 1e12:,.2f}",
+            f"{r['tdp_w']:,.0f}" if r["tdp_w"] is not None else "-",
         )
     console().print(t)
 
@@ -166,7 +166,7 @@ def models_cmd(
     if filtered and not rows and not vision:
         console().print("no model meets the filters given (see `inferchip models --help`)")
         return
-    t = Table(title=f"{len(rows)} models")
+    t = Table(title=_n(len(rows), "model"))
     for c in ("id", "type", "layers", "attention", "experts", "params", "active"):
         # wrapped, never cut
         t.add_column(c, justify="left" if c in ("id", "type", "attention") else "right", overflow="fold")
@@ -177,8 +177,9 @@ def models_cmd(
         console().print(t)
     if filtered and not vision:
         return
-    v = Table(title=f"{len(vision)} vision networks (per frame; --model ID or --model FILE.onnx)")
-    for c in ("id", "family", "input", "GFLOP/frame", "params"):
+    v = Table(title=f"{_n(len(vision), 'vision network')} (per frame; --model ID or --model FILE.onnx)")
+    # the matrix work alone, as papers count a network's GFLOPs (2 x MACs); `vision` prints its vector work too
+    for c in ("id", "family", "input", "GFLOP/frame\n(2 x MACs)", "params"):
         v.add_column(c, justify="left" if c in ("id", "family", "input") else "right", overflow="fold")
     for n in vision:
         v.add_row(n["id"], n["family"], n["input"], f"{n['gflop_per_frame']:,.1f}", f"{n['total_params'] / 1e6:.1f}M")
@@ -199,3 +200,8 @@ def _vision_rows() -> list[VisionRow]:
                     "input": f"{views}x {shape}" if views > 1 else shape,
                     "gflop_per_frame": 2.0 * n.macs_per_frame / 1e9, "total_params": n.params})
     return out
+
+
+def _n(count: int, noun: str) -> str:
+    """``count`` and the noun, plural where it is not 1 ("1 chip", "59 chips")."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"

@@ -68,14 +68,14 @@ def curve_figure(curve: dict[str, Any], title: str) -> Any:
     ok = [(c, f) for c, f in zip(curve["cameras"], curve["max_fps"], strict=True) if math.isfinite(f)]
     if ok:
         fig.add_trace(go.Scatter(x=[f for _, f in ok], y=[c for c, _ in ok], mode="lines+markers",
-                                 line={"color": "black"},
+                                 line={"color": "black"}, showlegend=True,  # plotly hides a lone trace's legend
                                  name=f"highest fps with misses <= {curve['threshold'] * 100:g}%"))
     from inferchip.interfaces.report.log_ticks import log_ticks
 
     tickvals, ticktext = log_ticks(min(curve["fps"]), max(curve["fps"]), dense=True)  # "50", not plotly's bare "5"
     fig.update_layout(title=title, xaxis={"title": "frames per second per camera", "type": "log",
                                           "tickvals": tickvals, "ticktext": ticktext},
-                      yaxis={"title": "cameras"})
+                      yaxis={"title": "cameras"}, legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"})
     return fig
 
 
@@ -171,7 +171,9 @@ def drive_cmd(
         curve = drive_curve(chip, cams, rates, model, duration_s=min(duration_s, CURVE_MAX_DURATION_S),
                             threshold=threshold, **settings)
         system = system_text(r["chip"], chips, r["runtime_devices_per_package"])
-        fig = curve_figure(curve, f"deadline curve: {', '.join(curve['networks'])} on {system}")
+        late = "late after the next frame" + (f" or after {deadline_ms:g} ms" if deadline_ms is not None else "")
+        fig = curve_figure(curve, f"deadline curve: {', '.join(curve['networks'])} on {system}"
+                                  f"<br><sup>a miss: a camera frame {late}</sup>")
         files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
         r["deadline_curve"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in curve.items()}
     if output == OutputFormat.json:

@@ -31,8 +31,27 @@ def _ids(value: str | None, option: str) -> list[str] | None:
     return items
 
 
+# the options of each mode: given in the other they were ignored without a word (a space file beside --target)
+SEARCH_ONLY = {"space": "SPACE (the design-space file)", "budget": "--budget", "seed": "--seed",
+               "workers": "--workers", "ray": "--ray", "ray_address": "--ray-address", "page": "--page/--no-page"}
+BEAT_ONLY = {"boundary_map": "--boundary-map", "silicon": "--silicon", "parts": "--parts"}
+
+
+def _check_mode(ctx: typer.Context, beat_mode: bool) -> None:
+    """Refuse an option of the other mode: the search (a space file) or the beat (``--target``/``--beat``)."""
+    given = [flag for name, flag in (SEARCH_ONLY if beat_mode else BEAT_ONLY).items()
+             if (src := ctx.get_parameter_source(name)) is not None and src.name not in ("DEFAULT", "DEFAULT_MAP")]
+    if given:
+        mode, other = (("--target/--beat", "a space search") if beat_mode
+                       else ("a space search", "--target/--beat"))
+        verb = "belongs" if len(given) == 1 else "belong"
+        raise InvalidSettingError(f"explore: {', '.join(given)} {verb} to {other}, not {mode}, and would be "
+                                  f"ignored; allowed: one mode per run (see `inferchip explore --help`)")
+
+
 @app.command("explore")
 def explore_cmd(
+    ctx: typer.Context,
     space: Path | None = typer.Argument(None, help="Design-space YAML (parameters with lists or ranges of values)."),
     out: Path | None = typer.Option(None, "--out", help="Folder of the run: explore.duckdb and explore.html."),
     budget: int = typer.Option(1000, "--budget", help="Distinct designs to evaluate (all of them if the space is "
@@ -63,11 +82,14 @@ def explore_cmd(
         from inferchip.interfaces.report.output import check_out_folder
 
         check_out_folder(out)
+    _check_mode(ctx, target is not None or beat is not None)
     if target is not None or beat is not None:
         _beat(target, _ids(beat, "--beat") or [], model_ids, out, boundary_map, silicon, _ids(parts, "--parts"))
         return
     if space is None or out is None:
-        raise InvalidSettingError("explore: give a space file and --out DIR (or --target and --beat)")
+        missing = " and ".join(x for x, gone in (("a space file", space is None), ("--out DIR", out is None)) if gone)
+        raise InvalidSettingError(f"explore: {missing} missing; allowed: SPACE.yaml --out DIR (a search), or "
+                                  "--target ID --beat IDS")
     _search(space, out, budget, seed, workers, ray, ray_address, model_ids, page)
 
 
@@ -178,14 +200,7 @@ def front_leaders(frame: Any, workload_ids: list[str]) -> Table | None:
                                aggfunc="first").reindex(designs.index)
     served = (tokens.fillna(0.0).to_numpy(float) > 0).sum(axis=1)  # the driving column's NaN counts as not a token
     language = int(tokens.notna().any(axis=0).sum())
-    t = Table(title=("the Pareto front's best design on each objective: the page's suite geometric means, where a "
-                     f"workload a design does not serve counts as {ZERO_FLOOR:g} tok/s and {NO_LATENCY_S:,.0f} s"),
-              title_justify="left")
-    for col, right in (("best on", False), ("figure", True), (f"LLM workloads served (of {language})", True),
-                       ("MACs (units x dim^2)", True), ("GHz", True),
-                       ("formats", False), ("SRAM MB", True), ("memory", False), ("links x GB/s", True),
-                       ("node nm", True), ("area mm2 (dies)", True), ("TDP W", True), ("cost USD", True)):
-        t.add_column(col, justify="right" if right else "left")
+    leaders = []  # (objective's label, its figure, the design's row index)
     for name, label in LEADER_UNITS.items():
         if name not in obj:
             continue
@@ -193,14 +208,32 @@ def front_leaders(frame: Any, workload_ids: list[str]) -> Table | None:
         if not np.isfinite(v).any():
             continue
         i = int(np.nanargmin(v) if name == "latency" else np.nanargmax(v))
-        d = designs.iloc[i]
-        value = float(v[i]) * (1e3 if name == "latency" else 1.0)
-        t.add_row(label, _figure(value), f"{int(served[i])}",
-                  f"{int(d['matrix_units']):,} x {int(d['matrix_unit_dim'])}^2", f"{float(d['clock_ghz']):.2f}",
-                  str(d["formats"]), f"{float(d['sram_mb']):,.0f}", f"{int(d['memory_units'])} x {d['memory_type']}",
-                  f"{int(d['link_count'])} x {float(d['link_gb_per_s']):g}", f"{float(d['node_nm']):g}",
-                  f"{float(d['area_mm2']):,.0f} ({int(d['dies'])})", f"{float(d['tdp_w']):,.0f}",
-                  f"{float(d['cost_usd']):,.0f}")
+        leaders.append((label, float(v[i]) * (1e3 if name == "latency" else 1.0), i))
+    # one column per objective, one row per figure of the design: 4-5 narrow columns fit a 100-column terminal
+    # with every id and number whole (one column per figure needed ~125 and cut "21,0…", "5,6…")
+    t = Table(title=("the Pareto front's best design on each objective: the page's suite geometric means, where a "
+                     f"workload a design does not serve counts as {ZERO_FLOOR:g} tok/s and {NO_LATENCY_S:,.0f} s"),
+              title_justify="left")
+    t.add_column("best on", overflow="fold")
+    for label, _, _ in leaders:
+        t.add_column(label, justify="right", overflow="fold")
+    cards = [designs.iloc[i] for _, _, i in leaders]
+    rows: list[tuple[str, list[str]]] = [
+        ("figure", [_figure(value) for _, value, _ in leaders]),
+        (f"LLM workloads served (of {language})", [f"{int(served[i])}" for _, _, i in leaders]),
+        ("MACs (units x dim^2)", [f"{int(d['matrix_units']):,} x {int(d['matrix_unit_dim'])}^2" for d in cards]),
+        ("clock GHz", [f"{float(d['clock_ghz']):.2f}" for d in cards]),
+        ("formats", [str(d["formats"]) for d in cards]),
+        ("SRAM MB", [f"{float(d['sram_mb']):,.0f}" for d in cards]),
+        ("memory", [f"{int(d['memory_units'])} x {d['memory_type']}" for d in cards]),
+        ("links x GB/s", [f"{int(d['link_count'])} x {float(d['link_gb_per_s']):g}" for d in cards]),
+        ("node nm", [f"{float(d['node_nm']):g}" for d in cards]),
+        ("area mm2 (dies)", [f"{float(d['area_mm2']):,.0f} ({int(d['dies'])})" for d in cards]),
+        ("TDP W", [f"{float(d['tdp_w']):,.0f}" for d in cards]),
+        ("cost USD", [f"{float(d['cost_usd']):,.0f}" for d in cards]),
+    ]
+    for label, cells in rows:
+        t.add_row(label, *cells)
     return t
 
 

@@ -221,10 +221,13 @@ def predict_cmd(
              *([] if p.has_tpot else [ONE_TOKEN_NOTE]), *([tile_note] if tile_note else []),
              *([] if chunk_tokens is not None else [chunk_note(chunk, chunk_source)]),
              *([] if batch is not None else [service_ttft_note(p, choice.caps.max_num_seqs)])]
+    from inferchip.catalog.calibration_file import calibration_label
+
+    cal_label = calibration_label(calibration)  # the shipped file, none, or the user's (all said "fitted" alike)
     if output == OutputFormat.json:
         answer = out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS)
-        typer.echo(fmt.to_json({**answer, "memory_activations": activations_of, "notes": notes,
-                                "engine": used_engine}))
+        typer.echo(fmt.to_json({**answer, "calibration_source": cal_label, "memory_activations": activations_of,
+                                "notes": notes, "engine": used_engine}))
         return
     con = out.console()
     for t in prediction_table(p):
@@ -234,6 +237,7 @@ def predict_cmd(
             con.print(f"activations: {p.memory_breakdown_bytes['activations'] / 1e6:,.1f} MB, one step of {step:,} "
                       f"tokens per chip ({activations_of['rule']}; chunk {chunk:,} {whence})")
     con.print(choice.line(used_engine, "the calibration's host time per step"))
+    con.print(f"calibration: {cal_label}")
     for n in notes:
         con.print(f"[yellow]note:[/] {n}")
 

@@ -61,7 +61,9 @@ def summary_table(res: ReviewResult) -> Table:
     """Suite rank of every chip on each figure of merit, plus its suite score on the verdict's."""
     from inferchip.review.ranking import METRICS
 
-    t = Table(title=f"Suite ranks over {len(res.models)} models x {len(res.config.slos)} service levels "
+    n_models, n_slos = len(res.models), len(res.config.slos)
+    t = Table(title=f"Suite rank of each chip on each figure of merit (1 = best) over {n_models} "
+                    f"model{'s' if n_models != 1 else ''} x {n_slos} service level{'s' if n_slos != 1 else ''} "
                     f"(score: on {SHORT[res.metric].replace(chr(10), ' ')}, 1.00 = best in every case)",
               title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     t.add_column("\nchip (* estimate)", overflow="fold")  # wrapped on a narrow terminal, never cut

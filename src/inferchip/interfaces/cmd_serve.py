@@ -30,10 +30,12 @@ from inferchip.interfaces.cli_options.tables import (
 )
 from inferchip.interfaces.cmd_predict import OutputFormat
 from inferchip.interfaces.serve_system import (
+    calibration_source,
     engine_config,
     layout_keys,
     layout_text,
     mean_prompt_tokens,
+    replicas_note,
     system,
 )
 
@@ -190,7 +192,7 @@ def serve_cmd(
     from inferchip.performance.serving import serving_economics
 
     choice = eng_opts.engine_choice(engine, calibration, chip)  # the engine, chip and caps on it, resolved once
-    eng, caps = choice.spec, choice.caps
+    eng, caps, cal_source = choice.spec, choice.caps, calibration_source(calibration)
     calibration, moe_note = eng_opts.moe_kernel_setting(choice.calibration, eng, choice.chip, weights, loaded,
                                                         moe_kernel)
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, caps)
@@ -220,7 +222,7 @@ def serve_cmd(
     summary = res.summary()
     if "power_w_per_chip" in summary:
         summary.update(serving_economics(step, summary, res.num_chips))
-    summary.update(formats, assumptions_file=_assumptions_file(assumptions))
+    summary.update(formats, assumptions_file=_assumptions_file(assumptions), calibration_source=cal_source)
     summary["engine"] = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note, caps=caps)
     summary.update(running_batch_cap=caps.max_num_seqs, running_batch_cap_source=caps.reason)  # per rank
     # continuous batching: the KV pool leaves room for one chunk's activations (flat keys, as the summary's)
@@ -241,7 +243,7 @@ def serve_cmd(
     for line in source_lines(summary):
         Console().print(line, markup=False)
     Console().print(formats_line(summary))
-    Console().print(f"assumptions: {summary['assumptions_file']}")
+    Console().print(f"assumptions: {summary['assumptions_file']}\ncalibration: {cal_source}")
     Console().print(choice.line(summary["engine"], so.DEFAULT_SCHEDULER))  # the cap: its table row
     opts.print_notes(Console(), list(notes))
     if "power_w_per_chip" not in summary:
@@ -308,7 +310,7 @@ def curve_cmd(
                     curve=True)
         return
     choice = eng_opts.engine_choice(engine, calibration, chip)  # the engine, chip and caps on it, resolved once
-    eng, caps = choice.spec, choice.caps
+    eng, caps, cal_source = choice.spec, choice.caps, calibration_source(calibration)
     calibration, moe_note = eng_opts.moe_kernel_setting(choice.calibration, eng, choice.chip, weights, loaded,
                                                         moe_kernel)
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, caps)  # one chunk for the memory fit and scheduler
@@ -338,7 +340,7 @@ def curve_cmd(
                   "measures another window: its TTFT can differ)")
     notes = [n for n in (*choice.notes, *devices_note(step.mm.chip.id, count, devices), context_note,
                          *opts.config_notes(loaded),
-                         _replicas_note(cur.replicas_simulated, replicas),
+                         replicas_note(cur.replicas_simulated, replicas),
                          cur.cap_note(), per_client) if n]
     if plot is not None:
         import plotly.express as px
@@ -357,6 +359,7 @@ def curve_cmd(
                                 "memory_limit_concurrency": cur.memory_limit_concurrency,
                                 "running_cap_concurrency": cur.running_cap_concurrency, **formats,
                                 "assumptions_file": _assumptions_file(assumptions), "engine": used_engine,
+                                "calibration_source": cal_source,
                                 "prefill_chunk_tokens": chunk, "prefill_chunk_source": chunk_source,  # as serve's
                                 "running_batch_cap": caps.max_num_seqs, "running_batch_cap_source": caps.reason,
                                 "activations_bytes_per_chip": float(step.mm.chunk_activation_bytes()),
@@ -369,20 +372,10 @@ def curve_cmd(
     con = out.console()
     con.print(curve_table(df.to_dict(orient="records"), title))
     con.print(formats_line(formats))
-    con.print(f"assumptions: {_assumptions_file(assumptions)}")
+    con.print(f"assumptions: {_assumptions_file(assumptions)}\ncalibration: {cal_source}")
     con.print(choice.line(used_engine, so.DEFAULT_SCHEDULER))
     con.print(so.cap_line(caps, chunk))
     opts.print_notes(con, list(notes))
-
-
-def _replicas_note(simulated: int, replicas: int) -> str | None:
-    """What ``curve`` simulated where its replicas ran as one (:mod:`inferchip.sim.runs.curve`)."""
-    if replicas == 1 or simulated != 1:
-        return None
-    return (f"{replicas} identical replicas under least-loaded routing: each point is one replica's run at "
-            f"concurrency/{replicas} clients (one client below {replicas}), its totals times the busy replicas and "
-            f"the idle ones' idle power added; the sweep runs 1, 2, 4, ... below {replicas}, then {replicas} x 1, 2, "
-            "4, ... up to the memory limit or the running-batch cap")
 
 
 def _print_rows(rows: list[dict[str, Any]], title: str, output: OutputFormat, curve: bool = False) -> None:

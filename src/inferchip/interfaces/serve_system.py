@@ -192,3 +192,21 @@ def layout_keys(step: ServingStepModel) -> dict[str, int | bool]:
     ``--mtp``/``--disagg`` rows' ``layout`` and of ``predict``'s JSON)."""
     lay = step.mm.layout
     return {"tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": bool(lay.attn_dp)}
+
+
+def replicas_note(simulated: int, replicas: int) -> str | None:
+    """What ``curve`` simulated where its replicas ran as one (:mod:`inferchip.sim.runs.curve`)."""
+    if replicas == 1 or simulated != 1:
+        return None
+    return (f"{replicas} identical replicas under least-loaded routing: each point is one replica's run at "
+            f"concurrency/{replicas} clients (one client below {replicas}), its totals times the busy replicas and "
+            f"the idle ones' idle power added; the sweep runs 1, 2, 4, ... below {replicas}, then {replicas} x 1, 2, "
+            "4, ... up to the memory limit or the running-batch cap")
+
+
+def calibration_source(calibration: str | None) -> str:
+    """``--calibration`` in words for serve's and curve's output (:func:`~inferchip.catalog.calibration_file.
+    calibration_label`, as predict's): the shipped file, none, or the user's with what it was fitted on."""
+    from inferchip.catalog.calibration_file import calibration_label
+
+    return calibration_label(calibration)

@@ -114,6 +114,11 @@ class Prediction:
         d.update(self.extra)
         return d
 
+    def __repr__(self) -> str:
+        """A short summary (the dataclass's repr printed every field with the per-operator breakdown, ~2,900
+        characters); every figure stays in :meth:`to_dict`, ``breakdown`` and :meth:`to_dataframe`."""
+        return summary_text(self)
+
     def to_dataframe(self) -> pd.DataFrame:
         import pandas as pd
 
@@ -122,6 +127,65 @@ class Prediction:
             for cls, v in classes.items():
                 rows.append({"phase": phase, "op_class": cls, **v})
         return pd.DataFrame(rows)
+
+
+def _ms(seconds: float) -> str:
+    """A time in ms, three significant figures at least, thousands separated (8.47 ms, 208.4 ms, 8,878 ms)."""
+    v = seconds * 1e3
+    return f"{v:,.0f} ms" if v >= 1000 else f"{v:,.1f} ms" if v >= 10 else f"{v:,.3g} ms"
+
+
+def _per_s(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:,.3g}"
+
+
+def summary_text(p: Prediction) -> str:
+    """The prediction in seven or eight lines of at most 100 columns (ids aside): what was asked, latency,
+    throughput, memory, and power and money where the chip has a TDP and a price (the figures ``predict``'s table
+    prints, in its units)."""
+    b = f"{p.batch:,}" if float(p.batch).is_integer() else f"{p.batch:,.2f}"  # a mean over replicas: 1.33
+    load = f"static batch {b}" if p.mode == "static" else f"concurrency {b} per replica"
+    dp = ", attention DP" if p.attn_dp else ""
+    tpot = f"TPOT {_ms(p.tpot_s)}" if p.has_tpot else "no TPOT (one output token)"
+    per_user = f", {_per_s(p.output_tokens_per_s_per_user)} per user" if p.has_tpot else ""
+    lines = [f"<Prediction {p.model_id} on {p.num_chips:,} x {p.chip_id}",
+             f"  tp {p.tp} pp {p.pp} ep {p.ep}{dp}, {p.replicas:,} replica(s), {load}",
+             f"  {p.input_tokens:,} in / {p.output_tokens:,} out tokens: TTFT {_ms(p.ttft_s)}, {tpot}, "
+             f"end-to-end {_ms(p.e2e_latency_s)}",
+             f"  output tok/s {_per_s(p.output_tokens_per_s)} ({_per_s(p.output_tokens_per_s_per_chip)} per "
+             f"chip{per_user})",
+             f"  memory {p.memory_per_chip_bytes / 1e9:,.1f} GB of {p.memory_capacity_per_chip_bytes / 1e9:,.1f} GB "
+             f"per chip; w/a/kv {p.weights}/{p.activations}/{p.kv}"]
+    x, money = p.extra, []
+    if (w := x.get("power_w_per_chip")) is not None:
+        money.append(f"board power {w:,.0f} W per chip")
+        if (tpj := x.get("output_tokens_per_j")) is not None:
+            money.append(f"{tpj:,.3g} output tok/J")
+    if (usd := x.get("usd_per_million_tokens")) is not None:
+        money.append(f"${usd:,.3g} per million output tokens (TCO)")
+    if money:
+        lines.append("  " + ", ".join(money))
+    notes = f"{len(p.notes)} note(s) in .notes; " if p.notes else ""
+    lines.append(f"  {notes}every figure: .to_dict(); time per operator class: .to_dataframe()>")
+    return "\n".join(lines)
+
+
+def setting_text(s: Any) -> str:  # (a Setting: setting.py imports this module)
+    """:class:`~inferchip.performance.setting.Setting`'s repr: what was resolved, in five lines of at most 100
+    columns (ids aside); the dataclass's printed the chip, model, calibration and assumptions whole (~47,000
+    characters)."""
+    f = s.formats
+    lay = [f"tp {x.tp} pp {x.pp} ep {x.ep}{' attention DP' if x.attn_dp else ''} x {x.replicas:,}" for x in s.layouts]
+    shown = ", ".join(lay[:3]) + (f", ... ({len(lay)} in all)" if len(lay) > 3 else "")
+    layouts = f"layout {lay[0]} (given)" if s.layout_given else f"{len(lay)} candidate layout(s): {shown}"
+    notes = f"; {len(s.notes)} note(s) in .notes" if s.notes else ""
+    return "\n".join([
+        f"<Setting {s.model.id} on {s.count:,} x {s.chip.id} ({s.estimate} estimate)",
+        f"  w/a/kv {f.weights}/{f.activations}/{f.kv}, GEMMs in {s.compute_format}",
+        f"  {layouts}",
+        f"  calibration {'fitted' if s.calibration.fitted else 'defaults'}; prefill chunk {s.chunk_tokens:,} "
+        f"tokens{notes}",
+        "  the parts: .chip, .chip_spec, .model, .formats, .layouts, .calibration, .assumptions>"])
 
 
 def whole_or_mean(x: float) -> float:

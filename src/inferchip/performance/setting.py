@@ -1,13 +1,10 @@
 """One resolved setting: the system and the model, checked once and passed down.
 
-:func:`resolve_setting` is the only place that turns user choices (catalogue ids or paths,
-format names, layout sizes, the estimate corner, calibration and assumptions files) into
-objects, and the only place that checks them: every error is an
-:class:`~inferchip.errors.InvalidSettingError` naming the option, the value and what is
-allowed. ``predict``, the serving adapter (:func:`inferchip.performance.serving.serving_model`)
-and the validation read the :class:`Setting` it returns instead of resolving again.
-
-A :class:`Setting` also caches what does not change for it: the model mapped onto each layout.
+:func:`resolve_setting` is the only place that turns user choices (catalogue ids or paths, format names, layout
+sizes, the estimate corner, calibration and assumptions files) into objects, and the only place that checks them:
+every error is an :class:`~inferchip.errors.InvalidSettingError` naming the option, the value and what is allowed.
+``predict``, serving (:func:`~inferchip.performance.serving.serving_model`) and validation read the :class:`Setting`
+it returns instead of resolving again. It caches what does not change for it: the mapped models.
 """
 
 from __future__ import annotations
@@ -27,6 +24,7 @@ from inferchip.mapping.layout import Layout, candidate_layouts, check_layout, ch
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS, MappedModel, map_model
 from inferchip.performance.phases import PhaseMetrics
+from inferchip.performance.prediction import setting_text
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec, EstimateLevel
@@ -41,8 +39,7 @@ if TYPE_CHECKING:  # cost.economics is imported where a setting is priced
     from inferchip.performance.question import LengthDist
 
 # A question's lengths and load (inputs, outputs, beams, queue wait, whole sequences per chip, running-batch cap per
-# rank, coarse grid, with TTFT) -> {layout -> its concurrency sweep}: operating.operating_point's cache, kept with the
-# setting.
+# rank, coarse grid, with TTFT) -> {layout -> its concurrency sweep}: operating.operating_point's cache, kept here.
 SweepKey = tuple["LengthDist", "LengthDist", int, bool, bool, float | None, bool, bool]
 Sweeps = dict[SweepKey, dict[Layout, PhaseMetrics]]
 
@@ -93,6 +90,9 @@ class Setting:
     _mapped: dict[Layout, MappedModel] = field(default_factory=dict, repr=False, compare=False)
     sweeps: Sweeps = field(default_factory=dict, repr=False, compare=False)  # see operating.operating_point
     derived: Derived = field(default_factory=lambda: Derived(), repr=False, compare=False)  # fast_path's
+
+    def __repr__(self) -> str:  # a summary: the dataclass's printed every field whole, ~47,000 characters
+        return setting_text(self)
 
     @property
     def layout(self) -> Layout:

@@ -357,7 +357,8 @@ def claim_verdict(res: Any) -> dict[str, Any]:
     claim_text = (f"{nm(cid)} is the best inference chip for models under "
                   f"{(bound or 250e9) / 1e9:.0f}B parameters")
     return {"claim_id": cid, "claim_name": res.claim.name, "claim_text": claim_text,
-            "judged_on": f"{met.label}, over {len(res.models)} models x {len(res.config.slos)} service levels",
+            "judged_on": f"{met.label}, over {len(res.models)} model{'s' if len(res.models) != 1 else ''} x "
+                         f"{len(res.config.slos)} service level{'s' if len(res.config.slos) != 1 else ''}",
             "metric": res.metric, "metric_label": met.label,
             "headline": head, "lines": lines, "cases": cases, "suite_rank": mine["rank"], "suite_ranked": ranked,
             "suite_score": mine["score"], "first_places": len(firsts), "cases_total": len(cases),

@@ -114,6 +114,34 @@ class ReviewResult:
     def cases(self) -> list[Case]:
         return [(m.id, s) for m in self.models for s in self.config.slos]
 
+    def __repr__(self) -> str:  # the dataclass's printed every row, table and curve: 142,982 characters for 2 chips
+        return summary_text(self)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def summary_text(res: ReviewResult) -> str:
+    """A review in a few lines of at most 100 columns (ids aside): what was reviewed, the suite ranks on the verdict's
+    figure of merit, the claim's verdict part by part and where the rest is."""
+    import textwrap
+
+    metric = res.suite.get(res.metric, {})
+    ranked = sorted(metric, key=lambda c: (metric[c]["rank"] or 10**6, c))
+    ranks = ", ".join(f"{metric[c]['rank'] or '-'} {c}" for c in ranked)
+    lines = [f"<ReviewResult: {_n(len(res.chips), 'chip')} x {_n(len(res.models), 'model')} x "
+             f"{_n(len(res.config.slos), 'service level')}, ranked on {res.metric}",
+             *textwrap.wrap(f"suite ranks (1 = best): {ranks}", 98, initial_indent="  ", subsequent_indent="    ")]
+    if res.judgement is not None and res.claim is not None:
+        parts = "; ".join(f"{p['part']}{' (' + p['view'] + ')' if p.get('view') else ''} {p['verdict']}"
+                          for p in res.judgement.parts)  # (equal_money is judged in each cost view)
+        lines += textwrap.wrap(f"claim ({res.claim.id}): {parts}", 98, initial_indent="  ",
+                               subsequent_indent="    ")
+    lines.append(f"  {_n(len(res.rows), 'row')} in .rows; the ranking: .suite, .tables; the verdict: .verdict, "
+                 ".judgement>")
+    return "\n".join(lines)
+
 
 def plan_units(chips: list[ChipEntry], models: list[ModelEntry], cfg: ReviewConfig, claim: ChipEntry | None) -> int:
     """Progress units of a review: cases, charts, and an upper bound for the sensitivity."""
@@ -253,7 +281,8 @@ def review(chips: list[str | ChipParams] | None = None, models: list[str | Model
     """A design review: every chip (catalogue ids or paths; None: the default suite) on every model
     at each service level, ranked, with the claim's verdict and sensitivity.
 
-    ``config``: the other :class:`ReviewConfig` fields: ``claim`` (the chip under review),
+    ``config``: the other :class:`ReviewConfig` fields: ``claim`` (the chip under review; None or ``"none"``, as
+    ``review --claim none``: no claim; left out: the claim file's chip),
     ``slos``, ``metric`` ("tco", "throughput", ...), ``weights``, ``input_tokens``/``output_tokens``
     (tokens), ``domain_cap`` (chips), ``sensitivity``. Figures are per chip: output tokens/s,
     power in W, tokens per joule, $ per million output tokens (``ReviewResult.rows``).
@@ -262,6 +291,8 @@ def review(chips: list[str | ChipParams] | None = None, models: list[str | Model
         if isinstance(given, str):  # iterated letter by letter it was "unknown chip 'n'"
             raise InvalidSettingError(f"review: {name} = {given!r} is one string; allowed: a list of ids or paths "
                                       f"({name}=[{given!r}]), or None for the default suite")
+    if isinstance(config.get("claim"), str) and config["claim"].strip().lower() == "none":
+        config["claim"] = None  # as the CLI's --claim none (it was looked up as a chip id: "unknown chip 'none'")
     return run_review(ReviewConfig(chips=chips, models=models, **config))
 
 

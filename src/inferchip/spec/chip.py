@@ -56,6 +56,11 @@ def _renamed(old_new: dict[str, str]) -> dict[str, tuple[str, str]]:
 ARCHITECTURES = ("ampere", "ada", "hopper", "blackwell", "blackwell-ultra", "rubin")
 
 
+def _figure(v: float | None) -> str:
+    """Three significant figures at least, thousands separated, never an exponent (1,979; 3.35; 0.0896)."""
+    return "-" if v is None else f"{v:,.0f}" if v >= 100 else f"{v:,.3g}"
+
+
 class ChipSpec(Frozen):
     renamed_fields: ClassVar[dict[str, tuple[str, str]]] = _renamed({
         "memory.bandwidth_tbps": "memory.bandwidth_tb_per_s",
@@ -90,6 +95,17 @@ class ChipSpec(Frozen):
     price: PriceSpec = PriceSpec()
     sources: list[Source] = Field(min_length=1, description="Every chip names its sources.")
     notes: str | None = None
+
+    def __repr__(self) -> str:  # pydantic's printed every section and source: ~4,700 characters for an H100
+        peaks = ", ".join(f"{f} {_figure(v)}" for f, v in ((f, pick(x)) for f, x in self.compute.dense_tflops.items())
+                          if v)
+        tdp, bw = pick(self.power.tdp_w), pick(self.memory.bandwidth_tb_per_s)
+        return "\n".join([
+            f"<ChipSpec {self.id}: {self.name} ({self.vendor}, {self.family}){' (estimate)' * self.estimate}",
+            f"  dense TFLOP/s: {peaks or '-'}",
+            f"  memory {pick(self.memory.capacity):,g} {self.memory.capacity_unit} {self.memory.type} at "
+            f"{_figure(bw)} TB/s",
+            f"  TDP {'-' if tdp is None else f'{tdp:,.0f} W'}; every field: .model_dump()>"])
 
     @field_validator("id")
     @classmethod

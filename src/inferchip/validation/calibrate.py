@@ -352,7 +352,9 @@ def calibrate(cases: Sequence[Case], start: Calibration | FitPoint | None = None
             else fit(rows, start, names, max_evaluations=max_evaluations))
     for n, why in full.held_why.items():
         say(f"held {n} = {full.held[n]:.4g}: {why}")
-    summary = dict(fitted_parameters=float(len(names)), rows_used=float(len(rows)))
+    # the parameters the fit moved (``full.names``): those held on a flat direction are named under held:, and the
+    # count was of both (8 where calibrate's table said 4 were fitted)
+    summary = dict(fitted_parameters=float(len(full.names)), rows_used=float(len(rows)))
     v = scorer(FitPoint(full.calibration, full.lengths))
     in_sample = [v.predict_case(c) for c in cases]
     folds: dict[str, FitPoint] = {}

@@ -201,6 +201,25 @@ def _choice(path: str, line: int, col: int, name: str, text: str, allowed: tuple
     return text
 
 
+def _header_hint(name: str, header: list[str], unknown: list[str]) -> str:
+    """What the header holds instead of a missing column: one field with another separator in it (a file separated
+    by ';' or tabs), or a column of another name close to it (a misspelt or renamed column such as 'chip')."""
+    if len(header) == 1:
+        sep = next((f"'{c}'" if c != "\t" else "tabs" for c in (";", "\t", "|") if c in header[0]), None)
+        if sep is not None:
+            return f" (the header is one field separated by {sep}; allowed: commas)"
+    import difflib
+
+    close = difflib.get_close_matches(name, unknown, n=1, cutoff=0.6)
+    if close:
+        return f" (the header has '{close[0]}', not a column of this format: '{name}' misspelt?)"
+    if unknown:
+        more = f", ... ({len(unknown)} in all)" if len(unknown) > 5 else ""
+        shown = ", ".join(f"'{u}'" for u in unknown[:5]) + more
+        return f" (the header's columns not of this format: {shown})"
+    return ""
+
+
 def parse_cases(text: str, path: str = "<cases>", *, known_ids: bool = False) -> list[Case]:
     """Parse the text of a case file (see module doc; ids are checked when ``known_ids``); raises CaseFileError."""
     # strict: a quote that is never closed is an error, not a field that swallows the rows after it
@@ -213,11 +232,11 @@ def parse_cases(text: str, path: str = "<cases>", *, known_ids: bool = False) ->
     except csv.Error as exc:
         raise CaseFileError(path, reader.line_num or 1, 0, None, f"not valid CSV: {exc}") from None
     header = [h.strip() for h in header]
+    unknown = [h for h in header if h not in COLUMNS and h not in OPTIONAL_COLUMNS]
     for pos, name in enumerate(COLUMNS, start=1):
         if name not in header:
-            raise CaseFileError(path, 1, pos, name, f"column '{name}' is missing from the header; "
-                                f"expected the columns {', '.join(COLUMNS)}")
-    unknown = [h for h in header if h not in COLUMNS and h not in OPTIONAL_COLUMNS]
+            raise CaseFileError(path, 1, pos, name, f"column '{name}' is missing from the header"
+                                f"{_header_hint(name, header, unknown)}; expected the columns {', '.join(COLUMNS)}")
     if unknown:
         col = header.index(unknown[0]) + 1
         raise CaseFileError(path, 1, col, unknown[0],

@@ -134,7 +134,7 @@ def serve_tables(summary: dict[str, Any], title: str) -> list[Table]:
             rest.add_row(f"  {label}", "-" if v is None else f(v))
             shown.add(key)
     known = ({k for _, rows in SECTIONS for _, k, _ in rows}
-             | {"assumptions_file", "engine", "tp", "pp", "ep", "attn_dp", "chip_id", "model_id",
+             | {"assumptions_file", "calibration_source", "engine", "tp", "pp", "ep", "attn_dp", "chip_id", "model_id",
                 *FORMAT_KEYS, *SOURCE_KEYS})  # own lines; the layout, chip and model: the title
     extra = [k for k in summary if k not in known and not any(k.startswith(p + "_") for _, p in LATENCIES)]
     if extra:  # a figure this table does not know yet: shown as it is, not dropped

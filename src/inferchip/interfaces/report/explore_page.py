@@ -82,6 +82,10 @@ def _hover(designs: Any) -> list[str]:
     return out
 
 
+def _value(v: Any) -> str:
+    return v if isinstance(v, str) else f"{float(v):,.4g}"
+
+
 def build_page(frame: Any, workload_ids: list[str], real: dict[str, dict[str, float]], title: str) -> str:
     import plotly.graph_objects as go
     from plotly.io import to_html
@@ -110,10 +114,13 @@ def build_page(frame: Any, workload_ids: list[str], real: dict[str, dict[str, fl
         # whole-value ticks on the log axes, as the review's charts (plotly alone labels "1000, 2, 5, 10k")
         divs.append(to_html(label_log_axes(fig.to_dict()), include_plotlyjs=(k == 0), full_html=False,
                             div_id=f"pair{k}", config={"displaylogo": False}))
-    dims = []
+    dims, same = [], []
     sel = designs[front]
     for p in PARAMETERS:
         v = sel[p]
+        if len(sel) > 1 and v.nunique() == 1:  # one value on the whole front: an axis of one point, which plotly
+            same.append(f"{PARAMETER_LABELS[p]}: {_value(v.iloc[0])}")  # spans with made-up ends (CPU cores -1 to 1)
+            continue
         if p in CATEGORICAL:
             cats = sorted(set(v))
             dims.append({"label": PARAMETER_LABELS[p], "values": [cats.index(x) for x in v],
@@ -125,7 +132,9 @@ def build_page(frame: Any, workload_ids: list[str], real: dict[str, dict[str, fl
     par = go.Figure(go.Parcoords(dimensions=dims, line={"color": np.log(obj["throughput_per_chip"][front]).tolist(),
                                                        "colorscale": "Viridis"}))
     par.update_layout(title="Pareto front: parameters and objectives", height=520)
-    divs.append(to_html(par, include_plotlyjs=False, full_html=False, div_id="parcoords"))
+    divs.append(to_html(par, include_plotlyjs=False, full_html=False, div_id="parcoords")
+                + (f'<p id="parcoords-same">The same on every design of the front (no axis): '
+                   f'{html.escape("; ".join(same))}.</p>' if same else ""))
     body = "\n".join(f'<div class="chart">{d}</div>' for d in divs)
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
             f"<h1>{html.escape(title)}</h1><p>{len(designs)} designs, {int(front.sum())} on the Pareto front "

@@ -215,9 +215,10 @@ def render_html(res: ReviewResult, assumptions: list[dict[str, Any]]) -> str:
     cfg = res.config
     title = f"Design review{': ' + res.claim.name if res.claim else ''}"
     year = res.judgement.year if res.judgement is not None else None
-    sub = (f"{len(res.chips)} chips x {len(res.models)} models x {len(cfg.slos)} service levels · "
+    sub = (f"{_count(len(res.chips), 'chip')} x {_count(len(res.models), 'model')} x "
+           f"{_count(len(cfg.slos), 'service level')} · "
            + (f"competitors of {year} · " if year else "")
-           + f"{cfg.weights} weights · {cfg.input_tokens}/{cfg.output_tokens} tokens in/out · ranked on "
+           + f"{cfg.weights} weights · {cfg.input_tokens:,}/{cfg.output_tokens:,} tokens in/out · ranked on "
            f"{METRICS[res.metric].label}")
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -231,3 +232,8 @@ def render_html(res: ReviewResult, assumptions: list[dict[str, Any]]) -> str:
 def _js(obj: Any) -> str:
     """JSON for a script block: NaN/inf as null, and no '</' that could close the script."""
     return fmt.to_json(obj).replace("</", "<\\/")
+
+
+def _count(n: int, noun: str) -> str:
+    """``n`` and the noun, plural where ``n`` is not 1 ("1 model", "2 chips")."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

@@ -187,7 +187,8 @@ def throttle_for_budget(idle_w: float, dynamic_w: float, utilisation: float, bud
         return Throttle(1.0, unthrottled, budget_w)
     if budget_w <= idle_w:
         raise InvalidSettingError(
-            f"power_budget_w = {budget_w:g} W (the power budget) is at or below the chips' idle power {idle_w:.4g} W, "
+            f"power_budget_w = {budget_w:g} W (--power-budget-w, the power budget) is at or below the chips' idle "
+            f"power {idle_w:.4g} W, "
             f"so no clock meets it; allowed: above {idle_w:.4g} W")
     head = budget_w - idle_w
     s = math.sqrt(head / dynamic_w)

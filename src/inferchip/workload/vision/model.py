@@ -71,6 +71,11 @@ class VisionNetwork:
     """The user's file it was read from (a network YAML or an ONNX graph); None for a bundled network."""
     arrays: LayerArrays = field(init=False, repr=False)
 
+    def __repr__(self) -> str:  # the dataclass's printed every layer and the bundled spec: ~19,500 characters
+        return (f"<VisionNetwork {self.named}: {self.family}, {len(self.layers):,} layers, {self.params / 1e6:,.1f} M "
+                f"parameters\n  {self.flop_per_frame / 1e9:,.3g} GFLOP per frame ({2 * self.macs_per_frame / 1e9:,.3g} "
+                f"of them 2 x MACs), {self.precision}; the layers: .layers>")
+
     @property
     def named(self) -> str:
         """How a message names it: the file a user gave, else the bundled id."""

@@ -297,7 +297,8 @@ def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None
                         + (f" (not costed: {kinds})" if kinds else ""))
     net = VisionNetwork(id=path.name, name=inferred.graph.name or path.stem, family="onnx", precision="int8",
                         layers=tuple(layers), sources=(f"ONNX file {path} (opset {opset})",))
-    notes = [f"ONNX opset {opset}; {len(inferred.graph.node)} nodes: {costed} costed, {free} free (reshapes, "
+    n = len(inferred.graph.node)
+    notes = [f"ONNX opset {opset}; {n} node{'' if n == 1 else 's'}: {costed} costed, {free} free (reshapes, "
              f"shape arithmetic), {not_costed} not costed"
              + (f", {folded} folded (constants only: weights dequantized, transposed or reshaped at load)"
                 if folded else "")]
