@@ -67,3 +67,21 @@ def test_an_unreadable_case_file_names_the_file_without_a_line_zero(tmp_path, ca
         assert "line 0" not in str(exc) and "cannot read file" in str(exc)
     else:
         raise AssertionError("a missing file must raise")
+
+
+def test_validate_with_no_row_predicted_is_refused_and_writes_no_page(tmp_path, capsys):
+    """validate on a file none of whose rows it can predict answered exit 0 with an empty comparison, which a
+    script reads as a pass (stop 49's tour); it is refused like calibrate's, naming the file and each row's
+    reason, and writes no page. One predicted row is enough to validate (the other listed as not predicted)."""
+    bad = _write(tmp_path / "bad.csv", [BAD, {**BAD, "case_id": "bad-2"}])
+    page = tmp_path / "page.md"
+    for fmt in ("table", "json"):
+        assert main(["validate", str(bad), "--format", fmt, "--page", str(page)]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert err.startswith(f"error: {bad}: none of its 2 cases could be predicted"), err
+        assert "bad-model (line 2): does_not_fit" in err and "bad-2 (line 3): does_not_fit" in err, err
+        assert not page.exists()
+    both = _write(tmp_path / "both.csv", [GOOD, BAD])
+    assert main(["validate", str(both), "--format", "json"]) == 0
+    assert {r["case_id"]: r["status"] for r in json.loads(capsys.readouterr().out)["cases"]} == {
+        "good": "ok", "bad-model": "does_not_fit"}

@@ -53,7 +53,8 @@ def test_engine_flag_says_it_overrides_the_row(tmp_path):
 def test_unknown_software_names_line_and_column(tmp_path, software):
     code, text = run_main(["validate", str(_one_row(tmp_path, software=software)), "--workers", "1",
                            "--format", "json"])
-    assert code == 0, text
-    (case,) = json.loads(text)["cases"]
-    assert case["status"] != "ok"
-    assert "line 2" in case["reason"] and "column software" in case["reason"] and software in case["reason"]
+    # the file's one row is not predicted, so validate refuses the file (stop 49), with the row's reason
+    assert code == 2, text
+    err = " ".join(text.split())
+    assert err.startswith("error: ") and "none of its 1 case could be predicted" in err, err
+    assert "line 2" in err and "column software" in err and software in err, err

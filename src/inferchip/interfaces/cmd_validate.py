@@ -123,6 +123,19 @@ def _refuse_llm_options(vision_files: list[Path], given: dict[str, str | None]) 
                 f"which it would not change; allowed: leave {option} out, or add an LLM case file")
 
 
+def _refuse_nothing_predicted(files: str, results: list[CaseResult]) -> None:
+    """No row predicted: an exit status 0 with no comparison read as a pass in a script (stop 49's tour). The
+    error names the file and each row's reason (the first five), before any page or JSON is written."""
+    from inferchip.errors import InvalidSettingError
+
+    why = "; ".join(f"{r.case.case_id} (line {r.case.line}): {r.status}: {r.reason}" for r in results[:5])
+    more = f"; and {len(results) - 5} more" if len(results) > 5 else ""
+    raise InvalidSettingError(
+        f"{files}: none of its {len(results)} case{'s' if len(results) != 1 else ''} could be predicted, so there "
+        f"is nothing to compare: {why}{more}; allowed: rows whose chip, model and layout inferchip expresses "
+        "(`inferchip chips`, `inferchip models`)")
+
+
 def _run(cases: list[Case], cal: Calibration, server_model: str, workers: int,
          assumptions: str | None = None, lengths: DatasetLengths | None = None,
          engine: str | None = None) -> list[CaseResult]:
@@ -236,6 +249,8 @@ def validate_cmd(
     workers = opts.workers(workers)
     results = _run(rows, cal, server_model.value, workers, assumptions, lengths, engine)
     files = ", ".join(str(c) for c in cases)
+    if results and not vision and not any(r.status == "ok" for r in results):
+        _refuse_nothing_predicted(files, results)
     summary = summarize(results, by.value if by else None)
     if page is not None:
         groups = {k: summarize(results, k)["groups"] for k in ("kind", "accelerator", "scenario", "source", "metric")}
