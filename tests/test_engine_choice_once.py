@@ -70,10 +70,11 @@ def test_the_chip_is_looked_up_once(monkeypatch):
 def test_the_caps_are_typed():
     from inferchip.interfaces.cli_options.options import GivenModel
     from inferchip.spec.engine import EngineSpec
+    from inferchip.spec.engine.padding import PaddingLadder, StepPadding
     from inferchip.spec.params import ChipParams
 
     names = {"EngineSpec": EngineSpec, "SchedulerCaps": SchedulerCaps, "ChipParams": ChipParams,
-             "GivenModel": GivenModel}
+             "GivenModel": GivenModel, "StepPadding": StepPadding, "PaddingLadder": PaddingLadder}
     hints = typing.get_type_hints(eng_opts.EngineChoice, localns=names)
     assert hints["caps"] is SchedulerCaps and hints["chip"] is ChipParams
     assert typing.get_type_hints(eng_opts.chunk_setting, localns=names)["caps"] is SchedulerCaps

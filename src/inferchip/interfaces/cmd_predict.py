@@ -216,7 +216,7 @@ def predict_cmd(
                       "rule": "a static batch: batch x prompt tokens, at most the chunk; continuous batching: a chunk"}
     if host is not None:
         p.add_request_host(host.total_s)
-    notes = [*choice.notes, *p.notes, *([attention[2]] if attention else []),  # the same in the table and the JSON
+    notes = [*choice.notes_at(chunk), *p.notes, *([attention[2]] if attention else []),  # the same in table and JSON
              *([context_note] if context_note else []), *opts.config_notes(loaded),
              *([] if p.has_tpot else [ONE_TOKEN_NOTE]), *([tile_note] if tile_note else []),
              *([] if chunk_tokens is not None else [chunk_note(chunk, chunk_source)]),

@@ -198,9 +198,9 @@ def serve_cmd(
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, caps)
     step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
-                             eng, chunk, running_cap=caps.max_num_seqs, concurrency=concurrency,
-                             slo_s=(None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
-                                    None if slo_tpot_ms is None else slo_tpot_ms / 1e3), rate_per_s=rate, trace=trace)
+                             eng, chunk, running_cap=caps.max_num_seqs, concurrency=concurrency, rate_per_s=rate,
+                             slo_s=(None if slo_ttft_ms is None else slo_ttft_ms / 1e3, None if slo_tpot_ms is None
+                                    else slo_tpot_ms / 1e3), trace=trace, padding=choice.padding_at(chunk))
     layout_rule = formats.pop("layout_rule", None)  # how the layout was searched (--rate, --trace): a note
     arr: ArrivalsLike
     if rate is not None:
@@ -231,7 +231,7 @@ def serve_cmd(
                    **layout_keys(step),  # the layout the title names (searched unless given)
                    chip_id=step.mm.chip.id, model_id=step.mm.model.id)  # what was simulated, as predict's JSON
     n = summary["runtime_devices_per_package"] = step.mm.chip.devices_per_package  # as predict's JSON
-    notes = so.serve_notes([*choice.notes, *devices_note(step.mm.chip.id, count, n), context_note,
+    notes = so.serve_notes([*choice.notes_at(chunk), *devices_note(step.mm.chip.id, count, n), context_note,
                             *opts.config_notes(loaded), layout_rule], slo_tpot_ms, res.requests["output_tokens"])
     if output == OutputFormat.json:  # the same notes as the text's
         typer.echo(fmt.to_json({**out.with_all_keys(summary, out.SERVE_ENERGY_KEYS), "notes": notes}))
@@ -316,7 +316,7 @@ def curve_cmd(
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, caps)  # one chunk for the memory fit and scheduler
     step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
-                             eng, chunk, running_cap=caps.max_num_seqs)
+                             eng, chunk, running_cap=caps.max_num_seqs, padding=choice.padding_at(chunk))
     host = eng_opts.engine_host(eng, chip, step.mm.formats.weights, loaded, input_tokens)
     used_engine = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note, caps=caps)
     with _progress("simulating concurrencies") as prog:
@@ -338,7 +338,7 @@ def curve_cmd(
     per_client = (f"each point runs {CURVE_REQUESTS_PER_CLIENT} requests a client: `serve --concurrency C --requests "
                   f"{CURVE_REQUESTS_PER_CLIENT}C` with the same options runs it (serve's default, 1,000 requests, "
                   "measures another window: its TTFT can differ)")
-    notes = [n for n in (*choice.notes, *devices_note(step.mm.chip.id, count, devices), context_note,
+    notes = [n for n in (*choice.notes_at(chunk), *devices_note(step.mm.chip.id, count, devices), context_note,
                          *opts.config_notes(loaded),
                          replicas_note(cur.replicas_simulated, replicas),
                          cur.cap_note(), per_client) if n]

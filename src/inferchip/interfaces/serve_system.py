@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from inferchip.sim.batching.scheduler import SchedulerConfig
     from inferchip.spec.calibration import Calibration
     from inferchip.spec.engine import EngineSpec, SchedulerCaps
+    from inferchip.spec.engine.padding import PaddingLadder
 
 
 def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: int | None, ep: int | None,
@@ -29,7 +30,8 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
            output_tokens: int, engine: EngineSpec | None = None, chunk_tokens: int | None = None,
            searched_rows: bool = False, running_cap: int | None = None, concurrency: int | None = None,
            slo_s: tuple[float | None, float | None] = (None, None), rate_per_s: float | None = None,
-           trace: Path | None = None) -> tuple[ServingStepModel, int, dict[str, str]]:
+           trace: Path | None = None, padding: PaddingLadder | None = None
+           ) -> tuple[ServingStepModel, int, dict[str, str]]:
     """The resolved setting (one layout) and its serving step model: (step model, replicas, its formats and where
     the weights' came from: ``performance.serving.format_fields``; ``attention_source``: how ``engine`` runs the
     served checkpoint's attention, ``cli_options.engine.served_attention``, where it has an entry for it).
@@ -39,7 +41,9 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     prefill chunk per step and chip the memory fit keeps a step's activations for (None: 8,192). ``searched_rows``:
     search only the layouts a closed-loop case row runs (``serve_rows.row_layouts``). ``running_cap``: the
     running-batch cap per attention-DP rank the simulation admits (``cli_options.engine.EngineChoice.caps``), within
-    which the search's concurrency stays (None: uncapped).
+    which the search's concurrency stays (None: uncapped). ``padding``: the back end's compiled step shapes
+    (``cli_options.engine.EngineChoice.padding_at``), set on the step model the simulation runs (the layout search
+    prices unpadded steps; None: unpadded).
     ``slo_s``: (TTFT, TPOT) limits, s (``serve --slo-ttft-ms/--slo-tpot-ms``). A
     load, ``concurrency`` closed-loop clients (``serve --concurrency``), ``rate_per_s`` (``serve --rate``) or
     ``trace`` (``serve --trace``: its mean arrival rate and mean lengths, :func:`trace_load`), is one rule whatever
@@ -114,7 +118,8 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
         fields["layout_rule"] = rule
     if attention is not None:
         fields["attention_source"] = attention[2]
-    return (*serving_step(setting), fields)
+    step, replicas = serving_step(setting)
+    return (step if padding is None else replace(step, padding=padding)), replicas, fields
 
 
 def _lowest_latency(searched: Setting, q: Question, slo_s: tuple[float | None, float | None], load: str

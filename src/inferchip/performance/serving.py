@@ -29,6 +29,7 @@ from inferchip.performance.setting import Setting, device_money, estimate_level,
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
+from inferchip.spec.engine.padding import PaddingLadder
 from inferchip.spec.model import ModelSpec
 
 DEFAULT_MEMORY_TYPE = "HBM3"  # used only when no chip spec is given (said in the notes)
@@ -53,11 +54,17 @@ class ServingStepModel:
     (:class:`~inferchip.sim.batching.replica.Replica` reads it, as it reads ``EngineStepModel.ranks``; the
     step is then priced at its busiest rank, :meth:`step_time_busiest_s`). The caller passes the
     layout's ``attn_dp_ways`` where the replica should place prompts per rank; 1 (the default)
-    keeps the even spread of the cost model."""
+    keeps the even spread of the cost model.
+
+    ``padding``: the compiled step shapes of the engine's back end on the chip (vLLM's TPU and Gaudi back ends,
+    :mod:`~inferchip.spec.engine.padding`), applied here once for every step the simulator prices, time and
+    energy: the rows a step is padded with are priced as decode rows that read no KV cache, as the closed-loop
+    rows' CUDA-graph padding is (``EngineStepModel``). None (every GPU run, and validate's rows): unpadded."""
 
     mm: MappedModel
     energy: StepEnergyModel | None = None
     ranks: int = 1
+    padding: PaddingLadder | None = None
 
     def __post_init__(self) -> None:
         if self.ranks != 1 and self.ranks != self.mm.layout.attn_dp_ways:
@@ -73,6 +80,10 @@ class ServingStepModel:
         priced by :meth:`step_power_w` (sim.runs.simulate.step_energies_j)."""
         from inferchip.cost.economics import step_power
 
+        if self.padding is not None:
+            extra = self.padding.extra_rows(num_tokens, num_decode_seqs, self.ranks)
+            num_tokens = np.asarray(num_tokens, dtype=float) + extra
+            num_decode_seqs = np.asarray(num_decode_seqs, dtype=float) + extra
         t, cost = self.mm.replica_step_s(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,
                                          prefill_chip=prefill_chip)
         t = np.asarray(t, dtype=float)

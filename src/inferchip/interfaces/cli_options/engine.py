@@ -13,6 +13,7 @@ import typer
 if TYPE_CHECKING:
     from inferchip.interfaces.cli_options.options import GivenModel
     from inferchip.spec.engine import EngineSpec, SchedulerCaps
+    from inferchip.spec.engine.padding import PaddingLadder, StepPadding
     from inferchip.spec.params import ChipParams
 
 ENGINE_HELP = ("Serving engine of catalog/engines.yaml (dynamo, trtllm, vllm, atom, sglang): its host time per step "
@@ -59,13 +60,30 @@ class EngineChoice:
     on the chip's family where it states them, :func:`~inferchip.spec.engine.hardware.platform_caps`, else, on a
     chip the default engine does not run on, the vendor-stack record's), read by predict, serve and curve alike.
     ``stack``: what a run without ``--engine`` assumes on a chip no catalogued engine runs on, in words for the
-    output (None: the default engine runs there, or ``--engine`` was given)."""
+    output (None: the default engine runs there, or ``--engine`` was given). ``padding``: the compiled step shapes
+    of the engine's back end on the chip's family (``catalog/engine_hardware.yaml`` hardware ``padding``: vLLM's TPU
+    and Gaudi back ends; None elsewhere), ``padding_owner`` that back end in words; :meth:`padding_at` resolves them
+    at the run's step budget."""
 
     calibration: Any
     spec: EngineSpec | None
     chip: ChipParams
     caps: SchedulerCaps
     stack: str | None = None
+    padding: StepPadding | None = None
+    padding_owner: str = ""
+
+    def padding_at(self, chunk_tokens: int) -> PaddingLadder | None:
+        """The back end's padding on this run (:func:`~inferchip.spec.engine.padding.resolve_padding` at the
+        running-batch cap and the ``chunk_tokens`` step budget the scheduler runs), None where it pads nothing."""
+        from inferchip.spec.engine.padding import resolve_padding
+
+        return resolve_padding(self.padding, self.padding_owner, self.caps.max_num_seqs, chunk_tokens)
+
+    def notes_at(self, chunk_tokens: int) -> list[str]:
+        """:attr:`notes` and the back end's padding at the ``chunk_tokens`` step budget (:meth:`padding_at`)."""
+        p = self.padding_at(chunk_tokens)
+        return [*self.notes, *([] if p is None else [p.text])]
 
     def line(self, summary: dict[str, Any] | None, default_text: str) -> str:
         """:func:`engine_line` of the run: ``summary`` (:func:`engine_summary`'s) where ``--engine`` was given, else
@@ -89,8 +107,9 @@ def engine_choice(engine: str | None, calibration: Any, chip: str) -> EngineChoi
     catalog/engine_hardware.yaml), the vendor-stack record: its caps, the calibration as given, and ``stack`` saying
     so."""
     from inferchip.catalog.chips import family_defaults, get_chip_params
-    from inferchip.catalog.engines import default_engine_on, get_engine, load_engines
+    from inferchip.catalog.engines import default_engine_on, engine_platform, get_engine, load_engines
     from inferchip.sim.batching.scheduler import scheduler_caps
+    from inferchip.spec.engine.hardware import platform_padding
 
     spec = None if engine is None else option_engine(engine)  # an unknown engine is named before the chip is read
     params = get_chip_params(chip)
@@ -107,7 +126,8 @@ def engine_choice(engine: str | None, calibration: Any, chip: str) -> EngineChoi
                 "(catalog/engine_hardware.yaml vendor_stack)")
         return EngineChoice(load_calibration(calibration), None, params, caps, text)
     caps = scheduler_caps(spec, params.id, params.memory_capacity_bytes, params.family, params.runtime_devices)
-    return EngineChoice(_engine_on(spec, calibration, params), spec, params, caps)
+    padding, owner = platform_padding(engine_platform(spec or get_engine(None), params.family))
+    return EngineChoice(_engine_on(spec, calibration, params), spec, params, caps, None, padding, owner)
 
 
 def engine_summary(spec: EngineSpec | None, scheduler_chunk: int | None, host: Any = None,

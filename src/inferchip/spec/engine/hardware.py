@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from inferchip.spec.engine.padding import StepPadding
 from inferchip.spec.engine.record import SchedulerCaps
 
 GENERIC_FAMILY = "generic"  # a user's own part (catalog/families.yaml): tied to no vendor's software, any engine
@@ -43,6 +44,8 @@ class EngineHardware(BaseModel):
     source: str = Field(min_length=1)
     defaults: PlatformDefaults | None = Field(None, description="The back end's own running-batch cap and step "
                                               "budget (none: the engine record's general rule).")
+    padding: StepPadding | None = Field(None, description="The back end's compiled step shapes a step is padded "
+                                        "to (none: unpadded, or CUDA graphs: the engine record's buckets).")
 
 
 class VendorStack(BaseModel):
@@ -120,3 +123,11 @@ def platform_caps(platform: EngineHardware | None, general: SchedulerCaps, chip_
                          f"{platform.engine}'s {platform.backend} back end's own defaults on {chip_id} (family "
                          f"{family}; catalog/engine_hardware.yaml hardware defaults), not the engine record's general "
                          f"rule: {d.source}{kept}")
+
+
+def platform_padding(platform: EngineHardware | None) -> tuple[StepPadding | None, str]:
+    """(the compiled step shapes of ``platform``'s back end, or None where it states none; its owner in words for
+    the output: "vllm's TPU (tpu-inference plugin, JAX / XLA) back end")."""
+    if platform is None or platform.padding is None:
+        return None, ""
+    return platform.padding, f"{platform.engine}'s {platform.backend} back end"

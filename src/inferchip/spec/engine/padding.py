@@ -1,0 +1,118 @@
+"""The fixed shapes a back end compiles its steps for, as data (``catalog/engine_hardware.yaml`` hardware
+``padding``): a step whose batch falls between two compiled sizes runs the next larger one, and the padded rows cost
+work (GEMM rows, per-row elementwise work) but hold no KV cache. Where the GPU engines pad a decode batch to a
+CUDA-graph bucket (:meth:`~inferchip.spec.engine.EngineSpec.padded_batch`, the closed-loop rows), vLLM's TPU back end
+pads every step's token count and its Gaudi back end pads a decode batch:
+
+* ``step_tokens`` with ``power_of_two`` (vLLM's TPU back end, tpu-inference): the step's scheduled tokens, prefill
+  and decode together, run the compiled size that is the next power of two from ``min`` (16) on
+  (``tpu_inference/runner/utils.py`` ``get_token_paddings`` with ``VLLM_TPU_BUCKET_PADDING_GAP`` 0, its default),
+  the last size the first at or above the step budget. Its request padding (powers of two from 8, ``get_req_paddings``)
+  is never larger than the token padding of the same step (a step has at least one token a request, and 8 < 16),
+  so the token padding is the one priced.
+* ``decode_batch`` with ``exponential`` (vLLM's Gaudi back end, vllm-gaudi's exponential bucketing, its default): a
+  decode batch runs the next of ``ceil(log2(max)) + 1`` sizes spaced exponentially from ``min`` to the running-batch
+  cap ``max``, each rounded up to a multiple of ``step`` (``vllm_gaudi/extension/bucketing/exponential.py``
+  ``get_decode_cfgs``: bs config (1, 2, max_num_seqs, limit), ``warmup_range_with_limit``): 2, 4, 8, ..., 256 at a cap
+  of 256.
+
+A batch above the largest compiled size runs unpadded (it is not reached: the largest is at or above the cap).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_LADDER = 1 << 22  # the largest compiled size a ladder is built to (a step budget is at most 1,048,576 tokens)
+
+
+class StepPadding(BaseModel):
+    """One back end's compiled step shapes: what it pads (``pads``: the step's tokens, or a decode batch), by which
+    rule (``rule``), from which size (``min``) and to which multiple (``step``, the exponential rule's rounding), with
+    the source of the rule."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pads: Literal["step_tokens", "decode_batch"] = Field(description="step_tokens: every step's scheduled tokens; "
+                                                         "decode_batch: the decoding sequences of a step.")
+    rule: Literal["power_of_two", "exponential"] = Field(description="power_of_two: min, 2 min, 4 min, ... to the "
+                                                         "first at or above the top; exponential: ceil(log2(top)) + 1 "
+                                                         "sizes spaced exponentially from min to the top, each "
+                                                         "rounded up to a multiple of step.")
+    min: int = Field(ge=1, le=65536, description="The smallest compiled size.")
+    step: int = Field(1, ge=1, le=65536, description="The exponential rule's rounding multiple (1: none).")
+    source: str = Field(min_length=1)
+
+    def ladder(self, top: int) -> tuple[int, ...]:
+        """The compiled sizes for a top of ``top`` (the step budget for ``step_tokens``, the running-batch cap for
+        ``decode_batch``), ascending."""
+        if top < 1:
+            raise ValueError(f"padding ladder: top {top}; allowed: 1 or more")
+        if self.rule == "power_of_two":
+            sizes = [self.min]
+            while sizes[-1] < min(top, MAX_LADDER):
+                sizes.append(sizes[-1] * 2)
+            return tuple(sizes)
+        lo, hi = min(self.min, top), top
+        count = math.ceil(math.log2(hi)) + 1 if hi > 1 else 1
+        if count == 1:
+            return (hi,)
+        # the source's arithmetic as it runs (numpy's float power, the exponent as (1 / (count - 1)) * i): its float
+        # rounding puts some sizes a step above the even powers (a cap of 1,024: 2, 4, 10, 18, 32, 66, ...)
+        out = {math.ceil(float(lo * np.float_power(hi / lo, (1.0 / float(count - 1)) * i)) / self.step) * self.step
+               for i in range(count)}
+        return tuple(sorted(out))
+
+
+@dataclass(frozen=True)
+class PaddingLadder:
+    """A back end's padding resolved on one run (:meth:`StepPadding.ladder` at its top): what it pads, the compiled
+    sizes, and the sentence the output prints."""
+
+    pads: Literal["step_tokens", "decode_batch"]
+    sizes: tuple[int, ...]
+    text: str
+
+    def padded(self, n: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """The compiled size each of ``n`` runs (vectorised): the smallest size at or above it; ``n`` itself at 0
+        or above the largest size."""
+        v = np.asarray(n, dtype=np.int64)
+        ladder = np.asarray(self.sizes, dtype=np.int64)
+        i = np.minimum(np.searchsorted(ladder, v, side="left"), len(ladder) - 1)
+        out: npt.NDArray[np.int64] = np.where((v <= 0) | (v > ladder[-1]), v, ladder[i])
+        return out
+
+    def extra_rows(self, num_tokens: npt.ArrayLike, num_decode_seqs: npt.ArrayLike, ranks: int = 1
+                   ) -> npt.NDArray[np.int64]:
+        """Rows the padding adds to a step of ``num_tokens`` tokens of which ``num_decode_seqs`` are decodes, each of
+        ``ranks`` attention-DP ranks padding its even share: the step's tokens (``step_tokens``) or its decodes
+        (``decode_batch``) padded, less the real ones; never negative."""
+        base = np.ceil(np.asarray(num_tokens if self.pads == "step_tokens" else num_decode_seqs, dtype=float)
+                       ).astype(np.int64)
+        per_rank = -(-base // ranks)
+        extra: npt.NDArray[np.int64] = np.maximum(self.padded(per_rank) * ranks - base, 0)
+        return np.where(base > 0, extra, 0)
+
+
+def resolve_padding(padding: StepPadding | None, owner: str, max_num_seqs: int, chunk_tokens: int
+                    ) -> PaddingLadder | None:
+    """``padding`` (``owner``'s: "vllm's TPU back end") resolved on a run whose scheduler runs ``max_num_seqs``
+    sequences and ``chunk_tokens``-token steps per rank; None where the back end states none."""
+    if padding is None:
+        return None
+    top = chunk_tokens if padding.pads == "step_tokens" else max_num_seqs
+    sizes = padding.ladder(top)
+    what = ("each step's tokens (prefill and decode together)" if padding.pads == "step_tokens"
+            else "each step's decoding sequences")
+    shown = ", ".join(f"{s:,}" for s in sizes) if len(sizes) <= 12 else (
+        ", ".join(f"{s:,}" for s in sizes[:6]) + ", ..., " + f"{sizes[-1]:,}")
+    return PaddingLadder(padding.pads, sizes,
+                         f"{owner} pads {what} per rank to the next compiled size of {shown}; serve and curve price "
+                         "the padded rows (work without KV cache), predict's figures are at the batch as given "
+                         f"(catalog/engine_hardware.yaml hardware padding): {padding.source}")
