@@ -27,6 +27,7 @@ from pydantic import Field, model_validator
 from inferchip.errors import InvalidSettingError
 from inferchip.sim.load.lengths import SettingModel
 from inferchip.spec.engine import EngineSpec, SchedulerCaps
+from inferchip.spec.params import ChipParams
 
 WAITING, PREFILL, DECODE, SWAPPED, DONE = range(5)
 
@@ -67,6 +68,23 @@ def scheduler_caps(engine: EngineSpec | None, chip_id: str, memory_capacity_byte
     e = engine or get_engine(None)
     general = e.caps_on(chip_id, memory_capacity_bytes, family, runtime_devices)
     return platform_caps(engine_platform(e, family), general, chip_id, family)
+
+
+def run_caps(engine: EngineSpec | None, chip: ChipParams) -> SchedulerCaps:
+    """The running-batch cap and step budget per rank a run on ``chip`` (one runtime device's parameters, or the
+    package's: its ``runtime_devices`` are read either way) takes: ``engine``'s (:func:`scheduler_caps`), or with
+    none the default engine record's where it runs on the chip's family, else the vendor-stack record's (no
+    catalogued engine runs there: catalog/engine_hardware.yaml ``vendor_stack``). One resolution for
+    ``inferchip predict`` / ``serve`` / ``curve`` (``interfaces.cli_options.engine.engine_choice``) and the Python
+    API's ``serve``."""
+    from inferchip.catalog.engines import default_engine_on, load_engines
+
+    if engine is None and default_engine_on(chip.family) is None:
+        return load_engines().vendor_stack.caps_on(chip.id)
+    # a package's parameters: its memory, runtime_devices n (devices_per_package 1); one device's view
+    # (spec.params.runtime_device_view): a device's memory, devices_per_package n (runtime_devices 1)
+    n = chip.runtime_devices * chip.devices_per_package
+    return scheduler_caps(engine, chip.id, chip.memory_capacity_bytes * chip.devices_per_package, chip.family, n)
 
 
 def default_chunk_tokens() -> int:

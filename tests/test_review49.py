@@ -1,0 +1,74 @@
+"""A second reader's mends of stop 49 (branch review49): each test fails on main c74994b.
+
+1. The Python API's ``ic.serve`` ran the default engine record's 1,024 sequences and 8,192-token steps on every chip,
+   while ``inferchip serve`` (without ``--engine``) runs the chip's: vLLM's device rule (256 / 2,048 below 70 GiB, on
+   an A100 and on one MI250X GCD), the TPU / Gaudi / Neuron back ends' own defaults (stop 49, tpu49) and the vendor
+   stack's where no catalogued engine runs. A Gaudi 3 at 512 clients ran ~457 sequences a step in Python and 238 on the
+   command line. Now one resolution (``sim.batching.scheduler.run_caps``) serves both, and the summary says it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import inferchip as ic
+from cli_in_process import run_main
+from inferchip.catalog.chips import chip_ids, get_chip_params
+from inferchip.errors import InvalidSettingError
+from inferchip.sim.batching.scheduler import run_caps
+from inferchip.spec.params import runtime_device_view
+
+Q8 = "Qwen/Qwen3-8B"
+LOAD = {"concurrency": 300, "input_tokens": 64, "output_tokens": 8, "num_requests": 400}
+
+
+@pytest.mark.parametrize("chip", ["intel-gaudi3", "google-tpu-v6e-trillium", "nvidia-l4", "amd-mi250x",
+                                  "qualcomm-cloud-ai-100-ultra", "nvidia-h100-sxm-80gb"])
+def test_python_serve_runs_the_scheduler_the_command_line_runs_on_the_chip(chip):
+    """``ic.serve`` and ``inferchip serve --format json`` on the same load: the same running-batch cap, step budget
+    and source, and the same TTFT / TPOT (on main the API ran 1,024 / 8,192 on a Gaudi 3 and said nothing)."""
+    rc, out = run_main(["serve", "--chip", chip, "--model", Q8, "--tp", "1", "--concurrency", str(LOAD["concurrency"]),
+                        "--input-tokens", str(LOAD["input_tokens"]), "--output-tokens", str(LOAD["output_tokens"]),
+                        "--requests", str(LOAD["num_requests"]), "--format", "json"])
+    assert rc == 0, out
+    cli = json.loads(out)
+    api = ic.serve(chip, Q8, tp=1, **LOAD)
+    for key in ("running_batch_cap", "running_batch_cap_source", "prefill_chunk_tokens"):
+        assert api[key] == cli[key], key
+    for key in ("ttft_s_mean", "tpot_s_mean", "running_seqs_mean"):
+        assert api[key] == pytest.approx(cli[key], rel=1e-9), key
+
+
+def test_python_serve_on_gaudi3_admits_at_most_the_plugins_256_sequences():
+    """vLLM's Gaudi plugin reports no device memory to the general rule: 256 sequences and 2,048 tokens a step
+    (catalog/engine_hardware.yaml); 512 clients keep the batch at the cap, never above it."""
+    run = ic.serve("intel-gaudi3", Q8, tp=1, concurrency=512, input_tokens=64, output_tokens=16, num_requests=600)
+    assert run["running_batch_cap"] == 256 and run["prefill_chunk_tokens"] == 2048
+    assert "HPU" in run["running_batch_cap_source"]
+    assert run["running_seqs_mean"] <= 256
+
+
+def test_python_serve_takes_a_chunk_and_runs_a_setting_at_it():
+    """``chunk_tokens`` sets the step budget (the memory fit's too); a resolved Setting is run at the chip's budget
+    unless one is given, as a chip id is."""
+    s = ic.resolve_setting("nvidia-l4", Q8, tp=1)
+    run = ic.serve(s, concurrency=4, input_tokens=64, output_tokens=8, num_requests=8)
+    assert run["prefill_chunk_tokens"] == 2048 and run["running_batch_cap"] == 256
+    run = ic.serve(s, concurrency=4, input_tokens=64, output_tokens=8, num_requests=8, chunk_tokens=512)
+    assert run["prefill_chunk_tokens"] == 512
+    with pytest.raises(InvalidSettingError, match="chunk"):
+        ic.serve(s, concurrency=4, num_requests=8, chunk_tokens=0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(chip=st.sampled_from(sorted(chip_ids())), packages=st.integers(1, 4))
+def test_run_caps_read_a_package_and_its_device_view_alike(chip, packages):
+    """A package's parameters (memory, runtime_devices n) and one runtime device's view of it (a device's memory,
+    devices_per_package n) are the same device to a scheduler rule: the same caps and reason."""
+    p = get_chip_params(chip)
+    device = runtime_device_view(p, packages)[0]
+    assert run_caps(None, device) == run_caps(None, p)
