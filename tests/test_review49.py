@@ -5,11 +5,17 @@
    an A100 and on one MI250X GCD), the TPU / Gaudi / Neuron back ends' own defaults (stop 49, tpu49) and the vendor
    stack's where no catalogued engine runs. A Gaudi 3 at 512 clients ran ~457 sequences a step in Python and 238 on the
    command line. Now one resolution (``sim.batching.scheduler.run_caps``) serves both, and the summary says it.
+2. ``make fuzz SEED=n`` ran the fixed draws of ``make test`` whatever the seed (tests/conftest.py loaded its
+   derandomized profile again when imported a second time).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -23,6 +29,7 @@ from inferchip.sim.batching.scheduler import run_caps
 from inferchip.spec.params import runtime_device_view
 
 Q8 = "Qwen/Qwen3-8B"
+TESTS = Path(__file__).parent
 LOAD = {"concurrency": 300, "input_tokens": 64, "output_tokens": 8, "num_requests": 400}
 
 
@@ -72,3 +79,31 @@ def test_run_caps_read_a_package_and_its_device_view_alike(chip, packages):
     p = get_chip_params(chip)
     device = runtime_device_view(p, packages)[0]
     assert run_caps(None, device) == run_caps(None, p)
+
+
+# ------------------------------------------------------------------ 2. `make fuzz` draws fresh examples
+FUZZ_PROBE = "INFERCHIP_R49_EXPECT_PROFILE"
+
+
+def test_the_hypothesis_profile_of_this_session():
+    """Run only by the test below (in its own pytest): the profile the session runs Hypothesis under."""
+    want = os.environ.get(FUZZ_PROBE)
+    if want is None:
+        pytest.skip("a probe for test_make_fuzz_runs_the_fuzz_profile_with_the_seed_given")
+    assert settings.get_current_profile_name() == want
+    assert settings.default.derandomize == (want == "inferchip")
+
+
+@pytest.mark.parametrize(("options", "profile"), [(["--hypothesis-profile=fuzz", "--hypothesis-seed=3"], "fuzz"),
+                                                  ([], "inferchip")])
+def test_make_fuzz_runs_the_fuzz_profile_with_the_seed_given(options, profile):
+    """``make fuzz SEED=n`` (pytest --hypothesis-profile=fuzz --hypothesis-seed=n) ran derandomized, the same draws
+    as ``make test`` whatever the seed: conftest.py runs a second time when a test module imports its helpers
+    (``from tests.conftest import ...``: a second module), after the plugin loaded the fuzz profile, and loaded
+    "inferchip" again. A session over this file and one that imports conftest so keeps the profile asked for."""
+    helper_user = next(p for p in sorted(TESTS.glob("test_*.py")) if "from tests.conftest import" in p.read_text())
+    env = {**os.environ, FUZZ_PROBE: profile}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *options,
+                           str(TESTS / "test_review49.py"), str(helper_user), "-k", "the_hypothesis_profile_of"],
+                          capture_output=True, text=True, env=env, cwd=TESTS.parent, timeout=600)
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
