@@ -107,3 +107,27 @@ def test_make_fuzz_runs_the_fuzz_profile_with_the_seed_given(options, profile):
                            str(TESTS / "test_review49.py"), str(helper_user), "-k", "the_hypothesis_profile_of"],
                           capture_output=True, text=True, env=env, cwd=TESTS.parent, timeout=600)
     assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+# ------------------------------------------------------------------ 3. vision's memory refusals name the devices
+UNET = "3d-unet-kits19"  # a 3-D volume: a few thousand frames exceed any device
+
+
+def test_vision_refusals_on_a_multi_device_package_count_devices_not_chips():
+    """The title says "2 x amd-mi250x (4 runtime devices)" and the figures are a GCD's, but the refusal said
+    "GB per chip" and "at most 1,320 frames per call on 4 chips" (4 GCDs, 2 chips)."""
+    code, text = run_main(["vision", "--chip", "amd-mi250x", "--model", UNET, "--batch", "1,4096", "--count", "2"])
+    flat = " ".join(text.split())
+    assert code == 2 and "(4 runtime devices)" in flat, flat[-600:]
+    assert "GB per device at least" in flat and "frames per call on 4 devices" in flat and "chips" not in flat
+    code, text = run_main(["vision", "--chip", "amd-mi250x", "--model", UNET, "--batch", "4096"])
+    flat = " ".join(text.split())
+    assert code == 2 and "GB per device" in flat and "frames per device fit" in flat and "per chip" not in flat
+    note = next(n for n in ic.frame_cost("amd-mi250x", UNET, [1, 4096], chips=2).notes if "usable memory" in n)
+    assert "per device" in note and "on 4 devices" in note and "chip" not in note.split(":", 1)[1]
+
+
+def test_vision_refusals_on_a_one_device_chip_still_say_chips():
+    code, text = run_main(["vision", "--chip", "nvidia-l4", "--model", UNET, "--batch", "1,4096"])
+    flat = " ".join(text.split())
+    assert code == 2 and "GB per chip at least" in flat and "frames per call on 1 chip" in flat
