@@ -4,7 +4,8 @@
    while ``inferchip serve`` (without ``--engine``) runs the chip's: vLLM's device rule (256 / 2,048 below 70 GiB, on
    an A100 and on one MI250X GCD), the TPU / Gaudi / Neuron back ends' own defaults (stop 49, tpu49) and the vendor
    stack's where no catalogued engine runs. A Gaudi 3 at 512 clients ran ~457 sequences a step in Python and 238 on the
-   command line. Now one resolution (``sim.batching.scheduler.run_caps``) serves both, and the summary says it.
+   command line; nor did it pad the TPU / Gaudi steps to their compiled sizes (pad49). Now one resolution
+   (``sim.batching.scheduler.run_caps`` and ``run_padding``) serves both, and the summary says it.
 2. ``make fuzz SEED=n`` ran the fixed draws of ``make test`` whatever the seed (tests/conftest.py loaded its
    derandomized profile again when imported a second time).
 """
@@ -48,6 +49,9 @@ def test_python_serve_runs_the_scheduler_the_command_line_runs_on_the_chip(chip)
         assert api[key] == cli[key], key
     for key in ("ttft_s_mean", "tpot_s_mean", "running_seqs_mean"):
         assert api[key] == pytest.approx(cli[key], rel=1e-9), key
+    # vLLM's TPU and Gaudi back ends pad each step to a compiled size (pad49): priced and said in both
+    assert (api["step_padding"] is not None) == (chip in ("intel-gaudi3", "google-tpu-v6e-trillium"))
+    assert api["step_padding"] is None or api["step_padding"] in cli["notes"]
 
 
 def test_python_serve_on_gaudi3_admits_at_most_the_plugins_256_sequences():

@@ -16,7 +16,7 @@ power. Money ($ per million output tokens, tokens/s per $ of capex) is
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -285,7 +285,8 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
     ``--engine`` runs on the chip (:func:`~inferchip.sim.batching.scheduler.run_caps`: the default engine record's
     device rule, a back end's own defaults on TPU / Gaudi / Neuron, or the vendor stack's), said in the summary's
     ``running_batch_cap`` and ``running_batch_cap_source``; ``chunk_tokens`` (None: that budget) sets the step budget,
-    which the memory fit keeps a step's activations for (a Setting given is run at it).
+    which the memory fit keeps a step's activations for (a Setting given is run at it); ``step_padding``: the
+    compiled step shapes the back end pads each step to (vLLM's TPU and Gaudi back ends; None elsewhere), in words.
     Returns the run's summary (``SimResult.summary``) with what was simulated, as ``inferchip serve``'s JSON names it
     (``chip_id``, ``model_id``, the layout ``tp``, ``pp``, ``ep``, ``attn_dp`` and ``num_replicas``), the formats
     (``weights``, ``activations``, ``kv``) and ``weights_source`` (:func:`format_fields`): latencies in seconds
@@ -300,12 +301,15 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
         if v is None:  # a text or a None was a raw TypeError in the simulator
             raise InvalidSettingError(f"{name} must be a number, got None; allowed: a finite number above 0")
         positive(name, v)
-    from inferchip.sim.batching.scheduler import rank_scheduler, run_caps
+    from inferchip.sim.batching.scheduler import rank_scheduler, run_caps, run_padding
+    from inferchip.spec.engine.padding import resolve_padding
 
     setting = serving_setting(chip, model, **system)
     caps = run_caps(None, setting.chip)  # as `inferchip serve` without --engine (its engine_choice), resolved once
     setting = setting.with_chunk(caps.chunk_tokens if chunk_tokens is None else chunk_tokens)
     step, replicas = serving_step(setting)
+    padding = resolve_padding(*run_padding(None, setting.chip), caps.max_num_seqs, setting.chunk_tokens)
+    step = step if padding is None else replace(step, padding=padding)  # the back end's compiled step shapes
     if concurrency is not None:
         arr: Any = benchmark_clients(concurrency, input_tokens, output_tokens, range_ratio)
     else:
@@ -319,7 +323,7 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
     summary = {**res.summary(), **format_fields(setting), "chip_id": setting.chip.id, "model_id": setting.model.id,
                "tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": bool(lay.attn_dp),
                "running_batch_cap": caps.max_num_seqs, "running_batch_cap_source": caps.reason,
-               "prefill_chunk_tokens": setting.chunk_tokens}
+               "prefill_chunk_tokens": setting.chunk_tokens, "step_padding": None if padding is None else padding.text}
     if "power_w_per_chip" in summary:
         estimate = chip.estimate if isinstance(chip, Setting) else system.get("estimate", "central")
         summary.update(serving_economics(step, summary, res.num_chips, estimate))

@@ -107,9 +107,8 @@ def engine_choice(engine: str | None, calibration: Any, chip: str) -> EngineChoi
     catalog/engine_hardware.yaml), the vendor-stack record: its caps, the calibration as given, and ``stack`` saying
     so."""
     from inferchip.catalog.chips import family_defaults, get_chip_params
-    from inferchip.catalog.engines import default_engine_on, engine_platform, get_engine, load_engines
-    from inferchip.sim.batching.scheduler import run_caps
-    from inferchip.spec.engine.hardware import platform_padding
+    from inferchip.catalog.engines import default_engine_on, get_engine, load_engines
+    from inferchip.sim.batching.scheduler import run_caps, run_padding
 
     spec = None if engine is None else option_engine(engine)  # an unknown engine is named before the chip is read
     params = get_chip_params(chip)
@@ -126,7 +125,7 @@ def engine_choice(engine: str | None, calibration: Any, chip: str) -> EngineChoi
                 "(catalog/engine_hardware.yaml vendor_stack)")
         return EngineChoice(load_calibration(calibration), None, params, caps, text)
     caps = run_caps(spec, params)
-    padding, owner = platform_padding(engine_platform(spec or get_engine(None), params.family))
+    padding, owner = run_padding(spec, params)
     return EngineChoice(_engine_on(spec, calibration, params), spec, params, caps, None, padding, owner)
 
 
