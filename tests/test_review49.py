@@ -152,3 +152,24 @@ def test_a_pages_generated_by_command_quotes_paths_a_shell_would_split(tmp_path)
     page = folder / "out page.md"
     assert run_main(["validate", str(cases), "--page", str(page)])[0] == 0
     assert generated_by(page.read_text()) == ["inferchip", "validate", str(cases), "--page", str(page)]
+
+
+# ------------------------------------------------------------------ 5. serve --mtp / --disagg rows run the chip's caps
+@pytest.mark.parametrize("chip", ["google-tpu-v6e-trillium", "intel-gaudi3", "nvidia-l4", "amd-mi250x",
+                                  "nvidia-h100-sxm-80gb"])
+def test_serve_mtp_rows_run_the_engines_caps_on_the_chip(chip):
+    """``serve --mtp`` (and ``--disagg``) run validate's closed-loop row model, whose workers took the engine
+    record's 1,024 sequences and 8,192-token steps on every chip: a TPU v6e, a Gaudi 3 (back ends reporting no memory:
+    256 / 2,048, tpu49), an L4 and an MI250X GCD (below 70 GiB: 256 / 2,048) ran 1,024 / 8,192 there while plain
+    ``serve`` ran 256 / 2,048. The rows now take the same caps (a launch recipe's budget still wins where one
+    matches; every validated row's GPU keeps 1,024 / 8,192)."""
+    base = ["serve", "--chip", chip, "--model", Q8, "--concurrency", "8", "--input-tokens", "512",
+            "--output-tokens", "64", "--format", "json"]
+    code, out = run_main([*base, "--requests", "16", "--tp", "1"])
+    assert code == 0, out[-400:]
+    plain = json.loads(out)
+    code, out = run_main([*base, "--mtp", "1"])
+    assert code == 0, out[-400:]
+    said = [n for n in json.loads(out)["notes"] if "max_num_seqs" in n]
+    want = f"max_num_seqs {plain['running_batch_cap']}, chunk {plain['prefill_chunk_tokens']} tokens"
+    assert said and want in said[0], (said, want)
