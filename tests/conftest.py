@@ -86,7 +86,11 @@ def h100() -> ChipParams:
 # --hypothesis-seed); what it finds goes into the suite as an @example.
 _hypothesis_settings.register_profile("inferchip", deadline=None, derandomize=True, database=None)
 _hypothesis_settings.register_profile("fuzz", deadline=None, derandomize=False, database=None)
-_hypothesis_settings.load_profile("inferchip")
+# This module runs twice in one session (pytest's conftest, and the ``conftest`` that test modules import helpers
+# from), the second time after Hypothesis's plugin loaded --hypothesis-profile: only a session with no profile
+# loaded yet takes "inferchip" (a second load_profile here silently turned `make fuzz` back into the fixed draws).
+if _hypothesis_settings.get_current_profile_name() == "default":
+    _hypothesis_settings.load_profile("inferchip")
 
 
 def server_case(notes: str, case_id: str = "s1", **over: str):

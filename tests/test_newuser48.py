@@ -265,7 +265,7 @@ def test_fuzzed_predict_arguments_answer_or_raise_the_documented_error(kwargs):
 LONG_RUN = {"input_tokens": 256, "output_tokens": 64, "concurrency": 16, "num_requests": 16, "duration_s": 5.0,
             "rate_per_s": 50.0}
 SERVE_KEYS = ("rate_per_s", "concurrency", "input_tokens", "output_tokens", "num_requests", "duration_s", "seed",
-              "range_ratio", "slo_ttft_s", "slo_tpot_s")
+              "range_ratio", "slo_ttft_s", "slo_tpot_s", "chunk_tokens")
 
 
 @settings(max_examples=40, deadline=None)

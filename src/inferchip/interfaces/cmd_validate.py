@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import shlex
 import sys
 from enum import StrEnum
 from functools import partial
@@ -204,7 +205,8 @@ def validate_cmd(
     from inferchip.interfaces.vision_validate import run_vision, split_case_files
     from inferchip.validation.validate import server_choice_text, summarize
 
-    command_files = " ".join(str(c) for c in cases)  # the page names the command that wrote it, as typed
+    # the page names the command that wrote it, as a shell reads it back (a path with a space stays one argument)
+    command_files = shlex.join(str(c) for c in cases)
     cases, vision_files = split_case_files(cases)
     if page is not None:
         page = out_files.check_writable(page, "--page", make_folder=True,  # before the predictions, not after them

@@ -54,11 +54,12 @@ def _refuse_batches_that_do_not_fit(f: FrameCost, net: str, system: str, precisi
     over = f.over_memory()
     if over and f.memory is not None and f.memory_per_chip_bytes is not None:
         fits = f.memory.fitting_frames(f.usable_memory_bytes) * chips
+        unit = "device" if f.runtime_devices_per_package > 1 else "chip"  # a package's GCDs are what the call splits
         raise DoesNotFitError(f"--batch {','.join(map(str, over))}: {net} at {precision} does not fit on "
-                              f"{system}: {float(max(f.memory_per_chip_bytes)) / 1e9:,.4g} GB per chip at least "
+                              f"{system}: {float(max(f.memory_per_chip_bytes)) / 1e9:,.4g} GB per {unit} at least "
                               f"(weights and its largest layer's input and output) but "
                               f"{f.usable_memory_bytes / 1e9:,.4g} GB is usable; allowed: at most {fits:,} frames "
-                              f"per call on {chips} chip{'s' if chips > 1 else ''}")
+                              f"per call on {chips} {unit}{'s' if chips > 1 else ''}")
 
 
 @app.command("vision")

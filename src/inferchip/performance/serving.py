@@ -16,7 +16,7 @@ power. Money ($ per million output tokens, tokens/s per $ of capex) is
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -268,7 +268,8 @@ def serving_economics(step: ServingStepModel, figures: dict[str, Any], num_chips
 def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None, *, rate_per_s: float | None = None,
           concurrency: int | None = None, input_tokens: int = 1024, output_tokens: int = 1024,
           num_requests: int | None = None, duration_s: float | None = None, seed: int = 0, range_ratio: float = 0.8,
-          slo_ttft_s: float | None = None, slo_tpot_s: float | None = None, **system: Any) -> dict[str, Any]:
+          slo_ttft_s: float | None = None, slo_tpot_s: float | None = None, chunk_tokens: int | None = None,
+          **system: Any) -> dict[str, Any]:
     """Simulate serving a load on a system: continuous batching, chunked prefill, paged KV cache.
 
     ``chip``/``model`` and ``system`` (``count``, ``tp``, ``pp``, ``ep``, ``weights``, ...) as
@@ -279,7 +280,13 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
     the run lasts ``num_requests`` requests (1000
     when neither it nor ``duration_s``, in seconds, is given). SLOs are in seconds.
 
-    Lengths default as ``inferchip serve``'s do (1,024 tokens in and out; this function said 256 out).
+    Lengths default as ``inferchip serve``'s do (1,024 tokens in and out; this function said 256 out), and so does the
+    scheduler: the running-batch cap and step budget per attention-DP rank that ``inferchip serve`` without
+    ``--engine`` runs on the chip (:func:`~inferchip.sim.batching.scheduler.run_caps`: the default engine record's
+    device rule, a back end's own defaults on TPU / Gaudi / Neuron, or the vendor stack's), said in the summary's
+    ``running_batch_cap`` and ``running_batch_cap_source``; ``chunk_tokens`` (None: that budget) sets the step budget,
+    which the memory fit keeps a step's activations for (a Setting given is run at it); ``step_padding``: the
+    compiled step shapes the back end pads each step to (vLLM's TPU and Gaudi back ends; None elsewhere), in words.
     Returns the run's summary (``SimResult.summary``) with what was simulated, as ``inferchip serve``'s JSON names it
     (``chip_id``, ``model_id``, the layout ``tp``, ``pp``, ``ep``, ``attn_dp`` and ``num_replicas``), the formats
     (``weights``, ``activations``, ``kv``) and ``weights_source`` (:func:`format_fields`): latencies in seconds
@@ -294,8 +301,15 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
         if v is None:  # a text or a None was a raw TypeError in the simulator
             raise InvalidSettingError(f"{name} must be a number, got None; allowed: a finite number above 0")
         positive(name, v)
+    from inferchip.sim.batching.scheduler import rank_scheduler, run_caps, run_padding
+    from inferchip.spec.engine.padding import resolve_padding
+
     setting = serving_setting(chip, model, **system)
+    caps = run_caps(None, setting.chip)  # as `inferchip serve` without --engine (its engine_choice), resolved once
+    setting = setting.with_chunk(caps.chunk_tokens if chunk_tokens is None else chunk_tokens)
     step, replicas = serving_step(setting)
+    padding = resolve_padding(*run_padding(None, setting.chip), caps.max_num_seqs, setting.chunk_tokens)
+    step = step if padding is None else replace(step, padding=padding)  # the back end's compiled step shapes
     if concurrency is not None:
         arr: Any = benchmark_clients(concurrency, input_tokens, output_tokens, range_ratio)
     else:
@@ -303,10 +317,13 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
     if num_requests is None and duration_s is None:
         num_requests = 1000
     res = simulate(step, arr, duration_s=duration_s, num_requests=num_requests, seed=seed, replicas=replicas,
-                   slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s)  # default scheduler: per the step's ranks
+                   scheduler_config=rank_scheduler(step.ranks, caps.max_num_seqs, setting.chunk_tokens),
+                   slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s)
     lay = setting.layout
     summary = {**res.summary(), **format_fields(setting), "chip_id": setting.chip.id, "model_id": setting.model.id,
-               "tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": bool(lay.attn_dp)}
+               "tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": bool(lay.attn_dp),
+               "running_batch_cap": caps.max_num_seqs, "running_batch_cap_source": caps.reason,
+               "prefill_chunk_tokens": setting.chunk_tokens, "step_padding": None if padding is None else padding.text}
     if "power_w_per_chip" in summary:
         estimate = chip.estimate if isinstance(chip, Setting) else system.get("estimate", "central")
         summary.update(serving_economics(step, summary, res.num_chips, estimate))

@@ -179,18 +179,19 @@ def memory_need(net: VisionNetwork, precision: str) -> MemoryNeed:
 
 
 def _check_fit(spec: ChipSpec, net: VisionNetwork, need: MemoryNeed, per_chip: npt.NDArray[np.float64],
-               usable: float) -> None:
+               usable: float, unit: str = "chip") -> None:
     """Refused when not even the smallest call fits the chip's usable memory (a 10^7 x 10^7 input, a 3-D volume on
-    an edge chip): the error says by how much and what would make it fit."""
+    an edge chip): the error says by how much and what would make it fit. ``unit``: what one share of a call runs
+    on, "chip" or a package's runtime "device" (:func:`_unit`)."""
     least = float(np.min(per_chip))
     got = float(need.bytes_for(np.array([least]))[0])
     if not np.isfinite(usable) or got <= usable:
         return
     frames = f"{least:.0f} frame{'s' if least != 1 else ''}"
     fits = need.fitting_frames(usable)
-    smaller = f"a smaller batch (at most {fits:,} frames per chip fit), " if fits else ""
+    smaller = f"a smaller batch (at most {fits:,} frames per {unit} fit), " if fits else ""
     raise DoesNotFitError(
-        f"{net.named} does not fit on {spec.id}: a call of {frames} needs at least {got / 1e9:,.4g} GB per chip "
+        f"{net.named} does not fit on {spec.id}: a call of {frames} needs at least {got / 1e9:,.4g} GB per {unit} "
         f"(weights {need.weights_bytes / 1e9:,.4g} GB, the input and output of its largest layer "
         f"'{need.largest_layer}' {need.activation_bytes_per_frame * least / 1e9:,.4g} GB) but "
         f"{usable / 1e9:,.4g} GB is usable; what would make it fit: {smaller}a smaller input (the network's "
@@ -238,7 +239,7 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
         notes.append(link.note)
     per_chip = np.ceil(b / chips)
     need = memory_need(net, precision)
-    _check_fit(spec, net, need, per_chip, float(params.usable_memory_bytes))
+    _check_fit(spec, net, need, per_chip, float(params.usable_memory_bytes), _unit(params, 1))
     busy = np.minimum(b, chips)
     c = call_cost(params, net.arrays, per_chip, precision, cal, memory_type=spec.memory.type, node_nm=float(node),
                   assumptions=assumptions)
@@ -259,8 +260,9 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
     over = f.over_memory()
     if over:  # the API answered these silently while the CLI refused them (stop 39 review)
         fits = need.fitting_frames(float(params.usable_memory_bytes)) * chips
-        f = replace(f, notes=(*f.notes, f"batch {', '.join(map(str, over))}: more than the chip's usable memory "
-                                        f"({float(params.usable_memory_bytes) / 1e9:,.4g} GB) per chip: such a call "
+        f = replace(f, notes=(*f.notes, f"batch {', '.join(map(str, over))}: more than the {_unit(params, 1)}'s "
+                                        f"usable memory ({float(params.usable_memory_bytes) / 1e9:,.4g} GB) per "
+                                        f"{_unit(params, 1)}: such a call "
                                         f"cannot run (figures shown as if it could); at most {fits:,} frames per call "
                                         f"fit on {chips} {_unit(params, chips)}"))
     return f

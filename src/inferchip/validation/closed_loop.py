@@ -72,10 +72,16 @@ class EngineReplica:
         self.timer = StepTimer(self.step, target_rel_error=TIMER_REL_ERROR)
 
     def config(self, concurrency: int = 0, input_tokens: int = 0, output_tokens: int = 0) -> SchedulerConfig:
-        """This worker's scheduler at ``concurrency`` clients and these nominal lengths (0: unknown)."""
-        seqs = self.engine.max_num_seqs * self.ranks
+        """This worker's scheduler at ``concurrency`` clients and these nominal lengths (0: unknown): the engine's
+        running-batch cap and step budget on the chip (``sim.batching.scheduler.run_caps``: its device rule, its back
+        end's own defaults; the record's on every validated row's GPU), a launch recipe's budget where one matches."""
+        from inferchip.sim.batching.scheduler import run_caps
+
+        caps = run_caps(self.engine, self.mm.chip)
+        seqs = caps.max_num_seqs * self.ranks
         budget = max(self.engine.chunk_tokens_on(self.mm.chip.id, self.mm.formats.weights, self.mm.layout.tp,
-                                                 concurrency, input_tokens, output_tokens) * self.ranks, seqs)
+                                                 concurrency, input_tokens, output_tokens, caps.chunk_tokens)
+                     * self.ranks, seqs)
         return SchedulerConfig(max_num_seqs=seqs, max_num_batched_tokens=budget)
 
 

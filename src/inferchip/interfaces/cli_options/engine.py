@@ -102,14 +102,13 @@ class EngineChoice:
 
 def engine_choice(engine: str | None, calibration: Any, chip: str) -> EngineChoice:
     """:func:`engine_setting` on ``chip`` (an id or a chip file) with the chip looked up once and the scheduler's caps
-    on it resolved from those parameters (:func:`~inferchip.sim.batching.scheduler.scheduler_caps`). Without
+    on it resolved from those parameters (:func:`~inferchip.sim.batching.scheduler.run_caps`). Without
     ``--engine`` on a chip the catalogue's default engine does not run on (Groq, Cerebras, Tesla:
     catalog/engine_hardware.yaml), the vendor-stack record: its caps, the calibration as given, and ``stack`` saying
     so."""
     from inferchip.catalog.chips import family_defaults, get_chip_params
-    from inferchip.catalog.engines import default_engine_on, engine_platform, get_engine, load_engines
-    from inferchip.sim.batching.scheduler import scheduler_caps
-    from inferchip.spec.engine.hardware import platform_padding
+    from inferchip.catalog.engines import default_engine_on, get_engine, load_engines
+    from inferchip.sim.batching.scheduler import run_caps, run_padding
 
     spec = None if engine is None else option_engine(engine)  # an unknown engine is named before the chip is read
     params = get_chip_params(chip)
@@ -117,7 +116,7 @@ def engine_choice(engine: str | None, calibration: Any, chip: str) -> EngineChoi
         from inferchip.catalog.calibration_file import load_calibration
 
         stack, software = load_engines().vendor_stack, family_defaults(params.family).software
-        caps = stack.caps_on(params.id)
+        caps = run_caps(None, params)  # the vendor stack's (one resolution with the Python API's serve)
         text = (f"no --engine: {get_engine(None).id} (the default) and no other catalogued engine runs on {params.id} "
                 f"(family {params.family}; catalog/engine_hardware.yaml), so the figures assume {stack.name} "
                 f"({software}): no engine record's host times (the calibration's per step, or the family's "
@@ -125,8 +124,8 @@ def engine_choice(engine: str | None, calibration: Any, chip: str) -> EngineChoi
                 f"{caps.max_num_seqs:,} and {caps.chunk_tokens:,}-token prefill steps are an assumption "
                 "(catalog/engine_hardware.yaml vendor_stack)")
         return EngineChoice(load_calibration(calibration), None, params, caps, text)
-    caps = scheduler_caps(spec, params.id, params.memory_capacity_bytes, params.family, params.runtime_devices)
-    padding, owner = platform_padding(engine_platform(spec or get_engine(None), params.family))
+    caps = run_caps(spec, params)
+    padding, owner = run_padding(spec, params)
     return EngineChoice(_engine_on(spec, calibration, params), spec, params, caps, None, padding, owner)
 
 

@@ -27,6 +27,8 @@ from pydantic import Field, model_validator
 from inferchip.errors import InvalidSettingError
 from inferchip.sim.load.lengths import SettingModel
 from inferchip.spec.engine import EngineSpec, SchedulerCaps
+from inferchip.spec.engine.padding import StepPadding
+from inferchip.spec.params import ChipParams
 
 WAITING, PREFILL, DECODE, SWAPPED, DONE = range(5)
 
@@ -67,6 +69,36 @@ def scheduler_caps(engine: EngineSpec | None, chip_id: str, memory_capacity_byte
     e = engine or get_engine(None)
     general = e.caps_on(chip_id, memory_capacity_bytes, family, runtime_devices)
     return platform_caps(engine_platform(e, family), general, chip_id, family)
+
+
+def run_caps(engine: EngineSpec | None, chip: ChipParams) -> SchedulerCaps:
+    """The running-batch cap and step budget per rank a run on ``chip`` (one runtime device's parameters, or the
+    package's: its ``runtime_devices`` are read either way) takes: ``engine``'s (:func:`scheduler_caps`), or with
+    none the default engine record's where it runs on the chip's family, else the vendor-stack record's (no
+    catalogued engine runs there: catalog/engine_hardware.yaml ``vendor_stack``). One resolution for
+    ``inferchip predict`` / ``serve`` / ``curve`` (``interfaces.cli_options.engine.engine_choice``) and the Python
+    API's ``serve``."""
+    from inferchip.catalog.engines import default_engine_on, load_engines
+
+    if engine is None and default_engine_on(chip.family) is None:
+        return load_engines().vendor_stack.caps_on(chip.id)
+    # a package's parameters: its memory, runtime_devices n (devices_per_package 1); one device's view
+    # (spec.params.runtime_device_view): a device's memory, devices_per_package n (runtime_devices 1)
+    n = chip.runtime_devices * chip.devices_per_package
+    return scheduler_caps(engine, chip.id, chip.memory_capacity_bytes * chip.devices_per_package, chip.family, n)
+
+
+def run_padding(engine: EngineSpec | None, chip: ChipParams) -> tuple[StepPadding | None, str]:
+    """(the compiled step shapes, their back end in words) a run on ``chip`` takes, as :func:`run_caps` takes its
+    caps: ``engine``'s back end on the chip's family, or with none the default engine record's where it runs there;
+    none on the vendor stack (catalog/engine_hardware.yaml hardware ``padding``: vLLM's TPU and Gaudi back ends).
+    Resolved at a run's cap and step budget by :func:`~inferchip.spec.engine.padding.resolve_padding`."""
+    from inferchip.catalog.engines import default_engine_on, engine_platform, get_engine
+    from inferchip.spec.engine.hardware import platform_padding
+
+    if engine is None and default_engine_on(chip.family) is None:
+        return None, ""
+    return platform_padding(engine_platform(engine or get_engine(None), chip.family))
 
 
 def default_chunk_tokens() -> int:

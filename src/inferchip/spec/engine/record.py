@@ -246,16 +246,17 @@ class EngineSpec(BaseModel):
         return steps
 
     def chunk_tokens_on(self, accelerator: str = "", weights: str = "", tp: int = 0, concurrency: int = 0,
-                        input_tokens: int = 0, output_tokens: int = 0) -> int:
+                        input_tokens: int = 0, output_tokens: int = 0, default: int | None = None) -> int:
         """The scheduler's prefill token budget per step (per DP rank) on ``accelerator`` with
         ``weights`` and tensor-parallel size ``tp`` for a benchmark of ``concurrency`` clients and nominal
         lengths ``input_tokens`` / ``output_tokens``: the first recipe entry that matches
-        (:meth:`RecipeChunk.matches`), else ``chunk_tokens``."""
+        (:meth:`RecipeChunk.matches`), else ``default`` (the engine's own on the chip, where the caller resolved it:
+        ``sim.batching.scheduler.run_caps``), else ``chunk_tokens``."""
         chip, fmt = accelerator.lower(), weights.lower()
         for r in self.recipe_chunk_tokens:
             if r.matches(chip, fmt, tp, concurrency, input_tokens, output_tokens):
                 return r.tokens
-        return self.chunk_tokens
+        return self.chunk_tokens if default is None else default
 
     def all_reduce_codec_on(self, accelerator: str = "", weights: str = "") -> str:
         """The QuickReduce codec of the first ``recipe_all_reduce`` entry for ``accelerator`` (a fragment of its
