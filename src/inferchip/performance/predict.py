@@ -109,10 +109,11 @@ def predict(
     of sequences per replica, or None for the most throughput under continuous batching within
     ``max_ttft_s``/``max_tpot_s`` (seconds). ``estimate``: low, central or high for estimated
     chip figures; ``calibration``/``assumptions``: YAML paths (None: the shipped ones). ``chunk_tokens``: the
-    prefill token budget of one step per chip (an engine's ``max_num_batched_tokens``; None:
-    ``mapped.DEFAULT_CHUNK_TOKENS``); the memory fit keeps the activations of the largest step the run executes,
-    a static batch's prompts bounded by it. ``config``: with a ModelSpec ``model``, the user's config file it was
-    read from (:func:`~inferchip.performance.setting.resolve_setting`).
+    prefill token budget of one step per chip (an engine's ``max_num_batched_tokens``; None: the step budget the
+    default engine runs on the chip, as ``inferchip predict`` / ``serve`` / ``curve`` take it without
+    ``--chunk-tokens``: :func:`engine_chunk_tokens`); the memory fit keeps the activations of the largest step the
+    run executes, a static batch's prompts bounded by it. ``config``: with a ModelSpec ``model``, the user's config
+    file it was read from (:func:`~inferchip.performance.setting.resolve_setting`).
 
     The keyword form of :func:`predict_setting`: the setting is resolved once
     (:func:`~inferchip.performance.setting.resolve_setting`) and the question checked
@@ -144,7 +145,8 @@ def predict(
         setting = resolve_setting(chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp,
                                   pp=pp, ep=ep, attn_dp=attn_dp, estimate=estimate, calibration=calibration,
                                   assumptions=assumptions, chip_spec=chip_spec, attention_weights=attention_weights,
-                                  attention_out_weights=attention_out_weights, config=config).with_chunk(chunk_tokens)
+                                  attention_out_weights=attention_out_weights, config=config)
+        setting = setting.with_chunk(engine_chunk_tokens(setting) if chunk_tokens is None else chunk_tokens)
         if hashable:
             if len(_RECENT) >= SETTINGS_CACHED:
                 _RECENT.clear()
@@ -165,6 +167,17 @@ def predict(
                                 setting.count, None if batch is None else float(batch) * i)
     return predict_setting(setting, ask(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s), fast=False)
 
+
+
+def engine_chunk_tokens(setting: Setting) -> int:
+    """The prefill step budget per chip the default engine runs on ``setting``'s chip (its device rule, or its back
+    end's own: :func:`~inferchip.sim.batching.scheduler.run_caps`, the resolution ``inferchip predict`` / ``serve`` /
+    ``curve`` make without ``--chunk-tokens``; the vendor stack's where no catalogued engine runs on the chip). The
+    keyword :func:`predict` (``ic.predict``, the review's rows) took ``mapped.DEFAULT_CHUNK_TOKENS`` on every chip,
+    so a Gaudi 3's TTFT through the API differed from the CLI's (stop 49)."""
+    from inferchip.sim.batching.scheduler import run_caps
+
+    return int(run_caps(None, setting.chip).chunk_tokens)
 
 
 # predict's recent settings by their arguments (a subset of resolve_setting's cache, looked up before
