@@ -181,7 +181,7 @@ def serve_cmd(
         row = _row_summary(chip, loaded, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv, calibration,
                            engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
                            output_tokens, [concurrency], software)[0]
-        _print_rows([row], f"{model} on {rows_system(chip, row)}", output)
+        _print_rows([row], f"{model} on {rows_system(chip, row, pools)}", output)
         return
     if duration is None and requests is None and trace is None:
         requests = 1000
@@ -306,7 +306,7 @@ def curve_cmd(
         rows = _row_summary(chip, loaded, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv,
                             calibration, engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
                             input_tokens, output_tokens, CURVE_CONCURRENCIES, software)
-        _print_rows(rows, f"{model} on {rows_system(chip, rows[0])}: throughput vs interactivity", output,
+        _print_rows(rows, f"{model} on {rows_system(chip, rows[0], pools)}: throughput vs interactivity", output,
                     curve=True)
         return
     choice = eng_opts.engine_choice(engine, calibration, chip)  # the engine, chip and caps on it, resolved once
