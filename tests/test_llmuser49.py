@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import inferchip as ic
+from chip_yaml import catalogue_raw, write_chip
 from inferchip.interfaces.cli import main
 from inferchip.interfaces.serve_rows import Pool, parse_disagg
 from inferchip.performance.prediction import ENERGY_AND_MONEY_KEYS
@@ -195,3 +196,39 @@ def test_cost_table_of_every_catalogue_chip_fits_100_columns_in_a_pipe(chip: str
     answer = _json("cost", "--chip", chip)
     total = next(x for x in answer["lines"] if x["item"] == "total manufacturing cost")["value"]
     assert f"${total:,.0f}" in out
+
+
+# ------------------------------------------------------------------ 5. the package a chip's sources state
+def test_cost_prices_the_package_the_chip_file_states_and_says_where_a_guess_is_one():
+    """``cost --chip amd-mi355x`` priced a CoWoS-L package ($1,100) and held it to CoWoS-L's interposer, though the
+    chip file's own source reads "N3P XCD, N6 IOD, CoWoS-S": the kind was guessed from the die count (several
+    compute dies: CoWoS-L) and the line cited B200's CoWoS-L price as if it were the chip's. ``silicon.package``
+    now states it (the MI355X: cowos-s, $750, 3.3 reticles), and a guess says it is one."""
+    lines = {x["item"]: x for x in _json("cost", "--chip", "amd-mi355x")["lines"]}
+    pack = lines["packaging (cowos-s)"]
+    assert pack["value"] == 750 and pack["source"].startswith("amd-mi355x chip spec, silicon.package")
+    assert "cowos-s largest in 2025: 3.3 x 858" in lines["interposer area (compute dies + HBM stacks)"]["source"]
+    guessed = {x["item"]: x for x in _json("cost", "--chip", "nvidia-b200-180gb")["lines"]}["packaging (cowos-l)"]
+    assert guessed["source"].startswith("not stated, guessed from the memory and 2 compute die(s)")
+
+
+@settings(max_examples=30, deadline=None)
+@given(package=st.none() | st.sampled_from(["cowos-s", "cowos-l", "organic", "CoWoS", "cowos_s", "", "emib"]),
+       dies=st.integers(1, 8))
+def test_fuzz_a_chip_files_package_is_priced_or_refused_in_one_line(tmp_path_factory, package: str | None, dies: int):
+    raw = catalogue_raw("nvidia-b200-180gb")
+    raw["silicon"]["compute_die_count"] = dies
+    raw["silicon"]["die_area_mm2"] = 300
+    if package is not None:
+        raw["silicon"]["package"] = package
+    path = write_chip(tmp_path_factory.mktemp("pkg"), raw, "my-package-chip")
+    rc, out, err = run("cost", "--chip", path, "--format", "json")
+    if package is not None and package not in ("cowos-s", "cowos-l", "organic"):
+        assert rc == 2 and err.count("\n") == 1 and "silicon.package" in err and "'cowos-s', 'cowos-l'" in err
+        return
+    if rc != 0:  # a package too small for the dies and stacks is refused by its own rule, naming the field
+        assert rc == 2 and err.startswith("error: ") and "Traceback" not in err
+        return
+    items = [x["item"] for x in json.loads(out)["lines"]]
+    want = package or ("cowos-s" if dies == 1 else "cowos-l")
+    assert f"packaging ({want})" in items
