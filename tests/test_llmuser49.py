@@ -232,3 +232,34 @@ def test_fuzz_a_chip_files_package_is_priced_or_refused_in_one_line(tmp_path_fac
     items = [x["item"] for x in json.loads(out)["lines"]]
     want = package or ("cowos-s" if dies == 1 else "cowos-l")
     assert f"packaging ({want})" in items
+
+
+# ------------------------------------------------------------------ 6. a missing field says what goes there
+def test_a_chip_file_without_sources_is_told_what_a_source_is(tmp_path):
+    """A chip YAML without ``sources`` was refused with "sources is missing: this field is required": no word of the
+    shape (a list of citations) or what it is for. The error now says both, from the chip model itself."""
+    raw = catalogue_raw("nvidia-b200-180gb")
+    del raw["sources"]
+    rc, _, err = run("cost", "--chip", write_chip(tmp_path, raw, "no-sources"))
+    assert rc == 2 and err.count("\n") == 1
+    assert "sources is missing: this field is required (a list of mappings, each with citation, kind" in err
+    assert "(citation required); Every chip names its sources.)" in err
+
+
+@settings(max_examples=25, deadline=None)
+@given(drop=st.lists(st.sampled_from(["id", "name", "compute", "memory", "sources", "vendor"]), min_size=1,
+                     max_size=3, unique=True))
+def test_fuzz_a_chip_file_missing_fields_is_one_line_per_field(tmp_path_factory, drop: list[str]):
+    raw = catalogue_raw("nvidia-b200-180gb")
+    for key in drop:
+        del raw[key]
+    path = write_chip(tmp_path_factory.mktemp("miss"), raw, "missing-fields")
+    if "id" in drop:  # write_chip names the file by putting an id back
+        drop = [k for k in drop if k != "id"]
+    rc, _, err = run("cost", "--chip", path)
+    if not drop:
+        assert rc == 0
+        return
+    assert rc == 2 and "Traceback" not in err
+    for key in drop:
+        assert f"{key} is missing: this field is required" in err
