@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -263,3 +264,26 @@ def test_fuzz_a_chip_file_missing_fields_is_one_line_per_field(tmp_path_factory,
     assert rc == 2 and "Traceback" not in err
     for key in drop:
         assert f"{key} is missing: this field is required" in err
+
+
+# ------------------------------------------------------------------ 7. --mtp on a user's config without an MTP module
+def test_mtp_on_a_users_config_without_an_mtp_module_says_the_drafts_are_assumed(tmp_path):
+    """``serve --mtp 2`` on a user's Kimi-K2-style config.json (DeepSeek-V3's architecture, 384 experts,
+    ``num_nextn_predict_layers: 0``) said nothing, while the catalogue's Llama gets the README's note ("its config
+    states no MTP module ... as if a drafter proposed them at no cost"): the check read only bundled configs. A
+    user's file now answers for itself; one that states a module gets no note."""
+    base = json.loads((Path(ic.__file__).parent / "catalog" / "models" / "deepseek-ai__DeepSeek-V3.json").read_text())
+    cfg = {k: v for k, v in base.items() if not k.startswith("_")}
+    cfg.update(n_routed_experts=384, num_attention_heads=64, num_key_value_heads=64, first_k_dense_replace=1,
+               n_group=1, topk_group=1, num_nextn_predict_layers=0)
+    kimi = tmp_path / "kimi" / "config.json"
+    kimi.parent.mkdir()
+    kimi.write_text(json.dumps(cfg))
+    args = ["serve", "--chip", "amd-mi355x", "--count", "8", "--concurrency", "8", *SHORT, "--mtp", "2"]
+    notes = _json(*args, "--model", str(kimi))["notes"]
+    assert any("its config states no MTP module (num_nextn_predict_layers); --mtp prices 2 draft" in n for n in notes)
+    cfg["num_nextn_predict_layers"] = 1
+    v3 = tmp_path / "v3" / "config.json"
+    v3.parent.mkdir()
+    v3.write_text(json.dumps(cfg))
+    assert not any("no MTP module" in n for n in _json(*args, "--model", str(v3))["notes"])

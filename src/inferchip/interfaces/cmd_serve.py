@@ -99,7 +99,7 @@ def _row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int
             "kv_link_bytes_per_s": None if v.kv_link is None else v.kv_link[0],
             "kv_link_latency_s": None if v.kv_link is None else v.kv_link[1]}}
     rows, act_source = [], None
-    no_module = [] if mtp is None or mtp_modules(model.name) != 0 else [
+    no_module = [] if mtp is None or mtp_modules(model.name, model.config) != 0 else [
         f"model {model.name}: its config states no MTP module (num_nextn_predict_layers); --mtp prices {mtp} draft "
         "token(s) verified per step as if a drafter proposed them at no cost"]
     for c in concurrencies:
